@@ -1,0 +1,114 @@
+import { Code, type ReplyCode } from './protocol/codes.js';
+import { reply, type Reply } from './protocol/reply.js';
+
+/**
+ * Every error Ferry raises on purpose carries a stable string code. The ONE table that maps error
+ * kinds to FTP replies lives here (replyForError), so handlers never pick codes for failures.
+ */
+export type FerryErrorCode =
+  | 'ERR_NOT_FOUND'
+  | 'ERR_EXISTS'
+  | 'ERR_NOT_EMPTY'
+  | 'ERR_PERMISSION_DENIED'
+  | 'ERR_QUOTA_EXCEEDED'
+  | 'ERR_NAME_NOT_ALLOWED'
+  | 'ERR_UNSUPPORTED'
+  | 'ERR_TRANSIENT'
+  | 'ERR_IS_DIRECTORY'
+  | 'ERR_NOT_DIRECTORY'
+  | 'ERR_INVALID_OPTION'
+  | 'ERR_DATA_CONNECTION'
+  | 'ERR_TLS'
+  | 'ERR_ABORTED'
+  | 'ERR_TIMEOUT'
+  | 'ERR_CLOSED'
+  | 'ERR_PROTOCOL'
+  | 'ERR_REPLY'
+  | 'ERR_AUTH'
+  | 'ERR_BUSY'
+  | 'ERR_USAGE';
+
+export class FerryError extends Error {
+  readonly code: FerryErrorCode;
+  constructor(code: FerryErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'FerryError';
+    this.code = code;
+  }
+}
+
+/** Storage failures; `kind` decides the reply code. Messages must not contain host paths. */
+export type StorageErrorKind =
+  | 'not-found'
+  | 'exists'
+  | 'not-empty'
+  | 'permission-denied'
+  | 'quota-exceeded'
+  | 'name-not-allowed'
+  | 'is-directory'
+  | 'not-directory'
+  | 'unsupported'
+  | 'transient';
+
+const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
+  'not-found': 'ERR_NOT_FOUND',
+  exists: 'ERR_EXISTS',
+  'not-empty': 'ERR_NOT_EMPTY',
+  'permission-denied': 'ERR_PERMISSION_DENIED',
+  'quota-exceeded': 'ERR_QUOTA_EXCEEDED',
+  'name-not-allowed': 'ERR_NAME_NOT_ALLOWED',
+  'is-directory': 'ERR_IS_DIRECTORY',
+  'not-directory': 'ERR_NOT_DIRECTORY',
+  unsupported: 'ERR_UNSUPPORTED',
+  transient: 'ERR_TRANSIENT',
+};
+
+export class StorageError extends FerryError {
+  readonly kind: StorageErrorKind;
+  constructor(kind: StorageErrorKind, message: string, options?: { cause?: unknown }) {
+    super(storageCodes[kind], message, options);
+    this.name = 'StorageError';
+    this.kind = kind;
+  }
+}
+
+/** A reply from a remote server that the client did not expect (carries the code and text). */
+export class ReplyError extends FerryError {
+  readonly replyCode: number;
+  readonly replyText: string;
+  constructor(replyCode: number, replyText: string, command?: string) {
+    super('ERR_REPLY', `${command ? `${command}: ` : ''}${replyCode} ${replyText}`);
+    this.name = 'ReplyError';
+    this.replyCode = replyCode;
+    this.replyText = replyText;
+  }
+}
+
+const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string]>> = {
+  ERR_NOT_FOUND: [Code.FileUnavailable, 'No such file or directory.'],
+  ERR_EXISTS: [Code.FileUnavailable, 'File exists.'],
+  ERR_NOT_EMPTY: [Code.FileUnavailable, 'Directory not empty.'],
+  ERR_PERMISSION_DENIED: [Code.FileUnavailable, 'Permission denied.'],
+  ERR_QUOTA_EXCEEDED: [Code.ExceededStorage, 'Insufficient storage space.'],
+  ERR_NAME_NOT_ALLOWED: [Code.NameNotAllowed, 'File name not allowed.'],
+  ERR_IS_DIRECTORY: [Code.FileUnavailable, 'Is a directory.'],
+  ERR_NOT_DIRECTORY: [Code.FileUnavailable, 'Not a directory.'],
+  ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
+  ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
+  ERR_DATA_CONNECTION: [Code.CantOpenData, "Can't open data connection."],
+  ERR_TLS: [Code.TlsNegotiationFailed, 'TLS negotiation on the data connection failed.'],
+  ERR_ABORTED: [Code.TransferAborted, 'Connection closed; transfer aborted.'],
+  ERR_TIMEOUT: [Code.TransferAborted, 'Transfer timed out.'],
+};
+
+/**
+ * The one place an error becomes a reply. Unknown errors give 451 and `unknown: true` so the
+ * caller logs them; their message never reaches the client.
+ */
+export function replyForError(err: unknown): { reply: Reply; unknown: boolean } {
+  if (err instanceof FerryError) {
+    const entry = replyTable[err.code];
+    if (entry) return { reply: reply(entry[0], entry[1]), unknown: false };
+  }
+  return { reply: reply(Code.LocalError, 'Requested action aborted: local error in processing.'), unknown: true };
+}

@@ -1,0 +1,39 @@
+import type { ReplyCode } from './codes.js';
+
+/** A reply as a value: handlers return these; only the control connection writes them. */
+export interface Reply {
+  readonly code: ReplyCode;
+  readonly lines: readonly [string, ...string[]];
+}
+
+export function reply(code: ReplyCode, ...lines: [string, ...string[]]): Reply {
+  return { code, lines };
+}
+
+/** Kinds of reply by first digit (RFC 959 4.2). */
+export function isPositivePreliminary(code: number): boolean {
+  return code >= 100 && code < 200;
+}
+export function isPositiveCompletion(code: number): boolean {
+  return code >= 200 && code < 300;
+}
+export function isPositiveIntermediate(code: number): boolean {
+  return code >= 300 && code < 400;
+}
+
+/**
+ * Wire format (RFC 959 4.2): one line "ddd text", or "ddd-first", continuation lines, "ddd last".
+ * Continuation lines that could be mistaken for the end line get a leading space (RFC 2389 style).
+ */
+export function formatReply(r: Reply): string {
+  const { code, lines } = r;
+  const clean = lines.map((l) => l.replace(/[\r\n]+/g, ' '));
+  if (clean.length === 1) return `${code} ${clean[0]}\r\n`;
+  const last = clean.length - 1;
+  let out = `${code}-${clean[0]}\r\n`;
+  for (let i = 1; i < last; i++) {
+    const line = clean[i] ?? '';
+    out += (/^\d{3}[ -]/.test(line) ? ` ${line}` : line) + '\r\n';
+  }
+  return out + `${code} ${clean[last]}\r\n`;
+}
