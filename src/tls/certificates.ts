@@ -1,0 +1,146 @@
+import { X509Certificate, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import tls from 'node:tls';
+import * as x509 from '@peculiar/x509';
+import { FerryError } from '../errors.js';
+
+export interface KeyPair {
+  readonly cert: string;
+  readonly key: string;
+}
+
+export interface CertificateSource {
+  /** Certificate/key file pairs (RSA and/or ECDSA); empty means "generate a self-signed one". */
+  readonly files: readonly { certFile: string; keyFile: string }[];
+  /** Where a generated certificate is kept so its fingerprint stays stable across restarts. */
+  readonly dataDir: string;
+}
+
+export interface TlsPolicy {
+  readonly minVersion: tls.SecureVersion;
+  readonly maxVersion?: tls.SecureVersion;
+}
+
+/**
+ * The server's certificates. Each control connection gets its own SecureContext with its own
+ * session-ticket keys: a data connection can then resume only the TLS session of its own control
+ * connection, which is how the server proves a data connection belongs to that client.
+ */
+export class CertificateStore {
+  private pairs: readonly KeyPair[] = [];
+  private fingerprints: readonly string[] = [];
+
+  constructor(
+    private readonly source: CertificateSource,
+    private readonly policy: TlsPolicy,
+  ) {}
+
+  /** (Re)reads the files, or generates/loads the self-signed default. Old sessions keep theirs. */
+  async load(): Promise<{ generated: boolean }> {
+    let generated = false;
+    let pairs: KeyPair[];
+    if (this.source.files.length > 0) {
+      pairs = await Promise.all(
+        this.source.files.map(async (f) => ({
+          cert: await readFile(f.certFile, 'utf8'),
+          key: await readFile(f.keyFile, 'utf8'),
+        })),
+      );
+    } else {
+      const r = await loadOrGenerateSelfSigned(this.source.dataDir);
+      pairs = [r.pair];
+      generated = r.generated;
+    }
+    // Fail here, with the file named, rather than at the first handshake.
+    try {
+      tls.createSecureContext(this.contextOptions(pairs));
+    } catch (err) {
+      throw new FerryError('ERR_INVALID_OPTION', `Certificate or key is not usable: ${(err as Error).message}`);
+    }
+    this.pairs = pairs;
+    this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
+    return { generated };
+  }
+
+  /** SHA-256 fingerprints ("AB:CD:…") of the certificates in use. */
+  get sha256(): readonly string[] {
+    return this.fingerprints;
+  }
+
+  /** A fresh context for one control connection (and its data connections). */
+  createSessionContext(): tls.SecureContext {
+    if (this.pairs.length === 0) throw new FerryError('ERR_TLS', 'Certificates are not loaded.');
+    return tls.createSecureContext({ ...this.contextOptions(this.pairs), ticketKeys: randomBytes(48) });
+  }
+
+  private contextOptions(pairs: readonly KeyPair[]): tls.SecureContextOptions {
+    return {
+      cert: pairs.map((p) => p.cert),
+      key: pairs.map((p) => p.key),
+      minVersion: this.policy.minVersion,
+      maxVersion: this.policy.maxVersion ?? 'TLSv1.3',
+      // TLS 1.0/1.1 need the lower OpenSSL security level, only when the operator asked for them.
+      ...(this.policy.minVersion === 'TLSv1' || this.policy.minVersion === 'TLSv1.1'
+        ? { ciphers: 'DEFAULT:@SECLEVEL=0' }
+        : {}),
+      sessionIdContext: 'ferry',
+    };
+  }
+}
+
+export function fingerprintOf(certPem: string): string {
+  return new X509Certificate(certPem).fingerprint256;
+}
+
+/** sha256 of a DER certificate, as the client pins it. */
+export function fingerprintOfDer(der: Buffer): string {
+  return createHash('sha256')
+    .update(der)
+    .digest('hex')
+    .toUpperCase()
+    .replace(/(..)(?!$)/g, '$1:');
+}
+
+async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPair; generated: boolean }> {
+  const certFile = path.join(dataDir, 'self-signed.crt');
+  const keyFile = path.join(dataDir, 'self-signed.key');
+  try {
+    return { pair: { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') }, generated: false };
+  } catch {
+    const pair = await generateSelfSigned('localhost');
+    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await writeFile(keyFile, pair.key, { mode: 0o600 });
+    await writeFile(certFile, pair.cert, { mode: 0o644 });
+    return { pair, generated: true };
+  }
+}
+
+/** A self-signed RSA-2048 certificate (RSA for the widest client compatibility), valid 10 years. */
+export async function generateSelfSigned(commonName: string): Promise<KeyPair> {
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+  const crypto = webcrypto;
+  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+  const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const notBefore = new Date(Date.now() - 60_000);
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomBytes(8).toString('hex'),
+    name: `CN=${commonName}`,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 10 * 365 * 86_400_000),
+    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
+    signingAlgorithm: alg,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.SubjectAlternativeNameExtension([
+        { type: 'dns', value: commonName },
+        { type: 'ip', value: '127.0.0.1' },
+        { type: 'ip', value: '::1' },
+      ]),
+    ],
+  });
+  const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem'), key: key.replace(/\n\n/g, '\n') };
+}

@@ -1,0 +1,203 @@
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import { RecordSplitter } from './record-splitter.js';
+
+/**
+ * The control connection's byte stream, with TLS that can start (AUTH, implicit FTPS) and END
+ * (CCC, REIN) without closing TCP. Node's TLSSocket cannot unwrap a socket, so each TLS session
+ * runs over a SessionPipe that we own: ending the session ends the pipe, never the TCP socket, and
+ * the bytes that follow the old session go to the next phase (plaintext, or a new handshake).
+ *
+ * Events: 'data' (plaintext application bytes), 'close', 'error'.
+ */
+export type TlsStart =
+  | { role: 'server'; secureContext: tls.SecureContext; handshakeTimeoutMs: number }
+  | { role: 'client'; options: tls.ConnectionOptions; handshakeTimeoutMs: number };
+
+interface Session {
+  readonly tls: tls.TLSSocket;
+  readonly pipe: SessionPipe;
+}
+
+type Next = { kind: 'plain' } | { kind: 'tls'; session: Session };
+type Phase = Next | { kind: 'closing'; session: Session; next: Next };
+
+/** What one TLS engine sees as its transport: pushes come from the channel, writes go to TCP. */
+class SessionPipe extends Duplex {
+  detached = false;
+  private finalized: (() => void) | undefined;
+  readonly ended: Promise<void>;
+
+  constructor(private readonly socket: Socket) {
+    super();
+    this.ended = new Promise((resolve) => (this.finalized = resolve));
+  }
+  override _read(): void {}
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.detached || this.socket.destroyed) return cb();
+    if (this.socket.write(chunk)) cb();
+    else this.socket.once('drain', () => cb());
+  }
+  /** The TLS engine has written its close_notify; TCP stays open. */
+  override _final(cb: (err?: Error | null) => void): void {
+    this.finalized?.();
+    cb();
+  }
+}
+
+export class ControlChannel extends EventEmitter {
+  private phase: Phase = { kind: 'plain' };
+  private readonly records = new RecordSplitter();
+  private closed = false;
+
+  constructor(readonly socket: Socket) {
+    super();
+    socket.on('data', (chunk: Buffer) => this.route(chunk));
+    socket.on('error', (err) => this.emit('error', err));
+    socket.on('close', () => this.onClose());
+  }
+
+  /** True while application bytes travel inside TLS. */
+  get secure(): boolean {
+    return this.phase.kind === 'tls';
+  }
+
+  /** The live TLS socket (for certificate and session details), if any. */
+  get tlsSocket(): tls.TLSSocket | undefined {
+    return this.phase.kind === 'tls' ? this.phase.session.tls : undefined;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  write(data: string | Buffer): void {
+    if (this.closed) return;
+    const p = this.phase;
+    if (p.kind === 'tls') p.session.tls.write(data);
+    else if (p.kind === 'plain' || p.next.kind === 'plain') this.socket.write(data);
+    else p.next.session.tls.write(data);
+  }
+
+  /**
+   * Starts a TLS session on the stream; resolves once the handshake is done. When called while an
+   * old session is closing (implicit REIN), the new session receives the bytes after the old one.
+   */
+  async startTls(start: TlsStart): Promise<tls.TLSSocket> {
+    if (this.closed) throw new FerryError('ERR_CLOSED', 'Connection closed.');
+    const pipe = new SessionPipe(this.socket);
+    const sock =
+      start.role === 'server'
+        ? new tls.TLSSocket(pipe, { isServer: true, secureContext: start.secureContext })
+        : tls.connect({ ...start.options, socket: pipe });
+    const session: Session = { tls: sock, pipe };
+    const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;
+    sock.on('data', (d: Buffer) => {
+      if (current()) this.emit('data', d);
+    });
+    const p = this.phase;
+    if (p.kind === 'closing') this.phase = { ...p, next: { kind: 'tls', session } };
+    else if (p.kind === 'plain') {
+      this.records.reset();
+      this.phase = { kind: 'tls', session };
+    } else throw new FerryError('ERR_TLS', 'TLS is already active.');
+
+    try {
+      await handshake(sock, start.role, start.handshakeTimeoutMs);
+    } catch (err) {
+      sock.on('error', () => {});
+      sock.destroy();
+      throw err;
+    }
+    sock.on('error', (err) => {
+      if (current()) this.emit('error', err);
+    });
+    return sock;
+  }
+
+  /**
+   * Sends close_notify and returns the stream to plaintext (CCC, REIN). Resolves once the
+   * close_notify has been handed to TCP, so that what is written next follows it.
+   */
+  async stopTls(): Promise<void> {
+    const p = this.phase;
+    if (p.kind !== 'tls') return;
+    this.phase = { kind: 'closing', session: p.session, next: { kind: 'plain' } };
+    p.session.tls.on('error', () => {}); // the peer may reset instead of answering close_notify
+    p.session.tls.end();
+    await p.session.pipe.ended;
+  }
+
+  /** Ends TCP after pending writes. */
+  close(): void {
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  private route(chunk: Buffer): void {
+    const p = this.phase;
+    if (p.kind === 'plain') {
+      this.emit('data', chunk);
+    } else if (p.kind === 'tls') {
+      this.records.track(chunk);
+      p.session.pipe.push(chunk);
+    } else {
+      const { old, rest } = this.records.split(chunk);
+      if (old.length > 0) p.session.pipe.push(old);
+      if (rest === undefined) return;
+      retire(p.session);
+      this.records.reset();
+      this.phase = p.next;
+      if (rest.length > 0) this.route(rest);
+    }
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const p = this.phase;
+    if (p.kind === 'tls') retire(p.session);
+    else if (p.kind === 'closing') {
+      retire(p.session);
+      if (p.next.kind === 'tls') retire(p.next.session);
+    }
+    this.emit('close');
+  }
+}
+
+function retire(s: Session): void {
+  s.pipe.detached = true;
+  s.tls.on('error', () => {});
+  s.tls.destroy();
+  s.pipe.destroy();
+}
+
+function handshake(sock: tls.TLSSocket, role: 'server' | 'client', timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      sock.off('error', onError);
+      sock.off('close', onClose);
+      sock.off(role === 'server' ? 'secure' : 'secureConnect', onSecure);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onSecure = (): void => done();
+    const onError = (err: Error): void =>
+      done(new FerryError('ERR_TLS', `TLS handshake failed: ${err.message}`, { cause: err }));
+    const onClose = (): void => done(new FerryError('ERR_TLS', 'Connection closed during TLS handshake.'));
+    const timer = setTimeout(
+      () => done(new FerryError('ERR_TIMEOUT', `TLS handshake timed out after ${timeoutMs} ms.`)),
+      timeoutMs,
+    );
+    sock.once(role === 'server' ? 'secure' : 'secureConnect', onSecure);
+    sock.once('error', onError);
+    sock.once('close', onClose);
+  });
+}
