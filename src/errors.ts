@@ -110,5 +110,8 @@ export function replyForError(err: unknown): { reply: Reply; unknown: boolean } 
     const entry = replyTable[err.code];
     if (entry) return { reply: reply(entry[0], entry[1]), unknown: false };
   }
-  return { reply: reply(Code.LocalError, 'Requested action aborted: local error in processing.'), unknown: true };
+  return {
+    reply: reply(Code.LocalError, 'Requested action aborted: local error in processing.'),
+    unknown: true,
+  };
 }

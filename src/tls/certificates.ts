@@ -56,7 +56,10 @@ export class CertificateStore {
     try {
       tls.createSecureContext(this.contextOptions(pairs));
     } catch (err) {
-      throw new FerryError('ERR_INVALID_OPTION', `Certificate or key is not usable: ${(err as Error).message}`);
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `Certificate or key is not usable: ${(err as Error).message}`,
+      );
     }
     this.pairs = pairs;
     this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
@@ -106,7 +109,10 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
   const certFile = path.join(dataDir, 'self-signed.crt');
   const keyFile = path.join(dataDir, 'self-signed.key');
   try {
-    return { pair: { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') }, generated: false };
+    return {
+      pair: { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') },
+      generated: false,
+    };
   } catch {
     const pair = await generateSelfSigned('localhost');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -120,7 +126,12 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
 export async function generateSelfSigned(commonName: string): Promise<KeyPair> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const crypto = webcrypto;
-  const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256', publicExponent: new Uint8Array([1, 0, 1]), modulusLength: 2048 };
+  const alg = {
+    name: 'RSASSA-PKCS1-v1_5',
+    hash: 'SHA-256',
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 2048,
+  };
   const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const notBefore = new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
@@ -132,7 +143,10 @@ export async function generateSelfSigned(commonName: string): Promise<KeyPair> {
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+        true,
+      ),
       new x509.SubjectAlternativeNameExtension([
         { type: 'dns', value: commonName },
         { type: 'ip', value: '127.0.0.1' },

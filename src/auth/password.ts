@@ -1,0 +1,78 @@
+import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { FerryError } from '../errors.js';
+
+/** OWASP-style interactive-login cost: ~16 MiB and tens of milliseconds per check. */
+const N = 16384;
+const R = 8;
+const P = 1;
+const SALT_BYTES = 16;
+const KEY_BYTES = 32;
+
+/** Bounds for hashes read from config, so a crafted entry cannot make one login eat the machine. */
+const MAX_N = 1 << 20;
+const MAX_R = 32;
+const MAX_P = 16;
+
+const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+interface Parsed {
+  n: number;
+  r: number;
+  p: number;
+  salt: Buffer;
+  hash: Buffer;
+}
+
+function scryptAsync(plain: string, salt: Buffer, keylen: number, o: ScryptOptions): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(plain.normalize('NFC'), salt, keylen, o, (err, key) => (err ? reject(err) : resolve(key)));
+  });
+}
+
+function options(n: number, r: number, p: number): ScryptOptions {
+  return { N: n, r, p, maxmem: 256 * n * r + 1024 * 1024 };
+}
+
+function parse(encoded: string): Parsed | undefined {
+  const parts = encoded.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [, ns, rs, ps, saltB64, hashB64] = parts as [string, string, string, string, string, string];
+  if (![ns, rs, ps].every((s) => /^[1-9][0-9]{0,7}$/.test(s))) return undefined;
+  const n = Number(ns);
+  const r = Number(rs);
+  const p = Number(ps);
+  if (n < 2 || n > MAX_N || (n & (n - 1)) !== 0 || r > MAX_R || p > MAX_P) return undefined;
+  if (!B64.test(saltB64) || !B64.test(hashB64)) return undefined;
+  const salt = Buffer.from(saltB64, 'base64');
+  const hash = Buffer.from(hashB64, 'base64');
+  if (salt.length < 8 || hash.length < 16 || hash.length > 128) return undefined;
+  return { n, r, p, salt, hash };
+}
+
+/** True when `encoded` is a hash verifyPassword accepts. */
+export function isPasswordHash(encoded: string): boolean {
+  return parse(encoded) !== undefined;
+}
+
+/** `scrypt$N$r$p$saltB64$hashB64`, with a fresh 16-byte salt. */
+export async function hashPassword(plain: string): Promise<string> {
+  const salt = randomBytes(SALT_BYTES);
+  const hash = await scryptAsync(plain, salt, KEY_BYTES, options(N, R, P));
+  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+}
+
+/** Constant-time comparison; rejects (ERR_INVALID_OPTION) when `encoded` is not a known format. */
+export async function verifyPassword(plain: string, encoded: string): Promise<boolean> {
+  const parsed = parse(encoded);
+  if (!parsed) throw new FerryError('ERR_INVALID_OPTION', 'Unrecognized password hash format.');
+  const hash = await scryptAsync(
+    plain,
+    parsed.salt,
+    parsed.hash.length,
+    options(parsed.n, parsed.r, parsed.p),
+  );
+  return timingSafeEqual(hash, parsed.hash);
+}
+
+/** Verifying against this costs the same as a real default hash and never matches (all-zero key). */
+export const DUMMY_HASH = `scrypt$${N}$${R}$${P}$${Buffer.alloc(SALT_BYTES, 1).toString('base64')}$${Buffer.alloc(KEY_BYTES).toString('base64')}`;

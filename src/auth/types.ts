@@ -1,0 +1,53 @@
+import { inspect } from 'node:util';
+
+/** A string that never prints: String(), JSON.stringify and util.inspect all give '****'. */
+export class Secret {
+  readonly #value: string;
+
+  constructor(value: string) {
+    this.#value = value;
+  }
+
+  /** The only way to read the value; grep for it when auditing. */
+  reveal(): string {
+    return this.#value;
+  }
+
+  toString(): string {
+    return '****';
+  }
+
+  toJSON(): string {
+    return '****';
+  }
+
+  [Symbol.toPrimitive](): string {
+    return '****';
+  }
+
+  [inspect.custom](): string {
+    return '****';
+  }
+}
+
+export interface Credentials {
+  username: string;
+  password: Secret;
+  remoteAddress: string;
+  /** True when the control connection was protected by TLS when the password was sent. */
+  tls: boolean;
+}
+
+export interface Principal {
+  username: string;
+  /** Host directory that becomes `/` for the session. */
+  home: string;
+  readOnly: boolean;
+}
+
+/** `reason` is for the server log; clients get a generic reply. */
+export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; reason: string };
+
+export interface Authenticator {
+  authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome>;
+}

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { FerryError } from '../errors.js';
+import { hashPassword } from './password.js';
+import { Secret, type Credentials } from './types.js';
+import { UserTable } from './users.js';
+
+const signal = new AbortController().signal;
+
+function creds(username: string, password: string): Credentials {
+  return { username, password: new Secret(password), remoteAddress: '127.0.0.1', tls: true };
+}
+
+describe('UserTable', () => {
+  it('authenticates a known user and yields the principal', async () => {
+    const users = new UserTable([
+      { username: 'alice', passwordHash: await hashPassword('pw-a'), home: '/srv/alice' },
+      { username: 'bob', passwordHash: await hashPassword('pw-b'), home: '/srv/bob', readOnly: true },
+    ]);
+    assert.deepEqual(await users.authenticate(creds('alice', 'pw-a'), signal), {
+      ok: true,
+      principal: { username: 'alice', home: '/srv/alice', readOnly: false },
+    });
+    const bob = await users.authenticate(creds('bob', 'pw-b'), signal);
+    assert.ok(bob.ok && bob.principal.readOnly);
+  });
+
+  it('refuses a wrong password and an unknown user alike', async () => {
+    const users = await UserTable.fromPlain([{ username: 'alice', password: 'pw-a', home: '/srv/alice' }]);
+    const wrong = await users.authenticate(creds('alice', 'nope'), signal);
+    const unknown = await users.authenticate(creds('mallory', 'pw-a'), signal);
+    const caseDiffers = await users.authenticate(creds('Alice', 'pw-a'), signal);
+    assert.equal(wrong.ok, false);
+    assert.deepEqual(unknown, wrong);
+    assert.deepEqual(caseDiffers, wrong);
+  });
+
+  it('spends similar time on unknown users as on known ones', async () => {
+    const users = await UserTable.fromPlain([{ username: 'alice', password: 'pw-a', home: '/srv/alice' }]);
+    const time = async (name: string): Promise<number> => {
+      const t0 = performance.now();
+      await users.authenticate(creds(name, 'guess'), signal);
+      return performance.now() - t0;
+    };
+    await time('alice');
+    const known = await time('alice');
+    const unknown = await time('nobody');
+    assert.ok(unknown > known / 4, `unknown ${unknown}ms vs known ${known}ms`);
+  });
+
+  it('validates entries at construction', async () => {
+    const hash = await hashPassword('x');
+    const bad = [
+      { username: 'bad name', passwordHash: hash, home: '/h' },
+      { username: '', passwordHash: hash, home: '/h' },
+      { username: 'a'.repeat(65), passwordHash: hash, home: '/h' },
+      { username: 'ok', passwordHash: 'plaintext', home: '/h' },
+      { username: 'ok', passwordHash: hash, home: 'relative/home' },
+    ];
+    for (const entry of bad) assert.throws(() => new UserTable([entry]), FerryError, JSON.stringify(entry));
+    assert.throws(
+      () =>
+        new UserTable([
+          { username: 'dup', passwordHash: hash, home: '/h' },
+          { username: 'dup', passwordHash: hash, home: '/h' },
+        ]),
+      /twice/,
+    );
+    await assert.rejects(UserTable.fromPlain([{ username: 'a', password: '', home: '/h' }]), FerryError);
+    const ok = new UserTable([{ username: 'A.b_c-1', passwordHash: hash, home: '/h' }]);
+    assert.equal(ok.size, 1);
+    assert.ok(ok.has('A.b_c-1'));
+  });
+
+  it('stops when aborted', async () => {
+    const users = await UserTable.fromPlain([{ username: 'alice', password: 'pw-a', home: '/srv/alice' }]);
+    await assert.rejects(users.authenticate(creds('alice', 'pw-a'), AbortSignal.abort()));
+  });
+});

@@ -1,0 +1,172 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { LineReader, type LineResult } from './line-reader.js';
+
+function drain(r: LineReader): LineResult[] {
+  return [...r];
+}
+
+function lines(...texts: string[]): LineResult[] {
+  return texts.map((line) => ({ kind: 'line', line }));
+}
+
+test('CRLF and bare LF terminate lines; trailing CR removed', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('USER bob\r\nPASS x\nNOOP\r\n'));
+  assert.deepEqual(drain(r), lines('USER bob', 'PASS x', 'NOOP'));
+  assert.equal(r.next(), undefined);
+});
+
+test('only one trailing CR is removed; inner CR kept', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('A\rB\r\r\n'));
+  assert.deepEqual(drain(r), lines('A\rB\r'));
+});
+
+test('lines split at every byte boundary', () => {
+  const input = Buffer.from('STOR my file.txt\r\nRETR -rf\r\n', 'utf8');
+  for (let cut = 0; cut <= input.length; cut++) {
+    const r = new LineReader();
+    const out: LineResult[] = [];
+    r.push(input.subarray(0, cut));
+    out.push(...drain(r));
+    r.push(input.subarray(cut));
+    out.push(...drain(r));
+    assert.deepEqual(out, lines('STOR my file.txt', 'RETR -rf'), `cut at ${cut}`);
+  }
+});
+
+test('one byte at a time, including CR/LF split and multi-byte UTF-8', () => {
+  const input = Buffer.from('CWD Ünïcødé 日本\r\nPWD\r\n', 'utf8');
+  const r = new LineReader();
+  const out: LineResult[] = [];
+  for (const byte of input) {
+    r.push(Buffer.from([byte]));
+    out.push(...drain(r));
+  }
+  assert.deepEqual(out, lines('CWD Ünïcødé 日本', 'PWD'));
+});
+
+test('empty lines are returned as empty strings', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('\r\n\n'));
+  assert.deepEqual(drain(r), lines('', ''));
+});
+
+test('Telnet IP + Synch before ABOR is stripped', () => {
+  const r = new LineReader();
+  r.push(Buffer.from([0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('ABOR\r\n')]));
+  assert.deepEqual(drain(r), lines('ABOR'));
+});
+
+test('IAC sequence split across chunks', () => {
+  const input = Buffer.from([0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('ABOR\r\n')]);
+  for (let cut = 0; cut <= input.length; cut++) {
+    const r = new LineReader();
+    r.push(input.subarray(0, cut));
+    const out = drain(r);
+    r.push(input.subarray(cut));
+    out.push(...drain(r));
+    assert.deepEqual(out, lines('ABOR'), `cut at ${cut}`);
+  }
+});
+
+test('IAC IAC is a literal 0xFF byte; WILL/WONT/DO/DONT and their option are dropped', () => {
+  const r = new LineReader();
+  r.push(Buffer.from([0x41, 0xff, 0xff, 0x42, 0xff, 0xfb, 0x01, 0x43, 0xff, 0xfe, 0x18, 0x0d, 0x0a]));
+  const [res] = drain(r);
+  assert.ok(res && res.kind === 'line');
+  // 0xFF alone is not valid UTF-8, so it decodes to U+FFFD; what matters is that it is data.
+  assert.equal(res.line, 'A\uFFFDBC');
+});
+
+test('an option byte equal to LF does not end the line', () => {
+  const r = new LineReader();
+  r.push(Buffer.from([0x4e, 0x4f, 0xff, 0xfd, 0x0a, 0x4f, 0x50, 0x0d, 0x0a]));
+  assert.deepEqual(drain(r), lines('NOOP'));
+});
+
+test('WILL waiting for its option byte waits for more data', () => {
+  const r = new LineReader();
+  r.push(Buffer.from([0x4e, 0xff, 0xfb]));
+  assert.equal(r.next(), undefined);
+  r.push(Buffer.from([0x0a, 0x4f, 0x0a]));
+  assert.deepEqual(drain(r), lines('NO'));
+});
+
+test('stray IAC before a normal byte is dropped', () => {
+  const r = new LineReader();
+  r.push(Buffer.from([0x41, 0xff, 0x42, 0x0a]));
+  assert.deepEqual(drain(r), lines('AB'));
+});
+
+test('overlong line in small chunks: ONE too-long, bounded buffer, later lines work', () => {
+  const r = new LineReader({ maxLineBytes: 4096 });
+  const out: LineResult[] = [];
+  let maxBuffered = 0;
+  const chunk = Buffer.alloc(1000, 0x61);
+  for (let i = 0; i < 100; i++) {
+    r.push(chunk);
+    out.push(...drain(r));
+    maxBuffered = Math.max(maxBuffered, r.bufferedBytes);
+  }
+  r.push(Buffer.from('aaa\r\nNOOP\r\n'));
+  out.push(...drain(r));
+  assert.deepEqual(out, [{ kind: 'too-long' }, ...lines('NOOP')]);
+  assert.ok(maxBuffered <= 4097, `buffered ${maxBuffered}`);
+});
+
+test('overlong line in one chunk with its terminator and a following line', () => {
+  const r = new LineReader({ maxLineBytes: 10 });
+  r.push(Buffer.from(`${'x'.repeat(100_000)}\r\nPWD\r\n`));
+  assert.deepEqual(drain(r), [{ kind: 'too-long' }, ...lines('PWD')]);
+});
+
+test('exactly maxLineBytes is accepted, one more is too long (CR not counted)', () => {
+  const r = new LineReader({ maxLineBytes: 8 });
+  r.push(Buffer.from('12345678\r\n123456789\r\nok\n'));
+  assert.deepEqual(drain(r), [...lines('12345678'), { kind: 'too-long' }, ...lines('ok')]);
+});
+
+test('a max-length line whose CR and LF arrive separately is not too long', () => {
+  const r = new LineReader({ maxLineBytes: 4 });
+  r.push(Buffer.from('abcd\r'));
+  assert.equal(r.next(), undefined);
+  r.push(Buffer.from('\n'));
+  assert.deepEqual(drain(r), lines('abcd'));
+});
+
+test('discarding continues across chunks until LF', () => {
+  const r = new LineReader({ maxLineBytes: 8 });
+  r.push(Buffer.from('abcdefghijk'));
+  assert.deepEqual(drain(r), [{ kind: 'too-long' }]);
+  r.push(Buffer.from('more junk'));
+  assert.deepEqual(drain(r), []);
+  assert.equal(r.bufferedBytes, 0);
+  r.push(Buffer.from('junk\nUSER a\n'));
+  assert.deepEqual(drain(r), lines('USER a'));
+});
+
+test('takeRemainder returns raw unconsumed bytes (no IAC stripping) and clears', () => {
+  const r = new LineReader();
+  const hello = Buffer.from([0x16, 0x03, 0x01, 0xff, 0xf4, 0x0a, 0x00]);
+  r.push(Buffer.concat([Buffer.from('AUTH TLS\r\n'), hello]));
+  assert.deepEqual(r.next(), { kind: 'line', line: 'AUTH TLS' });
+  assert.deepEqual(r.takeRemainder(), hello);
+  assert.equal(r.bufferedBytes, 0);
+  assert.equal(r.next(), undefined);
+  assert.deepEqual(r.takeRemainder(), Buffer.alloc(0));
+});
+
+test('clear() forgets partial data and discard state', () => {
+  const r = new LineReader({ maxLineBytes: 4 });
+  r.push(Buffer.from('toolongline'));
+  assert.deepEqual(drain(r), [{ kind: 'too-long' }]);
+  r.clear();
+  r.push(Buffer.from('PWD\n'));
+  assert.deepEqual(drain(r), lines('PWD'));
+});
+
+test('invalid maxLineBytes is rejected', () => {
+  assert.throws(() => new LineReader({ maxLineBytes: 0 }), RangeError);
+});

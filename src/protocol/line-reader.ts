@@ -1,0 +1,157 @@
+/**
+ * Incremental framing of a control stream into command lines (RFC 959 / RFC 854 NVT).
+ *
+ * Bytes are buffered raw and Telnet commands are stripped only when a line is taken, so
+ * `takeRemainder()` hands back exactly the bytes that arrived (e.g. a TLS ClientHello that followed
+ * AUTH TLS in the same segment).
+ */
+
+export type LineResult = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'too-long' };
+
+export interface LineReaderOptions {
+  /** Longest accepted line in raw bytes, terminator excluded (default 4096). */
+  readonly maxLineBytes?: number;
+}
+
+const LF = 0x0a;
+const CR = 0x0d;
+const IAC = 0xff;
+const SE = 0xf0; // lowest two-byte Telnet command
+const WILL = 0xfb; // WILL, WONT, DO, DONT (0xFB-0xFE) take an option byte
+const EMPTY = Buffer.alloc(0);
+
+type Scan =
+  | { readonly done: false }
+  | { readonly done: true; readonly end: number; readonly parts: readonly (readonly [number, number])[] };
+
+export class LineReader {
+  readonly maxLineBytes: number;
+  private buf: Buffer = EMPTY;
+  private pos = 0;
+  /** After a too-long line: drop bytes until the next LF. */
+  private discarding = false;
+
+  constructor(options: LineReaderOptions = {}) {
+    const max = options.maxLineBytes ?? 4096;
+    if (!Number.isInteger(max) || max < 1) {
+      throw new RangeError(`maxLineBytes must be a positive integer, got ${String(max)}`);
+    }
+    this.maxLineBytes = max;
+  }
+
+  /** Bytes currently buffered (bounded by about maxLineBytes once results are drained). */
+  get bufferedBytes(): number {
+    return this.buf.length - this.pos;
+  }
+
+  push(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    if (this.discarding) {
+      const lf = chunk.indexOf(LF);
+      if (lf < 0) return;
+      this.discarding = false;
+      chunk = chunk.subarray(lf + 1);
+      if (chunk.length === 0) return;
+    }
+    if (this.pos >= this.buf.length) {
+      this.buf = chunk;
+    } else {
+      this.buf = Buffer.concat([this.buf.subarray(this.pos), chunk]);
+    }
+    this.pos = 0;
+  }
+
+  /** The next complete line (or too-long marker), or undefined when more bytes are needed. */
+  next(): LineResult | undefined {
+    const start = this.pos;
+    const b = this.buf;
+    const scan = scanLine(b, start);
+    if (!scan.done) {
+      // Allow one extra byte for a CR whose LF has not arrived yet.
+      if (b.length - start > this.maxLineBytes + 1) {
+        this.buf = EMPTY;
+        this.pos = 0;
+        this.discarding = true;
+        return { kind: 'too-long' };
+      }
+      return undefined;
+    }
+    this.pos = scan.end + 1;
+    if (this.pos >= b.length) {
+      this.buf = EMPTY;
+      this.pos = 0;
+    }
+    let rawLength = scan.end - start;
+    if (rawLength > 0 && b[scan.end - 1] === CR) rawLength--;
+    if (rawLength > this.maxLineBytes) return { kind: 'too-long' };
+    return { kind: 'line', line: decodeParts(b, scan.parts) };
+  }
+
+  /** Iterates over every result available now. */
+  *[Symbol.iterator](): Generator<LineResult, void, undefined> {
+    for (let r = this.next(); r !== undefined; r = this.next()) yield r;
+  }
+
+  /** Returns and forgets the buffered raw bytes (e.g. the start of a TLS handshake). */
+  takeRemainder(): Buffer {
+    const rest = this.buf.subarray(this.pos);
+    this.clear();
+    return rest;
+  }
+
+  clear(): void {
+    this.buf = EMPTY;
+    this.pos = 0;
+    this.discarding = false;
+  }
+}
+
+/**
+ * Finds the LF ending the line at `start`, skipping Telnet commands (an option byte may be 0x0A),
+ * and collects the byte ranges that remain after stripping them.
+ */
+function scanLine(b: Buffer, start: number): Scan {
+  const parts: (readonly [number, number])[] = [];
+  let segStart = start;
+  let i = start;
+  for (;;) {
+    const lf = b.indexOf(LF, i);
+    if (lf < 0) return { done: false };
+    // Only look for IAC before this LF: no scan of the whole buffer per line.
+    const rel = b.subarray(i, lf).indexOf(IAC);
+    if (rel < 0) {
+      parts.push([segStart, lf]);
+      return { done: true, end: lf, parts };
+    }
+    const iac = i + rel;
+    if (iac > segStart) parts.push([segStart, iac]);
+    const cmd = b[iac + 1] ?? 0; // iac < lf, so iac + 1 exists
+    if (cmd === IAC) {
+      // Escaped 0xFF: keep the second byte as data.
+      segStart = iac + 1;
+      i = iac + 2;
+    } else if (cmd >= WILL) {
+      if (iac + 3 > b.length) return { done: false };
+      segStart = i = iac + 3;
+    } else if (cmd >= SE) {
+      // IP, DM (Synch), AO, AYT, ... and SB/SE: drop the two bytes.
+      segStart = i = iac + 2;
+    } else {
+      // Not a Telnet command: drop the stray IAC, keep the byte after it.
+      segStart = i = iac + 1;
+    }
+  }
+}
+
+function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): string {
+  let bytes: Buffer;
+  if (parts.length === 1) {
+    const [s, e] = parts[0] ?? [0, 0];
+    bytes = b.subarray(s, e);
+  } else {
+    bytes = Buffer.concat(parts.map(([s, e]) => b.subarray(s, e)));
+  }
+  let end = bytes.length;
+  if (end > 0 && bytes[end - 1] === CR) end--;
+  return bytes.toString('utf8', 0, end);
+}

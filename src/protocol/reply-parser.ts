@@ -1,0 +1,131 @@
+import type { Reply } from './reply.js';
+
+/**
+ * Client side: incremental, chunk-tolerant parser of server replies (RFC 959 4.2).
+ * A multi-line reply starts with `ddd-` and ends at the first line that is exactly `ddd` or starts
+ * with `ddd ` (same code); every line in between is content, whatever it looks like.
+ */
+
+export type ReplyParseResult =
+  | { readonly kind: 'reply'; readonly reply: Reply }
+  /** A line that is not a reply outside a reply, or a reply longer than the cap. */
+  | { readonly kind: 'invalid'; readonly line: string; readonly reason: string };
+
+export interface ReplyParserOptions {
+  /** Cap on the characters of one reply (all its lines), so a hostile server cannot grow memory. */
+  readonly maxReplyLength?: number;
+}
+
+const startPattern = /^([1-6]\d\d)([ -]|$)/;
+
+export class ReplyParser {
+  readonly maxReplyLength: number;
+  private readonly decoder = new TextDecoder('utf-8');
+  private partial = '';
+  private code: number | undefined;
+  private lines: string[] = [];
+  private length = 0;
+  /** After an overlong reply: drop text until the next line break. */
+  private discarding = false;
+
+  constructor(options: ReplyParserOptions = {}) {
+    this.maxReplyLength = options.maxReplyLength ?? 1024 * 1024;
+  }
+
+  /** True while part of a reply has been received. */
+  get inProgress(): boolean {
+    return this.code !== undefined || this.partial.length > 0;
+  }
+
+  /** Feeds received data; returns every result that became complete. */
+  push(data: string | Uint8Array): ReplyParseResult[] {
+    let text = typeof data === 'string' ? data : this.decoder.decode(data, { stream: true });
+    const out: ReplyParseResult[] = [];
+    if (this.discarding) {
+      const lf = text.indexOf('\n');
+      if (lf < 0) return out;
+      this.discarding = false;
+      text = text.slice(lf + 1);
+    }
+    let from = 0;
+    for (;;) {
+      const lf = text.indexOf('\n', from);
+      if (lf < 0) break;
+      let line = this.partial + text.slice(from, lf);
+      this.partial = '';
+      from = lf + 1;
+      if (line.endsWith('\r')) line = line.slice(0, -1);
+      const r = this.line(line);
+      if (r) out.push(r);
+    }
+    this.partial += text.slice(from);
+    if (this.length + this.partial.length > this.maxReplyLength) {
+      out.push({ kind: 'invalid', line: this.partial.slice(0, 200), reason: 'Reply too long.' });
+      this.reset();
+      this.discarding = true;
+    }
+    return out;
+  }
+
+  /** Forgets any partial reply (e.g. when the connection is re-established). */
+  reset(): void {
+    this.partial = '';
+    this.code = undefined;
+    this.lines = [];
+    this.length = 0;
+    this.discarding = false;
+  }
+
+  private line(line: string): ReplyParseResult | undefined {
+    if (this.code === undefined) {
+      const m = startPattern.exec(line);
+      if (!m) {
+        // Blank lines between replies are harmless noise some servers emit.
+        if (line.trim() === '') return undefined;
+        return { kind: 'invalid', line, reason: 'Not a reply line.' };
+      }
+      const code = Number(m[1]);
+      const text = line.slice(4);
+      if (m[2] === '-') {
+        this.code = code;
+        this.lines = [text];
+        this.length = line.length;
+        return undefined;
+      }
+      return { kind: 'reply', reply: { code, lines: [text] } };
+    }
+    this.length += line.length + 1;
+    if (this.length > this.maxReplyLength) {
+      this.reset();
+      return { kind: 'invalid', line: line.slice(0, 200), reason: 'Reply too long.' };
+    }
+    const m = startPattern.exec(line);
+    if (m && m[2] !== '-' && Number(m[1]) === this.code) {
+      const [first, ...rest] = this.lines;
+      const reply: Reply = { code: this.code, lines: [first ?? '', ...rest, line.slice(4)] };
+      this.code = undefined;
+      this.lines = [];
+      this.length = 0;
+      return { kind: 'reply', reply };
+    }
+    this.lines.push(line);
+    return undefined;
+  }
+}
+
+/**
+ * Parses one complete reply given as text (CRLF or LF line breaks, final break optional).
+ * Undefined unless the text is exactly one well-formed reply.
+ */
+export function parseReplyText(text: string): Reply | undefined {
+  const parser = new ReplyParser();
+  const results = parser.push(/\n$/.test(text) ? text : `${text}\n`);
+  const [only] = results;
+  if (results.length !== 1 || only?.kind !== 'reply' || parser.inProgress) return undefined;
+  return only.reply;
+}
+
+/** The text of a reply as one string (lines joined with LF), e.g. for error messages. */
+export function replyText(r: Reply): string {
+  return r.lines.join('\n');
+}

@@ -1,0 +1,64 @@
+import { FerryError, StorageError, type StorageErrorKind } from '../errors.js';
+
+/** errno → kind. Anything unlisted is reported as transient with the original kept as `cause`. */
+const kindByCode: Readonly<Record<string, StorageErrorKind>> = {
+  ENOENT: 'not-found',
+  EEXIST: 'exists',
+  ENOTEMPTY: 'not-empty',
+  EACCES: 'permission-denied',
+  EPERM: 'permission-denied',
+  EROFS: 'permission-denied',
+  ELOOP: 'permission-denied',
+  ENOSPC: 'quota-exceeded',
+  EDQUOT: 'quota-exceeded',
+  EFBIG: 'quota-exceeded',
+  ENAMETOOLONG: 'name-not-allowed',
+  EILSEQ: 'name-not-allowed',
+  EINVAL: 'name-not-allowed',
+  EISDIR: 'is-directory',
+  ENOTDIR: 'not-directory',
+  EXDEV: 'unsupported',
+  ENOTSUP: 'unsupported',
+  EOPNOTSUPP: 'unsupported',
+};
+
+const text: Readonly<Record<StorageErrorKind, string>> = {
+  'not-found': 'no such file or directory',
+  exists: 'already exists',
+  'not-empty': 'directory not empty',
+  'permission-denied': 'permission denied',
+  'quota-exceeded': 'insufficient storage space',
+  'name-not-allowed': 'name not allowed',
+  'is-directory': 'is a directory',
+  'not-directory': 'not a directory',
+  unsupported: 'not supported',
+  transient: 'temporarily unavailable',
+};
+
+export function errnoCode(err: unknown): string | undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
+    return err.code;
+  }
+  return undefined;
+}
+
+/** A StorageError naming the virtual path only (host paths stay in `cause`, for logs). */
+export function storageError(kind: StorageErrorKind, op: string, p: string, cause?: unknown): StorageError {
+  return new StorageError(kind, `${op} ${p}: ${text[kind]}`, cause === undefined ? undefined : { cause });
+}
+
+export function abortedError(signal: AbortSignal): FerryError {
+  return new FerryError('ERR_ABORTED', 'Storage operation aborted.', { cause: signal.reason });
+}
+
+export function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw abortedError(signal);
+}
+
+/** Converts a host fs error (whose message names host paths) into a FerryError safe to show. */
+export function mapFsError(err: unknown, op: string, p: string): FerryError {
+  if (err instanceof FerryError) return err;
+  const code = errnoCode(err);
+  const kind = code === undefined ? undefined : kindByCode[code];
+  return storageError(kind ?? 'transient', op, p, err);
+}

@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable, addAbortSignal } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
+import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
+import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import {
+  ROOT,
+  assertVPath,
+  baseName,
+  isDescendant,
+  joinVPath,
+  parentOf,
+  resolveVPath,
+  segmentsOf,
+} from './virtual-path.js';
+
+export interface MemoryStorageOptions {
+  readOnly?: boolean;
+  /** Total bytes of file content allowed; writes beyond it fail with quota-exceeded. */
+  maxBytes?: number;
+  /** Initial files (virtual path → content); parent directories are created. */
+  files?: Readonly<Record<string, string | Uint8Array>>;
+}
+
+interface MemFile {
+  readonly kind: 'file';
+  /** Never mutated: a write installs a new buffer, so open readers keep a consistent snapshot. */
+  data: Buffer;
+  modified: Date;
+  mode: number;
+}
+
+interface MemDir {
+  readonly kind: 'dir';
+  readonly children: Map<string, MemNode>;
+  modified: Date;
+  mode: number;
+}
+
+type MemNode = MemFile | MemDir;
+
+const CHUNK = 256 * 1024;
+
+const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
+  'restart-read',
+  'restart-write',
+  'append',
+  'set-modified',
+  'chmod',
+]);
+
+function newDir(): MemDir {
+  return { kind: 'dir', children: new Map(), modified: new Date(), mode: 0o755 };
+}
+
+/** In-memory tree for tests and benchmarks, with the same contract as LocalStorage (minus links). */
+export class MemoryStorage implements StorageBackend {
+  readonly features = FEATURES;
+  readonly #root: MemDir = newDir();
+  readonly #readOnly: boolean;
+  readonly #maxBytes: number;
+  #used = 0;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    const max = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    if (!(max >= 0)) throw new FerryError('ERR_INVALID_OPTION', 'MemoryStorage: `maxBytes` must be >= 0.');
+    this.#readOnly = options.readOnly ?? false;
+    this.#maxBytes = max;
+    for (const [path, content] of Object.entries(options.files ?? {})) {
+      const p = resolveVPath(ROOT, path);
+      let dir = this.#root;
+      for (const seg of segmentsOf(parentOf(p))) {
+        const next = dir.children.get(seg) ?? newDir();
+        if (next.kind !== 'dir')
+          throw new FerryError('ERR_INVALID_OPTION', `MemoryStorage: ${path} is below a file.`);
+        dir.children.set(seg, next);
+        dir = next;
+      }
+      const data = Buffer.from(content);
+      dir.children.set(baseName(p), { kind: 'file', data, modified: new Date(), mode: 0o644 });
+      this.#used += data.length;
+    }
+  }
+
+  /** Bytes of file content currently stored. */
+  get usedBytes(): number {
+    return this.#used;
+  }
+
+  async stat(p: VPath, c: StorageContext): Promise<FileStat> {
+    this.#begin(p, c);
+    return toFileStat(p, this.#lookup(p, 'stat'));
+  }
+
+  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+    return this.#list(dir, c);
+  }
+
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    this.#begin(p, c);
+    checkOffset(o.offset);
+    const node = this.#lookup(p, 'read');
+    if (node.kind === 'dir') throw storageError('is-directory', 'read', p);
+    const data = node.data;
+    function* chunks(): Generator<Buffer> {
+      for (let i = o.offset; i < data.length; i += CHUNK) yield data.subarray(i, i + CHUNK);
+    }
+    return addAbortSignal(c.signal, Readable.from(chunks(), { objectMode: false }));
+  }
+
+  async write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    this.#begin(p, c);
+    this.#assertWritable('write', p);
+    checkOffset(o.offset);
+    if (p === ROOT) throw storageError('is-directory', 'write', p);
+    const existing = this.#parent(p, 'write').children.get(baseName(p));
+    if (existing?.kind === 'dir') throw storageError('is-directory', 'write', p);
+    if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
+
+    // Bytes kept from the old file: all of it for append, `offset` (zero-filled past the end) for REST.
+    const old = existing?.data ?? Buffer.alloc(0);
+    let prefix: Buffer = Buffer.alloc(0);
+    if (o.append) prefix = old;
+    else if (o.offset > 0) {
+      prefix = old.subarray(0, o.offset);
+      if (o.offset > old.length) prefix = Buffer.concat([old, Buffer.alloc(o.offset - old.length)]);
+    }
+
+    const chunks: Buffer[] = [];
+    let bytes = 0;
+    const budget = this.#maxBytes - this.#used + old.length - prefix.length;
+    const sink = new Writable({
+      highWaterMark: CHUNK,
+      write(chunk: Buffer, _enc, done) {
+        bytes += chunk.length;
+        if (bytes > budget) return done(storageError('quota-exceeded', 'write', p));
+        chunks.push(chunk);
+        done();
+      },
+    });
+    try {
+      await pipeline(src, sink, { signal: c.signal });
+    } catch (err) {
+      if (c.signal.aborted) throw abortedError(c.signal);
+      throw err; // quota error, or the source's own failure
+    }
+    // Commit atomically; the tree may have changed while streaming, so look the parent up again.
+    const parent = this.#parent(p, 'write');
+    const current = parent.children.get(baseName(p));
+    if (current?.kind === 'dir') throw storageError('is-directory', 'write', p);
+    const data = Buffer.concat([prefix, ...chunks]);
+    const delta = data.length - (current?.data.length ?? 0);
+    if (this.#used + delta > this.#maxBytes) throw storageError('quota-exceeded', 'write', p);
+    this.#used += delta;
+    parent.children.set(baseName(p), {
+      kind: 'file',
+      data,
+      modified: new Date(),
+      mode: current?.mode ?? 0o644,
+    });
+    parent.modified = new Date();
+    return { bytes };
+  }
+
+  async mkdir(p: VPath, c: StorageContext): Promise<void> {
+    this.#begin(p, c);
+    this.#assertWritable('mkdir', p);
+    if (p === ROOT) throw storageError('exists', 'mkdir', p);
+    const parent = this.#parent(p, 'mkdir');
+    if (parent.children.has(baseName(p))) throw storageError('exists', 'mkdir', p);
+    parent.children.set(baseName(p), newDir());
+    parent.modified = new Date();
+  }
+
+  async remove(p: VPath, c: StorageContext): Promise<void> {
+    this.#begin(p, c);
+    this.#assertWritable('remove', p);
+    if (p === ROOT) throw storageError('is-directory', 'remove', p);
+    const parent = this.#parent(p, 'remove');
+    const node = parent.children.get(baseName(p));
+    if (!node) throw storageError('not-found', 'remove', p);
+    if (node.kind === 'dir') throw storageError('is-directory', 'remove', p);
+    parent.children.delete(baseName(p));
+    parent.modified = new Date();
+    this.#used -= node.data.length;
+  }
+
+  async removeDir(p: VPath, c: StorageContext): Promise<void> {
+    this.#begin(p, c);
+    this.#assertWritable('rmdir', p);
+    if (p === ROOT) throw storageError('permission-denied', 'rmdir', p);
+    const parent = this.#parent(p, 'rmdir');
+    const node = parent.children.get(baseName(p));
+    if (!node) throw storageError('not-found', 'rmdir', p);
+    if (node.kind !== 'dir') throw storageError('not-directory', 'rmdir', p);
+    if (node.children.size > 0) throw storageError('not-empty', 'rmdir', p);
+    parent.children.delete(baseName(p));
+    parent.modified = new Date();
+  }
+
+  async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
+    this.#begin(from, c);
+    assertVPath(to);
+    this.#assertWritable('rename', from);
+    if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
+    if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
+    const src = this.#parent(from, 'rename');
+    const node = src.children.get(baseName(from));
+    if (!node) throw storageError('not-found', 'rename', from);
+    const dst = this.#parent(to, 'rename');
+    const over = dst.children.get(baseName(to));
+    if (over === node) return;
+    if (over && (over.kind === 'dir' || node.kind === 'dir')) throw storageError('exists', 'rename', to);
+    if (over?.kind === 'file') this.#used -= over.data.length;
+    src.children.delete(baseName(from));
+    dst.children.set(baseName(to), node);
+    src.modified = dst.modified = new Date();
+  }
+
+  async setModified(p: VPath, date: Date, c: StorageContext): Promise<void> {
+    this.#begin(p, c);
+    this.#assertWritable('set-modified', p);
+    this.#lookup(p, 'set-modified').modified = new Date(date.getTime());
+  }
+
+  async chmod(p: VPath, mode: number, c: StorageContext): Promise<void> {
+    this.#begin(p, c);
+    this.#assertWritable('chmod', p);
+    this.#lookup(p, 'chmod').mode = mode & 0o7777;
+  }
+
+  async uniqueName(dir: VPath, c: StorageContext): Promise<VPath> {
+    this.#begin(dir, c);
+    this.#assertWritable('unique-name', dir);
+    const node = this.#lookup(dir, 'unique-name');
+    if (node.kind !== 'dir') throw storageError('not-directory', 'unique-name', dir);
+    for (;;) {
+      const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+      if (!node.children.has(name)) return joinVPath(dir, name);
+    }
+  }
+
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+    this.#begin(dir, c);
+    const node = this.#lookup(dir, 'list');
+    if (node.kind !== 'dir') throw storageError('not-directory', 'list', dir);
+    // Snapshot names so concurrent changes cannot break iteration; stats are built lazily.
+    for (const [name, child] of [...node.children]) {
+      throwIfAborted(c.signal);
+      yield toFileStat(joinVPath(dir, name), child);
+    }
+  }
+
+  #begin(p: string, c: StorageContext): asserts p is VPath {
+    assertVPath(p);
+    throwIfAborted(c.signal);
+  }
+
+  #assertWritable(op: string, p: VPath): void {
+    if (this.#readOnly) throw storageError('permission-denied', op, p);
+  }
+
+  #lookup(p: VPath, op: string): MemNode {
+    let node: MemNode = this.#root;
+    for (const seg of segmentsOf(p)) {
+      if (node.kind !== 'dir') throw storageError('not-directory', op, p);
+      const next: MemNode | undefined = node.children.get(seg);
+      if (!next) throw storageError('not-found', op, p);
+      node = next;
+    }
+    return node;
+  }
+
+  #parent(p: VPath, op: string): MemDir {
+    const node = this.#lookup(parentOf(p), op);
+    if (node.kind !== 'dir') throw storageError('not-directory', op, p);
+    return node;
+  }
+}
+
+function toFileStat(p: VPath, node: MemNode): FileStat {
+  return {
+    name: baseName(p) || '/',
+    path: p,
+    type: node.kind,
+    size: node.kind === 'file' ? node.data.length : 0,
+    modified: new Date(node.modified.getTime()),
+    mode: node.mode,
+  };
+}
+
+function checkOffset(offset: number): void {
+  if (!Number.isSafeInteger(offset) || offset < 0) {
+    throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
+  }
+}

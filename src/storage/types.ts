@@ -1,0 +1,59 @@
+import type { Readable } from 'node:stream';
+
+export { StorageError, type StorageErrorKind } from '../errors.js';
+
+/** Absolute, normalized, '/'-separated virtual path (`/`, `/a/b`). Only virtual-path.ts mints them. */
+export type VPath = string & { readonly __brand: 'VPath' };
+
+export interface FileStat {
+  name: string;
+  path: VPath;
+  type: 'file' | 'dir' | 'link';
+  size: number;
+  modified: Date;
+  /** Permission bits only, e.g. 0o644. */
+  mode: number;
+  /** For links: the virtual path they resolve to, when it is inside the storage (never a host path). */
+  target?: string;
+}
+
+export interface StorageContext {
+  readonly sessionId: string;
+  /** Aborts on ABOR or disconnect; long operations stop and reject with ERR_ABORTED. */
+  readonly signal: AbortSignal;
+}
+
+export type StorageFeature = 'restart-read' | 'restart-write' | 'append' | 'set-modified' | 'chmod';
+
+/**
+ * A file tree a session works in. Failures reject with StorageError (kind decides the reply),
+ * or FerryError('ERR_ABORTED') when `c.signal` fired; messages never contain host paths.
+ */
+export interface StorageBackend {
+  readonly features: ReadonlySet<StorageFeature>;
+  /** Follows links that stay inside the storage. */
+  stat(p: VPath, c: StorageContext): Promise<FileStat>;
+  /** Streams entries (links are reported as 'link'); errors such as not-found surface on first iteration. */
+  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat>;
+  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable>;
+  /**
+   * Atomic: the previous content stays until `src` ends successfully and the bytes are durable.
+   * `offset` > 0 keeps the first `offset` bytes (zero-filled past the end); `append` keeps them all.
+   * If it rejects before reading, `src` is left as is (the caller destroys it).
+   */
+  write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }>;
+  mkdir(p: VPath, c: StorageContext): Promise<void>;
+  remove(p: VPath, c: StorageContext): Promise<void>;
+  removeDir(p: VPath, c: StorageContext): Promise<void>;
+  /** Replaces an existing file; never replaces, or replaces anything with, a directory. */
+  rename(from: VPath, to: VPath, c: StorageContext): Promise<void>;
+  setModified?(p: VPath, date: Date, c: StorageContext): Promise<void>;
+  chmod?(p: VPath, mode: number, c: StorageContext): Promise<void>;
+  /** A name not currently used in `dir` (for STOU). */
+  uniqueName?(dir: VPath, c: StorageContext): Promise<VPath>;
+}

@@ -1,0 +1,86 @@
+import { StorageError } from '../errors.js';
+import type { VPath } from './types.js';
+
+export const ROOT = '/' as VPath;
+
+/** Limits match common host filesystems so every backend refuses the same names. */
+const MAX_PATH_CHARS = 4096;
+const MAX_NAME_BYTES = 255;
+
+/**
+ * NUL ends C strings; backslash is a separator to Windows clients (`..\..\`) and confuses them in
+ * names; CR/LF would let a name forge extra lines in LIST output.
+ */
+const FORBIDDEN = /[\0\\\r\n]/;
+
+function notAllowed(what: string): StorageError {
+  return new StorageError('name-not-allowed', what);
+}
+
+/** True when `name` can be one path segment. */
+export function isAllowedName(name: string): boolean {
+  return (
+    name !== '' &&
+    name !== '.' &&
+    name !== '..' &&
+    !name.includes('/') &&
+    !FORBIDDEN.test(name) &&
+    Buffer.byteLength(name) <= MAX_NAME_BYTES
+  );
+}
+
+/** True when `s` is already an absolute, normalized virtual path. */
+export function isVPath(s: string): s is VPath {
+  if (s === '/') return true;
+  if (!s.startsWith('/') || s.length > MAX_PATH_CHARS) return false;
+  return s.slice(1).split('/').every(isAllowedName);
+}
+
+/** The only place a client path becomes a VPath: lexical `.`/`..` (never above `/`), repeated slashes. */
+export function resolveVPath(cwd: VPath, input: string): VPath {
+  if (FORBIDDEN.test(input)) throw notAllowed('Path contains a forbidden character.');
+  if (input.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  const parts = input.startsWith('/') ? [] : segmentsOf(cwd);
+  for (const seg of input.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else if (Buffer.byteLength(seg) > MAX_NAME_BYTES) throw notAllowed('Name too long.');
+    else parts.push(seg);
+  }
+  const out = '/' + parts.join('/');
+  if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  return out as VPath;
+}
+
+/** Segments of a VPath; `/` has none. */
+export function segmentsOf(p: VPath): string[] {
+  return p === '/' ? [] : p.slice(1).split('/');
+}
+
+export function parentOf(p: VPath): VPath {
+  const i = p.lastIndexOf('/');
+  return (i <= 0 ? '/' : p.slice(0, i)) as VPath;
+}
+
+/** Last segment; '' for `/`. */
+export function baseName(p: VPath): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** Appends one segment; throws name-not-allowed if `name` is not a single plain segment. */
+export function joinVPath(dir: VPath, name: string): VPath {
+  if (!isAllowedName(name)) throw notAllowed('File name not allowed.');
+  const out = (dir === '/' ? `/${name}` : `${dir}/${name}`) as VPath;
+  if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  return out;
+}
+
+/** True when `p` is strictly below `ancestor`. */
+export function isDescendant(p: VPath, ancestor: VPath): boolean {
+  return ancestor === '/' ? p !== '/' : p.startsWith(ancestor + '/');
+}
+
+/** Backends call this on entry so a hand-made, unnormalized string can never reach the host. */
+export function assertVPath(p: string): asserts p is VPath {
+  if (!isVPath(p)) throw notAllowed('Invalid path.');
+}
