@@ -1,0 +1,390 @@
+import { EventEmitter, once } from 'node:events';
+import net from 'node:net';
+import type tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import { redactCommand } from '../protocol/command.js';
+import type { Reply } from '../protocol/reply.js';
+import { ReplyParser } from '../protocol/reply-parser.js';
+import { ControlChannel } from '../tls/control-tls.js';
+import { ConnectionError, connectionError } from './errors.js';
+
+/**
+ * The client's control connection: the TCP socket (through a ControlChannel, so TLS can start and
+ * stop on it), the reply parser, and the rule of one exchange at a time. A reply timeout or a
+ * protocol violation closes the connection (afterwards replies could no longer be matched to
+ * commands); `failure` remembers why it closed, and every later call fails with that reason.
+ */
+
+/** What the verbose log shows: commands (PASS/ACCT masked), replies, and notes. */
+export type ProtocolEvent =
+  | { readonly kind: 'command'; readonly text: string }
+  | { readonly kind: 'reply'; readonly reply: Reply }
+  | { readonly kind: 'info'; readonly text: string };
+
+export type ProtocolLogger = (event: ProtocolEvent) => void;
+
+export interface ControlOptions {
+  readonly host: string;
+  readonly port: number;
+  /** TLS from the first byte (implicit FTPS). */
+  readonly implicit: boolean;
+  /** Options for every TLS handshake on this connection (the `socket` is supplied here). */
+  readonly tlsOptions: tls.ConnectionOptions;
+  /** Called after each handshake; throws to refuse the server (e.g. CertificateError). */
+  readonly verify?: (sock: tls.TLSSocket) => Promise<void>;
+  readonly connectTimeoutMs: number;
+  readonly replyTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly log?: ProtocolLogger;
+  readonly signal?: AbortSignal;
+}
+
+interface Waiter {
+  resolve(r: Reply): void;
+  reject(e: Error): void;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Opens a TCP connection, with a timeout and an abort signal. */
+export function connectTcp(
+  host: string,
+  port: number,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  what = `Cannot connect to ${host}:${port}`,
+): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new FerryError('ERR_ABORTED', 'Aborted.'));
+    const socket = net.connect({ host, port });
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      if (err) {
+        socket.on('error', () => {});
+        socket.destroy();
+        reject(err);
+      } else resolve(socket);
+    };
+    const onConnect = (): void => done();
+    const onError = (err: Error): void => done(connectionError(what, err));
+    const onAbort = (): void => done(new FerryError('ERR_ABORTED', 'Aborted.'));
+    const timer = setTimeout(
+      () => done(new FerryError('ERR_TIMEOUT', `${what}: no answer within ${timeoutMs} ms.`)),
+      timeoutMs,
+    );
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export class ControlConnection {
+  readonly channel: ControlChannel;
+  private readonly parser = new ReplyParser();
+  private readonly queue: Reply[] = [];
+  private waiter: Waiter | undefined;
+  private failed: FerryError | undefined;
+  private closing = false;
+  private session: Buffer | undefined;
+  private readonly sessions = new EventEmitter();
+
+  private constructor(
+    socket: net.Socket,
+    private readonly o: ControlOptions,
+  ) {
+    socket.setNoDelay(true);
+    this.channel = new ControlChannel(socket);
+    this.channel.on('data', (d: Buffer) => this.onData(d));
+    this.channel.on('error', (err: Error) =>
+      this.fail(
+        this.closing
+          ? new FerryError('ERR_CLOSED', 'Connection closed.')
+          : connectionError('Control connection failed', err),
+      ),
+    );
+    this.channel.on('close', () =>
+      this.fail(
+        this.closing
+          ? new FerryError('ERR_CLOSED', 'Connection closed.')
+          : new ConnectionError('The server closed the control connection.'),
+      ),
+    );
+  }
+
+  /** Connects (and, for implicit FTPS, completes the TLS handshake). Does not read the greeting. */
+  static async connect(o: ControlOptions): Promise<ControlConnection> {
+    const socket = await connectTcp(o.host, o.port, o.connectTimeoutMs, o.signal);
+    const c = new ControlConnection(socket, o);
+    c.info(`Connected to ${o.host}:${o.port}${o.implicit ? ' (implicit FTPS)' : ''}.`);
+    if (o.implicit) await c.startTls();
+    return c;
+  }
+
+  /** Why the connection is closed, or undefined while it is usable. */
+  get failure(): FerryError | undefined {
+    return this.failed;
+  }
+
+  get secure(): boolean {
+    return this.channel.secure;
+  }
+
+  get tlsSocket(): tls.TLSSocket | undefined {
+    return this.channel.tlsSocket;
+  }
+
+  /** The server's address as seen on the control connection (data connections go there). */
+  get remoteAddress(): string {
+    return this.channel.socket.remoteAddress ?? this.o.host;
+  }
+
+  /** Our address on the control connection (active mode listens there). */
+  get localAddress(): string {
+    return this.channel.socket.localAddress ?? '127.0.0.1';
+  }
+
+  get host(): string {
+    return this.o.host;
+  }
+
+  get replyTimeoutMs(): number {
+    return this.o.replyTimeoutMs;
+  }
+
+  info(text: string): void {
+    this.o.log?.({ kind: 'info', text });
+  }
+
+  /** Runs a TLS handshake on the connection (implicit start, AUTH, implicit REIN) and verifies it. */
+  async startTls(): Promise<tls.TLSSocket> {
+    this.throwIfFailed();
+    let sock: tls.TLSSocket;
+    try {
+      sock = await this.channel.startTls({
+        role: 'client',
+        options: this.o.tlsOptions,
+        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+      });
+    } catch (err) {
+      const e =
+        err instanceof FerryError && err.code === 'ERR_TIMEOUT'
+          ? new FerryError('ERR_TLS', `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`, {
+              cause: err,
+            })
+          : err instanceof FerryError
+            ? err
+            : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
+      this.fail(e);
+      throw e;
+    }
+    this.session = undefined;
+    sock.on('session', (s: Buffer) => {
+      if (this.channel.tlsSocket !== sock) return;
+      this.session = s;
+      this.sessions.emit('session');
+    });
+    this.info(`TLS established: ${sock.getProtocol() ?? '?'}, ${sock.getCipher().name}.`);
+    if (this.o.verify) {
+      try {
+        await this.o.verify(sock);
+      } catch (err) {
+        const e = err instanceof FerryError ? err : new FerryError('ERR_TLS', String(err), { cause: err });
+        this.fail(e);
+        throw e;
+      }
+    }
+    return sock;
+  }
+
+  /** Ends TLS on the control connection (CCC, implicit REIN); TCP stays open. */
+  async stopTls(): Promise<void> {
+    this.throwIfFailed();
+    this.session = undefined;
+    await withTimeout(
+      this.channel.stopTls(),
+      this.o.handshakeTimeoutMs,
+      'Ending TLS on the control connection',
+    );
+  }
+
+  /**
+   * The TLS session data connections should resume. With TLS 1.3 the session tickets arrive after
+   * the handshake, so wait for one (at most `waitMs`) when none has come yet.
+   */
+  async dataSession(waitMs = 1000): Promise<Buffer | undefined> {
+    const sock = this.channel.tlsSocket;
+    if (!sock) return undefined;
+    if (this.session) return this.session;
+    if (sock.getProtocol() === 'TLSv1.3') {
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(), waitMs);
+      try {
+        await once(this.sessions, 'session', { signal: ac.signal });
+      } catch {
+        this.info('No TLS 1.3 session ticket yet; the data connection may not resume the session.');
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    return this.session ?? sock.getSession();
+  }
+
+  /** Sends one command line (no CRLF). Stale unread replies are discarded first. */
+  write(line: string): void {
+    this.throwIfFailed();
+    if (/[\r\n]/.test(line)) {
+      throw new FerryError('ERR_USAGE', 'A command or path must not contain a line break.');
+    }
+    while (this.queue.length > 0) {
+      const stale = this.queue.shift();
+      if (stale && stale.code === 421) {
+        const e = new ConnectionError(`Server closing the connection: 421 ${stale.lines.join(' ')}`);
+        this.fail(e);
+        throw e;
+      }
+      if (stale) this.info(`Ignoring an unexpected reply: ${stale.code} ${stale.lines.join(' ')}`);
+    }
+    const sp = line.indexOf(' ');
+    const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+    this.o.log?.({ kind: 'command', text: redactCommand(verb, sp < 0 ? '' : line.slice(sp + 1)) });
+    this.channel.write(`${line}\r\n`);
+  }
+
+  /**
+   * The next reply (preliminary ones included). `timeoutMs` false: wait without limit (e.g. while a
+   * transfer runs); otherwise a missing reply closes the connection.
+   */
+  read(timeoutMs: number | false = this.o.replyTimeoutMs): Promise<Reply> {
+    if (this.waiter) {
+      return Promise.reject(
+        new FerryError('ERR_BUSY', 'Another reply is already awaited on this connection.'),
+      );
+    }
+    const queued = this.queue.shift();
+    if (queued) return Promise.resolve(queued);
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise<Reply>((resolve, reject) => {
+      const timer =
+        timeoutMs === false
+          ? undefined
+          : setTimeout(
+              () =>
+                this.fail(
+                  new FerryError(
+                    'ERR_TIMEOUT',
+                    `No reply from ${this.o.host}:${this.o.port} within ${timeoutMs} ms; connection closed.`,
+                  ),
+                ),
+              timeoutMs,
+            );
+      this.waiter = { resolve, reject, timer };
+    });
+  }
+
+  /** Sends a command and returns its final (non-1xx) reply; `onPreliminary` sees any 1xx. */
+  async request(
+    line: string,
+    opts: { timeoutMs?: number; onPreliminary?: (r: Reply) => void } = {},
+  ): Promise<Reply> {
+    this.write(line);
+    for (;;) {
+      const r = await this.read(opts.timeoutMs ?? this.o.replyTimeoutMs);
+      if (r.code >= 200) return r;
+      opts.onPreliminary?.(r);
+    }
+  }
+
+  /** QUIT (briefly awaiting 221), close_notify, then TCP close. Idempotent; never throws. */
+  async close(): Promise<void> {
+    if (this.failed || this.closing) {
+      this.channel.destroy();
+      return;
+    }
+    try {
+      if (!this.waiter) {
+        this.write('QUIT');
+        await this.read(Math.min(this.o.replyTimeoutMs, 3000));
+      }
+    } catch {
+      // closing anyway
+    }
+    this.closing = true;
+    try {
+      if (this.channel.secure && !this.failed)
+        await withTimeout(this.channel.stopTls(), 1000, 'close_notify');
+    } catch {
+      // the server may already be gone
+    }
+    if (!this.channel.isClosed) {
+      this.channel.close();
+      const timer = setTimeout(() => this.channel.destroy(), 2000);
+      if (!this.channel.isClosed) await once(this.channel, 'close').catch(() => {});
+      clearTimeout(timer);
+    }
+    this.fail(new FerryError('ERR_CLOSED', 'Connection closed.'));
+  }
+
+  /** Closes at once with a reason (later calls fail with it). */
+  destroy(reason?: FerryError): void {
+    this.fail(reason ?? new FerryError('ERR_CLOSED', 'Connection closed.'));
+  }
+
+  private throwIfFailed(): void {
+    if (this.failed) throw this.failed;
+  }
+
+  private onData(d: Buffer): void {
+    for (const result of this.parser.push(d)) {
+      if (result.kind === 'invalid') {
+        this.fail(
+          new FerryError(
+            'ERR_PROTOCOL',
+            `The server sent something that is not an FTP reply (${result.reason}): ${JSON.stringify(result.line.slice(0, 80))}`,
+          ),
+        );
+        return;
+      }
+      this.o.log?.({ kind: 'reply', reply: result.reply });
+      const w = this.waiter;
+      if (w) {
+        this.waiter = undefined;
+        clearTimeout(w.timer);
+        w.resolve(result.reply);
+      } else {
+        this.queue.push(result.reply);
+      }
+    }
+  }
+
+  private fail(err: FerryError): void {
+    if (this.failed) return;
+    this.failed = err;
+    if (!(err.code === 'ERR_CLOSED' && this.closing)) this.info(`Connection closed: ${err.message}`);
+    const w = this.waiter;
+    this.waiter = undefined;
+    if (w) {
+      clearTimeout(w.timer);
+      w.reject(err);
+    }
+    this.channel.destroy();
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new FerryError('ERR_TIMEOUT', `${what} timed out after ${ms} ms.`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,115 @@
+import { FerryError, ReplyError } from '../errors.js';
+
+/**
+ * Client-side errors. Every failure the client raises is a FerryError with a stable `code`; the
+ * classes below add what a caller needs to react (the reply, the certificate fingerprint, …).
+ * `failureKind()` sorts any error into the few kinds the command line turns into exit codes.
+ */
+
+/** The server refused the login (USER/PASS/ACCT); carries the reply. */
+export class LoginError extends FerryError {
+  readonly replyCode: number;
+  readonly replyText: string;
+  constructor(replyCode: number, replyText: string) {
+    super('ERR_AUTH', `Login refused: ${replyCode} ${replyText}`);
+    this.name = 'LoginError';
+    this.replyCode = replyCode;
+    this.replyText = replyText;
+  }
+}
+
+/** Why a server certificate was not accepted. */
+export type CertificateProblem =
+  /** Not signed by a trusted CA or the name does not match, and no pin or known-hosts entry. */
+  | 'untrusted'
+  /** A fingerprint was pinned and the server presented another certificate. */
+  | 'fingerprint-mismatch'
+  /** The known-hosts store has another certificate for this server: it changed (or an attack). */
+  | 'key-changed'
+  /** A data connection presented a certificate other than the control connection's. */
+  | 'data-certificate-mismatch';
+
+export class CertificateError extends FerryError {
+  readonly problem: CertificateProblem;
+  /** `sha256:AB:CD:…` of the certificate the server presented. */
+  readonly fingerprint: string;
+  /** `host:port` of the server. */
+  readonly server: string;
+  constructor(problem: CertificateProblem, server: string, fingerprint: string, message: string) {
+    super('ERR_TLS', message);
+    this.name = 'CertificateError';
+    this.problem = problem;
+    this.fingerprint = fingerprint;
+    this.server = server;
+  }
+}
+
+/** The TCP connection could not be made, or it broke. `cause` holds the system error if any. */
+export class ConnectionError extends FerryError {
+  /** The system error code (ECONNREFUSED, ENOTFOUND, …), when there was one. */
+  readonly systemCode: string | undefined;
+  constructor(message: string, options?: { cause?: unknown; systemCode?: string }) {
+    super('ERR_CLOSED', message, options);
+    this.name = 'ConnectionError';
+    this.systemCode = options?.systemCode;
+  }
+}
+
+/** Kinds of failure, each with its own command-line exit code. */
+export type FailureKind =
+  'usage' | 'connection' | 'tls' | 'auth' | 'remote' | 'local' | 'transfer' | 'aborted' | 'other';
+
+function systemCodeOf(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined;
+  const code = (err as { code: unknown }).code;
+  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code) ? code : undefined;
+}
+
+/** Sorts an error into a FailureKind (for exit codes and messages). */
+export function failureKind(err: unknown): FailureKind {
+  if (err instanceof ReplyError) {
+    const c = err.replyCode;
+    if (c === 421) return 'connection';
+    if (c === 425 || c === 426 || c === 522) return 'transfer';
+    if (c === 530 || c === 532) return 'auth';
+    return 'remote';
+  }
+  if (err instanceof FerryError) {
+    switch (err.code) {
+      case 'ERR_USAGE':
+      case 'ERR_INVALID_OPTION':
+        return 'usage';
+      case 'ERR_CLOSED':
+      case 'ERR_TIMEOUT':
+        return 'connection';
+      case 'ERR_TLS':
+        return 'tls';
+      case 'ERR_AUTH':
+        return 'auth';
+      case 'ERR_DATA_CONNECTION':
+        return 'transfer';
+      case 'ERR_ABORTED':
+        return 'aborted';
+      case 'ERR_NOT_FOUND':
+      case 'ERR_EXISTS':
+      case 'ERR_NOT_EMPTY':
+      case 'ERR_PERMISSION_DENIED':
+      case 'ERR_IS_DIRECTORY':
+      case 'ERR_NOT_DIRECTORY':
+        return 'remote';
+      default:
+        return 'other';
+    }
+  }
+  if (err instanceof Error && err.name === 'AbortError') return 'aborted';
+  // Anything else with a system error code comes from the local file system.
+  if (systemCodeOf(err) !== undefined) return 'local';
+  return 'other';
+}
+
+/** Wraps a socket error from connecting or from a broken connection. */
+export function connectionError(what: string, err: unknown): ConnectionError {
+  const systemCode = systemCodeOf(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  return new ConnectionError(`${what}: ${detail}`, { cause: err, systemCode });
+}

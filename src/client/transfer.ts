@@ -1,0 +1,545 @@
+import net from 'node:net';
+import {
+  PassThrough,
+  Transform,
+  type Duplex,
+  type Readable,
+  type TransformCallback,
+  type Writable,
+} from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tls from 'node:tls';
+import { FerryError, ReplyError } from '../errors.js';
+import {
+  addressFamily,
+  formatEprtArg,
+  formatPortArg,
+  parseEpsvReply,
+  parsePasvReply,
+  sameHost,
+} from '../protocol/address.js';
+import type { Reply } from '../protocol/reply.js';
+import { connectTcp, type ControlConnection } from './control.js';
+import { CertificateError } from './errors.js';
+import { fingerprintSha256 } from './trust.js';
+
+/**
+ * Data connections: passive (EPSV first, PASV as fallback; a PASV address other than the control
+ * host's is replaced by the control host) or active (EPRT, PORT as fallback). Under PROT P the
+ * client is the TLS client and resumes the control connection's TLS session. The TLS handshake
+ * starts once the server has answered the transfer command with 1xx (some servers drop a data
+ * connection whose ClientHello arrives before the command), or after a short grace period (for
+ * servers that finish the handshake before they answer). A transfer is done only when the data
+ * stream has ended AND the final 2xx reply has arrived. Aborting sends ABOR and reads both the
+ * transfer's reply and ABOR's (426 + 226, 226 + 426, or 226 + 225), whatever their order.
+ */
+
+export interface DataOptions {
+  readonly mode: 'passive' | 'active';
+  /** PROT P: data connections use TLS. */
+  readonly protect: boolean;
+  /** Base TLS options for data connections (servername, ca, versions…); never rejects by itself. */
+  readonly tlsOptions: tls.ConnectionOptions;
+  /** Certificate checks off (--insecure): data certificates are not compared either. */
+  readonly insecure: boolean;
+  readonly connectTimeoutMs: number;
+  /** A data connection without any traffic for this long is a stalled transfer. */
+  readonly dataTimeoutMs: number;
+  /** How long to wait for the 1xx reply before starting the data TLS handshake anyway. */
+  readonly tlsGraceMs?: number;
+}
+
+/** What a connection learned about the server's data commands (shared by its transfers). */
+export interface DataState {
+  epsvRefused: boolean;
+  eprtRefused: boolean;
+}
+
+export type TransferBody =
+  | {
+      readonly direction: 'download';
+      readonly sink: Writable;
+      /** End the sink when the data ends (default true; false for e.g. stdout). */
+      readonly end?: boolean;
+    }
+  | { readonly direction: 'upload'; readonly source: Readable };
+
+export interface TransferRequest {
+  /** The transfer command line, e.g. `RETR name`, `STOR name`, `MLSD dir`, `LIST`. */
+  readonly command: string;
+  readonly body: TransferBody;
+  readonly signal?: AbortSignal;
+  /** Called with the running byte count as data flows. */
+  readonly onBytes?: (bytes: number) => void;
+  /** Called with the 1xx reply (e.g. to read a size from `150 … (1234 bytes)`). */
+  readonly onPreliminary?: (r: Reply) => void;
+}
+
+export interface TransferResult {
+  /** The final 2xx reply. */
+  readonly reply: Reply;
+  readonly bytes: number;
+  /** Whether the data connection resumed the control TLS session (undefined without TLS). */
+  readonly sessionReused: boolean | undefined;
+}
+
+const replyLine = (r: Reply): string => r.lines.join(' ');
+
+function dataError(message: string, cause?: unknown): FerryError {
+  return new FerryError('ERR_DATA_CONNECTION', message, { cause });
+}
+
+function abortedError(): FerryError {
+  return new FerryError('ERR_ABORTED', 'Transfer aborted.');
+}
+
+/** A data endpoint: the TCP connection, as soon as it exists. */
+interface Endpoint {
+  /** Resolves with the connected socket (active: once the server has connected). */
+  readonly connected: Promise<net.Socket>;
+  close(): void;
+}
+
+async function openPassive(
+  control: ControlConnection,
+  o: DataOptions,
+  state: DataState,
+  signal: AbortSignal | undefined,
+): Promise<Endpoint> {
+  const host = control.remoteAddress;
+  let port: number | undefined;
+  if (!state.epsvRefused) {
+    const r = await control.request('EPSV');
+    if (r.code === 229) {
+      port = parseEpsvReply(replyLine(r));
+      if (port === undefined)
+        throw new FerryError('ERR_PROTOCOL', `Cannot read the port in: ${r.code} ${replyLine(r)}`);
+    } else if (r.code >= 500) {
+      state.epsvRefused = true;
+      control.info('EPSV refused; using PASV from now on.');
+    } else {
+      throw new ReplyError(r.code, replyLine(r), 'EPSV');
+    }
+  }
+  if (port === undefined) {
+    if (addressFamily(host) === 6)
+      throw dataError('The server refused EPSV, and PASV cannot work over IPv6.');
+    const r = await control.request('PASV');
+    if (r.code !== 227) throw new ReplyError(r.code, replyLine(r), 'PASV');
+    const hp = parsePasvReply(replyLine(r));
+    if (!hp) throw new FerryError('ERR_PROTOCOL', `Cannot read the address in: ${r.code} ${replyLine(r)}`);
+    if (!sameHost(hp.host, host)) {
+      control.info(`PASV offered ${hp.host}; connecting to the control host ${host} instead.`);
+    }
+    port = hp.port;
+  }
+  let socket: net.Socket;
+  try {
+    socket = await connectTcp(
+      host,
+      port,
+      o.connectTimeoutMs,
+      signal,
+      `Cannot open the data connection to ${host}:${port}`,
+    );
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'ERR_ABORTED') throw err;
+    throw dataError(err instanceof Error ? err.message : String(err), err);
+  }
+  socket.on('error', () => {});
+  return { connected: Promise.resolve(socket), close: () => socket.destroy() };
+}
+
+async function openActive(control: ControlConnection, o: DataOptions, state: DataState): Promise<Endpoint> {
+  const local = control.localAddress;
+  const server = net.createServer();
+  server.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, local, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  let accepted: net.Socket | undefined;
+  const close = (): void => {
+    server.close();
+    accepted?.destroy();
+  };
+  try {
+    let ok = false;
+    if (!state.eprtRefused) {
+      const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
+      if (r.code >= 200 && r.code < 300) ok = true;
+      else if (r.code >= 500) {
+        state.eprtRefused = true;
+        control.info('EPRT refused; using PORT from now on.');
+      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
+    }
+    if (!ok) {
+      if (addressFamily(local) === 6)
+        throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
+      const r = await control.request(`PORT ${formatPortArg(local, port)}`);
+      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      server.close();
+      reject(
+        dataError(
+          `The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`,
+        ),
+      );
+    }, o.connectTimeoutMs);
+    server.on('connection', (sock: net.Socket) => {
+      sock.on('error', () => {});
+      // Only the server we talk to may connect (no data connection theft).
+      if (accepted || !sameHost(sock.remoteAddress ?? '', control.remoteAddress)) {
+        control.info(`Refused a data connection from ${sock.remoteAddress ?? '?'}.`);
+        sock.destroy();
+        return;
+      }
+      accepted = sock;
+      clearTimeout(timer);
+      server.close();
+      resolve(sock);
+    });
+    server.on('close', () => clearTimeout(timer));
+  });
+  connected.catch(() => {});
+  return { connected, close };
+}
+
+/** Counts bytes per chunk (never per byte) and reports them. */
+function counter(onChunk: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+      onChunk(chunk.length);
+      cb(null, chunk);
+    },
+  });
+}
+
+/** Rejects when the signal aborts (so a wait can be cut short); `cleanup` removes the listener. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Waits until a socket has closed (at most `ms`; then it is destroyed). */
+function closed(sock: net.Socket | Duplex, ms: number): Promise<void> {
+  if (sock.destroyed || ('closed' in sock && sock.closed)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve();
+    }, ms);
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** The TLS client handshake on a data connection, resuming `session`. */
+function dataHandshake(
+  raw: net.Socket,
+  o: DataOptions,
+  session: Buffer | undefined,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const sock = tls.connect({ ...o.tlsOptions, socket: raw, session, rejectUnauthorized: false });
+    const done = (err?: Error): void => {
+      clearTimeout(timer);
+      sock.off('secureConnect', onSecure);
+      sock.off('error', onError);
+      sock.off('close', onClose);
+      if (err) {
+        sock.on('error', () => {});
+        sock.destroy();
+        reject(err);
+      } else {
+        resolve(sock);
+      }
+    };
+    const onSecure = (): void => done();
+    const onError = (err: Error): void =>
+      done(
+        new FerryError('ERR_TLS', `TLS handshake on the data connection failed: ${err.message}`, {
+          cause: err,
+        }),
+      );
+    const onClose = (): void =>
+      done(
+        dataError(
+          'The server closed the data connection during the TLS handshake (does it require TLS session reuse?).',
+        ),
+      );
+    const timer = setTimeout(
+      () =>
+        done(
+          new FerryError('ERR_TLS', `TLS handshake on the data connection timed out after ${timeoutMs} ms.`),
+        ),
+      timeoutMs,
+    );
+    sock.once('secureConnect', onSecure);
+    sock.once('error', onError);
+    sock.once('close', onClose);
+  });
+}
+
+/**
+ * Runs one transfer command with its data connection. Throws ReplyError for a refusal or a failed
+ * transfer (with the reply), FerryError ERR_DATA_CONNECTION / ERR_TLS for data connection problems,
+ * ERR_ABORTED when `signal` aborted it.
+ */
+export async function runTransfer(
+  control: ControlConnection,
+  o: DataOptions,
+  state: DataState,
+  req: TransferRequest,
+): Promise<TransferResult> {
+  const signal = req.signal;
+  if (signal?.aborted) throw abortedError();
+  const endpoint =
+    o.mode === 'active' ? await openActive(control, o, state) : await openPassive(control, o, state, signal);
+  try {
+    return await new Transfer(control, o, req, endpoint).run();
+  } finally {
+    endpoint.close();
+  }
+}
+
+class Transfer {
+  /** The control read in progress (first the 1xx, then the final reply). */
+  private pending: Promise<Reply> | undefined;
+  private commandSent = false;
+  private data: Duplex | undefined;
+  private bytes = 0;
+
+  constructor(
+    private readonly control: ControlConnection,
+    private readonly o: DataOptions,
+    private readonly req: TransferRequest,
+    private readonly endpoint: Endpoint,
+  ) {}
+
+  private read(timeoutMs: number | false): Promise<Reply> {
+    const p = this.control.read(timeoutMs);
+    this.pending = p;
+    p.catch(() => {});
+    return p;
+  }
+
+  async run(): Promise<TransferResult> {
+    const signal = this.req.signal;
+    const onAbort = (): void => {
+      this.data?.destroy(abortedError());
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await this.steps();
+    } catch (err) {
+      if (signal?.aborted) {
+        await this.sendAbort();
+        throw abortedError();
+      }
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      this.data?.destroy();
+    }
+  }
+
+  private async steps(): Promise<TransferResult> {
+    const { control, o, req } = this;
+    const signal = req.signal;
+    // Make a TLS session ready before the command, so the handshake can start right after the 1xx.
+    const session = o.protect ? await abortable(control.dataSession(), signal) : undefined;
+    control.write(req.command);
+    this.commandSent = true;
+    const verb = req.command.split(' ')[0] ?? req.command;
+
+    // 1. The 1xx (or a refusal). Without it after a grace period, start TLS anyway.
+    let first: Reply | undefined;
+    const firstP = this.read(control.replyTimeoutMs);
+    const grace = delay(o.protect ? (o.tlsGraceMs ?? 1000) : 0);
+    const early = await abortable(Promise.race([firstP, grace.promise.then(() => undefined)]), signal);
+    grace.cancel();
+    if (early) first = early;
+    if (first && first.code >= 200) {
+      // Refused (or, rarely, done without data).
+      if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+      return { reply: first, bytes: 0, sessionReused: undefined };
+    }
+    if (first) req.onPreliminary?.(first);
+
+    // 2. The data connection (active: the server connects now), then TLS.
+    const raw = await abortable(this.endpoint.connected, signal);
+    let stalled: FerryError | undefined;
+    raw.setTimeout(o.dataTimeoutMs);
+    raw.on('timeout', () => {
+      stalled = dataError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
+      raw.destroy(stalled);
+    });
+    let data: Duplex = raw;
+    let sessionReused: boolean | undefined;
+    this.data = raw;
+    if (o.protect) {
+      const sock = await abortable(dataHandshake(raw, o, session, o.connectTimeoutMs), signal);
+      this.data = sock;
+      data = sock;
+      sock.on('error', () => {});
+      sessionReused = sock.isSessionReused();
+      if (!sessionReused) control.info('The data connection did not resume the control TLS session.');
+      if (!o.insecure) this.checkDataCertificate(sock);
+    }
+    if (!first) {
+      first = await abortable(firstP, signal);
+      if (first.code >= 200) {
+        if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+        return { reply: first, bytes: 0, sessionReused };
+      }
+      req.onPreliminary?.(first);
+    }
+
+    // 3. Data and the final reply, together. An error reply during the transfer stops the data.
+    const finalP = this.read(false);
+    let finalReply: Reply | undefined;
+    finalP.then(
+      (r) => {
+        finalReply = r;
+        if (r.code >= 300) data.destroy(new ReplyError(r.code, replyLine(r), verb));
+      },
+      () => {},
+    );
+    const count = counter((n) => {
+      this.bytes += n;
+      req.onBytes?.(this.bytes);
+    });
+    try {
+      if (req.body.direction === 'download') {
+        await pipeline(data, count, req.body.sink, { end: req.body.end ?? true });
+      } else {
+        // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
+        data.resume();
+        await pipeline(req.body.source, count, data);
+        await closed(data, o.dataTimeoutMs);
+      }
+    } catch (err) {
+      if (signal?.aborted) throw abortedError();
+      // Prefer the server's account of what went wrong.
+      const r = finalReply ?? (await this.settle(finalP));
+      if (r && r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+      if (stalled) throw stalled;
+      if (err instanceof FerryError) throw err;
+      throw dataError(`The data connection failed: ${err instanceof Error ? err.message : String(err)}`, err);
+    }
+    const r = await abortable(this.withReplyTimeout(finalP), signal);
+    if (r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+    return { reply: r, bytes: this.bytes, sessionReused };
+  }
+
+  private checkDataCertificate(sock: tls.TLSSocket): void {
+    const controlSock = this.control.tlsSocket;
+    if (!controlSock) return;
+    const mine = sock.getPeerCertificate();
+    const theirs = controlSock.getPeerCertificate();
+    if (!mine || !('raw' in mine) || !mine.raw) {
+      if (sock.isSessionReused()) return; // the session itself came from the verified control connection
+      throw new CertificateError(
+        'data-certificate-mismatch',
+        this.control.host,
+        '',
+        'The data connection presented no certificate.',
+      );
+    }
+    if (theirs && 'raw' in theirs && theirs.raw && mine.raw.equals(theirs.raw)) return;
+    throw new CertificateError(
+      'data-certificate-mismatch',
+      this.control.host,
+      fingerprintSha256(mine.raw),
+      'The data connection presented a certificate other than the control connection’s.',
+    );
+  }
+
+  /** The final reply within the reply timeout; a missing reply closes the connection. */
+  private async withReplyTimeout(p: Promise<Reply>): Promise<Reply> {
+    const t = delay(this.control.replyTimeoutMs);
+    try {
+      const r = await Promise.race([p, t.promise.then(() => undefined)]);
+      if (r) return r;
+    } finally {
+      t.cancel();
+    }
+    const e = new FerryError(
+      'ERR_TIMEOUT',
+      `No reply after the transfer within ${this.control.replyTimeoutMs} ms.`,
+    );
+    this.control.destroy(e);
+    throw e;
+  }
+
+  /** The reply if it comes within the reply timeout, else undefined (the connection is closed). */
+  private async settle(p: Promise<Reply>): Promise<Reply | undefined> {
+    try {
+      return await this.withReplyTimeout(p);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** ABOR, then the two final replies (the transfer's and ABOR's) in whatever order they come. */
+  private async sendAbort(): Promise<void> {
+    this.data?.destroy();
+    if (!this.commandSent || this.control.failure) return;
+    try {
+      this.control.write('ABOR');
+      let finals = 0;
+      if (this.pending) {
+        const r = await this.withReplyTimeout(this.pending);
+        if (r.code >= 200) finals++;
+      }
+      while (finals < 2) {
+        const r = await this.withReplyTimeout(this.control.read(false));
+        if (r.code >= 200) finals++;
+      }
+    } catch {
+      // withReplyTimeout closed the connection: its replies can no longer be matched.
+    }
+  }
+}
+
+/** A Writable that collects everything written to it (for listings). */
+export function collector(): { sink: PassThrough; text(): string } {
+  const chunks: Buffer[] = [];
+  const sink = new PassThrough();
+  sink.on('data', (c: Buffer) => chunks.push(c));
+  return { sink, text: () => new TextDecoder('utf-8').decode(Buffer.concat(chunks)) };
+}

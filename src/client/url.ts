@@ -1,0 +1,270 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+
+/**
+ * FTP URLs: `ftps://` implicit FTPS (port 990), `ftpes://` explicit FTPS (port 21), `ftp://` plain
+ * FTP (only with an explicit opt-in, checked by the caller). The path follows RFC 1738: it is
+ * relative to the login directory unless it starts with `%2F` (`ftps://h/%2Fetc` is `/etc`).
+ * Credentials come from the URL, then `FERRY_PASSWORD`, then `~/.netrc` (or `$NETRC`).
+ */
+
+export type FtpScheme = 'ftps' | 'ftpes' | 'ftp';
+
+/** How the control connection is secured. */
+export type Security = 'implicit' | 'explicit' | 'none';
+
+export interface FtpUrl {
+  readonly scheme: FtpScheme;
+  readonly security: Security;
+  readonly host: string;
+  readonly port: number;
+  readonly user: string | undefined;
+  readonly password: string | undefined;
+  /** Decoded path: '' for the login directory; relative unless it starts with '/'. */
+  readonly path: string;
+  /** True when the URL path ended with '/' (names a directory). */
+  readonly trailingSlash: boolean;
+}
+
+export const DEFAULT_PORTS: Readonly<Record<FtpScheme, number>> = { ftps: 990, ftpes: 21, ftp: 21 };
+
+const securityOf: Readonly<Record<FtpScheme, Security>> = {
+  ftps: 'implicit',
+  ftpes: 'explicit',
+  ftp: 'none',
+};
+
+function usage(message: string): FerryError {
+  return new FerryError('ERR_USAGE', message);
+}
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw usage(`Invalid percent-encoding in the URL ${what}.`);
+  }
+}
+
+/** True for text that looks like an FTP URL (any of our schemes). */
+export function isFtpUrl(text: string): boolean {
+  return /^(ftps|ftpes|ftp):\/\//i.test(text);
+}
+
+/** Parses an FTP URL; throws FerryError ERR_USAGE (never echoing the password) when malformed. */
+export function parseFtpUrl(text: string): FtpUrl {
+  const m = /^(ftps|ftpes|ftp):\/\/([^/?#]*)([^?#]*)$/i.exec(text);
+  if (!m) {
+    throw usage(
+      `Not an FTP URL: ${redactUrl(text)} (expected ftps://HOST/PATH, ftpes://HOST/PATH or ftp://HOST/PATH).`,
+    );
+  }
+  const scheme = (m[1] ?? '').toLowerCase() as FtpScheme;
+  const authority = m[2] ?? '';
+  const rawPath = m[3] ?? '';
+  const at = authority.lastIndexOf('@');
+  const userInfo = at >= 0 ? authority.slice(0, at) : undefined;
+  const hostPort = at >= 0 ? authority.slice(at + 1) : authority;
+  let user: string | undefined;
+  let password: string | undefined;
+  if (userInfo !== undefined) {
+    const colon = userInfo.indexOf(':');
+    user = decode(colon >= 0 ? userInfo.slice(0, colon) : userInfo, 'user name');
+    if (colon >= 0) password = decode(userInfo.slice(colon + 1), 'password');
+    if (user === '') user = undefined;
+  }
+  let host: string;
+  let portText: string | undefined;
+  const v6 = /^\[([0-9A-Fa-f:.]+(?:%[\w.~-]+)?)\](?::(\d*))?$/.exec(hostPort);
+  if (v6) {
+    host = v6[1] ?? '';
+    portText = v6[2];
+  } else {
+    const hp = /^([^:[\]]+)(?::(\d*))?$/.exec(hostPort);
+    if (!hp) throw usage(`Invalid host in URL: ${redactUrl(text)}`);
+    host = decode(hp[1] ?? '', 'host');
+    portText = hp[2];
+  }
+  if (host === '') throw usage(`The URL has no host: ${redactUrl(text)}`);
+  let port = DEFAULT_PORTS[scheme];
+  if (portText !== undefined && portText !== '') {
+    port = Number(portText);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`Invalid port in URL: ${portText}`);
+  }
+  // RFC 1738: segments after the first '/' are relative to the login directory; %2F makes it absolute.
+  const trailingSlash = rawPath.length > 1 && rawPath.endsWith('/');
+  const body = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
+  const segments = body === '' ? [] : body.split('/').map((s) => decode(s, 'path'));
+  let p = segments.join('/');
+  if (trailingSlash && p.endsWith('/')) p = p.slice(0, -1);
+  if (/[\r\n\0]/.test(p)) throw usage('The URL path contains a line break or NUL.');
+  return { scheme, security: securityOf[scheme], host, port, user, password, path: p, trailingSlash };
+}
+
+/** The URL with any password replaced by `****` (for messages and logs). */
+export function redactUrl(text: string): string {
+  return text.replace(/^([a-z]+:\/\/[^/@:]*):[^/@]*@/i, '$1:****@');
+}
+
+/** `scheme://[user@]host:port` (never a password), e.g. for messages. */
+export function describeServer(u: Pick<FtpUrl, 'scheme' | 'host' | 'port' | 'user'>): string {
+  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
+  return `${u.scheme}://${u.user !== undefined ? `${encodeURIComponent(u.user)}@` : ''}${host}:${u.port}`;
+}
+
+export interface NetrcEntry {
+  /** undefined for the `default` entry. */
+  readonly machine: string | undefined;
+  readonly login: string | undefined;
+  readonly password: string | undefined;
+}
+
+/** Parses .netrc text (`machine`, `default`, `login`, `password`; `macdef` bodies skipped). */
+export function parseNetrc(text: string): NetrcEntry[] {
+  const entries: NetrcEntry[] = [];
+  let current: { machine: string | undefined; login?: string; password?: string } | undefined;
+  const lines = text.split(/\r?\n/);
+  const push = (): void => {
+    if (current) entries.push({ machine: current.machine, login: current.login, password: current.password });
+    current = undefined;
+  };
+  for (let i = 0; i < lines.length; i++) {
+    const tokens = tokenizeNetrcLine(lines[i] ?? '');
+    for (let t = 0; t < tokens.length; t++) {
+      const tok = tokens[t];
+      const next = (): string | undefined => tokens[++t];
+      switch (tok) {
+        case 'machine':
+          push();
+          current = { machine: next() };
+          break;
+        case 'default':
+          push();
+          current = { machine: undefined };
+          break;
+        case 'login': {
+          const v = next();
+          if (current && v !== undefined) current.login = v;
+          break;
+        }
+        case 'password': {
+          const v = next();
+          if (current && v !== undefined) current.password = v;
+          break;
+        }
+        case 'account':
+          next();
+          break;
+        case 'macdef':
+          push();
+          // The macro body runs to the next empty line.
+          while (i + 1 < lines.length && (lines[i + 1] ?? '').trim() !== '') i++;
+          t = tokens.length;
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  push();
+  return entries;
+}
+
+function tokenizeNetrcLine(line: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|(\S+)/g;
+  for (let m = re.exec(line); m; m = re.exec(line)) {
+    if (m[2]?.startsWith('#') && out.length === 0) break;
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? ''));
+  }
+  return out;
+}
+
+/** The netrc entry for a host: the first `machine` that matches, else `default`. */
+export function netrcLookup(entries: readonly NetrcEntry[], host: string): NetrcEntry | undefined {
+  const h = host.toLowerCase();
+  return entries.find((e) => e.machine?.toLowerCase() === h) ?? entries.find((e) => e.machine === undefined);
+}
+
+export interface CredentialSources {
+  /** Environment to read FERRY_PASSWORD, NETRC and HOME from; default process.env. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** A .netrc file to use instead of $NETRC or ~/.netrc; false to skip netrc. */
+  readonly netrcFile?: string | false;
+}
+
+export interface Credentials {
+  readonly user: string;
+  readonly password: string;
+  /** Where the password came from (never the password itself). */
+  readonly source: 'url' | 'env' | 'netrc' | 'anonymous';
+}
+
+/**
+ * User and password for a URL: the URL's, then FERRY_PASSWORD, then .netrc; `anonymous` when no
+ * user is known at all.
+ */
+export async function resolveCredentials(
+  u: Pick<FtpUrl, 'host' | 'user' | 'password'>,
+  sources: CredentialSources = {},
+): Promise<Credentials> {
+  const env = sources.env ?? process.env;
+  if (u.user !== undefined && u.password !== undefined) {
+    return { user: u.user, password: u.password, source: 'url' };
+  }
+  const fromEnv = env['FERRY_PASSWORD'];
+  if (fromEnv !== undefined && fromEnv !== '' && u.user !== undefined) {
+    return { user: u.user, password: fromEnv, source: 'env' };
+  }
+  if (sources.netrcFile !== false) {
+    const file = sources.netrcFile ?? env['NETRC'] ?? path.join(env['HOME'] ?? os.homedir(), '.netrc');
+    let text: string | undefined;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch {
+      text = undefined;
+    }
+    if (text !== undefined) {
+      const entry = netrcLookup(parseNetrc(text), u.host);
+      if (entry && (u.user === undefined || entry.login === undefined || entry.login === u.user)) {
+        const user = u.user ?? entry.login;
+        if (user !== undefined && entry.password !== undefined) {
+          return { user, password: entry.password, source: 'netrc' };
+        }
+      }
+    }
+  }
+  if (u.user === undefined && fromEnv !== undefined && fromEnv !== '') {
+    throw usage('FERRY_PASSWORD is set but the URL names no user (use ftps://USER@HOST/…).');
+  }
+  if (u.user !== undefined && u.user !== 'anonymous' && u.user !== 'ftp') {
+    throw new FerryError(
+      'ERR_AUTH',
+      `No password for ${u.user}@${u.host}: put it in FERRY_PASSWORD or ~/.netrc (or in the URL).`,
+    );
+  }
+  return { user: u.user ?? 'anonymous', password: 'anonymous@', source: 'anonymous' };
+}
+
+/** Joins a remote directory and a name with '/', keeping '' (login directory) relative. */
+export function joinRemote(dir: string, name: string): string {
+  if (dir === '') return name;
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+/** The last path segment of a remote path ('' for the login directory). */
+export function remoteBasename(p: string): string {
+  const trimmed = p.replace(/\/+$/, '');
+  const slash = trimmed.lastIndexOf('/');
+  return slash >= 0 ? trimmed.slice(slash + 1) : trimmed;
+}
+
+/** The parent of a remote path: '' (login directory) for a bare name, '/' for '/x'. */
+export function remoteDirname(p: string): string {
+  const trimmed = p.length > 1 ? p.replace(/\/+$/, '') : p;
+  const slash = trimmed.lastIndexOf('/');
+  if (slash < 0) return '';
+  return slash === 0 ? '/' : trimmed.slice(0, slash);
+}

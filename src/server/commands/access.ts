@@ -1,0 +1,89 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Secret } from '../../auth/types.js';
+import { Code } from '../../protocol/codes.js';
+import { reply } from '../../protocol/reply.js';
+import type { CommandSpec } from './types.js';
+
+/** Failed logins slow down, then disconnect: brute force costs time and connections. */
+const FAILURE_DELAY_MS = 300;
+
+export const accessCommands: CommandSpec[] = [
+  {
+    verb: 'USER',
+    access: 'login',
+    concurrency: 'serial',
+    help: 'USER <sp> username',
+    async handle(arg, { session }) {
+      if (session.loggedIn) return reply(Code.BadSequence, 'Already logged in; use REIN to change user.');
+      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'USER needs a user name.');
+      session.login = { phase: 'user', username: arg };
+      return reply(Code.NeedPassword, `Password required for ${arg}.`);
+    },
+  },
+  {
+    verb: 'PASS',
+    access: 'login',
+    concurrency: 'serial',
+    help: 'PASS <sp> password',
+    async handle(arg, ctx) {
+      const { session, options, logger } = ctx;
+      if (session.login.phase === 'in') return reply(Code.NotImplementedSuperfluous, 'Already logged in.');
+      if (session.login.phase !== 'user') return reply(Code.BadSequence, 'Send USER first.');
+      const username = session.login.username;
+      const outcome = await options.authenticator.authenticate(
+        { username, password: new Secret(arg), remoteAddress: session.remoteAddress, tls: ctx.secure },
+        AbortSignal.timeout(30_000),
+      );
+      if (!outcome.ok) {
+        session.login = { phase: 'none' };
+        session.loginFailures++;
+        logger.warn({ user: username, failures: session.loginFailures }, 'login failed');
+        await sleep(FAILURE_DELAY_MS * Math.min(session.loginFailures, 5));
+        if (session.loginFailures >= options.limits.maxLoginFailures) {
+          return {
+            reply: reply(Code.ServiceNotAvailable, 'Too many failed logins, closing.'),
+            after: 'close',
+          };
+        }
+        return reply(Code.NotLoggedIn, 'Login incorrect.');
+      }
+      session.login = {
+        phase: 'in',
+        principal: outcome.principal,
+        storage: options.storageFor(outcome.principal),
+      };
+      session.loginFailures = 0;
+      logger.info({ user: username }, 'login');
+      return reply(Code.LoggedIn, 'Login successful.');
+    },
+  },
+  {
+    verb: 'ACCT',
+    access: 'login',
+    concurrency: 'serial',
+    help: 'ACCT <sp> account',
+    async handle() {
+      return reply(Code.NotImplementedSuperfluous, 'ACCT not needed.');
+    },
+  },
+  {
+    verb: 'QUIT',
+    access: 'anyone',
+    concurrency: 'out-of-band',
+    help: 'QUIT',
+    async handle(_arg, ctx) {
+      // RFC 959: a transfer in progress finishes and gets its reply before we close.
+      await ctx.activeTransfer?.done;
+      return { reply: reply(Code.Closing, 'Goodbye.'), after: 'close' };
+    },
+  },
+  {
+    verb: 'REIN',
+    access: 'anyone',
+    concurrency: 'serial',
+    help: 'REIN (log out and start over; on implicit FTPS the TLS session is renegotiated)',
+    async handle() {
+      return { reply: reply(Code.ServiceReady, 'Service ready for new user.'), after: 'reinitialize' };
+    },
+  },
+];

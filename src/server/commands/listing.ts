@@ -1,0 +1,163 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Code } from '../../protocol/codes.js';
+import {
+  formatListLine,
+  formatMlsxFacts,
+  formatMlstFeat,
+  formatNlstLine,
+  DEFAULT_MLST_FACTS,
+  type ListEntry,
+} from '../../protocol/listing.js';
+import { reply } from '../../protocol/reply.js';
+import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import type { CommandContext, CommandSpec } from './types.js';
+import { withData } from './with-data.js';
+
+/** RFC 3659 7.5.5 perm fact, from type and the user's read-only flag. */
+export function permFact(st: FileStat, readOnly: boolean): string {
+  if (st.type === 'dir') return readOnly ? 'el' : 'elcmpdf';
+  return readOnly ? 'r' : 'rwadf';
+}
+
+function entry(st: FileStat): ListEntry {
+  return {
+    name: st.name,
+    type: st.type,
+    size: st.size,
+    modified: st.modified,
+    mode: st.mode,
+    target: st.target,
+  };
+}
+
+/**
+ * What LIST/NLST/STAT show: `LIST -la dir` is common, so a leading ls-style option word is
+ * dropped, unless a file by that exact name exists.
+ */
+async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
+  const storage = ctx.storage();
+  const sc = ctx.storageContext();
+  const statOf = async (a: string) => {
+    const path = ctx.resolve(a.length === 0 ? '.' : a);
+    return { path, stat: await storage.stat(path, sc) };
+  };
+  const flags = /^-[A-Za-z1]+(?: +|$)/.exec(arg);
+  if (!flags) return statOf(arg);
+  try {
+    return await statOf(arg);
+  } catch (err) {
+    if (err instanceof StorageError && err.kind === 'not-found') return statOf(arg.slice(flags[0].length));
+    throw err;
+  }
+}
+
+/** Streams lines in batches, with backpressure, so a 10,000-entry directory never sits in memory. */
+async function* batches(lines: AsyncIterable<string>): AsyncGenerator<string> {
+  let buf = '';
+  for await (const line of lines) {
+    buf += line;
+    if (buf.length >= 64 * 1024) {
+      yield buf;
+      buf = '';
+    }
+  }
+  if (buf.length > 0) yield buf;
+}
+
+async function* entries(ctx: CommandContext, path: VPath, stat: FileStat): AsyncGenerator<FileStat> {
+  if (stat.type !== 'dir') {
+    yield stat;
+    return;
+  }
+  yield* ctx.storage().list(path, ctx.storageContext());
+}
+
+function readOnly(ctx: CommandContext): boolean {
+  return ctx.session.login.phase === 'in' && ctx.session.login.principal.readOnly;
+}
+
+function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
+  return formatMlsxFacts(
+    { ...entry(st), name },
+    { facts: ctx.session.mlstFacts, perm: permFact(st, readOnly(ctx)) },
+  );
+}
+
+function listingCommand(
+  verb: 'LIST' | 'NLST' | 'MLSD',
+  format: (ctx: CommandContext, st: FileStat, now: Date) => string,
+): CommandSpec {
+  return {
+    verb,
+    access: 'logged-in',
+    concurrency: 'serial',
+    data: true,
+    feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
+    help: `${verb} [<sp> path]`,
+    async handle(arg, ctx) {
+      const { path, stat } = verb === 'MLSD' ? await plainTarget(arg, ctx) : await target(arg, ctx);
+      if (verb === 'MLSD' && stat.type !== 'dir')
+        return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
+      const now = new Date();
+      return withData(ctx, verb, 'Here comes the directory listing.', async (sock, t) => {
+        async function* lines(): AsyncGenerator<string> {
+          for await (const st of entries(ctx, path, stat)) yield format(ctx, st, now) + '\r\n';
+        }
+        const out = Readable.from(batches(lines()));
+        out.on('data', (c: string) => (t.bytes += Buffer.byteLength(c)));
+        await pipeline(out, sock.stream, { signal: t.signal });
+      });
+    },
+  };
+}
+
+async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
+  const path = ctx.resolve(arg.length === 0 ? '.' : arg);
+  return { path, stat: await ctx.storage().stat(path, ctx.storageContext()) };
+}
+
+export const listingCommands: CommandSpec[] = [
+  listingCommand('LIST', (_ctx, st, now) => formatListLine(entry(st), now)),
+  listingCommand('NLST', (_ctx, st) => formatNlstLine(entry(st))),
+  listingCommand('MLSD', (ctx, st) => mlsx(ctx, st)),
+  {
+    verb: 'MLST',
+    access: 'logged-in',
+    concurrency: 'serial',
+    help: 'MLST [<sp> path]',
+    async handle(arg, ctx) {
+      const { path, stat } = await plainTarget(arg, ctx);
+      return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsx(ctx, stat, path)}`, 'End.');
+    },
+  },
+  {
+    verb: 'STAT',
+    access: 'anyone',
+    concurrency: 'out-of-band',
+    help: 'STAT [<sp> path]',
+    async handle(arg, ctx) {
+      const t = ctx.activeTransfer;
+      if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
+      if (arg.length === 0 || !ctx.session.loggedIn) {
+        const s = ctx.session;
+        const who = s.login.phase === 'in' ? `Logged in as ${s.login.principal.username}` : 'Not logged in';
+        return reply(
+          Code.SystemStatus,
+          'Ferry FTPS server status:',
+          `Connected to ${s.remoteAddress}`,
+          who,
+          `Control connection: ${ctx.secure ? 'TLS' : 'clear'}; data protection: ${s.prot === 'P' ? 'private' : 'clear'}`,
+          `TYPE: ${s.type === 'A' ? 'ASCII' : 'BINARY'}; STRUcture: File; transfer MODE: Stream`,
+          'End of status.',
+        );
+      }
+      const { path, stat } = await target(arg, ctx);
+      const now = new Date();
+      const lines: string[] = [];
+      for await (const st of entries(ctx, path, stat)) lines.push(formatListLine(entry(st), now));
+      const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
+      return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
+    },
+  },
+];

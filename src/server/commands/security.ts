@@ -1,0 +1,90 @@
+import { Code } from '../../protocol/codes.js';
+import { reply } from '../../protocol/reply.js';
+import type { CommandSpec } from './types.js';
+
+const authMechanisms = new Set(['TLS', 'SSL', 'TLS-C', 'TLS-P']);
+
+export const securityCommands: CommandSpec[] = [
+  {
+    verb: 'AUTH',
+    access: 'anyone',
+    concurrency: 'serial',
+    // MS-FTPS 3.2.5.5: SSL is listed because AUTH SSL is accepted as a synonym of AUTH TLS.
+    feat: () => 'AUTH TLS;SSL;',
+    help: 'AUTH <sp> TLS|SSL',
+    async handle(arg, ctx) {
+      const { session } = ctx;
+      // MS-FTPS 3.2.5.6: on implicit FTPS the AUTH was implied already.
+      if (session.implicit) return reply(Code.BadSequence, 'Implicit FTPS: TLS is already established.');
+      if (ctx.secure) return reply(Code.BadSequence, 'TLS is already active.');
+      const mech = arg.trim().toUpperCase();
+      if (!authMechanisms.has(mech))
+        return reply(Code.NotImplementedForParam, `AUTH ${arg} not supported; use TLS or SSL.`);
+      if (mech === 'TLS-P') {
+        session.pbsz = true;
+        session.prot = 'P';
+      }
+      return { reply: reply(Code.SecurityExchangeComplete, `AUTH ${mech} successful.`), after: 'start-tls' };
+    },
+  },
+  {
+    verb: 'PBSZ',
+    access: 'anyone',
+    concurrency: 'serial',
+    feat: () => 'PBSZ',
+    help: 'PBSZ <sp> 0',
+    async handle(arg, ctx) {
+      if (!ctx.secure) return reply(Code.BadSequence, 'PBSZ needs TLS: send AUTH TLS first.');
+      if (!/^\d+$/.test(arg.trim())) return reply(Code.SyntaxErrorArgs, 'PBSZ needs a number (0).');
+      ctx.session.pbsz = true;
+      return reply(Code.Ok, 'PBSZ=0');
+    },
+  },
+  {
+    verb: 'PROT',
+    access: 'anyone',
+    concurrency: 'serial',
+    feat: () => 'PROT C;P;',
+    help: 'PROT <sp> C|P',
+    async handle(arg, ctx) {
+      const { session, options } = ctx;
+      if (!ctx.secure && !session.implicit)
+        return reply(Code.BadSequence, 'PROT needs TLS: send AUTH TLS first.');
+      if (!session.pbsz) return reply(Code.BadSequence, 'Send PBSZ 0 before PROT.');
+      switch (arg.trim().toUpperCase()) {
+        case 'P':
+          session.prot = 'P';
+          return reply(Code.Ok, 'Data protection level set to Private.');
+        case 'C':
+          if (!options.allowClearData) {
+            return reply(
+              Code.PolicyRequiresProtection,
+              'PROT C refused: this server requires protected data connections.',
+            );
+          }
+          session.prot = 'C';
+          return reply(Code.Ok, 'Data protection level set to Clear.');
+        case 'S':
+        case 'E':
+          return reply(Code.ProtLevelNotSupported, `PROT ${arg.trim()} not supported; use C or P.`);
+        default:
+          return reply(Code.NotImplementedForParam, `Unknown protection level ${arg}.`);
+      }
+    },
+  },
+  {
+    verb: 'CCC',
+    access: 'anyone',
+    concurrency: 'serial',
+    feat: (o) => (o.allowCcc ? 'CCC' : undefined),
+    help: 'CCC (clear the control connection)',
+    async handle(_arg, ctx) {
+      // MS-FTPS 3.2.5.2: on implicit FTPS, CCC is refused as if policy forbade it.
+      if (ctx.session.implicit || !ctx.options.allowCcc) {
+        return reply(Code.CccDenied, 'CCC refused by server policy.');
+      }
+      if (!ctx.secure) return reply(Code.BadSequence, 'The control connection is not protected.');
+      return { reply: reply(Code.Ok, 'Control connection returning to clear text.'), after: 'stop-tls' };
+    },
+  },
+];

@@ -1,0 +1,199 @@
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { normalizeAddress, sameHost } from '../protocol/address.js';
+import { EofGuard } from '../tls/eof-guard.js';
+import { handshake } from '../tls/handshake.js';
+import type { PassivePorts } from './passive-ports.js';
+
+/** An open data connection, TLS or clear, ready for one transfer. */
+export interface DataSocket {
+  readonly stream: Duplex;
+  readonly secure: boolean;
+  /** After the stream ended: did the peer close cleanly (close_notify under TLS)? */
+  endedCleanly(): boolean;
+  destroy(): void;
+}
+
+/** What a data connection needs to know about its control connection. */
+export interface DataPolicy {
+  /** The control connection's peer: the only address a data connection may involve. */
+  readonly peerAddress: string;
+  readonly localAddress: string;
+  /** Protection level at the moment the connection opens (PROT P → TLS). */
+  readonly protect: () => tls.SecureContext | undefined;
+  readonly requireSessionReuse: boolean;
+  readonly connectTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly logger: Logger;
+}
+
+export interface DataEndpoint {
+  /** Resolves with the ready connection (TLS done), or rejects with ERR_DATA_CONNECTION / ERR_TLS. */
+  open(signal: AbortSignal): Promise<DataSocket>;
+  close(): void;
+}
+
+/**
+ * PASV/EPSV: listens, accepts one connection from the control peer only, and starts TLS at once:
+ * some clients (curl) send their ClientHello before the transfer command.
+ */
+export class PassiveEndpoint implements DataEndpoint {
+  private ready: Promise<DataSocket> | undefined;
+  private waiters: ((r: Promise<DataSocket>) => void)[] = [];
+  private readonly idleTimer: NodeJS.Timeout;
+  private socket: DataSocket | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    private readonly policy: DataPolicy,
+  ) {
+    server.on('connection', (raw: net.Socket) => this.onConnection(raw));
+    // Nobody connected in time: give the port back. A later transfer command gets 425.
+    this.idleTimer = setTimeout(() => this.server.close(), policy.connectTimeoutMs);
+  }
+
+  static async create(ports: PassivePorts, policy: DataPolicy): Promise<PassiveEndpoint> {
+    const server = await ports.listen(normalizeAddress(policy.localAddress));
+    const { port } = server.address() as net.AddressInfo;
+    return new PassiveEndpoint(server, port, policy);
+  }
+
+  private onConnection(raw: net.Socket): void {
+    raw.on('error', () => {});
+    if (this.ready || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
+      this.policy.logger.warn(
+        { from: raw.remoteAddress, expected: this.policy.peerAddress },
+        'data connection refused: not from the control connection peer',
+      );
+      raw.destroy();
+      return;
+    }
+    clearTimeout(this.idleTimer);
+    this.server.close();
+    this.ready = prepare(raw, this.policy);
+    this.ready.then(
+      (s) => (this.closed ? s.destroy() : (this.socket = s)),
+      () => {},
+    );
+    for (const w of this.waiters) w(this.ready);
+    this.waiters = [];
+  }
+
+  open(signal: AbortSignal): Promise<DataSocket> {
+    const arrived =
+      this.ready ?? new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
+    return withDeadline(arrived, this.policy.connectTimeoutMs, signal);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    clearTimeout(this.idleTimer);
+    this.server.close();
+    this.socket?.destroy();
+    this.ready?.then(
+      (s) => s.destroy(),
+      () => {},
+    );
+  }
+}
+
+/** PORT/EPRT: connects to the client's address (already checked to be the control peer). */
+export class ActiveEndpoint implements DataEndpoint {
+  private raw: net.Socket | undefined;
+  private socket: DataSocket | undefined;
+
+  constructor(
+    private readonly host: string,
+    private readonly port: number,
+    private readonly policy: DataPolicy,
+  ) {}
+
+  open(signal: AbortSignal): Promise<DataSocket> {
+    const raw = net.connect({ host: this.host, port: this.port });
+    this.raw = raw;
+    raw.on('error', () => {});
+    const connected = new Promise<DataSocket>((resolve, reject) => {
+      raw.once('connect', () => prepare(raw, this.policy).then(resolve, reject));
+      raw.once('error', (err) =>
+        reject(new FerryError('ERR_DATA_CONNECTION', `Active connection failed: ${err.message}`)),
+      );
+    });
+    connected.then(
+      (s) => (this.socket = s),
+      () => raw.destroy(),
+    );
+    return withDeadline(connected, this.policy.connectTimeoutMs, signal);
+  }
+
+  close(): void {
+    this.socket?.destroy();
+    this.raw?.destroy();
+  }
+}
+
+async function prepare(raw: net.Socket, policy: DataPolicy): Promise<DataSocket> {
+  raw.setNoDelay(true);
+  raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
+  const context = policy.protect();
+  if (!context) {
+    let clean = false;
+    raw.once('end', () => (clean = true));
+    return { stream: raw, secure: false, endedCleanly: () => clean, destroy: () => raw.destroy() };
+  }
+  const guard = new EofGuard(raw);
+  const sock = new tls.TLSSocket(guard, { isServer: true, secureContext: context });
+  guard.watch(sock);
+  try {
+    await handshake(sock, 'server', policy.handshakeTimeoutMs);
+  } catch (err) {
+    sock.on('error', () => {});
+    sock.destroy();
+    policy.logger.warn({ err: (err as Error).message }, 'data connection TLS handshake failed');
+    throw new FerryError('ERR_TLS', 'TLS negotiation on the data connection failed.', { cause: err });
+  }
+  sock.on('error', () => {});
+  if (policy.requireSessionReuse && !sock.isSessionReused()) {
+    policy.logger.warn(
+      { from: raw.remoteAddress },
+      'data connection refused: it did not resume the control TLS session',
+    );
+    sock.destroy();
+    throw new FerryError('ERR_TLS', 'Data connection must resume the TLS session of the control connection.');
+  }
+  return {
+    stream: sock,
+    secure: true,
+    endedCleanly: () => !guard.endedWithoutCloseNotify,
+    destroy: () => sock.destroy(),
+  };
+}
+
+function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', onAbort);
+    };
+    const onAbort = (): void => {
+      done();
+      reject(new FerryError('ERR_ABORTED', 'Transfer aborted.'));
+    };
+    const timer = setTimeout(() => {
+      done();
+      reject(new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.'));
+    }, ms);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => (done(), resolve(v)),
+      (e: unknown) => (done(), reject(e)),
+    );
+  });
+}

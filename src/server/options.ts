@@ -1,0 +1,196 @@
+import os from 'node:os';
+import path from 'node:path';
+import { z } from 'zod';
+import type { Authenticator, Principal } from '../auth/types.js';
+import { FerryError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { StorageBackend } from '../storage/types.js';
+
+/** One listener: `port: 0` picks an ephemeral port (tests); `false` switches the listener off. */
+export interface ListenerOptions {
+  host: string;
+  port: number;
+}
+
+export interface ServerOptions {
+  /** Explicit FTPS (AUTH TLS) listener; default port 21, 2121 when not root. */
+  explicit?: ListenerOptions | false;
+  /** Implicit FTPS (TLS first) listener; default port 990, 9990 when not root. */
+  implicit?: ListenerOptions | false;
+  authenticator: Authenticator;
+  /** The storage a logged-in principal works in. */
+  storageFor: (principal: Principal) => StorageBackend;
+  tls?: {
+    certificates?: { certFile: string; keyFile: string }[];
+    /** Where a generated self-signed certificate is kept. */
+    dataDir?: string;
+    minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */
+    requireSessionReuse?: boolean;
+  };
+  /** Allow PROT C (data in clear). */
+  allowClearData?: boolean;
+  /** Allow login and commands without TLS on the explicit port. */
+  allowPlainControl?: boolean;
+  /** Allow CCC (control connection back to clear after login). */
+  allowCcc?: boolean;
+  passive?: { portMin?: number; portMax?: number; address?: string };
+  timeouts?: {
+    idleMs?: number;
+    dataConnectMs?: number;
+    handshakeMs?: number;
+    dataIdleMs?: number;
+    closeGraceMs?: number;
+  };
+  limits?: { maxSessions?: number; maxSessionsPerAddress?: number; maxLoginFailures?: number };
+  greeting?: string;
+  logger?: Logger;
+}
+
+const listener = z.union([
+  z.literal(false),
+  z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
+]);
+
+const schema = z.object({
+  explicit: listener.optional(),
+  implicit: listener.optional(),
+  tls: z
+    .object({
+      certificates: z.array(z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) })).optional(),
+      dataDir: z.string().min(1).optional(),
+      minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
+      requireSessionReuse: z.boolean().optional(),
+    })
+    .optional(),
+  allowClearData: z.boolean().optional(),
+  allowPlainControl: z.boolean().optional(),
+  allowCcc: z.boolean().optional(),
+  passive: z
+    .object({
+      portMin: z.number().int().min(1).max(65535).optional(),
+      portMax: z.number().int().min(1).max(65535).optional(),
+      address: z.string().min(1).optional(),
+    })
+    .refine(
+      (p) => (p.portMin === undefined) === (p.portMax === undefined) && (p.portMin ?? 0) <= (p.portMax ?? 0),
+      {
+        message: 'set both portMin and portMax, with portMin <= portMax (for example 50000-50100)',
+      },
+    )
+    .optional(),
+  timeouts: z
+    .object({
+      idleMs: z.number().int().positive().optional(),
+      dataConnectMs: z.number().int().positive().optional(),
+      handshakeMs: z.number().int().positive().optional(),
+      dataIdleMs: z.number().int().positive().optional(),
+      closeGraceMs: z.number().int().nonnegative().optional(),
+    })
+    .optional(),
+  limits: z
+    .object({
+      maxSessions: z.number().int().positive().optional(),
+      maxSessionsPerAddress: z.number().int().positive().optional(),
+      maxLoginFailures: z.number().int().positive().optional(),
+    })
+    .optional(),
+  greeting: z.string().optional(),
+});
+
+/** Options with every default filled in. */
+export interface ResolvedOptions {
+  explicit: ListenerOptions | false;
+  implicit: ListenerOptions | false;
+  authenticator: Authenticator;
+  storageFor: (principal: Principal) => StorageBackend;
+  certificates: { certFile: string; keyFile: string }[];
+  dataDir: string;
+  minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  requireSessionReuse: boolean;
+  allowClearData: boolean;
+  allowPlainControl: boolean;
+  allowCcc: boolean;
+  passive: { portMin: number; portMax: number; address: string | undefined };
+  timeouts: {
+    idleMs: number;
+    dataConnectMs: number;
+    handshakeMs: number;
+    dataIdleMs: number;
+    closeGraceMs: number;
+  };
+  limits: { maxSessions: number; maxSessionsPerAddress: number; maxLoginFailures: number };
+  greeting: string;
+  logger: Logger;
+}
+
+const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
+
+export function defaultPorts(): { explicit: number; implicit: number } {
+  return isRoot() ? { explicit: 21, implicit: 990 } : { explicit: 2121, implicit: 9990 };
+}
+
+/** Validates once, at construction; errors name the key and the fix. */
+export function resolveOptions(o: ServerOptions): ResolvedOptions {
+  if (!o || typeof o.authenticator?.authenticate !== 'function') {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      'options.authenticator: an object with authenticate() is required.',
+    );
+  }
+  if (typeof o.storageFor !== 'function') {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      'options.storageFor: a function (principal) => StorageBackend is required.',
+    );
+  }
+  const { authenticator: _a, storageFor: _s, logger: _l, ...plain } = o;
+  const parsed = schema.safeParse(plain);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.join('.') ?? '';
+    throw new FerryError('ERR_INVALID_OPTION', `options.${key}: ${issue?.message ?? 'invalid'}`);
+  }
+  const v = parsed.data;
+  const ports = defaultPorts();
+  const explicit = v.explicit ?? { host: '::', port: ports.explicit };
+  const implicit = v.implicit ?? { host: '::', port: ports.implicit };
+  if (explicit === false && implicit === false) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      'options.explicit/implicit: at least one listener must be on.',
+    );
+  }
+  return {
+    explicit,
+    implicit,
+    authenticator: o.authenticator,
+    storageFor: o.storageFor,
+    certificates: v.tls?.certificates ?? [],
+    dataDir: v.tls?.dataDir ?? path.join(os.homedir(), '.ferry'),
+    minVersion: v.tls?.minVersion ?? 'TLSv1.2',
+    requireSessionReuse: v.tls?.requireSessionReuse ?? true,
+    allowClearData: v.allowClearData ?? false,
+    allowPlainControl: v.allowPlainControl ?? false,
+    allowCcc: v.allowCcc ?? false,
+    passive: {
+      portMin: v.passive?.portMin ?? 0,
+      portMax: v.passive?.portMax ?? 0,
+      address: v.passive?.address,
+    },
+    timeouts: {
+      idleMs: v.timeouts?.idleMs ?? 300_000,
+      dataConnectMs: v.timeouts?.dataConnectMs ?? 30_000,
+      handshakeMs: v.timeouts?.handshakeMs ?? 15_000,
+      dataIdleMs: v.timeouts?.dataIdleMs ?? 300_000,
+      closeGraceMs: v.timeouts?.closeGraceMs ?? 10_000,
+    },
+    limits: {
+      maxSessions: v.limits?.maxSessions ?? 10_000,
+      maxSessionsPerAddress: v.limits?.maxSessionsPerAddress ?? 2_000,
+      maxLoginFailures: v.limits?.maxLoginFailures ?? 5,
+    },
+    greeting: v.greeting ?? 'Ferry FTPS server ready.',
+    logger: o.logger ?? silentLogger,
+  };
+}

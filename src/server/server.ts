@@ -1,0 +1,157 @@
+import net from 'node:net';
+import { FerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { normalizeAddress } from '../protocol/address.js';
+import { Code } from '../protocol/codes.js';
+import { formatReply, reply } from '../protocol/reply.js';
+import { CertificateStore } from '../tls/certificates.js';
+import { commandSpecs, commandTable } from './commands/registry.js';
+import { ControlConnection, type ServerRuntime } from './control-connection.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { PassivePorts } from './passive-ports.js';
+
+export interface ListeningAddresses {
+  explicit?: net.AddressInfo;
+  implicit?: net.AddressInfo;
+}
+
+/**
+ * Ferry's FTPS server: an explicit (AUTH TLS) and an implicit (TLS first) listener sharing one
+ * configuration. Owns its listeners and every control connection; close() is graceful, destroy()
+ * immediate; both idempotent.
+ */
+export class FerryServer {
+  readonly options: ResolvedOptions;
+  private readonly certificates: CertificateStore;
+  private readonly runtime: ServerRuntime;
+  private readonly listeners: net.Server[] = [];
+  private readonly connections = new Set<ControlConnection>();
+  private readonly perAddress = new Map<string, number>();
+  private addresses: ListeningAddresses = {};
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ServerOptions) {
+    this.options = resolveOptions(options);
+    const o = this.options;
+    this.certificates = new CertificateStore(
+      { files: o.certificates, dataDir: o.dataDir },
+      { minVersion: o.minVersion },
+    );
+    this.runtime = {
+      options: o,
+      certificates: this.certificates,
+      passivePorts: new PassivePorts(o.passive.portMin, o.passive.portMax),
+      commands: commandTable(commandSpecs),
+      specs: commandSpecs,
+      logger: o.logger,
+    };
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+
+  /** Loads certificates (generating the self-signed default if needed), then listens. */
+  async listen(): Promise<
+    ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
+  > {
+    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    const { generated } = await this.certificates.load();
+    const { explicit, implicit } = this.options;
+    if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
+    if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
+    return { ...this.addresses, generatedCertificate: generated, fingerprints: this.certificates.sha256 };
+  }
+
+  get address(): ListeningAddresses {
+    return this.addresses;
+  }
+
+  get fingerprints(): readonly string[] {
+    return this.certificates.sha256;
+  }
+
+  get sessionCount(): number {
+    return this.connections.size;
+  }
+
+  /** Re-reads certificate files; sessions already running keep the certificate they started with. */
+  async reloadCertificates(): Promise<readonly string[]> {
+    await this.certificates.load();
+    this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
+    return this.certificates.sha256;
+  }
+
+  /** Stops accepting, lets transfers finish (up to timeouts.closeGraceMs), then closes everything. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+      const grace = this.options.timeouts.closeGraceMs;
+      await Promise.all([...this.connections].map((c) => c.shutdown(grace)));
+      const timer = setTimeout(() => this.destroy(), grace);
+      await Promise.all([...this.connections].map((c) => c.closed));
+      clearTimeout(timer);
+    })();
+    return this.closing;
+  }
+
+  /** Closes every socket now. */
+  destroy(): void {
+    for (const l of this.listeners) l.close();
+    for (const c of this.connections) c.destroy();
+  }
+
+  private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
+    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket, implicit));
+    server.on('error', (err) => this.logger.error({ err: err.message }, 'listener error'));
+    try {
+      await listenOn(server, host, port);
+    } catch (err) {
+      // '::' means "IPv6 and IPv4"; on a host without IPv6 fall back to IPv4 only.
+      if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+      await listenOn(server, '0.0.0.0', port);
+    }
+    this.listeners.push(server);
+    const addr = server.address() as net.AddressInfo;
+    this.logger.info(
+      { address: addr.address, port: addr.port, mode: implicit ? 'implicit' : 'explicit' },
+      'listening',
+    );
+    return addr;
+  }
+
+  private accept(socket: net.Socket, implicit: boolean): void {
+    socket.on('error', () => {});
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    const { maxSessions, maxSessionsPerAddress } = this.options.limits;
+    const count = this.perAddress.get(address) ?? 0;
+    if (this.closing || this.connections.size >= maxSessions || count >= maxSessionsPerAddress) {
+      this.logger.warn({ remote: address }, 'connection refused: too many sessions');
+      // On implicit FTPS nothing may precede TLS, so there is no 421 to send.
+      if (!implicit)
+        socket.end(formatReply(reply(Code.ServiceNotAvailable, 'Too many connections, try later.')));
+      else socket.destroy();
+      return;
+    }
+    const conn = new ControlConnection(socket, implicit, this.runtime);
+    this.connections.add(conn);
+    this.perAddress.set(address, count + 1);
+    void conn.closed.then(() => {
+      this.connections.delete(conn);
+      const left = (this.perAddress.get(address) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(address, left);
+      else this.perAddress.delete(address);
+    });
+    void conn.start();
+  }
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
