@@ -1,0 +1,87 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UserTable } from '../../src/auth/users.js';
+import type { Logger } from '../../src/logger.js';
+import { FerryServer } from '../../src/server/server.js';
+import type { ServerOptions } from '../../src/server/options.js';
+import { LocalStorage } from '../../src/storage/local.js';
+import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
+import { writeFile, mkdir } from 'node:fs/promises';
+
+export interface TestServer {
+  readonly server: FerryServer;
+  readonly host: '127.0.0.1';
+  readonly explicitPort: number;
+  readonly implicitPort: number;
+  /** Host directory the user `alice` (password `secret`) is rooted at. */
+  readonly root: string;
+  readonly user: string;
+  readonly password: string;
+  /** Log lines the server wrote (for assertions on what is logged). */
+  readonly logs: { level: string; msg: string; obj: object }[];
+  close(): Promise<void>;
+}
+
+let sharedPair: Promise<KeyPair> | undefined;
+/** One certificate for the whole test process: RSA generation is the slow part. */
+export function testCertificate(): Promise<KeyPair> {
+  sharedPair ??= generateSelfSigned('localhost');
+  return sharedPair;
+}
+
+function captureLogger(logs: TestServer['logs'], bindings: object = {}): Logger {
+  const at =
+    (level: string) =>
+    (obj: object, msg = ''): void => {
+      logs.push({ level, msg, obj: { ...bindings, ...obj } });
+    };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (b) => captureLogger(logs, { ...bindings, ...b }),
+  };
+}
+
+/** A Ferry server on ephemeral loopback ports with a temp root and a temp certificate. */
+export async function startFerry(overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-test-'));
+  const root = path.join(dir, 'root');
+  const certDir = path.join(dir, 'tls');
+  await mkdir(root);
+  await mkdir(certDir);
+  const pair = await testCertificate();
+  await writeFile(path.join(certDir, 'cert.pem'), pair.cert);
+  await writeFile(path.join(certDir, 'key.pem'), pair.key);
+  const users = await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: root }]);
+  const logs: TestServer['logs'] = [];
+  const server = new FerryServer({
+    explicit: { host: '127.0.0.1', port: 0 },
+    implicit: { host: '127.0.0.1', port: 0 },
+    authenticator: users,
+    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
+    tls: {
+      certificates: [{ certFile: path.join(certDir, 'cert.pem'), keyFile: path.join(certDir, 'key.pem') }],
+      dataDir: path.join(dir, 'data'),
+    },
+    logger: captureLogger(logs),
+    ...overrides,
+  });
+  const a = await server.listen();
+  return {
+    server,
+    host: '127.0.0.1',
+    explicitPort: a.explicit?.port ?? 0,
+    implicitPort: a.implicit?.port ?? 0,
+    root,
+    user: 'alice',
+    password: 'secret',
+    logs,
+    close: async () => {
+      await server.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,233 @@
+"""Python ftplib FTPS client for Ferry's interop tests (run with /usr/bin/python3).
+
+Input: one JSON object on stdin (or argv[1]):
+  {"host", "port", "user", "password", "implicit": bool, "reuseSession": bool, "tlsMax": "1.2"|"1.3"|null,
+   "continueOnError": bool, "timeout": seconds, "actions": [{"op": ...}, ...]}
+Output: one JSON object on stdout: {"ok": bool, "welcome": str, "error"?: str, "results": [...]}.
+Exit status 0 when every action succeeded, 1 otherwise, 2 for bad input.
+
+ftplib's FTP_TLS is explicit only and does not resume the control TLS session on data connections
+(servers such as vsftpd and ProFTPD require that). The classes below fix both: data connections pass
+`session=self.sock.session`, and ImplicitFTPS wraps the socket in TLS at connect time.
+"""
+
+import ftplib
+import hashlib
+import json
+import re
+import socket
+import ssl
+import sys
+
+
+class ReusingFTPS(ftplib.FTP_TLS):
+    """FTP_TLS whose data connections resume the control connection's TLS session."""
+
+    reuse_session = True
+    last_data_session_reused = None
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        self.last_data_session_reused = None
+        if self._prot_p:
+            session = self.sock.session if self.reuse_session and isinstance(self.sock, ssl.SSLSocket) else None
+            try:
+                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
+            except BaseException:
+                conn.close()
+                raise
+            self.last_data_session_reused = bool(conn.session_reused)
+        return conn, size
+
+
+class ImplicitFTPS(ReusingFTPS):
+    """Implicit FTPS: TLS from the first byte, so no AUTH command (login() skips it for an SSLSocket)."""
+
+    def connect(self, host="", port=0, timeout=-999, source_address=None):
+        if host != "":
+            self.host = host
+        if port > 0:
+            self.port = port
+        if timeout != -999:
+            self.timeout = timeout
+        if source_address is not None:
+            self.source_address = source_address
+        raw = socket.create_connection((self.host, self.port), self.timeout, source_address=self.source_address)
+        self.af = raw.family
+        self.sock = self.context.wrap_socket(raw, server_hostname=self.host)
+        self.file = self.sock.makefile("r", encoding=self.encoding)
+        self.welcome = self.getresp()
+        return self.welcome
+
+
+def make_context(tls_max):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if tls_max == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    elif tls_max == "1.3":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+    return ctx
+
+
+def reply_code(text):
+    m = re.match(r"^(\d{3})", str(text).strip())
+    return m.group(1) if m else None
+
+
+class Hasher:
+    def __init__(self, sink=None):
+        self.sha = hashlib.sha256()
+        self.bytes = 0
+        self.sink = sink
+
+    def __call__(self, data):
+        self.sha.update(data)
+        self.bytes += len(data)
+        if self.sink is not None:
+            self.sink.write(data)
+
+
+class HashingReader:
+    """File wrapper hashing what storbinary() reads."""
+
+    def __init__(self, f):
+        self.f = f
+        self.h = Hasher()
+
+    def read(self, n=-1):
+        data = self.f.read(n)
+        self.h(data)
+        return data
+
+    def seek(self, *args):
+        return self.f.seek(*args)
+
+
+def run_action(ftp, spec, a):
+    op = a["op"]
+    if op == "login":
+        reply = ftp.login(a.get("user", spec["user"]), a.get("password", spec["password"]))
+        if a.get("protectData", True):
+            ftp.prot_p()
+        return {"reply": reply}
+    if op == "pwd":
+        path = ftp.pwd()
+        return {"lines": [path], "reply": ftp.lastresp}
+    if op == "cwd":
+        return {"reply": ftp.cwd(a["path"])}
+    if op == "list":
+        lines = []
+        args = ["LIST"] + ([a["path"]] if a.get("path") else [])
+        reply = ftp.retrlines(" ".join(args), lines.append)
+        return {"reply": reply, "lines": lines, "sessionReused": ftp.last_data_session_reused}
+    if op == "nlst":
+        names = ftp.nlst(*([a["path"]] if a.get("path") else []))
+        return {"lines": names, "reply": ftp.lastresp, "sessionReused": ftp.last_data_session_reused}
+    if op == "mlsd":
+        entries = [[name, facts] for name, facts in ftp.mlsd(a.get("path", ""))]
+        return {"entries": entries, "sessionReused": ftp.last_data_session_reused}
+    if op in ("upload", "append"):
+        offset = int(a.get("offset", 0) or 0)
+        with open(a["local"], "rb") as f:
+            reader = HashingReader(f)
+            if op == "append":
+                reply = ftp.storbinary("APPE " + a["remote"], reader)
+            else:
+                reply = ftp.storbinary("STOR " + a["remote"], reader, rest=offset if offset else None)
+        return {
+            "reply": reply,
+            "bytes": reader.h.bytes,
+            "sha256": reader.h.sha.hexdigest(),
+            "sessionReused": ftp.last_data_session_reused,
+        }
+    if op == "download":
+        offset = int(a.get("offset", 0) or 0)
+        with open(a["local"], "wb") as f:
+            h = Hasher(f)
+            reply = ftp.retrbinary("RETR " + a["remote"], h, rest=offset if offset else None)
+        return {
+            "reply": reply,
+            "bytes": h.bytes,
+            "sha256": h.sha.hexdigest(),
+            "sessionReused": ftp.last_data_session_reused,
+        }
+    if op == "rename":
+        return {"reply": ftp.rename(a["from"], a["to"])}
+    if op == "delete":
+        return {"reply": ftp.delete(a["path"])}
+    if op == "mkd":
+        path = ftp.mkd(a["path"])
+        return {"reply": ftp.lastresp, "lines": [path]}
+    if op == "rmd":
+        return {"reply": ftp.rmd(a["path"])}
+    if op == "size":
+        ftp.voidcmd("TYPE I")
+        size = ftp.size(a["path"])
+        return {"size": size, "reply": ftp.lastresp}
+    if op == "passive":
+        ftp.set_pasv(bool(a["enabled"]))
+        return {}
+    if op == "prot":
+        reply = ftp.prot_p() if a["level"] == "P" else ftp.prot_c()
+        return {"reply": reply}
+    if op == "raw":
+        ftp.putcmd(a["command"])
+        reply = ftp.getmultiline()
+        code = reply_code(reply)
+        ok = code is not None and code[0] in "123"
+        return {"reply": reply, "code": code, "ok": ok}
+    if op == "quit":
+        return {"reply": ftp.quit()}
+    raise ValueError("unknown op " + repr(op))
+
+
+def main():
+    try:
+        raw = sys.argv[1] if len(sys.argv) > 1 else sys.stdin.read()
+        spec = json.loads(raw)
+        actions = spec["actions"]
+    except Exception as e:  # noqa: BLE001
+        print(json.dumps({"ok": False, "error": "bad input: " + repr(e), "results": []}))
+        sys.exit(2)
+
+    cls = ImplicitFTPS if spec.get("implicit") else ReusingFTPS
+    ctx = make_context(spec.get("tlsMax"))
+    ftp = cls(context=ctx, timeout=float(spec.get("timeout", 30)))
+    ftp.reuse_session = bool(spec.get("reuseSession", True))
+    out = {"ok": True, "results": []}
+    try:
+        out["welcome"] = ftp.connect(spec["host"], int(spec["port"]))
+    except Exception as e:  # noqa: BLE001
+        out["ok"] = False
+        out["error"] = "connect: " + type(e).__name__ + ": " + str(e)
+        print(json.dumps(out))
+        sys.exit(1)
+
+    for a in actions:
+        try:
+            res = run_action(ftp, spec, a)
+            ok = res.pop("ok", True)
+            if "reply" in res and res["reply"] is not None and "code" not in res:
+                res["code"] = reply_code(res["reply"])
+            out["results"].append({"op": a["op"], "ok": ok, **res})
+        except Exception as e:  # noqa: BLE001
+            ok = False
+            out["results"].append(
+                {"op": a.get("op"), "ok": False, "error": type(e).__name__ + ": " + str(e), "code": reply_code(e)}
+            )
+        if not ok:
+            out["ok"] = False
+            if not spec.get("continueOnError"):
+                break
+    try:
+        ftp.close()
+    except Exception:  # noqa: BLE001
+        pass
+    print(json.dumps(out))
+    sys.exit(0 if out["ok"] else 1)
+
+
+if __name__ == "__main__":
+    main()
