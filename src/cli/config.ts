@@ -1,0 +1,99 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { FerryError } from '../errors.js';
+
+/** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
+const userSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (1 to 64 characters)'),
+    passwordHash: z.string().startsWith('scrypt$', "a hash from 'ferry hash-password' (scrypt$...)"),
+    home: z.string().min(1),
+    readOnly: z.boolean().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    root: z.string().min(1).optional(),
+    listen: z.string().min(1).optional(),
+    explicitPort: z.number().int().min(0).max(65535).optional(),
+    implicitPort: z.number().int().min(0).max(65535).optional(),
+    passivePorts: z
+      .string()
+      .regex(/^\d+-\d+$/, 'a range like 50000-50100')
+      .optional(),
+    passiveAddress: z.string().min(1).optional(),
+    dataDir: z.string().min(1).optional(),
+    certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
+    tlsMinVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
+    requireSessionReuse: z.boolean().optional(),
+    allowClearData: z.boolean().optional(),
+    allowPlainControl: z.boolean().optional(),
+    allowCcc: z.boolean().optional(),
+    users: z.array(userSchema).optional(),
+    idleTimeoutSeconds: z.number().int().positive().optional(),
+    maxSessions: z.number().int().positive().optional(),
+    maxSessionsPerAddress: z.number().int().positive().optional(),
+    logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+  })
+  .strict();
+
+export type FileConfig = z.infer<typeof configSchema>;
+
+/** Reads and validates the config; errors name the file, the key and what is expected. */
+export async function loadConfig(file: string): Promise<FileConfig> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${file}: cannot read config (${(err as NodeJS.ErrnoException).code}).`,
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const key = issue?.path.join('.') || '(top level)';
+    const hint =
+      issue?.code === 'unrecognized_keys'
+        ? ` (known keys: ${Object.keys(configSchema.shape).join(', ')})`
+        : '';
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: ${key}: ${issue?.message ?? 'invalid'}${hint}`);
+  }
+  // Relative paths in the file are relative to the file, not to the working directory.
+  const base = path.dirname(path.resolve(file));
+  const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
+  const c = parsed.data;
+  return {
+    ...c,
+    root: abs(c.root),
+    dataDir: abs(c.dataDir),
+    certificates: c.certificates?.map((x) => ({
+      cert: path.resolve(base, x.cert),
+      key: path.resolve(base, x.key),
+    })),
+    users: c.users?.map((u) => ({ ...u, home: path.resolve(base, u.home) })),
+  };
+}
+
+export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {
+  const m = /^(\d+)-(\d+)$/.exec(text);
+  const portMin = Number(m?.[1]);
+  const portMax = Number(m?.[2]);
+  if (!m || portMin < 1 || portMax > 65535 || portMin > portMax) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${what}: expected a port range like 50000-50100, got "${text}".`,
+    );
+  }
+  return { portMin, portMax };
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { FerryError } from '../errors.js';
+import { hashPasswordCommand } from './hash-password.js';
+import { registerServe } from './serve.js';
+
+/** The only place that reads argv and decides exit codes for the server side. */
+const program = new Command('ferry')
+  .description('Ferry: FTPS server and client (implicit and explicit FTPS, MS-FTPS / RFC 4217)')
+  .version('0.1.0')
+  .exitOverride();
+registerServe(program);
+hashPasswordCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2);
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`ferry: ${message}\n`);
+  const usage = err instanceof FerryError && (err.code === 'ERR_USAGE' || err.code === 'ERR_INVALID_OPTION');
+  process.exit(usage ? 2 : 1);
+}

@@ -1,0 +1,283 @@
+import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError, ReplyError } from '../errors.js';
+import type { FerryClient, Progress, RemoteEntry } from './client.js';
+import { joinRemote } from './url.js';
+
+/**
+ * Recursive mirror between a local directory and a remote one, either way. A file is transferred
+ * when the destination lacks it, its size differs, or the source is newer (beyond the precision of
+ * the listing: LIST shows minutes). Transferred files get the source's modification time (locally
+ * always; remotely with MFMT, or MDTM with a time, when the server allows it), so an unchanged tree
+ * transfers nothing the next time. `delete` removes what the source does not have. With
+ * `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
+ * Symbolic links are skipped on both sides.
+ */
+
+export interface MirrorOptions {
+  readonly direction: 'upload' | 'download';
+  /** The local directory (created for downloads). */
+  readonly local: string;
+  /** The remote directory ('' = login directory; created for uploads). */
+  readonly remote: string;
+  /** Delete destination entries the source does not have. */
+  readonly delete?: boolean;
+  /** Transfers at once (default 1); more than 1 needs `connect`. */
+  readonly parallel?: number;
+  /** Opens another connection like the given one (for `parallel`). */
+  readonly connect?: () => Promise<FerryClient>;
+  /** Plan only: report what would happen, change nothing. */
+  readonly dryRun?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: MirrorEvent) => void;
+}
+
+export type MirrorEvent =
+  | { readonly kind: 'mkdir'; readonly path: string }
+  | { readonly kind: 'start'; readonly path: string; readonly size: number }
+  | {
+      readonly kind: 'progress';
+      readonly path: string;
+      readonly bytes: number;
+      readonly total: number | undefined;
+    }
+  | { readonly kind: 'done'; readonly path: string; readonly bytes: number }
+  | { readonly kind: 'skip'; readonly path: string; readonly reason: string }
+  | { readonly kind: 'delete'; readonly path: string };
+
+export interface MirrorResult {
+  readonly transferred: number;
+  readonly bytes: number;
+  readonly skipped: number;
+  readonly deleted: number;
+  readonly directoriesCreated: number;
+  /** Relative paths of the files that were (or, with dryRun, would be) transferred. */
+  readonly files: readonly string[];
+}
+
+interface Item {
+  readonly type: 'file' | 'dir' | 'link';
+  readonly size: number;
+  readonly mtime: number;
+  /** How exact `mtime` is, in ms (Infinity: unknown). */
+  readonly precision: number;
+}
+
+type Tree = Map<string, Item>;
+
+async function scanLocal(root: string): Promise<Tree> {
+  const tree: Tree = new Map();
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    for (const d of await readdir(dir, { withFileTypes: true })) {
+      const r = rel === '' ? d.name : `${rel}/${d.name}`;
+      const full = path.join(dir, d.name);
+      if (d.isSymbolicLink()) {
+        tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
+      } else if (d.isDirectory()) {
+        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity });
+        await walk(full, r);
+      } else if (d.isFile()) {
+        const s = await stat(full);
+        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1 });
+      }
+    }
+  };
+  await walk(root, '');
+  return tree;
+}
+
+async function scanRemote(client: FerryClient, root: string, signal?: AbortSignal): Promise<Tree> {
+  const tree: Tree = new Map();
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    const entries: RemoteEntry[] = await client.list(dir, { signal });
+    for (const e of entries) {
+      if (e.name.includes('/')) continue;
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      tree.set(r, {
+        type: e.type,
+        size: e.size,
+        mtime: e.modified.getTime(),
+        precision: e.modifiedPrecisionMs,
+      });
+      if (e.type === 'dir') await walk(joinRemote(dir, e.name), r);
+    }
+  };
+  await walk(root, '');
+  return tree;
+}
+
+/** Whether `src` should replace `dst`: missing, other size, or source newer beyond the precision. */
+export function needsTransfer(src: Item, dst: Item | undefined): boolean {
+  if (!dst || dst.type !== 'file') return true;
+  if (src.size !== dst.size) return true;
+  if (!Number.isFinite(src.precision) || !Number.isFinite(dst.precision)) return false;
+  const tolerance = Math.max(src.precision, dst.precision, 1000);
+  return src.mtime > dst.mtime + tolerance;
+}
+
+function depth(rel: string): number {
+  return rel.split('/').length;
+}
+
+export async function mirror(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
+  const upload = o.direction === 'upload';
+  const emit = (e: MirrorEvent): void => o.onEvent?.(e);
+  const aborted = (): void => {
+    if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Mirror aborted.');
+  };
+  const remotePath = (rel: string): string => (rel === '' ? o.remote : joinRemote(o.remote, rel));
+  const localPath = (rel: string): string => path.join(o.local, ...rel.split('/'));
+
+  // The destination root.
+  if (upload) {
+    const s = await stat(o.local).catch(() => undefined);
+    if (!s?.isDirectory()) throw new FerryError('ERR_USAGE', `Not a local directory: ${o.local}`);
+    if (o.remote !== '' && !o.dryRun) await client.mkdir(o.remote, { parents: true });
+  } else if (!o.dryRun) {
+    await mkdir(o.local, { recursive: true });
+  }
+
+  const remoteTree = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
+    if (upload && o.dryRun && err instanceof ReplyError) return new Map<string, Item>();
+    throw err;
+  });
+  const localTree = await scanLocal(o.local).catch((err: unknown) => {
+    if (!upload && o.dryRun) return new Map<string, Item>();
+    throw err;
+  });
+  const [src, dst] = upload ? [localTree, remoteTree] : [remoteTree, localTree];
+
+  let skipped = 0;
+  let directoriesCreated = 0;
+  let deleted = 0;
+  const files: string[] = [];
+
+  // Deletions first when a type changes (a file where the source has a directory, and vice versa).
+  const removeDst = async (rel: string, item: Item): Promise<void> => {
+    emit({ kind: 'delete', path: rel });
+    deleted++;
+    if (o.dryRun) return;
+    if (upload) await client.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
+    else await rm(localPath(rel), { recursive: true, force: true });
+  };
+
+  // Directories, shallow first.
+  for (const [rel] of [...src]
+    .filter(([, i]) => i.type === 'dir')
+    .sort((a, b) => depth(a[0]) - depth(b[0]))) {
+    aborted();
+    const existing = dst.get(rel);
+    if (existing?.type === 'dir') continue;
+    if (existing) {
+      if (!o.delete) {
+        skipped++;
+        emit({ kind: 'skip', path: rel, reason: 'a file is in the way of the directory' });
+        continue;
+      }
+      await removeDst(rel, existing);
+    }
+    emit({ kind: 'mkdir', path: rel });
+    directoriesCreated++;
+    if (o.dryRun) continue;
+    if (upload) await client.mkdir(remotePath(rel));
+    else await mkdir(localPath(rel), { recursive: true });
+  }
+
+  // Files to transfer.
+  const jobs: { rel: string; item: Item }[] = [];
+  for (const [rel, item] of src) {
+    if (item.type === 'link') {
+      skipped++;
+      emit({ kind: 'skip', path: rel, reason: 'symbolic link' });
+      continue;
+    }
+    if (item.type !== 'file') continue;
+    const existing = dst.get(rel);
+    if (existing && existing.type === 'dir') {
+      if (!o.delete) {
+        skipped++;
+        emit({ kind: 'skip', path: rel, reason: 'a directory is in the way of the file' });
+        continue;
+      }
+      await removeDst(rel, existing);
+      dst.delete(rel);
+    }
+    if (!needsTransfer(item, dst.get(rel))) continue;
+    jobs.push({ rel, item });
+    files.push(rel);
+  }
+
+  let transferred = 0;
+  let bytes = 0;
+  const runJob = async (worker: FerryClient, job: { rel: string; item: Item }): Promise<void> => {
+    aborted();
+    const { rel, item } = job;
+    emit({ kind: 'start', path: rel, size: item.size });
+    const onProgress = (p: Progress): void =>
+      emit({ kind: 'progress', path: rel, bytes: p.bytes, total: p.total });
+    let n: number;
+    if (upload) {
+      n = (await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress })).bytes;
+      await worker.setModified(remotePath(rel), new Date(item.mtime)).catch(() => false);
+    } else {
+      n = (await worker.get(remotePath(rel), localPath(rel), { signal: o.signal, onProgress })).bytes;
+      if (Number.isFinite(item.precision) && item.mtime > 0) {
+        const t = new Date(item.mtime);
+        await utimes(localPath(rel), t, t);
+      }
+    }
+    transferred++;
+    bytes += n;
+    emit({ kind: 'done', path: rel, bytes: n });
+  };
+
+  if (!o.dryRun && jobs.length > 0) {
+    const parallel = Math.max(1, Math.min(o.parallel ?? 1, jobs.length));
+    if (parallel > 1 && !o.connect) {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        'options.connect: parallel mirroring needs a way to open connections.',
+      );
+    }
+    const workers: FerryClient[] = [client];
+    try {
+      const extra = await Promise.all(
+        Array.from({ length: parallel - 1 }, () => (o.connect as () => Promise<FerryClient>)()),
+      );
+      workers.push(...extra);
+      const queue = [...jobs];
+      let failure: unknown;
+      await Promise.all(
+        workers.map(async (w) => {
+          for (let job = queue.shift(); job && failure === undefined; job = queue.shift()) {
+            try {
+              await runJob(w, job);
+            } catch (err) {
+              failure ??= err;
+            }
+          }
+        }),
+      );
+      if (failure !== undefined) throw failure;
+    } finally {
+      await Promise.all(workers.slice(1).map((w) => w.close()));
+    }
+  } else if (o.dryRun) {
+    for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size });
+    transferred = jobs.length;
+  }
+
+  // Extras in the destination, shallow first (a removed directory takes its contents along).
+  if (o.delete) {
+    const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
+    const gone: string[] = [];
+    for (const [rel, item] of extras) {
+      aborted();
+      if (gone.some((g) => rel.startsWith(`${g}/`))) continue;
+      await removeDst(rel, item);
+      if (item.type === 'dir') gone.push(rel);
+    }
+  }
+
+  return { transferred, bytes, skipped, deleted, directoriesCreated, files };
+}
