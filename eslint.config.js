@@ -12,5 +12,8 @@ export default tseslint.config(
       'no-console': 'error',
     },
   },
-  { files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'bench/**/*.js', 'scripts/**/*.js'], rules: { 'no-console': 'off' } },
+  {
+    files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'bench/**/*.js', 'scripts/**/*.js'],
+    rules: { 'no-console': 'off' },
+  },
 );
