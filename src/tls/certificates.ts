@@ -122,16 +122,25 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
   }
 }
 
-/** A self-signed RSA-2048 certificate (RSA for the widest client compatibility), valid 10 years. */
-export async function generateSelfSigned(commonName: string): Promise<KeyPair> {
+/**
+ * A self-signed certificate valid 10 years. RSA-2048 by default, for the widest client
+ * compatibility (old Windows and mainframe clients); ECDSA P-256 on request.
+ */
+export async function generateSelfSigned(
+  commonName: string,
+  algorithm: 'rsa' | 'ecdsa' = 'rsa',
+): Promise<KeyPair> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const crypto = webcrypto;
-  const alg = {
-    name: 'RSASSA-PKCS1-v1_5',
-    hash: 'SHA-256',
-    publicExponent: new Uint8Array([1, 0, 1]),
-    modulusLength: 2048,
-  };
+  const alg =
+    algorithm === 'rsa'
+      ? {
+          name: 'RSASSA-PKCS1-v1_5',
+          hash: 'SHA-256',
+          publicExponent: new Uint8Array([1, 0, 1]),
+          modulusLength: 2048,
+        }
+      : { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify']);
   const notBefore = new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({

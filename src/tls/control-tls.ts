@@ -47,6 +47,11 @@ class SessionPipe extends Duplex {
     this.finalized?.();
     cb();
   }
+  /** Retired before the engine's shutdown reached _final (the peer answered close_notify first). */
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.finalized?.();
+    cb(err);
+  }
 }
 
 export class ControlChannel extends EventEmitter {

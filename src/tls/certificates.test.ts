@@ -1,0 +1,107 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import tls from 'node:tls';
+import { CertificateStore, fingerprintOf, generateSelfSigned, type TlsPolicy } from './certificates.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-certs-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Handshakes a client against a server using the store's per-session context. */
+async function handshake(
+  store: CertificateStore,
+  client: tls.ConnectionOptions,
+): Promise<tls.PeerCertificate> {
+  const server = net.createServer((raw) => {
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: store.createSessionContext() });
+    s.on('error', () => raw.destroy());
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...client });
+    const result = await Promise.race([
+      once(c, 'secureConnect').then(() => c.getPeerCertificate()),
+      once(c, 'error').then(([e]) => Promise.reject(e as Error)),
+    ]);
+    c.destroy();
+    return result;
+  } finally {
+    server.close();
+  }
+}
+
+test('with no files, a self-signed certificate is generated once and kept', async () => {
+  const dataDir = path.join(dir, 'data');
+  const policy: TlsPolicy = { minVersion: 'TLSv1.2' };
+  const first = new CertificateStore({ files: [], dataDir }, policy);
+  assert.deepEqual(await first.load(), { generated: true });
+  const again = new CertificateStore({ files: [], dataDir }, policy);
+  assert.deepEqual(await again.load(), { generated: false });
+  assert.deepEqual(again.sha256, first.sha256);
+  assert.equal((await stat(path.join(dataDir, 'self-signed.key'))).mode & 0o777, 0o600);
+  const cert = await readFile(path.join(dataDir, 'self-signed.crt'), 'utf8');
+  assert.equal(first.sha256[0], fingerprintOf(cert));
+});
+
+test('RSA and ECDSA certificates side by side: each client gets the one it can use', async () => {
+  const rsa = await generateSelfSigned('localhost', 'rsa');
+  const ec = await generateSelfSigned('localhost', 'ecdsa');
+  const files = [];
+  for (const [name, pair] of [
+    ['rsa', rsa],
+    ['ec', ec],
+  ] as const) {
+    await writeFile(path.join(dir, `${name}.crt`), pair.cert);
+    await writeFile(path.join(dir, `${name}.key`), pair.key);
+    files.push({ certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) });
+  }
+  const store = new CertificateStore({ files, dataDir: dir }, { minVersion: 'TLSv1.2' });
+  await store.load();
+  assert.equal(store.sha256.length, 2);
+  const ecOnly = await handshake(store, { sigalgs: 'ecdsa_secp256r1_sha256' });
+  assert.equal(ecOnly.fingerprint256, fingerprintOf(ec.cert));
+  const rsaOnly = await handshake(store, { sigalgs: 'rsa_pss_rsae_sha256:rsa_pkcs1_sha256' });
+  assert.equal(rsaOnly.fingerprint256, fingerprintOf(rsa.cert));
+});
+
+test('TLS 1.0 is refused by default and accepted only when the operator allows it', async () => {
+  const legacy: tls.ConnectionOptions = {
+    minVersion: 'TLSv1',
+    maxVersion: 'TLSv1',
+    ciphers: 'DEFAULT:@SECLEVEL=0',
+  };
+  const strict = new CertificateStore(
+    { files: [], dataDir: path.join(dir, 'data') },
+    { minVersion: 'TLSv1.2' },
+  );
+  await strict.load();
+  await assert.rejects(handshake(strict, legacy));
+  const lenient = new CertificateStore(
+    { files: [], dataDir: path.join(dir, 'data') },
+    { minVersion: 'TLSv1' },
+  );
+  await lenient.load();
+  const cert = await handshake(lenient, legacy);
+  assert.equal(cert.fingerprint256, strict.sha256[0]);
+});
+
+test('an unusable key is refused at load with a clear error', async () => {
+  await writeFile(path.join(dir, 'bad.crt'), (await generateSelfSigned('localhost')).cert);
+  await writeFile(path.join(dir, 'bad.key'), (await generateSelfSigned('localhost')).key);
+  const store = new CertificateStore(
+    { files: [{ certFile: path.join(dir, 'bad.crt'), keyFile: path.join(dir, 'bad.key') }], dataDir: dir },
+    { minVersion: 'TLSv1.2' },
+  );
+  await assert.rejects(store.load(), { code: 'ERR_INVALID_OPTION', message: /not usable/ });
+});
