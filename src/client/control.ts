@@ -88,6 +88,7 @@ export class ControlConnection {
   private failed: FerryError | undefined;
   private closing = false;
   private session: Buffer | undefined;
+  private ticketWaited = false;
   private readonly sessions = new EventEmitter();
 
   private constructor(
@@ -180,6 +181,7 @@ export class ControlConnection {
       throw e;
     }
     this.session = undefined;
+    this.ticketWaited = false;
     sock.on('session', (s: Buffer) => {
       if (this.channel.tlsSocket !== sock) return;
       this.session = s;
@@ -217,7 +219,9 @@ export class ControlConnection {
     const sock = this.channel.tlsSocket;
     if (!sock) return undefined;
     if (this.session) return this.session;
-    if (sock.getProtocol() === 'TLSv1.3') {
+    if (sock.getProtocol() === 'TLSv1.3' && !this.ticketWaited) {
+      // Once per TLS session: a server that sends no tickets (Pure-FTPd) does not cost every transfer.
+      this.ticketWaited = true;
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(), waitMs);
       try {
@@ -229,6 +233,15 @@ export class ControlConnection {
       }
     }
     return this.session ?? sock.getSession();
+  }
+
+  /** Gives up waiting for a reply (it will be dropped as stale if it still comes). */
+  abandonRead(): void {
+    const w = this.waiter;
+    if (!w) return;
+    this.waiter = undefined;
+    clearTimeout(w.timer);
+    w.reject(new FerryError('ERR_ABORTED', 'Reply no longer awaited.'));
   }
 
   /** Sends one command line (no CRLF). Stale unread replies are discarded first. */

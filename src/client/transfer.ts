@@ -85,6 +85,9 @@ export interface TransferResult {
 
 const replyLine = (r: Reply): string => r.lines.join(' ');
 
+/** After ABOR, how long a second reply may take when the first was a 226 (Pure-FTPd sends only one). */
+const ABORT_GRACE_MS = 1500;
+
 function dataError(message: string, cause?: unknown): FerryError {
   return new FerryError('ERR_DATA_CONNECTION', message, { cause });
 }
@@ -161,39 +164,11 @@ async function openActive(control: ControlConnection, o: DataOptions, state: Dat
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   let accepted: net.Socket | undefined;
-  const close = (): void => {
-    server.close();
-    accepted?.destroy();
-  };
-  try {
-    let ok = false;
-    if (!state.eprtRefused) {
-      const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
-      if (r.code >= 200 && r.code < 300) ok = true;
-      else if (r.code >= 500) {
-        state.eprtRefused = true;
-        control.info('EPRT refused; using PORT from now on.');
-      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
-    }
-    if (!ok) {
-      if (addressFamily(local) === 6)
-        throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
-      const r = await control.request(`PORT ${formatPortArg(local, port)}`);
-      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
-    }
-  } catch (err) {
-    close();
-    throw err;
-  }
+  let timer: NodeJS.Timeout | undefined;
+  let fail: (err: Error) => void = () => {};
+  // Listening before EPRT/PORT: some servers (pyftpdlib) connect as soon as they get the address.
   const connected = new Promise<net.Socket>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      server.close();
-      reject(
-        dataError(
-          `The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`,
-        ),
-      );
-    }, o.connectTimeoutMs);
+    fail = reject;
     server.on('connection', (sock: net.Socket) => {
       sock.on('error', () => {});
       // Only the server we talk to may connect (no data connection theft).
@@ -207,9 +182,39 @@ async function openActive(control: ControlConnection, o: DataOptions, state: Dat
       server.close();
       resolve(sock);
     });
-    server.on('close', () => clearTimeout(timer));
   });
   connected.catch(() => {});
+  const close = (): void => {
+    clearTimeout(timer);
+    server.close();
+    accepted?.destroy();
+    fail(dataError('Data connection closed.'));
+  };
+  try {
+    let ok = false;
+    if (!state.eprtRefused) {
+      const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
+      if (r.code >= 200 && r.code < 300) ok = true;
+      else if (r.code >= 500) {
+        state.eprtRefused = true;
+        control.info('EPRT refused; using PORT from now on.');
+      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
+    }
+    if (!ok) {
+      if (addressFamily(local) === 6) throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
+      const r = await control.request(`PORT ${formatPortArg(local, port)}`);
+      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  if (!accepted) {
+    timer = setTimeout(() => {
+      server.close();
+      fail(dataError(`The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`));
+    }, o.connectTimeoutMs);
+  }
   return { connected, close };
 }
 
@@ -340,6 +345,7 @@ class Transfer {
   /** The control read in progress (first the 1xx, then the final reply). */
   private pending: Promise<Reply> | undefined;
   private commandSent = false;
+  private finalReceived = false;
   private data: Duplex | undefined;
   private bytes = 0;
 
@@ -435,6 +441,7 @@ class Transfer {
     finalP.then(
       (r) => {
         finalReply = r;
+        this.finalReceived = true;
         if (r.code >= 300) data.destroy(new ReplyError(r.code, replyLine(r), verb));
       },
       () => {},
@@ -515,21 +522,32 @@ class Transfer {
     }
   }
 
-  /** ABOR, then the two final replies (the transfer's and ABOR's) in whatever order they come. */
+  /**
+   * ABOR, then the replies. Servers differ: vsftpd and pyftpdlib answer 426 (the transfer) then
+   * 226/225 (ABOR); ProFTPD 226 (ABOR) then 426; Pure-FTPd one 226 for both. So: an error reply is
+   * the transfer's and ABOR's reply follows; a 226 may be alone, so the next one gets a short grace
+   * (a later straggler is dropped before the next command by ControlConnection.write).
+   */
   private async sendAbort(): Promise<void> {
     this.data?.destroy();
     if (!this.commandSent || this.control.failure) return;
+    if (this.finalReceived) return; // the transfer was over: nothing to abort
     try {
       this.control.write('ABOR');
-      let finals = 0;
-      if (this.pending) {
-        const r = await this.withReplyTimeout(this.pending);
-        if (r.code >= 200) finals++;
+      let r = await this.withReplyTimeout(this.pending ?? this.control.read(false));
+      while (r.code < 200) r = await this.withReplyTimeout(this.control.read(false));
+      if (r.code === 225) return;
+      if (r.code >= 300) {
+        do r = await this.withReplyTimeout(this.control.read(false));
+        while (r.code < 200);
+        return;
       }
-      while (finals < 2) {
-        const r = await this.withReplyTimeout(this.control.read(false));
-        if (r.code >= 200) finals++;
-      }
+      const grace = delay(ABORT_GRACE_MS);
+      const next = this.control.read(false);
+      next.catch(() => {});
+      const second = await Promise.race([next, grace.promise.then(() => undefined)]);
+      grace.cancel();
+      if (!second) this.control.abandonRead();
     } catch {
       // withReplyTimeout closed the connection: its replies can no longer be matched.
     }

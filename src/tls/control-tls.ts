@@ -58,9 +58,11 @@ export class ControlChannel extends EventEmitter {
   private phase: Phase = { kind: 'plain' };
   private readonly records = new RecordSplitter();
   private closed = false;
+  private readonly gone: Promise<void>;
 
   constructor(readonly socket: Socket) {
     super();
+    this.gone = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => this.route(chunk));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('close', () => this.onClose());
@@ -134,7 +136,7 @@ export class ControlChannel extends EventEmitter {
     this.phase = { kind: 'closing', session: p.session, next: { kind: 'plain' } };
     p.session.tls.on('error', () => {}); // the peer may reset instead of answering close_notify
     p.session.tls.end();
-    await p.session.pipe.ended;
+    await Promise.race([p.session.pipe.ended, this.gone]);
   }
 
   /** Ends TCP after pending writes. */
