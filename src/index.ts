@@ -21,3 +21,33 @@ export {
   type AuthOutcome,
 } from './auth/types.js';
 export { generateSelfSigned, fingerprintOf } from './tls/certificates.js';
+export {
+  FerryClient,
+  parseListText,
+  parseMlsdText,
+  type ClientOptions,
+  type RemoteEntry,
+  type Progress,
+  type TransferOptions,
+  type GetOptions,
+  type PutOptions,
+  type TransferSummary,
+} from './client/client.js';
+export {
+  LoginError,
+  CertificateError,
+  ConnectionError,
+  failureKind,
+  type FailureKind,
+  type CertificateProblem,
+} from './client/errors.js';
+export { mirror, type MirrorOptions, type MirrorEvent, type MirrorResult } from './client/mirror.js';
+export {
+  KnownHostsFile,
+  normalizeFingerprint,
+  defaultKnownHostsFile,
+  type KnownHostsStore,
+  type TrustDecision,
+} from './client/trust.js';
+export { parseFtpUrl, resolveCredentials, type FtpUrl } from './client/url.js';
+export { type ProtocolEvent, type ProtocolLogger } from './client/control.js';

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
+import { registerClientCommands } from './client-commands.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { registerServe } from './serve.js';
 
@@ -11,6 +12,7 @@ const program = new Command('ferry')
   .exitOverride();
 registerServe(program);
 hashPasswordCommand(program);
+registerClientCommands(program);
 
 try {
   await program.parseAsync(process.argv);

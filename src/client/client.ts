@@ -58,6 +58,8 @@ export interface ClientOptions {
   readonly dataProtection?: 'private' | 'clear';
   /** Passive (EPSV, then PASV; default) or active (EPRT, then PORT). */
   readonly dataMode?: 'passive' | 'active';
+  /** Passive mode with PASV only (no EPSV), e.g. for a middlebox that only knows PASV. */
+  readonly disableEpsv?: boolean;
   /** Trusted CA certificates (PEM) instead of the system's. */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
   /** Skip all certificate checks. */
@@ -217,7 +219,7 @@ export class FerryClient {
   private featureMap: ReadonlyMap<string, string> = new Map();
   private prot: 'P' | 'C' | undefined;
   private home: string | undefined;
-  private readonly dataState: DataState = { epsvRefused: false, eprtRefused: false };
+  private readonly dataState: DataState;
   private readonly tlsOptions: tls.ConnectionOptions;
   private readonly security: Security;
   private readonly opts: ClientOptions;
@@ -226,6 +228,7 @@ export class FerryClient {
   private constructor(opts: ClientOptions) {
     this.opts = opts;
     this.security = opts.security ?? 'explicit';
+    this.dataState = { epsvRefused: opts.disableEpsv ?? false, eprtRefused: false };
     const minVersion = opts.minTlsVersion ?? 'TLSv1.2';
     const legacy = minVersion === 'TLSv1' || minVersion === 'TLSv1.1';
     const servername = opts.servername ?? (isIpAddress(opts.host) ? undefined : opts.host);
@@ -253,10 +256,11 @@ export class FerryClient {
     let o: ClientOptions;
     if (typeof target === 'string') {
       const u = parseFtpUrl(target);
+      const user = options.user ?? u.user;
       const creds =
-        options.user !== undefined && options.password !== undefined
-          ? { user: options.user, password: options.password }
-          : await resolveCredentials(u, options.credentials);
+        options.password !== undefined
+          ? { user: user ?? 'anonymous', password: options.password }
+          : await resolveCredentials({ host: u.host, user, password: u.password }, options.credentials);
       o = {
         host: u.host,
         port: u.port,
@@ -278,6 +282,11 @@ export class FerryClient {
   /** FEAT: feature name (uppercase) → parameters. */
   get features(): ReadonlyMap<string, string> {
     return this.featureMap;
+  }
+
+  /** MLSD/MLST: RFC 3659 servers announce `MLST` in FEAT; MLSD comes with it (some also list MLSD). */
+  private get machineListings(): boolean {
+    return this.featureMap.has('MLST') || this.featureMap.has('MLSD');
   }
 
   /** The session's security: how the control connection was secured at login. */
@@ -355,8 +364,20 @@ export class FerryClient {
   /** Greeting, then AUTH (explicit), login, FEAT, UTF8, PBSZ/PROT, TYPE I, PWD. */
   private async greetAndLogin(): Promise<void> {
     const c = this.control;
-    let greeting = await c.read();
-    while (greeting.code < 200) greeting = await c.read();
+    let greeting: Reply;
+    try {
+      greeting = await c.read();
+      while (greeting.code < 200) greeting = await c.read();
+    } catch (err) {
+      if (err instanceof FerryError && err.code === 'ERR_TIMEOUT' && this.security !== 'implicit') {
+        throw new FerryError(
+          'ERR_TIMEOUT',
+          `No greeting from ${this.opts.host}:${this.port()}: an implicit FTPS server waits for TLS first (use ftps://).`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
     if (greeting.code !== 220) {
       throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyText(greeting)}`);
     }
@@ -506,7 +527,7 @@ export class FerryClient {
 
   private async listDir(dir: string, signal?: AbortSignal): Promise<RemoteEntry[]> {
     pathArg(dir);
-    if (this.featureMap.has('MLSD')) {
+    if (this.machineListings) {
       const c = collector();
       await this.transfer(
         dir === '' ? 'MLSD' : `MLSD ${dir}`,
@@ -532,6 +553,33 @@ export class FerryClient {
       }
     }
     return parseListText(c.text());
+  }
+
+  /** The unparsed text of a listing command (LIST, MLSD or NLST) for a directory ('' = current). */
+  listRaw(
+    dir = '',
+    command: 'LIST' | 'MLSD' | 'NLST' = 'LIST',
+    opts: { signal?: AbortSignal } = {},
+  ): Promise<string> {
+    return this.task('listRaw', async () => {
+      pathArg(dir);
+      const c = collector();
+      if (command === 'MLSD' || dir === '' || this.home === undefined) {
+        await this.transfer(
+          dir === '' ? command : `${command} ${dir}`,
+          { direction: 'download', sink: c.sink },
+          opts,
+        );
+      } else {
+        await this.command(`CWD ${dir}`);
+        try {
+          await this.transfer(command, { direction: 'download', sink: c.sink }, opts);
+        } finally {
+          if (!this.control.failure) await this.command(`CWD ${this.home}`);
+        }
+      }
+      return c.text();
+    });
   }
 
   /** Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). */

@@ -89,6 +89,7 @@ export class ControlConnection {
   private closing = false;
   private session: Buffer | undefined;
   private ticketWaited = false;
+  private peerDer: Buffer | undefined;
   private readonly sessions = new EventEmitter();
 
   private constructor(
@@ -146,6 +147,11 @@ export class ControlConnection {
     return this.channel.socket.localAddress ?? '127.0.0.1';
   }
 
+  /** The server certificate (DER) of the latest TLS session on this connection, kept after CCC. */
+  get serverCertificate(): Buffer | undefined {
+    return this.peerDer;
+  }
+
   get host(): string {
     return this.o.host;
   }
@@ -169,14 +175,26 @@ export class ControlConnection {
         handshakeTimeoutMs: this.o.handshakeTimeoutMs,
       });
     } catch (err) {
+      const wrongPort =
+        this.o.implicit &&
+        err instanceof Error &&
+        /wrong version number|packet length too long/i.test(err.message)
+          ? ' (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://)'
+          : '';
       const e =
-        err instanceof FerryError && err.code === 'ERR_TIMEOUT'
-          ? new FerryError('ERR_TLS', `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`, {
-              cause: err,
-            })
-          : err instanceof FerryError
-            ? err
-            : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
+        wrongPort !== ''
+          ? new FerryError(
+              'ERR_TLS',
+              `TLS handshake with ${this.o.host}:${this.o.port} failed${wrongPort}.`,
+              { cause: err },
+            )
+          : err instanceof FerryError && err.code === 'ERR_TIMEOUT'
+            ? new FerryError('ERR_TLS', `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`, {
+                cause: err,
+              })
+            : err instanceof FerryError
+              ? err
+              : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
       this.fail(e);
       throw e;
     }
@@ -187,6 +205,8 @@ export class ControlConnection {
       this.session = s;
       this.sessions.emit('session');
     });
+    const cert = sock.getPeerCertificate();
+    this.peerDer = cert && 'raw' in cert ? cert.raw : undefined;
     this.info(`TLS established: ${sock.getProtocol() ?? '?'}, ${sock.getCipher().name}.`);
     if (this.o.verify) {
       try {
@@ -200,10 +220,13 @@ export class ControlConnection {
     return sock;
   }
 
-  /** Ends TLS on the control connection (CCC, implicit REIN); TCP stays open. */
+  /**
+   * Ends TLS on the control connection (CCC, REIN); TCP stays open. The last TLS session and the
+   * server certificate are kept: after CCC, protected data connections still resume that session.
+   */
   async stopTls(): Promise<void> {
     this.throwIfFailed();
-    this.session = undefined;
+    this.session ??= this.channel.tlsSocket?.getSession();
     await withTimeout(
       this.channel.stopTls(),
       this.o.handshakeTimeoutMs,
@@ -217,7 +240,7 @@ export class ControlConnection {
    */
   async dataSession(waitMs = 1000): Promise<Buffer | undefined> {
     const sock = this.channel.tlsSocket;
-    if (!sock) return undefined;
+    if (!sock) return this.session; // after CCC: the control connection's last session
     if (this.session) return this.session;
     if (sock.getProtocol() === 'TLSv1.3' && !this.ticketWaited) {
       // Once per TLS session: a server that sends no tickets (Pure-FTPd) does not cost every transfer.

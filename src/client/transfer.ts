@@ -201,7 +201,8 @@ async function openActive(control: ControlConnection, o: DataOptions, state: Dat
       } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
     }
     if (!ok) {
-      if (addressFamily(local) === 6) throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
+      if (addressFamily(local) === 6)
+        throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
       const r = await control.request(`PORT ${formatPortArg(local, port)}`);
       if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
     }
@@ -212,7 +213,11 @@ async function openActive(control: ControlConnection, o: DataOptions, state: Dat
   if (!accepted) {
     timer = setTimeout(() => {
       server.close();
-      fail(dataError(`The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`));
+      fail(
+        dataError(
+          `The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`,
+        ),
+      );
     }, o.connectTimeoutMs);
   }
   return { connected, close };
@@ -390,7 +395,7 @@ class Transfer {
     const session = o.protect ? await abortable(control.dataSession(), signal) : undefined;
     control.write(req.command);
     this.commandSent = true;
-    const verb = req.command.split(' ')[0] ?? req.command;
+    const verb = req.command; // for messages: `RETR name: 550 …`
 
     // 1. The 1xx (or a refusal). Without it after a grace period, start TLS anyway.
     let first: Reply | undefined;
@@ -474,11 +479,11 @@ class Transfer {
   }
 
   private checkDataCertificate(sock: tls.TLSSocket): void {
-    const controlSock = this.control.tlsSocket;
-    if (!controlSock) return;
-    const mine = sock.getPeerCertificate();
-    const theirs = controlSock.getPeerCertificate();
-    if (!mine || !('raw' in mine) || !mine.raw) {
+    const expected = this.control.serverCertificate;
+    if (!expected) return;
+    const cert = sock.getPeerCertificate();
+    const der = cert && 'raw' in cert ? cert.raw : undefined;
+    if (!der) {
       if (sock.isSessionReused()) return; // the session itself came from the verified control connection
       throw new CertificateError(
         'data-certificate-mismatch',
@@ -487,11 +492,11 @@ class Transfer {
         'The data connection presented no certificate.',
       );
     }
-    if (theirs && 'raw' in theirs && theirs.raw && mine.raw.equals(theirs.raw)) return;
+    if (der.equals(expected)) return;
     throw new CertificateError(
       'data-certificate-mismatch',
       this.control.host,
-      fingerprintSha256(mine.raw),
+      fingerprintSha256(der),
       'The data connection presented a certificate other than the control connection’s.',
     );
   }

@@ -124,7 +124,7 @@ export type TrustDecision =
   | { readonly kind: 'pinned' }
   | { readonly kind: 'ca' }
   | { readonly kind: 'known' }
-  | { readonly kind: 'first-use'; readonly location: string };
+  | { readonly kind: 'first-use'; readonly location: string; readonly fingerprint: string };
 
 /** Server identity for known-hosts: `host:port`, IPv6 hosts in brackets. */
 export function serverKey(host: string, port: number): string {
@@ -172,7 +172,7 @@ export async function checkServerCertificate(
     }
     if (opts.trustOnFirstUse) {
       await store.remember(server, fp);
-      return { kind: 'first-use', location: store.location };
+      return { kind: 'first-use', location: store.location, fingerprint: fp };
     }
   }
   throw new CertificateError(

@@ -15,7 +15,7 @@ export const infoCommands: CommandSpec[] = [
     async handle(_arg, ctx) {
       const lines = [...general];
       for (const spec of ctx.specs) {
-        const f = spec.feat?.(ctx.options);
+        const f = spec.feat?.(ctx.options, ctx.session);
         if (f !== undefined) lines.push(...(typeof f === 'string' ? [f] : f));
       }
       return formatFeatReply(lines);

@@ -76,7 +76,8 @@ export const securityCommands: CommandSpec[] = [
     verb: 'CCC',
     access: 'anyone',
     concurrency: 'serial',
-    feat: (o) => (o.allowCcc ? 'CCC' : undefined),
+    // Never on implicit sessions: there CCC is always refused (MS-FTPS 3.2.5.2).
+    feat: (o, session) => (o.allowCcc && !session.implicit ? 'CCC' : undefined),
     help: 'CCC (clear the control connection)',
     async handle(_arg, ctx) {
       // MS-FTPS 3.2.5.2: on implicit FTPS, CCC is refused as if policy forbade it.

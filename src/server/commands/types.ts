@@ -52,8 +52,8 @@ export interface CommandSpec {
   readonly concurrency: 'serial' | 'out-of-band';
   /** Uses a data connection: the data-protection policy applies. */
   readonly data?: boolean;
-  /** FEAT line(s) this command contributes, given the options and whether the session is implicit. */
-  readonly feat?: (o: ResolvedOptions) => string | readonly string[] | undefined;
+  /** FEAT line(s) this command contributes, given the options and the session (implicit or not). */
+  readonly feat?: (o: ResolvedOptions, session: Session) => string | readonly string[] | undefined;
   readonly help: string;
   handle(arg: string, ctx: CommandContext): Promise<Outcome>;
 }

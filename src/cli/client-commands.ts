@@ -1,0 +1,550 @@
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type tls from 'node:tls';
+import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
+import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
+import type { ProtocolEvent } from '../client/control.js';
+import { failureKind } from '../client/errors.js';
+import { mirror } from '../client/mirror.js';
+import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../client/trust.js';
+import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import { FerryError, ReplyError } from '../errors.js';
+import { defaultMode, formatMode } from '../protocol/mode.js';
+import { formatReply } from '../protocol/reply.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
+import { createReporter, humanBytes, type Reporter } from './client-progress.js';
+
+/**
+ * The client commands of the `ferry` tool: ls, get, put, mirror, rm, mkdir, mv, cat, quote, chmod.
+ * URLs: ftps://HOST[:990]/PATH (implicit FTPS), ftpes://HOST[:21]/PATH (explicit FTPS),
+ * ftp://… (plain FTP, only with --allow-plain). The password comes from the URL, FERRY_PASSWORD or
+ * ~/.netrc and is never printed (--verbose shows PASS as ****).
+ */
+
+interface CommonOptions {
+  insecure?: boolean;
+  fingerprint?: string[];
+  ca?: string;
+  tofu?: boolean;
+  knownHosts?: string;
+  auth?: 'tls' | 'ssl';
+  prot?: 'p' | 'c';
+  active?: boolean;
+  disableEpsv?: boolean;
+  tlsMin?: '1.0' | '1.1' | '1.2' | '1.3';
+  parallel?: number;
+  timeout?: number;
+  verbose?: boolean;
+  quiet?: boolean;
+  allowPlain?: boolean;
+}
+
+const TLS_VERSIONS: Readonly<Record<string, tls.SecureVersion>> = {
+  '1.0': 'TLSv1',
+  '1.1': 'TLSv1.1',
+  '1.2': 'TLSv1.2',
+  '1.3': 'TLSv1.3',
+};
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a positive integer.');
+  return n;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--insecure', 'do not verify the server certificate at all')
+    .option(
+      '--fingerprint <sha256>',
+      'accept only the certificate with this SHA-256 fingerprint (repeatable)',
+      collect,
+    )
+    .option('--ca <file>', 'trust the CA certificates in this PEM file instead of the system CAs')
+    .option('--tofu', 'trust an unknown self-signed certificate on first use and remember it')
+    .option(
+      '--known-hosts <file>',
+      'known-hosts file (default $FERRY_KNOWN_HOSTS or ~/.config/ferry/known_hosts)',
+    )
+    .addOption(
+      new Option('--auth <mechanism>', 'explicit FTPS: AUTH TLS (default) or AUTH SSL').choices([
+        'tls',
+        'ssl',
+      ]),
+    )
+    .addOption(
+      new Option('--prot <level>', 'data protection: p (private, default) or c (clear)').choices(['p', 'c']),
+    )
+    .option('--active', 'active data connections (EPRT/PORT) instead of passive (EPSV/PASV)')
+    .option('--disable-epsv', 'passive mode with PASV only')
+    .addOption(
+      new Option('--tls-min <version>', 'lowest TLS version (default 1.2)').choices([
+        '1.0',
+        '1.1',
+        '1.2',
+        '1.3',
+      ]),
+    )
+    .option('--parallel <n>', 'transfers at once over separate connections (mirror)', positiveInt)
+    .option(
+      '--timeout <seconds>',
+      'connect and reply timeout (default 15 s connect, 30 s replies)',
+      positiveNumber,
+    )
+    .option('--allow-plain', 'allow ftp:// (plain FTP: the password travels in clear)')
+    .option('-v, --verbose', 'print the command/reply dialogue on stderr (password masked)')
+    .option('-q, --quiet', 'no progress bars or notes')
+    .addHelpText(
+      'after',
+      `\nURLs: ftps://HOST[:990]/PATH (implicit), ftpes://HOST[:21]/PATH (explicit), ftp://… (--allow-plain).
+Paths are relative to the login directory; %2F starts an absolute path (ftpes://h/%2Fetc).
+Password: in the URL, FERRY_PASSWORD, or ~/.netrc.\n\n${EXIT_CODES_HELP}`,
+    );
+}
+
+/** Usage errors from commander itself (unknown option, missing argument) exit with EXIT.usage. */
+function usageExit(err: CommanderError): never {
+  process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
+}
+
+/** One command run: reporter, Ctrl-C → abort, connections, error → exit code. */
+class Run {
+  readonly reporter: Reporter;
+  readonly abort = new AbortController();
+  private readonly clients: FerryClient[] = [];
+  private readonly knownHosts: KnownHostsFile;
+
+  constructor(readonly opts: CommonOptions) {
+    this.reporter = createReporter({ quiet: opts.quiet ?? false });
+    this.knownHosts = new KnownHostsFile(opts.knownHosts);
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private logger = (e: ProtocolEvent): void => {
+    if (e.kind === 'command') process.stderr.write(`> ${e.text}\n`);
+    else if (e.kind === 'reply') {
+      for (const line of formatReply(e.reply).split('\r\n'))
+        if (line !== '') process.stderr.write(`< ${line}\n`);
+    } else process.stderr.write(`* ${e.text}\n`);
+  };
+
+  private onTrust = (d: TrustDecision, server: string): void => {
+    if (d.kind === 'first-use') {
+      this.reporter.note(
+        `Trusting the certificate of ${server} on first use (${d.fingerprint}); recorded in ${d.location}.`,
+      );
+    } else if (d.kind === 'insecure' && !this.warnedInsecure) {
+      this.warnedInsecure = true;
+      this.reporter.note(`Warning: not verifying the certificate of ${server} (--insecure).`);
+    }
+  };
+  private warnedInsecure = false;
+
+  async options(u: FtpUrl): Promise<Partial<ClientOptions>> {
+    const o = this.opts;
+    if (u.security === 'none' && !o.allowPlain) {
+      throw new FerryError(
+        'ERR_USAGE',
+        'ftp:// is plain FTP (the password travels in clear): add --allow-plain to use it, or use ftpes:// or ftps://.',
+      );
+    }
+    if (o.auth !== undefined && u.security !== 'explicit') {
+      throw new FerryError(
+        'ERR_USAGE',
+        '--auth applies to explicit FTPS (ftpes://) only: implicit FTPS never sends AUTH.',
+      );
+    }
+    let ca: Buffer | undefined;
+    if (o.ca !== undefined) {
+      try {
+        ca = await readFile(o.ca);
+      } catch (err) {
+        throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${(err as Error).message}`);
+      }
+    }
+    const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
+    const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
+    return {
+      insecure: o.insecure ?? false,
+      fingerprints,
+      ...(ca ? { ca } : {}),
+      knownHosts: this.knownHosts,
+      trustOnFirstUse: o.tofu ?? false,
+      authMechanism: o.auth === 'ssl' ? 'SSL' : 'TLS',
+      dataProtection: o.prot === 'c' ? 'clear' : 'private',
+      dataMode: o.active ? 'active' : 'passive',
+      disableEpsv: o.disableEpsv ?? false,
+      minTlsVersion: TLS_VERSIONS[o.tlsMin ?? '1.2'] ?? 'TLSv1.2',
+      allowPlain: o.allowPlain ?? false,
+      ...(timeoutMs !== undefined ? { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs } : {}),
+      ...(o.verbose ? { log: this.logger } : {}),
+      onTrust: this.onTrust,
+      signal: this.signal,
+    };
+  }
+
+  async connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }> {
+    const url = parseFtpUrl(urlText);
+    const client = await FerryClient.connect(urlText, await this.options(url));
+    this.clients.push(client);
+    return { client, url };
+  }
+
+  /** Opens another connection like `urlText` (parallel transfers). */
+  async another(urlText: string): Promise<FerryClient> {
+    return (await this.connect(urlText)).client;
+  }
+
+  async execute(fn: (run: Run) => Promise<ExitCode | void>): Promise<void> {
+    const onSigint = (): void => {
+      if (this.abort.signal.aborted) process.exit(EXIT.interrupted);
+      this.reporter.note('Interrupted: aborting…');
+      this.abort.abort();
+    };
+    process.on('SIGINT', onSigint);
+    let code: ExitCode;
+    try {
+      code = (await fn(this)) ?? EXIT.ok;
+    } catch (err) {
+      this.reporter.stop();
+      code = this.signal.aborted ? EXIT.interrupted : exitCodeFor(err);
+      process.stderr.write(`ferry: ${describeError(err)}\n`);
+    } finally {
+      this.reporter.stop();
+      await Promise.all(this.clients.map((c) => c.close()));
+      process.off('SIGINT', onSigint);
+    }
+    process.exitCode = code;
+  }
+}
+
+function describeError(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
+  if (failureKind(err) === 'local') return `local file: ${err.message}`;
+  return err.message;
+}
+
+function requireUrl(text: string, what: string): void {
+  if (!isFtpUrl(text)) {
+    throw new FerryError(
+      'ERR_USAGE',
+      `${what} must be an ftps://, ftpes:// or ftp:// URL, got ${JSON.stringify(redactUrl(text))}.`,
+    );
+  }
+}
+
+function formatDate(d: Date): string {
+  if (d.getTime() === 0) return '               -';
+  return d.toISOString().slice(0, 16).replace('T', ' ');
+}
+
+function formatEntry(e: RemoteEntry): string {
+  const mode = formatMode(e.type, e.mode ?? defaultMode(e.type));
+  const size = e.type === 'dir' ? '-' : String(e.size);
+  const name =
+    e.type === 'dir' ? `${e.name}/` : e.type === 'link' && e.target ? `${e.name} -> ${e.target}` : e.name;
+  return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
+}
+
+async function localIsDirectory(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** A bar for one file transfer; updates from a Progress callback. */
+function barFor(
+  run: Run,
+  label: string,
+): { onProgress: (p: { bytes: number; total: number | undefined }) => void; done(): void } {
+  let bar: ReturnType<Reporter['bar']> | undefined;
+  return {
+    onProgress: (p) => {
+      bar ??= run.reporter.bar(label, p.total);
+      bar.update(p.bytes, p.total);
+    },
+    done: () => bar?.done(),
+  };
+}
+
+export function registerClientCommands(program: Command): void {
+  const command = (name: string, description: string): Command => {
+    const cmd = program.command(name).description(description);
+    addCommonOptions(cmd);
+    cmd.exitOverride(usageExit);
+    return cmd;
+  };
+
+  command('ls', 'list a remote directory (or show one file)')
+    .argument('<url>', 'remote directory or file')
+    .option('-1, --names', 'names only, one per line')
+    .option('--json', 'JSON output')
+    .action(async (urlText: string, o: CommonOptions & { names?: boolean; json?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const { client, url } = await run.connect(urlText);
+        let entries: RemoteEntry[];
+        try {
+          entries = await client.list(url.path, { signal: run.signal });
+        } catch (err) {
+          if (!(err instanceof ReplyError) || url.path === '' || url.trailingSlash) throw err;
+          const one = await client.stat(url.path).catch(() => undefined);
+          if (!one || one.type === 'dir') throw err;
+          entries = [one];
+        }
+        entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+        let out: string;
+        if (o.json) {
+          out = JSON.stringify(
+            entries.map((e) => ({
+              name: e.name,
+              type: e.type,
+              size: e.size,
+              modified: e.modified.getTime() === 0 ? null : e.modified.toISOString(),
+              ...(e.mode !== undefined ? { mode: e.mode.toString(8).padStart(4, '0') } : {}),
+              ...(e.target !== undefined ? { target: e.target } : {}),
+            })),
+            null,
+            2,
+          );
+          out += '\n';
+        } else {
+          out = entries.map((e) => `${o.names ? e.name : formatEntry(e)}\n`).join('');
+        }
+        process.stdout.write(out);
+      });
+    });
+
+  command('get', 'download a file')
+    .argument('<url>', 'remote file')
+    .argument('[local]', 'local file or directory (default: the remote name here; - for stdout)')
+    .option('-c, --resume', 'continue a partial download (REST)')
+    .action(async (urlText: string, local: string | undefined, o: CommonOptions & { resume?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const url = parseFtpUrl(urlText);
+        const name = remoteBasename(url.path);
+        if (url.path === '' || url.trailingSlash)
+          throw new FerryError('ERR_USAGE', 'The URL names a directory; use mirror for directories.');
+        if (local === '-') {
+          const { client } = await run.connect(urlText);
+          await client.get(url.path, process.stdout, { end: false, signal: run.signal });
+          return;
+        }
+        let target = local ?? name;
+        if (await localIsDirectory(target)) target = path.join(target, name);
+        const { client } = await run.connect(urlText);
+        const bar = barFor(run, name);
+        try {
+          const r = await client.get(url.path, target, {
+            resume: o.resume ?? false,
+            signal: run.signal,
+            onProgress: bar.onProgress,
+          });
+          bar.done();
+          if (o.resume && r.offset > 0)
+            run.reporter.note(`Resumed at ${humanBytes(r.offset)}; ${humanBytes(r.bytes)} more.`);
+        } finally {
+          bar.done();
+        }
+      });
+    });
+
+  command('cat', 'write a remote file to stdout')
+    .argument('<url>', 'remote file')
+    .action(async (urlText: string, o: CommonOptions) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const { client, url } = await run.connect(urlText);
+        await client.get(url.path, process.stdout, { end: false, signal: run.signal });
+      });
+    });
+
+  command('put', 'upload a file')
+    .argument('<local>', 'local file (- for stdin)')
+    .argument('<url>', 'remote file, or directory (ending in /)')
+    .option('-c, --resume', 'continue a partial upload (REST, or APPE)')
+    .option('--append', 'append to the remote file (APPE)')
+    .action(
+      async (local: string, urlText: string, o: CommonOptions & { resume?: boolean; append?: boolean }) => {
+        await new Run(o).execute(async (run) => {
+          requireUrl(urlText, 'URL');
+          if (o.resume && o.append)
+            throw new FerryError('ERR_USAGE', '--resume and --append do not go together.');
+          const url = parseFtpUrl(urlText);
+          const { client } = await run.connect(urlText);
+          const name = local === '-' ? 'stdin' : path.basename(local);
+          let remote = url.path;
+          if (remote === '' || url.trailingSlash) {
+            if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
+            remote = joinRemote(remote, name);
+          } else {
+            const existing = await client.stat(remote).catch(() => undefined);
+            if (existing?.type === 'dir') {
+              if (local === '-')
+                throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
+              remote = joinRemote(remote, name);
+            }
+          }
+          const bar = barFor(run, name);
+          try {
+            await client.put(local === '-' ? process.stdin : local, remote, {
+              resume: o.resume ?? false,
+              append: o.append ?? false,
+              signal: run.signal,
+              onProgress: bar.onProgress,
+            });
+          } finally {
+            bar.done();
+          }
+        });
+      },
+    );
+
+  command('mirror', 'mirror a directory tree: SRC and DST are a URL and a local directory, either way')
+    .argument('<src>', 'source (URL or local directory)')
+    .argument('<dst>', 'destination (local directory or URL)')
+    .option('--delete', 'delete destination files that the source does not have')
+    .option('-n, --dry-run', 'show what would be done, change nothing')
+    .action(async (src: string, dst: string, o: CommonOptions & { delete?: boolean; dryRun?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        const srcUrl = isFtpUrl(src);
+        const dstUrl = isFtpUrl(dst);
+        if (srcUrl === dstUrl) {
+          throw new FerryError('ERR_USAGE', 'mirror needs one URL and one local directory (either order).');
+        }
+        const urlText = srcUrl ? src : dst;
+        const localDir = srcUrl ? dst : src;
+        const { client, url } = await run.connect(urlText);
+        const arrow = srcUrl ? '↓' : '↑';
+        const bars = new Map<string, ReturnType<typeof barFor>>();
+        const result = await mirror(client, {
+          direction: srcUrl ? 'download' : 'upload',
+          local: localDir,
+          remote: url.path,
+          delete: o.delete ?? false,
+          dryRun: o.dryRun ?? false,
+          parallel: o.parallel ?? 1,
+          connect: () => run.another(urlText),
+          signal: run.signal,
+          onEvent: (e) => {
+            switch (e.kind) {
+              case 'start':
+                if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
+                else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
+                break;
+              case 'progress':
+                bars.get(e.path)?.onProgress(e);
+                break;
+              case 'done':
+                bars.get(e.path)?.done();
+                bars.delete(e.path);
+                if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
+                break;
+              case 'delete':
+                run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
+                break;
+              case 'skip':
+                run.reporter.note(`skipped ${e.path}: ${e.reason}`);
+                break;
+              case 'mkdir':
+                break;
+            }
+          },
+        });
+        for (const b of bars.values()) b.done();
+        run.reporter.note(
+          `${o.dryRun ? 'Would transfer' : 'Transferred'} ${result.transferred} file(s), ${humanBytes(result.bytes)}; ` +
+            `${result.deleted} deleted, ${result.skipped} skipped.`,
+        );
+      });
+    });
+
+  command('rm', 'remove a remote file (or directory with -r or -d)')
+    .argument('<url>', 'remote file or directory')
+    .option('-r, --recursive', 'remove a directory and everything in it')
+    .option('-d, --dir', 'remove an empty directory (RMD)')
+    .action(async (urlText: string, o: CommonOptions & { recursive?: boolean; dir?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const { client, url } = await run.connect(urlText);
+        if (url.path === '') throw new FerryError('ERR_USAGE', 'Refusing to remove the login directory.');
+        if (o.dir) await client.removeDir(url.path);
+        else await client.remove(url.path, { recursive: o.recursive ?? false, signal: run.signal });
+      });
+    });
+
+  command('mkdir', 'make a remote directory')
+    .argument('<url>', 'remote directory')
+    .option('-p, --parents', 'make missing parents; no error if it exists')
+    .action(async (urlText: string, o: CommonOptions & { parents?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const { client, url } = await run.connect(urlText);
+        if (url.path === '') throw new FerryError('ERR_USAGE', 'The URL names no directory to make.');
+        await client.mkdir(url.path, { parents: o.parents ?? false });
+      });
+    });
+
+  command('mv', 'rename or move a remote file or directory')
+    .argument('<url>', 'remote file or directory')
+    .argument('<newpath>', 'new path on the same server (relative to the login directory, or a URL)')
+    .action(async (urlText: string, newPath: string, o: CommonOptions) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const url = parseFtpUrl(urlText);
+        let to = newPath;
+        if (isFtpUrl(newPath)) {
+          const n = parseFtpUrl(newPath);
+          if (n.host !== url.host || n.port !== url.port)
+            throw new FerryError('ERR_USAGE', 'mv works within one server.');
+          to = n.path;
+        }
+        if (url.path === '' || to === '')
+          throw new FerryError('ERR_USAGE', 'mv needs a source and a target path.');
+        const { client } = await run.connect(urlText);
+        await client.rename(url.path, to);
+      });
+    });
+
+  command('chmod', 'change the permissions of a remote file (SITE CHMOD)')
+    .argument('<mode>', 'octal mode, e.g. 644')
+    .argument('<url>', 'remote file or directory')
+    .action(async (mode: string, urlText: string, o: CommonOptions) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        if (!/^[0-7]{3,4}$/.test(mode)) throw new FerryError('ERR_USAGE', `Not an octal mode: ${mode}`);
+        const { client, url } = await run.connect(urlText);
+        await client.chmod(url.path, mode);
+      });
+    });
+
+  command('quote', 'send a raw command and print the reply')
+    .argument('<url>', 'server (a path changes directory first)')
+    .argument('<command...>', 'the command and its arguments')
+    .action(async (urlText: string, words: string[], o: CommonOptions) => {
+      await new Run(o).execute(async (run) => {
+        requireUrl(urlText, 'URL');
+        const { client, url } = await run.connect(urlText);
+        if (url.path !== '') await client.cd(url.path);
+        const r = await client.send(words.join(' '));
+        process.stdout.write(formatReply(r).replaceAll('\r\n', '\n'));
+        return r.code >= 400 ? EXIT.remote : EXIT.ok;
+      });
+    });
+}

@@ -1,0 +1,60 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { FerryClient, type ClientOptions } from '../../src/client/client.js';
+import type { ProtocolEvent } from '../../src/client/control.js';
+import type { FtpsPeer } from '../support/peers.js';
+
+/** sha256 of a file, streamed. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** Writes `size` random bytes to `file`. */
+export async function randomFile(file: string, size: number): Promise<void> {
+  const chunks: Buffer[] = [];
+  for (let left = size; left > 0; left -= 1 << 20) chunks.push(randomBytes(Math.min(left, 1 << 20)));
+  await writeFile(file, Buffer.concat(chunks));
+}
+
+/** A protocol log kept in memory; printed by a failing test through `dump()`. */
+export class DialogueLog {
+  readonly lines: string[] = [];
+  readonly log = (e: ProtocolEvent): void => {
+    if (e.kind === 'command') this.lines.push(`> ${e.text}`);
+    else if (e.kind === 'reply') this.lines.push(`< ${e.reply.code} ${e.reply.lines.join(' | ')}`);
+    else this.lines.push(`* ${e.text}`);
+    if (this.lines.length > 4000) this.lines.splice(0, 1000);
+  };
+  dump(): string {
+    return this.lines.slice(-80).join('\n');
+  }
+  includes(text: string): boolean {
+    return this.lines.some((l) => l.includes(text));
+  }
+}
+
+/** Connects to a test peer, verifying its certificate with the peer's own CA file. */
+export async function connectToPeer(
+  peer: FtpsPeer,
+  extra: Partial<ClientOptions> = {},
+  log?: DialogueLog,
+): Promise<FerryClient> {
+  return FerryClient.connect({
+    host: peer.host,
+    port: peer.port,
+    security: peer.implicit ? 'implicit' : 'explicit',
+    user: peer.user,
+    password: peer.password,
+    ca: await readFile(peer.certificate.certFile),
+    replyTimeoutMs: 20_000,
+    ...(log ? { log: log.log } : {}),
+    ...extra,
+  });
+}
