@@ -85,12 +85,17 @@ export class FerryServer {
   /** Stops accepting, lets transfers finish (up to timeouts.closeGraceMs), then closes everything. */
   close(): Promise<void> {
     this.closing ??= (async () => {
-      await Promise.all(this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))));
+      // net.Server#close() stops accepting at once but calls back only after every connection it
+      // accepted has ended: start it, end the sessions, then wait for both (awaiting it first hangs).
+      const stopped = Promise.all(
+        this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))),
+      );
       const grace = this.options.timeouts.closeGraceMs;
       await Promise.all([...this.connections].map((c) => c.shutdown(grace)));
       const timer = setTimeout(() => this.destroy(), grace);
       await Promise.all([...this.connections].map((c) => c.closed));
       clearTimeout(timer);
+      await stopped;
     })();
     return this.closing;
   }

@@ -459,6 +459,7 @@ function toFileStat(name: string, path: VPath, st: Stats): FileStat {
     size: st.size,
     modified: st.mtime,
     mode: st.mode & 0o7777,
+    id: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
   };
 }
 

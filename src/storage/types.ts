@@ -13,6 +13,8 @@ export interface FileStat {
   modified: Date;
   /** Permission bits only, e.g. 0o644. */
   mode: number;
+  /** Stable identity of the underlying object (MLSx `unique` fact), when the backend knows one. */
+  id?: string;
   /** For links: the virtual path they resolve to, when it is inside the storage (never a host path). */
   target?: string;
 }

@@ -80,7 +80,7 @@ function readOnly(ctx: CommandContext): boolean {
 function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
   return formatMlsxFacts(
     { ...entry(st), name },
-    { facts: ctx.session.mlstFacts, perm: permFact(st, readOnly(ctx)) },
+    { facts: ctx.session.mlstFacts, perm: permFact(st, readOnly(ctx)), unique: st.id },
   );
 }
 

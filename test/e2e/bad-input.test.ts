@@ -1,0 +1,285 @@
+/**
+ * Hostile or broken input over explicit and implicit FTPS: over-long lines, binary garbage,
+ * commands before login, path traversal (including a symlink out of the root), garbage instead of a
+ * TLS ClientHello. After all of it, a normal session still works.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestServer } from '../support/ferry.js';
+import { RawFtp, socketClosed, waitEvent, withDeadline } from '../support/raw-ftp.js';
+import {
+  assertNoHostPath,
+  assertNoLeaks,
+  assertSameBytes,
+  connectSecure,
+  loggedIn,
+  MODES,
+  randomData,
+  resourceCounts,
+  startServer,
+  textOf,
+  withClients,
+  type Mode,
+  type ResourceCounts,
+} from './harness.js';
+
+let baseline: ResourceCounts;
+before(() => {
+  baseline = resourceCounts();
+});
+after(async () => {
+  await assertNoLeaks(baseline);
+});
+
+/** A reply text a human can read: printable ASCII, no echo of raw garbage. */
+function assertClearText(text: string): void {
+  assert.match(text, /^[\x20-\x7e]+$/, `reply text is not clean: ${JSON.stringify(text)}`);
+}
+
+/**
+ * Connects raw TCP, sends `bytes` (then FIN with `end`), and waits for the server to close; returns
+ * what the server sent.
+ */
+async function garbageConnection(port: number, bytes: Buffer, end = false): Promise<Buffer> {
+  const s = net.connect({ host: '127.0.0.1', port });
+  s.on('error', () => {});
+  const received: Buffer[] = [];
+  s.on('data', (d: Buffer) => received.push(d));
+  try {
+    await waitEvent(s, 'connect');
+    s.write(bytes);
+    if (end) s.end();
+    await withDeadline(socketClosed(s), 10_000, 'the server to close the connection');
+  } finally {
+    s.destroy();
+    await socketClosed(s);
+  }
+  return Buffer.concat(received);
+}
+
+async function normalSession(ts: TestServer, mode: Mode): Promise<void> {
+  const body = randomData(64 * 1024);
+  await withClients(async (track) => {
+    const ftp = track(await loggedIn(ts, mode));
+    await ftp.cmd('TYPE I', 200);
+    const [, done] = await ftp.store(`normal-${mode}.bin`, body);
+    assert.equal(done.code, 226, textOf(done));
+    assertSameBytes(await ftp.retrieve(`normal-${mode}.bin`), body);
+    await ftp.quit();
+  });
+}
+
+for (const mode of MODES) {
+  describe(`bad input (${mode})`, { timeout: 120_000 }, () => {
+    let ts: TestServer;
+    let outside: string;
+    before(async () => {
+      ts = await startServer();
+      // Outside the root: a directory with a secret, and links to it from inside the root.
+      outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-outside-'));
+      await writeFile(path.join(outside, 'secret.txt'), 'OUTSIDE-SECRET');
+      await symlink(outside, path.join(ts.root, 'escape'));
+      await symlink(path.join(outside, 'secret.txt'), path.join(ts.root, 'secret-link'));
+      await mkdir(path.join(ts.root, 'sub'));
+      await writeFile(path.join(ts.root, 'sub', 'inside.txt'), 'inside');
+    });
+    after(async () => {
+      await ts.close();
+      await rm(outside, { recursive: true, force: true });
+    });
+
+    test('a 100 KB line without CRLF → 500 "too long" at once; the session still works', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        ftp.send(Buffer.alloc(100 * 1024, 0x41));
+        const r = await ftp.expect(500);
+        assert.match(textOf(r), /too long/i);
+        ftp.send(Buffer.from('\r\n')); // ends the over-long line
+        await ftp.cmd('NOOP', 200);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/"/);
+        assert.ok(ftp.noPendingReplies, 'exactly one reply for the long line');
+      });
+    });
+
+    test('binary garbage lines get clear 500 replies, one per line; the session still works', async () => {
+      const lines = [
+        Buffer.from([0x00, 0x01, 0x02, 0x03]),
+        Buffer.from([0x80, 0x81, 0xfe, 0xc3, 0x28]),
+        Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]),
+        Buffer.from(''),
+        Buffer.from('XYZW foo'),
+        Buffer.from('ABCDEFGHIJKLMNOP'),
+        Buffer.from('\t\t\t'),
+        Buffer.from('GET / HTTP/1.1'),
+      ];
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        ftp.send(Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\r\n')])));
+        for (const l of lines) {
+          const r = await ftp.expect();
+          assert.equal(r.code, 500, `${JSON.stringify(l.toString('latin1'))} → ${r.code} ${textOf(r)}`);
+          assertClearText(textOf(r));
+        }
+        await ftp.cmd('NOOP', 200);
+        await ftp.cmd('TYPE I', 200);
+        assert.equal((await ftp.retrieve('sub/inside.txt')).toString(), 'inside');
+      });
+    });
+
+    test('commands that need a login → 530 before login', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(ts, mode));
+        for (const line of [
+          'PWD',
+          'CWD /',
+          'CDUP',
+          'LIST',
+          'NLST',
+          'MLSD',
+          'MLST /',
+          'RETR sub/inside.txt',
+          'STOR x',
+          'APPE x',
+          'STOU',
+          'DELE sub/inside.txt',
+          'MKD d',
+          'RMD sub',
+          'RNFR sub/inside.txt',
+          'SIZE sub/inside.txt',
+          'MDTM sub/inside.txt',
+          'MFMT 20200101000000 sub/inside.txt',
+          'SITE CHMOD 777 sub',
+          'PASV',
+          'EPSV',
+          'PORT 127,0,0,1,200,0',
+          'TYPE I',
+          'REST 10',
+        ]) {
+          const r = await ftp.cmd(line);
+          assert.equal(r.code, 530, `${line} → ${r.code} ${textOf(r)}`);
+        }
+        await ftp.cmd('PASS secret', 503); // PASS without USER
+        await ftp.cmd(`USER ${ts.user}`, 331);
+        const bad = await ftp.cmd('PASS wrong', 530);
+        assertClearText(textOf(bad));
+        await ftp.login(ts.user, ts.password);
+        await ftp.cmd('PWD', 257);
+      });
+      assert.equal(await readFile(path.join(ts.root, 'sub', 'inside.txt'), 'utf8'), 'inside');
+    });
+
+    test('traversal attempts stay inside the root and replies show no host path', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const check = async (line: string, codes: number[]): Promise<void> => {
+          const r = await ftp.cmd(line);
+          assert.ok(codes.includes(r.code), `${line} → ${r.code} ${textOf(r)}`);
+          assertNoHostPath(r, ts, outside);
+        };
+        await check('CWD ..', [250]);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /, 'CWD .. at the root stays at /');
+        await check('CWD ../../..', [250]);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
+        await check('CDUP', [250]);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
+        await check('RETR ../../etc/passwd', [550]);
+        await check('RETR /etc/passwd', [550]);
+        await check('RETR ../../../../../../etc/passwd', [550]);
+        await check('RETR ..\\..\\x', [553, 550]);
+        await check('RETR sub\\..\\..\\etc\\passwd', [553, 550]);
+        await check('SIZE /etc/passwd', [550]);
+        await check('CWD /etc', [550]);
+        // A symlink inside the root pointing outside of it is never followed.
+        await check('RETR escape/secret.txt', [550]);
+        await check('RETR secret-link', [550]);
+        await check('SIZE secret-link', [550]);
+        await check('CWD escape', [550]);
+        await check('LIST escape', [550]);
+        await check('MLST escape/secret.txt', [550]);
+        // An upload through the link is refused too, with a data connection ready as a client has.
+        const port = await ftp.epsv();
+        const conn = await ftp.openData(port, { tls: true });
+        ftp.send('STOR escape/planted.txt');
+        let r = await ftp.expect();
+        if (r.code === 150) {
+          conn.stream.end('PLANTED');
+          r = await ftp.expect();
+        }
+        assert.ok(r.code === 550 || r.code === 553, `STOR through the link → ${r.code} ${textOf(r)}`);
+        assertNoHostPath(r, ts, outside);
+        await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+        await check('MKD escape/planted-dir', [550, 553]);
+        await check('DELE escape/secret.txt', [550]);
+        await check('RNFR escape/secret.txt', [550]);
+        await check('SITE CHMOD 777 escape/secret.txt', [550]);
+        await check('RETR sub/../../escape/secret.txt', [550]);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
+      });
+      assert.deepEqual((await readdir(outside)).sort(), ['secret.txt'], 'nothing created outside');
+      assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'OUTSIDE-SECRET');
+    });
+
+    test('a listing of the root shows the escaping link without revealing its target', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const list = await ftp.listing('LIST');
+        assert.match(list, /escape/);
+        assert.ok(!list.includes(outside), `LIST leaks a host path: ${list}`);
+        const mlsd = await ftp.listing('MLSD');
+        assert.ok(!mlsd.includes(outside), `MLSD leaks a host path: ${mlsd}`);
+      });
+    });
+
+    test('after all the bad input, a normal session works (login, upload, download)', async () => {
+      await normalSession(ts, mode);
+    });
+  });
+}
+
+describe('bad input before TLS', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer();
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('garbage instead of a ClientHello on the implicit port: closed without a plaintext word', async () => {
+    for (const bytes of [
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
+      Buffer.from('USER alice\r\n'),
+      Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00]),
+    ]) {
+      const got = await garbageConnection(ts.implicitPort, bytes);
+      const text = got.toString('latin1');
+      assert.ok(!/\d{3}[ -]/.test(text), `plaintext reply on the implicit port: ${JSON.stringify(text)}`);
+      // At most a TLS alert record.
+      if (got.length > 0) assert.equal(got[0], 0x15, `unexpected bytes: ${got.toString('hex')}`);
+    }
+    await normalSession(ts, 'implicit');
+  });
+
+  test('garbage after AUTH TLS 234 on the explicit port: connection closed, server still serves', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false }));
+      await ftp.expect(220);
+      await ftp.cmd('AUTH TLS', 234);
+      ftp.send(Buffer.from('this is not a ClientHello\r\n'));
+      await withDeadline(ftp.closed, ftp.timeoutMs, 'the server to close the connection');
+    });
+    await normalSession(ts, 'explicit');
+    await normalSession(ts, 'implicit');
+  });
+
+  test('a client that connects to the implicit port and leaves at once does not disturb the server', async () => {
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await garbageConnection(ts.implicitPort, Buffer.alloc(0), true)).length, 0);
+    }
+    await normalSession(ts, 'implicit');
+  });
+});

@@ -1,0 +1,252 @@
+/**
+ * Explicit FTPS (RFC 4217, MS-FTPS 3.2.5.4): AUTH TLS/SSL, PBSZ/PROT sequencing, CCC, REIN.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { TestServer } from '../support/ferry.js';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import {
+  assertNoLeaks,
+  connectSecure,
+  loggedIn,
+  resourceCounts,
+  startServer,
+  textOf,
+  withClients,
+  type ResourceCounts,
+} from './harness.js';
+
+let baseline: ResourceCounts;
+before(() => {
+  baseline = resourceCounts();
+});
+after(async () => {
+  await assertNoLeaks(baseline);
+});
+
+/** Connected to the explicit port, greeting read, still in clear. */
+async function plain(ts: TestServer): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false });
+  await ftp.expect(220);
+  return ftp;
+}
+
+describe('explicit FTPS', { timeout: 120_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer();
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('the greeting is plaintext 220', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(ts));
+      assert.equal(ftp.secure, false);
+      assert.match(Buffer.concat(ftp.rawReceived).toString('latin1'), /^220 /);
+    });
+  });
+
+  for (const mech of ['TLS', 'SSL']) {
+    test(`AUTH ${mech}: 234, handshake, login, PBSZ/PROT, upload and download`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await plain(ts));
+        const r = await ftp.authTls(mech);
+        assert.equal(r.code, 234, textOf(r));
+        assert.ok(ftp.secure);
+        await ftp.login(ts.user, ts.password);
+        await ftp.cmd('PBSZ 0', 200);
+        await ftp.cmd('PROT P', 200);
+        await ftp.cmd('TYPE I', 200);
+        const body = Buffer.from(`uploaded after AUTH ${mech}\n`);
+        const [, done] = await ftp.store(`auth-${mech}.txt`, body);
+        assert.equal(done.code, 226, textOf(done));
+        assert.deepEqual(await ftp.retrieve(`auth-${mech}.txt`), body);
+        await ftp.quit();
+      });
+    });
+  }
+
+  test('AUTH while TLS is active → 503; the session stays usable', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      await ftp.cmd('AUTH TLS', 503);
+      await ftp.cmd('AUTH SSL', 503);
+      await ftp.login(ts.user, ts.password);
+      await ftp.cmd('AUTH TLS', 503);
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('AUTH with an unknown mechanism → 504, still in clear, AUTH TLS works next', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(ts));
+      await ftp.cmd('AUTH XYZ', 504);
+      await ftp.cmd('AUTH', 504);
+      assert.equal(ftp.secure, false);
+      assert.equal((await ftp.authTls('TLS')).code, 234);
+      await ftp.login(ts.user, ts.password);
+    });
+  });
+
+  test('PBSZ and PROT before AUTH → 503', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(ts));
+      await ftp.cmd('PBSZ 0', 503);
+      await ftp.cmd('PROT P', 503);
+    });
+  });
+
+  test('PROT before PBSZ → 503; PBSZ 0 → 200 "PBSZ=0"; then PROT P → 200', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      await ftp.cmd('PROT P', 503);
+      const r = await ftp.cmd('PBSZ 0', 200);
+      assert.match(textOf(r), /PBSZ=0/);
+      await ftp.cmd('PROT P', 200);
+    });
+  });
+
+  test('PROT S and PROT E → 536; PROT C → 534 by default', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT S', 536);
+      await ftp.cmd('PROT E', 536);
+      await ftp.cmd('PROT C', 534);
+    });
+  });
+
+  test('a transfer before PROT P is refused (534), so data never travels in clear', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      await ftp.login(ts.user, ts.password);
+      await ftp.cmd('LIST', 534);
+      await ftp.cmd('RETR anything', 534);
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+      await ftp.listing('LIST');
+    });
+  });
+
+  test('CCC → 533 by default; the control connection stays in TLS', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      await ftp.cmd('CCC', 533);
+      assert.ok(ftp.secure);
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('USER, PASS and other commands before AUTH → 530 with a clear text', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(ts));
+      const r = await ftp.cmd(`USER ${ts.user}`, 530);
+      assert.match(textOf(r), /TLS/);
+      assert.match(textOf(r), /AUTH TLS/);
+      await ftp.cmd(`PASS ${ts.password}`, 530);
+      await ftp.cmd('PWD', 530);
+      assert.equal(ftp.secure, false);
+    });
+  });
+
+  test('REIN: 220, back to plaintext; USER is refused until AUTH TLS, which works again', async () => {
+    await writeFile(path.join(ts.root, 'rein.txt'), 'rein');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      await ftp.cmd('MKD rein-explicit', 257);
+      await ftp.cmd('CWD rein-explicit', 250);
+      const localPort = ftp.socket.localPort;
+      await ftp.cmd('REIN', 220);
+      await withDeadline(ftp.peerEndedTls, ftp.timeoutMs, 'the server to end TLS (close_notify)');
+      await ftp.stopTls();
+      assert.equal(ftp.secure, false);
+      const before = ftp.rawReceived.length;
+      const r = await ftp.cmd(`USER ${ts.user}`, 530);
+      assert.match(textOf(r), /AUTH TLS/);
+      assert.match(
+        Buffer.concat(ftp.rawReceived.slice(before)).toString('latin1'),
+        /^530 /,
+        'plaintext reply',
+      );
+      assert.equal((await ftp.authTls('TLS')).code, 234);
+      await ftp.login(ts.user, ts.password);
+      assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
+      await ftp.cmd('LIST', 534); // PROT P was reset too
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+      await ftp.cmd('TYPE I', 200);
+      assert.equal((await ftp.retrieve('rein.txt')).toString(), 'rein');
+      assert.equal(ftp.socket.localPort, localPort, 'same TCP connection');
+    });
+  });
+});
+
+describe('explicit FTPS with allowCcc', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer({ allowCcc: true });
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('CCC → 200, close_notify, then the control connection continues in plaintext', async () => {
+    await writeFile(path.join(ts.root, 'after-ccc.txt'), 'after ccc');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      await ftp.cmd('CCC', 200);
+      await withDeadline(ftp.peerEndedTls, ftp.timeoutMs, 'the server to end TLS (close_notify)');
+      await ftp.stopTls();
+      assert.equal(ftp.secure, false);
+      const before = ftp.rawReceived.length;
+      const pwd = await ftp.cmd('PWD', 257);
+      assert.match(textOf(pwd), /^"\/" /);
+      assert.match(Buffer.concat(ftp.rawReceived.slice(before)).toString('latin1'), /^257 "\/"/, 'in clear');
+      // The data connections stay protected (PROT P), resuming the session the control had.
+      assert.equal((await ftp.retrieve('after-ccc.txt')).toString(), 'after ccc');
+      await ftp.quit();
+    });
+  });
+
+  test('CCC before AUTH → 503 (nothing to clear)', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(ts));
+      await ftp.cmd('CCC', 503);
+    });
+  });
+});
+
+describe('explicit FTPS with allowClearData', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer({ allowClearData: true });
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('PROT C → 200 and data connections are then plain TCP', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      await ftp.login(ts.user, ts.password);
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT C', 200);
+      await ftp.cmd('TYPE I', 200);
+      ftp.dataTls = false;
+      const body = Buffer.from('clear data, by request\n');
+      const [, done] = await ftp.store('clear.txt', body);
+      assert.equal(done.code, 226, textOf(done));
+      const port = await ftp.epsv();
+      const conn = await ftp.openData(port, { tls: false });
+      await ftp.cmd('RETR clear.txt', 150);
+      assert.deepEqual(await ftp.readAll(conn), body);
+      await ftp.expect(226);
+      assert.equal(conn.tls, undefined);
+    });
+  });
+});

@@ -1,0 +1,128 @@
+/**
+ * FEAT (RFC 2389, MS-FTPS 3.2.5.5): `211-` header, one feature per line with one leading space,
+ * `211 End`; AUTH lists SSL; CCC only when the server allows it.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { TestServer } from '../support/ferry.js';
+import { RawFtp } from '../support/raw-ftp.js';
+import {
+  assertNoLeaks,
+  connectSecure,
+  MODES,
+  resourceCounts,
+  startServer,
+  withClients,
+  type ResourceCounts,
+} from './harness.js';
+import type { Reply } from '../../src/protocol/reply.js';
+
+/** What Ferry advertises; the MLST line lists every fact it supports, starred when enabled. */
+const EXPECTED = [
+  ' AUTH TLS;SSL;',
+  ' PBSZ',
+  ' PROT C;P;',
+  ' UTF8',
+  ' EPSV',
+  ' EPRT',
+  ' MLST type*;size*;modify*;perm*;unique*;unix.mode*;',
+  ' SIZE',
+  ' MDTM',
+  ' MFMT',
+  ' REST STREAM',
+  ' TVFS',
+  ' HOST',
+  ' LANG EN*',
+];
+
+let baseline: ResourceCounts;
+before(() => {
+  baseline = resourceCounts();
+});
+after(async () => {
+  await assertNoLeaks(baseline);
+});
+
+function checkFormat(r: Reply, raw: string): string[] {
+  assert.equal(r.code, 211);
+  assert.ok(r.lines.length >= 3, 'multi-line reply');
+  assert.match(raw, /^211-.*\r\n/, 'starts with 211-');
+  assert.match(raw, /\r\n211 [^\r\n]*\r\n$/, 'ends with "211 <text>"');
+  const features = r.lines.slice(1, -1);
+  for (const f of features) assert.match(f, /^ [^ ]/, `one leading space: ${JSON.stringify(f)}`);
+  assert.equal(new Set(features).size, features.length, 'no feature twice');
+  return features;
+}
+
+async function feat(ftp: RawFtp): Promise<string[]> {
+  const before = ftp.secure ? -1 : ftp.rawReceived.length;
+  const r = await ftp.cmd('FEAT', 211);
+  const raw = before >= 0 ? Buffer.concat(ftp.rawReceived.slice(before)).toString('utf8') : undefined;
+  // In TLS the wire bytes are encrypted: rebuild the text from the parsed lines.
+  const text =
+    raw ??
+    `211-${r.lines[0]}\r\n${r.lines
+      .slice(1, -1)
+      .map((l) => l + '\r\n')
+      .join('')}211 ${r.lines[r.lines.length - 1] ?? ''}\r\n`;
+  return checkFormat(r, text);
+}
+
+describe('FEAT', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer();
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: lists the expected features, and no CCC by default`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(ts, mode));
+        const features = await feat(ftp);
+        for (const f of EXPECTED)
+          assert.ok(features.includes(f), `missing ${JSON.stringify(f)} in ${features.join('|')}`);
+        assert.ok(!features.some((f) => f.trim() === 'CCC'), 'CCC advertised although refused');
+      });
+    });
+  }
+
+  test('explicit: FEAT works in clear before AUTH (byte-exact format on the wire)', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false }));
+      await ftp.expect(220);
+      const features = await feat(ftp);
+      for (const f of EXPECTED) assert.ok(features.includes(f), `missing ${JSON.stringify(f)}`);
+    });
+  });
+});
+
+describe('FEAT with allowCcc', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  before(async () => {
+    ts = await startServer({ allowCcc: true });
+  });
+  after(async () => {
+    await ts.close();
+  });
+
+  test('explicit: CCC is listed', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'explicit'));
+      const features = await feat(ftp);
+      assert.ok(features.includes(' CCC'), features.join('|'));
+      for (const f of EXPECTED) assert.ok(features.includes(f), `missing ${JSON.stringify(f)}`);
+    });
+  });
+
+  test('implicit: CCC is not listed, since it is always refused there (MS-FTPS 3.2.5.2)', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'implicit'));
+      const features = await feat(ftp);
+      await ftp.cmd('CCC', 533);
+      assert.ok(!features.includes(' CCC'), `CCC advertised on implicit FTPS: ${features.join('|')}`);
+    });
+  });
+});

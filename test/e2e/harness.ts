@@ -1,0 +1,199 @@
+/**
+ * Shared pieces of the e2e suites: sessions over explicit or implicit FTPS, waiting on the server's
+ * log lines (as events, not by polling), leak checks and small data helpers.
+ */
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { textOf, withDeadline, RawFtp, DEFAULT_TIMEOUT_MS } from '../support/raw-ftp.js';
+import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import type { ServerOptions } from '../../src/server/options.js';
+import type { Reply } from '../../src/protocol/reply.js';
+
+export type Mode = 'explicit' | 'implicit';
+/** Every suite that makes sense in both modes runs once per mode (pyftpdlib re-runs its suite over TLS). */
+export const MODES: readonly Mode[] = ['explicit', 'implicit'];
+
+export type LogLine = TestServer['logs'][number];
+
+export function portOf(ts: TestServer, mode: Mode): number {
+  return mode === 'implicit' ? ts.implicitPort : ts.explicitPort;
+}
+
+/** Connected, greeting read, control connection inside TLS (AUTH TLS on explicit); not logged in. */
+export async function connectSecure(ts: TestServer, mode: Mode): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit: mode === 'implicit' });
+  try {
+    await ftp.expect(220);
+    if (mode === 'explicit') {
+      const r = await ftp.authTls('TLS');
+      assert.equal(r.code, 234, textOf(r));
+    }
+    return ftp;
+  } catch (err) {
+    await ftp.close();
+    throw err;
+  }
+}
+
+/** connectSecure + USER/PASS, and PBSZ 0 + PROT P on explicit (implied on implicit). */
+export async function loggedIn(ts: TestServer, mode: Mode): Promise<RawFtp> {
+  const ftp = await connectSecure(ts, mode);
+  try {
+    await ftp.login(ts.user, ts.password);
+    if (mode === 'explicit') {
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+    }
+    return ftp;
+  } catch (err) {
+    await ftp.close();
+    throw err;
+  }
+}
+
+/** Runs `fn` with the clients it opens closed afterwards, whatever happens. */
+export async function withClients<T>(fn: (track: (c: RawFtp) => RawFtp) => Promise<T>): Promise<T> {
+  const clients: RawFtp[] = [];
+  try {
+    return await fn((c) => (clients.push(c), c));
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+}
+
+// ---- server log lines as events ----------------------------------------------------------------
+
+const logWaiters = new WeakMap<TestServer['logs'], (() => void)[]>();
+
+function hookLogs(logs: TestServer['logs']): (() => void)[] {
+  const known = logWaiters.get(logs);
+  if (known) return known;
+  const list: (() => void)[] = [];
+  logWaiters.set(logs, list);
+  const push = logs.push.bind(logs);
+  logs.push = (...items: LogLine[]): number => {
+    const n = push(...items);
+    for (const w of list.splice(0)) w();
+    return n;
+  };
+  return list;
+}
+
+/**
+ * Resolves with the first log line (from index `from` on) matching `pred`, waiting for the server
+ * to write it (each push wakes the wait; there is no polling), within `ms`.
+ */
+export async function waitForLog(
+  ts: TestServer,
+  pred: (l: LogLine) => boolean,
+  from = 0,
+  ms = DEFAULT_TIMEOUT_MS,
+): Promise<LogLine> {
+  const waiters = hookLogs(ts.logs);
+  const find = (): LogLine | undefined => ts.logs.slice(from).find(pred);
+  const found = find();
+  if (found) return found;
+  return withDeadline(
+    new Promise<LogLine>((resolve) => {
+      const check = (): void => {
+        const l = find();
+        if (l) resolve(l);
+        else waiters.push(check);
+      };
+      waiters.push(check);
+    }),
+    ms,
+    'a server log line',
+  );
+}
+
+/** Starts hooking the server's log so waitForLog() can be woken by it. */
+export function startServer(overrides: Partial<ServerOptions> = {}): Promise<TestServer> {
+  return startFerry(overrides).then((ts) => {
+    hookLogs(ts.logs);
+    return ts;
+  });
+}
+
+// ---- TLS option overrides --------------------------------------------------------------------
+
+/** Certificate files for a `tls` override (overriding `tls` replaces startFerry's certificate). */
+export async function certificateFiles(): Promise<{
+  tls: NonNullable<ServerOptions['tls']>;
+  cleanup: () => Promise<void>;
+}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-cert-'));
+  const pair = await testCertificate();
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  await writeFile(certFile, pair.cert);
+  await writeFile(keyFile, pair.key);
+  return {
+    tls: { certificates: [{ certFile, keyFile }], dataDir: path.join(dir, 'data') },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+// ---- leak checks ---------------------------------------------------------------------------
+
+const WATCHED = ['TCPSocketWrap', 'TCPServerWrap', 'Timeout'] as const;
+export type ResourceCounts = Record<(typeof WATCHED)[number], number>;
+
+export function resourceCounts(): ResourceCounts {
+  const info = process.getActiveResourcesInfo();
+  const counts: ResourceCounts = { TCPSocketWrap: 0, TCPServerWrap: 0, Timeout: 0 };
+  for (const name of info)
+    if ((WATCHED as readonly string[]).includes(name)) counts[name as keyof ResourceCounts]++;
+  return counts;
+}
+
+/**
+ * Asserts no socket, listener or timer is left beyond `baseline` (taken before the server
+ * started). Handles closed in this turn finish closing in libuv's close phase, so the check lets
+ * the event loop turn a few times (setImmediate: no timed sleep) before it decides.
+ */
+export async function assertNoLeaks(baseline: ResourceCounts, what = 'after close'): Promise<void> {
+  let now = resourceCounts();
+  for (let turn = 0; turn < 5 && !fits(now, baseline); turn++) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    now = resourceCounts();
+  }
+  assert.deepEqual(
+    now,
+    baseline,
+    `resources left open ${what}: ${process.getActiveResourcesInfo().join(', ')}`,
+  );
+}
+
+function fits(now: ResourceCounts, baseline: ResourceCounts): boolean {
+  return WATCHED.every((k) => now[k] === baseline[k]);
+}
+
+// ---- data ---------------------------------------------------------------------------------
+
+export function sha256(data: Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function randomData(size: number): Buffer {
+  return randomBytes(size);
+}
+
+/** Asserts two buffers are byte-identical without dumping megabytes on failure. */
+export function assertSameBytes(actual: Uint8Array, expected: Uint8Array, what = 'data'): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  assert.equal(sha256(actual), sha256(expected), `${what}: sha256`);
+}
+
+/** Asserts a reply mentions no host path (the root, its temp parent, or `extra`). */
+export function assertNoHostPath(r: Reply, ts: TestServer, ...extra: string[]): void {
+  const text = textOf(r);
+  for (const p of [ts.root, path.dirname(ts.root), ...extra]) {
+    assert.ok(!text.includes(p), `reply leaks host path ${p}: ${r.code} ${text}`);
+  }
+}
+
+export { textOf };

@@ -1,0 +1,119 @@
+/**
+ * Shutdown and leak checks: server.close() ends the sessions still open (421) promptly, and after
+ * sessions that end in every way (QUIT, vanishing mid-transfer, ABOR, refused data connections,
+ * unused passive ports, open at shutdown) it leaves no socket, listener or timer behind.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { test } from 'node:test';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import {
+  assertNoLeaks,
+  connectSecure,
+  loggedIn,
+  MODES,
+  randomData,
+  resourceCounts,
+  startServer,
+  textOf,
+  waitForLog,
+} from './harness.js';
+
+/** Idle sessions shut down at once: close() must not take anywhere near the 10 s grace period. */
+const CLOSE_DEADLINE_MS = 5_000;
+
+test(
+  'server.close() with idle sessions open: each gets 421, close() resolves promptly',
+  { timeout: 60_000 },
+  async () => {
+    const baseline = resourceCounts();
+    const ts = await startServer();
+    const clients: RawFtp[] = [];
+    try {
+      clients.push(await loggedIn(ts, 'explicit'));
+      clients.push(await loggedIn(ts, 'implicit'));
+      clients.push(await connectSecure(ts, 'implicit')); // not logged in
+      const plain = await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false });
+      clients.push(plain);
+      await plain.expect(220); // plaintext, before AUTH
+      await withDeadline(ts.close(), CLOSE_DEADLINE_MS, 'server.close() with open sessions');
+      for (const c of clients) {
+        assert.equal((await c.expect()).code, 421);
+        await withDeadline(c.closed, c.timeoutMs, 'the server to close the session');
+      }
+    } finally {
+      ts.server.destroy(); // if close() hung, do not keep the process alive
+      await Promise.all(clients.map((c) => c.close()));
+      await ts.close();
+    }
+    await assertNoLeaks(baseline, 'after server.close()');
+  },
+);
+
+test(
+  'server.close() leaves no sockets, listeners or timers, whatever the sessions did',
+  { timeout: 60_000 },
+  async () => {
+    const baseline = resourceCounts();
+    const ts = await startServer();
+    const stillOpen: RawFtp[] = [];
+    try {
+      await writeFile(path.join(ts.root, 'big.bin'), Buffer.alloc(20 * 1024 * 1024, 7));
+      for (const mode of MODES) {
+        // A clean session.
+        const clean = await loggedIn(ts, mode);
+        await clean.cmd('TYPE I', 200);
+        await clean.store('x.bin', randomData(10_000));
+        await clean.quit();
+
+        // A client vanishing mid-upload.
+        const from = ts.logs.length;
+        const vanish = await loggedIn(ts, mode);
+        const port = await vanish.epsv();
+        const conn = await vanish.openData(port, { tls: true });
+        await vanish.cmd('STOR vanish.bin', 150);
+        conn.stream.write(randomData(50_000));
+        await vanish.close();
+        await waitForLog(
+          ts,
+          (l) => l.msg === 'transfer' && 'transfer' in l.obj && l.obj.transfer === 'STOR',
+          from,
+        );
+
+        // ABOR of a download, a refused data connection, an unused passive port, and the session
+        // left open for server.close() to end.
+        const busy = await loggedIn(ts, mode);
+        stillOpen.push(busy);
+        await busy.cmd('TYPE I', 200);
+        const p2 = await busy.epsv();
+        const c2 = await busy.openData(p2, { tls: true });
+        await busy.cmd('RETR big.bin', 150);
+        await busy.cmd('ABOR', 426);
+        await busy.expect(226);
+        await busy.readAll(c2);
+        const p3 = await busy.epsv();
+        const refused = await busy.openData(p3, { tls: true, reuse: false }).catch(() => undefined);
+        busy.send('LIST');
+        const r = await busy.expect();
+        assert.equal(r.code === 150 ? (await busy.expect()).code : r.code, 522, textOf(r));
+        if (refused) await busy.readAll(refused);
+        await busy.epsv(); // never used
+      }
+      assert.equal(ts.server.sessionCount, 2);
+      await withDeadline(ts.close(), CLOSE_DEADLINE_MS, 'server.close() with open sessions');
+      for (const c of stillOpen) {
+        await withDeadline(c.closed, c.timeoutMs, 'the server to close the session at shutdown');
+      }
+    } finally {
+      ts.server.destroy();
+      await Promise.all(stillOpen.map((c) => c.close()));
+      await ts.close();
+    }
+    assert.equal(ts.server.sessionCount, 0);
+    await assertNoLeaks(baseline, 'after server.close()');
+    // close() and destroy() are idempotent.
+    await ts.server.close();
+    ts.server.destroy();
+  },
+);

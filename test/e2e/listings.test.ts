@@ -1,0 +1,228 @@
+/**
+ * Listings over explicit and implicit FTPS: LIST (parsed back with the client parser), NLST,
+ * MLSD/MLST facts, and names that trip naive servers: spaces, quotes, leading dashes, UTF-8.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { formatTimeVal, parseListLine, parseMlsxLine, type MlsxEntry } from '../../src/protocol/listing.js';
+import type { TestServer } from '../support/ferry.js';
+import {
+  assertNoLeaks,
+  loggedIn,
+  MODES,
+  resourceCounts,
+  startServer,
+  textOf,
+  withClients,
+  type ResourceCounts,
+} from './harness.js';
+
+let baseline: ResourceCounts;
+before(() => {
+  baseline = resourceCounts();
+});
+after(async () => {
+  await assertNoLeaks(baseline);
+});
+
+/** Files in the root and their contents. */
+const FILES: Record<string, string> = {
+  'plain.txt': 'hello',
+  'with space.txt': 'space',
+  'quote"d.txt': 'quote',
+  "it's.txt": 'apostrophe',
+  ' leading space.txt': 'leading',
+  'trailing space.txt ': 'trailing',
+  'café-ü-日本.txt': 'utf-8',
+  '-dash-first.txt': 'dash',
+};
+const DIRS = ['dir one', 'dashes', 'nodash'];
+
+function lines(text: string): string[] {
+  assert.ok(text === '' || text.endsWith('\r\n'), 'listing lines end with CRLF');
+  return text === '' ? [] : text.slice(0, -2).split('\r\n');
+}
+
+function mlsx(text: string): MlsxEntry[] {
+  return lines(text).map((l) => {
+    const e = parseMlsxLine(l);
+    assert.ok(e, `unparsable MLSx line ${JSON.stringify(l)}`);
+    return e;
+  });
+}
+
+for (const mode of MODES) {
+  describe(`listings (${mode})`, { timeout: 120_000 }, () => {
+    let ts: TestServer;
+    // A recent time (ls shows HH:MM, whole minutes) and an old one (ls shows the year instead).
+    const modified = new Date(Math.floor((Date.now() - 10 * 86_400_000) / 60_000) * 60_000);
+    const old = new Date(Date.UTC(2020, 0, 15, 10, 20, 30));
+    before(async () => {
+      ts = await startServer();
+      for (const [name, body] of Object.entries(FILES)) await writeFile(path.join(ts.root, name), body);
+      for (const d of DIRS) await mkdir(path.join(ts.root, d));
+      await utimes(path.join(ts.root, 'plain.txt'), modified, modified);
+      await utimes(path.join(ts.root, 'with space.txt'), old, old);
+      await writeFile(path.join(ts.root, 'dir one', 'inner file.txt'), 'inner');
+      await writeFile(path.join(ts.root, 'dashes', '-la'), 'I am a file named -la');
+      await writeFile(path.join(ts.root, 'dashes', 'other.txt'), 'other');
+      await writeFile(path.join(ts.root, 'nodash', 'a.txt'), 'a');
+      await writeFile(path.join(ts.root, 'nodash', 'b.txt'), 'bb');
+    });
+    after(async () => {
+      await ts.close();
+    });
+
+    test('LIST (ls -l form) parses back with parseListLine: every name, type and size', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const entries = lines(await ftp.listing('LIST')).map((l) => {
+          const e = parseListLine(l);
+          assert.ok(e, `unparsable LIST line ${JSON.stringify(l)}`);
+          return e;
+        });
+        const byName = new Map(entries.map((e) => [e.name, e]));
+        assert.deepEqual([...byName.keys()].sort(), [...Object.keys(FILES), ...DIRS].sort());
+        for (const [name, body] of Object.entries(FILES)) {
+          assert.equal(byName.get(name)?.type, 'file', name);
+          assert.equal(byName.get(name)?.size, Buffer.byteLength(body), name);
+        }
+        for (const d of DIRS) assert.equal(byName.get(d)?.type, 'dir', d);
+        assert.equal(byName.get('plain.txt')?.modified.getTime(), modified.getTime());
+        assert.equal(byName.get('with space.txt')?.modified.getTime(), Date.UTC(2020, 0, 15));
+      });
+    });
+
+    test('NLST lists bare names; NLST of a directory with a space in its name', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        assert.deepEqual(lines(await ftp.listing('NLST')).sort(), [...Object.keys(FILES), ...DIRS].sort());
+        assert.deepEqual(lines(await ftp.listing('NLST', 'dir one')), ['inner file.txt']);
+        assert.deepEqual(
+          lines(await ftp.listing('LIST', 'dir one')).map((l) => parseListLine(l)?.name),
+          ['inner file.txt'],
+        );
+      });
+    });
+
+    test('MLSD facts: type, size, modify, perm, unix.mode', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const entries = mlsx(await ftp.listing('MLSD'));
+        const byName = new Map(entries.map((e) => [e.name, e]));
+        assert.deepEqual([...byName.keys()].sort(), [...Object.keys(FILES), ...DIRS].sort());
+        const plain = byName.get('plain.txt');
+        assert.ok(plain);
+        const st = await stat(path.join(ts.root, 'plain.txt'));
+        assert.equal(plain.facts['type'], 'file');
+        assert.equal(plain.facts['size'], '5');
+        assert.equal(plain.facts['modify'], formatTimeVal(modified));
+        assert.match(plain.facts['perm'] ?? '', /^[radfw]+$/);
+        assert.ok((plain.facts['perm'] ?? '').includes('r') && (plain.facts['perm'] ?? '').includes('w'));
+        assert.equal(Number.parseInt(plain.facts['unix.mode'] ?? '', 8), st.mode & 0o777);
+        const dir = byName.get('dir one');
+        assert.equal(dir?.facts['type'], 'dir');
+        assert.match(dir?.facts['perm'] ?? '', /e/);
+        assert.match(dir?.facts['perm'] ?? '', /l/);
+        assert.equal(byName.get('with space.txt')?.facts['modify'], '20200115102030');
+        assert.equal(byName.get('café-ü-日本.txt')?.size, Buffer.byteLength(FILES['café-ü-日本.txt'] ?? ''));
+      });
+    });
+
+    test('MLSD returns every fact FEAT marks as enabled (*)', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const feat = (await ftp.cmd('FEAT', 211)).lines.find((l) => l.startsWith(' MLST '));
+        assert.ok(feat, 'MLST in FEAT');
+        const starred = [...feat.matchAll(/([\w.]+)\*;/g)].map((m) => (m[1] ?? '').toLowerCase());
+        const [plain] = mlsx(await ftp.listing('MLSD')).filter((e) => e.name === 'plain.txt');
+        assert.ok(plain);
+        const missing = starred.filter((f) => !(f in plain.facts));
+        assert.deepEqual(missing, [], `facts advertised as enabled but not returned: ${missing.join(', ')}`);
+      });
+    });
+
+    test('MLST over the control connection: 250, one fact line starting with a space, the path', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        for (const [arg, expectedPath, type] of [
+          ['plain.txt', '/plain.txt', 'file'],
+          ['with space.txt', '/with space.txt', 'file'],
+          ['dir one', '/dir one', 'dir'],
+          ['', '/', 'dir'],
+        ] as const) {
+          const r = await ftp.cmd(arg === '' ? 'MLST' : `MLST ${arg}`, 250);
+          assert.equal(r.lines.length, 3, textOf(r));
+          const factLine = r.lines[1] ?? '';
+          assert.ok(factLine.startsWith(' '), `fact line starts with one space: ${JSON.stringify(factLine)}`);
+          const e = parseMlsxLine(factLine.slice(1));
+          assert.equal(e?.name, expectedPath);
+          assert.equal(e?.facts['type'], type);
+        }
+        await ftp.cmd('MLST no-such-file', 550);
+      });
+    });
+
+    test('LIST -la lists the current directory (ls options are not taken as a name)', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('CWD nodash', 250);
+        for (const arg of ['-la', '-al', '-l', '-a']) {
+          const names = lines(await ftp.listing('LIST', arg)).map((l) => parseListLine(l)?.name);
+          assert.deepEqual(names.sort(), ['a.txt', 'b.txt'], `LIST ${arg}`);
+        }
+        const other = lines(await ftp.listing('LIST', '-la /dir one')).map((l) => parseListLine(l)?.name);
+        assert.deepEqual(other, ['inner file.txt']);
+      });
+    });
+
+    test('a file literally named -la can still be listed, sized and downloaded', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('CWD dashes', 250);
+        await ftp.cmd('TYPE I', 200);
+        const listed = lines(await ftp.listing('LIST', '-la')).map((l) => parseListLine(l)?.name);
+        assert.deepEqual(listed, ['-la']);
+        assert.deepEqual(lines(await ftp.listing('NLST', '-la')), ['-la']);
+        assert.deepEqual(
+          lines(await ftp.listing('LIST', './-la')).map((l) => parseListLine(l)?.name),
+          ['-la'],
+        );
+        assert.equal(textOf(await ftp.cmd('SIZE -la', 213)), String('I am a file named -la'.length));
+        assert.equal((await ftp.retrieve('-la')).toString(), 'I am a file named -la');
+        const all = lines(await ftp.listing('NLST')).sort();
+        assert.deepEqual(all, ['-la', 'other.txt']);
+      });
+    });
+
+    test('names with spaces, quotes, leading dashes and UTF-8 round-trip through RETR and STOR', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        for (const [name, body] of Object.entries(FILES)) {
+          assert.equal((await ftp.retrieve(name)).toString(), body, name);
+        }
+        const utf8 = 'новый файл ü 日本語.txt';
+        const [, done] = await ftp.store(utf8, Buffer.from('stored with a UTF-8 name'));
+        assert.equal(done.code, 226, textOf(done));
+        assert.equal(await readFile(path.join(ts.root, utf8), 'utf8'), 'stored with a UTF-8 name');
+        assert.ok(lines(await ftp.listing('NLST')).includes(utf8));
+        await ftp.cmd('MKD Ordner ü', 257);
+        await ftp.cmd('CWD Ordner ü', 250);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/Ordner ü" /);
+      });
+    });
+
+    test('LIST of a single file gives one line for it', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const l = lines(await ftp.listing('LIST', 'quote"d.txt'));
+        assert.equal(l.length, 1);
+        assert.equal(parseListLine(l[0] ?? '')?.name, 'quote"d.txt');
+        await ftp.cmd('LIST no-such-dir', 550);
+      });
+    });
+  });
+}
