@@ -77,3 +77,39 @@ describe('UserTable', () => {
     await assert.rejects(users.authenticate(creds('alice', 'pw-a'), AbortSignal.abort()));
   });
 });
+
+describe('UserTable login cache', () => {
+  it('a remembered login still refuses a wrong password', async () => {
+    const t = await UserTable.fromPlain([{ username: 'ann', password: 'right', home: '/srv/ann' }]);
+    assert.equal((await t.authenticate(creds('ann', 'right'), signal)).ok, true);
+    assert.equal((await t.authenticate(creds('ann', 'right'), signal)).ok, true);
+    assert.equal((await t.authenticate(creds('ann', 'wrong'), signal)).ok, false);
+    assert.equal((await t.authenticate(creds('ann', 'right'), signal)).ok, true);
+  });
+
+  it('a login is remembered per user: another user with the same password is checked on its own', async () => {
+    const t = await UserTable.fromPlain([
+      { username: 'ann', password: 'same', home: '/srv/ann' },
+      { username: 'bob', password: 'other', home: '/srv/bob' },
+    ]);
+    assert.equal((await t.authenticate(creds('ann', 'same'), signal)).ok, true);
+    assert.equal((await t.authenticate(creds('bob', 'same'), signal)).ok, false);
+  });
+
+  it('after the cache time, and past the cache size, logins fall back to scrypt and still work', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 1_000_000 });
+    const table = await UserTable.fromPlain(
+      [
+        { username: 'ann', password: 'a', home: '/srv/ann' },
+        { username: 'bob', password: 'b', home: '/srv/bob' },
+      ],
+      { loginCacheMs: 1000, loginCacheSize: 1 },
+    );
+    assert.equal((await table.authenticate(creds('ann', 'a'), signal)).ok, true);
+    t.mock.timers.tick(5000);
+    assert.equal((await table.authenticate(creds('ann', 'a'), signal)).ok, true);
+    assert.equal((await table.authenticate(creds('ann', 'x'), signal)).ok, false);
+    assert.equal((await table.authenticate(creds('bob', 'b'), signal)).ok, true);
+    assert.equal((await table.authenticate(creds('ann', 'a'), signal)).ok, true);
+  });
+});
