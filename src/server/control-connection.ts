@@ -9,6 +9,7 @@ import type { StorageContext } from '../storage/types.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
+import { createSessionCache } from '../tls/session-cache.js';
 import type { CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
 import type { DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
@@ -103,13 +104,15 @@ export class ControlConnection {
 
   private async startTls(): Promise<boolean> {
     const secureContext = this.rt.certificates.createSessionContext();
+    const sessions = createSessionCache();
     try {
       await this.channel.startTls({
         role: 'server',
         secureContext,
+        sessionCache: sessions,
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
-      this.session.secureContext = secureContext;
+      this.session.tls = { context: secureContext, sessions };
       const t = this.channel.tlsSocket;
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
@@ -272,7 +275,7 @@ export class ControlConnection {
     return {
       peerAddress: session.remoteAddress,
       localAddress: session.localAddress,
-      protect: () => (session.prot === 'P' ? session.secureContext : undefined),
+      protect: () => (session.prot === 'P' ? session.tls : undefined),
       requireSessionReuse: rt.options.requireSessionReuse,
       connectTimeoutMs: rt.options.timeouts.dataConnectMs,
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,

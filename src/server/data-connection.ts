@@ -23,7 +23,7 @@ export interface DataPolicy {
   readonly peerAddress: string;
   readonly localAddress: string;
   /** Protection level at the moment the connection opens (PROT P → TLS). */
-  readonly protect: () => tls.SecureContext | undefined;
+  readonly protect: () => { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
   readonly requireSessionReuse: boolean;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -141,14 +141,18 @@ export class ActiveEndpoint implements DataEndpoint {
 async function prepare(raw: net.Socket, policy: DataPolicy): Promise<DataSocket> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
-  const context = policy.protect();
-  if (!context) {
+  const protection = policy.protect();
+  if (!protection) {
     let clean = false;
     raw.once('end', () => (clean = true));
     return { stream: raw, secure: false, endedCleanly: () => clean, destroy: () => raw.destroy() };
   }
   const guard = new EofGuard(raw);
-  const sock = new tls.TLSSocket(guard, { isServer: true, secureContext: context });
+  const sock = new tls.TLSSocket(guard, {
+    isServer: true,
+    secureContext: protection.context,
+    server: protection.sessions,
+  });
   guard.watch(sock);
   try {
     await handshake(sock, 'server', policy.handshakeTimeoutMs);

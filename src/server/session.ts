@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import type { Principal } from '../auth/types.js';
 import { DEFAULT_MLST_FACTS, type MlstFact } from '../protocol/listing.js';
@@ -18,8 +19,8 @@ export class Session {
   /** PBSZ accepted (implied on implicit FTPS). */
   pbsz = false;
   prot: 'C' | 'P' = 'C';
-  /** The TLS context of this control connection; data connections must resume its sessions. */
-  secureContext: tls.SecureContext | undefined;
+  /** This control connection's TLS context and session store; data connections must resume its sessions. */
+  tls: { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
   cwd: VPath = ROOT;
   type: 'A' | 'I' = 'A';
   restOffset = 0;
@@ -50,7 +51,7 @@ export class Session {
     this.login = { phase: 'none' };
     this.pbsz = false;
     this.prot = 'C';
-    this.secureContext = undefined;
+    this.tls = undefined;
     this.cwd = ROOT;
     this.type = 'A';
     this.restOffset = 0;

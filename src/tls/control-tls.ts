@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type net from 'node:net';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
@@ -15,7 +16,12 @@ import { RecordSplitter } from './record-splitter.js';
  * Events: 'data' (plaintext application bytes), 'close', 'error'.
  */
 export type TlsStart =
-  | { role: 'server'; secureContext: tls.SecureContext; handshakeTimeoutMs: number }
+  | {
+      role: 'server';
+      secureContext: tls.SecureContext;
+      sessionCache?: net.Server;
+      handshakeTimeoutMs: number;
+    }
   | { role: 'client'; options: tls.ConnectionOptions; handshakeTimeoutMs: number };
 
 interface Session {
@@ -99,7 +105,11 @@ export class ControlChannel extends EventEmitter {
     const pipe = new SessionPipe(this.socket);
     const sock =
       start.role === 'server'
-        ? new tls.TLSSocket(pipe, { isServer: true, secureContext: start.secureContext })
+        ? new tls.TLSSocket(pipe, {
+            isServer: true,
+            secureContext: start.secureContext,
+            server: start.sessionCache,
+          })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe };
     const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;

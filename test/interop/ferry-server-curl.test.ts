@@ -11,7 +11,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { curlDownload, curlList, curlUpload, expectSuccess } from '../support/clients.js';
+import { curl, curlDownload, curlList, curlUpload, expectSuccess, ftpUrl } from '../support/clients.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import {
   BIG_SIZE,
@@ -101,6 +101,19 @@ describe('curl against the Ferry server', { timeout: 120_000 }, () => {
           assert.ok(curlCommands(nlst.stderr).includes('NLST'), 'curl -l did not send NLST');
           const names = nlst.stdout.split(/\r?\n/).filter((l) => l.length > 0);
           assert.deepEqual([...names].sort(), ['big.bin', 'listed file.txt']);
+        });
+
+        it('with TLS 1.2 (session-ID resumption), several transfers on one connection all resume', async () => {
+          const names = ['a', 'b', 'c'];
+          await Promise.all(
+            names.map((n) => writeFile(path.join(hostDir(), `tls12-${n}.txt`), `file ${n}\n`)),
+          );
+          const args = ['--tls-max', '1.2', '-w', '%{num_connects}\n'];
+          for (const n of names) args.push(ftpUrl(target(), `${remoteDir}/tls12-${n}.txt`));
+          const r = expectSuccess(await curl(target(), args), 'curl --tls-max 1.2, three RETRs');
+          assert.equal(r.stdout.replace(/\d+\n/g, ''), 'file a\nfile b\nfile c\n');
+          // One control connection for all three: only data connections were added.
+          assert.deepEqual(r.stdout.match(/^\d+$/gm)?.slice(1), ['1', '1']);
         });
 
         it('resumes a download (-C -) after a partial local file', async () => {
