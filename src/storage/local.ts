@@ -164,6 +164,8 @@ export class LocalStorage implements StorageBackend {
     const dir = dirname(target);
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`);
     let srcError: unknown;
+    // pipeline re-raises a disk error on the source too: the disk's own error must win (ENOSPC → 552).
+    let destError: unknown;
     const onSrcError = (err: unknown): void => {
       srcError ??= err;
     };
@@ -190,6 +192,7 @@ export class LocalStorage implements StorageBackend {
         flush: true,
         highWaterMark: CHUNK,
       });
+      ws.once('error', (err) => (destError ??= err));
       await pipeline(src, ws, { signal: c.signal });
       await rename(tmp, target);
       committed = true;
@@ -200,6 +203,7 @@ export class LocalStorage implements StorageBackend {
       if (created && !committed) await unlink(tmp).catch(noop);
       if (c.signal.aborted) throw abortedError(c.signal);
       // The data connection's own failure is the caller's to interpret; pass it through.
+      if (destError !== undefined) throw mapFsError(destError, 'write', p);
       if (srcError !== undefined && err === srcError) throw err;
       throw mapFsError(err, 'write', p);
     } finally {

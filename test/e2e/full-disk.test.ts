@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { LocalStorage } from '../../src/storage/local.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { loggedIn, MODES, withClients } from './harness.js';
+
+const run = promisify(execFile);
+
+/** A real full disk: the user's root is a 1 MiB tmpfs (the tests run as root, as CI does). */
+describe('full disk', () => {
+  let mount: string;
+  let ts: TestServer;
+
+  before(async () => {
+    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-full-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+    ts = await startFerry({ storageFor: () => new LocalStorage({ root: mount }) });
+  });
+
+  after(async () => {
+    await ts?.close();
+    await run('umount', [mount]).catch(() => {});
+    await rm(mount, { recursive: true, force: true });
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: an upload that does not fit gets 552, the previous file stays, nothing is left behind`, async () => {
+      const previous = randomBytes(100 * 1024);
+      await writeFile(path.join(mount, `keep-${mode}.bin`), previous);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        const [opening, done] = await ftp
+          .store(`keep-${mode}.bin`, randomBytes(2 * 1024 * 1024))
+          .catch(async (err: unknown) => {
+            // The server may close the data connection while we still send: the reply still comes.
+            if (!(err instanceof Error)) throw err;
+            return [undefined, await ftp.expect()] as const;
+          });
+        if (opening) assert.equal(opening.code, 150);
+        assert.equal(done.code, 552, done.lines.join('\n'));
+        assert.doesNotMatch(done.lines.join(' '), new RegExp(mount));
+        assert.deepEqual(await readFile(path.join(mount, `keep-${mode}.bin`)), previous);
+        assert.deepEqual(
+          (await readdir(mount)).filter((n) => n.includes('.ferry-upload-')),
+          [],
+          'temporary upload files left behind',
+        );
+        // The session goes on, and a small upload fits again.
+        const [, small] = await ftp.store(`small-${mode}.txt`, Buffer.from('fits\n'));
+        assert.equal(small.code, 226);
+        assert.equal(await readFile(path.join(mount, `small-${mode}.txt`), 'utf8'), 'fits\n');
+      });
+    });
+  }
+});
