@@ -163,11 +163,14 @@ export class LocalStorage implements StorageBackend {
 
     const dir = dirname(target);
     const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`);
+    // pipeline re-raises the first failure on the other stream too, so whichever failed first decides:
+    // the client's data connection (passed through) or the disk (mapped, e.g. ENOSPC → 552).
     let srcError: unknown;
-    // pipeline re-raises a disk error on the source too: the disk's own error must win (ENOSPC → 552).
     let destError: unknown;
+    let firstFailed: 'src' | 'dest' | undefined;
     const onSrcError = (err: unknown): void => {
       srcError ??= err;
+      firstFailed ??= 'src';
     };
     src.on('error', onSrcError);
     let created = false;
@@ -192,7 +195,10 @@ export class LocalStorage implements StorageBackend {
         flush: true,
         highWaterMark: CHUNK,
       });
-      ws.once('error', (err) => (destError ??= err));
+      ws.once('error', (err) => {
+        destError ??= err;
+        firstFailed ??= 'dest';
+      });
       await pipeline(src, ws, { signal: c.signal });
       await rename(tmp, target);
       committed = true;
@@ -203,7 +209,7 @@ export class LocalStorage implements StorageBackend {
       if (created && !committed) await unlink(tmp).catch(noop);
       if (c.signal.aborted) throw abortedError(c.signal);
       // The data connection's own failure is the caller's to interpret; pass it through.
-      if (destError !== undefined) throw mapFsError(destError, 'write', p);
+      if (firstFailed === 'dest') throw mapFsError(destError, 'write', p);
       if (srcError !== undefined && err === srcError) throw err;
       throw mapFsError(err, 'write', p);
     } finally {
