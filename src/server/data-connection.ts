@@ -54,8 +54,8 @@ export class PassiveEndpoint implements DataEndpoint {
     private readonly policy: DataPolicy,
   ) {
     server.on('connection', (raw: net.Socket) => this.onConnection(raw));
-    // Nobody connected in time: give the port back. A later transfer command gets 425.
-    this.idleTimer = setTimeout(() => this.server.close(), policy.connectTimeoutMs);
+    // Nobody connected in time: give the port back. A later transfer command gets 425 at once.
+    this.idleTimer = setTimeout(() => this.expire(), policy.connectTimeoutMs);
   }
 
   static async create(ports: PassivePorts, policy: DataPolicy): Promise<PassiveEndpoint> {
@@ -81,6 +81,18 @@ export class PassiveEndpoint implements DataEndpoint {
       (s) => (this.closed ? s.destroy() : (this.socket = s)),
       () => {},
     );
+    for (const w of this.waiters) w(this.ready);
+    this.waiters = [];
+  }
+
+  private expire(): void {
+    this.server.close();
+    this.policy.logger.info({ port: this.port }, 'passive port closed: nobody connected in time');
+    if (this.ready) return;
+    this.ready = Promise.reject(
+      new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.'),
+    );
+    this.ready.catch(() => {});
     for (const w of this.waiters) w(this.ready);
     this.waiters = [];
   }

@@ -1,0 +1,39 @@
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { after, before, test } from 'node:test';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { loggedIn, MODES, waitForLog, withClients } from './harness.js';
+
+let ts: TestServer;
+before(async () => {
+  ts = await startFerry({ timeouts: { dataConnectMs: 1500 } });
+});
+after(async () => {
+  await ts?.close();
+});
+
+for (const mode of MODES) {
+  test(`${mode}: a passive port nobody connects to is closed, and the next transfer gets 425 at once`, async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, mode));
+      const from = ts.logs.length;
+      const port = await ftp.epsv();
+      await waitForLog(
+        ts,
+        (l) => l.msg.startsWith('passive port closed') && (l.obj as { port?: number }).port === port,
+        from,
+      );
+      const refused = await new Promise<boolean>((resolve) => {
+        const s = net.connect(port, '127.0.0.1');
+        s.once('connect', () => (s.destroy(), resolve(false)));
+        s.once('error', () => resolve(true));
+      });
+      assert.ok(refused, 'the expired passive port still accepts connections');
+      await ftp.cmd('RETR nothing-here', 550);
+      await ftp.cmd('LIST', 150);
+      // Without the expiry the transfer would wait out another full dataConnectMs for a connection.
+      const r = await ftp.expect(undefined, 750);
+      assert.equal(r.code, 425);
+    });
+  });
+}
