@@ -87,7 +87,7 @@ export class ControlConnection {
       clearTimeout(timer);
     }
     this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
-    this.channel.close();
+    await this.closeGracefully();
   }
 
   destroy(): void {
@@ -193,8 +193,7 @@ export class ControlConnection {
     switch (action) {
       case 'close':
         this.quitting = true;
-        await this.channel.stopTls();
-        this.channel.close();
+        await this.closeGracefully();
         return;
       case 'start-tls':
         // Anything the client sent in clear after AUTH must not be taken as coming from inside TLS.
@@ -217,6 +216,12 @@ export class ControlConnection {
         return;
       }
     }
+  }
+
+  /** TLS close_notify first, then FIN: the client can tell our close from a cut connection. */
+  private async closeGracefully(): Promise<void> {
+    await this.channel.stopTls();
+    this.channel.close();
   }
 
   private write(r: Reply): void {
