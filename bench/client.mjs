@@ -1,0 +1,805 @@
+#!/usr/bin/env node
+// Ferry's FTPS client beside curl, both against ONE vsftpd (explicit FTPS, TLS required, PROT P), in
+// one run: `npm run bench:client` (in bench/) or `node bench/client.mjs`. See README.md.
+// Run as root (vsftpd switches users).
+import { chmod, chown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { buildIfNeeded } from './lib/build.mjs';
+import { check, runProcess, running } from './lib/run-process.mjs';
+import { PYTHON, startVsftpd, VSFTPD_LOGIN, vsftpdMissing, vsftpdOwner } from './lib/vsftpd.mjs';
+
+const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(BENCH_DIR, '..');
+const DIST_INDEX = path.join(ROOT, 'dist', 'src', 'index.js');
+const RESULTS_DIR = path.join(BENCH_DIR, 'results');
+const FERRY_CLIENT = path.join(BENCH_DIR, 'lib', 'ferry-client-run.mjs');
+const RUSAGE = path.join(BENCH_DIR, 'lib', 'rusage.py');
+const CURL = '/usr/bin/curl';
+const OPENSSL = '/usr/bin/openssl';
+const HOST = '127.0.0.1';
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+const METRICS = ['retr', 'stor', 'small'];
+
+// ------------------------------------------------------------------------------------------------
+// options
+
+const USAGE = `usage: node client.mjs [--quick] [--no-build] [--only=${METRICS.join(',')}] [--reps=N] [--cap=S]
+                      [--keep-temp]
+  --quick      64 MiB files, 100 small files, 1 repetition, 20 s cap on the small-file runs
+  --no-build   do not rebuild the root package even if dist/ looks stale
+  --only=…     run only these metrics (comma-separated)
+  --reps=N     repetitions of each transfer metric (median reported; default 3, quick 1)
+  --cap=S      stop each small-file run after S seconds and report files/s over what completed
+               (default 60, quick 20)
+  --keep-temp  leave the temporary directory (data, configs) in place for inspection`;
+
+function positiveInt(arg, v) {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg}: a positive integer is required`);
+  return n;
+}
+
+function parseArgs(argv) {
+  const o = { quick: false, build: true, only: new Set(METRICS), keepTemp: false };
+  for (const a of argv) {
+    if (a === '--quick') o.quick = true;
+    else if (a === '--no-build') o.build = false;
+    else if (a === '--keep-temp') o.keepTemp = true;
+    else if (a.startsWith('--only=')) {
+      o.only = new Set(a.slice(7).split(',').filter(Boolean));
+      for (const m of o.only)
+        if (!METRICS.includes(m)) throw new Error(`unknown metric "${m}" in --only\n${USAGE}`);
+    } else if (a.startsWith('--reps=')) o.reps = positiveInt(a, a.slice(7));
+    else if (a.startsWith('--cap=')) o.capS = positiveInt(a, a.slice(6));
+    else if (a === '--help' || a === '-h') {
+      console.log(USAGE);
+      process.exit(0);
+    } else throw new Error(`unknown argument "${a}"\n${USAGE}`);
+  }
+  return o;
+}
+
+const opts = parseArgs(process.argv.slice(2));
+const P = opts.quick
+  ? { bigBytes: 64 * MiB, files: 100, reps: 1, capS: 20, perProcessCapS: 5 }
+  : { bigBytes: 1024 * MiB, files: 1_000, reps: 3, capS: 60, perProcessCapS: 10 };
+if (opts.reps) P.reps = opts.reps;
+if (opts.capS) P.capS = opts.capS;
+P.smallBytes = 16 * 1024;
+const sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
+const transferDeadlineS = 900;
+
+// ------------------------------------------------------------------------------------------------
+// logging, cleanup, deadline
+
+const t0 = performance.now();
+function log(msg) {
+  process.stderr.write(
+    `[client-bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`,
+  );
+}
+
+const cleanups = [];
+let cleaning;
+function cleanupAll() {
+  cleaning ??= (async () => {
+    for (const child of running) child.kill('SIGKILL'); // processes started by us, by PID
+    while (cleanups.length > 0) {
+      const fn = cleanups.pop();
+      try {
+        await fn();
+      } catch (err) {
+        log(`cleanup: ${err.message}`);
+      }
+    }
+  })();
+  return cleaning;
+}
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(sig, () => {
+    log(`${sig}: stopping everything`);
+    void cleanupAll().finally(() => process.exit(130));
+  });
+}
+const deadlineMs = (opts.quick ? 10 : 40) * 60_000;
+const deadline = setTimeout(() => {
+  log(`global deadline (${deadlineMs / 60_000} min) reached: stopping everything`);
+  void cleanupAll().finally(() => process.exit(3));
+}, deadlineMs);
+
+// ------------------------------------------------------------------------------------------------
+// helpers
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return undefined;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const round = (x, d = 3) => (x === undefined ? undefined : Math.round(x * 10 ** d) / 10 ** d);
+
+async function syncAll() {
+  await runProcess('/usr/bin/sync', [], { timeoutMs: 300_000 });
+}
+
+async function makeCertificate(dir) {
+  await mkdir(dir, { recursive: true });
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  check(
+    await runProcess(
+      OPENSSL,
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-sha256',
+        '-days',
+        '7',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { timeoutMs: 60_000 },
+    ),
+    'openssl req',
+  );
+  await chmod(keyFile, 0o600);
+  return { certFile, keyFile };
+}
+
+async function writeBigFile(file, bytes) {
+  const block = randomBytes(4 * MiB);
+  const fh = await open(file, 'w', 0o644);
+  try {
+    for (let done = 0; done < bytes;) {
+      const n = Math.min(block.length, bytes - done);
+      block.writeUInt32LE(done / MiB, 0); // no two blocks identical
+      await fh.write(block, 0, n);
+      done += n;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+function distFingerprint() {
+  const hash = createHash('sha256');
+  const walk = (dir) => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const p = path.join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.js')) hash.update(path.relative(ROOT, p)).update(readFileSync(p));
+    }
+  };
+  walk(path.join(ROOT, 'dist', 'src'));
+  return hash.digest('hex').slice(0, 12);
+}
+
+let dirs;
+let cert;
+let vs;
+let rusageSeq = 0;
+
+/**
+ * Runs a program under lib/rusage.py: wall time and the user+sys CPU of the process (all its
+ * threads, from wait4). After `deadlineS` it gets SIGTERM (then SIGKILL); that is not an error here.
+ */
+async function measured(file, args, deadlineS, env) {
+  const usageFile = path.join(dirs.tmp, `rusage-${++rusageSeq}.json`);
+  const r = await runProcess(PYTHON, [RUSAGE, String(deadlineS), usageFile, '--', file, ...args], {
+    timeoutMs: (deadlineS + 60) * 1000,
+    env,
+  });
+  let usage;
+  try {
+    usage = JSON.parse(await readFile(usageFile, 'utf8'));
+  } catch {
+    usage = undefined;
+  } finally {
+    await rm(usageFile, { force: true });
+  }
+  return { ...r, usage, cpuS: usage ? usage.user + usage.sys : undefined };
+}
+
+const login = () => ({ user: VSFTPD_LOGIN.user, password: VSFTPD_LOGIN.password });
+const url = (p) => `ftp://${HOST}:${vs.port}${p}`;
+const curlBase = () => [
+  '--disable',
+  '--silent',
+  '--show-error',
+  '--ssl-reqd',
+  '--cacert',
+  cert.certFile,
+  '--user',
+  `${login().user}:${login().password}`,
+  '--connect-timeout',
+  '15',
+];
+
+/** Ferry's client in a child process (lib/ferry-client-run.mjs) under lib/rusage.py. */
+async function ferryClient(cfg, deadlineS) {
+  const r = await measured(
+    process.execPath,
+    [
+      FERRY_CLIENT,
+      JSON.stringify({
+        distIndex: DIST_INDEX,
+        host: HOST,
+        port: vs.port,
+        ...login(),
+        caFile: cert.certFile,
+        ...cfg,
+      }),
+    ],
+    deadlineS,
+    { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8', HOME: '/tmp', NODE_OPTIONS: '' },
+  );
+  let out;
+  try {
+    out = JSON.parse(r.stdout.trim().split('\n').at(-1));
+  } catch {
+    out = undefined;
+  }
+  if (r.code !== 0 || !out || out.error) {
+    const why =
+      out?.error ?? `exit ${r.code ?? r.signal}${r.usage?.stopped ? ` (stopped by ${r.usage.stopped})` : ''}`;
+    const err = new Error(`Ferry client ${cfg.op}: ${why}`);
+    err.details = {
+      stdout: r.stdout.slice(-3000),
+      stderr: r.stderr.slice(-3000),
+      dialogue: out?.dialogue,
+      stack: out?.stack,
+      usage: r.usage,
+    };
+    throw err;
+  }
+  return { out, cpuS: r.cpuS, usage: r.usage };
+}
+
+async function curlMeasured(args, deadlineS) {
+  return measured(CURL, [...curlBase(), ...args], deadlineS);
+}
+
+// ------------------------------------------------------------------------------------------------
+// metrics
+
+const rows = [];
+const notes = [];
+const failures = [];
+const tlsInfo = {};
+function row(id, label, unit, better, ferry, curl, details = {}) {
+  const ratio = ferry !== undefined && curl !== undefined && curl !== 0 ? ferry / curl : undefined;
+  rows.push({ id, label, unit, better, ferry, curl, ratio, details });
+}
+
+/** Runs `fn(side, rep)` for Ferry's client and curl, alternating, P.reps times. */
+async function alternate(fn) {
+  const samples = { ferry: [], curl: [] };
+  const errors = {};
+  for (let rep = 0; rep < P.reps; rep++) {
+    for (const side of ['ferry', 'curl']) {
+      if (errors[side]) continue;
+      try {
+        samples[side].push(await fn(side, rep));
+      } catch (err) {
+        errors[side] = { message: err.message, ...err.details };
+        log(`  ${side}: FAILED: ${err.message.split('\n')[0]}`);
+        failures.push({ side, message: err.message, details: err.details });
+      }
+    }
+  }
+  return { samples, errors };
+}
+
+const gib = P.bigBytes / GiB;
+
+async function retrOnce(side) {
+  await syncAll();
+  const out = path.join(dirs.client, `retr-${side}.bin`);
+  await rm(out, { force: true });
+  try {
+    let seconds;
+    let cpuS;
+    let extra = {};
+    if (side === 'ferry') {
+      const r = await ferryClient({ op: 'retr', remote: '/big.bin', local: out }, transferDeadlineS);
+      seconds = r.out.seconds;
+      cpuS = r.cpuS;
+      tlsInfo.ferry ??= r.out.tls;
+      extra = { transferSeconds: r.out.transferSeconds, cpuInProcessS: r.out.cpuInProcessS };
+    } else {
+      const r = await curlMeasured(
+        ['--output', out, '--write-out', '%{size_download} %{time_total}', url('/big.bin')],
+        transferDeadlineS,
+      );
+      check(r, 'curl RETR');
+      seconds = Number(r.stdout.trim().split(' ')[1]);
+      cpuS = r.cpuS;
+    }
+    const size = (await stat(out)).size;
+    if (size !== P.bigBytes) throw new Error(`RETR (${side}): got ${size} bytes, expected ${P.bigBytes}`);
+    const mbps = P.bigBytes / seconds / 1e6;
+    log(
+      `  RETR ${side}: ${mbps.toFixed(1)} MB/s (${seconds.toFixed(2)} s; client CPU ${cpuS.toFixed(2)} s, size ok)`,
+    );
+    return { mbps, seconds, cpuPerGiB: cpuS / gib, ...extra };
+  } finally {
+    await rm(out, { force: true });
+  }
+}
+
+async function storOnce(side, rep) {
+  await syncAll();
+  const name = `upload-${side}-${rep}.bin`;
+  const target = path.join(dirs.root, name);
+  const source = path.join(dirs.root, 'big.bin');
+  try {
+    let seconds;
+    let cpuS;
+    let extra = {};
+    if (side === 'ferry') {
+      const r = await ferryClient({ op: 'stor', local: source, remote: `/${name}` }, transferDeadlineS);
+      seconds = r.out.seconds;
+      cpuS = r.cpuS;
+      extra = {
+        transferSeconds: r.out.transferSeconds,
+        cpuInProcessS: r.out.cpuInProcessS,
+        reply: r.out.reply,
+      };
+    } else {
+      const r = await curlMeasured(
+        ['--upload-file', source, '--write-out', '%{size_upload} %{time_total}', url(`/${name}`)],
+        transferDeadlineS,
+      );
+      check(r, 'curl STOR');
+      seconds = Number(r.stdout.trim().split(' ')[1]);
+      cpuS = r.cpuS;
+    }
+    const size = (await stat(target)).size;
+    if (size !== P.bigBytes)
+      throw new Error(`STOR (${side}): file on disk has ${size} bytes, expected ${P.bigBytes}`);
+    const mbps = P.bigBytes / seconds / 1e6;
+    log(
+      `  STOR ${side}: ${mbps.toFixed(1)} MB/s (${seconds.toFixed(2)} s; client CPU ${cpuS.toFixed(2)} s, size on disk ok)`,
+    );
+    return { mbps, seconds, cpuPerGiB: cpuS / gib, ...extra };
+  } finally {
+    await rm(target, { force: true });
+  }
+}
+
+const med = (xs, k) => median(xs.map((x) => x[k]));
+const repsLabel = () => (P.reps > 1 ? `, median of ${P.reps}` : '');
+
+async function metricRetr() {
+  log(`RETR ${sizeLabel} over PROT P, Ferry's client and curl, ${P.reps}×`);
+  const { samples, errors } = await alternate(retrOnce);
+  row(
+    'retr_mbps',
+    `RETR ${sizeLabel}, PROT P${repsLabel()}`,
+    'MB/s',
+    'higher',
+    med(samples.ferry, 'mbps'),
+    med(samples.curl, 'mbps'),
+    { samples, errors },
+  );
+  row(
+    'retr_cpu',
+    '  client CPU per GiB (user+sys)',
+    's/GiB',
+    'lower',
+    med(samples.ferry, 'cpuPerGiB'),
+    med(samples.curl, 'cpuPerGiB'),
+  );
+}
+
+async function metricStor() {
+  log(`STOR ${sizeLabel} over PROT P, Ferry's client and curl, ${P.reps}×`);
+  const { samples, errors } = await alternate(storOnce);
+  row(
+    'stor_mbps',
+    `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`,
+    'MB/s',
+    'higher',
+    med(samples.ferry, 'mbps'),
+    med(samples.curl, 'mbps'),
+    { samples, errors },
+  );
+  row(
+    'stor_cpu',
+    '  client CPU per GiB (user+sys)',
+    's/GiB',
+    'lower',
+    med(samples.ferry, 'cpuPerGiB'),
+    med(samples.curl, 'cpuPerGiB'),
+  );
+}
+
+const smallNames = () => Array.from({ length: P.files }, (_, i) => `f${String(i).padStart(5, '0')}`);
+
+/** Files of exactly 16 KiB in dir (a transfer cut off by the cap is not counted). */
+async function completeFiles(dir) {
+  let n = 0;
+  for (const name of await readdir(dir)) if ((await stat(path.join(dir, name))).size === P.smallBytes) n++;
+  return n;
+}
+
+async function freshDir(name) {
+  const dir = path.join(dirs.client, name);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir);
+  return dir;
+}
+
+async function smallFerry() {
+  const outDir = await freshDir('small-ferry');
+  try {
+    const r = await ferryClient(
+      { op: 'small', dir: '/small', names: smallNames(), outDir, capMs: P.capS * 1000 },
+      P.capS + 120,
+    );
+    const onDisk = await completeFiles(outDir);
+    if (onDisk !== r.out.files || r.out.bytes !== r.out.files * P.smallBytes)
+      throw new Error(
+        `Ferry client: reported ${r.out.files} files / ${r.out.bytes} bytes, ${onDisk} complete 16 KiB files on disk`,
+      );
+    const fps = r.out.files / r.out.loopSeconds;
+    log(
+      `  ferry: ${fps.toFixed(1)} files/s (${r.out.files}/${P.files} files in ${r.out.loopSeconds.toFixed(2)} s after login${r.out.capped ? `, capped at ${P.capS} s` : ''}; client CPU ${((r.cpuS * 1000) / r.out.files).toFixed(2)} ms/file)`,
+    );
+    return {
+      fps,
+      files: r.out.files,
+      seconds: r.out.loopSeconds,
+      capped: r.out.capped,
+      cpuMsPerFile: (r.cpuS * 1000) / r.out.files,
+      cpuInProcessMsPerFile: (r.out.cpuInProcessS * 1000) / r.out.files,
+    };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** All URLs on one curl command line: one control connection, one RETR (and data connection) each. */
+async function smallCurl() {
+  const outDir = await freshDir('small-curl');
+  try {
+    const urls = smallNames().map((n) => url(`/small/${n}`));
+    const r = await curlMeasured(['--remote-name-all', '--output-dir', outDir, ...urls], P.capS);
+    const stopped = r.usage?.stopped;
+    if (!stopped) check(r, `curl with ${P.files} URLs`);
+    const files = await completeFiles(outDir);
+    if (files === 0) throw new Error(`curl: no file completed (${r.stderr.trim().slice(-500)})`);
+    const seconds = r.usage.elapsed; // the whole process: start, connect, login, every transfer
+    const fps = files / seconds;
+    log(
+      `  curl: ${fps.toFixed(1)} files/s (${files}/${P.files} files in ${seconds.toFixed(2)} s${stopped ? `, stopped at the ${P.capS} s cap` : ''}; ${((1000 * seconds) / files).toFixed(0)} ms/file; client CPU ${((r.cpuS * 1000) / files).toFixed(2)} ms/file)`,
+    );
+    return { fps, files, seconds, capped: Boolean(stopped), cpuMsPerFile: (r.cpuS * 1000) / files };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** One curl process per file (connect, TLS, login, RETR, QUIT each), for at most perProcessCapS. */
+async function smallCurlPerProcess() {
+  const outDir = await freshDir('small-curl1');
+  try {
+    const started = performance.now();
+    const end = started + P.perProcessCapS * 1000;
+    let files = 0;
+    let cpuS = 0;
+    for (const n of smallNames()) {
+      if (performance.now() >= end) break;
+      const r = await curlMeasured(['--output', path.join(outDir, n), url(`/small/${n}`)], 60);
+      check(r, `curl RETR /small/${n}`);
+      cpuS += r.cpuS;
+      files++;
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const complete = await completeFiles(outDir);
+    if (complete !== files) throw new Error(`curl per process: ${complete}/${files} files complete`);
+    const fps = files / seconds;
+    log(
+      `  curl, one process per file: ${fps.toFixed(1)} files/s (${files} files in ${seconds.toFixed(2)} s; client CPU ${((cpuS * 1000) / files).toFixed(2)} ms/file)`,
+    );
+    return { fps, files, seconds, cpuMsPerFile: (cpuS * 1000) / files };
+  } finally {
+    await rm(outDir, { recursive: true, force: true });
+  }
+}
+
+/** What curl negotiates, and whether it keeps one control connection for several URLs. */
+async function curlProbe() {
+  const urls = smallNames()
+    .slice(0, 5)
+    .map((n) => url(`/small/${n}`));
+  const r = await runProcess(
+    CURL,
+    [...curlBase(), '--verbose', ...urls.flatMap((u) => [u, '--output', '/dev/null'])],
+    { timeoutMs: 60_000 },
+  );
+  const m = /SSL connection using (\S+) \/ (\S+)/.exec(r.stderr);
+  tlsInfo.curl = m ? `${m[1]} ${m[2]}` : `unknown (curl exit ${r.code})`;
+  const controls = new Set(r.stderr.match(/Connected to .*\(#\d+\)/g)?.map((l) => /#(\d+)/.exec(l)[1])).size;
+  const reused = (r.stderr.match(/Re-using existing connection/gi) ?? []).length;
+  return { code: r.code, controls, reused, wallS: r.wallMs / 1000 };
+}
+
+async function metricSmall() {
+  log(`${P.files} × RETR 16 KiB on one control connection (cap ${P.capS} s per run)`);
+  const probe = await curlProbe();
+  log(
+    `  curl probe, 5 URLs on one command line: exit ${probe.code}, ${probe.controls} control connection(s), ${probe.reused} reuse(s), ${probe.wallS.toFixed(2)} s`,
+  );
+  const f = { samples: [], errors: undefined };
+  for (let rep = 0; rep < P.reps && !f.errors; rep++) {
+    try {
+      f.samples.push(await smallFerry());
+    } catch (err) {
+      f.errors = { message: err.message, ...err.details };
+      failures.push({ side: 'ferry', message: err.message, details: err.details });
+      log(`  ferry: FAILED: ${err.message.split('\n')[0]}`);
+    }
+  }
+  let c;
+  try {
+    c = await smallCurl();
+  } catch (err) {
+    c = { error: err.message };
+    failures.push({ side: 'curl', message: err.message });
+    log(`  curl: FAILED: ${err.message.split('\n')[0]}`);
+  }
+  let c1;
+  try {
+    c1 = await smallCurlPerProcess();
+  } catch (err) {
+    c1 = { error: err.message };
+    log(`  curl per process: FAILED: ${err.message.split('\n')[0]}`);
+  }
+  const fps = median(f.samples.map((s) => s.fps));
+  row(
+    'small_files_per_s',
+    `${P.files} × RETR 16 KiB, one control connection${P.reps > 1 ? ` (Ferry: median of ${P.reps})` : ''}`,
+    'files/s',
+    'higher',
+    fps,
+    c.fps,
+    { ferry: f, curl: c, curlProbe: probe },
+  );
+  row(
+    'small_cpu',
+    '  client CPU per file (user+sys)',
+    'ms',
+    'lower',
+    median(f.samples.map((s) => s.cpuMsPerFile)),
+    c.cpuMsPerFile,
+  );
+  row(
+    'small_files_per_s_curl_per_process',
+    `same, curl: one process (connect, login) per file`,
+    'files/s',
+    'higher',
+    fps,
+    c1.fps,
+    { curl: c1 },
+  );
+  const capped = (x) => (x?.capped ? `stopped at the ${P.capS} s cap after ${x.files} files` : 'all files');
+  notes.push(
+    `Small files: Ferry's client does sequential get()s on one FerryClient (one control connection; ${capped(f.samples.at(-1))}), timed from after login to the last 226; curl gets all ${P.files} URLs on one command line (--remote-name-all; it reuses the control connection: ${probe.controls} control connection(s) for 5 URLs in the probe), timed over the whole process (${capped(c)}), files/s over the files completed; "one process per file" runs curl once per file for ~${P.perProcessCapS} s (${c1.files ?? 0} files). Both write the files to disk; only complete 16 KiB files are counted.`,
+  );
+  if (c.fps !== undefined) {
+    const msPerFile = (1000 * c.seconds) / c.files;
+    if (msPerFile >= 150)
+      notes.push(
+        `curl against vsftpd stalls ~${msPerFile.toFixed(0)} ms per file with all URLs on one command line (one control connection: ${probe.controls === 1 ? 'confirmed by the probe' : `the probe saw ${probe.controls}`}); bench/README.md's explanation: curl 7.88 sends its data-connection ClientHello right after connecting, before RETR, and vsftpd only accepts the data connection at RETR. This is curl's stall, measured as is; the small-file ratio is mostly that stall.`,
+      );
+    else
+      notes.push(
+        `curl with all URLs on one command line took ${msPerFile.toFixed(1)} ms per file (no ~200 ms stall seen this run).`,
+      );
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// output
+
+function fmt(x, unit) {
+  if (x === undefined) return 'n/a';
+  if (unit === 's/GiB' || unit === 'ms') return x < 10 ? x.toFixed(2) : x.toFixed(1);
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  return x.toFixed(1);
+}
+
+function table() {
+  const header = ['metric', 'unit', 'better', 'Ferry client', 'curl', 'Ferry/curl'];
+  const body = rows.map((r) => [
+    r.label,
+    r.unit,
+    r.better,
+    fmt(r.ferry, r.unit),
+    fmt(r.curl, r.unit),
+    r.ratio === undefined ? '–' : r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells) =>
+    cells.map((c, i) => (i >= 3 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ');
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function ratioSummary() {
+  const parts = [];
+  const r = (id) => rows.find((x) => x.id === id);
+  for (const [id, name] of [
+    ['retr_mbps', 'RETR'],
+    ['stor_mbps', 'STOR'],
+    ['small_files_per_s', 'small files (curl, one command line)'],
+    ['small_files_per_s_curl_per_process', 'small files (curl, one process per file)'],
+  ]) {
+    const x = r(id);
+    if (x?.ratio !== undefined) parts.push(`${name} ${x.ratio.toFixed(2)}×`);
+  }
+  for (const [id, name] of [
+    ['retr_cpu', 'RETR'],
+    ['stor_cpu', 'STOR'],
+  ]) {
+    const x = r(id);
+    if (x?.ratio !== undefined) parts.push(`client CPU/GiB ${name} ${x.ratio.toFixed(2)}× curl's`);
+  }
+  return parts.length ? `Ferry client / curl: ${parts.join('; ')}.` : 'No ratio could be computed.';
+}
+
+// ------------------------------------------------------------------------------------------------
+// main
+
+async function main() {
+  const missing = vsftpdMissing();
+  if (missing) throw new Error(`${missing}: run "bash scripts/setup-peers.sh" as root`);
+  for (const f of [CURL, OPENSSL])
+    if (!existsSync(f)) throw new Error(`${f} not found: run "bash scripts/setup-peers.sh" as root`);
+  const loadBefore = os.loadavg().map((x) => round(x, 2));
+  const buildNote = opts.build ? await buildIfNeeded(ROOT, log) : 'build skipped (--no-build)';
+  if (!existsSync(DIST_INDEX))
+    throw new Error(`${DIST_INDEX} missing: build the root package (npm run build)`);
+  const distHash = distFingerprint();
+
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-client-bench-'));
+  if (!opts.keepTemp) cleanups.push(() => rm(tmp, { recursive: true, force: true }));
+  else log(`temporary directory kept: ${tmp}`);
+  await chmod(tmp, 0o755); // vsftpd's session processes (user ferrytest) must reach root/
+  const owner = vsftpdOwner();
+  dirs = {
+    tmp,
+    root: path.join(tmp, 'root'),
+    client: path.join(tmp, 'client'),
+    vsftpd: path.join(tmp, 'vsftpd'),
+  };
+  await mkdir(dirs.root, { mode: 0o755 });
+  await chown(dirs.root, owner.uid, owner.gid); // vsftpd writes uploads as ferrytest
+  await mkdir(dirs.client);
+  await mkdir(dirs.vsftpd);
+  cert = await makeCertificate(path.join(tmp, 'tls'));
+
+  log(`writing a ${sizeLabel} file and ${P.files} × 16 KiB files …`);
+  await writeBigFile(path.join(dirs.root, 'big.bin'), P.bigBytes);
+  await mkdir(path.join(dirs.root, 'small'), { mode: 0o755 });
+  for (const n of smallNames())
+    await writeFile(path.join(dirs.root, 'small', n), randomBytes(P.smallBytes), { mode: 0o644 });
+  await syncAll();
+  check(
+    await runProcess('/bin/dd', [`if=${path.join(dirs.root, 'big.bin')}`, 'of=/dev/null', 'bs=4M'], {
+      timeoutMs: 300_000,
+    }),
+    'dd (cache warm-up)',
+  );
+
+  log('starting vsftpd (explicit FTPS, one instance for both clients)');
+  vs = await startVsftpd({ dir: dirs.vsftpd, root: dirs.root, ...cert, implicit: false });
+  cleanups.push(() => vs.stop());
+
+  const steps = { retr: metricRetr, stor: metricStor, small: metricSmall };
+  for (const m of METRICS) {
+    if (!opts.only.has(m)) continue;
+    try {
+      await steps[m]();
+    } catch (err) {
+      log(`${m}: FAILED: ${err.stack ?? err.message}`);
+      failures.push({ side: 'both', metric: m, message: err.message });
+    }
+  }
+
+  const versions = {
+    node: process.version,
+    vsftpd: (await runProcess('/usr/bin/dpkg-query', ['-W', '-f=${Version}', 'vsftpd'])).stdout.trim(),
+    curl: (await runProcess(CURL, ['--version'])).stdout.split('\n')[0],
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    kernel: os.release(),
+  };
+  const loadAfter = os.loadavg().map((x) => round(x, 2));
+  const detail = (id) => rows.find((r) => r.id === id)?.details;
+  const ip = [
+    [median((detail('retr_mbps')?.samples.ferry ?? []).map((x) => x.cpuInProcessS / gib)), 's/GiB', 'RETR'],
+    [median((detail('stor_mbps')?.samples.ferry ?? []).map((x) => x.cpuInProcessS / gib)), 's/GiB', 'STOR'],
+    [
+      median((detail('small_files_per_s')?.ferry.samples ?? []).map((x) => x.cpuInProcessMsPerFile)),
+      'ms/file',
+      'small files',
+    ],
+  ]
+    .filter(([v]) => v !== undefined)
+    .map(([v, unit, what]) => `${what} ${fmt(v, unit === 'ms/file' ? 'ms' : unit)} ${unit}`);
+  if (ip.length)
+    notes.push(
+      `Ferry client CPU from connect to the last 226 only (process.cpuUsage in the child; Node start-up and module loading excluded): ${ip.join(', ')}.`,
+    );
+  notes.push(ratioSummary());
+  const header = [
+    `Ferry's FTPS client vs curl, both against one vsftpd on loopback (${opts.quick ? 'quick' : 'full'} run: ${sizeLabel} files, ${P.files} small files)`,
+    `${versions.cpus} CPUs (${versions.cpuModel}), Node ${versions.node}, vsftpd ${versions.vsftpd}, ${versions.curl.split(' ').slice(0, 2).join(' ')}; Ferry dist ${distHash} (${buildNote}); metrics run one after another, Ferry and curl alternating`,
+    `vsftpd: explicit FTPS, TLS required on control and data, require_ssl_reuse=YES, TLS capped at 1.2. Negotiated — Ferry client: ${tlsInfo.ferry ?? 'n/a'}; curl: ${tlsInfo.curl ?? 'n/a'}. Both verify the certificate (Ferry: ca, curl: --cacert).`,
+    `Load average (1/5/15 min) before: ${loadBefore.join(' / ')}, after: ${loadAfter.join(' / ')} (other work on the machine skews the rates; the CPU rows much less).`,
+    `Ferry's client runs in its own Node process (lib/ferry-client-run.mjs); client CPU = user+sys of the whole client process from wait4 (lib/rusage.py), Node/curl start-up, connect and login included.`,
+    `Rates: MB/s = 10^6 B/s over connect + login + transfer to the 226 (curl: time_total). Ratio = Ferry/curl; "better" says which direction is better.`,
+  ];
+  const out = [...header, '', table(), ''];
+  for (const f of failures) {
+    out.push(`! ${f.side}${f.metric ? ` (${f.metric})` : ''}: ${f.message.split('\n')[0]}`);
+    if (f.details?.dialogue?.length) out.push(...f.details.dialogue.slice(-12).map((l) => `!    ${l}`));
+  }
+  out.push(...notes.map((n) => `note: ${n}`));
+  console.log(out.join('\n'));
+
+  await mkdir(RESULTS_DIR, { recursive: true });
+  const file = path.join(RESULTS_DIR, 'client-latest.json');
+  writeFileSync(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        mode: opts.quick ? 'quick' : 'full',
+        command: `node bench/client.mjs ${process.argv.slice(2).join(' ')}`.trim(),
+        params: P,
+        versions,
+        build: buildNote,
+        ferryDist: distHash,
+        loadAverage: { before: loadBefore, after: loadAfter },
+        tls: tlsInfo,
+        rows,
+        failures,
+        notes,
+        durationS: round((performance.now() - t0) / 1000, 1),
+      },
+      null,
+      2,
+    ) + '\n',
+  );
+  log(`wrote ${path.relative(process.cwd(), file) || file}`);
+  if (failures.length > 0) process.exitCode = 1;
+}
+
+let exitCode = 0;
+try {
+  await main();
+} catch (err) {
+  log(`FAILED: ${err.stack ?? err.message}`);
+  exitCode = 1;
+} finally {
+  await cleanupAll();
+  clearTimeout(deadline);
+}
+process.exit(exitCode || process.exitCode || 0);
