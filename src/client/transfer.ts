@@ -32,6 +32,15 @@ import { fingerprintSha256 } from './trust.js';
  * servers that finish the handshake before they answer). A transfer is done only when the data
  * stream has ended AND the final 2xx reply has arrived. Aborting sends ABOR and reads both the
  * transfer's reply and ABOR's (426 + 226, 226 + 426, or 226 + 225), whatever their order.
+ *
+ * A data connection given up before its data is through (an abort, a local error, a stall, an error
+ * reply) ends with a TCP reset, never with a FIN, which looks like a normal end. After a FIN, a
+ * server still sending gets one more write through; the reset that write draws turns the next into
+ * EPIPE, and ProFTPD's mod_tls ends the whole session on it ("panic: SSL_ERROR_SYSCALL … Broken
+ * pipe", "unexpected OpenSSL error, disconnecting"). That happens whenever the client had read all
+ * that was sent when it closed. And a server reading an upload takes a FIN for its complete end.
+ * After a reset, the server's writes and reads fail with ECONNRESET: the transfer fails, the
+ * session stays.
  */
 
 export interface DataOptions {
@@ -352,6 +361,11 @@ class Transfer {
   private commandSent = false;
   private finalReceived = false;
   private data: Duplex | undefined;
+  /** The data connection's TCP socket (under TLS, the socket the TLS socket runs on). */
+  private raw: net.Socket | undefined;
+  /** The data has been through: the server ended it ('end'), or we ended ours ('finish'). */
+  private dataThrough = false;
+  private resetting = false;
   private bytes = 0;
 
   constructor(
@@ -413,6 +427,8 @@ class Transfer {
 
     // 2. The data connection (active: the server connects now), then TLS.
     const raw = await abortable(this.endpoint.connected, signal);
+    this.raw = raw;
+    this.resetWhenGivenUp(raw);
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
     raw.on('timeout', () => {
@@ -424,6 +440,7 @@ class Transfer {
     this.data = raw;
     if (o.protect) {
       const sock = await abortable(dataHandshake(raw, o, session, o.connectTimeoutMs), signal);
+      this.resetWhenGivenUp(sock);
       this.data = sock;
       data = sock;
       sock.on('error', () => {});
@@ -476,6 +493,31 @@ class Transfer {
     const r = await abortable(this.withReplyTimeout(finalP), signal);
     if (r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
+  }
+
+  /**
+   * Makes every destroy of `stream` (ours, the pipeline's, Node's own) reset the TCP connection
+   * first while the data is not through (see the top of this file). Destroying the TLS socket would
+   * close the TCP socket with a FIN at once, so the reset has to come before it.
+   */
+  private resetWhenGivenUp(stream: Duplex): void {
+    const through = (): void => {
+      this.dataThrough = true;
+    };
+    stream.once('end', through);
+    stream.once('finish', through);
+    const destroy = stream.destroy.bind(stream);
+    stream.destroy = (err?: Error): Duplex => {
+      this.resetRaw();
+      return destroy(err);
+    };
+  }
+
+  private resetRaw(): void {
+    const raw = this.raw;
+    if (this.dataThrough || this.resetting || !raw || raw.destroyed) return;
+    this.resetting = true; // resetAndDestroy() calls destroy() again
+    raw.resetAndDestroy();
   }
 
   private checkDataCertificate(sock: tls.TLSSocket): void {

@@ -26,14 +26,24 @@ export async function randomFile(file: string, size: number): Promise<void> {
 /** A protocol log kept in memory; printed by a failing test through `dump()`. */
 export class DialogueLog {
   readonly lines: string[] = [];
+  private readonly times: string[] = [];
   readonly log = (e: ProtocolEvent): void => {
     if (e.kind === 'command') this.lines.push(`> ${e.text}`);
     else if (e.kind === 'reply') this.lines.push(`< ${e.reply.code} ${e.reply.lines.join(' | ')}`);
     else this.lines.push(`* ${e.text}`);
-    if (this.lines.length > 4000) this.lines.splice(0, 1000);
+    this.times.push(new Date().toISOString().slice(11, 23));
+    if (this.lines.length > 4000) {
+      this.lines.splice(0, 1000);
+      this.times.splice(0, 1000);
+    }
   };
+  /** The last lines, each with its time (UTC, as in the servers' logs). */
   dump(): string {
-    return this.lines.slice(-80).join('\n');
+    const from = Math.max(0, this.lines.length - 80);
+    return this.lines
+      .slice(from)
+      .map((l, i) => `${this.times[from + i] ?? ''} ${l}`)
+      .join('\n');
   }
   includes(text: string): boolean {
     return this.lines.some((l) => l.includes(text));

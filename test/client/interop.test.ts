@@ -93,12 +93,16 @@ for (const c of cases) {
       await rm(local, { recursive: true, force: true });
     });
 
-    /** Runs `fn`, printing the dialogue when it fails. */
+    /** Runs `fn`, printing the dialogue and the server's logs when it fails. */
     async function withLog<T>(fn: () => Promise<T>): Promise<T> {
       try {
         return await fn();
       } catch (err) {
-        process.stderr.write(`--- dialogue (${c.title}) ---\n${log.dump()}\n`);
+        const logs = await peer.logs().catch((e: unknown) => `(no server logs: ${String(e)})`);
+        process.stderr.write(
+          `--- dialogue (${c.title}) ---\n${log.dump()}\n` +
+            `--- server logs (${c.title}), tail ---\n${logs.slice(-30_000)}\n`,
+        );
         throw err;
       }
     }
