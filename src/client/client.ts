@@ -129,6 +129,9 @@ export interface TransferSummary {
   readonly reply: Reply;
 }
 
+/** File stream buffer: big enough to batch many 16 KiB TLS records per system call. */
+const FILE_CHUNK = 1024 * 1024;
+
 const DEFAULTS = {
   connectTimeoutMs: 15_000,
   replyTimeoutMs: 30_000,
@@ -690,7 +693,11 @@ export class FerryClient {
         () => false,
       );
       created = !existed;
-      sink = offset > 0 ? createWriteStream(local, { flags: 'r+', start: offset }) : createWriteStream(local);
+      // A large buffer lets the file stream batch TLS records into one writev instead of a write per 16 KiB.
+      sink =
+        offset > 0
+          ? createWriteStream(local, { flags: 'r+', start: offset, highWaterMark: FILE_CHUNK })
+          : createWriteStream(local, { highWaterMark: FILE_CHUNK });
     } else {
       sink = local;
     }
@@ -752,7 +759,10 @@ export class FerryClient {
         return { bytes: 0, offset, reply: { code: 226, lines: ['Nothing to resume: already complete.'] } };
       }
     }
-    const source = typeof local === 'string' ? createReadStream(local, { start: offset }) : local;
+    const source =
+      typeof local === 'string'
+        ? createReadStream(local, { start: offset, highWaterMark: FILE_CHUNK })
+        : local;
     const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
     opts.onProgress?.({ bytes: 0, total: expected });
     const onBytes = (bytes: number): void => opts.onProgress?.({ bytes, total: expected });
