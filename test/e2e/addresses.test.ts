@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { RawFtp } from '../support/raw-ftp.js';
+import { startFerry } from '../support/ferry.js';
+import { loggedIn, withClients } from './harness.js';
+
+test('IPv6: implicit FTPS on ::1, EPSV data connections, PASV refused with a pointer to EPSV', async () => {
+  const ts = await startFerry({ explicit: false, implicit: { host: '::1', port: 0 } });
+  try {
+    await withClients(async (track) => {
+      const ftp = track(await RawFtp.connect({ host: '::1', port: ts.implicitPort, implicit: true }));
+      await ftp.expect(220);
+      await ftp.login(ts.user, ts.password);
+      await ftp.cmd('TYPE I', 200);
+      const [, stored] = await ftp.store('six.txt', Buffer.from('over IPv6\n'));
+      assert.equal(stored.code, 226);
+      assert.equal((await ftp.retrieve('six.txt')).toString(), 'over IPv6\n');
+      const pasv = await ftp.cmd('PASV');
+      assert.equal(pasv.code, 425);
+      assert.match(pasv.lines.join(' '), /EPSV/);
+      assert.equal(
+        (await ftp.cmd('EPSV 1')).code,
+        522,
+        'EPSV 1 on an IPv6 connection names the usable protocol',
+      );
+    });
+  } finally {
+    await ts.close();
+  }
+});
+
+test('PASV announces the configured passive address (NAT) and ports from the configured range', async () => {
+  const ts = await startFerry({ passive: { address: '192.0.2.7', portMin: 40000, portMax: 40999 } });
+  try {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'implicit'));
+      const r = await ftp.cmd('PASV', 227);
+      const m = /\((\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\)/.exec(r.lines.join(' '));
+      assert.ok(m, r.lines.join(' '));
+      assert.equal(m.slice(1, 5).join('.'), '192.0.2.7');
+      const port = Number(m[5]) * 256 + Number(m[6]);
+      assert.ok(port >= 40000 && port <= 40999, `port ${port} outside the range`);
+      const epsvPort = await ftp.epsv();
+      assert.ok(epsvPort >= 40000 && epsvPort <= 40999, `EPSV port ${epsvPort} outside the range`);
+      // The data connection itself still works through the real address (EPSV carries no address).
+      assert.equal((await ftp.listing('NLST')).trim(), '');
+    });
+  } finally {
+    await ts.close();
+  }
+});
