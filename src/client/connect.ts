@@ -1,0 +1,179 @@
+import type tls from 'node:tls';
+import { FerryError, ReplyError } from '../errors.js';
+import { parseFeatures } from '../protocol/features.js';
+import type { Reply } from '../protocol/reply.js';
+import { ControlConnection } from './control.js';
+import { ConnectionError, LoginError } from './errors.js';
+import { DEFAULTS, type ClientOptions } from './options.js';
+import { command, isOk, parsePwdReply, replyText, setProt, type Session } from './session.js';
+import { checkServerCertificate, serverKey } from './trust.js';
+import { DEFAULT_PORTS, type Security } from './url.js';
+
+/**
+ * Connection setup: TCP and TLS (implicit: TLS first; explicit: AUTH TLS/SSL), the server's
+ * certificate checked against the trust policy, login, and the session's settings (FEAT, UTF8,
+ * PBSZ/PROT, TYPE I, PWD). Also the control connection's later changes of security: CCC and REIN.
+ */
+
+function isIpAddress(host: string): boolean {
+  return /^[\d.]+$/.test(host) || host.includes(':');
+}
+
+/** Base TLS options for the control and data connections. */
+function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
+  const minVersion = opts.minTlsVersion ?? 'TLSv1.2';
+  const legacy = minVersion === 'TLSv1' || minVersion === 'TLSv1.1';
+  const servername = opts.servername ?? (isIpAddress(opts.host) ? undefined : opts.host);
+  return {
+    host: opts.host,
+    ...(servername !== undefined ? { servername } : {}),
+    ...(opts.ca !== undefined ? { ca: opts.ca as string | Buffer | (string | Buffer)[] } : {}),
+    minVersion,
+    ...(opts.maxTlsVersion !== undefined ? { maxVersion: opts.maxTlsVersion } : {}),
+    // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for.
+    ...(legacy ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    // The trust policy is applied after the handshake (pins, known hosts); see trust.ts.
+    rejectUnauthorized: false,
+  };
+}
+
+function controlPort(opts: ClientOptions, security: Security): number {
+  return opts.port ?? (security === 'implicit' ? DEFAULT_PORTS.ftps : DEFAULT_PORTS.ftpes);
+}
+
+async function verify(opts: ClientOptions, security: Security, sock: tls.TLSSocket): Promise<void> {
+  const server = serverKey(opts.host, controlPort(opts, security));
+  const decision = await checkServerCertificate(sock, server, {
+    insecure: opts.insecure,
+    fingerprints: opts.fingerprints,
+    knownHosts: opts.knownHosts,
+    trustOnFirstUse: opts.trustOnFirstUse,
+  });
+  opts.onTrust?.(decision, server);
+}
+
+/** Connects, secures the control connection and logs in (options already validated). */
+export async function openSession(o: ClientOptions): Promise<Session> {
+  const security = o.security ?? 'explicit';
+  const dataState = { epsvRefused: o.disableEpsv ?? false, eprtRefused: false };
+  const tlsOptions = tlsOptionsFor(o);
+  const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  const control = await ControlConnection.connect({
+    host: o.host,
+    port: controlPort(o, security),
+    implicit: security === 'implicit',
+    tlsOptions,
+    verify: (sock) => verify(o, security, sock),
+    connectTimeoutMs,
+    replyTimeoutMs: o.replyTimeoutMs ?? DEFAULTS.replyTimeoutMs,
+    handshakeTimeoutMs: o.handshakeTimeoutMs ?? connectTimeoutMs,
+    log: o.log,
+    signal: o.signal,
+  });
+  const s: Session = {
+    opts: o,
+    security,
+    tlsOptions,
+    dataState,
+    control,
+    featureMap: new Map(),
+    prot: undefined,
+    home: undefined,
+  };
+  try {
+    await greetAndLogin(s);
+  } catch (err) {
+    control.destroy(err instanceof FerryError ? err : undefined);
+    throw err;
+  }
+  return s;
+}
+
+/** Greeting, then AUTH (explicit), login, FEAT, UTF8, PBSZ/PROT, TYPE I, PWD. */
+async function greetAndLogin(s: Session): Promise<void> {
+  const c = s.control;
+  let greeting: Reply;
+  try {
+    greeting = await c.read();
+    while (greeting.code < 200) greeting = await c.read();
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'ERR_TIMEOUT' && s.security !== 'implicit') {
+      throw new FerryError(
+        'ERR_TIMEOUT',
+        `No greeting from ${s.opts.host}:${controlPort(s.opts, s.security)}: an implicit FTPS server waits for TLS first (use ftps://).`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  if (greeting.code !== 220) {
+    throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyText(greeting)}`);
+  }
+  await secureAndLogin(s);
+}
+
+async function secureAndLogin(s: Session): Promise<void> {
+  const c = s.control;
+  if (s.security === 'explicit') {
+    const mech = s.opts.authMechanism ?? 'TLS';
+    const r = await c.request(`AUTH ${mech}`);
+    if (r.code !== 234 && r.code !== 334) {
+      throw new FerryError(
+        'ERR_TLS',
+        `The server refused AUTH ${mech}: ${r.code} ${replyText(r)}${mech === 'TLS' ? ' (a legacy server may need AUTH SSL: --auth ssl)' : ''}`,
+      );
+    }
+    await c.startTls();
+  }
+  // MS-FTPS 3.1.5.1: on implicit FTPS, PBSZ 0 and PROT P are implied, never sent.
+  s.prot = s.security === 'implicit' ? 'P' : undefined;
+  await login(s);
+  const feat = await c.request('FEAT');
+  s.featureMap = isOk(feat) ? parseFeatures(feat) : new Map();
+  if ((s.opts.utf8 ?? true) && s.featureMap.has('UTF8')) await c.request('OPTS UTF8 ON');
+  const wanted = s.opts.dataProtection === 'clear' ? 'C' : 'P';
+  if (s.security === 'explicit') {
+    await setProt(s, wanted, true);
+  } else if (s.security === 'implicit' && wanted === 'C') {
+    await setProt(s, 'C', false);
+  }
+  const type = await c.request('TYPE I');
+  if (!isOk(type)) throw new ReplyError(type.code, replyText(type), 'TYPE I');
+  const pwd = await c.request('PWD');
+  s.home = pwd.code === 257 ? parsePwdReply(pwd) : undefined;
+}
+
+async function login(s: Session): Promise<void> {
+  const c = s.control;
+  const user = s.opts.user ?? 'anonymous';
+  let r = await c.request(`USER ${user}`);
+  if (r.code === 331) r = await c.request(`PASS ${s.opts.password ?? ''}`);
+  if (r.code === 332) throw new LoginError(r.code, `${replyText(r)} (ACCT is not supported)`);
+  if (r.code === 421) throw new ConnectionError(`The server closed the session: 421 ${replyText(r)}`);
+  if (r.code !== 230 && r.code !== 202) throw new LoginError(r.code, replyText(r));
+}
+
+/** CCC: the control connection continues in clear (the caller refuses it on implicit FTPS). */
+export async function clearControl(s: Session): Promise<void> {
+  if (!s.control.secure) throw new FerryError('ERR_USAGE', 'The control connection is not encrypted.');
+  await command(s, 'CCC');
+  await s.control.stopTls();
+  s.control.info('Control connection in clear (CCC).');
+}
+
+/** REIN, then TLS and login again on the same TCP connection (see FerryClient.reinitialize). */
+export async function reinitialize(s: Session): Promise<void> {
+  const c = s.control;
+  await command(s, 'REIN');
+  if (c.secure) await c.stopTls();
+  s.prot = undefined;
+  s.featureMap = new Map();
+  if (s.security === 'implicit') {
+    // MS-FTPS 3.1.5.3: negotiate implicit FTPS again, then expect the greeting.
+    await c.startTls();
+    await greetAndLogin(s);
+  } else {
+    // The REIN reply stands for the greeting; explicit FTPS starts over with AUTH.
+    await secureAndLogin(s);
+  }
+}

@@ -1,0 +1,40 @@
+import { FerryError, ReplyError } from '../errors.js';
+import { isDirectory, listDir } from './listing.js';
+import { command, isOk, pathArg, replyText, type Session } from './session.js';
+import { joinRemote, remoteDirname } from './url.js';
+
+/** Directory trees: creating a path with its parents, removing a directory with its contents. */
+
+/** MKD; with `parents`, missing parents are created and an existing directory is fine. */
+export async function makeDir(s: Session, path: string, parents: boolean): Promise<void> {
+  pathArg(path);
+  const r = await s.control.request(`MKD ${path}`);
+  if (isOk(r)) return;
+  if (!parents) throw new ReplyError(r.code, replyText(r), `MKD ${path}`);
+  if (await isDirectory(s, path)) return;
+  const parent = remoteDirname(path);
+  if (parent === '' || parent === '/' || parent === path)
+    throw new ReplyError(r.code, replyText(r), `MKD ${path}`);
+  await makeDir(s, parent, true);
+  await command(s, `MKD ${path}`);
+}
+
+/** DELE a file; with `recursive`, a directory and everything in it. */
+export async function removePath(
+  s: Session,
+  path: string,
+  recursive: boolean,
+  signal?: AbortSignal,
+): Promise<void> {
+  pathArg(path);
+  const r = await s.control.request(`DELE ${path}`);
+  if (isOk(r)) return;
+  if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyText(r), `DELE ${path}`);
+  for (const e of await listDir(s, path, signal)) {
+    if (signal?.aborted) throw new FerryError('ERR_ABORTED', 'Aborted.');
+    const child = joinRemote(path, e.name);
+    if (e.type === 'dir') await removePath(s, child, true, signal);
+    else await command(s, `DELE ${child}`);
+  }
+  await command(s, `RMD ${path}`);
+}

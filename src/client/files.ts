@@ -1,0 +1,180 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { stat as fsStat, unlink } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
+import { FerryError, ReplyError } from '../errors.js';
+import type { Reply } from '../protocol/reply.js';
+import { replyText, pathArg, transfer, type Session } from './session.js';
+import type { TransferBody } from './transfer.js';
+
+/**
+ * File transfers: downloads (RETR) to a local file or a stream and uploads (STOR, APPE) from one,
+ * with resume (REST, or APPE when REST is refused for an upload), append and progress.
+ */
+
+export interface Progress {
+  readonly bytes: number;
+  /** Bytes expected in this transfer, when known. */
+  readonly total: number | undefined;
+}
+
+export interface TransferOptions {
+  /** Start at this byte (REST). */
+  readonly offset?: number;
+  /** Continue an interrupted transfer: the offset is the size of what the target already has. */
+  readonly resume?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onProgress?: (p: Progress) => void;
+}
+
+export interface GetOptions extends TransferOptions {
+  /** End the destination stream at the end (default true; false for e.g. stdout). */
+  readonly end?: boolean;
+}
+
+export interface PutOptions extends TransferOptions {
+  /** APPE: append to the remote file. */
+  readonly append?: boolean;
+  /** The size of a stream source, for progress. */
+  readonly size?: number;
+}
+
+export interface TransferSummary {
+  readonly bytes: number;
+  /** The offset the transfer started at (resume). */
+  readonly offset: number;
+  readonly reply: Reply;
+}
+
+/** File stream buffer: big enough to batch many 16 KiB TLS records per system call. */
+const FILE_CHUNK = 1024 * 1024;
+
+/** The size of a remote file (SIZE), or undefined when the server cannot tell. */
+async function remoteSize(s: Session, path: string): Promise<number | undefined> {
+  const r = await s.control.request(`SIZE ${path}`);
+  if (r.code !== 213) return undefined;
+  const n = Number(replyText(r).trim());
+  return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
+}
+
+/** Downloads a file to a local path or a stream (see FerryClient.get). */
+export async function download(
+  s: Session,
+  remote: string,
+  local: string | Writable,
+  opts: GetOptions,
+): Promise<TransferSummary> {
+  pathArg(remote);
+  let offset = opts.offset ?? 0;
+  if (opts.resume && typeof local === 'string') {
+    offset = await fsStat(local).then(
+      (st) => st.size,
+      () => 0,
+    );
+  }
+  const total = opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined;
+  if (opts.resume && total !== undefined) {
+    if (offset > total) {
+      throw new FerryError(
+        'ERR_USAGE',
+        `Cannot resume: the local file has ${offset} bytes, more than the ${total} of ${remote}.`,
+      );
+    }
+    if (offset === total) {
+      return { bytes: 0, offset, reply: { code: 226, lines: ['Nothing to resume: already complete.'] } };
+    }
+  }
+  let sink: Writable;
+  let created = false;
+  if (typeof local === 'string') {
+    const existed = await fsStat(local).then(
+      () => true,
+      () => false,
+    );
+    created = !existed;
+    // A large buffer lets the file stream batch TLS records into one writev instead of a write per 16 KiB.
+    sink =
+      offset > 0
+        ? createWriteStream(local, { flags: 'r+', start: offset, highWaterMark: FILE_CHUNK })
+        : createWriteStream(local, { highWaterMark: FILE_CHUNK });
+  } else {
+    sink = local;
+  }
+  const expected = total !== undefined ? total - offset : undefined;
+  opts.onProgress?.({ bytes: 0, total: expected });
+  try {
+    const result = await transfer(
+      s,
+      `RETR ${remote}`,
+      { direction: 'download', sink, end: opts.end },
+      {
+        signal: opts.signal,
+        rest: offset,
+        onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
+      },
+    );
+    return { bytes: result.bytes, offset, reply: result.reply };
+  } catch (err) {
+    sink.destroy();
+    if (created && typeof local === 'string' && !(err instanceof FerryError && err.code === 'ERR_ABORTED')) {
+      // Do not leave an empty file behind for a download that never started.
+      const size = await fsStat(local).then(
+        (st) => st.size,
+        () => -1,
+      );
+      if (size === 0) await unlink(local).catch(() => {});
+    }
+    throw err;
+  }
+}
+
+/** Uploads a local file or a stream (see FerryClient.put). */
+export async function upload(
+  s: Session,
+  local: string | Readable,
+  remote: string,
+  opts: PutOptions,
+): Promise<TransferSummary> {
+  pathArg(remote);
+  let offset = opts.offset ?? 0;
+  if (opts.resume) offset = (await remoteSize(s, remote)) ?? 0;
+  let total = opts.size;
+  if (typeof local === 'string') {
+    const st = await fsStat(local);
+    if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
+    total = st.size;
+    if (opts.resume && offset > st.size) {
+      throw new FerryError(
+        'ERR_USAGE',
+        `Cannot resume: ${remote} has ${offset} bytes, more than the ${st.size} of the local file.`,
+      );
+    }
+    if (opts.resume && offset === st.size) {
+      return { bytes: 0, offset, reply: { code: 226, lines: ['Nothing to resume: already complete.'] } };
+    }
+  }
+  const source =
+    typeof local === 'string' ? createReadStream(local, { start: offset, highWaterMark: FILE_CHUNK }) : local;
+  const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
+  opts.onProgress?.({ bytes: 0, total: expected });
+  const onBytes = (bytes: number): void => opts.onProgress?.({ bytes, total: expected });
+  const body: TransferBody = { direction: 'upload', source };
+  try {
+    if (opts.append) {
+      const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
+      return { bytes: r.bytes, offset, reply: r.reply };
+    }
+    if (offset > 0) {
+      const rest = await s.control.request(`REST ${offset}`);
+      if (rest.code !== 350) {
+        if (!opts.resume) throw new ReplyError(rest.code, replyText(rest), `REST ${offset}`);
+        s.control.info('REST refused for the upload; appending instead (APPE).');
+        const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
+        return { bytes: r.bytes, offset, reply: r.reply };
+      }
+    }
+    const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
+    return { bytes: r.bytes, offset, reply: r.reply };
+  } finally {
+    if (typeof local === 'string') source.destroy();
+  }
+}

@@ -1,0 +1,122 @@
+import type tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import type { ProtocolLogger } from './control.js';
+import type { KnownHostsStore, TrustDecision } from './trust.js';
+import { parseFtpUrl, resolveCredentials, type CredentialSources, type Security } from './url.js';
+
+/** FerryClient's options: what to connect to, how to secure it, and how long to wait. */
+
+export interface ClientOptions {
+  readonly host: string;
+  /** Default: 990 for implicit, 21 otherwise. */
+  readonly port?: number;
+  /** 'implicit' (TLS first, ftps://), 'explicit' (AUTH TLS, ftpes://; the default) or 'none' (plain FTP). */
+  readonly security?: Security;
+  /** Required for security 'none': plain FTP sends the password in clear. */
+  readonly allowPlain?: boolean;
+  /** Default 'anonymous'. */
+  readonly user?: string;
+  readonly password?: string;
+  /** AUTH TLS (default) or AUTH SSL (legacy servers, MS-FTPS 3.1.5.4). Explicit FTPS only. */
+  readonly authMechanism?: 'TLS' | 'SSL';
+  /** PROT P (default) or PROT C (data in clear). */
+  readonly dataProtection?: 'private' | 'clear';
+  /** Passive (EPSV, then PASV; default) or active (EPRT, then PORT). */
+  readonly dataMode?: 'passive' | 'active';
+  /** Passive mode with PASV only (no EPSV), e.g. for a middlebox that only knows PASV. */
+  readonly disableEpsv?: boolean;
+  /** Trusted CA certificates (PEM) instead of the system's. */
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /** Skip all certificate checks. */
+  readonly insecure?: boolean;
+  /** Accept exactly these certificates (`sha256:AB:…`). */
+  readonly fingerprints?: readonly string[];
+  /** Known-hosts store for certificates no CA vouches for (trust on first use). */
+  readonly knownHosts?: KnownHostsStore;
+  /** Record an unknown certificate in `knownHosts` and accept it. */
+  readonly trustOnFirstUse?: boolean;
+  /** Lowest TLS version; default TLSv1.2 (TLSv1 and TLSv1.1 only when asked). */
+  readonly minTlsVersion?: tls.SecureVersion;
+  readonly maxTlsVersion?: tls.SecureVersion;
+  /** SNI and certificate name; default the host (unless it is an IP address). */
+  readonly servername?: string;
+  /** Send `OPTS UTF8 ON` when the server offers UTF8 (default true). */
+  readonly utf8?: boolean;
+  readonly connectTimeoutMs?: number;
+  readonly replyTimeoutMs?: number;
+  /** A data connection without traffic for this long fails the transfer. */
+  readonly dataTimeoutMs?: number;
+  readonly handshakeTimeoutMs?: number;
+  /** Sees the command/reply dialogue (PASS masked). */
+  readonly log?: ProtocolLogger;
+  /** Told how the server's certificate was trusted (e.g. to announce a first use). */
+  readonly onTrust?: (decision: TrustDecision, server: string) => void;
+  /** Cancels connecting and logging in. */
+  readonly signal?: AbortSignal;
+}
+
+export const DEFAULTS = {
+  connectTimeoutMs: 15_000,
+  replyTimeoutMs: 30_000,
+  dataTimeoutMs: 60_000,
+};
+
+/**
+ * The options for a connect() target: a URL gives scheme, host, port and user (its path is
+ * ignored); the password comes from the URL, FERRY_PASSWORD or ~/.netrc. `options` add to or
+ * override it.
+ */
+export async function resolveClientOptions(
+  target: string | ClientOptions,
+  options: Partial<ClientOptions> & { credentials?: CredentialSources },
+): Promise<ClientOptions> {
+  let o: ClientOptions;
+  if (typeof target === 'string') {
+    const u = parseFtpUrl(target);
+    const user = options.user ?? u.user;
+    const creds =
+      options.password !== undefined
+        ? { user: user ?? 'anonymous', password: options.password }
+        : await resolveCredentials({ host: u.host, user, password: u.password }, options.credentials);
+    o = {
+      host: u.host,
+      port: u.port,
+      security: u.security,
+      ...options,
+      user: creds.user,
+      password: creds.password,
+    };
+    if (u.security === 'none' && options.allowPlain === undefined) o = { ...o, allowPlain: false };
+  } else {
+    o = { ...target, ...options };
+  }
+  return o;
+}
+
+export function validate(o: ClientOptions): void {
+  const bad = (key: string, msg: string): never => {
+    throw new FerryError('ERR_INVALID_OPTION', `options.${key}: ${msg}`);
+  };
+  if (typeof o.host !== 'string' || o.host === '') bad('host', 'a host name or address is required.');
+  if (o.port !== undefined && (!Number.isInteger(o.port) || o.port < 1 || o.port > 65535)) {
+    bad('port', 'must be an integer from 1 to 65535.');
+  }
+  if (o.security !== undefined && !['implicit', 'explicit', 'none'].includes(o.security)) {
+    bad('security', "must be 'implicit', 'explicit' or 'none'.");
+  }
+  if (o.security === 'none' && !o.allowPlain) {
+    bad('allowPlain', 'plain FTP sends the password in clear; set allowPlain: true to really do that.');
+  }
+  if (o.authMechanism !== undefined && o.authMechanism !== 'TLS' && o.authMechanism !== 'SSL') {
+    bad('authMechanism', "must be 'TLS' or 'SSL'.");
+  }
+  if (o.authMechanism === 'SSL' && o.security === 'implicit') {
+    bad('authMechanism', 'AUTH is never sent on implicit FTPS (MS-FTPS 3.1.5.6).');
+  }
+  for (const key of ['connectTimeoutMs', 'replyTimeoutMs', 'dataTimeoutMs', 'handshakeTimeoutMs'] as const) {
+    const v = o[key];
+    if (v !== undefined && (!Number.isFinite(v) || v <= 0))
+      bad(key, 'must be a positive number of milliseconds.');
+  }
+  if (o.trustOnFirstUse && !o.knownHosts) bad('knownHosts', 'trustOnFirstUse needs a knownHosts store.');
+}

@@ -1,0 +1,119 @@
+import type tls from 'node:tls';
+import { FerryError, ReplyError } from '../errors.js';
+import type { Reply } from '../protocol/reply.js';
+import type { ControlConnection } from './control.js';
+import { DEFAULTS, type ClientOptions } from './options.js';
+import { runTransfer, type DataOptions, type DataState, type TransferBody } from './transfer.js';
+import type { Security } from './url.js';
+
+/**
+ * A logged-in session's state, shared by the client's operations (connect.ts, listing.ts, files.ts,
+ * directories.ts), and the primitives they all use: commands, replies and data commands.
+ */
+export interface Session {
+  readonly opts: ClientOptions;
+  /** How the control connection was secured at login. */
+  readonly security: Security;
+  /** Base TLS options for the control and data connections. */
+  readonly tlsOptions: tls.ConnectionOptions;
+  readonly dataState: DataState;
+  readonly control: ControlConnection;
+  /** FEAT: feature name (uppercase) → parameters. */
+  featureMap: ReadonlyMap<string, string>;
+  /** Data protection in effect (PROT), undefined before it is set. */
+  prot: 'P' | 'C' | undefined;
+  /** The login directory (from PWD). */
+  home: string | undefined;
+}
+
+export const replyText = (r: Reply): string => r.lines.join(' ');
+export const isOk = (r: Reply): boolean => r.code >= 200 && r.code < 300;
+
+/** Text of a 257 reply's quoted path (`"/a ""b"""` → `/a "b"`). */
+export function parsePwdReply(r: Reply): string | undefined {
+  const m = /"((?:[^"]|"")*)"/.exec(r.lines[0]);
+  return m ? (m[1] ?? '').replaceAll('""', '"') : undefined;
+}
+
+export function pathArg(p: string): string {
+  if (/[\r\n]/.test(p)) throw new FerryError('ERR_USAGE', 'A path must not contain a line break.');
+  return p;
+}
+
+/** Sends a command; throws ReplyError unless the final reply passes `ok` (default: 2xx). */
+export async function command(s: Session, line: string, ok: (r: Reply) => boolean = isOk): Promise<Reply> {
+  const r = await s.control.request(line);
+  if (!ok(r)) throw new ReplyError(r.code, replyText(r), line);
+  return r;
+}
+
+export async function setProt(s: Session, level: 'P' | 'C', pbsz: boolean): Promise<void> {
+  const c = s.control;
+  if (pbsz) {
+    const r = await c.request('PBSZ 0');
+    if (!isOk(r)) throw new FerryError('ERR_TLS', `The server refused PBSZ 0: ${r.code} ${replyText(r)}`);
+  }
+  const r = await c.request(`PROT ${level}`);
+  if (!isOk(r)) {
+    throw new FerryError('ERR_TLS', `The server refused PROT ${level}: ${r.code} ${replyText(r)}`);
+  }
+  s.prot = level;
+}
+
+function dataOptions(s: Session): DataOptions {
+  const o = s.opts;
+  return {
+    mode: o.dataMode ?? 'passive',
+    protect: s.prot === 'P',
+    tlsOptions: s.tlsOptions,
+    insecure: o.insecure ?? false,
+    connectTimeoutMs: o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    dataTimeoutMs: o.dataTimeoutMs ?? DEFAULTS.dataTimeoutMs,
+  };
+}
+
+/**
+ * Runs a data command. On implicit FTPS PROT P is assumed (MS-FTPS 3.1.5.1), but some servers
+ * (vsftpd) do not imply it and refuse data commands until they see it: then send PBSZ 0 and
+ * PROT P once and retry.
+ */
+export async function transfer(
+  s: Session,
+  line: string,
+  body: TransferBody,
+  opts: {
+    signal?: AbortSignal;
+    onBytes?: (n: number) => void;
+    onPreliminary?: (r: Reply) => void;
+    rest?: number;
+  },
+) {
+  const attempt = async () => {
+    if (opts.rest !== undefined && opts.rest > 0) {
+      await command(s, `REST ${opts.rest}`, (r) => r.code === 350);
+    }
+    return runTransfer(s.control, dataOptions(s), s.dataState, {
+      command: line,
+      body,
+      signal: opts.signal,
+      onBytes: opts.onBytes,
+      onPreliminary: opts.onPreliminary,
+    });
+  };
+  try {
+    return await attempt();
+  } catch (err) {
+    if (
+      s.security === 'implicit' &&
+      s.prot === 'P' &&
+      err instanceof ReplyError &&
+      [521, 522, 534].includes(err.replyCode) &&
+      !s.control.failure
+    ) {
+      s.control.info('The server did not imply PROT P on implicit FTPS; sending PBSZ 0 and PROT P.');
+      await setProt(s, 'P', true);
+      return attempt();
+    }
+    throw err;
+  }
+}
