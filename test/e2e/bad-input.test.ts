@@ -13,27 +13,16 @@ import type { TestServer } from '../support/ferry.js';
 import { RawFtp, socketClosed, waitEvent, withDeadline } from '../support/raw-ftp.js';
 import {
   assertNoHostPath,
-  assertNoLeaks,
   assertSameBytes,
   connectSecure,
   loggedIn,
   MODES,
   randomData,
-  resourceCounts,
-  startServer,
   textOf,
+  useFerry,
   withClients,
   type Mode,
-  type ResourceCounts,
 } from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
 
 /** A reply text a human can read: printable ASCII, no echo of raw garbage. */
 function assertClearText(text: string): void {
@@ -75,26 +64,25 @@ async function normalSession(ts: TestServer, mode: Mode): Promise<void> {
 
 for (const mode of MODES) {
   describe(`bad input (${mode})`, { timeout: 120_000 }, () => {
-    let ts: TestServer;
+    const server = useFerry();
     let outside: string;
     before(async () => {
-      ts = await startServer();
+      const { root } = server();
       // Outside the root: a directory with a secret, and links to it from inside the root.
       outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-outside-'));
       await writeFile(path.join(outside, 'secret.txt'), 'OUTSIDE-SECRET');
-      await symlink(outside, path.join(ts.root, 'escape'));
-      await symlink(path.join(outside, 'secret.txt'), path.join(ts.root, 'secret-link'));
-      await mkdir(path.join(ts.root, 'sub'));
-      await writeFile(path.join(ts.root, 'sub', 'inside.txt'), 'inside');
+      await symlink(outside, path.join(root, 'escape'));
+      await symlink(path.join(outside, 'secret.txt'), path.join(root, 'secret-link'));
+      await mkdir(path.join(root, 'sub'));
+      await writeFile(path.join(root, 'sub', 'inside.txt'), 'inside');
     });
     after(async () => {
-      await ts.close();
       await rm(outside, { recursive: true, force: true });
     });
 
     test('a 100 KB line without CRLF → 500 "too long" at once; the session still works', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         ftp.send(Buffer.alloc(100 * 1024, 0x41));
         const r = await ftp.expect(500);
         assert.match(textOf(r), /too long/i);
@@ -117,7 +105,7 @@ for (const mode of MODES) {
         Buffer.from('GET / HTTP/1.1'),
       ];
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         ftp.send(Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\r\n')])));
         for (const l of lines) {
           const r = await ftp.expect();
@@ -132,7 +120,7 @@ for (const mode of MODES) {
 
     test('commands that need a login → 530 before login', async () => {
       await withClients(async (track) => {
-        const ftp = track(await connectSecure(ts, mode));
+        const ftp = track(await connectSecure(server(), mode));
         for (const line of [
           'PWD',
           'CWD /',
@@ -163,22 +151,22 @@ for (const mode of MODES) {
           assert.equal(r.code, 530, `${line} → ${r.code} ${textOf(r)}`);
         }
         await ftp.cmd('PASS secret', 503); // PASS without USER
-        await ftp.cmd(`USER ${ts.user}`, 331);
+        await ftp.cmd(`USER ${server().user}`, 331);
         const bad = await ftp.cmd('PASS wrong', 530);
         assertClearText(textOf(bad));
-        await ftp.login(ts.user, ts.password);
+        await ftp.login(server().user, server().password);
         await ftp.cmd('PWD', 257);
       });
-      assert.equal(await readFile(path.join(ts.root, 'sub', 'inside.txt'), 'utf8'), 'inside');
+      assert.equal(await readFile(path.join(server().root, 'sub', 'inside.txt'), 'utf8'), 'inside');
     });
 
     test('traversal attempts stay inside the root and replies show no host path', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const check = async (line: string, codes: number[]): Promise<void> => {
           const r = await ftp.cmd(line);
           assert.ok(codes.includes(r.code), `${line} → ${r.code} ${textOf(r)}`);
-          assertNoHostPath(r, ts, outside);
+          assertNoHostPath(r, server(), outside);
         };
         await check('CWD ..', [250]);
         assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /, 'CWD .. at the root stays at /');
@@ -210,7 +198,7 @@ for (const mode of MODES) {
           r = await ftp.expect();
         }
         assert.ok(r.code === 550 || r.code === 553, `STOR through the link → ${r.code} ${textOf(r)}`);
-        assertNoHostPath(r, ts, outside);
+        assertNoHostPath(r, server(), outside);
         await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
         await check('MKD escape/planted-dir', [550, 553]);
         await check('DELE escape/secret.txt', [550]);
@@ -225,7 +213,7 @@ for (const mode of MODES) {
 
     test('a listing of the root shows the escaping link without revealing its target', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const list = await ftp.listing('LIST');
         assert.match(list, /escape/);
         assert.ok(!list.includes(outside), `LIST leaks a host path: ${list}`);
@@ -235,19 +223,13 @@ for (const mode of MODES) {
     });
 
     test('after all the bad input, a normal session works (login, upload, download)', async () => {
-      await normalSession(ts, mode);
+      await normalSession(server(), mode);
     });
   });
 }
 
 describe('bad input before TLS', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer();
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry();
 
   test('garbage instead of a ClientHello on the implicit port: closed without a plaintext word', async () => {
     for (const bytes of [
@@ -255,31 +237,33 @@ describe('bad input before TLS', { timeout: 60_000 }, () => {
       Buffer.from('USER alice\r\n'),
       Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00]),
     ]) {
-      const got = await garbageConnection(ts.implicitPort, bytes);
+      const got = await garbageConnection(server().implicitPort, bytes);
       const text = got.toString('latin1');
       assert.ok(!/\d{3}[ -]/.test(text), `plaintext reply on the implicit port: ${JSON.stringify(text)}`);
       // At most a TLS alert record.
       if (got.length > 0) assert.equal(got[0], 0x15, `unexpected bytes: ${got.toString('hex')}`);
     }
-    await normalSession(ts, 'implicit');
+    await normalSession(server(), 'implicit');
   });
 
   test('garbage after AUTH TLS 234 on the explicit port: connection closed, server still serves', async () => {
     await withClients(async (track) => {
-      const ftp = track(await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false }));
+      const ftp = track(
+        await RawFtp.connect({ host: server().host, port: server().explicitPort, implicit: false }),
+      );
       await ftp.expect(220);
       await ftp.cmd('AUTH TLS', 234);
       ftp.send(Buffer.from('this is not a ClientHello\r\n'));
       await withDeadline(ftp.closed, ftp.timeoutMs, 'the server to close the connection');
     });
-    await normalSession(ts, 'explicit');
-    await normalSession(ts, 'implicit');
+    await normalSession(server(), 'explicit');
+    await normalSession(server(), 'implicit');
   });
 
   test('a client that connects to the implicit port and leaves at once does not disturb the server', async () => {
     for (let i = 0; i < 5; i++) {
-      assert.equal((await garbageConnection(ts.implicitPort, Buffer.alloc(0), true)).length, 0);
+      assert.equal((await garbageConnection(server().implicitPort, Buffer.alloc(0), true)).length, 0);
     }
-    await normalSession(ts, 'implicit');
+    await normalSession(server(), 'implicit');
   });
 });

@@ -5,40 +5,16 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { TestServer } from '../support/ferry.js';
+import { describe, test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
-import {
-  assertNoLeaks,
-  assertSameBytes,
-  loggedIn,
-  randomData,
-  resourceCounts,
-  startServer,
-  waitForLog,
-  type ResourceCounts,
-} from './harness.js';
+import { assertSameBytes, loggedIn, randomData, useFerry, waitForLog } from './harness.js';
 
 const SESSIONS = 50;
 const SIZE = 256 * 1024;
 const BUDGET_MS = 30_000;
 
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
-
 describe('concurrency', { timeout: 120_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer();
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry();
 
   test(`${SESSIONS} concurrent implicit sessions each upload and download a distinct ${SIZE / 1024} KB file`, async () => {
     const files = Array.from({ length: SESSIONS }, () => randomData(SIZE));
@@ -47,7 +23,7 @@ describe('concurrency', { timeout: 120_000 }, () => {
     try {
       await Promise.all(
         files.map(async (body, i) => {
-          const ftp = await loggedIn(ts, 'implicit');
+          const ftp = await loggedIn(server(), 'implicit');
           clients.push(ftp);
           await ftp.cmd('TYPE I', 200);
           const name = `session-${i}.bin`;
@@ -63,10 +39,14 @@ describe('concurrency', { timeout: 120_000 }, () => {
     const elapsed = Date.now() - started;
     assert.ok(elapsed < BUDGET_MS, `took ${elapsed} ms (budget ${BUDGET_MS} ms)`);
     for (const [i, body] of files.entries()) {
-      assertSameBytes(await readFile(path.join(ts.root, `session-${i}.bin`)), body, `session ${i} on disk`);
+      assertSameBytes(
+        await readFile(path.join(server().root, `session-${i}.bin`)),
+        body,
+        `session ${i} on disk`,
+      );
     }
-    const disconnects = (): number => ts.logs.filter((l) => l.msg === 'disconnect').length;
-    await waitForLog(ts, () => disconnects() >= SESSIONS);
-    assert.equal(ts.server.sessionCount, 0, 'every session ended');
+    const disconnects = (): number => server().logs.filter((l) => l.msg === 'disconnect').length;
+    await waitForLog(server(), () => disconnects() >= SESSIONS);
+    assert.equal(server().server.sessionCount, 0, 'every session ended');
   });
 });

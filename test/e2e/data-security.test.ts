@@ -7,46 +7,22 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { TestServer } from '../support/ferry.js';
 import { withDeadline } from '../support/raw-ftp.js';
-import {
-  assertNoLeaks,
-  certificateFiles,
-  loggedIn,
-  MODES,
-  resourceCounts,
-  startServer,
-  textOf,
-  waitForLog,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
+import { certificateFiles, loggedIn, MODES, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const BODY = 'data connection security\n'.repeat(100);
 
 for (const mode of MODES) {
   describe(`data connection security (${mode})`, { timeout: 120_000 }, () => {
-    let ts: TestServer;
+    const server = useFerry();
     before(async () => {
-      ts = await startServer();
-      await writeFile(path.join(ts.root, 'file.txt'), BODY);
-    });
-    after(async () => {
-      await ts.close();
+      await writeFile(path.join(server().root, 'file.txt'), BODY);
     });
 
     test('a data connection that does not resume the control TLS session is refused with 522 and logged', async () => {
-      const from = ts.logs.length;
+      const from = server().logs.length;
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         // The client-side handshake may complete before the server checks resumption.
@@ -60,22 +36,26 @@ for (const mode of MODES) {
           const got = await ftp.readAll(conn);
           assert.equal(got.length, 0, 'no file data on a refused connection');
         }
-        await waitForLog(ts, (l) => /did not resume/.test(l.msg), from);
+        await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
         // Resuming the session works.
         assert.equal((await ftp.retrieve('file.txt')).toString(), BODY);
       });
     });
 
     test('a data connection from another address is refused and logged; the real client still transfers', async () => {
-      const from = ts.logs.length;
+      const from = server().logs.length;
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         const intruder = await ftp.openData(port, { tls: false, localAddress: '127.0.0.2' });
         await withDeadline(intruder.closed, ftp.timeoutMs, 'the server to drop the intruder');
         assert.equal(Buffer.concat(intruder.received).length, 0);
-        const logged = await waitForLog(ts, (l) => /not from the control connection peer/.test(l.msg), from);
+        const logged = await waitForLog(
+          server(),
+          (l) => /not from the control connection peer/.test(l.msg),
+          from,
+        );
         assert.match(JSON.stringify(logged.obj), /127\.0\.0\.2/);
         assert.ok(logged.level === 'warn' || logged.level === 'error', logged.level);
 
@@ -88,7 +68,7 @@ for (const mode of MODES) {
 
     test('an intruder connecting AFTER the client is turned away and the transfer is unaffected', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: true });
@@ -105,7 +85,7 @@ for (const mode of MODES) {
 
     test('PORT/EPRT to another host or a privileged port is refused (504)', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         for (const line of [
           'PORT 127,0,0,2,195,80',
           'PORT 10,1,2,3,195,80',
@@ -128,7 +108,7 @@ for (const mode of MODES) {
     for (const verb of ['PORT', 'EPRT'] as const) {
       test(`active mode (${verb} to the client itself): the server connects, the client is the TLS client`, async () => {
         await withClients(async (track) => {
-          const ftp = track(await loggedIn(ts, mode));
+          const ftp = track(await loggedIn(server(), mode));
           await ftp.cmd('TYPE I', 200);
           const listener = await ftp.listenActive({ tls: true });
           const arg =
@@ -149,23 +129,22 @@ for (const mode of MODES) {
 }
 
 describe('data connection security with requireSessionReuse: false', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  let cleanup: () => Promise<void>;
+  let certs: Awaited<ReturnType<typeof certificateFiles>>;
   before(async () => {
-    const certs = await certificateFiles();
-    cleanup = certs.cleanup;
-    ts = await startServer({ tls: { ...certs.tls, requireSessionReuse: false } });
-    await writeFile(path.join(ts.root, 'file.txt'), BODY);
+    certs = await certificateFiles();
+  });
+  const server = useFerry(() => ({ tls: { ...certs.tls, requireSessionReuse: false } }));
+  before(async () => {
+    await writeFile(path.join(server().root, 'file.txt'), BODY);
   });
   after(async () => {
-    await ts.close();
-    await cleanup();
+    await certs.cleanup();
   });
 
   for (const mode of MODES) {
     test(`${mode}: a data connection with a fresh TLS session is accepted`, async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: true, reuse: false });

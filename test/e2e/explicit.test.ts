@@ -4,27 +4,10 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type { TestServer } from '../support/ferry.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
-import {
-  assertNoLeaks,
-  connectSecure,
-  loggedIn,
-  resourceCounts,
-  startServer,
-  textOf,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
+import { connectSecure, loggedIn, textOf, useFerry, withClients } from './harness.js';
 
 /** Connected to the explicit port, greeting read, still in clear. */
 async function plain(ts: TestServer): Promise<RawFtp> {
@@ -34,17 +17,11 @@ async function plain(ts: TestServer): Promise<RawFtp> {
 }
 
 describe('explicit FTPS', { timeout: 120_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer();
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry();
 
   test('the greeting is plaintext 220', async () => {
     await withClients(async (track) => {
-      const ftp = track(await plain(ts));
+      const ftp = track(await plain(server()));
       assert.equal(ftp.secure, false);
       assert.match(Buffer.concat(ftp.rawReceived).toString('latin1'), /^220 /);
     });
@@ -53,11 +30,11 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
   for (const mech of ['TLS', 'SSL']) {
     test(`AUTH ${mech}: 234, handshake, login, PBSZ/PROT, upload and download`, async () => {
       await withClients(async (track) => {
-        const ftp = track(await plain(ts));
+        const ftp = track(await plain(server()));
         const r = await ftp.authTls(mech);
         assert.equal(r.code, 234, textOf(r));
         assert.ok(ftp.secure);
-        await ftp.login(ts.user, ts.password);
+        await ftp.login(server().user, server().password);
         await ftp.cmd('PBSZ 0', 200);
         await ftp.cmd('PROT P', 200);
         await ftp.cmd('TYPE I', 200);
@@ -72,10 +49,10 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('AUTH while TLS is active → 503; the session stays usable', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
+      const ftp = track(await connectSecure(server(), 'explicit'));
       await ftp.cmd('AUTH TLS', 503);
       await ftp.cmd('AUTH SSL', 503);
-      await ftp.login(ts.user, ts.password);
+      await ftp.login(server().user, server().password);
       await ftp.cmd('AUTH TLS', 503);
       await ftp.cmd('PWD', 257);
     });
@@ -83,18 +60,18 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('AUTH with an unknown mechanism → 504, still in clear, AUTH TLS works next', async () => {
     await withClients(async (track) => {
-      const ftp = track(await plain(ts));
+      const ftp = track(await plain(server()));
       await ftp.cmd('AUTH XYZ', 504);
       await ftp.cmd('AUTH', 504);
       assert.equal(ftp.secure, false);
       assert.equal((await ftp.authTls('TLS')).code, 234);
-      await ftp.login(ts.user, ts.password);
+      await ftp.login(server().user, server().password);
     });
   });
 
   test('PBSZ and PROT before AUTH → 503', async () => {
     await withClients(async (track) => {
-      const ftp = track(await plain(ts));
+      const ftp = track(await plain(server()));
       await ftp.cmd('PBSZ 0', 503);
       await ftp.cmd('PROT P', 503);
     });
@@ -102,7 +79,7 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('PROT before PBSZ → 503; PBSZ 0 → 200 "PBSZ=0"; then PROT P → 200', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
+      const ftp = track(await connectSecure(server(), 'explicit'));
       await ftp.cmd('PROT P', 503);
       const r = await ftp.cmd('PBSZ 0', 200);
       assert.match(textOf(r), /PBSZ=0/);
@@ -112,7 +89,7 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('PROT S and PROT E → 536; PROT C → 534 by default', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
+      const ftp = track(await connectSecure(server(), 'explicit'));
       await ftp.cmd('PBSZ 0', 200);
       await ftp.cmd('PROT S', 536);
       await ftp.cmd('PROT E', 536);
@@ -122,8 +99,8 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('a transfer before PROT P is refused (534), so data never travels in clear', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
-      await ftp.login(ts.user, ts.password);
+      const ftp = track(await connectSecure(server(), 'explicit'));
+      await ftp.login(server().user, server().password);
       await ftp.cmd('LIST', 534);
       await ftp.cmd('RETR anything', 534);
       await ftp.cmd('PBSZ 0', 200);
@@ -134,7 +111,7 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('CCC → 533 by default; the control connection stays in TLS', async () => {
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'explicit'));
+      const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('CCC', 533);
       assert.ok(ftp.secure);
       await ftp.cmd('PWD', 257);
@@ -143,20 +120,20 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 
   test('USER, PASS and other commands before AUTH → 530 with a clear text', async () => {
     await withClients(async (track) => {
-      const ftp = track(await plain(ts));
-      const r = await ftp.cmd(`USER ${ts.user}`, 530);
+      const ftp = track(await plain(server()));
+      const r = await ftp.cmd(`USER ${server().user}`, 530);
       assert.match(textOf(r), /TLS/);
       assert.match(textOf(r), /AUTH TLS/);
-      await ftp.cmd(`PASS ${ts.password}`, 530);
+      await ftp.cmd(`PASS ${server().password}`, 530);
       await ftp.cmd('PWD', 530);
       assert.equal(ftp.secure, false);
     });
   });
 
   test('REIN: 220, back to plaintext; USER is refused until AUTH TLS, which works again', async () => {
-    await writeFile(path.join(ts.root, 'rein.txt'), 'rein');
+    await writeFile(path.join(server().root, 'rein.txt'), 'rein');
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'explicit'));
+      const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('MKD rein-explicit', 257);
       await ftp.cmd('CWD rein-explicit', 250);
       const localPort = ftp.socket.localPort;
@@ -165,7 +142,7 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
       await ftp.stopTls();
       assert.equal(ftp.secure, false);
       const before = ftp.rawReceived.length;
-      const r = await ftp.cmd(`USER ${ts.user}`, 530);
+      const r = await ftp.cmd(`USER ${server().user}`, 530);
       assert.match(textOf(r), /AUTH TLS/);
       assert.match(
         Buffer.concat(ftp.rawReceived.slice(before)).toString('latin1'),
@@ -173,7 +150,7 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
         'plaintext reply',
       );
       assert.equal((await ftp.authTls('TLS')).code, 234);
-      await ftp.login(ts.user, ts.password);
+      await ftp.login(server().user, server().password);
       assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
       await ftp.cmd('LIST', 534); // PROT P was reset too
       await ftp.cmd('PBSZ 0', 200);
@@ -186,18 +163,12 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
 });
 
 describe('explicit FTPS with allowCcc', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer({ allowCcc: true });
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry({ allowCcc: true });
 
   test('CCC → 200, close_notify, then the control connection continues in plaintext', async () => {
-    await writeFile(path.join(ts.root, 'after-ccc.txt'), 'after ccc');
+    await writeFile(path.join(server().root, 'after-ccc.txt'), 'after ccc');
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'explicit'));
+      const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('TYPE I', 200);
       await ftp.cmd('CCC', 200);
       await withDeadline(ftp.peerEndedTls, ftp.timeoutMs, 'the server to end TLS (close_notify)');
@@ -215,25 +186,19 @@ describe('explicit FTPS with allowCcc', { timeout: 60_000 }, () => {
 
   test('CCC before AUTH → 503 (nothing to clear)', async () => {
     await withClients(async (track) => {
-      const ftp = track(await plain(ts));
+      const ftp = track(await plain(server()));
       await ftp.cmd('CCC', 503);
     });
   });
 });
 
 describe('explicit FTPS with allowClearData', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer({ allowClearData: true });
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry({ allowClearData: true });
 
   test('PROT C → 200 and data connections are then plain TCP', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
-      await ftp.login(ts.user, ts.password);
+      const ftp = track(await connectSecure(server(), 'explicit'));
+      await ftp.login(server().user, server().password);
       await ftp.cmd('PBSZ 0', 200);
       await ftp.cmd('PROT C', 200);
       await ftp.cmd('TYPE I', 200);

@@ -3,18 +3,9 @@
  * `211 End`; AUTH lists SSL; CCC only when the server allows it.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import type { TestServer } from '../support/ferry.js';
+import { describe, test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
-import {
-  assertNoLeaks,
-  connectSecure,
-  MODES,
-  resourceCounts,
-  startServer,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
+import { connectSecure, MODES, useFerry, withClients } from './harness.js';
 import type { Reply } from '../../src/protocol/reply.js';
 
 /** What Ferry advertises; the MLST line lists every fact it supports, starred when enabled. */
@@ -34,14 +25,6 @@ const EXPECTED = [
   ' HOST',
   ' LANG EN*',
 ];
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
 
 function checkFormat(r: Reply, raw: string): string[] {
   assert.equal(r.code, 211);
@@ -69,18 +52,12 @@ async function feat(ftp: RawFtp): Promise<string[]> {
 }
 
 describe('FEAT', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer();
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry();
 
   for (const mode of MODES) {
     test(`${mode}: lists the expected features, and no CCC by default`, async () => {
       await withClients(async (track) => {
-        const ftp = track(await connectSecure(ts, mode));
+        const ftp = track(await connectSecure(server(), mode));
         const features = await feat(ftp);
         for (const f of EXPECTED)
           assert.ok(features.includes(f), `missing ${JSON.stringify(f)} in ${features.join('|')}`);
@@ -91,7 +68,9 @@ describe('FEAT', { timeout: 60_000 }, () => {
 
   test('explicit: FEAT works in clear before AUTH (byte-exact format on the wire)', async () => {
     await withClients(async (track) => {
-      const ftp = track(await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false }));
+      const ftp = track(
+        await RawFtp.connect({ host: server().host, port: server().explicitPort, implicit: false }),
+      );
       await ftp.expect(220);
       const features = await feat(ftp);
       for (const f of EXPECTED) assert.ok(features.includes(f), `missing ${JSON.stringify(f)}`);
@@ -100,17 +79,11 @@ describe('FEAT', { timeout: 60_000 }, () => {
 });
 
 describe('FEAT with allowCcc', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer({ allowCcc: true });
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry({ allowCcc: true });
 
   test('explicit: CCC is listed', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'explicit'));
+      const ftp = track(await connectSecure(server(), 'explicit'));
       const features = await feat(ftp);
       assert.ok(features.includes(' CCC'), features.join('|'));
       for (const f of EXPECTED) assert.ok(features.includes(f), `missing ${JSON.stringify(f)}`);
@@ -119,7 +92,7 @@ describe('FEAT with allowCcc', { timeout: 60_000 }, () => {
 
   test('implicit: CCC is not listed, since it is always refused there (MS-FTPS 3.2.5.2)', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'implicit'));
+      const ftp = track(await connectSecure(server(), 'implicit'));
       const features = await feat(ftp);
       await ftp.cmd('CCC', 533);
       assert.ok(!features.includes(' CCC'), `CCC advertised on implicit FTPS: ${features.join('|')}`);

@@ -5,27 +5,9 @@
 import assert from 'node:assert/strict';
 import { access, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { formatTimeVal, parseListLine } from '../../src/protocol/listing.js';
-import type { TestServer } from '../support/ferry.js';
-import {
-  assertNoLeaks,
-  loggedIn,
-  MODES,
-  resourceCounts,
-  startServer,
-  textOf,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
+import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
 
 async function exists(p: string): Promise<boolean> {
   return access(p).then(
@@ -36,20 +18,14 @@ async function exists(p: string): Promise<boolean> {
 
 for (const mode of MODES) {
   describe(`file commands (${mode})`, { timeout: 120_000 }, () => {
-    let ts: TestServer;
-    before(async () => {
-      ts = await startServer();
-    });
-    after(async () => {
-      await ts.close();
-    });
+    const server = useFerry();
 
     test('PWD, MKD, CWD, CDUP, with quoting of names in 257 replies', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
         assert.match(textOf(await ftp.cmd('MKD dir one', 257)), /^"\/dir one" /);
-        assert.ok((await stat(path.join(ts.root, 'dir one'))).isDirectory());
+        assert.ok((await stat(path.join(server().root, 'dir one'))).isDirectory());
         await ftp.cmd('MKD dir one', 550); // exists
         await ftp.cmd('MKD', 501);
         assert.match(textOf(await ftp.cmd('MKD say "hi"', 257)), /^"\/say ""hi""" /, 'quotes doubled');
@@ -72,20 +48,20 @@ for (const mode of MODES) {
     });
 
     test('CWD to a file → 550', async () => {
-      await writeFile(path.join(ts.root, 'a-file.txt'), 'x');
+      await writeFile(path.join(server().root, 'a-file.txt'), 'x');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('CWD a-file.txt', 550);
       });
     });
 
     test('SIZE and MDTM of a file; 550 for a directory or a missing file', async () => {
       const mtime = new Date(Date.UTC(2023, 5, 7, 8, 9, 10));
-      const file = path.join(ts.root, 'sized.bin');
+      const file = path.join(server().root, 'sized.bin');
       await writeFile(file, Buffer.alloc(12_345, 1));
       await utimes(file, mtime, mtime);
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         assert.equal(textOf(await ftp.cmd('SIZE sized.bin', 213)), '12345');
         assert.equal(textOf(await ftp.cmd('MDTM sized.bin', 213)), '20230607080910');
@@ -98,13 +74,13 @@ for (const mode of MODES) {
     });
 
     test('MFMT sets the modification time (213 Modify=…), MDTM then reports it', async () => {
-      await writeFile(path.join(ts.root, 'touch me.txt'), 'x');
+      await writeFile(path.join(server().root, 'touch me.txt'), 'x');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const r = await ftp.cmd('MFMT 20200102030405 touch me.txt', 213);
         assert.match(textOf(r), /^Modify=20200102030405; touch me\.txt$/);
         assert.equal(textOf(await ftp.cmd('MDTM touch me.txt', 213)), '20200102030405');
-        const st = await stat(path.join(ts.root, 'touch me.txt'));
+        const st = await stat(path.join(server().root, 'touch me.txt'));
         assert.equal(formatTimeVal(st.mtime), '20200102030405');
         await ftp.cmd('MFMT 2020 touch me.txt', 501);
         await ftp.cmd('MFMT 20201340000000 touch me.txt', 501);
@@ -113,10 +89,10 @@ for (const mode of MODES) {
     });
 
     test('SITE CHMOD sets permission bits (never setuid/setgid/sticky)', async () => {
-      const file = path.join(ts.root, 'mode.txt');
+      const file = path.join(server().root, 'mode.txt');
       await writeFile(file, 'x');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('SITE CHMOD 640 mode.txt', 200);
         assert.equal((await stat(file)).mode & 0o7777, 0o640);
         await ftp.cmd('SITE CHMOD 4755 mode.txt', 200);
@@ -130,22 +106,22 @@ for (const mode of MODES) {
     });
 
     test('RNFR/RNTO rename files and directories; RNTO without RNFR → 503; missing source → 550', async () => {
-      await writeFile(path.join(ts.root, 'old name.txt'), 'rename me');
+      await writeFile(path.join(server().root, 'old name.txt'), 'rename me');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('RNFR old name.txt', 350);
         await ftp.cmd('RNTO new name.txt', 250);
-        assert.ok(!(await exists(path.join(ts.root, 'old name.txt'))));
-        assert.ok(await exists(path.join(ts.root, 'new name.txt')));
+        assert.ok(!(await exists(path.join(server().root, 'old name.txt'))));
+        assert.ok(await exists(path.join(server().root, 'new name.txt')));
         await ftp.cmd('RNTO again.txt', 503); // the RNFR was used up
         await ftp.cmd('RNFR missing.txt', 550);
         await ftp.cmd('MKD rename-dir', 257);
         await ftp.cmd('RNFR rename-dir', 350);
         await ftp.cmd('RNTO renamed-dir', 250);
-        assert.ok((await stat(path.join(ts.root, 'renamed-dir'))).isDirectory());
+        assert.ok((await stat(path.join(server().root, 'renamed-dir'))).isDirectory());
         await ftp.cmd('RNFR new name.txt', 350);
         await ftp.cmd('RNTO renamed-dir/moved.txt', 250);
-        assert.deepEqual(await readdir(path.join(ts.root, 'renamed-dir')), ['moved.txt']);
+        assert.deepEqual(await readdir(path.join(server().root, 'renamed-dir')), ['moved.txt']);
         await ftp.cmd('RNFR renamed-dir', 350);
         await ftp.cmd('RNTO renamed-dir/inside-itself', 553);
       });
@@ -153,7 +129,7 @@ for (const mode of MODES) {
 
     test('DELE and RMD with their refusals (missing, wrong type, not empty)', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('MKD full', 257);
         await ftp.cmd('TYPE I', 200);
         await ftp.store('full/file.txt', Buffer.from('x'));
@@ -161,10 +137,10 @@ for (const mode of MODES) {
         await ftp.cmd('DELE full', 550); // a directory
         await ftp.cmd('RMD full/file.txt', 550); // a file
         await ftp.cmd('DELE full/file.txt', 250);
-        assert.ok(!(await exists(path.join(ts.root, 'full', 'file.txt'))));
+        assert.ok(!(await exists(path.join(server().root, 'full', 'file.txt'))));
         await ftp.cmd('DELE full/file.txt', 550); // gone
         await ftp.cmd('RMD full', 250);
-        assert.ok(!(await exists(path.join(ts.root, 'full'))));
+        assert.ok(!(await exists(path.join(server().root, 'full'))));
         await ftp.cmd('RMD full', 550);
         await ftp.cmd('RMD /', 550);
         await ftp.cmd('DELE', 501);
@@ -172,9 +148,9 @@ for (const mode of MODES) {
     });
 
     test('STAT over the control connection: server status, a file, a directory', async () => {
-      await writeFile(path.join(ts.root, 'stat me.txt'), 'twelve bytes');
+      await writeFile(path.join(server().root, 'stat me.txt'), 'twelve bytes');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const status = textOf(await ftp.cmd('STAT', 211));
         assert.match(status, /Logged in as alice/);
         assert.match(status, /Control connection: TLS/);
@@ -184,8 +160,8 @@ for (const mode of MODES) {
         assert.equal(entry?.name, 'stat me.txt');
         assert.equal(entry?.size, 12);
         await ftp.cmd('MKD stat-dir', 257);
-        await writeFile(path.join(ts.root, 'stat-dir', 'one.txt'), '1');
-        await writeFile(path.join(ts.root, 'stat-dir', 'two.txt'), '22');
+        await writeFile(path.join(server().root, 'stat-dir', 'one.txt'), '1');
+        await writeFile(path.join(server().root, 'stat-dir', 'two.txt'), '22');
         const dir = await ftp.cmd('STAT stat-dir', 212);
         const names = dir.lines
           .slice(1, -1)

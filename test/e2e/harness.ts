@@ -7,6 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { textOf, withDeadline, RawFtp, DEFAULT_TIMEOUT_MS } from '../support/raw-ftp.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import type { ServerOptions } from '../../src/server/options.js';
@@ -116,6 +117,31 @@ export function startServer(overrides: Partial<ServerOptions> = {}): Promise<Tes
     hookLogs(ts.logs);
     return ts;
   });
+}
+
+/**
+ * The shared setup of a suite (call it inside `describe`): before its tests, takes a leak baseline
+ * and starts a server with `overrides` (a function is called then, so it may use what earlier
+ * `before` hooks prepared); after them, closes the server and asserts nothing leaked. Returns an
+ * accessor for the server, usable in the suite's tests and in hooks registered after this call.
+ */
+export function useFerry(
+  overrides: Partial<ServerOptions> | (() => Partial<ServerOptions>) = {},
+): () => TestServer {
+  let ts: TestServer | undefined;
+  let baseline: ResourceCounts;
+  before(async () => {
+    baseline = resourceCounts();
+    ts = await startServer(typeof overrides === 'function' ? overrides() : overrides);
+  });
+  after(async () => {
+    await ts?.close();
+    await assertNoLeaks(baseline);
+  });
+  return () => {
+    if (!ts) throw new Error('useFerry: the server is not started (use it in tests or later hooks)');
+    return ts;
+  };
 }
 
 // ---- TLS option overrides --------------------------------------------------------------------

@@ -5,51 +5,42 @@
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { TestServer } from '../support/ferry.js';
-import { RawFtp, withDeadline } from '../support/raw-ftp.js';
-import {
-  assertNoLeaks,
-  connectSecure,
-  loggedIn,
-  resourceCounts,
-  startServer,
-  textOf,
-  waitForLog,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
+import { describe, test } from 'node:test';
+import { RawFtp, withDeadline, type DataConnection } from '../support/raw-ftp.js';
+import { connectSecure, loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
+/** Opens a clear (non-TLS) data connection and sends RETR `name` (150: the server then expects TLS). */
+async function clearRetr(ftp: RawFtp, name: string): Promise<DataConnection> {
+  const port = await ftp.epsv();
+  const conn = await ftp.openData(port, { tls: false });
+  await ftp.cmd(`RETR ${name}`, 150);
+  return conn;
+}
+
+/** The transfer ends in 522/425 and no TOP-SECRET byte came over the clear data connection. */
+async function assertRefusedInClear(ftp: RawFtp, conn: DataConnection): Promise<void> {
+  const r = await ftp.expect();
+  assert.ok(r.code === 522 || r.code === 425, `expected 522/425, got ${r.code} ${textOf(r)}`);
+  const got = await ftp.readAll(conn);
+  assert.ok(!got.toString('latin1').includes('TOP-SECRET'), 'file data leaked in clear');
+}
 
 describe('implicit FTPS', { timeout: 120_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer();
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry();
 
   test('nothing precedes TLS: the first bytes from the server are a TLS handshake record, then 220 inside TLS', async () => {
-    const from = ts.logs.length;
+    const from = server().logs.length;
     await withClients(async (track) => {
       const ftp = track(
         await RawFtp.connect({
-          host: ts.host,
-          port: ts.implicitPort,
+          host: server().host,
+          port: server().implicitPort,
           implicit: true,
           // The server has accepted the connection (and would have sent a plaintext greeting right
           // then) before we send our ClientHello.
           beforeTls: async (c) => {
             await waitForLog(
-              ts,
+              server(),
               (l) => l.msg === 'connect' && 'mode' in l.obj && l.obj.mode === 'implicit',
               from,
             );
@@ -71,8 +62,8 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 
   test('PROT P is implied: transfers work without PBSZ/PROT, over TLS resuming the control session', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'implicit'));
-      await ftp.login(ts.user, ts.password);
+      const ftp = track(await connectSecure(server(), 'implicit'));
+      await ftp.login(server().user, server().password);
       await ftp.cmd('TYPE I', 200);
       const body = Buffer.from('implicit data, protected without asking\n');
       const [, done] = await ftp.store('implicit.txt', body);
@@ -90,19 +81,14 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 
   test('a clear (non-TLS) data connection is refused with 522 and no file data travels in clear', async () => {
     const secret = 'TOP-SECRET-MARKER-' + 'x'.repeat(1000);
-    await writeFile(path.join(ts.root, 'secret.txt'), secret);
+    await writeFile(path.join(server().root, 'secret.txt'), secret);
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'implicit'));
-      await ftp.login(ts.user, ts.password);
-      const port = await ftp.epsv();
-      const conn = await ftp.openData(port, { tls: false });
-      await ftp.cmd('RETR secret.txt', 150);
+      const ftp = track(await connectSecure(server(), 'implicit'));
+      await ftp.login(server().user, server().password);
+      const conn = await clearRetr(ftp, 'secret.txt');
       // A clear-text client speaks FTP data, not TLS: the server's handshake fails.
       conn.raw.write('not a TLS ClientHello\r\n');
-      const r = await ftp.expect();
-      assert.ok(r.code === 522 || r.code === 425, `expected 522/425, got ${r.code} ${textOf(r)}`);
-      const got = await ftp.readAll(conn);
-      assert.ok(!got.toString('latin1').includes('TOP-SECRET'), 'file data leaked in clear');
+      await assertRefusedInClear(ftp, conn);
       // The session goes on, and a protected transfer of the same file works.
       assert.equal((await ftp.retrieve('secret.txt')).toString(), secret);
     });
@@ -110,7 +96,7 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 
   test('PROT C is refused on implicit FTPS (534); PBSZ 0 and PROT P are accepted', async () => {
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'implicit'));
+      const ftp = track(await loggedIn(server(), 'implicit'));
       assert.match(textOf(await ftp.cmd('PBSZ 0', 200)), /PBSZ=0/);
       await ftp.cmd('PROT C', 534);
       await ftp.cmd('PROT P', 200);
@@ -119,9 +105,9 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 
   test('AUTH TLS and AUTH SSL are refused with 503 (the AUTH was implied), before and after login', async () => {
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'implicit'));
+      const ftp = track(await connectSecure(server(), 'implicit'));
       for (const mech of ['TLS', 'SSL', 'TLS-C']) await ftp.cmd(`AUTH ${mech}`, 503);
-      await ftp.login(ts.user, ts.password);
+      await ftp.login(server().user, server().password);
       for (const mech of ['TLS', 'SSL']) await ftp.cmd(`AUTH ${mech}`, 503);
       assert.ok(ftp.secure, 'still inside the same TLS session');
       await ftp.cmd('PWD', 257);
@@ -130,7 +116,7 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 
   test('CCC is refused with 533', async () => {
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'implicit'));
+      const ftp = track(await loggedIn(server(), 'implicit'));
       await ftp.cmd('CCC', 533);
       assert.ok(ftp.secure);
       await ftp.cmd('NOOP', 200);
@@ -138,9 +124,9 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
   });
 
   test('REIN: 220, TLS close_notify, a new handshake on the same TCP connection, greeting, clean state', async () => {
-    await writeFile(path.join(ts.root, 'after-rein.txt'), 'after rein\n');
+    await writeFile(path.join(server().root, 'after-rein.txt'), 'after rein\n');
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'implicit'));
+      const ftp = track(await loggedIn(server(), 'implicit'));
       await ftp.cmd('MKD rein-dir', 257);
       await ftp.cmd('CWD rein-dir', 250);
       await ftp.cmd('TYPE I', 200);
@@ -159,7 +145,7 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
       const greeting = await ftp.expect(220);
       assert.match(textOf(greeting), /ready/i);
       await ftp.cmd('PWD', 530); // logged out
-      await ftp.login(ts.user, ts.password);
+      await ftp.login(server().user, server().password);
       assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /, 'cwd back to /');
       const stat = textOf(await ftp.cmd('STAT', 211));
       assert.match(stat, /data protection: private/, 'PROT P implied again');
@@ -172,17 +158,11 @@ describe('implicit FTPS', { timeout: 120_000 }, () => {
 });
 
 describe('implicit FTPS with allowCcc', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer({ allowCcc: true });
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry({ allowCcc: true });
 
   test('CCC is still refused with 533 (MS-FTPS 3.2.5.2)', async () => {
     await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'implicit'));
+      const ftp = track(await loggedIn(server(), 'implicit'));
       await ftp.cmd('CCC', 533);
       assert.ok(ftp.secure);
       await ftp.cmd('PWD', 257);
@@ -191,26 +171,15 @@ describe('implicit FTPS with allowCcc', { timeout: 60_000 }, () => {
 });
 
 describe('implicit FTPS with a short data handshake timeout', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  before(async () => {
-    ts = await startServer({ timeouts: { handshakeMs: 500 } });
-  });
-  after(async () => {
-    await ts.close();
-  });
+  const server = useFerry({ timeouts: { handshakeMs: 500 } });
 
   test('a clear data connection that just waits for data gets nothing, and the transfer 522/425', async () => {
-    await writeFile(path.join(ts.root, 'secret.txt'), 'TOP-SECRET-MARKER');
+    await writeFile(path.join(server().root, 'secret.txt'), 'TOP-SECRET-MARKER');
     await withClients(async (track) => {
-      const ftp = track(await connectSecure(ts, 'implicit'));
-      await ftp.login(ts.user, ts.password);
-      const port = await ftp.epsv();
-      const conn = await ftp.openData(port, { tls: false });
-      await ftp.cmd('RETR secret.txt', 150);
-      const r = await ftp.expect();
-      assert.ok(r.code === 522 || r.code === 425, `expected 522/425, got ${r.code} ${textOf(r)}`);
-      const got = await ftp.readAll(conn);
-      assert.ok(!got.toString('latin1').includes('TOP-SECRET'), 'file data leaked in clear');
+      const ftp = track(await connectSecure(server(), 'implicit'));
+      await ftp.login(server().user, server().password);
+      const conn = await clearRetr(ftp, 'secret.txt');
+      await assertRefusedInClear(ftp, conn);
       await ftp.cmd('NOOP', 200);
     });
   });

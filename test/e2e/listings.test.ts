@@ -5,27 +5,9 @@
 import assert from 'node:assert/strict';
 import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { formatTimeVal, parseListLine, parseMlsxLine, type MlsxEntry } from '../../src/protocol/listing.js';
-import type { TestServer } from '../support/ferry.js';
-import {
-  assertNoLeaks,
-  loggedIn,
-  MODES,
-  resourceCounts,
-  startServer,
-  textOf,
-  withClients,
-  type ResourceCounts,
-} from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
+import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
 
 /** Files in the root and their contents. */
 const FILES: Record<string, string> = {
@@ -55,29 +37,26 @@ function mlsx(text: string): MlsxEntry[] {
 
 for (const mode of MODES) {
   describe(`listings (${mode})`, { timeout: 120_000 }, () => {
-    let ts: TestServer;
+    const server = useFerry();
     // A recent time (ls shows HH:MM, whole minutes) and an old one (ls shows the year instead).
     const modified = new Date(Math.floor((Date.now() - 10 * 86_400_000) / 60_000) * 60_000);
     const old = new Date(Date.UTC(2020, 0, 15, 10, 20, 30));
     before(async () => {
-      ts = await startServer();
-      for (const [name, body] of Object.entries(FILES)) await writeFile(path.join(ts.root, name), body);
-      for (const d of DIRS) await mkdir(path.join(ts.root, d));
-      await utimes(path.join(ts.root, 'plain.txt'), modified, modified);
-      await utimes(path.join(ts.root, 'with space.txt'), old, old);
-      await writeFile(path.join(ts.root, 'dir one', 'inner file.txt'), 'inner');
-      await writeFile(path.join(ts.root, 'dashes', '-la'), 'I am a file named -la');
-      await writeFile(path.join(ts.root, 'dashes', 'other.txt'), 'other');
-      await writeFile(path.join(ts.root, 'nodash', 'a.txt'), 'a');
-      await writeFile(path.join(ts.root, 'nodash', 'b.txt'), 'bb');
-    });
-    after(async () => {
-      await ts.close();
+      const { root } = server();
+      for (const [name, body] of Object.entries(FILES)) await writeFile(path.join(root, name), body);
+      for (const d of DIRS) await mkdir(path.join(root, d));
+      await utimes(path.join(root, 'plain.txt'), modified, modified);
+      await utimes(path.join(root, 'with space.txt'), old, old);
+      await writeFile(path.join(root, 'dir one', 'inner file.txt'), 'inner');
+      await writeFile(path.join(root, 'dashes', '-la'), 'I am a file named -la');
+      await writeFile(path.join(root, 'dashes', 'other.txt'), 'other');
+      await writeFile(path.join(root, 'nodash', 'a.txt'), 'a');
+      await writeFile(path.join(root, 'nodash', 'b.txt'), 'bb');
     });
 
     test('LIST (ls -l form) parses back with parseListLine: every name, type and size', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const entries = lines(await ftp.listing('LIST')).map((l) => {
           const e = parseListLine(l);
           assert.ok(e, `unparsable LIST line ${JSON.stringify(l)}`);
@@ -97,7 +76,7 @@ for (const mode of MODES) {
 
     test('NLST lists bare names; NLST of a directory with a space in its name', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         assert.deepEqual(lines(await ftp.listing('NLST')).sort(), [...Object.keys(FILES), ...DIRS].sort());
         assert.deepEqual(lines(await ftp.listing('NLST', 'dir one')), ['inner file.txt']);
         assert.deepEqual(
@@ -109,13 +88,13 @@ for (const mode of MODES) {
 
     test('MLSD facts: type, size, modify, perm, unix.mode', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const entries = mlsx(await ftp.listing('MLSD'));
         const byName = new Map(entries.map((e) => [e.name, e]));
         assert.deepEqual([...byName.keys()].sort(), [...Object.keys(FILES), ...DIRS].sort());
         const plain = byName.get('plain.txt');
         assert.ok(plain);
-        const st = await stat(path.join(ts.root, 'plain.txt'));
+        const st = await stat(path.join(server().root, 'plain.txt'));
         assert.equal(plain.facts['type'], 'file');
         assert.equal(plain.facts['size'], '5');
         assert.equal(plain.facts['modify'], formatTimeVal(modified));
@@ -133,7 +112,7 @@ for (const mode of MODES) {
 
     test('MLSD returns every fact FEAT marks as enabled (*)', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const feat = (await ftp.cmd('FEAT', 211)).lines.find((l) => l.startsWith(' MLST '));
         assert.ok(feat, 'MLST in FEAT');
         const starred = [...feat.matchAll(/([\w.]+)\*;/g)].map((m) => (m[1] ?? '').toLowerCase());
@@ -146,7 +125,7 @@ for (const mode of MODES) {
 
     test('MLST over the control connection: 250, one fact line starting with a space, the path', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         for (const [arg, expectedPath, type] of [
           ['plain.txt', '/plain.txt', 'file'],
           ['with space.txt', '/with space.txt', 'file'],
@@ -167,7 +146,7 @@ for (const mode of MODES) {
 
     test('LIST -la lists the current directory (ls options are not taken as a name)', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('CWD nodash', 250);
         for (const arg of ['-la', '-al', '-l', '-a']) {
           const names = lines(await ftp.listing('LIST', arg)).map((l) => parseListLine(l)?.name);
@@ -180,7 +159,7 @@ for (const mode of MODES) {
 
     test('a file literally named -la can still be listed, sized and downloaded', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('CWD dashes', 250);
         await ftp.cmd('TYPE I', 200);
         const listed = lines(await ftp.listing('LIST', '-la')).map((l) => parseListLine(l)?.name);
@@ -199,7 +178,7 @@ for (const mode of MODES) {
 
     test('names with spaces, quotes, leading dashes and UTF-8 round-trip through RETR and STOR', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         for (const [name, body] of Object.entries(FILES)) {
           assert.equal((await ftp.retrieve(name)).toString(), body, name);
@@ -207,7 +186,7 @@ for (const mode of MODES) {
         const utf8 = 'новый файл ü 日本語.txt';
         const [, done] = await ftp.store(utf8, Buffer.from('stored with a UTF-8 name'));
         assert.equal(done.code, 226, textOf(done));
-        assert.equal(await readFile(path.join(ts.root, utf8), 'utf8'), 'stored with a UTF-8 name');
+        assert.equal(await readFile(path.join(server().root, utf8), 'utf8'), 'stored with a UTF-8 name');
         assert.ok(lines(await ftp.listing('NLST')).includes(utf8));
         await ftp.cmd('MKD Ordner ü', 257);
         await ftp.cmd('CWD Ordner ü', 250);
@@ -217,7 +196,7 @@ for (const mode of MODES) {
 
     test('LIST of a single file gives one line for it', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         const l = lines(await ftp.listing('LIST', 'quote"d.txt'));
         assert.equal(l.length, 1);
         assert.equal(parseListLine(l[0] ?? '')?.name, 'quote"d.txt');

@@ -5,30 +5,18 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import type { TestServer } from '../support/ferry.js';
-import { waitEvent, withDeadline, type DataConnection } from '../support/raw-ftp.js';
+import { before, describe, test } from 'node:test';
+import { waitEvent, withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import {
-  assertNoLeaks,
   assertSameBytes,
   loggedIn,
   MODES,
   randomData,
-  resourceCounts,
-  startServer,
   textOf,
+  useFerry,
   waitForLog,
   withClients,
-  type ResourceCounts,
 } from './harness.js';
-
-let baseline: ResourceCounts;
-before(() => {
-  baseline = resourceCounts();
-});
-after(async () => {
-  await assertNoLeaks(baseline);
-});
 
 const BIG = 50 * 1024 * 1024;
 
@@ -45,28 +33,34 @@ async function firstBytes(conn: DataConnection): Promise<void> {
   conn.stream.pause();
 }
 
+/** Starts a binary RETR of big.bin over a TLS data connection and stalls it after its first bytes. */
+async function stalledBigRetr(ftp: RawFtp): Promise<DataConnection> {
+  await ftp.cmd('TYPE I', 200);
+  const port = await ftp.epsv();
+  const conn = await ftp.openData(port, { tls: true });
+  await ftp.cmd('RETR big.bin', 150);
+  await firstBytes(conn);
+  return conn;
+}
+
 for (const mode of MODES) {
   describe(`transfers (${mode})`, { timeout: 180_000 }, () => {
-    let ts: TestServer;
+    const server = useFerry();
     before(async () => {
-      ts = await startServer();
       // A 50 MB file (a repeating pattern: quick to make) for ABOR and STAT during a transfer.
       const block = Buffer.alloc(1 << 20);
       for (let i = 0; i < block.length; i++) block[i] = (i * 31) & 255;
       await writeFile(
-        path.join(ts.root, 'big.bin'),
+        path.join(server().root, 'big.bin'),
         Buffer.concat(Array.from({ length: BIG >> 20 }, () => block)),
       );
-    });
-    after(async () => {
-      await ts.close();
     });
 
     test('a STOR cut short (TCP FIN without TLS close_notify) gets 426 and the previous file stays intact', async () => {
       const v1 = randomData(300_000);
       const v2 = randomData(300_000);
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const [, ok] = await ftp.store('keep.bin', v1);
         assert.equal(ok.code, 226, textOf(ok));
@@ -78,18 +72,18 @@ for (const mode of MODES) {
         const r = await ftp.expect();
         assert.ok(r.code === 426 || r.code === 451, `expected 426/451, got ${r.code} ${textOf(r)}`);
 
-        assertSameBytes(await readFile(path.join(ts.root, 'keep.bin')), v1, 'file on disk');
+        assertSameBytes(await readFile(path.join(server().root, 'keep.bin')), v1, 'file on disk');
         assertSameBytes(await ftp.retrieve('keep.bin'), v1, 'downloaded file');
-        assert.deepEqual(await tempFiles(ts.root), []);
+        assert.deepEqual(await tempFiles(server().root), []);
       });
     });
 
     test('a client vanishing mid-upload (control and data destroyed) leaves the previous file and no temp file', async () => {
       const v1 = randomData(200_000);
-      await writeFile(path.join(ts.root, 'vanish.bin'), v1);
-      const from = ts.logs.length;
+      await writeFile(path.join(server().root, 'vanish.bin'), v1);
+      const from = server().logs.length;
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: true });
@@ -104,7 +98,7 @@ for (const mode of MODES) {
         }
         await ftp.close(); // destroys control and data sockets at once
         const logged = await waitForLog(
-          ts,
+          server(),
           (l) => l.msg === 'transfer' && 'transfer' in l.obj && l.obj.transfer === 'STOR',
           from,
         );
@@ -113,20 +107,20 @@ for (const mode of MODES) {
           `upload must not succeed: ${JSON.stringify(logged.obj)}`,
         );
       });
-      assertSameBytes(await readFile(path.join(ts.root, 'vanish.bin')), v1, 'file on disk');
-      assert.deepEqual(await tempFiles(ts.root), []);
+      assertSameBytes(await readFile(path.join(server().root, 'vanish.bin')), v1, 'file on disk');
+      assert.deepEqual(await tempFiles(server().root), []);
     });
 
     test('REST + STOR resumes an upload; REST + RETR resumes a download', async () => {
       const full = randomData(250_000);
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         await ftp.store('resume.bin', full.subarray(0, 100_000));
         await ftp.cmd('REST 100000', 350);
         const [, done] = await ftp.store('resume.bin', full.subarray(100_000));
         assert.equal(done.code, 226, textOf(done));
-        assertSameBytes(await readFile(path.join(ts.root, 'resume.bin')), full, 'resumed upload');
+        assertSameBytes(await readFile(path.join(server().root, 'resume.bin')), full, 'resumed upload');
 
         await ftp.cmd('REST 200000', 350);
         assertSameBytes(await ftp.retrieve('resume.bin'), full.subarray(200_000), 'resumed download');
@@ -138,21 +132,21 @@ for (const mode of MODES) {
 
     test('APPE appends to an existing file and creates a missing one', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         await ftp.store('log.txt', Buffer.from('one\n'));
         const [, done] = await ftp.store('log.txt', Buffer.from('two\n'), 'APPE');
         assert.equal(done.code, 226, textOf(done));
-        assert.equal(await readFile(path.join(ts.root, 'log.txt'), 'utf8'), 'one\ntwo\n');
+        assert.equal(await readFile(path.join(server().root, 'log.txt'), 'utf8'), 'one\ntwo\n');
         await ftp.store('new-log.txt', Buffer.from('first\n'), 'APPE');
-        assert.equal(await readFile(path.join(ts.root, 'new-log.txt'), 'utf8'), 'first\n');
+        assert.equal(await readFile(path.join(server().root, 'new-log.txt'), 'utf8'), 'first\n');
       });
     });
 
     test('STOU stores under a new unique name given in the 150 reply', async () => {
       const body = randomData(10_000);
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         await ftp.cmd('MKD stou', 257);
         await ftp.cmd('CWD stou', 250);
@@ -160,8 +154,8 @@ for (const mode of MODES) {
         assert.equal(done.code, 226, textOf(done));
         const m = /FILE: (\S+)/.exec(textOf(opening));
         assert.ok(m?.[1], `150 names the file: ${textOf(opening)}`);
-        assert.deepEqual(await readdir(path.join(ts.root, 'stou')), [m[1]]);
-        assertSameBytes(await readFile(path.join(ts.root, 'stou', m[1])), body);
+        assert.deepEqual(await readdir(path.join(server().root, 'stou')), [m[1]]);
+        assertSameBytes(await readFile(path.join(server().root, 'stou', m[1])), body);
         const [second] = await ftp.store('', body, 'STOU');
         assert.notEqual(/FILE: (\S+)/.exec(textOf(second))?.[1], m[1], 'a second STOU gets another name');
       });
@@ -169,12 +163,8 @@ for (const mode of MODES) {
 
     test('ABOR during a RETR of a 50 MB file: 426, then 226, in that order; the session goes on', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
-        await ftp.cmd('TYPE I', 200);
-        const port = await ftp.epsv();
-        const conn = await ftp.openData(port, { tls: true });
-        await ftp.cmd('RETR big.bin', 150);
-        await firstBytes(conn);
+        const ftp = track(await loggedIn(server(), mode));
+        const conn = await stalledBigRetr(ftp);
         const r1 = await ftp.cmd('ABOR');
         const r2 = await ftp.expect();
         assert.deepEqual([r1.code, r2.code], [426, 226], `${textOf(r1)} / ${textOf(r2)}`);
@@ -189,12 +179,8 @@ for (const mode of MODES) {
 
     test('ABOR preceded by Telnet IP and Synch (IAC IP IAC DM) is understood', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
-        await ftp.cmd('TYPE I', 200);
-        const port = await ftp.epsv();
-        const conn = await ftp.openData(port, { tls: true });
-        await ftp.cmd('RETR big.bin', 150);
-        await firstBytes(conn);
+        const ftp = track(await loggedIn(server(), mode));
+        await stalledBigRetr(ftp);
         ftp.send(Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), Buffer.from('ABOR\r\n')]));
         assert.equal((await ftp.expect()).code, 426);
         assert.equal((await ftp.expect()).code, 226);
@@ -204,7 +190,7 @@ for (const mode of MODES) {
 
     test('ABOR without a transfer → 225', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('ABOR', 225);
         await ftp.epsv();
         await ftp.cmd('ABOR', 225); // drops the unused passive endpoint
@@ -214,12 +200,8 @@ for (const mode of MODES) {
 
     test('STAT during a transfer reports it, over the control connection, while the transfer runs', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
-        await ftp.cmd('TYPE I', 200);
-        const port = await ftp.epsv();
-        const conn = await ftp.openData(port, { tls: true });
-        await ftp.cmd('RETR big.bin', 150);
-        await firstBytes(conn);
+        const ftp = track(await loggedIn(server(), mode));
+        const conn = await stalledBigRetr(ftp);
         const stat = await ftp.cmd('STAT', 211);
         assert.match(textOf(stat), /RETR in progress: \d+ bytes/);
         // Let it finish: 226 and every byte.
@@ -231,7 +213,7 @@ for (const mode of MODES) {
 
     test('pipelined commands (several lines in one write) are answered in order', async () => {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         ftp.send(
           'NOOP\r\nSYST\r\nPWD\r\nTYPE I\r\nMKD pipelined\r\nCWD pipelined\r\nPWD\r\nXYZW\r\nCDUP\r\nNOOP',
         );
@@ -249,17 +231,17 @@ for (const mode of MODES) {
     });
 
     test('TYPE A converts CRLF to LF on upload and LF to CRLF on download; TYPE I keeps bytes', async () => {
-      await writeFile(path.join(ts.root, 'unix.txt'), 'one\ntwo\n\nthree\n');
+      await writeFile(path.join(server().root, 'unix.txt'), 'one\ntwo\n\nthree\n');
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(ts, mode));
+        const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE A', 200);
         assert.equal((await ftp.retrieve('unix.txt')).toString(), 'one\r\ntwo\r\n\r\nthree\r\n');
         await ftp.store('from-net.txt', Buffer.from('alpha\r\nbeta\r\n'));
-        assert.equal(await readFile(path.join(ts.root, 'from-net.txt'), 'utf8'), 'alpha\nbeta\n');
+        assert.equal(await readFile(path.join(server().root, 'from-net.txt'), 'utf8'), 'alpha\nbeta\n');
         await ftp.cmd('TYPE I', 200);
         assert.equal((await ftp.retrieve('unix.txt')).toString(), 'one\ntwo\n\nthree\n');
         await ftp.store('binary.txt', Buffer.from('alpha\r\nbeta\r\n'));
-        assert.equal(await readFile(path.join(ts.root, 'binary.txt'), 'utf8'), 'alpha\r\nbeta\r\n');
+        assert.equal(await readFile(path.join(server().root, 'binary.txt'), 'utf8'), 'alpha\r\nbeta\r\n');
         await ftp.cmd('TYPE X', 504);
       });
     });
