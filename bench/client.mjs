@@ -2,26 +2,22 @@
 // Ferry's FTPS client beside curl, both against ONE vsftpd (explicit FTPS, TLS required, PROT P), in
 // one run: `npm run bench:client` (in bench/) or `node bench/client.mjs`. See README.md.
 // Run as root (vsftpd switches users).
-import { chmod, chown, mkdir, mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createHash, randomBytes } from 'node:crypto';
-import os from 'node:os';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
-import { buildIfNeeded } from './lib/build.mjs';
-import { check, runProcess, running } from './lib/run-process.mjs';
-import { PYTHON, startVsftpd, VSFTPD_LOGIN, vsftpdMissing, vsftpdOwner } from './lib/vsftpd.mjs';
+import { parseArgs } from './lib/cli-args.mjs';
+import { BENCH_DIR, CURL, DIST_INDEX, HOST, RESULTS_DIR } from './lib/paths.mjs';
+import { requireTools } from './lib/preflight.mjs';
+import * as report from './lib/report.mjs';
+import { check, runProcess } from './lib/run-process.mjs';
+import { runControl } from './lib/run-control.mjs';
+import { prepareRun, syncAll, warmCache, writeBigFile } from './lib/setup.mjs';
+import { median, round } from './lib/stats.mjs';
+import { PYTHON, startVsftpd, VSFTPD_LOGIN } from './lib/vsftpd.mjs';
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
-const DIST_INDEX = path.join(ROOT, 'dist', 'src', 'index.js');
-const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 const FERRY_CLIENT = path.join(BENCH_DIR, 'lib', 'ferry-client-run.mjs');
 const RUSAGE = path.join(BENCH_DIR, 'lib', 'rusage.py');
-const CURL = '/usr/bin/curl';
-const OPENSSL = '/usr/bin/openssl';
-const HOST = '127.0.0.1';
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const METRICS = ['retr', 'stor', 'small'];
@@ -39,33 +35,11 @@ const USAGE = `usage: node client.mjs [--quick] [--no-build] [--only=${METRICS.j
                (default 60, quick 20)
   --keep-temp  leave the temporary directory (data, configs) in place for inspection`;
 
-function positiveInt(arg, v) {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg}: a positive integer is required`);
-  return n;
-}
-
-function parseArgs(argv) {
-  const o = { quick: false, build: true, only: new Set(METRICS), keepTemp: false };
-  for (const a of argv) {
-    if (a === '--quick') o.quick = true;
-    else if (a === '--no-build') o.build = false;
-    else if (a === '--keep-temp') o.keepTemp = true;
-    else if (a.startsWith('--only=')) {
-      o.only = new Set(a.slice(7).split(',').filter(Boolean));
-      for (const m of o.only)
-        if (!METRICS.includes(m)) throw new Error(`unknown metric "${m}" in --only\n${USAGE}`);
-    } else if (a.startsWith('--reps=')) o.reps = positiveInt(a, a.slice(7));
-    else if (a.startsWith('--cap=')) o.capS = positiveInt(a, a.slice(6));
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument "${a}"\n${USAGE}`);
-  }
-  return o;
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), {
+  metrics: METRICS,
+  usage: USAGE,
+  ints: { '--cap=': 'capS' },
+});
 const P = opts.quick
   ? { bigBytes: 64 * MiB, files: 100, reps: 1, capS: 20, perProcessCapS: 5 }
   : { bigBytes: 1024 * MiB, files: 1_000, reps: 3, capS: 60, perProcessCapS: 10 };
@@ -75,119 +49,10 @@ P.smallBytes = 16 * 1024;
 const sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
 const transferDeadlineS = 900;
 
-// ------------------------------------------------------------------------------------------------
-// logging, cleanup, deadline
-
-const t0 = performance.now();
-function log(msg) {
-  process.stderr.write(
-    `[client-bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`,
-  );
-}
-
-const cleanups = [];
-let cleaning;
-function cleanupAll() {
-  cleaning ??= (async () => {
-    for (const child of running) child.kill('SIGKILL'); // processes started by us, by PID
-    while (cleanups.length > 0) {
-      const fn = cleanups.pop();
-      try {
-        await fn();
-      } catch (err) {
-        log(`cleanup: ${err.message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => {
-    log(`${sig}: stopping everything`);
-    void cleanupAll().finally(() => process.exit(130));
-  });
-}
-const deadlineMs = (opts.quick ? 10 : 40) * 60_000;
-const deadline = setTimeout(() => {
-  log(`global deadline (${deadlineMs / 60_000} min) reached: stopping everything`);
-  void cleanupAll().finally(() => process.exit(3));
-}, deadlineMs);
+const { t0, log, cleanups, runMetrics, finish } = runControl('client-bench', opts.quick ? 10 : 40);
 
 // ------------------------------------------------------------------------------------------------
 // helpers
-
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return undefined;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const round = (x, d = 3) => (x === undefined ? undefined : Math.round(x * 10 ** d) / 10 ** d);
-
-async function syncAll() {
-  await runProcess('/usr/bin/sync', [], { timeoutMs: 300_000 });
-}
-
-async function makeCertificate(dir) {
-  await mkdir(dir, { recursive: true });
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  check(
-    await runProcess(
-      OPENSSL,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-sha256',
-        '-days',
-        '7',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { timeoutMs: 60_000 },
-    ),
-    'openssl req',
-  );
-  await chmod(keyFile, 0o600);
-  return { certFile, keyFile };
-}
-
-async function writeBigFile(file, bytes) {
-  const block = randomBytes(4 * MiB);
-  const fh = await open(file, 'w', 0o644);
-  try {
-    for (let done = 0; done < bytes;) {
-      const n = Math.min(block.length, bytes - done);
-      block.writeUInt32LE(done / MiB, 0); // no two blocks identical
-      await fh.write(block, 0, n);
-      done += n;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
-function distFingerprint() {
-  const hash = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.js')) hash.update(path.relative(ROOT, p)).update(readFileSync(p));
-    }
-  };
-  walk(path.join(ROOT, 'dist', 'src'));
-  return hash.digest('hex').slice(0, 12);
-}
 
 let dirs;
 let cert;
@@ -281,10 +146,7 @@ const rows = [];
 const notes = [];
 const failures = [];
 const tlsInfo = {};
-function row(id, label, unit, better, ferry, curl, details = {}) {
-  const ratio = ferry !== undefined && curl !== undefined && curl !== 0 ? ferry / curl : undefined;
-  rows.push({ id, label, unit, better, ferry, curl, ratio, details });
-}
+const row = report.rowAdder(rows, 'curl');
 
 /** Runs `fn(side, rep)` for Ferry's client and curl, alternating, P.reps times. */
 async function alternate(fn) {
@@ -385,20 +247,16 @@ async function storOnce(side, rep) {
 const med = (xs, k) => median(xs.map((x) => x[k]));
 const repsLabel = () => (P.reps > 1 ? `, median of ${P.reps}` : '');
 
-async function metricRetr() {
-  log(`RETR ${sizeLabel} over PROT P, Ferry's client and curl, ${P.reps}×`);
-  const { samples, errors } = await alternate(retrOnce);
+/** One big-file transfer metric: its MB/s row and its client-CPU row. */
+async function transferMetric(op, once, label) {
+  log(`${op.toUpperCase()} ${sizeLabel} over PROT P, Ferry's client and curl, ${P.reps}×`);
+  const { samples, errors } = await alternate(once);
+  row(`${op}_mbps`, label, 'MB/s', 'higher', med(samples.ferry, 'mbps'), med(samples.curl, 'mbps'), {
+    samples,
+    errors,
+  });
   row(
-    'retr_mbps',
-    `RETR ${sizeLabel}, PROT P${repsLabel()}`,
-    'MB/s',
-    'higher',
-    med(samples.ferry, 'mbps'),
-    med(samples.curl, 'mbps'),
-    { samples, errors },
-  );
-  row(
-    'retr_cpu',
+    `${op}_cpu`,
     '  client CPU per GiB (user+sys)',
     's/GiB',
     'lower',
@@ -406,28 +264,9 @@ async function metricRetr() {
     med(samples.curl, 'cpuPerGiB'),
   );
 }
-
-async function metricStor() {
-  log(`STOR ${sizeLabel} over PROT P, Ferry's client and curl, ${P.reps}×`);
-  const { samples, errors } = await alternate(storOnce);
-  row(
-    'stor_mbps',
-    `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`,
-    'MB/s',
-    'higher',
-    med(samples.ferry, 'mbps'),
-    med(samples.curl, 'mbps'),
-    { samples, errors },
-  );
-  row(
-    'stor_cpu',
-    '  client CPU per GiB (user+sys)',
-    's/GiB',
-    'lower',
-    med(samples.ferry, 'cpuPerGiB'),
-    med(samples.curl, 'cpuPerGiB'),
-  );
-}
+const metricRetr = () => transferMetric('retr', retrOnce, `RETR ${sizeLabel}, PROT P${repsLabel()}`);
+const metricStor = () =>
+  transferMetric('stor', storOnce, `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`);
 
 const smallNames = () => Array.from({ length: P.files }, (_, i) => `f${String(i).padStart(5, '0')}`);
 
@@ -618,29 +457,6 @@ async function metricSmall() {
 // ------------------------------------------------------------------------------------------------
 // output
 
-function fmt(x, unit) {
-  if (x === undefined) return 'n/a';
-  if (unit === 's/GiB' || unit === 'ms') return x < 10 ? x.toFixed(2) : x.toFixed(1);
-  if (Math.abs(x) >= 100) return x.toFixed(0);
-  return x.toFixed(1);
-}
-
-function table() {
-  const header = ['metric', 'unit', 'better', 'Ferry client', 'curl', 'Ferry/curl'];
-  const body = rows.map((r) => [
-    r.label,
-    r.unit,
-    r.better,
-    fmt(r.ferry, r.unit),
-    fmt(r.curl, r.unit),
-    r.ratio === undefined ? '–' : r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i >= 3 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
 function ratioSummary() {
   const parts = [];
   const r = (id) => rows.find((x) => x.id === id);
@@ -667,32 +483,10 @@ function ratioSummary() {
 // main
 
 async function main() {
-  const missing = vsftpdMissing();
-  if (missing) throw new Error(`${missing}: run "bash scripts/setup-peers.sh" as root`);
-  for (const f of [CURL, OPENSSL])
-    if (!existsSync(f)) throw new Error(`${f} not found: run "bash scripts/setup-peers.sh" as root`);
-  const loadBefore = os.loadavg().map((x) => round(x, 2));
-  const buildNote = opts.build ? await buildIfNeeded(ROOT, log) : 'build skipped (--no-build)';
-  if (!existsSync(DIST_INDEX))
-    throw new Error(`${DIST_INDEX} missing: build the root package (npm run build)`);
-  const distHash = distFingerprint();
-
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-client-bench-'));
-  if (!opts.keepTemp) cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-  else log(`temporary directory kept: ${tmp}`);
-  await chmod(tmp, 0o755); // vsftpd's session processes (user ferrytest) must reach root/
-  const owner = vsftpdOwner();
-  dirs = {
-    tmp,
-    root: path.join(tmp, 'root'),
-    client: path.join(tmp, 'client'),
-    vsftpd: path.join(tmp, 'vsftpd'),
-  };
-  await mkdir(dirs.root, { mode: 0o755 });
-  await chown(dirs.root, owner.uid, owner.gid); // vsftpd writes uploads as ferrytest
-  await mkdir(dirs.client);
-  await mkdir(dirs.vsftpd);
-  cert = await makeCertificate(path.join(tmp, 'tls'));
+  requireTools();
+  const run = await prepareRun('ferry-client-bench-', { opts, cleanups, log });
+  ({ dirs, cert } = run);
+  const { loadBefore, buildNote, distHash } = run;
 
   log(`writing a ${sizeLabel} file and ${P.files} × 16 KiB files …`);
   await writeBigFile(path.join(dirs.root, 'big.bin'), P.bigBytes);
@@ -700,37 +494,19 @@ async function main() {
   for (const n of smallNames())
     await writeFile(path.join(dirs.root, 'small', n), randomBytes(P.smallBytes), { mode: 0o644 });
   await syncAll();
-  check(
-    await runProcess('/bin/dd', [`if=${path.join(dirs.root, 'big.bin')}`, 'of=/dev/null', 'bs=4M'], {
-      timeoutMs: 300_000,
-    }),
-    'dd (cache warm-up)',
-  );
+  await warmCache(path.join(dirs.root, 'big.bin'));
 
   log('starting vsftpd (explicit FTPS, one instance for both clients)');
   vs = await startVsftpd({ dir: dirs.vsftpd, root: dirs.root, ...cert, implicit: false });
   cleanups.push(() => vs.stop());
 
   const steps = { retr: metricRetr, stor: metricStor, small: metricSmall };
-  for (const m of METRICS) {
-    if (!opts.only.has(m)) continue;
-    try {
-      await steps[m]();
-    } catch (err) {
-      log(`${m}: FAILED: ${err.stack ?? err.message}`);
-      failures.push({ side: 'both', metric: m, message: err.message });
-    }
-  }
+  await runMetrics(METRICS, steps, opts.only, (m, err) =>
+    failures.push({ side: 'both', metric: m, message: err.message }),
+  );
 
-  const versions = {
-    node: process.version,
-    vsftpd: (await runProcess('/usr/bin/dpkg-query', ['-W', '-f=${Version}', 'vsftpd'])).stdout.trim(),
-    curl: (await runProcess(CURL, ['--version'])).stdout.split('\n')[0],
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    kernel: os.release(),
-  };
-  const loadAfter = os.loadavg().map((x) => round(x, 2));
+  const versions = await report.toolVersions(CURL);
+  const loadAfter = report.loadAverage();
   const detail = (id) => rows.find((r) => r.id === id)?.details;
   const ip = [
     [median((detail('retr_mbps')?.samples.ferry ?? []).map((x) => x.cpuInProcessS / gib)), 's/GiB', 'RETR'],
@@ -742,7 +518,7 @@ async function main() {
     ],
   ]
     .filter(([v]) => v !== undefined)
-    .map(([v, unit, what]) => `${what} ${fmt(v, unit === 'ms/file' ? 'ms' : unit)} ${unit}`);
+    .map(([v, unit, what]) => `${what} ${report.fmt(v, unit === 'ms/file' ? 'ms' : unit)} ${unit}`);
   if (ip.length)
     notes.push(
       `Ferry client CPU from connect to the last 226 only (process.cpuUsage in the child; Node start-up and module loading excluded): ${ip.join(', ')}.`,
@@ -750,13 +526,13 @@ async function main() {
   notes.push(ratioSummary());
   const header = [
     `Ferry's FTPS client vs curl, both against one vsftpd on loopback (${opts.quick ? 'quick' : 'full'} run: ${sizeLabel} files, ${P.files} small files)`,
-    `${versions.cpus} CPUs (${versions.cpuModel}), Node ${versions.node}, vsftpd ${versions.vsftpd}, ${versions.curl.split(' ').slice(0, 2).join(' ')}; Ferry dist ${distHash} (${buildNote}); metrics run one after another, Ferry and curl alternating`,
+    `${report.machineLine(versions, distHash, buildNote)}, Ferry and curl alternating`,
     `vsftpd: explicit FTPS, TLS required on control and data, require_ssl_reuse=YES, TLS capped at 1.2. Negotiated — Ferry client: ${tlsInfo.ferry ?? 'n/a'}; curl: ${tlsInfo.curl ?? 'n/a'}. Both verify the certificate (Ferry: ca, curl: --cacert).`,
     `Load average (1/5/15 min) before: ${loadBefore.join(' / ')}, after: ${loadAfter.join(' / ')} (other work on the machine skews the rates; the CPU rows much less).`,
     `Ferry's client runs in its own Node process (lib/ferry-client-run.mjs); client CPU = user+sys of the whole client process from wait4 (lib/rusage.py), Node/curl start-up, connect and login included.`,
     `Rates: MB/s = 10^6 B/s over connect + login + transfer to the 226 (curl: time_total). Ratio = Ferry/curl; "better" says which direction is better.`,
   ];
-  const out = [...header, '', table(), ''];
+  const out = [...header, '', report.table(rows, 'curl', 'Ferry client'), ''];
   for (const f of failures) {
     out.push(`! ${f.side}${f.metric ? ` (${f.metric})` : ''}: ${f.message.split('\n')[0]}`);
     if (f.details?.dialogue?.length) out.push(...f.details.dialogue.slice(-12).map((l) => `!    ${l}`));
@@ -764,42 +540,20 @@ async function main() {
   out.push(...notes.map((n) => `note: ${n}`));
   console.log(out.join('\n'));
 
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const file = path.join(RESULTS_DIR, 'client-latest.json');
-  writeFileSync(
-    file,
-    JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        mode: opts.quick ? 'quick' : 'full',
-        command: `node bench/client.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-        params: P,
-        versions,
-        build: buildNote,
-        ferryDist: distHash,
-        loadAverage: { before: loadBefore, after: loadAfter },
-        tls: tlsInfo,
-        rows,
-        failures,
-        notes,
-        durationS: round((performance.now() - t0) / 1000, 1),
-      },
-      null,
-      2,
-    ) + '\n',
+  await report.writeResults(
+    path.join(RESULTS_DIR, 'client-latest.json'),
+    {
+      ...report.resultHead('client.mjs', opts.quick, P, versions, buildNote, distHash),
+      loadAverage: { before: loadBefore, after: loadAfter },
+      tls: tlsInfo,
+      rows,
+      failures,
+      notes,
+      durationS: round((performance.now() - t0) / 1000, 1),
+    },
+    log,
   );
-  log(`wrote ${path.relative(process.cwd(), file) || file}`);
   if (failures.length > 0) process.exitCode = 1;
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  log(`FAILED: ${err.stack ?? err.message}`);
-  exitCode = 1;
-} finally {
-  await cleanupAll();
-  clearTimeout(deadline);
-}
-process.exit(exitCode || process.exitCode || 0);
+await finish(main);

@@ -1,30 +1,29 @@
 #!/usr/bin/env node
 // Ferry vs vsftpd on loopback, one command: `npm run bench` (in bench/) or `node bench/run.mjs`.
 // See README.md for what is measured and how. Run as root (vsftpd switches users).
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile, chmod, chown } from 'node:fs/promises';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { buildIfNeeded } from './lib/build.mjs';
+import { parseArgs } from './lib/cli-args.mjs';
+import { BENCH_DIR, CURL, DIST_INDEX, HOST, RESULTS_DIR } from './lib/paths.mjs';
 import { startFerry } from './lib/ferry.mjs';
 import { ImplicitSession } from './lib/ftp-client.mjs';
+import { requireTools } from './lib/preflight.mjs';
 import { cpuSecondsOfTree, memoryOfAll } from './lib/procs.mjs';
 import { topFunctions } from './lib/profile.mjs';
-import { check, runProcess, running } from './lib/run-process.mjs';
-import { startVsftpd, VSFTPD_LOGIN, vsftpdMissing, vsftpdOwner } from './lib/vsftpd.mjs';
+import * as report from './lib/report.mjs';
+import { check, runProcess } from './lib/run-process.mjs';
+import { runControl } from './lib/run-control.mjs';
+import { prepareRun, syncAll, warmCache, writeBigFile } from './lib/setup.mjs';
+import { median, percentile, round } from './lib/stats.mjs';
+import { startVsftpd, VSFTPD_LOGIN } from './lib/vsftpd.mjs';
 
-const BENCH_DIR = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(BENCH_DIR, '..');
-const DIST_INDEX = path.join(ROOT, 'dist', 'src', 'index.js');
-const RESULTS_DIR = path.join(BENCH_DIR, 'results');
-const CURL = '/usr/bin/curl';
-const OPENSSL = '/usr/bin/openssl';
-const HOST = '127.0.0.1';
 const MiB = 1024 * 1024;
 const METRICS = ['retr', 'stor', 'sessions', 'small', 'list', 'memory'];
 
@@ -41,34 +40,12 @@ const USAGE = `usage: node run.mjs [--quick] [--profile] [--no-build] [--only=${
   --seconds=N  duration of each sessions-per-second run (default 10, quick 3)
   --keep-temp  leave the temporary directory (data, configs) in place for inspection`;
 
-function parseArgs(argv) {
-  const o = { quick: false, profile: false, build: true, only: new Set(METRICS), keepTemp: false };
-  for (const a of argv) {
-    if (a === '--quick') o.quick = true;
-    else if (a === '--profile') o.profile = true;
-    else if (a === '--no-build') o.build = false;
-    else if (a === '--keep-temp') o.keepTemp = true;
-    else if (a.startsWith('--only=')) {
-      o.only = new Set(a.slice(7).split(',').filter(Boolean));
-      for (const m of o.only)
-        if (!METRICS.includes(m)) throw new Error(`unknown metric "${m}" in --only\n${USAGE}`);
-    } else if (a.startsWith('--reps=')) o.reps = positiveInt(a, a.slice(7));
-    else if (a.startsWith('--seconds=')) o.seconds = positiveInt(a, a.slice(10));
-    else if (a === '--help' || a === '-h') {
-      console.log(USAGE);
-      process.exit(0);
-    } else throw new Error(`unknown argument "${a}"\n${USAGE}`);
-  }
-  return o;
-}
-
-function positiveInt(arg, v) {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${arg}: a positive integer is required`);
-  return n;
-}
-
-const opts = parseArgs(process.argv.slice(2));
+const opts = parseArgs(process.argv.slice(2), {
+  metrics: METRICS,
+  usage: USAGE,
+  flags: { '--profile': 'profile' },
+  ints: { '--seconds=': 'seconds' },
+});
 const P = opts.quick
   ? { bigBytes: 64 * MiB, sessions: 100, files: 200, entries: 2_000, seconds: 3, reps: 1 }
   : { bigBytes: 1024 * MiB, sessions: 1_000, files: 1_000, entries: 10_000, seconds: 10, reps: 3 };
@@ -80,61 +57,10 @@ P.openConcurrency = 16; // sessions being opened at once in the memory metric
 P.cheapScryptN = 1024; // ~1.7 ms per check here, like vsftpd's SHA-512 crypt (~1.8 ms)
 const sizeLabel = P.bigBytes >= 1024 * MiB ? `${P.bigBytes / 1024 / MiB} GiB` : `${P.bigBytes / MiB} MiB`;
 
-// ------------------------------------------------------------------------------------------------
-// logging, cleanup, deadline
-
-const t0 = performance.now();
-function log(msg) {
-  process.stderr.write(`[bench ${((performance.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${msg}\n`);
-}
-
-const cleanups = [];
-let cleaning;
-function cleanupAll() {
-  cleaning ??= (async () => {
-    for (const child of running) child.kill('SIGKILL'); // curl/openssl/sync started by us, by PID
-    while (cleanups.length > 0) {
-      const fn = cleanups.pop();
-      try {
-        await fn();
-      } catch (err) {
-        log(`cleanup: ${err.message}`);
-      }
-    }
-  })();
-  return cleaning;
-}
-
-for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.once(sig, () => {
-    log(`${sig}: stopping everything`);
-    void cleanupAll().finally(() => process.exit(130));
-  });
-}
-const deadlineMs = (opts.quick ? 15 : 60) * 60_000;
-const deadline = setTimeout(() => {
-  log(`global deadline (${deadlineMs / 60_000} min) reached: stopping everything`);
-  void cleanupAll().finally(() => process.exit(3));
-}, deadlineMs);
+const { t0, log, cleanups, runMetrics, finish } = runControl('bench', opts.quick ? 15 : 60);
 
 // ------------------------------------------------------------------------------------------------
 // helpers
-
-const median = (xs) => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return undefined;
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-const percentile = (xs, p) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : undefined;
-};
-const round = (x, d = 2) => (x === undefined ? undefined : Math.round(x * 10 ** d) / 10 ** d);
-
-async function syncAll() {
-  await runProcess('/usr/bin/sync', [], { timeoutMs: 300_000 });
-}
 
 function curlBase(t) {
   return [
@@ -170,55 +96,6 @@ async function withTimeout(promise, ms, what) {
 // ------------------------------------------------------------------------------------------------
 // setup
 
-async function makeCertificate(dir) {
-  await mkdir(dir, { recursive: true });
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  check(
-    await runProcess(
-      OPENSSL,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-sha256',
-        '-days',
-        '7',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { timeoutMs: 60_000 },
-    ),
-    'openssl req',
-  );
-  await chmod(keyFile, 0o600);
-  return { certFile, keyFile };
-}
-
-async function writeBigFile(file, bytes) {
-  const block = randomBytes(4 * MiB);
-  const fh = await open(file, 'w', 0o644);
-  try {
-    for (let done = 0; done < bytes;) {
-      const n = Math.min(block.length, bytes - done);
-      // vary each block a little so no two blocks are identical
-      block.writeUInt32LE(done / MiB, 0);
-      await fh.write(block, 0, n);
-      done += n;
-    }
-  } finally {
-    await fh.close();
-  }
-}
-
 async function inBatches(items, size, fn) {
   for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(fn));
 }
@@ -235,27 +112,7 @@ async function prepareData(root) {
   const entries = Array.from({ length: P.entries }, (_, i) => `entry-${String(i).padStart(6, '0')}.dat`);
   await inBatches(entries, 128, (n) => writeFile(path.join(root, 'dir10k', n), '', { mode: 0o644 }));
   await syncAll();
-  // warm the page cache for the source file so both servers read it from memory
-  check(
-    await runProcess('/bin/dd', [`if=${path.join(root, 'big.bin')}`, 'of=/dev/null', 'bs=4M'], {
-      timeoutMs: 300_000,
-    }),
-    'dd (cache warm-up)',
-  );
-}
-
-/** A short hash of the compiled library (dist/src/**\/*.js), to tell which build was measured. */
-function distFingerprint() {
-  const hash = createHash('sha256');
-  const walk = (dir) => {
-    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const p = path.join(dir, e.name);
-      if (e.isDirectory()) walk(p);
-      else if (e.name.endsWith('.js')) hash.update(path.relative(ROOT, p)).update(readFileSync(p));
-    }
-  };
-  walk(path.join(ROOT, 'dist', 'src'));
-  return hash.digest('hex').slice(0, 12);
+  await warmCache(path.join(root, 'big.bin')); // both servers read it from memory
 }
 
 function ensureFileLimit(needed) {
@@ -361,10 +218,7 @@ async function withServerCpu(t, fn) {
 const rows = [];
 const checks = [];
 const notes = [];
-function row(id, label, unit, better, ferry, vsftpd, details = {}) {
-  const ratio = ferry !== undefined && vsftpd !== undefined && vsftpd !== 0 ? ferry / vsftpd : undefined;
-  rows.push({ id, label, unit, better, ferry, vsftpd, ratio, details });
-}
+const row = report.rowAdder(rows, 'vsftpd');
 function failedRow(id, label, unit, better, err, side = 'both') {
   rows.push({
     id,
@@ -1040,63 +894,17 @@ const tlsInfo = {};
 let loadBefore;
 let distHash;
 
-function fmt(x, unit) {
-  if (x === undefined) return 'n/a';
-  if (unit === 's') return x < 1 ? x.toFixed(3) : x.toFixed(2);
-  if (unit === 's/GiB' || unit === 'ms') return x < 10 ? x.toFixed(2) : x.toFixed(1);
-  if (Math.abs(x) >= 100) return x.toFixed(0);
-  return x.toFixed(1);
-}
-
-function table() {
-  const header = ['metric', 'unit', 'better', 'Ferry', 'vsftpd', 'Ferry/vsftpd'];
-  const body = rows.map((r) => [
-    r.label,
-    r.unit,
-    r.better,
-    r.error && r.ferry === undefined ? 'FAILED' : fmt(r.ferry, r.unit),
-    r.vsftpdText ?? (r.error && r.vsftpd === undefined ? 'FAILED' : fmt(r.vsftpd, r.unit)),
-    r.ratio === undefined ? '–' : r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2),
-  ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
-  const line = (cells) =>
-    cells.map((c, i) => (i >= 3 ? String(c).padStart(widths[i]) : String(c).padEnd(widths[i]))).join('  ');
-  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
-}
-
 // ------------------------------------------------------------------------------------------------
 // main
 
 async function main() {
-  const missing = vsftpdMissing();
-  if (missing) throw new Error(`${missing}: run "bash scripts/setup-peers.sh" as root`);
-  for (const f of [CURL, OPENSSL])
-    if (!existsSync(f)) throw new Error(`${f} not found: run "bash scripts/setup-peers.sh" as root`);
+  requireTools();
   const fileLimit = ensureFileLimit(P.sessions * 3 + 512);
 
-  loadBefore = os.loadavg().map((x) => round(x, 2));
-  const buildNote = opts.build ? await buildIfNeeded(ROOT, log) : 'build skipped (--no-build)';
-  if (!existsSync(DIST_INDEX))
-    throw new Error(`${DIST_INDEX} missing: build the root package (npm run build)`);
-  distHash = distFingerprint();
-
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-bench-'));
-  if (!opts.keepTemp) cleanups.push(() => rm(tmp, { recursive: true, force: true }));
-  else log(`temporary directory kept: ${tmp}`);
-  await chmod(tmp, 0o755); // vsftpd's session processes (user ferrytest) must reach root/
-  const owner = vsftpdOwner();
-  dirs = {
-    tmp,
-    root: path.join(tmp, 'root'),
-    client: path.join(tmp, 'client'),
-    vsftpd: path.join(tmp, 'vsftpd'),
-    ferryData: path.join(tmp, 'ferry-data'),
-  };
-  await mkdir(dirs.root, { mode: 0o755 });
-  await chown(dirs.root, owner.uid, owner.gid); // vsftpd writes uploads as ferrytest; Ferry runs as root
-  await mkdir(dirs.client);
-  await mkdir(dirs.vsftpd);
-  cert = await makeCertificate(path.join(tmp, 'tls'));
+  const run = await prepareRun('ferry-bench-', { opts, cleanups, log });
+  ({ loadBefore, distHash, cert } = run);
+  const { buildNote } = run;
+  dirs = { ...run.dirs, ferryData: path.join(run.dirs.tmp, 'ferry-data') }; // Ferry runs as root
   await prepareData(dirs.root);
 
   log('starting vsftpd (explicit and implicit instances)');
@@ -1113,28 +921,12 @@ async function main() {
     list: metricList,
     memory: metricMemory,
   };
-  for (const m of METRICS) {
-    if (!opts.only.has(m)) continue;
-    try {
-      await steps[m]();
-    } catch (err) {
-      log(`${m}: FAILED: ${err.stack ?? err.message}`);
-      failedRow(m, m, '', '', err);
-    }
-  }
+  await runMetrics(METRICS, steps, opts.only, (m, err) => failedRow(m, m, '', '', err));
 
-  const versions = {
-    node: process.version,
-    vsftpd: (await runProcess('/usr/bin/dpkg-query', ['-W', '-f=${Version}', 'vsftpd'])).stdout.trim(),
-    curl: (await runProcess(CURL, ['--version'])).stdout.split('\n')[0],
-    cpus: os.cpus().length,
-    cpuModel: os.cpus()[0]?.model,
-    kernel: os.release(),
-    memTotalGiB: round(os.totalmem() / 2 ** 30, 1),
-  };
+  const versions = { ...(await report.toolVersions(CURL)), memTotalGiB: round(os.totalmem() / 2 ** 30, 1) };
   const header = [
     `Ferry vs vsftpd on loopback (${opts.quick ? 'quick' : 'full'} run: ${sizeLabel} files, ${P.sessions} sessions, ${P.files} small files, ${P.entries} entries)`,
-    `${versions.cpus} CPUs (${versions.cpuModel}), Node ${versions.node}, vsftpd ${versions.vsftpd}, ${versions.curl.split(' ').slice(0, 2).join(' ')}; Ferry dist ${distHash} (${buildNote}); metrics run one after another`,
+    report.machineLine(versions, distHash, buildNote),
     `TLS: vsftpd capped at TLS 1.2 through OPENSSL_CONF (MaxProtocol = TLSv1.2, as test/support/peers.ts does), require_ssl_reuse=YES; Ferry: TLS 1.2–1.3, requireSessionReuse on.`,
     `     curl negotiated — Ferry: ${tlsInfo.curlFerry ?? 'n/a'}; vsftpd: ${tlsInfo.curlVsftpd ?? 'n/a'}. Same certificate (RSA 2048) for both.`,
     `Load average (1/5/15 min) before: ${loadBefore.join(' / ')}, after: ${os
@@ -1144,7 +936,7 @@ async function main() {
     `Server CPU rows (indented): user+system CPU time of the server's processes and threads during the measurement (vsftpd: listener + sessions, counted once reaped), from /proc/PID/stat; less sensitive to other load than the rates.`,
     `Ratio = Ferry/vsftpd; "better" says whether higher or lower numbers are better (throughput and rates: higher; time and memory: lower).`,
   ];
-  const out = [...header, '', table(), ''];
+  const out = [...header, '', report.table(rows, 'vsftpd'), ''];
   for (const r of rows) if (r.error) out.push(`! ${r.label}: ${r.error.split('\n')[0]}`);
   for (const r of rows) {
     for (const [side, err] of Object.entries(r.details?.errors ?? {}))
@@ -1168,39 +960,22 @@ async function main() {
   }
   console.log(out.join('\n'));
 
-  await mkdir(RESULTS_DIR, { recursive: true });
-  const result = {
-    date: new Date().toISOString(),
-    mode: opts.quick ? 'quick' : 'full',
-    command: `node bench/run.mjs ${process.argv.slice(2).join(' ')}`.trim(),
-    params: P,
-    versions,
-    build: buildNote,
-    ferryDist: distHash,
-    openFilesLimit: fileLimit,
-    loadAverage: { before: loadBefore, after: os.loadavg().map((x) => round(x, 2)) },
-    tls: tlsInfo,
-    rows,
-    checks,
-    notes,
-    ferryLogs,
-    profiles,
-    durationS: round((performance.now() - t0) / 1000, 1),
-  };
-  writeFileSync(path.join(RESULTS_DIR, 'latest.json'), JSON.stringify(result, null, 2) + '\n');
-  log(
-    `wrote ${path.relative(process.cwd(), path.join(RESULTS_DIR, 'latest.json')) || 'results/latest.json'}`,
+  await report.writeResults(
+    path.join(RESULTS_DIR, 'latest.json'),
+    {
+      ...report.resultHead('run.mjs', opts.quick, P, versions, buildNote, distHash),
+      openFilesLimit: fileLimit,
+      loadAverage: { before: loadBefore, after: report.loadAverage() },
+      tls: tlsInfo,
+      rows,
+      checks,
+      notes,
+      ferryLogs,
+      profiles,
+      durationS: round((performance.now() - t0) / 1000, 1),
+    },
+    log,
   );
 }
 
-let exitCode = 0;
-try {
-  await main();
-} catch (err) {
-  log(`FAILED: ${err.stack ?? err.message}`);
-  exitCode = 1;
-} finally {
-  await cleanupAll();
-  clearTimeout(deadline);
-}
-process.exit(exitCode);
+await finish(main);
