@@ -1,14 +1,14 @@
 import type { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
+import { isPositiveCompletion, type Reply } from '../protocol/reply.js';
 import { FerryError } from '../errors.js';
 import { formatTimeVal } from '../protocol/listing.js';
-import type { Reply } from '../protocol/reply.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
 import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
 import { listDir, listRaw, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
-import { command, isOk, parsePwdReply, pathArg, type Session } from './session.js';
+import { command, parsePwdReply, pathArg, type Session } from './session.js';
 import type { CredentialSources, Security } from './url.js';
 
 export type { ClientOptions } from './options.js';
@@ -186,7 +186,7 @@ export class FerryClient {
       pathArg(path);
       const verb = this.s.featureMap.has('MFMT') ? 'MFMT' : 'MDTM';
       const r = await this.s.control.request(`${verb} ${formatTimeVal(date)} ${path}`);
-      return isOk(r);
+      return isPositiveCompletion(r);
     });
   }
 

@@ -1,11 +1,11 @@
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
+import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { parseFeatures } from '../protocol/features.js';
-import type { Reply } from '../protocol/reply.js';
 import { ControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
-import { command, isOk, parsePwdReply, replyText, setProt, type Session } from './session.js';
+import { command, parsePwdReply, setProt, type Session } from './session.js';
 import { checkServerCertificate, serverKey } from './trust.js';
 import { DEFAULT_PORTS, type Security } from './url.js';
 
@@ -107,7 +107,7 @@ async function greetAndLogin(s: Session): Promise<void> {
     throw err;
   }
   if (greeting.code !== 220) {
-    throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyText(greeting)}`);
+    throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyLine(greeting)}`);
   }
   await secureAndLogin(s);
 }
@@ -120,7 +120,7 @@ async function secureAndLogin(s: Session): Promise<void> {
     if (r.code !== 234 && r.code !== 334) {
       throw new FerryError(
         'ERR_TLS',
-        `The server refused AUTH ${mech}: ${r.code} ${replyText(r)}${mech === 'TLS' ? ' (a legacy server may need AUTH SSL: --auth ssl)' : ''}`,
+        `The server refused AUTH ${mech}: ${r.code} ${replyLine(r)}${mech === 'TLS' ? ' (a legacy server may need AUTH SSL: --auth ssl)' : ''}`,
       );
     }
     await c.startTls();
@@ -129,7 +129,7 @@ async function secureAndLogin(s: Session): Promise<void> {
   s.prot = s.security === 'implicit' ? 'P' : undefined;
   await login(s);
   const feat = await c.request('FEAT');
-  s.featureMap = isOk(feat) ? parseFeatures(feat) : new Map();
+  s.featureMap = isPositiveCompletion(feat) ? parseFeatures(feat) : new Map();
   if ((s.opts.utf8 ?? true) && s.featureMap.has('UTF8')) await c.request('OPTS UTF8 ON');
   const wanted = s.opts.dataProtection === 'clear' ? 'C' : 'P';
   if (s.security === 'explicit') {
@@ -138,7 +138,7 @@ async function secureAndLogin(s: Session): Promise<void> {
     await setProt(s, 'C', false);
   }
   const type = await c.request('TYPE I');
-  if (!isOk(type)) throw new ReplyError(type.code, replyText(type), 'TYPE I');
+  if (!isPositiveCompletion(type)) throw new ReplyError(type.code, replyLine(type), 'TYPE I');
   const pwd = await c.request('PWD');
   s.home = pwd.code === 257 ? parsePwdReply(pwd) : undefined;
 }
@@ -148,9 +148,9 @@ async function login(s: Session): Promise<void> {
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
   if (r.code === 331) r = await c.request(`PASS ${s.opts.password ?? ''}`);
-  if (r.code === 332) throw new LoginError(r.code, `${replyText(r)} (ACCT is not supported)`);
-  if (r.code === 421) throw new ConnectionError(`The server closed the session: 421 ${replyText(r)}`);
-  if (r.code !== 230 && r.code !== 202) throw new LoginError(r.code, replyText(r));
+  if (r.code === 332) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
+  if (r.code === 421) throw new ConnectionError(`The server closed the session: 421 ${replyLine(r)}`);
+  if (r.code !== 230 && r.code !== 202) throw new LoginError(r.code, replyLine(r));
 }
 
 /** CCC: the control connection continues in clear (the caller refuses it on implicit FTPS). */

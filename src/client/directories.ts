@@ -1,6 +1,7 @@
 import { FerryError, ReplyError } from '../errors.js';
 import { isDirectory, listDir } from './listing.js';
-import { command, isOk, pathArg, replyText, type Session } from './session.js';
+import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { command, pathArg, type Session } from './session.js';
 import { joinRemote, remoteDirname } from './url.js';
 
 /** Directory trees: creating a path with its parents, removing a directory with its contents. */
@@ -9,12 +10,12 @@ import { joinRemote, remoteDirname } from './url.js';
 export async function makeDir(s: Session, path: string, parents: boolean): Promise<void> {
   pathArg(path);
   const r = await s.control.request(`MKD ${path}`);
-  if (isOk(r)) return;
-  if (!parents) throw new ReplyError(r.code, replyText(r), `MKD ${path}`);
+  if (isPositiveCompletion(r)) return;
+  if (!parents) throw new ReplyError(r.code, replyLine(r), `MKD ${path}`);
   if (await isDirectory(s, path)) return;
   const parent = remoteDirname(path);
   if (parent === '' || parent === '/' || parent === path)
-    throw new ReplyError(r.code, replyText(r), `MKD ${path}`);
+    throw new ReplyError(r.code, replyLine(r), `MKD ${path}`);
   await makeDir(s, parent, true);
   await command(s, `MKD ${path}`);
 }
@@ -28,8 +29,8 @@ export async function removePath(
 ): Promise<void> {
   pathArg(path);
   const r = await s.control.request(`DELE ${path}`);
-  if (isOk(r)) return;
-  if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyText(r), `DELE ${path}`);
+  if (isPositiveCompletion(r)) return;
+  if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyLine(r), `DELE ${path}`);
   for (const e of await listDir(s, path, signal)) {
     if (signal?.aborted) throw new FerryError('ERR_ABORTED', 'Aborted.');
     const child = joinRemote(path, e.name);

@@ -1,9 +1,9 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as fsStat, unlink } from 'node:fs/promises';
+import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
-import type { Reply } from '../protocol/reply.js';
-import { replyText, pathArg, transfer, type Session } from './session.js';
+import { pathArg, transfer, type Session } from './session.js';
 import type { TransferBody } from './transfer.js';
 
 /**
@@ -52,7 +52,7 @@ const FILE_CHUNK = 1024 * 1024;
 async function remoteSize(s: Session, path: string): Promise<number | undefined> {
   const r = await s.control.request(`SIZE ${path}`);
   if (r.code !== 213) return undefined;
-  const n = Number(replyText(r).trim());
+  const n = Number(replyLine(r).trim());
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
@@ -166,7 +166,7 @@ export async function upload(
     if (offset > 0) {
       const rest = await s.control.request(`REST ${offset}`);
       if (rest.code !== 350) {
-        if (!opts.resume) throw new ReplyError(rest.code, replyText(rest), `REST ${offset}`);
+        if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
         s.control.info('REST refused for the upload; appending instead (APPE).');
         const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
         return { bytes: r.bytes, offset, reply: r.reply };

@@ -7,8 +7,9 @@ import {
   type ListEntry,
 } from '../protocol/listing.js';
 import { collector } from './transfer.js';
-import { command, isOk, pathArg, replyText, transfer, type Session } from './session.js';
+import { command, pathArg, transfer, type Session } from './session.js';
 import { remoteBasename } from './url.js';
+import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 
 /**
  * Directory listings (MLSD, else LIST in Unix or MS-DOS form) and what is known about one path
@@ -132,11 +133,11 @@ export async function statPath(s: Session, path: string): Promise<RemoteEntry> {
   const size = await s.control.request(`SIZE ${path}`);
   if (size.code === 213) {
     const mdtm = await s.control.request(`MDTM ${path}`);
-    const modified = mdtm.code === 213 ? parseTimeVal(replyText(mdtm)) : undefined;
+    const modified = mdtm.code === 213 ? parseTimeVal(replyLine(mdtm)) : undefined;
     return {
       name,
       type: 'file',
-      size: Number(replyText(size).trim()),
+      size: Number(replyLine(size).trim()),
       modified: modified ?? new Date(0),
       modifiedPrecisionMs: modified ? 1000 : Number.POSITIVE_INFINITY,
     };
@@ -150,7 +151,7 @@ export async function statPath(s: Session, path: string): Promise<RemoteEntry> {
       modifiedPrecisionMs: Number.POSITIVE_INFINITY,
     };
   }
-  throw new ReplyError(size.code, replyText(size), `SIZE ${path}`);
+  throw new ReplyError(size.code, replyLine(size), `SIZE ${path}`);
 }
 
 export async function isDirectory(s: Session, path: string): Promise<boolean> {
@@ -163,7 +164,7 @@ export async function isDirectory(s: Session, path: string): Promise<boolean> {
     }
   }
   const r = await s.control.request(`CWD ${path}`);
-  if (!isOk(r)) return false;
+  if (!isPositiveCompletion(r)) return false;
   if (s.home !== undefined) await command(s, `CWD ${s.home}`);
   return true;
 }

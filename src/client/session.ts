@@ -1,5 +1,6 @@
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
+import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import type { ControlConnection } from './control.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
@@ -26,9 +27,6 @@ export interface Session {
   home: string | undefined;
 }
 
-export const replyText = (r: Reply): string => r.lines.join(' ');
-export const isOk = (r: Reply): boolean => r.code >= 200 && r.code < 300;
-
 /** Text of a 257 reply's quoted path (`"/a ""b"""` → `/a "b"`). */
 export function parsePwdReply(r: Reply): string | undefined {
   const m = /"((?:[^"]|"")*)"/.exec(r.lines[0]);
@@ -41,9 +39,13 @@ export function pathArg(p: string): string {
 }
 
 /** Sends a command; throws ReplyError unless the final reply passes `ok` (default: 2xx). */
-export async function command(s: Session, line: string, ok: (r: Reply) => boolean = isOk): Promise<Reply> {
+export async function command(
+  s: Session,
+  line: string,
+  ok: (r: Reply) => boolean = isPositiveCompletion,
+): Promise<Reply> {
   const r = await s.control.request(line);
-  if (!ok(r)) throw new ReplyError(r.code, replyText(r), line);
+  if (!ok(r)) throw new ReplyError(r.code, replyLine(r), line);
   return r;
 }
 
@@ -51,11 +53,12 @@ export async function setProt(s: Session, level: 'P' | 'C', pbsz: boolean): Prom
   const c = s.control;
   if (pbsz) {
     const r = await c.request('PBSZ 0');
-    if (!isOk(r)) throw new FerryError('ERR_TLS', `The server refused PBSZ 0: ${r.code} ${replyText(r)}`);
+    if (!isPositiveCompletion(r))
+      throw new FerryError('ERR_TLS', `The server refused PBSZ 0: ${r.code} ${replyLine(r)}`);
   }
   const r = await c.request(`PROT ${level}`);
-  if (!isOk(r)) {
-    throw new FerryError('ERR_TLS', `The server refused PROT ${level}: ${r.code} ${replyText(r)}`);
+  if (!isPositiveCompletion(r)) {
+    throw new FerryError('ERR_TLS', `The server refused PROT ${level}: ${r.code} ${replyLine(r)}`);
   }
   s.prot = level;
 }

@@ -22,6 +22,7 @@ import type { Reply } from '../protocol/reply.js';
 import { connectTcp, type ControlConnection } from './control.js';
 import { CertificateError } from './errors.js';
 import { fingerprintSha256 } from './trust.js';
+import { replyLine } from '../protocol/reply.js';
 
 /**
  * Data connections: passive (EPSV first, PASV as fallback; a PASV address other than the control
@@ -91,8 +92,6 @@ export interface TransferResult {
   /** Whether the data connection resumed the control TLS session (undefined without TLS). */
   readonly sessionReused: boolean | undefined;
 }
-
-const replyLine = (r: Reply): string => r.lines.join(' ');
 
 /** After ABOR, how long a second reply may take when the first was a 226 (Pure-FTPd sends only one). */
 const ABORT_GRACE_MS = 1500;

@@ -108,12 +108,6 @@ export function redactUrl(text: string): string {
   return text.replace(/^([a-z]+:\/\/[^/@:]*):[^/@]*@/i, '$1:****@');
 }
 
-/** `scheme://[user@]host:port` (never a password), e.g. for messages. */
-export function describeServer(u: Pick<FtpUrl, 'scheme' | 'host' | 'port' | 'user'>): string {
-  const host = u.host.includes(':') ? `[${u.host}]` : u.host;
-  return `${u.scheme}://${u.user !== undefined ? `${encodeURIComponent(u.user)}@` : ''}${host}:${u.port}`;
-}
-
 export interface NetrcEntry {
   /** undefined for the `default` entry. */
   readonly machine: string | undefined;

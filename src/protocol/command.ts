@@ -17,7 +17,7 @@ export type Verb = (typeof verbs)[number];
 
 const verbSet: ReadonlySet<string> = new Set(verbs);
 
-export function isVerb(s: string): s is Verb {
+function isVerb(s: string): s is Verb {
   return verbSet.has(s);
 }
 

@@ -10,15 +10,14 @@ export function reply(code: ReplyCode, ...lines: [string, ...string[]]): Reply {
   return { code, lines };
 }
 
-/** Kinds of reply by first digit (RFC 959 4.2). */
-export function isPositivePreliminary(code: number): boolean {
-  return code >= 100 && code < 200;
+/** A 2xx reply (RFC 959 4.2: positive completion). */
+export function isPositiveCompletion(r: Reply): boolean {
+  return r.code >= 200 && r.code < 300;
 }
-export function isPositiveCompletion(code: number): boolean {
-  return code >= 200 && code < 300;
-}
-export function isPositiveIntermediate(code: number): boolean {
-  return code >= 300 && code < 400;
+
+/** A reply's text on one line, for error messages and logs. */
+export function replyLine(r: Reply): string {
+  return r.lines.join(' ');
 }
 
 /**
