@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as fsStat, unlink } from 'node:fs/promises';
 import { replyLine, type Reply } from '../protocol/reply.js';
@@ -115,6 +116,8 @@ export async function download(
     return { bytes: result.bytes, offset, reply: result.reply };
   } catch (err) {
     sink.destroy();
+    // A write may still be in flight: the local file is final (for a resume) only once it closed.
+    if (typeof local === 'string' && !sink.closed) await once(sink, 'close');
     if (created && typeof local === 'string' && !(err instanceof FerryError && err.code === 'ERR_ABORTED')) {
       // Do not leave an empty file behind for a download that never started.
       const size = await fsStat(local).then(
