@@ -84,7 +84,9 @@ export class ReplyError extends FerryError {
   }
 }
 
-const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string]>> = {
+/** `OWN` uses the error's message: for errors whose messages are written for the client. */
+const OWN = Symbol('own message');
+const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN]>> = {
   ERR_NOT_FOUND: [Code.FileUnavailable, 'No such file or directory.'],
   ERR_EXISTS: [Code.FileUnavailable, 'File exists.'],
   ERR_NOT_EMPTY: [Code.FileUnavailable, 'Directory not empty.'],
@@ -96,7 +98,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string]>> = {
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
   ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
   ERR_DATA_CONNECTION: [Code.CantOpenData, "Can't open data connection."],
-  ERR_TLS: [Code.TlsNegotiationFailed, 'TLS negotiation on the data connection failed.'],
+  ERR_TLS: [Code.TlsNegotiationFailed, OWN], // e.g. why a data connection's TLS was refused
   ERR_ABORTED: [Code.TransferAborted, 'Connection closed; transfer aborted.'],
   ERR_TIMEOUT: [Code.TransferAborted, 'Transfer timed out.'],
 };
@@ -108,7 +110,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string]>> = {
 export function replyForError(err: unknown): { reply: Reply; unknown: boolean } {
   if (err instanceof FerryError) {
     const entry = replyTable[err.code];
-    if (entry) return { reply: reply(entry[0], entry[1]), unknown: false };
+    if (entry) return { reply: reply(entry[0], entry[1] === OWN ? err.message : entry[1]), unknown: false };
   }
   return {
     reply: reply(Code.LocalError, 'Requested action aborted: local error in processing.'),

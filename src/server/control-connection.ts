@@ -10,7 +10,7 @@ import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { createSessionCache } from '../tls/session-cache.js';
-import type { CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
+import type { After, CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
 import type { DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
@@ -189,7 +189,7 @@ export class ControlConnection {
     if ('after' in outcome) await this.after(outcome.after);
   }
 
-  private async after(action: 'close' | 'start-tls' | 'stop-tls' | 'reinitialize'): Promise<void> {
+  private async after(action: After): Promise<void> {
     switch (action) {
       case 'close':
         this.quitting = true;
@@ -228,15 +228,18 @@ export class ControlConnection {
     this.channel.write(formatReply(r));
   }
 
+  /** Restarts the idle timer (one timer per connection, refreshed on every chunk). */
   private touch(): void {
-    clearTimeout(this.idleTimer);
     if (this.channel.isClosed) return;
-    this.idleTimer = setTimeout(() => {
-      if (this.transferState) return this.touch();
-      this.logger.info({}, 'idle timeout');
-      this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
-      this.channel.close();
-    }, this.rt.options.timeouts.idleMs);
+    if (this.idleTimer) this.idleTimer.refresh();
+    else this.idleTimer = setTimeout(() => this.onIdle(), this.rt.options.timeouts.idleMs);
+  }
+
+  private onIdle(): void {
+    if (this.transferState) return this.touch(); // a long transfer is not idleness
+    this.logger.info({}, 'idle timeout');
+    this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
+    this.channel.close();
   }
 
   private onClose(): void {

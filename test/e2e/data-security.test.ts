@@ -31,6 +31,7 @@ for (const mode of MODES) {
         const first = await ftp.expect();
         const r = first.code === 150 ? await ftp.expect() : first;
         assert.equal(r.code, 522, textOf(r));
+        assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
         if (conn) {
           assert.equal(conn.sessionReused, false);
           const got = await ftp.readAll(conn);

@@ -37,3 +37,17 @@ for (const mode of MODES) {
     });
   });
 }
+
+test('an idle control connection gets 421 and is closed', async () => {
+  const idle = await startFerry({ timeouts: { idleMs: 300 } });
+  try {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(idle, 'implicit'));
+      const r = await ftp.expect(undefined, 5000);
+      assert.equal(r.code, 421);
+      assert.match(r.lines.join(' '), /idle/i);
+    });
+  } finally {
+    await idle.close();
+  }
+});

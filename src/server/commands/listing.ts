@@ -36,18 +36,13 @@ function entry(st: FileStat): ListEntry {
  * dropped, unless a file by that exact name exists.
  */
 async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
-  const storage = ctx.storage();
-  const sc = ctx.storageContext();
-  const statOf = async (a: string) => {
-    const path = ctx.resolve(a.length === 0 ? '.' : a);
-    return { path, stat: await storage.stat(path, sc) };
-  };
   const flags = /^-[A-Za-z1]+(?: +|$)/.exec(arg);
-  if (!flags) return statOf(arg);
+  if (!flags) return plainTarget(arg, ctx);
   try {
-    return await statOf(arg);
+    return await plainTarget(arg, ctx);
   } catch (err) {
-    if (err instanceof StorageError && err.kind === 'not-found') return statOf(arg.slice(flags[0].length));
+    if (err instanceof StorageError && err.kind === 'not-found')
+      return plainTarget(arg.slice(flags[0].length), ctx);
     throw err;
   }
 }

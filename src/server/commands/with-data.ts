@@ -1,4 +1,4 @@
-import { FerryError, replyForError } from '../../errors.js';
+import { replyForError } from '../../errors.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import type { DataSocket } from '../data-connection.js';
@@ -24,10 +24,8 @@ export function withData(
       sock = await endpoint.open(t.signal);
     } catch (err) {
       endpoint.close();
-      if (err instanceof FerryError && err.code === 'ERR_TLS')
-        return reply(Code.TlsNegotiationFailed, err.message);
       if (t.signal.aborted) return reply(Code.TransferAborted, 'Transfer aborted.');
-      return reply(Code.CantOpenData, "Can't open data connection.");
+      return replyForError(err).reply; // 425, or 522 saying why TLS was refused
     }
     try {
       await work(sock, t);
