@@ -497,7 +497,7 @@ async function main() {
   await warmCache(path.join(dirs.root, 'big.bin'));
 
   log('starting vsftpd (explicit FTPS, one instance for both clients)');
-  vs = await startVsftpd({ dir: dirs.vsftpd, root: dirs.root, ...cert, implicit: false });
+  vs = await startVsftpd({ root: dirs.root, certificate: cert, implicit: false });
   cleanups.push(() => vs.stop());
 
   const steps = { retr: metricRetr, stor: metricStor, small: metricSmall };

@@ -908,9 +908,9 @@ async function main() {
   await prepareData(dirs.root);
 
   log('starting vsftpd (explicit and implicit instances)');
-  vsExplicit = await startVsftpd({ dir: dirs.vsftpd, root: dirs.root, ...cert, implicit: false });
+  vsExplicit = await startVsftpd({ root: dirs.root, certificate: cert, implicit: false });
   cleanups.push(() => vsExplicit.stop());
-  vsImplicit = await startVsftpd({ dir: dirs.vsftpd, root: dirs.root, ...cert, implicit: true });
+  vsImplicit = await startVsftpd({ root: dirs.root, certificate: cert, implicit: true });
   cleanups.push(() => vsImplicit.stop());
 
   const steps = {

@@ -11,9 +11,12 @@ function* tsFiles(dir) {
   }
 }
 
-/** The first source file whose compiled output is missing or older, or undefined. */
+/**
+ * The first source file (the library, and the test support whose vsftpd start and certificate the
+ * benchmark uses) whose compiled output is missing or older, or undefined.
+ */
 export function staleSource(root) {
-  for (const src of tsFiles(path.join(root, 'src'))) {
+  for (const src of [...tsFiles(path.join(root, 'src')), ...tsFiles(path.join(root, 'test', 'support'))]) {
     const out = path.join(root, 'dist', path.relative(root, src)).replace(/\.ts$/, '.js');
     if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) return path.relative(root, src);
   }

@@ -1,7 +1,6 @@
-// /proc helpers: process trees, memory (RSS and PSS from smaps_rollup), signalling by PID.
+// /proc helpers: process trees, memory (RSS and PSS from smaps_rollup).
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { setTimeout as delay } from 'node:timers/promises';
 
 /** @returns {{pid:number, ppid:number, pgrp:number, state:string, start:string} | undefined} */
 export function readStat(pid) {
@@ -79,31 +78,6 @@ export function memoryOfAll(pids) {
     count++;
   }
   return { rssKiB, pssKiB, count };
-}
-
-export function signal(pid, sig) {
-  try {
-    process.kill(pid, sig);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Still the same live process (guards against PID reuse)? */
-export function stillSame(p) {
-  const now = readStat(p.pid);
-  return now !== undefined && now.start === p.start && now.state !== 'Z';
-}
-
-/** Waits until every process (from readStat) is gone or a zombie; true if so within timeoutMs. */
-export async function waitGone(procs, timeoutMs) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (!procs.some(stillSame)) return true;
-    if (Date.now() >= deadline) return false;
-    await delay(20);
-  }
 }
 
 let clockTicks;

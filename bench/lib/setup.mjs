@@ -3,11 +3,11 @@ import { chmod, chown, mkdir, mkdtemp, open, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
-import { DIST_INDEX, OPENSSL, ROOT } from './paths.mjs';
+import { DIST_INDEX, ROOT } from './paths.mjs';
 import { prepareDist } from './preflight.mjs';
 import { loadAverage } from './report.mjs';
 import { check, runProcess } from './run-process.mjs';
-import { vsftpdOwner } from './vsftpd.mjs';
+import { loadPeers, vsftpdOwner } from './vsftpd.mjs';
 
 const MiB = 1024 * 1024;
 
@@ -17,7 +17,8 @@ export async function syncAll() {
 
 /**
  * A temporary directory with root/ (served; owned by vsftpd's user, which writes the uploads),
- * client/ and vsftpd/; removed at cleanup unless keepTemp.
+ * client/ and tls/; removed at cleanup unless keepTemp (vsftpd's configuration lives in the
+ * directory startVsftpd makes, removed when it stops).
  */
 export async function makeWorkDirs(prefix, { keepTemp, cleanups, log }) {
   const tmp = await mkdtemp(path.join(os.tmpdir(), prefix));
@@ -29,12 +30,10 @@ export async function makeWorkDirs(prefix, { keepTemp, cleanups, log }) {
     tmp,
     root: path.join(tmp, 'root'),
     client: path.join(tmp, 'client'),
-    vsftpd: path.join(tmp, 'vsftpd'),
   };
   await mkdir(dirs.root, { mode: 0o755 });
   await chown(dirs.root, owner.uid, owner.gid);
   await mkdir(dirs.client);
-  await mkdir(dirs.vsftpd);
   return dirs;
 }
 
@@ -47,38 +46,10 @@ export async function prepareRun(prefix, { opts, cleanups, log }) {
   return { loadBefore, buildNote, distHash, dirs, cert };
 }
 
-/** RSA 2048 certificate for localhost and 127.0.0.1, written to dir. */
+/** RSA 2048 certificate for localhost and 127.0.0.1 (test/support's makeTestCertificate), written to dir. */
 export async function makeCertificate(dir) {
-  await mkdir(dir, { recursive: true });
-  const certFile = path.join(dir, 'cert.pem');
-  const keyFile = path.join(dir, 'key.pem');
-  check(
-    await runProcess(
-      OPENSSL,
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-sha256',
-        '-days',
-        '7',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=DNS:localhost,IP:127.0.0.1',
-        '-keyout',
-        keyFile,
-        '-out',
-        certFile,
-      ],
-      { timeoutMs: 60_000 },
-    ),
-    'openssl req',
-  );
-  await chmod(keyFile, 0o600);
-  return { certFile, keyFile };
+  const { makeTestCertificate } = await loadPeers();
+  return makeTestCertificate(dir);
 }
 
 export async function writeBigFile(file, bytes) {
