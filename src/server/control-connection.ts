@@ -15,7 +15,7 @@ import type { DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
-import { Session } from './session.js';
+import { Session, type OneShot } from './session.js';
 
 export interface ServerRuntime {
   readonly options: ResolvedOptions;
@@ -167,10 +167,13 @@ export class ControlConnection {
     const spec = this.spec(item.verb);
     if (!spec) return this.write(reply(Code.NotImplemented, `${item.verb} not implemented.`));
     const started = Date.now();
-    const ctx = this.context();
+    // One-shot state (REST, RNFR) is for the next command only: taken here, whatever comes next.
+    const ctx = this.context(
+      this.transferState ? undefined : this.session.takeOneShot(spec.preparesTransfer),
+    );
     let outcome: Outcome;
     try {
-      outcome = refusal(spec, ctx) ?? (await spec.handle(item.arg, ctx));
+      outcome = refusal(spec, item.arg, ctx) ?? (await spec.handle(item.arg, ctx));
     } catch (err) {
       const { reply: r, unknown } = replyForError(err);
       if (unknown) this.logger.error({ err, command: item.verb }, 'command failed');
@@ -251,7 +254,7 @@ export class ControlConnection {
     this.logger.info({}, 'disconnect');
   }
 
-  private context(): CommandContext {
+  private context(oneShot: OneShot = { restOffset: 0, renameFrom: undefined }): CommandContext {
     const { session, rt } = this;
     const storageContext = (signal?: AbortSignal): StorageContext => ({
       sessionId: session.id,
@@ -259,6 +262,7 @@ export class ControlConnection {
     });
     return {
       session,
+      oneShot,
       options: rt.options,
       certificates: rt.certificates,
       passivePorts: rt.passivePorts,

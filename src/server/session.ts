@@ -12,6 +12,14 @@ export type LoginState =
   | { readonly phase: 'user'; readonly username: string }
   | { readonly phase: 'in'; readonly principal: Principal; readonly storage: StorageBackend };
 
+/** State a command leaves for the next one only. */
+export interface OneShot {
+  readonly restOffset: number;
+  readonly renameFrom: VPath | undefined;
+}
+
+const NO_ONE_SHOT: OneShot = { restOffset: 0, renameFrom: undefined };
+
 /** Per-connection state. REIN puts everything back to `reset()`'s values. */
 export class Session {
   readonly id = randomUUID();
@@ -23,12 +31,12 @@ export class Session {
   tls: { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
   cwd: VPath = ROOT;
   type: 'A' | 'I' = 'A';
-  restOffset = 0;
-  renameFrom: VPath | undefined;
   epsvAll = false;
   mlstFacts: ReadonlySet<MlstFact> = DEFAULT_MLST_FACTS;
   data: DataEndpoint | undefined;
   loginFailures = 0;
+  /** Set by REST / RNFR for the next command only (RFC 959 4.1.3); see takeOneShot(). */
+  private oneShot: OneShot = NO_ONE_SHOT;
 
   constructor(
     readonly implicit: boolean,
@@ -38,6 +46,28 @@ export class Session {
 
   get loggedIn(): boolean {
     return this.login.phase === 'in';
+  }
+
+  /** REST: the offset of the next transfer command. */
+  setRestart(offset: number): void {
+    this.oneShot = { ...this.oneShot, restOffset: offset };
+  }
+
+  /** RNFR: the source of an RNTO that must come next. */
+  setRenameFrom(p: VPath): void {
+    this.oneShot = { ...this.oneShot, renameFrom: p };
+  }
+
+  /**
+   * The dispatcher takes the one-shot state before every command, so it lives exactly one command:
+   * the command that consumes it gets it, any other one (or a failure) drops it. A command that
+   * only prepares the transfer (PASV, EPSV, PORT, EPRT, TYPE) lets a pending REST through, as
+   * clients such as curl send REST before setting up the data connection.
+   */
+  takeOneShot(preparesTransfer = false): OneShot {
+    const o = this.oneShot;
+    this.oneShot = preparesTransfer ? { ...NO_ONE_SHOT, restOffset: o.restOffset } : NO_ONE_SHOT;
+    return o;
   }
 
   /** Drops the data endpoint (closing its sockets). */
@@ -54,8 +84,7 @@ export class Session {
     this.tls = undefined;
     this.cwd = ROOT;
     this.type = 'A';
-    this.restOffset = 0;
-    this.renameFrom = undefined;
+    this.oneShot = NO_ONE_SHOT;
     this.epsvAll = false;
     this.mlstFacts = DEFAULT_MLST_FACTS;
     this.setData(undefined);

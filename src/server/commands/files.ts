@@ -52,6 +52,7 @@ export const fileCommands: CommandSpec[] = [
   },
   {
     verb: 'MKD',
+    permission: 'mkdir',
     aliases: ['XMKD'],
     access: 'logged-in',
     concurrency: 'serial',
@@ -65,6 +66,7 @@ export const fileCommands: CommandSpec[] = [
   },
   {
     verb: 'RMD',
+    permission: 'rmdir',
     aliases: ['XRMD'],
     access: 'logged-in',
     concurrency: 'serial',
@@ -77,6 +79,7 @@ export const fileCommands: CommandSpec[] = [
   },
   {
     verb: 'DELE',
+    permission: 'delete',
     access: 'logged-in',
     concurrency: 'serial',
     help: 'DELE <sp> path',
@@ -89,24 +92,25 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'RNFR',
     access: 'logged-in',
+    permission: 'rename',
     concurrency: 'serial',
     help: 'RNFR <sp> path',
     async handle(arg, ctx) {
       if (arg.length === 0) return needsArg('RNFR');
       const p = ctx.resolve(arg);
       await ctx.storage().stat(p, ctx.storageContext());
-      ctx.session.renameFrom = p;
+      ctx.session.setRenameFrom(p);
       return reply(Code.PendingFurtherInfo, 'Ready for RNTO.');
     },
   },
   {
     verb: 'RNTO',
     access: 'logged-in',
+    permission: 'rename',
     concurrency: 'serial',
     help: 'RNTO <sp> path',
     async handle(arg, ctx) {
-      const from = ctx.session.renameFrom;
-      ctx.session.renameFrom = undefined;
+      const from = ctx.oneShot.renameFrom;
       if (!from) return reply(Code.BadSequence, 'Send RNFR first.');
       if (arg.length === 0) return needsArg('RNTO');
       await ctx.storage().rename(from, ctx.resolve(arg), ctx.storageContext());
@@ -116,6 +120,7 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'SIZE',
     access: 'logged-in',
+    permission: 'list',
     concurrency: 'serial',
     feat: () => 'SIZE',
     help: 'SIZE <sp> path',
@@ -129,6 +134,7 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'MDTM',
     access: 'logged-in',
+    permission: 'list',
     concurrency: 'serial',
     feat: () => 'MDTM',
     help: 'MDTM <sp> path',
@@ -141,6 +147,7 @@ export const fileCommands: CommandSpec[] = [
   },
   {
     verb: 'MFMT',
+    permission: 'overwrite',
     access: 'logged-in',
     concurrency: 'serial',
     feat: () => 'MFMT',
@@ -159,6 +166,7 @@ export const fileCommands: CommandSpec[] = [
   {
     verb: 'SITE',
     access: 'logged-in',
+    permission: (arg) => (/^chmod(?: |$)/i.test(arg) ? 'chmod' : undefined),
     concurrency: 'serial',
     help: 'SITE <sp> CHMOD mode path | HELP',
     async handle(arg, ctx) {

@@ -86,6 +86,7 @@ function listingCommand(
   return {
     verb,
     access: 'logged-in',
+    permission: 'list',
     concurrency: 'serial',
     data: true,
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
@@ -119,6 +120,7 @@ export const listingCommands: CommandSpec[] = [
   {
     verb: 'MLST',
     access: 'logged-in',
+    permission: 'list',
     concurrency: 'serial',
     help: 'MLST [<sp> path]',
     async handle(arg, ctx) {

@@ -37,6 +37,7 @@ const epsvOnly = reply(Code.BadSequence, 'EPSV ALL in effect: only EPSV may set 
 export const parameterCommands: CommandSpec[] = [
   {
     verb: 'TYPE',
+    preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'TYPE <sp> A|I|L 8',
@@ -72,6 +73,7 @@ export const parameterCommands: CommandSpec[] = [
   },
   {
     verb: 'PASV',
+    preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'PASV',
@@ -85,6 +87,7 @@ export const parameterCommands: CommandSpec[] = [
   },
   {
     verb: 'EPSV',
+    preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     feat: () => 'EPSV',
@@ -109,6 +112,7 @@ export const parameterCommands: CommandSpec[] = [
   },
   {
     verb: 'PORT',
+    preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'PORT <sp> h1,h2,h3,h4,p1,p2',
@@ -121,6 +125,7 @@ export const parameterCommands: CommandSpec[] = [
   },
   {
     verb: 'EPRT',
+    preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     feat: () => 'EPRT',
@@ -142,8 +147,9 @@ export const parameterCommands: CommandSpec[] = [
     help: 'REST <sp> offset',
     async handle(arg, { session }) {
       if (!/^\d{1,15}$/.test(arg.trim())) return reply(Code.SyntaxErrorArgs, 'REST needs a byte offset.');
-      session.restOffset = Number(arg.trim());
-      return reply(Code.PendingFurtherInfo, `Restarting at ${session.restOffset}. Send STOR or RETR.`);
+      const offset = Number(arg.trim());
+      session.setRestart(offset);
+      return reply(Code.PendingFurtherInfo, `Restarting at ${offset}. Send STOR or RETR.`);
     },
   },
   {

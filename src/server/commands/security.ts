@@ -85,6 +85,8 @@ export const securityCommands: CommandSpec[] = [
         return reply(Code.CccDenied, 'CCC refused by server policy.');
       }
       if (!ctx.secure) return reply(Code.BadSequence, 'The control connection is not protected.');
+      // Without TLS no login is possible (USER needs it), so CCC only makes sense once logged in.
+      if (!ctx.session.loggedIn) return reply(Code.BadSequence, 'Log in before CCC.');
       return { reply: reply(Code.Ok, 'Control connection returning to clear text.'), after: 'stop-tls' };
     },
   },

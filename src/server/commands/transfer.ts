@@ -35,8 +35,7 @@ async function upload(
   command: string,
   opening: string,
 ): Promise<Reply> {
-  const offset = ctx.session.restOffset;
-  ctx.session.restOffset = 0;
+  const offset = ctx.oneShot.restOffset;
   const storage = ctx.storage();
   return withData(ctx, command, opening, async (sock, t) => {
     sock.stream.on('data', countInto(t));
@@ -58,6 +57,7 @@ function chain(src: Readable, ...transforms: [...Transform[], Transform]): Trans
 export const transferCommands: CommandSpec[] = [
   {
     verb: 'RETR',
+    permission: 'download',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
@@ -68,8 +68,7 @@ export const transferCommands: CommandSpec[] = [
       const storage = ctx.storage();
       const st = await storage.stat(p, ctx.storageContext());
       if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
-      const offset = ctx.session.restOffset;
-      ctx.session.restOffset = 0;
+      const offset = ctx.oneShot.restOffset;
       const src = await storage.openRead(p, { offset }, ctx.storageContext());
       const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${st.size} bytes).`;
       const r = await withData(ctx, 'RETR', opening, async (sock, t) => {
@@ -84,6 +83,7 @@ export const transferCommands: CommandSpec[] = [
   },
   {
     verb: 'STOR',
+    permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
@@ -95,6 +95,7 @@ export const transferCommands: CommandSpec[] = [
   },
   {
     verb: 'APPE',
+    permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
@@ -106,6 +107,7 @@ export const transferCommands: CommandSpec[] = [
   },
   {
     verb: 'STOU',
+    permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,

@@ -1,3 +1,4 @@
+import type { Permission } from '../../auth/permissions.js';
 import type { Logger } from '../../logger.js';
 import type { Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
@@ -6,7 +7,7 @@ import type { CertificateStore } from '../../tls/certificates.js';
 import type { DataPolicy } from '../data-connection.js';
 import type { ResolvedOptions } from '../options.js';
 import type { PassivePorts } from '../passive-ports.js';
-import type { Session } from '../session.js';
+import type { OneShot, Session } from '../session.js';
 
 /** What the control connection does after writing a handler's reply. */
 export type After = 'close' | 'start-tls' | 'stop-tls' | 'reinitialize';
@@ -21,6 +22,8 @@ export interface TransferState {
 
 export interface CommandContext {
   readonly session: Session;
+  /** What REST / RNFR left for this command (the dispatcher took it from the session). */
+  readonly oneShot: OneShot;
   readonly options: ResolvedOptions;
   readonly certificates: CertificateStore;
   readonly passivePorts: PassivePorts;
@@ -50,6 +53,10 @@ export interface CommandSpec {
   readonly access: 'anyone' | 'login' | 'logged-in';
   /** 'out-of-band' runs at once even while a transfer is in flight (ABOR, STAT, QUIT). */
   readonly concurrency: 'serial' | 'out-of-band';
+  /** What the user must be allowed to do (checked by policy before the handler runs). */
+  readonly permission?: Permission | ((arg: string) => Permission | undefined);
+  /** Only sets up the next transfer (data connection, type): a pending REST survives it. */
+  readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
   readonly data?: boolean;
   /** FEAT line(s) this command contributes, given the options and the session (implicit or not). */
