@@ -5,7 +5,7 @@ import { parseFeatures } from '../protocol/features.js';
 import { ControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
-import { command, parsePwdReply, setProt, type Session } from './session.js';
+import { command, parsePwdReply, protRefused, setProt, type Session } from './session.js';
 import { checkServerCertificate, serverKey } from './trust.js';
 import { DEFAULT_PORTS, type Security } from './url.js';
 
@@ -78,6 +78,7 @@ export async function openSession(o: ClientOptions): Promise<Session> {
     control,
     featureMap: new Map(),
     prot: undefined,
+    impliesProt: false,
     home: undefined,
   };
   try {
@@ -109,7 +110,45 @@ async function greetAndLogin(s: Session): Promise<void> {
   if (greeting.code !== 220) {
     throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyLine(greeting)}`);
   }
+  s.impliesProt = s.security === 'implicit' && impliesProtOnImplicit(greeting);
   await secureAndLogin(s);
+}
+
+/**
+ * Servers known to imply PBSZ 0 and PROT P on implicit FTPS (MS-FTPS 3.2.5.1), by their default
+ * greeting: Ferry and IIS. Toward them the client keeps MS-FTPS 3.1.5.1 and sends neither.
+ */
+function impliesProtOnImplicit(greeting: Reply): boolean {
+  return /^Ferry FTPS server\b|Microsoft FTP Service/.test(replyLine(greeting));
+}
+
+/**
+ * Data protection on implicit FTPS. Servers that imply PROT P (above) get no PBSZ/PROT unless clear
+ * data was asked for. Every other server gets PBSZ 0 and PROT P (or C) after login, as curl, lftp
+ * and FileZilla send them: vsftpd, for one, takes clear data on implicit FTPS until it sees PROT P,
+ * and would store a TLS ClientHello as the file. A refusal means the server allows no other level
+ * than the implied one: data connections then use TLS all the same, never clear.
+ */
+async function implicitProt(s: Session, wanted: 'P' | 'C'): Promise<void> {
+  s.prot = 'P';
+  if (s.impliesProt) {
+    if (wanted === 'C') await setProt(s, 'C', false);
+    return;
+  }
+  const c = s.control;
+  const pbsz = await c.request('PBSZ 0');
+  if (isPositiveCompletion(pbsz)) {
+    const prot = await c.request(`PROT ${wanted}`);
+    if (isPositiveCompletion(prot)) {
+      s.prot = wanted;
+      return;
+    }
+    if (wanted === 'C') throw protRefused('PROT C', prot);
+    c.info(`PROT P refused on implicit FTPS (${prot.code}): taking it as implied; data stays on TLS.`);
+  } else {
+    if (wanted === 'C') throw protRefused('PBSZ 0', pbsz);
+    c.info(`PBSZ refused on implicit FTPS (${pbsz.code}): taking PROT P as implied; data stays on TLS.`);
+  }
 }
 
 async function secureAndLogin(s: Session): Promise<void> {
@@ -125,18 +164,14 @@ async function secureAndLogin(s: Session): Promise<void> {
     }
     await c.startTls();
   }
-  // MS-FTPS 3.1.5.1: on implicit FTPS, PBSZ 0 and PROT P are implied, never sent.
-  s.prot = s.security === 'implicit' ? 'P' : undefined;
+  s.prot = undefined;
   await login(s);
   const feat = await c.request('FEAT');
   s.featureMap = isPositiveCompletion(feat) ? parseFeatures(feat) : new Map();
   if ((s.opts.utf8 ?? true) && s.featureMap.has('UTF8')) await c.request('OPTS UTF8 ON');
   const wanted = s.opts.dataProtection === 'clear' ? 'C' : 'P';
-  if (s.security === 'explicit') {
-    await setProt(s, wanted, true);
-  } else if (s.security === 'implicit' && wanted === 'C') {
-    await setProt(s, 'C', false);
-  }
+  if (s.security === 'explicit') await setProt(s, wanted, true);
+  else if (s.security === 'implicit') await implicitProt(s, wanted);
   const type = await c.request('TYPE I');
   if (!isPositiveCompletion(type)) throw new ReplyError(type.code, replyLine(type), 'TYPE I');
   const pwd = await c.request('PWD');

@@ -23,6 +23,8 @@ export interface Session {
   featureMap: ReadonlyMap<string, string>;
   /** Data protection in effect (PROT), undefined before it is set. */
   prot: 'P' | 'C' | undefined;
+  /** Implicit FTPS: the server implies PROT P (MS-FTPS 3.2.5.1), so PBSZ/PROT were not sent. */
+  impliesProt: boolean;
   /** The login directory (from PWD). */
   home: string | undefined;
 }
@@ -49,17 +51,19 @@ export async function command(
   return r;
 }
 
+/** A refused PBSZ or PROT: the session cannot have the data protection it needs. */
+export function protRefused(command: 'PBSZ 0' | 'PROT P' | 'PROT C', r: Reply): FerryError {
+  return new FerryError('ERR_TLS', `The server refused ${command}: ${r.code} ${replyLine(r)}`);
+}
+
 export async function setProt(s: Session, level: 'P' | 'C', pbsz: boolean): Promise<void> {
   const c = s.control;
   if (pbsz) {
     const r = await c.request('PBSZ 0');
-    if (!isPositiveCompletion(r))
-      throw new FerryError('ERR_TLS', `The server refused PBSZ 0: ${r.code} ${replyLine(r)}`);
+    if (!isPositiveCompletion(r)) throw protRefused('PBSZ 0', r);
   }
   const r = await c.request(`PROT ${level}`);
-  if (!isPositiveCompletion(r)) {
-    throw new FerryError('ERR_TLS', `The server refused PROT ${level}: ${r.code} ${replyLine(r)}`);
-  }
+  if (!isPositiveCompletion(r)) throw protRefused(`PROT ${level}`, r);
   s.prot = level;
 }
 
@@ -76,9 +80,9 @@ function dataOptions(s: Session): DataOptions {
 }
 
 /**
- * Runs a data command. On implicit FTPS PROT P is assumed (MS-FTPS 3.1.5.1), but some servers
- * (vsftpd) do not imply it and refuse data commands until they see it: then send PBSZ 0 and
- * PROT P once and retry.
+ * Runs a data command. Toward an implicit FTPS server taken to imply PROT P (connect.ts), a refusal
+ * that asks for protection (521, 522, 534) means it does not after all: then send PBSZ 0 and PROT P
+ * once and retry.
  */
 export async function transfer(
   s: Session,
@@ -107,7 +111,7 @@ export async function transfer(
     return await attempt();
   } catch (err) {
     if (
-      s.security === 'implicit' &&
+      s.impliesProt &&
       s.prot === 'P' &&
       err instanceof ReplyError &&
       [521, 522, 534].includes(err.replyCode) &&
@@ -115,6 +119,7 @@ export async function transfer(
     ) {
       s.control.info('The server did not imply PROT P on implicit FTPS; sending PBSZ 0 and PROT P.');
       await setProt(s, 'P', true);
+      s.impliesProt = false;
       return attempt();
     }
     throw err;

@@ -68,3 +68,22 @@ export async function connectToPeer(
     ...extra,
   });
 }
+
+/** Runs `fn`; when it fails, prints the dialogue and the tail of the peer's logs first. */
+export async function withPeerLog<T>(
+  title: string,
+  peer: FtpsPeer,
+  log: DialogueLog,
+  fn: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const logs = await peer.logs().catch((e: unknown) => `(no server logs: ${String(e)})`);
+    process.stderr.write(
+      `--- dialogue (${title}) ---\n${log.dump()}\n` +
+        `--- server logs (${title}), tail ---\n${logs.slice(-30_000)}\n`,
+    );
+    throw err;
+  }
+}

@@ -15,7 +15,7 @@ import type { FerryClient } from '../../src/client/client.js';
 import { mirror } from '../../src/client/mirror.js';
 import { FerryError, ReplyError } from '../../src/errors.js';
 import { startProftpd, startPureFtpd, startPyftpdlib, startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { connectToPeer, DialogueLog, randomFile, sha256, sha256File } from './helpers.js';
+import { connectToPeer, DialogueLog, randomFile, sha256, sha256File, withPeerLog } from './helpers.js';
 
 interface PeerCase {
   readonly title: string;
@@ -93,19 +93,7 @@ for (const c of cases) {
       await rm(local, { recursive: true, force: true });
     });
 
-    /** Runs `fn`, printing the dialogue and the server's logs when it fails. */
-    async function withLog<T>(fn: () => Promise<T>): Promise<T> {
-      try {
-        return await fn();
-      } catch (err) {
-        const logs = await peer.logs().catch((e: unknown) => `(no server logs: ${String(e)})`);
-        process.stderr.write(
-          `--- dialogue (${c.title}) ---\n${log.dump()}\n` +
-            `--- server logs (${c.title}), tail ---\n${logs.slice(-30_000)}\n`,
-        );
-        throw err;
-      }
-    }
+    const withLog = <T>(fn: () => Promise<T>): Promise<T> => withPeerLog(c.title, peer, log, fn);
 
     it('logs in over TLS with a verified certificate and reads FEAT', async () => {
       assert.equal(client.controlProtected, true);
