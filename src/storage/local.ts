@@ -1,27 +1,26 @@
 import { randomBytes } from 'node:crypto';
-import { constants, createWriteStream, type Dirent, type Stats, type WriteStream } from 'node:fs';
+import type { Stats } from 'node:fs';
 import {
   chmod,
-  copyFile,
   lstat,
   mkdir,
   open,
   opendir,
+  readdir,
   realpath,
   rename,
   rmdir,
-  stat,
-  truncate,
   unlink,
   utimes,
-  type FileHandle,
 } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
+import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
+import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
   ROOT,
   assertVPath,
@@ -39,14 +38,8 @@ export interface LocalStorageOptions {
   readOnly?: boolean;
 }
 
-/** Large chunks: fewer syscalls and event-loop turns per MiB. */
-const CHUNK = 256 * 1024;
 /** lstat calls in flight per listing batch. */
 const STAT_BATCH = 64;
-const TEMP_PREFIX = '.ferry-upload-';
-const TEMP_SUFFIX = '.tmp';
-/** O_NONBLOCK: opening a FIFO must not park a libuv thread; O_NOFOLLOW: the last hop was already checked. */
-const READ_FLAGS = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'restart-read',
@@ -56,35 +49,33 @@ const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'chmod',
 ]);
 
-function isTempName(name: string): boolean {
-  return name.startsWith(TEMP_PREFIX) && name.endsWith(TEMP_SUFFIX);
-}
-
 function noop(): void {}
 
+/** An entry by name in its verified parent directory (the entry itself not followed). */
 interface Entry {
-  /** Host path of the entry itself (its parent resolved and verified; the entry not followed). */
-  host: string;
+  dir: Pinned;
+  name: string;
   /** lstat of the entry, undefined if it does not exist. */
   lst: Stats | undefined;
-  /** For a symlink that resolves (inside the root): its real path. */
-  linkReal: string | undefined;
 }
 
 /**
- * Local disk jailed at `root`. Every path is resolved with realpath and must stay inside
- * realpath(root), so a symlink pointing outside is refused rather than followed.
+ * Local disk jailed at `root`. A path is resolved with realpath (a symlink leading outside is
+ * refused, one staying inside followed), and then every operation acts on a descriptor verified to
+ * be inside realpath(root) (fd-jail.ts), never again on the path: renaming directories or planting
+ * symlinks while Ferry works cannot make it read or write outside the root. Linux only.
  */
 export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
   readonly #readOnly: boolean;
-  #rootReal: Promise<string> | undefined;
+  #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
     if (typeof options.root !== 'string' || options.root === '') {
       throw new FerryError('ERR_INVALID_OPTION', 'LocalStorage: `root` must be a non-empty directory path.');
     }
+    assertFdPathsAvailable();
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
   }
@@ -95,12 +86,9 @@ export class LocalStorage implements StorageBackend {
 
   async stat(p: VPath, c: StorageContext): Promise<FileStat> {
     this.#begin(p, c);
-    const real = await this.#resolveExisting(p, 'stat');
-    try {
-      return toFileStat(baseName(p) || '/', p, await stat(real));
-    } catch (err) {
-      throw mapFsError(err, 'stat', p);
-    }
+    const obj = await this.#pinExisting(p, 'stat');
+    await obj.close();
+    return toFileStat(baseName(p) || '/', p, obj.st);
   }
 
   list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
@@ -110,22 +98,18 @@ export class LocalStorage implements StorageBackend {
   async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
     this.#begin(p, c);
     checkOffset(o.offset);
-    const real = await this.#resolveExisting(p, 'read');
-    let fh: FileHandle;
+    const obj = await this.#pinExisting(p, 'read');
     try {
-      fh = await open(real, READ_FLAGS);
+      if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
+      if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
+      // The verified inode itself, opened for reading through its magic link.
+      const fh = await open(obj.path, REOPEN_READ);
+      return addAbortSignal(c.signal, fh.createReadStream({ start: o.offset, highWaterMark: CHUNK }));
     } catch (err) {
       throw mapFsError(err, 'read', p);
+    } finally {
+      await obj.close();
     }
-    try {
-      const st = await fh.stat();
-      if (st.isDirectory()) throw storageError('is-directory', 'read', p);
-      if (!st.isFile()) throw storageError('permission-denied', 'read', p);
-    } catch (err) {
-      await fh.close().catch(noop);
-      throw mapFsError(err, 'read', p);
-    }
-    return addAbortSignal(c.signal, fh.createReadStream({ start: o.offset, highWaterMark: CHUNK }));
   }
 
   async write(
@@ -138,82 +122,12 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('write', p);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
-    const entry = await this.#resolveEntry(p, 'write', true);
-    // Writing through a link (already verified to stay inside) updates its target.
-    let target = entry.host;
-    let existing = entry.lst;
-    if (entry.linkReal !== undefined) {
-      target = entry.linkReal;
-      existing = await stat(target).catch(() => undefined);
-    } else if (existing?.isSymbolicLink()) {
-      existing = undefined; // dangling link: replaced by the new file
-    }
-    if (existing?.isDirectory()) throw storageError('is-directory', 'write', p);
-    if (existing && !existing.isFile()) throw storageError('permission-denied', 'write', p);
-
-    let keep = 0;
-    let extendTo = 0;
-    if (o.append) {
-      keep = existing?.size ?? 0;
-    } else if (o.offset > 0) {
-      if (!existing) throw storageError('not-found', 'write', p);
-      keep = Math.min(o.offset, existing.size);
-      extendTo = o.offset;
-    }
-
-    const dir = dirname(target);
-    const tmp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`);
-    // pipeline re-raises the first failure on the other stream too, so whichever failed first decides:
-    // the client's data connection (passed through) or the disk (mapped, e.g. ENOSPC → 552).
-    let srcError: unknown;
-    let destError: unknown;
-    let firstFailed: 'src' | 'dest' | undefined;
-    const onSrcError = (err: unknown): void => {
-      srcError ??= err;
-      firstFailed ??= 'src';
-    };
-    src.on('error', onSrcError);
-    let created = false;
-    let committed = false;
-    let ws: WriteStream | undefined;
+    const target = await this.#writeTarget(p);
     try {
-      // O_EXCL reserves a fresh name (and never follows a planted symlink); streams reopen it by path
-      // so each stream owns its descriptor and closes it even on abort.
-      await (await open(tmp, 'wx', 0o666)).close();
-      created = true;
-      if (keep > 0 && keep === existing?.size) {
-        await copyFile(target, tmp, constants.COPYFILE_FICLONE); // kernel copy (or reflink)
-      } else if (keep > 0) {
-        await copyPrefix(target, tmp, keep, c.signal);
-      }
-      if (extendTo > keep) await truncate(tmp, extendTo); // zero-fill, sparse where supported
-      if (existing) await chmod(tmp, existing.mode & 0o7777);
-      // flush: fsync before close, and pipeline settles only after close, so the bytes are durable.
-      ws = createWriteStream(tmp, {
-        flags: 'r+',
-        start: Math.max(keep, extendTo),
-        flush: true,
-        highWaterMark: CHUNK,
-      });
-      ws.once('error', (err) => {
-        destError ??= err;
-        firstFailed ??= 'dest';
-      });
-      await pipeline(src, ws, { signal: c.signal });
-      await rename(tmp, target);
-      committed = true;
-      await syncDir(dir);
-      return { bytes: ws.bytesWritten };
-    } catch (err) {
-      if (ws) await closed(ws); // its fd must be closed before the unlink (matters on Windows)
-      if (created && !committed) await unlink(tmp).catch(noop);
-      if (c.signal.aborted) throw abortedError(c.signal);
-      // The data connection's own failure is the caller's to interpret; pass it through.
-      if (firstFailed === 'dest') throw mapFsError(destError, 'write', p);
-      if (srcError !== undefined && err === srcError) throw err;
-      throw mapFsError(err, 'write', p);
+      return await atomicWrite(await this.#fdJail(), target, src, o, c, p);
     } finally {
-      src.off('error', onSrcError);
+      await target.existing?.close();
+      await target.dir.close();
     }
   }
 
@@ -221,43 +135,40 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     this.#assertWritable('mkdir', p);
     if (p === ROOT) throw storageError('exists', 'mkdir', p);
-    const entry = await this.#resolveEntry(p, 'mkdir', true);
-    if (entry.lst) throw storageError('exists', 'mkdir', p);
-    try {
-      await mkdir(entry.host);
-    } catch (err) {
-      throw mapFsError(err, 'mkdir', p);
-    }
+    await this.#withEntry(p, 'mkdir', true, async (e) => {
+      if (e.lst) throw storageError('exists', 'mkdir', p);
+      await mkdir(e.dir.child(e.name));
+    });
   }
 
   async remove(p: VPath, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('remove', p);
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
-    const entry = await this.#resolveEntry(p, 'remove', false);
-    if (!entry.lst) throw storageError('not-found', 'remove', p);
-    if (entry.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
-    try {
-      await unlink(entry.host); // a link is removed, never its target
-    } catch (err) {
-      throw mapFsError(err, 'remove', p);
-    }
+    await this.#withEntry(p, 'remove', false, async (e) => {
+      if (!e.lst) throw storageError('not-found', 'remove', p);
+      if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
+      await unlink(e.dir.child(e.name)); // a link is removed, never its target
+    });
   }
 
   async removeDir(p: VPath, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('rmdir', p);
     if (p === ROOT) throw storageError('permission-denied', 'rmdir', p);
-    const entry = await this.#resolveEntry(p, 'rmdir', false);
-    if (!entry.lst) throw storageError('not-found', 'rmdir', p);
-    if (!entry.lst.isDirectory()) throw storageError('not-directory', 'rmdir', p);
-    try {
-      await rmdir(entry.host);
-    } catch (err) {
-      // Linux says ENOTEMPTY, some systems EEXIST.
-      if (errnoCode(err) === 'EEXIST') throw storageError('not-empty', 'rmdir', p, err);
-      throw mapFsError(err, 'rmdir', p);
-    }
+    await this.#withEntry(p, 'rmdir', false, async (e) => {
+      if (!e.lst) throw storageError('not-found', 'rmdir', p);
+      if (!e.lst.isDirectory()) throw storageError('not-directory', 'rmdir', p);
+      try {
+        await rmdir(e.dir.child(e.name));
+      } catch (err) {
+        const code = errnoCode(err);
+        // Linux says ENOTEMPTY, some systems EEXIST. Empty but for crash leftovers: remove them.
+        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+        if (!(await this.#clearStaleTemps(e, p))) throw storageError('not-empty', 'rmdir', p, err);
+        await rmdir(e.dir.child(e.name));
+      }
+    });
   }
 
   async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
@@ -266,84 +177,98 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
     if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
-    const a = await this.#resolveEntry(from, 'rename', false);
-    if (!a.lst) throw storageError('not-found', 'rename', from);
-    const b = await this.#resolveEntry(to, 'rename', true);
-    if (b.lst) {
-      const same = b.lst.ino === a.lst.ino && b.lst.dev === a.lst.dev; // case-only rename on some filesystems
-      if (!same && (a.lst.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
-    }
-    try {
-      await rename(a.host, b.host);
-    } catch (err) {
-      throw mapFsError(err, 'rename', from);
-    }
+    const jail = await this.#fdJail();
+    await this.#withEntry(from, 'rename', false, async (a) => {
+      if (!a.lst) throw storageError('not-found', 'rename', from);
+      const al = a.lst;
+      await this.#withEntry(to, 'rename', true, async (b) => {
+        if (b.lst) {
+          const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
+          if (!same && (al.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
+        }
+        await jail.verify(a.dir.fh, 'rename', from);
+        await jail.verify(b.dir.fh, 'rename', to);
+        try {
+          await rename(a.dir.child(a.name), b.dir.child(b.name));
+        } catch (err) {
+          throw mapFsError(err, 'rename', from);
+        }
+      });
+    });
   }
 
   async setModified(p: VPath, date: Date, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('set-modified', p);
-    const real = await this.#resolveExisting(p, 'set-modified');
+    const obj = await this.#pinExisting(p, 'set-modified');
     try {
-      const st = await stat(real);
-      await utimes(real, st.atime, date);
+      await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
     } catch (err) {
       throw mapFsError(err, 'set-modified', p);
+    } finally {
+      await obj.close();
     }
   }
 
   async chmod(p: VPath, mode: number, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('chmod', p);
-    const real = await this.#resolveExisting(p, 'chmod');
+    const obj = await this.#pinExisting(p, 'chmod');
     try {
-      await chmod(real, mode & 0o7777);
+      await chmod(obj.path, mode & 0o7777);
     } catch (err) {
       throw mapFsError(err, 'chmod', p);
+    } finally {
+      await obj.close();
     }
   }
 
   async uniqueName(dir: VPath, c: StorageContext): Promise<VPath> {
     this.#begin(dir, c);
     this.#assertWritable('unique-name', dir);
-    const real = await this.#resolveExisting(dir, 'unique-name');
-    for (let i = 0; i < 16; i++) {
-      const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-      try {
-        await lstat(join(real, name));
-      } catch (err) {
-        if (errnoCode(err) === 'ENOENT') return joinVPath(dir, name);
-        throw mapFsError(err, 'unique-name', dir);
+    const d = await this.#pinExistingDir(dir, 'unique-name');
+    try {
+      for (let i = 0; i < 16; i++) {
+        const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+        try {
+          await lstat(d.child(name));
+        } catch (err) {
+          if (errnoCode(err) === 'ENOENT') return joinVPath(dir, name);
+          throw mapFsError(err, 'unique-name', dir);
+        }
       }
+    } finally {
+      await d.close();
     }
     throw storageError('transient', 'unique-name', dir);
   }
 
   async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
     this.#begin(dir, c);
-    const rootReal = await this.#realRoot();
-    const real = await this.#resolveExisting(dir, 'list');
+    const { rootReal } = await this.#fdJail();
+    const d = await this.#pinExistingDir(dir, 'list');
     let handle;
     try {
-      handle = await opendir(real, { bufferSize: 128 });
+      handle = await opendir(d.path, { bufferSize: 128 });
     } catch (err) {
+      await d.close();
       throw mapFsError(err, 'list', dir);
     }
     try {
       let done = false;
       while (!done) {
-        const batch: Dirent[] = [];
+        const batch: string[] = [];
         while (batch.length < STAT_BATCH) {
-          const d = await handle.read();
-          if (d === null) {
+          const e = await handle.read();
+          if (e === null) {
             done = true;
             break;
           }
           // Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings.
-          if (!isTempName(d.name) && isAllowedName(d.name)) batch.push(d);
+          if (!isTempName(e.name) && isAllowedName(e.name)) batch.push(e.name);
         }
         throwIfAborted(c.signal);
-        const stats = await Promise.all(batch.map((d) => this.#entryStat(rootReal, real, dir, d.name)));
+        const stats = await Promise.all(batch.map((name) => entryStat(rootReal, d, dir, name)));
         for (const s of stats) if (s) yield s;
       }
     } catch (err) {
@@ -351,25 +276,8 @@ export class LocalStorage implements StorageBackend {
       throw mapFsError(err, 'list', dir);
     } finally {
       await handle.close().catch(noop);
+      await d.close();
     }
-  }
-
-  async #entryStat(rootReal: string, real: string, dir: VPath, name: string): Promise<FileStat | undefined> {
-    const host = join(real, name);
-    let st: Stats;
-    try {
-      st = await lstat(host);
-    } catch (err) {
-      if (errnoCode(err) === 'ENOENT') return undefined; // removed since readdir
-      throw err;
-    }
-    const fs = toFileStat(name, joinVPath(dir, name), st);
-    if (st.isSymbolicLink()) {
-      // Show where it leads only if that is inside; a host path must never reach the client.
-      const target = await realpath(host).catch(() => undefined);
-      if (target !== undefined && isInside(target, rootReal)) fs.target = toVPath(target, rootReal);
-    }
-    return fs;
   }
 
   #begin(p: string, c: StorageContext): asserts p is VPath {
@@ -381,17 +289,20 @@ export class LocalStorage implements StorageBackend {
     if (this.#readOnly) throw storageError('permission-denied', op, p);
   }
 
-  #realRoot(): Promise<string> {
-    this.#rootReal ??= realpath(this.#root).catch((err: unknown) => {
-      this.#rootReal = undefined; // retry next time: the root may be mounted later
-      throw mapFsError(err, 'open', '/');
-    });
-    return this.#rootReal;
+  #fdJail(): Promise<FdJail> {
+    this.#jail ??= realpath(this.#root).then(
+      (real) => new FdJail(real),
+      (err: unknown) => {
+        this.#jail = undefined; // retry next time: the root may be mounted later
+        throw mapFsError(err, 'open', '/');
+      },
+    );
+    return this.#jail;
   }
 
-  /** Real host path of an existing `p`, verified to be inside the root; errors name `shown`. */
+  /** Real host path of an existing `p`, inside the root by its path (not yet by descriptor). */
   async #resolveExisting(p: VPath, op: string, shown: VPath = p): Promise<string> {
-    const rootReal = await this.#realRoot();
+    const { rootReal } = await this.#fdJail();
     const segs = segmentsOf(p);
     if (segs.some(isTempName)) throw storageError('name-not-allowed', op, shown);
     let real: string;
@@ -422,43 +333,134 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  /** The entry itself (not followed): parent resolved and verified; a link leading outside is refused. */
-  async #resolveEntry(p: VPath, op: string, creating: boolean): Promise<Entry> {
+  /** The existing object at `p` (links inside the root followed), pinned and verified. */
+  async #pinExisting(p: VPath, op: string, shown: VPath = p): Promise<Pinned> {
+    const real = await this.#resolveExisting(p, op, shown);
+    try {
+      return await (await this.#fdJail()).pin(real, op, shown);
+    } catch (err) {
+      throw mapFsError(err, op, shown);
+    }
+  }
+
+  async #pinExistingDir(p: VPath, op: string, shown: VPath = p): Promise<Pinned> {
+    const obj = await this.#pinExisting(p, op, shown);
+    if (!obj.st.isDirectory()) {
+      await obj.close();
+      throw storageError('not-directory', op, shown);
+    }
+    return obj;
+  }
+
+  /** Runs `fn` on the entry `p` in its pinned parent; fs errors map to `op` on `p`. */
+  async #withEntry(p: VPath, op: string, creating: boolean, fn: (e: Entry) => Promise<void>): Promise<void> {
     const name = baseName(p);
     if (isTempName(name)) throw storageError(creating ? 'name-not-allowed' : 'not-found', op, p);
-    const parentReal = await this.#resolveExisting(parentOf(p), op, p);
-    const host = join(parentReal, name);
-    let lst: Stats | undefined;
+    const dir = await this.#pinExistingDir(parentOf(p), op, p);
     try {
-      lst = await lstat(host);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw mapFsError(err, op, p);
-    }
-    let linkReal: string | undefined;
-    if (lst?.isSymbolicLink()) {
-      const rootReal = await this.#realRoot();
+      let lst: Stats | undefined;
       try {
-        linkReal = await realpath(host);
+        lst = await lstat(dir.child(name));
       } catch (err) {
-        const code = errnoCode(err);
-        if (code !== 'ENOENT' && code !== 'ELOOP') throw mapFsError(err, op, p);
+        if (errnoCode(err) !== 'ENOENT') throw err;
       }
-      if (linkReal !== undefined && !isInside(linkReal, rootReal)) {
-        throw storageError('permission-denied', op, p);
-      }
+      if (lst?.isSymbolicLink()) await this.#checkLink(dir, name, op, p);
+      await fn({ dir, name, lst });
+    } catch (err) {
+      throw mapFsError(err, op, p);
+    } finally {
+      await dir.close();
     }
-    return { host, lst, linkReal };
+  }
+
+  /** Refuses a link leading outside; returns where a link inside leads (undefined: dangling). */
+  async #checkLink(dir: Pinned, name: string, op: string, p: VPath): Promise<string | undefined> {
+    const { rootReal } = await this.#fdJail();
+    let linkReal: string | undefined;
+    try {
+      linkReal = await realpath(dir.child(name));
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== 'ENOENT' && code !== 'ELOOP') throw err;
+    }
+    if (linkReal !== undefined && !isInside(linkReal, rootReal)) {
+      throw storageError('permission-denied', op, p);
+    }
+    return linkReal;
+  }
+
+  /** Where an upload to `p` goes: its directory and name (through a link inside), and the file there. */
+  async #writeTarget(p: VPath): Promise<WriteTarget> {
+    const name = baseName(p);
+    if (isTempName(name)) throw storageError('name-not-allowed', 'write', p);
+    const jail = await this.#fdJail();
+    let dir = await this.#pinExistingDir(parentOf(p), 'write', p);
+    try {
+      let existing = await jail.pinAt(dir, name, 'write', p);
+      let target = name;
+      if (existing?.st.isSymbolicLink()) {
+        // Writing through a link (verified to stay inside) updates its target.
+        await existing.close();
+        existing = undefined;
+        const linkReal = await this.#checkLink(dir, name, 'write', p);
+        if (linkReal === jail.rootReal) throw storageError('is-directory', 'write', p);
+        if (linkReal !== undefined) {
+          const linkDir = await jail.pinDir(dirname(linkReal), 'write', p);
+          await dir.close();
+          dir = linkDir;
+          target = basename(linkReal);
+          existing = await jail.pinAt(dir, target, 'write', p);
+          if (existing?.st.isSymbolicLink()) throw storageError('permission-denied', 'write', p); // changed meanwhile
+        } // else dangling: the new file replaces the link
+      }
+      if (existing?.st.isDirectory()) throw storageError('is-directory', 'write', p);
+      if (existing && !existing.st.isFile()) throw storageError('permission-denied', 'write', p);
+      return { dir, name: target, existing };
+    } catch (err) {
+      await dir.close();
+      throw mapFsError(err, 'write', p);
+    }
+  }
+
+  /** Removes stale upload temp files from the (non-empty) directory entry; true if nothing else is there. */
+  async #clearStaleTemps(e: Entry, p: VPath): Promise<boolean> {
+    const jail = await this.#fdJail();
+    const sub = await jail.pinAt(e.dir, e.name, 'rmdir', p);
+    if (!sub?.st.isDirectory()) {
+      await sub?.close();
+      return false;
+    }
+    try {
+      const names = await readdir(sub.path);
+      if (!names.every(isTempName)) return false;
+      return (await removeStaleTemps(sub, names)) === names.length;
+    } finally {
+      await sub.close();
+    }
   }
 }
 
-function isInside(real: string, rootReal: string): boolean {
-  if (real === rootReal) return true;
-  return real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
-}
-
-function toVPath(real: string, rootReal: string): string {
-  const rel = relative(rootReal, real);
-  return rel === '' ? '/' : '/' + rel.split(sep).join('/');
+async function entryStat(
+  rootReal: string,
+  dir: Pinned,
+  vdir: VPath,
+  name: string,
+): Promise<FileStat | undefined> {
+  const host = dir.child(name);
+  let st: Stats;
+  try {
+    st = await lstat(host);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return undefined; // removed since readdir
+    throw err;
+  }
+  const fs = toFileStat(name, joinVPath(vdir, name), st);
+  if (st.isSymbolicLink()) {
+    // Show where it leads only if that is inside; a host path must never reach the client.
+    const target = await realpath(host).catch(() => undefined);
+    if (target !== undefined && isInside(target, rootReal)) fs.target = toVPath(target, rootReal);
+  }
+  return fs;
 }
 
 function toFileStat(name: string, path: VPath, st: Stats): FileStat {
@@ -476,36 +478,5 @@ function toFileStat(name: string, path: VPath, st: Stats): FileStat {
 function checkOffset(offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
-  }
-}
-
-/** Copies the first `length` bytes of `from` into the start of `to` (REST keeps the old bytes). */
-async function copyPrefix(from: string, to: string, length: number, signal: AbortSignal): Promise<void> {
-  const fh = await open(from, READ_FLAGS);
-  // The read stream owns `fh` (autoClose) and closes it on end or destroy.
-  await pipeline(
-    fh.createReadStream({ start: 0, end: length - 1, highWaterMark: CHUNK }),
-    createWriteStream(to, { flags: 'r+', start: 0, highWaterMark: CHUNK }),
-    { signal },
-  );
-}
-
-function closed(stream: WriteStream): Promise<void> {
-  return new Promise((resolve) => {
-    if (stream.closed) resolve();
-    else stream.once('close', () => resolve());
-  });
-}
-
-/** Makes the rename durable; best effort (some filesystems refuse fsync on directories). */
-async function syncDir(dir: string): Promise<void> {
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(dir, constants.O_RDONLY);
-    await fh.sync();
-  } catch {
-    // ignore: the data itself is already synced
-  } finally {
-    await fh?.close().catch(noop);
   }
 }

@@ -1,0 +1,137 @@
+// Acting on what was verified: every object LocalStorage touches is first opened as a descriptor
+// (O_PATH: no read permission needed, no device or FIFO side effects), then the kernel's view of
+// what is open (readlink of /proc/self/fd/N) is checked against the real root. Later steps reach the
+// object, or a name inside a verified directory, through the magic link /proc/self/fd/N[/name],
+// which the kernel resolves to the opened object even if its path was renamed or replaced by a
+// symlink meanwhile (the equivalent of openat/renameat/unlinkat/mkdirat, which Node lacks).
+import { constants, statSync, type Stats } from 'node:fs';
+import { open, readlink, type FileHandle } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
+import { FerryError } from '../errors.js';
+import { storageError } from './fs-errors.js';
+
+/** O_PATH (Linux; Node does not export it): a reference to the object, not an opened file. */
+const O_PATH = 0o10000000;
+const PIN_FLAGS = O_PATH | constants.O_NOFOLLOW;
+const FD_DIR = '/proc/self/fd';
+
+function noop(): void {}
+
+/**
+ * Throws unless this system offers /proc/self/fd magic links (Linux with /proc mounted). Without
+ * them the check-then-use gap cannot be closed from Node, so LocalStorage refuses to start rather
+ * than serve with a weaker jail.
+ */
+export function assertFdPathsAvailable(): void {
+  let ok = process.platform === 'linux';
+  if (ok) {
+    try {
+      ok = statSync(FD_DIR).isDirectory();
+    } catch {
+      ok = false;
+    }
+  }
+  if (!ok) {
+    throw new FerryError(
+      'ERR_UNSUPPORTED',
+      `LocalStorage needs Linux with /proc mounted (${FD_DIR}) to keep clients inside their root; not available here.`,
+    );
+  }
+}
+
+export function fdPath(fd: number): string {
+  return `${FD_DIR}/${fd}`;
+}
+
+export function isInside(real: string, rootReal: string): boolean {
+  if (real === rootReal) return true;
+  return real.startsWith(rootReal.endsWith(sep) ? rootReal : rootReal + sep);
+}
+
+export function toVPath(real: string, rootReal: string): string {
+  const rel = relative(rootReal, real);
+  return rel === '' ? '/' : '/' + rel.split(sep).join('/');
+}
+
+/** An object opened by descriptor and verified (when opened) to be inside the root. */
+export class Pinned {
+  constructor(
+    readonly fh: FileHandle,
+    /** fstat of the opened object (a symlink only when pinned with `allowLink`). */
+    readonly st: Stats,
+  ) {}
+
+  /** The magic link to the object itself. */
+  get path(): string {
+    return fdPath(this.fh.fd);
+  }
+
+  /** `name` inside this directory, whatever its path is by now. `name` has no '/'. */
+  child(name: string): string {
+    return `${this.path}/${name}`;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close().catch(noop);
+  }
+}
+
+/** Verifies descriptors against the real root of one LocalStorage. */
+export class FdJail {
+  constructor(readonly rootReal: string) {}
+
+  /** Pins the object at host path `real` (its last component is not followed). */
+  pin(real: string, op: string, p: string): Promise<Pinned> {
+    return this.#pin(real, op, p, false);
+  }
+
+  /** Pins `name` in directory `dir` without following it; undefined if it does not exist. */
+  async pinAt(dir: Pinned, name: string, op: string, p: string): Promise<Pinned | undefined> {
+    try {
+      return await this.#pin(dir.child(name), op, p, true);
+    } catch (err) {
+      if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  /** Pins a directory (refuses anything else with not-directory). */
+  async pinDir(real: string, op: string, p: string): Promise<Pinned> {
+    const d = await this.pin(real, op, p);
+    if (!d.st.isDirectory()) {
+      await d.close();
+      throw storageError('not-directory', op, p);
+    }
+    return d;
+  }
+
+  /** Re-checks where an opened object is now (before a rename or create through it). */
+  async verify(fh: FileHandle, op: string, p: string): Promise<void> {
+    let now: string;
+    try {
+      now = await readlink(fdPath(fh.fd));
+    } catch (err) {
+      throw storageError('transient', op, p, err);
+    }
+    if (!isInside(now, this.rootReal)) throw storageError('permission-denied', op, p);
+  }
+
+  /** Opens the pinned object for I/O (same inode: the magic link is not a path lookup). */
+  async reopen(pin: Pinned, flags: number): Promise<FileHandle> {
+    return open(pin.path, flags);
+  }
+
+  async #pin(path: string, op: string, p: string, allowLink: boolean): Promise<Pinned> {
+    const fh = await open(path, PIN_FLAGS);
+    try {
+      await this.verify(fh, op, p);
+      const st = await fh.stat();
+      // A symlink here means the real path changed under us after realpath: refuse, never follow.
+      if (st.isSymbolicLink() && !allowLink) throw storageError('permission-denied', op, p);
+      return new Pinned(fh, st);
+    } catch (err) {
+      await fh.close().catch(noop);
+      throw err;
+    }
+  }
+}

@@ -1,0 +1,173 @@
+// Atomic uploads for LocalStorage: the bytes go to a temp file created inside the verified target
+// directory (by its descriptor), are made durable, and replace the target by one rename through
+// the same descriptor, re-verified just before. A failed upload removes what it created.
+import { constants } from 'node:fs';
+import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
+import { abortedError, mapFsError, storageError } from './fs-errors.js';
+import type { StorageContext, VPath } from './types.js';
+import { newTempName } from './upload-temp.js';
+
+/** Large chunks: fewer syscalls and event-loop turns per MiB. */
+export const CHUNK = 256 * 1024;
+/**
+ * Reopening a pinned file through its magic link (which O_NOFOLLOW would refuse: the link itself is
+ * the last component). O_NONBLOCK: a FIFO swapped in must not park a libuv thread.
+ */
+export const REOPEN_READ = constants.O_RDONLY | constants.O_NONBLOCK;
+const TEMP_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+function noop(): void {}
+
+export interface WriteTarget {
+  /** Verified directory the file is in (the final one, after following a link inside the root). */
+  dir: Pinned;
+  name: string;
+  /** The regular file there now, if any. */
+  existing: Pinned | undefined;
+}
+
+export async function atomicWrite(
+  jail: FdJail,
+  t: WriteTarget,
+  src: Readable,
+  o: { offset: number; append: boolean },
+  c: StorageContext,
+  p: VPath,
+): Promise<{ bytes: number }> {
+  const existing = t.existing?.st;
+  let keep = 0;
+  let extendTo = 0;
+  if (o.append) {
+    keep = existing?.size ?? 0;
+  } else if (o.offset > 0) {
+    if (!existing) throw storageError('not-found', 'write', p);
+    keep = Math.min(o.offset, existing.size);
+    extendTo = o.offset;
+  }
+
+  const tmpPath = t.dir.child(newTempName());
+  // pipeline re-raises the first failure on the other stream too, so whichever failed first decides:
+  // the client's data connection (passed through) or the disk (mapped, e.g. ENOSPC → 552).
+  let srcError: unknown;
+  let destError: unknown;
+  let firstFailed: 'src' | 'dest' | undefined;
+  const onSrcError = (err: unknown): void => {
+    srcError ??= err;
+    firstFailed ??= 'src';
+  };
+  src.on('error', onSrcError);
+  let tmp: FileHandle | undefined;
+  let ws: FileWriter | undefined;
+  let committed = false;
+  try {
+    await jail.verify(t.dir.fh, 'write', p);
+    // O_EXCL reserves a fresh name and never follows a planted symlink. This one descriptor is
+    // used for every step; it stays open until the rename, which marks the upload as in progress.
+    tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
+    if (keep > 0 && t.existing) await copyPrefix(t.existing, tmp, keep, c.signal);
+    if (extendTo > keep) await tmp.truncate(extendTo); // zero-fill, sparse where supported
+    if (existing) await tmp.chmod(existing.mode & 0o7777);
+    ws = new FileWriter(tmp, Math.max(keep, extendTo));
+    ws.once('error', (err) => {
+      destError ??= err;
+      firstFailed ??= 'dest';
+    });
+    await pipeline(src, ws, { signal: c.signal });
+    await tmp.sync(); // durable before it replaces anything
+    await jail.verify(t.dir.fh, 'write', p);
+    await assertSameFile(tmpPath, tmp, p);
+    await rename(tmpPath, t.dir.child(t.name));
+    committed = true;
+    await syncDir(t.dir);
+    return { bytes: ws.bytesWritten };
+  } catch (err) {
+    if (tmp && !committed) await unlinkIfSame(tmpPath, tmp);
+    if (c.signal.aborted) throw abortedError(c.signal);
+    // The data connection's own failure is the caller's to interpret; pass it through.
+    if (firstFailed === 'dest') throw mapFsError(destError, 'write', p);
+    if (srcError !== undefined && err === srcError) throw err;
+    throw mapFsError(err, 'write', p);
+  } finally {
+    src.off('error', onSrcError);
+    await tmp?.close().catch(noop); // waits for writes still in flight
+  }
+}
+
+/** Copies the first `length` bytes of `from` into the start of `to` (REST and APPE keep the old bytes). */
+async function copyPrefix(from: Pinned, to: FileHandle, length: number, signal: AbortSignal): Promise<void> {
+  if (length === from.st.size) {
+    // Kernel copy (or reflink) between the two opened inodes, reopened through their magic links.
+    await copyFile(from.path, fdPath(to.fd), constants.COPYFILE_FICLONE);
+    return;
+  }
+  const fh = await open(from.path, REOPEN_READ);
+  // The read stream owns `fh` (autoClose) and closes it on end or destroy.
+  await pipeline(
+    fh.createReadStream({ start: 0, end: length - 1, highWaterMark: CHUNK }),
+    new FileWriter(to, 0),
+    { signal },
+  );
+}
+
+/**
+ * Writes through `fh` from `start` without owning it: the caller closes `fh` once the stream is
+ * done (fs streams close a descriptor they were given when destroyed, whatever autoClose says).
+ */
+class FileWriter extends Writable {
+  bytesWritten = 0;
+  #position: number;
+
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+  ) {
+    super({ highWaterMark: CHUNK });
+    this.#position = start;
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
+    this.#write(chunks.map((c) => c.chunk)).then(() => done(), done);
+  }
+
+  async #write(buffers: Buffer[]): Promise<void> {
+    let left = buffers.reduce((n, b) => n + b.length, 0);
+    while (left > 0) {
+      const { bytesWritten } = await this.fh.writev(buffers, this.#position);
+      this.#position += bytesWritten;
+      this.bytesWritten += bytesWritten;
+      left -= bytesWritten;
+      if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // short write: rare
+    }
+  }
+}
+
+async function assertSameFile(path: string, fh: FileHandle, p: VPath): Promise<void> {
+  const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
+  if (now.ino !== mine.ino || now.dev !== mine.dev) throw storageError('transient', 'write', p);
+}
+
+/** Removes the temp file only if the name still holds what this upload created. */
+async function unlinkIfSame(path: string, fh: FileHandle): Promise<void> {
+  try {
+    const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
+    if (now.ino === mine.ino && now.dev === mine.dev) await unlink(path);
+  } catch {
+    // already gone; a stale-temp sweep removes anything left
+  }
+}
+
+/** Makes the rename durable; best effort (some filesystems refuse fsync on directories). */
+async function syncDir(dir: Pinned): Promise<void> {
+  let fh: FileHandle | undefined;
+  try {
+    fh = await open(dir.path, constants.O_RDONLY | constants.O_DIRECTORY);
+    await fh.sync();
+  } catch {
+    // ignore: the data itself is already synced
+  } finally {
+    await fh?.close().catch(noop);
+  }
+}
