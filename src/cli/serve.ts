@@ -9,6 +9,8 @@ import type { ServerOptions } from '../server/options.js';
 import { defaultPorts } from '../server/options.js';
 import { FerryServer } from '../server/server.js';
 import { LocalStorage } from '../storage/local.js';
+import { assertFdPathsAvailable } from '../storage/fd-jail.js';
+import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig, parsePortRange, type FileConfig } from './config.js';
 import { FerryError } from '../errors.js';
 
@@ -73,7 +75,7 @@ async function usersFrom(
   flags: ServeFlags,
   config: FileConfig,
   root: string,
-): Promise<{ table: UserTable; generated?: { name: string; password: string } }> {
+): Promise<{ table: UserTable; homes: string[]; generated?: { name: string; password: string } }> {
   const entries: UserEntry[] = (config.users ?? []).map((u) => ({
     username: u.name,
     passwordHash: u.passwordHash,
@@ -93,16 +95,18 @@ async function usersFrom(
       home: root,
     });
   }
-  if (entries.length > 0) return { table: new UserTable(entries) };
+  const homes = [...new Set(entries.map((e) => path.resolve(e.home)))];
+  if (entries.length > 0) return { table: new UserTable(entries), homes };
   // No users configured: one login for this run, printed once for the operator.
   const password = randomBytes(12).toString('base64url');
   const table = new UserTable([
     { username: 'ferry', passwordHash: await hashPassword(password), home: root },
   ]);
-  return { table, generated: { name: 'ferry', password } };
+  return { table, homes: [root], generated: { name: 'ferry', password } };
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
+  assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
   const config = flags.config ? await loadConfig(flags.config) : {};
   const root = path.resolve(flags.root ?? config.root ?? process.cwd());
   const logger = pino({ level: flags.logLevel ?? config.logLevel ?? 'info' });
@@ -158,8 +162,12 @@ async function serve(flags: ServeFlags): Promise<void> {
   lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
   process.stderr.write(lines.join('\n') + '\n');
 
+  const sweep = new AbortController();
+  void sweepHomes(users.homes, sweep.signal, logger);
+
   let stopping = false;
   const stop = (signal: string): void => {
+    sweep.abort();
     if (stopping) {
       server.destroy();
       return;
@@ -175,6 +183,21 @@ async function serve(flags: ServeFlags): Promise<void> {
       .reloadCertificates()
       .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'certificate reload failed'));
   });
+}
+
+/**
+ * Upload temp files left by a server that was killed mid-upload are removed in the background,
+ * one home after the other, so a huge tree never delays the start (live uploads are kept).
+ */
+async function sweepHomes(homes: string[], signal: AbortSignal, logger: pino.Logger): Promise<void> {
+  for (const home of homes) {
+    try {
+      const removed = await sweepStaleUploads(home, signal);
+      logger.info({ home, removed }, 'stale upload temp files removed');
+    } catch (err) {
+      logger.warn({ home, err: (err as Error).message }, 'could not sweep stale upload temp files');
+    }
+  }
 }
 
 function hostFor(listen: string): string {

@@ -11,10 +11,13 @@ import {
   writeFile,
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { basename, join } from 'node:path';
+import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
 import { StorageError } from '../errors.js';
 import { LocalStorage } from './local.js';
+import { newTempName, sweepStaleUploads } from './upload-temp.js';
 import { ctx, failingSource, names, put, readFile, rejectsKind, source, v } from './test-support.js';
 import type { FileStat } from './types.js';
 import { ROOT, resolveVPath } from './virtual-path.js';
@@ -173,5 +176,69 @@ describe('LocalStorage jail', () => {
       assert.ok(!err.message.includes(root));
       return true;
     });
+  });
+});
+
+describe('LocalStorage upload temp files', () => {
+  /** A pid no process has now (a child that already exited). */
+  function deadPid(): number {
+    const pid = spawnSync(process.execPath, ['-e', '']).pid;
+    assert.ok(pid !== undefined);
+    return pid;
+  }
+
+  /** A source that stays open (the upload in progress) until `finish` is called. */
+  function openSource(): { src: Readable; reading: Promise<void>; finish: () => void } {
+    let started!: () => void;
+    const reading = new Promise<void>((resolve) => (started = resolve));
+    const src = new Readable({ read: () => started() });
+    return { src, reading, finish: () => src.push(null) };
+  }
+
+  it('RMD removes crash leftovers of a directory that is otherwise empty, never a live upload', async (t) => {
+    const { s, root } = await jail(t);
+    const dir = join(root, 'real', 'd');
+    await mkdir(dir);
+    const dead = newTempName().replace(`-${process.pid}-`, `-${deadPid()}-`);
+    await writeFile(join(dir, dead), 'left by a killed server');
+    await writeFile(join(dir, '.ferry-upload-0123abcd.tmp'), 'left by an older Ferry');
+    assert.deepEqual(await names(s, '/real/d'), []);
+    await s.removeDir(v('/real/d'), ctx());
+    await rejectsKind(s.stat(v('/real/d'), ctx()), 'not-found');
+
+    await mkdir(dir);
+    const live = openSource();
+    const upload = s.write(v('/real/d/f'), live.src, { offset: 0, append: false }, ctx());
+    await live.reading; // the temp file exists and is being written
+    await rejectsKind(s.removeDir(v('/real/d'), ctx()), 'not-empty');
+    live.finish();
+    await upload;
+    assert.deepEqual(await readdir(dir), ['f']);
+  });
+
+  it('a sweep removes stale temp files in the whole tree, keeping live ones and not following links', async (t) => {
+    const { s, root, outside } = await jail(t);
+    const ours = newTempName();
+    const stale = [
+      join(root, ours.replace(`-${process.pid}-`, `-${deadPid()}-`)),
+      join(root, 'real', ours.replace(/\.tmp$/, '0.tmp')), // our pid, but no upload of ours has it open
+      join(root, 'real', '.ferry-upload-0123abcd.tmp'),
+    ];
+    const otherHost = join(root, ours.replace(/^\.ferry-upload-[0-9a-f]{8}-/, '.ferry-upload-00000000-'));
+    const beyondLink = join(outside, '.ferry-upload-0123abcd.tmp');
+    for (const f of [...stale, otherHost, beyondLink]) await writeFile(f, 'x');
+    const live = openSource();
+    const upload = s.write(v('/real/live'), live.src, { offset: 0, append: false }, ctx());
+    await live.reading;
+
+    assert.equal(await sweepStaleUploads(root, new AbortController().signal), stale.length);
+    const inTree = [...(await readdir(root)), ...(await readdir(join(root, 'real'))).map((n) => `real/${n}`)];
+    const left = inTree.filter((n) => n.includes('.ferry-upload-'));
+    assert.equal(left.length, 2, left.join(', ')); // the other host's and the live upload's
+    assert.ok(left.includes(basename(otherHost)));
+    assert.deepEqual(await readdir(outside), ['.ferry-upload-0123abcd.tmp', 'secret.txt']);
+    live.finish();
+    await upload;
+    assert.equal(await readFile(s, '/real/live'), '');
   });
 });
