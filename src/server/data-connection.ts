@@ -8,12 +8,20 @@ import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import type { PassivePorts } from './passive-ports.js';
 
-/** An open data connection, TLS or clear, ready for one transfer. */
+/**
+ * Which way a transfer's bytes go, seen from the server. Under TLS it decides how the engine runs:
+ * sending, natively on the TCP handle (fast; the client judges the end of what it receives);
+ * receiving, over the EofGuard, the only way to tell close_notify from a bare FIN.
+ */
+export type Direction = 'send' | 'receive';
+
+/**
+ * An open data connection, TLS or clear, ready for one transfer. When receiving under TLS, a peer
+ * that closes without close_notify makes `stream` fail (ERR_ABORTED) instead of ending.
+ */
 export interface DataSocket {
   readonly stream: Duplex;
   readonly secure: boolean;
-  /** After the stream ended: did the peer close cleanly (close_notify under TLS)? */
-  endedCleanly(): boolean;
   destroy(): void;
 }
 
@@ -33,13 +41,23 @@ export interface DataPolicy {
 
 export interface DataEndpoint {
   /** Resolves with the ready connection (TLS done), or rejects with ERR_DATA_CONNECTION / ERR_TLS. */
-  open(signal: AbortSignal): Promise<DataSocket>;
+  open(signal: AbortSignal, direction: Direction): Promise<DataSocket>;
   close(): void;
 }
 
 /**
- * PASV/EPSV: listens, accepts one connection from the control peer only, and starts TLS at once:
- * some clients (curl) send their ClientHello before the transfer command.
+ * How long an accepted passive connection waits for the transfer command before its TLS handshake
+ * starts anyway, over the EofGuard, which serves either direction. Clients that send the command
+ * first never wait; curl sends its ClientHello first and the command about 200 ms later (every
+ * peer server answers that ClientHello only after the command); a client that waits for the
+ * handshake before it sends the command waits this long.
+ */
+const DIRECTION_GRACE_MS = 500;
+
+/**
+ * PASV/EPSV: listens and accepts one connection from the control peer only. TLS starts once the
+ * transfer command says which way the bytes go (a ClientHello sent earlier waits in the socket's
+ * buffer), or after DIRECTION_GRACE_MS.
  */
 export class PassiveEndpoint implements DataEndpoint {
   private ready: Promise<DataSocket> | undefined;
@@ -47,12 +65,17 @@ export class PassiveEndpoint implements DataEndpoint {
   private readonly idleTimer: NodeJS.Timeout;
   private socket: DataSocket | undefined;
   private closed = false;
+  /** Settles once: the transfer's direction, or 'either' after the grace period. */
+  private readonly direction: Promise<Direction | 'either'>;
+  private choose: (d: Direction | 'either') => void = () => {};
+  private graceTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly server: net.Server,
     readonly port: number,
     private readonly policy: DataPolicy,
   ) {
+    this.direction = new Promise((resolve) => (this.choose = resolve));
     server.on('connection', (raw: net.Socket) => this.onConnection(raw));
     // Nobody connected in time: give the port back. A later transfer command gets 425 at once.
     this.idleTimer = setTimeout(() => this.expire(), policy.connectTimeoutMs);
@@ -76,7 +99,8 @@ export class PassiveEndpoint implements DataEndpoint {
     }
     clearTimeout(this.idleTimer);
     this.server.close();
-    this.ready = prepare(raw, this.policy);
+    this.graceTimer = setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
+    this.ready = prepare(raw, this.policy, this.direction);
     this.ready.then(
       (s) => (this.closed ? s.destroy() : (this.socket = s)),
       () => {},
@@ -97,7 +121,9 @@ export class PassiveEndpoint implements DataEndpoint {
     this.waiters = [];
   }
 
-  open(signal: AbortSignal): Promise<DataSocket> {
+  open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
+    clearTimeout(this.graceTimer);
+    this.choose(direction);
     const arrived =
       this.ready ?? new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
     return withDeadline(arrived, this.policy.connectTimeoutMs, signal);
@@ -107,6 +133,7 @@ export class PassiveEndpoint implements DataEndpoint {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.idleTimer);
+    clearTimeout(this.graceTimer);
     this.server.close();
     this.socket?.destroy();
     this.ready?.then(
@@ -127,12 +154,12 @@ export class ActiveEndpoint implements DataEndpoint {
     private readonly policy: DataPolicy,
   ) {}
 
-  open(signal: AbortSignal): Promise<DataSocket> {
+  open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
     const raw = net.connect({ host: this.host, port: this.port });
     this.raw = raw;
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
-      raw.once('connect', () => prepare(raw, this.policy).then(resolve, reject));
+      raw.once('connect', () => prepare(raw, this.policy, direction).then(resolve, reject));
       raw.once('error', (err) =>
         reject(new FerryError('ERR_DATA_CONNECTION', `Active connection failed: ${err.message}`)),
       );
@@ -150,22 +177,20 @@ export class ActiveEndpoint implements DataEndpoint {
   }
 }
 
-async function prepare(raw: net.Socket, policy: DataPolicy): Promise<DataSocket> {
+async function prepare(
+  raw: net.Socket,
+  policy: DataPolicy,
+  direction: Direction | Promise<Direction | 'either'>,
+): Promise<DataSocket> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
   const protection = policy.protect();
-  if (!protection) {
-    let clean = false;
-    raw.once('end', () => (clean = true));
-    return { stream: raw, secure: false, endedCleanly: () => clean, destroy: () => raw.destroy() };
-  }
-  const guard = new EofGuard(raw);
-  const sock = new tls.TLSSocket(guard, {
-    isServer: true,
-    secureContext: protection.context,
-    server: protection.sessions,
-  });
-  guard.watch(sock);
+  if (!protection) return { stream: raw, secure: false, destroy: () => raw.destroy() };
+  const options = { isServer: true, secureContext: protection.context, server: protection.sessions };
+  const sock =
+    (await untilKnown(direction, raw)) === 'send'
+      ? nativeTls(raw, options, policy.idleTimeoutMs)
+      : EofGuard.tls(raw, options);
   try {
     await handshake(sock, 'server', policy.handshakeTimeoutMs);
   } catch (err) {
@@ -183,12 +208,26 @@ async function prepare(raw: net.Socket, policy: DataPolicy): Promise<DataSocket>
     sock.destroy();
     throw new FerryError('ERR_TLS', 'Data connection must resume the TLS session of the control connection.');
   }
-  return {
-    stream: sock,
-    secure: true,
-    endedCleanly: () => !guard.endedWithoutCloseNotify,
-    destroy: () => sock.destroy(),
-  };
+  return { stream: sock, secure: true, destroy: () => sock.destroy() };
+}
+
+/** The direction once known; rejects if the connection goes first. */
+function untilKnown<D>(direction: D | Promise<D>, raw: net.Socket): Promise<D> {
+  if (!(direction instanceof Promise)) return Promise.resolve(direction);
+  return new Promise((resolve, reject) => {
+    const gone = (): void =>
+      reject(new FerryError('ERR_DATA_CONNECTION', 'Data connection closed before the transfer.'));
+    raw.once('close', gone);
+    direction.then((d) => (raw.off('close', gone), resolve(d)), reject);
+  });
+}
+
+/** TLS on the TCP handle itself; the raw socket sees no traffic after this, so the idle timer moves. */
+function nativeTls(raw: net.Socket, options: tls.TLSSocketOptions, idleTimeoutMs: number): tls.TLSSocket {
+  raw.setTimeout(0);
+  const sock = new tls.TLSSocket(raw, options);
+  sock.setTimeout(idleTimeoutMs, () => sock.destroy());
+  return sock;
 }
 
 function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {

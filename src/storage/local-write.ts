@@ -10,8 +10,8 @@ import { abortedError, mapFsError, storageError } from './fs-errors.js';
 import type { StorageContext, VPath } from './types.js';
 import { newTempName } from './upload-temp.js';
 
-/** Large chunks: fewer syscalls and event-loop turns per MiB. */
-export const CHUNK = 256 * 1024;
+/** Large chunks: fewer syscalls, event-loop turns and TLS writes per GiB (1 MiB, as the socket takes it). */
+export const CHUNK = 1024 * 1024;
 /**
  * Reopening a pinned file through its magic link (which O_NOFOLLOW would refuse: the link itself is
  * the last component). O_NONBLOCK: a FIFO swapped in must not park a libuv thread.

@@ -1,16 +1,32 @@
 import type { Socket } from 'node:net';
-import { Duplex, type Readable } from 'node:stream';
+import { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { FerryError } from '../errors.js';
 
 /**
  * Sits between a TCP socket and a TLS engine so we can tell a clean TLS close (close_notify) from
- * a bare TCP FIN: Node reports both as 'end'. The engine gets each chunk synchronously from our
- * 'data' events, so when we deliver EOF we can ask whether it had already ended by itself.
- * Costs about 10% of TLS throughput, which buys never accepting a truncated upload.
+ * a bare TCP FIN: Node reports both as 'end', and a TLS engine on the TCP handle itself gives no
+ * way to tell them apart. The engine gets each chunk synchronously from our 'data' events, so when
+ * we deliver EOF we can ask whether it had already ended by itself. Costs one JavaScript hop per
+ * TCP read, which buys never accepting a truncated upload: used only where the server receives.
  */
 export class EofGuard extends Duplex {
-  private truncated = false;
+  /**
+   * A server-side TLS socket over a guard on `raw`. A bare FIN before close_notify destroys it
+   * with ERR_ABORTED before its 'end', so whatever reads it fails instead of taking a short file.
+   */
+  static tls(raw: Socket, options: tls.TLSSocketOptions): tls.TLSSocket {
+    const guard = new EofGuard(raw);
+    const sock = new tls.TLSSocket(guard, options);
+    // Runs before the engine sees our EOF: by then it has seen every byte before it.
+    guard.prependOnceListener('end', () => {
+      if (!engineEnded(sock))
+        sock.destroy(new FerryError('ERR_ABORTED', 'Data connection closed without TLS close_notify.'));
+    });
+    return sock;
+  }
 
-  constructor(private readonly raw: Socket) {
+  private constructor(private readonly raw: Socket) {
     super();
     raw.on('data', (d: Buffer) => {
       if (!this.push(d)) raw.pause();
@@ -21,19 +37,6 @@ export class EofGuard extends Duplex {
     raw.on('close', () => {
       if (!raw.readableEnded) this.destroy();
     });
-  }
-
-  /** Call once, with the TLS socket that reads from this guard. */
-  watch(tlsSocket: Readable): void {
-    // Runs before the engine sees our EOF: by then it has seen every byte before it.
-    this.prependOnceListener('end', () => {
-      this.truncated = !engineEnded(tlsSocket);
-    });
-  }
-
-  /** The peer closed TCP without a TLS close_notify. */
-  get endedWithoutCloseNotify(): boolean {
-    return this.truncated;
   }
 
   override _read(): void {
@@ -58,6 +61,6 @@ export class EofGuard extends Duplex {
  * Node marks a readable ended the moment the engine pushes EOF (on close_notify); the public
  * `readableEnded` waits until the consumer has read everything, which is too late to compare.
  */
-function engineEnded(s: Readable): boolean {
+function engineEnded(s: tls.TLSSocket): boolean {
   return (s as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
 }

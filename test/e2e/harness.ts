@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before } from 'node:test';
+import type tls from 'node:tls';
 import { textOf, withDeadline, RawFtp, DEFAULT_TIMEOUT_MS } from '../support/raw-ftp.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import type { ServerOptions } from '../../src/server/options.js';
@@ -23,9 +24,17 @@ export function portOf(ts: TestServer, mode: Mode): number {
   return mode === 'implicit' ? ts.implicitPort : ts.explicitPort;
 }
 
-/** Connected, greeting read, control connection inside TLS (AUTH TLS on explicit); not logged in. */
-export async function connectSecure(ts: TestServer, mode: Mode): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit: mode === 'implicit' });
+/**
+ * Connected, greeting read, control connection inside TLS (AUTH TLS on explicit); not logged in.
+ * `maxVersion` caps the TLS version the client offers (control and data connections).
+ */
+export async function connectSecure(
+  ts: TestServer,
+  mode: Mode,
+  maxVersion?: tls.SecureVersion,
+): Promise<RawFtp> {
+  const implicit = mode === 'implicit';
+  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit, maxVersion });
   try {
     await ftp.expect(220);
     if (mode === 'explicit') {
@@ -40,8 +49,8 @@ export async function connectSecure(ts: TestServer, mode: Mode): Promise<RawFtp>
 }
 
 /** connectSecure + USER/PASS, and PBSZ 0 + PROT P on explicit (implied on implicit). */
-export async function loggedIn(ts: TestServer, mode: Mode): Promise<RawFtp> {
-  const ftp = await connectSecure(ts, mode);
+export async function loggedIn(ts: TestServer, mode: Mode, maxVersion?: tls.SecureVersion): Promise<RawFtp> {
+  const ftp = await connectSecure(ts, mode, maxVersion);
   try {
     await ftp.login(ts.user, ts.password);
     if (mode === 'explicit') {

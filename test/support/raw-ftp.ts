@@ -65,6 +65,8 @@ export interface RawConnectOptions {
   readonly timeoutMs?: number;
   /** Implicit only: runs after TCP connects and before the ClientHello is sent. */
   readonly beforeTls?: (ftp: RawFtp) => Promise<void>;
+  /** Highest TLS version offered on the control connection (and so on data connections). */
+  readonly maxVersion?: tls.SecureVersion;
 }
 
 export interface DataOptions {
@@ -122,6 +124,7 @@ export class RawFtp {
   private readonly replies: Reply[] = [];
   private readonly waiters: Waiter[] = [];
   private readonly data = new Set<DataConnection>();
+  private readonly maxVersion: tls.SecureVersion | undefined;
   private readonly listeners = new Set<net.Server>();
   private tlsSocket: tls.TLSSocket | undefined;
   private session: Buffer | undefined;
@@ -134,6 +137,7 @@ export class RawFtp {
     this.host = o.host;
     this.implicit = o.implicit;
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.maxVersion = o.maxVersion;
     socket.on('data', (d: Buffer) => this.rawReceived.push(d));
     this.channel = new ControlChannel(socket);
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -189,7 +193,7 @@ export class RawFtp {
     this.session = undefined;
     const sock = await this.channel.startTls({
       role: 'client',
-      options: { rejectUnauthorized: false },
+      options: { rejectUnauthorized: false, maxVersion: this.maxVersion },
       handshakeTimeoutMs: this.timeoutMs,
     });
     this.tlsSocket = sock;
@@ -338,13 +342,21 @@ export class RawFtp {
     };
   }
 
+  /**
+   * Starts TLS on a data connection opened with `tls: false`: what clients that send the transfer
+   * command before their ClientHello do (ftplib, FileZilla).
+   */
+  async secureData(conn: DataConnection): Promise<DataConnection> {
+    return this.wrapData(conn.raw, { tls: true });
+  }
+
   private async wrapData(raw: net.Socket, o: Pick<DataOptions, 'tls' | 'reuse'>): Promise<DataConnection> {
     const received: Buffer[] = [];
     let t: tls.TLSSocket | undefined;
     if (o.tls) {
       const reuse = o.reuse ?? true;
       const session = reuse ? await this.waitForSession() : undefined;
-      t = tls.connect({ socket: raw, rejectUnauthorized: false, session });
+      t = tls.connect({ socket: raw, rejectUnauthorized: false, session, maxVersion: this.maxVersion });
       const closedEarly = socketClosed(t);
       try {
         await waitEvent(t, 'secureConnect', this.timeoutMs);

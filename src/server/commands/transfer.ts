@@ -1,32 +1,14 @@
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FerryError } from '../../errors.js';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { StorageError, type VPath } from '../../storage/types.js';
 import { baseName } from '../../storage/virtual-path.js';
-import type { DataSocket } from '../data-connection.js';
 import type { CommandContext, CommandSpec } from './types.js';
 import { countInto, withData } from './with-data.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
-
-/** Refuses an upload whose data connection did not end cleanly: the old file must stay. */
-function cleanEnd(sock: DataSocket): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      cb(null, chunk);
-    },
-    flush(cb) {
-      cb(
-        sock.endedCleanly()
-          ? null
-          : new FerryError('ERR_ABORTED', 'Data connection closed without TLS close_notify.'),
-      );
-    },
-  });
-}
 
 async function upload(
   ctx: CommandContext,
@@ -39,8 +21,9 @@ async function upload(
   const storage = ctx.storage();
   return withData(ctx, command, opening, async (sock, t) => {
     sock.stream.on('data', countInto(t));
-    const ascii = ctx.session.type === 'A' ? [fromNetworkAscii()] : [];
-    const body = chain(sock.stream, ...ascii, cleanEnd(sock));
+    sock.stream.pause(); // counting must not start the flow before storage reads
+    // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
+    const body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
     await storage.write(p, body, { offset, append }, ctx.storageContext(t.signal));
   });
 }

@@ -1,8 +1,11 @@
 import { replyForError } from '../../errors.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
-import type { DataSocket } from '../data-connection.js';
+import type { DataSocket, Direction } from '../data-connection.js';
 import type { CommandContext, TransferState } from './types.js';
+
+/** Commands whose data flows from the server; any other is treated as an upload. */
+const SENDING: ReadonlySet<string> = new Set(['RETR', 'LIST', 'NLST', 'MLSD']);
 
 /**
  * The shape of every transfer: 150, open the data connection (425/522 if it fails), move the bytes,
@@ -21,7 +24,8 @@ export function withData(
     ctx.preliminary(reply(Code.FileStatusOkOpeningData, opening));
     let sock: DataSocket;
     try {
-      sock = await endpoint.open(t.signal);
+      const direction: Direction = SENDING.has(command) ? 'send' : 'receive';
+      sock = await endpoint.open(t.signal, direction);
     } catch (err) {
       endpoint.close();
       if (t.signal.aborted) return reply(Code.TransferAborted, 'Transfer aborted.');
