@@ -2,7 +2,13 @@ import type net from 'node:net';
 import { FerryError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code } from '../protocol/codes.js';
-import { parseCommand, redactCommand, type ParsedLine } from '../protocol/command.js';
+import {
+  parseCommand,
+  redactCommand,
+  type CommandOf,
+  type ParsedLine,
+  type Verb,
+} from '../protocol/command.js';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, reply, type Reply } from '../protocol/reply.js';
 import type { StorageContext } from '../storage/types.js';
@@ -10,7 +16,15 @@ import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { createSessionCache } from '../tls/session-cache.js';
-import type { After, CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
+import type { CommandTable } from './commands/registry.js';
+import type {
+  After,
+  AnyCommandSpec,
+  CommandContext,
+  CommandSpec,
+  Outcome,
+  TransferState,
+} from './commands/types.js';
 import type { DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
@@ -21,8 +35,8 @@ export interface ServerRuntime {
   readonly options: ResolvedOptions;
   readonly certificates: CertificateStore;
   readonly passivePorts: PassivePorts;
-  readonly commands: ReadonlyMap<string, CommandSpec>;
-  readonly specs: readonly CommandSpec[];
+  readonly commands: CommandTable;
+  readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
 }
 
@@ -131,7 +145,7 @@ export class ControlConnection {
       if (
         item.kind === 'command' &&
         this.transferState &&
-        this.spec(item.verb)?.concurrency === 'out-of-band'
+        this.rt.commands[item.command.verb]?.concurrency === 'out-of-band'
       ) {
         void this.execute(item);
         continue;
@@ -155,17 +169,14 @@ export class ControlConnection {
     }
   }
 
-  private spec(verb: string): CommandSpec | undefined {
-    return this.rt.commands.get(verb);
-  }
-
   private async execute(item: Item): Promise<void> {
     if (this.channel.isClosed) return;
     if (item.kind === 'too-long') return this.write(reply(Code.SyntaxError, 'Command line too long.'));
     if (item.kind === 'invalid') return this.write(reply(Code.SyntaxError, item.reason));
     if (item.kind === 'unknown') return this.write(reply(Code.SyntaxError, `Unknown command ${item.verb}.`));
-    const spec = this.spec(item.verb);
-    if (!spec) return this.write(reply(Code.NotImplemented, `${item.verb} not implemented.`));
+    const { verb, arg } = item.kind === 'command' ? item.command : item;
+    const spec = this.rt.commands[verb];
+    if (!spec) return this.write(reply(Code.NotImplemented, `${verb} not implemented.`));
     const started = Date.now();
     // One-shot state (REST, RNFR) is for the next command only: taken here, whatever comes next.
     const ctx = this.context(
@@ -173,15 +184,20 @@ export class ControlConnection {
     );
     let outcome: Outcome;
     try {
-      outcome = refusal(spec, item.arg, ctx) ?? (await spec.handle(item.arg, ctx));
+      outcome =
+        item.kind === 'command'
+          ? await this.run(item.command, ctx)
+          : // Arguments that did not parse: the access rules still come first.
+            (refusal(spec, typeof spec.permission === 'string' ? spec.permission : undefined, ctx) ??
+            reply(item.code, item.reason));
     } catch (err) {
       const { reply: r, unknown } = replyForError(err);
-      if (unknown) this.logger.error({ err, command: item.verb }, 'command failed');
+      if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;
     }
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.logger.info(
-      { command: redactCommand(item.verb, item.arg), reply: r.code, ms: Date.now() - started },
+      { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
     );
     this.write(r);
@@ -190,6 +206,14 @@ export class ControlConnection {
     this.finishTransfer = undefined;
     finished?.();
     if ('after' in outcome) await this.after(outcome.after);
+  }
+
+  /** Policy, then the handler of the command's own verb. */
+  private async run<V extends Verb>(command: CommandOf<V>, ctx: CommandContext): Promise<Outcome> {
+    const spec: CommandSpec<V> | undefined = this.rt.commands[command.verb];
+    if (!spec) return reply(Code.NotImplemented, `${command.verb} not implemented.`);
+    const need = typeof spec.permission === 'function' ? spec.permission(command) : spec.permission;
+    return refusal(spec, need, ctx) ?? (await spec.handle(command, ctx));
   }
 
   private async after(action: After): Promise<void> {
@@ -239,7 +263,8 @@ export class ControlConnection {
   }
 
   private onIdle(): void {
-    if (this.transferState) return this.touch(); // a long transfer is not idleness
+    // A long transfer, or a command still at work (a slow login), is not idleness.
+    if (this.transferState || this.running) return this.touch();
     this.logger.info({}, 'idle timeout');
     this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
     this.channel.close();

@@ -11,7 +11,7 @@ import {
 } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
-import type { CommandContext, CommandSpec } from './types.js';
+import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 import { withData } from './with-data.js';
 
 /** RFC 3659 7.5.5 perm fact, from type and the user's read-only flag. */
@@ -79,10 +79,10 @@ function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
   );
 }
 
-function listingCommand(
-  verb: 'LIST' | 'NLST' | 'MLSD',
+function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
+  verb: V,
   format: (ctx: CommandContext, st: FileStat, now: Date) => string,
-): CommandSpec {
+): CommandSpec<V> {
   return {
     verb,
     access: 'logged-in',
@@ -91,7 +91,7 @@ function listingCommand(
     data: true,
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
     help: `${verb} [<sp> path]`,
-    async handle(arg, ctx) {
+    async handle({ path: arg }, ctx) {
       const { path, stat } = verb === 'MLSD' ? await plainTarget(arg, ctx) : await target(arg, ctx);
       if (verb === 'MLSD' && stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
@@ -113,27 +113,27 @@ async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VP
   return { path, stat: await ctx.storage().stat(path, ctx.storageContext()) };
 }
 
-export const listingCommands: CommandSpec[] = [
+export const listingCommands: AnyCommandSpec[] = [
   listingCommand('LIST', (_ctx, st, now) => formatListLine(entry(st), now)),
   listingCommand('NLST', (_ctx, st) => formatNlstLine(entry(st))),
   listingCommand('MLSD', (ctx, st) => mlsx(ctx, st)),
-  {
+  command({
     verb: 'MLST',
     access: 'logged-in',
     permission: 'list',
     concurrency: 'serial',
     help: 'MLST [<sp> path]',
-    async handle(arg, ctx) {
+    async handle({ path: arg }, ctx) {
       const { path, stat } = await plainTarget(arg, ctx);
       return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsx(ctx, stat, path)}`, 'End.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'STAT',
     access: 'anyone',
     concurrency: 'out-of-band',
     help: 'STAT [<sp> path]',
-    async handle(arg, ctx) {
+    async handle({ path: arg }, ctx) {
       const t = ctx.activeTransfer;
       if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
       if (arg.length === 0 || !ctx.session.loggedIn) {
@@ -156,5 +156,5 @@ export const listingCommands: CommandSpec[] = [
       const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
     },
-  },
+  }),
 ];

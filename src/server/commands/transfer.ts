@@ -5,7 +5,7 @@ import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { StorageError, type VPath } from '../../storage/types.js';
 import { baseName } from '../../storage/virtual-path.js';
-import type { CommandContext, CommandSpec } from './types.js';
+import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 import { countInto, withData } from './with-data.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
@@ -37,17 +37,16 @@ function chain(src: Readable, ...transforms: [...Transform[], Transform]): Trans
   return last;
 }
 
-export const transferCommands: CommandSpec[] = [
-  {
+export const transferCommands: AnyCommandSpec[] = [
+  command({
     verb: 'RETR',
     permission: 'download',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'RETR <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'RETR needs a path.');
-      const p = ctx.resolve(arg);
+    async handle({ path }, ctx) {
+      const p = ctx.resolve(path);
       const storage = ctx.storage();
       const st = await storage.stat(p, ctx.storageContext());
       if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
@@ -63,52 +62,50 @@ export const transferCommands: CommandSpec[] = [
       src.destroy();
       return r;
     },
-  },
-  {
+  }),
+  command({
     verb: 'STOR',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'STOR <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'STOR needs a path.');
-      return upload(ctx, ctx.resolve(arg), false, 'STOR', `Ok to send data (${modeName(ctx)} mode).`);
+    async handle({ path }, ctx) {
+      return upload(ctx, ctx.resolve(path), false, 'STOR', `Ok to send data (${modeName(ctx)} mode).`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'APPE',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'APPE <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'APPE needs a path.');
-      return upload(ctx, ctx.resolve(arg), true, 'APPE', `Ok to append data (${modeName(ctx)} mode).`);
+    async handle({ path }, ctx) {
+      return upload(ctx, ctx.resolve(path), true, 'APPE', `Ok to append data (${modeName(ctx)} mode).`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'STOU',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'STOU',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       const storage = ctx.storage();
       if (!storage.uniqueName) throw new StorageError('unsupported', 'STOU not supported.');
       const p = await storage.uniqueName(ctx.session.cwd, ctx.storageContext());
       // RFC 1123 4.1.2.9: the 150 reply names the file.
       return upload(ctx, p, false, 'STOU', `FILE: ${baseName(p)}`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'ABOR',
     access: 'logged-in',
     concurrency: 'out-of-band',
     help: 'ABOR',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       const t = ctx.activeTransfer;
       if (!t) {
         ctx.session.setData(undefined);
@@ -118,5 +115,5 @@ export const transferCommands: CommandSpec[] = [
       await t.done; // its 426 goes out first
       return reply(Code.ClosingDataSuccess, 'Abort successful.');
     },
-  },
+  }),
 ];

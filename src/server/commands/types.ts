@@ -1,6 +1,6 @@
 import type { Permission } from '../../auth/permissions.js';
 import type { Logger } from '../../logger.js';
-import type { Verb } from '../../protocol/command.js';
+import type { CommandOf, Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { CertificateStore } from '../../tls/certificates.js';
@@ -43,18 +43,17 @@ export interface CommandContext {
   /** The transfer in flight, if any. */
   readonly activeTransfer: (TransferState & { abort(): void; readonly done: Promise<void> }) | undefined;
   /** Registered commands, for FEAT and HELP. */
-  readonly specs: readonly CommandSpec[];
+  readonly specs: readonly AnyCommandSpec[];
 }
 
-export interface CommandSpec {
-  readonly verb: Verb;
-  readonly aliases?: readonly Verb[];
+export interface CommandSpec<V extends Verb = Verb> {
+  readonly verb: V;
   /** 'anyone' works before login; 'login' is USER/PASS/ACCT (TLS-required rule); 'logged-in' needs a login. */
   readonly access: 'anyone' | 'login' | 'logged-in';
   /** 'out-of-band' runs at once even while a transfer is in flight (ABOR, STAT, QUIT). */
   readonly concurrency: 'serial' | 'out-of-band';
   /** What the user must be allowed to do (checked by policy before the handler runs). */
-  readonly permission?: Permission | ((arg: string) => Permission | undefined);
+  readonly permission?: Permission | ((cmd: CommandOf<V>) => Permission | undefined);
   /** Only sets up the next transfer (data connection, type): a pending REST survives it. */
   readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
@@ -62,5 +61,13 @@ export interface CommandSpec {
   /** FEAT line(s) this command contributes, given the options and the session (implicit or not). */
   readonly feat?: (o: ResolvedOptions, session: Session) => string | readonly string[] | undefined;
   readonly help: string;
-  handle(arg: string, ctx: CommandContext): Promise<Outcome>;
+  handle(cmd: CommandOf<V>, ctx: CommandContext): Promise<Outcome>;
+}
+
+/** A spec of some verb (the registry's element type). */
+export type AnyCommandSpec = { [V in Verb]: CommandSpec<V> }[Verb];
+
+/** Declares a spec with its handler typed by its verb. */
+export function command<V extends Verb>(spec: CommandSpec<V>): CommandSpec<V> {
+  return spec;
 }
