@@ -11,7 +11,6 @@ import {
 } from '../protocol/command.js';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, reply, type Reply } from '../protocol/reply.js';
-import type { StorageContext } from '../storage/types.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
@@ -23,13 +22,14 @@ import type {
   CommandContext,
   CommandSpec,
   Outcome,
-  TransferState,
+  UserFiles,
 } from './commands/types.js';
-import type { DataPolicy } from './data-connection.js';
+import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
+import { Transfers } from './transfers.js';
 
 export interface ServerRuntime {
   readonly options: ResolvedOptions;
@@ -41,7 +41,6 @@ export interface ServerRuntime {
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
-type ActiveTransfer = TransferState & { abort(): void; readonly done: Promise<void> };
 
 /** Queued commands beyond this pause reading, so a flood cannot grow memory. */
 const MAX_QUEUED = 64;
@@ -59,8 +58,7 @@ export class ControlConnection {
   private readonly logger: Logger;
   private running = false;
   private quitting = false;
-  private transferState: ActiveTransfer | undefined;
-  private finishTransfer: (() => void) | undefined;
+  private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
   private readonly disconnect = new AbortController();
 
@@ -72,6 +70,7 @@ export class ControlConnection {
     socket.setNoDelay(true);
     this.session = new Session(implicit, socket.remoteAddress ?? '', socket.localAddress ?? '');
     this.logger = rt.logger.child({ session: this.session.id });
+    this.transfers = new Transfers({ preliminary: (r) => this.write(r), logger: this.logger });
     this.channel = new ControlChannel(socket);
     this.closed = new Promise((resolve) => this.channel.once('close', resolve));
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -94,7 +93,7 @@ export class ControlConnection {
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
   async shutdown(graceMs: number): Promise<void> {
     this.quitting = true;
-    const t = this.transferState;
+    const t = this.transfers.active;
     if (t) {
       const timer = setTimeout(() => t.abort(), graceMs);
       await t.done;
@@ -111,8 +110,8 @@ export class ControlConnection {
   private async beginImplicitTls(): Promise<boolean> {
     // MS-FTPS 3.2.5.1: AUTH TLS, PBSZ 0 and PROT P are implied and get no replies.
     if (!(await this.startTls())) return false;
-    this.session.pbsz = true;
-    this.session.prot = 'P';
+    this.session.pbszAccepted();
+    this.session.protect('P');
     return true;
   }
 
@@ -126,7 +125,7 @@ export class ControlConnection {
         sessionCache: sessions,
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
-      this.session.tls = { context: secureContext, sessions };
+      this.session.tlsStarted({ context: secureContext, sessions });
       const t = this.channel.tlsSocket;
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
@@ -144,7 +143,7 @@ export class ControlConnection {
       const item: Item = r.kind === 'line' ? parseCommand(r.line) : { kind: 'too-long' };
       if (
         item.kind === 'command' &&
-        this.transferState &&
+        this.transfers.active &&
         this.rt.commands[item.command.verb]?.concurrency === 'out-of-band'
       ) {
         void this.execute(item);
@@ -180,7 +179,7 @@ export class ControlConnection {
     const started = Date.now();
     // One-shot state (REST, RNFR) is for the next command only: taken here, whatever comes next.
     const ctx = this.context(
-      this.transferState ? undefined : this.session.takeOneShot(spec.preparesTransfer),
+      this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
     let outcome: Outcome;
     try {
@@ -202,9 +201,7 @@ export class ControlConnection {
     );
     this.write(r);
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
-    const finished = this.finishTransfer;
-    this.finishTransfer = undefined;
-    finished?.();
+    this.transfers.replied();
     if ('after' in outcome) await this.after(outcome.after);
   }
 
@@ -264,7 +261,7 @@ export class ControlConnection {
 
   private onIdle(): void {
     // A long transfer, or a command still at work (a slow login), is not idleness.
-    if (this.transferState || this.running) return this.touch();
+    if (this.transfers.active || this.running) return this.touch();
     this.logger.info({}, 'idle timeout');
     this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
     this.channel.close();
@@ -273,37 +270,49 @@ export class ControlConnection {
   private onClose(): void {
     clearTimeout(this.idleTimer);
     this.disconnect.abort();
-    this.transferState?.abort();
+    this.transfers.abort();
     this.session.setData(undefined);
     this.queue.length = 0;
     this.logger.info({}, 'disconnect');
   }
 
   private context(oneShot: OneShot = { restOffset: 0, renameFrom: undefined }): CommandContext {
-    const { session, rt } = this;
-    const storageContext = (signal?: AbortSignal): StorageContext => ({
-      sessionId: session.id,
-      signal: signal ?? this.disconnect.signal,
-    });
+    const { session, rt, transfers } = this;
     return {
       session,
       oneShot,
-      options: rt.options,
-      certificates: rt.certificates,
-      passivePorts: rt.passivePorts,
-      logger: this.logger,
       secure: this.channel.secure,
+      options: rt.options,
       specs: rt.specs,
-      preliminary: (r) => this.write(r),
-      storage: () => {
-        if (session.login.phase !== 'in') throw new FerryError('ERR_PERMISSION_DENIED', 'Not logged in.');
-        return session.login.storage;
+      logger: this.logger,
+      files: () => this.files(),
+      data: {
+        passive: async () => {
+          session.setData(undefined);
+          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy());
+          session.setData(endpoint);
+          return endpoint.port;
+        },
+        active: (host, port) => session.setData(new ActiveEndpoint(host, port, this.dataPolicy())),
       },
-      storageContext,
-      resolve: (arg) => resolveVPath(session.cwd, arg),
-      dataPolicy: () => this.dataPolicy(),
-      transfer: (command, work) => this.runTransfer(command, work),
-      activeTransfer: this.transferState,
+      transfer: {
+        run: (command, opening, work) => transfers.run(session.takeData(), command, opening, work),
+        get active() {
+          return transfers.active;
+        },
+      },
+    };
+  }
+
+  private files(): UserFiles {
+    const { session } = this;
+    const login = session.login;
+    if (login.phase !== 'in') throw new FerryError('ERR_PERMISSION_DENIED', 'Not logged in.');
+    return {
+      principal: login.principal,
+      storage: login.storage,
+      context: (signal) => ({ sessionId: session.id, signal: signal ?? this.disconnect.signal }),
+      resolve: (path) => resolveVPath(session.cwd, path),
     };
   }
 
@@ -319,33 +328,5 @@ export class ControlConnection {
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
     };
-  }
-
-  private async runTransfer(command: string, work: (t: TransferState) => Promise<Reply>): Promise<Reply> {
-    const controller = new AbortController();
-    const onDisconnect = (): void => controller.abort();
-    this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
-    let finish!: () => void;
-    const state: ActiveTransfer = {
-      command,
-      signal: controller.signal,
-      bytes: 0,
-      abort: () => controller.abort(),
-      done: new Promise<void>((resolve) => (finish = resolve)),
-    };
-    this.transferState = state;
-    const started = Date.now();
-    try {
-      const r = await work(state);
-      this.logger.info(
-        { transfer: command, bytes: state.bytes, ms: Date.now() - started, reply: r.code },
-        'transfer',
-      );
-      return r;
-    } finally {
-      this.disconnect.signal.removeEventListener('abort', onDisconnect);
-      this.transferState = undefined;
-      this.finishTransfer = finish;
-    }
   }
 }

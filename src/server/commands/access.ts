@@ -15,7 +15,7 @@ export const accessCommands: AnyCommandSpec[] = [
     help: 'USER <sp> username',
     async handle({ username }, { session }) {
       if (session.loggedIn) return reply(Code.BadSequence, 'Already logged in; use REIN to change user.');
-      session.login = { phase: 'user', username };
+      session.userGiven(username);
       return reply(Code.NeedPassword, `Password required for ${username}.`);
     },
   }),
@@ -34,11 +34,10 @@ export const accessCommands: AnyCommandSpec[] = [
         AbortSignal.timeout(30_000),
       );
       if (!outcome.ok) {
-        session.login = { phase: 'none' };
-        session.loginFailures++;
-        logger.warn({ user: username, failures: session.loginFailures }, 'login failed');
-        await sleep(FAILURE_DELAY_MS * Math.min(session.loginFailures, 5));
-        if (session.loginFailures >= options.limits.maxLoginFailures) {
+        const failures = session.loginFailed();
+        logger.warn({ user: username, failures }, 'login failed');
+        await sleep(FAILURE_DELAY_MS * Math.min(failures, 5));
+        if (failures >= options.limits.maxLoginFailures) {
           return {
             reply: reply(Code.ServiceNotAvailable, 'Too many failed logins, closing.'),
             after: 'close',
@@ -46,12 +45,7 @@ export const accessCommands: AnyCommandSpec[] = [
         }
         return reply(Code.NotLoggedIn, 'Login incorrect.');
       }
-      session.login = {
-        phase: 'in',
-        principal: outcome.principal,
-        storage: options.storageFor(outcome.principal),
-      };
-      session.loginFailures = 0;
+      session.loginSucceeded(outcome.principal, options.storageFor(outcome.principal));
       logger.info({ user: username }, 'login');
       return reply(Code.LoggedIn, 'Login successful.');
     },
@@ -72,7 +66,7 @@ export const accessCommands: AnyCommandSpec[] = [
     help: 'QUIT',
     async handle(_cmd, ctx) {
       // RFC 959: a transfer in progress finishes and gets its reply before we close.
-      await ctx.activeTransfer?.done;
+      await ctx.transfer.active?.done;
       return { reply: reply(Code.Closing, 'Goodbye.'), after: 'close' };
     },
   }),

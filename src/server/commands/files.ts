@@ -9,10 +9,11 @@ import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 const quoted = (p: string): string => `"${p.replace(/"/g, '""')}"`;
 
 async function changeDir(path: string, ctx: CommandContext) {
-  const p = ctx.resolve(path);
-  const st = await ctx.storage().stat(p, ctx.storageContext());
+  const files = ctx.files();
+  const p = files.resolve(path);
+  const st = await files.storage.stat(p, files.context());
   if (st.type !== 'dir') throw new StorageError('not-directory', 'Not a directory.');
-  ctx.session.cwd = p;
+  ctx.session.changeDir(p);
   return reply(Code.FileActionOk, `Directory changed to ${p}.`);
 }
 
@@ -51,8 +52,8 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'MKD <sp> path',
     async handle({ path }, ctx) {
-      const p = ctx.resolve(path);
-      await ctx.storage().mkdir(p, ctx.storageContext());
+      const p = ctx.files().resolve(path);
+      await ctx.files().storage.mkdir(p, ctx.files().context());
       return reply(Code.PathCreated, `${quoted(p)} created.`);
     },
   }),
@@ -63,7 +64,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'RMD <sp> path',
     async handle({ path }, ctx) {
-      await ctx.storage().removeDir(ctx.resolve(path), ctx.storageContext());
+      await ctx.files().storage.removeDir(ctx.files().resolve(path), ctx.files().context());
       return reply(Code.FileActionOk, 'Directory removed.');
     },
   }),
@@ -74,7 +75,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'DELE <sp> path',
     async handle({ path }, ctx) {
-      await ctx.storage().remove(ctx.resolve(path), ctx.storageContext());
+      await ctx.files().storage.remove(ctx.files().resolve(path), ctx.files().context());
       return reply(Code.FileActionOk, 'File deleted.');
     },
   }),
@@ -85,8 +86,8 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
-      const p = ctx.resolve(path);
-      await ctx.storage().stat(p, ctx.storageContext());
+      const p = ctx.files().resolve(path);
+      await ctx.files().storage.stat(p, ctx.files().context());
       ctx.session.setRenameFrom(p);
       return reply(Code.PendingFurtherInfo, 'Ready for RNTO.');
     },
@@ -100,7 +101,7 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const from = ctx.oneShot.renameFrom;
       if (!from) return reply(Code.BadSequence, 'Send RNFR first.');
-      await ctx.storage().rename(from, ctx.resolve(path), ctx.storageContext());
+      await ctx.files().storage.rename(from, ctx.files().resolve(path), ctx.files().context());
       return reply(Code.FileActionOk, 'Rename successful.');
     },
   }),
@@ -112,7 +113,7 @@ export const fileCommands: AnyCommandSpec[] = [
     feat: () => 'SIZE',
     help: 'SIZE <sp> path',
     async handle({ path }, ctx) {
-      const st = await ctx.storage().stat(ctx.resolve(path), ctx.storageContext());
+      const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
       if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
       return reply(Code.FileStatus, String(st.size));
     },
@@ -125,7 +126,7 @@ export const fileCommands: AnyCommandSpec[] = [
     feat: () => 'MDTM',
     help: 'MDTM <sp> path',
     async handle({ path }, ctx) {
-      const st = await ctx.storage().stat(ctx.resolve(path), ctx.storageContext());
+      const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
       if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
       return reply(Code.FileStatus, formatTimeVal(st.modified));
     },
@@ -138,9 +139,9 @@ export const fileCommands: AnyCommandSpec[] = [
     feat: () => 'MFMT',
     help: 'MFMT <sp> YYYYMMDDHHMMSS <sp> path',
     async handle({ modified, path }, ctx) {
-      const storage = ctx.storage();
+      const storage = ctx.files().storage;
       if (!storage.setModified) throw new StorageError('unsupported', 'Cannot set times.');
-      await storage.setModified(ctx.resolve(path), modified, ctx.storageContext());
+      await storage.setModified(ctx.files().resolve(path), modified, ctx.files().context());
       return reply(Code.FileStatus, `Modify=${formatTimeVal(modified)}; ${path}`);
     },
   }),
@@ -155,10 +156,10 @@ export const fileCommands: AnyCommandSpec[] = [
         case 'HELP':
           return reply(Code.Help, 'SITE commands: CHMOD <mode> <path>, HELP.');
         case 'CHMOD': {
-          const storage = ctx.storage();
+          const storage = ctx.files().storage;
           if (!storage.chmod) throw new StorageError('unsupported', 'CHMOD not supported.');
           // Only permission bits: setuid/setgid/sticky are not the client's to set.
-          await storage.chmod(ctx.resolve(site.path), site.mode & 0o777, ctx.storageContext());
+          await storage.chmod(ctx.files().resolve(site.path), site.mode & 0o777, ctx.files().context());
           return reply(Code.Ok, 'SITE CHMOD successful.');
         }
       }

@@ -12,7 +12,6 @@ import {
 import { reply } from '../../protocol/reply.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
-import { withData } from './with-data.js';
 
 /** RFC 3659 7.5.5 perm fact, from type and the user's read-only flag. */
 export function permFact(st: FileStat, readOnly: boolean): string {
@@ -65,7 +64,8 @@ async function* entries(ctx: CommandContext, path: VPath, stat: FileStat): Async
     yield stat;
     return;
   }
-  yield* ctx.storage().list(path, ctx.storageContext());
+  const files = ctx.files();
+  yield* files.storage.list(path, files.context());
 }
 
 function readOnly(ctx: CommandContext): boolean {
@@ -96,12 +96,12 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       if (verb === 'MLSD' && stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
-      return withData(ctx, verb, 'Here comes the directory listing.', async (sock, t) => {
+      return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
         async function* lines(): AsyncGenerator<string> {
           for await (const st of entries(ctx, path, stat)) yield format(ctx, st, now) + '\r\n';
         }
         const out = Readable.from(batches(lines()));
-        out.on('data', (c: string) => (t.bytes += Buffer.byteLength(c)));
+        out.on('data', (c: string) => t.count(Buffer.byteLength(c)));
         await pipeline(out, sock.stream, { signal: t.signal });
       });
     },
@@ -109,8 +109,9 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
 }
 
 async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
-  const path = ctx.resolve(arg.length === 0 ? '.' : arg);
-  return { path, stat: await ctx.storage().stat(path, ctx.storageContext()) };
+  const files = ctx.files();
+  const path = files.resolve(arg.length === 0 ? '.' : arg);
+  return { path, stat: await files.storage.stat(path, files.context()) };
 }
 
 export const listingCommands: AnyCommandSpec[] = [
@@ -134,7 +135,7 @@ export const listingCommands: AnyCommandSpec[] = [
     concurrency: 'out-of-band',
     help: 'STAT [<sp> path]',
     async handle({ path: arg }, ctx) {
-      const t = ctx.activeTransfer;
+      const t = ctx.transfer.active;
       if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
       if (arg.length === 0 || !ctx.session.loggedIn) {
         const s = ctx.session;

@@ -8,15 +8,7 @@ import {
 } from '../../protocol/address.js';
 import { formatMlstOptsReply } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
-import { ActiveEndpoint, PassiveEndpoint } from '../data-connection.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
-
-async function passive(ctx: CommandContext): Promise<PassiveEndpoint> {
-  ctx.session.setData(undefined);
-  const endpoint = await PassiveEndpoint.create(ctx.passivePorts, ctx.dataPolicy());
-  ctx.session.setData(endpoint);
-  return endpoint;
-}
 
 /** PORT/EPRT: only to the control connection's own peer, never to a privileged port (RFC 2577). */
 function active(ctx: CommandContext, host: string, port: number): Reply {
@@ -25,7 +17,7 @@ function active(ctx: CommandContext, host: string, port: number): Reply {
     return reply(Code.NotImplementedForParam, 'Active mode to another host refused.');
   }
   if (port < 1024) return reply(Code.NotImplementedForParam, 'Active mode to a privileged port refused.');
-  ctx.session.setData(new ActiveEndpoint(host, port, ctx.dataPolicy()));
+  ctx.data.active(host, port);
   return reply(Code.Ok, 'Active mode connection will be made at transfer time.');
 }
 
@@ -39,8 +31,8 @@ export const parameterCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'TYPE <sp> A|I|L 8',
     async handle(cmd, { session }) {
-      if (cmd.type === 'A' && (cmd.format ?? 'N') === 'N') session.type = 'A';
-      else if (cmd.type === 'I' || (cmd.type === 'L' && cmd.byteSize === 8)) session.type = 'I';
+      if (cmd.type === 'A' && (cmd.format ?? 'N') === 'N') session.setType('A');
+      else if (cmd.type === 'I' || (cmd.type === 'L' && cmd.byteSize === 8)) session.setType('I');
       else return reply(Code.NotImplementedForParam, `TYPE ${cmd.arg.trim()} not supported.`);
       return reply(Code.Ok, `Type set to ${session.type === 'A' ? 'ASCII' : 'binary'}.`);
     },
@@ -77,8 +69,7 @@ export const parameterCommands: AnyCommandSpec[] = [
       if (ctx.session.epsvAll) return epsvOnly;
       const host = toIPv4(ctx.options.passive.address ?? ctx.session.localAddress);
       if (!host) return reply(Code.CantOpenData, 'PASV cannot express an IPv6 address; use EPSV.');
-      const endpoint = await passive(ctx);
-      return reply(Code.EnteringPassive, formatPasvReply(host, endpoint.port));
+      return reply(Code.EnteringPassive, formatPasvReply(host, await ctx.data.passive()));
     },
   }),
   command({
@@ -90,7 +81,7 @@ export const parameterCommands: AnyCommandSpec[] = [
     help: 'EPSV [<sp> 1|2|ALL]',
     async handle({ epsv: parsed }, ctx) {
       if (parsed.kind === 'all') {
-        ctx.session.epsvAll = true;
+        ctx.session.enterEpsvAll();
         return reply(Code.Ok, 'EPSV ALL ok.');
       }
       const family = normalizeAddress(ctx.session.localAddress).includes(':') ? 2 : 1;
@@ -100,8 +91,7 @@ export const parameterCommands: AnyCommandSpec[] = [
       ) {
         return reply(Code.TlsNegotiationFailed, `Network protocol not supported, use (${family}).`);
       }
-      const endpoint = await passive(ctx);
-      return reply(Code.EnteringExtendedPassive, formatEpsvReply(endpoint.port));
+      return reply(Code.EnteringExtendedPassive, formatEpsvReply(await ctx.data.passive()));
     },
   }),
   command({
@@ -160,7 +150,7 @@ export const parameterCommands: AnyCommandSpec[] = [
           // Paths are always UTF-8 (RFC 2640); OFF is accepted but changes nothing.
           return reply(Code.Ok, 'UTF8 mode is always on.');
         case 'MLST':
-          session.mlstFacts = option.facts;
+          session.selectMlstFacts(option.facts);
           return reply(Code.Ok, formatMlstOptsReply(session.mlstFacts));
       }
     },

@@ -16,8 +16,8 @@ export const securityCommands: AnyCommandSpec[] = [
       if (session.implicit) return reply(Code.BadSequence, 'Implicit FTPS: TLS is already established.');
       if (ctx.secure) return reply(Code.BadSequence, 'TLS is already active.');
       if (mech === 'TLS-P') {
-        session.pbsz = true;
-        session.prot = 'P';
+        session.pbszAccepted();
+        session.protect('P');
       }
       return { reply: reply(Code.SecurityExchangeComplete, `AUTH ${mech} successful.`), after: 'start-tls' };
     },
@@ -31,7 +31,7 @@ export const securityCommands: AnyCommandSpec[] = [
     async handle(_cmd, ctx) {
       // RFC 4217 9: any size is answered with PBSZ=0 (TLS needs no buffer size).
       if (!ctx.secure) return reply(Code.BadSequence, 'PBSZ needs TLS: send AUTH TLS first.');
-      ctx.session.pbsz = true;
+      ctx.session.pbszAccepted();
       return reply(Code.Ok, 'PBSZ=0');
     },
   }),
@@ -48,7 +48,7 @@ export const securityCommands: AnyCommandSpec[] = [
       if (!session.pbsz) return reply(Code.BadSequence, 'Send PBSZ 0 before PROT.');
       switch (level) {
         case 'P':
-          session.prot = 'P';
+          session.protect('P');
           return reply(Code.Ok, 'Data protection level set to Private.');
         case 'C':
           if (!options.allowClearData) {
@@ -57,7 +57,7 @@ export const securityCommands: AnyCommandSpec[] = [
               'PROT C refused: this server requires protected data connections.',
             );
           }
-          session.prot = 'C';
+          session.protect('C');
           return reply(Code.Ok, 'Data protection level set to Clear.');
         case 'S':
         case 'E':
