@@ -1,6 +1,7 @@
 import { Code } from '../../protocol/codes.js';
 import { formatTimeVal } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
+import { capabilitiesOf } from '../capabilities.js';
 import { StorageError } from '../../storage/types.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
@@ -136,11 +137,12 @@ export const fileCommands: AnyCommandSpec[] = [
     permission: 'overwrite',
     access: 'logged-in',
     concurrency: 'serial',
-    feat: () => 'MFMT',
+    feat: ({ can }) => (can('set-modified', 'overwrite') ? 'MFMT' : undefined),
     help: 'MFMT <sp> YYYYMMDDHHMMSS <sp> path',
     async handle({ modified, path }, ctx) {
       const storage = ctx.files().storage;
-      if (!storage.setModified) throw new StorageError('unsupported', 'Cannot set times.');
+      if (!storage.features.has('set-modified') || !storage.setModified)
+        throw new StorageError('unsupported', 'Cannot set times.');
       await storage.setModified(ctx.files().resolve(path), modified, ctx.files().context());
       return reply(Code.FileStatus, `Modify=${formatTimeVal(modified)}; ${path}`);
     },
@@ -154,10 +156,13 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ site }, ctx) {
       switch (site.name) {
         case 'HELP':
-          return reply(Code.Help, 'SITE commands: CHMOD <mode> <path>, HELP.');
+          return capabilitiesOf(ctx.session.login)('chmod', 'chmod')
+            ? reply(Code.Help, 'SITE commands: CHMOD <mode> <path>, HELP.')
+            : reply(Code.Help, 'SITE commands: HELP.');
         case 'CHMOD': {
           const storage = ctx.files().storage;
-          if (!storage.chmod) throw new StorageError('unsupported', 'CHMOD not supported.');
+          if (!storage.features.has('chmod') || !storage.chmod)
+            throw new StorageError('unsupported', 'CHMOD not supported.');
           // Only permission bits: setuid/setgid/sticky are not the client's to set.
           await storage.chmod(ctx.files().resolve(site.path), site.mode & 0o777, ctx.files().context());
           return reply(Code.Ok, 'SITE CHMOD successful.');

@@ -2,6 +2,7 @@ import { ALIASES, canonicalVerb } from '../../protocol/command.js';
 import { Code } from '../../protocol/codes.js';
 import { formatFeatReply } from '../../protocol/features.js';
 import { reply } from '../../protocol/reply.js';
+import { capabilitiesOf } from '../capabilities.js';
 import { command, type AnyCommandSpec } from './types.js';
 
 /** Features that belong to no single command. */
@@ -15,8 +16,13 @@ export const infoCommands: AnyCommandSpec[] = [
     help: 'FEAT',
     async handle(_cmd, ctx) {
       const lines = [...general];
+      const c = {
+        options: ctx.options,
+        implicit: ctx.session.implicit,
+        can: capabilitiesOf(ctx.session.login),
+      };
       for (const spec of ctx.specs) {
-        const f = spec.feat?.(ctx.options, ctx.session);
+        const f = spec.feat?.(c);
         if (f !== undefined) lines.push(...(typeof f === 'string' ? [f] : f));
       }
       return formatFeatReply(lines);

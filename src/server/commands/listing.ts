@@ -10,14 +10,9 @@ import {
   type ListEntry,
 } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
+import { capabilitiesOf, permFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
-
-/** RFC 3659 7.5.5 perm fact, from type and the user's read-only flag. */
-export function permFact(st: FileStat, readOnly: boolean): string {
-  if (st.type === 'dir') return readOnly ? 'el' : 'elcmpdf';
-  return readOnly ? 'r' : 'rwadf';
-}
 
 function entry(st: FileStat): ListEntry {
   return {
@@ -68,14 +63,10 @@ async function* entries(ctx: CommandContext, path: VPath, stat: FileStat): Async
   yield* files.storage.list(path, files.context());
 }
 
-function readOnly(ctx: CommandContext): boolean {
-  return ctx.session.login.phase === 'in' && ctx.session.login.principal.readOnly;
-}
-
 function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
   return formatMlsxFacts(
     { ...entry(st), name },
-    { facts: ctx.session.mlstFacts, perm: permFact(st, readOnly(ctx)), unique: st.id },
+    { facts: ctx.session.mlstFacts, perm: permFact(st, capabilitiesOf(ctx.session.login)), unique: st.id },
   );
 }
 

@@ -123,7 +123,8 @@ export const parameterCommands: AnyCommandSpec[] = [
     verb: 'REST',
     access: 'logged-in',
     concurrency: 'serial',
-    feat: () => 'REST STREAM',
+    feat: ({ can }) =>
+      can('restart-read', 'download') || can('restart-write', 'upload') ? 'REST STREAM' : undefined,
     help: 'REST <sp> offset',
     async handle({ offset }, { session }) {
       session.setRestart(offset);

@@ -70,7 +70,7 @@ export const securityCommands: AnyCommandSpec[] = [
     access: 'anyone',
     concurrency: 'serial',
     // Never on implicit sessions: there CCC is always refused (MS-FTPS 3.2.5.2).
-    feat: (o, session) => (o.allowCcc && !session.implicit ? 'CCC' : undefined),
+    feat: ({ options, implicit }) => (options.allowCcc && !implicit ? 'CCC' : undefined),
     help: 'CCC (clear the control connection)',
     async handle(_cmd, ctx) {
       // MS-FTPS 3.2.5.2: on implicit FTPS, CCC is refused as if policy forbade it.

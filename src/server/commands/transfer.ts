@@ -19,6 +19,10 @@ async function upload(
 ): Promise<Reply> {
   const offset = ctx.oneShot.restOffset;
   const files = ctx.files();
+  const features = files.storage.features;
+  if (append && !features.has('append')) throw new StorageError('unsupported', 'APPE not supported.');
+  if (offset > 0 && !features.has('restart-write'))
+    throw new StorageError('unsupported', 'REST not supported for uploads.');
   return ctx.transfer.run(command, opening, async (sock, t) => {
     sock.stream.on('data', counter(t));
     sock.stream.pause(); // counting must not start the flow before storage reads
@@ -56,6 +60,8 @@ export const transferCommands: AnyCommandSpec[] = [
       const st = await files.storage.stat(p, files.context());
       if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
       const offset = ctx.oneShot.restOffset;
+      if (offset > 0 && !files.storage.features.has('restart-read'))
+        throw new StorageError('unsupported', 'REST not supported for downloads.');
       const src = await files.storage.openRead(p, { offset }, files.context());
       const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${st.size} bytes).`;
       const r = await ctx.transfer.run('RETR', opening, async (sock, t) => {

@@ -6,6 +6,7 @@ import type { Reply } from '../../protocol/reply.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { DataSocket } from '../data-connection.js';
 import type { ResolvedOptions } from '../options.js';
+import type { Can } from '../capabilities.js';
 import type { OneShot, Session } from '../session.js';
 import type { ActiveTransfer, TransferProgress } from '../transfers.js';
 
@@ -59,6 +60,13 @@ export interface CommandContext {
   readonly transfer: Transfer;
 }
 
+/** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */
+export interface FeatContext {
+  readonly options: ResolvedOptions;
+  readonly implicit: boolean;
+  readonly can: Can;
+}
+
 export interface CommandSpec<V extends Verb = Verb> {
   readonly verb: V;
   /** 'anyone' works before login; 'login' is USER/PASS/ACCT (TLS-required rule); 'logged-in' needs a login. */
@@ -71,8 +79,8 @@ export interface CommandSpec<V extends Verb = Verb> {
   readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
   readonly data?: boolean;
-  /** FEAT line(s) this command contributes, given the options and the session (implicit or not). */
-  readonly feat?: (o: ResolvedOptions, session: Session) => string | readonly string[] | undefined;
+  /** FEAT line(s) this command contributes, given what this session can do. */
+  readonly feat?: (c: FeatContext) => string | readonly string[] | undefined;
   readonly help: string;
   handle(cmd: CommandOf<V>, ctx: CommandContext): Promise<Outcome>;
 }
