@@ -40,7 +40,11 @@ export interface Credentials {
 
 export interface Principal {
   username: string;
-  /** Host directory that becomes `/` for the session. */
+  /**
+   * Where the user's files live, in the terms of the storage `storageFor` builds (a host directory
+   * for LocalStorage; a bucket prefix or a tenant id for other backends). Opaque to the server: it
+   * is never used as a path, logged or shown; only `storageFor` reads it.
+   */
   home: string;
   readOnly: boolean;
 }

@@ -2,34 +2,47 @@ import type net from 'node:net';
 import { FerryError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code } from '../protocol/codes.js';
-import { parseCommand, redactCommand, type ParsedLine } from '../protocol/command.js';
+import {
+  parseCommand,
+  redactCommand,
+  type CommandOf,
+  type ParsedLine,
+  type Verb,
+} from '../protocol/command.js';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, reply, type Reply } from '../protocol/reply.js';
-import type { StorageContext } from '../storage/types.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { createSessionCache } from '../tls/session-cache.js';
-import type { After, CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
-import type { DataPolicy } from './data-connection.js';
+import type { CommandTable } from './commands/registry.js';
+import type {
+  After,
+  AnyCommandSpec,
+  CommandContext,
+  CommandSpec,
+  Outcome,
+  UserFiles,
+} from './commands/types.js';
+import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
+import { Transfers } from './transfers.js';
 
 export interface ServerRuntime {
   readonly options: ResolvedOptions;
   readonly certificates: CertificateStore;
   readonly passivePorts: PassivePorts;
-  readonly commands: ReadonlyMap<string, CommandSpec>;
-  readonly specs: readonly CommandSpec[];
+  readonly commands: CommandTable;
+  readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
   readonly warnings: WarningLimiter;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
-type ActiveTransfer = TransferState & { abort(): void; readonly done: Promise<void> };
 
 /**
  * Per-connection bounds, so that a client that floods commands (and never reads the replies)
@@ -55,8 +68,7 @@ export class ControlConnection {
   private running = false;
   private handshaking = false;
   private quitting = false;
-  private transferState: ActiveTransfer | undefined;
-  private finishTransfer: (() => void) | undefined;
+  private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
   /** Runs while unsent output is above MAX_UNSENT_BYTES; closes the connection if it stays there. */
   private stallTimer: NodeJS.Timeout | undefined;
@@ -75,6 +87,7 @@ export class ControlConnection {
       rt.logger.child({ session: this.session.id }),
       this.session.remoteAddress,
     );
+    this.transfers = new Transfers({ preliminary: (r) => this.write(r), logger: this.logger });
     this.channel = new ControlChannel(socket);
     this.closed = new Promise((resolve) => this.channel.once('close', resolve));
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -98,7 +111,7 @@ export class ControlConnection {
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
   async shutdown(graceMs: number): Promise<void> {
     this.quitting = true;
-    const t = this.transferState;
+    const t = this.transfers.active;
     if (t) {
       const timer = setTimeout(() => t.abort(), graceMs);
       await t.done;
@@ -115,8 +128,8 @@ export class ControlConnection {
   private async beginImplicitTls(): Promise<boolean> {
     // MS-FTPS 3.2.5.1: AUTH TLS, PBSZ 0 and PROT P are implied and get no replies.
     if (!(await this.startTls())) return false;
-    this.session.pbsz = true;
-    this.session.prot = 'P';
+    this.session.pbszAccepted();
+    this.session.protect('P');
     return true;
   }
 
@@ -131,7 +144,7 @@ export class ControlConnection {
         sessionCache: sessions,
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
-      this.session.tls = { context: secureContext, sessions };
+      this.session.tlsStarted({ context: secureContext, sessions });
       const t = this.channel.tlsSocket;
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
@@ -159,8 +172,8 @@ export class ControlConnection {
       const item: Item = r.kind === 'line' ? parseCommand(r.line) : { kind: 'too-long' };
       if (
         item.kind === 'command' &&
-        this.transferState &&
-        this.spec(item.verb)?.concurrency === 'out-of-band'
+        this.transfers.active &&
+        this.rt.commands[item.command.verb]?.concurrency === 'out-of-band'
       ) {
         void this.execute(item);
         continue;
@@ -222,41 +235,49 @@ export class ControlConnection {
     }
   }
 
-  private spec(verb: string): CommandSpec | undefined {
-    return this.rt.commands.get(verb);
-  }
-
   private async execute(item: Item): Promise<void> {
     if (this.channel.isClosed) return;
     if (item.kind === 'too-long') return this.write(reply(Code.SyntaxError, 'Command line too long.'));
     if (item.kind === 'invalid') return this.write(reply(Code.SyntaxError, item.reason));
     if (item.kind === 'unknown') return this.write(reply(Code.SyntaxError, `Unknown command ${item.verb}.`));
-    const spec = this.spec(item.verb);
-    if (!spec) return this.write(reply(Code.NotImplemented, `${item.verb} not implemented.`));
+    const { verb, arg } = item.kind === 'command' ? item.command : item;
+    const spec = this.rt.commands[verb];
+    if (!spec) return this.write(reply(Code.NotImplemented, `${verb} not implemented.`));
     const started = Date.now();
     // One-shot state (REST, RNFR) is for the next command only: taken here, whatever comes next.
     const ctx = this.context(
-      this.transferState ? undefined : this.session.takeOneShot(spec.preparesTransfer),
+      this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
     let outcome: Outcome;
     try {
-      outcome = refusal(spec, item.arg, ctx) ?? (await spec.handle(item.arg, ctx));
+      outcome =
+        item.kind === 'command'
+          ? await this.run(item.command, ctx)
+          : // Arguments that did not parse: the access rules still come first.
+            (refusal(spec, typeof spec.permission === 'string' ? spec.permission : undefined, ctx) ??
+            reply(item.code, item.reason));
     } catch (err) {
       const { reply: r, unknown } = replyForError(err);
-      if (unknown) this.logger.error({ err, command: item.verb }, 'command failed');
+      if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;
     }
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.logger.debug(
-      { command: redactCommand(item.verb, item.arg), reply: r.code, ms: Date.now() - started },
+      { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
     );
     this.write(r);
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
-    const finished = this.finishTransfer;
-    this.finishTransfer = undefined;
-    finished?.();
+    this.transfers.replied();
     if ('after' in outcome) await this.after(outcome.after);
+  }
+
+  /** Policy, then the handler of the command's own verb. */
+  private async run<V extends Verb>(command: CommandOf<V>, ctx: CommandContext): Promise<Outcome> {
+    const spec: CommandSpec<V> | undefined = this.rt.commands[command.verb];
+    if (!spec) return reply(Code.NotImplemented, `${command.verb} not implemented.`);
+    const need = typeof spec.permission === 'function' ? spec.permission(command) : spec.permission;
+    return refusal(spec, need, ctx) ?? (await spec.handle(command, ctx));
   }
 
   private async after(action: After): Promise<void> {
@@ -309,7 +330,7 @@ export class ControlConnection {
   private onIdle(): void {
     // Idle means waiting for the client: not during a transfer, a command or a TLS handshake
     // (slow storage or a loaded machine is not the client's idleness; the handshake has its own timeout).
-    if (this.transferState || this.running || this.handshaking) return this.touch();
+    if (this.transfers.active || this.running || this.handshaking) return this.touch();
     this.logger.info({}, 'idle timeout');
     this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
     this.channel.close();
@@ -320,37 +341,49 @@ export class ControlConnection {
     clearTimeout(this.stallTimer);
     this.wakeOnRoom?.();
     this.disconnect.abort();
-    this.transferState?.abort();
+    this.transfers.abort();
     this.session.setData(undefined);
     this.queue.length = 0;
     this.logger.info({}, 'disconnect');
   }
 
   private context(oneShot: OneShot = { restOffset: 0, renameFrom: undefined }): CommandContext {
-    const { session, rt } = this;
-    const storageContext = (signal?: AbortSignal): StorageContext => ({
-      sessionId: session.id,
-      signal: signal ?? this.disconnect.signal,
-    });
+    const { session, rt, transfers } = this;
     return {
       session,
       oneShot,
-      options: rt.options,
-      certificates: rt.certificates,
-      passivePorts: rt.passivePorts,
-      logger: this.logger,
       secure: this.channel.secure,
+      options: rt.options,
       specs: rt.specs,
-      preliminary: (r) => this.write(r),
-      storage: () => {
-        if (session.login.phase !== 'in') throw new FerryError('ERR_PERMISSION_DENIED', 'Not logged in.');
-        return session.login.storage;
+      logger: this.logger,
+      files: () => this.files(),
+      data: {
+        passive: async () => {
+          session.setData(undefined);
+          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy());
+          session.setData(endpoint);
+          return endpoint.port;
+        },
+        active: (host, port) => session.setData(new ActiveEndpoint(host, port, this.dataPolicy())),
       },
-      storageContext,
-      resolve: (arg) => resolveVPath(session.cwd, arg),
-      dataPolicy: () => this.dataPolicy(),
-      transfer: (command, work) => this.runTransfer(command, work),
-      activeTransfer: this.transferState,
+      transfer: {
+        run: (command, opening, work) => transfers.run(session.takeData(), command, opening, work),
+        get active() {
+          return transfers.active;
+        },
+      },
+    };
+  }
+
+  private files(): UserFiles {
+    const { session } = this;
+    const login = session.login;
+    if (login.phase !== 'in') throw new FerryError('ERR_PERMISSION_DENIED', 'Not logged in.');
+    return {
+      principal: login.principal,
+      storage: login.storage,
+      context: (signal) => ({ sessionId: session.id, signal: signal ?? this.disconnect.signal }),
+      resolve: (path) => resolveVPath(session.cwd, path),
     };
   }
 
@@ -366,33 +399,5 @@ export class ControlConnection {
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
     };
-  }
-
-  private async runTransfer(command: string, work: (t: TransferState) => Promise<Reply>): Promise<Reply> {
-    const controller = new AbortController();
-    const onDisconnect = (): void => controller.abort();
-    this.disconnect.signal.addEventListener('abort', onDisconnect, { once: true });
-    let finish!: () => void;
-    const state: ActiveTransfer = {
-      command,
-      signal: controller.signal,
-      bytes: 0,
-      abort: () => controller.abort(),
-      done: new Promise<void>((resolve) => (finish = resolve)),
-    };
-    this.transferState = state;
-    const started = Date.now();
-    try {
-      const r = await work(state);
-      this.logger.info(
-        { transfer: command, bytes: state.bytes, ms: Date.now() - started, reply: r.code },
-        'transfer',
-      );
-      return r;
-    } finally {
-      this.disconnect.signal.removeEventListener('abort', onDisconnect);
-      this.transferState = undefined;
-      this.finishTransfer = finish;
-    }
   }
 }

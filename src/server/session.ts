@@ -12,6 +12,12 @@ export type LoginState =
   | { readonly phase: 'user'; readonly username: string }
   | { readonly phase: 'in'; readonly principal: Principal; readonly storage: StorageBackend };
 
+/** This control connection's TLS context and session store; data connections must resume its sessions. */
+export interface ControlTls {
+  readonly context: tls.SecureContext;
+  readonly sessions: net.Server;
+}
+
 /** State a command leaves for the next one only. */
 export interface OneShot {
   readonly restOffset: number;
@@ -19,24 +25,26 @@ export interface OneShot {
 }
 
 const NO_ONE_SHOT: OneShot = { restOffset: 0, renameFrom: undefined };
+const LOGGED_OUT: LoginState = { phase: 'none' };
 
-/** Per-connection state. REIN puts everything back to `reset()`'s values. */
+/**
+ * Per-connection state. It changes only through these methods, each named for the protocol event
+ * that causes it; REIN puts everything back to `reset()`'s values.
+ */
 export class Session {
   readonly id = randomUUID();
-  login: LoginState = { phase: 'none' };
-  /** PBSZ accepted (implied on implicit FTPS). */
-  pbsz = false;
-  prot: 'C' | 'P' = 'C';
-  /** This control connection's TLS context and session store; data connections must resume its sessions. */
-  tls: { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
-  cwd: VPath = ROOT;
-  type: 'A' | 'I' = 'A';
-  epsvAll = false;
-  mlstFacts: ReadonlySet<MlstFact> = DEFAULT_MLST_FACTS;
-  data: DataEndpoint | undefined;
-  loginFailures = 0;
+  #login: LoginState = LOGGED_OUT;
+  #loginFailures = 0;
+  #pbsz = false;
+  #prot: 'C' | 'P' = 'C';
+  #tls: ControlTls | undefined;
+  #cwd: VPath = ROOT;
+  #type: 'A' | 'I' = 'A';
+  #epsvAll = false;
+  #mlstFacts: ReadonlySet<MlstFact> = DEFAULT_MLST_FACTS;
+  #data: DataEndpoint | undefined;
   /** Set by REST / RNFR for the next command only (RFC 959 4.1.3); see takeOneShot(). */
-  private oneShot: OneShot = NO_ONE_SHOT;
+  #oneShot: OneShot = NO_ONE_SHOT;
 
   constructor(
     readonly implicit: boolean,
@@ -44,18 +52,116 @@ export class Session {
     readonly localAddress: string,
   ) {}
 
+  get login(): LoginState {
+    return this.#login;
+  }
+
   get loggedIn(): boolean {
-    return this.login.phase === 'in';
+    return this.#login.phase === 'in';
+  }
+
+  get loginFailures(): number {
+    return this.#loginFailures;
+  }
+
+  /** PBSZ accepted (implied on implicit FTPS). */
+  get pbsz(): boolean {
+    return this.#pbsz;
+  }
+
+  get prot(): 'C' | 'P' {
+    return this.#prot;
+  }
+
+  get tls(): ControlTls | undefined {
+    return this.#tls;
+  }
+
+  get cwd(): VPath {
+    return this.#cwd;
+  }
+
+  get type(): 'A' | 'I' {
+    return this.#type;
+  }
+
+  get epsvAll(): boolean {
+    return this.#epsvAll;
+  }
+
+  get mlstFacts(): ReadonlySet<MlstFact> {
+    return this.#mlstFacts;
+  }
+
+  /** USER: a name waits for its PASS. */
+  userGiven(username: string): void {
+    this.#login = { phase: 'user', username };
+  }
+
+  loginSucceeded(principal: Principal, storage: StorageBackend): void {
+    this.#login = { phase: 'in', principal, storage };
+    this.#loginFailures = 0;
+  }
+
+  /** A failed PASS: back to before USER; returns the failures so far on this connection. */
+  loginFailed(): number {
+    this.#login = LOGGED_OUT;
+    return ++this.#loginFailures;
+  }
+
+  /** The control connection is inside TLS now (AUTH, implicit connect). */
+  tlsStarted(t: ControlTls): void {
+    this.#tls = t;
+  }
+
+  /** PBSZ, or implied: by implicit FTPS and by AUTH TLS-P. */
+  pbszAccepted(): void {
+    this.#pbsz = true;
+  }
+
+  /** PROT (policy already checked). */
+  protect(level: 'C' | 'P'): void {
+    this.#prot = level;
+  }
+
+  changeDir(p: VPath): void {
+    this.#cwd = p;
+  }
+
+  setType(type: 'A' | 'I'): void {
+    this.#type = type;
+  }
+
+  /** EPSV ALL: from now on only EPSV may set up data connections (RFC 2428). */
+  enterEpsvAll(): void {
+    this.#epsvAll = true;
+  }
+
+  selectMlstFacts(facts: ReadonlySet<MlstFact>): void {
+    this.#mlstFacts = facts;
+  }
+
+  /** PASV/EPSV/PORT/EPRT: the endpoint of the next transfer (any previous one is closed). */
+  setData(endpoint: DataEndpoint | undefined): void {
+    this.#data?.close();
+    this.#data = endpoint;
+  }
+
+  /** A transfer takes the endpoint: one transfer per PASV/PORT. */
+  takeData(): DataEndpoint | undefined {
+    const d = this.#data;
+    this.#data = undefined;
+    return d;
   }
 
   /** REST: the offset of the next transfer command. */
   setRestart(offset: number): void {
-    this.oneShot = { ...this.oneShot, restOffset: offset };
+    this.#oneShot = { ...this.#oneShot, restOffset: offset };
   }
 
   /** RNFR: the source of an RNTO that must come next. */
   setRenameFrom(p: VPath): void {
-    this.oneShot = { ...this.oneShot, renameFrom: p };
+    this.#oneShot = { ...this.#oneShot, renameFrom: p };
   }
 
   /**
@@ -65,28 +171,22 @@ export class Session {
    * clients such as curl send REST before setting up the data connection.
    */
   takeOneShot(preparesTransfer = false): OneShot {
-    const o = this.oneShot;
-    this.oneShot = preparesTransfer ? { ...NO_ONE_SHOT, restOffset: o.restOffset } : NO_ONE_SHOT;
+    const o = this.#oneShot;
+    this.#oneShot = preparesTransfer ? { ...NO_ONE_SHOT, restOffset: o.restOffset } : NO_ONE_SHOT;
     return o;
   }
 
-  /** Drops the data endpoint (closing its sockets). */
-  setData(endpoint: DataEndpoint | undefined): void {
-    this.data?.close();
-    this.data = endpoint;
-  }
-
-  /** REIN: back to the state right after connect. */
+  /** REIN: back to the state right after connect (failed logins still count). */
   reset(): void {
-    this.login = { phase: 'none' };
-    this.pbsz = false;
-    this.prot = 'C';
-    this.tls = undefined;
-    this.cwd = ROOT;
-    this.type = 'A';
-    this.oneShot = NO_ONE_SHOT;
-    this.epsvAll = false;
-    this.mlstFacts = DEFAULT_MLST_FACTS;
+    this.#login = LOGGED_OUT;
+    this.#pbsz = false;
+    this.#prot = 'C';
+    this.#tls = undefined;
+    this.#cwd = ROOT;
+    this.#type = 'A';
+    this.#oneShot = NO_ONE_SHOT;
+    this.#epsvAll = false;
+    this.#mlstFacts = DEFAULT_MLST_FACTS;
     this.setData(undefined);
   }
 }

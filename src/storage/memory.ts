@@ -19,6 +19,11 @@ export interface MemoryStorageOptions {
   readOnly?: boolean;
   /** Total bytes of file content allowed; writes beyond it fail with quota-exceeded. */
   maxBytes?: number;
+  /**
+   * The optional capabilities this storage offers (default: all). One left out is really absent:
+   * the calls that need it fail with 'unsupported', and the server does not advertise it.
+   */
+  features?: readonly StorageFeature[];
   /** Initial files (virtual path → content); parent directories are created. */
   files?: Readonly<Record<string, string | Uint8Array>>;
 }
@@ -56,7 +61,7 @@ function newDir(): MemDir {
 
 /** In-memory tree for tests and benchmarks, with the same contract as LocalStorage (minus links). */
 export class MemoryStorage implements StorageBackend {
-  readonly features = FEATURES;
+  readonly features: ReadonlySet<StorageFeature>;
   readonly #root: MemDir = newDir();
   readonly #readOnly: boolean;
   readonly #maxBytes: number;
@@ -67,6 +72,7 @@ export class MemoryStorage implements StorageBackend {
     if (!(max >= 0)) throw new FerryError('ERR_INVALID_OPTION', 'MemoryStorage: `maxBytes` must be >= 0.');
     this.#readOnly = options.readOnly ?? false;
     this.#maxBytes = max;
+    this.features = options.features ? new Set(options.features) : FEATURES;
     for (const [path, content] of Object.entries(options.files ?? {})) {
       const p = resolveVPath(ROOT, path);
       let dir = this.#root;
@@ -225,12 +231,14 @@ export class MemoryStorage implements StorageBackend {
 
   async setModified(p: VPath, date: Date, c: StorageContext): Promise<void> {
     this.#begin(p, c);
+    this.#assertFeature('set-modified', p);
     this.#assertWritable('set-modified', p);
     this.#lookup(p, 'set-modified').modified = new Date(date.getTime());
   }
 
   async chmod(p: VPath, mode: number, c: StorageContext): Promise<void> {
     this.#begin(p, c);
+    this.#assertFeature('chmod', p);
     this.#assertWritable('chmod', p);
     this.#lookup(p, 'chmod').mode = mode & 0o7777;
   }
@@ -260,6 +268,10 @@ export class MemoryStorage implements StorageBackend {
   #begin(p: string, c: StorageContext): asserts p is VPath {
     assertVPath(p);
     throwIfAborted(c.signal);
+  }
+
+  #assertFeature(feature: StorageFeature, p: VPath): void {
+    if (!this.features.has(feature)) throw storageError('unsupported', feature, p);
   }
 
   #assertWritable(op: string, p: VPath): void {

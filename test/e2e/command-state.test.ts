@@ -116,6 +116,16 @@ describe('read-only accounts', { timeout: 60_000 }, () => {
         assert.ok(await exists(path.join(home, 'dir')));
       });
     });
+    test(`${mode}: the perm fact shows no write letters, FEAT no MFMT`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(server(), mode));
+        await ftp.login('reader', 'secret');
+        assert.match(textOf(await ftp.cmd('MLST keep.txt', 250)), /perm=r;/);
+        assert.match(textOf(await ftp.cmd('MLST dir', 250)), /perm=el;/);
+        const feat = (await ftp.cmd('FEAT', 211)).lines.map((l) => l.trim());
+        assert.ok(!feat.includes('MFMT') && feat.includes('REST STREAM'), feat.join('|'));
+      });
+    });
   }
 });
 

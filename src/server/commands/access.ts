@@ -2,44 +2,42 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret } from '../../auth/types.js';
 import { Code } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
-import type { CommandSpec } from './types.js';
+import { command, type AnyCommandSpec } from './types.js';
 
 /** Failed logins slow down, then disconnect: brute force costs time and connections. */
 const FAILURE_DELAY_MS = 300;
 
-export const accessCommands: CommandSpec[] = [
-  {
+export const accessCommands: AnyCommandSpec[] = [
+  command({
     verb: 'USER',
     access: 'login',
     concurrency: 'serial',
     help: 'USER <sp> username',
-    async handle(arg, { session }) {
+    async handle({ username }, { session }) {
       if (session.loggedIn) return reply(Code.BadSequence, 'Already logged in; use REIN to change user.');
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'USER needs a user name.');
-      session.login = { phase: 'user', username: arg };
-      return reply(Code.NeedPassword, `Password required for ${arg}.`);
+      session.userGiven(username);
+      return reply(Code.NeedPassword, `Password required for ${username}.`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'PASS',
     access: 'login',
     concurrency: 'serial',
     help: 'PASS <sp> password',
-    async handle(arg, ctx) {
+    async handle({ password }, ctx) {
       const { session, options, logger } = ctx;
       if (session.login.phase === 'in') return reply(Code.NotImplementedSuperfluous, 'Already logged in.');
       if (session.login.phase !== 'user') return reply(Code.BadSequence, 'Send USER first.');
       const username = session.login.username;
       const outcome = await options.authenticator.authenticate(
-        { username, password: new Secret(arg), remoteAddress: session.remoteAddress, tls: ctx.secure },
+        { username, password: new Secret(password), remoteAddress: session.remoteAddress, tls: ctx.secure },
         AbortSignal.timeout(30_000),
       );
       if (!outcome.ok) {
-        session.login = { phase: 'none' };
-        session.loginFailures++;
-        logger.warn({ user: username, failures: session.loginFailures }, 'login failed');
-        await sleep(FAILURE_DELAY_MS * Math.min(session.loginFailures, 5));
-        if (session.loginFailures >= options.limits.maxLoginFailures) {
+        const failures = session.loginFailed();
+        logger.warn({ user: username, failures }, 'login failed');
+        await sleep(FAILURE_DELAY_MS * Math.min(failures, 5));
+        if (failures >= options.limits.maxLoginFailures) {
           return {
             reply: reply(Code.ServiceNotAvailable, 'Too many failed logins, closing.'),
             after: 'close',
@@ -47,17 +45,12 @@ export const accessCommands: CommandSpec[] = [
         }
         return reply(Code.NotLoggedIn, 'Login incorrect.');
       }
-      session.login = {
-        phase: 'in',
-        principal: outcome.principal,
-        storage: options.storageFor(outcome.principal),
-      };
-      session.loginFailures = 0;
+      session.loginSucceeded(outcome.principal, options.storageFor(outcome.principal));
       logger.info({ user: username }, 'login');
       return reply(Code.LoggedIn, 'Login successful.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'ACCT',
     access: 'login',
     concurrency: 'serial',
@@ -65,19 +58,19 @@ export const accessCommands: CommandSpec[] = [
     async handle() {
       return reply(Code.NotImplementedSuperfluous, 'ACCT not needed.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'QUIT',
     access: 'anyone',
     concurrency: 'out-of-band',
     help: 'QUIT',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       // RFC 959: a transfer in progress finishes and gets its reply before we close.
-      await ctx.activeTransfer?.done;
+      await ctx.transfer.active?.done;
       return { reply: reply(Code.Closing, 'Goodbye.'), after: 'close' };
     },
-  },
-  {
+  }),
+  command({
     verb: 'REIN',
     access: 'anyone',
     concurrency: 'serial',
@@ -85,5 +78,5 @@ export const accessCommands: CommandSpec[] = [
     async handle() {
       return { reply: reply(Code.ServiceReady, 'Service ready for new user.'), after: 'reinitialize' };
     },
-  },
+  }),
 ];

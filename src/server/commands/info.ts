@@ -1,27 +1,34 @@
+import { ALIASES, canonicalVerb } from '../../protocol/command.js';
 import { Code } from '../../protocol/codes.js';
 import { formatFeatReply } from '../../protocol/features.js';
 import { reply } from '../../protocol/reply.js';
-import type { CommandSpec } from './types.js';
+import { capabilitiesOf } from '../capabilities.js';
+import { command, type AnyCommandSpec } from './types.js';
 
 /** Features that belong to no single command. */
 const general = ['UTF8', 'TVFS', 'LANG EN*'];
 
-export const infoCommands: CommandSpec[] = [
-  {
+export const infoCommands: AnyCommandSpec[] = [
+  command({
     verb: 'FEAT',
     access: 'anyone',
     concurrency: 'serial',
     help: 'FEAT',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       const lines = [...general];
+      const c = {
+        options: ctx.options,
+        implicit: ctx.session.implicit,
+        can: capabilitiesOf(ctx.session.login),
+      };
       for (const spec of ctx.specs) {
-        const f = spec.feat?.(ctx.options, ctx.session);
+        const f = spec.feat?.(c);
         if (f !== undefined) lines.push(...(typeof f === 'string' ? [f] : f));
       }
       return formatFeatReply(lines);
     },
-  },
-  {
+  }),
+  command({
     verb: 'SYST',
     access: 'anyone',
     concurrency: 'serial',
@@ -29,8 +36,8 @@ export const infoCommands: CommandSpec[] = [
     async handle() {
       return reply(Code.SystemType, 'UNIX Type: L8');
     },
-  },
-  {
+  }),
+  command({
     verb: 'NOOP',
     access: 'anyone',
     concurrency: 'serial',
@@ -38,35 +45,37 @@ export const infoCommands: CommandSpec[] = [
     async handle() {
       return reply(Code.Ok, 'NOOP ok.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'LANG',
     access: 'anyone',
     concurrency: 'serial',
     help: 'LANG [<sp> EN]',
-    async handle(arg) {
-      const tag = arg.trim().toUpperCase();
-      if (tag === '' || tag === 'EN' || tag.startsWith('EN-')) return reply(Code.Ok, 'Language set to EN.');
-      return reply(Code.NotImplementedForParam, `Language ${arg} not supported; EN only.`);
+    async handle({ tag }) {
+      const t = tag.toUpperCase();
+      if (t === '' || t === 'EN' || t.startsWith('EN-')) return reply(Code.Ok, 'Language set to EN.');
+      return reply(Code.NotImplementedForParam, `Language ${tag} not supported; EN only.`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'HELP',
     access: 'anyone',
     concurrency: 'serial',
     help: 'HELP [<sp> command]',
-    async handle(arg, { specs }) {
-      const want = arg.trim().toUpperCase();
-      if (want.length > 0) {
-        const spec = specs.find((s) => s.verb === want || s.aliases?.includes(want as never));
+    async handle({ topic }, { specs }) {
+      if (topic.length > 0) {
+        const verb = canonicalVerb(topic);
+        const spec = specs.find((s) => s.verb === verb);
         return spec
           ? reply(Code.Help, `Syntax: ${spec.help}`)
-          : reply(Code.SyntaxErrorArgs, `Unknown command ${arg.trim()}.`);
+          : reply(Code.SyntaxErrorArgs, `Unknown command ${topic}.`);
       }
-      const verbs = specs.flatMap((s) => [s.verb, ...(s.aliases ?? [])]).sort();
+      const known = new Set<string>(specs.map((s) => s.verb));
+      const aliases = Object.entries(ALIASES).filter(([, v]) => known.has(v));
+      const verbs = [...known, ...aliases.map(([a]) => a)].sort();
       const rows: string[] = [];
       for (let i = 0; i < verbs.length; i += 8) rows.push(' ' + verbs.slice(i, i + 8).join(' '));
       return reply(Code.Help, 'The following commands are recognized:', ...rows, 'Help OK.');
     },
-  },
+  }),
 ];

@@ -10,15 +10,9 @@ import {
   type ListEntry,
 } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
+import { capabilitiesOf, permFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
-import type { CommandContext, CommandSpec } from './types.js';
-import { withData } from './with-data.js';
-
-/** RFC 3659 7.5.5 perm fact, from type and the user's read-only flag. */
-export function permFact(st: FileStat, readOnly: boolean): string {
-  if (st.type === 'dir') return readOnly ? 'el' : 'elcmpdf';
-  return readOnly ? 'r' : 'rwadf';
-}
+import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
 function entry(st: FileStat): ListEntry {
   return {
@@ -65,24 +59,21 @@ async function* entries(ctx: CommandContext, path: VPath, stat: FileStat): Async
     yield stat;
     return;
   }
-  yield* ctx.storage().list(path, ctx.storageContext());
-}
-
-function readOnly(ctx: CommandContext): boolean {
-  return ctx.session.login.phase === 'in' && ctx.session.login.principal.readOnly;
+  const files = ctx.files();
+  yield* files.storage.list(path, files.context());
 }
 
 function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
   return formatMlsxFacts(
     { ...entry(st), name },
-    { facts: ctx.session.mlstFacts, perm: permFact(st, readOnly(ctx)), unique: st.id },
+    { facts: ctx.session.mlstFacts, perm: permFact(st, capabilitiesOf(ctx.session.login)), unique: st.id },
   );
 }
 
-function listingCommand(
-  verb: 'LIST' | 'NLST' | 'MLSD',
+function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
+  verb: V,
   format: (ctx: CommandContext, st: FileStat, now: Date) => string,
-): CommandSpec {
+): CommandSpec<V> {
   return {
     verb,
     access: 'logged-in',
@@ -91,17 +82,17 @@ function listingCommand(
     data: true,
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
     help: `${verb} [<sp> path]`,
-    async handle(arg, ctx) {
+    async handle({ path: arg }, ctx) {
       const { path, stat } = verb === 'MLSD' ? await plainTarget(arg, ctx) : await target(arg, ctx);
       if (verb === 'MLSD' && stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
-      return withData(ctx, verb, 'Here comes the directory listing.', async (sock, t) => {
+      return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
         async function* lines(): AsyncGenerator<string> {
           for await (const st of entries(ctx, path, stat)) yield format(ctx, st, now) + '\r\n';
         }
         const out = Readable.from(batches(lines()));
-        out.on('data', (c: string) => (t.bytes += Buffer.byteLength(c)));
+        out.on('data', (c: string) => t.count(Buffer.byteLength(c)));
         await pipeline(out, sock.stream, { signal: t.signal });
       });
     },
@@ -109,32 +100,33 @@ function listingCommand(
 }
 
 async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
-  const path = ctx.resolve(arg.length === 0 ? '.' : arg);
-  return { path, stat: await ctx.storage().stat(path, ctx.storageContext()) };
+  const files = ctx.files();
+  const path = files.resolve(arg.length === 0 ? '.' : arg);
+  return { path, stat: await files.storage.stat(path, files.context()) };
 }
 
-export const listingCommands: CommandSpec[] = [
+export const listingCommands: AnyCommandSpec[] = [
   listingCommand('LIST', (_ctx, st, now) => formatListLine(entry(st), now)),
   listingCommand('NLST', (_ctx, st) => formatNlstLine(entry(st))),
   listingCommand('MLSD', (ctx, st) => mlsx(ctx, st)),
-  {
+  command({
     verb: 'MLST',
     access: 'logged-in',
     permission: 'list',
     concurrency: 'serial',
     help: 'MLST [<sp> path]',
-    async handle(arg, ctx) {
+    async handle({ path: arg }, ctx) {
       const { path, stat } = await plainTarget(arg, ctx);
       return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsx(ctx, stat, path)}`, 'End.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'STAT',
     access: 'anyone',
     concurrency: 'out-of-band',
     help: 'STAT [<sp> path]',
-    async handle(arg, ctx) {
-      const t = ctx.activeTransfer;
+    async handle({ path: arg }, ctx) {
+      const t = ctx.transfer.active;
       if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
       if (arg.length === 0 || !ctx.session.loggedIn) {
         const s = ctx.session;
@@ -156,5 +148,5 @@ export const listingCommands: CommandSpec[] = [
       const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
     },
-  },
+  }),
 ];

@@ -3,23 +3,12 @@ import {
   formatEpsvReply,
   formatPasvReply,
   normalizeAddress,
-  parseEprtArg,
-  parseEpsvArg,
-  parsePortArg,
   sameHost,
   toIPv4,
 } from '../../protocol/address.js';
-import { formatMlstOptsReply, parseMlstOpts } from '../../protocol/listing.js';
+import { formatMlstOptsReply } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
-import { ActiveEndpoint, PassiveEndpoint } from '../data-connection.js';
-import type { CommandContext, CommandSpec } from './types.js';
-
-async function passive(ctx: CommandContext): Promise<PassiveEndpoint> {
-  ctx.session.setData(undefined);
-  const endpoint = await PassiveEndpoint.create(ctx.passivePorts, ctx.dataPolicy());
-  ctx.session.setData(endpoint);
-  return endpoint;
-}
+import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** PORT/EPRT: only to the control connection's own peer, never to a privileged port (RFC 2577). */
 function active(ctx: CommandContext, host: string, port: number): Reply {
@@ -28,75 +17,71 @@ function active(ctx: CommandContext, host: string, port: number): Reply {
     return reply(Code.NotImplementedForParam, 'Active mode to another host refused.');
   }
   if (port < 1024) return reply(Code.NotImplementedForParam, 'Active mode to a privileged port refused.');
-  ctx.session.setData(new ActiveEndpoint(host, port, ctx.dataPolicy()));
+  ctx.data.active(host, port);
   return reply(Code.Ok, 'Active mode connection will be made at transfer time.');
 }
 
 const epsvOnly = reply(Code.BadSequence, 'EPSV ALL in effect: only EPSV may set up data connections.');
 
-export const parameterCommands: CommandSpec[] = [
-  {
+export const parameterCommands: AnyCommandSpec[] = [
+  command({
     verb: 'TYPE',
     preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'TYPE <sp> A|I|L 8',
-    async handle(arg, { session }) {
-      const t = arg.trim().toUpperCase().replace(/\s+/g, ' ');
-      if (t === 'A' || t === 'A N') session.type = 'A';
-      else if (t === 'I' || t === 'L 8') session.type = 'I';
-      else return reply(Code.NotImplementedForParam, `TYPE ${arg} not supported.`);
+    async handle(cmd, { session }) {
+      if (cmd.type === 'A' && (cmd.format ?? 'N') === 'N') session.setType('A');
+      else if (cmd.type === 'I' || (cmd.type === 'L' && cmd.byteSize === 8)) session.setType('I');
+      else return reply(Code.NotImplementedForParam, `TYPE ${cmd.arg.trim()} not supported.`);
       return reply(Code.Ok, `Type set to ${session.type === 'A' ? 'ASCII' : 'binary'}.`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'MODE',
     access: 'logged-in',
     concurrency: 'serial',
     help: 'MODE <sp> S',
-    async handle(arg) {
-      return arg.trim().toUpperCase() === 'S'
+    async handle({ mode }) {
+      return mode === 'S'
         ? reply(Code.Ok, 'Mode set to Stream.')
         : reply(Code.NotImplementedForParam, 'Only MODE S is supported.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'STRU',
     access: 'logged-in',
     concurrency: 'serial',
     help: 'STRU <sp> F',
-    async handle(arg) {
-      return arg.trim().toUpperCase() === 'F'
+    async handle({ structure }) {
+      return structure === 'F'
         ? reply(Code.Ok, 'Structure set to File.')
         : reply(Code.NotImplementedForParam, 'Only STRU F is supported.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'PASV',
     preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'PASV',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
       const host = toIPv4(ctx.options.passive.address ?? ctx.session.localAddress);
       if (!host) return reply(Code.CantOpenData, 'PASV cannot express an IPv6 address; use EPSV.');
-      const endpoint = await passive(ctx);
-      return reply(Code.EnteringPassive, formatPasvReply(host, endpoint.port));
+      return reply(Code.EnteringPassive, formatPasvReply(host, await ctx.data.passive()));
     },
-  },
-  {
+  }),
+  command({
     verb: 'EPSV',
     preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     feat: () => 'EPSV',
     help: 'EPSV [<sp> 1|2|ALL]',
-    async handle(arg, ctx) {
-      const parsed = parseEpsvArg(arg);
-      if (!parsed) return reply(Code.SyntaxErrorArgs, 'EPSV argument must be 1, 2 or ALL.');
+    async handle({ epsv: parsed }, ctx) {
       if (parsed.kind === 'all') {
-        ctx.session.epsvAll = true;
+        ctx.session.enterEpsvAll();
         return reply(Code.Ok, 'EPSV ALL ok.');
       }
       const family = normalizeAddress(ctx.session.localAddress).includes(':') ? 2 : 1;
@@ -106,53 +91,47 @@ export const parameterCommands: CommandSpec[] = [
       ) {
         return reply(Code.TlsNegotiationFailed, `Network protocol not supported, use (${family}).`);
       }
-      const endpoint = await passive(ctx);
-      return reply(Code.EnteringExtendedPassive, formatEpsvReply(endpoint.port));
+      return reply(Code.EnteringExtendedPassive, formatEpsvReply(await ctx.data.passive()));
     },
-  },
-  {
+  }),
+  command({
     verb: 'PORT',
     preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'PORT <sp> h1,h2,h3,h4,p1,p2',
-    async handle(arg, ctx) {
+    async handle({ host, port }, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
-      const hp = parsePortArg(arg);
-      if (!hp) return reply(Code.SyntaxErrorArgs, 'PORT argument must be h1,h2,h3,h4,p1,p2.');
-      return active(ctx, hp.host, hp.port);
+      return active(ctx, host, port);
     },
-  },
-  {
+  }),
+  command({
     verb: 'EPRT',
     preparesTransfer: true,
     access: 'logged-in',
     concurrency: 'serial',
     feat: () => 'EPRT',
     help: 'EPRT <sp> |proto|address|port|',
-    async handle(arg, ctx) {
+    async handle({ eprt: parsed }, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
-      const parsed = parseEprtArg(arg);
-      if (!parsed) return reply(Code.SyntaxErrorArgs, 'EPRT argument must be |proto|address|port|.');
       if (parsed.kind === 'unsupported-protocol')
         return reply(Code.TlsNegotiationFailed, 'Network protocol not supported, use (1,2).');
       return active(ctx, parsed.host, parsed.port);
     },
-  },
-  {
+  }),
+  command({
     verb: 'REST',
     access: 'logged-in',
     concurrency: 'serial',
-    feat: () => 'REST STREAM',
+    feat: ({ can }) =>
+      can('restart-read', 'download') || can('restart-write', 'upload') ? 'REST STREAM' : undefined,
     help: 'REST <sp> offset',
-    async handle(arg, { session }) {
-      if (!/^\d{1,15}$/.test(arg.trim())) return reply(Code.SyntaxErrorArgs, 'REST needs a byte offset.');
-      const offset = Number(arg.trim());
+    async handle({ offset }, { session }) {
       session.setRestart(offset);
       return reply(Code.PendingFurtherInfo, `Restarting at ${offset}. Send STOR or RETR.`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'ALLO',
     access: 'logged-in',
     concurrency: 'serial',
@@ -160,37 +139,32 @@ export const parameterCommands: CommandSpec[] = [
     async handle() {
       return reply(Code.NotImplementedSuperfluous, 'ALLO not needed.');
     },
-  },
-  {
+  }),
+  command({
     verb: 'OPTS',
     access: 'anyone',
     concurrency: 'serial',
     help: 'OPTS <sp> UTF8 ON | MLST facts',
-    async handle(arg, { session }) {
-      const [name = '', ...rest] = arg.trim().split(/\s+/);
-      switch (name.toUpperCase()) {
+    async handle({ option }, { session }) {
+      switch (option.name) {
         case 'UTF8':
-        case 'UTF-8':
           // Paths are always UTF-8 (RFC 2640); OFF is accepted but changes nothing.
           return reply(Code.Ok, 'UTF8 mode is always on.');
         case 'MLST':
-          session.mlstFacts = parseMlstOpts(rest.join(' '));
+          session.selectMlstFacts(option.facts);
           return reply(Code.Ok, formatMlstOptsReply(session.mlstFacts));
-        default:
-          return reply(Code.SyntaxErrorArgs, `OPTS ${name} not understood.`);
       }
     },
-  },
-  {
+  }),
+  command({
     verb: 'HOST',
     access: 'anyone',
     concurrency: 'serial',
     feat: () => 'HOST',
     help: 'HOST <sp> hostname',
-    async handle(arg, { session }) {
+    async handle(_cmd, { session }) {
       if (session.loggedIn) return reply(Code.BadSequence, 'HOST must come before login.');
-      if (arg.trim().length === 0) return reply(Code.SyntaxErrorArgs, 'HOST needs a host name.');
       return reply(Code.ServiceReady, 'Host accepted.');
     },
-  },
+  }),
 ];

@@ -5,9 +5,10 @@ import { listingCommands } from './listing.js';
 import { parameterCommands } from './parameters.js';
 import { securityCommands } from './security.js';
 import { transferCommands } from './transfer.js';
-import type { CommandSpec } from './types.js';
+import type { Verb } from '../../protocol/command.js';
+import type { AnyCommandSpec, CommandSpec } from './types.js';
 
-export const commandSpecs: readonly CommandSpec[] = [
+export const commandSpecs: readonly AnyCommandSpec[] = [
   ...accessCommands,
   ...securityCommands,
   ...parameterCommands,
@@ -17,9 +18,11 @@ export const commandSpecs: readonly CommandSpec[] = [
   ...infoCommands,
 ];
 
-/** Verb (and alias) → spec. */
-export function commandTable(specs: readonly CommandSpec[] = commandSpecs): ReadonlyMap<string, CommandSpec> {
-  const table = new Map<string, CommandSpec>();
-  for (const spec of specs) for (const verb of [spec.verb, ...(spec.aliases ?? [])]) table.set(verb, spec);
-  return table;
+/** Verb → its spec; each entry's handler takes that verb's command. */
+export type CommandTable = { readonly [V in Verb]?: CommandSpec<V> };
+
+export function commandTable(specs: readonly AnyCommandSpec[] = commandSpecs): CommandTable {
+  const table: Partial<Record<Verb, AnyCommandSpec>> = {};
+  for (const spec of specs) table[spec.verb] = spec;
+  return table as CommandTable;
 }

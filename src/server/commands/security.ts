@@ -1,59 +1,54 @@
 import { Code } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
-import type { CommandSpec } from './types.js';
+import { command, type AnyCommandSpec } from './types.js';
 
-const authMechanisms = new Set(['TLS', 'SSL', 'TLS-C', 'TLS-P']);
-
-export const securityCommands: CommandSpec[] = [
-  {
+export const securityCommands: AnyCommandSpec[] = [
+  command({
     verb: 'AUTH',
     access: 'anyone',
     concurrency: 'serial',
     // MS-FTPS 3.2.5.5: SSL is listed because AUTH SSL is accepted as a synonym of AUTH TLS.
     feat: () => 'AUTH TLS;SSL;',
     help: 'AUTH <sp> TLS|SSL',
-    async handle(arg, ctx) {
+    async handle({ mechanism: mech }, ctx) {
       const { session } = ctx;
       // MS-FTPS 3.2.5.6: on implicit FTPS the AUTH was implied already.
       if (session.implicit) return reply(Code.BadSequence, 'Implicit FTPS: TLS is already established.');
       if (ctx.secure) return reply(Code.BadSequence, 'TLS is already active.');
-      const mech = arg.trim().toUpperCase();
-      if (!authMechanisms.has(mech))
-        return reply(Code.NotImplementedForParam, `AUTH ${arg} not supported; use TLS or SSL.`);
       if (mech === 'TLS-P') {
-        session.pbsz = true;
-        session.prot = 'P';
+        session.pbszAccepted();
+        session.protect('P');
       }
       return { reply: reply(Code.SecurityExchangeComplete, `AUTH ${mech} successful.`), after: 'start-tls' };
     },
-  },
-  {
+  }),
+  command({
     verb: 'PBSZ',
     access: 'anyone',
     concurrency: 'serial',
     feat: () => 'PBSZ',
     help: 'PBSZ <sp> 0',
-    async handle(arg, ctx) {
+    async handle(_cmd, ctx) {
+      // RFC 4217 9: any size is answered with PBSZ=0 (TLS needs no buffer size).
       if (!ctx.secure) return reply(Code.BadSequence, 'PBSZ needs TLS: send AUTH TLS first.');
-      if (!/^\d+$/.test(arg.trim())) return reply(Code.SyntaxErrorArgs, 'PBSZ needs a number (0).');
-      ctx.session.pbsz = true;
+      ctx.session.pbszAccepted();
       return reply(Code.Ok, 'PBSZ=0');
     },
-  },
-  {
+  }),
+  command({
     verb: 'PROT',
     access: 'anyone',
     concurrency: 'serial',
     feat: () => 'PROT C;P;',
     help: 'PROT <sp> C|P',
-    async handle(arg, ctx) {
+    async handle({ level }, ctx) {
       const { session, options } = ctx;
       if (!ctx.secure && !session.implicit)
         return reply(Code.BadSequence, 'PROT needs TLS: send AUTH TLS first.');
       if (!session.pbsz) return reply(Code.BadSequence, 'Send PBSZ 0 before PROT.');
-      switch (arg.trim().toUpperCase()) {
+      switch (level) {
         case 'P':
-          session.prot = 'P';
+          session.protect('P');
           return reply(Code.Ok, 'Data protection level set to Private.');
         case 'C':
           if (!options.allowClearData) {
@@ -62,24 +57,22 @@ export const securityCommands: CommandSpec[] = [
               'PROT C refused: this server requires protected data connections.',
             );
           }
-          session.prot = 'C';
+          session.protect('C');
           return reply(Code.Ok, 'Data protection level set to Clear.');
         case 'S':
         case 'E':
-          return reply(Code.ProtLevelNotSupported, `PROT ${arg.trim()} not supported; use C or P.`);
-        default:
-          return reply(Code.NotImplementedForParam, `Unknown protection level ${arg}.`);
+          return reply(Code.ProtLevelNotSupported, `PROT ${level} not supported; use C or P.`);
       }
     },
-  },
-  {
+  }),
+  command({
     verb: 'CCC',
     access: 'anyone',
     concurrency: 'serial',
     // Never on implicit sessions: there CCC is always refused (MS-FTPS 3.2.5.2).
-    feat: (o, session) => (o.allowCcc && !session.implicit ? 'CCC' : undefined),
+    feat: ({ options, implicit }) => (options.allowCcc && !implicit ? 'CCC' : undefined),
     help: 'CCC (clear the control connection)',
-    async handle(_arg, ctx) {
+    async handle(_cmd, ctx) {
       // MS-FTPS 3.2.5.2: on implicit FTPS, CCC is refused as if policy forbade it.
       if (ctx.session.implicit || !ctx.options.allowCcc) {
         return reply(Code.CccDenied, 'CCC refused by server policy.');
@@ -89,5 +82,5 @@ export const securityCommands: CommandSpec[] = [
       if (!ctx.session.loggedIn) return reply(Code.BadSequence, 'Log in before CCC.');
       return { reply: reply(Code.Ok, 'Control connection returning to clear text.'), after: 'stop-tls' };
     },
-  },
+  }),
 ];

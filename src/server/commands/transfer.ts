@@ -5,8 +5,8 @@ import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { StorageError, type VPath } from '../../storage/types.js';
 import { baseName } from '../../storage/virtual-path.js';
-import type { CommandContext, CommandSpec } from './types.js';
-import { countInto, withData } from './with-data.js';
+import { command, type AnyCommandSpec, type CommandContext } from './types.js';
+import type { TransferProgress } from '../transfers.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
 
@@ -18,14 +18,23 @@ async function upload(
   opening: string,
 ): Promise<Reply> {
   const offset = ctx.oneShot.restOffset;
-  const storage = ctx.storage();
-  return withData(ctx, command, opening, async (sock, t) => {
-    sock.stream.on('data', countInto(t));
+  const files = ctx.files();
+  const features = files.storage.features;
+  if (append && !features.has('append')) throw new StorageError('unsupported', 'APPE not supported.');
+  if (offset > 0 && !features.has('restart-write'))
+    throw new StorageError('unsupported', 'REST not supported for uploads.');
+  return ctx.transfer.run(command, opening, async (sock, t) => {
+    sock.stream.on('data', counter(t));
     sock.stream.pause(); // counting must not start the flow before storage reads
     // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
     const body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
-    await storage.write(p, body, { offset, append }, ctx.storageContext(t.signal));
+    await files.storage.write(p, body, { offset, append }, files.context(t.signal));
   });
+}
+
+/** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
+function counter(t: TransferProgress): (chunk: Buffer) => void {
+  return (chunk) => t.count(chunk.length);
 }
 
 /** Pipes the stages together; an error anywhere destroys the last one, which storage reads. */
@@ -37,25 +46,26 @@ function chain(src: Readable, ...transforms: [...Transform[], Transform]): Trans
   return last;
 }
 
-export const transferCommands: CommandSpec[] = [
-  {
+export const transferCommands: AnyCommandSpec[] = [
+  command({
     verb: 'RETR',
     permission: 'download',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'RETR <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'RETR needs a path.');
-      const p = ctx.resolve(arg);
-      const storage = ctx.storage();
-      const st = await storage.stat(p, ctx.storageContext());
+    async handle({ path }, ctx) {
+      const files = ctx.files();
+      const p = files.resolve(path);
+      const st = await files.storage.stat(p, files.context());
       if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
       const offset = ctx.oneShot.restOffset;
-      const src = await storage.openRead(p, { offset }, ctx.storageContext());
+      if (offset > 0 && !files.storage.features.has('restart-read'))
+        throw new StorageError('unsupported', 'REST not supported for downloads.');
+      const src = await files.storage.openRead(p, { offset }, files.context());
       const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${st.size} bytes).`;
-      const r = await withData(ctx, 'RETR', opening, async (sock, t) => {
-        src.on('data', countInto(t));
+      const r = await ctx.transfer.run('RETR', opening, async (sock, t) => {
+        src.on('data', counter(t));
         if (ctx.session.type === 'A')
           await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
         else await pipeline(src, sock.stream, { signal: t.signal });
@@ -63,53 +73,63 @@ export const transferCommands: CommandSpec[] = [
       src.destroy();
       return r;
     },
-  },
-  {
+  }),
+  command({
     verb: 'STOR',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'STOR <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'STOR needs a path.');
-      return upload(ctx, ctx.resolve(arg), false, 'STOR', `Ok to send data (${modeName(ctx)} mode).`);
+    async handle({ path }, ctx) {
+      return upload(
+        ctx,
+        ctx.files().resolve(path),
+        false,
+        'STOR',
+        `Ok to send data (${modeName(ctx)} mode).`,
+      );
     },
-  },
-  {
+  }),
+  command({
     verb: 'APPE',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'APPE <sp> path',
-    async handle(arg, ctx) {
-      if (arg.length === 0) return reply(Code.SyntaxErrorArgs, 'APPE needs a path.');
-      return upload(ctx, ctx.resolve(arg), true, 'APPE', `Ok to append data (${modeName(ctx)} mode).`);
+    async handle({ path }, ctx) {
+      return upload(
+        ctx,
+        ctx.files().resolve(path),
+        true,
+        'APPE',
+        `Ok to append data (${modeName(ctx)} mode).`,
+      );
     },
-  },
-  {
+  }),
+  command({
     verb: 'STOU',
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
     help: 'STOU',
-    async handle(_arg, ctx) {
-      const storage = ctx.storage();
+    async handle(_cmd, ctx) {
+      const { storage, context } = ctx.files();
       if (!storage.uniqueName) throw new StorageError('unsupported', 'STOU not supported.');
-      const p = await storage.uniqueName(ctx.session.cwd, ctx.storageContext());
+      const p = await storage.uniqueName(ctx.session.cwd, context());
       // RFC 1123 4.1.2.9: the 150 reply names the file.
       return upload(ctx, p, false, 'STOU', `FILE: ${baseName(p)}`);
     },
-  },
-  {
+  }),
+  command({
     verb: 'ABOR',
     access: 'logged-in',
     concurrency: 'out-of-band',
     help: 'ABOR',
-    async handle(_arg, ctx) {
-      const t = ctx.activeTransfer;
+    async handle(_cmd, ctx) {
+      const t = ctx.transfer.active;
       if (!t) {
         ctx.session.setData(undefined);
         return reply(Code.DataOpenNoTransfer, 'No transfer to abort.');
@@ -118,5 +138,5 @@ export const transferCommands: CommandSpec[] = [
       await t.done; // its 426 goes out first
       return reply(Code.ClosingDataSuccess, 'Abort successful.');
     },
-  },
+  }),
 ];

@@ -1,66 +1,94 @@
 import type { Permission } from '../../auth/permissions.js';
+import type { Principal } from '../../auth/types.js';
 import type { Logger } from '../../logger.js';
-import type { Verb } from '../../protocol/command.js';
+import type { CommandOf, Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
-import type { CertificateStore } from '../../tls/certificates.js';
-import type { DataPolicy } from '../data-connection.js';
+import type { DataSocket } from '../data-connection.js';
 import type { ResolvedOptions } from '../options.js';
-import type { PassivePorts } from '../passive-ports.js';
+import type { Can } from '../capabilities.js';
 import type { OneShot, Session } from '../session.js';
+import type { ActiveTransfer, TransferProgress } from '../transfers.js';
 
 /** What the control connection does after writing a handler's reply. */
 export type After = 'close' | 'start-tls' | 'stop-tls' | 'reinitialize';
 export type Outcome = Reply | { readonly reply: Reply; readonly after: After };
 
-/** A transfer in flight: ABOR aborts it, STAT reports it. */
-export interface TransferState {
-  readonly command: string;
-  readonly signal: AbortSignal;
-  bytes: number;
+/** The logged-in user's files: storage, paths relative to the cwd, and the context calls need. */
+export interface UserFiles {
+  readonly principal: Principal;
+  readonly storage: StorageBackend;
+  /** Aborts on disconnect, or on `signal` (a transfer's). */
+  context(signal?: AbortSignal): StorageContext;
+  /** A client path → VPath relative to the cwd; throws StorageError('name-not-allowed'). */
+  resolve(path: string): VPath;
 }
 
+/** Data-connection endpoints for PASV/EPSV (listening) and PORT/EPRT (connecting at transfer time). */
+export interface DataEndpoints {
+  /** Opens a passive endpoint and makes it the session's (closing any previous one); returns its port. */
+  passive(): Promise<number>;
+  /** Makes an active endpoint to host:port the session's. */
+  active(host: string, port: number): void;
+}
+
+export interface Transfer {
+  /** Runs a transfer over the endpoint PASV/EPSV/PORT/EPRT prepared (see Transfers.run). */
+  run(
+    command: string,
+    opening: string,
+    work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
+  ): Promise<Reply>;
+  /** The transfer in flight, if any (ABOR, STAT and QUIT run during one). */
+  readonly active: ActiveTransfer | undefined;
+}
+
+/** What a handler gets; session state changes only through the Session's methods. */
 export interface CommandContext {
   readonly session: Session;
   /** What REST / RNFR left for this command (the dispatcher took it from the session). */
   readonly oneShot: OneShot;
-  readonly options: ResolvedOptions;
-  readonly certificates: CertificateStore;
-  readonly passivePorts: PassivePorts;
-  readonly logger: Logger;
   /** The control connection is inside TLS right now. */
   readonly secure: boolean;
-  /** Writes a preliminary (1xx) reply at once. */
-  preliminary(r: Reply): void;
-  /** The logged-in user's storage (policy guarantees a login before handlers that use it). */
-  storage(): StorageBackend;
-  storageContext(signal?: AbortSignal): StorageContext;
-  /** A client path → VPath relative to the cwd; throws StorageError('name-not-allowed'). */
-  resolve(arg: string): VPath;
-  dataPolicy(): DataPolicy;
-  /** Runs `work` as this connection's transfer (out-of-band ABOR/STAT/QUIT apply to it). */
-  transfer(command: string, work: (t: TransferState) => Promise<Reply>): Promise<Reply>;
-  /** The transfer in flight, if any. */
-  readonly activeTransfer: (TransferState & { abort(): void; readonly done: Promise<void> }) | undefined;
+  readonly options: ResolvedOptions;
   /** Registered commands, for FEAT and HELP. */
-  readonly specs: readonly CommandSpec[];
+  readonly specs: readonly AnyCommandSpec[];
+  readonly logger: Logger;
+  /** The logged-in user's files (policy guarantees a login before handlers that use them). */
+  files(): UserFiles;
+  readonly data: DataEndpoints;
+  readonly transfer: Transfer;
 }
 
-export interface CommandSpec {
-  readonly verb: Verb;
-  readonly aliases?: readonly Verb[];
+/** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */
+export interface FeatContext {
+  readonly options: ResolvedOptions;
+  readonly implicit: boolean;
+  readonly can: Can;
+}
+
+export interface CommandSpec<V extends Verb = Verb> {
+  readonly verb: V;
   /** 'anyone' works before login; 'login' is USER/PASS/ACCT (TLS-required rule); 'logged-in' needs a login. */
   readonly access: 'anyone' | 'login' | 'logged-in';
   /** 'out-of-band' runs at once even while a transfer is in flight (ABOR, STAT, QUIT). */
   readonly concurrency: 'serial' | 'out-of-band';
   /** What the user must be allowed to do (checked by policy before the handler runs). */
-  readonly permission?: Permission | ((arg: string) => Permission | undefined);
+  readonly permission?: Permission | ((cmd: CommandOf<V>) => Permission | undefined);
   /** Only sets up the next transfer (data connection, type): a pending REST survives it. */
   readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
   readonly data?: boolean;
-  /** FEAT line(s) this command contributes, given the options and the session (implicit or not). */
-  readonly feat?: (o: ResolvedOptions, session: Session) => string | readonly string[] | undefined;
+  /** FEAT line(s) this command contributes, given what this session can do. */
+  readonly feat?: (c: FeatContext) => string | readonly string[] | undefined;
   readonly help: string;
-  handle(arg: string, ctx: CommandContext): Promise<Outcome>;
+  handle(cmd: CommandOf<V>, ctx: CommandContext): Promise<Outcome>;
+}
+
+/** A spec of some verb (the registry's element type). */
+export type AnyCommandSpec = { [V in Verb]: CommandSpec<V> }[Verb];
+
+/** Declares a spec with its handler typed by its verb. */
+export function command<V extends Verb>(spec: CommandSpec<V>): CommandSpec<V> {
+  return spec;
 }

@@ -1,0 +1,164 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { canonicalVerb, parseCommand, redactCommand, type Command, type ParsedLine } from './command.js';
+
+function command(line: string): Command {
+  const p = parseCommand(line);
+  assert.equal(p.kind, 'command', `${line}: ${JSON.stringify(p)}`);
+  return (p as Extract<ParsedLine, { kind: 'command' }>).command;
+}
+
+function bad(line: string): Extract<ParsedLine, { kind: 'bad-argument' }> {
+  const p = parseCommand(line);
+  assert.equal(p.kind, 'bad-argument', `${line}: ${JSON.stringify(p)}`);
+  return p as Extract<ParsedLine, { kind: 'bad-argument' }>;
+}
+
+describe('parseCommand', () => {
+  test('verbs are case-insensitive; X-aliases become their verb; the argument text is kept', () => {
+    assert.deepEqual(command('noop'), { verb: 'NOOP', arg: '' });
+    assert.deepEqual(command('XPWD'), { verb: 'PWD', arg: '' });
+    assert.deepEqual(command('xmkd a b'), { verb: 'MKD', arg: 'a b', path: 'a b' });
+    assert.equal(canonicalVerb('xcup'), 'CDUP');
+    assert.equal(canonicalVerb('ZZZZ'), undefined);
+  });
+
+  test('paths stay verbatim: spaces, quotes, a leading dash', () => {
+    assert.deepEqual(command('RETR  two  spaces '), {
+      verb: 'RETR',
+      arg: ' two  spaces ',
+      path: ' two  spaces ',
+    });
+    assert.deepEqual(command('STOR -x "q"'), { verb: 'STOR', arg: '-x "q"', path: '-x "q"' });
+    assert.deepEqual(command('LIST -la'), { verb: 'LIST', arg: '-la', path: '-la' });
+    assert.deepEqual(command('CWD'), { verb: 'CWD', arg: '', path: '/' });
+  });
+
+  test('a verb that needs a path gets 501 without one', () => {
+    for (const verb of ['RETR', 'STOR', 'APPE', 'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SIZE', 'MDTM']) {
+      const b = bad(verb);
+      assert.equal(b.code, 501);
+      assert.match(b.reason, new RegExp(`^${verb} needs a path`));
+    }
+  });
+
+  test('verbs without arguments refuse one (501); ACCT, ALLO, ABOR, QUIT, STOU ignore theirs', () => {
+    for (const line of ['PWD x', 'CDUP x', 'PASV 1', 'FEAT x', 'SYST x', 'NOOP x', 'REIN x', 'CCC x']) {
+      assert.equal(bad(line).code, 501, line);
+    }
+    for (const line of ['ACCT x', 'ALLO 100 R 10', 'ABOR x', 'QUIT now', 'STOU x']) command(line);
+  });
+
+  test('REST, PBSZ: numbers', () => {
+    assert.deepEqual(command('REST 123'), { verb: 'REST', arg: '123', offset: 123 });
+    assert.equal(bad('REST abc').code, 501);
+    assert.equal(bad('REST -1').code, 501);
+    assert.equal(bad('REST').code, 501);
+    assert.equal(bad('REST 1234567890123456').code, 501);
+    assert.deepEqual(command('PBSZ 0'), { verb: 'PBSZ', arg: '0', size: 0 });
+    assert.equal(bad('PBSZ x').code, 501);
+  });
+
+  test('TYPE: RFC 959 grammar; unknown types are 504, broken syntax 501', () => {
+    assert.deepEqual(command('TYPE a'), { verb: 'TYPE', arg: 'a', type: 'A', format: undefined });
+    assert.deepEqual(command('TYPE A N'), { verb: 'TYPE', arg: 'A N', type: 'A', format: 'N' });
+    assert.deepEqual(command('TYPE I'), { verb: 'TYPE', arg: 'I', type: 'I' });
+    assert.deepEqual(command('TYPE L 8'), { verb: 'TYPE', arg: 'L 8', type: 'L', byteSize: 8 });
+    assert.equal(bad('TYPE X').code, 504);
+    assert.equal(bad('TYPE').code, 501);
+    assert.equal(bad('TYPE L').code, 501);
+    assert.equal(bad('TYPE I 8').code, 501);
+    assert.equal(bad('TYPE A Q').code, 501);
+  });
+
+  test('MODE, STRU, PROT, AUTH: known letters parse, others are 504', () => {
+    assert.deepEqual(command('MODE s'), { verb: 'MODE', arg: 's', mode: 'S' });
+    assert.deepEqual(command('MODE B'), { verb: 'MODE', arg: 'B', mode: 'B' });
+    assert.equal(bad('MODE Q').code, 504);
+    assert.equal(bad('MODE').code, 501);
+    assert.deepEqual(command('STRU F'), { verb: 'STRU', arg: 'F', structure: 'F' });
+    assert.equal(bad('STRU X').code, 504);
+    assert.deepEqual(command('PROT p'), { verb: 'PROT', arg: 'p', level: 'P' });
+    assert.deepEqual(command('PROT S'), { verb: 'PROT', arg: 'S', level: 'S' });
+    assert.equal(bad('PROT Z').code, 504);
+    assert.deepEqual(command('AUTH ssl'), { verb: 'AUTH', arg: 'ssl', mechanism: 'SSL' });
+    assert.deepEqual(command('AUTH TLS-P'), { verb: 'AUTH', arg: 'TLS-P', mechanism: 'TLS-P' });
+    assert.equal(bad('AUTH KERBEROS').code, 504);
+    assert.equal(bad('AUTH').code, 504);
+  });
+
+  test('PORT, EPRT, EPSV: addresses parsed by protocol/address', () => {
+    assert.deepEqual(command('PORT 127,0,0,1,4,1'), {
+      verb: 'PORT',
+      arg: '127,0,0,1,4,1',
+      host: '127.0.0.1',
+      port: 1025,
+    });
+    assert.equal(bad('PORT 1,2,3').code, 501);
+    const eprt = command('EPRT |2|::1|5000|');
+    assert.ok(eprt.verb === 'EPRT');
+    assert.deepEqual(eprt.eprt, { kind: 'address', protocol: 2, host: '::1', port: 5000 });
+    const other = command('EPRT |9|x|5000|');
+    assert.ok(other.verb === 'EPRT' && other.eprt.kind === 'unsupported-protocol');
+    assert.equal(bad('EPRT 1.2.3.4').code, 501);
+    const all = command('EPSV all');
+    assert.ok(all.verb === 'EPSV' && all.epsv.kind === 'all');
+    assert.equal(bad('EPSV x').code, 501);
+  });
+
+  test('MFMT: a time-val and a path', () => {
+    const c = command('MFMT 20200102030405 a file.txt');
+    assert.ok(c.verb === 'MFMT');
+    assert.equal(c.modified.toISOString(), '2020-01-02T03:04:05.000Z');
+    assert.equal(c.path, 'a file.txt');
+    assert.equal(bad('MFMT 2020 x').code, 501);
+    assert.equal(bad('MFMT 20201340000000 x').code, 501);
+    assert.equal(bad('MFMT 20200102030405').code, 501);
+  });
+
+  test('OPTS: UTF8 and MLST; anything else 501', () => {
+    const utf8 = command('OPTS utf8 on');
+    assert.ok(utf8.verb === 'OPTS' && utf8.option.name === 'UTF8' && utf8.option.on);
+    const off = command('OPTS UTF-8 OFF');
+    assert.ok(off.verb === 'OPTS' && off.option.name === 'UTF8' && !off.option.on);
+    const mlst = command('OPTS MLST type;size;bogus;');
+    assert.ok(mlst.verb === 'OPTS' && mlst.option.name === 'MLST');
+    assert.deepEqual([...mlst.option.facts], ['type', 'size']);
+    assert.equal(bad('OPTS FOO').code, 501);
+  });
+
+  test('SITE: HELP and CHMOD; unknown subcommands 504; broken CHMOD 501', () => {
+    const help = command('SITE help');
+    assert.ok(help.verb === 'SITE' && help.site.name === 'HELP');
+    const chmod = command('SITE CHMOD 0644 my file');
+    assert.ok(chmod.verb === 'SITE');
+    assert.deepEqual(chmod.site, { name: 'CHMOD', mode: 0o644, path: 'my file' });
+    assert.equal(bad('SITE CHMOD xyz f').code, 501);
+    assert.equal(bad('SITE CHMOD 644').code, 501);
+    assert.equal(bad('SITE EXEC ls').code, 504);
+    assert.equal(bad('SITE').code, 501);
+  });
+
+  test('USER and HOST need a value; HELP topic is upper-cased', () => {
+    assert.equal(bad('USER').code, 501);
+    assert.deepEqual(command('USER alice'), { verb: 'USER', arg: 'alice', username: 'alice' });
+    assert.equal(bad('HOST ').code, 501);
+    assert.deepEqual(command('HELP retr'), { verb: 'HELP', arg: 'retr', topic: 'RETR' });
+  });
+
+  test('unknown verbs and broken lines', () => {
+    assert.deepEqual(parseCommand('FOOB x'), { kind: 'unknown', verb: 'FOOB' });
+    assert.equal(parseCommand('').kind, 'invalid');
+    assert.equal(parseCommand('R3TR x').kind, 'invalid');
+    assert.equal(parseCommand('TOOLONG x').kind, 'invalid');
+  });
+});
+
+describe('redactCommand', () => {
+  test('masks PASS and ACCT', () => {
+    assert.equal(redactCommand('PASS', 'secret'), 'PASS ****');
+    assert.equal(redactCommand('ACCT', 'x'), 'ACCT ****');
+    assert.equal(redactCommand('RETR', 'a'), 'RETR a');
+    assert.equal(redactCommand('NOOP', ''), 'NOOP');
+  });
+});

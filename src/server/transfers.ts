@@ -1,0 +1,136 @@
+import { replyForError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { Code } from '../protocol/codes.js';
+import { reply, type Reply } from '../protocol/reply.js';
+import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
+
+/** Commands whose data flows from the server; any other is treated as an upload. */
+const SENDING: ReadonlySet<string> = new Set(['RETR', 'LIST', 'NLST', 'MLSD']);
+
+/** What a transfer's work sees: the signal that ABOR or a disconnect fires, and a byte counter. */
+export interface TransferProgress {
+  readonly signal: AbortSignal;
+  /** Adds to the count STAT and the transfer log report. */
+  count(bytes: number): void;
+}
+
+/** The transfer in flight, as ABOR, STAT and QUIT see it. */
+export interface ActiveTransfer {
+  readonly command: string;
+  readonly bytes: number;
+  abort(): void;
+  /** Resolves once the transfer's final reply has been written (see Transfers.replied). */
+  readonly done: Promise<void>;
+}
+
+export interface TransferIo {
+  /** Writes a reply at once (the 150 before the data flows). */
+  preliminary(r: Reply): void;
+  readonly logger: Logger;
+}
+
+class Running implements ActiveTransfer, TransferProgress {
+  readonly #controller = new AbortController();
+  readonly signal = this.#controller.signal;
+  readonly done: Promise<void>;
+  bytes = 0;
+  finish!: () => void;
+
+  constructor(readonly command: string) {
+    this.done = new Promise<void>((resolve) => (this.finish = resolve));
+  }
+
+  count(bytes: number): void {
+    this.bytes += bytes;
+  }
+
+  abort(): void {
+    this.#controller.abort();
+  }
+}
+
+/**
+ * The one home of a transfer's choreography, one per control connection: take the endpoint that
+ * PASV/EPSV/PORT/EPRT prepared, write 150, open the data connection (425, or 522 saying why TLS
+ * was refused), run the work, and answer 226 only once the work confirms the bytes are delivered
+ * or durable; 426 when aborted or cut. The final reply is returned for the dispatcher to write;
+ * once it has, `replied()` releases ABOR (whose 226 must follow the 426) and QUIT.
+ */
+export class Transfers {
+  #running: Running | undefined;
+  #unreplied: Running | undefined;
+
+  constructor(private readonly io: TransferIo) {}
+
+  /** The transfer in flight, if any. */
+  get active(): ActiveTransfer | undefined {
+    return this.#running;
+  }
+
+  async run(
+    endpoint: DataEndpoint | undefined,
+    command: string,
+    opening: string,
+    work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
+  ): Promise<Reply> {
+    if (!endpoint) return reply(Code.CantOpenData, 'Use PORT, EPRT, PASV or EPSV first.');
+    const t = new Running(command);
+    this.#running = t;
+    const started = Date.now();
+    try {
+      const r = await this.#choreography(endpoint, t, opening, work);
+      this.io.logger.info(
+        { transfer: command, bytes: t.bytes, ms: Date.now() - started, reply: r.code },
+        'transfer',
+      );
+      return r;
+    } finally {
+      endpoint.close();
+      this.#running = undefined;
+      this.#unreplied = t;
+    }
+  }
+
+  /** The dispatcher wrote the reply of the command that ran the last transfer. */
+  replied(): void {
+    const t = this.#unreplied;
+    this.#unreplied = undefined;
+    t?.finish();
+  }
+
+  /** The control connection closed: stop the transfer in flight. */
+  abort(): void {
+    this.#running?.abort();
+  }
+
+  async #choreography(
+    endpoint: DataEndpoint,
+    t: Running,
+    opening: string,
+    work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
+  ): Promise<Reply> {
+    this.io.preliminary(reply(Code.FileStatusOkOpeningData, opening));
+    let sock: DataSocket;
+    try {
+      const direction: Direction = SENDING.has(t.command) ? 'send' : 'receive';
+      sock = await endpoint.open(t.signal, direction);
+    } catch (err) {
+      if (t.signal.aborted) return aborted();
+      return replyForError(err).reply; // 425, or 522 saying why TLS was refused
+    }
+    try {
+      await work(sock, t);
+      return reply(Code.ClosingDataSuccess, 'Transfer complete.');
+    } catch (err) {
+      sock.destroy();
+      if (t.signal.aborted) return aborted();
+      const { reply: r, unknown } = replyForError(err);
+      if (!unknown) return r;
+      // Stream errors (reset, timeout) mean the data connection broke.
+      this.io.logger.warn({ err: (err as Error).message, command: t.command }, 'transfer failed');
+      return reply(Code.TransferAborted, 'Data connection closed; transfer aborted.');
+    }
+  }
+}
+
+const aborted = (): Reply => reply(Code.TransferAborted, 'Transfer aborted.');
