@@ -41,7 +41,11 @@ async function serve(args: string[], cwd: string): Promise<Running> {
   let banner = '';
   child.stdout?.resume();
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner: ${banner}`)), 20_000);
+    // Generous: on a loaded machine start-up (certificate generation, scrypt) takes seconds.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no banner: ${banner}`));
+    }, 90_000);
     child.stderr?.on('data', (d: Buffer) => {
       banner += d.toString();
       if (banner.includes('Ctrl-C stops')) {
