@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { Stats } from 'node:fs';
+import { lstat as lstatCb, lstatSync, type Stats } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -15,6 +15,7 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { addAbortSignal, type Readable } from 'node:stream';
+import { setImmediate } from 'node:timers/promises';
 import { FerryError } from '../errors.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
@@ -38,8 +39,12 @@ export interface LocalStorageOptions {
   readOnly?: boolean;
 }
 
-/** lstat calls in flight per listing batch. */
-const STAT_BATCH = 64;
+/** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
+const STAT_BATCH = 256;
+/** An lstat slower than this moves the listing to the thread pool. */
+const SLOW_LSTAT_MS = 1;
+/** The longest a listing keeps the event loop before giving it a turn. */
+const TURN_MS = 2;
 
 const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'restart-read',
@@ -249,11 +254,12 @@ export class LocalStorage implements StorageBackend {
     const d = await this.#pinExistingDir(dir, 'list');
     let handle;
     try {
-      handle = await opendir(d.path, { bufferSize: 128 });
+      handle = await opendir(d.path, { bufferSize: STAT_BATCH });
     } catch (err) {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
+    const stater = new ListingStater(d);
     try {
       let done = false;
       while (!done) {
@@ -268,8 +274,9 @@ export class LocalStorage implements StorageBackend {
           if (!isTempName(e.name) && isAllowedName(e.name)) batch.push(e.name);
         }
         throwIfAborted(c.signal);
-        const stats = await Promise.all(batch.map((name) => entryStat(rootReal, d, dir, name)));
-        for (const s of stats) if (s) yield s;
+        for (const s of await stater.stat(batch, (name, st) => entryStat(rootReal, d, dir, name, st))) {
+          if (s) yield s;
+        }
       }
     } catch (err) {
       if (c.signal.aborted) throw abortedError(c.signal);
@@ -445,22 +452,59 @@ async function entryStat(
   dir: Pinned,
   vdir: VPath,
   name: string,
+  st: Stats | undefined,
 ): Promise<FileStat | undefined> {
-  const host = dir.child(name);
-  let st: Stats;
-  try {
-    st = await lstat(host);
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT') return undefined; // removed since readdir
-    throw err;
-  }
+  if (st === undefined) return undefined; // removed since readdir
   const fs = toFileStat(name, joinVPath(vdir, name), st);
   if (st.isSymbolicLink()) {
     // Show where it leads only if that is inside; a host path must never reach the client.
-    const target = await realpath(host).catch(() => undefined);
+    const target = await realpath(dir.child(name)).catch(() => undefined);
     if (target !== undefined && isInside(target, rootReal)) fs.target = toVPath(target, rootReal);
   }
   return fs;
+}
+
+/**
+ * lstat for listings, as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers
+ * fast (a thread-pool round trip per entry costs more than the cached lstat itself), giving the
+ * event loop a turn every few milliseconds; once one lstat is slow (cold cache, network
+ * filesystem), the rest of the listing goes through the thread pool so other sessions never wait.
+ */
+class ListingStater {
+  #sync = true;
+
+  constructor(private readonly dir: Pinned) {}
+
+  async stat<T>(names: string[], then: (name: string, st: Stats | undefined) => Promise<T>): Promise<T[]> {
+    if (!this.#sync) {
+      return Promise.all(names.map(async (name) => then(name, await lstatIfExists(this.dir.child(name)))));
+    }
+    const out: Promise<T>[] = [];
+    let turn = performance.now();
+    for (const name of names) {
+      const before = performance.now();
+      const st = lstatSync(this.dir.child(name), { throwIfNoEntry: false });
+      const after = performance.now();
+      if (after - before > SLOW_LSTAT_MS) this.#sync = false;
+      out.push(then(name, st));
+      if (after - turn > TURN_MS) {
+        await setImmediate();
+        turn = performance.now();
+      }
+    }
+    return Promise.all(out);
+  }
+}
+
+/** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
+function lstatIfExists(path: string): Promise<Stats | undefined> {
+  return new Promise((resolve, reject) => {
+    lstatCb(path, (err, st) => {
+      if (err === null) resolve(st);
+      else if (err.code === 'ENOENT') resolve(undefined);
+      else reject(err);
+    });
+  });
 }
 
 function toFileStat(name: string, path: VPath, st: Stats): FileStat {

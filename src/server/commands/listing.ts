@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Code } from '../../protocol/codes.js';
 import {
-  formatListLine,
+  listLineFormatter,
   formatMlsxFacts,
   formatMlstFeat,
   formatNlstLine,
@@ -41,11 +41,17 @@ async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; 
   }
 }
 
-/** Streams lines in batches, with backpressure, so a 10,000-entry directory never sits in memory. */
-async function* batches(lines: AsyncIterable<string>): AsyncGenerator<string> {
+/**
+ * Formats entries into large chunks (few writes, few event-loop turns), with backpressure, so a
+ * 10,000-entry directory never sits in memory.
+ */
+async function* chunks(
+  entries: AsyncIterable<FileStat>,
+  format: (st: FileStat) => string,
+): AsyncGenerator<string> {
   let buf = '';
-  for await (const line of lines) {
-    buf += line;
+  for await (const st of entries) {
+    buf += format(st) + '\r\n';
     if (buf.length >= 64 * 1024) {
       yield buf;
       buf = '';
@@ -72,7 +78,8 @@ function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
 
 function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
   verb: V,
-  format: (ctx: CommandContext, st: FileStat, now: Date) => string,
+  /** The formatter of one listing (it may cache per listing). */
+  formatter: (ctx: CommandContext, now: Date) => (st: FileStat) => string,
 ): CommandSpec<V> {
   return {
     verb,
@@ -88,10 +95,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
       return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        async function* lines(): AsyncGenerator<string> {
-          for await (const st of entries(ctx, path, stat)) yield format(ctx, st, now) + '\r\n';
-        }
-        const out = Readable.from(batches(lines()));
+        const out = Readable.from(chunks(entries(ctx, path, stat), formatter(ctx, now)));
         out.on('data', (c: string) => t.count(Buffer.byteLength(c)));
         await pipeline(out, sock.stream, { signal: t.signal });
       });
@@ -106,9 +110,12 @@ async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VP
 }
 
 export const listingCommands: AnyCommandSpec[] = [
-  listingCommand('LIST', (_ctx, st, now) => formatListLine(entry(st), now)),
-  listingCommand('NLST', (_ctx, st) => formatNlstLine(entry(st))),
-  listingCommand('MLSD', (ctx, st) => mlsx(ctx, st)),
+  listingCommand('LIST', (_ctx, now) => {
+    const line = listLineFormatter(now);
+    return (st) => line(entry(st));
+  }),
+  listingCommand('NLST', () => (st) => formatNlstLine(entry(st))),
+  listingCommand('MLSD', (ctx) => (st) => mlsx(ctx, st)),
   command({
     verb: 'MLST',
     access: 'logged-in',
@@ -143,8 +150,9 @@ export const listingCommands: AnyCommandSpec[] = [
       }
       const { path, stat } = await target(arg, ctx);
       const now = new Date();
+      const line = listLineFormatter(now);
       const lines: string[] = [];
-      for await (const st of entries(ctx, path, stat)) lines.push(formatListLine(entry(st), now));
+      for await (const st of entries(ctx, path, stat)) lines.push(line(entry(st)));
       const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
     },
