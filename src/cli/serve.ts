@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { pino } from 'pino';
 import { hashPassword } from '../auth/password.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import type { ServerOptions } from '../server/options.js';
@@ -12,6 +11,7 @@ import { LocalStorage } from '../storage/local.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig, parsePortRange, type FileConfig } from './config.js';
+import { createServerLogger } from './log-destination.js';
 import { FerryError } from '../errors.js';
 
 interface ServeFlags {
@@ -109,7 +109,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
   const config = flags.config ? await loadConfig(flags.config) : {};
   const root = path.resolve(flags.root ?? config.root ?? process.cwd());
-  const logger = pino({ level: flags.logLevel ?? config.logLevel ?? 'info' });
+  const logger = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const host = flags.listen ?? config.listen ?? '::';
   const ports = defaultPorts();
   const explicitPort = portFlag(flags.explicitPort, 'explicit-port') ?? config.explicitPort ?? ports.explicit;

@@ -16,6 +16,7 @@ import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
+import type { WarningLimiter } from './warning-limiter.js';
 
 export interface ServerRuntime {
   readonly options: ResolvedOptions;
@@ -24,13 +25,21 @@ export interface ServerRuntime {
   readonly commands: ReadonlyMap<string, CommandSpec>;
   readonly specs: readonly CommandSpec[];
   readonly logger: Logger;
+  readonly warnings: WarningLimiter;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
 type ActiveTransfer = TransferState & { abort(): void; readonly done: Promise<void> };
 
-/** Queued commands beyond this pause reading, so a flood cannot grow memory. */
+/**
+ * Per-connection bounds, so that a client that floods commands (and never reads the replies)
+ * costs a bounded amount of memory: at most MAX_QUEUED parsed commands wait, and once more than
+ * MAX_UNSENT bytes of replies are unsent (the client does not read them) no further command runs
+ * and nothing more is read; reading resumes when the output drains. Raw input waiting in the line
+ * reader is bounded by what arrived before reading paused (a few socket reads).
+ */
 const MAX_QUEUED = 64;
+export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
  * One client: read → frame → parse → policy → handler → reply. Commands run one at a time in
@@ -48,6 +57,10 @@ export class ControlConnection {
   private transferState: ActiveTransfer | undefined;
   private finishTransfer: (() => void) | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** Runs while unsent output is above MAX_UNSENT_BYTES; closes the connection if it stays there. */
+  private stallTimer: NodeJS.Timeout | undefined;
+  /** The command loop waiting for unsent output to fall below the bound. */
+  private wakeOnRoom: (() => void) | undefined;
   private readonly disconnect = new AbortController();
 
   constructor(
@@ -57,7 +70,10 @@ export class ControlConnection {
   ) {
     socket.setNoDelay(true);
     this.session = new Session(implicit, socket.remoteAddress ?? '', socket.localAddress ?? '');
-    this.logger = rt.logger.child({ session: this.session.id });
+    this.logger = rt.warnings.forAddress(
+      rt.logger.child({ session: this.session.id }),
+      this.session.remoteAddress,
+    );
     this.channel = new ControlChannel(socket);
     this.closed = new Promise((resolve) => this.channel.once('close', resolve));
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -65,6 +81,7 @@ export class ControlConnection {
       this.logger.debug({ err: err.message }, 'control connection error'),
     );
     this.channel.once('close', () => this.onClose());
+    this.channel.on('drain', () => this.onOutputDrained());
   }
 
   async start(): Promise<void> {
@@ -126,7 +143,15 @@ export class ControlConnection {
   private onData(chunk: Buffer): void {
     this.touch();
     this.reader.push(chunk);
-    for (let r = this.reader.next(); r; r = this.reader.next()) {
+    this.takeLines();
+    void this.drain();
+  }
+
+  /** Moves complete lines from the reader to the queue while it has room; the rest waits there. */
+  private takeLines(): void {
+    while (this.queue.length < MAX_QUEUED) {
+      const r = this.reader.next();
+      if (!r) break;
       const item: Item = r.kind === 'line' ? parseCommand(r.line) : { kind: 'too-long' };
       if (
         item.kind === 'command' &&
@@ -138,17 +163,55 @@ export class ControlConnection {
       }
       this.queue.push(item);
     }
-    if (this.queue.length >= MAX_QUEUED) this.channel.socket.pause();
-    void this.drain();
+    this.updateFlow();
+  }
+
+  private get outputBlocked(): boolean {
+    return this.channel.unsentBytes > MAX_UNSENT_BYTES;
+  }
+
+  /** Reads only while the queue has room and the client takes its replies. */
+  private updateFlow(): void {
+    if (this.channel.isClosed) return;
+    const blocked = this.outputBlocked;
+    if (blocked || this.queue.length >= MAX_QUEUED) this.channel.pause();
+    else this.channel.resume();
+    if (!blocked) {
+      clearTimeout(this.stallTimer);
+      this.stallTimer = undefined;
+    } else {
+      this.stallTimer ??= setTimeout(() => this.onStalled(), this.rt.options.timeouts.stalledOutputMs);
+    }
+  }
+
+  private onOutputDrained(): void {
+    if (this.outputBlocked) return;
+    const wake = this.wakeOnRoom;
+    this.wakeOnRoom = undefined;
+    wake?.();
+    this.updateFlow();
+  }
+
+  private onStalled(): void {
+    this.logger.warn(
+      { remote: this.session.remoteAddress, unsent: this.channel.unsentBytes },
+      'closing: the client has not read its replies',
+    );
+    this.channel.destroy();
   }
 
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
     try {
-      for (let item = this.queue.shift(); item && !this.quitting; item = this.queue.shift()) {
+      while (!this.quitting) {
+        while (this.outputBlocked && !this.channel.isClosed) {
+          await new Promise<void>((resolve) => (this.wakeOnRoom = resolve));
+        }
+        const item = this.queue.shift();
+        if (!item) break;
         await this.execute(item);
-        if (this.queue.length < MAX_QUEUED) this.channel.socket.resume();
+        this.takeLines();
       }
     } finally {
       this.running = false;
@@ -180,7 +243,7 @@ export class ControlConnection {
       outcome = r;
     }
     const r = 'after' in outcome ? outcome.reply : outcome;
-    this.logger.info(
+    this.logger.debug(
       { command: redactCommand(item.verb, item.arg), reply: r.code, ms: Date.now() - started },
       'command',
     );
@@ -229,6 +292,7 @@ export class ControlConnection {
 
   private write(r: Reply): void {
     this.channel.write(formatReply(r));
+    if (this.outputBlocked) this.updateFlow();
   }
 
   /** Restarts the idle timer (one timer per connection, refreshed on every chunk). */
@@ -247,6 +311,8 @@ export class ControlConnection {
 
   private onClose(): void {
     clearTimeout(this.idleTimer);
+    clearTimeout(this.stallTimer);
+    this.wakeOnRoom?.();
     this.disconnect.abort();
     this.transferState?.abort();
     this.session.setData(undefined);

@@ -41,6 +41,8 @@ export interface ServerOptions {
     handshakeMs?: number;
     dataIdleMs?: number;
     closeGraceMs?: number;
+    /** A client whose unsent replies stay above the output bound this long is disconnected. */
+    stalledOutputMs?: number;
   };
   limits?: { maxSessions?: number; maxSessionsPerAddress?: number; maxLoginFailures?: number };
   greeting?: string;
@@ -86,6 +88,7 @@ const schema = z.object({
       handshakeMs: z.number().int().positive().optional(),
       dataIdleMs: z.number().int().positive().optional(),
       closeGraceMs: z.number().int().nonnegative().optional(),
+      stalledOutputMs: z.number().int().positive().optional(),
     })
     .optional(),
   limits: z
@@ -118,6 +121,7 @@ export interface ResolvedOptions {
     handshakeMs: number;
     dataIdleMs: number;
     closeGraceMs: number;
+    stalledOutputMs: number;
   };
   limits: { maxSessions: number; maxSessionsPerAddress: number; maxLoginFailures: number };
   greeting: string;
@@ -184,6 +188,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       handshakeMs: v.timeouts?.handshakeMs ?? 15_000,
       dataIdleMs: v.timeouts?.dataIdleMs ?? 300_000,
       closeGraceMs: v.timeouts?.closeGraceMs ?? 10_000,
+      stalledOutputMs: v.timeouts?.stalledOutputMs ?? 60_000,
     },
     limits: {
       maxSessions: v.limits?.maxSessions ?? 10_000,

@@ -9,6 +9,7 @@ import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts } from './passive-ports.js';
+import { WarningLimiter } from './warning-limiter.js';
 
 export interface ListeningAddresses {
   explicit?: net.AddressInfo;
@@ -44,6 +45,7 @@ export class FerryServer {
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
       logger: o.logger,
+      warnings: new WarningLimiter(o.logger),
     };
   }
 
@@ -96,6 +98,7 @@ export class FerryServer {
       await Promise.all([...this.connections].map((c) => c.closed));
       clearTimeout(timer);
       await stopped;
+      this.runtime.warnings.dispose();
     })();
     return this.closing;
   }
@@ -104,6 +107,7 @@ export class FerryServer {
   destroy(): void {
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
+    this.runtime.warnings.dispose();
   }
 
   private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
@@ -131,7 +135,12 @@ export class FerryServer {
     const { maxSessions, maxSessionsPerAddress } = this.options.limits;
     const count = this.perAddress.get(address) ?? 0;
     if (this.closing || this.connections.size >= maxSessions || count >= maxSessionsPerAddress) {
-      this.logger.warn({ remote: address }, 'connection refused: too many sessions');
+      this.runtime.warnings.warn(
+        this.logger,
+        address,
+        { remote: address },
+        'connection refused: too many sessions',
+      );
       // On implicit FTPS nothing may precede TLS, so there is no 421 to send.
       if (!implicit)
         socket.end(formatReply(reply(Code.ServiceNotAvailable, 'Too many connections, try later.')));

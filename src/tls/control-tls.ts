@@ -13,7 +13,8 @@ import { RecordSplitter } from './record-splitter.js';
  * runs over a SessionPipe that we own: ending the session ends the pipe, never the TCP socket, and
  * the bytes that follow the old session go to the next phase (plaintext, or a new handshake).
  *
- * Events: 'data' (plaintext application bytes), 'close', 'error'.
+ * Events: 'data' (plaintext application bytes), 'drain' (a stream on the way out emptied its
+ * buffer: `unsentBytes` may have dropped), 'close', 'error'.
  */
 export type TlsStart =
   | {
@@ -72,6 +73,26 @@ export class ControlChannel extends EventEmitter {
     socket.on('data', (chunk: Buffer) => this.route(chunk));
     socket.on('error', (err) => this.emit('error', err));
     socket.on('close', () => this.onClose());
+    socket.on('drain', this.onDrain);
+  }
+
+  /**
+   * Bytes written but not yet handed to the kernel: queued in the TCP socket and, while TLS runs
+   * (or a session is being replaced), in each TLS engine and its pipe.
+   */
+  get unsentBytes(): number {
+    let n = this.socket.writableLength;
+    for (const s of sessionsOf(this.phase)) n += s.tls.writableLength + s.pipe.writableLength;
+    return n;
+  }
+
+  /** Stops (or restarts) reading from the client; what was read already is still delivered. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.socket.resume();
   }
 
   /** True while application bytes travel inside TLS. */
@@ -112,6 +133,8 @@ export class ControlChannel extends EventEmitter {
           })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe };
+    sock.on('drain', this.onDrain);
+    pipe.on('drain', this.onDrain);
     const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;
     sock.on('data', (d: Buffer) => {
       if (current()) this.emit('data', d);
@@ -158,6 +181,10 @@ export class ControlChannel extends EventEmitter {
     this.socket.destroy();
   }
 
+  private readonly onDrain = (): void => {
+    this.emit('drain');
+  };
+
   private route(chunk: Buffer): void {
     const p = this.phase;
     if (p.kind === 'plain') {
@@ -187,6 +214,12 @@ export class ControlChannel extends EventEmitter {
     }
     this.emit('close');
   }
+}
+
+function sessionsOf(p: Phase): Session[] {
+  if (p.kind === 'tls') return [p.session];
+  if (p.kind === 'closing') return p.next.kind === 'tls' ? [p.session, p.next.session] : [p.session];
+  return [];
 }
 
 function retire(s: Session): void {

@@ -8,6 +8,7 @@ import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { curl, expectSuccess } from '../support/clients.js';
+import { bannerOf } from '../support/ferry-process.js';
 import { freePort, REPO_ROOT } from '../support/peers.js';
 
 const main = path.join(REPO_ROOT, 'dist/src/cli/main.js');
@@ -38,22 +39,8 @@ async function serve(args: string[], cwd: string): Promise<Running> {
     ],
     { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  let banner = '';
   child.stdout?.resume();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no banner: ${banner}`)), 20_000);
-    child.stderr?.on('data', (d: Buffer) => {
-      banner += d.toString();
-      if (banner.includes('Ctrl-C stops')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ferry serve exited ${code}: ${banner}`));
-    });
-  });
+  const banner = await bannerOf(child, 20_000);
   return { child, banner, implicitPort, explicitPort };
 }
 

@@ -1,0 +1,23 @@
+import { pino, type Logger as PinoLogger } from 'pino';
+
+/** Log bytes held for a destination that cannot keep up; beyond this, lines are dropped. */
+export const LOG_BUFFER_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The server's log: JSON lines to standard output through an asynchronous buffer that never
+ * holds more than `maxBytes` (a slow disk, a full pipe or a paused terminal must not grow memory
+ * without bound). Dropped lines are counted and reported in one line once the output has drained.
+ */
+export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_BYTES): PinoLogger {
+  const destination = pino.destination({ dest: fd, sync: false, maxLength: maxBytes });
+  const logger = pino({ level }, destination);
+  let dropped = 0;
+  destination.on('drop', () => dropped++);
+  destination.on('drain', () => {
+    if (dropped === 0) return;
+    const n = dropped;
+    dropped = 0;
+    logger.warn({ droppedLines: n }, `log output could not keep up: ${n} lines dropped`);
+  });
+  return logger;
+}
