@@ -53,6 +53,7 @@ export class ControlConnection {
   private readonly queue: Item[] = [];
   private readonly logger: Logger;
   private running = false;
+  private handshaking = false;
   private quitting = false;
   private transferState: ActiveTransfer | undefined;
   private finishTransfer: (() => void) | undefined;
@@ -122,6 +123,7 @@ export class ControlConnection {
   private async startTls(): Promise<boolean> {
     const secureContext = this.rt.certificates.createSessionContext();
     const sessions = createSessionCache();
+    this.handshaking = true;
     try {
       await this.channel.startTls({
         role: 'server',
@@ -137,6 +139,8 @@ export class ControlConnection {
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
       this.channel.destroy();
       return false;
+    } finally {
+      this.handshaking = false;
     }
   }
 
@@ -303,7 +307,9 @@ export class ControlConnection {
   }
 
   private onIdle(): void {
-    if (this.transferState) return this.touch(); // a long transfer is not idleness
+    // Idle means waiting for the client: not during a transfer, a command or a TLS handshake
+    // (slow storage or a loaded machine is not the client's idleness; the handshake has its own timeout).
+    if (this.transferState || this.running || this.handshaking) return this.touch();
     this.logger.info({}, 'idle timeout');
     this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
     this.channel.close();

@@ -65,6 +65,7 @@ export class ControlChannel extends EventEmitter {
   private phase: Phase = { kind: 'plain' };
   private readonly records = new RecordSplitter();
   private closed = false;
+  private paused = false;
   private readonly gone: Promise<void>;
 
   constructor(readonly socket: Socket) {
@@ -88,11 +89,15 @@ export class ControlChannel extends EventEmitter {
 
   /** Stops (or restarts) reading from the client; what was read already is still delivered. */
   pause(): void {
+    if (this.paused) return;
+    this.paused = true;
     this.socket.pause();
   }
 
   resume(): void {
-    if (!this.closed) this.socket.resume();
+    if (!this.paused || this.closed) return;
+    this.paused = false;
+    this.socket.resume();
   }
 
   /** True while application bytes travel inside TLS. */
