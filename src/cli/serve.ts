@@ -13,6 +13,7 @@ import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig, parsePortRange, type FileConfig } from './config.js';
 import { createServerLogger } from './log-destination.js';
 import { FerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
 
 interface ServeFlags {
   config?: string;
@@ -189,7 +190,7 @@ async function serve(flags: ServeFlags): Promise<void> {
  * Upload temp files left by a server that was killed mid-upload are removed in the background,
  * one home after the other, so a huge tree never delays the start (live uploads are kept).
  */
-async function sweepHomes(homes: string[], signal: AbortSignal, logger: pino.Logger): Promise<void> {
+async function sweepHomes(homes: string[], signal: AbortSignal, logger: Logger): Promise<void> {
   for (const home of homes) {
     try {
       const removed = await sweepStaleUploads(home, signal);
