@@ -5,7 +5,8 @@ import { Command, InvalidArgumentError, Option, type CommanderError } from 'comm
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
 import type { ProtocolEvent } from '../client/control.js';
 import { failureKind } from '../client/errors.js';
-import { mirror } from '../client/mirror.js';
+import { mirror, type MirrorResult } from '../client/mirror.js';
+import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
 import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../client/trust.js';
 import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
@@ -254,7 +255,8 @@ function formatDate(d: Date): string {
 
 function formatEntry(e: RemoteEntry): string {
   const mode = formatMode(e.type, e.mode ?? defaultMode(e.type));
-  const size = e.type === 'dir' ? '-' : String(e.size);
+  // What the server reported, as --json shows it (directories too: many servers give a size).
+  const size = String(e.size);
   const name =
     e.type === 'dir' ? `${e.name}/` : e.type === 'link' && e.target ? `${e.name} -> ${e.target}` : e.name;
   return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
@@ -265,6 +267,15 @@ async function localIsDirectory(p: string): Promise<boolean> {
     (s) => s.isDirectory(),
     () => false,
   );
+}
+
+/** The last line of `mirror`: what was (or, in a dry run, would be) done. */
+export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
+  const skipped =
+    r.unchanged > 0 ? `${r.skipped} skipped (${r.unchanged} unchanged)` : `${r.skipped} skipped`;
+  return dryRun
+    ? `Would transfer ${r.transferred} file(s), ${humanBytes(r.bytes)}; would delete ${r.deleted}; ${skipped}.`
+    : `Transferred ${r.transferred} file(s), ${humanBytes(r.bytes)}; ${r.deleted} deleted, ${skipped}.`;
 }
 
 /** A bar for one file transfer; updates from a Progress callback. */
@@ -462,16 +473,14 @@ export function registerClientCommands(program: Command): void {
               case 'skip':
                 run.reporter.note(`skipped ${e.path}: ${e.reason}`);
                 break;
+              case 'unchanged':
               case 'mkdir':
                 break;
             }
           },
         });
         for (const b of bars.values()) b.done();
-        run.reporter.note(
-          `${o.dryRun ? 'Would transfer' : 'Transferred'} ${result.transferred} file(s), ${humanBytes(result.bytes)}; ` +
-            `${result.deleted} deleted, ${result.skipped} skipped.`,
-        );
+        run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
       });
     });
 
@@ -536,15 +545,58 @@ export function registerClientCommands(program: Command): void {
 
   command('quote', 'send a raw command and print the reply')
     .argument('<url>', 'server (a path changes directory first)')
-    .argument('<command...>', 'the command and its arguments')
+    .argument('<command...>', 'the command and its arguments (REIN and CCC included)')
     .action(async (urlText: string, words: string[], o: CommonOptions) => {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
+        const line = words.join(' ');
+        const reserved = checkQuote(line, parseFtpUrl(urlText));
         const { client, url } = await run.connect(urlText);
         if (url.path !== '') await client.cd(url.path);
-        const r = await client.send(words.join(' '));
+        const r =
+          reserved === 'reinitialize'
+            ? await client.reinitialize()
+            : reserved === 'clear-control'
+              ? await client.ccc()
+              : await client.send(line);
         process.stdout.write(formatReply(r).replaceAll('\r\n', '\n'));
         return r.code >= 400 ? EXIT.remote : EXIT.ok;
       });
     });
+}
+
+/** What `ferry quote` says about a command the client sends itself: the command or flag to use. */
+const QUOTE_ADVICE: Readonly<Record<Exclude<ReservedKind, 'reinitialize' | 'clear-control'>, string>> = {
+  auth: 'ferry negotiates TLS itself: ftpes:// sends AUTH TLS (--auth ssl for AUTH SSL), ftps:// starts with TLS',
+  protection:
+    'ferry sends PBSZ and PROT itself: choose the data protection with --prot p (default) or --prot c',
+  login:
+    'ferry logs in itself: the user comes from the URL (ftpes://USER@host/), the password from the URL, FERRY_PASSWORD or ~/.netrc',
+  quit: 'ferry sends QUIT itself after the command',
+  abort: 'press Ctrl-C to abort a running ferry get, put or mirror',
+  download: 'it needs a data connection: use ferry get or ferry cat',
+  upload: 'it needs a data connection: use ferry put (--append for APPE, -c to resume)',
+  listing: 'it needs a data connection: use ferry ls (-1 for names, --json for details)',
+};
+
+/**
+ * Checks a `quote` command before connecting. REIN and CCC run through the client's own methods
+ * (which renegotiate TLS and log in again, or continue in clear); the other commands the client
+ * sends itself are refused with the ferry command or flag that does the job.
+ */
+function checkQuote(line: string, url: FtpUrl): ReservedKind | undefined {
+  const reserved = reservedCommand(line);
+  if (!reserved) return undefined;
+  const { verb, kind } = reserved;
+  if (kind === 'reinitialize' || kind === 'clear-control') {
+    if (verbOf(line) !== line.trim().toUpperCase())
+      throw new FerryError('ERR_USAGE', `quote ${verb} takes no arguments.`);
+    if (kind === 'clear-control' && url.security !== 'explicit')
+      throw new FerryError(
+        'ERR_USAGE',
+        `quote CCC needs explicit FTPS (ftpes://): ${url.security === 'implicit' ? 'on ftps:// (implicit FTPS) every server refuses it (MS-FTPS 3.1.5.2)' : 'ftp:// has no TLS to end'}.`,
+      );
+    return kind;
+  }
+  throw new FerryError('ERR_USAGE', `quote ${verb}: ${QUOTE_ADVICE[kind]}.`);
 }

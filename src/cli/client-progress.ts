@@ -2,12 +2,14 @@ import cliProgress from 'cli-progress';
 
 /**
  * Progress bars for transfers on stderr (bytes, rate, ETA), only when stderr is a terminal and
- * --quiet is off; otherwise transfers are silent and notes go to stderr as plain lines.
+ * --quiet is off; otherwise transfers are silent and notes go to stderr as plain lines. A finished
+ * transfer leaves its last line on screen (100 %, size, average rate, time), as curl and scp do;
+ * the live bars below it go on.
  */
 
 export interface TransferBar {
   update(bytes: number, total: number | undefined): void;
-  /** Removes the bar (the transfer ended, well or not). */
+  /** Ends the bar (the transfer ended, well or not): its final line stays on screen. */
   done(): void;
 }
 
@@ -19,6 +21,9 @@ export interface Reporter {
   /** Stops all bars (before printing an error or exiting). */
   stop(): void;
 }
+
+/** A terminal to draw on: stderr, or a stand-in in tests. */
+export type TerminalStream = NodeJS.WritableStream & { readonly isTTY?: boolean };
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
 
@@ -32,60 +37,117 @@ export function humanBytes(n: number): string {
   return u === 0 ? `${v} ${UNITS[0]}` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[u]}`;
 }
 
+function humanSeconds(s: number): string {
+  if (!Number.isFinite(s)) return '?';
+  const t = Math.round(s);
+  if (t < 60) return `${t}s`;
+  if (t < 3600) return `${Math.floor(t / 60)}m${String(t % 60).padStart(2, '0')}s`;
+  return `${Math.floor(t / 3600)}h${String(Math.floor(t / 60) % 60).padStart(2, '0')}m`;
+}
+
 function shorten(label: string, max = 32): string {
   return label.length <= max ? label.padEnd(max) : `…${label.slice(-(max - 1))}`;
 }
 
-class TerminalReporter implements Reporter {
-  private readonly multi = new cliProgress.MultiBar(
-    {
-      stream: process.stderr,
+const BAR_WIDTH = 24;
+
+/** What a transfer's line shows. */
+export interface TransferState {
+  readonly label: string;
+  readonly bytes: number;
+  readonly total: number | undefined;
+  readonly elapsedMs: number;
+  /** Seconds left (live lines only). */
+  readonly etaSeconds?: number;
+  readonly finished: boolean;
+}
+
+/**
+ * One transfer's line: `name [████░░░░] 50% | 1.00 MiB/2.00 MiB | 4.00 MiB/s | ETA 1s` while it
+ * runs; the last one shows the elapsed time instead of the ETA.
+ */
+export function transferLine(t: TransferState): string {
+  const secs = Math.max(t.elapsedMs / 1000, 0.001);
+  const speed = `${humanBytes(Math.round(t.bytes / secs))}/s`;
+  const tail = t.finished ? humanSeconds(t.elapsedMs / 1000) : `ETA ${humanSeconds(t.etaSeconds ?? NaN)}`;
+  if (t.total === undefined || t.total <= 0) {
+    return `${shorten(t.label)} ${humanBytes(t.bytes)} | ${speed}${t.finished ? ` | ${tail}` : ''}`;
+  }
+  const progress = Math.min(Math.max(t.bytes / t.total, 0), 1);
+  const full = Math.round(progress * BAR_WIDTH);
+  const bar = '\u2588'.repeat(full) + '\u2591'.repeat(BAR_WIDTH - full);
+  const pct = String(Math.floor(progress * 100)).padStart(3);
+  return `${shorten(t.label)} [${bar}] ${pct}% | ${humanBytes(t.bytes)}/${humanBytes(t.total)} | ${speed} | ${tail}`;
+}
+
+interface BarPayload {
+  state: () => TransferState;
+}
+
+export class TerminalReporter implements Reporter {
+  private readonly multi: cliProgress.MultiBar;
+  /** Whether the multi-bar is drawing (it starts with the first bar and writes notes in between). */
+  private drawing = false;
+
+  constructor(private readonly stream: TerminalStream) {
+    this.multi = new cliProgress.MultiBar({
+      stream,
       hideCursor: true,
       clearOnComplete: true,
       fps: 8,
-      barsize: 24,
       autopadding: true,
-    },
-    cliProgress.Presets.shades_classic,
-  );
+      format: (_options, params, payload: BarPayload) =>
+        transferLine({ ...payload.state(), etaSeconds: params.eta }),
+    });
+  }
 
   bar(label: string, total: number | undefined): TransferBar {
     const started = Date.now();
-    const known = total !== undefined && total > 0;
-    const format = known
-      ? '{name} [{bar}] {percentage}% | {done}/{size} | {speed} | ETA {eta_formatted}'
-      : '{name} {done} | {speed}';
-    const payload = (bytes: number, t: number | undefined): Record<string, string> => {
-      const secs = Math.max((Date.now() - started) / 1000, 0.001);
-      return {
-        name: shorten(label),
-        done: humanBytes(bytes),
-        size: t !== undefined ? humanBytes(t) : '?',
-        speed: `${humanBytes(Math.round(bytes / secs))}/s`,
-      };
-    };
-    const b = this.multi.create(known ? total : 1, 0, payload(0, total), { format });
+    let bytes = 0;
+    let size = total;
     let finished = false;
+    const state = (): TransferState => ({
+      label,
+      bytes,
+      total: size,
+      elapsedMs: Date.now() - started,
+      finished,
+    });
+    const known = (t: number | undefined): t is number => t !== undefined && t > 0;
+    const payload: BarPayload = { state };
+    const b = this.multi.create(known(total) ? total : 1, 0, payload);
+    this.drawing = true;
     return {
-      update: (bytes, t) => {
+      update: (n, t) => {
         if (finished) return;
-        if (t !== undefined && t > 0 && t !== b.getTotal()) b.setTotal(t);
-        b.update(known ? bytes : 0, payload(bytes, t));
+        bytes = n;
+        if (known(t) && t !== size) {
+          size = t;
+          b.setTotal(t);
+        }
+        b.update(known(size) ? n : 0, payload);
       },
       done: () => {
         if (finished) return;
         finished = true;
         b.stop();
+        // The final line goes above the live bars, for good; remove() redraws and writes it.
+        this.multi.log(`${transferLine(state())}\n`);
         this.multi.remove(b);
       },
     };
   }
 
   note(text: string): void {
-    this.multi.log(`${text}\n`);
+    // The multi-bar writes its log on its next redraw, which only comes while it is drawing.
+    if (this.drawing) this.multi.log(`${text}\n`);
+    else this.stream.write(`${text}\n`);
   }
 
   stop(): void {
+    if (!this.drawing) return;
+    this.drawing = false;
+    this.multi.update(); // writes pending notes
     this.multi.stop();
   }
 }
@@ -102,5 +164,7 @@ class PlainReporter implements Reporter {
 }
 
 export function createReporter(opts: { quiet: boolean }): Reporter {
-  return !opts.quiet && process.stderr.isTTY ? new TerminalReporter() : new PlainReporter(opts.quiet);
+  return !opts.quiet && process.stderr.isTTY
+    ? new TerminalReporter(process.stderr)
+    : new PlainReporter(opts.quiet);
 }

@@ -9,12 +9,33 @@ import { download, upload, type GetOptions, type PutOptions, type TransferSummar
 import { listDir, listRaw, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
 import { command, parsePwdReply, pathArg, type Session } from './session.js';
+import { reservedCommand, type ReservedKind } from './raw-commands.js';
 import type { CredentialSources, Security } from './url.js';
 
 export type { ClientOptions } from './options.js';
 export type { Progress, TransferOptions, GetOptions, PutOptions, TransferSummary } from './files.js';
 export { parseListText, parseMlsdText, type RemoteEntry } from './listing.js';
 export { parsePwdReply } from './session.js';
+
+/** What send() says about a reserved command: the method or option to use instead. */
+const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
+  auth: 'connect() negotiates TLS',
+  protection: 'data protection is set at connect (dataProtection option)',
+  login: 'log in with connect()',
+  quit: 'use close()',
+  abort: 'abort a transfer through its AbortSignal',
+  reinitialize: 'use reinitialize()',
+  'clear-control': 'use ccc()',
+  download: 'it needs a data connection: use get()',
+  upload: 'it needs a data connection: use put()',
+  listing: 'it needs a data connection: use list() or listRaw()',
+};
+
+/** Commands that are wrong on an implicit FTPS session whatever the API. */
+const IMPLICIT_AUTH =
+  'AUTH is never sent on an implicit FTPS session: TLS is already established (MS-FTPS 3.1.5.6).';
+const IMPLICIT_CCC =
+  'CCC is not allowed on an implicit FTPS session: servers always refuse it (MS-FTPS 3.1.5.2).';
 
 /**
  * FerryClient: the client role of FTPS (RFC 4217, MS-FTPS 3.1) as a typed API.
@@ -209,54 +230,31 @@ export class FerryClient {
 
   /**
    * Sends a raw command and returns its final reply (any code: the caller judges it). Commands that
-   * change the session's security or need a data connection have their own methods and are refused.
+   * change the session's security or need a data connection have their own methods and are refused
+   * (see raw-commands.ts).
    */
   send(line: string): Promise<Reply> {
-    const verb = (line.trim().split(/\s+/)[0] ?? '').toUpperCase();
-    if (verb === 'AUTH' && this.s.security === 'implicit') {
-      return Promise.reject(
-        new FerryError(
-          'ERR_USAGE',
-          'AUTH is never sent on an implicit FTPS session: TLS is already established (MS-FTPS 3.1.5.6).',
-        ),
-      );
+    const reserved = reservedCommand(line);
+    if (reserved) {
+      const implicit = this.s.security === 'implicit';
+      const why =
+        implicit && reserved.kind === 'auth'
+          ? IMPLICIT_AUTH
+          : implicit && reserved.kind === 'clear-control'
+            ? IMPLICIT_CCC
+            : `${reserved.verb} cannot be sent raw: ${LIBRARY_ADVICE[reserved.kind]}.`;
+      return Promise.reject(new FerryError('ERR_USAGE', why));
     }
-    if (verb === 'CCC' && this.s.security === 'implicit') {
-      return Promise.reject(
-        new FerryError(
-          'ERR_USAGE',
-          'CCC is not allowed on an implicit FTPS session: servers always refuse it (MS-FTPS 3.1.5.2).',
-        ),
-      );
-    }
-    const own: Record<string, string> = {
-      AUTH: 'connect() negotiates TLS',
-      CCC: 'use ccc()',
-      REIN: 'use reinitialize()',
-      PBSZ: 'data protection is set at connect (dataProtection option)',
-      PROT: 'data protection is set at connect (dataProtection option)',
-      USER: 'log in with connect()',
-      PASS: 'log in with connect()',
-      QUIT: 'use close()',
-      ABOR: 'abort a transfer through its AbortSignal',
-    };
-    for (const v of ['RETR', 'STOR', 'STOU', 'APPE', 'LIST', 'NLST', 'MLSD'])
-      own[v] = 'it needs a data connection: use get(), put() or list()';
-    const why = own[verb];
-    if (why !== undefined)
-      return Promise.reject(new FerryError('ERR_USAGE', `${verb} cannot be sent raw: ${why}.`));
     return this.task('send', () => this.s.control.request(line));
   }
 
-  /** CCC (explicit FTPS): the control connection continues in clear; data protection is unchanged. */
-  ccc(): Promise<void> {
+  /**
+   * CCC (explicit FTPS): the control connection continues in clear; data protection is unchanged.
+   * Returns the server's reply to CCC.
+   */
+  ccc(): Promise<Reply> {
     if (this.s.security === 'implicit') {
-      return Promise.reject(
-        new FerryError(
-          'ERR_USAGE',
-          'CCC is not allowed on an implicit FTPS session: servers always refuse it (MS-FTPS 3.1.5.2).',
-        ),
-      );
+      return Promise.reject(new FerryError('ERR_USAGE', IMPLICIT_CCC));
     }
     return this.task('ccc', () => clearControl(this.s));
   }
@@ -264,9 +262,10 @@ export class FerryClient {
   /**
    * REIN: the server logs the user out and ends TLS on the control connection; the client then
    * negotiates TLS again on the same TCP connection (implicit FTPS: TLS first, then the greeting,
-   * MS-FTPS 3.1.5.3; explicit: AUTH again) and logs in again with the same credentials.
+   * MS-FTPS 3.1.5.3; explicit: AUTH again) and logs in again with the same credentials. Returns the
+   * server's reply to REIN.
    */
-  reinitialize(): Promise<void> {
+  reinitialize(): Promise<Reply> {
     return this.task('reinitialize', () => reinitialize(this.s));
   }
 

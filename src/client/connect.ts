@@ -189,17 +189,18 @@ async function login(s: Session): Promise<void> {
 }
 
 /** CCC: the control connection continues in clear (the caller refuses it on implicit FTPS). */
-export async function clearControl(s: Session): Promise<void> {
+export async function clearControl(s: Session): Promise<Reply> {
   if (!s.control.secure) throw new FerryError('ERR_USAGE', 'The control connection is not encrypted.');
-  await command(s, 'CCC');
+  const r = await command(s, 'CCC');
   await s.control.stopTls();
   s.control.info('Control connection in clear (CCC).');
+  return r;
 }
 
 /** REIN, then TLS and login again on the same TCP connection (see FerryClient.reinitialize). */
-export async function reinitialize(s: Session): Promise<void> {
+export async function reinitialize(s: Session): Promise<Reply> {
   const c = s.control;
-  await command(s, 'REIN');
+  const rein = await command(s, 'REIN');
   if (c.secure) await c.stopTls();
   s.prot = undefined;
   s.featureMap = new Map();
@@ -211,4 +212,5 @@ export async function reinitialize(s: Session): Promise<void> {
     // The REIN reply stands for the greeting; explicit FTPS starts over with AUTH.
     await secureAndLogin(s);
   }
+  return rein;
 }

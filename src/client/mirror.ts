@@ -43,12 +43,18 @@ export type MirrorEvent =
     }
   | { readonly kind: 'done'; readonly path: string; readonly bytes: number }
   | { readonly kind: 'skip'; readonly path: string; readonly reason: string }
+  /** The destination already has the file (same size, not older): counted as skipped. */
+  | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'delete'; readonly path: string };
 
 export interface MirrorResult {
   readonly transferred: number;
   readonly bytes: number;
+  /** Files not transferred: unchanged ones, symbolic links, type conflicts without `delete`. */
   readonly skipped: number;
+  /** Of the skipped files, those the destination already had unchanged. */
+  readonly unchanged: number;
+  /** Entries deleted (with dryRun: that would be deleted). */
   readonly deleted: number;
   readonly directoriesCreated: number;
   /** Relative paths of the files that were (or, with dryRun, would be) transferred. */
@@ -148,6 +154,7 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   const [src, dst] = upload ? [localTree, remoteTree] : [remoteTree, localTree];
 
   let skipped = 0;
+  let unchanged = 0;
   let directoriesCreated = 0;
   let deleted = 0;
   const files: string[] = [];
@@ -202,7 +209,12 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
       await removeDst(rel, existing);
       dst.delete(rel);
     }
-    if (!needsTransfer(item, dst.get(rel))) continue;
+    if (!needsTransfer(item, dst.get(rel))) {
+      skipped++;
+      unchanged++;
+      emit({ kind: 'unchanged', path: rel });
+      continue;
+    }
     jobs.push({ rel, item });
     files.push(rel);
   }
@@ -265,6 +277,7 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   } else if (o.dryRun) {
     for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size });
     transferred = jobs.length;
+    bytes = jobs.reduce((sum, j) => sum + j.item.size, 0);
   }
 
   // Extras in the destination, shallow first (a removed directory takes its contents along).
@@ -279,5 +292,5 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
     }
   }
 
-  return { transferred, bytes, skipped, deleted, directoriesCreated, files };
+  return { transferred, bytes, skipped, unchanged, deleted, directoriesCreated, files };
 }

@@ -5,49 +5,16 @@
  * verbose dialogue with the password masked, and the documented exit codes.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { freePort, startProftpd, startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { randomFile, sha256File } from './helpers.js';
-
-const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'ferry-cli.js');
-
-interface CliResult {
-  readonly code: number | null;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-function ferry(
-  args: readonly string[],
-  env: Record<string, string> = {},
-  timeoutMs = 60_000,
-): Promise<CliResult> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [CLI, ...args],
-      {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-        timeout: timeoutMs,
-        maxBuffer: 64 * 1024 * 1024,
-        encoding: 'utf8',
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+import { ferry, type CliResult, randomFile, sha256File } from './helpers.js';
 
 function fingerprintOfPem(pem: string): string {
   return `sha256:${new X509Certificate(pem).fingerprint256}`;
@@ -144,7 +111,41 @@ describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 240_000 }, () =>
     assert.match(r.stderr, /Transferred 2 file\(s\)/);
     assert.equal(await readFile(path.join(down, 'x', 'y', 'two.txt'), 'utf8'), '22');
     const again = await ferry(['mirror', ...common.filter((a) => a !== '--quiet'), `${base}/m`, down], env);
-    assert.match(again.stderr, /Transferred 0 file\(s\)/);
+    assert.match(again.stderr, /Transferred 0 file\(s\), 0 B; 0 deleted, 2 skipped \(2 unchanged\)\./);
+
+    // A dry run with --delete says what it would do, and does nothing.
+    await writeFile(path.join(down, 'extra.txt'), 'extra');
+    await writeFile(path.join(tree, 'one.txt'), 'one, changed');
+    const dry = await ferry(
+      ['mirror', ...common.filter((a) => a !== '--quiet'), '-n', '--delete', tree, `${base}/m`],
+      env,
+    );
+    ok(dry);
+    assert.match(dry.stderr, /^would transfer one\.txt \(12 B\)$/m);
+    assert.match(dry.stderr, /Would transfer 1 file\(s\), 12 B; would delete 0; 1 skipped \(1 unchanged\)\./);
+    const dryDown = await ferry(
+      ['mirror', ...common.filter((a) => a !== '--quiet'), '-n', '--delete', `${base}/m`, down],
+      env,
+    );
+    ok(dryDown);
+    assert.match(dryDown.stderr, /^would delete extra\.txt$/m);
+    assert.match(dryDown.stderr, /would delete 1;/);
+    assert.doesNotMatch(dryDown.stderr, /deleted/);
+    assert.ok(existsSync(path.join(down, 'extra.txt')));
+    assert.equal(await readFile(path.join(peer.root, 'm', 'one.txt'), 'utf8'), '1');
+  });
+
+  it('ls shows the size the server reported for a directory, as --json does', async () => {
+    ok(await ferry(['mkdir', ...common, `${base}/sized`], env));
+    const json = JSON.parse((await ferry(['ls', '--json', ...common, `${base}/`], env)).stdout) as {
+      name: string;
+      size: number;
+    }[];
+    const dir = json.find((e) => e.name === 'sized');
+    assert.ok(dir && dir.size > 0, `vsftpd reports a size for directories: ${JSON.stringify(dir)}`);
+    const ls = await ferry(['ls', ...common, `${base}/`], env);
+    ok(ls);
+    assert.match(ls.stdout, new RegExp(`^drwx\\S* +${dir.size} .* sized/$`, 'm'));
   });
 
   it('--verbose prints the dialogue with the password masked', async () => {

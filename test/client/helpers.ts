@@ -1,9 +1,45 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import type { ProtocolEvent } from '../../src/client/control.js';
 import type { FtpsPeer } from '../support/peers.js';
+
+/** The `ferry` entry point with the client commands (test/client/support/ferry-cli.ts, compiled). */
+export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'ferry-cli.js');
+
+export interface CliResult {
+  readonly code: number | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Runs the `ferry` client commands in a child process (only PATH and `env` in its environment). */
+export function ferry(
+  args: readonly string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+        timeout: timeoutMs,
+        maxBuffer: 64 * 1024 * 1024,
+        encoding: 'utf8',
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
 
 /** sha256 of a file, streamed. */
 export async function sha256File(file: string): Promise<string> {

@@ -268,6 +268,8 @@ for (const c of cases) {
         );
         const up2 = await mirror(client, { direction: 'upload', local: src, remote: 'mirror' });
         assert.equal(up2.transferred, 0, 'nothing changed');
+        assert.equal(up2.unchanged, 4);
+        assert.equal(up2.skipped, 4, 'unchanged files count as skipped');
         await writeFile(path.join(src, 'a.txt'), 'alpha, longer');
         const future = new Date(Date.now() + 3_600_000);
         await utimes(path.join(src, 'a.txt'), future, future);

@@ -1,0 +1,118 @@
+/**
+ * Progress on a terminal (defect 12 of issue 7): a finished transfer leaves its final line on
+ * screen (it used to leave only control codes), notes are never lost, and the bars of a transfer
+ * still running stay below the finished ones. The renderer runs on a stand-in terminal; `ferry get`
+ * and `ferry put` run under a pseudo-terminal (script(1)) against Ferry's server.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+
+import { TerminalReporter, transferLine } from '../../src/cli/client-progress.js';
+import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { CLI } from './helpers.js';
+import { screenOf } from './support/screen.js';
+
+function fakeTerminal(): { stream: PassThrough & { isTTY: true; columns: number }; output(): string } {
+  const chunks: Buffer[] = [];
+  const stream = Object.assign(new PassThrough(), { isTTY: true as const, columns: 120 });
+  stream.on('data', (c: Buffer) => chunks.push(c));
+  return { stream, output: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+const FINAL = /^hello\.bin +\[\u2588{24}\] 100% \| 2\.00 KiB\/2\.00 KiB \| \S+ \S+\/s \| \d+s$/;
+
+describe('progress on a terminal', () => {
+  it('a finished transfer leaves its final line on screen, and notes are written', async () => {
+    const t = fakeTerminal();
+    const reporter = new TerminalReporter(t.stream);
+    reporter.note('before the bar');
+    const bar = reporter.bar('hello.bin', 2048);
+    bar.update(1024, 2048);
+    bar.update(2048, 2048);
+    bar.done();
+    reporter.note('after the bar');
+    reporter.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    const screen = screenOf(t.output());
+    assert.equal(screen.length, 3, screen.join('\n'));
+    assert.equal(screen[0], 'before the bar');
+    assert.match(screen[1] ?? '', FINAL);
+    assert.equal(screen[2], 'after the bar');
+  });
+
+  it('finished lines stay above the bars still running; stop clears only the running ones', async () => {
+    const t = fakeTerminal();
+    const reporter = new TerminalReporter(t.stream);
+    const a = reporter.bar('a.bin', 100);
+    const b = reporter.bar('b.bin', undefined);
+    a.update(100, 100);
+    b.update(10, undefined);
+    a.done();
+    reporter.stop();
+    await new Promise((resolve) => setImmediate(resolve));
+    const screen = screenOf(t.output());
+    assert.equal(screen.length, 1, screen.join('\n'));
+    assert.match(screen[0] ?? '', /^a\.bin +\[\u2588{24}\] 100% \| 100 B\/100 B \|/);
+  });
+
+  it('formats a transfer of unknown size without a bar', () => {
+    const line = transferLine({ label: 'x', bytes: 2048, total: undefined, elapsedMs: 1000, finished: true });
+    assert.match(line, /^x +2\.00 KiB \| 2\.00 KiB\/s \| 1s$/);
+  });
+});
+
+describe('ferry get and put on a terminal', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  let home: string;
+  let ca: string;
+
+  before(async () => {
+    ts = await startFerry();
+    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-progress-'));
+    ca = path.join(home, 'ca.pem');
+    await writeFile(ca, (await testCertificate()).cert);
+    await writeFile(path.join(home, 'hello.bin'), Buffer.alloc(2048, 7));
+  });
+
+  after(async () => {
+    await ts?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  /** Runs ferry with stdin, stdout and stderr on a pseudo-terminal; resolves with what it showed. */
+  function onTerminal(args: readonly string[]): Promise<string> {
+    const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
+    const commandLine = [process.execPath, CLI, ...args].map(quote).join(' ');
+    return new Promise((resolve, reject) => {
+      execFile(
+        'script',
+        ['-qec', commandLine, '/dev/null'],
+        {
+          cwd: home,
+          env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: home, FERRY_PASSWORD: ts.password },
+          timeout: 50_000,
+          encoding: 'utf8',
+        },
+        (error, stdout) => (error ? reject(new Error(`${error.message}\n${stdout}`)) : resolve(stdout)),
+      );
+    });
+  }
+
+  for (const command of ['put', 'get'] as const) {
+    it(`${command}: the bar stays on screen at the end`, async () => {
+      const url = `ftpes://${ts.user}@localhost:${ts.explicitPort}/hello.bin`;
+      const args =
+        command === 'put' ? ['put', '--ca', ca, 'hello.bin', url] : ['get', '--ca', ca, url, 'copy.bin'];
+      const screen = screenOf(await onTerminal(args));
+      assert.ok(
+        screen.some((l) => FINAL.test(l)),
+        `the final line is on screen:\n${screen.join('\n')}`,
+      );
+    });
+  }
+});
