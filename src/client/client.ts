@@ -8,7 +8,7 @@ import { makeDir, removePath } from './directories.js';
 import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
 import { listDir, listRaw, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
-import { command, parsePwdReply, pathArg, type Session } from './session.js';
+import { command, parsePwdReply, pathArg, type ClientSession } from './session.js';
 import { reservedCommand, type ReservedKind } from './raw-commands.js';
 import type { CredentialSources, Security } from './url.js';
 
@@ -54,9 +54,9 @@ const IMPLICIT_CCC =
  */
 export class FerryClient {
   private busy: string | undefined;
-  private readonly s: Session;
+  private readonly s: ClientSession;
 
-  private constructor(session: Session) {
+  private constructor(session: ClientSession) {
     this.s = session;
   }
 

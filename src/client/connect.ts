@@ -2,10 +2,10 @@ import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
 import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { parseFeatures } from '../protocol/features.js';
-import { ControlConnection } from './control.js';
+import { ClientControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
-import { command, parsePwdReply, protRefused, setProt, type Session } from './session.js';
+import { command, parsePwdReply, protRefused, setProt, type ClientSession } from './session.js';
 import { checkServerCertificate, serverKey } from './trust.js';
 import { DEFAULT_PORTS, type Security } from './url.js';
 
@@ -53,12 +53,12 @@ async function verify(opts: ClientOptions, security: Security, sock: tls.TLSSock
 }
 
 /** Connects, secures the control connection and logs in (options already validated). */
-export async function openSession(o: ClientOptions): Promise<Session> {
+export async function openSession(o: ClientOptions): Promise<ClientSession> {
   const security = o.security ?? 'explicit';
   const dataState = { epsvRefused: o.disableEpsv ?? false, eprtRefused: false };
   const tlsOptions = tlsOptionsFor(o);
   const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-  const control = await ControlConnection.connect({
+  const control = await ClientControlConnection.connect({
     host: o.host,
     port: controlPort(o, security),
     implicit: security === 'implicit',
@@ -70,7 +70,7 @@ export async function openSession(o: ClientOptions): Promise<Session> {
     log: o.log,
     signal: o.signal,
   });
-  const s: Session = {
+  const s: ClientSession = {
     opts: o,
     security,
     tlsOptions,
@@ -91,7 +91,7 @@ export async function openSession(o: ClientOptions): Promise<Session> {
 }
 
 /** Greeting, then AUTH (explicit), login, FEAT, UTF8, PBSZ/PROT, TYPE I, PWD. */
-async function greetAndLogin(s: Session): Promise<void> {
+async function greetAndLogin(s: ClientSession): Promise<void> {
   const c = s.control;
   let greeting: Reply;
   try {
@@ -129,7 +129,7 @@ function impliesProtOnImplicit(greeting: Reply): boolean {
  * and would store a TLS ClientHello as the file. A refusal means the server allows no other level
  * than the implied one: data connections then use TLS all the same, never clear.
  */
-async function implicitProt(s: Session, wanted: 'P' | 'C'): Promise<void> {
+async function implicitProt(s: ClientSession, wanted: 'P' | 'C'): Promise<void> {
   s.prot = 'P';
   if (s.impliesProt) {
     if (wanted === 'C') await setProt(s, 'C', false);
@@ -151,7 +151,7 @@ async function implicitProt(s: Session, wanted: 'P' | 'C'): Promise<void> {
   }
 }
 
-async function secureAndLogin(s: Session): Promise<void> {
+async function secureAndLogin(s: ClientSession): Promise<void> {
   const c = s.control;
   if (s.security === 'explicit') {
     const mech = s.opts.authMechanism ?? 'TLS';
@@ -178,7 +178,7 @@ async function secureAndLogin(s: Session): Promise<void> {
   s.home = pwd.code === 257 ? parsePwdReply(pwd) : undefined;
 }
 
-async function login(s: Session): Promise<void> {
+async function login(s: ClientSession): Promise<void> {
   const c = s.control;
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
@@ -189,7 +189,7 @@ async function login(s: Session): Promise<void> {
 }
 
 /** CCC: the control connection continues in clear (the caller refuses it on implicit FTPS). */
-export async function clearControl(s: Session): Promise<Reply> {
+export async function clearControl(s: ClientSession): Promise<Reply> {
   if (!s.control.secure) throw new FerryError('ERR_USAGE', 'The control connection is not encrypted.');
   const r = await command(s, 'CCC');
   await s.control.stopTls();
@@ -198,7 +198,7 @@ export async function clearControl(s: Session): Promise<Reply> {
 }
 
 /** REIN, then TLS and login again on the same TCP connection (see FerryClient.reinitialize). */
-export async function reinitialize(s: Session): Promise<Reply> {
+export async function reinitialize(s: ClientSession): Promise<Reply> {
   const c = s.control;
   const rein = await command(s, 'REIN');
   if (c.secure) await c.stopTls();

@@ -80,7 +80,7 @@ export function connectTcp(
   });
 }
 
-export class ControlConnection {
+export class ClientControlConnection {
   readonly channel: ControlChannel;
   private readonly parser = new ReplyParser();
   private readonly queue: Reply[] = [];
@@ -116,9 +116,9 @@ export class ControlConnection {
   }
 
   /** Connects (and, for implicit FTPS, completes the TLS handshake). Does not read the greeting. */
-  static async connect(o: ControlOptions): Promise<ControlConnection> {
+  static async connect(o: ControlOptions): Promise<ClientControlConnection> {
     const socket = await connectTcp(o.host, o.port, o.connectTimeoutMs, o.signal);
-    const c = new ControlConnection(socket, o);
+    const c = new ClientControlConnection(socket, o);
     c.info(`Connected to ${o.host}:${o.port}${o.implicit ? ' (implicit FTPS)' : ''}.`);
     if (o.implicit) await c.startTls();
     return c;

@@ -1,13 +1,13 @@
 import { FerryError, ReplyError } from '../errors.js';
 import { isDirectory, listDir } from './listing.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
-import { command, pathArg, type Session } from './session.js';
+import { command, pathArg, type ClientSession } from './session.js';
 import { joinRemote, remoteDirname } from './url.js';
 
 /** Directory trees: creating a path with its parents, removing a directory with its contents. */
 
 /** MKD; with `parents`, missing parents are created and an existing directory is fine. */
-export async function makeDir(s: Session, path: string, parents: boolean): Promise<void> {
+export async function makeDir(s: ClientSession, path: string, parents: boolean): Promise<void> {
   pathArg(path);
   const r = await s.control.request(`MKD ${path}`);
   if (isPositiveCompletion(r)) return;
@@ -22,7 +22,7 @@ export async function makeDir(s: Session, path: string, parents: boolean): Promi
 
 /** DELE a file; with `recursive`, a directory and everything in it. */
 export async function removePath(
-  s: Session,
+  s: ClientSession,
   path: string,
   recursive: boolean,
   signal?: AbortSignal,

@@ -4,7 +4,7 @@ import { stat as fsStat, unlink } from 'node:fs/promises';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
-import { pathArg, transfer, type Session } from './session.js';
+import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
 /**
@@ -43,14 +43,15 @@ export interface TransferSummary {
   readonly bytes: number;
   /** The offset the transfer started at (resume). */
   readonly offset: number;
-  readonly reply: Reply;
+  /** The server's final reply; absent when a resume found nothing left to transfer (no command sent). */
+  readonly reply: Reply | undefined;
 }
 
 /** File stream buffer: big enough to batch many 16 KiB TLS records per system call. */
 const FILE_CHUNK = 1024 * 1024;
 
 /** The size of a remote file (SIZE), or undefined when the server cannot tell. */
-async function remoteSize(s: Session, path: string): Promise<number | undefined> {
+async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
   const r = await s.control.request(`SIZE ${path}`);
   if (r.code !== 213) return undefined;
   const n = Number(replyLine(r).trim());
@@ -59,7 +60,7 @@ async function remoteSize(s: Session, path: string): Promise<number | undefined>
 
 /** Downloads a file to a local path or a stream (see FerryClient.get). */
 export async function download(
-  s: Session,
+  s: ClientSession,
   remote: string,
   local: string | Writable,
   opts: GetOptions,
@@ -81,7 +82,7 @@ export async function download(
       );
     }
     if (offset === total) {
-      return { bytes: 0, offset, reply: { code: 226, lines: ['Nothing to resume: already complete.'] } };
+      return { bytes: 0, offset, reply: undefined };
     }
   }
   let sink: Writable;
@@ -132,7 +133,7 @@ export async function download(
 
 /** Uploads a local file or a stream (see FerryClient.put). */
 export async function upload(
-  s: Session,
+  s: ClientSession,
   local: string | Readable,
   remote: string,
   opts: PutOptions,
@@ -152,7 +153,7 @@ export async function upload(
       );
     }
     if (opts.resume && offset === st.size) {
-      return { bytes: 0, offset, reply: { code: 226, lines: ['Nothing to resume: already complete.'] } };
+      return { bytes: 0, offset, reply: undefined };
     }
   }
   const source =

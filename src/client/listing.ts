@@ -7,7 +7,7 @@ import {
   type ListEntry,
 } from '../protocol/listing.js';
 import { collector } from './transfer.js';
-import { command, pathArg, transfer, type Session } from './session.js';
+import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 
@@ -55,12 +55,12 @@ export function parseListText(text: string, now: Date = new Date()): RemoteEntry
 }
 
 /** MLSD/MLST: RFC 3659 servers announce `MLST` in FEAT; MLSD comes with it (some also list MLSD). */
-function machineListings(s: Session): boolean {
+function machineListings(s: ClientSession): boolean {
   return s.featureMap.has('MLST') || s.featureMap.has('MLSD');
 }
 
 /** Lists a directory ('' = current): MLSD when offered, else LIST (parsed). */
-export async function listDir(s: Session, dir: string, signal?: AbortSignal): Promise<RemoteEntry[]> {
+export async function listDir(s: ClientSession, dir: string, signal?: AbortSignal): Promise<RemoteEntry[]> {
   pathArg(dir);
   if (machineListings(s)) {
     const c = collector();
@@ -94,7 +94,7 @@ export async function listDir(s: Session, dir: string, signal?: AbortSignal): Pr
 
 /** The unparsed text of a listing command (LIST, MLSD or NLST) for a directory ('' = current). */
 export async function listRaw(
-  s: Session,
+  s: ClientSession,
   dir: string,
   verb: 'LIST' | 'MLSD' | 'NLST',
   opts: { signal?: AbortSignal },
@@ -115,7 +115,7 @@ export async function listRaw(
 }
 
 /** Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). */
-export async function statPath(s: Session, path: string): Promise<RemoteEntry> {
+export async function statPath(s: ClientSession, path: string): Promise<RemoteEntry> {
   pathArg(path);
   const name = remoteBasename(path);
   if (s.featureMap.has('MLST')) {
@@ -154,7 +154,7 @@ export async function statPath(s: Session, path: string): Promise<RemoteEntry> {
   throw new ReplyError(size.code, replyLine(size), `SIZE ${path}`);
 }
 
-export async function isDirectory(s: Session, path: string): Promise<boolean> {
+export async function isDirectory(s: ClientSession, path: string): Promise<boolean> {
   if (s.featureMap.has('MLST')) {
     try {
       return (await statPath(s, path)).type === 'dir';

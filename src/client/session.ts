@@ -2,7 +2,7 @@ import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
-import type { ControlConnection } from './control.js';
+import type { ClientControlConnection } from './control.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { runTransfer, type DataOptions, type DataState, type TransferBody } from './transfer.js';
 import type { Security } from './url.js';
@@ -11,14 +11,14 @@ import type { Security } from './url.js';
  * A logged-in session's state, shared by the client's operations (connect.ts, listing.ts, files.ts,
  * directories.ts), and the primitives they all use: commands, replies and data commands.
  */
-export interface Session {
+export interface ClientSession {
   readonly opts: ClientOptions;
   /** How the control connection was secured at login. */
   readonly security: Security;
   /** Base TLS options for the control and data connections. */
   readonly tlsOptions: tls.ConnectionOptions;
   readonly dataState: DataState;
-  readonly control: ControlConnection;
+  readonly control: ClientControlConnection;
   /** FEAT: feature name (uppercase) → parameters. */
   featureMap: ReadonlyMap<string, string>;
   /** Data protection in effect (PROT), undefined before it is set. */
@@ -42,7 +42,7 @@ export function pathArg(p: string): string {
 
 /** Sends a command; throws ReplyError unless the final reply passes `ok` (default: 2xx). */
 export async function command(
-  s: Session,
+  s: ClientSession,
   line: string,
   ok: (r: Reply) => boolean = isPositiveCompletion,
 ): Promise<Reply> {
@@ -56,7 +56,7 @@ export function protRefused(command: 'PBSZ 0' | 'PROT P' | 'PROT C', r: Reply): 
   return new FerryError('ERR_TLS', `The server refused ${command}: ${r.code} ${replyLine(r)}`);
 }
 
-export async function setProt(s: Session, level: 'P' | 'C', pbsz: boolean): Promise<void> {
+export async function setProt(s: ClientSession, level: 'P' | 'C', pbsz: boolean): Promise<void> {
   const c = s.control;
   if (pbsz) {
     const r = await c.request('PBSZ 0');
@@ -67,7 +67,7 @@ export async function setProt(s: Session, level: 'P' | 'C', pbsz: boolean): Prom
   s.prot = level;
 }
 
-function dataOptions(s: Session): DataOptions {
+function dataOptions(s: ClientSession): DataOptions {
   const o = s.opts;
   return {
     mode: o.dataMode ?? 'passive',
@@ -85,7 +85,7 @@ function dataOptions(s: Session): DataOptions {
  * once and retry.
  */
 export async function transfer(
-  s: Session,
+  s: ClientSession,
   line: string,
   body: TransferBody,
   opts: {

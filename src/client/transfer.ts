@@ -19,7 +19,7 @@ import {
   sameHost,
 } from '../protocol/address.js';
 import type { Reply } from '../protocol/reply.js';
-import { connectTcp, type ControlConnection } from './control.js';
+import { connectTcp, type ClientControlConnection } from './control.js';
 import { CertificateError } from './errors.js';
 import { fingerprintSha256 } from './trust.js';
 import { replyLine } from '../protocol/reply.js';
@@ -112,7 +112,7 @@ interface Endpoint {
 }
 
 async function openPassive(
-  control: ControlConnection,
+  control: ClientControlConnection,
   o: DataOptions,
   state: DataState,
   signal: AbortSignal | undefined,
@@ -161,7 +161,11 @@ async function openPassive(
   return { connected: Promise.resolve(socket), close: () => socket.destroy() };
 }
 
-async function openActive(control: ControlConnection, o: DataOptions, state: DataState): Promise<Endpoint> {
+async function openActive(
+  control: ClientControlConnection,
+  o: DataOptions,
+  state: DataState,
+): Promise<Endpoint> {
   const local = control.localAddress;
   const server = net.createServer();
   server.on('error', () => {});
@@ -338,7 +342,7 @@ function dataHandshake(
  * ERR_ABORTED when `signal` aborted it.
  */
 export async function runTransfer(
-  control: ControlConnection,
+  control: ClientControlConnection,
   o: DataOptions,
   state: DataState,
   req: TransferRequest,
@@ -368,7 +372,7 @@ class Transfer {
   private bytes = 0;
 
   constructor(
-    private readonly control: ControlConnection,
+    private readonly control: ClientControlConnection,
     private readonly o: DataOptions,
     private readonly req: TransferRequest,
     private readonly endpoint: Endpoint,
@@ -572,7 +576,7 @@ class Transfer {
    * ABOR, then the replies. Servers differ: vsftpd and pyftpdlib answer 426 (the transfer) then
    * 226/225 (ABOR); ProFTPD 226 (ABOR) then 426; Pure-FTPd one 226 for both. So: an error reply is
    * the transfer's and ABOR's reply follows; a 226 may be alone, so the next one gets a short grace
-   * (a later straggler is dropped before the next command by ControlConnection.write).
+   * (a later straggler is dropped before the next command by ClientControlConnection.write).
    */
   private async sendAbort(): Promise<void> {
     this.data?.destroy();
