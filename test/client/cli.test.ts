@@ -20,7 +20,7 @@ function fingerprintOfPem(pem: string): string {
   return `sha256:${new X509Certificate(pem).fingerprint256}`;
 }
 
-describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 240_000 }, () => {
+describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 480_000 }, () => {
   let peer: FtpsPeer;
   let home: string;
   let base: string;
