@@ -113,3 +113,13 @@ export function connectionError(what: string, err: unknown): ConnectionError {
   const detail = err instanceof Error ? err.message : String(err);
   return new ConnectionError(`${what}: ${detail}`, { cause: err, systemCode });
 }
+
+/** A data connection could not be made, or it failed (exit code: transfer). */
+export function dataConnectionError(message: string, cause?: unknown): FerryError {
+  return new FerryError('ERR_DATA_CONNECTION', message, { cause });
+}
+
+/** The caller's AbortSignal ended the operation. */
+export function abortedError(message = 'Transfer aborted.'): FerryError {
+  return new FerryError('ERR_ABORTED', message);
+}

@@ -6,7 +6,7 @@ import {
   parseTimeVal,
   type ListEntry,
 } from '../protocol/listing.js';
-import { collector } from './transfer.js';
+import { collector } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';

@@ -1,33 +1,21 @@
-import net from 'node:net';
-import {
-  PassThrough,
-  Transform,
-  type Duplex,
-  type Readable,
-  type TransformCallback,
-  type Writable,
-} from 'node:stream';
+import type net from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
-import {
-  addressFamily,
-  formatEprtArg,
-  formatPortArg,
-  parseEpsvReply,
-  parsePasvReply,
-  sameHost,
-} from '../protocol/address.js';
-import type { Reply } from '../protocol/reply.js';
-import { connectTcp, type ClientControlConnection } from './control.js';
-import { CertificateError } from './errors.js';
-import { fingerprintSha256 } from './trust.js';
-import { replyLine } from '../protocol/reply.js';
+import { replyLine, type Reply } from '../protocol/reply.js';
+import type { ClientControlConnection } from './control.js';
+import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
+import { checkDataCertificate, dataHandshake } from './data-tls.js';
+import { abortedError, dataConnectionError } from './errors.js';
+import { counter } from './streams.js';
+import { abortable, closed, delay, replyWithin } from './waits.js';
+
+export type { DataState } from './data-endpoint.js';
 
 /**
- * Data connections: passive (EPSV first, PASV as fallback; a PASV address other than the control
- * host's is replaced by the control host) or active (EPRT, PORT as fallback). Under PROT P the
- * client is the TLS client and resumes the control connection's TLS session. The TLS handshake
+ * One transfer command with its data connection (opened by data-endpoint.ts, secured by
+ * data-tls.ts). Under PROT P the client is the TLS client and resumes the control connection's TLS session. The TLS handshake
  * starts once the server has answered the transfer command with 1xx (some servers drop a data
  * connection whose ClientHello arrives before the command), or after a short grace period (for
  * servers that finish the handshake before they answer). A transfer is done only when the data
@@ -57,12 +45,6 @@ export interface DataOptions {
   readonly dataTimeoutMs: number;
   /** How long to wait for the 1xx reply before starting the data TLS handshake anyway. */
   readonly tlsGraceMs?: number;
-}
-
-/** What a connection learned about the server's data commands (shared by its transfers). */
-export interface DataState {
-  epsvRefused: boolean;
-  eprtRefused: boolean;
 }
 
 export type TransferBody =
@@ -96,246 +78,6 @@ export interface TransferResult {
 /** After ABOR, how long a second reply may take when the first was a 226 (Pure-FTPd sends only one). */
 const ABORT_GRACE_MS = 1500;
 
-function dataError(message: string, cause?: unknown): FerryError {
-  return new FerryError('ERR_DATA_CONNECTION', message, { cause });
-}
-
-function abortedError(): FerryError {
-  return new FerryError('ERR_ABORTED', 'Transfer aborted.');
-}
-
-/** A data endpoint: the TCP connection, as soon as it exists. */
-interface Endpoint {
-  /** Resolves with the connected socket (active: once the server has connected). */
-  readonly connected: Promise<net.Socket>;
-  close(): void;
-}
-
-async function openPassive(
-  control: ClientControlConnection,
-  o: DataOptions,
-  state: DataState,
-  signal: AbortSignal | undefined,
-): Promise<Endpoint> {
-  const host = control.remoteAddress;
-  let port: number | undefined;
-  if (!state.epsvRefused) {
-    const r = await control.request('EPSV');
-    if (r.code === 229) {
-      port = parseEpsvReply(replyLine(r));
-      if (port === undefined)
-        throw new FerryError('ERR_PROTOCOL', `Cannot read the port in: ${r.code} ${replyLine(r)}`);
-    } else if (r.code >= 500) {
-      state.epsvRefused = true;
-      control.info('EPSV refused; using PASV from now on.');
-    } else {
-      throw new ReplyError(r.code, replyLine(r), 'EPSV');
-    }
-  }
-  if (port === undefined) {
-    if (addressFamily(host) === 6)
-      throw dataError('The server refused EPSV, and PASV cannot work over IPv6.');
-    const r = await control.request('PASV');
-    if (r.code !== 227) throw new ReplyError(r.code, replyLine(r), 'PASV');
-    const hp = parsePasvReply(replyLine(r));
-    if (!hp) throw new FerryError('ERR_PROTOCOL', `Cannot read the address in: ${r.code} ${replyLine(r)}`);
-    if (!sameHost(hp.host, host)) {
-      control.info(`PASV offered ${hp.host}; connecting to the control host ${host} instead.`);
-    }
-    port = hp.port;
-  }
-  let socket: net.Socket;
-  try {
-    socket = await connectTcp(
-      host,
-      port,
-      o.connectTimeoutMs,
-      signal,
-      `Cannot open the data connection to ${host}:${port}`,
-    );
-  } catch (err) {
-    if (err instanceof FerryError && err.code === 'ERR_ABORTED') throw err;
-    throw dataError(err instanceof Error ? err.message : String(err), err);
-  }
-  socket.on('error', () => {});
-  return { connected: Promise.resolve(socket), close: () => socket.destroy() };
-}
-
-async function openActive(
-  control: ClientControlConnection,
-  o: DataOptions,
-  state: DataState,
-): Promise<Endpoint> {
-  const local = control.localAddress;
-  const server = net.createServer();
-  server.on('error', () => {});
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, local, () => resolve());
-  });
-  const address = server.address();
-  const port = typeof address === 'object' && address !== null ? address.port : 0;
-  let accepted: net.Socket | undefined;
-  let timer: NodeJS.Timeout | undefined;
-  let fail: (err: Error) => void = () => {};
-  // Listening before EPRT/PORT: some servers (pyftpdlib) connect as soon as they get the address.
-  const connected = new Promise<net.Socket>((resolve, reject) => {
-    fail = reject;
-    server.on('connection', (sock: net.Socket) => {
-      sock.on('error', () => {});
-      // Only the server we talk to may connect (no data connection theft).
-      if (accepted || !sameHost(sock.remoteAddress ?? '', control.remoteAddress)) {
-        control.info(`Refused a data connection from ${sock.remoteAddress ?? '?'}.`);
-        sock.destroy();
-        return;
-      }
-      accepted = sock;
-      clearTimeout(timer);
-      server.close();
-      resolve(sock);
-    });
-  });
-  connected.catch(() => {});
-  const close = (): void => {
-    clearTimeout(timer);
-    server.close();
-    accepted?.destroy();
-    fail(dataError('Data connection closed.'));
-  };
-  try {
-    let ok = false;
-    if (!state.eprtRefused) {
-      const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
-      if (r.code >= 200 && r.code < 300) ok = true;
-      else if (r.code >= 500) {
-        state.eprtRefused = true;
-        control.info('EPRT refused; using PORT from now on.');
-      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
-    }
-    if (!ok) {
-      if (addressFamily(local) === 6)
-        throw dataError('The server refused EPRT, and PORT cannot work over IPv6.');
-      const r = await control.request(`PORT ${formatPortArg(local, port)}`);
-      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
-    }
-  } catch (err) {
-    close();
-    throw err;
-  }
-  if (!accepted) {
-    timer = setTimeout(() => {
-      server.close();
-      fail(
-        dataError(
-          `The server did not connect to ${local}:${port} within ${o.connectTimeoutMs} ms (active mode).`,
-        ),
-      );
-    }, o.connectTimeoutMs);
-  }
-  return { connected, close };
-}
-
-/** Counts bytes per chunk (never per byte) and reports them. */
-function counter(onChunk: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-      onChunk(chunk.length);
-      cb(null, chunk);
-    },
-  });
-}
-
-/** Rejects when the signal aborts (so a wait can be cut short); `cleanup` removes the listener. */
-function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  if (signal.aborted) return Promise.reject(abortedError());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError());
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
-function delay(ms: number): { promise: Promise<void>; cancel(): void } {
-  let timer: NodeJS.Timeout | undefined;
-  const promise = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Waits until a socket has closed (at most `ms`; then it is destroyed). */
-function closed(sock: net.Socket | Duplex, ms: number): Promise<void> {
-  if (sock.destroyed || ('closed' in sock && sock.closed)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      sock.destroy();
-      resolve();
-    }, ms);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-/** The TLS client handshake on a data connection, resuming `session`. */
-function dataHandshake(
-  raw: net.Socket,
-  o: DataOptions,
-  session: Buffer | undefined,
-  timeoutMs: number,
-): Promise<tls.TLSSocket> {
-  return new Promise((resolve, reject) => {
-    const sock = tls.connect({ ...o.tlsOptions, socket: raw, session, rejectUnauthorized: false });
-    const done = (err?: Error): void => {
-      clearTimeout(timer);
-      sock.off('secureConnect', onSecure);
-      sock.off('error', onError);
-      sock.off('close', onClose);
-      if (err) {
-        sock.on('error', () => {});
-        sock.destroy();
-        reject(err);
-      } else {
-        resolve(sock);
-      }
-    };
-    const onSecure = (): void => done();
-    const onError = (err: Error): void =>
-      done(
-        new FerryError('ERR_TLS', `TLS handshake on the data connection failed: ${err.message}`, {
-          cause: err,
-        }),
-      );
-    const onClose = (): void =>
-      done(
-        dataError(
-          'The server closed the data connection during the TLS handshake (does it require TLS session reuse?).',
-        ),
-      );
-    const timer = setTimeout(
-      () =>
-        done(
-          new FerryError('ERR_TLS', `TLS handshake on the data connection timed out after ${timeoutMs} ms.`),
-        ),
-      timeoutMs,
-    );
-    sock.once('secureConnect', onSecure);
-    sock.once('error', onError);
-    sock.once('close', onClose);
-  });
-}
-
 /**
  * Runs one transfer command with its data connection. Throws ReplyError for a refusal or a failed
  * transfer (with the reply), FerryError ERR_DATA_CONNECTION / ERR_TLS for data connection problems,
@@ -350,7 +92,9 @@ export async function runTransfer(
   const signal = req.signal;
   if (signal?.aborted) throw abortedError();
   const endpoint =
-    o.mode === 'active' ? await openActive(control, o, state) : await openPassive(control, o, state, signal);
+    o.mode === 'active'
+      ? await openActive(control, state, o.connectTimeoutMs)
+      : await openPassive(control, state, o.connectTimeoutMs, signal);
   try {
     return await new Transfer(control, o, req, endpoint).run();
   } finally {
@@ -435,21 +179,21 @@ class Transfer {
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
     raw.on('timeout', () => {
-      stalled = dataError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
+      stalled = dataConnectionError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
       raw.destroy(stalled);
     });
     let data: Duplex = raw;
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
-      const sock = await abortable(dataHandshake(raw, o, session, o.connectTimeoutMs), signal);
+      const sock = await abortable(dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs), signal);
       this.resetWhenGivenUp(sock);
       this.data = sock;
       data = sock;
       sock.on('error', () => {});
       sessionReused = sock.isSessionReused();
       if (!sessionReused) control.info('The data connection did not resume the control TLS session.');
-      if (!o.insecure) this.checkDataCertificate(sock);
+      if (!o.insecure) checkDataCertificate(control, sock);
     }
     if (!first) {
       first = await abortable(firstP, signal);
@@ -491,9 +235,12 @@ class Transfer {
       if (r && r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
-      throw dataError(`The data connection failed: ${err instanceof Error ? err.message : String(err)}`, err);
+      throw dataConnectionError(
+        `The data connection failed: ${err instanceof Error ? err.message : String(err)}`,
+        err,
+      );
     }
-    const r = await abortable(this.withReplyTimeout(finalP), signal);
+    const r = await abortable(replyWithin(this.control, finalP), signal);
     if (r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
   }
@@ -523,50 +270,10 @@ class Transfer {
     raw.resetAndDestroy();
   }
 
-  private checkDataCertificate(sock: tls.TLSSocket): void {
-    const expected = this.control.serverCertificate;
-    if (!expected) return;
-    const cert = sock.getPeerCertificate();
-    const der = cert && 'raw' in cert ? cert.raw : undefined;
-    if (!der) {
-      if (sock.isSessionReused()) return; // the session itself came from the verified control connection
-      throw new CertificateError(
-        'data-certificate-mismatch',
-        this.control.host,
-        '',
-        'The data connection presented no certificate.',
-      );
-    }
-    if (der.equals(expected)) return;
-    throw new CertificateError(
-      'data-certificate-mismatch',
-      this.control.host,
-      fingerprintSha256(der),
-      'The data connection presented a certificate other than the control connection’s.',
-    );
-  }
-
-  /** The final reply within the reply timeout; a missing reply closes the connection. */
-  private async withReplyTimeout(p: Promise<Reply>): Promise<Reply> {
-    const t = delay(this.control.replyTimeoutMs);
-    try {
-      const r = await Promise.race([p, t.promise.then(() => undefined)]);
-      if (r) return r;
-    } finally {
-      t.cancel();
-    }
-    const e = new FerryError(
-      'ERR_TIMEOUT',
-      `No reply after the transfer within ${this.control.replyTimeoutMs} ms.`,
-    );
-    this.control.destroy(e);
-    throw e;
-  }
-
   /** The reply if it comes within the reply timeout, else undefined (the connection is closed). */
   private async settle(p: Promise<Reply>): Promise<Reply | undefined> {
     try {
-      return await this.withReplyTimeout(p);
+      return await replyWithin(this.control, p);
     } catch {
       return undefined;
     }
@@ -584,11 +291,11 @@ class Transfer {
     if (this.finalReceived) return; // the transfer was over: nothing to abort
     try {
       this.control.write('ABOR');
-      let r = await this.withReplyTimeout(this.pending ?? this.control.read(false));
-      while (r.code < 200) r = await this.withReplyTimeout(this.control.read(false));
+      let r = await replyWithin(this.control, this.pending ?? this.control.read(false));
+      while (r.code < 200) r = await replyWithin(this.control, this.control.read(false));
       if (r.code === 225) return;
       if (r.code >= 300) {
-        do r = await this.withReplyTimeout(this.control.read(false));
+        do r = await replyWithin(this.control, this.control.read(false));
         while (r.code < 200);
         return;
       }
@@ -599,15 +306,7 @@ class Transfer {
       grace.cancel();
       if (!second) this.control.abandonRead();
     } catch {
-      // withReplyTimeout closed the connection: its replies can no longer be matched.
+      // replyWithin closed the connection: its replies can no longer be matched.
     }
   }
-}
-
-/** A Writable that collects everything written to it (for listings). */
-export function collector(): { sink: PassThrough; text(): string } {
-  const chunks: Buffer[] = [];
-  const sink = new PassThrough();
-  sink.on('data', (c: Buffer) => chunks.push(c));
-  return { sink, text: () => new TextDecoder('utf-8').decode(Buffer.concat(chunks)) };
 }

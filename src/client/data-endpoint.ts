@@ -1,0 +1,156 @@
+import net from 'node:net';
+import { FerryError, ReplyError } from '../errors.js';
+import {
+  addressFamily,
+  formatEprtArg,
+  formatPortArg,
+  parseEpsvReply,
+  parsePasvReply,
+  sameHost,
+} from '../protocol/address.js';
+import { replyLine } from '../protocol/reply.js';
+import { connectTcp, type ClientControlConnection } from './control.js';
+import { dataConnectionError } from './errors.js';
+
+/**
+ * Opening a data connection's TCP side: passive (EPSV first, PASV as fallback; a PASV address
+ * other than the control host's is replaced by the control host) or active (EPRT, PORT as
+ * fallback; only the server we talk to may connect).
+ */
+
+/** What a connection learned about the server's data commands (shared by its transfers). */
+export interface DataState {
+  epsvRefused: boolean;
+  eprtRefused: boolean;
+}
+
+/** A data endpoint: the TCP connection, as soon as it exists. */
+export interface Endpoint {
+  /** Resolves with the connected socket (active: once the server has connected). */
+  readonly connected: Promise<net.Socket>;
+  close(): void;
+}
+
+export async function openPassive(
+  control: ClientControlConnection,
+  state: DataState,
+  connectTimeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<Endpoint> {
+  const host = control.remoteAddress;
+  let port: number | undefined;
+  if (!state.epsvRefused) {
+    const r = await control.request('EPSV');
+    if (r.code === 229) {
+      port = parseEpsvReply(replyLine(r));
+      if (port === undefined)
+        throw new FerryError('ERR_PROTOCOL', `Cannot read the port in: ${r.code} ${replyLine(r)}`);
+    } else if (r.code >= 500) {
+      state.epsvRefused = true;
+      control.info('EPSV refused; using PASV from now on.');
+    } else {
+      throw new ReplyError(r.code, replyLine(r), 'EPSV');
+    }
+  }
+  if (port === undefined) {
+    if (addressFamily(host) === 6)
+      throw dataConnectionError('The server refused EPSV, and PASV cannot work over IPv6.');
+    const r = await control.request('PASV');
+    if (r.code !== 227) throw new ReplyError(r.code, replyLine(r), 'PASV');
+    const hp = parsePasvReply(replyLine(r));
+    if (!hp) throw new FerryError('ERR_PROTOCOL', `Cannot read the address in: ${r.code} ${replyLine(r)}`);
+    if (!sameHost(hp.host, host)) {
+      control.info(`PASV offered ${hp.host}; connecting to the control host ${host} instead.`);
+    }
+    port = hp.port;
+  }
+  let socket: net.Socket;
+  try {
+    socket = await connectTcp(
+      host,
+      port,
+      connectTimeoutMs,
+      signal,
+      `Cannot open the data connection to ${host}:${port}`,
+    );
+  } catch (err) {
+    if (err instanceof FerryError && err.code === 'ERR_ABORTED') throw err;
+    throw dataConnectionError(err instanceof Error ? err.message : String(err), err);
+  }
+  socket.on('error', () => {});
+  return { connected: Promise.resolve(socket), close: () => socket.destroy() };
+}
+
+export async function openActive(
+  control: ClientControlConnection,
+  state: DataState,
+  connectTimeoutMs: number,
+): Promise<Endpoint> {
+  const local = control.localAddress;
+  const server = net.createServer();
+  server.on('error', () => {});
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, local, () => resolve());
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  let accepted: net.Socket | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let fail: (err: Error) => void = () => {};
+  // Listening before EPRT/PORT: some servers (pyftpdlib) connect as soon as they get the address.
+  const connected = new Promise<net.Socket>((resolve, reject) => {
+    fail = reject;
+    server.on('connection', (sock: net.Socket) => {
+      sock.on('error', () => {});
+      // Only the server we talk to may connect (no data connection theft).
+      if (accepted || !sameHost(sock.remoteAddress ?? '', control.remoteAddress)) {
+        control.info(`Refused a data connection from ${sock.remoteAddress ?? '?'}.`);
+        sock.destroy();
+        return;
+      }
+      accepted = sock;
+      clearTimeout(timer);
+      server.close();
+      resolve(sock);
+    });
+  });
+  connected.catch(() => {});
+  const close = (): void => {
+    clearTimeout(timer);
+    server.close();
+    accepted?.destroy();
+    fail(dataConnectionError('Data connection closed.'));
+  };
+  try {
+    let ok = false;
+    if (!state.eprtRefused) {
+      const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
+      if (r.code >= 200 && r.code < 300) ok = true;
+      else if (r.code >= 500) {
+        state.eprtRefused = true;
+        control.info('EPRT refused; using PORT from now on.');
+      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
+    }
+    if (!ok) {
+      if (addressFamily(local) === 6)
+        throw dataConnectionError('The server refused EPRT, and PORT cannot work over IPv6.');
+      const r = await control.request(`PORT ${formatPortArg(local, port)}`);
+      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
+    }
+  } catch (err) {
+    close();
+    throw err;
+  }
+  if (!accepted) {
+    timer = setTimeout(() => {
+      server.close();
+      fail(
+        dataConnectionError(
+          `The server did not connect to ${local}:${port} within ${connectTimeoutMs} ms (active mode).`,
+        ),
+      );
+    }, connectTimeoutMs);
+  }
+  return { connected, close };
+}

@@ -1,0 +1,69 @@
+import type net from 'node:net';
+import tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import { handshake } from '../tls/handshake.js';
+import type { ClientControlConnection } from './control.js';
+import { CertificateError, dataConnectionError } from './errors.js';
+import { fingerprintSha256 } from './trust.js';
+
+/** TLS on a data connection: the client handshake resuming the control session, and its certificate. */
+
+/**
+ * The TLS client handshake on a data connection, resuming `session`. Certificates are not checked
+ * here (see checkDataCertificate). On failure the TLS socket is destroyed.
+ */
+export async function dataHandshake(
+  raw: net.Socket,
+  tlsOptions: tls.ConnectionOptions,
+  session: Buffer | undefined,
+  timeoutMs: number,
+): Promise<tls.TLSSocket> {
+  const sock = tls.connect({ ...tlsOptions, socket: raw, session, rejectUnauthorized: false });
+  // Errors reach the caller through handshake() now and through the transfer's pipeline later.
+  sock.on('error', () => {});
+  try {
+    await handshake(sock, 'client', timeoutMs);
+    return sock;
+  } catch (err) {
+    sock.destroy();
+    throw dataHandshakeError(err, timeoutMs);
+  }
+}
+
+/** handshake() errors in data connection terms: a timeout, a TLS failure (with a cause), or a close. */
+function dataHandshakeError(err: unknown, timeoutMs: number): FerryError {
+  if (err instanceof FerryError && err.code === 'ERR_TIMEOUT')
+    return new FerryError('ERR_TLS', `TLS handshake on the data connection timed out after ${timeoutMs} ms.`);
+  if (err instanceof FerryError && err.cause instanceof Error)
+    return new FerryError('ERR_TLS', `TLS handshake on the data connection failed: ${err.cause.message}`, {
+      cause: err.cause,
+    });
+  return dataConnectionError(
+    'The server closed the data connection during the TLS handshake (does it require TLS session reuse?).',
+    err,
+  );
+}
+
+/** The data connection must present the control connection's certificate (or resume its session). */
+export function checkDataCertificate(control: ClientControlConnection, sock: tls.TLSSocket): void {
+  const expected = control.serverCertificate;
+  if (!expected) return;
+  const cert = sock.getPeerCertificate();
+  const der = cert && 'raw' in cert ? cert.raw : undefined;
+  if (!der) {
+    if (sock.isSessionReused()) return; // the session itself came from the verified control connection
+    throw new CertificateError(
+      'data-certificate-mismatch',
+      control.host,
+      '',
+      'The data connection presented no certificate.',
+    );
+  }
+  if (der.equals(expected)) return;
+  throw new CertificateError(
+    'data-certificate-mismatch',
+    control.host,
+    fingerprintSha256(der),
+    'The data connection presented a certificate other than the control connection’s.',
+  );
+}

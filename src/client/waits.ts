@@ -1,0 +1,65 @@
+import type { Duplex } from 'node:stream';
+import type net from 'node:net';
+import type { Reply } from '../protocol/reply.js';
+import { FerryError } from '../errors.js';
+import type { ClientControlConnection } from './control.js';
+import { abortedError } from './errors.js';
+
+/** Waiting with a deadline or an abort signal: for replies, sockets and timers of a transfer. */
+
+/** Rejects when the signal aborts (so a wait can be cut short); `cleanup` removes the listener. */
+export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(abortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(abortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+export function delay(ms: number): { promise: Promise<void>; cancel(): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const promise = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  return { promise, cancel: () => clearTimeout(timer) };
+}
+
+/** Waits until a socket has closed (at most `ms`; then it is destroyed). */
+export function closed(sock: net.Socket | Duplex, ms: number): Promise<void> {
+  if (sock.destroyed || ('closed' in sock && sock.closed)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve();
+    }, ms);
+    sock.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}
+
+/** A reply within the connection's reply timeout; a missing reply closes the connection. */
+export async function replyWithin(control: ClientControlConnection, p: Promise<Reply>): Promise<Reply> {
+  const t = delay(control.replyTimeoutMs);
+  try {
+    const r = await Promise.race([p, t.promise.then(() => undefined)]);
+    if (r) return r;
+  } finally {
+    t.cancel();
+  }
+  const e = new FerryError('ERR_TIMEOUT', `No reply after the transfer within ${control.replyTimeoutMs} ms.`);
+  control.destroy(e);
+  throw e;
+}
