@@ -14,6 +14,7 @@ import { defaultMode, formatMode } from '../protocol/mode.js';
 import { formatReply } from '../protocol/reply.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
+import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /**
  * The client commands of the `ferry` tool: ls, get, put, mirror, rm, mkdir, mv, cat, quote, chmod.
@@ -32,7 +33,7 @@ interface CommonOptions {
   prot?: 'p' | 'c';
   active?: boolean;
   disableEpsv?: boolean;
-  tlsMin?: '1.0' | '1.1' | '1.2' | '1.3';
+  tlsMin?: tls.SecureVersion;
   parallel?: number;
   timeout?: number;
   verbose?: boolean;
@@ -40,12 +41,12 @@ interface CommonOptions {
   allowPlain?: boolean;
 }
 
-const TLS_VERSIONS: Readonly<Record<string, tls.SecureVersion>> = {
-  '1.0': 'TLSv1',
-  '1.1': 'TLSv1.1',
-  '1.2': 'TLSv1.2',
-  '1.3': 'TLSv1.3',
-};
+/** The same values as `ferry serve --tls-min`. */
+function tlsVersion(value: string): tls.SecureVersion {
+  const version = parseTlsVersion(value);
+  if (version === undefined) throw new InvalidArgumentError(`expected ${TLS_VERSION_CHOICES}.`);
+  return version;
+}
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -88,14 +89,7 @@ function addCommonOptions(cmd: Command): Command {
     )
     .option('--active', 'active data connections (EPRT/PORT) instead of passive (EPSV/PASV)')
     .option('--disable-epsv', 'passive mode with PASV only')
-    .addOption(
-      new Option('--tls-min <version>', 'lowest TLS version (default 1.2)').choices([
-        '1.0',
-        '1.1',
-        '1.2',
-        '1.3',
-      ]),
-    )
+    .option('--tls-min <version>', 'lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3', tlsVersion)
     .option('--parallel <n>', 'transfers at once over separate connections (mirror)', positiveInt)
     .option(
       '--timeout <seconds>',
@@ -188,7 +182,7 @@ class Run {
       dataProtection: o.prot === 'c' ? 'clear' : 'private',
       dataMode: o.active ? 'active' : 'passive',
       disableEpsv: o.disableEpsv ?? false,
-      minTlsVersion: TLS_VERSIONS[o.tlsMin ?? '1.2'] ?? 'TLSv1.2',
+      minTlsVersion: o.tlsMin ?? 'TLSv1.2',
       allowPlain: o.allowPlain ?? false,
       ...(timeoutMs !== undefined ? { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs } : {}),
       ...(o.verbose ? { log: this.logger } : {}),

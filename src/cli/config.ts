@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
+import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
 const userSchema = z
@@ -27,7 +28,18 @@ export const configSchema = z
     passiveAddress: z.string().min(1).optional(),
     dataDir: z.string().min(1).optional(),
     certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
-    tlsMinVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
+    // YAML reads `1.2` as a number: accept it as well as "TLSv1.2".
+    tlsMinVersion: z
+      .union([z.string(), z.number()])
+      .transform((v, ctx) => {
+        const version = parseTlsVersion(String(v));
+        if (version === undefined) {
+          ctx.addIssue({ code: 'custom', message: `expected ${TLS_VERSION_CHOICES}, got "${v}"` });
+          return z.NEVER;
+        }
+        return version;
+      })
+      .optional(),
     requireSessionReuse: z.boolean().optional(),
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),

@@ -1,39 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { hashPassword } from '../auth/password.js';
-import { UserTable, type UserEntry } from '../auth/users.js';
 import type { ServerOptions } from '../server/options.js';
-import { defaultPorts } from '../server/options.js';
 import { FerryServer } from '../server/server.js';
-import { LocalStorage } from '../storage/local.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
-import { loadConfig, parsePortRange, type FileConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { createServerLogger } from './log-destination.js';
-import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
-
-interface ServeFlags {
-  config?: string;
-  root?: string;
-  listen?: string;
-  explicitPort?: string;
-  implicitPort?: string;
-  pasvPorts?: string;
-  pasvAddress?: string;
-  user: string[];
-  cert: string[];
-  key: string[];
-  allowClearData?: boolean;
-  allowCcc?: boolean;
-  allowPlain?: boolean;
-  tlsMin?: string;
-  requireReuse: boolean;
-  dataDir?: string;
-  logLevel?: string;
-}
+import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -54,7 +28,7 @@ export function registerServe(program: Command): void {
     .option('--allow-clear-data', 'allow PROT C (unencrypted data connections)')
     .option('--allow-ccc', 'allow CCC (control connection back to clear text after login)')
     .option('--allow-plain', 'allow login without TLS on the explicit port (plain FTP)')
-    .option('--tls-min <version>', 'minimum TLS version: TLSv1, TLSv1.1, TLSv1.2 (default), TLSv1.3')
+    .option('--tls-min <version>', 'minimum TLS version: 1.0, 1.1, 1.2 (default) or 1.3 (or TLSv1.2, …)')
     .option('--no-require-reuse', 'do not require data connections to resume the control TLS session')
     .option('--data-dir <dir>', 'where the generated certificate is kept (default ~/.ferry)')
     .option('--log-level <level>', 'debug, info (default), warn, error, silent')
@@ -63,108 +37,35 @@ export function registerServe(program: Command): void {
     });
 }
 
-function portFlag(v: string | undefined, name: string): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 65535) {
-    throw new FerryError('ERR_USAGE', `--${name}: expected a port number 0-65535 (0 = off), got "${v}".`);
-  }
-  return n;
-}
-
-async function usersFrom(
-  flags: ServeFlags,
-  config: FileConfig,
-  root: string,
-): Promise<{ table: UserTable; homes: string[]; generated?: { name: string; password: string } }> {
-  const entries: UserEntry[] = (config.users ?? []).map((u) => ({
-    username: u.name,
-    passwordHash: u.passwordHash,
-    home: u.home,
-    readOnly: u.readOnly,
-  }));
-  for (const spec of flags.user) {
-    const i = spec.indexOf(':');
-    if (i <= 0)
-      throw new FerryError(
-        'ERR_USAGE',
-        `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
-      );
-    entries.push({
-      username: spec.slice(0, i),
-      passwordHash: await hashPassword(spec.slice(i + 1)),
-      home: root,
-    });
-  }
-  const homes = [...new Set(entries.map((e) => path.resolve(e.home)))];
-  if (entries.length > 0) return { table: new UserTable(entries), homes };
-  // No users configured: one login for this run, printed once for the operator.
-  const password = randomBytes(12).toString('base64url');
-  const table = new UserTable([
-    { username: 'ferry', passwordHash: await hashPassword(password), home: root },
-  ]);
-  return { table, homes: [root], generated: { name: 'ferry', password } };
-}
-
 async function serve(flags: ServeFlags): Promise<void> {
   assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
   const config = flags.config ? await loadConfig(flags.config) : {};
-  const root = path.resolve(flags.root ?? config.root ?? process.cwd());
+  const setup = await serveSetup(flags, config);
   const logger = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
-  const host = flags.listen ?? config.listen ?? '::';
-  const ports = defaultPorts();
-  const explicitPort = portFlag(flags.explicitPort, 'explicit-port') ?? config.explicitPort ?? ports.explicit;
-  const implicitPort = portFlag(flags.implicitPort, 'implicit-port') ?? config.implicitPort ?? ports.implicit;
-  if (flags.cert.length !== flags.key.length)
-    throw new FerryError('ERR_USAGE', 'Give one --key for each --cert.');
-  const certificates = [
-    ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
-    ...flags.cert.map((certFile, i) => ({
-      certFile: path.resolve(certFile),
-      keyFile: path.resolve(flags.key[i] ?? ''),
-    })),
-  ];
-  const pasv = flags.pasvPorts ?? config.passivePorts;
-  const users = await usersFrom(flags, config, root);
-  const options: ServerOptions = {
-    explicit: explicitPort === 0 ? false : { host, port: explicitPort },
-    implicit: implicitPort === 0 ? false : { host, port: implicitPort },
-    authenticator: users.table,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
-    tls: {
-      certificates,
-      dataDir: path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')),
-      minVersion: (flags.tlsMin ?? config.tlsMinVersion) as NonNullable<ServerOptions['tls']>['minVersion'],
-      requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
-    },
-    allowClearData: flags.allowClearData ?? config.allowClearData,
-    allowCcc: flags.allowCcc ?? config.allowCcc,
-    allowPlainControl: flags.allowPlain ?? config.allowPlainControl,
-    passive: {
-      ...(pasv ? parsePortRange(pasv, '--pasv-ports') : {}),
-      address: flags.pasvAddress ?? config.passiveAddress,
-    },
-    timeouts: config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : undefined,
-    limits: { maxSessions: config.maxSessions, maxSessionsPerAddress: config.maxSessionsPerAddress },
-    logger,
-  };
-  const server = new FerryServer(options);
+  const host = setup.host;
+  const options: ServerOptions = { ...setup.options, logger };
+  let server: FerryServer;
+  try {
+    server = new FerryServer(options);
+  } catch (err) {
+    throw setup.explain(err);
+  }
   const started = await server.listen();
 
-  const lines = ['Ferry FTPS server', `  serving   ${root}`];
+  const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
   if (started.explicit)
     lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
   if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
-  if (users.generated)
-    lines.push(`  login     user ${users.generated.name}  password ${users.generated.password}`);
+  const generated = setup.users.generated;
+  if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
   lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
   process.stderr.write(lines.join('\n') + '\n');
 
   const sweep = new AbortController();
-  void sweepHomes(users.homes, sweep.signal, logger);
+  void sweepHomes([...new Set(setup.users.homes.map((u) => path.resolve(u.home)))], sweep.signal, logger);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -204,4 +105,29 @@ async function sweepHomes(homes: string[], signal: AbortSignal, logger: Logger):
 function hostFor(listen: string): string {
   if (listen === '::' || listen === '0.0.0.0') return 'localhost';
   return listen.includes(':') ? `[${listen}]` : listen;
+}
+
+/** Where the users live: one line per home (with its users), or a summary when there are many. */
+function servingLines(users: ServeUsers): string[] {
+  const byHome = new Map<string, string[]>();
+  for (const u of users.homes) {
+    const names = byHome.get(u.home) ?? [];
+    names.push(u.readOnly ? `${u.name}, read-only` : u.name);
+    byHome.set(u.home, names);
+  }
+  if (users.generated) return [`  serving   ${[...byHome.keys()][0] ?? ''}`];
+  if (byHome.size > 5) {
+    return [
+      `  serving   ${users.homes.length} users in ${byHome.size} homes under ${commonParent([...byHome.keys()])}`,
+    ];
+  }
+  return [...byHome].map(([home, names]) => `  serving   ${home}  (${names.join('; ')})`);
+}
+
+function commonParent(dirs: string[]): string {
+  let parent = path.dirname(dirs[0] ?? '/');
+  while (!dirs.every((d) => d === parent || d.startsWith(parent === '/' ? '/' : `${parent}/`))) {
+    parent = path.dirname(parent);
+  }
+  return parent;
 }

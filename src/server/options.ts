@@ -49,6 +49,17 @@ export interface ServerOptions {
   logger?: Logger;
 }
 
+/** A bad option; `key` is its path in ServerOptions (`tls.minVersion`) so a caller can name it its own way. */
+export class OptionError extends FerryError {
+  readonly key: string;
+  readonly detail: string;
+  constructor(key: string, detail: string) {
+    super('ERR_INVALID_OPTION', `options.${key}: ${detail}`);
+    this.key = key;
+    this.detail = detail;
+  }
+}
+
 const listener = z.union([
   z.literal(false),
   z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
@@ -137,33 +148,23 @@ export function defaultPorts(): { explicit: number; implicit: number } {
 /** Validates once, at construction; errors name the key and the fix. */
 export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (!o || typeof o.authenticator?.authenticate !== 'function') {
-    throw new FerryError(
-      'ERR_INVALID_OPTION',
-      'options.authenticator: an object with authenticate() is required.',
-    );
+    throw new OptionError('authenticator', 'an object with authenticate() is required.');
   }
   if (typeof o.storageFor !== 'function') {
-    throw new FerryError(
-      'ERR_INVALID_OPTION',
-      'options.storageFor: a function (principal) => StorageBackend is required.',
-    );
+    throw new OptionError('storageFor', 'a function (principal) => StorageBackend is required.');
   }
   const { authenticator: _a, storageFor: _s, logger: _l, ...plain } = o;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    const key = issue?.path.join('.') ?? '';
-    throw new FerryError('ERR_INVALID_OPTION', `options.${key}: ${issue?.message ?? 'invalid'}`);
+    throw new OptionError(issue?.path.join('.') ?? '', issue?.message ?? 'invalid');
   }
   const v = parsed.data;
   const ports = defaultPorts();
   const explicit = v.explicit ?? { host: '::', port: ports.explicit };
   const implicit = v.implicit ?? { host: '::', port: ports.implicit };
   if (explicit === false && implicit === false) {
-    throw new FerryError(
-      'ERR_INVALID_OPTION',
-      'options.explicit/implicit: at least one listener must be on.',
-    );
+    throw new OptionError('explicit/implicit', 'at least one listener must be on.');
   }
   return {
     explicit,

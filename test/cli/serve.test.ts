@@ -170,3 +170,176 @@ test('hash-password prints a scrypt hash that the config accepts', async () => {
   assert.match(out.trim(), /^scrypt\$16384\$8\$1\$/);
   assert.doesNotMatch(out, /correct horse/);
 });
+
+/** Runs `ferry serve ARGS` that should refuse to start: its exit code and stderr, or 'started' (then stopped). */
+async function refused(args: string[]): Promise<{ code: number | 'started'; err: string }> {
+  const child = spawn(
+    process.execPath,
+    [main, 'serve', '--listen', '127.0.0.1', '--implicit-port', '0', '--explicit-port', '0', ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let err = '';
+  let started = false;
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+    if (!started && err.includes('Ctrl-C stops')) {
+      started = true;
+      child.kill('SIGTERM');
+    }
+  });
+  child.stdout.resume();
+  const [code] = (await once(child, 'exit')) as [number | null];
+  if (started) return { code: 'started', err };
+  if (code === null) throw new Error(`ferry serve was killed: ${err}`);
+  return { code, err };
+}
+
+test('a --root that does not exist, or is a file, is refused at start naming the flag', async () => {
+  const missing = path.join(dir, 'no-such-dir');
+  const a = await refused(['--root', missing, '--implicit-port', String(await freePort())]);
+  assert.equal(a.code, 2, a.err);
+  assert.match(a.err, /--root/);
+  assert.ok(a.err.includes(missing), a.err);
+  assert.match(a.err, /does not exist/);
+  assert.doesNotMatch(a.err, /Ctrl-C stops/);
+
+  const file = path.join(dir, 'a-file');
+  await writeFile(file, 'x');
+  const b = await refused(['--root', file, '--implicit-port', String(await freePort())]);
+  assert.equal(b.code, 2, b.err);
+  assert.match(b.err, /--root: .*not a directory/);
+});
+
+test('a config whose root or user home does not exist is refused naming the file and key', async () => {
+  const hash = await hashOf('pw');
+  const file = path.join(dir, 'homes.yaml');
+  await writeFile(file, `root: ./missing-root\nimplicitPort: ${await freePort()}\n`);
+  const a = await refused(['--config', file]);
+  assert.equal(a.code, 2, a.err);
+  assert.ok(a.err.includes(`${file}: root:`), a.err);
+
+  await writeFile(
+    file,
+    `implicitPort: ${await freePort()}\nusers:\n  - { name: alice, passwordHash: "${hash}", home: ./nowhere }\n`,
+  );
+  const b = await refused(['--config', file]);
+  assert.equal(b.code, 2, b.err);
+  assert.ok(b.err.includes(`${file}: users.0.home:`), b.err);
+  assert.ok(b.err.includes(path.join(dir, 'nowhere')), b.err);
+});
+
+test('with --config, the banner shows where each user lives, not the current directory', async () => {
+  const hash = await hashOf('pw');
+  const alice = await mkdtemp(path.join(dir, 'alice-'));
+  const bob = await mkdtemp(path.join(dir, 'bob-'));
+  const cwd = await mkdtemp(path.join(dir, 'cwd-'));
+  const file = path.join(dir, 'users.yaml');
+  await writeFile(
+    file,
+    [
+      `dataDir: ${path.join(dir, 'data')}`,
+      'users:',
+      `  - { name: alice, passwordHash: "${hash}", home: ${alice} }`,
+      `  - { name: bob, passwordHash: "${hash}", home: ${bob}, readOnly: true }`,
+      '',
+    ].join('\n'),
+  );
+  const r = await serve(['--config', file], cwd);
+  try {
+    assert.ok(!r.banner.includes(cwd), r.banner);
+    assert.match(r.banner, new RegExp(`${escape(alice)}\\s+\\(alice\\)`));
+    assert.match(r.banner, new RegExp(`${escape(bob)}\\s+\\(bob, read-only\\)`));
+  } finally {
+    assert.equal(await stop(r), 0);
+  }
+});
+
+test('server and client take the same --tls-min values (1.3 and TLSv1.3); a bad one names the flag or key', async () => {
+  const root = await mkdtemp(path.join(dir, 'root-'));
+  await writeFile(path.join(root, 'f.txt'), 'x');
+  for (const [serverValue, clientValue] of [
+    ['1.3', 'TLSv1.3'],
+    ['TLSv1.3', '1.3'],
+  ] as const) {
+    const r = await serve(
+      ['--user', 'u:pw', '--tls-min', serverValue, '--data-dir', path.join(dir, 'data')],
+      root,
+    );
+    try {
+      // A TLS 1.2 client is refused: the minimum really is 1.3.
+      const old = tls.connect({
+        host: '127.0.0.1',
+        port: r.implicitPort,
+        rejectUnauthorized: false,
+        maxVersion: 'TLSv1.2',
+      });
+      const outcome = await new Promise<unknown>((resolve) => {
+        old.once('secureConnect', () => resolve('connected'));
+        old.once('error', resolve);
+      });
+      old.destroy();
+      assert.ok(outcome instanceof Error, `a TLS 1.2 client was accepted with --tls-min ${serverValue}`);
+      const ls = await run([
+        'ls',
+        '--insecure',
+        '--tls-min',
+        clientValue,
+        `ftps://u:pw@127.0.0.1:${r.implicitPort}/`,
+      ]);
+      assert.equal(ls.code, 0, ls.err);
+      assert.match(ls.out, /f\.txt/);
+    } finally {
+      assert.equal(await stop(r), 0);
+    }
+  }
+
+  const flag = await refused(['--tls-min', '1.4']);
+  assert.equal(flag.code, 2, flag.err);
+  assert.match(flag.err, /--tls-min/);
+  assert.match(flag.err, /1\.2/);
+  assert.doesNotMatch(flag.err, /options\./);
+
+  const file = path.join(dir, 'tls.yaml');
+  await writeFile(file, 'tlsMinVersion: SSLv3\n');
+  const key = await refused(['--config', file]);
+  assert.equal(key.code, 2, key.err);
+  assert.ok(key.err.includes(`${file}: tlsMinVersion:`), key.err);
+
+  const client = await run(['ls', '--tls-min', '1.4', 'ftps://u:pw@127.0.0.1:1/']);
+  assert.equal(client.code, 2, client.err);
+  assert.match(client.err, /--tls-min/);
+});
+
+test('server option errors name the flag or config key, never an internal option name', async () => {
+  const both = await refused([]);
+  assert.equal(both.code, 2, both.err);
+  assert.match(both.err, /--explicit-port/);
+  assert.doesNotMatch(both.err, /options\./);
+
+  const file = path.join(dir, 'listen.yaml');
+  await writeFile(file, `implicitPort: 0\nexplicitPort: 0\n`);
+  const cfg = await refused(['--config', file, '--explicit-port', '0']);
+  assert.equal(cfg.code, 2, cfg.err);
+  assert.doesNotMatch(cfg.err, /options\./);
+});
+
+async function hashOf(password: string): Promise<string> {
+  const child = spawn(process.execPath, [main, 'hash-password'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.end(password);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  await once(child, 'exit');
+  return out.trim();
+}
+
+async function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
+  const child = spawn(process.execPath, [main, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, out, err };
+}
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -1,0 +1,186 @@
+import { randomBytes } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { hashPassword } from '../auth/password.js';
+import { UserTable, type UserEntry } from '../auth/users.js';
+import { FerryError } from '../errors.js';
+import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
+import { LocalStorage } from '../storage/local.js';
+import { parsePortRange, type FileConfig } from './config.js';
+import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+
+/** `ferry serve`'s flags as commander parses them. */
+export interface ServeFlags {
+  config?: string;
+  root?: string;
+  listen?: string;
+  explicitPort?: string;
+  implicitPort?: string;
+  pasvPorts?: string;
+  pasvAddress?: string;
+  user: string[];
+  cert: string[];
+  key: string[];
+  allowClearData?: boolean;
+  allowCcc?: boolean;
+  allowPlain?: boolean;
+  tlsMin?: string;
+  requireReuse: boolean;
+  dataDir?: string;
+  logLevel?: string;
+}
+
+/** Who may log in and where each one lives (for the banner). */
+export interface ServeUsers {
+  table: UserTable;
+  homes: { name: string; home: string; readOnly: boolean }[];
+  /** The login made up for this run when none was configured. */
+  generated?: { name: string; password: string };
+}
+
+export interface ServeSetup {
+  /** Everything but the logger, which the caller owns. */
+  options: Omit<ServerOptions, 'logger'>;
+  users: ServeUsers;
+  host: string;
+  /** Rewrites a server option error so it names the flag or config key the user wrote. */
+  explain(err: unknown): unknown;
+}
+
+/** Turns flags and the config file (flags win) into server options, checked before anything listens. */
+export async function serveSetup(flags: ServeFlags, config: FileConfig): Promise<ServeSetup> {
+  const file = flags.config ?? '';
+  /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
+  const named = (flag: string, given: unknown, key: string): string =>
+    given !== undefined || !flags.config ? `--${flag}` : `${file}: ${key}`;
+
+  const root = path.resolve(flags.root ?? config.root ?? process.cwd());
+  if (flags.root !== undefined || config.root !== undefined) {
+    await requireDirectory(root, named('root', flags.root, 'root'));
+  }
+  const host = flags.listen ?? config.listen ?? '::';
+  const ports = defaultPorts();
+  const explicitPort = portFlag(flags.explicitPort, 'explicit-port') ?? config.explicitPort ?? ports.explicit;
+  const implicitPort = portFlag(flags.implicitPort, 'implicit-port') ?? config.implicitPort ?? ports.implicit;
+  if (flags.cert.length !== flags.key.length)
+    throw new FerryError('ERR_USAGE', 'Give one --key for each --cert.');
+  let minVersion = config.tlsMinVersion;
+  if (flags.tlsMin !== undefined) {
+    minVersion = parseTlsVersion(flags.tlsMin);
+    if (minVersion === undefined) {
+      throw new FerryError('ERR_USAGE', `--tls-min: expected ${TLS_VERSION_CHOICES}, got "${flags.tlsMin}".`);
+    }
+  }
+  const pasv = flags.pasvPorts ?? config.passivePorts;
+  const users = await usersFrom(flags, config, root);
+  for (const [i, u] of (config.users ?? []).entries())
+    await requireDirectory(u.home, `${file}: users.${i}.home`);
+  if (flags.user.length > 0 || users.generated)
+    await requireDirectory(root, named('root', flags.root, 'root'));
+
+  const options: Omit<ServerOptions, 'logger'> = {
+    explicit: explicitPort === 0 ? false : { host, port: explicitPort },
+    implicit: implicitPort === 0 ? false : { host, port: implicitPort },
+    authenticator: users.table,
+    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
+    tls: {
+      certificates: [
+        ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
+        ...flags.cert.map((certFile, i) => ({
+          certFile: path.resolve(certFile),
+          keyFile: path.resolve(flags.key[i] ?? ''),
+        })),
+      ],
+      dataDir: path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')),
+      minVersion,
+      requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
+    },
+    allowClearData: flags.allowClearData ?? config.allowClearData,
+    allowCcc: flags.allowCcc ?? config.allowCcc,
+    allowPlainControl: flags.allowPlain ?? config.allowPlainControl,
+    passive: {
+      ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),
+      address: flags.pasvAddress ?? config.passiveAddress,
+    },
+    timeouts: config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : undefined,
+    limits: { maxSessions: config.maxSessions, maxSessionsPerAddress: config.maxSessionsPerAddress },
+  };
+
+  // Server option keys (longest prefix first) and the flag or config key that sets them.
+  const names: [string, string][] = [
+    [
+      'explicit/implicit',
+      `${named('explicit-port', flags.explicitPort, 'explicitPort')} and ${named('implicit-port', flags.implicitPort, 'implicitPort')} are both 0 (off):`,
+    ],
+    ['explicit.port', named('explicit-port', flags.explicitPort, 'explicitPort')],
+    ['implicit.port', named('implicit-port', flags.implicitPort, 'implicitPort')],
+    ['explicit', named('listen', flags.listen, 'listen')],
+    ['implicit', named('listen', flags.listen, 'listen')],
+    ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${file}: certificates`],
+    ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
+    ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
+    ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
+    ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
+    ['timeouts', `${file}: idleTimeoutSeconds`],
+    ['limits.maxSessionsPerAddress', `${file}: maxSessionsPerAddress`],
+    ['limits.maxSessions', `${file}: maxSessions`],
+  ];
+  const explain = (err: unknown): unknown => {
+    if (!(err instanceof OptionError)) return err;
+    const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
+    return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
+  };
+  return { options, users, host, explain };
+}
+
+async function requireDirectory(dir: string, what: string): Promise<void> {
+  const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {
+    const why = err.code === 'ENOENT' ? 'does not exist' : `cannot be read (${err.code})`;
+    throw new FerryError('ERR_USAGE', `${what}: ${dir} ${why}.`);
+  });
+  if (!st.isDirectory()) throw new FerryError('ERR_USAGE', `${what}: ${dir} is not a directory.`);
+}
+
+function portFlag(v: string | undefined, name: string): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    throw new FerryError('ERR_USAGE', `--${name}: expected a port number 0-65535 (0 = off), got "${v}".`);
+  }
+  return n;
+}
+
+async function usersFrom(flags: ServeFlags, config: FileConfig, root: string): Promise<ServeUsers> {
+  const entries: UserEntry[] = (config.users ?? []).map((u) => ({
+    username: u.name,
+    passwordHash: u.passwordHash,
+    home: u.home,
+    readOnly: u.readOnly,
+  }));
+  for (const spec of flags.user) {
+    const i = spec.indexOf(':');
+    if (i <= 0)
+      throw new FerryError(
+        'ERR_USAGE',
+        `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
+      );
+    entries.push({
+      username: spec.slice(0, i),
+      passwordHash: await hashPassword(spec.slice(i + 1)),
+      home: root,
+    });
+  }
+  let generated: ServeUsers['generated'];
+  if (entries.length === 0) {
+    // No users configured: one login for this run, printed once for the operator.
+    generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
+    entries.push({
+      username: generated.name,
+      passwordHash: await hashPassword(generated.password),
+      home: root,
+    });
+  }
+  const homes = entries.map((e) => ({ name: e.username, home: e.home, readOnly: e.readOnly ?? false }));
+  return { table: new UserTable(entries), homes, ...(generated ? { generated } : {}) };
+}
