@@ -2,6 +2,71 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import globals from 'globals';
 
+/**
+ * Import boundaries between the layers (ARCHITECTURE.md): per directory of src/, the Ferry directories
+ * its relative imports must not reach. One config object per directory, because a later object's
+ * `no-restricted-imports` replaces an earlier one's.
+ */
+const LAYERS = {
+  tls: ['server', 'client', 'cli', 'storage', 'auth'],
+  storage: ['server', 'client', 'cli'],
+  auth: ['server', 'client', 'cli'],
+  server: ['client', 'cli'],
+  client: ['server', 'cli'],
+  cli: [],
+};
+const into = (dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|\\.js$)`;
+const NO_TESTS = { regex: '^(\\.\\./)+test/', message: 'src/ never imports the tests (test/).' };
+const boundaries = Object.entries(LAYERS).map(([dir, banned]) => ({
+  files: [`src/${dir}/**/*.ts`],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          ...(banned.length > 0
+            ? [
+                {
+                  regex: into(banned),
+                  message: `${dir}/ never imports ${banned.map((d) => `${d}/`).join(', ')}.`,
+                },
+              ]
+            : []),
+          NO_TESTS,
+        ],
+      },
+    ],
+  },
+}));
+// protocol/ is pure: parsers and formatters that import no other Ferry module and do no I/O
+// (node:net only for isIP).
+const PURE = {
+  files: ['src/protocol/**/*.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        paths: [
+          'node:fs',
+          'node:fs/promises',
+          'node:tls',
+          'node:dgram',
+          'node:http',
+          'node:https',
+          'node:child_process',
+          'node:timers',
+          'node:timers/promises',
+          'pino',
+        ].map((name) => ({
+          name,
+          message: 'protocol/ is pure: no files, sockets, timers or logging.',
+        })),
+        patterns: [{ regex: '^\\.\\./', message: 'protocol/ imports no other Ferry module.' }],
+      },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.peers/', 'bench/node_modules/', 'bench/dist/'] },
   js.configs.recommended,
@@ -18,4 +83,6 @@ export default tseslint.config(
     files: ['src/cli/**/*.ts', 'bench/**/*.ts', 'bench/**/*.js', 'bench/**/*.mjs', 'scripts/**/*.js'],
     rules: { 'no-console': 'off' },
   },
+  ...boundaries,
+  PURE,
 );
