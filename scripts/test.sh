@@ -1,9 +1,27 @@
 #!/usr/bin/env bash
-# The one test command: set up interop peers (Debian packages), build, type-check, lint, run every test.
+# The one test command (`npm test`): set up the interop peers (Debian packages), install the npm
+# dependencies when they are missing or stale, build, type-check, lint, run every test.
+# `--unit` (`npm run test:unit`): only the unit tests beside the modules (src/**/*.test.ts); no root,
+# no peers, no network servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-peers.sh
+unit=false
+[[ ${1:-} == --unit ]] && unit=true
+
+$unit || bash scripts/setup-peers.sh
+# A fresh clone has no node_modules (npx would refuse to fetch tsc); after a pull that changed
+# package-lock.json they are stale. npm writes node_modules/.package-lock.json on every install, so it
+# is older than package-lock.json exactly when the lock changed since (CI's `npm ci` just ran: skipped).
+if [[ ! -x node_modules/.bin/tsc || ! -f node_modules/.package-lock.json ||
+  package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo 'test: installing npm dependencies (npm ci)' >&2
+  npm ci --no-audit --no-fund
+fi
 npx tsc -p tsconfig.json
+if $unit; then
+  mapfile -t files < <(find dist/src -name '*.test.js' | sort)
+  exec node --test "${files[@]}"
+fi
 npx eslint .
 npx prettier --check .
 # Test files are the compiled *.test.js under dist/ (unit tests beside modules, e2e and interop in test/).
