@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// `npm run bench`: Ferry (started by its CLI) side by side with vsftpd, ProFTPD, Pure-FTPd and
+// pyftpdlib, measured by the shared harness (../shared/bench: the C client on OpenSSL, curl, Python)
+// exactly as the issues' figures are, then one markdown table with the ratio Ferry / best peer.
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { buildIfNeeded } from './lib/build.mjs';
+import { RESULTS_DIR, ROOT } from './lib/paths.mjs';
+import { median } from './lib/stats.mjs';
+
+const USAGE = `usage: npm run bench [-- PEER ...]     (default peers: pureftpd vsftpd proftpd pyftpdlib)
+environment: ROUNDS (default 3), TESTS (subset of the harness's tests), FERRY_BENCH_HARNESS (the
+harness folder, default ../shared/bench beside the repository), FERRY_BENCH_PORT (Ferry's implicit
+port, default 22500; explicit +1, passive +10..+99), FERRY_ARGS (extra "ferry serve" flags)`;
+
+const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
+
+/** The shared harness: $FERRY_BENCH_HARNESS, else shared/bench in a folder above the repository. */
+function findHarness() {
+  const candidates = process.env.FERRY_BENCH_HARNESS
+    ? [process.env.FERRY_BENCH_HARNESS]
+    : [1, 2, 3].map((up) => path.resolve(ROOT, ...Array(up).fill('..'), 'shared', 'bench'));
+  const found = candidates.find((dir) => existsSync(path.join(dir, 'compare')));
+  if (!found)
+    throw new Error(
+      `the benchmark harness was not found (looked in ${candidates.join(', ')}); set FERRY_BENCH_HARNESS`,
+    );
+  return found;
+}
+
+/** Where the harness keeps its generated files (the same rule as its scripts). */
+function workDir(harness) {
+  const wanted = process.env.FERRY_BENCH_HOME ?? harness;
+  try {
+    accessSync(wanted, constants.W_OK);
+    return wanted;
+  } catch {
+    return '/var/tmp/ferry-bench';
+  }
+}
+
+/** Starts `ferry serve` as the harness expects (data/ as root, bench/bench, its certificate). */
+async function startFerry(w, port, dataDir) {
+  const args = [
+    path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
+    'serve',
+    '--root',
+    path.join(w, 'data'),
+    '--listen',
+    '127.0.0.1',
+    '--implicit-port',
+    String(port),
+    '--explicit-port',
+    String(port + 1),
+    '--pasv-ports',
+    `${port + 10}-${port + 99}`,
+    '--user',
+    'bench:bench',
+    '--cert',
+    path.join(w, '.state', 'cert.pem'),
+    '--key',
+    path.join(w, '.state', 'key.pem'),
+    '--allow-clear-data',
+    '--data-dir',
+    dataDir,
+    '--log-level',
+    'warn',
+    ...(process.env.FERRY_ARGS ?? '').split(/\s+/).filter(Boolean),
+  ];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let banner = '';
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`ferry serve gave no banner in 60 s:\n${banner}`)),
+      60_000,
+    );
+    child.stderr.on('data', (d) => {
+      banner += d;
+      if (banner.includes('Ctrl-C stops')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`ferry serve exited (${code}):\n${banner}`));
+    });
+  });
+  child.stderr.resume();
+  return child;
+}
+
+async function stopFerry(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Runs the harness's `compare` with Ferry as EXTERNAL; resolves when it exits. */
+async function runCompare(harness, peers, out, external) {
+  const child = spawn(path.join(harness, 'compare'), peers, {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, OUT: out, EXTERNAL: external },
+  });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`compare exited with ${code}`);
+}
+
+// Metrics where less is better (the rest: more is better); informational ones get no ratio.
+const LOWER = /(latency|_cpu|list_10k|mlsd_10k|conc_open_time|conc_rss|conc_pss|errors)/;
+const NO_RATIO = /^(loadavg1|conc_server_procs|small_files_resumed|retr_protp_curl_overall|list_10k_lines)$/;
+
+/** Medians per metric and server from compare's raw files (`<label>.r<N>.txt`: `metric value unit`). */
+function readResults(out) {
+  const values = new Map();
+  const units = new Map();
+  const labels = readFileSync(path.join(out, 'order'), 'utf8').split('\n').filter(Boolean);
+  for (const file of readdirSync(out)) {
+    const m = /^(.+)\.r\d+\.txt$/.exec(file);
+    if (!m) continue;
+    for (const line of readFileSync(path.join(out, file), 'utf8').split('\n')) {
+      const [metric, value, unit, extra] = line.trim().split(/\s+/);
+      const x = Number(value);
+      if (extra !== undefined || !unit || !metric || !Number.isFinite(x) || /\.(min|max)$/.test(metric))
+        continue;
+      const perLabel = values.get(metric) ?? new Map();
+      perLabel.set(m[1], [...(perLabel.get(m[1]) ?? []), x]);
+      values.set(metric, perLabel);
+      units.set(metric, unit);
+    }
+  }
+  return { labels, values, units };
+}
+
+const fmt = (x) =>
+  x === undefined
+    ? 'n/a'
+    : Number.isInteger(x)
+      ? String(x)
+      : Math.abs(x) >= 100
+        ? x.toFixed(0)
+        : Math.abs(x) >= 10
+          ? x.toFixed(1)
+          : x.toFixed(Math.abs(x) >= 0.1 ? 2 : 3);
+
+/** The table: medians, then Ferry / best peer (for "lower is better" rows > 1 means Ferry is slower). */
+function table({ labels, values, units }, ferry) {
+  const peers = labels.filter((l) => l !== ferry);
+  const lines = [
+    `| metric | unit | ${[...peers, ferry].join(' | ')} | Ferry / best | better |`,
+    `|---|---|${'---|'.repeat(peers.length + 3)}`,
+  ];
+  for (const [metric, perLabel] of values) {
+    if (metric === 'loadavg1') continue;
+    const med = (l) => (perLabel.get(l) ? median(perLabel.get(l)) : undefined);
+    const lower = LOWER.test(metric);
+    const peerValues = peers.map(med).filter((x) => x !== undefined);
+    const best =
+      peerValues.length === 0 ? undefined : lower ? Math.min(...peerValues) : Math.max(...peerValues);
+    const own = med(ferry);
+    const ratio = NO_RATIO.test(metric) || own === undefined || !best ? '' : (own / best).toFixed(2);
+    const cells = [...peers, ferry].map((l) => fmt(med(l)));
+    lines.push(
+      `| ${metric} | ${units.get(metric)} | ${cells.join(' | ')} | ${ratio} | ${NO_RATIO.test(metric) ? '' : lower ? 'lower' : 'higher'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function main() {
+  if (process.argv.includes('--help') || process.argv.includes('-h')) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
+  const harness = findHarness();
+  const w = workDir(harness);
+  if (!existsSync(path.join(w, '.state', 'ftpsc')) || !existsSync(path.join(w, 'data', 'big.bin'))) {
+    log(`running ${harness}/setup (packages, peers, account bench/bench, certificate, data) …`);
+    const r = spawnSync(path.join(harness, 'setup'), { stdio: ['ignore', 'inherit', 'inherit'] });
+    if (r.status !== 0) throw new Error(`setup failed (${r.status})`);
+  }
+  log(await buildIfNeeded(ROOT, log));
+  const peers = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+  const port = Number(process.env.FERRY_BENCH_PORT ?? 22500);
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const out = path.join(RESULTS_DIR, `compare-${stamp}`);
+  mkdirSync(out, { recursive: true });
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-data-'));
+  const ferry = await startFerry(w, port, dataDir);
+  const stop = () => void stopFerry(ferry);
+  process.once('SIGINT', stop).once('SIGTERM', stop);
+  try {
+    log(
+      `Ferry (pid ${ferry.pid}) on 127.0.0.1:${port}; ${harness}/compare ${peers.join(' ') || '(all peers)'}, ROUNDS=${process.env.ROUNDS ?? 3}`,
+    );
+    await runCompare(harness, peers, out, `ferry:127.0.0.1:${port}:implicit:${ferry.pid}`);
+  } finally {
+    await stopFerry(ferry);
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  const result = table(readResults(out), 'ferry');
+  const header = `Ferry vs peers, ${harness}/compare, ROUNDS=${process.env.ROUNDS ?? 3}${process.env.TESTS ? `, TESTS="${process.env.TESTS}"` : ''}, load before: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`;
+  writeFileSync(path.join(out, 'ferry-table.md'), `${header}\n\n${result}\n`);
+  process.stdout.write(`${header}\n\n${result}\n\nraw results: ${out}\n`);
+}
+
+main().catch((err) => {
+  log(`error: ${err instanceof Error ? err.message : err}`);
+  process.exitCode = 1;
+});
