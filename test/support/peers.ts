@@ -16,7 +16,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { chmod, chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,6 +25,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 
 import { childEnv, SUPPORT_DIR } from './clients.js';
+import { processTree, readStat, type ProcStat } from './proc.js';
 
 export type PeerName = 'vsftpd' | 'proftpd' | 'pure-ftpd' | 'pyftpdlib';
 
@@ -234,69 +235,15 @@ function tailOf(text: string, max: number): string {
 // ---------------------------------------------------------------------------------------------------
 // processes: the server, its process group and its descendants
 
-interface ProcInfo {
-  readonly pid: number;
-  readonly ppid: number;
-  readonly pgrp: number;
-  readonly state: string;
-  readonly start: string;
-}
-
-function readProc(pid: number): ProcInfo | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid pgrp session tty tpgid flags ... starttime(22nd field) ..."; comm may hold ')'
-  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const [state, ppid, pgrp] = [rest[0], rest[1], rest[2]];
-  const start = rest[19];
-  if (state === undefined || ppid === undefined || pgrp === undefined || start === undefined)
-    return undefined;
-  return { pid, ppid: Number(ppid), pgrp: Number(pgrp), state, start };
-}
-
-function allProcs(): ProcInfo[] {
-  const out: ProcInfo[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const info = readProc(Number(entry));
-    if (info) out.push(info);
-  }
-  return out;
-}
-
 /** Live (non-zombie) processes in group `pgid` or descending from `rootPid`. */
-function family(rootPid: number, pgid: number): ProcInfo[] {
-  const procs = allProcs().filter((p) => p.state !== 'Z');
-  const byParent = new Map<number, ProcInfo[]>();
-  for (const p of procs) {
-    const list = byParent.get(p.ppid) ?? [];
-    list.push(p);
-    byParent.set(p.ppid, list);
-  }
-  const found = new Map<number, ProcInfo>();
-  for (const p of procs) if (p.pgrp === pgid || p.pid === rootPid) found.set(p.pid, p);
-  const queue = [...found.keys()];
-  for (let pid = queue.shift(); pid !== undefined; pid = queue.shift()) {
-    for (const child of byParent.get(pid) ?? []) {
-      if (!found.has(child.pid)) {
-        found.set(child.pid, child);
-        queue.push(child.pid);
-      }
-    }
-  }
-  return [...found.values()];
-}
+const family = (rootPid: number, pgid: number): ProcStat[] => processTree(rootPid, { pgid });
 
-function stillSame(p: ProcInfo): boolean {
-  const now = readProc(p.pid);
+function stillSame(p: ProcStat): boolean {
+  const now = readStat(p.pid);
   return now !== undefined && now.start === p.start && now.state !== 'Z';
 }
 
-function signalFamily(members: readonly ProcInfo[], pgid: number, signal: NodeJS.Signals): void {
+function signalFamily(members: readonly ProcStat[], pgid: number, signal: NodeJS.Signals): void {
   try {
     process.kill(-pgid, signal);
   } catch {
@@ -435,7 +382,7 @@ class ServerProcess {
     }
   }
 
-  private async waitGone(members: readonly ProcInfo[], timeoutMs: number): Promise<boolean> {
+  private async waitGone(members: readonly ProcStat[], timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     const timer = new AbortController();
     await Promise.race([this.exited, delay(timeoutMs, undefined, { signal: timer.signal }).catch(() => {})]);
