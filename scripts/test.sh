@@ -26,4 +26,4 @@ npx eslint .
 npx prettier --check .
 # Test files are the compiled *.test.js under dist/ (unit tests beside modules, e2e and interop in test/).
 mapfile -t files < <(find dist -name '*.test.js' | sort)
-node --test --test-concurrency=2 --test-timeout=300000 "${files[@]}"
+node --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"

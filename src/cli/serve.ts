@@ -52,18 +52,6 @@ async function serve(flags: ServeFlags): Promise<void> {
   }
   const started = await server.listen();
 
-  const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
-  if (started.explicit)
-    lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
-  if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);
-  lines.push(
-    `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
-  );
-  const generated = setup.users.generated;
-  if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
-  lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
-  process.stderr.write(lines.join('\n') + '\n');
-
   const sweep = new AbortController();
   void sweepHomes([...new Set(setup.users.homes.map((u) => path.resolve(u.home)))], sweep.signal, logger);
 
@@ -85,6 +73,18 @@ async function serve(flags: ServeFlags): Promise<void> {
       .reloadCertificates()
       .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'certificate reload failed'));
   });
+  // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
+  const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
+  if (started.explicit)
+    lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
+  if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);
+  lines.push(
+    `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
+  );
+  const generated = setup.users.generated;
+  if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
+  lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
+  process.stderr.write(lines.join('\n') + '\n');
 }
 
 /**
