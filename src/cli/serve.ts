@@ -5,9 +5,9 @@ import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig } from './config.js';
-import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { createServerLogger } from './log-destination.js';
 import type { Logger } from '../logger.js';
+import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 

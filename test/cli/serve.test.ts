@@ -40,7 +40,7 @@ async function serve(args: string[], cwd: string): Promise<Running> {
     { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   child.stdout?.resume();
-  const banner = await bannerOf(child, 90_000);
+  const banner = await bannerOf(child, 90_000); // generous: start-up takes seconds on a loaded machine
   return { child, banner, implicitPort, explicitPort };
 }
 
