@@ -9,7 +9,7 @@ import type { StorageContext } from '../storage/types.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
-import { createSessionCache } from '../tls/session-cache.js';
+import { SessionFamily } from '../tls/session-cache.js';
 import type { After, CommandContext, CommandSpec, Outcome, TransferState } from './commands/types.js';
 import type { DataPolicy } from './data-connection.js';
 import type { ResolvedOptions } from './options.js';
@@ -103,16 +103,15 @@ export class ControlConnection {
   }
 
   private async startTls(): Promise<boolean> {
-    const secureContext = this.rt.certificates.createSessionContext();
-    const sessions = createSessionCache();
+    const family = new SessionFamily(this.rt.certificates.sessionContext());
     try {
       await this.channel.startTls({
         role: 'server',
-        secureContext,
-        sessionCache: sessions,
+        secureContext: family.context,
+        sessionCache: family.controlHub(),
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
-      this.session.tls = { context: secureContext, sessions };
+      this.session.tls = family;
       const t = this.channel.tlsSocket;
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;

@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { normalizeAddress, sameHost } from '../protocol/address.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
+import type { SessionFamily } from '../tls/session-cache.js';
 import type { PassivePorts } from './passive-ports.js';
 
 /** An open data connection, TLS or clear, ready for one transfer. */
@@ -14,6 +15,8 @@ export interface DataSocket {
   readonly secure: boolean;
   /** After the stream ended: did the peer close cleanly (close_notify under TLS)? */
   endedCleanly(): boolean;
+  /** The transfer is over: close_notify (TLS) and FIN after what is queued; the peer's close ends it. */
+  close(): void;
   destroy(): void;
 }
 
@@ -22,8 +25,8 @@ export interface DataPolicy {
   /** The control connection's peer: the only address a data connection may involve. */
   readonly peerAddress: string;
   readonly localAddress: string;
-  /** Protection level at the moment the connection opens (PROT P → TLS). */
-  readonly protect: () => { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
+  /** Protection level at the moment the connection opens (PROT P → TLS within this session family). */
+  readonly protect: () => SessionFamily | undefined;
   readonly requireSessionReuse: boolean;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -37,13 +40,22 @@ export interface DataEndpoint {
   close(): void;
 }
 
+/** How long a closed data connection waits for the peer to close its side before it is cut. */
+const LINGER_MS = 5_000;
+
 /**
- * PASV/EPSV: listens, accepts one connection from the control peer only, and starts TLS at once:
- * some clients (curl) send their ClientHello before the transfer command.
+ * PASV/EPSV: listens and accepts connections from the control peer only, starting TLS at once
+ * (some clients, curl, send their ClientHello before the transfer command). A connection that
+ * completes a handshake without resuming this client's TLS session is refused and the port keeps
+ * waiting for the client's own (anyone behind the same address could connect first); a connection
+ * that dies before its handshake completes ends the wait at once.
  */
 export class PassiveEndpoint implements DataEndpoint {
-  private ready: Promise<DataSocket> | undefined;
+  private outcome: Promise<DataSocket> | undefined;
   private waiters: ((r: Promise<DataSocket>) => void)[] = [];
+  private readonly handshaking = new Set<net.Socket>();
+  /** Why the last connection was refused: the reply when the client's own never comes. */
+  private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private socket: DataSocket | undefined;
   private closed = false;
@@ -66,7 +78,7 @@ export class PassiveEndpoint implements DataEndpoint {
 
   private onConnection(raw: net.Socket): void {
     raw.on('error', () => {});
-    if (this.ready || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
+    if (this.outcome || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
       this.policy.logger.warn(
         { from: raw.remoteAddress, expected: this.policy.peerAddress },
         'data connection refused: not from the control connection peer',
@@ -74,45 +86,59 @@ export class PassiveEndpoint implements DataEndpoint {
       raw.destroy();
       return;
     }
+    this.handshaking.add(raw);
+    prepare(raw, this.policy).then(
+      (attempt) => {
+        this.handshaking.delete(raw);
+        if (attempt.kind === 'refused') this.refusal = attempt.reason;
+        else if (this.outcome || this.closed) attempt.socket.destroy();
+        else {
+          this.socket = attempt.socket;
+          this.decide(Promise.resolve(attempt.socket));
+        }
+      },
+      (err: unknown) => {
+        this.handshaking.delete(raw);
+        if (!this.outcome && !this.closed) this.decide(Promise.reject(err));
+      },
+    );
+  }
+
+  /** The wait is over (a connection, or a failure): stop listening; tell the transfer. */
+  private decide(outcome: Promise<DataSocket>): void {
     clearTimeout(this.idleTimer);
     this.server.close();
-    this.ready = prepare(raw, this.policy);
-    this.ready.then(
-      (s) => (this.closed ? s.destroy() : (this.socket = s)),
-      () => {},
-    );
-    for (const w of this.waiters) w(this.ready);
+    for (const raw of this.handshaking) raw.destroy();
+    outcome.catch(() => {});
+    this.outcome = outcome;
+    for (const w of this.waiters) w(outcome);
     this.waiters = [];
   }
 
   private expire(): void {
-    this.server.close();
+    if (this.outcome) return;
     this.policy.logger.info({ port: this.port }, 'passive port closed: nobody connected in time');
-    if (this.ready) return;
-    this.ready = Promise.reject(
-      new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.'),
+    this.decide(Promise.reject(this.timeoutError()));
+  }
+
+  private timeoutError(): FerryError {
+    return (
+      this.refusal ?? new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.')
     );
-    this.ready.catch(() => {});
-    for (const w of this.waiters) w(this.ready);
-    this.waiters = [];
   }
 
   open(signal: AbortSignal): Promise<DataSocket> {
     const arrived =
-      this.ready ?? new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
-    return withDeadline(arrived, this.policy.connectTimeoutMs, signal);
+      this.outcome ??
+      new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
+    return withDeadline(arrived, this.policy.connectTimeoutMs, signal, () => this.timeoutError());
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.idleTimer);
-    this.server.close();
-    this.socket?.destroy();
-    this.ready?.then(
-      (s) => s.destroy(),
-      () => {},
-    );
+    if (!this.outcome) this.decide(Promise.reject(new FerryError('ERR_ABORTED', 'Transfer aborted.')));
+    this.socket?.close();
   }
 }
 
@@ -132,7 +158,12 @@ export class ActiveEndpoint implements DataEndpoint {
     this.raw = raw;
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
-      raw.once('connect', () => prepare(raw, this.policy).then(resolve, reject));
+      raw.once('connect', () =>
+        prepare(raw, this.policy).then(
+          (a) => (a.kind === 'ready' ? resolve(a.socket) : reject(a.reason)),
+          reject,
+        ),
+      );
       raw.once('error', (err) =>
         reject(new FerryError('ERR_DATA_CONNECTION', `Active connection failed: ${err.message}`)),
       );
@@ -141,57 +172,99 @@ export class ActiveEndpoint implements DataEndpoint {
       (s) => (this.socket = s),
       () => raw.destroy(),
     );
-    return withDeadline(connected, this.policy.connectTimeoutMs, signal);
+    const timeout = (): FerryError =>
+      new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.');
+    return withDeadline(connected, this.policy.connectTimeoutMs, signal, timeout);
   }
 
   close(): void {
-    this.socket?.destroy();
-    this.raw?.destroy();
+    if (this.socket) this.socket.close();
+    else this.raw?.destroy();
   }
 }
 
-async function prepare(raw: net.Socket, policy: DataPolicy): Promise<DataSocket> {
+type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError };
+
+/**
+ * Makes a connection ready for a transfer: TLS under PROT P, which must resume a session of the
+ * control connection's family. Rejects when the handshake fails (the connection is gone);
+ * 'refused' when it completed without resuming (someone else's connection, or a client that does
+ * not reuse sessions).
+ */
+async function prepare(raw: net.Socket, policy: DataPolicy): Promise<Attempt> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
-  const protection = policy.protect();
-  if (!protection) {
+  const family = policy.protect();
+  if (!family) {
     let clean = false;
     raw.once('end', () => (clean = true));
-    return { stream: raw, secure: false, endedCleanly: () => clean, destroy: () => raw.destroy() };
+    const socket: DataSocket = {
+      stream: raw,
+      secure: false,
+      endedCleanly: () => clean,
+      close: () => linger(raw, () => raw.end()),
+      destroy: () => raw.destroy(),
+    };
+    return { kind: 'ready', socket };
   }
+  const sessions = family.dataHub(raw);
   const guard = new EofGuard(raw);
   const sock = new tls.TLSSocket(guard, {
     isServer: true,
-    secureContext: protection.context,
-    server: protection.sessions,
+    secureContext: family.context,
+    server: sessions.hub,
   });
   guard.watch(sock);
   try {
-    await handshake(sock, 'server', policy.handshakeTimeoutMs);
+    await handshake(sock, 'server', policy.handshakeTimeoutMs, raw);
   } catch (err) {
+    sessions.settle(false);
     sock.on('error', () => {});
     sock.destroy();
+    raw.destroy();
     policy.logger.warn({ err: (err as Error).message }, 'data connection TLS handshake failed');
     throw new FerryError('ERR_TLS', 'TLS negotiation on the data connection failed.', { cause: err });
   }
   sock.on('error', () => {});
-  if (policy.requireSessionReuse && !sock.isSessionReused()) {
+  const resumed = sock.isSessionReused();
+  sessions.settle(resumed);
+  if (policy.requireSessionReuse && !resumed) {
     policy.logger.warn(
       { from: raw.remoteAddress },
       'data connection refused: it did not resume the control TLS session',
     );
     sock.destroy();
-    throw new FerryError('ERR_TLS', 'Data connection must resume the TLS session of the control connection.');
+    raw.destroy();
+    const reason = new FerryError(
+      'ERR_TLS',
+      'Data connection must resume the TLS session of the control connection.',
+    );
+    return { kind: 'refused', reason };
   }
-  return {
+  raw.once('close', () => sock.destroy());
+  const socket: DataSocket = {
     stream: sock,
     secure: true,
     endedCleanly: () => !guard.endedWithoutCloseNotify,
+    close: () => linger(raw, () => sock.end()),
     destroy: () => sock.destroy(),
   };
+  return { kind: 'ready', socket };
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+/** Ends our side (`end`), then gives the peer a short while to close its own. */
+function linger(raw: net.Socket, end: () => void): void {
+  if (raw.destroyed) return;
+  raw.setTimeout(LINGER_MS, () => raw.destroy());
+  end();
+}
+
+function withDeadline<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal,
+  timeoutError: () => FerryError,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -203,7 +276,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promis
     };
     const timer = setTimeout(() => {
       done();
-      reject(new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.'));
+      reject(timeoutError());
     }, ms);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type net from 'node:net';
-import type tls from 'node:tls';
 import type { Principal } from '../auth/types.js';
 import { DEFAULT_MLST_FACTS, type MlstFact } from '../protocol/listing.js';
 import type { StorageBackend, VPath } from '../storage/types.js';
+import type { SessionFamily } from '../tls/session-cache.js';
 import { ROOT } from '../storage/virtual-path.js';
 import type { DataEndpoint } from './data-connection.js';
 
@@ -27,8 +26,8 @@ export class Session {
   /** PBSZ accepted (implied on implicit FTPS). */
   pbsz = false;
   prot: 'C' | 'P' = 'C';
-  /** This control connection's TLS context and session store; data connections must resume its sessions. */
-  tls: { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
+  /** The TLS sessions of the control connection's TLS session; data connections must resume one. */
+  tls: SessionFamily | undefined;
   cwd: VPath = ROOT;
   type: 'A' | 'I' = 'A';
   epsvAll = false;
