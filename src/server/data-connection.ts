@@ -35,6 +35,12 @@ export interface DataPolicy {
 }
 
 export interface DataEndpoint {
+  /**
+   * Resolves once a connection that already began its TLS handshake is ready or refused (at once
+   * when there is none): the 150 then follows the TLS session ticket that connection is issued,
+   * which clients that read an upload connection only when closing it (curl) need for the next one.
+   */
+  started(): Promise<void>;
   /** Resolves with the ready connection (TLS done), or rejects with ERR_DATA_CONNECTION / ERR_TLS. */
   open(signal: AbortSignal): Promise<DataSocket>;
   close(): void;
@@ -42,6 +48,10 @@ export interface DataEndpoint {
 
 /** How long a closed data connection waits for the peer to close its side before it is cut. */
 const LINGER_MS = 5_000;
+/** Event-loop turns to wait for a data connection's ClientHello that may arrive with its command. */
+const STARTED_TURNS = 3;
+/** At most this long for OpenSSL to issue the ticket of a resumed TLS 1.3 connection (it does at once). */
+const TICKET_WAIT_MS = 1_000;
 
 /**
  * PASV/EPSV: listens and accepts connections from the control peer only, starting TLS at once
@@ -53,7 +63,7 @@ const LINGER_MS = 5_000;
 export class PassiveEndpoint implements DataEndpoint {
   private outcome: Promise<DataSocket> | undefined;
   private waiters: ((r: Promise<DataSocket>) => void)[] = [];
-  private readonly handshaking = new Set<net.Socket>();
+  private readonly handshaking = new Map<net.Socket, Promise<unknown>>();
   /** Why the last connection was refused: the reply when the client's own never comes. */
   private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
@@ -86,8 +96,9 @@ export class PassiveEndpoint implements DataEndpoint {
       raw.destroy();
       return;
     }
-    this.handshaking.add(raw);
-    prepare(raw, this.policy).then(
+    const attempt = prepare(raw, this.policy);
+    this.handshaking.set(raw, attempt);
+    attempt.then(
       (attempt) => {
         this.handshaking.delete(raw);
         if (attempt.kind === 'refused') this.refusal = attempt.reason;
@@ -108,7 +119,7 @@ export class PassiveEndpoint implements DataEndpoint {
   private decide(outcome: Promise<DataSocket>): void {
     clearTimeout(this.idleTimer);
     this.server.close();
-    for (const raw of this.handshaking) raw.destroy();
+    for (const raw of this.handshaking.keys()) raw.destroy();
     outcome.catch(() => {});
     this.outcome = outcome;
     for (const w of this.waiters) w(outcome);
@@ -125,6 +136,16 @@ export class PassiveEndpoint implements DataEndpoint {
     return (
       this.refusal ?? new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.')
     );
+  }
+
+  async started(): Promise<void> {
+    // A client that starts TLS before its command (curl) may have its connection and ClientHello
+    // ready in the same event-loop turn as the command: let them be accepted and read first.
+    const quiet = (): boolean =>
+      !this.outcome && [...this.handshaking.keys()].every((raw) => raw.bytesRead === 0);
+    for (let turn = 0; turn < STARTED_TURNS && quiet(); turn++) await new Promise(setImmediate);
+    const begun = [...this.handshaking].filter(([raw]) => raw.bytesRead > 0).map(([, p]) => p);
+    await Promise.allSettled(begun);
   }
 
   open(signal: AbortSignal): Promise<DataSocket> {
@@ -152,6 +173,10 @@ export class ActiveEndpoint implements DataEndpoint {
     private readonly port: number,
     private readonly policy: DataPolicy,
   ) {}
+
+  started(): Promise<void> {
+    return Promise.resolve(); // we connect after the 150
+  }
 
   open(signal: AbortSignal): Promise<DataSocket> {
     const raw = net.connect({ host: this.host, port: this.port });
@@ -241,7 +266,8 @@ async function prepare(raw: net.Socket, policy: DataPolicy): Promise<Attempt> {
     );
     return { kind: 'refused', reason };
   }
-  raw.once('close', () => sock.destroy());
+  // The client may use each TLS 1.3 ticket once (OpenSSL's cache): let this one's go out first.
+  if (resumed && sock.getProtocol() === 'TLSv1.3') await bounded(sessions.issued, TICKET_WAIT_MS);
   const socket: DataSocket = {
     stream: sock,
     secure: true,
@@ -250,6 +276,13 @@ async function prepare(raw: net.Socket, policy: DataPolicy): Promise<Attempt> {
     destroy: () => sock.destroy(),
   };
   return { kind: 'ready', socket };
+}
+
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 /** Ends our side (`end`), then gives the peer a short while to close its own. */

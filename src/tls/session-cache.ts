@@ -45,15 +45,23 @@ export class SessionFamily {
    * After the handshake, `settle(true)` when it resumed one of ours: only then do the sessions issued
    * to it join the family (a full handshake by anyone must not yield a session that resumes later).
    */
-  dataHub(raw: net.Socket): { readonly hub: net.Server; settle(accepted: boolean): void } {
+  dataHub(raw: net.Socket): {
+    readonly hub: net.Server;
+    /** Resolves once a session (ticket) has been issued on the connection. */
+    readonly issued: Promise<void>;
+    settle(accepted: boolean): void;
+  } {
     const hello = captureClientHello(raw);
     let accepted = false;
     const pending: [Buffer, Buffer][] = [];
+    let onIssued!: () => void;
+    const issued = new Promise<void>((resolve) => (onIssued = resolve));
     const h = hub(
       (id, data, done) => {
         if (accepted) remember(this.data, id, data, MAX_DATA);
         else pending.push([id, data]);
         done();
+        setImmediate(onIssued); // once Node has handed the ticket to the transport
       },
       (legacyId, done) => {
         const offered = offeredSessions(hello());
@@ -64,6 +72,7 @@ export class SessionFamily {
     );
     return {
       hub: h,
+      issued,
       settle: (ok) => {
         hello(); // stops reading
         accepted = ok;

@@ -18,6 +18,7 @@ export function withData(
   if (!endpoint) return Promise.resolve(reply(Code.CantOpenData, 'Use PORT, EPRT, PASV or EPSV first.'));
   ctx.session.data = undefined; // one transfer per PASV/PORT
   return ctx.transfer(command, async (t) => {
+    await endpoint.started();
     ctx.preliminary(reply(Code.FileStatusOkOpeningData, opening));
     let sock: DataSocket;
     try {
