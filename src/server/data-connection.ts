@@ -227,7 +227,7 @@ async function prepare(raw: net.Socket, policy: DataPolicy): Promise<Attempt> {
       stream: raw,
       secure: false,
       endedCleanly: () => clean,
-      close: () => linger(raw, () => raw.end()),
+      close: () => raw.destroy(), // a clear connection has nothing more to say
       destroy: () => raw.destroy(),
     };
     return { kind: 'ready', socket };
