@@ -14,7 +14,7 @@ import { formatReply, reply, type Reply } from '../protocol/reply.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
-import { createSessionCache } from '../tls/session-cache.js';
+import { SessionFamily } from '../tls/session-cache.js';
 import type { CommandTable } from './commands/registry.js';
 import type {
   After,
@@ -134,17 +134,16 @@ export class ControlConnection {
   }
 
   private async startTls(): Promise<boolean> {
-    const secureContext = this.rt.certificates.createSessionContext();
-    const sessions = createSessionCache();
+    const family = new SessionFamily(this.rt.certificates.sessionContext());
     this.handshaking = true;
     try {
       await this.channel.startTls({
         role: 'server',
-        secureContext,
-        sessionCache: sessions,
+        secureContext: family.context,
+        sessionCache: family.controlHub(),
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
-      this.session.tlsStarted({ context: secureContext, sessions });
+      this.session.tlsStarted(family);
       const t = this.channel.tlsSocket;
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;

@@ -6,6 +6,8 @@ import type { Logger } from '../logger.js';
 import { normalizeAddress, sameHost } from '../protocol/address.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
+import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
+import type { SessionFamily } from '../tls/session-cache.js';
 import type { PassivePorts } from './passive-ports.js';
 
 /**
@@ -22,6 +24,8 @@ export type Direction = 'send' | 'receive';
 export interface DataSocket {
   readonly stream: Duplex;
   readonly secure: boolean;
+  /** The transfer is over: close_notify (TLS) and FIN after what is queued; the peer's close ends it. */
+  close(): void;
   destroy(): void;
 }
 
@@ -30,8 +34,8 @@ export interface DataPolicy {
   /** The control connection's peer: the only address a data connection may involve. */
   readonly peerAddress: string;
   readonly localAddress: string;
-  /** Protection level at the moment the connection opens (PROT P → TLS). */
-  readonly protect: () => { readonly context: tls.SecureContext; readonly sessions: net.Server } | undefined;
+  /** Protection level at the moment the connection opens (PROT P → TLS within this session family). */
+  readonly protect: () => SessionFamily | undefined;
   readonly requireSessionReuse: boolean;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
@@ -40,6 +44,13 @@ export interface DataPolicy {
 }
 
 export interface DataEndpoint {
+  /**
+   * The transfer command arrived and says which way the data goes. Resolves once a connection
+   * whose ClientHello already arrived is ready or refused (at once when there is none): the 150
+   * then follows the TLS session ticket that connection is issued, which clients that read an
+   * upload connection only when closing it (curl) need for the next one.
+   */
+  started(direction: Direction): Promise<void>;
   /** Resolves with the ready connection (TLS done), or rejects with ERR_DATA_CONNECTION / ERR_TLS. */
   open(signal: AbortSignal, direction: Direction): Promise<DataSocket>;
   close(): void;
@@ -53,15 +64,27 @@ export interface DataEndpoint {
  * handshake before it sends the command waits this long.
  */
 const DIRECTION_GRACE_MS = 500;
+/** How long a closed data connection waits for the peer to close its side before it is cut. */
+const LINGER_MS = 5_000;
+/** Event-loop turns to wait for a data connection's ClientHello that may arrive with its command. */
+const STARTED_TURNS = 3;
+/** At most this long for OpenSSL to issue the ticket of a resumed TLS 1.3 connection (it does at once). */
+const TICKET_WAIT_MS = 1_000;
 
 /**
- * PASV/EPSV: listens and accepts one connection from the control peer only. TLS starts once the
+ * PASV/EPSV: listens and accepts connections from the control peer only. TLS starts once the
  * transfer command says which way the bytes go (a ClientHello sent earlier waits in the socket's
- * buffer), or after DIRECTION_GRACE_MS.
+ * buffer), or after DIRECTION_GRACE_MS. A connection that completes a handshake without resuming
+ * this client's TLS session is refused and the port keeps waiting for the client's own (anyone
+ * behind the same address could connect first); a connection that dies before its handshake
+ * completes ends the wait at once.
  */
 export class PassiveEndpoint implements DataEndpoint {
-  private ready: Promise<DataSocket> | undefined;
+  private outcome: Promise<DataSocket> | undefined;
   private waiters: ((r: Promise<DataSocket>) => void)[] = [];
+  private readonly handshaking = new Map<net.Socket, Promise<unknown>>();
+  /** Why the last connection was refused: the reply when the client's own never comes. */
+  private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private socket: DataSocket | undefined;
   private closed = false;
@@ -89,7 +112,7 @@ export class PassiveEndpoint implements DataEndpoint {
 
   private onConnection(raw: net.Socket): void {
     raw.on('error', () => {});
-    if (this.ready || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
+    if (this.outcome || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
       this.policy.logger.warn(
         { from: raw.remoteAddress, expected: this.policy.peerAddress },
         'data connection refused: not from the control connection peer',
@@ -97,49 +120,80 @@ export class PassiveEndpoint implements DataEndpoint {
       raw.destroy();
       return;
     }
-    clearTimeout(this.idleTimer);
-    this.server.close();
-    this.graceTimer = setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
-    this.ready = prepare(raw, this.policy, this.direction);
-    this.ready.then(
-      (s) => (this.closed ? s.destroy() : (this.socket = s)),
-      () => {},
+    this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
+    const attempt = prepare(raw, this.policy, this.direction);
+    this.handshaking.set(raw, attempt);
+    attempt.then(
+      (attempt) => {
+        this.handshaking.delete(raw);
+        if (attempt.kind === 'refused') this.refusal = attempt.reason;
+        else if (this.outcome || this.closed) attempt.socket.destroy();
+        else {
+          this.socket = attempt.socket;
+          this.decide(Promise.resolve(attempt.socket));
+        }
+      },
+      (err: unknown) => {
+        this.handshaking.delete(raw);
+        if (!this.outcome && !this.closed) this.decide(Promise.reject(err));
+      },
     );
-    for (const w of this.waiters) w(this.ready);
+  }
+
+  /** The wait is over (a connection, or a failure): stop listening; tell the transfer. */
+  private decide(outcome: Promise<DataSocket>): void {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.graceTimer);
+    this.server.close();
+    for (const raw of this.handshaking.keys()) raw.destroy();
+    outcome.catch(() => {});
+    this.outcome = outcome;
+    for (const w of this.waiters) w(outcome);
     this.waiters = [];
   }
 
   private expire(): void {
-    this.server.close();
+    if (this.outcome) return;
     this.policy.logger.info({ port: this.port }, 'passive port closed: nobody connected in time');
-    if (this.ready) return;
-    this.ready = Promise.reject(
-      new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.'),
+    this.decide(Promise.reject(this.timeoutError()));
+  }
+
+  private timeoutError(): FerryError {
+    return (
+      this.refusal ?? new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.')
     );
-    this.ready.catch(() => {});
-    for (const w of this.waiters) w(this.ready);
-    this.waiters = [];
+  }
+
+  private setDirection(direction: Direction): void {
+    clearTimeout(this.graceTimer);
+    this.choose(direction);
+  }
+
+  async started(direction: Direction): Promise<void> {
+    this.setDirection(direction);
+    // A client that starts TLS before its command (curl) may have its connection and ClientHello
+    // ready in the same event-loop turn as the command: let them be accepted and read first.
+    const quiet = (): boolean =>
+      !this.outcome && [...this.handshaking.keys()].every((raw) => raw.bytesRead === 0);
+    for (let turn = 0; turn < STARTED_TURNS && quiet(); turn++) await new Promise(setImmediate);
+    const begun = [...this.handshaking].filter(([raw]) => raw.bytesRead > 0).map(([, p]) => p);
+    await Promise.allSettled(begun);
   }
 
   open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
-    clearTimeout(this.graceTimer);
-    this.choose(direction);
+    this.setDirection(direction);
     const arrived =
-      this.ready ?? new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
-    return withDeadline(arrived, this.policy.connectTimeoutMs, signal);
+      this.outcome ??
+      new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
+    return withDeadline(arrived, this.policy.connectTimeoutMs, signal, () => this.timeoutError());
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.idleTimer);
     clearTimeout(this.graceTimer);
-    this.server.close();
-    this.socket?.destroy();
-    this.ready?.then(
-      (s) => s.destroy(),
-      () => {},
-    );
+    if (!this.outcome) this.decide(Promise.reject(new FerryError('ERR_ABORTED', 'Transfer aborted.')));
+    this.socket?.close();
   }
 }
 
@@ -154,12 +208,21 @@ export class ActiveEndpoint implements DataEndpoint {
     private readonly policy: DataPolicy,
   ) {}
 
+  started(): Promise<void> {
+    return Promise.resolve(); // we connect after the 150
+  }
+
   open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
     const raw = net.connect({ host: this.host, port: this.port });
     this.raw = raw;
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
-      raw.once('connect', () => prepare(raw, this.policy, direction).then(resolve, reject));
+      raw.once('connect', () =>
+        prepare(raw, this.policy, direction).then(
+          (a) => (a.kind === 'ready' ? resolve(a.socket) : reject(a.reason)),
+          reject,
+        ),
+      );
       raw.once('error', (err) =>
         reject(new FerryError('ERR_DATA_CONNECTION', `Active connection failed: ${err.message}`)),
       );
@@ -168,47 +231,85 @@ export class ActiveEndpoint implements DataEndpoint {
       (s) => (this.socket = s),
       () => raw.destroy(),
     );
-    return withDeadline(connected, this.policy.connectTimeoutMs, signal);
+    const timeout = (): FerryError =>
+      new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.');
+    return withDeadline(connected, this.policy.connectTimeoutMs, signal, timeout);
   }
 
   close(): void {
-    this.socket?.destroy();
-    this.raw?.destroy();
+    if (this.socket) this.socket.close();
+    else this.raw?.destroy();
   }
 }
 
+type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError };
+
+/**
+ * Makes a connection ready for a transfer: TLS under PROT P, which must resume a session of the
+ * control connection's family. Rejects when the connection dies or its handshake fails;
+ * 'refused' when it completed without resuming (someone else's connection, or a client that does
+ * not reuse sessions).
+ */
 async function prepare(
   raw: net.Socket,
   policy: DataPolicy,
   direction: Direction | Promise<Direction | 'either'>,
-): Promise<DataSocket> {
+): Promise<Attempt> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
-  const protection = policy.protect();
-  if (!protection) return { stream: raw, secure: false, destroy: () => raw.destroy() };
-  const options = { isServer: true, secureContext: protection.context, server: protection.sessions };
-  const sock =
-    (await untilKnown(direction, raw)) === 'send'
-      ? nativeTls(raw, options, policy.idleTimeoutMs)
-      : EofGuard.tls(raw, options);
+  const family = policy.protect();
+  if (!family) {
+    const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
+    return { kind: 'ready', socket: { stream: raw, secure: false, close: destroy, destroy } };
+  }
+  const native = (await untilKnown(direction, raw)) === 'send';
+  // The session a data connection resumes is named in its ClientHello: read it on its way to the engine.
+  let hello: () => Buffer;
+  if (native) {
+    const bytes = await readClientHello(raw, policy.handshakeTimeoutMs).catch(() => {
+      throw new FerryError('ERR_DATA_CONNECTION', 'Data connection closed before the transfer.');
+    });
+    hello = () => bytes;
+  } else hello = captureClientHello(raw);
+  const sessions = family.dataHub(hello);
+  const options = { isServer: true, secureContext: family.context, server: sessions.hub };
+  const sock = native ? nativeTls(raw, options, policy.idleTimeoutMs) : EofGuard.tls(raw, options);
   try {
-    await handshake(sock, 'server', policy.handshakeTimeoutMs);
+    await handshake(sock, 'server', policy.handshakeTimeoutMs, native ? undefined : raw);
   } catch (err) {
+    sessions.settle(false);
     sock.on('error', () => {});
     sock.destroy();
+    raw.destroy();
     policy.logger.warn({ err: (err as Error).message }, 'data connection TLS handshake failed');
     throw new FerryError('ERR_TLS', 'TLS negotiation on the data connection failed.', { cause: err });
   }
   sock.on('error', () => {});
-  if (policy.requireSessionReuse && !sock.isSessionReused()) {
+  const resumed = sock.isSessionReused();
+  sessions.settle(resumed);
+  if (policy.requireSessionReuse && !resumed) {
     policy.logger.warn(
       { from: raw.remoteAddress },
       'data connection refused: it did not resume the control TLS session',
     );
     sock.destroy();
-    throw new FerryError('ERR_TLS', 'Data connection must resume the TLS session of the control connection.');
+    raw.destroy();
+    const reason = new FerryError(
+      'ERR_TLS',
+      'Data connection must resume the TLS session of the control connection.',
+    );
+    return { kind: 'refused', reason };
   }
-  return { stream: sock, secure: true, destroy: () => sock.destroy() };
+  // The client may use each TLS 1.3 ticket once (OpenSSL's cache): let this one's go out first.
+  if (resumed && sock.getProtocol() === 'TLSv1.3') await bounded(sessions.issued, TICKET_WAIT_MS);
+  const socket: DataSocket = {
+    stream: sock,
+    secure: true,
+    // Natively the TLS socket owns the TCP handle (and its timer); over the guard, the raw socket does.
+    close: () => linger(native ? sock : raw, () => sock.end()),
+    destroy: () => sock.destroy(),
+  };
+  return { kind: 'ready', socket };
 }
 
 /** The direction once known; rejects if the connection goes first. */
@@ -230,7 +331,26 @@ function nativeTls(raw: net.Socket, options: tls.TLSSocketOptions, idleTimeoutMs
   return sock;
 }
 
-function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T> {
+function bounded(p: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
+    clearTimeout(timer),
+  );
+}
+
+/** Ends our side (`end`), then gives the peer a short while to close its own. */
+function linger(owner: net.Socket, end: () => void): void {
+  if (owner.destroyed) return;
+  owner.setTimeout(LINGER_MS, () => owner.destroy());
+  end();
+}
+
+function withDeadline<T>(
+  p: Promise<T>,
+  ms: number,
+  signal: AbortSignal,
+  timeoutError: () => FerryError,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const done = (): void => {
       clearTimeout(timer);
@@ -242,7 +362,7 @@ function withDeadline<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promis
     };
     const timer = setTimeout(() => {
       done();
-      reject(new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.'));
+      reject(timeoutError());
     }, ms);
     if (signal.aborted) return onAbort();
     signal.addEventListener('abort', onAbort, { once: true });

@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type net from 'node:net';
-import type tls from 'node:tls';
 import type { Principal } from '../auth/types.js';
 import { DEFAULT_MLST_FACTS, type MlstFact } from '../protocol/listing.js';
 import type { StorageBackend, VPath } from '../storage/types.js';
+import type { SessionFamily } from '../tls/session-cache.js';
 import { ROOT } from '../storage/virtual-path.js';
 import type { DataEndpoint } from './data-connection.js';
 
@@ -11,12 +10,6 @@ export type LoginState =
   | { readonly phase: 'none' }
   | { readonly phase: 'user'; readonly username: string }
   | { readonly phase: 'in'; readonly principal: Principal; readonly storage: StorageBackend };
-
-/** This control connection's TLS context and session store; data connections must resume its sessions. */
-export interface ControlTls {
-  readonly context: tls.SecureContext;
-  readonly sessions: net.Server;
-}
 
 /** State a command leaves for the next one only. */
 export interface OneShot {
@@ -37,7 +30,8 @@ export class Session {
   #loginFailures = 0;
   #pbsz = false;
   #prot: 'C' | 'P' = 'C';
-  #tls: ControlTls | undefined;
+  /** The TLS sessions of the control connection's TLS session; data connections must resume one. */
+  #tls: SessionFamily | undefined;
   #cwd: VPath = ROOT;
   #type: 'A' | 'I' = 'A';
   #epsvAll = false;
@@ -73,7 +67,7 @@ export class Session {
     return this.#prot;
   }
 
-  get tls(): ControlTls | undefined {
+  get tls(): SessionFamily | undefined {
     return this.#tls;
   }
 
@@ -110,7 +104,7 @@ export class Session {
   }
 
   /** The control connection is inside TLS now (AUTH, implicit connect). */
-  tlsStarted(t: ControlTls): void {
+  tlsStarted(t: SessionFamily): void {
     this.#tls = t;
   }
 

@@ -20,6 +20,7 @@ function socket(): DataSocket & { destroyed: boolean } {
     stream: new PassThrough(),
     secure: true,
     destroyed: false,
+    close() {},
     destroy() {
       this.destroyed = true;
     },
@@ -33,6 +34,7 @@ function endpoint(
   return {
     closed: 0,
     open,
+    started: () => Promise.resolve(),
     close() {
       this.closed++;
     },

@@ -109,10 +109,11 @@ export class Transfers {
     opening: string,
     work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
   ): Promise<Reply> {
+    const direction: Direction = SENDING.has(t.command) ? 'send' : 'receive';
+    await endpoint.started(direction);
     this.io.preliminary(reply(Code.FileStatusOkOpeningData, opening));
     let sock: DataSocket;
     try {
-      const direction: Direction = SENDING.has(t.command) ? 'send' : 'receive';
       sock = await endpoint.open(t.signal, direction);
     } catch (err) {
       if (t.signal.aborted) return aborted();

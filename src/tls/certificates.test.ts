@@ -16,13 +16,13 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Handshakes a client against a server using the store's per-session context. */
+/** Handshakes a client against a server using the store's session context. */
 async function handshake(
   store: CertificateStore,
   client: tls.ConnectionOptions,
 ): Promise<tls.PeerCertificate> {
   const server = net.createServer((raw) => {
-    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: store.createSessionContext() });
+    const s = new tls.TLSSocket(raw, { isServer: true, secureContext: store.sessionContext() });
     s.on('error', () => raw.destroy());
   });
   server.listen(0, '127.0.0.1');

@@ -1,4 +1,4 @@
-import { X509Certificate, createHash, randomBytes, webcrypto } from 'node:crypto';
+import { X509Certificate, constants, createHash, randomBytes, webcrypto } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -23,13 +23,19 @@ export interface TlsPolicy {
 }
 
 /**
- * The server's certificates. Each control connection gets its own SecureContext with its own
- * session-ticket keys: a data connection can then resume only the TLS session of its own control
- * connection, which is how the server proves a data connection belongs to that client.
+ * A session stays resumable as long as its control connection lives (its SessionFamily is the only
+ * way to resume it); 7 days is TLS 1.3's cap on a ticket's lifetime.
+ */
+const SESSION_LIFETIME_S = 7 * 86_400;
+
+/**
+ * The server's certificates and the one SecureContext built from them, shared by every control and
+ * data connection. Stateless tickets are off: sessions are kept per control connection by
+ * tls/session-cache.ts, which is what binds a data connection to its control connection.
  */
 export class CertificateStore {
-  private pairs: readonly KeyPair[] = [];
   private fingerprints: readonly string[] = [];
+  private context: tls.SecureContext | undefined;
 
   constructor(
     private readonly source: CertificateSource,
@@ -53,15 +59,16 @@ export class CertificateStore {
       generated = r.generated;
     }
     // Fail here, with the file named, rather than at the first handshake.
+    let context: tls.SecureContext;
     try {
-      tls.createSecureContext(this.contextOptions(pairs));
+      context = tls.createSecureContext(this.contextOptions(pairs));
     } catch (err) {
       throw new FerryError(
         'ERR_INVALID_OPTION',
         `Certificate or key is not usable: ${(err as Error).message}`,
       );
     }
-    this.pairs = pairs;
+    this.context = context;
     this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
     return { generated };
   }
@@ -71,10 +78,10 @@ export class CertificateStore {
     return this.fingerprints;
   }
 
-  /** A fresh context for one control connection (and its data connections). */
-  createSessionContext(): tls.SecureContext {
-    if (this.pairs.length === 0) throw new FerryError('ERR_TLS', 'Certificates are not loaded.');
-    return tls.createSecureContext({ ...this.contextOptions(this.pairs), ticketKeys: randomBytes(48) });
+  /** The context for new TLS sessions (a reload replaces it; sessions keep the one they started with). */
+  sessionContext(): tls.SecureContext {
+    if (!this.context) throw new FerryError('ERR_TLS', 'Certificates are not loaded.');
+    return this.context;
   }
 
   private contextOptions(pairs: readonly KeyPair[]): tls.SecureContextOptions {
@@ -88,6 +95,8 @@ export class CertificateStore {
         ? { ciphers: 'DEFAULT:@SECLEVEL=0' }
         : {}),
       sessionIdContext: 'ferry',
+      secureOptions: constants.SSL_OP_NO_TICKET,
+      sessionTimeout: SESSION_LIFETIME_S,
     };
   }
 }

@@ -1,25 +1,106 @@
 import net from 'node:net';
+import type tls from 'node:tls';
+import { offeredSessions } from './client-hello.js';
+
+type Store = Map<string, Buffer>;
+type NewSession = (id: Buffer, data: Buffer, done: () => void) => void;
+type ResumeSession = (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => void;
+
+/** Sessions kept per family: those of the control handshake, and the newest from data connections. */
+const MAX_CONTROL = 4;
+const MAX_DATA = 8;
 
 /**
- * TLS session-ID resumption for one control connection and its data connections (TLS 1.2 clients
- * such as curl resume by session ID, not by ticket). Node offers a server-side session store only
- * through a server's 'newSession'/'resumeSession' events, so each control connection gets its own
- * never-listening net.Server as that hub: a data connection can only resume sessions made on its
- * own control connection. Tickets are bound the same way by per-connection ticket keys.
+ * The TLS sessions of one control connection (one TLS handshake on it) and of its data
+ * connections. A data connection may resume any of them (the control session, or a newer one
+ * issued on an earlier data connection: OpenSSL-based clients such as curl use each TLS 1.3 ticket
+ * once and offer the newest) and nothing else; that is how the server knows a data connection
+ * belongs to this client (like vsftpd's require_ssl_reuse, where each session is its own process).
+ *
+ * The server's one SecureContext disables stateless tickets (SSL_OP_NO_TICKET), so every session
+ * OpenSSL issues, TLS 1.2 session ID or TLS 1.3 ticket, comes out through 'newSession' and can only
+ * be resumed through 'resumeSession', i.e. from the store of the family that issued it; OpenSSL
+ * then also issues a fresh ticket on each resumed TLS 1.3 connection. Node names the session to
+ * resume by the ClientHello's legacy session ID only, so for TLS 1.3 the PSK identity is read from
+ * the ClientHello itself (TLS 1.3 clients send a legacy session ID in middlebox-compatibility mode,
+ * the default of OpenSSL, GnuTLS, Go, rustls; without one Node never asks, and they get a full
+ * handshake).
  */
-export function createSessionCache(maxEntries = 64): net.Server {
-  const sessions = new Map<string, Buffer>();
-  const hub = new net.Server();
-  hub.on('newSession', (id: Buffer, data: Buffer, done: () => void) => {
-    sessions.set(id.toString('hex'), data);
-    if (sessions.size > maxEntries) {
-      const oldest = sessions.keys().next().value;
-      if (oldest !== undefined) sessions.delete(oldest);
-    }
-    done();
-  });
-  hub.on('resumeSession', (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => {
-    done(null, sessions.get(id.toString('hex')) ?? null);
-  });
-  return hub;
+export class SessionFamily {
+  private readonly control: Store = new Map();
+  private readonly data: Store = new Map();
+
+  constructor(readonly context: tls.SecureContext) {}
+
+  /** The `server` hub for the control connection's TLS socket: keeps what it issues, resumes nothing. */
+  controlHub(): net.Server {
+    return hub((id, data, done) => {
+      remember(this.control, id, data, MAX_CONTROL);
+      done();
+    });
+  }
+
+  /**
+   * The `server` hub for one data connection; `hello` gives the bytes of its ClientHello (and stops
+   * reading them, if that was still going on).
+   * After the handshake, `settle(true)` when it resumed one of ours: only then do the sessions issued
+   * to it join the family (a full handshake by anyone must not yield a session that resumes later).
+   */
+  dataHub(hello: () => Buffer): {
+    readonly hub: net.Server;
+    /** Resolves once a session (ticket) has been issued on the connection. */
+    readonly issued: Promise<void>;
+    settle(accepted: boolean): void;
+  } {
+    let accepted = false;
+    const pending: [Buffer, Buffer][] = [];
+    let onIssued!: () => void;
+    const issued = new Promise<void>((resolve) => (onIssued = resolve));
+    const h = hub(
+      (id, data, done) => {
+        if (accepted) remember(this.data, id, data, MAX_DATA);
+        else pending.push([id, data]);
+        done();
+        setImmediate(onIssued); // once Node has handed the ticket to the transport
+      },
+      (legacyId, done) => {
+        const offered = offeredSessions(hello());
+        // OpenSSL asks for the first PSK identity only; the legacy ID counts only without PSKs (TLS 1.2).
+        const id = offered?.pskIdentities[0] ?? legacyId;
+        done(null, this.find(id) ?? null);
+      },
+    );
+    return {
+      hub: h,
+      issued,
+      settle: (ok) => {
+        hello(); // stops reading
+        accepted = ok;
+        for (const [id, data] of pending.splice(0)) if (ok) remember(this.data, id, data, MAX_DATA);
+      },
+    };
+  }
+
+  private find(id: Buffer): Buffer | undefined {
+    const key = id.toString('hex');
+    return this.control.get(key) ?? this.data.get(key);
+  }
+}
+
+function hub(onNew: NewSession, onResume?: ResumeSession): net.Server {
+  const h = new net.Server();
+  h.on('newSession', onNew);
+  if (onResume) h.on('resumeSession', onResume);
+  // A TLS error before the handshake completes is reported here, not on the socket: end it now so
+  // whoever waits for the handshake hears at once.
+  h.on('tlsClientError', (err: Error, socket: tls.TLSSocket) => socket.destroy(err));
+  return h;
+}
+
+function remember(store: Store, id: Buffer, data: Buffer, max: number): void {
+  store.set(id.toString('hex'), data);
+  if (store.size > max) {
+    const oldest = store.keys().next().value;
+    if (oldest !== undefined) store.delete(oldest);
+  }
 }

@@ -5,9 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { withDeadline } from '../support/raw-ftp.js';
+import { waitEvent, withDeadline } from '../support/raw-ftp.js';
 import { certificateFiles, loggedIn, MODES, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const BODY = 'data connection security\n'.repeat(100);
@@ -19,27 +20,64 @@ for (const mode of MODES) {
       await writeFile(path.join(server().root, 'file.txt'), BODY);
     });
 
-    test('a data connection that does not resume the control TLS session is refused with 522 and logged', async () => {
+    test("a data connection that does not resume the control TLS session is refused and logged; the client's own connection still transfers", async () => {
       const from = server().logs.length;
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
-        // The client-side handshake may complete before the server checks resumption.
-        const conn = await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
-        ftp.send('RETR file.txt');
-        const first = await ftp.expect();
-        const r = first.code === 150 ? await ftp.expect() : first;
-        assert.equal(r.code, 522, textOf(r));
-        assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
-        if (conn) {
-          assert.equal(conn.sessionReused, false);
-          const got = await ftp.readAll(conn);
-          assert.equal(got.length, 0, 'no file data on a refused connection');
-        }
+        await ftp.cmd('RETR file.txt', 150);
+        // Someone behind the same address connects first, with a full handshake.
+        const intruder = await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
         await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
-        // Resuming the session works.
-        assert.equal((await ftp.retrieve('file.txt')).toString(), BODY);
+        if (intruder) {
+          assert.equal(intruder.sessionReused, false);
+          assert.equal((await ftp.readAll(intruder)).length, 0, 'no file data on a refused connection');
+        }
+        assert.ok(ftp.noPendingReplies, 'the refusal does not end the transfer');
+        const conn = await ftp.openData(port, { tls: true });
+        assert.equal((await ftp.readAll(conn)).toString(), BODY);
+        await ftp.expect(226);
+      });
+    });
+
+    test("a data connection that resumes another control connection's TLS session is refused; the owner's still transfers", async () => {
+      const from = server().logs.length;
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const other = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        const foreign = await ftp
+          .openData(port, { tls: true, session: await other.waitForSession() })
+          .catch(() => undefined);
+        await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
+        if (foreign) assert.equal(foreign.sessionReused, false);
+        const conn = await ftp.openData(port, { tls: true });
+        await ftp.cmd('RETR file.txt', 150);
+        assert.equal((await ftp.readAll(conn)).toString(), BODY);
+        await ftp.expect(226);
+      });
+    });
+
+    test('a client that offers each TLS 1.3 session once, the newest first (OpenSSL, curl), resumes on every data connection', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.waitForSession();
+        // OpenSSL's client session cache offers a TLS 1.3 session once; the newest unused goes next.
+        const unused = [...ftp.tlsSessions];
+        for (let i = 1; i <= 4; i++) {
+          const session = unused.pop();
+          assert.ok(session, `no unused TLS session left for data connection ${i}`);
+          const port = await ftp.epsv();
+          const conn = await ftp.openData(port, { tls: true, session });
+          await ftp.cmd('RETR file.txt', 150);
+          assert.equal((await ftp.readAll(conn)).toString(), BODY);
+          await ftp.expect(226);
+          assert.equal(conn.sessionReused, true, `data connection ${i} resumed`);
+          unused.push(...conn.sessions);
+        }
       });
     });
 
@@ -153,6 +191,62 @@ describe('data connection security with requireSessionReuse: false', { timeout: 
         await ftp.cmd('RETR file.txt', 150);
         assert.equal((await ftp.readAll(conn)).toString(), BODY);
         await ftp.expect(226);
+      });
+    });
+  }
+});
+
+describe('data connection failures end the transfer at once', { timeout: 120_000 }, () => {
+  // Long server timeouts: a reply within the client's deadline means the server did not wait for them.
+  const server = useFerry({ timeouts: { handshakeMs: 600_000, dataConnectMs: 600_000 } });
+  before(async () => {
+    await writeFile(path.join(server().root, 'file.txt'), BODY);
+  });
+
+  const deaths = {
+    'closes (FIN)': (raw: net.Socket) => raw.end(),
+    resets: (raw: net.Socket) => raw.resetAndDestroy(),
+    'sends plain bytes': (raw: net.Socket) => raw.write('hello, not TLS\r\n'),
+  } as const;
+  for (const mode of MODES) {
+    for (const [how, kill] of Object.entries(deaths)) {
+      test(`${mode}: a data connection that ${how} before its TLS handshake: 150, then 425 or 522`, async () => {
+        await withClients(async (track) => {
+          const ftp = track(await loggedIn(server(), mode));
+          await ftp.cmd('TYPE I', 200);
+          const port = await ftp.epsv();
+          await ftp.cmd('RETR file.txt', 150);
+          const raw = net.connect({ host: ftp.host, port });
+          raw.on('error', () => {});
+          await waitEvent(raw, 'connect');
+          kill(raw);
+          const r = await ftp.expect();
+          assert.ok(r.code === 425 || r.code === 522, `${r.code} ${textOf(r)}`);
+          raw.destroy();
+          // The session goes on.
+          assert.equal((await ftp.retrieve('file.txt')).toString(), BODY);
+        });
+      });
+    }
+  }
+});
+
+describe('a refused data connection and nobody else', { timeout: 60_000 }, () => {
+  const server = useFerry({ timeouts: { dataConnectMs: 1_000 } });
+  before(async () => {
+    await writeFile(path.join(server().root, 'file.txt'), BODY);
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: the transfer ends at the passive timeout with 522 saying why`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        await ftp.cmd('RETR file.txt', 150);
+        await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
+        const r = await ftp.expect(522);
+        assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
       });
     });
   }

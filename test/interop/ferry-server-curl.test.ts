@@ -116,6 +116,36 @@ describe('curl against the Ferry server', { timeout: 120_000 }, () => {
           assert.deepEqual(r.stdout.match(/^\d+$/gm)?.slice(1), ['1', '1']);
         });
 
+        it('with TLS 1.3, several downloads in one command: every data connection resumes, every file arrives', async () => {
+          const names = ['a', 'b', 'c', 'd', 'e'];
+          await Promise.all(
+            names.map((n) => writeFile(path.join(hostDir(), `tls13-${n}.txt`), `file ${n}\n`)),
+          );
+          const args = ['--tlsv1.3', '-v', '-w', '%{num_connects}\n'];
+          for (const n of names)
+            args.push('-o', local(`tls13-${n}.down`), ftpUrl(target(), `${remoteDir}/tls13-${n}.txt`));
+          const r = expectSuccess(await curl(target(), args), 'curl TLS 1.3, five RETRs');
+          assert.match(r.stderr, /SSL connection using TLSv1\.3/);
+          assert.doesNotMatch(r.stderr, /^< 522/m);
+          for (const n of names)
+            assert.equal(await readFile(local(`tls13-${n}.down`), 'utf8'), `file ${n}\n`);
+          // One control connection for all of them: only data connections were added.
+          assert.deepEqual(r.stdout.match(/^\d+$/gm)?.slice(1), ['1', '1', '1', '1']);
+        });
+
+        it('with TLS 1.3, several uploads in one command: every data connection resumes, every file arrives', async () => {
+          const names = ['a', 'b', 'c', 'd', 'e'];
+          await Promise.all(names.map((n) => writeFile(local(`tls13-up-${n}.txt`), `upload ${n}\n`)));
+          const args = ['--tlsv1.3', '-v'];
+          for (const n of names)
+            args.push('-T', local(`tls13-up-${n}.txt`), ftpUrl(target(), `${remoteDir}/tls13-up-${n}.txt`));
+          const r = expectSuccess(await curl(target(), args), 'curl TLS 1.3, five STORs');
+          assert.doesNotMatch(r.stderr, /^< 522/m);
+          assert.equal(r.stderr.match(/^< 226 /gm)?.length, names.length, 'each STOR got 226');
+          for (const n of names)
+            assert.equal(await readFile(path.join(hostDir(), `tls13-up-${n}.txt`), 'utf8'), `upload ${n}\n`);
+        });
+
         it('resumes a download (-C -) after a partial local file', async () => {
           const content = await readFile(medium);
           const remote = `${remoteDir}/resume-down.bin`;

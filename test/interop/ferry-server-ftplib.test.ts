@@ -212,6 +212,55 @@ describe('Python ftplib against the Ferry server', { timeout: 120_000 }, () => {
           );
         });
 
+        it('with an ssl context that requires close_notify (python.org builds): uploads and downloads in a row, each 226', async () => {
+          const small = local('strict.bin');
+          const sha = await writeRandomFile(small, 300_000);
+          const transfers = [1, 2, 3].flatMap((i): FtplibAction[] => [
+            { op: 'upload', local: small, remote: `strict-${i}.bin` },
+            { op: 'download', remote: `strict-${i}.bin`, local: local(`strict-${i}.down`) },
+          ]);
+          const r = expectFtplibOk(
+            await ftplib(
+              targetsOf(ts)[mode],
+              [{ op: 'login' }, { op: 'cwd', path: remoteDir }, ...transfers, { op: 'quit' }],
+              { strictEof: true },
+            ),
+            `ftplib ${mode} strict EOF`,
+          );
+          for (const t of [...resultsOf(r, 'upload'), ...resultsOf(r, 'download')]) {
+            assert.equal(t.code, '226', JSON.stringify(t));
+            assert.equal(t.sha256, sha);
+          }
+          assert.equal(only(r, 'quit').code, '221', 'replies stayed in step');
+          assertAllReused(r);
+        });
+
+        it('offering each TLS session once, the newest first (OpenSSL clients, curl): every transfer resumes', async () => {
+          const small = local('newest.bin');
+          const sha = await writeRandomFile(small, 100_000);
+          const r = expectFtplibOk(
+            await ftplib(
+              targetsOf(ts)[mode],
+              [
+                { op: 'login' },
+                { op: 'cwd', path: remoteDir },
+                { op: 'upload', local: small, remote: 'newest.bin' },
+                ...[1, 2, 3, 4].map((i): FtplibAction => ({
+                  op: 'download',
+                  remote: 'newest.bin',
+                  local: local(`newest-${i}`),
+                })),
+                { op: 'upload', local: small, remote: 'newest-2.bin' },
+                { op: 'nlst' },
+              ],
+              { dataSession: 'newest-once', strictEof: true },
+            ),
+            `ftplib ${mode} newest session`,
+          );
+          for (const d of resultsOf(r, 'download')) assert.equal(d.sha256, sha);
+          assertAllReused(r);
+        });
+
         it('repeated uploads (5 × 2 MB, one session) are byte-identical and each gets 226', async () => {
           const files = await makeStressFiles(work.dir, `${mode}-stress`);
           const r = await ftplib(

@@ -343,6 +343,13 @@ export interface FtplibOptions extends RunOptions {
   readonly reuseSession?: boolean;
   /** Highest TLS version the client offers (default: OpenSSL's, 1.3). */
   readonly tlsMax?: '1.2' | '1.3';
+  /** Treat a TLS connection closed without close_notify as an error (python.org/pyenv builds do). */
+  readonly strictEof?: boolean;
+  /**
+   * The TLS session data connections offer: the control connection's (default), or each session
+   * once, the newest unused first, as OpenSSL's client cache (curl) does.
+   */
+  readonly dataSession?: 'control' | 'newest-once';
   /** Keep running the remaining actions after one fails (default false: stop at the first failure). */
   readonly continueOnError?: boolean;
   /** Socket timeout inside Python, seconds (default 30). */
@@ -374,6 +381,8 @@ export async function ftplib(
     implicit: t.implicit,
     reuseSession: opts.reuseSession ?? true,
     tlsMax: opts.tlsMax ?? null,
+    strictEof: opts.strictEof ?? false,
+    dataSession: opts.dataSession ?? 'control',
     continueOnError: opts.continueOnError ?? false,
     timeout: opts.socketTimeoutSec ?? 30,
     actions,

@@ -2,7 +2,12 @@
 
 Input: one JSON object on stdin (or argv[1]):
   {"host", "port", "user", "password", "implicit": bool, "reuseSession": bool, "tlsMax": "1.2"|"1.3"|null,
+   "strictEof": bool, "dataSession": "control"|"newest-once",
    "continueOnError": bool, "timeout": seconds, "actions": [{"op": ...}, ...]}
+strictEof clears ssl.OP_IGNORE_UNEXPECTED_EOF (as python.org and pyenv builds have it): a TLS
+connection closed without close_notify is then an error. dataSession "newest-once" makes data
+connections behave like OpenSSL's client session cache (curl): each TLS session is offered once,
+the newest unused one first (issued on the control connection or on an earlier data connection).
 Output: one JSON object on stdout: {"ok": bool, "welcome": str, "error"?: str, "results": [...]}.
 Exit status 0 when every action succeeded, 1 otherwise, 2 for bad input.
 
@@ -20,17 +25,55 @@ import ssl
 import sys
 
 
+class TrackingSSLSocket(ssl.SSLSocket):
+    """An SSLSocket that reports its latest TLS session just before it is closed or unwrapped."""
+
+    on_session = None
+
+    def _report(self):
+        if self.on_session is not None and self._sslobj is not None and self.session is not None:
+            self.on_session(self.session)
+
+    def unwrap(self):
+        if self._sslobj:
+            s = self._sslobj.shutdown()  # reads up to the peer's close_notify (and tickets before it)
+            self._report()
+            self._sslobj = None
+            return s
+        return super().unwrap()
+
+    def close(self):
+        self._report()
+        super().close()
+
+
 class ReusingFTPS(ftplib.FTP_TLS):
     """FTP_TLS whose data connections resume the control connection's TLS session."""
 
     reuse_session = True
+    newest_once = False
     last_data_session_reused = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.used_sessions = set()
+        self.data_sessions = []
+
+    def offered_session(self):
+        control = self.sock.session if isinstance(self.sock, ssl.SSLSocket) else None
+        if not self.newest_once:
+            return control
+        for s in reversed([control] + self.data_sessions):
+            if s is not None and s.id not in self.used_sessions:
+                self.used_sessions.add(s.id)
+                return s
+        return None
 
     def ntransfercmd(self, cmd, rest=None):
         conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
         self.last_data_session_reused = None
         if self._prot_p:
-            session = self.sock.session if self.reuse_session and isinstance(self.sock, ssl.SSLSocket) else None
+            session = self.offered_session() if self.reuse_session else None
             try:
                 conn = self.context.wrap_socket(conn, server_hostname=self.host, session=session)
             except BaseException:
@@ -60,10 +103,13 @@ class ImplicitFTPS(ReusingFTPS):
         return self.welcome
 
 
-def make_context(tls_max):
+def make_context(tls_max, strict_eof=False):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    ctx.sslsocket_class = TrackingSSLSocket
+    if strict_eof:
+        ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
     if tls_max == "1.2":
         ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     elif tls_max == "1.3":
@@ -193,9 +239,11 @@ def main():
         sys.exit(2)
 
     cls = ImplicitFTPS if spec.get("implicit") else ReusingFTPS
-    ctx = make_context(spec.get("tlsMax"))
+    ctx = make_context(spec.get("tlsMax"), bool(spec.get("strictEof", False)))
     ftp = cls(context=ctx, timeout=float(spec.get("timeout", 30)))
     ftp.reuse_session = bool(spec.get("reuseSession", True))
+    ftp.newest_once = spec.get("dataSession", "control") == "newest-once"
+    TrackingSSLSocket.on_session = ftp.data_sessions.append
     out = {"ok": True, "results": []}
     try:
         out["welcome"] = ftp.connect(spec["host"], int(spec["port"]))

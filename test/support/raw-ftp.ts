@@ -74,6 +74,8 @@ export interface DataOptions {
   readonly tls: boolean;
   /** Resume the control connection's TLS session (default true). */
   readonly reuse?: boolean;
+  /** Offer this TLS session instead (e.g. one issued on an earlier data connection). */
+  readonly session?: Buffer;
   /** Connect from this local address (e.g. 127.0.0.2). */
   readonly localAddress?: string;
   /** Host to connect to (default: the control connection's host). */
@@ -91,6 +93,8 @@ export interface DataConnection {
   readonly received: Buffer[];
   /** TLS only: whether the handshake resumed the control connection's session. */
   readonly sessionReused: boolean | undefined;
+  /** TLS only: sessions (tickets) the server issued on this connection, as they arrive. */
+  readonly sessions: Buffer[];
 }
 
 /** A listening socket for PORT/EPRT: the server connects to it at transfer time. */
@@ -128,6 +132,7 @@ export class RawFtp {
   private readonly listeners = new Set<net.Server>();
   private tlsSocket: tls.TLSSocket | undefined;
   private session: Buffer | undefined;
+  private sessions: Buffer[] = [];
   private sessionWaiters: (() => void)[] = [];
   private peerEnded: Promise<void> = Promise.resolve();
   private closeReason: string | undefined;
@@ -183,6 +188,11 @@ export class RawFtp {
     return this.session;
   }
 
+  /** Every TLS session (ticket) the current control TLS session has delivered, oldest first. */
+  get tlsSessions(): readonly Buffer[] {
+    return this.sessions;
+  }
+
   /** Resolves once the server has ended the current control TLS session (close_notify). */
   get peerEndedTls(): Promise<void> {
     return this.peerEnded;
@@ -191,6 +201,7 @@ export class RawFtp {
   /** Client TLS handshake on the control connection (implicit connect, after 234, after REIN). */
   async startTls(): Promise<tls.TLSSocket> {
     this.session = undefined;
+    this.sessions = [];
     const sock = await this.channel.startTls({
       role: 'client',
       options: { rejectUnauthorized: false, maxVersion: this.maxVersion },
@@ -200,9 +211,11 @@ export class RawFtp {
     this.peerEnded = new Promise((resolve) => sock.once('end', () => resolve()));
     // TLS 1.2 delivers its session with the handshake; TLS 1.3 sends tickets after it.
     if (sock.getProtocol() === 'TLSv1.2') this.session = sock.getSession();
+    if (this.session) this.sessions.push(this.session);
     sock.on('session', (s: Buffer) => {
       if (this.tlsSocket !== sock) return;
       this.session = s;
+      this.sessions.push(s);
       for (const w of this.sessionWaiters.splice(0)) w();
     });
     return sock;
@@ -350,13 +363,18 @@ export class RawFtp {
     return this.wrapData(conn.raw, { tls: true });
   }
 
-  private async wrapData(raw: net.Socket, o: Pick<DataOptions, 'tls' | 'reuse'>): Promise<DataConnection> {
+  private async wrapData(
+    raw: net.Socket,
+    o: Pick<DataOptions, 'tls' | 'reuse' | 'session'>,
+  ): Promise<DataConnection> {
     const received: Buffer[] = [];
+    const sessions: Buffer[] = [];
     let t: tls.TLSSocket | undefined;
     if (o.tls) {
       const reuse = o.reuse ?? true;
-      const session = reuse ? await this.waitForSession() : undefined;
+      const session = o.session ?? (reuse ? await this.waitForSession() : undefined);
       t = tls.connect({ socket: raw, rejectUnauthorized: false, session, maxVersion: this.maxVersion });
+      t.on('session', (s: Buffer) => sessions.push(s));
       const closedEarly = socketClosed(t);
       try {
         await waitEvent(t, 'secureConnect', this.timeoutMs);
@@ -374,7 +392,7 @@ export class RawFtp {
     stream.pause(); // readers resume it; until then nothing is lost (received[] fills when read)
     const closed = Promise.all([socketClosed(raw), t ? socketClosed(t) : undefined]).then(noop);
     const sessionReused = t?.isSessionReused();
-    const conn: DataConnection = { raw, tls: t, stream, closed, received, sessionReused };
+    const conn: DataConnection = { raw, tls: t, stream, closed, received, sessionReused, sessions };
     this.data.add(conn);
     void closed.then(() => this.data.delete(conn));
     return conn;
