@@ -7,12 +7,14 @@ import { hashPassword } from '../auth/password.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import type { ServerOptions } from '../server/options.js';
 import { defaultPorts } from '../server/options.js';
+import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { LocalStorage } from '../storage/local.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig, parsePortRange, type FileConfig } from './config.js';
 import { FerryError } from '../errors.js';
+import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
 
 interface ServeFlags {
   config?: string;
@@ -32,6 +34,7 @@ interface ServeFlags {
   requireReuse: boolean;
   dataDir?: string;
   logLevel?: string;
+  workers?: string;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -57,6 +60,10 @@ export function registerServe(program: Command): void {
     .option('--no-require-reuse', 'do not require data connections to resume the control TLS session')
     .option('--data-dir <dir>', 'where the generated certificate is kept (default ~/.ferry)')
     .option('--log-level <level>', 'debug, info (default), warn, error, silent')
+    .option(
+      '--workers <n>',
+      'worker processes sharing the listeners (default: one per core; 1 = one process)',
+    )
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
@@ -75,7 +82,7 @@ async function usersFrom(
   flags: ServeFlags,
   config: FileConfig,
   root: string,
-): Promise<{ table: UserTable; homes: string[]; generated?: { name: string; password: string } }> {
+): Promise<{ entries: UserEntry[]; homes: string[]; generated?: { name: string; password: string } }> {
   const entries: UserEntry[] = (config.users ?? []).map((u) => ({
     username: u.name,
     passwordHash: u.passwordHash,
@@ -96,13 +103,14 @@ async function usersFrom(
     });
   }
   const homes = [...new Set(entries.map((e) => path.resolve(e.home)))];
-  if (entries.length > 0) return { table: new UserTable(entries), homes };
+  if (entries.length > 0) return { entries, homes };
   // No users configured: one login for this run, printed once for the operator.
   const password = randomBytes(12).toString('base64url');
-  const table = new UserTable([
-    { username: 'ferry', passwordHash: await hashPassword(password), home: root },
-  ]);
-  return { table, homes: [root], generated: { name: 'ferry', password } };
+  return {
+    entries: [{ username: 'ferry', passwordHash: await hashPassword(password), home: root }],
+    homes: [root],
+    generated: { name: 'ferry', password },
+  };
 }
 
 async function serve(flags: ServeFlags): Promise<void> {
@@ -124,11 +132,16 @@ async function serve(flags: ServeFlags): Promise<void> {
     })),
   ];
   const pasv = flags.pasvPorts ?? config.passivePorts;
-  const users = await usersFrom(flags, config, root);
+  const worker = workerIndex();
+  const workers = workerCount(flags.workers, config.workers);
+  // Workers get the logins from the primary: the same ones everywhere (a generated password too).
+  const users = worker
+    ? { entries: await receiveUsers(), homes: [], generated: undefined }
+    : await usersFrom(flags, config, root);
   const options: ServerOptions = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
-    authenticator: users.table,
+    authenticator: new UserTable(users.entries),
     storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
     tls: {
       certificates,
@@ -145,9 +158,13 @@ async function serve(flags: ServeFlags): Promise<void> {
     },
     timeouts: config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : undefined,
     limits: { maxSessions: config.maxSessions, maxSessionsPerAddress: config.maxSessionsPerAddress },
-    logger,
+    logger: worker ? logger.child({ worker }) : logger,
   };
-  const server = new FerryServer(options);
+  if (worker) return runWorker(new FerryServer(options));
+  const server =
+    workers > 1
+      ? new ClusterPrimary(options, { workers, fork: forkWorker, init: users.entries })
+      : new FerryServer(options);
   const started = await server.listen();
 
   const lines = ['Ferry FTPS server', `  serving   ${root}`];
@@ -157,6 +174,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
+  if (server instanceof ClusterPrimary)
+    lines.push(`  workers   ${workers} processes (pids ${server.workerPids.join(', ')})`);
   if (users.generated)
     lines.push(`  login     user ${users.generated.name}  password ${users.generated.password}`);
   lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
