@@ -59,7 +59,11 @@ export class ServeProcess {
     child.stdout?.on('data', (d: Buffer) => early.push(d));
     let banner = '';
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no banner: ${banner}`)), 60_000);
+      // Generous: three processes start on a busy CI machine.
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new Error(`no banner: ${banner}`));
+      }, 90_000);
       child.stderr?.on('data', (d: Buffer) => {
         banner += d.toString();
         if (banner.includes('Ctrl-C stops')) {
