@@ -48,6 +48,7 @@ export const configSchema = z
     idleTimeoutSeconds: z.number().int().positive().optional(),
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
+    workers: z.number().int().min(1).max(1024).optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   })
   .strict();

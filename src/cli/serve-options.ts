@@ -29,11 +29,14 @@ export interface ServeFlags {
   requireReuse: boolean;
   dataDir?: string;
   logLevel?: string;
+  workers?: string;
 }
 
 /** Who may log in and where each one lives (for the banner). */
 export interface ServeUsers {
   table: UserTable;
+  /** The logins with their hashes, as a cluster primary hands them to its workers. */
+  entries: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
   /** The login made up for this run when none was configured. */
   generated?: { name: string; password: string };
@@ -48,8 +51,16 @@ export interface ServeSetup {
   explain(err: unknown): unknown;
 }
 
-/** Turns flags and the config file (flags win) into server options, checked before anything listens. */
-export async function serveSetup(flags: ServeFlags, config: FileConfig): Promise<ServeSetup> {
+/**
+ * Turns flags and the config file (flags win) into server options, checked before anything listens.
+ * A worker of `--workers N` passes the logins its primary made (`given`), so that every process
+ * has the same ones (a generated password too).
+ */
+export async function serveSetup(
+  flags: ServeFlags,
+  config: FileConfig,
+  given?: UserEntry[],
+): Promise<ServeSetup> {
   const file = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
   const named = (flag: string, given: unknown, key: string): string =>
@@ -73,7 +84,7 @@ export async function serveSetup(flags: ServeFlags, config: FileConfig): Promise
     }
   }
   const pasv = flags.pasvPorts ?? config.passivePorts;
-  const users = await usersFrom(flags, config, root);
+  const users = given ? usersOf(given) : await usersFrom(flags, config, root);
   for (const [i, u] of (config.users ?? []).entries())
     await requireDirectory(u.home, `${file}: users.${i}.home`);
   if (flags.user.length > 0 || users.generated)
@@ -181,6 +192,10 @@ async function usersFrom(flags: ServeFlags, config: FileConfig, root: string): P
       home: root,
     });
   }
+  return usersOf(entries, generated);
+}
+
+function usersOf(entries: UserEntry[], generated?: ServeUsers['generated']): ServeUsers {
   const homes = entries.map((e) => ({ name: e.username, home: e.home, readOnly: e.readOnly ?? false }));
-  return { table: new UserTable(entries), homes, ...(generated ? { generated } : {}) };
+  return { table: new UserTable(entries), entries, homes, ...(generated ? { generated } : {}) };
 }

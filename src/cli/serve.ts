@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ServerOptions } from '../server/options.js';
+import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
@@ -8,6 +9,7 @@ import { loadConfig } from './config.js';
 import { createServerLogger } from './log-destination.js';
 import type { Logger } from '../logger.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
+import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -32,6 +34,10 @@ export function registerServe(program: Command): void {
     .option('--no-require-reuse', 'do not require data connections to resume the control TLS session')
     .option('--data-dir <dir>', 'where the generated certificate is kept (default ~/.ferry)')
     .option('--log-level <level>', 'debug, info (default), warn, error, silent')
+    .option(
+      '--workers <n>',
+      'worker processes sharing the listeners (default: one per core; 1 = one process)',
+    )
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
@@ -40,13 +46,21 @@ export function registerServe(program: Command): void {
 async function serve(flags: ServeFlags): Promise<void> {
   assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
   const config = flags.config ? await loadConfig(flags.config) : {};
-  const setup = await serveSetup(flags, config);
-  const logger = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
+  const worker = workerIndex();
+  const workers = workerCount(flags.workers, config.workers);
+  // Workers get the logins from the primary: the same ones everywhere (a generated password too).
+  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined);
+  const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
+  const logger = worker ? root.child({ worker }) : root;
   const host = setup.host;
   const options: ServerOptions = { ...setup.options, logger };
-  let server: FerryServer;
+  let server: FerryServer | ClusterPrimary;
   try {
-    server = new FerryServer(options);
+    if (worker) return await runWorker(new FerryServer(options));
+    server =
+      workers > 1
+        ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })
+        : new FerryServer(options);
   } catch (err) {
     throw setup.explain(err);
   }
@@ -81,6 +95,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
+  if (server instanceof ClusterPrimary)
+    lines.push(`  workers   ${workers} processes (pids ${server.workerPids.join(', ')})`);
   const generated = setup.users.generated;
   if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
   lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');

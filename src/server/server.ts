@@ -2,11 +2,11 @@ import net from 'node:net';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
-import { Code } from '../protocol/codes.js';
-import { formatReply, reply } from '../protocol/reply.js';
 import { CertificateStore } from '../tls/certificates.js';
+import { refuseConnection, SessionCounts } from './admission.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
+import { openListener } from './listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts } from './passive-ports.js';
 import { WarningLimiter } from './warning-limiter.js';
@@ -27,7 +27,7 @@ export class FerryServer {
   private readonly runtime: ServerRuntime;
   private readonly listeners: net.Server[] = [];
   private readonly connections = new Set<ControlConnection>();
-  private readonly perAddress = new Map<string, number>();
+  private readonly counts: SessionCounts;
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
 
@@ -47,6 +47,7 @@ export class FerryServer {
       logger: o.logger,
       warnings: new WarningLimiter(o.logger),
     };
+    this.counts = new SessionCounts(o.limits);
   }
 
   get logger(): Logger {
@@ -57,12 +58,20 @@ export class FerryServer {
   async listen(): Promise<
     ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
   > {
-    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
-    const { generated } = await this.certificates.load();
+    const { generated } = await this.loadCertificates();
     const { explicit, implicit } = this.options;
     if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
     if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
     return { ...this.addresses, generatedCertificate: generated, fingerprints: this.certificates.sha256 };
+  }
+
+  /**
+   * Loads certificates (generating the self-signed default if needed) without listening: for a
+   * server that is handed connections accepted elsewhere (handleConnection).
+   */
+  async loadCertificates(): Promise<{ generated: boolean }> {
+    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    return this.certificates.load();
   }
 
   get address(): ListeningAddresses {
@@ -111,61 +120,35 @@ export class FerryServer {
   }
 
   private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
-    const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket, implicit));
-    server.on('error', (err) => this.logger.error({ err: err.message }, 'listener error'));
-    try {
-      await listenOn(server, host, port);
-    } catch (err) {
-      // '::' means "IPv6 and IPv4"; on a host without IPv6 fall back to IPv4 only.
-      if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-      await listenOn(server, '0.0.0.0', port);
-    }
+    const where = { host, port, implicit, logger: this.logger };
+    const { server, address } = await openListener(where, (s) => this.handleConnection(s, implicit));
     this.listeners.push(server);
-    const addr = server.address() as net.AddressInfo;
-    this.logger.info(
-      { address: addr.address, port: addr.port, mode: implicit ? 'implicit' : 'explicit' },
-      'listening',
-    );
-    return addr;
+    return address;
   }
 
-  private accept(socket: net.Socket, implicit: boolean): void {
+  /**
+   * Serves one control connection: accepted by this server's listeners, or elsewhere (a cluster
+   * worker is handed the sockets its primary accepted; call loadCertificates() first).
+   */
+  handleConnection(socket: net.Socket, implicit: boolean): void {
     socket.on('error', () => {});
     const address = normalizeAddress(socket.remoteAddress ?? '');
-    const { maxSessions, maxSessionsPerAddress } = this.options.limits;
-    const count = this.perAddress.get(address) ?? 0;
-    if (this.closing || this.connections.size >= maxSessions || count >= maxSessionsPerAddress) {
+    if (this.closing || !this.counts.admit(address)) {
       this.runtime.warnings.warn(
         this.logger,
         address,
         { remote: address },
         'connection refused: too many sessions',
       );
-      // On implicit FTPS nothing may precede TLS, so there is no 421 to send.
-      if (!implicit)
-        socket.end(formatReply(reply(Code.ServiceNotAvailable, 'Too many connections, try later.')));
-      else socket.destroy();
+      refuseConnection(socket, implicit);
       return;
     }
     const conn = new ControlConnection(socket, implicit, this.runtime);
     this.connections.add(conn);
-    this.perAddress.set(address, count + 1);
     void conn.closed.then(() => {
       this.connections.delete(conn);
-      const left = (this.perAddress.get(address) ?? 1) - 1;
-      if (left > 0) this.perAddress.set(address, left);
-      else this.perAddress.delete(address);
+      this.counts.release(address);
     });
     void conn.start();
   }
-}
-
-function listenOn(server: net.Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port }, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }

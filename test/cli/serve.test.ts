@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -8,48 +8,16 @@ import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { curl, expectSuccess } from '../support/clients.js';
-import { bannerOf } from '../support/ferry-process.js';
-import { freePort, REPO_ROOT } from '../support/peers.js';
+import { FERRY_MAIN as main, ServeProcess } from '../support/ferry-process.js';
+import { freePort } from '../support/peers.js';
 
-const main = path.join(REPO_ROOT, 'dist/src/cli/main.js');
-
-interface Running {
-  child: ChildProcess;
-  banner: string;
-  implicitPort: number;
-  explicitPort: number;
+/** Starts `ferry serve` and waits for its banner. */
+function serve(args: string[], cwd: string): Promise<ServeProcess> {
+  return ServeProcess.start(args, cwd);
 }
 
-/** Starts `ferry serve` and waits for its banner (the last banner line says how to stop it). */
-async function serve(args: string[], cwd: string): Promise<Running> {
-  const implicitPort = await freePort();
-  const explicitPort = await freePort();
-  const child = spawn(
-    process.execPath,
-    [
-      main,
-      'serve',
-      '--implicit-port',
-      String(implicitPort),
-      '--explicit-port',
-      String(explicitPort),
-      '--listen',
-      '127.0.0.1',
-      ...args,
-    ],
-    { cwd, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  child.stdout?.resume();
-  const banner = await bannerOf(child, 90_000); // generous: start-up takes seconds on a loaded machine
-  return { child, banner, implicitPort, explicitPort };
-}
-
-async function stop(r: Running): Promise<number | null> {
-  if (r.child.exitCode !== null) return r.child.exitCode;
-  const exited = once(r.child, 'exit') as Promise<[number | null]>;
-  r.child.kill('SIGTERM');
-  const [code] = await exited;
-  return code;
+function stop(r: ServeProcess): Promise<number | null> {
+  return r.stop();
 }
 
 let dir: string;

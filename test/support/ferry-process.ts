@@ -1,10 +1,12 @@
 /**
- * `ferry serve` as a separate process, for tests that measure what the server process does with
- * its memory (RSS from /proc/PID/status) or its standard output.
+ * `ferry serve` as a separate process: spawnFerry() for tests that measure what the server process
+ * does with its memory (RSS from /proc/PID/status) or its standard output; ServeProcess for CLI
+ * tests (flags, banner, JSON log lines from the primary and every worker, signals).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,7 +16,7 @@ import { withDeadline } from './raw-ftp.js';
 import { testCertificate } from './ferry.js';
 import { freePort, REPO_ROOT } from './peers.js';
 
-const MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
+export const FERRY_MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
 
 export interface FerryProcess {
   readonly child: ChildProcess;
@@ -47,15 +49,13 @@ export async function spawnFerry(
   const keyFile = path.join(dir, 'key.pem');
   await writeFile(certFile, pair.cert);
   await writeFile(keyFile, pair.key);
-  const implicitPort = await freePort();
-  const explicitPort = await freePort();
+  const { implicitPort, explicitPort, argv } = await serveArgv();
   const child = spawn(
     process.execPath,
     [
-      MAIN,
-      'serve',
-      ...['--listen', '127.0.0.1', '--root', root, '--user', 'alice:secret'],
-      ...['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)],
+      ...argv,
+      // One process, so that the pid measured is the one serving (opts.args may override it).
+      ...['--workers', '1', '--root', root, '--user', 'alice:secret'],
       ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
       ...(opts.args ?? []),
     ],
@@ -92,6 +92,14 @@ export async function spawnFerry(
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** `ferry serve` on loopback with two free ports (node's arguments, without node). */
+async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
+  const implicitPort = await freePort();
+  const explicitPort = await freePort();
+  const ports = ['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)];
+  return { implicitPort, explicitPort, argv: [FERRY_MAIN, 'serve', '--listen', '127.0.0.1', ...ports] };
 }
 
 /** VmRSS of a process, in bytes. */
@@ -149,4 +157,145 @@ export function bannerOf(child: ChildProcess, ms = 30_000): Promise<string> {
       reject(new Error(`ferry serve exited ${code}: ${banner}`));
     });
   });
+}
+
+/** One pino log line. */
+export interface LogLine {
+  readonly msg?: string;
+  readonly pid?: number;
+  readonly [key: string]: unknown;
+}
+
+interface LogWaiter {
+  readonly match: (l: LogLine) => boolean;
+  readonly resolve: (l: LogLine) => void;
+}
+
+export class ServeProcess {
+  readonly log: LogLine[] = [];
+  private readonly waiters = new Set<LogWaiter>();
+  private pending = '';
+
+  private constructor(
+    readonly child: ChildProcess,
+    readonly banner: string,
+    readonly implicitPort: number,
+    readonly explicitPort: number,
+  ) {
+    child.stdout?.on('data', (d: Buffer) => this.onStdout(d));
+  }
+
+  /** Starts `ferry serve` and resolves once its banner is complete (the line saying how to stop it). */
+  static async start(args: readonly string[], cwd: string): Promise<ServeProcess> {
+    const { implicitPort, explicitPort, argv } = await serveArgv();
+    const child = spawn(process.execPath, [...argv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const early: Buffer[] = [];
+    child.stdout?.on('data', (d: Buffer) => early.push(d));
+    let banner: string;
+    try {
+      banner = await bannerOf(child, 90_000); // generous: one process per core starts on a busy machine
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+    child.stdout?.removeAllListeners('data');
+    const p = new ServeProcess(child, banner, implicitPort, explicitPort);
+    for (const d of early) p.onStdout(d);
+    return p;
+  }
+
+  /** The worker PIDs the banner lists. */
+  get workerPids(): number[] {
+    const m = /workers\s+\d+ processes \(pids ([\d, ]+)\)/.exec(this.banner);
+    return m?.[1]?.split(', ').map(Number) ?? [];
+  }
+
+  /** The first log line (already written or still to come) that matches; bounded wait. */
+  waitForLog(match: (l: LogLine) => boolean, what: string, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.log.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const waiter: LogWaiter = {
+        match,
+        resolve: (l) => {
+          clearTimeout(timer);
+          this.waiters.delete(waiter);
+          resolve(l);
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(new Error(`no log line: ${what}\n${this.log.map((l) => JSON.stringify(l)).join('\n')}`));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+    });
+  }
+
+  /** The PID of the process that logged `user` in (the worker serving that session). */
+  async pidOfLogin(user: string): Promise<number> {
+    const l = await this.waitForLog((x) => x.msg === 'login' && x.user === user, `login of ${user}`);
+    return Number(l.pid);
+  }
+
+  /** SIGTERM (graceful), then the exit code. */
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return this.child.exitCode;
+    const exited = once(this.child, 'exit') as Promise<[number | null]>;
+    this.child.kill(signal);
+    const [code] = await exited;
+    return code;
+  }
+
+  private onStdout(d: Buffer): void {
+    const lines = (this.pending + d.toString()).split('\n');
+    this.pending = lines.pop() ?? '';
+    for (const text of lines) {
+      let line: LogLine;
+      try {
+        line = JSON.parse(text) as LogLine;
+      } catch {
+        continue;
+      }
+      this.log.push(line);
+      for (const w of [...this.waiters]) if (w.match(line)) w.resolve(line);
+    }
+  }
+}
+
+/** `n` consecutive free ports on 127.0.0.1 (checked by binding them), for a --pasv-ports range. */
+export async function freePortRange(n: number): Promise<{ min: number; max: number }> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const min = 30_000 + Math.floor(Math.random() * 25_000);
+    const servers: net.Server[] = [];
+    try {
+      for (let p = min; p < min + n; p++) {
+        const s = net.createServer();
+        servers.push(s);
+        await new Promise<void>((resolve, reject) => {
+          s.once('error', reject);
+          s.listen({ host: '127.0.0.1', port: p, exclusive: true }, () => resolve());
+        });
+      }
+      return { min, max: min + n - 1 };
+    } catch {
+      // taken: try another range
+    } finally {
+      await Promise.all(
+        servers.map(
+          (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
+        ),
+      );
+    }
+  }
+  throw new Error(`no ${n} consecutive free ports`);
+}
+
+/** Whether a process with this PID exists. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

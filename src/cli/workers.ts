@@ -1,0 +1,51 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import os from 'node:os';
+import type { UserEntry } from '../auth/users.js';
+import { FerryError } from '../errors.js';
+import { receiveInit, serveAsWorker, type PrimaryChannel } from '../server/cluster/worker.js';
+import type { FerryServer } from '../server/server.js';
+
+/** Set by the primary in each worker's environment: the worker's position, 1..N. */
+const WORKER_ENV = 'FERRY_WORKER';
+
+/** `--workers` / `workers:`; default: one per core. */
+export function workerCount(flag: string | undefined, configured: number | undefined): number {
+  if (flag === undefined) return configured ?? os.availableParallelism();
+  const n = Number(flag);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new FerryError('ERR_USAGE', `--workers: expected a number of processes 1-1024, got "${flag}".`);
+  }
+  return n;
+}
+
+/** This process's position when it is a worker started by `ferry serve --workers N`. */
+export function workerIndex(): number | undefined {
+  const index = Number(process.env[WORKER_ENV]);
+  return Number.isInteger(index) && index > 0 && typeof process.send === 'function' ? index : undefined;
+}
+
+/** Starts worker `index`: this same command line, told by its environment that it is a worker. */
+export function forkWorker(index: number): ChildProcess {
+  return fork(process.argv[1] ?? '', process.argv.slice(2), {
+    env: { ...process.env, [WORKER_ENV]: String(index) },
+    execArgv: process.execArgv,
+  });
+}
+
+/** The logins, as the primary sends them: hashed once there, so every worker has the same ones. */
+export async function receiveUsers(): Promise<UserEntry[]> {
+  const data = await receiveInit(process as PrimaryChannel);
+  if (!Array.isArray(data)) throw new FerryError('ERR_INVALID_OPTION', 'Worker: no users from the primary.');
+  return data as UserEntry[];
+}
+
+/** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
+export async function runWorker(server: FerryServer): Promise<void> {
+  // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
+  process.on('SIGINT', () => {});
+  process.on('SIGHUP', () => {});
+  // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
+  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  await serveAsWorker(server, process as PrimaryChannel);
+  process.exit(0);
+}

@@ -1,0 +1,50 @@
+import type net from 'node:net';
+import { Code } from '../protocol/codes.js';
+import { formatReply, reply } from '../protocol/reply.js';
+
+export interface SessionLimits {
+  readonly maxSessions: number;
+  readonly maxSessionsPerAddress: number;
+}
+
+/**
+ * Sessions counted in total and per client address, against the limits. The single-process server
+ * and a cluster primary (which counts for all its workers) admit connections through it.
+ */
+export class SessionCounts {
+  private total = 0;
+  private readonly perAddress = new Map<string, number>();
+
+  constructor(private readonly limits: SessionLimits) {}
+
+  /** Counts the session and returns true, or returns false when a limit is reached. */
+  admit(address: string): boolean {
+    const count = this.perAddress.get(address) ?? 0;
+    if (this.total >= this.limits.maxSessions || count >= this.limits.maxSessionsPerAddress) return false;
+    this.total++;
+    this.perAddress.set(address, count + 1);
+    return true;
+  }
+
+  release(address: string): void {
+    const left = (this.perAddress.get(address) ?? 0) - 1;
+    if (left > 0) this.perAddress.set(address, left);
+    else this.perAddress.delete(address);
+    this.total = Math.max(0, this.total - 1);
+  }
+
+  get size(): number {
+    return this.total;
+  }
+}
+
+/** Turns a connection away before any session starts. */
+export function refuseConnection(
+  socket: net.Socket,
+  implicit: boolean,
+  text = 'Too many connections, try later.',
+): void {
+  // On implicit FTPS nothing may precede TLS, so there is no 421 to send.
+  if (implicit) socket.destroy();
+  else socket.end(formatReply(reply(Code.ServiceNotAvailable, text)));
+}

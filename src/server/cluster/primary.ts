@@ -1,0 +1,224 @@
+import type { ChildProcess } from 'node:child_process';
+import type net from 'node:net';
+import { FerryError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
+import { normalizeAddress } from '../../protocol/address.js';
+import { CertificateStore } from '../../tls/certificates.js';
+import { refuseConnection, SessionCounts } from '../admission.js';
+import { openListener } from '../listener.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
+import type { ListeningAddresses } from '../server.js';
+import { WarningLimiter } from '../warning-limiter.js';
+import type { FromWorker } from './messages.js';
+import { requestReload } from './reload.js';
+import { WorkerSlot } from './worker-slot.js';
+
+export interface ClusterOptions {
+  /** Number of worker processes (2 or more). */
+  workers: number;
+  /** Starts worker `index` (1..N): a process that runs serveAsWorker() with the same options. */
+  fork(index: number): ChildProcess;
+  /** Sent to every worker before it serves (structured-clone/JSON-safe). */
+  init: unknown;
+}
+
+interface Handed {
+  readonly slot: WorkerSlot;
+  readonly address: string;
+}
+
+/**
+ * The primary of `ferry serve --workers N`. It owns the control listeners: it accepts each
+ * connection, counts it against the session limits for all workers at once (no round trip at
+ * accept), and hands the socket, before any byte is read, to the worker holding the fewest
+ * connections. That worker owns the session and its data connections (it binds its passive ports
+ * itself, exclusively) until the worker reports the socket closed. Crashed workers are restarted;
+ * the others carry on. Installs no signal handlers: the CLI calls close(), destroy() and
+ * reloadCertificates().
+ */
+export class ClusterPrimary {
+  private readonly options: ResolvedOptions;
+  private readonly logger: Logger;
+  private readonly slots: WorkerSlot[];
+  private readonly listeners: net.Server[] = [];
+  private readonly counts: SessionCounts;
+  /** Refusals at accept are rate-limited per address, as in a single-process server. */
+  private readonly warnings: WarningLimiter;
+  private readonly handed = new Map<number, Handed>();
+  private nextId = 0;
+  private rotation = 0;
+  private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(
+    serverOptions: ServerOptions,
+    private readonly cluster: ClusterOptions,
+  ) {
+    this.options = resolveOptions(serverOptions);
+    this.logger = this.options.logger;
+    this.counts = new SessionCounts(this.options.limits);
+    this.warnings = new WarningLimiter(this.logger);
+    const hooks = {
+      fork: cluster.fork,
+      init: cluster.init,
+      logger: this.logger,
+      message: (slot: WorkerSlot, m: FromWorker) => this.onMessage(slot, m),
+      exit: (slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null) =>
+        this.onExit(slot, code, signal),
+    };
+    this.slots = Array.from({ length: cluster.workers }, (_, i) => new WorkerSlot(i + 1, hooks));
+  }
+
+  /**
+   * Loads (or generates, once for all workers) the certificate, listens, starts the workers and
+   * resolves when every one of them serves.
+   */
+  async listen(): Promise<
+    ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
+  > {
+    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    const o = this.options;
+    const certificates = new CertificateStore(
+      { files: o.certificates, dataDir: o.dataDir },
+      { minVersion: o.minVersion },
+    );
+    const { generated } = await certificates.load();
+    const addresses: ListeningAddresses = {};
+    try {
+      if (o.explicit) addresses.explicit = await this.open(o.explicit.host, o.explicit.port, false);
+      if (o.implicit) addresses.implicit = await this.open(o.implicit.host, o.implicit.port, true);
+      await new Promise<void>((resolve, reject) => {
+        this.startup = { pending: this.slots.length, resolve, reject };
+        for (const slot of this.slots) slot.start();
+      });
+    } catch (err) {
+      this.destroy();
+      throw err;
+    }
+    return { ...addresses, generatedCertificate: generated, fingerprints: certificates.sha256 };
+  }
+
+  /** PIDs of the running workers, by position. */
+  get workerPids(): readonly (number | undefined)[] {
+    return this.slots.map((s) => s.pid);
+  }
+
+  get sessionCount(): number {
+    return this.counts.size;
+  }
+
+  /** Every running worker re-reads the certificate files; resolves with their fingerprints. */
+  async reloadCertificates(): Promise<readonly string[]> {
+    const running = this.slots.filter((s) => s.child && s.ready);
+    const answers = await Promise.all(running.map((s) => requestReload(s)));
+    const failed = answers.find((a) => a.type === 'ferry:reload-failed');
+    if (failed?.type === 'ferry:reload-failed') throw new FerryError('ERR_TLS', failed.error);
+    const first = answers[0];
+    return first?.type === 'ferry:reloaded' ? first.fingerprints : [];
+  }
+
+  /** Stops accepting; every worker lets its transfers finish and exits; resolves when all have. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const l of this.listeners) l.close();
+      await Promise.all(this.slots.map((s) => s.stop()));
+      this.warnings.dispose();
+    })();
+    return this.closing;
+  }
+
+  /** Every worker closes its sockets now (and is killed if it does not exit). */
+  destroy(): void {
+    this.closing ??= Promise.all(
+      this.slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
+    ).then(() => undefined);
+    for (const l of this.listeners) l.close();
+    for (const s of this.slots) s.destroy();
+    this.warnings.dispose();
+  }
+
+  private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
+    // Paused: the worker that gets the socket reads its first byte, never the primary.
+    const where = { host, port, implicit, logger: this.logger, pauseOnConnect: true };
+    const { server, address } = await openListener(where, (s) => this.route(s, implicit));
+    this.listeners.push(server);
+    return address;
+  }
+
+  private route(socket: net.Socket, implicit: boolean): void {
+    socket.on('error', () => {});
+    const address = normalizeAddress(socket.remoteAddress ?? '');
+    const slot = this.closing ? undefined : this.pick();
+    if (!slot) {
+      this.refused(address, 'connection refused: no worker ready');
+      refuseConnection(socket, implicit, 'Service not available, try later.');
+      return;
+    }
+    if (!this.counts.admit(address)) {
+      this.refused(address, 'connection refused: too many sessions');
+      refuseConnection(socket, implicit);
+      return;
+    }
+    const id = ++this.nextId;
+    this.handed.set(id, { slot, address });
+    slot.active++;
+    slot.send({ type: 'ferry:connection', id, implicit }, socket, (err) => {
+      if (!err) return;
+      this.release(id);
+      socket.destroy();
+    });
+  }
+
+  private refused(address: string, msg: string): void {
+    this.warnings.warn(this.logger, address, { remote: address }, msg);
+  }
+
+  /** The ready worker with the fewest connections; ties go round the workers in turn. */
+  private pick(): WorkerSlot | undefined {
+    let best: WorkerSlot | undefined;
+    const n = this.slots.length;
+    for (let k = 0; k < n; k++) {
+      const s = this.slots[(this.rotation + k) % n];
+      if (s?.ready && (!best || s.active < best.active)) best = s;
+    }
+    this.rotation = (this.rotation + 1) % n;
+    return best;
+  }
+
+  private release(id: number): void {
+    const h = this.handed.get(id);
+    if (!h) return;
+    this.handed.delete(id);
+    this.counts.release(h.address);
+    h.slot.active = Math.max(0, h.slot.active - 1);
+  }
+
+  private onMessage(slot: WorkerSlot, m: FromWorker): void {
+    if (m.type === 'ferry:closed') this.release(m.id);
+    else if (m.type === 'ferry:ready') {
+      this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
+      if (this.startup && --this.startup.pending === 0) {
+        this.startup.resolve();
+        this.startup = undefined;
+      }
+    }
+  }
+
+  private onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
+    // Its connections died with it: they no longer count against the limits.
+    for (const [id, h] of this.handed) if (h.slot === slot) this.release(id);
+    if (this.startup) {
+      this.startup.reject(
+        new FerryError(
+          'ERR_CLOSED',
+          `Worker ${slot.index} exited during start (${signal ?? `code ${code}`}).`,
+        ),
+      );
+      this.startup = undefined;
+      return;
+    }
+    if (this.closing) return;
+    this.logger.error({ worker: slot.index, code, signal }, 'worker exited; restarting it');
+    slot.restart();
+  }
+}

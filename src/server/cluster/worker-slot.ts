@@ -1,0 +1,106 @@
+import type { ChildProcess } from 'node:child_process';
+import type net from 'node:net';
+import type { Logger } from '../../logger.js';
+import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
+
+export interface SlotHooks {
+  /** Starts the worker process (with an IPC channel). */
+  fork(index: number): ChildProcess;
+  /** Sent to every new worker before it serves (e.g. the logins, so all workers share them). */
+  readonly init: unknown;
+  readonly logger: Logger;
+  message(slot: WorkerSlot, message: FromWorker): void;
+  exit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void;
+}
+
+/** A worker that crashes within this time after its start is restarted after a growing delay. */
+const STABLE_MS = 10_000;
+const MAX_RESTART_DELAY_MS = 10_000;
+
+/**
+ * One worker position (1..N) of a cluster: its current process, whether it serves yet, how many
+ * connections it holds, and its restarts.
+ */
+export class WorkerSlot {
+  child: ChildProcess | undefined;
+  ready = false;
+  /** Connections handed to this worker and not yet reported closed. */
+  active = 0;
+  private startedAt = 0;
+  private quickCrashes = 0;
+  private restartTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly index: number,
+    private readonly hooks: SlotHooks,
+  ) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const child = this.hooks.fork(this.index);
+    this.child = child;
+    this.ready = false;
+    this.startedAt = Date.now();
+    child.on('error', (err) =>
+      this.hooks.logger.warn({ worker: this.index, err: err.message }, 'worker error'),
+    );
+    child.on('message', (m: unknown) => {
+      if (!isFromWorker(m)) return;
+      if (m.type === 'ferry:ready') this.ready = true;
+      this.hooks.message(this, m);
+    });
+    child.once('exit', (code, signal) => {
+      this.child = undefined;
+      this.ready = false;
+      this.active = 0;
+      this.hooks.exit(this, code, signal);
+    });
+    this.hooks.logger.info({ worker: this.index, workerPid: child.pid }, 'worker started');
+    this.send({ type: 'ferry:init', data: this.hooks.init });
+  }
+
+  /** Starts a new process after one exited: at once, or later when it keeps crashing at start. */
+  restart(): void {
+    const quick = Date.now() - this.startedAt < STABLE_MS;
+    this.quickCrashes = quick ? this.quickCrashes + 1 : 0;
+    const delay = quick ? Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.quickCrashes) : 0;
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.start();
+    }, delay);
+  }
+
+  send(message: ToWorker, handle?: net.Socket, done?: (err: Error | null) => void): void {
+    const child = this.child;
+    if (!child?.connected) {
+      done?.(new Error('worker is not running'));
+      return;
+    }
+    child.send(message, handle, {}, (err) => done?.(err));
+  }
+
+  /** Graceful: the worker finishes its sessions (as FerryServer.close) and exits. */
+  async stop(): Promise<void> {
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    if (this.ready) this.send({ type: 'ferry:stop' });
+    else child.kill('SIGTERM'); // not serving yet: nothing to finish
+    await exited;
+  }
+
+  /** Now: the worker closes every socket and exits (killed if it does not). */
+  destroy(): void {
+    clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (!child) return;
+    if (this.ready) this.send({ type: 'ferry:destroy' });
+    const kill = setTimeout(() => child.kill('SIGKILL'), 2_000);
+    kill.unref();
+    child.once('exit', () => clearTimeout(kill));
+  }
+}

@@ -1,0 +1,66 @@
+import net from 'node:net';
+import type { FerryServer } from '../server.js';
+import { isToWorker, type FromWorker } from './messages.js';
+
+/** The worker's end of the IPC channel: `process` in a forked worker. */
+export interface PrimaryChannel {
+  send(message: FromWorker): void;
+  on(event: 'message', listener: (message: unknown, handle: unknown) => void): unknown;
+  once(event: 'disconnect', listener: () => void): unknown;
+}
+
+/** Waits for the primary's init message and returns its data (the first message a worker gets). */
+export function receiveInit(channel: PrimaryChannel): Promise<unknown> {
+  return new Promise((resolve) => {
+    const onMessage = (m: unknown): void => {
+      if (isToWorker(m) && m.type === 'ferry:init') resolve(m.data);
+    };
+    channel.on('message', onMessage);
+  });
+}
+
+/**
+ * Runs `server` as a cluster worker: it serves the sockets the primary hands it, tells the primary
+ * when each one closes (so the limits stay counted across workers), reloads certificates, and stops
+ * gracefully on 'stop' or when the primary goes away. Resolves once the server is closed.
+ */
+export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel): Promise<void> {
+  await server.loadCertificates();
+  const reply = (m: FromWorker): void => {
+    try {
+      channel.send(m);
+    } catch {
+      // The primary is gone; 'disconnect' closes this worker.
+    }
+  };
+  let stopped!: () => void;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const stop = (): void => void server.close().then(stopped);
+  channel.on('message', (m, handle) => {
+    if (!isToWorker(m)) return;
+    switch (m.type) {
+      case 'ferry:connection': {
+        if (!(handle instanceof net.Socket)) return;
+        handle.once('close', () => reply({ type: 'ferry:closed', id: m.id }));
+        server.handleConnection(handle, m.implicit);
+        return;
+      }
+      case 'ferry:reload':
+        server.reloadCertificates().then(
+          (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
+          (err: unknown) => reply({ type: 'ferry:reload-failed', error: (err as Error).message }),
+        );
+        return;
+      case 'ferry:stop':
+        return stop();
+      case 'ferry:destroy':
+        server.destroy();
+        return stop();
+      case 'ferry:init':
+        return;
+    }
+  });
+  channel.once('disconnect', stop);
+  reply({ type: 'ferry:ready' });
+  await done;
+}

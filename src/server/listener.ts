@@ -1,0 +1,43 @@
+import net from 'node:net';
+import type { Logger } from '../logger.js';
+
+export interface ControlListener {
+  readonly server: net.Server;
+  readonly address: net.AddressInfo;
+}
+
+/**
+ * A control-connection listener on host:port, logged. '::' means "IPv6 and IPv4"; on a host
+ * without IPv6 it falls back to IPv4 only. `pauseOnConnect`: accepted sockets read nothing until
+ * resumed (or handed to another process).
+ */
+export async function openListener(
+  where: { host: string; port: number; implicit: boolean; logger: Logger; pauseOnConnect?: boolean },
+  onSocket: (socket: net.Socket) => void,
+): Promise<ControlListener> {
+  const { host, port, logger } = where;
+  const server = net.createServer({ noDelay: true, pauseOnConnect: where.pauseOnConnect }, onSocket);
+  try {
+    await listenOn(server, host, port);
+  } catch (err) {
+    if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
+    await listenOn(server, '0.0.0.0', port);
+  }
+  server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
+  const address = server.address() as net.AddressInfo;
+  logger.info(
+    { address: address.address, port: address.port, mode: where.implicit ? 'implicit' : 'explicit' },
+    'listening',
+  );
+  return { server, address };
+}
+
+function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
+import { parsePasvReply } from '../../src/protocol/address.js';
+import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { alive, freePortRange, ServeProcess } from '../support/ferry-process.js';
+
+const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
+const CONTENT = 'served by one worker\n'.repeat(500);
+
+let dir: string;
+let root: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-workers-'));
+  root = path.join(dir, 'root');
+  await mkdir(root);
+  await writeFile(path.join(root, 'file.txt'), CONTENT);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A logged-in implicit session (held open by the caller). */
+async function session(r: ServeProcess, user: string): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+  await ftp.expect(220);
+  await ftp.login(user, `pw-${user}`);
+  await ftp.cmd('TYPE I', 200);
+  return ftp;
+}
+
+/** RETR over PASV (the EPSV variant is RawFtp.retrieve). */
+async function retrieveOverPasv(ftp: RawFtp, file: string): Promise<Buffer> {
+  const r = await ftp.cmd('PASV', 227);
+  const port = parsePasvReply(textOf(r))?.port;
+  assert.ok(port, textOf(r));
+  const conn = await ftp.openData(port, { tls: true });
+  await ftp.cmd(`RETR ${file}`, 150);
+  const data = await ftp.readAll(conn);
+  await ftp.expect(226);
+  return data;
+}
+
+test('--workers 2: sessions spread over both workers, data connections reach the worker of their control connection, maxSessionsPerAddress counts across workers', async () => {
+  const pasv = await freePortRange(8);
+  const config = path.join(dir, 'limits.yaml');
+  await writeFile(config, 'maxSessionsPerAddress: 6\n');
+  const r = await ServeProcess.start(
+    [
+      ...['--workers', '2', '--config', config, '--pasv-ports', `${pasv.min}-${pasv.max}`],
+      ...['--data-dir', path.join(dir, 'd1'), ...USERS],
+    ],
+    root,
+  );
+  const sessions: RawFtp[] = [];
+  try {
+    const pids = r.workerPids;
+    assert.equal(pids.length, 2, r.banner);
+    assert.ok(!pids.includes(r.child.pid ?? -1), 'workers are processes of their own');
+    // The primary hands each connection to the worker holding the fewest: two held sessions, two workers.
+    sessions.push(await session(r, 'a'), await session(r, 'b'));
+    const served = [await r.pidOfLogin('a'), await r.pidOfLogin('b')];
+    assert.deepEqual([...served].sort(), [...pids].sort());
+    // Each worker logs through its own logger, a child tagged with its position.
+    const loginOf = (u: string) => r.waitForLog((l) => l.msg === 'login' && l.user === u, u);
+    const tags = [(await loginOf('a')).worker, (await loginOf('b')).worker];
+    assert.deepEqual([...tags].sort(), [1, 2]);
+
+    // Six sessions at once (three on each worker) share 8 passive ports; every transfer must
+    // succeed, so no data connection ever lands in the other worker.
+    sessions.push(...(await Promise.all(['c', 'd', 'e', 'f'].map((u) => session(r, u)))));
+    await Promise.all(
+      sessions.map(async (ftp) => {
+        for (let i = 0; i < 3; i++) {
+          assert.equal((await ftp.retrieve('file.txt')).toString(), CONTENT);
+          assert.equal((await retrieveOverPasv(ftp, 'file.txt')).toString(), CONTENT);
+        }
+      }),
+    );
+    const loginPids = await Promise.all(['a', 'b', 'c', 'd', 'e', 'f'].map((u) => r.pidOfLogin(u)));
+    assert.deepEqual(
+      pids.map((pid) => loginPids.filter((p) => p === pid).length),
+      [3, 3],
+    );
+
+    // Each worker holds 3 sessions from 127.0.0.1, under the limit of 6 on its own; together they are at it.
+    const seventh = await RawFtp.connect({ host: '127.0.0.1', port: r.explicitPort, implicit: false });
+    assert.match(textOf(await seventh.expect(421)), /Too many connections/);
+    await seventh.close();
+    // A session that ends frees its place, whichever worker served it (once that worker has told
+    // the primary: try a bounded number of times).
+    await sessions.shift()?.quit();
+    let greeting = 0;
+    for (let i = 0; i < 100 && greeting !== 220; i++) {
+      const again = await RawFtp.connect({ host: '127.0.0.1', port: r.explicitPort, implicit: false });
+      greeting = (await again.expect()).code;
+      await again.close();
+    }
+    assert.equal(greeting, 220);
+    await Promise.all(sessions.map((s) => s.close()));
+    sessions.length = 0;
+  } finally {
+    await Promise.all(sessions.map((s) => s.close()));
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted while the other serves on, SIGTERM stops all', async () => {
+  const certFile = path.join(dir, 'w.crt');
+  const keyFile = path.join(dir, 'w.key');
+  const first = await generateSelfSigned('localhost');
+  const second = await generateSelfSigned('localhost');
+  await writeFile(certFile, first.cert);
+  await writeFile(keyFile, first.key);
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--cert', certFile, '--key', keyFile, ...USERS],
+    root,
+  );
+  const open: RawFtp[] = [];
+  const fingerprint = (ftp: RawFtp): string => ftp.controlTls?.getPeerCertificate().fingerprint256 ?? '';
+  try {
+    const [pidA, pidB] = r.workerPids;
+    assert.ok(pidA && pidB, r.banner);
+    const a = await session(r, 'a');
+    const b = await session(r, 'b');
+    open.push(a, b);
+    assert.equal(fingerprint(a), fingerprintOf(first.cert));
+    assert.equal(fingerprint(b), fingerprintOf(first.cert));
+
+    await writeFile(certFile, second.cert);
+    await writeFile(keyFile, second.key);
+    r.child.kill('SIGHUP');
+    for (const pid of [pidA, pidB]) {
+      await r.waitForLog((l) => l.msg === 'certificates reloaded' && l.pid === pid, `reload in ${pid}`);
+    }
+    // Two new sessions, held together, go one to each worker: both serve the new certificate.
+    const c = await session(r, 'c');
+    const d = await session(r, 'd');
+    open.push(c, d);
+    assert.notEqual(await r.pidOfLogin('c'), await r.pidOfLogin('d'));
+    assert.equal(fingerprint(c), fingerprintOf(second.cert));
+    assert.equal(fingerprint(d), fingerprintOf(second.cert));
+    await a.cmd('NOOP', 200); // sessions from before the reload keep going
+    await Promise.all([c.quit(), d.quit()]);
+    open.splice(2);
+
+    // kill -9 the worker serving 'a': 'b' on the other worker carries on, and a new worker starts.
+    const victim = await r.pidOfLogin('a');
+    const survivorPid = await r.pidOfLogin('b');
+    assert.notEqual(victim, survivorPid);
+    process.kill(victim, 'SIGKILL');
+    const ready = await r.waitForLog(
+      (l) =>
+        l.msg === 'worker ready' &&
+        typeof l.workerPid === 'number' &&
+        l.workerPid !== pidA &&
+        l.workerPid !== pidB,
+      'a new worker',
+    );
+    await b.cmd('NOOP', 200);
+    assert.equal((await b.retrieve('file.txt')).toString(), CONTENT);
+    // The new worker holds nothing, so it gets the next session.
+    const e = await session(r, 'e');
+    open.push(e);
+    assert.equal(await r.pidOfLogin('e'), ready.workerPid);
+    assert.equal(fingerprint(e), fingerprintOf(second.cert));
+
+    // Graceful stop: open sessions are told, every worker exits, then the primary with 0.
+    const told = Promise.all([b.expect(421), e.expect(421)]);
+    assert.equal(await r.stop(), 0);
+    for (const reply of await told) assert.match(textOf(reply), /shutting down/);
+    for (const pid of [survivorPid, Number(ready.workerPid)])
+      assert.equal(alive(pid), false, `worker ${pid} gone`);
+  } finally {
+    await Promise.all(open.map((s) => s.close()));
+    await r.stop();
+  }
+});
