@@ -83,6 +83,8 @@ export class PassiveEndpoint implements DataEndpoint {
   private outcome: Promise<DataSocket> | undefined;
   private waiters: ((r: Promise<DataSocket>) => void)[] = [];
   private readonly handshaking = new Map<net.Socket, Promise<unknown>>();
+  /** Connections whose client sent bytes (its ClientHello) before our reply to the transfer command. */
+  private readonly spokeFirst = new WeakSet<net.Socket>();
   /** Why the last connection was refused: the reply when the client's own never comes. */
   private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
@@ -121,7 +123,7 @@ export class PassiveEndpoint implements DataEndpoint {
       return;
     }
     this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
-    const attempt = prepare(raw, this.policy, this.direction);
+    const attempt = prepare(raw, this.policy, this.direction, () => !this.spokeFirst.has(raw));
     this.handshaking.set(raw, attempt);
     attempt.then(
       (attempt) => {
@@ -176,8 +178,9 @@ export class PassiveEndpoint implements DataEndpoint {
     const quiet = (): boolean =>
       !this.outcome && [...this.handshaking.keys()].every((raw) => raw.bytesRead === 0);
     for (let turn = 0; turn < STARTED_TURNS && quiet(); turn++) await new Promise(setImmediate);
-    const begun = [...this.handshaking].filter(([raw]) => raw.bytesRead > 0).map(([, p]) => p);
-    await Promise.allSettled(begun);
+    const begun = [...this.handshaking].filter(([raw]) => raw.bytesRead > 0);
+    for (const [raw] of begun) this.spokeFirst.add(raw);
+    await Promise.allSettled(begun.map(([, p]) => p));
   }
 
   open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
@@ -218,7 +221,7 @@ export class ActiveEndpoint implements DataEndpoint {
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
       raw.once('connect', () =>
-        prepare(raw, this.policy, direction).then(
+        prepare(raw, this.policy, direction, () => false).then(
           (a) => (a.kind === 'ready' ? resolve(a.socket) : reject(a.reason)),
           reject,
         ),
@@ -246,7 +249,9 @@ type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason
 
 /**
  * Makes a connection ready for a transfer: TLS under PROT P, which must resume a session of the
- * control connection's family. Rejects when the connection dies or its handshake fails;
+ * control connection's family. An upload whose client began TLS only after our 150 (lftp) gets its
+ * session tickets with our close_notify, since such a client may never read the connection (see
+ * EofGuard.tls); one that began before (curl) reads once before closing and needs them at once. Rejects when the connection dies or its handshake fails;
  * 'refused' when it completed without resuming (someone else's connection, or a client that does
  * not reuse sessions).
  */
@@ -254,6 +259,7 @@ async function prepare(
   raw: net.Socket,
   policy: DataPolicy,
   direction: Direction | Promise<Direction | 'either'>,
+  spokeAfterReply: () => boolean,
 ): Promise<Attempt> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
@@ -262,7 +268,8 @@ async function prepare(
     const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
     return { kind: 'ready', socket: { stream: raw, secure: false, close: destroy, destroy } };
   }
-  const native = (await untilKnown(direction, raw)) === 'send';
+  const known = await untilKnown(direction, raw);
+  const native = known === 'send';
   // The session a data connection resumes is named in its ClientHello: read it on its way to the engine.
   let hello: () => Buffer;
   if (native) {
@@ -273,7 +280,9 @@ async function prepare(
   } else hello = captureClientHello(raw);
   const sessions = family.dataHub(hello);
   const options = { isServer: true, secureContext: family.context, server: sessions.hub };
-  const sock = native ? nativeTls(raw, options, policy.idleTimeoutMs) : EofGuard.tls(raw, options);
+  const sock = native
+    ? nativeTls(raw, options, policy.idleTimeoutMs)
+    : EofGuard.tls(raw, options, () => known === 'receive' && spokeAfterReply());
   try {
     await handshake(sock, 'server', policy.handshakeTimeoutMs, native ? undefined : raw);
   } catch (err) {

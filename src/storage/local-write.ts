@@ -5,6 +5,7 @@ import { constants } from 'node:fs';
 import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { FerryError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
 import { abortedError, mapFsError, storageError } from './fs-errors.js';
 import type { StorageContext, VPath } from './types.js';
@@ -86,6 +87,9 @@ export async function atomicWrite(
   } catch (err) {
     if (tmp && !committed) await unlinkIfSame(tmpPath, tmp);
     if (c.signal.aborted) throw abortedError(c.signal);
+    // The source closed without ending or failing (a reset data connection): an aborted transfer.
+    if (srcError === undefined && src.destroyed && !src.readableEnded)
+      throw new FerryError('ERR_ABORTED', 'The upload closed before its end.', { cause: err });
     // The data connection's own failure is the caller's to interpret; pass it through.
     if (firstFailed === 'dest') throw mapFsError(destError, 'write', p);
     if (srcError !== undefined && err === srcError) throw err;

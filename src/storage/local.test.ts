@@ -130,6 +130,18 @@ describe('LocalStorage jail', () => {
     assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
   });
 
+  it('an upload whose source closes without ending is aborted (426), not transient (450)', async (t) => {
+    const { s, root } = await jail(t);
+    const cut = new Readable({ read() {} });
+    cut.push(Buffer.from('partial'));
+    setImmediate(() => cut.destroy()); // closed with no error and no end: a reset data connection
+    await assert.rejects(s.write(v('/real/x.txt'), cut, { offset: 0, append: false }, ctx()), {
+      code: 'ERR_ABORTED',
+    });
+    assert.equal(await readHost(join(root, 'real', 'x.txt'), 'utf8'), 'inside');
+    assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
+  });
+
   it('hides and reserves temp upload names', async (t) => {
     const { s, root } = await jail(t);
     await writeFile(join(root, 'real', '.ferry-upload-0123.tmp'), 'partial');

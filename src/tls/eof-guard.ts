@@ -15,9 +15,16 @@ export class EofGuard extends Duplex {
    * A server-side TLS socket over a guard on `raw`. A bare FIN before close_notify destroys it
    * with ERR_ABORTED before its 'end', so whatever reads it fails instead of taking a short file.
    */
-  static tls(raw: Socket, options: tls.TLSSocketOptions): tls.TLSSocket {
+  static tls(raw: Socket, options: tls.TLSSocketOptions, holdTickets: () => boolean): tls.TLSSocket {
     const guard = new EofGuard(raw);
     const sock = new tls.TLSSocket(guard, options);
+    // `holdTickets()` at the handshake's end: what the engine sends after it (TLS 1.3 session tickets)
+    // waits for our close_notify. A client that never reads an upload connection (lftp) would
+    // otherwise close it with those bytes unread, and its kernel's reset would drop what it had not
+    // yet sent.
+    sock.once('secure', () => {
+      if (holdTickets()) guard.held ??= [];
+    });
     // Runs before the engine sees our EOF: by then it has seen every byte before it.
     guard.prependOnceListener('end', () => {
       if (!engineEnded(sock))
@@ -25,6 +32,9 @@ export class EofGuard extends Duplex {
     });
     return sock;
   }
+
+  /** Output held back (see `tls`); flushed when we end our side. */
+  private held: Buffer[] | undefined;
 
   private constructor(private readonly raw: Socket) {
     super();
@@ -44,10 +54,14 @@ export class EofGuard extends Duplex {
   }
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.raw.destroyed) return cb();
+    if (this.held) return (this.held.push(chunk), cb());
     if (this.raw.write(chunk)) cb();
     else this.raw.once('drain', () => cb());
   }
   override _final(cb: (err?: Error | null) => void): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (!this.raw.destroyed) for (const chunk of held) this.raw.write(chunk);
     this.raw.end();
     cb();
   }

@@ -261,6 +261,36 @@ describe('Python ftplib against the Ferry server', { timeout: 120_000 }, () => {
           assertAllReused(r);
         });
 
+        it('uploads by a client that never reads its data connection (as lftp) arrive whole, each 226', async () => {
+          // A TLS 1.3 ticket sent during the upload would stay unread; closing then resets the
+          // connection and the client's kernel drops what it has not sent yet.
+          const files = await makeStressFiles(work.dir, `${mode}-noread`);
+          const r = await ftplib(
+            targetsOf(ts)[mode],
+            [
+              { op: 'login' },
+              { op: 'cwd', path: remoteDir },
+              ...files.map((f): FtplibAction => ({
+                op: 'upload',
+                local: path.join(work.dir, f.name),
+                remote: f.name,
+                closeWithoutReading: true,
+              })),
+            ],
+            { continueOnError: true, tlsMax: '1.3' },
+          );
+          const uploads = resultsOf(r, 'upload');
+          const failures: string[] = [];
+          for (const [i, f] of files.entries()) {
+            const onDisk = path.join(hostDir(), f.name);
+            const size = existsSync(onDisk) ? (await stat(onDisk)).size : -1;
+            const same = size === STRESS_SIZE && (await sha256File(onDisk)) === f.sha;
+            if (!same || uploads[i]?.code !== '226')
+              failures.push(`${f.name}: ${JSON.stringify(uploads[i])}, ${size} bytes, same: ${same}`);
+          }
+          assert.deepEqual(failures, [], `${r.error ?? ''}\n${r.stderr}`);
+        });
+
         it('repeated uploads (5 × 2 MB, one session) are byte-identical and each gets 226', async () => {
           const files = await makeStressFiles(work.dir, `${mode}-stress`);
           const r = await ftplib(

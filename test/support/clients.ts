@@ -294,7 +294,11 @@ export type FtplibAction =
   | { op: 'list'; path?: string }
   | { op: 'nlst'; path?: string }
   | { op: 'mlsd'; path?: string }
-  | { op: 'upload'; local: string; remote: string; offset?: number }
+  /**
+   * closeWithoutReading: as lftp does, never read the data connection and close it right after
+   * close_notify (bytes the server sent meanwhile make the kernel reset the connection).
+   */
+  | { op: 'upload'; local: string; remote: string; offset?: number; closeWithoutReading?: boolean }
   | { op: 'append'; local: string; remote: string }
   /** With offset: REST offset, then RETR; the local file receives only the bytes from offset on. */
   | { op: 'download'; remote: string; local: string; offset?: number }

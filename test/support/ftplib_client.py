@@ -151,6 +151,52 @@ class HashingReader:
         return self.f.seek(*args)
 
 
+def upload_without_reading(ftp, a):
+    """STOR as lftp (GnuTLS) does it: TLS over the data connection begins after the 150 and the
+    connection is never read after the handshake; after the last byte, close_notify and close at
+    once. Bytes the server sent meanwhile (TLS 1.3 session tickets) stay unread in the kernel, so
+    closing resets the connection and drops what had not been sent yet. A memory BIO keeps
+    OpenSSL from reading the socket (SSL_shutdown would)."""
+    ftp.voidcmd("TYPE I")
+    conn, _ = ftplib.FTP.ntransfercmd(ftp, "STOR " + a["remote"])
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ftp.context.wrap_bio(incoming, outgoing, server_hostname=ftp.host, session=ftp.offered_session())
+
+    def flush():
+        data = outgoing.read()
+        if data:
+            conn.sendall(data)
+
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            flush()
+            chunk = conn.recv(65536)  # the server's flight; its tickets come only after our Finished
+            if not chunk:
+                raise ConnectionError("data connection closed during the TLS handshake")
+            incoming.write(chunk)
+    flush()
+    h = Hasher()
+    with open(a["local"], "rb") as f:
+        while True:
+            data = f.read(1 << 16)
+            if not data:
+                break
+            h(data)
+            tls.write(data)
+            flush()
+    try:
+        tls.unwrap()
+    except ssl.SSLWantReadError:
+        pass  # close_notify is out; the peer's would need a read
+    flush()
+    conn.close()
+    reply = ftp.voidresp()
+    return {"reply": reply, "bytes": h.bytes, "sha256": h.sha.hexdigest(), "sessionReused": tls.session_reused}
+
+
 def run_action(ftp, spec, a):
     op = a["op"]
     if op == "login":
@@ -174,6 +220,8 @@ def run_action(ftp, spec, a):
     if op == "mlsd":
         entries = [[name, facts] for name, facts in ftp.mlsd(a.get("path", ""))]
         return {"entries": entries, "sessionReused": ftp.last_data_session_reused}
+    if op == "upload" and a.get("closeWithoutReading"):
+        return upload_without_reading(ftp, a)
     if op in ("upload", "append"):
         offset = int(a.get("offset", 0) or 0)
         with open(a["local"], "rb") as f:
