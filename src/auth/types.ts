@@ -1,4 +1,5 @@
 import { inspect } from 'node:util';
+import type { PermissionRules } from './permissions.js';
 
 /** A string that never prints: String(), JSON.stringify and util.inspect all give '****'. */
 export class Secret {
@@ -47,11 +48,23 @@ export interface Principal {
    */
   home: string;
   readOnly: boolean;
+  /** Permissions by virtual directory; the longest covering rule wins (see permissionsAt). */
+  permissions?: PermissionRules;
+  /** Concurrent sessions allowed for this user (undefined or 0: no limit). */
+  maxSessions?: number;
 }
 
 /** `reason` is for the server log; clients get a generic reply. */
 export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; reason: string };
 
+/**
+ * Told when an account changed: the principal its sessions now have, or undefined when the account
+ * may no longer be used (removed, disabled, expired): the server then ends its sessions.
+ */
+export type AccountListener = (username: string, principal: Principal | undefined) => void;
+
 export interface Authenticator {
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome>;
+  /** Optional: reports account changes as they happen; returns the unsubscribe function. */
+  watch?(listener: AccountListener): () => void;
 }

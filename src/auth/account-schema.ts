@@ -1,0 +1,124 @@
+import path from 'node:path';
+import { z } from 'zod';
+import type { Account } from './account.js';
+import {
+  parseCidr,
+  parseFingerprint,
+  parsePermissionList,
+  parseRate,
+  parseSize,
+  parseVirtualDir,
+} from './account-fields.js';
+import { isPasswordHash } from './password.js';
+import { formatPermissions, type Permission } from './permissions.js';
+
+export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+
+/** A zod refinement from one of account-fields' parsers (their RangeError message becomes the issue). */
+function parsed<T>(parse: (text: string) => T) {
+  return (v: string, ctx: z.RefinementCtx): T => {
+    try {
+      return parse(v);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message });
+      return z.NEVER;
+    }
+  };
+}
+
+/** Sizes and rates may be written as numbers (bytes) or with units ("2G", "10MB/s"). */
+const size = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseSize))]);
+const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
+
+/**
+ * One user as written in the users file and in the config's `users:` list. Relative homes and
+ * folders are resolved by the caller (against the file's directory).
+ */
+export const accountSchema = z
+  .object({
+    name: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1 to 64 characters)'),
+    passwordHash: z
+      .string()
+      .refine(isPasswordHash, "a hash from 'ferry hash-password' or 'ferry users passwd' (scrypt$...)"),
+    home: z.string().min(1),
+    readOnly: z.boolean().optional(),
+    permissions: z
+      .record(z.string(), z.string())
+      .transform((rules, ctx) => {
+        const out: Record<string, readonly Permission[] | '*'> = {};
+        for (const [dir, list] of Object.entries(rules)) {
+          const d = parsed(parseVirtualDir)(dir, ctx);
+          const l = parsed(parsePermissionList)(list, ctx);
+          if (typeof d === 'string') out[d] = l;
+        }
+        return out;
+      })
+      .optional(),
+    disabled: z.boolean().optional(),
+    expires: z
+      .union([z.string(), z.date()])
+      .transform((v, ctx) => {
+        const at = v instanceof Date ? v : new Date(v);
+        if (Number.isNaN(at.getTime())) {
+          ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time, got "${String(v)}"` });
+          return z.NEVER;
+        }
+        return at.toISOString();
+      })
+      .optional(),
+    allowFrom: z.array(z.string().transform(parsed(parseCidr))).optional(),
+    maxSessions: z.number().int().nonnegative().optional(),
+    folders: z
+      .record(z.string(), z.string().min(1))
+      .transform((folders, ctx) => {
+        const out: Record<string, string> = {};
+        for (const [dir, host] of Object.entries(folders)) {
+          const d = parsed(parseVirtualDir)(dir, ctx);
+          if (typeof d === 'string') out[d] = host;
+        }
+        return out;
+      })
+      .optional(),
+    quotaSize: size.optional(),
+    quotaFiles: z.number().int().nonnegative().optional(),
+    uploadRate: rate.optional(),
+    downloadRate: rate.optional(),
+    clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
+  })
+  .strict();
+
+export type AccountInput = z.input<typeof accountSchema>;
+
+/** A validated entry → Account, relative host paths resolved against `base`. */
+export function toAccount(e: z.output<typeof accountSchema>, base: string): Account {
+  const { name, ...rest } = e;
+  const account: Account = { ...rest, username: name, home: path.resolve(base, e.home) };
+  if (e.folders) {
+    account.folders = Object.fromEntries(
+      Object.entries(e.folders).map(([d, host]) => [d, path.resolve(base, host)]),
+    );
+  }
+  return account;
+}
+
+/** Account → the entry written to the users file (the inverse of toAccount; unset fields left out). */
+export function fromAccount(a: Account): AccountInput {
+  const { username, permissions, allowFrom, clientCerts, folders, ...rest } = a;
+  const out: AccountInput = { name: username, ...rest };
+  if (allowFrom) out.allowFrom = [...allowFrom];
+  if (clientCerts) out.clientCerts = [...clientCerts];
+  if (folders) out.folders = { ...folders };
+  if (permissions) {
+    out.permissions = Object.fromEntries(
+      Object.entries(permissions).map(([d, rule]) => [d, formatPermissions(rule)]),
+    );
+  }
+  for (const key of Object.keys(out) as (keyof AccountInput)[]) if (out[key] === undefined) delete out[key];
+  return out;
+}
+
+/** The first problem of a failed parse, as `KEY: message`. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return `${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`;
+}

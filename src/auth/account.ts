@@ -1,0 +1,71 @@
+import type { PermissionRules } from './permissions.js';
+
+/**
+ * One account as an AccountStore keeps it. Only `username`, `passwordHash` and `home` are required;
+ * everything else is optional so that a store can grow fields without breaking old entries.
+ */
+export interface Account {
+  username: string;
+  /** From hashPassword (`scrypt$…`): the only form a password is ever stored in. */
+  passwordHash: string;
+  /** Absolute host directory that becomes the user's `/`. */
+  home: string;
+  /** Shorthand for `/` = list,download (a rule for `/` wins over it). */
+  readOnly?: boolean;
+  permissions?: PermissionRules;
+  /** Refused at login (the live sessions end when it is set). */
+  disabled?: boolean;
+  /** ISO 8601 instant from which logins are refused. */
+  expires?: string;
+  /** Logins only from these networks (CIDR); empty or absent: from anywhere. */
+  allowFrom?: readonly string[];
+  /** Concurrent sessions; 0 or absent: no limit. */
+  maxSessions?: number;
+  // Stored and validated, not yet enforced (later parts of issue 9):
+  /** Virtual folder → host directory. */
+  folders?: Readonly<Record<string, string>>;
+  quotaSize?: number;
+  quotaFiles?: number;
+  /** Bytes per second; 0 or absent: unlimited. */
+  uploadRate?: number;
+  downloadRate?: number;
+  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
+  clientCerts?: readonly string[];
+}
+
+/**
+ * Where accounts live: the users file today, a database later. Asynchronous, looked up by name
+ * (a store never has to scan every account for a login), and able to say what changed so that
+ * running sessions follow (a database store would use LISTEN/NOTIFY for that).
+ */
+export interface AccountStore {
+  /** The account named exactly `username`, or undefined. */
+  lookup(username: string): Promise<Account | undefined>;
+  /** Calls `listener` with the names of accounts added, changed or removed; returns unsubscribe. */
+  onChange(listener: (usernames: readonly string[]) => void): () => void;
+}
+
+/** Accounts held in memory (the config's `users:` and `--user`): they never change. */
+export class StaticAccounts implements AccountStore {
+  readonly #accounts: ReadonlyMap<string, Readonly<Account>>;
+
+  constructor(accounts: readonly Account[]) {
+    this.#accounts = new Map(accounts.map((a) => [a.username, Object.freeze({ ...a })]));
+  }
+
+  async lookup(username: string): Promise<Account | undefined> {
+    return this.#accounts.get(username);
+  }
+
+  onChange(): () => void {
+    return () => {};
+  }
+
+  get size(): number {
+    return this.#accounts.size;
+  }
+
+  has(username: string): boolean {
+    return this.#accounts.has(username);
+  }
+}

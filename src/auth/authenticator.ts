@@ -1,0 +1,127 @@
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Account, AccountStore } from './account.js';
+import { addressMatcher } from './account-fields.js';
+import { DUMMY_HASH, verifyPassword } from './password.js';
+import type { AccountListener, AuthOutcome, Authenticator, Credentials, Principal } from './types.js';
+
+/** Same text for unknown user and wrong password, so nothing downstream can leak which it was. */
+export const REJECTED = 'invalid username or password';
+
+export interface LoginCacheOptions {
+  /**
+   * How long a successful login is remembered, so the same user and password log in again without
+   * the deliberately slow scrypt (0 = never). Only an HMAC of the password (and of the stored hash,
+   * so a password change forgets it) under a key that lives in this object is kept; a wrong
+   * password always pays the full scrypt cost. Default 10 minutes.
+   */
+  loginCacheMs?: number;
+  /** At most this many remembered logins; the oldest is forgotten first. Default 10,000. */
+  loginCacheSize?: number;
+}
+
+/** Why an account may not be used at all now (disabled, expired), or undefined. */
+export function unusableBecause(a: Account, now = Date.now()): string | undefined {
+  if (a.disabled) return 'account disabled';
+  if (a.expires !== undefined && Date.parse(a.expires) <= now) return `account expired (${a.expires})`;
+  return undefined;
+}
+
+/** Why an account whose password was right may not log in now, or undefined when it may. */
+export function refusedBecause(a: Account, remoteAddress: string, now = Date.now()): string | undefined {
+  const unusable = unusableBecause(a, now);
+  if (unusable) return unusable;
+  if (a.allowFrom && a.allowFrom.length > 0 && !addressMatcher(a.allowFrom)(remoteAddress)) {
+    return `address ${remoteAddress} not in allowFrom`;
+  }
+  return undefined;
+}
+
+export function principalOf(a: Account): Principal {
+  const p: Principal = { username: a.username, home: a.home, readOnly: a.readOnly ?? false };
+  if (a.permissions) p.permissions = a.permissions;
+  if (a.maxSessions) p.maxSessions = a.maxSessions;
+  return p;
+}
+
+/**
+ * Passwords checked against accounts from one or more stores (the first store that knows a name
+ * wins: the config's users before the users file). A verified login is remembered for a while so
+ * that clients opening many sessions do not pay scrypt each time.
+ */
+export class AccountAuthenticator implements Authenticator {
+  readonly #stores: readonly AccountStore[];
+  readonly #cacheKey = randomBytes(32);
+  readonly #cache = new Map<string, { digest: Buffer; expires: number }>();
+  readonly #cacheMs: number;
+  readonly #cacheSize: number;
+
+  constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
+    this.#stores = stores;
+    this.#cacheMs = options.loginCacheMs ?? 600_000;
+    this.#cacheSize = options.loginCacheSize ?? 10_000;
+  }
+
+  /** The account from the first store that has the name. */
+  async lookup(username: string): Promise<Account | undefined> {
+    for (const store of this.#stores) {
+      const a = await store.lookup(username);
+      if (a) return a;
+    }
+    return undefined;
+  }
+
+  async authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
+    signal.throwIfAborted();
+    const account = await this.lookup(c.username);
+    signal.throwIfAborted();
+    const password = c.password.reveal();
+    const hash = account?.passwordHash ?? DUMMY_HASH;
+    const digest = createHmac('sha256', this.#cacheKey)
+      .update(`${c.username}\0${hash}\0${password}`)
+      .digest();
+    // Unknown users cost the same scrypt work, so timing does not reveal which names exist.
+    const matched =
+      (account !== undefined && this.#remembered(c.username, digest)) ||
+      (await verifyPassword(password, hash));
+    signal.throwIfAborted();
+    if (!account || !matched) return { ok: false, reason: REJECTED };
+    this.#remember(c.username, digest);
+    const refused = refusedBecause(account, c.remoteAddress);
+    if (refused) return { ok: false, reason: refused };
+    return { ok: true, principal: principalOf(account) };
+  }
+
+  watch(listener: AccountListener): () => void {
+    const onChange = (names: readonly string[]): void => {
+      for (const name of names) {
+        this.#cache.delete(name);
+        void this.lookup(name).then(
+          (a) => listener(name, a && !unusableBecause(a) ? principalOf(a) : undefined),
+          () => {},
+        );
+      }
+    };
+    const offs = this.#stores.map((s) => s.onChange(onChange));
+    return () => offs.forEach((off) => off());
+  }
+
+  #remembered(username: string, digest: Buffer): boolean {
+    const hit = this.#cache.get(username);
+    if (!hit) return false;
+    if (hit.expires <= Date.now()) {
+      this.#cache.delete(username);
+      return false;
+    }
+    return timingSafeEqual(hit.digest, digest);
+  }
+
+  #remember(username: string, digest: Buffer): void {
+    if (this.#cacheMs <= 0) return;
+    this.#cache.delete(username);
+    this.#cache.set(username, { digest, expires: Date.now() + this.#cacheMs });
+    if (this.#cache.size > this.#cacheSize) {
+      const oldest = this.#cache.keys().next().value;
+      if (oldest !== undefined) this.#cache.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,241 @@
+import { randomBytes } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { z } from 'zod';
+import { FerryError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Account, AccountStore } from './account.js';
+import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
+
+/**
+ * The users file (`<dataDir>/users.yaml`): the embedded account store. `ferry users` edits it
+ * (atomically: temp file, fsync, rename; mode 0600, it holds password hashes) and a running server
+ * re-reads it when it changes.
+ */
+
+const fileSchema = z.object({ users: z.array(accountSchema).default([]) }).strict();
+
+const HEADER =
+  '# Ferry users file. Managed by `ferry users` (add, set, passwd, rm); a running server re-reads it.\n' +
+  '# Passwords are stored only as salted scrypt hashes. Sizes are bytes, rates bytes per second.\n';
+
+/** Parses the file's text; errors name the file and the key. Relative paths are relative to the file. */
+export function parseUsersFile(text: string, file: string): Map<string, Account> {
+  let raw: unknown;
+  try {
+    raw = parseYaml(text) ?? {};
+  } catch (err) {
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML: ${(err as Error).message}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) throw new FerryError('ERR_INVALID_OPTION', `${file}: ${firstIssue(parsed.error)}`);
+  const base = path.dirname(path.resolve(file));
+  const accounts = new Map<string, Account>();
+  parsed.data.users.forEach((entry, i) => {
+    if (accounts.has(entry.name)) {
+      throw new FerryError('ERR_INVALID_OPTION', `${file}: users.${i}.name: "${entry.name}" is listed twice`);
+    }
+    accounts.set(entry.name, toAccount(entry, base));
+  });
+  return accounts;
+}
+
+/** The accounts in the file; a file that does not exist yet has none. */
+export async function readUsersFile(file: string): Promise<Map<string, Account>> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${file}: cannot read (${(err as NodeJS.ErrnoException).code}).`,
+    );
+  }
+  return parseUsersFile(text, file);
+}
+
+/** Replaces the file atomically: readers see the old table or the new one, never a part. */
+export async function writeUsersFile(file: string, accounts: Iterable<Account>): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
+  const text = HEADER + stringifyYaml({ users });
+  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fh = await open(tmp, 'wx', 0o600);
+  try {
+    await fh.writeFile(text);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  // The rename itself durable (best effort: some filesystems refuse fsync on a directory).
+  const d = await open(dir, 'r').catch(() => undefined);
+  await d?.sync().catch(() => {});
+  await d?.close();
+}
+
+/**
+ * Read, change, write, holding a lock file so that two `ferry users` commands at once do not lose
+ * each other's change. `edit` changes the map in place and returns what the caller wants back.
+ */
+export async function editUsersFile<T>(
+  file: string,
+  edit: (accounts: Map<string, Account>) => T | Promise<T>,
+): Promise<T> {
+  const lock = `${file}.lock`;
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  const held = await acquire(lock);
+  try {
+    const accounts = await readUsersFile(file);
+    const result = await edit(accounts);
+    await writeUsersFile(file, accounts.values());
+    return result;
+  } finally {
+    await held.close();
+    await unlink(lock).catch(() => {});
+  }
+}
+
+/** Creates the lock file; waits (up to 10 s) for another holder; a lock older than 60 s is stale. */
+async function acquire(lock: string) {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await open(lock, 'wx', 0o600);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > 60_000) await unlink(lock).catch(() => {});
+      else if (Date.now() > deadline) {
+        throw new FerryError('ERR_BUSY', `${lock} exists: another 'ferry users' is running (or remove it).`);
+      } else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+export interface UsersFileStoreOptions {
+  logger?: Logger;
+  /** The cheap stat that catches a change the directory watch missed (network filesystems). Default 1 s. */
+  pollMs?: number;
+}
+
+/**
+ * The users file as an AccountStore: loaded at open, re-read when it changes (a watch on its
+ * directory, and a stat every pollMs as a fallback). A file that does not parse is logged and the
+ * last good table stays in use.
+ */
+export class UsersFileStore implements AccountStore {
+  #accounts = new Map<string, Account>();
+  #signature = '';
+  #reloading: Promise<void> | undefined;
+  #again = false;
+  #closed = false;
+  readonly #listeners = new Set<(names: readonly string[]) => void>();
+  readonly #logger: Logger;
+  #watcher: FSWatcher | undefined;
+  #poll: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly file: string,
+    options: UsersFileStoreOptions,
+  ) {
+    this.#logger = options.logger ?? silentLogger;
+  }
+
+  /** Loads the file (refusing one that does not parse) and starts watching it. */
+  static async open(file: string, options: UsersFileStoreOptions = {}): Promise<UsersFileStore> {
+    const store = new UsersFileStore(path.resolve(file), options);
+    const dir = path.dirname(store.file);
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    store.#signature = await signatureOf(store.file);
+    store.#accounts = await readUsersFile(store.file);
+    const base = path.basename(store.file);
+    store.#watcher = watch(dir, { persistent: false }, (_event, name) => {
+      if (name === null || name === base) store.changed();
+    });
+    store.#watcher.on('error', (err) => store.#logger.warn({ err: err.message }, 'users file watch failed'));
+    store.#poll = setInterval(() => store.changed(), options.pollMs ?? 1000);
+    store.#poll.unref();
+    return store;
+  }
+
+  get size(): number {
+    return this.#accounts.size;
+  }
+
+  async lookup(username: string): Promise<Account | undefined> {
+    return this.#accounts.get(username);
+  }
+
+  /** Every account (for start-up summaries; logins use lookup). */
+  async all(): Promise<Account[]> {
+    return [...this.#accounts.values()];
+  }
+
+  onChange(listener: (names: readonly string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Re-reads the file if it changed; resolves once the table is current. */
+  changed(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#reloading) {
+      this.#again = true;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      do {
+        this.#again = false;
+        await this.#reload();
+      } while (this.#again && !this.#closed);
+      this.#reloading = undefined;
+    })();
+    return this.#reloading;
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#watcher?.close();
+    clearInterval(this.#poll);
+    this.#listeners.clear();
+  }
+
+  async #reload(): Promise<void> {
+    const signature = await signatureOf(this.file);
+    if (signature === this.#signature) return;
+    this.#signature = signature;
+    let next: Map<string, Account>;
+    try {
+      next = await readUsersFile(this.file);
+    } catch (err) {
+      this.#logger.error(
+        { file: this.file, err: (err as Error).message },
+        'users file not reloaded: keeping the last good one',
+      );
+      return;
+    }
+    const names = new Set([...this.#accounts.keys(), ...next.keys()]);
+    const changed = [...names].filter(
+      (n) => JSON.stringify(this.#accounts.get(n)) !== JSON.stringify(next.get(n)),
+    );
+    this.#accounts = next;
+    this.#logger.info({ file: this.file, users: next.size, changed: changed.length }, 'users file reloaded');
+    if (changed.length > 0) for (const l of this.#listeners) l(changed);
+  }
+}
+
+/** What changes when the file is replaced or written (inode, size, time); '' when it is absent. */
+async function signatureOf(file: string): Promise<string> {
+  const st = await stat(file, { bigint: true }).catch(() => undefined);
+  return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+}
