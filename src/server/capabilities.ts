@@ -2,8 +2,8 @@ import { permits, type Permission } from '../auth/permissions.js';
 import type { FileStat, StorageFeature } from '../storage/types.js';
 import type { LoginState } from './session.js';
 
-/** Can this session use a storage feature (when given) with a permission (when given)? */
-export type Can = (feature?: StorageFeature, permission?: Permission) => boolean;
+/** Can this session use a storage feature (when given) with a permission (when given) at a path (default `/`)? */
+export type Can = (feature?: StorageFeature, permission?: Permission, path?: string) => boolean;
 
 /**
  * What a session can do, from its storage's features and its user's permissions. Before login
@@ -12,30 +12,34 @@ export type Can = (feature?: StorageFeature, permission?: Permission) => boolean
 export function capabilitiesOf(login: LoginState): Can {
   if (login.phase !== 'in') return () => true;
   const { principal, storage } = login;
-  return (feature, permission) =>
+  return (feature, permission, path) =>
     (feature === undefined || storage.features.has(feature)) &&
-    (permission === undefined || permits(principal, permission));
+    (permission === undefined || permits(principal, permission, path));
 }
 
-/** RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage. */
+/**
+ * RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage, with the
+ * permissions that apply at the entry's path (appending to an existing file is an overwrite).
+ */
 export function permFact(st: FileStat, can: Can): string {
+  const at = (permission: Permission, feature?: StorageFeature): boolean => can(feature, permission, st.path);
   const letters: [string, boolean][] =
     st.type === 'dir'
       ? [
           ['e', true],
-          ['l', can(undefined, 'list')],
-          ['c', can(undefined, 'upload')],
-          ['m', can(undefined, 'mkdir')],
-          ['p', can(undefined, 'delete')],
-          ['d', can(undefined, 'rmdir')],
-          ['f', can(undefined, 'rename')],
+          ['l', at('list')],
+          ['c', at('upload')],
+          ['m', at('mkdir')],
+          ['p', at('delete')],
+          ['d', at('rmdir')],
+          ['f', at('rename')],
         ]
       : [
-          ['r', can(undefined, 'download')],
-          ['w', can(undefined, 'overwrite')],
-          ['a', can('append', 'upload')],
-          ['d', can(undefined, 'delete')],
-          ['f', can(undefined, 'rename')],
+          ['r', at('download')],
+          ['w', at('overwrite')],
+          ['a', at('overwrite', 'append')],
+          ['d', at('delete')],
+          ['f', at('rename')],
         ];
   return letters
     .filter(([, ok]) => ok)

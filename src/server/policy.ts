@@ -1,17 +1,20 @@
 import { permits, type Permission } from '../auth/permissions.js';
 import { Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
+import type { VPath } from '../storage/types.js';
 import type { CommandContext, CommandSpec } from './commands/types.js';
 
 /**
  * The one place access rules live; handlers never re-check them. Returns the refusal, or undefined
- * when the command may run.
+ * when the command may run. `need` is checked at `target` (a client path, relative to the cwd;
+ * undefined = the cwd itself).
  */
-export function refusal(
-  spec: Pick<CommandSpec, 'access' | 'data'>,
+export async function refusal(
+  spec: Pick<CommandSpec, 'verb' | 'access' | 'data'>,
   need: Permission | undefined,
+  target: string | undefined,
   ctx: CommandContext,
-): Reply | undefined {
+): Promise<Reply | undefined> {
   const { session, options } = ctx;
   if (spec.access === 'login' && !ctx.secure && !options.allowPlainControl) {
     return reply(Code.NotLoggedIn, 'TLS is required: send AUTH TLS (or AUTH SSL) before logging in.');
@@ -19,8 +22,18 @@ export function refusal(
   if (spec.access === 'logged-in' && !session.loggedIn) {
     return reply(Code.NotLoggedIn, 'Please log in with USER and PASS.');
   }
-  if (need && session.login.phase === 'in' && !permits(session.login.principal, need)) {
-    return reply(Code.FileUnavailable, 'Permission denied.');
+  if (need && session.login.phase === 'in') {
+    const files = ctx.files();
+    const path = target === undefined ? session.cwd : files.resolve(target);
+    const needed =
+      need === 'upload' && target !== undefined && (await isFile(path, ctx)) ? 'overwrite' : need;
+    if (!permits(session.login.principal, needed, path)) {
+      ctx.logger.warn(
+        { user: session.login.principal.username, command: spec.verb, path, permission: needed },
+        'permission denied',
+      );
+      return reply(Code.FileUnavailable, `Permission denied: ${needed}`);
+    }
   }
   if (spec.data && session.prot !== 'P' && !options.allowClearData) {
     return reply(
@@ -29,4 +42,14 @@ export function refusal(
     );
   }
   return undefined;
+}
+
+/** Uploading onto an existing file replaces (or extends) it: that needs `overwrite`, not `upload`. */
+async function isFile(path: VPath, ctx: CommandContext): Promise<boolean> {
+  const files = ctx.files();
+  try {
+    return (await files.storage.stat(path, files.context())).type !== 'dir';
+  } catch {
+    return false; // not there (or not reachable: the handler reports that)
+  }
 }

@@ -49,6 +49,7 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'MKD',
     permission: 'mkdir',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'MKD <sp> path',
@@ -61,6 +62,7 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'RMD',
     permission: 'rmdir',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'RMD <sp> path',
@@ -72,6 +74,7 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'DELE',
     permission: 'delete',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     help: 'DELE <sp> path',
@@ -84,6 +87,7 @@ export const fileCommands: AnyCommandSpec[] = [
     verb: 'RNFR',
     access: 'logged-in',
     permission: 'rename',
+    target: ({ path }) => path,
     concurrency: 'serial',
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
@@ -97,6 +101,7 @@ export const fileCommands: AnyCommandSpec[] = [
     verb: 'RNTO',
     access: 'logged-in',
     permission: 'rename',
+    target: ({ path }) => path,
     concurrency: 'serial',
     help: 'RNTO <sp> path',
     async handle({ path }, ctx) {
@@ -110,6 +115,7 @@ export const fileCommands: AnyCommandSpec[] = [
     verb: 'SIZE',
     access: 'logged-in',
     permission: 'list',
+    target: ({ path }) => path,
     concurrency: 'serial',
     feat: () => 'SIZE',
     help: 'SIZE <sp> path',
@@ -123,6 +129,7 @@ export const fileCommands: AnyCommandSpec[] = [
     verb: 'MDTM',
     access: 'logged-in',
     permission: 'list',
+    target: ({ path }) => path,
     concurrency: 'serial',
     feat: () => 'MDTM',
     help: 'MDTM <sp> path',
@@ -135,6 +142,7 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'MFMT',
     permission: 'overwrite',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     feat: ({ can }) => (can('set-modified', 'overwrite') ? 'MFMT' : undefined),
@@ -151,6 +159,7 @@ export const fileCommands: AnyCommandSpec[] = [
     verb: 'SITE',
     access: 'logged-in',
     permission: ({ site }) => (site.name === 'CHMOD' ? 'chmod' : undefined),
+    target: ({ site }) => (site.name === 'CHMOD' ? site.path : undefined),
     concurrency: 'serial',
     help: 'SITE <sp> CHMOD mode path | HELP',
     async handle({ site }, ctx) {

@@ -25,12 +25,14 @@ function entry(st: FileStat): ListEntry {
   };
 }
 
+const LS_OPTIONS = /^-[A-Za-z1]+(?: +|$)/;
+
 /**
  * What LIST/NLST/STAT show: `LIST -la dir` is common, so a leading ls-style option word is
  * dropped, unless a file by that exact name exists.
  */
 async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
-  const flags = /^-[A-Za-z1]+(?: +|$)/.exec(arg);
+  const flags = LS_OPTIONS.exec(arg);
   if (!flags) return plainTarget(arg, ctx);
   try {
     return await plainTarget(arg, ctx);
@@ -40,6 +42,9 @@ async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; 
     throw err;
   }
 }
+
+/** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
+const withoutOptions = (arg: string): string => arg.replace(LS_OPTIONS, '');
 
 /**
  * Formats entries into large chunks (few writes, few event-loop turns), with backpressure, so a
@@ -85,6 +90,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
     verb,
     access: 'logged-in',
     permission: 'list',
+    target: ({ path }) => withoutOptions(path),
     concurrency: 'serial',
     data: true,
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
@@ -120,6 +126,7 @@ export const listingCommands: AnyCommandSpec[] = [
     verb: 'MLST',
     access: 'logged-in',
     permission: 'list',
+    target: ({ path }) => path,
     concurrency: 'serial',
     help: 'MLST [<sp> path]',
     async handle({ path: arg }, ctx) {
@@ -130,6 +137,8 @@ export const listingCommands: AnyCommandSpec[] = [
   command({
     verb: 'STAT',
     access: 'anyone',
+    permission: ({ path }) => (path.length > 0 ? 'list' : undefined),
+    target: ({ path }) => withoutOptions(path),
     concurrency: 'out-of-band',
     help: 'STAT [<sp> path]',
     async handle({ path: arg }, ctx) {

@@ -50,6 +50,7 @@ export const transferCommands: AnyCommandSpec[] = [
   command({
     verb: 'RETR',
     permission: 'download',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
@@ -77,6 +78,7 @@ export const transferCommands: AnyCommandSpec[] = [
   command({
     verb: 'STOR',
     permission: 'upload',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
@@ -94,6 +96,7 @@ export const transferCommands: AnyCommandSpec[] = [
   command({
     verb: 'APPE',
     permission: 'upload',
+    target: ({ path }) => path,
     access: 'logged-in',
     concurrency: 'serial',
     data: true,
