@@ -25,6 +25,7 @@ import type {
   UserFiles,
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
+import type { LoggedInSession, Logins } from './logins.js';
 import type { ResolvedOptions } from './options.js';
 import type { PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
@@ -40,6 +41,7 @@ export interface ServerRuntime {
   readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
   readonly warnings: WarningLimiter;
+  readonly logins: Logins;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -75,6 +77,8 @@ export class ControlConnection {
   /** The command loop waiting for unsent output to fall below the bound. */
   private wakeOnRoom: (() => void) | undefined;
   private readonly disconnect = new AbortController();
+  /** How this session counts among its user's sessions (while logged in). */
+  private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
 
   constructor(
     socket: net.Socket,
@@ -123,6 +127,25 @@ export class ControlConnection {
 
   destroy(): void {
     this.channel.destroy();
+  }
+
+  /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
+  private async revoke(): Promise<void> {
+    if (this.quitting || this.channel.isClosed) return;
+    this.quitting = true;
+    this.logger.warn({ user: this.account?.username }, 'session ended: account removed or disabled');
+    const t = this.transfers.active;
+    if (t) {
+      t.abort();
+      await t.done;
+    }
+    this.write(reply(Code.ServiceNotAvailable, 'Account no longer available, closing.'));
+    await this.closeGracefully();
+  }
+
+  private leaveAccount(): void {
+    if (this.account) this.rt.logins.leave(this.account.username, this.account.handle);
+    this.account = undefined;
   }
 
   private async beginImplicitTls(): Promise<boolean> {
@@ -253,8 +276,12 @@ export class ControlConnection {
         item.kind === 'command'
           ? await this.run(item.command, ctx)
           : // Arguments that did not parse: the access rules still come first.
-            (refusal(spec, typeof spec.permission === 'string' ? spec.permission : undefined, ctx) ??
-            reply(item.code, item.reason));
+            ((await refusal(
+              spec,
+              typeof spec.permission === 'string' ? spec.permission : undefined,
+              undefined,
+              ctx,
+            )) ?? reply(item.code, item.reason));
     } catch (err) {
       const { reply: r, unknown } = replyForError(err);
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
@@ -276,7 +303,8 @@ export class ControlConnection {
     const spec: CommandSpec<V> | undefined = this.rt.commands[command.verb];
     if (!spec) return reply(Code.NotImplemented, `${command.verb} not implemented.`);
     const need = typeof spec.permission === 'function' ? spec.permission(command) : spec.permission;
-    return refusal(spec, need, ctx) ?? (await spec.handle(command, ctx));
+    const target = spec.target?.(command) || undefined;
+    return (await refusal(spec, need, target, ctx)) ?? (await spec.handle(command, ctx));
   }
 
   private async after(action: After): Promise<void> {
@@ -296,6 +324,7 @@ export class ControlConnection {
         return;
       case 'reinitialize': {
         // MS-FTPS 3.2.5.3: back to the state right after the TCP connection was made.
+        this.leaveAccount();
         this.session.reset();
         this.queue.length = 0;
         this.reader.clear();
@@ -340,6 +369,7 @@ export class ControlConnection {
     clearTimeout(this.stallTimer);
     this.wakeOnRoom?.();
     this.disconnect.abort();
+    this.leaveAccount();
     this.transfers.abort();
     this.session.setData(undefined);
     this.queue.length = 0;
@@ -370,6 +400,16 @@ export class ControlConnection {
         get active() {
           return transfers.active;
         },
+      },
+      enterSession: (principal) => {
+        this.leaveAccount();
+        const handle: LoggedInSession = {
+          revoke: () => void this.revoke(),
+          update: (p) => session.principalChanged(p),
+        };
+        if (!rt.logins.enter(principal, handle)) return false;
+        this.account = { username: principal.username, handle };
+        return true;
       },
     };
   }

@@ -7,6 +7,7 @@ import { refuseConnection, SessionCounts } from './admission.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
 import { openListener } from './listener.js';
+import { Logins } from './logins.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts } from './passive-ports.js';
 import { WarningLimiter } from './warning-limiter.js';
@@ -30,6 +31,8 @@ export class FerryServer {
   private readonly counts: SessionCounts;
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
+  /** Stops following account changes (the authenticator's watch). */
+  private readonly unwatch: () => void;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
@@ -46,8 +49,11 @@ export class FerryServer {
       specs: commandSpecs,
       logger: o.logger,
       warnings: new WarningLimiter(o.logger),
+      logins: new Logins(),
     };
     this.counts = new SessionCounts(o.limits);
+    const logins = this.runtime.logins;
+    this.unwatch = o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
   }
 
   get logger(): Logger {
@@ -107,6 +113,7 @@ export class FerryServer {
       await Promise.all([...this.connections].map((c) => c.closed));
       clearTimeout(timer);
       await stopped;
+      this.unwatch();
       this.runtime.warnings.dispose();
     })();
     return this.closing;
@@ -116,6 +123,7 @@ export class FerryServer {
   destroy(): void {
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
+    this.unwatch();
     this.runtime.warnings.dispose();
   }
 

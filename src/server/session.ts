@@ -97,6 +97,13 @@ export class Session {
     this.#loginFailures = 0;
   }
 
+  /** The account changed while logged in: new permissions and limits (the storage stays). */
+  principalChanged(principal: Principal): void {
+    if (this.#login.phase === 'in' && this.#login.principal.username === principal.username) {
+      this.#login = { ...this.#login, principal };
+    }
+  }
+
   /** A failed PASS: back to before USER; returns the failures so far on this connection. */
   loginFailed(): number {
     this.#login = LOGGED_OUT;

@@ -33,9 +33,14 @@ export const accessCommands: AnyCommandSpec[] = [
         { username, password: new Secret(password), remoteAddress: session.remoteAddress, tls: ctx.secure },
         AbortSignal.timeout(30_000),
       );
-      if (!outcome.ok) {
+      let refused = outcome.ok ? undefined : outcome.reason;
+      if (outcome.ok && !ctx.enterSession(outcome.principal)) {
+        refused = `too many sessions (maxSessions ${outcome.principal.maxSessions})`;
+      }
+      if (!outcome.ok || refused !== undefined) {
         const failures = session.loginFailed();
-        logger.warn({ user: username, failures }, 'login failed');
+        // The client gets the same reply whatever the reason (no user enumeration); the log the truth.
+        logger.warn({ user: username, failures, reason: refused }, 'login failed');
         await sleep(FAILURE_DELAY_MS * Math.min(failures, 5));
         if (failures >= options.limits.maxLoginFailures) {
           return {

@@ -58,6 +58,8 @@ export interface CommandContext {
   files(): UserFiles;
   readonly data: DataEndpoints;
   readonly transfer: Transfer;
+  /** Counts this session as one of its user's; false when the user's maxSessions are all in use. */
+  enterSession(principal: Principal): boolean;
 }
 
 /** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */
@@ -75,6 +77,8 @@ export interface CommandSpec<V extends Verb = Verb> {
   readonly concurrency: 'serial' | 'out-of-band';
   /** What the user must be allowed to do (checked by policy before the handler runs). */
   readonly permission?: Permission | ((cmd: CommandOf<V>) => Permission | undefined);
+  /** The client path the permission is checked at (relative to the cwd); default: the cwd. */
+  readonly target?: (cmd: CommandOf<V>) => string | undefined;
   /** Only sets up the next transfer (data connection, type): a pending REST survives it. */
   readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
