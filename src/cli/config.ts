@@ -1,20 +1,14 @@
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import type { Account } from '../auth/account.js';
+import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
-const userSchema = z
-  .object({
-    name: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'letters, digits, . _ - (1 to 64 characters)'),
-    passwordHash: z.string().startsWith('scrypt$', "a hash from 'ferry hash-password' (scrypt$...)"),
-    home: z.string().min(1),
-    readOnly: z.boolean().optional(),
-  })
-  .strict();
-
 export const configSchema = z
   .object({
     root: z.string().min(1).optional(),
@@ -44,7 +38,12 @@ export const configSchema = z
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),
-    users: z.array(userSchema).optional(),
+    users: z.array(accountSchema).optional(),
+    /** The users file `ferry users` edits (default: <dataDir>/users.yaml). */
+    accounts: z
+      .object({ file: z.string().min(1) })
+      .strict()
+      .optional(),
     idleTimeoutSeconds: z.number().int().positive().optional(),
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
@@ -53,7 +52,8 @@ export const configSchema = z
   })
   .strict();
 
-export type FileConfig = z.infer<typeof configSchema>;
+/** The config as loaded: paths absolute, users as accounts. */
+export type FileConfig = Omit<z.infer<typeof configSchema>, 'users'> & { users?: Account[] };
 
 /** Reads and validates the config; errors name the file, the key and what is expected. */
 export async function loadConfig(file: string): Promise<FileConfig> {
@@ -94,8 +94,19 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       cert: path.resolve(base, x.cert),
       key: path.resolve(base, x.key),
     })),
-    users: c.users?.map((u) => ({ ...u, home: path.resolve(base, u.home) })),
+    users: c.users?.map((u) => toAccount(u, base)),
+    accounts: c.accounts && { file: path.resolve(base, c.accounts.file) },
   };
+}
+
+/** `--data-dir`, else the config's dataDir, else ~/.ferry. */
+export function dataDirOf(flag: string | undefined, config: FileConfig): string {
+  return path.resolve(flag ?? config.dataDir ?? path.join(os.homedir(), '.ferry'));
+}
+
+/** The users file: the config's `accounts.file`, else <dataDir>/users.yaml. */
+export function usersFileOf(dataDirFlag: string | undefined, config: FileConfig): string {
+  return config.accounts?.file ?? path.join(dataDirOf(dataDirFlag, config), 'users.yaml');
 }
 
 export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {

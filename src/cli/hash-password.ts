@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { hashPassword } from '../auth/password.js';
+import { passwordFromStdin } from './password-input.js';
 
 /** `ferry hash-password`: reads a password on stdin, prints the scrypt hash for the config file. */
 export function hashPasswordCommand(program: Command): void {
@@ -7,12 +8,6 @@ export function hashPasswordCommand(program: Command): void {
     .command('hash-password')
     .description('read a password from standard input and print its hash for the config file')
     .action(async () => {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      const password = Buffer.concat(chunks)
-        .toString('utf8')
-        .replace(/\r?\n$/, '');
-      if (password.length === 0) throw new Error('no password on standard input');
-      process.stdout.write((await hashPassword(password)) + '\n');
+      process.stdout.write((await hashPassword(await passwordFromStdin())) + '\n');
     });
 }

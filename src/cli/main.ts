@@ -4,6 +4,7 @@ import { FerryError } from '../errors.js';
 import { registerClientCommands } from './client-commands.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { registerServe } from './serve.js';
+import { registerUsers } from './users.js';
 
 /** The only place that reads argv and decides exit codes for the server side. */
 const program = new Command('ferry')
@@ -11,6 +12,7 @@ const program = new Command('ferry')
   .version('0.1.0')
   .exitOverride();
 registerServe(program);
+registerUsers(program);
 hashPasswordCommand(program);
 registerClientCommands(program);
 

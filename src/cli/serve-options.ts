@@ -1,13 +1,18 @@
 import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import type { Account } from '../auth/account.js';
+import { AccountAuthenticator } from '../auth/authenticator.js';
 import { hashPassword } from '../auth/password.js';
+import { onlyReads } from '../auth/permissions.js';
+import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
+import { UsersFileStore } from '../auth/users-file.js';
+import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
-import { parsePortRange, type FileConfig } from './config.js';
+import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** `ferry serve`'s flags as commander parses them. */
@@ -34,8 +39,11 @@ export interface ServeFlags {
 
 /** Who may log in and where each one lives (for the banner). */
 export interface ServeUsers {
-  table: UserTable;
-  /** The logins with their hashes, as a cluster primary hands them to its workers. */
+  /** The config's users and --user first, then the users file. */
+  authenticator: Authenticator;
+  /** The users file, watched while the server runs (close it on shutdown). */
+  file: UsersFileStore;
+  /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
   entries: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
   /** The login made up for this run when none was configured. */
@@ -60,11 +68,12 @@ export async function serveSetup(
   flags: ServeFlags,
   config: FileConfig,
   given?: UserEntry[],
+  logger?: Logger,
 ): Promise<ServeSetup> {
-  const file = flags.config ?? '';
+  const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
   const named = (flag: string, given: unknown, key: string): string =>
-    given !== undefined || !flags.config ? `--${flag}` : `${file}: ${key}`;
+    given !== undefined || !flags.config ? `--${flag}` : `${configFile}: ${key}`;
 
   const root = path.resolve(flags.root ?? config.root ?? process.cwd());
   if (flags.root !== undefined || config.root !== undefined) {
@@ -84,17 +93,22 @@ export async function serveSetup(
     }
   }
   const pasv = flags.pasvPorts ?? config.passivePorts;
-  const users = given ? usersOf(given) : await usersFrom(flags, config, root);
+  const file = await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch(
+    (err: unknown) => {
+      throw new FerryError('ERR_USAGE', (err as Error).message);
+    },
+  );
+  const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
   for (const [i, u] of (config.users ?? []).entries())
-    await requireDirectory(u.home, `${file}: users.${i}.home`);
+    await requireDirectory(u.home, `${configFile}: users.${i}.home`);
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
-    authenticator: users.table,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
+    authenticator: users.authenticator,
+    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p) }),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
@@ -103,7 +117,7 @@ export async function serveSetup(
           keyFile: path.resolve(flags.key[i] ?? ''),
         })),
       ],
-      dataDir: path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')),
+      dataDir: dataDirOf(flags.dataDir, config),
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
     },
@@ -128,14 +142,14 @@ export async function serveSetup(
     ['implicit.port', named('implicit-port', flags.implicitPort, 'implicitPort')],
     ['explicit', named('listen', flags.listen, 'listen')],
     ['implicit', named('listen', flags.listen, 'listen')],
-    ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${file}: certificates`],
+    ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${configFile}: certificates`],
     ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
     ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
-    ['timeouts', `${file}: idleTimeoutSeconds`],
-    ['limits.maxSessionsPerAddress', `${file}: maxSessionsPerAddress`],
-    ['limits.maxSessions', `${file}: maxSessions`],
+    ['timeouts', `${configFile}: idleTimeoutSeconds`],
+    ['limits.maxSessionsPerAddress', `${configFile}: maxSessionsPerAddress`],
+    ['limits.maxSessions', `${configFile}: maxSessions`],
   ];
   const explain = (err: unknown): unknown => {
     if (!(err instanceof OptionError)) return err;
@@ -162,13 +176,13 @@ function portFlag(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
-async function usersFrom(flags: ServeFlags, config: FileConfig, root: string): Promise<ServeUsers> {
-  const entries: UserEntry[] = (config.users ?? []).map((u) => ({
-    username: u.name,
-    passwordHash: u.passwordHash,
-    home: u.home,
-    readOnly: u.readOnly,
-  }));
+async function usersFrom(
+  flags: ServeFlags,
+  config: FileConfig,
+  root: string,
+  file: UsersFileStore,
+): Promise<ServeUsers> {
+  const entries: Account[] = [...(config.users ?? [])];
   for (const spec of flags.user) {
     const i = spec.indexOf(':');
     if (i <= 0)
@@ -183,7 +197,7 @@ async function usersFrom(flags: ServeFlags, config: FileConfig, root: string): P
     });
   }
   let generated: ServeUsers['generated'];
-  if (entries.length === 0) {
+  if (entries.length === 0 && file.size === 0) {
     // No users configured: one login for this run, printed once for the operator.
     generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
     entries.push({
@@ -192,10 +206,20 @@ async function usersFrom(flags: ServeFlags, config: FileConfig, root: string): P
       home: root,
     });
   }
-  return usersOf(entries, generated);
+  return usersOf(entries, file, generated);
 }
 
-function usersOf(entries: UserEntry[], generated?: ServeUsers['generated']): ServeUsers {
-  const homes = entries.map((e) => ({ name: e.username, home: e.home, readOnly: e.readOnly ?? false }));
-  return { table: new UserTable(entries), entries, homes, ...(generated ? { generated } : {}) };
+async function usersOf(
+  entries: UserEntry[],
+  file: UsersFileStore,
+  generated?: ServeUsers['generated'],
+): Promise<ServeUsers> {
+  const fixed = new UserTable(entries); // validates them
+  const homes = [...entries, ...(await file.all())].map((e) => ({
+    name: e.username,
+    home: e.home,
+    readOnly: e.readOnly ?? false,
+  }));
+  const authenticator = new AccountAuthenticator([fixed, file]);
+  return { authenticator, file, entries, homes, ...(generated ? { generated } : {}) };
 }

@@ -49,9 +49,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   const worker = workerIndex();
   const workers = workerCount(flags.workers, config.workers);
   // Workers get the logins from the primary: the same ones everywhere (a generated password too).
-  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined);
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
+  // Each worker watches the users file itself, so every process follows its changes.
+  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger);
   const host = setup.host;
   const options: ServerOptions = { ...setup.options, logger };
   let server: FerryServer | ClusterPrimary;
@@ -78,7 +79,10 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    void server.close().then(() => process.exit(0));
+    void server.close().then(() => {
+      setup.users.file.close();
+      process.exit(0);
+    });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
@@ -89,6 +93,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
+  lines.push(`  users     ${setup.users.file.file} (${setup.users.file.size} users; 'ferry users' edits it)`);
   if (started.explicit)
     lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
   if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);

@@ -1,0 +1,134 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Command } from 'commander';
+import type { Account } from '../auth/account.js';
+import {
+  parseAssignment,
+  parseCidr,
+  parseCount,
+  parseExpiry,
+  parseFingerprint,
+  parsePermissionList,
+  parseRate,
+  parseSize,
+} from '../auth/account-fields.js';
+import type { Permission } from '../auth/permissions.js';
+import { FerryError } from '../errors.js';
+
+/** The account options of `ferry users add` and `ferry users set`, as commander parses them. */
+export interface AccountFlags {
+  home?: string;
+  perm: string[];
+  folder: string[];
+  quotaSize?: string;
+  quotaFiles?: string;
+  uploadRate?: string;
+  downloadRate?: string;
+  maxSessions?: string;
+  allowFrom: string[];
+  expires?: string;
+  disabled?: boolean;
+  enabled?: boolean;
+  clientCert: string[];
+}
+
+const collect = (v: string, acc: string[]): string[] => [...acc, v];
+
+/** Declares the account options on `add` or `set`. */
+export function accountOptions(cmd: Command, adding: boolean): Command {
+  const clear = adding ? '' : '; "none" clears';
+  return cmd
+    .option(
+      '--perm <vpath=perms>',
+      `permissions at a virtual path, e.g. /pub=list,download (repeatable; VPATH= removes the rule)`,
+      collect,
+      [],
+    )
+    .option('--max-sessions <n>', 'concurrent sessions (0 = no limit)')
+    .option(
+      '--allow-from <cidr>',
+      `log in only from this network (repeatable${adding ? '' : '; replaces the list; "any" clears it'})`,
+      collect,
+      [],
+    )
+    .option(
+      '--expires <date>',
+      `refuse logins after this day (YYYY-MM-DD, UTC) or time (ISO 8601)${adding ? '' : '; "never" clears'}`,
+    )
+    .option('--disabled', 'refuse logins (running sessions end)')
+    .option('--quota-size <size>', 'disk quota, e.g. 500M, 2G (stored; not enforced yet)')
+    .option('--quota-files <n>', 'file-count quota (stored; not enforced yet)')
+    .option('--upload-rate <rate>', 'upload bandwidth, e.g. 10MB/s (stored; not enforced yet)')
+    .option('--download-rate <rate>', 'download bandwidth, e.g. 10MB/s (stored; not enforced yet)')
+    .option('--folder <vpath=dir>', 'virtual folder (repeatable; stored; not served yet)', collect, [])
+    .option(
+      '--client-cert <sha256>',
+      `pinned client certificate fingerprint (repeatable; stored; not used yet${clear})`,
+      collect,
+      [],
+    );
+}
+
+/** Runs a parser; its RangeError becomes a usage error naming the flag. */
+function flag<T>(name: string, parse: (text: string) => T, text: string): T {
+  try {
+    return parse(text);
+  } catch (err) {
+    throw new FerryError('ERR_USAGE', `--${name}: ${(err as Error).message}.`);
+  }
+}
+
+/** 0 means "no limit": the field is then left out. */
+const positive = (n: number): number | undefined => (n > 0 ? n : undefined);
+
+/** Applies the flags to `a` (a new account for add, the stored one for set). */
+export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<void> {
+  if (f.home !== undefined) {
+    const home = path.resolve(f.home);
+    const st = await stat(home).catch(() => undefined);
+    if (!st?.isDirectory())
+      throw new FerryError('ERR_USAGE', `--home: ${home} is not a directory (create it first).`);
+    a.home = home;
+  }
+  if (f.perm.length > 0) {
+    const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };
+    for (const text of f.perm) {
+      const { path: dir, value } = flag('perm', parseAssignment, text);
+      if (value === '') delete rules[dir];
+      else rules[dir] = flag('perm', parsePermissionList, value);
+    }
+    a.permissions = Object.keys(rules).length > 0 ? rules : undefined;
+  }
+  if (f.folder.length > 0) {
+    const folders: Record<string, string> = { ...a.folders };
+    for (const text of f.folder) {
+      const { path: dir, value } = flag('folder', parseAssignment, text);
+      if (dir === '/') throw new FerryError('ERR_USAGE', '--folder: / is the home; mount folders below it.');
+      if (value === '') delete folders[dir];
+      else folders[dir] = path.resolve(value);
+    }
+    a.folders = Object.keys(folders).length > 0 ? folders : undefined;
+  }
+  if (f.quotaSize !== undefined) a.quotaSize = positive(flag('quota-size', parseSize, f.quotaSize));
+  if (f.quotaFiles !== undefined) a.quotaFiles = positive(flag('quota-files', parseCount, f.quotaFiles));
+  if (f.uploadRate !== undefined) a.uploadRate = positive(flag('upload-rate', parseRate, f.uploadRate));
+  if (f.downloadRate !== undefined)
+    a.downloadRate = positive(flag('download-rate', parseRate, f.downloadRate));
+  if (f.maxSessions !== undefined) a.maxSessions = positive(flag('max-sessions', parseCount, f.maxSessions));
+  if (f.allowFrom.length > 0) {
+    const any = f.allowFrom.length === 1 && f.allowFrom[0] === 'any';
+    a.allowFrom = any ? undefined : [...new Set(f.allowFrom.map((c) => flag('allow-from', parseCidr, c)))];
+  }
+  if (f.expires !== undefined) {
+    a.expires = f.expires === 'never' ? undefined : flag('expires', parseExpiry, f.expires).toISOString();
+  }
+  if (f.disabled && f.enabled) throw new FerryError('ERR_USAGE', 'Give --disabled or --enabled, not both.');
+  if (f.disabled) a.disabled = true;
+  if (f.enabled) a.disabled = undefined;
+  if (f.clientCert.length > 0) {
+    const none = f.clientCert.length === 1 && f.clientCert[0] === 'none';
+    a.clientCerts = none
+      ? undefined
+      : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
+  }
+}
