@@ -28,7 +28,8 @@ export async function refusal(
     const needed =
       need === 'upload' && target !== undefined && (await isFile(path, ctx)) ? 'overwrite' : need;
     if (!permits(session.login.principal, needed, path)) {
-      ctx.logger.warn(
+      // info, as transfers are: a logged-in user's own action (warnings are rate-limited per address).
+      ctx.logger.info(
         { user: session.login.principal.username, command: spec.verb, path, permission: needed },
         'permission denied',
       );
