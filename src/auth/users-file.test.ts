@@ -1,0 +1,203 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { FerryError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Account } from './account.js';
+import { AccountAuthenticator } from './authenticator.js';
+import { hashPassword } from './password.js';
+import { Secret, type Principal } from './types.js';
+import { editUsersFile, readUsersFile, UsersFileStore, writeUsersFile } from './users-file.js';
+
+const signal = new AbortController().signal;
+const creds = (username: string, password: string, remoteAddress = '127.0.0.1') => ({
+  username,
+  password: new Secret(password),
+  remoteAddress,
+  tls: true,
+});
+
+/** Resolves with the next value `subscribe` delivers (a bounded wait: no sleeping). */
+function next<T>(subscribe: (deliver: (v: T) => void) => () => void, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), 10_000);
+    const off = subscribe((v) => {
+      clearTimeout(timer);
+      off();
+      resolve(v);
+    });
+  });
+}
+
+function errorLogger(): Logger & { onError(cb: (msg: string) => void): () => void } {
+  const listeners = new Set<(msg: string) => void>();
+  const noop = (): void => {};
+  const logger = {
+    debug: noop,
+    info: noop,
+    warn: noop,
+    error: (obj: object, msg = '') => listeners.forEach((l) => l(`${msg} ${JSON.stringify(obj)}`)),
+    child: () => logger,
+    onError: (cb: (msg: string) => void) => (listeners.add(cb), () => listeners.delete(cb)),
+  };
+  return logger;
+}
+
+describe('users file', () => {
+  let dir: string;
+  let file: string;
+  let hash1: string;
+  let hash2: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-users-'));
+    file = path.join(dir, 'users.yaml');
+    [hash1, hash2] = await Promise.all([hashPassword('pw-1'), hashPassword('pw-2')]);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const ann = (): Account => ({ username: 'ann', passwordHash: hash1, home: '/srv/ann' });
+
+  it('is written atomically: a new file (mode 0600) renamed over the old, no temp file left', async () => {
+    await writeUsersFile(file, [ann()]);
+    const first = await stat(file);
+    assert.equal(first.mode & 0o777, 0o600);
+    await writeUsersFile(file, [
+      ann(),
+      { username: 'bob', passwordHash: hash2, home: '/srv/bob', maxSessions: 2 },
+    ]);
+    const second = await stat(file);
+    assert.notEqual(second.ino, first.ino, 'replaced by rename, not rewritten in place');
+    assert.equal(second.mode & 0o777, 0o600);
+    assert.deepEqual(await readdir(dir), ['users.yaml']);
+    const text = await readFile(file, 'utf8');
+    assert.match(text, /^# Ferry users file/);
+    assert.ok(!text.includes('pw-'), 'no plain password');
+    const back = await readUsersFile(file);
+    assert.deepEqual(back.get('bob'), {
+      username: 'bob',
+      passwordHash: hash2,
+      home: '/srv/bob',
+      maxSessions: 2,
+    });
+  });
+
+  it('reads what people write: units, relative homes, and refuses bad entries naming the key', async () => {
+    const f = path.join(dir, 'hand.yaml');
+    await writeFile(
+      f,
+      `users:\n  - name: c\n    passwordHash: "${hash1}"\n    home: homes/c\n    quotaSize: 2G\n    uploadRate: 1MB/s\n    permissions: { /: list, /in: "list,upload" }\n    expires: 2030-01-01\n`,
+    );
+    const c = (await readUsersFile(f)).get('c');
+    assert.equal(c?.home, path.join(dir, 'homes/c'));
+    assert.equal(c?.quotaSize, 2 * 1024 ** 3);
+    assert.equal(c?.uploadRate, 1024 ** 2);
+    assert.deepEqual(c?.permissions, { '/': ['list'], '/in': ['list', 'upload'] });
+    assert.equal(c?.expires, '2030-01-01T00:00:00.000Z');
+    await writeFile(
+      f,
+      `users:\n  - name: c\n    passwordHash: "${hash1}"\n    home: /h\n    permissions: { /: write }\n`,
+    );
+    await assert.rejects(readUsersFile(f), /hand\.yaml: users\.0\.permissions.*unknown permission "write"/);
+    await writeFile(f, `users:\n  - name: c\n    passwordHash: plain\n    home: /h\n`);
+    await assert.rejects(readUsersFile(f), /users\.0\.passwordHash/);
+    assert.equal((await readUsersFile(path.join(dir, 'absent.yaml'))).size, 0);
+  });
+
+  it('a running store sees changes without a restart; a bad file keeps the last good table', async () => {
+    await writeUsersFile(file, [ann()]);
+    const logger = errorLogger();
+    const store = await UsersFileStore.open(file, { logger });
+    try {
+      assert.equal((await store.lookup('ann'))?.home, '/srv/ann');
+      const changed = next<readonly string[]>((cb) => store.onChange(cb), 'a change');
+      await editUsersFile(
+        file,
+        (m) => void m.set('cat', { username: 'cat', passwordHash: hash2, home: '/srv/cat' }),
+      );
+      assert.deepEqual(await changed, ['cat']);
+      assert.equal((await store.lookup('cat'))?.home, '/srv/cat');
+
+      const logged = next<string>((cb) => logger.onError(cb), 'an error log');
+      await writeFile(file, 'users: [ {name: broken');
+      assert.match(await logged, /users file not reloaded/);
+      assert.equal((await store.lookup('cat'))?.home, '/srv/cat', 'last good table kept');
+
+      const fixed = next<readonly string[]>((cb) => store.onChange(cb), 'a change after the fix');
+      await writeUsersFile(file, [ann()]);
+      assert.deepEqual(await fixed, ['cat']);
+      assert.equal(await store.lookup('cat'), undefined);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a file that does not parse at start is refused', async () => {
+    const f = path.join(dir, 'bad.yaml');
+    await writeFile(f, 'users: 3');
+    await assert.rejects(UsersFileStore.open(f), FerryError);
+  });
+
+  it('logins: cache forgotten on a password change; disabled, expired and allowFrom refused with the reason', async () => {
+    await writeUsersFile(file, [ann()]);
+    const store = await UsersFileStore.open(file);
+    const auth = new AccountAuthenticator([store]);
+    const events: [string, Principal | undefined][] = [];
+    const unwatch = auth.watch((name, p) => events.push([name, p]));
+    const edit = async (change: (a: Account) => void): Promise<void> => {
+      const seen = next<readonly string[]>((cb) => store.onChange(cb), 'a change');
+      await editUsersFile(file, (m) => change(m.get('ann') as Account));
+      await seen;
+    };
+    try {
+      assert.equal((await auth.authenticate(creds('ann', 'pw-1'), signal)).ok, true);
+      assert.equal((await auth.authenticate(creds('ann', 'pw-1'), signal)).ok, true); // remembered
+      await edit((a) => (a.passwordHash = hash2));
+      assert.equal(
+        (await auth.authenticate(creds('ann', 'pw-1'), signal)).ok,
+        false,
+        'old password forgotten',
+      );
+      assert.equal((await auth.authenticate(creds('ann', 'pw-2'), signal)).ok, true);
+
+      const wrong = await auth.authenticate(creds('ann', 'nope'), signal);
+      assert.deepEqual(await auth.authenticate(creds('nobody', 'pw-2'), signal), wrong);
+
+      await edit((a) => (a.allowFrom = ['10.0.0.0/8']));
+      assert.deepEqual(await auth.authenticate(creds('ann', 'pw-2'), signal), {
+        ok: false,
+        reason: 'address 127.0.0.1 not in allowFrom',
+      });
+      assert.equal((await auth.authenticate(creds('ann', 'pw-2', '10.9.8.7'), signal)).ok, true);
+      await edit((a) => (a.expires = '2001-01-01T00:00:00.000Z'));
+      assert.match(
+        String(((await auth.authenticate(creds('ann', 'pw-2', '10.1.1.1'), signal)) as object) && 'x'),
+        /x/,
+      );
+      const expired = await auth.authenticate(creds('ann', 'pw-2', '10.1.1.1'), signal);
+      assert.deepEqual(expired, { ok: false, reason: 'account expired (2001-01-01T00:00:00.000Z)' });
+      await edit((a) => {
+        a.expires = undefined;
+        a.disabled = true;
+      });
+      assert.deepEqual(await auth.authenticate(creds('ann', 'pw-2', '10.1.1.1'), signal), {
+        ok: false,
+        reason: 'account disabled',
+      });
+      // A wrong password on a disabled account says only that the password was wrong.
+      assert.deepEqual(await auth.authenticate(creds('ann', 'bad', '10.1.1.1'), signal), wrong);
+
+      const usable = events.map(([n, p]) => [n, p !== undefined]);
+      assert.deepEqual(usable, [
+        ['ann', true],
+        ['ann', true],
+        ['ann', false],
+        ['ann', false],
+      ]);
+    } finally {
+      unwatch();
+      store.close();
+    }
+  });
+});
