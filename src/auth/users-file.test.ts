@@ -171,10 +171,6 @@ describe('users file', () => {
       });
       assert.equal((await auth.authenticate(creds('ann', 'pw-2', '10.9.8.7'), signal)).ok, true);
       await edit((a) => (a.expires = '2001-01-01T00:00:00.000Z'));
-      assert.match(
-        String(((await auth.authenticate(creds('ann', 'pw-2', '10.1.1.1'), signal)) as object) && 'x'),
-        /x/,
-      );
       const expired = await auth.authenticate(creds('ann', 'pw-2', '10.1.1.1'), signal);
       assert.deepEqual(expired, { ok: false, reason: 'account expired (2001-01-01T00:00:00.000Z)' });
       await edit((a) => {
