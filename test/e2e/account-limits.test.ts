@@ -1,0 +1,71 @@
+/**
+ * Per-user limits at login (issue 9): disabled, expired, outside allowFrom, or over maxSessions is
+ * refused at PASS with the same `530 Login incorrect.` as a wrong password; the log says why.
+ */
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { UserTable } from '../../src/auth/users.js';
+import { connectSecure, MODES, textOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+import type { TestServer } from '../support/ferry.js';
+import type { RawFtp } from '../support/raw-ftp.js';
+
+async function attempt(ts: TestServer, mode: Mode, user: string, password: string): Promise<RawFtp> {
+  const ftp = await connectSecure(ts, mode);
+  await ftp.cmd(`USER ${user}`, 331);
+  ftp.send(`PASS ${password}`);
+  return ftp;
+}
+
+for (const mode of MODES) {
+  describe(`${mode}: per-user limits at login`, { timeout: 60_000 }, () => {
+    let table: UserTable;
+    before(async () => {
+      const passwordHash = await hashPassword('pw');
+      const user = (username: string, extra: object) => ({
+        username,
+        passwordHash,
+        home: '/tenant',
+        ...extra,
+      });
+      table = new UserTable([
+        user('dis', { disabled: true }),
+        user('old', { expires: '2001-01-01T00:00:00.000Z' }),
+        user('far', { allowFrom: ['10.0.0.0/8', '2001:db8::/32'] }),
+        user('near', { allowFrom: ['127.0.0.0/8'], expires: '2999-01-01T00:00:00.000Z' }),
+        user('one', { maxSessions: 1 }),
+      ]);
+    });
+    const server = useFerry(() => ({ authenticator: table }));
+
+    test('each limit gives the wrong-password reply, and the log the reason', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const wrong = await track(await attempt(ts, mode, 'near', 'bad')).expect(530);
+        assert.equal(textOf(wrong), 'Login incorrect.');
+        const held = track(await attempt(ts, mode, 'one', 'pw'));
+        await held.expect(230);
+        await track(await attempt(ts, mode, 'near', 'pw')).expect(230);
+        const cases: [string, RegExp][] = [
+          ['dis', /^account disabled$/],
+          ['old', /^account expired/],
+          ['far', /^address 127\.0\.0\.1 not in allowFrom$/],
+          ['one', /^too many sessions \(maxSessions 1\)$/],
+        ];
+        for (const [user, reason] of cases) {
+          const from = ts.logs.length;
+          const r = await track(await attempt(ts, mode, user, 'pw')).expect(530);
+          assert.equal(textOf(r), textOf(wrong), user);
+          const log = await waitForLog(ts, (l) => l.msg === 'login failed', from);
+          assert.equal((log.obj as { user?: string }).user, user);
+          assert.match(String((log.obj as { reason?: string }).reason), reason, user);
+        }
+        // The held session of `one` ends (the server has seen it go): its slot is free again.
+        const from = ts.logs.length;
+        await held.cmd('QUIT', 221);
+        await waitForLog(ts, (l) => l.msg === 'disconnect', from);
+        await track(await attempt(ts, mode, 'one', 'pw')).expect(230);
+      });
+    });
+  });
+}
