@@ -1,0 +1,205 @@
+/**
+ * `ferry users` against a running `ferry serve --workers 2` (issue 9): every change reaches every
+ * worker without a restart; a disabled or removed user's live sessions get 421 and new logins 530.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { RawFtp, textOf } from '../support/raw-ftp.js';
+import type { Reply } from '../../src/protocol/reply.js';
+
+type Mode = 'explicit' | 'implicit';
+const MODES: readonly Mode[] = ['explicit', 'implicit'];
+const WORKERS = 2;
+
+let dir: string;
+let data: string;
+let home: string;
+let server: ServeProcess;
+
+/** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
+async function users(
+  args: string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin?.end(input);
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
+/** `ferry users …` that must succeed; resolves once every worker has re-read the users file. */
+async function change(args: string[], input?: string): Promise<string> {
+  const from = server.log.length;
+  const r = await users(args, input);
+  const written = Date.now();
+  assert.equal(r.code, 0, `ferry users ${args.join(' ')}: ${r.stderr}`);
+  const reloads = (): number =>
+    server.log.slice(from).filter((l) => l.msg === 'users file reloaded' && l.worker !== undefined).length;
+  await server.waitForLog(() => reloads() >= WORKERS, `every worker re-reading after ${args.join(' ')}`);
+  picked.push(Date.now() - written);
+  return r.stdout;
+}
+/** How long each change took to reach every worker (ms after the command exited), for the report. */
+const picked: number[] = [];
+
+/** USER/PASS on a fresh session; resolves with the PASS reply and the session. */
+async function login(mode: Mode, user: string, password: string): Promise<{ ftp: RawFtp; r: Reply }> {
+  const implicit = mode === 'implicit';
+  const port = implicit ? server.implicitPort : server.explicitPort;
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port, implicit });
+  await ftp.expect(220);
+  if (!implicit) await ftp.authTls('TLS');
+  await ftp.cmd(`USER ${user}`, 331);
+  return { ftp, r: await ftp.cmd(`PASS ${password}`) };
+}
+
+/** A held, logged-in session that has read a file from the user's home. */
+async function session(mode: Mode, user: string, password: string): Promise<RawFtp> {
+  const { ftp, r } = await login(mode, user, password);
+  assert.equal(r.code, 230, `${mode} ${user}: ${textOf(r)}`);
+  if (mode === 'explicit') {
+    await ftp.cmd('PBSZ 0', 200);
+    await ftp.cmd('PROT P', 200);
+  }
+  await ftp.cmd('TYPE I', 200);
+  assert.equal((await ftp.retrieve('hello.txt')).toString(), 'hello bob\n');
+  return ftp;
+}
+
+async function refused(mode: Mode, user: string, password: string): Promise<void> {
+  const { ftp, r } = await login(mode, user, password);
+  await ftp.close();
+  assert.equal(r.code, 530, `${mode} ${user}: ${textOf(r)}`);
+  assert.equal(textOf(r), 'Login incorrect.');
+}
+
+describe('ferry users against a running server', { timeout: 300_000 }, () => {
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-users-cli-'));
+    data = path.join(dir, 'data');
+    home = path.join(dir, 'bob');
+    await mkdir(home);
+    await writeFile(path.join(home, 'hello.txt'), 'hello bob\n');
+    server = await ServeProcess.start(
+      ['--workers', String(WORKERS), '--data-dir', data, '--user', 'admin:admin-pw', '--root', dir],
+      dir,
+    );
+  });
+  after(async () => {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('add → login on every worker without a restart; set --disabled and rm end live sessions (421), then 530', async (t) => {
+    const added = await change(['add', 'bob', '--home', home, '--password-stdin'], 'pw-bob\n');
+    assert.match(added, /^added bob to /);
+    assert.doesNotMatch(added, /pw-bob/);
+    const file = await readFile(path.join(data, 'users.yaml'), 'utf8');
+    assert.ok(!file.includes('pw-bob') && /passwordHash: scrypt\$/.test(file));
+    assert.equal((await stat(path.join(data, 'users.yaml'))).mode & 0o777, 0o600);
+
+    // Two sessions per mode: with two workers, each worker holds sessions of bob.
+    const live = await Promise.all(
+      MODES.flatMap((m) => [session(m, 'bob', 'pw-bob'), session(m, 'bob', 'pw-bob')]),
+    );
+    const from = server.log.length;
+    await change(['set', 'bob', '--disabled']);
+    for (const ftp of live) {
+      assert.equal((await ftp.expect(421)).code, 421);
+      await ftp.closed;
+    }
+    for (const m of MODES) await refused(m, 'bob', 'pw-bob');
+    const reason = await server.waitForLog(
+      (l) => server.log.indexOf(l) >= from && l.msg === 'login failed' && l.user === 'bob',
+      'the refusal of bob',
+    );
+    assert.equal(reason.reason, 'account disabled');
+
+    await change(['set', 'bob', '--enabled']);
+    const again = await Promise.all(MODES.map((m) => session(m, 'bob', 'pw-bob')));
+    assert.match(await change(['rm', 'bob']), /^removed bob/);
+    for (const ftp of again) {
+      assert.equal((await ftp.expect(421)).code, 421);
+      await ftp.closed;
+    }
+    for (const m of MODES) await refused(m, 'bob', 'pw-bob');
+    // The config's and --user's logins are untouched by the users file.
+    const admin = await login('implicit', 'admin', 'admin-pw');
+    await admin.ftp.close();
+    assert.equal(admin.r.code, 230);
+    t.diagnostic(`changes reached both workers ${picked.join(', ')} ms after the command exited`);
+  });
+
+  test('a generated password is printed once; passwd replaces it at once (the login cache forgets the old one)', async () => {
+    const out = await change([
+      'add',
+      'carl',
+      '--home',
+      home,
+      '--perm',
+      '/=list,download',
+      '--max-sessions',
+      '3',
+    ]);
+    const generated = /password for carl: (\S+)/.exec(out)?.[1];
+    assert.ok(generated, out);
+    const first = await session('implicit', 'carl', generated);
+    await first.close();
+    await change(['passwd', 'carl', '--password-stdin'], 'carl-2\n');
+    for (const m of MODES) await refused(m, 'carl', generated);
+    const ftp = await session('explicit', 'carl', 'carl-2');
+    assert.equal(textOf(await ftp.cmd('MKD x', 550)), 'Permission denied: mkdir');
+    await ftp.close();
+  });
+
+  test('list, show and their --json never show a hash; bad input names the flag (exit 2)', async () => {
+    await change(
+      ['add', 'dana', '--home', home, '--password-stdin', '--quota-size', '2G', '--upload-rate', '10MB/s'],
+      'x\n',
+    );
+    const list = await users(['list']);
+    assert.equal(list.code, 0);
+    assert.match(list.stdout, /^NAME\s+STATUS\s+HOME\n/);
+    assert.match(list.stdout, /dana\s+enabled\s+/);
+    const json = JSON.parse((await users(['list', '--json'])).stdout) as { name: string }[];
+    assert.ok(json.some((u) => u.name === 'dana'));
+    const shown = await users(['show', 'dana', '--json']);
+    assert.deepEqual(JSON.parse(shown.stdout), {
+      name: 'dana',
+      home,
+      quotaSize: 2 * 1024 ** 3,
+      uploadRate: 10 * 1024 ** 2,
+    });
+    assert.doesNotMatch(list.stdout + shown.stdout + (await users(['show', 'dana'])).stdout, /scrypt/);
+    assert.match((await users(['show', 'dana'])).stdout, /quota size\s+2 GiB \(stored; not enforced yet\)/);
+
+    const bad: [string[], RegExp][] = [
+      [['add', 'eve', '--home', home, '--quota-size', '5Q'], /--quota-size: expected a size/],
+      [['add', 'eve', '--home', home, '--perm', '/pub=write'], /--perm: unknown permission "write"/],
+      [['add', 'eve', '--home', home, '--allow-from', '10.0.0.0/33'], /--allow-from: expected a network/],
+      [['add', 'eve', '--home', home, '--expires', '2027-02-30'], /--expires: expected a date/],
+      [['add', 'eve', '--home', path.join(dir, 'nope')], /--home: .* is not a directory/],
+      [['add', 'dana', '--home', home], /already exists/],
+      [['add', 'bad name', '--home', home], /user name "bad name"/],
+      [['set', 'nobody', '--disabled'], /no user "nobody"/],
+      [['rm', 'nobody'], /no user "nobody"/],
+    ];
+    for (const [args, message] of bad) {
+      const r = await users(args, '');
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, message);
+    }
+  });
+});
