@@ -13,8 +13,18 @@ export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { type StorageBackend, type StorageContext, type FileStat, type VPath } from './storage/types.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
+export { StaticAccounts, type Account, type AccountStore } from './auth/account.js';
+export { AccountAuthenticator, type LoginCacheOptions } from './auth/authenticator.js';
+export { UsersFileStore, readUsersFile, writeUsersFile, editUsersFile } from './auth/users-file.js';
+export {
+  PERMISSIONS,
+  permissionsAt,
+  type Permission,
+  type PermissionRules,
+} from './auth/permissions.js';
 export {
   Secret,
+  type AccountListener,
   type Authenticator,
   type Credentials,
   type Principal,

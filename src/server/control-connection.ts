@@ -405,7 +405,7 @@ export class ControlConnection {
         this.leaveAccount();
         const handle: LoggedInSession = {
           revoke: () => void this.revoke(),
-          update: (p) => session.principalChanged(p),
+          update: (p) => session.principalChanged(p, rt.options.storageFor),
         };
         if (!rt.logins.enter(principal, handle)) return false;
         this.account = { username: principal.username, handle };

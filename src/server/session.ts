@@ -97,11 +97,15 @@ export class Session {
     this.#loginFailures = 0;
   }
 
-  /** The account changed while logged in: new permissions and limits (the storage stays). */
-  principalChanged(principal: Principal): void {
-    if (this.#login.phase === 'in' && this.#login.principal.username === principal.username) {
-      this.#login = { ...this.#login, principal };
-    }
+  /**
+   * The account changed while logged in: new permissions and limits, and the storage made for them
+   * (`storageFor`); the home stays the one the session started in (a new home needs a new login).
+   */
+  principalChanged(principal: Principal, storageFor: (p: Principal) => StorageBackend): void {
+    const login = this.#login;
+    if (login.phase !== 'in' || login.principal.username !== principal.username) return;
+    const p = { ...principal, home: login.principal.home };
+    this.#login = { phase: 'in', principal: p, storage: storageFor(p) };
   }
 
   /** A failed PASS: back to before USER; returns the failures so far on this connection. */

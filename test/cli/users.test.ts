@@ -161,7 +161,40 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
     for (const m of MODES) await refused(m, 'carl', generated);
     const ftp = await session('explicit', 'carl', 'carl-2');
     assert.equal(textOf(await ftp.cmd('MKD x', 550)), 'Permission denied: mkdir');
+    // Changed permissions reach the running session from its next command.
+    await change(['set', 'carl', '--perm', '/=*']);
+    await ftp.cmd('MKD x', 257);
+    await ftp.cmd('RMD x', 250);
     await ftp.close();
+  });
+
+  test("the README's worked example", async () => {
+    const acme = path.join(dir, 'acme');
+    for (const d of ['pub', 'incoming', 'private']) await mkdir(path.join(acme, d), { recursive: true });
+    await writeFile(path.join(acme, 'pub', 'catalog.pdf'), 'catalog');
+    await writeFile(path.join(acme, 'private', 'old.txt'), 'old');
+    await change(
+      ['add', 'acme', '--home', acme, '--password-stdin']
+        .concat(['--perm', '/=list', '--perm', '/pub=list,download', '--perm', '/incoming=list,upload'])
+        .concat(['--perm', '/private=*']),
+      'acme-pw\n',
+    );
+    const { ftp, r } = await login('implicit', 'acme', 'acme-pw');
+    try {
+      assert.equal(r.code, 230);
+      await ftp.cmd('TYPE I', 200);
+      assert.equal((await ftp.retrieve('/pub/catalog.pdf')).toString(), 'catalog');
+      assert.equal(textOf(await ftp.cmd('STOR /pub/x', 550)), 'Permission denied: upload');
+      const [opened, done] = await ftp.store('/incoming/order-17.csv', Buffer.from('a,b\n'));
+      assert.deepEqual([opened.code, done.code], [150, 226]);
+      assert.equal(textOf(await ftp.cmd('STOR /incoming/order-17.csv', 550)), 'Permission denied: overwrite');
+      assert.equal(textOf(await ftp.cmd('RETR /incoming/order-17.csv', 550)), 'Permission denied: download');
+      assert.equal(textOf(await ftp.cmd('MKD /newdir', 550)), 'Permission denied: mkdir');
+      await ftp.cmd('DELE /private/old.txt', 250);
+      assert.match(textOf(await ftp.cmd('MLST /incoming', 250)), /perm=elc;/);
+    } finally {
+      await ftp.close();
+    }
   });
 
   test('list, show and their --json never show a hash; bad input names the flag (exit 2)', async () => {
