@@ -16,12 +16,7 @@ export { hashPassword, verifyPassword } from './auth/password.js';
 export { StaticAccounts, type Account, type AccountStore } from './auth/account.js';
 export { AccountAuthenticator, type LoginCacheOptions } from './auth/authenticator.js';
 export { UsersFileStore, readUsersFile, writeUsersFile, editUsersFile } from './auth/users-file.js';
-export {
-  PERMISSIONS,
-  permissionsAt,
-  type Permission,
-  type PermissionRules,
-} from './auth/permissions.js';
+export { PERMISSIONS, permissionsAt, type Permission, type PermissionRules } from './auth/permissions.js';
 export {
   Secret,
   type AccountListener,
