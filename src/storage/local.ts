@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { lstat as lstatCb, lstatSync, type Stats } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import {
   chmod,
   lstat,
   mkdir,
-  open,
   opendir,
   readdir,
   realpath,
@@ -14,12 +13,13 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
-import { setImmediate } from 'node:timers/promises';
+import { addAbortSignal, Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
+import { isLink, ListingStater, toFileStat } from './listing-stat.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
+import type { StatPool } from './stat-pool.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
@@ -37,14 +37,14 @@ export interface LocalStorageOptions {
   /** Host directory that is `/` for the session. */
   root: string;
   readOnly?: boolean;
+  /** Threads for the lstat calls of large listings, shared by a server's storages (see StatPool). */
+  statPool?: StatPool;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
 const STAT_BATCH = 256;
-/** An lstat slower than this moves the listing to the thread pool. */
-const SLOW_LSTAT_MS = 1;
-/** The longest a listing keeps the event loop before giving it a turn. */
-const TURN_MS = 2;
+/** Downloads up to this size are read at once, not streamed. */
+const SMALL_READ = 256 * 1024;
 
 const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'restart-read',
@@ -74,6 +74,7 @@ export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
   readonly #readOnly: boolean;
+  readonly #statPool: StatPool | undefined;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -83,6 +84,7 @@ export class LocalStorage implements StorageBackend {
     assertFdPathsAvailable();
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
+    this.#statPool = options.statPool;
   }
 
   get readOnly(): boolean {
@@ -107,9 +109,22 @@ export class LocalStorage implements StorageBackend {
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
       if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
-      // The verified inode itself, opened for reading through its magic link.
-      const fh = await open(obj.path, REOPEN_READ);
-      return addAbortSignal(c.signal, fh.createReadStream({ start: o.offset, highWaterMark: CHUNK }));
+      // The verified inode itself, opened for reading through its magic link. What the file holds
+      // now (the size the 150 announced) is sent: no extra read to find the end.
+      const { meta } = await this.#fdJail();
+      const remaining = obj.st.size - o.offset;
+      if (remaining <= SMALL_READ) {
+        const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
+        return addAbortSignal(
+          c.signal,
+          Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false }),
+        );
+      }
+      const fd = await meta.open(obj.path, REOPEN_READ);
+      const end = obj.st.size - 1;
+      // Each read allocates a buffer of highWaterMark bytes.
+      const highWaterMark = Math.min(CHUNK, remaining);
+      return addAbortSignal(c.signal, createReadStream('', { fd, start: o.offset, end, highWaterMark }));
     } catch (err) {
       throw mapFsError(err, 'read', p);
     } finally {
@@ -191,8 +206,8 @@ export class LocalStorage implements StorageBackend {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
           if (!same && (al.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
         }
-        await jail.verify(a.dir.fh, 'rename', from);
-        await jail.verify(b.dir.fh, 'rename', to);
+        await jail.verify(a.dir.fd, 'rename', from);
+        await jail.verify(b.dir.fd, 'rename', to);
         try {
           await rename(a.dir.child(a.name), b.dir.child(b.name));
         } catch (err) {
@@ -259,7 +274,7 @@ export class LocalStorage implements StorageBackend {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
-    const stater = new ListingStater(d);
+    const stater = new ListingStater(d, this.#statPool);
     try {
       let done = false;
       while (!done) {
@@ -274,8 +289,13 @@ export class LocalStorage implements StorageBackend {
           if (!isTempName(e.name) && isAllowedName(e.name)) batch.push(e.name);
         }
         throwIfAborted(c.signal);
-        for (const s of await stater.stat(batch, (name, st) => entryStat(rootReal, d, dir, name, st))) {
-          if (s) yield s;
+        const stats = await stater.stat(batch);
+        for (const [i, name] of batch.entries()) {
+          const st = stats[i];
+          if (st === undefined) continue; // removed since readdir
+          const entry = toFileStat(name, joinVPath(dir, name), st);
+          if (isLink(st)) entry.target = await linkTarget(rootReal, d, name);
+          yield entry;
         }
       }
     } catch (err) {
@@ -314,7 +334,7 @@ export class LocalStorage implements StorageBackend {
     if (segs.some(isTempName)) throw storageError('name-not-allowed', op, shown);
     let real: string;
     try {
-      real = await realpath(join(rootReal, ...segs));
+      real = await (await this.#fdJail()).meta.realpath(join(rootReal, ...segs));
     } catch (err) {
       const code = errnoCode(err);
       // Do not reveal what exists beyond a link that leads outside: check the deepest ancestor.
@@ -447,76 +467,10 @@ export class LocalStorage implements StorageBackend {
   }
 }
 
-async function entryStat(
-  rootReal: string,
-  dir: Pinned,
-  vdir: VPath,
-  name: string,
-  st: Stats | undefined,
-): Promise<FileStat | undefined> {
-  if (st === undefined) return undefined; // removed since readdir
-  const fs = toFileStat(name, joinVPath(vdir, name), st);
-  if (st.isSymbolicLink()) {
-    // Show where it leads only if that is inside; a host path must never reach the client.
-    const target = await realpath(dir.child(name)).catch(() => undefined);
-    if (target !== undefined && isInside(target, rootReal)) fs.target = toVPath(target, rootReal);
-  }
-  return fs;
-}
-
-/**
- * lstat for listings, as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers
- * fast (a thread-pool round trip per entry costs more than the cached lstat itself), giving the
- * event loop a turn every few milliseconds; once one lstat is slow (cold cache, network
- * filesystem), the rest of the listing goes through the thread pool so other sessions never wait.
- */
-class ListingStater {
-  #sync = true;
-
-  constructor(private readonly dir: Pinned) {}
-
-  async stat<T>(names: string[], then: (name: string, st: Stats | undefined) => Promise<T>): Promise<T[]> {
-    if (!this.#sync) {
-      return Promise.all(names.map(async (name) => then(name, await lstatIfExists(this.dir.child(name)))));
-    }
-    const out: Promise<T>[] = [];
-    let turn = performance.now();
-    for (const name of names) {
-      const before = performance.now();
-      const st = lstatSync(this.dir.child(name), { throwIfNoEntry: false });
-      const after = performance.now();
-      if (after - before > SLOW_LSTAT_MS) this.#sync = false;
-      out.push(then(name, st));
-      if (after - turn > TURN_MS) {
-        await setImmediate();
-        turn = performance.now();
-      }
-    }
-    return Promise.all(out);
-  }
-}
-
-/** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
-function lstatIfExists(path: string): Promise<Stats | undefined> {
-  return new Promise((resolve, reject) => {
-    lstatCb(path, (err, st) => {
-      if (err === null) resolve(st);
-      else if (err.code === 'ENOENT') resolve(undefined);
-      else reject(err);
-    });
-  });
-}
-
-function toFileStat(name: string, path: VPath, st: Stats): FileStat {
-  return {
-    name,
-    path,
-    type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'file',
-    size: st.size,
-    modified: st.mtime,
-    mode: st.mode & 0o7777,
-    id: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
-  };
+/** Where a link leads, shown only if that is inside: a host path must never reach the client. */
+async function linkTarget(rootReal: string, dir: Pinned, name: string): Promise<string | undefined> {
+  const target = await realpath(dir.child(name)).catch(() => undefined);
+  return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
 }
 
 function checkOffset(offset: number): void {
