@@ -401,13 +401,13 @@ export class ControlConnection {
           return transfers.active;
         },
       },
-      enterSession: (principal) => {
+      enterSession: async (principal) => {
         this.leaveAccount();
         const handle: LoggedInSession = {
           revoke: () => void this.revoke(),
           update: (p) => session.principalChanged(p, rt.options.storageFor),
         };
-        if (!rt.logins.enter(principal, handle)) return false;
+        if (!(await rt.logins.enter(principal, handle, () => this.channel.isClosed))) return false;
         this.account = { username: principal.username, handle };
         return true;
       },

@@ -7,7 +7,7 @@ import { refuseConnection, SessionCounts } from './admission.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
 import { openListener } from './listener.js';
-import { Logins } from './logins.js';
+import { Logins, type UserSessionCounter } from './logins.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts } from './passive-ports.js';
 import { WarningLimiter } from './warning-limiter.js';
@@ -54,6 +54,11 @@ export class FerryServer {
     this.counts = new SessionCounts(o.limits);
     const logins = this.runtime.logins;
     this.unwatch = o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
+  }
+
+  /** Per-user session limits counted by `counter` (a cluster worker's primary) instead of here. */
+  countUserSessionsWith(counter: UserSessionCounter): void {
+    this.runtime.logins.countWith(counter);
   }
 
   get logger(): Logger {

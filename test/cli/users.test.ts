@@ -168,6 +168,26 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
     await ftp.close();
   });
 
+  test('--max-sessions counts the sessions on every worker together', async () => {
+    await change(['add', 'fay', '--home', home, '--password-stdin', '--max-sessions', '2'], 'fay-pw\n');
+    const from = server.log.length;
+    const held = [await session('implicit', 'fay', 'fay-pw'), await session('explicit', 'fay', 'fay-pw')];
+    try {
+      const logins = () => server.log.slice(from).filter((l) => l.msg === 'login' && l.user === 'fay');
+      await server.waitForLog(() => logins().length >= 2, 'the two logins of fay');
+      const pids = logins().map((l) => l.pid);
+      assert.equal(new Set(pids).size, WORKERS, 'one session on each worker');
+      for (const m of MODES) await refused(m, 'fay', 'fay-pw');
+      const log = await server.waitForLog(
+        (l) => server.log.indexOf(l) >= from && l.msg === 'login failed' && l.user === 'fay',
+        'the refusal of fay',
+      );
+      assert.equal(log.reason, 'too many sessions (maxSessions 2)');
+    } finally {
+      await Promise.all(held.map((f) => f.close()));
+    }
+  });
+
   test("the README's worked example", async () => {
     const acme = path.join(dir, 'acme');
     for (const d of ['pub', 'incoming', 'private']) await mkdir(path.join(acme, d), { recursive: true });

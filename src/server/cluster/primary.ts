@@ -11,6 +11,7 @@ import type { ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker } from './messages.js';
 import { requestReload } from './reload.js';
+import { UserSessions } from './user-sessions.js';
 import { WorkerSlot } from './worker-slot.js';
 
 export interface ClusterOptions {
@@ -45,6 +46,8 @@ export class ClusterPrimary {
   /** Refusals at accept are rate-limited per address, as in a single-process server. */
   private readonly warnings: WarningLimiter;
   private readonly handed = new Map<number, Handed>();
+  /** Sessions of users with maxSessions, counted for all workers. */
+  private readonly userSessions = new UserSessions<WorkerSlot>();
   private nextId = 0;
   private rotation = 0;
   private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
@@ -195,6 +198,10 @@ export class ClusterPrimary {
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
     if (m.type === 'ferry:closed') this.release(m.id);
+    else if (m.type === 'ferry:user-session-take') {
+      const ok = this.userSessions.take(slot, m.user, m.max);
+      slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });
+    } else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
     else if (m.type === 'ferry:ready') {
       this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
       if (this.startup && --this.startup.pending === 0) {
@@ -207,6 +214,7 @@ export class ClusterPrimary {
   private onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     // Its connections died with it: they no longer count against the limits.
     for (const [id, h] of this.handed) if (h.slot === slot) this.release(id);
+    this.userSessions.forget(slot);
     if (this.startup) {
       this.startup.reject(
         new FerryError(

@@ -35,7 +35,23 @@ export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel
   };
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
-  const stop = (): void => void server.close().then(stopped);
+  // Per-user session limits are counted by the primary, for all workers.
+  const asked = new Map<number, (ok: boolean) => void>();
+  let lastAsk = 0;
+  server.countUserSessionsWith({
+    take: (user, max) =>
+      new Promise((resolve) => {
+        const id = ++lastAsk;
+        asked.set(id, resolve);
+        reply({ type: 'ferry:user-session-take', id, user, max });
+      }),
+    give: (user) => reply({ type: 'ferry:user-session-give', user }),
+  });
+  const stop = (): void => {
+    for (const answer of asked.values()) answer(false); // no primary to count: refuse
+    asked.clear();
+    void server.close().then(stopped);
+  };
   channel.on('message', (m, handle) => {
     if (!isToWorker(m)) return;
     switch (m.type) {
@@ -50,6 +66,10 @@ export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel
           (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
           (err: unknown) => reply({ type: 'ferry:reload-failed', error: (err as Error).message }),
         );
+        return;
+      case 'ferry:user-session-answer':
+        asked.get(m.id)?.(m.ok);
+        asked.delete(m.id);
         return;
       case 'ferry:stop':
         return stop();

@@ -34,7 +34,7 @@ export const accessCommands: AnyCommandSpec[] = [
         AbortSignal.timeout(30_000),
       );
       let refused = outcome.ok ? undefined : outcome.reason;
-      if (outcome.ok && !ctx.enterSession(outcome.principal)) {
+      if (outcome.ok && !(await ctx.enterSession(outcome.principal))) {
         refused = `too many sessions (maxSessions ${outcome.principal.maxSessions})`;
       }
       if (!outcome.ok || refused !== undefined) {

@@ -59,7 +59,7 @@ export interface CommandContext {
   readonly data: DataEndpoints;
   readonly transfer: Transfer;
   /** Counts this session as one of its user's; false when the user's maxSessions are all in use. */
-  enterSession(principal: Principal): boolean;
+  enterSession(principal: Principal): Promise<boolean>;
 }
 
 /** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */

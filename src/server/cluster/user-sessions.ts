@@ -1,0 +1,34 @@
+/**
+ * The primary's count of the sessions of users with a session limit, per worker, so that
+ * `maxSessions` holds across all workers (a worker asks before its PASS succeeds).
+ */
+export class UserSessions<W> {
+  private readonly byUser = new Map<string, Map<W, number>>();
+
+  /** Counts one more session of `user` on `worker`, or returns false when `max` are in use. */
+  take(worker: W, user: string, max: number): boolean {
+    const counts = this.byUser.get(user) ?? new Map<W, number>();
+    let total = 0;
+    for (const n of counts.values()) total += n;
+    if (total >= max) return false;
+    counts.set(worker, (counts.get(worker) ?? 0) + 1);
+    this.byUser.set(user, counts);
+    return true;
+  }
+
+  give(worker: W, user: string): void {
+    const counts = this.byUser.get(user);
+    const n = (counts?.get(worker) ?? 0) - 1;
+    if (n > 0) counts?.set(worker, n);
+    else counts?.delete(worker);
+    if (counts?.size === 0) this.byUser.delete(user);
+  }
+
+  /** A worker exited: its sessions died with it. */
+  forget(worker: W): void {
+    for (const [user, counts] of this.byUser) {
+      counts.delete(worker);
+      if (counts.size === 0) this.byUser.delete(user);
+    }
+  }
+}
