@@ -1,4 +1,4 @@
-import { permits, type Permission } from '../auth/permissions.js';
+import { permissionsAt, type Permission } from '../auth/permissions.js';
 import { Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VPath } from '../storage/types.js';
@@ -25,9 +25,14 @@ export async function refusal(
   if (need && session.login.phase === 'in') {
     const files = ctx.files();
     const path = target === undefined ? session.cwd : files.resolve(target);
+    const held = permissionsAt(session.login.principal, path);
+    // Upload onto an existing file is an overwrite; the stat is spared when both are held anyway.
+    const upload = need === 'upload' && target !== undefined;
     const needed =
-      need === 'upload' && target !== undefined && (await isFile(path, ctx)) ? 'overwrite' : need;
-    if (!permits(session.login.principal, needed, path)) {
+      upload && !(held.has('upload') && held.has('overwrite')) && (await isFile(path, ctx))
+        ? 'overwrite'
+        : need;
+    if (!held.has(needed)) {
       // info, as transfers are: a logged-in user's own action (warnings are rate-limited per address).
       ctx.logger.info(
         { user: session.login.principal.username, command: spec.verb, path, permission: needed },
