@@ -3,7 +3,14 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
-import { replyLine, type Reply } from '../protocol/reply.js';
+import { Code } from '../protocol/codes.js';
+import {
+  isNegative,
+  isPositiveIntermediate,
+  isPreliminary,
+  replyLine,
+  type Reply,
+} from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
@@ -73,6 +80,11 @@ export interface TransferResult {
   readonly bytes: number;
   /** Whether the data connection resumed the control TLS session (undefined without TLS). */
   readonly sessionReused: boolean | undefined;
+}
+
+/** A reply that ends a transfer in failure: anything but 1xx and 2xx (no transfer command takes a 3xx). */
+function failed(r: Reply): boolean {
+  return isPositiveIntermediate(r) || isNegative(r);
 }
 
 /** After ABOR, how long a second reply may take when the first was a 226 (Pure-FTPd sends only one). */
@@ -165,9 +177,9 @@ class Transfer {
     const early = await abortable(Promise.race([firstP, grace.promise.then(() => undefined)]), signal);
     grace.cancel();
     if (early) first = early;
-    if (first && first.code >= 200) {
+    if (first && !isPreliminary(first)) {
       // Refused (or, rarely, done without data).
-      if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+      if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
       return { reply: first, bytes: 0, sessionReused: undefined };
     }
     if (first) req.onPreliminary?.(first);
@@ -197,8 +209,8 @@ class Transfer {
     }
     if (!first) {
       first = await abortable(firstP, signal);
-      if (first.code >= 200) {
-        if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+      if (!isPreliminary(first)) {
+        if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
         return { reply: first, bytes: 0, sessionReused };
       }
       req.onPreliminary?.(first);
@@ -211,7 +223,7 @@ class Transfer {
       (r) => {
         finalReply = r;
         this.finalReceived = true;
-        if (r.code >= 300) data.destroy(new ReplyError(r.code, replyLine(r), verb));
+        if (failed(r)) data.destroy(new ReplyError(r.code, replyLine(r), verb));
       },
       () => {},
     );
@@ -232,7 +244,7 @@ class Transfer {
       if (signal?.aborted) throw abortedError();
       // Prefer the server's account of what went wrong.
       const r = finalReply ?? (await this.settle(finalP));
-      if (r && r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+      if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
       throw dataConnectionError(
@@ -241,7 +253,7 @@ class Transfer {
       );
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
-    if (r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+    if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
   }
 
@@ -292,11 +304,11 @@ class Transfer {
     try {
       this.control.write('ABOR');
       let r = await replyWithin(this.control, this.pending ?? this.control.read(false));
-      while (r.code < 200) r = await replyWithin(this.control, this.control.read(false));
-      if (r.code === 225) return;
-      if (r.code >= 300) {
+      while (isPreliminary(r)) r = await replyWithin(this.control, this.control.read(false));
+      if (r.code === Code.DataOpenNoTransfer) return;
+      if (failed(r)) {
         do r = await replyWithin(this.control, this.control.read(false));
-        while (r.code < 200);
+        while (isPreliminary(r));
         return;
       }
       const grace = delay(ABORT_GRACE_MS);
