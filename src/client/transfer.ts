@@ -13,6 +13,7 @@ import {
 } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
+import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
 import { abortedError, dataConnectionError } from './errors.js';
 import { counter } from './streams.js';
@@ -29,14 +30,8 @@ export type { DataState } from './data-endpoint.js';
  * stream has ended AND the final 2xx reply has arrived. Aborting sends ABOR and reads both the
  * transfer's reply and ABOR's (426 + 226, 226 + 426, or 226 + 225), whatever their order.
  *
- * A data connection given up before its data is through (an abort, a local error, a stall, an error
- * reply) ends with a TCP reset, never with a FIN, which looks like a normal end. After a FIN, a
- * server still sending gets one more write through; the reset that write draws turns the next into
- * EPIPE, and ProFTPD's mod_tls ends the whole session on it ("panic: SSL_ERROR_SYSCALL … Broken
- * pipe", "unexpected OpenSSL error, disconnecting"). That happens whenever the client had read all
- * that was sent when it closed. And a server reading an upload takes a FIN for its complete end.
- * After a reset, the server's writes and reads fail with ECONNRESET: the transfer fails, the
- * session stays.
+ * A data connection given up before its data is through ends with a TCP reset (data-reset.ts): the
+ * transfer gives it up only through `giveUp()`, and resets it before pipeline() destroys it.
  */
 
 export interface DataOptions {
@@ -122,9 +117,6 @@ class Transfer {
   private data: Duplex | undefined;
   /** The data connection's TCP socket (under TLS, the socket the TLS socket runs on). */
   private raw: net.Socket | undefined;
-  /** The data has been through: the server ended it ('end'), or we ended ours ('finish'). */
-  private dataThrough = false;
-  private resetting = false;
   private bytes = 0;
 
   constructor(
@@ -143,9 +135,7 @@ class Transfer {
 
   async run(): Promise<TransferResult> {
     const signal = this.req.signal;
-    const onAbort = (): void => {
-      this.data?.destroy(abortedError());
-    };
+    const onAbort = (): void => this.giveUp(abortedError());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await this.steps();
@@ -157,7 +147,7 @@ class Transfer {
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.data?.destroy();
+      this.giveUp();
     }
   }
 
@@ -187,19 +177,17 @@ class Transfer {
     // 2. The data connection (active: the server connects now), then TLS.
     const raw = await abortable(this.endpoint.connected, signal);
     this.raw = raw;
-    this.resetWhenGivenUp(raw);
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
     raw.on('timeout', () => {
       stalled = dataConnectionError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
-      raw.destroy(stalled);
+      this.giveUp(stalled);
     });
     let data: Duplex = raw;
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
       const sock = await abortable(dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs), signal);
-      this.resetWhenGivenUp(sock);
       this.data = sock;
       data = sock;
       sock.on('error', () => {});
@@ -223,7 +211,7 @@ class Transfer {
       (r) => {
         finalReply = r;
         this.finalReceived = true;
-        if (failed(r)) data.destroy(new ReplyError(r.code, replyLine(r), verb));
+        if (failed(r)) this.giveUp(new ReplyError(r.code, replyLine(r), verb));
       },
       () => {},
     );
@@ -231,13 +219,17 @@ class Transfer {
       this.bytes += n;
       req.onBytes?.(this.bytes);
     });
+    const body = req.body;
+    const stopResetting = resetWhenPipelineFails(raw, data, [
+      body.direction === 'download' ? body.sink : body.source,
+    ]);
     try {
-      if (req.body.direction === 'download') {
-        await pipeline(data, count, req.body.sink, { end: req.body.end ?? true });
+      if (body.direction === 'download') {
+        await pipeline(data, count, body.sink, { end: body.end ?? true });
       } else {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
-        await pipeline(req.body.source, count, data);
+        await pipeline(body.source, count, data);
         await closed(data, o.dataTimeoutMs);
       }
     } catch (err) {
@@ -251,35 +243,17 @@ class Transfer {
         `The data connection failed: ${err instanceof Error ? err.message : String(err)}`,
         err,
       );
+    } finally {
+      stopResetting();
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
     if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
   }
 
-  /**
-   * Makes every destroy of `stream` (ours, the pipeline's, Node's own) reset the TCP connection
-   * first while the data is not through (see the top of this file). Destroying the TLS socket would
-   * close the TCP socket with a FIN at once, so the reset has to come before it.
-   */
-  private resetWhenGivenUp(stream: Duplex): void {
-    const through = (): void => {
-      this.dataThrough = true;
-    };
-    stream.once('end', through);
-    stream.once('finish', through);
-    const destroy = stream.destroy.bind(stream);
-    stream.destroy = (err?: Error): Duplex => {
-      this.resetRaw();
-      return destroy(err);
-    };
-  }
-
-  private resetRaw(): void {
-    const raw = this.raw;
-    if (this.dataThrough || this.resetting || !raw || raw.destroyed) return;
-    this.resetting = true; // resetAndDestroy() calls destroy() again
-    raw.resetAndDestroy();
+  /** Ends the data connection, if there is one: a reset unless its data is through (data-reset.ts). */
+  private giveUp(err?: Error): void {
+    if (this.raw && this.data) giveUp(this.raw, this.data, err);
   }
 
   /** The reply if it comes within the reply timeout, else undefined (the connection is closed). */
@@ -298,7 +272,7 @@ class Transfer {
    * (a later straggler is dropped before the next command by ClientControlConnection.write).
    */
   private async sendAbort(): Promise<void> {
-    this.data?.destroy();
+    this.giveUp();
     if (!this.commandSent || this.control.failure) return;
     if (this.finalReceived) return; // the transfer was over: nothing to abort
     try {
