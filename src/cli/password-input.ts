@@ -15,8 +15,9 @@ export async function passwordFromStdin(): Promise<string> {
 /** Reads a line from the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
   const input = process.stdin;
-  process.stderr.write(question);
+  // Echo off before the prompt shows: whatever is typed once it is visible is never echoed.
   input.setRawMode(true);
+  process.stderr.write(question);
   input.resume();
   return new Promise((resolve, reject) => {
     let typed = '';
