@@ -49,8 +49,12 @@ export interface Principal {
   readOnly: boolean;
 }
 
-/** `reason` is for the server log; clients get a generic reply. */
-export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; reason: string };
+/**
+ * `reason` is for the server log; clients get a generic reply. `unknownUser` tells the defender
+ * (which scores it higher), never the client.
+ */
+export type AuthOutcome =
+  { ok: true; principal: Principal } | { ok: false; reason: string; unknownUser?: boolean };
 
 export interface Authenticator {
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome>;

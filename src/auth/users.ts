@@ -101,7 +101,8 @@ export class UserTable implements Authenticator {
       (user !== undefined && this.#remembered(c.username, digest)) ||
       (await verifyPassword(password, user?.passwordHash ?? DUMMY_HASH));
     signal.throwIfAborted();
-    if (!user || !matched) return { ok: false, reason: REJECTED };
+    if (!user) return { ok: false, reason: REJECTED, unknownUser: true };
+    if (!matched) return { ok: false, reason: REJECTED };
     this.#remember(c.username, digest);
     const principal: Principal = {
       username: user.username,

@@ -15,6 +15,40 @@ const userSchema = z
   })
   .strict();
 
+const seconds = z.number().int().positive();
+const count = z.number().int().positive();
+const points = z.number().int().nonnegative();
+
+/** `defender:`: scores, bans and the limits before login (README, "Defender"). */
+const defenderSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    allow: z.array(z.string()).optional(),
+    threshold: count.optional(),
+    windowSeconds: seconds.optional(),
+    banSeconds: seconds.optional(),
+    maxBanSeconds: seconds.optional(),
+    scores: z
+      .object({
+        failedLogin: points.optional(),
+        unknownUser: points.optional(),
+        tlsFailure: points.optional(),
+        limitRefused: points.optional(),
+      })
+      .strict()
+      .optional(),
+    handshakeTimeoutSeconds: seconds.optional(),
+    loginTimeoutSeconds: seconds.optional(),
+    maxUnauthenticatedPerAddress: count.optional(),
+    maxPassivePerAddress: count.optional(),
+    maxPassivePerUser: count.optional(),
+    maxPasswordChecks: count.optional(),
+    maxPasswordChecksPerAddress: count.optional(),
+  })
+  .strict();
+
+export type DefenderConfig = z.infer<typeof defenderSchema>;
+
 export const configSchema = z
   .object({
     root: z.string().min(1).optional(),
@@ -49,6 +83,7 @@ export const configSchema = z
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
     workers: z.number().int().min(1).max(1024).optional(),
+    defender: defenderSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   })
   .strict();

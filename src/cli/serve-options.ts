@@ -8,6 +8,7 @@ import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
 import { parsePortRange, type FileConfig } from './config.js';
+import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** `ferry serve`'s flags as commander parses them. */
@@ -90,6 +91,8 @@ export async function serveSetup(
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
+  const dataDir = path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry'));
+  const defense = defenderOptions(config.defender, dataDir);
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
@@ -103,7 +106,7 @@ export async function serveSetup(
           keyFile: path.resolve(flags.key[i] ?? ''),
         })),
       ],
-      dataDir: path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')),
+      dataDir,
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
     },
@@ -114,8 +117,16 @@ export async function serveSetup(
       ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),
       address: flags.pasvAddress ?? config.passiveAddress,
     },
-    timeouts: config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : undefined,
-    limits: { maxSessions: config.maxSessions, maxSessionsPerAddress: config.maxSessionsPerAddress },
+    timeouts: {
+      ...defense.timeouts,
+      ...(config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : {}),
+    },
+    limits: {
+      ...defense.limits,
+      maxSessions: config.maxSessions,
+      maxSessionsPerAddress: config.maxSessionsPerAddress,
+    },
+    defender: defense.defender,
   };
 
   // Server option keys (longest prefix first) and the flag or config key that sets them.
@@ -133,7 +144,11 @@ export async function serveSetup(
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
     ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
+    ['timeouts.handshakeMs', `${file}: defender.handshakeTimeoutSeconds`],
+    ['timeouts.loginMs', `${file}: defender.loginTimeoutSeconds`],
     ['timeouts', `${file}: idleTimeoutSeconds`],
+    ['defender.allow', `${file}: defender.allow`],
+    ['defender', `${file}: defender`],
     ['limits.maxSessionsPerAddress', `${file}: maxSessionsPerAddress`],
     ['limits.maxSessions', `${file}: maxSessions`],
   ];

@@ -1,3 +1,5 @@
+import type { DefenderEvent } from '../../defender/defender.js';
+
 /**
  * What a cluster primary and its workers say to each other over the IPC channel. A connection
  * message carries the accepted TCP socket as its handle.
@@ -6,12 +8,18 @@ export type ToWorker =
   | { readonly type: 'ferry:init'; readonly data: unknown }
   | { readonly type: 'ferry:connection'; readonly id: number; readonly implicit: boolean }
   | { readonly type: 'ferry:reload' }
+  /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
+  | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
   | { readonly type: 'ferry:stop' }
   | { readonly type: 'ferry:destroy' };
 
 export type FromWorker =
   | { readonly type: 'ferry:ready' }
   | { readonly type: 'ferry:closed'; readonly id: number }
+  /** Connection `id` logged in: no longer counted as unauthenticated. */
+  | { readonly type: 'ferry:login'; readonly id: number }
+  /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
+  | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
   | { readonly type: 'ferry:reload-failed'; readonly error: string };
 
@@ -19,12 +27,15 @@ const toWorkerTypes = new Set<string>([
   'ferry:init',
   'ferry:connection',
   'ferry:reload',
+  'ferry:ban',
   'ferry:stop',
   'ferry:destroy',
 ]);
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
   'ferry:closed',
+  'ferry:login',
+  'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',
 ]);
