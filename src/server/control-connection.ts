@@ -82,7 +82,7 @@ export class ControlConnection {
   private readonly disconnect = new AbortController();
 
   constructor(
-    socket: net.Socket,
+    private readonly socket: net.Socket,
     implicit: boolean,
     private readonly rt: ServerRuntime,
     /** The first successful login (no longer an unauthenticated connection). */
@@ -144,6 +144,7 @@ export class ControlConnection {
   private async startTls(): Promise<boolean> {
     const family = new SessionFamily(this.rt.certificates.sessionContext());
     this.handshaking = true;
+    const before = this.socket.bytesRead;
     try {
       await this.channel.startTls({
         role: 'server',
@@ -157,7 +158,8 @@ export class ControlConnection {
       return true;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
-      this.rt.defender.record(this.address, 'tls-failure');
+      // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
+      if (this.socket.bytesRead > before) this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
       return false;
     } finally {

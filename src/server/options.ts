@@ -65,8 +65,6 @@ export interface ServerOptions {
     /** Password checks (scrypt) running at once, overall and per address; more wait in turn. */
     maxPasswordChecks?: number;
     maxPasswordChecksPerAddress?: number;
-    /** Password checks waiting per address; more fail at once, without hashing. */
-    maxPasswordChecksQueuedPerAddress?: number;
   };
   /** Scores per address, bans, the allow list (see the README's "Defender"). */
   defender?: {
@@ -152,7 +150,6 @@ const schema = z.object({
       maxPassivePerUser: z.number().int().positive().optional(),
       maxPasswordChecks: z.number().int().positive().optional(),
       maxPasswordChecksPerAddress: z.number().int().positive().optional(),
-      maxPasswordChecksQueuedPerAddress: z.number().int().positive().optional(),
     })
     .optional(),
   defender: z
@@ -220,7 +217,6 @@ export interface ResolvedOptions {
     maxPassivePerUser: number;
     maxPasswordChecks: number;
     maxPasswordChecksPerAddress: number;
-    maxPasswordChecksQueuedPerAddress: number;
   };
   defender: DefenderSettings & {
     enabled: boolean;
@@ -293,7 +289,6 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       maxPassivePerUser: v.limits?.maxPassivePerUser ?? 16,
       maxPasswordChecks: v.limits?.maxPasswordChecks ?? 2,
       maxPasswordChecksPerAddress: v.limits?.maxPasswordChecksPerAddress ?? 1,
-      maxPasswordChecksQueuedPerAddress: v.limits?.maxPasswordChecksQueuedPerAddress ?? 16,
     },
     defender: {
       enabled: v.defender?.enabled ?? true,

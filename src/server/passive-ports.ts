@@ -15,7 +15,7 @@ export interface PassiveLimits {
 /** A passive port refused because its owner holds too many: 425, and scored by the defender. */
 export class PassiveLimitError extends FerryError {
   constructor(message: string) {
-    super('ERR_DATA_CONNECTION', message);
+    super('ERR_PASSIVE_LIMIT', message);
   }
 }
 

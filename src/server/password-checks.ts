@@ -6,8 +6,6 @@ export interface PasswordCheckLimits {
   /** Checks running at once, over all addresses. */
   readonly overall: number;
   readonly perAddress: number;
-  /** Checks waiting per address; more fail at once, without hashing. */
-  readonly queuedPerAddress: number;
 }
 
 interface Waiting {
@@ -24,7 +22,8 @@ interface PerAddress {
  * budget that one address must not own. At most `overall` run at once and `perAddress` per
  * address; the rest wait, and the addresses with waiting checks take turns (round robin), so a
  * login from a quiet address waits for at most one running check to end, however many an
- * attacker queues. Beyond `queuedPerAddress` waiting, a check fails at once.
+ * attacker queues. What waits is bounded by the connections not logged in (one PASS at a time
+ * each; maxUnauthenticatedPerAddress per address).
  */
 export class PasswordCheckQueue {
   private running = 0;
@@ -34,10 +33,10 @@ export class PasswordCheckQueue {
 
   constructor(private readonly limits: PasswordCheckLimits) {}
 
-  /** Runs `check` in its turn; undefined (without running it) when the address has too many waiting or `signal` aborts. */
+  /** Runs `check` in its turn; undefined (without running it) when `signal` aborts first. */
   run<T>(address: string, signal: AbortSignal, check: () => Promise<T>): Promise<T | undefined> {
     const a = this.entry(address);
-    if (signal.aborted || a.waiting.length >= this.limits.queuedPerAddress) {
+    if (signal.aborted) {
       this.forget(address, a);
       return Promise.resolve(undefined);
     }
@@ -124,7 +123,7 @@ export function guardAuthenticator(
           ? Promise.resolve<AuthOutcome>({ ok: false, reason: 'address banned' })
           : inner.authenticate(c, signal),
       );
-      const result = outcome ?? { ok: false, reason: 'too many password checks waiting from this address' };
+      const result = outcome ?? { ok: false, reason: 'password check cancelled' };
       if (!result.ok) defender.record(address, result.unknownUser ? 'unknown-user' : 'failed-login');
       return result;
     },

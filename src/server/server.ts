@@ -49,7 +49,6 @@ export class FerryServer {
     const checks = new PasswordCheckQueue({
       overall: o.limits.maxPasswordChecks,
       perAddress: o.limits.maxPasswordChecksPerAddress,
-      queuedPerAddress: o.limits.maxPasswordChecksQueuedPerAddress,
     });
     this.runtime = {
       // Handlers see the authenticator through the password-check queue and the defender.
