@@ -112,7 +112,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join('.') || '(top level)';
     const hint =
-      issue?.code === 'unrecognized_keys'
+      issue?.code === 'unrecognized_keys' && issue.path.length === 0
         ? ` (known keys: ${Object.keys(configSchema.shape).join(', ')})`
         : '';
     throw new FerryError('ERR_INVALID_OPTION', `${file}: ${key}: ${issue?.message ?? 'invalid'}${hint}`);
