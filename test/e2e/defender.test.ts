@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
+import type { Reply } from '../../src/protocol/reply.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
@@ -180,11 +181,15 @@ describe('defender: login timeout', () => {
       const ftp = await connectFrom(ts, mode, ATTACKER);
       try {
         // Keeps talking (slowloris): NOOP resets the idle timer, never the login deadline.
-        let r = await ftp.cmd('NOOP', 200);
-        while (r.code === 200) {
-          await sleep(50); // pacing the client, not waiting for the server
-          r = await ftp.cmd('NOOP');
-        }
+        const talk = async (): Promise<Reply> => {
+          let r = await ftp.cmd('NOOP', 200);
+          while (r.code === 200) {
+            await sleep(50); // pacing the client, not waiting for the server
+            r = await ftp.cmd('NOOP');
+          }
+          return r;
+        };
+        const r = await withDeadline(talk(), 20_000, 'the login timeout');
         assert.equal(r.code, 421, textOf(r));
         assert.match(textOf(r), /Login timeout/);
         await withDeadline(ftp.closed, 5_000, 'the server to close');
