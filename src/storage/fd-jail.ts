@@ -5,10 +5,10 @@
 // which the kernel resolves to the opened object even if its path was renamed or replaced by a
 // symlink meanwhile (the equivalent of openat/renameat/unlinkat/mkdirat, which Node lacks).
 import { constants, statSync, type Stats } from 'node:fs';
-import { open, readlink, type FileHandle } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import { FerryError } from '../errors.js';
 import { storageError } from './fs-errors.js';
+import { MetaFs } from './meta-fs.js';
 
 /** O_PATH (Linux; Node does not export it): a reference to the object, not an opened file. */
 const O_PATH = 0o10000000;
@@ -56,14 +56,15 @@ export function toVPath(real: string, rootReal: string): string {
 /** An object opened by descriptor and verified (when opened) to be inside the root. */
 export class Pinned {
   constructor(
-    readonly fh: FileHandle,
+    readonly fd: number,
     /** fstat of the opened object (a symlink only when pinned with `allowLink`). */
     readonly st: Stats,
+    private readonly meta: MetaFs,
   ) {}
 
   /** The magic link to the object itself. */
   get path(): string {
-    return fdPath(this.fh.fd);
+    return fdPath(this.fd);
   }
 
   /** `name` inside this directory, whatever its path is by now. `name` has no '/'. */
@@ -72,13 +73,16 @@ export class Pinned {
   }
 
   close(): Promise<void> {
-    return this.fh.close().catch(noop);
+    return this.meta.close(this.fd).catch(noop);
   }
 }
 
 /** Verifies descriptors against the real root of one LocalStorage. */
 export class FdJail {
-  constructor(readonly rootReal: string) {}
+  constructor(
+    readonly rootReal: string,
+    readonly meta: MetaFs = new MetaFs(),
+  ) {}
 
   /** Pins the object at host path `real` (its last component is not followed). */
   pin(real: string, op: string, p: string): Promise<Pinned> {
@@ -106,31 +110,26 @@ export class FdJail {
   }
 
   /** Re-checks where an opened object is now (before a rename or create through it). */
-  async verify(fh: FileHandle, op: string, p: string): Promise<void> {
+  async verify(fd: number, op: string, p: string): Promise<void> {
     let now: string;
     try {
-      now = await readlink(fdPath(fh.fd));
+      now = await this.meta.readlink(fdPath(fd));
     } catch (err) {
       throw storageError('transient', op, p, err);
     }
     if (!isInside(now, this.rootReal)) throw storageError('permission-denied', op, p);
   }
 
-  /** Opens the pinned object for I/O (same inode: the magic link is not a path lookup). */
-  async reopen(pin: Pinned, flags: number): Promise<FileHandle> {
-    return open(pin.path, flags);
-  }
-
   async #pin(path: string, op: string, p: string, allowLink: boolean): Promise<Pinned> {
-    const fh = await open(path, PIN_FLAGS);
+    const fd = await this.meta.open(path, PIN_FLAGS);
     try {
-      await this.verify(fh, op, p);
-      const st = await fh.stat();
+      await this.verify(fd, op, p);
+      const st = await this.meta.fstat(fd);
       // A symlink here means the real path changed under us after realpath: refuse, never follow.
       if (st.isSymbolicLink() && !allowLink) throw storageError('permission-denied', op, p);
-      return new Pinned(fh, st);
+      return new Pinned(fd, st, this.meta);
     } catch (err) {
-      await fh.close().catch(noop);
+      await this.meta.close(fd).catch(noop);
       throw err;
     }
   }

@@ -64,7 +64,7 @@ export async function atomicWrite(
   let ws: FileWriter | undefined;
   let committed = false;
   try {
-    await jail.verify(t.dir.fh, 'write', p);
+    await jail.verify(t.dir.fd, 'write', p);
     // O_EXCL reserves a fresh name and never follows a planted symlink. This one descriptor is
     // used for every step; it stays open until the rename, which marks the upload as in progress.
     tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
@@ -78,7 +78,7 @@ export async function atomicWrite(
     });
     await pipeline(src, ws, { signal: c.signal });
     await tmp.sync(); // durable before it replaces anything
-    await jail.verify(t.dir.fh, 'write', p);
+    await jail.verify(t.dir.fd, 'write', p);
     await assertSameFile(tmpPath, tmp, p);
     await rename(tmpPath, t.dir.child(t.name));
     committed = true;

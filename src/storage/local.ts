@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { lstat as lstatCb, lstatSync, type Stats } from 'node:fs';
+import { createReadStream, lstat as lstatCb, lstatSync, type Stats } from 'node:fs';
 import {
   chmod,
   lstat,
   mkdir,
-  open,
   opendir,
   readdir,
   realpath,
@@ -14,7 +13,7 @@ import {
   utimes,
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { setImmediate } from 'node:timers/promises';
 import { FerryError } from '../errors.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
@@ -41,6 +40,8 @@ export interface LocalStorageOptions {
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
 const STAT_BATCH = 256;
+/** Downloads up to this size are read at once, not streamed. */
+const SMALL_READ = 256 * 1024;
 /** An lstat slower than this moves the listing to the thread pool. */
 const SLOW_LSTAT_MS = 1;
 /** The longest a listing keeps the event loop before giving it a turn. */
@@ -107,9 +108,22 @@ export class LocalStorage implements StorageBackend {
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
       if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
-      // The verified inode itself, opened for reading through its magic link.
-      const fh = await open(obj.path, REOPEN_READ);
-      return addAbortSignal(c.signal, fh.createReadStream({ start: o.offset, highWaterMark: CHUNK }));
+      // The verified inode itself, opened for reading through its magic link. What the file holds
+      // now (the size the 150 announced) is sent: no extra read to find the end.
+      const { meta } = await this.#fdJail();
+      const remaining = obj.st.size - o.offset;
+      if (remaining <= SMALL_READ) {
+        const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
+        return addAbortSignal(
+          c.signal,
+          Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false }),
+        );
+      }
+      const fd = await meta.open(obj.path, REOPEN_READ);
+      const end = obj.st.size - 1;
+      // Each read allocates a buffer of highWaterMark bytes.
+      const highWaterMark = Math.min(CHUNK, remaining);
+      return addAbortSignal(c.signal, createReadStream('', { fd, start: o.offset, end, highWaterMark }));
     } catch (err) {
       throw mapFsError(err, 'read', p);
     } finally {
@@ -191,8 +205,8 @@ export class LocalStorage implements StorageBackend {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
           if (!same && (al.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
         }
-        await jail.verify(a.dir.fh, 'rename', from);
-        await jail.verify(b.dir.fh, 'rename', to);
+        await jail.verify(a.dir.fd, 'rename', from);
+        await jail.verify(b.dir.fd, 'rename', to);
         try {
           await rename(a.dir.child(a.name), b.dir.child(b.name));
         } catch (err) {
@@ -314,7 +328,7 @@ export class LocalStorage implements StorageBackend {
     if (segs.some(isTempName)) throw storageError('name-not-allowed', op, shown);
     let real: string;
     try {
-      real = await realpath(join(rootReal, ...segs));
+      real = await (await this.#fdJail()).meta.realpath(join(rootReal, ...segs));
     } catch (err) {
       const code = errnoCode(err);
       // Do not reveal what exists beyond a link that leads outside: check the deepest ancestor.

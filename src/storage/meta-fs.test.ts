@@ -1,0 +1,39 @@
+// MetaFs gives the same answers on its synchronous (fast) and asynchronous (after a slow call) paths.
+import assert from 'node:assert/strict';
+import { constants } from 'node:fs';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { MetaFs } from './meta-fs.js';
+
+describe('MetaFs', () => {
+  for (const [name, slowMs] of [
+    ['fast (synchronous)', Infinity],
+    ['after a slow call (asynchronous)', -1],
+  ] as const) {
+    it(`${name}: realpath, open, fstat, readlink, readSmall and errors`, async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'ferry-meta-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      await writeFile(join(dir, 'f.bin'), Buffer.from('0123456789'));
+      await symlink('f.bin', join(dir, 'link'));
+      const meta = new MetaFs(slowMs);
+      await meta.realpath(dir); // a first call: the slow one switches the path for the next ones
+      assert.equal(await meta.realpath(join(dir, 'link')), join(await meta.realpath(dir), 'f.bin'));
+      assert.equal(await meta.readlink(join(dir, 'link')), 'f.bin');
+      const fd = await meta.open(join(dir, 'f.bin'), constants.O_RDONLY);
+      assert.equal((await meta.fstat(fd)).size, 10);
+      await meta.close(fd);
+      const path = join(dir, 'f.bin');
+      assert.equal((await meta.readSmall(path, constants.O_RDONLY, 3, 4)).toString(), '3456');
+      assert.equal(
+        (await meta.readSmall(path, constants.O_RDONLY, 8, 100)).toString(),
+        '89',
+        'short at the end',
+      );
+      assert.equal((await meta.readSmall(path, constants.O_RDONLY, 0, 0)).length, 0);
+      await assert.rejects(meta.open(join(dir, 'missing'), constants.O_RDONLY), { code: 'ENOENT' });
+      await assert.rejects(meta.realpath(join(dir, 'missing')), { code: 'ENOENT' });
+    });
+  }
+});

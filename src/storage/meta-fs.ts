@@ -1,0 +1,122 @@
+import {
+  close as closeCb,
+  closeSync,
+  fstat as fstatCb,
+  fstatSync,
+  open as openCb,
+  openSync,
+  readSync,
+  readlink as readlinkCb,
+  readlinkSync,
+  realpath as realpathCb,
+  realpathSync,
+  type Stats,
+} from 'node:fs';
+import { open } from 'node:fs/promises';
+import { promisify } from 'node:util';
+
+/** A call slower than this means the filesystem is not local (or the disk is cold). */
+const SLOW_MS = 1;
+/** After a slow call, the asynchronous API for this long before trying the fast path again. */
+const ASYNC_FOR_MS = 10_000;
+
+const openAsync = promisify(openCb);
+const fstatAsync = promisify(fstatCb);
+const closeAsync = promisify(closeCb);
+const readlinkAsync = promisify(readlinkCb);
+const realpathAsync = promisify(realpathCb.native);
+
+/**
+ * The metadata system calls of one LocalStorage (realpath, open, readlink, fstat, close). On a
+ * local disk each takes microseconds, while a round trip through libuv's thread pool costs a
+ * fraction of a millisecond of latency, and a small RETR makes a dozen: they run synchronously
+ * while they stay fast. One slow call (a network filesystem, a cold disk) sends this storage to
+ * the asynchronous API for a while, so the event loop is never held up for long.
+ */
+export class MetaFs {
+  #asyncUntil = 0;
+
+  /** `slowMs`: what counts as a slow call (tests pass -1 to take the asynchronous path). */
+  constructor(private readonly slowMs = SLOW_MS) {}
+
+  realpath(path: string): Promise<string> {
+    return this.#run(
+      () => realpathSync.native(path),
+      () => realpathAsync(path),
+    );
+  }
+
+  open(path: string, flags: number, mode?: number): Promise<number> {
+    return this.#run(
+      () => openSync(path, flags, mode),
+      () => openAsync(path, flags, mode),
+    );
+  }
+
+  fstat(fd: number): Promise<Stats> {
+    return this.#run(
+      () => fstatSync(fd),
+      () => fstatAsync(fd),
+    );
+  }
+
+  readlink(path: string): Promise<string> {
+    return this.#run(
+      () => readlinkSync(path),
+      () => readlinkAsync(path),
+    );
+  }
+
+  close(fd: number): Promise<void> {
+    return this.#run(
+      () => closeSync(fd),
+      () => closeAsync(fd),
+    );
+  }
+
+  /**
+   * Up to `length` bytes of the file at `path` from `position` (fewer at its end), for downloads
+   * small enough that one read beats a stream's thread-pool round trips.
+   */
+  readSmall(path: string, flags: number, position: number, length: number): Promise<Buffer> {
+    return this.#run(
+      () => {
+        const fd = openSync(path, flags);
+        try {
+          const buf = Buffer.allocUnsafe(length);
+          let got = 0;
+          for (let n = -1; got < length && n !== 0; got += n)
+            n = readSync(fd, buf, got, length - got, position + got);
+          return buf.subarray(0, got);
+        } finally {
+          closeSync(fd);
+        }
+      },
+      async () => {
+        const fh = await open(path, flags);
+        try {
+          const buf = Buffer.allocUnsafe(length);
+          let got = 0;
+          for (let n = -1; got < length && n !== 0; got += n)
+            ({ bytesRead: n } = await fh.read(buf, got, length - got, position + got));
+          return buf.subarray(0, got);
+        } finally {
+          await fh.close();
+        }
+      },
+    );
+  }
+
+  #run<T>(sync: () => T, async: () => Promise<T>): Promise<T> {
+    const start = performance.now();
+    if (start < this.#asyncUntil) return async();
+    try {
+      return Promise.resolve(sync());
+    } catch (err) {
+      return Promise.reject(err as Error);
+    } finally {
+      const end = performance.now();
+      if (end - start > this.slowMs) this.#asyncUntil = end + ASYNC_FOR_MS;
+    }
+  }
+}
