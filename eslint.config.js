@@ -67,6 +67,25 @@ const PURE = {
   },
 };
 
+// The client reads replies by name (Code.*) or by class (protocol/reply.ts: isPreliminary,
+// isPositiveCompletion, isNegative, …), never by comparing a code with a number.
+const REPLY_CODE = '/^[1-6]\\d\\d$/';
+const BY_NAME = 'Compare reply codes by name (Code.*) or by class (protocol/reply.ts), not by number.';
+const REPLY_CODES_BY_NAME = {
+  files: ['src/client/**/*.ts', 'src/cli/client*.ts'],
+  rules: {
+    'no-restricted-syntax': [
+      'error',
+      {
+        selector: `BinaryExpression[operator=/^[<>=!]=?=?$/] > Literal[raw=${REPLY_CODE}]`,
+        message: BY_NAME,
+      },
+      { selector: `ArrayExpression > Literal[raw=${REPLY_CODE}]`, message: BY_NAME },
+      { selector: `SwitchCase > Literal[raw=${REPLY_CODE}]`, message: BY_NAME },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.peers/', 'bench/node_modules/', 'bench/dist/'] },
   js.configs.recommended,
@@ -85,4 +104,5 @@ export default tseslint.config(
   },
   ...boundaries,
   PURE,
+  REPLY_CODES_BY_NAME,
 );

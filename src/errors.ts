@@ -75,9 +75,9 @@ export class StorageError extends FerryError {
 
 /** A reply from a remote server that the client did not expect (carries the code and text). */
 export class ReplyError extends FerryError {
-  readonly replyCode: number;
+  readonly replyCode: ReplyCode;
   readonly replyText: string;
-  constructor(replyCode: number, replyText: string, command?: string) {
+  constructor(replyCode: ReplyCode, replyText: string, command?: string) {
     super('ERR_REPLY', `${command ? `${command}: ` : ''}${replyCode} ${replyText}`);
     this.name = 'ReplyError';
     this.replyCode = replyCode;

@@ -5,5 +5,6 @@ export {
   descendants,
   memoryOf,
   memoryOfAll,
+  openFilesSoftLimit,
   readStat,
 } from '../../dist/test/support/proc.js';

@@ -11,7 +11,7 @@ import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../cli
 import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
-import { formatReply } from '../protocol/reply.js';
+import { formatReply, isNegative } from '../protocol/reply.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -554,7 +554,7 @@ export function registerClientCommands(program: Command): void {
               ? await client.ccc()
               : await client.send(line);
         process.stdout.write(formatReply(r).replaceAll('\r\n', '\n'));
-        return r.code >= 400 ? EXIT.remote : EXIT.ok;
+        return isNegative(r) ? EXIT.remote : EXIT.ok;
       });
     });
 }

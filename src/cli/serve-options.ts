@@ -7,6 +7,7 @@ import { UserTable, type UserEntry } from '../auth/users.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
+import { StatPool } from '../storage/stat-pool.js';
 import { parsePortRange, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -93,11 +94,13 @@ export async function serveSetup(
 
   const dataDir = path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry'));
   const defense = defenderOptions(config.defender, dataDir);
+  // One pool of lstat threads for all sessions' listings; its threads never hold the process open.
+  const statPool = new StatPool();
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.table,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
+    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly, statPool }),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

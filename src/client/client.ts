@@ -1,5 +1,6 @@
 import type { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
+import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, type Reply } from '../protocol/reply.js';
 import { FerryError } from '../errors.js';
 import { formatTimeVal } from '../protocol/listing.js';
@@ -185,7 +186,7 @@ export class FerryClient {
   /** RNFR + RNTO. */
   rename(from: string, to: string): Promise<void> {
     return this.task('rename', async () => {
-      await command(this.s, `RNFR ${pathArg(from)}`, (r) => r.code === 350);
+      await command(this.s, `RNFR ${pathArg(from)}`, (r) => r.code === Code.PendingFurtherInfo);
       await command(this.s, `RNTO ${pathArg(to)}`);
     });
   }
@@ -214,7 +215,7 @@ export class FerryClient {
   /** The current directory (PWD). */
   pwd(): Promise<string> {
     return this.task('pwd', async () => {
-      const r = await command(this.s, 'PWD', (x) => x.code === 257);
+      const r = await command(this.s, 'PWD', (x) => x.code === Code.PathCreated);
       return parsePwdReply(r) ?? '';
     });
   }
@@ -224,7 +225,7 @@ export class FerryClient {
     return this.task('cd', async () => {
       await command(this.s, `CWD ${pathArg(path)}`);
       const r = await this.s.control.request('PWD');
-      if (r.code === 257) this.s.home = parsePwdReply(r) ?? this.s.home;
+      if (r.code === Code.PathCreated) this.s.home = parsePwdReply(r) ?? this.s.home;
     });
   }
 

@@ -1,6 +1,7 @@
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
-import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
+import { Code } from '../protocol/codes.js';
+import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../protocol/reply.js';
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
@@ -96,7 +97,7 @@ async function greetAndLogin(s: ClientSession): Promise<void> {
   let greeting: Reply;
   try {
     greeting = await c.read();
-    while (greeting.code < 200) greeting = await c.read();
+    while (isPreliminary(greeting)) greeting = await c.read();
   } catch (err) {
     if (err instanceof FerryError && err.code === 'ERR_TIMEOUT' && s.security !== 'implicit') {
       throw new FerryError(
@@ -107,7 +108,7 @@ async function greetAndLogin(s: ClientSession): Promise<void> {
     }
     throw err;
   }
-  if (greeting.code !== 220) {
+  if (greeting.code !== Code.ServiceReady) {
     throw new ConnectionError(`The server refused the connection: ${greeting.code} ${replyLine(greeting)}`);
   }
   s.impliesProt = s.security === 'implicit' && impliesProtOnImplicit(greeting);
@@ -156,7 +157,7 @@ async function secureAndLogin(s: ClientSession): Promise<void> {
   if (s.security === 'explicit') {
     const mech = s.opts.authMechanism ?? 'TLS';
     const r = await c.request(`AUTH ${mech}`);
-    if (r.code !== 234 && r.code !== 334) {
+    if (r.code !== Code.SecurityExchangeComplete && r.code !== Code.SecurityMechanismAccepted) {
       throw new FerryError(
         'ERR_TLS',
         `The server refused AUTH ${mech}: ${r.code} ${replyLine(r)}${mech === 'TLS' ? ' (a legacy server may need AUTH SSL: --auth ssl)' : ''}`,
@@ -175,17 +176,19 @@ async function secureAndLogin(s: ClientSession): Promise<void> {
   const type = await c.request('TYPE I');
   if (!isPositiveCompletion(type)) throw new ReplyError(type.code, replyLine(type), 'TYPE I');
   const pwd = await c.request('PWD');
-  s.home = pwd.code === 257 ? parsePwdReply(pwd) : undefined;
+  s.home = pwd.code === Code.PathCreated ? parsePwdReply(pwd) : undefined;
 }
 
 async function login(s: ClientSession): Promise<void> {
   const c = s.control;
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
-  if (r.code === 331) r = await c.request(`PASS ${s.opts.password ?? ''}`);
-  if (r.code === 332) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
-  if (r.code === 421) throw new ConnectionError(`The server closed the session: 421 ${replyLine(r)}`);
-  if (r.code !== 230 && r.code !== 202) throw new LoginError(r.code, replyLine(r));
+  if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.opts.password ?? ''}`);
+  if (r.code === Code.NeedAccount) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
+  if (r.code === Code.ServiceNotAvailable)
+    throw new ConnectionError(`The server closed the session: ${r.code} ${replyLine(r)}`);
+  if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous)
+    throw new LoginError(r.code, replyLine(r));
 }
 
 /** CCC: the control connection continues in clear (the caller refuses it on implicit FTPS). */

@@ -3,7 +3,8 @@ import net from 'node:net';
 import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { redactCommand } from '../protocol/command.js';
-import type { Reply } from '../protocol/reply.js';
+import { Code } from '../protocol/codes.js';
+import { isPreliminary, type Reply } from '../protocol/reply.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { ConnectionError, connectionError } from './errors.js';
@@ -275,8 +276,10 @@ export class ClientControlConnection {
     }
     while (this.queue.length > 0) {
       const stale = this.queue.shift();
-      if (stale && stale.code === 421) {
-        const e = new ConnectionError(`Server closing the connection: 421 ${stale.lines.join(' ')}`);
+      if (stale && stale.code === Code.ServiceNotAvailable) {
+        const e = new ConnectionError(
+          `Server closing the connection: ${stale.code} ${stale.lines.join(' ')}`,
+        );
         this.fail(e);
         throw e;
       }
@@ -327,7 +330,7 @@ export class ClientControlConnection {
     this.write(line);
     for (;;) {
       const r = await this.read(opts.timeoutMs ?? this.o.replyTimeoutMs);
-      if (r.code >= 200) return r;
+      if (!isPreliminary(r)) return r;
       opts.onPreliminary?.(r);
     }
   }

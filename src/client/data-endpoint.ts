@@ -8,7 +8,8 @@ import {
   parsePasvReply,
   sameHost,
 } from '../protocol/address.js';
-import { replyLine } from '../protocol/reply.js';
+import { Code } from '../protocol/codes.js';
+import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
 import { dataConnectionError } from './errors.js';
 
@@ -41,11 +42,11 @@ export async function openPassive(
   let port: number | undefined;
   if (!state.epsvRefused) {
     const r = await control.request('EPSV');
-    if (r.code === 229) {
+    if (r.code === Code.EnteringExtendedPassive) {
       port = parseEpsvReply(replyLine(r));
       if (port === undefined)
         throw new FerryError('ERR_PROTOCOL', `Cannot read the port in: ${r.code} ${replyLine(r)}`);
-    } else if (r.code >= 500) {
+    } else if (isPermanentNegative(r)) {
       state.epsvRefused = true;
       control.info('EPSV refused; using PASV from now on.');
     } else {
@@ -56,7 +57,7 @@ export async function openPassive(
     if (addressFamily(host) === 6)
       throw dataConnectionError('The server refused EPSV, and PASV cannot work over IPv6.');
     const r = await control.request('PASV');
-    if (r.code !== 227) throw new ReplyError(r.code, replyLine(r), 'PASV');
+    if (r.code !== Code.EnteringPassive) throw new ReplyError(r.code, replyLine(r), 'PASV');
     const hp = parsePasvReply(replyLine(r));
     if (!hp) throw new FerryError('ERR_PROTOCOL', `Cannot read the address in: ${r.code} ${replyLine(r)}`);
     if (!sameHost(hp.host, host)) {
@@ -126,8 +127,8 @@ export async function openActive(
     let ok = false;
     if (!state.eprtRefused) {
       const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
-      if (r.code >= 200 && r.code < 300) ok = true;
-      else if (r.code >= 500) {
+      if (isPositiveCompletion(r)) ok = true;
+      else if (isPermanentNegative(r)) {
         state.eprtRefused = true;
         control.info('EPRT refused; using PORT from now on.');
       } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
@@ -136,7 +137,7 @@ export async function openActive(
       if (addressFamily(local) === 6)
         throw dataConnectionError('The server refused EPRT, and PORT cannot work over IPv6.');
       const r = await control.request(`PORT ${formatPortArg(local, port)}`);
-      if (r.code < 200 || r.code >= 300) throw new ReplyError(r.code, replyLine(r), 'PORT');
+      if (!isPositiveCompletion(r)) throw new ReplyError(r.code, replyLine(r), 'PORT');
     }
   } catch (err) {
     close();

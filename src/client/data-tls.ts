@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { handshake } from '../tls/handshake.js';
 import type { ClientControlConnection } from './control.js';
+import { giveUp } from './data-reset.js';
 import { CertificateError, dataConnectionError } from './errors.js';
 import { fingerprintSha256 } from './trust.js';
 
@@ -10,7 +11,7 @@ import { fingerprintSha256 } from './trust.js';
 
 /**
  * The TLS client handshake on a data connection, resuming `session`. Certificates are not checked
- * here (see checkDataCertificate). On failure the TLS socket is destroyed.
+ * here (see checkDataCertificate). On failure the data connection is given up (data-reset.ts).
  */
 export async function dataHandshake(
   raw: net.Socket,
@@ -25,7 +26,7 @@ export async function dataHandshake(
     await handshake(sock, 'client', timeoutMs);
     return sock;
   } catch (err) {
-    sock.destroy();
+    giveUp(raw, sock);
     throw dataHandshakeError(err, timeoutMs);
   }
 }

@@ -1,4 +1,5 @@
 import { FerryError, ReplyError } from '../errors.js';
+import { Code, type ReplyCode } from '../protocol/codes.js';
 
 /**
  * Client-side errors. Every failure the client raises is a FerryError with a stable `code`; the
@@ -8,9 +9,9 @@ import { FerryError, ReplyError } from '../errors.js';
 
 /** The server refused the login (USER/PASS/ACCT); carries the reply. */
 export class LoginError extends FerryError {
-  readonly replyCode: number;
+  readonly replyCode: ReplyCode;
   readonly replyText: string;
-  constructor(replyCode: number, replyText: string) {
+  constructor(replyCode: ReplyCode, replyText: string) {
     super('ERR_AUTH', `Login refused: ${replyCode} ${replyText}`);
     this.name = 'LoginError';
     this.replyCode = replyCode;
@@ -69,9 +70,10 @@ function systemCodeOf(err: unknown): string | undefined {
 export function failureKind(err: unknown): FailureKind {
   if (err instanceof ReplyError) {
     const c = err.replyCode;
-    if (c === 421) return 'connection';
-    if (c === 425 || c === 426 || c === 522) return 'transfer';
-    if (c === 530 || c === 532) return 'auth';
+    if (c === Code.ServiceNotAvailable) return 'connection';
+    if (c === Code.CantOpenData || c === Code.TransferAborted || c === Code.TlsNegotiationFailed)
+      return 'transfer';
+    if (c === Code.NotLoggedIn || c === Code.NeedAccountToStore) return 'auth';
     return 'remote';
   }
   if (err instanceof FerryError) {

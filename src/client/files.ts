@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { stat as fsStat, unlink } from 'node:fs/promises';
+import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
@@ -53,7 +54,7 @@ const FILE_CHUNK = 1024 * 1024;
 /** The size of a remote file (SIZE), or undefined when the server cannot tell. */
 async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
   const r = await s.control.request(`SIZE ${path}`);
-  if (r.code !== 213) return undefined;
+  if (r.code !== Code.FileStatus) return undefined;
   const n = Number(replyLine(r).trim());
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
@@ -169,7 +170,7 @@ export async function upload(
     }
     if (offset > 0) {
       const rest = await s.control.request(`REST ${offset}`);
-      if (rest.code !== 350) {
+      if (rest.code !== Code.PendingFurtherInfo) {
         if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
         s.control.info('REST refused for the upload; appending instead (APPE).');
         const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });

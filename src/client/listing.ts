@@ -9,6 +9,7 @@ import {
 import { collector } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
+import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 
 /**
@@ -131,9 +132,9 @@ export async function statPath(s: ClientSession, path: string): Promise<RemoteEn
     };
   }
   const size = await s.control.request(`SIZE ${path}`);
-  if (size.code === 213) {
+  if (size.code === Code.FileStatus) {
     const mdtm = await s.control.request(`MDTM ${path}`);
-    const modified = mdtm.code === 213 ? parseTimeVal(replyLine(mdtm)) : undefined;
+    const modified = mdtm.code === Code.FileStatus ? parseTimeVal(replyLine(mdtm)) : undefined;
     return {
       name,
       type: 'file',

@@ -1,5 +1,6 @@
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
+import { Code, type ReplyCode } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
@@ -79,6 +80,13 @@ function dataOptions(s: ClientSession): DataOptions {
   };
 }
 
+/** Refusals of a data connection that ask for protection (PROT P). */
+const PROTECTION_REFUSALS: ReadonlySet<ReplyCode> = new Set<ReplyCode>([
+  Code.ProtLevelRefused,
+  Code.TlsNegotiationFailed,
+  Code.PolicyRequiresProtection,
+]);
+
 /**
  * Runs a data command. Toward an implicit FTPS server taken to imply PROT P (connect.ts), a refusal
  * that asks for protection (521, 522, 534) means it does not after all: then send PBSZ 0 and PROT P
@@ -97,7 +105,7 @@ export async function transfer(
 ) {
   const attempt = async () => {
     if (opts.rest !== undefined && opts.rest > 0) {
-      await command(s, `REST ${opts.rest}`, (r) => r.code === 350);
+      await command(s, `REST ${opts.rest}`, (r) => r.code === Code.PendingFurtherInfo);
     }
     return runTransfer(s.control, dataOptions(s), s.dataState, {
       command: line,
@@ -114,7 +122,7 @@ export async function transfer(
       s.impliesProt &&
       s.prot === 'P' &&
       err instanceof ReplyError &&
-      [521, 522, 534].includes(err.replyCode) &&
+      PROTECTION_REFUSALS.has(err.replyCode) &&
       !s.control.failure
     ) {
       s.control.info('The server did not imply PROT P on implicit FTPS; sending PBSZ 0 and PROT P.');

@@ -3,9 +3,17 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
-import { replyLine, type Reply } from '../protocol/reply.js';
+import { Code } from '../protocol/codes.js';
+import {
+  isNegative,
+  isPositiveIntermediate,
+  isPreliminary,
+  replyLine,
+  type Reply,
+} from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
+import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
 import { abortedError, dataConnectionError } from './errors.js';
 import { counter } from './streams.js';
@@ -22,14 +30,8 @@ export type { DataState } from './data-endpoint.js';
  * stream has ended AND the final 2xx reply has arrived. Aborting sends ABOR and reads both the
  * transfer's reply and ABOR's (426 + 226, 226 + 426, or 226 + 225), whatever their order.
  *
- * A data connection given up before its data is through (an abort, a local error, a stall, an error
- * reply) ends with a TCP reset, never with a FIN, which looks like a normal end. After a FIN, a
- * server still sending gets one more write through; the reset that write draws turns the next into
- * EPIPE, and ProFTPD's mod_tls ends the whole session on it ("panic: SSL_ERROR_SYSCALL … Broken
- * pipe", "unexpected OpenSSL error, disconnecting"). That happens whenever the client had read all
- * that was sent when it closed. And a server reading an upload takes a FIN for its complete end.
- * After a reset, the server's writes and reads fail with ECONNRESET: the transfer fails, the
- * session stays.
+ * A data connection given up before its data is through ends with a TCP reset (data-reset.ts): the
+ * transfer gives it up only through `giveUp()`, and resets it before pipeline() destroys it.
  */
 
 export interface DataOptions {
@@ -75,6 +77,11 @@ export interface TransferResult {
   readonly sessionReused: boolean | undefined;
 }
 
+/** A reply that ends a transfer in failure: anything but 1xx and 2xx (no transfer command takes a 3xx). */
+function failed(r: Reply): boolean {
+  return isPositiveIntermediate(r) || isNegative(r);
+}
+
 /** After ABOR, how long a second reply may take when the first was a 226 (Pure-FTPd sends only one). */
 const ABORT_GRACE_MS = 1500;
 
@@ -110,9 +117,6 @@ class Transfer {
   private data: Duplex | undefined;
   /** The data connection's TCP socket (under TLS, the socket the TLS socket runs on). */
   private raw: net.Socket | undefined;
-  /** The data has been through: the server ended it ('end'), or we ended ours ('finish'). */
-  private dataThrough = false;
-  private resetting = false;
   private bytes = 0;
 
   constructor(
@@ -131,9 +135,7 @@ class Transfer {
 
   async run(): Promise<TransferResult> {
     const signal = this.req.signal;
-    const onAbort = (): void => {
-      this.data?.destroy(abortedError());
-    };
+    const onAbort = (): void => this.giveUp(abortedError());
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await this.steps();
@@ -145,7 +147,7 @@ class Transfer {
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      this.data?.destroy();
+      this.giveUp();
     }
   }
 
@@ -165,9 +167,9 @@ class Transfer {
     const early = await abortable(Promise.race([firstP, grace.promise.then(() => undefined)]), signal);
     grace.cancel();
     if (early) first = early;
-    if (first && first.code >= 200) {
+    if (first && !isPreliminary(first)) {
       // Refused (or, rarely, done without data).
-      if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+      if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
       return { reply: first, bytes: 0, sessionReused: undefined };
     }
     if (first) req.onPreliminary?.(first);
@@ -175,19 +177,17 @@ class Transfer {
     // 2. The data connection (active: the server connects now), then TLS.
     const raw = await abortable(this.endpoint.connected, signal);
     this.raw = raw;
-    this.resetWhenGivenUp(raw);
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
     raw.on('timeout', () => {
       stalled = dataConnectionError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
-      raw.destroy(stalled);
+      this.giveUp(stalled);
     });
     let data: Duplex = raw;
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
       const sock = await abortable(dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs), signal);
-      this.resetWhenGivenUp(sock);
       this.data = sock;
       data = sock;
       sock.on('error', () => {});
@@ -197,8 +197,8 @@ class Transfer {
     }
     if (!first) {
       first = await abortable(firstP, signal);
-      if (first.code >= 200) {
-        if (first.code >= 300) throw new ReplyError(first.code, replyLine(first), verb);
+      if (!isPreliminary(first)) {
+        if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
         return { reply: first, bytes: 0, sessionReused };
       }
       req.onPreliminary?.(first);
@@ -211,7 +211,7 @@ class Transfer {
       (r) => {
         finalReply = r;
         this.finalReceived = true;
-        if (r.code >= 300) data.destroy(new ReplyError(r.code, replyLine(r), verb));
+        if (failed(r)) this.giveUp(new ReplyError(r.code, replyLine(r), verb));
       },
       () => {},
     );
@@ -219,55 +219,41 @@ class Transfer {
       this.bytes += n;
       req.onBytes?.(this.bytes);
     });
+    const body = req.body;
+    const stopResetting = resetWhenPipelineFails(raw, data, [
+      body.direction === 'download' ? body.sink : body.source,
+    ]);
     try {
-      if (req.body.direction === 'download') {
-        await pipeline(data, count, req.body.sink, { end: req.body.end ?? true });
+      if (body.direction === 'download') {
+        await pipeline(data, count, body.sink, { end: body.end ?? true });
       } else {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
-        await pipeline(req.body.source, count, data);
+        await pipeline(body.source, count, data);
         await closed(data, o.dataTimeoutMs);
       }
     } catch (err) {
       if (signal?.aborted) throw abortedError();
       // Prefer the server's account of what went wrong.
       const r = finalReply ?? (await this.settle(finalP));
-      if (r && r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+      if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
       throw dataConnectionError(
         `The data connection failed: ${err instanceof Error ? err.message : String(err)}`,
         err,
       );
+    } finally {
+      stopResetting();
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
-    if (r.code >= 300) throw new ReplyError(r.code, replyLine(r), verb);
+    if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
   }
 
-  /**
-   * Makes every destroy of `stream` (ours, the pipeline's, Node's own) reset the TCP connection
-   * first while the data is not through (see the top of this file). Destroying the TLS socket would
-   * close the TCP socket with a FIN at once, so the reset has to come before it.
-   */
-  private resetWhenGivenUp(stream: Duplex): void {
-    const through = (): void => {
-      this.dataThrough = true;
-    };
-    stream.once('end', through);
-    stream.once('finish', through);
-    const destroy = stream.destroy.bind(stream);
-    stream.destroy = (err?: Error): Duplex => {
-      this.resetRaw();
-      return destroy(err);
-    };
-  }
-
-  private resetRaw(): void {
-    const raw = this.raw;
-    if (this.dataThrough || this.resetting || !raw || raw.destroyed) return;
-    this.resetting = true; // resetAndDestroy() calls destroy() again
-    raw.resetAndDestroy();
+  /** Ends the data connection, if there is one: a reset unless its data is through (data-reset.ts). */
+  private giveUp(err?: Error): void {
+    if (this.raw && this.data) giveUp(this.raw, this.data, err);
   }
 
   /** The reply if it comes within the reply timeout, else undefined (the connection is closed). */
@@ -286,17 +272,17 @@ class Transfer {
    * (a later straggler is dropped before the next command by ClientControlConnection.write).
    */
   private async sendAbort(): Promise<void> {
-    this.data?.destroy();
+    this.giveUp();
     if (!this.commandSent || this.control.failure) return;
     if (this.finalReceived) return; // the transfer was over: nothing to abort
     try {
       this.control.write('ABOR');
       let r = await replyWithin(this.control, this.pending ?? this.control.read(false));
-      while (r.code < 200) r = await replyWithin(this.control, this.control.read(false));
-      if (r.code === 225) return;
-      if (r.code >= 300) {
+      while (isPreliminary(r)) r = await replyWithin(this.control, this.control.read(false));
+      if (r.code === Code.DataOpenNoTransfer) return;
+      if (failed(r)) {
         do r = await replyWithin(this.control, this.control.read(false));
-        while (r.code < 200);
+        while (isPreliminary(r));
         return;
       }
       const grace = delay(ABORT_GRACE_MS);

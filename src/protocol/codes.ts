@@ -20,6 +20,8 @@ export const Code = {
   EnteringExtendedPassive: 229,
   LoggedIn: 230,
   SecurityExchangeComplete: 234,
+  /** RFC 2228: AUTH accepted, security data to follow (some servers send it for AUTH TLS). */
+  SecurityMechanismAccepted: 334,
   FileActionOk: 250,
   PathCreated: 257,
   NeedPassword: 331,
@@ -45,7 +47,25 @@ export const Code = {
   PageTypeUnknown: 551,
   ExceededStorage: 552,
   NameNotAllowed: 553,
+  /** RFC 4217 9: the data connection cannot be opened with this PROT level. */
+  ProtLevelRefused: 521,
   TlsNegotiationFailed: 522,
 } as const;
 
-export type ReplyCode = (typeof Code)[keyof typeof Code] | number;
+/** A code the table above names. */
+export type NamedCode = (typeof Code)[keyof typeof Code];
+
+declare const unnamed: unique symbol;
+/**
+ * A code a server sent that the table does not name: carried as received (for messages and the
+ * caller), never written by Ferry and never compared by number (compare with `Code.*` names).
+ */
+export type UnnamedCode = number & { readonly [unnamed]: true };
+
+/** A reply code: one the table names, or one a server sent that it does not (closed: no bare numbers). */
+export type ReplyCode = NamedCode | UnnamedCode;
+
+/** A code as read from the wire (three digits, 100–699), named or not. */
+export function wireCode(n: number): ReplyCode {
+  return n as ReplyCode;
+}

@@ -1,3 +1,4 @@
+import { wireCode, type ReplyCode } from './codes.js';
 import type { Reply } from './reply.js';
 
 /**
@@ -22,7 +23,7 @@ export class ReplyParser {
   readonly maxReplyLength: number;
   private readonly decoder = new TextDecoder('utf-8');
   private partial = '';
-  private code: number | undefined;
+  private code: ReplyCode | undefined;
   private lines: string[] = [];
   private length = 0;
   /** After an overlong reply: drop text until the next line break. */
@@ -84,7 +85,7 @@ export class ReplyParser {
         if (line.trim() === '') return undefined;
         return { kind: 'invalid', line, reason: 'Not a reply line.' };
       }
-      const code = Number(m[1]);
+      const code = wireCode(Number(m[1]));
       const text = line.slice(4);
       if (m[2] === '-') {
         this.code = code;

@@ -10,9 +10,37 @@ export function reply(code: ReplyCode, ...lines: [string, ...string[]]): Reply {
   return { code, lines };
 }
 
-/** A 2xx reply (RFC 959 4.2: positive completion). */
+/*
+ * Reply classes (RFC 959 4.2), the one place that reads a reply code's first digit: everywhere else
+ * a reply is compared with `Code.*` names or these predicates.
+ */
+
+/** A 1xx reply: more replies follow for the same command. */
+export function isPreliminary(r: Reply): boolean {
+  return r.code < 200;
+}
+
+/** A 2xx reply (positive completion). */
 export function isPositiveCompletion(r: Reply): boolean {
   return r.code >= 200 && r.code < 300;
+}
+
+/** A 3xx reply (positive intermediate): the command needs another (PASS after USER, RNTO after RNFR). */
+export function isPositiveIntermediate(r: Reply): boolean {
+  return r.code >= 300 && r.code < 400;
+}
+
+/**
+ * A 4xx or 5xx reply: the command failed. 6xx (RFC 2228 protected replies, which Ferry never asks
+ * for and cannot read) counts as failed too.
+ */
+export function isNegative(r: Reply): boolean {
+  return r.code >= 400;
+}
+
+/** A 5xx reply: the command was refused and repeating it will not help (6xx counts, as above). */
+export function isPermanentNegative(r: Reply): boolean {
+  return r.code >= 500;
 }
 
 /** A reply's text on one line, for error messages and logs. */

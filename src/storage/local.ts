@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, lstat as lstatCb, lstatSync, type Stats } from 'node:fs';
+import { createReadStream, type Stats } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -14,11 +14,12 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
-import { setImmediate } from 'node:timers/promises';
 import { FerryError } from '../errors.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
+import { isLink, ListingStater, toFileStat } from './listing-stat.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
+import type { StatPool } from './stat-pool.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
@@ -36,16 +37,14 @@ export interface LocalStorageOptions {
   /** Host directory that is `/` for the session. */
   root: string;
   readOnly?: boolean;
+  /** Threads for the lstat calls of large listings, shared by a server's storages (see StatPool). */
+  statPool?: StatPool;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
 const STAT_BATCH = 256;
 /** Downloads up to this size are read at once, not streamed. */
 const SMALL_READ = 256 * 1024;
-/** An lstat slower than this moves the listing to the thread pool. */
-const SLOW_LSTAT_MS = 1;
-/** The longest a listing keeps the event loop before giving it a turn. */
-const TURN_MS = 2;
 
 const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'restart-read',
@@ -75,6 +74,7 @@ export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
   readonly #readOnly: boolean;
+  readonly #statPool: StatPool | undefined;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -84,6 +84,7 @@ export class LocalStorage implements StorageBackend {
     assertFdPathsAvailable();
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
+    this.#statPool = options.statPool;
   }
 
   get readOnly(): boolean {
@@ -273,7 +274,7 @@ export class LocalStorage implements StorageBackend {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
-    const stater = new ListingStater(d);
+    const stater = new ListingStater(d, this.#statPool);
     try {
       let done = false;
       while (!done) {
@@ -288,8 +289,13 @@ export class LocalStorage implements StorageBackend {
           if (!isTempName(e.name) && isAllowedName(e.name)) batch.push(e.name);
         }
         throwIfAborted(c.signal);
-        for (const s of await stater.stat(batch, (name, st) => entryStat(rootReal, d, dir, name, st))) {
-          if (s) yield s;
+        const stats = await stater.stat(batch);
+        for (const [i, name] of batch.entries()) {
+          const st = stats[i];
+          if (st === undefined) continue; // removed since readdir
+          const entry = toFileStat(name, joinVPath(dir, name), st);
+          if (isLink(st)) entry.target = await linkTarget(rootReal, d, name);
+          yield entry;
         }
       }
     } catch (err) {
@@ -461,76 +467,10 @@ export class LocalStorage implements StorageBackend {
   }
 }
 
-async function entryStat(
-  rootReal: string,
-  dir: Pinned,
-  vdir: VPath,
-  name: string,
-  st: Stats | undefined,
-): Promise<FileStat | undefined> {
-  if (st === undefined) return undefined; // removed since readdir
-  const fs = toFileStat(name, joinVPath(vdir, name), st);
-  if (st.isSymbolicLink()) {
-    // Show where it leads only if that is inside; a host path must never reach the client.
-    const target = await realpath(dir.child(name)).catch(() => undefined);
-    if (target !== undefined && isInside(target, rootReal)) fs.target = toVPath(target, rootReal);
-  }
-  return fs;
-}
-
-/**
- * lstat for listings, as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers
- * fast (a thread-pool round trip per entry costs more than the cached lstat itself), giving the
- * event loop a turn every few milliseconds; once one lstat is slow (cold cache, network
- * filesystem), the rest of the listing goes through the thread pool so other sessions never wait.
- */
-class ListingStater {
-  #sync = true;
-
-  constructor(private readonly dir: Pinned) {}
-
-  async stat<T>(names: string[], then: (name: string, st: Stats | undefined) => Promise<T>): Promise<T[]> {
-    if (!this.#sync) {
-      return Promise.all(names.map(async (name) => then(name, await lstatIfExists(this.dir.child(name)))));
-    }
-    const out: Promise<T>[] = [];
-    let turn = performance.now();
-    for (const name of names) {
-      const before = performance.now();
-      const st = lstatSync(this.dir.child(name), { throwIfNoEntry: false });
-      const after = performance.now();
-      if (after - before > SLOW_LSTAT_MS) this.#sync = false;
-      out.push(then(name, st));
-      if (after - turn > TURN_MS) {
-        await setImmediate();
-        turn = performance.now();
-      }
-    }
-    return Promise.all(out);
-  }
-}
-
-/** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
-function lstatIfExists(path: string): Promise<Stats | undefined> {
-  return new Promise((resolve, reject) => {
-    lstatCb(path, (err, st) => {
-      if (err === null) resolve(st);
-      else if (err.code === 'ENOENT') resolve(undefined);
-      else reject(err);
-    });
-  });
-}
-
-function toFileStat(name: string, path: VPath, st: Stats): FileStat {
-  return {
-    name,
-    path,
-    type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'link' : 'file',
-    size: st.size,
-    modified: st.mtime,
-    mode: st.mode & 0o7777,
-    id: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
-  };
+/** Where a link leads, shown only if that is inside: a host path must never reach the client. */
+async function linkTarget(rootReal: string, dir: Pinned, name: string): Promise<string | undefined> {
+  const target = await realpath(dir.child(name)).catch(() => undefined);
+  return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
 }
 
 function checkOffset(offset: number): void {

@@ -2,7 +2,7 @@ import { X509Certificate, constants, createHash, randomBytes, webcrypto } from '
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
-import * as x509 from '@peculiar/x509';
+import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { FerryError } from '../errors.js';
 
 export interface KeyPair {
@@ -139,6 +139,8 @@ export async function generateSelfSigned(
   commonName: string,
   algorithm: 'rsa' | 'ecdsa' = 'rsa',
 ): Promise<KeyPair> {
+  // Loaded only to generate: the library and its dependencies cost every process ~20 MB of RSS.
+  const x509 = await import('@peculiar/x509');
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const crypto = webcrypto;
   const alg =
@@ -157,7 +159,7 @@ export async function generateSelfSigned(
     name: `CN=${commonName}`,
     notBefore,
     notAfter: new Date(notBefore.getTime() + 10 * 365 * 86_400_000),
-    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
+    keys: keys as unknown as X509CertificateCreateSelfSignedParams['keys'],
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),

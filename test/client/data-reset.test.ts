@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
 import readline from 'node:readline';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 
@@ -277,6 +277,17 @@ describe('FerryClient ending a data connection it gives up', { timeout: 60_000 }
     }
   });
 
+  it('resets when the local side fails: a sink that fails on the last byte, a source that fails', async () => {
+    for (const client of [await connect(), await connect({ dataProtection: 'clear' })]) {
+      await assert.rejects(client.get('part.bin', failing(SENT)), log.dump());
+      assert.equal(await server.data.at(-1)?.end, 'reset', log.dump());
+      assert.ok(!client.closed, `the connection survived: ${client.closedReason?.message ?? ''}`);
+      await assert.rejects(client.put(failingSource(16), 'up.bin'), log.dump());
+      assert.equal(await server.data.at(-1)?.end, 'reset', log.dump());
+      assert.ok(!client.closed, `the connection survived: ${client.closedReason?.message ?? ''}`);
+    }
+  });
+
   it('ends completed transfers normally (FIN), with and without TLS', async () => {
     for (const client of [await connect(), await connect({ dataProtection: 'clear' })]) {
       const down = await client.get('whole.bin', drain());
@@ -296,6 +307,28 @@ function drain(): PassThrough {
   const sink = new PassThrough();
   sink.resume();
   return sink;
+}
+
+/** A sink that fails once it has been given `bytes` bytes (as a full disk would). */
+function failing(bytes: number): Writable {
+  let got = 0;
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      got += chunk.length;
+      callback(got >= bytes ? new Error('local disk failed') : null);
+    },
+  });
+}
+
+/** `n` chunks of CHUNK bytes, then a read error. */
+function failingSource(n: number): Readable {
+  let left = n;
+  return new Readable({
+    read() {
+      if (left-- > 0) this.push(Buffer.alloc(CHUNK, 1));
+      else this.destroy(new Error('local disk failed'));
+    },
+  });
 }
 
 /** `n` chunks of CHUNK bytes. */

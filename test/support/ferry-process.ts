@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,6 +15,7 @@ import { ReplyParser } from '../../src/protocol/reply-parser.js';
 import { withDeadline } from './raw-ftp.js';
 import { testCertificate } from './ferry.js';
 import { freePort, REPO_ROOT } from './peers.js';
+import { rssOf } from './proc.js';
 
 export const FERRY_MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
 
@@ -100,14 +101,6 @@ async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number
   const explicitPort = await freePort();
   const ports = ['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)];
   return { implicitPort, explicitPort, argv: [FERRY_MAIN, 'serve', '--listen', '127.0.0.1', ...ports] };
-}
-
-/** VmRSS of a process, in bytes. */
-export async function rssOf(pid: number): Promise<number> {
-  const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-  if (!m) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
 }
 
 /**

@@ -1,7 +1,10 @@
-// Reading /proc (Linux): process trees from /proc/PID/stat, memory from /proc/PID/smaps_rollup, CPU
-// time. One module for the tests' peer supervision (peers.ts) and the benchmarks (bench/lib/procs.mjs).
+// Reading /proc (Linux): process trees from /proc/PID/stat, memory from /proc/PID/smaps_rollup and
+// /proc/PID/status, CPU time, open-files limit. The one module that reads /proc, for the tests (peer
+// supervision in peers.ts, a server's RSS in ferry-process.ts) and the benchmarks (bench/lib/procs.mjs
+// imports it from dist/). No state: every call reads /proc afresh.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 
 export interface ProcStat {
   readonly pid: number;
@@ -99,12 +102,31 @@ export function memoryOfAll(pids: Iterable<number>): { rssKiB: number; pssKiB: n
   return sum;
 }
 
-let clockTicks: number | undefined;
+/** VmRSS of a process (/proc/PID/status), in bytes. */
+export async function rssOf(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!m) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+/** Clock ticks per second, the unit of /proc/PID/stat's CPU times. */
+function clockTicksPerSecond(): number {
+  return Number(execFileSync('/usr/bin/getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+}
+
 /** CPU seconds used by `rootPid` and its live descendants, including their reaped children (cutime, cstime). */
 export function cpuSecondsOfTree(rootPid: number): number {
-  clockTicks ??= Number(execFileSync('/usr/bin/getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const perSecond = clockTicksPerSecond(); // before reading the times: getconf's own CPU is not counted
   let ticks = 0;
   for (const pid of [rootPid, ...descendants(rootPid).map((p) => p.pid)])
     ticks += readStat(pid)?.cpuTicks ?? 0;
-  return ticks / clockTicks;
+  return ticks / perSecond;
+}
+
+/** This process's soft limit on open files (/proc/self/limits); Infinity when unlimited. */
+export function openFilesSoftLimit(): number {
+  const limits = readFileSync('/proc/self/limits', 'utf8');
+  const m = /^Max open files\s+(\d+|unlimited)\s+(\d+|unlimited)/m.exec(limits);
+  return m?.[1] === 'unlimited' ? Infinity : Number(m?.[1] ?? 0);
 }

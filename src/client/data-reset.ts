@@ -1,0 +1,68 @@
+import type net from 'node:net';
+import type { Duplex, Readable, Writable } from 'node:stream';
+
+/**
+ * How the client ends a data connection it gives up before its data is through (an abort, a local
+ * error, a stall, an error reply): with a TCP reset, never with a FIN, which looks like a normal end.
+ * After a FIN, a server still sending gets one more write through; the reset that write draws turns
+ * the next into EPIPE, and ProFTPD's mod_tls ends the whole session on it ("panic:
+ * SSL_ERROR_SYSCALL … Broken pipe", "unexpected OpenSSL error, disconnecting"). That happens
+ * whenever the client had read all that was sent when it closed. And a server reading an upload
+ * takes a FIN for its complete end. After a reset, the server's writes and reads fail with
+ * ECONNRESET: the transfer fails, the session stays.
+ *
+ * `raw` is the TCP socket; `data` the stream the transfer reads and writes: the TLS socket on `raw`
+ * under PROT P, else `raw` itself.
+ */
+
+/** The data has been through: the server ended it ('end'), or we ended ours ('finish'). */
+function through(raw: net.Socket, data: Duplex): boolean {
+  return raw.readableEnded || raw.writableFinished || data.readableEnded || data.writableFinished;
+}
+
+/** Resets the TCP connection unless its data is through or it is closed already. */
+export function resetUnlessThrough(raw: net.Socket, data: Duplex): void {
+  if (raw.destroyed || through(raw, data)) return;
+  raw.resetAndDestroy();
+}
+
+/**
+ * Ends a data connection for good: the reset first (destroying the TLS socket closes the TCP socket
+ * with a FIN at once), then `data` is destroyed with `err`.
+ */
+export function giveUp(raw: net.Socket, data: Duplex, err?: Error): void {
+  resetUnlessThrough(raw, data);
+  data.destroy(err);
+}
+
+/**
+ * pipeline() destroys all its streams when one fails or closes early, the data connection among
+ * them, with a FIN. These listeners reset it first: they run before pipeline()'s own, which it adds
+ * later. `others`: the pipeline's other streams (the sink or the source); `data` fails by an error
+ * (a TLS error is emitted without destroying the socket). Returns what removes the listeners.
+ */
+export function resetWhenPipelineFails(
+  raw: net.Socket,
+  data: Duplex,
+  others: readonly (Readable | Writable)[],
+): () => void {
+  const removers: (() => void)[] = [];
+  const reset = (): void => resetUnlessThrough(raw, data);
+  const on = (s: Readable | Writable, event: 'error' | 'close', fn: () => void): void => {
+    s.on(event, fn);
+    removers.push(() => s.off(event, fn));
+  };
+  on(data, 'error', reset);
+  for (const s of others) {
+    const done = (): boolean =>
+      ('readableEnded' in s && s.readableEnded) || ('writableFinished' in s && s.writableFinished);
+    if (s.destroyed && !done()) reset(); // failed before the pipeline started
+    on(s, 'error', reset);
+    on(s, 'close', () => {
+      if (!done()) reset();
+    });
+  }
+  return () => {
+    for (const remove of removers) remove();
+  };
+}
