@@ -3,6 +3,7 @@ import { BanFile } from '../defender/ban-file.js';
 import { openControlSocket, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
 import {
   Defender,
+  type Ban,
   type DefenderChange,
   type DefenderEvent,
   type DefenderPort,
@@ -91,6 +92,11 @@ export class DefenderService implements DefenderPort {
   record(address: string, event: DefenderEvent): void {
     if (this.forward) this.forward(address, event);
     else this.defender?.record(address, event);
+  }
+
+  /** The bans in force (a new cluster worker is told them). */
+  activeBans(): Ban[] {
+    return this.defender?.list() ?? [];
   }
 
   /** Logs a refused connection (rate-limited per address). */

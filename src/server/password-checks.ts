@@ -123,9 +123,10 @@ export function guardAuthenticator(
           ? Promise.resolve<AuthOutcome>({ ok: false, reason: 'address banned' })
           : inner.authenticate(c, signal),
       );
-      const result = outcome ?? { ok: false, reason: 'password check cancelled' };
-      if (!result.ok) defender.record(address, result.unknownUser ? 'unknown-user' : 'failed-login');
-      return result;
+      // Timed out in the queue: a failure, but not the client's doing (not scored).
+      if (!outcome) return { ok: false, reason: 'password check timed out waiting its turn' };
+      if (!outcome.ok) defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
+      return outcome;
     },
   };
 }

@@ -223,6 +223,8 @@ export class ClusterPrimary {
     else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:ready') {
       this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
+      for (const b of this.defense.activeBans())
+        slot.send({ type: 'ferry:ban', address: b.address, until: b.until });
       if (this.startup && --this.startup.pending === 0) {
         this.startup.resolve();
         this.startup = undefined;
