@@ -18,6 +18,7 @@ export type FerryErrorCode =
   | 'ERR_NOT_DIRECTORY'
   | 'ERR_INVALID_OPTION'
   | 'ERR_DATA_CONNECTION'
+  | 'ERR_PASSIVE_LIMIT'
   | 'ERR_TLS'
   | 'ERR_ABORTED'
   | 'ERR_TIMEOUT'
@@ -98,6 +99,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
   ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
   ERR_DATA_CONNECTION: [Code.CantOpenData, "Can't open data connection."],
+  ERR_PASSIVE_LIMIT: [Code.CantOpenData, OWN], // says which limit, and what to do
   ERR_TLS: [Code.TlsNegotiationFailed, OWN], // e.g. why a data connection's TLS was refused
   ERR_ABORTED: [Code.TransferAborted, 'Connection closed; transfer aborted.'],
   ERR_TIMEOUT: [Code.TransferAborted, 'Transfer timed out.'],

@@ -84,7 +84,8 @@ export class AccountAuthenticator implements Authenticator {
       (account !== undefined && this.#remembered(c.username, digest)) ||
       (await verifyPassword(password, hash));
     signal.throwIfAborted();
-    if (!account || !matched) return { ok: false, reason: REJECTED };
+    if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
+    if (!matched) return { ok: false, reason: REJECTED };
     this.#remember(c.username, digest);
     const refused = refusedBecause(account, c.remoteAddress);
     if (refused) return { ok: false, reason: refused };

@@ -54,8 +54,12 @@ export interface Principal {
   maxSessions?: number;
 }
 
-/** `reason` is for the server log; clients get a generic reply. */
-export type AuthOutcome = { ok: true; principal: Principal } | { ok: false; reason: string };
+/**
+ * `reason` is for the server log; clients get a generic reply. `unknownUser` tells the defender
+ * (which scores it higher), never the client.
+ */
+export type AuthOutcome =
+  { ok: true; principal: Principal } | { ok: false; reason: string; unknownUser?: boolean };
 
 /**
  * Told when an account changed: the principal its sessions now have, or undefined when the account

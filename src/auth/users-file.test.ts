@@ -162,7 +162,10 @@ describe('users file', () => {
       assert.equal((await auth.authenticate(creds('ann', 'pw-2'), signal)).ok, true);
 
       const wrong = await auth.authenticate(creds('ann', 'nope'), signal);
-      assert.deepEqual(await auth.authenticate(creds('nobody', 'pw-2'), signal), wrong);
+      assert.deepEqual(await auth.authenticate(creds('nobody', 'pw-2'), signal), {
+        ...wrong,
+        unknownUser: true,
+      });
 
       await edit((a) => (a.allowFrom = ['10.0.0.0/8']));
       assert.deepEqual(await auth.authenticate(creds('ann', 'pw-2'), signal), {

@@ -25,14 +25,16 @@ describe('UserTable', () => {
     assert.ok(bob.ok && bob.principal.readOnly);
   });
 
-  it('refuses a wrong password and an unknown user alike', async () => {
+  it('refuses a wrong password and an unknown user alike (the defender alone is told which)', async () => {
     const users = await UserTable.fromPlain([{ username: 'alice', password: 'pw-a', home: '/srv/alice' }]);
     const wrong = await users.authenticate(creds('alice', 'nope'), signal);
     const unknown = await users.authenticate(creds('mallory', 'pw-a'), signal);
     const caseDiffers = await users.authenticate(creds('Alice', 'pw-a'), signal);
     assert.equal(wrong.ok, false);
-    assert.deepEqual(unknown, wrong);
-    assert.deepEqual(caseDiffers, wrong);
+    // The same reason; only the defender is told the name is unknown (it scores that higher).
+    assert.deepEqual(unknown, { ...wrong, unknownUser: true });
+    assert.deepEqual(caseDiffers, { ...wrong, unknownUser: true });
+    assert.ok(!wrong.ok && wrong.unknownUser === undefined);
   });
 
   it('spends similar time on unknown users as on known ones', async () => {

@@ -9,6 +9,40 @@ import { FerryError } from '../errors.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
+const seconds = z.number().int().positive();
+const count = z.number().int().positive();
+const points = z.number().int().nonnegative();
+
+/** `defender:`: scores, bans and the limits before login (README, "Defender"). */
+const defenderSchema = z
+  .object({
+    enabled: z.boolean().optional(),
+    allow: z.array(z.string()).optional(),
+    threshold: count.optional(),
+    windowSeconds: seconds.optional(),
+    banSeconds: seconds.optional(),
+    maxBanSeconds: seconds.optional(),
+    scores: z
+      .object({
+        failedLogin: points.optional(),
+        unknownUser: points.optional(),
+        tlsFailure: points.optional(),
+        limitRefused: points.optional(),
+      })
+      .strict()
+      .optional(),
+    handshakeTimeoutSeconds: seconds.optional(),
+    loginTimeoutSeconds: seconds.optional(),
+    maxUnauthenticatedPerAddress: count.optional(),
+    maxPassivePerAddress: count.optional(),
+    maxPassivePerUser: count.optional(),
+    maxPasswordChecks: count.optional(),
+    maxPasswordChecksPerAddress: count.optional(),
+  })
+  .strict();
+
+export type DefenderConfig = z.infer<typeof defenderSchema>;
+
 export const configSchema = z
   .object({
     root: z.string().min(1).optional(),
@@ -48,6 +82,7 @@ export const configSchema = z
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
     workers: z.number().int().min(1).max(1024).optional(),
+    defender: defenderSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   })
   .strict();
@@ -77,7 +112,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     const issue = parsed.error.issues[0];
     const key = issue?.path.join('.') || '(top level)';
     const hint =
-      issue?.code === 'unrecognized_keys'
+      issue?.code === 'unrecognized_keys' && issue.path.length === 0
         ? ` (known keys: ${Object.keys(configSchema.shape).join(', ')})`
         : '';
     throw new FerryError('ERR_INVALID_OPTION', `${file}: ${key}: ${issue?.message ?? 'invalid'}${hint}`);

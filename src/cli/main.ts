@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
+import { registerBans } from './bans.js';
 import { registerClientCommands } from './client-commands.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { registerServe } from './serve.js';
@@ -14,6 +15,7 @@ const program = new Command('ferry')
 registerServe(program);
 registerUsers(program);
 hashPasswordCommand(program);
+registerBans(program);
 registerClientCommands(program);
 
 try {

@@ -14,6 +14,7 @@ import { defaultPorts, OptionError, type ServerOptions } from '../server/options
 import { LocalStorage } from '../storage/local.js';
 import { StatPool } from '../storage/stat-pool.js';
 import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
+import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** `ferry serve`'s flags as commander parses them. */
@@ -105,6 +106,8 @@ export async function serveSetup(
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
+  const dataDir = dataDirOf(flags.dataDir, config);
+  const defense = defenderOptions(config.defender, dataDir);
   // One pool of lstat threads for all sessions' listings; its threads never hold the process open.
   const statPool = new StatPool();
   const options: Omit<ServerOptions, 'logger'> = {
@@ -120,7 +123,7 @@ export async function serveSetup(
           keyFile: path.resolve(flags.key[i] ?? ''),
         })),
       ],
-      dataDir: dataDirOf(flags.dataDir, config),
+      dataDir,
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
     },
@@ -131,8 +134,16 @@ export async function serveSetup(
       ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),
       address: flags.pasvAddress ?? config.passiveAddress,
     },
-    timeouts: config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : undefined,
-    limits: { maxSessions: config.maxSessions, maxSessionsPerAddress: config.maxSessionsPerAddress },
+    timeouts: {
+      ...defense.timeouts,
+      ...(config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : {}),
+    },
+    limits: {
+      ...defense.limits,
+      maxSessions: config.maxSessions,
+      maxSessionsPerAddress: config.maxSessionsPerAddress,
+    },
+    defender: defense.defender,
   };
 
   // Server option keys (longest prefix first) and the flag or config key that sets them.
@@ -150,7 +161,11 @@ export async function serveSetup(
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
     ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
+    ['timeouts.handshakeMs', `${configFile}: defender.handshakeTimeoutSeconds`],
+    ['timeouts.loginMs', `${configFile}: defender.loginTimeoutSeconds`],
     ['timeouts', `${configFile}: idleTimeoutSeconds`],
+    ['defender.allow', `${configFile}: defender.allow`],
+    ['defender', `${configFile}: defender`],
     ['limits.maxSessionsPerAddress', `${configFile}: maxSessionsPerAddress`],
     ['limits.maxSessions', `${configFile}: maxSessions`],
   ];

@@ -1,6 +1,8 @@
 import type net from 'node:net';
 import { Code } from '../protocol/codes.js';
 import { formatReply, reply } from '../protocol/reply.js';
+import type { DefenderService } from './defender-service.js';
+import type { ResolvedOptions } from './options.js';
 
 export interface SessionLimits {
   readonly maxSessions: number;
@@ -36,6 +38,33 @@ export class SessionCounts {
   get size(): number {
     return this.total;
   }
+}
+
+/** The unauthenticated-connection cap as SessionCounts limits (no overall cap: maxSessions is that). */
+export function unauthenticatedLimits(o: ResolvedOptions): SessionLimits {
+  return { maxSessions: Infinity, maxSessionsPerAddress: o.limits.maxUnauthenticatedPerAddress };
+}
+
+/**
+ * The defender's word at accept, before any byte is read: a banned address is refused, and so is
+ * one with too many connections not logged in yet (scored). Counts the connection as
+ * unauthenticated when admitted; returns the refusal's text otherwise.
+ */
+export function admission(
+  defender: DefenderService,
+  unauthenticated: SessionCounts,
+  address: string,
+): string | undefined {
+  if (defender.banned(address)) {
+    defender.refused(address, 'address banned');
+    return 'Service not available: this address is temporarily banned.';
+  }
+  if (!unauthenticated.admit(address)) {
+    defender.refused(address, 'too many connections not logged in');
+    defender.record(address, 'limit-refused');
+    return 'Too many connections not logged in from your address, try later.';
+  }
+  return undefined;
 }
 
 /** Turns a connection away before any session starts. */

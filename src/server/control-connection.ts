@@ -11,7 +11,9 @@ import {
 } from '../protocol/command.js';
 import { LineReader } from '../protocol/line-reader.js';
 import { formatReply, reply, type Reply } from '../protocol/reply.js';
+import { normalizeAddress } from '../protocol/address.js';
 import { resolveVPath } from '../storage/virtual-path.js';
+import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
@@ -27,7 +29,7 @@ import type {
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
 import type { LoggedInSession, Logins } from './logins.js';
 import type { ResolvedOptions } from './options.js';
-import type { PassivePorts } from './passive-ports.js';
+import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
@@ -42,6 +44,7 @@ export interface ServerRuntime {
   readonly logger: Logger;
   readonly warnings: WarningLimiter;
   readonly logins: Logins;
+  readonly defender: DefenderPort;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -72,6 +75,8 @@ export class ControlConnection {
   private quitting = false;
   private readonly transfers: Transfers;
   private idleTimer: NodeJS.Timeout | undefined;
+  /** From accept (or REIN) to the first successful login; unset once logged in. */
+  private loginTimer: NodeJS.Timeout | undefined;
   /** Runs while unsent output is above MAX_UNSENT_BYTES; closes the connection if it stays there. */
   private stallTimer: NodeJS.Timeout | undefined;
   /** The command loop waiting for unsent output to fall below the bound. */
@@ -81,9 +86,11 @@ export class ControlConnection {
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
 
   constructor(
-    socket: net.Socket,
+    private readonly socket: net.Socket,
     implicit: boolean,
     private readonly rt: ServerRuntime,
+    /** The first successful login (no longer an unauthenticated connection). */
+    private readonly onLogin: () => void = () => {},
   ) {
     socket.setNoDelay(true);
     this.session = new Session(implicit, socket.remoteAddress ?? '', socket.localAddress ?? '');
@@ -108,6 +115,7 @@ export class ControlConnection {
       'connect',
     );
     this.touch();
+    this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
     this.write(reply(Code.ServiceReady, this.rt.options.greeting));
   }
@@ -159,6 +167,7 @@ export class ControlConnection {
   private async startTls(): Promise<boolean> {
     const family = new SessionFamily(this.rt.certificates.sessionContext());
     this.handshaking = true;
+    const before = this.socket.bytesRead;
     try {
       await this.channel.startTls({
         role: 'server',
@@ -172,6 +181,8 @@ export class ControlConnection {
       return true;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
+      // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
+      if (this.socket.bytesRead > before) this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
       return false;
     } finally {
@@ -293,6 +304,7 @@ export class ControlConnection {
       'command',
     );
     this.write(r);
+    if (this.loginTimer && this.session.loggedIn) this.loggedIn();
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
     this.transfers.replied();
     if ('after' in outcome) await this.after(outcome.after);
@@ -326,6 +338,7 @@ export class ControlConnection {
         // MS-FTPS 3.2.5.3: back to the state right after the TCP connection was made.
         this.leaveAccount();
         this.session.reset();
+        this.startLoginTimer();
         this.queue.length = 0;
         this.reader.clear();
         await this.channel.stopTls();
@@ -364,7 +377,34 @@ export class ControlConnection {
     this.channel.close();
   }
 
+  private get address(): string {
+    return normalizeAddress(this.session.remoteAddress);
+  }
+
+  private startLoginTimer(): void {
+    clearTimeout(this.loginTimer);
+    this.loginTimer = setTimeout(() => this.onLoginTimeout(), this.rt.options.timeouts.loginMs);
+  }
+
+  private loggedIn(): void {
+    clearTimeout(this.loginTimer);
+    this.loginTimer = undefined;
+    this.onLogin();
+  }
+
+  /** Not logged in in time: closed whatever the client sends meanwhile (NOOP keeps only the idle timer away). */
+  private onLoginTimeout(): void {
+    this.loginTimer = undefined;
+    if (this.session.loggedIn || this.channel.isClosed) return;
+    this.logger.info({ remote: this.session.remoteAddress }, 'login timeout');
+    if (this.handshaking) return this.channel.destroy();
+    this.quitting = true;
+    this.write(reply(Code.ServiceNotAvailable, 'Login timeout, closing control connection.'));
+    this.channel.close();
+  }
+
   private onClose(): void {
+    clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);
     this.wakeOnRoom?.();
@@ -389,7 +429,20 @@ export class ControlConnection {
       data: {
         passive: async () => {
           session.setData(undefined);
-          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy());
+          const login = session.login;
+          const owner = {
+            address: this.address,
+            user: login.phase === 'in' ? login.principal.username : undefined,
+          };
+          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy(), owner).catch(
+            (err: unknown) => {
+              if (err instanceof PassiveLimitError) {
+                this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
+                rt.defender.record(owner.address, 'limit-refused');
+              }
+              throw err;
+            },
+          );
           session.setData(endpoint);
           return endpoint.port;
         },

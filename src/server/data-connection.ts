@@ -8,7 +8,7 @@ import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import type { SessionFamily } from '../tls/session-cache.js';
-import type { PassivePorts } from './passive-ports.js';
+import type { PassiveOwner, PassivePorts } from './passive-ports.js';
 
 /**
  * Which way a transfer's bytes go, seen from the server. Under TLS it decides how the engine runs:
@@ -106,8 +106,12 @@ export class PassiveEndpoint implements DataEndpoint {
     this.idleTimer = setTimeout(() => this.expire(), policy.connectTimeoutMs);
   }
 
-  static async create(ports: PassivePorts, policy: DataPolicy): Promise<PassiveEndpoint> {
-    const server = await ports.listen(normalizeAddress(policy.localAddress));
+  static async create(
+    ports: PassivePorts,
+    policy: DataPolicy,
+    owner?: PassiveOwner,
+  ): Promise<PassiveEndpoint> {
+    const server = await ports.listen(normalizeAddress(policy.localAddress), owner);
     const { port } = server.address() as net.AddressInfo;
     return new PassiveEndpoint(server, port, policy);
   }

@@ -1,7 +1,14 @@
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Authenticator, Principal } from '../auth/types.js';
+import {
+  addAllowed,
+  DEFAULT_DEFENDER,
+  type DefenderEvent,
+  type DefenderSettings,
+} from '../defender/defender.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -43,8 +50,38 @@ export interface ServerOptions {
     closeGraceMs?: number;
     /** A client whose unsent replies stay above the output bound this long is disconnected. */
     stalledOutputMs?: number;
+    /** From accept to a successful login (230); then 421 and close, whatever the client sends. */
+    loginMs?: number;
   };
-  limits?: { maxSessions?: number; maxSessionsPerAddress?: number; maxLoginFailures?: number };
+  limits?: {
+    maxSessions?: number;
+    maxSessionsPerAddress?: number;
+    maxLoginFailures?: number;
+    /** Connections not yet logged in, per address; more are refused (and scored). */
+    maxUnauthenticatedPerAddress?: number;
+    /** Passive endpoints listening and not yet connected, per client address and per user. */
+    maxPassivePerAddress?: number;
+    maxPassivePerUser?: number;
+    /** Password checks (scrypt) running at once, overall and per address; more wait in turn. */
+    maxPasswordChecks?: number;
+    maxPasswordChecksPerAddress?: number;
+  };
+  /** Scores per address, bans, the allow list (see the README's "Defender"). */
+  defender?: {
+    /** Default true. */
+    enabled?: boolean;
+    /** Networks never banned (CIDR); loopback is not in it by default. */
+    allow?: string[];
+    threshold?: number;
+    windowMs?: number;
+    banMs?: number;
+    maxBanMs?: number;
+    scores?: Partial<Record<DefenderEvent, number>>;
+    /** Bans are kept in this file across restarts (`ferry serve`: <dataDir>/bans.json). */
+    stateFile?: string;
+    /** Unix socket `ferry bans` talks to (`ferry serve`: <dataDir>/control.sock). */
+    controlSocket?: string;
+  };
   greeting?: string;
   logger?: Logger;
 }
@@ -100,6 +137,7 @@ const schema = z.object({
       dataIdleMs: z.number().int().positive().optional(),
       closeGraceMs: z.number().int().nonnegative().optional(),
       stalledOutputMs: z.number().int().positive().optional(),
+      loginMs: z.number().int().positive().optional(),
     })
     .optional(),
   limits: z
@@ -107,10 +145,45 @@ const schema = z.object({
       maxSessions: z.number().int().positive().optional(),
       maxSessionsPerAddress: z.number().int().positive().optional(),
       maxLoginFailures: z.number().int().positive().optional(),
+      maxUnauthenticatedPerAddress: z.number().int().positive().optional(),
+      maxPassivePerAddress: z.number().int().positive().optional(),
+      maxPassivePerUser: z.number().int().positive().optional(),
+      maxPasswordChecks: z.number().int().positive().optional(),
+      maxPasswordChecksPerAddress: z.number().int().positive().optional(),
     })
+    .optional(),
+  defender: z
+    .object({
+      enabled: z.boolean().optional(),
+      allow: z.array(z.string().superRefine(checkNetwork)).optional(),
+      threshold: z.number().int().positive().optional(),
+      windowMs: z.number().int().positive().optional(),
+      banMs: z.number().int().positive().optional(),
+      maxBanMs: z.number().int().positive().optional(),
+      scores: z
+        .object({
+          'failed-login': z.number().int().nonnegative().optional(),
+          'unknown-user': z.number().int().nonnegative().optional(),
+          'tls-failure': z.number().int().nonnegative().optional(),
+          'limit-refused': z.number().int().nonnegative().optional(),
+        })
+        .strict()
+        .optional(),
+      stateFile: z.string().min(1).optional(),
+      controlSocket: z.string().min(1).optional(),
+    })
+    .strict()
     .optional(),
   greeting: z.string().optional(),
 });
+
+function checkNetwork(cidr: string, ctx: z.RefinementCtx): void {
+  try {
+    addAllowed(new net.BlockList(), cidr);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
+  }
+}
 
 /** Options with every default filled in. */
 export interface ResolvedOptions {
@@ -133,8 +206,23 @@ export interface ResolvedOptions {
     dataIdleMs: number;
     closeGraceMs: number;
     stalledOutputMs: number;
+    loginMs: number;
   };
-  limits: { maxSessions: number; maxSessionsPerAddress: number; maxLoginFailures: number };
+  limits: {
+    maxSessions: number;
+    maxSessionsPerAddress: number;
+    maxLoginFailures: number;
+    maxUnauthenticatedPerAddress: number;
+    maxPassivePerAddress: number;
+    maxPassivePerUser: number;
+    maxPasswordChecks: number;
+    maxPasswordChecksPerAddress: number;
+  };
+  defender: DefenderSettings & {
+    enabled: boolean;
+    stateFile: string | undefined;
+    controlSocket: string | undefined;
+  };
   greeting: string;
   logger: Logger;
 }
@@ -186,15 +274,36 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     timeouts: {
       idleMs: v.timeouts?.idleMs ?? 300_000,
       dataConnectMs: v.timeouts?.dataConnectMs ?? 30_000,
-      handshakeMs: v.timeouts?.handshakeMs ?? 15_000,
+      handshakeMs: v.timeouts?.handshakeMs ?? 10_000,
       dataIdleMs: v.timeouts?.dataIdleMs ?? 300_000,
       closeGraceMs: v.timeouts?.closeGraceMs ?? 10_000,
       stalledOutputMs: v.timeouts?.stalledOutputMs ?? 60_000,
+      loginMs: v.timeouts?.loginMs ?? 60_000,
     },
     limits: {
       maxSessions: v.limits?.maxSessions ?? 10_000,
       maxSessionsPerAddress: v.limits?.maxSessionsPerAddress ?? 2_000,
       maxLoginFailures: v.limits?.maxLoginFailures ?? 5,
+      maxUnauthenticatedPerAddress: v.limits?.maxUnauthenticatedPerAddress ?? 16,
+      maxPassivePerAddress: v.limits?.maxPassivePerAddress ?? 16,
+      maxPassivePerUser: v.limits?.maxPassivePerUser ?? 16,
+      maxPasswordChecks: v.limits?.maxPasswordChecks ?? 2,
+      maxPasswordChecksPerAddress: v.limits?.maxPasswordChecksPerAddress ?? 1,
+    },
+    defender: {
+      enabled: v.defender?.enabled ?? true,
+      allow: v.defender?.allow ?? DEFAULT_DEFENDER.allow,
+      scores: {
+        ...DEFAULT_DEFENDER.scores,
+        ...Object.fromEntries(Object.entries(v.defender?.scores ?? {}).filter(([, n]) => n !== undefined)),
+      },
+      threshold: v.defender?.threshold ?? DEFAULT_DEFENDER.threshold,
+      windowMs: v.defender?.windowMs ?? DEFAULT_DEFENDER.windowMs,
+      banMs: v.defender?.banMs ?? DEFAULT_DEFENDER.banMs,
+      maxBanMs: v.defender?.maxBanMs ?? DEFAULT_DEFENDER.maxBanMs,
+      maxTracked: DEFAULT_DEFENDER.maxTracked,
+      stateFile: v.defender?.stateFile,
+      controlSocket: v.defender?.controlSocket,
     },
     greeting: v.greeting ?? 'Ferry FTPS server ready.',
     logger: o.logger ?? silentLogger,

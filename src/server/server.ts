@@ -3,13 +3,16 @@ import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { CertificateStore } from '../tls/certificates.js';
-import { refuseConnection, SessionCounts } from './admission.js';
+import { admission, refuseConnection, SessionCounts, unauthenticatedLimits } from './admission.js';
+import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
+import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts } from './passive-ports.js';
+import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { WarningLimiter } from './warning-limiter.js';
 
 export interface ListeningAddresses {
@@ -29,6 +32,9 @@ export class FerryServer {
   private readonly listeners: net.Server[] = [];
   private readonly connections = new Set<ControlConnection>();
   private readonly counts: SessionCounts;
+  /** Connections not logged in yet, per address (counted here unless a cluster primary does). */
+  private readonly unauthenticated: SessionCounts;
+  private readonly defense: DefenderService;
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
   /** Stops following account changes (the authenticator's watch). */
@@ -41,17 +47,29 @@ export class FerryServer {
       { files: o.certificates, dataDir: o.dataDir },
       { minVersion: o.minVersion },
     );
+    const warnings = new WarningLimiter(o.logger);
+    this.defense = new DefenderService(o, o.logger, warnings);
+    const checks = new PasswordCheckQueue({
+      overall: o.limits.maxPasswordChecks,
+      perAddress: o.limits.maxPasswordChecksPerAddress,
+    });
     this.runtime = {
-      options: o,
+      // Handlers see the authenticator through the password-check queue and the defender.
+      options: { ...o, authenticator: guardAuthenticator(o.authenticator, checks, this.defense) },
       certificates: this.certificates,
-      passivePorts: new PassivePorts(o.passive.portMin, o.passive.portMax),
+      passivePorts: new PassivePorts(o.passive.portMin, o.passive.portMax, {
+        perAddress: o.limits.maxPassivePerAddress,
+        perUser: o.limits.maxPassivePerUser,
+      }),
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
       logger: o.logger,
-      warnings: new WarningLimiter(o.logger),
+      warnings,
+      defender: this.defense,
       logins: new Logins(),
     };
     this.counts = new SessionCounts(o.limits);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
     const logins = this.runtime.logins;
     this.unwatch = o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
   }
@@ -70,6 +88,7 @@ export class FerryServer {
     ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
   > {
     const { generated } = await this.loadCertificates();
+    await this.defense.start();
     const { explicit, implicit } = this.options;
     if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
     if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
@@ -119,6 +138,7 @@ export class FerryServer {
       clearTimeout(timer);
       await stopped;
       this.unwatch();
+      await this.defense.close();
       this.runtime.warnings.dispose();
     })();
     return this.closing;
@@ -129,7 +149,19 @@ export class FerryServer {
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
     this.unwatch();
+    void this.defense.close();
     this.runtime.warnings.dispose();
+  }
+
+  /**
+   * Cluster worker: the primary decides bans, so defender events go to it (`send`); `mirrorBan`
+   * takes the bans it announces, so that a banned address's password checks stop at once.
+   */
+  forwardDefenderEvents(send: (address: string, event: DefenderEvent) => void): {
+    mirrorBan(address: string, until: number): void;
+  } {
+    this.defense.forwardTo(send);
+    return { mirrorBan: (address, until) => this.defense.mirrorBan(address, until) };
   }
 
   private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
@@ -141,26 +173,38 @@ export class FerryServer {
 
   /**
    * Serves one control connection: accepted by this server's listeners, or elsewhere (a cluster
-   * worker is handed the sockets its primary accepted; call loadCertificates() first).
+   * worker is handed the sockets its primary accepted; call loadCertificates() first). `admitted`:
+   * whoever accepted it checked the bans and counts the unauthenticated connections, and is told
+   * of the login.
    */
-  handleConnection(socket: net.Socket, implicit: boolean): void {
+  handleConnection(socket: net.Socket, implicit: boolean, admitted?: { onLogin(): void }): void {
     socket.on('error', () => {});
     const address = normalizeAddress(socket.remoteAddress ?? '');
+    if (!admitted) {
+      const refusal = admission(this.defense, this.unauthenticated, address);
+      if (refusal) {
+        refuseConnection(socket, implicit, refusal);
+        return;
+      }
+    }
     if (this.closing || !this.counts.admit(address)) {
-      this.runtime.warnings.warn(
-        this.logger,
-        address,
-        { remote: address },
-        'connection refused: too many sessions',
-      );
+      if (!admitted) this.unauthenticated.release(address);
+      this.defense.refused(address, 'too many sessions');
       refuseConnection(socket, implicit);
       return;
     }
-    const conn = new ControlConnection(socket, implicit, this.runtime);
+    let counted = !admitted;
+    const onLogin = (): void => {
+      if (counted) this.unauthenticated.release(address);
+      counted = false;
+      admitted?.onLogin();
+    };
+    const conn = new ControlConnection(socket, implicit, this.runtime, onLogin);
     this.connections.add(conn);
     void conn.closed.then(() => {
       this.connections.delete(conn);
       this.counts.release(address);
+      if (counted) this.unauthenticated.release(address);
     });
     void conn.start();
   }

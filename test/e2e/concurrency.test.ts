@@ -14,7 +14,15 @@ const SESSIONS = 50;
 const SIZE = 256 * 1024;
 
 describe('concurrency', { timeout: 120_000 }, () => {
-  const server = useFerry();
+  // 50 sessions of one user from one address at once: above the defaults (16) for connections not
+  // logged in and for pending passive ports.
+  const server = useFerry({
+    limits: {
+      maxUnauthenticatedPerAddress: SESSIONS,
+      maxPassivePerAddress: SESSIONS,
+      maxPassivePerUser: SESSIONS,
+    },
+  });
 
   test(`${SESSIONS} concurrent implicit sessions each upload and download a distinct ${SIZE / 1024} KB file`, async () => {
     const files = Array.from({ length: SESSIONS }, () => randomData(SIZE));

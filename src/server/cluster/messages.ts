@@ -1,3 +1,5 @@
+import type { DefenderEvent } from '../../defender/defender.js';
+
 /**
  * What a cluster primary and its workers say to each other over the IPC channel. A connection
  * message carries the accepted TCP socket as its handle.
@@ -7,12 +9,18 @@ export type ToWorker =
   | { readonly type: 'ferry:connection'; readonly id: number; readonly implicit: boolean }
   | { readonly type: 'ferry:reload' }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }
+  /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
+  | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
   | { readonly type: 'ferry:stop' }
   | { readonly type: 'ferry:destroy' };
 
 export type FromWorker =
   | { readonly type: 'ferry:ready' }
   | { readonly type: 'ferry:closed'; readonly id: number }
+  /** Connection `id` logged in: no longer counted as unauthenticated. */
+  | { readonly type: 'ferry:login'; readonly id: number }
+  /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
+  | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
   | { readonly type: 'ferry:reload-failed'; readonly error: string }
   /** May `user` (limited to `max`) have one more session? Answered by user-session-answer. */
@@ -30,12 +38,15 @@ const toWorkerTypes = new Set<string>([
   'ferry:connection',
   'ferry:reload',
   'ferry:user-session-answer',
+  'ferry:ban',
   'ferry:stop',
   'ferry:destroy',
 ]);
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
   'ferry:closed',
+  'ferry:login',
+  'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',
   'ferry:user-session-take',

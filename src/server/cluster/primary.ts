@@ -4,7 +4,8 @@ import { FerryError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { normalizeAddress } from '../../protocol/address.js';
 import { CertificateStore } from '../../tls/certificates.js';
-import { refuseConnection, SessionCounts } from '../admission.js';
+import { admission, refuseConnection, SessionCounts, unauthenticatedLimits } from '../admission.js';
+import { DefenderService } from '../defender-service.js';
 import { openListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import type { ListeningAddresses } from '../server.js';
@@ -26,6 +27,8 @@ export interface ClusterOptions {
 interface Handed {
   readonly slot: WorkerSlot;
   readonly address: string;
+  /** Not logged in yet: counted against maxUnauthenticatedPerAddress. */
+  unauthenticated: boolean;
 }
 
 /**
@@ -43,6 +46,9 @@ export class ClusterPrimary {
   private readonly slots: WorkerSlot[];
   private readonly listeners: net.Server[] = [];
   private readonly counts: SessionCounts;
+  private readonly unauthenticated: SessionCounts;
+  /** Decides bans for all workers, at accept; the workers send it what they see (messages). */
+  private readonly defense: DefenderService;
   /** Refusals at accept are rate-limited per address, as in a single-process server. */
   private readonly warnings: WarningLimiter;
   private readonly handed = new Map<number, Handed>();
@@ -61,6 +67,11 @@ export class ClusterPrimary {
     this.logger = this.options.logger;
     this.counts = new SessionCounts(this.options.limits);
     this.warnings = new WarningLimiter(this.logger);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options));
+    this.defense = new DefenderService(this.options, this.logger, this.warnings);
+    this.defense.onBan = (address, until) => {
+      for (const s of this.slots) if (s.ready) s.send({ type: 'ferry:ban', address, until });
+    };
     const hooks = {
       fork: cluster.fork,
       init: cluster.init,
@@ -88,6 +99,7 @@ export class ClusterPrimary {
     const { generated } = await certificates.load();
     const addresses: ListeningAddresses = {};
     try {
+      await this.defense.start();
       if (o.explicit) addresses.explicit = await this.open(o.explicit.host, o.explicit.port, false);
       if (o.implicit) addresses.implicit = await this.open(o.implicit.host, o.implicit.port, true);
       await new Promise<void>((resolve, reject) => {
@@ -125,6 +137,7 @@ export class ClusterPrimary {
     this.closing ??= (async () => {
       for (const l of this.listeners) l.close();
       await Promise.all(this.slots.map((s) => s.stop()));
+      await this.defense.close();
       this.warnings.dispose();
     })();
     return this.closing;
@@ -137,6 +150,7 @@ export class ClusterPrimary {
     ).then(() => undefined);
     for (const l of this.listeners) l.close();
     for (const s of this.slots) s.destroy();
+    void this.defense.close();
     this.warnings.dispose();
   }
 
@@ -151,29 +165,32 @@ export class ClusterPrimary {
   private route(socket: net.Socket, implicit: boolean): void {
     socket.on('error', () => {});
     const address = normalizeAddress(socket.remoteAddress ?? '');
+    const refusal = admission(this.defense, this.unauthenticated, address);
+    if (refusal) {
+      refuseConnection(socket, implicit, refusal);
+      return;
+    }
     const slot = this.closing ? undefined : this.pick();
     if (!slot) {
-      this.refused(address, 'connection refused: no worker ready');
+      this.unauthenticated.release(address);
+      this.defense.refused(address, 'no worker ready');
       refuseConnection(socket, implicit, 'Service not available, try later.');
       return;
     }
     if (!this.counts.admit(address)) {
-      this.refused(address, 'connection refused: too many sessions');
+      this.unauthenticated.release(address);
+      this.defense.refused(address, 'too many sessions');
       refuseConnection(socket, implicit);
       return;
     }
     const id = ++this.nextId;
-    this.handed.set(id, { slot, address });
+    this.handed.set(id, { slot, address, unauthenticated: true });
     slot.active++;
     slot.send({ type: 'ferry:connection', id, implicit }, socket, (err) => {
       if (!err) return;
       this.release(id);
       socket.destroy();
     });
-  }
-
-  private refused(address: string, msg: string): void {
-    this.warnings.warn(this.logger, address, { remote: address }, msg);
   }
 
   /** The ready worker with the fewest connections; ties go round the workers in turn. */
@@ -193,17 +210,28 @@ export class ClusterPrimary {
     if (!h) return;
     this.handed.delete(id);
     this.counts.release(h.address);
+    this.loggedIn(h);
     h.slot.active = Math.max(0, h.slot.active - 1);
+  }
+
+  private loggedIn(h: Handed | undefined): void {
+    if (!h?.unauthenticated) return;
+    h.unauthenticated = false;
+    this.unauthenticated.release(h.address);
   }
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
     if (m.type === 'ferry:closed') this.release(m.id);
+    else if (m.type === 'ferry:login') this.loggedIn(this.handed.get(m.id));
+    else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);
       slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });
     } else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
     else if (m.type === 'ferry:ready') {
       this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
+      for (const b of this.defense.activeBans())
+        slot.send({ type: 'ferry:ban', address: b.address, until: b.until });
       if (this.startup && --this.startup.pending === 0) {
         this.startup.resolve();
         this.startup = undefined;

@@ -52,15 +52,22 @@ export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel
     asked.clear();
     void server.close().then(stopped);
   };
+  const defender = server.forwardDefenderEvents((address, event) =>
+    reply({ type: 'ferry:defender', address, event }),
+  );
   channel.on('message', (m, handle) => {
     if (!isToWorker(m)) return;
     switch (m.type) {
       case 'ferry:connection': {
         if (!(handle instanceof net.Socket)) return;
         handle.once('close', () => reply({ type: 'ferry:closed', id: m.id }));
-        server.handleConnection(handle, m.implicit);
+        server.handleConnection(handle, m.implicit, {
+          onLogin: () => reply({ type: 'ferry:login', id: m.id }),
+        });
         return;
       }
+      case 'ferry:ban':
+        return defender.mirrorBan(m.address, m.until);
       case 'ferry:reload':
         server.reloadCertificates().then(
           (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),

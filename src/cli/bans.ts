@@ -1,0 +1,119 @@
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { readBanFile, writeBanFile, type BanState } from '../defender/ban-file.js';
+import { controlRequest, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
+import type { Ban } from '../defender/defender.js';
+import { FerryError } from '../errors.js';
+import { normalizeAddress } from '../protocol/address.js';
+import { loadConfig } from './config.js';
+import { defenderPaths } from './defender-config.js';
+
+interface BansFlags {
+  config?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+/**
+ * `ferry bans list|rm`: asks the running server over its control socket (<dataDir>/control.sock);
+ * with no server running, reads or edits the bans file it will load at start.
+ */
+export function registerBans(program: Command): void {
+  const bans = program
+    .command('bans')
+    .description("the defender's banned addresses (running server or saved)");
+  const where = (c: Command): Command =>
+    c
+      .option('--config <file>', "the server's YAML config file (for its dataDir)")
+      .option('--data-dir <dir>', "the server's data dir (default ~/.ferry)");
+  where(bans.command('list').description('list the addresses banned now'))
+    .option('--json', 'one JSON array (address, since, until, bans)')
+    .action(async (flags: BansFlags) => {
+      const list = await listBans(await pathsOf(flags));
+      process.stdout.write(flags.json ? JSON.stringify(list.map(asJson)) + '\n' : table(list));
+    });
+  where(
+    bans.command('rm').argument('<address>', 'the banned IP address').description('lift a ban now'),
+  ).action(async (address: string, flags: BansFlags) => {
+    if (net.isIP(address) === 0) throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
+    const removed = await removeBan(await pathsOf(flags), normalizeAddress(address));
+    if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned.`);
+    process.stdout.write(`${normalizeAddress(address)} unbanned.\n`);
+  });
+}
+
+type Paths = ReturnType<typeof defenderPaths>;
+
+async function pathsOf(flags: BansFlags): Promise<Paths> {
+  const config = flags.config ? await loadConfig(flags.config) : {};
+  return defenderPaths(path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')));
+}
+
+async function listBans(p: Paths): Promise<Ban[]> {
+  const answer = await ask(p, { op: 'list' });
+  if (answer) return 'bans' in answer ? [...answer.bans] : [];
+  const now = Date.now();
+  return (await readBanFile(p.stateFile)).active.filter((b) => b.until > now);
+}
+
+async function removeBan(p: Paths, address: string): Promise<boolean> {
+  const answer = await ask(p, { op: 'rm', address });
+  if (answer) return 'removed' in answer && answer.removed;
+  // No server: edit the file it loads at start (the ended ban still counts for a repeat).
+  const state: BanState = await readBanFile(p.stateFile);
+  const now = Date.now();
+  const ban = state.active.find((b) => b.address === address && b.until > now);
+  if (!ban) return false;
+  state.active = state.active.filter((b) => b !== ban);
+  state.past = [...state.past.filter((b) => b.address !== address), { ...ban, until: now }];
+  await writeBanFile(p.stateFile, state);
+  return true;
+}
+
+/** The server's answer; undefined when no server listens (then the file is the truth). */
+async function ask(p: Paths, request: ControlRequest): Promise<ControlAnswer | undefined> {
+  let answer: ControlAnswer;
+  try {
+    answer = await controlRequest(p.controlSocket, request);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;
+    throw new FerryError('ERR_CLOSED', `${p.controlSocket}: ${(err as Error).message}`);
+  }
+  if (!answer.ok) throw new FerryError('ERR_USAGE', `the server says: ${answer.error}`);
+  return answer;
+}
+
+function asJson(b: Ban): object {
+  return {
+    address: b.address,
+    since: new Date(b.since).toISOString(),
+    until: new Date(b.until).toISOString(),
+    bans: b.bans,
+  };
+}
+
+function table(list: readonly Ban[]): string {
+  if (list.length === 0) return 'No banned addresses.\n';
+  const now = Date.now();
+  const rows = list.map((b) => [
+    b.address,
+    new Date(b.until).toISOString().replace(/\.\d+Z$/, 'Z'),
+    `${Math.ceil((b.until - now) / 60_000)} min`,
+    String(b.bans),
+  ]);
+  const all = [['ADDRESS', 'UNTIL (UTC)', 'LEFT', 'BANS'], ...rows];
+  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => r[i]?.length ?? 0))) ?? [];
+  return (
+    all
+      .map((r) =>
+        r
+          .map((c, i) => c.padEnd(widths[i] ?? 0))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
+}

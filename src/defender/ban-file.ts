@@ -1,0 +1,76 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { Ban } from './defender.js';
+
+export interface BanState {
+  active: Ban[];
+  past: Ban[];
+}
+
+const EMPTY: BanState = { active: [], past: [] };
+
+/**
+ * The bans on disk (`<dataDir>/bans.json`), so that they survive a restart. Written atomically
+ * (a temp file renamed over it); writes are serialized and coalesced, so a burst of bans costs one
+ * write in flight and at most one waiting, always of the latest state.
+ */
+export class BanFile {
+  private writing: Promise<void> | undefined;
+  private pending: (() => BanState) | undefined;
+
+  constructor(readonly path: string) {}
+
+  /** The saved state; empty when there is no file yet. A damaged file is an error (never silently lost bans). */
+  async load(): Promise<BanState> {
+    return readBanFile(this.path);
+  }
+
+  /** Saves what `state()` returns when the write starts (the latest state). */
+  save(state: () => BanState): Promise<void> {
+    this.pending = state;
+    this.writing ??= this.flush().finally(() => (this.writing = undefined));
+    return this.writing;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending) {
+      const state = this.pending();
+      this.pending = undefined;
+      await writeBanFile(this.path, state);
+    }
+  }
+}
+
+export async function readBanFile(file: string): Promise<BanState> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY;
+    throw err;
+  }
+  const raw = JSON.parse(text) as Partial<BanState>;
+  const bans = (v: unknown): Ban[] => (Array.isArray(v) ? v.filter(isBan) : []);
+  return { active: bans(raw.active), past: bans(raw.past) };
+}
+
+export async function writeBanFile(file: string, state: BanState): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, JSON.stringify(state, null, 1) + '\n', { mode: 0o600 });
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+function isBan(v: unknown): v is Ban {
+  const b = v as Partial<Ban> | null;
+  return (
+    typeof b?.address === 'string' &&
+    typeof b.since === 'number' &&
+    typeof b.until === 'number' &&
+    typeof b.bans === 'number'
+  );
+}

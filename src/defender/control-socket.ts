@@ -1,0 +1,102 @@
+import { chmod, rm } from 'node:fs/promises';
+import net from 'node:net';
+import { FerryError } from '../errors.js';
+import type { Ban } from './defender.js';
+
+/**
+ * `ferry bans` talks to the running server over a Unix socket in its data dir (mode 0600, so only
+ * the server's user can): one JSON request line, one JSON answer line.
+ */
+export type ControlRequest = { readonly op: 'list' } | { readonly op: 'rm'; readonly address: string };
+export type ControlAnswer =
+  | { readonly ok: true; readonly bans: readonly Ban[] }
+  | { readonly ok: true; readonly removed: boolean }
+  | { readonly ok: false; readonly error: string };
+
+const MAX_REQUEST_BYTES = 4096;
+const REQUEST_TIMEOUT_MS = 10_000;
+
+/** Listens on `file`; a stale socket left by a killed server is replaced, a live one is an error. */
+export async function openControlSocket(
+  file: string,
+  handle: (r: ControlRequest) => ControlAnswer,
+): Promise<net.Server> {
+  const server = net.createServer((socket) => serve(socket, handle));
+  try {
+    await listen(server, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    if (await answers(file)) {
+      throw new FerryError('ERR_BUSY', `${file}: another Ferry server uses this data dir.`);
+    }
+    await rm(file, { force: true });
+    await listen(server, file);
+  }
+  await chmod(file, 0o600);
+  return server;
+}
+
+/** Sends one request to the server listening on `file`; rejects with the errno when none does. */
+export function controlRequest(file: string, request: ControlRequest): Promise<ControlAnswer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(file);
+    let text = '';
+    socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy(new Error('the server did not answer')));
+    socket.on('error', reject);
+    socket.on('connect', () => socket.write(JSON.stringify(request) + '\n'));
+    socket.on('data', (d: Buffer) => (text += d.toString('utf8')));
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(text) as ControlAnswer);
+      } catch {
+        reject(new Error('the server sent an unreadable answer'));
+      }
+    });
+  });
+}
+
+function serve(socket: net.Socket, handle: (r: ControlRequest) => ControlAnswer): void {
+  let text = '';
+  socket.on('error', () => {});
+  socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('utf8');
+    const nl = text.indexOf('\n');
+    if (nl < 0 && text.length <= MAX_REQUEST_BYTES) return;
+    socket.removeAllListeners('data');
+    socket.end(JSON.stringify(answer(text.slice(0, Math.max(nl, 0)), handle)) + '\n');
+  });
+}
+
+function answer(line: string, handle: (r: ControlRequest) => ControlAnswer): ControlAnswer {
+  let r: Partial<{ op: unknown; address: unknown }>;
+  try {
+    r = JSON.parse(line) as typeof r;
+  } catch {
+    return { ok: false, error: 'not a JSON request' };
+  }
+  if (r?.op === 'list') return handle({ op: 'list' });
+  if (r?.op === 'rm' && typeof r.address === 'string') return handle({ op: 'rm', address: r.address });
+  return { ok: false, error: 'unknown request' };
+}
+
+function listen(server: net.Server, file: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(file, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function answers(file: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(file);
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}

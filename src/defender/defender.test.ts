@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Defender, DEFAULT_DEFENDER, type DefenderChange } from './defender.js';
+
+const MIN = 60_000;
+
+function make(settings = DEFAULT_DEFENDER): { d: Defender; changes: DefenderChange[]; clock: { t: number } } {
+  const clock = { t: 1_000_000 };
+  const changes: DefenderChange[] = [];
+  return {
+    d: new Defender(
+      settings,
+      (c) => changes.push(c),
+      () => clock.t,
+    ),
+    changes,
+    clock,
+  };
+}
+
+test('15 points within the window ban the address for 15 minutes; others are untouched', () => {
+  const { d, changes, clock } = make();
+  for (let i = 0; i < 14; i++) d.record('192.0.2.1', 'failed-login');
+  assert.equal(d.banned('192.0.2.1'), false);
+  d.record('192.0.2.1', 'failed-login');
+  assert.equal(d.banned('192.0.2.1'), true);
+  assert.equal(d.banned('192.0.2.2'), false);
+  assert.equal(changes[0]?.kind, 'ban');
+  clock.t += 15 * MIN - 1;
+  assert.equal(d.banned('192.0.2.1'), true);
+  clock.t += 1;
+  assert.equal(d.banned('192.0.2.1'), false);
+  assert.deepEqual(changes[1], { kind: 'unban', address: '192.0.2.1', why: 'expired' });
+});
+
+test('the window slides: points older than 5 minutes no longer count', () => {
+  const { d, clock } = make();
+  for (let i = 0; i < 7; i++) d.record('192.0.2.1', 'unknown-user'); // 14
+  clock.t += 5 * MIN;
+  d.record('192.0.2.1', 'unknown-user');
+  assert.equal(d.banned('192.0.2.1'), false);
+  for (let i = 0; i < 6; i++) d.record('192.0.2.1', 'unknown-user'); // 14 within the window
+  assert.equal(d.banned('192.0.2.1'), false);
+  d.record('192.0.2.1', 'failed-login');
+  assert.equal(d.banned('192.0.2.1'), true);
+});
+
+test('each repeat doubles the ban, up to the maximum', () => {
+  const { d, clock } = make();
+  const lengths: number[] = [];
+  for (let round = 0; round < 9; round++) {
+    for (let i = 0; i < 5; i++) d.record('192.0.2.9', 'limit-refused');
+    const [ban] = d.list();
+    assert.ok(ban);
+    lengths.push(ban.until - ban.since);
+    clock.t = ban.until;
+    assert.equal(d.banned('192.0.2.9'), false);
+  }
+  assert.deepEqual(
+    lengths.map((ms) => ms / MIN),
+    [15, 30, 60, 120, 240, 480, 960, 1440, 1440],
+  );
+});
+
+test('a repeat long after the last ban is a first ban again', () => {
+  const { d, clock } = make();
+  for (let i = 0; i < 5; i++) d.record('192.0.2.9', 'limit-refused');
+  clock.t += 15 * MIN + 15 * MIN; // the ban, then as long again
+  for (let i = 0; i < 5; i++) d.record('192.0.2.9', 'limit-refused');
+  const [ban] = d.list();
+  assert.equal(ban?.bans, 1);
+});
+
+test('the allow list is never scored nor banned', () => {
+  const { d } = make({ ...DEFAULT_DEFENDER, allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] });
+  for (const a of ['10.1.2.3', '2001:db8::1', '192.0.2.7']) {
+    for (let i = 0; i < 50; i++) d.record(a, 'unknown-user');
+    assert.equal(d.banned(a), false, a);
+  }
+  for (let i = 0; i < 8; i++) d.record('192.0.2.8', 'unknown-user');
+  assert.equal(d.banned('192.0.2.8'), true);
+});
+
+test('unban lifts a ban now; the repeat still doubles', () => {
+  const { d, changes } = make();
+  for (let i = 0; i < 5; i++) d.record('192.0.2.1', 'limit-refused');
+  assert.equal(d.unban('192.0.2.1'), true);
+  assert.equal(d.unban('192.0.2.1'), false);
+  assert.equal(d.banned('192.0.2.1'), false);
+  assert.deepEqual(changes.at(-1), { kind: 'unban', address: '192.0.2.1', why: 'removed' });
+  for (let i = 0; i < 5; i++) d.record('192.0.2.1', 'limit-refused');
+  assert.equal(d.list()[0]?.bans, 2);
+});
+
+test('snapshot and restore keep bans and repeats (a restart)', () => {
+  const a = make();
+  for (let i = 0; i < 5; i++) a.d.record('192.0.2.1', 'limit-refused');
+  const b = make();
+  b.clock.t = a.clock.t + MIN;
+  b.d.restore(JSON.parse(JSON.stringify(a.d.snapshot())) as ReturnType<Defender['snapshot']>);
+  assert.equal(b.d.banned('192.0.2.1'), true);
+  b.clock.t += 15 * MIN;
+  assert.equal(b.d.banned('192.0.2.1'), false);
+  for (let i = 0; i < 5; i++) b.d.record('192.0.2.1', 'limit-refused');
+  assert.equal(b.d.list()[0]?.bans, 2);
+});
+
+test('memory stays bounded under many addresses', () => {
+  const { d } = make({ ...DEFAULT_DEFENDER, maxTracked: 100 });
+  for (let i = 0; i < 10_000; i++) d.record(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'failed-login');
+  for (let i = 0; i < 1_000; i++)
+    for (let k = 0; k < 8; k++) d.record(`172.16.${i >> 8}.${i & 255}`, 'unknown-user');
+  assert.ok(d.list().length <= 100);
+});

@@ -1,0 +1,181 @@
+import net from 'node:net';
+import { FerryError } from '../errors.js';
+
+/** What costs an address points (SFTPGo's defaults). */
+export type DefenderEvent = 'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused';
+
+export interface DefenderSettings {
+  /** Networks never scored nor banned (CIDR, or a single address). */
+  readonly allow: readonly string[];
+  readonly scores: Readonly<Record<DefenderEvent, number>>;
+  /** Points within `windowMs` that ban the address. */
+  readonly threshold: number;
+  readonly windowMs: number;
+  /** The first ban; each repeat doubles it, up to `maxBanMs`. */
+  readonly banMs: number;
+  readonly maxBanMs: number;
+  /** Addresses scored at once (the least recently scored is forgotten first). */
+  readonly maxTracked: number;
+}
+
+export const DEFAULT_DEFENDER: DefenderSettings = {
+  allow: [],
+  scores: { 'failed-login': 1, 'unknown-user': 2, 'tls-failure': 2, 'limit-refused': 3 },
+  threshold: 15,
+  windowMs: 5 * 60_000,
+  banMs: 15 * 60_000,
+  maxBanMs: 24 * 60 * 60_000,
+  maxTracked: 100_000,
+};
+
+/** One ban, as kept, listed and persisted. `bans` counts this one and the earlier ones remembered. */
+export interface Ban {
+  readonly address: string;
+  readonly since: number;
+  readonly until: number;
+  readonly bans: number;
+}
+
+export type DefenderChange =
+  | { readonly kind: 'ban'; readonly ban: Ban; readonly score: number; readonly event: DefenderEvent }
+  | { readonly kind: 'unban'; readonly address: string; readonly why: 'expired' | 'removed' };
+
+/** How the server asks and tells the defender; a cluster worker forwards to its primary's. */
+export interface DefenderPort {
+  banned(address: string): boolean;
+  record(address: string, event: DefenderEvent): void;
+}
+
+/**
+ * Scores per source address over a sliding window; at the threshold the address is banned, for
+ * banMs, doubling on each repeat up to maxBanMs (a repeat is remembered until a ban's length after
+ * the last one ended). Pure bookkeeping with an injected clock: the owner persists (`onChange`),
+ * logs and refuses. Memory is bounded: at most `threshold` events per address (the ban clears
+ * them) and `maxTracked` addresses.
+ */
+export class Defender implements DefenderPort {
+  private readonly allowList = new net.BlockList();
+  private readonly events = new Map<string, { at: number; points: number }[]>();
+  private readonly active = new Map<string, Ban>();
+  /** Bans that ended, remembered so that a repeat is banned longer. */
+  private readonly past = new Map<string, Ban>();
+
+  constructor(
+    readonly settings: DefenderSettings = DEFAULT_DEFENDER,
+    private readonly onChange: (c: DefenderChange) => void = () => {},
+    private readonly now: () => number = Date.now,
+  ) {
+    for (const cidr of settings.allow) addAllowed(this.allowList, cidr);
+  }
+
+  allowed(address: string): boolean {
+    const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
+    return net.isIP(address) !== 0 && this.allowList.check(address, family);
+  }
+
+  banned(address: string): boolean {
+    const ban = this.active.get(address);
+    if (!ban) return false;
+    if (ban.until > this.now()) return true;
+    this.end(ban, 'expired');
+    return false;
+  }
+
+  record(address: string, event: DefenderEvent): void {
+    const points = this.settings.scores[event];
+    if (!(points > 0) || this.allowed(address) || this.banned(address)) return;
+    const now = this.now();
+    const since = now - this.settings.windowMs;
+    const list = (this.events.get(address) ?? []).filter((e) => e.at > since);
+    list.push({ at: now, points });
+    this.events.delete(address); // re-insert: least recently scored first
+    const score = list.reduce((sum, e) => sum + e.points, 0);
+    if (score < this.settings.threshold) {
+      this.events.set(address, list);
+      if (this.events.size > this.settings.maxTracked) this.forgetOldest();
+      return;
+    }
+    const ban = this.ban(address, now);
+    this.onChange({ kind: 'ban', ban, score, event });
+  }
+
+  /** Lifts a ban now; false when the address was not banned. */
+  unban(address: string): boolean {
+    const ban = this.active.get(address);
+    if (!ban || !this.banned(address)) return false;
+    this.end(ban, 'removed');
+    return true;
+  }
+
+  /** Bans in force, soonest to end first. */
+  list(): Ban[] {
+    for (const address of [...this.active.keys()]) this.banned(address);
+    return [...this.active.values()].sort((a, b) => a.until - b.until);
+  }
+
+  /** What to persist: the bans in force and the ended ones still counting for repeats. */
+  snapshot(): { active: Ban[]; past: Ban[] } {
+    return { active: this.list(), past: [...this.past.values()].filter((b) => this.remembered(b)) };
+  }
+
+  /** Restores a snapshot (at start); expired bans count as past ones. */
+  restore(s: { active: readonly Ban[]; past: readonly Ban[] }): void {
+    const now = this.now();
+    for (const b of s.past) if (this.remembered(b)) this.past.set(b.address, b);
+    for (const b of s.active) {
+      if (b.until > now) this.active.set(b.address, b);
+      else if (this.remembered(b)) this.past.set(b.address, b);
+    }
+  }
+
+  private ban(address: string, now: number): Ban {
+    this.events.delete(address);
+    const before = this.past.get(address);
+    const bans = before && this.remembered(before) ? before.bans + 1 : 1;
+    const ms = Math.min(this.settings.maxBanMs, this.settings.banMs * 2 ** (bans - 1));
+    const ban: Ban = { address, since: now, until: now + ms, bans };
+    this.past.delete(address);
+    this.active.set(address, ban);
+    trim(this.active, this.settings.maxTracked);
+    return ban;
+  }
+
+  private end(ban: Ban, why: 'expired' | 'removed'): void {
+    this.active.delete(ban.address);
+    // A lifted ban still counts for the next one: the repeat is what doubles it.
+    this.past.set(ban.address, { ...ban, until: Math.min(ban.until, this.now()) });
+    trim(this.past, this.settings.maxTracked);
+    this.onChange({ kind: 'unban', address: ban.address, why });
+  }
+
+  private remembered(b: Ban): boolean {
+    return this.now() - b.until < Math.max(this.settings.banMs, b.until - b.since);
+  }
+
+  private forgetOldest(): void {
+    trim(this.events, this.settings.maxTracked);
+  }
+}
+
+/** Forgets the oldest entries of `map` (insertion order) beyond `max`. */
+function trim(map: Map<string, unknown>, max: number): void {
+  for (const key of map.keys()) {
+    if (map.size <= max) return;
+    map.delete(key);
+  }
+}
+
+/** Adds a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address to `list`; throws a clear error. */
+export function addAllowed(list: net.BlockList, cidr: string): void {
+  const [ip = '', bits, extra] = cidr.split('/');
+  const family = net.isIP(ip);
+  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
+  const max = family === 6 ? 128 : 32;
+  if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `"${cidr}" is not a network (10.0.0.0/8, fd00::/8, 192.0.2.7).`,
+    );
+  }
+  list.addSubnet(ip, prefix, family === 6 ? 'ipv6' : 'ipv4');
+}

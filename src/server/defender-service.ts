@@ -1,0 +1,151 @@
+import type net from 'node:net';
+import { BanFile } from '../defender/ban-file.js';
+import { openControlSocket, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
+import {
+  Defender,
+  type Ban,
+  type DefenderChange,
+  type DefenderEvent,
+  type DefenderPort,
+} from '../defender/defender.js';
+import type { Logger } from '../logger.js';
+import { normalizeAddress } from '../protocol/address.js';
+import type { ResolvedOptions } from './options.js';
+import { WarningLimiter } from './warning-limiter.js';
+
+/** Ban and unban lines: at most this many a minute over all addresses; the rest are counted. */
+const BAN_LINES_PER_MINUTE = 60;
+
+/**
+ * The defender as a server runs it: the scores and bans (Defender), their file (kept across
+ * restarts), the control socket `ferry bans` uses, and the log lines, rate-limited so that an
+ * attack cannot fill the disk. A single-process server and a cluster primary each own one; a
+ * cluster worker forwards its events to the primary (forwardTo).
+ */
+export class DefenderService implements DefenderPort {
+  private readonly defender: Defender | undefined;
+  private readonly file: BanFile | undefined;
+  private readonly banLines: WarningLimiter;
+  private control: net.Server | undefined;
+  /** Only a started service writes the bans file (a cluster worker's never does). */
+  private started = false;
+  private forward: ((address: string, event: DefenderEvent) => void) | undefined;
+  private readonly remoteBans = new Map<string, number>();
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly logger: Logger,
+    private readonly refusals: WarningLimiter,
+    now: () => number = Date.now,
+  ) {
+    const d = options.defender;
+    this.banLines = new WarningLimiter(logger, {
+      perWindow: BAN_LINES_PER_MINUTE,
+      windowMs: 60_000,
+      maxEntries: 4,
+    });
+    if (!d.enabled) return;
+    this.defender = new Defender(d, (c) => this.changed(c), now);
+    if (d.stateFile) this.file = new BanFile(d.stateFile);
+  }
+
+  /** Loads the saved bans and opens the control socket (a server that listens; not a worker). */
+  async start(): Promise<void> {
+    if (!this.defender) return;
+    this.started = true;
+    if (this.file) {
+      try {
+        this.defender.restore(await this.file.load());
+      } catch (err) {
+        this.logger.error({ file: this.file.path, err: (err as Error).message }, 'cannot read the bans file');
+      }
+    }
+    const socket = this.options.defender.controlSocket;
+    if (!socket) return;
+    try {
+      this.control = await openControlSocket(socket, (r) => this.answer(r));
+    } catch (err) {
+      // Serving matters more than `ferry bans`: say why it will not reach this server, and go on.
+      this.logger.error(
+        { socket, err: (err as Error).message },
+        'no control socket: ferry bans cannot reach this server',
+      );
+    }
+  }
+
+  /** A cluster worker: events go to the primary, which decides; bans it announces are mirrored here. */
+  forwardTo(send: (address: string, event: DefenderEvent) => void): void {
+    this.forward = send;
+  }
+
+  /** A ban the primary announced (cluster worker): password checks from there stop at once. */
+  mirrorBan(address: string, until: number): void {
+    if (until > Date.now()) this.remoteBans.set(address, until);
+    else this.remoteBans.delete(address);
+  }
+
+  banned(address: string): boolean {
+    if (this.forward) return (this.remoteBans.get(address) ?? 0) > Date.now();
+    return this.defender?.banned(address) ?? false;
+  }
+
+  record(address: string, event: DefenderEvent): void {
+    if (this.forward) this.forward(address, event);
+    else this.defender?.record(address, event);
+  }
+
+  /** The bans in force (a new cluster worker is told them). */
+  activeBans(): Ban[] {
+    return this.defender?.list() ?? [];
+  }
+
+  /** Logs a refused connection (rate-limited per address). */
+  refused(address: string, why: string): void {
+    this.refusals.warn(this.logger, address, { remote: address }, `connection refused: ${why}`);
+  }
+
+  /** Called with each ban (a cluster primary tells its workers). */
+  onBan: ((address: string, until: number) => void) | undefined;
+
+  async close(): Promise<void> {
+    const control = this.control;
+    this.control = undefined;
+    if (control) await new Promise<void>((resolve) => control.close(() => resolve()));
+    this.banLines.dispose();
+    if (this.started) await this.persist();
+  }
+
+  private changed(c: DefenderChange): void {
+    if (c.kind === 'ban') {
+      const { address, until, bans } = c.ban;
+      this.banLines.warn(
+        this.logger,
+        '*',
+        { remote: address, until: new Date(until).toISOString(), bans, score: c.score, last: c.event },
+        'address banned',
+      );
+      this.onBan?.(address, until);
+    } else {
+      this.banLines.warn(this.logger, '*', { remote: c.address, why: c.why }, 'address unbanned');
+      this.onBan?.(c.address, 0);
+    }
+    if (this.started) void this.persist();
+  }
+
+  private async persist(): Promise<void> {
+    const { file, defender } = this;
+    if (!file || !defender) return;
+    try {
+      await file.save(() => defender.snapshot());
+    } catch (err) {
+      this.logger.error({ file: file.path, err: (err as Error).message }, 'cannot write the bans file');
+    }
+  }
+
+  private answer(r: ControlRequest): ControlAnswer {
+    const defender = this.defender;
+    if (!defender) return { ok: false, error: 'the defender is disabled' };
+    if (r.op === 'list') return { ok: true, bans: defender.list() };
+    return { ok: true, removed: defender.unban(normalizeAddress(r.address)) };
+  }
+}

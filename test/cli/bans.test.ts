@@ -1,0 +1,123 @@
+/**
+ * `ferry bans` against a running `ferry serve --workers 2` (failed logins seen by a worker, the ban
+ * decided by the primary at accept), the ban kept across a restart, and lifted by the CLI.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+
+const run = promisify(execFile);
+const ATTACKER = '127.0.0.2';
+
+let dir: string;
+let root: string;
+let dataDir: string;
+let config: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-bans-'));
+  root = path.join(dir, 'root');
+  dataDir = path.join(dir, 'data');
+  await mkdir(root);
+  config = path.join(dir, 'ferry.yaml');
+  // One unknown user (2 points) bans.
+  await writeFile(config, 'defender:\n  threshold: 2\n  banSeconds: 3600\n');
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const serve = (): Promise<ServeProcess> =>
+  ServeProcess.start(
+    ['--workers', '2', '--config', config, '--data-dir', dataDir, '--user', 'alice:secret'],
+    root,
+  );
+
+async function bans(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', dataDir]);
+    return { code: 0, ...r };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+async function bannedAddresses(): Promise<string[]> {
+  const r = await bans('list', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { address: string }[]).map((b) => b.address);
+}
+
+/** What the explicit port says to a new connection from `from` before it closes ('' = nothing yet). */
+async function greetingFor(port: number, from: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
+  socket.on('error', () => {});
+  try {
+    return await withDeadline(
+      new Promise<string>((resolve) => {
+        socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+        socket.once('close', () => resolve(''));
+      }),
+      10_000,
+      'the greeting',
+    );
+  } finally {
+    socket.destroy();
+  }
+}
+
+test('--workers 2: a ban decided by the primary, listed by `ferry bans list`, kept across a restart, lifted by `ferry bans rm`', async () => {
+  let r = await serve();
+  try {
+    const ftp = await RawFtp.connect({
+      host: '127.0.0.1',
+      port: r.implicitPort,
+      implicit: true,
+      localAddress: ATTACKER,
+    });
+    try {
+      await ftp.expect(220);
+      await ftp.cmd('USER nobody', 331);
+      await ftp.cmd('PASS guess', 530);
+    } finally {
+      await ftp.close();
+    }
+    await r.waitForLog((l) => l.msg === 'address banned' && l.remote === ATTACKER, 'the ban');
+    assert.match(await greetingFor(r.explicitPort, ATTACKER), /^421 .*banned/);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.1'), /^220 /);
+    assert.deepEqual(await bannedAddresses(), [ATTACKER]);
+    const socket = await stat(path.join(dataDir, 'control.sock'));
+    assert.equal(socket.mode & 0o777, 0o600);
+
+    assert.equal(await r.stop(), 0);
+    r = await serve();
+    assert.match(
+      await greetingFor(r.explicitPort, ATTACKER),
+      /^421 .*banned/,
+      'still banned after the restart',
+    );
+    const human = await bans('list');
+    assert.match(human.stdout, /^ADDRESS\s+UNTIL \(UTC\)\s+LEFT\s+BANS\n127\.0\.0\.2 /);
+
+    const removed = await bans('rm', ATTACKER);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, `${ATTACKER} unbanned.\n`);
+    await r.waitForLog((l) => l.msg === 'address unbanned' && l.remote === ATTACKER, 'the unban');
+    assert.match(await greetingFor(r.explicitPort, ATTACKER), /^220 /);
+    assert.deepEqual(await bannedAddresses(), []);
+    const again = await bans('rm', ATTACKER);
+    assert.equal(again.code, 1);
+    assert.match(again.stderr, /is not banned/);
+  } finally {
+    await r.stop();
+  }
+  // No server running: the file is read directly.
+  assert.equal((await bans('list')).stdout, 'No banned addresses.\n');
+});

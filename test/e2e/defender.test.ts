@@ -1,0 +1,279 @@
+/**
+ * The defender, in process: bans at accept on both ports after the threshold, the allow list, the
+ * cap on connections not logged in, the login timeout, passive-port limits, and password checks
+ * that an attacker's flood cannot monopolize. 127.0.0.2+ are attackers, 127.0.0.1 the legit client.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, test } from 'node:test';
+import type { Reply } from '../../src/protocol/reply.js';
+import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+import type { TestServer } from '../support/ferry.js';
+
+const LEGIT = '127.0.0.1';
+const ATTACKER = '127.0.0.2';
+
+/** Connected from `from`, greeting read, inside TLS; not logged in. */
+async function connectFrom(ts: TestServer, mode: Mode, from: string, timeoutMs?: number): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({
+    host: ts.host,
+    port: portOf(ts, mode),
+    implicit: mode === 'implicit',
+    localAddress: from,
+    timeoutMs,
+  });
+  try {
+    await ftp.expect(220);
+    if (mode === 'explicit') await ftp.authTls('TLS');
+    return ftp;
+  } catch (err) {
+    await ftp.close();
+    throw err;
+  }
+}
+
+/** One wrong password from `from` (530); the connection is closed after. */
+async function failLogin(ts: TestServer, mode: Mode, from: string, user = 'alice'): Promise<void> {
+  const ftp = await connectFrom(ts, mode, from);
+  try {
+    await ftp.cmd(`USER ${user}`, 331);
+    await ftp.cmd('PASS wrong', 530);
+  } finally {
+    await ftp.close();
+  }
+}
+
+/** A plain TCP connection from `from` that sends nothing: every byte the server sends until it closes. */
+async function bytesUntilClosed(port: number, from: string): Promise<Buffer> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => chunks.push(d));
+  socket.on('error', () => {});
+  await withDeadline(
+    new Promise((resolve) => socket.once('close', resolve)),
+    5_000,
+    'the server to close the connection',
+  );
+  return Buffer.concat(chunks);
+}
+
+/** Logs in from `from` and uploads and downloads a file (data connections come from 127.0.0.1). */
+async function loginAndTransfer(ts: TestServer, mode: Mode, from = LEGIT): Promise<void> {
+  const ftp = await connectFrom(ts, mode, from);
+  try {
+    await ftp.login(ts.user, ts.password);
+    if (mode === 'explicit') {
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+    }
+    await ftp.cmd('TYPE I', 200);
+    const body = Buffer.from(`hello from ${from} over ${mode}\n`);
+    const [, done] = await ftp.store(`legit-${mode}.txt`, body);
+    assert.equal(done.code, 226, textOf(done));
+    assert.deepEqual(await ftp.retrieve(`legit-${mode}.txt`), body);
+  } finally {
+    await ftp.close();
+  }
+}
+
+describe('defender: bans at accept', () => {
+  // 3 failed logins ban (the default of 15 points is unit-tested with an injected clock).
+  const server = useFerry({ defender: { threshold: 3 } });
+
+  for (const mode of MODES) {
+    test(`${mode}: failed logins past the threshold ban the address; explicit gets 421, implicit is closed before TLS; others unaffected`, async () => {
+      const ts = server();
+      const from = mode === 'explicit' ? ATTACKER : '127.0.0.3';
+      await Promise.all([1, 2, 3].map(() => failLogin(ts, mode, from)));
+      await waitForLog(
+        ts,
+        (l) => l.msg === 'address banned' && (l.obj as { remote?: string }).remote === from,
+      );
+
+      const explicit = await bytesUntilClosed(ts.explicitPort, from);
+      assert.match(explicit.toString('latin1'), /^421 .*banned/);
+      const implicit = await bytesUntilClosed(ts.implicitPort, from);
+      assert.equal(implicit.length, 0, 'nothing at all, not even a TLS alert');
+      assert.ok(ts.logs.some((l) => l.msg === 'connection refused: address banned'));
+
+      await loginAndTransfer(ts, mode, LEGIT);
+    });
+  }
+});
+
+describe('defender: allow list', () => {
+  const server = useFerry({ defender: { threshold: 2, allow: ['127.0.0.4/31'] } });
+
+  test('an allowed network is never banned, however many failures', async () => {
+    const ts = server();
+    for (let i = 0; i < 4; i++) await failLogin(ts, 'explicit', '127.0.0.5', 'nobody');
+    const ftp = await connectFrom(ts, 'implicit', '127.0.0.5');
+    try {
+      await ftp.login(ts.user, ts.password);
+    } finally {
+      await ftp.close();
+    }
+    assert.ok(!ts.logs.some((l) => l.msg === 'address banned'));
+  });
+});
+
+describe('defender: connections not logged in', () => {
+  const CAP = 4;
+  const server = useFerry({
+    limits: { maxUnauthenticatedPerAddress: CAP },
+    defender: { threshold: 1000 },
+  });
+
+  test('at most N per address: the next is refused with 421 (and scored); a login frees a place; other addresses unaffected', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const held = await Promise.all(
+        [...Array(CAP)].map(async () => track(await connectFrom(ts, 'explicit', ATTACKER))),
+      );
+      const refused = await bytesUntilClosed(ts.explicitPort, ATTACKER);
+      assert.match(refused.toString('latin1'), /^421 Too many connections not logged in/);
+      await loginAndTransfer(ts, 'explicit', LEGIT);
+      // One of them logs in: no longer counted.
+      await held[0]?.login(ts.user, ts.password);
+      track(await connectFrom(ts, 'implicit', ATTACKER));
+    });
+  });
+
+  test('hundreds of idle connections from one address do not stop another client from logging in and transferring', async () => {
+    const ts = server();
+    const IDLE = 300;
+    const sockets: net.Socket[] = [];
+    try {
+      const greeted = await Promise.all(
+        [...Array(IDLE)].map(async () => {
+          const s = net.connect({ host: ts.host, port: ts.explicitPort, localAddress: ATTACKER });
+          s.on('error', () => {});
+          sockets.push(s);
+          const first = await withDeadline(
+            new Promise<string>((resolve) => {
+              s.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+              s.once('close', () => resolve(''));
+            }),
+            30_000,
+            'a reply to an idle connection',
+          );
+          return first.startsWith('220');
+        }),
+      );
+      // Only the cap is served (fewer if the previous test's connections are still counted).
+      const served = greeted.filter(Boolean).length;
+      assert.ok(served >= 1 && served <= CAP, `${served} served`);
+      for (const mode of MODES) await loginAndTransfer(ts, mode, LEGIT);
+    } finally {
+      for (const s of sockets) s.destroy();
+    }
+  });
+});
+
+describe('defender: login timeout', () => {
+  const server = useFerry({ timeouts: { loginMs: 1500 } });
+
+  for (const mode of MODES) {
+    test(`${mode}: a connection that does not log in in time gets 421 and is closed, NOOPs or not`, async () => {
+      const ts = server();
+      const ftp = await connectFrom(ts, mode, ATTACKER);
+      try {
+        // Keeps talking (slowloris): NOOP resets the idle timer, never the login deadline.
+        const talk = async (): Promise<Reply> => {
+          let r = await ftp.cmd('NOOP', 200);
+          while (r.code === 200) {
+            await sleep(50); // pacing the client, not waiting for the server
+            r = await ftp.cmd('NOOP');
+          }
+          return r;
+        };
+        const r = await withDeadline(talk(), 20_000, 'the login timeout');
+        assert.equal(r.code, 421, textOf(r));
+        assert.match(textOf(r), /Login timeout/);
+        await withDeadline(ftp.closed, 5_000, 'the server to close');
+      } finally {
+        await ftp.close();
+      }
+    });
+  }
+});
+
+describe('defender: passive ports are shared', () => {
+  const server = useFerry({
+    limits: { maxPassivePerAddress: 2, maxPassivePerUser: 3 },
+    defender: { threshold: 1000 },
+  });
+
+  async function loggedInFrom(ts: TestServer, from: string): Promise<RawFtp> {
+    const ftp = await connectFrom(ts, 'implicit', from);
+    await ftp.login(ts.user, ts.password);
+    return ftp;
+  }
+
+  test('pending passive endpoints are limited per address and per user: 425 with the reason; others still get ports', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const [a0, a1, a2] = await Promise.all(
+        [1, 2, 3].map(async () => track(await loggedInFrom(ts, ATTACKER))),
+      );
+      assert.ok(a0 && a1 && a2);
+      await a0.cmd('EPSV', 229);
+      await a1.cmd('PASV', 227);
+      const refused = await a2.cmd('EPSV', 425);
+      assert.match(textOf(refused), /Too many passive connections pending from your address/);
+      // Per user: a third address adds one more, the fourth is refused.
+      const b = track(await loggedInFrom(ts, '127.0.0.3'));
+      await b.cmd('EPSV', 229);
+      const c = track(await loggedInFrom(ts, '127.0.0.4'));
+      const byUser = await c.cmd('EPSV', 425);
+      assert.match(textOf(byUser), /for this user/);
+      // Closed, the places come back.
+      const from = ts.logs.length;
+      await a0.close();
+      await waitForLog(ts, (l) => l.msg === 'disconnect', from);
+      await c.cmd('EPSV', 229);
+      assert.ok(ts.logs.some((l) => l.msg === 'passive port refused: limit'));
+    });
+  });
+});
+
+describe('defender: password checks are shared fairly', () => {
+  const ATTACKERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
+  const PER_ADDRESS = 8;
+  // Scores off the table here: this is about the queue, not the bans.
+  const server = useFerry({ defender: { threshold: 100_000 } });
+
+  test('during a flood of wrong passwords from several addresses, a login from another address is served before most of them', async (t) => {
+    const ts = server();
+    await withClients(async (track) => {
+      const attackers = await Promise.all(
+        ATTACKERS.flatMap((from) =>
+          [...Array(PER_ADDRESS)].map(async () => {
+            // Their replies come as the queue drains (two checks at a time): a long deadline.
+            const ftp = track(await connectFrom(ts, 'implicit', from, 120_000));
+            await ftp.cmd('USER alice', 331);
+            return ftp;
+          }),
+        ),
+      );
+      const legit = track(await connectFrom(ts, 'implicit', LEGIT));
+      await legit.cmd(`USER ${ts.user}`, 331);
+      let attackersDone = 0;
+      const flood = attackers.map((ftp) => ftp.cmd('PASS wrong', 530).then(() => attackersDone++));
+      const started = performance.now();
+      await legit.cmd(`PASS ${ts.password}`, 230);
+      const latency = performance.now() - started;
+      const doneBeforeLegit = attackersDone;
+      await Promise.all(flood);
+      t.diagnostic(
+        `legit login: ${latency.toFixed(0)} ms; ${doneBeforeLegit} of ${attackers.length} attacker replies before it`,
+      );
+      assert.ok(
+        doneBeforeLegit < attackers.length / 4,
+        `the legit login waited behind ${doneBeforeLegit} of ${attackers.length} attacker checks`,
+      );
+    });
+  });
+});
