@@ -12,7 +12,6 @@ import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
-import { StatPool } from '../storage/stat-pool.js';
 import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -108,13 +107,11 @@ export async function serveSetup(
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
-  // One pool of lstat threads for all sessions' listings; its threads never hold the process open.
-  const statPool = new StatPool();
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p), statPool }),
+    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p) }),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
