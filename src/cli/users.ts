@@ -183,7 +183,8 @@ const limit = (n: number | undefined, show: (n: number) => string): string =>
 /** `used of limit (n%)`, or what is known when nothing is recorded yet. */
 function usageOf(used: number | undefined, quota: number | undefined, show: (n: number) => string): string {
   if (!quota) return 'none';
-  if (used === undefined) return `${show(quota)}; usage not counted yet (at first upload, or ferry users rescan)`;
+  if (used === undefined)
+    return `${show(quota)}; usage not counted yet (at first upload, or ferry users rescan)`;
   return `${show(used)} used of ${show(quota)} (${Math.floor((used * 100) / quota)}%)`;
 }
 

@@ -26,7 +26,11 @@ export const quotaExceeded = (what: string): FerryError =>
   new FerryError('ERR_QUOTA_EXCEEDED', `Quota exceeded: ${what}.`);
 
 /** Counts every regular file under `dir` (links are not followed; upload temp files are not listed). */
-export async function scanUsage(storage: StorageBackend, c: StorageContext, dir: VPath = ROOT): Promise<Usage> {
+export async function scanUsage(
+  storage: StorageBackend,
+  c: StorageContext,
+  dir: VPath = ROOT,
+): Promise<Usage> {
   const total: Usage = { bytes: 0, files: 0 };
   const dirs: VPath[] = [dir];
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
