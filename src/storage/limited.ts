@@ -137,8 +137,15 @@ export class LimitedStorage implements StorageBackend {
     return known ?? ledger.init(this.limits.username, await scanUsage(this.inner, c));
   }
 
+  /**
+   * The change is done by now, so its reply must not fail for the bookkeeping: a record that could
+   * not be updated (say, its lock held too long) is dropped, and the next upload counts again.
+   */
   async #report(delta: Usage): Promise<void> {
-    await this.ctx.usage?.add(this.limits.username, delta);
+    const ledger = this.ctx.usage;
+    await ledger
+      ?.add(this.limits.username, delta)
+      .catch(() => ledger.forget(this.limits.username).catch(() => {}));
   }
 
   /** The size of the regular file at `p`, or undefined when there is none. */

@@ -20,6 +20,8 @@ export interface UsageLedger {
   get(username: string): Promise<Usage | undefined>;
   init(username: string, usage: Usage): Promise<Usage>;
   add(username: string, delta: Usage): Promise<void>;
+  /** Drops the record: the next use counts again. */
+  forget(username: string): Promise<void>;
 }
 
 export const quotaExceeded = (what: string): FerryError =>
