@@ -172,7 +172,7 @@ describe('quotas per user', { timeout: 120_000 }, () => {
       });
     });
 
-    test(`${mode}: the file-count quota; overwrites pass, a replacing RNTO frees one`, async () => {
+    test(`${mode}: the file-count quota (STOR, STOU); overwrites pass, RNTO over a file and DELE free one`, async () => {
       await withClients(async (track) => {
         const ftp = await login(userOf('count', mode), mode, track);
         await stored(ftp, 'STOR a', randomData(10));
@@ -184,6 +184,11 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         assert.deepEqual(await usage.get(userOf('count', mode)), { bytes: 10, files: 1 });
         await stored(ftp, 'STOR c', randomData(10));
         assert.deepEqual(await namesIn(homeOf('count', mode)), ['a', 'c']);
+        await refused(ftp, 'STOU', randomData(10));
+        await ftp.cmd('DELE c', 250);
+        await stored(ftp, 'STOU', randomData(10));
+        assert.equal((await namesIn(homeOf('count', mode))).length, 2);
+        assert.deepEqual(await usage.get(userOf('count', mode)), { bytes: 20, files: 2 });
       });
     });
   }
