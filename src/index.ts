@@ -10,7 +10,7 @@ export {
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
 export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
-export { scanUsage, type Usage, type UsageLedger } from './storage/quota.js';
+export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';
 export { RateBuckets, TokenBucket } from './storage/throttle.js';
 export { UsageFile } from './auth/usage-file.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';

@@ -14,6 +14,7 @@ import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
 import { withLimits } from '../storage/limited.js';
+import { QuotaBook } from '../storage/quota.js';
 import { StatPool } from '../storage/stat-pool.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
@@ -114,7 +115,7 @@ export async function serveSetup(
   // One pool of lstat threads for all sessions' listings; its threads never hold the process open.
   const statPool = new StatPool();
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
-  const limits = { usage: new UsageFile(usageFileOf(dataDir)), rates: new RateBuckets() };
+  const limits = { usage: new QuotaBook(new UsageFile(usageFileOf(dataDir))), rates: new RateBuckets() };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },

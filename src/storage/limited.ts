@@ -2,7 +2,7 @@
 // paced, and every change of what the user stores is reported to the usage ledger.
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
-import { QuotaCap, quotaExceeded, scanUsage, type Usage, type UsageLedger } from './quota.js';
+import { QuotaBook, QuotaCap, quotaExceeded, scanUsage, type Flight, type Usage } from './quota.js';
 import { Throttle, type RateBuckets } from './throttle.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 
@@ -19,8 +19,8 @@ export interface UserLimits {
 }
 
 export interface LimitsContext {
-  /** Where usage is kept; without it, quotas are not enforced. */
-  usage?: UsageLedger;
+  /** Where usage is kept, and the uploads in flight (one per process); without it, no quotas. */
+  usage?: QuotaBook;
   rates: RateBuckets;
 }
 
@@ -79,26 +79,50 @@ export class LimitedStorage implements StorageBackend {
     c: StorageContext,
   ): Promise<{ bytes: number }> {
     const stages: Transform[] = [];
+    let flight: Flight | undefined;
     let before: number | undefined;
-    if (this.#quota) {
-      const usage = await this.#usage(c);
-      before = await this.#sizeOf(p, c);
-      const { quotaSize, quotaFiles } = this.limits;
-      if (before === undefined && quotaFiles && usage.files + 1 > quotaFiles)
-        throw quotaExceeded('number of files');
-      if (quotaSize) {
+    const book = this.ctx.usage;
+    if (this.#quota && book) {
+      flight = await book.start(this.limits.username, () => this.#usage(c));
+      try {
+        before = await this.#sizeOf(p, c);
         // Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep.
         const kept = o.append ? (before ?? 0) : o.offset;
-        const limit = quotaSize - usage.bytes + (before ?? 0) - kept;
-        if (limit < 0) throw quotaExceeded('storage size');
-        stages.push(new QuotaCap(limit));
+        flight.grow({ bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 });
+        const { quotaSize, quotaFiles } = this.limits;
+        const total = flight.total();
+        if (before === undefined && quotaFiles && total.files > quotaFiles)
+          throw quotaExceeded('number of files');
+        if (quotaSize) {
+          if (total.bytes > quotaSize) throw quotaExceeded('storage size');
+          const f = flight;
+          stages.push(
+            new QuotaCap((n) => {
+              f.grow({ bytes: n, files: 0 });
+              if (f.total().bytes <= quotaSize) return true;
+              f.end(); // at once: a concurrent upload must not be refused for these bytes too
+              return false;
+            }),
+          );
+        }
+      } catch (err) {
+        flight.end();
+        throw err;
       }
     }
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
-    const r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
-    if (this.#quota) {
+    let r: { bytes: number };
+    try {
+      r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
+    } catch (err) {
+      flight?.end();
+      throw err;
+    }
+    if (flight) {
       const after = (await this.#sizeOf(p, c)) ?? 0;
-      await this.#report({ bytes: after - (before ?? 0), files: before === undefined ? 1 : 0 });
+      const delta = { bytes: after - (before ?? 0), files: before === undefined ? 1 : 0 };
+      await this.#report(delta); // in flight until recorded: an upload starting now counts it
+      flight.end(delta);
     }
     return r;
   }
@@ -110,7 +134,7 @@ export class LimitedStorage implements StorageBackend {
   async remove(p: VPath, c: StorageContext): Promise<void> {
     const size = this.#quota ? await this.#sizeOf(p, c) : undefined;
     await this.inner.remove(p, c);
-    if (size !== undefined) await this.#report({ bytes: -size, files: -1 });
+    if (size !== undefined) await this.#freed(size);
   }
 
   /** Only an empty directory is removed (upload temp files are not counted): usage stays. */
@@ -122,7 +146,7 @@ export class LimitedStorage implements StorageBackend {
     // A file replaced by the rename is freed.
     const replaced = this.#quota && from !== to ? await this.#sizeOf(to, c) : undefined;
     await this.inner.rename(from, to, c);
-    if (replaced !== undefined) await this.#report({ bytes: -replaced, files: -1 });
+    if (replaced !== undefined) await this.#freed(replaced);
   }
 
   #bucket(direction: 'upload' | 'download') {
@@ -132,9 +156,15 @@ export class LimitedStorage implements StorageBackend {
 
   /** The recorded usage; the first time, counted by a scan of the whole home. */
   async #usage(c: StorageContext): Promise<Usage> {
-    const ledger = this.ctx.usage as UsageLedger;
+    const ledger = (this.ctx.usage as QuotaBook).ledger;
     const known = await ledger.get(this.limits.username);
     return known ?? ledger.init(this.limits.username, await scanUsage(this.inner, c));
+  }
+
+  async #freed(bytes: number): Promise<void> {
+    const delta = { bytes: -bytes, files: -1 };
+    this.ctx.usage?.adjust(this.limits.username, delta);
+    await this.#report(delta);
   }
 
   /**
@@ -142,7 +172,7 @@ export class LimitedStorage implements StorageBackend {
    * not be updated (say, its lock held too long) is dropped, and the next upload counts again.
    */
   async #report(delta: Usage): Promise<void> {
-    const ledger = this.ctx.usage;
+    const ledger = this.ctx.usage?.ledger;
     await ledger
       ?.add(this.limits.username, delta)
       .catch(() => ledger.forget(this.limits.username).catch(() => {}));

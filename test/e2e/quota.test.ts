@@ -16,6 +16,7 @@ import { UsageFile } from '../../src/auth/usage-file.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import { withLimits } from '../../src/storage/limited.js';
 import { LocalStorage } from '../../src/storage/local.js';
+import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { connectSecure, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
@@ -23,6 +24,7 @@ import type { TestServer } from '../support/ferry.js';
 
 let dir: string;
 let usage: UsageFile;
+let book: QuotaBook;
 let table: UserTable;
 const homes = new Map<string, string>();
 let server: () => TestServer;
@@ -36,6 +38,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
   dele: { quotaSize: 1000 },
   count: { quotaFiles: 2 },
+  concurrent: { quotaSize: 1024 * 1024 },
 };
 
 const userOf = (c: string, mode: Mode): string => `${c}-${mode}`;
@@ -80,6 +83,7 @@ describe('quotas per user', { timeout: 120_000 }, () => {
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-quota-'));
     usage = new UsageFile(path.join(dir, 'usage.json'));
+    book = new QuotaBook(usage);
     const entries: PlainUserEntry[] = [];
     for (const mode of MODES) {
       for (const [c, spec] of Object.entries(CASES)) {
@@ -98,10 +102,36 @@ describe('quotas per user', { timeout: 120_000 }, () => {
   });
   server = useFerry(() => ({
     authenticator: table,
-    storageFor: (p) => withLimits(new LocalStorage({ root: p.home }), p, { usage, rates: new RateBuckets() }),
+    storageFor: (p) =>
+      withLimits(new LocalStorage({ root: p.home }), p, { usage: book, rates: new RateBuckets() }),
   }));
 
   for (const mode of MODES) {
+    test(`${mode}: two uploads of one user at once share the quota: one of them gets 552`, async () => {
+      await withClients(async (track) => {
+        const user = userOf('concurrent', mode);
+        const [a, b] = [await login(user, mode, track), await login(user, mode, track)];
+        const portA = await a.epsv();
+        const connA = await a.openData(portA, { tls: a.dataTls });
+        await a.cmd('STOR a', 150);
+        const piece = randomData(600 * 1024);
+        connA.stream.resume();
+        connA.stream.write(piece);
+        // Until the server is reading A's bytes (STAT counts them), A's upload is in flight.
+        for (let i = 0; ; i++) {
+          const r = await a.cmd('STAT');
+          if (!/ 0 bytes transferred/.test(textOf(r))) break;
+          assert.ok(i < 500, 'the server never read the first upload');
+        }
+        const rb = await storeAll(b, 'STOR b', piece);
+        connA.stream.end();
+        const ra = await a.expect();
+        assert.deepEqual([ra.code, rb.code].sort(), [226, 552], `A: ${textOf(ra)}; B: ${textOf(rb)}`);
+        assert.equal((await namesIn(homeOf('concurrent', mode))).length, 1);
+        assert.deepEqual(await usage.get(user), { bytes: piece.length, files: 1 });
+      });
+    });
+
     test(`${mode}: an upload exactly at the quota passes; one byte more is 552 and leaves nothing`, async () => {
       await withClients(async (track) => {
         const ftp = await login(userOf('exact', mode), mode, track);
