@@ -17,6 +17,8 @@ export interface LoginCacheOptions {
   loginCacheMs?: number;
   /** At most this many remembered logins; the oldest is forgotten first. Default 10,000. */
   loginCacheSize?: number;
+  /** The password check (scrypt, `verifyPassword`); given only to observe it (tests). */
+  verify?: (plain: string, encoded: string) => Promise<boolean>;
 }
 
 /** Why an account may not be used at all now (disabled, expired), or undefined. */
@@ -58,10 +60,12 @@ export class AccountAuthenticator implements Authenticator {
   readonly #cache = new Map<string, { digest: Buffer; expires: number }>();
   readonly #cacheMs: number;
   readonly #cacheSize: number;
+  readonly #verify: (plain: string, encoded: string) => Promise<boolean>;
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
     this.#cacheMs = options.loginCacheMs ?? 600_000;
+    this.#verify = options.verify ?? verifyPassword;
     this.#cacheSize = options.loginCacheSize ?? 10_000;
   }
 
@@ -85,8 +89,7 @@ export class AccountAuthenticator implements Authenticator {
       .digest();
     // Unknown users cost the same scrypt work, so timing does not reveal which names exist.
     const matched =
-      (account !== undefined && this.#remembered(c.username, digest)) ||
-      (await verifyPassword(password, hash));
+      (account !== undefined && this.#remembered(c.username, digest)) || (await this.#verify(password, hash));
     signal.throwIfAborted();
     if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
     if (!matched) return { ok: false, reason: REJECTED };

@@ -15,7 +15,6 @@ import { defaultPorts, OptionError, type ServerOptions } from '../server/options
 import { LocalStorage } from '../storage/local.js';
 import { withLimits } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
-import { StatPool } from '../storage/stat-pool.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
@@ -112,16 +111,13 @@ export async function serveSetup(
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
-  // One pool of lstat threads for all sessions' listings; its threads never hold the process open.
-  const statPool = new StatPool();
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
   const limits = { usage: new QuotaBook(new UsageFile(usageFileOf(dataDir))), rates: new RateBuckets() };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) =>
-      withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p), statPool }), p, limits),
+    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

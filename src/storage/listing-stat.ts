@@ -1,15 +1,20 @@
 import { constants, lstat as lstatCb, lstatSync } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
-import type { StatLike, StatPool } from './stat-pool.js';
 import type { FileStat, VPath } from './types.js';
 
 /** An lstat slower than this moves the listing to the thread pool. */
 const SLOW_LSTAT_MS = 1;
 /** The longest a listing keeps the event loop before giving it a turn. */
 const TURN_MS = 2;
-/** Batches smaller than this are not worth a message to the StatPool. */
-const POOL_MIN = 64;
+/** What a listing needs of an lstat (fs.Stats has it). */
+export interface StatLike {
+  readonly mode: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+  readonly dev: number;
+  readonly ino: number;
+}
 
 export function isLink(st: StatLike): boolean {
   return (st.mode & constants.S_IFMT) === constants.S_IFLNK;
@@ -29,8 +34,7 @@ export function toFileStat(name: string, path: VPath, st: StatLike): FileStat {
 }
 
 /**
- * lstat for the entries of one listing. With a StatPool, large batches go to its threads. Without,
- * as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers fast (a thread-pool
+ * lstat for the entries of one listing, as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers fast (a thread-pool
  * round trip per entry costs more than the cached lstat itself), giving the event loop a turn every
  * few milliseconds; once one lstat is slow (cold cache, network filesystem), the rest of the
  * listing goes through the thread pool so other sessions never wait.
@@ -38,14 +42,10 @@ export function toFileStat(name: string, path: VPath, st: StatLike): FileStat {
 export class ListingStater {
   #sync = true;
 
-  constructor(
-    private readonly dir: Pinned,
-    private readonly pool: StatPool | undefined,
-  ) {}
+  constructor(private readonly dir: Pinned) {}
 
   /** lstat of each name (undefined where it is gone since readdir). */
   async stat(names: string[]): Promise<(StatLike | undefined)[]> {
-    if (this.pool && names.length >= POOL_MIN) return this.pool.lstat(this.dir.path, names);
     if (!this.#sync) return Promise.all(names.map((name) => lstatIfExists(this.dir.child(name))));
     const out: (StatLike | undefined)[] = [];
     let turn = performance.now();

@@ -19,7 +19,6 @@ import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from '
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { isLink, ListingStater, toFileStat } from './listing-stat.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
-import type { StatPool } from './stat-pool.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
@@ -37,8 +36,6 @@ export interface LocalStorageOptions {
   /** Host directory that is `/` for the session. */
   root: string;
   readOnly?: boolean;
-  /** Threads for the lstat calls of large listings, shared by a server's storages (see StatPool). */
-  statPool?: StatPool;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -74,7 +71,6 @@ export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
   readonly #readOnly: boolean;
-  readonly #statPool: StatPool | undefined;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -84,7 +80,6 @@ export class LocalStorage implements StorageBackend {
     assertFdPathsAvailable();
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
-    this.#statPool = options.statPool;
   }
 
   get readOnly(): boolean {
@@ -274,7 +269,7 @@ export class LocalStorage implements StorageBackend {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
-    const stater = new ListingStater(d, this.#statPool);
+    const stater = new ListingStater(d);
     try {
       let done = false;
       while (!done) {
