@@ -341,7 +341,8 @@ export class ControlConnection {
         this.startLoginTimer();
         this.queue.length = 0;
         this.reader.clear();
-        await this.channel.stopTls();
+        // Implicit: the client's ClientHello may follow its close_notify at once; keep it.
+        await this.channel.stopTls({ thenTls: this.session.implicit });
         if (this.session.implicit && (await this.beginImplicitTls())) {
           this.write(reply(Code.ServiceReady, this.rt.options.greeting));
         }

@@ -95,7 +95,8 @@ export class CertificateStore {
         ? { ciphers: 'DEFAULT:@SECLEVEL=0' }
         : {}),
       sessionIdContext: 'ferry',
-      secureOptions: constants.SSL_OP_NO_TICKET,
+      // No client-initiated renegotiation: a client could make the server redo handshakes at will.
+      secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
       sessionTimeout: SESSION_LIFETIME_S,
     };
   }
