@@ -170,7 +170,7 @@ function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string }>
     };
     s.on('data', onData);
     s.once('end', () => finish());
-    s.once('error', (e: Error) => finish(e.message));
+    s.once('error', (e: Error) => finish(shortError(e)));
     s.once('close', () => finish());
   });
 }

@@ -98,9 +98,18 @@ export class WriteArea {
       try {
         const name = this.name('cut.bin');
         const o = await this.put(c, name, randomBytes(256 * 1024), 'bare-fin');
+        if (!o.final)
+          return point(
+            id,
+            title,
+            sent,
+            describeOutcome(o),
+            'pass',
+            `no reply within ${this.ctx.t.timeoutMs} ms: the server did not report success (it waits for a close_notify)`,
+          );
         const size = await c.request(`SIZE ${name}`);
         const kept = size.code === Code.FileStatus ? `; SIZE ${brief(size).slice(4)}` : '';
-        const reported = o.final !== undefined && isPositiveCompletion(o.final);
+        const reported = isPositiveCompletion(o.final);
         return point(
           id,
           title,
