@@ -114,7 +114,8 @@ describe('ferry probe', { concurrency: true }, () => {
       let target: Target | undefined;
       before(async () => {
         target = await c.start();
-        await target.putFile('big.bin', randomBytes(8 << 20));
+        // Large enough that a RETR left unread is still running when ABOR or STAT comes.
+        await target.putFile('big.bin', randomBytes(32 << 20));
         await target.putFile('small.txt', 'hello\n');
         await target.putFile('w/.keep', '');
       });
