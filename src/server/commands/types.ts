@@ -1,3 +1,4 @@
+import type { HashAlgorithm } from '../../protocol/hash.js';
 import type { Permission } from '../../auth/permissions.js';
 import type { Principal } from '../../auth/types.js';
 import type { Logger } from '../../logger.js';
@@ -67,6 +68,8 @@ export interface FeatContext {
   readonly options: ResolvedOptions;
   readonly implicit: boolean;
   readonly can: Can;
+  /** The session's HASH algorithm (FEAT marks it with `*`). */
+  readonly hashAlgorithm: HashAlgorithm;
 }
 
 export interface CommandSpec<V extends Verb = Verb> {
