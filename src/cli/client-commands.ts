@@ -426,57 +426,74 @@ export function registerClientCommands(program: Command): void {
     .argument('<dst>', 'destination (local directory or URL)')
     .option('--delete', 'delete destination files that the source does not have')
     .option('-n, --dry-run', 'show what would be done, change nothing')
-    .action(async (src: string, dst: string, o: CommonOptions & { delete?: boolean; dryRun?: boolean }) => {
-      await new Run(o).execute(async (run) => {
-        const srcUrl = isFtpUrl(src);
-        const dstUrl = isFtpUrl(dst);
-        if (srcUrl === dstUrl) {
-          throw new FerryError('ERR_USAGE', 'mirror needs one URL and one local directory (either order).');
-        }
-        const urlText = srcUrl ? src : dst;
-        const localDir = srcUrl ? dst : src;
-        const { client, url } = await run.connect(urlText);
-        const arrow = srcUrl ? '↓' : '↑';
-        const bars = new Map<string, ReturnType<typeof barFor>>();
-        const result = await mirror(client, {
-          direction: srcUrl ? 'download' : 'upload',
-          local: localDir,
-          remote: url.path,
-          delete: o.delete ?? false,
-          dryRun: o.dryRun ?? false,
-          parallel: o.parallel ?? 1,
-          connect: () => run.another(urlText),
-          signal: run.signal,
-          onEvent: (e) => {
-            switch (e.kind) {
-              case 'start':
-                if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
-                else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
-                break;
-              case 'progress':
-                bars.get(e.path)?.onProgress(e);
-                break;
-              case 'done':
-                bars.get(e.path)?.done();
-                bars.delete(e.path);
-                if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
-                break;
-              case 'delete':
-                run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
-                break;
-              case 'skip':
-                run.reporter.note(`skipped ${e.path}: ${e.reason}`);
-                break;
-              case 'unchanged':
-              case 'mkdir':
-                break;
-            }
-          },
+    .option(
+      '--verify',
+      'compare files of the same size by checksum (HASH, XSHA256, XMD5/MD5 when the server has one)',
+    )
+    .action(
+      async (
+        src: string,
+        dst: string,
+        o: CommonOptions & { delete?: boolean; dryRun?: boolean; verify?: boolean },
+      ) => {
+        await new Run(o).execute(async (run) => {
+          const srcUrl = isFtpUrl(src);
+          const dstUrl = isFtpUrl(dst);
+          if (srcUrl === dstUrl) {
+            throw new FerryError('ERR_USAGE', 'mirror needs one URL and one local directory (either order).');
+          }
+          const urlText = srcUrl ? src : dst;
+          const localDir = srcUrl ? dst : src;
+          const { client, url } = await run.connect(urlText);
+          const arrow = srcUrl ? '↓' : '↑';
+          const bars = new Map<string, ReturnType<typeof barFor>>();
+          const result = await mirror(client, {
+            direction: srcUrl ? 'download' : 'upload',
+            local: localDir,
+            remote: url.path,
+            delete: o.delete ?? false,
+            dryRun: o.dryRun ?? false,
+            verify: o.verify ?? false,
+            parallel: o.parallel ?? 1,
+            connect: () => run.another(urlText),
+            signal: run.signal,
+            onEvent: (e) => {
+              switch (e.kind) {
+                case 'start':
+                  if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
+                  else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
+                  break;
+                case 'progress':
+                  bars.get(e.path)?.onProgress(e);
+                  break;
+                case 'done':
+                  bars.get(e.path)?.done();
+                  bars.delete(e.path);
+                  if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
+                  break;
+                case 'delete':
+                  run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
+                  break;
+                case 'skip':
+                  run.reporter.note(`skipped ${e.path}: ${e.reason}`);
+                  break;
+                case 'unchanged':
+                case 'mkdir':
+                  break;
+              }
+            },
+          });
+          for (const b of bars.values()) b.done();
+          if (o.verify)
+            run.reporter.note(
+              result.verifiedBy !== undefined
+                ? `Compared ${result.verified} file(s) of the same size by ${result.verifiedBy}.`
+                : 'The server offers no checksum (HASH, XSHA256, MD5): compared size and time.',
+            );
+          run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
         });
-        for (const b of bars.values()) b.done();
-        run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
-      });
-    });
+      },
+    );
 
   command('rm', 'remove a remote file (or directory with -r or -d)')
     .argument('<url>', 'remote file or directory')

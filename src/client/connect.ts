@@ -207,6 +207,7 @@ export async function reinitialize(s: ClientSession): Promise<Reply> {
   if (c.secure) await c.stopTls();
   s.prot = undefined;
   s.featureMap = new Map();
+  s.hashSelected = undefined;
   if (s.security === 'implicit') {
     // MS-FTPS 3.1.5.3: negotiate implicit FTPS again, then expect the greeting.
     await c.startTls();
