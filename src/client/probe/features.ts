@@ -12,7 +12,14 @@ import {
 import { delay } from '../waits.js';
 import { brief, type ProbeConnection } from './connection.js';
 import { check, notApplicable, protectedSession, type ProbeContext } from './context.js';
-import { describeOutcome, exchange, holdTransfer, succeeded, type DataMode } from './data.js';
+import {
+  describeOutcome,
+  exchange,
+  holdTransfer,
+  succeeded,
+  type DataMode,
+  type HeldTransfer,
+} from './data.js';
 import { point, type ProbePoint, type Verdict } from './types.js';
 
 /** FTP features: data connection modes, the PASV address, MLSx, SIZE/MDTM/MFMT/HASH, REST, UTF8, ABOR, STAT. */
@@ -246,87 +253,72 @@ async function replies(c: ProbeConnection, count: number, ms: number): Promise<R
   return got;
 }
 
-async function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
-  const id = 'abor';
-  const title = 'ABOR during a transfer: 426 (transfer) before 226 (ABOR)';
-  if (big === undefined)
-    return notApplicable(
-      id,
-      title,
-      `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the login directory, or --write`,
-    );
-  const sent = `RETR ${big} (not read); ABOR; reset the data connection`;
+const NEEDS_BIG = `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the login directory, or --write`;
+
+/** Runs `during` while a RETR of `big` is left unread on a session of its own (then dropped). */
+function whileTransferring(
+  ctx: ProbeContext,
+  big: string | undefined,
+  id: string,
+  title: string,
+  sent: string,
+  during: (c: ProbeConnection, held: HeldTransfer) => Promise<ProbePoint>,
+): Promise<ProbePoint> {
+  if (big === undefined) return Promise.resolve(notApplicable(id, title, NEEDS_BIG));
   return check(id, title, sent, async () => {
     const c = await protectedSession(ctx.t);
     try {
       const h = await holdTransfer(c, `RETR ${big}`, await c.control.dataSession());
       if ('failed' in h) return point(id, title, sent, h.failed, 'fail', 'the transfer did not start');
-      c.control.write('ABOR');
-      const early = await replies(c, 1, DURING_MS);
-      h.held.reset();
-      const rest = await replies(c, 2 - early.length, DURING_MS);
-      const all = [...early, ...rest];
-      const codes = all.map((r) => String(r.code)).join(', ');
-      const received = `${codes}${early.length === 0 ? ' (after the reset; nothing while the transfer was blocked)' : ''}`;
-      const [a, b] = all;
-      if (a && b && isNegative(a) && isPositiveCompletion(b)) return point(id, title, sent, received, 'pass');
-      if (a && b && isPositiveCompletion(a) && isNegative(b))
-        return point(
-          id,
-          title,
-          sent,
-          received,
-          'fail',
-          "ABOR's reply came before the transfer's 426 (RFC 959 4.1.3: 426, then 226)",
-        );
-      if (all.length === 1 && a && isPositiveCompletion(a))
-        return point(
-          id,
-          title,
-          sent,
-          received,
-          'fail',
-          'one 226 for both: the aborted transfer was not reported with 426',
-        );
-      return point(id, title, sent, received || 'no reply', 'fail');
+      return await during(c, h.held);
     } finally {
       c.destroy();
     }
   });
 }
 
-async function statDuring(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+  const id = 'abor';
+  const title = 'ABOR during a transfer: 426 (transfer) before 226 (ABOR)';
+  const sent = `RETR ${big ?? ''} (not read); ABOR; reset the data connection`;
+  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+    c.control.write('ABOR');
+    const early = await replies(c, 1, DURING_MS);
+    held.reset();
+    const rest = await replies(c, 2 - early.length, DURING_MS);
+    const all = [...early, ...rest];
+    const codes = all.map((r) => String(r.code)).join(', ');
+    const received = `${codes}${early.length === 0 ? ' (after the reset; nothing while the transfer was blocked)' : ''}`;
+    const [a, b] = all;
+    if (a && b && isNegative(a) && isPositiveCompletion(b)) return point(id, title, sent, received, 'pass');
+    const why =
+      a && b && isPositiveCompletion(a) && isNegative(b)
+        ? "ABOR's reply came before the transfer's 426 (RFC 959 4.1.3: 426, then 226)"
+        : all.length === 1 && a && isPositiveCompletion(a)
+          ? 'one 226 for both: the aborted transfer was not reported with 426'
+          : undefined;
+    return point(id, title, sent, received || 'no reply', 'fail', why);
+  });
+}
+
+function statDuring(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
   const id = 'stat-during-transfer';
   const title = 'STAT answered during a transfer';
-  if (big === undefined)
-    return notApplicable(
-      id,
-      title,
-      `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the login directory, or --write`,
-    );
-  const sent = `RETR ${big} (not read); STAT`;
-  return check(id, title, sent, async () => {
-    const c = await protectedSession(ctx.t);
-    try {
-      const h = await holdTransfer(c, `RETR ${big}`, await c.control.dataSession());
-      if ('failed' in h) return point(id, title, sent, h.failed, 'fail', 'the transfer did not start');
-      c.control.write('STAT');
-      const [r] = await replies(c, 1, DURING_MS);
-      h.held.reset();
-      if (!r)
-        return point(
-          id,
-          title,
-          sent,
-          `no reply within ${DURING_MS} ms`,
-          'not-supported',
-          'STAT waits for the transfer to end',
-        );
-      const ok =
-        r.code === Code.SystemStatus || r.code === Code.DirectoryStatus || r.code === Code.FileStatus;
-      return point(id, title, sent, brief(r), ok ? 'pass' : isNegative(r) ? 'not-supported' : 'fail');
-    } finally {
-      c.destroy();
-    }
+  const sent = `RETR ${big ?? ''} (not read); STAT`;
+  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+    c.control.write('STAT');
+    const [r] = await replies(c, 1, DURING_MS);
+    held.reset();
+    if (!r)
+      return point(
+        id,
+        title,
+        sent,
+        `no reply within ${DURING_MS} ms`,
+        'not-supported',
+        'STAT waits for the transfer to end',
+      );
+    const ok = r.code === Code.SystemStatus || r.code === Code.DirectoryStatus || r.code === Code.FileStatus;
+    return point(id, title, sent, brief(r), ok ? 'pass' : isNegative(r) ? 'not-supported' : 'fail');
   });
 }
