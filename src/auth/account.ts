@@ -1,3 +1,4 @@
+import type { CertLogin } from './cert-login.js';
 import type { PermissionRules } from './permissions.js';
 
 /**
@@ -21,6 +22,10 @@ export interface Account {
   allowFrom?: readonly string[];
   /** Concurrent sessions; 0 or absent: no limit. */
   maxSessions?: number;
+  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
+  clientCerts?: readonly string[];
+  /** How a client certificate logs this user in (auth/cert-login.ts); absent: see certLoginOf. */
+  certLogin?: CertLogin;
   // Stored and validated, not yet enforced (later parts of issue 9):
   /** Virtual folder → host directory. */
   folders?: Readonly<Record<string, string>>;
@@ -29,8 +34,6 @@ export interface Account {
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
-  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
-  clientCerts?: readonly string[];
 }
 
 /**

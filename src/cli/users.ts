@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { Account } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
+import { certLoginOf } from '../auth/cert-login.js';
 import { hashPassword } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { editUsersFile, readUsersFile } from '../auth/users-file.js';
@@ -60,7 +62,11 @@ export function registerUsers(program: Command): void {
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
-      const generated = await setPassword(account, f.passwordStdin === true);
+      // A certificate-only user gets no password to type or see (a random one, never shown).
+      let generated: string | undefined;
+      if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
+        account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
+      } else generated = await setPassword(account, f.passwordStdin === true);
       await editUsersFile(file, (accounts) => {
         if (accounts.has(name))
           throw new FerryError('ERR_USAGE', `user "${name}" already exists in ${file}.`);
@@ -170,6 +176,7 @@ function describe(a: Account): string[] {
         .map(([d, h]) => `${d}=${h}`)
         .join('  ') || 'none'
     }${a.folders ? pending : ''}`,
-    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}${a.clientCerts ? pending : ''}`,
+    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}`,
+    `cert login      ${certLoginOf(a) ?? 'off'}`,
   ];
 }
