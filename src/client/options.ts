@@ -82,7 +82,10 @@ export async function resolveClientOptions(
     const creds =
       options.password !== undefined
         ? { user: user ?? 'anonymous', password: options.password }
-        : await resolveCredentials({ host: u.host, user, password: u.password }, options.credentials);
+        : await resolveCredentials(
+            { host: u.host, user, password: u.password },
+            { ...options.credentials, clientCertificate: options.clientCertificate !== undefined },
+          );
     o = {
       host: u.host,
       port: u.port,
