@@ -73,7 +73,12 @@ export class CertificateStore {
       );
     }
     const cas = await Promise.all(
-      (this.source.clientCaFiles ?? []).map(async (f) => parseClientCas(await readFile(f, 'utf8'), f)),
+      (this.source.clientCaFiles ?? []).map(async (f) => {
+        const pem = await readFile(f, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new FerryError('ERR_INVALID_OPTION', `${f}: cannot read the client CA (${err.code}).`);
+        });
+        return parseClientCas(pem, f);
+      }),
     );
     this.context = context;
     this.cas = cas.flat();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
 import { UserTable } from '../../src/auth/users.js';
+import { CertificateStore } from '../../src/tls/certificates.js';
 import { chainProblem } from '../../src/tls/client-certificate.js';
 import { RawFtp, textOf, withDeadline, type ClientCertificatePem } from '../support/raw-ftp.js';
 import type { TestServer } from '../support/ferry.js';
@@ -269,4 +270,34 @@ test('chain checks: through an intermediate the client sends, not without it', (
   assert.equal(chainProblem(leaf, [], [inter], now), undefined, 'an intermediate may be the configured CA');
   assert.match(String(chainProblem(leaf, [inter], [], now)), /no client CA/);
   assert.match(String(chainProblem(leaf, [inter], [root], now + 365 * DAY)), /expired/);
+});
+
+test('a client CA file that is missing, or holds a certificate that is not a CA, stops the server naming it', async () => {
+  const server = await certificateFiles();
+  const leaf = await certDir({ 'leaf.pem': certs.pinned.cert });
+  try {
+    const load = (file: string) =>
+      new CertificateStore(
+        { files: server.tls.certificates ?? [], dataDir: files.path('data'), clientCaFiles: [file] },
+        { minVersion: 'TLSv1.2' },
+      ).load();
+    await assert.rejects(load(leaf.path('leaf.pem')), /leaf\.pem: CN=pinned laptop is not a CA certificate/);
+    await assert.rejects(load(leaf.path('none.pem')), /none\.pem: cannot read the client CA \(ENOENT\)/);
+    const store = new CertificateStore(
+      {
+        files: server.tls.certificates ?? [],
+        dataDir: files.path('data'),
+        clientCaFiles: [files.path('ca.pem')],
+      },
+      { minVersion: 'TLSv1.2' },
+    );
+    await store.load();
+    assert.deepEqual(
+      store.clientCas.map((c) => c.fingerprint256),
+      [certs.ca.fingerprint],
+    );
+  } finally {
+    await leaf.cleanup();
+    await server.cleanup();
+  }
 });
