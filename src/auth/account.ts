@@ -26,14 +26,15 @@ export interface Account {
   clientCerts?: readonly string[];
   /** How a client certificate logs this user in (auth/cert-login.ts); absent: see certLoginOf. */
   certLogin?: CertLogin;
-  // Stored and validated, not yet enforced (later parts of issue 9):
-  /** Virtual folder → host directory. */
-  folders?: Readonly<Record<string, string>>;
+  /** Bytes and regular files over the home (see storage/limited.ts); 0 or absent: no limit. */
   quotaSize?: number;
   quotaFiles?: number;
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
+  // Stored and validated, not yet enforced (later parts of issue 9):
+  /** Virtual folder → host directory. */
+  folders?: Readonly<Record<string, string>>;
 }
 
 /**
