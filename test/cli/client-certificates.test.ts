@@ -17,8 +17,8 @@ import {
   type ClientResult,
   type FtpsTarget,
 } from '../support/clients.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
-import { changeUsers, runUsers } from '../support/users-cli.js';
+import { FERRY_MAIN, ferryUsers, ServeProcess } from '../support/ferry-process.js';
+import { changeUsers } from '../support/users-cli.js';
 import { MODES, type Mode } from '../e2e/harness.js';
 
 const WORKERS = 2;
@@ -116,7 +116,7 @@ describe('client certificates with ferry serve --workers 2', { timeout: 300_000 
       'cert-only',
     ]);
     assert.doesNotMatch(added, /password for bob/, 'a cert-only user gets no password to see');
-    const shown = await runUsers(data, ['show', 'bob']);
+    const shown = await ferryUsers(data, ['show', 'bob']);
     assert.match(shown.stdout, new RegExp(`client certs +${certs.laptop.fingerprint}`));
     assert.match(shown.stdout, /cert login +cert-only/);
 

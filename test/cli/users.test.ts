@@ -7,8 +7,7 @@ import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ServeProcess } from '../support/ferry-process.js';
-import { runUsers, type UsersRun } from '../support/users-cli.js';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
 import type { Reply } from '../../src/protocol/reply.js';
 
@@ -21,8 +20,8 @@ let data: string;
 let home: string;
 let server: ServeProcess;
 
-/** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
-const users = (args: string[], input?: string): Promise<UsersRun> => runUsers(data, args, input);
+const users = (args: string[], input?: string): ReturnType<typeof ferryUsers> =>
+  ferryUsers(data, args, input);
 
 /** `ferry users …` that must succeed; resolves once every worker has re-read the users file. */
 async function change(args: string[], input?: string): Promise<string> {

@@ -1,27 +1,5 @@
-/** `ferry users …` as a child process, for tests that change accounts under a running server. */
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { FERRY_MAIN, type ServeProcess } from './ferry-process.js';
-
-export interface UsersRun {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
-
-/** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
-export async function runUsers(data: string, args: readonly string[], input?: string): Promise<UsersRun> {
-  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin?.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
-}
+/** `ferry users …` under a running server, waiting for every worker to follow. */
+import { ferryUsers, type ServeProcess } from './ferry-process.js';
 
 /**
  * `ferry users …` that must succeed (else throws with its stderr); resolves with its output once
@@ -35,7 +13,7 @@ export async function changeUsers(
   input?: string,
 ): Promise<string> {
   const from = server.log.length;
-  const r = await runUsers(data, args, input);
+  const r = await ferryUsers(data, args, input);
   if (r.code !== 0) throw new Error(`ferry users ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   const reloads = (): number =>
     server.log.slice(from).filter((l) => l.msg === 'users file reloaded' && l.worker !== undefined).length;
