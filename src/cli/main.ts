@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { registerBans } from './bans.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerDb } from './db.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { registerServe } from './serve.js';
 import { registerUsers } from './users.js';
@@ -16,6 +17,7 @@ registerServe(program);
 registerUsers(program);
 hashPasswordCommand(program);
 registerBans(program);
+registerDb(program);
 registerClientCommands(program);
 
 try {

@@ -1,3 +1,4 @@
+import type { UserSessionCounter } from '../server/logins.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
@@ -40,12 +41,12 @@ export async function receiveUsers(): Promise<UserEntry[]> {
 }
 
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
-export async function runWorker(server: FerryServer): Promise<void> {
+export async function runWorker(server: FerryServer, sessions?: UserSessionCounter): Promise<void> {
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
-  await serveAsWorker(server, process as PrimaryChannel);
+  await serveAsWorker(server, process as PrimaryChannel, sessions);
   process.exit(0);
 }

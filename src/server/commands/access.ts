@@ -33,6 +33,14 @@ export const accessCommands: AnyCommandSpec[] = [
         { username, password: new Secret(password), remoteAddress: session.remoteAddress, tls: ctx.secure },
         AbortSignal.timeout(30_000),
       );
+      if (!outcome.ok && outcome.unavailable) {
+        // Not the client's fault: no failure counted; it may try again (another node, or later).
+        logger.warn({ user: username, reason: outcome.reason }, 'login not possible now');
+        return {
+          reply: reply(Code.ServiceNotAvailable, 'Accounts unavailable, try again later.'),
+          after: 'close',
+        };
+      }
       let refused = outcome.ok ? undefined : outcome.reason;
       if (outcome.ok && !(await ctx.enterSession(outcome.principal))) {
         refused = `too many sessions (maxSessions ${outcome.principal.maxSessions})`;
