@@ -87,6 +87,7 @@ export const configSchema = z
         offlineLoginSeconds: z.number().int().nonnegative().optional(),
       })
       .strict()
+      .refine((a) => !(a.file && a.postgres), 'file and postgres: the accounts are in one or the other')
       .optional(),
     idleTimeoutSeconds: z.number().int().positive().optional(),
     maxSessions: z.number().int().positive().optional(),

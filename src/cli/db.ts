@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { readUsersFile } from '../auth/users-file.js';
-import { Database, redact } from '../db/database.js';
-import { SCHEMA_VERSION, migrate, schemaVersion } from '../db/migrations.js';
+import { Database, migrateDatabase, redact } from '../db/database.js';
+import { SCHEMA_VERSION, schemaVersion } from '../db/migrations.js';
 import { FerryError } from '../errors.js';
 import { UsageFile } from '../auth/usage-file.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf } from './config.js';
@@ -35,16 +35,16 @@ export function registerDb(program: Command): void {
   where(db.command('migrate').description('bring the schema up to date (servers also do at start)')).action(
     async (f: DbFlags) => {
       const url = await urlOf(f);
-      const database = await Database.open(url, { migrate: false });
+      let applied;
       try {
-        const applied = await migrate(database.pool);
-        for (const m of applied) say(`applied migration ${m.version}: ${m.name}`);
-        say(
-          `${redact(url)}: schema at version ${SCHEMA_VERSION}${applied.length === 0 ? ' (nothing to do)' : ''}`,
-        );
-      } finally {
-        await database.close();
+        applied = await migrateDatabase(url);
+      } catch (err) {
+        if (err instanceof FerryError) throw err;
+        throw new FerryError('ERR_INVALID_OPTION', `database ${redact(url)}: ${(err as Error).message}`);
       }
+      for (const m of applied) say(`applied migration ${m.version}: ${m.name}`);
+      const nothing = applied.length === 0 ? ' (nothing to do)' : '';
+      say(`${redact(url)}: schema at version ${SCHEMA_VERSION}${nothing}`);
     },
   );
 

@@ -57,7 +57,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const options: ServerOptions = { ...setup.options, logger };
   let server: FerryServer | ClusterPrimary;
   try {
-    if (worker) return await runWorker(new FerryServer(options), setup.shared?.sessions);
+    if (worker) return await runWorker(new FerryServer(options), setup.shared);
     server =
       workers > 1
         ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })

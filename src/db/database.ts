@@ -70,6 +70,8 @@ export class Database {
       connectionString: url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: 3000,
+      // A database that hangs counts as away: a login must not wait on it for ever.
+      query_timeout: 5000,
       idleTimeoutMillis: 10_000,
       application_name: 'ferry',
     });
@@ -82,7 +84,7 @@ export class Database {
     const db = new Database(url, options);
     try {
       if (options.migrate ?? true) {
-        const applied: Migration[] = await migrate(db.pool);
+        const applied: Migration[] = await migrateDatabase(url);
         for (const m of applied)
           db.#logger.info({ version: m.version, name: m.name }, 'database migration applied');
       } else await db.pool.query('SELECT 1');
@@ -262,6 +264,20 @@ export class Database {
     this.#up = true;
     this.#logger.warn({}, 'database available again');
     for (const l of this.#recovered) l();
+  }
+}
+
+/**
+ * Applies the migrations over a connection of its own: waiting for another node's migration (the
+ * advisory lock) may take longer than a query of the pool is allowed to.
+ */
+export async function migrateDatabase(url: string): Promise<Migration[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'ferry-migrate' });
+  await client.connect();
+  try {
+    return await migrate(client);
+  } finally {
+    await client.end().catch(() => {});
   }
 }
 

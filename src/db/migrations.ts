@@ -64,51 +64,46 @@ export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
  * Brings the schema up to date under a session advisory lock: the first node migrates, the others
  * wait for the lock and then find nothing left to do. Returns the migrations applied here.
  */
-export async function migrate(pool: pg.Pool): Promise<Migration[]> {
-  const client = await pool.connect();
+export async function migrate(client: pg.ClientBase): Promise<Migration[]> {
   const applied: Migration[] = [];
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
   try {
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-    try {
-      await client.query(`CREATE TABLE IF NOT EXISTS ferry_schema (
-        version integer PRIMARY KEY,
-        name text NOT NULL,
-        applied_at timestamptz NOT NULL DEFAULT now())`);
-      const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry_schema');
-      const current = rows[0]?.v ?? 0;
-      if (current > SCHEMA_VERSION) {
+    await client.query(`CREATE TABLE IF NOT EXISTS ferry_schema (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry_schema');
+    const current = rows[0]?.v ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `the database schema is at version ${current}, newer than this Ferry knows (${SCHEMA_VERSION}): upgrade Ferry.`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO ferry_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
         throw new FerryError(
           'ERR_INVALID_OPTION',
-          `the database schema is at version ${current}, newer than this Ferry knows (${SCHEMA_VERSION}): upgrade Ferry.`,
+          `database migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
         );
       }
-      for (const m of MIGRATIONS) {
-        if (m.version <= current) continue;
-        await client.query('BEGIN');
-        try {
-          await client.query(m.sql);
-          await client.query('INSERT INTO ferry_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
-          await client.query('COMMIT');
-        } catch (err) {
-          await client.query('ROLLBACK');
-          throw new FerryError(
-            'ERR_INVALID_OPTION',
-            `database migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
-          );
-        }
-        applied.push(m);
-      }
-    } finally {
-      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+      applied.push(m);
     }
   } finally {
-    client.release();
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
   }
   return applied;
 }
 
 /** The version the database is at (0: never migrated). */
-export async function schemaVersion(pool: pg.Pool): Promise<number> {
+export async function schemaVersion(pool: Pick<pg.Pool, 'query'>): Promise<number> {
   const { rows } = await pool.query<{ v: number | null }>(
     "SELECT CASE WHEN to_regclass('ferry_schema') IS NULL THEN 0 ELSE (SELECT max(version) FROM ferry_schema) END AS v",
   );
