@@ -21,6 +21,7 @@ export class PgSessions {
   readonly #leaseMs: number;
   readonly #logger: Logger;
   readonly #renew: NodeJS.Timeout;
+  readonly #offRecover: () => void;
   /** Row ids of this node's counted sessions, per user (given back in order). */
   readonly #mine = new Map<string, string[]>();
   /** Sessions counted here while the database was away: by this node's own count only. */
@@ -35,6 +36,29 @@ export class PgSessions {
     this.#logger = options.logger ?? silentLogger;
     this.#renew = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.#leaseMs / 3)));
     this.#renew.unref();
+    this.#offRecover = db.onRecover(() => void this.#register());
+  }
+
+  /** The database is back: the sessions counted here meanwhile get their rows (leases) too. */
+  async #register(): Promise<void> {
+    for (const [user, n] of [...this.#local]) {
+      for (let i = 0; i < n; i++) {
+        const id = `${this.node}:${++this.#next}`;
+        try {
+          await this.db.query(
+            `INSERT INTO ferry_sessions (id, node, username, expires)
+             VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')`,
+            [id, this.node, user, this.#leaseMs],
+          );
+        } catch {
+          return; // away again: the next recovery registers the rest
+        }
+        const left = (this.#local.get(user) ?? 0) - 1;
+        if (left > 0) this.#local.set(user, left);
+        else this.#local.delete(user);
+        this.#mine.set(user, [...(this.#mine.get(user) ?? []), id]);
+      }
+    }
   }
 
   async take(user: string, max: number): Promise<boolean> {
@@ -97,6 +121,7 @@ export class PgSessions {
   /** Ends this node's leases (a clean shutdown). */
   async close(): Promise<void> {
     clearInterval(this.#renew);
+    this.#offRecover();
     await this.db.query('DELETE FROM ferry_sessions WHERE node = $1', [this.node]).catch(() => {});
     this.#mine.clear();
   }
