@@ -13,7 +13,6 @@ import type { PgAccounts } from '../db/accounts.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
-import { LocalStorage } from '../storage/local.js';
 import { withLimits } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
 import { RateBuckets } from '../storage/throttle.js';
@@ -28,6 +27,7 @@ import {
 } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { userTree } from './user-storage.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -122,8 +122,11 @@ export async function serveSetup(
   const users = given
     ? await usersOf(given, file, offline)
     : await usersFrom(flags, config, root, file, offline);
-  for (const [i, u] of (config.users ?? []).entries())
+  for (const [i, u] of (config.users ?? []).entries()) {
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    for (const [at, dir] of Object.entries(u.folders ?? {}))
+      await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+  }
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -137,7 +140,8 @@ export async function serveSetup(
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
     ...(shared && !given ? { sharedBans: shared.bans } : {}),
-    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
+    // The quota counts the home and the folders together (usage per user).
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p)), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

@@ -8,11 +8,11 @@ import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { UsersFileDirectory } from '../auth/users-file.js';
 import { FerryError } from '../errors.js';
-import { LocalStorage } from '../storage/local.js';
 import { scanUsage } from '../storage/quota.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { newPassword } from './password-input.js';
+import { userTree } from './user-storage.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
 interface FileFlags {
@@ -116,11 +116,13 @@ export function registerUsers(program: Command): void {
       withAccounts(f, async ({ dir, usage }) => {
         const edited = await dir.update(name, async (a) => {
           const had = hasQuota(a);
+          const tree = JSON.stringify([a.home, a.folders]);
           await applyAccountFlags(a, f);
-          return !had && hasQuota(a);
+          return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
         });
         if (!edited) throw unknownUser(name, dir.where);
-        // Usage is tracked only under a quota: a record from an earlier quota may be stale.
+        // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
+        // than the user has now, is stale (the next upload counts again).
         if (edited.result) await usage.forget(name);
         say(`updated ${name} in ${dir.where}`);
       }),
@@ -178,12 +180,12 @@ export function registerUsers(program: Command): void {
     users
       .command('rescan')
       .argument('<name>')
-      .description("recount the bytes and files under the user's home (the quota usage)"),
+      .description("recount the bytes and files under the user's home and folders (the quota usage)"),
   ).action(async (name: string, f: FileFlags) =>
     withAccounts(f, async ({ dir, usage: records }) => {
       const a = await dir.get(name);
       if (!a) throw unknownUser(name, dir.where);
-      const storage = new LocalStorage({ root: a.home });
+      const storage = userTree(a); // the home and its folders, as the quota counts them
       const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
       await records.set(name, usage);
       say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
@@ -233,7 +235,7 @@ function describe(a: Account, usage: StoredUsage | undefined): string[] {
       Object.entries(a.folders ?? {})
         .map(([d, h]) => `${d}=${h}`)
         .join('  ') || 'none'
-    }${a.folders ? pending : ''}`,
+    }`,
     `client certs    ${a.clientCerts?.join(', ') ?? 'none'}${a.clientCerts ? pending : ''}`,
   ];
 }
