@@ -9,6 +9,7 @@ import {
   parseSize,
   parseVirtualDir,
 } from './account-fields.js';
+import { CERT_LOGIN_MODES } from './cert-login.js';
 import { isPasswordHash } from './password.js';
 import { formatPermissions, type Permission } from './permissions.js';
 
@@ -85,6 +86,7 @@ export const accountSchema = z
     uploadRate: rate.optional(),
     downloadRate: rate.optional(),
     clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
+    certLogin: z.enum(CERT_LOGIN_MODES).optional(),
   })
   .strict();
 

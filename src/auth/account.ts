@@ -1,3 +1,4 @@
+import type { CertLogin } from './cert-login.js';
 import type { PermissionRules } from './permissions.js';
 
 /**
@@ -21,6 +22,10 @@ export interface Account {
   allowFrom?: readonly string[];
   /** Concurrent sessions; 0 or absent: no limit. */
   maxSessions?: number;
+  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
+  clientCerts?: readonly string[];
+  /** How a client certificate logs this user in (auth/cert-login.ts); absent: see certLoginOf. */
+  certLogin?: CertLogin;
   /** Bytes and regular files over the home (see storage/limited.ts); 0 or absent: no limit. */
   quotaSize?: number;
   quotaFiles?: number;
@@ -29,9 +34,6 @@ export interface Account {
   downloadRate?: number;
   /** Virtual folders: virtual path (never `/`) → host directory mounted there (storage/mounts.ts). */
   folders?: Readonly<Record<string, string>>;
-  // Stored and validated, not yet enforced (later parts of issue 9):
-  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
-  clientCerts?: readonly string[];
 }
 
 /**

@@ -3,7 +3,15 @@ import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
 import { DUMMY_HASH, verifyPassword } from './password.js';
-import type { AccountListener, AuthOutcome, Authenticator, Credentials, Principal } from './types.js';
+import { certificateMismatch, certLoginOf, passwordless } from './cert-login.js';
+import type {
+  AccountListener,
+  AuthOutcome,
+  Authenticator,
+  CertificateCredentials,
+  Credentials,
+  Principal,
+} from './types.js';
 
 /** Same text for unknown user and wrong password, so nothing downstream can leak which it was. */
 export const REJECTED = 'invalid username or password';
@@ -117,10 +125,32 @@ export class AccountAuthenticator implements Authenticator {
       (account !== undefined && this.#remembered(c.username, digest)) || (await this.#verify(password, hash));
     signal.throwIfAborted();
     if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
-    if (!matched) return { ok: false, reason: REJECTED };
-    this.#remember(c.username, digest, account);
+    const mode = certLoginOf(account);
+    const mismatch = mode && certificateMismatch(account, c.clientCertificate);
+    if (mode === 'cert-only') {
+      // The password plays no part (it was hashed all the same: the reply takes as long).
+      if (mismatch) return { ok: false, reason: `certificate login only: ${mismatch}` };
+    } else {
+      if (!matched) return { ok: false, reason: REJECTED };
+      this.#remember(c.username, digest, account);
+      if (mode === 'cert-and-password' && mismatch) {
+        return { ok: false, reason: `password right, but a certificate is required: ${mismatch}` };
+      }
+    }
     const refused = refusedBecause(account, c.remoteAddress);
     if (refused) return { ok: false, reason: refused };
+    return { ok: true, principal: principalOf(account) };
+  }
+
+  /** A login by certificate alone: no hashing, only for accounts whose certificate replaces the password. */
+  async authenticateByCertificate(c: CertificateCredentials, signal: AbortSignal): Promise<AuthOutcome> {
+    signal.throwIfAborted();
+    const account = await this.lookup(c.username);
+    signal.throwIfAborted();
+    if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
+    if (!passwordless(account)) return { ok: false, reason: 'certificate does not replace the password' };
+    const why = certificateMismatch(account, c.clientCertificate) ?? refusedBecause(account, c.remoteAddress);
+    if (why) return { ok: false, reason: why };
     return { ok: true, principal: principalOf(account) };
   }
 
@@ -151,6 +181,10 @@ export class AccountAuthenticator implements Authenticator {
       .update(`${c.username}\0${hit.account.passwordHash}\0${c.password.reveal()}`)
       .digest();
     if (!timingSafeEqual(hit.digest, digest)) return unavailable;
+    // The certificate rules hold offline too (a certificate-only login is never remembered).
+    const mode = certLoginOf(hit.account);
+    const mismatch = mode && certificateMismatch(hit.account, c.clientCertificate);
+    if (mode && mismatch) return { ok: false, reason: `a certificate is required: ${mismatch}` };
     const refused = refusedBecause(hit.account, c.remoteAddress);
     if (refused) return { ok: false, reason: refused };
     return { ok: true, principal: principalOf(hit.account) };

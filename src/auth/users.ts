@@ -5,7 +5,7 @@ import { parseVirtualDir } from './account-fields.js';
 import { USERNAME_PATTERN } from './account-schema.js';
 import { AccountAuthenticator, type LoginCacheOptions } from './authenticator.js';
 import { hashPassword, isPasswordHash } from './password.js';
-import type { AuthOutcome, Authenticator, Credentials } from './types.js';
+import type { AuthOutcome, Authenticator, CertificateCredentials, Credentials } from './types.js';
 
 export { USERNAME_PATTERN };
 
@@ -78,5 +78,9 @@ export class UserTable extends StaticAccounts implements Authenticator {
 
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
     return this.#auth.authenticate(c, signal);
+  }
+
+  authenticateByCertificate(c: CertificateCredentials, signal: AbortSignal): Promise<AuthOutcome> {
+    return this.#auth.authenticateByCertificate(c, signal);
   }
 }

@@ -27,6 +27,8 @@ interface CommonOptions {
   insecure?: boolean;
   fingerprint?: string[];
   ca?: string;
+  cert?: string;
+  key?: string;
   tofu?: boolean;
   knownHosts?: string;
   auth?: 'tls' | 'ssl';
@@ -60,6 +62,23 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** --cert and --key, read; both or neither. */
+async function clientCertificateOf(o: CommonOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (o.cert === undefined && o.key === undefined) return undefined;
+  if (o.cert === undefined || o.key === undefined) {
+    throw new FerryError('ERR_USAGE', 'Give --cert and --key together (the client certificate and its key).');
+  }
+  return { cert: await readFlagFile('cert', o.cert), key: await readFlagFile('key', o.key) };
+}
+
+async function readFlagFile(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new FerryError('ERR_USAGE', `Cannot read --${flag} ${file}: ${(err as Error).message}`);
+  }
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -73,6 +92,8 @@ function addCommonOptions(cmd: Command): Command {
       collect,
     )
     .option('--ca <file>', 'trust the CA certificates in this PEM file instead of the system CAs')
+    .option('--cert <file>', 'client certificate (PEM) to present, for servers that log users in by it')
+    .option('--key <file>', 'private key (PEM) of --cert')
     .option('--tofu', 'trust an unknown self-signed certificate on first use and remember it')
     .option(
       '--known-hosts <file>',
@@ -162,20 +183,15 @@ class Run {
         '--auth applies to explicit FTPS (ftpes://) only: implicit FTPS never sends AUTH.',
       );
     }
-    let ca: Buffer | undefined;
-    if (o.ca !== undefined) {
-      try {
-        ca = await readFile(o.ca);
-      } catch (err) {
-        throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${(err as Error).message}`);
-      }
-    }
+    const ca = o.ca === undefined ? undefined : await readFlagFile('ca', o.ca);
+    const clientCertificate = await clientCertificateOf(o);
     const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
     const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
     return {
       insecure: o.insecure ?? false,
       fingerprints,
       ...(ca ? { ca } : {}),
+      ...(clientCertificate && { clientCertificate }),
       knownHosts: this.knownHosts,
       trustOnFirstUse: o.tofu ?? false,
       authMechanism: o.auth === 'ssl' ? 'SSL' : 'TLS',

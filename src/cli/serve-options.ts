@@ -41,6 +41,7 @@ export interface ServeFlags {
   user: string[];
   cert: string[];
   key: string[];
+  clientCa: string[];
   allowClearData?: boolean;
   allowCcc?: boolean;
   allowPlain?: boolean;
@@ -153,6 +154,10 @@ export async function serveSetup(
       dataDir,
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
+      clientCaFiles: [
+        ...(config.clientCertificates?.ca ?? []),
+        ...flags.clientCa.map((f) => path.resolve(f)),
+      ],
     },
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
@@ -184,6 +189,7 @@ export async function serveSetup(
     ['explicit', named('listen', flags.listen, 'listen')],
     ['implicit', named('listen', flags.listen, 'listen')],
     ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${configFile}: certificates`],
+    ['tls.clientCaFiles', flags.clientCa.length > 0 ? '--client-ca' : `${configFile}: clientCertificates.ca`],
     ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],

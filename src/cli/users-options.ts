@@ -12,6 +12,7 @@ import {
   parseRate,
   parseSize,
 } from '../auth/account-fields.js';
+import { CERT_LOGIN_MODES, type CertLogin } from '../auth/cert-login.js';
 import type { Permission } from '../auth/permissions.js';
 import { FerryError } from '../errors.js';
 
@@ -30,6 +31,7 @@ export interface AccountFlags {
   disabled?: boolean;
   enabled?: boolean;
   clientCert: string[];
+  certLogin?: string;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -68,9 +70,13 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
     )
     .option(
       '--client-cert <sha256>',
-      `pinned client certificate fingerprint (repeatable; stored; not used yet${clear})`,
+      `pin a client certificate by its SHA-256 fingerprint (repeatable${adding ? '' : '; replaces the list'}${clear})`,
       collect,
       [],
+    )
+    .option(
+      '--cert-login <mode>',
+      `what a client certificate does: ${CERT_LOGIN_MODES.join(', ')} (default with a pinned certificate: cert-and-password${clear})`,
     );
 }
 
@@ -133,10 +139,23 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   if (f.disabled && f.enabled) throw new FerryError('ERR_USAGE', 'Give --disabled or --enabled, not both.');
   if (f.disabled) a.disabled = true;
   if (f.enabled) a.disabled = undefined;
+  if (f.certLogin !== undefined) a.certLogin = certLoginFlag(f.certLogin);
   if (f.clientCert.length > 0) {
     const none = f.clientCert.length === 1 && f.clientCert[0] === 'none';
     a.clientCerts = none
       ? undefined
       : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
   }
+}
+
+function certLoginFlag(text: string): CertLogin | undefined {
+  if (text === 'none') return undefined;
+  const mode = CERT_LOGIN_MODES.find((m) => m === text);
+  if (!mode) {
+    throw new FerryError(
+      'ERR_USAGE',
+      `--cert-login: expected ${CERT_LOGIN_MODES.join(', ')} or none, got "${text}".`,
+    );
+  }
+  return mode;
 }

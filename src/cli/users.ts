@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { Account, AccountDirectory } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
+import { certLoginOf } from '../auth/cert-login.js';
 import { hashPassword } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
@@ -97,7 +99,11 @@ export function registerUsers(program: Command): void {
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
-      const generated = await setPassword(account, f.passwordStdin === true);
+      // A certificate-only user gets no password to type or see (a random one, never shown).
+      let generated: string | undefined;
+      if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
+        account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
+      } else generated = await setPassword(account, f.passwordStdin === true);
       await withAccounts(f, async ({ dir }) => {
         if (!(await dir.add(account)))
           throw new FerryError('ERR_USAGE', `user "${name}" already exists in ${dir.where}.`);
@@ -218,7 +224,6 @@ function usageOf(used: number | undefined, quota: number | undefined, show: (n: 
 function describe(a: Account, usage: StoredUsage | undefined): string[] {
   const rules = Object.entries(a.permissions ?? {}).sort(([x], [y]) => x.localeCompare(y));
   if (!a.permissions?.['/']) rules.unshift(['/', a.readOnly ? ['list', 'download'] : '*']);
-  const pending = ' (stored; not enforced yet)';
   return [
     `name            ${a.username}`,
     `status          ${statusOf(a)}`,
@@ -236,6 +241,7 @@ function describe(a: Account, usage: StoredUsage | undefined): string[] {
         .map(([d, h]) => `${d}=${h}`)
         .join('  ') || 'none'
     }`,
-    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}${a.clientCerts ? pending : ''}`,
+    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}`,
+    `cert login      ${certLoginOf(a) ?? 'off'}`,
   ];
 }

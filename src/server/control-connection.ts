@@ -16,6 +16,7 @@ import { normalizeAddress } from '../protocol/address.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
+import { peerCertificate } from '../tls/client-certificate.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
 import type { CommandTable } from './commands/registry.js';
@@ -466,6 +467,10 @@ export class ControlConnection {
         get active() {
           return transfers.active;
         },
+      },
+      clientCertificate: () => {
+        const t = this.channel.tlsSocket;
+        return t && peerCertificate(t, rt.certificates.clientCas);
       },
       enterSession: async (principal) => {
         this.leaveAccount();

@@ -135,6 +135,10 @@ export class ControlChannel extends EventEmitter {
             isServer: true,
             secureContext: start.secureContext,
             server: start.sessionCache,
+            // Every client is asked for a certificate and none is refused for it: whether it logs
+            // anyone in is for the authenticator (tls/client-certificate.ts checks it).
+            requestCert: true,
+            rejectUnauthorized: false,
           })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe };
