@@ -11,6 +11,7 @@ const LAYERS = {
   tls: ['server', 'client', 'cli', 'storage', 'auth'],
   storage: ['server', 'client', 'cli'],
   auth: ['server', 'client', 'cli'],
+  db: ['server', 'client', 'cli'],
   server: ['client', 'cli'],
   client: ['server', 'cli'],
   cli: [],

@@ -17,7 +17,7 @@ export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { type StorageBackend, type StorageContext, type FileStat, type VPath } from './storage/types.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
-export { StaticAccounts, type Account, type AccountStore } from './auth/account.js';
+export { StaticAccounts, type Account, type AccountStore, type AccountDirectory } from './auth/account.js';
 export { AccountAuthenticator, type LoginCacheOptions } from './auth/authenticator.js';
 export { UsersFileStore, readUsersFile, writeUsersFile, editUsersFile } from './auth/users-file.js';
 export { PERMISSIONS, permissionsAt, type Permission, type PermissionRules } from './auth/permissions.js';
@@ -30,6 +30,12 @@ export {
   type AuthOutcome,
 } from './auth/types.js';
 export { generateSelfSigned, fingerprintOf } from './tls/certificates.js';
+export { type SharedBans } from './defender/shared-bans.js';
+export { Database, type DatabaseOptions } from './db/database.js';
+export { PgAccounts } from './db/accounts.js';
+export { PgBans } from './db/bans.js';
+export { PgUsage } from './db/usage.js';
+export { PgSessions, type SessionLeaseOptions } from './db/sessions.js';
 export {
   FerryClient,
   parseListText,

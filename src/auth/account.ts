@@ -72,3 +72,23 @@ export class StaticAccounts implements AccountStore {
     return this.#accounts.has(username);
   }
 }
+
+/**
+ * The accounts as `ferry users` and `ferry db import` edit them: the users file or the database.
+ * Each edit is atomic against other editors (the file's lock, a database transaction).
+ */
+export interface AccountDirectory {
+  /** Where the accounts are, for messages (a file path, or the database without its password). */
+  readonly where: string;
+  list(): Promise<Account[]>;
+  get(username: string): Promise<Account | undefined>;
+  /** Adds the account; false when the name is taken. */
+  add(account: Account): Promise<boolean>;
+  /** Adds or replaces the account (an import). */
+  put(account: Account): Promise<void>;
+  /** Changes the account in place through `change`; undefined when there is no such account. */
+  update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined>;
+  /** False when there was no such account. */
+  remove(username: string): Promise<boolean>;
+  close(): Promise<void>;
+}

@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
 import { DUMMY_HASH, verifyPassword } from './password.js';
@@ -25,8 +26,23 @@ export interface LoginCacheOptions {
   loginCacheMs?: number;
   /** At most this many remembered logins; the oldest is forgotten first. Default 10,000. */
   loginCacheSize?: number;
+  /**
+   * While the account store cannot be reached (a database that went away), a user whose password
+   * was verified here at most this long ago may still log in with that same password, as their
+   * account was then (0 = never: such logins are refused with 421). Default 0.
+   */
+  offlineLoginMs?: number;
   /** The password check (scrypt, `verifyPassword`); given only to observe it (tests). */
   verify?: (plain: string, encoded: string) => Promise<boolean>;
+}
+
+/** A verified login: the HMAC of name, hash and password, and the account as it was then. */
+interface Remembered {
+  digest: Buffer;
+  /** Until when the login skips scrypt (loginCacheMs). */
+  expires: number;
+  verifiedAt: number;
+  account: Account;
 }
 
 /** Why an account may not be used at all now (disabled, expired), or undefined. */
@@ -66,14 +82,16 @@ export function principalOf(a: Account): Principal {
 export class AccountAuthenticator implements Authenticator {
   readonly #stores: readonly AccountStore[];
   readonly #cacheKey = randomBytes(32);
-  readonly #cache = new Map<string, { digest: Buffer; expires: number }>();
+  readonly #cache = new Map<string, Remembered>();
   readonly #cacheMs: number;
+  readonly #offlineMs: number;
   readonly #cacheSize: number;
   readonly #verify: (plain: string, encoded: string) => Promise<boolean>;
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
     this.#cacheMs = options.loginCacheMs ?? 600_000;
+    this.#offlineMs = options.offlineLoginMs ?? 0;
     this.#verify = options.verify ?? verifyPassword;
     this.#cacheSize = options.loginCacheSize ?? 10_000;
   }
@@ -89,7 +107,13 @@ export class AccountAuthenticator implements Authenticator {
 
   async authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
     signal.throwIfAborted();
-    const account = await this.lookup(c.username);
+    let account: Account | undefined;
+    try {
+      account = await this.lookup(c.username);
+    } catch (err) {
+      if (!(err instanceof FerryError && err.code === 'ERR_TRANSIENT')) throw err;
+      return this.#offline(c, err.message);
+    }
     signal.throwIfAborted();
     const password = c.password.reveal();
     const hash = account?.passwordHash ?? DUMMY_HASH;
@@ -108,7 +132,7 @@ export class AccountAuthenticator implements Authenticator {
       if (mismatch) return { ok: false, reason: `certificate login only: ${mismatch}` };
     } else {
       if (!matched) return { ok: false, reason: REJECTED };
-      this.#remember(c.username, digest);
+      this.#remember(c.username, digest, account);
       if (mode === 'cert-and-password' && mismatch) {
         return { ok: false, reason: `password right, but a certificate is required: ${mismatch}` };
       }
@@ -144,20 +168,41 @@ export class AccountAuthenticator implements Authenticator {
     return () => offs.forEach((off) => off());
   }
 
+  /** The store is unreachable: only a login verified here recently, with the same password. */
+  #offline(c: Credentials, why: string): AuthOutcome {
+    const unavailable = {
+      ok: false,
+      reason: `account store unavailable (${why})`,
+      unavailable: true,
+    } as const;
+    const hit = this.#cache.get(c.username);
+    if (!hit || this.#offlineMs <= 0 || hit.verifiedAt + this.#offlineMs <= Date.now()) return unavailable;
+    const digest = createHmac('sha256', this.#cacheKey)
+      .update(`${c.username}\0${hit.account.passwordHash}\0${c.password.reveal()}`)
+      .digest();
+    if (!timingSafeEqual(hit.digest, digest)) return unavailable;
+    // The certificate rules hold offline too (a certificate-only login is never remembered).
+    const mode = certLoginOf(hit.account);
+    const mismatch = mode && certificateMismatch(hit.account, c.clientCertificate);
+    if (mode && mismatch) return { ok: false, reason: `a certificate is required: ${mismatch}` };
+    const refused = refusedBecause(hit.account, c.remoteAddress);
+    if (refused) return { ok: false, reason: refused };
+    return { ok: true, principal: principalOf(hit.account) };
+  }
+
   #remembered(username: string, digest: Buffer): boolean {
     const hit = this.#cache.get(username);
     if (!hit) return false;
-    if (hit.expires <= Date.now()) {
-      this.#cache.delete(username);
-      return false;
-    }
+    // An expired entry stays (bounded by loginCacheSize): it may still serve an offline login.
+    if (hit.expires <= Date.now()) return false;
     return timingSafeEqual(hit.digest, digest);
   }
 
-  #remember(username: string, digest: Buffer): void {
-    if (this.#cacheMs <= 0) return;
+  #remember(username: string, digest: Buffer, account: Account): void {
+    if (this.#cacheMs <= 0 && this.#offlineMs <= 0) return;
     this.#cache.delete(username);
-    this.#cache.set(username, { digest, expires: Date.now() + this.#cacheMs });
+    const now = Date.now();
+    this.#cache.set(username, { digest, expires: now + this.#cacheMs, verifiedAt: now, account });
     if (this.#cache.size > this.#cacheSize) {
       const oldest = this.#cache.keys().next().value;
       if (oldest !== undefined) this.#cache.delete(oldest);

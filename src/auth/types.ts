@@ -91,7 +91,14 @@ export interface Principal {
  * (which scores it higher), never the client.
  */
 export type AuthOutcome =
-  { ok: true; principal: Principal } | { ok: false; reason: string; unknownUser?: boolean };
+  | { ok: true; principal: Principal }
+  | {
+      ok: false;
+      reason: string;
+      unknownUser?: boolean;
+      /** The account store could not be reached: not the client's fault (421, no defender score). */
+      unavailable?: boolean;
+    };
 
 /**
  * Told when an account changed: the principal its sessions now have, or undefined when the account

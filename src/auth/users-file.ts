@@ -6,7 +6,7 @@ import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { Account, AccountStore } from './account.js';
+import type { Account, AccountDirectory, AccountStore } from './account.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
 /**
@@ -251,4 +251,42 @@ export class UsersFileStore implements AccountStore {
 async function signatureOf(file: string): Promise<string> {
   const st = await stat(file, { bigint: true }).catch(() => undefined);
   return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+}
+
+/** The users file as `ferry users` edits it. */
+export class UsersFileDirectory implements AccountDirectory {
+  constructor(readonly where: string) {}
+
+  async list(): Promise<Account[]> {
+    return [...(await readUsersFile(this.where)).values()];
+  }
+
+  async get(username: string): Promise<Account | undefined> {
+    return (await readUsersFile(this.where)).get(username);
+  }
+
+  add(account: Account): Promise<boolean> {
+    return editUsersFile(this.where, (accounts) => {
+      if (accounts.has(account.username)) return false;
+      accounts.set(account.username, account);
+      return true;
+    });
+  }
+
+  put(account: Account): Promise<void> {
+    return editUsersFile(this.where, (accounts) => void accounts.set(account.username, account));
+  }
+
+  update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined> {
+    return editUsersFile(this.where, async (accounts) => {
+      const a = accounts.get(username);
+      return a ? { result: await change(a) } : undefined;
+    });
+  }
+
+  remove(username: string): Promise<boolean> {
+    return editUsersFile(this.where, (accounts) => accounts.delete(username));
+  }
+
+  async close(): Promise<void> {}
 }

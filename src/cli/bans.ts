@@ -7,7 +7,9 @@ import { controlRequest, type ControlAnswer, type ControlRequest } from '../defe
 import type { Ban } from '../defender/defender.js';
 import { FerryError } from '../errors.js';
 import { normalizeAddress } from '../protocol/address.js';
-import { loadConfig } from './config.js';
+import type { PgBans } from '../db/bans.js';
+import { databaseUrlOf, loadConfig } from './config.js';
+import { openSharedState } from './shared-state.js';
 import { defenderPaths } from './defender-config.js';
 
 interface BansFlags {
@@ -31,20 +33,38 @@ export function registerBans(program: Command): void {
   where(bans.command('list').description('list the addresses banned now'))
     .option('--json', 'one JSON array (address, since, until, bans)')
     .action(async (flags: BansFlags) => {
-      const list = await listBans(await pathsOf(flags));
+      const url = await databaseOf(flags);
+      const list = url ? await withBans(url, (b) => b.list()) : await listBans(await pathsOf(flags));
       process.stdout.write(flags.json ? JSON.stringify(list.map(asJson)) + '\n' : table(list));
     });
   where(
     bans.command('rm').argument('<address>', 'the banned IP address').description('lift a ban now'),
   ).action(async (address: string, flags: BansFlags) => {
     if (net.isIP(address) === 0) throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
-    const removed = await removeBan(await pathsOf(flags), normalizeAddress(address));
+    const url = await databaseOf(flags);
+    const removed = url
+      ? await withBans(url, (b) => b.remove(normalizeAddress(address)))
+      : await removeBan(await pathsOf(flags), normalizeAddress(address));
     if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned.`);
     process.stdout.write(`${normalizeAddress(address)} unbanned.\n`);
   });
 }
 
 type Paths = ReturnType<typeof defenderPaths>;
+
+/** The shared database, when the config or FERRY_DATABASE_URL names one: it holds every node's bans. */
+async function databaseOf(flags: BansFlags): Promise<string | undefined> {
+  return databaseUrlOf(flags.config ? await loadConfig(flags.config) : {});
+}
+
+async function withBans<T>(url: string, fn: (bans: PgBans) => Promise<T>): Promise<T> {
+  const shared = await openSharedState(url);
+  try {
+    return await fn(shared.bans);
+  } finally {
+    await shared.close();
+  }
+}
 
 async function pathsOf(flags: BansFlags): Promise<Paths> {
   const config = flags.config ? await loadConfig(flags.config) : {};

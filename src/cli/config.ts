@@ -82,10 +82,21 @@ export const configSchema = z
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),
     users: z.array(accountSchema).optional(),
-    /** The users file `ferry users` edits (default: <dataDir>/users.yaml). */
+    /**
+     * The users file `ferry users` edits (default: <dataDir>/users.yaml), or PostgreSQL shared by
+     * several nodes (accounts, bans, quota usage, session counts; FERRY_DATABASE_URL also selects it).
+     */
     accounts: z
-      .object({ file: z.string().min(1) })
+      .object({
+        file: z.string().min(1).optional(),
+        postgres: z
+          .string()
+          .regex(/^postgres(ql)?:\/\//, 'a URL like postgres://user:password@host/database')
+          .optional(),
+        offlineLoginSeconds: z.number().int().nonnegative().optional(),
+      })
       .strict()
+      .refine((a) => !(a.file && a.postgres), 'file and postgres: the accounts are in one or the other')
       .optional(),
     idleTimeoutSeconds: z.number().int().positive().optional(),
     maxSessions: z.number().int().positive().optional(),
@@ -142,7 +153,10 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       ca: c.clientCertificates.ca.map((f) => path.resolve(base, f)),
     },
     users: c.users?.map((u) => toAccount(u, base)),
-    accounts: c.accounts && { file: path.resolve(base, c.accounts.file) },
+    accounts: c.accounts && {
+      ...c.accounts,
+      file: c.accounts.file === undefined ? undefined : path.resolve(base, c.accounts.file),
+    },
   };
 }
 
@@ -154,6 +168,11 @@ export function dataDirOf(flag: string | undefined, config: FileConfig): string 
 /** The users file: the config's `accounts.file`, else <dataDir>/users.yaml. */
 export function usersFileOf(dataDirFlag: string | undefined, config: FileConfig): string {
   return config.accounts?.file ?? path.join(dataDirOf(dataDirFlag, config), 'users.yaml');
+}
+
+/** PostgreSQL when configured: the config's accounts.postgres, else FERRY_DATABASE_URL. */
+export function databaseUrlOf(config: FileConfig): string | undefined {
+  return config.accounts?.postgres ?? (process.env['FERRY_DATABASE_URL'] || undefined);
 }
 
 /** Where quota usage is kept: next to the data dir's other state, whatever file the users are in. */

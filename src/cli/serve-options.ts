@@ -2,20 +2,29 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../auth/account.js';
-import { AccountAuthenticator } from '../auth/authenticator.js';
+import { AccountAuthenticator, type LoginCacheOptions } from '../auth/authenticator.js';
 import { hashPassword } from '../auth/password.js';
 import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
 import { UsageFile } from '../auth/usage-file.js';
-import type { Logger } from '../logger.js';
+import type { PgAccounts } from '../db/accounts.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { withLimits } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
 import { RateBuckets } from '../storage/throttle.js';
-import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
+import { openServingState, type ServingState } from './shared-state.js';
+import {
+  databaseUrlOf,
+  dataDirOf,
+  parsePortRange,
+  usageFileOf,
+  usersFileOf,
+  type FileConfig,
+} from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { userTree } from './user-storage.js';
@@ -47,8 +56,10 @@ export interface ServeFlags {
 export interface ServeUsers {
   /** The config's users and --user first, then the users file. */
   authenticator: Authenticator;
-  /** The users file, watched while the server runs (close it on shutdown). */
-  file: UsersFileStore;
+  /** The users file, watched while the server runs, or the database's accounts (close on shutdown). */
+  store: { readonly where: string; close(): unknown };
+  /** Accounts in the store at start. */
+  stored: number;
   /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
   entries: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
@@ -60,6 +71,8 @@ export interface ServeSetup {
   /** Everything but the logger, which the caller owns. */
   options: Omit<ServerOptions, 'logger'>;
   users: ServeUsers;
+  /** PostgreSQL, when the accounts are there: shared by the nodes (close it after the server). */
+  shared?: ServingState;
   host: string;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
@@ -99,12 +112,17 @@ export async function serveSetup(
     }
   }
   const pasv = flags.pasvPorts ?? config.passivePorts;
-  const file = await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch(
-    (err: unknown) => {
-      throw new FerryError('ERR_USAGE', (err as Error).message);
-    },
-  );
-  const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
+  const url = databaseUrlOf(config);
+  const shared = url ? await openServingState(url, logger ?? silentLogger) : undefined;
+  const file = shared
+    ? shared.accounts
+    : await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch((err: unknown) => {
+        throw new FerryError('ERR_USAGE', (err as Error).message);
+      });
+  const offline = { offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000 };
+  const users = given
+    ? await usersOf(given, file, offline)
+    : await usersFrom(flags, config, root, file, offline);
   for (const [i, u] of (config.users ?? []).entries()) {
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
     for (const [at, dir] of Object.entries(u.folders ?? {}))
@@ -116,11 +134,13 @@ export async function serveSetup(
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
-  const limits = { usage: new QuotaBook(new UsageFile(usageFileOf(dataDir))), rates: new RateBuckets() };
+  const ledger = shared ? shared.usage : new UsageFile(usageFileOf(dataDir));
+  const limits = { usage: new QuotaBook(ledger), rates: new RateBuckets() };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
+    ...(shared && !given ? { sharedBans: shared.bans } : {}),
     // The quota counts the home and the folders together (usage per user).
     storageFor: (p) => withLimits(userTree(p, onlyReads(p)), p, limits),
     tls: {
@@ -187,7 +207,7 @@ export async function serveSetup(
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };
-  return { options, users, host, explain };
+  return { options, users, host, explain, ...(shared ? { shared } : {}) };
 }
 
 async function requireDirectory(dir: string, what: string): Promise<void> {
@@ -207,11 +227,15 @@ function portFlag(v: string | undefined, name: string): number | undefined {
   return n;
 }
 
+/** The embedded users file, or the database's accounts. */
+type Store = UsersFileStore | PgAccounts;
+
 async function usersFrom(
   flags: ServeFlags,
   config: FileConfig,
   root: string,
-  file: UsersFileStore,
+  file: Store,
+  cache: LoginCacheOptions,
 ): Promise<ServeUsers> {
   const entries: Account[] = [...(config.users ?? [])];
   for (const spec of flags.user) {
@@ -228,7 +252,7 @@ async function usersFrom(
     });
   }
   let generated: ServeUsers['generated'];
-  if (entries.length === 0 && file.size === 0) {
+  if (entries.length === 0 && (await file.all()).length === 0) {
     // No users configured: one login for this run, printed once for the operator.
     generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
     entries.push({
@@ -237,20 +261,30 @@ async function usersFrom(
       home: root,
     });
   }
-  return usersOf(entries, file, generated);
+  return usersOf(entries, file, cache, generated);
 }
 
 async function usersOf(
   entries: UserEntry[],
-  file: UsersFileStore,
+  file: Store,
+  cache: LoginCacheOptions,
   generated?: ServeUsers['generated'],
 ): Promise<ServeUsers> {
   const fixed = new UserTable(entries); // validates them
-  const homes = [...entries, ...(await file.all())].map((e) => ({
+  const stored = await file.all();
+  const homes = [...entries, ...stored].map((e) => ({
     name: e.username,
     home: e.home,
     readOnly: e.readOnly ?? false,
   }));
-  const authenticator = new AccountAuthenticator([fixed, file]);
-  return { authenticator, file, entries, homes, ...(generated ? { generated } : {}) };
+  const authenticator = new AccountAuthenticator([fixed, file], cache);
+  const store = { where: file instanceof UsersFileStore ? file.file : file.where, close: () => file.close() };
+  return {
+    authenticator,
+    store,
+    stored: stored.length,
+    entries,
+    homes,
+    ...(generated ? { generated } : {}),
+  };
 }

@@ -63,11 +63,13 @@ async function serve(flags: ServeFlags): Promise<void> {
   const options: ServerOptions = { ...setup.options, logger };
   let server: FerryServer | ClusterPrimary;
   try {
-    if (worker) return await runWorker(new FerryServer(options));
+    if (worker) return await runWorker(new FerryServer(options), setup.shared);
     server =
       workers > 1
         ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })
         : new FerryServer(options);
+    // Per-user session limits across nodes: leases in the database.
+    if (setup.shared && server instanceof FerryServer) server.countUserSessionsWith(setup.shared.sessions);
   } catch (err) {
     throw setup.explain(err);
   }
@@ -85,8 +87,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    void server.close().then(() => {
-      setup.users.file.close();
+    void server.close().then(async () => {
+      await setup.users.store.close();
+      await setup.shared?.close();
       process.exit(0);
     });
   };
@@ -99,7 +102,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
-  lines.push(`  users     ${setup.users.file.file} (${setup.users.file.size} users; 'ferry users' edits it)`);
+  lines.push(`  users     ${setup.users.store.where} (${setup.users.stored} users; 'ferry users' edits it)`);
   if (started.explicit)
     lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
   if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);

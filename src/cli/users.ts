@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
-import type { Account } from '../auth/account.js';
+import type { Account, AccountDirectory } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
@@ -8,10 +8,11 @@ import { certLoginOf } from '../auth/cert-login.js';
 import { hashPassword } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
-import { editUsersFile, readUsersFile } from '../auth/users-file.js';
+import { UsersFileDirectory } from '../auth/users-file.js';
 import { FerryError } from '../errors.js';
 import { scanUsage } from '../storage/quota.js';
-import { dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
+import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
+import { openSharedState } from './shared-state.js';
 import { newPassword } from './password-input.js';
 import { userTree } from './user-storage.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
@@ -21,14 +22,41 @@ interface FileFlags {
   dataDir?: string;
 }
 
-/** The users file these flags name: the config's accounts.file, else <data dir>/users.yaml. */
-async function usersFile(f: FileFlags): Promise<string> {
-  return usersFileOf(f.dataDir, f.config ? await loadConfig(f.config) : {});
+type UsageRecords = Pick<UsageFile, 'get' | 'set' | 'forget'>;
+
+/** Where the accounts and their quota usage are: PostgreSQL, or the users and usage files. */
+interface Accounts {
+  dir: AccountDirectory;
+  usage: UsageRecords;
+  close(): Promise<void>;
 }
 
-/** The usage file of the server these flags name: <data dir>/usage.json. */
-async function usageFile(f: FileFlags): Promise<UsageFile> {
-  return new UsageFile(usageFileOf(dataDirOf(f.dataDir, f.config ? await loadConfig(f.config) : {})));
+/**
+ * The accounts these flags name: the database when the config (or FERRY_DATABASE_URL) names one,
+ * else the config's accounts.file or <data dir>/users.yaml, with <data dir>/usage.json.
+ */
+async function openAccounts(f: FileFlags): Promise<Accounts> {
+  const config = f.config ? await loadConfig(f.config) : {};
+  const url = databaseUrlOf(config);
+  if (url) {
+    const shared = await openSharedState(url);
+    return { dir: shared.accounts, usage: shared.usage, close: () => shared.close() };
+  }
+  return {
+    dir: new UsersFileDirectory(usersFileOf(f.dataDir, config)),
+    usage: new UsageFile(usageFileOf(dataDirOf(f.dataDir, config))),
+    close: async () => {},
+  };
+}
+
+/** Runs `fn` on the accounts the flags name, closing them after. */
+async function withAccounts<T>(f: FileFlags, fn: (a: Accounts) => Promise<T>): Promise<T> {
+  const a = await openAccounts(f);
+  try {
+    return await fn(a);
+  } finally {
+    await a.close();
+  }
 }
 
 const hasQuota = (a: Account): boolean => Boolean(a.quotaSize || a.quotaFiles);
@@ -68,7 +96,6 @@ export function registerUsers(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, f: AccountFlags & FileFlags & { passwordStdin?: boolean }) => {
       checkName(name);
-      const file = await usersFile(f);
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
@@ -77,12 +104,11 @@ export function registerUsers(program: Command): void {
       if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
         account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
       } else generated = await setPassword(account, f.passwordStdin === true);
-      await editUsersFile(file, (accounts) => {
-        if (accounts.has(name))
-          throw new FerryError('ERR_USAGE', `user "${name}" already exists in ${file}.`);
-        accounts.set(name, account);
+      await withAccounts(f, async ({ dir }) => {
+        if (!(await dir.add(account)))
+          throw new FerryError('ERR_USAGE', `user "${name}" already exists in ${dir.where}.`);
+        say(`added ${name} to ${dir.where}`);
       });
-      say(`added ${name} to ${file}`);
       if (generated) say(`password for ${name}: ${generated}  (shown once)`);
     });
 
@@ -92,53 +118,50 @@ export function registerUsers(program: Command): void {
   )
     .option('--home <dir>', "the user's home directory")
     .option('--enabled', 'allow logins again')
-    .action(async (name: string, f: AccountFlags & FileFlags) => {
-      const file = await usersFile(f);
-      const stale = await editUsersFile(file, async (accounts) => {
-        const a = accounts.get(name);
-        if (!a) throw unknownUser(name, file);
-        const had = hasQuota(a);
-        const tree = JSON.stringify([a.home, a.folders]);
-        await applyAccountFlags(a, f);
-        return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
-      });
-      // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
-      // than the user has now, is stale (the next upload counts again).
-      if (stale) await (await usageFile(f)).forget(name);
-      say(`updated ${name} in ${file}`);
-    });
+    .action(async (name: string, f: AccountFlags & FileFlags) =>
+      withAccounts(f, async ({ dir, usage }) => {
+        const edited = await dir.update(name, async (a) => {
+          const had = hasQuota(a);
+          const tree = JSON.stringify([a.home, a.folders]);
+          await applyAccountFlags(a, f);
+          return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
+        });
+        if (!edited) throw unknownUser(name, dir.where);
+        // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
+        // than the user has now, is stale (the next upload counts again).
+        if (edited.result) await usage.forget(name);
+        say(`updated ${name} in ${dir.where}`);
+      }),
+    );
 
   where(users.command('passwd').argument('<name>').description("set an account's password"))
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (name: string, f: FileFlags & { passwordStdin?: boolean }) => {
-      const file = await usersFile(f);
-      if (!(await readUsersFile(file)).has(name)) throw unknownUser(name, file);
-      const holder: Account = { username: name, passwordHash: '', home: '' };
-      const generated = await setPassword(holder, f.passwordStdin === true);
-      await editUsersFile(file, (accounts) => {
-        const a = accounts.get(name);
-        if (!a) throw unknownUser(name, file);
-        a.passwordHash = holder.passwordHash;
-      });
-      say(`password of ${name} changed`);
-      if (generated) say(`password for ${name}: ${generated}  (shown once)`);
-    });
+    .action(async (name: string, f: FileFlags & { passwordStdin?: boolean }) =>
+      withAccounts(f, async ({ dir }) => {
+        if (!(await dir.get(name))) throw unknownUser(name, dir.where);
+        const holder: Account = { username: name, passwordHash: '', home: '' };
+        const generated = await setPassword(holder, f.passwordStdin === true);
+        const done = await dir.update(name, (a) => void (a.passwordHash = holder.passwordHash));
+        if (!done) throw unknownUser(name, dir.where);
+        say(`password of ${name} changed`);
+        if (generated) say(`password for ${name}: ${generated}  (shown once)`);
+      }),
+    );
 
   where(
     users.command('rm').argument('<name>').description('remove an account (its running sessions end)'),
-  ).action(async (name: string, f: FileFlags) => {
-    const file = await usersFile(f);
-    await editUsersFile(file, (accounts) => {
-      if (!accounts.delete(name)) throw unknownUser(name, file);
-    });
-    await (await usageFile(f)).forget(name); // a later user of this name starts counted afresh
-    say(`removed ${name} from ${file}`);
-  });
+  ).action(async (name: string, f: FileFlags) =>
+    withAccounts(f, async ({ dir, usage }) => {
+      if (!(await dir.remove(name))) throw unknownUser(name, dir.where);
+      await usage.forget(name); // a later user of this name starts counted afresh
+      say(`removed ${name} from ${dir.where}`);
+    }),
+  );
 
   where(users.command('list').description('list the accounts'))
     .option('--json', 'JSON (no password hashes)')
     .action(async (f: FileFlags & { json?: boolean }) => {
-      const accounts = [...(await readUsersFile(await usersFile(f))).values()];
+      const accounts = await withAccounts(f, ({ dir }) => dir.list());
       if (f.json) return say(JSON.stringify(accounts.map(publicView)));
       if (accounts.length === 0) return say('no users');
       const rows = accounts.map((a) => [a.username, statusOf(a), a.home]);
@@ -150,10 +173,11 @@ export function registerUsers(program: Command): void {
   where(users.command('show').argument('<name>').description("show an account's settings"))
     .option('--json', 'JSON (no password hash)')
     .action(async (name: string, f: FileFlags & { json?: boolean }) => {
-      const file = await usersFile(f);
-      const a = (await readUsersFile(file)).get(name);
-      if (!a) throw unknownUser(name, file);
-      const usage = hasQuota(a) ? await (await usageFile(f)).get(name) : undefined;
+      const { a, usage } = await withAccounts(f, async ({ dir, usage }) => {
+        const a = await dir.get(name);
+        if (!a) throw unknownUser(name, dir.where);
+        return { a, usage: hasQuota(a) ? await usage.get(name) : undefined };
+      });
       if (f.json) return say(JSON.stringify({ ...publicView(a), ...(usage ? { usage } : {}) }));
       for (const line of describe(a, usage)) say(line);
     });
@@ -163,15 +187,16 @@ export function registerUsers(program: Command): void {
       .command('rescan')
       .argument('<name>')
       .description("recount the bytes and files under the user's home and folders (the quota usage)"),
-  ).action(async (name: string, f: FileFlags) => {
-    const file = await usersFile(f);
-    const a = (await readUsersFile(file)).get(name);
-    if (!a) throw unknownUser(name, file);
-    const storage = userTree(a); // the home and its folders, as the quota counts them
-    const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
-    await (await usageFile(f)).set(name, usage);
-    say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
-  });
+  ).action(async (name: string, f: FileFlags) =>
+    withAccounts(f, async ({ dir, usage: records }) => {
+      const a = await dir.get(name);
+      if (!a) throw unknownUser(name, dir.where);
+      const storage = userTree(a); // the home and its folders, as the quota counts them
+      const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
+      await records.set(name, usage);
+      say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
+    }),
+  );
 }
 
 /** An account as the users file has it, without the password hash. */

@@ -1,3 +1,4 @@
+import type { UserSessionCounter } from '../server/logins.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
@@ -40,12 +41,25 @@ export async function receiveUsers(): Promise<UserEntry[]> {
 }
 
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
-export async function runWorker(server: FerryServer): Promise<void> {
+export async function runWorker(
+  server: FerryServer,
+  shared?: { sessions: UserSessionCounter; close(): Promise<void> },
+): Promise<void> {
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
-  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
-  await serveAsWorker(server, process as PrimaryChannel);
+  // The database state closes after the server: its session leases end, pending usage is written.
+  const closeShared = (): Promise<void> => shared?.close().catch(() => {}) ?? Promise.resolve();
+  process.on(
+    'SIGTERM',
+    () =>
+      void server
+        .close()
+        .then(closeShared)
+        .then(() => process.exit(0)),
+  );
+  await serveAsWorker(server, process as PrimaryChannel, shared?.sessions);
+  await closeShared();
   process.exit(0);
 }

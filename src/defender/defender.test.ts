@@ -30,7 +30,12 @@ test('15 points within the window ban the address for 15 minutes; others are unt
   assert.equal(d.banned('192.0.2.1'), true);
   clock.t += 1;
   assert.equal(d.banned('192.0.2.1'), false);
-  assert.deepEqual(changes[1], { kind: 'unban', address: '192.0.2.1', why: 'expired' });
+  assert.deepEqual(changes[1], {
+    kind: 'unban',
+    address: '192.0.2.1',
+    why: 'expired',
+    ban: { address: '192.0.2.1', since: 1_000_000, until: 1_900_000, bans: 1 },
+  });
 });
 
 test('the window slides: points older than 5 minutes no longer count', () => {
@@ -87,7 +92,12 @@ test('unban lifts a ban now; the repeat still doubles', () => {
   assert.equal(d.unban('192.0.2.1'), true);
   assert.equal(d.unban('192.0.2.1'), false);
   assert.equal(d.banned('192.0.2.1'), false);
-  assert.deepEqual(changes.at(-1), { kind: 'unban', address: '192.0.2.1', why: 'removed' });
+  assert.deepEqual(changes.at(-1), {
+    kind: 'unban',
+    address: '192.0.2.1',
+    why: 'removed',
+    ban: { address: '192.0.2.1', since: 1_000_000, until: 1_000_000, bans: 1 },
+  });
   for (let i = 0; i < 5; i++) d.record('192.0.2.1', 'limit-refused');
   assert.equal(d.list()[0]?.bans, 2);
 });
@@ -111,4 +121,22 @@ test('memory stays bounded under many addresses', () => {
   for (let i = 0; i < 1_000; i++)
     for (let k = 0; k < 8; k++) d.record(`172.16.${i >> 8}.${i & 255}`, 'unknown-user');
   assert.ok(d.list().length <= 100);
+});
+
+test('apply: a ban from another node is taken as it is; its end ends the same ban here', () => {
+  let now = 1_000_000;
+  const changes: unknown[] = [];
+  const d = new Defender(
+    DEFAULT_DEFENDER,
+    (c) => changes.push(c),
+    () => now,
+  );
+  const ban = { address: '192.0.2.7', since: now, until: now + 60_000, bans: 1 };
+  assert.equal(d.apply(ban)?.kind, 'ban');
+  assert.equal(d.banned('192.0.2.7'), true);
+  assert.equal(d.apply(ban), undefined, 'the same ban again changes nothing');
+  now += 1000;
+  assert.equal(d.apply({ ...ban, until: now })?.kind, 'unban');
+  assert.equal(d.banned('192.0.2.7'), false);
+  assert.deepEqual(changes, [], 'apply tells no one: its caller does');
 });

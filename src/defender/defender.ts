@@ -38,7 +38,13 @@ export interface Ban {
 
 export type DefenderChange =
   | { readonly kind: 'ban'; readonly ban: Ban; readonly score: number; readonly event: DefenderEvent }
-  | { readonly kind: 'unban'; readonly address: string; readonly why: 'expired' | 'removed' };
+  | {
+      readonly kind: 'unban';
+      readonly address: string;
+      readonly why: 'expired' | 'removed';
+      /** The ban as it ended (its until is when). */
+      readonly ban?: Ban;
+    };
 
 /** How the server asks and tells the defender; a cluster worker forwards to its primary's. */
 export interface DefenderPort {
@@ -107,6 +113,34 @@ export class Defender implements DefenderPort {
     return true;
   }
 
+  /**
+   * A ban recorded elsewhere (another node, through the shared store): taken as it is, without
+   * calling onChange (the caller tells whom it must). Returns what changed here, if anything.
+   */
+  apply(ban: Ban): DefenderChange | undefined {
+    const now = this.now();
+    const mine = this.active.get(ban.address);
+    if (ban.until > now) {
+      if (mine && mine.since >= ban.since && mine.until >= ban.until) return undefined;
+      this.events.delete(ban.address);
+      this.past.delete(ban.address);
+      this.active.set(ban.address, ban);
+      trim(this.active, this.settings.maxTracked);
+      return { kind: 'ban', ban, score: 0, event: 'failed-login' };
+    }
+    // Lifted or expired there: ends the same ban (or an older one) here.
+    if (!mine || mine.since > ban.since) return undefined;
+    this.active.delete(ban.address);
+    this.past.set(ban.address, ban);
+    trim(this.past, this.settings.maxTracked);
+    return {
+      kind: 'unban',
+      address: ban.address,
+      why: ban.until < mine.until ? 'removed' : 'expired',
+      ban,
+    };
+  }
+
   /** Bans in force, soonest to end first. */
   list(): Ban[] {
     for (const address of [...this.active.keys()]) this.banned(address);
@@ -143,9 +177,10 @@ export class Defender implements DefenderPort {
   private end(ban: Ban, why: 'expired' | 'removed'): void {
     this.active.delete(ban.address);
     // A lifted ban still counts for the next one: the repeat is what doubles it.
-    this.past.set(ban.address, { ...ban, until: Math.min(ban.until, this.now()) });
+    const ended = { ...ban, until: Math.min(ban.until, this.now()) };
+    this.past.set(ban.address, ended);
     trim(this.past, this.settings.maxTracked);
-    this.onChange({ kind: 'unban', address: ban.address, why });
+    this.onChange({ kind: 'unban', address: ban.address, why, ban: ended });
   }
 
   private remembered(b: Ban): boolean {

@@ -8,6 +8,7 @@ import {
   type DefenderEvent,
   type DefenderPort,
 } from '../defender/defender.js';
+import type { SharedBans } from '../defender/shared-bans.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 import type { ResolvedOptions } from './options.js';
@@ -31,6 +32,8 @@ export class DefenderService implements DefenderPort {
   private started = false;
   private forward: ((address: string, event: DefenderEvent) => void) | undefined;
   private readonly remoteBans = new Map<string, number>();
+  private readonly shared: SharedBans | undefined;
+  private unfollow: (() => void) | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -46,7 +49,9 @@ export class DefenderService implements DefenderPort {
     });
     if (!d.enabled) return;
     this.defender = new Defender(d, (c) => this.changed(c), now);
-    if (d.stateFile) this.file = new BanFile(d.stateFile);
+    this.shared = options.sharedBans;
+    // Shared bans live in the database; the bans file is for a server on its own.
+    if (d.stateFile && !this.shared) this.file = new BanFile(d.stateFile);
   }
 
   /** Loads the saved bans and opens the control socket (a server that listens; not a worker). */
@@ -58,6 +63,18 @@ export class DefenderService implements DefenderPort {
         this.defender.restore(await this.file.load());
       } catch (err) {
         this.logger.error({ file: this.file.path, err: (err as Error).message }, 'cannot read the bans file');
+      }
+    }
+    const shared = this.shared;
+    if (shared) {
+      const defender = this.defender;
+      this.unfollow = shared.onChange((ban) => this.applied(defender.apply(ban)));
+      try {
+        const since = Date.now() - 2 * this.options.defender.maxBanMs;
+        for (const ban of await shared.load(since)) this.applied(defender.apply(ban));
+      } catch (err) {
+        // Followed from the database once it answers (its recovery reloads them all).
+        this.logger.error({ err: (err as Error).message }, 'cannot load the shared bans now');
       }
     }
     const socket = this.options.defender.controlSocket;
@@ -108,6 +125,8 @@ export class DefenderService implements DefenderPort {
   onBan: ((address: string, until: number) => void) | undefined;
 
   async close(): Promise<void> {
+    this.unfollow?.();
+    this.unfollow = undefined;
     const control = this.control;
     this.control = undefined;
     if (control) await new Promise<void>((resolve) => control.close(() => resolve()));
@@ -115,7 +134,30 @@ export class DefenderService implements DefenderPort {
     if (this.started) await this.persist();
   }
 
+  /** A change recorded by another node (or this one, coming back): logged and told, not saved again. */
+  private applied(c: DefenderChange | undefined): void {
+    if (!c) return;
+    if (c.kind === 'ban') {
+      const { address, until } = c.ban;
+      this.banLines.warn(
+        this.logger,
+        '*',
+        { remote: address, until: new Date(until).toISOString() },
+        'address banned (shared)',
+      );
+      this.onBan?.(address, until);
+    } else {
+      this.banLines.warn(this.logger, '*', { remote: c.address, why: c.why }, 'address unbanned (shared)');
+      this.onBan?.(c.address, 0);
+    }
+  }
+
   private changed(c: DefenderChange): void {
+    if (this.started && this.shared) {
+      // Raised or lifted here: every node must know (an expiry each node sees by itself).
+      if (c.kind === 'ban') this.shared.save(c.ban);
+      else if (c.why === 'removed' && c.ban) this.shared.save(c.ban);
+    }
     if (c.kind === 'ban') {
       const { address, until, bans } = c.ban;
       this.banLines.warn(

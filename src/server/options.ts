@@ -9,6 +9,7 @@ import {
   type DefenderEvent,
   type DefenderSettings,
 } from '../defender/defender.js';
+import type { SharedBans } from '../defender/shared-bans.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -25,6 +26,8 @@ export interface ServerOptions {
   /** Implicit FTPS (TLS first) listener; default port 990, 9990 when not root. */
   implicit?: ListenerOptions | false;
   authenticator: Authenticator;
+  /** Bans shared with other nodes (the database); without it, the bans file in dataDir. */
+  sharedBans?: SharedBans;
   /** The storage a logged-in principal works in. */
   storageFor: (principal: Principal) => StorageBackend;
   tls?: {
@@ -196,6 +199,7 @@ export interface ResolvedOptions {
   explicit: ListenerOptions | false;
   implicit: ListenerOptions | false;
   authenticator: Authenticator;
+  sharedBans: SharedBans | undefined;
   storageFor: (principal: Principal) => StorageBackend;
   certificates: { certFile: string; keyFile: string }[];
   clientCaFiles: string[];
@@ -248,7 +252,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (typeof o.storageFor !== 'function') {
     throw new OptionError('storageFor', 'a function (principal) => StorageBackend is required.');
   }
-  const { authenticator: _a, storageFor: _s, logger: _l, ...plain } = o;
+  const { authenticator: _a, storageFor: _s, logger: _l, sharedBans: _b, ...plain } = o;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -265,6 +269,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     explicit,
     implicit,
     authenticator: o.authenticator,
+    sharedBans: o.sharedBans,
     storageFor: o.storageFor,
     certificates: v.tls?.certificates ?? [],
     clientCaFiles: v.tls?.clientCaFiles ?? [],

@@ -126,7 +126,8 @@ export function guardAuthenticator(
       );
       // Timed out in the queue: a failure, but not the client's doing (not scored).
       if (!outcome) return { ok: false, reason: 'password check timed out waiting its turn' };
-      if (!outcome.ok) defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
+      if (!outcome.ok && !outcome.unavailable)
+        defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
       return outcome;
     },
     // No hashing: no turn to wait for. A refusal only means "ask for the password": not scored.

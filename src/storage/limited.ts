@@ -2,7 +2,15 @@
 // paced, and every change of what the user stores is reported to the usage ledger.
 import { pipeline } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
-import { QuotaBook, QuotaCap, quotaExceeded, scanUsage, type Flight, type Usage } from './quota.js';
+import {
+  QuotaBook,
+  QuotaCap,
+  quotaExceeded,
+  scanUsage,
+  SharedQuotaCap,
+  type Flight,
+  type Usage,
+} from './quota.js';
 import { Throttle, type RateBuckets } from './throttle.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 
@@ -82,6 +90,7 @@ export class LimitedStorage implements StorageBackend {
     let flight: Flight | undefined;
     let before: number | undefined;
     const book = this.ctx.usage;
+    if (this.#quota && book?.ledger.charge) return this.#writeShared(p, src, o, c);
     if (this.#quota && book) {
       flight = await book.start(this.limits.username, () => this.#usage(c));
       try {
@@ -124,6 +133,71 @@ export class LimitedStorage implements StorageBackend {
       await this.#report(delta); // in flight until recorded: an upload starting now counts it
       flight.end(delta);
     }
+    return r;
+  }
+
+  /**
+   * An upload against a ledger shared by several nodes: the growth is charged to it atomically as
+   * the bytes arrive (SharedQuotaCap), and set right to what the file finally changed at the end.
+   */
+  async #writeShared(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    const ledger = (this.ctx.usage as QuotaBook).ledger;
+    const charge = ledger.charge?.bind(ledger) as NonNullable<typeof ledger.charge>;
+    const { username, quotaSize, quotaFiles } = this.limits;
+    const limit = {
+      ...(quotaSize ? { bytes: quotaSize } : {}),
+      ...(quotaFiles ? { files: quotaFiles } : {}),
+    };
+    await this.#usage(c).catch(() => undefined); // counted once (a scan) when there is no record
+    const before = await this.#sizeOf(p, c);
+    const kept = o.append ? (before ?? 0) : o.offset;
+    const start = { bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 };
+    let charged: Usage = { bytes: 0, files: 0 };
+    const tryCharge = async (d: Usage): Promise<boolean> => {
+      try {
+        return await charge(username, d, limit);
+      } catch {
+        await this.#report(d); // the ledger is away: counted now, written when it is back
+        return true;
+      }
+    };
+    if (start.files > 0 && !(await tryCharge({ bytes: 0, files: start.files })))
+      throw quotaExceeded('number of files');
+    charged = { bytes: 0, files: start.files };
+    if (!(await tryCharge({ bytes: start.bytes, files: 0 }))) {
+      await this.#report({ bytes: 0, files: -start.files });
+      throw quotaExceeded('storage size');
+    }
+    charged.bytes = start.bytes;
+    const cap = new SharedQuotaCap(
+      (n) => charge(username, { bytes: n, files: 0 }, limit),
+      (n) => void this.#report({ bytes: n, files: 0 }),
+    );
+    const stages: Transform[] = [];
+    if (quotaSize) stages.push(cap);
+    if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
+    const settle = async (): Promise<void> => {
+      const after = await this.#sizeOf(p, c);
+      const actual = {
+        bytes: (after ?? 0) - (before ?? 0),
+        files: (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1),
+      };
+      charged.bytes += cap.charged;
+      await this.#report({ bytes: actual.bytes - charged.bytes, files: actual.files - charged.files });
+    };
+    let r: { bytes: number };
+    try {
+      r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
+    } catch (err) {
+      await settle();
+      throw err;
+    }
+    await settle();
     return r;
   }
 

@@ -22,6 +22,64 @@ export interface UsageLedger {
   add(username: string, delta: Usage): Promise<void>;
   /** Drops the record: the next use counts again. */
   forget(username: string): Promise<void>;
+  /**
+   * A ledger shared by several nodes (the database) has this: adds `delta` in one atomic step
+   * unless the result would cross `limit` (its positive parts only); false when it would. Uploads
+   * then charge their bytes as they arrive, so that nodes uploading for one user at once cannot
+   * together pass the quota. Rejects (ERR_TRANSIENT) when the ledger cannot be reached.
+   */
+  charge?(username: string, delta: Usage, limit: { bytes?: number; files?: number }): Promise<boolean>;
+}
+
+/**
+ * Charges an upload's bytes to a shared ledger in batches as they arrive, waiting for each batch to
+ * be accepted before passing it on: the ledger never holds more than the quota, and what is not
+ * charged yet is at most one batch per upload (the data in flight). While the ledger cannot be
+ * reached the bytes pass and are charged later (`unreachable`), so an outage stops no upload.
+ */
+export class SharedQuotaCap extends Transform {
+  #unreported = 0;
+  /** Bytes the ledger accepted (or took as pending) so far. */
+  charged = 0;
+
+  constructor(
+    private readonly charge: (bytes: number) => Promise<boolean>,
+    private readonly unreachable: (bytes: number) => void,
+    private readonly batch = 256 * 1024,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    this.#unreported += chunk.length;
+    if (this.#unreported < this.batch) return done(null, chunk);
+    this.#report().then(
+      (ok) => (ok ? done(null, chunk) : done(quotaExceeded('storage size'))),
+      (err: unknown) => done(err as Error),
+    );
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.#report().then(
+      (ok) => (ok ? done() : done(quotaExceeded('storage size'))),
+      (err: unknown) => done(err as Error),
+    );
+  }
+
+  async #report(): Promise<boolean> {
+    const n = this.#unreported;
+    if (n === 0) return true;
+    this.#unreported = 0;
+    let ok: boolean;
+    try {
+      ok = await this.charge(n);
+    } catch {
+      this.unreachable(n);
+      ok = true;
+    }
+    if (ok) this.charged += n;
+    return ok;
+  }
 }
 
 export const quotaExceeded = (what: string): FerryError =>

@@ -1,3 +1,4 @@
+import type { UserSessionCounter } from '../logins.js';
 import net from 'node:net';
 import type { FerryServer } from '../server.js';
 import { isToWorker, type FromWorker } from './messages.js';
@@ -24,7 +25,12 @@ export function receiveInit(channel: PrimaryChannel): Promise<unknown> {
  * when each one closes (so the limits stay counted across workers), reloads certificates, and stops
  * gracefully on 'stop' or when the primary goes away. Resolves once the server is closed.
  */
-export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel): Promise<void> {
+export async function serveAsWorker(
+  server: FerryServer,
+  channel: PrimaryChannel,
+  /** Counts per-user sessions itself (shared by several nodes: the database) instead of the primary. */
+  sessions?: UserSessionCounter,
+): Promise<void> {
   await server.loadCertificates();
   const reply = (m: FromWorker): void => {
     try {
@@ -38,15 +44,17 @@ export async function serveAsWorker(server: FerryServer, channel: PrimaryChannel
   // Per-user session limits are counted by the primary, for all workers.
   const asked = new Map<number, (ok: boolean) => void>();
   let lastAsk = 0;
-  server.countUserSessionsWith({
-    take: (user, max) =>
-      new Promise((resolve) => {
-        const id = ++lastAsk;
-        asked.set(id, resolve);
-        reply({ type: 'ferry:user-session-take', id, user, max });
-      }),
-    give: (user) => reply({ type: 'ferry:user-session-give', user }),
-  });
+  if (sessions) server.countUserSessionsWith(sessions);
+  else
+    server.countUserSessionsWith({
+      take: (user, max) =>
+        new Promise((resolve) => {
+          const id = ++lastAsk;
+          asked.set(id, resolve);
+          reply({ type: 'ferry:user-session-take', id, user, max });
+        }),
+      give: (user) => reply({ type: 'ferry:user-session-give', user }),
+    });
   const stop = (): void => {
     for (const answer of asked.values()) answer(false); // no primary to count: refuse
     asked.clear();

@@ -73,7 +73,7 @@ export const accessCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'PASS <sp> password',
     async handle({ password }, ctx) {
-      const { session, options } = ctx;
+      const { session, options, logger } = ctx;
       if (session.login.phase === 'in') return reply(Code.NotImplementedSuperfluous, 'Already logged in.');
       if (session.login.phase !== 'user') return reply(Code.BadSequence, 'Send USER first.');
       const username = session.login.username;
@@ -88,6 +88,14 @@ export const accessCommands: AnyCommandSpec[] = [
         },
         AbortSignal.timeout(30_000),
       );
+      if (!outcome.ok && outcome.unavailable) {
+        // Not the client's fault: no failure counted; it may try again (another node, or later).
+        logger.warn({ user: username, reason: outcome.reason }, 'login not possible now');
+        return {
+          reply: reply(Code.ServiceNotAvailable, 'Accounts unavailable, try again later.'),
+          after: 'close',
+        };
+      }
       if (!outcome.ok) return loginFailed(ctx, username, outcome.reason);
       return completeLogin(ctx, username, outcome.principal, {
         code: Code.LoggedIn,

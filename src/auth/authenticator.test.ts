@@ -1,0 +1,53 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { FerryError } from '../errors.js';
+import type { Account, AccountStore } from './account.js';
+import { AccountAuthenticator } from './authenticator.js';
+import { hashPassword } from './password.js';
+import { Secret } from './types.js';
+
+/** A store that can be switched off, like a database that went away. */
+class SwitchableStore implements AccountStore {
+  up = true;
+  constructor(private readonly accounts: Map<string, Account>) {}
+  async lookup(username: string): Promise<Account | undefined> {
+    if (!this.up) throw new FerryError('ERR_TRANSIENT', 'database unavailable: connection refused');
+    return this.accounts.get(username);
+  }
+  onChange(): () => void {
+    return () => {};
+  }
+}
+
+const creds = (username: string, password: string) => ({
+  username,
+  password: new Secret(password),
+  remoteAddress: '192.0.2.1',
+  tls: true,
+});
+
+test('store away: only a login verified recently, with the same password; else unavailable (421)', async () => {
+  const home = '/srv/x';
+  const store = new SwitchableStore(
+    new Map([
+      ['ann', { username: 'ann', passwordHash: await hashPassword('pw'), home }],
+      ['bob', { username: 'bob', passwordHash: await hashPassword('pw'), home }],
+    ]),
+  );
+  const auth = new AccountAuthenticator([store], { offlineLoginMs: 60_000 });
+  const signal = new AbortController().signal;
+  assert.equal((await auth.authenticate(creds('ann', 'pw'), signal)).ok, true);
+  store.up = false;
+  assert.equal((await auth.authenticate(creds('ann', 'pw'), signal)).ok, true, 'verified before: served');
+  const wrong = await auth.authenticate(creds('ann', 'other'), signal);
+  assert.equal(wrong.ok === false && wrong.unavailable, true, 'another password is not checked offline');
+  const never = await auth.authenticate(creds('bob', 'pw'), signal);
+  assert.equal(never.ok === false && never.unavailable, true, 'never verified here');
+
+  const strict = new AccountAuthenticator([store], { offlineLoginMs: 0 });
+  store.up = true;
+  assert.equal((await strict.authenticate(creds('ann', 'pw'), signal)).ok, true);
+  store.up = false;
+  const refused = await strict.authenticate(creds('ann', 'pw'), signal);
+  assert.equal(refused.ok === false && refused.unavailable, true, 'offlineLoginMs 0: no offline logins');
+});

@@ -1,0 +1,97 @@
+import type { Command } from 'commander';
+import { readUsersFile } from '../auth/users-file.js';
+import { Database, migrateDatabase, redact } from '../db/database.js';
+import { SCHEMA_VERSION, schemaVersion } from '../db/migrations.js';
+import { FerryError } from '../errors.js';
+import { UsageFile } from '../auth/usage-file.js';
+import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf } from './config.js';
+import { openSharedState } from './shared-state.js';
+
+interface DbFlags {
+  config?: string;
+  dataDir?: string;
+}
+
+const say = (line: string): void => void process.stdout.write(`${line}\n`);
+
+async function urlOf(f: DbFlags): Promise<string> {
+  const url = databaseUrlOf(f.config ? await loadConfig(f.config) : {});
+  if (!url)
+    throw new FerryError(
+      'ERR_USAGE',
+      'no database: set accounts.postgres in the config (--config) or FERRY_DATABASE_URL.',
+    );
+  return url;
+}
+
+/** `ferry db migrate|status|import`: the PostgreSQL schema, and moving an embedded setup over. */
+export function registerDb(program: Command): void {
+  const db = program.command('db').description('the PostgreSQL database several nodes share');
+  const where = (c: Command): Command =>
+    c
+      .option('--config <file>', "the server's YAML config (its accounts.postgres)")
+      .option('--data-dir <dir>', 'data directory of the embedded setup (for import: usage.json)');
+
+  where(db.command('migrate').description('bring the schema up to date (servers also do at start)')).action(
+    async (f: DbFlags) => {
+      const url = await urlOf(f);
+      let applied;
+      try {
+        applied = await migrateDatabase(url);
+      } catch (err) {
+        if (err instanceof FerryError) throw err;
+        throw new FerryError('ERR_INVALID_OPTION', `database ${redact(url)}: ${(err as Error).message}`);
+      }
+      for (const m of applied) say(`applied migration ${m.version}: ${m.name}`);
+      const nothing = applied.length === 0 ? ' (nothing to do)' : '';
+      say(`${redact(url)}: schema at version ${SCHEMA_VERSION}${nothing}`);
+    },
+  );
+
+  where(db.command('status').description('the schema version of the database')).action(async (f: DbFlags) => {
+    const url = await urlOf(f);
+    const database = await Database.open(url, { migrate: false });
+    try {
+      const v = await schemaVersion(database.pool);
+      say(`${redact(url)}: schema at version ${v}; this Ferry knows ${SCHEMA_VERSION}`);
+    } finally {
+      await database.close();
+    }
+  });
+
+  where(
+    db
+      .command('import')
+      .argument('<users.yaml>', 'the users file of an embedded setup')
+      .description('copy the accounts of a users file (hashes as they are) and their quota usage'),
+  )
+    .option('--replace', 'overwrite accounts that already exist in the database')
+    .action(async (file: string, f: DbFlags & { replace?: boolean }) => {
+      const accounts = await readUsersFile(file);
+      if (accounts.size === 0) {
+        // An empty or missing file is most likely a typo.
+        throw new FerryError('ERR_USAGE', `${file}: no users to import.`);
+      }
+      const config = f.config ? await loadConfig(f.config) : {};
+      const usageFile = new UsageFile(usageFileOf(dataDirOf(f.dataDir, config)));
+      const shared = await openSharedState(await urlOf(f));
+      let added = 0;
+      let skipped = 0;
+      try {
+        for (const a of accounts.values()) {
+          if (f.replace) await shared.accounts.put(a);
+          else if (!(await shared.accounts.add(a))) {
+            skipped++;
+            say(`skipped ${a.username}: already in the database (--replace overwrites)`);
+            continue;
+          }
+          added++;
+          const usage = await usageFile.get(a.username);
+          if (usage) await shared.usage.set(a.username, usage);
+        }
+      } finally {
+        await shared.close();
+      }
+      say(`imported ${added} accounts from ${file}${skipped ? `; ${skipped} skipped` : ''}`);
+    });
+}

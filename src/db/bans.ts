@@ -1,0 +1,133 @@
+// The defender's bans in PostgreSQL, shared by every node: a ban raised on one node is written here
+// and announced in the change log, so each node's defender refuses the address within a second.
+import type { Ban } from '../defender/defender.js';
+import type { SharedBans } from '../defender/shared-bans.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { recordChange, type Database } from './database.js';
+
+const KIND = 'ban';
+const RETRY_MS = 1000;
+
+interface BanRow {
+  address: string;
+  since: string;
+  until: string;
+  bans: number;
+}
+
+const banOf = (r: BanRow): Ban => ({
+  address: r.address,
+  since: Number(r.since),
+  until: Number(r.until),
+  bans: r.bans,
+});
+
+export class PgBans implements SharedBans {
+  /** Bans raised or lifted here and not yet written (the database away): retried. */
+  readonly #pending = new Map<string, Ban>();
+  #flushing: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  readonly #offs: (() => void)[] = [];
+  readonly #logger: Logger;
+  #closed = false;
+
+  constructor(
+    readonly db: Database,
+    logger: Logger = silentLogger,
+  ) {
+    this.#logger = logger;
+  }
+
+  async load(sinceMs: number): Promise<Ban[]> {
+    const { rows } = await this.db.query<BanRow>(
+      'SELECT address, since, until, bans FROM ferry_bans WHERE until > $1 ORDER BY until',
+      [sinceMs],
+    );
+    return rows.map(banOf);
+  }
+
+  save(ban: Ban): void {
+    const queued = this.#pending.get(ban.address);
+    // The newer ban, or the same ban's end, wins.
+    if (!queued || queued.since <= ban.since) this.#pending.set(ban.address, ban);
+    void this.#flush();
+  }
+
+  onChange(listener: (ban: Ban) => void): () => void {
+    const offChange = this.db.onChange(KIND, (address) => {
+      this.db
+        .query<BanRow>('SELECT address, since, until, bans FROM ferry_bans WHERE address = $1', [address])
+        .then((r) => r.rows[0] && listener(banOf(r.rows[0])))
+        .catch(() => {}); // the recovery reloads everything
+    });
+    const offRecover = this.db.onRecover(() => {
+      void this.#flush();
+      this.load(Date.now() - 86_400_000)
+        .then((bans) => bans.forEach(listener))
+        .catch(() => {});
+    });
+    const off = (): void => {
+      offChange();
+      offRecover();
+    };
+    this.#offs.push(off);
+    return off;
+  }
+
+  async list(): Promise<Ban[]> {
+    return (await this.load(Date.now())).filter((b) => b.until > Date.now());
+  }
+
+  remove(address: string): Promise<boolean> {
+    return this.db.transaction(async (c) => {
+      const now = Date.now();
+      const r = await c.query('UPDATE ferry_bans SET until = $2 WHERE address = $1 AND until > $2', [
+        address,
+        now,
+      ]);
+      if (r.rowCount !== 1) return false;
+      await recordChange(c, KIND, address);
+      return true;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    for (const off of this.#offs.splice(0)) off();
+    // A last try for what is pending (a ban raised just before shutdown).
+    await this.#flush();
+    this.#closed = true;
+  }
+
+  #flush(): Promise<void> {
+    this.#flushing ??= this.#write().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  async #write(): Promise<void> {
+    for (const [address, ban] of this.#pending) {
+      try {
+        await this.db.transaction(async (c) => {
+          // A newer ban on another node wins over this one.
+          await c.query(
+            `INSERT INTO ferry_bans (address, since, until, bans) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (address) DO UPDATE SET since = EXCLUDED.since, until = EXCLUDED.until, bans = EXCLUDED.bans
+             WHERE ferry_bans.since <= EXCLUDED.since`,
+            [address, ban.since, ban.until, ban.bans],
+          );
+          await recordChange(c, KIND, address);
+        });
+        if (this.#pending.get(address) === ban) this.#pending.delete(address);
+      } catch (err) {
+        this.#logger.warn({ remote: address, err: (err as Error).message }, 'ban not saved yet: retrying');
+        if (!this.#closed) {
+          clearTimeout(this.#retry);
+          this.#retry = setTimeout(() => void this.#flush(), RETRY_MS);
+          this.#retry.unref();
+        }
+        return;
+      }
+    }
+  }
+}

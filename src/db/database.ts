@@ -1,0 +1,287 @@
+// The connection to PostgreSQL that a Ferry node shares its state through: a pool for queries, the
+// schema brought up to date at open, whether the database is reachable now, and the change feed
+// (LISTEN/NOTIFY plus a periodic read of the change log) that tells this node what others changed.
+import pg from 'pg';
+import { FerryError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { migrate, type Migration } from './migrations.js';
+
+export interface DatabaseOptions {
+  logger?: Logger;
+  /** Apply the migrations at open (under the advisory lock). Default true. */
+  migrate?: boolean;
+  /** How often the change log is read even without a notification. Default 1000 ms. */
+  pollMs?: number;
+  /** Connections in the pool. Default 10. */
+  poolSize?: number;
+}
+
+const CHANNEL = 'ferry_changes';
+/** Changes are re-read over this window, so a transaction that committed late is not missed. */
+const WINDOW_SECONDS = 10;
+
+/** True when `err` says the database cannot be reached (as opposed to a query it refused). */
+export function isUnavailable(err: unknown): boolean {
+  if (err instanceof FerryError) return err.code === 'ERR_TRANSIENT';
+  const code = (err as { code?: unknown } | null)?.code;
+  // SQLSTATE classes 08 (connection), 57P (shutdown), 53 (resources); Node's own errors (ECONN…).
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57P|53)/.test(code);
+  return true;
+}
+
+export const unavailable = (err: unknown): FerryError =>
+  new FerryError('ERR_TRANSIENT', `database unavailable: ${(err as Error).message}`);
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Adds a row to the change log and notifies the nodes (the notification leaves at commit). */
+export async function recordChange(c: Queryable, kind: string, key: string): Promise<void> {
+  await c.query(
+    `WITH c AS (INSERT INTO ferry_changes (kind, key) VALUES ($1, $2) RETURNING kind)
+     SELECT pg_notify('${CHANNEL}', kind) FROM c`,
+    [kind, key],
+  );
+}
+
+export class Database {
+  readonly pool: pg.Pool;
+  readonly #url: string;
+  readonly #logger: Logger;
+  readonly #pollMs: number;
+  #up = true;
+  #closed = false;
+  readonly #kinds = new Map<string, Set<(key: string) => void>>();
+  readonly #recovered = new Set<() => void>();
+  #listener: pg.Client | undefined;
+  #reconnect: NodeJS.Timeout | undefined;
+  #poll: NodeJS.Timeout | undefined;
+  #polling: Promise<void> | undefined;
+  #pollAgain = false;
+  #polls = 0;
+  #since: string | null = null;
+  /** Change-log rows already dispatched that are still inside the re-read window. */
+  #seen = new Set<string>();
+
+  private constructor(url: string, options: DatabaseOptions) {
+    this.#url = url;
+    this.#logger = options.logger ?? silentLogger;
+    this.#pollMs = options.pollMs ?? 1000;
+    this.pool = new pg.Pool({
+      connectionString: url,
+      max: options.poolSize ?? 10,
+      connectionTimeoutMillis: 3000,
+      // A database that hangs counts as away: a login must not wait on it for ever.
+      query_timeout: 5000,
+      idleTimeoutMillis: 10_000,
+      application_name: 'ferry',
+    });
+    // An idle connection that breaks (database restarted) must not crash the process.
+    this.pool.on('error', (err) => this.#down(err));
+  }
+
+  /** Connects and (by default) migrates; fails with the reason when the database cannot be used. */
+  static async open(url: string, options: DatabaseOptions = {}): Promise<Database> {
+    const db = new Database(url, options);
+    try {
+      if (options.migrate ?? true) {
+        const applied: Migration[] = await migrateDatabase(url);
+        for (const m of applied)
+          db.#logger.info({ version: m.version, name: m.name }, 'database migration applied');
+      } else await db.pool.query('SELECT 1');
+    } catch (err) {
+      await db.pool.end().catch(() => {});
+      if (err instanceof FerryError) throw err;
+      throw new FerryError('ERR_INVALID_OPTION', `database ${redact(url)}: ${(err as Error).message}`);
+    }
+    return db;
+  }
+
+  /** Whether the last use of the database worked. */
+  get available(): boolean {
+    return this.#up;
+  }
+
+  /** A query; a database that cannot be reached becomes FerryError ERR_TRANSIENT. */
+  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    try {
+      const r = await this.pool.query<R>(text, values);
+      this.#upAgain();
+      return r;
+    } catch (err) {
+      throw this.#failed(err);
+    }
+  }
+
+  /** Runs `fn` in a transaction (committed when it resolves, rolled back when it throws). */
+  async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw this.#failed(err);
+    }
+    let broken: unknown;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client);
+      await client.query('COMMIT');
+      this.#upAgain();
+      return result;
+    } catch (err) {
+      broken = isUnavailable(err) ? err : undefined;
+      await client.query('ROLLBACK').catch(() => {});
+      throw this.#failed(err);
+    } finally {
+      client.release(broken instanceof Error ? broken : undefined);
+    }
+  }
+
+  /** Calls `listener` with the key of each change of `kind` made by any node (this one too). */
+  onChange(kind: string, listener: (key: string) => void): () => void {
+    const set = this.#kinds.get(kind) ?? new Set();
+    set.add(listener);
+    this.#kinds.set(kind, set);
+    this.#follow();
+    return () => set.delete(listener);
+  }
+
+  /** Called when the database is reachable again after it was not (resynchronize what you cache). */
+  onRecover(listener: () => void): () => void {
+    this.#recovered.add(listener);
+    this.#follow();
+    return () => this.#recovered.delete(listener);
+  }
+
+  /** Reads the change log now (tests and callers that just changed something). */
+  sync(): Promise<void> {
+    if (this.#polling) {
+      this.#pollAgain = true;
+      return this.#polling;
+    }
+    this.#polling = (async () => {
+      do {
+        this.#pollAgain = false;
+        await this.#readChanges();
+      } while (this.#pollAgain && !this.#closed);
+      this.#polling = undefined;
+    })();
+    return this.#polling;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#poll);
+    clearTimeout(this.#reconnect);
+    this.#kinds.clear();
+    this.#recovered.clear();
+    const listener = this.#listener;
+    this.#listener = undefined;
+    await this.#polling?.catch(() => {});
+    await listener?.end().catch(() => {});
+    await this.pool.end().catch(() => {});
+  }
+
+  #follow(): void {
+    if (this.#poll || this.#closed) return;
+    this.#poll = setInterval(() => void this.sync(), this.#pollMs);
+    this.#poll.unref();
+    void this.#listen();
+    void this.sync();
+  }
+
+  async #listen(): Promise<void> {
+    if (this.#closed) return;
+    const client = new pg.Client({ connectionString: this.#url, application_name: 'ferry-listen' });
+    const retry = (err: Error): void => {
+      if (this.#listener !== client) return;
+      this.#listener = undefined;
+      this.#down(err);
+      client.end().catch(() => {});
+      if (this.#closed) return;
+      this.#reconnect = setTimeout(() => void this.#listen(), this.#pollMs);
+      this.#reconnect.unref();
+    };
+    this.#listener = client;
+    client.on('error', retry);
+    client.on('end', () => retry(new Error('listen connection ended')));
+    client.on('notification', () => void this.sync());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+      // Whatever was notified while not listening is in the change log: read it.
+      void this.sync();
+    } catch (err) {
+      retry(err as Error);
+    }
+  }
+
+  async #readChanges(): Promise<void> {
+    let rows: { seq: string; kind: string; key: string }[];
+    try {
+      const r = await this.pool.query<{ now: string; changes: { seq: string; kind: string; key: string }[] }>(
+        `SELECT clock_timestamp()::text AS now, COALESCE((
+           SELECT json_agg(json_build_object('seq', seq::text, 'kind', kind, 'key', key) ORDER BY seq)
+           FROM ferry_changes
+           WHERE at > COALESCE($1::timestamptz, clock_timestamp()) - interval '${WINDOW_SECONDS} seconds'
+         ), '[]'::json) AS changes`,
+        [this.#since],
+      );
+      const row = r.rows[0];
+      this.#since = row?.now ?? this.#since;
+      rows = row?.changes ?? [];
+      if (++this.#polls % 300 === 0) {
+        await this.pool.query("DELETE FROM ferry_changes WHERE at < clock_timestamp() - interval '1 hour'");
+      }
+    } catch (err) {
+      this.#down(err);
+      return;
+    }
+    this.#upAgain();
+    const seen = new Set<string>();
+    for (const c of rows) {
+      seen.add(c.seq);
+      if (this.#seen.has(c.seq)) continue;
+      for (const l of this.#kinds.get(c.kind) ?? []) l(c.key);
+    }
+    this.#seen = seen;
+  }
+
+  #failed(err: unknown): unknown {
+    if (!isUnavailable(err)) return err;
+    this.#down(err);
+    return unavailable(err);
+  }
+
+  #down(err: unknown): void {
+    if (!this.#up || this.#closed) return;
+    this.#up = false;
+    this.#logger.error({ err: (err as Error).message }, 'database unavailable');
+  }
+
+  #upAgain(): void {
+    if (this.#up || this.#closed) return;
+    this.#up = true;
+    this.#logger.warn({}, 'database available again');
+    for (const l of this.#recovered) l();
+  }
+}
+
+/**
+ * Applies the migrations over a connection of its own: waiting for another node's migration (the
+ * advisory lock) may take longer than a query of the pool is allowed to.
+ */
+export async function migrateDatabase(url: string): Promise<Migration[]> {
+  const client = new pg.Client({ connectionString: url, application_name: 'ferry-migrate' });
+  await client.connect();
+  try {
+    return await migrate(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** The URL without its password, for messages and logs. */
+export function redact(url: string): string {
+  return url.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:****@');
+}

@@ -1,0 +1,111 @@
+// The database schema, as numbered migrations applied in order and recorded in ferry_schema. A
+// migration is never edited once released: a change is a new one at the end of the list.
+import type pg from 'pg';
+import { FerryError } from '../errors.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, bans, usage, sessions, change log',
+    sql: `
+      CREATE TABLE ferry_accounts (
+        username text PRIMARY KEY,
+        -- the account as the users file writes it (name, passwordHash, home, limits…)
+        data jsonb NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      -- Every change of shared state, so that each node can follow it: NOTIFY wakes the nodes up,
+      -- and a periodic read of the recent rows catches what a lost notification missed.
+      CREATE TABLE ferry_changes (
+        seq bigserial PRIMARY KEY,
+        kind text NOT NULL,
+        key text NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX ferry_changes_at ON ferry_changes (at);
+      -- Times in milliseconds since the epoch, as the defender keeps them.
+      CREATE TABLE ferry_bans (
+        address text PRIMARY KEY,
+        since bigint NOT NULL,
+        until bigint NOT NULL,
+        bans integer NOT NULL
+      );
+      CREATE INDEX ferry_bans_until ON ferry_bans (until);
+      CREATE TABLE ferry_usage (
+        username text PRIMARY KEY,
+        bytes bigint NOT NULL CHECK (bytes >= 0),
+        files bigint NOT NULL CHECK (files >= 0)
+      );
+      -- One row per logged-in session of a user with a session limit, on a lease the node renews.
+      CREATE TABLE ferry_sessions (
+        id text PRIMARY KEY,
+        node text NOT NULL,
+        username text NOT NULL,
+        expires timestamptz NOT NULL
+      );
+      CREATE INDEX ferry_sessions_user ON ferry_sessions (username);
+      CREATE INDEX ferry_sessions_node ON ferry_sessions (node);
+    `,
+  },
+];
+
+/** Any fixed number: the advisory lock all Ferry nodes take to migrate one at a time. */
+const MIGRATION_LOCK = 0x46657272; // "Ferr"
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
+
+/**
+ * Brings the schema up to date under a session advisory lock: the first node migrates, the others
+ * wait for the lock and then find nothing left to do. Returns the migrations applied here.
+ */
+export async function migrate(client: pg.ClientBase): Promise<Migration[]> {
+  const applied: Migration[] = [];
+  await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS ferry_schema (
+      version integer PRIMARY KEY,
+      name text NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now())`);
+    const { rows } = await client.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry_schema');
+    const current = rows[0]?.v ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `the database schema is at version ${current}, newer than this Ferry knows (${SCHEMA_VERSION}): upgrade Ferry.`,
+      );
+    }
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      await client.query('BEGIN');
+      try {
+        await client.query(m.sql);
+        await client.query('INSERT INTO ferry_schema (version, name) VALUES ($1, $2)', [m.version, m.name]);
+        await client.query('COMMIT');
+      } catch (err) {
+        await client.query('ROLLBACK');
+        throw new FerryError(
+          'ERR_INVALID_OPTION',
+          `database migration ${m.version} (${m.name}) failed: ${(err as Error).message}`,
+        );
+      }
+      applied.push(m);
+    }
+  } finally {
+    await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+  }
+  return applied;
+}
+
+/** The version the database is at (0: never migrated). */
+export async function schemaVersion(pool: Pick<pg.Pool, 'query'>): Promise<number> {
+  const { rows } = await pool.query<{ v: number | null }>(
+    "SELECT CASE WHEN to_regclass('ferry_schema') IS NULL THEN 0 ELSE (SELECT max(version) FROM ferry_schema) END AS v",
+  );
+  return rows[0]?.v ?? 0;
+}

@@ -1,0 +1,128 @@
+// Per-user session limits counted across nodes: each logged-in session of a user with maxSessions
+// is a row on a lease that its node renews; a node that dies stops renewing, and its rows stop
+// counting when their lease expires.
+import { randomBytes } from 'node:crypto';
+import os from 'node:os';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Database } from './database.js';
+
+export interface SessionLeaseOptions {
+  /** How long a session counts after its node last renewed it. Default 30 s. */
+  leaseMs?: number;
+  logger?: Logger;
+}
+
+/** Any fixed number: with the user's name, the advisory lock that makes a take atomic. */
+const SESSION_LOCK = 0x46657273;
+
+/** The counter a server uses (server/logins.ts UserSessionCounter), backed by the database. */
+export class PgSessions {
+  readonly node = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly #leaseMs: number;
+  readonly #logger: Logger;
+  readonly #renew: NodeJS.Timeout;
+  readonly #offRecover: () => void;
+  /** Row ids of this node's counted sessions, per user (given back in order). */
+  readonly #mine = new Map<string, string[]>();
+  /** Sessions counted here while the database was away: by this node's own count only. */
+  readonly #local = new Map<string, number>();
+  #next = 0;
+
+  constructor(
+    readonly db: Database,
+    options: SessionLeaseOptions = {},
+  ) {
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#logger = options.logger ?? silentLogger;
+    this.#renew = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.#leaseMs / 3)));
+    this.#renew.unref();
+    this.#offRecover = db.onRecover(() => void this.#register());
+  }
+
+  /** The database is back: the sessions counted here meanwhile get their rows (leases) too. */
+  async #register(): Promise<void> {
+    for (const [user, n] of [...this.#local]) {
+      for (let i = 0; i < n; i++) {
+        const id = `${this.node}:${++this.#next}`;
+        try {
+          await this.db.query(
+            `INSERT INTO ferry_sessions (id, node, username, expires)
+             VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')`,
+            [id, this.node, user, this.#leaseMs],
+          );
+        } catch {
+          return; // away again: the next recovery registers the rest
+        }
+        const left = (this.#local.get(user) ?? 0) - 1;
+        if (left > 0) this.#local.set(user, left);
+        else this.#local.delete(user);
+        this.#mine.set(user, [...(this.#mine.get(user) ?? []), id]);
+      }
+    }
+  }
+
+  async take(user: string, max: number): Promise<boolean> {
+    const id = `${this.node}:${++this.#next}`;
+    try {
+      const ok = await this.db.transaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [SESSION_LOCK, user]);
+        const { rows } = await c.query<{ n: string }>(
+          'SELECT count(*) AS n FROM ferry_sessions WHERE username = $1 AND expires > clock_timestamp()',
+          [user],
+        );
+        if (Number(rows[0]?.n ?? 0) >= max) return false;
+        await c.query(
+          `INSERT INTO ferry_sessions (id, node, username, expires)
+           VALUES ($1, $2, $3, clock_timestamp() + $4 * interval '1 millisecond')`,
+          [id, this.node, user, this.#leaseMs],
+        );
+        return true;
+      });
+      if (ok) this.#mine.set(user, [...(this.#mine.get(user) ?? []), id]);
+      return ok;
+    } catch (err) {
+      // The database is away: this node's own sessions are all it can count.
+      const here = (this.#mine.get(user)?.length ?? 0) + (this.#local.get(user) ?? 0);
+      this.#logger.warn({ user, err: (err as Error).message }, 'session limit counted on this node only');
+      if (here >= max) return false;
+      this.#local.set(user, (this.#local.get(user) ?? 0) + 1);
+      return true;
+    }
+  }
+
+  give(user: string): void {
+    const local = this.#local.get(user) ?? 0;
+    if (local > 0) {
+      if (local === 1) this.#local.delete(user);
+      else this.#local.set(user, local - 1);
+      return;
+    }
+    const ids = this.#mine.get(user);
+    const id = ids?.shift();
+    if (ids?.length === 0) this.#mine.delete(user);
+    if (id === undefined) return;
+    // Lost when the database is away: the lease then ends it.
+    this.db.query('DELETE FROM ferry_sessions WHERE id = $1', [id]).catch(() => {});
+  }
+
+  /** Extends the leases of this node's sessions (and drops long-expired rows of dead nodes). */
+  async renew(): Promise<void> {
+    try {
+      await this.db.query(
+        `UPDATE ferry_sessions SET expires = clock_timestamp() + $2 * interval '1 millisecond' WHERE node = $1`,
+        [this.node, this.#leaseMs],
+      );
+      await this.db.query("DELETE FROM ferry_sessions WHERE expires < clock_timestamp() - interval '1 hour'");
+    } catch {
+      // Retried at the next tick; the database's recovery is logged by Database.
+    }
+  }
+
+  /** Ends this node's leases (a clean shutdown). */
+  async close(): Promise<void> {
+    clearInterval(this.#renew);
+    this.#offRecover();
+    await this.db.query('DELETE FROM ferry_sessions WHERE node = $1', [this.node]).catch(() => {});
+    this.#mine.clear();
+  }
+}

@@ -1,0 +1,137 @@
+// Quota usage in PostgreSQL: one row per user, changed only by atomic UPDATEs (`bytes = bytes + n`),
+// so nodes uploading for one user at once add up instead of overwriting each other. Changes that
+// cannot be written (the database away) are kept, merged per user, and retried until they are.
+import type { Usage, UsageLedger } from '../storage/quota.js';
+import { silentLogger, type Logger } from '../logger.js';
+import type { Database } from './database.js';
+
+const RETRY_MS = 1000;
+
+interface UsageRow {
+  bytes: string;
+  files: string;
+}
+
+const usageOf = (r: UsageRow): Usage => ({ bytes: Number(r.bytes), files: Number(r.files) });
+
+export class PgUsage implements UsageLedger {
+  readonly #pending = new Map<string, Usage>();
+  #flushing: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  readonly #logger: Logger;
+  readonly #offRecover: () => void;
+  #closed = false;
+
+  constructor(
+    readonly db: Database,
+    logger: Logger = silentLogger,
+  ) {
+    this.#logger = logger;
+    this.#offRecover = db.onRecover(() => void this.flush());
+  }
+
+  /** The recorded usage plus what this node has not been able to write yet. */
+  async get(username: string): Promise<Usage | undefined> {
+    const { rows } = await this.db.query<UsageRow>(
+      'SELECT bytes, files FROM ferry_usage WHERE username = $1',
+      [username],
+    );
+    if (!rows[0]) return undefined;
+    const u = usageOf(rows[0]);
+    const p = this.#pending.get(username);
+    return p ? { bytes: Math.max(0, u.bytes + p.bytes), files: Math.max(0, u.files + p.files) } : u;
+  }
+
+  async init(username: string, usage: Usage): Promise<Usage> {
+    await this.db.query(
+      'INSERT INTO ferry_usage (username, bytes, files) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING',
+      [username, usage.bytes, usage.files],
+    );
+    return (await this.get(username)) ?? usage;
+  }
+
+  /** Never fails: what cannot be written now is retried (a completed upload stays counted). */
+  async add(username: string, delta: Usage): Promise<void> {
+    if (delta.bytes === 0 && delta.files === 0) return;
+    const p = this.#pending.get(username) ?? { bytes: 0, files: 0 };
+    p.bytes += delta.bytes;
+    p.files += delta.files;
+    this.#pending.set(username, p);
+    await this.flush();
+  }
+
+  async charge(username: string, delta: Usage, limit: { bytes?: number; files?: number }): Promise<boolean> {
+    const { rowCount } = await this.db.query(
+      `UPDATE ferry_usage SET bytes = GREATEST(0, bytes + $2), files = GREATEST(0, files + $3)
+       WHERE username = $1
+         AND ($2 <= 0 OR $4::bigint IS NULL OR bytes + $2 <= $4)
+         AND ($3 <= 0 OR $5::bigint IS NULL OR files + $3 <= $5)
+       RETURNING bytes`,
+      [username, delta.bytes, delta.files, limit.bytes ?? null, limit.files ?? null],
+    );
+    if (rowCount === 1) return true;
+    // No record (a rescan or rm dropped it): nothing to hold against; the next upload counts again.
+    const { rows } = await this.db.query('SELECT 1 FROM ferry_usage WHERE username = $1', [username]);
+    return rows.length === 0;
+  }
+
+  async set(username: string, usage: Usage): Promise<void> {
+    this.#pending.delete(username);
+    await this.db.query(
+      `INSERT INTO ferry_usage (username, bytes, files) VALUES ($1, $2, $3)
+       ON CONFLICT (username) DO UPDATE SET bytes = EXCLUDED.bytes, files = EXCLUDED.files`,
+      [username, usage.bytes, usage.files],
+    );
+  }
+
+  async forget(username: string): Promise<void> {
+    this.#pending.delete(username);
+    await this.db.query('DELETE FROM ferry_usage WHERE username = $1', [username]);
+  }
+
+  /** Changes not written yet, per user (tests, and the log at shutdown). */
+  get pending(): ReadonlyMap<string, Usage> {
+    return this.#pending;
+  }
+
+  /** Writes what is pending; resolves when done or when the database refused (then retried). */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#write().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  async close(): Promise<void> {
+    this.#offRecover();
+    this.#closed = true;
+    clearTimeout(this.#retry);
+    await this.flush();
+    if (this.#pending.size > 0)
+      this.#logger.error({ users: [...this.#pending.keys()] }, 'quota usage changes not written at shutdown');
+  }
+
+  async #write(): Promise<void> {
+    for (const [username, delta] of [...this.#pending]) {
+      this.#pending.delete(username);
+      try {
+        await this.db.query(
+          'UPDATE ferry_usage SET bytes = GREATEST(0, bytes + $2), files = GREATEST(0, files + $3) WHERE username = $1',
+          [username, delta.bytes, delta.files],
+        );
+      } catch (err) {
+        // Put back, merged with whatever was added meanwhile.
+        const p = this.#pending.get(username) ?? { bytes: 0, files: 0 };
+        this.#pending.set(username, { bytes: p.bytes + delta.bytes, files: p.files + delta.files });
+        this.#logger.warn(
+          { user: username, err: (err as Error).message },
+          'quota usage not written yet: retrying',
+        );
+        if (!this.#closed) {
+          clearTimeout(this.#retry);
+          this.#retry = setTimeout(() => void this.flush(), RETRY_MS);
+          this.#retry.unref();
+        }
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,126 @@
+/**
+ * `ferry db` and `ferry users` / `ferry bans` / `ferry serve` on PostgreSQL (a real PostgreSQL 15,
+ * test/support/postgres.ts): an embedded setup imported with its hashes, served, edited and unbanned
+ * through the CLI exactly as with the users file.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { readUsersFile } from '../../src/auth/users-file.js';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { TestPostgres } from '../support/postgres.js';
+import { RawFtp } from '../support/raw-ftp.js';
+
+let pgc: TestPostgres;
+let dir: string;
+let config: string;
+
+async function ferry(
+  args: string[],
+  env: Record<string, string> = {},
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin?.end(input);
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
+async function ok(args: string[], env: Record<string, string> = {}, input?: string): Promise<string> {
+  const r = await ferry(args, env, input);
+  assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
+
+async function pass(server: ServeProcess, user: string, password: string): Promise<number> {
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+  try {
+    await ftp.expect(220);
+    await ftp.cmd(`USER ${user}`, 331);
+    return (await ftp.cmd(`PASS ${password}`)).code;
+  } finally {
+    await ftp.close();
+  }
+}
+
+describe('ferry db, users and bans on PostgreSQL', () => {
+  before(async () => {
+    pgc = await TestPostgres.create();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-db-cli-'));
+    config = path.join(dir, 'ferry.yaml');
+    await writeFile(
+      config,
+      `dataDir: ${dir}/data\naccounts:\n  postgres: "${pgc.url}"\ndefender:\n  threshold: 2\n`,
+    );
+  });
+  after(async () => {
+    await pgc?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('import an embedded setup (hashes kept), serve it, edit and unban through the CLI', async () => {
+    const embedded = path.join(dir, 'embedded');
+    const home = path.join(dir, 'home');
+    await mkdir(home, { recursive: true });
+    await ok(
+      ['users', 'add', 'dora', '--home', home, '--password-stdin', '--data-dir', embedded],
+      {},
+      'dora-pw\n',
+    );
+    const file = path.join(embedded, 'users.yaml');
+    const hash = (await readUsersFile(file)).get('dora')?.passwordHash;
+
+    const env = { FERRY_DATABASE_URL: pgc.url };
+    assert.match(await ok(['db', 'migrate'], env), /schema at version 1/);
+    assert.match(await ok(['db', 'import', file], env), /imported 1 accounts/);
+    assert.match(await ok(['db', 'import', file], env), /skipped dora/);
+    const client = new pg.Client({ connectionString: pgc.url });
+    await client.connect();
+    const { rows } = await client.query<{ h: string }>(
+      "SELECT data->>'passwordHash' AS h FROM ferry_accounts WHERE username = 'dora'",
+    );
+    await client.end();
+    assert.equal(rows[0]?.h, hash, 'the hash is moved as it is');
+    assert.match(await ok(['users', 'list', '--config', config]), /dora\s+enabled/);
+
+    const server = await ServeProcess.start(['--config', config, '--workers', '1'], dir);
+    try {
+      assert.match(server.banner, /users\s+database postgresql:/);
+      assert.equal(await pass(server, 'dora', 'dora-pw'), 230);
+      await ok(
+        ['users', 'add', 'eve', '--home', home, '--password-stdin', '--config', config],
+        {},
+        'eve-pw\n',
+      );
+      assert.equal(await pass(server, 'eve', 'eve-pw'), 230, 'looked up by name at login: no reload needed');
+      await ok(['users', 'rm', 'eve', '--config', config]);
+      assert.equal(await pass(server, 'eve', 'eve-pw'), 530);
+
+      // Failed logins ban 127.0.0.1 (threshold 2; eve's counted too); `ferry bans` sees it in the database.
+      for (let i = 0; i < 2; i++) if ((await pass(server, 'dora', 'bad').catch(() => 0)) === 0) break;
+      await server.waitForLog((l) => l.msg === 'address banned', 'the ban');
+      let listed = '';
+      while (!listed.includes('127.0.0.1')) listed = await ok(['bans', 'list', '--json', '--config', config]);
+      assert.match(await ok(['bans', 'rm', '127.0.0.1', '--config', config]), /unbanned/);
+      await server.waitForLog(
+        (l) => l.msg === 'address unbanned (shared)',
+        'the ban lifted through the database',
+      );
+      assert.equal(await pass(server, 'dora', 'dora-pw'), 230);
+    } finally {
+      await server.stop();
+    }
+  });
+});

@@ -1,0 +1,300 @@
+/**
+ * PostgreSQL as the shared store, against a real PostgreSQL 15 (a throwaway cluster, see
+ * test/support/postgres.ts): two Ferry servers in this process stand for two nodes, each with its
+ * own connections, sharing one database and one directory.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { AccountAuthenticator } from '../../src/auth/authenticator.js';
+import { hashPassword } from '../../src/auth/password.js';
+import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
+import { Database } from '../../src/db/database.js';
+import { PgSessions } from '../../src/db/sessions.js';
+import { FerryError } from '../../src/errors.js';
+import { LocalStorage } from '../../src/storage/local.js';
+import { withLimits } from '../../src/storage/limited.js';
+import { QuotaBook } from '../../src/storage/quota.js';
+import { RateBuckets } from '../../src/storage/throttle.js';
+import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
+import { silentLogger } from '../../src/logger.js';
+import { TestPostgres } from '../support/postgres.js';
+import {
+  connectSecure,
+  loggedIn,
+  MODES,
+  startServer,
+  textOf,
+  waitForLog,
+  type Mode,
+} from '../e2e/harness.js';
+import type { TestServer } from '../support/ferry.js';
+
+interface Node {
+  ts: TestServer;
+  shared: ServingState;
+  close(): Promise<void>;
+}
+
+/** A Ferry node on the database: its accounts, bans, quota usage and session leases there. */
+async function startNode(url: string, threshold = 1000): Promise<Node> {
+  const shared = await openServingState(url, silentLogger);
+  const limits = { usage: new QuotaBook(shared.usage), rates: new RateBuckets() };
+  const ts = await startServer({
+    authenticator: new AccountAuthenticator([shared.accounts], { offlineLoginMs: 60_000 }),
+    sharedBans: shared.bans,
+    storageFor: (p) => withLimits(new LocalStorage({ root: p.home }), p, limits),
+    defender: { threshold },
+  });
+  ts.server.countUserSessionsWith(shared.sessions);
+  return {
+    ts,
+    shared,
+    close: async () => {
+      await ts.close();
+      await shared.close();
+    },
+  };
+}
+
+async function addUser(
+  node: Node,
+  name: string,
+  password: string,
+  home: string,
+  extra: Record<string, unknown> = {},
+): Promise<void> {
+  await node.shared.accounts.add({
+    username: name,
+    passwordHash: await hashPassword(password),
+    home,
+    ...extra,
+  });
+}
+
+/** Resolves once `node`'s account store reports a change of `name` (from any node). */
+function changeSeen(node: Node, name: string): Promise<void> {
+  return new Promise((resolve) => {
+    const off = node.shared.accounts.onChange((names) => {
+      if (names.includes(name)) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+async function tryLogin(ts: TestServer, mode: Mode, user: string, pass: string): Promise<number> {
+  const ftp = await connectSecure(ts, mode);
+  try {
+    await ftp.cmd(`USER ${user}`, 331);
+    return (await ftp.cmd(`PASS ${pass}`)).code;
+  } finally {
+    await ftp.close();
+  }
+}
+
+describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
+  let pg: TestPostgres;
+  let dir: string;
+  before(async () => {
+    pg = await TestPostgres.create();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-pg-homes-'));
+  });
+  after(async () => {
+    await pg?.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('migrations: nodes starting at once migrate once (advisory lock), at the latest version', async () => {
+    const dbs = await Promise.all([1, 2, 3].map(() => Database.open(pg.url)));
+    try {
+      const { rows } = await dbs[0]!.query<{ version: number }>(
+        'SELECT version FROM ferry_schema ORDER BY version',
+      );
+      assert.deepEqual(
+        rows.map((r) => r.version),
+        [1],
+      );
+    } finally {
+      await Promise.all(dbs.map((d) => d.close()));
+    }
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: a user added, changed and removed on node A takes effect on node B`, async () => {
+      const home = path.join(dir, `u-${mode}`);
+      await mkdir(home, { recursive: true });
+      const a = await startNode(pg.url);
+      const b = await startNode(pg.url);
+      try {
+        const name = `carol-${mode}`;
+        const added = changeSeen(b, name);
+        await addUser(a, name, 'pw-1', home);
+        await added; // B was told (NOTIFY, or the periodic read)
+        assert.equal(await tryLogin(b.ts, mode, name, 'pw-1'), 230);
+        // A session on B ends when A disables the account.
+        const ftp = await loggedIn({ ...b.ts, user: name, password: 'pw-1' }, mode);
+        await a.shared.accounts.update(name, (acc) => void (acc.disabled = true));
+        await ftp.closed; // B ended it (421)
+        await ftp.close();
+        const removed = changeSeen(b, name);
+        assert.equal(await a.shared.accounts.remove(name), true);
+        await removed;
+        assert.equal(await tryLogin(b.ts, mode, name, 'pw-1'), 530);
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+  }
+
+  test('a ban raised by failed logins at node A refuses the address at node B', async () => {
+    const home = path.join(dir, 'ban');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url, 3);
+    const b = await startNode(pg.url, 3);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const code = await tryLogin(a.ts, 'explicit', 'nobody', 'wrong').catch(() => 0);
+        if (code === 0) break;
+      }
+      await waitForLog(a.ts, (l) => l.msg === 'address banned');
+      await waitForLog(b.ts, (l) => l.msg === 'address banned (shared)');
+      await assert.rejects(tryLogin(b.ts, 'explicit', 'nobody', 'x'), 'B refuses the banned address');
+      assert.deepEqual(
+        (await b.shared.bans.list()).map((x) => x.address),
+        ['127.0.0.1'],
+      );
+      // `ferry bans rm` on the database lifts it everywhere.
+      assert.equal(await b.shared.bans.remove('127.0.0.1'), true);
+      await waitForLog(a.ts, (l) => l.msg === 'address unbanned (shared)');
+      await waitForLog(b.ts, (l) => l.msg === 'address unbanned (shared)');
+      assert.equal(await tryLogin(a.ts, 'explicit', 'nobody', 'x'), 530);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('quota: two nodes uploading for one user at once stop at the quota', async () => {
+    const home = path.join(dir, 'quota');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url);
+    const b = await startNode(pg.url);
+    try {
+      const quota = 4 * 1024 * 1024;
+      await addUser(a, 'q', 'pw', home, { quotaSize: quota });
+      const principal = { username: 'q', home, readOnly: false, quotaSize: quota };
+      const storageOn = (n: Node) =>
+        withLimits(new LocalStorage({ root: home }), principal, {
+          usage: new QuotaBook(n.shared.usage),
+          rates: new RateBuckets(),
+        });
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      const upload = (n: Node, file: string) =>
+        storageOn(n).write(
+          resolveVPath(ROOT, file),
+          Readable.from(
+            (function* () {
+              for (let i = 0; i < 64; i++) yield chunk;
+            })(),
+          ),
+          { offset: 0, append: false },
+          { sessionId: file, signal: new AbortController().signal },
+        );
+      // 2 × 4 MiB at once against a 4 MiB quota: one of them at least is refused, and what is
+      // stored never passes the quota.
+      const results = await Promise.allSettled([upload(a, 'one'), upload(b, 'two')]);
+      const refused = results.filter((r) => r.status === 'rejected');
+      assert.ok(refused.length >= 1, 'at least one upload is refused');
+      for (const r of refused)
+        assert.equal(((r as PromiseRejectedResult).reason as FerryError).code, 'ERR_QUOTA_EXCEEDED');
+      let stored = 0;
+      for (const f of ['one', 'two'])
+        stored += (await stat(path.join(home, f)).catch(() => ({ size: 0 }))).size;
+      assert.ok(stored <= quota, `stored ${stored} ≤ quota ${quota}`);
+      const usage = await a.shared.usage.get('q');
+      assert.equal(usage?.bytes, stored, 'the recorded usage is what is stored');
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('maxSessions counts sessions on every node; a dead node’s leases expire', async () => {
+    const home = path.join(dir, 'sessions');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url);
+    const b = await startNode(pg.url);
+    try {
+      await addUser(a, 's', 'pw', home, { maxSessions: 2 });
+      const onA = await loggedIn({ ...a.ts, user: 's', password: 'pw' }, 'explicit');
+      const onB = await loggedIn({ ...b.ts, user: 's', password: 'pw' }, 'explicit');
+      assert.equal(
+        await tryLogin(b.ts, 'explicit', 's', 'pw'),
+        530,
+        'the third session, on either node, is refused',
+      );
+      await onA.cmd('QUIT', 221);
+      await onA.close();
+      // The session on A ended: its lease is given back.
+      let code = 0;
+      for (let i = 0; i < 50 && code !== 230; i++) code = await tryLogin(b.ts, 'explicit', 's', 'pw');
+      assert.equal(code, 230);
+      await onB.close();
+      // A node that died (killed: no clean shutdown) left a session whose lease it no longer
+      // renews: it counts until the lease runs out, not forever.
+      await a.shared.db.query(
+        `INSERT INTO ferry_sessions (id, node, username, expires)
+         VALUES ('dead:1', 'dead-node', 's2', clock_timestamp() + interval '500 milliseconds')`,
+      );
+      const started = Date.now();
+      const other = new PgSessions(a.shared.db, { leaseMs: 500 });
+      assert.equal(await other.take('s2', 1), false);
+      let took = false;
+      while (!took) took = await other.take('s2', 1);
+      assert.ok(Date.now() - started >= 400, 'counted while its lease ran');
+      await other.close();
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('PostgreSQL stopped and started: sessions go on, cached logins work, others get 421, usage is kept', async () => {
+    const home = path.join(dir, 'outage');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url);
+    try {
+      await addUser(a, 'o', 'pw', home, { quotaSize: 100 * 1024 * 1024 });
+      await addUser(a, 'p', 'pw', home);
+      const user = { ...a.ts, user: 'o', password: 'pw' };
+      const ftp = await loggedIn(user, 'explicit'); // verified now: cached for offline logins
+      await ftp.store('before', Buffer.alloc(1000, 1));
+      await pg.stop();
+      // The running session keeps working, uploads included (their accounting waits).
+      const [, done] = await ftp.store('during', Buffer.alloc(3000, 2));
+      assert.equal(done.code, 226, textOf(done));
+      assert.equal((await ftp.retrieve('before')).length, 1000);
+      assert.ok(a.shared.usage.pending.size > 0, 'the usage change waits for the database');
+      // A login verified before is served from the cache; one never verified here gets 421.
+      assert.equal(await tryLogin(a.ts, 'explicit', 'o', 'pw'), 230);
+      assert.equal(await tryLogin(a.ts, 'explicit', 'p', 'pw'), 421);
+      assert.equal(await tryLogin(a.ts, 'explicit', 'o', 'wrong'), 421);
+      await pg.start();
+      // Recovery is automatic: pending usage is written, and logins work again.
+      while (a.shared.usage.pending.size > 0 || !a.shared.db.available)
+        await a.shared.usage.flush().then(() => a.shared.db.sync());
+      assert.equal(await tryLogin(a.ts, 'explicit', 'p', 'pw'), 230);
+      assert.deepEqual(await a.shared.usage.get('o'), { bytes: 4000, files: 2 });
+      await ftp.cmd('NOOP', 200);
+      await ftp.close();
+    } finally {
+      await a.close();
+    }
+  });
+});
