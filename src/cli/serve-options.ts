@@ -4,16 +4,15 @@ import path from 'node:path';
 import type { Account } from '../auth/account.js';
 import { AccountAuthenticator } from '../auth/authenticator.js';
 import { hashPassword } from '../auth/password.js';
-import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
 import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
-import { LocalStorage } from '../storage/local.js';
 import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
+import { storageSetup, type AwsEnv } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** `ferry serve`'s flags as commander parses them. */
@@ -58,6 +57,8 @@ export interface ServeSetup {
   host: string;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
+  /** Releases what the storage holds (the S3 client's sockets); after the server closed. */
+  close(): void;
 }
 
 /**
@@ -70,6 +71,7 @@ export async function serveSetup(
   config: FileConfig,
   given?: UserEntry[],
   logger?: Logger,
+  env: AwsEnv = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -100,8 +102,14 @@ export async function serveSetup(
     },
   );
   const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
+  const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`);
+  const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
   for (const [i, u] of (config.users ?? []).entries())
-    await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+  await storage.check([
+    ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
+    ...(await file.all()).map((a) => ({ home: a.home, where: `${file.file}: ${a.username}.home` })),
+  ]);
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -111,7 +119,7 @@ export async function serveSetup(
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p) }),
+    storageFor: (p) => storage.storageFor(p),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
@@ -171,7 +179,7 @@ export async function serveSetup(
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };
-  return { options, users, host, explain };
+  return { options, users, host, explain, close: () => storage.close() };
 }
 
 async function requireDirectory(dir: string, what: string): Promise<void> {
