@@ -121,7 +121,9 @@ export async function uploadObject(
       }
     }
 
-    let buf = Buffer.allocUnsafe(t.partSize);
+    // Two buffers, reused in turn: one fills while the other uploads (no garbage per part).
+    const buffers = [Buffer.allocUnsafe(t.partSize)];
+    let buf = buffers[0] as Buffer;
     let filled = 0;
     for await (const chunk of body) {
       bytes += chunk.length;
@@ -131,12 +133,13 @@ export async function uploadObject(
         filled += n;
         at += n;
         if (filled === buf.length) {
-          await settle(); // the previous part must be stored before this one takes its place
+          await settle(); // the previous part is stored: its buffer is free again
           const full = buf;
           inflight = uploadPart(full).catch((err: unknown) => {
             failure = err;
           });
-          buf = Buffer.allocUnsafe(t.partSize);
+          if (buffers.length === 1) buffers.push(Buffer.allocUnsafe(t.partSize));
+          buf = (buffers[0] === full ? buffers[1] : buffers[0]) as Buffer;
           filled = 0;
         }
       }
