@@ -13,7 +13,15 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageFile } from '../../src/auth/usage-file.js';
+import { UserTable } from '../../src/auth/users.js';
 import { parseListLine } from '../../src/protocol/listing.js';
+import { withLimits } from '../../src/storage/limited.js';
+import { QuotaBook } from '../../src/storage/quota.js';
+import { RateBuckets } from '../../src/storage/throttle.js';
 import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
@@ -22,6 +30,7 @@ import { startFaultProxy, type FaultProxy } from '../support/s3-fault-proxy.js';
 import { withDeadline } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
+  connectSecure,
   loggedIn,
   MODES,
   randomData,
@@ -33,6 +42,7 @@ import {
 } from './harness.js';
 
 const PART = 5 * 1024 * 1024;
+const QUOTA = 6 * 1024 * 1024;
 let ceph: CephGateway;
 let bucket: string;
 before(async () => {
@@ -50,6 +60,8 @@ for (const mode of MODES) {
     let proxy: FaultProxy;
     let admin: S3Client;
     let baseline: ReturnType<typeof resourceCounts>;
+    let usage: UsageFile;
+    let usageDir: string;
     const home = `${mode}/alice/`;
     before(async () => {
       baseline = resourceCounts();
@@ -66,8 +78,22 @@ for (const mode of MODES) {
           maxAttempts: 3,
         }),
       );
+      usageDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-usage-'));
+      usage = new UsageFile(path.join(usageDir, 'usage.json'));
+      const book = new QuotaBook(usage);
+      const rates = new RateBuckets();
+      // `quota` lives on S3 with a quota, as `ferry serve` builds it (the limits around any storage).
+      const users = await UserTable.fromPlain([
+        { username: 'alice', password: 'secret', home: '' },
+        { username: 'quota', password: 'pw', home: '', quotaSize: QUOTA },
+      ]);
       ts = await startServer({
-        storageFor: (p) => new S3Storage({ connection: conn, bucket, prefix: `${mode}/${p.username}/` }),
+        authenticator: users,
+        storageFor: (p) =>
+          withLimits(new S3Storage({ connection: conn, bucket, prefix: `${mode}/${p.username}/` }), p, {
+            usage: book,
+            rates,
+          }),
       });
     });
     after(async () => {
@@ -75,6 +101,7 @@ for (const mode of MODES) {
       conn?.close();
       await proxy?.close();
       admin?.destroy();
+      await rm(usageDir, { recursive: true, force: true });
       await assertNoLeaks(baseline);
     });
 
@@ -248,6 +275,40 @@ for (const mode of MODES) {
         conn.stream.resume();
         await ftp.cmd('PWD', 257);
         assert.equal(sha256(await ftp.retrieve('stream.bin')), sha256(data), 'the next transfer works');
+      });
+    });
+
+    test('quotas on an S3 user: at the limit passes, crossing mid-upload is 552 and leaves the old object', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(ts, mode));
+        await ftp.login('quota', 'pw');
+        if (mode === 'explicit') {
+          await ftp.cmd('PBSZ 0', 200);
+          await ftp.cmd('PROT P', 200);
+        }
+        await ftp.cmd('TYPE I', 200);
+        const first = randomData(QUOTA - 1000);
+        assert.equal((await ftp.store('f.bin', first))[1].code, 226);
+        await ftp.store('g.bin', randomData(1000));
+        const port = await ftp.epsv();
+        const conn = await ftp.openData(port, { tls: ftp.dataTls });
+        await ftp.cmd('STOR h.bin', 150);
+        const sent = ftp.uploadClean(conn, randomData(PART + 1)).catch(() => undefined);
+        assert.equal((await ftp.expect()).code, 552);
+        await sent;
+        const quotaHome = `${mode}/quota/`;
+        const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: quotaHome }));
+        assert.deepEqual((r.Contents ?? []).map((o) => o.Key).sort(), [
+          `${quotaHome}f.bin`,
+          `${quotaHome}g.bin`,
+        ]);
+        const uploads = await admin.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: quotaHome }),
+        );
+        assert.equal((uploads.Uploads ?? []).length, 0, 'the refused multipart upload was aborted');
+        assert.deepEqual(await usage.get('quota'), { bytes: QUOTA, files: 2 });
+        await ftp.cmd('DELE g.bin', 250);
+        assert.equal((await ftp.store('h.bin', randomData(1000)))[1].code, 226);
       });
     });
   });
