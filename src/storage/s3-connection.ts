@@ -130,7 +130,7 @@ export class S3Connection {
 
   close(): void {
     this.#closed = true;
-    void this.#loading?.then(({ client }) => client.destroy());
+    void this.#loading?.then(({ client }) => client.destroy()).catch(() => undefined);
   }
 }
 
