@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Account } from '../auth/account.js';
 import { AccountAuthenticator } from '../auth/authenticator.js';
 import { hashPassword } from '../auth/password.js';
+import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
@@ -18,6 +19,7 @@ import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } 
 import { defenderOptions } from './defender-config.js';
 import { storageSetup, type AwsEnv } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { userTree } from './user-storage.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -108,8 +110,11 @@ export async function serveSetup(
   const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
   const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`);
   const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
-  for (const [i, u] of (config.users ?? []).entries())
+  for (const [i, u] of (config.users ?? []).entries()) {
     if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    for (const [at, dir] of Object.entries(u.folders ?? {}))
+      await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+  }
   await storage.check([
     ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
     ...(await file.all()).map((a) => ({ home: a.home, where: `${file.file}: ${a.username}.home` })),
@@ -125,7 +130,8 @@ export async function serveSetup(
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => withLimits(storage.storageFor(p), p, limits),
+    // The quota counts the home and the folders together (usage per user). The home is local or S3.
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p), storage.storageFor(p)), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

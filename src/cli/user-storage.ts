@@ -1,0 +1,19 @@
+// A user's whole tree as `ferry serve` serves it and `ferry users rescan` counts it: the home at `/`
+// and each virtual folder at its path, every one a storage of its own (jailed at its own root).
+import { LocalStorage } from '../storage/local.js';
+import { withFolders } from '../storage/mounts.js';
+import type { StorageBackend } from '../storage/types.js';
+
+export interface TreeOf {
+  home: string;
+  folders?: Readonly<Record<string, string>>;
+}
+
+/** `home`: the home's storage when it is not a host directory (S3, from cli/storage-config.ts). */
+export function userTree(user: TreeOf, readOnly = false, home?: StorageBackend): StorageBackend {
+  const open = (root: string): StorageBackend => new LocalStorage({ root, readOnly });
+  return withFolders(
+    home ?? open(user.home),
+    Object.entries(user.folders ?? {}).map(([at, root]) => ({ at, storage: open(root) })),
+  );
+}
