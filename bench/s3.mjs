@@ -38,7 +38,8 @@ const file = path.join(tmp, 'data.bin');
   await fh.close();
 }
 
-const ceph = await startCeph({ memBytes: 4 * 1024 ** 3 });
+// 1 GiB by Ferry and by the SDK, then 4 concurrent uploads of it: room for 6 GiB in the memstore
+const ceph = await startCeph({ memBytes: 8 * 1024 ** 3 });
 const bucket = await ceph.bucket('bench');
 const direct = ceph.client();
 const conn = new S3Connection(
