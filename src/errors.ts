@@ -16,6 +16,8 @@ export type FerryErrorCode =
   | 'ERR_NAME_NOT_ALLOWED'
   | 'ERR_UNSUPPORTED'
   | 'ERR_TRANSIENT'
+  | 'ERR_UNAVAILABLE'
+  | 'ERR_LIMIT'
   | 'ERR_IS_DIRECTORY'
   | 'ERR_NOT_DIRECTORY'
   | 'ERR_INVALID_OPTION'
@@ -55,7 +57,11 @@ export type StorageErrorKind =
   | 'is-directory'
   | 'not-directory'
   | 'unsupported'
-  | 'transient';
+  | 'transient'
+  /** The storage service failed or stayed overloaded after retries (451). */
+  | 'unavailable'
+  /** An operation bounded by configuration went above its bound (553, the message says which). */
+  | 'limit';
 
 const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'not-found': 'ERR_NOT_FOUND',
@@ -70,6 +76,8 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'not-directory': 'ERR_NOT_DIRECTORY',
   unsupported: 'ERR_UNSUPPORTED',
   transient: 'ERR_TRANSIENT',
+  unavailable: 'ERR_UNAVAILABLE',
+  limit: 'ERR_LIMIT',
 };
 
 export class StorageError extends FerryError {
@@ -108,6 +116,8 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_NOT_DIRECTORY: [Code.FileUnavailable, 'Not a directory.'],
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
   ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
+  ERR_UNAVAILABLE: [Code.LocalError, 'Storage temporarily unavailable, try again later.'],
+  ERR_LIMIT: [Code.NameNotAllowed, OWN], // written for the client: which bound, and its value
   ERR_DATA_CONNECTION: [Code.CantOpenData, "Can't open data connection."],
   ERR_PASSIVE_LIMIT: [Code.CantOpenData, OWN], // says which limit, and what to do
   ERR_TLS: [Code.TlsNegotiationFailed, OWN], // e.g. why a data connection's TLS was refused

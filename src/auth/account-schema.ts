@@ -13,6 +13,9 @@ import { CERT_LOGIN_MODES } from './cert-login.js';
 import { isPasswordHash } from './password.js';
 import { formatPermissions, type Permission } from './permissions.js';
 
+/** `s3://bucket/prefix/`: a home in an S3 bucket (on the server's configured endpoint). */
+const isObjectStoreHome = (home: string): boolean => home.startsWith('s3://');
+
 export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** A zod refinement from one of account-fields' parsers (their RangeError message becomes the issue). */
@@ -41,7 +44,8 @@ export const accountSchema = z
     passwordHash: z
       .string()
       .refine(isPasswordHash, "a hash from 'ferry hash-password' or 'ferry users passwd' (scrypt$...)"),
-    home: z.string().min(1),
+    // Absent: the server's default storage (`storage.s3`: <prefix><username>/).
+    home: z.string().min(1).optional(),
     readOnly: z.boolean().optional(),
     permissions: z
       .record(z.string(), z.string())
@@ -95,7 +99,8 @@ export type AccountInput = z.input<typeof accountSchema>;
 /** A validated entry → Account, relative host paths resolved against `base`. */
 export function toAccount(e: z.output<typeof accountSchema>, base: string): Account {
   const { name, ...rest } = e;
-  const account: Account = { ...rest, username: name, home: path.resolve(base, e.home) };
+  const home = e.home === undefined ? '' : isObjectStoreHome(e.home) ? e.home : path.resolve(base, e.home);
+  const account: Account = { ...rest, username: name, home };
   if (e.folders) {
     account.folders = Object.fromEntries(
       Object.entries(e.folders).map(([d, host]) => [d, path.resolve(base, host)]),
@@ -108,6 +113,7 @@ export function toAccount(e: z.output<typeof accountSchema>, base: string): Acco
 export function fromAccount(a: Account): AccountInput {
   const { username, permissions, allowFrom, clientCerts, folders, ...rest } = a;
   const out: AccountInput = { name: username, ...rest };
+  if (out.home === '') delete out.home;
   if (allowFrom) out.allowFrom = [...allowFrom];
   if (clientCerts) out.clientCerts = [...clientCerts];
   if (folders) out.folders = { ...folders };

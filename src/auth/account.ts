@@ -9,7 +9,10 @@ export interface Account {
   username: string;
   /** From hashPassword (`scrypt$…`): the only form a password is ever stored in. */
   passwordHash: string;
-  /** Absolute host directory that becomes the user's `/`. */
+  /**
+   * What becomes the user's `/`: an absolute host directory, `s3://bucket/prefix/`, or '' for the
+   * server's default storage (`<prefix><username>/` in its S3 bucket).
+   */
   home: string;
   /** Shorthand for `/` = list,download (a rule for `/` wins over it). */
   readOnly?: boolean;

@@ -48,8 +48,11 @@ export class UserTable extends StaticAccounts implements Authenticator {
       if (typeof e.passwordHash !== 'string' || !isPasswordHash(e.passwordHash)) {
         throw invalid(`${where}.passwordHash must be a scrypt$N$r$p$salt$hash string from hashPassword().`);
       }
-      if (typeof e.home !== 'string' || !isAbsolute(e.home)) {
-        throw invalid(`${where}.home must be an absolute directory path.`);
+      if (
+        typeof e.home !== 'string' ||
+        !(e.home === '' || e.home.startsWith('s3://') || isAbsolute(e.home))
+      ) {
+        throw invalid(`${where}.home must be an absolute directory path, s3://bucket/prefix/, or ''.`);
       }
       for (const [at, dir] of Object.entries(e.folders ?? {})) {
         if (at === '/' || !isVirtualDir(at))

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
+import { storageSchema } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
@@ -103,6 +104,8 @@ export const configSchema = z
     maxSessionsPerAddress: z.number().int().positive().optional(),
     workers: z.number().int().min(1).max(1024).optional(),
     defender: defenderSchema.optional(),
+    /** The default storage of homes (README, "Object storage"). */
+    storage: storageSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
   })
   .strict();

@@ -26,6 +26,7 @@ import {
   type FileConfig,
 } from './config.js';
 import { defenderOptions } from './defender-config.js';
+import { storageSetup, type AwsEnv } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { userTree } from './user-storage.js';
 
@@ -76,6 +77,8 @@ export interface ServeSetup {
   host: string;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
+  /** Releases what the storage holds (the S3 client's sockets); after the server closed. */
+  close(): void;
 }
 
 /**
@@ -88,6 +91,7 @@ export async function serveSetup(
   config: FileConfig,
   given?: UserEntry[],
   logger?: Logger,
+  env: AwsEnv = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -123,11 +127,20 @@ export async function serveSetup(
   const users = given
     ? await usersOf(given, file, offline)
     : await usersFrom(flags, config, root, file, offline);
+  const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`);
+  const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
   for (const [i, u] of (config.users ?? []).entries()) {
-    await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
     for (const [at, dir] of Object.entries(u.folders ?? {}))
       await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
   }
+  await storage.check([
+    ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
+    ...(await file.all()).map((a) => ({
+      home: a.home,
+      where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
+    })),
+  ]);
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -141,8 +154,8 @@ export async function serveSetup(
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
     ...(shared && !given ? { sharedBans: shared.bans } : {}),
-    // The quota counts the home and the folders together (usage per user).
-    storageFor: (p) => withLimits(userTree(p, onlyReads(p)), p, limits),
+    // The quota counts the home and the folders together (usage per user). The home is local or S3.
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p), storage.storageFor(p)), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
@@ -207,7 +220,7 @@ export async function serveSetup(
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };
-  return { options, users, host, explain, ...(shared ? { shared } : {}) };
+  return { options, users, host, explain, close: () => storage.close(), ...(shared ? { shared } : {}) };
 }
 
 async function requireDirectory(dir: string, what: string): Promise<void> {

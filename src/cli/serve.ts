@@ -58,7 +58,14 @@ async function serve(flags: ServeFlags): Promise<void> {
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
   // Each worker watches the users file itself, so every process follows its changes.
-  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger);
+  const aws = {
+    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN: process.env.AWS_SESSION_TOKEN,
+    AWS_REGION: process.env.AWS_REGION,
+    AWS_ENDPOINT_URL_S3: process.env.AWS_ENDPOINT_URL_S3,
+  };
+  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, aws);
   const host = setup.host;
   const options: ServerOptions = { ...setup.options, logger };
   let server: FerryServer | ClusterPrimary;
@@ -76,7 +83,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   const started = await server.listen();
 
   const sweep = new AbortController();
-  void sweepHomes([...new Set(setup.users.homes.map((u) => path.resolve(u.home)))], sweep.signal, logger);
+  const hostHomes = setup.users.homes.filter((u) => u.home !== '' && !u.home.startsWith('s3://'));
+  void sweepHomes([...new Set(hostHomes.map((u) => path.resolve(u.home)))], sweep.signal, logger);
 
   let stopping = false;
   const stop = (signal: string): void => {
@@ -90,6 +98,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     void server.close().then(async () => {
       await setup.users.store.close();
       await setup.shared?.close();
+      setup.close();
       process.exit(0);
     });
   };
@@ -141,9 +150,10 @@ function hostFor(listen: string): string {
 function servingLines(users: ServeUsers): string[] {
   const byHome = new Map<string, string[]>();
   for (const u of users.homes) {
-    const names = byHome.get(u.home) ?? [];
+    const home = u.home === '' ? 'the default storage (storage.s3)' : u.home;
+    const names = byHome.get(home) ?? [];
     names.push(u.readOnly ? `${u.name}, read-only` : u.name);
-    byHome.set(u.home, names);
+    byHome.set(home, names);
   }
   if (users.generated) return [`  serving   ${[...byHome.keys()][0] ?? ''}`];
   if (byHome.size > 5) {

@@ -9,10 +9,11 @@ export interface TreeOf {
   folders?: Readonly<Record<string, string>>;
 }
 
-export function userTree(user: TreeOf, readOnly = false): StorageBackend {
+/** `home`: the home's storage when it is not a host directory (S3, from cli/storage-config.ts). */
+export function userTree(user: TreeOf, readOnly = false, home?: StorageBackend): StorageBackend {
   const open = (root: string): StorageBackend => new LocalStorage({ root, readOnly });
   return withFolders(
-    open(user.home),
+    home ?? open(user.home),
     Object.entries(user.folders ?? {}).map(([at, root]) => ({ at, storage: open(root) })),
   );
 }

@@ -103,7 +103,11 @@ const positive = (n: number): number | undefined => (n > 0 ? n : undefined);
 
 /** Applies the flags to `a` (a new account for add, the stored one for set). */
 export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<void> {
-  if (f.home !== undefined) a.home = await directory('home', f.home);
+  if (f.home?.startsWith('s3://')) {
+    if (!/^s3:\/\/[^/]+/.test(f.home))
+      throw new FerryError('ERR_USAGE', `--home: expected s3://bucket/prefix/, got "${f.home}".`);
+    a.home = f.home; // the server checks the bucket when it starts
+  } else if (f.home !== undefined) a.home = await directory('home', f.home);
   if (f.perm.length > 0) {
     const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };
     for (const text of f.perm) {

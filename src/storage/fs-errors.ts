@@ -35,6 +35,8 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   'not-directory': 'not a directory',
   unsupported: 'not supported',
   transient: 'temporarily unavailable',
+  unavailable: 'storage unavailable',
+  limit: 'limit exceeded',
 };
 
 export function errnoCode(err: unknown): string | undefined {

@@ -1,0 +1,145 @@
+// S3 benchmark (issue 13): Ferry in front of a real radosgw against the AWS SDK straight to it.
+//   RETR and STOR of 1 GiB through Ferry (curl as the FTPS client, implicit FTPS, PROT P)
+//     vs GetObject / PutObject of the same bytes by the AWS SDK (target: Ferry ≥ 0.8× the SDK's rate)
+//   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of this process's RSS
+//     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
+//   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
+// Usage: npm --prefix .. run build && node s3.mjs [--quick]   (as root: starts its own Ceph cluster)
+import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm, open } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const dist = (p) => import(path.join(root, 'dist', p));
+const { startCeph } = await dist('test/support/ceph.js');
+const { startFerry } = await dist('test/support/ferry.js');
+const { S3Connection, s3Settings } = await dist('src/storage/s3-connection.js');
+const { S3Storage } = await dist('src/storage/s3.js');
+const { memoryOf } = await dist('test/support/proc.js');
+const sdk = await import('@aws-sdk/client-s3');
+const run = promisify(execFile);
+
+const quick = process.argv.includes('--quick');
+const SIZE = quick ? 256 * 1024 ** 2 : 1024 ** 3;
+const PART = 8 * 1024 * 1024;
+const MiB = 1024 * 1024;
+const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-bench-'));
+const file = path.join(tmp, 'data.bin');
+{
+  const fh = await open(file, 'w');
+  const chunk = Buffer.alloc(MiB);
+  for (let i = 0; i < SIZE / MiB; i++) await fh.write(chunk.fill(i & 0xff));
+  await fh.close();
+}
+
+// 1 GiB by Ferry and by the SDK, then 4 concurrent uploads of it: room for 6 GiB in the memstore
+const ceph = await startCeph({ memBytes: 8 * 1024 ** 3 });
+const bucket = await ceph.bucket('bench');
+const direct = ceph.client();
+const conn = new S3Connection(
+  s3Settings({
+    endpoint: ceph.endpoint,
+    forcePathStyle: true,
+    accessKeyId: ceph.accessKeyId,
+    secretAccessKey: ceph.secretAccessKey,
+    partSize: PART,
+  }),
+);
+const ts = await startFerry({
+  storageFor: (p) => new S3Storage({ connection: conn, bucket, prefix: `${p.username}/` }),
+});
+const curlArgs = ['--silent', '--show-error', '--insecure', '--user', `${ts.user}:${ts.password}`];
+const url = (p) => `ftps://127.0.0.1:${ts.implicitPort}/${p}`;
+const secs = async (fn) => {
+  const t0 = process.hrtime.bigint();
+  await fn();
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+};
+const rate = (s) => `${(SIZE / MiB / s).toFixed(0)} MiB/s`;
+const rows = [];
+try {
+  // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
+  const ferryStor = await secs(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')]));
+  const sdkPut = await secs(() =>
+    direct.send(
+      new sdk.PutObjectCommand({
+        Bucket: bucket,
+        Key: 'sdk.bin',
+        Body: createReadStream(file),
+        ContentLength: SIZE,
+      }),
+    ),
+  );
+  rows.push(['STOR 1 object', rate(ferryStor), rate(sdkPut), (sdkPut / ferryStor).toFixed(2)]);
+  // RETR: radosgw → Ferry → curl (to /dev/null), then GetObject by the SDK into a sink.
+  const ferryRetr = await secs(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')]));
+  const sdkGet = await secs(async () => {
+    const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
+    await pipeline(r.Body, new Writable({ write: (_c, _e, cb) => cb() }));
+  });
+  rows.push(['RETR 1 object', rate(ferryRetr), rate(sdkGet), (sdkGet / ferryRetr).toFixed(2)]);
+
+  // RSS per concurrent upload (the server runs in this process).
+  global.gc?.();
+  const idle = memoryOf(process.pid).rssKiB;
+  let peak = idle;
+  const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(process.pid).rssKiB)), 50);
+  const N = 4;
+  await Promise.all(
+    Array.from({ length: N }, (_, i) =>
+      run('curl', [...curlArgs, '-T', file, url(`c${i}.bin`)], { maxBuffer: 1e6 }),
+    ),
+  );
+  clearInterval(sampler);
+  const perUpload = (peak - idle) / 1024 / N;
+  rows.push([
+    'RSS per concurrent upload',
+    `${perUpload.toFixed(1)} MiB`,
+    `target ≤ ${(2 * PART + MiB) / MiB} MiB`,
+    '',
+  ]);
+
+  // LIST of 10,000 objects.
+  const names = Array.from({ length: 10_000 }, (_, i) => `alice/many/f${String(i).padStart(5, '0')}`);
+  for (let i = 0; i < names.length; i += 100)
+    await Promise.all(
+      names
+        .slice(i, i + 100)
+        .map((Key) => direct.send(new sdk.PutObjectCommand({ Bucket: bucket, Key, Body: 'x' }))),
+    );
+  const ferryList = await secs(() => run('curl', [...curlArgs, url('many/')], { maxBuffer: 64e6 }));
+  const sdkList = await secs(async () => {
+    let token;
+    do {
+      const r = await direct.send(
+        new sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: 'alice/many/',
+          Delimiter: '/',
+          ContinuationToken: token,
+        }),
+      );
+      token = r.IsTruncated ? r.NextContinuationToken : undefined;
+    } while (token);
+  });
+  rows.push([
+    'LIST 10,000 objects',
+    `${ferryList.toFixed(2)} s`,
+    `${sdkList.toFixed(2)} s`,
+    (sdkList / ferryList).toFixed(2),
+  ]);
+} finally {
+  await ts.close();
+  conn.close();
+  await ceph.stop();
+  await rm(tmp, { recursive: true, force: true });
+}
+console.log(`S3 benchmark (${SIZE / MiB} MiB, part ${PART / MiB} MiB, load ${os.loadavg()[0].toFixed(2)})`);
+console.log('| metric | Ferry | AWS SDK direct | Ferry/SDK |\n| --- | --- | --- | --- |');
+for (const r of rows) console.log(`| ${r.join(' | ')} |`);

@@ -1,0 +1,127 @@
+// `storage:` in the config: the server's default backend (S3) and how a user's home picks one.
+// A home is a host directory (local disk), `s3://bucket/prefix/` (S3, on the configured endpoint),
+// or absent: then `<storage.s3.prefix><username>/` in `storage.s3.bucket`.
+import { z } from 'zod';
+import type { Principal } from '../auth/types.js';
+import { onlyReads } from '../auth/permissions.js';
+import { FerryError, StorageError } from '../errors.js';
+import { LocalStorage } from '../storage/local.js';
+import {
+  S3Connection,
+  isS3Home,
+  normalizePrefix,
+  parseS3Home,
+  s3Settings,
+} from '../storage/s3-connection.js';
+import { S3Storage } from '../storage/s3.js';
+import type { StorageBackend } from '../storage/types.js';
+
+const positive = z.number().int().positive();
+export const storageSchema = z
+  .object({
+    s3: z
+      .object({
+        endpoint: z.string().url().optional(),
+        bucket: z.string().min(3).max(63),
+        prefix: z.string().optional(),
+        region: z.string().min(1).optional(),
+        forcePathStyle: z.boolean().optional(),
+        accessKeyId: z.string().min(1).optional(),
+        secretAccessKey: z.string().min(1).optional(),
+        sessionToken: z.string().min(1).optional(),
+        partSize: positive.optional(),
+        maxRenameObjects: positive.optional(),
+        maxAttempts: positive.optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+export type StorageConfig = z.infer<typeof storageSchema>;
+
+/** The AWS variables the CLI passes on (only cli/ reads the environment). */
+export interface AwsEnv {
+  AWS_ACCESS_KEY_ID?: string;
+  AWS_SECRET_ACCESS_KEY?: string;
+  AWS_SESSION_TOKEN?: string;
+  AWS_REGION?: string;
+  AWS_ENDPOINT_URL_S3?: string;
+}
+
+export interface StorageSetup {
+  storageFor(p: Principal): StorageBackend;
+  /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */
+  check(homes: readonly { home: string; where: string }[]): Promise<void>;
+  close(): void;
+}
+
+/** `key` is how errors name the setting (`FILE: storage.s3`). */
+export function storageSetup(config: StorageConfig | undefined, env: AwsEnv, key: string): StorageSetup {
+  const s3 = config?.s3;
+  let conn: S3Connection | undefined;
+  const connection = (): S3Connection => {
+    if (conn) return conn;
+    try {
+      conn = new S3Connection(
+        s3Settings({
+          endpoint: s3?.endpoint ?? env.AWS_ENDPOINT_URL_S3,
+          region: s3?.region ?? env.AWS_REGION,
+          forcePathStyle: s3?.forcePathStyle,
+          accessKeyId: s3?.accessKeyId ?? (s3?.secretAccessKey ? undefined : env.AWS_ACCESS_KEY_ID),
+          secretAccessKey: s3?.secretAccessKey ?? (s3?.accessKeyId ? undefined : env.AWS_SECRET_ACCESS_KEY),
+          sessionToken: s3?.sessionToken ?? (s3?.accessKeyId ? undefined : env.AWS_SESSION_TOKEN),
+          partSize: s3?.partSize,
+          maxRenameObjects: s3?.maxRenameObjects,
+          maxAttempts: s3?.maxAttempts,
+        }),
+      );
+    } catch (err) {
+      throw new FerryError('ERR_USAGE', `${key.replace(/\.s3$/, '')}.${(err as Error).message}`);
+    }
+    return conn;
+  };
+  if (s3) connection(); // settings checked at start
+  const defaultPrefix = normalizePrefix(s3?.prefix ?? '');
+
+  const where = (p: Principal): { bucket: string; prefix: string } | undefined => {
+    if (p.home === '') {
+      if (!s3) throw new StorageError('permission-denied', `user ${p.username} has no home`);
+      return { bucket: s3.bucket, prefix: `${defaultPrefix}${p.username}/` };
+    }
+    return isS3Home(p.home) ? parseS3Home(p.home) : undefined;
+  };
+
+  return {
+    storageFor(p) {
+      const at = where(p);
+      if (!at) return new LocalStorage({ root: p.home, readOnly: onlyReads(p) });
+      return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p) });
+    },
+    async check(homes) {
+      const buckets = new Map<string, string>();
+      if (s3) buckets.set(s3.bucket, `${key}.bucket`);
+      for (const h of homes) {
+        if (h.home === '' && !s3)
+          throw new FerryError('ERR_USAGE', `${h.where}: no home, and no ${key} to put it in.`);
+        const at = isS3Home(h.home) ? parseS3Home(h.home) : undefined;
+        if (isS3Home(h.home) && !at)
+          throw new FerryError('ERR_USAGE', `${h.where}: expected s3://bucket/prefix/, got "${h.home}".`);
+        if (at && !buckets.has(at.bucket)) buckets.set(at.bucket, h.where);
+      }
+      for (const [bucket, name] of buckets) {
+        await connection()
+          .checkBucket(bucket, AbortSignal.timeout(60_000))
+          .catch((err: unknown) => {
+            throw new FerryError(
+              'ERR_USAGE',
+              `${name}: bucket "${bucket}" cannot be used: ${(err as Error).message}.`,
+            );
+          });
+      }
+    },
+    close() {
+      conn?.close();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// One S3 endpoint and its credentials, shared by every S3Storage of a server. The AWS SDK is
+// loaded on first use (dynamic import), so a server without S3 homes never pays its start-up time
+// and memory.
+import type { S3Client } from '@aws-sdk/client-s3';
+import { FerryError } from '../errors.js';
+import { mapS3Error } from './s3-errors.js';
+
+export const MIN_PART_SIZE = 5 * 1024 * 1024; // S3's minimum for every part but the last
+export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
+export const MAX_PARTS = 10_000;
+
+export interface S3Settings {
+  /** http(s)://host:port of the S3 service; the AWS default for `region` when absent. */
+  endpoint?: string;
+  region: string;
+  /** Path-style URLs (`endpoint/bucket/key`): needed where buckets have no DNS names (Ceph, MinIO). */
+  forcePathStyle: boolean;
+  /** From the config; when absent, the SDK's default chain (AWS_ACCESS_KEY_ID, …, profiles). */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** Bytes per multipart part: at most two parts of an upload are in memory (default 8 MiB). */
+  partSize: number;
+  /** A directory rename copies each object: refused (553) above this many (default 1000). */
+  maxRenameObjects: number;
+  /** Attempts per request, throttling and 5xx included, with exponential backoff (default 4). */
+  maxAttempts: number;
+}
+
+export interface S3SettingsInput {
+  endpoint?: string;
+  region?: string;
+  forcePathStyle?: boolean;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  partSize?: number;
+  maxRenameObjects?: number;
+  maxAttempts?: number;
+}
+
+/** Checks the settings once; errors name the key (`s3.partSize`), as the caller prefixes it. */
+export function s3Settings(i: S3SettingsInput): S3Settings {
+  const bad = (key: string, what: string): FerryError =>
+    new FerryError('ERR_INVALID_OPTION', `s3.${key}: ${what}`);
+  if (i.endpoint !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(i.endpoint);
+    } catch {
+      throw bad('endpoint', `expected an http(s) URL, got "${i.endpoint}".`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw bad('endpoint', `expected an http(s) URL, got "${i.endpoint}".`);
+  }
+  if ((i.accessKeyId === undefined) !== (i.secretAccessKey === undefined))
+    throw bad(i.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey', 'give both keys, or neither.');
+  const partSize = i.partSize ?? 8 * 1024 * 1024;
+  if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE || partSize > MAX_PART_SIZE)
+    throw bad(
+      'partSize',
+      `expected ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}.`,
+    );
+  const maxRenameObjects = i.maxRenameObjects ?? 1000;
+  if (!Number.isSafeInteger(maxRenameObjects) || maxRenameObjects < 1)
+    throw bad('maxRenameObjects', `expected a positive integer, got ${maxRenameObjects}.`);
+  const maxAttempts = i.maxAttempts ?? 4;
+  if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1 || maxAttempts > 20)
+    throw bad('maxAttempts', `expected 1 to 20, got ${maxAttempts}.`);
+  return {
+    ...(i.endpoint !== undefined ? { endpoint: i.endpoint } : {}),
+    region: i.region ?? 'us-east-1',
+    forcePathStyle: i.forcePathStyle ?? false,
+    ...(i.accessKeyId !== undefined && i.secretAccessKey !== undefined
+      ? {
+          credentials: {
+            accessKeyId: i.accessKeyId,
+            secretAccessKey: i.secretAccessKey,
+            ...(i.sessionToken !== undefined ? { sessionToken: i.sessionToken } : {}),
+          },
+        }
+      : {}),
+    partSize,
+    maxRenameObjects,
+    maxAttempts,
+  };
+}
+
+export type S3Sdk = typeof import('@aws-sdk/client-s3');
+
+/** The client of one endpoint, made on first use; close() releases its sockets. */
+export class S3Connection {
+  readonly settings: S3Settings;
+  #loading: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
+  #closed = false;
+
+  constructor(settings: S3Settings) {
+    this.settings = settings;
+  }
+
+  /** The SDK module and the client (the first call imports the SDK). */
+  async get(): Promise<{ sdk: S3Sdk; client: S3Client }> {
+    if (this.#closed) throw new FerryError('ERR_CLOSED', 'S3 connection closed.');
+    this.#loading ??= import('@aws-sdk/client-s3').then((sdk) => {
+      const s = this.settings;
+      const client = new sdk.S3Client({
+        region: s.region,
+        forcePathStyle: s.forcePathStyle,
+        maxAttempts: s.maxAttempts,
+        retryMode: 'standard',
+        // The default checksums make a streamed body need a length, and some S3 services
+        // (Ceph 16) reject the trailers; checksums only where the API requires them.
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+        ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
+        ...(s.credentials ? { credentials: s.credentials } : {}),
+      });
+      return { sdk, client };
+    });
+    return this.#loading;
+  }
+
+  /** HeadBucket: the bucket exists and these credentials may use it (checked at start). */
+  async checkBucket(bucket: string, signal?: AbortSignal): Promise<void> {
+    const { sdk, client } = await this.get();
+    try {
+      await client.send(new sdk.HeadBucketCommand({ Bucket: bucket }), signal ? { abortSignal: signal } : {});
+    } catch (err) {
+      throw mapS3Error(err, 'check bucket', bucket);
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    void this.#loading?.then(({ client }) => client.destroy()).catch(() => undefined);
+  }
+}
+
+/** `s3://bucket/prefix/` → its parts; the prefix is '' or ends with '/'. Undefined if not an s3 URL. */
+export function parseS3Home(home: string): { bucket: string; prefix: string } | undefined {
+  const m = /^s3:\/\/([^/]+)(?:\/(.*))?$/.exec(home);
+  if (!m?.[1]) return undefined;
+  return { bucket: m[1], prefix: normalizePrefix(m[2] ?? '') };
+}
+
+/** '' stays ''; anything else gets exactly one trailing '/' and no leading '/'. */
+export function normalizePrefix(prefix: string): string {
+  const p = prefix.replace(/^\/+/, '').replace(/\/+$/, '');
+  return p === '' ? '' : `${p}/`;
+}
+
+export const isS3Home = (home: string): boolean => home.startsWith('s3://');

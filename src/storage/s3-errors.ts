@@ -1,0 +1,43 @@
+// S3 failures → StorageError kinds (errors.ts maps the kinds to replies). The SDK has already
+// retried throttling, 5xx and dropped connections with backoff (S3Connection's maxAttempts).
+import { FerryError } from '../errors.js';
+import { storageError } from './fs-errors.js';
+
+const notFound = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload']);
+const denied = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
+  const meta = (err as { $metadata?: { httpStatusCode?: number } }).$metadata;
+  return meta?.httpStatusCode;
+}
+
+/** True when the request never got an HTTP answer (connection refused or reset, DNS, timeout). */
+export function isNetworkError(err: unknown): boolean {
+  return err instanceof Error && !(err instanceof FerryError) && statusOf(err) === undefined;
+}
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof Error && (notFound.has(err.name) || statusOf(err) === 404);
+}
+
+/**
+ * A StorageError naming `p` (a virtual path or a bucket), never the endpoint or the key. In a
+ * transfer (`transfer: true`), a gateway that went away is a broken transfer (426 for it alone);
+ * elsewhere, like an S3 answer that stayed 5xx or SlowDown after the retries, it is 451.
+ */
+export function mapS3Error(err: unknown, op: string, p: string, transfer = false): FerryError {
+  if (err instanceof FerryError) return err;
+  const name = err instanceof Error ? err.name : '';
+  const status = statusOf(err);
+  if (name === 'AbortError')
+    return new FerryError('ERR_ABORTED', 'Storage operation aborted.', { cause: err });
+  if (notFound.has(name) || status === 404) return storageError('not-found', op, p, err);
+  if (denied.has(name) || status === 403) return storageError('permission-denied', op, p, err);
+  if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
+    return storageError('quota-exceeded', op, p, err);
+  if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);
+  if (status === undefined && transfer)
+    return new FerryError('ERR_ABORTED', `${op} ${p}: storage connection lost`, { cause: err });
+  return storageError('unavailable', op, p, err);
+}

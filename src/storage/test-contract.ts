@@ -1,0 +1,228 @@
+// One behavioural contract, run against every StorageBackend (contract.test.ts for the local and
+// memory backends, test/storage/s3-contract.test.ts for S3 against a real radosgw).
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { describe, it, type TestContext } from 'node:test';
+import { FerryError } from '../errors.js';
+import { ctx, failingSource, names, put, readFile, rejectsKind, source, v } from './test-support.js';
+import type { FileStat, StorageBackend, VPath } from './types.js';
+import { ROOT } from './virtual-path.js';
+
+export interface Seed {
+  readOnly?: boolean;
+  files?: Record<string, string>;
+}
+export type Factory = (t: TestContext, seed?: Seed) => Promise<StorageBackend>;
+
+/** Registers the contract's tests for one backend. */
+export function storageContract(name: string, make: Factory): void {
+  describe(`storage contract: ${name}`, () => {
+    it('stats the root as a directory', async (t) => {
+      const s = await make(t);
+      const st = await s.stat(ROOT, ctx());
+      assert.equal(st.type, 'dir');
+      assert.equal(st.path, '/');
+    });
+
+    it('writes, stats and reads a file', async (t) => {
+      const s = await make(t);
+      const r = await s.write(v('/a.txt'), source('hello ', 'world'), { offset: 0, append: false }, ctx());
+      assert.equal(r.bytes, 11);
+      const st: FileStat = await s.stat(v('/a.txt'), ctx());
+      assert.deepEqual([st.name, st.path, st.type, st.size], ['a.txt', '/a.txt', 'file', 11]);
+      assert.ok(st.modified instanceof Date);
+      assert.equal(await readFile(s, '/a.txt'), 'hello world');
+      assert.equal(await readFile(s, '/a.txt', 6), 'world');
+      assert.equal(await readFile(s, '/a.txt', 100), '');
+    });
+
+    it('replaces a file only when the source ends successfully', async (t) => {
+      const s = await make(t, { files: { '/f.txt': 'old content' } });
+      await assert.rejects(
+        s.write(v('/f.txt'), failingSource(), { offset: 0, append: false }, ctx()),
+        /data connection reset/,
+      );
+      assert.equal(await readFile(s, '/f.txt'), 'old content');
+      assert.deepEqual(await names(s, '/'), ['f.txt']);
+      await put(s, '/f.txt', 'new');
+      assert.equal(await readFile(s, '/f.txt'), 'new');
+    });
+
+    it('stops a write on abort and keeps the old file', async (t) => {
+      const s = await make(t, { files: { '/f.txt': 'old' } });
+      const ac = new AbortController();
+      const src = new PassThrough();
+      src.write('some bytes');
+      const pending = s.write(v('/f.txt'), src, { offset: 0, append: false }, ctx(ac.signal));
+      setTimeout(() => ac.abort(), 20);
+      await assert.rejects(
+        pending,
+        (err: unknown) => err instanceof FerryError && err.code === 'ERR_ABORTED',
+      );
+      assert.equal(await readFile(s, '/f.txt'), 'old');
+      assert.deepEqual(await names(s, '/'), ['f.txt']);
+    });
+
+    it('restarts a write at an offset (REST + STOR)', async (t) => {
+      const s = await make(t, { files: { '/r.bin': '0123456789' } });
+      const r = await s.write(v('/r.bin'), source('abc'), { offset: 4, append: false }, ctx());
+      assert.equal(r.bytes, 3);
+      assert.equal(await readFile(s, '/r.bin'), '0123abc');
+      await s.write(v('/r.bin'), source('Z'), { offset: 9, append: false }, ctx());
+      assert.equal(await readFile(s, '/r.bin'), '0123abc\0\0Z');
+      await rejectsKind(
+        s.write(v('/missing'), source('x'), { offset: 3, append: false }, ctx()),
+        'not-found',
+      );
+    });
+
+    it('appends, creating the file if needed', async (t) => {
+      const s = await make(t, { files: { '/log': 'one\n' } });
+      const r = await s.write(v('/log'), source('two\n'), { offset: 0, append: true }, ctx());
+      assert.equal(r.bytes, 4);
+      assert.equal(await readFile(s, '/log'), 'one\ntwo\n');
+      await s.write(v('/new'), source('x'), { offset: 0, append: true }, ctx());
+      assert.equal(await readFile(s, '/new'), 'x');
+    });
+
+    it('refuses to read or write where a directory or nothing is', async (t) => {
+      const s = await make(t, { files: { '/d/f': 'x' } });
+      await rejectsKind(s.openRead(v('/d'), { offset: 0 }, ctx()), 'is-directory');
+      await rejectsKind(s.openRead(v('/nope'), { offset: 0 }, ctx()), 'not-found');
+      await rejectsKind(s.write(v('/d'), source('x'), { offset: 0, append: false }, ctx()), 'is-directory');
+      await rejectsKind(s.write(ROOT, source('x'), { offset: 0, append: false }, ctx()), 'is-directory');
+      await rejectsKind(s.write(v('/no/f'), source('x'), { offset: 0, append: false }, ctx()), 'not-found');
+      await rejectsKind(
+        s.write(v('/d/f/g'), source('x'), { offset: 0, append: false }, ctx()),
+        'not-directory',
+      );
+      await rejectsKind(s.stat(v('/nope'), ctx()), 'not-found');
+      await rejectsKind(s.stat(v('/d/f/g'), ctx()), 'not-directory');
+    });
+
+    it('lists directories', async (t) => {
+      const s = await make(t, { files: { '/d/a': '1', '/d/b': '22', '/d/sub/c': '3' } });
+      const entries = new Map<string, FileStat>();
+      for await (const e of s.list(v('/d'), ctx())) entries.set(e.name, e);
+      assert.deepEqual([...entries.keys()].sort(), ['a', 'b', 'sub']);
+      assert.equal(entries.get('b')?.size, 2);
+      assert.equal(entries.get('b')?.path, '/d/b');
+      assert.equal(entries.get('sub')?.type, 'dir');
+      await rejectsKind(names(s, '/nope'), 'not-found');
+      await rejectsKind(names(s, '/d/a'), 'not-directory');
+    });
+
+    it('streams a listing of 2,000 entries and can stop early', async (t) => {
+      const files: Record<string, string> = {};
+      for (let i = 0; i < 2000; i++) files[`/big/f${String(i).padStart(4, '0')}`] = 'x';
+      const s = await make(t, { files });
+      const seen = new Set<string>();
+      for await (const e of s.list(v('/big'), ctx())) {
+        assert.equal(e.type, 'file');
+        seen.add(e.name);
+      }
+      assert.equal(seen.size, 2000);
+      assert.ok(seen.has('f0000') && seen.has('f1999'));
+      let n = 0;
+      for await (const _e of s.list(v('/big'), ctx())) if (++n === 10) break;
+      assert.equal(n, 10);
+    });
+
+    it('stops a listing on abort', async (t) => {
+      const s = await make(t, { files: { '/a': '1' } });
+      const ac = new AbortController();
+      ac.abort();
+      const entries = s.list(v('/'), ctx(ac.signal))[Symbol.asyncIterator]();
+      await assert.rejects(
+        entries.next(),
+        (err: unknown) => err instanceof FerryError && err.code === 'ERR_ABORTED',
+      );
+    });
+
+    it('makes directories', async (t) => {
+      const s = await make(t, { files: { '/f': 'x' } });
+      await s.mkdir(v('/d'), ctx());
+      assert.equal((await s.stat(v('/d'), ctx())).type, 'dir');
+      await rejectsKind(s.mkdir(v('/d'), ctx()), 'exists');
+      await rejectsKind(s.mkdir(v('/f'), ctx()), 'exists');
+      await rejectsKind(s.mkdir(ROOT, ctx()), 'exists');
+      await rejectsKind(s.mkdir(v('/x/y'), ctx()), 'not-found');
+      await rejectsKind(s.mkdir(v('/f/y'), ctx()), 'not-directory');
+    });
+
+    it('removes files and directories', async (t) => {
+      const s = await make(t, { files: { '/f': 'x', '/full/g': 'y' } });
+      await s.mkdir(v('/empty'), ctx());
+      await rejectsKind(s.remove(v('/empty'), ctx()), 'is-directory');
+      await rejectsKind(s.removeDir(v('/f'), ctx()), 'not-directory');
+      await rejectsKind(s.removeDir(v('/full'), ctx()), 'not-empty');
+      await rejectsKind(s.remove(v('/nope'), ctx()), 'not-found');
+      await rejectsKind(s.removeDir(v('/nope'), ctx()), 'not-found');
+      await rejectsKind(s.removeDir(ROOT, ctx()), 'permission-denied');
+      await s.remove(v('/f'), ctx());
+      await s.removeDir(v('/empty'), ctx());
+      assert.deepEqual(await names(s, '/'), ['full']);
+    });
+
+    it('renames without ever replacing a directory', async (t) => {
+      const s = await make(t, { files: { '/a': 'A', '/b': 'B', '/d1/x': 'x', '/d2/y': 'y' } });
+      await s.rename(v('/a'), v('/c'), ctx());
+      assert.equal(await readFile(s, '/c'), 'A');
+      await rejectsKind(s.stat(v('/a'), ctx()), 'not-found');
+      await s.rename(v('/c'), v('/b'), ctx()); // file over file replaces
+      assert.equal(await readFile(s, '/b'), 'A');
+      await rejectsKind(s.rename(v('/b'), v('/d1'), ctx()), 'exists');
+      await rejectsKind(s.rename(v('/d1'), v('/b'), ctx()), 'exists');
+      await rejectsKind(s.rename(v('/d1'), v('/d2'), ctx()), 'exists');
+      await rejectsKind(s.rename(v('/d1'), v('/d1/inner'), ctx()), 'name-not-allowed');
+      await rejectsKind(s.rename(v('/nope'), v('/z'), ctx()), 'not-found');
+      await rejectsKind(s.rename(v('/b'), v('/nope/z'), ctx()), 'not-found');
+      await rejectsKind(s.rename(ROOT, v('/z'), ctx()), 'permission-denied');
+      await s.rename(v('/d1'), v('/d2/moved'), ctx());
+      assert.deepEqual(await names(s, '/d2/moved'), ['x']);
+    });
+
+    it('sets modification time and mode where it can, and finds unique names', async (t) => {
+      const s = await make(t, { files: { '/f': 'x' } });
+      // A backend without a feature has no method for it either (the server then does not advertise it).
+      assert.equal(s.setModified !== undefined, s.features.has('set-modified'));
+      assert.equal(s.chmod !== undefined, s.features.has('chmod'));
+      if (s.setModified) {
+        const when = new Date('2020-02-03T04:05:06Z');
+        await s.setModified(v('/f'), when, ctx());
+        assert.equal((await s.stat(v('/f'), ctx())).modified.getTime(), when.getTime());
+      }
+      if (s.chmod) {
+        await s.chmod(v('/f'), 0o100640, ctx());
+        assert.equal((await s.stat(v('/f'), ctx())).mode, 0o640);
+      }
+      const u = await s.uniqueName?.(ROOT, ctx());
+      assert.ok(u !== undefined);
+      await rejectsKind(s.stat(u, ctx()), 'not-found');
+    });
+
+    it('refuses every change when read-only, but reads', async (t) => {
+      const s = await make(t, { readOnly: true, files: { '/f': 'x', '/d/g': 'y' } });
+      assert.equal(await readFile(s, '/f'), 'x');
+      assert.deepEqual(await names(s, '/'), ['d', 'f']);
+      const c = ctx();
+      await rejectsKind(s.write(v('/f'), source('z'), { offset: 0, append: false }, c), 'permission-denied');
+      await rejectsKind(s.write(v('/n'), source('z'), { offset: 0, append: true }, c), 'permission-denied');
+      await rejectsKind(s.mkdir(v('/n'), c), 'permission-denied');
+      await rejectsKind(s.remove(v('/f'), c), 'permission-denied');
+      await rejectsKind(s.removeDir(v('/d'), c), 'permission-denied');
+      await rejectsKind(s.rename(v('/f'), v('/g'), c), 'permission-denied');
+      if (s.setModified) await rejectsKind(s.setModified(v('/f'), new Date(), c), 'permission-denied');
+      if (s.chmod) await rejectsKind(s.chmod(v('/f'), 0o600, c), 'permission-denied');
+      await rejectsKind(s.uniqueName?.(ROOT, c) ?? Promise.reject(), 'permission-denied');
+      assert.equal(await readFile(s, '/f'), 'x');
+    });
+
+    it('refuses paths that were not made by resolveVPath', async (t) => {
+      const s = await make(t);
+      for (const bad of ['/../etc', 'rel', '/a//b', '/a/./b', '/a\\b', '/a/'] as VPath[]) {
+        await rejectsKind(s.stat(bad, ctx()), 'name-not-allowed');
+      }
+    });
+  });
+}

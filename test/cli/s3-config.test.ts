@@ -1,0 +1,113 @@
+// `storage.s3` in the config against a real radosgw: settings and buckets checked at start with
+// errors naming the key, and each home on the storage it names (default S3 home, s3:// home, local).
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { hashPassword } from '../../src/auth/password.js';
+import { loadConfig } from '../../src/cli/config.js';
+import { serveSetup, type ServeFlags } from '../../src/cli/serve-options.js';
+import { put, readFile } from '../../src/storage/test-support.js';
+import { startCeph, type CephGateway } from '../support/ceph.js';
+
+let ceph: CephGateway;
+let admin: S3Client;
+let dir: string;
+let homes: string;
+let other: string;
+let hash: string;
+
+before(async () => {
+  ceph = await startCeph({ memBytes: 512 * 1024 ** 2 });
+  homes = await ceph.bucket('homes');
+  other = await ceph.bucket('other');
+  admin = ceph.client();
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-config-'));
+  await mkdir(path.join(dir, 'carol'));
+  hash = await hashPassword('pw');
+});
+after(async () => {
+  admin?.destroy();
+  await ceph?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const flags = (config: string): ServeFlags => ({
+  config,
+  user: [],
+  cert: [],
+  key: [],
+  clientCa: [],
+  requireReuse: true,
+  dataDir: path.join(dir, 'data'),
+});
+
+async function setupWith(s3: string, users = ''): Promise<ReturnType<typeof serveSetup>> {
+  const file = path.join(dir, 'ferry.yaml');
+  await writeFile(
+    file,
+    `storage:\n  s3:\n${s3}users:\n${users || `  - { name: alice, passwordHash: "${hash}" }\n`}`,
+  );
+  return serveSetup(flags(file), await loadConfig(file), undefined, undefined, {
+    AWS_ACCESS_KEY_ID: ceph.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey,
+  });
+}
+const base = (): string => `    endpoint: ${ceph.endpoint}\n    forcePathStyle: true\n`;
+
+describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
+  test('settings and the bucket are checked at start; errors name the key', async () => {
+    await assert.rejects(
+      setupWith(`${base()}    bucket: ${homes}\n    partSize: 1000\n`),
+      /ferry\.yaml: storage\.s3\.partSize: expected 5242880 \(5 MiB\)/,
+    );
+    await assert.rejects(
+      setupWith(`${base()}    bucket: no-such-bucket-x\n`),
+      /ferry\.yaml: storage\.s3\.bucket: bucket "no-such-bucket-x" cannot be used/,
+    );
+    await assert.rejects(
+      setupWith(`${base()}    bucket: ${homes}\n    secretAccessKey: wrong\n    accessKeyId: WRONG\n`),
+      /storage\.s3\.bucket: bucket .* cannot be used: .*permission denied/,
+    );
+    await assert.rejects(
+      setupWith(
+        `${base()}    bucket: ${homes}\n`,
+        `  - { name: bob, passwordHash: "${hash}", home: "s3://missing-bucket-y/x/" }\n`,
+      ),
+      /users\.0\.home: bucket "missing-bucket-y" cannot be used/,
+    );
+  });
+
+  test('homes: absent → <prefix><username>/, s3://bucket/prefix/, or a local directory', async () => {
+    const setup = await setupWith(
+      `${base()}    bucket: ${homes}\n    prefix: users\n`,
+      [
+        `  - { name: alice, passwordHash: "${hash}" }`,
+        `  - { name: bob, passwordHash: "${hash}", home: "s3://${other}/team/" }`,
+        `  - { name: carol, passwordHash: "${hash}", home: carol }`,
+        '',
+      ].join('\n'),
+    );
+    try {
+      const storageOf = (username: string, home: string) =>
+        setup.options.storageFor({ username, home, readOnly: false });
+      const accounts = setup.users.homes;
+      const home = (name: string): string => accounts.find((a) => a.name === name)?.home ?? '?';
+      assert.equal(home('alice'), '');
+      assert.equal(home('carol'), path.join(dir, 'carol'));
+      await put(storageOf('alice', home('alice')), '/a.txt', 'alice file');
+      await put(storageOf('bob', home('bob')), '/b.txt', 'bob file');
+      await put(storageOf('carol', home('carol')), '/c.txt', 'carol file');
+      const object = async (Bucket: string, Key: string): Promise<string> =>
+        (await (await admin.send(new GetObjectCommand({ Bucket, Key }))).Body?.transformToString()) ?? '';
+      assert.equal(await object(homes, 'users/alice/a.txt'), 'alice file');
+      assert.equal(await object(other, 'team/b.txt'), 'bob file');
+      assert.equal(await readFile(storageOf('carol', home('carol')), '/c.txt'), 'carol file');
+    } finally {
+      await setup.users.store.close();
+      setup.close();
+    }
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * Every FTP command a user runs, over explicit and implicit FTPS, on S3 storage: a real Ceph RADOS
+ * Gateway (test/support/ceph.ts), reached through a fault proxy so that a gateway that goes away or
+ * slows down can be shown too. Objects are checked with an independent S3 client (the AWS SDK).
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageFile } from '../../src/auth/usage-file.js';
+import { UserTable } from '../../src/auth/users.js';
+import { parseListLine } from '../../src/protocol/listing.js';
+import { withLimits } from '../../src/storage/limited.js';
+import { QuotaBook } from '../../src/storage/quota.js';
+import { RateBuckets } from '../../src/storage/throttle.js';
+import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { startCeph, type CephGateway } from '../support/ceph.js';
+import type { TestServer } from '../support/ferry.js';
+import { startFaultProxy, type FaultProxy } from '../support/s3-fault-proxy.js';
+import { withDeadline } from '../support/raw-ftp.js';
+import {
+  assertNoLeaks,
+  connectSecure,
+  loggedIn,
+  MODES,
+  randomData,
+  resourceCounts,
+  sha256,
+  startServer,
+  textOf,
+  withClients,
+} from './harness.js';
+
+const PART = 5 * 1024 * 1024;
+const QUOTA = 6 * 1024 * 1024;
+let ceph: CephGateway;
+let bucket: string;
+before(async () => {
+  ceph = await startCeph({ memBytes: 1024 ** 3 });
+  bucket = await ceph.bucket('e2e');
+});
+after(async () => {
+  await ceph?.stop();
+});
+
+for (const mode of MODES) {
+  describe(`S3 storage (${mode})`, { timeout: 300_000 }, () => {
+    let ts: TestServer;
+    let conn: S3Connection;
+    let proxy: FaultProxy;
+    let admin: S3Client;
+    let baseline: ReturnType<typeof resourceCounts>;
+    let usage: UsageFile;
+    let usageDir: string;
+    const home = `${mode}/alice/`;
+    before(async () => {
+      baseline = resourceCounts();
+      admin = ceph.client();
+      proxy = await startFaultProxy(ceph.endpoint);
+      conn = new S3Connection(
+        s3Settings({
+          endpoint: proxy.endpoint,
+          forcePathStyle: true,
+          accessKeyId: ceph.accessKeyId,
+          secretAccessKey: ceph.secretAccessKey,
+          partSize: PART,
+          maxRenameObjects: 10,
+          maxAttempts: 3,
+        }),
+      );
+      usageDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-usage-'));
+      usage = new UsageFile(path.join(usageDir, 'usage.json'));
+      const book = new QuotaBook(usage);
+      const rates = new RateBuckets();
+      // `quota` lives on S3 with a quota, as `ferry serve` builds it (the limits around any storage).
+      const users = await UserTable.fromPlain([
+        { username: 'alice', password: 'secret', home: '' },
+        { username: 'quota', password: 'pw', home: '', quotaSize: QUOTA },
+      ]);
+      ts = await startServer({
+        authenticator: users,
+        storageFor: (p) =>
+          withLimits(new S3Storage({ connection: conn, bucket, prefix: `${mode}/${p.username}/` }), p, {
+            usage: book,
+            rates,
+          }),
+      });
+    });
+    after(async () => {
+      await ts?.close();
+      conn?.close();
+      await proxy?.close();
+      admin?.destroy();
+      await rm(usageDir, { recursive: true, force: true });
+      await assertNoLeaks(baseline);
+    });
+
+    const object = async (key: string): Promise<Buffer> => {
+      const r = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: home + key }));
+      return Buffer.from((await r.Body?.transformToByteArray()) ?? []);
+    };
+    const keys = async (prefix = ''): Promise<string[]> => {
+      const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: home + prefix }));
+      return (r.Contents ?? []).map((o) => (o.Key ?? '').slice(home.length)).sort();
+    };
+    const openUploads = async (): Promise<number> => {
+      const r = await admin.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: home }));
+      return (r.Uploads ?? []).length;
+    };
+
+    test('directories are prefixes: MKD (a marker), CWD (550 when missing), RMD only when empty', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        assert.match(textOf(await ftp.cmd('MKD docs', 257)), /^"\/docs" /);
+        assert.deepEqual(await keys('docs'), ['docs/']);
+        await ftp.cmd('MKD docs', 550);
+        await ftp.cmd('MKD missing/sub', 550);
+        await ftp.cmd('CWD docs', 250);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/docs" /);
+        await ftp.cmd('MKD inner', 257);
+        await ftp.cmd('CWD /nowhere', 550);
+        await ftp.cmd('CDUP', 250);
+        await ftp.cmd('RMD docs', 550); // not empty
+        await ftp.cmd('RMD docs/inner', 250);
+        await ftp.cmd('RMD docs', 250);
+        await ftp.cmd('RMD docs', 550);
+        assert.deepEqual(await keys('docs'), []);
+        // A prefix made by another S3 client is a directory too, without a marker.
+        await admin.send(new PutObjectCommand({ Bucket: bucket, Key: `${home}other/tool/x.txt`, Body: 'x' }));
+        await ftp.cmd('CWD other/tool', 250);
+        assert.match(await ftp.listing('NLST'), /x\.txt/);
+      });
+    });
+
+    test('STOR, RETR, REST+RETR, SIZE, MDTM, MLST, LIST, NLST, MLSD; APPE and REST+STOR', async () => {
+      const data = randomData(PART * 2 + 12345); // three parts
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        const [, done] = await ftp.store('big.bin', data);
+        assert.equal(done.code, 226, textOf(done));
+        assert.equal(sha256(await object('big.bin')), sha256(data), 'an independent client reads it');
+        assert.equal(sha256(await ftp.retrieve('big.bin')), sha256(data));
+        await ftp.cmd(`REST ${PART + 7}`, 350);
+        assert.equal(sha256(await ftp.retrieve('big.bin')), sha256(data.subarray(PART + 7)));
+        assert.match(textOf(await ftp.cmd('SIZE big.bin', 213)), new RegExp(`^${data.length}`));
+        const head = await admin.send(new HeadObjectCommand({ Bucket: bucket, Key: `${home}big.bin` }));
+        const mdtm = textOf(await ftp.cmd('MDTM big.bin', 213));
+        assert.equal(
+          mdtm.slice(0, 12),
+          (head.LastModified ?? new Date(0)).toISOString().replace(/\D/g, '').slice(0, 12),
+        );
+        assert.match(textOf(await ftp.cmd('MLST big.bin', 250)), new RegExp(`size=${data.length};`));
+        await ftp.cmd('SIZE nothing', 550);
+        await ftp.cmd('MKD sub', 257);
+        await ftp.store('sub/small.txt', Buffer.from('small'));
+        const list = (await ftp.listing('LIST'))
+          .split('\r\n')
+          .filter(Boolean)
+          .map((l) => parseListLine(l));
+        const big = list.find((e) => e?.name === 'big.bin');
+        assert.equal(big?.size, data.length);
+        assert.equal(list.find((e) => e?.name === 'sub')?.type, 'dir');
+        assert.deepEqual((await ftp.listing('NLST', 'sub')).split('\r\n').filter(Boolean), ['small.txt']);
+        const mlsd = await ftp.listing('MLSD');
+        assert.match(mlsd, /type=dir;[^\r\n]* sub\r\n/);
+        assert.match(mlsd, new RegExp(`type=file;[^\\r\\n]*size=${data.length};[^\\r\\n]* big\\.bin\\r\\n`));
+        // APPE: small (re-read) and large (copied inside S3 with UploadPartCopy) objects.
+        await ftp.store('sub/small.txt', Buffer.from('+more'), 'APPE');
+        assert.equal((await object('sub/small.txt')).toString(), 'small+more');
+        await ftp.store('big.bin', Buffer.from('TAIL'), 'APPE');
+        assert.equal(sha256(await object('big.bin')), sha256(Buffer.concat([data, Buffer.from('TAIL')])));
+        await ftp.cmd('REST 5', 350);
+        await ftp.store('sub/small.txt', Buffer.from('!'));
+        assert.equal((await object('sub/small.txt')).toString(), 'small!');
+        assert.equal(await openUploads(), 0);
+      });
+    });
+
+    test('DELE; RNFR/RNTO of a file and of a directory; a directory above the bound → 553', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('MKD tree', 257);
+        await ftp.cmd('MKD tree/leaf', 257);
+        for (const n of ['a', 'b', 'c']) await ftp.store(`tree/${n}.txt`, Buffer.from(n));
+        await ftp.cmd('RNFR tree/a.txt', 350);
+        await ftp.cmd('RNTO tree/z.txt', 250);
+        assert.equal((await object('tree/z.txt')).toString(), 'a');
+        await ftp.cmd('RNFR tree', 350);
+        await ftp.cmd('RNTO moved', 250);
+        assert.deepEqual(await keys('tree'), []);
+        assert.deepEqual(await keys('moved'), [
+          'moved/',
+          'moved/b.txt',
+          'moved/c.txt',
+          'moved/leaf/',
+          'moved/z.txt',
+        ]);
+        await ftp.cmd('DELE moved/b.txt', 250);
+        await ftp.cmd('DELE moved/b.txt', 550);
+        await ftp.cmd('DELE moved/leaf', 550); // a directory
+        await ftp.cmd('RNFR nothing', 550);
+        await ftp.cmd('MKD many', 257);
+        for (let i = 0; i < 11; i++) await ftp.store(`many/f${i}`, Buffer.from('x'));
+        await ftp.cmd('RNFR many', 350);
+        assert.match(textOf(await ftp.cmd('RNTO many2', 553)), /more than 10 objects/);
+        assert.equal((await keys('many/')).length, 12, 'nothing moved');
+      });
+    });
+
+    test('FEAT and HELP follow what S3 can do: REST STREAM, no MFMT, no SITE CHMOD', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const feat = textOf(await ftp.cmd('FEAT', 211));
+        assert.match(feat, /REST STREAM/);
+        assert.doesNotMatch(feat, /MFMT/);
+        await ftp.cmd('MFMT 20200101000000 nothing', 502);
+        await ftp.cmd('SITE CHMOD 644 nothing', 502);
+        assert.doesNotMatch(textOf(await ftp.cmd('SITE HELP', 214)), /CHMOD/);
+      });
+    });
+
+    test('a cut upload (no TLS close_notify) → 426; the old object stays, no multipart upload is left', async () => {
+      await admin.send(new PutObjectCommand({ Bucket: bucket, Key: `${home}keep.bin`, Body: 'old content' }));
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        const port = await ftp.epsv();
+        const data = await ftp.openData(port, { tls: ftp.dataTls });
+        await ftp.cmd('STOR keep.bin', 150);
+        await ftp.uploadTruncated(data, randomData(PART + PART / 2)); // one part stored, then cut
+        assert.equal((await ftp.expect()).code, 426);
+        assert.equal((await object('keep.bin')).toString(), 'old content');
+        assert.equal(await openUploads(), 0);
+        await ftp.cmd('NOOP', 200);
+      });
+    });
+
+    test('S3 errors: NoSuchKey → 550, SlowDown retried then 451, a gateway gone mid-RETR → 426 for it alone', async () => {
+      const data = randomData(32 * 1024 * 1024);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.store('stream.bin', data);
+        await ftp.cmd('RETR no-such-object', 550);
+        proxy.slowDown(true);
+        const before = proxy.slowedDown;
+        await ftp.cmd('SIZE stream.bin', 451);
+        assert.ok(proxy.slowedDown - before >= 2, 'the request was retried');
+        proxy.slowDown(false);
+        // RETR: the client reads a little, then the gateway goes away while the rest is in flight.
+        const port = await ftp.epsv();
+        const conn = await ftp.openData(port, { tls: ftp.dataTls });
+        // Paused at the first bytes: the rest waits in the server and the gateway (backpressure).
+        const first = new Promise<void>((resolve) =>
+          conn.stream.once('data', () => {
+            conn.stream.pause();
+            resolve();
+          }),
+        );
+        conn.stream.resume();
+        await ftp.cmd('RETR stream.bin', 150);
+        await withDeadline(first, 60_000, 'the first bytes of RETR');
+        proxy.cut();
+        assert.equal((await ftp.expect()).code, 426);
+        conn.stream.resume();
+        await ftp.cmd('PWD', 257);
+        assert.equal(sha256(await ftp.retrieve('stream.bin')), sha256(data), 'the next transfer works');
+      });
+    });
+
+    test('quotas on an S3 user: at the limit passes, crossing mid-upload is 552 and leaves the old object', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(ts, mode));
+        await ftp.login('quota', 'pw');
+        if (mode === 'explicit') {
+          await ftp.cmd('PBSZ 0', 200);
+          await ftp.cmd('PROT P', 200);
+        }
+        await ftp.cmd('TYPE I', 200);
+        const first = randomData(QUOTA - 1000);
+        assert.equal((await ftp.store('f.bin', first))[1].code, 226);
+        await ftp.store('g.bin', randomData(1000));
+        const port = await ftp.epsv();
+        const conn = await ftp.openData(port, { tls: ftp.dataTls });
+        await ftp.cmd('STOR h.bin', 150);
+        const sent = ftp.uploadClean(conn, randomData(PART + 1)).catch(() => undefined);
+        assert.equal((await ftp.expect()).code, 552);
+        await sent;
+        const quotaHome = `${mode}/quota/`;
+        const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: quotaHome }));
+        assert.deepEqual((r.Contents ?? []).map((o) => o.Key).sort(), [
+          `${quotaHome}f.bin`,
+          `${quotaHome}g.bin`,
+        ]);
+        const uploads = await admin.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: quotaHome }),
+        );
+        assert.equal((uploads.Uploads ?? []).length, 0, 'the refused multipart upload was aborted');
+        assert.deepEqual(await usage.get('quota'), { bytes: QUOTA, files: 2 });
+        await ftp.cmd('DELE g.bin', 250);
+        assert.equal((await ftp.store('h.bin', randomData(1000)))[1].code, 226);
+      });
+    });
+  });
+}

@@ -1,0 +1,118 @@
+// The storage contract over S3Storage against a real Ceph RADOS Gateway, and what is S3's own:
+// prefixes as directories, markers, bounded directory renames, copy-and-append.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { PutObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { storageContract } from '../../src/storage/test-contract.js';
+import { ctx, names, readFile, rejectsKind, source, v } from '../../src/storage/test-support.js';
+import { startCeph, type CephGateway } from '../support/ceph.js';
+
+let ceph: CephGateway;
+let conn: S3Connection;
+let admin: S3Client;
+let bucket: string;
+let prefixes = 0;
+
+before(async () => {
+  ceph = await startCeph();
+  admin = ceph.client();
+  bucket = await ceph.bucket('contract');
+  conn = new S3Connection(
+    s3Settings({
+      endpoint: ceph.endpoint,
+      forcePathStyle: true,
+      accessKeyId: ceph.accessKeyId,
+      secretAccessKey: ceph.secretAccessKey,
+      partSize: 5 * 1024 * 1024,
+      maxRenameObjects: 20,
+    }),
+  );
+});
+after(async () => {
+  conn?.close();
+  await ceph?.stop();
+});
+
+/** A fresh prefix of the shared bucket with `files` put straight through the SDK. */
+async function seeded(files: Record<string, string> = {}, readOnly = false): Promise<S3Storage> {
+  const prefix = `t${++prefixes}/`;
+  const entries = Object.entries(files);
+  for (let i = 0; i < entries.length; i += 32) {
+    await Promise.all(
+      entries
+        .slice(i, i + 32)
+        .map(([p, body]) =>
+          admin.send(
+            new PutObjectCommand({ Bucket: bucket, Key: prefix + p.replace(/^\//, ''), Body: body }),
+          ),
+        ),
+    );
+  }
+  return new S3Storage({ connection: conn, bucket, prefix, readOnly });
+}
+
+storageContract('S3Storage (radosgw)', async (_t, seed = {}) => seeded(seed.files, seed.readOnly));
+
+describe('S3Storage specifics (radosgw)', () => {
+  async function keys(prefix: string): Promise<string[]> {
+    const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+    return (r.Contents ?? []).map((o) => (o.Key ?? '').slice(prefix.length)).sort();
+  }
+
+  it('keeps an emptied directory as a marker, and removes only empty directories', async () => {
+    const s = await seeded({ '/d/f': 'x' });
+    const prefix = `t${prefixes}/`;
+    await s.remove(v('/d/f'), ctx());
+    assert.deepEqual(await names(s, '/'), ['d']);
+    assert.deepEqual(await keys(prefix), ['d/']);
+    await s.mkdir(v('/d/e'), ctx());
+    await rejectsKind(s.removeDir(v('/d'), ctx()), 'not-empty');
+    await s.removeDir(v('/d/e'), ctx());
+    await s.removeDir(v('/d'), ctx());
+    assert.deepEqual(await keys(prefix), []);
+  });
+
+  it('renames a directory with everything below it, and refuses one above maxRenameObjects', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 5; i++) files[`/src/sub/f${i}`] = `content ${i}`;
+    for (let i = 0; i < 21; i++) files[`/big/f${i}`] = 'x';
+    const s = await seeded(files);
+    await s.rename(v('/src'), v('/dst'), ctx());
+    assert.deepEqual(await names(s, '/'), ['big', 'dst']);
+    assert.deepEqual(await names(s, '/dst/sub'), ['f0', 'f1', 'f2', 'f3', 'f4']);
+    assert.equal(await readFile(s, '/dst/sub/f3'), 'content 3');
+    await assert.rejects(s.rename(v('/big'), v('/big2'), ctx()), /more than 20 objects/);
+    assert.equal((await names(s, '/big')).length, 21);
+  });
+
+  it('appends and restarts large objects by copying their start inside S3 (UploadPartCopy)', async () => {
+    const s = await seeded();
+    const six = Buffer.alloc(6 * 1024 * 1024, 'a');
+    await s.write(v('/big'), source(six.toString()), { offset: 0, append: false }, ctx());
+    await s.write(v('/big'), source('tail'), { offset: 0, append: true }, ctx());
+    assert.equal((await s.stat(v('/big'), ctx())).size, six.length + 4);
+    assert.equal(await readFile(s, '/big', six.length - 2), 'aatail');
+    await s.write(v('/big'), source('XY'), { offset: six.length - 1, append: false }, ctx());
+    assert.equal((await s.stat(v('/big'), ctx())).size, six.length + 1);
+    assert.equal(await readFile(s, '/big', six.length - 2), 'aXY');
+  });
+
+  it('reports a missing bucket and wrong credentials as refusals', async () => {
+    await assert.rejects(conn.checkBucket('no-such-bucket-here'), /not-found|no such/);
+    const wrong = new S3Connection(
+      s3Settings({
+        endpoint: ceph.endpoint,
+        forcePathStyle: true,
+        accessKeyId: 'NOPE',
+        secretAccessKey: 'nope',
+      }),
+    );
+    try {
+      await rejectsKind(wrong.checkBucket(bucket), 'permission-denied');
+    } finally {
+      wrong.close();
+    }
+  });
+});

@@ -1,0 +1,136 @@
+/**
+ * A throw-away Ceph RADOS Gateway for the S3 tests: one monitor, one memstore OSD (data in RAM) and
+ * radosgw on 127.0.0.1, started by ceph-cluster.sh in a temp dir on free loopback ports (about 6 s),
+ * with one S3 user. stop() ends the daemons by PID (radosgw, then the OSD, then the monitor: radosgw
+ * hangs on exit without them), waits until they are gone and removes the directory. Install the
+ * packages with `bash scripts/setup-ceph.sh` (as root).
+ */
+import { execFile } from 'node:child_process';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { S3Client } from '@aws-sdk/client-s3';
+import { SUPPORT_DIR } from './clients.js';
+import { readStat } from './proc.js';
+
+export interface CephGateway {
+  readonly endpoint: string;
+  readonly region: 'us-east-1';
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The daemons' PIDs (radosgw, OSD, monitor). */
+  readonly pids: readonly number[];
+  /** An AWS SDK client straight to the gateway (an independent reader for the tests). */
+  client(): S3Client;
+  /** Creates a bucket and returns its name. */
+  bucket(prefix?: string): Promise<string>;
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+const DAEMONS = ['client.rgw.s3', 'osd.0', 'mon.a'] as const;
+
+async function pidsOf(dir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (const name of DAEMONS) {
+    const text = await readFile(path.join(dir, 'run', `${name}.pid`), 'utf8').catch(() => '');
+    const pid = Number(text.trim());
+    if (Number.isInteger(pid) && pid > 0) out.push(pid);
+  }
+  return out;
+}
+
+/** Alive and not a zombie. */
+function alive(pid: number): boolean {
+  const st = readStat(pid);
+  return st !== undefined && st.state !== 'Z';
+}
+
+async function stopPid(pid: number): Promise<void> {
+  if (!alive(pid)) return;
+  process.kill(pid, 'SIGTERM');
+  for (let i = 0; i < 200 && alive(pid); i++) await delay(50); // a daemon's exit has no event here
+  if (alive(pid)) process.kill(pid, 'SIGKILL');
+  for (let i = 0; i < 100 && alive(pid); i++) await delay(50);
+}
+
+export async function startCeph(opts: { memBytes?: number } = {}): Promise<CephGateway> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ceph-'));
+  const [mon2, mon1, port] = [await freePort(), await freePort(), await freePort()];
+  const accessKeyId = `FERRY${randomBytes(6).toString('hex').toUpperCase()}`;
+  const secretAccessKey = randomBytes(24).toString('base64url');
+  const memBytes = opts.memBytes ?? 2 * 1024 ** 3;
+  const stop = async (): Promise<void> => {
+    for (const pid of await pidsOf(dir)) await stopPid(pid);
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'bash',
+        [
+          path.join(SUPPORT_DIR, 'ceph-cluster.sh'),
+          dir,
+          String(mon2),
+          String(mon1),
+          String(port),
+          accessKeyId,
+          secretAccessKey,
+          String(memBytes),
+        ],
+        { timeout: 240_000, maxBuffer: 4 * 1024 * 1024 },
+        (err, _stdout, stderr) =>
+          err ? reject(new Error(`starting Ceph failed: ${err.message}\n${stderr}`)) : resolve(),
+      );
+    });
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const endpoint = `http://127.0.0.1:${port}`;
+  const clients: S3Client[] = [];
+  const client = (): S3Client => {
+    const c = new S3Client({
+      endpoint,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId, secretAccessKey },
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+    clients.push(c);
+    return c;
+  };
+  let buckets = 0;
+  return {
+    endpoint,
+    region: 'us-east-1',
+    accessKeyId,
+    secretAccessKey,
+    pids: await pidsOf(dir),
+    client,
+    async bucket(prefix = 'ferry') {
+      const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
+      const name = `${prefix}-${process.pid}-${++buckets}`;
+      await client().send(new CreateBucketCommand({ Bucket: name }));
+      return name;
+    },
+    async stop() {
+      for (const c of clients.splice(0)) c.destroy();
+      await stop();
+    },
+  };
+}
