@@ -84,6 +84,20 @@ export const configSchema = z
     workers: z.number().int().min(1).max(1024).optional(),
     defender: defenderSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+    /** The admin HTTP listener (metrics, health); off unless set. */
+    admin: z
+      .object({
+        listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9900'),
+        token: z.string().min(16, 'at least 16 characters').optional(),
+      })
+      .strict()
+      .optional(),
+    /** Transfer log in the xferlog format (wu-ftpd, vsftpd). */
+    xferlog: z.string().min(1).optional(),
+    /** Started as root: become this user once the ports are bound. */
+    runAs: z.string().min(1).optional(),
+    /** Serve as root (without runAs); refused otherwise. */
+    allowRoot: z.boolean().optional(),
   })
   .strict();
 
@@ -131,6 +145,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     })),
     users: c.users?.map((u) => toAccount(u, base)),
     accounts: c.accounts && { file: path.resolve(base, c.accounts.file) },
+    xferlog: abs(c.xferlog),
   };
 }
 
@@ -142,6 +157,19 @@ export function dataDirOf(flag: string | undefined, config: FileConfig): string 
 /** The users file: the config's `accounts.file`, else <dataDir>/users.yaml. */
 export function usersFileOf(dataDirFlag: string | undefined, config: FileConfig): string {
   return config.accounts?.file ?? path.join(dataDirOf(dataDirFlag, config), 'users.yaml');
+}
+
+/** `HOST:PORT` or `[IPv6]:PORT` (the admin listener). */
+export function parseHostPort(text: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${what}: expected HOST:PORT like 127.0.0.1:9900, got "${text}".`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
 }
 
 export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {

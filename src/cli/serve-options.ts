@@ -36,6 +36,10 @@ export interface ServeFlags {
   dataDir?: string;
   logLevel?: string;
   workers?: string;
+  adminListen?: string;
+  xferlog?: string;
+  runAs?: string;
+  allowRoot?: boolean;
 }
 
 /** Who may log in and where each one lives (for the banner). */
@@ -46,6 +50,8 @@ export interface ServeUsers {
   file: UsersFileStore;
   /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
   entries: UserEntry[];
+  /** --user's logins (and the generated one), hashed once: a reload keeps them. */
+  fromFlags: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
   /** The login made up for this run when none was configured. */
   generated?: { name: string; password: string };
@@ -70,6 +76,8 @@ export async function serveSetup(
   config: FileConfig,
   given?: UserEntry[],
   logger?: Logger,
+  /** A reload: the running setup, whose --user logins (and generated one) are kept. */
+  running?: ServeUsers,
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -99,7 +107,9 @@ export async function serveSetup(
       throw new FerryError('ERR_USAGE', (err as Error).message);
     },
   );
-  const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
+  const users = given
+    ? await usersOf(given, file, given)
+    : await usersFrom(flags, config, root, file, running);
   for (const [i, u] of (config.users ?? []).entries())
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
   if (flags.user.length > 0 || users.generated)
@@ -196,8 +206,17 @@ async function usersFrom(
   config: FileConfig,
   root: string,
   file: UsersFileStore,
+  running?: ServeUsers,
 ): Promise<ServeUsers> {
-  const entries: Account[] = [...(config.users ?? [])];
+  const configured: Account[] = [...(config.users ?? [])];
+  if (running) {
+    const kept = running.fromFlags.filter((e) => e.username !== running.generated?.name);
+    const entries = [...configured, ...kept];
+    if (entries.length > 0 || file.size > 0 || !running.generated) return usersOf(entries, file, kept);
+    // Still nobody configured: the login made up at start stays the same.
+    return usersOf(running.entries, file, running.fromFlags, running.generated);
+  }
+  const fromFlags: UserEntry[] = [];
   for (const spec of flags.user) {
     const i = spec.indexOf(':');
     if (i <= 0)
@@ -205,28 +224,29 @@ async function usersFrom(
         'ERR_USAGE',
         `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
       );
-    entries.push({
+    fromFlags.push({
       username: spec.slice(0, i),
       passwordHash: await hashPassword(spec.slice(i + 1)),
       home: root,
     });
   }
   let generated: ServeUsers['generated'];
-  if (entries.length === 0 && file.size === 0) {
+  if (configured.length + fromFlags.length === 0 && file.size === 0) {
     // No users configured: one login for this run, printed once for the operator.
     generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
-    entries.push({
+    fromFlags.push({
       username: generated.name,
       passwordHash: await hashPassword(generated.password),
       home: root,
     });
   }
-  return usersOf(entries, file, generated);
+  return usersOf([...configured, ...fromFlags], file, fromFlags, generated);
 }
 
 async function usersOf(
   entries: UserEntry[],
   file: UsersFileStore,
+  fromFlags: UserEntry[],
   generated?: ServeUsers['generated'],
 ): Promise<ServeUsers> {
   const fixed = new UserTable(entries); // validates them
@@ -236,5 +256,5 @@ async function usersOf(
     readOnly: e.readOnly ?? false,
   }));
   const authenticator = new AccountAuthenticator([fixed, file]);
-  return { authenticator, file, entries, homes, ...(generated ? { generated } : {}) };
+  return { authenticator, file, entries, fromFlags, homes, ...(generated ? { generated } : {}) };
 }

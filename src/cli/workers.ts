@@ -2,7 +2,12 @@ import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
 import { FerryError } from '../errors.js';
-import { receiveInit, serveAsWorker, type PrimaryChannel } from '../server/cluster/worker.js';
+import {
+  receiveInit,
+  serveAsWorker,
+  type PrimaryChannel,
+  type WorkerHooks,
+} from '../server/cluster/worker.js';
 import type { FerryServer } from '../server/server.js';
 
 /** Set by the primary in each worker's environment: the worker's position, 1..N. */
@@ -40,12 +45,12 @@ export async function receiveUsers(): Promise<UserEntry[]> {
 }
 
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
-export async function runWorker(server: FerryServer): Promise<void> {
+export async function runWorker(server: FerryServer, hooks?: WorkerHooks): Promise<void> {
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
   process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
-  await serveAsWorker(server, process as PrimaryChannel);
+  await serveAsWorker(server, process as PrimaryChannel, hooks);
   process.exit(0);
 }

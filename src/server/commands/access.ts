@@ -38,6 +38,7 @@ export const accessCommands: AnyCommandSpec[] = [
         refused = `too many sessions (maxSessions ${outcome.principal.maxSessions})`;
       }
       if (!outcome.ok || refused !== undefined) {
+        ctx.metrics.logins.inc({ result: 'failure' });
         const failures = session.loginFailed();
         // The client gets the same reply whatever the reason (no user enumeration); the log the truth.
         logger.warn({ user: username, failures, reason: refused }, 'login failed');
@@ -51,6 +52,7 @@ export const accessCommands: AnyCommandSpec[] = [
         return reply(Code.NotLoggedIn, 'Login incorrect.');
       }
       session.loginSucceeded(outcome.principal, options.storageFor(outcome.principal));
+      ctx.metrics.logins.inc({ result: 'success' });
       logger.info({ user: username }, 'login');
       return reply(Code.LoggedIn, 'Login successful.');
     },
