@@ -172,6 +172,11 @@ export function parseHostPort(text: string, what: string): { host: string; port:
   return { host: m[1] ?? m[2] ?? '', port };
 }
 
+/** Where quota usage is kept: next to the data dir's other state, whatever file the users are in. */
+export function usageFileOf(dataDir: string): string {
+  return path.join(dataDir, 'usage.json');
+}
+
 export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {
   const m = /^(\d+)-(\d+)$/.exec(text);
   const portMin = Number(m?.[1]);

@@ -8,11 +8,15 @@ import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
+import { UsageFile } from '../auth/usage-file.js';
 import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
-import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
+import { withLimits, type LimitsContext } from '../storage/limited.js';
+import { QuotaBook } from '../storage/quota.js';
+import { RateBuckets } from '../storage/throttle.js';
+import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
@@ -62,6 +66,8 @@ export interface ServeSetup {
   options: Omit<ServerOptions, 'logger'>;
   users: ServeUsers;
   host: string;
+  /** Quota bookkeeping and rate buckets: kept across reloads, so uploads in flight stay counted. */
+  limits: LimitsContext;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
 }
@@ -76,8 +82,8 @@ export async function serveSetup(
   config: FileConfig,
   given?: UserEntry[],
   logger?: Logger,
-  /** A reload: the running setup, whose --user logins (and generated one) are kept. */
-  running?: ServeUsers,
+  /** A reload: the running setup, whose --user logins (and generated one) and limits are kept. */
+  running?: Pick<ServeSetup, 'users' | 'limits'>,
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -109,7 +115,7 @@ export async function serveSetup(
   );
   const users = given
     ? await usersOf(given, file, given)
-    : await usersFrom(flags, config, root, file, running);
+    : await usersFrom(flags, config, root, file, running?.users);
   for (const [i, u] of (config.users ?? []).entries())
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
   if (flags.user.length > 0 || users.generated)
@@ -117,11 +123,16 @@ export async function serveSetup(
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
+  // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
+  const limits: LimitsContext = running?.limits ?? {
+    usage: new QuotaBook(new UsageFile(usageFileOf(dataDir))),
+    rates: new RateBuckets(),
+  };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p) }),
+    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
@@ -181,7 +192,7 @@ export async function serveSetup(
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };
-  return { options, users, host, explain };
+  return { options, users, host, limits, explain };
 }
 
 async function requireDirectory(dir: string, what: string): Promise<void> {

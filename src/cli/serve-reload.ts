@@ -57,7 +57,7 @@ export async function reloadConfiguration(
   try {
     const config = flags.config ? await loadConfig(flags.config) : {};
     const users = ctx.worker && Array.isArray(given) ? given : undefined;
-    const setup = await serveSetup(flags, config, users, logger, running.setup.users);
+    const setup = await serveSetup(flags, config, users, logger, running.setup);
     let restart: string[];
     try {
       ({ restartNeeded: restart } = await server.reconfigure({ ...setup.options, ...ctx.extra }));
