@@ -112,6 +112,7 @@ export class FerryServer {
       { files: next.certificates, dataDir: next.dataDir },
       { minVersion: next.minVersion },
     );
+    this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.checks.setLimits(checkLimits(next));
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
