@@ -40,16 +40,30 @@ async function configText(o: {
   return `users:\n${users.join('')}maxSessionsPerAddress: ${o.perAddress}\npassiveAddress: ${o.pasv}\n${o.extra ?? ''}`;
 }
 
-/** Connected over implicit FTPS and logged in as `user`, or the reply that refused it. */
-async function login(r: ServeProcess, user: string, password: string): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+/**
+ * Connected over implicit FTPS from `from` and logged in as `user`. Each check below connects from
+ * an address of its own: the per-address limit counts a closed session until the primary hears of
+ * it, so reusing an address would race with that.
+ */
+async function login(r: ServeProcess, user: string, password: string, from = '127.0.0.1'): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({
+    host: '127.0.0.1',
+    port: r.implicitPort,
+    implicit: true,
+    localAddress: from,
+  });
   await ftp.expect(220);
   await ftp.login(user, password);
   return ftp;
 }
 
-async function loginRefused(r: ServeProcess, user: string, password: string): Promise<string> {
-  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+async function loginRefused(r: ServeProcess, user: string, password: string, from: string): Promise<string> {
+  const ftp = await RawFtp.connect({
+    host: '127.0.0.1',
+    port: r.implicitPort,
+    implicit: true,
+    localAddress: from,
+  });
   try {
     await ftp.expect(220);
     await ftp.cmd(`USER ${user}`, 331);
@@ -118,10 +132,8 @@ test('SIGHUP: new users, limits and passive address apply while a session runs; 
       await third.close();
     }
     await r.waitForLog((l) => l.msg === 'connection refused: too many sessions', 'third connection refused');
-    await bob.quit();
-    open.pop();
-    assert.match(await loginRefused(r, 'alice', 'old-pw'), /Login incorrect/);
-    const alice = await login(r, 'alice', 'new-pw');
+    assert.match(await loginRefused(r, 'alice', 'old-pw', '127.0.0.2'), /Login incorrect/);
+    const alice = await login(r, 'alice', 'new-pw', '127.0.0.3');
     open.push(alice);
     await alice.cmd('NOOP', 200);
 
@@ -132,8 +144,17 @@ test('SIGHUP: new users, limits and passive address apply while a session runs; 
     const failed = await reloaded(r, from, /configuration reload failed/);
     assert.match(String(failed.err), /maxSessionsPerAddress/);
     await running.cmd('NOOP', 200);
-    await open.pop()?.quit();
-    const again = await login(r, 'bob', 'bob-pw');
+    // A certificate that cannot be read: refused as a whole too (the primary checks before any worker).
+    await writeFile(
+      config,
+      (await configText({ users: [['carol', 'carol-pw']], perAddress: 10, pasv: '127.0.0.7' })) +
+        `certificates:\n  - { cert: ${path.join(dir, 'missing.crt')}, key: ${path.join(dir, 'missing.key')} }\n`,
+    );
+    from = r.log.length;
+    r.child.kill('SIGHUP');
+    await reloaded(r, from, /configuration reload failed/);
+    assert.match(await loginRefused(r, 'carol', 'carol-pw', '127.0.0.4'), /Login incorrect/);
+    const again = await login(r, 'bob', 'bob-pw', '127.0.0.5');
     open.push(again);
     assert.match(textOf(await again.cmd('PASV', 227)), /\(127,0,0,9,/);
   } finally {

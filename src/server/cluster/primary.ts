@@ -156,7 +156,7 @@ export class ClusterPrimary {
    * reloadWorkers() next so that every worker takes the rest. Throws, changing nothing, when the
    * options are not valid.
    */
-  reconfigure(options: ServerOptions): { restartNeeded: string[] } {
+  async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     const running = this.options;
     const resolved = resolveOptions({
       ...options,
@@ -164,6 +164,12 @@ export class ClusterPrimary {
       metrics: running.metrics,
     });
     const next = applicable(running, resolved);
+    // The workers load the certificates; a file they would refuse is refused here first, so that a
+    // bad reload changes nothing anywhere.
+    await new CertificateStore(
+      { files: next.certificates, dataDir: next.dataDir },
+      { minVersion: next.minVersion },
+    ).load();
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.options = next;
