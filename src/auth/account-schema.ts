@@ -74,7 +74,8 @@ export const accountSchema = z
         const out: Record<string, string> = {};
         for (const [dir, host] of Object.entries(folders)) {
           const d = parsed(parseVirtualDir)(dir, ctx);
-          if (typeof d === 'string') out[d] = host;
+          if (d === '/') ctx.addIssue({ code: 'custom', message: '/ is the home; mount folders below it' });
+          else if (typeof d === 'string') out[d] = host;
         }
         return out;
       })

@@ -27,9 +27,9 @@ export interface Account {
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
-  // Stored and validated, not yet enforced (later parts of issue 9):
-  /** Virtual folder → host directory. */
+  /** Virtual folders: virtual path (never `/`) → host directory mounted there (storage/mounts.ts). */
   folders?: Readonly<Record<string, string>>;
+  // Stored and validated, not yet enforced (later parts of issue 9):
   /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
   clientCerts?: readonly string[];
 }

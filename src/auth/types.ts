@@ -48,6 +48,11 @@ export interface Principal {
    */
   home: string;
   readOnly: boolean;
+  /**
+   * Virtual folders: virtual path → where the folder's files live, in the same terms as `home`
+   * (opaque to the server, read only by `storageFor`).
+   */
+  folders?: Readonly<Record<string, string>>;
   /** Permissions by virtual directory; the longest covering rule wins (see permissionsAt). */
   permissions?: PermissionRules;
   /** Concurrent sessions allowed for this user (undefined or 0: no limit). */

@@ -12,13 +12,13 @@ import { UsageFile } from '../auth/usage-file.js';
 import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
-import { LocalStorage } from '../storage/local.js';
 import { withLimits, type LimitsContext } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { userTree } from './user-storage.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -116,8 +116,11 @@ export async function serveSetup(
   const users = given
     ? await usersOf(given, file, given)
     : await usersFrom(flags, config, root, file, running?.users);
-  for (const [i, u] of (config.users ?? []).entries())
+  for (const [i, u] of (config.users ?? []).entries()) {
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    for (const [at, dir] of Object.entries(u.folders ?? {}))
+      await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+  }
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -132,7 +135,8 @@ export async function serveSetup(
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
+    // The quota counts the home and the folders together (usage per user).
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p)), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

@@ -8,10 +8,10 @@ import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { editUsersFile, readUsersFile } from '../auth/users-file.js';
 import { FerryError } from '../errors.js';
-import { LocalStorage } from '../storage/local.js';
 import { scanUsage } from '../storage/quota.js';
 import { dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { newPassword } from './password-input.js';
+import { userTree } from './user-storage.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
 interface FileFlags {
@@ -88,15 +88,17 @@ export function registerUsers(program: Command): void {
     .option('--enabled', 'allow logins again')
     .action(async (name: string, f: AccountFlags & FileFlags) => {
       const file = await usersFile(f);
-      const quotaAdded = await editUsersFile(file, async (accounts) => {
+      const stale = await editUsersFile(file, async (accounts) => {
         const a = accounts.get(name);
         if (!a) throw unknownUser(name, file);
         const had = hasQuota(a);
+        const tree = JSON.stringify([a.home, a.folders]);
         await applyAccountFlags(a, f);
-        return !had && hasQuota(a);
+        return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
       });
-      // Usage is tracked only under a quota: a record from an earlier quota may be stale.
-      if (quotaAdded) await (await usageFile(f)).forget(name);
+      // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
+      // than the user has now, is stale (the next upload counts again).
+      if (stale) await (await usageFile(f)).forget(name);
       say(`updated ${name} in ${file}`);
     });
 
@@ -154,12 +156,12 @@ export function registerUsers(program: Command): void {
     users
       .command('rescan')
       .argument('<name>')
-      .description("recount the bytes and files under the user's home (the quota usage)"),
+      .description("recount the bytes and files under the user's home and folders (the quota usage)"),
   ).action(async (name: string, f: FileFlags) => {
     const file = await usersFile(f);
     const a = (await readUsersFile(file)).get(name);
     if (!a) throw unknownUser(name, file);
-    const storage = new LocalStorage({ root: a.home });
+    const storage = userTree(a); // the home and its folders, as the quota counts them
     const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
     await (await usageFile(f)).set(name, usage);
     say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
@@ -208,7 +210,7 @@ function describe(a: Account, usage: StoredUsage | undefined): string[] {
       Object.entries(a.folders ?? {})
         .map(([d, h]) => `${d}=${h}`)
         .join('  ') || 'none'
-    }${a.folders ? pending : ''}`,
+    }`,
     `client certs    ${a.clientCerts?.join(', ') ?? 'none'}${a.clientCerts ? pending : ''}`,
   ];
 }

@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import type { Principal } from '../auth/types.js';
 import { FerryError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code } from '../protocol/codes.js';
@@ -149,6 +150,18 @@ export class ControlConnection {
   }
 
   /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
+  /** The account changed: the next commands use its new permissions, limits and folders. */
+  private follow(p: Principal): void {
+    try {
+      this.session.principalChanged(p, this.rt.options.storageFor);
+      this.logger.info({ user: p.username }, 'session follows the changed account');
+    } catch (err) {
+      // The storage for the new settings cannot be made: the session must not go on with the old.
+      this.logger.warn({ user: p.username, err }, 'changed account unusable');
+      void this.revoke();
+    }
+  }
+
   private async revoke(): Promise<void> {
     if (this.quitting || this.channel.isClosed) return;
     this.quitting = true;
@@ -492,7 +505,7 @@ export class ControlConnection {
         this.leaveAccount();
         const handle: LoggedInSession = {
           revoke: () => void this.revoke(),
-          update: (p) => session.principalChanged(p, rt.options.storageFor),
+          update: (p) => this.follow(p),
         };
         if (!(await rt.logins.enter(principal, handle, () => this.channel.isClosed))) return false;
         this.account = { username: principal.username, handle };

@@ -92,7 +92,10 @@ export const fileCommands: AnyCommandSpec[] = [
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
       const p = ctx.files().resolve(path);
-      await ctx.files().storage.stat(p, ctx.files().context());
+      const st = await ctx.files().storage.stat(p, ctx.files().context());
+      // Refused here, at the first command of the pair, like a missing permission.
+      if (st.mount)
+        throw new StorageError('mount-point', `${p} is (or holds) a virtual folder: it cannot be renamed.`);
       ctx.session.setRenameFrom(p);
       return reply(Code.PendingFurtherInfo, 'Ready for RNTO.');
     },
