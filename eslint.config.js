@@ -8,12 +8,13 @@ import globals from 'globals';
  * `no-restricted-imports` replaces an earlier one's.
  */
 const LAYERS = {
-  tls: ['server', 'client', 'cli', 'storage', 'auth'],
-  storage: ['server', 'client', 'cli'],
-  auth: ['server', 'client', 'cli'],
-  db: ['server', 'client', 'cli'],
-  server: ['client', 'cli'],
-  client: ['server', 'cli'],
+  tls: ['server', 'client', 'cli', 'storage', 'auth', 'admin'],
+  storage: ['server', 'client', 'cli', 'admin'],
+  auth: ['server', 'client', 'cli', 'admin'],
+  db: ['server', 'client', 'cli', 'admin'],
+  server: ['client', 'cli', 'admin'],
+  client: ['server', 'cli', 'admin'],
+  admin: ['server', 'client', 'cli', 'storage', 'auth', 'tls', 'db'],
   cli: [],
 };
 const into = (dirs) => `^(\\.\\./)+(${dirs.join('|')})(/|\\.js$)`;

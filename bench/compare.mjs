@@ -57,6 +57,7 @@ async function startFerry(w, port, dataDir) {
   const args = [
     path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
     'serve',
+    '--allow-root', // the harness runs as root
     '--root',
     path.join(w, 'data'),
     '--listen',

@@ -1,5 +1,7 @@
 export { FerryServer, type ListeningAddresses } from './server/server.js';
-export { type ServerOptions, type ListenerOptions } from './server/options.js';
+export { type ServerOptions, type ListenerOptions, type TransferRecord } from './server/options.js';
+export { formatXferlog } from './server/xferlog.js';
+export { AdminServer, type AdminOptions, type AdminSource } from './admin/admin-server.js';
 export {
   FerryError,
   StorageError,

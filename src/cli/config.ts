@@ -107,6 +107,20 @@ export const configSchema = z
     /** The default storage of homes (README, "Object storage"). */
     storage: storageSchema.optional(),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'silent']).optional(),
+    /** The admin HTTP listener (metrics, health); off unless set. */
+    admin: z
+      .object({
+        listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9900'),
+        token: z.string().min(16, 'at least 16 characters').optional(),
+      })
+      .strict()
+      .optional(),
+    /** Transfer log in the xferlog format (wu-ftpd, vsftpd). */
+    xferlog: z.string().min(1).optional(),
+    /** Started as root: become this user once the ports are bound. */
+    runAs: z.string().min(1).optional(),
+    /** Serve as root (without runAs); refused otherwise. */
+    allowRoot: z.boolean().optional(),
   })
   .strict();
 
@@ -160,6 +174,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       ...c.accounts,
       file: c.accounts.file === undefined ? undefined : path.resolve(base, c.accounts.file),
     },
+    xferlog: abs(c.xferlog),
   };
 }
 
@@ -176,6 +191,19 @@ export function usersFileOf(dataDirFlag: string | undefined, config: FileConfig)
 /** PostgreSQL when configured: the config's accounts.postgres, else FERRY_DATABASE_URL. */
 export function databaseUrlOf(config: FileConfig): string | undefined {
   return config.accounts?.postgres ?? (process.env['FERRY_DATABASE_URL'] || undefined);
+}
+
+/** `HOST:PORT` or `[IPv6]:PORT` (the admin listener). */
+export function parseHostPort(text: string, what: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535) {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${what}: expected HOST:PORT like 127.0.0.1:9900, got "${text}".`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
 }
 
 /** Where quota usage is kept: next to the data dir's other state, whatever file the users are in. */

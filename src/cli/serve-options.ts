@@ -13,7 +13,7 @@ import type { PgAccounts } from '../db/accounts.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
-import { withLimits } from '../storage/limited.js';
+import { withLimits, type LimitsContext } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { openServingState, type ServingState } from './shared-state.js';
@@ -51,6 +51,10 @@ export interface ServeFlags {
   dataDir?: string;
   logLevel?: string;
   workers?: string;
+  adminListen?: string;
+  xferlog?: string;
+  runAs?: string;
+  allowRoot?: boolean;
 }
 
 /** Who may log in and where each one lives (for the banner). */
@@ -63,6 +67,8 @@ export interface ServeUsers {
   stored: number;
   /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
   entries: UserEntry[];
+  /** --user's logins (and the generated one), hashed once: a reload keeps them. */
+  fromFlags: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
   /** The login made up for this run when none was configured. */
   generated?: { name: string; password: string };
@@ -75,10 +81,14 @@ export interface ServeSetup {
   /** PostgreSQL, when the accounts are there: shared by the nodes (close it after the server). */
   shared?: ServingState;
   host: string;
+  /** Quota bookkeeping and rate buckets: kept across reloads, so uploads in flight stay counted. */
+  limits: LimitsContext;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
   /** Releases what the storage holds (the S3 client's sockets); after the server closed. */
   close(): void;
+  /** The AWS_* environment the S3 storage was set up with (a reload uses it again). */
+  env: AwsEnv;
 }
 
 /**
@@ -91,7 +101,9 @@ export async function serveSetup(
   config: FileConfig,
   given?: UserEntry[],
   logger?: Logger,
-  env: AwsEnv = {},
+  /** The AWS_* environment (S3 credentials), and, for a reload, the running setup: its --user logins
+   * (and generated one), limits and shared state are kept. */
+  extra: { env?: AwsEnv; running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env'> } = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -116,8 +128,15 @@ export async function serveSetup(
     }
   }
   const pasv = flags.pasvPorts ?? config.passivePorts;
+  const running = extra.running;
+  const env = extra.env ?? running?.env ?? {};
   const url = databaseUrlOf(config);
-  const shared = url ? await openServingState(url, logger ?? silentLogger) : undefined;
+  // A reload keeps the database connections (the URL is a restart setting).
+  const shared = running
+    ? running.shared
+    : url
+      ? await openServingState(url, logger ?? silentLogger)
+      : undefined;
   const file = shared
     ? shared.accounts
     : await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch((err: unknown) => {
@@ -125,8 +144,8 @@ export async function serveSetup(
       });
   const offline = { offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000 };
   const users = given
-    ? await usersOf(given, file, offline)
-    : await usersFrom(flags, config, root, file, offline);
+    ? await usersOf(given, file, offline, given)
+    : await usersFrom(flags, config, root, file, offline, running?.users);
   const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`);
   const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
   for (const [i, u] of (config.users ?? []).entries()) {
@@ -147,8 +166,10 @@ export async function serveSetup(
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
-  const ledger = shared ? shared.usage : new UsageFile(usageFileOf(dataDir));
-  const limits = { usage: new QuotaBook(ledger), rates: new RateBuckets() };
+  const limits: LimitsContext = running?.limits ?? {
+    usage: new QuotaBook(shared ? shared.usage : new UsageFile(usageFileOf(dataDir))),
+    rates: new RateBuckets(),
+  };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
@@ -220,7 +241,16 @@ export async function serveSetup(
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };
-  return { options, users, host, explain, close: () => storage.close(), ...(shared ? { shared } : {}) };
+  return {
+    options,
+    users,
+    host,
+    limits,
+    env,
+    explain,
+    close: () => storage.close(),
+    ...(shared ? { shared } : {}),
+  };
 }
 
 async function requireDirectory(dir: string, what: string): Promise<void> {
@@ -249,8 +279,18 @@ async function usersFrom(
   root: string,
   file: Store,
   cache: LoginCacheOptions,
+  running?: ServeUsers,
 ): Promise<ServeUsers> {
-  const entries: Account[] = [...(config.users ?? [])];
+  const configured: Account[] = [...(config.users ?? [])];
+  if (running) {
+    const kept = running.fromFlags.filter((e) => e.username !== running.generated?.name);
+    const entries = [...configured, ...kept];
+    if (entries.length > 0 || (await file.all()).length > 0 || !running.generated)
+      return usersOf(entries, file, cache, kept);
+    // Still nobody configured: the login made up at start stays the same.
+    return usersOf(running.entries, file, cache, running.fromFlags, running.generated);
+  }
+  const fromFlags: UserEntry[] = [];
   for (const spec of flags.user) {
     const i = spec.indexOf(':');
     if (i <= 0)
@@ -258,29 +298,30 @@ async function usersFrom(
         'ERR_USAGE',
         `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
       );
-    entries.push({
+    fromFlags.push({
       username: spec.slice(0, i),
       passwordHash: await hashPassword(spec.slice(i + 1)),
       home: root,
     });
   }
   let generated: ServeUsers['generated'];
-  if (entries.length === 0 && (await file.all()).length === 0) {
+  if (configured.length + fromFlags.length === 0 && (await file.all()).length === 0) {
     // No users configured: one login for this run, printed once for the operator.
     generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
-    entries.push({
+    fromFlags.push({
       username: generated.name,
       passwordHash: await hashPassword(generated.password),
       home: root,
     });
   }
-  return usersOf(entries, file, cache, generated);
+  return usersOf([...configured, ...fromFlags], file, cache, fromFlags, generated);
 }
 
 async function usersOf(
   entries: UserEntry[],
   file: Store,
   cache: LoginCacheOptions,
+  fromFlags: UserEntry[],
   generated?: ServeUsers['generated'],
 ): Promise<ServeUsers> {
   const fixed = new UserTable(entries); // validates them
@@ -297,6 +338,7 @@ async function usersOf(
     store,
     stored: stored.length,
     entries,
+    fromFlags,
     homes,
     ...(generated ? { generated } : {}),
   };

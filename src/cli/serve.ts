@@ -1,3 +1,4 @@
+import { chown } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import type { ServerOptions } from '../server/options.js';
@@ -10,6 +11,12 @@ import { createServerLogger } from './log-destination.js';
 import type { Logger } from '../logger.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { AdminServer } from '../admin/admin-server.js';
+import { parseHostPort } from './config.js';
+import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
+import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
+import { XferlogFile } from './xferlog-file.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -44,6 +51,10 @@ export function registerServe(program: Command): void {
       '--workers <n>',
       'worker processes sharing the listeners (default: one per core; 1 = one process)',
     )
+    .option('--admin-listen <host:port>', 'admin HTTP listener: /metrics, /healthz, /readyz (default: off)')
+    .option('--xferlog <file>', 'transfer log in the xferlog format (wu-ftpd, vsftpd)')
+    .option('--run-as <user>', 'started as root: become this user once the ports are bound')
+    .option('--allow-root', 'serve as root (refused otherwise, unless --run-as is given)')
     .action(async (flags: ServeFlags) => {
       await serve(flags);
     });
@@ -54,9 +65,27 @@ async function serve(flags: ServeFlags): Promise<void> {
   const config = flags.config ? await loadConfig(flags.config) : {};
   const worker = workerIndex();
   const workers = workerCount(flags.workers, config.workers);
+  const runAsName = flags.runAs ?? config.runAs;
+  const runAs = runAsName
+    ? lookupUser(runAsName, flags.runAs ? '--run-as' : `${flags.config}: runAs`)
+    : undefined;
+  checkRootPolicy(runAs, flags.allowRoot ?? config.allowRoot ?? false, flags.runAs ? '--run-as' : 'runAs');
+  // The run-as user keeps its files (certificate, users, bans) in its own ~/.ferry by default.
+  if (runAs && flags.dataDir === undefined && config.dataDir === undefined)
+    flags = { ...flags, dataDir: path.join(runAs.home, '.ferry') };
+  const adminListen = flags.adminListen ?? config.admin?.listen;
+  const admin = adminListen
+    ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)
+    : undefined;
   // Workers get the logins from the primary: the same ones everywhere (a generated password too).
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
+  // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own.
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const xferlogPath = flags.xferlog ?? config.xferlog;
+  const xferlog = xferlogPath ? new XferlogFile(path.resolve(xferlogPath), logger) : undefined;
+  const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const aws = {
     AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
@@ -65,12 +94,30 @@ async function serve(flags: ServeFlags): Promise<void> {
     AWS_REGION: process.env.AWS_REGION,
     AWS_ENDPOINT_URL_S3: process.env.AWS_ENDPOINT_URL_S3,
   };
-  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, aws);
+  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, {
+    env: aws,
+  });
   const host = setup.host;
-  const options: ServerOptions = { ...setup.options, logger };
+  const options: ServerOptions = { ...setup.options, ...extra };
+  let running: Running = { config, setup };
   let server: FerryServer | ClusterPrimary;
   try {
-    if (worker) return await runWorker(new FerryServer(options), setup.shared);
+    if (worker) {
+      const ferry = new FerryServer(options);
+      const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true };
+      const shared = setup.shared;
+      return await runWorker(ferry, {
+        ...(shared ? { sessions: shared.sessions, close: () => shared.close() } : {}),
+        beforeReady: () => runAs && dropPrivileges(runAs),
+        reload: async (data) => {
+          if (data === undefined) return ferry.reloadCertificates();
+          const next = await reloadConfiguration(ctx, running, data);
+          if (next === running) throw new Error('the configuration was not reloaded (see the log)');
+          running = next;
+          return ferry.fingerprints;
+        },
+      });
+    }
     server =
       workers > 1
         ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })
@@ -80,7 +127,28 @@ async function serve(flags: ServeFlags): Promise<void> {
   } catch (err) {
     throw setup.explain(err);
   }
-  const started = await server.listen();
+
+  let state: 'starting' | 'ready' | 'stopping' = 'starting';
+  const ferry = server;
+  const adminServer = admin
+    ? await AdminServer.open(
+        { ...admin, token: config.admin?.token, logger },
+        {
+          metrics: async () => {
+            const r = ferry instanceof ClusterPrimary ? await ferry.clusterMetrics() : registry;
+            return { text: await r.metrics(), contentType: r.contentType };
+          },
+          accepting: () => ferry.accepting,
+          ready: () => state === 'ready',
+        },
+      )
+    : undefined;
+  const started = await server.listen().catch(async (err: unknown) => {
+    await adminServer?.close();
+    throw err;
+  });
+  if (runAs) await becomeRunAsUser(runAs, setup.options.tls?.dataDir, xferlog);
+  state = 'ready';
 
   const sweep = new AbortController();
   const hostHomes = setup.users.homes.filter((u) => u.home !== '' && !u.home.startsWith('s3://'));
@@ -89,6 +157,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   let stopping = false;
   const stop = (signal: string): void => {
     sweep.abort();
+    state = 'stopping';
     if (stopping) {
       server.destroy();
       return;
@@ -96,18 +165,23 @@ async function serve(flags: ServeFlags): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     void server.close().then(async () => {
-      await setup.users.store.close();
-      await setup.shared?.close();
-      setup.close();
+      await adminServer?.close();
+      await xferlog?.close();
+      await running.setup.users.store.close();
+      await running.setup.shared?.close();
+      running.setup.close();
       process.exit(0);
     });
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  // Reloads run one after the other: a second SIGHUP waits for the first to finish.
+  const ctx: ReloadContext = { flags, server, logger, extra, xferlog };
+  let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
-    server
-      .reloadCertificates()
-      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'certificate reload failed'));
+    reloading = reloading.then(async () => {
+      running = await reloadConfiguration(ctx, running);
+    });
   });
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
@@ -120,10 +194,29 @@ async function serve(flags: ServeFlags): Promise<void> {
   );
   if (server instanceof ClusterPrimary)
     lines.push(`  workers   ${workers} processes (pids ${server.workerPids.join(', ')})`);
+  if (adminServer) {
+    const a = adminServer.address;
+    const where = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    lines.push(`  admin     http://${where}:${a.port}/metrics  (/healthz, /readyz)`);
+  }
+  if (runAs) lines.push(`  running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid})`);
   const generated = setup.users.generated;
   if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
-  lines.push('  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads certificates.');
+  lines.push(
+    '  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads the configuration.',
+  );
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+/** Ports bound, certificates read: hand the data directory and the transfer log over, then drop root. */
+async function becomeRunAsUser(
+  user: SystemUser,
+  dataDir: string | undefined,
+  xferlog: XferlogFile | undefined,
+): Promise<void> {
+  if (dataDir) await handOver(dataDir, user);
+  if (xferlog) await chown(xferlog.path, user.uid, user.gid).catch(() => {});
+  dropPrivileges(user);
 }
 
 /**

@@ -1,9 +1,13 @@
-import type { UserSessionCounter } from '../server/logins.js';
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
 import { FerryError } from '../errors.js';
-import { receiveInit, serveAsWorker, type PrimaryChannel } from '../server/cluster/worker.js';
+import {
+  receiveInit,
+  serveAsWorker,
+  type PrimaryChannel,
+  type WorkerHooks,
+} from '../server/cluster/worker.js';
 import type { FerryServer } from '../server/server.js';
 
 /** Set by the primary in each worker's environment: the worker's position, 1..N. */
@@ -43,14 +47,14 @@ export async function receiveUsers(): Promise<UserEntry[]> {
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
 export async function runWorker(
   server: FerryServer,
-  shared?: { sessions: UserSessionCounter; close(): Promise<void> },
+  hooks: WorkerHooks & { close?(): Promise<void> } = {},
 ): Promise<void> {
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
   // The database state closes after the server: its session leases end, pending usage is written.
-  const closeShared = (): Promise<void> => shared?.close().catch(() => {}) ?? Promise.resolve();
+  const closeShared = (): Promise<void> => hooks.close?.().catch(() => {}) ?? Promise.resolve();
   process.on(
     'SIGTERM',
     () =>
@@ -59,7 +63,7 @@ export async function runWorker(
         .then(closeShared)
         .then(() => process.exit(0)),
   );
-  await serveAsWorker(server, process as PrimaryChannel, shared?.sessions);
+  await serveAsWorker(server, process as PrimaryChannel, hooks);
   await closeShared();
   process.exit(0);
 }

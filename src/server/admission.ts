@@ -17,7 +17,12 @@ export class SessionCounts {
   private total = 0;
   private readonly perAddress = new Map<string, number>();
 
-  constructor(private readonly limits: SessionLimits) {}
+  constructor(private limits: SessionLimits) {}
+
+  /** New limits (a reload): sessions over them stay; new ones wait until the count is below. */
+  setLimits(limits: SessionLimits): void {
+    this.limits = limits;
+  }
 
   /** Counts the session and returns true, or returns false when a limit is reached. */
   admit(address: string): boolean {

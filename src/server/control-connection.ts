@@ -30,17 +30,21 @@ import type {
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
 import type { LoggedInSession, Logins } from './logins.js';
+import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
-import { Transfers } from './transfers.js';
+import { Transfers, type TransferOutcome } from './transfers.js';
 
 export interface ServerRuntime {
-  readonly options: ResolvedOptions;
+  /** Replaced as a whole by a reload: each command reads the options of its time. */
+  options: ResolvedOptions;
   readonly certificates: CertificateStore;
-  readonly passivePorts: PassivePorts;
+  /** Replaced when a reload changes the passive range (endpoints release to the one they came from). */
+  passivePorts: PassivePorts;
+  readonly metrics: ServerMetrics;
   readonly commands: CommandTable;
   readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
@@ -100,7 +104,13 @@ export class ControlConnection {
       rt.logger.child({ session: this.session.id }),
       this.session.remoteAddress,
     );
-    this.transfers = new Transfers({ preliminary: (r) => this.write(r), logger: this.logger });
+    this.transfers = new Transfers({
+      preliminary: (r) => this.write(r),
+      logger: this.logger,
+      finished: (t) => this.transferFinished(t),
+      errorReplied: (err) => rt.metrics.errorReplied(err),
+    });
+    rt.metrics.sessions.inc({ mode: this.mode });
     this.channel = new ControlChannel(socket);
     this.closed = new Promise((resolve) => this.channel.once('close', resolve));
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -111,11 +121,12 @@ export class ControlConnection {
     this.channel.on('drain', () => this.onOutputDrained());
   }
 
+  private get mode(): SessionMode {
+    return this.session.implicit ? 'implicit' : 'explicit';
+  }
+
   async start(): Promise<void> {
-    this.logger.info(
-      { remote: this.session.remoteAddress, mode: this.session.implicit ? 'implicit' : 'explicit' },
-      'connect',
-    );
+    this.logger.info({ remote: this.session.remoteAddress, mode: this.mode }, 'connect');
     this.touch();
     this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
@@ -191,10 +202,12 @@ export class ControlConnection {
       });
       this.session.tlsStarted(family);
       const t = this.channel.tlsSocket;
+      this.rt.metrics.tlsHandshake('control', t?.getProtocol() ?? null, t?.isSessionReused() ?? false);
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
     } catch (err) {
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
+      this.rt.metrics.tlsHandshake('control', null, false);
       // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
       if (this.socket.bytesRead > before) this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
@@ -308,11 +321,13 @@ export class ControlConnection {
               ctx,
             )) ?? reply(item.code, item.reason));
     } catch (err) {
+      this.rt.metrics.errorReplied(err);
       const { reply: r, unknown } = replyForError(err);
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;
     }
     const r = 'after' in outcome ? outcome.reply : outcome;
+    this.rt.metrics.command(verb, r.code, (Date.now() - started) / 1000);
     this.logger.debug(
       { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
@@ -418,7 +433,24 @@ export class ControlConnection {
     this.channel.close();
   }
 
+  /** Metrics, then the transfer log (xferlog) if the embedder keeps one. */
+  private transferFinished(t: TransferOutcome): void {
+    this.rt.metrics.transfer(t.direction, t.bytes, t.result);
+    const log = this.rt.options.onTransfer;
+    if (!log || t.direction === 'listing') return;
+    const login = this.session.login;
+    log({
+      ...t,
+      at: new Date(),
+      user: login.phase === 'in' ? login.principal.username : '',
+      remoteAddress: this.address,
+      type: this.session.type,
+      sessionId: this.session.id,
+    });
+  }
+
   private onClose(): void {
+    this.rt.metrics.sessions.dec({ mode: this.mode });
     clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);
@@ -440,6 +472,7 @@ export class ControlConnection {
       options: rt.options,
       specs: rt.specs,
       logger: this.logger,
+      metrics: rt.metrics,
       files: () => this.files(),
       data: {
         passive: async () => {
@@ -464,7 +497,8 @@ export class ControlConnection {
         active: (host, port) => session.setData(new ActiveEndpoint(host, port, this.dataPolicy())),
       },
       transfer: {
-        run: (command, opening, work) => transfers.run(session.takeData(), command, opening, work),
+        run: (command, opening, work, path) =>
+          transfers.run(session.takeData(), command, opening, work, path),
         get active() {
           return transfers.active;
         },
@@ -509,6 +543,10 @@ export class ControlConnection {
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
+      observer: {
+        tls: (version, resumed) => rt.metrics.tlsHandshake('data', version, resumed),
+        refused: (reason) => rt.metrics.dataRefused.inc({ reason }),
+      },
     };
   }
 }

@@ -41,6 +41,13 @@ export interface DataPolicy {
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly logger: Logger;
+  /** Told of each data TLS handshake and each refused connection (metrics). */
+  readonly observer?: DataObserver;
+}
+
+export interface DataObserver {
+  tls(version: string | null, resumed: boolean): void;
+  refused(reason: 'foreign-address' | 'no-session-reuse' | 'tls-failed'): void;
 }
 
 export interface DataEndpoint {
@@ -123,6 +130,7 @@ export class PassiveEndpoint implements DataEndpoint {
         { from: raw.remoteAddress, expected: this.policy.peerAddress },
         'data connection refused: not from the control connection peer',
       );
+      this.policy.observer?.refused('foreign-address');
       raw.destroy();
       return;
     }
@@ -295,16 +303,20 @@ async function prepare(
     sock.destroy();
     raw.destroy();
     policy.logger.warn({ err: (err as Error).message }, 'data connection TLS handshake failed');
+    policy.observer?.tls(null, false);
+    policy.observer?.refused('tls-failed');
     throw new FerryError('ERR_TLS', 'TLS negotiation on the data connection failed.', { cause: err });
   }
   sock.on('error', () => {});
   const resumed = sock.isSessionReused();
   sessions.settle(resumed);
+  policy.observer?.tls(sock.getProtocol(), resumed);
   if (policy.requireSessionReuse && !resumed) {
     policy.logger.warn(
       { from: raw.remoteAddress },
       'data connection refused: it did not resume the control TLS session',
     );
+    policy.observer?.refused('no-session-reuse');
     sock.destroy();
     raw.destroy();
     const reason = new FerryError(

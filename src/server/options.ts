@@ -13,6 +13,19 @@ import type { SharedBans } from '../defender/shared-bans.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { StorageBackend } from '../storage/types.js';
+import type { Registry } from 'prom-client';
+import type { TransferOutcome } from './transfers.js';
+
+/** One finished file transfer as the transfer log (xferlog) records it. */
+export interface TransferRecord extends TransferOutcome {
+  /** When it ended. */
+  readonly at: Date;
+  readonly user: string;
+  readonly remoteAddress: string;
+  /** TYPE A (ASCII) or I (binary). */
+  readonly type: 'A' | 'I';
+  readonly sessionId: string;
+}
 
 /** One listener: `port: 0` picks an ephemeral port (tests); `false` switches the listener off. */
 export interface ListenerOptions {
@@ -92,6 +105,13 @@ export interface ServerOptions {
   };
   greeting?: string;
   logger?: Logger;
+  /**
+   * Prometheus registry (prom-client) the server's metrics go to (`ferry_*`); default: a private
+   * one nobody reads. Never prom-client's global registry.
+   */
+  metrics?: Registry;
+  /** Called for every finished file transfer (not listings): `ferry serve` writes the xferlog. */
+  onTransfer?: (record: TransferRecord) => void;
 }
 
 /** A bad option; `key` is its path in ServerOptions (`tls.minVersion`) so a caller can name it its own way. */
@@ -236,6 +256,8 @@ export interface ResolvedOptions {
   };
   greeting: string;
   logger: Logger;
+  metrics: Registry | undefined;
+  onTransfer: ((record: TransferRecord) => void) | undefined;
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -252,7 +274,21 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   if (typeof o.storageFor !== 'function') {
     throw new OptionError('storageFor', 'a function (principal) => StorageBackend is required.');
   }
-  const { authenticator: _a, storageFor: _s, logger: _l, sharedBans: _b, ...plain } = o;
+  if (o.metrics !== undefined && typeof o.metrics.getSingleMetric !== 'function') {
+    throw new OptionError('metrics', 'a prom-client Registry is required.');
+  }
+  if (o.onTransfer !== undefined && typeof o.onTransfer !== 'function') {
+    throw new OptionError('onTransfer', 'a function (record) => void is required.');
+  }
+  const {
+    authenticator: _a,
+    storageFor: _s,
+    logger: _l,
+    sharedBans: _b,
+    metrics: _m,
+    onTransfer: _t,
+    ...plain
+  } = o;
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -320,5 +356,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     },
     greeting: v.greeting ?? 'Ferry FTPS server ready.',
     logger: o.logger ?? silentLogger,
+    metrics: o.metrics,
+    onTransfer: o.onTransfer,
   };
 }

@@ -31,7 +31,12 @@ export class PasswordCheckQueue {
   /** Addresses with waiting checks that may start one, in turn order. */
   private readonly turns: string[] = [];
 
-  constructor(private readonly limits: PasswordCheckLimits) {}
+  constructor(private limits: PasswordCheckLimits) {}
+
+  /** New limits (a reload) apply to the checks that start from now on. */
+  setLimits(limits: PasswordCheckLimits): void {
+    this.limits = limits;
+  }
 
   /** Runs `check` in its turn; undefined (without running it) when `signal` aborts first. */
   run<T>(address: string, signal: AbortSignal, check: () => Promise<T>): Promise<T | undefined> {

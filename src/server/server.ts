@@ -14,6 +14,20 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from './opti
 import { PassivePorts } from './passive-ports.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { WarningLimiter } from './warning-limiter.js';
+import { Registry } from 'prom-client';
+import { ServerMetrics } from './metrics.js';
+import { applicable, restartNeeded } from './reconfigure.js';
+
+const checkLimits = (o: ResolvedOptions) => ({
+  overall: o.limits.maxPasswordChecks,
+  perAddress: o.limits.maxPasswordChecksPerAddress,
+});
+const passiveLimits = (o: ResolvedOptions) => ({
+  perAddress: o.limits.maxPassivePerAddress,
+  perUser: o.limits.maxPassivePerUser,
+});
+const passivePortsFor = (o: ResolvedOptions): PassivePorts =>
+  new PassivePorts(o.passive.portMin, o.passive.portMax, passiveLimits(o));
 
 export interface ListeningAddresses {
   explicit?: net.AddressInfo;
@@ -26,7 +40,8 @@ export interface ListeningAddresses {
  * immediate; both idempotent.
  */
 export class FerryServer {
-  readonly options: ResolvedOptions;
+  /** The options in force (a reload replaces them; see reconfigure). */
+  options: ResolvedOptions;
   private readonly certificates: CertificateStore;
   private readonly runtime: ServerRuntime;
   private readonly listeners: net.Server[] = [];
@@ -38,7 +53,8 @@ export class FerryServer {
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
   /** Stops following account changes (the authenticator's watch). */
-  private readonly unwatch: () => void;
+  private unwatch: () => void;
+  private readonly checks: PasswordCheckQueue;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
@@ -49,18 +65,12 @@ export class FerryServer {
     );
     const warnings = new WarningLimiter(o.logger);
     this.defense = new DefenderService(o, o.logger, warnings);
-    const checks = new PasswordCheckQueue({
-      overall: o.limits.maxPasswordChecks,
-      perAddress: o.limits.maxPasswordChecksPerAddress,
-    });
+    this.checks = new PasswordCheckQueue(checkLimits(o));
     this.runtime = {
-      // Handlers see the authenticator through the password-check queue and the defender.
-      options: { ...o, authenticator: guardAuthenticator(o.authenticator, checks, this.defense) },
+      options: this.guarded(o),
       certificates: this.certificates,
-      passivePorts: new PassivePorts(o.passive.portMin, o.passive.portMax, {
-        perAddress: o.limits.maxPassivePerAddress,
-        perUser: o.limits.maxPassivePerUser,
-      }),
+      passivePorts: passivePortsFor(o),
+      metrics: new ServerMetrics(o.metrics ?? new Registry(), () => this.defense.activeBans().length),
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
       logger: o.logger,
@@ -70,8 +80,59 @@ export class FerryServer {
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
+    this.unwatch = this.watch(o);
+  }
+
+  /** Handlers see the authenticator through the password-check queue and the defender. */
+  private guarded(o: ResolvedOptions): ResolvedOptions {
+    return { ...o, authenticator: guardAuthenticator(o.authenticator, this.checks, this.defense) };
+  }
+
+  private watch(o: ResolvedOptions): () => void {
     const logins = this.runtime.logins;
-    this.unwatch = o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
+    return o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
+  }
+
+  /**
+   * A new configuration (SIGHUP): users, limits, timeouts, TLS policy and certificates, passive
+   * settings. Sessions running keep going and see the new settings from their next command on;
+   * nothing changes when the options or the certificates are not valid (it throws). The listeners
+   * and the defender keep their running settings: the keys that differ are returned, for a warning.
+   */
+  async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
+    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    const running = this.options;
+    const resolved = resolveOptions({
+      ...options,
+      logger: options.logger ?? running.logger,
+      metrics: running.metrics,
+    });
+    const next = applicable(running, resolved);
+    await this.certificates.replace(
+      { files: next.certificates, dataDir: next.dataDir },
+      { minVersion: next.minVersion },
+    );
+    this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
+    this.checks.setLimits(checkLimits(next));
+    this.counts.setLimits(next.limits);
+    this.unauthenticated.setLimits(unauthenticatedLimits(next));
+    if (
+      JSON.stringify([running.passive, passiveLimits(running)]) !==
+      JSON.stringify([next.passive, passiveLimits(next)])
+    )
+      this.runtime.passivePorts = passivePortsFor(next);
+    if (next.authenticator !== running.authenticator) {
+      this.unwatch();
+      this.unwatch = this.watch(next);
+    }
+    this.options = next;
+    this.runtime.options = this.guarded(next);
+    return { restartNeeded: restartNeeded(running, resolved) };
+  }
+
+  /** Whether every listener accepts connections (for /healthz). */
+  get accepting(): boolean {
+    return !this.closing && this.listeners.length > 0 && this.listeners.every((l) => l.listening);
   }
 
   /** Per-user session limits counted by `counter` (a cluster worker's primary) instead of here. */

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
+import type { TransferDirection, TransferResult } from './metrics.js';
 
 /** Commands whose data flows from the server; any other is treated as an upload. */
 const SENDING: ReadonlySet<string> = new Set(['RETR', 'LIST', 'NLST', 'MLSD']);
@@ -23,10 +24,37 @@ export interface ActiveTransfer {
   readonly done: Promise<void>;
 }
 
+/** A finished transfer, for the metrics and the transfer log (xferlog). */
+export interface TransferOutcome {
+  readonly command: string;
+  readonly direction: TransferDirection;
+  /** The file's path as the client sees it (none for listings). */
+  readonly path: string | undefined;
+  readonly bytes: number;
+  readonly ms: number;
+  readonly result: TransferResult;
+}
+
 export interface TransferIo {
   /** Writes a reply at once (the 150 before the data flows). */
   preliminary(r: Reply): void;
   readonly logger: Logger;
+  /** Told of every transfer once its final reply is known. */
+  finished?(t: TransferOutcome): void;
+  /** Told of an error about to become the transfer's reply (quota metrics). */
+  errorReplied?(err: unknown): void;
+}
+
+const LISTING: ReadonlySet<string> = new Set(['LIST', 'NLST', 'MLSD']);
+
+function directionOf(command: string): TransferDirection {
+  if (LISTING.has(command)) return 'listing';
+  return SENDING.has(command) ? 'download' : 'upload';
+}
+
+function resultOf(r: Reply): TransferResult {
+  if (r.code === Code.ClosingDataSuccess) return 'ok';
+  return r.code === Code.TransferAborted ? 'aborted' : 'failed';
 }
 
 class Running implements ActiveTransfer, TransferProgress {
@@ -72,6 +100,7 @@ export class Transfers {
     command: string,
     opening: string,
     work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
+    path?: string,
   ): Promise<Reply> {
     if (!endpoint) return reply(Code.CantOpenData, 'Use PORT, EPRT, PASV or EPSV first.');
     const t = new Running(command);
@@ -79,10 +108,10 @@ export class Transfers {
     const started = Date.now();
     try {
       const r = await this.#choreography(endpoint, t, opening, work);
-      this.io.logger.info(
-        { transfer: command, bytes: t.bytes, ms: Date.now() - started, reply: r.code },
-        'transfer',
-      );
+      const ms = Date.now() - started;
+      this.io.logger.info({ transfer: command, bytes: t.bytes, ms, reply: r.code }, 'transfer');
+      const direction = directionOf(command);
+      this.io.finished?.({ command, direction, path, bytes: t.bytes, ms, result: resultOf(r) });
       return r;
     } finally {
       endpoint.close();
@@ -117,6 +146,7 @@ export class Transfers {
       sock = await endpoint.open(t.signal, direction);
     } catch (err) {
       if (t.signal.aborted) return aborted();
+      this.io.errorReplied?.(err);
       return replyForError(err).reply; // 425, or 522 saying why TLS was refused
     }
     try {
@@ -125,6 +155,7 @@ export class Transfers {
     } catch (err) {
       sock.destroy();
       if (t.signal.aborted) return aborted();
+      this.io.errorReplied?.(err);
       const { reply: r, unknown } = replyForError(err);
       if (!unknown) return r;
       // Stream errors (reset, timeout) mean the data connection broke.

@@ -42,9 +42,26 @@ export class CertificateStore {
   private cas: readonly X509Certificate[] = [];
 
   constructor(
-    private readonly source: CertificateSource,
-    private readonly policy: TlsPolicy,
+    private source: CertificateSource,
+    private policy: TlsPolicy,
   ) {}
+
+  /**
+   * Other files or another policy (a configuration reload): loaded before anything changes, so a
+   * failure leaves the store as it was.
+   */
+  async replace(source: CertificateSource, policy: TlsPolicy): Promise<{ generated: boolean }> {
+    const before = { source: this.source, policy: this.policy };
+    this.source = source;
+    this.policy = policy;
+    try {
+      return await this.load();
+    } catch (err) {
+      this.source = before.source;
+      this.policy = before.policy;
+      throw err;
+    }
+  }
 
   /** (Re)reads the files, or generates/loads the self-signed default. Old sessions keep theirs. */
   async load(): Promise<{ generated: boolean }> {

@@ -51,8 +51,7 @@ async function setupWith(s3: string, users = ''): Promise<ReturnType<typeof serv
     `storage:\n  s3:\n${s3}users:\n${users || `  - { name: alice, passwordHash: "${hash}" }\n`}`,
   );
   return serveSetup(flags(file), await loadConfig(file), undefined, undefined, {
-    AWS_ACCESS_KEY_ID: ceph.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey,
+    env: { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey },
   });
 }
 const base = (): string => `    endpoint: ${ceph.endpoint}\n    forcePathStyle: true\n`;

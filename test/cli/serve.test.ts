@@ -143,7 +143,10 @@ test('hash-password prints a scrypt hash that the config accepts', async () => {
 async function refused(args: string[]): Promise<{ code: number | 'started'; err: string }> {
   const child = spawn(
     process.execPath,
-    [main, 'serve', '--listen', '127.0.0.1', '--implicit-port', '0', '--explicit-port', '0', ...args],
+    [
+      ...[main, 'serve', '--allow-root', '--listen', '127.0.0.1'],
+      ...['--implicit-port', '0', '--explicit-port', '0', ...args],
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';

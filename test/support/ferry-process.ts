@@ -118,7 +118,9 @@ async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number
   const implicitPort = await freePort();
   const explicitPort = await freePort();
   const ports = ['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)];
-  return { implicitPort, explicitPort, argv: [FERRY_MAIN, 'serve', '--listen', '127.0.0.1', ...ports] };
+  // The tests run as root (the test setup installs packages): serving as root must be asked for.
+  const argv = [FERRY_MAIN, 'serve', '--allow-root', '--listen', '127.0.0.1', ...ports];
+  return { implicitPort, explicitPort, argv };
 }
 
 /**

@@ -7,7 +7,10 @@ import type { DefenderEvent } from '../../defender/defender.js';
 export type ToWorker =
   | { readonly type: 'ferry:init'; readonly data: unknown }
   | { readonly type: 'ferry:connection'; readonly id: number; readonly implicit: boolean }
-  | { readonly type: 'ferry:reload' }
+  /** Reload: the configuration (`data`: what the worker needs from the primary), or only certificates. */
+  | { readonly type: 'ferry:reload'; readonly data?: unknown }
+  /** Send your metrics (answered by ferry:metrics with the same id). */
+  | { readonly type: 'ferry:metrics-request'; readonly id: number }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }
   /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
   | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
@@ -23,6 +26,8 @@ export type FromWorker =
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
   | { readonly type: 'ferry:reload-failed'; readonly error: string }
+  /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
+  | { readonly type: 'ferry:metrics'; readonly id: number; readonly metrics: unknown }
   /** May `user` (limited to `max`) have one more session? Answered by user-session-answer. */
   | {
       readonly type: 'ferry:user-session-take';
@@ -37,6 +42,7 @@ const toWorkerTypes = new Set<string>([
   'ferry:init',
   'ferry:connection',
   'ferry:reload',
+  'ferry:metrics-request',
   'ferry:user-session-answer',
   'ferry:ban',
   'ferry:stop',
@@ -49,6 +55,7 @@ const fromWorkerTypes = new Set<string>([
   'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',
+  'ferry:metrics',
   'ferry:user-session-take',
   'ferry:user-session-give',
 ]);

@@ -11,9 +11,12 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../opt
 import type { ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker } from './messages.js';
-import { requestReload } from './reload.js';
+import { requestMetrics, requestReload } from './reload.js';
+import { AggregatorRegistry, type Registry } from 'prom-client';
+import { ServerMetrics } from '../metrics.js';
+import { applicable, restartNeeded } from '../reconfigure.js';
 import { UserSessions } from './user-sessions.js';
-import { WorkerSlot } from './worker-slot.js';
+import { WorkerSlot, type SlotHooks } from './worker-slot.js';
 
 export interface ClusterOptions {
   /** Number of worker processes (2 or more). */
@@ -41,7 +44,7 @@ interface Handed {
  * reloadCertificates().
  */
 export class ClusterPrimary {
-  private readonly options: ResolvedOptions;
+  private options: ResolvedOptions;
   private readonly logger: Logger;
   private readonly slots: WorkerSlot[];
   private readonly listeners: net.Server[] = [];
@@ -55,6 +58,9 @@ export class ClusterPrimary {
   /** Sessions of users with maxSessions, counted for all workers. */
   private readonly userSessions = new UserSessions<WorkerSlot>();
   private nextId = 0;
+  private metricsAsked = 0;
+  private readonly hooks: SlotHooks;
+  private accepting_ = false;
   private rotation = 0;
   private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
   private closing: Promise<void> | undefined;
@@ -69,10 +75,12 @@ export class ClusterPrimary {
     this.warnings = new WarningLimiter(this.logger);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options));
     this.defense = new DefenderService(this.options, this.logger, this.warnings);
+    // ferry_bans is the primary's (it decides bans); the workers' registries add the rest.
+    if (this.options.metrics) new ServerMetrics(this.options.metrics, () => this.defense.activeBans().length);
     this.defense.onBan = (address, until) => {
       for (const s of this.slots) if (s.ready) s.send({ type: 'ferry:ban', address, until });
     };
-    const hooks = {
+    const hooks: SlotHooks = {
       fork: cluster.fork,
       init: cluster.init,
       logger: this.logger,
@@ -80,6 +88,7 @@ export class ClusterPrimary {
       exit: (slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null) =>
         this.onExit(slot, code, signal),
     };
+    this.hooks = hooks;
     this.slots = Array.from({ length: cluster.workers }, (_, i) => new WorkerSlot(i + 1, hooks));
   }
 
@@ -110,6 +119,7 @@ export class ClusterPrimary {
       this.destroy();
       throw err;
     }
+    this.accepting_ = true;
     return { ...addresses, generatedCertificate: generated, fingerprints: certificates.sha256 };
   }
 
@@ -122,10 +132,64 @@ export class ClusterPrimary {
     return this.counts.size;
   }
 
-  /** Every running worker re-reads the certificate files; resolves with their fingerprints. */
-  async reloadCertificates(): Promise<readonly string[]> {
+  /** Whether the listeners accept connections and the workers serve (for /healthz). */
+  get accepting(): boolean {
+    return this.accepting_ && !this.closing && this.listeners.every((l) => l.listening);
+  }
+
+  /**
+   * The metrics of the whole cluster: the primary's registry (process metrics, bans) and every
+   * worker's, summed per series (prom-client's aggregation; a worker that does not answer in time
+   * is left out of this scrape).
+   */
+  async clusterMetrics(): Promise<Registry> {
+    const own = (await this.options.metrics?.getMetricsAsJSON()) ?? [];
     const running = this.slots.filter((s) => s.child && s.ready);
-    const answers = await Promise.all(running.map((s) => requestReload(s)));
+    const id = ++this.metricsAsked;
+    const workers = await Promise.all(running.map((s) => requestMetrics(s, id)));
+    return AggregatorRegistry.aggregate([own, ...workers.filter((w) => w !== undefined)]);
+  }
+
+  /**
+   * A new configuration (SIGHUP): the limits the primary counts apply at once; the listeners and
+   * the defender keep their running settings (the keys that differ are returned). Call
+   * reloadWorkers() next so that every worker takes the rest. Throws, changing nothing, when the
+   * options are not valid.
+   */
+  async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
+    const running = this.options;
+    const resolved = resolveOptions({
+      ...options,
+      logger: options.logger ?? running.logger,
+      metrics: running.metrics,
+    });
+    const next = applicable(running, resolved);
+    // The workers load the certificates; a file they would refuse is refused here first, so that a
+    // bad reload changes nothing anywhere.
+    await new CertificateStore(
+      { files: next.certificates, dataDir: next.dataDir },
+      { minVersion: next.minVersion },
+    ).load();
+    this.counts.setLimits(next.limits);
+    this.unauthenticated.setLimits(unauthenticatedLimits(next));
+    this.options = next;
+    return { restartNeeded: restartNeeded(running, resolved) };
+  }
+
+  /** Every running worker re-reads the certificate files; resolves with their fingerprints. */
+  reloadCertificates(): Promise<readonly string[]> {
+    return this.reloadWorkers();
+  }
+
+  /**
+   * Every running worker reloads: its configuration, given `data` (what it needs from the primary),
+   * or else its certificates; resolves with their fingerprints, rejects if one failed.
+   */
+  async reloadWorkers(data?: unknown): Promise<readonly string[]> {
+    // A worker started later (after a crash) gets what the others reloaded with.
+    if (data !== undefined) this.hooks.init = data;
+    const running = this.slots.filter((s) => s.child && s.ready);
+    const answers = await Promise.all(running.map((s) => requestReload(s, data)));
     const failed = answers.find((a) => a.type === 'ferry:reload-failed');
     if (failed?.type === 'ferry:reload-failed') throw new FerryError('ERR_TLS', failed.error);
     const first = answers[0];
@@ -135,6 +199,7 @@ export class ClusterPrimary {
   /** Stops accepting; every worker lets its transfers finish and exits; resolves when all have. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      this.accepting_ = false;
       for (const l of this.listeners) l.close();
       await Promise.all(this.slots.map((s) => s.stop()));
       await this.defense.close();

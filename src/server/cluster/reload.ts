@@ -1,32 +1,64 @@
-import { isFromWorker, type FromWorker } from './messages.js';
+import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
 
 type ReloadAnswer = Extract<FromWorker, { type: 'ferry:reloaded' | 'ferry:reload-failed' }>;
 
 const RELOAD_TIMEOUT_MS = 30_000;
+const METRICS_TIMEOUT_MS = 5_000;
 
-/** Asks one worker to re-read its certificates; a worker that exits or never answers counts as failed. */
-export function requestReload(slot: WorkerSlot): Promise<ReloadAnswer> {
+/**
+ * Sends `message` to one worker and resolves with the first answer `match` accepts; a worker that
+ * is not running, exits or never answers gets `fail(why)`.
+ */
+function ask<A>(
+  slot: WorkerSlot,
+  message: ToWorker,
+  match: (m: FromWorker) => A | undefined,
+  fail: (why: string) => A,
+  timeoutMs: number,
+): Promise<A> {
   const child = slot.child;
-  if (!child)
-    return Promise.resolve({ type: 'ferry:reload-failed', error: `worker ${slot.index} is not running` });
+  if (!child) return Promise.resolve(fail(`worker ${slot.index} is not running`));
   return new Promise((resolve) => {
-    const done = (answer: ReloadAnswer): void => {
+    const done = (answer: A): void => {
       clearTimeout(timer);
       child.off('message', onMessage);
       child.off('exit', onExit);
       resolve(answer);
     };
     const onMessage = (m: unknown): void => {
-      if (isFromWorker(m) && (m.type === 'ferry:reloaded' || m.type === 'ferry:reload-failed')) done(m);
+      const answer = isFromWorker(m) ? match(m) : undefined;
+      if (answer !== undefined) done(answer);
     };
-    const onExit = (): void => done({ type: 'ferry:reload-failed', error: `worker ${slot.index} exited` });
-    const timer = setTimeout(
-      () => done({ type: 'ferry:reload-failed', error: `worker ${slot.index} did not answer` }),
-      RELOAD_TIMEOUT_MS,
-    );
+    const onExit = (): void => done(fail(`worker ${slot.index} exited`));
+    const timer = setTimeout(() => done(fail(`worker ${slot.index} did not answer`)), timeoutMs);
     child.on('message', onMessage);
     child.once('exit', onExit);
-    slot.send({ type: 'ferry:reload' });
+    slot.send(message);
   });
+}
+
+/**
+ * Asks one worker to reload (its configuration, or its certificates only when `data` is absent);
+ * a worker that exits or never answers counts as failed.
+ */
+export function requestReload(slot: WorkerSlot, data?: unknown): Promise<ReloadAnswer> {
+  return ask<ReloadAnswer>(
+    slot,
+    { type: 'ferry:reload', data },
+    (m) => (m.type === 'ferry:reloaded' || m.type === 'ferry:reload-failed' ? m : undefined),
+    (error) => ({ type: 'ferry:reload-failed', error }),
+    RELOAD_TIMEOUT_MS,
+  );
+}
+
+/** One worker's metrics (prom-client's JSON form), or none when it does not answer in time. */
+export function requestMetrics(slot: WorkerSlot, id: number): Promise<object[] | undefined> {
+  return ask<object[] | undefined | null>(
+    slot,
+    { type: 'ferry:metrics-request', id },
+    (m) => (m.type === 'ferry:metrics' && m.id === id ? (m.metrics as object[]) : undefined),
+    () => null,
+    METRICS_TIMEOUT_MS,
+  ).then((m) => m ?? undefined);
 }

@@ -7,7 +7,7 @@ export interface SlotHooks {
   /** Starts the worker process (with an IPC channel). */
   fork(index: number): ChildProcess;
   /** Sent to every new worker before it serves (e.g. the logins, so all workers share them). */
-  readonly init: unknown;
+  init: unknown;
   readonly logger: Logger;
   message(slot: WorkerSlot, message: FromWorker): void;
   exit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void;

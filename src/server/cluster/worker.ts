@@ -10,6 +10,15 @@ export interface PrimaryChannel {
   once(event: 'disconnect', listener: () => void): unknown;
 }
 
+export interface WorkerHooks {
+  /** Runs once the certificates are loaded, before the worker says it is ready (privilege drop). */
+  beforeReady?(): Promise<void> | void;
+  /** A reload the primary asked for (`data`: what it sent); default: certificates only. */
+  reload?(data: unknown): Promise<readonly string[]>;
+  /** Counts per-user sessions itself (shared by several nodes: the database) instead of the primary. */
+  sessions?: UserSessionCounter;
+}
+
 /** Waits for the primary's init message and returns its data (the first message a worker gets). */
 export function receiveInit(channel: PrimaryChannel): Promise<unknown> {
   return new Promise((resolve) => {
@@ -22,16 +31,17 @@ export function receiveInit(channel: PrimaryChannel): Promise<unknown> {
 
 /**
  * Runs `server` as a cluster worker: it serves the sockets the primary hands it, tells the primary
- * when each one closes (so the limits stay counted across workers), reloads certificates, and stops
+ * when each one closes (so the limits stay counted across workers), reloads, sends its metrics, and stops
  * gracefully on 'stop' or when the primary goes away. Resolves once the server is closed.
  */
 export async function serveAsWorker(
   server: FerryServer,
   channel: PrimaryChannel,
-  /** Counts per-user sessions itself (shared by several nodes: the database) instead of the primary. */
-  sessions?: UserSessionCounter,
+  hooks: WorkerHooks = {},
 ): Promise<void> {
   await server.loadCertificates();
+  await hooks.beforeReady?.();
+  const reload = hooks.reload ?? (() => server.reloadCertificates());
   const reply = (m: FromWorker): void => {
     try {
       channel.send(m);
@@ -44,7 +54,7 @@ export async function serveAsWorker(
   // Per-user session limits are counted by the primary, for all workers.
   const asked = new Map<number, (ok: boolean) => void>();
   let lastAsk = 0;
-  if (sessions) server.countUserSessionsWith(sessions);
+  if (hooks.sessions) server.countUserSessionsWith(hooks.sessions);
   else
     server.countUserSessionsWith({
       take: (user, max) =>
@@ -76,8 +86,16 @@ export async function serveAsWorker(
       }
       case 'ferry:ban':
         return defender.mirrorBan(m.address, m.until);
+      case 'ferry:metrics-request': {
+        const id = m.id;
+        void (server.options.metrics?.getMetricsAsJSON() ?? Promise.resolve([])).then(
+          (metrics) => reply({ type: 'ferry:metrics', id, metrics }),
+          () => reply({ type: 'ferry:metrics', id, metrics: [] }),
+        );
+        return;
+      }
       case 'ferry:reload':
-        server.reloadCertificates().then(
+        reload(m.data).then(
           (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
           (err: unknown) => reply({ type: 'ferry:reload-failed', error: (err as Error).message }),
         );

@@ -19,6 +19,7 @@ async function completeLogin(
     return loginFailed(ctx, username, `too many sessions (maxSessions ${principal.maxSessions})`);
   }
   session.loginSucceeded(principal, options.storageFor(principal));
+  ctx.metrics.logins.inc({ result: 'success' });
   logger.info({ user: username, by: ok.how }, 'login');
   return reply(ok.code, ok.text);
 }
@@ -26,6 +27,7 @@ async function completeLogin(
 /** The same reply whatever the reason (no user enumeration), after a growing delay; the log says why. */
 async function loginFailed(ctx: CommandContext, username: string, reason: string): Promise<Outcome> {
   const { session, options, logger } = ctx;
+  ctx.metrics.logins.inc({ result: 'failure' });
   const failures = session.loginFailed();
   logger.warn({ user: username, failures, reason }, 'login failed');
   await sleep(FAILURE_DELAY_MS * Math.min(failures, 5));

@@ -23,13 +23,18 @@ async function upload(
   if (append && !features.has('append')) throw new StorageError('unsupported', 'APPE not supported.');
   if (offset > 0 && !features.has('restart-write'))
     throw new StorageError('unsupported', 'REST not supported for uploads.');
-  return ctx.transfer.run(command, opening, async (sock, t) => {
-    sock.stream.on('data', counter(t));
-    sock.stream.pause(); // counting must not start the flow before storage reads
-    // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
-    const body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
-    await files.storage.write(p, body, { offset, append }, files.context(t.signal));
-  });
+  return ctx.transfer.run(
+    command,
+    opening,
+    async (sock, t) => {
+      sock.stream.on('data', counter(t));
+      sock.stream.pause(); // counting must not start the flow before storage reads
+      // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
+      const body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
+      await files.storage.write(p, body, { offset, append }, files.context(t.signal));
+    },
+    p,
+  );
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
@@ -65,12 +70,17 @@ export const transferCommands: AnyCommandSpec[] = [
         throw new StorageError('unsupported', 'REST not supported for downloads.');
       const src = await files.storage.openRead(p, { offset }, files.context());
       const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${st.size} bytes).`;
-      const r = await ctx.transfer.run('RETR', opening, async (sock, t) => {
-        src.on('data', counter(t));
-        if (ctx.session.type === 'A')
-          await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
-        else await pipeline(src, sock.stream, { signal: t.signal });
-      });
+      const r = await ctx.transfer.run(
+        'RETR',
+        opening,
+        async (sock, t) => {
+          src.on('data', counter(t));
+          if (ctx.session.type === 'A')
+            await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
+          else await pipeline(src, sock.stream, { signal: t.signal });
+        },
+        p,
+      );
       src.destroy();
       return r;
     },

@@ -6,6 +6,7 @@ import type { CommandOf, Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { DataSocket } from '../data-connection.js';
+import type { ServerMetrics } from '../metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Can } from '../capabilities.js';
 import type { OneShot, Session } from '../session.js';
@@ -39,6 +40,8 @@ export interface Transfer {
     command: string,
     opening: string,
     work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
+    /** The file transferred, as the client names it (for the transfer log). */
+    path?: string,
   ): Promise<Reply>;
   /** The transfer in flight, if any (ABOR, STAT and QUIT run during one). */
   readonly active: ActiveTransfer | undefined;
@@ -55,6 +58,7 @@ export interface CommandContext {
   /** Registered commands, for FEAT and HELP. */
   readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
+  readonly metrics: ServerMetrics;
   /** The logged-in user's files (policy guarantees a login before handlers that use them). */
   files(): UserFiles;
   readonly data: DataEndpoints;

@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { silentLogger } from '../logger.js';
+import { AdminServer } from './admin-server.js';
+
+test('/readyz is 503 until started and again once stopping; /healthz follows the listeners', async () => {
+  const state = { accepting: false, ready: false };
+  const admin = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, logger: silentLogger },
+    {
+      metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain; version=0.0.4' }),
+      accepting: () => state.accepting,
+      ready: () => state.ready,
+    },
+  );
+  const url = `http://127.0.0.1:${admin.address.port}`;
+  const status = async (p: string, init?: RequestInit): Promise<number> =>
+    (await fetch(url + p, init)).status;
+  try {
+    // Starting: the admin listener is up before the FTPS listeners.
+    assert.deepEqual([await status('/healthz'), await status('/readyz')], [503, 503]);
+    state.accepting = true; // listeners bound, workers still starting
+    assert.deepEqual([await status('/healthz'), await status('/readyz')], [200, 503]);
+    state.ready = true;
+    assert.deepEqual([await status('/healthz'), await status('/readyz')], [200, 200]);
+    state.ready = false; // stopping
+    state.accepting = false;
+    assert.deepEqual([await status('/healthz'), await status('/readyz')], [503, 503]);
+    // No token configured: /metrics is open.
+    assert.equal(await (await fetch(`${url}/metrics`)).text(), 'ferry_up 1\n');
+    assert.equal(await status('/nothing'), 404);
+    assert.equal(await status('/metrics', { method: 'POST' }), 405);
+  } finally {
+    await admin.close();
+  }
+});
+
+test('with a token, /metrics needs it; the health endpoints do not', async () => {
+  const admin = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, token: 'a-long-enough-token', logger: silentLogger },
+    {
+      metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
+      accepting: () => true,
+      ready: () => true,
+    },
+  );
+  const url = `http://127.0.0.1:${admin.address.port}`;
+  try {
+    const denied = await fetch(`${url}/metrics`);
+    assert.equal(denied.status, 401);
+    assert.equal(denied.headers.get('www-authenticate'), 'Bearer realm="ferry"');
+    const wrong = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer a-long-enough-tokeN' } });
+    assert.equal(wrong.status, 401);
+    const ok = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer a-long-enough-token' } });
+    assert.equal(ok.status, 200);
+    assert.equal((await fetch(`${url}/healthz`)).status, 200);
+  } finally {
+    await admin.close();
+  }
+});

@@ -1,0 +1,102 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import type net from 'node:net';
+import type { Logger } from '../logger.js';
+
+/** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
+export interface AdminSource {
+  /** The Prometheus exposition text and its content type. */
+  metrics(): Promise<{ text: string; contentType: string }>;
+  /** The FTPS listeners accept connections (/healthz). */
+  accepting(): boolean;
+  /** Started and not stopping (/readyz). */
+  ready(): boolean;
+}
+
+export interface AdminOptions {
+  host: string;
+  port: number;
+  /** When set, /metrics needs `Authorization: Bearer TOKEN` (the health endpoints never do). */
+  token?: string;
+  logger: Logger;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * The admin HTTP listener: `GET /metrics` (Prometheus text), `GET /healthz` (200 while the
+ * listeners accept, else 503), `GET /readyz` (200 once started, 503 while starting or stopping).
+ * Off unless configured; meant for loopback or a management network.
+ */
+export class AdminServer {
+  private constructor(
+    private readonly server: http.Server,
+    readonly address: net.AddressInfo,
+  ) {}
+
+  static async open(options: AdminOptions, source: AdminSource): Promise<AdminServer> {
+    const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
+    const server = http.createServer((req, res) => {
+      void handle(req, res, source, expected, options.logger);
+    });
+    server.headersTimeout = 10_000;
+    server.requestTimeout = 30_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: options.host, port: options.port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => options.logger.error({ err: err.message }, 'admin listener error'));
+    return new AdminServer(server, server.address() as net.AddressInfo);
+  }
+
+  /** Stops listening and closes the connections it has (scrapers keep theirs alive). */
+  close(): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    return closed;
+  }
+}
+
+async function handle(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  source: AdminSource,
+  expected: Buffer | undefined,
+  logger: Logger,
+): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  const send = (status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+    res.end(req.method === 'HEAD' ? undefined : body);
+  };
+  if (req.method !== 'GET' && req.method !== 'HEAD')
+    return send(405, 'Method not allowed.\n', { allow: 'GET, HEAD' });
+  switch (path) {
+    case '/healthz':
+      return source.accepting() ? send(200, 'ok\n') : send(503, 'not accepting connections\n');
+    case '/readyz':
+      return source.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
+    case '/metrics': {
+      if (expected && !authorized(req.headers.authorization, expected)) {
+        return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+      }
+      try {
+        const { text, contentType } = await source.metrics();
+        return send(200, text, { 'content-type': contentType });
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'metrics scrape failed');
+        return send(500, 'Metrics unavailable.\n');
+      }
+    }
+    default:
+      return send(404, 'Not found: try /metrics, /healthz or /readyz.\n');
+  }
+}
+
+/** Compares digests in constant time, so the token cannot be guessed byte by byte. */
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  return header !== undefined && timingSafeEqual(digest(header), expected);
+}

@@ -1,0 +1,97 @@
+import type { Logger as PinoLogger } from 'pino';
+import type { ClusterPrimary } from '../server/cluster/primary.js';
+import type { ServerOptions } from '../server/options.js';
+import type { FerryServer } from '../server/server.js';
+import { loadConfig, type FileConfig } from './config.js';
+import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
+import type { XferlogFile } from './xferlog-file.js';
+
+/** What a reload replaces and what it keeps: the process's running state. */
+export interface Running {
+  config: FileConfig;
+  setup: ServeSetup;
+}
+
+export interface ReloadContext {
+  readonly flags: ServeFlags;
+  readonly server: FerryServer | ClusterPrimary;
+  readonly logger: PinoLogger;
+  /** The options the CLI adds to the setup's (logger, metrics registry, transfer log). */
+  readonly extra: Pick<ServerOptions, 'logger' | 'metrics' | 'onTransfer'>;
+  readonly xferlog: XferlogFile | undefined;
+  /** A cluster worker: the logins come from the primary. */
+  readonly worker?: boolean;
+}
+
+/** Server option keys (as reconfigure() names them) → what the user wrote. */
+function settingName(key: string): string {
+  if (key.startsWith('explicit')) return 'listen / explicitPort (--listen, --explicit-port)';
+  if (key.startsWith('implicit')) return 'listen / implicitPort (--listen, --implicit-port)';
+  if (key === 'defender.stateFile' || key === 'defender.controlSocket') return 'dataDir (defender files)';
+  return key.replace(/Ms$/, 'Seconds');
+}
+
+/** Settings of the config file that only a restart applies (the process is built around them). */
+function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): string[] {
+  const keys = ['workers', 'admin', 'runAs', 'allowRoot'] as const;
+  const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
+  // A new file name is followed; switching the transfer log on or off is not.
+  if ((before.xferlog === undefined) !== (after.xferlog === undefined)) changed.push('xferlog');
+  return changed;
+}
+
+/**
+ * SIGHUP: re-reads the config file and applies what a running server can change (users, limits,
+ * timeouts, TLS policy and certificates, passive settings, log level, transfer log); sessions keep
+ * running. Settings that need a restart are named in a warning; a file that does not validate is
+ * rejected with the error logged, and the running configuration stays. Returns the new state, or
+ * the running one when rejected.
+ */
+export async function reloadConfiguration(
+  ctx: ReloadContext,
+  running: Running,
+  given?: unknown,
+): Promise<Running> {
+  const { flags, server, logger } = ctx;
+  let next: Running;
+  try {
+    const config = flags.config ? await loadConfig(flags.config) : {};
+    const users = ctx.worker && Array.isArray(given) ? given : undefined;
+    const setup = await serveSetup(flags, config, users, logger, { running: running.setup });
+    let restart: string[];
+    try {
+      ({ restartNeeded: restart } = await server.reconfigure({ ...setup.options, ...ctx.extra }));
+    } catch (err) {
+      if (!setup.shared) await setup.users.store.close(); // the database's accounts stay in use
+      throw setup.explain(err);
+    }
+    if (!running.setup.shared) await running.setup.users.store.close();
+    next = { config, setup };
+    const needed = [
+      ...new Set([...restart.map(settingName), ...fileSettingsNeedingRestart(running.config, config)]),
+    ];
+    if (needed.length > 0) {
+      logger.warn(
+        { restartNeeded: needed },
+        `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
+      );
+    }
+    logger.level = flags.logLevel ?? config.logLevel ?? 'info';
+    ctx.xferlog?.reopen(flags.xferlog ?? config.xferlog ?? ctx.xferlog.path);
+  } catch (err) {
+    logger.error(
+      { err: (err as Error).message },
+      'configuration reload failed; the running configuration is kept',
+    );
+    return running;
+  }
+  if (!ctx.worker && 'reloadWorkers' in server) {
+    try {
+      await server.reloadWorkers(next.setup.users.entries);
+    } catch (err) {
+      logger.error({ err: (err as Error).message }, 'a worker could not reload its configuration');
+    }
+  }
+  logger.info({ users: next.setup.users.homes.length }, 'configuration reloaded');
+  return next;
+}

@@ -1,0 +1,48 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import type { Logger } from '../logger.js';
+import type { TransferRecord } from '../server/options.js';
+import { formatXferlog } from '../server/xferlog.js';
+
+/**
+ * The transfer log file (`xferlog: FILE`): one xferlog(5) line per file transfer, appended (O_APPEND:
+ * the workers of a cluster write whole lines to the same file). reopen() on SIGHUP follows
+ * logrotate's move-and-create.
+ */
+export class XferlogFile {
+  private stream: WriteStream;
+
+  constructor(
+    private file: string,
+    private readonly logger: Logger,
+  ) {
+    this.stream = this.open(file);
+  }
+
+  get path(): string {
+    return this.file;
+  }
+
+  readonly write = (record: TransferRecord): void => {
+    this.stream.write(formatXferlog(record) + '\n');
+  };
+
+  /** Opens the file again (rotated, or another name after a reload); the old one is closed. */
+  reopen(file = this.file): void {
+    const old = this.stream;
+    this.file = file;
+    this.stream = this.open(file);
+    old.end();
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve) => this.stream.end(() => resolve()));
+  }
+
+  private open(file: string): WriteStream {
+    const stream = createWriteStream(file, { flags: 'a', mode: 0o640 });
+    stream.on('error', (err) =>
+      this.logger.error({ file, err: err.message }, 'cannot write the transfer log'),
+    );
+    return stream;
+  }
+}

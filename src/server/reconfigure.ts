@@ -1,0 +1,30 @@
+import type { ResolvedOptions } from './options.js';
+
+/**
+ * Settings a running server cannot change: the listeners (their sockets are bound) and the
+ * defender (its scores and bans live on). A reload keeps the running values of these and names
+ * the ones that differ, so the operator knows a restart is needed.
+ */
+const FIXED = ['explicit', 'implicit', 'defender'] as const;
+
+/** The option keys (`explicit`, `defender.banMs`…) whose new value needs a restart. */
+export function restartNeeded(running: ResolvedOptions, next: ResolvedOptions): string[] {
+  const changed: string[] = [];
+  for (const key of FIXED) {
+    const a: unknown = running[key];
+    const b: unknown = next[key];
+    if (typeof a === 'object' && a && typeof b === 'object' && b) {
+      for (const sub of new Set([...Object.keys(a), ...Object.keys(b)])) {
+        const x = (a as Record<string, unknown>)[sub];
+        const y = (b as Record<string, unknown>)[sub];
+        if (JSON.stringify(x) !== JSON.stringify(y)) changed.push(`${key}.${sub}`);
+      }
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(key);
+  }
+  return changed;
+}
+
+/** `next` with the settings that need a restart kept at their running values. */
+export function applicable(running: ResolvedOptions, next: ResolvedOptions): ResolvedOptions {
+  return { ...next, explicit: running.explicit, implicit: running.implicit, defender: running.defender };
+}

@@ -1,0 +1,164 @@
+/**
+ * SIGHUP re-reads the whole configuration of a running `ferry serve --workers 2` (issue 10,
+ * "Change without a restart"): a user, a limit and the passive address change while a session
+ * runs, which keeps working; a setting that needs a restart is named in a warning; a config that no
+ * longer validates is rejected and the running one kept.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { RawFtp, textOf } from '../support/raw-ftp.js';
+
+let dir: string;
+let root: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-reload-'));
+  root = path.join(dir, 'root');
+  await mkdir(root);
+  await writeFile(path.join(root, 'file.txt'), 'hello\n');
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function configText(o: {
+  users: [string, string][];
+  perAddress: number;
+  pasv: string;
+  extra?: string;
+}): Promise<string> {
+  const users = await Promise.all(
+    o.users.map(
+      async ([name, pw]) =>
+        `  - name: ${name}\n    passwordHash: ${await hashPassword(pw)}\n    home: ${root}\n`,
+    ),
+  );
+  return `users:\n${users.join('')}maxSessionsPerAddress: ${o.perAddress}\npassiveAddress: ${o.pasv}\n${o.extra ?? ''}`;
+}
+
+/**
+ * Connected over implicit FTPS from `from` and logged in as `user`. Each check below connects from
+ * an address of its own: the per-address limit counts a closed session until the primary hears of
+ * it, so reusing an address would race with that.
+ */
+async function login(r: ServeProcess, user: string, password: string, from = '127.0.0.1'): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({
+    host: '127.0.0.1',
+    port: r.implicitPort,
+    implicit: true,
+    localAddress: from,
+  });
+  await ftp.expect(220);
+  await ftp.login(user, password);
+  return ftp;
+}
+
+async function loginRefused(r: ServeProcess, user: string, password: string, from: string): Promise<string> {
+  const ftp = await RawFtp.connect({
+    host: '127.0.0.1',
+    port: r.implicitPort,
+    implicit: true,
+    localAddress: from,
+  });
+  try {
+    await ftp.expect(220);
+    await ftp.cmd(`USER ${user}`, 331);
+    return textOf(await ftp.cmd(`PASS ${password}`, 530));
+  } finally {
+    await ftp.close();
+  }
+}
+
+/** Waits for the next reload's outcome line logged by the primary (no worker key). */
+function reloaded(r: ServeProcess, from: number, msg: RegExp): Promise<LogLine> {
+  return r.waitForLog(
+    (l) => r.log.indexOf(l) >= from && l.worker === undefined && msg.test(l.msg ?? ''),
+    `primary: ${msg}`,
+  );
+}
+
+test('SIGHUP: new users, limits and passive address apply while a session runs; a bad file is refused', async () => {
+  const config = path.join(dir, 'ferry.yaml');
+  await writeFile(
+    config,
+    await configText({ users: [['alice', 'old-pw']], perAddress: 10, pasv: '127.0.0.1' }),
+  );
+  const r = await ServeProcess.start(
+    ['--config', config, '--workers', '2', '--data-dir', path.join(dir, 'data')],
+    dir,
+  );
+  const open: RawFtp[] = [];
+  try {
+    const running = await login(r, 'alice', 'old-pw');
+    open.push(running);
+    await running.cmd('PASV', 227);
+
+    // alice gets a new password, bob arrives, two sessions per address at most, another PASV address.
+    await writeFile(
+      config,
+      await configText({
+        users: [
+          ['alice', 'new-pw'],
+          ['bob', 'bob-pw'],
+        ],
+        perAddress: 2,
+        pasv: '127.0.0.9',
+        extra: 'defender:\n  banSeconds: 7200\n',
+      }),
+    );
+    let from = r.log.length;
+    r.child.kill('SIGHUP');
+    await reloaded(r, from, /^configuration reloaded$/);
+    const warning = await reloaded(r, from, /restart is needed/);
+    assert.match(String(warning.msg), /defender\.banSeconds/);
+
+    // The running session goes on, with the new passive address.
+    await running.cmd('PWD', 257);
+    assert.match(textOf(await running.cmd('PASV', 227)), /\(127,0,0,9,/);
+    // New logins use the new users.
+    const bob = await login(r, 'bob', 'bob-pw');
+    open.push(bob);
+    assert.match(textOf(await bob.cmd('PASV', 227)), /\(127,0,0,9,/);
+    // The limit: alice's session and bob's are two; a third connection from 127.0.0.1 is refused.
+    const third = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true }).catch(
+      () => undefined,
+    );
+    if (third) {
+      await third.closed;
+      await third.close();
+    }
+    await r.waitForLog((l) => l.msg === 'connection refused: too many sessions', 'third connection refused');
+    assert.match(await loginRefused(r, 'alice', 'old-pw', '127.0.0.2'), /Login incorrect/);
+    const alice = await login(r, 'alice', 'new-pw', '127.0.0.3');
+    open.push(alice);
+    await alice.cmd('NOOP', 200);
+
+    // A file that no longer validates: rejected, logged, and the running configuration stays.
+    await writeFile(config, 'maxSessionsPerAddress: -1\n');
+    from = r.log.length;
+    r.child.kill('SIGHUP');
+    const failed = await reloaded(r, from, /configuration reload failed/);
+    assert.match(String(failed.err), /maxSessionsPerAddress/);
+    await running.cmd('NOOP', 200);
+    // A certificate that cannot be read: refused as a whole too (the primary checks before any worker).
+    await writeFile(
+      config,
+      (await configText({ users: [['carol', 'carol-pw']], perAddress: 10, pasv: '127.0.0.7' })) +
+        `certificates:\n  - { cert: ${path.join(dir, 'missing.crt')}, key: ${path.join(dir, 'missing.key')} }\n`,
+    );
+    from = r.log.length;
+    r.child.kill('SIGHUP');
+    await reloaded(r, from, /configuration reload failed/);
+    assert.match(await loginRefused(r, 'carol', 'carol-pw', '127.0.0.4'), /Login incorrect/);
+    const again = await login(r, 'bob', 'bob-pw', '127.0.0.5');
+    open.push(again);
+    assert.match(textOf(await again.cmd('PASV', 227)), /\(127,0,0,9,/);
+  } finally {
+    await Promise.all(open.map((f) => f.close()));
+    assert.equal(await r.stop(), 0);
+  }
+});
