@@ -34,6 +34,8 @@ import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { Transfers } from './transfers.js';
+import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
+import { proxySignature } from '../protocol/proxy-protocol.js';
 
 export interface ServerRuntime {
   readonly options: ResolvedOptions;
@@ -57,6 +59,8 @@ type Item = ParsedLine | { readonly kind: 'too-long' };
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
+/** First keepalive probe after this long without traffic (Linux: then every 75 s, 9 times). */
+const KEEPALIVE_DELAY_MS = 60_000;
 export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
@@ -84,6 +88,8 @@ export class ControlConnection {
   private readonly disconnect = new AbortController();
   /** How this session counts among its user's sessions (while logged in). */
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
+  /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
+  private screened: Buffer | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -91,9 +97,21 @@ export class ControlConnection {
     private readonly rt: ServerRuntime,
     /** The first successful login (no longer an unauthenticated connection). */
     private readonly onLogin: () => void = () => {},
+    /** Who the client is behind a trusted proxy (PROXY protocol); else the socket's peer. */
+    origin?: ClientOrigin,
   ) {
     socket.setNoDelay(true);
-    this.session = new Session(implicit, socket.remoteAddress ?? '', socket.localAddress ?? '');
+    // Load balancers and NAT drop idle flows after minutes: keepalive probes keep a control
+    // connection that waits through a long transfer known to them (and find dead peers).
+    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const local = socket.localAddress ?? '';
+    this.session = new Session(
+      implicit,
+      origin?.address ?? socket.remoteAddress ?? '',
+      local,
+      origin?.arrivedOn ?? local,
+    );
+    if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
     this.logger = rt.warnings.forAddress(
       rt.logger.child({ session: this.session.id }),
       this.session.remoteAddress,
@@ -190,7 +208,25 @@ export class ControlConnection {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  private onData(data: Buffer): void {
+    let chunk = data;
+    if (this.screened) {
+      // Not a trusted proxy: its first bytes may not be a PROXY header (which would claim another
+      // client's address). Bytes that may still become one wait until they cannot.
+      const seen = Buffer.concat([this.screened, chunk]);
+      const verdict = proxySignature(seen);
+      if (verdict === 'yes') {
+        this.logger.warn(
+          { remote: this.session.remoteAddress },
+          `connection refused: ${UNTRUSTED_PROXY_HEADER}`,
+        );
+        this.channel.destroy();
+        return;
+      }
+      this.screened = verdict === 'maybe' ? seen : undefined;
+      if (this.screened) return;
+      chunk = seen;
+    }
     this.touch();
     this.reader.push(chunk);
     this.takeLines();
@@ -434,15 +470,19 @@ export class ControlConnection {
             address: this.address,
             user: login.phase === 'in' ? login.principal.username : undefined,
           };
-          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy(), owner).catch(
-            (err: unknown) => {
-              if (err instanceof PassiveLimitError) {
-                this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
-                rt.defender.record(owner.address, 'limit-refused');
-              }
-              throw err;
-            },
-          );
+          const policy = this.dataPolicy();
+          const endpoint = await PassiveEndpoint.create(
+            rt.passivePorts,
+            policy,
+            owner,
+            this.disconnect.signal,
+          ).catch((err: unknown) => {
+            if (err instanceof PassiveLimitError) {
+              this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
+              rt.defender.record(owner.address, 'limit-refused');
+            }
+            throw err;
+          });
           session.setData(endpoint);
           return endpoint.port;
         },
