@@ -57,7 +57,9 @@ export const configSchema = z
     passiveAddress: z
       .union([
         z.string().min(1),
-        z.array(z.union([z.string().min(1), z.object({ network: z.string(), address: z.string() }).strict()])),
+        z.array(
+          z.union([z.string().min(1), z.object({ network: z.string(), address: z.string() }).strict()]),
+        ),
       ])
       .optional(),
     /** PROXY protocol from load balancers in `trusted` networks (README, "Behind a load balancer or NAT"). */

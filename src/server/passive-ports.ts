@@ -133,12 +133,16 @@ export class PassivePorts {
           shared.closing = true;
           shared.server.close();
         }
-        for (const wake of [...this.waiting]) wake();
+        this.wake();
       },
     };
   }
 
-  /** Resolves when a reservation ends, after `ms`, or on abort. */
+  private wake(): void {
+    for (const w of [...this.waiting]) w();
+  }
+
+  /** Resolves when a reservation ends or a port closes, after `ms`, or on abort. */
   private released(ms: number, signal: AbortSignal | undefined): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
@@ -186,7 +190,10 @@ export class PassivePorts {
     };
     if (port !== 0) {
       this.ports.set(port, shared);
-      server.once('close', () => this.ports.delete(port));
+      server.once('close', () => {
+        this.ports.delete(port);
+        this.wake(); // free again: a request waiting for a port may take it now
+      });
     }
     server.on('connection', (raw: net.Socket) => this.onConnection(shared, raw));
     return shared;
