@@ -9,6 +9,10 @@ export {
 } from './errors.js';
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
+export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
+export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';
+export { RateBuckets, TokenBucket } from './storage/throttle.js';
+export { UsageFile } from './auth/usage-file.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { type StorageBackend, type StorageContext, type FileStat, type VPath } from './storage/types.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';

@@ -21,14 +21,15 @@ export interface Account {
   allowFrom?: readonly string[];
   /** Concurrent sessions; 0 or absent: no limit. */
   maxSessions?: number;
-  // Stored and validated, not yet enforced (later parts of issue 9):
-  /** Virtual folder → host directory. */
-  folders?: Readonly<Record<string, string>>;
+  /** Bytes and regular files over the home (see storage/limited.ts); 0 or absent: no limit. */
   quotaSize?: number;
   quotaFiles?: number;
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
+  // Stored and validated, not yet enforced (later parts of issue 9):
+  /** Virtual folder → host directory. */
+  folders?: Readonly<Record<string, string>>;
   /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
   clientCerts?: readonly string[];
 }

@@ -42,6 +42,10 @@ export function principalOf(a: Account): Principal {
   const p: Principal = { username: a.username, home: a.home, readOnly: a.readOnly ?? false };
   if (a.permissions) p.permissions = a.permissions;
   if (a.maxSessions) p.maxSessions = a.maxSessions;
+  if (a.quotaSize) p.quotaSize = a.quotaSize;
+  if (a.quotaFiles) p.quotaFiles = a.quotaFiles;
+  if (a.uploadRate) p.uploadRate = a.uploadRate;
+  if (a.downloadRate) p.downloadRate = a.downloadRate;
   return p;
 }
 

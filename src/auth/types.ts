@@ -52,6 +52,12 @@ export interface Principal {
   permissions?: PermissionRules;
   /** Concurrent sessions allowed for this user (undefined or 0: no limit). */
   maxSessions?: number;
+  /** Bytes and regular files the user may store (undefined or 0: no limit). */
+  quotaSize?: number;
+  quotaFiles?: number;
+  /** Bytes per second for all of the user's transfers in a process (undefined or 0: unlimited). */
+  uploadRate?: number;
+  downloadRate?: number;
 }
 
 /**

@@ -59,10 +59,14 @@ export async function readUsersFile(file: string): Promise<Map<string, Account>>
 
 /** Replaces the file atomically: readers see the old table or the new one, never a part. */
 export async function writeUsersFile(file: string, accounts: Iterable<Account>): Promise<void> {
+  const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
+  await writeAtomically(file, HEADER + stringifyYaml({ users }));
+}
+
+/** Writes `text` to a temp file (mode 0600), fsyncs it, renames it over `file`, fsyncs the directory. */
+export async function writeAtomically(file: string, text: string): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   await mkdir(dir, { recursive: true, mode: 0o700 });
-  const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
-  const text = HEADER + stringifyYaml({ users });
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o600);
   try {
@@ -91,21 +95,30 @@ export async function editUsersFile<T>(
   file: string,
   edit: (accounts: Map<string, Account>) => T | Promise<T>,
 ): Promise<T> {
-  const lock = `${file}.lock`;
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
-  const held = await acquire(lock);
-  try {
+  return withFileLock(file, async () => {
     const accounts = await readUsersFile(file);
     const result = await edit(accounts);
     await writeUsersFile(file, accounts.values());
     return result;
+  });
+}
+
+/**
+ * Runs `fn` holding `<file>.lock` (created exclusively; waits up to 10 s for another holder; a lock
+ * older than 60 s is stale), so that processes editing `file` at once do not lose each other's change.
+ */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+  const lock = `${file}.lock`;
+  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  const held = await acquire(lock);
+  try {
+    return await fn();
   } finally {
     await held.close();
     await unlink(lock).catch(() => {});
   }
 }
 
-/** Creates the lock file; waits (up to 10 s) for another holder; a lock older than 60 s is stale. */
 async function acquire(lock: string) {
   const deadline = Date.now() + 10_000;
   for (;;) {
@@ -116,7 +129,7 @@ async function acquire(lock: string) {
       const st = await stat(lock).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs > 60_000) await unlink(lock).catch(() => {});
       else if (Date.now() > deadline) {
-        throw new FerryError('ERR_BUSY', `${lock} exists: another 'ferry users' is running (or remove it).`);
+        throw new FerryError('ERR_BUSY', `${lock} exists: another process holds it (or remove it).`);
       } else await new Promise((r) => setTimeout(r, 50));
     }
   }

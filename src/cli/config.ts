@@ -161,6 +161,11 @@ export function usersFileOf(dataDirFlag: string | undefined, config: FileConfig)
   return config.accounts?.file ?? path.join(dataDirOf(dataDirFlag, config), 'users.yaml');
 }
 
+/** Where quota usage is kept: next to the data dir's other state, whatever file the users are in. */
+export function usageFileOf(dataDir: string): string {
+  return path.join(dataDir, 'usage.json');
+}
+
 export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {
   const m = /^(\d+)-(\d+)$/.exec(text);
   const portMin = Number(m?.[1]);

@@ -8,11 +8,15 @@ import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
+import { UsageFile } from '../auth/usage-file.js';
 import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
 import { LocalStorage } from '../storage/local.js';
-import { dataDirOf, parsePortRange, usersFileOf, type FileConfig } from './config.js';
+import { withLimits } from '../storage/limited.js';
+import { QuotaBook } from '../storage/quota.js';
+import { RateBuckets } from '../storage/throttle.js';
+import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
@@ -107,11 +111,13 @@ export async function serveSetup(
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
+  // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
+  const limits = { usage: new QuotaBook(new UsageFile(usageFileOf(dataDir))), rates: new RateBuckets() };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => new LocalStorage({ root: p.home, readOnly: onlyReads(p) }),
+    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

@@ -56,10 +56,10 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
       `refuse logins after this day (YYYY-MM-DD, UTC) or time (ISO 8601)${adding ? '' : '; "never" clears'}`,
     )
     .option('--disabled', 'refuse logins (running sessions end)')
-    .option('--quota-size <size>', 'disk quota, e.g. 500M, 2G (stored; not enforced yet)')
-    .option('--quota-files <n>', 'file-count quota (stored; not enforced yet)')
-    .option('--upload-rate <rate>', 'upload bandwidth, e.g. 10MB/s (stored; not enforced yet)')
-    .option('--download-rate <rate>', 'download bandwidth, e.g. 10MB/s (stored; not enforced yet)')
+    .option('--quota-size <size>', 'bytes the user may store under the home, e.g. 500M, 2G')
+    .option('--quota-files <n>', 'files the user may store under the home')
+    .option('--upload-rate <rate>', "upload bandwidth of all the user's sessions, e.g. 10MB/s")
+    .option('--download-rate <rate>', "download bandwidth of all the user's sessions, e.g. 10MB/s")
     .option('--folder <vpath=dir>', 'virtual folder (repeatable; stored; not served yet)', collect, [])
     .option(
       '--client-cert <sha256>',

@@ -5,9 +5,12 @@ import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/accoun
 import { unusableBecause } from '../auth/authenticator.js';
 import { hashPassword } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
+import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { editUsersFile, readUsersFile } from '../auth/users-file.js';
 import { FerryError } from '../errors.js';
-import { loadConfig, usersFileOf } from './config.js';
+import { LocalStorage } from '../storage/local.js';
+import { scanUsage } from '../storage/quota.js';
+import { dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { newPassword } from './password-input.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
@@ -20,6 +23,13 @@ interface FileFlags {
 async function usersFile(f: FileFlags): Promise<string> {
   return usersFileOf(f.dataDir, f.config ? await loadConfig(f.config) : {});
 }
+
+/** The usage file of the server these flags name: <data dir>/usage.json. */
+async function usageFile(f: FileFlags): Promise<UsageFile> {
+  return new UsageFile(usageFileOf(dataDirOf(f.dataDir, f.config ? await loadConfig(f.config) : {})));
+}
+
+const hasQuota = (a: Account): boolean => Boolean(a.quotaSize || a.quotaFiles);
 
 function where(cmd: Command): Command {
   return cmd
@@ -78,11 +88,15 @@ export function registerUsers(program: Command): void {
     .option('--enabled', 'allow logins again')
     .action(async (name: string, f: AccountFlags & FileFlags) => {
       const file = await usersFile(f);
-      await editUsersFile(file, async (accounts) => {
+      const quotaAdded = await editUsersFile(file, async (accounts) => {
         const a = accounts.get(name);
         if (!a) throw unknownUser(name, file);
+        const had = hasQuota(a);
         await applyAccountFlags(a, f);
+        return !had && hasQuota(a);
       });
+      // Usage is tracked only under a quota: a record from an earlier quota may be stale.
+      if (quotaAdded) await (await usageFile(f)).forget(name);
       say(`updated ${name} in ${file}`);
     });
 
@@ -109,6 +123,7 @@ export function registerUsers(program: Command): void {
     await editUsersFile(file, (accounts) => {
       if (!accounts.delete(name)) throw unknownUser(name, file);
     });
+    await (await usageFile(f)).forget(name); // a later user of this name starts counted afresh
     say(`removed ${name} from ${file}`);
   });
 
@@ -130,9 +145,25 @@ export function registerUsers(program: Command): void {
       const file = await usersFile(f);
       const a = (await readUsersFile(file)).get(name);
       if (!a) throw unknownUser(name, file);
-      if (f.json) return say(JSON.stringify(publicView(a)));
-      for (const line of describe(a)) say(line);
+      const usage = hasQuota(a) ? await (await usageFile(f)).get(name) : undefined;
+      if (f.json) return say(JSON.stringify({ ...publicView(a), ...(usage ? { usage } : {}) }));
+      for (const line of describe(a, usage)) say(line);
     });
+
+  where(
+    users
+      .command('rescan')
+      .argument('<name>')
+      .description("recount the bytes and files under the user's home (the quota usage)"),
+  ).action(async (name: string, f: FileFlags) => {
+    const file = await usersFile(f);
+    const a = (await readUsersFile(file)).get(name);
+    if (!a) throw unknownUser(name, file);
+    const storage = new LocalStorage({ root: a.home });
+    const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
+    await (await usageFile(f)).set(name, usage);
+    say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
+  });
 }
 
 /** An account as the users file has it, without the password hash. */
@@ -149,7 +180,15 @@ function statusOf(a: Account): string {
 const limit = (n: number | undefined, show: (n: number) => string): string =>
   n === undefined ? 'none' : show(n);
 
-function describe(a: Account): string[] {
+/** `used of limit (n%)`, or what is known when nothing is recorded yet. */
+function usageOf(used: number | undefined, quota: number | undefined, show: (n: number) => string): string {
+  if (!quota) return 'none';
+  if (used === undefined)
+    return `${show(quota)}; usage not counted yet (at first upload, or ferry users rescan)`;
+  return `${show(used)} used of ${show(quota)} (${Math.floor((used * 100) / quota)}%)`;
+}
+
+function describe(a: Account, usage: StoredUsage | undefined): string[] {
   const rules = Object.entries(a.permissions ?? {}).sort(([x], [y]) => x.localeCompare(y));
   if (!a.permissions?.['/']) rules.unshift(['/', a.readOnly ? ['list', 'download'] : '*']);
   const pending = ' (stored; not enforced yet)';
@@ -161,10 +200,10 @@ function describe(a: Account): string[] {
     `max sessions    ${limit(a.maxSessions, String)}`,
     `allow from      ${a.allowFrom?.join(', ') ?? 'anywhere'}`,
     `expires         ${a.expires ?? 'never'}`,
-    `quota size      ${limit(a.quotaSize, formatSize)}${a.quotaSize ? `${pending}; usage not tracked yet` : ''}`,
-    `quota files     ${limit(a.quotaFiles, String)}${a.quotaFiles ? pending : ''}`,
-    `upload rate     ${limit(a.uploadRate, (n) => `${formatSize(n)}/s`)}${a.uploadRate ? pending : ''}`,
-    `download rate   ${limit(a.downloadRate, (n) => `${formatSize(n)}/s`)}${a.downloadRate ? pending : ''}`,
+    `quota size      ${usageOf(usage?.bytes, a.quotaSize, formatSize)}`,
+    `quota files     ${usageOf(usage?.files, a.quotaFiles, String)}`,
+    `upload rate     ${limit(a.uploadRate, (n) => `${formatSize(n)}/s`)}`,
+    `download rate   ${limit(a.downloadRate, (n) => `${formatSize(n)}/s`)}`,
     `folders         ${
       Object.entries(a.folders ?? {})
         .map(([d, h]) => `${d}=${h}`)

@@ -85,19 +85,37 @@ export async function atomicWrite(
     await syncDir(t.dir);
     return { bytes: ws.bytesWritten };
   } catch (err) {
+    // Decided before any await: the data connection closing because of this very failure (a quota
+    // stage destroys it) may abort the signal meanwhile, and must not turn a 552 into a 426.
+    const failure = uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p);
     if (tmp && !committed) await unlinkIfSame(tmpPath, tmp);
-    if (c.signal.aborted) throw abortedError(c.signal);
-    // The source closed without ending or failing (a reset data connection): an aborted transfer.
-    if (srcError === undefined && src.destroyed && !src.readableEnded)
-      throw new FerryError('ERR_ABORTED', 'The upload closed before its end.', { cause: err });
-    // The data connection's own failure is the caller's to interpret; pass it through.
-    if (firstFailed === 'dest') throw mapFsError(destError, 'write', p);
-    if (srcError !== undefined && err === srcError) throw err;
-    throw mapFsError(err, 'write', p);
+    throw failure;
   } finally {
     src.off('error', onSrcError);
     await tmp?.close().catch(noop); // waits for writes still in flight
   }
+}
+
+interface Failures {
+  src: Readable;
+  srcError: unknown;
+  destError: unknown;
+  firstFailed: 'src' | 'dest' | undefined;
+  signal: AbortSignal;
+}
+
+/** The error an upload that failed with `err` reports, from what failed first. */
+function uploadFailure(err: unknown, f: Failures, p: VPath): unknown {
+  // A refusal by a stage of the source (the quota) is the reason, even if the transfer was then aborted.
+  if (f.srcError instanceof FerryError && f.srcError.code === 'ERR_QUOTA_EXCEEDED') return f.srcError;
+  if (f.signal.aborted) return abortedError(f.signal);
+  // The source closed without ending or failing (a reset data connection): an aborted transfer.
+  if (f.srcError === undefined && f.src.destroyed && !f.src.readableEnded)
+    return new FerryError('ERR_ABORTED', 'The upload closed before its end.', { cause: err });
+  // The data connection's own failure is the caller's to interpret; pass it through.
+  if (f.firstFailed === 'dest') return mapFsError(f.destError, 'write', p);
+  if (f.srcError !== undefined && err === f.srcError) return err;
+  return mapFsError(err, 'write', p);
 }
 
 /** Copies the first `length` bytes of `from` into the start of `to` (REST and APPE keep the old bytes). */

@@ -236,7 +236,7 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       uploadRate: 10 * 1024 ** 2,
     });
     assert.doesNotMatch(list.stdout + shown.stdout + (await users(['show', 'dana'])).stdout, /scrypt/);
-    assert.match((await users(['show', 'dana'])).stdout, /quota size\s+2 GiB \(stored; not enforced yet\)/);
+    assert.match((await users(['show', 'dana'])).stdout, /quota size\s+2 GiB; usage not counted yet/);
 
     const bad: [string[], RegExp][] = [
       [['add', 'eve', '--home', home, '--quota-size', '5Q'], /--quota-size: expected a size/],

@@ -1,0 +1,199 @@
+// A user's quota and bandwidth limits around any storage: uploads are capped and paced, downloads
+// paced, and every change of what the user stores is reported to the usage ledger.
+import { pipeline } from 'node:stream/promises';
+import type { Readable, Transform } from 'node:stream';
+import { QuotaBook, QuotaCap, quotaExceeded, scanUsage, type Flight, type Usage } from './quota.js';
+import { Throttle, type RateBuckets } from './throttle.js';
+import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+
+/** What LimitedStorage enforces for one user (an auth Principal has these fields). */
+export interface UserLimits {
+  username: string;
+  /** Bytes over the user's home; 0 or absent: no limit. */
+  quotaSize?: number;
+  /** Regular files over the user's home; 0 or absent: no limit. */
+  quotaFiles?: number;
+  /** Bytes per second, shared by all of the user's transfers in this process; 0 or absent: unlimited. */
+  uploadRate?: number;
+  downloadRate?: number;
+}
+
+export interface LimitsContext {
+  /** Where usage is kept, and the uploads in flight (one per process); without it, no quotas. */
+  usage?: QuotaBook;
+  rates: RateBuckets;
+}
+
+/** `storage` as is when the user has no limits, else wrapped in LimitedStorage. */
+export function withLimits(storage: StorageBackend, limits: UserLimits, ctx: LimitsContext): StorageBackend {
+  const { quotaSize, quotaFiles, uploadRate, downloadRate } = limits;
+  if (!quotaSize && !quotaFiles && !uploadRate && !downloadRate) {
+    // Buckets follow rate changes: a rate removed must not keep pacing this user's new transfers.
+    ctx.rates.bucket(limits.username, 'upload', 0);
+    ctx.rates.bucket(limits.username, 'download', 0);
+    return storage;
+  }
+  return new LimitedStorage(storage, limits, ctx);
+}
+
+export class LimitedStorage implements StorageBackend {
+  readonly features: ReadonlySet<StorageFeature>;
+  readonly setModified?: StorageBackend['setModified'];
+  readonly chmod?: StorageBackend['chmod'];
+  readonly uniqueName?: StorageBackend['uniqueName'];
+  readonly #quota: boolean;
+
+  constructor(
+    private readonly inner: StorageBackend,
+    private readonly limits: UserLimits,
+    private readonly ctx: LimitsContext,
+  ) {
+    this.features = inner.features;
+    if (inner.setModified) this.setModified = inner.setModified.bind(inner);
+    if (inner.chmod) this.chmod = inner.chmod.bind(inner);
+    if (inner.uniqueName) this.uniqueName = inner.uniqueName.bind(inner);
+    this.#quota = ctx.usage !== undefined && Boolean(limits.quotaSize || limits.quotaFiles);
+    // Set now, so that a changed rate also paces the transfers already running.
+    ctx.rates.bucket(limits.username, 'upload', limits.uploadRate);
+    ctx.rates.bucket(limits.username, 'download', limits.downloadRate);
+  }
+
+  stat(p: VPath, c: StorageContext): Promise<FileStat> {
+    return this.inner.stat(p, c);
+  }
+
+  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+    return this.inner.list(dir, c);
+  }
+
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    const src = await this.inner.openRead(p, o, c);
+    if (!this.limits.downloadRate) return src;
+    return chain(src, [new Throttle(this.#bucket('download'))]);
+  }
+
+  async write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    const stages: Transform[] = [];
+    let flight: Flight | undefined;
+    let before: number | undefined;
+    const book = this.ctx.usage;
+    if (this.#quota && book) {
+      flight = await book.start(this.limits.username, () => this.#usage(c));
+      try {
+        before = await this.#sizeOf(p, c);
+        // Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep.
+        const kept = o.append ? (before ?? 0) : o.offset;
+        flight.grow({ bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 });
+        const { quotaSize, quotaFiles } = this.limits;
+        const total = flight.total();
+        if (before === undefined && quotaFiles && total.files > quotaFiles)
+          throw quotaExceeded('number of files');
+        if (quotaSize) {
+          if (total.bytes > quotaSize) throw quotaExceeded('storage size');
+          const f = flight;
+          stages.push(
+            new QuotaCap((n) => {
+              f.grow({ bytes: n, files: 0 });
+              if (f.total().bytes <= quotaSize) return true;
+              f.end(); // at once: a concurrent upload must not be refused for these bytes too
+              return false;
+            }),
+          );
+        }
+      } catch (err) {
+        flight.end();
+        throw err;
+      }
+    }
+    if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
+    let r: { bytes: number };
+    try {
+      r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
+    } catch (err) {
+      flight?.end();
+      throw err;
+    }
+    if (flight) {
+      const after = (await this.#sizeOf(p, c)) ?? 0;
+      const delta = { bytes: after - (before ?? 0), files: before === undefined ? 1 : 0 };
+      await this.#report(delta); // in flight until recorded: an upload starting now counts it
+      flight.end(delta);
+    }
+    return r;
+  }
+
+  mkdir(p: VPath, c: StorageContext): Promise<void> {
+    return this.inner.mkdir(p, c);
+  }
+
+  async remove(p: VPath, c: StorageContext): Promise<void> {
+    const size = this.#quota ? await this.#sizeOf(p, c) : undefined;
+    await this.inner.remove(p, c);
+    if (size !== undefined) await this.#freed(size);
+  }
+
+  /** Only an empty directory is removed (upload temp files are not counted): usage stays. */
+  removeDir(p: VPath, c: StorageContext): Promise<void> {
+    return this.inner.removeDir(p, c);
+  }
+
+  async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
+    // A file replaced by the rename is freed.
+    const replaced = this.#quota && from !== to ? await this.#sizeOf(to, c) : undefined;
+    await this.inner.rename(from, to, c);
+    if (replaced !== undefined) await this.#freed(replaced);
+  }
+
+  #bucket(direction: 'upload' | 'download') {
+    const rate = direction === 'upload' ? this.limits.uploadRate : this.limits.downloadRate;
+    return this.ctx.rates.bucket(this.limits.username, direction, rate);
+  }
+
+  /** The recorded usage; the first time, counted by a scan of the whole home. */
+  async #usage(c: StorageContext): Promise<Usage> {
+    const ledger = (this.ctx.usage as QuotaBook).ledger;
+    const known = await ledger.get(this.limits.username);
+    return known ?? ledger.init(this.limits.username, await scanUsage(this.inner, c));
+  }
+
+  async #freed(bytes: number): Promise<void> {
+    const delta = { bytes: -bytes, files: -1 };
+    this.ctx.usage?.adjust(this.limits.username, delta);
+    await this.#report(delta);
+  }
+
+  /**
+   * The change is done by now, so its reply must not fail for the bookkeeping: a record that could
+   * not be updated (say, its lock held too long) is dropped, and the next upload counts again.
+   */
+  async #report(delta: Usage): Promise<void> {
+    const ledger = this.ctx.usage?.ledger;
+    await ledger
+      ?.add(this.limits.username, delta)
+      .catch(() => ledger.forget(this.limits.username).catch(() => {}));
+  }
+
+  /** The size of the regular file at `p`, or undefined when there is none. */
+  async #sizeOf(p: VPath, c: StorageContext): Promise<number | undefined> {
+    try {
+      const st = await this.inner.stat(p, c);
+      return st.type === 'file' ? st.size : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Pipes `src` through `stages`; an error anywhere destroys the last stage, which the reader holds. */
+function chain(src: Readable, stages: Transform[]): Transform {
+  const last = stages[stages.length - 1] as Transform;
+  pipeline([src, ...stages]).catch((err: unknown) =>
+    last.destroy(err instanceof Error ? err : new Error(String(err))),
+  );
+  return last;
+}

@@ -1,0 +1,136 @@
+// Quotas: what a user stores (bytes and regular files over their home), where it is kept between
+// restarts (a UsageLedger), how it is counted from scratch (scanUsage), and the cap that stops an
+// upload the moment it would cross the quota.
+import { Transform, type TransformCallback } from 'node:stream';
+import { FerryError } from '../errors.js';
+import { joinVPath, ROOT } from './virtual-path.js';
+import type { StorageBackend, StorageContext, VPath } from './types.js';
+
+export interface Usage {
+  bytes: number;
+  files: number;
+}
+
+/**
+ * Where usage is kept (the server's: `<dataDir>/usage.json`). `add` changes a record that exists
+ * and does nothing otherwise (a missing record is counted by a scan at its next use); `init`
+ * stores a scanned usage unless a record appeared meanwhile.
+ */
+export interface UsageLedger {
+  get(username: string): Promise<Usage | undefined>;
+  init(username: string, usage: Usage): Promise<Usage>;
+  add(username: string, delta: Usage): Promise<void>;
+  /** Drops the record: the next use counts again. */
+  forget(username: string): Promise<void>;
+}
+
+export const quotaExceeded = (what: string): FerryError =>
+  new FerryError('ERR_QUOTA_EXCEEDED', `Quota exceeded: ${what}.`);
+
+/** Counts every regular file under `dir` (links are not followed; upload temp files are not listed). */
+export async function scanUsage(
+  storage: StorageBackend,
+  c: StorageContext,
+  dir: VPath = ROOT,
+): Promise<Usage> {
+  const total: Usage = { bytes: 0, files: 0 };
+  const dirs: VPath[] = [dir];
+  for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
+    for await (const e of storage.list(d, c)) {
+      if (e.type === 'dir') dirs.push(joinVPath(d, e.name));
+      else if (e.type === 'file') {
+        total.bytes += e.size;
+        total.files += 1;
+      }
+    }
+  }
+  return total;
+}
+
+/** Passes bytes on while `admit(n)` says they fit; fails with 552 at the chunk that does not. */
+export class QuotaCap extends Transform {
+  constructor(private readonly admit: (bytes: number) => boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (!this.admit(chunk.length)) return done(quotaExceeded('storage size'));
+    done(null, chunk);
+  }
+}
+
+/** One upload in flight: what it adds to the user's usage so far. */
+export interface Flight {
+  /** The user's usage with every upload of theirs in flight in this process, this one included. */
+  total(): Usage;
+  grow(delta: Usage): void;
+  /** Done (idempotent): `delta` is what it finally changed, when it completed. */
+  end(delta?: Usage): void;
+}
+
+interface UserBook {
+  ready: Promise<void>;
+  usage: Usage;
+  flights: Set<Usage>;
+}
+
+/**
+ * The ledger of a process plus the uploads in flight, so that concurrent uploads of one user (in
+ * this process) share the quota: each counts what the others have written so far. The recorded
+ * usage is read when a user's first upload starts and followed in memory while any is in flight.
+ */
+export class QuotaBook {
+  readonly #users = new Map<string, UserBook>();
+
+  constructor(readonly ledger: UsageLedger) {}
+
+  /** Registers an upload; `read` gives the recorded usage when no other upload of the user runs. */
+  async start(username: string, read: () => Promise<Usage>): Promise<Flight> {
+    let book = this.#users.get(username);
+    if (!book) {
+      const b: UserBook = { ready: Promise.resolve(), usage: { bytes: 0, files: 0 }, flights: new Set() };
+      b.ready = read().then((u) => void (b.usage = { ...u }));
+      this.#users.set(username, (book = b));
+    }
+    const mine: Usage = { bytes: 0, files: 0 };
+    book.flights.add(mine);
+    const b = book;
+    let ended = false;
+    const flight: Flight = {
+      total: () => {
+        const t = { ...b.usage };
+        for (const f of b.flights) {
+          t.bytes += f.bytes;
+          t.files += f.files;
+        }
+        return t;
+      },
+      grow: (d) => {
+        mine.bytes += d.bytes;
+        mine.files += d.files;
+      },
+      end: (d) => {
+        if (ended) return;
+        ended = true;
+        b.flights.delete(mine);
+        if (d) this.adjust(username, d);
+        if (b.flights.size === 0 && this.#users.get(username) === b) this.#users.delete(username);
+      },
+    };
+    try {
+      await b.ready;
+    } catch (err) {
+      flight.end();
+      throw err;
+    }
+    return flight;
+  }
+
+  /** A change made outside an upload (DELE, RNTO) while uploads are in flight. */
+  adjust(username: string, d: Usage): void {
+    const b = this.#users.get(username);
+    if (!b) return;
+    b.usage.bytes += d.bytes;
+    b.usage.files += d.files;
+  }
+}

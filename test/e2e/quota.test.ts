@@ -1,0 +1,225 @@
+/**
+ * Quotas per user (issue 9), over both modes: an upload exactly at the limit passes; one that
+ * crosses it gets 552 the moment it does, with the old file intact and no temp file left; only
+ * growth counts (overwrite, APPE, REST STOR); DELE and a replacing RNTO free space; the file-count
+ * quota. The server is built as `ferry serve` builds it: LocalStorage inside withLimits, usage kept
+ * in a UsageFile.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import type { PlainUserEntry } from '../../src/auth/users.js';
+import { UserTable } from '../../src/auth/users.js';
+import { UsageFile } from '../../src/auth/usage-file.js';
+import type { Reply } from '../../src/protocol/reply.js';
+import { withLimits } from '../../src/storage/limited.js';
+import { LocalStorage } from '../../src/storage/local.js';
+import { QuotaBook } from '../../src/storage/quota.js';
+import { RateBuckets } from '../../src/storage/throttle.js';
+import type { RawFtp } from '../support/raw-ftp.js';
+import { connectSecure, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
+import type { TestServer } from '../support/ferry.js';
+
+let dir: string;
+let usage: UsageFile;
+let book: QuotaBook;
+let table: UserTable;
+const homes = new Map<string, string>();
+let server: () => TestServer;
+
+/** One user per case and mode, each with a fresh home and its own limits. */
+const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: Record<string, Buffer> }> = {
+  exact: { quotaSize: 1000 },
+  crossing: { quotaSize: 1024 * 1024, files: { f: randomData(100 * 1024) } },
+  overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
+  appe: { quotaSize: 1000, files: { f: randomData(600) } },
+  rest: { quotaSize: 1000, files: { f: randomData(800) } },
+  dele: { quotaSize: 1000 },
+  count: { quotaFiles: 2 },
+  concurrent: { quotaSize: 1024 * 1024 },
+};
+
+const userOf = (c: string, mode: Mode): string => `${c}-${mode}`;
+const homeOf = (c: string, mode: Mode): string => homes.get(userOf(c, mode)) ?? '';
+
+async function login(user: string, mode: Mode, track: (c: RawFtp) => RawFtp): Promise<RawFtp> {
+  const ftp = track(await connectSecure(server(), mode));
+  await ftp.login(user, 'pw');
+  if (mode === 'explicit') {
+    await ftp.cmd('PBSZ 0', 200);
+    await ftp.cmd('PROT P', 200);
+  }
+  await ftp.cmd('TYPE I', 200);
+  return ftp;
+}
+
+/** STOR (or APPE) whose data the server may stop reading: writes what it can, returns the final reply. */
+async function storeAll(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<Reply> {
+  const port = await ftp.epsv();
+  const conn = await ftp.openData(port, { tls: ftp.dataTls });
+  await ftp.cmd(line, 150);
+  const sent = ftp.uploadClean(conn, bytes).catch(() => {}); // reset once the server refuses
+  const r = await ftp.expect();
+  await sent;
+  return r;
+}
+
+async function stored(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<void> {
+  const r = await storeAll(ftp, line, bytes);
+  assert.equal(r.code, 226, `${line}: ${textOf(r)}`);
+}
+
+async function refused(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<void> {
+  const r = await storeAll(ftp, line, bytes);
+  assert.equal(r.code, 552, `${line}: ${textOf(r)}`);
+}
+
+/** The names in the home: no upload temp file may be among them. */
+const namesIn = async (home: string): Promise<string[]> => (await readdir(home)).sort();
+
+describe('quotas per user', { timeout: 120_000 }, () => {
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-quota-'));
+    usage = new UsageFile(path.join(dir, 'usage.json'));
+    book = new QuotaBook(usage);
+    const entries: PlainUserEntry[] = [];
+    for (const mode of MODES) {
+      for (const [c, spec] of Object.entries(CASES)) {
+        const home = path.join(dir, userOf(c, mode));
+        await mkdir(home);
+        const { files, ...limits } = spec;
+        for (const [name, data] of Object.entries(files ?? {})) await writeFile(path.join(home, name), data);
+        homes.set(userOf(c, mode), home);
+        entries.push({ username: userOf(c, mode), password: 'pw', home, ...limits });
+      }
+    }
+    table = await UserTable.fromPlain(entries);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  server = useFerry(() => ({
+    authenticator: table,
+    storageFor: (p) =>
+      withLimits(new LocalStorage({ root: p.home }), p, { usage: book, rates: new RateBuckets() }),
+  }));
+
+  for (const mode of MODES) {
+    test(`${mode}: two uploads of one user at once share the quota: one of them gets 552`, async () => {
+      await withClients(async (track) => {
+        const user = userOf('concurrent', mode);
+        const [a, b] = [await login(user, mode, track), await login(user, mode, track)];
+        const portA = await a.epsv();
+        const connA = await a.openData(portA, { tls: a.dataTls });
+        await a.cmd('STOR a', 150);
+        const piece = randomData(600 * 1024);
+        connA.stream.resume();
+        connA.stream.write(piece);
+        // Until the server is reading A's bytes (STAT counts them), A's upload is in flight.
+        for (let i = 0; ; i++) {
+          const r = await a.cmd('STAT');
+          if (!/ 0 bytes transferred/.test(textOf(r))) break;
+          assert.ok(i < 500, 'the server never read the first upload');
+        }
+        const rb = await storeAll(b, 'STOR b', piece);
+        connA.stream.end();
+        const ra = await a.expect();
+        assert.deepEqual([ra.code, rb.code].sort(), [226, 552], `A: ${textOf(ra)}; B: ${textOf(rb)}`);
+        assert.equal((await namesIn(homeOf('concurrent', mode))).length, 1);
+        assert.deepEqual(await usage.get(user), { bytes: piece.length, files: 1 });
+      });
+    });
+
+    test(`${mode}: an upload exactly at the quota passes; one byte more is 552 and leaves nothing`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('exact', mode), mode, track);
+        await stored(ftp, 'STOR a', randomData(1000));
+        await refused(ftp, 'STOR b', randomData(1));
+        assert.deepEqual(await namesIn(homeOf('exact', mode)), ['a']);
+        assert.deepEqual(await usage.get(userOf('exact', mode)), { bytes: 1000, files: 1 });
+      });
+    });
+
+    test(`${mode}: crossing mid-upload is 552, the old file intact, no temp file left`, async () => {
+      await withClients(async (track) => {
+        const home = homeOf('crossing', mode);
+        const old = await readFile(path.join(home, 'f'));
+        const ftp = await login(userOf('crossing', mode), mode, track);
+        await refused(ftp, 'STOR f', randomData(4 * 1024 * 1024));
+        assert.deepEqual(await readFile(path.join(home, 'f')), old);
+        assert.deepEqual(await namesIn(home), ['f']);
+        await refused(ftp, 'STOR g', randomData(1024 * 1024 - old.length + 1));
+        assert.deepEqual(await namesIn(home), ['f']);
+        await stored(ftp, 'STOR g', randomData(1024 * 1024 - old.length));
+        assert.deepEqual(await usage.get(userOf('crossing', mode)), { bytes: 1024 * 1024, files: 2 });
+      });
+    });
+
+    test(`${mode}: an overwrite frees the old size`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('overwrite', mode), mode, track);
+        await stored(ftp, 'STOR f', randomData(1000));
+        await refused(ftp, 'STOR f', randomData(1001));
+        assert.equal((await readFile(path.join(homeOf('overwrite', mode), 'f'))).length, 1000);
+        assert.deepEqual(await usage.get(userOf('overwrite', mode)), { bytes: 1000, files: 1 });
+      });
+    });
+
+    test(`${mode}: APPE counts only what it adds`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('appe', mode), mode, track);
+        await stored(ftp, 'APPE f', randomData(400));
+        await refused(ftp, 'APPE f', randomData(1));
+        assert.equal((await readFile(path.join(homeOf('appe', mode), 'f'))).length, 1000);
+        assert.deepEqual(await namesIn(homeOf('appe', mode)), ['f']);
+      });
+    });
+
+    test(`${mode}: REST STOR counts only the growth past the old end`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('rest', mode), mode, track);
+        await ftp.cmd('REST 800', 350);
+        await stored(ftp, 'STOR f', randomData(200)); // 800 + 200 = the quota
+        await ftp.cmd('REST 500', 350);
+        await stored(ftp, 'STOR f', randomData(500)); // rewrites the tail: no growth
+        await ftp.cmd('REST 500', 350);
+        await refused(ftp, 'STOR f', randomData(501));
+        assert.equal((await readFile(path.join(homeOf('rest', mode), 'f'))).length, 1000);
+        assert.deepEqual(await usage.get(userOf('rest', mode)), { bytes: 1000, files: 1 });
+      });
+    });
+
+    test(`${mode}: DELE frees space`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('dele', mode), mode, track);
+        await stored(ftp, 'STOR a', randomData(1000));
+        await refused(ftp, 'STOR b', randomData(10));
+        await ftp.cmd('DELE a', 250);
+        assert.deepEqual(await usage.get(userOf('dele', mode)), { bytes: 0, files: 0 });
+        await stored(ftp, 'STOR b', randomData(10));
+      });
+    });
+
+    test(`${mode}: the file-count quota (STOR, STOU); overwrites pass, RNTO over a file and DELE free one`, async () => {
+      await withClients(async (track) => {
+        const ftp = await login(userOf('count', mode), mode, track);
+        await stored(ftp, 'STOR a', randomData(10));
+        await stored(ftp, 'STOR b', randomData(10));
+        await refused(ftp, 'STOR c', randomData(10));
+        await stored(ftp, 'STOR a', randomData(20));
+        await ftp.cmd('RNFR b', 350);
+        await ftp.cmd('RNTO a', 250);
+        assert.deepEqual(await usage.get(userOf('count', mode)), { bytes: 10, files: 1 });
+        await stored(ftp, 'STOR c', randomData(10));
+        assert.deepEqual(await namesIn(homeOf('count', mode)), ['a', 'c']);
+        await refused(ftp, 'STOU', randomData(10));
+        await ftp.cmd('DELE c', 250);
+        await stored(ftp, 'STOU', randomData(10));
+        assert.equal((await namesIn(homeOf('count', mode))).length, 2);
+        assert.deepEqual(await usage.get(userOf('count', mode)), { bytes: 20, files: 2 });
+      });
+    });
+  }
+});
