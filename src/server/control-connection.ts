@@ -90,6 +90,8 @@ export class ControlConnection {
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
   /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
   private screened: Buffer | undefined;
+  /** The trusted proxy the client came through (logged with the connect line). */
+  private readonly via: string | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -112,6 +114,7 @@ export class ControlConnection {
       origin?.arrivedOn ?? local,
     );
     if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
+    if (origin?.proxied) this.via = socket.remoteAddress;
     this.logger = rt.warnings.forAddress(
       rt.logger.child({ session: this.session.id }),
       this.session.remoteAddress,
@@ -129,7 +132,11 @@ export class ControlConnection {
 
   async start(): Promise<void> {
     this.logger.info(
-      { remote: this.session.remoteAddress, mode: this.session.implicit ? 'implicit' : 'explicit' },
+      {
+        remote: this.session.remoteAddress,
+        mode: this.session.implicit ? 'implicit' : 'explicit',
+        ...(this.via ? { via: this.via } : {}),
+      },
       'connect',
     );
     this.touch();

@@ -140,6 +140,11 @@ describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port b
         });
         const connects = ts.logs.slice(from).filter((l) => l.msg === 'connect');
         assert.deepEqual(connects.map(remoteOf), [client]);
+        assert.deepEqual(
+          connects.map((l) => (l.obj as { via?: string }).via),
+          [PROXY_HOST],
+          'the proxy is named beside the client',
+        );
         assert.ok(!ts.logs.slice(from).some((l) => /refused/.test(l.msg)), 'nothing refused');
       });
     }
