@@ -90,6 +90,8 @@ export class ControlConnection {
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
   /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
   private screened: Buffer | undefined;
+  /** Its first bytes were a PROXY header, from a peer that is not a trusted proxy. */
+  private proxyHeaderRefused = false;
   /** The trusted proxy the client came through (logged with the connect line). */
   private readonly via: string | undefined;
 
@@ -114,6 +116,8 @@ export class ControlConnection {
       origin?.arrivedOn ?? local,
     );
     if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
+    // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
+    if (origin?.screen && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = socket.remoteAddress;
     this.logger = rt.warnings.forAddress(
       rt.logger.child({ session: this.session.id }),
@@ -205,6 +209,7 @@ export class ControlConnection {
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
     } catch (err) {
+      if (this.proxyHeaderRefused) return false; // said so already; not a TLS failure to score
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
       // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
       if (this.socket.bytesRead > before) this.rt.defender.record(this.address, 'tls-failure');
@@ -213,6 +218,25 @@ export class ControlConnection {
     } finally {
       this.handshaking = false;
     }
+  }
+
+  /** Implicit FTPS from an untrusted peer: a PROXY header instead of a ClientHello ends it. */
+  private screenTlsStart(socket: net.Socket): void {
+    let seen = Buffer.alloc(0);
+    const onFirst = (d: Buffer): void => {
+      seen = Buffer.concat([seen, d]);
+      const verdict = proxySignature(seen);
+      if (verdict === 'maybe') return;
+      socket.off('data', onFirst);
+      if (verdict === 'yes') this.refuseProxyHeader();
+    };
+    socket.on('data', onFirst);
+  }
+
+  private refuseProxyHeader(): void {
+    this.proxyHeaderRefused = true;
+    this.logger.warn({ remote: this.session.remoteAddress }, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
+    this.channel.destroy();
   }
 
   private onData(data: Buffer): void {

@@ -203,7 +203,7 @@ export class PassivePorts {
     raw.on('error', () => {});
     const edge = this.io.edge;
     if (!edge?.enabled) return this.route(shared, raw, normalizeAddress(raw.remoteAddress ?? ''));
-    void edge.accept(raw, false).then((r) => {
+    void edge.accept(raw).then((r) => {
       if (!r.ok) {
         this.refuse(r.from, { from: r.from, port: shared.port, why: r.why }, 'data connection refused');
         raw.destroy();

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { normalizeAddress } from '../protocol/address.js';
-import { MAX_PROXY_HEADER_BYTES, parseProxyHeader, proxySignature } from '../protocol/proxy-protocol.js';
+import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from '../protocol/proxy-protocol.js';
 import { NetworkList } from './networks.js';
 
 /** `proxyProtocol` as resolved: who may send a PROXY header, and whether it must. */
@@ -19,9 +19,9 @@ export interface ClientOrigin {
   /** Through a trusted proxy that sent a header. */
   readonly proxied: boolean;
   /**
-   * Not a trusted proxy while PROXY protocol is on: the connection is refused if its first bytes
-   * turn out to be a PROXY header (checked by whoever reads them, since on explicit FTPS the
-   * client speaks only after the greeting).
+   * Not a trusted proxy while PROXY protocol is on: the session refuses the connection if its
+   * first bytes turn out to be a PROXY header (on explicit FTPS the client speaks only after the
+   * greeting, so they cannot be awaited before it).
    */
   readonly screen: boolean;
 }
@@ -56,11 +56,10 @@ export class ProxyEdge {
   }
 
   /**
-   * Decides who `socket` speaks for. `clientSpeaksFirst`: the client's first bytes come without
-   * waiting for the server (implicit FTPS's ClientHello), so an untrusted peer's are checked here;
-   * on other connections they are checked by the session (see ClientOrigin.screen).
+   * Decides who `socket` speaks for: a trusted proxy's header is read here; anyone else's socket
+   * is left unread (admission comes before any byte is read) and screened by the session.
    */
-  async accept(socket: net.Socket, clientSpeaksFirst: boolean): Promise<EdgeOutcome> {
+  async accept(socket: net.Socket): Promise<EdgeOutcome> {
     const from = normalizeAddress(socket.remoteAddress ?? '');
     const own: ClientOrigin = {
       address: from,
@@ -70,13 +69,8 @@ export class ProxyEdge {
     };
     const settings = this.settings;
     if (!settings || !this.trusted) return { ok: true, origin: own, rest: Buffer.alloc(0) };
-    if (!this.trusted.contains(from)) {
-      if (!clientSpeaksFirst) return { ok: true, origin: own, rest: Buffer.alloc(0) };
-      const first = await readUntil(socket, settings.headerTimeoutMs, (b) => proxySignature(b) !== 'maybe');
-      if (first.closed) return { ok: false, from, why: 'closed before a byte was read' };
-      if (proxySignature(first.bytes) === 'yes') return { ok: false, from, why: untrusted };
-      return { ok: true, origin: { ...own, screen: false }, rest: first.bytes };
-    }
+    // Not a trusted proxy: served as it is; its first bytes are screened by the session.
+    if (!this.trusted.contains(from)) return { ok: true, origin: own, rest: Buffer.alloc(0) };
     const trusted = { ...own, screen: false };
     const wait = settings.required ? settings.headerTimeoutMs : OPTIONAL_HEADER_WAIT_MS;
     const read = await readUntil(socket, wait, (b) => parseProxyHeader(b).kind !== 'incomplete');

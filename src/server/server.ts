@@ -204,7 +204,7 @@ export class FerryServer {
     }
     if (!this.edge.enabled) return this.serve(socket, implicit, undefined, undefined);
     this.atEdge.add(socket);
-    void this.edge.accept(socket, implicit).then((r) => {
+    void this.edge.accept(socket).then((r) => {
       this.atEdge.delete(socket);
       if (!r.ok) {
         this.defense.refused(r.from, r.why);

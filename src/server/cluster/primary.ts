@@ -174,7 +174,7 @@ export class ClusterPrimary {
     if (!this.edge.enabled) return this.admit(socket, implicit, undefined, Buffer.alloc(0));
     // The PROXY header names the client the limits and the defender judge: read here, before admission.
     this.atEdge.add(socket);
-    void this.edge.accept(socket, implicit).then((r) => {
+    void this.edge.accept(socket).then((r) => {
       this.atEdge.delete(socket);
       if (!r.ok) {
         this.defense.refused(r.from, r.why);
