@@ -11,6 +11,8 @@ export type FerryErrorCode =
   | 'ERR_NOT_EMPTY'
   | 'ERR_PERMISSION_DENIED'
   | 'ERR_QUOTA_EXCEEDED'
+  | 'ERR_MOUNT_POINT'
+  | 'ERR_CROSS_FOLDER'
   | 'ERR_NAME_NOT_ALLOWED'
   | 'ERR_UNSUPPORTED'
   | 'ERR_TRANSIENT'
@@ -45,6 +47,10 @@ export type StorageErrorKind =
   | 'not-empty'
   | 'permission-denied'
   | 'quota-exceeded'
+  /** A virtual folder's mount point, or a directory above one: never removed, renamed or replaced. */
+  | 'mount-point'
+  /** A rename from one virtual folder (or the home) into another. */
+  | 'cross-folder'
   | 'name-not-allowed'
   | 'is-directory'
   | 'not-directory'
@@ -57,6 +63,8 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'not-empty': 'ERR_NOT_EMPTY',
   'permission-denied': 'ERR_PERMISSION_DENIED',
   'quota-exceeded': 'ERR_QUOTA_EXCEEDED',
+  'mount-point': 'ERR_MOUNT_POINT',
+  'cross-folder': 'ERR_CROSS_FOLDER',
   'name-not-allowed': 'ERR_NAME_NOT_ALLOWED',
   'is-directory': 'ERR_IS_DIRECTORY',
   'not-directory': 'ERR_NOT_DIRECTORY',
@@ -94,6 +102,8 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_PERMISSION_DENIED: [Code.FileUnavailable, 'Permission denied.'],
   ERR_QUOTA_EXCEEDED: [Code.ExceededStorage, 'Insufficient storage space.'],
   ERR_NAME_NOT_ALLOWED: [Code.NameNotAllowed, 'File name not allowed.'],
+  ERR_MOUNT_POINT: [Code.FileUnavailable, OWN], // says which folder, by virtual path
+  ERR_CROSS_FOLDER: [Code.NameNotAllowed, OWN],
   ERR_IS_DIRECTORY: [Code.FileUnavailable, 'Is a directory.'],
   ERR_NOT_DIRECTORY: [Code.FileUnavailable, 'Not a directory.'],
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],

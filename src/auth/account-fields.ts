@@ -68,6 +68,10 @@ export function parseVirtualDir(text: string): string {
   if (parts.some((p) => p === '.' || p === '..')) {
     throw new RangeError(`a virtual path may not contain . or .., got "${text}"`);
   }
+  // The names a client could reach (storage/virtual-path.ts refuses the same).
+  if (/[\r\n]/.test(text) || parts.some((p) => Buffer.byteLength(p) > 255)) {
+    throw new RangeError(`a virtual path may not contain line breaks or names over 255 bytes`);
+  }
   return '/' + parts.join('/');
 }
 

@@ -9,6 +9,7 @@ import {
   parseSize,
   parseVirtualDir,
 } from './account-fields.js';
+import { CERT_LOGIN_MODES } from './cert-login.js';
 import { isPasswordHash } from './password.js';
 import { formatPermissions, type Permission } from './permissions.js';
 
@@ -74,7 +75,8 @@ export const accountSchema = z
         const out: Record<string, string> = {};
         for (const [dir, host] of Object.entries(folders)) {
           const d = parsed(parseVirtualDir)(dir, ctx);
-          if (typeof d === 'string') out[d] = host;
+          if (d === '/') ctx.addIssue({ code: 'custom', message: '/ is the home; mount folders below it' });
+          else if (typeof d === 'string') out[d] = host;
         }
         return out;
       })
@@ -84,6 +86,7 @@ export const accountSchema = z
     uploadRate: rate.optional(),
     downloadRate: rate.optional(),
     clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
+    certLogin: z.enum(CERT_LOGIN_MODES).optional(),
   })
   .strict();
 

@@ -1,3 +1,4 @@
+import type { CertLogin } from './cert-login.js';
 import type { PermissionRules } from './permissions.js';
 
 /**
@@ -21,17 +22,18 @@ export interface Account {
   allowFrom?: readonly string[];
   /** Concurrent sessions; 0 or absent: no limit. */
   maxSessions?: number;
+  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
+  clientCerts?: readonly string[];
+  /** How a client certificate logs this user in (auth/cert-login.ts); absent: see certLoginOf. */
+  certLogin?: CertLogin;
   /** Bytes and regular files over the home (see storage/limited.ts); 0 or absent: no limit. */
   quotaSize?: number;
   quotaFiles?: number;
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
-  // Stored and validated, not yet enforced (later parts of issue 9):
-  /** Virtual folder → host directory. */
+  /** Virtual folders: virtual path (never `/`) → host directory mounted there (storage/mounts.ts). */
   folders?: Readonly<Record<string, string>>;
-  /** SHA-256 fingerprints (AA:BB:…) of client certificates pinned for this user. */
-  clientCerts?: readonly string[];
 }
 
 /**

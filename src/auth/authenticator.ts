@@ -2,7 +2,15 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
 import { DUMMY_HASH, verifyPassword } from './password.js';
-import type { AccountListener, AuthOutcome, Authenticator, Credentials, Principal } from './types.js';
+import { certificateMismatch, certLoginOf, passwordless } from './cert-login.js';
+import type {
+  AccountListener,
+  AuthOutcome,
+  Authenticator,
+  CertificateCredentials,
+  Credentials,
+  Principal,
+} from './types.js';
 
 /** Same text for unknown user and wrong password, so nothing downstream can leak which it was. */
 export const REJECTED = 'invalid username or password';
@@ -41,6 +49,7 @@ export function refusedBecause(a: Account, remoteAddress: string, now = Date.now
 export function principalOf(a: Account): Principal {
   const p: Principal = { username: a.username, home: a.home, readOnly: a.readOnly ?? false };
   if (a.permissions) p.permissions = a.permissions;
+  if (a.folders) p.folders = a.folders;
   if (a.maxSessions) p.maxSessions = a.maxSessions;
   if (a.quotaSize) p.quotaSize = a.quotaSize;
   if (a.quotaFiles) p.quotaFiles = a.quotaFiles;
@@ -92,10 +101,32 @@ export class AccountAuthenticator implements Authenticator {
       (account !== undefined && this.#remembered(c.username, digest)) || (await this.#verify(password, hash));
     signal.throwIfAborted();
     if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
-    if (!matched) return { ok: false, reason: REJECTED };
-    this.#remember(c.username, digest);
+    const mode = certLoginOf(account);
+    const mismatch = mode && certificateMismatch(account, c.clientCertificate);
+    if (mode === 'cert-only') {
+      // The password plays no part (it was hashed all the same: the reply takes as long).
+      if (mismatch) return { ok: false, reason: `certificate login only: ${mismatch}` };
+    } else {
+      if (!matched) return { ok: false, reason: REJECTED };
+      this.#remember(c.username, digest);
+      if (mode === 'cert-and-password' && mismatch) {
+        return { ok: false, reason: `password right, but a certificate is required: ${mismatch}` };
+      }
+    }
     const refused = refusedBecause(account, c.remoteAddress);
     if (refused) return { ok: false, reason: refused };
+    return { ok: true, principal: principalOf(account) };
+  }
+
+  /** A login by certificate alone: no hashing, only for accounts whose certificate replaces the password. */
+  async authenticateByCertificate(c: CertificateCredentials, signal: AbortSignal): Promise<AuthOutcome> {
+    signal.throwIfAborted();
+    const account = await this.lookup(c.username);
+    signal.throwIfAborted();
+    if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
+    if (!passwordless(account)) return { ok: false, reason: 'certificate does not replace the password' };
+    const why = certificateMismatch(account, c.clientCertificate) ?? refusedBecause(account, c.remoteAddress);
+    if (why) return { ok: false, reason: why };
     return { ok: true, principal: principalOf(account) };
   }
 

@@ -31,13 +31,34 @@ export class Secret {
   }
 }
 
+/**
+ * The certificate the client presented on the control connection's current TLS session, as the
+ * server checked it (the server's tls/client-certificate.ts makes it).
+ */
+export interface ClientCertificate {
+  /** SHA-256 of the DER, `AA:BB:…`. */
+  readonly fingerprint: string;
+  readonly commonName: string | undefined;
+  /** Why it is not valid now (outside its dates), or undefined. */
+  readonly invalidNow: string | undefined;
+  /** Why it does not chain to a configured client CA (undefined: it does, dates included). */
+  readonly untrusted: string | undefined;
+}
+
 export interface Credentials {
   username: string;
   password: Secret;
   remoteAddress: string;
   /** True when the control connection was protected by TLS when the password was sent. */
   tls: boolean;
+  /** The client certificate of the current control TLS session, if the client presented one. */
+  clientCertificate?: ClientCertificate;
 }
+
+/** A login attempt by certificate alone (at USER, before any password). */
+export type CertificateCredentials = Omit<Credentials, 'password'> & {
+  clientCertificate: ClientCertificate;
+};
 
 export interface Principal {
   username: string;
@@ -48,6 +69,11 @@ export interface Principal {
    */
   home: string;
   readOnly: boolean;
+  /**
+   * Virtual folders: virtual path → where the folder's files live, in the same terms as `home`
+   * (opaque to the server, read only by `storageFor`).
+   */
+  folders?: Readonly<Record<string, string>>;
   /** Permissions by virtual directory; the longest covering rule wins (see permissionsAt). */
   permissions?: PermissionRules;
   /** Concurrent sessions allowed for this user (undefined or 0: no limit). */
@@ -75,6 +101,12 @@ export type AccountListener = (username: string, principal: Principal | undefine
 
 export interface Authenticator {
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome>;
+  /**
+   * Optional: logs in by the client certificate alone (at USER), for accounts allowed to log in
+   * without a password. A refusal here only means "ask for the password" (331); its reason is for
+   * the log. Never slow: no password hashing.
+   */
+  authenticateByCertificate?(c: CertificateCredentials, signal: AbortSignal): Promise<AuthOutcome>;
   /** Optional: reports account changes as they happen; returns the unsubscribe function. */
   watch?(listener: AccountListener): () => void;
 }

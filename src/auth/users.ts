@@ -1,10 +1,11 @@
 import { isAbsolute } from 'node:path';
 import { FerryError } from '../errors.js';
 import { StaticAccounts, type Account } from './account.js';
+import { parseVirtualDir } from './account-fields.js';
 import { USERNAME_PATTERN } from './account-schema.js';
 import { AccountAuthenticator, type LoginCacheOptions } from './authenticator.js';
 import { hashPassword, isPasswordHash } from './password.js';
-import type { AuthOutcome, Authenticator, Credentials } from './types.js';
+import type { AuthOutcome, Authenticator, CertificateCredentials, Credentials } from './types.js';
 
 export { USERNAME_PATTERN };
 
@@ -17,6 +18,15 @@ export interface PlainUserEntry extends Omit<Account, 'passwordHash'> {
 }
 
 export type UserTableOptions = LoginCacheOptions;
+
+/** Already in the form parseVirtualDir gives. */
+function isVirtualDir(at: string): boolean {
+  try {
+    return parseVirtualDir(at) === at;
+  } catch {
+    return false;
+  }
+}
 
 function invalid(message: string): FerryError {
   return new FerryError('ERR_INVALID_OPTION', message);
@@ -41,6 +51,12 @@ export class UserTable extends StaticAccounts implements Authenticator {
       if (typeof e.home !== 'string' || !isAbsolute(e.home)) {
         throw invalid(`${where}.home must be an absolute directory path.`);
       }
+      for (const [at, dir] of Object.entries(e.folders ?? {})) {
+        if (at === '/' || !isVirtualDir(at))
+          throw invalid(`${where}.folders: "${at}" must be a virtual path below /.`);
+        if (typeof dir !== 'string' || !isAbsolute(dir))
+          throw invalid(`${where}.folders.${at} must be an absolute directory path.`);
+      }
     });
     super(entries);
     this.#auth = new AccountAuthenticator([this], options);
@@ -62,5 +78,9 @@ export class UserTable extends StaticAccounts implements Authenticator {
 
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
     return this.#auth.authenticate(c, signal);
+  }
+
+  authenticateByCertificate(c: CertificateCredentials, signal: AbortSignal): Promise<AuthOutcome> {
+    return this.#auth.authenticateByCertificate(c, signal);
   }
 }

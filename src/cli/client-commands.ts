@@ -27,6 +27,8 @@ interface CommonOptions {
   insecure?: boolean;
   fingerprint?: string[];
   ca?: string;
+  cert?: string;
+  key?: string;
   tofu?: boolean;
   knownHosts?: string;
   auth?: 'tls' | 'ssl';
@@ -60,6 +62,23 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** --cert and --key, read; both or neither. */
+async function clientCertificateOf(o: CommonOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+  if (o.cert === undefined && o.key === undefined) return undefined;
+  if (o.cert === undefined || o.key === undefined) {
+    throw new FerryError('ERR_USAGE', 'Give --cert and --key together (the client certificate and its key).');
+  }
+  return { cert: await readFlagFile('cert', o.cert), key: await readFlagFile('key', o.key) };
+}
+
+async function readFlagFile(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new FerryError('ERR_USAGE', `Cannot read --${flag} ${file}: ${(err as Error).message}`);
+  }
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
@@ -73,6 +92,8 @@ function addCommonOptions(cmd: Command): Command {
       collect,
     )
     .option('--ca <file>', 'trust the CA certificates in this PEM file instead of the system CAs')
+    .option('--cert <file>', 'client certificate (PEM) to present, for servers that log users in by it')
+    .option('--key <file>', 'private key (PEM) of --cert')
     .option('--tofu', 'trust an unknown self-signed certificate on first use and remember it')
     .option(
       '--known-hosts <file>',
@@ -162,20 +183,15 @@ class Run {
         '--auth applies to explicit FTPS (ftpes://) only: implicit FTPS never sends AUTH.',
       );
     }
-    let ca: Buffer | undefined;
-    if (o.ca !== undefined) {
-      try {
-        ca = await readFile(o.ca);
-      } catch (err) {
-        throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${(err as Error).message}`);
-      }
-    }
+    const ca = o.ca === undefined ? undefined : await readFlagFile('ca', o.ca);
+    const clientCertificate = await clientCertificateOf(o);
     const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
     const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
     return {
       insecure: o.insecure ?? false,
       fingerprints,
       ...(ca ? { ca } : {}),
+      ...(clientCertificate && { clientCertificate }),
       knownHosts: this.knownHosts,
       trustOnFirstUse: o.tofu ?? false,
       authMechanism: o.auth === 'ssl' ? 'SSL' : 'TLS',
@@ -426,57 +442,74 @@ export function registerClientCommands(program: Command): void {
     .argument('<dst>', 'destination (local directory or URL)')
     .option('--delete', 'delete destination files that the source does not have')
     .option('-n, --dry-run', 'show what would be done, change nothing')
-    .action(async (src: string, dst: string, o: CommonOptions & { delete?: boolean; dryRun?: boolean }) => {
-      await new Run(o).execute(async (run) => {
-        const srcUrl = isFtpUrl(src);
-        const dstUrl = isFtpUrl(dst);
-        if (srcUrl === dstUrl) {
-          throw new FerryError('ERR_USAGE', 'mirror needs one URL and one local directory (either order).');
-        }
-        const urlText = srcUrl ? src : dst;
-        const localDir = srcUrl ? dst : src;
-        const { client, url } = await run.connect(urlText);
-        const arrow = srcUrl ? '↓' : '↑';
-        const bars = new Map<string, ReturnType<typeof barFor>>();
-        const result = await mirror(client, {
-          direction: srcUrl ? 'download' : 'upload',
-          local: localDir,
-          remote: url.path,
-          delete: o.delete ?? false,
-          dryRun: o.dryRun ?? false,
-          parallel: o.parallel ?? 1,
-          connect: () => run.another(urlText),
-          signal: run.signal,
-          onEvent: (e) => {
-            switch (e.kind) {
-              case 'start':
-                if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
-                else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
-                break;
-              case 'progress':
-                bars.get(e.path)?.onProgress(e);
-                break;
-              case 'done':
-                bars.get(e.path)?.done();
-                bars.delete(e.path);
-                if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
-                break;
-              case 'delete':
-                run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
-                break;
-              case 'skip':
-                run.reporter.note(`skipped ${e.path}: ${e.reason}`);
-                break;
-              case 'unchanged':
-              case 'mkdir':
-                break;
-            }
-          },
+    .option(
+      '--verify',
+      'compare files of the same size by checksum (HASH, XSHA256, XMD5/MD5 when the server has one)',
+    )
+    .action(
+      async (
+        src: string,
+        dst: string,
+        o: CommonOptions & { delete?: boolean; dryRun?: boolean; verify?: boolean },
+      ) => {
+        await new Run(o).execute(async (run) => {
+          const srcUrl = isFtpUrl(src);
+          const dstUrl = isFtpUrl(dst);
+          if (srcUrl === dstUrl) {
+            throw new FerryError('ERR_USAGE', 'mirror needs one URL and one local directory (either order).');
+          }
+          const urlText = srcUrl ? src : dst;
+          const localDir = srcUrl ? dst : src;
+          const { client, url } = await run.connect(urlText);
+          const arrow = srcUrl ? '↓' : '↑';
+          const bars = new Map<string, ReturnType<typeof barFor>>();
+          const result = await mirror(client, {
+            direction: srcUrl ? 'download' : 'upload',
+            local: localDir,
+            remote: url.path,
+            delete: o.delete ?? false,
+            dryRun: o.dryRun ?? false,
+            verify: o.verify ?? false,
+            parallel: o.parallel ?? 1,
+            connect: () => run.another(urlText),
+            signal: run.signal,
+            onEvent: (e) => {
+              switch (e.kind) {
+                case 'start':
+                  if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
+                  else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
+                  break;
+                case 'progress':
+                  bars.get(e.path)?.onProgress(e);
+                  break;
+                case 'done':
+                  bars.get(e.path)?.done();
+                  bars.delete(e.path);
+                  if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
+                  break;
+                case 'delete':
+                  run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
+                  break;
+                case 'skip':
+                  run.reporter.note(`skipped ${e.path}: ${e.reason}`);
+                  break;
+                case 'unchanged':
+                case 'mkdir':
+                  break;
+              }
+            },
+          });
+          for (const b of bars.values()) b.done();
+          if (o.verify)
+            run.reporter.note(
+              result.verifiedBy !== undefined
+                ? `Compared ${result.verified} file(s) of the same size by ${result.verifiedBy}.`
+                : 'The server offers no checksum (HASH, XSHA256, MD5): compared size and time.',
+            );
+          run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
         });
-        for (const b of bars.values()) b.done();
-        run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
-      });
-    });
+      },
+    );
 
   command('rm', 'remove a remote file (or directory with -r or -d)')
     .argument('<url>', 'remote file or directory')

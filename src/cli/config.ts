@@ -73,6 +73,15 @@ export const configSchema = z
       .optional(),
     dataDir: z.string().min(1).optional(),
     certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
+    /** CAs whose client certificates log users in (by CN; see the README's Accounts). */
+    clientCertificates: z
+      .object({
+        ca: z
+          .union([z.string().min(1), z.array(z.string().min(1))])
+          .transform((v) => (Array.isArray(v) ? v : [v])),
+      })
+      .strict()
+      .optional(),
     // YAML reads `1.2` as a number: accept it as well as "TLSv1.2".
     tlsMinVersion: z
       .union([z.string(), z.number()])
@@ -146,6 +155,9 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       cert: path.resolve(base, x.cert),
       key: path.resolve(base, x.key),
     })),
+    clientCertificates: c.clientCertificates && {
+      ca: c.clientCertificates.ca.map((f) => path.resolve(base, f)),
+    },
     users: c.users?.map((u) => toAccount(u, base)),
     accounts: c.accounts && { file: path.resolve(base, c.accounts.file) },
   };

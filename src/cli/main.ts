@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 import { registerBans } from './bans.js';
 import { registerClientCommands } from './client-commands.js';
+import { registerProbe } from './probe.js';
 import { hashPasswordCommand } from './hash-password.js';
 import { registerServe } from './serve.js';
 import { registerUsers } from './users.js';
@@ -17,6 +18,7 @@ registerUsers(program);
 hashPasswordCommand(program);
 registerBans(program);
 registerClientCommands(program);
+registerProbe(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -12,13 +12,13 @@ import { UsageFile } from '../auth/usage-file.js';
 import type { Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
 import { defaultPorts, OptionError, type ServerOptions } from '../server/options.js';
-import { LocalStorage } from '../storage/local.js';
 import { withLimits } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { dataDirOf, parsePortRange, usageFileOf, usersFileOf, type FileConfig } from './config.js';
 import { defenderOptions } from './defender-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { userTree } from './user-storage.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -32,6 +32,7 @@ export interface ServeFlags {
   user: string[];
   cert: string[];
   key: string[];
+  clientCa: string[];
   allowClearData?: boolean;
   allowCcc?: boolean;
   allowPlain?: boolean;
@@ -104,8 +105,11 @@ export async function serveSetup(
     },
   );
   const users = given ? await usersOf(given, file) : await usersFrom(flags, config, root, file);
-  for (const [i, u] of (config.users ?? []).entries())
+  for (const [i, u] of (config.users ?? []).entries()) {
     await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    for (const [at, dir] of Object.entries(u.folders ?? {}))
+      await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+  }
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -117,7 +121,8 @@ export async function serveSetup(
     explicit: explicitPort === 0 ? false : { host, port: explicitPort },
     implicit: implicitPort === 0 ? false : { host, port: implicitPort },
     authenticator: users.authenticator,
-    storageFor: (p) => withLimits(new LocalStorage({ root: p.home, readOnly: onlyReads(p) }), p, limits),
+    // The quota counts the home and the folders together (usage per user).
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p)), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),
@@ -129,6 +134,10 @@ export async function serveSetup(
       dataDir,
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
+      clientCaFiles: [
+        ...(config.clientCertificates?.ca ?? []),
+        ...flags.clientCa.map((f) => path.resolve(f)),
+      ],
     },
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
@@ -169,6 +178,7 @@ export async function serveSetup(
     ['explicit', named('listen', flags.listen, 'listen')],
     ['implicit', named('listen', flags.listen, 'listen')],
     ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${configFile}: certificates`],
+    ['tls.clientCaFiles', flags.clientCa.length > 0 ? '--client-ca' : `${configFile}: clientCertificates.ca`],
     ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],

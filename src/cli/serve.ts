@@ -27,6 +27,12 @@ export function registerServe(program: Command): void {
     .option('--user <name:password>', 'add a login (repeatable; for tests and scripts)', collect, [])
     .option('--cert <file>', 'certificate PEM (repeatable: RSA and ECDSA)', collect, [])
     .option('--key <file>', 'private key PEM matching each --cert', collect, [])
+    .option(
+      '--client-ca <file>',
+      'CA (PEM) whose client certificates log users in by CN (repeatable; see ferry users --cert-login)',
+      collect,
+      [],
+    )
     .option('--allow-clear-data', 'allow PROT C (unencrypted data connections)')
     .option('--allow-ccc', 'allow CCC (control connection back to clear text after login)')
     .option('--allow-plain', 'allow login without TLS on the explicit port (plain FTP)')

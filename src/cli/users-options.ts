@@ -12,6 +12,7 @@ import {
   parseRate,
   parseSize,
 } from '../auth/account-fields.js';
+import { CERT_LOGIN_MODES, type CertLogin } from '../auth/cert-login.js';
 import type { Permission } from '../auth/permissions.js';
 import { FerryError } from '../errors.js';
 
@@ -30,6 +31,7 @@ export interface AccountFlags {
   disabled?: boolean;
   enabled?: boolean;
   clientCert: string[];
+  certLogin?: string;
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -60,12 +62,21 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
     .option('--quota-files <n>', 'files the user may store under the home')
     .option('--upload-rate <rate>', "upload bandwidth of all the user's sessions, e.g. 10MB/s")
     .option('--download-rate <rate>', "download bandwidth of all the user's sessions, e.g. 10MB/s")
-    .option('--folder <vpath=dir>', 'virtual folder (repeatable; stored; not served yet)', collect, [])
     .option(
-      '--client-cert <sha256>',
-      `pinned client certificate fingerprint (repeatable; stored; not used yet${clear})`,
+      '--folder <vpath=dir>',
+      'mount the directory DIR at the virtual path VPATH (repeatable; VPATH= removes it)',
       collect,
       [],
+    )
+    .option(
+      '--client-cert <sha256>',
+      `pin a client certificate by its SHA-256 fingerprint (repeatable${adding ? '' : '; replaces the list'}${clear})`,
+      collect,
+      [],
+    )
+    .option(
+      '--cert-login <mode>',
+      `what a client certificate does: ${CERT_LOGIN_MODES.join(', ')} (default with a pinned certificate: cert-and-password${clear})`,
     );
 }
 
@@ -78,18 +89,21 @@ function flag<T>(name: string, parse: (text: string) => T, text: string): T {
   }
 }
 
+/** An existing directory, made absolute. */
+async function directory(name: string, dir: string): Promise<string> {
+  const abs = path.resolve(dir);
+  const st = await stat(abs).catch(() => undefined);
+  if (!st?.isDirectory())
+    throw new FerryError('ERR_USAGE', `--${name}: ${abs} is not a directory (create it first).`);
+  return abs;
+}
+
 /** 0 means "no limit": the field is then left out. */
 const positive = (n: number): number | undefined => (n > 0 ? n : undefined);
 
 /** Applies the flags to `a` (a new account for add, the stored one for set). */
 export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<void> {
-  if (f.home !== undefined) {
-    const home = path.resolve(f.home);
-    const st = await stat(home).catch(() => undefined);
-    if (!st?.isDirectory())
-      throw new FerryError('ERR_USAGE', `--home: ${home} is not a directory (create it first).`);
-    a.home = home;
-  }
+  if (f.home !== undefined) a.home = await directory('home', f.home);
   if (f.perm.length > 0) {
     const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };
     for (const text of f.perm) {
@@ -105,7 +119,7 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
       const { path: dir, value } = flag('folder', parseAssignment, text);
       if (dir === '/') throw new FerryError('ERR_USAGE', '--folder: / is the home; mount folders below it.');
       if (value === '') delete folders[dir];
-      else folders[dir] = path.resolve(value);
+      else folders[dir] = await directory('folder', value);
     }
     a.folders = Object.keys(folders).length > 0 ? folders : undefined;
   }
@@ -125,10 +139,23 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   if (f.disabled && f.enabled) throw new FerryError('ERR_USAGE', 'Give --disabled or --enabled, not both.');
   if (f.disabled) a.disabled = true;
   if (f.enabled) a.disabled = undefined;
+  if (f.certLogin !== undefined) a.certLogin = certLoginFlag(f.certLogin);
   if (f.clientCert.length > 0) {
     const none = f.clientCert.length === 1 && f.clientCert[0] === 'none';
     a.clientCerts = none
       ? undefined
       : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
   }
+}
+
+function certLoginFlag(text: string): CertLogin | undefined {
+  if (text === 'none') return undefined;
+  const mode = CERT_LOGIN_MODES.find((m) => m === text);
+  if (!mode) {
+    throw new FerryError(
+      'ERR_USAGE',
+      `--cert-login: expected ${CERT_LOGIN_MODES.join(', ')} or none, got "${text}".`,
+    );
+  }
+  return mode;
 }

@@ -1,17 +1,19 @@
+import { randomBytes } from 'node:crypto';
 import { Command } from 'commander';
 import type { Account } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
+import { certLoginOf } from '../auth/cert-login.js';
 import { hashPassword } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { editUsersFile, readUsersFile } from '../auth/users-file.js';
 import { FerryError } from '../errors.js';
-import { LocalStorage } from '../storage/local.js';
 import { scanUsage } from '../storage/quota.js';
 import { dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { newPassword } from './password-input.js';
+import { userTree } from './user-storage.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
 interface FileFlags {
@@ -70,7 +72,11 @@ export function registerUsers(program: Command): void {
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
-      const generated = await setPassword(account, f.passwordStdin === true);
+      // A certificate-only user gets no password to type or see (a random one, never shown).
+      let generated: string | undefined;
+      if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
+        account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
+      } else generated = await setPassword(account, f.passwordStdin === true);
       await editUsersFile(file, (accounts) => {
         if (accounts.has(name))
           throw new FerryError('ERR_USAGE', `user "${name}" already exists in ${file}.`);
@@ -88,15 +94,17 @@ export function registerUsers(program: Command): void {
     .option('--enabled', 'allow logins again')
     .action(async (name: string, f: AccountFlags & FileFlags) => {
       const file = await usersFile(f);
-      const quotaAdded = await editUsersFile(file, async (accounts) => {
+      const stale = await editUsersFile(file, async (accounts) => {
         const a = accounts.get(name);
         if (!a) throw unknownUser(name, file);
         const had = hasQuota(a);
+        const tree = JSON.stringify([a.home, a.folders]);
         await applyAccountFlags(a, f);
-        return !had && hasQuota(a);
+        return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
       });
-      // Usage is tracked only under a quota: a record from an earlier quota may be stale.
-      if (quotaAdded) await (await usageFile(f)).forget(name);
+      // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
+      // than the user has now, is stale (the next upload counts again).
+      if (stale) await (await usageFile(f)).forget(name);
       say(`updated ${name} in ${file}`);
     });
 
@@ -154,12 +162,12 @@ export function registerUsers(program: Command): void {
     users
       .command('rescan')
       .argument('<name>')
-      .description("recount the bytes and files under the user's home (the quota usage)"),
+      .description("recount the bytes and files under the user's home and folders (the quota usage)"),
   ).action(async (name: string, f: FileFlags) => {
     const file = await usersFile(f);
     const a = (await readUsersFile(file)).get(name);
     if (!a) throw unknownUser(name, file);
-    const storage = new LocalStorage({ root: a.home });
+    const storage = userTree(a); // the home and its folders, as the quota counts them
     const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
     await (await usageFile(f)).set(name, usage);
     say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
@@ -191,7 +199,6 @@ function usageOf(used: number | undefined, quota: number | undefined, show: (n: 
 function describe(a: Account, usage: StoredUsage | undefined): string[] {
   const rules = Object.entries(a.permissions ?? {}).sort(([x], [y]) => x.localeCompare(y));
   if (!a.permissions?.['/']) rules.unshift(['/', a.readOnly ? ['list', 'download'] : '*']);
-  const pending = ' (stored; not enforced yet)';
   return [
     `name            ${a.username}`,
     `status          ${statusOf(a)}`,
@@ -208,7 +215,8 @@ function describe(a: Account, usage: StoredUsage | undefined): string[] {
       Object.entries(a.folders ?? {})
         .map(([d, h]) => `${d}=${h}`)
         .join('  ') || 'none'
-    }${a.folders ? pending : ''}`,
-    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}${a.clientCerts ? pending : ''}`,
+    }`,
+    `client certs    ${a.clientCerts?.join(', ') ?? 'none'}`,
+    `cert login      ${certLoginOf(a) ?? 'off'}`,
   ];
 }

@@ -6,6 +6,7 @@ import { FerryError } from '../errors.js';
 import { formatTimeVal } from '../protocol/listing.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
+import { remoteChecksum, type Checksum } from './checksum.js';
 import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
 import { listDir, listRaw, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
@@ -17,6 +18,7 @@ export type { ClientOptions } from './options.js';
 export type { Progress, TransferOptions, GetOptions, PutOptions, TransferSummary } from './files.js';
 export { parseListText, parseMlsdText, type RemoteEntry } from './listing.js';
 export { parsePwdReply } from './session.js';
+export type { Checksum } from './checksum.js';
 
 /** What send() says about a reserved command: the method or option to use instead. */
 const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
@@ -210,6 +212,14 @@ export class FerryClient {
       const r = await this.s.control.request(`${verb} ${formatTimeVal(date)} ${path}`);
       return isPositiveCompletion(r);
     });
+  }
+
+  /**
+   * The server's checksum of a file: HASH (the strongest algorithm offered), else XSHA256, XSHA1,
+   * XMD5 or MD5. Undefined when the server offers none of them.
+   */
+  checksum(path: string): Promise<Checksum | undefined> {
+    return this.task('checksum', () => remoteChecksum(this.s, path));
   }
 
   /** The current directory (PWD). */

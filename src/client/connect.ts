@@ -29,6 +29,7 @@ function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
     host: opts.host,
     ...(servername !== undefined ? { servername } : {}),
     ...(opts.ca !== undefined ? { ca: opts.ca as string | Buffer | (string | Buffer)[] } : {}),
+    ...(opts.clientCertificate && { cert: opts.clientCertificate.cert, key: opts.clientCertificate.key }),
     minVersion,
     ...(opts.maxTlsVersion !== undefined ? { maxVersion: opts.maxTlsVersion } : {}),
     // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for.
@@ -183,11 +184,16 @@ async function login(s: ClientSession): Promise<void> {
   const c = s.control;
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
+  // 232: logged in by the client certificate (RFC 2228); no password is sent then.
   if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.opts.password ?? ''}`);
   if (r.code === Code.NeedAccount) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
   if (r.code === Code.ServiceNotAvailable)
     throw new ConnectionError(`The server closed the session: ${r.code} ${replyLine(r)}`);
-  if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous)
+  if (
+    r.code !== Code.LoggedIn &&
+    r.code !== Code.LoggedInBySecurityExchange &&
+    r.code !== Code.NotImplementedSuperfluous
+  )
     throw new LoginError(r.code, replyLine(r));
 }
 
@@ -207,6 +213,7 @@ export async function reinitialize(s: ClientSession): Promise<Reply> {
   if (c.secure) await c.stopTls();
   s.prot = undefined;
   s.featureMap = new Map();
+  s.hashSelected = undefined;
   if (s.security === 'implicit') {
     // MS-FTPS 3.1.5.3: negotiate implicit FTPS again, then expect the greeting.
     await c.startTls();

@@ -2,6 +2,7 @@ import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
+import { checksumMethod, localChecksum } from './checksum.js';
 import { joinRemote } from './url.js';
 
 /**
@@ -26,6 +27,11 @@ export interface MirrorOptions {
   readonly parallel?: number;
   /** Opens another connection like the given one (for `parallel`). */
   readonly connect?: () => Promise<FerryClient>;
+  /**
+   * Compare files of the same size by content: the server's checksum (HASH, XSHA256, XMD5/MD5)
+   * against the local file's, whatever their times. A server with none of them: size and time.
+   */
+  readonly verify?: boolean;
   /** Plan only: report what would happen, change nothing. */
   readonly dryRun?: boolean;
   readonly signal?: AbortSignal;
@@ -59,6 +65,10 @@ export interface MirrorResult {
   readonly directoriesCreated: number;
   /** Relative paths of the files that were (or, with dryRun, would be) transferred. */
   readonly files: readonly string[];
+  /** With `verify`: how the files were compared (`SHA-256`…), or undefined for size and time. */
+  readonly verifiedBy: string | undefined;
+  /** With `verify`: files of the same size whose checksums were compared. */
+  readonly verified: number;
 }
 
 interface Item {
@@ -192,6 +202,9 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
 
   // Files to transfer.
   const jobs: { rel: string; item: Item }[] = [];
+  const canVerify = (o.verify ?? false) && checksumMethod(client.features) !== undefined;
+  let verified = 0;
+  let verifiedBy: string | undefined;
   for (const [rel, item] of src) {
     if (item.type === 'link') {
       skipped++;
@@ -209,7 +222,17 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
       await removeDst(rel, existing);
       dst.delete(rel);
     }
-    if (!needsTransfer(item, dst.get(rel))) {
+    const other = dst.get(rel);
+    let same = !needsTransfer(item, other);
+    if (canVerify && other?.type === 'file' && other.size === item.size) {
+      verified++;
+      const remote = await client.checksum(remotePath(rel));
+      if (remote) {
+        verifiedBy = remote.algorithm;
+        same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));
+      }
+    }
+    if (same) {
       skipped++;
       unchanged++;
       emit({ kind: 'unchanged', path: rel });
@@ -292,5 +315,15 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
     }
   }
 
-  return { transferred, bytes, skipped, unchanged, deleted, directoriesCreated, files };
+  return {
+    transferred,
+    bytes,
+    skipped,
+    unchanged,
+    deleted,
+    directoriesCreated,
+    files,
+    verifiedBy,
+    verified,
+  };
 }

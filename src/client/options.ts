@@ -27,6 +27,11 @@ export interface ClientOptions {
   readonly disableEpsv?: boolean;
   /** Trusted CA certificates (PEM) instead of the system's. */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  /**
+   * A certificate (PEM, with its intermediates if any) and its private key to present when the
+   * server asks (mutual TLS: a server may log the user in by it, or require it with the password).
+   */
+  readonly clientCertificate?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Skip all certificate checks. */
   readonly insecure?: boolean;
   /** Accept exactly these certificates (`sha256:AB:…`). */
@@ -77,7 +82,10 @@ export async function resolveClientOptions(
     const creds =
       options.password !== undefined
         ? { user: user ?? 'anonymous', password: options.password }
-        : await resolveCredentials({ host: u.host, user, password: u.password }, options.credentials);
+        : await resolveCredentials(
+            { host: u.host, user, password: u.password },
+            { ...options.credentials, clientCertificate: options.clientCertificate !== undefined },
+          );
     o = {
       host: u.host,
       port: u.port,
@@ -117,6 +125,9 @@ export function validate(o: ClientOptions): void {
     const v = o[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0))
       bad(key, 'must be a positive number of milliseconds.');
+  }
+  if (o.clientCertificate !== undefined && (!o.clientCertificate.cert || !o.clientCertificate.key)) {
+    bad('clientCertificate', 'give both cert and key (PEM).');
   }
   if (o.trustOnFirstUse && !o.knownHosts) bad('knownHosts', 'trustOnFirstUse needs a knownHosts store.');
 }

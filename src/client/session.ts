@@ -28,6 +28,8 @@ export interface ClientSession {
   impliesProt: boolean;
   /** The login directory (from PWD). */
   home: string | undefined;
+  /** The HASH algorithm this client selected with OPTS HASH, if it did. */
+  hashSelected?: string;
 }
 
 /** Text of a 257 reply's quoted path (`"/a ""b"""` → `/a "b"`). */

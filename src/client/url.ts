@@ -187,13 +187,15 @@ export interface CredentialSources {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** A .netrc file to use instead of $NETRC or ~/.netrc; false to skip netrc. */
   readonly netrcFile?: string | false;
+  /** A client certificate may log the user in: a named user needs no password then. */
+  readonly clientCertificate?: boolean;
 }
 
 export interface Credentials {
   readonly user: string;
   readonly password: string;
   /** Where the password came from (never the password itself). */
-  readonly source: 'url' | 'env' | 'netrc' | 'anonymous';
+  readonly source: 'url' | 'env' | 'netrc' | 'anonymous' | 'none';
 }
 
 /**
@@ -234,6 +236,8 @@ export async function resolveCredentials(
     throw usage('FERRY_PASSWORD is set but the URL names no user (use ftps://USER@HOST/…).');
   }
   if (u.user !== undefined && u.user !== 'anonymous' && u.user !== 'ftp') {
+    // A server that asks for a password all the same (331) gets an empty one and refuses (530).
+    if (sources.clientCertificate) return { user: u.user, password: '', source: 'none' };
     throw new FerryError(
       'ERR_AUTH',
       `No password for ${u.user}@${u.host}: put it in FERRY_PASSWORD or ~/.netrc (or in the URL).`,

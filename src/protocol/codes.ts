@@ -19,6 +19,8 @@ export const Code = {
   EnteringLongPassive: 228,
   EnteringExtendedPassive: 229,
   LoggedIn: 230,
+  /** RFC 2228: user logged in, authorized by security data exchange (a client certificate). */
+  LoggedInBySecurityExchange: 232,
   SecurityExchangeComplete: 234,
   /** RFC 2228: AUTH accepted, security data to follow (some servers send it for AUTH TLS). */
   SecurityMechanismAccepted: 334,

@@ -1,5 +1,6 @@
 import { parseEprtArg, parseEpsvArg, parsePortArg, type EprtArg, type EpsvArg } from './address.js';
 import { Code } from './codes.js';
+import { parseHashAlgorithm, type HashAlgorithm } from './hash.js';
 import { parseMlstOpts, parseTimeVal, type MlstFact } from './listing.js';
 import { parseChmodMode } from './mode.js';
 
@@ -15,7 +16,7 @@ export const verbs = [
   'TYPE', 'MODE', 'STRU', 'PASV', 'EPSV', 'PORT', 'EPRT',
   'LIST', 'NLST', 'MLSD', 'MLST', 'STAT',
   'RETR', 'STOR', 'STOU', 'APPE', 'REST', 'ALLO', 'ABOR',
-  'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SIZE', 'MDTM', 'MFMT',
+  'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SIZE', 'MDTM', 'MFMT', 'HASH',
   'FEAT', 'OPTS', 'SYST', 'NOOP', 'HELP', 'SITE', 'HOST', 'LANG',
   'AUTH', 'PBSZ', 'PROT', 'CCC',
 ] as const; // prettier-ignore
@@ -42,7 +43,9 @@ export type TypeArg =
 
 export type OptsArg =
   | { readonly name: 'UTF8'; readonly on: boolean }
-  | { readonly name: 'MLST'; readonly facts: ReadonlySet<MlstFact> };
+  | { readonly name: 'MLST'; readonly facts: ReadonlySet<MlstFact> }
+  /** `OPTS HASH` asks which algorithm is selected (undefined); `OPTS HASH SHA-512` selects one. */
+  | { readonly name: 'HASH'; readonly algorithm: HashAlgorithm | undefined };
 
 export type SiteArg =
   { readonly name: 'HELP' } | { readonly name: 'CHMOD'; readonly mode: number; readonly path: string };
@@ -88,6 +91,7 @@ export interface CommandArgs {
   SIZE: PathArg;
   MDTM: PathArg;
   MFMT: { readonly modified: Date; readonly path: string };
+  HASH: PathArg;
   FEAT: NoArgs;
   OPTS: { readonly option: OptsArg };
   SYST: NoArgs;
@@ -193,6 +197,13 @@ function parseOpts(arg: string): CommandArgs['OPTS'] | Bad {
       return { option: { name: 'UTF8', on: (rest[0] ?? 'ON').toUpperCase() !== 'OFF' } };
     case 'MLST':
       return { option: { name: 'MLST', facts: parseMlstOpts(rest.join(' ')) } };
+    case 'HASH': {
+      if (rest.length === 0) return { option: { name: 'HASH', algorithm: undefined } };
+      const algorithm = parseHashAlgorithm(rest.join(' '));
+      return algorithm
+        ? { option: { name: 'HASH', algorithm } }
+        : syntax(`Unknown hash algorithm: ${rest.join(' ')}.`);
+    }
     default:
       return syntax(`OPTS ${name} not understood.`);
   }
@@ -268,6 +279,7 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   SIZE: path,
   MDTM: path,
   MFMT: parseMfmt,
+  HASH: path,
   FEAT: none,
   OPTS: parseOpts,
   SYST: none,

@@ -19,7 +19,8 @@ export function capabilitiesOf(login: LoginState): Can {
 
 /**
  * RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage, with the
- * permissions that apply at the entry's path (appending to an existing file is an overwrite).
+ * permissions that apply at the entry's path (appending to an existing file is an overwrite). A
+ * folder's mount point (and a directory above one) can be neither removed nor renamed.
  */
 export function permFact(st: FileStat, can: Can): string {
   const at = (permission: Permission, feature?: StorageFeature): boolean => can(feature, permission, st.path);
@@ -31,8 +32,8 @@ export function permFact(st: FileStat, can: Can): string {
           ['c', at('upload')],
           ['m', at('mkdir')],
           ['p', at('delete')],
-          ['d', at('rmdir')],
-          ['f', at('rename')],
+          ['d', !st.mount && at('rmdir')],
+          ['f', !st.mount && at('rename')],
         ]
       : [
           ['r', at('download')],

@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import type { Principal } from '../auth/types.js';
 import { FerryError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code } from '../protocol/codes.js';
@@ -15,6 +16,7 @@ import { normalizeAddress } from '../protocol/address.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
+import { peerCertificate } from '../tls/client-certificate.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
 import type { CommandTable } from './commands/registry.js';
@@ -167,6 +169,18 @@ export class ControlConnection {
   }
 
   /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
+  /** The account changed: the next commands use its new permissions, limits and folders. */
+  private follow(p: Principal): void {
+    try {
+      this.session.principalChanged(p, this.rt.options.storageFor);
+      this.logger.info({ user: p.username }, 'session follows the changed account');
+    } catch (err) {
+      // The storage for the new settings cannot be made: the session must not go on with the old.
+      this.logger.warn({ user: p.username, err }, 'changed account unusable');
+      void this.revoke();
+    }
+  }
+
   private async revoke(): Promise<void> {
     if (this.quitting || this.channel.isClosed) return;
     this.quitting = true;
@@ -408,7 +422,8 @@ export class ControlConnection {
         this.startLoginTimer();
         this.queue.length = 0;
         this.reader.clear();
-        await this.channel.stopTls();
+        // Implicit: the client's ClientHello may follow its close_notify at once; keep it.
+        await this.channel.stopTls({ thenTls: this.session.implicit });
         if (this.session.implicit && (await this.beginImplicitTls())) {
           this.write(reply(Code.ServiceReady, this.rt.options.greeting));
         }
@@ -525,11 +540,15 @@ export class ControlConnection {
           return transfers.active;
         },
       },
+      clientCertificate: () => {
+        const t = this.channel.tlsSocket;
+        return t && peerCertificate(t, rt.certificates.clientCas);
+      },
       enterSession: async (principal) => {
         this.leaveAccount();
         const handle: LoggedInSession = {
           revoke: () => void this.revoke(),
-          update: (p) => session.principalChanged(p, rt.options.storageFor),
+          update: (p) => this.follow(p),
         };
         if (!(await rt.logins.enter(principal, handle, () => this.channel.isClosed))) return false;
         this.account = { username: principal.username, handle };

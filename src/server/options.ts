@@ -36,6 +36,11 @@ export interface ServerOptions {
     minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
     /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */
     requireSessionReuse?: boolean;
+    /**
+     * PEM files of CAs whose client certificates identify users (by CN = user name, for accounts
+     * that use certificate login); pinned fingerprints need no CA. See the README's Accounts.
+     */
+    clientCaFiles?: string[];
   };
   /** Allow PROT C (data in clear). */
   allowClearData?: boolean;
@@ -136,6 +141,7 @@ const schema = z.object({
       dataDir: z.string().min(1).optional(),
       minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
       requireSessionReuse: z.boolean().optional(),
+      clientCaFiles: z.array(z.string().min(1)).optional(),
     })
     .optional(),
   allowClearData: z.boolean().optional(),
@@ -245,6 +251,7 @@ export interface ResolvedOptions {
   authenticator: Authenticator;
   storageFor: (principal: Principal) => StorageBackend;
   certificates: { certFile: string; keyFile: string }[];
+  clientCaFiles: string[];
   dataDir: string;
   minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   requireSessionReuse: boolean;
@@ -333,6 +340,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     authenticator: o.authenticator,
     storageFor: o.storageFor,
     certificates: v.tls?.certificates ?? [],
+    clientCaFiles: v.tls?.clientCaFiles ?? [],
     dataDir: v.tls?.dataDir ?? path.join(os.homedir(), '.ferry'),
     minVersion: v.tls?.minVersion ?? 'TLSv1.2',
     requireSessionReuse: v.tls?.requireSessionReuse ?? true,

@@ -113,6 +113,7 @@ export function guardAuthenticator(
   queue: PasswordCheckQueue,
   defender: DefenderPort,
 ): Authenticator {
+  const byCertificate = inner.authenticateByCertificate?.bind(inner);
   return {
     async authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
       const address = normalizeAddress(c.remoteAddress);
@@ -128,5 +129,12 @@ export function guardAuthenticator(
       if (!outcome.ok) defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
       return outcome;
     },
+    // No hashing: no turn to wait for. A refusal only means "ask for the password": not scored.
+    ...(byCertificate && {
+      authenticateByCertificate: async (c, signal) =>
+        defender.banned(normalizeAddress(c.remoteAddress))
+          ? { ok: false, reason: 'address banned' }
+          : await byCertificate(c, signal),
+    }),
   };
 }

@@ -58,7 +58,7 @@ export class FerryServer {
     this.options = resolveOptions(options);
     const o = this.options;
     this.certificates = new CertificateStore(
-      { files: o.certificates, dataDir: o.dataDir },
+      { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
       { minVersion: o.minVersion },
     );
     const warnings = new WarningLimiter(o.logger);

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { DEFAULT_HASH, type HashAlgorithm } from '../protocol/hash.js';
 import type { Principal } from '../auth/types.js';
 import { DEFAULT_MLST_FACTS, type MlstFact } from '../protocol/listing.js';
 import type { StorageBackend, VPath } from '../storage/types.js';
@@ -36,6 +37,7 @@ export class Session {
   #type: 'A' | 'I' = 'A';
   #epsvAll = false;
   #mlstFacts: ReadonlySet<MlstFact> = DEFAULT_MLST_FACTS;
+  #hashAlgorithm: HashAlgorithm = DEFAULT_HASH;
   #data: DataEndpoint | undefined;
   /** Set by REST / RNFR for the next command only (RFC 959 4.1.3); see takeOneShot(). */
   #oneShot: OneShot = NO_ONE_SHOT;
@@ -89,6 +91,15 @@ export class Session {
 
   get mlstFacts(): ReadonlySet<MlstFact> {
     return this.#mlstFacts;
+  }
+
+  /** HASH's algorithm (OPTS HASH selects it). */
+  get hashAlgorithm(): HashAlgorithm {
+    return this.#hashAlgorithm;
+  }
+
+  selectHashAlgorithm(a: HashAlgorithm): void {
+    this.#hashAlgorithm = a;
   }
 
   /** USER: a name waits for its PASS. */
@@ -196,6 +207,7 @@ export class Session {
     this.#oneShot = NO_ONE_SHOT;
     this.#epsvAll = false;
     this.#mlstFacts = DEFAULT_MLST_FACTS;
+    this.#hashAlgorithm = DEFAULT_HASH;
     this.setData(undefined);
   }
 }

@@ -28,6 +28,8 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   'not-empty': 'directory not empty',
   'permission-denied': 'permission denied',
   'quota-exceeded': 'insufficient storage space',
+  'mount-point': 'a virtual folder is mounted there',
+  'cross-folder': 'not in the same virtual folder',
   'name-not-allowed': 'name not allowed',
   'is-directory': 'is a directory',
   'not-directory': 'not a directory',

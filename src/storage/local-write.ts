@@ -60,6 +60,9 @@ export async function atomicWrite(
     firstFailed ??= 'src';
   };
   src.on('error', onSrcError);
+  // A stage of the source may have failed before this write began: a quota refusal of the very
+  // first chunk, while the target was being pinned (else taken for a reset data connection, 426).
+  if (src.errored) onSrcError(src.errored);
   let tmp: FileHandle | undefined;
   let ws: FileWriter | undefined;
   let committed = false;

@@ -17,6 +17,11 @@ export interface FileStat {
   id?: string;
   /** For links: the virtual path they resolve to, when it is inside the storage (never a host path). */
   target?: string;
+  /**
+   * A virtual folder is mounted here or below (storage/mounts.ts): the entry is a directory that
+   * cannot be removed, renamed or replaced.
+   */
+  mount?: boolean;
 }
 
 export interface StorageContext {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { FerryError } from '../errors.js';
+import { parseClientCas } from './client-certificate.js';
 
 export interface KeyPair {
   readonly cert: string;
@@ -15,6 +16,8 @@ export interface CertificateSource {
   readonly files: readonly { certFile: string; keyFile: string }[];
   /** Where a generated certificate is kept so its fingerprint stays stable across restarts. */
   readonly dataDir: string;
+  /** PEM files of the CAs whose client certificates may log in (see client-certificate.ts). */
+  readonly clientCaFiles?: readonly string[];
 }
 
 export interface TlsPolicy {
@@ -36,6 +39,7 @@ const SESSION_LIFETIME_S = 7 * 86_400;
 export class CertificateStore {
   private fingerprints: readonly string[] = [];
   private context: tls.SecureContext | undefined;
+  private cas: readonly X509Certificate[] = [];
 
   constructor(
     private readonly source: CertificateSource,
@@ -68,7 +72,16 @@ export class CertificateStore {
         `Certificate or key is not usable: ${(err as Error).message}`,
       );
     }
+    const cas = await Promise.all(
+      (this.source.clientCaFiles ?? []).map(async (f) => {
+        const pem = await readFile(f, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new FerryError('ERR_INVALID_OPTION', `${f}: cannot read the client CA (${err.code}).`);
+        });
+        return parseClientCas(pem, f);
+      }),
+    );
     this.context = context;
+    this.cas = cas.flat();
     this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
     return { generated };
   }
@@ -76,6 +89,11 @@ export class CertificateStore {
   /** SHA-256 fingerprints ("AB:CD:…") of the certificates in use. */
   get sha256(): readonly string[] {
     return this.fingerprints;
+  }
+
+  /** The CAs whose client certificates may log in (as of the last load). */
+  get clientCas(): readonly X509Certificate[] {
+    return this.cas;
   }
 
   /** The context for new TLS sessions (a reload replaces it; sessions keep the one they started with). */
@@ -95,7 +113,8 @@ export class CertificateStore {
         ? { ciphers: 'DEFAULT:@SECLEVEL=0' }
         : {}),
       sessionIdContext: 'ferry',
-      secureOptions: constants.SSL_OP_NO_TICKET,
+      // No client-initiated renegotiation: a client could make the server redo handshakes at will.
+      secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
       sessionTimeout: SESSION_LIFETIME_S,
     };
   }

@@ -30,7 +30,12 @@ interface Session {
   readonly pipe: SessionPipe;
 }
 
-type Next = { kind: 'plain' } | { kind: 'tls'; session: Session };
+/**
+ * `held`: TLS ended and a new session will start (implicit REIN): bytes that come before
+ * startTls() is called are kept for it, never read as plaintext (a ClientHello can follow the
+ * peer's close_notify in the same segment, before the new session exists).
+ */
+type Next = { kind: 'plain' } | { kind: 'tls'; session: Session } | { kind: 'held'; chunks: Buffer[] };
 type Phase = Next | { kind: 'closing'; session: Session; next: Next };
 
 /** What one TLS engine sees as its transport: pushes come from the channel, writes go to TCP. */
@@ -118,8 +123,8 @@ export class ControlChannel extends EventEmitter {
     if (this.closed) return;
     const p = this.phase;
     if (p.kind === 'tls') p.session.tls.write(data);
-    else if (p.kind === 'plain' || p.next.kind === 'plain') this.socket.write(data);
-    else p.next.session.tls.write(data);
+    else if (p.kind === 'closing' && p.next.kind === 'tls') p.next.session.tls.write(data);
+    else this.socket.write(data);
   }
 
   /**
@@ -135,6 +140,10 @@ export class ControlChannel extends EventEmitter {
             isServer: true,
             secureContext: start.secureContext,
             server: start.sessionCache,
+            // Every client is asked for a certificate and none is refused for it: whether it logs
+            // anyone in is for the authenticator (tls/client-certificate.ts checks it).
+            requestCert: true,
+            rejectUnauthorized: false,
           })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe };
@@ -146,9 +155,10 @@ export class ControlChannel extends EventEmitter {
     });
     const p = this.phase;
     if (p.kind === 'closing') this.phase = { ...p, next: { kind: 'tls', session } };
-    else if (p.kind === 'plain') {
+    else if (p.kind === 'plain' || p.kind === 'held') {
       this.records.reset();
       this.phase = { kind: 'tls', session };
+      if (p.kind === 'held') for (const chunk of p.chunks) this.route(chunk);
     } else throw new FerryError('ERR_TLS', 'TLS is already active.');
 
     try {
@@ -166,12 +176,14 @@ export class ControlChannel extends EventEmitter {
 
   /**
    * Sends close_notify and returns the stream to plaintext (CCC, REIN). Resolves once the
-   * close_notify has been handed to TCP, so that what is written next follows it.
+   * close_notify has been handed to TCP, so that what is written next follows it. `thenTls`: a
+   * new session follows (implicit REIN): what arrives until startTls() is kept for it.
    */
-  async stopTls(): Promise<void> {
+  async stopTls(opts: { thenTls?: boolean } = {}): Promise<void> {
     const p = this.phase;
     if (p.kind !== 'tls') return;
-    this.phase = { kind: 'closing', session: p.session, next: { kind: 'plain' } };
+    const next: Next = opts.thenTls ? { kind: 'held', chunks: [] } : { kind: 'plain' };
+    this.phase = { kind: 'closing', session: p.session, next };
     p.session.tls.on('error', () => {}); // the peer may reset instead of answering close_notify
     p.session.tls.end();
     await Promise.race([p.session.pipe.ended, this.gone]);
@@ -194,6 +206,8 @@ export class ControlChannel extends EventEmitter {
     const p = this.phase;
     if (p.kind === 'plain') {
       this.emit('data', chunk);
+    } else if (p.kind === 'held') {
+      p.chunks.push(chunk);
     } else if (p.kind === 'tls') {
       this.records.track(chunk);
       p.session.pipe.push(chunk);

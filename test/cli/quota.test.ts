@@ -5,13 +5,11 @@
  * paces the next transfer.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 const WORKERS = 2;
@@ -22,17 +20,9 @@ let home: string;
 let server: ServeProcess;
 
 async function users(args: string[], input?: string): Promise<string> {
-  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin?.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  assert.equal(code, 0, `ferry users ${args.join(' ')}: ${stderr}`);
-  return stdout;
+  const r = await ferryUsers(data, args, input);
+  assert.equal(r.code, 0, `ferry users ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** `ferry users …` that changes the file; resolves once every worker has re-read it. */

@@ -3,13 +3,11 @@
  * worker without a restart; a disabled or removed user's live sessions get 421 and new logins 530.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
 import type { Reply } from '../../src/protocol/reply.js';
 
@@ -22,22 +20,8 @@ let data: string;
 let home: string;
 let server: ServeProcess;
 
-/** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
-async function users(
-  args: string[],
-  input?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin?.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
-}
+const users = (args: string[], input?: string): ReturnType<typeof ferryUsers> =>
+  ferryUsers(data, args, input);
 
 /** `ferry users …` that must succeed; resolves once every worker has re-read the users file. */
 async function change(args: string[], input?: string): Promise<string> {

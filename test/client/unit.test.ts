@@ -115,6 +115,14 @@ describe('credentials', () => {
         resolveCredentials({ host: 'h', user: 'carol', password: undefined }, { env, netrcFile: false }),
         (e: unknown) => e instanceof FerryError && e.code === 'ERR_AUTH',
       );
+      // With a client certificate, the server may log carol in by it: no password needed.
+      assert.deepEqual(
+        await resolveCredentials(
+          { host: 'h', user: 'carol', password: undefined },
+          { env, netrcFile: false, clientCertificate: true },
+        ),
+        { user: 'carol', password: '', source: 'none' },
+      );
       assert.equal(
         (
           await resolveCredentials(

@@ -20,6 +20,7 @@ const EXPECTED = [
   ' SIZE',
   ' MDTM',
   ' MFMT',
+  ' HASH SHA-256*;SHA-512;SHA-1;MD5;CRC32',
   ' REST STREAM',
   ' TVFS',
   ' HOST',

@@ -64,6 +64,35 @@ export async function loggedIn(ts: TestServer, mode: Mode, maxVersion?: tls.Secu
   }
 }
 
+/** Logged in as `user` (password `pw` unless given), data protected, TYPE I; closed by `track`'s owner. */
+export async function loginAs(
+  ts: TestServer,
+  mode: Mode,
+  user: string,
+  track: (c: RawFtp) => RawFtp,
+  password = 'pw',
+): Promise<RawFtp> {
+  const ftp = track(await connectSecure(ts, mode));
+  await ftp.login(user, password);
+  if (mode === 'explicit') {
+    await ftp.cmd('PBSZ 0', 200);
+    await ftp.cmd('PROT P', 200);
+  }
+  await ftp.cmd('TYPE I', 200);
+  return ftp;
+}
+
+/** STOR/APPE/STOU whose data the server may stop reading: writes what it can, returns the final reply. */
+export async function storeAll(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<Reply> {
+  const port = await ftp.epsv();
+  const conn = await ftp.openData(port, { tls: ftp.dataTls });
+  await ftp.cmd(line, 150);
+  const sent = ftp.uploadClean(conn, bytes).catch(() => {}); // reset once the server refuses
+  const r = await ftp.expect();
+  await sent;
+  return r;
+}
+
 /** Runs `fn` with the clients it opens closed afterwards, whatever happens. */
 export async function withClients<T>(fn: (track: (c: RawFtp) => RawFtp) => Promise<T>): Promise<T> {
   const clients: RawFtp[] = [];

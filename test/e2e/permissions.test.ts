@@ -29,7 +29,7 @@ for (const p of PERMISSIONS) files[`/deny-${p}/f`] = 'data';
 /** Each permission and commands that need it, run inside /deny-P (`f` exists there). */
 const CASES: Record<Permission, string[]> = {
   list: ['LIST', 'NLST', 'MLSD', 'MLST', 'MLST f', 'SIZE f', 'MDTM f', 'STAT .', 'LIST -la .'],
-  download: ['RETR f'],
+  download: ['RETR f', 'HASH f'],
   upload: ['STOR new', 'APPE new', 'STOU'],
   overwrite: ['STOR f', 'APPE f', 'MFMT 20200102030405 f'],
   delete: ['DELE f'],

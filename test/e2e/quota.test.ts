@@ -13,13 +13,12 @@ import { after, before, describe, test } from 'node:test';
 import type { PlainUserEntry } from '../../src/auth/users.js';
 import { UserTable } from '../../src/auth/users.js';
 import { UsageFile } from '../../src/auth/usage-file.js';
-import type { Reply } from '../../src/protocol/reply.js';
 import { withLimits } from '../../src/storage/limited.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { RawFtp } from '../support/raw-ftp.js';
-import { connectSecure, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
+import { loginAs, MODES, randomData, storeAll, textOf, useFerry, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 
 let dir: string;
@@ -44,27 +43,8 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
 const userOf = (c: string, mode: Mode): string => `${c}-${mode}`;
 const homeOf = (c: string, mode: Mode): string => homes.get(userOf(c, mode)) ?? '';
 
-async function login(user: string, mode: Mode, track: (c: RawFtp) => RawFtp): Promise<RawFtp> {
-  const ftp = track(await connectSecure(server(), mode));
-  await ftp.login(user, 'pw');
-  if (mode === 'explicit') {
-    await ftp.cmd('PBSZ 0', 200);
-    await ftp.cmd('PROT P', 200);
-  }
-  await ftp.cmd('TYPE I', 200);
-  return ftp;
-}
-
-/** STOR (or APPE) whose data the server may stop reading: writes what it can, returns the final reply. */
-async function storeAll(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<Reply> {
-  const port = await ftp.epsv();
-  const conn = await ftp.openData(port, { tls: ftp.dataTls });
-  await ftp.cmd(line, 150);
-  const sent = ftp.uploadClean(conn, bytes).catch(() => {}); // reset once the server refuses
-  const r = await ftp.expect();
-  await sent;
-  return r;
-}
+const login = (user: string, mode: Mode, track: (c: RawFtp) => RawFtp): Promise<RawFtp> =>
+  loginAs(server(), mode, user, track);
 
 async function stored(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<void> {
   const r = await storeAll(ftp, line, bytes);

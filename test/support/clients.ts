@@ -358,6 +358,8 @@ export interface FtplibOptions extends RunOptions {
   readonly continueOnError?: boolean;
   /** Socket timeout inside Python, seconds (default 30). */
   readonly socketTimeoutSec?: number;
+  /** A client certificate to present (ssl context load_cert_chain). */
+  readonly clientCertificate?: { readonly certFile: string; readonly keyFile: string };
 }
 
 interface FtplibOutput {
@@ -389,6 +391,8 @@ export async function ftplib(
     dataSession: opts.dataSession ?? 'control',
     continueOnError: opts.continueOnError ?? false,
     timeout: opts.socketTimeoutSec ?? 30,
+    certFile: opts.clientCertificate?.certFile ?? null,
+    keyFile: opts.clientCertificate?.keyFile ?? null,
     actions,
   };
   const script = path.join(SUPPORT_DIR, 'ftplib_client.py');

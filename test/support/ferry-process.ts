@@ -95,6 +95,24 @@ export async function spawnFerry(
   };
 }
 
+/** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
+export async function ferryUsers(
+  data: string,
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  child.stdin?.end(input);
+  const [code] = (await once(child, 'exit')) as [number];
+  return { code, stdout, stderr };
+}
+
 /** `ferry serve` on loopback with two free ports (node's arguments, without node). */
 async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
   const implicitPort = await freePort();

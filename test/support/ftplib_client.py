@@ -3,7 +3,9 @@
 Input: one JSON object on stdin (or argv[1]):
   {"host", "port", "user", "password", "implicit": bool, "reuseSession": bool, "tlsMax": "1.2"|"1.3"|null,
    "strictEof": bool, "dataSession": "control"|"newest-once",
-   "continueOnError": bool, "timeout": seconds, "actions": [{"op": ...}, ...]}
+   "continueOnError": bool, "timeout": seconds, "certFile"?: str, "keyFile"?: str,
+   "actions": [{"op": ...}, ...]}
+certFile/keyFile: a client certificate (PEM) presented on the TLS handshakes (mutual TLS).
 strictEof clears ssl.OP_IGNORE_UNEXPECTED_EOF (as python.org and pyenv builds have it): a TLS
 connection closed without close_notify is then an error. dataSession "newest-once" makes data
 connections behave like OpenSSL's client session cache (curl): each TLS session is offered once,
@@ -288,6 +290,8 @@ def main():
 
     cls = ImplicitFTPS if spec.get("implicit") else ReusingFTPS
     ctx = make_context(spec.get("tlsMax"), bool(spec.get("strictEof", False)))
+    if spec.get("certFile"):
+        ctx.load_cert_chain(spec["certFile"], spec.get("keyFile"))
     ftp = cls(context=ctx, timeout=float(spec.get("timeout", 30)))
     ftp.reuse_session = bool(spec.get("reuseSession", True))
     ftp.newest_once = spec.get("dataSession", "control") == "newest-once"

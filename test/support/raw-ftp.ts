@@ -67,6 +67,13 @@ export interface RawConnectOptions {
   readonly beforeTls?: (ftp: RawFtp) => Promise<void>;
   /** Highest TLS version offered on the control connection (and so on data connections). */
   readonly maxVersion?: tls.SecureVersion;
+  /** Client certificate (PEM) and key presented on the control connection's TLS handshakes. */
+  readonly clientCertificate?: ClientCertificatePem;
+}
+
+export interface ClientCertificatePem {
+  readonly cert: string;
+  readonly key: string;
 }
 
 export interface DataOptions {
@@ -124,6 +131,8 @@ export class RawFtp {
   readonly closed: Promise<void>;
   /** Whether data connections use TLS (PROT P); high-level helpers read it. */
   dataTls = true;
+  /** Presented on the next control TLS handshakes (change it before a REIN or AUTH to switch). */
+  clientCertificate: ClientCertificatePem | undefined;
   private readonly parser = new ReplyParser();
   private readonly replies: Reply[] = [];
   private readonly waiters: Waiter[] = [];
@@ -143,6 +152,7 @@ export class RawFtp {
     this.implicit = o.implicit;
     this.timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.maxVersion = o.maxVersion;
+    this.clientCertificate = o.clientCertificate;
     socket.on('data', (d: Buffer) => this.rawReceived.push(d));
     this.channel = new ControlChannel(socket);
     this.channel.on('data', (d: Buffer) => this.onData(d));
@@ -204,7 +214,7 @@ export class RawFtp {
     this.sessions = [];
     const sock = await this.channel.startTls({
       role: 'client',
-      options: { rejectUnauthorized: false, maxVersion: this.maxVersion },
+      options: { rejectUnauthorized: false, maxVersion: this.maxVersion, ...this.clientCertificate },
       handshakeTimeoutMs: this.timeoutMs,
     });
     this.tlsSocket = sock;

@@ -99,7 +99,7 @@ export class ClusterPrimary {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const o = this.options;
     const certificates = new CertificateStore(
-      { files: o.certificates, dataDir: o.dataDir },
+      { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
       { minVersion: o.minVersion },
     );
     const { generated } = await certificates.load();

@@ -1,7 +1,9 @@
 import { Code } from '../../protocol/codes.js';
+import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
+import { hashStream } from '../file-hash.js';
 import { StorageError } from '../../storage/types.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
@@ -92,7 +94,10 @@ export const fileCommands: AnyCommandSpec[] = [
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
       const p = ctx.files().resolve(path);
-      await ctx.files().storage.stat(p, ctx.files().context());
+      const st = await ctx.files().storage.stat(p, ctx.files().context());
+      // Refused here, at the first command of the pair, like a missing permission.
+      if (st.mount)
+        throw new StorageError('mount-point', `${p} is (or holds) a virtual folder: it cannot be renamed.`);
       ctx.session.setRenameFrom(p);
       return reply(Code.PendingFurtherInfo, 'Ready for RNTO.');
     },
@@ -123,6 +128,31 @@ export const fileCommands: AnyCommandSpec[] = [
       const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
       if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
       return reply(Code.FileStatus, String(st.size));
+    },
+  }),
+  command({
+    verb: 'HASH',
+    access: 'logged-in',
+    permission: 'download',
+    target: ({ path }) => path,
+    concurrency: 'serial',
+    feat: ({ can, hashAlgorithm }) =>
+      can(undefined, 'download') ? formatHashFeat(hashAlgorithm) : undefined,
+    help: 'HASH <sp> path (draft-bryan-ftpext-hash; OPTS HASH selects SHA-256, SHA-512, SHA-1, MD5 or CRC32)',
+    async handle({ path }, ctx) {
+      const files = ctx.files();
+      const p = files.resolve(path);
+      const st = await files.storage.stat(p, files.context());
+      if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
+      const algorithm = ctx.session.hashAlgorithm;
+      const src = await files.storage.openRead(p, { offset: 0 }, files.context());
+      let hex: string;
+      try {
+        hex = await hashStream(algorithm, src);
+      } finally {
+        src.destroy();
+      }
+      return reply(Code.FileStatus, formatHashReply(algorithm, st.size, hex, path));
     },
   }),
   command({

@@ -20,6 +20,7 @@ export const infoCommands: AnyCommandSpec[] = [
         options: ctx.options,
         implicit: ctx.session.implicit,
         can: capabilitiesOf(ctx.session.login),
+        hashAlgorithm: ctx.session.hashAlgorithm,
       };
       for (const spec of ctx.specs) {
         const f = spec.feat?.(c);

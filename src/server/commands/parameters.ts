@@ -146,7 +146,7 @@ export const parameterCommands: AnyCommandSpec[] = [
     verb: 'OPTS',
     access: 'anyone',
     concurrency: 'serial',
-    help: 'OPTS <sp> UTF8 ON | MLST facts',
+    help: 'OPTS <sp> UTF8 ON | MLST facts | HASH [algorithm]',
     async handle({ option }, { session }) {
       switch (option.name) {
         case 'UTF8':
@@ -155,6 +155,9 @@ export const parameterCommands: AnyCommandSpec[] = [
         case 'MLST':
           session.selectMlstFacts(option.facts);
           return reply(Code.Ok, formatMlstOptsReply(session.mlstFacts));
+        case 'HASH':
+          if (option.algorithm) session.selectHashAlgorithm(option.algorithm);
+          return reply(Code.Ok, session.hashAlgorithm);
       }
     },
   }),

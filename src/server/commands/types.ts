@@ -1,5 +1,6 @@
+import type { HashAlgorithm } from '../../protocol/hash.js';
 import type { Permission } from '../../auth/permissions.js';
-import type { Principal } from '../../auth/types.js';
+import type { ClientCertificate, Principal } from '../../auth/types.js';
 import type { Logger } from '../../logger.js';
 import type { CommandOf, Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
@@ -60,6 +61,8 @@ export interface CommandContext {
   readonly transfer: Transfer;
   /** Counts this session as one of its user's; false when the user's maxSessions are all in use. */
   enterSession(principal: Principal): Promise<boolean>;
+  /** The client certificate of the control connection's current TLS session, checked now. */
+  clientCertificate(): ClientCertificate | undefined;
 }
 
 /** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */
@@ -67,6 +70,8 @@ export interface FeatContext {
   readonly options: ResolvedOptions;
   readonly implicit: boolean;
   readonly can: Can;
+  /** The session's HASH algorithm (FEAT marks it with `*`). */
+  readonly hashAlgorithm: HashAlgorithm;
 }
 
 export interface CommandSpec<V extends Verb = Verb> {

@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError } from 'commander';
+import type { ProtocolEvent } from '../client/control.js';
+import { formatReport } from '../client/probe/format.js';
+import { runProbe } from '../client/probe/run.js';
+import { isFtpUrl, parseFtpUrl, redactUrl, resolveCredentials } from '../client/url.js';
+import { FerryError } from '../errors.js';
+import { formatReply } from '../protocol/reply.js';
+import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
+
+/**
+ * `ferry probe URL`: an FTPS conformance and security report for any server (client/probe/).
+ * Exit 0 when every MS-FTPS and RFC 4217 point passes (or does not apply), 1 otherwise; 2 for
+ * usage, and 3/4/5 when the probe cannot connect, secure or log in at all.
+ */
+
+interface ProbeFlags {
+  json?: boolean;
+  write?: string;
+  timeout?: number;
+  ca?: string;
+  verbose?: boolean;
+}
+
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
+  return n;
+}
+
+function verboseLog(e: ProtocolEvent): void {
+  if (e.kind === 'command') process.stderr.write(`> ${e.text}\n`);
+  else if (e.kind === 'reply')
+    for (const line of formatReply(e.reply).split('\r\n')) {
+      if (line !== '') process.stderr.write(`< ${line}\n`);
+    }
+  else process.stderr.write(`* ${e.text}\n`);
+}
+
+export function registerProbe(program: Command): void {
+  program
+    .command('probe')
+    .description('report how an FTPS server does MS-FTPS, RFC 4217, FTP features and TLS')
+    .argument(
+      '<url>',
+      'ftps://HOST[:990]/ (implicit), ftpes://HOST[:21]/ (explicit) or ftp://HOST/ (is TLS offered?)',
+    )
+    .option('--json', 'the report as JSON (schema ferry-probe/1, see the README)')
+    .option(
+      '--write <dir>',
+      'also run the checks that upload (truncated upload, REST STOR, replace) in this remote directory; their files are deleted',
+    )
+    .option('--timeout <seconds>', 'connect, handshake and reply timeout (default 10)', positiveNumber)
+    .option('--ca <file>', 'judge the certificate chain against the CA certificates in this PEM file')
+    .option('-v, --verbose', 'print the command/reply dialogue on stderr (password masked)')
+    .addHelpText(
+      'after',
+      `\nThe probe changes nothing on the server unless --write is given. Password: in the URL,
+FERRY_PASSWORD, or ~/.netrc; ftp:// URLs only ask whether TLS is offered (no login in clear).
+
+Exit codes:
+  0    every MS-FTPS and RFC 4217 point passes or does not apply
+  1    at least one MS-FTPS or RFC 4217 point fails
+${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}`,
+    )
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
+    .action(async (urlText: string, o: ProbeFlags) => {
+      let code: number;
+      try {
+        if (!isFtpUrl(urlText))
+          throw new FerryError(
+            'ERR_USAGE',
+            `URL must be an ftps://, ftpes:// or ftp:// URL, got ${JSON.stringify(redactUrl(urlText))}.`,
+          );
+        const u = parseFtpUrl(urlText);
+        let ca: Buffer | undefined;
+        if (o.ca !== undefined) {
+          ca = await readFile(o.ca).catch((err: Error) => {
+            throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${err.message}`);
+          });
+        }
+        const creds = await resolveCredentials(u);
+        const ip = /^[\d.]+$/.test(u.host) || u.host.includes(':');
+        const r = await runProbe({
+          url: redactUrl(urlText),
+          target: {
+            host: u.host,
+            port: u.port,
+            security: u.security,
+            user: creds.user,
+            password: creds.password,
+            servername: ip ? undefined : u.host,
+            ca,
+            timeoutMs: Math.round((o.timeout ?? 10) * 1000),
+            log: o.verbose ? verboseLog : undefined,
+          },
+          ...(o.write !== undefined ? { writeDir: o.write } : {}),
+        });
+        process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
+        code = r.summary.conformant ? EXIT.ok : EXIT.other;
+      } catch (err) {
+        process.stderr.write(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
+        code = exitCodeFor(err);
+      }
+      process.exitCode = code;
+    });
+}

@@ -1,0 +1,324 @@
+import { BlockList } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { addressFamily, parsePasvReply, sameHost } from '../../protocol/address.js';
+import { Code } from '../../protocol/codes.js';
+import {
+  isNegative,
+  isPositiveCompletion,
+  isPreliminary,
+  replyLine,
+  type Reply,
+} from '../../protocol/reply.js';
+import { delay } from '../waits.js';
+import { brief, type ProbeConnection } from './connection.js';
+import { check, notApplicable, protectedSession, type ProbeContext } from './context.js';
+import {
+  describeOutcome,
+  exchange,
+  holdTransfer,
+  succeeded,
+  type DataMode,
+  type HeldTransfer,
+} from './data.js';
+import { point, type ProbePoint, type Verdict } from './types.js';
+
+/** FTP features: data connection modes, the PASV address, MLSx, SIZE/MDTM/MFMT/HASH, REST, UTF8, ABOR, STAT. */
+
+/** A file must be at least this large for a RETR to still be running when ABOR or STAT comes. */
+export const HOLD_MIN_SIZE = 4 * 1024 * 1024;
+/** How long a reply to STAT (or ABOR) during a blocked transfer may take. */
+const DURING_MS = 3000;
+
+export async function featurePoints(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint[]> {
+  const out: ProbePoint[] = [];
+  const c = await protectedSession(ctx.t);
+  try {
+    let pasv: Reply | undefined;
+    for (const mode of ['epsv', 'pasv', 'eprt', 'port'] as const) {
+      const m = await dataMode(ctx, c, mode);
+      out.push(m.point);
+      if (mode === 'pasv') pasv = m.endpointReply;
+    }
+    out.push(pasvAddress(c, pasv));
+    out.push(...(await commands(ctx, c)));
+  } finally {
+    await c.close();
+  }
+  out.push(await abor(ctx, big));
+  out.push(await statDuring(ctx, big));
+  return out;
+}
+
+const MODE_TITLES: Readonly<Record<DataMode, string>> = {
+  epsv: 'EPSV (extended passive)',
+  pasv: 'PASV (passive)',
+  eprt: 'EPRT (extended active)',
+  port: 'PORT (active)',
+};
+
+async function dataMode(
+  ctx: ProbeContext,
+  c: ProbeConnection,
+  mode: DataMode,
+): Promise<{ point: ProbePoint; endpointReply?: Reply }> {
+  const id = mode;
+  const title = MODE_TITLES[mode];
+  const sent = `${mode.toUpperCase()}; NLST`;
+  let endpointReply: Reply | undefined;
+  const p = await check(id, title, sent, async () => {
+    const tlsPlan = ctx.t.security === 'none' ? false : { session: await c.control.dataSession() };
+    const o = await exchange(c, { command: 'NLST', mode, tls: tlsPlan });
+    if (o.endpointRefused) return point(id, title, sent, brief(o.endpointRefused), 'not-supported');
+    endpointReply = o.endpointReply;
+    return point(id, title, sent, describeOutcome(o), succeeded(o) ? 'pass' : 'fail');
+  });
+  return endpointReply ? { point: p, endpointReply } : { point: p };
+}
+
+function pasvAddress(c: ProbeConnection, r: Reply | undefined): ProbePoint {
+  const id = 'pasv-address';
+  const title = 'PASV address equal to the control address';
+  if (!r) return notApplicable(id, title, 'PASV not offered');
+  const hp = parsePasvReply(replyLine(r));
+  const control = c.control.remoteAddress;
+  if (!hp) return point(id, title, 'PASV', brief(r), 'fail', 'no address in the reply');
+  if (sameHost(hp.host, control)) return point(id, title, 'PASV', `${hp.host} (control: ${control})`, 'pass');
+  const kind = isPrivate(hp.host) ? 'a private address' : 'another public address';
+  return point(
+    id,
+    title,
+    'PASV',
+    `${hp.host} (control: ${control})`,
+    'fail',
+    `${kind}: clients must ignore it (NAT without a configured passive address?)`,
+  );
+}
+
+/** Private, loopback, link-local and carrier-grade NAT ranges: not reachable from elsewhere. */
+const PRIVATE = new BlockList();
+for (const [net, bits] of [
+  ['10.0.0.0', 8],
+  ['127.0.0.0', 8],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+  ['169.254.0.0', 16],
+  ['100.64.0.0', 10],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  PRIVATE.addSubnet(net, bits, 'ipv6');
+PRIVATE.addAddress('::1', 'ipv6');
+
+function isPrivate(host: string): boolean {
+  const family = addressFamily(host);
+  return family !== undefined && PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoint[]> {
+  const f = ctx.features;
+  const out: ProbePoint[] = [];
+  const sample = ctx.sample;
+
+  const mlst = f.get('MLST');
+  out.push(
+    await check('mlst', 'MLST facts', 'MLST', async () => {
+      if (mlst === undefined) return point('mlst', 'MLST facts', 'FEAT', 'no MLST line', 'not-supported');
+      const r = await c.request(sample ? `MLST ${sample.name}` : 'MLST');
+      return point(
+        'mlst',
+        'MLST facts',
+        sample ? `MLST ${sample.name}` : 'MLST',
+        `${brief(r)}${r.lines[1] !== undefined ? ` | ${r.lines[1].trim()}` : ''}`,
+        isPositiveCompletion(r) ? 'pass' : 'fail',
+        `FEAT: MLST ${mlst}`,
+      );
+    }),
+  );
+  out.push(
+    await check('mlsd', 'MLSD', 'MLSD', async () => {
+      if (mlst === undefined) return point('mlsd', 'MLSD', 'FEAT', 'no MLST line', 'not-supported');
+      const o = await exchange(c, {
+        command: 'MLSD',
+        tls: ctx.t.security === 'none' ? false : { session: await c.control.dataSession() },
+      });
+      return point('mlsd', 'MLSD', 'MLSD', describeOutcome(o), succeeded(o) ? 'pass' : 'fail');
+    }),
+  );
+  out.push(
+    await fileCommand(c, 'size', 'SIZE', f.has('SIZE'), sample?.name, (r) => r.code === Code.FileStatus),
+  );
+  out.push(
+    await fileCommand(c, 'mdtm', 'MDTM', f.has('MDTM'), sample?.name, (r) => r.code === Code.FileStatus),
+  );
+  out.push(await mfmt(c, f.has('MFMT')));
+  out.push(
+    await fileCommand(
+      c,
+      'hash',
+      'HASH',
+      f.has('HASH'),
+      sample?.name,
+      (r) => r.code === Code.FileStatus,
+      f.get('HASH'),
+    ),
+  );
+  out.push(
+    await check('rest-stream', 'REST STREAM', 'REST 0', async () => {
+      const offered = (f.get('REST') ?? '').toUpperCase().includes('STREAM');
+      const r = await c.request('REST 0');
+      const ok = r.code === Code.PendingFurtherInfo;
+      const v: Verdict = ok ? (offered ? 'pass' : 'fail') : offered ? 'fail' : 'not-supported';
+      return point(
+        'rest-stream',
+        'REST STREAM',
+        'REST 0',
+        brief(r),
+        v,
+        offered ? 'FEAT: REST STREAM' : ok ? 'works but FEAT does not list REST STREAM' : undefined,
+      );
+    }),
+  );
+  out.push(
+    await check('utf8', 'UTF8 (OPTS UTF8 ON)', 'OPTS UTF8 ON', async () => {
+      const r = await c.request('OPTS UTF8 ON');
+      const offered = f.has('UTF8');
+      const ok = isPositiveCompletion(r);
+      const v: Verdict = ok ? 'pass' : offered ? 'fail' : 'not-supported';
+      return point(
+        'utf8',
+        'UTF8 (OPTS UTF8 ON)',
+        'OPTS UTF8 ON',
+        brief(r),
+        v,
+        offered ? 'FEAT: UTF8' : 'FEAT does not list UTF8',
+      );
+    }),
+  );
+  return out;
+}
+
+async function fileCommand(
+  c: ProbeConnection,
+  id: string,
+  verb: string,
+  offered: boolean,
+  file: string | undefined,
+  ok: (r: Reply) => boolean,
+  params?: string,
+): Promise<ProbePoint> {
+  const title = `${verb}${params !== undefined ? ` (${params})` : ''}`;
+  if (!offered) return point(id, verb, 'FEAT', `no ${verb} line`, 'not-supported');
+  if (file === undefined) return notApplicable(id, title, 'no file in the login directory to ask about');
+  const sent = `${verb} ${file}`;
+  return check(id, title, sent, async () => {
+    const r = await c.request(sent);
+    return point(id, title, sent, brief(r), ok(r) ? 'pass' : 'fail');
+  });
+}
+
+/** MFMT on a name that does not exist: 550 proves the verb without changing anything. */
+async function mfmt(c: ProbeConnection, offered: boolean): Promise<ProbePoint> {
+  const name = `ferry-probe-absent-${randomBytes(6).toString('hex')}`;
+  const sent = `MFMT 20000101000000 ${name} (a name that does not exist)`;
+  return check('mfmt', 'MFMT', sent, async () => {
+    const r = await c.request(`MFMT 20000101000000 ${name}`);
+    const known =
+      isNegative(r) &&
+      r.code !== Code.SyntaxError &&
+      r.code !== Code.NotImplemented &&
+      r.code !== Code.SyntaxErrorArgs;
+    const v: Verdict = offered ? (known ? 'pass' : 'fail') : known ? 'pass' : 'not-supported';
+    return point('mfmt', 'MFMT', sent, brief(r), v, offered ? 'FEAT: MFMT' : 'FEAT does not list MFMT');
+  });
+}
+
+/** Reads replies until `count` arrived or none came for `ms` (then the connection is dropped). */
+async function replies(c: ProbeConnection, count: number, ms: number): Promise<Reply[]> {
+  const got: Reply[] = [];
+  while (got.length < count) {
+    const wait = delay(ms);
+    const next = c.control.read(false);
+    next.catch(() => {});
+    const r = await Promise.race([next, wait.promise.then(() => undefined)]);
+    wait.cancel();
+    if (!r) {
+      c.control.abandonRead();
+      break;
+    }
+    if (!isPreliminary(r)) got.push(r);
+  }
+  return got;
+}
+
+const NEEDS_BIG = `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the login directory, or --write`;
+
+/** Runs `during` while a RETR of `big` is left unread on a session of its own (then dropped). */
+function whileTransferring(
+  ctx: ProbeContext,
+  big: string | undefined,
+  id: string,
+  title: string,
+  sent: string,
+  during: (c: ProbeConnection, held: HeldTransfer) => Promise<ProbePoint>,
+): Promise<ProbePoint> {
+  if (big === undefined) return Promise.resolve(notApplicable(id, title, NEEDS_BIG));
+  return check(id, title, sent, async () => {
+    const c = await protectedSession(ctx.t);
+    try {
+      const h = await holdTransfer(c, `RETR ${big}`, await c.control.dataSession());
+      if ('failed' in h) return point(id, title, sent, h.failed, 'fail', 'the transfer did not start');
+      return await during(c, h.held);
+    } finally {
+      c.destroy();
+    }
+  });
+}
+
+function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+  const id = 'abor';
+  const title = 'ABOR during a transfer: 426 (transfer) before 226 (ABOR)';
+  const sent = `RETR ${big ?? ''} (not read); ABOR; reset the data connection`;
+  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+    c.control.write('ABOR');
+    const early = await replies(c, 1, DURING_MS);
+    held.reset();
+    const rest = await replies(c, 2 - early.length, DURING_MS);
+    const all = [...early, ...rest];
+    const codes = all.map((r) => String(r.code)).join(', ');
+    const received = `${codes}${early.length === 0 ? ' (after the reset; nothing while the transfer was blocked)' : ''}`;
+    const [a, b] = all;
+    if (a && b && isNegative(a) && isPositiveCompletion(b)) return point(id, title, sent, received, 'pass');
+    const why =
+      a && b && isPositiveCompletion(a) && isNegative(b)
+        ? "ABOR's reply came before the transfer's 426 (RFC 959 4.1.3: 426, then 226)"
+        : all.length === 1 && a && isPositiveCompletion(a)
+          ? 'one 226 for both: the aborted transfer was not reported with 426'
+          : undefined;
+    return point(id, title, sent, received || 'no reply', 'fail', why);
+  });
+}
+
+function statDuring(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+  const id = 'stat-during-transfer';
+  const title = 'STAT answered during a transfer';
+  const sent = `RETR ${big ?? ''} (not read); STAT`;
+  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+    c.control.write('STAT');
+    const [r] = await replies(c, 1, DURING_MS);
+    held.reset();
+    if (!r)
+      return point(
+        id,
+        title,
+        sent,
+        `no reply within ${DURING_MS} ms`,
+        'not-supported',
+        'STAT waits for the transfer to end',
+      );
+    const ok = r.code === Code.SystemStatus || r.code === Code.DirectoryStatus || r.code === Code.FileStatus;
+    return point(id, title, sent, brief(r), ok ? 'pass' : isNegative(r) ? 'not-supported' : 'fail');
+  });
+}

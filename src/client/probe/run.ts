@@ -1,0 +1,156 @@
+import { Code } from '../../protocol/codes.js';
+import { parseListText, parseMlsdText, type RemoteEntry } from '../listing.js';
+import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
+import { protectedSession, type ProbeContext } from './context.js';
+import { exchange, succeeded } from './data.js';
+import { HOLD_MIN_SIZE, featurePoints } from './features.js';
+import { msFtpsPoints } from './ms-ftps.js';
+import { rfc4217Points } from './rfc4217.js';
+import { tlsPoints } from './tls.js';
+import {
+  CONFORMANCE_GROUPS,
+  GROUP_TITLES,
+  PROBE_SCHEMA,
+  point,
+  type GroupId,
+  type ProbeGroup,
+  type ProbePoint,
+  type ProbeReport,
+} from './types.js';
+import { WriteArea, writeNotApplicable } from './write.js';
+
+/**
+ * `ferry probe`: runs every check against one server, in order and one connection at a time (so a
+ * server's per-address limits and the order of events stay predictable), and builds the report.
+ * A failure to connect, secure or log in at the start is thrown (exit codes 3/4/5); after that,
+ * each check records its own failure as a point.
+ */
+
+export interface ProbeOptions {
+  readonly target: ProbeTarget;
+  /** The URL as the user wrote it, without the password. */
+  readonly url: string;
+  /** `--write DIR`: a directory the write checks may use (created files are deleted). */
+  readonly writeDir?: string;
+}
+
+export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
+  const started = Date.now();
+  let t = o.target;
+  const prelude: ProbePoint[] = [];
+  if (t.security === 'none') {
+    // ftp://: is TLS offered at all? The probe never logs in in clear.
+    const c = await ProbeConnection.open(t, { login: false });
+    try {
+      const r = await c.request('AUTH TLS');
+      const offered = r.code === Code.SecurityExchangeComplete || r.code === Code.SecurityMechanismAccepted;
+      prelude.push(
+        point(
+          'tls-offered',
+          'TLS offered on the plain FTP port (AUTH TLS)',
+          'AUTH TLS',
+          brief(r),
+          offered ? 'pass' : 'fail',
+          offered
+            ? 'the rest of the probe runs as explicit FTPS (ftpes://)'
+            : 'passwords and files travel in clear',
+        ),
+      );
+      if (!offered) return report(o, t, c.greeting, started, [{ id: 'rfc4217', points: prelude }], [], null);
+    } finally {
+      c.destroy();
+    }
+    t = { ...t, security: 'explicit' };
+  }
+  const base = await protectedSession(t);
+  let ctx: ProbeContext;
+  try {
+    const feat = await base.features();
+    const listing = await exchange(base, {
+      command: feat.map.has('MLST') ? 'MLSD' : 'LIST',
+      tls: { session: await base.control.dataSession() },
+    });
+    const entries: RemoteEntry[] = succeeded(listing)
+      ? feat.map.has('MLST')
+        ? parseMlsdText(listing.data.toString('utf8'))
+        : parseListText(listing.data.toString('utf8'))
+      : [];
+    const files = entries
+      .filter((e) => e.type === 'file' && !/[\r\n]/.test(e.name))
+      .sort((a, b) => b.size - a.size);
+    const largest = files[0];
+    ctx = {
+      t,
+      greeting: base.greeting,
+      features: feat.map,
+      sample: largest ? { name: largest.name, size: largest.size } : undefined,
+      writeDir: o.writeDir,
+      limits: [],
+    };
+  } finally {
+    await base.close();
+  }
+  const area = ctx.writeDir !== undefined ? new WriteArea(ctx, ctx.writeDir) : undefined;
+  let big = ctx.sample && ctx.sample.size >= HOLD_MIN_SIZE ? ctx.sample.name : undefined;
+  let cleanedUp = true;
+  try {
+    if (!big && area) big = await area.bigFile();
+    const writes = area ? await area.run() : writeNotApplicable();
+    const ms = await msFtpsPoints(ctx);
+    const rfc = [...prelude, ...(await rfc4217Points(ctx)), writes.truncation];
+    const feats = [...(await featurePoints(ctx, big)), writes.restStor, writes.replace];
+    const tlsGroup = await tlsPoints(ctx);
+    if (area) cleanedUp = await area.cleanup();
+    return report(
+      o,
+      t,
+      ctx.greeting,
+      started,
+      [
+        { id: 'ms-ftps', points: ms },
+        { id: 'rfc4217', points: rfc },
+        { id: 'features', points: feats },
+        { id: 'tls', points: tlsGroup },
+      ],
+      ctx.limits,
+      area ? { dir: area.dir, cleanedUp } : null,
+    );
+  } catch (err) {
+    if (area) await area.cleanup().catch(() => false);
+    throw err;
+  }
+}
+
+function report(
+  o: ProbeOptions,
+  t: ProbeTarget,
+  greeting: { code: number; lines: readonly string[] },
+  started: number,
+  groups: readonly { id: GroupId; points: readonly ProbePoint[] }[],
+  limits: readonly string[],
+  write: ProbeReport['write'],
+): ProbeReport {
+  const all = groups.flatMap((g) => g.points);
+  const count = (v: ProbePoint['verdict']): number => all.filter((p) => p.verdict === v).length;
+  const conformant = groups
+    .filter((g) => CONFORMANCE_GROUPS.includes(g.id))
+    .every((g) => g.points.every((p) => p.verdict !== 'fail'));
+  const out: ProbeGroup[] = groups.map((g) => ({ id: g.id, title: GROUP_TITLES[g.id], points: g.points }));
+  return {
+    schema: PROBE_SCHEMA,
+    target: { url: o.url, host: t.host, port: t.port, security: o.target.security, user: t.user },
+    greeting: `${greeting.code} ${greeting.lines[0] ?? ''}`,
+    startedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+    write,
+    groups: out,
+    summary: {
+      pass: count('pass'),
+      fail: count('fail'),
+      notSupported: count('not-supported'),
+      notApplicable: count('not-applicable'),
+      conformant,
+    },
+    limits,
+  };
+}

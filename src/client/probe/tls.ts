@@ -1,0 +1,336 @@
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import { isPositiveCompletion } from '../../protocol/reply.js';
+import { delay } from '../waits.js';
+import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
+import { check, notApplicable, type ProbeContext } from './context.js';
+import { signatureAlgorithm, ticketLifetimeHint } from './der.js';
+import { shortError } from './data.js';
+import { point, type ProbePoint, type Verdict } from './types.js';
+
+/**
+ * TLS: versions, cipher suites per version (the server's choice, removed and offered again until
+ * none is left), the certificate, client-initiated renegotiation and the session ticket lifetime.
+ * Every handshake is a real control connection (implicit: TLS first; explicit: AUTH TLS).
+ */
+
+const VERSIONS = ['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3'] as const;
+type Version = (typeof VERSIONS)[number];
+const LABEL: Readonly<Record<Version, string>> = {
+  TLSv1: '1.0',
+  'TLSv1.1': '1.1',
+  'TLSv1.2': '1.2',
+  'TLSv1.3': '1.3',
+};
+
+/** Every cipher Node's OpenSSL knows for TLS 1.2 and below, at security level 0 (weak ones included). */
+const ALL_LEGACY = 'ALL:COMPLEMENTOFALL:@SECLEVEL=0';
+const TLS13_SUITES = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'TLS_AES_128_CCM_SHA256',
+  'TLS_AES_128_CCM_8_SHA256',
+];
+/** Cipher names that are broken or give no real protection. */
+const WEAK = /NULL|EXP|RC4|(^|[-_])DES[-_]|3DES|DES-CBC3|MD5|anon|ADH|AECDH|_WITH_NULL/i;
+/** Session tickets valid longer than this weaken forward secrecy (RFC 8446 4.6.1 caps them at 7 days). */
+const MAX_TICKET_LIFETIME_S = 7 * 24 * 3600;
+/** Local OpenSSL errors: the version or cipher could not even be offered from here. */
+const LOCAL_LIMIT = /no protocols available|no ciphers available|unsupported protocol.*(client|local)/i;
+
+interface Handshake {
+  readonly version: string;
+  readonly cipher: string;
+  readonly standardName: string;
+  readonly sock: tls.TLSSocket;
+  readonly conn: ProbeConnection;
+}
+
+async function handshakeWith(t: ProbeTarget, extra: tls.ConnectionOptions): Promise<Handshake> {
+  const conn = await ProbeConnection.open(t, { tls: extra, login: false });
+  const sock = conn.tlsSocket;
+  if (!sock) {
+    conn.destroy();
+    throw new Error('no TLS on the control connection');
+  }
+  const c = sock.getCipher();
+  return { version: sock.getProtocol() ?? '?', cipher: c.name, standardName: c.standardName, sock, conn };
+}
+
+/** One handshake, then close; the error message when it failed. */
+async function tryHandshake(
+  t: ProbeTarget,
+  extra: tls.ConnectionOptions,
+): Promise<Omit<Handshake, 'sock' | 'conn'> | { error: string }> {
+  try {
+    const h = await handshakeWith(t, extra);
+    h.conn.destroy();
+    return { version: h.version, cipher: h.cipher, standardName: h.standardName };
+  } catch (err) {
+    return { error: shortError(err) };
+  }
+}
+
+export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
+  const t = ctx.t.security === 'none' ? { ...ctx.t, security: 'explicit' as const } : ctx.t;
+  const out: ProbePoint[] = [];
+  const accepted: Version[] = [];
+  for (const v of VERSIONS) {
+    const id = `tls-${LABEL[v]}`;
+    const title = `TLS ${LABEL[v]}`;
+    const sent = `handshake offering only TLS ${LABEL[v]}`;
+    const r = await tryHandshake(t, {
+      minVersion: v,
+      maxVersion: v,
+      ...(v === 'TLSv1.3' ? {} : { ciphers: ALL_LEGACY }),
+    });
+    if ('error' in r) {
+      if (LOCAL_LIMIT.test(r.error)) {
+        ctx.limits.push(`TLS ${LABEL[v]} could not be offered by this Node.js (OpenSSL): ${r.error}`);
+        out.push(notApplicable(id, title, `not testable from here: ${r.error}`));
+        continue;
+      }
+      const v0: Verdict = v === 'TLSv1' || v === 'TLSv1.1' ? 'pass' : 'not-supported';
+      out.push(point(id, title, sent, `refused: ${r.error}`, v0));
+      continue;
+    }
+    accepted.push(v);
+    const legacy = v === 'TLSv1' || v === 'TLSv1.1';
+    out.push(
+      point(
+        id,
+        title,
+        sent,
+        `${r.version}, ${r.standardName}`,
+        legacy ? 'fail' : 'pass',
+        legacy ? 'TLS 1.0 and 1.1 are deprecated (RFC 8996)' : undefined,
+      ),
+    );
+  }
+  for (const v of accepted) out.push(await ciphers(t, v));
+  for (const v of VERSIONS.filter((x) => !accepted.includes(x)))
+    out.push(
+      notApplicable(`ciphers-${LABEL[v]}`, `Cipher suites, TLS ${LABEL[v]}`, `TLS ${LABEL[v]} not accepted`),
+    );
+  out.push(...(await certificate(t)));
+  out.push(
+    accepted.some((v) => v !== 'TLSv1.3')
+      ? await renegotiation(t, accepted)
+      : notApplicable(
+          'renegotiation',
+          'Client-initiated renegotiation refused',
+          'TLS 1.3 only: no renegotiation',
+        ),
+  );
+  out.push(await ticketLifetime(t, accepted));
+  return out;
+}
+
+/** The suites a version accepts, in the server's order of choice (each chosen one is then removed). */
+async function ciphers(t: ProbeTarget, v: Version): Promise<ProbePoint> {
+  const id = `ciphers-${LABEL[v]}`;
+  const title = `Cipher suites, TLS ${LABEL[v]}`;
+  const sent = 'handshakes, each without the suites chosen before';
+  const chosen: string[] = [];
+  const excluded: string[] = [];
+  let left = [...TLS13_SUITES];
+  for (let round = 0; round < 48; round++) {
+    const list = v === 'TLSv1.3' ? left.join(':') : [ALL_LEGACY, ...excluded.map((n) => `!${n}`)].join(':');
+    if (list === '') break;
+    const r = await tryHandshake(t, { minVersion: v, maxVersion: v, ciphers: list });
+    if ('error' in r) break;
+    if (chosen.includes(r.standardName)) break; // the server ignored the exclusion
+    chosen.push(r.standardName);
+    excluded.push(r.cipher);
+    left = left.filter((n) => n !== r.cipher && n !== r.standardName);
+  }
+  const weak = chosen.filter((n) => WEAK.test(n));
+  const received = chosen.length > 0 ? chosen.join(' ') : 'none';
+  if (weak.length > 0) return point(id, title, sent, received, 'fail', `weak: ${weak.join(' ')}`);
+  return point(id, title, sent, received, chosen.length > 0 ? 'pass' : 'fail');
+}
+
+async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
+  const sent = 'handshake; certificate as presented';
+  let h: Handshake;
+  try {
+    h = await handshakeWith(t, t.ca ? { ca: t.ca } : {});
+  } catch (err) {
+    return [point('certificate', 'Certificate', sent, shortError(err), 'fail')];
+  }
+  try {
+    const out: ProbePoint[] = [];
+    const sock = h.sock;
+    const peer = sock.getPeerCertificate(true);
+    let depth = 0;
+    for (let c: tls.DetailedPeerCertificate | undefined = peer; c && c.raw; depth++) {
+      if (c.issuerCertificate === c || depth > 10) {
+        depth++;
+        break;
+      }
+      c = c.issuerCertificate;
+    }
+    const trustedBy = t.ca ? 'the given CA file' : 'the system CAs';
+    const authorized = sock.authorized;
+    const authError = sock.authorizationError ? String(sock.authorizationError) : '';
+    out.push(
+      point(
+        'certificate-chain',
+        'Certificate chain trusted',
+        `verify against ${trustedBy}`,
+        `${depth} certificate(s); ${authorized ? 'trusted' : authError}`,
+        authorized ? 'pass' : 'fail',
+        authorized
+          ? undefined
+          : `clients must pin it (--fingerprint) or trust it on first use; subject ${peer.subject?.CN ?? '?'}, issuer ${peer.issuer?.CN ?? '?'}`,
+      ),
+    );
+    const x = new X509Certificate(peer.raw);
+    const now = Date.now();
+    const to = Date.parse(x.validTo);
+    const from = Date.parse(x.validFrom);
+    const days = Math.floor((to - now) / 86_400_000);
+    const expired = now > to || now < from;
+    out.push(
+      point(
+        'certificate-expiry',
+        'Certificate validity',
+        'notBefore / notAfter',
+        `${x.validFrom} to ${x.validTo} (${days} days left)`,
+        expired ? 'fail' : 'pass',
+        expired ? 'outside its validity period' : days < 14 ? 'expires within 14 days' : undefined,
+      ),
+    );
+    const name = t.servername ?? t.host;
+    const nameError = tls.checkServerIdentity(name, peer);
+    out.push(
+      point(
+        'certificate-name',
+        'Certificate host name',
+        `check ${name}`,
+        nameError ? nameError.message : `matches (${peer.subjectaltname ?? `CN=${peer.subject?.CN ?? ''}`})`,
+        nameError ? 'fail' : 'pass',
+      ),
+    );
+    const key = x.publicKey;
+    const type = key.asymmetricKeyType ?? '?';
+    const details = key.asymmetricKeyDetails;
+    const bits = details?.modulusLength;
+    const curve = details?.namedCurve;
+    const keyText =
+      bits !== undefined ? `${type} ${bits} bits` : curve !== undefined ? `${type} ${curve}` : type;
+    const strong = (type === 'rsa' || type === 'rsa-pss' ? (bits ?? 0) >= 2048 : true) && type !== 'dsa';
+    out.push(
+      point(
+        'certificate-key',
+        'Certificate key type and size',
+        'public key',
+        keyText,
+        strong ? 'pass' : 'fail',
+        strong ? undefined : 'RSA keys need at least 2048 bits; DSA is obsolete',
+      ),
+    );
+    const sig = signatureAlgorithm(peer.raw) ?? '?';
+    const weakSig = /md5|sha1/i.test(sig);
+    out.push(
+      point(
+        'certificate-signature',
+        'Certificate signature algorithm',
+        'signature algorithm',
+        sig,
+        weakSig ? 'fail' : 'pass',
+        weakSig ? 'MD5 and SHA-1 signatures can be forged' : undefined,
+      ),
+    );
+    return out;
+  } finally {
+    h.conn.destroy();
+  }
+}
+
+async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint> {
+  const id = 'renegotiation';
+  const title = 'Client-initiated renegotiation refused';
+  const v = accepted.includes('TLSv1.2') ? 'TLSv1.2' : (accepted.find((x) => x !== 'TLSv1.3') ?? 'TLSv1.2');
+  const sent = `TLS ${LABEL[v]}; renegotiate; NOOP`;
+  return check(id, title, sent, async () => {
+    const h = await handshakeWith(t, {
+      maxVersion: v,
+      ...(v === 'TLSv1.2' ? {} : { minVersion: v, ciphers: ALL_LEGACY }),
+    });
+    try {
+      const result = await new Promise<string | undefined>((resolve) => {
+        const timer = setTimeout(() => resolve('no answer'), 3000);
+        const ok = h.sock.renegotiate({ rejectUnauthorized: false }, (err) => {
+          clearTimeout(timer);
+          resolve(err ? err.message : undefined);
+        });
+        if (!ok) {
+          clearTimeout(timer);
+          resolve('could not start');
+        }
+      });
+      if (result !== undefined) return point(id, title, sent, `refused: ${result}`, 'pass');
+      await delay(0).promise;
+      const noop = await h.conn.request('NOOP').catch(() => undefined);
+      const after = noop ? brief(noop) : 'connection lost';
+      const alive = noop !== undefined && isPositiveCompletion(noop);
+      return point(
+        id,
+        title,
+        sent,
+        `renegotiated; ${after}`,
+        'fail',
+        alive ? 'a client can make the server redo handshakes at will (CPU cost, CVE-2011-1473)' : undefined,
+      );
+    } finally {
+      h.conn.destroy();
+    }
+  });
+}
+
+async function ticketLifetime(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint> {
+  const id = 'session-ticket-lifetime';
+  const title = 'Session ticket lifetime';
+  const sent = 'handshake; session tickets received';
+  return check(id, title, sent, async () => {
+    const found: string[] = [];
+    let longest = -1;
+    for (const v of (['TLSv1.3', 'TLSv1.2'] as const).filter((x) => accepted.includes(x))) {
+      const c = await ProbeConnection.open(t, { tls: { minVersion: v, maxVersion: v } });
+      try {
+        await c.request('NOOP'); // TLS 1.3 tickets come after the handshake
+        const s = await c.control.dataSession(1000);
+        const hint =
+          s && (v === 'TLSv1.3' || c.tlsSocket?.getTLSTicket()) ? ticketLifetimeHint(s) : undefined;
+        if (hint === undefined) found.push(`TLS ${LABEL[v]}: no ticket`);
+        else {
+          found.push(`TLS ${LABEL[v]}: ${hint} s`);
+          longest = Math.max(longest, hint);
+        }
+      } finally {
+        await c.close();
+      }
+    }
+    if (found.length === 0) return notApplicable(id, title, 'neither TLS 1.2 nor 1.3 accepted');
+    if (longest < 0)
+      return point(
+        id,
+        title,
+        sent,
+        found.join('; '),
+        'not-supported',
+        'no session tickets: resumption by session ID only',
+      );
+    const v: Verdict = longest > MAX_TICKET_LIFETIME_S ? 'fail' : 'pass';
+    return point(
+      id,
+      title,
+      sent,
+      found.join('; '),
+      v,
+      v === 'fail' ? 'longer than 7 days (RFC 8446 4.6.1)' : undefined,
+    );
+  });
+}

@@ -1,0 +1,238 @@
+// Virtual folders: one user's tree made of several storages, each mounted at a virtual path (the
+// home at `/`). Each path belongs to the longest mount covering it; the mount layout itself (a
+// folder's mount point and the directories above it) cannot be removed, renamed or replaced, and a
+// rename never crosses from one storage into another.
+import { StorageError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { ROOT, assertVPath, baseName, isDescendant, joinVPath, parentOf } from './virtual-path.js';
+
+/** A storage shown at `at` in the user's tree. */
+export interface Folder {
+  at: string;
+  storage: StorageBackend;
+}
+
+interface Mount {
+  at: VPath;
+  storage: StorageBackend;
+}
+
+/** `home` alone when there are no folders, else the tree of home and folders. */
+export function withFolders(home: StorageBackend, folders: readonly Folder[]): StorageBackend {
+  return folders.length === 0 ? home : new MountedStorage(home, folders);
+}
+
+const FEATURES: readonly StorageFeature[] = [
+  'restart-read',
+  'restart-write',
+  'append',
+  'set-modified',
+  'chmod',
+];
+
+const fixedError = (p: VPath, point: boolean): StorageError =>
+  new StorageError(
+    'mount-point',
+    point
+      ? `${p} is a virtual folder: it cannot be removed, renamed or replaced.`
+      : `${p} holds a virtual folder: it cannot be removed, renamed or replaced.`,
+  );
+
+export class MountedStorage implements StorageBackend {
+  /** What every storage of the tree can do (FEAT must hold wherever the client goes). */
+  readonly features: ReadonlySet<StorageFeature>;
+  readonly setModified?: StorageBackend['setModified'];
+  readonly chmod?: StorageBackend['chmod'];
+  readonly uniqueName?: StorageBackend['uniqueName'];
+  /** Longest mount path first, the home (`/`) last. */
+  readonly #mounts: Mount[];
+  /** Each directory on the way to a mount point → the names of such entries directly in it. */
+  readonly #layout = new Map<VPath, Set<string>>();
+  /** Shown as the time of directories that exist only on the way to a folder. */
+  readonly #born = new Date();
+
+  constructor(home: StorageBackend, folders: readonly Folder[]) {
+    const mounts: Mount[] = [{ at: ROOT, storage: home }];
+    for (const f of folders) {
+      assertVPath(f.at);
+      if (f.at === ROOT)
+        throw new StorageError('mount-point', 'A folder cannot be mounted at /: that is the home.');
+      if (mounts.some((m) => m.at === f.at)) throw new StorageError('mount-point', `Two folders at ${f.at}.`);
+      mounts.push({ at: f.at, storage: f.storage });
+      for (let p = f.at; p !== ROOT; p = parentOf(p)) {
+        const names = this.#layout.get(parentOf(p)) ?? new Set<string>();
+        names.add(baseName(p));
+        this.#layout.set(parentOf(p), names);
+      }
+    }
+    this.#mounts = mounts.sort((a, b) => b.at.length - a.at.length);
+    const all = mounts.map((m) => m.storage);
+    this.features = new Set(FEATURES.filter((f) => all.every((s) => s.features.has(f))));
+    if (all.some((s) => s.setModified)) {
+      this.setModified = async (p, date, c) => {
+        const { storage, inner } = this.#changing(p);
+        return needs(storage.setModified, 'MFMT').call(storage, inner, date, c);
+      };
+    }
+    if (all.some((s) => s.chmod)) {
+      this.chmod = async (p, mode, c) => {
+        const { storage, inner } = this.#changing(p);
+        return needs(storage.chmod, 'SITE CHMOD').call(storage, inner, mode, c);
+      };
+    }
+    if (all.some((s) => s.uniqueName)) {
+      this.uniqueName = async (dir, c) => {
+        const m = this.#route(dir);
+        const inner = await needs(m.storage.uniqueName, 'STOU').call(m.storage, m.inner, c);
+        const p = this.#outer(m, inner);
+        if (this.#fixed(p)) throw fixedError(p, this.#isMountPoint(p));
+        return p;
+      };
+    }
+  }
+
+  async stat(p: VPath, c: StorageContext): Promise<FileStat> {
+    const m = this.#route(p);
+    if (!this.#fixed(p)) return this.#mapped(m, await m.storage.stat(m.inner, c));
+    let st: FileStat | undefined;
+    try {
+      st = await m.storage.stat(m.inner, c);
+    } catch (err) {
+      // A directory on the way to a folder need not exist in the storage below it.
+      if (this.#isMountPoint(p) || !absent(err)) throw err;
+    }
+    if (st?.type !== 'dir') return this.#virtualDir(p);
+    return { ...this.#mapped(m, st), name: baseName(p), path: p, mount: true };
+  }
+
+  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+    return this.#list(dir, c);
+  }
+
+  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    if (this.#fixed(p)) return Promise.reject(new StorageError('is-directory', `${p}: is a directory`));
+    const m = this.#route(p);
+    return m.storage.openRead(m.inner, o, c);
+  }
+
+  async write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    const { storage, inner } = this.#changing(p);
+    return storage.write(inner, src, o, c);
+  }
+
+  async mkdir(p: VPath, c: StorageContext): Promise<void> {
+    const { storage, inner } = this.#changing(p);
+    await storage.mkdir(inner, c);
+  }
+
+  async remove(p: VPath, c: StorageContext): Promise<void> {
+    const { storage, inner } = this.#changing(p);
+    await storage.remove(inner, c);
+  }
+
+  async removeDir(p: VPath, c: StorageContext): Promise<void> {
+    const { storage, inner } = this.#changing(p);
+    await storage.removeDir(inner, c);
+  }
+
+  async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
+    const a = this.#changing(from);
+    const b = this.#changing(to);
+    if (a.at !== b.at) {
+      throw new StorageError(
+        'cross-folder',
+        `Cannot rename across virtual folders (${where(a.at)} to ${where(b.at)}): copy, then delete.`,
+      );
+    }
+    await a.storage.rename(a.inner, b.inner, c);
+  }
+
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+    const m = this.#route(dir);
+    const shown = this.#layout.get(dir);
+    if (!shown) {
+      for await (const e of m.storage.list(m.inner, c)) yield this.#mapped(m, e);
+      return;
+    }
+    try {
+      // Entries of the storage below that a folder hides are left out; the folders come after.
+      for await (const e of m.storage.list(m.inner, c)) if (!shown.has(e.name)) yield this.#mapped(m, e);
+    } catch (err) {
+      if (this.#isMountPoint(dir) || !absent(err)) throw err;
+    }
+    for (const name of [...shown].sort()) {
+      const p = joinVPath(dir, name);
+      // A folder whose storage fails is still listed, so that the rest of the listing is not lost.
+      yield await this.stat(p, c).catch(() => this.#virtualDir(p));
+    }
+  }
+
+  /** The mount `p` is in, and `p` as that storage names it. */
+  #route(p: VPath): Mount & { inner: VPath } {
+    assertVPath(p);
+    for (const m of this.#mounts) {
+      if (m.at === ROOT) return { ...m, inner: p };
+      if (p === m.at) return { ...m, inner: ROOT };
+      if (isDescendant(p, m.at)) return { ...m, inner: p.slice(m.at.length) as VPath };
+    }
+    throw new StorageError('not-found', `${p}: no such file or directory`); // unreachable: `/` covers all
+  }
+
+  /** Like #route, for a change: the mount layout itself is refused. */
+  #changing(p: VPath): Mount & { inner: VPath } {
+    if (this.#fixed(p)) throw fixedError(p, this.#isMountPoint(p));
+    return this.#route(p);
+  }
+
+  #outer(m: Mount, inner: VPath): VPath {
+    if (m.at === ROOT) return inner;
+    return (inner === ROOT ? m.at : `${m.at}${inner}`) as VPath;
+  }
+
+  #mapped(m: Mount, st: FileStat): FileStat {
+    if (m.at === ROOT) return st;
+    const out: FileStat = { ...st, path: this.#outer(m, st.path) };
+    if (st.target !== undefined) out.target = this.#outer(m, st.target as VPath);
+    return out;
+  }
+
+  #isMountPoint(p: VPath): boolean {
+    return p !== ROOT && this.#mounts.some((m) => m.at === p);
+  }
+
+  /** A mount point, or a directory with one below it (`/` excepted: it is never changed anyway). */
+  #fixed(p: VPath): boolean {
+    return p !== ROOT && (this.#layout.has(p) || this.#isMountPoint(p));
+  }
+
+  #virtualDir(p: VPath): FileStat {
+    return {
+      name: baseName(p),
+      path: p,
+      type: 'dir',
+      size: 0,
+      modified: this.#born,
+      mode: 0o755,
+      mount: true,
+    };
+  }
+}
+
+const where = (at: VPath): string => (at === ROOT ? 'the home' : at);
+
+/** Not there in the storage below (a directory on the way to a folder need not be). */
+function absent(err: unknown): boolean {
+  return err instanceof StorageError && (err.kind === 'not-found' || err.kind === 'not-directory');
+}
+
+/** An optional operation of the storage a path is in; unsupported when that one lacks it. */
+function needs<F>(op: F | undefined, what: string): F {
+  if (op === undefined) throw new StorageError('unsupported', `${what} not supported in this folder.`);
+  return op;
+}

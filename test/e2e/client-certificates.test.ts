@@ -1,0 +1,303 @@
+/**
+ * Client-certificate login (mutual TLS, issue 9) over explicit and implicit FTPS: pinned
+ * fingerprints and CA-issued certificates (CN = user name), the three certLogin modes, refusals
+ * with the wrong-password reply, re-evaluation after REIN, users without certificates unaffected.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
+import { UserTable } from '../../src/auth/users.js';
+import { CertificateStore } from '../../src/tls/certificates.js';
+import { chainProblem } from '../../src/tls/client-certificate.js';
+import { RawFtp, textOf, withDeadline, type ClientCertificatePem } from '../support/raw-ftp.js';
+import type { TestServer } from '../support/ferry.js';
+import { certDir, issuedBy, selfSignedClient, testCa, type TestCert } from '../support/client-certs.js';
+import { certificateFiles, MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+
+const DAY = 86_400_000;
+
+interface Certs {
+  pinned: TestCert;
+  other: TestCert;
+  expiredPinned: TestCert;
+  ca: TestCert;
+  carol: TestCert;
+  carolExpired: TestCert;
+  carolOtherCa: TestCert;
+  mallory: TestCert;
+  intermediate: TestCert;
+  carolViaIntermediate: TestCert;
+}
+
+async function makeCerts(): Promise<Certs> {
+  const ca = await testCa('Ferry test client CA');
+  const otherCa = await testCa('Some other CA');
+  const intermediate = await issuedBy(ca, 'Ferry test intermediate', { asCa: true });
+  return {
+    pinned: await selfSignedClient('pinned laptop'),
+    other: await selfSignedClient('someone else'),
+    expiredPinned: await selfSignedClient('old laptop', {
+      notBefore: new Date(Date.now() - 60 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    }),
+    ca,
+    carol: await issuedBy(ca, 'carol'),
+    carolExpired: await issuedBy(ca, 'carol', {
+      notBefore: new Date(Date.now() - 60 * DAY),
+      notAfter: new Date(Date.now() - DAY),
+    }),
+    carolOtherCa: await issuedBy(otherCa, 'carol'),
+    mallory: await issuedBy(ca, 'mallory'),
+    intermediate,
+    carolViaIntermediate: await issuedBy(intermediate, 'carol'),
+  };
+}
+
+/** Each connection from its own loopback address: the log keeps only 5 failed logins per address and minute. */
+let connections = 0;
+const nextAddress = (): string => `127.0.${Math.floor(++connections / 250) + 1}.${(connections % 250) + 2}`;
+
+async function connect(
+  ts: TestServer,
+  mode: Mode,
+  cert?: ClientCertificatePem,
+  localAddress = nextAddress(),
+): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({
+    host: ts.host,
+    localAddress,
+    port: portOf(ts, mode),
+    implicit: mode === 'implicit',
+    ...(cert && { clientCertificate: { cert: cert.cert, key: cert.key } }),
+  });
+  await ftp.expect(220);
+  if (mode === 'explicit') assert.equal((await ftp.authTls('TLS')).code, 234);
+  return ftp;
+}
+
+/** USER, then PASS if asked: the final reply code (232/230 logged in, 530 refused). */
+async function login(ftp: RawFtp, user: string, password = 'pw'): Promise<number> {
+  const r = await ftp.cmd(`USER ${user}`);
+  if (r.code !== 331) return r.code;
+  return (await ftp.cmd(`PASS ${password}`)).code;
+}
+
+/** The reason the server logged for the latest failed login of `user` (after `from`). */
+async function failureReason(ts: TestServer, user: string, from: number): Promise<string> {
+  const line = await waitForLog(
+    ts,
+    (l) => l.msg === 'login failed' && (l.obj as { user?: string }).user === user,
+    from,
+  );
+  return String((line.obj as { reason?: string }).reason);
+}
+
+let certs: Certs;
+let files: Awaited<ReturnType<typeof certDir>>;
+before(async () => {
+  certs = await makeCerts();
+  files = await certDir({ 'ca.pem': certs.ca.cert });
+});
+after(async () => files.cleanup());
+
+for (const mode of MODES) {
+  describe(`${mode}: client-certificate login`, { timeout: 60_000 }, () => {
+    let table: UserTable;
+    let serverTls: Awaited<ReturnType<typeof certificateFiles>>;
+    before(async () => {
+      serverTls = await certificateFiles();
+      const passwordHash = await hashPassword('pw');
+      const home = files.path('home');
+      await mkdir(home, { recursive: true });
+      await writeFile(path.join(home, 'hello.txt'), 'hello\n');
+      const user = (username: string, extra: object) => ({ username, passwordHash, home, ...extra });
+      table = new UserTable([
+        user('pin', { clientCerts: [certs.pinned.fingerprint], certLogin: 'cert-only' }),
+        // Pinned in lower-case plain hex: compared case-insensitively, colons or not.
+        user('both', { clientCerts: [certs.pinned.fingerprint.replace(/:/g, '').toLowerCase()] }),
+        user('either', { clientCerts: [certs.pinned.fingerprint], certLogin: 'cert-or-password' }),
+        user('old', { clientCerts: [certs.expiredPinned.fingerprint], certLogin: 'cert-only' }),
+        user('carol', { certLogin: 'cert-only' }),
+        user('plain', {}),
+      ]);
+    });
+    after(async () => serverTls.cleanup());
+    const server = useFerry(() => ({
+      authenticator: table,
+      tls: { ...serverTls.tls, clientCaFiles: [files.path('ca.pem')] },
+      // Many refusals from one address are the point here, not a ban.
+      defender: { enabled: false },
+    }));
+
+    test('a pinned certificate logs a cert-only user in at USER (232); data connections work', async () => {
+      await withClients(async (track) => {
+        // From the address the test's data connections come from (they must match the control's).
+        const ftp = track(await connect(server(), mode, certs.pinned, '127.0.0.1'));
+        const r = await ftp.cmd('USER pin', 232);
+        assert.match(textOf(r), /authorized by security data exchange/);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/"/);
+        if (mode === 'explicit') {
+          await ftp.cmd('PBSZ 0', 200);
+          await ftp.cmd('PROT P', 200);
+        }
+        await ftp.cmd('TYPE I', 200);
+        // The data connection resumes the control session, which carries the client certificate.
+        assert.equal((await ftp.retrieve('hello.txt')).toString(), 'hello\n');
+        await ftp.cmd('PASS whatever', 202);
+        await ftp.quit();
+      });
+    });
+
+    test('cert-only: a wrong, expired or missing certificate gets the wrong-password reply', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const wrongPassword = track(await connect(ts, mode));
+        await wrongPassword.cmd('USER plain', 331);
+        const reference = textOf(await wrongPassword.cmd('PASS nope', 530));
+        const cases: [string, TestCert | undefined, RegExp][] = [
+          ['pin', certs.other, /not pinned for this user/],
+          ['pin', undefined, /no client certificate presented/],
+          ['old', certs.expiredPinned, /client certificate expired/],
+        ];
+        for (const [user, cert, reason] of cases) {
+          const ftp = track(await connect(ts, mode, cert));
+          await ftp.cmd(`USER ${user}`, 331); // as for any name: nothing to enumerate
+          const from = ts.logs.length;
+          const r = await ftp.cmd('PASS pw', 530);
+          assert.equal(textOf(r), reference, user);
+          assert.match(await failureReason(ts, user, from), reason);
+        }
+      });
+    });
+
+    test('cert-and-password (the default for a pin): both are needed', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        assert.equal(await login(track(await connect(ts, mode, certs.pinned)), 'both', 'pw'), 230);
+        assert.equal(await login(track(await connect(ts, mode, certs.pinned)), 'both', 'bad'), 530);
+        let from = ts.logs.length;
+        assert.equal(await login(track(await connect(ts, mode)), 'both', 'pw'), 530);
+        assert.match(
+          await failureReason(ts, 'both', from),
+          /password right, but a certificate is required: no client/,
+        );
+        from = ts.logs.length;
+        assert.equal(await login(track(await connect(ts, mode, certs.other)), 'both', 'pw'), 530);
+        assert.match(await failureReason(ts, 'both', from), /not pinned/);
+      });
+    });
+
+    test('cert-or-password: the certificate replaces the password, which still works alone', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        assert.equal(await login(track(await connect(ts, mode, certs.pinned)), 'either'), 232);
+        assert.equal(await login(track(await connect(ts, mode)), 'either', 'pw'), 230);
+        assert.equal(await login(track(await connect(ts, mode, certs.other)), 'either', 'pw'), 230);
+        assert.equal(await login(track(await connect(ts, mode)), 'either', 'bad'), 530);
+      });
+    });
+
+    test('a CA-issued certificate logs in the user its CN names; expired, other CA, other CN refused', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        assert.equal(await login(track(await connect(ts, mode, certs.carol)), 'carol'), 232);
+        assert.equal(await login(track(await connect(ts, mode, certs.carolViaIntermediate)), 'carol'), 232);
+        const cases: [TestCert, RegExp][] = [
+          [certs.carolExpired, /expired/],
+          [certs.carolOtherCa, /not issued by a configured client CA/],
+          [certs.mallory, /CN "mallory" is not the user name/],
+          // A CA certificate only vouches for users whose account asks for it: not for `pin`.
+          [certs.ca, /it is a CA certificate itself/],
+        ];
+        for (const [cert, reason] of cases) {
+          const from = ts.logs.length;
+          assert.equal(await login(track(await connect(ts, mode, cert)), 'carol'), 530);
+          assert.match(await failureReason(ts, 'carol', from), reason);
+        }
+        // The CA does not open accounts that pin their certificates.
+        assert.equal(await login(track(await connect(ts, mode, certs.carol)), 'pin'), 530);
+      });
+    });
+
+    test('users without certificates are unaffected, with or without one presented', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        assert.equal(await login(track(await connect(ts, mode)), 'plain'), 230);
+        assert.equal(await login(track(await connect(ts, mode, certs.pinned)), 'plain'), 230);
+        assert.equal(await login(track(await connect(ts, mode, certs.carol)), 'plain', 'bad'), 530);
+      });
+    });
+
+    test('after REIN the certificate of the new TLS session counts', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connect(server(), mode, certs.pinned));
+        await ftp.cmd('USER pin', 232);
+        /** REIN, then a new TLS session presenting `cert` (none: undefined). */
+        const reinWith = async (cert: TestCert | undefined): Promise<void> => {
+          ftp.clientCertificate = cert && { cert: cert.cert, key: cert.key };
+          await ftp.cmd('REIN', 220);
+          await withDeadline(ftp.peerEndedTls, ftp.timeoutMs, 'the server to end TLS (close_notify)');
+          await ftp.stopTls();
+          if (mode === 'implicit') {
+            await ftp.startTls();
+            await ftp.expect(220);
+          } else {
+            assert.equal((await ftp.authTls('TLS')).code, 234);
+          }
+        };
+        await reinWith(undefined);
+        await ftp.cmd('USER pin', 331);
+        await ftp.cmd('PASS pw', 530);
+        // And back: a new session with the certificate logs in again.
+        await reinWith(certs.pinned);
+        await ftp.cmd('USER pin', 232);
+      });
+    });
+  });
+}
+
+test('chain checks: through an intermediate the client sends, not without it', () => {
+  const x = (pem: string) => new X509Certificate(pem);
+  const leaf = x(certs.carolViaIntermediate.cert);
+  const inter = x(certs.intermediate.cert);
+  const root = x(certs.ca.cert);
+  const now = Date.now();
+  assert.equal(chainProblem(leaf, [inter], [root], now), undefined);
+  assert.match(String(chainProblem(leaf, [], [root], now)), /not issued by a configured client CA/);
+  assert.equal(chainProblem(leaf, [], [inter], now), undefined, 'an intermediate may be the configured CA');
+  assert.match(String(chainProblem(leaf, [inter], [], now)), /no client CA/);
+  assert.match(String(chainProblem(leaf, [inter], [root], now + 365 * DAY)), /expired/);
+});
+
+test('a client CA file that is missing, or holds a certificate that is not a CA, stops the server naming it', async () => {
+  const server = await certificateFiles();
+  const leaf = await certDir({ 'leaf.pem': certs.pinned.cert });
+  try {
+    const load = (file: string) =>
+      new CertificateStore(
+        { files: server.tls.certificates ?? [], dataDir: files.path('data'), clientCaFiles: [file] },
+        { minVersion: 'TLSv1.2' },
+      ).load();
+    await assert.rejects(load(leaf.path('leaf.pem')), /leaf\.pem: CN=pinned laptop is not a CA certificate/);
+    await assert.rejects(load(leaf.path('none.pem')), /none\.pem: cannot read the client CA \(ENOENT\)/);
+    const store = new CertificateStore(
+      {
+        files: server.tls.certificates ?? [],
+        dataDir: files.path('data'),
+        clientCaFiles: [files.path('ca.pem')],
+      },
+      { minVersion: 'TLSv1.2' },
+    );
+    await store.load();
+    assert.deepEqual(
+      store.clientCas.map((c) => c.fingerprint256),
+      [certs.ca.fingerprint],
+    );
+  } finally {
+    await leaf.cleanup();
+    await server.cleanup();
+  }
+});

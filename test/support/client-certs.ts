@@ -1,0 +1,132 @@
+/**
+ * Client certificates for the mutual-TLS tests: a CA, certificates it issues (with chosen dates,
+ * as intermediates too) and self-signed ones to pin. ECDSA P-256: quick to generate.
+ */
+import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as x509 from '@peculiar/x509';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const DAY = 86_400_000;
+type Keys = webcrypto.CryptoKeyPair;
+
+export interface TestCert {
+  /** PEM certificate (with its issuing intermediates, if any, after it). */
+  readonly cert: string;
+  readonly key: string;
+  /** SHA-256, AA:BB:… */
+  readonly fingerprint: string;
+  readonly name: string;
+  readonly keys: Keys;
+}
+
+export interface Validity {
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+}
+
+async function newKeys(): Promise<Keys> {
+  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as Keys;
+}
+
+async function keyPem(keys: Keys): Promise<string> {
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  return `-----BEGIN PRIVATE KEY-----\n${pkcs8
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n')
+    .replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`;
+}
+
+function dates(v: Validity): { notBefore: Date; notAfter: Date } {
+  const notBefore = v.notBefore ?? new Date(Date.now() - DAY);
+  return { notBefore, notAfter: v.notAfter ?? new Date(notBefore.getTime() + 30 * DAY) };
+}
+
+async function finish(
+  cert: x509.X509Certificate,
+  keys: Keys,
+  name: string,
+  chain: string = '',
+): Promise<TestCert> {
+  const pem = cert.toString('pem') + '\n';
+  return {
+    cert: pem + chain,
+    key: await keyPem(keys),
+    fingerprint: new X509Certificate(pem).fingerprint256,
+    name,
+    keys,
+  };
+}
+
+const leafExtensions = (): x509.Extension[] => [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+];
+
+const caExtensions = (): x509.Extension[] => [
+  new x509.BasicConstraintsExtension(true, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+];
+
+async function selfSigned(cn: string, v: Validity, extensions: x509.Extension[]): Promise<TestCert> {
+  const keys = await newKeys();
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: randomBytes(8).toString('hex'),
+    name: `CN=${cn}`,
+    ...dates(v),
+    keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
+    signingAlgorithm: ALG,
+    extensions,
+  });
+  return finish(cert, keys, `CN=${cn}`);
+}
+
+/** A root CA named `CN=<cn>`. */
+export const testCa = (cn: string, v: Validity = {}): Promise<TestCert> => selfSigned(cn, v, caExtensions());
+
+/** A self-signed client certificate (to pin). */
+export const selfSignedClient = (cn: string, v: Validity = {}): Promise<TestCert> =>
+  selfSigned(cn, v, leafExtensions());
+
+/** A certificate `CN=<cn>` issued by `ca` (a client certificate, or an intermediate CA with `asCa`). */
+export async function issuedBy(
+  ca: TestCert,
+  cn: string,
+  v: Validity & { asCa?: boolean } = {},
+): Promise<TestCert> {
+  const keys = await newKeys();
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomBytes(8).toString('hex'),
+    subject: `CN=${cn}`,
+    issuer: ca.name,
+    ...dates(v),
+    publicKey: keys.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
+    signingKey: ca.keys.privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
+    signingAlgorithm: ALG,
+    extensions: v.asCa ? caExtensions() : leafExtensions(),
+  });
+  // An intermediate's holder sends it along: its own chain (if any) follows its certificate.
+  const chain = isIntermediate(ca) ? ca.cert : '';
+  return finish(cert, keys, `CN=${cn}`, chain);
+}
+
+function isIntermediate(c: TestCert): boolean {
+  const x = new X509Certificate(c.cert);
+  return x.ca && x.subject !== x.issuer;
+}
+
+/** A temp directory with files written into it, removed by `cleanup`. */
+export async function certDir(files: Record<string, string>): Promise<{
+  path: (name: string) => string;
+  cleanup: () => Promise<void>;
+}> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-client-certs-'));
+  for (const [name, text] of Object.entries(files))
+    await writeFile(path.join(dir, name), text, { mode: 0o600 });
+  return { path: (name) => path.join(dir, name), cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
