@@ -54,7 +54,24 @@ export const configSchema = z
       .string()
       .regex(/^\d+-\d+$/, 'a range like 50000-50100')
       .optional(),
-    passiveAddress: z.string().min(1).optional(),
+    /** One address, or a list: `{ network: CIDR, address }` rules and one plain address as the default. */
+    passiveAddress: z
+      .union([
+        z.string().min(1),
+        z.array(
+          z.union([z.string().min(1), z.object({ network: z.string(), address: z.string() }).strict()]),
+        ),
+      ])
+      .optional(),
+    /** PROXY protocol from load balancers in `trusted` networks (README, "Behind a load balancer or NAT"). */
+    proxyProtocol: z
+      .object({
+        trusted: z.array(z.string()).min(1),
+        required: z.boolean().optional(),
+        headerTimeoutSeconds: seconds.optional(),
+      })
+      .strict()
+      .optional(),
     dataDir: z.string().min(1).optional(),
     certificates: z.array(z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict()).optional(),
     /** CAs whose client certificates log users in (by CN; see the README's Accounts). */

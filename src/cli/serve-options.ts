@@ -210,6 +210,15 @@ export async function serveSetup(
       maxSessionsPerAddress: config.maxSessionsPerAddress,
     },
     defender: defense.defender,
+    ...(config.proxyProtocol
+      ? {
+          proxyProtocol: {
+            trusted: config.proxyProtocol.trusted,
+            required: config.proxyProtocol.required,
+            headerTimeoutMs: secondsToMs(config.proxyProtocol.headerTimeoutSeconds),
+          },
+        }
+      : {}),
   };
 
   // Server option keys (longest prefix first) and the flag or config key that sets them.
@@ -232,6 +241,8 @@ export async function serveSetup(
     ['timeouts.loginMs', `${configFile}: defender.loginTimeoutSeconds`],
     ['timeouts', `${configFile}: idleTimeoutSeconds`],
     ['defender.allow', `${configFile}: defender.allow`],
+    ['proxyProtocol.headerTimeoutMs', `${configFile}: proxyProtocol.headerTimeoutSeconds`],
+    ['proxyProtocol', `${configFile}: proxyProtocol`],
     ['defender', `${configFile}: defender`],
     ['limits.maxSessionsPerAddress', `${configFile}: maxSessionsPerAddress`],
     ['limits.maxSessions', `${configFile}: maxSessions`],
@@ -252,6 +263,8 @@ export async function serveSetup(
     ...(shared ? { shared } : {}),
   };
 }
+
+const secondsToMs = (s: number | undefined): number | undefined => (s === undefined ? undefined : s * 1000);
 
 async function requireDirectory(dir: string, what: string): Promise<void> {
   const st = await stat(dir).catch((err: NodeJS.ErrnoException) => {

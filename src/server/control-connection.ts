@@ -37,6 +37,8 @@ import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { Transfers, type TransferOutcome } from './transfers.js';
+import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
+import { proxySignature } from '../protocol/proxy-protocol.js';
 
 export interface ServerRuntime {
   /** Replaced as a whole by a reload: each command reads the options of its time. */
@@ -63,6 +65,8 @@ type Item = ParsedLine | { readonly kind: 'too-long' };
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
+/** First keepalive probe after this long without traffic (Linux: then every 75 s, 9 times). */
+const KEEPALIVE_DELAY_MS = 60_000;
 export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
@@ -90,6 +94,12 @@ export class ControlConnection {
   private readonly disconnect = new AbortController();
   /** How this session counts among its user's sessions (while logged in). */
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
+  /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
+  private screened: Buffer | undefined;
+  /** Its first bytes were a PROXY header, from a peer that is not a trusted proxy. */
+  private proxyHeaderRefused = false;
+  /** The trusted proxy the client came through (logged with the connect line). */
+  private readonly via: string | undefined;
 
   constructor(
     private readonly socket: net.Socket,
@@ -97,9 +107,24 @@ export class ControlConnection {
     private readonly rt: ServerRuntime,
     /** The first successful login (no longer an unauthenticated connection). */
     private readonly onLogin: () => void = () => {},
+    /** Who the client is behind a trusted proxy (PROXY protocol); else the socket's peer. */
+    origin?: ClientOrigin,
   ) {
     socket.setNoDelay(true);
-    this.session = new Session(implicit, socket.remoteAddress ?? '', socket.localAddress ?? '');
+    // Load balancers and NAT drop idle flows after minutes: keepalive probes keep a control
+    // connection that waits through a long transfer known to them (and find dead peers).
+    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    const local = socket.localAddress ?? '';
+    this.session = new Session(
+      implicit,
+      origin?.address ?? socket.remoteAddress ?? '',
+      local,
+      origin?.arrivedOn ?? local,
+    );
+    if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
+    // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
+    if (origin?.screen && implicit) this.screenTlsStart(socket);
+    if (origin?.proxied) this.via = socket.remoteAddress;
     this.logger = rt.warnings.forAddress(
       rt.logger.child({ session: this.session.id }),
       this.session.remoteAddress,
@@ -126,7 +151,10 @@ export class ControlConnection {
   }
 
   async start(): Promise<void> {
-    this.logger.info({ remote: this.session.remoteAddress, mode: this.mode }, 'connect');
+    this.logger.info(
+      { remote: this.session.remoteAddress, mode: this.mode, ...(this.via ? { via: this.via } : {}) },
+      'connect',
+    );
     this.touch();
     this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
@@ -206,6 +234,7 @@ export class ControlConnection {
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
       return true;
     } catch (err) {
+      if (this.proxyHeaderRefused) return false; // said so already; not a TLS failure to score
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
       this.rt.metrics.tlsHandshake('control', null, false);
       // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
@@ -217,7 +246,44 @@ export class ControlConnection {
     }
   }
 
-  private onData(chunk: Buffer): void {
+  /** Implicit FTPS from an untrusted peer: a PROXY header instead of a ClientHello ends it. */
+  private screenTlsStart(socket: net.Socket): void {
+    let seen = Buffer.alloc(0);
+    const onFirst = (d: Buffer): void => {
+      seen = Buffer.concat([seen, d]);
+      const verdict = proxySignature(seen);
+      if (verdict === 'maybe') return;
+      socket.off('data', onFirst);
+      if (verdict === 'yes') this.refuseProxyHeader();
+    };
+    socket.on('data', onFirst);
+  }
+
+  private refuseProxyHeader(): void {
+    this.proxyHeaderRefused = true;
+    this.logger.warn({ remote: this.session.remoteAddress }, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
+    this.channel.destroy();
+  }
+
+  private onData(data: Buffer): void {
+    let chunk = data;
+    if (this.screened) {
+      // Not a trusted proxy: its first bytes may not be a PROXY header (which would claim another
+      // client's address). Bytes that may still become one wait until they cannot.
+      const seen = Buffer.concat([this.screened, chunk]);
+      const verdict = proxySignature(seen);
+      if (verdict === 'yes') {
+        this.logger.warn(
+          { remote: this.session.remoteAddress },
+          `connection refused: ${UNTRUSTED_PROXY_HEADER}`,
+        );
+        this.channel.destroy();
+        return;
+      }
+      this.screened = verdict === 'maybe' ? seen : undefined;
+      if (this.screened) return;
+      chunk = seen;
+    }
     this.touch();
     this.reader.push(chunk);
     this.takeLines();
@@ -482,15 +548,19 @@ export class ControlConnection {
             address: this.address,
             user: login.phase === 'in' ? login.principal.username : undefined,
           };
-          const endpoint = await PassiveEndpoint.create(rt.passivePorts, this.dataPolicy(), owner).catch(
-            (err: unknown) => {
-              if (err instanceof PassiveLimitError) {
-                this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
-                rt.defender.record(owner.address, 'limit-refused');
-              }
-              throw err;
-            },
-          );
+          const policy = this.dataPolicy();
+          const endpoint = await PassiveEndpoint.create(
+            rt.passivePorts,
+            policy,
+            owner,
+            this.disconnect.signal,
+          ).catch((err: unknown) => {
+            if (err instanceof PassiveLimitError) {
+              this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
+              rt.defender.record(owner.address, 'limit-refused');
+            }
+            throw err;
+          });
           session.setData(endpoint);
           return endpoint.port;
         },

@@ -3,12 +3,12 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { normalizeAddress, sameHost } from '../protocol/address.js';
+import { sameHost } from '../protocol/address.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import type { SessionFamily } from '../tls/session-cache.js';
-import type { PassiveOwner, PassivePorts } from './passive-ports.js';
+import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
 
 /**
  * Which way a transfer's bytes go, seen from the server. Under TLS it decides how the engine runs:
@@ -103,31 +103,46 @@ export class PassiveEndpoint implements DataEndpoint {
   private graceTimer: NodeJS.Timeout | undefined;
 
   private constructor(
-    private readonly server: net.Server,
-    readonly port: number,
+    private readonly reservation: PassiveReservation,
     private readonly policy: DataPolicy,
   ) {
     this.direction = new Promise((resolve) => (this.choose = resolve));
-    server.on('connection', (raw: net.Socket) => this.onConnection(raw));
     // Nobody connected in time: give the port back. A later transfer command gets 425 at once.
     this.idleTimer = setTimeout(() => this.expire(), policy.connectTimeoutMs);
   }
 
+  get port(): number {
+    return this.reservation.port;
+  }
+
+  /**
+   * A pending transfer on a passive port (shared with other clients' addresses, see PassivePorts):
+   * connections from the control peer's address come here. `signal`: the control connection closed
+   * while waiting for a port.
+   */
   static async create(
     ports: PassivePorts,
     policy: DataPolicy,
-    owner?: PassiveOwner,
+    owner: PassiveOwner,
+    signal?: AbortSignal,
   ): Promise<PassiveEndpoint> {
-    const server = await ports.listen(normalizeAddress(policy.localAddress), owner);
-    const { port } = server.address() as net.AddressInfo;
-    return new PassiveEndpoint(server, port, policy);
+    const made: { endpoint?: PassiveEndpoint } = {};
+    const reservation = await ports.reserve(
+      policy.localAddress,
+      owner,
+      (raw, client) => (made.endpoint ? made.endpoint.onConnection(raw, client) : raw.destroy()),
+      { ms: policy.connectTimeoutMs, signal },
+    );
+    made.endpoint = new PassiveEndpoint(reservation, policy);
+    return made.endpoint;
   }
 
-  private onConnection(raw: net.Socket): void {
+  /** `client`: the connection's source (behind a trusted proxy, the one its PROXY header names). */
+  private onConnection(raw: net.Socket, client: string): void {
     raw.on('error', () => {});
-    if (this.outcome || this.closed || !sameHost(raw.remoteAddress ?? '', this.policy.peerAddress)) {
+    if (this.outcome || this.closed || !sameHost(client, this.policy.peerAddress)) {
       this.policy.logger.warn(
-        { from: raw.remoteAddress, expected: this.policy.peerAddress },
+        { from: client, expected: this.policy.peerAddress },
         'data connection refused: not from the control connection peer',
       );
       this.policy.observer?.refused('foreign-address');
@@ -158,7 +173,7 @@ export class PassiveEndpoint implements DataEndpoint {
   private decide(outcome: Promise<DataSocket>): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.graceTimer);
-    this.server.close();
+    this.reservation.release();
     for (const raw of this.handshaking.keys()) raw.destroy();
     outcome.catch(() => {});
     this.outcome = outcome;

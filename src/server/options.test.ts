@@ -37,3 +37,54 @@ test('a bad option is refused at construction, naming the key and the fix', () =
     },
   );
 });
+
+test('proxyProtocol: off by default; trusted networks validated; required by default', () => {
+  assert.equal(resolveOptions(base).proxyProtocol, undefined);
+  const o = resolveOptions({ ...base, proxyProtocol: { trusted: ['10.0.1.10/32', 'fd00::/8'] } });
+  assert.deepEqual(o.proxyProtocol, {
+    trusted: ['10.0.1.10/32', 'fd00::/8'],
+    required: true,
+    headerTimeoutMs: 5_000,
+  });
+  assert.throws(() => resolveOptions({ ...base, proxyProtocol: { trusted: ['10.0.0.0/33'] } }), {
+    message: /options\.proxyProtocol\.trusted\.0: .*not a network/,
+  });
+  assert.throws(() => resolveOptions({ ...base, proxyProtocol: { trusted: [] } }), {
+    message: /options\.proxyProtocol\.trusted/,
+  });
+});
+
+test('passive.address: one address, or rules per client network with one default', () => {
+  assert.equal(resolveOptions(base).passive.addressFor('192.0.2.1'), undefined);
+  assert.equal(
+    resolveOptions({ ...base, passive: { address: '203.0.113.7' } }).passive.addressFor('10.1.1.1'),
+    '203.0.113.7',
+  );
+  const rules = resolveOptions({
+    ...base,
+    passive: {
+      address: [
+        { network: '10.0.0.0/8', address: '10.0.0.5' },
+        { network: '192.168.0.0/16', address: '192.168.1.6' },
+        '203.0.113.10',
+      ],
+    },
+  }).passive.addressFor;
+  assert.equal(rules('10.9.8.7'), '10.0.0.5');
+  assert.equal(rules('::ffff:10.9.8.7'), '10.0.0.5', 'IPv4-mapped clients match IPv4 networks');
+  assert.equal(rules('192.168.3.4'), '192.168.1.6');
+  assert.equal(rules('198.51.100.1'), '203.0.113.10');
+  const noDefault = resolveOptions({
+    ...base,
+    passive: { address: [{ network: '10.0.0.0/8', address: '10.0.0.5' }] },
+  });
+  assert.equal(noDefault.passive.addressFor('198.51.100.1'), undefined, 'the address the client arrived on');
+  assert.throws(() => resolveOptions({ ...base, passive: { address: ['203.0.113.1', '203.0.113.2'] } }), {
+    message: /options\.passive\.address: .*at most one default/,
+  });
+  assert.throws(
+    () =>
+      resolveOptions({ ...base, passive: { address: [{ network: '10.0.0.0/8', address: 'lan.example' }] } }),
+    { message: /options\.passive\.address\.0\.address: expected an IP address/ },
+  );
+});

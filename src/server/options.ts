@@ -26,6 +26,8 @@ export interface TransferRecord extends TransferOutcome {
   readonly type: 'A' | 'I';
   readonly sessionId: string;
 }
+import { NetworkList } from './networks.js';
+import type { ProxySettings } from './proxy-edge.js';
 
 /** One listener: `port: 0` picks an ephemeral port (tests); `false` switches the listener off. */
 export interface ListenerOptions {
@@ -62,7 +64,27 @@ export interface ServerOptions {
   allowPlainControl?: boolean;
   /** Allow CCC (control connection back to clear after login). */
   allowCcc?: boolean;
-  passive?: { portMin?: number; portMax?: number; address?: string };
+  passive?: {
+    portMin?: number;
+    portMax?: number;
+    /**
+     * The address PASV announces: one for everyone, or one per client network (the first rule
+     * whose network holds the client's address; a plain address in the list is the default).
+     * Unset, or no rule for the client: the address the control connection arrived on.
+     */
+    address?: string | PassiveAddressRule[];
+  };
+  /**
+   * PROXY protocol (v1 and v2) from load balancers in `trusted` networks: they send the client's
+   * address before its bytes, on control and passive data connections. Others may not send one.
+   */
+  proxyProtocol?: {
+    trusted: string[];
+    /** A connection from a trusted network without a header is refused (default true). */
+    required?: boolean;
+    /** How long a trusted peer has to send its header (default 5 s). */
+    headerTimeoutMs?: number;
+  };
   timeouts?: {
     idleMs?: number;
     dataConnectMs?: number;
@@ -114,6 +136,9 @@ export interface ServerOptions {
   onTransfer?: (record: TransferRecord) => void;
 }
 
+/** `passive.address` per client network: `{ network: '10.0.0.0/8', address: '10.0.0.5' }`, or a default. */
+export type PassiveAddressRule = string | { network: string; address: string };
+
 /** A bad option; `key` is its path in ServerOptions (`tls.minVersion`) so a caller can name it its own way. */
 export class OptionError extends FerryError {
   readonly key: string;
@@ -149,7 +174,27 @@ const schema = z.object({
     .object({
       portMin: z.number().int().min(1).max(65535).optional(),
       portMax: z.number().int().min(1).max(65535).optional(),
-      address: z.string().min(1).optional(),
+      address: z
+        .union([
+          z.string().min(1),
+          z
+            .array(
+              z.union([
+                z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+                z
+                  .object({
+                    network: z.string().superRefine(checkNetwork),
+                    address: z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+                  })
+                  .strict(),
+              ]),
+            )
+            .min(1)
+            .refine((rules) => rules.filter((r) => typeof r === 'string').length <= 1, {
+              message: 'at most one default address (a plain address) in the list',
+            }),
+        ])
+        .optional(),
     })
     .refine(
       (p) => (p.portMin === undefined) === (p.portMax === undefined) && (p.portMin ?? 0) <= (p.portMax ?? 0),
@@ -203,6 +248,14 @@ const schema = z.object({
     })
     .strict()
     .optional(),
+  proxyProtocol: z
+    .object({
+      trusted: z.array(z.string().superRefine(checkNetwork)).min(1),
+      required: z.boolean().optional(),
+      headerTimeoutMs: z.number().int().positive().optional(),
+    })
+    .strict()
+    .optional(),
   greeting: z.string().optional(),
 });
 
@@ -229,7 +282,13 @@ export interface ResolvedOptions {
   allowClearData: boolean;
   allowPlainControl: boolean;
   allowCcc: boolean;
-  passive: { portMin: number; portMax: number; address: string | undefined };
+  passive: {
+    portMin: number;
+    portMax: number;
+    /** The address PASV announces to `client` when one is configured for it. */
+    addressFor(client: string): string | undefined;
+  };
+  proxyProtocol: ProxySettings | undefined;
   timeouts: {
     idleMs: number;
     dataConnectMs: number;
@@ -258,6 +317,20 @@ export interface ResolvedOptions {
   logger: Logger;
   metrics: Registry | undefined;
   onTransfer: ((record: TransferRecord) => void) | undefined;
+}
+
+function passiveAddresses(
+  address: string | PassiveAddressRule[] | undefined,
+): (client: string) => string | undefined {
+  if (address === undefined || typeof address === 'string') return () => address;
+  const rules = address.map((r) =>
+    typeof r === 'string'
+      ? { networks: undefined, address: r }
+      : { networks: new NetworkList([r.network]), address: r.address },
+  );
+  const rule = rules.filter((r) => r.networks);
+  const fallback = rules.find((r) => !r.networks)?.address;
+  return (client) => rule.find((r) => r.networks?.contains(client))?.address ?? fallback;
 }
 
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
@@ -318,7 +391,12 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     passive: {
       portMin: v.passive?.portMin ?? 0,
       portMax: v.passive?.portMax ?? 0,
-      address: v.passive?.address,
+      addressFor: passiveAddresses(v.passive?.address),
+    },
+    proxyProtocol: v.proxyProtocol && {
+      trusted: v.proxyProtocol.trusted,
+      required: v.proxyProtocol.required ?? true,
+      headerTimeoutMs: v.proxyProtocol.headerTimeoutMs ?? 5_000,
     },
     timeouts: {
       idleMs: v.timeouts?.idleMs ?? 300_000,

@@ -1,8 +1,13 @@
 import net from 'node:net';
 import { FerryError } from '../errors.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { normalizeAddress } from '../protocol/address.js';
+import type { ProxyEdge } from './proxy-edge.js';
+import type { WarningLimiter } from './warning-limiter.js';
 
-/** Who asks for a passive port: counted against the limits until its listener closes. */
+/** Who asks for a passive port: counted against the limits until its reservation ends. */
 export interface PassiveOwner {
+  /** The client's address (normalized; behind a trusted proxy, the one its header names). */
   readonly address: string;
   readonly user: string | undefined;
 }
@@ -19,35 +24,211 @@ export class PassiveLimitError extends FerryError {
   }
 }
 
+/** A client's pending passive transfer on a port: its data connection is handed to `accept`. */
+export interface PassiveReservation {
+  readonly port: number;
+  /** Done (connected, timed out, or aborted): the port no longer takes this client's connection. */
+  release(): void;
+}
+
+/** Receives a data connection from the reservation's client address (TCP, not yet read). */
+export type AcceptData = (raw: net.Socket, client: string) => void;
+
+/** One listening port and the pending transfers waiting on it, one per client address. */
+interface SharedPort {
+  readonly server: net.Server;
+  readonly host: string;
+  readonly port: number;
+  readonly pending: Map<string, AcceptData>;
+  closing: boolean;
+}
+
+export interface PassiveIo {
+  /** Reads the PROXY header of data connections from trusted proxies. */
+  readonly edge?: ProxyEdge;
+  readonly logger?: Logger;
+  /** Rate-limits the refusal lines per address. */
+  readonly warnings?: WarningLimiter;
+}
+
 /**
- * Hands out listening sockets for PASV/EPSV over a configured port range (or ephemeral ports).
- * Ports in use elsewhere are skipped; a port is free again once its listener has closed. The range
- * is shared by everyone: each client address and each user may hold only so many listeners that
- * nobody connected to yet, so a hundred idle PASVs cannot take every port.
+ * Hands out passive ports (PASV/EPSV) over a configured range, or ephemeral ports. A port is
+ * shared: it holds the pending transfers of several control connections as long as their clients'
+ * addresses differ, and an incoming data connection goes to the pending transfer of its source
+ * address (behind a trusted proxy, the address its PROXY header names); a connection from an
+ * address with nothing pending is refused. One pending transfer per client address per port, so
+ * a client with transfers pending on every port waits for one to end. Ports are taken in turn;
+ * one in use elsewhere (another process, another cluster worker) is skipped; a port whose last
+ * transfer is done stops listening. Each client address and each user may hold only so many
+ * pending transfers, so a hundred idle PASVs cannot take every port.
  */
 export class PassivePorts {
   private next: number;
-  private readonly inUse = new Set<number>();
+  private readonly ports = new Map<number, SharedPort>();
   private readonly held = new Map<string, number>();
+  /** Picking and opening ports one request at a time: two requests never take the same slot. */
+  private turn: Promise<unknown> = Promise.resolve();
+  /** Requests waiting for a reservation to end (every port holds one of their address's). */
+  private readonly waiting = new Set<() => void>();
+  private readonly logger: Logger;
 
   constructor(
     private readonly min: number,
     private readonly max: number,
     private readonly limits: PassiveLimits = { perAddress: Infinity, perUser: Infinity },
+    private readonly io: PassiveIo = {},
   ) {
     this.next = min;
+    this.logger = io.logger ?? silentLogger;
   }
 
-  async listen(host: string, owner?: PassiveOwner): Promise<net.Server> {
-    const keys = owner ? this.hold(owner) : [];
+  /**
+   * A pending transfer for `owner` on a port listening on `host`. Waits up to `waitMs` (or until
+   * `signal`) when every port already holds one of this address's; then ERR_DATA_CONNECTION.
+   */
+  async reserve(
+    host: string,
+    owner: PassiveOwner,
+    accept: AcceptData,
+    wait: { ms: number; signal?: AbortSignal },
+  ): Promise<PassiveReservation> {
+    const keys = this.hold(owner);
+    const client = normalizeAddress(owner.address);
+    const bindOn = normalizeAddress(host);
     try {
-      const server = await this.open(host);
-      server.once('close', () => keys.forEach((k) => this.release(k)));
-      return server;
+      const deadline = Date.now() + wait.ms;
+      for (;;) {
+        if (wait.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Connection closed.');
+        const found = this.turn.then(() => this.take(bindOn, client, accept));
+        this.turn = found.catch(() => {});
+        const shared = await found;
+        if (shared) return this.reservation(shared, client, accept, keys);
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          throw new FerryError('ERR_DATA_CONNECTION', 'No passive port is free.');
+        }
+        await this.released(left, wait.signal);
+      }
     } catch (err) {
       keys.forEach((k) => this.release(k));
       throw err;
     }
+  }
+
+  private reservation(
+    shared: SharedPort,
+    client: string,
+    accept: AcceptData,
+    keys: string[],
+  ): PassiveReservation {
+    let done = false;
+    return {
+      port: shared.port,
+      release: () => {
+        if (done) return;
+        done = true;
+        keys.forEach((k) => this.release(k));
+        if (shared.pending.get(client) === accept) shared.pending.delete(client);
+        if (shared.pending.size === 0 && !shared.closing) {
+          shared.closing = true;
+          shared.server.close();
+        }
+        this.wake();
+      },
+    };
+  }
+
+  private wake(): void {
+    for (const w of [...this.waiting]) w();
+  }
+
+  /** Resolves when a reservation ends or a port closes, after `ms`, or on abort. */
+  private released(ms: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        signal?.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.waiting.add(done);
+      signal?.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** The next port in turn that can take this client's transfer (opening it if needed), registered. */
+  private async take(host: string, client: string, accept: AcceptData): Promise<SharedPort | undefined> {
+    const register = (shared: SharedPort): SharedPort => (shared.pending.set(client, accept), shared);
+    if (this.min === 0) return register(await this.open(host, 0));
+    const span = this.max - this.min + 1;
+    for (let tries = 0; tries < span; tries++) {
+      const port = this.next;
+      this.next = port >= this.max ? this.min : port + 1;
+      const shared = this.ports.get(port);
+      if (shared) {
+        if (!shared.closing && shared.host === host && !shared.pending.has(client)) return register(shared);
+        continue;
+      }
+      try {
+        return register(await this.open(host, port));
+      } catch {
+        // in use by someone else: try the next one
+      }
+    }
+    return undefined;
+  }
+
+  private async open(host: string, port: number): Promise<SharedPort> {
+    const server = await listenOn(host, port);
+    const shared: SharedPort = {
+      server,
+      host,
+      port: (server.address() as net.AddressInfo).port,
+      pending: new Map(),
+      closing: false,
+    };
+    if (port !== 0) {
+      this.ports.set(port, shared);
+      server.once('close', () => {
+        this.ports.delete(port);
+        this.wake(); // free again: a request waiting for a port may take it now
+      });
+    }
+    server.on('connection', (raw: net.Socket) => this.onConnection(shared, raw));
+    return shared;
+  }
+
+  private onConnection(shared: SharedPort, raw: net.Socket): void {
+    raw.on('error', () => {});
+    const edge = this.io.edge;
+    if (!edge?.enabled) return this.route(shared, raw, normalizeAddress(raw.remoteAddress ?? ''));
+    void edge.accept(raw).then((r) => {
+      if (!r.ok) {
+        this.refuse(r.from, { from: r.from, port: shared.port, why: r.why }, 'data connection refused');
+        raw.destroy();
+        return;
+      }
+      if (r.rest.length > 0) raw.unshift(r.rest);
+      this.route(shared, raw, r.origin.address);
+    });
+  }
+
+  /** To the pending transfer of the connection's client address; nobody else's. */
+  private route(shared: SharedPort, raw: net.Socket, client: string): void {
+    const accept = shared.pending.get(client);
+    if (accept && !raw.destroyed) return accept(raw, client);
+    this.refuse(
+      client,
+      { from: client, port: shared.port },
+      'data connection refused: not from the control connection peer of a transfer pending on this port',
+    );
+    raw.destroy();
+  }
+
+  private refuse(address: string, fields: object, msg: string): void {
+    if (this.io.warnings) this.io.warnings.warn(this.logger, address, fields, msg);
+    else this.logger.warn(fields, msg);
   }
 
   private hold(owner: PassiveOwner): string[] {
@@ -72,25 +253,6 @@ export class PassivePorts {
     const left = (this.held.get(key) ?? 0) - 1;
     if (left > 0) this.held.set(key, left);
     else this.held.delete(key);
-  }
-
-  private async open(host: string): Promise<net.Server> {
-    if (this.min === 0) return listenOn(host, 0);
-    const span = this.max - this.min + 1;
-    for (let tries = 0; tries < span; tries++) {
-      const port = this.next;
-      this.next = port >= this.max ? this.min : port + 1;
-      if (this.inUse.has(port)) continue;
-      this.inUse.add(port);
-      try {
-        const server = await listenOn(host, port);
-        server.once('close', () => this.inUse.delete(port));
-        return server;
-      } catch {
-        this.inUse.delete(port);
-      }
-    }
-    throw new FerryError('ERR_DATA_CONNECTION', 'No passive port is free.');
   }
 }
 

@@ -11,7 +11,8 @@ import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
-import { PassivePorts } from './passive-ports.js';
+import { PassivePorts, type PassiveIo } from './passive-ports.js';
+import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
@@ -26,8 +27,17 @@ const passiveLimits = (o: ResolvedOptions) => ({
   perAddress: o.limits.maxPassivePerAddress,
   perUser: o.limits.maxPassivePerUser,
 });
-const passivePortsFor = (o: ResolvedOptions): PassivePorts =>
-  new PassivePorts(o.passive.portMin, o.passive.portMax, passiveLimits(o));
+const passivePortsFor = (o: ResolvedOptions, io: PassiveIo): PassivePorts =>
+  new PassivePorts(o.passive.portMin, o.passive.portMax, passiveLimits(o), io);
+
+/** A connection accepted and admitted elsewhere (a cluster primary). */
+export interface Admitted {
+  onLogin(): void;
+  /** The client behind a trusted proxy, as the PROXY header named it. */
+  readonly origin?: ClientOrigin;
+  /** Bytes read past the header: the client's first, put back before the session reads. */
+  readonly rest?: Buffer;
+}
 
 export interface ListeningAddresses {
   explicit?: net.AddressInfo;
@@ -50,6 +60,10 @@ export class FerryServer {
   /** Connections not logged in yet, per address (counted here unless a cluster primary does). */
   private readonly unauthenticated: SessionCounts;
   private readonly defense: DefenderService;
+  /** Reads PROXY headers from trusted proxies before admission. */
+  private readonly edge: ProxyEdge;
+  /** Accepted sockets whose PROXY header is being read (destroy() closes them too). */
+  private readonly atEdge = new Set<net.Socket>();
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
   /** Stops following account changes (the authenticator's watch). */
@@ -65,11 +79,12 @@ export class FerryServer {
     );
     const warnings = new WarningLimiter(o.logger);
     this.defense = new DefenderService(o, o.logger, warnings);
+    this.edge = new ProxyEdge(o.proxyProtocol);
     this.checks = new PasswordCheckQueue(checkLimits(o));
     this.runtime = {
       options: this.guarded(o),
       certificates: this.certificates,
-      passivePorts: passivePortsFor(o),
+      passivePorts: passivePortsFor(o, { edge: this.edge, logger: o.logger, warnings }),
       metrics: new ServerMetrics(o.metrics ?? new Registry(), () => this.defense.activeBans().length),
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
@@ -120,7 +135,12 @@ export class FerryServer {
       JSON.stringify([running.passive, passiveLimits(running)]) !==
       JSON.stringify([next.passive, passiveLimits(next)])
     )
-      this.runtime.passivePorts = passivePortsFor(next);
+      // The old ports stop listening as their last pending transfers end.
+      this.runtime.passivePorts = passivePortsFor(next, {
+        edge: this.edge,
+        logger: next.logger,
+        warnings: this.runtime.warnings,
+      });
     if (next.authenticator !== running.authenticator) {
       this.unwatch();
       this.unwatch = this.watch(next);
@@ -209,6 +229,7 @@ export class FerryServer {
   destroy(): void {
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
+    for (const s of this.atEdge) s.destroy();
     this.unwatch();
     void this.defense.close();
     this.runtime.warnings.dispose();
@@ -235,12 +256,38 @@ export class FerryServer {
   /**
    * Serves one control connection: accepted by this server's listeners, or elsewhere (a cluster
    * worker is handed the sockets its primary accepted; call loadCertificates() first). `admitted`:
-   * whoever accepted it checked the bans and counts the unauthenticated connections, and is told
-   * of the login.
+   * whoever accepted it read any PROXY header (`origin`, and `rest`, the bytes read past it),
+   * checked the bans and counts the unauthenticated connections, and is told of the login.
    */
-  handleConnection(socket: net.Socket, implicit: boolean, admitted?: { onLogin(): void }): void {
+  handleConnection(socket: net.Socket, implicit: boolean, admitted?: Admitted): void {
     socket.on('error', () => {});
-    const address = normalizeAddress(socket.remoteAddress ?? '');
+    if (admitted) {
+      if (admitted.rest && admitted.rest.length > 0) socket.unshift(admitted.rest);
+      this.serve(socket, implicit, admitted.origin, admitted);
+      return;
+    }
+    if (!this.edge.enabled) return this.serve(socket, implicit, undefined, undefined);
+    this.atEdge.add(socket);
+    void this.edge.accept(socket).then((r) => {
+      this.atEdge.delete(socket);
+      if (!r.ok) {
+        this.defense.refused(r.from, r.why);
+        socket.destroy();
+        return;
+      }
+      if (r.rest.length > 0) socket.unshift(r.rest);
+      this.serve(socket, implicit, r.origin, undefined);
+    });
+  }
+
+  private serve(
+    socket: net.Socket,
+    implicit: boolean,
+    origin: ClientOrigin | undefined,
+    admitted: Admitted | undefined,
+  ): void {
+    if (socket.destroyed) return;
+    const address = origin?.address ?? normalizeAddress(socket.remoteAddress ?? '');
     if (!admitted) {
       const refusal = admission(this.defense, this.unauthenticated, address);
       if (refusal) {
@@ -260,7 +307,7 @@ export class FerryServer {
       counted = false;
       admitted?.onLogin();
     };
-    const conn = new ControlConnection(socket, implicit, this.runtime, onLogin);
+    const conn = new ControlConnection(socket, implicit, this.runtime, onLogin, origin);
     this.connections.add(conn);
     void conn.closed.then(() => {
       this.connections.delete(conn);

@@ -44,8 +44,12 @@ export class Session {
 
   constructor(
     readonly implicit: boolean,
+    /** The client's address (behind a trusted proxy: the one its PROXY header names). */
     readonly remoteAddress: string,
+    /** This server's end of the control connection: passive ports listen there. */
     readonly localAddress: string,
+    /** The address the client connected to, as it sees it (a proxy's): PASV announces it by default. */
+    readonly arrivedOn: string = localAddress,
   ) {}
 
   get login(): LoginState {

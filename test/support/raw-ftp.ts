@@ -336,12 +336,14 @@ export class RawFtp {
     return this.wrapData(raw, o);
   }
 
-  /** Listens for an active-mode (PORT/EPRT) data connection on 127.0.0.1. */
-  async listenActive(o: Omit<DataOptions, 'localAddress' | 'host'>): Promise<ActiveListener> {
+  /** Listens for an active-mode (PORT/EPRT) data connection on 127.0.0.1 (or `on`). */
+  async listenActive(
+    o: Omit<DataOptions, 'localAddress' | 'host'> & { readonly on?: string },
+  ): Promise<ActiveListener> {
     const server = net.createServer();
     server.on('error', noop);
     this.listeners.add(server);
-    server.listen(0, '127.0.0.1');
+    server.listen(0, o.on ?? '127.0.0.1');
     await waitEvent(server, 'listening', this.timeoutMs);
     const { port } = server.address() as net.AddressInfo;
     // Resolves once the listener has stopped (server.close()'s callback would also wait for the

@@ -1,4 +1,5 @@
 import type { DefenderEvent } from '../../defender/defender.js';
+import type { ClientOrigin } from '../proxy-edge.js';
 
 /**
  * What a cluster primary and its workers say to each other over the IPC channel. A connection
@@ -6,7 +7,15 @@ import type { DefenderEvent } from '../../defender/defender.js';
  */
 export type ToWorker =
   | { readonly type: 'ferry:init'; readonly data: unknown }
-  | { readonly type: 'ferry:connection'; readonly id: number; readonly implicit: boolean }
+  | {
+      readonly type: 'ferry:connection';
+      readonly id: number;
+      readonly implicit: boolean;
+      /** The client behind a trusted proxy, as the PROXY header the primary read named it. */
+      readonly origin?: ClientOrigin;
+      /** Base64 of the bytes the primary read past that header: the session reads them first. */
+      readonly rest?: string;
+    }
   /** Reload: the configuration (`data`: what the worker needs from the primary), or only certificates. */
   | { readonly type: 'ferry:reload'; readonly data?: unknown }
   /** Send your metrics (answered by ferry:metrics with the same id). */

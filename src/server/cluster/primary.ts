@@ -10,11 +10,12 @@ import { openListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import type { ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
-import type { FromWorker } from './messages.js';
+import type { FromWorker, ToWorker } from './messages.js';
 import { requestMetrics, requestReload } from './reload.js';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { applicable, restartNeeded } from '../reconfigure.js';
+import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
 import { WorkerSlot, type SlotHooks } from './worker-slot.js';
 
@@ -57,6 +58,10 @@ export class ClusterPrimary {
   private readonly handed = new Map<number, Handed>();
   /** Sessions of users with maxSessions, counted for all workers. */
   private readonly userSessions = new UserSessions<WorkerSlot>();
+  /** Reads PROXY headers from trusted proxies before admission. */
+  private readonly edge: ProxyEdge;
+  /** Accepted sockets whose PROXY header is being read (destroy() closes them too). */
+  private readonly atEdge = new Set<net.Socket>();
   private nextId = 0;
   private metricsAsked = 0;
   private readonly hooks: SlotHooks;
@@ -77,6 +82,7 @@ export class ClusterPrimary {
     this.defense = new DefenderService(this.options, this.logger, this.warnings);
     // ferry_bans is the primary's (it decides bans); the workers' registries add the rest.
     if (this.options.metrics) new ServerMetrics(this.options.metrics, () => this.defense.activeBans().length);
+    this.edge = new ProxyEdge(this.options.proxyProtocol);
     this.defense.onBan = (address, until) => {
       for (const s of this.slots) if (s.ready) s.send({ type: 'ferry:ban', address, until });
     };
@@ -214,6 +220,7 @@ export class ClusterPrimary {
       this.slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
     ).then(() => undefined);
     for (const l of this.listeners) l.close();
+    for (const s of this.atEdge) s.destroy();
     for (const s of this.slots) s.destroy();
     void this.defense.close();
     this.warnings.dispose();
@@ -229,7 +236,23 @@ export class ClusterPrimary {
 
   private route(socket: net.Socket, implicit: boolean): void {
     socket.on('error', () => {});
-    const address = normalizeAddress(socket.remoteAddress ?? '');
+    if (!this.edge.enabled) return this.admit(socket, implicit, undefined, Buffer.alloc(0));
+    // The PROXY header names the client the limits and the defender judge: read here, before admission.
+    this.atEdge.add(socket);
+    void this.edge.accept(socket).then((r) => {
+      this.atEdge.delete(socket);
+      if (!r.ok) {
+        this.defense.refused(r.from, r.why);
+        socket.destroy();
+        return;
+      }
+      this.admit(socket, implicit, r.origin, Buffer.concat([r.rest, takeBuffered(socket)]));
+    });
+  }
+
+  private admit(socket: net.Socket, implicit: boolean, origin: ClientOrigin | undefined, rest: Buffer): void {
+    if (socket.destroyed) return;
+    const address = origin?.address ?? normalizeAddress(socket.remoteAddress ?? '');
     const refusal = admission(this.defense, this.unauthenticated, address);
     if (refusal) {
       refuseConnection(socket, implicit, refusal);
@@ -251,7 +274,14 @@ export class ClusterPrimary {
     const id = ++this.nextId;
     this.handed.set(id, { slot, address, unauthenticated: true });
     slot.active++;
-    slot.send({ type: 'ferry:connection', id, implicit }, socket, (err) => {
+    const message: ToWorker = {
+      type: 'ferry:connection',
+      id,
+      implicit,
+      ...(origin ? { origin } : {}),
+      ...(rest.length > 0 ? { rest: rest.toString('base64') } : {}),
+    };
+    slot.send(message, socket, (err) => {
       if (!err) return;
       this.release(id);
       socket.destroy();
@@ -322,4 +352,25 @@ export class ClusterPrimary {
     this.logger.error({ worker: slot.index, code, signal }, 'worker exited; restarting it');
     slot.restart();
   }
+}
+
+/**
+ * After the primary read a socket (its PROXY header), what the socket has buffered must travel to
+ * the worker with it, and no byte may be read here once the handle is sent: Node's net API has no
+ * public way to stop a socket's reads (pause() only stops delivery), hence the handle's readStop().
+ * Clients wait for the server after their first bytes, so nothing more is in flight in practice.
+ */
+function takeBuffered(socket: net.Socket): Buffer {
+  const chunks: Buffer[] = [];
+  while (socket.readableLength > 0) {
+    const chunk = socket.read() as Buffer | null;
+    if (!chunk) break;
+    chunks.push(chunk);
+  }
+  const handle = (socket as unknown as { _handle?: { reading?: boolean; readStop?: () => number } })._handle;
+  if (handle?.reading) {
+    handle.reading = false;
+    handle.readStop?.();
+  }
+  return Buffer.concat(chunks);
 }

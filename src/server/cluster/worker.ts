@@ -81,6 +81,8 @@ export async function serveAsWorker(
         handle.once('close', () => reply({ type: 'ferry:closed', id: m.id }));
         server.handleConnection(handle, m.implicit, {
           onLogin: () => reply({ type: 'ferry:login', id: m.id }),
+          origin: m.origin,
+          rest: m.rest === undefined ? undefined : Buffer.from(m.rest, 'base64'),
         });
         return;
       }

@@ -67,7 +67,8 @@ export const parameterCommands: AnyCommandSpec[] = [
     help: 'PASV',
     async handle(_cmd, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
-      const host = toIPv4(ctx.options.passive.address ?? ctx.session.localAddress);
+      const { session } = ctx;
+      const host = toIPv4(ctx.options.passive.addressFor(session.remoteAddress) ?? session.arrivedOn);
       if (!host) return reply(Code.CantOpenData, 'PASV cannot express an IPv6 address; use EPSV.');
       return reply(Code.EnteringPassive, formatPasvReply(host, await ctx.data.passive()));
     },
@@ -84,7 +85,8 @@ export const parameterCommands: AnyCommandSpec[] = [
         ctx.session.enterEpsvAll();
         return reply(Code.Ok, 'EPSV ALL ok.');
       }
-      const family = normalizeAddress(ctx.session.localAddress).includes(':') ? 2 : 1;
+      // The family of the address the client connected to (a proxy in front may speak the other).
+      const family = normalizeAddress(ctx.session.arrivedOn).includes(':') ? 2 : 1;
       if (
         (parsed.kind === 'protocol' && parsed.protocol !== family) ||
         parsed.kind === 'unsupported-protocol'

@@ -1,0 +1,297 @@
+/**
+ * Ferry behind a real HAProxy (TCP mode, send-proxy and send-proxy-v2) on loopback: HAProxy listens
+ * on 127.0.0.20 and connects to Ferry (127.0.0.1) from there; clients bind 127.0.0.2+ so that the
+ * real client address differs from the proxy's. Both topologies of the README: passive ports
+ * proxied port by port (a range), and passive connections straight to Ferry (passiveAddress).
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { parsePasvReply } from '../../src/protocol/address.js';
+import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
+import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+import { freePortOn, freeRangeOn, Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import type { TestServer } from '../support/ferry.js';
+import { MODES, useFerry, waitForLog, withClients, type LogLine, type Mode } from './harness.js';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+const FERRY = '127.0.0.1';
+const CONTENT = Buffer.from('through the load balancer\n'.repeat(2000));
+
+type Version = 'v1' | 'v2';
+const VERSIONS: readonly Version[] = ['v1', 'v2'];
+
+const remoteOf = (l: LogLine): unknown => (l.obj as { remote?: unknown }).remote;
+
+/** Logged in from `from` through `port` (HAProxy's frontend), PROT P on both modes. */
+async function loginFrom(port: number, mode: Mode, from: string, host = PROXY_HOST): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host, port, implicit: mode === 'implicit', localAddress: from });
+  try {
+    await ftp.expect(220);
+    if (mode === 'explicit') await ftp.authTls('TLS');
+    await ftp.login('alice', 'secret');
+    if (mode === 'explicit') {
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+    }
+    await ftp.cmd('TYPE I', 200);
+    return ftp;
+  } catch (err) {
+    await ftp.close();
+    throw err;
+  }
+}
+
+/** PASV → the announced address and port. */
+async function pasv(ftp: RawFtp): Promise<{ host: string; port: number }> {
+  const r = await ftp.cmd('PASV', 227);
+  const hp = parsePasvReply(textOf(r));
+  assert.ok(hp, textOf(r));
+  return hp;
+}
+
+/** RETR over PASV with the data connection from `from` to the announced address. */
+async function retrieveFrom(
+  ftp: RawFtp,
+  file: string,
+  from: string,
+): Promise<{ data: Buffer; host: string }> {
+  const { host, port } = await pasv(ftp);
+  const conn = await ftp.openData(port, { tls: true, host, localAddress: from });
+  await ftp.cmd(`RETR ${file}`, 150);
+  const data = await ftp.readAll(conn);
+  await ftp.expect(226);
+  return { data, host };
+}
+
+/** A plain TCP connection: sends `first` (after the greeting on explicit), returns what came until close. */
+async function sendAndWaitClose(
+  port: number,
+  from: string,
+  first: Buffer,
+  waitGreeting: boolean,
+): Promise<string> {
+  const socket = net.connect({ host: FERRY, port, localAddress: from });
+  const chunks: Buffer[] = [];
+  socket.on('error', () => {});
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  let sent = false;
+  socket.on('data', (d: Buffer) => {
+    chunks.push(d);
+    if (waitGreeting && !sent && Buffer.concat(chunks).includes('\r\n')) {
+      sent = true;
+      socket.write(first);
+    }
+  });
+  if (!waitGreeting) socket.write(first);
+  await withDeadline(closed, 10_000, 'the server to close the connection');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+// Before any suite's leak baseline: the probe listeners are gone by then.
+const range = await freeRangeOn(4, [FERRY, PROXY_HOST]);
+
+describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port by port', () => {
+  let proxy: Haproxy | undefined;
+  /** HAProxy's frontend port per mode and version. */
+  const front = new Map<string, number>();
+
+  // Registered before useFerry's: HAProxy is gone before the leak check.
+  after(async () => {
+    await proxy?.stop();
+  });
+  const server = useFerry(() => ({
+    passive: { portMin: range.min, portMax: range.max },
+    proxyProtocol: { trusted: [`${PROXY_HOST}/32`], headerTimeoutMs: 2_000 },
+    defender: { threshold: 3 },
+  }));
+  before(async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'file.bin'), CONTENT);
+    const frontends = [];
+    for (const mode of MODES) {
+      for (const v of VERSIONS) {
+        const port = await freePortOn([PROXY_HOST]);
+        front.set(`${mode} ${v}`, port);
+        const ferryPort = mode === 'explicit' ? ts.explicitPort : ts.implicitPort;
+        const send = v === 'v1' ? 'send-proxy' : 'send-proxy-v2';
+        frontends.push({ ports: String(port), server: `${FERRY}:${ferryPort}`, proxy: send } as const);
+      }
+    }
+    // The passive range, port by port: HAProxy forwards each port to the same port on Ferry.
+    frontends.push({ ports: `${range.min}-${range.max}`, server: FERRY, proxy: 'send-proxy-v2' } as const);
+    proxy = await Haproxy.start(frontends);
+  });
+
+  for (const mode of MODES) {
+    for (const v of VERSIONS) {
+      test(`${mode}, ${v}: the session, its log and its data connection see the client's address, not the proxy's`, async () => {
+        const ts = server();
+        const from = ts.logs.length;
+        const client = '127.0.0.2';
+        await withClients(async (track) => {
+          const ftp = track(await loginFrom(front.get(`${mode} ${v}`) ?? 0, mode, client));
+          const { data, host } = await retrieveFrom(ftp, 'file.bin', client);
+          assert.deepEqual(data, CONTENT);
+          assert.equal(host, PROXY_HOST, 'PASV announces the address the client connected to: the proxy');
+          await ftp.quit();
+        });
+        const connects = ts.logs.slice(from).filter((l) => l.msg === 'connect');
+        assert.deepEqual(connects.map(remoteOf), [client]);
+        assert.deepEqual(
+          connects.map((l) => (l.obj as { via?: string }).via),
+          [PROXY_HOST],
+          'the proxy is named beside the client',
+        );
+        assert.ok(!ts.logs.slice(from).some((l) => /refused/.test(l.msg)), 'nothing refused');
+      });
+    }
+  }
+
+  test('a data connection through the proxy from another client address is refused; the client its own', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const ftp = track(await loginFrom(front.get('implicit v2') ?? 0, 'implicit', '127.0.0.2'));
+      const { host, port } = await pasv(ftp);
+      const from = ts.logs.length;
+      const intruder = net.connect({ host, port, localAddress: '127.0.0.3' });
+      intruder.on('error', () => {});
+      await waitForLog(ts, (l) => /data connection refused/.test(l.msg), from);
+      const refused = ts.logs.slice(from).find((l) => /data connection refused/.test(l.msg));
+      assert.equal((refused?.obj as { from?: string }).from, '127.0.0.3');
+      await withDeadline(new Promise((r) => intruder.once('close', r)), 10_000, 'the intruder to be cut');
+      intruder.destroy();
+      const conn = await ftp.openData(port, { tls: true, host, localAddress: '127.0.0.2' });
+      await ftp.cmd('RETR file.bin', 150);
+      assert.deepEqual(await ftp.readAll(conn), CONTENT);
+      await ftp.expect(226);
+    });
+  });
+
+  test("PORT/EPRT behind the proxy: only to the client's real address, never to the proxy's", async () => {
+    await withClients(async (track) => {
+      const client = '127.0.0.2';
+      const ftp = track(await loginFrom(front.get('explicit v1') ?? 0, 'explicit', client));
+      const toProxy = await ftp.cmd(`EPRT |1|${PROXY_HOST}|40000|`);
+      assert.equal(toProxy.code, 504, textOf(toProxy));
+      const listener = await ftp.listenActive({ tls: true, on: client });
+      await ftp.cmd(`EPRT |1|${client}|${listener.port}|`, 200);
+      await ftp.cmd('RETR file.bin', 150);
+      const conn = await listener.accept();
+      assert.deepEqual(await ftp.readAll(conn), CONTENT);
+      await ftp.expect(226);
+    });
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: a PROXY header from an address that is not a trusted proxy is refused`, async () => {
+      const ts = server();
+      const from = ts.logs.length;
+      const forged = formatProxyV1({ address: '192.0.2.9', port: 1234 }, { address: FERRY, port: 21 });
+      const port = mode === 'explicit' ? ts.explicitPort : ts.implicitPort;
+      const got = await sendAndWaitClose(port, '127.0.0.6', forged, mode === 'explicit');
+      const line = await waitForLog(ts, (l) => /not a trusted proxy/.test(l.msg), from);
+      assert.equal(remoteOf(line), '127.0.0.6');
+      if (mode === 'explicit') assert.match(got, /^220 /, 'the greeting, then nothing');
+      else assert.equal(got, '');
+      assert.ok(!ts.logs.slice(from).some((l) => l.msg === 'login'));
+    });
+  }
+
+  test('a trusted proxy that sends no header is refused (required by default)', async () => {
+    const ts = server();
+    const from = ts.logs.length;
+    // Implicit: the ClientHello comes where the header should be.
+    const tcp = net.connect({ host: FERRY, port: ts.implicitPort, localAddress: PROXY_HOST });
+    tcp.on('error', () => {});
+    const hello = tls.connect({ socket: tcp, rejectUnauthorized: false });
+    hello.on('error', () => {});
+    await withDeadline(new Promise((r) => hello.once('close', r)), 10_000, 'the server to close');
+    const noHeader = await waitForLog(ts, (l) => /no PROXY header/.test(l.msg), from);
+    assert.equal(remoteOf(noHeader), PROXY_HOST);
+    // Explicit: nothing comes, and no greeting either, until the header timeout.
+    const got = await sendAndWaitClose(ts.explicitPort, PROXY_HOST, Buffer.alloc(0), true);
+    assert.equal(got, '');
+    await waitForLog(ts, (l) => /no complete PROXY header in time/.test(l.msg), from);
+    // Garbage after the signature: refused at once.
+    await sendAndWaitClose(ts.explicitPort, PROXY_HOST, Buffer.from('PROXY TCP4 x y 1 2\r\n'), false);
+    await waitForLog(ts, (l) => /invalid PROXY header/.test(l.msg), from);
+    assert.ok(!ts.logs.slice(from).some((l) => l.msg === 'connect'));
+  });
+
+  test('the defender bans the client behind the proxy, not the proxy', async () => {
+    const ts = server();
+    const attacker = '127.0.0.4';
+    const port = front.get('explicit v2') ?? 0;
+    await Promise.all(
+      [1, 2, 3].map(async () => {
+        const ftp = await RawFtp.connect({ host: PROXY_HOST, port, implicit: false, localAddress: attacker });
+        try {
+          await ftp.expect(220);
+          await ftp.authTls('TLS');
+          await ftp.cmd('USER alice', 331);
+          await ftp.cmd('PASS wrong', 530);
+        } finally {
+          await ftp.close();
+        }
+      }),
+    );
+    const ban = await waitForLog(ts, (l) => l.msg === 'address banned');
+    assert.equal(remoteOf(ban), attacker);
+    // The attacker, through the proxy: 421 at once.
+    const banned = await RawFtp.connect({ host: PROXY_HOST, port, implicit: false, localAddress: attacker });
+    try {
+      const r = await banned.expect();
+      assert.equal(r.code, 421, textOf(r));
+    } finally {
+      await banned.close();
+    }
+    // Another client through the same proxy logs in and transfers.
+    await withClients(async (track) => {
+      const ftp = track(await loginFrom(port, 'explicit', '127.0.0.5'));
+      assert.deepEqual((await retrieveFrom(ftp, 'file.bin', '127.0.0.5')).data, CONTENT);
+    });
+    assert.ok(!ts.logs.some((l) => l.msg === 'address banned' && remoteOf(l) === PROXY_HOST));
+  });
+});
+
+describe('behind HAProxy: control through the proxy, passive connections straight to Ferry', () => {
+  let proxy: Haproxy | undefined;
+  let port = 0;
+  after(async () => {
+    await proxy?.stop();
+  });
+  const server = useFerry({
+    // Clients reach Ferry's own address for data: PASV must announce it, not the proxy's.
+    passive: { address: FERRY },
+    proxyProtocol: { trusted: [`${PROXY_HOST}/32`] },
+  });
+  before(async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'file.bin'), CONTENT);
+    port = await freePortOn([PROXY_HOST]);
+    proxy = await Haproxy.start([
+      { ports: String(port), server: `${FERRY}:${ts.explicitPort}`, proxy: 'send-proxy' },
+    ]);
+  });
+
+  test('explicit, v1: the direct data connection from the client is checked against its real address', async () => {
+    const ts: TestServer = server();
+    await withClients(async (track) => {
+      const ftp = track(await loginFrom(port, 'explicit', '127.0.0.3'));
+      const { data, host } = await retrieveFrom(ftp, 'file.bin', '127.0.0.3');
+      assert.equal(host, FERRY);
+      assert.deepEqual(data, CONTENT);
+      // The same client's data connection from another address (the proxy's) would be someone else's.
+      const { port: p } = await pasv(ftp);
+      const from = ts.logs.length;
+      const other = net.connect({ host: FERRY, port: p, localAddress: PROXY_HOST });
+      other.on('error', () => {});
+      const refused = await waitForLog(ts, (l) => /data connection refused/.test(l.msg), from);
+      assert.equal((refused.obj as { from?: string }).from, PROXY_HOST);
+      other.destroy();
+    });
+  });
+});

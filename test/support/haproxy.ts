@@ -1,0 +1,125 @@
+/**
+ * A real HAProxy (Debian's, installed by scripts/setup-haproxy.sh) in TCP mode in front of Ferry,
+ * with the test's own config, on loopback: started in master-worker foreground mode, ready once
+ * it says "Loading success." (its listeners are bound before that), stopped by its PID.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { withDeadline } from './raw-ftp.js';
+
+/** Where HAProxy listens (clients connect here); its connections to Ferry come from this address too. */
+export const PROXY_HOST = '127.0.0.20';
+
+export interface Frontend {
+  /** `port`, or `min-max` for a passive range proxied port by port. */
+  readonly ports: string;
+  /** Ferry's address, with `:port` (omitted: the port the client connected to, as for a range). */
+  readonly server: string;
+  readonly proxy: 'send-proxy' | 'send-proxy-v2';
+}
+
+export class Haproxy {
+  private constructor(
+    private readonly child: ChildProcess,
+    private readonly dir: string,
+    readonly stderr: string[],
+  ) {}
+
+  static async start(frontends: readonly Frontend[]): Promise<Haproxy> {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-haproxy-'));
+    const cfg = path.join(dir, 'haproxy.cfg');
+    await writeFile(cfg, config(frontends));
+    const child = spawn('haproxy', ['-W', '-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const stderr: string[] = [];
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stderr?.on('data', (d: Buffer) => {
+        stderr.push(d.toString());
+        if (stderr.join('').includes('Loading success.')) resolve();
+      });
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`haproxy exited ${code}: ${stderr.join('')}`)));
+    });
+    const h = new Haproxy(child, dir, stderr);
+    try {
+      await withDeadline(ready, 30_000, 'haproxy to start');
+    } catch (err) {
+      await h.stop();
+      throw err;
+    }
+    return h;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      const exited = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      await withDeadline(exited, 30_000, 'haproxy to exit');
+    }
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}
+
+function config(frontends: readonly Frontend[]): string {
+  const lines = [
+    'global',
+    '  maxconn 512',
+    'defaults',
+    '  mode tcp',
+    '  timeout connect 5s',
+    '  timeout client 120s',
+    '  timeout server 120s',
+  ];
+  frontends.forEach((f, i) => {
+    lines.push(
+      `listen ftp${i}`,
+      `  bind ${PROXY_HOST}:${f.ports}`,
+      `  server ferry ${f.server} ${f.proxy} source ${PROXY_HOST}`,
+    );
+  });
+  return `${lines.join('\n')}\n`;
+}
+
+/** A port free on every one of `hosts` (checked by binding it), for a frontend. */
+export async function freePortOn(hosts: readonly string[]): Promise<number> {
+  return (await freeRangeOn(1, hosts)).min;
+}
+
+/**
+ * `n` consecutive ports free on every one of `hosts`, checked by binding them in a child process:
+ * a closed listener stays among this process's active resources until it is garbage-collected,
+ * which would upset the e2e leak checks.
+ */
+export async function freeRangeOn(
+  n: number,
+  hosts: readonly string[],
+): Promise<{ min: number; max: number }> {
+  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', PROBE, String(n), ...hosts]);
+  return JSON.parse(stdout) as { min: number; max: number };
+}
+
+const run = promisify(execFile);
+
+const PROBE = `
+const [n, ...hosts] = process.argv.slice(1);
+const bind = (host, port) => new Promise((resolve, reject) => {
+  const s = net.createServer();
+  s.once('error', reject);
+  s.listen({ host, port, exclusive: true }, () => resolve(s));
+});
+for (let attempt = 0; attempt < 50; attempt++) {
+  const min = 30000 + Math.floor(Math.random() * 25000);
+  const servers = [];
+  try {
+    for (let p = min; p < min + Number(n); p++) for (const h of hosts) servers.push(await bind(h, p));
+    console.log(JSON.stringify({ min, max: min + Number(n) - 1 }));
+    process.exit(0);
+  } catch {
+    for (const s of servers) s.close();
+  }
+}
+process.exit(1);
+`;
