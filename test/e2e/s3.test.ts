@@ -257,17 +257,12 @@ for (const mode of MODES) {
         await ftp.cmd('SIZE stream.bin', 451);
         assert.ok(proxy.slowedDown - before >= 2, 'the request was retried');
         proxy.slowDown(false);
-        // RETR: the client reads a little, then the gateway goes away while the rest is in flight.
+        // RETR: the gateway sends 1 MiB of the object and stalls; then it goes away mid-object.
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: ftp.dataTls });
-        // Paused at the first bytes: the rest waits in the server and the gateway (backpressure).
-        const first = new Promise<void>((resolve) =>
-          conn.stream.once('data', () => {
-            conn.stream.pause();
-            resolve();
-          }),
-        );
+        const first = new Promise<void>((resolve) => conn.stream.once('data', () => resolve()));
         conn.stream.resume();
+        proxy.stallAfter(1024 * 1024);
         await ftp.cmd('RETR stream.bin', 150);
         await withDeadline(first, 60_000, 'the first bytes of RETR');
         proxy.cut();

@@ -1,7 +1,9 @@
 /**
  * A TCP proxy between Ferry and the S3 gateway that can fail on demand, for the error paths a real
  * gateway does not produce at will: `cut()` destroys every connection in flight (the gateway gone
- * mid-transfer), `slowDown(true)` answers every request 503 SlowDown (an overloaded gateway).
+ * mid-transfer), `slowDown(true)` answers every request 503 SlowDown (an overloaded gateway),
+ * `stallAfter(n)` forwards only n more bytes of responses, then holds the rest (so that a `cut()`
+ * surely comes mid-object, whatever the kernel's socket buffers could have taken in meanwhile).
  */
 import net from 'node:net';
 
@@ -9,8 +11,10 @@ export interface FaultProxy {
   readonly endpoint: string;
   /** Requests answered 503 SlowDown so far. */
   readonly slowedDown: number;
+  /** Also ends a stall. */
   cut(): void;
   slowDown(on: boolean): void;
+  stallAfter(bytes: number): void;
   close(): Promise<void>;
 }
 
@@ -22,6 +26,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   const sockets = new Set<net.Socket>();
   let slow = false;
   let slowedDown = 0;
+  let budget: number | undefined; // bytes of responses still forwarded during a stall
   const server = net.createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -44,7 +49,18 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     upstream.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
     client.pipe(upstream);
-    upstream.pipe(client);
+    upstream.on('data', (chunk: Buffer) => {
+      if (budget !== undefined) {
+        chunk = chunk.subarray(0, budget);
+        budget -= chunk.length;
+        if (budget === 0) upstream.pause(); // held until cut
+      }
+      if (chunk.length > 0 && !client.write(chunk)) {
+        upstream.pause();
+        client.once('drain', () => budget !== 0 && upstream.resume());
+      }
+    });
+    upstream.on('end', () => client.end());
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -57,7 +73,11 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       return slowedDown;
     },
     cut() {
+      budget = undefined;
       for (const s of sockets) s.destroy();
+    },
+    stallAfter(bytes) {
+      budget = bytes;
     },
     slowDown(on) {
       slow = on;
