@@ -3,6 +3,7 @@ import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 import type { ProxyEdge } from './proxy-edge.js';
+import type { ServerMetrics } from './metrics.js';
 import type { WarningLimiter } from './warning-limiter.js';
 
 /** Who asks for a passive port: counted against the limits until its reservation ends. */
@@ -49,6 +50,8 @@ export interface PassiveIo {
   readonly logger?: Logger;
   /** Rate-limits the refusal lines per address. */
   readonly warnings?: WarningLimiter;
+  /** Counts the connections turned away (ferry_data_connections_refused_total). */
+  readonly metrics?: ServerMetrics;
 }
 
 /**
@@ -218,6 +221,7 @@ export class PassivePorts {
   private route(shared: SharedPort, raw: net.Socket, client: string): void {
     const accept = shared.pending.get(client);
     if (accept && !raw.destroyed) return accept(raw, client);
+    this.io.metrics?.dataRefused.inc({ reason: 'foreign-address' });
     this.refuse(
       client,
       { from: client, port: shared.port },

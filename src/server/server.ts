@@ -81,11 +81,12 @@ export class FerryServer {
     this.defense = new DefenderService(o, o.logger, warnings);
     this.edge = new ProxyEdge(o.proxyProtocol);
     this.checks = new PasswordCheckQueue(checkLimits(o));
+    const metrics = new ServerMetrics(o.metrics ?? new Registry(), () => this.defense.activeBans().length);
     this.runtime = {
       options: this.guarded(o),
       certificates: this.certificates,
-      passivePorts: passivePortsFor(o, { edge: this.edge, logger: o.logger, warnings }),
-      metrics: new ServerMetrics(o.metrics ?? new Registry(), () => this.defense.activeBans().length),
+      passivePorts: passivePortsFor(o, { edge: this.edge, logger: o.logger, warnings, metrics }),
+      metrics,
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
       logger: o.logger,
@@ -140,6 +141,7 @@ export class FerryServer {
         edge: this.edge,
         logger: next.logger,
         warnings: this.runtime.warnings,
+        metrics: this.runtime.metrics,
       });
     if (next.authenticator !== running.authenticator) {
       this.unwatch();
