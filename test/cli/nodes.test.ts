@@ -5,16 +5,15 @@
  * and kill -9 of A leaves B's transfer and new logins untouched.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { Reply } from '../../src/protocol/reply.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { ferryOk as ferry, ServeProcess } from '../support/ferry-process.js';
 import { TestPostgres } from '../support/postgres.js';
+import { addUserWith } from '../support/users-cli.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 interface Node {
@@ -27,20 +26,6 @@ let dir: string;
 let home: string;
 let a: Node;
 let b: Node;
-
-async function ferry(args: string[], input?: string): Promise<string> {
-  const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
-  child.stdin?.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  assert.equal(code, 0, `ferry ${args.join(' ')}: ${err}`);
-  return out;
-}
 
 async function configFor(name: string): Promise<string> {
   const file = path.join(dir, `${name}.yaml`);
@@ -94,23 +79,8 @@ async function storeAll(ftp: RawFtp, name: string, bytes: Uint8Array): Promise<R
   return r;
 }
 
-async function addUser(name: string, ...flags: string[]): Promise<void> {
-  const userHome = path.join(home, name);
-  await mkdir(userHome, { recursive: true });
-  await ferry(
-    [
-      'users',
-      'add',
-      name,
-      '--home',
-      userHome,
-      '--password-stdin',
-      '--config',
-      path.join(dir, 'a.yaml'),
-      ...flags,
-    ],
-    'pw\n',
-  );
+function addUser(name: string, ...flags: string[]): Promise<void> {
+  return addUserWith(path.join(dir, 'a.yaml'), home, name, ...flags);
 }
 
 describe('two nodes on one PostgreSQL and one directory tree', () => {

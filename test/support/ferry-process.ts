@@ -96,12 +96,20 @@ export async function spawnFerry(
 }
 
 /** Runs `ferry users ARGS --data-dir DATA`, with `input` on stdin (else no stdin: not a terminal). */
-export async function ferryUsers(
+export function ferryUsers(
   data: string,
   args: readonly string[],
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [FERRY_MAIN, 'users', ...args, '--data-dir', data], {
+  return runFerry(['users', ...args, '--data-dir', data], input);
+}
+
+/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote. */
+export async function runFerry(
+  args: readonly string[],
+  input?: string,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -111,6 +119,13 @@ export async function ferryUsers(
   child.stdin?.end(input);
   const [code] = (await once(child, 'exit')) as [number];
   return { code, stdout, stderr };
+}
+
+/** `ferry …` that must succeed (else throws with its stderr): its output. */
+export async function ferryOk(args: readonly string[], input?: string): Promise<string> {
+  const r = await runFerry(args, input);
+  if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
+  return r.stdout;
 }
 
 /** `ferry serve` on loopback with two free ports (node's arguments, without node). */

@@ -29,10 +29,15 @@ export class Haproxy {
     readonly stderr: string[],
   ) {}
 
-  static async start(frontends: readonly Frontend[]): Promise<Haproxy> {
+  static start(frontends: readonly Frontend[]): Promise<Haproxy> {
+    return Haproxy.withSections(sections(frontends));
+  }
+
+  /** HAProxy with the common `global` and `defaults` sections followed by `listen` sections of the caller's. */
+  static async withSections(listen: string): Promise<Haproxy> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-haproxy-'));
     const cfg = path.join(dir, 'haproxy.cfg');
-    await writeFile(cfg, config(frontends));
+    await writeFile(cfg, `${HEAD}${listen}`);
     const child = spawn('haproxy', ['-W', '-db', '-f', cfg], { stdio: ['ignore', 'ignore', 'pipe'] });
     const stderr: string[] = [];
     const ready = new Promise<void>((resolve, reject) => {
@@ -63,16 +68,19 @@ export class Haproxy {
   }
 }
 
-function config(frontends: readonly Frontend[]): string {
-  const lines = [
-    'global',
-    '  maxconn 512',
-    'defaults',
-    '  mode tcp',
-    '  timeout connect 5s',
-    '  timeout client 120s',
-    '  timeout server 120s',
-  ];
+const HEAD = [
+  'global',
+  '  maxconn 512',
+  'defaults',
+  '  mode tcp',
+  '  timeout connect 5s',
+  '  timeout client 120s',
+  '  timeout server 120s',
+  '',
+].join('\n');
+
+function sections(frontends: readonly Frontend[]): string {
+  const lines: string[] = [];
   frontends.forEach((f, i) => {
     lines.push(
       `listen ftp${i}`,
