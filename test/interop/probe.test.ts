@@ -33,7 +33,7 @@ interface Case {
 interface Fixture {
   readonly server: string;
   readonly exit: number;
-  readonly verdicts: Readonly<Record<string, string>>;
+  readonly verdicts: Readonly<Record<string, string | readonly string[]>>;
 }
 
 function ferryTarget(implicit: boolean): () => Promise<Target> {
@@ -108,6 +108,14 @@ function probe(args: readonly string[]): Promise<{ code: number; stdout: string;
   });
 }
 
+/**
+ * A fixture's verdict, or the verdicts it accepts where the server's answer depends on timing
+ * (pyftpdlib answers ABOR with 225, "no transfer in progress", until it has sent a first byte).
+ */
+function accepted(want: string | readonly string[] | undefined, got: string | undefined): boolean {
+  return Array.isArray(want) ? got !== undefined && want.includes(got) : want === got;
+}
+
 describe('ferry probe', { concurrency: true }, () => {
   for (const c of cases) {
     describe(c.name, { timeout: 300_000 }, () => {
@@ -152,7 +160,7 @@ describe('ferry probe', { concurrency: true }, () => {
             seen[p.id] = p.received;
           }
         const diffs = Object.keys({ ...fixture.verdicts, ...got })
-          .filter((id) => fixture.verdicts[id] !== got[id])
+          .filter((id) => !accepted(fixture.verdicts[id], got[id]))
           .map(
             (id) =>
               `${id}: expected ${fixture.verdicts[id] ?? '-'}, got ${got[id] ?? '-'} (${seen[id] ?? ''})`,
