@@ -1,4 +1,20 @@
-import type { ResolvedOptions } from './options.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+
+/**
+ * A reload's options: `options` validated (the running logger and metrics registry kept), the
+ * settings that apply now (`next`), and the keys that need a restart. Throws when not valid.
+ */
+export function reloadPlan(
+  running: ResolvedOptions,
+  options: ServerOptions,
+): { next: ResolvedOptions; restartNeeded: string[] } {
+  const resolved = resolveOptions({
+    ...options,
+    logger: options.logger ?? running.logger,
+    metrics: running.metrics,
+  });
+  return { next: applicable(running, resolved), restartNeeded: restartNeeded(running, resolved) };
+}
 
 /**
  * Settings a running server cannot change: the listeners (their sockets are bound) and the

@@ -17,7 +17,7 @@ import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
-import { applicable, restartNeeded } from './reconfigure.js';
+import { reloadPlan } from './reconfigure.js';
 
 const checkLimits = (o: ResolvedOptions) => ({
   overall: o.limits.maxPasswordChecks,
@@ -118,12 +118,7 @@ export class FerryServer {
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
-    const resolved = resolveOptions({
-      ...options,
-      logger: options.logger ?? running.logger,
-      metrics: running.metrics,
-    });
-    const next = applicable(running, resolved);
+    const { next, restartNeeded: restart } = reloadPlan(running, options);
     await this.certificates.replace(
       { files: next.certificates, dataDir: next.dataDir },
       { minVersion: next.minVersion },
@@ -149,7 +144,7 @@ export class FerryServer {
     }
     this.options = next;
     this.runtime.options = this.guarded(next);
-    return { restartNeeded: restartNeeded(running, resolved) };
+    return { restartNeeded: restart };
   }
 
   /** Whether every listener accepts connections (for /healthz). */

@@ -14,7 +14,7 @@ import type { FromWorker, ToWorker } from './messages.js';
 import { requestMetrics, requestReload } from './reload.js';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
-import { applicable, restartNeeded } from '../reconfigure.js';
+import { reloadPlan } from '../reconfigure.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
 import { WorkerSlot, type SlotHooks } from './worker-slot.js';
@@ -164,12 +164,7 @@ export class ClusterPrimary {
    */
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     const running = this.options;
-    const resolved = resolveOptions({
-      ...options,
-      logger: options.logger ?? running.logger,
-      metrics: running.metrics,
-    });
-    const next = applicable(running, resolved);
+    const { next, restartNeeded: restart } = reloadPlan(running, options);
     // The workers load the certificates; a file they would refuse is refused here first, so that a
     // bad reload changes nothing anywhere.
     await new CertificateStore(
@@ -179,7 +174,7 @@ export class ClusterPrimary {
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.options = next;
-    return { restartNeeded: restartNeeded(running, resolved) };
+    return { restartNeeded: restart };
   }
 
   /** Every running worker re-reads the certificate files; resolves with their fingerprints. */
