@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
 import type { Progress } from './files.js';
-import { globMatcher, hasWildcard } from './glob.js';
+import { globMatcher, hasWildcard, unquote } from './glob.js';
 import { runPool, type PoolFailure } from './pool.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
@@ -66,7 +66,11 @@ export async function expandRemote(
   signal?: AbortSignal,
 ): Promise<RemoteMatch[]> {
   const last = remoteBasename(pattern);
-  if (!hasWildcard(last)) return [{ path: pattern, name: last, size: undefined }];
+  if (!hasWildcard(last)) {
+    // `x\[1\].gz` names `x[1].gz` (quoted so that it is no pattern); other backslashes stay.
+    const name = unquote(last);
+    return [{ path: joinRemote(remoteDirname(pattern), name), name, size: undefined }];
+  }
   const dir = remoteDirname(pattern);
   const match = globMatcher(last);
   const found = (await remoteNames(client, dir, signal))
@@ -93,7 +97,8 @@ export async function expandLocal(pattern: string): Promise<string[]> {
     () => false,
   );
   const last = path.basename(pattern);
-  if (exists || !hasWildcard(last)) return [pattern];
+  if (exists) return [pattern];
+  if (!hasWildcard(last)) return [path.join(path.dirname(pattern), unquote(last))];
   const dir = path.dirname(pattern);
   const match = globMatcher(last);
   const entries = await readdir(dir, { withFileTypes: true }).catch(() => {

@@ -41,5 +41,6 @@ describe('glob patterns for one path segment', () => {
     assert.equal(hasWildcard('a\\*'), false);
     assert.equal(hasWildcard('f[0-9]'), true);
     assert.equal(unquote('a\\*b\\\\c'), 'a*b\\c');
+    assert.equal(unquote('a\\b'), 'a\\b');
   });
 });

@@ -75,7 +75,10 @@ export function globMatcher(pattern: string): (name: string) => boolean {
   return (name) => (hiddenToo || !name.startsWith('.')) && re.test(name);
 }
 
-/** The pattern with its quoting removed (for a segment without wildcards: the literal name). */
+/**
+ * A segment without wildcards as the name it stands for: `\` before a wildcard character or a
+ * backslash is removed (`x\[1\].gz` is `x[1].gz`); any other backslash is part of the name.
+ */
 export function unquote(segment: string): string {
-  return segment.replace(/\\(.)/gsu, '$1');
+  return segment.replace(/\\([*?[\]\\])/gu, '$1');
 }
