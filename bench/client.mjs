@@ -55,7 +55,7 @@ const P = opts.quick
 if (opts.reps) P.reps = opts.reps;
 if (opts.capS) P.capS = opts.capS;
 P.smallBytes = 16 * 1024;
-const sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
+let sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
 const transferDeadlineS = 900;
 
 const { t0, log, cleanups, runMetrics, finish } = runControl('client-bench', opts.quick ? 10 : 40);
@@ -183,7 +183,7 @@ async function alternate(fn) {
   return { samples, errors };
 }
 
-const gib = P.bigBytes / GiB;
+let gib = P.bigBytes / GiB;
 
 async function retrOnce(side) {
   await syncAll();
@@ -549,6 +549,8 @@ async function main() {
     cert = { certFile: PEER.certFile };
     vs = { port: PEER.port };
     P.bigBytes = (await stat(path.join(PEER.data, 'big.bin'))).size;
+    gib = P.bigBytes / GiB;
+    sizeLabel = `${(P.bigBytes / MiB).toFixed(0)} MiB`;
     peerSmallNames = (await readdir(path.join(PEER.data, 'small'))).sort().slice(0, P.files);
     await warmCache(path.join(dirs.root, 'big.bin'));
   } else {
