@@ -4,6 +4,7 @@
  * logged in, data protected (PBSZ 0 + PROT P on explicit; implied on implicit), TYPE I.
  */
 import assert from 'node:assert/strict';
+import type tls from 'node:tls';
 import { parseEpsvReply, parsePasvReply } from '../../src/protocol/address.js';
 import { RawFtp, textOf } from './raw-ftp.js';
 
@@ -19,6 +20,8 @@ export interface SecureLogin {
   readonly timeoutMs?: number;
   /** Send TYPE I after the login (default true). */
   readonly binary?: boolean;
+  /** Highest TLS version offered (control and data connections). */
+  readonly maxVersion?: tls.SecureVersion;
 }
 
 /** A logged-in session with protected data; closed on failure, else the caller's to close. */
@@ -29,6 +32,7 @@ export async function secureLogin(o: SecureLogin): Promise<RawFtp> {
     implicit: o.implicit,
     localAddress: o.from,
     timeoutMs: o.timeoutMs,
+    maxVersion: o.maxVersion,
   });
   try {
     await ftp.expect(220);
