@@ -133,6 +133,21 @@ describe('users file', () => {
     }
   });
 
+  it('a blank file (an in-place rewrite caught half way) keeps the table; `users: []` empties it', async () => {
+    await writeUsersFile(file, [ann()]);
+    const store = await UsersFileStore.open(file);
+    try {
+      await writeFile(file, '\n');
+      await store.changed();
+      assert.equal((await store.lookup('ann'))?.home, '/srv/ann', 'a blank file is not "no users"');
+      await writeFile(file, 'users: []\n');
+      await store.changed();
+      assert.equal(await store.lookup('ann'), undefined);
+    } finally {
+      store.close();
+    }
+  });
+
   it('a file that does not parse at start is refused', async () => {
     const f = path.join(dir, 'bad.yaml');
     await writeFile(f, 'users: 3');

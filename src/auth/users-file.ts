@@ -229,7 +229,17 @@ export class UsersFileStore implements AccountStore {
     this.#signature = signature;
     let next: Map<string, Account>;
     try {
-      next = await readUsersFile(this.file);
+      const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      // An editor or `>` that rewrites the file in place truncates it first: a blank file is that
+      // moment (or a mistake), never "remove every user" — that is written `users: []`.
+      if (text !== undefined && text.trim() === '') {
+        this.#logger.warn({ file: this.file }, 'users file is empty: keeping the last good one');
+        return;
+      }
+      next = text === undefined ? new Map() : parseUsersFile(text, this.file);
     } catch (err) {
       this.#logger.error(
         { file: this.file, err: (err as Error).message },
