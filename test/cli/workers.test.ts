@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -177,5 +178,36 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
   } finally {
     await Promise.all(open.map((s) => s.close()));
     await r.stop();
+  }
+});
+
+/** The first reply on the explicit port, from the first connection the port accepts (tried until it does). */
+async function firstGreeting(port: number, deadline: number): Promise<string> {
+  for (;;) {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const outcome = await new Promise<string | Error>((resolve) => {
+      let text = '';
+      sock.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.endsWith('\r\n')) resolve(text);
+      });
+      sock.once('error', (err) => resolve(err));
+      sock.once('close', () => resolve(new Error(`closed after "${text}"`)));
+    });
+    sock.destroy();
+    if (typeof outcome === 'string') return outcome;
+    if ((outcome as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw outcome;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+test('--workers 2: the first connection the port accepts is served (the listeners open once the workers serve)', async () => {
+  const { server, result } = await ServeProcess.startWhile(['--workers', '2', ...USERS], root, (ports) =>
+    firstGreeting(ports.explicitPort, Date.now() + 90_000),
+  );
+  try {
+    assert.match(result, /^220 /);
+  } finally {
+    assert.equal(await server.stop(), 0);
   }
 });
