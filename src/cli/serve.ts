@@ -80,9 +80,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Workers get the logins from the primary: the same ones everywhere (a generated password too).
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
-  // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own.
+  // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own. The
+  // process metrics only when someone can read them (the admin listener): their event-loop monitor
+  // wakes every process 100 times a second.
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  if (admin) collectDefaultMetrics({ register: registry });
   const xferlogPath = flags.xferlog ?? config.xferlog;
   const xferlog = xferlogPath ? new XferlogFile(path.resolve(xferlogPath), logger) : undefined;
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
