@@ -211,3 +211,30 @@ test('--workers 2: the first connection the port accepts is served (the listener
     assert.equal(await server.stop(), 0);
   }
 });
+
+test('--workers 2: the login cache answers repeated logins in each worker (a password is hashed at most once per worker)', async () => {
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--admin-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd3'), ...USERS],
+    root,
+  );
+  try {
+    const admin = /admin\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(r.banner)?.[1];
+    assert.ok(admin, r.banner);
+    // One after the other: the primary sends them to either worker.
+    const logins = 8;
+    for (let i = 0; i < logins; i++) await (await session(r, 'a')).quit();
+    const bad = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+    await bad.expect(220);
+    await bad.cmd('USER a', 331);
+    await bad.cmd('PASS wrong', 530);
+    await bad.close();
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    const value = (series: string): number => Number(new RegExp(`^${series} (\\d+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('ferry_logins_total\\{result="success"\\}'), logins, text);
+    const hashes = value('ferry_password_hashes_total');
+    // At most one per worker for the right password, and always one for a wrong one.
+    assert.ok(hashes >= 2 && hashes <= 3, `${hashes} hashes for ${logins} logins and a wrong password`);
+  } finally {
+    assert.equal(await r.stop(), 0);
+  }
+});
