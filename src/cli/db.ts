@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { readUsersFile } from '../auth/users-file.js';
-import { Database, migrateDatabase, redact } from '../db/database.js';
-import { SCHEMA_VERSION, schemaVersion } from '../db/migrations.js';
 import { FerryError } from '../errors.js';
 import { UsageFile } from '../auth/usage-file.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf } from './config.js';
@@ -24,6 +22,17 @@ async function urlOf(f: DbFlags): Promise<string> {
   return url;
 }
 
+/** The PostgreSQL modules, loaded when a command needs them (the driver costs every process ~15 MB). */
+async function postgres(): Promise<
+  typeof import('../db/database.js') & typeof import('../db/migrations.js')
+> {
+  const [database, migrations] = await Promise.all([
+    import('../db/database.js'),
+    import('../db/migrations.js'),
+  ]);
+  return { ...database, ...migrations };
+}
+
 /** `ferry db migrate|status|import`: the PostgreSQL schema, and moving an embedded setup over. */
 export function registerDb(program: Command): void {
   const db = program.command('db').description('the PostgreSQL database several nodes share');
@@ -35,6 +44,7 @@ export function registerDb(program: Command): void {
   where(db.command('migrate').description('bring the schema up to date (servers also do at start)')).action(
     async (f: DbFlags) => {
       const url = await urlOf(f);
+      const { migrateDatabase, redact, SCHEMA_VERSION } = await postgres();
       let applied;
       try {
         applied = await migrateDatabase(url);
@@ -50,6 +60,7 @@ export function registerDb(program: Command): void {
 
   where(db.command('status').description('the schema version of the database')).action(async (f: DbFlags) => {
     const url = await urlOf(f);
+    const { Database, redact, schemaVersion, SCHEMA_VERSION } = await postgres();
     const database = await Database.open(url, { migrate: false });
     try {
       const v = await schemaVersion(database.pool);

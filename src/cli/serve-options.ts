@@ -103,7 +103,12 @@ export async function serveSetup(
   logger?: Logger,
   /** The AWS_* environment (S3 credentials), and, for a reload, the running setup: its --user logins
    * (and generated one), limits and shared state are kept. */
-  extra: { env?: AwsEnv; running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env'> } = {},
+  extra: {
+    env?: AwsEnv;
+    running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env'>;
+    /** Verifies a password against its stored hash (the default, counted: see serve.ts). */
+    verify?: (plain: string, encoded: string) => Promise<boolean>;
+  } = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
   /** The name of a setting as the user wrote it: the flag if given, else `FILE: key`. */
@@ -142,7 +147,10 @@ export async function serveSetup(
     : await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch((err: unknown) => {
         throw new FerryError('ERR_USAGE', (err as Error).message);
       });
-  const offline = { offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000 };
+  const offline = {
+    offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000,
+    ...(extra.verify ? { verify: extra.verify } : {}),
+  };
   const users = given
     ? await usersOf(given, file, offline, given)
     : await usersFrom(flags, config, root, file, offline, running?.users);

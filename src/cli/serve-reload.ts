@@ -21,6 +21,8 @@ export interface ReloadContext {
   readonly xferlog: XferlogFile | undefined;
   /** A cluster worker: the logins come from the primary. */
   readonly worker?: boolean;
+  /** How passwords are verified (counted), kept across reloads. */
+  readonly verify?: (plain: string, encoded: string) => Promise<boolean>;
 }
 
 /** Server option keys (as reconfigure() names them) → what the user wrote. */
@@ -57,7 +59,10 @@ export async function reloadConfiguration(
   try {
     const config = flags.config ? await loadConfig(flags.config) : {};
     const users = ctx.worker && Array.isArray(given) ? given : undefined;
-    const setup = await serveSetup(flags, config, users, logger, { running: running.setup });
+    const setup = await serveSetup(flags, config, users, logger, {
+      running: running.setup,
+      ...(ctx.verify ? { verify: ctx.verify } : {}),
+    });
     let restart: string[];
     try {
       ({ restartNeeded: restart } = await server.reconfigure({ ...setup.options, ...ctx.extra }));

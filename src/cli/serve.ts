@@ -11,7 +11,8 @@ import { createServerLogger } from './log-destination.js';
 import type { Logger } from '../logger.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
-import { collectDefaultMetrics, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
+import { verifyPassword } from '../auth/password.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
@@ -80,9 +81,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Workers get the logins from the primary: the same ones everywhere (a generated password too).
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
-  // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own.
+  // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own. The
+  // process metrics only when someone can read them (the admin listener): their event-loop monitor
+  // wakes every process 100 times a second.
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  if (admin) collectDefaultMetrics({ register: registry });
   const xferlogPath = flags.xferlog ?? config.xferlog;
   const xferlog = xferlogPath ? new XferlogFile(path.resolve(xferlogPath), logger) : undefined;
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
@@ -94,8 +97,10 @@ async function serve(flags: ServeFlags): Promise<void> {
     AWS_REGION: process.env.AWS_REGION,
     AWS_ENDPOINT_URL_S3: process.env.AWS_ENDPOINT_URL_S3,
   };
+  const verify = countedVerify(registry);
   const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, {
     env: aws,
+    verify,
   });
   const host = setup.host;
   const options: ServerOptions = { ...setup.options, ...extra };
@@ -104,7 +109,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   try {
     if (worker) {
       const ferry = new FerryServer(options);
-      const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true };
+      const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true, verify };
       const shared = setup.shared;
       return await runWorker(ferry, {
         ...(shared ? { sessions: shared.sessions, close: () => shared.close() } : {}),
@@ -176,7 +181,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
   // Reloads run one after the other: a second SIGHUP waits for the first to finish.
-  const ctx: ReloadContext = { flags, server, logger, extra, xferlog };
+  const ctx: ReloadContext = { flags, server, logger, extra, xferlog, verify };
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
@@ -263,4 +268,21 @@ function commonParent(dirs: string[]): string {
     parent = path.dirname(parent);
   }
   return parent;
+}
+
+/**
+ * Password verification as the login cache does it when the cache cannot answer, counted
+ * (ferry_password_hashes_total): each is a deliberately slow scrypt, so the count shows whether
+ * the cache spares repeated logins their cost (in every worker).
+ */
+function countedVerify(registry: Registry): (plain: string, encoded: string) => Promise<boolean> {
+  const hashes = new Counter({
+    name: 'ferry_password_hashes_total',
+    help: 'Passwords checked by computing their hash (scrypt): logins the login cache did not answer',
+    registers: [registry],
+  });
+  return (plain, encoded) => {
+    hashes.inc();
+    return verifyPassword(plain, encoded);
+  };
 }

@@ -1,10 +1,12 @@
 // The state several Ferry nodes share through PostgreSQL, opened for `ferry serve` (and, without
 // the session leases, for `ferry users`, `ferry bans` and `ferry db`).
-import { PgAccounts } from '../db/accounts.js';
-import { PgBans } from '../db/bans.js';
-import { Database } from '../db/database.js';
-import { PgSessions } from '../db/sessions.js';
-import { PgUsage } from '../db/usage.js';
+// The db/ modules are loaded only when a database is configured: the driver costs every process
+// (each worker too) ~15 MB of memory.
+import type { PgAccounts } from '../db/accounts.js';
+import type { PgBans } from '../db/bans.js';
+import type { Database } from '../db/database.js';
+import type { PgSessions } from '../db/sessions.js';
+import type { PgUsage } from '../db/usage.js';
 import type { Logger } from '../logger.js';
 
 export interface SharedState {
@@ -21,6 +23,12 @@ export interface ServingState extends SharedState {
 
 /** Connects and migrates (under the advisory lock): the database must be there at start. */
 export async function openSharedState(url: string, logger?: Logger): Promise<SharedState> {
+  const [{ Database }, { PgAccounts }, { PgUsage }, { PgBans }] = await Promise.all([
+    import('../db/database.js'),
+    import('../db/accounts.js'),
+    import('../db/usage.js'),
+    import('../db/bans.js'),
+  ]);
   const db = await Database.open(url, logger ? { logger } : {});
   const accounts = new PgAccounts(db, url, logger);
   const usage = new PgUsage(db, logger);
@@ -42,6 +50,7 @@ export async function openSharedState(url: string, logger?: Logger): Promise<Sha
 /** The shared state plus this node's session leases (a serving node). */
 export async function openServingState(url: string, logger: Logger): Promise<ServingState> {
   const shared = await openSharedState(url, logger);
+  const { PgSessions } = await import('../db/sessions.js');
   const sessions = new PgSessions(shared.db, { logger });
   return {
     ...shared,

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -177,5 +178,63 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
   } finally {
     await Promise.all(open.map((s) => s.close()));
     await r.stop();
+  }
+});
+
+/** The first reply on the explicit port, from the first connection the port accepts (tried until it does). */
+async function firstGreeting(port: number, deadline: number): Promise<string> {
+  for (;;) {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    const outcome = await new Promise<string | Error>((resolve) => {
+      let text = '';
+      sock.on('data', (d: Buffer) => {
+        text += d.toString();
+        if (text.endsWith('\r\n')) resolve(text);
+      });
+      sock.once('error', (err) => resolve(err));
+      sock.once('close', () => resolve(new Error(`closed after "${text}"`)));
+    });
+    sock.destroy();
+    if (typeof outcome === 'string') return outcome;
+    if ((outcome as NodeJS.ErrnoException).code !== 'ECONNREFUSED' || Date.now() > deadline) throw outcome;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+test('--workers 2: the first connection the port accepts is served (the listeners open once the workers serve)', async () => {
+  const { server, result } = await ServeProcess.startWhile(['--workers', '2', ...USERS], root, (ports) =>
+    firstGreeting(ports.explicitPort, Date.now() + 90_000),
+  );
+  try {
+    assert.match(result, /^220 /);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('--workers 2: the login cache answers repeated logins in each worker (a password is hashed at most once per worker)', async () => {
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--admin-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd3'), ...USERS],
+    root,
+  );
+  try {
+    const admin = /admin\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(r.banner)?.[1];
+    assert.ok(admin, r.banner);
+    // One after the other: the primary sends them to either worker.
+    const logins = 8;
+    for (let i = 0; i < logins; i++) await (await session(r, 'a')).quit();
+    const bad = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+    await bad.expect(220);
+    await bad.cmd('USER a', 331);
+    await bad.cmd('PASS wrong', 530);
+    await bad.close();
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    const value = (series: string): number => Number(new RegExp(`^${series} (\\d+)$`, 'm').exec(text)?.[1]);
+    assert.equal(value('ferry_logins_total\\{result="success"\\}'), logins, text);
+    const hashes = value('ferry_password_hashes_total');
+    // At most one per worker for the right password, and always one for a wrong one.
+    assert.ok(hashes >= 2 && hashes <= 3, `${hashes} hashes for ${logins} logins and a wrong password`);
+  } finally {
+    assert.equal(await r.stop(), 0);
   }
 });

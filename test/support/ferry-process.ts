@@ -215,13 +215,30 @@ export class ServeProcess {
 
   /** Starts `ferry serve` and resolves once its banner is complete (the line saying how to stop it). */
   static async start(args: readonly string[], cwd: string): Promise<ServeProcess> {
+    return (await ServeProcess.startWhile(args, cwd, async () => undefined)).server;
+  }
+
+  /**
+   * Starts `ferry serve` and runs `meanwhile` with its ports at once, while it starts; resolves with
+   * the server once its banner is complete and with what `meanwhile` resolved to.
+   */
+  static async startWhile<T>(
+    args: readonly string[],
+    cwd: string,
+    meanwhile: (ports: { implicitPort: number; explicitPort: number }) => Promise<T>,
+  ): Promise<{ server: ServeProcess; result: T }> {
     const { implicitPort, explicitPort, argv } = await serveArgv();
     const child = spawn(process.execPath, [...argv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const early: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => early.push(d));
     let banner: string;
+    let result: T;
     try {
-      banner = await bannerOf(child, 90_000); // generous: one process per core starts on a busy machine
+      // generous: one process per core starts on a busy machine
+      [banner, result] = await Promise.all([
+        bannerOf(child, 90_000),
+        meanwhile({ implicitPort, explicitPort }),
+      ]);
     } catch (err) {
       child.kill('SIGKILL');
       throw err;
@@ -229,7 +246,7 @@ export class ServeProcess {
     child.stdout?.removeAllListeners('data');
     const p = new ServeProcess(child, banner, implicitPort, explicitPort);
     for (const d of early) p.onStdout(d);
-    return p;
+    return { server: p, result };
   }
 
   /** The worker PIDs the banner lists. */

@@ -99,8 +99,8 @@ export class ClusterPrimary {
   }
 
   /**
-   * Loads (or generates, once for all workers) the certificate, listens, starts the workers and
-   * resolves when every one of them serves.
+   * Loads (or generates, once for all workers) the certificate, starts the workers and, once every
+   * one of them serves, listens.
    */
   async listen(): Promise<
     ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
@@ -115,12 +115,14 @@ export class ClusterPrimary {
     const addresses: ListeningAddresses = {};
     try {
       await this.defense.start();
-      if (o.explicit) addresses.explicit = await this.open(o.explicit.host, o.explicit.port, false);
-      if (o.implicit) addresses.implicit = await this.open(o.implicit.host, o.implicit.port, true);
+      // Workers first: a client the listeners accepted while no worker served yet would be
+      // turned away (a worker can take seconds to start on a busy machine).
       await new Promise<void>((resolve, reject) => {
         this.startup = { pending: this.slots.length, resolve, reject };
         for (const slot of this.slots) slot.start();
       });
+      if (o.explicit) addresses.explicit = await this.open(o.explicit.host, o.explicit.port, false);
+      if (o.implicit) addresses.implicit = await this.open(o.implicit.host, o.implicit.port, true);
     } catch (err) {
       this.destroy();
       throw err;
