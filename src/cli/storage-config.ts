@@ -32,6 +32,7 @@ export const storageSchema = z
         partSize: positive.optional(),
         maxRenameObjects: positive.optional(),
         maxAttempts: positive.optional(),
+        signPayload: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -74,6 +75,7 @@ export function storageSetup(config: StorageConfig | undefined, env: AwsEnv, key
           partSize: s3?.partSize,
           maxRenameObjects: s3?.maxRenameObjects,
           maxAttempts: s3?.maxAttempts,
+          signPayload: s3?.signPayload,
         }),
       );
     } catch (err) {

@@ -23,6 +23,8 @@ export interface S3Settings {
   maxRenameObjects: number;
   /** Attempts per request, throttling and 5xx included, with exponential backoff (default 4). */
   maxAttempts: number;
+  /** Uploaded bytes hashed into each request's signature (default false: UNSIGNED-PAYLOAD). */
+  signPayload: boolean;
 }
 
 export interface S3SettingsInput {
@@ -35,6 +37,7 @@ export interface S3SettingsInput {
   partSize?: number;
   maxRenameObjects?: number;
   maxAttempts?: number;
+  signPayload?: boolean;
 }
 
 /** Checks the settings once; errors name the key (`s3.partSize`), as the caller prefixes it. */
@@ -81,6 +84,7 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
     partSize,
     maxRenameObjects,
     maxAttempts,
+    signPayload: i.signPayload ?? false,
   };
 }
 
