@@ -50,6 +50,18 @@ export interface AwsEnv {
   AWS_ENDPOINT_URL_S3?: string;
 }
 
+/** The AWS variables of this process's environment. */
+export function awsEnv(): AwsEnv {
+  const e = process.env;
+  return {
+    AWS_ACCESS_KEY_ID: e.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: e.AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN: e.AWS_SESSION_TOKEN,
+    AWS_REGION: e.AWS_REGION,
+    AWS_ENDPOINT_URL_S3: e.AWS_ENDPOINT_URL_S3,
+  };
+}
+
 export interface StorageSetup {
   storageFor(p: Principal): StorageBackend;
   /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */

@@ -8,7 +8,7 @@ import type { Readable } from 'node:stream';
  * 'close' without 'end' (a stream destroyed early), rejects, so a cut stream never looks complete.
  * Returning early (the consumer failed) destroys `src`.
  */
-export async function* chunksOf(src: Readable, ahead = 1024 * 1024): AsyncGenerator<Buffer> {
+export async function* chunksOf(src: Readable, ahead = 128 * 1024): AsyncGenerator<Buffer> {
   const queue: Buffer[] = [];
   let queued = 0;
   let ended = false;

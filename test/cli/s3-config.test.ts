@@ -5,12 +5,13 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { serveSetup, type ServeFlags } from '../../src/cli/serve-options.js';
 import { put, readFile } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
+import { ferryOk } from '../support/ferry-process.js';
 
 let ceph: CephGateway;
 let admin: S3Client;
@@ -108,5 +109,64 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       await setup.users.store.close();
       setup.close();
     }
+  });
+
+  test('ferry users rescan counts an S3 home: the objects under its prefix, markers left out', async () => {
+    const file = path.join(dir, 'rescan.yaml');
+    const data = path.join(dir, 'rescan-data');
+    await writeFile(
+      file,
+      `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n    prefix: tenants\n`,
+    );
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    await ferryOk(
+      [
+        'users',
+        'add',
+        'dave',
+        '--home',
+        `s3://${homes}/tenants/dave/`,
+        '--quota-size',
+        '1M',
+        '--password-stdin',
+        '--config',
+        file,
+      ],
+      'pw\n',
+    );
+    await ferryOk(
+      [
+        'users',
+        'add',
+        'erin',
+        '--home',
+        `s3://${other}/erin/`,
+        '--quota-files',
+        '9',
+        '--password-stdin',
+        '--config',
+        file,
+      ],
+      'pw\n',
+    );
+    const putObject = (Bucket: string, Key: string, bytes: number) =>
+      admin.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(bytes, 1) }));
+    await putObject(homes, 'tenants/dave/a.bin', 1000);
+    await putObject(homes, 'tenants/dave/sub/', 0); // a directory marker: no file
+    await putObject(homes, 'tenants/dave/sub/b.bin', 24);
+    await putObject(homes, 'tenants/dave/sub/deeper/c.bin', 2048);
+    await putObject(homes, 'tenants/davey/not-his.bin', 5000); // a neighbour's prefix
+    await putObject(other, 'erin/x.bin', 10);
+
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'dave', '--config', file], undefined, env),
+      'dave: 3 KiB in 3 files\n',
+    );
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'erin', '--config', file], undefined, env),
+      'erin: 10 B in 1 files\n',
+    );
+    const shown = await ferryOk(['users', 'show', 'dave', '--config', file, '--json']);
+    assert.deepEqual((JSON.parse(shown) as { usage?: unknown }).usage, { bytes: 3072, files: 3 });
   });
 });

@@ -104,13 +104,15 @@ export function ferryUsers(
   return runFerry(['users', ...args, '--data-dir', data], input);
 }
 
-/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote. */
+/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote; `env` adds variables. */
 export async function runFerry(
   args: readonly string[],
   input?: string,
+  env?: Readonly<Record<string, string>>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   let stdout = '';
   let stderr = '';
@@ -122,8 +124,12 @@ export async function runFerry(
 }
 
 /** `ferry …` that must succeed (else throws with its stderr): its output. */
-export async function ferryOk(args: readonly string[], input?: string): Promise<string> {
-  const r = await runFerry(args, input);
+export async function ferryOk(
+  args: readonly string[],
+  input?: string,
+  env?: Readonly<Record<string, string>>,
+): Promise<string> {
+  const r = await runFerry(args, input, env);
   if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
