@@ -40,7 +40,12 @@ export interface FerryProcess {
 
 /** Starts `ferry serve` on loopback ports with user alice/secret and a temp root; waits for its banner. */
 export async function spawnFerry(
-  opts: { args?: readonly string[]; stdout?: 'ignore' | 'pipe' } = {},
+  opts: {
+    args?: readonly string[];
+    stdout?: 'ignore' | 'pipe';
+    /** Added to the environment (NODE_OPTIONS, …). */
+    env?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<FerryProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-proc-'));
   const root = path.join(dir, 'root');
@@ -60,7 +65,11 @@ export async function spawnFerry(
       ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
       ...(opts.args ?? []),
     ],
-    { cwd: dir, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] },
+    {
+      cwd: dir,
+      stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    },
   );
   const exited = once(child, 'exit');
   try {
