@@ -1,6 +1,8 @@
 // S3 benchmark (issue 13): Ferry in front of a real radosgw against the AWS SDK straight to it.
 //   RETR and STOR of 1 GiB through Ferry (curl as the FTPS client, implicit FTPS, PROT P)
-//     vs GetObject / PutObject of the same bytes by the AWS SDK (target: Ferry ≥ 0.8× the SDK's rate)
+//     vs GetObject / PutObject of the same bytes by the AWS SDK (target: Ferry ≥ 0.8× the SDK's rate),
+//     both with the same settings (checksums WHEN_REQUIRED, unsigned payload, path style); and the CPU
+//     seconds per GiB of this process (Ferry's server, or the SDK client) and of the gateway's daemons
 //   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of this process's RSS
 //     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
@@ -21,7 +23,7 @@ const { startCeph } = await dist('test/support/ceph.js');
 const { startFerry } = await dist('test/support/ferry.js');
 const { S3Connection, s3Settings } = await dist('src/storage/s3-connection.js');
 const { S3Storage } = await dist('src/storage/s3.js');
-const { memoryOf } = await dist('test/support/proc.js');
+const { memoryOf, readStat } = await dist('test/support/proc.js');
 const sdk = await import('@aws-sdk/client-s3');
 const run = promisify(execFile);
 
@@ -61,12 +63,24 @@ const secs = async (fn) => {
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
+// CPU seconds of this process (Ferry's server, or the SDK client: both run here), and of the
+// gateway's daemons, during one transfer; per GiB. curl (the FTPS client) is not counted.
+const gatewayTicks = () => ceph.pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0), 0);
+const measure = async (fn) => {
+  const c0 = process.cpuUsage();
+  const g0 = gatewayTicks();
+  const wall = await secs(fn);
+  const c = process.cpuUsage(c0);
+  const perGiB = 1024 ** 3 / SIZE;
+  return { wall, cpu: ((c.user + c.system) / 1e6) * perGiB, gw: ((gatewayTicks() - g0) / 100) * perGiB };
+};
 const rate = (s) => `${(SIZE / MiB / s).toFixed(0)} MiB/s`;
+const cpu = (m) => `${m.cpu.toFixed(2)} s/GiB (gateway ${m.gw.toFixed(2)})`;
 const rows = [];
 try {
   // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
-  const ferryStor = await secs(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')]));
-  const sdkPut = await secs(() =>
+  const ferryStor = await measure(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')]));
+  const sdkPut = await measure(() =>
     direct.send(
       new sdk.PutObjectCommand({
         Bucket: bucket,
@@ -76,14 +90,26 @@ try {
       }),
     ),
   );
-  rows.push(['STOR 1 object', rate(ferryStor), rate(sdkPut), (sdkPut / ferryStor).toFixed(2)]);
+  rows.push([
+    'STOR 1 object',
+    rate(ferryStor.wall),
+    rate(sdkPut.wall),
+    (sdkPut.wall / ferryStor.wall).toFixed(2),
+  ]);
+  rows.push(['STOR CPU', cpu(ferryStor), cpu(sdkPut), (ferryStor.cpu / sdkPut.cpu).toFixed(2)]);
   // RETR: radosgw → Ferry → curl (to /dev/null), then GetObject by the SDK into a sink.
-  const ferryRetr = await secs(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')]));
-  const sdkGet = await secs(async () => {
+  const ferryRetr = await measure(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')]));
+  const sdkGet = await measure(async () => {
     const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
     await pipeline(r.Body, new Writable({ write: (_c, _e, cb) => cb() }));
   });
-  rows.push(['RETR 1 object', rate(ferryRetr), rate(sdkGet), (sdkGet / ferryRetr).toFixed(2)]);
+  rows.push([
+    'RETR 1 object',
+    rate(ferryRetr.wall),
+    rate(sdkGet.wall),
+    (sdkGet.wall / ferryRetr.wall).toFixed(2),
+  ]);
+  rows.push(['RETR CPU', cpu(ferryRetr), cpu(sdkGet), (ferryRetr.cpu / sdkGet.cpu).toFixed(2)]);
 
   // RSS per concurrent upload (the server runs in this process).
   global.gc?.();

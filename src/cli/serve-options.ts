@@ -26,7 +26,7 @@ import {
   type FileConfig,
 } from './config.js';
 import { defenderOptions } from './defender-config.js';
-import { storageSetup, type AwsEnv } from './storage-config.js';
+import { storageSetup, type AwsEnv, type StorageSetup } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { userTree } from './user-storage.js';
 
@@ -85,6 +85,8 @@ export interface ServeSetup {
   limits: LimitsContext;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
+  /** The homes' storage (S3 connection): a reload's setup shares it, or retires it once replaced. */
+  storage: StorageSetup;
   /** Releases what the storage holds (the S3 client's sockets); after the server closed. */
   close(): void;
   /** The AWS_* environment the S3 storage was set up with (a reload uses it again). */
@@ -105,7 +107,7 @@ export async function serveSetup(
    * (and generated one), limits and shared state are kept. */
   extra: {
     env?: AwsEnv;
-    running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env'>;
+    running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env' | 'storage'>;
     /** Verifies a password against its stored hash (the default, counted: see serve.ts). */
     verify?: (plain: string, encoded: string) => Promise<boolean>;
   } = {},
@@ -154,20 +156,25 @@ export async function serveSetup(
   const users = given
     ? await usersOf(given, file, offline, given)
     : await usersFrom(flags, config, root, file, offline, running?.users);
-  const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`);
+  const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`, running?.storage);
   const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
-  for (const [i, u] of (config.users ?? []).entries()) {
-    if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
-    for (const [at, dir] of Object.entries(u.folders ?? {}))
-      await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+  try {
+    for (const [i, u] of (config.users ?? []).entries()) {
+      if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+      for (const [at, dir] of Object.entries(u.folders ?? {}))
+        await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+    }
+    await storage.check([
+      ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
+      ...(await file.all()).map((a) => ({
+        home: a.home,
+        where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
+      })),
+    ]);
+  } catch (err) {
+    storage.retire(); // a rejected reload: the running setup's connection stays as it was
+    throw err;
   }
-  await storage.check([
-    ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
-    ...(await file.all()).map((a) => ({
-      home: a.home,
-      where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
-    })),
-  ]);
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
 
@@ -267,6 +274,7 @@ export async function serveSetup(
     limits,
     env,
     explain,
+    storage,
     close: () => storage.close(),
     ...(shared ? { shared } : {}),
   };

@@ -68,9 +68,12 @@ export async function reloadConfiguration(
       ({ restartNeeded: restart } = await server.reconfigure({ ...setup.options, ...ctx.extra }));
     } catch (err) {
       if (!setup.shared) await setup.users.store.close(); // the database's accounts stay in use
+      setup.storage.retire(); // the running setup's S3 connection stays, with its own holder
       throw setup.explain(err);
     }
     if (!running.setup.shared) await running.setup.users.store.close();
+    // Sessions from before go on with the old storage: its S3 sockets close once idle.
+    running.setup.storage.retire();
     next = { config, setup };
     const needed = [
       ...new Set([...restart.map(settingName), ...fileSettingsNeedingRestart(running.config, config)]),

@@ -17,6 +17,7 @@ import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
 import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
+import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -90,16 +91,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const xferlog = xferlogPath ? new XferlogFile(path.resolve(xferlogPath), logger) : undefined;
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
-  const aws = {
-    AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
-    AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY,
-    AWS_SESSION_TOKEN: process.env.AWS_SESSION_TOKEN,
-    AWS_REGION: process.env.AWS_REGION,
-    AWS_ENDPOINT_URL_S3: process.env.AWS_ENDPOINT_URL_S3,
-  };
   const verify = countedVerify(registry);
   const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, {
-    env: aws,
+    env: awsEnv(),
     verify,
   });
   const host = setup.host;

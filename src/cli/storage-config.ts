@@ -12,6 +12,8 @@ import {
   normalizePrefix,
   parseS3Home,
   s3Settings,
+  sameS3Settings,
+  type S3Settings,
 } from '../storage/s3-connection.js';
 import { S3Storage } from '../storage/s3.js';
 import type { StorageBackend } from '../storage/types.js';
@@ -32,6 +34,7 @@ export const storageSchema = z
         partSize: positive.optional(),
         maxRenameObjects: positive.optional(),
         maxAttempts: positive.optional(),
+        signPayload: z.boolean().optional(),
       })
       .strict()
       .optional(),
@@ -49,37 +52,65 @@ export interface AwsEnv {
   AWS_ENDPOINT_URL_S3?: string;
 }
 
+/** The AWS variables of this process's environment. */
+export function awsEnv(): AwsEnv {
+  const e = process.env;
+  return {
+    AWS_ACCESS_KEY_ID: e.AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY: e.AWS_SECRET_ACCESS_KEY,
+    AWS_SESSION_TOKEN: e.AWS_SESSION_TOKEN,
+    AWS_REGION: e.AWS_REGION,
+    AWS_ENDPOINT_URL_S3: e.AWS_ENDPOINT_URL_S3,
+  };
+}
+
 export interface StorageSetup {
   storageFor(p: Principal): StorageBackend;
   /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */
   check(homes: readonly { home: string; where: string }[]): Promise<void>;
+  /** Its S3 connection, shared with a new holder, when it has one with these settings. */
+  share(settings: S3Settings): S3Connection | undefined;
+  /**
+   * Replaced (a reload): lets go of its S3 connection, which closes its sockets once no newer setup
+   * shares it and the requests in flight are done (sessions from before go on working).
+   */
+  retire(): void;
+  /** Shutdown, after the server closed: the S3 client's sockets are destroyed. */
   close(): void;
 }
 
-/** `key` is how errors name the setting (`FILE: storage.s3`). */
-export function storageSetup(config: StorageConfig | undefined, env: AwsEnv, key: string): StorageSetup {
+/**
+ * `key` is how errors name the setting (`FILE: storage.s3`). `before`: the setup this one replaces
+ * (a reload), whose S3 connection is used again when the settings are the same.
+ */
+export function storageSetup(
+  config: StorageConfig | undefined,
+  env: AwsEnv,
+  key: string,
+  before?: StorageSetup,
+): StorageSetup {
   const s3 = config?.s3;
   let conn: S3Connection | undefined;
   const connection = (): S3Connection => {
     if (conn) return conn;
+    let settings: S3Settings;
     try {
-      conn = new S3Connection(
-        s3Settings({
-          endpoint: s3?.endpoint ?? env.AWS_ENDPOINT_URL_S3,
-          region: s3?.region ?? env.AWS_REGION,
-          forcePathStyle: s3?.forcePathStyle,
-          accessKeyId: s3?.accessKeyId ?? (s3?.secretAccessKey ? undefined : env.AWS_ACCESS_KEY_ID),
-          secretAccessKey: s3?.secretAccessKey ?? (s3?.accessKeyId ? undefined : env.AWS_SECRET_ACCESS_KEY),
-          sessionToken: s3?.sessionToken ?? (s3?.accessKeyId ? undefined : env.AWS_SESSION_TOKEN),
-          partSize: s3?.partSize,
-          maxRenameObjects: s3?.maxRenameObjects,
-          maxAttempts: s3?.maxAttempts,
-        }),
-      );
+      settings = s3Settings({
+        endpoint: s3?.endpoint ?? env.AWS_ENDPOINT_URL_S3,
+        region: s3?.region ?? env.AWS_REGION,
+        forcePathStyle: s3?.forcePathStyle,
+        accessKeyId: s3?.accessKeyId ?? (s3?.secretAccessKey ? undefined : env.AWS_ACCESS_KEY_ID),
+        secretAccessKey: s3?.secretAccessKey ?? (s3?.accessKeyId ? undefined : env.AWS_SECRET_ACCESS_KEY),
+        sessionToken: s3?.sessionToken ?? (s3?.accessKeyId ? undefined : env.AWS_SESSION_TOKEN),
+        partSize: s3?.partSize,
+        maxRenameObjects: s3?.maxRenameObjects,
+        maxAttempts: s3?.maxAttempts,
+        signPayload: s3?.signPayload,
+      });
     } catch (err) {
       throw new FerryError('ERR_USAGE', `${key.replace(/\.s3$/, '')}.${(err as Error).message}`);
     }
-    return conn;
+    return (conn = before?.share(settings) ?? new S3Connection(settings));
   };
   if (s3) connection(); // settings checked at start
   const defaultPrefix = normalizePrefix(s3?.prefix ?? '');
@@ -119,6 +150,12 @@ export function storageSetup(config: StorageConfig | undefined, env: AwsEnv, key
             );
           });
       }
+    },
+    share(settings) {
+      return conn && sameS3Settings(conn.settings, settings) ? conn.share() : undefined;
+    },
+    retire() {
+      conn?.retire();
     },
     close() {
       conn?.close();

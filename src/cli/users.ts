@@ -14,6 +14,7 @@ import { scanUsage } from '../storage/quota.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { newPassword } from './password-input.js';
+import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
@@ -191,10 +192,19 @@ export function registerUsers(program: Command): void {
     withAccounts(f, async ({ dir, usage: records }) => {
       const a = await dir.get(name);
       if (!a) throw unknownUser(name, dir.where);
-      const storage = userTree(a); // the home and its folders, as the quota counts them
-      const usage = await scanUsage(storage, { sessionId: 'rescan', signal: new AbortController().signal });
-      await records.set(name, usage);
-      say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
+      // The home on the storage `ferry serve` would give it (local disk, or S3 per storage.s3).
+      const config = f.config ? await loadConfig(f.config) : {};
+      const homes = storageSetup(config.storage, awsEnv(), `${f.config ?? 'config'}: storage.s3`);
+      try {
+        const home = homes.storageFor({ username: a.username, home: a.home, readOnly: true });
+        const storage = userTree(a, true, home); // the home and its folders, as the quota counts them
+        const c = { sessionId: 'rescan', signal: new AbortController().signal };
+        const usage = await scanUsage(storage, c);
+        await records.set(name, usage);
+        say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
+      } finally {
+        homes.close();
+      }
     }),
   );
 }

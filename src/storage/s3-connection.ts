@@ -1,6 +1,8 @@
 // One S3 endpoint and its credentials, shared by every S3Storage of a server. The AWS SDK is
 // loaded on first use (dynamic import), so a server without S3 homes never pays its start-up time
 // and memory.
+import http from 'node:http';
+import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors.js';
 import { mapS3Error } from './s3-errors.js';
@@ -23,6 +25,8 @@ export interface S3Settings {
   maxRenameObjects: number;
   /** Attempts per request, throttling and 5xx included, with exponential backoff (default 4). */
   maxAttempts: number;
+  /** Uploaded bytes hashed into each request's signature (default false: UNSIGNED-PAYLOAD). */
+  signPayload: boolean;
 }
 
 export interface S3SettingsInput {
@@ -35,6 +39,7 @@ export interface S3SettingsInput {
   partSize?: number;
   maxRenameObjects?: number;
   maxAttempts?: number;
+  signPayload?: boolean;
 }
 
 /** Checks the settings once; errors name the key (`s3.partSize`), as the caller prefixes it. */
@@ -81,19 +86,54 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
     partSize,
     maxRenameObjects,
     maxAttempts,
+    signPayload: i.signPayload ?? false,
   };
 }
 
 export type S3Sdk = typeof import('@aws-sdk/client-s3');
 
-/** The client of one endpoint, made on first use; close() releases its sockets. */
+/** Same settings: a connection made with `a` can serve where `b` is asked for. */
+export function sameS3Settings(a: S3Settings, b: S3Settings): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * The client of one endpoint, made on first use; close() releases its sockets. Holders (a server
+ * configuration and the one a reload made from it) share it: share() adds one, retire() lets one go,
+ * and when the last has, requests in flight end normally and no socket is kept alive after them.
+ */
 export class S3Connection {
   readonly settings: S3Settings;
   #loading: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   #closed = false;
+  #holders = 1;
+  // Our own agents (the SDK's defaults: keep-alive, 50 sockets), so that retire() can reach them.
+  readonly #agents = [
+    new http.Agent({ keepAlive: true, maxSockets: 50 }),
+    new https.Agent({ keepAlive: true, maxSockets: 50 }),
+  ] as const;
 
   constructor(settings: S3Settings) {
     this.settings = settings;
+  }
+
+  /** One more holder (a reloaded configuration with the same settings goes on using it). */
+  share(): this {
+    this.#holders++;
+    return this;
+  }
+
+  /**
+   * A holder is done with it. After the last: idle sockets close now, busy ones when their request
+   * ends; a session from before the reload still works (a socket per request, closed after it).
+   */
+  retire(): void {
+    if (--this.#holders > 0) return;
+    for (const agent of this.#agents) {
+      // A socket that comes free is then closed, not pooled (Agent's own `keepAlive`, untyped).
+      Object.assign(agent, { keepAlive: false });
+      for (const idle of Object.values(agent.freeSockets)) for (const s of idle ?? []) s.destroy();
+    }
   }
 
   /** The SDK module and the client (the first call imports the SDK). */
@@ -112,6 +152,7 @@ export class S3Connection {
         responseChecksumValidation: 'WHEN_REQUIRED',
         ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
         ...(s.credentials ? { credentials: s.credentials } : {}),
+        requestHandler: { httpAgent: this.#agents[0], httpsAgent: this.#agents[1] },
       });
       return { sdk, client };
     });
@@ -130,6 +171,7 @@ export class S3Connection {
 
   close(): void {
     this.#closed = true;
+    for (const agent of this.#agents) agent.destroy();
     void this.#loading?.then(({ client }) => client.destroy()).catch(() => undefined);
   }
 }

@@ -5,6 +5,7 @@ import { StorageError } from '../errors.js';
 import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
 import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connection.js';
 import { isNotFound, mapS3Error } from './s3-errors.js';
+import { chunksOf } from './stream-chunks.js';
 import { copySource, uploadObject, type CopyPrefix } from './s3-upload.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import {
@@ -132,9 +133,9 @@ export class S3Storage implements StorageBackend {
       if (head) yield head;
       for (let left = zeros; left > 0; left -= ZEROS.length)
         yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
-      for await (const chunk of addAbortSignal(signal, src)) {
-        taken += (chunk as Buffer).length;
-        yield chunk as Buffer;
+      for await (const chunk of chunksOf(addAbortSignal(signal, src))) {
+        taken += chunk.length;
+        yield chunk;
       }
     }
     const target = {
@@ -144,6 +145,7 @@ export class S3Storage implements StorageBackend {
       key,
       path: p,
       partSize: this.#conn.settings.partSize,
+      signPayload: this.#conn.settings.signPayload,
       signal: c.signal,
     };
     await uploadObject(target, body(), copy);
@@ -257,6 +259,7 @@ export class S3Storage implements StorageBackend {
         key: toKey,
         path: p,
         partSize: this.#conn.settings.partSize,
+        signPayload: this.#conn.settings.signPayload,
         signal: c.signal,
       };
       await uploadObject(target, Readable.from([]), { key: fromKey, etag: undefined, length: size });

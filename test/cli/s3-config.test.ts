@@ -1,16 +1,19 @@
 // `storage.s3` in the config against a real radosgw: settings and buckets checked at start with
 // errors naming the key, and each home on the storage it names (default S3 home, s3:// home, local).
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GetObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/cli/config.js';
-import { serveSetup, type ServeFlags } from '../../src/cli/serve-options.js';
+import { serveSetup, type ServeFlags, type ServeSetup } from '../../src/cli/serve-options.js';
+import type { StorageBackend } from '../../src/storage/types.js';
 import { put, readFile } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
+import { ferryOk } from '../support/ferry-process.js';
 
 let ceph: CephGateway;
 let admin: S3Client;
@@ -44,7 +47,7 @@ const flags = (config: string): ServeFlags => ({
   dataDir: path.join(dir, 'data'),
 });
 
-async function setupWith(s3: string, users = ''): Promise<ReturnType<typeof serveSetup>> {
+async function setupWith(s3: string, users = '', running?: ServeSetup): Promise<ServeSetup> {
   const file = path.join(dir, 'ferry.yaml');
   await writeFile(
     file,
@@ -52,6 +55,7 @@ async function setupWith(s3: string, users = ''): Promise<ReturnType<typeof serv
   );
   return serveSetup(flags(file), await loadConfig(file), undefined, undefined, {
     env: { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey },
+    ...(running ? { running } : {}),
   });
 }
 const base = (): string => `    endpoint: ${ceph.endpoint}\n    forcePathStyle: true\n`;
@@ -109,4 +113,121 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       setup.close();
     }
   });
+
+  test('ferry users rescan counts an S3 home: the objects under its prefix, markers left out', async () => {
+    const file = path.join(dir, 'rescan.yaml');
+    const data = path.join(dir, 'rescan-data');
+    await writeFile(
+      file,
+      `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n    prefix: tenants\n`,
+    );
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    await ferryOk(
+      [
+        'users',
+        'add',
+        'dave',
+        '--home',
+        `s3://${homes}/tenants/dave/`,
+        '--quota-size',
+        '1M',
+        '--password-stdin',
+        '--config',
+        file,
+      ],
+      'pw\n',
+    );
+    await ferryOk(
+      [
+        'users',
+        'add',
+        'erin',
+        '--home',
+        `s3://${other}/erin/`,
+        '--quota-files',
+        '9',
+        '--password-stdin',
+        '--config',
+        file,
+      ],
+      'pw\n',
+    );
+    const putObject = (Bucket: string, Key: string, bytes: number) =>
+      admin.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(bytes, 1) }));
+    await putObject(homes, 'tenants/dave/a.bin', 1000);
+    await putObject(homes, 'tenants/dave/sub/', 0); // a directory marker: no file
+    await putObject(homes, 'tenants/dave/sub/b.bin', 24);
+    await putObject(homes, 'tenants/dave/sub/deeper/c.bin', 2048);
+    await putObject(homes, 'tenants/davey/not-his.bin', 5000); // a neighbour's prefix
+    await putObject(other, 'erin/x.bin', 10);
+
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'dave', '--config', file], undefined, env),
+      'dave: 3 KiB in 3 files\n',
+    );
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'erin', '--config', file], undefined, env),
+      'erin: 10 B in 1 files\n',
+    );
+    const shown = await ferryOk(['users', 'show', 'dave', '--config', file, '--json']);
+    assert.deepEqual((JSON.parse(shown) as { usage?: unknown }).usage, { bytes: 3072, files: 3 });
+  });
+
+  test('a reload keeps the S3 connection when storage.s3 is unchanged, else closes the old one once idle', async () => {
+    const conf = (extra = ''): string => `${base()}    bucket: ${homes}\n    prefix: reload\n${extra}`;
+    const gateway = Number(new URL(ceph.endpoint).port);
+    const others = socketsTo(gateway); // the test's own SDK client's
+    const ours = (): number => socketsTo(gateway) - others;
+    const first = await setupWith(conf());
+    const alice = (s: ServeSetup): StorageBackend =>
+      s.options.storageFor({ username: 'alice', home: '', readOnly: false });
+    const before = alice(first); // the storage of a session from before the reloads
+    let last = first;
+    try {
+      await put(before, '/one.txt', 'one');
+      const open = ours();
+      assert.ok(open >= 1, 'a kept-alive socket to the gateway');
+
+      // Same storage.s3: the reloaded setup goes on with the same connection; nothing closes.
+      const same = await setupWith(conf(), '', first);
+      first.storage.retire(); // as a reload does
+      await first.users.store.close();
+      last = same;
+      await put(alice(same), '/two.txt', 'two');
+      assert.equal(ours(), open, 'the same sockets serve the new setup');
+
+      // Changed: a new connection (its HeadBucket at setup opens one socket), the old one's close.
+      const changed = await setupWith(conf('    maxAttempts: 3\n'), '', same);
+      same.storage.retire();
+      await same.users.store.close();
+      last = changed;
+      await until(() => ours() === 1);
+      assert.equal(ours(), 1, 'only the new connection keeps a socket');
+      // The session from before still works, each request on a socket closed after it.
+      await put(before, '/three.txt', 'three');
+      assert.equal(await readFile(before, '/three.txt'), 'three');
+      await until(() => ours() === 1);
+      assert.equal(ours(), 1, 'the old connection keeps no socket');
+    } finally {
+      await last.users.store.close();
+      last.close();
+    }
+    await until(() => ours() === 0);
+    assert.equal(ours(), 0, 'shutdown closes the last connection');
+  });
 });
+
+/** This namespace's established TCP connections to 127.0.0.1:`port` (from /proc/net/tcp). */
+function socketsTo(port: number): number {
+  const hex = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim().split(/\s+/))
+    .filter((f) => f[2] === hex && f[3] === '01').length;
+}
+
+/** Lets the event loop turn (a socket comes free just after its response) until `ok`, a bounded number of times. */
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -40,7 +40,12 @@ export interface FerryProcess {
 
 /** Starts `ferry serve` on loopback ports with user alice/secret and a temp root; waits for its banner. */
 export async function spawnFerry(
-  opts: { args?: readonly string[]; stdout?: 'ignore' | 'pipe' } = {},
+  opts: {
+    args?: readonly string[];
+    stdout?: 'ignore' | 'pipe';
+    /** Added to the environment (NODE_OPTIONS, …). */
+    env?: Readonly<Record<string, string>>;
+  } = {},
 ): Promise<FerryProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-proc-'));
   const root = path.join(dir, 'root');
@@ -60,7 +65,11 @@ export async function spawnFerry(
       ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
       ...(opts.args ?? []),
     ],
-    { cwd: dir, stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'] },
+    {
+      cwd: dir,
+      stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
+      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+    },
   );
   const exited = once(child, 'exit');
   try {
@@ -104,13 +113,15 @@ export function ferryUsers(
   return runFerry(['users', ...args, '--data-dir', data], input);
 }
 
-/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote. */
+/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote; `env` adds variables. */
 export async function runFerry(
   args: readonly string[],
   input?: string,
+  env?: Readonly<Record<string, string>>,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
   });
   let stdout = '';
   let stderr = '';
@@ -122,8 +133,12 @@ export async function runFerry(
 }
 
 /** `ferry …` that must succeed (else throws with its stderr): its output. */
-export async function ferryOk(args: readonly string[], input?: string): Promise<string> {
-  const r = await runFerry(args, input);
+export async function ferryOk(
+  args: readonly string[],
+  input?: string,
+  env?: Readonly<Record<string, string>>,
+): Promise<string> {
+  const r = await runFerry(args, input, env);
   if (r.code !== 0) throw new Error(`ferry ${args.join(' ')} exited ${r.code}: ${r.stderr}`);
   return r.stdout;
 }
