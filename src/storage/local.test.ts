@@ -254,3 +254,74 @@ describe('LocalStorage upload temp files', () => {
     assert.equal(await readFile(s, '/real/live'), '');
   });
 });
+
+describe('LocalStorage uploads gathered into batched disk writes', () => {
+  /** `n` bytes of a pattern that shows any misplaced byte (offsets, batch boundaries). */
+  function pattern(n: number, seed: number): Buffer {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 31 + seed) & 0xff;
+    return b;
+  }
+
+  /** Slices `body` into chunks of the given sizes, cycling: tiny ones (TYPE A, slow clients) and TLS-record ones. */
+  function chunked(body: Buffer, sizes: number[]): Buffer[] {
+    const out: Buffer[] = [];
+    for (let i = 0, k = 0; i < body.length; k++) {
+      const n = sizes[k % sizes.length] as number;
+      out.push(body.subarray(i, i + n));
+      i += n;
+    }
+    return out;
+  }
+
+  async function host(t: TestContext): Promise<{ root: string; s: LocalStorage }> {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-batch-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    return { root, s: new LocalStorage({ root }) };
+  }
+
+  it('stores every byte in order across batches, from thousands of tiny chunks and 16 KiB ones', async (t) => {
+    const { root, s } = await host(t);
+    // 2,000 one-byte chunks (over the 1,024 buffers one write takes), then 16 KiB records, ending mid-batch.
+    const body = pattern(2_000 + 40 * 16_384 + 1_234, 1);
+    const chunks = [...chunked(body.subarray(0, 2_000), [1]), ...chunked(body.subarray(2_000), [16_384])];
+    const r = await s.write(v('/big.bin'), Readable.from(chunks), { offset: 0, append: false }, ctx());
+    assert.equal(r.bytes, body.length);
+    assert.ok((await readHost(join(root, 'big.bin'))).equals(body));
+  });
+
+  it('REST STOR and APPE keep the old bytes and place the new ones after them, across batches', async (t) => {
+    const { root, s } = await host(t);
+    const old = pattern(700_000, 2);
+    await writeFile(join(root, 'f.bin'), old);
+    const tail = pattern(900_001, 3);
+    await s.write(
+      v('/f.bin'),
+      Readable.from(chunked(tail, [16_384, 7])),
+      { offset: 300_000, append: false },
+      ctx(),
+    );
+    const afterRest = Buffer.concat([old.subarray(0, 300_000), tail]);
+    assert.ok((await readHost(join(root, 'f.bin'))).equals(afterRest), 'REST STOR');
+
+    const more = pattern(500_000, 4);
+    await s.write(v('/f.bin'), Readable.from(chunked(more, [65_536, 3])), { offset: 0, append: true }, ctx());
+    assert.ok((await readHost(join(root, 'f.bin'))).equals(Buffer.concat([afterRest, more])), 'APPE');
+  });
+
+  it('an upload that fails after several batches were written leaves the old file and no temp file', async (t) => {
+    const { root, s } = await host(t);
+    const old = pattern(100_000, 5);
+    await writeFile(join(root, 'keep.bin'), old);
+    const src = Readable.from(
+      (async function* () {
+        for (let i = 0; i < 64; i++) yield pattern(16_384, i); // 1 MiB: four batches on disk
+        yield pattern(1_000, 9); // gathered, not yet written
+        throw new Error('data connection reset');
+      })(),
+    );
+    await assert.rejects(s.write(v('/keep.bin'), src, { offset: 0, append: false }, ctx()));
+    assert.ok((await readHost(join(root, 'keep.bin'))).equals(old));
+    assert.deepEqual(await readdir(root), ['keep.bin']);
+  });
+});

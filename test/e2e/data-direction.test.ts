@@ -45,7 +45,7 @@ for (const mode of MODES) {
           const ftp = track(await loggedIn(server(), mode, version));
           await ftp.cmd('TYPE I', 200);
           const conn = await commandFirst(ftp, `STOR cut-${version}.bin`, version);
-          await ftp.uploadTruncated(conn, randomData(200_000));
+          await ftp.uploadTruncated(conn, randomData(700_000)); // past 256 KiB disk writes
           const r = await ftp.expect();
           assert.ok(r.code === 426 || r.code === 451, `expected 426/451, got ${r.code} ${textOf(r)}`);
           assertSameBytes(await readFile(path.join(server().root, `cut-${version}.bin`)), v1, 'file on disk');
@@ -80,7 +80,7 @@ for (const mode of MODES) {
           const port = await ftp.epsv();
           const conn = await ftp.openData(port, { tls: true });
           await ftp.cmd(`STOR early-${version}.bin`, 150);
-          await ftp.uploadTruncated(conn, randomData(100_000));
+          await ftp.uploadTruncated(conn, randomData(700_000)); // past 256 KiB disk writes
           const r = await ftp.expect();
           assert.ok(r.code === 426 || r.code === 451, `expected 426/451, got ${r.code} ${textOf(r)}`);
           assertSameBytes(await ftp.retrieve(`early-${version}.bin`), v1, 'downloaded old file');

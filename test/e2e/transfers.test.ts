@@ -112,13 +112,14 @@ for (const mode of MODES) {
     });
 
     test('REST + STOR resumes an upload; REST + RETR resumes a download', async () => {
-      const full = randomData(250_000);
+      // Past several of the server's 256 KiB disk writes on each side of the offset.
+      const full = randomData(1_300_000);
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
-        await ftp.store('resume.bin', full.subarray(0, 100_000));
-        await ftp.cmd('REST 100000', 350);
-        const [, done] = await ftp.store('resume.bin', full.subarray(100_000));
+        await ftp.store('resume.bin', full.subarray(0, 600_000));
+        await ftp.cmd('REST 600000', 350);
+        const [, done] = await ftp.store('resume.bin', full.subarray(600_000));
         assert.equal(done.code, 226, textOf(done));
         assertSameBytes(await readFile(path.join(server().root, 'resume.bin')), full, 'resumed upload');
 
@@ -140,6 +141,12 @@ for (const mode of MODES) {
         assert.equal(await readFile(path.join(server().root, 'log.txt'), 'utf8'), 'one\ntwo\n');
         await ftp.store('new-log.txt', Buffer.from('first\n'), 'APPE');
         assert.equal(await readFile(path.join(server().root, 'new-log.txt'), 'utf8'), 'first\n');
+        // Larger than the server's 256 KiB disk writes: every byte lands after the old ones, in order.
+        const big = randomData(700_001);
+        const [, more] = await ftp.store('log.txt', big, 'APPE');
+        assert.equal(more.code, 226, textOf(more));
+        const expected = Buffer.concat([Buffer.from('one\ntwo\n'), big]);
+        assertSameBytes(await readFile(path.join(server().root, 'log.txt')), expected, 'appended');
       });
     });
 
