@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from './lib/cli-args.mjs';
-import { BENCH_DIR, CURL, DIST_INDEX, HOST, RESULTS_DIR } from './lib/paths.mjs';
+import { runningPeer } from './lib/harness.mjs';
+import { BENCH_DIR, CURL, DIST_INDEX, HOST, RESULTS_DIR, ROOT } from './lib/paths.mjs';
 import { requireTools } from './lib/preflight.mjs';
 import * as report from './lib/report.mjs';
 import { check, runProcess } from './lib/run-process.mjs';
@@ -20,7 +21,15 @@ const FERRY_CLIENT = path.join(BENCH_DIR, 'lib', 'ferry-client-run.mjs');
 const RUSAGE = path.join(BENCH_DIR, 'lib', 'rusage.py');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const METRICS = ['retr', 'stor', 'small'];
+const METRICS = ['retr', 'stor', 'small', 'parallel'];
+/**
+ * FERRY_BENCH_PEER=vsftpd|pureftpd: measure against that peer of the shared harness, already started
+ * with `../shared/bench/peer start NAME` (its mode, port, data and certificate), instead of a vsftpd
+ * of our own.
+ */
+const PEER = process.env.FERRY_BENCH_PEER ? runningPeer(process.env.FERRY_BENCH_PEER) : undefined;
+const FERRY_CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const PARALLEL = [1, 2, 4];
 
 // ------------------------------------------------------------------------------------------------
 // options
@@ -46,7 +55,7 @@ const P = opts.quick
 if (opts.reps) P.reps = opts.reps;
 if (opts.capS) P.capS = opts.capS;
 P.smallBytes = 16 * 1024;
-const sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
+let sizeLabel = P.bigBytes >= GiB ? `${P.bigBytes / GiB} GiB` : `${P.bigBytes / MiB} MiB`;
 const transferDeadlineS = 900;
 
 const { t0, log, cleanups, runMetrics, finish } = runControl('client-bench', opts.quick ? 10 : 40);
@@ -80,8 +89,14 @@ async function measured(file, args, deadlineS, env) {
   return { ...r, usage, cpuS: usage ? usage.user + usage.sys : undefined };
 }
 
-const login = () => ({ user: VSFTPD_LOGIN.user, password: VSFTPD_LOGIN.password });
-const url = (p) => `ftp://${HOST}:${vs.port}${p}`;
+const login = () =>
+  PEER
+    ? { user: PEER.user, password: PEER.password }
+    : { user: VSFTPD_LOGIN.user, password: VSFTPD_LOGIN.password };
+const implicit = () => PEER?.mode === 'implicit';
+const url = (p) => `${implicit() ? 'ftps' : 'ftp'}://${HOST}:${vs.port}${p}`;
+/** Where uploads go (a peer's root is not writable: its upload/ is). */
+const UPLOAD_DIR = PEER ? 'upload' : '';
 const curlBase = () => [
   '--disable',
   '--silent',
@@ -107,6 +122,7 @@ async function ferryClient(cfg, deadlineS) {
         port: vs.port,
         ...login(),
         caFile: cert.certFile,
+        security: implicit() ? 'implicit' : 'explicit',
         ...cfg,
       }),
     ],
@@ -167,7 +183,7 @@ async function alternate(fn) {
   return { samples, errors };
 }
 
-const gib = P.bigBytes / GiB;
+let gib = P.bigBytes / GiB;
 
 async function retrOnce(side) {
   await syncAll();
@@ -206,7 +222,7 @@ async function retrOnce(side) {
 
 async function storOnce(side, rep) {
   await syncAll();
-  const name = `upload-${side}-${rep}.bin`;
+  const name = path.posix.join(UPLOAD_DIR, `upload-${side}-${rep}.bin`);
   const target = path.join(dirs.root, name);
   const source = path.join(dirs.root, 'big.bin');
   try {
@@ -268,7 +284,9 @@ const metricRetr = () => transferMetric('retr', retrOnce, `RETR ${sizeLabel}, PR
 const metricStor = () =>
   transferMetric('stor', storOnce, `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`);
 
-const smallNames = () => Array.from({ length: P.files }, (_, i) => `f${String(i).padStart(5, '0')}`);
+let peerSmallNames;
+const smallNames = () =>
+  peerSmallNames ?? Array.from({ length: P.files }, (_, i) => `f${String(i).padStart(5, '0')}`);
 
 /** Files of exactly 16 KiB in dir (a transfer cut off by the cap is not counted). */
 async function completeFiles(dir) {
@@ -454,6 +472,41 @@ async function metricSmall() {
   }
 }
 
+/**
+ * `ferry get 'URL/small/*' DIR --parallel N` (the CLI as a user runs it: one pattern, one process)
+ * for N = 1, 2, 4: files/s and client CPU per file over the whole process.
+ */
+async function metricParallel() {
+  log(`ferry get of ${P.files} × 16 KiB files by one pattern, --parallel ${PARALLEL.join(', ')}`);
+  const scheme = implicit() ? 'ftps' : 'ftpes';
+  const pattern = `${scheme}://${login().user}@${HOST}:${vs.port}/small/*`;
+  for (const n of PARALLEL) {
+    const outDir = await freshDir(`parallel-${n}`);
+    try {
+      const r = await measured(
+        process.execPath,
+        [FERRY_CLI, 'get', '--ca', cert.certFile, '--quiet', '--parallel', String(n), pattern, outDir],
+        P.capS + 120,
+        { PATH: '/usr/bin:/bin', HOME: '/tmp', FERRY_PASSWORD: login().password },
+      );
+      check(r, `ferry get --parallel ${n}`);
+      const files = (await readdir(outDir)).length;
+      const seconds = r.usage.elapsed;
+      const fps = files / seconds;
+      log(
+        `  --parallel ${n}: ${fps.toFixed(1)} files/s (${files} files in ${seconds.toFixed(2)} s, whole process; client CPU ${((r.cpuS * 1000) / files).toFixed(2)} ms/file)`,
+      );
+      row(`parallel_${n}`, `ferry get 'small/*' --parallel ${n}`, 'files/s', 'higher', fps, undefined, {
+        files,
+        seconds,
+        cpuMsPerFile: (r.cpuS * 1000) / files,
+      });
+    } finally {
+      await rm(outDir, { recursive: true, force: true });
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // output
 
@@ -488,19 +541,33 @@ async function main() {
   ({ dirs, cert } = run);
   const { loadBefore, buildNote, distHash } = run;
 
-  log(`writing a ${sizeLabel} file and ${P.files} × 16 KiB files …`);
-  await writeBigFile(path.join(dirs.root, 'big.bin'), P.bigBytes);
-  await mkdir(path.join(dirs.root, 'small'), { mode: 0o755 });
-  for (const n of smallNames())
-    await writeFile(path.join(dirs.root, 'small', n), randomBytes(P.smallBytes), { mode: 0o644 });
-  await syncAll();
-  await warmCache(path.join(dirs.root, 'big.bin'));
+  if (PEER) {
+    log(
+      `against the harness's ${PEER.name} (${PEER.mode} FTPS on port ${PEER.port}, its data and certificate)`,
+    );
+    dirs.root = PEER.data;
+    cert = { certFile: PEER.certFile };
+    vs = { port: PEER.port };
+    P.bigBytes = (await stat(path.join(PEER.data, 'big.bin'))).size;
+    gib = P.bigBytes / GiB;
+    sizeLabel = `${(P.bigBytes / MiB).toFixed(0)} MiB`;
+    peerSmallNames = (await readdir(path.join(PEER.data, 'small'))).sort().slice(0, P.files);
+    await warmCache(path.join(dirs.root, 'big.bin'));
+  } else {
+    log(`writing a ${sizeLabel} file and ${P.files} × 16 KiB files …`);
+    await writeBigFile(path.join(dirs.root, 'big.bin'), P.bigBytes);
+    await mkdir(path.join(dirs.root, 'small'), { mode: 0o755 });
+    for (const n of smallNames())
+      await writeFile(path.join(dirs.root, 'small', n), randomBytes(P.smallBytes), { mode: 0o644 });
+    await syncAll();
+    await warmCache(path.join(dirs.root, 'big.bin'));
 
-  log('starting vsftpd (explicit FTPS, one instance for both clients)');
-  vs = await startVsftpd({ root: dirs.root, certificate: cert, implicit: false });
-  cleanups.push(() => vs.stop());
+    log('starting vsftpd (explicit FTPS, one instance for both clients)');
+    vs = await startVsftpd({ root: dirs.root, certificate: cert, implicit: false });
+    cleanups.push(() => vs.stop());
+  }
 
-  const steps = { retr: metricRetr, stor: metricStor, small: metricSmall };
+  const steps = { retr: metricRetr, stor: metricStor, small: metricSmall, parallel: metricParallel };
   await runMetrics(METRICS, steps, opts.only, (m, err) =>
     failures.push({ side: 'both', metric: m, message: err.message }),
   );
@@ -525,9 +592,9 @@ async function main() {
     );
   notes.push(ratioSummary());
   const header = [
-    `Ferry's FTPS client vs curl, both against one vsftpd on loopback (${opts.quick ? 'quick' : 'full'} run: ${sizeLabel} files, ${P.files} small files)`,
+    `Ferry's FTPS client vs curl, both against one ${PEER ? `${PEER.name} of the shared harness (${PEER.mode} FTPS)` : 'vsftpd'} on loopback (${opts.quick ? 'quick' : 'full'} run: ${sizeLabel} files, ${P.files} small files)`,
     `${report.machineLine(versions, distHash, buildNote)}, Ferry and curl alternating`,
-    `vsftpd: explicit FTPS, TLS required on control and data, require_ssl_reuse=YES, TLS capped at 1.2. Negotiated — Ferry client: ${tlsInfo.ferry ?? 'n/a'}; curl: ${tlsInfo.curl ?? 'n/a'}. Both verify the certificate (Ferry: ca, curl: --cacert).`,
+    `${PEER ? `${PEER.name}: as ../shared/bench/peer starts it` : 'vsftpd: explicit FTPS, TLS required on control and data, require_ssl_reuse=YES, TLS capped at 1.2'}. Negotiated — Ferry client: ${tlsInfo.ferry ?? 'n/a'}; curl: ${tlsInfo.curl ?? 'n/a'}. Both verify the certificate (Ferry: ca, curl: --cacert).`,
     `Load average (1/5/15 min) before: ${loadBefore.join(' / ')}, after: ${loadAfter.join(' / ')} (other work on the machine skews the rates; the CPU rows much less).`,
     `Ferry's client runs in its own Node process (lib/ferry-client-run.mjs); client CPU = user+sys of the whole client process from wait4 (lib/rusage.py), Node/curl start-up, connect and login included.`,
     `Rates: MB/s = 10^6 B/s over connect + login + transfer to the 226 (curl: time_total). Ratio = Ferry/curl; "better" says which direction is better.`,

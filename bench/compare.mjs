@@ -5,8 +5,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import {
-  accessSync,
-  constants,
   existsSync,
   mkdirSync,
   mkdtempSync,
@@ -18,6 +16,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { buildIfNeeded } from './lib/build.mjs';
+import { findHarness, workDir } from './lib/harness.mjs';
 import { RESULTS_DIR, ROOT } from './lib/paths.mjs';
 import { median } from './lib/stats.mjs';
 
@@ -27,30 +26,6 @@ harness folder, default ../shared/bench beside the repository), FERRY_BENCH_PORT
 port, default 22500; explicit +1, passive +10..+99), FERRY_ARGS (extra "ferry serve" flags)`;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-/** The shared harness: $FERRY_BENCH_HARNESS, else shared/bench in a folder above the repository. */
-function findHarness() {
-  const candidates = process.env.FERRY_BENCH_HARNESS
-    ? [process.env.FERRY_BENCH_HARNESS]
-    : [1, 2, 3].map((up) => path.resolve(ROOT, ...Array(up).fill('..'), 'shared', 'bench'));
-  const found = candidates.find((dir) => existsSync(path.join(dir, 'compare')));
-  if (!found)
-    throw new Error(
-      `the benchmark harness was not found (looked in ${candidates.join(', ')}); set FERRY_BENCH_HARNESS`,
-    );
-  return found;
-}
-
-/** Where the harness keeps its generated files (the same rule as its scripts). */
-function workDir(harness) {
-  const wanted = process.env.FERRY_BENCH_HOME ?? harness;
-  try {
-    accessSync(wanted, constants.W_OK);
-    return wanted;
-  } catch {
-    return '/var/tmp/ferry-bench';
-  }
-}
 
 /** Starts `ferry serve` as the harness expects (data/ as root, bench/bench, its certificate). */
 async function startFerry(w, port, dataDir) {

@@ -3,8 +3,10 @@
 // front of one Ferry node and then two (127.0.0.2, 127.0.0.3; accounts in PostgreSQL, one
 // directory), and straight to one node without the balancer, for the balancer's overhead. C clients
 // (from 127.0.0.4 and up) loop for T seconds: connect + TLS + login + QUIT, then RETR of a 16 MiB
-// file over PASV (data straight to the node). Needs the build (`npm run build`) and, as root,
-// PostgreSQL 15 and HAProxy (scripts/setup-postgres.sh, scripts/setup-haproxy.sh).
+// file over PASV (through the balancer, which forwards each node's own passive range to that node,
+// as in the README's "Running several nodes"; without the balancer, straight to the node). Needs
+// the build (`npm run build`) and, as root, PostgreSQL 15 and HAProxy (scripts/setup-postgres.sh,
+// scripts/setup-haproxy.sh).
 // `node bench/nodes.mjs [C=8] [T=10]`
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -16,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const { TestPostgres } = await import(path.join(dist, 'test/support/postgres.js'));
 const { ServeProcess } = await import(path.join(dist, 'test/support/ferry-process.js'));
-const { Haproxy, PROXY_HOST, freeRangeOn, freePortOn } = await import(
+const { Haproxy, PROXY_HOST, freeRangeOn, freePortOn, balancedSection, frontendSections } = await import(
   path.join(dist, 'test/support/haproxy.js')
 );
 const { RawFtp, textOf } = await import(path.join(dist, 'test/support/raw-ftp.js'));
@@ -27,35 +29,36 @@ const C = Number(process.argv[2] ?? 8);
 const T = Number(process.argv[3] ?? 10) * 1000;
 const SIZE = 16 * 1024 * 1024;
 
-async function node(dir, pg, name, host) {
-  const [ports, pasv] = [await freeRangeOn(2, [host]), await freeRangeOn(2 * C, [host])];
+/** `pasv`: this node's own passive range (the balancer forwards it to this node). */
+async function node(dir, pg, name, host, pasv) {
+  const ports = await freeRangeOn(2, [host]);
   const config = path.join(dir, `${name}.yaml`);
   await writeFile(
     config,
     `dataDir: ${dir}/data-${name}\naccounts:\n  postgres: "${pg.url}"\nproxyProtocol:\n  trusted: ["${PROXY_HOST}/32"]\n` +
-      `passivePorts: "${pasv.min}-${pasv.max}"\npassiveAddress: ${host}\n` +
+      // No passiveAddress: PASV announces the address the client connected to (the PROXY header's).
+      `passivePorts: "${pasv.min}-${pasv.max}"\n` +
       `admin:\n  listen: "${host}:${ports.min + 1}"\n`,
   );
   const proc = await ServeProcess.start(['--config', config, '--listen', host, '--explicit-port', '0'], dir);
-  return { name, host, config, admin: ports.min + 1, proc };
+  return { name, host, config, admin: ports.min + 1, pasv, proc };
 }
 
 async function balancer(nodes) {
   const port = await freePortOn([PROXY_HOST]);
-  const servers = nodes.map(
-    (n) =>
-      `  server ${n.name} ${n.host}:${n.proc.implicitPort} send-proxy-v2 check port ${n.admin} source ${PROXY_HOST}`,
-  );
+  const servers = nodes.map((n) => ({
+    name: n.name,
+    host: n.host,
+    port: n.proc.implicitPort,
+    adminPort: n.admin,
+  }));
+  const passive = nodes.map((n) => ({
+    ports: `${n.pasv.min}-${n.pasv.max}`,
+    server: n.host,
+    proxy: 'send-proxy-v2',
+  }));
   const h = await Haproxy.withSections(
-    [
-      `listen ftps`,
-      `  bind ${PROXY_HOST}:${port}`,
-      '  balance roundrobin',
-      '  option httpchk GET /healthz',
-      '  default-server inter 200ms fall 2 rise 2',
-      ...servers,
-      '',
-    ].join('\n'),
+    balancedSection('ftps', port, servers) + frontendSections(passive, 'passive-'),
   );
   return { host: PROXY_HOST, port, stop: () => h.stop() };
 }
@@ -124,7 +127,13 @@ const nodes = [];
 try {
   const homes = path.join(dir, 'homes');
   await mkdir(homes);
-  nodes.push(await node(dir, pg, 'a', '127.0.0.2'), await node(dir, pg, 'b', '127.0.0.3'));
+  // One probe for both ranges, so that they cannot overlap: free on both nodes and on the balancer.
+  const r = await freeRangeOn(4 * C, ['127.0.0.2', '127.0.0.3', PROXY_HOST]);
+  const half = r.min + 2 * C;
+  nodes.push(
+    await node(dir, pg, 'a', '127.0.0.2', { min: r.min, max: half - 1 }),
+    await node(dir, pg, 'b', '127.0.0.3', { min: half, max: r.max }),
+  );
   await addUserWith(nodes[0].config, homes, 'bench');
   await writeFile(path.join(homes, 'bench', 'big'), randomBytes(SIZE));
   const direct = await measure('one node, no balancer', {

@@ -38,7 +38,7 @@ try {
   client = await FerryClient.connect({
     host: cfg.host,
     port: cfg.port,
-    security: 'explicit',
+    security: cfg.security ?? 'explicit',
     user: cfg.user,
     password: cfg.password,
     ...(cfg.caFile ? { ca: readFileSync(cfg.caFile) } : { insecure: true }),

@@ -12,6 +12,7 @@ import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpU
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
+import { getBatch, isLocalBatch, isRemoteBatch, putBatch, type BatchRun } from './client-batch.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -111,7 +112,11 @@ function addCommonOptions(cmd: Command): Command {
     .option('--active', 'active data connections (EPRT/PORT) instead of passive (EPSV/PASV)')
     .option('--disable-epsv', 'passive mode with PASV only')
     .option('--tls-min <version>', 'lowest TLS version: 1.0, 1.1, 1.2 (default) or 1.3', tlsVersion)
-    .option('--parallel <n>', 'transfers at once over separate connections (mirror)', positiveInt)
+    .option(
+      '--parallel <n>',
+      'files at once over separate connections (mirror, and get/put of several files)',
+      positiveInt,
+    )
     .option(
       '--timeout <seconds>',
       'connect and reply timeout (default 15 s connect, 30 s replies)',
@@ -288,6 +293,18 @@ export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
     : `Transferred ${r.transferred} file(s), ${humanBytes(r.bytes)}; ${r.deleted} deleted, ${skipped}.`;
 }
 
+/** What a get/put of several files needs from the run. */
+function batchRun(run: Run, o: CommonOptions & { resume?: boolean }): BatchRun {
+  return {
+    reporter: run.reporter,
+    signal: run.signal,
+    parallel: o.parallel ?? 1,
+    resume: o.resume ?? false,
+    connect: (u) => run.connect(u),
+    another: (u) => run.another(u),
+  };
+}
+
 /** A bar for one file transfer; updates from a Progress callback. */
 function barFor(
   run: Run,
@@ -351,13 +368,19 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  command('get', 'download a file')
-    .argument('<url>', 'remote file')
-    .argument('[local]', 'local file or directory (default: the remote name here; - for stdout)')
-    .option('-c, --resume', 'continue a partial download (REST)')
-    .action(async (urlText: string, local: string | undefined, o: CommonOptions & { resume?: boolean }) => {
+  command('get', 'download files: one, several, or those matching a pattern (mget)')
+    .argument(
+      '<urls...>',
+      "remote file URL(s), patterns in the last segment allowed ('ftps://h/logs/*.gz'), then optionally the local file or directory (default: here; - for stdout)",
+    )
+    .option('-c, --resume', 'continue partial downloads (REST)')
+    .action(async (args: string[], o: CommonOptions & { resume?: boolean }) => {
       await new Run(o).execute(async (run) => {
-        requireUrl(urlText, 'URL');
+        const sources = [...args];
+        const local = sources.length > 1 && !isFtpUrl(sources.at(-1) ?? '') ? sources.pop() : undefined;
+        for (const s of sources) requireUrl(s, 'Each source');
+        if (isRemoteBatch(sources)) return getBatch(batchRun(run, o), sources, local);
+        const urlText = sources[0] as string;
         const url = parseFtpUrl(urlText);
         const name = remoteBasename(url.path);
         if (url.path === '' || url.trailingSlash)
@@ -396,46 +419,54 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  command('put', 'upload a file')
-    .argument('<local>', 'local file (- for stdin)')
-    .argument('<url>', 'remote file, or directory (ending in /)')
-    .option('-c, --resume', 'continue a partial upload (REST, or APPE)')
+  command('put', 'upload files: one, several, or those matching a pattern (mput)')
+    .argument(
+      '<args...>',
+      "local file(s) (- for stdin) or quoted patterns ('c*.log'), then the remote file or directory URL (ending in / for a directory)",
+    )
+    .option('-c, --resume', 'continue partial uploads (REST, or APPE)')
     .option('--append', 'append to the remote file (APPE)')
-    .action(
-      async (local: string, urlText: string, o: CommonOptions & { resume?: boolean; append?: boolean }) => {
-        await new Run(o).execute(async (run) => {
-          requireUrl(urlText, 'URL');
-          if (o.resume && o.append)
-            throw new FerryError('ERR_USAGE', '--resume and --append do not go together.');
-          const url = parseFtpUrl(urlText);
-          const { client } = await run.connect(urlText);
-          const name = local === '-' ? 'stdin' : path.basename(local);
-          let remote = url.path;
-          if (remote === '' || url.trailingSlash) {
+    .action(async (args: string[], o: CommonOptions & { resume?: boolean; append?: boolean }) => {
+      await new Run(o).execute(async (run) => {
+        const sources = args.slice(0, -1);
+        const urlText = args.at(-1) ?? '';
+        if (sources.length === 0)
+          throw new FerryError('ERR_USAGE', 'put needs at least one local file and a URL.');
+        requireUrl(urlText, 'The last argument');
+        if (o.resume && o.append)
+          throw new FerryError('ERR_USAGE', '--resume and --append do not go together.');
+        if (await isLocalBatch(sources)) {
+          if (o.append) throw new FerryError('ERR_USAGE', '--append takes one source file.');
+          return putBatch(batchRun(run, o), sources, urlText);
+        }
+        const local = sources[0] as string;
+        const url = parseFtpUrl(urlText);
+        const { client } = await run.connect(urlText);
+        const name = local === '-' ? 'stdin' : path.basename(local);
+        let remote = url.path;
+        if (remote === '' || url.trailingSlash) {
+          if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
+          remote = joinRemote(remote, name);
+        } else {
+          const existing = await client.stat(remote).catch(() => undefined);
+          if (existing?.type === 'dir') {
             if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
             remote = joinRemote(remote, name);
-          } else {
-            const existing = await client.stat(remote).catch(() => undefined);
-            if (existing?.type === 'dir') {
-              if (local === '-')
-                throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
-              remote = joinRemote(remote, name);
-            }
           }
-          const bar = barFor(run, name);
-          try {
-            await client.put(local === '-' ? process.stdin : local, remote, {
-              resume: o.resume ?? false,
-              append: o.append ?? false,
-              signal: run.signal,
-              onProgress: bar.onProgress,
-            });
-          } finally {
-            bar.done();
-          }
-        });
-      },
-    );
+        }
+        const bar = barFor(run, name);
+        try {
+          await client.put(local === '-' ? process.stdin : local, remote, {
+            resume: o.resume ?? false,
+            append: o.append ?? false,
+            signal: run.signal,
+            onProgress: bar.onProgress,
+          });
+        } finally {
+          bar.done();
+        }
+      });
+    });
 
   command('mirror', 'mirror a directory tree: SRC and DST are a URL and a local directory, either way')
     .argument('<src>', 'source (URL or local directory)')

@@ -14,8 +14,8 @@ export interface TransferBar {
 }
 
 export interface Reporter {
-  /** A bar for one transfer. */
-  bar(label: string, total: number | undefined): TransferBar;
+  /** A bar for one transfer (or a batch: a label computed at each redraw, e.g. `3/10 files`). */
+  bar(label: string | (() => string), total: number | undefined): TransferBar;
   /** A line for the user (suppressed by --quiet). */
   note(text: string): void;
   /** Stops all bars (before printing an error or exiting). */
@@ -101,13 +101,13 @@ export class TerminalReporter implements Reporter {
     });
   }
 
-  bar(label: string, total: number | undefined): TransferBar {
+  bar(label: string | (() => string), total: number | undefined): TransferBar {
     const started = Date.now();
     let bytes = 0;
     let size = total;
     let finished = false;
     const state = (): TransferState => ({
-      label,
+      label: typeof label === 'string' ? label : label(),
       bytes,
       total: size,
       elapsedMs: Date.now() - started,

@@ -1,26 +1,40 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
-import { registerBans } from './bans.js';
 import { registerClientCommands } from './client-commands.js';
-import { registerDb } from './db.js';
-import { registerProbe } from './probe.js';
-import { hashPasswordCommand } from './hash-password.js';
-import { registerServe } from './serve.js';
-import { registerUsers } from './users.js';
 
 /** The only place that reads argv and decides exit codes for the server side. */
 const program = new Command('ferry')
   .description('Ferry: FTPS server and client (implicit and explicit FTPS, MS-FTPS / RFC 4217)')
   .version('0.1.0')
   .exitOverride();
-registerServe(program);
-registerUsers(program);
-hashPasswordCommand(program);
-registerBans(program);
-registerDb(program);
-registerClientCommands(program);
-registerProbe(program);
+
+/** The client commands (registerClientCommands); they run without loading the server's modules. */
+const CLIENT_COMMANDS = new Set(['ls', 'get', 'put', 'cat', 'mirror', 'rm', 'mkdir', 'mv', 'chmod', 'quote']);
+
+/**
+ * A client command loads only the client: the server side (pino, prom-client, pg, the S3 SDK…) costs
+ * most of a second of CPU to load, as much as transferring a few hundred MiB.
+ */
+const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (first !== undefined && CLIENT_COMMANDS.has(first)) registerClientCommands(program);
+else {
+  const [serve, users, hash, bans, db, probe] = await Promise.all([
+    import('./serve.js'),
+    import('./users.js'),
+    import('./hash-password.js'),
+    import('./bans.js'),
+    import('./db.js'),
+    import('./probe.js'),
+  ]);
+  serve.registerServe(program);
+  users.registerUsers(program);
+  hash.hashPasswordCommand(program);
+  bans.registerBans(program);
+  db.registerDb(program);
+  registerClientCommands(program);
+  probe.registerProbe(program);
+}
 
 try {
   await program.parseAsync(process.argv);

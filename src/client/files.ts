@@ -5,6 +5,7 @@ import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
+import { dataConnectionError } from './errors.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
@@ -59,6 +60,13 @@ async function remoteSize(s: ClientSession, path: string): Promise<number | unde
   return Number.isSafeInteger(n) && n >= 0 ? n : undefined;
 }
 
+/** The size in a `150 … (1234 bytes)` reply, as vsftpd, ProFTPD and Ferry send it. */
+export function announcedSize(r: Reply): number | undefined {
+  const m = /\((\d+) bytes?\)/i.exec(r.lines.join(' '));
+  const n = m ? Number(m[1]) : NaN;
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
 /** Downloads a file to a local path or a stream (see FerryClient.get). */
 export async function download(
   s: ClientSession,
@@ -104,6 +112,9 @@ export async function download(
   }
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
+  // The size the server announced (SIZE, else `150 … (N bytes)` for a whole file): fewer bytes than
+  // that is a cut download (a data connection ended early), as curl's "Partial file".
+  let announced = expected;
   try {
     const result = await transfer(
       s,
@@ -113,8 +124,15 @@ export async function download(
         signal: opts.signal,
         rest: offset,
         onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
+        onPreliminary: (r) => {
+          if (announced === undefined && offset === 0) announced = announcedSize(r);
+        },
       },
     );
+    if (announced !== undefined && result.bytes < announced)
+      throw dataConnectionError(
+        `Partial file: ${result.bytes} of the ${announced} bytes announced for ${remote} arrived (the data connection ended early).`,
+      );
     return { bytes: result.bytes, offset, reply: result.reply };
   } catch (err) {
     sink.destroy();

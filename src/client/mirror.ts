@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { checksumMethod, localChecksum } from './checksum.js';
+import { runPool } from './pool.js';
 import { joinRemote } from './url.js';
 
 /**
@@ -267,36 +268,13 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   };
 
   if (!o.dryRun && jobs.length > 0) {
-    const parallel = Math.max(1, Math.min(o.parallel ?? 1, jobs.length));
-    if (parallel > 1 && !o.connect) {
-      throw new FerryError(
-        'ERR_INVALID_OPTION',
-        'options.connect: parallel mirroring needs a way to open connections.',
-      );
-    }
-    const workers: FerryClient[] = [client];
-    try {
-      const extra = await Promise.all(
-        Array.from({ length: parallel - 1 }, () => (o.connect as () => Promise<FerryClient>)()),
-      );
-      workers.push(...extra);
-      const queue = [...jobs];
-      let failure: unknown;
-      await Promise.all(
-        workers.map(async (w) => {
-          for (let job = queue.shift(); job && failure === undefined; job = queue.shift()) {
-            try {
-              await runJob(w, job);
-            } catch (err) {
-              failure ??= err;
-            }
-          }
-        }),
-      );
-      if (failure !== undefined) throw failure;
-    } finally {
-      await Promise.all(workers.slice(1).map((w) => w.close()));
-    }
+    const failures = await runPool(
+      client,
+      jobs,
+      { parallel: o.parallel, connect: o.connect, signal: o.signal },
+      runJob,
+    );
+    if (failures[0]) throw failures[0].error;
   } else if (o.dryRun) {
     for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size });
     transferred = jobs.length;

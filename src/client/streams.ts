@@ -1,16 +1,6 @@
-import { PassThrough, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough } from 'node:stream';
 
-/** Streams a transfer passes its data through: a byte counter, and a collector for listings. */
-
-/** Counts bytes per chunk (never per byte) and reports them. */
-export function counter(onChunk: (n: number) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-      onChunk(chunk.length);
-      cb(null, chunk);
-    },
-  });
-}
+/** A collector for listings (the bytes of a transfer are counted by transfer.ts). */
 
 /** A Writable that collects everything written to it (for listings). */
 export function collector(): { sink: PassThrough; text(): string } {

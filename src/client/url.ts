@@ -55,7 +55,9 @@ export function isFtpUrl(text: string): boolean {
 
 /** Parses an FTP URL; throws FerryError ERR_USAGE (never echoing the password) when malformed. */
 export function parseFtpUrl(text: string): FtpUrl {
-  const m = /^(ftps|ftpes|ftp):\/\/([^/?#]*)([^?#]*)$/i.exec(text);
+  // FTP URLs have no query or fragment (RFC 1738): `?` and `#` in the path are part of the name (a
+  // `?` wildcard of `ferry get 'ftps://h/f?.log'`).
+  const m = /^(ftps|ftpes|ftp):\/\/([^/?#]*)(\/.*)?$/is.exec(text);
   if (!m) {
     throw usage(
       `Not an FTP URL: ${redactUrl(text)} (expected ftps://HOST/PATH, ftpes://HOST/PATH or ftp://HOST/PATH).`,

@@ -1,10 +1,12 @@
 /**
  * Two Ferry nodes (`ferry serve` on 127.0.0.2 and 127.0.0.3, one PostgreSQL, one directory tree)
  * behind a real HAProxy: TCP mode, PROXY protocol v2, round robin, health checks on each node's
- * /healthz. Control connections go through the balancer, data connections straight to the node
- * (each announces its own passive address). Sessions land on both nodes; a file uploaded on one is
- * downloaded on the other; kill -9 of a node leaves the other's transfer intact and, once the health
- * check marks the dead node down, every new login succeeds; the node restarted rejoins.
+ * /healthz. Data connections go through the balancer too: each node has its own passive range,
+ * which HAProxy forwards (port by port, with a PROXY header) to that node, and PASV announces the
+ * balancer's address; so EPSV (a port on the control connection's address, the balancer's) and
+ * PASV both reach the node holding the session. Sessions land on both nodes; a file uploaded on one
+ * is downloaded on the other; kill -9 of a node leaves the other's transfer intact and, once the
+ * health check marks the dead node down, every new login succeeds; the node restarted rejoins.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -12,17 +14,34 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parsePasvReply } from '../../src/protocol/address.js';
 import { ServeProcess } from '../support/ferry-process.js';
-import { freePortOn, freeRangeOn, Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import { download, enterPassive, secureLogin, upload, type PassiveVerb } from '../support/ftps-session.js';
+import {
+  balancedSection,
+  freePortOn,
+  freeRangeOn,
+  frontendSections,
+  Haproxy,
+  PROXY_HOST,
+} from '../support/haproxy.js';
 import { TestPostgres } from '../support/postgres.js';
 import { addUserWith } from '../support/users-cli.js';
-import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+import { type RawFtp, withDeadline } from '../support/raw-ftp.js';
 
-interface Node {
+interface Range {
+  readonly min: number;
+  readonly max: number;
+}
+
+interface NodeSetup {
   readonly name: string;
   readonly host: string;
   readonly args: string[];
+  /** This node's passive range, forwarded by the balancer to this node only. */
+  readonly passive: Range;
+}
+
+interface Node extends NodeSetup {
   proc: ServeProcess;
 }
 
@@ -33,11 +52,12 @@ interface Front {
 
 interface Landed {
   readonly ftp: RawFtp;
-  /** The node serving the session: the address its PASV reply announces. */
-  readonly host: string;
+  /** The node serving the session: the one whose passive range its EPSV port is in. */
+  readonly node: Node;
 }
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+const inRange = (port: number, r: Range): boolean => port >= r.min && port <= r.max;
 
 let pgc: TestPostgres;
 let dir: string;
@@ -49,9 +69,8 @@ let explicit: Front;
 let implicit: Front;
 
 /** A node's config and flags; its ports fixed up front so that a restarted node is where HAProxy expects it. */
-async function prepareNode(name: string, host: string): Promise<Omit<Node, 'proc'>> {
+async function prepareNode(name: string, host: string, passive: Range): Promise<NodeSetup> {
   const ports = await freeRangeOn(3, [host]);
-  const pasv = await freeRangeOn(4, [host]);
   const config = path.join(dir, `${name}.yaml`);
   await writeFile(
     config,
@@ -61,8 +80,9 @@ async function prepareNode(name: string, host: string): Promise<Omit<Node, 'proc
       `  postgres: "${pgc.url}"`,
       'proxyProtocol:',
       `  trusted: ["${PROXY_HOST}/32"]`,
-      `passivePorts: "${pasv.min}-${pasv.max}"`,
-      `passiveAddress: ${host}`,
+      `passivePorts: "${passive.min}-${passive.max}"`,
+      // The balancer's public address: clients reach every node's passive range there.
+      `passiveAddress: ${PROXY_HOST}`,
       '',
     ].join('\n'),
   );
@@ -78,111 +98,108 @@ async function prepareNode(name: string, host: string): Promise<Omit<Node, 'proc
     '--admin-listen',
     `${host}:${ports.min + 2}`,
   ];
-  return { name, host, args };
+  return { name, host, args, passive };
 }
 
-const explicitPort = (n: Omit<Node, 'proc'>): string => n.args[n.args.indexOf('--explicit-port') + 1] ?? '';
-const implicitPort = (n: Omit<Node, 'proc'>): string => n.args[n.args.indexOf('--implicit-port') + 1] ?? '';
-const adminPort = (n: Omit<Node, 'proc'>): string =>
-  n.args[n.args.indexOf('--admin-listen') + 1]?.split(':')[1] ?? '';
+const flag = (n: NodeSetup, name: string): number => Number(n.args[n.args.indexOf(name) + 1] ?? 0);
+const adminPort = (n: NodeSetup): number =>
+  Number(n.args[n.args.indexOf('--admin-listen') + 1]?.split(':')[1] ?? 0);
 
-function listen(
-  name: string,
-  front: number,
-  nodes: readonly Omit<Node, 'proc'>[],
-  port: typeof explicitPort,
-): string {
-  return [
-    `listen ${name}`,
-    `  bind ${PROXY_HOST}:${front}`,
-    '  balance roundrobin',
-    '  option httpchk GET /healthz',
-    '  default-server inter 200ms fall 2 rise 2',
-    ...nodes.map(
-      (n) =>
-        `  server ${n.name} ${n.host}:${port(n)} send-proxy-v2 check port ${adminPort(n)} source ${PROXY_HOST}`,
-    ),
-    '',
-  ].join('\n');
+/** HAProxy's sections: control ports balanced over the nodes, each node's passive range to that node. */
+function balancerConfig(nodes: readonly NodeSetup[]): string {
+  const balanced = (port: '--explicit-port' | '--implicit-port') =>
+    nodes.map((n) => ({ name: n.name, host: n.host, port: flag(n, port), adminPort: adminPort(n) }));
+  const passive = nodes.map((n) => ({
+    ports: `${n.passive.min}-${n.passive.max}`,
+    server: n.host, // no port: the one the client connected to
+    proxy: 'send-proxy-v2' as const,
+  }));
+  return (
+    balancedSection('explicit', explicit.port, balanced('--explicit-port')) +
+    balancedSection('implicit', implicit.port, balanced('--implicit-port')) +
+    frontendSections(passive, 'passive-')
+  );
 }
 
-async function startNode(n: Omit<Node, 'proc'>): Promise<ServeProcess> {
+async function startNode(n: NodeSetup): Promise<ServeProcess> {
   return ServeProcess.start(n.args, dir);
+}
+
+/** The node whose passive range holds `port` (the balancer sends that port's connections there). */
+function nodeOfPort(port: number): Node {
+  const n = [a, b].find((x) => inRange(port, x.passive));
+  assert.ok(n, `port ${port} is in no node's passive range`);
+  return n;
 }
 
 /** A session through the balancer from `from`, logged in, with protected data; where it landed. */
 async function login(front: Front, from: string, user: string, timeoutMs = 10_000): Promise<Landed> {
-  const ftp = await RawFtp.connect({
+  const ftp = await secureLogin({
     host: PROXY_HOST,
     port: front.port,
     implicit: front.implicit,
-    localAddress: from,
+    from,
+    user,
+    password: 'pw',
     timeoutMs,
   });
   try {
-    await ftp.expect(220);
-    if (!front.implicit) await ftp.authTls('TLS');
-    await ftp.login(user, 'pw');
-    await ftp.cmd('PBSZ 0', 200);
-    await ftp.cmd('PROT P', 200);
-    await ftp.cmd('TYPE I', 200);
-    const hp = parsePasvReply(textOf(await ftp.cmd('PASV', 227)));
-    assert.ok(hp);
-    // The PASV just taken is left pending: the next transfer asks for its own.
-    return { ftp, host: hp.host };
+    // Left pending: the next transfer asks for its own.
+    const { port } = await enterPassive(ftp, 'EPSV');
+    return { ftp, node: nodeOfPort(port) };
   } catch (err) {
     await ftp.close();
     throw err;
   }
 }
 
-/** PASV to the node itself, from the client's own address. */
-async function transfer(s: Landed, from: string, verb: string, upload?: Uint8Array): Promise<Buffer> {
-  const hp = parsePasvReply(textOf(await s.ftp.cmd('PASV', 227)));
-  assert.ok(hp);
-  assert.equal(hp.host, s.host, 'the data connection goes straight to the node');
-  const conn = await s.ftp.openData(hp.port, { tls: true, host: hp.host, localAddress: from });
-  await s.ftp.cmd(verb, 150);
-  if (upload) {
-    await s.ftp.uploadClean(conn, upload);
-    await s.ftp.expect(226);
-    return Buffer.alloc(0);
-  }
-  const data = await s.ftp.readAll(conn, 60_000);
-  await s.ftp.expect(226);
+/** A transfer through the balancer's forwarded range of the session's own node. */
+async function transfer(
+  s: Landed,
+  from: string,
+  file: string,
+  o: { via?: PassiveVerb; upload?: Uint8Array } = {},
+): Promise<Buffer> {
+  const via = o.via ?? 'PASV';
+  const t = { via, from, timeoutMs: 60_000 };
+  const { at, data } = o.upload
+    ? { at: await upload(s.ftp, file, o.upload, t), data: Buffer.alloc(0) }
+    : await download(s.ftp, file, t);
+  assert.equal(at.host, PROXY_HOST, `${via}: the data connection goes to the balancer`);
+  assert.ok(inRange(at.port, s.node.passive), `${via} port ${at.port}: in ${s.node.name}'s range`);
   return data;
 }
 
-/** Logs in until a session lands on `host` (round robin: a few tries), closing the others. */
-async function loginOn(front: Front, from: string, user: string, host: string): Promise<Landed> {
+/** Logs in until a session lands on `node` (round robin: a few tries), closing the others. */
+async function loginOn(front: Front, from: string, user: string, node: Node): Promise<Landed> {
   for (let i = 0; i < 6; i++) {
     const s = await login(front, from, user);
-    if (s.host === host) return s;
+    if (s.node === node) return s;
     await s.ftp.close();
   }
-  throw new Error(`no session landed on ${host}`);
+  throw new Error(`no session landed on ${node.name}`);
 }
 
 function addUser(name: string, ...flags: string[]): Promise<void> {
   return addUserWith(path.join(dir, 'a.yaml'), home, name, ...flags);
 }
 
-describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', () => {
+describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, passive ranges per node)', () => {
   before(async () => {
     pgc = await TestPostgres.create();
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-haproxy-nodes-'));
     home = path.join(dir, 'homes');
     await mkdir(home);
-    const [pa, pb] = [await prepareNode('a', '127.0.0.2'), await prepareNode('b', '127.0.0.3')];
+    // One probe for both ranges, so that they cannot overlap: free on both nodes and on the balancer.
+    const ranges = await freeRangeOn(8, ['127.0.0.2', '127.0.0.3', PROXY_HOST]);
+    const pa = await prepareNode('a', '127.0.0.2', { min: ranges.min, max: ranges.min + 3 });
+    const pb = await prepareNode('b', '127.0.0.3', { min: ranges.min + 4, max: ranges.max });
     const [procA, procB] = await Promise.all([startNode(pa), startNode(pb)]);
     a = { ...pa, proc: procA };
     b = { ...pb, proc: procB };
     explicit = { port: await freePortOn([PROXY_HOST]), implicit: false };
     implicit = { port: await freePortOn([PROXY_HOST]), implicit: true };
-    proxy = await Haproxy.withSections(
-      listen('explicit', explicit.port, [a, b], explicitPort) +
-        listen('implicit', implicit.port, [a, b], implicitPort),
-    );
+    proxy = await Haproxy.withSections(balancerConfig([a, b]));
   });
   after(async () => {
     await proxy?.stop();
@@ -201,7 +218,7 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', ()
       const sessions: Landed[] = [];
       try {
         for (let i = 0; i < 4; i++) sessions.push(await login(front, from, 'una'));
-        assert.deepEqual([...new Set(sessions.map((s) => s.host))].sort(), [a.host, b.host]);
+        assert.deepEqual([...new Set(sessions.map((s) => s.node.name))].sort(), ['a', 'b']);
       } finally {
         await Promise.all(sessions.map((s) => s.ftp.close()));
       }
@@ -216,19 +233,70 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', ()
       assert.ok(!n.proc.log.some((l) => l.msg === 'connect' && l.remote === PROXY_HOST));
   });
 
+  for (const [mode, from] of [
+    ['explicit', '127.0.0.11'],
+    ['implicit', '127.0.0.12'],
+  ] as const) {
+    test(`${mode}: EPSV and PASV downloads and uploads through the balancer reach the session's node, on both nodes`, async () => {
+      const user = `eva${mode[0] ?? ''}`;
+      await addUser(user);
+      const front = mode === 'explicit' ? explicit : implicit;
+      for (const node of [a, b]) {
+        const s = await loginOn(front, from, user, node);
+        try {
+          for (const [i, [up, down]] of (
+            [
+              ['EPSV', 'PASV'],
+              ['PASV', 'EPSV'],
+            ] as const
+          ).entries()) {
+            const data = randomBytes(256 * 1024 + i); // its size tells its log lines apart
+            const file = `${node.name}-${up}.bin`;
+            await transfer(s, from, file, { via: up, upload: data });
+            assert.equal(
+              sha(await transfer(s, from, file, { via: down })),
+              sha(data),
+              `${up} up, ${down} down`,
+            );
+            // The node's own log: both transfers of this user's session ended there with 226.
+            const sessions = new Set(
+              node.proc.log.filter((l) => l.msg === 'login' && l.user === user).map((l) => l.session),
+            );
+            for (const verb of ['STOR', 'RETR'])
+              await node.proc.waitForLog(
+                (l) =>
+                  l.msg === 'transfer' &&
+                  l.transfer === verb &&
+                  l.bytes === data.length &&
+                  l.reply === 226 &&
+                  sessions.has(l.session),
+                `${node.name}: ${verb} of ${data.length} bytes`,
+              );
+          }
+        } finally {
+          await s.ftp.close();
+        }
+      }
+      for (const n of [a, b]) {
+        const refused = n.proc.log.filter((l) => /refused/.test(l.msg ?? ''));
+        assert.deepEqual(refused, [], `${n.name} refused nothing`);
+      }
+    });
+  }
+
   test('an upload through the balancer is downloaded through it on the other node', async () => {
     await addUser('ulla');
     const data = randomBytes(1024 * 1024);
     const up = await login(explicit, '127.0.0.6', 'ulla');
     try {
-      await transfer(up, '127.0.0.6', 'STOR shared.bin', data);
+      await transfer(up, '127.0.0.6', 'shared.bin', { upload: data });
     } finally {
       await up.ftp.close();
     }
-    const other = up.host === a.host ? b.host : a.host;
+    const other = up.node === a ? b : a;
     const down = await loginOn(implicit, '127.0.0.7', 'ulla', other);
     try {
-      assert.equal(sha(await transfer(down, '127.0.0.7', 'RETR shared.bin')), sha(data));
+      assert.equal(sha(await transfer(down, '127.0.0.7', 'shared.bin')), sha(data));
     } finally {
       await down.ftp.close();
     }
@@ -238,9 +306,9 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', ()
     await addUser('kim', '--download-rate', '4M');
     const data = randomBytes(6 * 1024 * 1024);
     await writeFile(path.join(home, 'kim', 'big'), data);
-    const onB = await loginOn(implicit, '127.0.0.8', 'kim', b.host);
+    const onB = await loginOn(implicit, '127.0.0.8', 'kim', b);
     try {
-      const got = transfer(onB, '127.0.0.8', 'RETR big'); // paced: about 1.5 s
+      const got = transfer(onB, '127.0.0.8', 'big', { via: 'EPSV' }); // paced: about 1.5 s
       await a.proc.stop('SIGKILL');
       assert.equal(sha(await got), sha(data), 'the transfer on B is intact');
     } finally {
@@ -263,7 +331,7 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', ()
     for (let i = 0; i < 6; i++) {
       const s = await login(i % 2 ? implicit : explicit, '127.0.0.9', 'kim');
       await s.ftp.close();
-      assert.equal(s.host, b.host);
+      assert.equal(s.node, b);
     }
 
     // Restarted on the same ports: the checks see /healthz again and sessions land on A.
@@ -273,7 +341,7 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks)', ()
         for (;;) {
           const s = await login(explicit, '127.0.0.10', 'kim');
           await s.ftp.close();
-          if (s.host === a.host) return;
+          if (s.node === a) return;
         }
       })(),
       30_000,

@@ -10,10 +10,10 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { parsePasvReply } from '../../src/protocol/address.js';
 import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
 import { ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { freePortOn, freeRangeOn, Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import { download, secureLogin } from '../support/ftps-session.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 
 const CONTENT = 'one worker, behind the proxy\n'.repeat(2000);
@@ -31,44 +31,19 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function login(
+function login(
   port: number,
   implicit: boolean,
   from: string,
   user: string,
-  pass = `pw-${user}`,
+  password = `pw-${user}`,
 ): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({ host: PROXY_HOST, port, implicit, localAddress: from });
-  try {
-    await ftp.expect(220);
-    if (!implicit) await ftp.authTls('TLS');
-    await ftp.cmd(`USER ${user}`, 331);
-    if (pass !== `pw-${user}`) {
-      await ftp.cmd(`PASS ${pass}`, 530);
-      return ftp;
-    }
-    await ftp.cmd(`PASS ${pass}`, 230);
-    if (!implicit) {
-      await ftp.cmd('PBSZ 0', 200);
-      await ftp.cmd('PROT P', 200);
-    }
-    await ftp.cmd('TYPE I', 200);
-    return ftp;
-  } catch (err) {
-    await ftp.close();
-    throw err;
-  }
+  return secureLogin({ host: PROXY_HOST, port, implicit, from, user, password });
 }
 
 async function retrieveFrom(ftp: RawFtp, from: string): Promise<string> {
-  const r = await ftp.cmd('PASV', 227);
-  const hp = parsePasvReply(textOf(r));
-  assert.ok(hp, textOf(r));
-  assert.equal(hp.host, PROXY_HOST);
-  const conn = await ftp.openData(hp.port, { tls: true, host: hp.host, localAddress: from });
-  await ftp.cmd('RETR file.txt', 150);
-  const data = await ftp.readAll(conn);
-  await ftp.expect(226);
+  const { data, at } = await download(ftp, 'file.txt', { from });
+  assert.equal(at.host, PROXY_HOST);
   return data.toString();
 }
 
@@ -127,7 +102,11 @@ test('--workers 2 behind HAProxy (send-proxy, send-proxy-v2): client addresses r
     assert.ok(!r.log.some((l) => l.msg === 'login' && l.remote === '127.0.0.6'));
 
     // Three wrong passwords from 127.0.0.4 through the proxy: the primary bans 127.0.0.4.
-    for (let i = 0; i < 3; i++) await (await login(explicitFront, false, '127.0.0.4', 'c', 'wrong')).close();
+    for (let i = 0; i < 3; i++)
+      await assert.rejects(
+        login(explicitFront, false, '127.0.0.4', 'c', 'wrong'),
+        /expected reply 230, got 530/,
+      );
     const ban = await r.waitForLog((l) => l.msg === 'address banned', 'the ban');
     assert.equal(ban.remote, '127.0.0.4');
     const banned = await RawFtp.connect({

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -191,6 +191,24 @@ describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 480_000 }, () =>
       (await ferry(['put', ...common, path.join(home, 'missing.txt'), `${base}/x.txt`], env)).code,
       EXIT.local,
     );
+  });
+
+  it('get with a pattern against vsftpd (no MLSD: expanded from its LIST), --parallel 2', async () => {
+    for (const n of ['r1.log', 'r2.log', 'r3.txt', '.r4.log']) await peer.putFile(`glob/${n}`, `${n}\n`);
+    await mkdir(path.join(peer.root, 'glob', 'd.log'), { recursive: true });
+    const out = path.join(home, 'glob-out');
+    await mkdir(out);
+    ok(
+      await ferry(
+        ['get', ...common, '--parallel', '2', `${base}/glob/r?.log`, `${base}/glob/*.txt`, out],
+        env,
+      ),
+    );
+    assert.deepEqual((await readdir(out)).sort(), ['r1.log', 'r2.log', 'r3.txt']);
+    assert.equal(await readFile(path.join(out, 'r2.log'), 'utf8'), 'r2.log\n');
+    const none = await ferry(['get', ...common, `${base}/glob/*.zip`, out], env);
+    assert.equal(none.code, EXIT.remote);
+    assert.match(none.stderr, /No remote file matches glob\/\*\.zip/);
   });
 
   it('certificate trust: --fingerprint pins, --insecure skips, --tofu remembers and detects a changed key', async () => {

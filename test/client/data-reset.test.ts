@@ -288,6 +288,19 @@ describe('FerryClient ending a data connection it gives up', { timeout: 60_000 }
     }
   });
 
+  it('a download that ends before the announced size (SIZE) is an error, not a complete file', async () => {
+    const client = await connect();
+    // The server announces SENT * 4 bytes (SIZE), sends SENT, ends the data connection and says 226.
+    await assert.rejects(
+      client.get('whole.bin', drain(), { onProgress: () => {} }),
+      (err: unknown) =>
+        err instanceof FerryError &&
+        err.code === 'ERR_DATA_CONNECTION' &&
+        err.message.includes(`Partial file: ${SENT} of the ${SENT * 4} bytes`),
+    );
+    assert.ok(!client.closed);
+  });
+
   it('ends completed transfers normally (FIN), with and without TLS', async () => {
     for (const client of [await connect(), await connect({ dataProtection: 'clear' })]) {
       const down = await client.get('whole.bin', drain());

@@ -14,7 +14,7 @@ import { LocalStorage } from '../../src/storage/local.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { TestServer } from '../support/ferry.js';
 import type { RawFtp } from '../support/raw-ftp.js';
-import { connectSecure, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
+import { loginAs, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
 
 const MiB = 1024 * 1024;
 const RATE = MiB; // bytes per second, both ways
@@ -22,15 +22,8 @@ let dir: string;
 let table: UserTable;
 let server: () => TestServer;
 
-async function login(mode: Mode, track: (c: RawFtp) => RawFtp): Promise<RawFtp> {
-  const ftp = track(await connectSecure(server(), mode));
-  await ftp.login(`paced-${mode}`, 'pw');
-  if (mode === 'explicit') {
-    await ftp.cmd('PBSZ 0', 200);
-    await ftp.cmd('PROT P', 200);
-  }
-  await ftp.cmd('TYPE I', 200);
-  return ftp;
+function login(mode: Mode, track: (c: RawFtp) => RawFtp): Promise<RawFtp> {
+  return loginAs(server(), mode, `paced-${mode}`, track);
 }
 
 /** Milliseconds `fn` took. */

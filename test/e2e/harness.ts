@@ -10,6 +10,7 @@ import path from 'node:path';
 import { after, before } from 'node:test';
 import type tls from 'node:tls';
 import { textOf, withDeadline, RawFtp, DEFAULT_TIMEOUT_MS } from '../support/raw-ftp.js';
+import { secureLogin } from '../support/ftps-session.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { Reply } from '../../src/protocol/reply.js';
@@ -49,19 +50,10 @@ export async function connectSecure(
 }
 
 /** connectSecure + USER/PASS, and PBSZ 0 + PROT P on explicit (implied on implicit). */
-export async function loggedIn(ts: TestServer, mode: Mode, maxVersion?: tls.SecureVersion): Promise<RawFtp> {
-  const ftp = await connectSecure(ts, mode, maxVersion);
-  try {
-    await ftp.login(ts.user, ts.password);
-    if (mode === 'explicit') {
-      await ftp.cmd('PBSZ 0', 200);
-      await ftp.cmd('PROT P', 200);
-    }
-    return ftp;
-  } catch (err) {
-    await ftp.close();
-    throw err;
-  }
+export function loggedIn(ts: TestServer, mode: Mode, maxVersion?: tls.SecureVersion): Promise<RawFtp> {
+  const [port, implicit] = [portOf(ts, mode), mode === 'implicit'];
+  const [user, password] = [ts.user, ts.password];
+  return secureLogin({ host: ts.host, port, implicit, user, password, maxVersion, binary: false });
 }
 
 /** Logged in as `user` (password `pw` unless given), data protected, TYPE I; closed by `track`'s owner. */
@@ -72,14 +64,8 @@ export async function loginAs(
   track: (c: RawFtp) => RawFtp,
   password = 'pw',
 ): Promise<RawFtp> {
-  const ftp = track(await connectSecure(ts, mode));
-  await ftp.login(user, password);
-  if (mode === 'explicit') {
-    await ftp.cmd('PBSZ 0', 200);
-    await ftp.cmd('PROT P', 200);
-  }
-  await ftp.cmd('TYPE I', 200);
-  return ftp;
+  const implicit = mode === 'implicit';
+  return track(await secureLogin({ host: ts.host, port: portOf(ts, mode), implicit, user, password }));
 }
 
 /** STOR/APPE/STOU whose data the server may stop reading: writes what it can, returns the final reply. */

@@ -7,43 +7,18 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
-import { parsePasvReply } from '../../src/protocol/address.js';
-import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+import { download, enterPassive, secureLogin } from '../support/ftps-session.js';
+import { type RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { freeRangeOn } from '../support/haproxy.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 
 const CONTENT = Buffer.from('shared passive port\n'.repeat(5000));
 
-/** Logged in from `from`, PROT P on both modes, TYPE I. */
-async function loginFrom(ts: TestServer, mode: Mode, from: string, host: string = ts.host): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({
-    host,
-    port: portOf(ts, mode),
-    implicit: mode === 'implicit',
-    localAddress: from,
-  });
-  try {
-    await ftp.expect(220);
-    if (mode === 'explicit') await ftp.authTls('TLS');
-    await ftp.login(ts.user, ts.password);
-    if (mode === 'explicit') {
-      await ftp.cmd('PBSZ 0', 200);
-      await ftp.cmd('PROT P', 200);
-    }
-    await ftp.cmd('TYPE I', 200);
-    return ftp;
-  } catch (err) {
-    await ftp.close();
-    throw err;
-  }
-}
-
-async function pasv(ftp: RawFtp): Promise<{ host: string; port: number }> {
-  const r = await ftp.cmd('PASV', 227);
-  const hp = parsePasvReply(textOf(r));
-  assert.ok(hp, textOf(r));
-  return hp;
+/** Logged in from `from` (to `host`), PROT P on both modes, TYPE I. */
+function loginFrom(ts: TestServer, mode: Mode, from: string, host: string = ts.host): Promise<RawFtp> {
+  const [port, implicit] = [portOf(ts, mode), mode === 'implicit'];
+  return secureLogin({ host, port, implicit, from, user: ts.user, password: ts.password });
 }
 
 /** The data connection from `from` to `port`, then RETR: the bytes, after 226. */
@@ -70,7 +45,7 @@ describe('passive ports shared between client addresses', () => {
       await withClients(async (track) => {
         const clients = await Promise.all(addresses.map(async (a) => track(await loginFrom(ts, mode, a))));
         // Every client's passive transfer is pending before any data connection opens.
-        const ports = await Promise.all(clients.map(async (c) => (await pasv(c)).port));
+        const ports = await Promise.all(clients.map(async (c) => (await enterPassive(c)).port));
         assert.ok(ports.every(inRange), `ports ${ports.join(',')} outside ${range.min}-${range.max}`);
         assert.ok(new Set(ports).size <= 4);
         const results = await Promise.all(
@@ -91,13 +66,13 @@ describe('passive ports shared between client addresses', () => {
       );
       const [a, b, c, d, e] = clients;
       assert.ok(a && b && c && d && e);
-      const ports = await Promise.all([a, b, c, d].map(async (x) => (await pasv(x)).port));
+      const ports = await Promise.all([a, b, c, d].map(async (x) => (await enterPassive(x)).port));
       assert.equal(new Set(ports).size, 4, 'a port holds one pending transfer of an address');
       let answered = false;
-      const fifth = pasv(e).then((hp) => ((answered = true), hp));
+      const fifth = enterPassive(e).then((hp) => ((answered = true), hp));
       // Another address is not held up by it.
       const other = track(await loginFrom(ts, 'implicit', '127.0.0.31'));
-      assert.deepEqual(await retrieveOn(other, (await pasv(other)).port, '127.0.0.31'), CONTENT);
+      assert.deepEqual(await retrieveOn(other, (await enterPassive(other)).port, '127.0.0.31'), CONTENT);
       assert.equal(answered, false, 'the fifth PASV waits while every port holds one of its address');
       assert.deepEqual(await retrieveOn(a, ports[0] ?? 0, from), CONTENT);
       const freed = await withDeadline(fifth, 10_000, 'the fifth PASV');
@@ -123,14 +98,20 @@ describe('passive address per client network', () => {
     await writeFile(path.join(ts.root, 'file.bin'), CONTENT);
     await withClients(async (track) => {
       const lan = track(await loginFrom(ts, 'implicit', '127.0.0.2'));
-      const hp = await pasv(lan);
+      const hp = await enterPassive(lan);
       assert.equal(hp.host, '127.0.0.1');
       const conn = await lan.openData(hp.port, { tls: true, host: hp.host, localAddress: '127.0.0.2' });
       await lan.cmd('RETR file.bin', 150);
       assert.deepEqual(await lan.readAll(conn), CONTENT);
       await lan.expect(226);
-      assert.equal((await pasv(track(await loginFrom(ts, 'explicit', '127.0.0.3')))).host, '127.0.0.7');
-      assert.equal((await pasv(track(await loginFrom(ts, 'implicit', '127.0.0.12')))).host, '127.0.0.9');
+      assert.equal(
+        (await enterPassive(track(await loginFrom(ts, 'explicit', '127.0.0.3')))).host,
+        '127.0.0.7',
+      );
+      assert.equal(
+        (await enterPassive(track(await loginFrom(ts, 'implicit', '127.0.0.12')))).host,
+        '127.0.0.9',
+      );
     });
   });
 });
@@ -146,12 +127,9 @@ describe('passive address when none is configured', () => {
       await withClients(async (track) => {
         for (const arrivedOn of ['127.0.0.1', '127.0.0.5']) {
           const ftp = track(await loginFrom(ts, mode, '127.0.0.1', arrivedOn));
-          const hp = await pasv(ftp);
-          assert.equal(hp.host, arrivedOn);
-          const conn = await ftp.openData(hp.port, { tls: true, host: hp.host });
-          await ftp.cmd('RETR file.bin', 150);
-          assert.deepEqual(await ftp.readAll(conn), CONTENT);
-          await ftp.expect(226);
+          const { data, at } = await download(ftp, 'file.bin');
+          assert.equal(at.host, arrivedOn);
+          assert.deepEqual(data, CONTENT);
         }
       });
     });

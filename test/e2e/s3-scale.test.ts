@@ -12,7 +12,8 @@ import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
 import type { TestServer } from '../support/ferry.js';
-import { RawFtp } from '../support/raw-ftp.js';
+import { secureLogin } from '../support/ftps-session.js';
+import type { RawFtp } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
   loggedIn,
@@ -26,26 +27,10 @@ import {
 } from './harness.js';
 
 /** loggedIn() with room for 200 MB on a loaded machine (the default data timeout is 10 s). */
-async function patientLogin(ts: TestServer, mode: Mode): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({
-    host: ts.host,
-    port: portOf(ts, mode),
-    implicit: mode === 'implicit',
-    timeoutMs: 600_000,
-  });
-  try {
-    await ftp.expect(220);
-    if (mode === 'explicit') assert.equal((await ftp.authTls()).code, 234);
-    await ftp.login(ts.user, ts.password);
-    if (mode === 'explicit') {
-      await ftp.cmd('PBSZ 0', 200);
-      await ftp.cmd('PROT P', 200);
-    }
-    return ftp;
-  } catch (err) {
-    await ftp.close();
-    throw err;
-  }
+function patientLogin(ts: TestServer, mode: Mode): Promise<RawFtp> {
+  const [port, implicit] = [portOf(ts, mode), mode === 'implicit'];
+  const [user, password] = [ts.user, ts.password];
+  return secureLogin({ host: ts.host, port, implicit, user, password, timeoutMs: 600_000, binary: false });
 }
 
 let ceph: CephGateway;

@@ -30,7 +30,7 @@ import { startFaultProxy, type FaultProxy } from '../support/s3-fault-proxy.js';
 import { withDeadline } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
-  connectSecure,
+  loginAs,
   loggedIn,
   MODES,
   randomData,
@@ -275,13 +275,7 @@ for (const mode of MODES) {
 
     test('quotas on an S3 user: at the limit passes, crossing mid-upload is 552 and leaves the old object', async () => {
       await withClients(async (track) => {
-        const ftp = track(await connectSecure(ts, mode));
-        await ftp.login('quota', 'pw');
-        if (mode === 'explicit') {
-          await ftp.cmd('PBSZ 0', 200);
-          await ftp.cmd('PROT P', 200);
-        }
-        await ftp.cmd('TYPE I', 200);
+        const ftp = await loginAs(ts, mode, 'quota', track);
         const first = randomData(QUOTA - 1000);
         assert.equal((await ftp.store('f.bin', first))[1].code, 226);
         await ftp.store('g.bin', randomData(1000));

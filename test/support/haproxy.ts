@@ -30,7 +30,7 @@ export class Haproxy {
   ) {}
 
   static start(frontends: readonly Frontend[]): Promise<Haproxy> {
-    return Haproxy.withSections(sections(frontends));
+    return Haproxy.withSections(frontendSections(frontends));
   }
 
   /** HAProxy with the common `global` and `defaults` sections followed by `listen` sections of the caller's. */
@@ -79,16 +79,45 @@ const HEAD = [
   '',
 ].join('\n');
 
-function sections(frontends: readonly Frontend[]): string {
+/** One `listen` section per frontend, each to its one server (named `ftp0`, `ftp1`, … or `<prefix>0`, …). */
+export function frontendSections(frontends: readonly Frontend[], prefix = 'ftp'): string {
   const lines: string[] = [];
   frontends.forEach((f, i) => {
     lines.push(
-      `listen ftp${i}`,
+      `listen ${prefix}${i}`,
       `  bind ${PROXY_HOST}:${f.ports}`,
       `  server ferry ${f.server} ${f.proxy} source ${PROXY_HOST}`,
     );
   });
   return `${lines.join('\n')}\n`;
+}
+
+/** A node behind the balancer: the control port a section forwards to and its admin port (/healthz). */
+export interface BalancedNode {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly adminPort: number;
+}
+
+/**
+ * A `listen` section spreading the connections to `front` round robin over `nodes`, each with a
+ * PROXY v2 header, from PROXY_HOST, and checked on its /healthz (down after two failed checks 200 ms
+ * apart, up again after two good ones).
+ */
+export function balancedSection(name: string, front: number, nodes: readonly BalancedNode[]): string {
+  return [
+    `listen ${name}`,
+    `  bind ${PROXY_HOST}:${front}`,
+    '  balance roundrobin',
+    '  option httpchk GET /healthz',
+    '  default-server inter 200ms fall 2 rise 2',
+    ...nodes.map(
+      (n) =>
+        `  server ${n.name} ${n.host}:${n.port} send-proxy-v2 check port ${n.adminPort} source ${PROXY_HOST}`,
+    ),
+    '',
+  ].join('\n');
 }
 
 /** A port free on every one of `hosts` (checked by binding it), for a frontend. */

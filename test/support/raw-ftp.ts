@@ -139,6 +139,8 @@ export class RawFtp {
   private readonly data = new Set<DataConnection>();
   private readonly maxVersion: tls.SecureVersion | undefined;
   private readonly listeners = new Set<net.Server>();
+  /** Active-mode connections accepted but not yet handed to the test (closed by close()). */
+  private readonly unwrapped = new Set<net.Socket>();
   private tlsSocket: tls.TLSSocket | undefined;
   private session: Buffer | undefined;
   private sessions: Buffer[] = [];
@@ -346,6 +348,18 @@ export class RawFtp {
     server.listen(0, o.on ?? '127.0.0.1');
     await waitEvent(server, 'listening', this.timeoutMs);
     const { port } = server.address() as net.AddressInfo;
+    // Taken from the start, not when accept() is called: the server connects right after its 150,
+    // and behind a proxy the 150 (through the proxy) can arrive after the connection (straight to
+    // us); a 'connection' event without a listener then would be lost.
+    const first = new Promise<net.Socket>((resolve) =>
+      server.once('connection', (raw: net.Socket) => {
+        raw.on('error', noop);
+        this.unwrapped.add(raw);
+        this.listeners.delete(server);
+        server.close();
+        resolve(raw);
+      }),
+    );
     // Resolves once the listener has stopped (server.close()'s callback would also wait for the
     // accepted connection, which the data connection tracking covers).
     const stopped = new Promise<void>((resolve) => server.once('close', () => resolve()));
@@ -357,10 +371,8 @@ export class RawFtp {
     return {
       port,
       accept: async () => {
-        const [raw] = (await waitEvent(server, 'connection', this.timeoutMs)) as [net.Socket];
-        raw.on('error', noop);
-        this.listeners.delete(server);
-        server.close();
+        const raw = await withDeadline(first, this.timeoutMs, "the server's active-mode connection");
+        this.unwrapped.delete(raw);
         return this.wrapData(raw, o);
       },
       close,
@@ -485,6 +497,11 @@ export class RawFtp {
       c.raw.destroy();
       waits.push(c.closed);
     }
+    for (const raw of this.unwrapped) {
+      raw.destroy();
+      waits.push(socketClosed(raw));
+    }
+    this.unwrapped.clear();
     for (const l of this.listeners) {
       waits.push(new Promise((resolve) => l.once('close', () => resolve())));
       l.close();

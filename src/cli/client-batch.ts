@@ -1,0 +1,235 @@
+import { stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import type { FerryClient } from '../client/client.js';
+import {
+  distinctJobs,
+  expandLocal,
+  expandRemote,
+  safeLocalName,
+  transferBatch,
+  type BatchEvent,
+  type BatchJob,
+  type BatchResult,
+} from '../client/batch.js';
+import { hasWildcard } from '../client/glob.js';
+import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import { FerryError } from '../errors.js';
+import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
+import { humanBytes, type Reporter } from './client-progress.js';
+
+/**
+ * `ferry get` and `ferry put` with several sources or a pattern (what `mget`/`mput` do in lftp):
+ * the target is a directory, every file lands inside it under its own name, one progress line for
+ * the whole batch, `--parallel N` connections, and a failed file does not stop the others (each is
+ * named on stderr; the exit code is the first failure's).
+ */
+
+/** What a batch needs from the command's run (client-commands.ts's Run). */
+export interface BatchRun {
+  readonly reporter: Reporter;
+  readonly signal: AbortSignal;
+  readonly parallel: number;
+  readonly resume: boolean;
+  connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }>;
+  another(urlText: string): Promise<FerryClient>;
+}
+
+/** Whether a `get` with these sources is a batch (several, or a pattern in the last segment). */
+export function isRemoteBatch(sources: readonly string[]): boolean {
+  return sources.length > 1 || sources.some((s) => hasWildcard(remoteBasename(parseFtpUrl(s).path)));
+}
+
+/** Whether a `put` with these sources is a batch (several, or a quoted pattern). */
+export async function isLocalBatch(sources: readonly string[]): Promise<boolean> {
+  if (sources.length > 1) return true;
+  const only = sources[0] ?? '';
+  if (only === '-' || !hasWildcard(path.basename(only))) return false;
+  return stat(only).then(
+    () => false,
+    () => true,
+  );
+}
+
+function sameServer(a: FtpUrl, b: FtpUrl): boolean {
+  return a.scheme === b.scheme && a.host === b.host && a.port === b.port && a.user === b.user;
+}
+
+async function localIsDirectory(p: string): Promise<boolean> {
+  return stat(p).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+}
+
+/** `ferry get URL… [DIR]` with several sources or patterns: every file into DIR (default `.`). */
+export async function getBatch(run: BatchRun, sources: readonly string[], target = '.'): Promise<ExitCode> {
+  if (target === '-') throw new FerryError('ERR_USAGE', 'Several files cannot go to stdout (-); use cat.');
+  if (!(await localIsDirectory(target)))
+    throw new FerryError(
+      'ERR_USAGE',
+      `The target must be an existing directory when there are several sources or a pattern: ${target} is not one.`,
+    );
+  const urls = sources.map(parseFtpUrl);
+  const first = urls[0] as FtpUrl;
+  for (const u of urls) {
+    if (!sameServer(u, first))
+      throw new FerryError('ERR_USAGE', 'All the URLs of one get must name the same server and user.');
+    if (u.path === '' || u.trailingSlash)
+      throw new FerryError('ERR_USAGE', 'A URL names a directory; use mirror for directories.');
+  }
+  const { client } = await run.connect(sources[0] as string);
+  const jobs: BatchJob[] = [];
+  const refused: { job: BatchJob; error: unknown }[] = [];
+  for (const u of urls) {
+    for (const m of await expandRemote(client, u.path, run.signal)) {
+      const job = { remote: m.path, local: path.join(target, m.name), size: m.size };
+      if (safeLocalName(m.name)) jobs.push(job);
+      // A listing's name with a path in it would land outside the target directory.
+      else
+        refused.push({
+          job,
+          error: new FerryError(
+            'ERR_NAME_NOT_ALLOWED',
+            `Unsafe file name from the server: ${JSON.stringify(m.name)}.`,
+          ),
+        });
+    }
+  }
+  const result = await runBatch(
+    run,
+    client,
+    sources[0] as string,
+    distinctJobs(jobs, 'download'),
+    'download',
+  );
+  return finish(run, result, [...refused, ...result.failures], 'get', (j) => j.remote);
+}
+
+/** `ferry put FILE… URL/` with several sources or patterns: every file into the remote directory. */
+export async function putBatch(
+  run: BatchRun,
+  sources: readonly string[],
+  urlText: string,
+): Promise<ExitCode> {
+  if (sources.includes('-')) throw new FerryError('ERR_USAGE', 'stdin (-) cannot be one of several sources.');
+  const locals: string[] = [];
+  for (const s of sources) locals.push(...(await expandLocal(s)));
+  const { client, url } = await run.connect(urlText);
+  if (url.path !== '' && !url.trailingSlash) {
+    const existing = await client.stat(url.path).catch(() => undefined);
+    if (existing?.type !== 'dir')
+      throw new FerryError(
+        'ERR_USAGE',
+        `The target must be an existing remote directory when there are several sources or a pattern: ${url.path} is not one (ferry mkdir -p makes it).`,
+      );
+  }
+  const jobs: BatchJob[] = [];
+  const refused: { job: BatchJob; error: unknown }[] = [];
+  for (const local of locals) {
+    const job = { local, remote: joinRemote(url.path, path.basename(local)), size: undefined };
+    let st: Stats;
+    try {
+      st = await stat(local);
+    } catch (error) {
+      refused.push({ job, error });
+      continue;
+    }
+    if (st.isFile()) jobs.push({ ...job, size: st.size });
+    else
+      refused.push({
+        job,
+        error: new FerryError('ERR_USAGE', `Not a regular file: ${local} (mirror uploads directories).`),
+      });
+  }
+  const result = await runBatch(run, client, urlText, distinctJobs(jobs, 'upload'), 'upload');
+  return finish(run, result, [...refused, ...result.failures], 'put', (j) => j.local);
+}
+
+/** The batch with one progress line: files done/total, bytes, rate. */
+async function runBatch(
+  run: BatchRun,
+  client: FerryClient,
+  urlText: string,
+  jobs: readonly BatchJob[],
+  direction: 'download' | 'upload',
+): Promise<BatchResult> {
+  if (jobs.length === 0) return { transferred: 0, bytes: 0, failures: [] };
+  let finished = 0;
+  let doneBytes = 0;
+  const inFlight = new Map<BatchJob, number>();
+  const known = jobs.every((j) => j.size !== undefined);
+  const total = known ? jobs.reduce((sum, j) => sum + (j.size ?? 0), 0) : undefined;
+  const bar = run.reporter.bar(() => `${finished}/${jobs.length} files`, total);
+  const update = (): void => {
+    let bytes = doneBytes;
+    for (const b of inFlight.values()) bytes += b;
+    bar.update(bytes, total);
+  };
+  const arrow = direction === 'download' ? '↓' : '↑';
+  const onEvent = (e: BatchEvent): void => {
+    switch (e.kind) {
+      case 'start':
+        inFlight.set(e.job, 0);
+        break;
+      case 'progress':
+        inFlight.set(e.job, e.bytes);
+        update();
+        break;
+      case 'done':
+        inFlight.delete(e.job);
+        finished++;
+        doneBytes += e.bytes;
+        update();
+        if (!process.stderr.isTTY)
+          run.reporter.note(
+            `${arrow} ${direction === 'download' ? e.job.remote : e.job.local} (${humanBytes(e.bytes)})`,
+          );
+        break;
+      case 'failed':
+        inFlight.delete(e.job);
+        finished++;
+        update();
+        break;
+    }
+  };
+  try {
+    return await transferBatch(client, jobs, {
+      direction,
+      parallel: run.parallel,
+      connect: () => run.another(urlText),
+      resume: run.resume,
+      signal: run.signal,
+      onEvent,
+      onConnectError: (err) =>
+        run.reporter.note(
+          `Could not open another connection (going on with fewer): ${(err as Error).message}`,
+        ),
+    });
+  } finally {
+    bar.done();
+  }
+}
+
+/** The summary, each failure named, and the exit code. */
+function finish(
+  run: BatchRun,
+  result: BatchResult,
+  failures: readonly { job: BatchJob; error: unknown }[],
+  verb: string,
+  name: (j: BatchJob) => string,
+): ExitCode {
+  if (run.signal.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
+  const all = result.transferred + failures.length;
+  run.reporter.note(
+    `Transferred ${result.transferred} of ${all} file(s), ${humanBytes(result.bytes)}${failures.length ? `; ${failures.length} failed` : ''}.`,
+  );
+  run.reporter.stop();
+  for (const f of failures) {
+    const why =
+      f.error instanceof Error ? f.error.message : String(f.error ?? 'not transferred: no connection left');
+    process.stderr.write(`ferry: ${verb} ${name(f.job)}: ${why}\n`);
+  }
+  const firstFailure = failures[0];
+  return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;
+}

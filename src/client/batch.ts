@@ -1,0 +1,199 @@
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError, ReplyError } from '../errors.js';
+import type { FerryClient } from './client.js';
+import type { Progress } from './files.js';
+import { globMatcher, hasWildcard, unquote } from './glob.js';
+import { runPool, type PoolFailure } from './pool.js';
+import { joinRemote, remoteBasename, remoteDirname } from './url.js';
+
+/**
+ * Several files in one go, as `ferry get` and `ferry put` do with several sources or a pattern
+ * (mget/mput): patterns in the last path segment are expanded against the server's listing (MLSD,
+ * else LIST, else NLST) or a local directory; the files then travel over `parallel` connections
+ * (pool.ts), each failure is recorded and the others go on.
+ */
+
+export interface BatchJob {
+  /** The remote path (source of a download, target of an upload). */
+  readonly remote: string;
+  /** The local path (target of a download, source of an upload). */
+  readonly local: string;
+  /** The size, when known before the transfer (listing or local stat). */
+  readonly size: number | undefined;
+}
+
+export interface RemoteMatch {
+  readonly path: string;
+  readonly name: string;
+  readonly size: number | undefined;
+}
+
+/** A name from a server that is safe as a file name in a local directory (no path, no `..`). */
+export function safeLocalName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+/** The names of a remote directory with their type and size: MLSD or LIST, else NLST (names only). */
+async function remoteNames(
+  client: FerryClient,
+  dir: string,
+  signal: AbortSignal | undefined,
+): Promise<{ name: string; type: string | undefined; size: number | undefined }[]> {
+  try {
+    return (await client.list(dir, { signal })).map((e) => ({ name: e.name, type: e.type, size: e.size }));
+  } catch (err) {
+    if (!(err instanceof ReplyError)) throw err;
+    // Some servers refuse LIST of a directory yet answer NLST (and some NLST give paths: keep the name).
+    const text = await client.listRaw(dir, 'NLST', { signal }).catch(() => {
+      throw err;
+    });
+    return text
+      .split(/\r?\n/)
+      .filter((l) => l !== '')
+      .map((l) => ({ name: remoteBasename(l), type: undefined, size: undefined }));
+  }
+}
+
+/**
+ * The remote files a path names: itself when its last segment has no wildcard, else the files
+ * (and links) of its directory that match, sorted by name. A pattern that matches nothing throws
+ * ERR_NOT_FOUND naming it.
+ */
+export async function expandRemote(
+  client: FerryClient,
+  pattern: string,
+  signal?: AbortSignal,
+): Promise<RemoteMatch[]> {
+  const last = remoteBasename(pattern);
+  if (!hasWildcard(last)) {
+    // `x\[1\].gz` names `x[1].gz` (quoted so that it is no pattern); other backslashes stay.
+    const name = unquote(last);
+    return [{ path: joinRemote(remoteDirname(pattern), name), name, size: undefined }];
+  }
+  const dir = remoteDirname(pattern);
+  const match = globMatcher(last);
+  const found = (await remoteNames(client, dir, signal))
+    .filter((e) => e.type !== 'dir' && match(e.name))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((e) => ({ path: joinRemote(dir, e.name), name: e.name, size: e.size }));
+  if (found.length === 0) throw new FerryError('ERR_NOT_FOUND', `No remote file matches ${pattern}.`);
+  return found;
+}
+
+/** A local "not found" error (exit code: local file). */
+function noLocalMatch(pattern: string): Error {
+  return Object.assign(new Error(`no file matches ${pattern}`), { code: 'ENOENT' });
+}
+
+/**
+ * The local files a path names: itself when it exists or has no wildcard in its last segment,
+ * else the regular files of its directory that match, sorted by name (a shell expands unquoted
+ * patterns itself; this is for quoted ones). A pattern that matches nothing throws ENOENT.
+ */
+export async function expandLocal(pattern: string): Promise<string[]> {
+  const exists = await stat(pattern).then(
+    () => true,
+    () => false,
+  );
+  const last = path.basename(pattern);
+  if (exists) return [pattern];
+  if (!hasWildcard(last)) return [path.join(path.dirname(pattern), unquote(last))];
+  const dir = path.dirname(pattern);
+  const match = globMatcher(last);
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
+    throw noLocalMatch(pattern);
+  });
+  const found = entries
+    .filter((d) => (d.isFile() || d.isSymbolicLink()) && match(d.name))
+    .map((d) => d.name)
+    .sort()
+    .map((n) => (dir === '.' && !pattern.startsWith('./') ? n : path.join(dir, n)));
+  if (found.length === 0) throw noLocalMatch(pattern);
+  return found;
+}
+
+/**
+ * The jobs without repeats (the same source named twice is transferred once); two different
+ * sources that would land on the same target are refused before anything is transferred.
+ */
+export function distinctJobs(jobs: readonly BatchJob[], direction: 'download' | 'upload'): BatchJob[] {
+  const byTarget = new Map<string, BatchJob>();
+  for (const j of jobs) {
+    const [source, target] = direction === 'download' ? [j.remote, j.local] : [j.local, j.remote];
+    const seen = byTarget.get(target);
+    if (!seen) byTarget.set(target, j);
+    else if ((direction === 'download' ? seen.remote : seen.local) !== source)
+      throw new FerryError(
+        'ERR_USAGE',
+        `Two sources have the same target ${target}: ${direction === 'download' ? seen.remote : seen.local} and ${source}.`,
+      );
+  }
+  return [...byTarget.values()];
+}
+
+export type BatchEvent =
+  | { readonly kind: 'start'; readonly job: BatchJob }
+  | { readonly kind: 'progress'; readonly job: BatchJob; readonly bytes: number }
+  | { readonly kind: 'done'; readonly job: BatchJob; readonly bytes: number }
+  | { readonly kind: 'failed'; readonly job: BatchJob; readonly error: unknown };
+
+export interface BatchOptions {
+  readonly direction: 'download' | 'upload';
+  /** Connections at once (default 1); more than 1 needs `connect`. */
+  readonly parallel?: number;
+  readonly connect?: () => Promise<FerryClient>;
+  /** Continue partial files (REST), as get/put with `resume`. */
+  readonly resume?: boolean;
+  readonly signal?: AbortSignal;
+  readonly onEvent?: (e: BatchEvent) => void;
+  readonly onConnectError?: (err: unknown) => void;
+}
+
+export interface BatchResult {
+  readonly transferred: number;
+  readonly bytes: number;
+  /** The files that failed, each with its error; the others were transferred. */
+  readonly failures: readonly PoolFailure<BatchJob>[];
+}
+
+/** Transfers every job; a failure does not stop the others (an abort does). */
+export async function transferBatch(
+  client: FerryClient,
+  jobs: readonly BatchJob[],
+  o: BatchOptions,
+): Promise<BatchResult> {
+  let transferred = 0;
+  let bytes = 0;
+  const emit = (e: BatchEvent): void => o.onEvent?.(e);
+  const failures = await runPool(
+    client,
+    jobs,
+    {
+      parallel: o.parallel,
+      connect: o.connect,
+      keepGoing: true,
+      signal: o.signal,
+      onConnectError: o.onConnectError,
+    },
+    async (worker, job) => {
+      if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
+      emit({ kind: 'start', job });
+      const onProgress = (p: Progress): void => emit({ kind: 'progress', job, bytes: p.bytes });
+      const opts = { resume: o.resume ?? false, signal: o.signal, onProgress };
+      try {
+        const r =
+          o.direction === 'download'
+            ? await worker.get(job.remote, job.local, opts)
+            : await worker.put(job.local, job.remote, opts);
+        transferred++;
+        bytes += r.bytes;
+        emit({ kind: 'done', job, bytes: r.bytes });
+      } catch (error) {
+        emit({ kind: 'failed', job, error });
+        throw error;
+      }
+    },
+  );
+  return { transferred, bytes, failures };
+}
