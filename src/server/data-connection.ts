@@ -159,7 +159,7 @@ export class PassiveEndpoint implements DataEndpoint {
         else if (this.outcome || this.closed) attempt.socket.destroy();
         else {
           this.socket = attempt.socket;
-          this.decide(Promise.resolve(attempt.socket));
+          this.decide(Promise.resolve(attempt.socket), true);
         }
       },
       (err: unknown) => {
@@ -169,11 +169,14 @@ export class PassiveEndpoint implements DataEndpoint {
     );
   }
 
-  /** The wait is over (a connection, or a failure): stop listening; tell the transfer. */
-  private decide(outcome: Promise<DataSocket>): void {
+  /**
+   * The wait is over (a connection, or a failure): stop listening for this client (after a
+   * connection, the port may stay open for its next PASV/EPSV); tell the transfer.
+   */
+  private decide(outcome: Promise<DataSocket>, connected = false): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.graceTimer);
-    this.reservation.release();
+    this.reservation.release(connected);
     for (const raw of this.handshaking.keys()) raw.destroy();
     outcome.catch(() => {});
     this.outcome = outcome;

@@ -28,8 +28,12 @@ export class PassiveLimitError extends FerryError {
 /** A client's pending passive transfer on a port: its data connection is handed to `accept`. */
 export interface PassiveReservation {
   readonly port: number;
-  /** Done (connected, timed out, or aborted): the port no longer takes this client's connection. */
-  release(): void;
+  /**
+   * Done (connected, timed out, or aborted): the port no longer takes this client's connection.
+   * `keep`: after a connection arrived, a port left with nothing pending waits a while for the next
+   * reservation instead of closing at once (an expired or aborted one closes).
+   */
+  release(keep?: boolean): void;
 }
 
 /** Receives a data connection from the reservation's client address (TCP, not yet read). */
@@ -42,7 +46,16 @@ interface SharedPort {
   readonly port: number;
   readonly pending: Map<string, AcceptData>;
   closing: boolean;
+  /** Set while nothing is pending: closes the port unless a reservation takes it first. */
+  idle?: NodeJS.Timeout;
 }
+
+/**
+ * How long a port with nothing pending keeps listening for the next PASV/EPSV: a client fetching
+ * many small files asks for one per file, and a listener kept open saves a socket, bind, listen
+ * and close each time. Short, so that idle ports are not withheld from other cluster workers.
+ */
+const IDLE_MS = 2_000;
 
 export interface PassiveIo {
   /** Reads the PROXY header of data connections from trusted proxies. */
@@ -60,9 +73,10 @@ export interface PassiveIo {
  * addresses differ, and an incoming data connection goes to the pending transfer of its source
  * address (behind a trusted proxy, the address its PROXY header names); a connection from an
  * address with nothing pending is refused. One pending transfer per client address per port, so
- * a client with transfers pending on every port waits for one to end. Ports are taken in turn;
- * one in use elsewhere (another process, another cluster worker) is skipped; a port whose last
- * transfer is done stops listening. Each client address and each user may hold only so many
+ * a client with transfers pending on every port waits for one to end. A port that is listening
+ * with nothing pending is taken first (the most recently used); otherwise ports are taken in turn,
+ * and one in use elsewhere (another process, another cluster worker) is skipped. A port whose last
+ * transfer is done stops listening after IDLE_MS, or at once after close(). Each client address and each user may hold only so many
  * pending transfers, so a hundred idle PASVs cannot take every port.
  */
 export class PassivePorts {
@@ -74,6 +88,9 @@ export class PassivePorts {
   /** Requests waiting for a reservation to end (every port holds one of their address's). */
   private readonly waiting = new Set<() => void>();
   private readonly logger: Logger;
+  /** Ports listening with nothing pending, the most recently used last. */
+  private readonly idle = new Set<SharedPort>();
+  private closed = false;
 
   constructor(
     private readonly min: number,
@@ -127,18 +144,42 @@ export class PassivePorts {
     let done = false;
     return {
       port: shared.port,
-      release: () => {
+      release: (keep = false) => {
         if (done) return;
         done = true;
         keys.forEach((k) => this.release(k));
         if (shared.pending.get(client) === accept) shared.pending.delete(client);
         if (shared.pending.size === 0 && !shared.closing) {
-          shared.closing = true;
-          shared.server.close();
+          if (keep) this.rest(shared);
+          else this.stop(shared);
         }
         this.wake();
       },
     };
+  }
+
+  /** Nothing pending on `shared`: it waits a while for the next reservation, unless closed. */
+  private rest(shared: SharedPort): void {
+    if (this.closed) return this.stop(shared);
+    this.idle.add(shared);
+    shared.idle = setTimeout(() => this.stop(shared), IDLE_MS);
+  }
+
+  private stop(shared: SharedPort): void {
+    clearTimeout(shared.idle);
+    this.idle.delete(shared);
+    if (shared.closing) return;
+    shared.closing = true;
+    shared.server.close();
+  }
+
+  /**
+   * No new reservations will come (the server stops, or a reload replaced this range): idle ports
+   * stop listening now, the others when their last pending transfer ends.
+   */
+  close(): void {
+    this.closed = true;
+    for (const shared of [...this.idle]) this.stop(shared);
   }
 
   private wake(): void {
@@ -162,7 +203,14 @@ export class PassivePorts {
 
   /** The next port in turn that can take this client's transfer (opening it if needed), registered. */
   private async take(host: string, client: string, accept: AcceptData): Promise<SharedPort | undefined> {
-    const register = (shared: SharedPort): SharedPort => (shared.pending.set(client, accept), shared);
+    const register = (shared: SharedPort): SharedPort => {
+      clearTimeout(shared.idle);
+      this.idle.delete(shared);
+      shared.pending.set(client, accept);
+      return shared;
+    };
+    const rested = [...this.idle].reverse().find((shared) => shared.host === host);
+    if (rested) return register(rested);
     if (this.min === 0) return register(await this.open(host, 0));
     const span = this.max - this.min + 1;
     for (let tries = 0; tries < span; tries++) {

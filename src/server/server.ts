@@ -130,14 +130,16 @@ export class FerryServer {
     if (
       JSON.stringify([running.passive, passiveLimits(running)]) !==
       JSON.stringify([next.passive, passiveLimits(next)])
-    )
+    ) {
       // The old ports stop listening as their last pending transfers end.
+      this.runtime.passivePorts.close();
       this.runtime.passivePorts = passivePortsFor(next, {
         edge: this.edge,
         logger: next.logger,
         warnings: this.runtime.warnings,
         metrics: this.runtime.metrics,
       });
+    }
     if (next.authenticator !== running.authenticator) {
       this.unwatch();
       this.unwatch = this.watch(next);
@@ -214,6 +216,7 @@ export class FerryServer {
       const timer = setTimeout(() => this.destroy(), grace);
       await Promise.all([...this.connections].map((c) => c.closed));
       clearTimeout(timer);
+      this.runtime.passivePorts.close();
       await stopped;
       this.unwatch();
       await this.defense.close();
@@ -227,6 +230,7 @@ export class FerryServer {
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
     for (const s of this.atEdge) s.destroy();
+    this.runtime.passivePorts.close();
     this.unwatch();
     void this.defense.close();
     this.runtime.warnings.dispose();

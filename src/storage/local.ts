@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -15,6 +15,7 @@ import {
 import { basename, dirname, join, resolve } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import { FerryError } from '../errors.js';
+import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { isLink, ListingStater, toFileStat } from './listing-stat.js';
@@ -116,10 +117,7 @@ export class LocalStorage implements StorageBackend {
         );
       }
       const fd = await meta.open(obj.path, REOPEN_READ);
-      const end = obj.st.size - 1;
-      // Each read allocates a buffer of highWaterMark bytes.
-      const highWaterMark = Math.min(CHUNK, remaining);
-      return addAbortSignal(c.signal, createReadStream('', { fd, start: o.offset, end, highWaterMark }));
+      return addAbortSignal(c.signal, new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)));
     } catch (err) {
       throw mapFsError(err, 'read', p);
     } finally {

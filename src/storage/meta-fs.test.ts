@@ -18,7 +18,9 @@ describe('MetaFs', () => {
       await writeFile(join(dir, 'f.bin'), Buffer.from('0123456789'));
       await symlink('f.bin', join(dir, 'link'));
       const meta = new MetaFs(slowMs);
-      await meta.realpath(dir); // a first call: the slow one switches the path for the next ones
+      // Two first calls: slow twice in a row switches the path for the next ones.
+      await meta.realpath(dir);
+      await meta.realpath(dir);
       assert.equal(await meta.realpath(join(dir, 'link')), join(await meta.realpath(dir), 'f.bin'));
       assert.equal(await meta.readlink(join(dir, 'link')), 'f.bin');
       const fd = await meta.open(join(dir, 'f.bin'), constants.O_RDONLY);
@@ -36,4 +38,12 @@ describe('MetaFs', () => {
       await assert.rejects(meta.realpath(join(dir, 'missing')), { code: 'ENOENT' });
     });
   }
+
+  it('one slow call (a preemption on a busy machine) keeps the synchronous path; two in a row leave it', async () => {
+    const meta = new MetaFs(-1); // every call counts as slow
+    await meta.realpath(tmpdir());
+    assert.equal(meta.asynchronous, false);
+    await meta.realpath(tmpdir());
+    assert.equal(meta.asynchronous, true);
+  });
 });

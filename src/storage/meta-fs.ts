@@ -15,8 +15,15 @@ import {
 import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
-/** A call slower than this means the filesystem is not local (or the disk is cold). */
+/**
+ * A call slower than this, twice in a row, means the filesystem is not local (or the disk is cold).
+ * One alone is not enough: on a busy machine the thread is often preempted for a few milliseconds
+ * in the middle of a microsecond call, and the thread pool would then cost every request far more.
+ */
 const SLOW_MS = 1;
+const SLOW_IN_A_ROW = 2;
+/** A single call this slow is not a preemption: the asynchronous API at once. */
+const VERY_SLOW_MS = 50;
 /** After a slow call, the asynchronous API for this long before trying the fast path again. */
 const ASYNC_FOR_MS = 10_000;
 
@@ -30,14 +37,20 @@ const realpathAsync = promisify(realpathCb.native);
  * The metadata system calls of one LocalStorage (realpath, open, readlink, fstat, close). On a
  * local disk each takes microseconds, while a round trip through libuv's thread pool costs a
  * fraction of a millisecond of latency, and a small RETR makes a dozen: they run synchronously
- * while they stay fast. One slow call (a network filesystem, a cold disk) sends this storage to
- * the asynchronous API for a while, so the event loop is never held up for long.
+ * while they stay fast. Slow calls (a network filesystem, a cold disk) send this storage to the
+ * asynchronous API for a while, so the event loop is never held up for long.
  */
 export class MetaFs {
   #asyncUntil = 0;
+  #slowInARow = 0;
 
   /** `slowMs`: what counts as a slow call (tests pass -1 to take the asynchronous path). */
   constructor(private readonly slowMs = SLOW_MS) {}
+
+  /** Whether calls go through the thread pool now (after slow ones). */
+  get asynchronous(): boolean {
+    return performance.now() < this.#asyncUntil;
+  }
 
   realpath(path: string): Promise<string> {
     return this.#run(
@@ -116,7 +129,12 @@ export class MetaFs {
       return Promise.reject(err as Error);
     } finally {
       const end = performance.now();
-      if (end - start > this.slowMs) this.#asyncUntil = end + ASYNC_FOR_MS;
+      const took = end - start;
+      this.#slowInARow = took > this.slowMs ? this.#slowInARow + 1 : 0;
+      if (this.#slowInARow >= SLOW_IN_A_ROW || took > Math.max(this.slowMs, VERY_SLOW_MS)) {
+        this.#asyncUntil = end + ASYNC_FOR_MS;
+        this.#slowInARow = 0;
+      }
     }
   }
 }

@@ -381,10 +381,11 @@ export class RawFtp {
 
   /**
    * Starts TLS on a data connection opened with `tls: false`: what clients that send the transfer
-   * command before their ClientHello do (ftplib, FileZilla).
+   * command before their ClientHello do (ftplib, FileZilla). `session`: the TLS session to offer
+   * (default: the control connection's newest).
    */
-  async secureData(conn: DataConnection): Promise<DataConnection> {
-    return this.wrapData(conn.raw, { tls: true });
+  async secureData(conn: DataConnection, session?: Buffer): Promise<DataConnection> {
+    return this.wrapData(conn.raw, { tls: true, session });
   }
 
   private async wrapData(

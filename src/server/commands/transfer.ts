@@ -3,7 +3,9 @@ import { pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
+import { isRecycling } from '../../storage/recycling.js';
 import { StorageError, type VPath } from '../../storage/types.js';
+import { recyclingSink } from '../recycling-sink.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 import type { TransferProgress } from '../transfers.js';
@@ -77,6 +79,12 @@ export const transferCommands: AnyCommandSpec[] = [
           src.on('data', counter(t));
           if (ctx.session.type === 'A')
             await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
+          else if (isRecycling(src))
+            await pipeline(
+              src,
+              recyclingSink(sock.stream, (chunk) => src.recycle(chunk)),
+              { signal: t.signal },
+            );
           else await pipeline(src, sock.stream, { signal: t.signal });
         },
         p,

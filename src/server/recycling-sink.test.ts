@@ -1,0 +1,59 @@
+// recyclingSink: chunks go to the destination, each handed back once written; its failures fail the pipeline.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { recyclingSink } from './recycling-sink.js';
+
+describe('recyclingSink', () => {
+  it('writes every chunk, hands each back after its write, and ends the destination', async () => {
+    const written: Buffer[] = [];
+    const order: string[] = [];
+    const dst = new Writable({
+      highWaterMark: 1,
+      write(chunk: Buffer, _e, cb) {
+        written.push(Buffer.from(chunk));
+        order.push(`write ${chunk[0]}`);
+        setImmediate(cb);
+      },
+    });
+    const chunks = [Buffer.from([1, 1]), Buffer.from([2]), Buffer.from([3, 3, 3])];
+    await pipeline(
+      Readable.from(chunks, { objectMode: false }),
+      recyclingSink(dst, (c) => order.push(`back ${c[0]}`)),
+    );
+    assert.deepEqual(Buffer.concat(written), Buffer.concat(chunks));
+    assert.deepEqual(order, ['write 1', 'back 1', 'write 2', 'back 2', 'write 3', 'back 3']);
+    assert.ok(dst.writableFinished);
+  });
+
+  it('a destination that fails or closes first fails the pipeline; an abort destroys the destination', async () => {
+    const failing = new Writable({ write: (_c, _e, cb) => cb(new Error('reset')) });
+    await assert.rejects(
+      pipeline(
+        Readable.from([Buffer.from('x')]),
+        recyclingSink(failing, () => {}),
+      ),
+      /reset/,
+    );
+    const closing = new PassThrough();
+    const source = new PassThrough();
+    const done = pipeline(
+      source,
+      recyclingSink(closing, () => {}),
+    );
+    source.write('a');
+    closing.destroy();
+    await assert.rejects(done);
+    const dst = new PassThrough();
+    const ac = new AbortController();
+    const aborted = pipeline(
+      new PassThrough(),
+      recyclingSink(dst, () => {}),
+      { signal: ac.signal },
+    );
+    ac.abort();
+    await assert.rejects(aborted, { name: 'AbortError' });
+    assert.ok(dst.destroyed);
+  });
+});

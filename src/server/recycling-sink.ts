@@ -1,0 +1,35 @@
+import { Writable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+
+/**
+ * The end of a download pipeline that writes each chunk to `dst` (the data connection) and hands
+ * it to `recycle` once `dst` has written it, so the source reads into it again (RecyclingReadable).
+ * Ends `dst` when the source ends and finishes when `dst` has sent everything; fails when `dst`
+ * fails or closes first, and destroys `dst` when it is destroyed with an error (abort).
+ */
+export function recyclingSink(dst: Writable, recycle: (chunk: Buffer) => void): Writable {
+  const sent = finished(dst, { readable: false });
+  let onDrain: (() => void) | undefined;
+  const sink = new Writable({
+    highWaterMark: 0,
+    write(chunk: Buffer, _encoding, cb) {
+      const more = dst.write(chunk, (err) => {
+        if (!err) recycle(chunk);
+      });
+      if (more) return cb();
+      onDrain = () => ((onDrain = undefined), cb());
+      dst.once('drain', onDrain);
+    },
+    final(cb) {
+      dst.end();
+      sent.then(() => cb(), cb);
+    },
+    destroy(err, cb) {
+      if (onDrain) dst.off('drain', onDrain);
+      if (err && !dst.destroyed) dst.destroy(err);
+      cb(err);
+    },
+  });
+  sent.catch((err: unknown) => sink.destroy(err instanceof Error ? err : new Error(String(err))));
+  return sink;
+}
