@@ -34,13 +34,22 @@ function covers(dir: string, path: string): boolean {
  * defaults to everything, or to list and download for a read-only account.
  */
 export function permissionsAt(p: Principal, path = '/'): ReadonlySet<Permission> {
+  const best = ruleAt(p, path);
+  const rule = best === undefined ? undefined : p.permissions?.[best];
+  if (rule === undefined) return p.readOnly ? READ_ONLY : ALL;
+  return rule === '*' ? ALL : new Set(rule);
+}
+
+/**
+ * The directory of the rule that decides at `path` (the longest covering it), undefined for the
+ * default: two paths with the same one have the same permissions.
+ */
+export function ruleAt(p: Principal, path: string): string | undefined {
   let best: string | undefined;
   for (const dir of Object.keys(p.permissions ?? {})) {
     if (covers(dir, path) && (best === undefined || dir.length > best.length)) best = dir;
   }
-  const rule = best === undefined ? undefined : p.permissions?.[best];
-  if (rule === undefined) return p.readOnly ? READ_ONLY : ALL;
-  return rule === '*' ? ALL : new Set(rule);
+  return best;
 }
 
 export function permits(p: Principal, need: Permission, path = '/'): boolean {

@@ -1,4 +1,4 @@
-import { permits, type Permission } from '../auth/permissions.js';
+import { permits, ruleAt, type Permission } from '../auth/permissions.js';
 import type { FileStat, StorageFeature } from '../storage/types.js';
 import type { LoginState } from './session.js';
 
@@ -46,4 +46,24 @@ export function permFact(st: FileStat, can: Can): string {
     .filter(([, ok]) => ok)
     .map(([l]) => l)
     .join('');
+}
+
+/**
+ * permFact for the entries of one listing: the letters depend only on the entry's type, whether it
+ * is a mount, and the permission rule deciding at its path, so each combination is computed once.
+ */
+export function listingPermFact(login: LoginState): (st: FileStat) => string {
+  const can = capabilitiesOf(login);
+  const principal = login.phase === 'in' ? login.principal : undefined;
+  const known = new Map<string, string>();
+  return (st) => {
+    const rule = principal === undefined ? '' : (ruleAt(principal, st.path) ?? '');
+    const key = `${st.type}${st.mount === true ? '+' : '-'}${rule}`;
+    let perm = known.get(key);
+    if (perm === undefined) {
+      perm = permFact(st, can);
+      known.set(key, perm);
+    }
+    return perm;
+  };
 }

@@ -70,7 +70,7 @@ export class LimitedStorage implements StorageBackend {
     return this.inner.stat(p, c);
   }
 
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     return this.inner.list(dir, c);
   }
 

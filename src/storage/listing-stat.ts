@@ -1,17 +1,27 @@
-import { constants, lstat as lstatCb, lstatSync } from 'node:fs';
+import { constants, lstat as lstatCb, lstatSync, type Dir } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
 import type { FileStat, VPath } from './types.js';
+import { isTempName } from './upload-temp.js';
+import { isAllowedName, joinVPath } from './virtual-path.js';
 
-/** An lstat slower than this moves the listing to the thread pool. */
-const SLOW_LSTAT_MS = 1;
+/** A call slower than this counts as slow (cold cache, network filesystem, or preempted). */
+const SLOW_CALL_MS = 1;
+/**
+ * Slow calls in one batch that move the listing to the thread pool. More than one: on a busy
+ * machine a fast call is sometimes preempted mid-way, while a cold or remote filesystem makes
+ * most calls slow.
+ */
+const SLOW_CALLS = 8;
+const NO_THROW = { throwIfNoEntry: false } as const;
 /** The longest a listing keeps the event loop before giving it a turn. */
 const TURN_MS = 2;
+
 /** What a listing needs of an lstat (fs.Stats has it). */
 export interface StatLike {
   readonly mode: number;
   readonly size: number;
-  readonly mtimeMs: number;
+  readonly mtime: Date;
   readonly dev: number;
   readonly ino: number;
 }
@@ -20,56 +30,134 @@ export function isLink(st: StatLike): boolean {
   return (st.mode & constants.S_IFMT) === constants.S_IFLNK;
 }
 
-export function toFileStat(name: string, path: VPath, st: StatLike): FileStat {
+/** `devHex`: st.dev in hex, when the caller has it already (a listing: one device for all). */
+export function toFileStat(name: string, path: VPath, st: StatLike, devHex = st.dev.toString(16)): FileStat {
   const fmt = st.mode & constants.S_IFMT;
   return {
     name,
     path,
     type: fmt === constants.S_IFDIR ? 'dir' : fmt === constants.S_IFLNK ? 'link' : 'file',
     size: st.size,
-    modified: new Date(st.mtimeMs),
+    // fs.Stats made this Date already; a second one per entry would only be garbage.
+    modified: st.mtime,
     mode: st.mode & 0o7777,
-    id: `${st.dev.toString(16)}g${st.ino.toString(16)}`,
+    id: `${devHex}g${st.ino.toString(16)}`,
   };
 }
 
 /**
- * lstat for the entries of one listing, as Pure-FTPd and vsftpd do it: synchronously while the filesystem answers fast (a thread-pool
- * round trip per entry costs more than the cached lstat itself), giving the event loop a turn every
- * few milliseconds; once one lstat is slow (cold cache, network filesystem), the rest of the
- * listing goes through the thread pool so other sessions never wait.
+ * Reads one directory for a listing, a batch of entries at a time, as Pure-FTPd and vsftpd do it:
+ * readdir and lstat synchronously while the filesystem answers fast (a thread-pool round trip and
+ * a promise per entry cost more than the cached call itself), giving the event loop a turn between
+ * batches that took a while; once calls are slow (cold cache, network filesystem), the rest of the
+ * listing goes through the thread pool so other sessions never wait. Names a client could not
+ * address and temp uploads are left out. The entries' own links are not followed.
  */
-export class ListingStater {
+export class ListingReader {
   #sync = true;
+  #done = false;
+  #turn = performance.now();
+  readonly #devHex: string;
+  /** The magic link to the directory, with a trailing '/': an entry's path is this + its name. */
+  readonly #prefix: string;
 
-  constructor(private readonly dir: Pinned) {}
+  constructor(
+    private readonly dir: Pinned,
+    private readonly handle: Dir,
+    /** The listed directory's virtual path, for the entries' paths. */
+    private readonly path: VPath,
+    private readonly batchSize: number,
+    /** What counts as a slow call (tests pass -1: the thread pool from the second batch on). */
+    private readonly slowMs = SLOW_CALL_MS,
+  ) {
+    this.#devHex = dir.st.dev.toString(16);
+    this.#prefix = dir.child('');
+  }
 
-  /** lstat of each name (undefined where it is gone since readdir). */
-  async stat(names: string[]): Promise<(StatLike | undefined)[]> {
-    if (!this.#sync) return Promise.all(names.map((name) => lstatIfExists(this.dir.child(name))));
-    const out: (StatLike | undefined)[] = [];
-    let turn = performance.now();
-    for (const name of names) {
-      const before = performance.now();
-      out.push(lstatSync(this.dir.child(name), { throwIfNoEntry: false }));
-      const after = performance.now();
-      if (after - before > SLOW_LSTAT_MS) this.#sync = false;
-      if (after - turn > TURN_MS) {
-        await setImmediate();
-        turn = performance.now();
-      }
+  /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
+  async next(): Promise<FileStat[] | undefined> {
+    if (this.#done) return undefined;
+    let stats: (StatLike | undefined)[];
+    let names: string[];
+    if (this.#sync) {
+      const slow = { calls: 0 };
+      names = this.#namesSync(slow);
+      stats = this.#statSync(names, slow);
+      if (slow.calls >= SLOW_CALLS) this.#sync = false;
+    } else {
+      names = await this.#namesAsync();
+      stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
+    }
+    const out: FileStat[] = [];
+    for (const [i, name] of names.entries()) {
+      const st = stats[i];
+      if (st !== undefined) out.push(toFileStat(name, joinVPath(this.path, name), st, this.#devHex)); // else: removed since readdir
+    }
+    const now = performance.now();
+    if (now - this.#turn > TURN_MS) {
+      await setImmediate();
+      this.#turn = performance.now();
     }
     return out;
   }
+
+  // Each call is timed from the end of the one before (one clock read per call): the loop between
+  // them costs microseconds.
+  #namesSync(slow: { calls: number }): string[] {
+    const names: string[] = [];
+    let before = performance.now();
+    while (names.length < this.batchSize) {
+      const e = this.handle.readSync(); // from the Dir's buffer, or one readdir call that refills it
+      const after = performance.now();
+      if (after - before > this.slowMs) slow.calls++;
+      before = after;
+      if (e === null) {
+        this.#done = true;
+        break;
+      }
+      if (listable(e.name)) names.push(e.name);
+    }
+    return names;
+  }
+
+  async #namesAsync(): Promise<string[]> {
+    const names: string[] = [];
+    while (names.length < this.batchSize) {
+      const e = await this.handle.read();
+      if (e === null) {
+        this.#done = true;
+        break;
+      }
+      if (listable(e.name)) names.push(e.name);
+    }
+    return names;
+  }
+
+  #statSync(names: readonly string[], slow: { calls: number }): (StatLike | undefined)[] {
+    const out: (StatLike | undefined)[] = [];
+    let before = performance.now();
+    for (const name of names) {
+      out.push(lstatSync(this.#prefix + name, NO_THROW));
+      const after = performance.now();
+      if (after - before > this.slowMs) slow.calls++;
+      before = after;
+    }
+    return out;
+  }
+
+  /** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
+  #lstatAsync(name: string): Promise<StatLike | undefined> {
+    return new Promise((resolve, reject) => {
+      lstatCb(this.#prefix + name, (err, st) => {
+        if (err === null) resolve(st);
+        else if (err.code === 'ENOENT') resolve(undefined);
+        else reject(err);
+      });
+    });
+  }
 }
 
-/** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
-function lstatIfExists(path: string): Promise<StatLike | undefined> {
-  return new Promise((resolve, reject) => {
-    lstatCb(path, (err, st) => {
-      if (err === null) resolve(st);
-      else if (err.code === 'ENOENT') resolve(undefined);
-      else reject(err);
-    });
-  });
+/** Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings. */
+function listable(name: string): boolean {
+  return !isTempName(name) && isAllowedName(name);
 }

@@ -18,7 +18,8 @@ import { FerryError } from '../errors.js';
 import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
-import { isLink, ListingStater, toFileStat } from './listing-stat.js';
+import { ListingReader, toFileStat } from './listing-stat.js';
+import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
@@ -26,7 +27,6 @@ import {
   ROOT,
   assertVPath,
   baseName,
-  isAllowedName,
   isDescendant,
   joinVPath,
   parentOf,
@@ -94,7 +94,7 @@ export class LocalStorage implements StorageBackend {
     return toFileStat(baseName(p) || '/', p, obj.st);
   }
 
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     return this.#list(dir, c);
   }
 
@@ -256,9 +256,9 @@ export class LocalStorage implements StorageBackend {
     throw storageError('transient', 'unique-name', dir);
   }
 
-  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat[]> {
     this.#begin(dir, c);
-    const { rootReal } = await this.#fdJail();
+    const { rootReal, meta } = await this.#fdJail();
     const d = await this.#pinExistingDir(dir, 'list');
     let handle;
     try {
@@ -267,29 +267,12 @@ export class LocalStorage implements StorageBackend {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
-    const stater = new ListingStater(d);
+    const reader = new ListingReader(d, handle, dir, STAT_BATCH);
     try {
-      let done = false;
-      while (!done) {
-        const batch: string[] = [];
-        while (batch.length < STAT_BATCH) {
-          const e = await handle.read();
-          if (e === null) {
-            done = true;
-            break;
-          }
-          // Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings.
-          if (!isTempName(e.name) && isAllowedName(e.name)) batch.push(e.name);
-        }
+      for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
         throwIfAborted(c.signal);
-        const stats = await stater.stat(batch);
-        for (const [i, name] of batch.entries()) {
-          const st = stats[i];
-          if (st === undefined) continue; // removed since readdir
-          const entry = toFileStat(name, joinVPath(dir, name), st);
-          if (isLink(st)) entry.target = await linkTarget(rootReal, d, name);
-          yield entry;
-        }
+        for (const e of batch) if (e.type === 'link') e.target = await linkTarget(meta, rootReal, d, e.name);
+        if (batch.length > 0) yield batch;
       }
     } catch (err) {
       if (c.signal.aborted) throw abortedError(c.signal);
@@ -461,8 +444,14 @@ export class LocalStorage implements StorageBackend {
 }
 
 /** Where a link leads, shown only if that is inside: a host path must never reach the client. */
-async function linkTarget(rootReal: string, dir: Pinned, name: string): Promise<string | undefined> {
-  const target = await realpath(dir.child(name)).catch(() => undefined);
+/** Where a link in a listing leads, when that is inside the root (the path is never shown otherwise). */
+async function linkTarget(
+  meta: MetaFs,
+  rootReal: string,
+  dir: Pinned,
+  name: string,
+): Promise<string | undefined> {
+  const target = await meta.realpath(dir.child(name)).catch(() => undefined);
   return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
 }
 

@@ -15,6 +15,9 @@ import {
   segmentsOf,
 } from './virtual-path.js';
 
+/** Entries per listing batch. */
+const LIST_BATCH = 256;
+
 export interface MemoryStorageOptions {
   readOnly?: boolean;
   /** Total bytes of file content allowed; writes beyond it fail with quota-exceeded. */
@@ -99,7 +102,7 @@ export class MemoryStorage implements StorageBackend {
     return toFileStat(p, this.#lookup(p, 'stat'));
   }
 
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     return this.#list(dir, c);
   }
 
@@ -254,14 +257,15 @@ export class MemoryStorage implements StorageBackend {
     }
   }
 
-  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat[]> {
     this.#begin(dir, c);
     const node = this.#lookup(dir, 'list');
     if (node.kind !== 'dir') throw storageError('not-directory', 'list', dir);
-    // Snapshot names so concurrent changes cannot break iteration; stats are built lazily.
-    for (const [name, child] of [...node.children]) {
+    // Snapshot names so concurrent changes cannot break iteration; stats are built a batch at a time.
+    const children = [...node.children];
+    for (let i = 0; i < children.length; i += LIST_BATCH) {
       throwIfAborted(c.signal);
-      yield toFileStat(joinVPath(dir, name), child);
+      yield children.slice(i, i + LIST_BATCH).map(([name, child]) => toFileStat(joinVPath(dir, name), child));
     }
   }
 

@@ -9,7 +9,7 @@ import { LocalStorage } from './local.js';
 import { MemoryStorage } from './memory.js';
 import { MountedStorage, withFolders } from './mounts.js';
 import { scanUsage } from './quota.js';
-import { ctx, names, put, readFile, rejectsKind, v } from './test-support.js';
+import { ctx, listed, names, put, readFile, rejectsKind, v } from './test-support.js';
 import type { FileStat, StorageBackend } from './types.js';
 
 function tree() {
@@ -26,8 +26,7 @@ function tree() {
 }
 
 async function entries(s: StorageBackend, dir: string): Promise<FileStat[]> {
-  const out: FileStat[] = [];
-  for await (const e of s.list(v(dir), ctx())) out.push(e);
+  const out = await listed(s, dir);
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 

@@ -106,7 +106,7 @@ export class MountedStorage implements StorageBackend {
     return { ...this.#mapped(m, st), name: baseName(p), path: p, mount: true };
   }
 
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     return this.#list(dir, c);
   }
 
@@ -153,24 +153,30 @@ export class MountedStorage implements StorageBackend {
     await a.storage.rename(a.inner, b.inner, c);
   }
 
-  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<readonly FileStat[]> {
     const m = this.#route(dir);
     const shown = this.#layout.get(dir);
     if (!shown) {
-      for await (const e of m.storage.list(m.inner, c)) yield this.#mapped(m, e);
+      for await (const batch of m.storage.list(m.inner, c))
+        yield m.at === ROOT ? batch : batch.map((e) => this.#mapped(m, e));
       return;
     }
     try {
       // Entries of the storage below that a folder hides are left out; the folders come after.
-      for await (const e of m.storage.list(m.inner, c)) if (!shown.has(e.name)) yield this.#mapped(m, e);
+      for await (const batch of m.storage.list(m.inner, c)) {
+        const kept = batch.filter((e) => !shown.has(e.name)).map((e) => this.#mapped(m, e));
+        if (kept.length > 0) yield kept;
+      }
     } catch (err) {
       if (this.#isMountPoint(dir) || !absent(err)) throw err;
     }
+    const folders: FileStat[] = [];
     for (const name of [...shown].sort()) {
       const p = joinVPath(dir, name);
       // A folder whose storage fails is still listed, so that the rest of the listing is not lost.
-      yield await this.stat(p, c).catch(() => this.#virtualDir(p));
+      folders.push(await this.stat(p, c).catch(() => this.#virtualDir(p)));
     }
+    if (folders.length > 0) yield folders;
   }
 
   /** The mount `p` is in, and `p` as that storage names it. */

@@ -94,11 +94,13 @@ export async function scanUsage(
   const total: Usage = { bytes: 0, files: 0 };
   const dirs: VPath[] = [dir];
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
-    for await (const e of storage.list(d, c)) {
-      if (e.type === 'dir') dirs.push(joinVPath(d, e.name));
-      else if (e.type === 'file') {
-        total.bytes += e.size;
-        total.files += 1;
+    for await (const batch of storage.list(d, c)) {
+      for (const e of batch) {
+        if (e.type === 'dir') dirs.push(joinVPath(d, e.name));
+        else if (e.type === 'file') {
+          total.bytes += e.size;
+          total.files += 1;
+        }
       }
     }
   }

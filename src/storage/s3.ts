@@ -69,7 +69,7 @@ export class S3Storage implements StorageBackend {
       : { ...fileStat(p, found.size, found.modified), ...(found.etag ? { id: found.etag } : {}) };
   }
 
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat> {
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     return this.#list(dir, c);
   }
 
@@ -281,7 +281,8 @@ export class S3Storage implements StorageBackend {
     );
   }
 
-  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat> {
+  /** A batch per ListObjectsV2 page (up to 1,000 entries). */
+  async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat[]> {
     begin(dir, c);
     const prefix = this.#dirKey(dir);
     let next: Promise<ListObjectsV2CommandOutput> | undefined;
@@ -302,16 +303,18 @@ export class S3Storage implements StorageBackend {
         throw await this.#missing(dir, c, 'list');
       }
       first = false;
+      throwIfAborted(c.signal);
+      const batch: FileStat[] = [];
       for (const d of dirs) {
         const name = d.Prefix?.slice(prefix.length, -1);
-        if (name !== undefined && isAllowedName(name)) yield dirStat(joinVPath(dir, name), NO_TIME);
+        if (name !== undefined && isAllowedName(name)) batch.push(dirStat(joinVPath(dir, name), NO_TIME));
       }
       for (const f of files) {
         const name = f.Key?.slice(prefix.length);
         if (name === undefined || !isAllowedName(name)) continue; // the marker itself, or unusable
-        throwIfAborted(c.signal);
-        yield fileStat(joinVPath(dir, name), f.Size ?? 0, f.LastModified ?? NO_TIME);
+        batch.push(fileStat(joinVPath(dir, name), f.Size ?? 0, f.LastModified ?? NO_TIME));
       }
+      if (batch.length > 0) yield batch;
     } while (token);
   }
 

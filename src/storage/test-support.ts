@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { StorageError, type StorageErrorKind } from '../errors.js';
-import type { StorageBackend, StorageContext, VPath } from './types.js';
+import type { FileStat, StorageBackend, StorageContext, VPath } from './types.js';
 import { ROOT, resolveVPath } from './virtual-path.js';
 
 export function ctx(signal: AbortSignal = new AbortController().signal): StorageContext {
@@ -41,10 +41,18 @@ export async function put(s: StorageBackend, p: string, content: string): Promis
   await s.write(v(p), source(content), { offset: 0, append: false }, ctx());
 }
 
+/** Every entry of a listing, in the storage's order; each batch checked to be non-empty. */
+export async function listed(s: StorageBackend, p: string, c: StorageContext = ctx()): Promise<FileStat[]> {
+  const out: FileStat[] = [];
+  for await (const batch of s.list(v(p), c)) {
+    assert.ok(batch.length > 0, 'a listing batch is never empty');
+    out.push(...batch);
+  }
+  return out;
+}
+
 export async function names(s: StorageBackend, p: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const e of s.list(v(p), ctx())) out.push(e.name);
-  return out.sort();
+  return (await listed(s, p)).map((e) => e.name).sort();
 }
 
 export async function rejectsKind(p: Promise<unknown>, kind: StorageErrorKind): Promise<void> {

@@ -40,8 +40,12 @@ export interface StorageBackend {
   readonly features: ReadonlySet<StorageFeature>;
   /** Follows links that stay inside the storage. */
   stat(p: VPath, c: StorageContext): Promise<FileStat>;
-  /** Streams entries (links are reported as 'link'); errors such as not-found surface on first iteration. */
-  list(dir: VPath, c: StorageContext): AsyncIterable<FileStat>;
+  /**
+   * Streams the entries in batches (never empty; links are reported as 'link'), in the backend's
+   * order: a batch per step spares the callers a promise per entry, and memory stays bounded by the
+   * batch, however large the directory. Errors such as not-found surface on the first iteration.
+   */
+  list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]>;
   openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable>;
   /**
    * Atomic: the previous content stays until `src` ends successfully and the bytes are durable.

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { LocalStorage } from '../../src/storage/local.js';
-import { ctx, readAll, source, v } from '../../src/storage/test-support.js';
+import { ctx, listed, readAll, source, v } from '../../src/storage/test-support.js';
 import { buildRaceTree, INSIDE, snapshot, startAttacker, VICTIMS } from '../support/rename-race.js';
 
 /** Concurrent workers, each doing this many rounds of every operation under /a. */
@@ -43,7 +43,7 @@ describe('LocalStorage under a directory-swapping attacker', { timeout: 240_000 
           if (st.size !== INSIDE.length) escapes.push(`stat size ${st.size}`);
         });
         await attempt(async () => {
-          for await (const e of s.list(v('/a'), c)) {
+          for (const e of await listed(s, '/a', c)) {
             if (e.name === 'only-outside.txt') escapes.push('listed the outside');
           }
         });

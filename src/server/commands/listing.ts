@@ -3,27 +3,15 @@ import { pipeline } from 'node:stream/promises';
 import { Code } from '../../protocol/codes.js';
 import {
   listLineFormatter,
-  formatMlsxFacts,
+  mlsxFormatter,
   formatMlstFeat,
   formatNlstLine,
   DEFAULT_MLST_FACTS,
-  type ListEntry,
 } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
-import { capabilitiesOf, permFact } from '../capabilities.js';
+import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
-
-function entry(st: FileStat): ListEntry {
-  return {
-    name: st.name,
-    type: st.type,
-    size: st.size,
-    modified: st.modified,
-    mode: st.mode,
-    target: st.target,
-  };
-}
 
 const LS_OPTIONS = /^-[A-Za-z1]+(?: +|$)/;
 
@@ -46,39 +34,51 @@ async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; 
 /** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
 const withoutOptions = (arg: string): string => arg.replace(LS_OPTIONS, '');
 
+/** Characters of listing text per write: few writes and few TLS records, memory bounded. */
+const CHUNK_CHARS = 128 * 1024;
+
 /**
- * Formats entries into large chunks (few writes, few event-loop turns), with backpressure, so a
- * 10,000-entry directory never sits in memory.
+ * Formats the storage's batches into large chunks (few writes, few event-loop turns), with
+ * backpressure, so a 100,000-entry directory never sits in memory. The first batch leaves at once,
+ * so the client sees the listing start while the rest is read.
  */
 async function* chunks(
-  entries: AsyncIterable<FileStat>,
+  batches: AsyncIterable<readonly FileStat[]>,
   format: (st: FileStat) => string,
-): AsyncGenerator<string> {
+): AsyncGenerator<Buffer> {
   let buf = '';
-  for await (const st of entries) {
-    buf += format(st) + '\r\n';
-    if (buf.length >= 64 * 1024) {
-      yield buf;
+  let first = true;
+  for await (const batch of batches) {
+    for (const st of batch) buf += format(st) + '\r\n';
+    if (first || buf.length >= CHUNK_CHARS) {
+      // Encoded once here: the socket writes it as is, and its length is the byte count.
+      yield Buffer.from(buf);
       buf = '';
+      first = false;
     }
   }
-  if (buf.length > 0) yield buf;
+  if (buf.length > 0) yield Buffer.from(buf);
 }
 
-async function* entries(ctx: CommandContext, path: VPath, stat: FileStat): AsyncGenerator<FileStat> {
+async function* entries(
+  ctx: CommandContext,
+  path: VPath,
+  stat: FileStat,
+): AsyncGenerator<readonly FileStat[]> {
   if (stat.type !== 'dir') {
-    yield stat;
+    yield [stat];
     return;
   }
   const files = ctx.files();
   yield* files.storage.list(path, files.context());
 }
 
-function mlsx(ctx: CommandContext, st: FileStat, name = st.name): string {
-  return formatMlsxFacts(
-    { ...entry(st), name },
-    { facts: ctx.session.mlstFacts, perm: permFact(st, capabilitiesOf(ctx.session.login)), unique: st.id },
-  );
+/** MLSx lines for one listing (MLST: of one entry, named by its path). */
+function mlsxLines(ctx: CommandContext): (st: FileStat, name?: string) => string {
+  const format = mlsxFormatter(ctx.session.mlstFacts);
+  const perm = listingPermFact(ctx.session.login);
+  return (st, name = st.name) =>
+    format(name === st.name ? st : { ...st, name }, { perm: perm(st), unique: st.id });
 }
 
 function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
@@ -101,8 +101,10 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
       return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        const out = Readable.from(chunks(entries(ctx, path, stat), formatter(ctx, now)));
-        out.on('data', (c: string) => t.count(Buffer.byteLength(c)));
+        const out = Readable.from(chunks(entries(ctx, path, stat), formatter(ctx, now)), {
+          highWaterMark: 2,
+        });
+        out.on('data', (c: Buffer) => t.count(c.length));
         await pipeline(out, sock.stream, { signal: t.signal });
       });
     },
@@ -118,10 +120,10 @@ async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VP
 export const listingCommands: AnyCommandSpec[] = [
   listingCommand('LIST', (_ctx, now) => {
     const line = listLineFormatter(now);
-    return (st) => line(entry(st));
+    return (st) => line(st);
   }),
-  listingCommand('NLST', () => (st) => formatNlstLine(entry(st))),
-  listingCommand('MLSD', (ctx) => (st) => mlsx(ctx, st)),
+  listingCommand('NLST', () => (st) => formatNlstLine(st)),
+  listingCommand('MLSD', (ctx) => mlsxLines(ctx)),
   command({
     verb: 'MLST',
     access: 'logged-in',
@@ -131,7 +133,7 @@ export const listingCommands: AnyCommandSpec[] = [
     help: 'MLST [<sp> path]',
     async handle({ path: arg }, ctx) {
       const { path, stat } = await plainTarget(arg, ctx);
-      return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsx(ctx, stat, path)}`, 'End.');
+      return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsxLines(ctx)(stat, path)}`, 'End.');
     },
   }),
   command({
@@ -161,7 +163,7 @@ export const listingCommands: AnyCommandSpec[] = [
       const now = new Date();
       const line = listLineFormatter(now);
       const lines: string[] = [];
-      for await (const st of entries(ctx, path, stat)) lines.push(line(entry(st)));
+      for await (const batch of entries(ctx, path, stat)) for (const st of batch) lines.push(line(st));
       const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
     },

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, opendirSync, rmSync, unlinkSync, writeFileSync, type Dir, type Dirent } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it, type TestContext } from 'node:test';
+import { FdJail } from './fd-jail.js';
+import { ListingReader } from './listing-stat.js';
+import type { FileStat } from './types.js';
+import { newTempName } from './upload-temp.js';
+import { v } from './test-support.js';
+
+const FILES = 100;
+const name = (i: number): string => `f${String(i).padStart(3, '0')}`;
+
+/** A real directory of FILES files (file i holds i bytes) and a temp upload. */
+function directory(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ferry-listing-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (let i = 0; i < FILES; i++) writeFileSync(join(dir, name(i)), 'x'.repeat(i));
+  writeFileSync(join(dir, newTempName()), 'partial upload');
+  return dir;
+}
+
+/**
+ * The real Dir, deleting each odd-numbered file right after readdir returned its name: the race
+ * of a file removed between readdir and lstat, on every batch.
+ */
+function vanishing(dir: string, handle: Dir): Dir {
+  const gone = (e: Dirent | null): Dirent | null => {
+    const i = e === null ? NaN : Number(e.name.slice(1));
+    if (e !== null && i % 2 === 1) unlinkSync(join(dir, e.name));
+    return e;
+  };
+  return Object.assign(Object.create(handle) as Dir, {
+    readSync: () => gone(handle.readSync()),
+    read: async () => gone(await handle.read()),
+  });
+}
+
+async function readAll(t: TestContext, slowMs: number): Promise<FileStat[][]> {
+  const dir = directory(t);
+  const jail = new FdJail(dir);
+  const pinned = await jail.pinDir(dir, 'list', '/');
+  const handle = opendirSync(pinned.path, { bufferSize: 16 });
+  t.after(async () => {
+    handle.closeSync();
+    await pinned.close();
+  });
+  const reader = new ListingReader(pinned, vanishing(dir, handle), v('/d'), 16, slowMs);
+  const batches: FileStat[][] = [];
+  for (let b = await reader.next(); b !== undefined; b = await reader.next()) batches.push(b);
+  return batches;
+}
+
+describe('ListingReader', () => {
+  for (const [how, slowMs] of [
+    ['synchronously', 1_000],
+    ['through the thread pool after a slow batch', -1],
+  ] as const) {
+    it(`reads a directory in batches ${how}, leaving out entries removed since readdir`, async (t) => {
+      const batches = await readAll(t, slowMs);
+      assert.ok(batches.length >= FILES / 16, `${batches.length} batches`);
+      for (const b of batches) assert.ok(b.length <= 16);
+      const entries = batches.flat();
+      const expected = Array.from({ length: FILES / 2 }, (_, k) => name(2 * k));
+      assert.deepEqual(
+        entries.map((e) => e.name).sort(),
+        expected,
+        'the even files, each once; no temp upload',
+      );
+      for (const e of entries) {
+        assert.equal(e.size, Number(e.name.slice(1)), e.name);
+        assert.equal(e.type, 'file');
+        assert.equal(e.path, `/d/${e.name}`);
+        assert.match(e.id ?? '', /^[0-9a-f]+g[0-9a-f]+$/);
+      }
+    });
+  }
+});
