@@ -68,7 +68,7 @@ export async function spawnFerry(
     {
       cwd: dir,
       stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
-      ...(opts.env ? { env: { ...process.env, ...opts.env } } : {}),
+      env: { ...process.env, HOME: dir, ...opts.env },
     },
   );
   const exited = once(child, 'exit');
@@ -243,7 +243,15 @@ export class ServeProcess {
     meanwhile: (ports: { implicitPort: number; explicitPort: number }) => Promise<T>,
   ): Promise<{ server: ServeProcess; result: T }> {
     const { implicitPort, explicitPort, argv } = await serveArgv();
-    const child = spawn(process.execPath, [...argv, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own HOME: the default data directory (~/.ferry: bans, certificates) is never shared with
+    // another test's server, nor left in the real home (a ban of 127.0.0.1 there refused later tests).
+    const home = await mkdtemp(path.join(os.tmpdir(), 'ferry-home-'));
+    const child = spawn(process.execPath, [...argv, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, HOME: home },
+    });
+    child.once('exit', () => void rm(home, { recursive: true, force: true }));
     const early: Buffer[] = [];
     child.stdout?.on('data', (d: Buffer) => early.push(d));
     let banner: string;
