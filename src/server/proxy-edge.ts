@@ -56,6 +56,26 @@ export class ProxyEdge {
   }
 
   /**
+   * `accept` for a listener: `pending` holds the socket while its header is read (its owner
+   * destroys what is left there at close); a refused socket is reported to `refused` and
+   * destroyed, an accepted one handed to `then` with its client and the bytes read past the header.
+   */
+  pass(
+    socket: net.Socket,
+    pending: Set<net.Socket>,
+    refused: (from: string, why: string) => void,
+    then: (origin: ClientOrigin, rest: Buffer) => void,
+  ): void {
+    pending.add(socket);
+    void this.accept(socket).then((r) => {
+      pending.delete(socket);
+      if (r.ok) return then(r.origin, r.rest);
+      refused(r.from, r.why);
+      socket.destroy();
+    });
+  }
+
+  /**
    * Decides who `socket` speaks for: a trusted proxy's header is read here; anyone else's socket
    * is left unread (admission comes before any byte is read) and screened by the session.
    */

@@ -268,17 +268,15 @@ export class FerryServer {
       return;
     }
     if (!this.edge.enabled) return this.serve(socket, implicit, undefined, undefined);
-    this.atEdge.add(socket);
-    void this.edge.accept(socket).then((r) => {
-      this.atEdge.delete(socket);
-      if (!r.ok) {
-        this.defense.refused(r.from, r.why);
-        socket.destroy();
-        return;
-      }
-      if (r.rest.length > 0) socket.unshift(r.rest);
-      this.serve(socket, implicit, r.origin, undefined);
-    });
+    this.edge.pass(
+      socket,
+      this.atEdge,
+      (from, why) => this.defense.refused(from, why),
+      (origin, rest) => {
+        if (rest.length > 0) socket.unshift(rest);
+        this.serve(socket, implicit, origin, undefined);
+      },
+    );
   }
 
   private serve(

@@ -4,15 +4,13 @@
  * through the CLI exactly as with the users file.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { readUsersFile } from '../../src/auth/users-file.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { runFerry, ServeProcess } from '../support/ferry-process.js';
 import { TestPostgres } from '../support/postgres.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
@@ -20,22 +18,13 @@ let pgc: TestPostgres;
 let dir: string;
 let config: string;
 
-async function ferry(
+/** `ferry ARGS` with `env` added (the database URL), `input` on stdin. */
+function ferry(
   args: string[],
   env: Record<string, string> = {},
   input?: string,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
-    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  child.stdin?.end(input);
-  const [code] = (await once(child, 'exit')) as [number];
-  return { code, stdout, stderr };
+  return runFerry(args, input, env);
 }
 
 async function ok(args: string[], env: Record<string, string> = {}, input?: string): Promise<string> {

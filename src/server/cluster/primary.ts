@@ -235,16 +235,12 @@ export class ClusterPrimary {
     socket.on('error', () => {});
     if (!this.edge.enabled) return this.admit(socket, implicit, undefined, Buffer.alloc(0));
     // The PROXY header names the client the limits and the defender judge: read here, before admission.
-    this.atEdge.add(socket);
-    void this.edge.accept(socket).then((r) => {
-      this.atEdge.delete(socket);
-      if (!r.ok) {
-        this.defense.refused(r.from, r.why);
-        socket.destroy();
-        return;
-      }
-      this.admit(socket, implicit, r.origin, Buffer.concat([r.rest, takeBuffered(socket)]));
-    });
+    this.edge.pass(
+      socket,
+      this.atEdge,
+      (from, why) => this.defense.refused(from, why),
+      (origin, rest) => this.admit(socket, implicit, origin, Buffer.concat([rest, takeBuffered(socket)])),
+    );
   }
 
   private admit(socket: net.Socket, implicit: boolean, origin: ClientOrigin | undefined, rest: Buffer): void {
