@@ -4,7 +4,7 @@
 // process per download), server CPU per GiB sent and received, memory at 1k, 5k and 10k idle
 // logged-in TLS sessions (Python, the harness's login) and the latency of a new login while they are
 // held. Ferry is started by its CLI (default workers, then --workers 1), each peer by `peer start`.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -16,7 +16,7 @@ import { startFerry, stopFerry } from './lib/ferry-cli.mjs';
 import { findHarness, runningPeer, workDir } from './lib/harness.mjs';
 import { BENCH_DIR, HOST, RESULTS_DIR, ROOT } from './lib/paths.mjs';
 import { cpuSecondsOfTree, descendants, memoryOfAll } from './lib/procs.mjs';
-import { runProcess } from './lib/run-process.mjs';
+import { runProcess, running } from './lib/run-process.mjs';
 import { median } from './lib/stats.mjs';
 
 const USAGE = `usage: npm --prefix bench run bench:scaling [-- --quick]
@@ -44,8 +44,13 @@ const GiB = 1024 ** 3;
 
 const log = (msg) => process.stderr.write(`[scaling ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
 
-/** Everything started here, so that any exit ends it. */
+/** Everything started here, so that any exit ends it: processes, and the peer that is running. */
 const owned = new Set();
+let peerRunning;
+function endAll() {
+  for (const c of [...owned, ...running]) c.kill('SIGKILL');
+  if (peerRunning) spawnSync(peerRunning.script, ['stop', peerRunning.name], { stdio: 'ignore' });
+}
 function own(child) {
   owned.add(child);
   child.once('exit', () => owned.delete(child));
@@ -260,6 +265,7 @@ async function withPeer(harness, name, fn) {
     log(`${name}: not measured (${(started.stderr || started.stdout).trim()})`);
     return undefined;
   }
+  peerRunning = { script: peer, name };
   try {
     const p = runningPeer(name);
     log(`${name}: pid ${p.pid}`);
@@ -275,6 +281,7 @@ async function withPeer(harness, name, fn) {
     });
   } finally {
     await runProcess(peer, ['stop', name], { timeoutMs: 30_000 });
+    peerRunning = undefined;
   }
 }
 
@@ -329,7 +336,7 @@ async function main() {
   const files = new Map();
   const results = [];
   const stop = () => {
-    for (const c of owned) c.kill('SIGKILL');
+    endAll();
     rmSync(dir, { recursive: true, force: true });
     process.exit(130);
   };
@@ -354,7 +361,7 @@ async function main() {
       if (r) results.push(r);
     }
   } finally {
-    for (const c of owned) c.kill('SIGKILL');
+    endAll();
     rmSync(dir, { recursive: true, force: true });
   }
   const header = `Ferry scaling, bench/scaling.mjs${quick ? ' --quick' : ''}: ${MIB} MiB per download level, levels ${CONC.join('/')}, sessions ${LEVELS.join('/')}; load before: ${load}; ${new Date().toISOString().slice(0, 16)}Z`;
@@ -366,6 +373,6 @@ async function main() {
 
 main().catch((err) => {
   log(`error: ${err instanceof Error ? err.stack : err}`);
-  for (const c of owned) c.kill('SIGKILL');
+  endAll();
   process.exitCode = 1;
 });
