@@ -21,14 +21,7 @@ import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } fro
 import { ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
-import type {
-  FileSource,
-  FileStat,
-  StorageBackend,
-  StorageContext,
-  StorageFeature,
-  VPath,
-} from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
   ROOT,
