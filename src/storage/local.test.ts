@@ -59,6 +59,16 @@ describe('LocalStorage jail', () => {
     assert.equal(await readFile(s, '/../real/./x.txt'), 'inside');
   });
 
+  it('openRead tells the size of the file it pinned (a RETR needs no stat first) and refuses a directory', async (t) => {
+    const { s } = await jail(t);
+    assert.ok(s.features.has('size-at-open'));
+    const src = await s.openRead(v('/alias/x.txt'), { offset: 2 }, ctx());
+    assert.equal(src.fileSize, 'inside'.length);
+    src.destroy();
+    await rejectsKind(s.openRead(v('/real'), { offset: 0 }, ctx()), 'is-directory');
+    await rejectsKind(s.openRead(v('/secret-link'), { offset: 0 }, ctx()), 'permission-denied');
+  });
+
   it('refuses a symlink leading outside for stat, read, list, write, mkdir, rename and remove', async (t) => {
     const { s, outside } = await jail(t);
     const c = ctx();

@@ -50,6 +50,7 @@ const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'append',
   'set-modified',
   'chmod',
+  'size-at-open',
 ]);
 
 function noop(): void {}

@@ -29,6 +29,7 @@ const FEATURES: readonly StorageFeature[] = [
   'append',
   'set-modified',
   'chmod',
+  'size-at-open',
 ];
 
 const fixedError = (p: VPath, point: boolean): StorageError =>

@@ -33,7 +33,9 @@ export interface StorageContext {
   readonly signal: AbortSignal;
 }
 
-export type StorageFeature = 'restart-read' | 'restart-write' | 'append' | 'set-modified' | 'chmod';
+/** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */
+export type StorageFeature =
+  'restart-read' | 'restart-write' | 'append' | 'set-modified' | 'chmod' | 'size-at-open';
 
 /**
  * A file tree a session works in. Failures reject with StorageError (kind decides the reply),

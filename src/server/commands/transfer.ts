@@ -40,14 +40,14 @@ async function upload(
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
-/** The size of the file `src` reads, for a backend that did not tell it at open. */
-async function statOf(files: UserFiles, p: VPath, src: Readable): Promise<FileStat> {
+/** The file at `p` (a directory refused); `src`, if given, is destroyed on failure. */
+async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<FileStat> {
   try {
     const st = await files.storage.stat(p, files.context());
     if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
     return st;
   } catch (err) {
-    src.destroy();
+    src?.destroy();
     throw err;
   }
 }
@@ -80,9 +80,11 @@ export const transferCommands: AnyCommandSpec[] = [
       const offset = ctx.oneShot.restOffset;
       if (offset > 0 && !files.storage.features.has('restart-read'))
         throw new StorageError('unsupported', 'REST not supported for downloads.');
-      // Every backend refuses a directory here; most also tell the size (one path resolution).
+      // A backend that sizes what it opens (local disk) resolves the path once; others (S3: a HEAD
+      // before the GET) are asked first, as ever.
+      const first = files.storage.features.has('size-at-open') ? undefined : await fileStat(files, p);
       const src = await files.storage.openRead(p, { offset }, files.context());
-      const size = src.fileSize ?? (await statOf(files, p, src)).size;
+      const size = first?.size ?? src.fileSize ?? (await fileStat(files, p, src)).size;
       const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${size} bytes).`;
       const r = await ctx.transfer.run(
         'RETR',
