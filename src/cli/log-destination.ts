@@ -5,17 +5,17 @@ type Destination = ReturnType<typeof pino.destination>;
 /** Log bytes held for a destination that cannot keep up; beyond this, lines are dropped. */
 export const LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 /**
- * Lines are gathered up to this many bytes, or for at most LOG_FLUSH_MS, before one write: a
- * session logs a few lines (connect, TLS, login, disconnect), and a write per line cost each one a
- * trip through libuv's thread pool (about a fifth of a session's system calls). The exit handler
- * pino installs writes what is held when the process ends.
+ * Lines are gathered up to this many bytes per write, and written at most LOG_FLUSH_MS after the
+ * first one waiting: each write is a round trip through libuv's thread pool (a dozen futex calls
+ * across threads), which one line per small RETR, and the four lines of each session (connect,
+ * TLS, login, disconnect), made a visible share of their cost. At exit pino writes what is left.
  */
 const LOG_BATCH_BYTES = 4096;
-const LOG_FLUSH_MS = 100;
+const LOG_FLUSH_MS = 200;
 
 /**
- * The server's log: JSON lines to standard output through an asynchronous buffer that never
- * holds more than `maxBytes` (a slow disk, a full pipe or a paused terminal must not grow memory
+ * The server's log: JSON lines to standard output through an asynchronous buffer, written in
+ * batches (at most LOG_FLUSH_MS late), that never holds more than `maxBytes` (a slow disk, a full pipe or a paused terminal must not grow memory
  * without bound). Dropped lines are counted and reported in one line once the output has drained.
  */
 export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_BYTES): PinoLogger {
@@ -23,7 +23,7 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
     dest: fd,
     sync: false,
     maxLength: maxBytes,
-    minLength: LOG_BATCH_BYTES,
+    minLength: Math.min(LOG_BATCH_BYTES, maxBytes - 1),
   });
   const logger = pino({ level }, flushedWithin(destination, LOG_FLUSH_MS));
   let dropped = 0;
@@ -39,7 +39,8 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
 
 /**
  * The destination, flushed `ms` after the first line it holds (sonic-boom's own periodicFlush
- * writes every period even when it holds nothing, waking an idle server for an empty write).
+ * writes every period even when it holds nothing: an idle server woke 5 times a second for an empty
+ * write through the thread pool).
  */
 function flushedWithin(destination: Destination, ms: number): { write(line: string): void } {
   let timer: NodeJS.Timeout | undefined;
