@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat as fsStat, unlink } from 'node:fs/promises';
+import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { dataConnectionError } from './errors.js';
+import { FileSink } from './local-file.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
@@ -48,9 +48,6 @@ export interface TransferSummary {
   /** The server's final reply; absent when a resume found nothing left to transfer (no command sent). */
   readonly reply: Reply | undefined;
 }
-
-/** File stream buffer: big enough to batch many 16 KiB TLS records per system call. */
-const FILE_CHUNK = 1024 * 1024;
 
 /** The size of a remote file (SIZE), or undefined when the server cannot tell. */
 async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
@@ -102,11 +99,8 @@ export async function download(
       () => false,
     );
     created = !existed;
-    // A large buffer lets the file stream batch TLS records into one writev instead of a write per 16 KiB.
-    sink =
-      offset > 0
-        ? createWriteStream(local, { flags: 'r+', start: offset, highWaterMark: FILE_CHUNK })
-        : createWriteStream(local, { highWaterMark: FILE_CHUNK });
+    // TLS records copied into large reused buffers, one file write per MiB (local-file.ts).
+    sink = new FileSink(local, { start: offset });
   } else {
     sink = local;
   }
@@ -175,29 +169,44 @@ export async function upload(
       return { bytes: 0, offset, reply: undefined };
     }
   }
-  const source =
-    typeof local === 'string' ? createReadStream(local, { start: offset, highWaterMark: FILE_CHUNK }) : local;
   const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   const onBytes = (bytes: number): void => opts.onProgress?.({ bytes, total: expected });
-  const body: TransferBody = { direction: 'upload', source };
+  if (typeof local !== 'string')
+    return uploadBody(s, { direction: 'upload', source: local }, remote, offset, opts, onBytes);
+  // Opened before the command: a file that cannot be read is refused before the server sees anything.
+  const handle = await openFile(local, 'r');
   try {
-    if (opts.append) {
+    // Read in large reused buffers (local-file.ts).
+    const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };
+    return await uploadBody(s, body, remote, offset, opts, onBytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** STOR (APPE to append, REST + STOR to resume, APPE when REST is refused for a resume). */
+async function uploadBody(
+  s: ClientSession,
+  body: TransferBody,
+  remote: string,
+  offset: number,
+  opts: PutOptions,
+  onBytes: (bytes: number) => void,
+): Promise<TransferSummary> {
+  if (opts.append) {
+    const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
+    return { bytes: r.bytes, offset, reply: r.reply };
+  }
+  if (offset > 0) {
+    const rest = await s.control.request(`REST ${offset}`);
+    if (rest.code !== Code.PendingFurtherInfo) {
+      if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
+      s.control.info('REST refused for the upload; appending instead (APPE).');
       const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
       return { bytes: r.bytes, offset, reply: r.reply };
     }
-    if (offset > 0) {
-      const rest = await s.control.request(`REST ${offset}`);
-      if (rest.code !== Code.PendingFurtherInfo) {
-        if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
-        s.control.info('REST refused for the upload; appending instead (APPE).');
-        const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
-        return { bytes: r.bytes, offset, reply: r.reply };
-      }
-    }
-    const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
-    return { bytes: r.bytes, offset, reply: r.reply };
-  } finally {
-    if (typeof local === 'string') source.destroy();
   }
+  const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
+  return { bytes: r.bytes, offset, reply: r.reply };
 }
