@@ -30,6 +30,8 @@ export interface TransferOptions {
 }
 
 export interface GetOptions extends TransferOptions {
+  /** The remote file's size when already known (from a listing): no SIZE command is sent for it. */
+  readonly size?: number;
   /** End the destination stream at the end (default true; false for e.g. stdout). */
   readonly end?: boolean;
 }
@@ -79,7 +81,9 @@ export async function download(
       () => 0,
     );
   }
-  const total = opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined;
+  const known =
+    opts.size !== undefined && Number.isSafeInteger(opts.size) && opts.size >= 0 ? opts.size : undefined;
+  const total = known ?? (opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined);
   if (opts.resume && total !== undefined) {
     if (offset > total) {
       throw new FerryError(
@@ -91,19 +95,8 @@ export async function download(
       return { bytes: 0, offset, reply: undefined };
     }
   }
-  let sink: Writable;
-  let created = false;
-  if (typeof local === 'string') {
-    const existed = await fsStat(local).then(
-      () => true,
-      () => false,
-    );
-    created = !existed;
-    // TLS records copied into large reused buffers, one file write per MiB (local-file.ts).
-    sink = new FileSink(local, { start: offset });
-  } else {
-    sink = local;
-  }
+  // TLS records copied into large reused buffers, one file write each (local-file.ts).
+  const sink = typeof local === 'string' ? new FileSink(local, { start: offset }) : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   // The size the server announced (SIZE, else `150 … (N bytes)` for a whole file): fewer bytes than
@@ -132,13 +125,17 @@ export async function download(
     sink.destroy();
     // A write may still be in flight: the local file is final (for a resume) only once it closed.
     if (typeof local === 'string' && !sink.closed) await once(sink, 'close');
-    if (created && typeof local === 'string' && !(err instanceof FerryError && err.code === 'ERR_ABORTED')) {
+    if (
+      sink instanceof FileSink &&
+      sink.created &&
+      !(err instanceof FerryError && err.code === 'ERR_ABORTED')
+    ) {
       // Do not leave an empty file behind for a download that never started.
-      const size = await fsStat(local).then(
+      const size = await fsStat(sink.path).then(
         (st) => st.size,
         () => -1,
       );
-      if (size === 0) await unlink(local).catch(() => {});
+      if (size === 0) await unlink(sink.path).catch(() => {});
     }
     throw err;
   }

@@ -37,7 +37,7 @@ export class FileSink extends Writable {
   readonly path: string;
   #fd: number | undefined;
   #pos: number;
-  readonly #flags: string;
+  #created = false;
   #current: Buffer | undefined;
   #fill = 0;
   readonly #free: Buffer[] = [];
@@ -51,14 +51,28 @@ export class FileSink extends Writable {
     super({ highWaterMark: DOWNLOAD_BUFFER });
     this.path = path;
     this.#pos = o.start ?? 0;
-    this.#flags = this.#pos > 0 ? 'r+' : 'w';
+  }
+
+  /** Whether this sink created the file (it did not exist before). */
+  get created(): boolean {
+    return this.#created;
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    open(this.path, this.#flags, 0o666, (err, fd) => {
+    const opened = (err: Error | null, fd: number): void => {
       if (err) return cb(err);
       this.#fd = fd;
       cb();
+    };
+    // From the start: create the file if it is new (telling so without a stat), else truncate it.
+    if (this.#pos > 0) return open(this.path, 'r+', opened);
+    open(this.path, 'wx', 0o666, (err, fd) => {
+      if (!err) {
+        this.#created = true;
+        return opened(null, fd);
+      }
+      if (err.code !== 'EEXIST') return cb(err);
+      open(this.path, 'w', 0o666, opened);
     });
   }
 
