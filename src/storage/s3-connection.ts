@@ -21,6 +21,11 @@ export interface S3Settings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Bytes per multipart part: at most two parts of an upload are in memory (default 8 MiB). */
   partSize: number;
+  /**
+   * Downloads are ranged GETs of partSize, this many fetched ahead of the one being sent (default 1;
+   * 0: one GET per download). Each holds up to one part in memory until its turn.
+   */
+  readAhead: number;
   /** A directory rename copies each object: refused (553) above this many (default 1000). */
   maxRenameObjects: number;
   /** Attempts per request, throttling and 5xx included, with exponential backoff (default 4). */
@@ -37,6 +42,7 @@ export interface S3SettingsInput {
   secretAccessKey?: string;
   sessionToken?: string;
   partSize?: number;
+  readAhead?: number;
   maxRenameObjects?: number;
   maxAttempts?: number;
   signPayload?: boolean;
@@ -64,6 +70,9 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
       'partSize',
       `expected ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}.`,
     );
+  const readAhead = i.readAhead ?? 1;
+  if (!Number.isSafeInteger(readAhead) || readAhead < 0 || readAhead > 16)
+    throw bad('readAhead', `expected 0 to 16, got ${readAhead}.`);
   const maxRenameObjects = i.maxRenameObjects ?? 1000;
   if (!Number.isSafeInteger(maxRenameObjects) || maxRenameObjects < 1)
     throw bad('maxRenameObjects', `expected a positive integer, got ${maxRenameObjects}.`);
@@ -84,6 +93,7 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
         }
       : {}),
     partSize,
+    readAhead,
     maxRenameObjects,
     maxAttempts,
     signPayload: i.signPayload ?? false,

@@ -67,6 +67,10 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       /ferry\.yaml: storage\.s3\.partSize: expected 5242880 \(5 MiB\)/,
     );
     await assert.rejects(
+      setupWith(`${base()}    bucket: ${homes}\n    readAhead: 17\n`),
+      /ferry\.yaml: storage\.s3\.readAhead: expected 0 to 16, got 17\./,
+    );
+    await assert.rejects(
       setupWith(`${base()}    bucket: no-such-bucket-x\n`),
       /ferry\.yaml: storage\.s3\.bucket: bucket "no-such-bucket-x" cannot be used/,
     );
