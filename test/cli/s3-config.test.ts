@@ -177,6 +177,49 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     assert.deepEqual((JSON.parse(shown) as { usage?: unknown }).usage, { bytes: 3072, files: 3 });
   });
 
+  test('a reload keeps the S3 connection when storage.s3 is unchanged, else closes the old one once idle', async () => {
+    const conf = (extra = ''): string => `${base()}    bucket: ${homes}\n    prefix: reload\n${extra}`;
+    const gateway = Number(new URL(ceph.endpoint).port);
+    const others = socketsTo(gateway); // the test's own SDK client's
+    const ours = (): number => socketsTo(gateway) - others;
+    const first = await setupWith(conf());
+    const alice = (s: ServeSetup): StorageBackend =>
+      s.options.storageFor({ username: 'alice', home: '', readOnly: false });
+    const before = alice(first); // the storage of a session from before the reloads
+    let last = first;
+    try {
+      await put(before, '/one.txt', 'one');
+      const open = ours();
+      assert.ok(open >= 1, 'a kept-alive socket to the gateway');
+
+      // Same storage.s3: the reloaded setup goes on with the same connection; nothing closes.
+      const same = await setupWith(conf(), '', first);
+      first.storage.retire(); // as a reload does
+      await first.users.store.close();
+      last = same;
+      await put(alice(same), '/two.txt', 'two');
+      assert.equal(ours(), open, 'the same sockets serve the new setup');
+
+      // Changed: a new connection (its HeadBucket at setup opens one socket), the old one's close.
+      const changed = await setupWith(conf('    maxAttempts: 3\n'), '', same);
+      same.storage.retire();
+      await same.users.store.close();
+      last = changed;
+      await until(() => ours() === 1);
+      assert.equal(ours(), 1, 'only the new connection keeps a socket');
+      // The session from before still works, each request on a socket closed after it.
+      await put(before, '/three.txt', 'three');
+      assert.equal(await readFile(before, '/three.txt'), 'three');
+      await until(() => ours() === 1);
+      assert.equal(ours(), 1, 'the old connection keeps no socket');
+    } finally {
+      await last.users.store.close();
+      last.close();
+    }
+    await until(() => ours() === 0);
+    assert.equal(ours(), 0, 'shutdown closes the last connection');
+  });
+
   test('ferry users add without --home: the user is on storage.s3 at <prefix><name>/', async () => {
     const file = path.join(dir, 'default-home.yaml');
     const data = path.join(dir, 'default-home-data');
@@ -226,49 +269,6 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /--home: required for gina, unless --config names a config with storage\.s3/);
     assert.doesNotMatch(await ferryOk(['users', 'list', '--config', file]), /gina/);
-  });
-
-  test('a reload keeps the S3 connection when storage.s3 is unchanged, else closes the old one once idle', async () => {
-    const conf = (extra = ''): string => `${base()}    bucket: ${homes}\n    prefix: reload\n${extra}`;
-    const gateway = Number(new URL(ceph.endpoint).port);
-    const others = socketsTo(gateway); // the test's own SDK client's
-    const ours = (): number => socketsTo(gateway) - others;
-    const first = await setupWith(conf());
-    const alice = (s: ServeSetup): StorageBackend =>
-      s.options.storageFor({ username: 'alice', home: '', readOnly: false });
-    const before = alice(first); // the storage of a session from before the reloads
-    let last = first;
-    try {
-      await put(before, '/one.txt', 'one');
-      const open = ours();
-      assert.ok(open >= 1, 'a kept-alive socket to the gateway');
-
-      // Same storage.s3: the reloaded setup goes on with the same connection; nothing closes.
-      const same = await setupWith(conf(), '', first);
-      first.storage.retire(); // as a reload does
-      await first.users.store.close();
-      last = same;
-      await put(alice(same), '/two.txt', 'two');
-      assert.equal(ours(), open, 'the same sockets serve the new setup');
-
-      // Changed: a new connection (its HeadBucket at setup opens one socket), the old one's close.
-      const changed = await setupWith(conf('    maxAttempts: 3\n'), '', same);
-      same.storage.retire();
-      await same.users.store.close();
-      last = changed;
-      await until(() => ours() === 1);
-      assert.equal(ours(), 1, 'only the new connection keeps a socket');
-      // The session from before still works, each request on a socket closed after it.
-      await put(before, '/three.txt', 'three');
-      assert.equal(await readFile(before, '/three.txt'), 'three');
-      await until(() => ours() === 1);
-      assert.equal(ours(), 1, 'the old connection keeps no socket');
-    } finally {
-      await last.users.store.close();
-      last.close();
-    }
-    await until(() => ours() === 0);
-    assert.equal(ours(), 0, 'shutdown closes the last connection');
   });
 });
 
