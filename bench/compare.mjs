@@ -16,6 +16,7 @@ import {
 import os from 'node:os';
 import path from 'node:path';
 import { buildIfNeeded } from './lib/build.mjs';
+import { startFerry, stopFerry } from './lib/ferry-cli.mjs';
 import { findHarness, workDir } from './lib/harness.mjs';
 import { RESULTS_DIR, ROOT } from './lib/paths.mjs';
 import { median } from './lib/stats.mjs';
@@ -26,67 +27,6 @@ harness folder, default ../shared/bench beside the repository), FERRY_BENCH_PORT
 port, default 22500; explicit +1, passive +10..+99), FERRY_ARGS (extra "ferry serve" flags)`;
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-
-/** Starts `ferry serve` as the harness expects (data/ as root, bench/bench, its certificate). */
-async function startFerry(w, port, dataDir) {
-  const args = [
-    path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
-    'serve',
-    '--allow-root', // the harness runs as root
-    '--root',
-    path.join(w, 'data'),
-    '--listen',
-    '127.0.0.1',
-    '--implicit-port',
-    String(port),
-    '--explicit-port',
-    String(port + 1),
-    '--pasv-ports',
-    `${port + 10}-${port + 99}`,
-    '--user',
-    'bench:bench',
-    '--cert',
-    path.join(w, '.state', 'cert.pem'),
-    '--key',
-    path.join(w, '.state', 'key.pem'),
-    '--allow-clear-data',
-    '--data-dir',
-    dataDir,
-    '--log-level',
-    'warn',
-    ...(process.env.FERRY_ARGS ?? '').split(/\s+/).filter(Boolean),
-  ];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let banner = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`ferry serve gave no banner in 60 s:\n${banner}`)),
-      60_000,
-    );
-    child.stderr.on('data', (d) => {
-      banner += d;
-      if (banner.includes('Ctrl-C stops')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`ferry serve exited (${code}):\n${banner}`));
-    });
-  });
-  child.stderr.resume();
-  return child;
-}
-
-async function stopFerry(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** Runs the harness's `compare` with Ferry as EXTERNAL; resolves when it exits. */
 async function runCompare(harness, peers, out, external) {
@@ -178,7 +118,12 @@ async function main() {
   const out = path.join(RESULTS_DIR, `compare-${stamp}`);
   mkdirSync(out, { recursive: true });
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'ferry-bench-data-'));
-  const ferry = await startFerry(w, port, dataDir);
+  const ferry = await startFerry(w, {
+    port,
+    pasv: `${port + 10}-${port + 99}`,
+    dataDir,
+    args: (process.env.FERRY_ARGS ?? '').split(/\s+/).filter(Boolean),
+  });
   const stop = () => void stopFerry(ferry);
   process.once('SIGINT', stop).once('SIGTERM', stop);
   try {

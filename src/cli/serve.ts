@@ -1,7 +1,7 @@
 import { chown } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import type { ServerOptions } from '../server/options.js';
+import { resolveOptions, type ServerOptions } from '../server/options.js';
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
@@ -19,6 +19,7 @@ import { reloadConfiguration, type ReloadContext, type Running } from './serve-r
 import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
+import { raiseOpenFilesLimit } from './open-files.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -121,6 +122,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       workers > 1
         ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })
         : new FerryServer(options);
+    // One descriptor per idle session (more while transferring): before the workers are forked.
+    raiseOpenFilesLimit(resolveOptions(options).limits.maxSessions, logger);
     // Per-user session limits across nodes: leases in the database.
     if (setup.shared && server instanceof FerryServer) server.countUserSessionsWith(setup.shared.sessions);
   } catch (err) {

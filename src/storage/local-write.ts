@@ -3,23 +3,17 @@
 // the same descriptor, re-verified just before. A failed upload removes what it created.
 import { constants } from 'node:fs';
 import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
+import { FileWriter } from './file-writer.js';
 import { abortedError, mapFsError, storageError } from './fs-errors.js';
 import type { StorageContext, VPath } from './types.js';
 import { newTempName } from './upload-temp.js';
 
 /** Large chunks: fewer syscalls, event-loop turns and TLS writes per GiB (1 MiB, as the socket takes it). */
 export const CHUNK = 1024 * 1024;
-/**
- * Bytes gathered per disk write (see FileWriter), in at most IOV_MAX buffers (tiny chunks: TYPE A,
- * slow clients). 256 KiB measured best here: 16 KiB writes cost a thread-pool round trip each, and
- * 1 MiB ones copy from buffers that have left the CPU cache (3-4x the CPU per GiB of either).
- */
-const BATCH = 256 * 1024;
-const MAX_BUFFERS = 1024;
 /**
  * Reopening a pinned file through its magic link (which O_NOFOLLOW would refuse: the link itself is
  * the last component). O_NONBLOCK: a FIFO swapped in must not park a libuv thread.
@@ -142,60 +136,6 @@ async function copyPrefix(from: Pinned, to: FileHandle, length: number, signal: 
     new FileWriter(to, 0),
     { signal },
   );
-}
-
-/**
- * Writes through `fh` from `start` without owning it: the caller closes `fh` once the stream is
- * done (fs streams close a descriptor they were given when destroyed, whatever autoClose says).
- * Chunks are gathered up to BATCH bytes per write: each write is a round trip to the thread pool,
- * and TLS hands over 16 KiB at a time (65,536 round trips per GiB otherwise). Whatever is gathered
- * is written by `_final`, so an error still fails the stream before the caller's fsync and rename.
- */
-class FileWriter extends Writable {
-  bytesWritten = 0;
-  #position: number;
-  #gathered: Buffer[] = [];
-  #gatheredBytes = 0;
-
-  constructor(
-    private readonly fh: FileHandle,
-    start: number,
-  ) {
-    super({ highWaterMark: CHUNK });
-    this.#position = start;
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
-    for (const { chunk } of chunks) {
-      this.#gathered.push(chunk);
-      this.#gatheredBytes += chunk.length;
-    }
-    // Readable sources hand their chunks over (never reused), so holding them past `done` is safe.
-    if (this.#gatheredBytes < BATCH && this.#gathered.length < MAX_BUFFERS) return done();
-    this.#flush().then(() => done(), done);
-  }
-
-  override _final(done: (err?: Error | null) => void): void {
-    this.#flush().then(() => done(), done);
-  }
-
-  #flush(): Promise<void> {
-    const buffers = this.#gathered;
-    this.#gathered = [];
-    this.#gatheredBytes = 0;
-    return this.#write(buffers);
-  }
-
-  async #write(buffers: Buffer[]): Promise<void> {
-    let left = buffers.reduce((n, b) => n + b.length, 0);
-    while (left > 0) {
-      const { bytesWritten } = await this.fh.writev(buffers, this.#position);
-      this.#position += bytesWritten;
-      this.bytesWritten += bytesWritten;
-      left -= bytesWritten;
-      if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // short write: rare
-    }
-  }
 }
 
 async function assertSameFile(path: string, fh: FileHandle, p: VPath): Promise<void> {

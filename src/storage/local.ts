@@ -21,7 +21,7 @@ import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } fro
 import { ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
   ROOT,
@@ -98,10 +98,11 @@ export class LocalStorage implements StorageBackend {
     return this.#list(dir, c);
   }
 
-  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     this.#begin(p, c);
     checkOffset(o.offset);
     const obj = await this.#pinExisting(p, 'read');
+    const sized = (r: Readable): FileSource => Object.assign(r, { fileSize: obj.st.size });
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
       if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
@@ -111,13 +112,14 @@ export class LocalStorage implements StorageBackend {
       const remaining = obj.st.size - o.offset;
       if (remaining <= SMALL_READ) {
         const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
-        return addAbortSignal(
-          c.signal,
-          Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false }),
+        return sized(
+          addAbortSignal(c.signal, Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false })),
         );
       }
       const fd = await meta.open(obj.path, REOPEN_READ);
-      return addAbortSignal(c.signal, new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)));
+      return sized(
+        addAbortSignal(c.signal, new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining))),
+      );
     } catch (err) {
       throw mapFsError(err, 'read', p);
     } finally {

@@ -16,14 +16,18 @@ import { open } from 'node:fs/promises';
 import { promisify } from 'node:util';
 
 /**
- * A call slower than this, twice in a row, means the filesystem is not local (or the disk is cold).
- * One alone is not enough: on a busy machine the thread is often preempted for a few milliseconds
- * in the middle of a microsecond call, and the thread pool would then cost every request far more.
+ * A call slower than this, SLOW_IN_A_ROW times in a row, means the filesystem is not local (or the
+ * disk is cold). Fewer are not enough: on a busy machine the thread is often preempted for a few
+ * milliseconds in the middle of a microsecond call (at a load of 15 on 2 cores, twice in a row
+ * every few seconds, which kept a small-file download in the thread pool most of the time), and
+ * the thread pool then costs every request far more (a dozen futex calls and two thread wake-ups
+ * per call, each waiting for a core on that same busy machine).
  */
 const SLOW_MS = 1;
-const SLOW_IN_A_ROW = 2;
-/** A single call this slow is not a preemption: the asynchronous API at once. */
+const SLOW_IN_A_ROW = 4;
+/** Calls this slow are no preemption (unless the machine is overloaded): fewer in a row suffice. */
 const VERY_SLOW_MS = 50;
+const VERY_SLOW_IN_A_ROW = 2;
 /** After a slow call, the asynchronous API for this long before trying the fast path again. */
 const ASYNC_FOR_MS = 10_000;
 
@@ -43,6 +47,7 @@ const realpathAsync = promisify(realpathCb.native);
 export class MetaFs {
   #asyncUntil = 0;
   #slowInARow = 0;
+  #verySlowInARow = 0;
 
   /** `slowMs`: what counts as a slow call (tests pass -1 to take the asynchronous path). */
   constructor(private readonly slowMs = SLOW_MS) {}
@@ -131,9 +136,11 @@ export class MetaFs {
       const end = performance.now();
       const took = end - start;
       this.#slowInARow = took > this.slowMs ? this.#slowInARow + 1 : 0;
-      if (this.#slowInARow >= SLOW_IN_A_ROW || took > Math.max(this.slowMs, VERY_SLOW_MS)) {
+      this.#verySlowInARow = took > Math.max(this.slowMs, VERY_SLOW_MS) ? this.#verySlowInARow + 1 : 0;
+      if (this.#slowInARow >= SLOW_IN_A_ROW || this.#verySlowInARow >= VERY_SLOW_IN_A_ROW) {
         this.#asyncUntil = end + ASYNC_FOR_MS;
         this.#slowInARow = 0;
+        this.#verySlowInARow = 0;
       }
     }
   }

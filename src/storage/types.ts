@@ -1,5 +1,8 @@
 import type { Readable } from 'node:stream';
 
+/** A download's byte stream; `fileSize`: the whole file's size when the backend knew it at open. */
+export type FileSource = Readable & { readonly fileSize?: number };
+
 export { StorageError, type StorageErrorKind } from '../errors.js';
 
 /** Absolute, normalized, '/'-separated virtual path (`/`, `/a/b`). Only virtual-path.ts mints them. */
@@ -46,7 +49,11 @@ export interface StorageBackend {
    * batch, however large the directory. Errors such as not-found surface on the first iteration.
    */
   list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]>;
-  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable>;
+  /**
+   * The file's bytes from `offset`. A backend that learns the file's size while opening it says so
+   * in `fileSize` (a RETR then needs no separate stat, i.e. no second path resolution).
+   */
+  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource>;
   /**
    * Atomic: the previous content stays until `src` ends successfully and the bytes are durable.
    * `offset` > 0 keeps the first `offset` bytes (zero-filled past the end); `append` keeps them all.

@@ -78,6 +78,28 @@ for (const mode of MODES) {
       });
     });
 
+    test('a large STOR (synced in the background as it arrives) gets its 226; one cut by a bare FIN over it gets 426 and changes nothing', async () => {
+      // Over 32 MiB: the disk writer has started background fdatasyncs before the end.
+      const v1 = await readFile(path.join(server().root, 'big.bin'));
+      const v2 = Buffer.alloc(40 * 1024 * 1024, 0x5a);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const [, ok] = await ftp.store('large.bin', v1);
+        assert.equal(ok.code, 226, textOf(ok));
+        assertSameBytes(await readFile(path.join(server().root, 'large.bin')), v1, 'stored file');
+
+        const port = await ftp.epsv();
+        const conn = await ftp.openData(port, { tls: true });
+        await ftp.cmd('STOR large.bin', 150);
+        await ftp.uploadTruncated(conn, v2);
+        const r = await ftp.expect();
+        assert.ok(r.code === 426 || r.code === 451, `expected 426/451, got ${r.code} ${textOf(r)}`);
+        assertSameBytes(await readFile(path.join(server().root, 'large.bin')), v1, 'file on disk');
+        assert.deepEqual(await tempFiles(server().root), []);
+      });
+    });
+
     test('a client vanishing mid-upload (control and data destroyed) leaves the previous file and no temp file', async () => {
       const v1 = randomData(200_000);
       await writeFile(path.join(server().root, 'vanish.bin'), v1);

@@ -229,8 +229,13 @@ export class ServeProcess {
   }
 
   /** Starts `ferry serve` and resolves once its banner is complete (the line saying how to stop it). */
-  static async start(args: readonly string[], cwd: string): Promise<ServeProcess> {
-    return (await ServeProcess.startWhile(args, cwd, async () => undefined)).server;
+  static async start(
+    args: readonly string[],
+    cwd: string,
+    /** A command that runs node with the rest of its arguments (e.g. prlimit --nofile=…). */
+    wrapper: readonly string[] = [],
+  ): Promise<ServeProcess> {
+    return (await ServeProcess.startWhile(args, cwd, async () => undefined, wrapper)).server;
   }
 
   /**
@@ -241,12 +246,14 @@ export class ServeProcess {
     args: readonly string[],
     cwd: string,
     meanwhile: (ports: { implicitPort: number; explicitPort: number }) => Promise<T>,
+    wrapper: readonly string[] = [],
   ): Promise<{ server: ServeProcess; result: T }> {
     const { implicitPort, explicitPort, argv } = await serveArgv();
     // Its own HOME: the default data directory (~/.ferry: bans, certificates) is never shared with
     // another test's server, nor left in the real home (a ban of 127.0.0.1 there refused later tests).
     const home = await mkdtemp(path.join(os.tmpdir(), 'ferry-home-'));
-    const child = spawn(process.execPath, [...argv, ...args], {
+    const [command, ...before] = [...wrapper, process.execPath];
+    const child = spawn(command ?? process.execPath, [...before, ...argv, ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, HOME: home },

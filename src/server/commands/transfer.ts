@@ -4,10 +4,10 @@ import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { isRecycling } from '../../storage/recycling.js';
-import { StorageError, type VPath } from '../../storage/types.js';
+import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { baseName } from '../../storage/virtual-path.js';
-import { command, type AnyCommandSpec, type CommandContext } from './types.js';
+import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
 import type { TransferProgress } from '../transfers.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
@@ -40,6 +40,18 @@ async function upload(
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
+/** The size of the file `src` reads, for a backend that did not tell it at open. */
+async function statOf(files: UserFiles, p: VPath, src: Readable): Promise<FileStat> {
+  try {
+    const st = await files.storage.stat(p, files.context());
+    if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
+    return st;
+  } catch (err) {
+    src.destroy();
+    throw err;
+  }
+}
+
 function counter(t: TransferProgress): (chunk: Buffer) => void {
   return (chunk) => t.count(chunk.length);
 }
@@ -65,13 +77,13 @@ export const transferCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const files = ctx.files();
       const p = files.resolve(path);
-      const st = await files.storage.stat(p, files.context());
-      if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
       const offset = ctx.oneShot.restOffset;
       if (offset > 0 && !files.storage.features.has('restart-read'))
         throw new StorageError('unsupported', 'REST not supported for downloads.');
+      // Every backend refuses a directory here; most also tell the size (one path resolution).
       const src = await files.storage.openRead(p, { offset }, files.context());
-      const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${st.size} bytes).`;
+      const size = src.fileSize ?? (await statOf(files, p, src)).size;
+      const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${size} bytes).`;
       const r = await ctx.transfer.run(
         'RETR',
         opening,
