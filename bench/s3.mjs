@@ -8,7 +8,7 @@
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
 //   Each transfer runs ROUNDS times (default 3), Ferry and the SDK alternating, so both see the same
 //   minutes of a shared machine; the table gives the medians. RETR runs twice through Ferry: with
-//   ranged GETs (s3.readAhead 1, the default) and with one GET per download (readAhead 0).
+//   one GET per download (s3.readAhead 0, the default) and with ranged GETs (readAhead 1).
 // Usage: npm --prefix .. run build && node s3.mjs [--quick]   (as root: starts its own Ceph cluster)
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';

@@ -22,8 +22,9 @@ export interface S3Settings {
   /** Bytes per multipart part: at most two parts of an upload are in memory (default 8 MiB). */
   partSize: number;
   /**
-   * Downloads are ranged GETs of partSize, this many fetched ahead of the one being sent (default 1;
-   * 0: one GET per download). Each holds up to one part in memory until its turn.
+   * Ranged GETs of partSize fetched ahead of the one being sent (default 0: one GET per download).
+   * Each holds up to one part in memory until its turn; worth it where the gateway, not this
+   * process's CPU, limits a download.
    */
   readAhead: number;
   /** A directory rename copies each object: refused (553) above this many (default 1000). */
@@ -70,7 +71,7 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
       'partSize',
       `expected ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}.`,
     );
-  const readAhead = i.readAhead ?? 1;
+  const readAhead = i.readAhead ?? 0;
   if (!Number.isSafeInteger(readAhead) || readAhead < 0 || readAhead > 16)
     throw bad('readAhead', `expected 0 to 16, got ${readAhead}.`);
   const maxRenameObjects = i.maxRenameObjects ?? 1000;

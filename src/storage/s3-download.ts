@@ -7,6 +7,7 @@
 import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import type { S3Sdk } from './s3-connection.js';
+import type { FileSource } from './types.js';
 import { mapS3Error } from './s3-errors.js';
 
 export interface DownloadSource {
@@ -26,7 +27,11 @@ export interface DownloadSource {
  * The object from `offset`. The first request is made here, so its errors (NoSuchKey, InvalidRange
  * for an offset past the end) reject as GetObject's would; later ones fail the stream.
  */
-export async function openObject(s: DownloadSource, offset: number, signal: AbortSignal): Promise<Readable> {
+export async function openObject(
+  s: DownloadSource,
+  offset: number,
+  signal: AbortSignal,
+): Promise<FileSource> {
   const whole = s.ahead === 0;
   const first = await s.client.send(
     new s.sdk.GetObjectCommand({
@@ -41,10 +46,13 @@ export async function openObject(s: DownloadSource, offset: number, signal: Abor
     { abortSignal: signal },
   );
   const body = bodyOf(first);
-  const total = totalOf(first.ContentRange);
+  // The object's size (a RETR then needs no HEAD): from Content-Range, or the length of a whole GET.
+  const total = first.ContentRange ? totalOf(first.ContentRange) : first.ContentLength;
+  const sized = (r: Readable): FileSource =>
+    total === undefined ? r : Object.assign(r, { fileSize: total });
   // One request holds it all (or the gateway answered the whole object): nothing more to fetch.
-  if (whole || total === undefined || offset + s.partSize >= total) return body;
-  return new RangedDownload(s, body, offset + s.partSize, total, first.ETag, signal);
+  if (whole || !first.ContentRange || total === undefined || offset + s.partSize >= total) return sized(body);
+  return sized(new RangedDownload(s, body, offset + s.partSize, total, first.ETag, signal));
 }
 
 function bodyOf(r: GetObjectCommandOutput): Readable {

@@ -8,7 +8,7 @@ import { isNotFound, mapS3Error } from './s3-errors.js';
 import { openObject } from './s3-download.js';
 import { chunksOf } from './stream-chunks.js';
 import { copySource, uploadObject, type CopyPrefix } from './s3-upload.js';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import {
   ROOT,
   assertVPath,
@@ -74,7 +74,7 @@ export class S3Storage implements StorageBackend {
     return this.#list(dir, c);
   }
 
-  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     begin(p, c);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'read', p);
