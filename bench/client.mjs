@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from './lib/cli-args.mjs';
 import { runningPeer } from './lib/harness.mjs';
-import { BENCH_DIR, CURL, DIST_INDEX, HOST, RESULTS_DIR, ROOT } from './lib/paths.mjs';
+import { BENCH_DIR, CURL, DIST_CLIENT, HOST, RESULTS_DIR, ROOT } from './lib/paths.mjs';
 import { requireTools } from './lib/preflight.mjs';
 import * as report from './lib/report.mjs';
 import { check, runProcess } from './lib/run-process.mjs';
@@ -117,7 +117,7 @@ async function ferryClient(cfg, deadlineS) {
     [
       FERRY_CLIENT,
       JSON.stringify({
-        distIndex: DIST_INDEX,
+        distIndex: DIST_CLIENT,
         host: HOST,
         port: vs.port,
         ...login(),

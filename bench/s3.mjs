@@ -6,6 +6,9 @@
 //   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of this process's RSS
 //     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
+//   Each transfer runs ROUNDS times (default 3), Ferry and the SDK alternating, so both see the same
+//   minutes of a shared machine; the table gives the medians. RETR runs twice through Ferry: with
+//   one GET per download (s3.readAhead 0, the default) and with ranged GETs (readAhead 1).
 // Usage: npm --prefix .. run build && node s3.mjs [--quick]   (as root: starts its own Ceph cluster)
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
@@ -44,20 +47,31 @@ const file = path.join(tmp, 'data.bin');
 const ceph = await startCeph({ memBytes: 8 * 1024 ** 3 });
 const bucket = await ceph.bucket('bench');
 const direct = ceph.client();
-const conn = new S3Connection(
-  s3Settings({
-    endpoint: ceph.endpoint,
-    forcePathStyle: true,
-    accessKeyId: ceph.accessKeyId,
-    secretAccessKey: ceph.secretAccessKey,
-    partSize: PART,
-  }),
-);
+const ROUNDS = Number(process.env.ROUNDS ?? 3);
+const connection = (readAhead) =>
+  new S3Connection(
+    s3Settings({
+      endpoint: ceph.endpoint,
+      forcePathStyle: true,
+      accessKeyId: ceph.accessKeyId,
+      secretAccessKey: ceph.secretAccessKey,
+      partSize: PART,
+      readAhead,
+    }),
+  );
+const conn = connection(1);
+const oneGet = connection(0);
+// Two servers on the same objects: `ts` reads with ranged GETs, `ts0` with one GET per download.
 const ts = await startFerry({
   storageFor: (p) => new S3Storage({ connection: conn, bucket, prefix: `${p.username}/` }),
 });
+const ts0 = await startFerry({
+  storageFor: (p) => new S3Storage({ connection: oneGet, bucket, prefix: `${p.username}/` }),
+});
 const curlArgs = ['--silent', '--show-error', '--insecure', '--user', `${ts.user}:${ts.password}`];
+const curlArgs0 = ['--silent', '--show-error', '--insecure', '--user', `${ts0.user}:${ts0.password}`];
 const url = (p) => `ftps://127.0.0.1:${ts.implicitPort}/${p}`;
+const url0 = (p) => `ftps://127.0.0.1:${ts0.implicitPort}/${p}`;
 const secs = async (fn) => {
   const t0 = process.hrtime.bigint();
   await fn();
@@ -74,42 +88,57 @@ const measure = async (fn) => {
   const perGiB = 1024 ** 3 / SIZE;
   return { wall, cpu: ((c.user + c.system) / 1e6) * perGiB, gw: ((gatewayTicks() - g0) / 100) * perGiB };
 };
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+/** The medians of ROUNDS runs (wall s, CPU s/GiB, gateway CPU s/GiB). */
+const medians = (runs) => ({
+  wall: median(runs.map((r) => r.wall)),
+  cpu: median(runs.map((r) => r.cpu)),
+  gw: median(runs.map((r) => r.gw)),
+});
 const rate = (s) => `${(SIZE / MiB / s).toFixed(0)} MiB/s`;
 const cpu = (m) => `${m.cpu.toFixed(2)} s/GiB (gateway ${m.gw.toFixed(2)})`;
 const rows = [];
 try {
-  // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
-  const ferryStor = await measure(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')]));
-  const sdkPut = await measure(() =>
-    direct.send(
-      new sdk.PutObjectCommand({
-        Bucket: bucket,
-        Key: 'sdk.bin',
-        Body: createReadStream(file),
-        ContentLength: SIZE,
+  const runs = { stor: [], put: [], retr: [], retr0: [], get: [] };
+  for (let round = 0; round < ROUNDS; round++) {
+    // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
+    runs.stor.push(await measure(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')])));
+    runs.put.push(
+      await measure(() =>
+        direct.send(
+          new sdk.PutObjectCommand({
+            Bucket: bucket,
+            Key: 'sdk.bin',
+            Body: createReadStream(file),
+            ContentLength: SIZE,
+          }),
+        ),
+      ),
+    );
+    // RETR: radosgw → Ferry → curl (to /dev/null), ranged and in one GET; GetObject by the SDK.
+    runs.retr.push(await measure(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')])));
+    runs.retr0.push(await measure(() => run('curl', [...curlArgs0, '-o', '/dev/null', url0('stor.bin')])));
+    runs.get.push(
+      await measure(async () => {
+        const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
+        await pipeline(r.Body, new Writable({ write: (_c, _e, cb) => cb() }));
       }),
-    ),
-  );
-  rows.push([
-    'STOR 1 object',
-    rate(ferryStor.wall),
-    rate(sdkPut.wall),
-    (sdkPut.wall / ferryStor.wall).toFixed(2),
-  ]);
-  rows.push(['STOR CPU', cpu(ferryStor), cpu(sdkPut), (ferryStor.cpu / sdkPut.cpu).toFixed(2)]);
-  // RETR: radosgw → Ferry → curl (to /dev/null), then GetObject by the SDK into a sink.
-  const ferryRetr = await measure(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')]));
-  const sdkGet = await measure(async () => {
-    const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
-    await pipeline(r.Body, new Writable({ write: (_c, _e, cb) => cb() }));
-  });
-  rows.push([
-    'RETR 1 object',
-    rate(ferryRetr.wall),
-    rate(sdkGet.wall),
-    (sdkGet.wall / ferryRetr.wall).toFixed(2),
-  ]);
-  rows.push(['RETR CPU', cpu(ferryRetr), cpu(sdkGet), (ferryRetr.cpu / sdkGet.cpu).toFixed(2)]);
+    );
+  }
+  const [ferryStor, sdkPut, ferryRetr, ferryRetr0, sdkGet] = [
+    runs.stor,
+    runs.put,
+    runs.retr,
+    runs.retr0,
+    runs.get,
+  ].map(medians);
+  const pair = (name, f, d) => {
+    rows.push([name, rate(f.wall), rate(d.wall), (d.wall / f.wall).toFixed(2)]);
+    rows.push([`${name} CPU`, cpu(f), cpu(d), (f.cpu / d.cpu).toFixed(2)]);
+  };
+  pair('STOR 1 object', ferryStor, sdkPut);
+  pair('RETR 1 object (ranged GETs, readAhead 1)', ferryRetr, sdkGet);
+  pair('RETR 1 object (one GET, readAhead 0)', ferryRetr0, sdkGet);
 
   // RSS per concurrent upload (the server runs in this process).
   global.gc?.();
@@ -162,10 +191,14 @@ try {
   ]);
 } finally {
   await ts.close();
+  await ts0.close();
   conn.close();
+  oneGet.close();
   await ceph.stop();
   await rm(tmp, { recursive: true, force: true });
 }
-console.log(`S3 benchmark (${SIZE / MiB} MiB, part ${PART / MiB} MiB, load ${os.loadavg()[0].toFixed(2)})`);
+console.log(
+  `S3 benchmark (${SIZE / MiB} MiB, part ${PART / MiB} MiB, medians of ${ROUNDS} rounds, load ${os.loadavg()[0].toFixed(2)})`,
+);
 console.log('| metric | Ferry | AWS SDK direct | Ferry/SDK |\n| --- | --- | --- | --- |');
 for (const r of rows) console.log(`| ${r.join(' | ')} |`);

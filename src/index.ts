@@ -40,33 +40,5 @@ export { PgAccounts } from './db/accounts.js';
 export { PgBans } from './db/bans.js';
 export { PgUsage } from './db/usage.js';
 export { PgSessions, type SessionLeaseOptions } from './db/sessions.js';
-export {
-  FerryClient,
-  parseListText,
-  parseMlsdText,
-  type ClientOptions,
-  type RemoteEntry,
-  type Progress,
-  type TransferOptions,
-  type GetOptions,
-  type PutOptions,
-  type TransferSummary,
-} from './client/client.js';
-export {
-  LoginError,
-  CertificateError,
-  ConnectionError,
-  failureKind,
-  type FailureKind,
-  type CertificateProblem,
-} from './client/errors.js';
-export { mirror, type MirrorOptions, type MirrorEvent, type MirrorResult } from './client/mirror.js';
-export {
-  KnownHostsFile,
-  normalizeFingerprint,
-  defaultKnownHostsFile,
-  type KnownHostsStore,
-  type TrustDecision,
-} from './client/trust.js';
-export { parseFtpUrl, resolveCredentials, type FtpUrl } from './client/url.js';
-export { type ProtocolEvent, type ProtocolLogger } from './client/control.js';
+// The client, also importable alone as 'ferry/client' (without the server's modules).
+export * from './client/index.js';

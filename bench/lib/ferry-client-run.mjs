@@ -12,6 +12,8 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 
 const cfg = JSON.parse(process.argv[2]);
+// The client alone ('ferry/client'): the server's modules are not loaded, as in an application
+// that only transfers files.
 const { FerryClient } = await import(pathToFileURL(cfg.distIndex).href);
 
 const dialogue = []; // the last protocol lines, for the error report

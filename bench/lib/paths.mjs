@@ -5,6 +5,8 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
 export const DIST_INDEX = path.join(ROOT, 'dist', 'src', 'index.js');
+/** The client alone (the package's 'ferry/client' entry). */
+export const DIST_CLIENT = path.join(ROOT, 'dist', 'src', 'client', 'index.js');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 export const CURL = '/usr/bin/curl';
 export const OPENSSL = '/usr/bin/openssl';

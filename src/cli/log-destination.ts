@@ -1,11 +1,14 @@
 import { pino, type Logger as PinoLogger } from 'pino';
 
+type Destination = ReturnType<typeof pino.destination>;
+
 /** Log bytes held for a destination that cannot keep up; beyond this, lines are dropped. */
 export const LOG_BUFFER_BYTES = 8 * 1024 * 1024;
 /**
- * Lines are gathered up to this many bytes per write, and written at least this often: each write
- * is a round trip through libuv's thread pool (a dozen futex calls across threads), which one line
- * per small RETR made a visible share of its cost. At exit pino writes what is left.
+ * Lines are gathered up to this many bytes per write, and written at most LOG_FLUSH_MS after the
+ * first one waiting: each write is a round trip through libuv's thread pool (a dozen futex calls
+ * across threads), which one line per small RETR, and the four lines of each session (connect,
+ * TLS, login, disconnect), made a visible share of their cost. At exit pino writes what is left.
  */
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 200;
@@ -21,9 +24,8 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
     sync: false,
     maxLength: maxBytes,
     minLength: Math.min(LOG_BATCH_BYTES, maxBytes - 1),
-    periodicFlush: LOG_FLUSH_MS,
   });
-  const logger = pino({ level }, destination);
+  const logger = pino({ level }, flushedWithin(destination, LOG_FLUSH_MS));
   let dropped = 0;
   destination.on('drop', () => dropped++);
   destination.on('drain', () => {
@@ -33,4 +35,29 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
     logger.warn({ droppedLines: n }, `log output could not keep up: ${n} lines dropped`);
   });
   return logger;
+}
+
+/**
+ * The destination, flushed `ms` after the first line it holds (sonic-boom's own periodicFlush
+ * writes every period even when it holds nothing: an idle server woke 5 times a second for an empty
+ * write through the thread pool).
+ */
+function flushedWithin(destination: Destination, ms: number): { write(line: string): void } {
+  let timer: NodeJS.Timeout | undefined;
+  const flush = (): void => {
+    timer = undefined;
+    try {
+      destination.flush();
+    } catch {
+      // Destroyed: the process is ending, and pino's exit handler wrote what was held.
+    }
+  };
+  return {
+    write(line: string): void {
+      destination.write(line);
+      if (timer) return;
+      timer = setTimeout(flush, ms);
+      timer.unref();
+    },
+  };
 }

@@ -77,6 +77,19 @@ function checkName(name: string): void {
 const unknownUser = (name: string, file: string): FerryError =>
   new FerryError('ERR_USAGE', `no user "${name}" in ${file}.`);
 
+/**
+ * A user added without --home gets the default storage's home (`<prefix><name>/` on storage.s3):
+ * only a config with storage.s3 gives one, so without it the home is asked for here, not at login.
+ */
+async function requireDefaultHome(name: string, f: FileFlags): Promise<void> {
+  const config = f.config ? await loadConfig(f.config) : undefined;
+  if (config?.storage?.s3) return;
+  throw new FerryError(
+    'ERR_USAGE',
+    `--home: required for ${name}, unless --config names a config with storage.s3 (whose <prefix>${name}/ is then the home).`,
+  );
+}
+
 /** Sets a new password (prompted, from stdin, or generated and printed once). */
 async function setPassword(a: Account, fromStdin: boolean): Promise<string | undefined> {
   const { password, generated } = await newPassword(a.username, fromStdin);
@@ -93,10 +106,14 @@ export function registerUsers(program: Command): void {
     .description('manage the accounts in the users file (a running server follows the changes)');
 
   accountOptions(where(users.command('add').argument('<name>').description('add an account')), true)
-    .requiredOption('--home <dir>', "the user's home directory (their /)")
+    .option(
+      '--home <dir>',
+      "the user's home directory (their /), or s3://bucket/prefix/; absent: <prefix><name>/ on the config's storage.s3",
+    )
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, f: AccountFlags & FileFlags & { passwordStdin?: boolean }) => {
       checkName(name);
+      if (f.home === undefined) await requireDefaultHome(name, f);
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
@@ -165,7 +182,7 @@ export function registerUsers(program: Command): void {
       const accounts = await withAccounts(f, ({ dir }) => dir.list());
       if (f.json) return say(JSON.stringify(accounts.map(publicView)));
       if (accounts.length === 0) return say('no users');
-      const rows = accounts.map((a) => [a.username, statusOf(a), a.home]);
+      const rows = accounts.map((a) => [a.username, statusOf(a), homeOf(a)]);
       const width = Math.max(4, ...rows.map((r) => r[0]?.length ?? 0));
       say(`${'NAME'.padEnd(width)}  ${'STATUS'.padEnd(8)}  HOME`);
       for (const [n = '', s = '', h = ''] of rows) say(`${n.padEnd(width)}  ${s.padEnd(8)}  ${h}`);
@@ -215,6 +232,9 @@ function publicView(a: Account): Omit<AccountInput, 'passwordHash'> {
   return rest;
 }
 
+/** The home as written, or the default storage's (the account names none). */
+const homeOf = (a: Account): string => a.home || `(default: storage.s3 <prefix>${a.username}/)`;
+
 function statusOf(a: Account): string {
   const why = unusableBecause(a);
   return why === undefined ? 'enabled' : why.startsWith('account expired') ? 'expired' : 'disabled';
@@ -237,7 +257,7 @@ function describe(a: Account, usage: StoredUsage | undefined): string[] {
   return [
     `name            ${a.username}`,
     `status          ${statusOf(a)}`,
-    `home            ${a.home}`,
+    `home            ${homeOf(a)}`,
     `permissions     ${rules.map(([d, r]) => `${d}=${formatPermissions(r)}`).join('  ')}`,
     `max sessions    ${limit(a.maxSessions, String)}`,
     `allow from      ${a.allowFrom?.join(', ') ?? 'anywhere'}`,

@@ -182,9 +182,10 @@ export async function transferBatch(
       const onProgress = (p: Progress): void => emit({ kind: 'progress', job, bytes: p.bytes });
       const opts = { resume: o.resume ?? false, signal: o.signal, onProgress };
       try {
+        // The listing's size stands for SIZE (one command less per file).
         const r =
           o.direction === 'download'
-            ? await worker.get(job.remote, job.local, opts)
+            ? await worker.get(job.remote, job.local, { ...opts, size: job.size })
             : await worker.put(job.local, job.remote, opts);
         transferred++;
         bytes += r.bytes;

@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../protocol/reply.js';
@@ -20,20 +20,37 @@ function isIpAddress(host: string): boolean {
   return /^[\d.]+$/.test(host) || host.includes(':');
 }
 
-/** Base TLS options for the control and data connections. */
+/**
+ * Base TLS options for the control and data connections. The certificates, versions and ciphers go
+ * into one SecureContext shared by all of them: tls.connect() with `ca` builds a new OpenSSL context
+ * per connection (parsing the CA certificates, fetching the algorithms), which cost more CPU than
+ * the handshake itself for every small file.
+ */
 function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
   const minVersion = opts.minTlsVersion ?? 'TLSv1.2';
   const legacy = minVersion === 'TLSv1' || minVersion === 'TLSv1.1';
   const servername = opts.servername ?? (isIpAddress(opts.host) ? undefined : opts.host);
+  let secureContext: tls.SecureContext;
+  try {
+    secureContext = tls.createSecureContext({
+      ...(opts.ca !== undefined ? { ca: opts.ca as string | Buffer | (string | Buffer)[] } : {}),
+      ...(opts.clientCertificate && { cert: opts.clientCertificate.cert, key: opts.clientCertificate.key }),
+      minVersion,
+      ...(opts.maxTlsVersion !== undefined ? { maxVersion: opts.maxTlsVersion } : {}),
+      // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for.
+      ...(legacy ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    });
+  } catch (err) {
+    throw new FerryError(
+      'ERR_TLS',
+      `Cannot use the TLS settings (ca, clientCertificate, TLS versions): ${err instanceof Error ? err.message : String(err)}`,
+      { cause: err },
+    );
+  }
   return {
     host: opts.host,
     ...(servername !== undefined ? { servername } : {}),
-    ...(opts.ca !== undefined ? { ca: opts.ca as string | Buffer | (string | Buffer)[] } : {}),
-    ...(opts.clientCertificate && { cert: opts.clientCertificate.cert, key: opts.clientCertificate.key }),
-    minVersion,
-    ...(opts.maxTlsVersion !== undefined ? { maxVersion: opts.maxTlsVersion } : {}),
-    // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for.
-    ...(legacy ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+    secureContext,
     // The trust policy is applied after the handshake (pins, known hosts); see trust.ts.
     rejectUnauthorized: false,
   };

@@ -1,11 +1,11 @@
 import { once } from 'node:events';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { stat as fsStat, unlink } from 'node:fs/promises';
+import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { dataConnectionError } from './errors.js';
+import { FileSink } from './local-file.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
@@ -30,6 +30,8 @@ export interface TransferOptions {
 }
 
 export interface GetOptions extends TransferOptions {
+  /** The remote file's size when already known (from a listing): no SIZE command is sent for it. */
+  readonly size?: number;
   /** End the destination stream at the end (default true; false for e.g. stdout). */
   readonly end?: boolean;
 }
@@ -48,9 +50,6 @@ export interface TransferSummary {
   /** The server's final reply; absent when a resume found nothing left to transfer (no command sent). */
   readonly reply: Reply | undefined;
 }
-
-/** File stream buffer: big enough to batch many 16 KiB TLS records per system call. */
-const FILE_CHUNK = 1024 * 1024;
 
 /** The size of a remote file (SIZE), or undefined when the server cannot tell. */
 async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
@@ -82,7 +81,9 @@ export async function download(
       () => 0,
     );
   }
-  const total = opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined;
+  const known =
+    opts.size !== undefined && Number.isSafeInteger(opts.size) && opts.size >= 0 ? opts.size : undefined;
+  const total = known ?? (opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined);
   if (opts.resume && total !== undefined) {
     if (offset > total) {
       throw new FerryError(
@@ -94,22 +95,8 @@ export async function download(
       return { bytes: 0, offset, reply: undefined };
     }
   }
-  let sink: Writable;
-  let created = false;
-  if (typeof local === 'string') {
-    const existed = await fsStat(local).then(
-      () => true,
-      () => false,
-    );
-    created = !existed;
-    // A large buffer lets the file stream batch TLS records into one writev instead of a write per 16 KiB.
-    sink =
-      offset > 0
-        ? createWriteStream(local, { flags: 'r+', start: offset, highWaterMark: FILE_CHUNK })
-        : createWriteStream(local, { highWaterMark: FILE_CHUNK });
-  } else {
-    sink = local;
-  }
+  // TLS records copied into large reused buffers, one file write each (local-file.ts).
+  const sink = typeof local === 'string' ? new FileSink(local, { start: offset }) : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   // The size the server announced (SIZE, else `150 … (N bytes)` for a whole file): fewer bytes than
@@ -138,13 +125,17 @@ export async function download(
     sink.destroy();
     // A write may still be in flight: the local file is final (for a resume) only once it closed.
     if (typeof local === 'string' && !sink.closed) await once(sink, 'close');
-    if (created && typeof local === 'string' && !(err instanceof FerryError && err.code === 'ERR_ABORTED')) {
+    if (
+      sink instanceof FileSink &&
+      sink.created &&
+      !(err instanceof FerryError && err.code === 'ERR_ABORTED')
+    ) {
       // Do not leave an empty file behind for a download that never started.
-      const size = await fsStat(local).then(
+      const size = await fsStat(sink.path).then(
         (st) => st.size,
         () => -1,
       );
-      if (size === 0) await unlink(local).catch(() => {});
+      if (size === 0) await unlink(sink.path).catch(() => {});
     }
     throw err;
   }
@@ -175,29 +166,44 @@ export async function upload(
       return { bytes: 0, offset, reply: undefined };
     }
   }
-  const source =
-    typeof local === 'string' ? createReadStream(local, { start: offset, highWaterMark: FILE_CHUNK }) : local;
   const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   const onBytes = (bytes: number): void => opts.onProgress?.({ bytes, total: expected });
-  const body: TransferBody = { direction: 'upload', source };
+  if (typeof local !== 'string')
+    return uploadBody(s, { direction: 'upload', source: local }, remote, offset, opts, onBytes);
+  // Opened before the command: a file that cannot be read is refused before the server sees anything.
+  const handle = await openFile(local, 'r');
   try {
-    if (opts.append) {
+    // Read in large reused buffers (local-file.ts).
+    const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };
+    return await uploadBody(s, body, remote, offset, opts, onBytes);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** STOR (APPE to append, REST + STOR to resume, APPE when REST is refused for a resume). */
+async function uploadBody(
+  s: ClientSession,
+  body: TransferBody,
+  remote: string,
+  offset: number,
+  opts: PutOptions,
+  onBytes: (bytes: number) => void,
+): Promise<TransferSummary> {
+  if (opts.append) {
+    const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
+    return { bytes: r.bytes, offset, reply: r.reply };
+  }
+  if (offset > 0) {
+    const rest = await s.control.request(`REST ${offset}`);
+    if (rest.code !== Code.PendingFurtherInfo) {
+      if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
+      s.control.info('REST refused for the upload; appending instead (APPE).');
       const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
       return { bytes: r.bytes, offset, reply: r.reply };
     }
-    if (offset > 0) {
-      const rest = await s.control.request(`REST ${offset}`);
-      if (rest.code !== Code.PendingFurtherInfo) {
-        if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
-        s.control.info('REST refused for the upload; appending instead (APPE).');
-        const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
-        return { bytes: r.bytes, offset, reply: r.reply };
-      }
-    }
-    const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
-    return { bytes: r.bytes, offset, reply: r.reply };
-  } finally {
-    if (typeof local === 'string') source.destroy();
   }
+  const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
+  return { bytes: r.bytes, offset, reply: r.reply };
 }

@@ -1,6 +1,7 @@
+import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
@@ -16,6 +17,7 @@ import { openActive, openPassive, type DataState, type Endpoint } from './data-e
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
 import { abortedError, dataConnectionError } from './errors.js';
+import { sendFile } from './local-file.js';
 import { abortable, closed, delay, replyWithin } from './waits.js';
 
 export type { DataState } from './data-endpoint.js';
@@ -55,7 +57,9 @@ export type TransferBody =
       /** End the sink when the data ends (default true; false for e.g. stdout). */
       readonly end?: boolean;
     }
-  | { readonly direction: 'upload'; readonly source: Readable };
+  | { readonly direction: 'upload'; readonly source: Readable }
+  /** A local file from `start` on, sent in large reused buffers (local-file.ts). */
+  | { readonly direction: 'upload'; readonly file: { readonly handle: FileHandle; readonly start: number } };
 
 export interface TransferRequest {
   /** The transfer command line, e.g. `RETR name`, `STOR name`, `MLSD dir`, `LIST`. */
@@ -215,14 +219,16 @@ class Transfer {
       () => {},
     );
     // Bytes are counted by a 'data' listener beside the pipe (no Transform: one hop less per chunk).
-    const onData = (chunk: Buffer): void => {
-      this.bytes += chunk.length;
+    const onData = (chunk: Buffer | number): void => {
+      this.bytes += typeof chunk === 'number' ? chunk : chunk.length;
       req.onBytes?.(this.bytes);
     };
     const body = req.body;
-    const stopResetting = resetWhenPipelineFails(raw, data, [
-      body.direction === 'download' ? body.sink : body.source,
-    ]);
+    const stopResetting = resetWhenPipelineFails(
+      raw,
+      data,
+      body.direction === 'download' ? [body.sink] : 'source' in body ? [body.source] : [],
+    );
     try {
       if (body.direction === 'download') {
         data.on('data', onData);
@@ -230,8 +236,14 @@ class Transfer {
       } else {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
-        body.source.on('data', onData);
-        await pipeline(body.source, data);
+        if ('source' in body) {
+          body.source.on('data', onData);
+          await pipeline(body.source, data);
+        } else {
+          await sendFile(body.file.handle, body.file.start, data, (n) => onData(n));
+          // The end: close_notify (under TLS), then FIN; an error before 'finish' fails the upload.
+          await finished(data.end(), { readable: false });
+        }
         await closed(data, o.dataTimeoutMs);
       }
     } catch (err) {

@@ -3,7 +3,7 @@ import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
 import type { FileStat, VPath } from './types.js';
 import { isTempName } from './upload-temp.js';
-import { isAllowedName, joinVPath } from './virtual-path.js';
+import { childPathsOf, isAllowedName } from './virtual-path.js';
 
 /** A call slower than this counts as slow (cold cache, network filesystem, or preempted). */
 const SLOW_CALL_MS = 1;
@@ -60,6 +60,7 @@ export class ListingReader {
   readonly #devHex: string;
   /** The magic link to the directory, with a trailing '/': an entry's path is this + its name. */
   readonly #prefix: string;
+  readonly #childPath: (name: string) => VPath;
 
   constructor(
     private readonly dir: Pinned,
@@ -72,26 +73,18 @@ export class ListingReader {
   ) {
     this.#devHex = dir.st.dev.toString(16);
     this.#prefix = dir.child('');
+    this.#childPath = childPathsOf(path);
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
   async next(): Promise<FileStat[] | undefined> {
     if (this.#done) return undefined;
-    let stats: (StatLike | undefined)[];
-    let names: string[];
-    if (this.#sync) {
-      const slow = { calls: 0 };
-      names = this.#namesSync(slow);
-      stats = this.#statSync(names, slow);
-      if (slow.calls >= SLOW_CALLS) this.#sync = false;
-    } else {
-      names = await this.#namesAsync();
-      stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
-    }
     const out: FileStat[] = [];
-    for (const [i, name] of names.entries()) {
-      const st = stats[i];
-      if (st !== undefined) out.push(toFileStat(name, joinVPath(this.path, name), st, this.#devHex)); // else: removed since readdir
+    if (this.#sync) this.#readSync(out);
+    else {
+      const names = await this.#namesAsync();
+      const stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
+      for (const [i, name] of names.entries()) this.#add(out, name, stats[i]);
     }
     const now = performance.now();
     if (now - this.#turn > TURN_MS) {
@@ -101,23 +94,34 @@ export class ListingReader {
     return out;
   }
 
-  // Each call is timed from the end of the one before (one clock read per call): the loop between
-  // them costs microseconds.
-  #namesSync(slow: { calls: number }): string[] {
-    const names: string[] = [];
+  #add(out: FileStat[], name: string, st: StatLike | undefined): void {
+    if (st !== undefined) out.push(toFileStat(name, this.#childPath(name), st, this.#devHex)); // else: removed since readdir
+  }
+
+  /**
+   * A batch read synchronously: each name, then its lstat, in one pass (one clock read per entry:
+   * the readdir, served from the Dir's buffer mostly, and the lstat are timed as one call; the
+   * loop between them costs microseconds). Moves the rest of the listing to the thread pool once
+   * SLOW_CALLS of the batch were slow.
+   */
+  #readSync(out: FileStat[]): void {
+    let slow = 0;
     let before = performance.now();
-    while (names.length < this.batchSize) {
+    for (let n = 0; n < this.batchSize;) {
       const e = this.handle.readSync(); // from the Dir's buffer, or one readdir call that refills it
-      const after = performance.now();
-      if (after - before > this.slowMs) slow.calls++;
-      before = after;
       if (e === null) {
         this.#done = true;
         break;
       }
-      if (listable(e.name)) names.push(e.name);
+      if (listable(e.name)) {
+        n++;
+        this.#add(out, e.name, lstatSync(this.#prefix + e.name, NO_THROW));
+      }
+      const after = performance.now();
+      if (after - before > this.slowMs) slow++;
+      before = after;
     }
-    return names;
+    if (slow >= SLOW_CALLS) this.#sync = false;
   }
 
   async #namesAsync(): Promise<string[]> {
@@ -131,18 +135,6 @@ export class ListingReader {
       if (listable(e.name)) names.push(e.name);
     }
     return names;
-  }
-
-  #statSync(names: readonly string[], slow: { calls: number }): (StatLike | undefined)[] {
-    const out: (StatLike | undefined)[] = [];
-    let before = performance.now();
-    for (const name of names) {
-      out.push(lstatSync(this.#prefix + name, NO_THROW));
-      const after = performance.now();
-      if (after - before > this.slowMs) slow.calls++;
-      before = after;
-    }
-    return out;
   }
 
   /** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */

@@ -21,6 +21,12 @@ export interface S3Settings {
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
   /** Bytes per multipart part: at most two parts of an upload are in memory (default 8 MiB). */
   partSize: number;
+  /**
+   * Ranged GETs of partSize fetched ahead of the one being sent (default 0: one GET per download).
+   * Each holds up to one part in memory until its turn; worth it where the gateway, not this
+   * process's CPU, limits a download.
+   */
+  readAhead: number;
   /** A directory rename copies each object: refused (553) above this many (default 1000). */
   maxRenameObjects: number;
   /** Attempts per request, throttling and 5xx included, with exponential backoff (default 4). */
@@ -37,6 +43,7 @@ export interface S3SettingsInput {
   secretAccessKey?: string;
   sessionToken?: string;
   partSize?: number;
+  readAhead?: number;
   maxRenameObjects?: number;
   maxAttempts?: number;
   signPayload?: boolean;
@@ -64,6 +71,9 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
       'partSize',
       `expected ${MIN_PART_SIZE} (5 MiB) to ${MAX_PART_SIZE} (5 GiB) bytes, got ${partSize}.`,
     );
+  const readAhead = i.readAhead ?? 0;
+  if (!Number.isSafeInteger(readAhead) || readAhead < 0 || readAhead > 16)
+    throw bad('readAhead', `expected 0 to 16, got ${readAhead}.`);
   const maxRenameObjects = i.maxRenameObjects ?? 1000;
   if (!Number.isSafeInteger(maxRenameObjects) || maxRenameObjects < 1)
     throw bad('maxRenameObjects', `expected a positive integer, got ${maxRenameObjects}.`);
@@ -84,6 +94,7 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
         }
       : {}),
     partSize,
+    readAhead,
     maxRenameObjects,
     maxAttempts,
     signPayload: i.signPayload ?? false,

@@ -5,9 +5,10 @@ import { StorageError } from '../errors.js';
 import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
 import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connection.js';
 import { isNotFound, mapS3Error } from './s3-errors.js';
+import { openObject } from './s3-download.js';
 import { chunksOf } from './stream-chunks.js';
 import { copySource, uploadObject, type CopyPrefix } from './s3-upload.js';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import {
   ROOT,
   assertVPath,
@@ -73,23 +74,24 @@ export class S3Storage implements StorageBackend {
     return this.#list(dir, c);
   }
 
-  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     begin(p, c);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'read', p);
     const { sdk, client } = await this.#conn.get();
+    const { partSize, readAhead } = this.#conn.settings;
     try {
-      const r = await client.send(
-        new sdk.GetObjectCommand({
-          Bucket: this.#bucket,
-          Key: this.#key(p),
-          ...(o.offset > 0 ? { Range: `bytes=${o.offset}-` } : {}),
-        }),
-        { abortSignal: c.signal },
-      );
-      if (!(r.Body instanceof Readable)) throw storageError('unavailable', 'read', p);
+      const source = {
+        sdk,
+        client,
+        bucket: this.#bucket,
+        key: this.#key(p),
+        path: p,
+        partSize,
+        ahead: readAhead,
+      };
       // A body cut by the gateway fails the stream with a plain error: 426 for this transfer.
-      return addAbortSignal(c.signal, r.Body);
+      return addAbortSignal(c.signal, await openObject(source, o.offset, c.signal));
     } catch (err) {
       if (c.signal.aborted) throw abortedError(c.signal);
       if (err instanceof Error && err.name === 'InvalidRange') return Readable.from([]); // offset ≥ size

@@ -5,6 +5,7 @@ import type { VPath } from './types.js';
 import {
   ROOT,
   baseName,
+  childPathsOf,
   isDescendant,
   isVPath,
   joinVPath,
@@ -81,6 +82,14 @@ describe('VPath helpers', () => {
     for (const bad of ['', '.', '..', 'a/b', 'a\\b', 'a\0', 'x'.repeat(256)]) {
       notAllowed(() => joinVPath(ROOT, bad));
     }
+  });
+
+  it("joins a listing's names as joinVPath does, and refuses a path that grows too long", () => {
+    const p = resolveVPath(ROOT, '/a/b');
+    assert.equal(childPathsOf(ROOT)('x'), joinVPath(ROOT, 'x'));
+    assert.equal(childPathsOf(p)('x'), joinVPath(p, 'x'));
+    const deep = resolveVPath(ROOT, '/' + Array.from({ length: 16 }, () => 'd'.repeat(240)).join('/'));
+    notAllowed(() => childPathsOf(deep)('x'.repeat(250)));
   });
 
   it('recognizes normalized paths and descendants', () => {

@@ -75,6 +75,19 @@ export function joinVPath(dir: VPath, name: string): VPath {
   return out;
 }
 
+/**
+ * joinVPath for many names of one directory that `isAllowedName` already accepted (a listing's
+ * entries): the prefix is built once and the name is not checked again.
+ */
+export function childPathsOf(dir: VPath): (allowedName: string) => VPath {
+  const prefix = dir === '/' ? '/' : `${dir}/`;
+  return (name) => {
+    const out = prefix + name;
+    if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+    return out as VPath;
+  };
+}
+
 /** True when `p` is strictly below `ancestor`. */
 export function isDescendant(p: VPath, ancestor: VPath): boolean {
   return ancestor === '/' ? p !== '/' : p.startsWith(ancestor + '/');

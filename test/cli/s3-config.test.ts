@@ -13,7 +13,7 @@ import { serveSetup, type ServeFlags, type ServeSetup } from '../../src/cli/serv
 import type { StorageBackend } from '../../src/storage/types.js';
 import { put, readFile } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
-import { ferryOk } from '../support/ferry-process.js';
+import { ferryOk, runFerry } from '../support/ferry-process.js';
 
 let ceph: CephGateway;
 let admin: S3Client;
@@ -65,6 +65,10 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     await assert.rejects(
       setupWith(`${base()}    bucket: ${homes}\n    partSize: 1000\n`),
       /ferry\.yaml: storage\.s3\.partSize: expected 5242880 \(5 MiB\)/,
+    );
+    await assert.rejects(
+      setupWith(`${base()}    bucket: ${homes}\n    readAhead: 17\n`),
+      /ferry\.yaml: storage\.s3\.readAhead: expected 0 to 16, got 17\./,
     );
     await assert.rejects(
       setupWith(`${base()}    bucket: no-such-bucket-x\n`),
@@ -214,6 +218,57 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     }
     await until(() => ours() === 0);
     assert.equal(ours(), 0, 'shutdown closes the last connection');
+  });
+
+  test('ferry users add without --home: the user is on storage.s3 at <prefix><name>/', async () => {
+    const file = path.join(dir, 'default-home.yaml');
+    const data = path.join(dir, 'default-home-data');
+    await writeFile(
+      file,
+      `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n    prefix: staff\n`,
+    );
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    await ferryOk(['users', 'add', 'frank', '--password-stdin', '--config', file], 'pw\n');
+    const shown = JSON.parse(await ferryOk(['users', 'show', 'frank', '--config', file, '--json'])) as {
+      home?: string;
+    };
+    assert.equal(shown.home, undefined, 'no home in the users file: the default one');
+    assert.match(
+      await ferryOk(['users', 'show', 'frank', '--config', file]),
+      /home\s+\(default: storage\.s3 <prefix>frank\/\)/,
+    );
+    // The server gives it <prefix>frank/ in the bucket: what frank stores lands there.
+    const ready = await serveSetup(
+      { ...flags(file), dataDir: data },
+      await loadConfig(file),
+      undefined,
+      undefined,
+      {
+        env,
+      },
+    );
+    try {
+      const account = ready.users.homes.find((a) => a.name === 'frank');
+      assert.equal(account?.home, '');
+      await put(ready.options.storageFor({ username: 'frank', home: '', readOnly: false }), '/f.txt', 'hi');
+      const got = await admin.send(new GetObjectCommand({ Bucket: homes, Key: 'staff/frank/f.txt' }));
+      assert.equal(await got.Body?.transformToString(), 'hi');
+    } finally {
+      await ready.users.store.close();
+      ready.close();
+    }
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'frank', '--config', file], undefined, env),
+      'frank: 2 B in 1 files\n',
+    );
+
+    // Without storage.s3 there is no default home to give: --home is asked for, nothing is added.
+    const local = path.join(dir, 'local.yaml');
+    await writeFile(local, `dataDir: ${data}\n`);
+    const r = await runFerry(['users', 'add', 'gina', '--password-stdin', '--config', local], 'pw\n');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--home: required for gina, unless --config names a config with storage\.s3/);
+    assert.doesNotMatch(await ferryOk(['users', 'list', '--config', file]), /gina/);
   });
 });
 

@@ -230,6 +230,7 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       [['add', 'eve', '--home', path.join(dir, 'nope')], /--home: .* is not a directory/],
       [['add', 'dana', '--home', home], /already exists/],
       [['add', 'bad name', '--home', home], /user name "bad name"/],
+      [['add', 'eve'], /--home: required for eve, unless --config names a config with storage\.s3/],
       [['set', 'nobody', '--disabled'], /no user "nobody"/],
       [['rm', 'nobody'], /no user "nobody"/],
     ];

@@ -1,6 +1,8 @@
 // The storage contract over S3Storage against a real Ceph RADOS Gateway, and what is S3's own:
 // prefixes as directories, markers, bounded directory renames, copy-and-append.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { PutObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
@@ -34,6 +36,24 @@ after(async () => {
   conn?.close();
   await ceph?.stop();
 });
+
+function connection(o: { partSize: number; readAhead: number }): S3Connection {
+  return new S3Connection(
+    s3Settings({
+      endpoint: ceph.endpoint,
+      forcePathStyle: true,
+      accessKeyId: ceph.accessKeyId,
+      secretAccessKey: ceph.secretAccessKey,
+      ...o,
+    }),
+  );
+}
+
+async function bytesOf(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of r) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
 
 /** A fresh prefix of the shared bucket with `files` put straight through the SDK. */
 async function seeded(files: Record<string, string> = {}, readOnly = false): Promise<S3Storage> {
@@ -97,6 +117,53 @@ describe('S3Storage specifics (radosgw)', () => {
     await s.write(v('/big'), source('XY'), { offset: six.length - 1, append: false }, ctx());
     assert.equal((await s.stat(v('/big'), ctx())).size, six.length + 1);
     assert.equal(await readFile(s, '/big', six.length - 2), 'aXY');
+  });
+
+  it('reads an object larger than a part as ranged GETs, in order, from any offset', async () => {
+    const part = 5 * 1024 * 1024;
+    const data = randomBytes(3 * part + 12345);
+    await seeded();
+    const key = `t${prefixes}/big.bin`;
+    await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
+    for (const readAhead of [0, 1, 3]) {
+      const c = connection({ partSize: part, readAhead });
+      try {
+        const storage = new S3Storage({ connection: c, bucket, prefix: `t${prefixes}/` });
+        for (const offset of [0, 1, part - 1, part, 2 * part + 7, data.length - 1, data.length]) {
+          const got = await bytesOf(await storage.openRead(v('/big.bin'), { offset }, ctx()));
+          assert.ok(got.equals(data.subarray(offset)), `readAhead ${readAhead}, offset ${offset}`);
+        }
+      } finally {
+        c.close();
+      }
+    }
+  });
+
+  it('a download fails, never mixes two objects, when the object is replaced during it', async () => {
+    const part = 5 * 1024 * 1024;
+    await seeded();
+    const key = `t${prefixes}/moving.bin`;
+    await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(3 * part, 'a') }));
+    const c = connection({ partSize: part, readAhead: 1 });
+    try {
+      const storage = new S3Storage({ connection: c, bucket, prefix: `t${prefixes}/` });
+      const r = await storage.openRead(v('/moving.bin'), { offset: 0 }, ctx());
+      // Parts 1 and 2 are asked for at once; part 3 only once part 1 is read: after the replacement.
+      const it = r[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+      const first = await it.next();
+      assert.equal(first.value?.[0], 'a'.charCodeAt(0));
+      await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(3 * part, 'b') }));
+      let sent = first.value?.length ?? 0;
+      await assert.rejects(async () => {
+        for (let n = await it.next(); !n.done; n = await it.next()) {
+          assert.equal(n.value.includes('b'), false, 'no byte of the new object');
+          sent += n.value.length;
+        }
+      });
+      assert.ok(sent <= 2 * part, `at most the two parts asked for before the replacement (${sent})`);
+    } finally {
+      c.close();
+    }
   });
 
   it('reports a missing bucket and wrong credentials as refusals', async () => {

@@ -28,9 +28,15 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'ferry:ready' }
-  | { readonly type: 'ferry:closed'; readonly id: number }
-  /** Connection `id` logged in: no longer counted as unauthenticated. */
-  | { readonly type: 'ferry:login'; readonly id: number }
+  /**
+   * Connections that logged in (no longer counted as unauthenticated) and connections that closed,
+   * gathered over one turn of the worker's event loop: one message for many sessions' events.
+   */
+  | {
+      readonly type: 'ferry:sessions';
+      readonly logins: readonly number[];
+      readonly closed: readonly number[];
+    }
   /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
@@ -59,8 +65,7 @@ const toWorkerTypes = new Set<string>([
 ]);
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
-  'ferry:closed',
-  'ferry:login',
+  'ferry:sessions',
   'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',

@@ -309,9 +309,10 @@ export class ClusterPrimary {
   }
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
-    if (m.type === 'ferry:closed') this.release(m.id);
-    else if (m.type === 'ferry:login') this.loggedIn(this.handed.get(m.id));
-    else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
+    if (m.type === 'ferry:sessions') {
+      for (const id of m.logins) this.loggedIn(this.handed.get(id));
+      for (const id of m.closed) this.release(id);
+    } else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);
       slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });

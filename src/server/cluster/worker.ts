@@ -49,6 +49,7 @@ export async function serveAsWorker(
       // The primary is gone; 'disconnect' closes this worker.
     }
   };
+  const reports = new SessionReports(reply);
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
   // Per-user session limits are counted by the primary, for all workers.
@@ -78,9 +79,9 @@ export async function serveAsWorker(
     switch (m.type) {
       case 'ferry:connection': {
         if (!(handle instanceof net.Socket)) return;
-        handle.once('close', () => reply({ type: 'ferry:closed', id: m.id }));
+        handle.once('close', () => reports.closed(m.id));
         server.handleConnection(handle, m.implicit, {
-          onLogin: () => reply({ type: 'ferry:login', id: m.id }),
+          onLogin: () => reports.login(m.id),
           origin: m.origin,
           rest: m.rest === undefined ? undefined : Buffer.from(m.rest, 'base64'),
         });
@@ -118,4 +119,40 @@ export async function serveAsWorker(
   channel.once('disconnect', stop);
   reply({ type: 'ferry:ready' });
   await done;
+}
+
+/**
+ * Logins and closes, sent to the primary once per turn of the event loop: a busy worker serves
+ * several sessions per turn, and each IPC message costs both processes a JSON round and system calls.
+ */
+class SessionReports {
+  private logins: number[] = [];
+  private closes: number[] = [];
+  private pending = false;
+
+  constructor(private readonly send: (m: FromWorker) => void) {}
+
+  login(id: number): void {
+    this.logins.push(id);
+    this.schedule();
+  }
+
+  closed(id: number): void {
+    this.closes.push(id);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.pending) return;
+    this.pending = true;
+    setImmediate(this.flush);
+  }
+
+  private readonly flush = (): void => {
+    this.pending = false;
+    const message: FromWorker = { type: 'ferry:sessions', logins: this.logins, closed: this.closes };
+    this.logins = [];
+    this.closes = [];
+    this.send(message);
+  };
 }

@@ -1,0 +1,36 @@
+/**
+ * The FTPS client alone: `import { FerryClient } from 'ferry/client'` loads none of the server's
+ * modules (pino, prom-client, pg, the S3 SDK), which cost most of a second of CPU to load; the
+ * package's main entry ('ferry') exports the same names beside the server's.
+ */
+export { FerryError, ReplyError, type FerryErrorCode } from '../errors.js';
+export {
+  FerryClient,
+  parseListText,
+  parseMlsdText,
+  type ClientOptions,
+  type RemoteEntry,
+  type Progress,
+  type TransferOptions,
+  type GetOptions,
+  type PutOptions,
+  type TransferSummary,
+} from './client.js';
+export {
+  LoginError,
+  CertificateError,
+  ConnectionError,
+  failureKind,
+  type FailureKind,
+  type CertificateProblem,
+} from './errors.js';
+export { mirror, type MirrorOptions, type MirrorEvent, type MirrorResult } from './mirror.js';
+export {
+  KnownHostsFile,
+  normalizeFingerprint,
+  defaultKnownHostsFile,
+  type KnownHostsStore,
+  type TrustDecision,
+} from './trust.js';
+export { parseFtpUrl, resolveCredentials, type FtpUrl } from './url.js';
+export { type ProtocolEvent, type ProtocolLogger } from './control.js';

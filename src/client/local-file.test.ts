@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { DOWNLOAD_BUFFER, FileSink, sendFile, UPLOAD_BUFFER } from './local-file.js';
+
+/** Chunks of mixed sizes (1 byte to more than one buffer) that add up to `data`. */
+function chunksOf(data: Buffer): Buffer[] {
+  const sizes = [1, 16 * 1024, 7, DOWNLOAD_BUFFER + 3, 16 * 1024 - 1, DOWNLOAD_BUFFER - 10];
+  const out: Buffer[] = [];
+  for (let off = 0, i = 0; off < data.length; i++) {
+    const n = Math.min(sizes[i % sizes.length] as number, data.length - off);
+    out.push(data.subarray(off, off + n));
+    off += n;
+  }
+  return out;
+}
+
+describe('local files of downloads and uploads in reused buffers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'ferry-local-file-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('a download file holds every chunk in order, whatever their sizes', async () => {
+    const data = randomBytes(3 * DOWNLOAD_BUFFER + 12345);
+    const file = path.join(dir, 'whole.bin');
+    await pipeline(Readable.from(chunksOf(data)), new FileSink(file));
+    assert.ok((await readFile(file)).equals(data));
+  });
+
+  it('a resumed download writes from its start offset and keeps the bytes before it', async () => {
+    const head = randomBytes(1000);
+    const rest = randomBytes(DOWNLOAD_BUFFER + 5);
+    const file = path.join(dir, 'resume.bin');
+    await writeFile(file, Buffer.concat([head, Buffer.alloc(10, 0x78)]));
+    await pipeline(Readable.from(chunksOf(rest)), new FileSink(file, { start: head.length }));
+    assert.ok((await readFile(file)).equals(Buffer.concat([head, rest])));
+  });
+
+  it('a destroyed download (abort, failed transfer) has written all it received before it closes', async () => {
+    const file = path.join(dir, 'cut.bin');
+    const sink = new FileSink(file);
+    const received = randomBytes(DOWNLOAD_BUFFER + 777); // one buffer written out, a part held
+    for (const c of chunksOf(received)) sink.write(c);
+    await new Promise<void>((resolve) => sink.write(Buffer.alloc(0), () => resolve()));
+    sink.destroy(); // as download() does when the transfer fails
+    await once(sink, 'close');
+    assert.ok((await readFile(file)).equals(received));
+  });
+
+  it('a download file that cannot be created fails the stream with the reason', async () => {
+    const sink = new FileSink(path.join(dir, 'missing', 'x.bin'));
+    await assert.rejects(pipeline(Readable.from([Buffer.from('x')]), sink), { code: 'ENOENT' });
+  });
+
+  it('an upload sends the file from its offset, never reusing a buffer before its write is done', async () => {
+    const data = randomBytes(2 * UPLOAD_BUFFER + 4321);
+    const file = path.join(dir, 'up.bin');
+    await writeFile(file, data);
+    const got: Buffer[] = [];
+    // A slow consumer that reads the chunk only when it completes the write, as a socket would.
+    const out = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        setImmediate(() => {
+          got.push(Buffer.from(chunk));
+          cb();
+        });
+      },
+    });
+    const fh = await open(file, 'r');
+    let counted = 0;
+    try {
+      await sendFile(fh, 100, out, (n) => (counted += n));
+    } finally {
+      await fh.close();
+    }
+    assert.ok(Buffer.concat(got).equals(data.subarray(100)));
+    assert.equal(counted, data.length - 100);
+  });
+
+  it('an upload fails when the data connection closes under it', async () => {
+    const file = path.join(dir, 'up-cut.bin');
+    await writeFile(file, randomBytes(3 * UPLOAD_BUFFER));
+    // Takes the first write and never completes it, then closes.
+    const out = new Writable({
+      write(_chunk, _enc, _cb) {
+        setImmediate(() => out.destroy());
+      },
+    });
+    const fh = await open(file, 'r');
+    try {
+      await assert.rejects(
+        sendFile(fh, 0, out, () => {}),
+        (err: unknown) => err instanceof Error && /closed during the upload/.test(err.message),
+      );
+    } finally {
+      await fh.close();
+    }
+  });
+});
