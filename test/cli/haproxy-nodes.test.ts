@@ -258,7 +258,9 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, pass
               sha(data),
               `${up} up, ${down} down`,
             );
-            // The node's own log: both transfers of this user's session ended there with 226.
+            // The node's own log (written in batches: wait for the login's line): both transfers
+            // of this user's session ended there with 226.
+            await node.proc.waitForLog((l) => l.msg === 'login' && l.user === user, `${node.name}: login`);
             const sessions = new Set(
               node.proc.log.filter((l) => l.msg === 'login' && l.user === user).map((l) => l.session),
             );

@@ -79,9 +79,10 @@ describe('quota usage and rates with ferry serve and ferry users', { timeout: 30
     assert.match(await users(['show', 'carol']), /quota size\s+1000 B; usage not counted yet/);
     // Two sessions at once: one on each worker.
     const [a, b] = [await session(), await session()];
-    const pids = new Set(
-      server.log.filter((l) => l.msg === 'login' && l.user === 'carol').map((l) => Number(l.pid)),
-    );
+    // Log lines are written in batches: wait for both logins' lines before reading their pids.
+    const logins = () => server.log.filter((l) => l.msg === 'login' && l.user === 'carol');
+    await server.waitForLog(() => logins().length >= 2, 'the two logins of carol');
+    const pids = new Set(logins().map((l) => Number(l.pid)));
     assert.equal(pids.size, 2, 'the two sessions are served by different workers');
     assert.deepEqual(await Promise.all([storeCode(a, 'a', 300), storeCode(b, 'b', 300)]), [226, 226]);
     assert.equal(await storeCode(a, 'c', 401), 552); // 600 + 401 > 1000, whichever worker
