@@ -15,8 +15,9 @@ const LOG_FLUSH_MS = 200;
 
 /**
  * The server's log: JSON lines to standard output through an asynchronous buffer, written in
- * batches (at most LOG_FLUSH_MS late), that never holds more than `maxBytes` (a slow disk, a full pipe or a paused terminal must not grow memory
- * without bound). Dropped lines are counted and reported in one line once the output has drained.
+ * batches (at most LOG_FLUSH_MS late), that never holds more than `maxBytes` (a slow disk, a full
+ * pipe or a paused terminal must not grow memory without bound). Dropped lines are counted and
+ * reported in one line once the output has drained.
  */
 export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_BYTES): PinoLogger {
   const destination = pino.destination({
