@@ -103,6 +103,9 @@ export function s3Settings(i: S3SettingsInput): S3Settings {
 
 export type S3Sdk = typeof import('@aws-sdk/client-s3');
 
+const quiet = (): void => undefined;
+const SILENT = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet };
+
 /** Same settings: a connection made with `a` can serve where `b` is asked for. */
 export function sameS3Settings(a: S3Settings, b: S3Settings): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
@@ -164,6 +167,9 @@ export class S3Connection {
         ...(s.endpoint !== undefined ? { endpoint: s.endpoint } : {}),
         ...(s.credentials ? { credentials: s.credentials } : {}),
         requestHandler: { httpAgent: this.#agents[0], httpsAgent: this.#agents[1] },
+        // Errors reach the caller; without a logger the SDK writes to the console when a streamed
+        // request fails (an upload's last streamed part is cut short on purpose).
+        logger: SILENT,
       });
       return { sdk, client };
     });

@@ -1,8 +1,11 @@
 // Streams one object to S3 with bounded memory: bytes fill a part buffer while the previous part
-// uploads, so at most two parts are in memory; the loop stops pulling while both are busy. An object
+// is stored, so at most two parts are in memory; the loop stops pulling while both are busy. Parts
+// after the first go to S3 as they fill (two requests in flight, the gateway never idle waiting for
+// a full part), each kept in its buffer to be sent again if it ends short or is refused. An object
 // smaller than one part is one PutObject. The object appears only at CompleteMultipartUpload; any
 // failure (source cut, ABOR, S3 error) aborts the multipart upload, so the previous object stays.
-import type { CompletedPart, S3Client } from '@aws-sdk/client-s3';
+import { Readable } from 'node:stream';
+import type { CompletedPart, S3Client, UploadPartCommand } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors.js';
 import { abortedError, storageError } from './fs-errors.js';
 import { MAX_PART_SIZE, MAX_PARTS, MIN_PART_SIZE, type S3Sdk } from './s3-connection.js';
@@ -77,47 +80,74 @@ export async function uploadObject(
   const opts = { abortSignal: t.signal };
   const parts: CompletedPart[] = [];
   let uploadId: string | undefined;
-  const start = async (): Promise<string> => {
-    if (uploadId !== undefined) return uploadId;
-    const r = await send('upload', () =>
+  let starting: Promise<string> | undefined;
+  // Memoized: a streamed part may ask for the upload while the first part's request creates it.
+  const start = (): Promise<string> =>
+    (starting ??= send('upload', () =>
       client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), opts),
-    );
-    if (!r.UploadId) throw storageError('unavailable', 'upload', t.path);
-    return (uploadId = r.UploadId);
-  };
+    ).then((r) => {
+      if (!r.UploadId) throw storageError('unavailable', 'upload', t.path);
+      return (uploadId = r.UploadId);
+    }));
+  /** Reserves the next part number, synchronously: numbers follow the bytes' order. */
   const nextPart = (): number => {
     if (parts.length >= MAX_PARTS) throw storageError('quota-exceeded', 'upload', t.path);
-    return parts.push({}); // reserve the number now; the ETag is filled in when the part is stored
+    return parts.push({}); // the ETag is filled in when the part is stored
   };
-
-  // One part uploading at a time; its failure is kept and rethrown at the next await.
-  let inflight: Promise<void> | undefined;
-  let failure: unknown;
-  const uploadPart = async (data: Buffer): Promise<void> => {
-    const id = await start();
-    const n = nextPart();
-    const r = await send('upload', () =>
-      client.send(
-        unsignedPayload(
-          new sdk.UploadPartCommand({
-            Bucket: bucket,
-            Key: key,
-            UploadId: id,
-            PartNumber: n,
-            Body: data,
-            ContentLength: data.length,
-          }),
-          t.signPayload,
-        ),
-        opts,
-      ),
+  const partCommand = (n: number, id: string, body: Buffer | Readable, length: number): UploadPartCommand =>
+    unsignedPayload(
+      new sdk.UploadPartCommand({
+        Bucket: bucket,
+        Key: key,
+        UploadId: id,
+        PartNumber: n,
+        Body: body,
+        ContentLength: length,
+      }),
+      t.signPayload,
     );
+  const uploadPart = async (n: number, data: Buffer): Promise<void> => {
+    const id = await start();
+    const r = await send('upload', () => client.send(partCommand(n, id, data, data.length), opts));
     parts[n - 1] = { PartNumber: n, ETag: r.ETag };
   };
-  const settle = async (): Promise<void> => {
-    await inflight;
-    inflight = undefined;
+  /** Sends part `n` as its bytes arrive; resolves false if it must be sent again from its buffer. */
+  const streamPart = (n: number, s: PartStream): void => {
+    s.sent = (async () => {
+      const id = await start();
+      try {
+        const r = await client.send(partCommand(n, id, s.body, t.partSize), {
+          abortSignal: AbortSignal.any([t.signal, s.cut.signal]),
+        });
+        parts[n - 1] = { PartNumber: n, ETag: r.ETag };
+        return true;
+      } catch {
+        if (t.signal.aborted) throw abortedError(t.signal);
+        return false; // cut short (the last part), or refused: its buffer has every byte
+      } finally {
+        s.abandon();
+      }
+    })();
+  };
+
+  // A failure of a part's request is kept and rethrown when its buffer is next needed.
+  let failure: unknown;
+  const slots: Slot[] = [{ buf: Buffer.allocUnsafe(t.partSize), busy: undefined }];
+  const settle = async (slot: Slot): Promise<void> => {
+    await slot.busy;
+    slot.busy = undefined;
     if (failure !== undefined) throw failure;
+  };
+  /** Part `f` holds `length` bytes, all of them: store it (the buffer is busy until then). */
+  const complete = (f: Filling, length: number): void => {
+    const data = f.slot.buf.subarray(0, length);
+    const s = f.stream;
+    if (s && length === t.partSize) s.end();
+    else s?.abandon();
+    const stored = s ? s.sent.then((ok) => (ok ? undefined : uploadPart(f.n, data))) : uploadPart(f.n, data);
+    f.slot.busy = stored.catch((err: unknown) => {
+      failure ??= err;
+    });
   };
 
   let bytes = 0;
@@ -148,34 +178,45 @@ export async function uploadObject(
       }
     }
 
-    // Two buffers, reused in turn: one fills while the other uploads (no garbage per part).
-    const buffers = [Buffer.allocUnsafe(t.partSize)];
-    let buf = buffers[0] as Buffer;
-    let filled = 0;
+    // Two buffers, reused in turn: one fills while the other's part is stored. After one full part
+    // of the body (a smaller object is one PutObject), each part is streamed to S3 as it fills,
+    // its bytes kept in its buffer: a last part that ends short, or a refused request, is sent again
+    // from there with its true length.
+    let fullParts = 0;
+    let f: Filling | undefined;
     for await (const chunk of body) {
       bytes += chunk.length;
       let at = 0;
       while (at < chunk.length) {
-        const n = chunk.copy(buf, filled, at);
-        filled += n;
+        if (!f) {
+          const slot = slots.find((s) => s.busy === undefined) ?? (slots[0] as Slot);
+          f = { n: nextPart(), slot, filled: 0, pushed: 0, stream: undefined };
+          if (fullParts > 0 && !t.signPayload) streamPart(f.n, (f.stream = new PartStream()));
+        }
+        const n = chunk.copy(f.slot.buf, f.filled, at);
+        f.filled += n;
         at += n;
-        if (filled === buf.length) {
-          await settle(); // the previous part is stored: its buffer is free again
-          const full = buf;
-          inflight = uploadPart(full).catch((err: unknown) => {
-            failure = err;
-          });
-          if (buffers.length === 1) buffers.push(Buffer.allocUnsafe(t.partSize));
-          buf = (buffers[0] === full ? buffers[1] : buffers[0]) as Buffer;
-          filled = 0;
+        // Handed over in slices of PUSH bytes: a write to the gateway's socket per TLS record
+        // (16 KiB) would cost a system call and a stream turn each.
+        if (f.stream && (f.filled - f.pushed >= PUSH || f.filled === t.partSize)) {
+          f.stream.push(f.slot.buf.subarray(f.pushed, f.filled));
+          f.pushed = f.filled;
+        }
+        if (f.filled === t.partSize) {
+          complete(f, t.partSize);
+          fullParts++;
+          if (slots.length === 1) slots.push({ buf: Buffer.allocUnsafe(t.partSize), busy: undefined });
+          const other = slots.find((s) => s !== f?.slot) as Slot;
+          f = undefined;
+          await settle(other); // the part before is stored: its buffer is free again
         }
       }
       if (t.signal.aborted) throw abortedError(t.signal);
     }
-    await settle();
-    if (uploadId === undefined) {
+    if (fullParts === 0 && parts.length <= 1 && starting === undefined) {
       // Smaller than one part: a single PutObject, atomic like the completion.
-      const data = buf.subarray(0, filled);
+      parts.length = 0;
+      const data = f ? f.slot.buf.subarray(0, f.filled) : Buffer.alloc(0);
       await send('upload', () =>
         client.send(
           unsignedPayload(
@@ -187,8 +228,9 @@ export async function uploadObject(
       );
       return bytes;
     }
-    if (filled > 0 || parts.length === 0) await uploadPart(buf.subarray(0, filled));
-    const id = uploadId;
+    if (f) complete(f, f.filled);
+    for (const slot of slots) await settle(slot);
+    const id = await start();
     // Ceph 16 answers CompleteMultipartUpload with an empty ETag (bug 58879): it is not used.
     await send('upload', () =>
       client.send(
@@ -204,7 +246,8 @@ export async function uploadObject(
     uploadId = undefined;
     return bytes;
   } catch (err) {
-    await inflight; // never rejects (its failure is kept)
+    for (const slot of slots) await slot.busy; // never rejects (its failure is kept)
+    await starting?.catch(() => undefined);
     if (uploadId !== undefined) {
       const id = uploadId;
       // Not under the session's signal: it may have fired, and the parts must still be freed.
@@ -215,5 +258,49 @@ export async function uploadObject(
     if (t.signal.aborted && !(err instanceof FerryError && err.code !== 'ERR_ABORTED'))
       throw abortedError(t.signal);
     throw err;
+  }
+}
+
+/** Bytes of a streamed part handed to its request at a time. */
+const PUSH = 1024 * 1024;
+
+/** A part buffer, and the storing of the part in it (settles once the buffer may be refilled). */
+interface Slot {
+  readonly buf: Buffer;
+  busy: Promise<void> | undefined;
+}
+
+/** The part being filled; `stream` while its request reads it as it fills. */
+interface Filling {
+  readonly n: number;
+  readonly slot: Slot;
+  filled: number;
+  /** Bytes handed to `stream` so far. */
+  pushed: number;
+  stream: PartStream | undefined;
+}
+
+/** The body of a streamed UploadPart: slices of the part's buffer, pushed as they are filled. */
+class PartStream {
+  readonly body = new Readable({ read() {} });
+  readonly cut = new AbortController();
+  /** True once the part is stored; false if it must be sent again from its buffer. */
+  sent: Promise<boolean> = Promise.resolve(false);
+  #over = false;
+
+  push(slice: Buffer): void {
+    if (!this.#over) this.body.push(slice);
+  }
+
+  end(): void {
+    if (!this.#over) this.body.push(null);
+  }
+
+  /** Stops the request (a last part shorter than declared) and lets go of the slices. */
+  abandon(): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.cut.abort();
+    this.body.destroy();
   }
 }

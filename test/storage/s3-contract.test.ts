@@ -2,9 +2,15 @@
 // prefixes as directories, markers, bounded directory renames, copy-and-append.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { PutObjectCommand, ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import {
+  GetObjectCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { storageContract } from '../../src/storage/test-contract.js';
@@ -117,6 +123,55 @@ describe('S3Storage specifics (radosgw)', () => {
     await s.write(v('/big'), source('XY'), { offset: six.length - 1, append: false }, ctx());
     assert.equal((await s.stat(v('/big'), ctx())).size, six.length + 1);
     assert.equal(await readFile(s, '/big', six.length - 2), 'aXY');
+  });
+
+  /** `data` in uneven chunks (as TLS hands them over), failing after `failAt` bytes if given. */
+  function chunked(data: Buffer, failAt?: number): Readable {
+    return Readable.from(
+      (function* () {
+        for (let at = 0; at < data.length; at += 100_003) {
+          if (failAt !== undefined && at >= failAt) throw new Error('data connection lost');
+          yield data.subarray(at, at + 100_003);
+        }
+      })(),
+    );
+  }
+
+  async function objectBytes(key: string): Promise<Buffer> {
+    const r = await admin.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    return Buffer.from(
+      await (r.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray(),
+    );
+  }
+
+  async function openUploads(prefix: string): Promise<number> {
+    const r = await admin.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }));
+    return r.Uploads?.length ?? 0;
+  }
+
+  it('streams the parts after the first: a last part shorter than declared is sent again whole', async () => {
+    const part = 5 * 1024 * 1024;
+    const s = await seeded();
+    const prefix = `t${prefixes}/`;
+    // One part and a byte; two exact parts (the last streamed one completes); a short third part.
+    for (const size of [part + 1, 2 * part, 3 * part - 12_345]) {
+      const data = randomBytes(size);
+      await s.write(v(`/u${size}`), chunked(data), { offset: 0, append: false }, ctx());
+      assert.ok((await objectBytes(`${prefix}u${size}`)).equals(data), `${size} bytes stored as sent`);
+    }
+    assert.equal(await openUploads(prefix), 0, 'no multipart upload left open');
+  });
+
+  it('an upload cut in a streamed part leaves the old object and no open multipart upload', async () => {
+    const part = 5 * 1024 * 1024;
+    const s = await seeded({ '/keep': 'old content' });
+    const prefix = `t${prefixes}/`;
+    const data = randomBytes(3 * part);
+    await assert.rejects(
+      s.write(v('/keep'), chunked(data, 2 * part + 1_000_000), { offset: 0, append: false }, ctx()),
+    );
+    assert.equal(await readFile(s, '/keep'), 'old content');
+    assert.equal(await openUploads(prefix), 0);
   });
 
   it('reads an object larger than a part as ranged GETs, in order, from any offset', async () => {
