@@ -12,6 +12,7 @@ import { ROOT } from './paths.mjs';
  */
 export async function startFerry(w, { port, pasv, dataDir, args = [] }) {
   const argv = [
+    '--max-semi-space-size=4', // as the `ferry` command, `npm start` and the systemd unit run it
     path.join(ROOT, 'dist', 'src', 'cli', 'main.js'),
     'serve',
     '--allow-root', // the harness runs as root

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -61,6 +61,11 @@ test('--workers 2: sessions spread over both workers, data connections reach the
     const pids = r.workerPids;
     assert.equal(pids.length, 2, r.banner);
     assert.ok(!pids.includes(r.child.pid ?? -1), 'workers are processes of their own');
+    // Node's options for a serving process: a 4 MiB young generation (cli/workers.ts says why).
+    for (const pid of pids) {
+      const argv = (await readFile(`/proc/${pid}/cmdline`, 'utf8')).split('\0');
+      assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
+    }
     // The primary hands each connection to the worker holding the fewest: two held sessions, two workers.
     sessions.push(await session(r, 'a'), await session(r, 'b'));
     const served = [await r.pidOfLogin('a'), await r.pidOfLogin('b')];
