@@ -1,4 +1,4 @@
-import { close, open, write } from 'node:fs';
+import { close, open, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { dataConnectionError } from './errors.js';
@@ -8,13 +8,13 @@ import { dataConnectionError } from './errors.js';
  * connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches them, one
  * 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool writes, each
  * a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers held until
- * written. Copied into reused 256 KiB buffers instead, it costs 4,096 writes and no buffer outlives
- * its record. An upload reads the file into two buffers in turn, each written to the data
+ * written. Copied into reused 256 KiB buffers instead, it costs 4,096 writes, made on the spot
+ * (writeSync: no thread wake-up), and no buffer outlives its record. An upload reads the file into two buffers in turn, each written to the data
  * connection while the other is read into, instead of a fresh allocation (and page faults) per read.
  */
 
 /**
- * Bytes per file write of a download: few thread-pool round trips (4,096 per GiB), yet small enough
+ * Bytes per file write of a download: few writes (4,096 per GiB), yet small enough
  * that the buffer is still in the CPU cache when the kernel copies it (measured on a 1 GiB RETR
  * against vsftpd: 1 MiB buffers doubled the kernel's copy time, 256 KiB cut the total by a quarter).
  */
@@ -120,7 +120,7 @@ export class FileSink extends Writable {
     return new Promise((resolve) => this.#onWritten.push(resolve));
   }
 
-  /** Writes out the current buffer (one thread-pool write) and frees it when done. */
+  /** Writes out the current buffer and frees it when done. */
   #flush(): void {
     const buf = this.#current;
     const len = this.#fill;
@@ -141,7 +141,12 @@ export class FileSink extends Writable {
     });
   }
 
-  /** fs.write until all `len` bytes are written (a short write continues). */
+  /**
+   * Writes all `len` bytes (a short write continues), synchronously, then calls `done` on the next
+   * tick. A write into the page cache takes tens of microseconds; handed to the thread pool it cost
+   * a thread wake-up each way, more than the write: `ferry get` of 1 GiB from Pure-FTPd took 2.2-2.3
+   * CPU s instead of 2.5-3.9 (three runs each, alternating).
+   */
   #writeAll(
     fd: number,
     buf: Buffer,
@@ -150,11 +155,18 @@ export class FileSink extends Writable {
     pos: number,
     done: (err: Error | null) => void,
   ): void {
-    write(fd, buf, off, len, pos, (err, n) => {
-      if (err) return done(err);
-      if (n < len) return this.#writeAll(fd, buf, off + n, len - n, pos + n, done);
-      done(null);
-    });
+    try {
+      while (len > 0) {
+        const n = writeSync(fd, buf, off, len, pos);
+        off += n;
+        pos += n;
+        len -= n;
+      }
+    } catch (err) {
+      process.nextTick(done, err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    process.nextTick(done, null);
   }
 
   /** Until no write is in flight. */
