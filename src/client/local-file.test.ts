@@ -63,6 +63,14 @@ describe('local files of downloads and uploads in reused buffers', () => {
     await assert.rejects(pipeline(Readable.from([Buffer.from('x')]), sink), { code: 'ENOENT' });
   });
 
+  it('a download onto a full disk fails the stream with ENOSPC, at a full buffer and at the end', async () => {
+    // /dev/full takes the open and refuses every write, as a full filesystem does.
+    for (const size of [2 * DOWNLOAD_BUFFER, DOWNLOAD_BUFFER / 2]) {
+      const sink = new FileSink('/dev/full');
+      await assert.rejects(pipeline(Readable.from(chunksOf(randomBytes(size))), sink), { code: 'ENOSPC' });
+    }
+  });
+
   it('an upload sends the file from its offset, never reusing a buffer before its write is done', async () => {
     const data = randomBytes(2 * UPLOAD_BUFFER + 4321);
     const file = path.join(dir, 'up.bin');

@@ -8,14 +8,14 @@ import { dataConnectionError } from './errors.js';
  * connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches them, one
  * 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool writes, each
  * a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers held until
- * written. Copied into reused 256 KiB buffers instead, it costs 4,096 writes, made on the spot
- * (writeSync: no thread wake-up), and no buffer outlives its record. An upload reads the file into two buffers in turn, each written to the data
- * connection while the other is read into, instead of a fresh allocation (and page faults) per read.
+ * written. Copied into a reused 256 KiB buffer instead, it costs 4,096 writes and no buffer outlives
+ * its record. An upload reads the file into two buffers in turn, each written to the data connection
+ * while the other is read into, instead of a fresh allocation (and page faults) per read.
  */
 
 /**
- * Bytes per file write of a download: few writes (4,096 per GiB), yet small enough
- * that the buffer is still in the CPU cache when the kernel copies it (measured on a 1 GiB RETR
+ * Bytes per file write of a download: few writes (4,096 per GiB), yet small enough that the buffer
+ * is still in the CPU cache when the kernel copies it (measured on a 1 GiB RETR
  * against vsftpd: 1 MiB buffers doubled the kernel's copy time, 256 KiB cut the total by a quarter).
  */
 export const DOWNLOAD_BUFFER = 256 * 1024;
@@ -28,24 +28,21 @@ export interface FileSinkOptions {
 }
 
 /**
- * A download's local file: chunks are copied into a buffer that is written out when full, while
- * the next one fills (two buffers in turn). Everything received is on disk once the stream has
- * finished or closed: a destroyed sink (abort, failed transfer) writes out what it held first, so a
- * resume continues exactly after the last byte received.
+ * A download's local file: chunks are copied into one reused buffer, written out (synchronously)
+ * each time it is full. A write into the page cache takes tens of microseconds; handed to the thread
+ * pool it cost a thread wake-up each way, more than the write (`ferry get` of 1 GiB from Pure-FTPd:
+ * 2.2-2.3 CPU s instead of 2.5-3.9). Everything received is on disk once the stream has finished or
+ * closed: a destroyed sink (abort, failed transfer) writes out what it held first, so a resume
+ * continues exactly after the last byte received.
  */
 export class FileSink extends Writable {
   readonly path: string;
   #fd: number | undefined;
   #pos: number;
   #created = false;
-  #current: Buffer | undefined;
+  readonly #buf = Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
   #fill = 0;
-  readonly #free: Buffer[] = [];
-  #buffers = 0;
-  #writing = 0;
   #error: Error | undefined;
-  /** Called when a write completes (a copy waits for a buffer, or the end for all writes). */
-  readonly #onWritten: (() => void)[] = [];
 
   constructor(path: string, o: FileSinkOptions = {}) {
     super({ highWaterMark: DOWNLOAD_BUFFER });
@@ -77,122 +74,43 @@ export class FileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.#error) return cb(this.#error);
-    const cur = this.#current;
-    // The common case: the chunk fits in the current buffer, no wait.
-    if (cur && this.#fill + chunk.length < cur.length) {
-      chunk.copy(cur, this.#fill);
-      this.#fill += chunk.length;
-      return cb();
-    }
-    this.#take(chunk).then(() => cb(this.#error), cb);
-  }
-
-  async #take(chunk: Buffer): Promise<void> {
-    let off = 0;
-    while (off < chunk.length) {
-      if (!this.#current) {
-        this.#current = await this.#buffer();
-        this.#fill = 0;
-      }
-      const n = chunk.copy(this.#current, this.#fill, off);
+    for (let off = 0; off < chunk.length && !this.#error;) {
+      const n = chunk.copy(this.#buf, this.#fill, off);
       off += n;
       this.#fill += n;
-      if (this.#fill === this.#current.length) this.#flush();
+      if (this.#fill === this.#buf.length) this.#flush();
     }
+    cb(this.#error);
   }
 
-  /** A free buffer: a new one while there are fewer than two, else the first one written out. */
-  async #buffer(): Promise<Buffer> {
-    for (;;) {
-      if (this.#error) throw this.#error;
-      const free = this.#free.pop();
-      if (free) return free;
-      if (this.#buffers < 2) {
-        this.#buffers++;
-        return Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
-      }
-      await this.#written();
-    }
-  }
-
-  #written(): Promise<void> {
-    return new Promise((resolve) => this.#onWritten.push(resolve));
-  }
-
-  /** Writes out the current buffer and frees it when done. */
+  /** Writes out what the buffer holds (a short write continues); a failure is kept in #error. */
   #flush(): void {
-    const buf = this.#current;
-    const len = this.#fill;
-    this.#current = undefined;
-    this.#fill = 0;
-    if (!buf || len === 0 || this.#fd === undefined) {
-      if (buf) this.#free.push(buf);
-      return;
-    }
-    const pos = this.#pos;
-    this.#pos += len;
-    this.#writing++;
-    this.#writeAll(this.#fd, buf, 0, len, pos, (err) => {
-      this.#writing--;
-      this.#free.push(buf);
-      if (err && !this.#error) this.#error = err;
-      for (const w of this.#onWritten.splice(0)) w();
-    });
-  }
-
-  /**
-   * Writes all `len` bytes (a short write continues), synchronously, then calls `done` on the next
-   * tick. A write into the page cache takes tens of microseconds; handed to the thread pool it cost
-   * a thread wake-up each way, more than the write: `ferry get` of 1 GiB from Pure-FTPd took 2.2-2.3
-   * CPU s instead of 2.5-3.9 (three runs each, alternating).
-   */
-  #writeAll(
-    fd: number,
-    buf: Buffer,
-    off: number,
-    len: number,
-    pos: number,
-    done: (err: Error | null) => void,
-  ): void {
+    const fd = this.#fd;
+    let off = 0;
     try {
-      while (len > 0) {
-        const n = writeSync(fd, buf, off, len, pos);
+      while (fd !== undefined && off < this.#fill) {
+        const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
         off += n;
-        pos += n;
-        len -= n;
+        this.#pos += n;
       }
     } catch (err) {
-      process.nextTick(done, err instanceof Error ? err : new Error(String(err)));
-      return;
+      this.#error ??= err instanceof Error ? err : new Error(String(err));
     }
-    process.nextTick(done, null);
-  }
-
-  /** Until no write is in flight. */
-  async #drain(): Promise<void> {
-    while (this.#writing > 0) await this.#written();
+    this.#fill = 0;
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.#flush();
-    this.#drain().then(() => cb(this.#error), cb);
+    if (!this.#error) this.#flush();
+    cb(this.#error);
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    // What was received is written out before the file closes (a resume continues after it); a
-    // copy still waiting for a buffer stops.
+    // What was received is written out before the file closes (a resume continues after it).
     if (!this.#error) this.#flush();
-    this.#error ??= err ?? new Error('The file was closed.');
-    this.#drain()
-      .catch(() => {})
-      .then(() => {
-        const fd = this.#fd;
-        this.#fd = undefined;
-        this.#free.length = 0;
-        if (fd === undefined) return cb(err);
-        close(fd, (closeErr) => cb(err ?? closeErr));
-      });
+    const fd = this.#fd;
+    this.#fd = undefined;
+    if (fd === undefined) return cb(err);
+    close(fd, (closeErr) => cb(err ?? closeErr));
   }
 }
 
