@@ -111,11 +111,11 @@ export async function uploadObject(
     const r = await send('upload', () => client.send(partCommand(n, id, data, data.length), opts));
     parts[n - 1] = { PartNumber: n, ETag: r.ETag };
   };
-  /** Sends part `n` as its bytes arrive; resolves false if it must be sent again from its buffer. */
-  const streamPart = (n: number, s: PartStream): void => {
-    s.sent = (async () => {
-      const id = await start();
+  /** Sends part `n` as its bytes arrive; false if it must be sent again from its buffer. */
+  const streamPart = (n: number): PartStream =>
+    new PartStream(async (s) => {
       try {
+        const id = await start();
         const r = await client.send(partCommand(n, id, s.body, t.partSize), {
           abortSignal: AbortSignal.any([t.signal, s.cut.signal]),
         });
@@ -127,8 +127,7 @@ export async function uploadObject(
       } finally {
         s.abandon();
       }
-    })();
-  };
+    });
 
   // A failure of a part's request is kept and rethrown when its buffer is next needed.
   let failure: unknown;
@@ -183,15 +182,21 @@ export async function uploadObject(
     // its bytes kept in its buffer: a last part that ends short, or a refused request, is sent again
     // from there with its true length.
     let fullParts = 0;
+    let slot = slots[0] as Slot;
     let f: Filling | undefined;
     for await (const chunk of body) {
       bytes += chunk.length;
       let at = 0;
       while (at < chunk.length) {
         if (!f) {
-          const slot = slots.find((s) => s.busy === undefined) ?? (slots[0] as Slot);
-          f = { n: nextPart(), slot, filled: 0, pushed: 0, stream: undefined };
-          if (fullParts > 0 && !t.signPayload) streamPart(f.n, (f.stream = new PartStream()));
+          const n = nextPart();
+          f = {
+            n,
+            slot,
+            filled: 0,
+            pushed: 0,
+            stream: fullParts > 0 && !t.signPayload ? streamPart(n) : undefined,
+          };
         }
         const n = chunk.copy(f.slot.buf, f.filled, at);
         f.filled += n;
@@ -206,15 +211,16 @@ export async function uploadObject(
           complete(f, t.partSize);
           fullParts++;
           if (slots.length === 1) slots.push({ buf: Buffer.allocUnsafe(t.partSize), busy: undefined });
-          const other = slots.find((s) => s !== f?.slot) as Slot;
+          slot = (slots[0] === slot ? slots[1] : slots[0]) as Slot;
           f = undefined;
-          await settle(other); // the part before is stored: its buffer is free again
+          await settle(slot); // the part before is stored: its buffer is free again
         }
       }
       if (t.signal.aborted) throw abortedError(t.signal);
     }
-    if (fullParts === 0 && parts.length <= 1 && starting === undefined) {
-      // Smaller than one part: a single PutObject, atomic like the completion.
+    if (starting === undefined) {
+      // Smaller than one part (no part was stored, nothing copied): a single PutObject, atomic like
+      // the completion. The part number the bytes reserved is not used.
       parts.length = 0;
       const data = f ? f.slot.buf.subarray(0, f.filled) : Buffer.alloc(0);
       await send('upload', () =>
@@ -285,8 +291,12 @@ class PartStream {
   readonly body = new Readable({ read() {} });
   readonly cut = new AbortController();
   /** True once the part is stored; false if it must be sent again from its buffer. */
-  sent: Promise<boolean> = Promise.resolve(false);
+  readonly sent: Promise<boolean>;
   #over = false;
+
+  constructor(send: (s: PartStream) => Promise<boolean>) {
+    this.sent = send(this);
+  }
 
   push(slice: Buffer): void {
     if (!this.#over) this.body.push(slice);
