@@ -334,6 +334,9 @@ export async function holdTransfer(
   if ('refused' in ep) ep = await openEndpoint(c, 'pasv');
   if ('refused' in ep) return { failed: brief(ep.refused) };
   const endpoint = ep;
+  // Destroyed on every failure below: a data connection left open would keep the process alive
+  // (the server holds it until its own timeout) after the report is printed.
+  let raw: Awaited<typeof endpoint.connected> | undefined;
   try {
     ctl.write(command);
     const firstP = ctl.read(c.target.timeoutMs);
@@ -345,27 +348,28 @@ export async function holdTransfer(
       endpoint.close();
       return { failed: brief(first) };
     }
-    const raw = await endpoint.connected;
-    raw.on('error', () => {});
-    const sock = tls.connect({ ...probeTls(c.target), socket: raw, ...(session ? { session } : {}) });
+    const conn = (raw = await endpoint.connected);
+    conn.on('error', () => {});
+    const sock = tls.connect({ ...probeTls(c.target), socket: conn, ...(session ? { session } : {}) });
     sock.on('error', () => {});
-    await handshake(sock, 'client', c.target.timeoutMs, raw);
+    await handshake(sock, 'client', c.target.timeoutMs, conn);
     sock.pause();
     first ??= await firstP;
     if (!isPreliminary(first)) {
-      raw.destroy();
+      conn.destroy();
       return { failed: brief(first) };
     }
     return {
       held: {
         preliminary: first,
         reset: () => {
-          if (!raw.destroyed) raw.resetAndDestroy();
+          if (!conn.destroyed) conn.resetAndDestroy();
           endpoint.close();
         },
       },
     };
   } catch (err) {
+    raw?.destroy();
     endpoint.close();
     return { failed: (err as Error).message };
   }
