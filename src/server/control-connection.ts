@@ -398,6 +398,8 @@ export class ControlConnection {
       { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
     );
+    // The reply to QUIT, CCC or REIN and the close_notify after it leave together.
+    if ('after' in outcome && outcome.after !== 'start-tls') this.channel.coalesce();
     this.write(r);
     if (this.loginTimer && this.session.loggedIn) this.loggedIn();
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.

@@ -99,4 +99,45 @@ test('garbage instead of a ClientHello fails the handshake with a TLS error', as
   }
 });
 
+/** Counts the system-call writes of a TCP socket (each _write or _writev call is one). */
+function countWrites(s: net.Socket): () => number {
+  let n = 0;
+  const write = s._write.bind(s);
+  s._write = (chunk: unknown, enc: BufferEncoding, cb: (err?: Error | null) => void) => {
+    n++;
+    write(chunk, enc, cb);
+  };
+  const writev = s._writev?.bind(s);
+  if (writev)
+    s._writev = (chunks, cb) => {
+      n++;
+      writev(chunks, cb);
+    };
+  return () => n;
+}
+
+test('writes that belong together leave in one TCP write: the session ticket with the greeting, a reply with the close_notify after it', async () => {
+  const { server, client, close } = await channels();
+  try {
+    const writes = countWrites(server.socket);
+    await Promise.all([server.startTls(serverStart()), client.startTls(clientStart())]);
+    const greeting = nextData(client);
+    server.write('220 Ready\r\n');
+    assert.equal(await greeting, '220 Ready\r\n');
+    // The handshake's flight, then its session ticket together with the greeting.
+    assert.equal(writes(), 2);
+
+    const bye = nextData(client);
+    const closeNotify = once(client.tlsSocket as tls.TLSSocket, 'end');
+    server.coalesce();
+    server.write('221 Bye\r\n');
+    await server.stopTls();
+    assert.equal(await bye, '221 Bye\r\n');
+    await closeNotify;
+    assert.equal(writes(), 3);
+  } finally {
+    close();
+  }
+});
+
 after(() => {});

@@ -44,13 +44,18 @@ class SessionPipe extends Duplex {
   private finalized: (() => void) | undefined;
   readonly ended: Promise<void>;
 
-  constructor(private readonly socket: Socket) {
+  constructor(
+    private readonly socket: Socket,
+    /** Told before each write (the channel may hold it for the next one). */
+    private readonly written: () => void,
+  ) {
     super();
     this.ended = new Promise((resolve) => (this.finalized = resolve));
   }
   override _read(): void {}
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     if (this.detached || this.socket.destroyed) return cb();
+    this.written();
     if (this.socket.write(chunk)) cb();
     else this.socket.once('drain', () => cb());
   }
@@ -71,6 +76,9 @@ export class ControlChannel extends EventEmitter {
   private readonly records = new RecordSplitter();
   private closed = false;
   private paused = false;
+  private corked = false;
+  /** Writes are being gathered (coalesce()) until the next application write. */
+  private gathering = false;
   private readonly gone: Promise<void>;
 
   constructor(readonly socket: Socket) {
@@ -121,6 +129,10 @@ export class ControlChannel extends EventEmitter {
 
   write(data: string | Buffer): void {
     if (this.closed) return;
+    if (this.gathering) {
+      this.gathering = false;
+      this.coalesce();
+    }
     const p = this.phase;
     if (p.kind === 'tls') p.session.tls.write(data);
     else if (p.kind === 'closing' && p.next.kind === 'tls') p.next.session.tls.write(data);
@@ -133,7 +145,10 @@ export class ControlChannel extends EventEmitter {
    */
   async startTls(start: TlsStart): Promise<tls.TLSSocket> {
     if (this.closed) throw new FerryError('ERR_CLOSED', 'Connection closed.');
-    const pipe = new SessionPipe(this.socket);
+    // A server's handshake ends with the session ticket, written before the application's first
+    // reply (the implicit greeting): gathered, they leave in one system call.
+    this.gathering = start.role === 'server';
+    const pipe = new SessionPipe(this.socket, this.onPipeWrite);
     const sock =
       start.role === 'server'
         ? new tls.TLSSocket(pipe, {
@@ -197,6 +212,29 @@ export class ControlChannel extends EventEmitter {
   destroy(): void {
     this.socket.destroy();
   }
+
+  /**
+   * What is written within this turn of the event loop and the next leaves in one system call
+   * (e.g. a 221 and the close_notify that follows it): a TLS engine runs over a JS stream, which
+   * reports a write complete from setImmediate, so the engine's next record comes a turn later.
+   * Each write wakes the peer, which costs more than the write itself; only for writes known to
+   * come together, as the delay would slow a command's reply.
+   */
+  readonly coalesce = (): void => {
+    if (this.corked) return;
+    this.corked = true;
+    this.socket.cork();
+    setImmediate(() => setImmediate(this.uncork));
+  };
+
+  private readonly onPipeWrite = (): void => {
+    if (this.gathering) this.coalesce();
+  };
+
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.socket.uncork();
+  };
 
   private readonly onDrain = (): void => {
     this.emit('drain');
