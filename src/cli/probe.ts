@@ -7,6 +7,7 @@ import { isFtpUrl, parseFtpUrl, redactUrl, resolveCredentials } from '../client/
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
+import { exitWhenDone } from './exit-when-done.js';
 
 /**
  * `ferry probe URL`: an FTPS conformance and security report for any server (client/probe/).
@@ -102,6 +103,8 @@ ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}`,
         process.stderr.write(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
         code = exitCodeFor(err);
       }
-      process.exitCode = code;
+      // The probe provokes servers (abandoned transfers, broken handshakes): a connection one of
+      // them keeps open must not keep the command running after its report.
+      exitWhenDone(code);
     });
 }
