@@ -16,6 +16,7 @@ import { S3Storage } from '../../src/storage/s3.js';
 import { storageContract } from '../../src/storage/test-contract.js';
 import { ctx, names, readFile, rejectsKind, source, v } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
+import { startFaultProxy } from '../support/s3-fault-proxy.js';
 
 let ceph: CephGateway;
 let conn: S3Connection;
@@ -172,6 +173,35 @@ describe('S3Storage specifics (radosgw)', () => {
     );
     assert.equal(await readFile(s, '/keep'), 'old content');
     assert.equal(await openUploads(prefix), 0);
+  });
+
+  it('a streamed part the gateway refuses is sent again from its buffer', async () => {
+    const part = 5 * 1024 * 1024;
+    await seeded();
+    const prefix = `t${prefixes}/`;
+    const proxy = await startFaultProxy(ceph.endpoint);
+    const c = new S3Connection(
+      s3Settings({
+        endpoint: proxy.endpoint,
+        forcePathStyle: true,
+        accessKeyId: ceph.accessKeyId,
+        secretAccessKey: ceph.secretAccessKey,
+        partSize: part,
+      }),
+    );
+    try {
+      const s = new S3Storage({ connection: c, bucket, prefix });
+      // Part 1 is gathered whole; part 2 is the first streamed one: refused while its body is sent.
+      proxy.refuse(/^PUT \S*[?&]partNumber=2(&|\s)/, 1);
+      const data = randomBytes(3 * part - 12_345);
+      await s.write(v('/refused'), chunked(data), { offset: 0, append: false }, ctx());
+      assert.equal(proxy.refused, 1, 'the streamed part was refused once');
+      assert.ok((await objectBytes(`${prefix}refused`)).equals(data), 'stored as sent');
+      assert.equal(await openUploads(prefix), 0, 'no multipart upload left open');
+    } finally {
+      c.close();
+      await proxy.close();
+    }
   });
 
   it('reads an object larger than a part as ranged GETs, in order, from any offset', async () => {

@@ -3,7 +3,9 @@
  * gateway does not produce at will: `cut()` destroys every connection in flight (the gateway gone
  * mid-transfer), `slowDown(true)` answers every request 503 SlowDown (an overloaded gateway),
  * `stallAfter(n)` forwards only n more bytes of responses, then holds the rest (so that a `cut()`
- * surely comes mid-object, whatever the kernel's socket buffers could have taken in meanwhile).
+ * surely comes mid-object, whatever the kernel's socket buffers could have taken in meanwhile),
+ * `refuse(match, n)` answers the next n requests whose request line matches 500 InternalError
+ * (a gateway that fails one request: e.g. one UploadPart, its body still on the way).
  */
 import net from 'node:net';
 
@@ -15,8 +17,14 @@ export interface FaultProxy {
   cut(): void;
   slowDown(on: boolean): void;
   stallAfter(bytes: number): void;
+  refuse(requestLine: RegExp, times: number): void;
+  /** Requests answered 500 by refuse() so far. */
+  readonly refused: number;
   close(): Promise<void>;
 }
+
+const INTERNAL =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>';
 
 const SLOW_DOWN =
   '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
@@ -27,6 +35,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let slow = false;
   let slowedDown = 0;
   let budget: number | undefined; // bytes of responses still forwarded during a stall
+  let refusal: { match: RegExp; left: number } | undefined;
+  let refused = 0;
   const server = net.createServer((client) => {
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
@@ -48,7 +58,27 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     });
     upstream.on('error', () => upstream.destroy());
     client.on('close', () => upstream.destroy());
-    client.pipe(upstream);
+    let answered = false; // this connection's request was refused: the rest of its body is dropped
+    client.on('data', (chunk: Buffer) => {
+      if (answered) return;
+      // A request starts a chunk: the client sends it only once the previous response is in.
+      if (refusal && refusal.left > 0 && refusal.match.test(chunk.subarray(0, 1024).toString('latin1'))) {
+        refusal.left--;
+        refused++;
+        answered = true;
+        upstream.removeAllListeners('close');
+        upstream.destroy();
+        client.end(
+          `HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\nContent-Length: ${INTERNAL.length}\r\nConnection: close\r\n\r\n${INTERNAL}`,
+        );
+        return;
+      }
+      if (!upstream.write(chunk)) {
+        client.pause();
+        upstream.once('drain', () => client.resume());
+      }
+    });
+    client.on('end', () => upstream.end());
     upstream.on('data', (chunk: Buffer) => {
       if (budget !== undefined) {
         chunk = chunk.subarray(0, budget);
@@ -71,6 +101,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     endpoint: `http://127.0.0.1:${port}`,
     get slowedDown() {
       return slowedDown;
+    },
+    get refused() {
+      return refused;
+    },
+    refuse(requestLine, times) {
+      refusal = { match: requestLine, left: times };
     },
     cut() {
       budget = undefined;
