@@ -31,44 +31,76 @@ describe('local files of downloads and uploads in reused buffers', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('a download file holds every chunk in order, whatever their sizes', async () => {
-    const data = randomBytes(3 * DOWNLOAD_BUFFER + 12345);
-    const file = path.join(dir, 'whole.bin');
-    await pipeline(Readable.from(chunksOf(data)), new FileSink(file));
+  // Each download test runs with synchronous writes (the default) and through the thread pool (what
+  // a sink switches to once the disk is slow).
+  for (const [how, o] of [
+    ['synchronous writes', {}],
+    ['thread-pool writes', { threaded: true }],
+  ] as const) {
+    it(`a download file holds every chunk in order, whatever their sizes (${how})`, async () => {
+      const data = randomBytes(3 * DOWNLOAD_BUFFER + 12345);
+      const file = path.join(dir, `whole-${o.threaded ? 't' : 's'}.bin`);
+      await pipeline(Readable.from(chunksOf(data)), new FileSink(file, o));
+      assert.ok((await readFile(file)).equals(data));
+    });
+
+    it(`a resumed download writes from its start offset and keeps the bytes before it (${how})`, async () => {
+      const head = randomBytes(1000);
+      const rest = randomBytes(DOWNLOAD_BUFFER + 5);
+      const file = path.join(dir, `resume-${o.threaded ? 't' : 's'}.bin`);
+      await writeFile(file, Buffer.concat([head, Buffer.alloc(10, 0x78)]));
+      await pipeline(Readable.from(chunksOf(rest)), new FileSink(file, { ...o, start: head.length }));
+      assert.ok((await readFile(file)).equals(Buffer.concat([head, rest])));
+    });
+
+    it(`a destroyed download (abort, failed transfer) has written all it received before it closes (${how})`, async () => {
+      const file = path.join(dir, `cut-${o.threaded ? 't' : 's'}.bin`);
+      const sink = new FileSink(file, o);
+      const received = randomBytes(DOWNLOAD_BUFFER + 777); // one buffer written out, a part held
+      for (const c of chunksOf(received)) sink.write(c);
+      await new Promise<void>((resolve) => sink.write(Buffer.alloc(0), () => resolve()));
+      sink.destroy(); // as download() does when the transfer fails
+      await once(sink, 'close');
+      assert.ok((await readFile(file)).equals(received));
+    });
+
+    it(`a download onto a full disk fails the stream with ENOSPC, at a full buffer and at the end (${how})`, async () => {
+      // /dev/full takes the open and refuses every write, as a full filesystem does.
+      for (const size of [2 * DOWNLOAD_BUFFER, DOWNLOAD_BUFFER / 2]) {
+        const sink = new FileSink('/dev/full', o);
+        await assert.rejects(pipeline(Readable.from(chunksOf(randomBytes(size))), sink), { code: 'ENOSPC' });
+      }
+    });
+  }
+
+  it('a download whose writes turn slow goes on through the thread pool, every byte in order', async () => {
+    const data = randomBytes(5 * DOWNLOAD_BUFFER + 99);
+    const file = path.join(dir, 'slow.bin');
+    const sink = new FileSink(file, { slowWriteMs: -1 }); // every write counts as slow
+    assert.equal(sink.threaded, false);
+    await pipeline(Readable.from(chunksOf(data)), sink);
+    assert.equal(sink.threaded, true);
     assert.ok((await readFile(file)).equals(data));
   });
 
-  it('a resumed download writes from its start offset and keeps the bytes before it', async () => {
-    const head = randomBytes(1000);
-    const rest = randomBytes(DOWNLOAD_BUFFER + 5);
-    const file = path.join(dir, 'resume.bin');
-    await writeFile(file, Buffer.concat([head, Buffer.alloc(10, 0x78)]));
-    await pipeline(Readable.from(chunksOf(rest)), new FileSink(file, { start: head.length }));
-    assert.ok((await readFile(file)).equals(Buffer.concat([head, rest])));
-  });
-
-  it('a destroyed download (abort, failed transfer) has written all it received before it closes', async () => {
-    const file = path.join(dir, 'cut.bin');
-    const sink = new FileSink(file);
-    const received = randomBytes(DOWNLOAD_BUFFER + 777); // one buffer written out, a part held
-    for (const c of chunksOf(received)) sink.write(c);
-    await new Promise<void>((resolve) => sink.write(Buffer.alloc(0), () => resolve()));
-    sink.destroy(); // as download() does when the transfer fails
+  it('a download destroyed while a thread-pool write is in flight keeps a prefix of what it received', async () => {
+    const file = path.join(dir, 'cut-inflight.bin');
+    const sink = new FileSink(file, { threaded: true });
+    const received = randomBytes(3 * DOWNLOAD_BUFFER);
+    // A first byte, once written into the buffer, says the file is open and the sink idle; the rest
+    // is then taken at once, and the buffer it fills goes to the thread pool before destroy().
+    await new Promise<void>((resolve) => sink.write(received.subarray(0, 1), () => resolve()));
+    sink.write(received.subarray(1));
+    sink.destroy();
     await once(sink, 'close');
-    assert.ok((await readFile(file)).equals(received));
+    const onDisk = await readFile(file);
+    assert.ok(onDisk.length >= DOWNLOAD_BUFFER, `the write in flight completed (${onDisk.length})`);
+    assert.ok(onDisk.equals(received.subarray(0, onDisk.length)), 'a prefix, never a gap');
   });
 
   it('a download file that cannot be created fails the stream with the reason', async () => {
     const sink = new FileSink(path.join(dir, 'missing', 'x.bin'));
     await assert.rejects(pipeline(Readable.from([Buffer.from('x')]), sink), { code: 'ENOENT' });
-  });
-
-  it('a download onto a full disk fails the stream with ENOSPC, at a full buffer and at the end', async () => {
-    // /dev/full takes the open and refuses every write, as a full filesystem does.
-    for (const size of [2 * DOWNLOAD_BUFFER, DOWNLOAD_BUFFER / 2]) {
-      const sink = new FileSink('/dev/full');
-      await assert.rejects(pipeline(Readable.from(chunksOf(randomBytes(size))), sink), { code: 'ENOSPC' });
-    }
   });
 
   it('an upload sends the file from its offset, never reusing a buffer before its write is done', async () => {

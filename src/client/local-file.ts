@@ -1,4 +1,4 @@
-import { close, open, writeSync } from 'node:fs';
+import { close, open, write, writeSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { dataConnectionError } from './errors.js';
@@ -25,15 +25,28 @@ export const UPLOAD_BUFFER = 1024 * 1024;
 export interface FileSinkOptions {
   /** Write from this byte on (resume: 'r+' keeps what is there); default: truncate and start at 0. */
   readonly start?: number;
+  /** A write slower than this, in ms, counts as slow (tests pass -1: every write is slow). */
+  readonly slowWriteMs?: number;
+  /** Write through the thread pool from the start (a disk known to be slow, a network filesystem). */
+  readonly threaded?: boolean;
 }
 
 /**
- * A download's local file: chunks are copied into one reused buffer, written out (synchronously)
- * each time it is full. A write into the page cache takes tens of microseconds; handed to the thread
- * pool it cost a thread wake-up each way, more than the write (`ferry get` of 1 GiB from Pure-FTPd:
- * 2.2-2.3 CPU s instead of 2.5-3.9). Everything received is on disk once the stream has finished or
- * closed: a destroyed sink (abort, failed transfer) writes out what it held first, so a resume
- * continues exactly after the last byte received.
+ * A page-cache write takes tens of microseconds; one that takes longer is a disk that cannot keep
+ * up (the kernel throttles writers when too much is dirty) or a network filesystem. After SLOW_WRITES
+ * of them, a sink writes through the thread pool: the event loop of an application that embeds the
+ * client must not wait for the disk.
+ */
+const SLOW_WRITE_MS = 10;
+const SLOW_WRITES = 2;
+
+/**
+ * A download's local file: chunks are copied into one reused buffer, written out each time it is
+ * full: synchronously (handed to the thread pool, a write cost a thread wake-up each way, more than
+ * the write: `ferry get` of 1 GiB from Pure-FTPd took 2.2-2.3 CPU s instead of 2.5-3.9) until writes
+ * turn slow, then through the thread pool. Everything received is on disk once the stream has
+ * finished or closed: a destroyed sink (abort, failed transfer) writes out what it held first, so a
+ * resume continues exactly after the last byte received.
  */
 export class FileSink extends Writable {
   readonly path: string;
@@ -43,16 +56,28 @@ export class FileSink extends Writable {
   readonly #buf = Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
   #fill = 0;
   #error: Error | undefined;
+  readonly #slowMs: number;
+  #slow = 0;
+  /** A thread-pool write of the buffer is in flight; `#afterWrite` runs when it is done (destroy). */
+  #writing = false;
+  #afterWrite: (() => void) | undefined;
 
   constructor(path: string, o: FileSinkOptions = {}) {
     super({ highWaterMark: DOWNLOAD_BUFFER });
     this.path = path;
     this.#pos = o.start ?? 0;
+    this.#slowMs = o.slowWriteMs ?? SLOW_WRITE_MS;
+    if (o.threaded) this.#slow = SLOW_WRITES;
   }
 
   /** Whether this sink created the file (it did not exist before). */
   get created(): boolean {
     return this.#created;
+  }
+
+  /** Whether writes go through the thread pool (the disk was slow). */
+  get threaded(): boolean {
+    return this.#slow >= SLOW_WRITES;
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -74,11 +99,19 @@ export class FileSink extends Writable {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    for (let off = 0; off < chunk.length && !this.#error;) {
-      const n = chunk.copy(this.#buf, this.#fill, off);
-      off += n;
+    this.#take(chunk, 0, cb);
+  }
+
+  /** Copies `chunk` from `at` into the buffer, writing it out each time it is full. */
+  #take(chunk: Buffer, at: number, cb: (err?: Error | null) => void): void {
+    while (at < chunk.length && !this.#error) {
+      const n = chunk.copy(this.#buf, this.#fill, at);
+      at += n;
       this.#fill += n;
-      if (this.#fill === this.#buf.length) this.#flush();
+      if (this.#fill === this.#buf.length) {
+        if (this.threaded) return this.#flushThreaded(() => this.#take(chunk, at, cb));
+        this.#flush();
+      }
     }
     cb(this.#error);
   }
@@ -87,6 +120,7 @@ export class FileSink extends Writable {
   #flush(): void {
     const fd = this.#fd;
     let off = 0;
+    const before = performance.now();
     try {
       while (fd !== undefined && off < this.#fill) {
         const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
@@ -96,21 +130,62 @@ export class FileSink extends Writable {
     } catch (err) {
       this.#error ??= err instanceof Error ? err : new Error(String(err));
     }
+    if (performance.now() - before > this.#slowMs) this.#slow++;
     this.#fill = 0;
   }
 
+  /**
+   * #flush through the thread pool: the buffer is reused only once `done` is called. A sink
+   * destroyed meanwhile closes after this write (#afterWrite) and drops the rest of the chunk: the
+   * file still holds a prefix of what was received.
+   */
+  #flushThreaded(done: () => void): void {
+    const fd = this.#fd;
+    this.#writing = true;
+    const finish = (): void => {
+      this.#fill = 0;
+      this.#writing = false;
+      const after = this.#afterWrite;
+      this.#afterWrite = undefined;
+      (after ?? done)();
+    };
+    const next = (off: number): void => {
+      if (fd === undefined || off >= this.#fill) return finish();
+      write(fd, this.#buf, off, this.#fill - off, this.#pos, (err, n) => {
+        if (err) {
+          this.#error ??= err;
+          return finish();
+        }
+        this.#pos += n;
+        next(off + n);
+      });
+    };
+    next(0);
+  }
+
+  /** Writes out what the buffer holds, the way writes go now. */
+  #flushAny(done: () => void): void {
+    if (this.#error || this.#fill === 0) return done();
+    if (this.threaded) return this.#flushThreaded(done);
+    this.#flush();
+    done();
+  }
+
   override _final(cb: (err?: Error | null) => void): void {
-    if (!this.#error) this.#flush();
-    cb(this.#error);
+    this.#flushAny(() => cb(this.#error));
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     // What was received is written out before the file closes (a resume continues after it).
-    if (!this.#error) this.#flush();
-    const fd = this.#fd;
-    this.#fd = undefined;
-    if (fd === undefined) return cb(err);
-    close(fd, (closeErr) => cb(err ?? closeErr));
+    const end = (): void =>
+      this.#flushAny(() => {
+        const fd = this.#fd;
+        this.#fd = undefined;
+        if (fd === undefined) return cb(err);
+        close(fd, (closeErr) => cb(err ?? closeErr));
+      });
+    if (this.#writing) this.#afterWrite = end;
+    else end();
   }
 }
 
