@@ -31,21 +31,24 @@ function fdDirectory(): string {
 
 function noop(): void {}
 
+/** Whether this system offers the magic links: checked once, as FD_DIR is chosen once. */
+const FD_PATHS = process.platform === 'linux' && isDirectory(FD_DIR);
+
+function isDirectory(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Throws unless this system offers /proc/self/fd magic links (Linux with /proc mounted). Without
  * them the check-then-use gap cannot be closed from Node, so LocalStorage refuses to start rather
- * than serve with a weaker jail.
+ * than serve with a weaker jail. (Each session's storage asks: the answer was found at start.)
  */
 export function assertFdPathsAvailable(): void {
-  let ok = process.platform === 'linux';
-  if (ok) {
-    try {
-      ok = statSync(FD_DIR).isDirectory();
-    } catch {
-      ok = false;
-    }
-  }
-  if (!ok) {
+  if (!FD_PATHS) {
     throw new FerryError(
       'ERR_UNSUPPORTED',
       `LocalStorage needs Linux with /proc mounted (${FD_DIR}) to keep clients inside their root; not available here.`,
