@@ -67,6 +67,11 @@ type Item = ParsedLine | { readonly kind: 'too-long' };
 const MAX_QUEUED = 64;
 /** First keepalive probe after this long without traffic (Linux: then every 75 s, 9 times). */
 const KEEPALIVE_DELAY_MS = 60_000;
+/**
+ * Why a session's work is aborted when its connection closes: AbortController's default reason,
+ * made once (made for each session, with its stack, it showed in the sessions profile).
+ */
+const CONNECTION_CLOSED = new DOMException('This operation was aborted', 'AbortError');
 export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
@@ -523,7 +528,7 @@ export class ControlConnection {
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);
     this.wakeOnRoom?.();
-    this.disconnect.abort();
+    this.disconnect.abort(CONNECTION_CLOSED);
     this.leaveAccount();
     this.transfers.abort();
     this.session.setData(undefined);

@@ -206,7 +206,8 @@ export class ControlChannel extends EventEmitter {
 
   /** Ends TCP after pending writes. */
   close(): void {
-    this.socket.end();
+    // Often ended already (the client closed first): end() would make an error just to drop it.
+    if (!this.socket.writableEnded && !this.socket.destroyed) this.socket.end();
   }
 
   destroy(): void {
