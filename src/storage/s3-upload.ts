@@ -10,8 +10,6 @@ import { abortedError } from './fs-errors.js';
 import type { S3Sdk } from './s3-connection.js';
 import { MultipartUpload, request, unsignedPayload, type PartStream } from './s3-multipart.js';
 
-export { copySource } from './s3-multipart.js';
-
 export interface UploadTarget {
   sdk: S3Sdk;
   client: S3Client;

@@ -7,7 +7,8 @@ import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connecti
 import { isNotFound, mapS3Error } from './s3-errors.js';
 import { openObject } from './s3-download.js';
 import { chunksOf } from './stream-chunks.js';
-import { copySource, uploadObject, type CopyPrefix } from './s3-upload.js';
+import { copySource } from './s3-multipart.js';
+import { uploadObject, type CopyPrefix } from './s3-upload.js';
 import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import {
   ROOT,

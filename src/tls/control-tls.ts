@@ -77,7 +77,7 @@ export class ControlChannel extends EventEmitter {
   private closed = false;
   private paused = false;
   private corked = false;
-  /** Writes are being gathered (coalesce()) until the next application write. */
+  /** A server handshake is running: what its engine writes is gathered (coalesce()). */
   private gathering = false;
   private readonly gone: Promise<void>;
 
@@ -129,10 +129,6 @@ export class ControlChannel extends EventEmitter {
 
   write(data: string | Buffer): void {
     if (this.closed) return;
-    if (this.gathering) {
-      this.gathering = false;
-      this.coalesce();
-    }
     const p = this.phase;
     if (p.kind === 'tls') p.session.tls.write(data);
     else if (p.kind === 'closing' && p.next.kind === 'tls') p.next.session.tls.write(data);
@@ -145,8 +141,8 @@ export class ControlChannel extends EventEmitter {
    */
   async startTls(start: TlsStart): Promise<tls.TLSSocket> {
     if (this.closed) throw new FerryError('ERR_CLOSED', 'Connection closed.');
-    // A server's handshake ends with the session ticket, written before the application's first
-    // reply (the implicit greeting): gathered, they leave in one system call.
+    // A server's handshake ends with the session ticket; the socket stays corked for two turns
+    // after it, so the application's first reply (the implicit greeting) leaves with it.
     this.gathering = start.role === 'server';
     const pipe = new SessionPipe(this.socket, this.onPipeWrite);
     const sock =
@@ -182,6 +178,8 @@ export class ControlChannel extends EventEmitter {
       sock.on('error', () => {});
       sock.destroy();
       throw err;
+    } finally {
+      this.gathering = false;
     }
     sock.on('error', (err) => {
       if (current()) this.emit('error', err);
