@@ -90,6 +90,8 @@ export class ClientControlConnection {
   private closing = false;
   private session: Buffer | undefined;
   private ticketWaited = false;
+  /** A reply has come over the current TLS session: any ticket sent with the handshake came before it. */
+  private repliedOverTls = false;
   private peerDer: Buffer | undefined;
   private readonly sessions = new EventEmitter();
 
@@ -201,6 +203,7 @@ export class ClientControlConnection {
     }
     this.session = undefined;
     this.ticketWaited = false;
+    this.repliedOverTls = false;
     sock.on('session', (s: Buffer) => {
       if (this.channel.tlsSocket !== sock) return;
       this.session = s;
@@ -237,15 +240,24 @@ export class ClientControlConnection {
 
   /**
    * The TLS session data connections should resume. With TLS 1.3 the session tickets arrive after
-   * the handshake, so wait for one (at most `waitMs`) when none has come yet.
+   * the handshake, so wait for one (at most `waitMs`) when none has come yet, but only before the
+   * first reply over TLS: a server writes its tickets as its handshake ends, ahead of any reply in
+   * the same stream, so once a reply is in, a server without tickets (Pure-FTPd) is known as such
+   * and does not cost its first transfer a second.
    */
   async dataSession(waitMs = 1000): Promise<Buffer | undefined> {
     const sock = this.channel.tlsSocket;
     if (!sock) return this.session; // after CCC: the control connection's last session
     if (this.session) return this.session;
     if (sock.getProtocol() === 'TLSv1.3' && !this.ticketWaited) {
-      // Once per TLS session: a server that sends no tickets (Pure-FTPd) does not cost every transfer.
+      // Once per TLS session: a server that sends no tickets does not cost every transfer.
       this.ticketWaited = true;
+      if (this.repliedOverTls) {
+        this.info(
+          'The server sent no TLS 1.3 session ticket; the data connection may not resume the session.',
+        );
+        return sock.getSession();
+      }
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(), waitMs);
       try {
@@ -386,6 +398,7 @@ export class ClientControlConnection {
         return;
       }
       this.o.log?.({ kind: 'reply', reply: result.reply });
+      if (this.channel.tlsSocket) this.repliedOverTls = true;
       const w = this.waiter;
       if (w) {
         this.waiter = undefined;

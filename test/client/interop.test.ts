@@ -26,16 +26,26 @@ interface PeerCase {
   readonly nonAscii: boolean;
   /** Active mode (EPRT/PORT) is enabled on the peer. */
   readonly active: boolean;
+  /** The server issues TLS 1.3 session tickets on the control connection. */
+  readonly sendsTickets: boolean;
 }
 
 const cases: readonly PeerCase[] = [
-  { title: 'vsftpd explicit', start: () => startVsftpd(), requiresReuse: true, nonAscii: true, active: true },
+  {
+    title: 'vsftpd explicit',
+    start: () => startVsftpd(),
+    requiresReuse: true,
+    nonAscii: true,
+    active: true,
+    sendsTickets: true,
+  },
   {
     title: 'vsftpd implicit',
     start: () => startVsftpd({ implicit: true }),
     requiresReuse: true,
     nonAscii: true,
     active: true,
+    sendsTickets: true,
   },
   {
     title: 'proftpd explicit',
@@ -43,6 +53,7 @@ const cases: readonly PeerCase[] = [
     requiresReuse: true,
     nonAscii: true,
     active: true,
+    sendsTickets: true,
   },
   {
     title: 'proftpd implicit',
@@ -50,6 +61,7 @@ const cases: readonly PeerCase[] = [
     requiresReuse: true,
     nonAscii: true,
     active: true,
+    sendsTickets: true,
   },
   {
     title: 'pure-ftpd explicit',
@@ -57,6 +69,7 @@ const cases: readonly PeerCase[] = [
     requiresReuse: false,
     nonAscii: false,
     active: true,
+    sendsTickets: false,
   },
   {
     title: 'pyftpdlib explicit',
@@ -64,6 +77,7 @@ const cases: readonly PeerCase[] = [
     requiresReuse: false,
     nonAscii: true,
     active: true,
+    sendsTickets: true,
   },
 ];
 
@@ -117,6 +131,15 @@ for (const c of cases) {
         assert.equal(await sha256File(down), bigHash);
         if (c.requiresReuse)
           assert.ok(!log.includes('did not resume'), 'data connections resumed the TLS session');
+      }));
+
+    it('does not hold the first transfer waiting for a TLS 1.3 session ticket the server never sends', () =>
+      withLog(async () => {
+        // Tickets come with the handshake, before any reply: after the login's replies a server
+        // without them (Pure-FTPd) is known, and the first data connection starts at once.
+        assert.ok(!log.includes('session ticket yet'), 'no wait for a ticket after replies over TLS');
+        if (c.sendsTickets) assert.ok(!log.includes('sent no TLS 1.3 session ticket'));
+        else assert.ok(log.includes('sent no TLS 1.3 session ticket'), 'the missing ticket is noted');
       }));
 
     it('lists a directory with odd names and stats a file', () =>
