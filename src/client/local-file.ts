@@ -8,17 +8,19 @@ import { dataConnectionError } from './errors.js';
  * connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches them, one
  * 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool writes, each
  * a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers held until
- * written. Copied into a reused 256 KiB buffer instead, it costs 4,096 writes and no buffer outlives
- * its record. An upload reads the file into two buffers in turn, each written to the data connection
+ * written. Copied into a reused buffer and written synchronously instead, no buffer outlives its
+ * record. An upload reads the file into two buffers in turn, each written to the data connection
  * while the other is read into, instead of a fresh allocation (and page faults) per read.
  */
 
 /**
- * Bytes per file write of a download: few writes (4,096 per GiB), yet small enough that the buffer
- * is still in the CPU cache when the kernel copies it (measured on a 1 GiB RETR
- * against vsftpd: 1 MiB buffers doubled the kernel's copy time, 256 KiB cut the total by a quarter).
+ * Bytes per file write of a download. The kernel's cost of a write grows faster than its size:
+ * a large write gets large page-cache folios, which on this VM came from memory the host had not
+ * backed yet (1 GiB RETR from Pure-FTPd, each right after a curl run: 2.0-2.7 s of system CPU with
+ * 256 KiB writes, 0.74-0.95 s with 32 KiB, curl's own 16 KiB writes 1.0-1.1 s; 1 MiB was worse
+ * still). 32,768 writes per GiB, each a synchronous call, cost less than that.
  */
-export const DOWNLOAD_BUFFER = 256 * 1024;
+export const DOWNLOAD_BUFFER = 32 * 1024;
 /** Bytes per file read of an upload (1 MiB measured best: one TLS write of 64 records per read). */
 export const UPLOAD_BUFFER = 1024 * 1024;
 
