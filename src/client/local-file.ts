@@ -14,11 +14,12 @@ import { dataConnectionError } from './errors.js';
  */
 
 /**
- * Bytes per file write of a download. The kernel's cost of a write grows faster than its size:
- * a large write gets large page-cache folios, which on this VM came from memory the host had not
- * backed yet (1 GiB RETR from Pure-FTPd, each right after a curl run: 2.0-2.7 s of system CPU with
- * 256 KiB writes, 0.74-0.95 s with 32 KiB, curl's own 16 KiB writes 1.0-1.1 s; 1 MiB was worse
- * still). 32,768 writes per GiB, each a synchronous call, cost less than that.
+ * Bytes per file write of a download. A large write gets large page-cache folios, which on the
+ * development VM often came from memory the host had not backed yet, and the kernel's copy into
+ * them then cost several times more (1 GiB RETR from Pure-FTPd, each run right after a curl run:
+ * system CPU 2.0-2.7 s with 256 KiB writes against 0.74-0.95 s with 32 KiB in one series,
+ * 0.67-1.31 against 0.73-0.86 in another; curl's own 16 KiB writes 0.8-1.5 s). 32,768 synchronous
+ * writes per GiB cost less than that risk.
  */
 export const DOWNLOAD_BUFFER = 32 * 1024;
 /** Bytes per file read of an upload (1 MiB measured best: one TLS write of 64 records per read). */
