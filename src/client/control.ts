@@ -1,4 +1,4 @@
-import { EventEmitter, once } from 'node:events';
+import { once } from 'node:events';
 import net from 'node:net';
 import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
@@ -89,11 +89,8 @@ export class ClientControlConnection {
   private failed: FerryError | undefined;
   private closing = false;
   private session: Buffer | undefined;
-  private ticketWaited = false;
-  /** A reply has come over the current TLS session: any ticket sent with the handshake came before it. */
-  private repliedOverTls = false;
+  private ticketMissed = false;
   private peerDer: Buffer | undefined;
-  private readonly sessions = new EventEmitter();
 
   private constructor(
     socket: net.Socket,
@@ -202,12 +199,10 @@ export class ClientControlConnection {
       throw e;
     }
     this.session = undefined;
-    this.ticketWaited = false;
-    this.repliedOverTls = false;
+    this.ticketMissed = false;
     sock.on('session', (s: Buffer) => {
       if (this.channel.tlsSocket !== sock) return;
       this.session = s;
-      this.sessions.emit('session');
     });
     const cert = sock.getPeerCertificate();
     this.peerDer = cert && 'raw' in cert ? cert.raw : undefined;
@@ -239,36 +234,20 @@ export class ClientControlConnection {
   }
 
   /**
-   * The TLS session data connections should resume. With TLS 1.3 the session tickets arrive after
-   * the handshake, so wait for one (at most `waitMs`) when none has come yet, but only before the
-   * first reply over TLS: a server writes its tickets as its handshake ends, ahead of any reply in
-   * the same stream, so once a reply is in, a server without tickets (Pure-FTPd) is known as such
-   * and does not cost its first transfer a second.
+   * The TLS session data connections should resume. A TLS 1.3 server writes its session tickets as
+   * its handshake ends, ahead of any reply in the same stream, and a data connection always follows
+   * a reply over TLS (the login's, then EPSV/PASV/EPRT/PORT's): a ticket that has not come by then
+   * is not coming (Pure-FTPd sends none), so nothing is waited for.
    */
-  async dataSession(waitMs = 1000): Promise<Buffer | undefined> {
+  dataSession(): Buffer | undefined {
     const sock = this.channel.tlsSocket;
     if (!sock) return this.session; // after CCC: the control connection's last session
     if (this.session) return this.session;
-    if (sock.getProtocol() === 'TLSv1.3' && !this.ticketWaited) {
-      // Once per TLS session: a server that sends no tickets does not cost every transfer.
-      this.ticketWaited = true;
-      if (this.repliedOverTls) {
-        this.info(
-          'The server sent no TLS 1.3 session ticket; the data connection may not resume the session.',
-        );
-        return sock.getSession();
-      }
-      const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(), waitMs);
-      try {
-        await once(this.sessions, 'session', { signal: ac.signal });
-      } catch {
-        this.info('No TLS 1.3 session ticket yet; the data connection may not resume the session.');
-      } finally {
-        clearTimeout(timer);
-      }
+    if (sock.getProtocol() === 'TLSv1.3' && !this.ticketMissed) {
+      this.ticketMissed = true; // said once per TLS session
+      this.info('The server sent no TLS 1.3 session ticket; the data connection may not resume the session.');
     }
-    return this.session ?? sock.getSession();
+    return sock.getSession();
   }
 
   /** Gives up waiting for a reply (it will be dropped as stale if it still comes). */
@@ -398,7 +377,6 @@ export class ClientControlConnection {
         return;
       }
       this.o.log?.({ kind: 'reply', reply: result.reply });
-      if (this.channel.tlsSocket) this.repliedOverTls = true;
       const w = this.waiter;
       if (w) {
         this.waiter = undefined;

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { dataConnectionError } from './errors.js';
 
 /**
- * Local files of downloads and uploads, moved in large buffers that are reused. A TLS data
+ * Local files of downloads and uploads, moved in buffers that are reused. A TLS data
  * connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches them, one
  * 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool writes, each
  * a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers held until

@@ -157,8 +157,7 @@ class Transfer {
   private async steps(): Promise<TransferResult> {
     const { control, o, req } = this;
     const signal = req.signal;
-    // Make a TLS session ready before the command, so the handshake can start right after the 1xx.
-    const session = o.protect ? await abortable(control.dataSession(), signal) : undefined;
+    const session = o.protect ? control.dataSession() : undefined;
     control.write(req.command);
     this.commandSent = true;
     const verb = req.command; // for messages: `RETR name: 550 …`

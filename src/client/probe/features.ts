@@ -66,7 +66,7 @@ async function dataMode(
   const sent = `${mode.toUpperCase()}; NLST`;
   let endpointReply: Reply | undefined;
   const p = await check(id, title, sent, async () => {
-    const tlsPlan = ctx.t.security === 'none' ? false : { session: await c.control.dataSession() };
+    const tlsPlan = ctx.t.security === 'none' ? false : { session: c.control.dataSession() };
     const o = await exchange(c, { command: 'NLST', mode, tls: tlsPlan });
     if (o.endpointRefused) return point(id, title, sent, brief(o.endpointRefused), 'not-supported');
     endpointReply = o.endpointReply;
@@ -142,7 +142,7 @@ async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoi
       if (mlst === undefined) return point('mlsd', 'MLSD', 'FEAT', 'no MLST line', 'not-supported');
       const o = await exchange(c, {
         command: 'MLSD',
-        tls: ctx.t.security === 'none' ? false : { session: await c.control.dataSession() },
+        tls: ctx.t.security === 'none' ? false : { session: c.control.dataSession() },
       });
       return point('mlsd', 'MLSD', 'MLSD', describeOutcome(o), succeeded(o) ? 'pass' : 'fail');
     }),
@@ -268,7 +268,7 @@ function whileTransferring(
   return check(id, title, sent, async () => {
     const c = await protectedSession(ctx.t);
     try {
-      const h = await holdTransfer(c, `RETR ${big}`, await c.control.dataSession());
+      const h = await holdTransfer(c, `RETR ${big}`, c.control.dataSession());
       if ('failed' in h) return point(id, title, sent, h.failed, 'fail', 'the transfer did not start');
       return await during(c, h.held);
     } finally {

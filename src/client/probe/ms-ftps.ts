@@ -69,7 +69,7 @@ async function protImplied(ctx: ProbeContext): Promise<ProbePoint> {
   const sent = 'login, no PBSZ/PROT; NLST; TLS on the data connection';
   return check(id, title, sent, () =>
     withConnection(ctx.t, {}, async (c) => {
-      const session = await c.control.dataSession();
+      const session = c.control.dataSession();
       const o = await exchange(c, { command: 'NLST', tls: { session }, clearWatchMs: 500 });
       const received = describeOutcome(o);
       if (o.clearBytes > 0 || o.error === 'closed before any TLS')
@@ -193,7 +193,7 @@ async function authSsl(ctx: ProbeContext): Promise<ProbePoint> {
       await c.login();
       await c.request('PBSZ 0');
       const prot = await c.request('PROT P');
-      const session = await c.control.dataSession();
+      const session = c.control.dataSession();
       const o = await exchange(c, { command: 'NLST', tls: { session } });
       const received = `${brief(r)}; ${brief(prot)}; ${describeOutcome(o)}`;
       return point(id, title, sent, received, succeeded(o) ? 'pass' : 'fail');

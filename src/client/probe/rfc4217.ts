@@ -206,7 +206,7 @@ async function otherSessionRefused(t: ProbeTarget): Promise<ProbePoint> {
       throw err;
     });
     try {
-      const foreign = await b.control.dataSession();
+      const foreign = b.control.dataSession();
       const o = await exchange(a, {
         command: 'NLST',
         tls: { session: foreign },
@@ -267,7 +267,7 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
           const sock = c.tlsSocket;
           if (k.id === 'resume-tls12-ticket' && sock && !sock.getTLSTicket())
             return point(k.id, k.title, sent, 'no session ticket issued', 'not-supported');
-          const session = await c.control.dataSession();
+          const session = c.control.dataSession();
           const o = await exchange(c, {
             command: 'NLST',
             tls: { session, options: k.control },
@@ -288,7 +288,7 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
     await check(id, title, sent, async () => {
       const c = await protectedSession(t);
       try {
-        const first = await exchange(c, { command: 'NLST', tls: { session: await c.control.dataSession() } });
+        const first = await exchange(c, { command: 'NLST', tls: { session: c.control.dataSession() } });
         if (!succeeded(first) || !first.session)
           return point(
             id,

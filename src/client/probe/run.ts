@@ -68,7 +68,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
     const feat = await base.features();
     const listing = await exchange(base, {
       command: feat.map.has('MLST') ? 'MLSD' : 'LIST',
-      tls: { session: await base.control.dataSession() },
+      tls: { session: base.control.dataSession() },
     });
     const entries: RemoteEntry[] = succeeded(listing)
       ? feat.map.has('MLST')

@@ -301,7 +301,7 @@ async function ticketLifetime(t: ProbeTarget, accepted: readonly Version[]): Pro
       const c = await ProbeConnection.open(t, { tls: { minVersion: v, maxVersion: v } });
       try {
         await c.request('NOOP'); // TLS 1.3 tickets come after the handshake
-        const s = await c.control.dataSession(1000);
+        const s = c.control.dataSession();
         const hint =
           s && (v === 'TLSv1.3' || c.tlsSocket?.getTLSTicket()) ? ticketLifetimeHint(s) : undefined;
         if (hint === undefined) found.push(`TLS ${LABEL[v]}: no ticket`);

@@ -49,9 +49,8 @@ export class WriteArea {
     return n;
   }
 
-  private tlsPlan(c: ProbeConnection): Promise<DataPlan['tls']> {
-    if (this.ctx.t.security === 'none') return Promise.resolve(false);
-    return c.control.dataSession().then((session) => ({ session }));
+  private tlsPlan(c: ProbeConnection): DataPlan['tls'] {
+    return this.ctx.t.security === 'none' ? false : { session: c.control.dataSession() };
   }
 
   private async put(
@@ -60,11 +59,11 @@ export class WriteArea {
     data: Buffer,
     end: 'close-notify' | 'bare-fin' = 'close-notify',
   ) {
-    return exchange(c, { command: `STOR ${name}`, tls: await this.tlsPlan(c), upload: { data, end } });
+    return exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
   }
 
   private async get(c: ProbeConnection, name: string): Promise<Buffer | undefined> {
-    const o = await exchange(c, { command: `RETR ${name}`, tls: await this.tlsPlan(c) });
+    const o = await exchange(c, { command: `RETR ${name}`, tls: this.tlsPlan(c) });
     return succeeded(o) ? o.data : undefined;
   }
 
@@ -204,7 +203,7 @@ export class WriteArea {
     const c = await protectedSession(this.ctx.t);
     try {
       for (const name of this.created) await c.request(`DELE ${name}`);
-      const o = await exchange(c, { command: `NLST ${this.dir}`, tls: await this.tlsPlan(c) });
+      const o = await exchange(c, { command: `NLST ${this.dir}`, tls: this.tlsPlan(c) });
       if (!succeeded(o)) return false;
       return !o.data.toString('utf8').includes(this.prefix);
     } finally {
