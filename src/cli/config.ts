@@ -148,7 +148,8 @@ export type FileConfig = Omit<z.infer<typeof configSchema>, 'users'> & { users?:
 export async function loadConfig(file: string): Promise<FileConfig> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    // Absolute before the thread pool opens it: listings borrow the working directory.
+    text = await readFile(path.resolve(file), 'utf8');
   } catch (err) {
     throw new FerryError(
       'ERR_INVALID_OPTION',

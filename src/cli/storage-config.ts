@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { Principal } from '../auth/types.js';
 import { onlyReads } from '../auth/permissions.js';
 import { FerryError, StorageError } from '../errors.js';
-import { LocalStorage } from '../storage/local.js';
+import { hostStorage } from './user-storage.js';
 import {
   S3Connection,
   isS3Home,
@@ -128,7 +128,7 @@ export function storageSetup(
   return {
     storageFor(p) {
       const at = where(p);
-      if (!at) return new LocalStorage({ root: p.home, readOnly: onlyReads(p) });
+      if (!at) return hostStorage(p.home, onlyReads(p));
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p) });
     },
     async check(homes) {

@@ -9,9 +9,17 @@ export interface TreeOf {
   folders?: Readonly<Record<string, string>>;
 }
 
+/**
+ * A host directory as the CLI's processes serve it: they use absolute paths only, so listings may
+ * borrow the working directory (storage/working-directory.ts).
+ */
+export function hostStorage(root: string, readOnly: boolean): LocalStorage {
+  return new LocalStorage({ root, readOnly, borrowWorkingDirectory: true });
+}
+
 /** `home`: the home's storage when it is not a host directory (S3, from cli/storage-config.ts). */
 export function userTree(user: TreeOf, readOnly = false, home?: StorageBackend): StorageBackend {
-  const open = (root: string): StorageBackend => new LocalStorage({ root, readOnly });
+  const open = (root: string): StorageBackend => hostStorage(root, readOnly);
   return withFolders(
     home ?? open(user.home),
     Object.entries(user.folders ?? {}).map(([at, root]) => ({ at, storage: open(root) })),

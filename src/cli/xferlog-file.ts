@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import path from 'node:path';
 import type { Logger } from '../logger.js';
 import type { TransferRecord } from '../server/options.js';
 import { formatXferlog } from '../server/xferlog.js';
@@ -9,13 +10,15 @@ import { formatXferlog } from '../server/xferlog.js';
  * logrotate's move-and-create.
  */
 export class XferlogFile {
+  private file: string;
   private stream: WriteStream;
 
   constructor(
-    private file: string,
+    file: string,
     private readonly logger: Logger,
   ) {
-    this.stream = this.open(file);
+    this.file = path.resolve(file);
+    this.stream = this.open(this.file);
   }
 
   get path(): string {
@@ -26,11 +29,14 @@ export class XferlogFile {
     this.stream.write(formatXferlog(record) + '\n');
   };
 
-  /** Opens the file again (rotated, or another name after a reload); the old one is closed. */
+  /**
+   * Opens the file again (rotated, or another name after a reload); the old one is closed. Paths are
+   * made absolute here, in JavaScript: listings borrow the working directory (storage/working-directory.ts).
+   */
   reopen(file = this.file): void {
     const old = this.stream;
-    this.file = file;
-    this.stream = this.open(file);
+    this.file = path.resolve(file);
+    this.stream = this.open(this.file);
     old.end();
   }
 

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { FdJail } from './fd-jail.js';
-import { ListingReader } from './listing-stat.js';
+import { ListingReader, type ListingReaderOptions } from './listing-stat.js';
 import type { FileStat } from './types.js';
 import { newTempName } from './upload-temp.js';
 import { v } from './test-support.js';
@@ -37,7 +37,11 @@ function vanishing(dir: string, handle: Dir): Dir {
   });
 }
 
-async function readAll(t: TestContext, slowMs: number): Promise<FileStat[][]> {
+async function readAll(
+  t: TestContext,
+  options: ListingReaderOptions,
+  wrap = vanishing,
+): Promise<FileStat[][]> {
   const dir = directory(t);
   const jail = new FdJail(dir);
   const pinned = await jail.pinDir(dir, 'list', '/');
@@ -46,19 +50,27 @@ async function readAll(t: TestContext, slowMs: number): Promise<FileStat[][]> {
     handle.closeSync();
     await pinned.close();
   });
-  const reader = new ListingReader(pinned, vanishing(dir, handle), v('/d'), 16, slowMs);
+  const reader = new ListingReader(pinned, wrap(dir, handle), v('/d'), options);
   const batches: FileStat[][] = [];
   for (let b = await reader.next(); b !== undefined; b = await reader.next()) batches.push(b);
   return batches;
 }
 
 describe('ListingReader', () => {
-  for (const [how, slowMs] of [
-    ['synchronously', 1_000],
-    ['through the thread pool after a slow batch', -1],
+  for (const [how, options] of [
+    ['synchronously', { batchSize: 16, slowMs: 1_000 }],
+    [
+      'synchronously from inside the directory',
+      { batchSize: 16, slowMs: 1_000, borrowWorkingDirectory: true },
+    ],
+    ['through the thread pool after a slow batch', { batchSize: 16, slowMs: -1 }],
+    [
+      'from inside the directory, then through the thread pool after a slow batch',
+      { batchSize: 16, slowMs: -1, borrowWorkingDirectory: true },
+    ],
   ] as const) {
     it(`reads a directory in batches ${how}, leaving out entries removed since readdir`, async (t) => {
-      const batches = await readAll(t, slowMs);
+      const batches = await readAll(t, options);
       assert.ok(batches.length >= FILES / 16, `${batches.length} batches`);
       for (const b of batches) assert.ok(b.length <= 16);
       const entries = batches.flat();
@@ -76,4 +88,24 @@ describe('ListingReader', () => {
       }
     });
   }
+
+  it('borrows the working directory only while it reads a batch, and gives it back', async (t) => {
+    const before = process.cwd();
+    const seen = new Set<string>();
+    // Where each name is read (and lstat'ed right after): inside the listed directory.
+    const recording = (dir: string, handle: Dir): Dir => {
+      const inner = vanishing(dir, handle);
+      return Object.assign(Object.create(inner) as Dir, {
+        readSync: () => {
+          seen.add(process.cwd());
+          return inner.readSync();
+        },
+      });
+    };
+    const entries = (await readAll(t, { batchSize: 16, borrowWorkingDirectory: true }, recording)).flat();
+    assert.equal(entries.length, FILES / 2);
+    assert.equal(process.cwd(), before, 'given back');
+    assert.equal(seen.size, 1, [...seen].join(', '));
+    assert.match([...seen][0] ?? '', /\/ferry-listing-[^/]+$/, 'the listed directory');
+  });
 });

