@@ -17,7 +17,7 @@ import { ServerMetrics } from '../metrics.js';
 import { reloadPlan } from '../reconfigure.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
-import { WorkerSlot, type SlotHooks } from './worker-slot.js';
+import { leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
 
 export interface ClusterOptions {
   /** Number of worker processes (2 or more). */
@@ -66,7 +66,6 @@ export class ClusterPrimary {
   private metricsAsked = 0;
   private readonly hooks: SlotHooks;
   private accepting_ = false;
-  private rotation = 0;
   private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
   private closing: Promise<void> | undefined;
 
@@ -281,16 +280,8 @@ export class ClusterPrimary {
     });
   }
 
-  /** The ready worker with the fewest connections; ties go round the workers in turn. */
   private pick(): WorkerSlot | undefined {
-    let best: WorkerSlot | undefined;
-    const n = this.slots.length;
-    for (let k = 0; k < n; k++) {
-      const s = this.slots[(this.rotation + k) % n];
-      if (s?.ready && (!best || s.active < best.active)) best = s;
-    }
-    this.rotation = (this.rotation + 1) % n;
-    return best;
+    return leastBusy(this.slots);
   }
 
   private release(id: number): void {

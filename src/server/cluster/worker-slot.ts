@@ -104,3 +104,17 @@ export class WorkerSlot {
     child.once('exit', () => clearTimeout(kill));
   }
 }
+
+/**
+ * The ready worker with the fewest connections; a tie goes to the first of them, not round the
+ * workers: sessions that come one after another then find the same worker, whose code V8 has
+ * compiled for them already (a fresh worker's first 10,000-entry listing takes about twice as long
+ * as its third), while sessions at the same time still spread over all workers.
+ */
+export function leastBusy<S extends { readonly ready: boolean; readonly active: number }>(
+  slots: readonly S[],
+): S | undefined {
+  let best: S | undefined;
+  for (const s of slots) if (s.ready && (!best || s.active < best.active)) best = s;
+  return best;
+}

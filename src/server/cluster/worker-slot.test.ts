@@ -1,0 +1,25 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { leastBusy } from './worker-slot.js';
+
+const slot = (name: string, active: number, ready = true) => ({ name, active, ready });
+
+test('a connection goes to the ready worker with the fewest; ties to the first, every time', () => {
+  const workers = [slot('w1', 2), slot('w2', 1), slot('w3', 1), slot('w4', 0, false)];
+  assert.equal(leastBusy(workers)?.name, 'w2', 'fewest among the ready ones');
+  // Sessions one after another (each closed before the next): always the same, warm worker.
+  const idle = [slot('w1', 0), slot('w2', 0)];
+  assert.deepEqual(
+    [1, 2, 3, 4].map(() => leastBusy(idle)?.name),
+    ['w1', 'w1', 'w1', 'w1'],
+  );
+  // Sessions at the same time spread: each one held raises its worker's count.
+  const held = [slot('w1', 0), slot('w2', 0)];
+  const picked = [1, 2, 3, 4].map(() => {
+    const w = leastBusy(held);
+    if (w) w.active++;
+    return w?.name;
+  });
+  assert.deepEqual(picked, ['w1', 'w2', 'w1', 'w2']);
+  assert.equal(leastBusy([slot('w1', 0, false)]), undefined, 'none ready');
+});
