@@ -6,6 +6,8 @@
 //   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of this process's RSS
 //     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
+//   Ferry's rates are given twice: over the whole curl run (login and curl's wait included), and over
+//   curl's transfer phase (time_total - time_pretransfer, how ../shared/bench rates curl).
 //   Each transfer runs ROUNDS times (default 3), Ferry and the SDK alternating, so both see the same
 //   minutes of a shared machine; the table gives the medians. RETR runs twice through Ferry: with
 //   one GET per download (s3.readAhead 0, the default) and with ranged GETs (readAhead 1).
@@ -70,6 +72,13 @@ const ts0 = await startFerry({
 });
 const curlArgs = ['--silent', '--show-error', '--insecure', '--user', `${ts.user}:${ts.password}`];
 const curlArgs0 = ['--silent', '--show-error', '--insecure', '--user', `${ts0.user}:${ts0.password}`];
+// curl's own clock: the transfer phase is time_total - time_pretransfer, as ../shared/bench rates
+// curl (it leaves out the login and the ~0.2 s curl waits for a data handshake before RETR/STOR).
+const TIMES = ['-w', '%{time_total} %{time_pretransfer}'];
+const transferSecs = (stdout) => {
+  const [total, pre] = String(stdout).trim().split(' ').map(Number);
+  return total - pre;
+};
 const url = (p) => `ftps://127.0.0.1:${ts.implicitPort}/${p}`;
 const url0 = (p) => `ftps://127.0.0.1:${ts0.implicitPort}/${p}`;
 const secs = async (fn) => {
@@ -83,15 +92,23 @@ const gatewayTicks = () => ceph.pids.reduce((sum, pid) => sum + (readStat(pid)?.
 const measure = async (fn) => {
   const c0 = process.cpuUsage();
   const g0 = gatewayTicks();
-  const wall = await secs(fn);
+  let out;
+  const wall = await secs(async () => (out = await fn()));
   const c = process.cpuUsage(c0);
   const perGiB = 1024 ** 3 / SIZE;
-  return { wall, cpu: ((c.user + c.system) / 1e6) * perGiB, gw: ((gatewayTicks() - g0) / 100) * perGiB };
+  const phase = out?.stdout === undefined ? wall : transferSecs(out.stdout);
+  return {
+    wall,
+    phase,
+    cpu: ((c.user + c.system) / 1e6) * perGiB,
+    gw: ((gatewayTicks() - g0) / 100) * perGiB,
+  };
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** The medians of ROUNDS runs (wall s, CPU s/GiB, gateway CPU s/GiB). */
+/** The medians of ROUNDS runs (wall s, curl's transfer phase s, CPU s/GiB, gateway CPU s/GiB). */
 const medians = (runs) => ({
   wall: median(runs.map((r) => r.wall)),
+  phase: median(runs.map((r) => r.phase)),
   cpu: median(runs.map((r) => r.cpu)),
   gw: median(runs.map((r) => r.gw)),
 });
@@ -102,7 +119,7 @@ try {
   const runs = { stor: [], put: [], retr: [], retr0: [], get: [] };
   for (let round = 0; round < ROUNDS; round++) {
     // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
-    runs.stor.push(await measure(() => run('curl', [...curlArgs, '-T', file, url('stor.bin')])));
+    runs.stor.push(await measure(() => run('curl', [...curlArgs, ...TIMES, '-T', file, url('stor.bin')])));
     runs.put.push(
       await measure(() =>
         direct.send(
@@ -116,8 +133,12 @@ try {
       ),
     );
     // RETR: radosgw → Ferry → curl (to /dev/null), ranged and in one GET; GetObject by the SDK.
-    runs.retr.push(await measure(() => run('curl', [...curlArgs, '-o', '/dev/null', url('stor.bin')])));
-    runs.retr0.push(await measure(() => run('curl', [...curlArgs0, '-o', '/dev/null', url0('stor.bin')])));
+    runs.retr.push(
+      await measure(() => run('curl', [...curlArgs, ...TIMES, '-o', '/dev/null', url('stor.bin')])),
+    );
+    runs.retr0.push(
+      await measure(() => run('curl', [...curlArgs0, ...TIMES, '-o', '/dev/null', url0('stor.bin')])),
+    );
     runs.get.push(
       await measure(async () => {
         const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
@@ -134,6 +155,7 @@ try {
   ].map(medians);
   const pair = (name, f, d) => {
     rows.push([name, rate(f.wall), rate(d.wall), (d.wall / f.wall).toFixed(2)]);
+    rows.push([`${name}, curl's transfer phase`, rate(f.phase), rate(d.wall), (d.wall / f.phase).toFixed(2)]);
     rows.push([`${name} CPU`, cpu(f), cpu(d), (f.cpu / d.cpu).toFixed(2)]);
   };
   pair('STOR 1 object', ferryStor, sdkPut);
