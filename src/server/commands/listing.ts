@@ -11,6 +11,7 @@ import {
 import { reply } from '../../protocol/reply.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import { listingChunks } from './listing-chunks.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
 const LS_OPTIONS = /^-[A-Za-z1]+(?: +|$)/;
@@ -33,32 +34,6 @@ async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; 
 
 /** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
 const withoutOptions = (arg: string): string => arg.replace(LS_OPTIONS, '');
-
-/** Characters of listing text per write: few writes and few TLS records, memory bounded. */
-const CHUNK_CHARS = 128 * 1024;
-
-/**
- * Formats the storage's batches into large chunks (few writes, few event-loop turns), with
- * backpressure, so a 100,000-entry directory never sits in memory. The first batch leaves at once,
- * so the client sees the listing start while the rest is read.
- */
-async function* chunks(
-  batches: AsyncIterable<readonly FileStat[]>,
-  format: (st: FileStat) => string,
-): AsyncGenerator<Buffer> {
-  let buf = '';
-  let first = true;
-  for await (const batch of batches) {
-    for (const st of batch) buf += format(st) + '\r\n';
-    if (first || buf.length >= CHUNK_CHARS) {
-      // Encoded once here: the socket writes it as is, and its length is the byte count.
-      yield Buffer.from(buf);
-      buf = '';
-      first = false;
-    }
-  }
-  if (buf.length > 0) yield Buffer.from(buf);
-}
 
 async function* entries(
   ctx: CommandContext,
@@ -101,7 +76,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
       return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        const out = Readable.from(chunks(entries(ctx, path, stat), formatter(ctx, now)), {
+        const out = Readable.from(listingChunks(entries(ctx, path, stat), formatter(ctx, now)), {
           highWaterMark: 2,
         });
         out.on('data', (c: Buffer) => t.count(c.length));

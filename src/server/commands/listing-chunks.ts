@@ -1,0 +1,45 @@
+import type { FileStat } from '../../storage/types.js';
+
+/** Bytes of listing text per write: few writes and few TLS records, memory bounded. */
+export const CHUNK_BYTES = 128 * 1024;
+/** Room past CHUNK_BYTES, so that a chunk rarely ends early for want of space for one more line. */
+const SLACK = 32 * 1024;
+
+/**
+ * Formats the storage's batches into chunks of about CHUNK_BYTES (few writes, few event-loop
+ * turns), with backpressure, so a 100,000-entry directory never sits in memory. The first batch
+ * leaves at once, so the client sees the listing start while the rest is read. Each line is
+ * encoded straight into the chunk's buffer: a string built up over thousands of lines would be a
+ * tree of pieces that every young-generation GC copies (for MLSD, half the listing's GC time).
+ */
+export async function* listingChunks(
+  batches: AsyncIterable<readonly FileStat[]>,
+  format: (st: FileStat) => string,
+): AsyncGenerator<Buffer> {
+  let out = Buffer.allocUnsafe(CHUNK_BYTES + SLACK);
+  let at = 0;
+  let first = true;
+  for await (const batch of batches) {
+    for (const st of batch) {
+      const line = format(st);
+      // At most 3 bytes of UTF-8 per UTF-16 unit, and the CRLF.
+      const most = line.length * 3 + 2;
+      if (at + most > out.length) {
+        if (at > 0) yield out.subarray(0, at);
+        out = Buffer.allocUnsafe(Math.max(CHUNK_BYTES + SLACK, most));
+        at = 0;
+      }
+      at += out.write(line, at, 'utf8');
+      out[at++] = 0x0d;
+      out[at++] = 0x0a;
+    }
+    if (at > 0 && (first || at >= CHUNK_BYTES)) {
+      // The yielded bytes are the socket's until written: the next lines go to a new buffer.
+      yield out.subarray(0, at);
+      out = Buffer.allocUnsafe(CHUNK_BYTES + SLACK);
+      at = 0;
+      first = false;
+    }
+  }
+  if (at > 0) yield out.subarray(0, at);
+}
