@@ -349,7 +349,8 @@ async function prepare(
     stream: sock,
     secure: true,
     // Natively the TLS socket owns the TCP handle (and its timer); over the guard, the raw socket does.
-    close: () => linger(native ? sock : raw, () => sock.end()),
+    // A download's pipeline has ended it already: end() again would make an error just to drop it.
+    close: () => linger(native ? sock : raw, () => void (sock.writableEnded || sock.end())),
     destroy: () => sock.destroy(),
   };
   return { kind: 'ready', socket };
