@@ -349,8 +349,7 @@ async function prepare(
     stream: sock,
     secure: true,
     // Natively the TLS socket owns the TCP handle (and its timer); over the guard, the raw socket does.
-    // A download's pipeline has ended it already: end() again would make an error just to drop it.
-    close: () => linger(native ? sock : raw, () => void (sock.writableEnded || sock.end())),
+    close: () => linger(native ? sock : raw, sock),
     destroy: () => sock.destroy(),
   };
   return { kind: 'ready', socket };
@@ -382,11 +381,15 @@ function bounded(p: Promise<void>, ms: number): Promise<void> {
   );
 }
 
-/** Ends our side (`end`), then gives the peer a short while to close its own. */
-function linger(owner: net.Socket, end: () => void): void {
+/**
+ * Ends our side of `sock` (close_notify and FIN), then gives the peer a short while to close its
+ * own before `owner`, which holds the TCP handle, is cut. A download's pipeline has ended `sock`
+ * already: end() again would only make an error to drop.
+ */
+function linger(owner: net.Socket, sock: tls.TLSSocket): void {
   if (owner.destroyed) return;
   owner.setTimeout(LINGER_MS, () => owner.destroy());
-  end();
+  if (!sock.writableEnded) sock.end();
 }
 
 function withDeadline<T>(
