@@ -16,7 +16,9 @@ export async function* listingChunks(
   batches: AsyncIterable<readonly FileStat[]>,
   format: (st: FileStat) => string,
 ): AsyncGenerator<Buffer> {
-  let out = Buffer.allocUnsafe(CHUNK_BYTES + SLACK);
+  // A new buffer for each chunk: a yielded one is the socket's until written.
+  const fresh = (atLeast = 0): Buffer => Buffer.allocUnsafe(Math.max(CHUNK_BYTES + SLACK, atLeast));
+  let out = fresh();
   let at = 0;
   let first = true;
   for await (const batch of batches) {
@@ -26,7 +28,7 @@ export async function* listingChunks(
       const most = line.length * 3 + 2;
       if (at + most > out.length) {
         if (at > 0) yield out.subarray(0, at);
-        out = Buffer.allocUnsafe(Math.max(CHUNK_BYTES + SLACK, most));
+        out = fresh(most);
         at = 0;
       }
       at += out.write(line, at, 'utf8');
@@ -34,9 +36,8 @@ export async function* listingChunks(
       out[at++] = 0x0a;
     }
     if (at > 0 && (first || at >= CHUNK_BYTES)) {
-      // The yielded bytes are the socket's until written: the next lines go to a new buffer.
       yield out.subarray(0, at);
-      out = Buffer.allocUnsafe(CHUNK_BYTES + SLACK);
+      out = fresh();
       at = 0;
       first = false;
     }
