@@ -38,8 +38,10 @@ async function change(args: string[], input?: string): Promise<string> {
 /** How long each change took to reach every worker (ms after the command exited), for the report. */
 const picked: number[] = [];
 
-/** USER/PASS on a fresh session; resolves with the PASS reply and the session. */
-/** `from`: the loopback address to connect from. */
+/**
+ * USER/PASS on a fresh session from loopback address `from`; resolves with the PASS reply and the
+ * session.
+ */
 async function login(
   mode: Mode,
   user: string,
