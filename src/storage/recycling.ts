@@ -16,9 +16,12 @@ export function isRecycling(r: Readable): r is RecyclingReadable {
   return typeof (r as Partial<RecyclingReadable>).recycle === 'function';
 }
 
-/** Buffers of one size that a source reads into, kept for reuse once handed back. */
+/**
+ * Buffers of one size that a source reads into, kept for reuse once handed back (whole, or the one
+ * slice of it that was pushed: each has its own memory, which tells it).
+ */
 export class BufferRing {
-  readonly #mine = new WeakSet<Buffer>();
+  readonly #mine = new WeakMap<ArrayBufferLike, Buffer>();
   readonly #free: Buffer[] = [];
 
   /** `keep`: at most this many free buffers are kept; more handed back are left to the GC. */
@@ -29,14 +32,15 @@ export class BufferRing {
 
   take(): Buffer {
     const buf = this.#free.pop() ?? Buffer.allocUnsafeSlow(this.size);
-    this.#mine.add(buf);
+    this.#mine.set(buf.buffer, buf);
     return buf;
   }
 
-  /** Only whole buffers this ring handed out, and each once. */
+  /** Only buffers this ring handed out (or a slice of one), and each once. */
   give(chunk: Buffer): void {
-    if (!this.#mine.delete(chunk) || this.#free.length >= this.keep) return;
-    this.#free.push(chunk);
+    const buf = this.#mine.get(chunk.buffer);
+    if (!buf || !this.#mine.delete(chunk.buffer) || this.#free.length >= this.keep) return;
+    this.#free.push(buf);
   }
 
   clear(): void {

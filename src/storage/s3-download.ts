@@ -6,6 +6,8 @@
 // during the download fails it instead of sending a mix of both.
 import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
+import { Coalesced } from './coalesced.js';
+import { CHUNK } from './local-write.js';
 import type { S3Sdk } from './s3-connection.js';
 import type { FileSource } from './types.js';
 import { mapS3Error } from './s3-errors.js';
@@ -48,8 +50,11 @@ export async function openObject(
   const body = bodyOf(first);
   // The object's size (a RETR then needs no HEAD): from Content-Range, or the length of a whole GET.
   const total = first.ContentRange ? totalOf(first.ContentRange) : first.ContentLength;
-  const sized = (r: Readable): FileSource =>
-    total === undefined ? r : Object.assign(r, { fileSize: total });
+  // Sent in chunks of CHUNK bytes, not as the response's 64 KiB socket reads (coalesced.ts).
+  const sized = (r: Readable): FileSource => {
+    const c = new Coalesced(r, CHUNK);
+    return total === undefined ? c : Object.assign(c, { fileSize: total });
+  };
   // One request holds it all (or the gateway answered the whole object): nothing more to fetch.
   if (whole || !first.ContentRange || total === undefined || offset + s.partSize >= total) return sized(body);
   return sized(new RangedDownload(s, body, offset + s.partSize, total, first.ETag, signal));
