@@ -5,8 +5,8 @@ import { BufferRing, type RecyclingReadable } from './recycling.js';
  * A byte stream re-cut into chunks of up to `size` bytes, copied into buffers that come back
  * through `recycle` (see RecyclingReadable). An HTTP response body arrives as one fresh 64 KiB
  * buffer per socket read: written as they come, each is a TLS write and a system call of its own on
- * the data connection, and the allocations keep the garbage collector busy (a 1 GiB RETR from S3:
- * 6.7 CPU s before, 2.9 after). Nothing waits for a chunk to fill: what one turn of the event loop
+ * the data connection, and the allocations keep the garbage collector busy (together most of the
+ * server's CPU in an S3 download). Nothing waits for a chunk to fill: what one turn of the event loop
  * brought is sent at the end of that turn, so a slow source is passed on as it trickles in.
  * Backpressure passes through (the source is paused while the reader does not want more);
  * destroying this stream destroys the source, and the source's failure, or its close before its
