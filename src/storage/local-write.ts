@@ -9,11 +9,10 @@ import { FerryError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
 import { FileWriter } from './file-writer.js';
 import { abortedError, mapFsError, storageError } from './fs-errors.js';
+import { CHUNK } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { newTempName } from './upload-temp.js';
 
-/** Large chunks: fewer syscalls, event-loop turns and TLS writes per GiB (1 MiB, as the socket takes it). */
-export const CHUNK = 1024 * 1024;
 /**
  * Reopening a pinned file through its magic link (which O_NOFOLLOW would refuse: the link itself is
  * the last component). O_NONBLOCK: a FIFO swapped in must not park a libuv thread.

@@ -20,7 +20,8 @@ import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from '
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
-import { atomicWrite, CHUNK, REOPEN_READ, type WriteTarget } from './local-write.js';
+import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
+import { CHUNK } from './recycling.js';
 import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {

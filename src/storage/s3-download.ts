@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { GetObjectCommandOutput, S3Client } from '@aws-sdk/client-s3';
 import { Coalesced } from './coalesced.js';
-import { CHUNK } from './local-write.js';
+import { CHUNK } from './recycling.js';
 import type { S3Sdk } from './s3-connection.js';
 import type { FileSource } from './types.js';
 import { mapS3Error } from './s3-errors.js';
