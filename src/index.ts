@@ -11,7 +11,6 @@ export {
 } from './errors.js';
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
-export { StatHelper, type StatHelperOptions } from './storage/stat-helper.js';
 export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
 export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';
 export { RateBuckets, TokenBucket } from './storage/throttle.js';

@@ -16,7 +16,6 @@ import {
   type S3Settings,
 } from '../storage/s3-connection.js';
 import { S3Storage } from '../storage/s3.js';
-import { StatHelper } from '../storage/stat-helper.js';
 import type { StorageBackend } from '../storage/types.js';
 
 const positive = z.number().int().positive();
@@ -70,11 +69,6 @@ export interface StorageSetup {
   storageFor(p: Principal): StorageBackend;
   /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */
   check(homes: readonly { home: string; where: string }[]): Promise<void>;
-  /**
-   * The serving process's second thread for listings of host directories (started by the first
-   * large one); a reload's setup takes it over.
-   */
-  readonly statHelper: StatHelper;
   /** Its S3 connection, shared with a new holder, when it has one with these settings. */
   share(settings: S3Settings): S3Connection | undefined;
   /**
@@ -82,7 +76,7 @@ export interface StorageSetup {
    * shares it and the requests in flight are done (sessions from before go on working).
    */
   retire(): void;
-  /** Shutdown, after the server closed: the S3 client's sockets are destroyed, the helper stopped. */
+  /** Shutdown, after the server closed: the S3 client's sockets are destroyed. */
   close(): void;
 }
 
@@ -131,12 +125,10 @@ export function storageSetup(
     return isS3Home(p.home) ? parseS3Home(p.home) : undefined;
   };
 
-  const statHelper = before?.statHelper ?? new StatHelper();
   return {
-    statHelper,
     storageFor(p) {
       const at = where(p);
-      if (!at) return hostStorage(p.home, onlyReads(p), statHelper);
+      if (!at) return hostStorage(p.home, onlyReads(p));
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p) });
     },
     async check(homes) {
@@ -169,7 +161,6 @@ export function storageSetup(
     },
     close() {
       conn?.close();
-      void statHelper.close();
     },
   };
 }

@@ -1,17 +1,15 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, opendirSync, rmSync, unlinkSync, writeFileSync, type Dir, type Dirent } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { FdJail } from './fd-jail.js';
 import { ListingReader, type ListingReaderOptions } from './listing-stat.js';
-import { StatHelper } from './stat-helper.js';
 import type { FileStat } from './types.js';
 import { newTempName } from './upload-temp.js';
 import { v } from './test-support.js';
 
 const FILES = 100;
-const cwdAtStart = process.cwd();
 const name = (i: number): string => `f${String(i).padStart(3, '0')}`;
 
 /** A real directory of FILES files (file i holds i bytes) and a temp upload. */
@@ -89,31 +87,6 @@ describe('ListingReader', () => {
         assert.match(e.id ?? '', /^[0-9a-f]+g[0-9a-f]+$/);
       }
     });
-  }
-
-  for (const borrowWorkingDirectory of [true, false]) {
-    it(
-      `splits each batch's lstat's with a helper thread${borrowWorkingDirectory ? ' from inside the directory' : ''}`,
-      { skip: availableParallelism() < 2 ? 'one core: no helper' : false },
-      async (t) => {
-        const statHelper = new StatHelper();
-        t.after(() => statHelper.close());
-        await statHelper.start();
-        const options = { batchSize: 40, slowMs: 1_000, borrowWorkingDirectory, statHelper };
-        // Until the helper has taken part (it takes names only while the reader has some left).
-        for (let i = 0; i < 200 && statHelper.helped === 0; i++) {
-          const entries = (await readAll(t, options)).flat();
-          assert.deepEqual(
-            entries.map((e) => e.name).sort(),
-            Array.from({ length: FILES / 2 }, (_, k) => name(2 * k)),
-            'the even files, each once; no temp upload',
-          );
-          for (const e of entries) assert.equal(e.size, Number(e.name.slice(1)), e.name);
-          assert.equal(process.cwd(), cwdAtStart, 'the working directory given back');
-        }
-        assert.ok(statHelper.helped > 0, 'the helper answered some');
-      },
-    );
   }
 
   it('borrows the working directory only while it reads a batch, and gives it back', async (t) => {

@@ -2,7 +2,6 @@ import { constants, lstat as lstatCb, lstatSync, type Dir } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
 import type { FileStat, VPath } from './types.js';
-import type { SplitStats, StatHelper } from './stat-helper.js';
 import { isTempName } from './upload-temp.js';
 import { childPathsOf, isAllowedName } from './virtual-path.js';
 import { insideDirectory } from './working-directory.js';
@@ -54,8 +53,6 @@ export interface ListingReaderOptions {
   slowMs?: number;
   /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
   borrowWorkingDirectory?: boolean;
-  /** A second thread for each batch's lstat calls, started once a listing needs a second batch. */
-  statHelper?: StatHelper;
 }
 
 /**
@@ -77,7 +74,6 @@ export class ListingReader {
   readonly #batchSize: number;
   readonly #slowMs: number;
   readonly #borrow: boolean;
-  readonly #helper: StatHelper | undefined;
 
   constructor(
     dir: Pinned,
@@ -92,7 +88,6 @@ export class ListingReader {
     this.#batchSize = options.batchSize;
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
-    this.#helper = options.statHelper;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
@@ -100,11 +95,8 @@ export class ListingReader {
     if (this.#done) return undefined;
     const out: FileStat[] = [];
     if (this.#sync) {
-      const helper = this.#helper;
-      if (helper?.ready) this.#readSplit(out, helper);
-      else if (this.#borrow) insideDirectory(this.#prefix, (prefix) => this.#readSync(out, prefix));
+      if (this.#borrow) insideDirectory(this.#prefix, (prefix) => this.#readSync(out, prefix));
       else this.#readSync(out, this.#prefix);
-      if (helper && !this.#done) void helper.start(); // a large directory: worth a second thread
     } else {
       const names = await this.#namesAsync();
       const stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
@@ -146,32 +138,6 @@ export class ListingReader {
       before = after;
     }
     if (slow >= SLOW_CALLS) this.#sync = false;
-  }
-
-  /**
-   * A batch read synchronously with a helper thread: the names first, then their lstat's, shared
-   * by both threads (from inside the directory when borrowing it: the helper's calls are relative
-   * too, and the directory is kept until the helper is done).
-   */
-  #readSplit(out: FileStat[], helper: StatHelper): void {
-    const names: string[] = [];
-    let slow = 0;
-    let before = performance.now();
-    while (names.length < this.#batchSize) {
-      const e = this.handle.readSync();
-      if (e === null) {
-        this.#done = true;
-        break;
-      }
-      if (listable(e.name)) names.push(e.name);
-      const after = performance.now();
-      if (after - before > this.#slowMs) slow++;
-      before = after;
-    }
-    const lstatAll = (prefix: string): SplitStats => helper.lstatAll(names, prefix, this.#slowMs);
-    const split = this.#borrow ? insideDirectory(this.#prefix, lstatAll) : lstatAll(this.#prefix);
-    for (const [i, name] of names.entries()) this.#add(out, name, split.stats[i]);
-    if (slow + split.slow >= SLOW_CALLS) this.#sync = false;
   }
 
   async #namesAsync(): Promise<string[]> {

@@ -19,7 +19,6 @@ import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { ListingReader, toFileStat } from './listing-stat.js';
-import type { StatHelper } from './stat-helper.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
@@ -45,11 +44,6 @@ export interface LocalStorageOptions {
    * nothing in the process uses relative paths (`ferry serve` sets it).
    */
   borrowWorkingDirectory?: boolean;
-  /**
-   * A second thread for listings' lstat calls (stat-helper.ts), shared by the storages of a
-   * process; its owner closes it.
-   */
-  statHelper?: StatHelper;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -87,7 +81,6 @@ export class LocalStorage implements StorageBackend {
   readonly #root: string;
   readonly #readOnly: boolean;
   readonly #borrowCwd: boolean;
-  readonly #statHelper: StatHelper | undefined;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -98,7 +91,6 @@ export class LocalStorage implements StorageBackend {
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
     this.#borrowCwd = options.borrowWorkingDirectory ?? false;
-    this.#statHelper = options.statHelper;
   }
 
   get readOnly(): boolean {
@@ -290,7 +282,6 @@ export class LocalStorage implements StorageBackend {
     const reader = new ListingReader(d, handle, dir, {
       batchSize: STAT_BATCH,
       borrowWorkingDirectory: this.#borrowCwd,
-      statHelper: this.#statHelper,
     });
     try {
       for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
