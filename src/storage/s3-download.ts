@@ -50,12 +50,12 @@ export async function openObject(
   const body = bodyOf(first);
   // The object's size (a RETR then needs no HEAD): from Content-Range, or the length of a whole GET.
   const total = first.ContentRange ? totalOf(first.ContentRange) : first.ContentLength;
-  // Sent in chunks of up to CHUNK bytes (no bigger than the download), not as the response's 64 KiB
-  // socket reads (coalesced.ts).
+  // Sent in chunks of up to CHUNK bytes, none bigger than what is left to send (a small object takes
+  // a small buffer), not as the response's 64 KiB socket reads (coalesced.ts).
+  const chunk = total === undefined ? CHUNK : Math.max(1, Math.min(CHUNK, total - offset));
   const sized = (r: Readable): FileSource => {
-    if (total === undefined) return new Coalesced(r, CHUNK);
-    const c = new Coalesced(r, Math.max(1, Math.min(CHUNK, total - offset)));
-    return Object.assign(c, { fileSize: total });
+    const c = new Coalesced(r, chunk);
+    return total === undefined ? c : Object.assign(c, { fileSize: total });
   };
   // One request holds it all (or the gateway answered the whole object): nothing more to fetch.
   if (whole || !first.ContentRange || total === undefined || offset + s.partSize >= total) return sized(body);
