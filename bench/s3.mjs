@@ -20,6 +20,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
+import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -89,12 +90,24 @@ const secs = async (fn) => {
 // CPU seconds of this process (Ferry's server, or the SDK client: both run here), and of the
 // gateway's daemons, during one transfer; per GiB. curl (the FTPS client) is not counted.
 const gatewayTicks = () => ceph.pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0), 0);
+// Full garbage collections of this process per transfer: in some runs V8 keeps the old generation's
+// limit low and a transfer's socket buffers set one off every ~15 MB, which doubles the CPU (README,
+// Object storage); the count says which kind of run a CPU figure comes from.
+let fullGCs = 0;
+const countGCs = (entries) => {
+  for (const e of entries) if (e.detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) fullGCs++;
+};
+const gcObserver = new PerformanceObserver((list) => countGCs(list.getEntries()));
+gcObserver.observe({ entryTypes: ['gc'] });
 const measure = async (fn) => {
   const c0 = process.cpuUsage();
   const g0 = gatewayTicks();
+  countGCs(gcObserver.takeRecords());
+  const f0 = fullGCs;
   let out;
   const wall = await secs(async () => (out = await fn()));
   const c = process.cpuUsage(c0);
+  countGCs(gcObserver.takeRecords());
   const perGiB = 1024 ** 3 / SIZE;
   const phase = out?.stdout === undefined ? wall : transferSecs(out.stdout);
   return {
@@ -102,18 +115,20 @@ const measure = async (fn) => {
     phase,
     cpu: ((c.user + c.system) / 1e6) * perGiB,
     gw: ((gatewayTicks() - g0) / 100) * perGiB,
+    gcs: fullGCs - f0,
   };
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-/** The medians of ROUNDS runs (wall s, curl's transfer phase s, CPU s/GiB, gateway CPU s/GiB). */
+/** The medians of ROUNDS runs (wall s, curl's transfer phase s, CPU s/GiB, gateway CPU s/GiB, full GCs). */
 const medians = (runs) => ({
   wall: median(runs.map((r) => r.wall)),
   phase: median(runs.map((r) => r.phase)),
   cpu: median(runs.map((r) => r.cpu)),
   gw: median(runs.map((r) => r.gw)),
+  gcs: median(runs.map((r) => r.gcs)),
 });
 const rate = (s) => `${(SIZE / MiB / s).toFixed(0)} MiB/s`;
-const cpu = (m) => `${m.cpu.toFixed(2)} s/GiB (gateway ${m.gw.toFixed(2)})`;
+const cpu = (m) => `${m.cpu.toFixed(2)} s/GiB (gateway ${m.gw.toFixed(2)}; ${m.gcs} full GCs)`;
 const rows = [];
 try {
   const runs = { stor: [], put: [], retr: [], retr0: [], get: [] };
@@ -212,6 +227,7 @@ try {
     (sdkList / ferryList).toFixed(2),
   ]);
 } finally {
+  gcObserver.disconnect();
   await ts.close();
   await ts0.close();
   conn.close();
