@@ -2,8 +2,9 @@
 //   RETR and STOR of 1 GiB through Ferry (curl as the FTPS client, implicit FTPS, PROT P)
 //     vs GetObject / PutObject of the same bytes by the AWS SDK (target: Ferry ≥ 0.8× the SDK's rate),
 //     both with the same settings (checksums WHEN_REQUIRED, unsigned payload, path style); and the CPU
-//     seconds per GiB of this process (Ferry's server, or the SDK client) and of the gateway's daemons
-//   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of this process's RSS
+//     seconds per GiB of this process (Ferry's server, or the SDK client) and of the gateway's daemons,
+//     with this process's full garbage collections per transfer
+//   RSS per concurrent upload: 4 uploads of the same file at once, growth of this process's RSS
 //     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
 //   Ferry's rates are given twice: over the whole curl run (login and curl's wait included), and over
