@@ -15,9 +15,14 @@ import type { Duplex, Readable, Writable } from 'node:stream';
  * under PROT P, else `raw` itself.
  */
 
-/** The data has been through: the server ended it ('end'), or we ended ours ('finish'). */
+/**
+ * The data has been through: the server ended it ('end'), or we ended ours (end() was called, even
+ * if its FIN is not out yet). Never a reset then: while a shutdown is pending, Node's reset fails
+ * (uv_tcp_close_reset: EINVAL) yet marks the handle closing, so it is never closed: its descriptor
+ * leaks, and at exit Node's handle cleanup waits for it forever, spinning a core.
+ */
 function through(raw: net.Socket, data: Duplex): boolean {
-  return raw.readableEnded || raw.writableFinished || data.readableEnded || data.writableFinished;
+  return raw.readableEnded || raw.writableEnded || data.readableEnded || data.writableEnded;
 }
 
 /** Resets the TCP connection unless its data is through or it is closed already. */

@@ -6,6 +6,7 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../../protocol/reply.js';
 import { handshake } from '../../tls/handshake.js';
 import { connectTcp } from '../control.js';
+import { giveUp } from '../data-reset.js';
 import { delay } from '../waits.js';
 import { brief, probeTls, type ProbeConnection } from './connection.js';
 
@@ -315,7 +316,7 @@ export function succeeded(o: DataOutcome): boolean {
 /** A download left running without reading it (the server blocks once the buffers fill). */
 export interface HeldTransfer {
   readonly preliminary: Reply;
-  /** Ends the data connection with a TCP reset (as a client giving up does). */
+  /** Ends the data connection as a client giving up does: a TCP reset, unless it has ended already. */
   reset(): void;
 }
 
@@ -363,7 +364,7 @@ export async function holdTransfer(
       held: {
         preliminary: first,
         reset: () => {
-          if (!conn.destroyed) conn.resetAndDestroy();
+          giveUp(conn, sock);
           endpoint.close();
         },
       },

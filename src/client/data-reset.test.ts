@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { generateSelfSigned, type KeyPair } from '../tls/certificates.js';
+import { giveUp } from './data-reset.js';
+
+/**
+ * giveUp() over real loopback sockets: how the server sees the end (reset or FIN), and that the
+ * client's TCP socket is always closed for good, whatever state its own end is in.
+ */
+
+let pair: KeyPair;
+let server: net.Server;
+/** The server side of each accepted connection, in order. */
+const accepted: net.Socket[] = [];
+
+before(async () => {
+  pair = await generateSelfSigned('localhost');
+  server = net.createServer((s) => {
+    s.on('error', () => {});
+    accepted.push(s);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+});
+
+after(async () => {
+  for (const s of accepted) s.destroy();
+  server.close();
+  await once(server, 'close');
+});
+
+/** A client TCP socket and the server's side of it. */
+async function connectPair(): Promise<{ raw: net.Socket; peer: net.Socket }> {
+  const n = accepted.length;
+  const raw = net.connect((server.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(raw, 'connect');
+  while (accepted.length === n) await once(server, 'connection');
+  const peer = accepted[n];
+  assert.ok(peer);
+  return { raw, peer };
+}
+
+/** How the server side of a connection ended: 'ECONNRESET' for a reset, 'end' for a FIN. */
+function peerEnd(peer: net.Socket): Promise<string> {
+  return new Promise((resolve) => {
+    peer.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    peer.on('end', () => resolve('end'));
+    peer.resume();
+  });
+}
+
+/** giveUp(), recording any error the client's TCP socket emits; resolves once that socket closed. */
+async function giveUpAndClose(raw: net.Socket, data: Duplex): Promise<string[]> {
+  const errors: string[] = [];
+  raw.on('error', (e: NodeJS.ErrnoException) => errors.push(`${e.syscall ?? ''} ${e.code ?? ''}`));
+  data.on('error', () => {});
+  const closed = once(raw, 'close');
+  giveUp(raw, data);
+  // A failed reset emits its error at once; waiting for 'close' then would wait for ever.
+  assert.deepEqual(errors, []);
+  await closed;
+  return errors;
+}
+
+describe('giveUp', () => {
+  it('resets a data connection whose data is not through', async () => {
+    const { raw, peer } = await connectPair();
+    const ended = peerEnd(peer);
+    assert.deepEqual(await giveUpAndClose(raw, raw), []);
+    assert.equal(await ended, 'ECONNRESET');
+  });
+
+  it('closes, never resets, a connection whose end is under way (a reset then leaks the socket)', async () => {
+    const { raw, peer } = await connectPair();
+    const ended = peerEnd(peer);
+    raw.end(); // the upload's last bytes are out: its FIN is pending
+    assert.deepEqual(await giveUpAndClose(raw, raw), []);
+    assert.equal(await ended, 'end');
+  });
+
+  it('closes, never resets, a TLS data connection whose close_notify is under way', async () => {
+    const { raw, peer } = await connectPair();
+    const serverTls = new tls.TLSSocket(peer, {
+      isServer: true,
+      secureContext: tls.createSecureContext(pair),
+    });
+    serverTls.on('error', () => {});
+    const data = tls.connect({ socket: raw, rejectUnauthorized: false });
+    await once(data, 'secureConnect');
+    data.end();
+    assert.deepEqual(await giveUpAndClose(raw, data), []);
+    assert.equal(data.destroyed, true);
+  });
+});
