@@ -36,11 +36,12 @@ test('a relative transfer log stays where it was named, whatever the working dir
   const log = new XferlogFile('xfer.log', silentLogger);
   // As a listing borrows the working directory (storage/working-directory.ts) while a SIGHUP reopens it.
   process.chdir(elsewhere);
-  log.write(record);
+  // Enough lines that the replaced stream is still writing them when the new one is closed.
+  for (let i = 0; i < 2000; i++) log.write(record);
   log.reopen();
   log.write(record);
   await log.close();
   assert.equal(log.path, join(started, 'xfer.log'));
-  assert.equal(readFileSync(join(started, 'xfer.log'), 'utf8').split('\n').filter(Boolean).length, 2);
+  assert.equal(readFileSync(join(started, 'xfer.log'), 'utf8').split('\n').filter(Boolean).length, 2001);
   assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the process happened to be');
 });

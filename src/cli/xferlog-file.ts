@@ -12,6 +12,8 @@ import { formatXferlog } from '../server/xferlog.js';
 export class XferlogFile {
   private file: string;
   private stream: WriteStream;
+  /** Streams replaced by reopen() whose last lines may still be on their way to the file. */
+  private readonly ending = new Set<Promise<void>>();
 
   constructor(
     file: string,
@@ -37,11 +39,22 @@ export class XferlogFile {
     const old = this.stream;
     this.file = path.resolve(file);
     this.stream = this.open(this.file);
-    old.end();
+    const ended = this.end(old);
+    this.ending.add(ended);
+    void ended.then(() => this.ending.delete(ended));
   }
 
-  close(): Promise<void> {
-    return new Promise((resolve) => this.stream.end(() => resolve()));
+  /** Resolves once every line written, to this file and to those reopen() left, is in its file. */
+  async close(): Promise<void> {
+    await Promise.all([this.end(this.stream), ...this.ending]);
+  }
+
+  private end(stream: WriteStream): Promise<void> {
+    if (stream.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      stream.once('close', () => resolve());
+      stream.end();
+    });
   }
 
   private open(file: string): WriteStream {
