@@ -267,11 +267,14 @@ function whileTransferring(
   if (big === undefined) return Promise.resolve(notApplicable(id, title, NEEDS_BIG));
   return check(id, title, sent, async () => {
     const c = await protectedSession(ctx.t);
+    let held: HeldTransfer | undefined;
     try {
       const h = await holdTransfer(c, `RETR ${big}`, c.control.dataSession());
       if ('failed' in h) return point(id, title, sent, h.failed, 'fail', 'the transfer did not start');
-      return await during(c, h.held);
+      held = h.held;
+      return await during(c, held);
     } finally {
+      held?.reset(); // `during` resets it when it runs to the end; a second reset does nothing
       c.destroy();
     }
   });
