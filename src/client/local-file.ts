@@ -105,6 +105,29 @@ export class FileSink extends Writable {
     this.#take(chunk, 0, cb);
   }
 
+  /**
+   * Takes the first `n` bytes of `chunk` at once, without keeping a reference to it (the caller
+   * reuses it: tls-download.ts). Returns how many it took: all `n` while writes are synchronous and
+   * nothing waits before them; fewer (or none) once a full buffer has to go through the thread pool
+   * or the file is not open yet. The rest must then be written as usual, as a copy.
+   */
+  takeNow(chunk: Buffer, n: number): number {
+    if (this.#fd === undefined || this.writableLength > 0 || this.writableEnded || this.destroyed) return 0;
+    let at = 0;
+    while (at < n && !this.#error) {
+      if (this.#fill === this.#buf.length) {
+        if (this.threaded) break;
+        this.#flush();
+        continue;
+      }
+      const c = chunk.copy(this.#buf, this.#fill, at, n);
+      at += c;
+      this.#fill += c;
+    }
+    if (this.#error) this.destroy(this.#error);
+    return at;
+  }
+
   /** Copies `chunk` from `at` into the buffer, writing it out each time it is full. */
   #take(chunk: Buffer, at: number, cb: (err?: Error | null) => void): void {
     while (at < chunk.length && !this.#error) {

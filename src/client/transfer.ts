@@ -17,7 +17,8 @@ import { openActive, openPassive, type DataState, type Endpoint } from './data-e
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
 import { abortedError, dataConnectionError } from './errors.js';
-import { sendFile } from './local-file.js';
+import { FileSink, sendFile } from './local-file.js';
+import { receiveToFile } from './tls-download.js';
 import { abortable, closed, delay, replyWithin } from './waits.js';
 
 export type { DataState } from './data-endpoint.js';
@@ -186,12 +187,14 @@ class Transfer {
       this.giveUp(stalled);
     });
     let data: Duplex = raw;
+    let secured: tls.TLSSocket | undefined;
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
       const sock = await abortable(dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs), signal);
       this.data = sock;
       data = sock;
+      secured = sock;
       sock.on('error', () => {});
       sessionReused = sock.isSessionReused();
       if (!sessionReused) control.info('The data connection did not resume the control TLS session.');
@@ -230,8 +233,15 @@ class Transfer {
     );
     try {
       if (body.direction === 'download') {
-        data.on('data', onData);
-        await pipeline(data, body.sink, { end: body.end ?? true });
+        const toFile =
+          secured && body.sink instanceof FileSink && body.end !== false
+            ? receiveToFile(secured, body.sink, onData)
+            : undefined;
+        if (toFile) await toFile;
+        else {
+          data.on('data', onData);
+          await pipeline(data, body.sink, { end: body.end ?? true });
+        }
       } else {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
