@@ -52,19 +52,27 @@ export function receiveToFile(
   sink: FileSink,
   onBytes: (n: number) => void,
 ): Promise<void> | undefined {
+  // Records the engine decrypted from one TCP read keep coming after a pause: one wait for them all.
+  let waiting = false;
   const take: Take = (n, buf) => {
     onBytes(n);
     const took = sink.takeNow(buf, n);
     if (took === n || sink.destroyed) return true;
     // Behind a thread-pool write: queued as a copy, the socket paused while the sink is full.
     if (sink.write(Buffer.from(buf.subarray(took, n)))) return true;
-    sink.once('drain', () => sock.resume());
+    if (!waiting) {
+      waiting = true;
+      sink.once('drain', () => {
+        waiting = false;
+        sock.resume();
+      });
+    }
     return false;
   };
   if (!readIntoReusedBuffer(sock, take)) return undefined;
   // Records decrypted before the switch wait in the Readable: they go first, in order.
   for (let c = sock.read() as Buffer | null; c !== null; c = sock.read() as Buffer | null) take(c.length, c);
-  sock.resume();
+  if (!waiting) sock.resume(); // else once the sink drains
   return (async () => {
     const sinkFailed = finished(sink);
     sinkFailed.catch(() => {});
