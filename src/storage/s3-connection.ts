@@ -1,10 +1,10 @@
 // One S3 endpoint and its credentials, shared by every S3Storage of a server. The AWS SDK is
 // loaded on first use (dynamic import), so a server without S3 homes never pays its start-up time
 // and memory.
-import http from 'node:http';
 import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors.js';
+import { LargeReadAgent } from './s3-agent.js';
 import { mapS3Error } from './s3-errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024; // S3's minimum for every part but the last
@@ -121,9 +121,10 @@ export class S3Connection {
   #loading: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   #closed = false;
   #holders = 1;
-  // Our own agents (the SDK's defaults: keep-alive, 50 sockets), so that retire() can reach them.
+  // Our own agents (the SDK's defaults: keep-alive, 50 sockets), so that retire() can reach them;
+  // plain HTTP reads in large pieces (s3-agent.ts).
   readonly #agents = [
-    new http.Agent({ keepAlive: true, maxSockets: 50 }),
+    new LargeReadAgent({ keepAlive: true, maxSockets: 50 }),
     new https.Agent({ keepAlive: true, maxSockets: 50 }),
   ] as const;
 
