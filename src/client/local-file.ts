@@ -113,33 +113,34 @@ export class FileSink extends Writable {
    */
   takeNow(chunk: Buffer, n: number): number {
     if (this.#fd === undefined || this.writableLength > 0 || this.writableEnded || this.destroyed) return 0;
-    let at = 0;
-    while (at < n && !this.#error) {
-      if (this.#fill === this.#buf.length) {
-        if (this.threaded) break;
-        this.#flush();
-        continue;
-      }
-      const c = chunk.copy(this.#buf, this.#fill, at, n);
-      at += c;
-      this.#fill += c;
-    }
+    const at = this.#copySync(chunk, 0, n);
     if (this.#error) this.destroy(this.#error);
     return at;
   }
 
   /** Copies `chunk` from `at` into the buffer, writing it out each time it is full. */
   #take(chunk: Buffer, at: number, cb: (err?: Error | null) => void): void {
-    while (at < chunk.length && !this.#error) {
-      const n = chunk.copy(this.#buf, this.#fill, at);
+    at = this.#copySync(chunk, at, chunk.length);
+    if (this.#fill === this.#buf.length && this.threaded && !this.#error)
+      return this.#flushThreaded(() => this.#take(chunk, at, cb));
+    cb(this.#error);
+  }
+
+  /**
+   * Copies `chunk[at, end)` into the buffer, writing it out synchronously each time it is full;
+   * stops at a full buffer that must go through the thread pool. Returns where it stopped.
+   */
+  #copySync(chunk: Buffer, at: number, end: number): number {
+    while (at < end && !this.#error) {
+      const n = chunk.copy(this.#buf, this.#fill, at, end);
       at += n;
       this.#fill += n;
       if (this.#fill === this.#buf.length) {
-        if (this.threaded) return this.#flushThreaded(() => this.#take(chunk, at, cb));
+        if (this.threaded) break;
         this.#flush();
       }
     }
-    cb(this.#error);
+    return at;
   }
 
   /** Writes out what the buffer holds (a short write continues); a failure is kept in #error. */

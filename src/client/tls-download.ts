@@ -74,12 +74,12 @@ export function receiveToFile(
   for (let c = sock.read() as Buffer | null; c !== null; c = sock.read() as Buffer | null) take(c.length, c);
   if (!waiting) sock.resume(); // else once the sink drains
   return (async () => {
-    const sinkFailed = finished(sink);
-    sinkFailed.catch(() => {});
+    const sinkDone = finished(sink);
+    sinkDone.catch(() => {});
     try {
-      await Promise.race([finished(sock, { writable: false }), sinkFailed]);
+      await Promise.race([finished(sock, { writable: false }), sinkDone]);
       sink.end();
-      await sinkFailed;
+      await sinkDone;
     } catch (err) {
       sock.destroy();
       sink.destroy(err instanceof Error ? err : new Error(String(err)));
