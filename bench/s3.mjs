@@ -1,21 +1,26 @@
 // S3 benchmark (issue 13): Ferry in front of a real radosgw against the AWS SDK straight to it.
 //   RETR and STOR of 1 GiB through Ferry (curl as the FTPS client, implicit FTPS, PROT P)
 //     vs GetObject / PutObject of the same bytes by the AWS SDK (target: Ferry ≥ 0.8× the SDK's rate),
-//     both with the same settings (checksums WHEN_REQUIRED, unsigned payload, path style); and the CPU
-//     seconds per GiB of this process (Ferry's server, or the SDK client) and of the gateway's daemons,
-//     with this process's full garbage collections per transfer
-//   RSS per concurrent upload: 4 uploads of the same file at once, growth of this process's RSS
-//     (the server runs in it) over an idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
+//     both with the same settings (checksums WHEN_REQUIRED, unsigned payload, path style); the CPU
+//     seconds per GiB of Ferry's server process or of this process (the SDK client), and of the
+//     gateway's daemons; each side's full garbage collections per transfer
+//   RSS per concurrent upload: 4 uploads of 256 MiB at once, growth of the server's RSS over
+//     its idle baseline, per upload (target ≤ 2 × part size + 1 MiB)
 //   LIST of 10,000 objects through Ferry vs ListObjectsV2 pages by the SDK
+//   Ferry runs as users run it: `ferry serve --workers 1` (one process, so its CPU and RSS are the
+//   server's alone), storage.s3 in a config file, credentials from the AWS_* environment, a user
+//   whose home is the bucket's `<name>/`. Two such servers run: one GET per download (s3.readAhead
+//   0, the default) and ranged GETs (readAhead 1). The SDK runs in this process, with Node's defaults.
 //   Ferry's rates are given twice: over the whole curl run (login and curl's wait included), and over
 //   curl's transfer phase (time_total - time_pretransfer, how ../shared/bench rates curl).
 //   Each transfer runs ROUNDS times (default 3), Ferry and the SDK alternating, so both see the same
-//   minutes of a shared machine; the table gives the medians. RETR runs twice through Ferry: with
-//   one GET per download (s3.readAhead 0, the default) and with ranged GETs (readAhead 1).
+//   minutes of a shared machine; the table gives the medians.
 // Usage: npm --prefix .. run build && node s3.mjs [--quick]   (as root: starts its own Ceph cluster)
-import { execFile } from 'node:child_process';
+//   FERRY_DIST=DIR: the servers run DIR/src/cli/main.js (another build, for an A/B) instead of ../dist
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm, open } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,9 +32,11 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
 const { startCeph } = await dist('test/support/ceph.js');
-const { startFerry } = await dist('test/support/ferry.js');
-const { S3Connection, s3Settings } = await dist('src/storage/s3-connection.js');
-const { S3Storage } = await dist('src/storage/s3.js');
+const { FERRY_MAIN, bannerOf, ferryOk } = await dist('test/support/ferry-process.js');
+const serverMain = process.env.FERRY_DIST
+  ? path.resolve(process.env.FERRY_DIST, 'src/cli/main.js')
+  : FERRY_MAIN;
+const { freePort } = await dist('test/support/peers.js');
 const { memoryOf, readStat } = await dist('test/support/proc.js');
 const sdk = await import('@aws-sdk/client-s3');
 const run = promisify(execFile);
@@ -39,41 +46,98 @@ const SIZE = quick ? 256 * 1024 ** 2 : 1024 ** 3;
 const PART = 8 * 1024 * 1024;
 const MiB = 1024 * 1024;
 const tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-bench-'));
-const file = path.join(tmp, 'data.bin');
-{
-  const fh = await open(file, 'w');
+/** A file of `bytes` (a whole number of MiB), each MiB filled with its index. */
+async function dataFile(name, bytes) {
+  const f = path.join(tmp, name);
+  const fh = await open(f, 'w');
   const chunk = Buffer.alloc(MiB);
-  for (let i = 0; i < SIZE / MiB; i++) await fh.write(chunk.fill(i & 0xff));
+  for (let i = 0; i < bytes / MiB; i++) await fh.write(chunk.fill(i & 0xff));
   await fh.close();
+  return f;
 }
+const file = await dataFile('data.bin', SIZE);
+// The concurrent uploads send 256 MiB each (32 parts: long past the first two).
+const concurrentFile = await dataFile('concurrent.bin', 256 * MiB);
 
-// 1 GiB by Ferry and by the SDK, then 4 concurrent uploads of it: room for 6 GiB in the memstore
+// Each round stores 1 GiB by Ferry and 1 GiB by the SDK over the last round's objects, whose data
+// radosgw frees only later (its garbage collection, 30 s here); then 4 × 256 MiB at once: 8 GiB
+// leaves room for all of it.
 const ceph = await startCeph({ memBytes: 8 * 1024 ** 3 });
 const bucket = await ceph.bucket('bench');
 const direct = ceph.client();
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
-const connection = (readAhead) =>
-  new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-      partSize: PART,
-      readAhead,
-    }),
+const awsEnv = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+
+/** `ferry serve --workers 1` on the bucket (readAhead as given), user alice/secret; its mark-compacts counted. */
+async function serveS3(readAhead) {
+  const dir = path.join(tmp, `ferry-${readAhead}`);
+  const config = path.join(dir, 'ferry.yaml');
+  const data = path.join(dir, 'data');
+  await mkdir(dir);
+  await writeFile(
+    config,
+    [
+      'storage:',
+      '  s3:',
+      `    endpoint: ${ceph.endpoint}`,
+      `    bucket: ${bucket}`,
+      '    forcePathStyle: true',
+      `    partSize: ${PART}`,
+      `    readAhead: ${readAhead}`,
+      '',
+    ].join('\n'),
   );
-const conn = connection(1);
-const oneGet = connection(0);
-// Two servers on the same objects: `ts` reads with ranged GETs, `ts0` with one GET per download.
-const ts = await startFerry({
-  storageFor: (p) => new S3Storage({ connection: conn, bucket, prefix: `${p.username}/` }),
-});
-const ts0 = await startFerry({
-  storageFor: (p) => new S3Storage({ connection: oneGet, bucket, prefix: `${p.username}/` }),
-});
-const curlArgs = ['--silent', '--show-error', '--insecure', '--user', `${ts.user}:${ts.password}`];
-const curlArgs0 = ['--silent', '--show-error', '--insecure', '--user', `${ts0.user}:${ts0.password}`];
+  await ferryOk(
+    ['users', 'add', 'alice', '--config', config, '--data-dir', data, '--password-stdin'],
+    'secret\n',
+    awsEnv,
+  );
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    // As the `ferry` command runs it (its young generation), and --trace-gc to count its full GCs.
+    [
+      '--max-semi-space-size=4',
+      '--trace-gc',
+      serverMain,
+      'serve',
+      '--config',
+      config,
+      '--data-dir',
+      data,
+      '--allow-root',
+      '--listen',
+      '127.0.0.1',
+      '--implicit-port',
+      String(port),
+      '--explicit-port',
+      '0',
+      '--workers',
+      '1',
+      '--log-level',
+      'warn',
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...awsEnv } },
+  );
+  let markCompacts = 0;
+  child.stdout.setEncoding('utf8').on('data', (d) => (markCompacts += d.split('Mark-Compact').length - 1));
+  await bannerOf(child, 60_000);
+  child.stderr.resume();
+  return {
+    pid: child.pid,
+    url: (p) => `ftps://127.0.0.1:${port}/${p}`,
+    markCompacts: () => markCompacts,
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+// Two servers on the same objects: `ranged` reads with ranged GETs, `oneGet` with one GET per download.
+const ranged = await serveS3(1);
+const oneGet = await serveS3(0);
+const curlArgs = ['--silent', '--show-error', '--insecure', '--user', 'alice:secret'];
 // curl's own clock: the transfer phase is time_total - time_pretransfer, as ../shared/bench rates
 // curl (it leaves out the login and the ~0.2 s curl waits for a data handshake before RETR/STOR).
 const TIMES = ['-w', '%{time_total} %{time_pretransfer}'];
@@ -81,42 +145,49 @@ const transferSecs = (stdout) => {
   const [total, pre] = String(stdout).trim().split(' ').map(Number);
   return total - pre;
 };
-const url = (p) => `ftps://127.0.0.1:${ts.implicitPort}/${p}`;
-const url0 = (p) => `ftps://127.0.0.1:${ts0.implicitPort}/${p}`;
 const secs = async (fn) => {
   const t0 = process.hrtime.bigint();
   await fn();
   return Number(process.hrtime.bigint() - t0) / 1e9;
 };
-// CPU seconds of this process (Ferry's server, or the SDK client: both run here), and of the
-// gateway's daemons, during one transfer; per GiB. curl (the FTPS client) is not counted.
+// CPU seconds during one transfer, per GiB: of the side's own process (a Ferry server, or this
+// process for the SDK) and of the gateway's daemons. curl (the FTPS client) is not counted.
 const gatewayTicks = () => ceph.pids.reduce((sum, pid) => sum + (readStat(pid)?.cpuTicks ?? 0), 0);
-// Full garbage collections of this process per transfer: in some runs V8 keeps the old generation's
-// limit low and a transfer's socket buffers set one off every ~15 MB, which doubles the CPU (README,
-// Object storage); the count says which kind of run a CPU figure comes from.
+// This process's full garbage collections (the SDK's side).
 let fullGCs = 0;
 const countGCs = (entries) => {
   for (const e of entries) if (e.detail?.kind === perf.NODE_PERFORMANCE_GC_MAJOR) fullGCs++;
 };
 const gcObserver = new PerformanceObserver((list) => countGCs(list.getEntries()));
 gcObserver.observe({ entryTypes: ['gc'] });
-const measure = async (fn) => {
-  const c0 = process.cpuUsage();
+const thisProcess = {
+  cpuSeconds: () => {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e6;
+  },
+  markCompacts: () => {
+    countGCs(gcObserver.takeRecords());
+    return fullGCs;
+  },
+};
+const serverProcess = (server) => ({
+  cpuSeconds: () => (readStat(server.pid)?.cpuTicks ?? 0) / 100,
+  markCompacts: server.markCompacts,
+});
+const measure = async (side, fn) => {
+  const c0 = side.cpuSeconds();
   const g0 = gatewayTicks();
-  countGCs(gcObserver.takeRecords());
-  const f0 = fullGCs;
+  const f0 = side.markCompacts();
   let out;
   const wall = await secs(async () => (out = await fn()));
-  const c = process.cpuUsage(c0);
-  countGCs(gcObserver.takeRecords());
   const perGiB = 1024 ** 3 / SIZE;
   const phase = out?.stdout === undefined ? wall : transferSecs(out.stdout);
   return {
     wall,
     phase,
-    cpu: ((c.user + c.system) / 1e6) * perGiB,
+    cpu: (side.cpuSeconds() - c0) * perGiB,
     gw: ((gatewayTicks() - g0) / 100) * perGiB,
-    gcs: fullGCs - f0,
+    gcs: side.markCompacts() - f0,
   };
 };
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -135,9 +206,13 @@ try {
   const runs = { stor: [], put: [], retr: [], retr0: [], get: [] };
   for (let round = 0; round < ROUNDS; round++) {
     // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
-    runs.stor.push(await measure(() => run('curl', [...curlArgs, ...TIMES, '-T', file, url('stor.bin')])));
+    runs.stor.push(
+      await measure(serverProcess(ranged), () =>
+        run('curl', [...curlArgs, ...TIMES, '-T', file, ranged.url('stor.bin')]),
+      ),
+    );
     runs.put.push(
-      await measure(() =>
+      await measure(thisProcess, () =>
         direct.send(
           new sdk.PutObjectCommand({
             Bucket: bucket,
@@ -150,13 +225,17 @@ try {
     );
     // RETR: radosgw → Ferry → curl (to /dev/null), ranged and in one GET; GetObject by the SDK.
     runs.retr.push(
-      await measure(() => run('curl', [...curlArgs, ...TIMES, '-o', '/dev/null', url('stor.bin')])),
+      await measure(serverProcess(ranged), () =>
+        run('curl', [...curlArgs, ...TIMES, '-o', '/dev/null', ranged.url('stor.bin')]),
+      ),
     );
     runs.retr0.push(
-      await measure(() => run('curl', [...curlArgs0, ...TIMES, '-o', '/dev/null', url0('stor.bin')])),
+      await measure(serverProcess(oneGet), () =>
+        run('curl', [...curlArgs, ...TIMES, '-o', '/dev/null', oneGet.url('stor.bin')]),
+      ),
     );
     runs.get.push(
-      await measure(async () => {
+      await measure(thisProcess, async () => {
         const r = await direct.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: 'sdk.bin' }));
         await pipeline(r.Body, new Writable({ write: (_c, _e, cb) => cb() }));
       }),
@@ -178,15 +257,14 @@ try {
   pair('RETR 1 object (ranged GETs, readAhead 1)', ferryRetr, sdkGet);
   pair('RETR 1 object (one GET, readAhead 0)', ferryRetr0, sdkGet);
 
-  // RSS per concurrent upload (the server runs in this process).
-  global.gc?.();
-  const idle = memoryOf(process.pid).rssKiB;
+  // RSS per concurrent upload: the server's growth over its idle baseline.
+  const idle = memoryOf(ranged.pid).rssKiB;
   let peak = idle;
-  const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(process.pid).rssKiB)), 50);
+  const sampler = setInterval(() => (peak = Math.max(peak, memoryOf(ranged.pid).rssKiB)), 50);
   const N = 4;
   await Promise.all(
     Array.from({ length: N }, (_, i) =>
-      run('curl', [...curlArgs, '-T', file, url(`c${i}.bin`)], { maxBuffer: 1e6 }),
+      run('curl', [...curlArgs, '-T', concurrentFile, ranged.url(`c${i}.bin`)], { maxBuffer: 1e6 }),
     ),
   );
   clearInterval(sampler);
@@ -206,7 +284,7 @@ try {
         .slice(i, i + 100)
         .map((Key) => direct.send(new sdk.PutObjectCommand({ Bucket: bucket, Key, Body: 'x' }))),
     );
-  const ferryList = await secs(() => run('curl', [...curlArgs, url('many/')], { maxBuffer: 64e6 }));
+  const ferryList = await secs(() => run('curl', [...curlArgs, ranged.url('many/')], { maxBuffer: 64e6 }));
   const sdkList = await secs(async () => {
     let token;
     do {
@@ -229,10 +307,8 @@ try {
   ]);
 } finally {
   gcObserver.disconnect();
-  await ts.close();
-  await ts0.close();
-  conn.close();
-  oneGet.close();
+  await ranged.stop();
+  await oneGet.stop();
   await ceph.stop();
   await rm(tmp, { recursive: true, force: true });
 }

@@ -72,6 +72,30 @@ describe('Coalesced', () => {
     assert.ok(source.destroyed, 'destroying it destroys the source');
   });
 
+  it('with a depth, holds that many chunks before pausing its source, and takes again when the reader wants more', async () => {
+    const source = new Readable({ read() {} });
+    for (let i = 0; i < 10; i++) source.push(Buffer.alloc(65_536, i));
+    const c = new Coalesced(source, 65_536, 4);
+    c.read(0);
+    await turn();
+    assert.equal(c.readableLength, 4 * 65_536, 'four chunks wait');
+    assert.equal(source.readableLength, 6 * 65_536, 'the rest stays in the paused source');
+    const take = async (): Promise<number> => {
+      const chunk = c.read(65_536) as Buffer;
+      const first = chunk[0] ?? -1;
+      c.recycle(chunk); // its buffer is read into again
+      await turn();
+      return first;
+    };
+    assert.equal(await take(), 0);
+    assert.equal(source.readableLength, 6 * 65_536, 'still paused: three chunks wait');
+    assert.deepEqual([await take(), await take(), await take()], [1, 2, 3]);
+    assert.equal(c.readableLength, 4 * 65_536, 'once the reader wanted more, four chunks wait again');
+    assert.equal(source.readableLength, 2 * 65_536);
+    assert.equal(await take(), 4, 'in order');
+    c.destroy();
+  });
+
   it('fails when its source fails, and when its source closes before its end', async () => {
     const failing = new Readable({ read() {} });
     const c1 = new Coalesced(failing, 1_024);

@@ -8,8 +8,10 @@ import { BufferRing, type RecyclingReadable } from './recycling.js';
  * the data connection, and the allocations keep the garbage collector busy (together most of the
  * server's CPU in an S3 download). Nothing waits for a chunk to fill: what one turn of the event loop
  * brought is sent at the end of that turn, so a slow source is passed on as it trickles in.
- * Backpressure passes through (the source is paused while the reader does not want more);
- * destroying this stream destroys the source, and the source's failure, or its close before its
+ * Backpressure passes through: the source is paused once `depth` chunks wait unread, and resumed
+ * when the reader wants more. Pausing at one chunk would pause and resume an HTTP response at every
+ * socket read, and a read that comes in while its socket is paused is held as a copy (s3-agent.ts).
+ * Destroying this stream destroys the source, and the source's failure, or its close before its
  * end, fails this stream.
  */
 export class Coalesced extends Readable implements RecyclingReadable {
@@ -20,10 +22,15 @@ export class Coalesced extends Readable implements RecyclingReadable {
   /** Sends a partly filled buffer at the end of the turn its bytes came in. */
   #flush: NodeJS.Immediate | undefined;
 
-  constructor(source: Readable, size: number) {
+  readonly #pauseAt: number;
+
+  /** `depth`: chunks held unread before the source is paused (see above). */
+  constructor(source: Readable, size: number, depth = 1) {
     super({ highWaterMark: size });
     this.#source = source;
-    this.#ring = new BufferRing(size);
+    this.#pauseAt = size * depth;
+    // Room for every chunk held, the one being filled and one being written.
+    this.#ring = new BufferRing(size, depth + 2);
     source.on('data', (chunk: Buffer) => this.#take(chunk));
     source.once('end', () => {
       this.#send();
@@ -71,6 +78,6 @@ export class Coalesced extends Readable implements RecyclingReadable {
     const chunk = this.#fill === buf.length ? buf : buf.subarray(0, this.#fill);
     this.#buf = undefined;
     this.#fill = 0;
-    if (!this.push(chunk)) this.#source.pause();
+    if (!this.push(chunk) && this.readableLength >= this.#pauseAt) this.#source.pause();
   }
 }

@@ -55,6 +55,32 @@ describe('an S3 endpoint over plain HTTP, read in large pieces', () => {
     assert.ok(largest > 64 * 1024 && largest <= READ_SIZE, `largest read ${largest}`);
   });
 
+  it('a reader that keeps up gets every read with no copy of it (short-lived memory drives V8 into full collections)', async () => {
+    const from = Buffer.from.bind(Buffer);
+    let copied = 0;
+    // Counts the agent's copies of its read buffer: Buffer.from of 64 KiB or more.
+    Buffer.from = ((...args: Parameters<typeof from>) => {
+      const value: unknown = args[0];
+      if (value instanceof Uint8Array && value.length >= 64 * 1024) copied++;
+      return from(...args);
+    }) as typeof Buffer.from;
+    const chunks: Buffer[] = [];
+    try {
+      await get(
+        new Writable({
+          write(chunk: Buffer, _enc, cb) {
+            chunks.push(chunk);
+            cb();
+          },
+        }),
+      );
+    } finally {
+      Buffer.from = from;
+    }
+    assert.ok(Buffer.concat(chunks).equals(body));
+    assert.equal(copied, 0);
+  });
+
   it('a slow reader holds the socket back and still gets every byte, on a reused socket', async () => {
     const chunks: Buffer[] = [];
     const { reused } = await get(

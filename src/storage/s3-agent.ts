@@ -27,10 +27,29 @@ export class LargeReadAgent extends http.Agent {
       ...(options as net.TcpNetConnectOpts),
       onread: {
         buffer,
-        // Copied: the buffer is reused by the next read. False (the reader is full) pauses reading.
-        callback: (n, buf): boolean => socket.push(Buffer.from(buf.subarray(0, n))),
+        // False (the reader is full) pauses reading.
+        callback: (n, buf): boolean =>
+          socket.push(takenAtOnce(socket) ? buf.subarray(0, n) : Buffer.from(buf.subarray(0, n))),
       },
     });
     return socket;
   }
+}
+
+/**
+ * Whether a chunk pushed now goes straight to the socket's 'data' listener (the HTTP parser, which
+ * copies a response's body out of it before returning) instead of into the socket's buffer: then
+ * the read buffer needs no copy. Otherwise the chunk waits, and the next read would overwrite it.
+ * Each copy is 1 MiB of short-lived memory outside the JavaScript heap, which drives V8 into a full
+ * garbage collection every few dozen MiB of a download. These are the conditions under which
+ * Readable.push emits 'data' at once (Node 20); `sync` is unset outside a `_read` call.
+ */
+function takenAtOnce(socket: net.Socket): boolean {
+  const state = (socket as unknown as { _readableState?: { sync?: unknown } })._readableState;
+  return (
+    socket.readableFlowing === true &&
+    socket.readableLength === 0 &&
+    state?.sync === false &&
+    socket.listenerCount('data') > 0
+  );
 }

@@ -12,6 +12,9 @@ import type { S3Sdk } from './s3-connection.js';
 import type { FileSource } from './types.js';
 import { mapS3Error } from './s3-errors.js';
 
+/** Chunks a download holds ready before its response is paused (coalesced.ts): up to 4 MiB. */
+const HELD_CHUNKS = 4;
+
 export interface DownloadSource {
   sdk: S3Sdk;
   client: S3Client;
@@ -54,7 +57,7 @@ export async function openObject(
   // a small buffer), not as the response's 64 KiB socket reads (coalesced.ts).
   const chunk = total === undefined ? CHUNK : Math.max(1, Math.min(CHUNK, total - offset));
   const sized = (r: Readable): FileSource => {
-    const c = new Coalesced(r, chunk);
+    const c = new Coalesced(r, chunk, HELD_CHUNKS);
     return total === undefined ? c : Object.assign(c, { fileSize: total });
   };
   // One request holds it all (or the gateway answered the whole object): nothing more to fetch.
