@@ -18,7 +18,6 @@
 // Usage: npm --prefix .. run build && node s3.mjs [--quick]   (as root: starts its own Ceph cluster)
 //   FERRY_DIST=DIR: the servers run DIR/src/cli/main.js (another build, for an A/B) instead of ../dist
 import { execFile, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { stopFerry } from './lib/ferry-cli.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dist = (p) => import(path.join(root, 'dist', p));
@@ -67,6 +67,9 @@ const bucket = await ceph.bucket('bench');
 const direct = ceph.client();
 const ROUNDS = Number(process.env.ROUNDS ?? 3);
 const awsEnv = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+
+/** The servers started, stopped in the end whatever happened (stopFerry: SIGTERM, then SIGKILL). */
+const servers = [];
 
 /** `ferry serve --workers 1` on the bucket (readAhead as given), user alice/secret; its mark-compacts counted. */
 async function serveS3(readAhead) {
@@ -119,6 +122,7 @@ async function serveS3(readAhead) {
     ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...awsEnv } },
   );
+  servers.push(child);
   let markCompacts = 0;
   child.stdout.setEncoding('utf8').on('data', (d) => (markCompacts += d.split('Mark-Compact').length - 1));
   await bannerOf(child, 60_000);
@@ -127,16 +131,8 @@ async function serveS3(readAhead) {
     pid: child.pid,
     url: (p) => `ftps://127.0.0.1:${port}/${p}`,
     markCompacts: () => markCompacts,
-    stop: async () => {
-      const exited = once(child, 'exit');
-      child.kill('SIGTERM');
-      await exited;
-    },
   };
 }
-// Two servers on the same objects: `ranged` reads with ranged GETs, `oneGet` with one GET per download.
-const ranged = await serveS3(1);
-const oneGet = await serveS3(0);
 const curlArgs = ['--silent', '--show-error', '--insecure', '--user', 'alice:secret'];
 // curl's own clock: the transfer phase is time_total - time_pretransfer, as ../shared/bench rates
 // curl (it leaves out the login and the ~0.2 s curl waits for a data handshake before RETR/STOR).
@@ -203,6 +199,9 @@ const rate = (s) => `${(SIZE / MiB / s).toFixed(0)} MiB/s`;
 const cpu = (m) => `${m.cpu.toFixed(2)} s/GiB (gateway ${m.gw.toFixed(2)}; ${m.gcs} full GCs)`;
 const rows = [];
 try {
+  // Two servers on the same objects: `ranged` reads with ranged GETs, `oneGet` with one GET per download.
+  const ranged = await serveS3(1);
+  const oneGet = await serveS3(0);
   const runs = { stor: [], put: [], retr: [], retr0: [], get: [] };
   for (let round = 0; round < ROUNDS; round++) {
     // STOR: curl → Ferry → radosgw, then PutObject by the SDK of the same file.
@@ -307,8 +306,7 @@ try {
   ]);
 } finally {
   gcObserver.disconnect();
-  await ranged.stop();
-  await oneGet.stop();
+  for (const child of servers) await stopFerry(child);
   await ceph.stop();
   await rm(tmp, { recursive: true, force: true });
 }
