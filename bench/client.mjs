@@ -165,10 +165,10 @@ const tlsInfo = {};
 const row = report.rowAdder(rows, 'curl');
 
 /** Runs `fn(side, rep)` for Ferry's client and curl, alternating, P.reps times. */
-async function alternate(fn) {
+async function alternate(fn, reps = P.reps) {
   const samples = { ferry: [], curl: [] };
   const errors = {};
-  for (let rep = 0; rep < P.reps; rep++) {
+  for (let rep = 0; rep < reps; rep++) {
     for (const side of ['ferry', 'curl']) {
       if (errors[side]) continue;
       try {
@@ -260,6 +260,41 @@ async function storOnce(side, rep) {
   }
 }
 
+/**
+ * A client's CPU for an upload of an empty file (start-up, TLS, login, one data connection), so
+ * that the cost per GiB can also be shown without it: Node's start-up alone is about 0.25 s.
+ */
+async function emptyOnce(side) {
+  const name = path.posix.join(UPLOAD_DIR, `empty-${side}.bin`);
+  const source = path.join(dirs.tmp, 'empty.bin');
+  await writeFile(source, '');
+  try {
+    if (side === 'ferry')
+      return (await ferryClient({ op: 'stor', local: source, remote: `/${name}` }, 60)).cpuS;
+    const r = await curlMeasured(['--upload-file', source, url(`/${name}`)], 60);
+    check(r, 'curl STOR of an empty file');
+    return r.cpuS;
+  } finally {
+    await rm(path.join(dirs.root, name), { force: true });
+  }
+}
+
+let startCpu;
+/** Each client's median CPU for an empty upload (measured once, alternating, 3 times each). */
+async function startupCpu() {
+  if (!startCpu) {
+    const { samples } = await alternate(async (side) => ({ cpuS: await emptyOnce(side) }), 3);
+    startCpu = {
+      ferry: median(samples.ferry.map((x) => x.cpuS)),
+      curl: median(samples.curl.map((x) => x.cpuS)),
+    };
+    log(
+      `  start-up CPU (an empty upload): Ferry ${startCpu.ferry?.toFixed(3)} s, curl ${startCpu.curl?.toFixed(3)} s`,
+    );
+  }
+  return startCpu;
+}
+
 const med = (xs, k) => median(xs.map((x) => x[k]));
 const repsLabel = () => (P.reps > 1 ? `, median of ${P.reps}` : '');
 
@@ -278,6 +313,19 @@ async function transferMetric(op, once, label) {
     'lower',
     med(samples.ferry, 'cpuPerGiB'),
     med(samples.curl, 'cpuPerGiB'),
+  );
+  const start = await startupCpu();
+  const net = (side) => {
+    const cpu = med(samples[side], 'cpuPerGiB');
+    return cpu === undefined || start[side] === undefined ? undefined : cpu - start[side] / gib;
+  };
+  row(
+    `${op}_cpu_net`,
+    '  the same less an empty upload (start-up)',
+    's/GiB',
+    'lower',
+    net('ferry'),
+    net('curl'),
   );
 }
 const metricRetr = () => transferMetric('retr', retrOnce, `RETR ${sizeLabel}, PROT P${repsLabel()}`);

@@ -1,16 +1,14 @@
 import { close, open, write, writeSync } from 'node:fs';
-import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
-import { dataConnectionError } from './errors.js';
+import { SlowIo } from './slow-io.js';
 
 /**
- * Local files of downloads and uploads, moved in buffers that are reused. A TLS data
- * connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches them, one
- * 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool writes, each
- * a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers held until
- * written. Copied into a reused buffer and written synchronously instead, no buffer outlives its
- * record. An upload reads the file into two buffers in turn, each written to the data connection
- * while the other is read into, instead of a fresh allocation (and page faults) per read.
+ * A download's local file, written from one reused buffer (an upload's is read by upload-file.ts).
+ * A TLS data connection delivers 16 KiB records: written one by one (or as fs.WriteStream batches
+ * them, one 16 KiB write whenever none is in flight), a 1 GiB download costs ~11,000 thread-pool
+ * writes, each a wake-up of a pool thread and of the event loop, and 65,536 short-lived buffers
+ * held until written. Copied into a reused buffer and written synchronously instead, no buffer
+ * outlives its record.
  */
 
 /**
@@ -22,8 +20,6 @@ import { dataConnectionError } from './errors.js';
  * writes per GiB cost less than that risk.
  */
 export const DOWNLOAD_BUFFER = 32 * 1024;
-/** Bytes per file read of an upload (1 MiB measured best: one TLS write of 64 records per read). */
-export const UPLOAD_BUFFER = 1024 * 1024;
 
 export interface FileSinkOptions {
   /** Write from this byte on (resume: 'r+' keeps what is there); default: truncate and start at 0. */
@@ -33,15 +29,6 @@ export interface FileSinkOptions {
   /** Write through the thread pool from the start (a disk known to be slow, a network filesystem). */
   readonly threaded?: boolean;
 }
-
-/**
- * A page-cache write takes tens of microseconds; one that takes longer is a disk that cannot keep
- * up (the kernel throttles writers when too much is dirty) or a network filesystem. After SLOW_WRITES
- * of them, a sink writes through the thread pool: the event loop of an application that embeds the
- * client must not wait for the disk.
- */
-const SLOW_WRITE_MS = 10;
-const SLOW_WRITES = 2;
 
 /**
  * A download's local file: chunks are copied into one reused buffer, written out each time it is
@@ -59,8 +46,7 @@ export class FileSink extends Writable {
   readonly #buf = Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
   #fill = 0;
   #error: Error | undefined;
-  readonly #slowMs: number;
-  #slow = 0;
+  readonly #io: SlowIo;
   /** A thread-pool write of the buffer is in flight; `#afterWrite` runs when it is done (destroy). */
   #writing = false;
   #afterWrite: (() => void) | undefined;
@@ -69,8 +55,7 @@ export class FileSink extends Writable {
     super({ highWaterMark: DOWNLOAD_BUFFER });
     this.path = path;
     this.#pos = o.start ?? 0;
-    this.#slowMs = o.slowWriteMs ?? SLOW_WRITE_MS;
-    if (o.threaded) this.#slow = SLOW_WRITES;
+    this.#io = new SlowIo({ slowMs: o.slowWriteMs, threaded: o.threaded });
   }
 
   /** Whether this sink created the file (it did not exist before). */
@@ -80,7 +65,7 @@ export class FileSink extends Writable {
 
   /** Whether writes go through the thread pool (the disk was slow). */
   get threaded(): boolean {
-    return this.#slow >= SLOW_WRITES;
+    return this.#io.threaded;
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
@@ -147,17 +132,17 @@ export class FileSink extends Writable {
   #flush(): void {
     const fd = this.#fd;
     let off = 0;
-    const before = performance.now();
-    try {
-      while (fd !== undefined && off < this.#fill) {
-        const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
-        off += n;
-        this.#pos += n;
+    this.#io.time(() => {
+      try {
+        while (fd !== undefined && off < this.#fill) {
+          const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
+          off += n;
+          this.#pos += n;
+        }
+      } catch (err) {
+        this.#error ??= err instanceof Error ? err : new Error(String(err));
       }
-    } catch (err) {
-      this.#error ??= err instanceof Error ? err : new Error(String(err));
-    }
-    if (performance.now() - before > this.#slowMs) this.#slow++;
+    });
     this.#fill = 0;
   }
 
@@ -213,52 +198,5 @@ export class FileSink extends Writable {
       });
     if (this.#writing) this.#afterWrite = end;
     else end();
-  }
-}
-
-/** Writes `chunk` to `out` and resolves once it has been handed on (its write callback). */
-function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => {
-    out.write(chunk, (err) => (err ? reject(err) : resolve()));
-  });
-}
-
-/**
- * An upload's local file (open, not closed here) from `start` to its end, written to `out` (not
- * ended): two buffers in
- * turn, each read while the other is being written, so reading the file and sending overlap with
- * at most two buffers in memory, and each goes to the data connection with one write.
- */
-export async function sendFile(
-  fh: FileHandle,
-  start: number,
-  out: Writable,
-  onChunk: (bytes: number) => void,
-): Promise<void> {
-  // A connection that closes under a pending write fails the upload at once.
-  let onClose: (() => void) | undefined;
-  const closedEarly = new Promise<never>((_, reject) => {
-    onClose = () => reject(dataConnectionError('The data connection closed during the upload.'));
-    out.once('close', onClose);
-  });
-  closedEarly.catch(() => {});
-  try {
-    const buffers = [Buffer.allocUnsafeSlow(UPLOAD_BUFFER), Buffer.allocUnsafeSlow(UPLOAD_BUFFER)];
-    let pos = start;
-    let writing: Promise<void> | undefined;
-    for (let i = 0; ; i ^= 1) {
-      // This buffer's previous write (two rounds ago) was awaited before the last write began.
-      const buf = buffers[i] as Buffer;
-      const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-      if (bytesRead === 0) break;
-      pos += bytesRead;
-      if (writing) await Promise.race([writing, closedEarly]);
-      writing = writeChunk(out, bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
-      writing.catch(() => {});
-      onChunk(bytesRead);
-    }
-    if (writing) await Promise.race([writing, closedEarly]);
-  } finally {
-    if (onClose) out.off('close', onClose);
   }
 }

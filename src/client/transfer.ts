@@ -17,8 +17,9 @@ import { openActive, openPassive, type DataState, type Endpoint } from './data-e
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
 import { abortedError, dataConnectionError } from './errors.js';
-import { FileSink, sendFile } from './local-file.js';
+import { FileSink } from './local-file.js';
 import { receiveToFile } from './tls-download.js';
+import { sendFile } from './upload-file.js';
 import { abortable, closed, delay, replyWithin } from './waits.js';
 
 export type { DataState } from './data-endpoint.js';
@@ -59,7 +60,7 @@ export type TransferBody =
       readonly end?: boolean;
     }
   | { readonly direction: 'upload'; readonly source: Readable }
-  /** A local file from `start` on, sent in large reused buffers (local-file.ts). */
+  /** A local file from `start` on, sent from reused buffers (upload-file.ts). */
   | { readonly direction: 'upload'; readonly file: { readonly handle: FileHandle; readonly start: number } };
 
 export interface TransferRequest {

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, openSync } from 'node:fs';
+import { mkdtemp, open, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { sendFile, UPLOAD_BUFFER } from './upload-file.js';
+
+/** A consumer that takes a chunk only when it completes the write, a turn later, as a socket would. */
+function slowConsumer(got: Buffer[]): Writable {
+  return new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      setImmediate(() => {
+        got.push(Buffer.from(chunk));
+        cb();
+      });
+    },
+  });
+}
+
+/**
+ * Every thread of libuv's pool held by an open() of a FIFO that no writer has opened yet (as DNS
+ * lookups, hashing or a hung network filesystem can hold it); `release` opens the FIFO for writing,
+ * which lets them all through.
+ */
+async function holdThreadPool(dir: string): Promise<{ release: () => Promise<void> }> {
+  const fifo = path.join(dir, 'pool.fifo');
+  execFileSync('mkfifo', [fifo]);
+  const size = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+  const opens: Promise<FileHandle>[] = [];
+  for (let i = 0; i < size; i++) opens.push(open(fifo, 'r'));
+  let released = false;
+  return {
+    release: async () => {
+      if (released) return;
+      released = true;
+      const w = openSync(fifo, 'w');
+      for (const fh of await Promise.all(opens)) await fh.close();
+      closeSync(w);
+      await rm(fifo);
+    },
+  };
+}
+
+describe('upload files read into reused buffers', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'ferry-upload-file-'));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const [how, o] of [
+    ['synchronous reads', {}],
+    ['reads that turn slow and go to the thread pool', { slowMs: -1 }],
+    ['thread-pool reads', { threaded: true }],
+  ] as const) {
+    it(`an upload sends the file from its offset, never reusing a buffer before its write is done (${how})`, async () => {
+      const data = randomBytes(5 * UPLOAD_BUFFER + 4321);
+      const file = path.join(dir, 'up.bin');
+      await writeFile(file, data);
+      const got: Buffer[] = [];
+      const fh = await open(file, 'r');
+      let counted = 0;
+      try {
+        await sendFile(fh, 100, slowConsumer(got), (n) => (counted += n), o);
+      } finally {
+        await fh.close();
+      }
+      assert.ok(Buffer.concat(got).equals(data.subarray(100)));
+      assert.equal(counted, data.length - 100);
+    });
+  }
+
+  it('an upload from the page cache is not held up by a busy thread pool; after slow reads it waits for it', async () => {
+    const data = randomBytes(3 * UPLOAD_BUFFER + 7);
+    const file = path.join(dir, 'up-pool.bin');
+    await writeFile(file, data);
+    const fast = await open(file, 'r');
+    const slow = await open(file, 'r');
+    const pool = await holdThreadPool(dir);
+    try {
+      const slowGot: Buffer[] = [];
+      let slowDone = false;
+      const slowUpload = sendFile(slow, 0, slowConsumer(slowGot), () => {}, { threaded: true }).then(() => {
+        slowDone = true;
+      });
+      const got: Buffer[] = [];
+      // Without synchronous reads this upload would wait for the pool for ever: a guard fails it
+      // (and the pool is then released, so that the test ends).
+      let guard: NodeJS.Timeout | undefined;
+      await Promise.race([
+        sendFile(fast, 0, slowConsumer(got), () => {}),
+        new Promise((_, reject) => {
+          guard = setTimeout(() => reject(new Error('the upload waited for the thread pool')), 10_000);
+        }),
+      ]).finally(() => clearTimeout(guard));
+      assert.ok(Buffer.concat(got).equals(data), 'sent in full while every pool thread was busy');
+      assert.equal(slowDone, false, 'a thread-pool read waits for a free thread');
+      await pool.release();
+      await slowUpload;
+      assert.ok(Buffer.concat(slowGot).equals(data));
+    } finally {
+      await pool.release();
+      await fast.close();
+      await slow.close();
+    }
+  });
+
+  it('an upload fails when the data connection closes under it', async () => {
+    const file = path.join(dir, 'up-cut.bin');
+    await writeFile(file, randomBytes(3 * UPLOAD_BUFFER));
+    // Takes the first write and never completes it, then closes.
+    const out = new Writable({
+      write(_chunk, _enc, _cb) {
+        setImmediate(() => out.destroy());
+      },
+    });
+    const fh = await open(file, 'r');
+    try {
+      await assert.rejects(
+        sendFile(fh, 0, out, () => {}),
+        (err: unknown) => err instanceof Error && /closed during the upload/.test(err.message),
+      );
+    } finally {
+      await fh.close();
+    }
+  });
+});
