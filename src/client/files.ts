@@ -174,7 +174,7 @@ export async function upload(
   // Opened before the command: a file that cannot be read is refused before the server sees anything.
   const handle = await openFile(local, 'r');
   try {
-    // Read in large reused buffers (local-file.ts).
+    // Read into reused buffers (upload-file.ts).
     const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };
     return await uploadBody(s, body, remote, offset, opts, onBytes);
   } finally {
