@@ -262,7 +262,7 @@ async function storOnce(side, rep) {
 
 /**
  * A client's CPU for an upload of an empty file (start-up, TLS, login, one data connection), so
- * that the cost per GiB can also be shown without it: Node's start-up alone is about 0.25 s.
+ * that the cost per GiB can also be shown without it (here Ferry's library ~0.2 s, curl ~0.02 s).
  */
 async function emptyOnce(side) {
   const name = path.posix.join(UPLOAD_DIR, `empty-${side}.bin`);

@@ -131,8 +131,8 @@ export class FileSink extends Writable {
   /** Writes out what the buffer holds (a short write continues); a failure is kept in #error. */
   #flush(): void {
     const fd = this.#fd;
-    let off = 0;
     this.#io.time(() => {
+      let off = 0;
       try {
         while (fd !== undefined && off < this.#fill) {
           const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);

@@ -7,7 +7,7 @@ import { SlowIo, type SlowIoOptions } from './slow-io.js';
 /**
  * Bytes per file read of an upload. The kernel copies the page cache into the buffer, and the TLS
  * engine encrypts it from there: two buffers of 128 KiB stay in the CPU's cache between the two,
- * two of 1 MiB do not (the copy then took 27 % of the client's CPU, against 6 %). Measured with
+ * two of 1 MiB do not (the copy then took 27 % of the client's CPU, against 5-7 %). Measured with
  * `ferry put` of 1 GiB to Pure-FTPd, six runs each: 1.85 CPU s with 128 KiB read synchronously,
  * 2.06 with 1 MiB read through the thread pool (curl 1.50, Node's start-up 0.27 of Ferry's).
  */
