@@ -194,7 +194,7 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, pass
     const ranges = await freeRangeOn(8, ['127.0.0.2', '127.0.0.3', PROXY_HOST]);
     const pa = await prepareNode('a', '127.0.0.2', { min: ranges.min, max: ranges.min + 3 });
     const pb = await prepareNode('b', '127.0.0.3', { min: ranges.min + 4, max: ranges.max });
-    const [procA, procB] = await Promise.all([startNode(pa), startNode(pb)]);
+    const [procA, procB] = await ServeProcess.all([startNode(pa), startNode(pb)]);
     a = { ...pa, proc: procA };
     b = { ...pb, proc: procB };
     explicit = { port: await freePortOn([PROXY_HOST]), implicit: false };

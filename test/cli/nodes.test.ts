@@ -37,12 +37,9 @@ async function configFor(name: string): Promise<string> {
   return file;
 }
 
-async function startNode(name: string, host: string): Promise<Node> {
+async function startNode(name: string, host: string): Promise<ServeProcess> {
   const config = await configFor(name);
-  return {
-    host,
-    proc: await ServeProcess.start(['--config', config, '--workers', '1', '--listen', host], dir),
-  };
+  return ServeProcess.start(['--config', config, '--workers', '1', '--listen', host], dir);
 }
 
 async function connect(n: Node): Promise<RawFtp> {
@@ -89,7 +86,9 @@ describe('two nodes on one PostgreSQL and one directory tree', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-nodes-'));
     home = path.join(dir, 'homes');
     await mkdir(home);
-    [a, b] = await Promise.all([startNode('a', '127.0.0.2'), startNode('b', '127.0.0.3')]);
+    const [procA, procB] = await ServeProcess.all([startNode('a', '127.0.0.2'), startNode('b', '127.0.0.3')]);
+    a = { host: '127.0.0.2', proc: procA };
+    b = { host: '127.0.0.3', proc: procB };
   });
   after(async () => {
     await a?.proc.stop('SIGKILL');

@@ -144,6 +144,9 @@ export async function ferryOk(
 }
 
 /** `ferry serve` on loopback with two free ports (node's arguments, without node). */
+/** How many sets of free ports ServeProcess.start tries before giving up on EADDRINUSE. */
+const START_ATTEMPTS = 4;
+
 async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
   const implicitPort = await freePort();
   const explicitPort = await freePort();
@@ -235,7 +238,31 @@ export class ServeProcess {
     /** A command that runs node with the rest of its arguments (e.g. prlimit --nofile=…). */
     wrapper: readonly string[] = [],
   ): Promise<ServeProcess> {
-    return (await ServeProcess.startWhile(args, cwd, async () => undefined, wrapper)).server;
+    // A port found free a moment ago can be taken before the server binds it (by another test, or
+    // by another server started at the same time that was given the same port): try new ports.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return (await ServeProcess.startWhile(args, cwd, async () => undefined, wrapper)).server;
+      } catch (err) {
+        if (attempt === START_ATTEMPTS || !(err instanceof Error) || !err.message.includes('EADDRINUSE'))
+          throw err;
+      }
+    }
+  }
+
+  /**
+   * Servers started side by side: all of them, or none (those that did start are killed when one
+   * fails, so that no server outlives a failed test set-up).
+   */
+  static async all<const T extends readonly Promise<ServeProcess>[]>(
+    starts: T,
+  ): Promise<{ -readonly [K in keyof T]: ServeProcess }> {
+    const settled = await Promise.allSettled(starts);
+    const started = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (!failed) return started as { -readonly [K in keyof T]: ServeProcess };
+    for (const server of started) await server.stop('SIGKILL');
+    throw failed.reason;
   }
 
   /**
