@@ -12,6 +12,8 @@ export const LOG_BUFFER_BYTES = 8 * 1024 * 1024;
  */
 const LOG_BATCH_BYTES = 4096;
 const LOG_FLUSH_MS = 200;
+/** How long `endServerLog` waits for held lines to be written before it drops them. */
+export const LOG_END_MS = 2000;
 
 /**
  * The server's log: JSON lines to standard output through an asynchronous buffer, written in
@@ -29,6 +31,9 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
   const logger = pino({ level }, flushedWithin(destination, LOG_FLUSH_MS));
   let dropped = 0;
   destination.on('drop', () => dropped++);
+  // A failed write (a full disk, a closed pipe) must not end the server: the lines stay held and are
+  // tried again with the next batch (pino stops writing for good after EPIPE, the reader is gone).
+  destination.on('error', () => {});
   destination.on('drain', () => {
     if (dropped === 0) return;
     const n = dropped;
@@ -43,8 +48,13 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
  * writes every period even when it holds nothing: an idle server woke 5 times a second for an empty
  * write through the thread pool).
  */
-function flushedWithin(destination: Destination, ms: number): { write(line: string): void } {
+function flushedWithin(
+  destination: Destination,
+  ms: number,
+): { write(line: string): void; flush(cb: (err?: Error) => void): void } {
   let timer: NodeJS.Timeout | undefined;
+  /** The destination was given up (destroyed): later lines are dropped. */
+  let abandoned = false;
   const flush = (): void => {
     timer = undefined;
     try {
@@ -55,10 +65,45 @@ function flushedWithin(destination: Destination, ms: number): { write(line: stri
   };
   return {
     write(line: string): void {
+      if (abandoned) return;
       destination.write(line);
       if (timer) return;
       timer = setTimeout(flush, ms);
       timer.unref();
     },
+    /**
+     * pino's `logger.flush(cb)`: writes what is held, within LOG_END_MS. What cannot be written by
+     * then (or failed) is dropped: pino's own flush at exit (sonic-boom's flushSync) would retry it
+     * for ever, 100 ms at a time, and the process would hang instead of ending.
+     */
+    flush(cb: (err?: Error) => void): void {
+      clearTimeout(timer);
+      timer = undefined;
+      let done = false;
+      const end = (err?: Error): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(giveUp);
+        if (err && !abandoned) {
+          abandoned = true;
+          destination.destroy();
+        }
+        cb(err);
+      };
+      const giveUp = setTimeout(
+        () => end(new Error('the log output did not take the last lines')),
+        LOG_END_MS,
+      );
+      try {
+        destination.flush((err) => end(err ?? undefined));
+      } catch (err) {
+        end(err instanceof Error ? err : new Error(String(err)));
+      }
+    },
   };
+}
+
+/** Writes what the server's log holds (or drops it, see `flush` above); for a process about to exit. */
+export function endServerLog(logger: PinoLogger): Promise<void> {
+  return new Promise((resolve) => logger.flush(() => resolve()));
 }

@@ -7,7 +7,7 @@ import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig } from './config.js';
-import { createServerLogger } from './log-destination.js';
+import { createServerLogger, endServerLog } from './log-destination.js';
 import type { Logger } from '../logger.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
@@ -81,6 +81,9 @@ async function serve(flags: ServeFlags): Promise<void> {
     ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)
     : undefined;
   // Workers get the logins from the primary: the same ones everywhere (a generated password too).
+  // The banner and messages on stderr are for whoever started the server: when nobody reads them any
+  // more (a closed pipe), the server goes on serving.
+  process.stderr.on('error', () => {});
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
   // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own. The
@@ -172,6 +175,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       await running.setup.users.store.close();
       await running.setup.shared?.close();
       running.setup.close();
+      await endServerLog(root);
       process.exit(0);
     });
   };
