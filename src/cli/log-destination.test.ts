@@ -8,7 +8,7 @@ const MODULE = new URL('./log-destination.js', import.meta.url).href;
 /** A process that logs `lines` through createServerLogger to its stdout, then runs `after`. */
 function logger(lines: number, after: string): ReturnType<typeof spawn> {
   const script = `
-    const { createServerLogger } = await import(${JSON.stringify(MODULE)});
+    const { createServerLogger, endServerLog } = await import(${JSON.stringify(MODULE)});
     const log = createServerLogger('info');
     for (let i = 0; i < ${lines}; i++) log.info({ i }, 'line');
     ${after}`;
@@ -59,4 +59,24 @@ test('every line held in the log batch is written when the process exits at once
     lines.map((l) => (JSON.parse(l) as { i: number }).i),
     Array.from({ length: 50 }, (_, i) => i),
   );
+});
+
+test('a process whose log output nobody reads any more ends at once after endServerLog', async () => {
+  // The lines are still held (the batch is written after 200 ms) when the process ends. Without
+  // endServerLog, pino's exit flush retried the failing write (EPIPE) every 100 ms for ever.
+  const child = logger(3, 'await endServerLog(log); process.exit(0);');
+  child.stdout?.destroy(); // nobody reads: every write is EPIPE
+  let guard: NodeJS.Timeout | undefined;
+  try {
+    const [code] = (await Promise.race([
+      once(child, 'exit'),
+      new Promise((_, reject) => {
+        guard = setTimeout(() => reject(new Error('the process did not end')), 20_000);
+      }),
+    ])) as [number | null];
+    assert.equal(code, 0);
+  } finally {
+    clearTimeout(guard);
+    child.kill('SIGKILL');
+  }
 });
