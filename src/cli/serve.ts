@@ -110,7 +110,12 @@ async function serve(flags: ServeFlags): Promise<void> {
       const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true, verify };
       const shared = setup.shared;
       return await runWorker(ferry, {
-        ...(shared ? { sessions: shared.sessions, close: () => shared.close() } : {}),
+        ...(shared ? { sessions: shared.sessions } : {}),
+        // Before the worker exits: the database state, then the log's held lines (endServerLog).
+        close: async () => {
+          await shared?.close();
+          await endServerLog(root);
+        },
         beforeReady: () => runAs && dropPrivileges(runAs),
         reload: async (data) => {
           if (data === undefined) return ferry.reloadCertificates();

@@ -68,7 +68,8 @@ export async function runWorker(
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
-  // The database state closes after the server: its session leases end, pending usage is written.
+  // `close` runs after the server: the database state (its session leases end, pending usage is
+  // written) and the log's held lines.
   const closeShared = (): Promise<void> => hooks.close?.().catch(() => {}) ?? Promise.resolve();
   process.on(
     'SIGTERM',
