@@ -80,15 +80,17 @@ function flushedWithin(
       clearTimeout(timer);
       timer = undefined;
       let done = false;
-      const end = (err?: Error): void => {
+      const end = (err?: NodeJS.ErrnoException): void => {
         if (done) return;
         done = true;
         clearTimeout(giveUp);
-        if (err && !abandoned) {
+        // After the lines are written sonic-boom fsyncs, which a pipe or terminal refuses (EINVAL).
+        const failed = err !== undefined && err.syscall !== 'fsync';
+        if (failed && !abandoned) {
           abandoned = true;
           destination.destroy();
         }
-        cb(err);
+        cb(failed ? err : undefined);
       };
       const giveUp = setTimeout(
         () => end(new Error('the log output did not take the last lines')),

@@ -80,10 +80,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   const admin = adminListen
     ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)
     : undefined;
-  // Workers get the logins from the primary: the same ones everywhere (a generated password too).
   // The banner and messages on stderr are for whoever started the server: when nobody reads them any
   // more (a closed pipe), the server goes on serving.
   process.stderr.on('error', () => {});
+  // Workers get the logins from the primary: the same ones everywhere (a generated password too).
   const root = createServerLogger(flags.logLevel ?? config.logLevel ?? 'info');
   const logger = worker ? root.child({ worker }) : root;
   // The server's metrics and the process's (memory, CPU, event loop) on a registry of our own. The
