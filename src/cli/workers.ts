@@ -70,16 +70,16 @@ export async function runWorker(
   // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
   // `close` runs after the server: the database state (its session leases end, pending usage is
   // written) and the log's held lines.
-  const closeShared = (): Promise<void> => hooks.close?.().catch(() => {}) ?? Promise.resolve();
+  const finish = (): Promise<void> => hooks.close?.().catch(() => {}) ?? Promise.resolve();
   process.on(
     'SIGTERM',
     () =>
       void server
         .close()
-        .then(closeShared)
+        .then(finish)
         .then(() => process.exit(0)),
   );
   await serveAsWorker(server, process as PrimaryChannel, hooks);
-  await closeShared();
+  await finish();
   process.exit(0);
 }

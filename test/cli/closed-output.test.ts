@@ -11,8 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { FERRY_MAIN } from '../support/ferry-process.js';
-import { freePort } from '../support/peers.js';
+import { serveArgv } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 let dir: string;
@@ -24,28 +23,10 @@ after(async () => {
 });
 
 test('a server whose stdout and stderr readers are gone serves a login and stops on SIGTERM', async () => {
-  const port = await freePort();
+  const { implicitPort: port, argv } = await serveArgv();
   const child = spawn(
     process.execPath,
-    [
-      FERRY_MAIN,
-      'serve',
-      '--allow-root',
-      '--listen',
-      '127.0.0.1',
-      '--implicit-port',
-      String(port),
-      '--explicit-port',
-      '0',
-      '--workers',
-      '1',
-      '--root',
-      dir,
-      '--data-dir',
-      path.join(dir, 'data'),
-      '--user',
-      'ann:secret',
-    ],
+    [...argv, '--workers', '1', '--root', dir, '--data-dir', path.join(dir, 'data'), '--user', 'ann:secret'],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, HOME: dir } },
   );
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;

@@ -147,7 +147,8 @@ export async function ferryOk(
 /** How many sets of free ports ServeProcess.start tries before giving up on EADDRINUSE. */
 const START_ATTEMPTS = 4;
 
-async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
+/** `node` arguments of `ferry serve` on 127.0.0.1 with two ports that were free a moment ago. */
+export async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
   const implicitPort = await freePort();
   const explicitPort = await freePort();
   const ports = ['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)];
