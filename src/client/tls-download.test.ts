@@ -9,7 +9,8 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { generateSelfSigned } from '../tls/certificates.js';
 import { FileSink } from './local-file.js';
-import { readIntoReusedBuffer, receiveToFile } from './tls-download.js';
+import { readIntoReusedBuffer } from '../tls/reused-read-buffer.js';
+import { receiveToFile } from './tls-download.js';
 
 /**
  * TLS downloads into a file through one reused buffer, over real loopback TLS: the bytes land whole

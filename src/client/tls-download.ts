@@ -1,46 +1,15 @@
 import { finished } from 'node:stream/promises';
 import type tls from 'node:tls';
+import { readIntoReusedBuffer, type Take } from '../tls/reused-read-buffer.js';
 import type { FileSink } from './local-file.js';
 
 /**
- * A TLS download into a local file with the records decrypted into one reused buffer. Read as a
- * stream, each 16 KiB record becomes a fresh Buffer pushed through the socket's Readable and emitted:
- * about a fifth of a download's CPU (a Node TLS server sending 1 GiB from memory, a client writing
- * it to a file in 32 KiB writes: 2.14-2.61 CPU s per GiB read as 'data' events, 1.83-1.95 with this).
- * Node offers that as `onread`, but only to a TLS socket that opens its own TCP connection; a data
- * connection's TLS runs on a socket the client opened (and resets when it gives up, data-reset.ts), so
- * the same switch is made here on the socket's own fields, the ones `onread` sets, found by name.
- * Where this Node lacks them, nothing is changed and the caller reads the socket as a stream.
+ * A TLS download into a local file with the records decrypted into one reused buffer
+ * (reused-read-buffer.ts). Read as a stream, each 16 KiB record becomes a fresh Buffer pushed
+ * through the socket's Readable and emitted: about a fifth of a download's CPU (a Node TLS server
+ * sending 1 GiB from memory, a client writing it to a file in 32 KiB writes: 2.14-2.61 CPU s per GiB
+ * read as 'data' events, 1.83-1.95 with this).
  */
-
-/** Bytes of the reused buffer: one TLS record at most is handed over at a time (16 KiB). */
-const RECORD = 16 * 1024;
-
-/** `take(n, buf)`: the next n bytes are in buf (reused: copy them now); false pauses the socket. */
-type Take = (n: number, buf: Buffer) => boolean;
-
-interface UserBufferHandle {
-  useUserBuffer(buf: Uint8Array): void;
-}
-
-/** Puts `sock` in `onread` mode: from now on its bytes go to `take`, not to its Readable. */
-export function readIntoReusedBuffer(sock: tls.TLSSocket, take: Take): boolean {
-  const symbols = Object.getOwnPropertySymbols(sock);
-  const named = (d: string): symbol | undefined => symbols.find((s) => s.description === d);
-  const kBuffer = named('kBuffer');
-  const kBufferCb = named('kBufferCb');
-  const kBufferGen = named('kBufferGen');
-  const fields = sock as unknown as Record<symbol, unknown> & { _handle?: Partial<UserBufferHandle> | null };
-  const handle = fields._handle;
-  if (!kBuffer || !kBufferCb || !kBufferGen || typeof handle?.useUserBuffer !== 'function') return false;
-  if (fields[kBuffer] !== null || fields[kBufferCb] !== null) return false; // not the layout we know
-  const buf = Buffer.allocUnsafeSlow(RECORD);
-  fields[kBuffer] = buf;
-  fields[kBufferCb] = take;
-  fields[kBufferGen] = null;
-  handle.useUserBuffer(buf);
-  return true;
-}
 
 /**
  * Receives the rest of `sock` into `sink` and ends it; resolves once the file is written. Returns
