@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { FileWriter, type WriteHandle } from './file-writer.js';
+import { FileWriter, SYNC_EVERY, type WriteHandle } from './file-writer.js';
 
 async function tempFile(t: { after(fn: () => Promise<void>): void }): Promise<FileHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-writer-'));
@@ -79,6 +79,27 @@ describe('FileWriter', () => {
     const w = new FileWriter(fh, 0, 1024 * 1024);
     await assert.rejects(pipeline(Readable.from(chunks(4 * 64, 16 * 1024)), w), /EIO/);
     assert.ok(fh.syncsAt.length >= 1);
+  });
+
+  it('hands each chunk back once it is on its way to disk, and only then', async (t) => {
+    const file = await tempFile(t);
+    const fh = watched(file, undefined, true);
+    const data = chunks(12, 256 * 1024);
+    const handedBack: Buffer[] = [];
+    const w = new FileWriter(fh, 0, SYNC_EVERY, (chunk) => {
+      assert.ok(
+        fh.written() >= handedBack.length * chunk.length + chunk.length,
+        'handed back before written',
+      );
+      handedBack.push(chunk);
+    });
+    await pipeline(Readable.from(data), w);
+    assert.equal(handedBack.length, data.length);
+    assert.ok(
+      handedBack.every((b, i) => b === data[i]),
+      'the same Buffers, each once, in order',
+    );
+    assert.deepEqual(await readFile(`/proc/self/fd/${file.fd}`), Buffer.concat(data));
   });
 
   it('does not sync a small file in the background (the caller fsyncs it once)', async (t) => {

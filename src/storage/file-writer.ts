@@ -42,6 +42,8 @@ export class FileWriter extends Writable {
     private readonly fh: WriteHandle,
     start: number,
     private readonly syncEvery = SYNC_EVERY,
+    /** Hands each chunk back once written (the source's, RecyclingReadable), to be read into again. */
+    private readonly recycle?: (chunk: Buffer) => void,
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.#position = start;
@@ -71,7 +73,8 @@ export class FileWriter extends Writable {
     return this.#write(buffers);
   }
 
-  async #write(buffers: Buffer[]): Promise<void> {
+  async #write(chunks: Buffer[]): Promise<void> {
+    let buffers = chunks;
     let left = buffers.reduce((n, b) => n + b.length, 0);
     while (left > 0) {
       const { bytesWritten } = await this.fh.writev(buffers, this.#position);
@@ -80,6 +83,7 @@ export class FileWriter extends Writable {
       left -= bytesWritten;
       if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // short write: rare
     }
+    if (this.recycle) for (const chunk of chunks) this.recycle(chunk);
     this.#startSync();
   }
 

@@ -2,6 +2,10 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { FerryError } from '../errors.js';
+import { readIntoReusedBuffer } from './reused-read-buffer.js';
+
+/** TCP bytes per read once reads go to a reused buffer (as many as Node reads at a time otherwise). */
+const TCP_READ = 64 * 1024;
 
 /**
  * Sits between a TCP socket and a TLS engine so we can tell a clean TLS close (close_notify) from
@@ -24,6 +28,7 @@ export class EofGuard extends Duplex {
     // yet sent.
     sock.once('secure', () => {
       if (holdTickets()) guard.held ??= [];
+      guard.reuseReads();
     });
     // Runs before the engine sees our EOF: by then it has seen every byte before it.
     guard.prependOnceListener('end', () => {
@@ -47,6 +52,35 @@ export class EofGuard extends Duplex {
     raw.on('close', () => {
       if (!raw.readableEnded) this.destroy();
     });
+  }
+
+  /**
+   * From the handshake's end, TCP reads go to one reused buffer (reused-read-buffer.ts): a chunk
+   * emitted at once is copied by the engine before the next read. One that would wait in our
+   * buffer instead (the engine paused) is pushed as a copy. Only while nobody else reads `raw`
+   * (the ClientHello capture keeps what it is given).
+   */
+  private reuseReads(): void {
+    if (this.raw.listenerCount('data') !== 1) return;
+    readIntoReusedBuffer(
+      this.raw,
+      (n, buf) => {
+        const bytes = buf.subarray(0, n);
+        return this.push(this.emitsAtOnce() ? bytes : Buffer.from(bytes));
+      },
+      TCP_READ,
+    );
+  }
+
+  /** Whether push() hands a chunk to the 'data' listener now (Readable's addChunk), keeping nothing. */
+  private emitsAtOnce(): boolean {
+    const state = (this as unknown as { _readableState: { sync: boolean } })._readableState;
+    return (
+      this.readableFlowing === true &&
+      this.readableLength === 0 &&
+      !state.sync &&
+      this.listenerCount('data') > 0
+    );
   }
 
   override _read(): void {

@@ -5,6 +5,7 @@ import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
@@ -29,10 +30,15 @@ async function upload(
     command,
     opening,
     async (sock, t) => {
-      sock.stream.on('data', counter(t));
-      sock.stream.pause(); // counting must not start the flow before storage reads
       // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
-      const body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
+      const gathered =
+        ctx.session.type === 'I' ? GatheredUpload.of(sock.stream, (n) => t.count(n)) : undefined;
+      let body: Readable | undefined = gathered;
+      if (!body) {
+        sock.stream.on('data', counter(t));
+        sock.stream.pause(); // counting must not start the flow before storage reads
+        body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
+      }
       await files.storage.write(p, body, { offset, append }, files.context(t.signal));
     },
     p,

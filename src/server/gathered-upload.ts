@@ -1,0 +1,110 @@
+import { Socket } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
+import { BufferRing, type RecyclingReadable } from '../storage/recycling.js';
+import { readIntoReusedBuffer } from '../tls/reused-read-buffer.js';
+
+/** Bytes per chunk handed to storage: what LocalStorage writes at a time (file-writer.ts). */
+export const GATHER_BYTES = 256 * 1024;
+/** Chunks in flight at most: two queued here, four in the writer's queue, one filling, one written. */
+const KEEP = 8;
+
+/**
+ * An upload's bytes as storage reads them, with no Buffer made per read: the data connection is
+ * read into one reused buffer (reused-read-buffer.ts) and copied into 256 KiB chunks that come back
+ * through `recycle` once written (RecyclingReadable). Read as a stream, each 16 KiB TLS record is a
+ * fresh Buffer; once V8 has run a full garbage collection (a server that has been up a while), a
+ * 1 GiB upload's worth of them sets off one full collection after another: 2.4-2.7 s of CPU per GiB
+ * instead of 0.8-1.0 (harness STOR, `ferry serve --workers 1`, after its 1,000-session test).
+ *
+ * It ends when the connection ends, and fails with the connection's error (a bare FIN's
+ * ERR_ABORTED: eof-guard.ts). A connection that closes without either leaves it destroyed without
+ * an error, unended, as the connection itself would be. Destroyed before its end, it destroys the
+ * connection.
+ */
+export class GatheredUpload extends Readable implements RecyclingReadable {
+  readonly #ring = new BufferRing(GATHER_BYTES, KEEP);
+  #chunk: Buffer | undefined;
+  #fill = 0;
+  #ended = false;
+
+  /** Undefined where the connection cannot be read so (the caller reads it as a stream). */
+  static of(sock: Duplex, count: (n: number) => void): GatheredUpload | undefined {
+    if (!(sock instanceof Socket)) return undefined;
+    const upload = new GatheredUpload(sock, count);
+    return upload.#start() ? upload : undefined;
+  }
+
+  private constructor(
+    private readonly sock: Socket,
+    private readonly count: (n: number) => void,
+  ) {
+    super({ highWaterMark: 2 * GATHER_BYTES });
+    // As on the connection itself: its failure reaches storage through pipeline() or `errored`,
+    // also when it comes before storage began reading.
+    this.on('error', () => {});
+  }
+
+  recycle(chunk: Buffer): void {
+    this.#ring.give(chunk);
+  }
+
+  #start(): boolean {
+    if (!readIntoReusedBuffer(this.sock, (n, buf) => this.#take(buf, n))) return false;
+    // Bytes read before the switch wait in the connection's Readable: they come first.
+    for (let c = this.sock.read() as Buffer | null; c !== null; c = this.sock.read() as Buffer | null)
+      this.#take(c, c.length);
+    this.sock.on('end', this.#onEnd);
+    this.sock.on('error', this.#onError);
+    this.sock.on('close', this.#onClose);
+    // An empty upload may have ended before the switch: its 'end' is past.
+    if (this.sock.readableEnded) this.#onEnd();
+    return true;
+  }
+
+  /** Copies `n` bytes of `buf` (reused by the caller); false pauses the connection. */
+  #take(buf: Buffer, n: number): boolean {
+    if (this.destroyed) return false;
+    this.count(n);
+    let more = true;
+    for (let at = 0; at < n;) {
+      this.#chunk ??= this.#ring.take();
+      const copied = buf.copy(this.#chunk, this.#fill, at, n);
+      at += copied;
+      this.#fill += copied;
+      if (this.#fill === this.#chunk.length) more = this.#pushChunk() && more;
+    }
+    return more;
+  }
+
+  #pushChunk(): boolean {
+    const chunk = this.#chunk;
+    const fill = this.#fill;
+    this.#chunk = undefined;
+    this.#fill = 0;
+    if (!chunk || fill === 0) return true;
+    return this.push(fill === chunk.length ? chunk : chunk.subarray(0, fill));
+  }
+
+  readonly #onEnd = (): void => {
+    this.#ended = true;
+    this.#pushChunk();
+    this.push(null);
+  };
+  readonly #onError = (err: Error): void => void this.destroy(err);
+  readonly #onClose = (): void => {
+    if (!this.#ended) this.destroy();
+  };
+
+  override _read(): void {
+    this.sock.resume(); // reads on after #take returned false (net.Socket restarts a reused-buffer read)
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.sock.off('end', this.#onEnd);
+    this.sock.off('error', this.#onError);
+    this.sock.off('close', this.#onClose);
+    this.#ring.clear();
+    if (!this.#ended && !this.sock.destroyed) this.sock.destroy(err ?? undefined);
+    cb(err);
+  }
+}
