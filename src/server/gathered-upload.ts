@@ -13,8 +13,8 @@ const KEEP = 8;
  * read into one reused buffer (reused-read-buffer.ts) and copied into 256 KiB chunks that come back
  * through `recycle` once written (RecyclingReadable). Read as a stream, each 16 KiB TLS record is a
  * fresh Buffer; once V8 has run a full garbage collection (a server that has been up a while), a
- * 1 GiB upload's worth of them sets off one full collection after another: 2.4-2.7 s of CPU per GiB
- * instead of 0.8-1.0 (harness STOR, `ferry serve --workers 1`, after its 1,000-session test).
+ * 1 GiB upload's worth of them sets off one full collection after another: 2.6-3.0 s of user CPU per
+ * GiB instead of 0.7-0.9 (bench/stor-after-sessions.sh).
  *
  * It ends when the connection ends, and fails with the connection's error (a bare FIN's
  * ERR_ABORTED: eof-guard.ts). A connection that closes without either leaves it destroyed without
