@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { describe, it } from 'node:test';
-import { FileWriter, SYNC_EVERY, type WriteHandle } from './file-writer.js';
+import { FileWriter, type WriteHandle } from './file-writer.js';
 
 async function tempFile(t: { after(fn: () => Promise<void>): void }): Promise<FileHandle> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-writer-'));
@@ -64,7 +64,7 @@ describe('FileWriter', () => {
   it('starts fdatasync in the background as the bytes arrive, not only at the end', async (t) => {
     const fh = watched(await tempFile(t), undefined, true);
     const every = 1024 * 1024;
-    const w = new FileWriter(fh, 0, every);
+    const w = new FileWriter(fh, 0, { syncEvery: every });
     await pipeline(Readable.from(chunks(8 * 64, 16 * 1024)), w); // 8 MiB
     assert.ok(fh.syncsAt.length >= 2, `${fh.syncsAt.length} background syncs`);
     assert.ok(
@@ -76,7 +76,7 @@ describe('FileWriter', () => {
 
   it('fails the stream when a background fdatasync fails (the final fsync might not see it)', async (t) => {
     const fh = watched(await tempFile(t), Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }));
-    const w = new FileWriter(fh, 0, 1024 * 1024);
+    const w = new FileWriter(fh, 0, { syncEvery: 1024 * 1024 });
     await assert.rejects(pipeline(Readable.from(chunks(4 * 64, 16 * 1024)), w), /EIO/);
     assert.ok(fh.syncsAt.length >= 1);
   });
@@ -86,13 +86,14 @@ describe('FileWriter', () => {
     const fh = watched(file, undefined, true);
     const data = chunks(12, 256 * 1024);
     const handedBack: Buffer[] = [];
-    const w = new FileWriter(fh, 0, SYNC_EVERY, (chunk) => {
+    const recycle = (chunk: Buffer): void => {
       assert.ok(
         fh.written() >= handedBack.length * chunk.length + chunk.length,
         'handed back before written',
       );
       handedBack.push(chunk);
-    });
+    };
+    const w = new FileWriter(fh, 0, { recycle });
     await pipeline(Readable.from(data), w);
     assert.equal(handedBack.length, data.length);
     assert.ok(

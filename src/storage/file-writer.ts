@@ -20,6 +20,13 @@ export const SYNC_EVERY = 32 * 1024 * 1024;
 /** What FileWriter needs of a FileHandle (a test can watch the calls). */
 export type WriteHandle = Pick<FileHandle, 'writev' | 'datasync'>;
 
+export interface FileWriterOptions {
+  /** Written bytes after which a background fdatasync starts (default SYNC_EVERY). */
+  syncEvery?: number;
+  /** Hands each chunk back once written (to its source, a RecyclingReadable, to read into again). */
+  recycle?: (chunk: Buffer) => void;
+}
+
 /**
  * Writes through `fh` from `start` without owning it: the caller closes `fh` once the stream is
  * done (fs streams close a descriptor they were given when destroyed, whatever autoClose says).
@@ -37,16 +44,18 @@ export class FileWriter extends Writable {
   #syncedTo = 0;
   #syncing: Promise<void> | undefined;
   #syncError: Error | undefined;
+  readonly #syncEvery: number;
+  readonly #recycle: ((chunk: Buffer) => void) | undefined;
 
   constructor(
     private readonly fh: WriteHandle,
     start: number,
-    private readonly syncEvery = SYNC_EVERY,
-    /** Hands each chunk back once written (the source's, RecyclingReadable), to be read into again. */
-    private readonly recycle?: (chunk: Buffer) => void,
+    o: FileWriterOptions = {},
   ) {
     super({ highWaterMark: 1024 * 1024 });
     this.#position = start;
+    this.#syncEvery = o.syncEvery ?? SYNC_EVERY;
+    this.#recycle = o.recycle;
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
@@ -83,13 +92,13 @@ export class FileWriter extends Writable {
       left -= bytesWritten;
       if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // short write: rare
     }
-    if (this.recycle) for (const chunk of chunks) this.recycle(chunk);
+    if (this.#recycle) for (const chunk of chunks) this.#recycle(chunk);
     this.#startSync();
   }
 
   /** Not awaited: the next writes go on while the kernel writes back what is already written. */
   #startSync(): void {
-    if (this.#syncing || this.#syncError || this.bytesWritten - this.#syncedTo < this.syncEvery) return;
+    if (this.#syncing || this.#syncError || this.bytesWritten - this.#syncedTo < this.#syncEvery) return;
     this.#syncedTo = this.bytesWritten;
     this.#syncing = this.fh.datasync().then(
       () => void (this.#syncing = undefined),

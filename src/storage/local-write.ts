@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
-import { FileWriter, SYNC_EVERY } from './file-writer.js';
+import { FileWriter } from './file-writer.js';
 import { abortedError, mapFsError, storageError } from './fs-errors.js';
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
@@ -21,11 +21,6 @@ export const REOPEN_READ = constants.O_RDONLY | constants.O_NONBLOCK;
 const TEMP_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 function noop(): void {}
-
-/** How the writer hands chunks back to a source that reads into them again (gathered-upload.ts). */
-function recycler(src: Readable): ((chunk: Buffer) => void) | undefined {
-  return isRecycling(src) ? (chunk) => src.recycle(chunk) : undefined;
-}
 
 export interface WriteTarget {
   /** Verified directory the file is in (the final one, after following a link inside the root). */
@@ -79,7 +74,9 @@ export async function atomicWrite(
     if (keep > 0 && t.existing) await copyPrefix(t.existing, tmp, keep, c.signal);
     if (extendTo > keep) await tmp.truncate(extendTo); // zero-fill, sparse where supported
     if (existing) await tmp.chmod(existing.mode & 0o7777);
-    ws = new FileWriter(tmp, Math.max(keep, extendTo), SYNC_EVERY, recycler(src));
+    // A source that reads into its chunks again gets them back once written (gathered-upload.ts).
+    const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
+    ws = new FileWriter(tmp, Math.max(keep, extendTo), { recycle });
     ws.once('error', (err) => {
       destError ??= err;
       firstFailed ??= 'dest';

@@ -143,7 +143,6 @@ export async function ferryOk(
   return r.stdout;
 }
 
-/** `ferry serve` on loopback with two free ports (node's arguments, without node). */
 /** How many sets of free ports ServeProcess.start tries before giving up on EADDRINUSE. */
 const START_ATTEMPTS = 4;
 

@@ -1,4 +1,4 @@
-import { Readable, Transform } from 'node:stream';
+import { Readable, Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
@@ -31,21 +31,22 @@ async function upload(
     opening,
     async (sock, t) => {
       // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
-      const gathered =
-        ctx.session.type === 'I' ? GatheredUpload.of(sock.stream, (n) => t.count(n)) : undefined;
-      let body: Readable | undefined = gathered;
-      if (!body) {
-        sock.stream.on('data', counter(t));
-        sock.stream.pause(); // counting must not start the flow before storage reads
-        body = ctx.session.type === 'A' ? chain(sock.stream, fromNetworkAscii()) : sock.stream;
-      }
+      const body =
+        (ctx.session.type === 'I' ? GatheredUpload.of(sock.stream, (n) => t.count(n)) : undefined) ??
+        streamedBody(ctx, sock.stream, t);
       await files.storage.write(p, body, { offset, append }, files.context(t.signal));
     },
     p,
   );
 }
 
-/** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
+/** The data connection read as a stream (TYPE A, or where GatheredUpload cannot read it), counted. */
+function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress): Readable {
+  stream.on('data', counter(t));
+  stream.pause(); // counting must not start the flow before storage reads
+  return ctx.session.type === 'A' ? chain(stream, fromNetworkAscii()) : stream;
+}
+
 /** The file at `p` (a directory refused); `src`, if given, is destroyed on failure. */
 async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<FileStat> {
   try {
@@ -58,6 +59,7 @@ async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<Fil
   }
 }
 
+/** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
 function counter(t: TransferProgress): (chunk: Buffer) => void {
   return (chunk) => t.count(chunk.length);
 }
