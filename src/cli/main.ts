@@ -1,7 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
-import { registerClientCommands } from './client-commands.js';
 
 /** The only place that reads argv and decides exit codes for the server side. */
 const program = new Command('ferry')
@@ -13,26 +12,31 @@ const program = new Command('ferry')
 const CLIENT_COMMANDS = new Set(['ls', 'get', 'put', 'cat', 'mirror', 'rm', 'mkdir', 'mv', 'chmod', 'quote']);
 
 /**
- * A client command loads only the client: the server side (pino, prom-client, pg, the S3 SDK…) costs
- * most of a second of CPU to load, as much as transferring a few hundred MiB.
+ * A client command loads only the client, and `serve` only the server: the server side (pino,
+ * prom-client, pg, the S3 SDK…) costs most of a second of CPU to load, as much as transferring a
+ * few hundred MiB; and what a server process loads stays in its memory, in each worker too (they
+ * run this file): the client and the probe took 1-3 MB of each process's RSS.
  */
 const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
-if (first !== undefined && CLIENT_COMMANDS.has(first)) registerClientCommands(program);
+const client = (): Promise<typeof import('./client-commands.js')> => import('./client-commands.js');
+if (first !== undefined && CLIENT_COMMANDS.has(first)) (await client()).registerClientCommands(program);
+else if (first === 'serve') (await import('./serve.js')).registerServe(program);
 else {
-  const [serve, users, hash, bans, db, probe] = await Promise.all([
+  const [serve, users, hash, bans, db, probe, clientCommands] = await Promise.all([
     import('./serve.js'),
     import('./users.js'),
     import('./hash-password.js'),
     import('./bans.js'),
     import('./db.js'),
     import('./probe.js'),
+    client(),
   ]);
   serve.registerServe(program);
   users.registerUsers(program);
   hash.hashPasswordCommand(program);
   bans.registerBans(program);
   db.registerDb(program);
-  registerClientCommands(program);
+  clientCommands.registerClientCommands(program);
   probe.registerProbe(program);
 }
 
