@@ -11,6 +11,7 @@ import {
   type Flight,
   type Usage,
 } from './quota.js';
+import { isRecycling, recyclingThrough } from './recycling.js';
 import { Throttle, type RateBuckets } from './throttle.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 
@@ -263,11 +264,16 @@ export class LimitedStorage implements StorageBackend {
   }
 }
 
-/** Pipes `src` through `stages`; an error anywhere destroys the last stage, which the reader holds. */
+/**
+ * Pipes `src` through `stages`; an error anywhere destroys the last stage, which the reader holds.
+ * Quota caps pass chunks on whole, so behind them alone the reader can still hand chunks back to a
+ * recycling source; a throttle slices them (a slice handed back would free the rest in flight).
+ */
 function chain(src: Readable, stages: Transform[]): Transform {
   const last = stages[stages.length - 1] as Transform;
   pipeline([src, ...stages]).catch((err: unknown) =>
     last.destroy(err instanceof Error ? err : new Error(String(err))),
   );
-  return last;
+  const whole = stages.every((s) => s instanceof QuotaCap || s instanceof SharedQuotaCap);
+  return whole && isRecycling(src) ? recyclingThrough(last, src) : last;
 }
