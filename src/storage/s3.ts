@@ -6,6 +6,7 @@ import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
 import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connection.js';
 import { isNotFound, mapS3Error } from './s3-errors.js';
 import { openObject } from './s3-download.js';
+import { isRecycling } from './recycling.js';
 import { chunksOf } from './stream-chunks.js';
 import { copySource } from './s3-multipart.js';
 import { uploadObject, type CopyPrefix } from './s3-upload.js';
@@ -132,6 +133,7 @@ export class S3Storage implements StorageBackend {
     const head = copy || fromOld === 0 ? undefined : await this.#readRange(p, fromOld, c);
     let taken = 0;
     const signal = c.signal;
+    const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
     async function* body(): AsyncGenerator<Buffer> {
       if (head) yield head;
       for (let left = zeros; left > 0; left -= ZEROS.length)
@@ -139,6 +141,7 @@ export class S3Storage implements StorageBackend {
       for await (const chunk of chunksOf(addAbortSignal(signal, src))) {
         taken += chunk.length;
         yield chunk;
+        recycle?.(chunk); // uploadObject copied it into a part before asking for more
       }
     }
     const target = {

@@ -163,6 +163,33 @@ describe('S3Storage specifics (radosgw)', () => {
     assert.equal(await openUploads(prefix), 0, 'no multipart upload left open');
   });
 
+  it('hands each chunk of a recycling source back once it is copied into a part', async () => {
+    const s = await seeded();
+    const prefix = `t${prefixes}/`;
+    const data = randomBytes(6 * 1024 * 1024 + 7);
+    const sent: Buffer[] = [];
+    const back: Buffer[] = [];
+    const src = Object.assign(
+      Readable.from(
+        (function* () {
+          for (let at = 0; at < data.length; at += 256 * 1024) {
+            const chunk = Buffer.from(data.subarray(at, at + 256 * 1024));
+            sent.push(chunk);
+            yield chunk;
+          }
+        })(),
+      ),
+      { recycle: (chunk: Buffer) => void back.push(chunk) },
+    );
+    await s.write(v('/r'), src, { offset: 0, append: false }, ctx());
+    assert.ok((await objectBytes(`${prefix}r`)).equals(data), 'stored as sent');
+    assert.equal(back.length, sent.length);
+    assert.ok(
+      back.every((b, i) => b === sent[i]),
+      'the same Buffers, each once, in order',
+    );
+  });
+
   it('an upload cut in a streamed part leaves the old object and no open multipart upload', async () => {
     const part = 5 * 1024 * 1024;
     const s = await seeded({ '/keep': 'old content' });
