@@ -3,6 +3,7 @@
 # after the harness's 1,000-session test: prints MB/s and the server's user and system CPU seconds
 # per upload. Usage (as root, after ../shared/bench/setup): bench/stor-after-sessions.sh [ferry dir]
 # The ferry dir (default: this repository) must be built; pass another checkout to compare builds.
+# FERRY_BENCH_QUOTA=SIZE (e.g. 100G): the user comes from a users file, with that quota.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 ferry="$(cd "${1:-$here}" && pwd)"
@@ -10,9 +11,15 @@ H="${FERRY_BENCH_HARNESS:-$(cd "$here/../shared/bench" && pwd)}"
 W="$H"; [ -w "$H" ] || W="${FERRY_BENCH_HOME:-/var/tmp/ferry-bench}"
 FTPSC="$W/.state/ftpsc"; PORT="${FERRY_BENCH_PORT:-22500}"
 data="$(mktemp -d)"
-node --max-semi-space-size=4 "$ferry/dist/src/cli/main.js" serve --root "$W/data" --listen 127.0.0.1 \
+user=(--root "$W/data" --user bench:bench)
+if [ -n "${FERRY_BENCH_QUOTA:-}" ]; then
+  echo bench | node "$ferry/dist/src/cli/main.js" users add --data-dir "$data" --home "$W/data" \
+    --quota-size "$FERRY_BENCH_QUOTA" --password-stdin bench >/dev/null
+  user=()
+fi
+node --max-semi-space-size=4 "$ferry/dist/src/cli/main.js" serve "${user[@]}" --listen 127.0.0.1 \
   --implicit-port "$PORT" --explicit-port $((PORT + 1)) --pasv-ports $((PORT + 10))-$((PORT + 99)) \
-  --user bench:bench --cert "$W/.state/cert.pem" --key "$W/.state/key.pem" --allow-root \
+  --cert "$W/.state/cert.pem" --key "$W/.state/key.pem" --allow-root \
   --data-dir "$data" --workers 1 --log-level warn >"$data/serve.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
