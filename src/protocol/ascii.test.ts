@@ -2,17 +2,19 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
+import { pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from './ascii.js';
 
 async function run(t: Transform, chunks: readonly Buffer[]): Promise<string> {
   return (await buffer(Readable.from(chunks).pipe(t))).toString('latin1');
 }
 
-/** Every way of splitting `input` into two chunks, plus one byte at a time. */
+/** Every way of splitting `input` into two chunks, plus one byte at a time (each chunk its own copy). */
 function splits(input: string): Buffer[][] {
   const b = Buffer.from(input, 'latin1');
   const out: Buffer[][] = [];
-  for (let cut = 0; cut <= b.length; cut++) out.push([b.subarray(0, cut), b.subarray(cut)]);
+  for (let cut = 0; cut <= b.length; cut++)
+    out.push([b.subarray(0, cut), b.subarray(cut)].map((c) => Buffer.from(c)));
   out.push([...b].map((x) => Buffer.from([x])));
   return out;
 }
@@ -68,4 +70,24 @@ test('large input converts correctly', async () => {
   assert.equal(out.length, input.length + 1000);
   const back = await buffer(Readable.from([out]).pipe(fromNetworkAscii()));
   assert.ok(back.equals(input));
+});
+
+test('fromNetworkAscii converts each chunk in place: what it passes on is a slice of the chunk', async () => {
+  // Each chunk with memory of its own (small Buffers share a pool, as a copy would).
+  const own = (text: string): Buffer => {
+    const b = Buffer.allocUnsafeSlow(text.length);
+    b.write(text, 'latin1');
+    return b;
+  };
+  const chunks = [own('one\r\ntwo\r'), own('\nthree\rfour\r\n')];
+  const memory = new Set<ArrayBufferLike>(chunks.map((c) => c.buffer));
+  const out: Buffer[] = [];
+  const t = fromNetworkAscii();
+  t.on('data', (c: Buffer) => out.push(c));
+  await pipeline(Readable.from(chunks), t);
+  assert.equal(Buffer.concat(out).toString(), 'one\ntwo\nthree\rfour\n');
+  assert.ok(
+    out.every((c) => memory.has(c.buffer)),
+    'no new buffer per chunk',
+  );
 });

@@ -38,36 +38,37 @@ export function toNetworkAscii(): Transform {
   });
 }
 
-/** Network → local text: CRLF becomes LF. A CR ending a chunk waits for the next byte. */
+/**
+ * Network → local text: CRLF becomes LF. A CR ending a chunk waits for the next byte. Each chunk is
+ * converted in place (only ever shorter) and passed on as a slice of itself, so the chunks must be
+ * the caller's to change; an upload's reused buffers (gathered-upload.ts) then still come back
+ * through `recycle`, one slice per chunk, and no new buffer is made per chunk.
+ */
 export function fromNetworkAscii(): Transform {
   let pendingCR = false;
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
       if (chunk.length === 0) return callback();
-      const parts: Buffer[] = [];
-      if (pendingCR) {
-        pendingCR = false;
-        // CR + LF across the boundary: the LF alone is emitted below. Otherwise the CR was literal.
-        if (chunk[0] !== LF) parts.push(CR_ONLY);
+      // CR + LF across the boundary: the LF alone goes on below. Otherwise the CR was literal.
+      if (pendingCR && chunk[0] !== LF) this.push(CR_ONLY);
+      pendingCR = false;
+      let end = chunk.length;
+      if (chunk[end - 1] === CR) {
+        pendingCR = true;
+        end--;
       }
+      // Runs between CRLFs move down over the dropped CRs: one copy per line, none in JavaScript.
+      let to = 0;
       let from = 0;
-      let cr = chunk.indexOf(CR);
-      while (cr >= 0) {
-        if (cr === chunk.length - 1) {
-          parts.push(chunk.subarray(from, cr));
-          pendingCR = true;
-          from = chunk.length;
-          break;
-        }
-        if (chunk[cr + 1] === LF) {
-          parts.push(chunk.subarray(from, cr));
-          from = cr + 1;
-        }
-        cr = chunk.indexOf(CR, cr + 1);
+      for (let cr = chunk.indexOf(CR); cr >= 0 && cr < end; cr = chunk.indexOf(CR, cr + 1)) {
+        if (chunk[cr + 1] !== LF) continue;
+        if (to !== from) chunk.copy(chunk, to, from, cr);
+        to += cr - from;
+        from = cr + 1;
       }
-      if (from < chunk.length) parts.push(chunk.subarray(from));
-      const out = parts.length === 1 ? (parts[0] ?? chunk) : Buffer.concat(parts);
-      callback(null, out.length > 0 ? out : undefined);
+      if (to !== from) chunk.copy(chunk, to, from, end);
+      to += end - from;
+      callback(null, to > 0 ? chunk.subarray(0, to) : undefined);
     },
     flush(callback: TransformCallback): void {
       if (pendingCR) {

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
-import { isRecycling } from '../../storage/recycling.js';
+import { isRecycling, recyclingThrough } from '../../storage/recycling.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
@@ -31,16 +31,22 @@ async function upload(
     opening,
     async (sock, t) => {
       // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
-      const body =
-        (ctx.session.type === 'I' ? GatheredUpload.of(sock.stream, (n) => t.count(n)) : undefined) ??
-        streamedBody(ctx, sock.stream, t);
+      const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
+      const body = gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t);
       await files.storage.write(p, body, { offset, append }, files.context(t.signal));
     },
     p,
   );
 }
 
-/** The data connection read as a stream (TYPE A, or where GatheredUpload cannot read it), counted. */
+/** TYPE A converts the gathered chunks in place, one slice each: they still come back once written. */
+function gatheredBody(ctx: CommandContext, gathered: GatheredUpload): Readable {
+  return ctx.session.type === 'A'
+    ? recyclingThrough(chain(gathered, fromNetworkAscii()), gathered)
+    : gathered;
+}
+
+/** The data connection read as a stream (where GatheredUpload cannot read it), counted. */
 function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress): Readable {
   stream.on('data', counter(t));
   stream.pause(); // counting must not start the flow before storage reads
