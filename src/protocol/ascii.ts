@@ -7,33 +7,36 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 const LF = 0x0a;
 const CR = 0x0d;
-const CRLF = Buffer.from([CR, LF]);
 const CR_ONLY = Buffer.from([CR]);
 
-/** Local text → network: LF becomes CRLF; an existing CRLF (even split across chunks) stays as is. */
+/**
+ * Local text → network: LF becomes CRLF; an existing CRLF (even split across chunks) stays as is.
+ * The LFs that need a CR are counted first, then the runs between them copied into one buffer of
+ * the final size: no object per line (a slice per line and a concat cost a 512 MiB download more
+ * than 1.5 s of CPU, half of it in the garbage collector).
+ */
 export function toNetworkAscii(): Transform {
   let lastWasCR = false;
   return new Transform({
     transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
       if (chunk.length === 0) return callback();
-      let lf = chunk.indexOf(LF);
-      if (lf < 0) {
-        lastWasCR = chunk[chunk.length - 1] === CR;
-        return callback(null, chunk);
-      }
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (lf >= 0) {
-        const precededByCR = lf > 0 ? chunk[lf - 1] === CR : lastWasCR;
-        if (!precededByCR) {
-          parts.push(chunk.subarray(from, lf), CRLF);
-          from = lf + 1;
-        }
-        lf = chunk.indexOf(LF, lf + 1);
-      }
-      parts.push(chunk.subarray(from));
+      const afterCR = lastWasCR;
       lastWasCR = chunk[chunk.length - 1] === CR;
-      callback(null, Buffer.concat(parts));
+      const bare = (lf: number): boolean => (lf > 0 ? chunk[lf - 1] !== CR : !afterCR);
+      let count = 0;
+      for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, lf + 1)) if (bare(lf)) count++;
+      if (count === 0) return callback(null, chunk);
+      const out = Buffer.allocUnsafe(chunk.length + count);
+      let to = 0;
+      let from = 0;
+      for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, lf + 1)) {
+        if (!bare(lf)) continue;
+        to += chunk.copy(out, to, from, lf);
+        out[to++] = CR;
+        from = lf; // the LF goes with the next run
+      }
+      chunk.copy(out, to, from);
+      callback(null, out);
     },
   });
 }
