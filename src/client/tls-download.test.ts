@@ -10,6 +10,7 @@ import tls from 'node:tls';
 import { generateSelfSigned } from '../tls/certificates.js';
 import { FileSink } from './local-file.js';
 import { readIntoReusedBuffer } from '../tls/reused-read-buffer.js';
+import { sendAll } from '../tls/test-support.js';
 import { receiveToFile } from './tls-download.js';
 
 /**
@@ -50,26 +51,10 @@ async function connect(): Promise<tls.TLSSocket> {
   return sock;
 }
 
-/** The server sends `data` in 64 KiB writes and ends with close_notify. */
-function sending(data: Buffer): (c: tls.TLSSocket) => void {
-  return (c) => {
-    let at = 0;
-    const go = (): void => {
-      while (at < data.length) {
-        const piece = data.subarray(at, at + 64 * 1024);
-        at += piece.length;
-        if (!c.write(piece)) return void c.once('drain', go);
-      }
-      c.end();
-    };
-    go();
-  };
-}
-
 describe('TLS downloads into a file through one reused buffer', () => {
   it('hands every record over in the same buffer, and nothing as data events', async () => {
     const data = randomBytes(1024 * 1024 + 333);
-    serve = sending(data);
+    serve = (c: tls.TLSSocket) => sendAll(c, data);
     const sock = await connect();
     const seen = new Set<Buffer>();
     const parts: Buffer[] = [];
@@ -97,7 +82,7 @@ describe('TLS downloads into a file through one reused buffer', () => {
   ] as const) {
     it(`the file holds the whole download in order, with its bytes counted (${how})`, async () => {
       const data = randomBytes(3 * 1024 * 1024 + 4321);
-      serve = sending(data);
+      serve = (c: tls.TLSSocket) => sendAll(c, data);
       const sock = await connect();
       const file = path.join(dir, `whole-${Object.keys(o).join('') || 'sync'}.bin`);
       const sink = new FileSink(file, o);
@@ -117,7 +102,7 @@ describe('TLS downloads into a file through one reused buffer', () => {
     const rest = randomBytes(200 * 1024);
     serve = (c) => {
       c.write(head);
-      c.once('data', () => sending(rest)(c));
+      c.once('data', () => sendAll(c, rest));
     };
     const sock = await connect();
     // Wait until the head waits in the socket's Readable, then stop listening for it.
@@ -133,7 +118,7 @@ describe('TLS downloads into a file through one reused buffer', () => {
   });
 
   it('a full disk fails the download with its error and closes the connection', async () => {
-    serve = sending(randomBytes(2 * 1024 * 1024));
+    serve = (c: tls.TLSSocket) => sendAll(c, randomBytes(2 * 1024 * 1024));
     const sock = await connect();
     const sink = new FileSink('/dev/full');
     await assert.rejects(receiveToFile(sock, sink, () => {}) ?? Promise.resolve(), { code: 'ENOSPC' });
@@ -143,7 +128,7 @@ describe('TLS downloads into a file through one reused buffer', () => {
 
   it('a connection given up mid-download fails it; the file keeps what was received', async () => {
     const data = randomBytes(4 * 1024 * 1024);
-    serve = sending(data);
+    serve = (c: tls.TLSSocket) => sendAll(c, data);
     const sock = await connect();
     const file = path.join(dir, 'cut.bin');
     const sink = new FileSink(file);

@@ -7,6 +7,7 @@ import { setImmediate } from 'node:timers/promises';
 import tls from 'node:tls';
 import { generateSelfSigned } from '../tls/certificates.js';
 import { EofGuard } from '../tls/eof-guard.js';
+import { sendAll } from '../tls/test-support.js';
 import { GATHER_BYTES, GatheredUpload } from './gathered-upload.js';
 
 /**
@@ -57,20 +58,6 @@ async function connect(): Promise<Pair> {
   return { client, clientRaw, upload, counted: () => counted };
 }
 
-/** The client sends `data` in 64 KiB writes and ends with close_notify. */
-function send(client: tls.TLSSocket, data: Buffer): void {
-  let at = 0;
-  const go = (): void => {
-    while (at < data.length) {
-      const piece = data.subarray(at, at + 64 * 1024);
-      at += piece.length;
-      if (!client.write(piece)) return void client.once('drain', go);
-    }
-    client.end();
-  };
-  go();
-}
-
 /** Reads `upload` to its end, copying each chunk; `each` runs after each one. */
 async function readAll(
   upload: GatheredUpload,
@@ -88,7 +75,7 @@ describe('GatheredUpload', () => {
   it('delivers the upload whole and in order in 256 KiB chunks, every byte counted', async () => {
     const { client, upload, counted } = await connect();
     const data = randomBytes(3 * 1024 * 1024 + 12_345);
-    send(client, data);
+    sendAll(client, data);
     const chunks = await readAll(upload);
     assert.ok(Buffer.concat(chunks).equals(data));
     assert.deepEqual(
@@ -101,7 +88,7 @@ describe('GatheredUpload', () => {
   it('reads into the chunks it is handed back instead of new ones', async () => {
     const { client, upload } = await connect();
     const data = randomBytes(8 * 1024 * 1024);
-    send(client, data);
+    sendAll(client, data);
     const memory = new Set<ArrayBufferLike>();
     const chunks = await readAll(upload, (chunk) => {
       memory.add(chunk.buffer);
@@ -115,7 +102,7 @@ describe('GatheredUpload', () => {
   it('loses nothing when storage reads slower than the connection delivers (it pauses and reads on)', async () => {
     const { client, upload } = await connect();
     const data = randomBytes(6 * 1024 * 1024 + 7);
-    send(client, data);
+    sendAll(client, data);
     const chunks = await readAll(upload, async () => {
       for (let i = 0; i < 20; i++) await setImmediate();
     });

@@ -1,6 +1,5 @@
 // A user's quota and bandwidth limits around any storage: uploads are capped and paced, downloads
 // paced, and every change of what the user stores is reported to the usage ledger.
-import { pipeline } from 'node:stream/promises';
 import type { Readable, Transform } from 'node:stream';
 import {
   QuotaBook,
@@ -11,7 +10,7 @@ import {
   type Flight,
   type Usage,
 } from './quota.js';
-import { isRecycling, recyclingThrough } from './recycling.js';
+import { chain } from './stream-chain.js';
 import { Throttle, type RateBuckets } from './throttle.js';
 import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 
@@ -123,7 +122,12 @@ export class LimitedStorage implements StorageBackend {
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
     let r: { bytes: number };
     try {
-      r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
+      r = await this.inner.write(
+        p,
+        stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src,
+        o,
+        c,
+      );
     } catch (err) {
       flight?.end();
       throw err;
@@ -193,7 +197,12 @@ export class LimitedStorage implements StorageBackend {
     };
     let r: { bytes: number };
     try {
-      r = await this.inner.write(p, stages.length > 0 ? chain(src, stages) : src, o, c);
+      r = await this.inner.write(
+        p,
+        stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src,
+        o,
+        c,
+      );
     } catch (err) {
       await settle();
       throw err;
@@ -264,16 +273,7 @@ export class LimitedStorage implements StorageBackend {
   }
 }
 
-/**
- * Pipes `src` through `stages`; an error anywhere destroys the last stage, which the reader holds.
- * Quota caps pass chunks on whole, so behind them alone the reader can still hand chunks back to a
- * recycling source; a throttle slices them (a slice handed back would free the rest in flight).
- */
-function chain(src: Readable, stages: Transform[]): Transform {
-  const last = stages[stages.length - 1] as Transform;
-  pipeline([src, ...stages]).catch((err: unknown) =>
-    last.destroy(err instanceof Error ? err : new Error(String(err))),
-  );
-  const whole = stages.every((s) => s instanceof QuotaCap || s instanceof SharedQuotaCap);
-  return whole && isRecycling(src) ? recyclingThrough(last, src) : last;
+/** Quota caps pass chunks on unchanged; a throttle slices them (see chain). */
+function whole(stages: readonly Transform[]): boolean {
+  return stages.every((s) => s instanceof QuotaCap || s instanceof SharedQuotaCap);
 }

@@ -23,18 +23,6 @@ export function isRecycling(r: Readable): r is RecyclingReadable {
 }
 
 /**
- * `through`, a stream that passes on `src`'s chunks whole (the same Buffers, never split: a quota
- * cap), as a RecyclingReadable that hands each chunk back to `src`. Without it, a quota user's
- * upload allocated a fresh 256 KiB buffer per chunk, and the GC for them took 0.5 s per GiB.
- */
-export function recyclingThrough<T extends Readable>(
-  through: T,
-  src: RecyclingReadable,
-): T & Pick<RecyclingReadable, 'recycle'> {
-  return Object.assign(through, { recycle: (chunk: Buffer) => src.recycle(chunk) });
-}
-
-/**
  * Buffers of one size that a source reads into, kept for reuse once handed back (whole, or the one
  * slice of it that was pushed: each has its own memory, which tells it).
  */

@@ -1,9 +1,10 @@
-import { Readable, Transform, type Duplex } from 'node:stream';
+import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
-import { isRecycling, recyclingThrough } from '../../storage/recycling.js';
+import { isRecycling } from '../../storage/recycling.js';
+import { chain } from '../../storage/stream-chain.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
@@ -41,16 +42,14 @@ async function upload(
 
 /** TYPE A converts the gathered chunks in place, one slice each: they still come back once written. */
 function gatheredBody(ctx: CommandContext, gathered: GatheredUpload): Readable {
-  return ctx.session.type === 'A'
-    ? recyclingThrough(chain(gathered, fromNetworkAscii()), gathered)
-    : gathered;
+  return ctx.session.type === 'A' ? chain(gathered, [fromNetworkAscii()], { wholeChunks: true }) : gathered;
 }
 
 /** The data connection read as a stream (where GatheredUpload cannot read it), counted. */
 function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress): Readable {
   stream.on('data', counter(t));
   stream.pause(); // counting must not start the flow before storage reads
-  return ctx.session.type === 'A' ? chain(stream, fromNetworkAscii()) : stream;
+  return ctx.session.type === 'A' ? chain(stream, [fromNetworkAscii()]) : stream;
 }
 
 /** The file at `p` (a directory refused); `src`, if given, is destroyed on failure. */
@@ -68,15 +67,6 @@ async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<Fil
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
 function counter(t: TransferProgress): (chunk: Buffer) => void {
   return (chunk) => t.count(chunk.length);
-}
-
-/** Pipes the stages together; an error anywhere destroys the last one, which storage reads. */
-function chain(src: Readable, ...transforms: [...Transform[], Transform]): Transform {
-  const last = transforms[transforms.length - 1] as Transform;
-  pipeline([src, ...transforms]).catch((err: unknown) =>
-    last.destroy(err instanceof Error ? err : new Error(String(err))),
-  );
-  return last;
 }
 
 export const transferCommands: AnyCommandSpec[] = [
