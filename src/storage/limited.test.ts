@@ -1,6 +1,6 @@
 // LimitedStorage over LocalStorage: a refusal by the quota is reported as such however early it
 // comes (here, on the first chunk, before the disk write has even begun); a quota user's upload
-// still hands its chunks back to a recycling source (GC: see recyclingThrough), a throttled one not.
+// still hands its chunks back to a recycling source (GC: see stream-chain.ts), a throttled one not.
 import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
