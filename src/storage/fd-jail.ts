@@ -92,6 +92,11 @@ export class Pinned {
   close(): Promise<void> {
     return this.meta.close(this.fd).catch(noop);
   }
+
+  /** Closes it off the event loop: for a file that may have been replaced or removed meanwhile. */
+  closeFreeing(): Promise<void> {
+    return this.meta.closeFreeing(this.fd).catch(noop);
+  }
 }
 
 /** Verifies descriptors against the real root of one LocalStorage. */

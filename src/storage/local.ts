@@ -151,7 +151,7 @@ export class LocalStorage implements StorageBackend {
     try {
       return await atomicWrite(await this.#fdJail(), target, src, o, c, p);
     } finally {
-      await target.existing?.close();
+      await target.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
       await target.dir.close();
     }
   }

@@ -1,6 +1,7 @@
 // MetaFs gives the same answers on its synchronous (fast) and asynchronous (after a slow call) paths.
 import assert from 'node:assert/strict';
-import { constants } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, fstatSync, open, openSync } from 'node:fs';
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -47,4 +48,44 @@ describe('MetaFs', () => {
     await meta.realpath(tmpdir());
     assert.equal(meta.asynchronous, true);
   });
+
+  it('closeFreeing leaves close(2) to the thread pool: the event loop goes on while a replaced file is freed', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-meta-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    await writeFile(join(dir, 'f.bin'), 'x');
+    const meta = new MetaFs(Infinity); // the fast path for everything else
+    const fd = await meta.open(join(dir, 'f.bin'), constants.O_RDONLY);
+    // Every thread of the pool waits in open(2) on a FIFO: nothing queued runs until a writer comes.
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const size = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+    const readers = Array.from(
+      { length: size },
+      () => new Promise<number>((res, rej) => open(fifo, 'r', (err, r) => (err ? rej(err) : res(r)))),
+    );
+    const closed = meta.closeFreeing(fd);
+    let stillOpen = true;
+    try {
+      fstatSync(fd);
+    } catch {
+      stillOpen = false; // EBADF: closed on the event loop
+    }
+    const writer = openWriter(fifo); // lets the pool go on
+    for (const r of await Promise.all(readers)) closeSync(r);
+    closeSync(writer);
+    await closed;
+    assert.equal(stillOpen, true, 'not closed on the event loop');
+    assert.throws(() => fstatSync(fd), { code: 'EBADF' });
+  });
 });
+
+/** Opens the FIFO for writing as soon as a reader waits in open(2) (ENXIO until then). */
+function openWriter(fifo: string): number {
+  for (;;) {
+    try {
+      return openSync(fifo, constants.O_WRONLY | constants.O_NONBLOCK);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
+    }
+  }
+}

@@ -93,6 +93,15 @@ export class MetaFs {
   }
 
   /**
+   * Closes through the thread pool always: the last descriptor of a file that was replaced or
+   * removed frees the file's blocks in close(2), about 0.3 s for 1 GiB on ext4, which would hold
+   * up every other session.
+   */
+  closeFreeing(fd: number): Promise<void> {
+    return closeAsync(fd);
+  }
+
+  /**
    * Up to `length` bytes of the file at `path` from `position` (fewer at its end), for downloads
    * small enough that one read beats a stream's thread-pool round trips.
    */
