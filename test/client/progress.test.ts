@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,6 +24,8 @@ function fakeTerminal(): { stream: PassThrough & { isTTY: true; columns: number 
   stream.on('data', (c: Buffer) => chunks.push(c));
   return { stream, output: () => Buffer.concat(chunks).toString('utf8') };
 }
+
+const run = promisify(execFile);
 
 const FINAL = /^hello\.bin +\[\u2588{24}\] 100% \| 2\.00 KiB\/2\.00 KiB \| \S+ \S+\/s \| \d+s$/;
 
@@ -58,6 +61,23 @@ describe('progress on a terminal', () => {
     const screen = screenOf(t.output());
     assert.equal(screen.length, 1, screen.join('\n'));
     assert.match(screen[0] ?? '', /^a\.bin +\[\u2588{24}\] 100% \| 100 B\/100 B \|/);
+  });
+
+  it('the client commands load the progress bars only for a terminal (~20 ms of start-up otherwise)', async () => {
+    const commands = new URL('../../src/cli/client-commands.js', import.meta.url).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      const { createReporter } = await import(${JSON.stringify(commands.replace('client-commands', 'client-progress'))});
+      await import(${JSON.stringify(commands)});
+      const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('cli-progress'));
+      const before = loaded();
+      createReporter({ quiet: false }).note('plain');
+      const plain = loaded();
+      process.stderr.isTTY = true;
+      createReporter({ quiet: false }).stop();
+      console.log(JSON.stringify([before, plain, loaded()]));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    assert.deepEqual(JSON.parse(stdout), [false, false, true]);
   });
 
   it('formats a transfer of unknown size without a bar', () => {
