@@ -71,6 +71,19 @@ for (const borrow of [false, true]) {
       await rejectsKind(s.openRead(v('/secret-link'), { offset: 0 }, ctx()), 'permission-denied');
     });
 
+    it('openRead hands a small file over whole (one write for RETR), from the offset; a large one streams', async (t) => {
+      const { s, root } = await jail(t, borrow);
+      const small = await s.openRead(v('/real/x.txt'), { offset: 2 }, ctx());
+      assert.equal(small.whole?.toString(), 'side');
+      small.destroy();
+      await writeFile(join(root, 'big.bin'), Buffer.alloc(1024 * 1024, 7));
+      const big = await s.openRead(v('/big.bin'), { offset: 0 }, ctx());
+      assert.equal(big.whole, undefined);
+      let n = 0;
+      for await (const chunk of big) n += (chunk as Buffer).length;
+      assert.equal(n, 1024 * 1024);
+    });
+
     it('refuses a symlink leading outside for stat, read, list, write, mkdir, rename and remove', async (t) => {
       const { s, outside } = await jail(t, borrow);
       const c = ctx();

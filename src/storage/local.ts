@@ -122,9 +122,11 @@ export class LocalStorage implements StorageBackend {
       const remaining = obj.st.size - o.offset;
       if (remaining <= SMALL_READ) {
         const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
-        return sized(
-          addAbortSignal(c.signal, Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false })),
+        const src = addAbortSignal(
+          c.signal,
+          Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false }),
         );
+        return Object.assign(src, { fileSize: obj.st.size, whole: bytes });
       }
       const fd = await meta.open(obj.path, REOPEN_READ);
       return sized(

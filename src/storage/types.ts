@@ -1,7 +1,11 @@
 import type { Readable } from 'node:stream';
 
-/** A download's byte stream; `fileSize`: the whole file's size when the backend knew it at open. */
-export type FileSource = Readable & { readonly fileSize?: number };
+/**
+ * A download's byte stream; `fileSize`: the whole file's size when the backend knew it at open;
+ * `whole`: every byte the stream holds, when the backend read them at once (a small file), which a
+ * sender may write in one go instead of streaming them.
+ */
+export type FileSource = Readable & { readonly fileSize?: number; readonly whole?: Buffer };
 
 export { StorageError, type StorageErrorKind } from '../errors.js';
 

@@ -1,5 +1,5 @@
 import { Readable, type Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
@@ -64,6 +64,18 @@ async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<Fil
   }
 }
 
+/**
+ * A small file read at once goes out in one write and the data connection's end. A stream pipeline
+ * per file (pipeline's own AbortController and the DOMException it aborts with, the listeners)
+ * cost ~50 µs of CPU and garbage: 5-15 % of the server's CPU per 16 KiB RETR.
+ */
+async function sendWhole(bytes: Buffer, dst: Duplex, t: TransferProgress): Promise<void> {
+  t.count(bytes.length);
+  if (bytes.length > 0) dst.end(bytes);
+  else dst.end();
+  await finished(dst, { readable: false, signal: t.signal }); // a failure or ABOR: the caller destroys dst
+}
+
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
 function counter(t: TransferProgress): (chunk: Buffer) => void {
   return (chunk) => t.count(chunk.length);
@@ -94,6 +106,7 @@ export const transferCommands: AnyCommandSpec[] = [
         'RETR',
         opening,
         async (sock, t) => {
+          if (src.whole && ctx.session.type === 'I') return sendWhole(src.whole, sock.stream, t);
           src.on('data', counter(t));
           if (ctx.session.type === 'A')
             await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
