@@ -62,6 +62,20 @@ const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
 
 function noop(): void {}
 
+/**
+ * A small file's bytes, already in memory, as a stream. No abort signal: there is nothing left to
+ * stop, and a stream destroyed unread with one attached (a RETR sends `whole` instead) makes a
+ * premature-close error, stack and all, per file.
+ */
+function bufferSource(bytes: Buffer): Readable {
+  return new Readable({
+    read() {
+      if (bytes.length > 0) this.push(bytes);
+      this.push(null);
+    },
+  });
+}
+
 /** An entry by name in its verified parent directory (the entry itself not followed). */
 interface Entry {
   dir: Pinned;
@@ -112,7 +126,6 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     checkOffset(o.offset);
     const obj = await this.#pinExisting(p, 'read');
-    const sized = (r: Readable): FileSource => Object.assign(r, { fileSize: obj.st.size });
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
       if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
@@ -122,16 +135,14 @@ export class LocalStorage implements StorageBackend {
       const remaining = obj.st.size - o.offset;
       if (remaining <= SMALL_READ) {
         const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
-        const src = addAbortSignal(
-          c.signal,
-          Readable.from(bytes.length > 0 ? [bytes] : [], { objectMode: false }),
-        );
-        return Object.assign(src, { fileSize: obj.st.size, whole: bytes });
+        return Object.assign(bufferSource(bytes), { fileSize: obj.st.size, whole: bytes });
       }
       const fd = await meta.open(obj.path, REOPEN_READ);
-      return sized(
-        addAbortSignal(c.signal, new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining))),
+      const src = addAbortSignal(
+        c.signal,
+        new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)),
       );
+      return Object.assign(src, { fileSize: obj.st.size });
     } catch (err) {
       throw mapFsError(err, 'read', p);
     } finally {
