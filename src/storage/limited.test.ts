@@ -76,3 +76,19 @@ test('behind a throttle (which slices chunks) nothing is handed back', async (t)
   assert.deepEqual(back, []);
   assert.deepEqual(await readFile(join(root, 'f')), Buffer.concat(chunks));
 });
+
+test('a small file downloads through the download throttle: handed over whole only without one', async (t) => {
+  // RETR writes `whole` at once, skipping the stream: behind a rate it must not get it.
+  for (const [limits, whole] of [
+    [{ downloadRate: 1e9 }, undefined],
+    [{ quotaSize: 1 << 30 }, 'hello'],
+  ] as const) {
+    const { root, storage } = await limited(t, limits);
+    await writeFile(join(root, 'small.txt'), 'hello');
+    const src = await storage.openRead(v('/small.txt'), { offset: 0 }, ctx());
+    assert.equal(src.whole?.toString(), whole);
+    const got: Buffer[] = [];
+    for await (const c of src) got.push(c as Buffer);
+    assert.equal(Buffer.concat(got).toString(), 'hello');
+  }
+});

@@ -12,7 +12,7 @@ import {
 } from './quota.js';
 import { chain } from './stream-chain.js';
 import { Throttle, type RateBuckets } from './throttle.js';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 
 /** What LimitedStorage enforces for one user (an auth Principal has these fields). */
 export interface UserLimits {
@@ -74,7 +74,7 @@ export class LimitedStorage implements StorageBackend {
     return this.inner.list(dir, c);
   }
 
-  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+  async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     const src = await this.inner.openRead(p, o, c);
     if (!this.limits.downloadRate) return src;
     return chain(src, [new Throttle(this.#bucket('download'))]);

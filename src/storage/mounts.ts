@@ -4,7 +4,7 @@
 // rename never crosses from one storage into another.
 import { StorageError } from '../errors.js';
 import type { Readable } from 'node:stream';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
 import { ROOT, assertVPath, baseName, isDescendant, joinVPath, parentOf } from './virtual-path.js';
 
 /** A storage shown at `at` in the user's tree. */
@@ -111,7 +111,7 @@ export class MountedStorage implements StorageBackend {
     return this.#list(dir, c);
   }
 
-  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+  openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     if (this.#fixed(p)) return Promise.reject(new StorageError('is-directory', `${p}: is a directory`));
     const m = this.#route(p);
     return m.storage.openRead(m.inner, o, c);
