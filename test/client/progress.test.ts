@@ -64,11 +64,12 @@ describe('progress on a terminal', () => {
   });
 
   it('the client commands load the progress bars only for a terminal (~20 ms of start-up otherwise)', async () => {
-    const commands = new URL('../../src/cli/client-commands.js', import.meta.url).href;
+    const module = (name: string): string =>
+      JSON.stringify(new URL(`../../src/cli/${name}.js`, import.meta.url).href);
     const script = `
       import { createRequire } from 'node:module';
-      const { createReporter } = await import(${JSON.stringify(commands.replace('client-commands', 'client-progress'))});
-      await import(${JSON.stringify(commands)});
+      const { createReporter } = await import(${module('client-progress')});
+      await import(${module('client-commands')});
       const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('cli-progress'));
       const before = loaded();
       createReporter({ quiet: false }).note('plain');
