@@ -41,4 +41,4 @@ export { PgBans } from './db/bans.js';
 export { PgUsage } from './db/usage.js';
 export { PgSessions, type SessionLeaseOptions } from './db/sessions.js';
 // The client, also importable alone as 'ferry/client' (without the server's modules).
-export * from './client/index.js';
+export * from './client/bundle.js';

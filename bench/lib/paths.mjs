@@ -6,7 +6,8 @@ export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const ROOT = path.resolve(BENCH_DIR, '..');
 export const DIST_INDEX = path.join(ROOT, 'dist', 'src', 'index.js');
 /** The client alone (the package's 'ferry/client' entry). */
-export const DIST_CLIENT = path.join(ROOT, 'dist', 'src', 'client', 'index.js');
+// What 'ferry/client' resolves to (package.json exports): the client in one file.
+export const DIST_CLIENT = path.join(ROOT, 'dist', 'src', 'client', 'bundle.js');
 export const RESULTS_DIR = path.join(BENCH_DIR, 'results');
 export const CURL = '/usr/bin/curl';
 export const OPENSSL = '/usr/bin/openssl';
