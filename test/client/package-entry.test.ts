@@ -1,28 +1,39 @@
 /**
  * 'ferry/client', the entry an application that only transfers files imports: one bundled module
  * (scripts/bundle-client.mjs) rather than forty, and the very classes the main entry 'ferry' exports,
- * so that an error thrown by the client is a FerryError however the application imported it.
+ * so that an error thrown by the client is a FerryError however the application imported it. The
+ * CLI's client commands (`ferry get`, `put`, `ls`…) are one bundled module too.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { FerryError as ErrorsModuleFerryError } from '../../src/errors.js';
 
 const run = promisify(execFile);
 
-/** Prints the URL of every file a fresh Node process loads importing `target`. */
-const LOADS = `
+/** Makes a Node process print the URL of every file it loads, one per line. */
+const HOOK = `
 import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(
   'export async function load(url, context, next) {' +
   "  if (url.startsWith('file:')) process.stdout.write(url + '\\\\n');" +
   '  return next(url, context);' +
   '}'));
-await import(process.argv[1]);
 `;
+
+const filesIn = (stdout: string): string[] => stdout.split('\n').filter((l) => l.startsWith('file:'));
+/** Paths under dist/src/ of the files loaded, sorted. */
+const ours = (stdout: string): string[] =>
+  filesIn(stdout)
+    .filter((u) => u.includes('/dist/src/'))
+    .map((u) => u.slice(u.indexOf('/dist/src/') + '/dist/src/'.length))
+    .sort();
+/** errors.js and the two protocol modules it imports: shared with the server, never copied. */
+const SHARED = ['errors.js', 'protocol/codes.js', 'protocol/reply.js'];
 
 async function closedPort(): Promise<number> {
   const server = net.createServer();
@@ -32,21 +43,24 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe("the package's client entry", () => {
+describe("the client's entry points", () => {
   it("'ferry/client' is one file, besides the error classes it shares with the server", async () => {
     const target = import.meta.resolve('ferry/client');
     assert.match(target, /\/dist\/src\/client\/bundle\.js$/);
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', LOADS, target]);
-    const loaded = stdout.split('\n').filter((l) => l !== '');
-    assert.ok(loaded.includes(target), stdout);
-    const client = loaded.filter((u) => u.includes('/dist/src/client/'));
-    assert.deepEqual(client, [target], `only the bundle of the client's modules: ${stdout}`);
-    // errors.js and the two protocol modules it needs, nothing of the server
-    assert.ok(loaded.length <= 8, stdout);
-    assert.ok(!loaded.some((u) => /\/(server|storage|cli)\//.test(u)), stdout);
+    const script = `${HOOK}await import(process.argv[1]);`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script, target]);
+    assert.deepEqual(ours(stdout), ['client/bundle.js', ...SHARED].sort(), stdout);
   });
 
-  it("exports the same classes as 'ferry', and a client's error is a FerryError", async () => {
+  it('`ferry ls` loads the client commands as one file, and no client module besides', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
+    const { stdout } = await run(process.execPath, ['--import', hook, main, 'ls', '--help']);
+    assert.match(stdout, /Usage: ferry ls/);
+    assert.deepEqual(ours(stdout), ['cli/client-commands.js', 'cli/main.js', ...SHARED].sort(), stdout);
+  });
+
+  it("'ferry' exports the same classes, and a client's error is a FerryError", async () => {
     const client = await import('ferry/client');
     const main = await import('ferry');
     assert.equal(client.FerryClient, main.FerryClient);
