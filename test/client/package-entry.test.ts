@@ -15,12 +15,17 @@ import { FerryError as ErrorsModuleFerryError } from '../../src/errors.js';
 
 const run = promisify(execFile);
 
-/** Makes a Node process print the URL of every file it loads, one per line. */
+/**
+ * Makes a Node process print the URL of every file it loads, one per line. The hooks run on a
+ * thread of their own, whose process.stdout the process may exit before flushing: each line is
+ * written straight to descriptor 1, before the file is loaded.
+ */
 const HOOK = `
 import { register } from 'node:module';
 register('data:text/javascript,' + encodeURIComponent(
+  "import { writeSync } from 'node:fs';" +
   'export async function load(url, context, next) {' +
-  "  if (url.startsWith('file:')) process.stdout.write(url + '\\\\n');" +
+  "  if (url.startsWith('file:')) writeSync(1, url + '\\\\n');" +
   '  return next(url, context);' +
   '}'));
 `;
