@@ -2,7 +2,7 @@
  * 'ferry/client', the entry an application that only transfers files imports: one bundled module
  * (scripts/bundle-client.mjs) rather than forty, and the very classes the main entry 'ferry' exports,
  * so that an error thrown by the client is a FerryError however the application imported it. The
- * CLI's client commands (`ferry get`, `put`, `ls`…) are one bundled module too.
+ * CLI's client commands (`ferry get`, `put`, `ls`…) and `ferry probe` are one bundled module each.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -63,6 +63,14 @@ describe("the client's entry points", () => {
     const { stdout } = await run(process.execPath, ['--import', hook, main, 'ls', '--help']);
     assert.match(stdout, /Usage: ferry ls/);
     assert.deepEqual(ours(stdout), ['cli/client-commands.js', 'cli/main.js', ...SHARED].sort(), stdout);
+  });
+
+  it('`ferry probe` loads the probe as one file, and nothing of the server', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
+    const { stdout } = await run(process.execPath, ['--import', hook, main, 'probe', '--help']);
+    assert.match(stdout, /Usage: ferry probe/);
+    assert.deepEqual(ours(stdout), ['cli/main.js', 'cli/probe.js', ...SHARED].sort(), stdout);
   });
 
   it("'ferry' exports the same classes, and a client's error is a FerryError", async () => {
