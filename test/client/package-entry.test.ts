@@ -57,21 +57,18 @@ describe("the client's entry points", () => {
     assert.deepEqual(ours(stdout), ['client/bundle.js', ...SHARED].sort(), stdout);
   });
 
-  it('`ferry ls` loads the client commands as one file, and no client module besides', async () => {
-    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
-    const { stdout } = await run(process.execPath, ['--import', hook, main, 'ls', '--help']);
-    assert.match(stdout, /Usage: ferry ls/);
-    assert.deepEqual(ours(stdout), ['cli/client-commands.js', 'cli/main.js', ...SHARED].sort(), stdout);
-  });
-
-  it('`ferry probe` loads the probe as one file, and nothing of the server', async () => {
-    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
-    const { stdout } = await run(process.execPath, ['--import', hook, main, 'probe', '--help']);
-    assert.match(stdout, /Usage: ferry probe/);
-    assert.deepEqual(ours(stdout), ['cli/main.js', 'cli/probe.js', ...SHARED].sort(), stdout);
-  });
+  for (const [command, file] of [
+    ['ls', 'cli/client-commands.js'],
+    ['probe', 'cli/probe.js'],
+  ] as const) {
+    it(`\`ferry ${command}\` loads ${file} as one file, and no other client or server module`, async () => {
+      const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+      const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
+      const { stdout } = await run(process.execPath, ['--import', hook, main, command, '--help']);
+      assert.match(stdout, new RegExp(`Usage: ferry ${command}`));
+      assert.deepEqual(ours(stdout), ['cli/main.js', file, ...SHARED].sort(), stdout);
+    });
+  }
 
   it("'ferry' exports the same classes, and a client's error is a FerryError", async () => {
     const client = await import('ferry/client');
