@@ -22,7 +22,7 @@ if [[ ! -x node_modules/.bin/tsc || ! -f node_modules/.package-lock.json ||
   npm ci --no-audit --no-fund
 fi
 npx tsc -p tsconfig.json
-node scripts/bundle-client.mjs # 'ferry/client' in one file (src/client/bundle.ts)
+node scripts/bundle-client.mjs # the client's entry points, one file each (src/client/bundle.ts)
 if $unit; then
   mapfile -t files < <(find dist/src -name '*.test.js' | sort)
   exec node --test "${files[@]}"

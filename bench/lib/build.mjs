@@ -1,5 +1,6 @@
-// Builds the root package (tsc) when dist/ is missing or older than a source file, and bundles
-// 'ferry/client' (scripts/bundle-client.mjs, a quarter of a second) every time.
+// Builds the root package (tsc) when dist/ is missing or older than a source file, and bundles the
+// client's entry points (scripts/bundle-client.mjs, a quarter of a second, the same files if run again)
+// every time.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { runProcess } from './run-process.mjs';

@@ -12,16 +12,17 @@ const program = new Command('ferry')
 const CLIENT_COMMANDS = new Set(['ls', 'get', 'put', 'cat', 'mirror', 'rm', 'mkdir', 'mv', 'chmod', 'quote']);
 
 /**
- * A client command (and `probe`) loads only the client, and `serve` only the server: the server side (pino,
- * prom-client, pg, the S3 SDK…) costs most of a second of CPU to load, as much as transferring a
- * few hundred MiB; and what a server process loads stays in its memory, in each worker too (they
- * run this file): the client and the probe took 1-3 MB of each process's RSS.
+ * A client command and `probe` load only the client (each one bundled file: client-bundle.ts), and
+ * `serve` only the server: the server side (pino, prom-client, pg, the S3 SDK…) costs most of a
+ * second of CPU to load, as much as transferring a few hundred MiB; and what a server process loads
+ * stays in its memory, in each worker too (they run this file): the client and the probe took 1-3
+ * MB of each process's RSS.
  */
 const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
-const client = (): Promise<typeof import('./client-commands.js')> => import('./client-commands.js');
+const client = (): Promise<typeof import('./client-bundle.js')> => import('./client-bundle.js');
 if (first !== undefined && CLIENT_COMMANDS.has(first)) (await client()).registerClientCommands(program);
 else if (first === 'serve') (await import('./serve.js')).registerServe(program);
-else if (first === 'probe') (await import('./probe.js')).registerProbe(program);
+else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {
   const [serve, users, hash, bans, db, probe, clientCommands] = await Promise.all([
     import('./serve.js'),
@@ -29,7 +30,7 @@ else {
     import('./hash-password.js'),
     import('./bans.js'),
     import('./db.js'),
-    import('./probe.js'),
+    import('./probe-bundle.js'),
     client(),
   ]);
   serve.registerServe(program);

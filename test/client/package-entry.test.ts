@@ -6,12 +6,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import net from 'node:net';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { FerryError as ErrorsModuleFerryError } from '../../src/errors.js';
+import { freePort } from '../support/peers.js';
 
 const run = promisify(execFile);
 
@@ -40,14 +40,6 @@ const ours = (stdout: string): string[] =>
 /** errors.js and the two protocol modules it imports: shared with the server, never copied. */
 const SHARED = ['errors.js', 'protocol/codes.js', 'protocol/reply.js'];
 
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe("the client's entry points", () => {
   it("'ferry/client' is one file, besides the error classes it shares with the server", async () => {
     const target = import.meta.resolve('ferry/client');
@@ -58,8 +50,8 @@ describe("the client's entry points", () => {
   });
 
   for (const [command, file] of [
-    ['ls', 'cli/client-commands.js'],
-    ['probe', 'cli/probe.js'],
+    ['ls', 'cli/client-bundle.js'],
+    ['probe', 'cli/probe-bundle.js'],
   ] as const) {
     it(`\`ferry ${command}\` loads ${file} as one file, and no other client or server module`, async () => {
       const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -77,7 +69,7 @@ describe("the client's entry points", () => {
     assert.equal(client.ConnectionError, main.ConnectionError);
     assert.equal(client.FerryError, main.FerryError);
     assert.equal(client.FerryError, ErrorsModuleFerryError, 'the one the server throws');
-    const port = await closedPort();
+    const port = await freePort(); // nothing listens there
     const err: unknown = await client.FerryClient.connect({ host: '127.0.0.1', port, insecure: true }).then(
       () => undefined,
       (e: unknown) => e,

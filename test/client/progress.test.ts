@@ -69,7 +69,7 @@ describe('progress on a terminal', () => {
     const script = `
       import { createRequire } from 'node:module';
       const { createReporter } = await import(${module('client-progress')});
-      await import(${module('client-commands')});
+      await import(${module('client-bundle')});
       const loaded = () => Object.keys(createRequire(import.meta.url).cache).some((k) => k.includes('cli-progress'));
       const before = loaded();
       createReporter({ quiet: false }).note('plain');

@@ -1,9 +1,10 @@
 /**
  * A `ferry` entry point with only the client commands, for the CLI tests (the real one is
- * src/cli/main.ts, which registers them too). Same exit-code handling as main.ts.
+ * src/cli/main.ts, which registers them too). Same exit-code handling as main.ts, and the same
+ * bundled commands (client-bundle.ts), so the tests run what a user runs.
  */
 import { Command, CommanderError } from 'commander';
-import { registerClientCommands } from '../../../src/cli/client-commands.js';
+import { registerClientCommands } from '../../../src/cli/client-bundle.js';
 
 const program = new Command('ferry').exitOverride();
 registerClientCommands(program);
