@@ -73,6 +73,11 @@ describe('upload files read into reused buffers', () => {
       }
       assert.ok(Buffer.concat(got).equals(data.subarray(100)));
       assert.equal(counted, data.length - 100);
+      // One write per full buffer (each write costs the same whatever its size), the rest in one.
+      assert.deepEqual(
+        got.map((c) => c.length),
+        [UPLOAD_BUFFER, UPLOAD_BUFFER, UPLOAD_BUFFER, UPLOAD_BUFFER, UPLOAD_BUFFER, 4221],
+      );
     });
   }
 
