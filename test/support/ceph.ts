@@ -8,12 +8,12 @@
 import { execFile } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SUPPORT_DIR } from './clients.js';
+import { freePorts } from './peers.js';
 import { readStat } from './proc.js';
 
 export interface CephGateway {
@@ -28,17 +28,6 @@ export interface CephGateway {
   /** Creates a bucket and returns its name. */
   bucket(prefix?: string): Promise<string>;
   stop(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
 }
 
 const DAEMONS = ['client.rgw.s3', 'osd.0', 'mon.a'] as const;
@@ -69,7 +58,7 @@ async function stopPid(pid: number): Promise<void> {
 
 export async function startCeph(opts: { memBytes?: number } = {}): Promise<CephGateway> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ceph-'));
-  const [mon2, mon1, port] = [await freePort(), await freePort(), await freePort()];
+  const [mon2, mon1, port] = (await freePorts(3)) as [number, number, number];
   const accessKeyId = `FERRY${randomBytes(6).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
   const memBytes = opts.memBytes ?? 2 * 1024 ** 3;

@@ -14,7 +14,7 @@ import tls from 'node:tls';
 import { ReplyParser } from '../../src/protocol/reply-parser.js';
 import { withDeadline } from './raw-ftp.js';
 import { testCertificate } from './ferry.js';
-import { freePort, REPO_ROOT } from './peers.js';
+import { freePorts, REPO_ROOT } from './peers.js';
 import { rssOf } from './proc.js';
 
 export const FERRY_MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
@@ -55,30 +55,40 @@ export async function spawnFerry(
   const keyFile = path.join(dir, 'key.pem');
   await writeFile(certFile, pair.cert);
   await writeFile(keyFile, pair.key);
-  const { implicitPort, explicitPort, argv } = await serveArgv();
-  const child = spawn(
-    process.execPath,
-    [
-      ...argv,
-      // One process, so that the pid measured is the one serving (opts.args may override it).
-      ...['--workers', '1', '--root', root, '--user', 'alice:secret'],
-      ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
-      ...(opts.args ?? []),
-    ],
-    {
-      cwd: dir,
-      stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
-      env: { ...process.env, HOME: dir, ...opts.env },
-    },
-  );
-  const exited = once(child, 'exit');
+  const start = async (): Promise<{ child: ChildProcess; implicitPort: number; explicitPort: number }> => {
+    const { implicitPort, explicitPort, argv } = await serveArgv();
+    const child = spawn(
+      process.execPath,
+      [
+        ...argv,
+        // One process, so that the pid measured is the one serving (opts.args may override it).
+        ...['--workers', '1', '--root', root, '--user', 'alice:secret'],
+        ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
+        ...(opts.args ?? []),
+      ],
+      {
+        cwd: dir,
+        stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
+        env: { ...process.env, HOME: dir, ...opts.env },
+      },
+    );
+    try {
+      await bannerOf(child);
+      return { child, implicitPort, explicitPort };
+    } catch (err) {
+      child.kill('SIGKILL');
+      throw err;
+    }
+  };
+  let started;
   try {
-    await bannerOf(child);
+    started = await retryPortClash(start);
   } catch (err) {
-    child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
     throw err;
   }
+  const { child, implicitPort, explicitPort } = started;
+  const exited = once(child, 'exit'); // awaited by stop() only while the child runs
   const pid = child.pid ?? 0;
   return {
     child,
@@ -143,13 +153,27 @@ export async function ferryOk(
   return r.stdout;
 }
 
-/** How many sets of free ports ServeProcess.start tries before giving up on EADDRINUSE. */
+/** How many sets of free ports a server start tries before giving up on EADDRINUSE. */
 const START_ATTEMPTS = 4;
+
+/**
+ * A port found free a moment ago can be taken before the server binds it (by another test, or by
+ * another server started at the same time that was given the same port): `start` again, with new ports.
+ */
+async function retryPortClash<T>(start: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await start();
+    } catch (err) {
+      if (attempt === START_ATTEMPTS || !(err instanceof Error) || !err.message.includes('EADDRINUSE'))
+        throw err;
+    }
+  }
+}
 
 /** `node` arguments of `ferry serve` on 127.0.0.1 with two ports that were free a moment ago. */
 export async function serveArgv(): Promise<{ implicitPort: number; explicitPort: number; argv: string[] }> {
-  const implicitPort = await freePort();
-  const explicitPort = await freePort();
+  const [implicitPort, explicitPort] = (await freePorts(2)) as [number, number];
   const ports = ['--implicit-port', String(implicitPort), '--explicit-port', String(explicitPort)];
   // The tests run as root (the test setup installs packages): serving as root must be asked for.
   const argv = [FERRY_MAIN, 'serve', '--allow-root', '--listen', '127.0.0.1', ...ports];
@@ -238,16 +262,9 @@ export class ServeProcess {
     /** A command that runs node with the rest of its arguments (e.g. prlimit --nofile=…). */
     wrapper: readonly string[] = [],
   ): Promise<ServeProcess> {
-    // A port found free a moment ago can be taken before the server binds it (by another test, or
-    // by another server started at the same time that was given the same port): try new ports.
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await ServeProcess.startWhile(args, cwd, async () => undefined, wrapper)).server;
-      } catch (err) {
-        if (attempt === START_ATTEMPTS || !(err instanceof Error) || !err.message.includes('EADDRINUSE'))
-          throw err;
-      }
-    }
+    return retryPortClash(
+      async () => (await ServeProcess.startWhile(args, cwd, async () => undefined, wrapper)).server,
+    );
   }
 
   /**

@@ -204,15 +204,39 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
 
 /** A port that was free a moment ago (bind to port 0, read it, release it). */
 export async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, HOST, () => resolve());
-  });
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('freePort: no TCP address');
-  return address.port;
+  const [port] = (await freePorts(1)) as [number];
+  return port;
+}
+
+/**
+ * `n` different ports free on 127.0.0.1 a moment ago: all held at once while they are chosen, as a
+ * port just closed can be the kernel's next choice (a monitor given the same port twice failed to start).
+ */
+export async function freePorts(n: number): Promise<number[]> {
+  const servers = Array.from({ length: n }, () => net.createServer());
+  try {
+    return await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<number>((resolve, reject) => {
+            server.once('error', reject);
+            server.listen(0, HOST, () => {
+              const address = server.address();
+              if (address === null || typeof address === 'string')
+                reject(new Error('freePorts: no TCP address'));
+              else resolve(address.port);
+            });
+          }),
+      ),
+    );
+  } finally {
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
+      ),
+    );
+  }
 }
 
 /** Keeps the last `max` characters of a stream of text. */
