@@ -18,9 +18,13 @@ const CLIENT_COMMANDS = new Set(['ls', 'get', 'put', 'cat', 'mirror', 'rm', 'mkd
  * stays in its memory, in each worker too (they run this file): the client and the probe took 1-3
  * MB of each process's RSS.
  */
-const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+const args = process.argv.slice(2);
+const first = args.find((a) => !a.startsWith('-'));
 const client = (): Promise<typeof import('./client-bundle.js')> => import('./client-bundle.js');
-if (first !== undefined && CLIENT_COMMANDS.has(first)) (await client()).registerClientCommands(program);
+if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
+  // The version needs no command: loading them all took most of a second.
+} else if (first !== undefined && CLIENT_COMMANDS.has(first))
+  (await client()).registerClientCommands(program);
 else if (first === 'serve') (await import('./serve.js')).registerServe(program);
 else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {

@@ -62,6 +62,14 @@ describe("the client's entry points", () => {
     });
   }
 
+  it('`ferry --version` loads no command', async () => {
+    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
+    const { stdout } = await run(process.execPath, ['--import', hook, main, '--version']);
+    assert.match(stdout, /^\d+\.\d+\.\d+$/m);
+    assert.deepEqual(ours(stdout), ['cli/main.js', ...SHARED].sort(), stdout);
+  });
+
   it("'ferry' exports the same classes, and a client's error is a FerryError", async () => {
     const client = await import('ferry/client');
     const main = await import('ferry');
