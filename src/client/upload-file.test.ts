@@ -119,16 +119,18 @@ describe('upload files read into reused buffers', () => {
     let clock = 0;
     let sent = 0;
     const sizes: number[] = [];
+    const buffers = new Set<number>(); // the sizes of the buffers the chunks were read into
     const out = new Writable({
       write(chunk: Buffer, _enc, cb) {
         sizes.push(chunk.length);
+        buffers.add(chunk.buffer.byteLength);
         const instant = Math.min(chunk.length, Math.max(kernelBytes - sent, 0));
         clock += (chunk.length - instant) / rate(sent);
         sent += chunk.length;
         setImmediate(cb);
       },
     });
-    return { out, sizes, now: () => clock };
+    return { out, sizes, buffers, now: () => clock };
   }
 
   async function upload(size: number, link: ReturnType<typeof simulatedLink>): Promise<void> {
@@ -161,6 +163,7 @@ describe('upload files read into reused buffers', () => {
     const link = simulatedLink(8 * 1024 * 1024, () => 40); // 40 KB/s once 8 MiB sit in buffers
     await upload(12 * 1024 * 1024, link);
     assert.ok(link.sizes.every((n) => n === SMALL_CHUNK));
+    assert.deepEqual([...link.buffers], [SMALL_CHUNK], 'no 1 MiB buffer taken');
   });
 
   it('a connection that slows down goes back to small chunks after the first slow write', async () => {

@@ -91,14 +91,18 @@ export async function sendFile(
       : io.time(() => readSync(fh.fd, buf, 0, length, pos));
   const sizer = new ChunkSizer(o.now);
   try {
-    const buffers = [Buffer.allocUnsafeSlow(UPLOAD_BUFFER), Buffer.allocUnsafeSlow(UPLOAD_BUFFER)];
+    // Each buffer grows to the chunk size when it is first asked for: a small upload never takes
+    // 1 MiB (memory outside the heap, which brings V8's garbage collections forward).
+    const buffers: (Buffer | undefined)[] = [undefined, undefined];
     const writes: (Promise<void> | undefined)[] = [undefined, undefined];
     let pos = start;
     for (let i = 0; ; i ^= 1) {
-      const buf = buffers[i] as Buffer;
       const written = writes[i];
       if (written) await Promise.race([written, closedEarly]);
-      const bytesRead = await readInto(buf, sizer.next(), pos);
+      const size = sizer.next();
+      let buf = buffers[i];
+      if (buf === undefined || buf.length < size) buf = buffers[i] = Buffer.allocUnsafeSlow(size);
+      const bytesRead = await readInto(buf, size, pos);
       if (bytesRead === 0) break;
       pos += bytesRead;
       const done = sizer.writing(bytesRead);
