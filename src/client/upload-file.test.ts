@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { sendFile, SMALL_CHUNK, UPLOAD_BUFFER } from './upload-file.js';
+import { BIG_CHUNK, sendFile, SMALL_CHUNK } from './upload-file.js';
 
 /** A consumer that takes a chunk only when it completes the write, a turn later, as a socket would. */
 function slowConsumer(got: Buffer[]): Writable {
@@ -60,7 +60,7 @@ describe('upload files read into reused buffers', () => {
     ['thread-pool reads', { threaded: true }],
   ] as const) {
     it(`an upload sends the file from its offset, never reusing a buffer before its write is done (${how})`, async () => {
-      const data = randomBytes(5 * UPLOAD_BUFFER + 4321);
+      const data = randomBytes(5 * SMALL_CHUNK + 4321);
       const file = path.join(dir, 'up.bin');
       await writeFile(file, data);
       const got: Buffer[] = [];
@@ -77,7 +77,7 @@ describe('upload files read into reused buffers', () => {
   }
 
   it('an upload from the page cache is not held up by a busy thread pool; after slow reads it waits for it', async () => {
-    const data = randomBytes(3 * UPLOAD_BUFFER + 7);
+    const data = randomBytes(3 * SMALL_CHUNK + 7);
     const file = path.join(dir, 'up-pool.bin');
     await writeFile(file, data);
     const fast = await open(file, 'r');
@@ -151,12 +151,12 @@ describe('upload files read into reused buffers', () => {
   it('a fast connection gets big chunks once it has sent more than kernels buffer', async () => {
     const link = simulatedLink(4 * 1024 * 1024, () => 1e6); // 1 GB/s
     await upload(24 * 1024 * 1024, link);
-    const firstBig = link.sizes.indexOf(UPLOAD_BUFFER);
+    const firstBig = link.sizes.indexOf(BIG_CHUNK);
     assert.ok(firstBig > 0, 'starts with small chunks');
     assert.ok(link.sizes.slice(0, firstBig).every((n) => n === SMALL_CHUNK));
     assert.ok(firstBig * SMALL_CHUNK > 8 * 1024 * 1024, 'not before 8 MiB are through');
     const big = link.sizes.slice(firstBig, -1); // the last read takes what is left
-    assert.ok(big.length >= 14 && big.every((n) => n === UPLOAD_BUFFER), 'then big ones');
+    assert.ok(big.length >= 14 && big.every((n) => n === BIG_CHUNK), 'then big ones');
   });
 
   it('a slow connection keeps small chunks, each written within seconds, even after a big kernel buffer', async () => {
@@ -172,7 +172,7 @@ describe('upload files read into reused buffers', () => {
     await upload(24 * 1024 * 1024, link);
     let at = 0;
     const slowWrite = link.sizes.findIndex((n) => (at += n) > fastFor);
-    assert.equal(link.sizes[slowWrite], UPLOAD_BUFFER, 'big chunks while fast');
+    assert.equal(link.sizes[slowWrite], BIG_CHUNK, 'big chunks while fast');
     // The write after the slow one was read before it ended; every later one is small.
     assert.ok(
       link.sizes.slice(slowWrite + 2).every((n) => n === SMALL_CHUNK),
@@ -182,7 +182,7 @@ describe('upload files read into reused buffers', () => {
 
   it('an upload fails when the data connection closes under it', async () => {
     const file = path.join(dir, 'up-cut.bin');
-    await writeFile(file, randomBytes(3 * UPLOAD_BUFFER));
+    await writeFile(file, randomBytes(3 * SMALL_CHUNK));
     // Takes the first write and never completes it, then closes.
     const out = new Writable({
       write(_chunk, _enc, _cb) {

@@ -11,7 +11,7 @@ import { SlowIo, type SlowIoOptions } from './slow-io.js';
  * Pure-FTPd, whole-process CPU, medians of 6 interleaved runs: 1.00 s in 128 KiB chunks, 0.89 in
  * 512 KiB, 0.855 in 1 MiB, 0.84 in 2 MiB, curl 0.82.
  */
-export const UPLOAD_BUFFER = 1024 * 1024;
+export const BIG_CHUNK = 1024 * 1024;
 /**
  * Bytes per read otherwise. The data timeout counts from a write's start or end (Node refreshes a
  * socket's timer then, not while the kernel takes the bytes), so a write must end well within it
@@ -20,7 +20,7 @@ export const UPLOAD_BUFFER = 1024 * 1024;
 export const SMALL_CHUNK = 128 * 1024;
 /** What kernels may take into socket buffers before the peer reads a byte: writes that fast prove nothing. */
 const KERNEL_BYTES = 8 * 1024 * 1024;
-/** Big chunks where the rate proven beyond KERNEL_BYTES sends one within this. */
+/** BIG_CHUNK where the rate proven beyond KERNEL_BYTES sends one within this. */
 const BIG_CHUNK_SECONDS = 0.25;
 /** A write slower than this (the connection slowed down) sends the rest in small chunks. */
 const SLOW_WRITE_MS = 1000;
@@ -38,7 +38,7 @@ class ChunkSizer {
     if (this.#first === undefined || this.#slowed) return SMALL_CHUNK;
     const seconds = Math.max(this.now() - this.#first, 1) / 1000;
     const proven = (this.#done - KERNEL_BYTES) / seconds;
-    return proven * BIG_CHUNK_SECONDS >= UPLOAD_BUFFER ? UPLOAD_BUFFER : SMALL_CHUNK;
+    return proven * BIG_CHUNK_SECONDS >= BIG_CHUNK ? BIG_CHUNK : SMALL_CHUNK;
   }
 
   /** A write is issued now: call the function it returns once the write is done. */

@@ -40,6 +40,13 @@ const ours = (stdout: string): string[] =>
 /** errors.js and the two protocol modules it imports: shared with the server, never copied. */
 const SHARED = ['errors.js', 'protocol/codes.js', 'protocol/reply.js'];
 
+/** Runs `ferry ARGS` (dist/src/cli/main.js) with the hook: its stdout, load lines included. */
+async function ferryLoading(args: readonly string[]): Promise<string> {
+  const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
+  return (await run(process.execPath, ['--import', hook, main, ...args])).stdout;
+}
+
 describe("the client's entry points", () => {
   it("'ferry/client' is one file, besides the error classes it shares with the server", async () => {
     const target = import.meta.resolve('ferry/client');
@@ -54,18 +61,14 @@ describe("the client's entry points", () => {
     ['probe', 'cli/probe-bundle.js'],
   ] as const) {
     it(`\`ferry ${command}\` loads ${file} as one file, and no other client or server module`, async () => {
-      const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-      const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
-      const { stdout } = await run(process.execPath, ['--import', hook, main, command, '--help']);
+      const stdout = await ferryLoading([command, '--help']);
       assert.match(stdout, new RegExp(`Usage: ferry ${command}`));
       assert.deepEqual(ours(stdout), ['cli/main.js', file, ...SHARED].sort(), stdout);
     });
   }
 
   it('`ferry --version` loads no command', async () => {
-    const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
-    const hook = `data:text/javascript,${encodeURIComponent(HOOK)}`;
-    const { stdout } = await run(process.execPath, ['--import', hook, main, '--version']);
+    const stdout = await ferryLoading(['--version']);
     assert.match(stdout, /^\d+\.\d+\.\d+$/m);
     assert.deepEqual(ours(stdout), ['cli/main.js', ...SHARED].sort(), stdout);
   });

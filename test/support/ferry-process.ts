@@ -80,14 +80,10 @@ export async function spawnFerry(
       throw err;
     }
   };
-  let started;
-  try {
-    started = await retryPortClash(start);
-  } catch (err) {
+  const { child, implicitPort, explicitPort } = await retryPortClash(start).catch(async (err: unknown) => {
     await rm(dir, { recursive: true, force: true });
     throw err;
-  }
-  const { child, implicitPort, explicitPort } = started;
+  });
   const exited = once(child, 'exit'); // awaited by stop() only while the child runs
   const pid = child.pid ?? 0;
   return {
