@@ -18,9 +18,10 @@ import { fileURLToPath } from 'node:url';
 const dist = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'dist');
 const { TestPostgres } = await import(path.join(dist, 'test/support/postgres.js'));
 const { ServeProcess } = await import(path.join(dist, 'test/support/ferry-process.js'));
-const { Haproxy, PROXY_HOST, freeRangeOn, freePortOn, balancedSection, frontendSections } = await import(
+const { Haproxy, PROXY_HOST, balancedSection, frontendSections } = await import(
   path.join(dist, 'test/support/haproxy.js')
 );
+const { freeRangeOn, freePortOn } = await import(path.join(dist, 'test/support/ports.js'));
 const { RawFtp, textOf } = await import(path.join(dist, 'test/support/raw-ftp.js'));
 const { addUserWith } = await import(path.join(dist, 'test/support/users-cli.js'));
 const { parsePasvReply } = await import(path.join(dist, 'src/protocol/address.js'));

@@ -36,7 +36,7 @@ const { FERRY_MAIN, bannerOf, ferryOk } = await dist('test/support/ferry-process
 const serverMain = process.env.FERRY_DIST
   ? path.resolve(process.env.FERRY_DIST, 'src/cli/main.js')
   : FERRY_MAIN;
-const { freePort } = await dist('test/support/peers.js');
+const { freePort } = await dist('test/support/ports.js');
 const { memoryOf, readStat } = await dist('test/support/proc.js');
 const sdk = await import('@aws-sdk/client-s3');
 const run = promisify(execFile);

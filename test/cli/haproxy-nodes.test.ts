@@ -16,14 +16,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ServeProcess } from '../support/ferry-process.js';
 import { download, enterPassive, secureLogin, upload, type PassiveVerb } from '../support/ftps-session.js';
-import {
-  balancedSection,
-  freePortOn,
-  freeRangeOn,
-  frontendSections,
-  Haproxy,
-  PROXY_HOST,
-} from '../support/haproxy.js';
+import { balancedSection, frontendSections, Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import { freeRangeOn } from '../support/ports.js';
 import { TestPostgres } from '../support/postgres.js';
 import { addUserWith } from '../support/users-cli.js';
 import { type RawFtp, withDeadline } from '../support/raw-ftp.js';
@@ -197,8 +191,9 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, pass
     const [procA, procB] = await ServeProcess.all([startNode(pa), startNode(pb)]);
     a = { ...pa, proc: procA };
     b = { ...pb, proc: procB };
-    explicit = { port: await freePortOn([PROXY_HOST]), implicit: false };
-    implicit = { port: await freePortOn([PROXY_HOST]), implicit: true };
+    const fronts = await freeRangeOn(2, [PROXY_HOST]);
+    explicit = { port: fronts.min, implicit: false };
+    implicit = { port: fronts.max, implicit: true };
     proxy = await Haproxy.withSections(balancerConfig([a, b]));
   });
   after(async () => {

@@ -9,7 +9,7 @@ import tls from 'node:tls';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { curl, expectSuccess } from '../support/clients.js';
 import { FERRY_MAIN as main, ServeProcess } from '../support/ferry-process.js';
-import { freePort } from '../support/peers.js';
+import { freePort } from '../support/ports.js';
 
 /** Starts `ferry serve` and waits for its banner. */
 function serve(args: string[], cwd: string): Promise<ServeProcess> {

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
 import { ServeProcess, type LogLine } from '../support/ferry-process.js';
-import { freePortOn, freeRangeOn, Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import { Haproxy, PROXY_HOST } from '../support/haproxy.js';
+import { freeRangeOn } from '../support/ports.js';
 import { download, secureLogin } from '../support/ftps-session.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 
@@ -65,8 +66,8 @@ test('--workers 2 behind HAProxy (send-proxy, send-proxy-v2): client addresses r
     ['--workers', '2', '--config', config, '--data-dir', path.join(dir, 'data'), ...USERS],
     root,
   );
-  const explicitFront = await freePortOn([PROXY_HOST]);
-  const implicitFront = await freePortOn([PROXY_HOST]);
+  const fronts = await freeRangeOn(2, [PROXY_HOST]);
+  const [explicitFront, implicitFront] = [fronts.min, fronts.max];
   let proxy: Haproxy | undefined;
   const open: RawFtp[] = [];
   try {

@@ -7,7 +7,8 @@ import { after, before, test } from 'node:test';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { parsePasvReply } from '../../src/protocol/address.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
-import { alive, freePortRange, ServeProcess } from '../support/ferry-process.js';
+import { alive, ServeProcess } from '../support/ferry-process.js';
+import { freeRangeOn } from '../support/ports.js';
 
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
 const CONTENT = 'served by one worker\n'.repeat(500);
@@ -46,7 +47,7 @@ async function retrieveOverPasv(ftp: RawFtp, file: string): Promise<Buffer> {
 }
 
 test('--workers 2: sessions spread over both workers, data connections reach the worker of their control connection, maxSessionsPerAddress counts across workers', async () => {
-  const pasv = await freePortRange(8);
+  const pasv = await freeRangeOn(8, ['127.0.0.1']);
   const config = path.join(dir, 'limits.yaml');
   await writeFile(config, 'maxSessionsPerAddress: 6\n');
   const r = await ServeProcess.start(

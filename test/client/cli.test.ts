@@ -13,7 +13,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
-import { freePort, startProftpd, startVsftpd, type FtpsPeer } from '../support/peers.js';
+import { startProftpd, startVsftpd, type FtpsPeer } from '../support/peers.js';
+import { freePort } from '../support/ports.js';
 import { ferry, type CliResult, randomFile, sha256File } from './helpers.js';
 
 function fingerprintOfPem(pem: string): string {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { FerryError as ErrorsModuleFerryError } from '../../src/errors.js';
-import { freePort } from '../support/peers.js';
+import { freePort } from '../support/ports.js';
 
 const run = promisify(execFile);
 

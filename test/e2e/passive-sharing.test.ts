@@ -9,7 +9,7 @@ import path from 'node:path';
 import { describe, test } from 'node:test';
 import { download, enterPassive, secureLogin } from '../support/ftps-session.js';
 import { type RawFtp, withDeadline } from '../support/raw-ftp.js';
-import { freeRangeOn } from '../support/haproxy.js';
+import { freeRangeOn } from '../support/ports.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SUPPORT_DIR } from './clients.js';
-import { freePorts } from './peers.js';
+import { freePorts } from './ports.js';
 import { readStat } from './proc.js';
 
 export interface CephGateway {

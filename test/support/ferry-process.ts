@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -14,7 +13,8 @@ import tls from 'node:tls';
 import { ReplyParser } from '../../src/protocol/reply-parser.js';
 import { withDeadline } from './raw-ftp.js';
 import { testCertificate } from './ferry.js';
-import { freePorts, REPO_ROOT } from './peers.js';
+import { REPO_ROOT } from './peers.js';
+import { freePorts } from './ports.js';
 import { rssOf } from './proc.js';
 
 export const FERRY_MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
@@ -375,34 +375,6 @@ export class ServeProcess {
       for (const w of [...this.waiters]) if (w.match(line)) w.resolve(line);
     }
   }
-}
-
-/** `n` consecutive free ports on 127.0.0.1 (checked by binding them), for a --pasv-ports range. */
-export async function freePortRange(n: number): Promise<{ min: number; max: number }> {
-  for (let attempt = 0; attempt < 50; attempt++) {
-    const min = 30_000 + Math.floor(Math.random() * 25_000);
-    const servers: net.Server[] = [];
-    try {
-      for (let p = min; p < min + n; p++) {
-        const s = net.createServer();
-        servers.push(s);
-        await new Promise<void>((resolve, reject) => {
-          s.once('error', reject);
-          s.listen({ host: '127.0.0.1', port: p, exclusive: true }, () => resolve());
-        });
-      }
-      return { min, max: min + n - 1 };
-    } catch {
-      // taken: try another range
-    } finally {
-      await Promise.all(
-        servers.map(
-          (s) => new Promise<void>((resolve) => (s.listening ? s.close(() => resolve()) : resolve())),
-        ),
-      );
-    }
-  }
-  throw new Error(`no ${n} consecutive free ports`);
 }
 
 /** Whether a process with this PID exists. */

@@ -3,8 +3,7 @@
  * with the test's own config, on loopback: started in master-worker foreground mode, ready once
  * it says "Loading success." (its listeners are bound before that), stopped by its PID.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -119,44 +118,3 @@ export function balancedSection(name: string, front: number, nodes: readonly Bal
     '',
   ].join('\n');
 }
-
-/** A port free on every one of `hosts` (checked by binding it), for a frontend. */
-export async function freePortOn(hosts: readonly string[]): Promise<number> {
-  return (await freeRangeOn(1, hosts)).min;
-}
-
-/**
- * `n` consecutive ports free on every one of `hosts`, checked by binding them in a child process:
- * a closed listener stays among this process's active resources until it is garbage-collected,
- * which would upset the e2e leak checks.
- */
-export async function freeRangeOn(
-  n: number,
-  hosts: readonly string[],
-): Promise<{ min: number; max: number }> {
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', PROBE, String(n), ...hosts]);
-  return JSON.parse(stdout) as { min: number; max: number };
-}
-
-const run = promisify(execFile);
-
-const PROBE = `
-const [n, ...hosts] = process.argv.slice(1);
-const bind = (host, port) => new Promise((resolve, reject) => {
-  const s = net.createServer();
-  s.once('error', reject);
-  s.listen({ host, port, exclusive: true }, () => resolve(s));
-});
-for (let attempt = 0; attempt < 50; attempt++) {
-  const min = 30000 + Math.floor(Math.random() * 25000);
-  const servers = [];
-  try {
-    for (let p = min; p < min + Number(n); p++) for (const h of hosts) servers.push(await bind(h, p));
-    console.log(JSON.stringify({ min, max: min + Number(n) - 1 }));
-    process.exit(0);
-  } catch {
-    for (const s of servers) s.close();
-  }
-}
-process.exit(1);
-`;

@@ -25,6 +25,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import tls from 'node:tls';
 
 import { childEnv, SUPPORT_DIR } from './clients.js';
+import { freePort } from './ports.js';
 import { processTree, readStat, type ProcStat } from './proc.js';
 
 export type PeerName = 'vsftpd' | 'proftpd' | 'pure-ftpd' | 'pyftpdlib';
@@ -200,43 +201,6 @@ export async function makeTestCertificate(dir: string): Promise<TestCertificate>
   const [key, cert] = await Promise.all([readFile(keyFile), readFile(certFile)]);
   await writeFile(pemFile, Buffer.concat([key, cert]), { mode: 0o600 });
   return { certFile, keyFile, pemFile };
-}
-
-/** A port that was free a moment ago (bind to port 0, read it, release it). */
-export async function freePort(): Promise<number> {
-  const [port] = (await freePorts(1)) as [number];
-  return port;
-}
-
-/**
- * `n` different ports free on 127.0.0.1 a moment ago: all held at once while they are chosen, as a
- * port just closed can be the kernel's next choice (a monitor given the same port twice failed to start).
- */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers = Array.from({ length: n }, () => net.createServer());
-  try {
-    return await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<number>((resolve, reject) => {
-            server.once('error', reject);
-            server.listen(0, HOST, () => {
-              const address = server.address();
-              if (address === null || typeof address === 'string')
-                reject(new Error('freePorts: no TCP address'));
-              else resolve(address.port);
-            });
-          }),
-      ),
-    );
-  } finally {
-    await Promise.all(
-      servers.map(
-        (server) =>
-          new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve())),
-      ),
-    );
-  }
 }
 
 /** Keeps the last `max` characters of a stream of text. */
