@@ -95,8 +95,10 @@ export async function download(
       return { bytes: 0, offset, reply: undefined };
     }
   }
-  // TLS records copied into large reused buffers, one file write each (local-file.ts).
-  const sink = typeof local === 'string' ? new FileSink(local, { start: offset }) : local;
+  // TLS records copied into large reused buffers, one file write each (local-file.ts). Opened
+  // before RETR, without truncating: a file that cannot be written is refused before the server
+  // is asked, and one the server refuses to send leaves the local file as it was.
+  const sink = typeof local === 'string' ? await FileSink.open(local, { start: offset }) : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   // The size the server announced (SIZE, else `150 … (N bytes)` for a whole file): fewer bytes than

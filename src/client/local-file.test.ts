@@ -97,6 +97,25 @@ describe('download files written from a reused buffer', () => {
     assert.ok(onDisk.equals(received.subarray(0, onDisk.length)), 'a prefix, never a gap');
   });
 
+  it('an existing file is emptied only when the first byte arrives: a download refused or cut before it leaves the file as it was', async () => {
+    const file = path.join(dir, 'existing.txt');
+    await writeFile(file, 'precious');
+    const refused = await FileSink.open(file);
+    assert.equal(refused.created, false);
+    refused.destroy(); // as download() does on a 550
+    await once(refused, 'close');
+    assert.equal(await readFile(file, 'utf8'), 'precious');
+    await pipeline(Readable.from([Buffer.from('new')]), await FileSink.open(file));
+    assert.equal(await readFile(file, 'utf8'), 'new', 'replaced, nothing of the old left');
+    await pipeline(Readable.from([]), await FileSink.open(file));
+    assert.equal(await readFile(file, 'utf8'), '', 'an empty download leaves an empty file');
+  });
+
+  it('FileSink.open rejects a file that cannot be opened, before any byte (nothing to handle later)', async () => {
+    await assert.rejects(FileSink.open(dir), { code: 'EISDIR' });
+    await assert.rejects(FileSink.open(path.join(dir, 'missing', 'x.bin')), { code: 'ENOENT' });
+  });
+
   it('a download file that cannot be created fails the stream with the reason', async () => {
     const sink = new FileSink(path.join(dir, 'missing', 'x.bin'));
     await assert.rejects(pipeline(Readable.from([Buffer.from('x')]), sink), { code: 'ENOENT' });

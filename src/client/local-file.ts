@@ -1,4 +1,5 @@
-import { close, open, write, writeSync } from 'node:fs';
+import { close, constants, fstat, ftruncateSync, open, write, writeSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { SlowIo } from './slow-io.js';
 
@@ -22,12 +23,48 @@ import { SlowIo } from './slow-io.js';
 export const DOWNLOAD_BUFFER = 32 * 1024;
 
 export interface FileSinkOptions {
-  /** Write from this byte on (resume: 'r+' keeps what is there); default: truncate and start at 0. */
+  /**
+   * Write from this byte on (resume: what is before it stays); default 0: the file is emptied when
+   * the first byte arrives (or at the end of an empty download), never before.
+   */
   readonly start?: number;
   /** A write slower than this, in ms, counts as slow (tests pass -1: every write is slow). */
   readonly slowWriteMs?: number;
   /** Write through the thread pool from the start (a disk known to be slow, a network filesystem). */
   readonly threaded?: boolean;
+}
+
+/** The file opened for a download, whether this open created it, and whether it must be emptied. */
+interface Target {
+  readonly fd: number;
+  readonly created: boolean;
+  /** An existing regular file taking a whole download (a device or a pipe has nothing to empty). */
+  readonly truncate: boolean;
+}
+
+const openFd = promisify(open);
+const fstatFd = promisify(fstat);
+
+/**
+ * Opens (or creates) a download's file without truncating it: a download the server refuses (550:
+ * no such remote file, permission denied) or that fails before its first byte leaves a file that
+ * was there as it was. Creation is tried first with O_EXCL, so that the sink knows (without a stat)
+ * whether a file it leaves empty is its own to remove.
+ */
+async function openTarget(path: string, start: number): Promise<Target> {
+  if (start > 0) return { fd: await openFd(path, 'r+'), created: false, truncate: false };
+  try {
+    return { fd: await openFd(path, 'wx', 0o666), created: true, truncate: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const fd = await openFd(path, constants.O_WRONLY | constants.O_CREAT, 0o666);
+  try {
+    return { fd, created: false, truncate: (await fstatFd(fd)).isFile() };
+  } catch (err) {
+    close(fd, () => {});
+    throw err;
+  }
 }
 
 /**
@@ -43,6 +80,8 @@ export class FileSink extends Writable {
   #fd: number | undefined;
   #pos: number;
   #created = false;
+  /** An existing file opened for a whole download: emptied before the first write (#beforeWrite). */
+  #truncate = false;
   readonly #buf = Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
   #fill = 0;
   #error: Error | undefined;
@@ -51,11 +90,21 @@ export class FileSink extends Writable {
   #writing = false;
   #afterWrite: (() => void) | undefined;
 
-  constructor(path: string, o: FileSinkOptions = {}) {
+  constructor(path: string, o: FileSinkOptions = {}, target?: Target) {
     super({ highWaterMark: DOWNLOAD_BUFFER });
     this.path = path;
     this.#pos = o.start ?? 0;
     this.#io = new SlowIo({ slowMs: o.slowWriteMs, threaded: o.threaded });
+    if (target) this.#opened(target);
+  }
+
+  /**
+   * A sink whose file is open: a file that cannot be opened or created (EACCES, EISDIR, ENOENT…)
+   * rejects here, before anything is asked of the server (`new FileSink` opens it in the background
+   * and fails the stream instead).
+   */
+  static async open(path: string, o: FileSinkOptions = {}): Promise<FileSink> {
+    return new FileSink(path, o, await openTarget(path, o.start ?? 0));
   }
 
   /** Whether this sink created the file (it did not exist before). */
@@ -69,21 +118,24 @@ export class FileSink extends Writable {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    const opened = (err: Error | null, fd: number): void => {
-      if (err) return cb(err);
-      this.#fd = fd;
+    if (this.#fd !== undefined) return cb();
+    openTarget(this.path, this.#pos).then((t) => {
+      this.#opened(t);
       cb();
-    };
-    // From the start: create the file if it is new (telling so without a stat), else truncate it.
-    if (this.#pos > 0) return open(this.path, 'r+', opened);
-    open(this.path, 'wx', 0o666, (err, fd) => {
-      if (!err) {
-        this.#created = true;
-        return opened(null, fd);
-      }
-      if (err.code !== 'EEXIST') return cb(err);
-      open(this.path, 'w', 0o666, opened);
-    });
+    }, cb);
+  }
+
+  #opened(t: Target): void {
+    this.#fd = t.fd;
+    this.#created = t.created;
+    this.#truncate = t.truncate;
+  }
+
+  /** Empties an existing file once, before the first bytes of a whole download are written. */
+  #beforeWrite(fd: number): void {
+    if (!this.#truncate) return;
+    this.#truncate = false;
+    ftruncateSync(fd, 0);
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
@@ -134,6 +186,7 @@ export class FileSink extends Writable {
     this.#io.time(() => {
       let off = 0;
       try {
+        if (fd !== undefined) this.#beforeWrite(fd);
         while (fd !== undefined && off < this.#fill) {
           const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
           off += n;
@@ -161,6 +214,12 @@ export class FileSink extends Writable {
       this.#afterWrite = undefined;
       (after ?? done)();
     };
+    try {
+      if (fd !== undefined) this.#beforeWrite(fd);
+    } catch (err) {
+      this.#error ??= err instanceof Error ? err : new Error(String(err));
+      return finish();
+    }
     const next = (off: number): void => {
       if (fd === undefined || off >= this.#fill) return finish();
       write(fd, this.#buf, off, this.#fill - off, this.#pos, (err, n) => {
@@ -184,7 +243,17 @@ export class FileSink extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.#flushAny(() => cb(this.#error));
+    this.#flushAny(() => {
+      // A whole download of an empty file: the file now holds what the server sent, nothing.
+      if (!this.#error && this.#fd !== undefined) {
+        try {
+          this.#beforeWrite(this.#fd);
+        } catch (err) {
+          this.#error = err instanceof Error ? err : new Error(String(err));
+        }
+      }
+      cb(this.#error);
+    });
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

@@ -227,6 +227,7 @@ class Transfer {
       req.onBytes?.(this.bytes);
     };
     const body = req.body;
+    const localWatch = watchLocal(body, [raw, data]);
     const stopResetting = resetWhenPipelineFails(
       raw,
       data,
@@ -260,6 +261,9 @@ class Transfer {
       if (signal?.aborted) throw abortedError();
       // Prefer the server's account of what went wrong.
       const r = finalReply ?? (await this.settle(finalP));
+      // Our side failed (a full disk, a closed stdout): the server's 426 is only its consequence.
+      const local = localWatch.failure();
+      if (local) throw local;
       if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
@@ -269,6 +273,7 @@ class Transfer {
       );
     } finally {
       stopResetting();
+      localWatch.stop();
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
     if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
@@ -319,4 +324,28 @@ class Transfer {
       // replyWithin closed the connection: its replies can no longer be matched.
     }
   }
+}
+
+/**
+ * The local side's own failure, if it failed first: the first system error (one with a `syscall`:
+ * write EPIPE on a closed stdout, ENOSPC) that the sink or source emits and the data connection did
+ * not (a pipeline destroys the local stream with the data connection's error too).
+ */
+function watchLocal(body: TransferBody, data: readonly Duplex[]): LocalWatch {
+  const local = body.direction === 'download' ? body.sink : 'source' in body ? body.source : undefined;
+  if (!local) return { failure: () => undefined, stop: () => {} };
+  const fromData = new WeakSet<Error>();
+  for (const d of new Set(data)) d.on('error', (e: Error) => fromData.add(e));
+  let first: Error | undefined;
+  const onError = (e: Error): void => {
+    if (first === undefined && !fromData.has(e) && 'syscall' in e) first = e;
+  };
+  local.on('error', onError);
+  // The local stream may outlive the transfer (stdout, for each file of a batch).
+  return { failure: () => first, stop: () => void local.off('error', onError) };
+}
+
+interface LocalWatch {
+  failure(): Error | undefined;
+  stop(): void;
 }

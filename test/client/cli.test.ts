@@ -5,7 +5,9 @@
  * verbose dialogue with the password masked, and the documented exit codes.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { randomBytes, X509Certificate } from 'node:crypto';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,7 +17,7 @@ import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { startProftpd, startVsftpd, type FtpsPeer } from '../support/peers.js';
 import { freePort } from '../support/ports.js';
-import { ferry, type CliResult, randomFile, sha256File } from './helpers.js';
+import { CLI, ferry, type CliResult, randomFile, sha256File } from './helpers.js';
 
 function fingerprintOfPem(pem: string): string {
   return `sha256:${new X509Certificate(pem).fingerprint256}`;
@@ -192,6 +194,40 @@ describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 480_000 }, () =>
       (await ferry(['put', ...common, path.join(home, 'missing.txt'), `${base}/x.txt`], env)).code,
       EXIT.local,
     );
+  });
+
+  it('a failed download leaves the local file as it was; a file that cannot be written is a local error', async () => {
+    const keep = path.join(home, 'keep.txt');
+    await writeFile(keep, 'precious\n');
+    const refused = await ferry(['get', ...common, `${base}/no-such-file`, keep], env);
+    assert.equal(refused.code, EXIT.remote, refused.stderr);
+    assert.equal(await readFile(keep, 'utf8'), 'precious\n', 'a 550 does not empty the local file');
+    await peer.putFile('small.txt', 'new content\n');
+    // Where the file would go is a directory (EISDIR), or lies under a regular file (ENOTDIR).
+    const out = path.join(home, 'blocked');
+    await mkdir(path.join(out, 'small.txt'), { recursive: true });
+    for (const target of [`${out}/`, path.join(keep, 'small.txt')]) {
+      const r = await ferry(['get', ...common, `${base}/small.txt`, target], env);
+      assert.equal(r.code, EXIT.local, r.stderr);
+      assert.match(r.stderr, /^ferry: local file: E(ISDIR|NOTDIR)/m);
+      assert.doesNotMatch(r.stderr, /node:events|Unhandled/, 'a message, not a crash');
+    }
+    ok(await ferry(['get', ...common, `${base}/small.txt`, keep], env));
+    assert.equal(await readFile(keep, 'utf8'), 'new content\n', 'a longer file replaced entirely');
+  });
+
+  it('cat into a pipe closed early (| head) ends as a local error', async () => {
+    await peer.putFile('eight.bin', randomBytes(8 * 1024 * 1024));
+    const child = spawn(process.execPath, [CLI, 'cat', ...common, `${base}/eight.bin`], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.stdout.once('data', () => child.stdout.destroy()); // the reader stops after its first chunk
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, EXIT.local, stderr);
+    assert.match(stderr, /^ferry: local file: .*EPIPE/m);
   });
 
   it('get with a pattern against vsftpd (no MLSD: expanded from its LIST), --parallel 2', async () => {
