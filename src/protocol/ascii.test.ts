@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import { fromNetworkAscii, toNetworkAscii } from './ascii.js';
+import { fromNetworkAscii, networkAsciiSize, toNetworkAscii } from './ascii.js';
 
 async function run(t: Transform, chunks: readonly Buffer[]): Promise<string> {
   return (await buffer(Readable.from(chunks).pipe(t))).toString('latin1');
@@ -33,6 +33,22 @@ test('toNetworkAscii: LF → CRLF, existing CRLF untouched, lone CR kept', async
     for (const chunks of splits(input)) {
       assert.equal(await run(toNetworkAscii(), chunks), expected, JSON.stringify({ input, chunks }));
     }
+  }
+});
+
+test('networkAsciiSize counts what toNetworkAscii sends, however the file is split', async () => {
+  for (const input of [
+    'a\nb\n',
+    'a\r\nb\r\n',
+    '\n\n',
+    'x\ry',
+    'mixed\r\nand\nbare\r\r\n',
+    '',
+    'no newline',
+  ]) {
+    const sent = Buffer.byteLength(await run(toNetworkAscii(), [Buffer.from(input, 'latin1')]), 'latin1');
+    for (const chunks of splits(input))
+      assert.equal(await networkAsciiSize(Readable.from(chunks)), sent, input);
   }
 });
 

@@ -86,3 +86,22 @@ export function fromNetworkAscii(): Transform {
     },
   });
 }
+
+/**
+ * How many bytes a file sends under TYPE A (toNetworkAscii): its size plus one CR per bare LF.
+ * SIZE must give that count (RFC 3659 4.1); a client that resumes from it in ASCII mode would
+ * otherwise restart at the wrong place. Reads the whole stream.
+ */
+export async function networkAsciiSize(src: AsyncIterable<Uint8Array>): Promise<number> {
+  let size = 0;
+  let afterCR = false;
+  for await (const c of src) {
+    const chunk = Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+    if (chunk.length === 0) continue;
+    size += chunk.length;
+    for (let lf = chunk.indexOf(LF); lf >= 0; lf = chunk.indexOf(LF, lf + 1))
+      if (lf > 0 ? chunk[lf - 1] !== CR : !afterCR) size++;
+    afterCR = chunk[chunk.length - 1] === CR;
+  }
+  return size;
+}

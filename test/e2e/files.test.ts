@@ -73,6 +73,17 @@ for (const mode of MODES) {
       });
     });
 
+    test('SIZE under TYPE A is the count a RETR sends (each bare LF becomes CRLF), RFC 3659 4.1', async () => {
+      await writeFile(path.join(server().root, 'text.txt'), 'one\ntwo\r\nthree\n'); // 15 bytes, 2 bare LFs
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE A', 200);
+        assert.equal(textOf(await ftp.cmd('SIZE text.txt', 213)), '17');
+        await ftp.cmd('TYPE I', 200);
+        assert.equal(textOf(await ftp.cmd('SIZE text.txt', 213)), '15');
+      });
+    });
+
     test('MFMT sets the modification time (213 Modify=…), MDTM then reports it', async () => {
       await writeFile(path.join(server().root, 'touch me.txt'), 'x');
       await withClients(async (track) => {
@@ -85,6 +96,18 @@ for (const mode of MODES) {
         await ftp.cmd('MFMT 2020 touch me.txt', 501);
         await ftp.cmd('MFMT 20201340000000 touch me.txt', 501);
         await ftp.cmd('MFMT 20200102030405 missing.txt', 550);
+      });
+    });
+
+    test('MFMT replies with the time the file got, where the filesystem cannot store the one asked for', async () => {
+      const file = path.join(server().root, 'far future.txt');
+      await writeFile(file, 'x');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const r = await ftp.cmd('MFMT 99991231235959 far future.txt', 213);
+        const stored = formatTimeVal((await stat(file)).mtime); // ext4: 2446; a filesystem with 64-bit times: 9999
+        assert.equal(textOf(r), `Modify=${stored}; far future.txt`);
+        assert.equal(textOf(await ftp.cmd('MDTM far future.txt', 213)), stored);
       });
     });
 

@@ -1,3 +1,4 @@
+import { networkAsciiSize } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
@@ -125,9 +126,18 @@ export const fileCommands: AnyCommandSpec[] = [
     feat: () => 'SIZE',
     help: 'SIZE <sp> path',
     async handle({ path }, ctx) {
-      const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
+      const files = ctx.files();
+      const p = files.resolve(path);
+      const st = await files.storage.stat(p, files.context());
       if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
-      return reply(Code.FileStatus, String(st.size));
+      if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
+      // TYPE A: the bytes a RETR would send, counted by reading the file (as HASH reads it).
+      const src = await files.storage.openRead(p, { offset: 0 }, files.context());
+      try {
+        return reply(Code.FileStatus, String(await networkAsciiSize(src)));
+      } finally {
+        src.destroy();
+      }
     },
   }),
   command({
@@ -181,8 +191,11 @@ export const fileCommands: AnyCommandSpec[] = [
       const storage = ctx.files().storage;
       if (!storage.features.has('set-modified') || !storage.setModified)
         throw new StorageError('unsupported', 'Cannot set times.');
-      await storage.setModified(ctx.files().resolve(path), modified, ctx.files().context());
-      return reply(Code.FileStatus, `Modify=${formatTimeVal(modified)}; ${path}`);
+      const p = ctx.files().resolve(path);
+      await storage.setModified(p, modified, ctx.files().context());
+      // The time the file now has: a filesystem may store another (ext4 caps it at 2446).
+      const st = await storage.stat(p, ctx.files().context());
+      return reply(Code.FileStatus, `Modify=${formatTimeVal(st.modified)}; ${path}`);
     },
   }),
   command({
