@@ -5,10 +5,8 @@ import { resolveOptions, type ServerOptions } from '../server/options.js';
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
-import { sweepStaleUploads } from '../storage/upload-temp.js';
 import { loadConfig } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
-import type { Logger } from '../logger.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
@@ -20,6 +18,7 @@ import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser 
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
+import { UploadSweeper } from './upload-sweeper.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -103,6 +102,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   const host = setup.host;
   const options: ServerOptions = { ...setup.options, ...extra };
   let running: Running = { config, setup };
+  const sweeper = new UploadSweeper(
+    () =>
+      running.setup.users.homes.map((u) => u.home).filter((home) => home !== '' && !home.startsWith('s3://')),
+    logger,
+  );
   let server: FerryServer | ClusterPrimary;
   try {
     if (worker) {
@@ -128,7 +132,13 @@ async function serve(flags: ServeFlags): Promise<void> {
     }
     server =
       workers > 1
-        ? new ClusterPrimary(options, { workers, fork: forkWorker, init: setup.users.entries })
+        ? new ClusterPrimary(options, {
+            workers,
+            fork: forkWorker,
+            init: setup.users.entries,
+            // Its uploads' temp files are stale now (their pid is dead): swept as at a start.
+            crashed: () => sweeper.run(),
+          })
         : new FerryServer(options);
     // One descriptor per idle session (more while transferring): before the workers are forked.
     raiseOpenFilesLimit(resolveOptions(options).limits.maxSessions, logger);
@@ -160,13 +170,11 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (runAs) await becomeRunAsUser(runAs, setup.options.tls?.dataDir, xferlog);
   state = 'ready';
 
-  const sweep = new AbortController();
-  const hostHomes = setup.users.homes.filter((u) => u.home !== '' && !u.home.startsWith('s3://'));
-  void sweepHomes([...new Set(hostHomes.map((u) => path.resolve(u.home)))], sweep.signal, logger);
+  sweeper.run();
 
   let stopping = false;
   const stop = (signal: string): void => {
-    sweep.abort();
+    sweeper.stop();
     state = 'stopping';
     if (stopping) {
       server.destroy();
@@ -228,21 +236,6 @@ async function becomeRunAsUser(
   if (dataDir) await handOver(dataDir, user);
   if (xferlog) await chown(xferlog.path, user.uid, user.gid).catch(() => {});
   dropPrivileges(user);
-}
-
-/**
- * Upload temp files left by a server that was killed mid-upload are removed in the background,
- * one home after the other, so a huge tree never delays the start (live uploads are kept).
- */
-async function sweepHomes(homes: string[], signal: AbortSignal, logger: Logger): Promise<void> {
-  for (const home of homes) {
-    try {
-      const removed = await sweepStaleUploads(home, signal);
-      logger.info({ home, removed }, 'stale upload temp files removed');
-    } catch (err) {
-      logger.warn({ home, err: (err as Error).message }, 'could not sweep stale upload temp files');
-    }
-  }
 }
 
 function hostFor(listen: string): string {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, watch, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -183,6 +183,36 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
       assert.equal(alive(pid), false, `worker ${pid} gone`);
   } finally {
     await Promise.all(open.map((s) => s.close()));
+    await r.stop();
+  }
+});
+
+test("--workers 2: a worker killed mid-upload leaves no temp file behind (the primary sweeps the dead worker's)", async () => {
+  const r = await ServeProcess.start(['--workers', '2', ...USERS], root);
+  const ftp = await session(r, 'f');
+  const uploads = async (): Promise<string[]> =>
+    (await readdir(root)).filter((n) => n.startsWith('.ferry-upload-'));
+  try {
+    const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+    conn.stream.resume();
+    // The upload's temp file appears once the worker has received its first bytes.
+    const appeared = (async () => {
+      for await (const e of watch(root)) if (e.filename?.startsWith('.ferry-upload-')) return;
+    })();
+    await ftp.cmd('STOR cut.bin', 150);
+    conn.stream.write(Buffer.alloc(256 * 1024, 7));
+    await appeared;
+    assert.equal((await uploads()).length, 1);
+    process.kill(await r.pidOfLogin('f'), 'SIGKILL');
+    const swept = await r.waitForLog(
+      (l) => l.msg === 'stale upload temp files removed' && Number(l.removed) > 0,
+      'the sweep after the crash',
+    );
+    assert.equal(swept.removed, 1);
+    assert.deepEqual(await uploads(), []);
+    await assert.rejects(readFile(path.join(root, 'cut.bin')), { code: 'ENOENT' });
+  } finally {
+    await ftp.close();
     await r.stop();
   }
 });

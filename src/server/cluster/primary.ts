@@ -26,6 +26,11 @@ export interface ClusterOptions {
   fork(index: number): ChildProcess;
   /** Sent to every worker before it serves (structured-clone/JSON-safe). */
   init: unknown;
+  /**
+   * A worker died while serving (it is being restarted): what it held open is left for its owner
+   * to clean (`ferry serve` removes the dead worker's upload temp files).
+   */
+  crashed?(index: number): void;
 }
 
 interface Handed {
@@ -336,6 +341,7 @@ export class ClusterPrimary {
     if (this.closing) return;
     this.logger.error({ worker: slot.index, code, signal }, 'worker exited; restarting it');
     slot.restart();
+    this.cluster.crashed?.(slot.index);
   }
 }
 
