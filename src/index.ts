@@ -18,7 +18,13 @@ export { UsageFile } from './auth/usage-file.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { S3Storage, type S3StorageOptions } from './storage/s3.js';
 export { S3Connection, s3Settings, type S3Settings, type S3SettingsInput } from './storage/s3-connection.js';
-export { type StorageBackend, type StorageContext, type FileStat, type VPath } from './storage/types.js';
+export {
+  type StorageBackend,
+  type StorageContext,
+  type FileStat,
+  type VPath,
+  type PreparedWrite,
+} from './storage/types.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StaticAccounts, type Account, type AccountStore, type AccountDirectory } from './auth/account.js';

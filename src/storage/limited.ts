@@ -12,7 +12,18 @@ import {
 } from './quota.js';
 import { chain } from './stream-chain.js';
 import { Throttle, type RateBuckets } from './throttle.js';
-import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { prepareWrite, preparedBy } from './prepared-write.js';
+import type {
+  FileSource,
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  StorageFeature,
+  VPath,
+} from './types.js';
+
+type Put = (body: Readable) => Promise<{ bytes: number }>;
 
 /** What LimitedStorage enforces for one user (an auth Principal has these fields). */
 export interface UserLimits {
@@ -80,17 +91,47 @@ export class LimitedStorage implements StorageBackend {
     return chain(src, [new Throttle(this.#bucket('download'))]);
   }
 
-  async write(
+  write(
     p: VPath,
     src: Readable,
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
+    return this.#write(p, src, o, c, (body) => this.inner.write(p, body, o, c));
+  }
+
+  /** The inner storage's check, before the data flows; quotas are checked once the write begins. */
+  async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
+    const prepared = await prepareWrite(this.inner, p, o, c);
+    return preparedBy(
+      async (src, c2) => {
+        try {
+          return await this.#write(p, src, o, c2, (body) => prepared.write(body, c2));
+        } finally {
+          await prepared.release(); // refused by a quota before the inner write began
+        }
+      },
+      () => prepared.release(),
+    );
+  }
+
+  /** `put` is the inner storage's write of `p`. */
+  async #write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+    put: Put,
+  ): Promise<{ bytes: number }> {
     const stages: Transform[] = [];
     let flight: Flight | undefined;
     let before: number | undefined;
     const book = this.ctx.usage;
-    if (this.#quota && book?.ledger.charge) return this.#writeShared(p, src, o, c);
+    if (this.#quota && book?.ledger.charge) return this.#writeShared(p, src, o, c, put);
     if (this.#quota && book) {
       flight = await book.start(this.limits.username, () => this.#usage(c));
       try {
@@ -122,12 +163,7 @@ export class LimitedStorage implements StorageBackend {
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
     let r: { bytes: number };
     try {
-      r = await this.inner.write(
-        p,
-        stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src,
-        o,
-        c,
-      );
+      r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       flight?.end();
       throw err;
@@ -150,6 +186,7 @@ export class LimitedStorage implements StorageBackend {
     src: Readable,
     o: { offset: number; append: boolean },
     c: StorageContext,
+    put: Put,
   ): Promise<{ bytes: number }> {
     const ledger = (this.ctx.usage as QuotaBook).ledger;
     const charge = ledger.charge?.bind(ledger) as NonNullable<typeof ledger.charge>;
@@ -197,12 +234,7 @@ export class LimitedStorage implements StorageBackend {
     };
     let r: { bytes: number };
     try {
-      r = await this.inner.write(
-        p,
-        stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src,
-        o,
-        c,
-      );
+      r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       await settle();
       throw err;

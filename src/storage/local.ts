@@ -22,7 +22,16 @@ import { ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
-import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { preparedBy } from './prepared-write.js';
+import type {
+  FileSource,
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  StorageFeature,
+  VPath,
+} from './types.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
   ROOT,
@@ -156,17 +165,39 @@ export class LocalStorage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
+    return (await this.prepareWrite(p, o, c)).write(src, c);
+  }
+
+  /** The target's directory (and the file there, if any) pinned until the write or the release. */
+  async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
     this.#begin(p, c);
     this.#assertWritable('write', p);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
     const target = await this.#writeTarget(p);
-    try {
-      return await atomicWrite(await this.#fdJail(), target, src, o, c, p);
-    } finally {
-      await target.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
+    if (o.offset > 0 && !o.append && !target.existing) {
       await target.dir.close();
+      throw storageError('not-found', 'write', p);
     }
+    return preparedBy(
+      async (src, c2) => {
+        try {
+          throwIfAborted(c2.signal);
+          return await atomicWrite(await this.#fdJail(), target, src, o, c2, p);
+        } finally {
+          await target.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
+          await target.dir.close();
+        }
+      },
+      async () => {
+        await target.existing?.close();
+        await target.dir.close();
+      },
+    );
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {

@@ -3,7 +3,15 @@ import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
-import type { FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { preparedBy } from './prepared-write.js';
+import type {
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  StorageFeature,
+  VPath,
+} from './types.js';
 import {
   ROOT,
   assertVPath,
@@ -118,19 +126,23 @@ export class MemoryStorage implements StorageBackend {
     return addAbortSignal(c.signal, Readable.from(chunks(), { objectMode: false }));
   }
 
+  /** Nothing to hold: the checks are cheap, write() makes them again. */
+  async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
+    this.#checkWrite(p, o, c);
+    return preparedBy((src, c2) => this.write(p, src, o, c2));
+  }
+
   async write(
     p: VPath,
     src: Readable,
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
-    this.#begin(p, c);
-    this.#assertWritable('write', p);
-    checkOffset(o.offset);
-    if (p === ROOT) throw storageError('is-directory', 'write', p);
-    const existing = this.#parent(p, 'write').children.get(baseName(p));
-    if (existing?.kind === 'dir') throw storageError('is-directory', 'write', p);
-    if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
+    const existing = this.#checkWrite(p, o, c);
 
     // Bytes kept from the old file: all of it for append, `offset` (zero-filled past the end) for REST.
     const old = existing?.data ?? Buffer.alloc(0);
@@ -175,6 +187,18 @@ export class MemoryStorage implements StorageBackend {
     });
     parent.modified = new Date();
     return { bytes };
+  }
+
+  /** Refuses an upload its target cannot take; the file there now, if any. */
+  #checkWrite(p: VPath, o: { offset: number; append: boolean }, c: StorageContext): MemFile | undefined {
+    this.#begin(p, c);
+    this.#assertWritable('write', p);
+    checkOffset(o.offset);
+    if (p === ROOT) throw storageError('is-directory', 'write', p);
+    const existing = this.#parent(p, 'write').children.get(baseName(p));
+    if (existing?.kind === 'dir') throw storageError('is-directory', 'write', p);
+    if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
+    return existing;
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {

@@ -4,7 +4,16 @@
 // rename never crosses from one storage into another.
 import { StorageError } from '../errors.js';
 import type { Readable } from 'node:stream';
-import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { prepareWrite } from './prepared-write.js';
+import type {
+  FileSource,
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  StorageFeature,
+  VPath,
+} from './types.js';
 import { ROOT, assertVPath, baseName, isDescendant, joinVPath, parentOf } from './virtual-path.js';
 
 /** A storage shown at `at` in the user's tree. */
@@ -125,6 +134,15 @@ export class MountedStorage implements StorageBackend {
   ): Promise<{ bytes: number }> {
     const { storage, inner } = this.#changing(p);
     return storage.write(inner, src, o, c);
+  }
+
+  async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
+    const { storage, inner } = this.#changing(p);
+    return prepareWrite(storage, inner, o, c);
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {

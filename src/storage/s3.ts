@@ -10,7 +10,16 @@ import { isRecycling } from './recycling.js';
 import { chunksOf } from './stream-chunks.js';
 import { copySource } from './s3-multipart.js';
 import { uploadObject, type CopyPrefix } from './s3-upload.js';
-import type { FileSource, FileStat, StorageBackend, StorageContext, StorageFeature, VPath } from './types.js';
+import { preparedBy } from './prepared-write.js';
+import type {
+  FileSource,
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  StorageFeature,
+  VPath,
+} from './types.js';
 import {
   ROOT,
   assertVPath,
@@ -111,6 +120,18 @@ export class S3Storage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
+    return (await this.prepareWrite(p, o, c)).write(src, c);
+  }
+
+  /**
+   * The lookups write() needs anyway (the parent directory, the object there now), made before the
+   * data flows; what they found (the old object's size and ETag) is what the write then keeps.
+   */
+  async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
     begin(p, c);
     checkOffset(o.offset);
     this.#writable('write', p);
@@ -120,7 +141,17 @@ export class S3Storage implements StorageBackend {
     if (existing?.type === 'dir') throw storageError('is-directory', 'write', p);
     if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
     const old = existing?.type === 'file' ? existing : undefined;
+    return preparedBy((src, c2) => this.#write(p, src, o, c2, old));
+  }
 
+  async #write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+    old: Extract<Found, { type: 'file' }> | undefined,
+  ): Promise<{ bytes: number }> {
+    begin(p, c);
     // Bytes kept from the old object: all for APPE, `offset` (zero-filled past its end) for REST.
     const keep = o.append ? (old?.size ?? 0) : o.offset;
     const fromOld = Math.min(keep, old?.size ?? 0);

@@ -100,6 +100,32 @@ export function storageContract(name: string, make: Factory): void {
       await rejectsKind(s.stat(v('/d/f/g'), ctx()), 'not-directory');
     });
 
+    it('checks the target of an upload before its bytes (prepareWrite): refusals change nothing', async (t) => {
+      const s = await make(t, { files: { '/d/f': 'old' } });
+      const prepare = s.prepareWrite?.bind(s);
+      if (!prepare) return t.skip('no prepareWrite');
+      const o = { offset: 0, append: false };
+      await rejectsKind(prepare(v('/d'), o, ctx()), 'is-directory');
+      await rejectsKind(prepare(ROOT, o, ctx()), 'is-directory');
+      await rejectsKind(prepare(v('/d'), { offset: 0, append: true }, ctx()), 'is-directory');
+      await rejectsKind(prepare(v('/no/f'), o, ctx()), 'not-found');
+      await rejectsKind(prepare(v('/d/f/g'), o, ctx()), 'not-directory');
+      await rejectsKind(prepare(v('/d/missing'), { offset: 3, append: false }, ctx()), 'not-found');
+      // Released unused: nothing written; used: an ordinary write.
+      const unused = await prepare(v('/d/f'), o, ctx());
+      await unused.release();
+      await unused.release();
+      assert.equal(await readFile(s, '/d/f'), 'old');
+      assert.deepEqual(await names(s, '/d'), ['f']);
+      const used = await prepare(v('/d/f'), { offset: 0, append: true }, ctx());
+      assert.equal((await used.write(source('+new'), ctx())).bytes, 4);
+      await used.release(); // a no-op after the write
+      assert.equal(await readFile(s, '/d/f'), 'old+new');
+      const created = await prepare(v('/d/g'), o, ctx());
+      await created.write(source('g'), ctx());
+      assert.deepEqual(await names(s, '/d'), ['f', 'g']);
+    });
+
     it('lists directories', async (t) => {
       const s = await make(t, { files: { '/d/a': '1', '/d/b': '22', '/d/sub/c': '3' } });
       const entries = new Map<string, FileStat>((await listed(s, '/d')).map((e) => [e.name, e]));

@@ -31,6 +31,16 @@ export interface FileStat {
   mount?: boolean;
 }
 
+/**
+ * An upload whose target was checked and is held until its bytes come (StorageBackend.prepareWrite).
+ */
+export interface PreparedWrite {
+  /** As StorageBackend.write, to the target checked. At most once. */
+  write(src: Readable, c: StorageContext): Promise<{ bytes: number }>;
+  /** Lets go of what the preparation holds when write() is not to be called; idempotent, a no-op once write() was. */
+  release(): Promise<void>;
+}
+
 export interface StorageContext {
   readonly sessionId: string;
   /** Aborts on ABOR or disconnect; long operations stop and reject with ERR_ABORTED. */
@@ -71,6 +81,14 @@ export interface StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }>;
+  /**
+   * Checks an upload's target before any of its bytes exist: rejects as write() would for the target
+   * alone (parent directory missing, a directory there, a link leading out, a name not allowed,
+   * read-only, REST to a missing file), changing nothing, and holds what it found for the write.
+   * The server calls it before its 150, so that a refusal needs no data connection. Optional: without
+   * it the target is checked only once the data flows (the reply then follows the 150).
+   */
+  prepareWrite?(p: VPath, o: { offset: number; append: boolean }, c: StorageContext): Promise<PreparedWrite>;
   mkdir(p: VPath, c: StorageContext): Promise<void>;
   remove(p: VPath, c: StorageContext): Promise<void>;
   removeDir(p: VPath, c: StorageContext): Promise<void>;

@@ -68,11 +68,20 @@ export async function loginAs(
   return track(await secureLogin({ host: ts.host, port: portOf(ts, mode), implicit, user, password }));
 }
 
-/** STOR/APPE/STOU whose data the server may stop reading: writes what it can, returns the final reply. */
+/**
+ * STOR/APPE/STOU whose data the server may stop reading: writes what it can, returns the final
+ * reply; or the refusal that came instead of the 150 (the data connection unused, closed here).
+ */
 export async function storeAll(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<Reply> {
   const port = await ftp.epsv();
   const conn = await ftp.openData(port, { tls: ftp.dataTls });
-  await ftp.cmd(line, 150);
+  const opening = await ftp.cmd(line);
+  if (opening.code !== 150) {
+    assert.ok(opening.code >= 400, `${line} → ${opening.code} ${textOf(opening)}`);
+    conn.stream.end();
+    await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+    return opening;
+  }
   const sent = ftp.uploadClean(conn, bytes).catch(() => {}); // reset once the server refuses
   const r = await ftp.expect();
   await sent;

@@ -3,7 +3,8 @@
  * restarts and appends, STOU, ABOR ordering, out-of-band STAT, pipelining, TYPE A conversion.
  */
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { waitEvent, withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
@@ -170,6 +171,55 @@ for (const mode of MODES) {
         const expected = Buffer.concat([Buffer.from('one\ntwo\n'), big]);
         assertSameBytes(await readFile(path.join(server().root, 'log.txt')), expected, 'appended');
       });
+    });
+
+    test('an upload its target refuses (no parent, a directory, a link out, REST to a missing file) gets 550 before any 150; the data connection stays unused', async () => {
+      const root = server().root;
+      const outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-outside-'));
+      try {
+        await writeFile(path.join(outside, 'theirs.txt'), 'theirs');
+        await mkdir(path.join(root, 'refuse-dir'));
+        await symlink(outside, path.join(root, 'refuse-out'));
+        await symlink(path.join(outside, 'theirs.txt'), path.join(root, 'refuse-out-file'));
+        await withClients(async (track) => {
+          const ftp = track(await loggedIn(server(), mode));
+          await ftp.cmd('TYPE I', 200);
+          for (const line of [
+            'STOR refuse-none/x.bin',
+            'STOR refuse-dir',
+            'STOR .',
+            'STOR /',
+            'APPE refuse-dir',
+            'APPE refuse-none/x.bin',
+            'STOR refuse-out/x.bin',
+            'STOR refuse-out-file',
+            'APPE refuse-out-file',
+            'REST 5|STOR refuse-dir',
+            'REST 5|STOR refuse-missing.bin',
+          ]) {
+            const [rest, stor] = line.includes('|') ? line.split('|') : [undefined, line];
+            // As ftplib and curl do: the data connection is open (bare TCP, no TLS yet) before STOR.
+            const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+            if (rest) await ftp.cmd(rest, 350);
+            const r = await ftp.cmd(stor ?? '');
+            assert.equal(r.code, 550, `${line} → ${r.code} ${textOf(r)} (no 1xx may come first)`);
+            await ftp.cmd('NOOP', 200); // the next reply is the next command's
+            assert.deepEqual(conn.received, [], 'nothing sent on the data connection');
+            conn.raw.destroy();
+            await conn.closed;
+          }
+          // The REST was consumed by the refused STOR; a normal upload follows in the same session.
+          const [, ok] = await ftp.store('refuse-dir/ok.bin', Buffer.from('ok'));
+          assert.equal(ok.code, 226, textOf(ok));
+        });
+        assert.deepEqual(await readdir(outside), ['theirs.txt']);
+        assert.equal(await readFile(path.join(outside, 'theirs.txt'), 'utf8'), 'theirs');
+        assert.deepEqual(await readdir(path.join(root, 'refuse-dir')), ['ok.bin']);
+        assert.ok(!(await readdir(root)).some((n) => n.startsWith('refuse-missing') || n === 'refuse-none'));
+        assert.deepEqual(await tempFiles(root), []);
+      } finally {
+        await rm(outside, { recursive: true, force: true });
+      }
     });
 
     test('STOU stores under a new unique name given in the 150 reply', async () => {

@@ -3,6 +3,7 @@ import { finished, pipeline } from 'node:stream/promises';
 import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
+import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
@@ -27,17 +28,24 @@ async function upload(
   if (append && !features.has('append')) throw new StorageError('unsupported', 'APPE not supported.');
   if (offset > 0 && !features.has('restart-write'))
     throw new StorageError('unsupported', 'REST not supported for uploads.');
-  return ctx.transfer.run(
-    command,
-    opening,
-    async (sock, t) => {
-      // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
-      const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
-      const body = gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t);
-      await files.storage.write(p, body, { offset, append }, files.context(t.signal));
-    },
-    p,
-  );
+  // The target is checked before the 150 (RFC 959 5.4: no 550 may follow it), like RETR's: a
+  // refusal uses no data connection, and the client's next reply stays its next command's.
+  const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
+  try {
+    return await ctx.transfer.run(
+      command,
+      opening,
+      async (sock, t) => {
+        // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
+        const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
+        const body = gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t);
+        await target.write(body, files.context(t.signal));
+      },
+      p,
+    );
+  } finally {
+    await target.release(); // no data connection came (425, ABOR): nothing was written
+  }
 }
 
 /** TYPE A converts the gathered chunks in place, one slice each: they still come back once written. */

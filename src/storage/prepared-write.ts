@@ -1,0 +1,36 @@
+// The two steps of an upload (check the target, then take the bytes) for any backend: one without
+// prepareWrite (an embedder's) gets a preparation that checks nothing, its write() checking as ever.
+import type { Readable } from 'node:stream';
+import type { PreparedWrite, StorageBackend, StorageContext, VPath } from './types.js';
+
+export type WriteOptions = { offset: number; append: boolean };
+
+export function prepareWrite(
+  storage: StorageBackend,
+  p: VPath,
+  o: WriteOptions,
+  c: StorageContext,
+): Promise<PreparedWrite> {
+  if (storage.prepareWrite) return storage.prepareWrite(p, o, c);
+  return Promise.resolve(preparedBy((src, c2) => storage.write(p, src, o, c2)));
+}
+
+/** A preparation that holds nothing, or whose holdings `release` lets go (once, and never after write()). */
+export function preparedBy(
+  write: (src: Readable, c: StorageContext) => Promise<{ bytes: number }>,
+  release: () => Promise<void> = async () => {},
+): PreparedWrite {
+  let settled = false;
+  return {
+    write(src, c) {
+      if (settled) return Promise.reject(new Error('PreparedWrite: used or released already'));
+      settled = true;
+      return write(src, c);
+    },
+    async release() {
+      if (settled) return;
+      settled = true;
+      await release();
+    },
+  };
+}
