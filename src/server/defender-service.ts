@@ -34,6 +34,8 @@ export class DefenderService implements DefenderPort {
   private readonly remoteBans = new Map<string, number>();
   private readonly shared: SharedBans | undefined;
   private unfollow: (() => void) | undefined;
+  /** The bans file's latest write, awaited at close. None until a ban changed. */
+  private saving: Promise<void> | undefined;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -131,7 +133,9 @@ export class DefenderService implements DefenderPort {
     this.control = undefined;
     if (control) await new Promise<void>((resolve) => control.close(() => resolve()));
     this.banLines.dispose();
-    if (this.started) await this.persist();
+    // Every change was written as it happened: only the last write is waited for. A service that saw
+    // none writes nothing (a second server that failed to start never rewrites the first one's file).
+    await this.saving;
   }
 
   /** A change recorded by another node (or this one, coming back): logged and told, not saved again. */
@@ -171,7 +175,7 @@ export class DefenderService implements DefenderPort {
       this.banLines.warn(this.logger, '*', { remote: c.address, why: c.why }, 'address unbanned');
       this.onBan?.(c.address, 0);
     }
-    if (this.started) void this.persist();
+    if (this.started) this.saving = this.persist();
   }
 
   private async persist(): Promise<void> {

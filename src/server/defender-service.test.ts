@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { UserTable } from '../auth/users.js';
+import { silentLogger } from '../logger.js';
+import { MemoryStorage } from '../storage/memory.js';
+import { DefenderService } from './defender-service.js';
+import { resolveOptions } from './options.js';
+import { WarningLimiter } from './warning-limiter.js';
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'ferry-defender-service-'));
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function service(stateFile: string): DefenderService {
+  const options = resolveOptions({
+    authenticator: new UserTable([]),
+    storageFor: () => new MemoryStorage(),
+    defender: { stateFile, threshold: 2 },
+  });
+  return new DefenderService(options, silentLogger, new WarningLimiter(silentLogger));
+}
+
+test('the bans file is written when a ban changes and that write is complete at close; a service that saw no change writes nothing', async () => {
+  const file = path.join(dir, 'bans.json');
+  const quiet = service(file);
+  await quiet.start();
+  await quiet.close(); // e.g. a server whose listen failed (its port taken by a running one)
+  assert.deepEqual(await readdir(dir), [], 'no file, no temp file');
+
+  const busy = service(file);
+  await busy.start();
+  busy.record('192.0.2.7', 'unknown-user'); // 2 points: banned
+  assert.ok(busy.banned('192.0.2.7'));
+  await busy.close();
+  assert.match(await readFile(file, 'utf8'), /192\.0\.2\.7/);
+  assert.deepEqual(await readdir(dir), ['bans.json']);
+});
