@@ -125,6 +125,7 @@ describe('parseCommand', () => {
     assert.ok(mlst.verb === 'OPTS' && mlst.option.name === 'MLST');
     assert.deepEqual([...mlst.option.facts], ['type', 'size']);
     assert.equal(bad('OPTS FOO').code, 501);
+    assert.equal(bad('OPTS').reason, 'OPTS needs an option: UTF8, MLST or HASH.');
   });
 
   test('SITE: HELP and CHMOD; unknown subcommands 504; broken CHMOD 501', () => {

@@ -191,6 +191,7 @@ function parseMfmt(arg: string): CommandArgs['MFMT'] | Bad {
 
 function parseOpts(arg: string): CommandArgs['OPTS'] | Bad {
   const [name = '', ...rest] = arg.trim().split(/\s+/);
+  if (name === '') return syntax('OPTS needs an option: UTF8, MLST or HASH.');
   switch (name.toUpperCase()) {
     case 'UTF8':
     case 'UTF-8':

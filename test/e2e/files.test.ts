@@ -138,6 +138,8 @@ for (const mode of MODES) {
         assert.ok(await exists(path.join(server().root, 'new name.txt')));
         await ftp.cmd('RNTO again.txt', 503); // the RNFR was used up
         await ftp.cmd('RNFR missing.txt', 550);
+        await ftp.cmd('RNFR /', 550); // at once, not at RNTO
+        await ftp.cmd('RNFR ..', 550); // the root too, seen from /
         await ftp.cmd('MKD rename-dir', 257);
         await ftp.cmd('RNFR rename-dir', 350);
         await ftp.cmd('RNTO renamed-dir', 250);

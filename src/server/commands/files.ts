@@ -95,8 +95,9 @@ export const fileCommands: AnyCommandSpec[] = [
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
       const p = ctx.files().resolve(path);
-      const st = await ctx.files().storage.stat(p, ctx.files().context());
       // Refused here, at the first command of the pair, like a missing permission.
+      if (p === '/') throw new StorageError('permission-denied', 'The root directory cannot be renamed.');
+      const st = await ctx.files().storage.stat(p, ctx.files().context());
       if (st.mount)
         throw new StorageError('mount-point', `${p} is (or holds) a virtual folder: it cannot be renamed.`);
       ctx.session.setRenameFrom(p);
