@@ -75,9 +75,29 @@ test('IAC IAC is a literal 0xFF byte; WILL/WONT/DO/DONT and their option are dro
   const r = new LineReader();
   r.push(Buffer.from([0x41, 0xff, 0xff, 0x42, 0xff, 0xfb, 0x01, 0x43, 0xff, 0xfe, 0x18, 0x0d, 0x0a]));
   const [res] = drain(r);
-  assert.ok(res && res.kind === 'line');
-  // 0xFF alone is not valid UTF-8, so it decodes to U+FFFD; what matters is that it is data.
-  assert.equal(res.line, 'A\uFFFDBC');
+  // 0xFF is data (not stripped), and alone it is not UTF-8: the line says so.
+  assert.deepEqual(res, { kind: 'not-utf8', line: 'A\uFFFDBC' });
+});
+
+test('a line that is not UTF-8 is marked, never passed off as a line with U+FFFD in it', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('STOR r\xe9sum\xe9.txt\r\nSTOR r\xe8sum\xe8.txt\r\n', 'latin1'));
+  r.push(Buffer.from([0x4d, 0x4b, 0x44, 0x20, 0xc3, 0x0d, 0x0a])); // a truncated sequence
+  r.push(Buffer.from([0x43, 0x57, 0x44, 0x20, 0xed, 0xa0, 0x80, 0x0a])); // a lone surrogate
+  r.push(Buffer.from([0x43, 0x57, 0x44, 0x20, 0xc0, 0xaf, 0x0a])); // an overlong '/'
+  assert.deepEqual(
+    drain(r).map((x) => x.kind),
+    ['not-utf8', 'not-utf8', 'not-utf8', 'not-utf8', 'not-utf8'],
+  );
+});
+
+test('valid UTF-8 stays a line: U+FFFD itself, 4-byte characters, a character around a Telnet command', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('STOR a\uFFFDb \u{1F600}\r\n', 'utf8'));
+  // IAC IP inside the two bytes of 'é': Telnet commands are stripped before the check.
+  r.push(Buffer.from([0x43, 0x57, 0x44, 0x20, 0xc3, 0xff, 0xf4, 0xa9, 0x0d, 0x0a]));
+  r.push(Buffer.from([0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('ABOR\r\n')]));
+  assert.deepEqual(drain(r), lines('STOR a\uFFFDb \u{1F600}', 'CWD \u00e9', 'ABOR'));
 });
 
 test('an option byte equal to LF does not end the line', () => {

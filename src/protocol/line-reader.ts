@@ -6,7 +6,17 @@
  * AUTH TLS in the same segment).
  */
 
-export type LineResult = { readonly kind: 'line'; readonly line: string } | { readonly kind: 'too-long' };
+import { isUtf8 } from 'node:buffer';
+
+export type LineResult =
+  | { readonly kind: 'line'; readonly line: string }
+  /**
+   * A line whose bytes (Telnet commands stripped) are not UTF-8 (RFC 2640: pathnames are UTF-8).
+   * `line` shows them with U+FFFD: to find the verb and to log, never to name anything, since two
+   * different names would read the same.
+   */
+  | { readonly kind: 'not-utf8'; readonly line: string }
+  | { readonly kind: 'too-long' };
 
 export interface LineReaderOptions {
   /** Longest accepted line in raw bytes, terminator excluded (default 4096). */
@@ -84,7 +94,7 @@ export class LineReader {
     let rawLength = scan.end - start;
     if (rawLength > 0 && b[scan.end - 1] === CR) rawLength--;
     if (rawLength > this.maxLineBytes) return { kind: 'too-long' };
-    return { kind: 'line', line: decodeParts(b, scan.parts) };
+    return decodeParts(b, scan.parts);
   }
 
   /** Iterates over every result available now. */
@@ -143,7 +153,7 @@ function scanLine(b: Buffer, start: number): Scan {
   }
 }
 
-function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): string {
+function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): LineResult {
   let bytes: Buffer;
   if (parts.length === 1) {
     const [s, e] = parts[0] ?? [0, 0];
@@ -153,5 +163,10 @@ function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): 
   }
   let end = bytes.length;
   if (end > 0 && bytes[end - 1] === CR) end--;
-  return bytes.toString('utf8', 0, end);
+  const text = bytes.subarray(0, end);
+  const line = text.toString('utf8');
+  // The decoder marks what it could not decode with U+FFFD; only a line that shows one (which
+  // valid UTF-8 may also spell) needs the check.
+  if (!line.includes('\uFFFD') || isUtf8(text)) return { kind: 'line', line };
+  return { kind: 'not-utf8', line };
 }

@@ -58,6 +58,25 @@ export interface ServerRuntime {
 type Item = ParsedLine | { readonly kind: 'too-long' };
 
 /**
+ * A line that is not UTF-8 (UTF8 is always on, RFC 2640), `line` as decoded with U+FFFD: a known
+ * verb is refused whole, 501 after the access rules, and nothing is done. Its name must never
+ * reach storage: 'r\xe9sum\xe9' and 'r\xe8sum\xe8' would both read 'r\uFFFDsum\uFFFD', one file.
+ * Garbage (no verb) stays a 500 as any other.
+ */
+function notUtf8(line: string): Item {
+  const parsed = parseCommand(line);
+  if (parsed.kind === 'invalid' || parsed.kind === 'unknown') return parsed;
+  const { verb, arg } = parsed.kind === 'command' ? parsed.command : parsed;
+  return {
+    kind: 'bad-argument',
+    verb,
+    arg,
+    code: Code.SyntaxErrorArgs,
+    reason: 'Invalid UTF-8 in the command line.',
+  };
+}
+
+/**
  * Per-connection bounds, so that a client that floods commands (and never reads the replies)
  * costs a bounded amount of memory: at most MAX_QUEUED parsed commands wait, and once more than
  * MAX_UNSENT bytes of replies are unsent (the client does not read them) no further command runs
@@ -300,7 +319,12 @@ export class ControlConnection {
     while (this.queue.length < MAX_QUEUED) {
       const r = this.reader.next();
       if (!r) break;
-      const item: Item = r.kind === 'line' ? parseCommand(r.line) : { kind: 'too-long' };
+      const item: Item =
+        r.kind === 'line'
+          ? parseCommand(r.line)
+          : r.kind === 'not-utf8'
+            ? notUtf8(r.line)
+            : { kind: 'too-long' };
       if (
         item.kind === 'command' &&
         this.transfers.active &&

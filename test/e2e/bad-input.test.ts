@@ -118,6 +118,54 @@ for (const mode of MODES) {
       });
     });
 
+    test('a command line that is not UTF-8 is refused whole (501), nothing done; names are never merged', async () => {
+      const dir = path.join(server().root, 'latin1');
+      await mkdir(dir);
+      const latin1 = (line: string): Buffer => Buffer.from(`${line}\r\n`, 'latin1');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.cmd('CWD latin1', 250);
+        // 'résumé' and 'rèsumè' in Latin-1: decoded with U+FFFD they would name one file.
+        for (const name of ['r\xe9sum\xe9.txt', 'r\xe8sum\xe8.txt']) {
+          // As a client does: the data connection is ready before STOR; it stays unused.
+          const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+          ftp.send(latin1(`STOR ${name}`));
+          const r = await ftp.expect();
+          assert.equal(r.code, 501, `STOR → ${r.code} ${textOf(r)}`);
+          assert.match(textOf(r), /UTF-8/);
+          assertClearText(textOf(r));
+          conn.raw.destroy();
+          await conn.closed;
+        }
+        for (const line of [
+          'MKD r\xe9sum\xe9',
+          'MKD r\xe8sum\xe8',
+          'APPE \xff',
+          'CWD caf\xe9',
+          'DELE caf\xe9',
+        ]) {
+          ftp.send(latin1(line));
+          const r = await ftp.expect();
+          assert.equal(r.code, 501, `${JSON.stringify(line)} → ${r.code} ${textOf(r)}`);
+        }
+        await ftp.cmd('RNFR /sub/inside.txt', 350);
+        ftp.send(latin1('RNTO /latin1/caf\xe9.txt'));
+        await ftp.expect(501);
+        await ftp.cmd('RNTO /elsewhere', 503); // the RNFR was used up by the refused RNTO
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/latin1" /, 'CWD changed nothing');
+        // The same names in UTF-8 are two files.
+        for (const name of ['résumé.txt', 'rèsumè.txt']) {
+          const [, done] = await ftp.store(name, Buffer.from(name));
+          assert.equal(done.code, 226, textOf(done));
+        }
+        assert.ok(ftp.noPendingReplies);
+      });
+      assert.deepEqual((await readdir(dir)).sort(), ['rèsumè.txt', 'résumé.txt']);
+      assert.equal(await readFile(path.join(dir, 'résumé.txt'), 'utf8'), 'résumé.txt');
+      assert.equal(await readFile(path.join(server().root, 'sub', 'inside.txt'), 'utf8'), 'inside');
+    });
+
     test('commands that need a login → 530 before login', async () => {
       await withClients(async (track) => {
         const ftp = track(await connectSecure(server(), mode));
