@@ -12,7 +12,7 @@ import {
   type BatchJob,
   type BatchResult,
 } from '../client/batch.js';
-import { hasWildcard } from '../client/glob.js';
+import { hasWildcard } from '../protocol/glob.js';
 import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';

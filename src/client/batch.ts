@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
 import type { Progress } from './files.js';
-import { globMatcher, hasWildcard, unquote } from './glob.js';
+import { globMatcher, hasWildcard, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure } from './pool.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 

@@ -157,6 +157,29 @@ for (const mode of MODES) {
       });
     });
 
+    test('LIST and NLST expand a pattern in the last segment (mget); an existing name wins over a pattern', async () => {
+      const dir = path.join(server().root, 'globbed');
+      await mkdir(dir);
+      for (const name of ['a.txt', 'b.txt', 'c*.txt', '.hidden.txt'])
+        await writeFile(path.join(dir, name), name);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        assert.deepEqual(lines(await ftp.listing('NLST', 'globbed/?.txt')).sort(), [
+          'globbed/a.txt',
+          'globbed/b.txt',
+        ]);
+        const listed = lines(await ftp.listing('LIST', '-l /globbed/[b-z].txt')).map(
+          (l) => parseListLine(l)?.name,
+        );
+        assert.deepEqual(listed, ['b.txt']);
+        await ftp.cmd('CWD globbed', 250);
+        assert.deepEqual(lines(await ftp.listing('NLST', '*.txt')).sort(), ['a.txt', 'b.txt', 'c*.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', 'c*.txt')), ['c*.txt'], 'the file of that name');
+        assert.deepEqual(lines(await ftp.listing('NLST', '*.none')), [], 'no match: an empty listing');
+        await ftp.cmd('NLST missing/*.txt', 550); // the directory must exist
+      });
+    });
+
     test('a file literally named -la can still be listed, sized and downloaded', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));

@@ -8,6 +8,7 @@ import {
   formatNlstLine,
   DEFAULT_MLST_FACTS,
 } from '../../protocol/listing.js';
+import { globMatcher, hasWildcard } from '../../protocol/glob.js';
 import { reply } from '../../protocol/reply.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
@@ -35,17 +36,51 @@ async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; 
 /** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
 const withoutOptions = (arg: string): string => arg.replace(LS_OPTIONS, '');
 
-async function* entries(
-  ctx: CommandContext,
-  path: VPath,
-  stat: FileStat,
-): AsyncGenerator<readonly FileStat[]> {
-  if (stat.type !== 'dir') {
-    yield [stat];
+/** What a listing shows: a directory's entries, one file, or a directory's entries matching a pattern. */
+interface Listed {
+  readonly path: VPath;
+  readonly stat: FileStat;
+  /** `LIST *.txt`, `NLST logs/*.gz` (what `mget` sends): only these names of the directory. */
+  readonly match?: (name: string) => boolean;
+  /** NLST names a pattern's matches as the argument did: `logs/a.gz` for `logs/*.gz`. */
+  readonly prefix?: string;
+}
+
+/**
+ * A listing argument whose last segment is a pattern (`*`, `?`, `[...]`) and names nothing as it
+ * stands: its directory, and a matcher for the segment (as vsftpd and ProFTPD expand them).
+ */
+async function patternTarget(arg: string, ctx: CommandContext): Promise<Listed | undefined> {
+  const slash = arg.lastIndexOf('/');
+  const pattern = arg.slice(slash + 1);
+  if (!hasWildcard(pattern)) return undefined;
+  const dir = slash < 0 ? '' : arg.slice(0, slash + 1);
+  const { path, stat } = await plainTarget(dir === '' ? '.' : dir, ctx);
+  if (stat.type !== 'dir') return undefined;
+  return { path, stat, match: globMatcher(pattern), prefix: dir };
+}
+
+/** The listing's target; a pattern when nothing has the argument's name (LIST/NLST). */
+async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
+  try {
+    return await target(arg, ctx);
+  } catch (err) {
+    if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
+    const found = await patternTarget(withoutOptions(arg), ctx);
+    if (!found) throw err;
+    return found;
+  }
+}
+
+async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly FileStat[]> {
+  if (l.stat.type !== 'dir') {
+    yield [l.stat];
     return;
   }
   const files = ctx.files();
-  yield* files.storage.list(path, files.context());
+  const { match } = l;
+  for await (const batch of files.storage.list(l.path, files.context()))
+    yield match ? batch.filter((e) => match(e.name)) : batch;
 }
 
 /** MLSx lines for one listing (MLST: of one entry, named by its path). */
@@ -59,7 +94,7 @@ function mlsxLines(ctx: CommandContext): (st: FileStat, name?: string) => string
 function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
   verb: V,
   /** The formatter of one listing (it may cache per listing). */
-  formatter: (ctx: CommandContext, now: Date) => (st: FileStat) => string,
+  formatter: (ctx: CommandContext, now: Date, l: Listed) => (st: FileStat) => string,
 ): CommandSpec<V> {
   return {
     verb,
@@ -71,12 +106,12 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
     help: `${verb} [<sp> path]`,
     async handle({ path: arg }, ctx) {
-      const { path, stat } = verb === 'MLSD' ? await plainTarget(arg, ctx) : await target(arg, ctx);
-      if (verb === 'MLSD' && stat.type !== 'dir')
+      const l = verb === 'MLSD' ? await plainTarget(arg, ctx) : await listed(arg, ctx);
+      if (verb === 'MLSD' && l.stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
       return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        const out = Readable.from(listingChunks(entries(ctx, path, stat), formatter(ctx, now)), {
+        const out = Readable.from(listingChunks(entries(ctx, l), formatter(ctx, now, l)), {
           highWaterMark: 2,
         });
         out.on('data', (c: Buffer) => t.count(c.length));
@@ -97,7 +132,12 @@ export const listingCommands: AnyCommandSpec[] = [
     const line = listLineFormatter(now);
     return (st) => line(st);
   }),
-  listingCommand('NLST', () => (st) => formatNlstLine(st)),
+  listingCommand('NLST', (_ctx, _now, l) => {
+    const prefix = l.prefix ?? '';
+    return prefix === ''
+      ? (st) => formatNlstLine(st)
+      : (st) => formatNlstLine({ ...st, name: prefix + st.name });
+  }),
   listingCommand('MLSD', (ctx) => mlsxLines(ctx)),
   command({
     verb: 'MLST',
@@ -134,13 +174,13 @@ export const listingCommands: AnyCommandSpec[] = [
           'End of status.',
         );
       }
-      const { path, stat } = await target(arg, ctx);
+      const l = await listed(arg, ctx);
       const now = new Date();
       const line = listLineFormatter(now);
       const lines: string[] = [];
-      for await (const batch of entries(ctx, path, stat)) for (const st of batch) lines.push(line(st));
-      const code = stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
-      return reply(code, `Status of ${path}:`, ...lines, 'End of status.');
+      for await (const batch of entries(ctx, l)) for (const st of batch) lines.push(line(st));
+      const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
+      return reply(code, `Status of ${l.path}:`, ...lines, 'End of status.');
     },
   }),
 ];

@@ -30,6 +30,15 @@ describe('glob patterns for one path segment', () => {
     assert.deepEqual(matches('(a|b)+', ['(a|b)+', 'a']), ['(a|b)+']);
   });
 
+  it('matching takes time linear in the name for each star, never exponential (a server matches what clients send)', () => {
+    // A backtracking regular expression needs ~2^30 steps for this: minutes.
+    const pattern = '*a'.repeat(30) + 'b';
+    assert.equal(globMatcher(pattern)('a'.repeat(200)), false);
+    assert.equal(globMatcher(pattern)('a'.repeat(30) + 'b'), true);
+    assert.deepEqual(matches('*.g*z', ['x.gz', 'x.gzz', 'x.g.z', 'x.zg']), ['x.gz', 'x.gzz', 'x.g.z']);
+    assert.deepEqual(matches('é?', ['éa', 'é', 'éab']), ['éa'], 'characters, not UTF-16 units');
+  });
+
   it('an unclosed [ is a literal character', () => {
     assert.equal(hasWildcard('a[b'), false);
     assert.deepEqual(matches('a[b*', ['a[bc', 'ab']), ['a[bc']);
