@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
-import { formatReport } from '../client/probe/format.js';
+import { conformanceFails, formatReport } from '../client/probe/format.js';
+import type { ProbeReport } from '../client/probe/types.js';
 import { runProbe } from '../client/probe/run.js';
 import { isFtpUrl, parseFtpUrl, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
@@ -38,6 +39,17 @@ function verboseLog(e: ProtocolEvent): void {
   else process.stderr.write(`* ${e.text}\n`);
 }
 
+/**
+ * 1 when an MS-FTPS or RFC 4217 point fails; else, for a report with points not completed, 5 when
+ * the login was refused and 3 when the server refused the probe's connections; else 0.
+ */
+function probeExitCode(r: ProbeReport): number {
+  if (conformanceFails(r)) return EXIT.other;
+  if (r.summary.incomplete.some((why) => !why.startsWith('login refused'))) return EXIT.connection;
+  if (!r.summary.complete) return EXIT.auth;
+  return r.summary.conformant ? EXIT.ok : EXIT.other;
+}
+
 export function registerProbe(program: Command): void {
   program
     .command('probe')
@@ -60,9 +72,11 @@ export function registerProbe(program: Command): void {
 FERRY_PASSWORD, or ~/.netrc; ftp:// URLs only ask whether TLS is offered (no login in clear).
 
 Exit codes:
-  0    every MS-FTPS and RFC 4217 point passes or does not apply
+  0    every MS-FTPS and RFC 4217 point passes or does not apply, and every point was checked
   1    at least one MS-FTPS or RFC 4217 point fails
-${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}`,
+${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}
+A report whose points could not all be checked exits 3 when the server refused the probe's
+connections (a 421: banned, too many connections) and 5 when it refused the login.`,
     )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
     .action(async (urlText: string, o: ProbeFlags) => {
@@ -98,7 +112,7 @@ ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}`,
           ...(o.write !== undefined ? { writeDir: o.write } : {}),
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
-        code = r.summary.conformant ? EXIT.ok : EXIT.other;
+        code = probeExitCode(r);
       } catch (err) {
         process.stderr.write(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
         code = exitCodeFor(err);

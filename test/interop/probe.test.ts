@@ -1,9 +1,12 @@
 /**
  * `ferry probe` against Ferry (explicit and implicit) and the real peers (vsftpd and ProFTPD in
- * both modes, Pure-FTPd and pyftpdlib explicit): each report's verdicts must equal what that server
- * is known to do (test/fixtures/probe/<case>.json; the README's "Probing a server" explains every
- * difference from Ferry), the exit code must follow them, and the server's files must be as they
- * were afterwards: untouched without --write, and with --write every probe file deleted.
+ * both modes, Pure-FTPd and pyftpdlib explicit, and a pyftpdlib that refuses PROT): each report's
+ * verdicts must equal what that server is known to do (test/fixtures/probe/<case>.json, where
+ * `matches` holds patterns some points' received text and detail must match; the README's "Probing
+ * a server" explains every difference from Ferry), the exit code must follow them, and the
+ * server's files must be as they were afterwards: untouched without --write, and with --write every
+ * probe file deleted. Then what a probe reports when it cannot check everything: Ferry's defender
+ * banning it midway (a second probe in a row), and an ftp:// URL without a user (login refused).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -14,7 +17,13 @@ import { after, before, describe, it } from 'node:test';
 
 import { FERRY_MAIN } from '../support/ferry-process.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
-import { REPO_ROOT, startPeerByName, type FtpsPeer, type PeerName } from '../support/peers.js';
+import {
+  REPO_ROOT,
+  startPeerByName,
+  startPyftpdlib,
+  type FtpsPeer,
+  type PeerName,
+} from '../support/peers.js';
 
 interface Target {
   readonly url: string;
@@ -34,6 +43,28 @@ interface Fixture {
   readonly server: string;
   readonly exit: number;
   readonly verdicts: Readonly<Record<string, string | readonly string[]>>;
+  /** Point id → a regular expression its `received` and `detail` (joined by " | ") must match. */
+  readonly matches?: Readonly<Record<string, string>>;
+}
+
+interface Report {
+  schema: string;
+  target: { security: string; user: string };
+  groups: {
+    id: string;
+    points: { id: string; verdict: string; sent: string; received: string; detail?: string }[];
+  }[];
+  write: { cleanedUp: boolean } | null;
+  summary: {
+    conformant: boolean;
+    complete: boolean;
+    notCompleted: number;
+    incomplete: string[];
+  };
+}
+
+function pointsOf(r: Report): Report['groups'][number]['points'] {
+  return r.groups.flatMap((g) => g.points);
 }
 
 function ferryTarget(implicit: boolean): () => Promise<Target> {
@@ -55,9 +86,13 @@ function ferryTarget(implicit: boolean): () => Promise<Target> {
   };
 }
 
-function peerTarget(name: PeerName, implicit: boolean): () => Promise<Target> {
+function peerTarget(
+  name: PeerName,
+  implicit: boolean,
+  start: () => Promise<FtpsPeer> = () => startPeerByName(name, { implicit }),
+): () => Promise<Target> {
   return async () => {
-    const p: FtpsPeer = await startPeerByName(name, { implicit });
+    const p: FtpsPeer = await start();
     return {
       url: `${implicit ? 'ftps' : 'ftpes'}://${p.user}:${encodeURIComponent(p.password)}@127.0.0.1:${p.port}/`,
       root: p.root,
@@ -78,6 +113,13 @@ const cases: readonly Case[] = [
   { name: 'proftpd-implicit', write: true, start: peerTarget('proftpd', true) },
   { name: 'pure-ftpd-explicit', write: true, start: peerTarget('pure-ftpd', false) },
   { name: 'pyftpdlib-explicit', write: true, start: peerTarget('pyftpdlib', false) },
+  // PROT refused (534): a report all the same, PROT P failing and what needs protected data not
+  // completed; --write too, since nothing can be uploaded (and so nothing is left behind).
+  {
+    name: 'pyftpdlib-prot-refused',
+    write: true,
+    start: peerTarget('pyftpdlib', false, () => startPyftpdlib({ refuseProt: true })),
+  },
 ];
 
 /** Every file under `root` with its size and modification time, and every directory. */
@@ -99,7 +141,12 @@ function probe(args: readonly string[]): Promise<{ code: number; stdout: string;
     execFile(
       process.execPath,
       [FERRY_MAIN, 'probe', ...args],
-      { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin' }, maxBuffer: 16 << 20, timeout: 240_000 },
+      {
+        // No ~/.netrc or FERRY_PASSWORD from the environment: the URL says who logs in.
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NETRC: '/nonexistent/.netrc' },
+        maxBuffer: 16 << 20,
+        timeout: 240_000,
+      },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
         resolve({ code, stdout, stderr });
@@ -145,12 +192,7 @@ describe('ferry probe', { concurrency: true }, () => {
           ...(c.write ? ['--write', 'w'] : []),
         ]);
         assert.notEqual(r.stdout, '', r.stderr);
-        const report = JSON.parse(r.stdout) as {
-          schema: string;
-          groups: { id: string; points: { id: string; verdict: string; received: string }[] }[];
-          write: { cleanedUp: boolean } | null;
-          summary: { conformant: boolean };
-        };
+        const report = JSON.parse(r.stdout) as Report;
         assert.equal(report.schema, 'ferry-probe/1');
         const got: Record<string, string> = {};
         const seen: Record<string, string> = {};
@@ -165,13 +207,125 @@ describe('ferry probe', { concurrency: true }, () => {
             (id) =>
               `${id}: expected ${fixture.verdicts[id] ?? '-'}, got ${got[id] ?? '-'} (${seen[id] ?? ''})`,
           );
+        for (const p of pointsOf(report)) {
+          const pattern = fixture.matches?.[p.id];
+          const text = `${p.received} | ${p.detail ?? ''}`;
+          if (pattern !== undefined && !new RegExp(pattern).test(text))
+            diffs.push(`${p.id}: ${JSON.stringify(text)} does not match /${pattern}/`);
+        }
+        for (const id of Object.keys(fixture.matches ?? {}))
+          if (got[id] === undefined) diffs.push(`${id}: no such point`);
         assert.deepEqual(diffs, [], diffs.join('\n'));
         assert.equal(r.code, fixture.exit, r.stderr);
-        assert.equal(report.summary.conformant, fixture.exit === 0);
+        assert.equal(report.summary.conformant && report.summary.complete, fixture.exit === 0);
         if (c.write) assert.equal(report.write?.cleanedUp, true);
         else assert.equal(report.write, null);
         assert.deepEqual(await snapshot(target.root), before);
       });
     });
   }
+
+  describe('ferry-banned-midway', { timeout: 300_000 }, () => {
+    let target: Target | undefined;
+    before(async () => {
+      // Ferry's defaults: the defender on, loopback not on its allow list.
+      target = await ferryTarget(false)();
+      await target.putFile('big.bin', randomBytes(32 << 20));
+    });
+    after(async () => {
+      await target?.stop();
+    });
+
+    it("a second probe in a row, banned by Ferry's defender midway, reports the rest as not completed", async () => {
+      assert.ok(target);
+      const fixture = JSON.parse(
+        await readFile(path.join(REPO_ROOT, 'test/fixtures/probe/ferry-explicit.json'), 'utf8'),
+      ) as Fixture;
+      // The probe's deliberate TLS failures score: one probe stays below the ban, two do not.
+      const first = await probe([target.url, '--json', '--ca', target.ca]);
+      assert.equal(first.code, 0, first.stderr);
+      const second = await probe([target.url, '--json', '--ca', target.ca]);
+      assert.notEqual(second.stdout, '', second.stderr);
+      const report = JSON.parse(second.stdout) as Report;
+      const points = pointsOf(report);
+      const notCompleted = points.filter((p) => p.verdict === 'not-completed');
+      assert.ok(notCompleted.length > 0, 'the second probe was not banned');
+      const why =
+        'server refused the connection: 421 Service not available: this address is temporarily banned.';
+      for (const p of notCompleted) assert.equal(p.detail, why, p.id);
+      // Every other point is what an unbanned probe finds: no 421 taken for a verdict.
+      const wrong = points
+        .filter((p) => p.verdict !== 'not-completed' && !accepted(fixture.verdicts[p.id], p.verdict))
+        .map((p) => `${p.id}: ${p.verdict} (${p.received})`);
+      assert.deepEqual(wrong, []);
+      assert.equal(report.summary.complete, false);
+      assert.equal(report.summary.notCompleted, notCompleted.length);
+      assert.deepEqual(report.summary.incomplete, [why]);
+      assert.equal(second.code, 3, 'exit code: the server refused the probe');
+    });
+  });
+
+  describe('ftp-without-user', { timeout: 300_000 }, () => {
+    let server: TestServer | undefined;
+    before(async () => {
+      // Loopback allowed: two probes' failed logins and TLS failures must not get it banned.
+      server = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
+    });
+    after(async () => {
+      await server?.close();
+    });
+
+    it('ftp://HOST/ reports TLS offered and what needs no login; the rest is not completed (login refused)', async () => {
+      assert.ok(server);
+      const url = `ftp://127.0.0.1:${server.explicitPort}/`;
+      const ca = path.join(path.dirname(server.root), 'tls', 'cert.pem');
+      const json = await probe([url, '--json', '--ca', ca]);
+      assert.notEqual(json.stdout, '', json.stderr);
+      const report = JSON.parse(json.stdout) as Report;
+      assert.deepEqual(report.target, { ...report.target, security: 'none', user: 'anonymous' });
+      const verdicts = Object.fromEntries(pointsOf(report).map((p) => [p.id, p.verdict]));
+      for (const id of [
+        'tls-offered',
+        'feat-pbsz',
+        'pbsz-before-auth-refused',
+        'user-in-clear-refused',
+        'tls-1.2',
+        'ciphers-1.3',
+        'certificate-chain',
+        'renegotiation',
+        'session-ticket-lifetime',
+      ])
+        assert.equal(verdicts[id], 'pass', id);
+      for (const id of ['pbsz-prot-p', 'prot-c', 'data-full-handshake-refused', 'epsv', 'size', 'abor'])
+        assert.equal(verdicts[id], 'not-completed', id);
+      assert.deepEqual(
+        pointsOf(report).filter((p) => p.verdict === 'fail'),
+        [],
+      );
+      assert.equal(report.summary.complete, false);
+      assert.equal(report.summary.incomplete.length, 1);
+      assert.match(report.summary.incomplete[0] ?? '', /^login refused: 530 /);
+      assert.equal(json.code, 5, 'exit code: login refused');
+
+      const text = await probe([url, '--ca', ca]);
+      assert.equal(text.code, 5, text.stderr);
+      const lines = text.stdout.split('\n');
+      assert.equal(
+        lines[0],
+        `ferry probe ${url} (plain FTP: is TLS offered? then explicit FTPS, as anonymous)`,
+      );
+      assert.ok(
+        lines.some((l) => /^ {2}pass {2}tls-offered: /.test(l)),
+        text.stdout,
+      );
+      assert.ok(
+        lines.some((l) => /^ {2}n\/c {3}epsv: .*\(login refused: 530 /.test(l)),
+        text.stdout,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith('INCOMPLETE: points not checked: login refused: 530 ')),
+        text.stdout,
+      );
+    });
+  });
 });

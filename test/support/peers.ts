@@ -1002,6 +1002,8 @@ export interface PyftpdlibOptions extends CommonPeerOptions {
    * lost, and pyftpdlib still answers 226.
    */
   readonly tlsMax?: '1.2' | '1.3';
+  /** PROT answered 534 whatever its level (a server that refuses protected data connections). */
+  readonly refuseProt?: boolean;
 }
 
 /**
@@ -1028,6 +1030,7 @@ export async function startPyftpdlib(opts: PyftpdlibOptions = {}): Promise<FtpsP
       host: HOST,
       port: 0,
       tlsMax: opts.tlsMax ?? '1.2',
+      refuseProt: opts.refuseProt ?? false,
     };
     await writeFile(configFile, JSON.stringify(config), { mode: 0o600 });
     return {

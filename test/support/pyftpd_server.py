@@ -3,7 +3,8 @@
 Run with Debian's /usr/bin/python3 (python3-pyftpdlib, python3-openssl). The argument is one JSON
 object on argv[1], or `@FILE` naming a file that holds it (keeps the password out of the process list):
   {"user": str, "password": str, "root": str, "certfile": str, "keyfile": str,
-   "host": "127.0.0.1", "port": 0, "tlsMax": "1.2" | "1.3"}
+   "host": "127.0.0.1", "port": 0, "tlsMax": "1.2" | "1.3", "refuseProt": bool}
+refuseProt: PROT is answered 534 whatever its level (a server refusing protected data connections).
 It binds (port 0 = the kernel picks one), then prints one line `READY <port>` on stdout and serves
 until SIGTERM/SIGINT. Logs go to stderr.
 """
@@ -31,7 +32,10 @@ def main() -> None:
     # all permissions: list/read/write/append/delete/rename/mkdir/chmod/mtime
     authorizer.add_user(opts["user"], opts["password"], opts["root"], perm="elradfmwMT")
 
-    handler = type("FerryTLSHandler", (TLS_FTPHandler,), {})
+    attrs = {}
+    if opts.get("refuseProt"):
+        attrs["ftp_PROT"] = lambda self, line: self.respond("534 PROT refused by this test server.")
+    handler = type("FerryTLSHandler", (TLS_FTPHandler,), attrs)
     handler.authorizer = authorizer
     handler.certfile = opts["certfile"]
     handler.keyfile = opts["keyfile"]

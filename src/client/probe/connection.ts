@@ -2,8 +2,14 @@ import type tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { Code } from '../../protocol/codes.js';
 import { parseFeatures } from '../../protocol/features.js';
-import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../../protocol/reply.js';
-import { ClientControlConnection, type ProtocolLogger } from '../control.js';
+import {
+  isNegative,
+  isPositiveCompletion,
+  isPreliminary,
+  replyLine,
+  type Reply,
+} from '../../protocol/reply.js';
+import { ClientControlConnection, type ControlOptions, type ProtocolLogger } from '../control.js';
 import { ConnectionError, LoginError } from '../errors.js';
 import type { Security } from '../url.js';
 
@@ -25,6 +31,70 @@ export interface ProbeTarget {
   readonly ca: Buffer | undefined;
   readonly timeoutMs: number;
   readonly log: ProtocolLogger | undefined;
+  /** What this probe has learnt about being let in (shared by every connection of one probe). */
+  readonly state: ProbeState;
+}
+
+/**
+ * Thrown when a check cannot be done because the server stopped letting the probe in (a 421,
+ * a refused or dropped connection), refused its login, or refused protected data connections: the
+ * check's point is then "not completed" rather than a verdict on the server.
+ */
+export class NotCompletedError extends Error {
+  constructor(readonly why: string) {
+    super(why);
+    this.name = 'NotCompletedError';
+  }
+}
+
+/**
+ * Why checks cannot run, learnt once and remembered: after a refusal (a defender's ban, a limit on
+ * connections) the probe stops knocking, and after a refused login it does not try again (each
+ * failed login scores against the prober's address on servers with a defender or fail2ban).
+ */
+export class ProbeState {
+  /** Set once the first session is set up: from then on a refusal marks checks, it no longer ends the probe. */
+  started = false;
+  /** `server refused the connection: 421 …`: no connection is attempted any more. */
+  refused: string | undefined;
+  /** `login refused: 530 …`: checks that need a logged-in session are not done. */
+  loginRefused: string | undefined;
+  /** `PBSZ 0 / PROT P refused: …` (explicit FTPS): checks that need protected data are not done. */
+  protRefused: string | undefined;
+  /** How many times a check was stopped, and the latest reason (check() compares the count). */
+  stops = 0;
+  lastStop = '';
+
+  stop(why: string): never {
+    this.stops++;
+    this.lastStop = why;
+    throw new NotCompletedError(why);
+  }
+
+  /** Records a refusal seen after the start (before it, the caller's error ends the probe). */
+  refuse(why: string): void {
+    if (!this.started) return;
+    this.refused ??= `server refused the connection: ${why}`;
+    this.stop(this.refused);
+  }
+}
+
+/** A reply that refuses service to this client (RFC 959 421: banned, too many connections, shutting down). */
+function refusalReply(r: Reply): boolean {
+  return r.code === Code.ServiceNotAvailable;
+}
+
+/** A connection the server ended or refused before any TLS (no alert): a refusal, or a server without TLS. */
+export function droppedBeforeTls(err: unknown): boolean {
+  const e = err as { message?: string; cause?: unknown; code?: string; systemCode?: string };
+  const text = `${e.message ?? ''} ${e.cause instanceof Error ? e.cause.message : ''}`;
+  return (
+    /ECONNRESET|ECONNREFUSED|EPIPE|socket disconnected before secure TLS|closed the control connection|Connection closed|Server closing the connection: 421/i.test(
+      text,
+    ) ||
+    e.systemCode === 'ECONNREFUSED' ||
+    e.systemCode === 'ECONNRESET'
+  );
 }
 
 /**
@@ -42,7 +112,6 @@ export function probeTls(t: ProbeTarget, extra: tls.ConnectionOptions = {}): tls
   };
 }
 
-/** `230 Logged in` in short: code and first line, at most 120 characters. */
 /** A report cell's longest reply text. */
 const BRIEF_MAX = 120;
 
@@ -70,21 +139,28 @@ export class ProbeConnection {
 
   /** Connects (TLS first on implicit), reads the greeting, secures (explicit) and logs in. */
   static async open(t: ProbeTarget, o: OpenOptions = {}): Promise<ProbeConnection> {
-    const control = await ClientControlConnection.connect({
-      host: t.host,
-      port: t.port,
-      implicit: t.security === 'implicit',
-      tlsOptions: probeTls(t, o.tls),
-      connectTimeoutMs: t.timeoutMs,
-      replyTimeoutMs: t.timeoutMs,
-      handshakeTimeoutMs: t.timeoutMs,
-      ...(t.log ? { log: t.log } : {}),
-    });
+    const st = t.state;
+    if (st.refused !== undefined) st.stop(st.refused);
+    if ((o.login ?? true) && st.loginRefused !== undefined) st.stop(st.loginRefused);
+    let control: ClientControlConnection;
+    try {
+      control = await ClientControlConnection.connect(connectOptions(t, o.tls));
+    } catch (err) {
+      if (st.started && droppedBeforeTls(err)) {
+        // Refused at TCP, or (implicit) dropped before the handshake: a ban, or only these TLS
+        // options (or a passing fault)? A connection made as the probe's first one tells.
+        const why = await refusalOf(t);
+        if (why !== undefined) st.refuse(why);
+      }
+      throw err;
+    }
     try {
       let greeting = await control.read();
       while (isPreliminary(greeting)) greeting = await control.read();
-      if (greeting.code !== Code.ServiceReady)
+      if (greeting.code !== Code.ServiceReady) {
+        if (isNegative(greeting)) st.refuse(brief(greeting));
         throw new ConnectionError(`The server refused the connection: ${brief(greeting)}`);
+      }
       const c = new ProbeConnection(t, control, greeting);
       const auth = o.auth ?? 'TLS';
       if (t.security === 'explicit' && auth !== false) await c.secure(auth);
@@ -92,6 +168,10 @@ export class ProbeConnection {
       return c;
     } catch (err) {
       control.destroy();
+      if (st.started && !(err instanceof NotCompletedError) && droppedBeforeTls(err)) {
+        const why = await refusalOf(t);
+        if (why !== undefined) st.refuse(why);
+      }
       throw err;
     }
   }
@@ -105,15 +185,35 @@ export class ProbeConnection {
     return r;
   }
 
+  /**
+   * USER and PASS. Once the probe has started, a refusal is remembered (`login refused: 530 …`) and
+   * no later check logs in again: repeated failed logins get an address banned.
+   */
   async login(): Promise<void> {
-    let r = await this.control.request(`USER ${this.target.user}`);
-    if (r.code === Code.NeedPassword) r = await this.control.request(`PASS ${this.target.password}`);
-    if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous)
+    const st = this.target.state;
+    if (st.loginRefused !== undefined) st.stop(st.loginRefused);
+    let r = await this.request(`USER ${this.target.user}`);
+    if (r.code === Code.NeedPassword) r = await this.request(`PASS ${this.target.password}`);
+    if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous) {
+      if (st.started) {
+        st.loginRefused ??= `login refused: ${brief(r)}`;
+        st.stop(st.loginRefused);
+      }
       throw new LoginError(r.code, replyLine(r));
+    }
   }
 
-  request(line: string): Promise<Reply> {
-    return this.control.request(line);
+  /**
+   * Sends a command and returns its final reply. A 421 (service not available: banned, too many
+   * connections, shutting down) is a refusal when a new connection is refused too.
+   */
+  async request(line: string): Promise<Reply> {
+    const r = await this.control.request(line);
+    if (refusalReply(r) && this.target.state.started) {
+      const why = await refusalOf(this.target);
+      if (why !== undefined) this.target.state.refuse(why);
+    }
+    return r;
   }
 
   /** FEAT as a map (empty when refused). */
@@ -132,6 +232,52 @@ export class ProbeConnection {
 
   destroy(): void {
     this.control.destroy();
+  }
+}
+
+function connectOptions(t: ProbeTarget, extra?: tls.ConnectionOptions): ControlOptions {
+  return {
+    host: t.host,
+    port: t.port,
+    implicit: t.security === 'implicit',
+    tlsOptions: probeTls(t, extra),
+    connectTimeoutMs: t.timeoutMs,
+    replyTimeoutMs: t.timeoutMs,
+    handshakeTimeoutMs: t.timeoutMs,
+    ...(t.log ? { log: t.log } : {}),
+  };
+}
+
+function describeDrop(err: unknown): string {
+  const e = err as { message?: string; systemCode?: string; code?: string };
+  const text = e.message ?? String(err);
+  if (e.systemCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(text))
+    return 'connection refused (ECONNREFUSED)';
+  if (/socket disconnected before secure TLS|ECONNRESET/i.test(text))
+    return 'the connection was closed before the TLS handshake';
+  return text.split('\n')[0] ?? text;
+}
+
+/**
+ * Whether the server now refuses this client: a connection made as the probe's first one (default
+ * TLS options, which worked at the start) is refused, dropped, or greeted with anything but 220.
+ * The reason, or undefined when the server lets the probe in.
+ */
+export async function refusalOf(t: ProbeTarget): Promise<string | undefined> {
+  let control: ClientControlConnection;
+  try {
+    control = await ClientControlConnection.connect(connectOptions(t));
+  } catch (err) {
+    return describeDrop(err);
+  }
+  try {
+    let greeting = await control.read();
+    while (isPreliminary(greeting)) greeting = await control.read();
+    return greeting.code === Code.ServiceReady ? undefined : brief(greeting);
+  } catch (err) {
+    return `no greeting: ${describeDrop(err)}`;
+  } finally {
+    control.destroy();
   }
 }
 

@@ -1,6 +1,14 @@
 import type { Reply } from '../../protocol/reply.js';
 import { isNegative, isPositiveCompletion } from '../../protocol/reply.js';
-import { ProbeConnection, brief, type OpenOptions, type ProbeTarget } from './connection.js';
+import {
+  NotCompletedError,
+  ProbeConnection,
+  brief,
+  droppedBeforeTls,
+  refusalOf,
+  type OpenOptions,
+  type ProbeTarget,
+} from './connection.js';
 import { shortError } from './data.js';
 import { point, type ProbePoint, type Verdict } from './types.js';
 
@@ -16,20 +24,32 @@ export interface ProbeContext {
   readonly writeDir: string | undefined;
   /** Notes for the report's `limits`. */
   readonly limits: string[];
+  /** PBSZ 0 and PROT P on the first session (explicit FTPS), as the report's `pbsz-prot-p` point. */
+  readonly protPoint: ProbePoint;
 }
 
 /**
  * A logged-in session ready for protected data connections, as a careful client sets it up:
  * PBSZ 0 and PROT P (refusals are fine on implicit FTPS, where they are implied), and TYPE I.
+ * Once PBSZ/PROT were refused (explicit), the checks that need protected data are not completed.
  */
 export async function protectedSession(t: ProbeTarget, o: OpenOptions = {}): Promise<ProbeConnection> {
+  const st = t.state;
+  if (t.security === 'explicit' && st.protRefused !== undefined && st.refused === undefined)
+    st.stop(st.protRefused);
   const c = await ProbeConnection.open(t, o);
   if (t.security !== 'none') {
     try {
       const pbsz = await c.request('PBSZ 0');
       const prot = await c.request('PROT P');
-      if (t.security === 'explicit' && !(isPositiveCompletion(pbsz) && isPositiveCompletion(prot)))
-        throw new Error(`PBSZ 0 / PROT P refused: ${brief(pbsz)} / ${brief(prot)}`);
+      if (t.security === 'explicit' && !(isPositiveCompletion(pbsz) && isPositiveCompletion(prot))) {
+        const why = `PBSZ 0 / PROT P refused: ${brief(pbsz)} / ${brief(prot)}`;
+        if (st.started) {
+          st.protRefused ??= why;
+          st.stop(st.protRefused);
+        }
+        throw new Error(why);
+      }
       await c.request('TYPE I'); // the write checks compare bytes
     } catch (err) {
       c.destroy();
@@ -53,16 +73,41 @@ export function refusal(r: Reply): Verdict {
   return isNegative(r) ? 'pass' : 'fail';
 }
 
-/** Runs one check; an exception becomes a failed point with the error as what came back. */
+/** A check that could not be done (see ProbeState): no verdict on the server. */
+export function notCompleted(id: string, title: string, sent: string, why: string): ProbePoint {
+  return point(id, title, sent, '-', 'not-completed', why);
+}
+
+/**
+ * Runs one check; an exception becomes a failed point with the error as what came back. When the
+ * server refused the probe (before or during the check), or the check needed a login or protected
+ * data that the server refused, the point is not completed instead, whatever the check concluded
+ * from the refusal.
+ */
 export async function check(
+  t: ProbeTarget,
   id: string,
   title: string,
   sent: string,
   fn: () => Promise<ProbePoint>,
 ): Promise<ProbePoint> {
+  const st = t.state;
+  if (st.refused !== undefined) return notCompleted(id, title, sent, st.refused);
+  const stops = st.stops;
+  let p: ProbePoint;
   try {
-    return await fn();
+    p = await fn();
   } catch (err) {
-    return errored(id, title, sent, err);
+    if (!(err instanceof NotCompletedError) && st.started && droppedBeforeTls(err)) {
+      // A connection broken or refused mid-check: judge the server only if it still lets us in.
+      const why = await refusalOf(t);
+      if (why !== undefined) st.refused ??= `server refused the connection: ${why}`;
+      if (st.refused !== undefined) return notCompleted(id, title, sent, st.refused);
+    }
+    p =
+      err instanceof NotCompletedError
+        ? notCompleted(id, title, sent, err.why)
+        : errored(id, title, sent, err);
   }
+  return st.stops > stops ? notCompleted(id, title, sent, st.lastStop) : p;
 }

@@ -322,8 +322,8 @@ export interface HeldTransfer {
 
 /**
  * Starts `command` (a RETR of a large file) over a protected passive data connection resuming
- * `session`, and stops reading: the transfer stays in progress for ABOR or STAT. Undefined when
- * it could not be started.
+ * `session`, reads its first bytes and stops reading: the transfer stays in progress for ABOR or
+ * STAT. `failed` when it could not be started.
  */
 export async function holdTransfer(
   c: ProbeConnection,
@@ -354,7 +354,16 @@ export async function holdTransfer(
     const sock = tls.connect({ ...probeTls(c.target), socket: conn, ...(session ? { session } : {}) });
     sock.on('error', () => {});
     await handshake(sock, 'client', c.target.timeoutMs, conn);
+    // Wait for the first bytes, so that the transfer is really running (a server may tell "no
+    // transfer in progress" until it has sent something), then stop reading: it blocks once the
+    // socket buffers are full.
+    const bytes = await firstBytes(sock, c.target.timeoutMs);
     sock.pause();
+    if (bytes === 0) {
+      giveUp(conn, sock);
+      endpoint.close();
+      return { failed: 'no data came on the data connection' };
+    }
     first ??= await firstP;
     if (!isPreliminary(first)) {
       conn.destroy();
@@ -374,6 +383,30 @@ export async function holdTransfer(
     endpoint.close();
     return { failed: (err as Error).message };
   }
+}
+
+/** Reads until the first bytes come (their count), or 0 when the stream ends, fails or stays silent for `ms`. */
+function firstBytes(s: Duplex, ms: number): Promise<number> {
+  return new Promise((resolve) => {
+    const finish = (n: number): void => {
+      clearTimeout(timer);
+      s.off('data', onData);
+      s.off('end', onEnd);
+      s.off('error', onEnd);
+      s.off('close', onEnd);
+      resolve(n);
+    };
+    const onData = (d: Buffer): void => {
+      s.pause();
+      finish(d.length);
+    };
+    const onEnd = (): void => finish(0);
+    const timer = setTimeout(onEnd, ms);
+    s.on('data', onData);
+    s.once('end', onEnd);
+    s.once('error', onEnd);
+    s.once('close', onEnd);
+  });
 }
 
 /** An error in one line: OpenSSL's reason (`tlsv1 alert protocol version`) rather than its trace. */

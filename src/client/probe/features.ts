@@ -10,8 +10,8 @@ import {
   type Reply,
 } from '../../protocol/reply.js';
 import { delay } from '../waits.js';
-import { brief, type ProbeConnection } from './connection.js';
-import { check, notApplicable, protectedSession, type ProbeContext } from './context.js';
+import { NotCompletedError, ProbeConnection, brief } from './connection.js';
+import { check, notApplicable, notCompleted, protectedSession, type ProbeContext } from './context.js';
 import {
   describeOutcome,
   exchange,
@@ -31,22 +31,65 @@ const DURING_MS = 3000;
 
 export async function featurePoints(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint[]> {
   const out: ProbePoint[] = [];
-  const c = await protectedSession(ctx.t);
+  // One session for the data modes and the commands, opened by the first check that needs it: if
+  // it cannot be had (refused, or the login or PROT P was refused), each of them says so.
+  let opened: Promise<ProbeConnection> | undefined;
+  const st = ctx.t.state;
+  const session = (): Promise<ProbeConnection> => {
+    // PROT P refused: the commands still run on a session without it, the data connections not.
+    opened ??= st.protRefused !== undefined ? binarySession(ctx) : protectedSession(ctx.t);
+    return opened.catch((err: unknown) => {
+      // Every check that needed it is stopped, not only the first.
+      if (err instanceof NotCompletedError) ctx.t.state.stop(err.why);
+      throw err;
+    });
+  };
   try {
-    let pasv: Reply | undefined;
+    let pasv: ProbePoint | undefined;
+    let pasvReply: Reply | undefined;
     for (const mode of ['epsv', 'pasv', 'eprt', 'port'] as const) {
-      const m = await dataMode(ctx, c, mode);
+      const m = await dataMode(ctx, session, mode);
       out.push(m.point);
-      if (mode === 'pasv') pasv = m.endpointReply;
+      if (mode === 'pasv') {
+        pasv = m.point;
+        pasvReply = m.endpointReply;
+      }
     }
-    out.push(pasvAddress(c, pasv));
-    out.push(...(await commands(ctx, c)));
+    out.push(
+      pasv?.verdict === 'not-completed'
+        ? notCompleted('pasv-address', PASV_ADDRESS_TITLE, 'PASV', pasv.detail ?? '')
+        : pasvAddress(await session().catch(() => undefined), pasvReply),
+    );
+    out.push(...(await commands(ctx, session)));
   } finally {
-    await c.close();
+    await opened?.then(
+      (c) => c.close(),
+      () => {},
+    );
   }
   out.push(await abor(ctx, big));
   out.push(await statDuring(ctx, big));
   return out;
+}
+
+/** A logged-in session in TYPE I, without PBSZ/PROT. */
+async function binarySession(ctx: ProbeContext): Promise<ProbeConnection> {
+  const c = await ProbeConnection.open(ctx.t);
+  await c.request('TYPE I').catch((err: unknown) => {
+    c.destroy();
+    throw err;
+  });
+  return c;
+}
+
+/** The session for a data connection: not completed once PBSZ/PROT P were refused (explicit). */
+async function dataSession(
+  ctx: ProbeContext,
+  session: () => Promise<ProbeConnection>,
+): Promise<ProbeConnection> {
+  const st = ctx.t.state;
+  if (ctx.t.security === 'explicit' && st.protRefused !== undefined) st.stop(st.protRefused);
+  return session();
 }
 
 const MODE_TITLES: Readonly<Record<DataMode, string>> = {
@@ -58,14 +101,15 @@ const MODE_TITLES: Readonly<Record<DataMode, string>> = {
 
 async function dataMode(
   ctx: ProbeContext,
-  c: ProbeConnection,
+  session: () => Promise<ProbeConnection>,
   mode: DataMode,
 ): Promise<{ point: ProbePoint; endpointReply?: Reply }> {
   const id = mode;
   const title = MODE_TITLES[mode];
   const sent = `${mode.toUpperCase()}; NLST`;
   let endpointReply: Reply | undefined;
-  const p = await check(id, title, sent, async () => {
+  const p = await check(ctx.t, id, title, sent, async () => {
+    const c = await dataSession(ctx, session);
     const tlsPlan = ctx.t.security === 'none' ? false : { session: c.control.dataSession() };
     const o = await exchange(c, { command: 'NLST', mode, tls: tlsPlan });
     if (o.endpointRefused) return point(id, title, sent, brief(o.endpointRefused), 'not-supported');
@@ -75,10 +119,12 @@ async function dataMode(
   return endpointReply ? { point: p, endpointReply } : { point: p };
 }
 
-function pasvAddress(c: ProbeConnection, r: Reply | undefined): ProbePoint {
+const PASV_ADDRESS_TITLE = 'PASV address equal to the control address';
+
+function pasvAddress(c: ProbeConnection | undefined, r: Reply | undefined): ProbePoint {
   const id = 'pasv-address';
-  const title = 'PASV address equal to the control address';
-  if (!r) return notApplicable(id, title, 'PASV not offered');
+  const title = PASV_ADDRESS_TITLE;
+  if (!r || !c) return notApplicable(id, title, 'PASV not offered');
   const hp = parsePasvReply(replyLine(r));
   const control = c.control.remoteAddress;
   if (!hp) return point(id, title, 'PASV', brief(r), 'fail', 'no address in the reply');
@@ -117,15 +163,16 @@ function isPrivate(host: string): boolean {
   return family !== undefined && PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
 }
 
-async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoint[]> {
+async function commands(ctx: ProbeContext, session: () => Promise<ProbeConnection>): Promise<ProbePoint[]> {
   const f = ctx.features;
   const out: ProbePoint[] = [];
   const sample = ctx.sample;
 
   const mlst = f.get('MLST');
   out.push(
-    await check('mlst', 'MLST facts', 'MLST', async () => {
+    await check(ctx.t, 'mlst', 'MLST facts', 'MLST', async () => {
       if (mlst === undefined) return point('mlst', 'MLST facts', 'FEAT', 'no MLST line', 'not-supported');
+      const c = await session();
       const r = await c.request(sample ? `MLST ${sample.name}` : 'MLST');
       return point(
         'mlst',
@@ -138,8 +185,9 @@ async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoi
     }),
   );
   out.push(
-    await check('mlsd', 'MLSD', 'MLSD', async () => {
+    await check(ctx.t, 'mlsd', 'MLSD', 'MLSD', async () => {
       if (mlst === undefined) return point('mlsd', 'MLSD', 'FEAT', 'no MLST line', 'not-supported');
+      const c = await dataSession(ctx, session);
       const o = await exchange(c, {
         command: 'MLSD',
         tls: ctx.t.security === 'none' ? false : { session: c.control.dataSession() },
@@ -147,28 +195,15 @@ async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoi
       return point('mlsd', 'MLSD', 'MLSD', describeOutcome(o), succeeded(o) ? 'pass' : 'fail');
     }),
   );
+  const isFileStatus = (r: Reply): boolean => r.code === Code.FileStatus;
+  out.push(await fileCommand(ctx, session, 'size', 'SIZE', f.has('SIZE'), isFileStatus));
+  out.push(await fileCommand(ctx, session, 'mdtm', 'MDTM', f.has('MDTM'), isFileStatus));
+  out.push(await mfmt(ctx, session, f.has('MFMT')));
+  out.push(await fileCommand(ctx, session, 'hash', 'HASH', f.has('HASH'), isFileStatus, f.get('HASH')));
   out.push(
-    await fileCommand(c, 'size', 'SIZE', f.has('SIZE'), sample?.name, (r) => r.code === Code.FileStatus),
-  );
-  out.push(
-    await fileCommand(c, 'mdtm', 'MDTM', f.has('MDTM'), sample?.name, (r) => r.code === Code.FileStatus),
-  );
-  out.push(await mfmt(c, f.has('MFMT')));
-  out.push(
-    await fileCommand(
-      c,
-      'hash',
-      'HASH',
-      f.has('HASH'),
-      sample?.name,
-      (r) => r.code === Code.FileStatus,
-      f.get('HASH'),
-    ),
-  );
-  out.push(
-    await check('rest-stream', 'REST STREAM', 'REST 0', async () => {
+    await check(ctx.t, 'rest-stream', 'REST STREAM', 'REST 0', async () => {
       const offered = (f.get('REST') ?? '').toUpperCase().includes('STREAM');
-      const r = await c.request('REST 0');
+      const r = await (await session()).request('REST 0');
       const ok = r.code === Code.PendingFurtherInfo;
       const v: Verdict = ok ? (offered ? 'pass' : 'fail') : offered ? 'fail' : 'not-supported';
       return point(
@@ -181,50 +216,72 @@ async function commands(ctx: ProbeContext, c: ProbeConnection): Promise<ProbePoi
       );
     }),
   );
-  out.push(
-    await check('utf8', 'UTF8 (OPTS UTF8 ON)', 'OPTS UTF8 ON', async () => {
-      const r = await c.request('OPTS UTF8 ON');
-      const offered = f.has('UTF8');
-      const ok = isPositiveCompletion(r);
-      const v: Verdict = ok ? 'pass' : offered ? 'fail' : 'not-supported';
-      return point(
-        'utf8',
-        'UTF8 (OPTS UTF8 ON)',
-        'OPTS UTF8 ON',
-        brief(r),
-        v,
-        offered ? 'FEAT: UTF8' : 'FEAT does not list UTF8',
-      );
-    }),
-  );
+  out.push(await utf8(ctx, session));
   return out;
 }
 
+/**
+ * UTF8 as RFC 2640 defines it: a server that uses UTF-8 path names lists `UTF8` in FEAT (3.3), and
+ * that is all a client needs. `OPTS UTF8 ON` comes from an expired draft
+ * (draft-ietf-ftpext-utf-8-option); whether it is accepted is told, not judged.
+ */
+function utf8(ctx: ProbeContext, session: () => Promise<ProbeConnection>): Promise<ProbePoint> {
+  const id = 'utf8';
+  const title = 'UTF8 (RFC 2640: FEAT lists UTF8)';
+  const sent = 'FEAT; OPTS UTF8 ON';
+  return check(ctx.t, id, title, sent, async () => {
+    const offered = ctx.features.has('UTF8');
+    const r = await (await session()).request('OPTS UTF8 ON');
+    const opts = `OPTS UTF8 ON ${isPositiveCompletion(r) ? 'accepted' : 'refused'} (${brief(r)}; a draft, not RFC 2640)`;
+    return point(
+      id,
+      title,
+      sent,
+      `${offered ? 'FEAT: UTF8' : 'no UTF8 line in FEAT'}; ${brief(r)}`,
+      offered ? 'pass' : 'not-supported',
+      offered
+        ? `FEAT lists UTF8 (RFC 2640 3.3); ${opts}`
+        : `FEAT does not list UTF8: clients cannot rely on UTF-8 path names (RFC 2640 3.3); ${opts}`,
+    );
+  });
+}
+
 async function fileCommand(
-  c: ProbeConnection,
+  ctx: ProbeContext,
+  session: () => Promise<ProbeConnection>,
   id: string,
   verb: string,
   offered: boolean,
-  file: string | undefined,
   ok: (r: Reply) => boolean,
   params?: string,
 ): Promise<ProbePoint> {
   const title = `${verb}${params !== undefined ? ` (${params})` : ''}`;
   if (!offered) return point(id, verb, 'FEAT', `no ${verb} line`, 'not-supported');
-  if (file === undefined) return notApplicable(id, title, 'no file in the login directory to ask about');
-  const sent = `${verb} ${file}`;
-  return check(id, title, sent, async () => {
+  const file = ctx.sample?.name;
+  const sent = `${verb} ${file ?? ''}`;
+  return check(ctx.t, id, title, sent, async () => {
+    const c = await session(); // not completed when the login was refused, whatever the listing held
+    if (file === undefined) {
+      // No listing without protected data: that is not the server's doing.
+      const st = ctx.t.state;
+      if (st.protRefused !== undefined) st.stop(st.protRefused);
+      return notApplicable(id, title, 'no file in the login directory to ask about');
+    }
     const r = await c.request(sent);
     return point(id, title, sent, brief(r), ok(r) ? 'pass' : 'fail');
   });
 }
 
 /** MFMT on a name that does not exist: 550 proves the verb without changing anything. */
-async function mfmt(c: ProbeConnection, offered: boolean): Promise<ProbePoint> {
+async function mfmt(
+  ctx: ProbeContext,
+  session: () => Promise<ProbeConnection>,
+  offered: boolean,
+): Promise<ProbePoint> {
   const name = `ferry-probe-absent-${randomBytes(6).toString('hex')}`;
   const sent = `MFMT 20000101000000 ${name} (a name that does not exist)`;
-  return check('mfmt', 'MFMT', sent, async () => {
-    const r = await c.request(`MFMT 20000101000000 ${name}`);
+  return check(ctx.t, 'mfmt', 'MFMT', sent, async () => {
+    const r = await (await session()).request(`MFMT 20000101000000 ${name}`);
     const known =
       isNegative(r) &&
       r.code !== Code.SyntaxError &&
@@ -255,7 +312,10 @@ async function replies(c: ProbeConnection, count: number, ms: number): Promise<R
 
 const NEEDS_BIG = `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the login directory, or --write`;
 
-/** Runs `during` while a RETR of `big` is left unread on a session of its own (then dropped). */
+/**
+ * Runs `during` while a RETR of `big` is running, its first bytes read and the rest left unread,
+ * on a session of its own (then dropped).
+ */
 function whileTransferring(
   ctx: ProbeContext,
   big: string | undefined,
@@ -264,8 +324,15 @@ function whileTransferring(
   sent: string,
   during: (c: ProbeConnection, held: HeldTransfer) => Promise<ProbePoint>,
 ): Promise<ProbePoint> {
-  if (big === undefined) return Promise.resolve(notApplicable(id, title, NEEDS_BIG));
-  return check(id, title, sent, async () => {
+  const st = ctx.t.state;
+  const blocked =
+    st.refused ?? st.loginRefused ?? (ctx.t.security === 'explicit' ? st.protRefused : undefined);
+  if (big === undefined)
+    return Promise.resolve(
+      // No file to read because the listing could not be made: that is not the server's doing.
+      blocked !== undefined ? notCompleted(id, title, sent, blocked) : notApplicable(id, title, NEEDS_BIG),
+    );
+  return check(ctx.t, id, title, sent, async () => {
     const c = await protectedSession(ctx.t);
     let held: HeldTransfer | undefined;
     try {
@@ -283,7 +350,7 @@ function whileTransferring(
 function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
   const id = 'abor';
   const title = 'ABOR during a transfer: 426 (transfer) before 226 (ABOR)';
-  const sent = `RETR ${big ?? ''} (not read); ABOR; reset the data connection`;
+  const sent = `RETR ${big ?? ''} (first bytes read, then not read); ABOR; reset the data connection`;
   return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
     c.control.write('ABOR');
     const early = await replies(c, 1, DURING_MS);
@@ -294,12 +361,23 @@ function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
     const received = `${codes}${early.length === 0 ? ' (after the reset; nothing while the transfer was blocked)' : ''}`;
     const [a, b] = all;
     if (a && b && isNegative(a) && isPositiveCompletion(b)) return point(id, title, sent, received, 'pass');
+    if (a && b && isPositiveCompletion(a) && isPositiveCompletion(b) && a.code === Code.ClosingDataSuccess)
+      return point(
+        id,
+        title,
+        sent,
+        received,
+        'pass',
+        `the transfer had completed (its 226) before ABOR, which then had nothing to abort (${b.code})`,
+      );
     const why =
       a && b && isPositiveCompletion(a) && isNegative(b)
         ? "ABOR's reply came before the transfer's 426 (RFC 959 4.1.3: 426, then 226)"
-        : all.length === 1 && a && isPositiveCompletion(a)
+        : all.length === 1 && a && a.code === Code.ClosingDataSuccess
           ? 'one 226 for both: the aborted transfer was not reported with 426'
-          : undefined;
+          : all.length === 1 && a && isPositiveCompletion(a)
+            ? `ABOR answered ${a.code} (no transfer in progress) while the transfer was running: its first bytes had arrived`
+            : undefined;
     return point(id, title, sent, received || 'no reply', 'fail', why);
   });
 }
@@ -307,7 +385,7 @@ function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
 function statDuring(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
   const id = 'stat-during-transfer';
   const title = 'STAT answered during a transfer';
-  const sent = `RETR ${big ?? ''} (not read); STAT`;
+  const sent = `RETR ${big ?? ''} (first bytes read, then not read); STAT`;
   return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
     c.control.write('STAT');
     const [r] = await replies(c, 1, DURING_MS);

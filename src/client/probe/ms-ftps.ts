@@ -2,7 +2,7 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion, isPreliminary, type Reply } from '../../protocol/reply.js';
 import { connectTcp } from '../control.js';
 import { delay } from '../waits.js';
-import { ProbeConnection, brief, withConnection } from './connection.js';
+import { ProbeConnection, brief, refusalOf, withConnection } from './connection.js';
 import { check, notApplicable, refusal, type ProbeContext } from './context.js';
 import { describeOutcome, exchange, succeeded } from './data.js';
 import { point, type ProbePoint } from './types.js';
@@ -42,14 +42,21 @@ async function silentBeforeTls(ctx: ProbeContext): Promise<ProbePoint> {
   const id = 'implicit-silent-before-tls';
   const title = 'Nothing sent before the TLS handshake';
   const sent = `TCP connect, then wait ${SILENCE_MS} ms`;
-  return check(id, title, sent, async () => {
+  return check(ctx.t, id, title, sent, async () => {
     const sock = await connectTcp(ctx.t.host, ctx.t.port, ctx.t.timeoutMs);
     const got: Buffer[] = [];
+    let closed = false;
     sock.on('data', (d: Buffer) => got.push(d));
     sock.on('error', () => {});
+    sock.on('close', () => void (closed = true));
     await delay(SILENCE_MS).promise;
     sock.destroy();
     const bytes = Buffer.concat(got);
+    if (bytes.length === 0 && closed) {
+      // Closed without a word: refused (a ban closes before any TLS), or only impatient?
+      const why = await refusalOf(ctx.t);
+      if (why !== undefined) ctx.t.state.refuse(why);
+    }
     if (bytes.length === 0) return point(id, title, sent, 'nothing', 'pass');
     const text = JSON.stringify(bytes.subarray(0, 60).toString('latin1'));
     return point(
@@ -67,7 +74,7 @@ async function protImplied(ctx: ProbeContext): Promise<ProbePoint> {
   const id = 'implicit-prot-implied';
   const title = 'PBSZ 0 / PROT P implied (data protected without PROT P)';
   const sent = 'login, no PBSZ/PROT; NLST; TLS on the data connection';
-  return check(id, title, sent, () =>
+  return check(ctx.t, id, title, sent, () =>
     withConnection(ctx.t, {}, async (c) => {
       const session = c.control.dataSession();
       const o = await exchange(c, { command: 'NLST', tls: { session }, clearWatchMs: 500 });
@@ -98,7 +105,7 @@ async function authRefusedOnImplicit(ctx: ProbeContext, mech: 'TLS' | 'SSL'): Pr
   const id = `implicit-auth-${mech.toLowerCase()}-refused`;
   const title = `AUTH ${mech} refused on implicit`;
   const sent = `AUTH ${mech}`;
-  return check(id, title, sent, () =>
+  return check(ctx.t, id, title, sent, () =>
     withConnection(ctx.t, {}, async (c) => {
       const r = await c.request(sent);
       const v = refusal(r);
@@ -118,7 +125,7 @@ async function authRefusedOnImplicit(ctx: ProbeContext, mech: 'TLS' | 'SSL'): Pr
 async function cccRefusedOnImplicit(ctx: ProbeContext): Promise<ProbePoint> {
   const id = 'implicit-ccc-refused';
   const title = 'CCC refused on implicit';
-  return check(id, title, 'CCC', () =>
+  return check(ctx.t, id, title, 'CCC', () =>
     withConnection(ctx.t, {}, async (c) => {
       const r = await c.request('CCC');
       const v = refusal(r);
@@ -139,7 +146,7 @@ async function reinOnImplicit(ctx: ProbeContext): Promise<ProbePoint> {
   const id = 'implicit-rein';
   const title = 'REIN: close_notify, new handshake on the same TCP connection, new greeting';
   const sent = 'REIN; close_notify; TLS handshake; read greeting; login';
-  return check(id, title, sent, () =>
+  return check(ctx.t, id, title, sent, () =>
     withConnection(ctx.t, {}, async (c) => {
       const r = await c.request('REIN');
       if (!isPositiveCompletion(r)) {
@@ -176,7 +183,7 @@ async function authSsl(ctx: ProbeContext): Promise<ProbePoint> {
   const title = 'AUTH SSL equal to AUTH TLS on explicit';
   const sent = 'AUTH SSL; TLS handshake; login; PBSZ 0; PROT P; NLST';
   if (ctx.t.security !== 'explicit') return notApplicable(id, title, 'explicit FTPS only (ftpes://)');
-  return check(id, title, sent, async () => {
+  return check(ctx.t, id, title, sent, async () => {
     const c = await ProbeConnection.open(ctx.t, { auth: false, login: false });
     try {
       const r = await c.request('AUTH SSL');
@@ -193,6 +200,8 @@ async function authSsl(ctx: ProbeContext): Promise<ProbePoint> {
       await c.login();
       await c.request('PBSZ 0');
       const prot = await c.request('PROT P');
+      const st = ctx.t.state;
+      if (!isPositiveCompletion(prot) && st.protRefused !== undefined) st.stop(st.protRefused);
       const session = c.control.dataSession();
       const o = await exchange(c, { command: 'NLST', tls: { session } });
       const received = `${brief(r)}; ${brief(prot)}; ${describeOutcome(o)}`;

@@ -34,6 +34,7 @@ export async function rfc4217Points(ctx: ProbeContext): Promise<ProbePoint[]> {
           EXPLICIT_ONLY + ': implicit FTPS implies PBSZ 0',
         ),
   );
+  out.push(ctx.protPoint);
   out.push(await protClear(t));
   out.push(
     explicit ? await ccc(t) : notApplicable('ccc', 'CCC (control connection back to clear)', EXPLICIT_ONLY),
@@ -52,7 +53,7 @@ export async function rfc4217Points(ctx: ProbeContext): Promise<ProbePoint[]> {
 async function pbszBeforeAuth(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'pbsz-before-auth-refused';
   const title = 'PBSZ before AUTH refused';
-  return check(id, title, 'PBSZ 0', () =>
+  return check(t, id, title, 'PBSZ 0', () =>
     withConnection(t, { auth: false, login: false }, async (c) => {
       const r = await c.request('PBSZ 0');
       return point(
@@ -70,7 +71,7 @@ async function pbszBeforeAuth(t: ProbeTarget): Promise<ProbePoint> {
 async function protBeforePbsz(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'prot-before-pbsz-refused';
   const title = 'PROT before PBSZ refused';
-  return check(id, title, 'PROT P', () =>
+  return check(t, id, title, 'PROT P', () =>
     withConnection(t, {}, async (c) => {
       const r = await c.request('PROT P');
       return point(
@@ -88,20 +89,35 @@ async function protBeforePbsz(t: ProbeTarget): Promise<ProbePoint> {
 async function protClear(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'prot-c';
   const title = 'PROT C accepted or refused (policy)';
-  return check(id, title, 'PBSZ 0; PROT C', () =>
+  const sent = 'PBSZ 0; PROT C; if accepted, NLST over a clear data connection';
+  return check(t, id, title, sent, () =>
     withConnection(t, {}, async (c) => {
       await c.request('PBSZ 0');
       const r = await c.request('PROT C');
-      const accepted = isPositiveCompletion(r);
+      if (!isPositiveCompletion(r))
+        return point(id, title, sent, brief(r), 'pass', 'refused: data connections must be protected');
+      // Accepted: whether clear data is really allowed shows only at a transfer (vsftpd's
+      // force_local_data_ssl answers 522 there, Pure-FTPd -Y 3 521).
+      const o = await exchange(c, { command: 'NLST', tls: false });
+      const received = `${brief(r)}; ${describeOutcome(o)}`;
+      const answer = o.endpointRefused ?? o.final;
+      const refusedBy = answer ? brief(answer) : (o.error ?? 'no reply');
+      if (succeeded(o))
+        return point(
+          id,
+          title,
+          sent,
+          received,
+          'pass',
+          'accepted, and a listing came over a clear data connection: this server allows clear data connections',
+        );
       return point(
         id,
         title,
-        'PBSZ 0; PROT C',
-        brief(r),
+        sent,
+        received,
         'pass',
-        accepted
-          ? 'accepted: this server allows clear data connections'
-          : 'refused: data connections must be protected',
+        `PROT C accepted, but the clear data connection was refused (${refusedBy}): data connections must be protected all the same`,
       );
     }),
   );
@@ -111,7 +127,7 @@ async function ccc(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'ccc';
   const title = 'CCC (control connection back to clear)';
   const sent = 'PBSZ 0; PROT P; CCC; close_notify; NOOP in clear';
-  return check(id, title, sent, () =>
+  return check(t, id, title, sent, () =>
     withConnection(t, {}, async (c) => {
       await c.request('PBSZ 0');
       await c.request('PROT P');
@@ -144,7 +160,7 @@ async function userInClear(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'user-in-clear-refused';
   const title = 'USER in clear refused (TLS required)';
   const sent = `USER ${t.user} (before AUTH)`;
-  return check(id, title, sent, () =>
+  return check(t, id, title, sent, () =>
     withConnection(t, { auth: false, login: false }, async (c) => {
       const r = await c.request(`USER ${t.user}`);
       const refused = isNegative(r);
@@ -171,7 +187,7 @@ async function fullHandshakeRefused(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'data-full-handshake-refused';
   const title = 'Data connection must resume the control session (full handshake refused)';
   const sent = 'NLST; data: full TLS handshake (no session offered)';
-  return check(id, title, sent, async () => {
+  return check(t, id, title, sent, async () => {
     const c = await protectedSession(t);
     try {
       const o = await exchange(c, {
@@ -199,7 +215,7 @@ async function otherSessionRefused(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'data-other-session-refused';
   const title = "Data connection with another session's TLS session refused";
   const sent = 'NLST; data: resume the TLS session of a second control connection';
-  return check(id, title, sent, async () => {
+  return check(t, id, title, sent, async () => {
     const a = await protectedSession(t);
     const b = await ProbeConnection.open(t).catch(async (err: unknown) => {
       await a.close();
@@ -249,7 +265,7 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
   for (const k of RESUME_KINDS) {
     const sent = `control ${k.id.includes('13') ? 'TLS 1.3' : 'TLS 1.2'}; NLST; data: resume the control's session`;
     out.push(
-      await check(k.id, k.title, sent, async () => {
+      await check(t, k.id, k.title, sent, async () => {
         let c: ProbeConnection;
         try {
           c = await protectedSession(t, { tls: k.control });
@@ -285,7 +301,7 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
   const title = "Resumption of the data connection's newer session (not only the control's)";
   const sent = "NLST twice: the second data connection resumes the first one's session";
   out.push(
-    await check(id, title, sent, async () => {
+    await check(t, id, title, sent, async () => {
       const c = await protectedSession(t);
       try {
         const first = await exchange(c, { command: 'NLST', tls: { session: c.control.dataSession() } });

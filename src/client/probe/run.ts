@@ -1,7 +1,9 @@
 import { Code } from '../../protocol/codes.js';
+import { isPositiveCompletion } from '../../protocol/reply.js';
+import { LoginError } from '../errors.js';
 import { parseListText, parseMlsdText, type RemoteEntry } from '../listing.js';
-import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
-import { protectedSession, type ProbeContext } from './context.js';
+import { ProbeConnection, ProbeState, brief, type ProbeTarget } from './connection.js';
+import { notCompleted, type ProbeContext } from './context.js';
 import { exchange, succeeded } from './data.js';
 import { HOLD_MIN_SIZE, featurePoints } from './features.js';
 import { msFtpsPoints } from './ms-ftps.js';
@@ -22,12 +24,14 @@ import { WriteArea, writeNotApplicable } from './write.js';
 /**
  * `ferry probe`: runs every check against one server, in order and one connection at a time (so a
  * server's per-address limits and the order of events stay predictable), and builds the report.
- * A failure to connect, secure or log in at the start is thrown (exit codes 3/4/5); after that,
- * each check records its own failure as a point.
+ * A failure to connect or secure the first session is thrown (exit codes 3/4); a refused login or
+ * PBSZ/PROT is reported, and after the start each check records its own failure as a point, or as
+ * not completed when the server stopped letting the probe in (ProbeState).
  */
 
 export interface ProbeOptions {
-  readonly target: ProbeTarget;
+  /** The server and how to reach it (the probe adds its own state). */
+  readonly target: Omit<ProbeTarget, 'state'>;
   /** The URL as the user wrote it, without the password. */
   readonly url: string;
   /** `--write DIR`: a directory the write checks may use (created files are deleted). */
@@ -36,7 +40,8 @@ export interface ProbeOptions {
 
 export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
   const started = Date.now();
-  let t = o.target;
+  const state = new ProbeState();
+  let t: ProbeTarget = { ...o.target, state };
   const prelude: ProbePoint[] = [];
   if (t.security === 'none') {
     // ftp://: is TLS offered at all? The probe never logs in in clear.
@@ -62,19 +67,33 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
     }
     t = { ...t, security: 'explicit' };
   }
-  const base = await protectedSession(t);
+  // The first session: connecting or securing it must work (else exit 3/4); a refused login or
+  // PBSZ/PROT is reported, and the checks that need them are marked not completed.
+  const base = await ProbeConnection.open(t, { login: false });
   let ctx: ProbeContext;
   try {
-    const feat = await base.features();
-    const listing = await exchange(base, {
-      command: feat.map.has('MLST') ? 'MLSD' : 'LIST',
-      tls: { session: base.control.dataSession() },
-    });
-    const entries: RemoteEntry[] = succeeded(listing)
-      ? feat.map.has('MLST')
-        ? parseMlsdText(listing.data.toString('utf8'))
-        : parseListText(listing.data.toString('utf8'))
-      : [];
+    try {
+      await base.login();
+    } catch (err) {
+      if (!(err instanceof LoginError)) throw err;
+      state.loginRefused = `login refused: ${err.replyCode} ${err.replyText}`;
+    }
+    const protPoint = await pbszProt(base, t, state);
+    if (state.loginRefused === undefined) await base.request('TYPE I');
+    const feat = await base.features(); // FEAT before a login is allowed (RFC 2389)
+    const listing =
+      state.loginRefused === undefined && state.protRefused === undefined
+        ? await exchange(base, {
+            command: feat.map.has('MLST') ? 'MLSD' : 'LIST',
+            tls: { session: base.control.dataSession() },
+          })
+        : undefined;
+    const entries: RemoteEntry[] =
+      listing && succeeded(listing)
+        ? feat.map.has('MLST')
+          ? parseMlsdText(listing.data.toString('utf8'))
+          : parseListText(listing.data.toString('utf8'))
+        : [];
     const files = entries
       .filter((e) => e.type === 'file' && !/[\r\n]/.test(e.name))
       .sort((a, b) => b.size - a.size);
@@ -86,10 +105,12 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
       sample: largest ? { name: largest.name, size: largest.size } : undefined,
       writeDir: o.writeDir,
       limits: [],
+      protPoint,
     };
   } finally {
     await base.close();
   }
+  state.started = true;
   const area = ctx.writeDir !== undefined ? new WriteArea(ctx, ctx.writeDir) : undefined;
   let big = ctx.sample && ctx.sample.size >= HOLD_MIN_SIZE ? ctx.sample.name : undefined;
   let cleanedUp = true;
@@ -121,6 +142,41 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
   }
 }
 
+const PROT_TITLE = 'PBSZ 0 and PROT P accepted (protected data connections)';
+
+/**
+ * PBSZ 0 and PROT P on the first session. Explicit FTPS: refused → the point fails, and every
+ * check that needs protected data is not completed. Implicit: they are implied, refusals are fine.
+ */
+async function pbszProt(base: ProbeConnection, t: ProbeTarget, state: ProbeState): Promise<ProbePoint> {
+  const id = 'pbsz-prot-p';
+  const sent = 'PBSZ 0; PROT P (after login)';
+  if (state.loginRefused !== undefined) return notCompleted(id, PROT_TITLE, sent, state.loginRefused);
+  const pbsz = await base.request('PBSZ 0');
+  const prot = await base.request('PROT P');
+  const received = `${brief(pbsz)}; ${brief(prot)}`;
+  const ok = isPositiveCompletion(pbsz) && isPositiveCompletion(prot);
+  if (t.security !== 'explicit')
+    return point(
+      id,
+      PROT_TITLE,
+      sent,
+      received,
+      ok ? 'pass' : 'not-applicable',
+      ok ? undefined : 'implicit FTPS implies PBSZ 0 / PROT P (see implicit-prot-implied)',
+    );
+  if (ok) return point(id, PROT_TITLE, sent, received, 'pass');
+  state.protRefused = `PBSZ 0 / PROT P refused: ${brief(pbsz)} / ${brief(prot)}`;
+  return point(
+    id,
+    PROT_TITLE,
+    sent,
+    received,
+    'fail',
+    'RFC 4217 9: without PROT P every data connection is in clear; the checks that need protected data were not done',
+  );
+}
+
 function report(
   o: ProbeOptions,
   t: ProbeTarget,
@@ -134,7 +190,10 @@ function report(
   const count = (v: ProbePoint['verdict']): number => all.filter((p) => p.verdict === v).length;
   const conformant = groups
     .filter((g) => CONFORMANCE_GROUPS.includes(g.id))
-    .every((g) => g.points.every((p) => p.verdict !== 'fail'));
+    .every((g) => g.points.every((p) => p.verdict !== 'fail' && p.verdict !== 'not-completed'));
+  const incomplete = [
+    ...new Set(all.filter((p) => p.verdict === 'not-completed').map((p) => p.detail ?? '')),
+  ];
   const out: ProbeGroup[] = groups.map((g) => ({ id: g.id, title: GROUP_TITLES[g.id], points: g.points }));
   return {
     schema: PROBE_SCHEMA,
@@ -149,7 +208,10 @@ function report(
       fail: count('fail'),
       notSupported: count('not-supported'),
       notApplicable: count('not-applicable'),
+      notCompleted: count('not-completed'),
       conformant,
+      complete: incomplete.length === 0,
+      incomplete,
     },
     limits,
   };

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { delay } from '../waits.js';
 import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
-import { check, notApplicable, type ProbeContext } from './context.js';
+import { check, notApplicable, notCompleted, type ProbeContext } from './context.js';
 import { signatureAlgorithm, ticketLifetimeHint } from './der.js';
 import { shortError } from './data.js';
 import { point, type ProbePoint, type Verdict } from './types.js';
@@ -76,46 +76,56 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
   const t = ctx.t.security === 'none' ? { ...ctx.t, security: 'explicit' as const } : ctx.t;
   const out: ProbePoint[] = [];
   const accepted: Version[] = [];
+  /** Versions whose check could not be done (the server refused the probe). */
+  const unknown: Version[] = [];
   for (const v of VERSIONS) {
     const id = `tls-${LABEL[v]}`;
     const title = `TLS ${LABEL[v]}`;
     const sent = `handshake offering only TLS ${LABEL[v]}`;
-    const r = await tryHandshake(t, {
-      minVersion: v,
-      maxVersion: v,
-      ...(v === 'TLSv1.3' ? {} : { ciphers: ALL_LEGACY }),
-    });
-    if ('error' in r) {
-      if (LOCAL_LIMIT.test(r.error)) {
-        ctx.limits.push(`TLS ${LABEL[v]} could not be offered by this Node.js (OpenSSL): ${r.error}`);
-        out.push(notApplicable(id, title, `not testable from here: ${r.error}`));
-        continue;
+    let ok = false;
+    const p = await check(t, id, title, sent, async () => {
+      const r = await tryHandshake(t, {
+        minVersion: v,
+        maxVersion: v,
+        ...(v === 'TLSv1.3' ? {} : { ciphers: ALL_LEGACY }),
+      });
+      if ('error' in r) {
+        if (LOCAL_LIMIT.test(r.error)) {
+          ctx.limits.push(`TLS ${LABEL[v]} could not be offered by this Node.js (OpenSSL): ${r.error}`);
+          return notApplicable(id, title, `not testable from here: ${r.error}`);
+        }
+        const v0: Verdict = v === 'TLSv1' || v === 'TLSv1.1' ? 'pass' : 'not-supported';
+        return point(id, title, sent, `refused: ${r.error}`, v0);
       }
-      const v0: Verdict = v === 'TLSv1' || v === 'TLSv1.1' ? 'pass' : 'not-supported';
-      out.push(point(id, title, sent, `refused: ${r.error}`, v0));
-      continue;
-    }
-    accepted.push(v);
-    const legacy = v === 'TLSv1' || v === 'TLSv1.1';
-    out.push(
-      point(
+      ok = true;
+      const legacy = v === 'TLSv1' || v === 'TLSv1.1';
+      return point(
         id,
         title,
         sent,
         `${r.version}, ${r.standardName}`,
         legacy ? 'fail' : 'pass',
         legacy ? 'TLS 1.0 and 1.1 are deprecated (RFC 8996)' : undefined,
-      ),
-    );
+      );
+    });
+    out.push(p);
+    if (ok && p.verdict !== 'not-completed') accepted.push(v);
+    else if (p.verdict === 'not-completed') unknown.push(v);
   }
   for (const v of accepted) out.push(await ciphers(t, v));
   for (const v of VERSIONS.filter((x) => !accepted.includes(x)))
     out.push(
-      notApplicable(`ciphers-${LABEL[v]}`, `Cipher suites, TLS ${LABEL[v]}`, `TLS ${LABEL[v]} not accepted`),
+      unknown.includes(v)
+        ? notCompleted(`ciphers-${LABEL[v]}`, `Cipher suites, TLS ${LABEL[v]}`, '-', t.state.refused ?? '')
+        : notApplicable(
+            `ciphers-${LABEL[v]}`,
+            `Cipher suites, TLS ${LABEL[v]}`,
+            `TLS ${LABEL[v]} not accepted`,
+          ),
     );
   out.push(...(await certificate(t)));
   out.push(
-    accepted.some((v) => v !== 'TLSv1.3')
+    accepted.some((v) => v !== 'TLSv1.3') || t.state.refused !== undefined
       ? await renegotiation(t, accepted)
       : notApplicable(
           'renegotiation',
@@ -128,10 +138,20 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
 }
 
 /** The suites a version accepts, in the server's order of choice (each chosen one is then removed). */
-async function ciphers(t: ProbeTarget, v: Version): Promise<ProbePoint> {
+function ciphers(t: ProbeTarget, v: Version): Promise<ProbePoint> {
   const id = `ciphers-${LABEL[v]}`;
   const title = `Cipher suites, TLS ${LABEL[v]}`;
   const sent = 'handshakes, each without the suites chosen before';
+  return check(t, id, title, sent, () => cipherList(t, v, id, title, sent));
+}
+
+async function cipherList(
+  t: ProbeTarget,
+  v: Version,
+  id: string,
+  title: string,
+  sent: string,
+): Promise<ProbePoint> {
   const chosen: string[] = [];
   const excluded: string[] = [];
   let left = [...TLS13_SUITES];
@@ -151,14 +171,30 @@ async function ciphers(t: ProbeTarget, v: Version): Promise<ProbePoint> {
   return point(id, title, sent, received, chosen.length > 0 ? 'pass' : 'fail');
 }
 
+const CERTIFICATE_POINTS: readonly (readonly [string, string])[] = [
+  ['certificate-chain', 'Certificate chain trusted'],
+  ['certificate-expiry', 'Certificate validity'],
+  ['certificate-name', 'Certificate host name'],
+  ['certificate-key', 'Certificate key type and size'],
+  ['certificate-signature', 'Certificate signature algorithm'],
+];
+
 async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
   const sent = 'handshake; certificate as presented';
-  let h: Handshake;
-  try {
+  let h: Handshake | undefined;
+  const p = await check(t, 'certificate', 'Certificate', sent, async () => {
     h = await handshakeWith(t, t.ca ? { ca: t.ca } : {});
-  } catch (err) {
-    return [point('certificate', 'Certificate', sent, shortError(err), 'fail')];
+    return point('certificate', 'Certificate', sent, 'presented', 'pass');
+  });
+  if (p.verdict === 'not-completed') {
+    h?.conn.destroy();
+    return CERTIFICATE_POINTS.map(([id, title]) => notCompleted(id, title, sent, p.detail ?? ''));
   }
+  if (!h) return [p];
+  return certificatePoints(t, h);
+}
+
+function certificatePoints(t: ProbeTarget, h: Handshake): ProbePoint[] {
   try {
     const out: ProbePoint[] = [];
     const sock = h.sock;
@@ -254,7 +290,7 @@ async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Prom
   const title = 'Client-initiated renegotiation refused';
   const v = accepted.includes('TLSv1.2') ? 'TLSv1.2' : (accepted.find((x) => x !== 'TLSv1.3') ?? 'TLSv1.2');
   const sent = `TLS ${LABEL[v]}; renegotiate; NOOP`;
-  return check(id, title, sent, async () => {
+  return check(t, id, title, sent, async () => {
     const h = await handshakeWith(t, {
       maxVersion: v,
       ...(v === 'TLSv1.2' ? {} : { minVersion: v, ciphers: ALL_LEGACY }),
@@ -294,11 +330,15 @@ async function ticketLifetime(t: ProbeTarget, accepted: readonly Version[]): Pro
   const id = 'session-ticket-lifetime';
   const title = 'Session ticket lifetime';
   const sent = 'handshake; session tickets received';
-  return check(id, title, sent, async () => {
+  return check(t, id, title, sent, async () => {
     const found: string[] = [];
     let longest = -1;
     for (const v of (['TLSv1.3', 'TLSv1.2'] as const).filter((x) => accepted.includes(x))) {
-      const c = await ProbeConnection.open(t, { tls: { minVersion: v, maxVersion: v } });
+      // Logged in (a reply over TLS brings TLS 1.3 tickets), unless the login was refused.
+      const c = await ProbeConnection.open(t, {
+        tls: { minVersion: v, maxVersion: v },
+        login: t.state.loginRefused === undefined,
+      });
       try {
         await c.request('NOOP'); // TLS 1.3 tickets come after the handshake
         const s = c.control.dataSession();

@@ -6,7 +6,12 @@ import type { Security } from '../url.js';
  */
 export const PROBE_SCHEMA = 'ferry-probe/1';
 
-export type Verdict = 'pass' | 'fail' | 'not-supported' | 'not-applicable';
+/**
+ * `not-completed`: the check could not be done, so there is no verdict on the server: it stopped
+ * letting the probe in (a 421 from a defender's ban or a connection limit, a refused connection),
+ * refused the login, or refused protected data connections. The point's `detail` says which.
+ */
+export type Verdict = 'pass' | 'fail' | 'not-supported' | 'not-applicable' | 'not-completed';
 
 export type GroupId = 'ms-ftps' | 'rfc4217' | 'features' | 'tls';
 
@@ -62,8 +67,16 @@ export interface ProbeReport {
     readonly fail: number;
     readonly notSupported: number;
     readonly notApplicable: number;
-    /** Every MS-FTPS and RFC 4217 point passed or did not apply (no `fail`): exit code 0. */
+    readonly notCompleted: number;
+    /**
+     * Every MS-FTPS and RFC 4217 point passed or did not apply (none failed, none left not
+     * completed). With `complete`: exit code 0.
+     */
     readonly conformant: boolean;
+    /** Every point was checked (none `not-completed`). */
+    readonly complete: boolean;
+    /** Why points were not completed (e.g. `server refused the connection: 421 …`), one per cause. */
+    readonly incomplete: readonly string[];
   };
   /** What this probe could not test from here (e.g. TLS versions the local OpenSSL cannot offer). */
   readonly limits: readonly string[];

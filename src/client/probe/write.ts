@@ -69,7 +69,9 @@ export class WriteArea {
 
   /** A large file for ABOR and STAT when the login directory has none. */
   async bigFile(): Promise<string | undefined> {
-    const c = await protectedSession(this.ctx.t);
+    // Refused (the ABOR and STAT points then say why) or failed: no big file.
+    const c = await protectedSession(this.ctx.t).catch(() => undefined);
+    if (!c) return undefined;
     try {
       const name = this.name('big.bin');
       const o = await this.put(c, name, randomBytes(2 * HOLD_MIN_SIZE));
@@ -92,7 +94,7 @@ export class WriteArea {
     const title = 'Upload cut with a bare FIN (no close_notify) reported as failed';
     const sent = 'STOR 256 KiB over TLS, then TCP FIN without close_notify';
     if (this.ctx.t.security === 'none') return notApplicable(id, title, 'needs TLS (ftps:// or ftpes://)');
-    return check(id, title, sent, async () => {
+    return check(this.ctx.t, id, title, sent, async () => {
       const c = await protectedSession(this.ctx.t);
       try {
         const name = this.name('cut.bin');
@@ -129,7 +131,7 @@ export class WriteArea {
     const id = 'rest-stor';
     const title = 'REST + STOR (resumed upload)';
     const sent = 'STOR 1000 bytes; REST 500; STOR 500 bytes; RETR';
-    return check(id, title, sent, async () => {
+    return check(this.ctx.t, id, title, sent, async () => {
       const c = await protectedSession(this.ctx.t);
       try {
         const name = this.name('rest.bin');
@@ -171,7 +173,7 @@ export class WriteArea {
     const id = 'replace';
     const title = 'Upload replacing a file';
     const sent = 'STOR 1000 bytes; STOR 300 other bytes to the same name; RETR';
-    return check(id, title, sent, async () => {
+    return check(this.ctx.t, id, title, sent, async () => {
       const c = await protectedSession(this.ctx.t);
       try {
         const name = this.name('replace.bin');
@@ -200,7 +202,9 @@ export class WriteArea {
 
   /** Deletes every file the probe made; true when none is left in DIR. */
   async cleanup(): Promise<boolean> {
-    const c = await protectedSession(this.ctx.t);
+    if (this.created.size === 0) return true; // nothing was uploaded
+    const c = await protectedSession(this.ctx.t).catch(() => undefined);
+    if (!c) return false; // refused: whether files are left cannot be known
     try {
       for (const name of this.created) await c.request(`DELE ${name}`);
       const o = await exchange(c, { command: `NLST ${this.dir}`, tls: this.tlsPlan(c) });
