@@ -315,6 +315,11 @@ for (const mode of MODES) {
         const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE A', 200);
         assert.equal((await ftp.retrieve('unix.txt')).toString(), 'one\r\ntwo\r\n\r\nthree\r\n');
+        // The 150 gives no size here: the file's 15 bytes on disk are not the 19 sent.
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        assert.doesNotMatch(textOf(await ftp.cmd('RETR unix.txt', 150)), /bytes/);
+        await ftp.readAll(conn);
+        await ftp.expect(226);
         await ftp.store('from-net.txt', Buffer.from('alpha\r\nbeta\r\n'));
         assert.equal(await readFile(path.join(server().root, 'from-net.txt'), 'utf8'), 'alpha\nbeta\n');
         await ftp.cmd('TYPE I', 200);

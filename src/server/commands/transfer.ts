@@ -109,7 +109,9 @@ export const transferCommands: AnyCommandSpec[] = [
       const first = files.storage.features.has('size-at-open') ? undefined : await fileStat(files, p);
       const src = await files.storage.openRead(p, { offset }, files.context());
       const size = first?.size ?? src.fileSize ?? (await fileStat(files, p, src)).size;
-      const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)} (${size} bytes).`;
+      // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
+      const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
+      const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
       const r = await ctx.transfer.run(
         'RETR',
         opening,
