@@ -73,7 +73,13 @@ export async function atomicWrite(
     tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
     if (keep > 0 && t.existing) await copyPrefix(t.existing, tmp, keep, c.signal);
     if (extendTo > keep) await tmp.truncate(extendTo); // zero-fill, sparse where supported
-    if (existing) await tmp.chmod(existing.mode & 0o7777);
+    if (existing) {
+      // The replaced file's owner and group (a server running as root: the file keeps belonging to
+      // whom it belonged, as when written in place), then its mode (chown clears setuid bits).
+      if (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.())
+        await tmp.chown(existing.uid, existing.gid).catch(() => {}); // not ours to give: stays ours
+      await tmp.chmod(existing.mode & 0o7777);
+    }
     // A source that reads into its chunks again gets them back once written (gathered-upload.ts).
     const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
     ws = new FileWriter(tmp, Math.max(keep, extendTo), { recycle });

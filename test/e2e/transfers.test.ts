@@ -3,7 +3,18 @@
  * restarts and appends, STOU, ABOR ordering, out-of-band STAT, pipelining, TYPE A conversion.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  chown,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
@@ -308,6 +319,24 @@ for (const mode of MODES) {
         assert.ok(ftp.noPendingReplies);
       });
     });
+
+    test(
+      'an upload that replaces a file keeps its owner, group and mode',
+      { skip: process.getuid?.() !== 0 && 'needs root (chown)' },
+      async () => {
+        const file = path.join(server().root, 'owned.txt');
+        await writeFile(file, 'old');
+        await chown(file, 1234, 2345);
+        await chmod(file, 0o640);
+        await withClients(async (track) => {
+          const ftp = track(await loggedIn(server(), mode));
+          await ftp.store('owned.txt', Buffer.from('new content'));
+        });
+        const st = await stat(file);
+        assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [1234, 2345, 0o640]);
+        assert.equal(await readFile(file, 'utf8'), 'new content');
+      },
+    );
 
     test('TYPE A converts CRLF to LF on upload and LF to CRLF on download; TYPE I keeps bytes', async () => {
       await writeFile(path.join(server().root, 'unix.txt'), 'one\ntwo\n\nthree\n');
