@@ -86,6 +86,8 @@ function notUtf8(line: string): Item {
 const MAX_QUEUED = 64;
 /** First keepalive probe after this long without traffic (Linux: then every 75 s, 9 times). */
 const KEEPALIVE_DELAY_MS = 60_000;
+/** At shutdown, how long a told client may take to close its side before its connection is cut. */
+const SHUTDOWN_LINGER_MS = 1_000;
 /**
  * Why a session's work is aborted when its connection closes: AbortController's default reason,
  * made once (made for each session, with its stack, it showed in the sessions profile).
@@ -196,6 +198,10 @@ export class ControlConnection {
     }
     this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
     await this.closeGracefully();
+    // Told (421, close_notify, FIN): a client that keeps its side open is not waited for.
+    const cut = setTimeout(() => this.destroy(), SHUTDOWN_LINGER_MS);
+    await this.closed;
+    clearTimeout(cut);
   }
 
   destroy(): void {

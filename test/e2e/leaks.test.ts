@@ -4,7 +4,9 @@
  * unused passive ports, open at shutdown) it leaves no socket, listener or timer behind.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import path from 'node:path';
 import { test } from 'node:test';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
@@ -29,6 +31,7 @@ test(
     const baseline = resourceCounts();
     const ts = await startServer();
     const clients: RawFtp[] = [];
+    const deafs: net.Socket[] = [];
     try {
       clients.push(await loggedIn(ts, 'explicit'));
       clients.push(await loggedIn(ts, 'implicit'));
@@ -36,6 +39,11 @@ test(
       const plain = await RawFtp.connect({ host: ts.host, port: ts.explicitPort, implicit: false });
       clients.push(plain);
       await plain.expect(220); // plaintext, before AUTH
+      // A client that never closes its side (it ignores the server's FIN): not waited for either.
+      const deaf = net.connect({ host: ts.host, port: ts.explicitPort, allowHalfOpen: true });
+      deaf.on('error', () => {});
+      deafs.push(deaf);
+      await once(deaf, 'data'); // the 220
       await withDeadline(ts.close(), CLOSE_DEADLINE_MS, 'server.close() with open sessions');
       for (const c of clients) {
         assert.equal((await c.expect()).code, 421);
@@ -44,6 +52,7 @@ test(
     } finally {
       ts.server.destroy(); // if close() hung, do not keep the process alive
       await Promise.all(clients.map((c) => c.close()));
+      for (const d of deafs) d.destroy();
       await ts.close();
     }
     await assertNoLeaks(baseline, 'after server.close()');
