@@ -8,12 +8,18 @@ import { joinRemote } from './url.js';
 
 /**
  * Recursive mirror between a local directory and a remote one, either way. A file is transferred
- * when the destination lacks it, its size differs, or the source is newer (beyond the precision of
- * the listing: LIST shows minutes). Transferred files get the source's modification time (locally
- * always; remotely with MFMT, or MDTM with a time, when the server allows it), so an unchanged tree
- * transfers nothing the next time. `delete` removes what the source does not have. With
- * `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
- * Symbolic links are skipped on both sides.
+ * when the destination lacks it, its size differs, or its modification time differs from the
+ * source's, older or newer, beyond the precision of the listing (LIST shows minutes): a destination
+ * file changed after the last mirror is restored. Transferred files get the source's modification
+ * time (locally always; remotely with MFMT, or MDTM with a time, when the server allows it), so an
+ * unchanged tree transfers nothing the next time. `delete` removes what the source does not have.
+ * With `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
+ *
+ * Symbolic links are skipped in the source and never followed in the destination: a destination
+ * link where the source has a file or a directory is a type conflict like a file in the way of a
+ * directory. Without `delete` a type conflict is skipped (one `skip` event) together with
+ * everything under it, and the rest of the tree is mirrored; with `delete` the destination entry
+ * itself (the link, never what it points to) is removed and replaced.
  */
 
 export interface MirrorOptions {
@@ -50,14 +56,17 @@ export type MirrorEvent =
     }
   | { readonly kind: 'done'; readonly path: string; readonly bytes: number }
   | { readonly kind: 'skip'; readonly path: string; readonly reason: string }
-  /** The destination already has the file (same size, not older): counted as skipped. */
+  /** The destination already has the file (same size and time): counted as skipped. */
   | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'delete'; readonly path: string };
 
 export interface MirrorResult {
   readonly transferred: number;
   readonly bytes: number;
-  /** Files not transferred: unchanged ones, symbolic links, type conflicts without `delete`. */
+  /**
+   * Files not transferred: unchanged ones, symbolic links, type conflicts without `delete` (a
+   * skipped directory counts once, whatever is under it).
+   */
   readonly skipped: number;
   /** Of the skipped files, those the destination already had unchanged. */
   readonly unchanged: number;
@@ -123,17 +132,35 @@ async function scanRemote(client: FerryClient, root: string, signal?: AbortSigna
   return tree;
 }
 
-/** Whether `src` should replace `dst`: missing, other size, or source newer beyond the precision. */
+/**
+ * Whether `src` should replace `dst`: missing, other size, or another modification time (older or
+ * newer) beyond the precision of the two times.
+ */
 export function needsTransfer(src: Item, dst: Item | undefined): boolean {
   if (!dst || dst.type !== 'file') return true;
   if (src.size !== dst.size) return true;
   if (!Number.isFinite(src.precision) || !Number.isFinite(dst.precision)) return false;
   const tolerance = Math.max(src.precision, dst.precision, 1000);
-  return src.mtime > dst.mtime + tolerance;
+  return Math.abs(src.mtime - dst.mtime) > tolerance;
 }
 
 function depth(rel: string): number {
   return rel.split('/').length;
+}
+
+const TYPE_NAMES: Readonly<Record<Item['type'], string>> = {
+  file: 'a file',
+  dir: 'a directory',
+  link: 'a symbolic link',
+};
+
+/** Whether `rel` is inside (strictly below) one of `roots`. */
+function isUnder(rel: string, roots: ReadonlySet<string>): boolean {
+  if (roots.size === 0) return false;
+  for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+    if (roots.has(rel.slice(0, i))) return true;
+  }
+  return false;
 }
 
 export async function mirror(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
@@ -170,10 +197,28 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   let deleted = 0;
   const files: string[] = [];
 
-  // Deletions first when a type changes (a file where the source has a directory, and vice versa).
+  // Source paths left alone with everything under them: type conflicts without `delete` (the
+  // destination has a file or a link where the source has a directory: nothing may be written
+  // under it, least of all through a link) and the source's symbolic links.
+  const skippedTrees = new Set<string>();
+  const skip = (rel: string, reason: string): void => {
+    skipped++;
+    skippedTrees.add(rel);
+    emit({ kind: 'skip', path: rel, reason });
+  };
+  const inTheWay = (existing: Item, of: 'file' | 'directory'): string =>
+    `${TYPE_NAMES[existing.type]} is in the way of the ${of}`;
+
+  // Destination entries removed, with what was under them (the extras pass must not remove it again).
+  const gone = new Set<string>();
+
+  // Deletions first when a type changes (a file where the source has a directory, and vice versa;
+  // a symbolic link is removed itself, never what it points to).
   const removeDst = async (rel: string, item: Item): Promise<void> => {
     emit({ kind: 'delete', path: rel });
     deleted++;
+    gone.add(rel);
+    dst.delete(rel);
     if (o.dryRun) return;
     if (upload) await client.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
     else await rm(localPath(rel), { recursive: true, force: true });
@@ -184,12 +229,12 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
     .filter(([, i]) => i.type === 'dir')
     .sort((a, b) => depth(a[0]) - depth(b[0]))) {
     aborted();
+    if (isUnder(rel, skippedTrees)) continue;
     const existing = dst.get(rel);
     if (existing?.type === 'dir') continue;
     if (existing) {
       if (!o.delete) {
-        skipped++;
-        emit({ kind: 'skip', path: rel, reason: 'a file is in the way of the directory' });
+        skip(rel, inTheWay(existing, 'directory'));
         continue;
       }
       await removeDst(rel, existing);
@@ -207,21 +252,19 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   let verified = 0;
   let verifiedBy: string | undefined;
   for (const [rel, item] of src) {
+    if (isUnder(rel, skippedTrees)) continue;
     if (item.type === 'link') {
-      skipped++;
-      emit({ kind: 'skip', path: rel, reason: 'symbolic link' });
+      skip(rel, 'symbolic link');
       continue;
     }
     if (item.type !== 'file') continue;
     const existing = dst.get(rel);
-    if (existing && existing.type === 'dir') {
+    if (existing && existing.type !== 'file') {
       if (!o.delete) {
-        skipped++;
-        emit({ kind: 'skip', path: rel, reason: 'a directory is in the way of the file' });
+        skip(rel, inTheWay(existing, 'file'));
         continue;
       }
       await removeDst(rel, existing);
-      dst.delete(rel);
     }
     const other = dst.get(rel);
     let same = !needsTransfer(item, other);
@@ -287,12 +330,10 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
   // Extras in the destination, shallow first (a removed directory takes its contents along).
   if (o.delete) {
     const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
-    const gone: string[] = [];
     for (const [rel, item] of extras) {
       aborted();
-      if (gone.some((g) => rel.startsWith(`${g}/`))) continue;
+      if (isUnder(rel, gone) || isUnder(rel, skippedTrees)) continue;
       await removeDst(rel, item);
-      if (item.type === 'dir') gone.push(rel);
     }
   }
 

@@ -193,12 +193,14 @@ describe('mirror rule', () => {
     mtime,
     precision,
   });
-  it('transfers when missing, resized or newer beyond the listing precision', () => {
+  it('transfers when missing, resized, or older or newer beyond the listing precision', () => {
     assert.equal(needsTransfer(f(1, 0), undefined), true);
     assert.equal(needsTransfer(f(1, 0), f(2, 0)), true);
     assert.equal(needsTransfer(f(1, 100_000), f(1, 0)), true);
     assert.equal(needsTransfer(f(1, 50_000), f(1, 0, 60_000)), false, 'within a LIST minute');
-    assert.equal(needsTransfer(f(1, 0), f(1, 100_000)), false, 'destination newer');
+    assert.equal(needsTransfer(f(1, 0), f(1, 50_000, 60_000)), false, 'within a LIST minute, newer');
+    assert.equal(needsTransfer(f(1, 0), f(1, 100_000)), true, 'destination changed later');
+    assert.equal(needsTransfer(f(1, 0), f(1, 500)), false, 'within a second');
   });
 });
 

@@ -1,0 +1,234 @@
+/**
+ * `mirror` when the two trees disagree on what a path is, against Ferry's own server:
+ * - a symbolic link in a local destination is never followed (neither to a file nor to a directory
+ *   outside the target): without `delete` it is skipped, named once, with nothing under it; with
+ *   `delete` the link itself is replaced;
+ * - a file where the other side has a directory (either way) without `delete`: the subtree is
+ *   skipped, named once, and the rest of the tree is still mirrored;
+ * - a directory that became a file (either way) with `delete`: one deletion, nothing below it
+ *   deleted a second time (also in a dry run, and from the `ferry mirror` command: exit 0);
+ * - a destination file changed after the last mirror (same size, newer) is restored.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import {
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { EXIT } from '../../src/cli/client-exit-codes.js';
+import { FerryClient } from '../../src/client/client.js';
+import { mirror, type MirrorEvent, type MirrorOptions } from '../../src/client/mirror.js';
+import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { ferry } from './helpers.js';
+
+describe('mirror type conflicts and symbolic links against Ferry', { timeout: 120_000 }, () => {
+  let ts: TestServer;
+  let home: string;
+  let client: FerryClient;
+  let n = 0;
+
+  before(async () => {
+    ts = await startFerry();
+    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-mirror-conflicts-'));
+    client = await FerryClient.connect({
+      host: ts.host,
+      port: ts.explicitPort,
+      security: 'explicit',
+      user: ts.user,
+      password: ts.password,
+      ca: (await testCertificate()).cert,
+    });
+  });
+  after(async () => {
+    await client?.close();
+    await ts?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  /** A fresh local directory and remote directory name for one case. */
+  const fresh = async (): Promise<{ local: string; remote: string; outside: string }> => {
+    n++;
+    const local = path.join(home, `local-${n}`);
+    const outside = path.join(home, `outside-${n}`);
+    await mkdir(local);
+    await mkdir(outside);
+    await mkdir(path.join(ts.root, `r${n}`));
+    return { local, remote: `r${n}`, outside };
+  };
+  const put = async (file: string, content: string): Promise<void> => {
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+  };
+  const run = async (o: Omit<MirrorOptions, 'onEvent'>) => {
+    const events: MirrorEvent[] = [];
+    const result = await mirror(client, { ...o, onEvent: (e) => events.push(e) });
+    const of = (kind: MirrorEvent['kind']): string[] =>
+      events.filter((e) => e.kind === kind).map((e) => ('reason' in e ? `${e.path}: ${e.reason}` : e.path));
+    return { result, skips: of('skip'), deletes: of('delete') };
+  };
+
+  it('download: a local link to a file outside is not written through', async () => {
+    const { local, remote, outside } = await fresh();
+    await put(path.join(ts.root, remote, 'f.txt'), 'from the server');
+    await put(path.join(ts.root, remote, 'g.txt'), 'g');
+    await put(path.join(outside, 'secret.txt'), 'outside, keep me');
+    await symlink(path.join(outside, 'secret.txt'), path.join(local, 'f.txt'));
+
+    const plain = await run({ direction: 'download', local, remote });
+    assert.deepEqual(plain.skips, ['f.txt: a symbolic link is in the way of the file']);
+    assert.equal(plain.result.skipped, 1);
+    assert.deepEqual(plain.result.files, ['g.txt']);
+    assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'outside, keep me');
+    assert.ok((await lstat(path.join(local, 'f.txt'))).isSymbolicLink());
+
+    const replaced = await run({ direction: 'download', local, remote, delete: true });
+    assert.deepEqual(replaced.deletes, ['f.txt']);
+    assert.deepEqual(replaced.result.files, ['f.txt']);
+    assert.ok((await lstat(path.join(local, 'f.txt'))).isFile(), 'the link itself was replaced');
+    assert.equal(await readFile(path.join(local, 'f.txt'), 'utf8'), 'from the server');
+    assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'outside, keep me');
+  });
+
+  it('download: a local link to a directory outside: the subtree is skipped, named once', async () => {
+    const { local, remote, outside } = await fresh();
+    await put(path.join(ts.root, remote, 'a', 'x.txt'), 'x');
+    await put(path.join(ts.root, remote, 'a', 'b', 'y.txt'), 'y');
+    await put(path.join(ts.root, remote, 'z.txt'), 'z');
+    await symlink(outside, path.join(local, 'a'));
+
+    const plain = await run({ direction: 'download', local, remote });
+    assert.deepEqual(plain.skips, ['a: a symbolic link is in the way of the directory']);
+    assert.equal(plain.result.skipped, 1);
+    assert.deepEqual(plain.result.files, ['z.txt']);
+    assert.deepEqual(await readdir(outside), [], 'nothing written outside the target');
+    assert.equal(await readFile(path.join(local, 'z.txt'), 'utf8'), 'z');
+
+    const replaced = await run({ direction: 'download', local, remote, delete: true });
+    assert.deepEqual(replaced.deletes, ['a']);
+    assert.ok((await lstat(path.join(local, 'a'))).isDirectory());
+    assert.equal(await readFile(path.join(local, 'a', 'b', 'y.txt'), 'utf8'), 'y');
+    assert.deepEqual(await readdir(outside), []);
+  });
+
+  it('download without delete: a local file where the remote has a directory skips that subtree only', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(ts.root, remote, 'd', 'f.txt'), 'f');
+    await put(path.join(ts.root, remote, 'd', 'e', 'g.txt'), 'g');
+    await put(path.join(ts.root, remote, 'zz.txt'), 'zz');
+    await put(path.join(local, 'd'), 'a local file');
+
+    const r = await run({ direction: 'download', local, remote });
+    assert.deepEqual(r.skips, ['d: a file is in the way of the directory']);
+    assert.equal(r.result.skipped, 1);
+    assert.deepEqual(r.result.files, ['zz.txt']);
+    assert.equal(await readFile(path.join(local, 'd'), 'utf8'), 'a local file');
+    assert.equal(await readFile(path.join(local, 'zz.txt'), 'utf8'), 'zz');
+  });
+
+  it('upload without delete: a remote file where the local tree has a directory skips that subtree only', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(local, 'd', 'f.txt'), 'f');
+    await put(path.join(local, 'd', 'e', 'g.txt'), 'g');
+    await put(path.join(local, 'zz.txt'), 'zz');
+    await put(path.join(ts.root, remote, 'd'), 'a remote file');
+
+    const r = await run({ direction: 'upload', local, remote });
+    assert.deepEqual(r.skips, ['d: a file is in the way of the directory']);
+    assert.equal(r.result.skipped, 1);
+    assert.deepEqual(r.result.files, ['zz.txt']);
+    assert.equal(await readFile(path.join(ts.root, remote, 'd'), 'utf8'), 'a remote file');
+    assert.equal(await readFile(path.join(ts.root, remote, 'zz.txt'), 'utf8'), 'zz');
+  });
+
+  it('upload with delete: a remote directory that became a local file is deleted once', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(ts.root, remote, 'q', 'in.txt'), 'in');
+    await put(path.join(ts.root, remote, 'q', 'deeper', 'x'), 'x');
+    await put(path.join(local, 'q'), 'now a file');
+
+    const dry = await run({ direction: 'upload', local, remote, delete: true, dryRun: true });
+    assert.deepEqual(dry.deletes, ['q']);
+    assert.equal(dry.result.deleted, 1);
+
+    const r = await run({ direction: 'upload', local, remote, delete: true });
+    assert.deepEqual(r.deletes, ['q']);
+    assert.equal(r.result.deleted, 1);
+    assert.deepEqual(r.result.files, ['q']);
+    assert.equal(await readFile(path.join(ts.root, remote, 'q'), 'utf8'), 'now a file');
+  });
+
+  it('download with delete: a local directory that became a remote file is deleted once', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(ts.root, remote, 'q'), 'now a file');
+    await put(path.join(local, 'q', 'in.txt'), 'in');
+    await put(path.join(local, 'q', 'deeper', 'x'), 'x');
+
+    const dry = await run({ direction: 'download', local, remote, delete: true, dryRun: true });
+    assert.deepEqual(dry.deletes, ['q']);
+
+    const r = await run({ direction: 'download', local, remote, delete: true });
+    assert.deepEqual(r.deletes, ['q']);
+    assert.equal(r.result.deleted, 1);
+    assert.equal(await readFile(path.join(local, 'q'), 'utf8'), 'now a file');
+  });
+
+  it('ferry mirror --delete tq URL/tqr after a directory became a file: exit 0, one deletion', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(ts.root, remote, 'q', 'in.txt'), 'in');
+    await put(path.join(ts.root, remote, 'q', 'deeper', 'x'), 'x');
+    await put(path.join(local, 'q'), 'now a file');
+    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
+    const env = {
+      HOME: home,
+      FERRY_PASSWORD: ts.password,
+      FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts'),
+    };
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}`;
+
+    const dry = await ferry(['mirror', '--fingerprint', pin, '-n', '--delete', local, url], env);
+    assert.equal(dry.code, EXIT.ok, dry.stderr);
+    assert.match(dry.stderr, /^would delete q$/m);
+    assert.match(dry.stderr, /would delete 1;/);
+
+    const real = await ferry(['mirror', '--fingerprint', pin, '--delete', local, url], env);
+    assert.equal(real.code, EXIT.ok, real.stderr);
+    assert.match(real.stderr, /Transferred 1 file\(s\), 10 B; 1 deleted, 0 skipped\./);
+    assert.equal(await readFile(path.join(ts.root, remote, 'q'), 'utf8'), 'now a file');
+  });
+
+  it('a destination file changed later (same size, newer) is restored, either way', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(ts.root, remote, 'f.txt'), 'original');
+    const first = await run({ direction: 'download', local, remote });
+    assert.deepEqual(first.result.files, ['f.txt']);
+
+    // Edited locally an hour later, same size.
+    const later = new Date((await stat(path.join(local, 'f.txt'))).mtimeMs + 3_600_000);
+    await writeFile(path.join(local, 'f.txt'), 'EDITED!!');
+    await utimes(path.join(local, 'f.txt'), later, later);
+    const down = await run({ direction: 'download', local, remote });
+    assert.deepEqual(down.result.files, ['f.txt']);
+    assert.equal(await readFile(path.join(local, 'f.txt'), 'utf8'), 'original');
+
+    // Edited on the server an hour later, same size: an upload mirror restores it.
+    await writeFile(path.join(ts.root, remote, 'f.txt'), 'EDITED!!');
+    await utimes(path.join(ts.root, remote, 'f.txt'), later, later);
+    const up = await run({ direction: 'upload', local, remote });
+    assert.deepEqual(up.result.files, ['f.txt']);
+    assert.equal(await readFile(path.join(ts.root, remote, 'f.txt'), 'utf8'), 'original');
+    const again = await run({ direction: 'upload', local, remote });
+    assert.deepEqual(again.result.files, [], 'the times now agree');
+  });
+});
