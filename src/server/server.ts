@@ -170,8 +170,15 @@ export class FerryServer {
     const { generated } = await this.loadCertificates();
     await this.defense.start();
     const { explicit, implicit } = this.options;
-    if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
-    if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
+    try {
+      if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
+      if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
+    } catch (err) {
+      // Nothing half-started: a listener already bound would serve logins with no one to stop it,
+      // and keep the process alive. A server whose listen() failed is done (make a new one to retry).
+      this.destroy();
+      throw err;
+    }
     return { ...this.addresses, generatedCertificate: generated, fingerprints: this.certificates.sha256 };
   }
 

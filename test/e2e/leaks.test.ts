@@ -5,10 +5,16 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
+import { UserTable } from '../../src/auth/users.js';
+import { FerryServer } from '../../src/server/server.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { testCertificate } from '../support/ferry.js';
+import { freePort } from '../support/ports.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
@@ -129,3 +135,36 @@ test(
     ts.server.destroy();
   },
 );
+
+test('a listen() that fails (its second port taken) releases what it had bound: nothing serves, nothing stays open', async () => {
+  const baseline = resourceCounts();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-fails-'));
+  const blocker = net.createServer();
+  try {
+    const pair = await testCertificate();
+    await writeFile(path.join(dir, 'cert.pem'), pair.cert);
+    await writeFile(path.join(dir, 'key.pem'), pair.key);
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const free = await freePort();
+    const server = new FerryServer({
+      explicit: { host: '127.0.0.1', port: free },
+      implicit: { host: '127.0.0.1', port: taken },
+      authenticator: new UserTable([]),
+      storageFor: () => new MemoryStorage(),
+      tls: { certificates: [{ certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') }] },
+    });
+    await assert.rejects(server.listen(), { code: 'EADDRINUSE' });
+    const probe = net.connect({ host: '127.0.0.1', port: free });
+    const outcome = await Promise.race([
+      once(probe, 'error').then(([e]) => (e as NodeJS.ErrnoException).code),
+      once(probe, 'connect').then(() => 'connected'),
+    ]);
+    probe.destroy();
+    assert.equal(outcome, 'ECONNREFUSED', 'the explicit port bound first is released');
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    await rm(dir, { recursive: true, force: true });
+  }
+  await assertNoLeaks(baseline, 'after a failed listen()');
+});
