@@ -56,6 +56,14 @@ export function permits(p: Principal, need: Permission, path = '/'): boolean {
   return permissionsAt(p, path).has(need);
 }
 
+/**
+ * Whether a rule of its own applies somewhere below directory `dir`: renaming `dir` would take what
+ * is there out from under that rule (a protected `/a/locked` becomes `/b/locked`, where it is not).
+ */
+export function hasRulesBelow(p: Principal, dir: string): boolean {
+  return Object.keys(p.permissions ?? {}).some((rule) => rule !== dir && dir !== '/' && covers(dir, rule));
+}
+
 /** `*`, or the names in the canonical order (for display and for the users file). */
 export function formatPermissions(rule: readonly Permission[] | '*'): string {
   if (rule === '*' || PERMISSIONS.every((x) => rule.includes(x))) return '*';

@@ -15,6 +15,8 @@ const rules: Record<string, readonly Permission[] | '*'> = {
   '/pub': ['list', 'download'],
   '/pub/drop': '*',
   '/incoming': ['list', 'upload'],
+  '/box': ['list', 'upload', 'rename'],
+  '/tree/locked': ['list', 'download'],
 };
 for (const p of PERMISSIONS) rules[`/deny-${p}`] = PERMISSIONS.filter((x) => x !== p);
 
@@ -23,6 +25,9 @@ const files: Record<string, string> = {
   '/pub/f': 'public',
   '/pub/drop/keep': '',
   '/incoming/old': 'old',
+  '/box/a.csv': 'a',
+  '/box/b.csv': 'b',
+  '/tree/locked/contract.pdf': 'keep',
 };
 for (const p of PERMISSIONS) files[`/deny-${p}/f`] = 'data';
 
@@ -103,6 +108,19 @@ describe('permissions per virtual path', { timeout: 120_000 }, () => {
         // Into a directory without rename: refused at RNTO (the destination needs it too).
         await ftp.cmd('RNFR /f', 350);
         assert.equal(textOf(await ftp.cmd('RNTO /pub/g', 550)), 'Permission denied: rename');
+      });
+    });
+
+    test(`${mode}: a rename neither replaces a file without overwrite nor moves a directory out from under its rules`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('RNFR /box/b.csv', 350);
+        assert.equal(textOf(await ftp.cmd('RNTO /box/a.csv', 550)), 'Permission denied: overwrite');
+        await ftp.cmd('RNFR /box/b.csv', 350);
+        await ftp.cmd('RNTO /box/c.csv', 250); // a new name: rename is all it needs
+        // /tree/locked is list and download only: renaming /tree would leave it unprotected as /moved/locked.
+        assert.match(textOf(await ftp.cmd('RNFR /tree', 550)), /permissions of their own/);
+        await ftp.cmd('DELE /tree/locked/contract.pdf', 550);
       });
     });
 

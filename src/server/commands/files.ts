@@ -5,12 +5,30 @@ import { formatTimeVal } from '../../protocol/listing.js';
 import { reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { hashStream } from '../file-hash.js';
-import { StorageError } from '../../storage/types.js';
+import { StorageError, type VPath } from '../../storage/types.js';
+import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** RFC 959 257 replies quote the path and double any quote inside it. */
 const quoted = (p: string): string => `"${p.replace(/"/g, '""')}"`;
+
+/**
+ * A rename onto an existing file replaces it: that needs `overwrite` there, as a STOR onto it does
+ * (a drop box that refuses overwrites must refuse this too); onto an existing directory, `rmdir`.
+ */
+async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission | undefined> {
+  const login = ctx.session.login;
+  if (login.phase !== 'in') return undefined;
+  const files = ctx.files();
+  const existing = await files.storage.stat(to, files.context()).catch((err: unknown) => {
+    if (err instanceof StorageError && err.kind === 'not-found') return undefined;
+    throw err;
+  });
+  if (!existing) return undefined;
+  const need = existing.type === 'dir' ? 'rmdir' : 'overwrite';
+  return permits(login.principal, need, to) ? undefined : need;
+}
 
 async function changeDir(path: string, ctx: CommandContext) {
   const files = ctx.files();
@@ -100,6 +118,12 @@ export const fileCommands: AnyCommandSpec[] = [
       const st = await ctx.files().storage.stat(p, ctx.files().context());
       if (st.mount)
         throw new StorageError('mount-point', `${p} is (or holds) a virtual folder: it cannot be renamed.`);
+      const login = ctx.session.login;
+      if (st.type === 'dir' && login.phase === 'in' && hasRulesBelow(login.principal, p))
+        return reply(
+          Code.FileUnavailable,
+          `Permission denied: ${p} holds paths with permissions of their own.`,
+        );
       ctx.session.setRenameFrom(p);
       return reply(Code.PendingFurtherInfo, 'Ready for RNTO.');
     },
@@ -114,7 +138,10 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const from = ctx.oneShot.renameFrom;
       if (!from) return reply(Code.BadSequence, 'Send RNFR first.');
-      await ctx.files().storage.rename(from, ctx.files().resolve(path), ctx.files().context());
+      const to = ctx.files().resolve(path);
+      const missing = await replaceNeeds(to, ctx);
+      if (missing) return reply(Code.FileUnavailable, `Permission denied: ${missing}`);
+      await ctx.files().storage.rename(from, to, ctx.files().context());
       return reply(Code.FileActionOk, 'Rename successful.');
     },
   }),
