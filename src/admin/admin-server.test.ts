@@ -53,6 +53,8 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
     assert.equal(wrong.status, 401);
     const ok = await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer a-long-enough-token' } });
     assert.equal(ok.status, 200);
+    const lower = await fetch(`${url}/metrics`, { headers: { authorization: 'bearer a-long-enough-token' } });
+    assert.equal(lower.status, 200, 'the scheme is case-insensitive (RFC 7235 2.1)');
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
   } finally {
     await admin.close();

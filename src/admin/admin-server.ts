@@ -35,7 +35,7 @@ export class AdminServer {
   ) {}
 
   static async open(options: AdminOptions, source: AdminSource): Promise<AdminServer> {
-    const expected = options.token === undefined ? undefined : digest(`Bearer ${options.token}`);
+    const expected = options.token === undefined ? undefined : digest(options.token);
     const server = http.createServer((req, res) => {
       void handle(req, res, source, expected, options.logger);
     });
@@ -96,7 +96,11 @@ async function handle(
   }
 }
 
-/** Compares digests in constant time, so the token cannot be guessed byte by byte. */
+/**
+ * `Bearer TOKEN`: the scheme in any case (RFC 7235 2.1), the token compared by digest in constant
+ * time, so that it cannot be guessed byte by byte.
+ */
 function authorized(header: string | undefined, expected: Buffer): boolean {
-  return header !== undefined && timingSafeEqual(digest(header), expected);
+  const m = header === undefined ? null : /^bearer +(.*)$/i.exec(header);
+  return m !== null && timingSafeEqual(digest(m[1] ?? ''), expected);
 }
