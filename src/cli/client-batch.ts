@@ -12,7 +12,7 @@ import {
   type BatchJob,
   type BatchResult,
 } from '../client/batch.js';
-import { hasWildcard } from '../protocol/glob.js';
+import { hasWildcard, unquote } from '../protocol/glob.js';
 import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
@@ -38,6 +38,24 @@ export interface BatchRun {
 /** Whether a `get` with these sources is a batch (several, or a pattern in the last segment). */
 export function isRemoteBatch(sources: readonly string[]): boolean {
   return sources.length > 1 || sources.some((s) => hasWildcard(remoteBasename(parseFtpUrl(s).path)));
+}
+
+/**
+ * A lone source's last segment as the name it stands for: `x\\[1\\].gz` is `x[1].gz`, as in a
+ * pattern (a batch unquotes its segments when it expands them).
+ */
+export function unquotedLast(p: string): string {
+  const slash = p.lastIndexOf('/');
+  return p.slice(0, slash + 1) + unquote(p.slice(slash + 1));
+}
+
+/** A lone local source: the file of that name if there is one, else its last segment unquoted. */
+export async function localSource(p: string): Promise<string> {
+  if (p === '-') return p;
+  return stat(p).then(
+    () => p,
+    () => unquotedLast(p),
+  );
 }
 
 /** Whether a `put` with these sources is a batch (several, or a quoted pattern). */

@@ -12,7 +12,15 @@ import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpU
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
-import { getBatch, isLocalBatch, isRemoteBatch, putBatch, type BatchRun } from './client-batch.js';
+import {
+  getBatch,
+  isLocalBatch,
+  isRemoteBatch,
+  localSource,
+  putBatch,
+  unquotedLast,
+  type BatchRun,
+} from './client-batch.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -382,12 +390,13 @@ export function registerClientCommands(program: Command): void {
         if (isRemoteBatch(sources)) return getBatch(batchRun(run, o), sources, local);
         const urlText = sources[0] as string;
         const url = parseFtpUrl(urlText);
-        const name = remoteBasename(url.path);
+        const remotePath = unquotedLast(url.path);
+        const name = remoteBasename(remotePath);
         if (url.path === '' || url.trailingSlash)
           throw new FerryError('ERR_USAGE', 'The URL names a directory; use mirror for directories.');
         if (local === '-') {
           const { client } = await run.connect(urlText);
-          await client.get(url.path, process.stdout, { end: false, signal: run.signal });
+          await client.get(remotePath, process.stdout, { end: false, signal: run.signal });
           return;
         }
         let target = local ?? name;
@@ -395,7 +404,7 @@ export function registerClientCommands(program: Command): void {
         const { client } = await run.connect(urlText);
         const bar = barFor(run, name);
         try {
-          const r = await client.get(url.path, target, {
+          const r = await client.get(remotePath, target, {
             resume: o.resume ?? false,
             signal: run.signal,
             onProgress: bar.onProgress,
@@ -415,7 +424,7 @@ export function registerClientCommands(program: Command): void {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
         const { client, url } = await run.connect(urlText);
-        await client.get(url.path, process.stdout, { end: false, signal: run.signal });
+        await client.get(unquotedLast(url.path), process.stdout, { end: false, signal: run.signal });
       });
     });
 
@@ -439,7 +448,7 @@ export function registerClientCommands(program: Command): void {
           if (o.append) throw new FerryError('ERR_USAGE', '--append takes one source file.');
           return putBatch(batchRun(run, o), sources, urlText);
         }
-        const local = sources[0] as string;
+        const local = await localSource(sources[0] as string);
         const url = parseFtpUrl(urlText);
         const { client } = await run.connect(urlText);
         const name = local === '-' ? 'stdin' : path.basename(local);

@@ -73,6 +73,21 @@ describe('ferry get/put of several files against the Ferry server', { timeout: 2
           ),
         );
         assert.deepEqual(await sorted(classes), ['a.gz', 'b.gz', 'x[1].gz']);
+        // Alone, a quoted name is the file it names too (it was sent with its backslashes: 553).
+        const alone = await local('quoted-alone');
+        ok(await ferry(['get', ...common, `${base}/${dir}/x\\[1\\].gz`, alone], env));
+        assert.deepEqual(await sorted(alone), ['x[1].gz']);
+        const up = path.join(alone, 'x[1].gz');
+        ok(
+          await ferry(
+            ['put', ...common, path.join(alone, 'x\\[1\\].gz'), `${base}/${dir}/quoted-up.gz`],
+            env,
+          ),
+        );
+        assert.equal(
+          await readFile(path.join(ts.root, dir, 'quoted-up.gz'), 'utf8'),
+          await readFile(up, 'utf8'),
+        );
       });
 
       it('get of several URLs, --parallel 3: every file, over three connections', async () => {
