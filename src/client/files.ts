@@ -30,7 +30,11 @@ export interface TransferOptions {
 }
 
 export interface GetOptions extends TransferOptions {
-  /** The remote file's size when already known (from a listing): no SIZE command is sent for it. */
+  /**
+   * The remote file's size when already known (from a listing): no SIZE command is sent for it. It
+   * sizes the progress only: the file may have changed since, so a cut download is judged by what the
+   * server says at the transfer (its 150's size), not by this.
+   */
   readonly size?: number;
   /** End the destination stream at the end (default true; false for e.g. stdout). */
   readonly end?: boolean;
@@ -101,9 +105,10 @@ export async function download(
   const sink = typeof local === 'string' ? await FileSink.open(local, { start: offset }) : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
-  // The size the server announced (SIZE, else `150 … (N bytes)` for a whole file): fewer bytes than
-  // that is a cut download (a data connection ended early), as curl's "Partial file".
-  let announced = expected;
+  // The size the server announced (SIZE just now, else `150 … (N bytes)` for a whole file): fewer
+  // bytes than that is a cut download (a data connection ended early), as curl's "Partial file". A
+  // size the caller knew (a listing's) may be stale by now (a log file rewritten meanwhile).
+  let announced = known === undefined ? expected : undefined;
   try {
     const result = await transfer(
       s,

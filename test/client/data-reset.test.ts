@@ -301,6 +301,14 @@ describe('FerryClient ending a data connection it gives up', { timeout: 60_000 }
     assert.ok(!client.closed);
   });
 
+  it('a size known from a listing is not the announced size: the file may have changed since', async () => {
+    const client = await connect();
+    // As a mirror passes a listing's size: the file has shrunk since to SENT bytes (150 says no size).
+    const r = await client.get('whole.bin', drain(), { size: SENT * 4, onProgress: () => {} });
+    assert.equal(r.bytes, SENT);
+    assert.equal(r.reply?.code, 226);
+  });
+
   it('ends completed transfers normally (FIN), with and without TLS', async () => {
     for (const client of [await connect(), await connect({ dataProtection: 'clear' })]) {
       const down = await client.get('whole.bin', drain());
