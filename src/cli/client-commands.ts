@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
@@ -154,6 +155,8 @@ class Run {
   private readonly knownHosts: KnownHostsFile;
 
   constructor(readonly opts: CommonOptions) {
+    // Each connection and transfer of a --parallel run listens to this one signal: many is normal.
+    setMaxListeners(0, this.abort.signal);
     this.reporter = createReporter({ quiet: opts.quiet ?? false });
     this.knownHosts = new KnownHostsFile(opts.knownHosts);
   }

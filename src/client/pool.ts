@@ -8,6 +8,9 @@ import type { FerryClient } from './client.js';
  * one that closes during a job takes no further job.
  */
 
+/** Connections opened at once (a server's per-address limit on those not logged in is higher). */
+const CONNECT_WAVE = 4;
+
 export interface PoolOptions {
   /** Connections at once, the given one included (default 1); never more than there are jobs. */
   readonly parallel?: number;
@@ -47,13 +50,7 @@ export async function runPool<J>(
   const workers: FerryClient[] = [client];
   const failures: PoolFailure<J>[] = [];
   try {
-    if (connect) {
-      const opened = await Promise.allSettled(Array.from({ length: parallel - 1 }, () => connect()));
-      for (const r of opened) {
-        if (r.status === 'fulfilled') workers.push(r.value);
-        else o.onConnectError?.(r.reason);
-      }
-    }
+    if (connect) workers.push(...(await openInWaves(connect, parallel - 1, o)));
     const queue = [...jobs];
     let stop = false;
     let lastClosed: unknown;
@@ -78,4 +75,29 @@ export async function runPool<J>(
     await Promise.all(workers.slice(1).map((w) => w.close()));
   }
   return failures;
+}
+
+/**
+ * Opens `n` connections in waves of CONNECT_WAVE, each logged in before the next: a server counts
+ * the connections not yet logged in per address (Ferry: 16) and scores refusals, so all at once a
+ * large --parallel got the client banned. A wave with a failure (a session limit reached) ends it:
+ * the pool goes on with fewer.
+ */
+async function openInWaves(
+  connect: () => Promise<FerryClient>,
+  n: number,
+  o: PoolOptions,
+): Promise<FerryClient[]> {
+  const opened: FerryClient[] = [];
+  for (let left = n; left > 0 && !o.signal?.aborted;) {
+    const wave = Math.min(left, CONNECT_WAVE);
+    left -= wave;
+    const results = await Promise.allSettled(Array.from({ length: wave }, () => connect()));
+    for (const r of results) {
+      if (r.status === 'fulfilled') opened.push(r.value);
+      else o.onConnectError?.(r.reason);
+    }
+    if (results.some((r) => r.status === 'rejected')) break;
+  }
+  return opened;
 }
