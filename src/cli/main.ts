@@ -46,6 +46,14 @@ else {
   probe.registerProbe(program);
 }
 
+// The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
+// quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).
+if (first === 'users' || first === 'bans' || first === 'db' || first === 'hash-password')
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -11,7 +11,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { serveArgv } from '../support/ferry-process.js';
+import { FERRY_MAIN, ferryUsers, serveArgv } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 let dir: string;
@@ -60,4 +60,21 @@ test('a server whose stdout and stderr readers are gone serves a login and stops
   } finally {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
+});
+
+test('ferry users list into a pipe already closed (| head): exits 0 quietly, no stack trace', async () => {
+  const data = path.join(dir, 'users-data');
+  for (const u of ['amy', 'bob', 'cid']) {
+    const added = await ferryUsers(data, ['add', u, '--home', dir, '--password-stdin'], 'pw\n');
+    assert.equal(added.code, 0, added.stderr);
+  }
+  const child = spawn(process.execPath, [FERRY_MAIN, 'users', 'list', '--data-dir', data], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.destroy(); // the reader is gone before the first line: every write is EPIPE
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  assert.equal(code, 0, stderr);
+  assert.equal(stderr, '');
 });
