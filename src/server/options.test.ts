@@ -19,6 +19,11 @@ test('defaults are secure: TLS 1.2+, session reuse required, no clear data, no C
   assert.ok(o.explicit && o.implicit, 'both listeners on');
 });
 
+test('passive.address must be an IP address (a name made PASV fail later, as if it were IPv6)', () => {
+  assert.throws(() => resolveOptions({ ...base, passive: { address: 'not-an-ip' } }), /passive\.address/);
+  assert.ok(resolveOptions({ ...base, passive: { address: '203.0.113.5' } }));
+});
+
 test('a bad option is refused at construction, naming the key and the fix', () => {
   assert.throws(() => resolveOptions({ ...base, passive: { portMin: 50100, portMax: 50000 } }), {
     code: 'ERR_INVALID_OPTION',

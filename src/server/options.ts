@@ -176,7 +176,7 @@ const schema = z.object({
       portMax: z.number().int().min(1).max(65535).optional(),
       address: z
         .union([
-          z.string().min(1),
+          z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
           z
             .array(
               z.union([
