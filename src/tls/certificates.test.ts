@@ -105,3 +105,15 @@ test('an unusable key is refused at load with a clear error', async () => {
   );
   await assert.rejects(store.load(), { code: 'ERR_INVALID_OPTION', message: /not usable/ });
 });
+
+test('a certificate or key file that cannot be read is refused with its name (exit 2 from the CLI)', async () => {
+  const missing = path.join(dir, 'missing.crt');
+  const store = new CertificateStore(
+    { files: [{ certFile: missing, keyFile: path.join(dir, 'bad.key') }], dataDir: dir },
+    { minVersion: 'TLSv1.2' },
+  );
+  await assert.rejects(store.load(), {
+    code: 'ERR_INVALID_OPTION',
+    message: `TLS certificate ${missing}: cannot read it (ENOENT).`,
+  });
+});

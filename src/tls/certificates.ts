@@ -70,8 +70,8 @@ export class CertificateStore {
     if (this.source.files.length > 0) {
       pairs = await Promise.all(
         this.source.files.map(async (f) => ({
-          cert: await readFile(f.certFile, 'utf8'),
-          key: await readFile(f.keyFile, 'utf8'),
+          cert: await readPem(f.certFile, 'certificate'),
+          key: await readPem(f.keyFile, 'key'),
         })),
       );
     } else {
@@ -213,4 +213,14 @@ export async function generateSelfSigned(
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem'), key: key.replace(/\n\n/g, '\n') };
+}
+
+/** A certificate or key file, or an error that names it (a bare ENOENT did not say which file). */
+function readPem(file: string, what: 'certificate' | 'key'): Promise<string> {
+  return readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `TLS ${what} ${file}: cannot read it (${err.code ?? err.message}).`,
+    );
+  });
 }
