@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Account, AccountDirectory, AccountStore } from './account.js';
+import { inheritedOwner, makeDirectory } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
 /**
@@ -63,19 +64,25 @@ export async function writeUsersFile(file: string, accounts: Iterable<Account>):
   await writeAtomically(file, HEADER + stringifyYaml({ users }));
 }
 
-/** Writes `text` to a temp file (mode 0600), fsyncs it, renames it over `file`, fsyncs the directory. */
+/**
+ * Writes `text` to a temp file (mode 0600), fsyncs it, renames it over `file`, fsyncs the directory.
+ * Written by root, the file keeps the owner of the one it replaces (else its directory's): `sudo
+ * ferry users …` must not take the users file away from a server running as its runAs user.
+ */
 export async function writeAtomically(file: string, text: string): Promise<void> {
   const dir = path.dirname(path.resolve(file));
-  await mkdir(dir, { recursive: true, mode: 0o700 });
+  await makeDirectory(dir);
+  const owner = await inheritedOwner(file);
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', 0o600);
   try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
+    try {
+      if (owner) await fh.chown(owner.uid, owner.gid);
+      await fh.writeFile(text);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, file);
   } catch (err) {
     await unlink(tmp).catch(() => {});
@@ -109,7 +116,7 @@ export async function editUsersFile<T>(
  */
 export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${file}.lock`;
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true, mode: 0o700 });
+  await makeDirectory(path.dirname(path.resolve(file)));
   const held = await acquire(lock);
   try {
     return await fn();
@@ -168,7 +175,7 @@ export class UsersFileStore implements AccountStore {
   static async open(file: string, options: UsersFileStoreOptions = {}): Promise<UsersFileStore> {
     const store = new UsersFileStore(path.resolve(file), options);
     const dir = path.dirname(store.file);
-    await mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDirectory(dir);
     store.#signature = await signatureOf(store.file);
     store.#accounts = await readUsersFile(store.file);
     const base = path.basename(store.file);
