@@ -144,6 +144,8 @@ export async function serveSetup(
     : url
       ? await openServingState(url, logger ?? silentLogger)
       : undefined;
+  if (!shared && config.accounts?.file !== undefined)
+    await requireUsersFile(config.accounts.file, configFile);
   const file = shared
     ? shared.accounts
     : await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch((err: unknown) => {
@@ -297,6 +299,24 @@ function portFlag(v: string | undefined, name: string): number | undefined {
     throw new FerryError('ERR_USAGE', `--${name}: expected a port number 0-65535 (0 = off), got "${v}".`);
   }
   return n;
+}
+
+/**
+ * A users file named in the config must exist: a typo'd path would otherwise serve no users and
+ * make up the `ferry` login over the current directory. (The default <dataDir>/users.yaml may be
+ * absent: the quick start has none yet.)
+ */
+async function requireUsersFile(file: string, configFile: string): Promise<void> {
+  const st = await stat(file).catch((err: NodeJS.ErrnoException) => err.code ?? 'error');
+  if (typeof st === 'string') {
+    const why = st === 'ENOENT' || st === 'ENOTDIR' ? 'does not exist' : `cannot be read (${st})`;
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `${configFile}: accounts.file: ${file} ${why}; create it with \`ferry users add NAME --config ${configFile}\` (or write \`users: []\` into it), or fix the path.`,
+    );
+  }
+  if (!st.isFile())
+    throw new FerryError('ERR_INVALID_OPTION', `${configFile}: accounts.file: ${file} is not a file.`);
 }
 
 /** The embedded users file, or the database's accounts. */
