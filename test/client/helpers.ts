@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import type { ProtocolEvent } from '../../src/client/control.js';
 import type { FtpsPeer } from '../support/peers.js';
+import { testCertificate, type TestServer } from '../support/ferry.js';
 
 /** The `ferry` entry point with the client commands (test/client/support/ferry-cli.ts, compiled). */
 export const CLI = path.join(path.dirname(fileURLToPath(import.meta.url)), 'support', 'ferry-cli.js');
@@ -122,4 +123,16 @@ export async function withPeerLog<T>(
     );
     throw err;
   }
+}
+
+/** A client logged in to an in-process Ferry server (explicit FTPS, its test certificate trusted). */
+export async function clientOf(ts: TestServer): Promise<FerryClient> {
+  return FerryClient.connect({
+    host: ts.host,
+    port: ts.explicitPort,
+    security: 'explicit',
+    user: ts.user,
+    password: ts.password,
+    ca: (await testCertificate()).cert,
+  });
 }

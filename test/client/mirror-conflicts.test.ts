@@ -28,10 +28,10 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
-import { FerryClient } from '../../src/client/client.js';
+import type { FerryClient } from '../../src/client/client.js';
 import { mirror, type MirrorEvent, type MirrorOptions } from '../../src/client/mirror.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
-import { ferry } from './helpers.js';
+import { clientOf, ferry } from './helpers.js';
 
 describe('mirror type conflicts and symbolic links against Ferry', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -42,14 +42,7 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
   before(async () => {
     ts = await startFerry();
     home = await mkdtemp(path.join(os.tmpdir(), 'ferry-mirror-conflicts-'));
-    client = await FerryClient.connect({
-      host: ts.host,
-      port: ts.explicitPort,
-      security: 'explicit',
-      user: ts.user,
-      password: ts.password,
-      ca: (await testCertificate()).cert,
-    });
+    client = await clientOf(ts);
   });
   after(async () => {
     await client?.close();

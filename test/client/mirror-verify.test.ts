@@ -9,9 +9,10 @@ import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/p
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { FerryClient } from '../../src/client/client.js';
+import type { FerryClient } from '../../src/client/client.js';
 import { mirror } from '../../src/client/mirror.js';
-import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { clientOf } from './helpers.js';
 
 describe('mirror --verify against Ferry (HASH)', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -21,14 +22,7 @@ describe('mirror --verify against Ferry (HASH)', { timeout: 120_000 }, () => {
   before(async () => {
     ts = await startFerry();
     local = await mkdtemp(path.join(os.tmpdir(), 'ferry-verify-'));
-    client = await FerryClient.connect({
-      host: ts.host,
-      port: ts.explicitPort,
-      security: 'explicit',
-      user: ts.user,
-      password: ts.password,
-      ca: (await testCertificate()).cert,
-    });
+    client = await clientOf(ts);
   });
   after(async () => {
     await client?.close();
