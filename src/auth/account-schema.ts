@@ -16,7 +16,11 @@ import { formatPermissions, type Permission } from './permissions.js';
 /** `s3://bucket/prefix/`: a home in an S3 bucket (on the server's configured endpoint). */
 const isObjectStoreHome = (home: string): boolean => home.startsWith('s3://');
 
-export const USERNAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
+/**
+ * A user name: letters, digits, `.`, `_`, `-`, but not dots alone (`.` and `..` would name a
+ * directory and its parent where a name becomes a path: S3's default home `<prefix><name>/`).
+ */
+export const USERNAME_PATTERN = /^(?!\.+$)[A-Za-z0-9._-]{1,64}$/;
 
 /** A zod refinement from one of account-fields' parsers (their RangeError message becomes the issue). */
 function parsed<T>(parse: (text: string) => T) {
@@ -40,7 +44,7 @@ const rate = z.union([z.number().int().nonnegative(), z.string().transform(parse
  */
 export const accountSchema = z
   .object({
-    name: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1 to 64 characters)'),
+    name: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1 to 64 characters, not dots alone)'),
     passwordHash: z
       .string()
       .refine(isPasswordHash, "a hash from 'ferry hash-password' or 'ferry users passwd' (scrypt$...)"),

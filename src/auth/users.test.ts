@@ -56,6 +56,8 @@ describe('UserTable', () => {
       { username: 'bad name', passwordHash: hash, home: '/h' },
       { username: '', passwordHash: hash, home: '/h' },
       { username: 'a'.repeat(65), passwordHash: hash, home: '/h' },
+      { username: '..', passwordHash: hash, home: '/h' }, // a path's parent where a name becomes a path
+      { username: '.', passwordHash: hash, home: '/h' },
       { username: 'ok', passwordHash: 'plaintext', home: '/h' },
       { username: 'ok', passwordHash: hash, home: 'relative/home' },
     ];

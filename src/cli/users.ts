@@ -70,7 +70,10 @@ function where(cmd: Command): Command {
 
 function checkName(name: string): void {
   if (!USERNAME_PATTERN.test(name)) {
-    throw new FerryError('ERR_USAGE', `user name "${name}": letters, digits, . _ - (1 to 64 characters).`);
+    throw new FerryError(
+      'ERR_USAGE',
+      `user name "${name}": letters, digits, . _ - (1 to 64 characters, not dots alone).`,
+    );
   }
 }
 
