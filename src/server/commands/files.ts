@@ -20,6 +20,9 @@ const quoted = (p: string): string => `"${p.replace(/"/g, '""')}"`;
 async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission | undefined> {
   const login = ctx.session.login;
   if (login.phase !== 'in') return undefined;
+  const { principal } = login;
+  // Most users may do both: no lookup of the target then.
+  if (permits(principal, 'overwrite', to) && permits(principal, 'rmdir', to)) return undefined;
   const files = ctx.files();
   const existing = await files.storage.stat(to, files.context()).catch((err: unknown) => {
     if (err instanceof StorageError && err.kind === 'not-found') return undefined;
@@ -27,7 +30,7 @@ async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission 
   });
   if (!existing) return undefined;
   const need = existing.type === 'dir' ? 'rmdir' : 'overwrite';
-  return permits(login.principal, need, to) ? undefined : need;
+  return permits(principal, need, to) ? undefined : need;
 }
 
 async function changeDir(path: string, ctx: CommandContext) {

@@ -78,9 +78,10 @@ async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly
     return;
   }
   const files = ctx.files();
+  const batches = files.storage.list(l.path, files.context());
   const { match } = l;
-  for await (const batch of files.storage.list(l.path, files.context()))
-    yield match ? batch.filter((e) => match(e.name)) : batch;
+  if (!match) return yield* batches; // a plain listing: its batches as the storage makes them
+  for await (const batch of batches) yield batch.filter((e) => match(e.name));
 }
 
 /** MLSx lines for one listing (MLST: of one entry, named by its path). */
