@@ -154,9 +154,11 @@ export class Transfers {
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
       sock.destroy();
-      if (t.signal.aborted) return aborted();
-      this.io.errorReplied?.(err);
       const { reply: r, unknown } = replyForError(err);
+      // A full quota or disk (552) stays the reason when the client then closed its control connection
+      // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
+      if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
+      this.io.errorReplied?.(err);
       if (!unknown) return r;
       // Stream errors (reset, timeout) mean the data connection broke.
       this.io.logger.warn({ err: (err as Error).message, command: t.command }, 'transfer failed');

@@ -18,7 +18,17 @@ import { LocalStorage } from '../../src/storage/local.js';
 import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { RawFtp } from '../support/raw-ftp.js';
-import { loginAs, MODES, randomData, storeAll, textOf, useFerry, withClients, type Mode } from './harness.js';
+import {
+  loginAs,
+  MODES,
+  randomData,
+  storeAll,
+  textOf,
+  useFerry,
+  waitForLog,
+  withClients,
+  type Mode,
+} from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 
 let dir: string;
@@ -32,6 +42,7 @@ let server: () => TestServer;
 const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: Record<string, Buffer> }> = {
   exact: { quotaSize: 1000 },
   crossing: { quotaSize: 1024 * 1024, files: { f: randomData(100 * 1024) } },
+  hangup: { quotaSize: 1024 * 1024 },
   overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
   appe: { quotaSize: 1000, files: { f: randomData(600) } },
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
@@ -134,6 +145,22 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         assert.deepEqual(await namesIn(home), ['f']);
         await stored(ftp, 'STOR g', randomData(1024 * 1024 - old.length));
         assert.deepEqual(await usage.get(userOf('crossing', mode)), { bytes: 1024 * 1024, files: 2 });
+      });
+    });
+
+    test(`${mode}: a client that hangs up once its upload is refused (curl) is logged as 552, not 426`, async () => {
+      await withClients(async (track) => {
+        const user = userOf('hangup', mode);
+        const ftp = await login(user, mode, track);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        await ftp.cmd('STOR big', 150);
+        const from = server().logs.length;
+        // As curl: the reset data connection ends the write, and the control connection goes at once.
+        await ftp.uploadClean(conn, randomData(4 * 1024 * 1024)).catch(() => {});
+        ftp.socket.destroy();
+        const line = await waitForLog(server(), (l) => l.msg === 'transfer', from);
+        assert.equal((line.obj as { reply?: number }).reply, 552, JSON.stringify(line.obj));
+        assert.deepEqual(await namesIn(homeOf('hangup', mode)), []);
       });
     });
 
