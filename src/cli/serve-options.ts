@@ -158,6 +158,7 @@ export async function serveSetup(
   const users = given
     ? await usersOf(given, file, offline, given)
     : await usersFrom(flags, config, root, file, offline, running?.users);
+  if (!given) await warnShadowed(users, file, logger); // once: a worker's primary has said it
   const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`, running?.storage);
   const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
   try {
@@ -364,6 +365,17 @@ async function usersFrom(
     });
   }
   return usersOf([...configured, ...fromFlags], file, cache, fromFlags, generated);
+}
+
+/** A user of the configuration (or --user) hides the users file's entry of that name: say so. */
+async function warnShadowed(users: ServeUsers, file: Store, logger: Logger | undefined): Promise<void> {
+  const stored = new Set((await file.all()).map((a) => a.username));
+  const both = users.entries.map((e) => e.username).filter((n) => stored.has(n));
+  if (both.length > 0)
+    logger?.warn(
+      { users: both, file: users.store.where },
+      "users defined in the configuration (or --user) and in the users file: the configuration's entry is used",
+    );
 }
 
 async function usersOf(

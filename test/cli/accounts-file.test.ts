@@ -9,6 +9,7 @@ import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
 import { ferryOk, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
@@ -110,6 +111,35 @@ test('SIGHUP onto a missing accounts.file is refused: the running users stay, th
     assert.match(String(failed.err), /accounts\.file: .*peeple\.yaml does not exist/);
     assert.equal(await passCode(server, 'ann', 'pw'), 230, 'the running users file stays in use');
     assert.equal(await exists(missing), false);
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
+
+test('a user both in the config and in the users file: the config entry is used, and a warning says so', async () => {
+  const data = path.join(dir, 'data-shadow');
+  const users = path.join(dir, 'shadow-users.yaml');
+  const config = path.join(dir, 'shadow.yaml');
+  await mkdir(path.join(root, 'bo'), { recursive: true });
+  const hash = await hashPassword('config-pw');
+  await writeFile(
+    config,
+    `accounts:\n  file: ${users}\nusers:\n  - { name: bo, passwordHash: "${hash}", home: ${root} }\n`,
+  );
+  await ferryOk(
+    ['users', 'add', 'bo', '--home', path.join(root, 'bo'), '--password-stdin', '--config', config],
+    'file-pw\n',
+  );
+  const server = await ServeProcess.start(['--config', config, '--data-dir', data], dir);
+  try {
+    const warned = await server.waitForLog(
+      (l) => /users defined in the configuration/.test(String(l.msg)),
+      'the warning',
+    );
+    assert.deepEqual(warned.users, ['bo']);
+    assert.equal(warned.file, users);
+    assert.equal(await passCode(server, 'bo', 'config-pw'), 230);
+    assert.equal(await passCode(server, 'bo', 'file-pw'), 530);
   } finally {
     assert.equal(await server.stop(), 0);
   }
