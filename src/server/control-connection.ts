@@ -190,6 +190,11 @@ export class ControlConnection {
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
   async shutdown(graceMs: number): Promise<void> {
     this.quitting = true;
+    if (this.handshaking) {
+      // Nothing can be said to a client still in its TLS handshake (implicit: not even a greeting yet).
+      this.destroy();
+      return this.closed;
+    }
     const t = this.transfers.active;
     if (t) {
       const timer = setTimeout(() => t.abort(), graceMs);

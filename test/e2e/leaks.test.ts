@@ -50,6 +50,17 @@ test(
       deaf.on('error', () => {});
       deafs.push(deaf);
       await once(deaf, 'data'); // the 220
+      // A client that connected to the implicit port and never began its handshake: nothing to say
+      // to it, and not waited for (it held close() for the 10 s handshake timeout).
+      const connects = ts.logs.length;
+      const silent = net.connect({ host: ts.host, port: ts.implicitPort });
+      silent.on('error', () => {});
+      deafs.push(silent);
+      await waitForLog(
+        ts,
+        (l) => l.msg === 'connect' && (l.obj as { mode?: string }).mode === 'implicit',
+        connects,
+      );
       await withDeadline(ts.close(), CLOSE_DEADLINE_MS, 'server.close() with open sessions');
       for (const c of clients) {
         assert.equal((await c.expect()).code, 421);
