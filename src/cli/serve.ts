@@ -221,10 +221,22 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (runAs) lines.push(`  running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid})`);
   const generated = setup.users.generated;
   if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
-  lines.push(
-    '  TLS is required for login and data. Ctrl-C stops (graceful); SIGHUP reloads the configuration.',
-  );
+  lines.push(`  ${tlsPolicyLine(options)}`);
+  lines.push('  Ctrl-C stops (graceful); SIGHUP reloads the configuration.');
   process.stderr.write(lines.join('\n') + '\n');
+}
+
+/** What the banner says of TLS: the defaults, or each way around it this server allows. */
+export function tlsPolicyLine(
+  o: Pick<ServerOptions, 'allowPlainControl' | 'allowClearData' | 'allowCcc'>,
+): string {
+  const relaxed = [
+    o.allowPlainControl ? 'login without TLS (allow-plain)' : '',
+    o.allowClearData ? 'data without TLS, PROT C (allow-clear-data)' : '',
+    o.allowCcc ? 'a clear control connection after login, CCC (allow-ccc)' : '',
+  ].filter((s) => s !== '');
+  if (relaxed.length === 0) return 'TLS is required for login and data.';
+  return `TLS is NOT required everywhere: allowed are ${relaxed.join('; ')}.`;
 }
 
 /** Ports bound, certificates read: hand the data directory and the transfer log over, then drop root. */

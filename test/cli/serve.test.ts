@@ -55,6 +55,22 @@ test('ferry serve with no config serves the cwd, generates a certificate and a l
     );
     assert.match(listed.stdout, /hello\.txt/);
     assert.doesNotMatch(r.banner + listed.stderr, /PASS [^*]/);
+    assert.match(r.banner, /TLS is required for login and data\./);
+  } finally {
+    assert.equal(await stop(r), 0);
+  }
+});
+
+test('the banner names each way around TLS the server allows, and never claims TLS is required then', async () => {
+  const root = await mkdtemp(path.join(dir, 'root-'));
+  const data = path.join(dir, 'data-plain');
+  const r = await serve(['--data-dir', data, '--allow-plain', '--allow-clear-data', '--allow-ccc'], root);
+  try {
+    assert.doesNotMatch(r.banner, /TLS is required/);
+    assert.match(
+      r.banner,
+      /TLS is NOT required everywhere: allowed are login without TLS \(allow-plain\); data without TLS, PROT C \(allow-clear-data\); a clear control connection after login, CCC \(allow-ccc\)\./,
+    );
   } finally {
     assert.equal(await stop(r), 0);
   }
