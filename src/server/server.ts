@@ -66,6 +66,7 @@ export class FerryServer {
   private readonly atEdge = new Set<net.Socket>();
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
+  private listenCalled = false;
   /** Stops following account changes (the authenticator's watch). */
   private unwatch: () => void;
   private readonly checks: PasswordCheckQueue;
@@ -167,6 +168,10 @@ export class FerryServer {
   async listen(): Promise<
     ListeningAddresses & { generatedCertificate: boolean; fingerprints: readonly string[] }
   > {
+    // A second listen() would bind a second pair of ports that `address` and close() lose track of.
+    if (this.listenCalled)
+      throw new FerryError('ERR_USAGE', 'listen() was called already: make a new server.');
+    this.listenCalled = true;
     const { generated } = await this.loadCertificates();
     await this.defense.start();
     const { explicit, implicit } = this.options;

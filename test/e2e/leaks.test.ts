@@ -147,6 +147,19 @@ test(
   },
 );
 
+test('a second listen() is refused: no second pair of ports that close() would not know of', async () => {
+  const baseline = resourceCounts();
+  const ts = await startServer();
+  try {
+    const before = JSON.stringify(ts.server.address);
+    await assert.rejects(ts.server.listen(), { code: 'ERR_USAGE', message: /listen\(\) was called already/ });
+    assert.equal(JSON.stringify(ts.server.address), before);
+  } finally {
+    await ts.close();
+  }
+  await assertNoLeaks(baseline, 'after close()');
+});
+
 test('a listen() that fails (its second port taken) releases what it had bound: nothing serves, nothing stays open', async () => {
   const baseline = resourceCounts();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-fails-'));
