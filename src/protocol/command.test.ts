@@ -116,6 +116,25 @@ describe('parseCommand', () => {
     assert.equal(bad('MFMT 20200102030405').code, 501);
   });
 
+  test("MDTM: a path reads the time; vsftpd's set-form (14 digits, a space, a path) sets it", () => {
+    const read = command('MDTM a file.txt');
+    assert.ok(read.verb === 'MDTM' && read.modified === undefined && read.path === 'a file.txt');
+    const set = command('MDTM 20200101120000 a file.txt');
+    assert.ok(set.verb === 'MDTM');
+    assert.equal(set.modified?.toISOString(), '2020-01-01T12:00:00.000Z');
+    assert.equal(set.path, 'a file.txt');
+    const fraction = command('MDTM 20200101120000.250 x');
+    assert.ok(
+      fraction.verb === 'MDTM' && fraction.modified?.getTime() === Date.UTC(2020, 0, 1, 12, 0, 0, 250),
+    );
+    assert.equal(bad('MDTM 20201340000000 x').code, 501, 'the set-form validates the time as MFMT does');
+    // Not the set-form: read as a path.
+    for (const arg of ['20200101120000', '2020010112000 x', './20200101120000 x']) {
+      const c = command(`MDTM ${arg}`);
+      assert.ok(c.verb === 'MDTM' && c.modified === undefined && c.path === arg, arg);
+    }
+  });
+
   test('OPTS: UTF8 and MLST; anything else 501', () => {
     const utf8 = command('OPTS utf8 on');
     assert.ok(utf8.verb === 'OPTS' && utf8.option.name === 'UTF8' && utf8.option.on);

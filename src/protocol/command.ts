@@ -89,7 +89,8 @@ export interface CommandArgs {
   RNFR: PathArg;
   RNTO: PathArg;
   SIZE: PathArg;
-  MDTM: PathArg;
+  /** `modified` for the old set-form `MDTM YYYYMMDDHHMMSS path` (vsftpd): then it acts as MFMT. */
+  MDTM: { readonly path: string; readonly modified?: Date };
   MFMT: { readonly modified: Date; readonly path: string };
   HASH: PathArg;
   FEAT: NoArgs;
@@ -181,12 +182,23 @@ const modeOf = oneOf(['S', 'B', 'C', 'Z'] as const, 'a transfer mode (S)');
 const structureOf = oneOf(['F', 'R', 'P'] as const, 'a file structure (F)');
 const levelOf = oneOf(['C', 'S', 'E', 'P'] as const, 'a protection level (C or P)');
 
-function parseMfmt(arg: string): CommandArgs['MFMT'] | Bad {
+function parseMfmt(arg: string, verb: string): CommandArgs['MFMT'] | Bad {
   const space = arg.indexOf(' ');
   const modified = space > 0 ? parseTimeVal(arg.slice(0, space)) : undefined;
   const path = space > 0 ? arg.slice(space + 1) : '';
-  if (!modified || path.length === 0) return syntax('MFMT needs YYYYMMDDHHMMSS and a path.');
+  if (!modified || path.length === 0) return syntax(`${verb} needs YYYYMMDDHHMMSS and a path.`);
   return { modified, path };
+}
+
+/** What makes an MDTM argument the set-form: 14 digits (and a fraction), a space, more (vsftpd's rule). */
+const MDTM_SET_FORM = /^\d{14}(?:\.\d+)? ./;
+
+/**
+ * `MDTM path` reads the time; `MDTM 20200101120000 path` sets it, as vsftpd and Total Commander
+ * do. A name that itself starts with 14 digits and a space is reached as `./20200101120000 x`.
+ */
+function parseMdtm(arg: string, verb: string): CommandArgs['MDTM'] | Bad {
+  return MDTM_SET_FORM.test(arg) ? parseMfmt(arg, verb) : path(arg, verb);
 }
 
 function parseOpts(arg: string): CommandArgs['OPTS'] | Bad {
@@ -278,7 +290,7 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   RNFR: path,
   RNTO: path,
   SIZE: path,
-  MDTM: path,
+  MDTM: parseMdtm,
   MFMT: parseMfmt,
   HASH: path,
   FEAT: none,

@@ -111,6 +111,24 @@ for (const mode of MODES) {
       });
     });
 
+    test("MDTM's set-form (vsftpd, Total Commander) sets the time as MFMT does; ./ reaches a digits-named file", async () => {
+      await writeFile(path.join(server().root, 'set by mdtm.txt'), 'x');
+      await writeFile(path.join(server().root, '20200101120000 odd.txt'), 'x');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const r = await ftp.cmd('MDTM 20200101120000 set by mdtm.txt', 213);
+        assert.equal(textOf(r), 'Modify=20200101120000; set by mdtm.txt');
+        const st = await stat(path.join(server().root, 'set by mdtm.txt'));
+        assert.equal(formatTimeVal(st.mtime), '20200101120000');
+        assert.equal(textOf(await ftp.cmd('MDTM set by mdtm.txt', 213)), '20200101120000');
+        await ftp.cmd('MDTM 20201340000000 set by mdtm.txt', 501); // validated as MFMT's
+        await ftp.cmd('MDTM 20200101120000 missing.txt', 550);
+        // A name that looks like the set-form is read through ./ (and left untouched by it).
+        const before = formatTimeVal((await stat(path.join(server().root, '20200101120000 odd.txt'))).mtime);
+        assert.equal(textOf(await ftp.cmd('MDTM ./20200101120000 odd.txt', 213)), before);
+      });
+    });
+
     test('SITE CHMOD sets permission bits (never setuid/setgid/sticky)', async () => {
       const file = path.join(server().root, 'mode.txt');
       await writeFile(file, 'x');

@@ -36,7 +36,7 @@ const CASES: Record<Permission, string[]> = {
   list: ['LIST', 'NLST', 'MLSD', 'MLST', 'MLST f', 'SIZE f', 'MDTM f', 'STAT .', 'LIST -la .'],
   download: ['RETR f', 'HASH f'],
   upload: ['STOR new', 'APPE new', 'STOU'],
-  overwrite: ['STOR f', 'APPE f', 'MFMT 20200102030405 f'],
+  overwrite: ['STOR f', 'APPE f', 'MFMT 20200102030405 f', 'MDTM 20200102030405 f'],
   delete: ['DELE f'],
   rename: ['RNFR f'],
   mkdir: ['MKD d'],

@@ -33,6 +33,18 @@ async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission 
   return permits(principal, need, to) ? undefined : need;
 }
 
+/** MFMT, and MDTM's set-form: sets the time, replies with the one the file got. */
+async function setModified(modified: Date, path: string, ctx: CommandContext) {
+  const storage = ctx.files().storage;
+  if (!storage.features.has('set-modified') || !storage.setModified)
+    throw new StorageError('unsupported', 'Cannot set times.');
+  const p = ctx.files().resolve(path);
+  await storage.setModified(p, modified, ctx.files().context());
+  // The time the file now has: a filesystem may store another (ext4 caps it at 2446).
+  const st = await storage.stat(p, ctx.files().context());
+  return reply(Code.FileStatus, `Modify=${formatTimeVal(st.modified)}; ${path}`);
+}
+
 async function changeDir(path: string, ctx: CommandContext) {
   const files = ctx.files();
   const p = files.resolve(path);
@@ -199,12 +211,14 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'MDTM',
     access: 'logged-in',
-    permission: 'list',
+    // The set-form changes the file as MFMT does, so it needs what MFMT needs.
+    permission: ({ modified }) => (modified ? 'overwrite' : 'list'),
     target: ({ path }) => path,
     concurrency: 'serial',
     feat: () => 'MDTM',
-    help: 'MDTM <sp> path',
-    async handle({ path }, ctx) {
+    help: 'MDTM <sp> path | MDTM <sp> YYYYMMDDHHMMSS <sp> path (sets it, as MFMT)',
+    async handle({ path, modified }, ctx) {
+      if (modified) return setModified(modified, path, ctx);
       const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
       if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
       return reply(Code.FileStatus, formatTimeVal(st.modified));
@@ -219,14 +233,7 @@ export const fileCommands: AnyCommandSpec[] = [
     feat: ({ can }) => (can('set-modified', 'overwrite') ? 'MFMT' : undefined),
     help: 'MFMT <sp> YYYYMMDDHHMMSS <sp> path',
     async handle({ modified, path }, ctx) {
-      const storage = ctx.files().storage;
-      if (!storage.features.has('set-modified') || !storage.setModified)
-        throw new StorageError('unsupported', 'Cannot set times.');
-      const p = ctx.files().resolve(path);
-      await storage.setModified(p, modified, ctx.files().context());
-      // The time the file now has: a filesystem may store another (ext4 caps it at 2446).
-      const st = await storage.stat(p, ctx.files().context());
-      return reply(Code.FileStatus, `Modify=${formatTimeVal(st.modified)}; ${path}`);
+      return setModified(modified, path, ctx);
     },
   }),
   command({
