@@ -11,6 +11,7 @@ import {
 import { Code } from '../protocol/codes.js';
 import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
+import { resetUnlessThrough } from './data-reset.js';
 import { dataConnectionError } from './errors.js';
 
 /**
@@ -30,6 +31,11 @@ export interface Endpoint {
   /** Resolves with the connected socket (active: once the server has connected). */
   readonly connected: Promise<net.Socket>;
   close(): void;
+  /**
+   * Gives the connection up before its data is through (an abort): a TCP reset, never a FIN
+   * (data-reset.ts), and a server that has not connected yet (active mode) finds nobody listening.
+   */
+  reset(): void;
 }
 
 export async function openPassive(
@@ -79,7 +85,11 @@ export async function openPassive(
     throw dataConnectionError(err instanceof Error ? err.message : String(err), err);
   }
   socket.on('error', () => {});
-  return { connected: Promise.resolve(socket), close: () => socket.destroy() };
+  return {
+    connected: Promise.resolve(socket),
+    close: () => socket.destroy(),
+    reset: () => resetUnlessThrough(socket, socket),
+  };
 }
 
 export async function openActive(
@@ -153,5 +163,9 @@ export async function openActive(
       );
     }, connectTimeoutMs);
   }
-  return { connected, close };
+  const reset = (): void => {
+    if (accepted) resetUnlessThrough(accepted, accepted);
+    close();
+  };
+  return { connected, close, reset };
 }

@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Duplex, Readable, Writable } from 'node:stream';
@@ -123,6 +124,10 @@ class Transfer {
   /** The data connection's TCP socket (under TLS, the socket the TLS socket runs on). */
   private raw: net.Socket | undefined;
   private bytes = 0;
+  /** The TLS session data connections resume (PROT P). */
+  private session: Buffer | undefined;
+  /** The data connection's TLS handshake, once started. */
+  private handshake: Promise<tls.TLSSocket> | undefined;
 
   constructor(
     private readonly control: ClientControlConnection,
@@ -140,7 +145,10 @@ class Transfer {
 
   async run(): Promise<TransferResult> {
     const signal = this.req.signal;
-    const onAbort = (): void => this.giveUp(abortedError());
+    // A data connection in its TLS handshake is given up by sendAbort(), once it is through.
+    const onAbort = (): void => {
+      if (!this.handshaking()) this.giveUp(abortedError());
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
       return await this.steps();
@@ -160,6 +168,7 @@ class Transfer {
     const { control, o, req } = this;
     const signal = req.signal;
     const session = o.protect ? control.dataSession() : undefined;
+    this.session = session;
     control.write(req.command);
     this.commandSent = true;
     const verb = req.command; // for messages: `RETR name: 550 …`
@@ -192,7 +201,9 @@ class Transfer {
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
-      const sock = await abortable(dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs), signal);
+      this.handshake = dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs);
+      this.handshake.catch(() => {});
+      const sock = await abortable(this.handshake, signal);
       this.data = sock;
       data = sock;
       secured = sock;
@@ -280,6 +291,11 @@ class Transfer {
     return { reply: r, bytes: this.bytes, sessionReused };
   }
 
+  /** Under PROT P, the data connection's TLS handshake is not through yet (or not started). */
+  private handshaking(): boolean {
+    return this.o.protect && this.data === this.raw;
+  }
+
   /** Ends the data connection, if there is one: a reset unless its data is through (data-reset.ts). */
   private giveUp(err?: Error): void {
     if (this.raw && this.data) giveUp(this.raw, this.data, err);
@@ -298,20 +314,30 @@ class Transfer {
    * ABOR, then the replies. Servers differ: vsftpd and pyftpdlib answer 426 (the transfer) then
    * 226/225 (ABOR); ProFTPD 226 (ABOR) then 426; Pure-FTPd one 226 for both. So: an error reply is
    * the transfer's and ABOR's reply follows; a 226 may be alone, so the next one gets a short grace
-   * (a later straggler is dropped before the next command by ClientControlConnection.write).
+   * (a later straggler is dropped before the next command by ClientControlConnection.write). The
+   * transfer's 1xx may come before or after ABOR went out: 1xx replies are skipped wherever they are.
    */
   private async sendAbort(): Promise<void> {
-    this.giveUp();
-    if (!this.commandSent || this.control.failure) return;
-    if (this.finalReceived) return; // the transfer was over: nothing to abort
+    if (!this.commandSent || this.control.failure || this.finalReceived) {
+      // Nothing to abort (no command, or the transfer was over).
+      this.giveUp();
+      this.endpoint.reset();
+      return;
+    }
     try {
       this.control.write('ABOR');
-      let r = await replyWithin(this.control, this.pending ?? this.control.read(false));
-      while (isPreliminary(r)) r = await replyWithin(this.control, this.control.read(false));
+      // The transfer command's final reply (or, from Pure-FTPd, the only one for both).
+      const first = replyWithin(this.control, this.nextFinal(this.pending ?? this.control.read(false)));
+      first.catch(() => {});
+      await this.secureBeforeReset(first);
+      // The data connection goes before any wait: a server waiting on it (for its TLS handshake, for
+      // its data) would answer nothing else.
+      this.giveUp();
+      this.endpoint.reset();
+      const r = await first;
       if (r.code === Code.DataOpenNoTransfer) return;
       if (failed(r)) {
-        do r = await replyWithin(this.control, this.control.read(false));
-        while (isPreliminary(r));
+        await replyWithin(this.control, this.nextFinal(this.control.read(false)));
         return;
       }
       const grace = delay(ABORT_GRACE_MS);
@@ -322,9 +348,52 @@ class Transfer {
       if (!second) this.control.abandonRead();
     } catch {
       // replyWithin closed the connection: its replies can no longer be matched.
+    } finally {
+      this.endpoint.reset();
     }
   }
+
+  /** The next reply that is not a 1xx, from `p` on. */
+  private async nextFinal(p: Promise<Reply>): Promise<Reply> {
+    let r = await p;
+    while (isPreliminary(r)) r = await this.control.read(false);
+    return r;
+  }
+
+  /**
+   * Under PROT P, a data connection dropped before the server's TLS handshake is through ends the
+   * whole session on some servers (vsftpd: a failed data SSL_accept is fatal, "500 OOPS" in clear on
+   * the control connection). So an abort that comes before the handshake completes it first, and
+   * lets the server see it through: a download until its first data arrives (the server is sending:
+   * a reset now fails its transfer, not its handshake), an upload by ending it (close_notify, FIN:
+   * nothing was sent, so the server stores nothing more than STOR created). Each wait ends early
+   * when the server answers the transfer command (it gave the connection up itself), and after the
+   * connect timeout at most.
+   */
+  private async secureBeforeReset(reply: Promise<Reply>): Promise<void> {
+    if (!this.handshaking()) return;
+    const handshake =
+      this.handshake ??
+      this.endpoint.connected.then((raw) => {
+        this.raw = raw;
+        this.data = raw;
+        return dataHandshake(raw, this.o.tlsOptions, this.session, this.o.connectTimeoutMs);
+      });
+    const limit = delay(this.o.connectTimeoutMs);
+    const seen = async (): Promise<void> => {
+      const sock = await handshake;
+      this.data = sock;
+      if (this.req.body.direction === 'download') await once(sock, 'data');
+      else await finished(sock.end());
+    };
+    await Promise.race([seen().catch(noop), reply.then(noop, noop), limit.promise]);
+    limit.cancel();
+    // A handshake that completes after the reset still ends with it.
+    void handshake.then((sock) => sock.destroy(), noop);
+  }
 }
+
+function noop(): void {}
 
 /**
  * The local side's own failure, if it failed first: the first system error (one with a `syscall`:
