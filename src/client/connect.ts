@@ -104,7 +104,16 @@ export async function openSession(o: ClientOptions): Promise<ClientSession> {
     await greetAndLogin(s);
   } catch (err) {
     control.destroy(err instanceof FerryError ? err : undefined);
-    throw err;
+    // Aborted (o.signal): whatever the closed connection did to the step in progress.
+    throw control.failure?.code === 'ERR_ABORTED' ? control.failure : err;
+  } finally {
+    control.loggedIn();
+  }
+  // Aborted as the last reply came: the caller no longer wants the session.
+  if (o.signal?.aborted) {
+    const e = new FerryError('ERR_ABORTED', 'Connecting aborted.');
+    control.destroy(e);
+    throw e;
   }
   return s;
 }

@@ -91,6 +91,8 @@ export class ClientControlConnection {
   private session: Buffer | undefined;
   private ticketMissed = false;
   private peerDer: Buffer | undefined;
+  /** Removes the connect signal's listener (see connect()). */
+  private unlisten: () => void = () => {};
 
   private constructor(
     socket: net.Socket,
@@ -115,13 +117,34 @@ export class ClientControlConnection {
     );
   }
 
-  /** Connects (and, for implicit FTPS, completes the TLS handshake). Does not read the greeting. */
+  /**
+   * Connects (and, for implicit FTPS, completes the TLS handshake). Does not read the greeting.
+   * `o.signal` closes the connection with ERR_ABORTED until loggedIn() is called: it covers the
+   * TCP connect, every TLS handshake and every reply of the login.
+   */
   static async connect(o: ControlOptions): Promise<ClientControlConnection> {
     const socket = await connectTcp(o.host, o.port, o.connectTimeoutMs, o.signal);
     const c = new ClientControlConnection(socket, o);
+    const signal = o.signal;
+    if (signal) {
+      const onAbort = (): void => c.fail(new FerryError('ERR_ABORTED', 'Connecting aborted.'));
+      if (signal.aborted) onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      c.unlisten = () => signal.removeEventListener('abort', onAbort);
+    }
     c.info(`Connected to ${o.host}:${o.port}${o.implicit ? ' (implicit FTPS)' : ''}.`);
-    if (o.implicit) await c.startTls();
+    try {
+      if (o.implicit) await c.startTls();
+    } catch (err) {
+      c.unlisten();
+      throw err;
+    }
     return c;
+  }
+
+  /** The login is done: the connect signal no longer applies (nor keeps this connection alive). */
+  loggedIn(): void {
+    this.unlisten();
   }
 
   /** Why the connection is closed, or undefined while it is usable. */
@@ -175,6 +198,8 @@ export class ClientControlConnection {
         handshakeTimeoutMs: this.o.handshakeTimeoutMs,
       });
     } catch (err) {
+      // Closed meanwhile (an abort): that is the reason, not what it did to the handshake.
+      if (this.failed) throw this.failed;
       const wrongPort =
         this.o.implicit &&
         err instanceof Error &&
@@ -210,7 +235,9 @@ export class ClientControlConnection {
     if (this.o.verify) {
       try {
         await this.o.verify(sock);
+        this.throwIfFailed();
       } catch (err) {
+        if (this.failed) throw this.failed;
         const e = err instanceof FerryError ? err : new FerryError('ERR_TLS', String(err), { cause: err });
         this.fail(e);
         throw e;

@@ -12,9 +12,9 @@ import { after, before, describe, it } from 'node:test';
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import type { ProtocolEvent } from '../../src/client/control.js';
 import { FerryError } from '../../src/errors.js';
-import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
 import { startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { connectToPeer } from './helpers.js';
+import { connectToPeer, optionsOf } from './helpers.js';
 
 const HUGE = 10 * 60_000;
 const SIZE = 300_000;
@@ -87,16 +87,7 @@ describe('aborting a transfer, Ferry server', { timeout: 60_000 }, () => {
   for (const security of ['explicit', 'implicit'] as const) {
     describe(security, () => {
       abortCases(async (log) =>
-        FerryClient.connect({
-          host: ts.host,
-          port: security === 'implicit' ? ts.implicitPort : ts.explicitPort,
-          security,
-          user: ts.user,
-          password: ts.password,
-          ca: (await testCertificate()).cert,
-          replyTimeoutMs: HUGE,
-          log,
-        }),
+        FerryClient.connect({ ...(await optionsOf(ts, security)), replyTimeoutMs: HUGE, log }),
       );
     });
   }

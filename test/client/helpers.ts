@@ -125,14 +125,22 @@ export async function withPeerLog<T>(
   }
 }
 
-/** A client logged in to an in-process Ferry server (explicit FTPS, its test certificate trusted). */
-export async function clientOf(ts: TestServer): Promise<FerryClient> {
-  return FerryClient.connect({
+/** Options to log in to an in-process Ferry server (its test certificate trusted). */
+export async function optionsOf(
+  ts: TestServer,
+  security: 'explicit' | 'implicit' = 'explicit',
+): Promise<ClientOptions> {
+  return {
     host: ts.host,
-    port: ts.explicitPort,
-    security: 'explicit',
+    port: security === 'implicit' ? ts.implicitPort : ts.explicitPort,
+    security,
     user: ts.user,
     password: ts.password,
     ca: (await testCertificate()).cert,
-  });
+  };
+}
+
+/** A client logged in to an in-process Ferry server (explicit FTPS, its test certificate trusted). */
+export async function clientOf(ts: TestServer): Promise<FerryClient> {
+  return FerryClient.connect(await optionsOf(ts));
 }
