@@ -577,6 +577,7 @@ export class ControlConnection {
       session,
       oneShot,
       secure: this.channel.secure,
+      disconnected: this.disconnect.signal,
       options: rt.options,
       specs: rt.specs,
       logger: this.logger,

@@ -129,8 +129,14 @@ export function guardAuthenticator(
           ? Promise.resolve<AuthOutcome>({ ok: false, reason: 'address banned' })
           : inner.authenticate(c, signal),
       );
-      // Timed out in the queue: a failure, but not the client's doing (not scored).
-      if (!outcome) return { ok: false, reason: 'password check timed out waiting its turn' };
+      // Not run: the client left, or the check timed out in the queue (not the client's doing): not scored.
+      if (!outcome) {
+        const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
+        return {
+          ok: false,
+          reason: `password check ${timedOut ? 'timed out waiting its turn' : 'dropped: the client left'}`,
+        };
+      }
       if (!outcome.ok && !outcome.unavailable)
         defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
       return outcome;

@@ -4,6 +4,24 @@ import { Code, type NamedCode } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
 
+/**
+ * Runs an authenticator's check with a signal that aborts once the client is gone, or after 30 s.
+ * The timer goes with the check (an AbortSignal.timeout per login would live its 30 s).
+ */
+async function checked<T>(ctx: CommandContext, check: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const gone = (): void => ac.abort(ctx.disconnected.reason);
+  if (ctx.disconnected.aborted) gone();
+  else ctx.disconnected.addEventListener('abort', gone, { once: true });
+  const timer = setTimeout(() => ac.abort(new DOMException('The check timed out.', 'TimeoutError')), 30_000);
+  try {
+    return await check(ac.signal);
+  } finally {
+    clearTimeout(timer);
+    ctx.disconnected.removeEventListener('abort', gone);
+  }
+}
+
 /** Failed logins slow down, then disconnect: brute force costs time and connections. */
 const FAILURE_DELAY_MS = 300;
 
@@ -30,7 +48,10 @@ async function loginFailed(ctx: CommandContext, username: string, reason: string
   ctx.metrics.logins.inc({ result: 'failure' });
   const failures = session.loginFailed();
   logger.warn({ user: username, failures, reason }, 'login failed');
-  await sleep(FAILURE_DELAY_MS * Math.min(failures, 5));
+  // Cut short when the client goes: no one is left to answer, and nothing may outlive the session.
+  await sleep(FAILURE_DELAY_MS * Math.min(failures, 5), undefined, { signal: ctx.disconnected }).catch(
+    () => {},
+  );
   if (failures >= options.limits.maxLoginFailures) {
     return {
       reply: reply(Code.ServiceNotAvailable, 'Too many failed logins, closing.'),
@@ -52,9 +73,17 @@ export const accessCommands: AnyCommandSpec[] = [
       session.userGiven(username);
       const certificate = ctx.clientCertificate();
       if (certificate && options.authenticator.authenticateByCertificate) {
-        const outcome = await options.authenticator.authenticateByCertificate(
-          { username, clientCertificate: certificate, remoteAddress: session.remoteAddress, tls: ctx.secure },
-          AbortSignal.timeout(30_000),
+        const byCertificate = options.authenticator.authenticateByCertificate.bind(options.authenticator);
+        const outcome = await checked(ctx, (signal) =>
+          byCertificate(
+            {
+              username,
+              clientCertificate: certificate,
+              remoteAddress: session.remoteAddress,
+              tls: ctx.secure,
+            },
+            signal,
+          ),
         );
         if (outcome.ok) {
           return completeLogin(ctx, username, outcome.principal, {
@@ -80,16 +109,14 @@ export const accessCommands: AnyCommandSpec[] = [
       if (session.login.phase !== 'user') return reply(Code.BadSequence, 'Send USER first.');
       const username = session.login.username;
       const clientCertificate = ctx.clientCertificate();
-      const outcome = await options.authenticator.authenticate(
-        {
-          username,
-          password: new Secret(password),
-          remoteAddress: session.remoteAddress,
-          tls: ctx.secure,
-          ...(clientCertificate && { clientCertificate }),
-        },
-        AbortSignal.timeout(30_000),
-      );
+      const credentials = {
+        username,
+        password: new Secret(password),
+        remoteAddress: session.remoteAddress,
+        tls: ctx.secure,
+        ...(clientCertificate && { clientCertificate }),
+      };
+      const outcome = await checked(ctx, (signal) => options.authenticator.authenticate(credentials, signal));
       if (!outcome.ok && outcome.unavailable) {
         // Not the client's fault: no failure counted; it may try again (another node, or later).
         logger.warn({ user: username, reason: outcome.reason }, 'login not possible now');

@@ -54,6 +54,8 @@ export interface CommandContext {
   readonly oneShot: OneShot;
   /** The control connection is inside TLS right now. */
   readonly secure: boolean;
+  /** Aborts when the control connection closes (work done for it alone can stop). */
+  readonly disconnected: AbortSignal;
   readonly options: ResolvedOptions;
   /** Registered commands, for FEAT and HELP. */
   readonly specs: readonly AnyCommandSpec[];
