@@ -1,4 +1,5 @@
 import tls from 'node:tls';
+import { Secret } from '../auth/types.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../protocol/reply.js';
@@ -72,7 +73,9 @@ async function verify(opts: ClientOptions, security: Security, sock: tls.TLSSock
 }
 
 /** Connects, secures the control connection and logs in (options already validated). */
-export async function openSession(o: ClientOptions): Promise<ClientSession> {
+export async function openSession(options: ClientOptions): Promise<ClientSession> {
+  // The password is kept where inspect() and JSON.stringify() cannot see it (REIN logs in again).
+  const { password, ...o } = options;
   const security = o.security ?? 'explicit';
   const dataState = { epsvRefused: o.disableEpsv ?? false, eprtRefused: false };
   const tlsOptions = tlsOptionsFor(o);
@@ -91,6 +94,7 @@ export async function openSession(o: ClientOptions): Promise<ClientSession> {
   });
   const s: ClientSession = {
     opts: o,
+    password: password === undefined ? undefined : new Secret(password),
     security,
     tlsOptions,
     dataState,
@@ -211,7 +215,7 @@ async function login(s: ClientSession): Promise<void> {
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
   // 232: logged in by the client certificate (RFC 2228); no password is sent then.
-  if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.opts.password ?? ''}`);
+  if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.password?.reveal() ?? ''}`);
   if (r.code === Code.NeedAccount) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
   if (r.code === Code.ServiceNotAvailable)
     throw new ConnectionError(`The server closed the session: ${r.code} ${replyLine(r)}`);

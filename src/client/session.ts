@@ -1,4 +1,5 @@
 import type tls from 'node:tls';
+import type { Secret } from '../auth/types.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
@@ -13,7 +14,10 @@ import type { Security } from './url.js';
  * directories.ts), and the primitives they all use: commands, replies and data commands.
  */
 export interface ClientSession {
+  /** The options, without the password. */
   readonly opts: ClientOptions;
+  /** For the login, and the login again after REIN. */
+  readonly password: Secret | undefined;
   /** How the control connection was secured at login. */
   readonly security: Security;
   /** Base TLS options for the control and data connections. */
