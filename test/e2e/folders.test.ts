@@ -112,8 +112,11 @@ describe('virtual folders', { timeout: 180_000 }, () => {
         // Its contents may change, the folder itself may be neither removed nor renamed.
         assert.match(shared, /perm=elcmp;/);
         assert.match(mlsd.find((l) => l.endsWith('; h.txt')) ?? '', /perm=[^;]*d[^;]*f/);
-        assert.deepEqual(lines(await ftp.listing('NLST', '/a')), ['b']);
-        assert.deepEqual(lines(await ftp.listing('NLST', '/shared')).sort(), ['inner', 's.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', '/a')), ['/a/b']);
+        assert.deepEqual(lines(await ftp.listing('NLST', '/shared')).sort(), [
+          '/shared/inner',
+          '/shared/s.txt',
+        ]);
         const mlst = textOf(await ftp.cmd('MLST /a/b', 250));
         assert.match(mlst, /type=dir;/);
         assert.match(mlst, /perm=el;/);

@@ -74,11 +74,30 @@ for (const mode of MODES) {
       });
     });
 
-    test('NLST lists bare names; NLST of a directory with a space in its name', async () => {
+    test('NLST names entries as the argument did (vsftpd, ProFTPD): bare for none or ., joined for a directory, as given for a file', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
-        assert.deepEqual(lines(await ftp.listing('NLST')).sort(), [...Object.keys(FILES), ...DIRS].sort());
-        assert.deepEqual(lines(await ftp.listing('NLST', 'dir one')), ['inner file.txt']);
+        const all = [...Object.keys(FILES), ...DIRS].sort();
+        assert.deepEqual(lines(await ftp.listing('NLST')).sort(), all);
+        assert.deepEqual(lines(await ftp.listing('NLST', '.')).sort(), all);
+        assert.deepEqual(
+          lines(await ftp.listing('NLST', '/')).sort(),
+          all.map((n) => `/${n}`),
+        );
+        assert.deepEqual(lines(await ftp.listing('NLST', 'dir one')), ['dir one/inner file.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', 'dir one/')), ['dir one/inner file.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', './dir one')), ['./dir one/inner file.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', '-l dir one')), ['dir one/inner file.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', 'dir one/inner file.txt')), [
+          'dir one/inner file.txt',
+        ]);
+        assert.deepEqual(lines(await ftp.listing('NLST', '/plain.txt')), ['/plain.txt']);
+        await ftp.cmd('CWD dir one', 250);
+        assert.deepEqual(
+          lines(await ftp.listing('NLST', '..')).sort(),
+          all.map((n) => `../${n}`),
+        );
+        await ftp.cmd('CWD /', 250);
         assert.deepEqual(
           lines(await ftp.listing('LIST', 'dir one')).map((l) => parseListLine(l)?.name),
           ['inner file.txt'],

@@ -171,7 +171,7 @@ for (const mode of MODES) {
         const big = list.find((e) => e?.name === 'big.bin');
         assert.equal(big?.size, data.length);
         assert.equal(list.find((e) => e?.name === 'sub')?.type, 'dir');
-        assert.deepEqual((await ftp.listing('NLST', 'sub')).split('\r\n').filter(Boolean), ['small.txt']);
+        assert.deepEqual((await ftp.listing('NLST', 'sub')).split('\r\n').filter(Boolean), ['sub/small.txt']);
         const mlsd = await ftp.listing('MLSD');
         assert.match(mlsd, /type=dir;[^\r\n]* sub\r\n/);
         assert.match(mlsd, new RegExp(`type=file;[^\\r\\n]*size=${data.length};[^\\r\\n]* big\\.bin\\r\\n`));

@@ -21,16 +21,28 @@ const LS_OPTIONS = /^-[A-Za-z1]+(?: +|$)/;
  * What LIST/NLST/STAT show: `LIST -la dir` is common, so a leading ls-style option word is
  * dropped, unless a file by that exact name exists.
  */
-async function target(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
+async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   const flags = LS_OPTIONS.exec(arg);
-  if (!flags) return plainTarget(arg, ctx);
+  if (!flags) return named(arg, ctx);
   try {
-    return await plainTarget(arg, ctx);
+    return await named(arg, ctx);
   } catch (err) {
     if (err instanceof StorageError && err.kind === 'not-found')
-      return plainTarget(arg.slice(flags[0].length), ctx);
+      return named(arg.slice(flags[0].length), ctx);
     throw err;
   }
+}
+
+/**
+ * NLST names what it lists as the argument did, as vsftpd, ProFTPD and Pure-FTPd do (`mget`
+ * fetches those names from the cwd): a file by the argument itself, a directory's entries joined
+ * to it (`NLST logs` and `NLST logs/` → `logs/a.gz`); `NLST` and `NLST .` give bare names.
+ */
+async function named(arg: string, ctx: CommandContext): Promise<Listed> {
+  const { path, stat } = await plainTarget(arg, ctx);
+  if (stat.type !== 'dir') return { path, stat, name: arg };
+  if (arg === '' || arg === '.') return { path, stat };
+  return { path, stat, prefix: arg.endsWith('/') ? arg : `${arg}/` };
 }
 
 /** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
@@ -42,8 +54,10 @@ interface Listed {
   readonly stat: FileStat;
   /** `LIST *.txt`, `NLST logs/*.gz` (what `mget` sends): only these names of the directory. */
   readonly match?: (name: string) => boolean;
-  /** NLST names a pattern's matches as the argument did: `logs/a.gz` for `logs/*.gz`. */
+  /** NLST names a directory's entries as the argument did: `logs/a.gz` for `logs/*.gz` or `logs`. */
   readonly prefix?: string;
+  /** NLST of one file: the argument that named it. */
+  readonly name?: string;
 }
 
 /**
@@ -133,8 +147,8 @@ export const listingCommands: AnyCommandSpec[] = [
     const line = listLineFormatter(now);
     return (st) => line(st);
   }),
-  listingCommand('NLST', (_ctx, _now, l) => {
-    const prefix = l.prefix ?? '';
+  listingCommand('NLST', (_ctx, _now, { prefix = '', name }) => {
+    if (name !== undefined) return (st) => formatNlstLine({ ...st, name });
     return prefix === ''
       ? (st) => formatNlstLine(st)
       : (st) => formatNlstLine({ ...st, name: prefix + st.name });
