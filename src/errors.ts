@@ -31,6 +31,8 @@ export type FerryErrorCode =
   | 'ERR_REPLY'
   | 'ERR_AUTH'
   | 'ERR_BUSY'
+  /** The client's local side failed: a local file (ENOENT, EISDIR, ENOSPC) or the caller's stream. */
+  | 'ERR_LOCAL'
   | 'ERR_USAGE';
 
 export class FerryError extends Error {

@@ -56,6 +56,26 @@ export class ConnectionError extends FerryError {
   }
 }
 
+/**
+ * The local side of an operation failed: a local file could not be opened, read or written
+ * (ENOENT, EISDIR, ENOSPC, EPIPE on a closed stdout), or the caller's own stream failed. The
+ * message is the original error's; `cause` is that error.
+ */
+export class LocalError extends FerryError {
+  /** The system error code (ENOENT, EISDIR, …), when there was one. */
+  readonly systemCode: string | undefined;
+  constructor(cause: unknown) {
+    super('ERR_LOCAL', cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'LocalError';
+    this.systemCode = systemCodeOf(cause);
+  }
+}
+
+/** A local failure as a FerryError (a FerryError stays as it is). */
+export function localError(err: unknown): FerryError {
+  return err instanceof FerryError ? err : new LocalError(err);
+}
+
 /** Kinds of failure, each with its own command-line exit code. */
 export type FailureKind =
   'usage' | 'connection' | 'tls' | 'auth' | 'remote' | 'local' | 'transfer' | 'aborted' | 'other';
@@ -92,6 +112,8 @@ export function failureKind(err: unknown): FailureKind {
         return 'transfer';
       case 'ERR_ABORTED':
         return 'aborted';
+      case 'ERR_LOCAL':
+        return 'local';
       case 'ERR_NOT_FOUND':
       case 'ERR_EXISTS':
       case 'ERR_NOT_EMPTY':

@@ -4,7 +4,7 @@ import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
-import { dataConnectionError } from './errors.js';
+import { dataConnectionError, localError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
@@ -70,6 +70,10 @@ export function announcedSize(r: Reply): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+function rethrowLocal(err: unknown): never {
+  throw localError(err);
+}
+
 /** Downloads a file to a local path or a stream (see FerryClient.get). */
 export async function download(
   s: ClientSession,
@@ -102,7 +106,8 @@ export async function download(
   // TLS records copied into large reused buffers, one file write each (local-file.ts). Opened
   // before RETR, without truncating: a file that cannot be written is refused before the server
   // is asked, and one the server refuses to send leaves the local file as it was.
-  const sink = typeof local === 'string' ? await FileSink.open(local, { start: offset }) : local;
+  const sink =
+    typeof local === 'string' ? await FileSink.open(local, { start: offset }).catch(rethrowLocal) : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   // The size the server announced (SIZE just now, else `150 … (N bytes)` for a whole file): fewer
@@ -160,7 +165,7 @@ export async function upload(
   if (opts.resume) offset = (await remoteSize(s, remote)) ?? 0;
   let total = opts.size;
   if (typeof local === 'string') {
-    const st = await fsStat(local);
+    const st = await fsStat(local).catch(rethrowLocal);
     if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
     total = st.size;
     if (opts.resume && offset > st.size) {
@@ -179,7 +184,7 @@ export async function upload(
   if (typeof local !== 'string')
     return uploadBody(s, { direction: 'upload', source: local }, remote, offset, opts, onBytes);
   // Opened before the command: a file that cannot be read is refused before the server sees anything.
-  const handle = await openFile(local, 'r');
+  const handle = await openFile(local, 'r').catch(rethrowLocal);
   try {
     // Read into reused buffers (upload-file.ts).
     const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };

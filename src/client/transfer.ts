@@ -17,7 +17,7 @@ import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake } from './data-tls.js';
-import { abortedError, dataConnectionError } from './errors.js';
+import { abortedError, dataConnectionError, localError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { receiveToFile } from './tls-download.js';
 import { sendFile } from './upload-file.js';
@@ -274,7 +274,7 @@ class Transfer {
       const r = finalReply ?? (await this.settle(finalP));
       // Our side failed (a full disk, a closed stdout): the server's 426 is only its consequence.
       const local = localWatch.failure();
-      if (local) throw local;
+      if (local) throw localError(local);
       if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
@@ -396,18 +396,22 @@ class Transfer {
 function noop(): void {}
 
 /**
- * The local side's own failure, if it failed first: the first system error (one with a `syscall`:
- * write EPIPE on a closed stdout, ENOSPC) that the sink or source emits and the data connection did
- * not (a pipeline destroys the local stream with the data connection's error too).
+ * The local side's own failure, if it failed first: the first error that the sink or source emits
+ * (write EPIPE on a closed stdout, ENOSPC, a caller's stream that broke) and the data connection did
+ * not (a pipeline destroys the local stream with the data connection's error too, or with a
+ * premature close of its own when the data connection ended early).
  */
 function watchLocal(body: TransferBody, data: readonly Duplex[]): LocalWatch {
   const local = body.direction === 'download' ? body.sink : 'source' in body ? body.source : undefined;
   if (!local) return { failure: () => undefined, stop: () => {} };
   const fromData = new WeakSet<Error>();
   for (const d of new Set(data)) d.on('error', (e: Error) => fromData.add(e));
-  let first: Error | undefined;
+  const own = (e: Error): boolean =>
+    !fromData.has(e) && !('code' in e && e.code === 'ERR_STREAM_PREMATURE_CLOSE');
+  // Failed already (before the data connection was there).
+  let first: Error | undefined = local.errored ?? undefined;
   const onError = (e: Error): void => {
-    if (first === undefined && !fromData.has(e) && 'syscall' in e) first = e;
+    if (first === undefined && own(e)) first = e;
   };
   local.on('error', onError);
   // The local stream may outlive the transfer (stdout, for each file of a batch).

@@ -1,0 +1,80 @@
+/**
+ * Failures of the local side are the client's ERR_LOCAL errors (LocalError, with the system code
+ * and the original error as `cause`), never the server's consequent 426 nor a bare Node error: the
+ * caller's own stream breaking during put or get, and local files that cannot be opened. The
+ * command line maps them to exit code 7 (local file error). The connection stays usable.
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+
+import type { FerryClient } from '../../src/client/client.js';
+import { LocalError } from '../../src/client/errors.js';
+import { EXIT, exitCodeFor } from '../../src/cli/client-exit-codes.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { clientOf } from './helpers.js';
+
+const CHUNK = 65_536;
+
+/** A local error with this cause message (or system code), exit code 7. */
+function local(expected: { message?: string; systemCode?: string }) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof LocalError, `not a LocalError: ${String(err)}`);
+    assert.equal(err.code, 'ERR_LOCAL');
+    assert.equal(exitCodeFor(err), EXIT.local);
+    assert.ok(err.cause instanceof Error);
+    if (expected.message !== undefined) assert.equal(err.cause.message, expected.message);
+    if (expected.systemCode !== undefined) assert.equal(err.systemCode, expected.systemCode);
+    return true;
+  };
+}
+
+describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
+  let ts: TestServer;
+  let c: FerryClient;
+  let dir: string;
+  before(async () => {
+    ts = await startFerry();
+    c = await clientOf(ts);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-local-errors-'));
+    await c.put(Readable.from([Buffer.alloc(128 * CHUNK)]), 'big.bin');
+  });
+  after(async () => {
+    c?.destroy();
+    await ts?.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("put: the source stream's own error, not the server's 426", async () => {
+    let i = 0;
+    const source = new Readable({
+      read() {
+        if (i++ < 5) this.push(Buffer.alloc(CHUNK));
+        else this.destroy(new Error('source broke'));
+      },
+    });
+    await assert.rejects(c.put(source, 'x.bin'), local({ message: 'source broke' }));
+    assert.equal((await c.send('NOOP')).code, 200);
+  });
+
+  it("get: the destination stream's own error", async () => {
+    let writes = 0;
+    const sink = new Writable({
+      write(_chunk, _enc, cb) {
+        cb(++writes > 2 ? new Error('disk full') : null);
+      },
+    });
+    await assert.rejects(c.get('big.bin', sink), local({ message: 'disk full' }));
+    assert.equal((await c.send('NOOP')).code, 200);
+  });
+
+  it('local files that cannot be opened: ENOENT, EISDIR', async () => {
+    await assert.rejects(c.put(path.join(dir, 'missing', 'file'), 'b.bin'), local({ systemCode: 'ENOENT' }));
+    await assert.rejects(c.get('big.bin', path.join(dir, 'no-dir', 'x')), local({ systemCode: 'ENOENT' }));
+    await assert.rejects(c.get('big.bin', dir), local({ systemCode: 'EISDIR' }));
+    assert.equal((await c.send('NOOP')).code, 200);
+  });
+});
