@@ -20,6 +20,7 @@ export {
   LoginError,
   CertificateError,
   ConnectionError,
+  LocalError,
   failureKind,
   type FailureKind,
   type CertificateProblem,
