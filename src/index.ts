@@ -1,5 +1,10 @@
 export { FerryServer, type ListeningAddresses } from './server/server.js';
-export { type ServerOptions, type ListenerOptions, type TransferRecord } from './server/options.js';
+export {
+  OptionError,
+  type ServerOptions,
+  type ListenerOptions,
+  type TransferRecord,
+} from './server/options.js';
 export { formatXferlog } from './server/xferlog.js';
 export { AdminServer, type AdminOptions, type AdminSource } from './admin/admin-server.js';
 export {
@@ -12,6 +17,7 @@ export {
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
 export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
+export { withFolders, MountedStorage, type Folder } from './storage/mounts.js';
 export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';
 export { RateBuckets, TokenBucket } from './storage/throttle.js';
 export { UsageFile } from './auth/usage-file.js';
@@ -24,6 +30,8 @@ export {
   type FileStat,
   type VPath,
   type PreparedWrite,
+  type FileSource,
+  type StorageFeature,
 } from './storage/types.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
@@ -36,6 +44,8 @@ export {
   type AccountListener,
   type Authenticator,
   type Credentials,
+  type CertificateCredentials,
+  type ClientCertificate,
   type Principal,
   type AuthOutcome,
 } from './auth/types.js';

@@ -33,5 +33,7 @@ export {
   type KnownHostsStore,
   type TrustDecision,
 } from './trust.js';
-export { parseFtpUrl, resolveCredentials, type FtpUrl } from './url.js';
+export { parseFtpUrl, resolveCredentials, type FtpUrl, type Security } from './url.js';
+export { type Checksum } from './checksum.js';
+export { type Reply } from '../protocol/reply.js';
 export { type ProtocolEvent, type ProtocolLogger } from './control.js';

@@ -57,9 +57,9 @@ export function withLimits(storage: StorageBackend, limits: UserLimits, ctx: Lim
 
 export class LimitedStorage implements StorageBackend {
   readonly features: ReadonlySet<StorageFeature>;
-  readonly setModified?: StorageBackend['setModified'];
-  readonly chmod?: StorageBackend['chmod'];
-  readonly uniqueName?: StorageBackend['uniqueName'];
+  readonly setModified?: NonNullable<StorageBackend['setModified']>;
+  readonly chmod?: NonNullable<StorageBackend['chmod']>;
+  readonly uniqueName?: NonNullable<StorageBackend['uniqueName']>;
   readonly #quota: boolean;
 
   constructor(

@@ -52,9 +52,9 @@ const fixedError = (p: VPath, point: boolean): StorageError =>
 export class MountedStorage implements StorageBackend {
   /** What every storage of the tree can do (FEAT must hold wherever the client goes). */
   readonly features: ReadonlySet<StorageFeature>;
-  readonly setModified?: StorageBackend['setModified'];
-  readonly chmod?: StorageBackend['chmod'];
-  readonly uniqueName?: StorageBackend['uniqueName'];
+  readonly setModified?: NonNullable<StorageBackend['setModified']>;
+  readonly chmod?: NonNullable<StorageBackend['chmod']>;
+  readonly uniqueName?: NonNullable<StorageBackend['uniqueName']>;
   /** Longest mount path first, the home (`/`) last. */
   readonly #mounts: Mount[];
   /** Each directory on the way to a mount point → the names of such entries directly in it. */

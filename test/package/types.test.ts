@@ -1,0 +1,106 @@
+/**
+ * The published type declarations work for an application: 'ferry' and 'ferry/client' type-check
+ * under the strictest settings an application may use (exactOptionalPropertyTypes, no skipLibCheck),
+ * and every package a published declaration imports is installed with Ferry (a dependency, with its
+ * types: @types/pg as a devDependency left `pg`'s types missing, and `any`, for applications).
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { builtinModules } from 'node:module';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+const CONSUMER = `
+import { FerryServer, LimitedStorage, MemoryStorage, withFolders, withLimits, type StorageBackend } from 'ferry';
+import { FerryClient, type Reply } from 'ferry/client';
+export const storage: StorageBackend = withFolders(new MemoryStorage(), []);
+export const parts = [FerryServer, LimitedStorage, withLimits, FerryClient];
+export type R = Reply;
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: 'ES2022',
+    module: 'NodeNext',
+    moduleResolution: 'NodeNext',
+    strict: true,
+    exactOptionalPropertyTypes: true,
+    noUncheckedIndexedAccess: true,
+    skipLibCheck: false,
+    noEmit: true,
+    types: ['node'],
+    typeRoots: [path.join(REPO, 'node_modules/@types')],
+  },
+  files: ['consumer.ts'],
+};
+
+test("an application's strict type-check of 'ferry' and 'ferry/client' passes", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-types-'));
+  try {
+    await mkdir(path.join(dir, 'node_modules'));
+    await symlink(REPO, path.join(dir, 'node_modules', 'ferry'));
+    await writeFile(path.join(dir, 'consumer.ts'), CONSUMER);
+    await writeFile(path.join(dir, 'tsconfig.json'), JSON.stringify(TSCONFIG));
+    const tsc = path.join(REPO, 'node_modules/typescript/bin/tsc');
+    const r = await run(process.execPath, [tsc, '-p', dir]).catch((err: { stdout?: string }) => err);
+    assert.ok(!('code' in r) || r.code === 0, `tsc reported:\n${r.stdout ?? ''}${String(r)}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The published declarations: dist/src, less the test files package.json leaves out. */
+async function declarations(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await declarations(p)));
+    else if (e.name.endsWith('.d.ts') && !/\.test\.|test-support|test-contract/.test(e.name)) out.push(p);
+  }
+  return out;
+}
+
+const packageOf = (spec: string): string =>
+  spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : (spec.split('/')[0] ?? spec);
+
+test('every package a published declaration imports is a dependency, with its types', async () => {
+  const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
+    dependencies: Record<string, string>;
+  };
+  const deps = new Set(Object.keys(pkg.dependencies));
+  const builtins = new Set(builtinModules);
+  const imported = new Set<string>();
+  for (const file of await declarations(path.join(REPO, 'dist/src'))) {
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(
+      /^(?:import|export)\b[^;]*?from '([^'.][^']*)'|import\('([^'.][^']*)'\)/gm,
+    )) {
+      const spec = m[1] ?? m[2] ?? '';
+      if (spec.startsWith('node:') || builtins.has(spec)) continue;
+      imported.add(packageOf(spec));
+    }
+  }
+  assert.ok(imported.size > 0);
+  for (const name of imported) {
+    assert.ok(deps.has(name), `${name} is imported by a published declaration but is not a dependency`);
+    const own = JSON.parse(await readFile(path.join(REPO, 'node_modules', name, 'package.json'), 'utf8')) as {
+      types?: string;
+      typings?: string;
+      exports?: unknown;
+    };
+    const typed =
+      own.types !== undefined || own.typings !== undefined || /"types"/.test(JSON.stringify(own.exports));
+    if (!typed)
+      assert.ok(
+        deps.has(`@types/${name}`),
+        `${name} has no types of its own: @types/${name} must be a dependency`,
+      );
+  }
+});
