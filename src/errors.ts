@@ -127,14 +127,27 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_TIMEOUT: [Code.TransferAborted, 'Transfer timed out.'],
 };
 
+/** What the failed command was doing, where the reply depends on it. */
+export interface ErrorSite {
+  /**
+   * The command names something it creates (STOR, STOU, APPE, MKD, RNTO): RFC 959 gives 553 to
+   * those only; a name refused to any other command is 550. Default true.
+   */
+  readonly createsName?: boolean;
+}
+
 /**
  * The one place an error becomes a reply. Unknown errors give 451 and `unknown: true` so the
  * caller logs them; their message never reaches the client.
  */
-export function replyForError(err: unknown): { reply: Reply; unknown: boolean } {
+export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Reply; unknown: boolean } {
   if (err instanceof FerryError) {
     const entry = replyTable[err.code];
-    if (entry) return { reply: reply(entry[0], entry[1] === OWN ? err.message : entry[1]), unknown: false };
+    if (entry) {
+      const code =
+        err.code === 'ERR_NAME_NOT_ALLOWED' && site.createsName === false ? Code.FileUnavailable : entry[0];
+      return { reply: reply(code, entry[1] === OWN ? err.message : entry[1]), unknown: false };
+    }
   }
   return {
     reply: reply(Code.LocalError, 'Requested action aborted: local error in processing.'),

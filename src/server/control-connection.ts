@@ -428,7 +428,7 @@ export class ControlConnection {
             )) ?? reply(item.code, item.reason));
     } catch (err) {
       this.rt.metrics.errorReplied(err);
-      const { reply: r, unknown } = replyForError(err);
+      const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;
     }

@@ -225,8 +225,8 @@ for (const mode of MODES) {
         await check('RETR ../../etc/passwd', [550]);
         await check('RETR /etc/passwd', [550]);
         await check('RETR ../../../../../../etc/passwd', [550]);
-        await check('RETR ..\\..\\x', [553, 550]);
-        await check('RETR sub\\..\\..\\etc\\passwd', [553, 550]);
+        await check('RETR ..\\..\\x', [550]);
+        await check('RETR sub\\..\\..\\etc\\passwd', [550]);
         await check('SIZE /etc/passwd', [550]);
         await check('CWD /etc', [550]);
         // A symlink inside the root pointing outside of it is never followed.
@@ -254,6 +254,23 @@ for (const mode of MODES) {
       });
       assert.deepEqual((await readdir(outside)).sort(), ['secret.txt'], 'nothing created outside');
       assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'OUTSIDE-SECRET');
+    });
+
+    test('a refused name (backslash) is 553 only where a name is created (RFC 959), else 550', async () => {
+      await writeFile(path.join(server().root, 'renamable.txt'), 'x');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        for (const verb of ['CWD', 'DELE', 'RMD', 'RNFR', 'SIZE', 'RETR', 'MDTM', 'MLST', 'HASH']) {
+          const r = await ftp.cmd(`${verb} a\\b`);
+          assert.deepEqual([r.code, textOf(r)], [550, 'File name not allowed.'], verb);
+        }
+        await ftp.cmd('STOR a\\b', 553);
+        await ftp.cmd('APPE a\\b', 553);
+        await ftp.cmd('MKD a\\b', 553);
+        await ftp.cmd('RNFR renamable.txt', 350);
+        await ftp.cmd('RNTO a\\b', 553);
+      });
+      assert.equal(await readFile(path.join(server().root, 'renamable.txt'), 'utf8'), 'x', 'not renamed');
     });
 
     test('a listing of the root shows the escaping link without revealing its target', async () => {

@@ -84,6 +84,7 @@ export const fileCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'MKD',
+    createsName: true,
     permission: 'mkdir',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -145,6 +146,7 @@ export const fileCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'RNTO',
+    createsName: true,
     access: 'logged-in',
     permission: 'rename',
     target: ({ path }) => path,

@@ -136,6 +136,7 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'STOR',
+    createsName: true,
     permission: 'upload',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -154,6 +155,7 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'APPE',
+    createsName: true,
     permission: 'upload',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -172,6 +174,7 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'STOU',
+    createsName: true,
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',
