@@ -42,7 +42,7 @@ describe('parseCommand', () => {
     }
   });
 
-  test('verbs without arguments refuse one (501); ACCT, ALLO, ABOR, QUIT, STOU ignore theirs', () => {
+  test('verbs without arguments refuse one (501); ACCT, ABOR, QUIT, STOU ignore theirs', () => {
     for (const line of ['PWD x', 'CDUP x', 'PASV 1', 'FEAT x', 'SYST x', 'NOOP x', 'REIN x', 'CCC x']) {
       assert.equal(bad(line).code, 501, line);
     }
@@ -166,11 +166,27 @@ describe('parseCommand', () => {
     assert.deepEqual(command('HELP retr'), { verb: 'HELP', arg: 'retr', topic: 'RETR' });
   });
 
-  test('unknown verbs and broken lines', () => {
+  test('unknown verbs (letters and digits, as XMD5 and XSHA256) and broken lines', () => {
     assert.deepEqual(parseCommand('FOOB x'), { kind: 'unknown', verb: 'FOOB' });
-    assert.equal(parseCommand('').kind, 'invalid');
-    assert.equal(parseCommand('R3TR x').kind, 'invalid');
-    assert.equal(parseCommand('TOOLONG x').kind, 'invalid');
+    for (const verb of ['XMD5', 'XSHA1', 'XSHA256', 'xcrc', 'R3TR'])
+      assert.deepEqual(parseCommand(`${verb} f`), { kind: 'unknown', verb: verb.toUpperCase() });
+    for (const line of ['', '3RTR x', 'AB x', 'RE-TR x', 'FOO! x', 'MUCHTOOLONG x', '\u00ffXYZ'])
+      assert.equal(parseCommand(line).kind, 'invalid', JSON.stringify(line));
+  });
+
+  test('TYPE L8 (no space) as TYPE L 8; ALLO takes a count (501 otherwise); CLNT any name; SMNT known', () => {
+    assert.deepEqual(command('TYPE L8'), { verb: 'TYPE', arg: 'L8', type: 'L', byteSize: 8 });
+    assert.deepEqual(command('TYPE l 8'), { verb: 'TYPE', arg: 'l 8', type: 'L', byteSize: 8 });
+    assert.equal(bad('TYPE L').code, 501);
+    for (const arg of ['', '1024', '1024 R 512', '5 r 1'])
+      assert.equal(command(`ALLO ${arg}`.trim()).verb, 'ALLO');
+    for (const arg of ['abc', '-1', '10 R', '1.5']) assert.equal(bad(`ALLO ${arg}`).code, 501, arg);
+    assert.deepEqual(command('CLNT FileZilla 3.66'), {
+      verb: 'CLNT',
+      arg: 'FileZilla 3.66',
+      client: 'FileZilla 3.66',
+    });
+    assert.equal(command('SMNT /mnt').verb, 'SMNT');
   });
 });
 

@@ -17,8 +17,9 @@ export const verbs = [
   'LIST', 'NLST', 'MLSD', 'MLST', 'STAT',
   'RETR', 'STOR', 'STOU', 'APPE', 'REST', 'ALLO', 'ABOR',
   'DELE', 'MKD', 'RMD', 'RNFR', 'RNTO', 'SIZE', 'MDTM', 'MFMT', 'HASH',
-  'FEAT', 'OPTS', 'SYST', 'NOOP', 'HELP', 'SITE', 'HOST', 'LANG',
+  'FEAT', 'OPTS', 'SYST', 'NOOP', 'HELP', 'SITE', 'HOST', 'LANG', 'CLNT',
   'AUTH', 'PBSZ', 'PROT', 'CCC',
+  'SMNT', // RFC 959, not implemented: known, so 502 rather than 500
 ] as const; // prettier-ignore
 
 export type Verb = (typeof verbs)[number];
@@ -81,6 +82,7 @@ export interface CommandArgs {
   STOU: NoArgs;
   APPE: PathArg;
   REST: { readonly offset: number };
+  /** `ALLO n [R m]`: checked, then ignored. */
   ALLO: NoArgs;
   ABOR: NoArgs;
   DELE: PathArg;
@@ -102,6 +104,9 @@ export interface CommandArgs {
   SITE: { readonly site: SiteArg };
   HOST: { readonly host: string };
   LANG: { readonly tag: string };
+  /** The client's name (FileZilla, curl -Q): any text. */
+  CLNT: { readonly client: string };
+  SMNT: NoArgs;
   AUTH: { readonly mechanism: AuthMechanism };
   PBSZ: { readonly size: number };
   PROT: { readonly level: 'C' | 'S' | 'E' | 'P' };
@@ -164,6 +169,9 @@ function parseType(arg: string): TypeArg | Bad {
         ? { type: 'L', byteSize: Number(param) }
         : syntax('TYPE L needs a byte size (L 8).');
     default:
+      // `TYPE L8`, without the space: vsftpd, pyftpdlib and Pure-FTPd take it.
+      if (param === undefined && /^L\d{1,3}$/.test(code))
+        return { type: 'L', byteSize: Number(code.slice(1)) };
       return unsupported(`TYPE ${arg.trim()} not supported.`);
   }
 }
@@ -282,7 +290,8 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   APPE: path,
   REST: (arg) =>
     /^\d{1,15}$/.test(arg.trim()) ? { offset: Number(arg.trim()) } : syntax('REST needs a byte offset.'),
-  ALLO: ignored,
+  ALLO: (arg) =>
+    /^(?:\d{1,20}(?: +R +\d{1,20})?)?$/i.test(arg.trim()) ? {} : syntax('ALLO needs a byte count.'),
   ABOR: ignored,
   DELE: path,
   MKD: path,
@@ -301,6 +310,8 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   SITE: parseSite,
   HOST: (arg) => (arg.trim().length === 0 ? syntax('HOST needs a host name.') : { host: arg.trim() }),
   LANG: (arg) => ({ tag: arg.trim() }),
+  CLNT: (arg) => ({ client: arg.trim() }),
+  SMNT: ignored,
   // An empty or unknown mechanism is 504 (RFC 2228: mechanism not understood).
   AUTH: (arg) => {
     const mechanism = word(arg);
@@ -326,7 +337,11 @@ export function canonicalVerb(word: string): Verb | undefined {
   return ALIASES[w];
 }
 
-const verbPattern = /^[A-Za-z]{3,4}$/;
+/**
+ * A verb: RFC 959's 3-4 letters, and extensions' letters and digits (XMD5, XSHA256). Anything
+ * else (a digit first, punctuation, binary) is a syntax error rather than an unknown command.
+ */
+const verbPattern = /^[A-Za-z][A-Za-z0-9]{2,7}$/;
 
 /** Parse one command line (without CRLF). */
 export function parseCommand(line: string): ParsedLine {

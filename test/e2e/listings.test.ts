@@ -173,6 +173,14 @@ for (const mode of MODES) {
         }
         const other = lines(await ftp.listing('LIST', '-la /dir one')).map((l) => parseListLine(l)?.name);
         assert.deepEqual(other, ['inner file.txt']);
+        // Several option words, long ones too (vsftpd, ProFTPD and Pure-FTPd ignore them all).
+        for (const arg of ['--full-time /dir one', '-l -a /dir one', '-la --color=never /dir one']) {
+          const named = lines(await ftp.listing('LIST', arg)).map((l) => parseListLine(l)?.name);
+          assert.deepEqual(named, ['inner file.txt'], `LIST ${arg}`);
+        }
+        assert.deepEqual(lines(await ftp.listing('NLST', '--full-time /dir one')), [
+          '/dir one/inner file.txt',
+        ]);
       });
     });
 

@@ -39,6 +39,17 @@ export const infoCommands: AnyCommandSpec[] = [
     },
   }),
   command({
+    verb: 'CLNT',
+    access: 'anyone',
+    concurrency: 'serial',
+    help: 'CLNT <sp> client name',
+    async handle({ client }, { logger }) {
+      // FileZilla and curl -Q send it; the name helps read a session's log (its lines carry the session).
+      logger.info({ client }, 'client');
+      return reply(Code.Ok, 'Noted.');
+    },
+  }),
+  command({
     verb: 'NOOP',
     access: 'anyone',
     concurrency: 'serial',

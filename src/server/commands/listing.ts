@@ -15,11 +15,13 @@ import { StorageError, type FileStat, type VPath } from '../../storage/types.js'
 import { listingChunks } from './listing-chunks.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
-const LS_OPTIONS = /^-[A-Za-z1]+(?: +|$)/;
+/** Leading ls-style option words: `-la`, `-l -t`, `--full-time`, `--color=never`. */
+const LS_OPTIONS = /^(?:(?:-[A-Za-z1]+|--[A-Za-z][\w-]*(?:=\S*)?)(?: +|$))+/;
 
 /**
- * What LIST/NLST/STAT show: `LIST -la dir` is common, so a leading ls-style option word is
- * dropped, unless a file by that exact name exists.
+ * What LIST/NLST/STAT show: `LIST -la dir` and `LIST --full-time dir` are common, so leading
+ * ls-style option words are dropped (as vsftpd, ProFTPD and Pure-FTPd do), unless a file by that
+ * exact name exists.
  */
 async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   const flags = LS_OPTIONS.exec(arg);

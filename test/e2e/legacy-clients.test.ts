@@ -1,0 +1,56 @@
+/**
+ * What older and scripted clients send that vsftpd, ProFTPD, Pure-FTPd and FileZilla Server accept:
+ * TYPE L8, CLNT, ALLO's syntax, SMNT, and verbs with digits (XMD5) as unknown commands.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
+
+for (const mode of MODES) {
+  describe(`commands of older clients (${mode})`, { timeout: 120_000 }, () => {
+    const server = useFerry();
+
+    test('TYPE L8 (no space) is TYPE L 8: binary', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE A', 200);
+        assert.equal(textOf(await ftp.cmd('TYPE L8', 200)), 'Type set to binary.');
+        await ftp.cmd('TYPE L', 501);
+      });
+    });
+
+    test("CLNT answers 200 and the client's name is logged with its session", async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('CLNT Total Commander 11.0', 200);
+        const line = server().logs.find((l) => l.msg === 'client');
+        assert.ok(line, 'a client line');
+        assert.equal((line.obj as { client?: unknown }).client, 'Total Commander 11.0');
+        assert.equal(typeof (line.obj as { session?: unknown }).session, 'string', 'the session id');
+      });
+    });
+
+    test('ALLO: a byte count (and R size) is 202, anything else 501; SMNT is 502', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('ALLO 1024', 202);
+        await ftp.cmd('ALLO 1024 R 512', 202);
+        await ftp.cmd('ALLO abc', 501);
+        await ftp.cmd('SMNT /mnt', 502);
+      });
+    });
+
+    test('verbs with digits are unknown commands like the rest; garbage stays a syntax error', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        for (const verb of ['XMD5', 'XSHA1', 'XSHA256', 'XCRC']) {
+          assert.equal(textOf(await ftp.cmd(`${verb} a.txt`, 500)), `Unknown command ${verb}.`);
+        }
+        for (const line of ['5XYZ a', 'RE-TR a', '!!!!']) {
+          assert.equal(textOf(await ftp.cmd(line, 500)), 'Syntax error, command unrecognized.', line);
+        }
+        await ftp.cmd('NOOP', 200);
+      });
+    });
+  });
+}
