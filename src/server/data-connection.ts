@@ -293,6 +293,10 @@ async function prepare(
 ): Promise<Attempt> {
   raw.setNoDelay(true);
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
+  // One handshake deadline from the connection's start: each stage below gets only what is left of
+  // it (reading the ClientHello and the handshake each had the whole of it: twice the timeout).
+  const deadline = Date.now() + policy.handshakeTimeoutMs;
+  const left = (): number => Math.max(0, deadline - Date.now());
   const family = policy.protect();
   if (!family) {
     const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
@@ -303,7 +307,7 @@ async function prepare(
   // The session a data connection resumes is named in its ClientHello: read it on its way to the engine.
   let hello: () => Buffer;
   if (native) {
-    const bytes = await readClientHello(raw, policy.handshakeTimeoutMs).catch(() => {
+    const bytes = await readClientHello(raw, left()).catch(() => {
       throw new FerryError('ERR_DATA_CONNECTION', 'Data connection closed before the transfer.');
     });
     hello = () => bytes;
@@ -314,7 +318,7 @@ async function prepare(
     ? nativeTls(raw, options, policy.idleTimeoutMs)
     : EofGuard.tls(raw, options, () => known === 'receive' && spokeAfterReply());
   try {
-    await handshake(sock, 'server', policy.handshakeTimeoutMs, native ? undefined : raw);
+    await handshake(sock, 'server', left(), native ? undefined : raw);
   } catch (err) {
     sessions.settle(false);
     sock.on('error', () => {});

@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
+import { after, before, mock, test } from 'node:test';
+import tls from 'node:tls';
+import { FerryError } from '../errors.js';
+import { silentLogger } from '../logger.js';
+import { generateSelfSigned, type KeyPair } from '../tls/certificates.js';
+import { SessionFamily } from '../tls/session-cache.js';
+import { ActiveEndpoint, type DataPolicy } from './data-connection.js';
+
+let pair: KeyPair;
+before(async () => {
+  pair = await generateSelfSigned('localhost');
+});
+after(() => mock.timers.reset());
+
+const HANDSHAKE_MS = 10_000;
+/** Far beyond anything the fake clock reaches here: only the handshake deadline can fire. */
+const NEVER_MS = 1_000_000;
+/** The first bytes of a ClientHello: a record header and the message type, never completed. */
+const PARTIAL_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
+
+// Real sockets and TLS engine, fake clock: the clock moves only when the test ticks it, so how far it
+// moved before the server gave up is the server's own deadline, whatever the machine's speed.
+test('a data connection that stalls in its ClientHello fails one handshake timeout after it opened', async () => {
+  const listener = net.createServer();
+  listener.listen(0, '127.0.0.1');
+  await once(listener, 'listening');
+  const { port } = listener.address() as net.AddressInfo;
+  const accepted = once(listener, 'connection') as Promise<[net.Socket]>;
+  let protectedAt: () => void = () => {};
+  const preparing = new Promise<void>((resolve) => (protectedAt = resolve));
+  const family = new SessionFamily(tls.createSecureContext(pair));
+  const policy: DataPolicy = {
+    peerAddress: '127.0.0.1',
+    localAddress: '127.0.0.1',
+    protect: () => (protectedAt(), family), // the deadline is set by now (at fake time 0)
+    requireSessionReuse: true,
+    connectTimeoutMs: NEVER_MS,
+    handshakeTimeoutMs: HANDSHAKE_MS,
+    idleTimeoutMs: NEVER_MS,
+    logger: silentLogger,
+  };
+  mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
+  const endpoint = new ActiveEndpoint('127.0.0.1', port, policy);
+  let outcome: unknown;
+  const opened = endpoint.open(new AbortController().signal, 'send').then(
+    () => (outcome = 'opened'),
+    (err: unknown) => (outcome = err),
+  );
+  const [client] = await accepted;
+  client.on('error', () => {});
+  const closed = once(client, 'close');
+  client.write(PARTIAL_HELLO);
+  await preparing;
+  try {
+    // Advance a tenth of the timeout per event-loop turn until the attempt ends, up to 1.5 times it
+    // (reading the ClientHello and then the handshake each waited the full timeout: 2 times).
+    const step = HANDSHAKE_MS / 10;
+    while (outcome === undefined && Date.now() < HANDSHAKE_MS * 1.5) {
+      mock.timers.tick(step);
+      await new Promise(setImmediate);
+    }
+    assert.ok(outcome instanceof FerryError, `ended by ${HANDSHAKE_MS * 1.5} fake ms: ${String(outcome)}`);
+    assert.equal(outcome.code, 'ERR_TLS');
+    assert.ok(Date.now() >= HANDSHAKE_MS, 'not before the timeout');
+  } finally {
+    mock.timers.reset();
+    endpoint.close();
+    await opened;
+    listener.close();
+  }
+  await closed; // the server cut the connection
+});
