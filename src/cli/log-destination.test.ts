@@ -80,3 +80,16 @@ test('a process whose log output nobody reads any more ends at once after endSer
     child.kill('SIGKILL');
   }
 });
+
+test('client text in a log line reaches the output with no raw control character (C0, DEL, C1)', async () => {
+  const user = 'a\x1b[31m\x7fb\u009b2Jc';
+  const child = logger(0, `log.warn({ user: ${JSON.stringify(user)} }, 'login failed'); process.exit(0);`);
+  const out: Buffer[] = [];
+  child.stdout?.on('data', (d: Buffer) => out.push(d));
+  await once(child, 'close');
+  const text = Buffer.concat(out).toString('utf8');
+  assert.ok(text.endsWith('\n'), text);
+  const raw = [...text.slice(0, -1)].filter((c) => /\p{Cc}/u.test(c));
+  assert.deepEqual(raw, [], JSON.stringify(text));
+  assert.equal((JSON.parse(text) as { user: string }).user, user, 'the same text once parsed');
+});

@@ -44,6 +44,16 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
 }
 
 /**
+ * pino escapes C0 controls in strings but writes DEL and the C1 controls raw, and client input (a
+ * USER name, CLNT) reaches the log: CSI (U+009B) starts an escape sequence in some terminals that
+ * show the log. They can only be inside JSON strings, where the \u escape means the same.
+ */
+const C1 = /[\x7f-\x9f]/g;
+function escapeC1(line: string): string {
+  return line.replace(C1, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
  * The destination, flushed `ms` after the first line it holds (sonic-boom's own periodicFlush
  * writes every period even when it holds nothing: an idle server woke 5 times a second for an empty
  * write through the thread pool).
@@ -66,7 +76,7 @@ function flushedWithin(
   return {
     write(line: string): void {
       if (abandoned) return;
-      destination.write(line);
+      destination.write(escapeC1(line));
       if (timer) return;
       timer = setTimeout(flush, ms);
       timer.unref();

@@ -6,6 +6,7 @@ import {
   ROOT,
   baseName,
   childPathsOf,
+  isAllowedName,
   isDescendant,
   isVPath,
   joinVPath,
@@ -54,6 +55,18 @@ describe('resolveVPath', () => {
     notAllowed(() => resolveVPath(cwd, 'C:\\x'));
     notAllowed(() => resolveVPath(cwd, 'a\r\nb'));
     notAllowed(() => resolveVPath(cwd, 'a\nb'));
+  });
+
+  it('rejects control characters: C0 (TAB too), DEL and C1, which terminals act on', () => {
+    for (const c of ['\x01', '\t', '\x1b', '\x1f', '\x7f', '\x80', '\x9b', '\x9f']) {
+      notAllowed(() => resolveVPath(cwd, `x${c}y`));
+      notAllowed(() => joinVPath(ROOT, `x${c}y`));
+      assert.equal(isAllowedName(`x${c}y`), false, JSON.stringify(c));
+    }
+    notAllowed(() => resolveVPath(cwd, 'x\x01\x1b[31my\x7f')); // the reported MKD argument
+    // Printable neighbours stay allowed: space, tilde, NBSP (U+00A0) and other non-ASCII letters.
+    assert.equal(resolveVPath(ROOT, ' ~\xa0é€'), '/ ~\xa0é€');
+    assert.equal(isAllowedName(' ~\xa0é€'), true);
   });
 
   it('rejects overlong names and paths', () => {

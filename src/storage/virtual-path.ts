@@ -8,10 +8,12 @@ const MAX_PATH_CHARS = 4096;
 const MAX_NAME_BYTES = 255;
 
 /**
- * NUL ends C strings; backslash is a separator to Windows clients (`..\..\`) and confuses them in
- * names; CR/LF would let a name forge extra lines in LIST output.
+ * Control characters (Unicode Cc: U+0000–U+001F, U+007F–U+009F) and backslash. NUL ends C strings;
+ * CR/LF would let a name forge extra lines in LIST output; the other controls (TAB too, simplest)
+ * would reach clients' and admins' terminals raw in replies and listings (ESC and CSI start escape
+ * sequences). Backslash is a separator to Windows clients (`..\..\`) and confuses them in names.
  */
-const FORBIDDEN = /[\0\\\r\n]/;
+const FORBIDDEN = /[\p{Cc}\\]/u;
 
 function notAllowed(what: string): StorageError {
   return new StorageError('name-not-allowed', what);

@@ -273,6 +273,44 @@ for (const mode of MODES) {
       assert.equal(await readFile(path.join(server().root, 'renamable.txt'), 'utf8'), 'x', 'not renamed');
     });
 
+    test('names with control characters are refused (553 where created) and left out of listings', async () => {
+      // The reported MKD (ESC and a colour sequence, SOH, DEL), a TAB, a C1 CSI (U+009B).
+      const names = ['x\x01\x1b[31my\x7f', 'tab\there', 'csi\u009b31m'];
+      const dir = path.join(server().root, 'controls');
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'plain.txt'), 'x');
+      // Made on disk behind Ferry's back: a listing must not carry them to the client's terminal.
+      for (const name of names) await writeFile(path.join(dir, name), 'x');
+      await mkdir(path.join(dir, 'dir\x1b]0;title\x07'));
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('CWD controls', 250);
+        for (const name of names) {
+          for (const verb of ['MKD', 'STOR', 'APPE']) {
+            const r = await ftp.cmd(`${verb} new-${name}`);
+            assert.deepEqual([r.code, textOf(r)], [553, 'File name not allowed.'], verb);
+          }
+          await ftp.cmd('RNFR plain.txt', 350);
+          await ftp.cmd(`RNTO new-${name}`, 553);
+          for (const verb of ['CWD', 'DELE', 'RETR', 'SIZE']) await ftp.cmd(`${verb} ${name}`, 550);
+        }
+        // Any control character but the line ends (CRLF in listings, LF between reply lines).
+        const controls = /[^\P{Cc}\r\n]/u;
+        const bodies: [string, string][] = [
+          ['LIST', await ftp.listing('LIST')],
+          ['NLST', await ftp.listing('NLST')],
+          ['MLSD', await ftp.listing('MLSD')],
+          ['STAT', textOf(await ftp.cmd('STAT .', 212))],
+        ];
+        for (const [verb, body] of bodies) {
+          assert.match(body, /plain\.txt/, verb);
+          assert.ok(!controls.test(body), `${verb}: ${JSON.stringify(body)}`);
+        }
+      });
+      const left = await readdir(dir);
+      assert.equal(left.length, names.length + 2, `nothing created or renamed: ${JSON.stringify(left)}`);
+    });
+
     test('a listing of the root shows the escaping link without revealing its target', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
