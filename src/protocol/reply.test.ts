@@ -7,6 +7,9 @@ import {
   isPositiveCompletion,
   isPositiveIntermediate,
   isPreliminary,
+  formatMiddle,
+  formatOpening,
+  formatReply,
   reply,
 } from './reply.js';
 
@@ -32,4 +35,21 @@ test('reply classes by first digit; 6xx (protected replies) counts as a refusal'
   assert.deepEqual(classes(499), ['neg']);
   assert.deepEqual(classes(Code.FileUnavailable), ['neg', '5xx']);
   assert.deepEqual(classes(632), ['neg', '5xx']);
+});
+
+test('wire format: multi-line replies, an end-like middle line indented, no control character echoed', () => {
+  assert.equal(formatReply(reply(Code.Ok, 'one')), '200 one\r\n');
+  assert.equal(formatReply(reply(Code.Ok, 'a', '200 b', 'c')), '200-a\r\n 200 b\r\n200 c\r\n');
+  // A user name typed with a terminal escape comes back harmless; a line break never splits a reply.
+  assert.equal(
+    formatReply(reply(Code.NeedPassword, 'Password required for x\x1b[31my\x7f\u009b.')),
+    '331 Password required for x?[31my??.\r\n',
+  );
+  assert.equal(formatReply(reply(Code.Ok, 'a\r\nb')), '200 a b\r\n');
+  // Written piece by piece (a streamed STAT), the same bytes as the whole reply.
+  const pieces = formatOpening(Code.DirectoryStatus, 'Status of /:') + formatMiddle(['x', '212 y']);
+  assert.equal(
+    pieces + formatReply(reply(Code.DirectoryStatus, 'End.')),
+    formatReply(reply(Code.DirectoryStatus, 'Status of /:', 'x', '212 y', 'End.')),
+  );
 });

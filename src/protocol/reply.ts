@@ -54,13 +54,28 @@ export function replyLine(r: Reply): string {
  */
 export function formatReply(r: Reply): string {
   const { code, lines } = r;
-  const clean = lines.map((l) => l.replace(/[\r\n]+/g, ' '));
+  const clean = lines.map(oneLine);
   if (clean.length === 1) return `${code} ${clean[0]}\r\n`;
   const last = clean.length - 1;
-  let out = `${code}-${clean[0]}\r\n`;
-  for (let i = 1; i < last; i++) {
-    const line = clean[i] ?? '';
+  return (
+    formatOpening(code, clean[0] ?? '') + formatMiddle(clean.slice(1, last)) + `${code} ${clean[last]}\r\n`
+  );
+}
+
+/** A reply line as sent: line breaks become a space, other control characters (echoed client input, such as a user name) '?'. */
+const oneLine = (l: string): string => l.replace(/[\r\n]+/g, ' ').replace(/\p{Cc}/gu, '?');
+
+/** The first line of a multi-line reply written piece by piece (a long STAT): "ddd-text". */
+export function formatOpening(code: ReplyCode, first: string): string {
+  return `${code}-${oneLine(first)}\r\n`;
+}
+
+/** Continuation lines; one that could be mistaken for the end line gets a leading space. */
+export function formatMiddle(lines: readonly string[]): string {
+  let out = '';
+  for (const l of lines) {
+    const line = oneLine(l);
     out += (/^\d{3}[ -]/.test(line) ? ` ${line}` : line) + '\r\n';
   }
-  return out + `${code} ${clean[last]}\r\n`;
+  return out;
 }

@@ -11,7 +11,7 @@ import {
   type Verb,
 } from '../protocol/command.js';
 import { LineReader } from '../protocol/line-reader.js';
-import { formatReply, reply, type Reply } from '../protocol/reply.js';
+import { formatMiddle, formatOpening, formatReply, reply, type Reply } from '../protocol/reply.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import type { DefenderPort } from '../defender/defender.js';
@@ -495,8 +495,23 @@ export class ControlConnection {
   }
 
   private write(r: Reply): void {
-    this.channel.write(formatReply(r));
+    this.writeText(formatReply(r));
+  }
+
+  private writeText(text: string): void {
+    this.channel.write(text);
     if (this.outputBlocked) this.updateFlow();
+  }
+
+  /** Waits until unsent output is below the bound again; rejects once the connection is closed. */
+  private async room(): Promise<void> {
+    while (this.outputBlocked && !this.channel.isClosed) {
+      await new Promise<void>((resolve) => {
+        const before = this.wakeOnRoom;
+        this.wakeOnRoom = () => (before?.(), resolve());
+      });
+    }
+    if (this.channel.isClosed) throw new FerryError('ERR_CLOSED', 'The control connection closed.');
   }
 
   /** Restarts the idle timer (one timer per connection, refreshed on every chunk). */
@@ -615,6 +630,15 @@ export class ControlConnection {
         get active() {
           return transfers.active;
         },
+      },
+      longReply: (code, first) => {
+        this.writeText(formatOpening(code, first));
+        return {
+          lines: async (lines) => {
+            this.writeText(formatMiddle(lines));
+            await this.room();
+          },
+        };
       },
       clientCertificate: () => {
         const t = this.channel.tlsSocket;

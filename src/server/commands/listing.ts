@@ -10,6 +10,7 @@ import {
 } from '../../protocol/listing.js';
 import { globMatcher, hasWildcard } from '../../protocol/glob.js';
 import { reply } from '../../protocol/reply.js';
+import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { listingChunks } from './listing-chunks.js';
@@ -192,12 +193,19 @@ export const listingCommands: AnyCommandSpec[] = [
         );
       }
       const l = await listed(arg, ctx);
-      const now = new Date();
-      const line = listLineFormatter(now);
-      const lines: string[] = [];
-      for await (const batch of entries(ctx, l)) for (const st of batch) lines.push(line(st));
+      const line = listLineFormatter(new Date());
       const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
-      return reply(code, `Status of ${l.path}:`, ...lines, 'End of status.');
+      // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
+      const out = ctx.longReply(code, `Status of ${l.path}:`);
+      try {
+        for await (const batch of entries(ctx, l)) await out.lines(batch.map(line));
+      } catch (err) {
+        // A client gone (or cut for not reading its replies) has nobody to answer.
+        if (!(err instanceof FerryError && err.code === 'ERR_CLOSED'))
+          ctx.logger.warn({ err: (err as Error).message }, 'STAT listing stopped');
+        return reply(code, 'End of status: the listing stopped early.');
+      }
+      return reply(code, 'End of status.');
     },
   }),
 ];

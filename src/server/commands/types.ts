@@ -4,6 +4,7 @@ import type { ClientCertificate, Principal } from '../../auth/types.js';
 import type { Logger } from '../../logger.js';
 import type { CommandOf, Verb } from '../../protocol/command.js';
 import type { Reply } from '../../protocol/reply.js';
+import type { ReplyCode } from '../../protocol/codes.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { DataSocket } from '../data-connection.js';
 import type { ServerMetrics } from '../metrics.js';
@@ -69,6 +70,12 @@ export interface CommandContext {
   enterSession(principal: Principal): Promise<boolean>;
   /** The client certificate of the control connection's current TLS session, checked now. */
   clientCertificate(): ClientCertificate | undefined;
+  /**
+   * A multi-line reply too long to build whole (STAT of a directory): its first line is written now,
+   * the middle ones as they come, each call waiting while the client has not read what was sent
+   * (rejecting with ERR_CLOSED once the connection is gone). The handler returns the last line.
+   */
+  longReply(code: ReplyCode, first: string): { lines(lines: readonly string[]): Promise<void> };
 }
 
 /** What FEAT lines depend on: the options, the kind of session, its storage and permissions. */
