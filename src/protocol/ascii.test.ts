@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { Readable, type Transform } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline } from 'node:stream/promises';
-import { fromNetworkAscii, networkAsciiSize, toNetworkAscii } from './ascii.js';
+import { fromNetworkAscii, networkAsciiSize, skipBytes, toNetworkAscii } from './ascii.js';
 
 async function run(t: Transform, chunks: readonly Buffer[]): Promise<string> {
   return (await buffer(Readable.from(chunks).pipe(t))).toString('latin1');
@@ -106,4 +106,19 @@ test('fromNetworkAscii converts each chunk in place: what it passes on is a slic
     out.every((c) => memory.has(c.buffer)),
     'no new buffer per chunk',
   );
+});
+
+test('skipBytes drops exactly the first n bytes, wherever the chunks split', async () => {
+  const data = Buffer.from('0123456789abcdef');
+  for (let n = 0; n <= data.length + 2; n++) {
+    for (const size of [1, 3, 5, 16]) {
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < data.length; i += size) chunks.push(data.subarray(i, i + size));
+      const out: Buffer[] = [];
+      const skip = skipBytes(n);
+      skip.on('data', (c: Buffer) => out.push(c));
+      await pipeline(Readable.from(chunks), skip);
+      assert.equal(Buffer.concat(out).toString(), data.subarray(n).toString(), `n=${n} size=${size}`);
+    }
+  }
 });

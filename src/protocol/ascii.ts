@@ -105,3 +105,23 @@ export async function networkAsciiSize(src: AsyncIterable<Uint8Array>): Promise<
   }
   return size;
 }
+
+/**
+ * Drops the first `n` bytes that pass: a TYPE A download restarted at `n` (REST counts the bytes
+ * sent, as SIZE does, RFC 3659 5) converts from the file's start and skips what was sent already,
+ * a CR added before an LF included.
+ */
+export function skipBytes(n: number): Transform {
+  let left = n;
+  return new Transform({
+    transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+      if (left >= chunk.length) {
+        left -= chunk.length;
+        return callback();
+      }
+      const rest = left > 0 ? chunk.subarray(left) : chunk;
+      left = 0;
+      callback(null, rest);
+    },
+  });
+}

@@ -3,7 +3,7 @@
  * effect on disk: MKD RMD DELE RNFR/RNTO SIZE MDTM MFMT SITE CHMOD CWD CDUP PWD, and STAT over control.
  */
 import assert from 'node:assert/strict';
-import { access, readdir, stat, utimes, writeFile } from 'node:fs/promises';
+import { access, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { formatTimeVal, parseListLine } from '../../src/protocol/listing.js';
@@ -81,6 +81,32 @@ for (const mode of MODES) {
         assert.equal(textOf(await ftp.cmd('SIZE text.txt', 213)), '17');
         await ftp.cmd('TYPE I', 200);
         assert.equal(textOf(await ftp.cmd('SIZE text.txt', 213)), '15');
+      });
+    });
+
+    test('TYPE A: REST counts bytes as sent, as SIZE does: a download restarted anywhere ends as the whole one', async () => {
+      // Bare LFs (each sent as CRLF), a CRLF, a lone CR, and a file ending in a bare LF.
+      const text = 'a\nb\r\nc\rd\n\nend\n';
+      await writeFile(path.join(server().root, 'resume.txt'), text);
+      const sent = text.replace(/\r?\n/g, '\r\n');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE A', 200);
+        assert.equal(textOf(await ftp.cmd('SIZE resume.txt', 213)), String(sent.length));
+        for (let at = 0; at <= sent.length; at++) {
+          await ftp.cmd('TYPE A', 200);
+          const port = await ftp.epsv();
+          const conn = await ftp.openData(port, { tls: ftp.dataTls });
+          await ftp.cmd(`REST ${at}`, 350);
+          await ftp.cmd('RETR resume.txt', 150);
+          const got = (await ftp.readAll(conn)).toString('latin1');
+          await ftp.expect(226);
+          assert.equal(got, sent.slice(at), `REST ${at}`);
+        }
+        // An upload restarted under TYPE A is refused: where it goes in the stored file is unknown.
+        await ftp.cmd('REST 3', 350);
+        assert.match(textOf(await ftp.cmd('STOR resume.txt', 501)), /TYPE I/);
+        assert.equal(await readFile(path.join(server().root, 'resume.txt'), 'utf8'), text);
       });
     });
 

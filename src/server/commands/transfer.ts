@@ -1,6 +1,6 @@
 import { Readable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { fromNetworkAscii, toNetworkAscii } from '../../protocol/ascii.js';
+import { fromNetworkAscii, skipBytes, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { prepareWrite } from '../../storage/prepared-write.js';
@@ -28,6 +28,10 @@ async function upload(
   if (append && !features.has('append')) throw new StorageError('unsupported', 'APPE not supported.');
   if (offset > 0 && !features.has('restart-write'))
     throw new StorageError('unsupported', 'REST not supported for uploads.');
+  // REST counts bytes as sent (SIZE's count); a TYPE A upload's place in the stored file is not
+  // known from it without guessing how the client's copy ends its lines.
+  if (offset > 0 && ctx.session.type === 'A')
+    return reply(Code.SyntaxErrorArgs, 'REST with an upload needs TYPE I (binary).');
   // The target is checked before the 150 (RFC 959 5.4: no 550 may follow it), like RETR's: a
   // refusal uses no data connection, and the client's next reply stays its next command's.
   const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
@@ -107,7 +111,9 @@ export const transferCommands: AnyCommandSpec[] = [
       // A backend that sizes what it opens (local disk) resolves the path once; others (S3: a HEAD
       // before the GET) are asked first, as ever.
       const first = files.storage.features.has('size-at-open') ? undefined : await fileStat(files, p);
-      const src = await files.storage.openRead(p, { offset }, files.context());
+      // TYPE A restarts count bytes as sent: converted from the start, the first `offset` skipped.
+      const ascii = ctx.session.type === 'A';
+      const src = await files.storage.openRead(p, { offset: ascii ? 0 : offset }, files.context());
       const size = first?.size ?? src.fileSize ?? (await fileStat(files, p, src)).size;
       // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
       const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
@@ -117,10 +123,13 @@ export const transferCommands: AnyCommandSpec[] = [
         opening,
         async (sock, t) => {
           if (src.whole && ctx.session.type === 'I') return sendWhole(src.whole, sock.stream, t);
+          if (ascii) {
+            const sent = skipBytes(offset);
+            sent.on('data', counter(t));
+            return pipeline(src, toNetworkAscii(), sent, sock.stream, { signal: t.signal });
+          }
           src.on('data', counter(t));
-          if (ctx.session.type === 'A')
-            await pipeline(src, toNetworkAscii(), sock.stream, { signal: t.signal });
-          else if (isRecycling(src))
+          if (isRecycling(src))
             await pipeline(
               src,
               recyclingSink(sock.stream, (chunk) => src.recycle(chunk)),
