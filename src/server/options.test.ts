@@ -93,3 +93,27 @@ test('passive.address: one address, or rules per client network with one default
     { message: /options\.passive\.address\.0\.address: expected an IP address/ },
   );
 });
+
+test('an option an embedder misspells or mistypes is refused, naming it: nothing silently falls back to a default', () => {
+  const bad = (o: Record<string, unknown>): Partial<ServerOptions> => o as Partial<ServerOptions>;
+  assert.throws(() => resolveOptions({ ...base, ...bad({ implicitt: { host: '::', port: 990 } }) }), {
+    code: 'ERR_INVALID_OPTION',
+    message: /implicitt/,
+  });
+  assert.throws(() => resolveOptions({ ...base, tls: { minVersoin: 'TLSv1.3' } as ServerOptions['tls'] }), {
+    message: /options\.tls: .*minVersoin/,
+  });
+  for (const key of ['passive', 'timeouts', 'limits'])
+    assert.throws(() => resolveOptions({ ...base, [key]: { typo: 1 } }), {
+      message: new RegExp(`options\\.${key}: .*typo`),
+    });
+  assert.throws(
+    () => resolveOptions({ ...base, explicit: bad({ host: '::', port: '21' }) as ServerOptions['explicit'] }),
+    {
+      message: /options\.explicit\.port: .*number/,
+    },
+  );
+  assert.throws(() => resolveOptions({ ...base, logger: {} as ServerOptions['logger'] }), {
+    message: /options\.logger: a Logger/,
+  });
+});

@@ -152,112 +152,137 @@ export class OptionError extends FerryError {
 
 const listener = z.union([
   z.literal(false),
-  z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }),
+  z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).strict(),
 ]);
 
-const schema = z.object({
-  explicit: listener.optional(),
-  implicit: listener.optional(),
-  tls: z
-    .object({
-      certificates: z.array(z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) })).optional(),
-      dataDir: z.string().min(1).optional(),
-      minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
-      requireSessionReuse: z.boolean().optional(),
-      clientCaFiles: z.array(z.string().min(1)).optional(),
-    })
-    .optional(),
-  allowClearData: z.boolean().optional(),
-  allowPlainControl: z.boolean().optional(),
-  allowCcc: z.boolean().optional(),
-  passive: z
-    .object({
-      portMin: z.number().int().min(1).max(65535).optional(),
-      portMax: z.number().int().min(1).max(65535).optional(),
-      address: z
-        .union([
-          z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
-          z
-            .array(
-              z.union([
-                z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
-                z
-                  .object({
-                    network: z.string().superRefine(checkNetwork),
-                    address: z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
-                  })
-                  .strict(),
-              ]),
-            )
-            .min(1)
-            .refine((rules) => rules.filter((r) => typeof r === 'string').length <= 1, {
-              message: 'at most one default address (a plain address) in the list',
-            }),
-        ])
-        .optional(),
-    })
-    .refine(
-      (p) => (p.portMin === undefined) === (p.portMax === undefined) && (p.portMin ?? 0) <= (p.portMax ?? 0),
-      {
-        message: 'set both portMin and portMax, with portMin <= portMax (for example 50000-50100)',
-      },
-    )
-    .optional(),
-  timeouts: z
-    .object({
-      idleMs: z.number().int().positive().optional(),
-      dataConnectMs: z.number().int().positive().optional(),
-      handshakeMs: z.number().int().positive().optional(),
-      dataIdleMs: z.number().int().positive().optional(),
-      closeGraceMs: z.number().int().nonnegative().optional(),
-      stalledOutputMs: z.number().int().positive().optional(),
-      loginMs: z.number().int().positive().optional(),
-    })
-    .optional(),
-  limits: z
-    .object({
-      maxSessions: z.number().int().positive().optional(),
-      maxSessionsPerAddress: z.number().int().positive().optional(),
-      maxLoginFailures: z.number().int().positive().optional(),
-      maxUnauthenticatedPerAddress: z.number().int().positive().optional(),
-      maxPassivePerAddress: z.number().int().positive().optional(),
-      maxPassivePerUser: z.number().int().positive().optional(),
-      maxPasswordChecks: z.number().int().positive().optional(),
-      maxPasswordChecksPerAddress: z.number().int().positive().optional(),
-    })
-    .optional(),
-  defender: z
-    .object({
-      enabled: z.boolean().optional(),
-      allow: z.array(z.string().superRefine(checkNetwork)).optional(),
-      threshold: z.number().int().positive().optional(),
-      windowMs: z.number().int().positive().optional(),
-      banMs: z.number().int().positive().optional(),
-      maxBanMs: z.number().int().positive().optional(),
-      scores: z
-        .object({
-          'failed-login': z.number().int().nonnegative().optional(),
-          'unknown-user': z.number().int().nonnegative().optional(),
-          'tls-failure': z.number().int().nonnegative().optional(),
-          'limit-refused': z.number().int().nonnegative().optional(),
-        })
-        .strict()
-        .optional(),
-      stateFile: z.string().min(1).optional(),
-      controlSocket: z.string().min(1).optional(),
-    })
-    .strict()
-    .optional(),
-  proxyProtocol: z
-    .object({
-      trusted: z.array(z.string().superRefine(checkNetwork)).min(1),
-      required: z.boolean().optional(),
-      headerTimeoutMs: z.number().int().positive().optional(),
-    })
-    .strict()
-    .optional(),
-  greeting: z.string().optional(),
-});
+const schema = z
+  .object({
+    explicit: listener.optional(),
+    implicit: listener.optional(),
+    tls: z
+      .object({
+        certificates: z
+          .array(z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }))
+          .optional(),
+        dataDir: z.string().min(1).optional(),
+        minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
+        requireSessionReuse: z.boolean().optional(),
+        clientCaFiles: z.array(z.string().min(1)).optional(),
+      })
+      .strict()
+      .optional(),
+    allowClearData: z.boolean().optional(),
+    allowPlainControl: z.boolean().optional(),
+    allowCcc: z.boolean().optional(),
+    passive: z
+      .object({
+        portMin: z.number().int().min(1).max(65535).optional(),
+        portMax: z.number().int().min(1).max(65535).optional(),
+        address: z
+          .union([
+            z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+            z
+              .array(
+                z.union([
+                  z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+                  z
+                    .object({
+                      network: z.string().superRefine(checkNetwork),
+                      address: z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+                    })
+                    .strict(),
+                ]),
+              )
+              .min(1)
+              .refine((rules) => rules.filter((r) => typeof r === 'string').length <= 1, {
+                message: 'at most one default address (a plain address) in the list',
+              }),
+          ])
+          .optional(),
+      })
+      .strict()
+      .refine(
+        (p) =>
+          (p.portMin === undefined) === (p.portMax === undefined) && (p.portMin ?? 0) <= (p.portMax ?? 0),
+        {
+          message: 'set both portMin and portMax, with portMin <= portMax (for example 50000-50100)',
+        },
+      )
+      .optional(),
+    timeouts: z
+      .object({
+        idleMs: z.number().int().positive().optional(),
+        dataConnectMs: z.number().int().positive().optional(),
+        handshakeMs: z.number().int().positive().optional(),
+        dataIdleMs: z.number().int().positive().optional(),
+        closeGraceMs: z.number().int().nonnegative().optional(),
+        stalledOutputMs: z.number().int().positive().optional(),
+        loginMs: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    limits: z
+      .object({
+        maxSessions: z.number().int().positive().optional(),
+        maxSessionsPerAddress: z.number().int().positive().optional(),
+        maxLoginFailures: z.number().int().positive().optional(),
+        maxUnauthenticatedPerAddress: z.number().int().positive().optional(),
+        maxPassivePerAddress: z.number().int().positive().optional(),
+        maxPassivePerUser: z.number().int().positive().optional(),
+        maxPasswordChecks: z.number().int().positive().optional(),
+        maxPasswordChecksPerAddress: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    defender: z
+      .object({
+        enabled: z.boolean().optional(),
+        allow: z.array(z.string().superRefine(checkNetwork)).optional(),
+        threshold: z.number().int().positive().optional(),
+        windowMs: z.number().int().positive().optional(),
+        banMs: z.number().int().positive().optional(),
+        maxBanMs: z.number().int().positive().optional(),
+        scores: z
+          .object({
+            'failed-login': z.number().int().nonnegative().optional(),
+            'unknown-user': z.number().int().nonnegative().optional(),
+            'tls-failure': z.number().int().nonnegative().optional(),
+            'limit-refused': z.number().int().nonnegative().optional(),
+          })
+          .strict()
+          .optional(),
+        stateFile: z.string().min(1).optional(),
+        controlSocket: z.string().min(1).optional(),
+      })
+      .strict()
+      .optional(),
+    proxyProtocol: z
+      .object({
+        trusted: z.array(z.string().superRefine(checkNetwork)).min(1),
+        required: z.boolean().optional(),
+        headerTimeoutMs: z.number().int().positive().optional(),
+      })
+      .strict()
+      .optional(),
+    greeting: z.string().optional(),
+  })
+  // A misspelt key (`implicitt`, `tls.minVersoin`) is an error, not a default silently kept.
+  .strict();
+
+/**
+ * The issue to report: for a value that matched no branch of a union (`explicit: { port: '21' }`),
+ * the branch that got furthest into it, so the message names the key and what it expected.
+ */
+function innermost(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string } {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
+  const deepest = issue.errors
+    .map((branch) => branch[0])
+    .filter((i): i is z.core.$ZodIssue => i !== undefined)
+    .sort((a, b) => b.path.length - a.path.length)[0];
+  if (!deepest) return issue;
+  const inner = innermost(deepest);
+  return { path: [...issue.path, ...inner.path], message: inner.message };
+}
 
 function checkNetwork(cidr: string, ctx: z.RefinementCtx): void {
   try {
@@ -362,10 +387,22 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     onTransfer: _t,
     ...plain
   } = o;
+  if (
+    o.logger !== undefined &&
+    !['debug', 'info', 'warn', 'error', 'child'].every(
+      (m) => typeof (o.logger as unknown as Record<string, unknown>)[m] === 'function',
+    )
+  ) {
+    throw new OptionError(
+      'logger',
+      'a Logger (debug, info, warn, error, child) is required, e.g. a pino logger.',
+    );
+  }
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new OptionError(issue?.path.join('.') ?? '', issue?.message ?? 'invalid');
+    const { path: at, message } = issue ? innermost(issue) : { path: [], message: 'invalid' };
+    throw new OptionError(at.join('.'), message);
   }
   const v = parsed.data;
   const ports = defaultPorts();
