@@ -10,7 +10,8 @@ import { ControlConnection, type ServerRuntime } from './control-connection.js';
 import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { OptionError, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import type { StorageBackend } from '../storage/types.js';
 import { PassivePorts, type PassiveIo } from './passive-ports.js';
 import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
@@ -102,7 +103,11 @@ export class FerryServer {
 
   /** Handlers see the authenticator through the password-check queue and the defender. */
   private guarded(o: ResolvedOptions): ResolvedOptions {
-    return { ...o, authenticator: guardAuthenticator(o.authenticator, this.checks, this.defense) };
+    return {
+      ...o,
+      authenticator: guardAuthenticator(o.authenticator, this.checks, this.defense),
+      storageFor: checkedStorageFor(o.storageFor),
+    };
   }
 
   private watch(o: ResolvedOptions): () => void {
@@ -327,4 +332,15 @@ export class FerryServer {
     });
     void conn.start();
   }
+}
+
+/** An embedder's storageFor that returns no storage (a Promise: an async function) fails the login, saying why. */
+function checkedStorageFor(storageFor: ResolvedOptions['storageFor']): ResolvedOptions['storageFor'] {
+  return (p) => {
+    const s: unknown = storageFor(p);
+    if (typeof s === 'object' && s !== null && typeof (s as { stat?: unknown }).stat === 'function')
+      return s as StorageBackend;
+    const what = s instanceof Promise ? 'a Promise' : s === null ? 'null' : typeof s;
+    throw new OptionError('storageFor', `returned ${what}: it must return a StorageBackend, synchronously.`);
+  };
 }
