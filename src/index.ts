@@ -16,6 +16,7 @@ export {
 } from './errors.js';
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
+export { UploadLocks } from './storage/upload-locks.js';
 export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
 export { withFolders, MountedStorage, type Folder } from './storage/mounts.js';
 export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';

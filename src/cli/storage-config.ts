@@ -17,6 +17,7 @@ import {
 } from '../storage/s3-connection.js';
 import { S3Storage } from '../storage/s3.js';
 import type { StorageBackend } from '../storage/types.js';
+import { UploadLocks } from '../storage/upload-locks.js';
 
 const positive = z.number().int().positive();
 export const storageSchema = z
@@ -67,6 +68,11 @@ export function awsEnv(): AwsEnv {
 
 export interface StorageSetup {
   storageFor(p: Principal): StorageBackend;
+  /**
+   * The process's upload locks, given to every LocalStorage it builds (the sessions' homes and
+   * folders): APPE/REST uploads to one file take turns. Kept across reloads, as sessions are.
+   */
+  readonly locks: UploadLocks;
   /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */
   check(homes: readonly { home: string; where: string }[]): Promise<void>;
   /** Its S3 connection, shared with a new holder, when it has one with these settings. */
@@ -116,6 +122,7 @@ export function storageSetup(
   };
   if (s3) connection(); // settings checked at start
   const defaultPrefix = normalizePrefix(s3?.prefix ?? '');
+  const locks = before?.locks ?? new UploadLocks();
 
   const where = (p: Principal): { bucket: string; prefix: string } | undefined => {
     if (p.home === '') {
@@ -126,9 +133,10 @@ export function storageSetup(
   };
 
   return {
+    locks,
     storageFor(p) {
       const at = where(p);
-      if (!at) return hostStorage(p.home, onlyReads(p));
+      if (!at) return hostStorage(p.home, onlyReads(p), locks);
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p) });
     },
     async check(homes) {

@@ -1,6 +1,7 @@
 // Atomic uploads for LocalStorage: the bytes go to a temp file created inside the verified target
 // directory (by its descriptor), are made durable, and replace the target by one rename through
-// the same descriptor, re-verified just before. A failed upload removes what it created.
+// the same descriptor, re-verified just before. A failed upload removes what it created. One that
+// keeps the existing bytes first checks nobody changed the target meanwhile (target-guard.ts).
 import { constants } from 'node:fs';
 import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -11,6 +12,7 @@ import { FileWriter } from './file-writer.js';
 import { abortedError, mapFsError, storageError } from './fs-errors.js';
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
+import { keepsExisting, renameIfUnchanged } from './target-guard.js';
 import { newTempName } from './upload-temp.js';
 
 /**
@@ -91,7 +93,8 @@ export async function atomicWrite(
     await tmp.sync(); // durable before it replaces anything
     await jail.verify(t.dir.fd, 'write', p);
     await assertSameFile(tmpPath, tmp, p);
-    await rename(tmpPath, t.dir.child(t.name));
+    if (keepsExisting(o)) await renameIfUnchanged(jail.meta, tmpPath, t, p);
+    else await rename(tmpPath, t.dir.child(t.name)); // a whole new version: nothing to keep
     committed = true;
     await syncDir(t.dir);
     return { bytes: ws.bytesWritten };

@@ -23,6 +23,7 @@ import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
 import { preparedBy } from './prepared-write.js';
+import { keepsExisting, lockTarget } from './target-guard.js';
 import type {
   FileSource,
   FileStat,
@@ -32,6 +33,7 @@ import type {
   StorageFeature,
   VPath,
 } from './types.js';
+import { UploadLocks } from './upload-locks.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
 import {
   ROOT,
@@ -53,6 +55,12 @@ export interface LocalStorageOptions {
    * nothing in the process uses relative paths (`ferry serve` sets it).
    */
   borrowWorkingDirectory?: boolean;
+  /**
+   * Serialises the uploads that keep a file's bytes (APPE, REST n + STOR) per file. Share one among
+   * all the storages of a process that may reach the same files (one per session, per folder…),
+   * else each storage serialises only its own uploads (upload-locks.ts). Default: this storage's own.
+   */
+  locks?: UploadLocks;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -104,6 +112,7 @@ export class LocalStorage implements StorageBackend {
   readonly #root: string;
   readonly #readOnly: boolean;
   readonly #borrowCwd: boolean;
+  readonly #locks: UploadLocks;
   #jail: Promise<FdJail> | undefined;
 
   constructor(options: LocalStorageOptions) {
@@ -114,6 +123,7 @@ export class LocalStorage implements StorageBackend {
     this.#root = resolve(options.root);
     this.#readOnly = options.readOnly ?? false;
     this.#borrowCwd = options.borrowWorkingDirectory ?? false;
+    this.#locks = options.locks ?? new UploadLocks();
   }
 
   get readOnly(): boolean {
@@ -178,24 +188,35 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('write', p);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
-    const target = await this.#writeTarget(p);
-    if (o.offset > 0 && !o.append && !target.existing) {
+    let target = await this.#writeTarget(p);
+    let unlock = noop;
+    try {
+      // Held until the rename (or the release): the next such upload starts from this one's result.
+      if (keepsExisting(o))
+        ({ target, unlock } = await lockTarget(await this.#fdJail(), this.#locks, target, c.signal, p));
+      if (o.offset > 0 && !o.append && !target.existing) throw storageError('not-found', 'write', p);
+    } catch (err) {
+      unlock();
+      await target.existing?.close();
       await target.dir.close();
-      throw storageError('not-found', 'write', p);
+      throw err;
     }
+    const t = target;
     return preparedBy(
       async (src, c2) => {
         try {
           throwIfAborted(c2.signal);
-          return await atomicWrite(await this.#fdJail(), target, src, o, c2, p);
+          return await atomicWrite(await this.#fdJail(), t, src, o, c2, p);
         } finally {
-          await target.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
-          await target.dir.close();
+          unlock();
+          await t.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
+          await t.dir.close();
         }
       },
       async () => {
-        await target.existing?.close();
-        await target.dir.close();
+        unlock();
+        await t.existing?.close();
+        await t.dir.close();
       },
     );
   }

@@ -3,6 +3,8 @@ import {
   closeSync,
   fstat as fstatCb,
   fstatSync,
+  lstat as lstatCb,
+  lstatSync,
   open as openCb,
   openSync,
   readSync,
@@ -10,6 +12,8 @@ import {
   readlinkSync,
   realpath as realpathCb,
   realpathSync,
+  rename as renameCb,
+  renameSync,
   type Stats,
 } from 'node:fs';
 import { open } from 'node:fs/promises';
@@ -36,6 +40,8 @@ const fstatAsync = promisify(fstatCb);
 const closeAsync = promisify(closeCb);
 const readlinkAsync = promisify(readlinkCb);
 const realpathAsync = promisify(realpathCb.native);
+const lstatAsync = promisify(lstatCb);
+const renameAsync = promisify(renameCb);
 
 /**
  * The metadata system calls of one LocalStorage (realpath, open, readlink, fstat, close). On a
@@ -134,6 +140,26 @@ export class MetaFs {
     );
   }
 
+  /**
+   * Renames `from` to `to` only if `ok` accepts what `to` is now (its lstat; undefined if absent),
+   * and says whether it did. While calls are fast, the check and the rename run synchronously, one
+   * right after the other: nothing else in this process can act between them.
+   */
+  renameIf(from: string, to: string, ok: (now: Stats | undefined) => boolean): Promise<boolean> {
+    return this.#run(
+      () => {
+        if (!ok(lstatSync(to, { throwIfNoEntry: false }))) return false;
+        renameSync(from, to);
+        return true;
+      },
+      async () => {
+        if (!ok(await lstatAsync(to).catch(absentAsUndefined))) return false;
+        await renameAsync(from, to);
+        return true;
+      },
+    );
+  }
+
   #run<T>(sync: () => T, async: () => Promise<T>): Promise<T> {
     const start = performance.now();
     if (start < this.#asyncUntil) return async();
@@ -153,4 +179,9 @@ export class MetaFs {
       }
     }
   }
+}
+
+function absentAsUndefined(err: unknown): undefined {
+  if (typeof err === 'object' && err !== null && 'code' in err && err.code === 'ENOENT') return undefined;
+  throw err;
 }

@@ -1,0 +1,134 @@
+// Uploads that keep the existing bytes (APPE, REST n + STOR) while someone else writes the same
+// file: they take turns in one process (UploadLocks), and a change by anyone else during the upload
+// refuses it (transient) rather than overwriting that change.
+import assert from 'node:assert/strict';
+import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { describe, it, type TestContext } from 'node:test';
+import { LocalStorage } from './local.js';
+import { ctx, rejectsKind, source, v } from './test-support.js';
+import { UploadLocks } from './upload-locks.js';
+
+async function home(t: TestContext, content: string): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'ferry-append-'));
+  t.after(() => rm(root, { recursive: true, force: true }));
+  await writeFile(join(root, 'log.txt'), content);
+  return root;
+}
+
+/**
+ * A source that gives `first`, then waits: `taken` resolves once the storage has read `first` and
+ * asks for more; `finish` gives the rest and ends it.
+ */
+function heldSource(first: string): { src: Readable; taken: Promise<void>; finish: (rest: string) => void } {
+  let asked: () => void = () => {};
+  const taken = new Promise<void>((resolve) => (asked = resolve));
+  let given = false;
+  const src = new Readable({
+    read() {
+      if (given) return asked();
+      given = true;
+      this.push(Buffer.from(first));
+    },
+  });
+  const finish = (rest: string): void => {
+    src.push(Buffer.from(rest));
+    src.push(null);
+  };
+  return { src, taken, finish };
+}
+
+const APPEND = { offset: 0, append: true };
+
+describe('LocalStorage: uploads that keep the existing bytes, with another writer', () => {
+  for (const [what, o, expected] of [
+    ['APPE', APPEND, 'old|outside'],
+    ['REST 2 + STOR', { offset: 2, append: false }, 'old|outside'],
+  ] as const) {
+    it(`${what}: the file changed on disk during the upload → transient, the change kept, no temp left`, async (t) => {
+      const root = await home(t, 'old|');
+      const s = new LocalStorage({ root });
+      const { src, taken, finish } = heldSource('new ');
+      const upload = s.write(v('/log.txt'), src, o, ctx());
+      await taken; // the upload is under way, the old file pinned and copied
+      await appendFile(join(root, 'log.txt'), 'outside'); // e.g. a local program, or another worker
+      finish('bytes');
+      await rejectsKind(upload, 'transient');
+      assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), expected);
+      assert.deepEqual(await readdir(root), ['log.txt']);
+    });
+  }
+
+  it('APPE onto a name that another writer created during the upload → transient', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-append-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const s = new LocalStorage({ root });
+    const { src, taken, finish } = heldSource('mine');
+    const upload = s.write(v('/new.txt'), src, APPEND, ctx());
+    await taken;
+    await writeFile(join(root, 'new.txt'), 'theirs');
+    finish('');
+    await rejectsKind(upload, 'transient');
+    assert.equal(await readFile(join(root, 'new.txt'), 'utf8'), 'theirs');
+  });
+
+  it("two sessions' storages sharing locks: the second APPE waits and appends after the first", async (t) => {
+    const root = await home(t, 'old|');
+    const locks = new UploadLocks();
+    const [a, b] = [new LocalStorage({ root, locks }), new LocalStorage({ root, locks })];
+    const first = heldSource('A1 ');
+    const upA = a.write(v('/log.txt'), first.src, APPEND, ctx());
+    await first.taken;
+    // Started while A is in flight: without the lock it would start from 'old|' too.
+    const upB = b.write(v('/log.txt'), source('B1 ', 'B2 '), APPEND, ctx());
+    first.finish('A2 ');
+    assert.deepEqual(await Promise.all([upA, upB]), [{ bytes: 6 }, { bytes: 6 }]);
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|A1 A2 B1 B2 ');
+    assert.equal(locks.size, 0, 'released after the renames');
+  });
+
+  it('a plain STOR during a locked APPE replaces the file; the APPE is refused, not lost silently', async (t) => {
+    const root = await home(t, 'old|');
+    const locks = new UploadLocks();
+    const [a, b] = [new LocalStorage({ root, locks }), new LocalStorage({ root, locks })];
+    const held = heldSource('appended');
+    const upA = a.write(v('/log.txt'), held.src, APPEND, ctx());
+    await held.taken;
+    await b.write(v('/log.txt'), source('whole new file'), { offset: 0, append: false }, ctx()); // no lock: no wait
+    held.finish('');
+    await rejectsKind(upA, 'transient');
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'whole new file');
+    assert.equal(locks.size, 0);
+  });
+
+  it('a prepared APPE released unused (no data connection) lets the next one go', async (t) => {
+    const root = await home(t, 'old|');
+    const locks = new UploadLocks();
+    const s = new LocalStorage({ root, locks });
+    const prepared = await s.prepareWrite(v('/log.txt'), APPEND, ctx());
+    const next = s.write(v('/log.txt'), source('next'), APPEND, ctx());
+    await prepared.release();
+    await next;
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|next');
+    assert.equal(locks.size, 0);
+  });
+
+  it('a session that disconnects while waiting for the lock gives up its turn (ERR_ABORTED)', async (t) => {
+    const root = await home(t, 'old|');
+    const locks = new UploadLocks();
+    const s = new LocalStorage({ root, locks });
+    const held = heldSource('A');
+    const upA = s.write(v('/log.txt'), held.src, APPEND, ctx());
+    await held.taken;
+    const ac = new AbortController();
+    const waiting = s.prepareWrite(v('/log.txt'), APPEND, ctx(ac.signal));
+    ac.abort();
+    await assert.rejects(waiting, { code: 'ERR_ABORTED' });
+    held.finish('');
+    await upA;
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|A');
+    assert.equal(locks.size, 0);
+  });
+});
