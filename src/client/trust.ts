@@ -180,6 +180,7 @@ export async function checkServerCertificate(
     server,
     fp,
     `The certificate of ${server} is not trusted (${reason}).\n  fingerprint: ${fp}\n` +
-      'Pass --ca FILE with its CA, pin it with --fingerprint, trust it on first use with --tofu, or skip checks with --insecure.',
+      'Pass --ca FILE with its CA, pin it with --fingerprint, trust it on first use with --tofu, or skip checks with --insecure' +
+      ' (from code: the options ca, fingerprints, knownHosts with trustOnFirstUse, insecure).',
   );
 }
