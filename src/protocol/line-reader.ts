@@ -27,6 +27,8 @@ const LF = 0x0a;
 const CR = 0x0d;
 const IAC = 0xff;
 const SE = 0xf0; // lowest two-byte Telnet command
+const DM = 0xf2; // Data Mark, the Synch's end
+const IP = 0xf4; // Interrupt Process
 const WILL = 0xfb; // WILL, WONT, DO, DONT (0xFB-0xFE) take an option byte
 const EMPTY = Buffer.alloc(0);
 
@@ -146,6 +148,9 @@ function scanLine(b: Buffer, start: number): Scan {
     } else if (cmd >= SE) {
       // IP, DM (Synch), AO, AYT, ... and SB/SE: drop the two bytes.
       segStart = i = iac + 2;
+      // BSD ftp's ABOR sends IAC IP IAC as urgent data, then DM ABOR: the kernel drops the urgent
+      // byte (the second IAC) unless SO_OOBINLINE, which Node cannot set, leaving a bare DM.
+      if (cmd === IP && b[i] === DM) segStart = i = i + 1;
     } else {
       // Not a Telnet command: drop the stray IAC, keep the byte after it.
       segStart = i = iac + 1;
