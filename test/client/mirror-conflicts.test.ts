@@ -224,4 +224,14 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     const again = await run({ direction: 'upload', local, remote });
     assert.deepEqual(again.result.files, [], 'the times now agree');
   });
+
+  it("a local failure (the destination under a file) is the client's LocalError, as for get and put", async () => {
+    const { local, remote } = await fresh();
+    await writeFile(path.join(local, 'plain'), 'x');
+    await assert.rejects(
+      mirror(client, { direction: 'download', local: path.join(local, 'plain', 'below'), remote }),
+      { name: 'LocalError', code: 'ERR_LOCAL', systemCode: 'ENOTDIR' },
+    );
+    await client.send('NOOP'); // still usable
+  });
 });
