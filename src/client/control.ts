@@ -108,13 +108,16 @@ export class ClientControlConnection {
           : connectionError('Control connection failed', err),
       ),
     );
-    this.channel.on('close', () =>
+    this.channel.on('close', () => {
+      // A 421 the server sent before closing (shutting down, account disabled) says why.
+      const told = this.queue.find((r) => r.code === Code.ServiceNotAvailable);
+      const why = told ? `: ${told.code} ${told.lines.join(' ')}` : '.';
       this.fail(
         this.closing
           ? new FerryError('ERR_CLOSED', 'Connection closed.')
-          : new ConnectionError('The server closed the control connection.'),
-      ),
-    );
+          : new ConnectionError(`The server closed the control connection${why}`),
+      );
+    });
   }
 
   /**

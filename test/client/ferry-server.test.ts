@@ -266,4 +266,30 @@ describe('FerryClient with the Ferry server', { timeout: 180_000 }, () => {
       (err: unknown) => err instanceof CertificateError && err.problem === 'untrusted',
     );
   });
+
+  it("a server that says 421 and closes: the client's closedReason carries the 421", async () => {
+    const own = await startFerry();
+    let onClosed: () => void = () => {};
+    const closedLogged = new Promise<void>((resolve) => (onClosed = resolve));
+    const client = await FerryClient.connect({
+      host: own.host,
+      port: own.explicitPort,
+      security: 'explicit',
+      user: own.user,
+      password: own.password,
+      ca,
+      log: (e) => {
+        if (e.kind === 'info' && e.text.startsWith('Connection closed')) onClosed();
+      },
+    });
+    try {
+      await own.close(); // 421 Server shutting down., then the server closes
+      await closedLogged;
+      assert.ok(client.closed);
+      assert.match(client.closedReason?.message ?? '', /421 Server shutting down/);
+      await assert.rejects(client.send('NOOP'), /421 Server shutting down/);
+    } finally {
+      await client.close();
+    }
+  });
 });
