@@ -104,3 +104,18 @@ test('every package a published declaration imports is a dependency, with its ty
       );
   }
 });
+
+test('the packed package holds the entries, their types, the licence and README, and no tests or source maps', async () => {
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO });
+  const packed = JSON.parse(stdout) as { files: { path: string }[] }[];
+  const files = new Set((packed[0]?.files ?? []).map((f) => f.path));
+  const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
+    bin: Record<string, string>;
+    exports: Record<string, { types: string; default: string }>;
+  };
+  const needed = ['LICENSE', 'README.md', 'package.json', ...Object.values(pkg.bin)];
+  for (const e of Object.values(pkg.exports)) needed.push(e.types, e.default);
+  for (const f of needed) assert.ok(files.has(f.replace(/^\.\//, '')), `${f} is not in the package`);
+  const unwanted = [...files].filter((f) => /\.test\.|test-support|test-contract|\.map$/.test(f));
+  assert.deepEqual(unwanted, []);
+});
