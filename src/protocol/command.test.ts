@@ -123,6 +123,7 @@ describe('parseCommand', () => {
     assert.ok(set.verb === 'MDTM');
     assert.equal(set.modified?.toISOString(), '2020-01-01T12:00:00.000Z');
     assert.equal(set.path, 'a file.txt');
+    assert.equal(set.whole, '20200101120000 a file.txt', 'the whole argument, for a file named so');
     const fraction = command('MDTM 20200101120000.250 x');
     assert.ok(
       fraction.verb === 'MDTM' && fraction.modified?.getTime() === Date.UTC(2020, 0, 1, 12, 0, 0, 250),

@@ -91,8 +91,11 @@ export interface CommandArgs {
   RNFR: PathArg;
   RNTO: PathArg;
   SIZE: PathArg;
-  /** `modified` for the old set-form `MDTM YYYYMMDDHHMMSS path` (vsftpd): then it acts as MFMT. */
-  MDTM: { readonly path: string; readonly modified?: Date };
+  /**
+   * `modified` for the old set-form `MDTM YYYYMMDDHHMMSS path` (vsftpd): then it acts as MFMT, unless
+   * `whole`, the argument as one name, names a file (its time is read: curl -R and lftp ask so).
+   */
+  MDTM: { readonly path: string; readonly modified?: Date; readonly whole?: string };
   MFMT: { readonly modified: Date; readonly path: string };
   HASH: PathArg;
   FEAT: NoArgs;
@@ -203,10 +206,12 @@ const MDTM_SET_FORM = /^\d{14}(?:\.\d+)? ./;
 
 /**
  * `MDTM path` reads the time; `MDTM 20200101120000 path` sets it, as vsftpd and Total Commander
- * do. A name that itself starts with 14 digits and a space is reached as `./20200101120000 x`.
+ * do, unless a file has that whole name (then its time is read; see the handler).
  */
 function parseMdtm(arg: string, verb: string): CommandArgs['MDTM'] | Bad {
-  return MDTM_SET_FORM.test(arg) ? parseMfmt(arg, verb) : path(arg, verb);
+  if (!MDTM_SET_FORM.test(arg)) return path(arg, verb);
+  const set = parseMfmt(arg, verb);
+  return 'modified' in set ? { ...set, whole: arg } : set;
 }
 
 function parseOpts(arg: string): CommandArgs['OPTS'] | Bad {

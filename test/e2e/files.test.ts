@@ -137,7 +137,7 @@ for (const mode of MODES) {
       });
     });
 
-    test("MDTM's set-form (vsftpd, Total Commander) sets the time as MFMT does; ./ reaches a digits-named file", async () => {
+    test("MDTM's set-form (vsftpd, Total Commander) sets the time as MFMT does; a digits-named file is read, never set", async () => {
       await writeFile(path.join(server().root, 'set by mdtm.txt'), 'x');
       await writeFile(path.join(server().root, '20200101120000 odd.txt'), 'x');
       await withClients(async (track) => {
@@ -149,9 +149,17 @@ for (const mode of MODES) {
         assert.equal(textOf(await ftp.cmd('MDTM set by mdtm.txt', 213)), '20200101120000');
         await ftp.cmd('MDTM 20201340000000 set by mdtm.txt', 501); // validated as MFMT's
         await ftp.cmd('MDTM 20200101120000 missing.txt', 550);
-        // A name that looks like the set-form is read through ./ (and left untouched by it).
+        // A name that looks like the set-form is read, as curl -R and lftp ask for it, and no other
+        // file is touched: `odd.txt` beside it keeps its time (it was set to 2020 by this question).
+        await writeFile(path.join(server().root, 'odd.txt'), 'y');
+        await utimes(path.join(server().root, 'odd.txt'), new Date('2017-05-05Z'), new Date('2017-05-05Z'));
         const before = formatTimeVal((await stat(path.join(server().root, '20200101120000 odd.txt'))).mtime);
+        assert.equal(textOf(await ftp.cmd('MDTM 20200101120000 odd.txt', 213)), before);
         assert.equal(textOf(await ftp.cmd('MDTM ./20200101120000 odd.txt', 213)), before);
+        assert.equal(
+          formatTimeVal((await stat(path.join(server().root, 'odd.txt'))).mtime),
+          '20170505000000',
+        );
       });
     });
 

@@ -2,12 +2,13 @@ import { networkAsciiSize } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
-import { reply } from '../../protocol/reply.js';
+import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { hashStream } from '../file-hash.js';
-import { StorageError, type VPath } from '../../storage/types.js';
+import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
+import { refusal } from '../policy.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** RFC 959 257 replies quote the path and double any quote inside it. */
@@ -31,6 +32,14 @@ async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission 
   if (!existing) return undefined;
   const need = existing.type === 'dir' ? 'rmdir' : 'overwrite';
   return permits(principal, need, to) ? undefined : need;
+}
+
+const MDTM_ACCESS = { verb: 'MDTM', access: 'logged-in' } as const;
+
+/** MDTM's answer: a plain file's modification time. */
+function timeReply(st: FileStat): Reply {
+  if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
+  return reply(Code.FileStatus, formatTimeVal(st.modified));
 }
 
 /** MFMT, and MDTM's set-form: sets the time, replies with the one the file got. */
@@ -213,17 +222,29 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'MDTM',
     access: 'logged-in',
-    // The set-form changes the file as MFMT does, so it needs what MFMT needs.
-    permission: ({ modified }) => (modified ? 'overwrite' : 'list'),
+    // The set-form's permission depends on what it names: checked in the handler.
+    permission: ({ modified }) => (modified ? undefined : 'list'),
     target: ({ path }) => path,
     concurrency: 'serial',
     feat: () => 'MDTM',
     help: 'MDTM <sp> path | MDTM <sp> YYYYMMDDHHMMSS <sp> path (sets it, as MFMT)',
-    async handle({ path, modified }, ctx) {
-      if (modified) return setModified(modified, path, ctx);
-      const st = await ctx.files().storage.stat(ctx.files().resolve(path), ctx.files().context());
-      if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
-      return reply(Code.FileStatus, formatTimeVal(st.modified));
+    async handle({ path, modified, whole }, ctx) {
+      const files = ctx.files();
+      if (modified && whole !== undefined) {
+        // A file by the whole name ("20200101120000 x.txt", whose time curl -R and lftp ask) is
+        // read: a question must never change another file's time.
+        const named = await files.storage
+          .stat(files.resolve(whole), files.context())
+          .catch((err: unknown) => {
+            if (err instanceof StorageError && err.kind === 'not-found') return undefined;
+            throw err;
+          });
+        // Reading needs what MDTM needs; the set-form changes the file as MFMT does, so needs what it needs.
+        const denied = await refusal(MDTM_ACCESS, named ? 'list' : 'overwrite', named ? whole : path, ctx);
+        if (denied) return denied;
+        return named ? timeReply(named) : setModified(modified, path, ctx);
+      }
+      return timeReply(await files.storage.stat(files.resolve(path), files.context()));
     },
   }),
   command({
