@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
+import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
@@ -164,13 +165,14 @@ export async function loadConfig(file: string): Promise<FileConfig> {
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const key = issue?.path.join('.') || '(top level)';
+    const issue = reportedIssue(parsed.error.issues);
+    const key = issue.path.join('.') || '(top level)';
     const hint =
-      issue?.code === 'unrecognized_keys' && issue.path.length === 0
+      parsed.error.issues.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0) &&
+      issue.path.length === 1
         ? ` (known keys: ${Object.keys(configSchema.shape).join(', ')})`
         : '';
-    throw new FerryError('ERR_INVALID_OPTION', `${file}: ${key}: ${issue?.message ?? 'invalid'}${hint}`);
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: ${key}: ${issue.message}${hint}`);
   }
   // Relative paths in the file are relative to the file, not to the working directory.
   const base = path.dirname(path.resolve(file));

@@ -98,14 +98,16 @@ test('an option an embedder misspells or mistypes is refused, naming it: nothing
   const bad = (o: Record<string, unknown>): Partial<ServerOptions> => o as Partial<ServerOptions>;
   assert.throws(() => resolveOptions({ ...base, ...bad({ implicitt: { host: '::', port: 990 } }) }), {
     code: 'ERR_INVALID_OPTION',
-    message: /implicitt/,
+    key: 'implicitt',
+    message: /options\.implicitt: Unrecognized key/,
   });
   assert.throws(() => resolveOptions({ ...base, tls: { minVersoin: 'TLSv1.3' } as ServerOptions['tls'] }), {
-    message: /options\.tls: .*minVersoin/,
+    key: 'tls.minVersoin',
+    message: /options\.tls\.minVersoin: Unrecognized key/,
   });
   for (const key of ['passive', 'timeouts', 'limits'])
     assert.throws(() => resolveOptions({ ...base, [key]: { typo: 1 } }), {
-      message: new RegExp(`options\\.${key}: .*typo`),
+      message: new RegExp(`options\\.${key}\\.typo: Unrecognized key`),
     });
   assert.throws(
     () => resolveOptions({ ...base, explicit: bad({ host: '::', port: '21' }) as ServerOptions['explicit'] }),

@@ -2,6 +2,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { reportedIssue } from '../zod-issues.js';
 import type { Authenticator, Principal } from '../auth/types.js';
 import {
   addAllowed,
@@ -269,21 +270,6 @@ const schema = z
   // A misspelt key (`implicitt`, `tls.minVersoin`) is an error, not a default silently kept.
   .strict();
 
-/**
- * The issue to report: for a value that matched no branch of a union (`explicit: { port: '21' }`),
- * the branch that got furthest into it, so the message names the key and what it expected.
- */
-function innermost(issue: z.core.$ZodIssue): { path: PropertyKey[]; message: string } {
-  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return issue;
-  const deepest = issue.errors
-    .map((branch) => branch[0])
-    .filter((i): i is z.core.$ZodIssue => i !== undefined)
-    .sort((a, b) => b.path.length - a.path.length)[0];
-  if (!deepest) return issue;
-  const inner = innermost(deepest);
-  return { path: [...issue.path, ...inner.path], message: inner.message };
-}
-
 function checkNetwork(cidr: string, ctx: z.RefinementCtx): void {
   try {
     addAllowed(new net.BlockList(), cidr);
@@ -400,8 +386,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   }
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const { path: at, message } = issue ? innermost(issue) : { path: [], message: 'invalid' };
+    const { path: at, message } = reportedIssue(parsed.error.issues);
     throw new OptionError(at.join('.'), message);
   }
   const v = parsed.data;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
+import { loadConfig } from '../../src/cli/config.js';
 import { curl, expectSuccess } from '../support/clients.js';
 import { FERRY_MAIN as main, ServeProcess } from '../support/ferry-process.js';
 import { freePort } from '../support/ports.js';
@@ -142,6 +143,19 @@ test('an unknown config key is refused with the list of known keys', async () =>
   assert.equal(code, 2);
   assert.match(err, /implictPort/);
   assert.match(err, /implicitPort/);
+});
+
+test('a misspelt nested key is named even where it leaves a required key missing beside it', async () => {
+  const cases: [string, RegExp][] = [
+    ['clientCertificates:\n  cas: [ca.pem]\n', /clientCertificates\.cas: Unrecognized key/],
+    ['certificates:\n  - { crt: a.pem, key: a.key }\n', /certificates\.0\.crt: Unrecognized key/],
+    ['proxyProtocol:\n  trustd: [10.0.0.0/8]\n', /proxyProtocol\.trustd: Unrecognized key/],
+  ];
+  for (const [yaml, named] of cases) {
+    const file = path.join(dir, 'nested-typo.yaml');
+    await writeFile(file, yaml);
+    await assert.rejects(loadConfig(file), named, yaml);
+  }
 });
 
 test('hash-password prints a scrypt hash that the config accepts', async () => {
