@@ -259,10 +259,15 @@ class Run {
 }
 
 function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return String(err);
+  if (!(err instanceof Error)) return printable(String(err));
   // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
-  if (failureKind(err) === 'local') return `local file: ${err.message}`;
-  return err.message;
+  if (failureKind(err) === 'local') return printable(`local file: ${err.message}`);
+  return printable(err.message);
+}
+
+/** A name or message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks kept. */
+function printable(text: string): string {
+  return text.replace(/(?!\n)\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
 }
 
 function requireUrl(text: string, what: string): void {
@@ -535,6 +540,11 @@ export function registerClientCommands(program: Command): void {
                   break;
                 case 'skip':
                   run.reporter.note(`skipped ${e.path}: ${e.reason}`);
+                  break;
+                case 'failed':
+                  bars.get(e.path)?.done();
+                  bars.delete(e.path);
+                  run.reporter.note(`failed ${printable(e.path)}: ${describeError(e.error)}`);
                   break;
                 case 'unchanged':
                 case 'mkdir':

@@ -59,7 +59,9 @@ export type MirrorEvent =
   | { readonly kind: 'skip'; readonly path: string; readonly reason: string }
   /** The destination already has the file (same size and time): counted as skipped. */
   | { readonly kind: 'unchanged'; readonly path: string }
-  | { readonly kind: 'delete'; readonly path: string };
+  | { readonly kind: 'delete'; readonly path: string }
+  /** A file that could not be transferred; the others go on, then the mirror fails with the first. */
+  | { readonly kind: 'failed'; readonly path: string; readonly error: unknown };
 
 export interface MirrorResult {
   readonly transferred: number;
@@ -330,12 +332,15 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   };
 
   if (!o.dryRun && jobs.length > 0) {
+    // A file that fails (a name the server refuses, no permission) does not stop the others, as in
+    // lftp and rsync; the mirror then fails with the first failure, deleting nothing.
     const failures = await runPool(
       client,
       jobs,
-      { parallel: o.parallel, connect: o.connect, signal: o.signal },
+      { parallel: o.parallel, connect: o.connect, signal: o.signal, keepGoing: true },
       runJob,
     );
+    for (const f of failures) emit({ kind: 'failed', path: f.job.rel, error: f.error });
     if (failures[0]) throw failures[0].error;
   } else if (o.dryRun) {
     for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size });

@@ -225,6 +225,40 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     assert.deepEqual(again.result.files, [], 'the times now agree');
   });
 
+  it('upload: a file the server refuses (a TAB in its name) does not stop the others; nothing is deleted', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(local, 'a.txt'), 'a');
+    await put(path.join(local, 'd', 'ta\tb.txt'), 'refused');
+    await put(path.join(local, 'z.txt'), 'z');
+    await put(path.join(ts.root, remote, 'extra.txt'), 'kept: the mirror failed');
+    const events: MirrorEvent[] = [];
+    await assert.rejects(
+      mirror(client, { direction: 'upload', local, remote, delete: true, onEvent: (e) => events.push(e) }),
+      /553/,
+    );
+    assert.deepEqual(
+      events.filter((e) => e.kind === 'failed').map((e) => e.path),
+      ['d/ta\tb.txt'],
+    );
+    assert.equal(await readFile(path.join(ts.root, remote, 'a.txt'), 'utf8'), 'a');
+    assert.equal(await readFile(path.join(ts.root, remote, 'z.txt'), 'utf8'), 'z');
+    assert.equal(await readFile(path.join(ts.root, remote, 'extra.txt'), 'utf8'), 'kept: the mirror failed');
+
+    // The command names the file (its TAB escaped), goes on, and exits with the failure's code.
+    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
+    const env = {
+      HOME: home,
+      FERRY_PASSWORD: ts.password,
+      FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts'),
+    };
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}-cli`;
+    const r = await ferry(['mirror', '--fingerprint', pin, local, url], env);
+    assert.equal(r.code, EXIT.remote, r.stderr);
+    assert.match(r.stderr, /^failed d\/ta\\tb\.txt: STOR .*553/m);
+    assert.doesNotMatch(r.stderr, /\t/);
+    assert.equal(await readFile(path.join(ts.root, `${remote}-cli`, 'z.txt'), 'utf8'), 'z');
+  });
+
   it("a local failure (the destination under a file) is the client's LocalError, as for get and put", async () => {
     const { local, remote } = await fresh();
     await writeFile(path.join(local, 'plain'), 'x');
