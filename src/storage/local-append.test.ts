@@ -2,7 +2,8 @@
 // file: they take turns in one process (UploadLocks), and a change by anyone else during the upload
 // refuses it (transient) rather than overwriting that change.
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -130,5 +131,26 @@ describe('LocalStorage: uploads that keep the existing bytes, with another write
     await upA;
     assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|A');
     assert.equal(locks.size, 0);
+  });
+
+  it("another process committing to the name (its commit lock there) → transient, nothing replaced; a dead one's stale lock is cleared", async (t) => {
+    const root = await home(t, 'old|');
+    const s = new LocalStorage({ root });
+    const lock = join(
+      root,
+      `.ferry-upload-commit-${createHash('sha256').update('log.txt').digest('hex').slice(0, 24)}.tmp`,
+    );
+    await writeFile(lock, ''); // as a worker holds it between its check and its rename
+    await rejectsKind(
+      s.write(v('/log.txt'), Readable.from([Buffer.from('mine')]), APPEND, ctx()),
+      'transient',
+    );
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|');
+    // A lock left a minute ago by a process that died mid-commit does not block the name for ever.
+    const past = new Date(Date.now() - 60_000);
+    await utimes(lock, past, past);
+    await s.write(v('/log.txt'), Readable.from([Buffer.from('mine')]), APPEND, ctx());
+    assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|mine');
+    assert.deepEqual(await readdir(root), ['log.txt'], 'the lock is gone, and no temp file is left');
   });
 });

@@ -2,7 +2,9 @@
 // the file pinned at its start and renames it over the target: whoever changed the target in
 // between would lose their bytes. In this process such uploads to one target take turns
 // (UploadLocks); other processes' writes are caught just before the rename and refuse the upload.
-import type { Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { constants, type Stats } from 'node:fs';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
 import type { FdJail, Pinned } from './fd-jail.js';
 import { mapFsError, storageError } from './fs-errors.js';
@@ -58,8 +60,49 @@ export async function renameIfUnchanged(meta: MetaFs, from: string, t: WriteTarg
   const was = t.existing?.st;
   const unchanged = (now: Stats | undefined): boolean =>
     now === undefined ? was === undefined : was !== undefined && sameVersion(now, was);
-  if (await meta.renameIf(from, t.dir.child(t.name), unchanged)) return;
-  throw new StorageError('transient', `write ${p}: the file changed during the upload; nothing was replaced`);
+  const changed = (): StorageError =>
+    new StorageError('transient', `write ${p}: the file changed during the upload; nothing was replaced`);
+  // Another process (a worker) committing to this name right now: its check and rename, and ours,
+  // must not interleave (both would pass the check, and the second rename would drop the first's).
+  const lock = await commitLock(t);
+  if (!lock) throw changed();
+  try {
+    if (await meta.renameIf(from, t.dir.child(t.name), unchanged)) return;
+  } finally {
+    await unlink(lock).catch(() => {});
+  }
+  throw changed();
+}
+
+/** A commit takes microseconds; a lock this old was left by a process that died in one. */
+const STALE_LOCK_MS = 30_000;
+
+/**
+ * Takes the name's commit lock, across processes: a file created with O_EXCL beside the target,
+ * named like an upload temp file (never listed, never addressable). Its path, or undefined when
+ * another process holds it.
+ */
+async function commitLock(t: WriteTarget): Promise<string | undefined> {
+  const hash = createHash('sha256').update(t.name).digest('hex').slice(0, 24);
+  const lock = t.dir.child(`.ferry-upload-commit-${hash}.tmp`);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await (
+        await open(
+          lock,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        )
+      ).close();
+      return lock;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const st = await lstat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs < STALE_LOCK_MS) return undefined;
+      await unlink(lock).catch(() => {});
+    }
+  }
+  return undefined;
 }
 
 function sameVersion(a: Stats, b: Stats): boolean {
