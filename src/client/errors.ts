@@ -71,6 +71,11 @@ export class LocalError extends FerryError {
   }
 }
 
+/** A system error (ENOENT, EACCES, …) from the local side as a LocalError; anything else as it is. */
+export function systemAsLocal(err: unknown): unknown {
+  return err instanceof FerryError || systemCodeOf(err) === undefined ? err : new LocalError(err);
+}
+
 /** A local failure as a FerryError (a FerryError stays as it is). */
 export function localError(err: unknown): FerryError {
   return err instanceof FerryError ? err : new LocalError(err);

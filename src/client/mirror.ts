@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { checksumMethod, localChecksum } from './checksum.js';
-import { LocalError } from './errors.js';
+import { systemAsLocal } from './errors.js';
 import { runPool } from './pool.js';
 import { joinRemote } from './url.js';
 
@@ -171,14 +171,8 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
     return await mirrorTrees(client, o);
   } catch (err) {
     // The local tree's own failures (mkdir, readdir, utimes, rm) are the client's LocalError.
-    throw err instanceof FerryError || !isSystemError(err) ? err : new LocalError(err);
+    throw systemAsLocal(err);
   }
-}
-
-/** A Node system error (ENOENT, EACCES, …): from the local file system here. */
-function isSystemError(err: unknown): boolean {
-  const code: unknown = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
-  return typeof code === 'string' && /^E[A-Z0-9_]+$/.test(code);
 }
 
 async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
