@@ -100,12 +100,17 @@ export class LimitedStorage implements StorageBackend {
     return this.#write(p, src, o, c, (body) => this.inner.write(p, body, o, c));
   }
 
-  /** The inner storage's check, before the data flows; quotas are checked once the write begins. */
+  /**
+   * The inner storage's check and the quota's, before the data flows: a refusal then uses no data
+   * connection (one reset unread makes lftp retry the upload). The quota is checked again, as the
+   * bytes arrive, once the write begins.
+   */
   async prepareWrite(
     p: VPath,
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<PreparedWrite> {
+    await this.#refuseEarly(p, o, c);
     const prepared = await prepareWrite(this.inner, p, o, c);
     return preparedBy(
       async (src, c2) => {
@@ -119,6 +124,28 @@ export class LimitedStorage implements StorageBackend {
     );
   }
 
+  /** Throws 552 where an upload to `p` would be over a quota before its first byte. */
+  async #refuseEarly(p: VPath, o: { offset: number; append: boolean }, c: StorageContext): Promise<void> {
+    const book = this.ctx.usage;
+    if (!this.#quota || !book) return;
+    const { username, quotaSize, quotaFiles } = this.limits;
+    let total: Usage;
+    if (book.ledger.charge) {
+      const recorded = await this.#usage(c).catch(() => undefined); // away: the write decides
+      if (!recorded) return;
+      total = { ...recorded };
+    } else {
+      const flight = await book.start(username, () => this.#usage(c));
+      total = flight.total();
+      flight.end();
+    }
+    const before = await this.#sizeOf(p, c);
+    total.bytes += (o.append ? (before ?? 0) : o.offset) - (before ?? 0);
+    if (before === undefined && quotaFiles && total.files + 1 > quotaFiles)
+      throw quotaExceeded('number of files');
+    if (quotaSize && total.bytes > quotaSize) throw quotaExceeded('storage size');
+  }
+
   /** `put` is the inner storage's write of `p`. */
   async #write(
     p: VPath,
@@ -130,6 +157,7 @@ export class LimitedStorage implements StorageBackend {
     const stages: Transform[] = [];
     let flight: Flight | undefined;
     let before: number | undefined;
+    let cap: QuotaCap | undefined;
     const book = this.ctx.usage;
     if (this.#quota && book?.ledger.charge) return this.#writeShared(p, src, o, c, put);
     if (this.#quota && book) {
@@ -146,14 +174,13 @@ export class LimitedStorage implements StorageBackend {
         if (quotaSize) {
           if (total.bytes > quotaSize) throw quotaExceeded('storage size');
           const f = flight;
-          stages.push(
-            new QuotaCap((n) => {
-              f.grow({ bytes: n, files: 0 });
-              if (f.total().bytes <= quotaSize) return true;
-              f.end(); // at once: a concurrent upload must not be refused for these bytes too
-              return false;
-            }),
-          );
+          cap = new QuotaCap((n) => {
+            f.grow({ bytes: n, files: 0 });
+            if (f.total().bytes <= quotaSize) return true;
+            f.end(); // at once: a concurrent upload must not be refused for these bytes too
+            return false;
+          });
+          stages.push(cap);
         }
       } catch (err) {
         flight.end();
@@ -166,7 +193,7 @@ export class LimitedStorage implements StorageBackend {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       flight?.end();
-      throw err;
+      throw overQuota(cap) ?? err;
     }
     if (flight) {
       const after = (await this.#sizeOf(p, c)) ?? 0;
@@ -237,7 +264,7 @@ export class LimitedStorage implements StorageBackend {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       await settle();
-      throw err;
+      throw overQuota(cap) ?? err;
     }
     await settle();
     return r;
@@ -303,6 +330,14 @@ export class LimitedStorage implements StorageBackend {
       return undefined;
     }
   }
+}
+
+/**
+ * The reply of an upload that crossed the quota and then failed otherwise (the client hung up or
+ * aborted while its bytes were being drained) is still 552: the quota is why it did not land.
+ */
+function overQuota(cap: QuotaCap | SharedQuotaCap | undefined): Error | undefined {
+  return cap?.exceeded ? quotaExceeded('storage size') : undefined;
 }
 
 /** Quota caps pass chunks on unchanged; a throttle slices them (see chain). */

@@ -1,6 +1,6 @@
 // Quotas: what a user stores (bytes and regular files over their home), where it is kept between
-// restarts (a UsageLedger), how it is counted from scratch (scanUsage), and the cap that stops an
-// upload the moment it would cross the quota.
+// restarts (a UsageLedger), how it is counted from scratch (scanUsage), and the cap that refuses an
+// upload from the byte that would cross the quota.
 import { Transform, type TransformCallback } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { joinVPath, ROOT } from './virtual-path.js';
@@ -36,9 +36,11 @@ export interface UsageLedger {
  * be accepted before passing it on: the ledger never holds more than the quota, and what is not
  * charged yet is at most one batch per upload (the data in flight). While the ledger cannot be
  * reached the bytes pass and are charged later (`unreachable`), so an outage stops no upload.
+ * Once a batch is refused the rest is drained (see QuotaCap).
  */
 export class SharedQuotaCap extends Transform {
   #unreported = 0;
+  #exceeded = false;
   /** Bytes the ledger accepted (or took as pending) so far. */
   charged = 0;
 
@@ -50,24 +52,31 @@ export class SharedQuotaCap extends Transform {
     super();
   }
 
+  /** The quota was crossed: whatever else ends the upload, 552 is its reply. */
+  get exceeded(): boolean {
+    return this.#exceeded;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.#exceeded) return done();
     this.#unreported += chunk.length;
     if (this.#unreported < this.batch) return done(null, chunk);
     this.#report().then(
-      (ok) => (ok ? done(null, chunk) : done(quotaExceeded('storage size'))),
+      (ok) => done(null, ok ? chunk : undefined),
       (err: unknown) => done(err as Error),
     );
   }
 
   override _flush(done: TransformCallback): void {
     this.#report().then(
-      (ok) => (ok ? done() : done(quotaExceeded('storage size'))),
+      (ok) => done(ok ? null : quotaExceeded('storage size')),
       (err: unknown) => done(err as Error),
     );
   }
 
   async #report(): Promise<boolean> {
     const n = this.#unreported;
+    if (this.#exceeded) return false;
     if (n === 0) return true;
     this.#unreported = 0;
     let ok: boolean;
@@ -78,6 +87,7 @@ export class SharedQuotaCap extends Transform {
       ok = true;
     }
     if (ok) this.charged += n;
+    else this.#exceeded = true;
     return ok;
   }
 }
@@ -107,15 +117,32 @@ export async function scanUsage(
   return total;
 }
 
-/** Passes bytes on while `admit(n)` says they fit; fails with 552 at the chunk that does not. */
+/**
+ * Passes bytes on while `admit(n)` says they fit. From the chunk that does not, the rest of the
+ * upload is read and dropped, and the cap fails (552) at the end, as Pure-FTPd answers: a data
+ * connection reset mid-upload makes lftp retry the upload over and over (each attempt progresses,
+ * so its retry limit never comes) and curl report a send failure, where both stop at a 552.
+ */
 export class QuotaCap extends Transform {
+  #exceeded = false;
+
   constructor(private readonly admit: (bytes: number) => boolean) {
     super();
   }
 
+  /** The quota was crossed: whatever else ends the upload, 552 is its reply. */
+  get exceeded(): boolean {
+    return this.#exceeded;
+  }
+
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (!this.admit(chunk.length)) return done(quotaExceeded('storage size'));
-    done(null, chunk);
+    if (!this.#exceeded && this.admit(chunk.length)) return done(null, chunk);
+    this.#exceeded = true;
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(this.#exceeded ? quotaExceeded('storage size') : null);
   }
 }
 

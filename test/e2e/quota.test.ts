@@ -1,6 +1,7 @@
 /**
  * Quotas per user (issue 9), over both modes: an upload exactly at the limit passes; one that
- * crosses it gets 552 the moment it does, with the old file intact and no temp file left; only
+ * crosses it is read to its end and gets 552, with the old file intact and no temp file left (one
+ * already over gets 552 before its 150); only
  * growth counts (overwrite, APPE, REST STOR); DELE and a replacing RNTO free space; the file-count
  * quota. The server is built as `ferry serve` builds it: LocalStorage inside withLimits, usage kept
  * in a UsageFile.
@@ -43,6 +44,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   exact: { quotaSize: 1000 },
   crossing: { quotaSize: 1024 * 1024, files: { f: randomData(100 * 1024) } },
   hangup: { quotaSize: 1024 * 1024 },
+  drain: { quotaSize: 1024 * 1024, files: { f: randomData(1000) } },
   overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
   appe: { quotaSize: 1000, files: { f: randomData(600) } },
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
@@ -148,6 +150,22 @@ describe('quotas per user', { timeout: 120_000 }, () => {
       });
     });
 
+    test(`${mode}: crossing mid-upload, the client sends all of it (no reset, which lftp retries forever) and gets 552`, async () => {
+      await withClients(async (track) => {
+        const home = homeOf('drain', mode);
+        const old = await readFile(path.join(home, 'f'));
+        const ftp = await login(userOf('drain', mode), mode, track);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        await ftp.cmd('STOR f', 150);
+        // 16 MiB: far more than loopback's socket buffers hold, so a reset would fail the write.
+        await ftp.uploadClean(conn, randomData(16 * 1024 * 1024));
+        assert.equal((await ftp.expect()).code, 552);
+        assert.deepEqual(await readFile(path.join(home, 'f')), old);
+        assert.deepEqual(await namesIn(home), ['f']);
+        assert.deepEqual(await usage.get(userOf('drain', mode)), { bytes: old.length, files: 1 });
+      });
+    });
+
     test(`${mode}: a client that hangs up once its upload is refused (curl) is logged as 552, not 426`, async () => {
       await withClients(async (track) => {
         const user = userOf('hangup', mode);
@@ -215,6 +233,8 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         await stored(ftp, 'STOR a', randomData(10));
         await stored(ftp, 'STOR b', randomData(10));
         await refused(ftp, 'STOR c', randomData(10));
+        await ftp.epsv();
+        assert.equal((await ftp.cmd('STOR c')).code, 552, 'refused before its 150: no data connection taken');
         await stored(ftp, 'STOR a', randomData(20));
         await ftp.cmd('RNFR b', 350);
         await ftp.cmd('RNTO a', 250);
