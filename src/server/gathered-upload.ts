@@ -19,13 +19,16 @@ const KEEP = 8;
  * It ends when the connection ends, and fails with the connection's error (a bare FIN's
  * ERR_ABORTED: eof-guard.ts). A connection that closes without either leaves it destroyed without
  * an error, unended, as the connection itself would be. Destroyed before its end, it destroys the
- * connection.
+ * connection, unless `drainsOn` says the error is one to drain for (see `drained`).
  */
 export class GatheredUpload extends Readable implements RecyclingReadable {
   readonly #ring = new BufferRing(GATHER_BYTES, KEEP);
   #chunk: Buffer | undefined;
   #fill = 0;
   #ended = false;
+  #drained: Promise<void> | undefined;
+  /** Errors the rest of the upload is read and dropped for, instead of the connection reset. */
+  drainsOn: (err: Error) => boolean = () => false;
 
   /** Undefined where the connection cannot be read so (the caller reads it as a stream). */
   static of(sock: Duplex, count: (n: number) => void): GatheredUpload | undefined {
@@ -61,8 +64,19 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
     return true;
   }
 
+  /**
+   * Once destroyed with an error `drainsOn` takes (a full disk: 552), the rest of the upload is
+   * being read and dropped: this resolves when the connection has ended or closed, and the client,
+   * having sent it all, reads the reply (a reset one makes lftp retry the upload over and over).
+   * Undefined otherwise.
+   */
+  get drained(): Promise<void> | undefined {
+    return this.#drained;
+  }
+
   /** Copies `n` bytes of `buf` (reused by the caller); false pauses the connection. */
   #take(buf: Buffer, n: number): boolean {
+    if (this.#drained) return true;
     if (this.destroyed) return false;
     this.count(n);
     let more = true;
@@ -95,6 +109,18 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
     if (!this.#ended) this.destroy();
   };
 
+  #drain(): void {
+    const sock = this.sock;
+    this.#drained = new Promise((resolve) => {
+      const done = (): void => {
+        sock.off('end', done).off('close', done).off('error', done);
+        resolve();
+      };
+      sock.on('end', done).on('close', done).on('error', done);
+    });
+    sock.resume();
+  }
+
   override _read(): void {
     this.sock.resume(); // reads on after #take returned false (net.Socket restarts a reused-buffer read)
   }
@@ -104,7 +130,10 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
     this.sock.off('error', this.#onError);
     this.sock.off('close', this.#onClose);
     this.#ring.clear();
-    if (!this.#ended && !this.sock.destroyed) this.sock.destroy(err ?? undefined);
+    if (!this.#ended && !this.sock.destroyed) {
+      if (err && this.drainsOn(err)) this.#drain();
+      else this.sock.destroy(err ?? undefined);
+    }
     cb(err);
   }
 }

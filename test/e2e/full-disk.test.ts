@@ -58,5 +58,21 @@ describe('full disk', () => {
         assert.equal(await readFile(path.join(mount, `small-${mode}.txt`), 'utf8'), 'fits\n');
       });
     });
+
+    test(`${mode}: the rest of an upload that fills the disk is read, so the client gets its 552 (no reset, which lftp retries forever)`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        await ftp.cmd(`STOR drain-${mode}.bin`, 150);
+        // 16 MiB: far more than the disk and loopback's socket buffers, so a reset would fail the write.
+        await ftp.uploadClean(conn, randomBytes(16 * 1024 * 1024));
+        assert.equal((await ftp.expect()).code, 552);
+        assert.deepEqual(
+          (await readdir(mount)).filter((n) => n.includes('drain-') || n.includes('.ferry-upload-')),
+          [],
+        );
+      });
+    });
   }
 });

@@ -1,5 +1,6 @@
 import { Readable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
+import { replyForError } from '../../errors.js';
 import { fromNetworkAscii, skipBytes, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
@@ -43,13 +44,39 @@ async function upload(
         // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
         const body = gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t);
-        await target.write(body, files.context(t.signal));
+        if (gathered) gathered.drainsOn = noRoom;
+        try {
+          await target.write(body, files.context(t.signal));
+        } catch (err) {
+          // A full disk: the client gets its 552 after sending the rest (dropped), not a reset.
+          if (gathered?.drained) await untilAborted(gathered.drained, t.signal);
+          throw err;
+        }
       },
       p,
     );
   } finally {
     await target.release(); // no data connection came (425, ABOR): nothing was written
   }
+}
+
+/** A full disk or quota (552): raw from the file being written (ENOSPC), or mapped by storage. */
+function noRoom(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOSPC' || code === 'EDQUOT' || replyForError(err).reply.code === Code.ExceededStorage;
+}
+
+/** Resolves once `p` has, or `signal` (ABOR, the client gone) aborts. */
+function untilAborted(p: Promise<void>, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const stop = (): void => resolve();
+    signal.addEventListener('abort', stop, { once: true });
+    if (signal.aborted) resolve();
+    void p.then(() => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    });
+  });
 }
 
 /** TYPE A converts the gathered chunks in place, one slice each: they still come back once written. */
