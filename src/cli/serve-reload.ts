@@ -5,6 +5,7 @@ import type { FerryServer } from '../server/server.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
+import { certificateWarnings } from '../tls/certificates.js';
 
 /** What a reload replaces and what it keeps: the process's running state. */
 export interface Running {
@@ -84,6 +85,8 @@ export async function reloadConfiguration(
         `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
       );
     }
+    if (!ctx.worker)
+      for (const w of await certificateWarnings(setup.options.tls?.certificates ?? [])) logger.warn(w);
     logger.level = flags.logLevel ?? config.logLevel ?? 'info';
     ctx.xferlog?.reopen(flags.xferlog ?? config.xferlog ?? ctx.xferlog.path);
   } catch (err) {

@@ -19,6 +19,7 @@ import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
 import { UploadSweeper } from './upload-sweeper.js';
+import { certificateWarnings } from '../tls/certificates.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -169,6 +170,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   if (runAs) await becomeRunAsUser(runAs, setup.options.tls?.dataDir, xferlog);
   state = 'ready';
+  const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
+  for (const w of certWarnings) logger.warn(w);
 
   sweeper.run();
 
@@ -211,6 +214,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
+  for (const w of certWarnings) lines.push(`  WARNING   ${w}`);
   if (server instanceof ClusterPrimary)
     lines.push(`  workers   ${workers} processes (pids ${server.workerPids.join(', ')})`);
   if (adminServer) {

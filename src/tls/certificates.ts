@@ -174,6 +174,7 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
 export async function generateSelfSigned(
   commonName: string,
   algorithm: 'rsa' | 'ecdsa' = 'rsa',
+  validity?: { notBefore: Date; notAfter: Date },
 ): Promise<KeyPair> {
   // Loaded only to generate: the library and its dependencies cost every process ~20 MB of RSS.
   const x509 = await import('@peculiar/x509');
@@ -189,12 +190,12 @@ export async function generateSelfSigned(
         }
       : { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
   const keys = await crypto.subtle.generateKey(alg, true, ['sign', 'verify']);
-  const notBefore = new Date(Date.now() - 60_000);
+  const notBefore = validity?.notBefore ?? new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex'),
     name: `CN=${commonName}`,
     notBefore,
-    notAfter: new Date(notBefore.getTime() + 10 * 365 * 86_400_000),
+    notAfter: validity?.notAfter ?? new Date(notBefore.getTime() + 10 * 365 * 86_400_000),
     keys: keys as unknown as X509CertificateCreateSelfSignedParams['keys'],
     signingAlgorithm: alg,
     extensions: [
@@ -223,4 +224,37 @@ function readPem(file: string, what: 'certificate' | 'key'): Promise<string> {
       `TLS ${what} ${file}: cannot read it (${err.code ?? err.message}).`,
     );
   });
+}
+
+/** Days before its end from which a certificate in use is warned about. */
+const EXPIRY_WARNING_DAYS = 30;
+
+/**
+ * What an operator must hear of the certificate files in use: expired, not valid yet, or ending
+ * within 30 days. Clients refuse such a certificate (curl: "certificate has expired"); Ferry serves
+ * it all the same, since the operator may be replacing it.
+ */
+export async function certificateWarnings(
+  files: readonly { certFile: string }[],
+  now = Date.now(),
+): Promise<string[]> {
+  const out: string[] = [];
+  for (const { certFile } of files) {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(await readFile(certFile));
+    } catch {
+      continue; // loading the certificates says what is wrong with the file
+    }
+    const from = Date.parse(cert.validFrom);
+    const to = Date.parse(cert.validTo);
+    if (to < now) out.push(`the certificate ${certFile} expired on ${cert.validTo}: clients will refuse it`);
+    else if (from > now)
+      out.push(`the certificate ${certFile} is not valid before ${cert.validFrom}: clients will refuse it`);
+    else if (to - now < EXPIRY_WARNING_DAYS * 86_400_000)
+      out.push(
+        `the certificate ${certFile} expires in ${Math.ceil((to - now) / 86_400_000)} days (${cert.validTo})`,
+      );
+  }
+  return out;
 }
