@@ -336,6 +336,8 @@ function barFor(
   };
 }
 
+type LsOptions = CommonOptions & { names?: boolean; json?: boolean; all?: boolean };
+
 export function registerClientCommands(program: Command): void {
   const command = (name: string, description: string): Command => {
     const cmd = program.command(name).description(description);
@@ -348,13 +350,14 @@ export function registerClientCommands(program: Command): void {
     .argument('<url>', 'remote directory or file')
     .option('-1, --names', 'names only, one per line')
     .option('--json', 'JSON output')
-    .action(async (urlText: string, o: CommonOptions & { names?: boolean; json?: boolean }) => {
+    .option('-a, --all', 'dot-files too, from servers without MLSD (LIST -a)')
+    .action(async (urlText: string, o: LsOptions) => {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
         const { client, url } = await run.connect(urlText);
         let entries: RemoteEntry[];
         try {
-          entries = await client.list(url.path, { signal: run.signal });
+          entries = await client.list(url.path, { signal: run.signal, all: o.all ?? false });
         } catch (err) {
           if (!(err instanceof ReplyError) || url.path === '' || url.trailingSlash) throw err;
           const one = await client.stat(url.path).catch(() => undefined);

@@ -8,7 +8,7 @@ import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
 import { remoteChecksum, type Checksum } from './checksum.js';
 import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
-import { listDir, listRaw, statPath, type RemoteEntry } from './listing.js';
+import { listDir, listRaw, listsDotFiles, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
 import { command, parsePwdReply, pathArg, type ClientSession } from './session.js';
 import { reservedCommand, type ReservedKind } from './raw-commands.js';
@@ -133,9 +133,21 @@ export class FerryClient {
     }
   }
 
-  /** Lists a directory ('' = current). MLSD when offered, else LIST (parsed; Unix and MS-DOS forms). */
-  list(dir = '', opts: { signal?: AbortSignal } = {}): Promise<RemoteEntry[]> {
-    return this.task('list', () => listDir(this.s, dir, opts.signal));
+  /**
+   * Lists a directory ('' = current). MLSD when offered, else LIST (parsed; Unix and MS-DOS forms);
+   * `all` asks `LIST -a` for dot-files (plain LIST where the server refuses it).
+   */
+  list(dir = '', opts: { signal?: AbortSignal; all?: boolean } = {}): Promise<RemoteEntry[]> {
+    return this.task('list', () => listDir(this.s, dir, opts));
+  }
+
+  /**
+   * Whether `list(dir, { all: true })` shows dot-files here: true with MLSD or once `LIST -a`
+   * worked, false once the server refused `-a` (plain LIST: Unix servers leave dot-files out),
+   * undefined until a listing told.
+   */
+  get listsDotFiles(): boolean | undefined {
+    return listsDotFiles(this.s);
   }
 
   /** The unparsed text of a listing command (LIST, MLSD or NLST) for a directory ('' = current). */

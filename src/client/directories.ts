@@ -31,7 +31,8 @@ export async function removePath(
   const r = await s.control.request(`DELE ${path}`);
   if (isPositiveCompletion(r)) return;
   if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyLine(r), `DELE ${path}`);
-  for (const e of await listDir(s, path, signal)) {
+  // Dot-files too (LIST -a): RMD fails on a directory that still holds one.
+  for (const e of await listDir(s, path, { signal, all: true })) {
     if (signal?.aborted) throw new FerryError('ERR_ABORTED', 'Aborted.');
     const child = joinRemote(path, e.name);
     if (e.type === 'dir') await removePath(s, child, true, signal);

@@ -10,7 +10,7 @@ import { collector } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
 import { Code } from '../protocol/codes.js';
-import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protocol/reply.js';
 
 /**
  * Directory listings (MLSD, else LIST in Unix or MS-DOS form) and what is known about one path
@@ -60,37 +60,80 @@ function machineListings(s: ClientSession): boolean {
   return s.featureMap.has('MLST') || s.featureMap.has('MLSD');
 }
 
-/** Lists a directory ('' = current): MLSD when offered, else LIST (parsed). */
-export async function listDir(s: ClientSession, dir: string, signal?: AbortSignal): Promise<RemoteEntry[]> {
+/** Whether a listing with `all` shows dot-files (see FerryClient.listsDotFiles). */
+export function listsDotFiles(s: ClientSession): boolean | undefined {
+  return machineListings(s) ? true : s.listAll;
+}
+
+/** Lists a directory ('' = current): MLSD when offered, else LIST (parsed); `all`: LIST -a. */
+export async function listDir(
+  s: ClientSession,
+  dir: string,
+  opts: { signal?: AbortSignal; all?: boolean } = {},
+): Promise<RemoteEntry[]> {
   pathArg(dir);
-  if (machineListings(s)) {
-    const c = collector();
-    await transfer(
-      s,
-      dir === '' ? 'MLSD' : `MLSD ${dir}`,
-      { direction: 'download', sink: c.sink },
-      { signal },
-    );
-    return parseMlsdText(c.text());
+  if (machineListings(s)) return parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
+  const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
+  return parseListText(text);
+}
+
+/** A refusal of `LIST -a` that may mean "no such path `-a`" (IIS): worth a plain LIST. */
+function refusesOption(err: unknown): boolean {
+  if (!(err instanceof ReplyError)) return false;
+  return (
+    isPermanentNegative({ code: err.replyCode, lines: [err.replyText] }) ||
+    err.replyCode === Code.FileUnavailableBusy
+  );
+}
+
+/**
+ * LIST with dot-files: Unix servers (vsftpd, ProFTPD, Pure-FTPd) leave them out of a plain LIST and
+ * show them with `LIST -a` (lftp's ftp:list-options -a). A server that refuses `-a`, or lists
+ * nothing for it where a plain LIST lists something, takes it as a path: plain LIST from then on.
+ * `s.listAll` keeps what this connection learned.
+ */
+async function listAll(s: ClientSession, dir: string, signal?: AbortSignal): Promise<string> {
+  if (s.listAll === false) return inDir(s, dir, 'LIST', signal);
+  let text: string;
+  try {
+    text = await inDir(s, dir, 'LIST -a', signal);
+  } catch (err) {
+    if (s.listAll === true || !refusesOption(err) || s.control.failure) throw err;
+    const plain = await inDir(s, dir, 'LIST', signal);
+    s.listAll = false;
+    return plain;
   }
-  // LIST arguments are options to some servers (`-l`, `-a`): change into the directory instead.
+  if (s.listAll === undefined) {
+    // vsftpd, ProFTPD and Pure-FTPd show `.` and `..` with -a: an empty text is suspect.
+    if (text.trim() !== '') s.listAll = true;
+    else {
+      const plain = await inDir(s, dir, 'LIST', signal);
+      if (plain.trim() !== '') s.listAll = false;
+      return plain;
+    }
+  }
+  return text;
+}
+
+/**
+ * A listing command's text for a directory ('' = current). LIST and NLST arguments are options to
+ * some servers (`-l`, `-a`): they change into the directory instead, when the login directory is
+ * known to come back to.
+ */
+async function inDir(s: ClientSession, dir: string, verb: string, signal?: AbortSignal): Promise<string> {
   const c = collector();
-  if (dir === '' || s.home === undefined) {
-    await transfer(
-      s,
-      dir === '' ? 'LIST' : `LIST ${dir}`,
-      { direction: 'download', sink: c.sink },
-      { signal },
-    );
+  const body = { direction: 'download', sink: c.sink } as const;
+  if (verb === 'MLSD' || dir === '' || s.home === undefined) {
+    await transfer(s, dir === '' ? verb : `${verb} ${dir}`, body, { signal });
   } else {
     await command(s, `CWD ${dir}`);
     try {
-      await transfer(s, 'LIST', { direction: 'download', sink: c.sink }, { signal });
+      await transfer(s, verb, body, { signal });
     } finally {
       if (!s.control.failure) await command(s, `CWD ${s.home}`);
     }
   }
-  return parseListText(c.text());
+  return c.text();
 }
 
 /** The unparsed text of a listing command (LIST, MLSD or NLST) for a directory ('' = current). */
@@ -101,18 +144,7 @@ export async function listRaw(
   opts: { signal?: AbortSignal },
 ): Promise<string> {
   pathArg(dir);
-  const c = collector();
-  if (verb === 'MLSD' || dir === '' || s.home === undefined) {
-    await transfer(s, dir === '' ? verb : `${verb} ${dir}`, { direction: 'download', sink: c.sink }, opts);
-  } else {
-    await command(s, `CWD ${dir}`);
-    try {
-      await transfer(s, verb, { direction: 'download', sink: c.sink }, opts);
-    } finally {
-      if (!s.control.failure) await command(s, `CWD ${s.home}`);
-    }
-  }
-  return c.text();
+  return inDir(s, dir, verb, opts.signal);
 }
 
 /** Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). */

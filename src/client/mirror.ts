@@ -14,6 +14,7 @@ import { joinRemote } from './url.js';
  * file changed after the last mirror is restored. Transferred files get the source's modification
  * time (locally always; remotely with MFMT, or MDTM with a time, when the server allows it), so an
  * unchanged tree transfers nothing the next time. `delete` removes what the source does not have.
+ * Remote directories are listed with dot-files (MLSD, else LIST -a where the server takes it).
  * With `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
  *
  * Symbolic links are skipped in the source and never followed in the destination: a destination
@@ -29,7 +30,10 @@ export interface MirrorOptions {
   readonly local: string;
   /** The remote directory ('' = login directory; created for uploads). */
   readonly remote: string;
-  /** Delete destination entries the source does not have. */
+  /**
+   * Delete destination entries the source does not have; a download keeps local dot-files when the
+   * server's listing cannot show them (it refused LIST -a), with a `skip` event.
+   */
   readonly delete?: boolean;
   /** Transfers at once (default 1); more than 1 needs `connect`. */
   readonly parallel?: number;
@@ -68,7 +72,7 @@ export interface MirrorResult {
   readonly bytes: number;
   /**
    * Files not transferred: unchanged ones, symbolic links, type conflicts without `delete` (a
-   * skipped directory counts once, whatever is under it).
+   * skipped directory counts once, whatever is under it), dot-files kept from deletion.
    */
   readonly skipped: number;
   /** Of the skipped files, those the destination already had unchanged. */
@@ -118,7 +122,7 @@ async function scanLocal(root: string): Promise<Tree> {
 async function scanRemote(client: FerryClient, root: string, signal?: AbortSignal): Promise<Tree> {
   const tree: Tree = new Map();
   const walk = async (dir: string, rel: string): Promise<void> => {
-    const entries: RemoteEntry[] = await client.list(dir, { signal });
+    const entries: RemoteEntry[] = await client.list(dir, { signal, all: true });
     for (const e of entries) {
       if (e.name.includes('/')) continue;
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
@@ -344,10 +348,17 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   // Extras in the destination, shallow first (a removed directory takes its contents along).
   if (o.delete) {
+    // A remote listing without dot-files (the server refused LIST -a) cannot tell a local dot-file
+    // the server lacks from one it hides: such a file is kept.
+    const hidesDotFiles = !upload && client.listsDotFiles !== true;
     const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
     for (const [rel, item] of extras) {
       aborted();
       if (isUnder(rel, gone) || isUnder(rel, skippedTrees)) continue;
+      if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
+        skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
+        continue;
+      }
       await removeDst(rel, item);
     }
   }

@@ -34,6 +34,8 @@ export interface ClientSession {
   home: string | undefined;
   /** The HASH algorithm this client selected with OPTS HASH, if it did. */
   hashSelected?: string;
+  /** Whether `LIST -a` lists dot-files here (false: the server refused it); undefined until known. */
+  listAll?: boolean;
 }
 
 /** Text of a 257 reply's quoted path (`"/a ""b"""` → `/a "b"`). */

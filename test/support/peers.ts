@@ -1004,6 +1004,10 @@ export interface PyftpdlibOptions extends CommonPeerOptions {
   readonly tlsMax?: '1.2' | '1.3';
   /** PROT answered 534 whatever its level (a server that refuses protected data connections). */
   readonly refuseProt?: boolean;
+  /** No MLSD/MLST (left out of FEAT), so that clients list with LIST. */
+  readonly noMlst?: boolean;
+  /** `LIST -a` (any leading `-`) taken for a path: 550, as IIS answers it. */
+  readonly refuseListOptions?: boolean;
 }
 
 /**
@@ -1031,6 +1035,8 @@ export async function startPyftpdlib(opts: PyftpdlibOptions = {}): Promise<FtpsP
       port: 0,
       tlsMax: opts.tlsMax ?? '1.2',
       refuseProt: opts.refuseProt ?? false,
+      noMlst: opts.noMlst ?? false,
+      refuseListOptions: opts.refuseListOptions ?? false,
     };
     await writeFile(configFile, JSON.stringify(config), { mode: 0o600 });
     return {

@@ -3,8 +3,11 @@
 Run with Debian's /usr/bin/python3 (python3-pyftpdlib, python3-openssl). The argument is one JSON
 object on argv[1], or `@FILE` naming a file that holds it (keeps the password out of the process list):
   {"user": str, "password": str, "root": str, "certfile": str, "keyfile": str,
-   "host": "127.0.0.1", "port": 0, "tlsMax": "1.2" | "1.3", "refuseProt": bool}
+   "host": "127.0.0.1", "port": 0, "tlsMax": "1.2" | "1.3", "refuseProt": bool, "noMlst": bool,
+   "refuseListOptions": bool}
 refuseProt: PROT is answered 534 whatever its level (a server refusing protected data connections).
+noMlst: no MLSD/MLST (not in FEAT, 500), so clients list with LIST.
+refuseListOptions: LIST/NLST take a leading `-a` for a path and answer 550 (as IIS does).
 It binds (port 0 = the kernel picks one), then prints one line `READY <port>` on stdout and serves
 until SIGTERM/SIGINT. Logs go to stderr.
 """
@@ -35,6 +38,18 @@ def main() -> None:
     attrs = {}
     if opts.get("refuseProt"):
         attrs["ftp_PROT"] = lambda self, line: self.respond("534 PROT refused by this test server.")
+    if opts.get("noMlst"):
+        cmds = TLS_FTPHandler.proto_cmds
+        attrs["proto_cmds"] = {k: v for k, v in cmds.items() if k not in ("MLSD", "MLST")}
+    if opts.get("refuseListOptions"):
+
+        def pre_process_command(self, line: str, cmd: str, arg: str) -> None:
+            if cmd in ("LIST", "NLST") and arg.startswith("-"):
+                self.respond(f"550 {arg}: No such file or directory.")
+                return
+            TLS_FTPHandler.pre_process_command(self, line, cmd, arg)
+
+        attrs["pre_process_command"] = pre_process_command
     handler = type("FerryTLSHandler", (TLS_FTPHandler,), attrs)
     handler.authorizer = authorizer
     handler.certfile = opts["certfile"]

@@ -1,0 +1,137 @@
+/**
+ * Dot-files over servers without MLSD. vsftpd answers a plain LIST without them: the client lists
+ * with `LIST -a`, so a download mirror fetches them and `--delete` keeps a local one the server has,
+ * an upload mirror sees what it sent (its second run transfers nothing), and `ferry ls` shows them
+ * only with `-a`. pyftpdlib with MLSD left out and `-a` refused as a path (as IIS does): the client
+ * falls back to plain LIST once per connection, and a download mirror with `--delete` keeps local
+ * dot-files (it cannot tell those the server lacks from those its listing hides).
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { EXIT } from '../../src/cli/client-exit-codes.js';
+import type { FerryClient } from '../../src/client/client.js';
+import { mirror, type MirrorEvent } from '../../src/client/mirror.js';
+import { startPyftpdlib, startVsftpd, type FtpsPeer } from '../support/peers.js';
+import { connectToPeer, DialogueLog, ferry, withPeerLog } from './helpers.js';
+
+/** A peer, a client logged in to it with its dialogue kept, and a local temporary directory. */
+function withPeer(start: () => Promise<FtpsPeer>): {
+  peer: () => FtpsPeer;
+  client: () => FerryClient;
+  home: () => string;
+  log: DialogueLog;
+} {
+  let peer: FtpsPeer | undefined;
+  let client: FerryClient | undefined;
+  let home = '';
+  const log = new DialogueLog();
+  before(async () => {
+    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-dotfiles-'));
+    peer = await start();
+    client = await connectToPeer(peer, {}, log);
+  });
+  after(async () => {
+    await client?.close();
+    await peer?.stop();
+    await rm(home, { recursive: true, force: true });
+  });
+  return { peer: () => peer as FtpsPeer, client: () => client as FerryClient, home: () => home, log };
+}
+
+/** A remote tree with dot-files and a local destination holding a dot-file and a stale file. */
+async function downloadCase(peer: FtpsPeer, home: string): Promise<string> {
+  await peer.putFile('down/.hidden.gz', 'hidden on the server');
+  await peer.putFile('down/a.txt', 'alpha');
+  await peer.putFile('down/sub/.inner', 'inner');
+  const dst = path.join(home, 'down');
+  await mkdir(dst);
+  await writeFile(path.join(dst, '.hidden.gz'), 'an older local copy');
+  await writeFile(path.join(dst, 'stale.txt'), 'gone from the server');
+  return dst;
+}
+
+describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeout: 120_000 }, () => {
+  const t = withPeer(() => startVsftpd());
+
+  it('a download mirror with --delete fetches dot-files and keeps the local one the server has', () =>
+    withPeerLog('vsftpd', t.peer(), t.log, async () => {
+      const dst = await downloadCase(t.peer(), t.home());
+      const r = await mirror(t.client(), { direction: 'download', local: dst, remote: 'down', delete: true });
+      assert.equal(await readFile(path.join(dst, '.hidden.gz'), 'utf8'), 'hidden on the server');
+      assert.equal(await readFile(path.join(dst, 'sub', '.inner'), 'utf8'), 'inner');
+      assert.equal(r.transferred, 3);
+      assert.equal(r.deleted, 1, 'stale.txt only');
+      assert.ok(t.log.includes('> LIST -a'), t.log.dump());
+      assert.equal(t.client().listsDotFiles, true);
+    }));
+
+  it('an upload mirror sees the dot-files it sent: the second run transfers nothing', () =>
+    withPeerLog('vsftpd', t.peer(), t.log, async () => {
+      const src = path.join(t.home(), 'up');
+      await mkdir(path.join(src, '.config'), { recursive: true });
+      await writeFile(path.join(src, '.env'), 'A=1');
+      await writeFile(path.join(src, 'a.txt'), 'alpha');
+      await writeFile(path.join(src, '.config', 'x'), 'x');
+      const first = await mirror(t.client(), { direction: 'upload', local: src, remote: 'up' });
+      assert.equal(first.transferred, 3);
+      assert.equal(await readFile(path.join(t.peer().root, 'up', '.config', 'x'), 'utf8'), 'x');
+      const second = await mirror(t.client(), {
+        direction: 'upload',
+        local: src,
+        remote: 'up',
+        delete: true,
+      });
+      assert.equal(second.transferred, 0, 'nothing changed');
+      assert.equal(second.unchanged, 3);
+      assert.equal(second.deleted, 0);
+    }));
+
+  it('ferry ls shows dot-files only with -a', async () => {
+    const peer = t.peer();
+    await peer.putFile('ls/.dot', 'dot');
+    await peer.putFile('ls/plain', 'plain');
+    const url = `ftpes://${peer.user}@${peer.host}:${peer.port}/ls`;
+    const env = { HOME: t.home(), FERRY_PASSWORD: peer.password };
+    const common = ['-1', '--ca', peer.certificate.certFile];
+    const plain = await ferry(['ls', ...common, url], env);
+    assert.equal(plain.code, EXIT.ok, plain.stderr);
+    assert.equal(plain.stdout, 'plain\n');
+    const all = await ferry(['ls', ...common, '-a', url], env);
+    assert.equal(all.code, EXIT.ok, all.stderr);
+    assert.equal(all.stdout, '.dot\nplain\n');
+  });
+});
+
+describe(
+  'mirror against a server that refuses LIST -a (pyftpdlib without MLSD)',
+  { timeout: 120_000 },
+  () => {
+    const t = withPeer(() => startPyftpdlib({ noMlst: true, refuseListOptions: true }));
+
+    it('lists with plain LIST after one refusal, and --delete keeps local dot-files', () =>
+      withPeerLog('pyftpdlib', t.peer(), t.log, async () => {
+        const dst = await downloadCase(t.peer(), t.home());
+        await writeFile(path.join(dst, '.local-only'), 'mine');
+        const events: MirrorEvent[] = [];
+        const r = await mirror(t.client(), {
+          direction: 'download',
+          local: dst,
+          remote: 'down',
+          delete: true,
+          onEvent: (e) => events.push(e),
+        });
+        // pyftpdlib's plain LIST shows dot-files; the client cannot know that.
+        assert.equal(await readFile(path.join(dst, '.hidden.gz'), 'utf8'), 'hidden on the server');
+        assert.equal(await readFile(path.join(dst, '.local-only'), 'utf8'), 'mine');
+        assert.equal(r.deleted, 1, 'stale.txt only');
+        const kept = events.find((e) => e.kind === 'skip' && e.path === '.local-only');
+        assert.match(kept?.kind === 'skip' ? kept.reason : '', /does not show dot-files/);
+        assert.equal(t.log.lines.filter((l) => l === '> LIST -a').length, 1, t.log.dump());
+        assert.equal(t.client().listsDotFiles, false);
+      }));
+  },
+);
