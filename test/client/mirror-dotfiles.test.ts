@@ -1,10 +1,11 @@
 /**
  * Dot-files over servers without MLSD. vsftpd answers a plain LIST without them: the client lists
  * with `LIST -a`, so a download mirror fetches them and `--delete` keeps a local one the server has,
- * an upload mirror sees what it sent (its second run transfers nothing), and `ferry ls` shows them
- * only with `-a`. pyftpdlib with MLSD left out and `-a` refused as a path (as IIS does): the client
- * falls back to plain LIST once per connection, and a download mirror with `--delete` keeps local
- * dot-files (it cannot tell those the server lacks from those its listing hides).
+ * an upload mirror sees what it sent (its second run transfers nothing), `rm -r` empties a
+ * directory of them, and `ferry ls` shows them only with `-a`. pyftpdlib with MLSD left out and
+ * `-a` refused as a path (as IIS does): the client falls back to plain LIST once per connection,
+ * and a download mirror with `--delete` keeps local dot-files (it cannot tell those the server
+ * lacks from those its listing hides).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -88,6 +89,14 @@ describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeou
       assert.equal(second.transferred, 0, 'nothing changed');
       assert.equal(second.unchanged, 3);
       assert.equal(second.deleted, 0);
+    }));
+
+  it('rm -r removes a directory holding dot-files', () =>
+    withPeerLog('vsftpd', t.peer(), t.log, async () => {
+      await t.peer().putFile('rm/.dot/.inner', 'inner');
+      await t.peer().putFile('rm/.env', 'A=1');
+      await t.client().remove('rm', { recursive: true });
+      assert.ok(!(await t.client().list('')).some((e) => e.name === 'rm'));
     }));
 
   it('ferry ls shows dot-files only with -a', async () => {
