@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readdir, readFile, rm, watch, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, test } from 'node:test';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { parsePasvReply } from '../../src/protocol/address.js';
-import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 import { alive, ServeProcess } from '../support/ferry-process.js';
 import { freeRangeOn } from '../support/ports.js';
+import { readStat } from '../support/proc.js';
 
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
 const CONTENT = 'served by one worker\n'.repeat(500);
@@ -272,5 +275,39 @@ test('--workers 2: the login cache answers repeated logins in each worker (a pas
     assert.ok(hashes >= 2 && hashes <= 3, `${hashes} hashes for ${logins} logins and a wrong password`);
   } finally {
     assert.equal(await r.stop(), 0);
+  }
+});
+
+test('--workers 2: when the primary is killed, each worker ends its sessions and exits with a log line, without an uncaught IPC error', async () => {
+  const r = await ServeProcess.start(['--workers', '2', '--data-dir', path.join(dir, 'd4'), ...USERS], root);
+  const ftp = await session(r, 'a');
+  try {
+    const pids = r.workerPids;
+    assert.equal(pids.length, 2, r.banner);
+    const serving = await r.pidOfLogin('a');
+    // The workers write to the primary's standard output and error (inherited): both end once
+    // every worker has exited, after the primary.
+    let stderr = '';
+    r.child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    const ended = Promise.all([once(r.child.stdout!, 'end'), once(r.child.stderr!, 'end')]);
+    const told = ftp.expect(421);
+    assert.equal(await r.stop('SIGKILL'), null);
+    await withDeadline(ended, 30_000, 'the workers to exit');
+    // Closing its output is about the last thing a process does: give it a moment to be gone.
+    const gone = (pid: number): boolean => !alive(pid) || readStat(pid)?.state === 'Z';
+    for (let i = 0; i < 100 && !pids.every(gone); i++) await delay(50);
+    for (const pid of pids) assert.ok(gone(pid), `worker ${pid} gone`);
+    // The session on the worker was ended (told, then closed), not left to hang.
+    assert.match(textOf(await told), /shutting down/);
+    assert.doesNotMatch(stderr, /ERR_IPC_CHANNEL_CLOSED|uncaught|^\s+at /im, stderr);
+    for (const pid of pids)
+      await r.waitForLog(
+        (l) => l.msg === 'primary gone: closing this worker' && l.pid === pid,
+        `${pid}'s line`,
+      );
+    assert.ok(pids.includes(serving));
+  } finally {
+    await ftp.close();
+    await r.stop();
   }
 });

@@ -5,7 +5,14 @@ import { isToWorker, type FromWorker } from './messages.js';
 
 /** The worker's end of the IPC channel: `process` in a forked worker. */
 export interface PrimaryChannel {
-  send(message: FromWorker): void;
+  /** False once the primary is gone (its end closed: it exited, was killed, or disconnected). */
+  readonly connected: boolean;
+  send(
+    message: FromWorker,
+    handle: undefined,
+    options: undefined,
+    callback: (err: Error | null) => void,
+  ): boolean;
   on(event: 'message', listener: (message: unknown, handle: unknown) => void): unknown;
   once(event: 'disconnect', listener: () => void): unknown;
 }
@@ -42,11 +49,19 @@ export async function serveAsWorker(
   await server.loadCertificates();
   await hooks.beforeReady?.();
   const reload = hooks.reload ?? (() => server.reloadCertificates());
+  // Once the primary is gone, 'disconnect' closes this worker; until then, what it would have
+  // been told is dropped. Without a callback, a send on a closed channel is an 'error' event on
+  // `process`, which nothing handles: the worker died of it, in the middle of closing its sessions.
+  const sent = (err: Error | null): void => {
+    if (err && !PRIMARY_GONE.has((err as NodeJS.ErrnoException).code ?? ''))
+      server.logger.warn({ err: err.message }, 'message to the primary not sent');
+  };
   const reply = (m: FromWorker): void => {
+    if (!channel.connected) return;
     try {
-      channel.send(m);
-    } catch {
-      // The primary is gone; 'disconnect' closes this worker.
+      channel.send(m, undefined, undefined, sent);
+    } catch (err) {
+      sent(err as Error);
     }
   };
   const reports = new SessionReports(reply);
@@ -66,7 +81,10 @@ export async function serveAsWorker(
         }),
       give: (user) => reply({ type: 'ferry:user-session-give', user }),
     });
+  let stopping = false;
   const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
     for (const answer of asked.values()) answer(false); // no primary to count: refuse
     asked.clear();
     void server.close().then(stopped);
@@ -116,10 +134,18 @@ export async function serveAsWorker(
         return;
     }
   });
-  channel.once('disconnect', stop);
+  channel.once('disconnect', () => {
+    // The primary exited or was killed: nobody hands this worker connections any more, nor counts
+    // its sessions. Its sessions end as at a graceful stop (running transfers get their grace).
+    server.logger.warn({ stopping }, 'primary gone: closing this worker');
+    stop();
+  });
   reply({ type: 'ferry:ready' });
   await done;
 }
+
+/** Send errors that mean the primary's end is closed (or closing): nothing to report. */
+const PRIMARY_GONE = new Set(['ERR_IPC_CHANNEL_CLOSED', 'EPIPE', 'ECONNRESET']);
 
 /**
  * Logins and closes, sent to the primary once per turn of the event loop: a busy worker serves
