@@ -164,7 +164,7 @@ export async function putBatch(
   return finish(run, result, [...refused, ...result.failures], 'put', (j) => j.local);
 }
 
-/** The batch with one progress line: files done/total, bytes, rate. */
+/** The batch with one progress line: files done/total (and failed), bytes, rate. */
 async function runBatch(
   run: BatchRun,
   client: FerryClient,
@@ -173,12 +173,17 @@ async function runBatch(
   direction: 'download' | 'upload',
 ): Promise<BatchResult> {
   if (jobs.length === 0) return { transferred: 0, bytes: 0, failures: [] };
+  // Files done and failed apart: the final line must agree with the summary under it.
   let finished = 0;
+  let failed = 0;
   let doneBytes = 0;
   const inFlight = new Map<BatchJob, number>();
   const known = jobs.every((j) => j.size !== undefined);
   const total = known ? jobs.reduce((sum, j) => sum + (j.size ?? 0), 0) : undefined;
-  const bar = run.reporter.bar(() => `${finished}/${jobs.length} files`, total);
+  const bar = run.reporter.bar(
+    () => `${finished}/${jobs.length} files${failed > 0 ? `, ${failed} failed` : ''}`,
+    total,
+  );
   const update = (): void => {
     let bytes = doneBytes;
     for (const b of inFlight.values()) bytes += b;
@@ -206,7 +211,7 @@ async function runBatch(
         break;
       case 'failed':
         inFlight.delete(e.job);
-        finished++;
+        failed++;
         update();
         break;
     }

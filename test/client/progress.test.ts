@@ -1,18 +1,20 @@
 /**
  * Progress on a terminal (defect 12 of issue 7): a finished transfer leaves its final line on
  * screen (it used to leave only control codes), notes are never lost, and the bars of a transfer
- * still running stay below the finished ones. The renderer runs on a stand-in terminal; `ferry get`
- * and `ferry put` run under a pseudo-terminal (script(1)) against Ferry's server.
+ * still running stay below the finished ones; a batch's final line counts a failed file as failed,
+ * not done (it read `3/3 files … 66%` above `1 failed`). The renderer runs on a stand-in terminal;
+ * `ferry get` and `ferry put` run under a pseudo-terminal (script(1)) against Ferry's server.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
+import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { TerminalReporter, transferLine } from '../../src/cli/client-progress.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import { CLI } from './helpers.js';
@@ -105,8 +107,8 @@ describe('ferry get and put on a terminal', { timeout: 60_000 }, () => {
     await rm(home, { recursive: true, force: true });
   });
 
-  /** Runs ferry with stdin, stdout and stderr on a pseudo-terminal; resolves with what it showed. */
-  function onTerminal(args: readonly string[]): Promise<string> {
+  /** Runs ferry with stdin, stdout and stderr on a pseudo-terminal: its exit code and what it showed. */
+  function onTerminal(args: readonly string[]): Promise<{ code: number; output: string }> {
     const quote = (a: string): string => `'${a.replaceAll("'", "'\\''")}'`;
     const commandLine = [process.execPath, CLI, ...args].map(quote).join(' ');
     return new Promise((resolve, reject) => {
@@ -119,7 +121,11 @@ describe('ferry get and put on a terminal', { timeout: 60_000 }, () => {
           timeout: 50_000,
           encoding: 'utf8',
         },
-        (error, stdout) => (error ? reject(new Error(`${error.message}\n${stdout}`)) : resolve(stdout)),
+        (error, stdout) => {
+          if (!error) resolve({ code: 0, output: stdout });
+          else if (typeof error.code === 'number') resolve({ code: error.code, output: stdout });
+          else reject(new Error(`${error.message}\n${stdout}`));
+        },
       );
     });
   }
@@ -129,11 +135,32 @@ describe('ferry get and put on a terminal', { timeout: 60_000 }, () => {
       const url = `ftpes://${ts.user}@localhost:${ts.explicitPort}/hello.bin`;
       const args =
         command === 'put' ? ['put', '--ca', ca, 'hello.bin', url] : ['get', '--ca', ca, url, 'copy.bin'];
-      const screen = screenOf(await onTerminal(args));
+      const { code, output } = await onTerminal(args);
+      const screen = screenOf(output);
+      assert.equal(code, EXIT.ok, screen.join('\n'));
       assert.ok(
         screen.some((l) => FINAL.test(l)),
         `the final line is on screen:\n${screen.join('\n')}`,
       );
     });
   }
+
+  it('get of several files with one failing: the final line counts it, as the summary does', async () => {
+    await mkdir(path.join(ts.root, 'three'));
+    for (const name of ['a.bin', 'b.bin', 'c.bin'])
+      await writeFile(path.join(ts.root, 'three', name), Buffer.alloc(1024, 1));
+    // A directory where b.bin would land: its download fails (a local file error).
+    await mkdir(path.join(home, 'out', 'b.bin'), { recursive: true });
+    const url = `ftpes://${ts.user}@localhost:${ts.explicitPort}/three/*.bin`;
+    const { code, output } = await onTerminal(['get', '--ca', ca, url, 'out']);
+    const screen = screenOf(output);
+    assert.equal(code, EXIT.local, screen.join('\n'));
+    const bar = screen.find((l) => / files/.test(l)) ?? '';
+    assert.match(
+      bar,
+      /^2\/3 files, 1 failed +\[\u2588{16}\u2591{8}\] {2}66% \| 2\.00 KiB\/3\.00 KiB \|/,
+      screen.join('\n'),
+    );
+    assert.ok(screen.includes('Transferred 2 of 3 file(s), 2.00 KiB; 1 failed.'), screen.join('\n'));
+  });
 });
