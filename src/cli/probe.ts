@@ -41,7 +41,7 @@ function verboseLog(e: ProtocolEvent): void {
 
 /**
  * 1 when an MS-FTPS or RFC 4217 point fails; else, for a report with points not completed, 5 when
- * the login was refused and 3 when the server refused the probe's connections; else 0.
+ * the login was refused and 3 for any other reason (refused connections, refused uploads); else 0.
  */
 function probeExitCode(r: ProbeReport): number {
   if (conformanceFails(r)) return EXIT.other;

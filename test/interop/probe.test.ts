@@ -9,13 +9,11 @@
  * banning it midway (a second probe in a row), and an ftp:// URL without a user (login refused).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { FERRY_MAIN } from '../support/ferry-process.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import {
   REPO_ROOT,
@@ -24,6 +22,7 @@ import {
   type FtpsPeer,
   type PeerName,
 } from '../support/peers.js';
+import { probeCli as probe } from '../support/probe.js';
 
 interface Target {
   readonly url: string;
@@ -134,25 +133,6 @@ async function snapshot(root: string, rel = ''): Promise<string[]> {
     }
   }
   return out.sort();
-}
-
-function probe(args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      [FERRY_MAIN, 'probe', ...args],
-      {
-        // No ~/.netrc or FERRY_PASSWORD from the environment: the URL says who logs in.
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NETRC: '/nonexistent/.netrc' },
-        maxBuffer: 16 << 20,
-        timeout: 240_000,
-      },
-      (error, stdout, stderr) => {
-        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
 }
 
 /**

@@ -55,6 +55,8 @@ export interface DataOutcome {
   readonly session?: Buffer;
   /** What went wrong on the data connection, if anything (handshake, reset, timeout). */
   readonly error?: string;
+  /** An upload's bytes went out on the established data connection (not: refused before any data). */
+  readonly uploadStarted?: boolean;
 }
 
 /** A Duplex over a TCP socket, so TLS runs over our stream and TCP can end without close_notify. */
@@ -251,10 +253,12 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
       error = clearEnded && clearBytes === 0 ? 'closed before any TLS' : 'data in clear';
     }
     let data: Buffer = Buffer.concat(clear);
+    let uploadStarted = false;
     if (error === undefined) {
       if (plan.upload) {
         const up = plan.upload;
         await new Promise<void>((resolve) => stream.write(up.data, () => resolve()));
+        uploadStarted = true;
         if (up.end === 'bare-fin' && stream !== raw) {
           // A cut upload: the bytes are out, then TCP ends with no close_notify.
           await new Promise<void>((resolve) =>
@@ -290,6 +294,7 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
       ...tlsInfo,
       ...(session ? { session } : {}),
       ...(error !== undefined ? { error } : {}),
+      ...(uploadStarted ? { uploadStarted } : {}),
     };
   } finally {
     ep.close();

@@ -3,8 +3,8 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { joinRemote } from '../url.js';
 import { brief, type ProbeConnection } from './connection.js';
-import { check, notApplicable, protectedSession, type ProbeContext } from './context.js';
-import { describeOutcome, exchange, succeeded, type DataPlan } from './data.js';
+import { check, notApplicable, notCompleted, protectedSession, type ProbeContext } from './context.js';
+import { describeOutcome, exchange, succeeded, type DataOutcome, type DataPlan } from './data.js';
 import { HOLD_MIN_SIZE } from './features.js';
 import { point, type ProbePoint } from './types.js';
 
@@ -34,6 +34,17 @@ export function writeNotApplicable(): WriteResults {
   };
 }
 
+/**
+ * Why an upload never reached the server: its data connection or the STOR itself was refused
+ * before any data (e.g. 550 for a missing directory). Nothing was written, nothing can be judged.
+ */
+function refusedUpload(o: DataOutcome): string | undefined {
+  if (o.uploadStarted) return undefined;
+  if (o.endpointRefused) return `no data connection for the upload: ${brief(o.endpointRefused)}`;
+  if (!o.preliminary && o.final && !isPositiveCompletion(o.final)) return `upload refused: ${brief(o.final)}`;
+  return undefined;
+}
+
 export class WriteArea {
   private readonly prefix = `ferry-probe-${randomBytes(6).toString('hex')}`;
   private readonly created = new Set<string>();
@@ -58,7 +69,7 @@ export class WriteArea {
     name: string,
     data: Buffer,
     end: 'close-notify' | 'bare-fin' = 'close-notify',
-  ) {
+  ): Promise<DataOutcome> {
     return exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
   }
 
@@ -99,6 +110,15 @@ export class WriteArea {
       try {
         const name = this.name('cut.bin');
         const o = await this.put(c, name, randomBytes(256 * 1024), 'bare-fin');
+        const reported = o.final !== undefined && isPositiveCompletion(o.final);
+        // Judged only when it really was cut: a 1xx, then bytes sent (a 2xx after bytes fails all the same).
+        if (!(o.uploadStarted && (o.preliminary || reported)))
+          return notCompleted(
+            id,
+            title,
+            sent,
+            refusedUpload(o) ?? `the upload did not run (no 1xx, or no data sent): ${describeOutcome(o)}`,
+          );
         if (!o.final)
           return point(
             id,
@@ -110,7 +130,6 @@ export class WriteArea {
           );
         const size = await c.request(`SIZE ${name}`);
         const kept = size.code === Code.FileStatus ? `; SIZE ${brief(size).slice(4)}` : '';
-        const reported = isPositiveCompletion(o.final);
         return point(
           id,
           title,
@@ -138,6 +157,8 @@ export class WriteArea {
         const a = randomBytes(1000);
         const b = randomBytes(500);
         const first = await this.put(c, name, a);
+        const refused = refusedUpload(first);
+        if (refused !== undefined) return notCompleted(id, title, sent, refused);
         if (!succeeded(first))
           return point(id, title, sent, describeOutcome(first), 'fail', 'the first upload failed');
         const rest = await c.request('REST 500');
@@ -178,6 +199,8 @@ export class WriteArea {
       try {
         const name = this.name('replace.bin');
         const first = await this.put(c, name, randomBytes(1000));
+        const refused = refusedUpload(first);
+        if (refused !== undefined) return notCompleted(id, title, sent, refused);
         if (!succeeded(first))
           return point(id, title, sent, describeOutcome(first), 'fail', 'the first upload failed');
         const y = randomBytes(300);

@@ -1,0 +1,49 @@
+/** Running `ferry probe` in tests: the CLI as a user runs it, or a target for a check run in-process. */
+import { execFile } from 'node:child_process';
+
+import { ProbeState, type ProbeTarget } from '../../src/client/probe/connection.js';
+import { FERRY_MAIN } from './ferry-process.js';
+import type { TestServer } from './ferry.js';
+
+export interface ProbeRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** `ferry probe ARGS`; its exit code, -1 when it was killed. */
+export function probeCli(args: readonly string[]): Promise<ProbeRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [FERRY_MAIN, 'probe', ...args],
+      {
+        // No ~/.netrc or FERRY_PASSWORD from the environment: the URL says who logs in.
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NETRC: '/nonexistent/.netrc' },
+        maxBuffer: 16 << 20,
+        timeout: 240_000,
+      },
+      (error, stdout, stderr) => {
+        const code = error ? (typeof error.code === 'number' ? error.code : -1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** A probe target for a test server's explicit FTPS port, logged in as its user. */
+export function probeTarget(s: TestServer, o: Partial<ProbeTarget> = {}): ProbeTarget {
+  return {
+    host: '127.0.0.1',
+    port: s.explicitPort,
+    security: 'explicit',
+    user: s.user,
+    password: s.password,
+    servername: undefined,
+    ca: undefined,
+    timeoutMs: 5000,
+    log: undefined,
+    state: new ProbeState(),
+    ...o,
+  };
+}
