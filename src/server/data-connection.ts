@@ -92,6 +92,8 @@ export class PassiveEndpoint implements DataEndpoint {
   private readonly handshaking = new Map<net.Socket, Promise<unknown>>();
   /** Connections whose client sent bytes (its ClientHello) before our reply to the transfer command. */
   private readonly spokeFirst = new WeakSet<net.Socket>();
+  /** Bytes of a connection read as its PROXY header: not its client's. */
+  private readonly proxyBytes = new WeakMap<net.Socket, number>();
   /** Why the last connection was refused: the reply when the client's own never comes. */
   private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
@@ -130,7 +132,8 @@ export class PassiveEndpoint implements DataEndpoint {
     const reservation = await ports.reserve(
       policy.localAddress,
       owner,
-      (raw, client) => (made.endpoint ? made.endpoint.onConnection(raw, client) : raw.destroy()),
+      (raw, client, proxyBytes) =>
+        made.endpoint ? made.endpoint.onConnection(raw, client, proxyBytes) : raw.destroy(),
       { ms: policy.connectTimeoutMs, signal },
     );
     made.endpoint = new PassiveEndpoint(reservation, policy);
@@ -138,8 +141,9 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 
   /** `client`: the connection's source (behind a trusted proxy, the one its PROXY header names). */
-  private onConnection(raw: net.Socket, client: string): void {
+  private onConnection(raw: net.Socket, client: string, proxyBytes: number): void {
     raw.on('error', () => {});
+    this.proxyBytes.set(raw, proxyBytes);
     if (this.outcome || this.closed || !sameHost(client, this.policy.peerAddress)) {
       this.policy.logger.warn(
         { from: client, expected: this.policy.peerAddress },
@@ -205,10 +209,12 @@ export class PassiveEndpoint implements DataEndpoint {
     this.setDirection(direction);
     // A client that starts TLS before its command (curl) may have its connection and ClientHello
     // ready in the same event-loop turn as the command: let them be accepted and read first.
-    const quiet = (): boolean =>
-      !this.outcome && [...this.handshaking.keys()].every((raw) => raw.bytesRead === 0);
+    // A PROXY header is not the client speaking: a client that waits for our 150 before its
+    // ClientHello (Python's ftplib) would otherwise be waited for until the handshake deadline.
+    const spoke = (raw: net.Socket): boolean => raw.bytesRead > (this.proxyBytes.get(raw) ?? 0);
+    const quiet = (): boolean => !this.outcome && ![...this.handshaking.keys()].some(spoke);
     for (let turn = 0; turn < STARTED_TURNS && quiet(); turn++) await new Promise(setImmediate);
-    const begun = [...this.handshaking].filter(([raw]) => raw.bytesRead > 0);
+    const begun = [...this.handshaking].filter(([raw]) => spoke(raw));
     for (const [raw] of begun) this.spokeFirst.add(raw);
     await Promise.allSettled(begun.map(([, p]) => p));
   }

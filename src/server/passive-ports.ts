@@ -37,7 +37,11 @@ export interface PassiveReservation {
 }
 
 /** Receives a data connection from the reservation's client address (TCP, not yet read). */
-export type AcceptData = (raw: net.Socket, client: string) => void;
+/**
+ * `proxyBytes`: what a trusted proxy's PROXY header took of the connection's first bytes (its
+ * client has sent nothing until more than these were read).
+ */
+export type AcceptData = (raw: net.Socket, client: string, proxyBytes: number) => void;
 
 /** One listening port and the pending transfers waiting on it, one per client address. */
 interface SharedPort {
@@ -260,15 +264,16 @@ export class PassivePorts {
         raw.destroy();
         return;
       }
+      const proxyBytes = raw.bytesRead - r.rest.length;
       if (r.rest.length > 0) raw.unshift(r.rest);
-      this.route(shared, raw, r.origin.address);
+      this.route(shared, raw, r.origin.address, proxyBytes);
     });
   }
 
   /** To the pending transfer of the connection's client address; nobody else's. */
-  private route(shared: SharedPort, raw: net.Socket, client: string): void {
+  private route(shared: SharedPort, raw: net.Socket, client: string, proxyBytes = 0): void {
     const accept = shared.pending.get(client);
-    if (accept && !raw.destroyed) return accept(raw, client);
+    if (accept && !raw.destroyed) return accept(raw, client, proxyBytes);
     this.io.metrics?.dataRefused.inc({ reason: 'foreign-address' });
     this.refuse(
       client,

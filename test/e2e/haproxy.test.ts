@@ -15,7 +15,7 @@ import { Haproxy, PROXY_HOST } from '../support/haproxy.js';
 import { freePortOn, freeRangeOn } from '../support/ports.js';
 import type { TestServer } from '../support/ferry.js';
 import { MODES, useFerry, waitForLog, withClients, type LogLine, type Mode } from './harness.js';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
 const FERRY = '127.0.0.1';
@@ -114,6 +114,29 @@ describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port b
         assert.ok(!ts.logs.slice(from).some((l) => /refused/.test(l.msg)), 'nothing refused');
       });
     }
+  }
+
+  for (const mode of MODES) {
+    test(`${mode}: a client that starts data TLS only after the 150 (Python's ftplib) downloads and uploads through the proxy`, async () => {
+      const ts = server();
+      const client = '127.0.0.2';
+      await withClients(async (track) => {
+        const ftp = track(await loginFrom(front.get(`${mode} v1`) ?? 0, mode, client));
+        // The proxy's header arrives with the connection; the client's ClientHello only after the 150.
+        let at = await enterPassive(ftp);
+        let plain = await ftp.openData(at.port, { tls: false, host: at.host, localAddress: client });
+        await ftp.cmd('RETR file.bin', 150);
+        const down = await ftp.secureData(plain);
+        assert.deepEqual(await ftp.readAll(down), CONTENT);
+        await ftp.expect(226);
+        at = await enterPassive(ftp);
+        plain = await ftp.openData(at.port, { tls: false, host: at.host, localAddress: client });
+        await ftp.cmd(`STOR late-${mode}.bin`, 150);
+        await ftp.uploadClean(await ftp.secureData(plain), CONTENT);
+        await ftp.expect(226);
+        assert.deepEqual(await readFile(path.join(ts.root, `late-${mode}.bin`)), CONTENT);
+      });
+    });
   }
 
   test('a data connection through the proxy from another client address is refused; the client its own', async () => {
