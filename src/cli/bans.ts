@@ -34,7 +34,7 @@ export function registerBans(program: Command): void {
     .option('--json', 'one JSON array (address, since, until, bans)')
     .action(async (flags: BansFlags) => {
       const url = await databaseOf(flags);
-      const list = url ? await withBans(url, (b) => b.list()) : await listBans(await pathsOf(flags));
+      const list = url ? await withBans(url, (b) => b.list(), 'read') : await listBans(await pathsOf(flags));
       process.stdout.write(flags.json ? JSON.stringify(list.map(asJson)) + '\n' : table(list));
     });
   where(
@@ -57,8 +57,13 @@ async function databaseOf(flags: BansFlags): Promise<string | undefined> {
   return databaseUrlOf(flags.config ? await loadConfig(flags.config) : {});
 }
 
-async function withBans<T>(url: string, fn: (bans: PgBans) => Promise<T>): Promise<T> {
-  const shared = await openSharedState(url);
+/** `read` (bans list) changes nothing: see openSharedState. */
+async function withBans<T>(
+  url: string,
+  fn: (bans: PgBans) => Promise<T>,
+  mode: 'migrate' | 'read' = 'migrate',
+): Promise<T> {
+  const shared = await openSharedState(url, undefined, mode);
   try {
     return await fn(shared.bans);
   } finally {

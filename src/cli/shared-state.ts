@@ -7,6 +7,7 @@ import type { PgBans } from '../db/bans.js';
 import type { Database } from '../db/database.js';
 import type { PgSessions } from '../db/sessions.js';
 import type { PgUsage } from '../db/usage.js';
+import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 export interface SharedState {
@@ -21,15 +22,39 @@ export interface ServingState extends SharedState {
   sessions: PgSessions;
 }
 
-/** Connects and migrates (under the advisory lock): the database must be there at start. */
-export async function openSharedState(url: string, logger?: Logger): Promise<SharedState> {
-  const [{ Database }, { PgAccounts }, { PgUsage }, { PgBans }] = await Promise.all([
-    import('../db/database.js'),
-    import('../db/accounts.js'),
-    import('../db/usage.js'),
-    import('../db/bans.js'),
-  ]);
-  const db = await Database.open(url, logger ? { logger } : {});
+/**
+ * Connects and migrates (under the advisory lock): the database must be there at start. `read`
+ * (the commands that only read: `ferry users list|show`, `ferry bans list`) changes nothing: a
+ * database whose schema is not the one this Ferry knows (never migrated, older or newer) is refused
+ * with what `ferry db status` would say.
+ */
+export async function openSharedState(
+  url: string,
+  logger?: Logger,
+  mode: 'migrate' | 'read' = 'migrate',
+): Promise<SharedState> {
+  const [{ Database, redact }, { describeSchema, schemaVersion }, { PgAccounts }, { PgUsage }, { PgBans }] =
+    await Promise.all([
+      import('../db/database.js'),
+      import('../db/migrations.js'),
+      import('../db/accounts.js'),
+      import('../db/usage.js'),
+      import('../db/bans.js'),
+    ]);
+  const db = await Database.open(url, { ...(logger ? { logger } : {}), migrate: mode === 'migrate' });
+  if (mode === 'read') {
+    let problem: string | undefined;
+    try {
+      const schema = describeSchema(await schemaVersion(db.pool));
+      if (!schema.current) problem = schema.text;
+    } catch (err) {
+      problem = (err as Error).message;
+    }
+    if (problem !== undefined) {
+      await db.close();
+      throw new FerryError('ERR_UNAVAILABLE', `database ${redact(url)}: ${problem}`);
+    }
+  }
   const accounts = new PgAccounts(db, url, logger);
   const usage = new PgUsage(db, logger);
   const bans = new PgBans(db, logger);

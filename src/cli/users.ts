@@ -34,13 +34,15 @@ interface Accounts {
 
 /**
  * The accounts these flags name: the database when the config (or FERRY_DATABASE_URL) names one,
- * else the config's accounts.file or <data dir>/users.yaml, with <data dir>/usage.json.
+ * else the config's accounts.file or <data dir>/users.yaml, with <data dir>/usage.json. A command
+ * that writes creates or upgrades the database's schema (as `ferry db migrate`); one that only
+ * reads (`read`) changes nothing, and refuses a database not at this Ferry's schema.
  */
-async function openAccounts(f: FileFlags): Promise<Accounts> {
+async function openAccounts(f: FileFlags, mode: 'migrate' | 'read'): Promise<Accounts> {
   const config = f.config ? await loadConfig(f.config) : {};
   const url = databaseUrlOf(config);
   if (url) {
-    const shared = await openSharedState(url);
+    const shared = await openSharedState(url, undefined, mode);
     return { dir: shared.accounts, usage: shared.usage, close: () => shared.close() };
   }
   return {
@@ -50,9 +52,13 @@ async function openAccounts(f: FileFlags): Promise<Accounts> {
   };
 }
 
-/** Runs `fn` on the accounts the flags name, closing them after. */
-async function withAccounts<T>(f: FileFlags, fn: (a: Accounts) => Promise<T>): Promise<T> {
-  const a = await openAccounts(f);
+/** Runs `fn` on the accounts the flags name, closing them after (`read`: see openAccounts). */
+async function withAccounts<T>(
+  f: FileFlags,
+  fn: (a: Accounts) => Promise<T>,
+  mode: 'migrate' | 'read' = 'migrate',
+): Promise<T> {
+  const a = await openAccounts(f, mode);
   try {
     return await fn(a);
   } finally {
@@ -182,7 +188,7 @@ export function registerUsers(program: Command): void {
   where(users.command('list').description('list the accounts'))
     .option('--json', 'JSON (no password hashes)')
     .action(async (f: FileFlags & { json?: boolean }) => {
-      const accounts = await withAccounts(f, ({ dir }) => dir.list());
+      const accounts = await withAccounts(f, ({ dir }) => dir.list(), 'read');
       if (f.json) return say(JSON.stringify(accounts.map(publicView)));
       if (accounts.length === 0) return say('no users');
       const rows = accounts.map((a) => [a.username, statusOf(a), homeOf(a)]);
@@ -194,11 +200,15 @@ export function registerUsers(program: Command): void {
   where(users.command('show').argument('<name>').description("show an account's settings"))
     .option('--json', 'JSON (no password hash)')
     .action(async (name: string, f: FileFlags & { json?: boolean }) => {
-      const { a, usage } = await withAccounts(f, async ({ dir, usage }) => {
-        const a = await dir.get(name);
-        if (!a) throw unknownUser(name, dir.where);
-        return { a, usage: hasQuota(a) ? await usage.get(name) : undefined };
-      });
+      const { a, usage } = await withAccounts(
+        f,
+        async ({ dir, usage }) => {
+          const a = await dir.get(name);
+          if (!a) throw unknownUser(name, dir.where);
+          return { a, usage: hasQuota(a) ? await usage.get(name) : undefined };
+        },
+        'read',
+      );
       if (f.json) return say(JSON.stringify({ ...publicView(a), ...(usage ? { usage } : {}) }));
       for (const line of describe(a, usage)) say(line);
     });

@@ -102,10 +102,25 @@ export async function migrate(client: pg.ClientBase): Promise<Migration[]> {
   return applied;
 }
 
-/** The version the database is at (0: never migrated). */
+/** The version the database is at (0: never migrated). Reads only: creates nothing. */
 export async function schemaVersion(pool: Pick<pg.Pool, 'query'>): Promise<number> {
-  const { rows } = await pool.query<{ v: number | null }>(
-    "SELECT CASE WHEN to_regclass('ferry_schema') IS NULL THEN 0 ELSE (SELECT max(version) FROM ferry_schema) END AS v",
-  );
+  // Two queries: PostgreSQL resolves every table a statement names before it runs, so one that
+  // reads ferry_schema fails on a database without it, in a CASE branch not taken too.
+  const exists = await pool.query<{ t: string | null }>("SELECT to_regclass('ferry_schema')::text AS t");
+  if (exists.rows[0]?.t == null) return 0;
+  const { rows } = await pool.query<{ v: number | null }>('SELECT max(version) AS v FROM ferry_schema');
   return rows[0]?.v ?? 0;
+}
+
+/**
+ * A schema at version `v`, as `ferry db status` reports it: whether this Ferry can use it as it
+ * is (`current`), and what it is and what to do.
+ */
+export function describeSchema(v: number): { current: boolean; text: string } {
+  const knows = `this Ferry knows ${SCHEMA_VERSION}`;
+  if (v === SCHEMA_VERSION) return { current: true, text: `schema at version ${v}; ${knows}: up to date` };
+  if (v > SCHEMA_VERSION)
+    return { current: false, text: `schema at version ${v}, newer than ${knows}: upgrade Ferry` };
+  const what = v === 0 ? 'schema not created (version 0)' : `schema at version ${v}`;
+  return { current: false, text: `${what}; ${knows}: run \`ferry db migrate\`` };
 }

@@ -112,4 +112,48 @@ describe('ferry db, users and bans on PostgreSQL', () => {
       await server.stop();
     }
   });
+
+  test('a database never migrated: db status says so and what to do, the commands that only read change nothing, one that writes creates the schema', async () => {
+    const admin = new pg.Client({ connectionString: pgc.url });
+    await admin.connect();
+    await admin.query('CREATE DATABASE unmigrated');
+    await admin.end();
+    const url = pgc.url.replace(/\/postgres$/, '/unmigrated');
+    const env = { FERRY_DATABASE_URL: url };
+    const created = async (): Promise<boolean> => {
+      const c = new pg.Client({ connectionString: url });
+      await c.connect();
+      try {
+        const { rows } = await c.query<{ t: string | null }>("SELECT to_regclass('ferry_schema')::text AS t");
+        return rows[0]?.t != null;
+      } finally {
+        await c.end();
+      }
+    };
+
+    // A report, not an error (it failed with 'relation "ferry_schema" does not exist').
+    assert.match(
+      await ok(['db', 'status'], env),
+      /: schema not created \(version 0\); this Ferry knows 1: run `ferry db migrate`\n$/,
+    );
+    // Read-only commands refuse with the same words, and leave the database as it was (users
+    // list migrated it).
+    for (const args of [
+      ['users', 'list'],
+      ['users', 'show', 'dora'],
+      ['bans', 'list'],
+    ]) {
+      const r = await ferry(args, env);
+      assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /schema not created \(version 0\); this Ferry knows 1: run `ferry db migrate`/);
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(await created(), false, 'nothing created by reading');
+
+    // A command that writes creates the schema, as `ferry db migrate` would.
+    await ok(['users', 'add', 'zed', '--home', dir, '--password-stdin'], env, 'zed-pw\n');
+    assert.equal(await created(), true);
+    assert.match(await ok(['db', 'status'], env), /: schema at version 1; this Ferry knows 1: up to date\n$/);
+    assert.match(await ok(['users', 'list'], env), /zed\s+enabled/);
+  });
 });
