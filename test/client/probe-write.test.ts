@@ -52,6 +52,10 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
       assert.match(report.summary.incomplete[0] ?? '', /^upload refused: 550 /);
       assert.equal(r.code, 3, 'exit code: the report is incomplete');
     });
+
+    it('counts the directory as cleaned up: nothing was made in it', () => {
+      assert.deepEqual(report.write, { dir: 'nosuchdir', cleanedUp: true });
+    });
   });
 
   it('a cut upload passes once it ran (150, then its bytes) and was not reported complete', async () => {

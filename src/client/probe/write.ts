@@ -55,9 +55,7 @@ export class WriteArea {
   ) {}
 
   private name(what: string): string {
-    const n = joinRemote(this.dir, `${this.prefix}-${what}`);
-    this.created.add(n);
-    return n;
+    return joinRemote(this.dir, `${this.prefix}-${what}`);
   }
 
   private tlsPlan(c: ProbeConnection): DataPlan['tls'] {
@@ -70,7 +68,14 @@ export class WriteArea {
     data: Buffer,
     end: 'close-notify' | 'bare-fin' = 'close-notify',
   ): Promise<DataOutcome> {
-    return exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
+    let o: DataOutcome | undefined;
+    try {
+      o = await exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
+      return o;
+    } finally {
+      // Only what may exist is deleted and looked for afterwards (a thrown exchange may have made it).
+      if (!o || refusedUpload(o) === undefined) this.created.add(name);
+    }
   }
 
   private async get(c: ProbeConnection, name: string): Promise<Buffer | undefined> {
@@ -225,7 +230,7 @@ export class WriteArea {
 
   /** Deletes every file the probe made; true when none is left in DIR. */
   async cleanup(): Promise<boolean> {
-    if (this.created.size === 0) return true; // nothing was uploaded
+    if (this.created.size === 0) return true; // every upload was refused: nothing to look for
     const c = await protectedSession(this.ctx.t).catch(() => undefined);
     if (!c) return false; // refused: whether files are left cannot be known
     try {
