@@ -33,6 +33,8 @@ export type FerryErrorCode =
   | 'ERR_BUSY'
   /** The client's local side failed: a local file (ENOENT, EISDIR, ENOSPC) or the caller's stream. */
   | 'ERR_LOCAL'
+  /** The remote file does not fit the client's operation (put -c onto a larger remote file). */
+  | 'ERR_REMOTE'
   | 'ERR_USAGE';
 
 export class FerryError extends Error {

@@ -17,9 +17,12 @@ export const EXIT = {
   tls: 4,
   /** The server refused the login. */
   auth: 5,
-  /** The server refused a file operation (no such file, permission denied, …: 4xx/5xx replies). */
+  /**
+   * The server refused a file operation (no such file, permission denied, …: 4xx/5xx replies), or
+   * the remote file does not fit it (put -c onto a larger one).
+   */
   remote: 6,
-  /** A local file could not be read or written. */
+  /** A local file could not be read or written, or does not fit (get -c into a larger one). */
   local: 7,
   /** A transfer failed on the data connection (cannot connect, stalled, 425/426). */
   transfer: 8,

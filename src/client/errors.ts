@@ -119,6 +119,7 @@ export function failureKind(err: unknown): FailureKind {
         return 'aborted';
       case 'ERR_LOCAL':
         return 'local';
+      case 'ERR_REMOTE':
       case 'ERR_NOT_FOUND':
       case 'ERR_EXISTS':
       case 'ERR_NOT_EMPTY':

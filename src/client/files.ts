@@ -4,7 +4,7 @@ import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
-import { dataConnectionError, localError } from './errors.js';
+import { dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
@@ -94,9 +94,9 @@ export async function download(
   const total = known ?? (opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined);
   if (opts.resume && total !== undefined) {
     if (offset > total) {
-      throw new FerryError(
-        'ERR_USAGE',
-        `Cannot resume: the local file has ${offset} bytes, more than the ${total} of ${remote}.`,
+      // The local file is what does not fit, not the command line.
+      throw new LocalError(
+        new Error(`Cannot resume: the local file has ${offset} bytes, more than the ${total} of ${remote}.`),
       );
     }
     if (offset === total) {
@@ -170,7 +170,7 @@ export async function upload(
     total = st.size;
     if (opts.resume && offset > st.size) {
       throw new FerryError(
-        'ERR_USAGE',
+        'ERR_REMOTE',
         `Cannot resume: ${remote} has ${offset} bytes, more than the ${st.size} of the local file.`,
       );
     }

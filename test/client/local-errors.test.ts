@@ -2,10 +2,12 @@
  * Failures of the local side are the client's ERR_LOCAL errors (LocalError, with the system code
  * and the original error as `cause`), never the server's consequent 426 nor a bare Node error: the
  * caller's own stream breaking during put or get, and local files that cannot be opened. The
- * command line maps them to exit code 7 (local file error). The connection stays usable.
+ * command line maps them to exit code 7 (local file error). The connection stays usable. Resuming
+ * onto a file with more bytes than its source is no usage error (it was exit 2): `get -c` of a larger
+ * local file is a local file error (7), `put -c` onto a larger remote file a remote one (6).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -13,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 
 import type { FerryClient } from '../../src/client/client.js';
 import { LocalError } from '../../src/client/errors.js';
+import { FerryError } from '../../src/errors.js';
 import { EXIT, exitCodeFor } from '../../src/cli/client-exit-codes.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { clientOf } from './helpers.js';
@@ -69,6 +72,26 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
     });
     await assert.rejects(c.get('big.bin', sink), local({ message: 'disk full' }));
     assert.equal((await c.send('NOOP')).code, 200);
+  });
+
+  it('resume onto a larger file: get -c fails as a local file error, put -c as a remote one', async () => {
+    const bigger = path.join(dir, 'bigger.bin');
+    await writeFile(bigger, Buffer.alloc(128 * CHUNK + 1));
+    await assert.rejects(
+      c.get('big.bin', bigger, { resume: true }),
+      local({
+        message: `Cannot resume: the local file has ${128 * CHUNK + 1} bytes, more than the ${128 * CHUNK} of big.bin.`,
+      }),
+    );
+    assert.equal((await stat(bigger)).size, 128 * CHUNK + 1, 'the local file is left as it was');
+    const smaller = path.join(dir, 'smaller.bin');
+    await writeFile(smaller, 'x');
+    await assert.rejects(c.put(smaller, 'big.bin', { resume: true }), (err: unknown) => {
+      assert.ok(err instanceof FerryError && err.code === 'ERR_REMOTE', String(err));
+      assert.equal(exitCodeFor(err), EXIT.remote);
+      return true;
+    });
+    assert.equal((await c.stat('big.bin')).size, 128 * CHUNK, 'the remote file is left as it was');
   });
 
   it('local files that cannot be opened: ENOENT, EISDIR', async () => {
