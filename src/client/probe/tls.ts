@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { delay } from '../waits.js';
 import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
+import { chainOf } from './chain.js';
 import { check, notApplicable, notCompleted, type ProbeContext } from './context.js';
 import { signatureAlgorithm, ticketLifetimeHint } from './der.js';
 import { shortError } from './data.js';
@@ -179,7 +180,7 @@ const CERTIFICATE_POINTS: readonly (readonly [string, string])[] = [
   ['certificate-signature', 'Certificate signature algorithm'],
 ];
 
-async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
+export async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
   const sent = 'handshake; certificate as presented';
   let h: Handshake | undefined;
   const p = await check(t, 'certificate', 'Certificate', sent, async () => {
@@ -199,14 +200,7 @@ function certificatePoints(t: ProbeTarget, h: Handshake): ProbePoint[] {
     const out: ProbePoint[] = [];
     const sock = h.sock;
     const peer = sock.getPeerCertificate(true);
-    let depth = 0;
-    for (let c: tls.DetailedPeerCertificate | undefined = peer; c && c.raw; depth++) {
-      if (c.issuerCertificate === c || depth > 10) {
-        depth++;
-        break;
-      }
-      c = c.issuerCertificate;
-    }
+    const depth = chainOf(peer).length;
     const trustedBy = t.ca ? 'the given CA file' : 'the system CAs';
     const authorized = sock.authorized;
     const authError = sock.authorizationError ? String(sock.authorizationError) : '';

@@ -1,0 +1,114 @@
+/**
+ * `ferry probe`'s certificate points against Ferry serving chosen certificates: the chain is
+ * counted once per certificate (Node repeats a self-signed one three times).
+ */
+import assert from 'node:assert/strict';
+import { randomBytes, webcrypto } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import * as x509 from '@peculiar/x509';
+
+import type { ProbeTarget } from '../../src/client/probe/connection.js';
+import { certificate } from '../../src/client/probe/tls.js';
+import type { ProbePoint } from '../../src/client/probe/types.js';
+import type { KeyPair } from '../../src/tls/certificates.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { probeTarget } from '../support/probe.js';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const DAY = 86_400_000;
+
+interface Made {
+  readonly cert: string;
+  readonly key: string;
+  readonly name: string;
+  readonly keys: webcrypto.CryptoKeyPair;
+}
+
+/** A server certificate named `name` (a DN), or a CA with `isCa`; self-signed or issued by `ca`. */
+async function make(
+  name: string,
+  o: { sans?: x509.JsonGeneralName[]; ca?: Made; isCa?: boolean } = {},
+): Promise<Made> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const notBefore = new Date(Date.now() - DAY);
+  const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(o.isCa ?? false, undefined, true)];
+  if (o.sans) extensions.push(new x509.SubjectAlternativeNameExtension(o.sans));
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: randomBytes(8).toString('hex'),
+    subject: name,
+    issuer: o.ca?.name ?? name,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + 30 * DAY),
+    publicKey: keys.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
+    signingKey: (o.ca?.keys ?? keys)
+      .privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
+    signingAlgorithm: ALG,
+    extensions,
+  });
+  const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
+  const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})(?!$)/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
+  return { cert: cert.toString('pem') + '\n', key, name, keys };
+}
+
+const LOCAL_SANS: x509.JsonGeneralName[] = [
+  { type: 'dns', value: 'localhost' },
+  { type: 'ip', value: '127.0.0.1' },
+];
+
+/** Ferry serving `leaf`; `ca` is the PEM a probe trusts with --ca. */
+async function serve(leaf: KeyPair, dir: string): Promise<TestServer> {
+  const certFile = path.join(dir, `${randomBytes(4).toString('hex')}.pem`);
+  const keyFile = `${certFile}.key`;
+  await writeFile(certFile, leaf.cert);
+  await writeFile(keyFile, leaf.key, { mode: 0o600 });
+  return startFerry({
+    tls: { certificates: [{ certFile, keyFile }], dataDir: path.join(dir, 'data') },
+    defender: { allow: ['127.0.0.0/8'] },
+  });
+}
+
+async function points(t: ProbeTarget): Promise<Record<string, ProbePoint>> {
+  return Object.fromEntries((await certificate(t)).map((p) => [p.id, p]));
+}
+
+describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
+  let dir: string;
+  const servers: TestServer[] = [];
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-tls-'));
+  });
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await rm(dir, { recursive: true, force: true });
+  });
+  const start = async (leaf: KeyPair): Promise<TestServer> => {
+    const s = await serve(leaf, dir);
+    servers.push(s);
+    return s;
+  };
+
+  it("Ferry's own self-signed certificate is one certificate, trusted or not", async () => {
+    const s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
+    servers.push(s);
+    const ca = await readFile(path.join(path.dirname(s.root), 'tls', 'cert.pem'));
+    const trusted = await points(probeTarget(s, { ca }));
+    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s); trusted');
+    assert.equal(trusted['certificate-chain']?.verdict, 'pass');
+    const unknown = await points(probeTarget(s));
+    assert.equal(unknown['certificate-chain']?.received, '1 certificate(s); DEPTH_ZERO_SELF_SIGNED_CERT');
+    assert.equal(unknown['certificate-chain']?.verdict, 'fail');
+  });
+
+  it('a leaf issued by the trusted CA is a chain of two', async () => {
+    const root = await make('CN=Probe Test CA', { isCa: true });
+    const s = await start(await make('CN=localhost', { ca: root, sans: LOCAL_SANS }));
+    const p = await points(probeTarget(s, { ca: Buffer.from(root.cert) }));
+    assert.equal(p['certificate-chain']?.received, '2 certificate(s); trusted');
+    assert.equal(p['certificate-name']?.verdict, 'pass');
+  });
+});
