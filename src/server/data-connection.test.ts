@@ -65,6 +65,15 @@ test('a data connection that stalls in its ClientHello fails one handshake timeo
     assert.ok(outcome instanceof FerryError, `ended by ${HANDSHAKE_MS * 1.5} fake ms: ${String(outcome)}`);
     assert.equal(outcome.code, 'ERR_TLS');
     assert.ok(Date.now() >= HANDSHAKE_MS, 'not before the timeout');
+    // Its reason (logged) says how long it took and the limit, not what was left of it for the
+    // handshake once the ClientHello had been waited for ("timed out after 0 ms").
+    const reason = (outcome.cause as Error).message;
+    const m =
+      /^TLS handshake timed out after (\d+) ms \(limit 10000 ms from the connection's start\)\.$/.exec(
+        reason,
+      );
+    assert.ok(m, reason);
+    assert.ok(Number(m[1]) >= HANDSHAKE_MS && Number(m[1]) <= Date.now(), reason);
   } finally {
     mock.timers.reset();
     endpoint.close();

@@ -301,8 +301,8 @@ async function prepare(
   raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
   // One handshake deadline from the connection's start: each stage below gets only what is left of
   // it (reading the ClientHello and the handshake each had the whole of it: twice the timeout).
-  const deadline = Date.now() + policy.handshakeTimeoutMs;
-  const left = (): number => Math.max(0, deadline - Date.now());
+  const budget = { since: Date.now(), limitMs: policy.handshakeTimeoutMs };
+  const left = (): number => Math.max(0, budget.since + budget.limitMs - Date.now());
   const family = policy.protect();
   if (!family) {
     const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
@@ -324,7 +324,7 @@ async function prepare(
     ? nativeTls(raw, options, policy.idleTimeoutMs)
     : EofGuard.tls(raw, options, () => known === 'receive' && spokeAfterReply());
   try {
-    await handshake(sock, 'server', left(), native ? undefined : raw);
+    await handshake(sock, 'server', budget, native ? undefined : raw);
   } catch (err) {
     sessions.settle(false);
     sock.on('error', () => {});
