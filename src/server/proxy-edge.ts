@@ -45,9 +45,18 @@ const OPTIONAL_HEADER_WAIT_MS = 300;
  * forbid. Without settings every connection is taken as it is, unread.
  */
 export class ProxyEdge {
-  private readonly trusted: NetworkList | undefined;
+  private trusted: NetworkList | undefined;
 
-  constructor(private readonly settings: ProxySettings | undefined) {
+  constructor(private settings: ProxySettings | undefined) {
+    this.trusted = settings ? new NetworkList(settings.trusted) : undefined;
+  }
+
+  /**
+   * New settings (a reload): connections accepted from now on follow them. A proxy the operator
+   * took off the list must stop speaking for clients at once, not at the next restart.
+   */
+  configure(settings: ProxySettings | undefined): void {
+    this.settings = settings;
     this.trusted = settings ? new NetworkList(settings.trusted) : undefined;
   }
 

@@ -133,6 +133,7 @@ export class FerryServer {
     this.checks.setLimits(checkLimits(next));
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
+    this.edge.configure(next.proxyProtocol);
     if (
       JSON.stringify([running.passive, passiveLimits(running)]) !==
       JSON.stringify([next.passive, passiveLimits(next)])

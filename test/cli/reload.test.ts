@@ -5,6 +5,8 @@
  * longer validates is rejected and the running one kept.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -159,6 +161,54 @@ test('SIGHUP: new users, limits and passive address apply while a session runs; 
     assert.match(textOf(await again.cmd('PASV', 227)), /\(127,0,0,9,/);
   } finally {
     await Promise.all(open.map((f) => f.close()));
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+/** Connects from `from` to the explicit port, sends a PROXY header at once; what came back until close (or the greeting). */
+async function proxiedGreeting(r: ServeProcess, from: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port: r.explicitPort, localAddress: from });
+  socket.on('error', () => {});
+  await once(socket, 'connect');
+  socket.write(`PROXY TCP4 192.0.2.7 127.0.0.1 40000 ${r.explicitPort}\r\n`);
+  const chunks: Buffer[] = [];
+  socket.on('data', (d: Buffer) => {
+    chunks.push(d);
+    if (Buffer.concat(chunks).includes('\r\n')) socket.end();
+  });
+  await once(socket, 'close');
+  return Buffer.concat(chunks).toString('latin1');
+}
+
+test('SIGHUP: a proxy taken off proxyProtocol.trusted speaks for no client from then on', async () => {
+  const config = path.join(dir, 'proxy.yaml');
+  const trusted = (network: string): Promise<string> =>
+    configText({
+      users: [['alice', 'pw']],
+      perAddress: 10,
+      pasv: '127.0.0.1',
+      extra: `proxyProtocol:\n  trusted: [${network}]\n  required: false\n`,
+    });
+  await writeFile(config, await trusted('127.0.0.10/32'));
+  const r = await ServeProcess.start(
+    ['--config', config, '--workers', '2', '--data-dir', path.join(dir, 'data-proxy')],
+    dir,
+  );
+  try {
+    assert.match(await proxiedGreeting(r, '127.0.0.10'), /^220 /);
+    await r.waitForLog((l) => l.msg === 'connect' && l.remote === '192.0.2.7', 'the header names the client');
+    await writeFile(config, await trusted('127.0.0.11/32'));
+    const from = r.log.length;
+    r.child.kill('SIGHUP');
+    await reloaded(r, from, /^configuration reloaded$/);
+    // Now an untrusted peer: its header is refused, it speaks for nobody.
+    await proxiedGreeting(r, '127.0.0.10');
+    await r.waitForLog(
+      (l) => r.log.indexOf(l) >= from && /not a trusted proxy/.test(l.msg ?? ''),
+      'the header from 127.0.0.10 refused',
+    );
+    assert.ok(!r.log.slice(from).some((l) => l.remote === '192.0.2.7'), 'no session for the named client');
+  } finally {
     assert.equal(await r.stop(), 0);
   }
 });

@@ -179,6 +179,7 @@ export class ClusterPrimary {
     ).load();
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
+    this.edge.configure(next.proxyProtocol);
     this.options = next;
     return { restartNeeded: restart };
   }
