@@ -1,6 +1,8 @@
 /**
  * `ferry probe`'s certificate points against Ferry serving chosen certificates: the chain is
- * counted once per certificate (Node repeats a self-signed one three times).
+ * counted once per certificate (Node repeats a self-signed one), judged on its own (a wrong name
+ * is certificate-name's failure, an expired but trusted certificate is certificate-expiry's),
+ * pinning is advised only for an untrusted chain, and a failed name says what the certificate lists.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
@@ -13,7 +15,7 @@ import * as x509 from '@peculiar/x509';
 import type { ProbeTarget } from '../../src/client/probe/connection.js';
 import { certificate } from '../../src/client/probe/tls.js';
 import type { ProbePoint } from '../../src/client/probe/types.js';
-import type { KeyPair } from '../../src/tls/certificates.js';
+import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { probeTarget } from '../support/probe.js';
 
@@ -92,7 +94,7 @@ describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
     return s;
   };
 
-  it("Ferry's own self-signed certificate is one certificate, trusted or not", async () => {
+  it("Ferry's own self-signed certificate is one certificate; pinning is advised only when untrusted", async () => {
     const s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
     servers.push(s);
     const ca = await readFile(path.join(path.dirname(s.root), 'tls', 'cert.pem'));
@@ -102,6 +104,7 @@ describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
     const unknown = await points(probeTarget(s));
     assert.equal(unknown['certificate-chain']?.received, '1 certificate(s); DEPTH_ZERO_SELF_SIGNED_CERT');
     assert.equal(unknown['certificate-chain']?.verdict, 'fail');
+    assert.match(unknown['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
   });
 
   it('a leaf issued by the trusted CA is a chain of two', async () => {
@@ -110,5 +113,43 @@ describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
     const p = await points(probeTarget(s, { ca: Buffer.from(root.cert) }));
     assert.equal(p['certificate-chain']?.received, '2 certificate(s); trusted');
     assert.equal(p['certificate-name']?.verdict, 'pass');
+  });
+
+  it('a wrong host name fails certificate-name, saying what the certificate lists, not the chain', async () => {
+    const leaf = await make('CN=ftp.example', { sans: [{ type: 'dns', value: 'ftp.example' }] });
+    const s = await start(leaf);
+    const ca = Buffer.from(leaf.cert);
+    const byIp = await points(probeTarget(s, { ca }));
+    assert.equal(byIp['certificate-chain']?.verdict, 'pass', byIp['certificate-chain']?.received);
+    assert.equal(byIp['certificate-chain']?.detail, undefined);
+    assert.equal(byIp['certificate-name']?.verdict, 'fail');
+    assert.equal(byIp['certificate-name']?.received, '127.0.0.1 does not match');
+    assert.equal(byIp['certificate-name']?.detail, 'the certificate lists DNS:ftp.example');
+    const byName = await points(probeTarget(s, { ca, servername: 'other.example' }));
+    assert.equal(byName['certificate-chain']?.verdict, 'pass', byName['certificate-chain']?.received);
+    assert.equal(byName['certificate-name']?.detail, 'the certificate lists DNS:ftp.example');
+
+    const nameless = await make('O=Probe Test');
+    const none = await points(probeTarget(await start(nameless), { ca: Buffer.from(nameless.cert) }));
+    assert.equal(
+      none['certificate-name']?.detail,
+      'the certificate lists no names (no subjectAltName, no CN)',
+    );
+  });
+
+  it('an expired certificate: trusted, the expiry is certificate-expiry; untrusted, pin advice', async () => {
+    // Ferry's own kind of certificate (its key usage has no keyCertSign), expired a year ago.
+    const from = Date.now() - 400 * DAY;
+    const validity = { notBefore: new Date(from), notAfter: new Date(from + 30 * DAY) };
+    const leaf = await generateSelfSigned('localhost', 'ecdsa', validity);
+    const s = await start(leaf);
+    const trusted = await points(probeTarget(s, { ca: Buffer.from(leaf.cert) }));
+    assert.equal(trusted['certificate-chain']?.verdict, 'pass', trusted['certificate-chain']?.received);
+    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s); trusted');
+    assert.match(trusted['certificate-chain']?.detail ?? '', /CERT_HAS_EXPIRED\): see certificate-expiry$/);
+    assert.equal(trusted['certificate-expiry']?.verdict, 'fail');
+    const untrusted = await points(probeTarget(s));
+    assert.equal(untrusted['certificate-chain']?.verdict, 'fail');
+    assert.match(untrusted['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
   });
 });

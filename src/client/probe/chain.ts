@@ -1,5 +1,25 @@
 import { X509Certificate } from 'node:crypto';
-import type tls from 'node:tls';
+import tls from 'node:tls';
+import { point, type ProbePoint } from './types.js';
+
+/**
+ * The certificate chain as trusted or not, and why; nothing else. The host name and the validity
+ * of the certificate itself are points of their own (certificate-name, certificate-expiry), so
+ * the handshake judged here skips the name check, and an expired but trusted certificate passes.
+ */
+
+/** OpenSSL verify results that mean "no trusted issuer": the only ones where pinning is the way out. */
+const UNTRUSTED = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+]);
+/** Time errors: OpenSSL reports them last, so they may hide an untrusted issuer (checked here). */
+const TIME = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
+
+const PIN = 'clients must pin it (--fingerprint) or trust it on first use';
 
 /** The chain as Node gives it, leaf first, each certificate once (Node repeats a self-signed one). */
 export function chainOf(peer: tls.DetailedPeerCertificate): X509Certificate[] {
@@ -12,4 +32,74 @@ export function chainOf(peer: tls.DetailedPeerCertificate): X509Certificate[] {
     c = c.issuerCertificate;
   }
   return out;
+}
+
+function anchorsFrom(ca: Buffer | undefined): X509Certificate[] {
+  const pems = ca
+    ? ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)
+    : null;
+  return (pems ?? tls.rootCertificates).map((p) => new X509Certificate(p));
+}
+
+/** Each certificate is signed by the next, up to one of `anchors` (validity not looked at). */
+function anchored(chain: readonly X509Certificate[], anchors: readonly X509Certificate[]): boolean {
+  const signedBy = (c: X509Certificate, by: X509Certificate): boolean =>
+    c.checkIssued(by) && c.verify(by.publicKey);
+  for (const [i, c] of chain.entries()) {
+    if (anchors.some((a) => a.fingerprint256 === c.fingerprint256 || signedBy(c, a))) return true;
+    const next = chain[i + 1];
+    if (!next || !signedBy(c, next)) return false;
+  }
+  return false;
+}
+
+const outOfDate = (c: X509Certificate, now: number): boolean =>
+  now > Date.parse(c.validTo) || now < Date.parse(c.validFrom);
+
+const cn = (name: string): string => /CN=([^\n]*)/.exec(name)?.[1] ?? name.replace(/\n/g, ', ');
+
+export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePoint {
+  const id = 'certificate-chain';
+  const title = 'Certificate chain trusted';
+  const sent = `verify against ${ca ? 'the given CA file' : 'the system CAs'}`;
+  const chain = chainOf(sock.getPeerCertificate(true));
+  const count = `${chain.length} certificate(s)`;
+  if (sock.authorized) return point(id, title, sent, `${count}; trusted`, 'pass');
+  const code = String(sock.authorizationError ?? 'not verified');
+  const leaf = chain[0];
+  const untrusted = (why: string): ProbePoint =>
+    point(
+      id,
+      title,
+      sent,
+      `${count}; ${code}`,
+      'fail',
+      `${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`,
+    );
+  if (UNTRUSTED.has(code))
+    return untrusted(code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'self-signed' : 'no trusted issuer');
+  if (!TIME.has(code) || !leaf) return point(id, title, sent, `${count}; ${code}`, 'fail');
+  if (!anchored(chain, anchorsFrom(ca)))
+    return untrusted(
+      chain.length === 1 && leaf.subject === leaf.issuer ? 'self-signed' : 'no trusted issuer',
+    );
+  const now = Date.now();
+  const stale = chain.slice(1).filter((c) => outOfDate(c, now));
+  if (stale.length > 0)
+    return point(
+      id,
+      title,
+      sent,
+      `${count}; ${code}`,
+      'fail',
+      `issuer outside its validity period: ${stale.map((c) => cn(c.subject)).join(', ')}`,
+    );
+  return point(
+    id,
+    title,
+    sent,
+    `${count}; trusted`,
+    'pass',
+    `the certificate itself is outside its validity period (${code}): see certificate-expiry`,
+  );
 }
