@@ -3,7 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
 import type { Progress } from './files.js';
-import { globMatcher, hasWildcard, unquote } from '../protocol/glob.js';
+import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure } from './pool.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
@@ -39,9 +39,14 @@ async function remoteNames(
   client: FerryClient,
   dir: string,
   signal: AbortSignal | undefined,
+  all: boolean,
 ): Promise<{ name: string; type: string | undefined; size: number | undefined }[]> {
   try {
-    return (await client.list(dir, { signal })).map((e) => ({ name: e.name, type: e.type, size: e.size }));
+    return (await client.list(dir, { signal, all })).map((e) => ({
+      name: e.name,
+      type: e.type,
+      size: e.size,
+    }));
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;
     // Some servers refuse LIST of a directory yet answer NLST (and some NLST give paths: keep the name).
@@ -73,7 +78,8 @@ export async function expandRemote(
   }
   const dir = remoteDirname(pattern);
   const match = globMatcher(last);
-  const found = (await remoteNames(client, dir, signal))
+  // LIST -a (dot-files) only for a pattern that can match them.
+  const found = (await remoteNames(client, dir, signal, matchesHidden(last)))
     .filter((e) => e.type !== 'dir' && match(e.name))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
     .map((e) => ({ path: joinRemote(dir, e.name), name: e.name, size: e.size }));

@@ -112,10 +112,15 @@ function matchTokens(tokens: readonly Token[], name: string): boolean {
   return p === tokens.length;
 }
 
+/** Whether a pattern may match hidden names (dot-files): it starts with `.`, as in a shell. */
+export function matchesHidden(pattern: string): boolean {
+  return pattern.startsWith('.') || pattern.startsWith('\\.');
+}
+
 /** A matcher for names: the pattern, and no hidden name unless the pattern starts with `.`. */
 export function globMatcher(pattern: string): (name: string) => boolean {
   const tokens = tokenize(pattern);
-  const hiddenToo = pattern.startsWith('.') || pattern.startsWith('\\.');
+  const hiddenToo = matchesHidden(pattern);
   return (name) => (hiddenToo || !name.startsWith('.')) && matchTokens(tokens, name);
 }
 

@@ -2,13 +2,13 @@
  * Dot-files over servers without MLSD. vsftpd answers a plain LIST without them: the client lists
  * with `LIST -a`, so a download mirror fetches them and `--delete` keeps a local one the server has,
  * an upload mirror sees what it sent (its second run transfers nothing), `rm -r` empties a
- * directory of them, and `ferry ls` shows them only with `-a`. pyftpdlib with MLSD left out and
- * `-a` refused as a path (as IIS does): the client falls back to plain LIST once per connection,
- * and a download mirror with `--delete` keeps local dot-files (it cannot tell those the server
- * lacks from those its listing hides).
+ * directory of them, `ferry ls` shows them only with `-a`, and `ferry get 'dir/.*'` finds them.
+ * pyftpdlib with MLSD left out and `-a` refused as a path (as IIS does): the client falls back to
+ * plain LIST once per connection, and a download mirror with `--delete` keeps local dot-files (it
+ * cannot tell those the server lacks from those its listing hides).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -99,19 +99,37 @@ describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeou
       assert.ok(!(await t.client().list('')).some((e) => e.name === 'rm'));
     }));
 
-  it('ferry ls shows dot-files only with -a', async () => {
+  /** The `ferry` command against the peer: the URL of a path, and the environment. */
+  const cli = (p: string): { url: string; env: Record<string, string>; ca: string[] } => {
     const peer = t.peer();
-    await peer.putFile('ls/.dot', 'dot');
-    await peer.putFile('ls/plain', 'plain');
-    const url = `ftpes://${peer.user}@${peer.host}:${peer.port}/ls`;
-    const env = { HOME: t.home(), FERRY_PASSWORD: peer.password };
-    const common = ['-1', '--ca', peer.certificate.certFile];
-    const plain = await ferry(['ls', ...common, url], env);
+    return {
+      url: `ftpes://${peer.user}@${peer.host}:${peer.port}/${p}`,
+      env: { HOME: t.home(), FERRY_PASSWORD: peer.password },
+      ca: ['--ca', peer.certificate.certFile],
+    };
+  };
+
+  it('ferry ls shows dot-files only with -a', async () => {
+    await t.peer().putFile('ls/.dot', 'dot');
+    await t.peer().putFile('ls/plain', 'plain');
+    const { url, env, ca } = cli('ls');
+    const plain = await ferry(['ls', '-1', ...ca, url], env);
     assert.equal(plain.code, EXIT.ok, plain.stderr);
     assert.equal(plain.stdout, 'plain\n');
-    const all = await ferry(['ls', ...common, '-a', url], env);
+    const all = await ferry(['ls', '-1', ...ca, '-a', url], env);
     assert.equal(all.code, EXIT.ok, all.stderr);
     assert.equal(all.stdout, '.dot\nplain\n');
+  });
+
+  it("ferry get of a pattern that starts with '.' finds dot-files", async () => {
+    await t.peer().putFile('pat/.hidden.gz', 'hidden');
+    await t.peer().putFile('pat/seen.gz', 'seen');
+    const out = path.join(t.home(), 'pat');
+    await mkdir(out);
+    const { url, env, ca } = cli('pat/.*.gz');
+    const r = await ferry(['get', '-q', ...ca, url, out], env);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.deepEqual(await readdir(out), ['.hidden.gz']);
   });
 });
 
