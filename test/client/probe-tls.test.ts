@@ -1,8 +1,9 @@
 /**
- * `ferry probe`'s certificate points against Ferry serving chosen certificates: the chain is
- * counted once per certificate (Node repeats a self-signed one), judged on its own (a wrong name
- * is certificate-name's failure, an expired but trusted certificate is certificate-expiry's),
- * pinning is advised only for an untrusted chain, and a failed name says what the certificate lists.
+ * `ferry probe`'s certificate and renegotiation points against Ferry serving chosen certificates:
+ * the chain is counted once per certificate (Node repeats a self-signed one), judged on its own
+ * (a wrong name is certificate-name's failure, an expired but trusted certificate is
+ * certificate-expiry's), pinning is advised only for an untrusted chain, a failed name says what
+ * the certificate lists, and a refused renegotiation names the server's alert.
  */
 import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
@@ -13,7 +14,7 @@ import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 
 import type { ProbeTarget } from '../../src/client/probe/connection.js';
-import { certificate } from '../../src/client/probe/tls.js';
+import { certificate, renegotiation } from '../../src/client/probe/tls.js';
 import type { ProbePoint } from '../../src/client/probe/types.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
@@ -78,7 +79,7 @@ async function points(t: ProbeTarget): Promise<Record<string, ProbePoint>> {
   return Object.fromEntries((await certificate(t)).map((p) => [p.id, p]));
 }
 
-describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
+describe('ferry probe: certificate and renegotiation points', { timeout: 120_000 }, () => {
   let dir: string;
   const servers: TestServer[] = [];
   before(async () => {
@@ -151,5 +152,13 @@ describe('ferry probe: certificate points', { timeout: 120_000 }, () => {
     const untrusted = await points(probeTarget(s));
     assert.equal(untrusted['certificate-chain']?.verdict, 'fail');
     assert.match(untrusted['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
+  });
+
+  it('renegotiation refused with the no_renegotiation alert', async () => {
+    const s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
+    servers.push(s);
+    const p = await renegotiation(probeTarget(s), ['TLSv1.2', 'TLSv1.3']);
+    assert.equal(p.verdict, 'pass');
+    assert.equal(p.received, 'refused: no_renegotiation alert');
   });
 });

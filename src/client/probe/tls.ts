@@ -266,7 +266,7 @@ function certificatePoints(t: ProbeTarget, h: Handshake): ProbePoint[] {
   }
 }
 
-async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint> {
+export async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint> {
   const id = 'renegotiation';
   const title = 'Client-initiated renegotiation refused';
   const v = accepted.includes('TLSv1.2') ? 'TLSv1.2' : (accepted.find((x) => x !== 'TLSv1.3') ?? 'TLSv1.2');
@@ -278,15 +278,24 @@ async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Prom
     });
     try {
       const result = await new Promise<string | undefined>((resolve) => {
-        const timer = setTimeout(() => resolve('no answer'), 3000);
-        const ok = h.sock.renegotiate({ rejectUnauthorized: false }, (err) => {
+        const sock = h.sock;
+        const done = (why: string | undefined): void => {
           clearTimeout(timer);
-          resolve(err ? err.message : undefined);
-        });
-        if (!ok) {
-          clearTimeout(timer);
-          resolve('could not start');
-        }
+          sock.off('error', onError);
+          sock.off('close', onClose);
+          resolve(why);
+        };
+        // A refusal comes as an error on the socket: the callback is called on success only.
+        const onError = (e: Error & { code?: string }): void =>
+          done(e.code === 'ERR_SSL_NO_RENEGOTIATION' ? 'no_renegotiation alert' : shortError(e));
+        const onClose = (): void => done('connection closed');
+        const timer = setTimeout(() => done('ignored (no new handshake within 3 s)'), 3000);
+        sock.once('error', onError);
+        sock.once('close', onClose);
+        const ok = sock.renegotiate({ rejectUnauthorized: false }, (err) =>
+          done(err ? shortError(err) : undefined),
+        );
+        if (!ok) done('could not start');
       });
       if (result !== undefined) return point(id, title, sent, `refused: ${result}`, 'pass');
       await delay(0).promise;
