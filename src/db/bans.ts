@@ -4,6 +4,7 @@ import type { Ban } from '../defender/defender.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { recordChange, type Database } from './database.js';
+import { RetryLog } from './retry-log.js';
 
 const KIND = 'ban';
 const RETRY_MS = 1000;
@@ -28,14 +29,18 @@ export class PgBans implements SharedBans {
   #flushing: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
   readonly #offs: (() => void)[] = [];
-  readonly #logger: Logger;
+  readonly #retries: RetryLog;
   #closed = false;
 
   constructor(
     readonly db: Database,
     logger: Logger = silentLogger,
   ) {
-    this.#logger = logger;
+    this.#retries = new RetryLog(logger, {
+      failing: 'ban not saved yet: retrying',
+      still: 'bans still not saved: retrying',
+      done: 'bans saved after retries',
+    });
   }
 
   async load(sinceMs: number): Promise<Ban[]> {
@@ -120,7 +125,7 @@ export class PgBans implements SharedBans {
         });
         if (this.#pending.get(address) === ban) this.#pending.delete(address);
       } catch (err) {
-        this.#logger.warn({ remote: address, err: (err as Error).message }, 'ban not saved yet: retrying');
+        this.#retries.failed({ remotes: [...this.#pending.keys()], err: (err as Error).message });
         if (!this.#closed) {
           clearTimeout(this.#retry);
           this.#retry = setTimeout(() => void this.#flush(), RETRY_MS);
@@ -129,5 +134,6 @@ export class PgBans implements SharedBans {
         return;
       }
     }
+    this.#retries.succeeded();
   }
 }

@@ -4,6 +4,7 @@
 import type { Usage, UsageLedger } from '../storage/quota.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Database } from './database.js';
+import { RetryLog } from './retry-log.js';
 
 const RETRY_MS = 1000;
 
@@ -19,6 +20,7 @@ export class PgUsage implements UsageLedger {
   #flushing: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
   readonly #logger: Logger;
+  readonly #retries: RetryLog;
   readonly #offRecover: () => void;
   #closed = false;
 
@@ -27,6 +29,11 @@ export class PgUsage implements UsageLedger {
     logger: Logger = silentLogger,
   ) {
     this.#logger = logger;
+    this.#retries = new RetryLog(logger, {
+      failing: 'quota usage not written yet: retrying',
+      still: 'quota usage still not written: retrying',
+      done: 'quota usage written after retries',
+    });
     this.#offRecover = db.onRecover(() => void this.flush());
   }
 
@@ -121,10 +128,7 @@ export class PgUsage implements UsageLedger {
         // Put back, merged with whatever was added meanwhile.
         const p = this.#pending.get(username) ?? { bytes: 0, files: 0 };
         this.#pending.set(username, { bytes: p.bytes + delta.bytes, files: p.files + delta.files });
-        this.#logger.warn(
-          { user: username, err: (err as Error).message },
-          'quota usage not written yet: retrying',
-        );
+        this.#retries.failed({ users: [...this.#pending.keys()], err: (err as Error).message });
         if (!this.#closed) {
           clearTimeout(this.#retry);
           this.#retry = setTimeout(() => void this.flush(), RETRY_MS);
@@ -133,5 +137,6 @@ export class PgUsage implements UsageLedger {
         return;
       }
     }
+    this.#retries.succeeded();
   }
 }

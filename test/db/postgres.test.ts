@@ -20,7 +20,7 @@ import { withLimits } from '../../src/storage/limited.js';
 import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
-import { silentLogger } from '../../src/logger.js';
+import { silentLogger, type Logger } from '../../src/logger.js';
 import { TestPostgres } from '../support/postgres.js';
 import {
   connectSecure,
@@ -40,8 +40,8 @@ interface Node {
 }
 
 /** A Ferry node on the database: its accounts, bans, quota usage and session leases there. */
-async function startNode(url: string, threshold = 1000): Promise<Node> {
-  const shared = await openServingState(url, silentLogger);
+async function startNode(url: string, threshold = 1000, logger: Logger = silentLogger): Promise<Node> {
+  const shared = await openServingState(url, logger);
   const limits = { usage: new QuotaBook(shared.usage), rates: new RateBuckets() };
   const ts = await startServer({
     authenticator: new AccountAuthenticator([shared.accounts], { offlineLoginMs: 60_000 }),
@@ -268,7 +268,13 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   test('PostgreSQL stopped and started: sessions go on, cached logins work, others get 421, usage is kept', async () => {
     const home = path.join(dir, 'outage');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url);
+    const warnings: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (_obj, msg = '') => void warnings.push(msg),
+      child: () => logger,
+    };
+    const a = await startNode(pg.url, 1000, logger);
     try {
       await addUser(a, 'o', 'pw', home, { quotaSize: 100 * 1024 * 1024 });
       await addUser(a, 'p', 'pw', home);
@@ -291,6 +297,13 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
         await a.shared.usage.flush().then(() => a.shared.db.sync());
       assert.equal(await tryLogin(a.ts, 'explicit', 'p', 'pw'), 230);
       assert.deepEqual(await a.shared.usage.get('o'), { bytes: 4000, files: 2 });
+      // The retries of the usage write (one a second) are logged once, and once more when it is
+      // written: a line per attempt before, none when it got through.
+      const usageLines = warnings.filter((m) => m.startsWith('quota usage'));
+      assert.deepEqual(usageLines, [
+        'quota usage not written yet: retrying',
+        'quota usage written after retries',
+      ]);
       await ftp.cmd('NOOP', 200);
       await ftp.close();
     } finally {
