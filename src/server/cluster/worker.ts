@@ -134,12 +134,15 @@ export async function serveAsWorker(
         return;
     }
   });
-  channel.once('disconnect', () => {
+  const primaryGone = (): void => {
     // The primary exited or was killed: nobody hands this worker connections any more, nor counts
     // its sessions. Its sessions end as at a graceful stop (running transfers get their grace).
     server.logger.warn({ stopping }, 'primary gone: closing this worker');
     stop();
-  });
+  };
+  channel.once('disconnect', primaryGone);
+  // Gone while this worker loaded its certificates: 'disconnect' was emitted before anyone listened.
+  if (!channel.connected) primaryGone();
   reply({ type: 'ferry:ready' });
   await done;
 }
