@@ -187,6 +187,13 @@ export class S3Connection {
     }
   }
 
+  /** Sockets with a request in flight (diagnostics; a test that nothing was left running). */
+  get busySockets(): number {
+    let n = 0;
+    for (const agent of this.#agents) for (const list of Object.values(agent.sockets)) n += list?.length ?? 0;
+    return n;
+  }
+
   close(): void {
     this.#closed = true;
     for (const agent of this.#agents) agent.destroy();

@@ -37,11 +37,11 @@ export class MultipartUpload {
 
   /** Creates the upload once: a streamed part may ask for it while the first part's request creates it. */
   start(): Promise<string> {
-    const { sdk, client, bucket, key, signal } = this.#t;
+    const { sdk, client, bucket, key } = this.#t;
+    // Not under the transfer's signal: an ABOR while the gateway creates the upload would leave it
+    // created there with its id unknown here, so that abort() could not remove it. (A short request.)
     return (this.#starting ??= request(this.#t, () =>
-      client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), {
-        abortSignal: signal,
-      }),
+      client.send(new sdk.CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
     ).then((r) => {
       if (!r.UploadId) throw storageError('unavailable', 'upload', this.#t.path);
       return (this.#id = r.UploadId);
@@ -168,6 +168,9 @@ export class PartStream {
 
   constructor(send: (s: PartStream) => Promise<boolean>) {
     this.sent = send(this);
+    // Whoever stores the part awaits `sent`; a part abandoned on a failure may reject it (aborted)
+    // with nobody left to: never an unhandled rejection (which ends the process).
+    this.sent.catch(() => undefined);
   }
 
   push(slice: Buffer): void {

@@ -42,13 +42,15 @@ export async function uploadObject(
   const upload = new MultipartUpload(t);
   const parts = new PartBuffers(t.partSize);
   let bytes = 0;
+  // The part being filled. While it streams, its request waits for bytes that a failure of the body
+  // (cut, ABOR, quota) never brings: the catch below must stop it and observe its outcome.
+  let f: Filling | undefined;
   try {
     if (copy && copy.length > 0) await upload.copy(copy);
     // After one full part of the body (a smaller object is one PutObject), each part is streamed to
     // S3 as it fills, its bytes kept in its buffer: a last part that ends short, or a refused
     // request, is sent again from there with its true length.
     let fullParts = 0;
-    let f: Filling | undefined;
     for await (const chunk of body) {
       bytes += chunk.length;
       let at = 0;
@@ -90,10 +92,15 @@ export async function uploadObject(
       return bytes;
     }
     if (f) parts.store(store(upload, f, f.filled));
+    f = undefined; // handed to store(), which observes its request
     await parts.settled();
     await upload.complete();
     return bytes;
   } catch (err) {
+    if (f?.stream) {
+      f.stream.abandon(); // else its request hangs (a socket held) until the transfer's signal fires
+      await f.stream.sent.catch(() => undefined);
+    }
     await parts.idle();
     await upload.abort();
     if (t.signal.aborted && !(err instanceof FerryError && err.code !== 'ERR_ABORTED'))

@@ -27,7 +27,7 @@ import { S3Storage } from '../../src/storage/s3.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
 import type { TestServer } from '../support/ferry.js';
 import { startFaultProxy, type FaultProxy } from '../support/s3-fault-proxy.js';
-import { withDeadline } from '../support/raw-ftp.js';
+import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
   loginAs,
@@ -86,6 +86,7 @@ for (const mode of MODES) {
       const users = await UserTable.fromPlain([
         { username: 'alice', password: 'secret', home: '' },
         { username: 'quota', password: 'pw', home: '', quotaSize: QUOTA },
+        { username: 'quota2', password: 'pw', home: '', quotaSize: QUOTA },
       ]);
       ts = await startServer({
         authenticator: users,
@@ -245,6 +246,58 @@ for (const mode of MODES) {
       });
     });
 
+    /** Waits (on STAT replies, not time) until the server has read `n` bytes of the upload. */
+    const received = async (ftp: RawFtp, n: number): Promise<void> => {
+      for (let i = 0; ; i++) {
+        const stat = textOf(await ftp.cmd('STAT', 211));
+        const m = /(\d+) bytes/.exec(stat);
+        if (m && Number(m[1]) >= n) return;
+        assert.ok(i < 5000, `the upload did not progress: ${stat}`);
+      }
+    };
+
+    for (const how of ['data connection destroyed', 'ABOR'] as const) {
+      test(`an upload cut mid-second part (${how}): 426, the server goes on, the multipart upload is aborted`, async () => {
+        const rejections: unknown[] = [];
+        const onRejection = (err: unknown): void => void rejections.push(err);
+        process.on('unhandledRejection', onRejection);
+        try {
+          const name = `cut-${how === 'ABOR' ? 'abor' : 'reset'}.bin`;
+          await admin.send(new PutObjectCommand({ Bucket: bucket, Key: home + name, Body: 'old content' }));
+          await withClients(async (track) => {
+            const ftp = track(await loggedIn(ts, mode));
+            await ftp.cmd('TYPE I', 200);
+            const port = await ftp.epsv();
+            const data = await ftp.openData(port, { tls: ftp.dataTls });
+            await ftp.cmd(`STOR ${name}`, 150);
+            data.stream.resume();
+            // The first part is stored from its buffer; the second streams to the gateway as it
+            // fills: its request is in flight, waiting for bytes, when the upload is cut.
+            const sent = PART + PART / 2;
+            data.stream.write(randomData(sent));
+            await received(ftp, sent);
+            if (how === 'ABOR') {
+              const r1 = await ftp.cmd('ABOR');
+              const r2 = await ftp.expect();
+              assert.deepEqual([r1.code, r2.code], [426, 226], `${textOf(r1)} / ${textOf(r2)}`);
+            } else {
+              data.raw.destroy();
+              assert.equal((await ftp.expect()).code, 426);
+            }
+            assert.equal(conn.busySockets, 0, 'no request to the gateway is left running');
+            assert.equal(await openUploads(), 0, 'the multipart upload was aborted');
+            assert.equal((await object(name)).toString(), 'old content');
+            await ftp.cmd('NOOP', 200);
+            assert.equal((await ftp.store(name, Buffer.from('new')))[1].code, 226);
+            assert.equal((await object(name)).toString(), 'new');
+          });
+          assert.deepEqual(rejections, [], 'no unhandled rejection');
+        } finally {
+          process.off('unhandledRejection', onRejection);
+        }
+      });
+    }
+
     test('S3 errors: NoSuchKey → 550, SlowDown retried then 451, a gateway gone mid-RETR → 426 for it alone', async () => {
       const data = randomData(32 * 1024 * 1024);
       await withClients(async (track) => {
@@ -298,6 +351,29 @@ for (const mode of MODES) {
         assert.deepEqual(await usage.get('quota'), { bytes: QUOTA, files: 2 });
         await ftp.cmd('DELE g.bin', 250);
         assert.equal((await ftp.store('h.bin', randomData(1000)))[1].code, 226);
+      });
+    });
+
+    test('quota crossed mid-second part (the rest drained, 552 at the end): no multipart upload is left', async () => {
+      await withClients(async (track) => {
+        const ftp = await loginAs(ts, mode, 'quota2', track);
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        const data = await ftp.openData(port, { tls: ftp.dataTls });
+        await ftp.cmd('STOR big.bin', 150);
+        // QUOTA is crossed inside the second part, which streams to the gateway as it fills.
+        const sent = ftp.uploadClean(data, randomData(2 * PART + 1000)).catch(() => undefined);
+        assert.equal((await ftp.expect()).code, 552);
+        await sent;
+        assert.equal(conn.busySockets, 0, 'no request to the gateway is left running');
+        const quotaHome = `${mode}/quota2/`;
+        const uploads = await admin.send(
+          new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: quotaHome }),
+        );
+        assert.equal((uploads.Uploads ?? []).length, 0, 'the refused multipart upload was aborted');
+        const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: quotaHome }));
+        assert.deepEqual(r.Contents ?? [], []);
+        assert.equal((await ftp.store('small.bin', randomData(1000)))[1].code, 226);
       });
     });
   });
