@@ -137,7 +137,7 @@ export function storageSetup(
     storageFor(p) {
       const at = where(p);
       if (!at) return hostStorage(p.home, onlyReads(p), locks);
-      return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p) });
+      return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p), locks });
     },
     async check(homes) {
       const buckets = new Map<string, string>();

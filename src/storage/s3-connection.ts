@@ -5,6 +5,7 @@ import https from 'node:https';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors.js';
 import { LargeReadAgent } from './s3-agent.js';
+import { UploadLocks } from './upload-locks.js';
 import { mapS3Error } from './s3-errors.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024; // S3's minimum for every part but the last
@@ -118,6 +119,8 @@ export function sameS3Settings(a: S3Settings, b: S3Settings): boolean {
  */
 export class S3Connection {
   readonly settings: S3Settings;
+  /** APPE and REST n + STOR to one object take turns (S3Storage), unless given a registry of the process's. */
+  readonly locks = new UploadLocks();
   #loading: Promise<{ sdk: S3Sdk; client: S3Client }> | undefined;
   #closed = false;
   #holders = 1;

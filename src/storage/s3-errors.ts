@@ -36,6 +36,8 @@ export function mapS3Error(err: unknown, op: string, p: string, transfer = false
   if (denied.has(name) || status === 403) return storageError('permission-denied', op, p, err);
   if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
     return storageError('quota-exceeded', op, p, err);
+  // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (450).
+  if (name === 'PreconditionFailed' || status === 412) return storageError('transient', op, p, err);
   if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);
   if (status === undefined && transfer)
     return new FerryError('ERR_ABORTED', `${op} ${p}: storage connection lost`, { cause: err });

@@ -21,6 +21,11 @@ export interface UploadTarget {
   /** SHA-256 of each part in its signature (else UNSIGNED-PAYLOAD, as the SDK sends streams). */
   signPayload: boolean;
   signal: AbortSignal;
+  /**
+   * Before the object is made (PutObject, CompleteMultipartUpload): throws if the object the upload
+   * started from changed meanwhile (APPE, REST n + STOR), so that nothing is replaced.
+   */
+  unchanged?: () => Promise<void>;
 }
 
 /** Bytes of an existing object that become the start of the new one, copied inside S3. */
@@ -82,6 +87,7 @@ export async function uploadObject(
       // Smaller than one part, nothing copied: a single PutObject, atomic like the completion.
       const data = f ? f.buf.subarray(0, f.filled) : Buffer.alloc(0);
       const { sdk, client, bucket, key } = t;
+      await t.unchanged?.();
       const put = new sdk.PutObjectCommand({
         Bucket: bucket,
         Key: key,
@@ -94,6 +100,7 @@ export async function uploadObject(
     if (f) parts.store(store(upload, f, f.filled));
     f = undefined; // handed to store(), which observes its request
     await parts.settled();
+    await t.unchanged?.();
     await upload.complete();
     return bytes;
   } catch (err) {

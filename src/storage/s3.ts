@@ -11,6 +11,7 @@ import { chunksOf } from './stream-chunks.js';
 import { copySource } from './s3-multipart.js';
 import { uploadObject, type CopyPrefix } from './s3-upload.js';
 import { preparedBy } from './prepared-write.js';
+import type { UploadLocks } from './upload-locks.js';
 import type {
   FileSource,
   FileStat,
@@ -37,6 +38,11 @@ export interface S3StorageOptions {
   /** Key prefix that is this storage's `/` ('' for the whole bucket). */
   prefix: string;
   readOnly?: boolean;
+  /**
+   * Uploads that keep the object's bytes (APPE, REST n + STOR) take turns per object in this
+   * process (`ferry serve` gives every storage its one registry); default: the connection's.
+   */
+  locks?: UploadLocks;
 }
 
 /** What S3 can really do: ranged GET (REST+RETR), and APPE/REST+STOR by copy-and-append. */
@@ -63,8 +69,10 @@ export class S3Storage implements StorageBackend {
   readonly #bucket: string;
   readonly #prefix: string;
   readonly #readOnly: boolean;
+  readonly #locks: UploadLocks;
 
   constructor(o: S3StorageOptions) {
+    this.#locks = o.locks ?? o.connection.locks;
     this.#conn = o.connection;
     this.#bucket = o.bucket;
     this.#prefix = normalizePrefix(o.prefix);
@@ -152,6 +160,33 @@ export class S3Storage implements StorageBackend {
     old: Extract<Found, { type: 'file' }> | undefined,
   ): Promise<{ bytes: number }> {
     begin(p, c);
+    if (!(o.append || o.offset > 0)) return this.#upload(p, src, o, c, old);
+    // The new object is built from the old one: two such uploads at once would both start from it,
+    // and the second to complete would drop the first's bytes. They take turns in this process;
+    // each starts from the object as the one before left it, and refuses (450) if it changed by
+    // the time it completes (another process, another S3 client).
+    const unlock = await this.#locks.acquire(
+      `s3:${this.#conn.settings.endpoint ?? ''}|${this.#bucket}/${this.#key(p)}`,
+      c.signal,
+    );
+    try {
+      const now = await this.#find(p, c, 'write');
+      if (now?.type === 'dir') throw storageError('is-directory', 'write', p);
+      if (!now && !o.append) throw storageError('not-found', 'write', p);
+      return await this.#upload(p, src, o, c, now?.type === 'file' ? now : undefined, true);
+    } finally {
+      unlock();
+    }
+  }
+
+  async #upload(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+    old: Extract<Found, { type: 'file' }> | undefined,
+    guarded = false,
+  ): Promise<{ bytes: number }> {
     // Bytes kept from the old object: all for APPE, `offset` (zero-filled past its end) for REST.
     const keep = o.append ? (old?.size ?? 0) : o.offset;
     const fromOld = Math.min(keep, old?.size ?? 0);
@@ -184,9 +219,27 @@ export class S3Storage implements StorageBackend {
       partSize: this.#conn.settings.partSize,
       signPayload: this.#conn.settings.signPayload,
       signal: c.signal,
+      ...(guarded ? { unchanged: () => this.#unchanged(p, c, old) } : {}),
     };
     await uploadObject(target, body(), copy);
     return { bytes: taken };
+  }
+
+  /** Throws (450) if the object at `p` is no longer `old` (its size and ETag), or appeared. */
+  async #unchanged(
+    p: VPath,
+    c: StorageContext,
+    old: Extract<Found, { type: 'file' }> | undefined,
+  ): Promise<void> {
+    const now = await this.#find(p, c, 'write');
+    const same = old
+      ? now?.type === 'file' && now.size === old.size && now.etag === old.etag
+      : now === undefined;
+    if (!same)
+      throw new StorageError(
+        'transient',
+        `write ${p}: the file changed during the upload; nothing was replaced`,
+      );
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {

@@ -28,6 +28,7 @@ import { startCeph, type CephGateway } from '../support/ceph.js';
 import type { TestServer } from '../support/ferry.js';
 import { startFaultProxy, type FaultProxy } from '../support/s3-fault-proxy.js';
 import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
+import { appendAtOnce, assertAppendsKept, LETTERS } from '../support/append-race.js';
 import {
   assertNoLeaks,
   loginAs,
@@ -218,6 +219,28 @@ for (const mode of MODES) {
         assert.equal((await keys('many/')).length, 12, 'nothing moved');
       });
     });
+
+    for (const start of [0, PART]) {
+      test(`concurrent APPEs to one object of ${start} bytes: each append that got 226 is in it, none lost`, async () => {
+        const name = `appended-${start}.bin`;
+        // 0: each append re-reads the object and PutObjects it; PART: each copies it inside S3
+        // (UploadPartCopy) and completes a multipart upload.
+        const old = Buffer.alloc(start, 'x');
+        if (start > 0)
+          await admin.send(new PutObjectCommand({ Bucket: bucket, Key: home + name, Body: old }));
+        await withClients(async (track) => {
+          const sessions: RawFtp[] = [];
+          for (let i = 0; i < LETTERS.length; i++) sessions.push(track(await loggedIn(ts, mode)));
+          const replies = await appendAtOnce(sessions, name);
+          const file = await object(name);
+          assert.ok(file.subarray(0, start).equals(old), 'the old bytes stay first');
+          const kept = assertAppendsKept(file.subarray(start), replies);
+          // In one server they take turns: none is refused.
+          assert.deepEqual(kept.sort(), [...LETTERS].sort());
+          assert.equal(await openUploads(), 0);
+        });
+      });
+    }
 
     test('FEAT and HELP follow what S3 can do: REST STREAM, no MFMT, no SITE CHMOD', async () => {
       await withClients(async (track) => {
