@@ -1,6 +1,6 @@
 // S3 failures → StorageError kinds (errors.ts maps the kinds to replies). The SDK has already
 // retried throttling, 5xx and dropped connections with backoff (S3Connection's maxAttempts).
-import { FerryError } from '../errors.js';
+import { FerryError, StorageError } from '../errors.js';
 import { storageError } from './fs-errors.js';
 
 const notFound = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload']);
@@ -39,6 +39,12 @@ export function mapS3Error(err: unknown, op: string, p: string, transfer = false
   // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (450).
   if (name === 'PreconditionFailed' || status === 412) return storageError('transient', op, p, err);
   if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);
+  // Another 4xx: the gateway refuses this request as it is, and retrying will not change that
+  // (not 451 "try again later"). The reply names the S3 error, not the endpoint or the key.
+  if (status !== undefined && status >= 400 && status < 500)
+    return new StorageError('limit', `${op} ${p}: refused by the storage (${name || 'HTTP'} ${status}).`, {
+      cause: err,
+    });
   if (status === undefined && transfer)
     return new FerryError('ERR_ABORTED', `${op} ${p}: storage connection lost`, { cause: err });
   return storageError('unavailable', op, p, err);

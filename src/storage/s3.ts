@@ -55,6 +55,10 @@ const LIST_PAGE = 1000;
 const ZEROS = Buffer.alloc(64 * 1024);
 /** Directories have no time of their own on S3 (a prefix); their marker's, else the epoch. */
 const NO_TIME = new Date(0);
+/** What an XML 1.0 document cannot hold as is (CR is read back as LF). */
+const NOT_IN_XML =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000B\u000C\u000D\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
 type Found = { type: 'file'; size: number; modified: Date; etag?: string } | { type: 'dir'; modified: Date };
 
@@ -509,20 +513,26 @@ export class S3Storage implements StorageBackend {
     );
   }
 
-  async #delete(keys: string[], c: StorageContext, op: string, p: VPath): Promise<void> {
+  async #delete(all: string[], c: StorageContext, op: string, p: VPath): Promise<void> {
     const { sdk, client } = await this.#conn.get();
+    // DeleteObjects names its keys in an XML body, which cannot carry most control characters (and
+    // turns CR into LF): such keys (put by another S3 client) go one by one, in the URL.
+    const keys = all.filter((k) => !NOT_IN_XML.test(k));
+    const one = (key: string): Promise<unknown> =>
+      this.#send(
+        () =>
+          client.send(new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: key }), {
+            abortSignal: c.signal,
+          }),
+        c,
+        op,
+        p,
+      );
+    for (const key of all) if (NOT_IN_XML.test(key)) await one(key);
     for (let i = 0; i < keys.length; i += 1000) {
       const batch = keys.slice(i, i + 1000);
       if (batch.length === 1) {
-        await this.#send(
-          () =>
-            client.send(new sdk.DeleteObjectCommand({ Bucket: this.#bucket, Key: batch[0] }), {
-              abortSignal: c.signal,
-            }),
-          c,
-          op,
-          p,
-        );
+        await one(batch[0] ?? '');
         continue;
       }
       const r = await this.#send(

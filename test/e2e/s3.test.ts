@@ -242,6 +242,19 @@ for (const mode of MODES) {
       });
     }
 
+    test('RNFR/RNTO of a directory holding a key with a control character moves it too', async () => {
+      // Put by another S3 client: DeleteObjects' XML cannot carry U+0001 (HTTP 400 without the fix).
+      await admin.send(new PutObjectCommand({ Bucket: bucket, Key: `${home}r2/ctl\x01x`, Body: 'c' }));
+      await admin.send(new PutObjectCommand({ Bucket: bucket, Key: `${home}r2/plain`, Body: 'p' }));
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('RNFR r2', 350);
+        await ftp.cmd('RNTO r3', 250);
+        assert.deepEqual(await keys('r2/'), []);
+        assert.deepEqual(await keys('r3/'), ['r3/', 'r3/ctl\x01x', 'r3/plain']);
+      });
+    });
+
     test('FEAT and HELP follow what S3 can do: REST STREAM, no MFMT, no SITE CHMOD', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(ts, mode));
