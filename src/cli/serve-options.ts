@@ -167,13 +167,17 @@ export async function serveSetup(
       for (const [at, dir] of Object.entries(u.folders ?? {}))
         await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
     }
-    await storage.check([
+    const refused = await storage.check([
       ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
       ...(await file.all()).map((a) => ({
         home: a.home,
         where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
+        user: a.username,
       })),
     ]);
+    // One user's home bucket gone (deleted, or mistyped behind `ferry users`' back) stops only them.
+    for (const r of refused)
+      logger?.error({ user: r.user, bucket: r.bucket, reason: r.reason }, 'home unusable: logins refused');
   } catch (err) {
     storage.retire(); // a rejected reload: the running setup's connection stays as it was
     throw err;

@@ -66,6 +66,22 @@ export function awsEnv(): AwsEnv {
   };
 }
 
+export interface HomeToCheck {
+  home: string;
+  /** How errors name it: `FILE: users.0.home`. */
+  where: string;
+  /** The account's name, when a bucket it alone uses may be refused without stopping the server. */
+  user?: string;
+}
+
+/** A user whose home's bucket cannot be used: their logins are refused (530), the others go on. */
+export interface RefusedHome {
+  user: string;
+  where: string;
+  bucket: string;
+  reason: string;
+}
+
 export interface StorageSetup {
   storageFor(p: Principal): StorageBackend;
   /**
@@ -73,8 +89,16 @@ export interface StorageSetup {
    * folders): APPE/REST uploads to one file take turns. Kept across reloads, as sessions are.
    */
   readonly locks: UploadLocks;
-  /** HeadBucket on every bucket in use: refuses to start when one is missing or not ours. */
-  check(homes: readonly { home: string; where: string }[]): Promise<void>;
+  /**
+   * HeadBucket on every bucket in use: throws (Ferry refuses to start, a reload is refused) when the
+   * default bucket or a home marked `fatal` (the config's own users) cannot be used, or when the
+   * storage cannot be reached. Any other home whose bucket is missing or refused (a users-file
+   * account: added behind `ferry users`' back, or its bucket deleted since) is returned instead,
+   * and `storageFor` refuses that user until a reload finds the bucket again.
+   */
+  check(homes: readonly HomeToCheck[]): Promise<RefusedHome[]>;
+  /** HeadBucket on an `s3://` home's bucket (`ferry users add/set --home`); `where` names it. */
+  checkHome(home: string, where: string): Promise<void>;
   /** Its S3 connection, shared with a new holder, when it has one with these settings. */
   share(settings: S3Settings): S3Connection | undefined;
   /**
@@ -132,34 +156,67 @@ export function storageSetup(
     return isS3Home(p.home) ? parseS3Home(p.home) : undefined;
   };
 
+  /** Buckets whose users' homes were refused by the last check, with why. */
+  const refused = new Map<string, StorageError>();
+  const headBucket = (bucket: string, where: string): Promise<void> =>
+    connection()
+      .checkBucket(bucket, AbortSignal.timeout(60_000))
+      .catch((err: unknown) => {
+        throw new StorageError(
+          err instanceof StorageError ? err.kind : 'unavailable',
+          `${where}: bucket "${bucket}" cannot be used: ${(err as Error).message}.`,
+          { cause: err },
+        );
+      });
+  const usage = (err: unknown): FerryError =>
+    new FerryError('ERR_USAGE', (err as Error).message, { cause: err });
+
   return {
     locks,
     storageFor(p) {
       const at = where(p);
       if (!at) return hostStorage(p.home, onlyReads(p), locks);
+      const no = refused.get(at.bucket);
+      if (no) throw new StorageError(no.kind, no.message, { cause: no });
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p), locks });
     },
     async check(homes) {
-      const buckets = new Map<string, string>();
-      if (s3) buckets.set(s3.bucket, `${key}.bucket`);
+      // bucket → the first name for it, whether it must be usable, and the users on it.
+      const buckets = new Map<string, { where: string; fatal: boolean; users: HomeToCheck[] }>();
+      if (s3) buckets.set(s3.bucket, { where: `${key}.bucket`, fatal: true, users: [] });
       for (const h of homes) {
         if (h.home === '' && !s3)
           throw new FerryError('ERR_USAGE', `${h.where}: no home, and no ${key} to put it in.`);
         const at = isS3Home(h.home) ? parseS3Home(h.home) : undefined;
         if (isS3Home(h.home) && !at)
           throw new FerryError('ERR_USAGE', `${h.where}: expected s3://bucket/prefix/, got "${h.home}".`);
-        if (at && !buckets.has(at.bucket)) buckets.set(at.bucket, h.where);
+        if (!at) continue;
+        const b = buckets.get(at.bucket) ?? { where: h.where, fatal: false, users: [] };
+        buckets.set(at.bucket, b);
+        if (h.user === undefined) b.fatal = true;
+        else b.users.push(h);
       }
-      for (const [bucket, name] of buckets) {
-        await connection()
-          .checkBucket(bucket, AbortSignal.timeout(60_000))
-          .catch((err: unknown) => {
-            throw new FerryError(
-              'ERR_USAGE',
-              `${name}: bucket "${bucket}" cannot be used: ${(err as Error).message}.`,
-            );
-          });
+      const out: RefusedHome[] = [];
+      for (const [bucket, b] of buckets) {
+        try {
+          await headBucket(bucket, b.where);
+        } catch (err) {
+          // The storage out of reach (or another failure) says nothing about this bucket: as before.
+          const kind = (err as StorageError).kind;
+          if (b.fatal || (kind !== 'not-found' && kind !== 'permission-denied')) throw usage(err);
+          refused.set(bucket, err as StorageError);
+          for (const u of b.users)
+            out.push({ user: u.user ?? '', where: u.where, bucket, reason: (err as Error).message });
+        }
       }
+      return out;
+    },
+    async checkHome(home, where) {
+      const at = parseS3Home(home);
+      if (!at) throw new FerryError('ERR_USAGE', `${where}: expected s3://bucket/prefix/, got "${home}".`);
+      await headBucket(at.bucket, where).catch((err: unknown) => {
+        throw usage(err);
+      });
     },
     share(settings) {
       return conn && sameS3Settings(conn.settings, settings) ? conn.share() : undefined;

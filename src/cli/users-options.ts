@@ -106,7 +106,7 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   if (f.home?.startsWith('s3://')) {
     if (!/^s3:\/\/[^/]+/.test(f.home))
       throw new FerryError('ERR_USAGE', `--home: expected s3://bucket/prefix/, got "${f.home}".`);
-    a.home = f.home; // the server checks the bucket when it starts
+    a.home = f.home; // its bucket: checked by users.ts (checkS3Home), and at start
   } else if (f.home !== undefined) a.home = await directory('home', f.home);
   if (f.perm.length > 0) {
     const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };

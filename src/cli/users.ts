@@ -16,6 +16,7 @@ import { openSharedState } from './shared-state.js';
 import { newPassword } from './password-input.js';
 import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
+import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 
 interface FileFlags {
@@ -99,6 +100,22 @@ async function requireDefaultHome(name: string, f: FileFlags): Promise<void> {
   );
 }
 
+/**
+ * An `s3://` home's bucket is checked (HeadBucket) with the config's storage.s3 settings and
+ * credentials, as `ferry serve` will: a mistyped bucket is refused here (exit 2), not at the next
+ * start. A local home is checked by applyAccountFlags (it must be a directory).
+ */
+async function checkS3Home(home: string | undefined, f: FileFlags): Promise<void> {
+  if (home === undefined || !isS3Home(home)) return;
+  const config = f.config ? await loadConfig(f.config) : {};
+  const setup = storageSetup(config.storage, awsEnv(), `${f.config ?? 'config'}: storage.s3`);
+  try {
+    await setup.checkHome(home, '--home');
+  } finally {
+    setup.close();
+  }
+}
+
 /** Sets a new password (prompted, from stdin, or generated and printed once). */
 async function setPassword(a: Account, fromStdin: boolean): Promise<string | undefined> {
   const { password, generated } = await newPassword(a.username, fromStdin);
@@ -125,6 +142,7 @@ export function registerUsers(program: Command): void {
       if (f.home === undefined) await requireDefaultHome(name, f);
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
+      await checkS3Home(f.home, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
       // A certificate-only user gets no password to type or see (a random one, never shown).
       let generated: string | undefined;
@@ -145,8 +163,9 @@ export function registerUsers(program: Command): void {
   )
     .option('--home <dir>', "the user's home directory")
     .option('--enabled', 'allow logins again')
-    .action(async (name: string, f: AccountFlags & FileFlags) =>
-      withAccounts(f, async ({ dir, usage }) => {
+    .action(async (name: string, f: AccountFlags & FileFlags) => {
+      await checkS3Home(f.home, f); // before the users file is locked
+      await withAccounts(f, async ({ dir, usage }) => {
         const edited = await dir.update(name, async (a) => {
           const had = hasQuota(a);
           const tree = JSON.stringify([a.home, a.folders]);
@@ -158,8 +177,8 @@ export function registerUsers(program: Command): void {
         // than the user has now, is stale (the next upload counts again).
         if (edited.result) await usage.forget(name);
         say(`updated ${name} in ${dir.where}`);
-      }),
-    );
+      });
+    });
 
   where(users.command('passwd').argument('<name>').description("set an account's password"))
     .option('--password-stdin', 'read the password from standard input')

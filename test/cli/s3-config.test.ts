@@ -6,7 +6,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { DeleteBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from '../../src/cli/serve-options.js';
@@ -14,6 +14,8 @@ import type { StorageBackend } from '../../src/storage/types.js';
 import { put, readFile } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
 import { ferryOk, runFerry } from '../support/ferry-process.js';
+import { startFerry } from '../support/ferry.js';
+import { RawFtp } from '../support/raw-ftp.js';
 
 let ceph: CephGateway;
 let admin: S3Client;
@@ -140,6 +142,7 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
         file,
       ],
       'pw\n',
+      env,
     );
     await ferryOk(
       [
@@ -155,6 +158,7 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
         file,
       ],
       'pw\n',
+      env,
     );
     const putObject = (Bucket: string, Key: string, bytes: number) =>
       admin.send(new PutObjectCommand({ Bucket, Key, Body: Buffer.alloc(bytes, 1) }));
@@ -175,6 +179,78 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     );
     const shown = await ferryOk(['users', 'show', 'dave', '--config', file, '--json']);
     assert.deepEqual((JSON.parse(shown) as { usage?: unknown }).usage, { bytes: 3072, files: 3 });
+  });
+
+  test('an s3:// home whose bucket cannot be used: refused by users add/set; at start only that user is refused', async () => {
+    const file = path.join(dir, 'badhome.yaml');
+    const data = path.join(dir, 'badhome-data');
+    await writeFile(file, `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n`);
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    const add = (name: string, home: string) =>
+      runFerry(['users', 'add', name, '--home', home, '--password-stdin', '--config', file], 'pw\n', env);
+    const r = await add('badhome', 's3://nonexistent-bucket-q/x/');
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /--home: bucket "nonexistent-bucket-q" cannot be used: .*no such file/);
+    assert.equal((await add('goodhome', `s3://${other}/good/`)).code, 0);
+    const later = await ceph.bucket('later'); // deleted below, behind Ferry's back
+    assert.equal((await add('gone', `s3://${later}/g/`)).code, 0);
+    const set = await runFerry(
+      ['users', 'set', 'goodhome', '--home', 's3://nonexistent-bucket-q/y/', '--config', file],
+      undefined,
+      env,
+    );
+    assert.equal(set.code, 2, set.stderr);
+    assert.match(set.stderr, /--home: bucket "nonexistent-bucket-q" cannot be used/);
+    const listed = await ferryOk(['users', 'list', '--config', file]);
+    assert.doesNotMatch(listed, /badhome/);
+    assert.match(listed, new RegExp(`goodhome\\s+enabled\\s+s3://${other}/good/`));
+
+    await admin.send(new DeleteBucketCommand({ Bucket: later }));
+    const logs: { level: string; msg: string; obj: object }[] = [];
+    const log =
+      (level: string) =>
+      (obj: object, msg = '') =>
+        void logs.push({ level, msg, obj });
+    const logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+    const setup = await serveSetup(
+      { ...flags(file), dataDir: data },
+      await loadConfig(file),
+      undefined,
+      {
+        ...logger,
+        child: () => ({ ...logger, child: () => logger as never }),
+      },
+      { env },
+    );
+    const ts = await startFerry({
+      authenticator: setup.options.authenticator,
+      storageFor: setup.options.storageFor,
+    });
+    try {
+      const refused = logs.filter((l) => l.level === 'error');
+      assert.equal(refused.length, 1, JSON.stringify(logs));
+      assert.equal(refused[0]?.msg, 'home unusable: logins refused');
+      assert.equal((refused[0]?.obj as { user?: string }).user, 'gone');
+      assert.match(JSON.stringify(refused[0]?.obj), new RegExp(`bucket \\\\"${later}\\\\" cannot be used`));
+      const login = async (user: string): Promise<number> => {
+        const ftp = await RawFtp.connect({ host: ts.host, port: ts.implicitPort, implicit: true });
+        try {
+          await ftp.expect(220);
+          await ftp.cmd(`USER ${user}`, 331);
+          return (await ftp.cmd('PASS pw')).code;
+        } finally {
+          await ftp.close();
+        }
+      };
+      assert.equal(await login('gone'), 530);
+      assert.equal(await login('goodhome'), 230);
+      const failed = ts.logs.find((l) => l.msg === 'login failed');
+      assert.match(JSON.stringify(failed?.obj), /home unusable: .*cannot be used/);
+    } finally {
+      await ts.close();
+      await setup.users.store.close();
+      setup.close();
+    }
   });
 
   test('a reload keeps the S3 connection when storage.s3 is unchanged, else closes the old one once idle', async () => {

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Secret, type Principal } from '../../auth/types.js';
+import { StorageError, type StorageBackend } from '../../storage/types.js';
 import { Code, type NamedCode } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
@@ -33,10 +34,18 @@ async function completeLogin(
   ok: { code: NamedCode; text: string; how: string },
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
+  // A home the server found unusable (its S3 bucket missing at start or reload) refuses the login.
+  let storage: StorageBackend;
+  try {
+    storage = options.storageFor(principal);
+  } catch (err) {
+    if (!(err instanceof StorageError)) throw err;
+    return loginFailed(ctx, username, `home unusable: ${err.message}`);
+  }
   if (!(await ctx.enterSession(principal))) {
     return loginFailed(ctx, username, `too many sessions (maxSessions ${principal.maxSessions})`);
   }
-  session.loginSucceeded(principal, options.storageFor(principal));
+  session.loginSucceeded(principal, storage);
   ctx.metrics.logins.inc({ result: 'success' });
   logger.info({ user: username, by: ok.how }, 'login');
   return reply(ok.code, ok.text);
