@@ -60,7 +60,9 @@ const NOT_IN_XML =
   // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000B\u000C\u000D\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-type Found = { type: 'file'; size: number; modified: Date; etag?: string } | { type: 'dir'; modified: Date };
+type FileFound = { type: 'file'; size: number; modified: Date; etag?: string };
+/** `file`: the key of the same name, when the name is both (the directory wins; see #find). */
+type Found = FileFound | { type: 'dir'; modified: Date; file?: FileFound };
 
 /**
  * Files in an S3 bucket under a key prefix. Directories are prefixes: `a/b` is a directory when a
@@ -88,9 +90,15 @@ export class S3Storage implements StorageBackend {
     if (p === ROOT) return dirStat(p, NO_TIME);
     const found = await this.#find(p, c, 'stat');
     if (!found) throw await this.#missing(p, c, 'stat');
-    return found.type === 'dir'
-      ? dirStat(p, found.modified)
-      : { ...fileStat(p, found.size, found.modified), ...(found.etag ? { id: found.etag } : {}) };
+    if (found.type === 'file')
+      return { ...fileStat(p, found.size, found.modified), ...(found.etag ? { id: found.etag } : {}) };
+    const f = found.file;
+    return f
+      ? {
+          ...dirStat(p, found.modified),
+          hiddenFile: { size: f.size, modified: f.modified, ...(f.etag ? { id: f.etag } : {}) },
+        }
+      : dirStat(p, found.modified);
   }
 
   list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
@@ -261,7 +269,12 @@ export class S3Storage implements StorageBackend {
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
     const found = await this.#find(p, c, 'remove');
     if (!found) throw await this.#missing(p, c, 'remove');
-    if (found.type === 'dir') throw storageError('is-directory', 'remove', p);
+    if (found.type === 'dir') {
+      // The file object a directory of the same name hides: DELE of that name deletes it.
+      if (!found.file) throw storageError('is-directory', 'remove', p);
+      await this.#delete([this.#key(p)], c, 'remove', p);
+      return;
+    }
     await this.#delete([this.#key(p)], c, 'remove', p);
     await this.#keepDir(parentOf(p), c, 'remove');
   }
@@ -382,6 +395,10 @@ export class S3Storage implements StorageBackend {
     let next: Promise<ListObjectsV2CommandOutput> | undefined;
     let token: string | undefined;
     let first = true;
+    // A name that is both a key and a prefix (`a` and `a/…`) is listed once, as the directory. The
+    // key `a` sorts before `a/`, with only names `a` + a character below '/' between them, so a
+    // file is held back until the listing has passed `a/` (on this page or a later one).
+    let held: FileStat[] = [];
     do {
       const page = await (next ?? this.#page(prefix, token, LIST_PAGE, c, 'list', dir, true));
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -399,15 +416,30 @@ export class S3Storage implements StorageBackend {
       first = false;
       throwIfAborted(c.signal);
       const batch: FileStat[] = [];
+      const dirNames = new Set<string>();
       for (const d of dirs) {
         const name = d.Prefix?.slice(prefix.length, -1);
-        if (name !== undefined && isAllowedName(name)) batch.push(dirStat(joinVPath(dir, name), NO_TIME));
+        if (name === undefined) continue;
+        dirNames.add(name);
+        if (isAllowedName(name)) batch.push(dirStat(joinVPath(dir, name), NO_TIME));
       }
+      held = held.filter((f) => !dirNames.has(f.name));
       for (const f of files) {
         const name = f.Key?.slice(prefix.length);
         if (name === undefined || !isAllowedName(name)) continue; // the marker itself, or unusable
-        batch.push(fileStat(joinVPath(dir, name), f.Size ?? 0, f.LastModified ?? NO_TIME));
+        if (!dirNames.has(name))
+          held.push(fileStat(joinVPath(dir, name), f.Size ?? 0, f.LastModified ?? NO_TIME));
       }
+      // The last key or prefix of this page: a file sorting below it less its '/' is settled.
+      const last = [files.at(-1)?.Key, dirs.at(-1)?.Prefix]
+        .filter((k): k is string => k !== undefined)
+        .map((k) => Buffer.from(k.slice(prefix.length)))
+        .sort(Buffer.compare)
+        .at(-1);
+      const settled = (f: FileStat): boolean =>
+        !token || (last !== undefined && Buffer.compare(Buffer.from(`${f.name}/`), last) < 0);
+      batch.push(...held.filter(settled));
+      held = held.filter((f) => !settled(f));
       if (batch.length > 0) yield batch;
     } while (token);
   }
@@ -441,15 +473,21 @@ export class S3Storage implements StorageBackend {
     );
   }
 
-  /** A file (HEAD of the key) or a directory (a key below it), or undefined. */
+  /**
+   * A file (HEAD of the key) or a directory (a key below it), or undefined; both asked at once. A
+   * name that is both is the directory, with the file in `file` (RETR, SIZE and DELE reach it).
+   */
   async #find(p: VPath, c: StorageContext, op: string): Promise<Found | undefined> {
     if (p === ROOT) return { type: 'dir', modified: NO_TIME };
     const { sdk, client } = await this.#conn.get();
+    const below = this.#page(this.#dirKey(p), undefined, 1, c, op, p, false);
+    below.catch(() => undefined); // observed below
+    let file: FileFound | undefined;
     try {
       const h = await client.send(new sdk.HeadObjectCommand({ Bucket: this.#bucket, Key: this.#key(p) }), {
         abortSignal: c.signal,
       });
-      return {
+      file = {
         type: 'file',
         size: h.ContentLength ?? 0,
         modified: h.LastModified ?? NO_TIME,
@@ -459,12 +497,12 @@ export class S3Storage implements StorageBackend {
       if (c.signal.aborted) throw abortedError(c.signal);
       if (!isNotFound(err)) throw mapS3Error(err, op, p);
     }
-    const page = await this.#page(this.#dirKey(p), undefined, 1, c, op, p, false);
-    const first: _Object | undefined = page.Contents?.[0];
-    if (!first) return undefined;
+    const first: _Object | undefined = (await below).Contents?.[0];
+    if (!first) return file;
     return {
       type: 'dir',
       modified: first.Key === this.#dirKey(p) ? (first.LastModified ?? NO_TIME) : NO_TIME,
+      ...(file ? { file } : {}),
     };
   }
 

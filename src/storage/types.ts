@@ -29,6 +29,28 @@ export interface FileStat {
    * cannot be removed, renamed or replaced.
    */
   mount?: boolean;
+  /**
+   * A directory whose name is also a file (S3: the keys `a/b` and `a/b/…`, put by another S3
+   * client): the entry is the directory (listings, CWD, MLST); this is the file object of the same
+   * name, which RETR, SIZE, HASH and DELE of that exact path reach (see fileOf).
+   */
+  hiddenFile?: { size: number; modified: Date; id?: string };
+}
+
+/** What a file read (RETR, SIZE, HASH) reads at `st`: the file, a directory's hidden file, or nothing. */
+export function fileOf(st: FileStat): FileStat | undefined {
+  if (st.type !== 'dir') return st;
+  const f = st.hiddenFile;
+  if (!f) return undefined;
+  const { hiddenFile: _hidden, id: _id, ...rest } = st;
+  return {
+    ...rest,
+    type: 'file',
+    size: f.size,
+    modified: f.modified,
+    mode: 0o644,
+    ...(f.id ? { id: f.id } : {}),
+  };
 }
 
 /**

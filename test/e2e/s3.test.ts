@@ -189,6 +189,49 @@ for (const mode of MODES) {
       });
     });
 
+    test('a name both a file and a directory (keys dup/same, dup/same/…): listed once, as the directory; RETR, SIZE, DELE reach the file', async () => {
+      const putKey = (key: string, body: string) =>
+        admin.send(new PutObjectCommand({ Bucket: bucket, Key: home + key, Body: body }));
+      await putKey('dup/same', 'file bytes');
+      await putKey('dup/same/inner', 'inner');
+      await putKey('dup/other', 'o');
+      // The same across a listing page (1,000 keys): the key `pg/a` on the first, the prefix `pg/a/`
+      // on the second (the keys `pg/a!…` sort between them).
+      const between = Array.from({ length: 1000 }, (_, i) => `pg/a!${String(i).padStart(4, '0')}`);
+      for (let i = 0; i < between.length; i += 50)
+        await Promise.all(between.slice(i, i + 50).map((k) => putKey(k, '')));
+      await putKey('pg/a', 'A');
+      await putKey('pg/a/x', 'x');
+      const names = (listing: string): string[] =>
+        listing
+          .split('\r\n')
+          .filter(Boolean)
+          .map((l) => l.slice(l.indexOf(' ') + 1));
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        const mlsd = await ftp.listing('MLSD', 'dup');
+        assert.deepEqual(names(mlsd).sort(), ['other', 'same'], mlsd);
+        assert.match(mlsd, /type=dir;[^\r\n]* same\r\n/);
+        const list = (await ftp.listing('LIST', 'dup')).split('\r\n').filter(Boolean);
+        assert.equal(list.filter((l) => parseListLine(l)?.name === 'same').length, 1);
+        assert.match(textOf(await ftp.cmd('MLST dup/same', 250)), /type=dir;/);
+        await ftp.cmd('CWD dup/same', 250);
+        assert.deepEqual(names(await ftp.listing('MLSD')), ['inner']);
+        await ftp.cmd('CWD /', 250);
+        assert.equal((await ftp.retrieve('dup/same')).toString(), 'file bytes');
+        assert.match(textOf(await ftp.cmd('SIZE dup/same', 213)), /^10$/);
+        await ftp.cmd('DELE dup/same', 250);
+        assert.deepEqual(await keys('dup/'), ['dup/other', 'dup/same/inner']);
+        await ftp.cmd('SIZE dup/same', 550);
+        await ftp.cmd('CWD dup/same', 250);
+        await ftp.cmd('CWD /', 250);
+        const pg = names(await ftp.listing('MLSD', 'pg'));
+        assert.equal(pg.length, 1001);
+        assert.equal(pg.filter((n) => n === 'a').length, 1);
+      });
+    });
+
     test('DELE; RNFR/RNTO of a file and of a directory; a directory above the bound → 553', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(ts, mode));

@@ -5,7 +5,7 @@ import { formatTimeVal } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { hashStream } from '../file-hash.js';
-import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import { StorageError, fileOf, type FileStat, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { refusal } from '../policy.js';
@@ -182,8 +182,8 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const files = ctx.files();
       const p = files.resolve(path);
-      const st = await files.storage.stat(p, files.context());
-      if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
+      const st = fileOf(await files.storage.stat(p, files.context()));
+      if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
       // TYPE A: the bytes a RETR would send, counted by reading the file (as HASH reads it).
       const src = await files.storage.openRead(p, { offset: 0 }, files.context());
@@ -206,8 +206,8 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const files = ctx.files();
       const p = files.resolve(path);
-      const st = await files.storage.stat(p, files.context());
-      if (st.type === 'dir') return reply(Code.FileUnavailable, 'Not a plain file.');
+      const st = fileOf(await files.storage.stat(p, files.context()));
+      if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       const algorithm = ctx.session.hashAlgorithm;
       const src = await files.storage.openRead(p, { offset: 0 }, files.context());
       let hex: string;

@@ -7,7 +7,7 @@ import { reply, type Reply } from '../../protocol/reply.js';
 import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
-import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import { StorageError, fileOf, type FileStat, type VPath } from '../../storage/types.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { baseName } from '../../storage/virtual-path.js';
@@ -94,8 +94,8 @@ function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress):
 /** The file at `p` (a directory refused); `src`, if given, is destroyed on failure. */
 async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<FileStat> {
   try {
-    const st = await files.storage.stat(p, files.context());
-    if (st.type === 'dir') throw new StorageError('is-directory', 'Is a directory.');
+    const st = fileOf(await files.storage.stat(p, files.context()));
+    if (!st) throw new StorageError('is-directory', 'Is a directory.');
     return st;
   } catch (err) {
     src?.destroy();
