@@ -65,7 +65,9 @@ export type StorageErrorKind =
   /** The storage service failed or stayed overloaded after retries (451). */
   | 'unavailable'
   /** An operation bounded by configuration went above its bound (553, the message says which). */
-  | 'limit';
+  | 'limit'
+  /** The storage service refuses the request as it is, for good (553 naming its error). */
+  | 'refused';
 
 const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'not-found': 'ERR_NOT_FOUND',
@@ -82,6 +84,7 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   transient: 'ERR_TRANSIENT',
   unavailable: 'ERR_UNAVAILABLE',
   limit: 'ERR_LIMIT',
+  refused: 'ERR_LIMIT',
 };
 
 export class StorageError extends FerryError {

@@ -16,6 +16,7 @@ import {
   type S3Settings,
 } from '../storage/s3-connection.js';
 import { S3Storage } from '../storage/s3.js';
+import { credentialsProblem } from '../storage/s3-errors.js';
 import type { StorageBackend } from '../storage/types.js';
 import { UploadLocks } from '../storage/upload-locks.js';
 
@@ -202,8 +203,10 @@ export function storageSetup(
           await headBucket(bucket, b.where);
         } catch (err) {
           // The storage out of reach (or another failure) says nothing about this bucket: as before.
+          // Credentials missing or refused are everyone's problem, not this bucket's.
           const kind = (err as StorageError).kind;
-          if (b.fatal || (kind !== 'not-found' && kind !== 'permission-denied')) throw usage(err);
+          const ours = kind === 'not-found' || (kind === 'permission-denied' && !credentialsProblem(err));
+          if (b.fatal || !ours) throw usage(err);
           refused.set(bucket, err as StorageError);
           for (const u of b.users)
             out.push({ user: u.user ?? '', where: u.where, bucket, reason: (err as Error).message });

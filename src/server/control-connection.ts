@@ -36,6 +36,7 @@ import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
+import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome } from './transfers.js';
 import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
@@ -106,6 +107,8 @@ export class ControlConnection {
   private readonly reader = new LineReader({ maxLineBytes: 4096 });
   private readonly queue: Item[] = [];
   private readonly logger: Logger;
+  /** The session's logger without the per-address limit (storage warnings are limited server-wide). */
+  private readonly unlimited: Logger;
   private running = false;
   private handshaking = false;
   private quitting = false;
@@ -151,15 +154,13 @@ export class ControlConnection {
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (origin?.screen && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = socket.remoteAddress;
-    this.logger = rt.warnings.forAddress(
-      rt.logger.child({ session: this.session.id }),
-      this.session.remoteAddress,
-    );
+    this.unlimited = rt.logger.child({ session: this.session.id });
+    this.logger = rt.warnings.forAddress(this.unlimited, this.session.remoteAddress);
     this.transfers = new Transfers({
       preliminary: (r) => this.write(r),
       logger: this.logger,
       finished: (t) => this.transferFinished(t),
-      errorReplied: (err) => rt.metrics.errorReplied(err),
+      errorReplied: (err, command) => this.errorReplied(err, command),
     });
     rt.metrics.sessions.inc({ mode: this.mode });
     this.channel = new ControlChannel(socket);
@@ -215,6 +216,12 @@ export class ControlConnection {
 
   /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
   /** The account changed: the next commands use its new permissions, limits and folders. */
+  /** An error became a reply: counted, and a storage that is down or refusing is logged. */
+  private errorReplied(err: unknown, command: string): void {
+    this.rt.metrics.errorReplied(err);
+    warnStorageError(this.rt.warnings, this.unlimited, err, { user: this.account?.username, command });
+  }
+
   private follow(p: Principal): void {
     try {
       this.session.principalChanged(p, this.rt.options.storageFor);
@@ -427,7 +434,7 @@ export class ControlConnection {
               ctx,
             )) ?? reply(item.code, item.reason));
     } catch (err) {
-      this.rt.metrics.errorReplied(err);
+      this.errorReplied(err, verb);
       const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;

@@ -42,7 +42,7 @@ export interface TransferIo {
   /** Told of every transfer once its final reply is known. */
   finished?(t: TransferOutcome): void;
   /** Told of an error about to become the transfer's reply (quota metrics). */
-  errorReplied?(err: unknown): void;
+  errorReplied?(err: unknown, command: string): void;
 }
 
 const LISTING: ReadonlySet<string> = new Set(['LIST', 'NLST', 'MLSD']);
@@ -146,7 +146,7 @@ export class Transfers {
       sock = await endpoint.open(t.signal, direction);
     } catch (err) {
       if (t.signal.aborted) return aborted();
-      this.io.errorReplied?.(err);
+      this.io.errorReplied?.(err, t.command);
       return replyForError(err).reply; // 425, or 522 saying why TLS was refused
     }
     try {
@@ -158,7 +158,7 @@ export class Transfers {
       // A full quota or disk (552) stays the reason when the client then closed its control connection
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
       if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
-      this.io.errorReplied?.(err);
+      this.io.errorReplied?.(err, t.command);
       if (!unknown) return r;
       // Stream errors (reset, timeout) mean the data connection broke.
       this.io.logger.warn({ err: (err as Error).message, command: t.command }, 'transfer failed');

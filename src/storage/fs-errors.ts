@@ -37,6 +37,7 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   transient: 'temporarily unavailable',
   unavailable: 'storage unavailable',
   limit: 'limit exceeded',
+  refused: 'refused by the storage',
 };
 
 export function errnoCode(err: unknown): string | undefined {

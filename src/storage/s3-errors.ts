@@ -12,6 +12,27 @@ function statusOf(err: unknown): number | undefined {
   return meta?.httpStatusCode;
 }
 
+/** Names the SDK gives to credentials the gateway does not accept. */
+const badCredentials = new Set([
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'InvalidToken',
+  'ExpiredToken',
+]);
+
+/**
+ * What is wrong with the credentials, when the SDK's error says so: none were found (the provider
+ * chain's CredentialsProviderError), or the gateway refused them. Follows `cause` (a StorageError
+ * made by mapS3Error, wrapped again). Never the credentials themselves.
+ */
+export function credentialsProblem(err: unknown): string | undefined {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e.name === 'CredentialsProviderError') return `no S3 credentials found (${e.message})`;
+    if (badCredentials.has(e.name)) return `the S3 credentials were refused (${e.name})`;
+  }
+  return undefined;
+}
+
 /** True when the request never got an HTTP answer (connection refused or reset, DNS, timeout). */
 export function isNetworkError(err: unknown): boolean {
   return err instanceof Error && !(err instanceof FerryError) && statusOf(err) === undefined;
@@ -33,7 +54,20 @@ export function mapS3Error(err: unknown, op: string, p: string, transfer = false
   if (name === 'AbortError')
     return new FerryError('ERR_ABORTED', 'Storage operation aborted.', { cause: err });
   if (notFound.has(name) || status === 404) return storageError('not-found', op, p, err);
-  if (denied.has(name) || status === 403) return storageError('permission-denied', op, p, err);
+  const credentials = credentialsProblem(err);
+  if (credentials && status === undefined)
+    return new StorageError('unavailable', `${op} ${p}: storage unavailable: ${credentials}`, { cause: err });
+  if (credentials)
+    return new StorageError('permission-denied', `${op} ${p}: permission denied: ${credentials}`, {
+      cause: err,
+    });
+  // A HEAD's 403 has no body to say why: the credentials, or a bucket they may not use.
+  if (denied.has(name) || status === 403)
+    return new StorageError(
+      'permission-denied',
+      `${op} ${p}: permission denied (${name || 'HTTP'} 403: the credentials are invalid or may not use it)`,
+      { cause: err },
+    );
   if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
     return storageError('quota-exceeded', op, p, err);
   // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (450).
@@ -42,7 +76,7 @@ export function mapS3Error(err: unknown, op: string, p: string, transfer = false
   // Another 4xx: the gateway refuses this request as it is, and retrying will not change that
   // (not 451 "try again later"). The reply names the S3 error, not the endpoint or the key.
   if (status !== undefined && status >= 400 && status < 500)
-    return new StorageError('limit', `${op} ${p}: refused by the storage (${name || 'HTTP'} ${status}).`, {
+    return new StorageError('refused', `${op} ${p}: refused by the storage (${name || 'HTTP'} ${status}).`, {
       cause: err,
     });
   if (status === undefined && transfer)

@@ -253,6 +253,50 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     }
   });
 
+  test('credentials missing or refused: ferry serve and users rescan say so', async () => {
+    const file = path.join(dir, 'nocreds.yaml');
+    const data = path.join(dir, 'nocreds-data');
+    await writeFile(file, `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n`);
+    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
+    await ferryOk(['users', 'add', 'henry', '--password-stdin', '--config', file], 'pw\n');
+    // No credentials anywhere the SDK looks (no ~/.aws, no instance metadata).
+    const none = {
+      HOME: dir,
+      AWS_CONFIG_FILE: path.join(dir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'no-aws-credentials'),
+      AWS_EC2_METADATA_DISABLED: 'true',
+    };
+    const serve = [
+      'serve',
+      '--config',
+      file,
+      '--listen',
+      '127.0.0.1',
+      '--explicit-port',
+      '56417',
+      '--implicit-port',
+      '0',
+      '--allow-root', // the tests may run as root
+    ];
+    const started = await runFerry(serve, undefined, none);
+    assert.equal(started.code, 2, started.stderr);
+    assert.match(started.stderr, /bucket ".*" cannot be used: .*no S3 credentials found/);
+    const rescan = await runFerry(['users', 'rescan', 'henry', '--config', file], undefined, none);
+    assert.notEqual(rescan.code, 0);
+    assert.match(rescan.stderr, /no S3 credentials found/);
+    const wrong = { ...none, AWS_ACCESS_KEY_ID: 'NOSUCHKEY', AWS_SECRET_ACCESS_KEY: 'wrong' };
+    const refused = await runFerry(serve, undefined, wrong);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.match(refused.stderr, /cannot be used: .*permission denied.*credentials/);
+    const rescanned = await runFerry(['users', 'rescan', 'henry', '--config', file], undefined, wrong);
+    assert.match(rescanned.stderr, /the S3 credentials were refused \(InvalidAccessKeyId\)/);
+    assert.doesNotMatch(started.stderr + refused.stderr + rescanned.stderr, /wrong|NOSUCHKEY/);
+    assert.equal(
+      await ferryOk(['users', 'rescan', 'henry', '--config', file], undefined, env),
+      'henry: 0 B in 0 files\n',
+    );
+  });
+
   test('a reload keeps the S3 connection when storage.s3 is unchanged, else closes the old one once idle', async () => {
     const conf = (extra = ''): string => `${base()}    bucket: ${homes}\n    prefix: reload\n${extra}`;
     const gateway = Number(new URL(ceph.endpoint).port);

@@ -388,7 +388,26 @@ for (const mode of MODES) {
         const before = proxy.slowedDown;
         await ftp.cmd('SIZE stream.bin', 451);
         assert.ok(proxy.slowedDown - before >= 2, 'the request was retried');
+        for (let i = 0; i < 6; i++) await ftp.cmd('SIZE stream.bin', 451);
         proxy.slowDown(false);
+        // The 451s are logged at warn, a few a minute for the whole server, naming the error.
+        const warned = (msg: string) => ts.logs.filter((l) => l.level === 'warn' && l.msg === msg);
+        const down = warned('storage unavailable: commands get 451');
+        assert.ok(down.length >= 1 && down.length <= 5, JSON.stringify(down));
+        const line = JSON.stringify(down.at(-1)?.obj);
+        assert.match(line, /"command":"SIZE"/);
+        assert.match(line, /"error":"stat \/stream\.bin: storage unavailable"/);
+        assert.match(line, /"cause":"[^"]+"/);
+        assert.doesNotMatch(JSON.stringify(ts.logs), new RegExp(ceph.secretAccessKey));
+        // A request the gateway refuses for good: 553 naming its error, and a warn line.
+        proxy.refuse(/^PUT /, 1, 400);
+        assert.match(
+          textOf(await ftp.cmd('MKD refused', 553)),
+          /refused by the storage \(InvalidArgument 400\)/,
+        );
+        const refused = warned('storage refused a request: 553');
+        assert.equal(refused.length, 1, JSON.stringify(refused));
+        assert.match(JSON.stringify(refused[0]?.obj), /"command":"MKD".*InvalidArgument/);
         // RETR: the gateway sends 1 MiB of the object and stalls; then it goes away mid-object.
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: ftp.dataTls });

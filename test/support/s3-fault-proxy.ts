@@ -5,7 +5,8 @@
  * `stallAfter(n)` forwards only n more bytes of responses, then holds the rest (so that a `cut()`
  * surely comes mid-object, whatever the kernel's socket buffers could have taken in meanwhile),
  * `refuse(match, n)` answers the next n requests whose request line matches 500 InternalError
- * (a gateway that fails one request: e.g. one UploadPart, its body still on the way).
+ * (a gateway that fails one request: e.g. one UploadPart, its body still on the way), or with
+ * `status` 400, 400 InvalidArgument (a request the gateway refuses for good).
  */
 import net from 'node:net';
 
@@ -17,14 +18,17 @@ export interface FaultProxy {
   cut(): void;
   slowDown(on: boolean): void;
   stallAfter(bytes: number): void;
-  refuse(requestLine: RegExp, times: number): void;
-  /** Requests answered 500 by refuse() so far. */
+  refuse(requestLine: RegExp, times: number, status?: 500 | 400): void;
+  /** Requests answered by refuse() so far. */
   readonly refused: number;
   close(): Promise<void>;
 }
 
 const INTERNAL =
   '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>';
+
+const INVALID =
+  '<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidArgument</Code><Message>Invalid argument.</Message></Error>';
 
 const SLOW_DOWN =
   '<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
@@ -35,7 +39,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let slow = false;
   let slowedDown = 0;
   let budget: number | undefined; // bytes of responses still forwarded during a stall
-  let refusal: { match: RegExp; left: number } | undefined;
+  let refusal: { match: RegExp; left: number; status: 500 | 400 } | undefined;
   let refused = 0;
   const server = net.createServer((client) => {
     sockets.add(client);
@@ -68,8 +72,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
         answered = true;
         upstream.removeAllListeners('close');
         upstream.destroy();
+        const [line, body] =
+          refusal.status === 400 ? ['400 Bad Request', INVALID] : ['500 Internal Server Error', INTERNAL];
         client.end(
-          `HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/xml\r\nContent-Length: ${INTERNAL.length}\r\nConnection: close\r\n\r\n${INTERNAL}`,
+          `HTTP/1.1 ${line}\r\nContent-Type: application/xml\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`,
         );
         return;
       }
@@ -105,8 +111,8 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     get refused() {
       return refused;
     },
-    refuse(requestLine, times) {
-      refusal = { match: requestLine, left: times };
+    refuse(requestLine, times, status = 500) {
+      refusal = { match: requestLine, left: times, status };
     },
     cut() {
       budget = undefined;

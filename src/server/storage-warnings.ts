@@ -1,0 +1,41 @@
+// Storage failures that the replies alone hide from an administrator: a storage service that is
+// down (every command gets 451) or that refuses requests as they are (553 naming its error). Each
+// is a warn line, limited server-wide (not per client address: one outage hits every session).
+import { StorageError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { WarningLimiter } from './warning-limiter.js';
+
+/** The key the server's WarningLimiter counts these lines under (its "suppressed" line names it). */
+export const STORAGE_WARNINGS = 'storage';
+
+/** The root cause's name and message (an SDK or socket error), shortened; never the request itself. */
+function causeOf(err: Error): string | undefined {
+  let c: unknown = err.cause;
+  while (c instanceof Error && c.cause instanceof Error) c = c.cause;
+  if (!(c instanceof Error)) return undefined;
+  const code = (c as { code?: unknown }).code;
+  const name = typeof code === 'string' && c.name === 'Error' ? code : c.name;
+  return `${name}: ${c.message.slice(0, 200)}`;
+}
+
+/**
+ * After an error became a reply: warns (rate-limited) when the storage was unavailable (451) or
+ * refused the request (553). `log`: the session's logger without its own per-address limit.
+ */
+export function warnStorageError(
+  warnings: WarningLimiter,
+  log: Logger,
+  err: unknown,
+  at: { user?: string; command?: string },
+): void {
+  if (!(err instanceof StorageError)) return;
+  const msg =
+    err.kind === 'unavailable'
+      ? 'storage unavailable: commands get 451'
+      : err.kind === 'refused'
+        ? 'storage refused a request: 553'
+        : undefined;
+  if (!msg) return;
+  const cause = causeOf(err);
+  warnings.warn(log, STORAGE_WARNINGS, { ...at, error: err.message, ...(cause ? { cause } : {}) }, msg);
+}
