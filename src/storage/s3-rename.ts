@@ -1,0 +1,131 @@
+import { Readable } from 'node:stream';
+import { StorageError } from '../errors.js';
+import { mapS3Error } from './s3-errors.js';
+import { LIST_PAGE } from './s3-listing.js';
+import { copySource } from './s3-multipart.js';
+import { dirKeyOf, listPage, putMarker, send, type S3Place } from './s3-objects.js';
+import { uploadObject } from './s3-upload.js';
+import type { StorageContext, VPath } from './types.js';
+
+/** What an XML 1.0 document cannot hold as is (CR is read back as LF). */
+const NOT_IN_XML =
+  // eslint-disable-next-line no-control-regex
+  /[\u0000-\u0008\u000B\u000C\u000D\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Copies every object under `from/` to `to/`, then deletes the originals; bounded in count. */
+export async function renameDir(at: S3Place, from: VPath, to: VPath, c: StorageContext): Promise<void> {
+  const fromKey = dirKeyOf(at, from);
+  const toKey = dirKeyOf(at, to);
+  const max = at.conn.settings.maxRenameObjects;
+  const objects: { key: string; size: number }[] = [];
+  let token: string | undefined;
+  do {
+    const page = await listPage(at, fromKey, token, LIST_PAGE, c, 'rename', from, false);
+    for (const o of page.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      objects.push({ key: o.Key, size: o.Size ?? 0 });
+      if (objects.length > max) {
+        throw new StorageError(
+          'limit',
+          `Directory too large to rename here (more than ${max} objects); move its files instead.`,
+        );
+      }
+    }
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+  for (const o of objects) await copyObject(at, o.key, toKey + o.key.slice(fromKey.length), o.size, c, from);
+  if (!objects.some((o) => o.key === fromKey)) await putMarker(at, to, c, 'rename');
+  await deleteKeys(
+    at,
+    objects.map((o) => o.key),
+    c,
+    'rename',
+    from,
+  );
+}
+
+/** CopyObject, or a multipart copy above 5 GiB (CopyObject's limit). */
+export async function copyObject(
+  at: S3Place,
+  fromKey: string,
+  toKey: string,
+  size: number,
+  c: StorageContext,
+  p: VPath,
+): Promise<void> {
+  const { sdk, client } = await at.conn.get();
+  if (size >= 5 * 1024 ** 3) {
+    const target = {
+      sdk,
+      client,
+      bucket: at.bucket,
+      key: toKey,
+      path: p,
+      partSize: at.conn.settings.partSize,
+      signPayload: at.conn.settings.signPayload,
+      signal: c.signal,
+    };
+    await uploadObject(target, Readable.from([]), { key: fromKey, etag: undefined, length: size });
+    return;
+  }
+  await send(
+    () =>
+      client.send(
+        new sdk.CopyObjectCommand({
+          Bucket: at.bucket,
+          Key: toKey,
+          CopySource: copySource(at.bucket, fromKey),
+        }),
+        { abortSignal: c.signal },
+      ),
+    c,
+    'rename',
+    p,
+  );
+}
+
+export async function deleteKeys(
+  at: S3Place,
+  all: string[],
+  c: StorageContext,
+  op: string,
+  p: VPath,
+): Promise<void> {
+  const { sdk, client } = await at.conn.get();
+  // DeleteObjects names its keys in an XML body, which cannot carry most control characters (and
+  // turns CR into LF): such keys (put by another S3 client) go one by one, in the URL.
+  const keys = all.filter((k) => !NOT_IN_XML.test(k));
+  const one = (key: string): Promise<unknown> =>
+    send(
+      () =>
+        client.send(new sdk.DeleteObjectCommand({ Bucket: at.bucket, Key: key }), {
+          abortSignal: c.signal,
+        }),
+      c,
+      op,
+      p,
+    );
+  for (const key of all) if (NOT_IN_XML.test(key)) await one(key);
+  for (let i = 0; i < keys.length; i += 1000) {
+    const batch = keys.slice(i, i + 1000);
+    if (batch.length === 1) {
+      await one(batch[0] ?? '');
+      continue;
+    }
+    const r = await send(
+      () =>
+        client.send(
+          new sdk.DeleteObjectsCommand({
+            Bucket: at.bucket,
+            Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
+          }),
+          { abortSignal: c.signal },
+        ),
+      c,
+      op,
+      p,
+    );
+    const failed = r.Errors?.[0];
+    if (failed) throw mapS3Error(Object.assign(new Error(failed.Message), { name: failed.Code }), op, p);
+  }
+}
