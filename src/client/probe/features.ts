@@ -29,7 +29,12 @@ export const HOLD_MIN_SIZE = 4 * 1024 * 1024;
 /** How long a reply to STAT (or ABOR) during a blocked transfer may take. */
 const DURING_MS = 3000;
 
-export async function featurePoints(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint[]> {
+/** `bigRefused`: why `--write` could not make the large file ABOR and STAT need (its upload refused). */
+export async function featurePoints(
+  ctx: ProbeContext,
+  big: string | undefined,
+  bigRefused?: string,
+): Promise<ProbePoint[]> {
   const out: ProbePoint[] = [];
   // One session for the data modes and the commands, opened by the first check that needs it: if
   // it cannot be had (refused, or the login or PROT P was refused), each of them says so.
@@ -67,8 +72,8 @@ export async function featurePoints(ctx: ProbeContext, big: string | undefined):
       () => {},
     );
   }
-  out.push(await abor(ctx, big));
-  out.push(await statDuring(ctx, big));
+  out.push(await abor(ctx, big, bigRefused));
+  out.push(await statDuring(ctx, big, bigRefused));
   return out;
 }
 
@@ -319,6 +324,7 @@ const NEEDS_BIG = `needs a file of at least ${HOLD_MIN_SIZE >> 20} MiB in the lo
 function whileTransferring(
   ctx: ProbeContext,
   big: string | undefined,
+  bigRefused: string | undefined,
   id: string,
   title: string,
   sent: string,
@@ -326,10 +332,13 @@ function whileTransferring(
 ): Promise<ProbePoint> {
   const st = ctx.t.state;
   const blocked =
-    st.refused ?? st.loginRefused ?? (ctx.t.security === 'explicit' ? st.protRefused : undefined);
+    st.refused ??
+    st.loginRefused ??
+    (ctx.t.security === 'explicit' ? st.protRefused : undefined) ??
+    bigRefused;
   if (big === undefined)
     return Promise.resolve(
-      // No file to read because the listing could not be made: that is not the server's doing.
+      // No file to read because the listing or --write's upload was refused: not a verdict on ABOR/STAT.
       blocked !== undefined ? notCompleted(id, title, sent, blocked) : notApplicable(id, title, NEEDS_BIG),
     );
   return check(ctx.t, id, title, sent, async () => {
@@ -347,11 +356,11 @@ function whileTransferring(
   });
 }
 
-function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+function abor(ctx: ProbeContext, big: string | undefined, bigRefused?: string): Promise<ProbePoint> {
   const id = 'abor';
   const title = 'ABOR during a transfer: 426 (transfer) before 226 (ABOR)';
   const sent = `RETR ${big ?? ''} (first bytes read, then not read); ABOR; reset the data connection`;
-  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+  return whileTransferring(ctx, big, bigRefused, id, title, sent, async (c, held) => {
     c.control.write('ABOR');
     const early = await replies(c, 1, DURING_MS);
     held.reset();
@@ -382,11 +391,11 @@ function abor(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
   });
 }
 
-function statDuring(ctx: ProbeContext, big: string | undefined): Promise<ProbePoint> {
+function statDuring(ctx: ProbeContext, big: string | undefined, bigRefused?: string): Promise<ProbePoint> {
   const id = 'stat-during-transfer';
   const title = 'STAT answered during a transfer';
   const sent = `RETR ${big ?? ''} (first bytes read, then not read); STAT`;
-  return whileTransferring(ctx, big, id, title, sent, async (c, held) => {
+  return whileTransferring(ctx, big, bigRefused, id, title, sent, async (c, held) => {
     c.control.write('STAT');
     const [r] = await replies(c, 1, DURING_MS);
     held.reset();

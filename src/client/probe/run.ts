@@ -119,7 +119,7 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
     const writes = area ? await area.run() : writeNotApplicable();
     const ms = await msFtpsPoints(ctx);
     const rfc = [...prelude, ...(await rfc4217Points(ctx)), writes.truncation];
-    const feats = [...(await featurePoints(ctx, big)), writes.restStor, writes.replace];
+    const feats = [...(await featurePoints(ctx, big, area?.bigRefused)), writes.restStor, writes.replace];
     const tlsGroup = await tlsPoints(ctx);
     if (area) cleanedUp = await area.cleanup();
     return report(

@@ -83,6 +83,9 @@ export class WriteArea {
     return succeeded(o) ? o.data : undefined;
   }
 
+  /** Why bigFile() made no file, when the server refused its upload (the ABOR and STAT points say it). */
+  bigRefused: string | undefined;
+
   /** A large file for ABOR and STAT when the login directory has none. */
   async bigFile(): Promise<string | undefined> {
     // Refused (the ABOR and STAT points then say why) or failed: no big file.
@@ -91,6 +94,7 @@ export class WriteArea {
     try {
       const name = this.name('big.bin');
       const o = await this.put(c, name, randomBytes(2 * HOLD_MIN_SIZE));
+      this.bigRefused = refusedUpload(o);
       return succeeded(o) ? name : undefined;
     } finally {
       await c.close();
