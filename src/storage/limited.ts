@@ -128,22 +128,18 @@ export class LimitedStorage implements StorageBackend {
   async #refuseEarly(p: VPath, o: { offset: number; append: boolean }, c: StorageContext): Promise<void> {
     const book = this.ctx.usage;
     if (!this.#quota || !book) return;
-    const { username, quotaSize, quotaFiles } = this.limits;
     let total: Usage;
     if (book.ledger.charge) {
       const recorded = await this.#usage(c).catch(() => undefined); // away: the write decides
       if (!recorded) return;
       total = { ...recorded };
     } else {
-      const flight = await book.start(username, () => this.#usage(c));
+      const flight = await book.start(this.limits.username, () => this.#usage(c));
       total = flight.total();
       flight.end();
     }
-    const before = await this.#sizeOf(p, c);
-    total.bytes += (o.append ? (before ?? 0) : o.offset) - (before ?? 0);
-    if (before === undefined && quotaFiles && total.files + 1 > quotaFiles)
-      throw quotaExceeded('number of files');
-    if (quotaSize && total.bytes > quotaSize) throw quotaExceeded('storage size');
+    const start = startGrowth(await this.#sizeOf(p, c), o);
+    checkStart({ bytes: total.bytes + start.bytes, files: total.files + start.files }, start, this.limits);
   }
 
   /** `put` is the inner storage's write of `p`. */
@@ -164,15 +160,11 @@ export class LimitedStorage implements StorageBackend {
       flight = await book.start(this.limits.username, () => this.#usage(c));
       try {
         before = await this.#sizeOf(p, c);
-        // Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep.
-        const kept = o.append ? (before ?? 0) : o.offset;
-        flight.grow({ bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 });
-        const { quotaSize, quotaFiles } = this.limits;
-        const total = flight.total();
-        if (before === undefined && quotaFiles && total.files > quotaFiles)
-          throw quotaExceeded('number of files');
+        const start = startGrowth(before, o);
+        flight.grow(start);
+        checkStart(flight.total(), start, this.limits);
+        const { quotaSize } = this.limits;
         if (quotaSize) {
-          if (total.bytes > quotaSize) throw quotaExceeded('storage size');
           const f = flight;
           cap = new QuotaCap((n) => {
             f.grow({ bytes: n, files: 0 });
@@ -224,8 +216,7 @@ export class LimitedStorage implements StorageBackend {
     };
     await this.#usage(c).catch(() => undefined); // counted once (a scan) when there is no record
     const before = await this.#sizeOf(p, c);
-    const kept = o.append ? (before ?? 0) : o.offset;
-    const start = { bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 };
+    const start = startGrowth(before, o);
     let charged: Usage = { bytes: 0, files: 0 };
     const tryCharge = async (d: Usage): Promise<boolean> => {
       try {
@@ -330,6 +321,22 @@ export class LimitedStorage implements StorageBackend {
       return undefined;
     }
   }
+}
+
+/**
+ * What an upload adds before its first byte, to a file of `before` bytes (undefined: a new file).
+ * Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep.
+ */
+function startGrowth(before: number | undefined, o: { offset: number; append: boolean }): Usage {
+  const kept = o.append ? (before ?? 0) : o.offset;
+  return { bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 };
+}
+
+/** Throws 552 where `total` (the usage with the upload's `start` growth in it) is over a quota. */
+function checkStart(total: Usage, start: Usage, limits: UserLimits): void {
+  if (start.files > 0 && limits.quotaFiles && total.files > limits.quotaFiles)
+    throw quotaExceeded('number of files');
+  if (limits.quotaSize && total.bytes > limits.quotaSize) throw quotaExceeded('storage size');
 }
 
 /**
