@@ -1,3 +1,4 @@
+import type { CertificateSource, TlsPolicy } from '../tls/certificates.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 
 /**
@@ -43,4 +44,15 @@ export function restartNeeded(running: ResolvedOptions, next: ResolvedOptions): 
 /** `next` with the settings that need a restart kept at their running values. */
 export function applicable(running: ResolvedOptions, next: ResolvedOptions): ResolvedOptions {
   return { ...next, explicit: running.explicit, implicit: running.implicit, defender: running.defender };
+}
+
+/**
+ * What the certificate store loads for `o`: the same at the start and at every reload (a reload
+ * that left out the client CAs dropped them, and CA-issued certificates stopped logging in).
+ */
+export function certificateSettings(o: ResolvedOptions): [CertificateSource, TlsPolicy] {
+  return [
+    { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
+    { minVersion: o.minVersion },
+  ];
 }

@@ -18,7 +18,7 @@ import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
-import { reloadPlan } from './reconfigure.js';
+import { certificateSettings, reloadPlan } from './reconfigure.js';
 
 const checkLimits = (o: ResolvedOptions) => ({
   overall: o.limits.maxPasswordChecks,
@@ -75,10 +75,7 @@ export class FerryServer {
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
     const o = this.options;
-    this.certificates = new CertificateStore(
-      { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
-      { minVersion: o.minVersion },
-    );
+    this.certificates = new CertificateStore(...certificateSettings(o));
     const warnings = new WarningLimiter(o.logger);
     this.defense = new DefenderService(o, o.logger, warnings);
     this.edge = new ProxyEdge(o.proxyProtocol);
@@ -125,10 +122,7 @@ export class FerryServer {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
-    await this.certificates.replace(
-      { files: next.certificates, dataDir: next.dataDir },
-      { minVersion: next.minVersion },
-    );
+    await this.certificates.replace(...certificateSettings(next));
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.checks.setLimits(checkLimits(next));
     this.counts.setLimits(next.limits);

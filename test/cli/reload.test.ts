@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
-import { ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { issuedBy, testCa } from '../support/client-certs.js';
+import { ferryOk, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
 
 let dir: string;
@@ -208,6 +209,75 @@ test('SIGHUP: a proxy taken off proxyProtocol.trusted speaks for no client from 
       'the header from 127.0.0.10 refused',
     );
     assert.ok(!r.log.slice(from).some((l) => l.remote === '192.0.2.7'), 'no session for the named client');
+  } finally {
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+/** USER carol over implicit FTPS from `from`, presenting `cert`: the reply's code (232: logged in by it). */
+async function userReply(
+  r: ServeProcess,
+  cert: { cert: string; key: string },
+  from: string,
+): Promise<number> {
+  const ftp = await RawFtp.connect({
+    host: '127.0.0.1',
+    port: r.implicitPort,
+    implicit: true,
+    localAddress: from,
+    clientCertificate: cert,
+  });
+  try {
+    await ftp.expect(220);
+    return (await ftp.cmd('USER carol')).code;
+  } finally {
+    await ftp.close();
+  }
+}
+
+test('SIGHUP: clientCertificates.ca added, kept, and refused when its file is missing', async () => {
+  const ca = await testCa('Reload test CA');
+  const carol = await issuedBy(ca, 'carol');
+  const caFile = path.join(dir, 'clients-ca.pem');
+  await writeFile(caFile, ca.cert);
+  const data = path.join(dir, 'data-ca');
+  await ferryOk(
+    [
+      'users',
+      'add',
+      'carol',
+      '--home',
+      root,
+      '--cert-login',
+      'cert-or-password',
+      '--password-stdin',
+      '--data-dir',
+      data,
+    ],
+    'carol-pw\n',
+  );
+  const config = path.join(dir, 'ca.yaml');
+  await writeFile(config, 'logLevel: info\n');
+  const r = await ServeProcess.start(['--config', config, '--workers', '2', '--data-dir', data], dir);
+  const hup = async (text: string, outcome: RegExp): Promise<LogLine> => {
+    await writeFile(config, text);
+    const from = r.log.length;
+    r.child.kill('SIGHUP');
+    return reloaded(r, from, outcome);
+  };
+  try {
+    assert.equal(await userReply(r, carol, '127.0.0.20'), 331, 'no client CA yet: a password is asked');
+    await hup(`clientCertificates:\n  ca: ${caFile}\n`, /^configuration reloaded$/);
+    // Two logins each time: sessions one after another may go to either worker.
+    assert.equal(await userReply(r, carol, '127.0.0.21'), 232, 'the CA added by SIGHUP applies');
+    assert.equal(await userReply(r, carol, '127.0.0.22'), 232);
+    await hup(`clientCertificates:\n  ca: ${caFile}\n`, /^configuration reloaded$/);
+    assert.equal(await userReply(r, carol, '127.0.0.23'), 232, 'a reload keeps the client CA');
+    assert.equal(await userReply(r, carol, '127.0.0.24'), 232);
+    const missing = path.join(dir, 'no-such-ca.pem');
+    const failed = await hup(`clientCertificates:\n  ca: ${missing}\n`, /configuration reload failed/);
+    assert.match(String(failed.err), /no-such-ca\.pem.*ENOENT/);
+    assert.equal(await userReply(r, carol, '127.0.0.25'), 232, 'the running client CA stays');
   } finally {
     assert.equal(await r.stop(), 0);
   }

@@ -14,7 +14,7 @@ import type { FromWorker, ToWorker } from './messages.js';
 import { requestMetrics, requestReload } from './reload.js';
 import { AggregatorRegistry, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
-import { reloadPlan } from '../reconfigure.js';
+import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
 import { leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
@@ -111,10 +111,7 @@ export class ClusterPrimary {
   > {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const o = this.options;
-    const certificates = new CertificateStore(
-      { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
-      { minVersion: o.minVersion },
-    );
+    const certificates = new CertificateStore(...certificateSettings(o));
     const { generated } = await certificates.load();
     const addresses: ListeningAddresses = {};
     try {
@@ -173,10 +170,7 @@ export class ClusterPrimary {
     const { next, restartNeeded: restart } = reloadPlan(running, options);
     // The workers load the certificates; a file they would refuse is refused here first, so that a
     // bad reload changes nothing anywhere.
-    await new CertificateStore(
-      { files: next.certificates, dataDir: next.dataDir },
-      { minVersion: next.minVersion },
-    ).load();
+    await new CertificateStore(...certificateSettings(next)).load();
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.edge.configure(next.proxyProtocol);
