@@ -153,7 +153,11 @@ export class Transfers {
       await work(sock, t);
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
-      sock.destroy();
+      // An upload the client finished sending (close_notify read) and that failed after it (a full
+      // quota or disk, 552; a commit refused, 450) ends with our close_notify in turn: ftplib waits
+      // for it (SSL unwrap) before reading the reply, and a reset broke that. Anything else is cut.
+      if (direction === 'receive' && sock.stream.readableEnded) sock.close();
+      else sock.destroy();
       const { reply: r, unknown } = replyForError(err);
       // A full quota or disk (552) stays the reason when the client then closed its control connection
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.

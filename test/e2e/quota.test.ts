@@ -18,6 +18,7 @@ import { withLimits } from '../../src/storage/limited.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
+import { ftplib } from '../support/clients.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import {
   loginAs,
@@ -45,6 +46,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   crossing: { quotaSize: 1024 * 1024, files: { f: randomData(100 * 1024) } },
   hangup: { quotaSize: 1024 * 1024 },
   drain: { quotaSize: 1024 * 1024, files: { f: randomData(1000) } },
+  ftplib: { quotaSize: 1024 * 1024 },
   overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
   appe: { quotaSize: 1000, files: { f: randomData(600) } },
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
@@ -164,6 +166,29 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         assert.deepEqual(await namesIn(home), ['f']);
         assert.deepEqual(await usage.get(userOf('drain', mode)), { bytes: old.length, files: 1 });
       });
+    });
+
+    test(`${mode}: Python ftplib gets its 552 (it waits for our close_notify first) and the next reply is in step`, async () => {
+      const user = userOf('ftplib', mode);
+      const local = path.join(dir, `ftplib-${mode}.bin`);
+      await writeFile(local, randomData(3 * 1024 * 1024));
+      const s = server();
+      const target = { host: s.host, user, password: 'pw', implicit: mode === 'implicit' };
+      const port = mode === 'implicit' ? s.implicitPort : s.explicitPort;
+      const run = await ftplib(
+        { ...target, port },
+        [
+          { op: 'login' },
+          { op: 'upload', local, remote: 'big' },
+          { op: 'raw', command: 'NOOP' },
+          { op: 'quit' },
+        ],
+        { continueOnError: true, strictEof: true },
+      );
+      const [, up, noop] = run.results;
+      assert.equal(up?.code, '552', JSON.stringify(up));
+      assert.equal(noop?.code, '200', JSON.stringify(noop));
+      assert.deepEqual(await namesIn(homeOf('ftplib', mode)), []);
     });
 
     test(`${mode}: a client that hangs up once its upload is refused (curl) is logged as 552, not 426`, async () => {
