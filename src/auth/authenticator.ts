@@ -159,7 +159,8 @@ export class AccountAuthenticator implements Authenticator {
       for (const name of names) {
         this.#cache.delete(name);
         void this.lookup(name).then(
-          (a) => listener(name, a && !unusableBecause(a) ? principalOf(a) : undefined),
+          // An expiry is checked at login only: a session running when it passes is not cut off.
+          (a) => listener(name, a && !a.disabled ? principalOf(a) : undefined),
           () => {},
         );
       }

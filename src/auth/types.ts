@@ -102,7 +102,7 @@ export type AuthOutcome =
 
 /**
  * Told when an account changed: the principal its sessions now have, or undefined when the account
- * may no longer be used (removed, disabled, expired): the server then ends its sessions.
+ * was removed or disabled: the server then ends its sessions. An expiry applies from the next login.
  */
 export type AccountListener = (username: string, principal: Principal | undefined) => void;
 

@@ -2,7 +2,7 @@ import type { Principal } from '../auth/types.js';
 
 /** What the registry can ask of a logged-in session. */
 export interface LoggedInSession {
-  /** The account may no longer be used (removed, disabled, expired): end the session with 421. */
+  /** The account was removed or disabled: end the session with 421. */
   revoke(): void;
   /** The account changed (permissions, limits): later commands use the new principal. */
   update(principal: Principal): void;
@@ -66,7 +66,7 @@ export class Logins {
     return this.byUser.get(username)?.size ?? 0;
   }
 
-  /** An account changed: its sessions follow (undefined = may no longer be used). */
+  /** An account changed: its sessions follow (undefined = removed or disabled). */
   accountChanged(username: string, principal: Principal | undefined): void {
     for (const s of [...(this.byUser.get(username) ?? [])]) {
       if (principal) s.update(principal);

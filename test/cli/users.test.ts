@@ -182,6 +182,34 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
     }
   });
 
+  test('an expiry set while a session runs applies from the next login (the session goes on)', async () => {
+    await change(['add', 'erin', '--home', home, '--password-stdin'], 'erin-pw\n');
+    const ftp = await session('implicit', 'erin', 'erin-pw');
+    try {
+      const from = server.log.length;
+      await change(['set', 'erin', '--expires', '2020-01-01']);
+      await ftp.cmd('NOOP', 200);
+      // From 127.0.0.4: see fay's test. The refusal takes a password check: time enough for a
+      // session end that the change would have caused.
+      await refused('explicit', 'erin', 'erin-pw', '127.0.0.4');
+      const reason = await server.waitForLog(
+        (l) => server.log.indexOf(l) >= from && l.msg === 'login failed' && l.user === 'erin',
+        'the refusal of erin',
+      );
+      assert.match(String(reason.reason), /^account expired/);
+      assert.equal((await ftp.retrieve('hello.txt')).toString(), 'hello bob\n');
+      assert.ok(
+        !server.log.slice(from).some((l) => /session ended/.test(l.msg ?? '')),
+        'no session of erin ended',
+      );
+      // Disabling still ends it.
+      await change(['set', 'erin', '--disabled']);
+      assert.equal((await ftp.expect(421)).code, 421);
+    } finally {
+      await ftp.close();
+    }
+  });
+
   test("the README's worked example", async () => {
     const acme = path.join(dir, 'acme');
     for (const d of ['pub', 'incoming', 'private']) await mkdir(path.join(acme, d), { recursive: true });
