@@ -121,6 +121,7 @@ for (const mode of MODES) {
         user('either', { clientCerts: [certs.pinned.fingerprint], certLogin: 'cert-or-password' }),
         user('old', { clientCerts: [certs.expiredPinned.fingerprint], certLogin: 'cert-only' }),
         user('carol', { certLogin: 'cert-only' }),
+        user('single', { clientCerts: [certs.pinned.fingerprint], certLogin: 'cert-only', maxSessions: 1 }),
         user('plain', {}),
       ]);
     });
@@ -170,6 +171,23 @@ for (const mode of MODES) {
           assert.equal(textOf(r), reference, user);
           assert.match(await failureReason(ts, user, from), reason);
         }
+      });
+    });
+
+    test('a certificate login refused for a limit: 331 at USER and 530 at PASS, as a wrong password', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const first = track(await connect(ts, mode, certs.pinned));
+        await first.cmd('USER single', 232);
+        const wrongPassword = track(await connect(ts, mode));
+        await wrongPassword.cmd('USER plain', 331);
+        const reference = textOf(await wrongPassword.cmd('PASS nope', 530));
+        const second = track(await connect(ts, mode, certs.pinned));
+        await second.cmd('USER single', 331);
+        const from = ts.logs.length;
+        assert.equal(textOf(await second.cmd('PASS ', 530)), reference);
+        assert.equal(await failureReason(ts, 'single', from), 'too many sessions (maxSessions 1)');
+        await first.quit();
       });
     });
 

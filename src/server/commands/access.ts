@@ -26,12 +26,16 @@ async function checked<T>(ctx: CommandContext, check: (signal: AbortSignal) => P
 /** Failed logins slow down, then disconnect: brute force costs time and connections. */
 const FAILURE_DELAY_MS = 300;
 
-/** The session joins its user's sessions (maxSessions) and is logged in; or the login fails. */
+/**
+ * The session joins its user's sessions (maxSessions) and is logged in; or `refused` answers with
+ * the reason.
+ */
 async function completeLogin(
   ctx: CommandContext,
   username: string,
   principal: Principal,
   ok: { code: NamedCode; text: string; how: string },
+  refused: (reason: string) => Promise<Outcome>,
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
   // A home the server found unusable (its S3 bucket missing at start or reload) refuses the login.
@@ -40,10 +44,10 @@ async function completeLogin(
     storage = options.storageFor(principal);
   } catch (err) {
     if (!(err instanceof StorageError)) throw err;
-    return loginFailed(ctx, username, `home unusable: ${err.message}`);
+    return refused(`home unusable: ${err.message}`);
   }
   if (!(await ctx.enterSession(principal))) {
-    return loginFailed(ctx, username, `too many sessions (maxSessions ${principal.maxSessions})`);
+    return refused(`too many sessions (maxSessions ${principal.maxSessions})`);
   }
   session.loginSucceeded(principal, storage);
   ctx.metrics.logins.inc({ result: 'success' });
@@ -80,6 +84,13 @@ export const accessCommands: AnyCommandSpec[] = [
       const { session, options, logger } = ctx;
       if (session.loggedIn) return reply(Code.BadSequence, 'Already logged in; use REIN to change user.');
       session.userGiven(username);
+      const needPassword = reply(Code.NeedPassword, `Password required for ${username}.`);
+      // Not by certificate alone: the password is asked for, as for anyone, even when the
+      // certificate was right but a limit refuses the login (PASS then says 530 and logs why).
+      const notByCertificate = async (reason: string): Promise<Outcome> => {
+        logger.debug({ user: username, reason }, 'no certificate login');
+        return needPassword;
+      };
       const certificate = ctx.clientCertificate();
       if (certificate && options.authenticator.authenticateByCertificate) {
         const byCertificate = options.authenticator.authenticateByCertificate.bind(options.authenticator);
@@ -94,17 +105,15 @@ export const accessCommands: AnyCommandSpec[] = [
             signal,
           ),
         );
-        if (outcome.ok) {
-          return completeLogin(ctx, username, outcome.principal, {
-            code: Code.LoggedInBySecurityExchange,
-            text: 'User logged in, authorized by security data exchange.',
-            how: 'certificate',
-          });
-        }
-        // Not by certificate alone: the password is asked for, as for anyone (PASS says why not).
-        logger.debug({ user: username, reason: outcome.reason }, 'no certificate login');
+        if (!outcome.ok) return notByCertificate(outcome.reason);
+        const ok = {
+          code: Code.LoggedInBySecurityExchange,
+          text: 'User logged in, authorized by security data exchange.',
+          how: 'certificate',
+        };
+        return completeLogin(ctx, username, outcome.principal, ok, notByCertificate);
       }
-      return reply(Code.NeedPassword, `Password required for ${username}.`);
+      return needPassword;
     },
   }),
   command({
@@ -135,11 +144,14 @@ export const accessCommands: AnyCommandSpec[] = [
         };
       }
       if (!outcome.ok) return loginFailed(ctx, username, outcome.reason);
-      return completeLogin(ctx, username, outcome.principal, {
+      const ok = {
         code: Code.LoggedIn,
         text: 'Login successful.',
         how: clientCertificate ? 'password (client certificate presented)' : 'password',
-      });
+      };
+      return completeLogin(ctx, username, outcome.principal, ok, (reason) =>
+        loginFailed(ctx, username, reason),
+      );
     },
   }),
   command({
