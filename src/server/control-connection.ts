@@ -33,7 +33,7 @@ import type { LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
-import { refusal } from './policy.js';
+import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
@@ -460,7 +460,9 @@ export class ControlConnection {
     if (!spec) return reply(Code.NotImplemented, `${command.verb} not implemented.`);
     const need = typeof spec.permission === 'function' ? spec.permission(command) : spec.permission;
     const target = spec.target?.(command) || undefined;
-    return (await refusal(spec, need, target, ctx)) ?? (await spec.handle(command, ctx));
+    const denied = await refusal(spec, need, target, ctx);
+    if (denied) return denied;
+    return spec.handle(command, need ? guarded(ctx, command.verb, need) : ctx);
   }
 
   private async after(action: After): Promise<void> {

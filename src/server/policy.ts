@@ -2,7 +2,7 @@ import { permissionsAt, type Permission } from '../auth/permissions.js';
 import { Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VPath } from '../storage/types.js';
-import type { CommandContext, CommandSpec } from './commands/types.js';
+import type { CommandContext, CommandSpec, UserFiles } from './commands/types.js';
 
 /**
  * The one place access rules live; handlers never re-check them. Returns the refusal, or undefined
@@ -48,6 +48,39 @@ export async function refusal(
     );
   }
   return undefined;
+}
+
+/**
+ * `ctx` for a command that needs `need`: where a symbolic link leads one of its paths elsewhere in
+ * the tree, the storage asks, and `need` must be held there too (as ProFTPD applies its rules to the
+ * resolved path), besides at the path as given (refusal). A path without links costs nothing more.
+ */
+export function guarded(ctx: CommandContext, verb: string, need: Permission): CommandContext {
+  const allows = (resolved: VPath, replacing?: 'file' | 'dir'): boolean => {
+    const login = ctx.session.login;
+    if (login.phase !== 'in') return false;
+    const held = permissionsAt(login.principal, resolved);
+    const missing = neededAt(need, replacing).find((x) => !held.has(x));
+    if (missing === undefined) return true;
+    ctx.logger.info(
+      { user: login.principal.username, command: verb, path: resolved, permission: missing },
+      'permission denied (through a link)',
+    );
+    return false;
+  };
+  const files = (): UserFiles => {
+    const f = ctx.files();
+    return { ...f, context: (signal) => ({ ...f.context(signal), allows }) };
+  };
+  return { ...ctx, files };
+}
+
+/** Replacing a file is an overwrite; a rename onto a directory replaces it, which needs rmdir. */
+function neededAt(need: Permission, replacing: 'file' | 'dir' | undefined): Permission[] {
+  if (replacing === undefined) return [need];
+  if (need === 'upload') return ['overwrite'];
+  if (need === 'rename') return ['rename', replacing === 'dir' ? 'rmdir' : 'overwrite'];
+  return [need];
 }
 
 /** Uploading onto an existing file replaces (or extends) it: that needs `overwrite`, not `upload`. */

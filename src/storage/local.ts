@@ -39,6 +39,7 @@ import {
   ROOT,
   assertVPath,
   baseName,
+  isVPath,
   isDescendant,
   joinVPath,
   parentOf,
@@ -132,7 +133,7 @@ export class LocalStorage implements StorageBackend {
 
   async stat(p: VPath, c: StorageContext): Promise<FileStat> {
     this.#begin(p, c);
-    const obj = await this.#pinExisting(p, 'stat');
+    const obj = await this.#pinExisting(p, 'stat', c);
     await obj.close();
     return toFileStat(baseName(p) || '/', p, obj.st);
   }
@@ -144,7 +145,7 @@ export class LocalStorage implements StorageBackend {
   async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     this.#begin(p, c);
     checkOffset(o.offset);
-    const obj = await this.#pinExisting(p, 'read');
+    const obj = await this.#pinExisting(p, 'read', c);
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
       if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
@@ -188,7 +189,7 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('write', p);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
-    let target = await this.#writeTarget(p);
+    let target = await this.#writeTarget(p, c);
     let unlock = noop;
     try {
       // Held until the rename (or the release): the next such upload starts from this one's result.
@@ -225,7 +226,7 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     this.#assertWritable('mkdir', p);
     if (p === ROOT) throw storageError('exists', 'mkdir', p);
-    await this.#withEntry(p, 'mkdir', true, async (e) => {
+    await this.#withEntry(p, 'mkdir', c, true, async (e) => {
       if (e.lst) throw storageError('exists', 'mkdir', p);
       await mkdir(e.dir.child(e.name));
     });
@@ -235,7 +236,7 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     this.#assertWritable('remove', p);
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
-    await this.#withEntry(p, 'remove', false, async (e) => {
+    await this.#withEntry(p, 'remove', c, false, async (e) => {
       if (!e.lst) throw storageError('not-found', 'remove', p);
       if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
       await unlink(e.dir.child(e.name)); // a link is removed, never its target
@@ -246,7 +247,7 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     this.#assertWritable('rmdir', p);
     if (p === ROOT) throw storageError('permission-denied', 'rmdir', p);
-    await this.#withEntry(p, 'rmdir', false, async (e) => {
+    await this.#withEntry(p, 'rmdir', c, false, async (e) => {
       if (!e.lst) throw storageError('not-found', 'rmdir', p);
       if (!e.lst.isDirectory()) throw storageError('not-directory', 'rmdir', p);
       try {
@@ -268,10 +269,10 @@ export class LocalStorage implements StorageBackend {
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
     if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
     const jail = await this.#fdJail();
-    await this.#withEntry(from, 'rename', false, async (a) => {
+    await this.#withEntry(from, 'rename', c, false, async (a) => {
       if (!a.lst) throw storageError('not-found', 'rename', from);
       const al = a.lst;
-      await this.#withEntry(to, 'rename', true, async (b) => {
+      await this.#withEntry(to, 'rename', c, true, async (b) => {
         if (b.lst) {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
           if (!same && (al.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
@@ -290,7 +291,7 @@ export class LocalStorage implements StorageBackend {
   async setModified(p: VPath, date: Date, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('set-modified', p);
-    const obj = await this.#pinExisting(p, 'set-modified');
+    const obj = await this.#pinExisting(p, 'set-modified', c);
     try {
       await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
     } catch (err) {
@@ -303,7 +304,7 @@ export class LocalStorage implements StorageBackend {
   async chmod(p: VPath, mode: number, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('chmod', p);
-    const obj = await this.#pinExisting(p, 'chmod');
+    const obj = await this.#pinExisting(p, 'chmod', c);
     try {
       await chmod(obj.path, mode & 0o7777);
     } catch (err) {
@@ -316,7 +317,7 @@ export class LocalStorage implements StorageBackend {
   async uniqueName(dir: VPath, c: StorageContext): Promise<VPath> {
     this.#begin(dir, c);
     this.#assertWritable('unique-name', dir);
-    const d = await this.#pinExistingDir(dir, 'unique-name');
+    const d = await this.#pinExistingDir(dir, 'unique-name', c);
     try {
       for (let i = 0; i < 16; i++) {
         const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
@@ -336,7 +337,7 @@ export class LocalStorage implements StorageBackend {
   async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat[]> {
     this.#begin(dir, c);
     const { rootReal, meta } = await this.#fdJail();
-    const d = await this.#pinExistingDir(dir, 'list');
+    const d = await this.#pinExistingDir(dir, 'list', c);
     let handle;
     try {
       handle = await opendir(d.path, { bufferSize: STAT_BATCH });
@@ -416,9 +417,17 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  /** The existing object at `p` (links inside the root followed), pinned and verified. */
-  async #pinExisting(p: VPath, op: string, shown: VPath = p): Promise<Pinned> {
-    const real = await this.#resolveExisting(p, op, shown);
+  /**
+   * The existing object at `p` (links inside the root followed), pinned and verified; where a link
+   * led it is checked with `c.allows` (realpath already said where: no extra call for that).
+   */
+  async #pinExisting(p: VPath, op: string, c: StorageContext): Promise<Pinned> {
+    const real = await this.#resolveExisting(p, op);
+    await this.#followed(c, p, real, op);
+    return this.#pin(real, op, p);
+  }
+
+  async #pin(real: string, op: string, shown: VPath): Promise<Pinned> {
     try {
       return await (await this.#fdJail()).pin(real, op, shown);
     } catch (err) {
@@ -426,20 +435,35 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  async #pinExistingDir(p: VPath, op: string, shown: VPath = p): Promise<Pinned> {
-    const obj = await this.#pinExisting(p, op, shown);
-    if (!obj.st.isDirectory()) {
-      await obj.close();
-      throw storageError('not-directory', op, shown);
-    }
-    return obj;
+  async #pinExistingDir(p: VPath, op: string, c: StorageContext): Promise<Pinned> {
+    return dirOnly(await this.#pinExisting(p, op, c), op, p);
+  }
+
+  /** The directory `p` is in, pinned, and the host path `p` names through it (links followed). */
+  async #pinParent(p: VPath, op: string): Promise<{ dir: Pinned; real: string }> {
+    const parent = await this.#resolveExisting(parentOf(p), op, p);
+    const dir = await dirOnly(await this.#pin(parent, op, p), op, p);
+    return { dir, real: join(parent, baseName(p)) };
+  }
+
+  /** Refuses `p` when a link led it to `real`, a path of the root that `c.allows` refuses. */
+  async #followed(c: StorageContext, p: VPath, real: string, op: string, replacing?: 'file' | 'dir') {
+    if (!c.allows) return;
+    const at = toVPath(real, (await this.#fdJail()).rootReal);
+    if (at !== p && !(isVPath(at) && c.allows(at, replacing))) throw storageError('permission-denied', op, p);
   }
 
   /** Runs `fn` on the entry `p` in its pinned parent; fs errors map to `op` on `p`. */
-  async #withEntry(p: VPath, op: string, creating: boolean, fn: (e: Entry) => Promise<void>): Promise<void> {
+  async #withEntry(
+    p: VPath,
+    op: string,
+    c: StorageContext,
+    creating: boolean,
+    fn: (e: Entry) => Promise<void>,
+  ): Promise<void> {
     const name = baseName(p);
     if (isTempName(name)) throw storageError(creating ? 'name-not-allowed' : 'not-found', op, p);
-    const dir = await this.#pinExistingDir(parentOf(p), op, p);
+    const { dir, real } = await this.#pinParent(p, op);
     try {
       let lst: Stats | undefined;
       try {
@@ -447,6 +471,9 @@ export class LocalStorage implements StorageBackend {
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
       }
+      // The entry itself is acted on (a link is removed or renamed, not its target).
+      const replacing = !creating || !lst ? undefined : lst.isDirectory() ? 'dir' : 'file';
+      await this.#followed(c, p, real, op, replacing);
       if (lst?.isSymbolicLink()) await this.#checkLink(dir, name, op, p);
       await fn({ dir, name, lst });
     } catch (err) {
@@ -473,13 +500,14 @@ export class LocalStorage implements StorageBackend {
   }
 
   /** Where an upload to `p` goes: its directory and name (through a link inside), and the file there. */
-  async #writeTarget(p: VPath): Promise<WriteTarget> {
+  async #writeTarget(p: VPath, c: StorageContext): Promise<WriteTarget> {
     const name = baseName(p);
     if (isTempName(name)) throw storageError('name-not-allowed', 'write', p);
     const jail = await this.#fdJail();
-    let dir = await this.#pinExistingDir(parentOf(p), 'write', p);
+    let { dir, real } = await this.#pinParent(p, 'write');
+    let existing: Pinned | undefined;
     try {
-      let existing = await jail.pinAt(dir, name, 'write', p);
+      existing = await jail.pinAt(dir, name, 'write', p);
       let target = name;
       if (existing?.st.isSymbolicLink()) {
         // Writing through a link (verified to stay inside) updates its target.
@@ -488,6 +516,7 @@ export class LocalStorage implements StorageBackend {
         const linkReal = await this.#checkLink(dir, name, 'write', p);
         if (linkReal === jail.rootReal) throw storageError('is-directory', 'write', p);
         if (linkReal !== undefined) {
+          real = linkReal;
           const linkDir = await jail.pinDir(dirname(linkReal), 'write', p);
           await dir.close();
           dir = linkDir;
@@ -498,8 +527,10 @@ export class LocalStorage implements StorageBackend {
       }
       if (existing?.st.isDirectory()) throw storageError('is-directory', 'write', p);
       if (existing && !existing.st.isFile()) throw storageError('permission-denied', 'write', p);
+      await this.#followed(c, p, real, 'write', existing ? 'file' : undefined);
       return { dir, name: target, existing };
     } catch (err) {
+      await existing?.close();
       await dir.close();
       throw mapFsError(err, 'write', p);
     }
@@ -533,6 +564,13 @@ async function linkTarget(
 ): Promise<string | undefined> {
   const target = await meta.realpath(dir.child(name)).catch(() => undefined);
   return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
+}
+
+/** `obj` if it is a directory; else it is closed and not-directory thrown. */
+async function dirOnly(obj: Pinned, op: string, p: VPath): Promise<Pinned> {
+  if (obj.st.isDirectory()) return obj;
+  await obj.close();
+  throw storageError('not-directory', op, p);
 }
 
 function checkOffset(offset: number): void {

@@ -81,20 +81,20 @@ export class MountedStorage implements StorageBackend {
     this.features = new Set(FEATURES.filter((f) => all.every((s) => s.features.has(f))));
     if (all.some((s) => s.setModified)) {
       this.setModified = async (p, date, c) => {
-        const { storage, inner } = this.#changing(p);
-        return needs(storage.setModified, 'MFMT').call(storage, inner, date, c);
+        const { storage, inner, at } = this.#changing(p);
+        return needs(storage.setModified, 'MFMT').call(storage, inner, date, inside(at, c));
       };
     }
     if (all.some((s) => s.chmod)) {
       this.chmod = async (p, mode, c) => {
-        const { storage, inner } = this.#changing(p);
-        return needs(storage.chmod, 'SITE CHMOD').call(storage, inner, mode, c);
+        const { storage, inner, at } = this.#changing(p);
+        return needs(storage.chmod, 'SITE CHMOD').call(storage, inner, mode, inside(at, c));
       };
     }
     if (all.some((s) => s.uniqueName)) {
       this.uniqueName = async (dir, c) => {
         const m = this.#route(dir);
-        const inner = await needs(m.storage.uniqueName, 'STOU').call(m.storage, m.inner, c);
+        const inner = await needs(m.storage.uniqueName, 'STOU').call(m.storage, m.inner, inside(m.at, c));
         const p = this.#outer(m, inner);
         if (this.#fixed(p)) throw fixedError(p, this.#isMountPoint(p));
         return p;
@@ -104,10 +104,10 @@ export class MountedStorage implements StorageBackend {
 
   async stat(p: VPath, c: StorageContext): Promise<FileStat> {
     const m = this.#route(p);
-    if (!this.#fixed(p)) return this.#mapped(m, await m.storage.stat(m.inner, c));
+    if (!this.#fixed(p)) return this.#mapped(m, await m.storage.stat(m.inner, inside(m.at, c)));
     let st: FileStat | undefined;
     try {
-      st = await m.storage.stat(m.inner, c);
+      st = await m.storage.stat(m.inner, inside(m.at, c));
     } catch (err) {
       // A directory on the way to a folder need not exist in the storage below it.
       if (this.#isMountPoint(p) || !absent(err)) throw err;
@@ -123,7 +123,7 @@ export class MountedStorage implements StorageBackend {
   openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     if (this.#fixed(p)) return Promise.reject(new StorageError('is-directory', `${p}: is a directory`));
     const m = this.#route(p);
-    return m.storage.openRead(m.inner, o, c);
+    return m.storage.openRead(m.inner, o, inside(m.at, c));
   }
 
   async write(
@@ -132,8 +132,8 @@ export class MountedStorage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
-    const { storage, inner } = this.#changing(p);
-    return storage.write(inner, src, o, c);
+    const { storage, inner, at } = this.#changing(p);
+    return storage.write(inner, src, o, inside(at, c));
   }
 
   async prepareWrite(
@@ -141,23 +141,23 @@ export class MountedStorage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<PreparedWrite> {
-    const { storage, inner } = this.#changing(p);
-    return prepareWrite(storage, inner, o, c);
+    const { storage, inner, at } = this.#changing(p);
+    return prepareWrite(storage, inner, o, inside(at, c));
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {
-    const { storage, inner } = this.#changing(p);
-    await storage.mkdir(inner, c);
+    const { storage, inner, at } = this.#changing(p);
+    await storage.mkdir(inner, inside(at, c));
   }
 
   async remove(p: VPath, c: StorageContext): Promise<void> {
-    const { storage, inner } = this.#changing(p);
-    await storage.remove(inner, c);
+    const { storage, inner, at } = this.#changing(p);
+    await storage.remove(inner, inside(at, c));
   }
 
   async removeDir(p: VPath, c: StorageContext): Promise<void> {
-    const { storage, inner } = this.#changing(p);
-    await storage.removeDir(inner, c);
+    const { storage, inner, at } = this.#changing(p);
+    await storage.removeDir(inner, inside(at, c));
   }
 
   async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
@@ -169,20 +169,20 @@ export class MountedStorage implements StorageBackend {
         `Cannot rename across virtual folders (${where(a.at)} to ${where(b.at)}): copy, then delete.`,
       );
     }
-    await a.storage.rename(a.inner, b.inner, c);
+    await a.storage.rename(a.inner, b.inner, inside(a.at, c));
   }
 
   async *#list(dir: VPath, c: StorageContext): AsyncGenerator<readonly FileStat[]> {
     const m = this.#route(dir);
     const shown = this.#layout.get(dir);
     if (!shown) {
-      for await (const batch of m.storage.list(m.inner, c))
+      for await (const batch of m.storage.list(m.inner, inside(m.at, c)))
         yield m.at === ROOT ? batch : batch.map((e) => this.#mapped(m, e));
       return;
     }
     try {
       // Entries of the storage below that a folder hides are left out; the folders come after.
-      for await (const batch of m.storage.list(m.inner, c)) {
+      for await (const batch of m.storage.list(m.inner, inside(m.at, c))) {
         const kept = batch.filter((e) => !shown.has(e.name)).map((e) => this.#mapped(m, e));
         if (kept.length > 0) yield kept;
       }
@@ -216,8 +216,7 @@ export class MountedStorage implements StorageBackend {
   }
 
   #outer(m: Mount, inner: VPath): VPath {
-    if (m.at === ROOT) return inner;
-    return (inner === ROOT ? m.at : `${m.at}${inner}`) as VPath;
+    return outer(m.at, inner);
   }
 
   #mapped(m: Mount, st: FileStat): FileStat {
@@ -247,6 +246,21 @@ export class MountedStorage implements StorageBackend {
       mount: true,
     };
   }
+}
+
+/**
+ * The context for the storage mounted at `at`: where a link there led is asked about as the user's
+ * tree names it (a link in a folder stays inside that folder).
+ */
+function inside(at: VPath, c: StorageContext): StorageContext {
+  const { allows } = c;
+  if (at === ROOT || !allows) return c;
+  return { ...c, allows: (resolved, replacing) => allows(outer(at, resolved), replacing) };
+}
+
+function outer(at: VPath, inner: VPath): VPath {
+  if (at === ROOT) return inner;
+  return (inner === ROOT ? at : `${at}${inner}`) as VPath;
 }
 
 const where = (at: VPath): string => (at === ROOT ? 'the home' : at);

@@ -8,7 +8,7 @@ import { hashStream } from '../file-hash.js';
 import { StorageError, fileOf, type FileStat, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
-import { refusal } from '../policy.js';
+import { guarded, refusal } from '../policy.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** RFC 959 257 replies quote the path and double any quote inside it. */
@@ -233,8 +233,9 @@ export const fileCommands: AnyCommandSpec[] = [
       if (modified && whole !== undefined) {
         // A file by the whole name ("20200101120000 x.txt", whose time curl -R and lftp ask) is
         // read: a question must never change another file's time.
-        const named = await files.storage
-          .stat(files.resolve(whole), files.context())
+        const reading = guarded(ctx, 'MDTM', 'list').files();
+        const named = await reading.storage
+          .stat(reading.resolve(whole), reading.context())
           .catch((err: unknown) => {
             if (err instanceof StorageError && err.kind === 'not-found') return undefined;
             throw err;
@@ -242,7 +243,7 @@ export const fileCommands: AnyCommandSpec[] = [
         // Reading needs what MDTM needs; the set-form changes the file as MFMT does, so needs what it needs.
         const denied = await refusal(MDTM_ACCESS, named ? 'list' : 'overwrite', named ? whole : path, ctx);
         if (denied) return denied;
-        return named ? timeReply(named) : setModified(modified, path, ctx);
+        return named ? timeReply(named) : setModified(modified, path, guarded(ctx, 'MDTM', 'overwrite'));
       }
       return timeReply(await files.storage.stat(files.resolve(path), files.context()));
     },
