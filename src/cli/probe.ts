@@ -94,7 +94,11 @@ connections (a 421: banned, too many connections) and 5 when it refused the logi
             throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${err.message}`);
           });
         }
-        const creds = await resolveCredentials(u);
+        // No user in the URL: the probe runs as anonymous (its report says so), whatever FERRY_PASSWORD
+        // holds for the other commands' URLs.
+        const env = { ...process.env };
+        if (u.user === undefined) delete env['FERRY_PASSWORD'];
+        const creds = await resolveCredentials(u, { env });
         const ip = /^[\d.]+$/.test(u.host) || u.host.includes(':');
         const r = await runProbe({
           url: redactUrl(urlText),

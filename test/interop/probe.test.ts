@@ -289,6 +289,10 @@ describe('ferry probe', { concurrency: true }, () => {
 
       const text = await probe([url, '--ca', ca]);
       assert.equal(text.code, 5, text.stderr);
+      // FERRY_PASSWORD exported for other commands' URLs: still anonymous, not a usage error.
+      const withPassword = await probe([url, '--ca', ca], { FERRY_PASSWORD: 'secret' });
+      assert.equal(withPassword.code, 5, withPassword.stderr);
+      assert.equal(withPassword.stdout.split('\n')[0], text.stdout.split('\n')[0]);
       const lines = text.stdout.split('\n');
       assert.equal(
         lines[0],

@@ -11,15 +11,18 @@ export interface ProbeRun {
   readonly stderr: string;
 }
 
-/** `ferry probe ARGS`; its exit code, -1 when it was killed. */
-export function probeCli(args: readonly string[]): Promise<ProbeRun> {
+/** `ferry probe ARGS` (with `env` added to a bare environment); its exit code, -1 when it was killed. */
+export function probeCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<ProbeRun> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [FERRY_MAIN, 'probe', ...args],
       {
         // No ~/.netrc or FERRY_PASSWORD from the environment: the URL says who logs in.
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NETRC: '/nonexistent/.netrc' },
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', NETRC: '/nonexistent/.netrc', ...env },
         maxBuffer: 16 << 20,
         timeout: 240_000,
       },
