@@ -1,11 +1,11 @@
 import { constants } from 'node:crypto';
 import type tls from 'node:tls';
 
-import { isNegative, isPositiveCompletion } from '../../protocol/reply.js';
+import { isNegative, isPositiveCompletion, type Reply } from '../../protocol/reply.js';
 import { ProbeConnection, brief, withConnection, type ProbeTarget } from './connection.js';
 import { check, notApplicable, protectedSession, refusal, type ProbeContext } from './context.js';
 import { describeOutcome, exchange, shortError, succeeded, type DataOutcome } from './data.js';
-import { point, type ProbePoint } from './types.js';
+import { point, type ProbePoint, type Verdict } from './types.js';
 
 /**
  * RFC 4217: the order of AUTH/PBSZ/PROT, PROT C, CCC, logins in clear, and what binds a data
@@ -163,20 +163,29 @@ async function userInClear(t: ProbeTarget): Promise<ProbePoint> {
   return check(t, id, title, sent, () =>
     withConnection(t, { auth: false, login: false }, async (c) => {
       const r = await c.request(`USER ${t.user}`);
-      const refused = isNegative(r);
       // Never send PASS in clear: end the connection at once.
-      if (!refused) c.destroy();
-      return point(
-        id,
-        title,
-        sent,
-        brief(r),
-        refused ? 'pass' : 'fail',
-        refused ? undefined : 'the server takes a login without TLS: passwords can travel in clear',
-      );
+      if (!isNegative(r)) c.destroy();
+      const [verdict, why] = userInClearVerdict(t.user, r);
+      return point(id, title, sent, brief(r), verdict, why);
     }),
   );
 }
+
+/**
+ * Refused is a pass; taken is a fail, except for an anonymous login: its password is no secret,
+ * and many servers answer 331 to any name (vsftpd refusing every real login in clear does).
+ */
+export function userInClearVerdict(user: string, r: Reply): [Verdict, string | undefined] {
+  if (isNegative(r)) return ['pass', undefined];
+  if (ANONYMOUS.has(user.toLowerCase()))
+    return [
+      'not-applicable',
+      `${r.code} to USER ${user} says nothing of real accounts: name one in the URL (ftp://USER@HOST/) to check them`,
+    ];
+  return ['fail', 'the server takes a login without TLS: passwords can travel in clear'];
+}
+
+const ANONYMOUS = new Set(['anonymous', 'ftp']);
 
 /** A data connection that does not resume: passes when the server refuses it. */
 function refusedData(o: DataOutcome): boolean {
