@@ -265,9 +265,18 @@ function describeError(err: unknown): string {
   return printable(err.message);
 }
 
-/** A name or message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks kept. */
+/** A message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks kept. */
 function printable(text: string): string {
-  return text.replace(/(?!\n)\p{Cc}/gu, (c) => JSON.stringify(c).slice(1, -1));
+  return text.replace(/(?!\n)\p{Cc}/gu, escapeControl);
+}
+
+/** A file name for the terminal: every control character escaped, a line feed too (one name, one line). */
+function printableName(name: string): string {
+  return name.replace(/\p{Cc}/gu, escapeControl);
+}
+
+function escapeControl(c: string): string {
+  return JSON.stringify(c).slice(1, -1);
 }
 
 function requireUrl(text: string, what: string): void {
@@ -527,8 +536,9 @@ export function registerClientCommands(program: Command): void {
             onEvent: (e) => {
               switch (e.kind) {
                 case 'start':
-                  if (o.dryRun) run.reporter.note(`would transfer ${e.path} (${humanBytes(e.size)})`);
-                  else bars.set(e.path, barFor(run, `${arrow} ${e.path}`));
+                  if (o.dryRun)
+                    run.reporter.note(`would transfer ${printableName(e.path)} (${humanBytes(e.size)})`);
+                  else bars.set(e.path, barFor(run, `${arrow} ${printableName(e.path)}`));
                   break;
                 case 'progress':
                   bars.get(e.path)?.onProgress(e);
@@ -536,18 +546,19 @@ export function registerClientCommands(program: Command): void {
                 case 'done':
                   bars.get(e.path)?.done();
                   bars.delete(e.path);
-                  if (!process.stderr.isTTY) run.reporter.note(`${arrow} ${e.path} (${humanBytes(e.bytes)})`);
+                  if (!process.stderr.isTTY)
+                    run.reporter.note(`${arrow} ${printableName(e.path)} (${humanBytes(e.bytes)})`);
                   break;
                 case 'delete':
-                  run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${e.path}`);
+                  run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${printableName(e.path)}`);
                   break;
                 case 'skip':
-                  run.reporter.note(`skipped ${e.path}: ${e.reason}`);
+                  run.reporter.note(`skipped ${printableName(e.path)}: ${printable(e.reason)}`);
                   break;
                 case 'failed':
                   bars.get(e.path)?.done();
                   bars.delete(e.path);
-                  run.reporter.note(`failed ${printable(e.path)}: ${describeError(e.error)}`);
+                  run.reporter.note(`failed ${printableName(e.path)}: ${describeError(e.error)}`);
                   break;
                 case 'unchanged':
                 case 'mkdir':

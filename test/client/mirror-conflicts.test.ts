@@ -31,7 +31,7 @@ import { EXIT } from '../../src/cli/client-exit-codes.js';
 import type { FerryClient } from '../../src/client/client.js';
 import { mirror, type MirrorEvent, type MirrorOptions } from '../../src/client/mirror.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
-import { clientOf, ferry } from './helpers.js';
+import { clientOf, ferry, type CliResult } from './helpers.js';
 
 describe('mirror type conflicts and symbolic links against Ferry', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -49,6 +49,17 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     await ts?.close();
     await rm(home, { recursive: true, force: true });
   });
+
+  /** `ferry mirror ARGS…` against the server, its certificate pinned. */
+  const mirrorCli = async (args: readonly string[]): Promise<CliResult> => {
+    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
+    const env = {
+      HOME: home,
+      FERRY_PASSWORD: ts.password,
+      FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts'),
+    };
+    return ferry(['mirror', '--fingerprint', pin, ...args], env);
+  };
 
   /** A fresh local directory and remote directory name for one case. */
   const fresh = async (): Promise<{ local: string; remote: string; outside: string }> => {
@@ -182,20 +193,14 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     await put(path.join(ts.root, remote, 'q', 'in.txt'), 'in');
     await put(path.join(ts.root, remote, 'q', 'deeper', 'x'), 'x');
     await put(path.join(local, 'q'), 'now a file');
-    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
-    const env = {
-      HOME: home,
-      FERRY_PASSWORD: ts.password,
-      FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts'),
-    };
     const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}`;
 
-    const dry = await ferry(['mirror', '--fingerprint', pin, '-n', '--delete', local, url], env);
+    const dry = await mirrorCli(['-n', '--delete', local, url]);
     assert.equal(dry.code, EXIT.ok, dry.stderr);
     assert.match(dry.stderr, /^would delete q$/m);
     assert.match(dry.stderr, /would delete 1;/);
 
-    const real = await ferry(['mirror', '--fingerprint', pin, '--delete', local, url], env);
+    const real = await mirrorCli(['--delete', local, url]);
     assert.equal(real.code, EXIT.ok, real.stderr);
     assert.match(real.stderr, /Transferred 1 file\(s\), 10 B; 1 deleted, 0 skipped\./);
     assert.equal(await readFile(path.join(ts.root, remote, 'q'), 'utf8'), 'now a file');
@@ -245,18 +250,24 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     assert.equal(await readFile(path.join(ts.root, remote, 'extra.txt'), 'utf8'), 'kept: the mirror failed');
 
     // The command names the file (its TAB escaped), goes on, and exits with the failure's code.
-    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
-    const env = {
-      HOME: home,
-      FERRY_PASSWORD: ts.password,
-      FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts'),
-    };
     const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}-cli`;
-    const r = await ferry(['mirror', '--fingerprint', pin, local, url], env);
+    const r = await mirrorCli([local, url]);
     assert.equal(r.code, EXIT.remote, r.stderr);
     assert.match(r.stderr, /^failed d\/ta\\tb\.txt: STOR .*553/m);
     assert.doesNotMatch(r.stderr, /\t/);
     assert.equal(await readFile(path.join(ts.root, `${remote}-cli`, 'z.txt'), 'utf8'), 'z');
+  });
+
+  it('upload: a line feed in a local name is escaped in the failure line, which stays one line', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(local, 'x\nvictim.txt'), 'refused');
+    await put(path.join(local, 'ok.txt'), 'ok');
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}`;
+    const r = await mirrorCli([local, url]);
+    assert.notEqual(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^failed x\\nvictim\.txt: .*line break/m);
+    assert.doesNotMatch(r.stderr, /^victim\.txt/m, 'the name goes on one line');
+    assert.equal(await readFile(path.join(ts.root, remote, 'ok.txt'), 'utf8'), 'ok');
   });
 
   it("a local failure (the destination under a file) is the client's LocalError, as for get and put", async () => {
