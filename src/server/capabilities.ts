@@ -20,7 +20,8 @@ export function capabilitiesOf(login: LoginState): Can {
 /**
  * RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage, with the
  * permissions that apply at the entry's path (appending to an existing file is an overwrite). A
- * folder's mount point (and a directory above one) can be neither removed nor renamed.
+ * folder's mount point (and a directory above one) can be neither removed nor renamed; in a
+ * directory that exists only on the way to a folder nothing can be created or deleted either.
  */
 export function permFact(st: FileStat, can: Can): string {
   const at = (permission: Permission, feature?: StorageFeature): boolean => can(feature, permission, st.path);
@@ -29,9 +30,9 @@ export function permFact(st: FileStat, can: Can): string {
       ? [
           ['e', true],
           ['l', at('list')],
-          ['c', at('upload')],
-          ['m', at('mkdir')],
-          ['p', at('delete')],
+          ['c', !st.virtual && at('upload')],
+          ['m', !st.virtual && at('mkdir')],
+          ['p', !st.virtual && at('delete')],
           ['d', !st.mount && at('rmdir')],
           ['f', !st.mount && at('rename')],
         ]
@@ -50,7 +51,7 @@ export function permFact(st: FileStat, can: Can): string {
 
 /**
  * permFact for the entries of one listing: the letters depend only on the entry's type, whether it
- * is a mount, and the permission rule deciding at its path, so each combination is computed once.
+ * is a mount (or virtual), and the permission rule deciding at its path, so each combination is computed once.
  */
 export function listingPermFact(login: LoginState): (st: FileStat) => string {
   const can = capabilitiesOf(login);
@@ -58,7 +59,7 @@ export function listingPermFact(login: LoginState): (st: FileStat) => string {
   const known = new Map<string, string>();
   return (st) => {
     const rule = principal === undefined ? '' : (ruleAt(principal, st.path) ?? '');
-    const key = `${st.type}${st.mount === true ? '+' : '-'}${rule}`;
+    const key = `${st.type}${st.virtual === true ? 'v' : st.mount === true ? '+' : '-'}${rule}`;
     let perm = known.get(key);
     if (perm === undefined) {
       perm = permFact(st, can);

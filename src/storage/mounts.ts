@@ -244,6 +244,7 @@ export class MountedStorage implements StorageBackend {
       modified: this.#born,
       mode: 0o755,
       mount: true,
+      virtual: true,
     };
   }
 }

@@ -30,6 +30,11 @@ export interface FileStat {
    */
   mount?: boolean;
   /**
+   * Exists only on the way to a virtual folder (no directory of that name in the storage below):
+   * it can be entered and listed, and nothing else can be created in it.
+   */
+  virtual?: boolean;
+  /**
    * A directory whose name is also a file (S3: the keys `a/b` and `a/b/…`, put by another S3
    * client): the entry is the directory (listings, CWD, MLST); this is the file object of the same
    * name, which RETR, SIZE, HASH and DELE of that exact path reach (see fileOf).

@@ -180,6 +180,13 @@ describe('virtual folders', { timeout: 180_000 }, () => {
         const stor = await upload(ftp, 'STOR /shared', randomData(10));
         assert.equal(stor.code, 550, textOf(stor));
         assert.match(textOf(stor), /virtual folder/);
+        // /a exists only on the way to /a/b: nothing can be made in it, and its perm fact says so.
+        assert.equal((await upload(ftp, 'STOR /a/x', randomData(10))).code, 550);
+        await ftp.cmd('MKD /a/x', 550);
+        assert.match(textOf(await ftp.cmd('MLST /a', 250)), /perm=el;/);
+        assert.match(lines(await ftp.listing('MLSD', '/')).find((l) => l.endsWith('; a')) ?? '', /perm=el;/);
+        // A mount point's contents may change: /shared keeps c, m and p.
+        assert.match(textOf(await ftp.cmd('MLST /shared', 250)), /perm=elcmp;/);
       });
     });
 
