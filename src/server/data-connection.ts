@@ -6,6 +6,7 @@ import type { Logger } from '../logger.js';
 import { sameHost } from '../protocol/address.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
+import { notResumedBecause, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import type { SessionFamily } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
@@ -341,7 +342,7 @@ async function prepare(
   policy.observer?.tls(sock.getProtocol(), resumed);
   if (policy.requireSessionReuse && !resumed) {
     policy.logger.warn(
-      { from: raw.remoteAddress },
+      { from: raw.remoteAddress, because: notResumedBecause(offeredSessions(hello()), sock.getProtocol()) },
       'data connection refused: it did not resume the control TLS session',
     );
     policy.observer?.refused('no-session-reuse');

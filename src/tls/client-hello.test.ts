@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { before, describe, test } from 'node:test';
 import { constants } from 'node:crypto';
 import { generateSelfSigned } from './certificates.js';
-import { offeredSessions } from './client-hello.js';
+import { notResumedBecause, offeredSessions } from './client-hello.js';
 
 /** The bytes Node's TLS client sends first (its ClientHello), offering `session` if given. */
 async function clientHello(options: tls.ConnectionOptions): Promise<Buffer> {
@@ -89,5 +89,42 @@ describe('offeredSessions (ClientHello session identities)', () => {
       Buffer.concat([Buffer.from([22, 3, 1, b.length >> 8, b.length & 255]), b]);
     const split = offeredSessions(Buffer.concat([record(msg.subarray(0, cut)), record(msg.subarray(cut))]));
     assert.deepEqual(split, offeredSessions(hello));
+  });
+});
+
+describe('notResumedBecause (the log line of a refused data connection)', () => {
+  const id = Buffer.alloc(32, 7);
+  test('names what was offered, and what makes such a client work', () => {
+    const none = { sessionId: id, pskIdentities: [], ticket: false };
+    assert.match(notResumedBecause(none, 'TLSv1.3'), /no TLS session \(a full handshake\)/);
+    const foreign = { sessionId: id, pskIdentities: [id], ticket: false };
+    assert.match(notResumedBecause(foreign, 'TLSv1.3'), /did not issue.*rclone.*--no-require-reuse/);
+    // Ruby's Net::FTP clears OpenSSL's middlebox-compatibility option: no legacy session ID.
+    const ruby = { sessionId: Buffer.alloc(0), pskIdentities: [id], ticket: false };
+    assert.match(notResumedBecause(ruby, 'TLSv1.3'), /without a legacy session ID.*MIDDLEBOX_COMPAT/);
+    const goTls12 = { sessionId: Buffer.alloc(0), pskIdentities: [], ticket: true };
+    assert.match(notResumedBecause(goTls12, 'TLSv1.2'), /TLS 1\.2 session ticket/);
+    assert.match(notResumedBecause({ ...none, sessionId: id }, 'TLSv1.2'), /did not issue/);
+    assert.match(notResumedBecause({ ...none, sessionId: Buffer.alloc(0) }, 'TLSv1.2'), /no TLS session/);
+    assert.match(notResumedBecause(undefined, 'TLSv1.3'), /could not be read/);
+  });
+
+  test('a TLS 1.2 ClientHello offering a session ticket (Go clients resume only so) is seen as one', async () => {
+    const pair = await generateSelfSigned('localhost', 'ecdsa');
+    const server = tls.createServer({ ...pair, maxVersion: 'TLSv1.2' }, (s) => s.end('x'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as net.AddressInfo;
+    const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, maxVersion: 'TLSv1.2' });
+    c.resume();
+    await once(c, 'end');
+    const session = c.getSession();
+    c.destroy();
+    server.close();
+    assert.ok(session);
+    const o = offeredSessions(await clientHello({ session, maxVersion: 'TLSv1.2' }));
+    assert.equal(o?.ticket, true);
+    const fresh = offeredSessions(await clientHello({ maxVersion: 'TLSv1.2' }));
+    assert.equal(fresh?.ticket, false);
   });
 });

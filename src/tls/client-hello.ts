@@ -7,10 +7,13 @@
 export interface OfferedSessions {
   readonly sessionId: Buffer;
   readonly pskIdentities: readonly Buffer[];
+  /** A TLS 1.2 session ticket (RFC 5077) is offered. */
+  readonly ticket: boolean;
 }
 
 const HANDSHAKE = 22;
 const CLIENT_HELLO = 1;
+const SESSION_TICKET = 35;
 const PRE_SHARED_KEY = 41;
 /** Node's own ClientHello parser stops here too. */
 export const MAX_CLIENT_HELLO = 16 * 1024;
@@ -54,11 +57,13 @@ export function offeredSessions(bytes: Buffer): OfferedSessions | undefined {
   r.vector(2); // cipher_suites
   r.vector(1); // legacy_compression_methods
   const pskIdentities: Buffer[] = [];
+  let ticket = false;
   if (r.left > 0) {
     const ext = new Reader(r.vector(2));
     while (ext.left > 0) {
       const type = ext.u16();
       const data = ext.vector(2);
+      if (type === SESSION_TICKET) ticket = data.length > 0;
       if (type !== PRE_SHARED_KEY) continue;
       const ids = new Reader(new Reader(data).vector(2));
       while (ids.left > 0) {
@@ -69,7 +74,7 @@ export function offeredSessions(bytes: Buffer): OfferedSessions | undefined {
     }
     if (!ext.ok) return undefined;
   }
-  return r.ok ? { sessionId, pskIdentities } : undefined;
+  return r.ok ? { sessionId, pskIdentities, ticket } : undefined;
 }
 
 /** Bounds-checked reads; a read past the end marks the reader bad and yields empty buffers. */
@@ -107,4 +112,23 @@ class Reader {
     }
     return this.buf.subarray(start, this.at);
   }
+}
+
+/**
+ * Why a data connection's handshake resumed none of its control connection's sessions, for the
+ * administrator: what the ClientHello offered, and what makes such a client work.
+ */
+export function notResumedBecause(offered: OfferedSessions | undefined, protocol: string | null): string {
+  const foreign =
+    "it offered a TLS session its control connection did not issue (another connection's, or one no longer kept): clients that share one session cache between connections (rclone with several transfers) need --no-require-reuse";
+  if (!offered) return 'its ClientHello could not be read';
+  if (protocol === 'TLSv1.3') {
+    if (offered.pskIdentities.length === 0) return 'it offered no TLS session (a full handshake)';
+    if (offered.sessionId.length === 0)
+      return "it offered a TLS 1.3 session without a legacy session ID, which Node cannot look up (Ruby's Net::FTP: add OpenSSL::SSL::OP_ENABLE_MIDDLEBOX_COMPAT to its options, or cap it at TLS 1.2)";
+    return foreign;
+  }
+  if (offered.ticket)
+    return 'it offered a TLS 1.2 session ticket, and Ferry resumes TLS 1.2 by session ID only (Go clients such as rclone with --ftp-disable-tls13: use TLS 1.3)';
+  return offered.sessionId.length === 0 ? 'it offered no TLS session (a full handshake)' : foreign;
 }
