@@ -18,6 +18,7 @@ import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
+import { refuseShadowed, warnShadowed } from './users-shadowed.js';
 
 interface FileFlags {
   config?: string;
@@ -139,6 +140,7 @@ export function registerUsers(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, f: AccountFlags & FileFlags & { passwordStdin?: boolean }) => {
       checkName(name);
+      await refuseShadowed(name, f.config);
       if (f.home === undefined) await requireDefaultHome(name, f);
       const account: Account = { username: name, passwordHash: '', home: '' };
       await applyAccountFlags(account, f);
@@ -164,6 +166,7 @@ export function registerUsers(program: Command): void {
     .option('--home <dir>', "the user's home directory")
     .option('--enabled', 'allow logins again')
     .action(async (name: string, f: AccountFlags & FileFlags) => {
+      await refuseShadowed(name, f.config);
       await checkS3Home(f.home, f); // before the users file is locked
       await withAccounts(f, async ({ dir, usage }) => {
         const edited = await dir.update(name, async (a) => {
@@ -182,8 +185,9 @@ export function registerUsers(program: Command): void {
 
   where(users.command('passwd').argument('<name>').description("set an account's password"))
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (name: string, f: FileFlags & { passwordStdin?: boolean }) =>
-      withAccounts(f, async ({ dir }) => {
+    .action(async (name: string, f: FileFlags & { passwordStdin?: boolean }) => {
+      await refuseShadowed(name, f.config); // before a password is asked for
+      await withAccounts(f, async ({ dir }) => {
         if (!(await dir.get(name))) throw unknownUser(name, dir.where);
         const holder: Account = { username: name, passwordHash: '', home: '' };
         const generated = await setPassword(holder, f.passwordStdin === true);
@@ -191,23 +195,28 @@ export function registerUsers(program: Command): void {
         if (!done) throw unknownUser(name, dir.where);
         say(`password of ${name} changed`);
         if (generated) say(`password for ${name}: ${generated}  (shown once)`);
-      }),
-    );
+      });
+    });
 
   where(
     users.command('rm').argument('<name>').description('remove an account (its running sessions end)'),
-  ).action(async (name: string, f: FileFlags) =>
-    withAccounts(f, async ({ dir, usage }) => {
+  ).action(async (name: string, f: FileFlags) => {
+    await refuseShadowed(name, f.config);
+    await withAccounts(f, async ({ dir, usage }) => {
       if (!(await dir.remove(name))) throw unknownUser(name, dir.where);
       await usage.forget(name); // a later user of this name starts counted afresh
       say(`removed ${name} from ${dir.where}`);
-    }),
-  );
+    });
+  });
 
   where(users.command('list').description('list the accounts'))
     .option('--json', 'JSON (no password hashes)')
     .action(async (f: FileFlags & { json?: boolean }) => {
       const accounts = await withAccounts(f, ({ dir }) => dir.list(), 'read');
+      await warnShadowed(
+        accounts.map((a) => a.username),
+        f.config,
+      );
       if (f.json) return say(JSON.stringify(accounts.map(publicView)));
       if (accounts.length === 0) return say('no users');
       const rows = accounts.map((a) => [a.username, statusOf(a), homeOf(a)]);
@@ -228,6 +237,7 @@ export function registerUsers(program: Command): void {
         },
         'read',
       );
+      await warnShadowed([name], f.config);
       if (f.json) return say(JSON.stringify({ ...publicView(a), ...(usage ? { usage } : {}) }));
       for (const line of describe(a, usage)) say(line);
     });

@@ -122,13 +122,15 @@ test('a user both in the config and in the users file: the config entry is used,
   const config = path.join(dir, 'shadow.yaml');
   await mkdir(path.join(root, 'bo'), { recursive: true });
   const hash = await hashPassword('config-pw');
-  await writeFile(
-    config,
-    `accounts:\n  file: ${users}\nusers:\n  - { name: bo, passwordHash: "${hash}", home: ${root} }\n`,
-  );
+  // Added before the config defines bo too (ferry users then refuses a change to bo).
+  await writeFile(config, `accounts:\n  file: ${users}\n`);
   await ferryOk(
     ['users', 'add', 'bo', '--home', path.join(root, 'bo'), '--password-stdin', '--config', config],
     'file-pw\n',
+  );
+  await writeFile(
+    config,
+    `accounts:\n  file: ${users}\nusers:\n  - { name: bo, passwordHash: "${hash}", home: ${root} }\n`,
   );
   const server = await ServeProcess.start(['--config', config, '--data-dir', data], dir);
   try {

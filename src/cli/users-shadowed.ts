@@ -1,0 +1,35 @@
+import { FerryError } from '../errors.js';
+import { loadConfig } from './config.js';
+
+/**
+ * The server takes a user of its config's `users:` list before the users file (or database) of the
+ * same name: there, `ferry users` would report a change that the server never uses. Known only when
+ * --config names that config.
+ */
+async function configUsers(configFile: string | undefined): Promise<ReadonlySet<string>> {
+  if (configFile === undefined) return new Set();
+  const config = await loadConfig(configFile);
+  return new Set((config.users ?? []).map((u) => u.username));
+}
+
+const shadowed = (names: readonly string[], configFile: string | undefined): string =>
+  `${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} also defined in ${configFile}'s users: list, which the server uses instead`;
+
+/** A change to `name` refused before anything is written (exit 1), when the config's entry shadows it. */
+export async function refuseShadowed(name: string, configFile: string | undefined): Promise<void> {
+  if (!(await configUsers(configFile)).has(name)) return;
+  throw new FerryError(
+    'ERR_EXISTS',
+    `${shadowed([name], configFile)}: a change here would have no effect, so nothing was changed (edit that entry, or remove it from ${configFile} first).`,
+  );
+}
+
+/** A warning on stderr for those of `names` that the config's entries shadow (what is shown is not in use). */
+export async function warnShadowed(names: readonly string[], configFile: string | undefined): Promise<void> {
+  const users = await configUsers(configFile);
+  const hit = names.filter((n) => users.has(n));
+  if (hit.length === 0) return;
+  process.stderr.write(
+    `warning: ${shadowed(hit, configFile)}: what is shown here of ${hit.length > 1 ? 'them' : 'it'} is not in effect.\n`,
+  );
+}
