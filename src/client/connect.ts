@@ -217,8 +217,6 @@ async function login(s: ClientSession): Promise<void> {
   // 232: logged in by the client certificate (RFC 2228); no password is sent then.
   if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.password?.reveal() ?? ''}`);
   if (r.code === Code.NeedAccount) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
-  if (r.code === Code.ServiceNotAvailable)
-    throw new ConnectionError(`The server closed the session: ${r.code} ${replyLine(r)}`);
   if (
     r.code !== Code.LoggedIn &&
     r.code !== Code.LoggedInBySecurityExchange &&

@@ -6,6 +6,7 @@ import { redactCommand } from '../protocol/command.js';
 import { Code } from '../protocol/codes.js';
 import { isPreliminary, type Reply } from '../protocol/reply.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
+import { encodeText } from '../protocol/byte-text.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { ConnectionError, connectionError } from './errors.js';
 
@@ -38,6 +39,8 @@ export interface ControlOptions {
   readonly handshakeTimeoutMs: number;
   readonly log?: ProtocolLogger;
   readonly signal?: AbortSignal;
+  /** Give a 421 to the reader as a reply (the probe judges it) rather than as the connection's failure. */
+  readonly return421?: boolean;
 }
 
 interface Waiter {
@@ -108,16 +111,13 @@ export class ClientControlConnection {
           : connectionError('Control connection failed', err),
       ),
     );
-    this.channel.on('close', () => {
-      // A 421 the server sent before closing (shutting down, account disabled) says why.
-      const told = this.queue.find((r) => r.code === Code.ServiceNotAvailable);
-      const why = told ? `: ${told.code} ${told.lines.join(' ')}` : '.';
+    this.channel.on('close', () =>
       this.fail(
         this.closing
           ? new FerryError('ERR_CLOSED', 'Connection closed.')
-          : new ConnectionError(`The server closed the control connection${why}`),
-      );
-    });
+          : new ConnectionError('The server closed the control connection.'),
+      ),
+    );
   }
 
   /**
@@ -295,21 +295,13 @@ export class ClientControlConnection {
     if (/[\r\n]/.test(line)) {
       throw new FerryError('ERR_USAGE', 'A command or path must not contain a line break.');
     }
-    while (this.queue.length > 0) {
-      const stale = this.queue.shift();
-      if (stale && stale.code === Code.ServiceNotAvailable) {
-        const e = new ConnectionError(
-          `Server closing the connection: ${stale.code} ${stale.lines.join(' ')}`,
-        );
-        this.fail(e);
-        throw e;
-      }
-      if (stale) this.info(`Ignoring an unexpected reply: ${stale.code} ${stale.lines.join(' ')}`);
-    }
+    for (const stale of this.queue.splice(0))
+      this.info(`Ignoring an unexpected reply: ${stale.code} ${stale.lines.join(' ')}`);
     const sp = line.indexOf(' ');
     const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
     this.o.log?.({ kind: 'command', text: redactCommand(verb, sp < 0 ? '' : line.slice(sp + 1)) });
-    this.channel.write(`${line}\r\n`);
+    // A name from a listing or a URL goes back with the bytes it came with (byte-text.ts).
+    this.channel.write(encodeText(`${line}\r\n`));
   }
 
   /**
@@ -406,15 +398,24 @@ export class ClientControlConnection {
         );
         return;
       }
-      this.o.log?.({ kind: 'reply', reply: result.reply });
+      const r = result.reply;
+      this.o.log?.({ kind: 'reply', reply: r });
+      // RFC 959: 421, whatever it answers, means the server is closing the connection (a timeout,
+      // shutting down, an account disabled): its text is the reason, and nothing more is sent.
+      const closing =
+        r.code === Code.ServiceNotAvailable
+          ? new ConnectionError(`Server closing the connection: ${r.code} ${r.lines.join(' ')}`)
+          : undefined;
+      if (closing && !this.o.return421) return this.fail(closing);
       const w = this.waiter;
       if (w) {
         this.waiter = undefined;
         clearTimeout(w.timer);
-        w.resolve(result.reply);
+        w.resolve(r);
       } else {
-        this.queue.push(result.reply);
+        this.queue.push(r);
       }
+      if (closing) return this.fail(closing);
     }
   }
 

@@ -245,6 +245,7 @@ function connectOptions(t: ProbeTarget, extra?: tls.ConnectionOptions): ControlO
     replyTimeoutMs: t.timeoutMs,
     handshakeTimeoutMs: t.timeoutMs,
     ...(t.log ? { log: t.log } : {}),
+    return421: true,
   };
 }
 
