@@ -275,7 +275,8 @@ export class LocalStorage implements StorageBackend {
       await this.#withEntry(to, 'rename', c, true, async (b) => {
         if (b.lst) {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
-          if (!same && (al.isDirectory() || b.lst.isDirectory())) throw storageError('exists', 'rename', to);
+          // As rename(2): a directory replaces only an empty directory (the kernel checks, atomically).
+          if (!same && al.isDirectory() !== b.lst.isDirectory()) throw storageError('exists', 'rename', to);
         }
         await jail.verify(a.dir.fd, 'rename', from);
         await jail.verify(b.dir.fd, 'rename', to);

@@ -249,7 +249,9 @@ export class MemoryStorage implements StorageBackend {
     const dst = this.#parent(to, 'rename');
     const over = dst.children.get(baseName(to));
     if (over === node) return;
-    if (over && (over.kind === 'dir' || node.kind === 'dir')) throw storageError('exists', 'rename', to);
+    // As rename(2): a directory replaces an empty directory; a file only a file.
+    if (over && (over.kind === 'dir') !== (node.kind === 'dir')) throw storageError('exists', 'rename', to);
+    if (over?.kind === 'dir' && over.children.size > 0) throw storageError('not-empty', 'rename', to);
     if (over?.kind === 'file') this.#used -= over.data.length;
     src.children.delete(baseName(from));
     dst.children.set(baseName(to), node);

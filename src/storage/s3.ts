@@ -275,10 +275,8 @@ export class S3Storage implements StorageBackend {
     const found = await find(this.#at, p, c, 'rmdir');
     if (!found) throw await missing(this.#at, p, c, 'rmdir');
     if (found.type !== 'dir') throw storageError('not-directory', 'rmdir', p);
-    const dirKey = dirKeyOf(this.#at, p);
-    const page = await listPage(this.#at, dirKey, undefined, 2, c, 'rmdir', p, false);
-    if ((page.Contents ?? []).some((o) => o.Key !== dirKey)) throw storageError('not-empty', 'rmdir', p);
-    await deleteKeys(this.#at, [dirKey], c, 'rmdir', p);
+    if (!(await this.#isEmpty(p, c, 'rmdir'))) throw storageError('not-empty', 'rmdir', p);
+    await deleteKeys(this.#at, [dirKeyOf(this.#at, p)], c, 'rmdir', p);
     await this.#keepDir(parentOf(p), c, 'rmdir');
   }
 
@@ -293,7 +291,11 @@ export class S3Storage implements StorageBackend {
     await this.#requireDir(parentOf(to), c, 'rename', to);
     if (from === to) return;
     const dst = await find(this.#at, to, c, 'rename');
-    if (dst && (dst.type === 'dir' || src.type === 'dir')) throw storageError('exists', 'rename', to);
+    // As rename(2): a directory replaces an empty directory (its marker, then overwritten), a file
+    // only a file (a directory that is also a file, put by another client, is replaced by neither).
+    if (dst && (dst.type === 'dir') !== (src.type === 'dir')) throw storageError('exists', 'rename', to);
+    if (dst?.type === 'dir' && (dst.file || !(await this.#isEmpty(to, c, 'rename'))))
+      throw storageError(dst.file ? 'exists' : 'not-empty', 'rename', to);
     if (src.type === 'file') {
       await copyObject(this.#at, keyOf(this.#at, from), keyOf(this.#at, to), src.size, c, from);
       await deleteKeys(this.#at, [keyOf(this.#at, from)], c, 'rename', from);
@@ -311,6 +313,13 @@ export class S3Storage implements StorageBackend {
       const p = joinVPath(dir, `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`);
       if (!(await find(this.#at, p, c, 'unique-name'))) return p;
     }
+  }
+
+  /** Nothing under directory `dir` but its marker. */
+  async #isEmpty(dir: VPath, c: StorageContext, op: string): Promise<boolean> {
+    const dirKey = dirKeyOf(this.#at, dir);
+    const page = await listPage(this.#at, dirKey, undefined, 2, c, op, dir, false);
+    return (page.Contents ?? []).every((o) => o.Key === dirKey);
   }
 
   async #requireDir(dir: VPath, c: StorageContext, op: string, p: VPath): Promise<void> {

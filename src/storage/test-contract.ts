@@ -193,7 +193,7 @@ export function storageContract(name: string, make: Factory): void {
       assert.deepEqual(await names(s, '/'), ['full']);
     });
 
-    it('renames without ever replacing a directory', async (t) => {
+    it('renames: a file replaces a file, a directory only an empty directory', async (t) => {
       const s = await make(t, { files: { '/a': 'A', '/b': 'B', '/d1/x': 'x', '/d2/y': 'y' } });
       await s.rename(v('/a'), v('/c'), ctx());
       assert.equal(await readFile(s, '/c'), 'A');
@@ -202,13 +202,23 @@ export function storageContract(name: string, make: Factory): void {
       assert.equal(await readFile(s, '/b'), 'A');
       await rejectsKind(s.rename(v('/b'), v('/d1'), ctx()), 'exists');
       await rejectsKind(s.rename(v('/d1'), v('/b'), ctx()), 'exists');
-      await rejectsKind(s.rename(v('/d1'), v('/d2'), ctx()), 'exists');
+      await rejectsKind(s.rename(v('/d1'), v('/d2'), ctx()), 'not-empty');
+      assert.deepEqual(await names(s, '/d2'), ['y']);
+      // As rename(2): a directory replaces an empty one, its contents with it.
+      await s.mkdir(v('/e'), ctx());
+      await s.mkdir(v('/d3'), ctx());
+      await s.rename(v('/d3'), v('/e'), ctx());
+      await rejectsKind(s.stat(v('/d3'), ctx()), 'not-found');
+      await rejectsKind(s.rename(v('/b'), v('/e'), ctx()), 'exists');
+      await s.rename(v('/d2'), v('/e'), ctx());
+      assert.deepEqual(await names(s, '/e'), ['y']);
+      await rejectsKind(s.stat(v('/d2'), ctx()), 'not-found');
       await rejectsKind(s.rename(v('/d1'), v('/d1/inner'), ctx()), 'name-not-allowed');
       await rejectsKind(s.rename(v('/nope'), v('/z'), ctx()), 'not-found');
       await rejectsKind(s.rename(v('/b'), v('/nope/z'), ctx()), 'not-found');
       await rejectsKind(s.rename(ROOT, v('/z'), ctx()), 'permission-denied');
-      await s.rename(v('/d1'), v('/d2/moved'), ctx());
-      assert.deepEqual(await names(s, '/d2/moved'), ['x']);
+      await s.rename(v('/d1'), v('/e/moved'), ctx());
+      assert.deepEqual(await names(s, '/e/moved'), ['x']);
     });
 
     it('sets modification time and mode where it can, and finds unique names', async (t) => {

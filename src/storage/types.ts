@@ -126,7 +126,10 @@ export interface StorageBackend {
   mkdir(p: VPath, c: StorageContext): Promise<void>;
   remove(p: VPath, c: StorageContext): Promise<void>;
   removeDir(p: VPath, c: StorageContext): Promise<void>;
-  /** Replaces an existing file; never replaces, or replaces anything with, a directory. */
+  /**
+   * Replaces an existing file with a file, an empty directory with a directory (as rename(2); a
+   * directory that is not empty: not-empty); never a file with a directory or the other way round.
+   */
   rename(from: VPath, to: VPath, c: StorageContext): Promise<void>;
   setModified?(p: VPath, date: Date, c: StorageContext): Promise<void>;
   chmod?(p: VPath, mode: number, c: StorageContext): Promise<void>;

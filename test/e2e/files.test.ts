@@ -3,7 +3,7 @@
  * effect on disk: MKD RMD DELE RNFR/RNTO SIZE MDTM MFMT SITE CHMOD CWD CDUP PWD, and STAT over control.
  */
 import assert from 'node:assert/strict';
-import { access, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { formatTimeVal, parseListLine } from '../../src/protocol/listing.js';
@@ -201,6 +201,30 @@ for (const mode of MODES) {
         assert.deepEqual(await readdir(path.join(server().root, 'renamed-dir')), ['moved.txt']);
         await ftp.cmd('RNFR renamed-dir', 350);
         await ftp.cmd('RNTO renamed-dir/inside-itself', 553);
+      });
+    });
+
+    test('RNTO onto a directory replaces it when it is empty (as rename(2)); never a file for a directory', async () => {
+      const root = server().root;
+      for (const d of ['d1', 'd2', 'd3']) await mkdir(path.join(root, d));
+      await writeFile(path.join(root, 'd1', 'x'), 'x');
+      await writeFile(path.join(root, 'd3', 'y'), 'y');
+      await writeFile(path.join(root, 'f.txt'), 'f');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('RNFR d1', 350);
+        await ftp.cmd('RNTO d2', 250); // d2 was empty
+        assert.deepEqual(await readdir(path.join(root, 'd2')), ['x']);
+        assert.ok(!(await exists(path.join(root, 'd1'))));
+        await ftp.cmd('RNFR d3', 350);
+        await ftp.cmd('RNTO d2', 550); // not empty: both stay as they were
+        assert.deepEqual(await readdir(path.join(root, 'd3')), ['y']);
+        assert.deepEqual(await readdir(path.join(root, 'd2')), ['x']);
+        await ftp.cmd('RNFR f.txt', 350);
+        assert.equal(textOf(await ftp.cmd('RNTO d3', 550)), 'File exists.');
+        await ftp.cmd('RNFR d3', 350);
+        assert.equal(textOf(await ftp.cmd('RNTO f.txt', 550)), 'File exists.');
+        assert.equal(await readFile(path.join(root, 'f.txt'), 'utf8'), 'f');
       });
     });
 

@@ -118,6 +118,13 @@ describe('permissions per virtual path', { timeout: 120_000 }, () => {
         assert.equal(textOf(await ftp.cmd('RNTO /box/a.csv', 550)), 'Permission denied: overwrite');
         await ftp.cmd('RNFR /box/b.csv', 350);
         await ftp.cmd('RNTO /box/c.csv', 250); // a new name: rename is all it needs
+        // Onto an empty directory: it is replaced, which needs rmdir there.
+        for (const d of ['/deny-rmdir/e1', '/deny-rmdir/e2', '/deny-delete/e1', '/deny-delete/e2'])
+          await ftp.cmd(`MKD ${d}`, 257);
+        await ftp.cmd('RNFR /deny-rmdir/e1', 350);
+        assert.equal(textOf(await ftp.cmd('RNTO /deny-rmdir/e2', 550)), 'Permission denied: rmdir');
+        await ftp.cmd('RNFR /deny-delete/e1', 350);
+        await ftp.cmd('RNTO /deny-delete/e2', 250);
         // /tree/locked is list and download only: renaming /tree would leave it unprotected as /moved/locked.
         assert.match(textOf(await ftp.cmd('RNFR /tree', 550)), /permissions of their own/);
         await ftp.cmd('DELE /tree/locked/contract.pdf', 550);
