@@ -12,6 +12,7 @@ import {
   type BatchJob,
   type BatchResult,
 } from '../client/batch.js';
+import { showRawBytes } from '../protocol/byte-text.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
 import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
@@ -206,7 +207,9 @@ async function runBatch(
         update();
         if (!process.stderr.isTTY)
           run.reporter.note(
-            `${arrow} ${direction === 'download' ? e.job.remote : e.job.local} (${humanBytes(e.bytes)})`,
+            showRawBytes(
+              `${arrow} ${direction === 'download' ? e.job.remote : e.job.local} (${humanBytes(e.bytes)})`,
+            ),
           );
         break;
       case 'failed':
@@ -251,7 +254,7 @@ function finish(
   for (const f of failures) {
     const why =
       f.error instanceof Error ? f.error.message : String(f.error ?? 'not transferred: no connection left');
-    process.stderr.write(`ferry: ${verb} ${name(f.job)}: ${why}\n`);
+    process.stderr.write(showRawBytes(`ferry: ${verb} ${name(f.job)}: ${why}\n`));
   }
   const firstFailure = failures[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;

@@ -12,6 +12,7 @@ import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../cli
 import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
+import { showRawBytes } from '../protocol/byte-text.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
 import {
   getBatch,
@@ -265,14 +266,17 @@ function describeError(err: unknown): string {
   return printable(err.message);
 }
 
-/** A message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks kept. */
+/**
+ * A message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks
+ * kept; bytes of a name that are not UTF-8 as \xNN.
+ */
 function printable(text: string): string {
-  return text.replace(/(?!\n)\p{Cc}/gu, escapeControl);
+  return showRawBytes(text.replace(/(?!\n)\p{Cc}/gu, escapeControl));
 }
 
 /** A file name for the terminal: every control character escaped, a line feed too (one name, one line). */
 function printableName(name: string): string {
-  return name.replace(/\p{Cc}/gu, escapeControl);
+  return showRawBytes(name.replace(/\p{Cc}/gu, escapeControl));
 }
 
 function escapeControl(c: string): string {
@@ -338,7 +342,7 @@ function barFor(
   let bar: ReturnType<Reporter['bar']> | undefined;
   return {
     onProgress: (p) => {
-      bar ??= run.reporter.bar(label, p.total);
+      bar ??= run.reporter.bar(printableName(label), p.total);
       bar.update(p.bytes, p.total);
     },
     done: () => bar?.done(),
@@ -392,7 +396,7 @@ export function registerClientCommands(program: Command): void {
         } else {
           out = entries.map((e) => `${o.names ? e.name : formatEntry(e)}\n`).join('');
         }
-        process.stdout.write(out);
+        process.stdout.write(showRawBytes(out));
       });
     });
 

@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Code } from '../protocol/codes.js';
 import { Crc32, parseHashAlgorithm, parseHashReply, type HashAlgorithm } from '../protocol/hash.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { fsPath } from './local-file.js';
 import { pathArg, type ClientSession } from './session.js';
 
 /**
@@ -86,6 +87,6 @@ const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {
 /** The same digest of a local file (streamed). */
 export async function localChecksum(file: string, algorithm: HashAlgorithm): Promise<string> {
   const h = algorithm === 'CRC32' ? new Crc32() : createHash(NODE_NAMES[algorithm]);
-  for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(fsPath(file))) h.update(chunk as Buffer);
   return h instanceof Crc32 ? h.digest() : h.digest('hex');
 }

@@ -5,7 +5,7 @@ import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { dataConnectionError, localError, LocalError } from './errors.js';
-import { FileSink } from './local-file.js';
+import { FileSink, fsPath } from './local-file.js';
 import { pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
@@ -84,7 +84,7 @@ export async function download(
   pathArg(remote);
   let offset = opts.offset ?? 0;
   if (opts.resume && typeof local === 'string') {
-    offset = await fsStat(local).then(
+    offset = await fsStat(fsPath(local)).then(
       (st) => st.size,
       () => 0,
     );
@@ -143,11 +143,11 @@ export async function download(
       !(err instanceof FerryError && err.code === 'ERR_ABORTED')
     ) {
       // Do not leave an empty file behind for a download that never started.
-      const size = await fsStat(sink.path).then(
+      const size = await fsStat(fsPath(sink.path)).then(
         (st) => st.size,
         () => -1,
       );
-      if (size === 0) await unlink(sink.path).catch(() => {});
+      if (size === 0) await unlink(fsPath(sink.path)).catch(() => {});
     }
     throw err;
   }
@@ -165,7 +165,7 @@ export async function upload(
   if (opts.resume) offset = (await remoteSize(s, remote)) ?? 0;
   let total = opts.size;
   if (typeof local === 'string') {
-    const st = await fsStat(local).catch(rethrowLocal);
+    const st = await fsStat(fsPath(local)).catch(rethrowLocal);
     if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
     total = st.size;
     if (opts.resume && offset > st.size) {
@@ -184,7 +184,7 @@ export async function upload(
   if (typeof local !== 'string')
     return uploadBody(s, { direction: 'upload', source: local }, remote, offset, opts, onBytes);
   // Opened before the command: a file that cannot be read is refused before the server sees anything.
-  const handle = await openFile(local, 'r').catch(rethrowLocal);
+  const handle = await openFile(fsPath(local), 'r').catch(rethrowLocal);
   try {
     // Read into reused buffers (upload-file.ts).
     const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };

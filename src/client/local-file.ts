@@ -1,6 +1,7 @@
 import { close, constants, fstat, ftruncateSync, open, write, writeSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
+import { encodeText, hasRawBytes } from '../protocol/byte-text.js';
 import { SlowIo } from './slow-io.js';
 
 /**
@@ -51,7 +52,16 @@ const fstatFd = promisify(fstat);
  * was there as it was. Creation is tried first with O_EXCL, so that the sink knows (without a stat)
  * whether a file it leaves empty is its own to remove.
  */
-async function openTarget(path: string, start: number): Promise<Target> {
+/**
+ * The path for fs calls: a remote name with bytes that are not UTF-8 (byte-text.ts) gets those
+ * bytes locally too (a string would be written as UTF-8, each such byte as U+FFFD).
+ */
+export function fsPath(p: string): string | Buffer {
+  return hasRawBytes(p) ? encodeText(p) : p;
+}
+
+async function openTarget(name: string, start: number): Promise<Target> {
+  const path = fsPath(name);
   if (start > 0) return { fd: await openFd(path, 'r+'), created: false, truncate: false };
   try {
     return { fd: await openFd(path, 'wx', 0o666), created: true, truncate: false };

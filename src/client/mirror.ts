@@ -1,9 +1,11 @@
 import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
+import { decodeBytes } from '../protocol/byte-text.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { systemAsLocal } from './errors.js';
+import { fsPath } from './local-file.js';
 import { runPool } from './pool.js';
 import { joinRemote } from './url.js';
 
@@ -101,16 +103,18 @@ type Tree = Map<string, Item>;
 async function scanLocal(root: string): Promise<Tree> {
   const tree: Tree = new Map();
   const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const d of await readdir(dir, { withFileTypes: true })) {
-      const r = rel === '' ? d.name : `${rel}/${d.name}`;
-      const full = path.join(dir, d.name);
+    // Names as bytes: one that is not UTF-8 keeps its bytes (byte-text.ts), as a remote one does.
+    for (const d of await readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' })) {
+      const name = decodeBytes(d.name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const full = path.join(dir, name);
       if (d.isSymbolicLink()) {
         tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
       } else if (d.isDirectory()) {
         tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity });
         await walk(full, r);
       } else if (d.isFile()) {
-        const s = await stat(full);
+        const s = await stat(fsPath(full));
         tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1 });
       }
     }
@@ -237,7 +241,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     dst.delete(rel);
     if (o.dryRun) return;
     if (upload) await client.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
-    else await rm(localPath(rel), { recursive: true, force: true });
+    else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
   // Directories, shallow first.
@@ -259,7 +263,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     directoriesCreated++;
     if (o.dryRun) continue;
     if (upload) await client.mkdir(remotePath(rel));
-    else await mkdir(localPath(rel), { recursive: true });
+    else await mkdir(fsPath(localPath(rel)), { recursive: true });
   }
 
   // Files to transfer.
@@ -321,7 +325,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       ).bytes;
       if (Number.isFinite(item.precision) && item.mtime > 0) {
         const t = new Date(item.mtime);
-        await utimes(localPath(rel), t, t);
+        await utimes(fsPath(localPath(rel)), t, t);
       }
     }
     transferred++;

@@ -1,4 +1,5 @@
 import { PassThrough } from 'node:stream';
+import { decodeBytes } from '../protocol/byte-text.js';
 
 /** A collector for listings (the bytes of a transfer are counted by transfer.ts). */
 
@@ -7,5 +8,5 @@ export function collector(): { sink: PassThrough; text(): string } {
   const chunks: Buffer[] = [];
   const sink = new PassThrough();
   sink.on('data', (c: Buffer) => chunks.push(c));
-  return { sink, text: () => new TextDecoder('utf-8').decode(Buffer.concat(chunks)) };
+  return { sink, text: () => decodeBytes(Buffer.concat(chunks)) };
 }

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
+import { percentDecode } from '../protocol/byte-text.js';
 
 /**
  * FTP URLs: `ftps://` implicit FTPS (port 990), `ftpes://` explicit FTPS (port 21), `ftp://` plain
@@ -40,12 +41,11 @@ function usage(message: string): FerryError {
   return new FerryError('ERR_USAGE', message);
 }
 
+/** Percent-decoding that keeps bytes that are not UTF-8 (`%E9` of a Latin-1 name) for the server. */
 function decode(part: string, what: string): string {
-  try {
-    return decodeURIComponent(part);
-  } catch {
-    throw usage(`Invalid percent-encoding in the URL ${what}.`);
-  }
+  const text = percentDecode(part);
+  if (text === undefined) throw usage(`Invalid percent-encoding in the URL ${what}.`);
+  return text;
 }
 
 /** True for text that looks like an FTP URL (any of our schemes). */

@@ -109,3 +109,16 @@ test('reset forgets a partial reply', () => {
   p.reset();
   assert.deepEqual(replies(p.push('200 x\r\n')), [{ code: 200, lines: ['x'] }]);
 });
+
+test('bytes that are not UTF-8 are kept (byte-text.ts), at every split point', () => {
+  const buf = Buffer.concat([
+    Buffer.from('257 "/l', 'latin1'),
+    Buffer.from([0xe9, 0xc3]),
+    Buffer.from('tin" created\r\n', 'latin1'),
+  ]);
+  for (let cut = 0; cut <= buf.length; cut++) {
+    const p = new ReplyParser();
+    const out = [...p.push(buf.subarray(0, cut)), ...p.push(buf.subarray(cut))];
+    assert.deepEqual(replies(out), [{ code: 257, lines: ['"/l\udce9\udcc3tin" created'] }], `cut at ${cut}`);
+  }
+});

@@ -1,10 +1,12 @@
 import { wireCode, type ReplyCode } from './codes.js';
 import type { Reply } from './reply.js';
+import { decodeBytes, encodeText } from './byte-text.js';
 
 /**
  * Client side: incremental, chunk-tolerant parser of server replies (RFC 959 4.2).
  * A multi-line reply starts with `ddd-` and ends at the first line that is exactly `ddd` or starts
- * with `ddd ` (same code); every line in between is content, whatever it looks like.
+ * with `ddd ` (same code); every line in between is content, whatever it looks like. Bytes that are
+ * not UTF-8 (a Latin-1 name in a 257) are kept as byte-text.ts says.
  */
 
 export type ReplyParseResult =
@@ -13,20 +15,22 @@ export type ReplyParseResult =
   | { readonly kind: 'invalid'; readonly line: string; readonly reason: string };
 
 export interface ReplyParserOptions {
-  /** Cap on the characters of one reply (all its lines), so a hostile server cannot grow memory. */
+  /** Cap on the length of one reply (all its lines), so a hostile server cannot grow memory. */
   readonly maxReplyLength?: number;
 }
 
 const startPattern = /^([1-6]\d\d)([ -]|$)/;
+const LF = 0x0a;
 
 export class ReplyParser {
   readonly maxReplyLength: number;
-  private readonly decoder = new TextDecoder('utf-8');
-  private partial = '';
+  /** The chunks of a line not ended yet: lines are split as bytes, then decoded (byte-text.ts). */
+  private partial: Buffer[] = [];
+  private partialLength = 0;
   private code: ReplyCode | undefined;
   private lines: string[] = [];
   private length = 0;
-  /** After an overlong reply: drop text until the next line break. */
+  /** After an overlong reply: drop bytes until the next line break. */
   private discarding = false;
 
   constructor(options: ReplyParserOptions = {}) {
@@ -35,33 +39,41 @@ export class ReplyParser {
 
   /** True while part of a reply has been received. */
   get inProgress(): boolean {
-    return this.code !== undefined || this.partial.length > 0;
+    return this.code !== undefined || this.partialLength > 0;
   }
 
   /** Feeds received data; returns every result that became complete. */
   push(data: string | Uint8Array): ReplyParseResult[] {
-    let text = typeof data === 'string' ? data : this.decoder.decode(data, { stream: true });
+    let bytes =
+      typeof data === 'string'
+        ? encodeText(data)
+        : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const out: ReplyParseResult[] = [];
     if (this.discarding) {
-      const lf = text.indexOf('\n');
+      const lf = bytes.indexOf(LF);
       if (lf < 0) return out;
       this.discarding = false;
-      text = text.slice(lf + 1);
+      bytes = bytes.subarray(lf + 1);
     }
     let from = 0;
     for (;;) {
-      const lf = text.indexOf('\n', from);
+      const lf = bytes.indexOf(LF, from);
       if (lf < 0) break;
-      let line = this.partial + text.slice(from, lf);
-      this.partial = '';
+      let line = decodeBytes(Buffer.concat([...this.partial, bytes.subarray(from, lf)]));
+      this.partial = [];
+      this.partialLength = 0;
       from = lf + 1;
       if (line.endsWith('\r')) line = line.slice(0, -1);
       const r = this.line(line);
       if (r) out.push(r);
     }
-    this.partial += text.slice(from);
-    if (this.length + this.partial.length > this.maxReplyLength) {
-      out.push({ kind: 'invalid', line: this.partial.slice(0, 200), reason: 'Reply too long.' });
+    if (from < bytes.length) {
+      this.partial.push(bytes.subarray(from));
+      this.partialLength += bytes.length - from;
+    }
+    if (this.length + this.partialLength > this.maxReplyLength) {
+      const line = decodeBytes(Buffer.concat(this.partial).subarray(0, 200));
+      out.push({ kind: 'invalid', line, reason: 'Reply too long.' });
       this.reset();
       this.discarding = true;
     }
@@ -70,7 +82,8 @@ export class ReplyParser {
 
   /** Forgets any partial reply (e.g. when the connection is re-established). */
   reset(): void {
-    this.partial = '';
+    this.partial = [];
+    this.partialLength = 0;
     this.code = undefined;
     this.lines = [];
     this.length = 0;
