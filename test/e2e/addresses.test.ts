@@ -4,8 +4,13 @@ import { RawFtp } from '../support/raw-ftp.js';
 import { startFerry } from '../support/ferry.js';
 import { loggedIn, withClients } from './harness.js';
 
-test('IPv6: implicit FTPS on ::1, EPSV data connections, PASV refused with a pointer to EPSV', async () => {
-  const ts = await startFerry({ explicit: false, implicit: { host: '::1', port: 0 } });
+test('IPv6: implicit FTPS on ::1, EPSV data connections, PASV refused with a pointer to EPSV (an IPv4 passive address too)', async () => {
+  // A NAT's IPv4 passive address cannot serve an IPv6 control connection: PASV must not announce it.
+  const ts = await startFerry({
+    explicit: false,
+    implicit: { host: '::1', port: 0 },
+    passive: { address: '192.0.2.7' },
+  });
   try {
     await withClients(async (track) => {
       const ftp = track(await RawFtp.connect({ host: '::1', port: ts.implicitPort, implicit: true }));

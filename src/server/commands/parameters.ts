@@ -68,7 +68,9 @@ export const parameterCommands: AnyCommandSpec[] = [
     async handle(_cmd, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
       const { session } = ctx;
-      const host = toIPv4(ctx.options.passive.addressFor(session.remoteAddress) ?? session.arrivedOn);
+      // An IPv6 control connection has IPv6 data connections: an IPv4 passive address (NAT) is not theirs.
+      const arrived = toIPv4(session.arrivedOn);
+      const host = arrived && toIPv4(ctx.options.passive.addressFor(session.remoteAddress) ?? arrived);
       if (!host) return reply(Code.CantOpenData, 'PASV cannot express an IPv6 address; use EPSV.');
       return reply(Code.EnteringPassive, formatPasvReply(host, await ctx.data.passive()));
     },
