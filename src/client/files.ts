@@ -3,15 +3,15 @@ import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
-import { FerryError, ReplyError } from '../errors.js';
+import { FerryError } from '../errors.js';
 import { dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
-import { pathArg, transfer, type ClientSession } from './session.js';
+import { command, pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
 /**
  * File transfers: downloads (RETR) to a local file or a stream and uploads (STOR, APPE) from one,
- * with resume (REST, or APPE when REST is refused for an upload), append and progress.
+ * with resume (REST for a download, APPE for an upload), append and progress.
  */
 
 export interface Progress {
@@ -194,7 +194,12 @@ export async function upload(
   }
 }
 
-/** STOR (APPE to append, REST + STOR to resume, APPE when REST is refused for a resume). */
+/**
+ * STOR (REST + STOR for an explicit offset), APPE to append and to resume. A resume appends at the
+ * remote size just measured, as curl does: REST + STOR is not safe everywhere (npm's ftp-srv 4.6.3
+ * empties the file, then writes at the offset: zeros where the first part was). Afterwards the
+ * remote size must be the whole file's, else the resume failed however the server answered.
+ */
 async function uploadBody(
   s: ClientSession,
   body: TransferBody,
@@ -203,19 +208,20 @@ async function uploadBody(
   opts: PutOptions,
   onBytes: (bytes: number) => void,
 ): Promise<TransferSummary> {
-  if (opts.append) {
-    const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
-    return { bytes: r.bytes, offset, reply: r.reply };
+  const resumed = opts.resume === true && offset > 0;
+  if (offset > 0 && !resumed && !opts.append) {
+    await command(s, `REST ${offset}`, (r) => r.code === Code.PendingFurtherInfo);
   }
-  if (offset > 0) {
-    const rest = await s.control.request(`REST ${offset}`);
-    if (rest.code !== Code.PendingFurtherInfo) {
-      if (!opts.resume) throw new ReplyError(rest.code, replyLine(rest), `REST ${offset}`);
-      s.control.info('REST refused for the upload; appending instead (APPE).');
-      const r = await transfer(s, `APPE ${remote}`, body, { signal: opts.signal, onBytes });
-      return { bytes: r.bytes, offset, reply: r.reply };
+  const verb = opts.append || resumed ? 'APPE' : 'STOR';
+  const r = await transfer(s, `${verb} ${remote}`, body, { signal: opts.signal, onBytes });
+  if (resumed) {
+    const size = await remoteSize(s, remote);
+    if (size !== offset + r.bytes) {
+      throw new FerryError(
+        'ERR_REMOTE',
+        `The resumed upload of ${remote} did not add up: the server says ${size ?? 'no'} bytes (SIZE), not ${offset + r.bytes} (${offset} there + ${r.bytes} sent); the remote file is not the local one.`,
+      );
     }
   }
-  const r = await transfer(s, `STOR ${remote}`, body, { signal: opts.signal, onBytes });
   return { bytes: r.bytes, offset, reply: r.reply };
 }

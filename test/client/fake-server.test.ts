@@ -2,12 +2,19 @@
  * The client against a scripted plain FTP server (support/fake-ftp.ts) that behaves as some real
  * servers do:
  * - a 421 answer to any command ends the connection: the error carries the server's text, and
- *   nothing more is sent on it.
+ *   nothing more is sent on it;
+ * - REST + STOR empties the file (npm's ftp-srv 4.6.3): a resumed upload appends (APPE) at the
+ *   remote size instead, and a remote size that does not add up afterwards fails it.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
+import { FerryError } from '../../src/errors.js';
 import { DialogueLog } from './helpers.js';
 import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
 
@@ -15,11 +22,22 @@ describe('the client against servers with quirks (a scripted server)', { timeout
   const servers: FakeFtp[] = [];
   const clients: FerryClient[] = [];
   const log = new DialogueLog();
+  let dir = '';
 
   after(async () => {
     for (const c of clients) await c.close();
     for (const s of servers) await s.close();
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
+
+  /** A local file of random bytes. */
+  async function localFile(size: number): Promise<{ file: string; data: Buffer }> {
+    dir ||= await mkdtemp(path.join(os.tmpdir(), 'ferry-fake-server-'));
+    const file = path.join(dir, `f${size}-${randomBytes(4).toString('hex')}`);
+    const data = randomBytes(size);
+    await writeFile(file, data);
+    return { file, data };
+  }
 
   async function serve(o: FakeFtpOptions = {}): Promise<FakeFtp> {
     const server = await FakeFtp.start(o);
@@ -54,5 +72,34 @@ describe('the client against servers with quirks (a scripted server)', { timeout
     assert.ok(client.closed);
     await assert.rejects(client.send('NOOP'), /421 Timeout\./);
     assert.equal(atSize.verbs.at(-1), 'SIZE');
+  });
+
+  it('a resumed upload appends at the remote size (APPE), never REST + STOR, and the file is whole', async () => {
+    const server = await serve({ restStor: 'truncate' });
+    const { file, data } = await localFile(300_000);
+    server.files.set('big.bin', { data: data.subarray(0, 100_000), modified: new Date() });
+    const client = await connect(server);
+    const r = await client.put(file, 'big.bin', { resume: true });
+    assert.equal(r.offset, 100_000);
+    assert.equal(r.bytes, 200_000);
+    assert.ok(server.files.get('big.bin')?.data.equals(data), log.dump());
+    assert.ok(server.verbs.includes('APPE') && !server.verbs.includes('REST'), server.commands.join(' | '));
+  });
+
+  it('a resumed upload whose remote size does not add up afterwards fails (ERR_REMOTE)', async () => {
+    let sizes = 0;
+    const server = await serve({
+      answer: (verb) => (verb === 'SIZE' && ++sizes === 2 ? '213 7' : undefined),
+    });
+    const { file, data } = await localFile(50_000);
+    server.files.set('cut.bin', { data: data.subarray(0, 10_000), modified: new Date() });
+    const client = await connect(server);
+    await assert.rejects(
+      client.put(file, 'cut.bin', { resume: true }),
+      (err: unknown) =>
+        err instanceof FerryError &&
+        err.code === 'ERR_REMOTE' &&
+        err.message.includes('the server says 7 bytes (SIZE), not 50000'),
+    );
   });
 });

@@ -212,7 +212,7 @@ for (const c of cases) {
         assert.equal(r.bytes, BIG - partial);
         assert.equal(await sha256File(down), bigHash);
 
-        // Upload: the remote file holds a prefix; resume sends the rest (REST + STOR, or APPE).
+        // Upload: the remote file holds a prefix; resume appends the rest (APPE).
         await peer.putFile('up-resume.bin', (await readFile(bigFile)).subarray(0, 5_000_000));
         const u = await client.put(bigFile, 'up-resume.bin', { resume: true });
         assert.equal(u.offset, 5_000_000);
