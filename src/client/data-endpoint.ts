@@ -9,7 +9,7 @@ import {
   sameHost,
 } from '../protocol/address.js';
 import { Code } from '../protocol/codes.js';
-import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
 import { resetUnlessThrough } from './data-reset.js';
 import { dataConnectionError } from './errors.js';
@@ -138,16 +138,18 @@ export async function openActive(
     if (!state.eprtRefused) {
       const r = await control.request(`EPRT ${formatEprtArg(local, port)}`);
       if (isPositiveCompletion(r)) ok = true;
-      else if (isPermanentNegative(r)) {
+      else if (r.code === Code.SyntaxError || r.code === Code.NotImplemented) {
+        // Only a server without EPRT (RFC 2428: 500/502) gets PORT; any other refusal is of the
+        // address or port, which PORT would send again.
         state.eprtRefused = true;
-        control.info('EPRT refused; using PORT from now on.');
-      } else throw new ReplyError(r.code, replyLine(r), 'EPRT');
+        control.info('EPRT not supported; using PORT from now on.');
+      } else throw activeRefused(r, 'EPRT', local);
     }
     if (!ok) {
       if (addressFamily(local) === 6)
         throw dataConnectionError('The server refused EPRT, and PORT cannot work over IPv6.');
       const r = await control.request(`PORT ${formatPortArg(local, port)}`);
-      if (!isPositiveCompletion(r)) throw new ReplyError(r.code, replyLine(r), 'PORT');
+      if (!isPositiveCompletion(r)) throw activeRefused(r, 'PORT', local);
     }
   } catch (err) {
     close();
@@ -168,4 +170,18 @@ export async function openActive(
     close();
   };
   return { connected, close, reset };
+}
+
+/**
+ * A refused EPRT/PORT: the server's reply and, for a 5xx (Ferry 504, vsftpd and ProFTPD 500 to an
+ * address that is not the control connection's peer), what usually causes it: the client is
+ * behind NAT, so the server sees another address than the one sent. Passive mode works there.
+ */
+function activeRefused(r: Reply, command: 'EPRT' | 'PORT', local: string): ReplyError {
+  if (!isPermanentNegative(r)) return new ReplyError(r.code, replyLine(r), command);
+  return new ReplyError(
+    r.code,
+    `${replyLine(r)} (the server will not connect to ${local}, this client's address as it sees it: behind NAT? use passive mode, without --active)`,
+    command,
+  );
 }
