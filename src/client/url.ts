@@ -81,7 +81,8 @@ export function parseFtpUrl(text: string): FtpUrl {
   let portText: string | undefined;
   const v6 = /^\[([0-9A-Fa-f:.]+(?:%[\w.~-]+)?)\](?::(\d*))?$/.exec(hostPort);
   if (v6) {
-    host = v6[1] ?? '';
+    // RFC 6874: the zone of a link-local address follows '%25' (an encoded '%'); node wants a bare '%'.
+    host = (v6[1] ?? '').replace(/%25(?=[\w.~-])/, '%');
     portText = v6[2];
   } else {
     const hp = /^([^:[\]]+)(?::(\d*))?$/.exec(hostPort);

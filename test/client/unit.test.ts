@@ -52,6 +52,9 @@ describe('parseFtpUrl', () => {
     const v6 = parseFtpUrl('ftps://[::1]:9990/x');
     assert.equal(v6.host, '::1');
     assert.equal(v6.port, 9990);
+    // A link-local address's zone: RFC 6874 writes its '%' as %25 (curl's form); a bare '%' is taken too.
+    assert.equal(parseFtpUrl('ftpes://[fe80::1%25eth0]:2121/x').host, 'fe80::1%eth0');
+    assert.equal(parseFtpUrl('ftpes://[fe80::1%eth0]/x').host, 'fe80::1%eth0');
   });
 
   it('refuses malformed URLs without echoing the password', () => {
