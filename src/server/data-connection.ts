@@ -299,7 +299,7 @@ async function prepare(
   spokeAfterReply: () => boolean,
 ): Promise<Attempt> {
   raw.setNoDelay(true);
-  raw.setTimeout(policy.idleTimeoutMs, () => raw.destroy());
+  const idle = new IdleWatch(raw, policy.idleTimeoutMs, policy.logger);
   // One handshake deadline from the connection's start: each stage below gets only what is left of
   // it (reading the ClientHello and the handshake each had the whole of it: twice the timeout).
   const budget = { since: Date.now(), limitMs: policy.handshakeTimeoutMs };
@@ -322,8 +322,10 @@ async function prepare(
   const sessions = family.dataHub(hello);
   const options = { isServer: true, secureContext: family.context, server: sessions.hub };
   const sock = native
-    ? nativeTls(raw, options, policy.idleTimeoutMs)
+    ? new tls.TLSSocket(raw, options)
     : EofGuard.tls(raw, options, () => known === 'receive' && spokeAfterReply());
+  // Natively the TLS socket owns the TCP handle: the raw socket sees no traffic after this.
+  if (native) idle.follow(sock);
   try {
     await handshake(sock, 'server', budget, native ? undefined : raw);
   } catch (err) {
@@ -359,8 +361,8 @@ async function prepare(
   const socket: DataSocket = {
     stream: sock,
     secure: true,
-    // Natively the TLS socket owns the TCP handle (and its timer); over the guard, the raw socket does.
-    close: () => linger(native ? sock : raw, sock),
+    // Natively the TLS socket owns the TCP handle; over the guard, the raw socket does.
+    close: () => (idle.stop(), linger(native ? sock : raw, sock)),
     destroy: () => sock.destroy(),
   };
   return { kind: 'ready', socket };
@@ -377,12 +379,55 @@ function untilKnown<D>(direction: D | Promise<D>, raw: net.Socket): Promise<D> {
   });
 }
 
-/** TLS on the TCP handle itself; the raw socket sees no traffic after this, so the idle timer moves. */
-function nativeTls(raw: net.Socket, options: tls.TLSSocketOptions, idleTimeoutMs: number): tls.TLSSocket {
-  raw.setTimeout(0);
-  const sock = new tls.TLSSocket(raw, options);
-  sock.setTimeout(idleTimeoutMs, () => sock.destroy());
-  return sock;
+/**
+ * Cuts a data connection after `ms` without progress either way: bytes read, or written bytes the
+ * kernel took (a write completes once it has them all). Not net.Socket#setTimeout: it skips an
+ * expiry whenever a blocked write's queue shrank a little, so a stalled download ran for twice
+ * the timeout. One timer, run every quarter of the timeout, samples the count: the cut comes at
+ * most a quarter late, and a busy transfer costs one comparison per quarter, nothing per chunk.
+ */
+class IdleWatch {
+  private seen: number;
+  private since = Date.now();
+  private timer: NodeJS.Timeout;
+  private readonly step: number;
+
+  constructor(
+    private sock: net.Socket,
+    private readonly ms: number,
+    private readonly logger: Logger,
+  ) {
+    this.step = Math.max(1, Math.ceil(ms / 4));
+    this.seen = progress(sock);
+    this.timer = setTimeout(this.check, this.step);
+    sock.once('close', this.stop);
+  }
+
+  /** The connection now goes through `sock` (TLS on the TCP handle). */
+  follow(sock: net.Socket): void {
+    this.sock = sock;
+    sock.once('close', this.stop);
+  }
+
+  readonly stop = (): void => clearTimeout(this.timer);
+
+  private readonly check = (): void => {
+    const now = Date.now();
+    const p = progress(this.sock);
+    if (p !== this.seen) [this.seen, this.since] = [p, now];
+    else if (now - this.since >= this.ms) {
+      const idleMs = now - this.since;
+      this.logger.info({ idleMs }, `data connection idle for ${Math.round(idleMs / 1000)} s: closed`);
+      this.sock.destroy();
+      return;
+    }
+    this.timer = setTimeout(this.check, Math.min(this.step, this.since + this.ms - now));
+  };
+}
+
+/** Bytes read plus bytes written whose write completed (the kernel has them). */
+function progress(sock: net.Socket): number {
+  return sock.bytesRead + sock.bytesWritten - sock.writableLength;
 }
 
 function bounded(p: Promise<void>, ms: number): Promise<void> {

@@ -1,0 +1,96 @@
+/**
+ * The data idle timeout (timeouts.dataIdleMs): a transfer that makes no progress either way for
+ * that long is cut (426), and the log says why. A download whose client stops reading used to
+ * run for twice the timeout: net.Socket's timer skipped its first expiry because the kernel still
+ * took a few bytes of the blocked write.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { writeAll, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
+import {
+  connectSecure,
+  randomData,
+  textOf,
+  useFerry,
+  waitForLog,
+  withClients,
+  type LogLine,
+} from './harness.js';
+
+const IDLE_MS = 2_000;
+/** More than the client's and the server's socket buffers can hold on loopback. */
+const FILE_BYTES = 48 * 1024 * 1024;
+const READ_BYTES = 1024 * 1024;
+
+/** Reads `bytes` of the data connection, then stops reading (the connection stays open). */
+function readThenStall(conn: DataConnection, bytes: number): Promise<void> {
+  return new Promise((resolve) => {
+    let got = 0;
+    const onData = (d: Buffer): void => {
+      got += d.length;
+      if (got < bytes) return;
+      conn.stream.pause();
+      conn.stream.off('data', onData);
+      resolve();
+    };
+    conn.stream.on('data', onData);
+    conn.stream.resume();
+  });
+}
+
+/** The 426 within a generous deadline, and the log line that says why, its idle time checked. */
+async function assertCutForIdleness(ftp: RawFtp, logs: Promise<LogLine>, stalledAt: number): Promise<void> {
+  const r = await ftp.expect(undefined, 6 * IDLE_MS);
+  assert.equal(r.code, 426, textOf(r));
+  assert.ok(Date.now() - stalledAt >= IDLE_MS, 'cut before the idle timeout');
+  const line = await logs;
+  const { idleMs } = line.obj as { idleMs: number };
+  assert.match(line.msg, /^data connection idle for \d+ s/);
+  // Cut at its first expiry (a quarter late at most, plus scheduling), not at a second one.
+  assert.ok(idleMs >= IDLE_MS && idleMs < 2 * IDLE_MS, `idle for ${idleMs} ms`);
+}
+
+describe('data idle timeout', { timeout: 60_000 }, () => {
+  const server = useFerry({ timeouts: { dataIdleMs: IDLE_MS }, allowClearData: true });
+
+  async function session(track: (c: RawFtp) => RawFtp, clear: boolean): Promise<RawFtp> {
+    const ftp = track(await connectSecure(server(), 'explicit'));
+    await ftp.login(server().user, server().password);
+    await ftp.cmd('PBSZ 0', 200);
+    await ftp.cmd(clear ? 'PROT C' : 'PROT P', 200);
+    await ftp.cmd('TYPE I', 200);
+    ftp.dataTls = !clear;
+    return ftp;
+  }
+
+  for (const clear of [false, true]) {
+    const over = clear ? 'in clear' : 'over TLS';
+    test(`a download whose client stops reading gets 426 after the idle time, logged (${over})`, async () => {
+      await writeFile(path.join(server().root, 'big.bin'), randomData(FILE_BYTES));
+      await withClients(async (track) => {
+        const ftp = await session(track, clear);
+        const from = server().logs.length;
+        const logs = waitForLog(server(), (l) => l.msg.startsWith('data connection idle'), from, 6 * IDLE_MS);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        await ftp.cmd('RETR big.bin', 150);
+        await readThenStall(conn, READ_BYTES);
+        await assertCutForIdleness(ftp, logs, Date.now());
+      });
+    });
+  }
+
+  test('an upload whose client stops sending gets 426 after the idle time, logged (over TLS)', async () => {
+    await withClients(async (track) => {
+      const ftp = await session(track, false);
+      const from = server().logs.length;
+      const logs = waitForLog(server(), (l) => l.msg.startsWith('data connection idle'), from, 6 * IDLE_MS);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+      await ftp.cmd('STOR stalled.bin', 150);
+      conn.stream.resume(); // TLS 1.3 session tickets
+      await writeAll(conn.stream, randomData(READ_BYTES));
+      await assertCutForIdleness(ftp, logs, Date.now());
+    });
+  });
+});
