@@ -299,8 +299,8 @@ function formatDate(d: Date): string {
 
 function formatEntry(e: RemoteEntry): string {
   const mode = formatMode(e.type, e.mode ?? defaultMode(e.type));
-  // What the server reported, as --json shows it (directories too: many servers give a size).
-  const size = String(e.size);
+  // What the server reported, as --json shows it (directories too: many servers give a size); - for none.
+  const size = e.size === null ? '-' : String(e.size);
   const name =
     e.type === 'dir' ? `${e.name}/` : e.type === 'link' && e.target ? `${e.name} -> ${e.target}` : e.name;
   return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
@@ -541,7 +541,9 @@ export function registerClientCommands(program: Command): void {
               switch (e.kind) {
                 case 'start':
                   if (o.dryRun)
-                    run.reporter.note(`would transfer ${printableName(e.path)} (${humanBytes(e.size)})`);
+                    run.reporter.note(
+                      `would transfer ${printableName(e.path)} (${e.size === undefined ? 'size unknown' : humanBytes(e.size)})`,
+                    );
                   else bars.set(e.path, barFor(run, `${arrow} ${printableName(e.path)}`));
                   break;
                 case 'progress':

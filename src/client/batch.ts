@@ -45,7 +45,7 @@ async function remoteNames(
     return (await client.list(dir, { signal, all })).map((e) => ({
       name: e.name,
       type: e.type,
-      size: e.size,
+      size: e.size ?? undefined,
     }));
   } catch (err) {
     if (!(err instanceof ReplyError)) throw err;

@@ -6,6 +6,7 @@ import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../p
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
+import { selectMlstFacts } from './listing.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { command, parsePwdReply, protRefused, setProt, type ClientSession } from './session.js';
 import { checkServerCertificate, serverKey } from './trust.js';
@@ -201,6 +202,7 @@ async function secureAndLogin(s: ClientSession): Promise<void> {
   const feat = await c.request('FEAT');
   s.featureMap = isPositiveCompletion(feat) ? parseFeatures(feat) : new Map();
   if ((s.opts.utf8 ?? true) && s.featureMap.has('UTF8')) await c.request('OPTS UTF8 ON');
+  await selectMlstFacts(s);
   const wanted = s.opts.dataProtection === 'clear' ? 'C' : 'P';
   if (s.security === 'explicit') await setProt(s, wanted, true);
   else if (s.security === 'implicit') await implicitProt(s, wanted);

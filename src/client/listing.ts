@@ -17,9 +17,29 @@ import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protoco
  * (MLST, else SIZE/MDTM/CWD).
  */
 
-/** A listing entry; `modifiedPrecisionMs` says how exact `modified` is (LIST shows minutes or days). */
-export interface RemoteEntry extends ListEntry {
+/**
+ * A listing entry; `size` is null when the server did not report one (an MLSD without the size
+ * fact), `modifiedPrecisionMs` says how exact `modified` is (LIST shows minutes or days).
+ */
+export interface RemoteEntry extends Omit<ListEntry, 'size'> {
+  size: number | null;
   readonly modifiedPrecisionMs: number;
+}
+
+/** The MLSx facts the client reads: type, size, modify, unix.mode (ls), and perm (as lftp asks). */
+const WANTED_FACTS: readonly string[] = ['type', 'size', 'modify', 'perm', 'unix.mode'];
+
+/**
+ * RFC 3659 7.9: a server sends only the facts that are on, starred in FEAT (`MLST type*;size;…`).
+ * When some the client reads are offered but off (pyftpdlib set to `type;perm`: every size 0, a
+ * mirror sending everything each time), select them with OPTS MLST, as lftp does. A refusal
+ * leaves the listings as they are (those sizes are then unknown, not 0).
+ */
+export async function selectMlstFacts(s: ClientSession): Promise<void> {
+  const offered = (s.featureMap.get('MLST') ?? '').split(';').map((f) => f.trim());
+  const wanted = offered.filter((f) => WANTED_FACTS.includes(f.replace(/\*$/, '').toLowerCase()));
+  if (wanted.every((f) => f.endsWith('*'))) return;
+  await s.control.request(`OPTS MLST ${wanted.map((f) => `${f.replace(/\*$/, '')};`).join('')}`);
 }
 
 /** The precision of a LIST line's date: minutes when it shows a time, else days. */

@@ -54,7 +54,8 @@ export interface MirrorOptions {
 
 export type MirrorEvent =
   | { readonly kind: 'mkdir'; readonly path: string }
-  | { readonly kind: 'start'; readonly path: string; readonly size: number }
+  /** `size`: undefined when the server did not report it. */
+  | { readonly kind: 'start'; readonly path: string; readonly size: number | undefined }
   | {
       readonly kind: 'progress';
       readonly path: string;
@@ -92,7 +93,8 @@ export interface MirrorResult {
 
 interface Item {
   readonly type: 'file' | 'dir' | 'link';
-  readonly size: number;
+  /** null: the server did not report it (an MLSD without the size fact). */
+  readonly size: number | null;
   readonly mtime: number;
   /** How exact `mtime` is, in ms (Infinity: unknown). */
   readonly precision: number;
@@ -145,12 +147,14 @@ async function scanRemote(client: FerryClient, root: string, signal?: AbortSigna
 
 /**
  * Whether `src` should replace `dst`: missing, other size, or another modification time (older or
- * newer) beyond the precision of the two times.
+ * newer) beyond the precision of the two times. A size not reported decides nothing: then the
+ * times do, and with neither known the file is sent.
  */
 export function needsTransfer(src: Item, dst: Item | undefined): boolean {
   if (!dst || dst.type !== 'file') return true;
-  if (src.size !== dst.size) return true;
-  if (!Number.isFinite(src.precision) || !Number.isFinite(dst.precision)) return false;
+  const sized = src.size !== null && dst.size !== null;
+  if (sized && src.size !== dst.size) return true;
+  if (!Number.isFinite(src.precision) || !Number.isFinite(dst.precision)) return !sized;
   const tolerance = Math.max(src.precision, dst.precision, 1000);
   return Math.abs(src.mtime - dst.mtime) > tolerance;
 }
@@ -311,7 +315,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   const runJob = async (worker: FerryClient, job: { rel: string; item: Item }): Promise<void> => {
     aborted();
     const { rel, item } = job;
-    emit({ kind: 'start', path: rel, size: item.size });
+    emit({ kind: 'start', path: rel, size: item.size ?? undefined });
     const onProgress = (p: Progress): void =>
       emit({ kind: 'progress', path: rel, bytes: p.bytes, total: p.total });
     let n: number;
@@ -321,7 +325,11 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     } else {
       // The listing's size stands for SIZE (one command less per file).
       n = (
-        await worker.get(remotePath(rel), localPath(rel), { signal: o.signal, onProgress, size: item.size })
+        await worker.get(remotePath(rel), localPath(rel), {
+          signal: o.signal,
+          onProgress,
+          size: item.size ?? undefined,
+        })
       ).bytes;
       if (Number.isFinite(item.precision) && item.mtime > 0) {
         const t = new Date(item.mtime);
@@ -345,9 +353,9 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     for (const f of failures) emit({ kind: 'failed', path: f.job.rel, error: f.error });
     if (failures[0]) throw failures[0].error;
   } else if (o.dryRun) {
-    for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size });
+    for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size ?? undefined });
     transferred = jobs.length;
-    bytes = jobs.reduce((sum, j) => sum + j.item.size, 0);
+    bytes = jobs.reduce((sum, j) => sum + (j.item.size ?? 0), 0);
   }
 
   // Extras in the destination, shallow first (a removed directory takes its contents along).

@@ -17,8 +17,12 @@ export interface ListEntry {
   target?: string;
 }
 
-/** An MLSx line parsed: the entry, all facts (lowercase names), and cdir/pdir for `.`/`..` entries. */
-export type MlsxEntry = ListEntry & {
+/**
+ * An MLSx line parsed: the entry, all facts (lowercase names), and cdir/pdir for `.`/`..` entries.
+ * `size` is null when the server sent no size (its size fact is off, or a directory's).
+ */
+export type MlsxEntry = Omit<ListEntry, 'size'> & {
+  size: number | null;
   facts: Record<string, string>;
   dirKind?: 'cdir' | 'pdir';
 };
@@ -256,7 +260,7 @@ export function parseMlsxLine(line: string): MlsxEntry | undefined {
     if (colon >= 0 && raw.slice(colon + 1) !== '') target = raw.slice(colon + 1);
   } else if (typeValue === 'os.unix=dir' || typeValue === 'os.unix=directory') type = 'dir';
   const sizeText = facts['size'] ?? facts['sizd'];
-  const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : 0;
+  const size = sizeText !== undefined && /^\d+$/.test(sizeText) ? Number(sizeText) : null;
   const modify = facts['modify'];
   // Epoch when the server sent no (valid) modify fact: ListEntry always has a date.
   const modified = (modify !== undefined ? parseTimeVal(modify) : undefined) ?? new Date(0);

@@ -4,16 +4,20 @@
  * - a 421 answer to any command ends the connection: the error carries the server's text, and
  *   nothing more is sent on it;
  * - REST + STOR empties the file (npm's ftp-srv 4.6.3): a resumed upload appends (APPE) at the
- *   remote size instead, and a remote size that does not add up afterwards fails it.
+ *   remote size instead, and a remote size that does not add up afterwards fails it;
+ * - MLST facts offered but off (pyftpdlib set to `type;perm`): the client selects the ones it reads
+ *   with OPTS MLST; where it cannot, a size not reported is unknown (null), not 0, and a mirror
+ *   still transfers the file.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
+import { mirror } from '../../src/client/mirror.js';
 import { FerryError } from '../../src/errors.js';
 import { DialogueLog } from './helpers.js';
 import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
@@ -101,5 +105,44 @@ describe('the client against servers with quirks (a scripted server)', { timeout
         err.code === 'ERR_REMOTE' &&
         err.message.includes('the server says 7 bytes (SIZE), not 50000'),
     );
+  });
+
+  const pyftpdlib = {
+    features: ['MLST type*;perm*;size;modify;unix.mode;'],
+    facts: ['type', 'perm'],
+  } as const;
+  const modified = new Date('2026-01-02T03:04:05Z');
+
+  it('MLST facts offered but off: OPTS MLST selects those the client reads; sizes and times are right', async () => {
+    const server = await serve(pyftpdlib);
+    server.files.set('big.bin', { data: Buffer.alloc(12_345, 1), modified });
+    const client = await connect(server);
+    assert.ok(
+      server.commands.includes('OPTS MLST type;perm;size;modify;unix.mode;'),
+      server.commands.join(' | '),
+    );
+    const [e] = await client.list();
+    assert.equal(e?.size, 12_345, log.dump());
+    assert.equal(e?.modified.getTime(), modified.getTime());
+
+    // Every fact it reads already on (Ferry, pyftpdlib's defaults): no OPTS MLST.
+    const on = await serve({ features: ['MLST type*;perm*;size*;modify*;unique;'] });
+    await connect(on);
+    assert.ok(!on.verbs.includes('OPTS'), on.commands.join(' | '));
+  });
+
+  it('OPTS MLST refused: a size not reported is unknown (null), not 0, and mirror transfers the file', async () => {
+    const server = await serve({ ...pyftpdlib, answer: (verb) => (verb === 'OPTS' ? '501 no' : undefined) });
+    server.files.set('big.bin', { data: Buffer.alloc(12_345, 1), modified });
+    const client = await connect(server);
+    const [e] = await client.list();
+    assert.equal(e?.size, null, log.dump());
+    dir ||= await mkdtemp(path.join(os.tmpdir(), 'ferry-fake-server-'));
+    const local = path.join(dir, 'mirror');
+    for (let run = 0; run < 2; run++) {
+      const r = await mirror(client, { direction: 'download', local, remote: '' });
+      assert.deepEqual(r.files, ['big.bin'], 'neither size nor time known: sent each time');
+    }
+    assert.equal((await readFile(path.join(local, 'big.bin'))).length, 12_345);
   });
 });

@@ -190,7 +190,7 @@ describe('error kinds and exit codes', () => {
 });
 
 describe('mirror rule', () => {
-  const f = (size: number, mtime: number, precision = 1000) => ({
+  const f = (size: number | null, mtime: number, precision = 1000) => ({
     type: 'file' as const,
     size,
     mtime,
@@ -204,6 +204,10 @@ describe('mirror rule', () => {
     assert.equal(needsTransfer(f(1, 0), f(1, 50_000, 60_000)), false, 'within a LIST minute, newer');
     assert.equal(needsTransfer(f(1, 0), f(1, 100_000)), true, 'destination changed later');
     assert.equal(needsTransfer(f(1, 0), f(1, 500)), false, 'within a second');
+    // A size the server did not report (MLSD without the size fact) decides nothing.
+    assert.equal(needsTransfer(f(null, 0), f(5, 0)), false, 'size unknown, same time');
+    assert.equal(needsTransfer(f(5, 0), f(null, 100_000)), true, 'size unknown, other time');
+    assert.equal(needsTransfer(f(null, 0, Infinity), f(5, 0)), true, 'neither known: sent');
   });
 });
 

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { parseListLine, parseMlsxLine, type ListEntry } from '../../src/protocol/listing.js';
+import { parseListLine, parseMlsxLine } from '../../src/protocol/listing.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { loggedIn, MODES, useFerry, withClients } from './harness.js';
 
@@ -27,7 +27,7 @@ function lines(text: string): string[] {
 }
 
 /** The listing of /many under TYPE `type`, parsed: name → entry, each once, all of them. */
-async function listing<E extends ListEntry>(
+async function listing<E extends { name: string }>(
   ftp: RawFtp,
   verb: 'LIST' | 'MLSD',
   type: 'A' | 'I',

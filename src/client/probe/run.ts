@@ -96,13 +96,13 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
         : [];
     const files = entries
       .filter((e) => e.type === 'file' && !/[\r\n]/.test(e.name))
-      .sort((a, b) => b.size - a.size);
+      .sort((a, b) => (b.size ?? 0) - (a.size ?? 0));
     const largest = files[0];
     ctx = {
       t,
       greeting: base.greeting,
       features: feat.map,
-      sample: largest ? { name: largest.name, size: largest.size } : undefined,
+      sample: largest ? { name: largest.name, size: largest.size ?? 0 } : undefined,
       writeDir: o.writeDir,
       limits: [],
       protPoint,
