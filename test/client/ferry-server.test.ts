@@ -150,6 +150,23 @@ describe('FerryClient with the Ferry server', { timeout: 180_000 }, () => {
         }
       });
 
+      it('resumes an upload with APPE at the remote size (no REST + STOR); the file is whole', async () => {
+        const file = path.join(local, `up-resume-${mode}.bin`);
+        await randomFile(file, 3 * 1024 * 1024 + 5);
+        const data = await readFile(file);
+        await writeFile(path.join(ts.root, dir, 'up-resume.bin'), data.subarray(0, 1024 * 1024));
+        const log = new DialogueLog();
+        const client = await connect(mode, {}, log);
+        try {
+          const r = await client.put(file, `${dir}/up-resume.bin`, { resume: true });
+          assert.equal(r.offset, 1024 * 1024);
+          assert.ok(log.includes(`> APPE ${dir}/up-resume.bin`) && !log.includes('> REST'), log.dump());
+          assert.ok((await readFile(path.join(ts.root, dir, 'up-resume.bin'))).equals(data));
+        } finally {
+          await client.close();
+        }
+      });
+
       it('refuses a second request while one runs (ERR_BUSY)', async () => {
         const client = await connect(mode);
         try {
