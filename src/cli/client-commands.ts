@@ -301,8 +301,14 @@ function formatEntry(e: RemoteEntry): string {
   const mode = formatMode(e.type, e.mode ?? defaultMode(e.type));
   // What the server reported, as --json shows it (directories too: many servers give a size); - for none.
   const size = e.size === null ? '-' : String(e.size);
+  // A name or link target is the server's: control characters (a terminal escape) are shown escaped.
+  const shown = printableName(e.name);
   const name =
-    e.type === 'dir' ? `${e.name}/` : e.type === 'link' && e.target ? `${e.name} -> ${e.target}` : e.name;
+    e.type === 'dir'
+      ? `${shown}/`
+      : e.type === 'link' && e.target
+        ? `${shown} -> ${printableName(e.target)}`
+        : shown;
   return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
 }
 
@@ -394,7 +400,7 @@ export function registerClientCommands(program: Command): void {
           );
           out += '\n';
         } else {
-          out = entries.map((e) => `${o.names ? e.name : formatEntry(e)}\n`).join('');
+          out = entries.map((e) => `${o.names ? printableName(e.name) : formatEntry(e)}\n`).join('');
         }
         process.stdout.write(showRawBytes(out));
       });

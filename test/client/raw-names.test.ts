@@ -24,6 +24,8 @@ const FILES: ReadonlyMap<string, string> = new Map([
   [`/sp/${LATIN}`, 'latin-1 named\n'],
   [`/sp/${UTF8}`, 'utf-8 named\n'],
   ['/sp/plain.txt', 'plain\n'],
+  // A hostile server's name with a terminal escape (clear screen): shown escaped, never sent raw.
+  ['/esc/x\x1b[2Jy.txt', 'escape\n'],
 ]);
 
 /** A plain-FTP server over FILES: no FEAT features (no UTF8), LIST in Unix form, EPSV, RETR. */
@@ -187,6 +189,15 @@ describe('names that are not UTF-8, from a server without UTF8', { timeout: 60_0
     assert.match(json.stdout, /"name": "l\\udce9tin\.txt"/);
   });
 
+  it('ls escapes control characters in names (a terminal escape from the server is not sent raw)', async () => {
+    for (const args of [['-1'], []]) {
+      const r = await ferry(['ls', ...args, '--allow-plain', '--quiet', `${base}/esc`], env);
+      ok(r);
+      assert.ok(!r.stdout.includes('\x1b'), JSON.stringify(r.stdout));
+      assert.match(r.stdout, /x\\u001b\[2Jy\.txt\n$/);
+    }
+  });
+
   it('get by a %E9 URL sends the byte and saves the file under the same bytes', async () => {
     const target = path.join(dir, 'get');
     await mkdir(target);
@@ -222,6 +233,7 @@ describe('names that are not UTF-8, from a server without UTF8', { timeout: 60_0
     const names = (await readdir(m1, { encoding: 'buffer' })).map((b) => b.toString('latin1')).sort();
     assert.deepEqual(names, [LATIN, 'plain.txt', UTF8].sort());
     for (const [f, text] of FILES) {
+      if (!f.startsWith('/sp/')) continue;
       const local = Buffer.from(path.join(m1, f.slice('/sp/'.length)), 'latin1');
       assert.equal((await readFile(local)).toString('latin1'), text, f);
     }
