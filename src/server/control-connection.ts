@@ -85,8 +85,6 @@ function notUtf8(line: string): Item {
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
-/** First keepalive probe after this long without traffic (Linux: then every 75 s, 9 times). */
-const KEEPALIVE_DELAY_MS = 60_000;
 /** At shutdown, how long a told client may take to close its side before its connection is cut. */
 const SHUTDOWN_LINGER_MS = 1_000;
 /**
@@ -129,6 +127,9 @@ export class ControlConnection {
   private proxyHeaderRefused = false;
   /** The trusted proxy the client came through (logged with the connect line). */
   private readonly via: string | undefined;
+  /** The code of the socket error that ended the connection, if any (ETIMEDOUT: keepalive). */
+  private lostTo: string | undefined;
+  private ended!: () => void;
 
   constructor(
     private readonly socket: net.Socket,
@@ -140,9 +141,11 @@ export class ControlConnection {
     origin?: ClientOrigin,
   ) {
     socket.setNoDelay(true);
-    // Load balancers and NAT drop idle flows after minutes: keepalive probes keep a control
-    // connection that waits through a long transfer known to them (and find dead peers).
-    socket.setKeepAlive(true, KEEPALIVE_DELAY_MS);
+    // Load balancers and NAT drop idle flows after minutes (Azure 4, AWS NAT ~6): keepalive probes
+    // keep a control connection that waits through a long transfer known to them (and find dead
+    // peers). Node (libuv) then probes every 1 s, 10 times, and cannot be told otherwise: a control
+    // path silent ~10 s at a probe fails the socket with ETIMEDOUT (onClose: a transfer goes on).
+    socket.setKeepAlive(true, rt.options.timeouts.keepaliveMs);
     const local = socket.localAddress ?? '';
     this.session = new Session(
       implicit,
@@ -164,11 +167,12 @@ export class ControlConnection {
     });
     rt.metrics.sessions.inc({ mode: this.mode });
     this.channel = new ControlChannel(socket);
-    this.closed = new Promise((resolve) => this.channel.once('close', resolve));
+    this.closed = new Promise((resolve) => (this.ended = resolve));
     this.channel.on('data', (d: Buffer) => this.onData(d));
-    this.channel.on('error', (err: Error) =>
-      this.logger.debug({ err: err.message }, 'control connection error'),
-    );
+    this.channel.on('error', (err: NodeJS.ErrnoException) => {
+      this.lostTo = err.code;
+      this.logger.debug({ err: err.message }, 'control connection error');
+    });
     this.channel.once('close', () => this.onClose());
     this.channel.on('drain', () => this.onOutputDrained());
   }
@@ -212,6 +216,7 @@ export class ControlConnection {
 
   destroy(): void {
     this.channel.destroy();
+    this.transfers.abort(); // also one that outlives its lost connection (onClose)
   }
 
   /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
@@ -582,17 +587,32 @@ export class ControlConnection {
   }
 
   private onClose(): void {
-    this.rt.metrics.sessions.dec({ mode: this.mode });
     clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);
     this.wakeOnRoom?.();
+    this.queue.length = 0;
+    const t = this.transfers.active;
+    // Keepalive found the control path silent (a NAT or link down for a while), while the data
+    // connection, which has its own idle timeout, may still flow: as with kernel defaults (other
+    // servers), the transfer runs to its end (an upload is committed), then the session ends.
+    if (t && this.lostTo === 'ETIMEDOUT') {
+      this.logger.warn(
+        {},
+        'control connection lost (keepalive timeout) during a transfer: the transfer goes on',
+      );
+      void t.done.then(() => this.end());
+    } else this.end();
+  }
+
+  private end(): void {
+    this.rt.metrics.sessions.dec({ mode: this.mode });
     this.disconnect.abort(CONNECTION_CLOSED);
     this.leaveAccount();
     this.transfers.abort();
     this.session.setData(undefined);
-    this.queue.length = 0;
     this.logger.info({}, 'disconnect');
+    this.ended();
   }
 
   private context(oneShot: OneShot = { restOffset: 0, renameFrom: undefined }): CommandContext {
@@ -656,6 +676,8 @@ export class ControlConnection {
       enterSession: async (principal) => {
         this.leaveAccount();
         const handle: LoggedInSession = {
+          address: this.address,
+          family: () => session.tls,
           revoke: () => void this.revoke(),
           update: (p) => this.follow(p),
         };
@@ -685,6 +707,10 @@ export class ControlConnection {
       localAddress: session.localAddress,
       protect: () => (session.prot === 'P' ? session.tls : undefined),
       requireSessionReuse: rt.options.requireSessionReuse,
+      siblings:
+        rt.options.sessionReuseScope === 'user'
+          ? () => rt.logins.families(this.account?.username, this.address)
+          : undefined,
       connectTimeoutMs: rt.options.timeouts.dataConnectMs,
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,

@@ -54,6 +54,12 @@ export interface ServerOptions {
     /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */
     requireSessionReuse?: boolean;
     /**
+     * Whose sessions a data connection may resume: its own control connection's ('connection', the
+     * default), or also those of the same user's other control connections from the same address
+     * ('user': clients such as rclone share one TLS session cache between their connections).
+     */
+    sessionReuseScope?: 'connection' | 'user';
+    /**
      * PEM files of CAs whose client certificates identify users (by CN = user name, for accounts
      * that use certificate login); pinned fingerprints need no CA. See the README's Accounts.
      */
@@ -96,6 +102,11 @@ export interface ServerOptions {
     stalledOutputMs?: number;
     /** From accept to a successful login (230); then 421 and close, whatever the client sends. */
     loginMs?: number;
+    /**
+     * A control connection's first TCP keepalive probe after this long without traffic (default
+     * 60 s; whole seconds, at least 1 s). Tests shorten it; Node then probes every 1 s, 10 times.
+     */
+    keepaliveMs?: number;
   };
   limits?: {
     maxSessions?: number;
@@ -168,6 +179,7 @@ const schema = z
         dataDir: z.string().min(1).optional(),
         minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
         requireSessionReuse: z.boolean().optional(),
+        sessionReuseScope: z.enum(['connection', 'user']).optional(),
         clientCaFiles: z.array(z.string().min(1)).optional(),
       })
       .strict()
@@ -219,6 +231,7 @@ const schema = z
         closeGraceMs: z.number().int().nonnegative().optional(),
         stalledOutputMs: z.number().int().positive().optional(),
         loginMs: z.number().int().positive().optional(),
+        keepaliveMs: z.number().int().min(1000).optional(),
       })
       .strict()
       .optional(),
@@ -290,6 +303,7 @@ export interface ResolvedOptions {
   dataDir: string;
   minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   requireSessionReuse: boolean;
+  sessionReuseScope: 'connection' | 'user';
   allowClearData: boolean;
   allowPlainControl: boolean;
   allowCcc: boolean;
@@ -308,6 +322,7 @@ export interface ResolvedOptions {
     closeGraceMs: number;
     stalledOutputMs: number;
     loginMs: number;
+    keepaliveMs: number;
   };
   limits: {
     maxSessions: number;
@@ -407,6 +422,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     dataDir: v.tls?.dataDir ?? path.join(os.homedir(), '.ferry'),
     minVersion: v.tls?.minVersion ?? 'TLSv1.2',
     requireSessionReuse: v.tls?.requireSessionReuse ?? true,
+    sessionReuseScope: v.tls?.sessionReuseScope ?? 'connection',
     allowClearData: v.allowClearData ?? false,
     allowPlainControl: v.allowPlainControl ?? false,
     allowCcc: v.allowCcc ?? false,
@@ -428,6 +444,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       closeGraceMs: v.timeouts?.closeGraceMs ?? 10_000,
       stalledOutputMs: v.timeouts?.stalledOutputMs ?? 60_000,
       loginMs: v.timeouts?.loginMs ?? 60_000,
+      keepaliveMs: v.timeouts?.keepaliveMs ?? 60_000,
     },
     limits: {
       maxSessions: v.limits?.maxSessions ?? 10_000,
