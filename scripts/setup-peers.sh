@@ -34,6 +34,7 @@ vsftpd_userdb=/etc/ferry-test/vsftpd-users # pam_userdb appends .db
 
 apt_packages=(
   curl lftp openssl python3 python3-pyftpdlib python3-openssl
+  nftables # the keepalive test blocks a control connection on loopback
   vsftpd libpam-modules db-util passwd
   # shared libraries of the unpacked proftpd-core and pure-ftpd (checked with ldd below)
   libhiredis0.14 libmemcached11 libmemcachedutil2 libpcre2-posix3 libpcre2-8-0 libsodium23
