@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real FTPS peers and clients that the interop tests run (Debian 12, as root).
 #
-# - apt installs: clients (curl, lftp, python3 ftplib), pyftpdlib, openssl, vsftpd (the benchmark's peer;
+# - apt installs: clients (curl, lftp, rclone, python3 ftplib), pyftpdlib, openssl, vsftpd (the benchmark's peer;
 #   its maintainer script is kept from starting a daemon on port 21), and the shared libraries the
 #   unpacked servers need.
 # - proftpd-core (with mod_tls) and pure-ftpd conflict with vsftpd (all Provide ftp-server), so they are
@@ -33,7 +33,7 @@ vsftpd_pam_service=ferry-vsftpd
 vsftpd_userdb=/etc/ferry-test/vsftpd-users # pam_userdb appends .db
 
 apt_packages=(
-  curl lftp openssl python3 python3-pyftpdlib python3-openssl
+  curl lftp rclone openssl python3 python3-pyftpdlib python3-openssl
   nftables # the keepalive test blocks a control connection on loopback
   vsftpd libpam-modules db-util passwd
   # shared libraries of the unpacked proftpd-core and pure-ftpd (checked with ldd below)

@@ -97,6 +97,7 @@ export const configSchema = z
       })
       .optional(),
     requireSessionReuse: z.boolean().optional(),
+    sessionReuseScope: z.enum(['connection', 'user']).optional(),
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),

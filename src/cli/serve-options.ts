@@ -48,6 +48,7 @@ export interface ServeFlags {
   allowPlain?: boolean;
   tlsMin?: string;
   requireReuse: boolean;
+  sessionReuseScope?: string;
   dataDir?: string;
   logLevel?: string;
   workers?: string;
@@ -210,6 +211,7 @@ export async function serveSetup(
       dataDir,
       minVersion,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
+      sessionReuseScope: reuseScope(flags.sessionReuseScope) ?? config.sessionReuseScope,
       clientCaFiles: [
         ...(config.clientCertificates?.ca ?? []),
         ...flags.clientCa.map((f) => path.resolve(f)),
@@ -304,6 +306,11 @@ function portFlag(v: string | undefined, name: string): number | undefined {
     throw new FerryError('ERR_USAGE', `--${name}: expected a port number 0-65535 (0 = off), got "${v}".`);
   }
   return n;
+}
+
+function reuseScope(v: string | undefined): 'connection' | 'user' | undefined {
+  if (v === undefined || v === 'connection' || v === 'user') return v;
+  throw new FerryError('ERR_USAGE', `--session-reuse-scope: expected connection or user, got "${v}".`);
 }
 
 /**

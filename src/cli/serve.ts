@@ -48,6 +48,10 @@ export function registerServe(program: Command): void {
     .option('--allow-plain', 'allow login without TLS on the explicit port (plain FTP)')
     .option('--tls-min <version>', 'minimum TLS version: 1.0, 1.1, 1.2 (default) or 1.3 (or TLSv1.2, …)')
     .option('--no-require-reuse', 'do not require data connections to resume the control TLS session')
+    .option(
+      '--session-reuse-scope <scope>',
+      "connection (default) or user: a data connection may also resume the sessions of the same user's other connections from its address (rclone)",
+    )
     .option('--data-dir <dir>', 'where the generated certificate is kept (default ~/.ferry)')
     .option('--log-level <level>', 'debug, info (default), warn, error, silent')
     .option(

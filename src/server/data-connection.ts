@@ -38,6 +38,8 @@ export interface DataPolicy {
   /** Protection level at the moment the connection opens (PROT P → TLS within this session family). */
   readonly protect: () => SessionFamily | undefined;
   readonly requireSessionReuse: boolean;
+  /** Other families it may resume (--session-reuse-scope user: the user's from this address). */
+  readonly siblings?: () => Iterable<SessionFamily>;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -319,7 +321,7 @@ async function prepare(
     });
     hello = () => bytes;
   } else hello = captureClientHello(raw);
-  const sessions = family.dataHub(hello);
+  const sessions = family.dataHub(hello, policy.siblings);
   const options = { isServer: true, secureContext: family.context, server: sessions.hub };
   const sock = native
     ? new tls.TLSSocket(raw, options)

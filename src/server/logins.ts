@@ -1,7 +1,12 @@
 import type { Principal } from '../auth/types.js';
+import type { SessionFamily } from '../tls/session-cache.js';
 
 /** What the registry can ask of a logged-in session. */
 export interface LoggedInSession {
+  /** The client's address (normalized). */
+  readonly address: string;
+  /** The TLS sessions of its control connection, if it has started TLS. */
+  family(): SessionFamily | undefined;
   /** The account was removed or disabled: end the session with 421. */
   revoke(): void;
   /** The account changed (permissions, limits): later commands use the new principal. */
@@ -21,10 +26,12 @@ export interface UserSessionCounter {
 
 /**
  * The logged-in sessions of this process, by user: for per-user session limits and for ending or
- * updating the sessions of an account that changed.
+ * updating the sessions of an account that changed; and by user and address, for the TLS sessions
+ * their data connections may share (--session-reuse-scope user).
  */
 export class Logins {
   private readonly byUser = new Map<string, Set<LoggedInSession>>();
+  private readonly byPeer = new Map<string, Set<LoggedInSession>>();
   /** Sessions counted by `counter`, to give back when they leave. */
   private readonly counted = new WeakSet<LoggedInSession>();
   private counter: UserSessionCounter | undefined;
@@ -52,14 +59,24 @@ export class Logins {
     }
     set.add(s);
     this.byUser.set(p.username, set);
+    const key = peerKey(p.username, s.address);
+    this.byPeer.set(key, (this.byPeer.get(key) ?? new Set()).add(s));
     return true;
   }
 
   leave(username: string, s: LoggedInSession): void {
-    const set = this.byUser.get(username);
-    set?.delete(s);
-    if (set?.size === 0) this.byUser.delete(username);
+    drop(this.byUser, username, s);
+    drop(this.byPeer, peerKey(username, s.address), s);
     if (this.counted.delete(s)) this.counter?.give(username);
+  }
+
+  /** The TLS session families of `username`'s logged-in sessions from `address` (none when logged out). */
+  *families(username: string | undefined, address: string): Iterable<SessionFamily> {
+    if (username === undefined) return;
+    for (const s of this.byPeer.get(peerKey(username, address)) ?? []) {
+      const f = s.family();
+      if (f) yield f;
+    }
   }
 
   count(username: string): number {
@@ -73,4 +90,13 @@ export class Logins {
       else s.revoke();
     }
   }
+}
+
+/** An address holds no space: the first one ends it, whatever the user name holds. */
+const peerKey = (username: string, address: string): string => `${address} ${username}`;
+
+function drop<K>(map: Map<K, Set<LoggedInSession>>, key: K, s: LoggedInSession): void {
+  const set = map.get(key);
+  set?.delete(s);
+  if (set?.size === 0) map.delete(key);
 }

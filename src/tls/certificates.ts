@@ -34,7 +34,8 @@ const SESSION_LIFETIME_S = 7 * 86_400;
 /**
  * The server's certificates and the one SecureContext built from them, shared by every control and
  * data connection. Stateless tickets are off: sessions are kept per control connection by
- * tls/session-cache.ts, which is what binds a data connection to its control connection.
+ * tls/session-cache.ts, which is what binds a data connection to its control connection (or, under
+ * --session-reuse-scope user, to its user's connections from its address).
  */
 export class CertificateStore {
   private fingerprints: readonly string[] = [];

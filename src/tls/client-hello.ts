@@ -120,7 +120,7 @@ class Reader {
  */
 export function notResumedBecause(offered: OfferedSessions | undefined, protocol: string | null): string {
   const foreign =
-    "it offered a TLS session its control connection did not issue (another connection's, or one no longer kept): clients that share one session cache between connections (rclone with several transfers) need --no-require-reuse";
+    "it offered a TLS session its control connection did not issue (another connection's, or one no longer kept): clients that share one session cache between connections (rclone with several transfers) need --session-reuse-scope user, or --no-require-reuse";
   if (!offered) return 'its ClientHello could not be read';
   if (protocol === 'TLSv1.3') {
     if (offered.pskIdentities.length === 0) return 'it offered no TLS session (a full handshake)';

@@ -16,6 +16,7 @@ const MAX_DATA = 8;
  * issued on an earlier data connection: OpenSSL-based clients such as curl use each TLS 1.3 ticket
  * once and offer the newest) and nothing else; that is how the server knows a data connection
  * belongs to this client (like vsftpd's require_ssl_reuse, where each session is its own process).
+ * Under --session-reuse-scope user it may also resume its siblings' (dataHub's `siblings`).
  *
  * The server's one SecureContext disables stateless tickets (SSL_OP_NO_TICKET), so every session
  * OpenSSL issues, TLS 1.2 session ID or TLS 1.3 ticket, comes out through 'newSession' and can only
@@ -42,11 +43,15 @@ export class SessionFamily {
 
   /**
    * The `server` hub for one data connection; `hello` gives the bytes of its ClientHello (and stops
-   * reading them, if that was still going on).
+   * reading them, if that was still going on). `siblings`, when given, are other families whose
+   * sessions it may resume too (--session-reuse-scope user), tried after its own.
    * After the handshake, `settle(true)` when it resumed one of ours: only then do the sessions issued
    * to it join the family (a full handshake by anyone must not yield a session that resumes later).
    */
-  dataHub(hello: () => Buffer): {
+  dataHub(
+    hello: () => Buffer,
+    siblings?: () => Iterable<SessionFamily>,
+  ): {
     readonly hub: net.Server;
     /** Resolves once a session (ticket) has been issued on the connection. */
     readonly issued: Promise<void>;
@@ -67,7 +72,7 @@ export class SessionFamily {
         const offered = offeredSessions(hello());
         // OpenSSL asks for the first PSK identity only; the legacy ID counts only without PSKs (TLS 1.2).
         const id = offered?.pskIdentities[0] ?? legacyId;
-        done(null, this.find(id) ?? null);
+        done(null, this.find(id) ?? (siblings && findIn(siblings(), id)) ?? null);
       },
     );
     return {
@@ -81,10 +86,19 @@ export class SessionFamily {
     };
   }
 
-  private find(id: Buffer): Buffer | undefined {
+  /** The session `id` if this family issued it (and still keeps it). */
+  find(id: Buffer): Buffer | undefined {
     const key = id.toString('hex');
     return this.control.get(key) ?? this.data.get(key);
   }
+}
+
+function findIn(families: Iterable<SessionFamily>, id: Buffer): Buffer | undefined {
+  for (const f of families) {
+    const found = f.find(id);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function hub(onNew: NewSession, onResume?: ResumeSession): net.Server {

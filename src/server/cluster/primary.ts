@@ -17,7 +17,7 @@ import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
-import { leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
+import { byAddress, leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
 
 export interface ClusterOptions {
   /** Number of worker processes (2 or more). */
@@ -250,7 +250,7 @@ export class ClusterPrimary {
       refuseConnection(socket, implicit, refusal);
       return;
     }
-    const slot = this.closing ? undefined : this.pick();
+    const slot = this.closing ? undefined : this.pick(address);
     if (!slot) {
       this.unauthenticated.release(address);
       this.defense.refused(address, 'no worker ready');
@@ -280,7 +280,9 @@ export class ClusterPrimary {
     });
   }
 
-  private pick(): WorkerSlot | undefined {
+  private pick(address: string): WorkerSlot | undefined {
+    // A client's connections share their TLS sessions only within one worker.
+    if (this.options.sessionReuseScope === 'user') return byAddress(this.slots, address);
     return leastBusy(this.slots);
   }
 

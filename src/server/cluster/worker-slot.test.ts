@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { leastBusy } from './worker-slot.js';
+import { byAddress, leastBusy } from './worker-slot.js';
 
 const slot = (name: string, active: number, ready = true) => ({ name, active, ready });
 
@@ -22,4 +22,17 @@ test('a connection goes to the ready worker with the fewest; ties to the first, 
   });
   assert.deepEqual(picked, ['w1', 'w2', 'w1', 'w2']);
   assert.equal(leastBusy([slot('w1', 0, false)]), undefined, 'none ready');
+});
+
+test('by address: one address always reaches the same ready worker, whatever the load; addresses spread', () => {
+  const workers = [slot('w1', 0), slot('w2', 0)];
+  const first = byAddress(workers, '192.0.2.7')?.name;
+  for (const w of workers) w.active = first === w.name ? 50 : 0;
+  assert.equal(byAddress(workers, '192.0.2.7')?.name, first, 'busier, but the same');
+  const names = new Set(Array.from({ length: 20 }, (_, i) => byAddress(workers, `10.0.0.${i}`)?.name));
+  assert.deepEqual([...names].sort(), ['w1', 'w2']);
+  // Its worker not ready (restarting): the least busy ready one.
+  const down = workers.map((w) => ({ ...w, ready: w.name !== first }));
+  assert.notEqual(byAddress(down, '192.0.2.7')?.name, first);
+  assert.equal(byAddress([slot('w1', 0, false)], '192.0.2.7'), undefined, 'none ready');
 });

@@ -118,3 +118,20 @@ export function leastBusy<S extends { readonly ready: boolean; readonly active: 
   for (const s of slots) if (s.ready && (!best || s.active < best.active)) best = s;
   return best;
 }
+
+/**
+ * The worker a client address always goes to while it is ready (--session-reuse-scope user: the
+ * client's connections must meet in one worker, whose store holds their TLS sessions); the least
+ * busy one while it is not. Hashed over all positions, not the ready ones only, so that a worker's
+ * restart does not move the other addresses.
+ */
+export function byAddress<S extends { readonly ready: boolean; readonly active: number }>(
+  slots: readonly S[],
+  address: string,
+): S | undefined {
+  // FNV-1a: cheap and spreads similar addresses (10.0.0.1, 10.0.0.2) well enough.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
+  const s = slots[(h >>> 0) % slots.length];
+  return s?.ready ? s : leastBusy(slots);
+}
