@@ -7,7 +7,9 @@
  *   remote size instead, and a remote size that does not add up afterwards fails it;
  * - MLST facts offered but off (pyftpdlib set to `type;perm`): the client selects the ones it reads
  *   with OPTS MLST; where it cannot, a size not reported is unknown (null), not 0, and a mirror
- *   still transfers the file.
+ *   still transfers the file;
+ * - active mode refused for the client's address (behind NAT): the refusal, with what to do, and no
+ *   PORT with the same address after an EPRT refused so.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -18,7 +20,7 @@ import { after, describe, it } from 'node:test';
 
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import { mirror } from '../../src/client/mirror.js';
-import { FerryError } from '../../src/errors.js';
+import { FerryError, ReplyError } from '../../src/errors.js';
 import { DialogueLog } from './helpers.js';
 import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
 
@@ -144,5 +146,45 @@ describe('the client against servers with quirks (a scripted server)', { timeout
       assert.deepEqual(r.files, ['big.bin'], 'neither size nor time known: sent each time');
     }
     assert.equal((await readFile(path.join(local, 'big.bin'))).length, 12_345);
+  });
+
+  // Active mode refused for its address (a client behind NAT sends one the server will not connect
+  // to): the client stops at the refusal with what to do, instead of taking EPRT for unsupported and
+  // sending the same address again with PORT.
+  async function listActive(o: FakeFtpOptions): Promise<{ server: FakeFtp; err: unknown }> {
+    const server = await serve(o);
+    const client = await connect(server, { dataMode: 'active' });
+    const err = await client.list('').then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    return { server, err };
+  }
+
+  it('EPRT refused for its address (504): the reply and a pointer to passive mode; no PORT sent', async () => {
+    const { server, err } = await listActive({
+      answer: (verb) => (verb === 'EPRT' ? '504 Active mode to another host refused.' : undefined),
+    });
+    assert.ok(err instanceof ReplyError, String(err));
+    assert.equal(err.replyCode, 504);
+    assert.match(
+      err.message,
+      /^EPRT: 504 Active mode to another host refused\. .*behind NAT\? use passive mode/,
+    );
+    assert.ok(!server.verbs.includes('PORT'), server.verbs.join(' '));
+  });
+
+  it('a server without EPRT (502) gets PORT, and a refused PORT says the same', async () => {
+    const { server, err } = await listActive({
+      answer: (verb) =>
+        verb === 'EPRT'
+          ? '502 Command not implemented.'
+          : verb === 'PORT'
+            ? '500 Illegal PORT command.'
+            : undefined,
+    });
+    assert.ok(server.verbs.includes('PORT'), server.verbs.join(' '));
+    assert.ok(err instanceof ReplyError, String(err));
+    assert.match(err.message, /^PORT: 500 Illegal PORT command\. .*use passive mode/);
   });
 });
