@@ -25,9 +25,10 @@ export class EofGuard extends Duplex {
     // `holdTickets()` at the handshake's end: what the engine sends after it (TLS 1.3 session tickets)
     // waits for our close_notify. A client that never reads an upload connection (lftp) would
     // otherwise close it with those bytes unread, and its kernel's reset would drop what it had not
-    // yet sent.
+    // yet sent. TLS 1.3 only: a TLS 1.2 server sends no tickets after it, and in a full handshake
+    // 'secure' comes before its last flight (ChangeCipherSpec, Finished), which the client awaits.
     sock.once('secure', () => {
-      if (holdTickets()) guard.held ??= [];
+      if (holdTickets() && sock.getProtocol() === 'TLSv1.3') guard.held ??= [];
       guard.reuseReads();
     });
     // Runs before the engine sees our EOF: by then it has seen every byte before it.

@@ -9,9 +9,18 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
-import { assertSameBytes, loggedIn, MODES, randomData, textOf, useFerry, withClients } from './harness.js';
+import {
+  assertSameBytes,
+  certificateFiles,
+  loggedIn,
+  MODES,
+  randomData,
+  textOf,
+  useFerry,
+  withClients,
+} from './harness.js';
 
 const VERSIONS: readonly tls.SecureVersion[] = ['TLSv1.2', 'TLSv1.3'];
 
@@ -19,16 +28,20 @@ async function tempFiles(dir: string): Promise<string[]> {
   return (await readdir(dir, { recursive: true })).filter((n) => /\.ferry-upload-|\.tmp$/.test(n));
 }
 
-/** EPSV, TCP connect, the command and its 150, and only then TLS (ftplib's and FileZilla's order). */
+/**
+ * EPSV, TCP connect, the command and its 150, and only then TLS (ftplib's and FileZilla's order).
+ * `session`: as RawFtp.secureData's ('none': a full handshake).
+ */
 async function commandFirst(
   ftp: RawFtp,
   command: string,
   version: tls.SecureVersion,
+  session?: 'none',
 ): ReturnType<RawFtp['secureData']> {
   const port = await ftp.epsv();
   const plain = await ftp.openData(port, { tls: false });
   await ftp.cmd(command, 150);
-  const conn = await ftp.secureData(plain);
+  const conn = await ftp.secureData(plain, session);
   assert.equal(conn.tls?.getProtocol(), version, 'the data connection runs the chosen TLS version');
   return conn;
 }
@@ -89,3 +102,35 @@ for (const mode of MODES) {
     }
   });
 }
+
+// --no-require-reuse: a client that resumes nothing (stock ftplib). Its upload runs over the guard,
+// which once held back the server's last TLS 1.2 flight (ChangeCipherSpec, Finished) as if it were
+// TLS 1.3 session tickets: the handshake never ended on the client's side.
+describe('data connection TLS by direction, full handshakes (requireSessionReuse: false)', () => {
+  let certs: Awaited<ReturnType<typeof certificateFiles>>;
+  before(async () => {
+    certs = await certificateFiles();
+  });
+  const server = useFerry(() => ({ tls: { ...certs.tls, requireSessionReuse: false } }));
+  after(async () => {
+    await certs.cleanup();
+  });
+
+  for (const mode of MODES) {
+    for (const version of VERSIONS) {
+      test(`${mode}, ${version}, command before ClientHello, no session offered: STOR gets 226 and the file is stored`, async () => {
+        const body = randomData(100_000);
+        await withClients(async (track) => {
+          const ftp = track(await loggedIn(server(), mode, version));
+          await ftp.cmd('TYPE I', 200);
+          const up = await commandFirst(ftp, `STOR full-${mode}-${version}.bin`, version, 'none');
+          assert.equal(up.sessionReused, false, 'a full handshake');
+          await ftp.uploadClean(up, body);
+          assert.equal((await ftp.expect()).code, 226);
+          const stored = await readFile(path.join(server().root, `full-${mode}-${version}.bin`));
+          assertSameBytes(stored, body, 'stored');
+        });
+      });
+    }
+  }
+});

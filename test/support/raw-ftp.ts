@@ -382,9 +382,10 @@ export class RawFtp {
   /**
    * Starts TLS on a data connection opened with `tls: false`: what clients that send the transfer
    * command before their ClientHello do (ftplib, FileZilla). `session`: the TLS session to offer
-   * (default: the control connection's newest).
+   * (default: the control connection's newest; 'none': a full handshake).
    */
-  async secureData(conn: DataConnection, session?: Buffer): Promise<DataConnection> {
+  async secureData(conn: DataConnection, session?: Buffer | 'none'): Promise<DataConnection> {
+    if (session === 'none') return this.wrapData(conn.raw, { tls: true, reuse: false });
     return this.wrapData(conn.raw, { tls: true, session });
   }
 
