@@ -89,10 +89,13 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
 
 export class StorageError extends FerryError {
   readonly kind: StorageErrorKind;
-  constructor(kind: StorageErrorKind, message: string, options?: { cause?: unknown }) {
+  /** A permission rule refused (at a link's target): the permission missing, which the reply names. */
+  readonly permission?: string;
+  constructor(kind: StorageErrorKind, message: string, options?: { cause?: unknown; permission?: string }) {
     super(storageCodes[kind], message, options);
     this.name = 'StorageError';
     this.kind = kind;
+    if (options?.permission !== undefined) this.permission = options.permission;
   }
 }
 
@@ -146,6 +149,10 @@ export interface ErrorSite {
  * caller logs them; their message never reaches the client.
  */
 export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Reply; unknown: boolean } {
+  if (err instanceof StorageError && err.permission !== undefined) {
+    // As the policy's own refusal says it (policy.ts): the same rule, met through a link.
+    return { reply: reply(Code.FileUnavailable, `Permission denied: ${err.permission}`), unknown: false };
+  }
   if (err instanceof FerryError) {
     const entry = replyTable[err.code];
     if (entry) {

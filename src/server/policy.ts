@@ -56,21 +56,21 @@ export async function refusal(
  * resolved path), besides at the path as given (refusal). A path without links costs nothing more.
  */
 export function guarded(ctx: CommandContext, verb: string, need: Permission): CommandContext {
-  const allows = (resolved: VPath, replacing?: 'file' | 'dir'): boolean => {
+  const denies = (resolved: VPath, replacing?: 'file' | 'dir'): Permission | undefined => {
     const login = ctx.session.login;
-    if (login.phase !== 'in') return false;
+    if (login.phase !== 'in') return need;
     const held = permissionsAt(login.principal, resolved);
     const missing = neededAt(need, replacing).find((x) => !held.has(x));
-    if (missing === undefined) return true;
+    if (missing === undefined) return undefined;
     ctx.logger.info(
       { user: login.principal.username, command: verb, path: resolved, permission: missing },
       'permission denied (through a link)',
     );
-    return false;
+    return missing;
   };
   const files = (): UserFiles => {
     const f = ctx.files();
-    return { ...f, context: (signal) => ({ ...f.context(signal), allows }) };
+    return { ...f, context: (signal) => ({ ...f.context(signal), denies }) };
   };
   return { ...ctx, files };
 }

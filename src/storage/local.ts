@@ -14,7 +14,7 @@ import {
 } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
-import { FerryError } from '../errors.js';
+import { FerryError, StorageError } from '../errors.js';
 import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
@@ -420,7 +420,7 @@ export class LocalStorage implements StorageBackend {
 
   /**
    * The existing object at `p` (links inside the root followed), pinned and verified; where a link
-   * led it is checked with `c.allows` (realpath already said where: no extra call for that).
+   * led it is checked with `c.denies` (realpath already said where: no extra call for that).
    */
   async #pinExisting(p: VPath, op: string, c: StorageContext): Promise<Pinned> {
     const real = await this.#resolveExisting(p, op);
@@ -447,11 +447,15 @@ export class LocalStorage implements StorageBackend {
     return { dir, real: join(parent, baseName(p)) };
   }
 
-  /** Refuses `p` when a link led it to `real`, a path of the root that `c.allows` refuses. */
+  /** Refuses `p` when a link led it to `real`, a path of the root where `c.denies` names what is missing. */
   async #followed(c: StorageContext, p: VPath, real: string, op: string, replacing?: 'file' | 'dir') {
-    if (!c.allows) return;
+    if (!c.denies) return;
     const at = toVPath(real, (await this.#fdJail()).rootReal);
-    if (at !== p && !(isVPath(at) && c.allows(at, replacing))) throw storageError('permission-denied', op, p);
+    if (at === p) return;
+    if (!isVPath(at)) throw storageError('permission-denied', op, p);
+    const permission = c.denies(at, replacing);
+    if (permission !== undefined)
+      throw new StorageError('permission-denied', `${op} ${p}: permission denied`, { permission });
   }
 
   /** Runs `fn` on the entry `p` in its pinned parent; fs errors map to `op` on `p`. */

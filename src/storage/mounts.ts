@@ -254,9 +254,9 @@ export class MountedStorage implements StorageBackend {
  * tree names it (a link in a folder stays inside that folder).
  */
 function inside(at: VPath, c: StorageContext): StorageContext {
-  const { allows } = c;
-  if (at === ROOT || !allows) return c;
-  return { ...c, allows: (resolved, replacing) => allows(outer(at, resolved), replacing) };
+  const { denies } = c;
+  if (at === ROOT || !denies) return c;
+  return { ...c, denies: (resolved, replacing) => denies(outer(at, resolved), replacing) };
 }
 
 function outer(at: VPath, inner: VPath): VPath {

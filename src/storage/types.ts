@@ -74,11 +74,12 @@ export interface StorageContext {
   readonly signal: AbortSignal;
   /**
    * Asked before acting on an object whose path led through a symbolic link to another path of the
-   * storage (`resolved`; for a creation, its resolved directory and new name): false refuses with
-   * permission-denied. `replacing`: what the operation would replace there (write, rename target).
-   * A backend without links never asks; one that knows the resolved path asks only when it differs.
+   * storage (`resolved`; for a creation, its resolved directory and new name): the permission
+   * missing there, which refuses with a permission-denied error naming it (undefined: go on).
+   * `replacing`: what the operation would replace there (write, rename target). A backend without
+   * links never asks; one that knows the resolved path asks only when it differs.
    */
-  readonly allows?: (resolved: VPath, replacing?: 'file' | 'dir') => boolean;
+  readonly denies?: (resolved: VPath, replacing?: 'file' | 'dir') => string | undefined;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

@@ -13,6 +13,7 @@ import { onlyReads } from '../../src/auth/permissions.js';
 import { UserTable } from '../../src/auth/users.js';
 import { userTree } from '../../src/cli/user-storage.js';
 import type { PlainUserEntry } from '../../src/auth/users.js';
+import type { RawFtp } from '../support/raw-ftp.js';
 import {
   loginAs,
   MODES,
@@ -32,6 +33,11 @@ const exists = (p: string): Promise<boolean> =>
     () => true,
     () => false,
   );
+
+/** A refusal's text: as a refusal by the rules at the path as given says it. */
+const denied = async (ftp: RawFtp, line: string, permission: string): Promise<void> => {
+  assert.equal(textOf(await ftp.cmd(line, 550)), `Permission denied: ${permission}`, line);
+};
 
 describe('permissions through symbolic links', { timeout: 120_000 }, () => {
   before(async () => {
@@ -89,7 +95,8 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
         const ftp = await loginAs(server(), mode, `acme-${mode}`, track);
         const from = server().logs.length;
         // Upload, delete, rename onto, MKD through /private/publink: /pub allows only list, download.
-        assert.equal((await storeAll(ftp, 'STOR /private/publink/evil.txt', randomData(10))).code, 550);
+        const stored = await storeAll(ftp, 'STOR /private/publink/evil.txt', randomData(10));
+        assert.deepEqual([stored.code, textOf(stored)], [550, 'Permission denied: upload']);
         assert.equal(await exists(path.join(home(), 'pub/evil.txt')), false);
         const log = await waitForLog(server(), (l) => l.msg === 'permission denied (through a link)', from);
         assert.deepEqual(
@@ -99,26 +106,26 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
           },
           { path: '/pub/evil.txt', permission: 'upload' },
         );
-        await ftp.cmd('DELE /private/publink/catalog.pdf', 550);
+        await denied(ftp, 'DELE /private/publink/catalog.pdf', 'delete');
         assert.equal(await readFile(path.join(home(), 'pub/catalog.pdf'), 'utf8'), 'catalog');
         await ftp.cmd('RNFR /private/p.txt', 350);
-        await ftp.cmd('RNTO /private/publink/p.txt', 550);
-        for (const line of [
-          'RNFR /private/publink/catalog.pdf',
-          'MKD /private/publink/newdir',
-          'RMD /private/publink/sub',
-          'MFMT 20200102030405 /private/publink/catalog.pdf',
-          'SITE CHMOD 600 /private/publink/catalog.pdf',
-        ])
-          await ftp.cmd(line, 550);
+        await denied(ftp, 'RNTO /private/publink/p.txt', 'rename');
+        for (const [line, permission] of [
+          ['RNFR /private/publink/catalog.pdf', 'rename'],
+          ['MKD /private/publink/newdir', 'mkdir'],
+          ['RMD /private/publink/sub', 'rmdir'],
+          ['MFMT 20200102030405 /private/publink/catalog.pdf', 'overwrite'],
+          ['SITE CHMOD 600 /private/publink/catalog.pdf', 'chmod'],
+        ] as const)
+          await denied(ftp, line, permission);
         assert.equal(await exists(path.join(home(), 'pub/sub')), true);
         // Download, listing and metadata through /pub/inlink: /incoming allows no download.
         await ftp.epsv();
-        await ftp.cmd('RETR /pub/inlink/order-17.csv', 550);
-        await ftp.cmd('HASH /pub/inlink/order-17.csv', 550);
+        await denied(ftp, 'RETR /pub/inlink/order-17.csv', 'download');
+        await denied(ftp, 'HASH /pub/inlink/order-17.csv', 'download');
         // CWD needs nothing; what follows from there is checked where it leads.
         await ftp.cmd('CWD /private/publink', 250);
-        await ftp.cmd('STOR evil2.txt', 550);
+        await denied(ftp, 'STOR evil2.txt', 'upload');
         assert.equal(await exists(path.join(home(), 'pub/evil2.txt')), false);
         assert.equal((await ftp.retrieve('catalog.pdf')).toString(), 'catalog');
       });
@@ -132,16 +139,20 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
         assert.match(textOf(await ftp.cmd('SIZE /pub/inlink/order-17.csv', 213)), /^5$/);
         // /hidden allows no list: neither listings nor metadata through /private/hidelink.
         await ftp.epsv();
-        await ftp.cmd('NLST /private/hidelink', 550);
+        await denied(ftp, 'NLST /private/hidelink', 'list');
         await ftp.epsv();
-        await ftp.cmd('MLSD /private/hidelink', 550);
-        await ftp.cmd('MLST /private/hidelink/h.txt', 550);
-        await ftp.cmd('STAT /private/hidelink', 550);
-        await ftp.cmd('SIZE /private/hidelink/h.txt', 550);
-        await ftp.cmd('MDTM /private/hidelink/h.txt', 550);
+        await denied(ftp, 'MLSD /private/hidelink', 'list');
+        for (const line of [
+          'MLST /private/hidelink/h.txt',
+          'STAT /private/hidelink',
+          'SIZE /private/hidelink/h.txt',
+          'MDTM /private/hidelink/h.txt',
+        ])
+          await denied(ftp, line, 'list');
         assert.equal((await ftp.retrieve('/private/hidelink/h.txt')).toString(), 'hidden');
         // /team/ro forbids upload; /team/rw/rolink leads there, inside the folder.
-        assert.equal((await storeAll(ftp, 'STOR /team/rw/rolink/x', randomData(10))).code, 550);
+        const stored = await storeAll(ftp, 'STOR /team/rw/rolink/x', randomData(10));
+        assert.deepEqual([stored.code, textOf(stored)], [550, 'Permission denied: upload']);
         assert.equal((await ftp.retrieve('/team/rw/rolink/doc.txt')).toString(), 'team doc');
       });
     });
