@@ -424,8 +424,14 @@ export class LocalStorage implements StorageBackend {
    */
   async #pinExisting(p: VPath, op: string, c: StorageContext): Promise<Pinned> {
     const real = await this.#resolveExisting(p, op);
-    await this.#followed(c, p, real, op);
+    await this.#followed(c, p, c.entryItself && c.denies ? await this.#entryPath(p, op) : real, op);
     return this.#pin(real, op, p);
+  }
+
+  /** The host path of the entry `p` itself: the way to it followed, not a final link. */
+  async #entryPath(p: VPath, op: string): Promise<string> {
+    if (p === ROOT) return (await this.#fdJail()).rootReal;
+    return join(await this.#resolveExisting(parentOf(p), op, p), baseName(p));
   }
 
   async #pin(real: string, op: string, shown: VPath): Promise<Pinned> {

@@ -80,6 +80,11 @@ export interface StorageContext {
    * links never asks; one that knows the resolved path asks only when it differs.
    */
   readonly denies?: (resolved: VPath, replacing?: 'file' | 'dir') => string | undefined;
+  /**
+   * stat acts for a command on the entry itself (RNFR, the entry RNTO replaces): as rename(2) acts
+   * on a link, not on its target, a final link is not followed for `denies`, only the way to it.
+   */
+  readonly entryItself?: boolean;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

@@ -5,7 +5,7 @@
  * renames, MKD, listings and metadata; a link whose target has the same rights works.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readFile, readlink, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -31,6 +31,11 @@ let table: UserTable;
 const exists = (p: string): Promise<boolean> =>
   stat(p).then(
     () => true,
+    () => false,
+  );
+const isLink = (p: string): Promise<boolean> =>
+  lstat(p).then(
+    (st) => st.isSymbolicLink(),
     () => false,
   );
 
@@ -60,6 +65,11 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
       await symlink('../incoming', path.join(home, 'pub/inlink'));
       await symlink('../private', path.join(home, 'mirror/privlink')); // same rights as /mirror
       await symlink('../ro', path.join(team, 'rw/rolink')); // inside the folder: /team/ro
+      await symlink('../pub/catalog.pdf', path.join(home, 'private/filelink'));
+      await symlink('../pub', path.join(home, 'private/dirlink'));
+      await mkdir(path.join(home, 'locked'));
+      await writeFile(path.join(home, 'locked/a.txt'), 'a');
+      await symlink('../pub/catalog.pdf', path.join(home, 'locked/ln'));
       entries.push({
         username: `acme-${mode}`,
         password: 'pw',
@@ -70,6 +80,7 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
           '/pub': ['list', 'download'],
           '/incoming': ['list', 'upload'],
           '/private': '*',
+          '/locked': ['list', 'rename'],
           '/hidden': ['download'],
           '/mirror': '*',
           '/team/ro': ['list', 'download'],
@@ -154,6 +165,33 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
         const stored = await storeAll(ftp, 'STOR /team/rw/rolink/x', randomData(10));
         assert.deepEqual([stored.code, textOf(stored)], [550, 'Permission denied: upload']);
         assert.equal((await ftp.retrieve('/team/rw/rolink/doc.txt')).toString(), 'team doc');
+      });
+    });
+
+    test(`${mode}: RNFR/RNTO of a link renames the link where it is, whatever its target allows`, async () => {
+      await withClients(async (track) => {
+        const ftp = await loginAs(server(), mode, `acme-${mode}`, track);
+        const at = (name: string): string => path.join(home(), 'private', name);
+        // As rename(2): the link is renamed, in /private; /pub, where it leads, allows no rename.
+        await ftp.cmd('RNFR /private/filelink', 350);
+        await ftp.cmd('RNTO /private/filelink2', 250);
+        await ftp.cmd('RNFR /private/dirlink', 350);
+        await ftp.cmd('RNTO /private/dirlink2', 250);
+        assert.deepEqual([await isLink(at('filelink')), await isLink(at('dirlink'))], [false, false]);
+        assert.equal(await readlink(at('filelink2')), '../pub/catalog.pdf');
+        assert.equal(await readlink(at('dirlink2')), '../pub');
+        // Onto an existing link: the link is replaced, not what it leads to.
+        await ftp.cmd('RNFR /private/filelink2', 350);
+        await ftp.cmd('RNTO /private/dirlink2', 250);
+        assert.equal(await readlink(at('dirlink2')), '../pub/catalog.pdf');
+        assert.equal(await readFile(path.join(home(), 'pub/catalog.pdf'), 'utf8'), 'catalog');
+        assert.equal((await stat(path.join(home(), 'pub'))).isDirectory(), true);
+        // The way to the name still counts: through a link into /pub, no rename.
+        await denied(ftp, 'RNFR /private/publink/catalog.pdf', 'rename');
+        // Replacing a link needs overwrite where the link is (/locked has none), not rename at its target.
+        await ftp.cmd('RNFR /locked/a.txt', 350);
+        await denied(ftp, 'RNTO /locked/ln', 'overwrite');
+        assert.equal(await readlink(path.join(home(), 'locked/ln')), '../pub/catalog.pdf');
       });
     });
 

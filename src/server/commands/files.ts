@@ -5,7 +5,7 @@ import { formatTimeVal } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { hashStream } from '../file-hash.js';
-import { StorageError, fileOf, type FileStat, type VPath } from '../../storage/types.js';
+import { StorageError, fileOf, type FileStat, type StorageContext, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { guarded, refusal } from '../policy.js';
@@ -25,13 +25,18 @@ async function replaceNeeds(to: VPath, ctx: CommandContext): Promise<Permission 
   // Most users may do both: no lookup of the target then.
   if (permits(principal, 'overwrite', to) && permits(principal, 'rmdir', to)) return undefined;
   const files = ctx.files();
-  const existing = await files.storage.stat(to, files.context()).catch((err: unknown) => {
+  const existing = await files.storage.stat(to, entryContext(ctx)).catch((err: unknown) => {
     if (err instanceof StorageError && err.kind === 'not-found') return undefined;
     throw err;
   });
   if (!existing) return undefined;
   const need = existing.type === 'dir' ? 'rmdir' : 'overwrite';
   return permits(principal, need, to) ? undefined : need;
+}
+
+/** For the entry a rename acts on: a link is renamed or replaced, not its target (as rename(2)). */
+function entryContext(ctx: CommandContext): StorageContext {
+  return { ...ctx.files().context(), entryItself: true };
 }
 
 const MDTM_ACCESS = { verb: 'MDTM', access: 'logged-in' } as const;
@@ -140,7 +145,7 @@ export const fileCommands: AnyCommandSpec[] = [
       const p = ctx.files().resolve(path);
       // Refused here, at the first command of the pair, like a missing permission.
       if (p === '/') throw new StorageError('permission-denied', 'The root directory cannot be renamed.');
-      const st = await ctx.files().storage.stat(p, ctx.files().context());
+      const st = await ctx.files().storage.stat(p, entryContext(ctx));
       if (st.mount)
         throw new StorageError('mount-point', `${p} is (or holds) a virtual folder: it cannot be renamed.`);
       const login = ctx.session.login;
