@@ -416,14 +416,18 @@ class IdleWatch {
   private readonly check = (): void => {
     const now = Date.now();
     const p = progress(this.sock);
+    // A download: the kernel takes more of it only once a third or so of its send buffer (up to
+    // 4 MiB here) has left over the network, so on a slow link a download that still moves shows
+    // no progress for that long. Downloads get twice the time (a client that stopped reading: 2x).
+    const limit = this.sock.bytesWritten > this.sock.bytesRead ? 2 * this.ms : this.ms;
     if (p !== this.seen) [this.seen, this.since] = [p, now];
-    else if (now - this.since >= this.ms) {
+    else if (now - this.since >= limit) {
       const idleMs = now - this.since;
       this.logger.info({ idleMs }, `data connection idle for ${Math.round(idleMs / 1000)} s: closed`);
       this.sock.destroy();
       return;
     }
-    this.timer = setTimeout(this.check, Math.min(this.step, this.since + this.ms - now));
+    this.timer = setTimeout(this.check, Math.max(1, Math.min(this.step, this.since + limit - now)));
   };
 }
 
