@@ -68,7 +68,8 @@ export class ReplyParser {
       if (r) out.push(r);
     }
     if (from < bytes.length) {
-      this.partial.push(bytes.subarray(from));
+      // A copy: the caller may reuse its read buffer before the line's end arrives.
+      this.partial.push(Buffer.from(bytes.subarray(from)));
       this.partialLength += bytes.length - from;
     }
     if (this.length + this.partialLength > this.maxReplyLength) {
