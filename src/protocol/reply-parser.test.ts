@@ -122,3 +122,13 @@ test('bytes that are not UTF-8 are kept (byte-text.ts), at every split point', (
     assert.deepEqual(replies(out), [{ code: 257, lines: ['"/l\udce9\udcc3tin" created'] }], `cut at ${cut}`);
   }
 });
+
+test('a reader that reuses its buffer between chunks does not change a reply split across them', () => {
+  const p = new ReplyParser();
+  const chunk = Buffer.from('226 Transfer ');
+  assert.deepEqual(p.push(chunk), []);
+  chunk.fill('x'); // the reader's next read lands in the same memory
+  assert.deepEqual(replies(p.push(Buffer.from('complete.\r\n'))), [
+    { code: 226, lines: ['Transfer complete.'] },
+  ]);
+});
