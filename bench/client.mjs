@@ -18,10 +18,11 @@ import { median, round } from './lib/stats.mjs';
 import { PYTHON, startVsftpd, VSFTPD_LOGIN } from './lib/vsftpd.mjs';
 
 const FERRY_CLIENT = path.join(BENCH_DIR, 'lib', 'ferry-client-run.mjs');
+const NODE_FLOOR = path.join(BENCH_DIR, 'lib', 'node-floor-get.mjs');
 const RUSAGE = path.join(BENCH_DIR, 'lib', 'rusage.py');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
-const METRICS = ['retr', 'stor', 'small', 'parallel'];
+const METRICS = ['retr', 'stor', 'small', 'parallel', 'floor'];
 /**
  * FERRY_BENCH_PEER=vsftpd|pureftpd: measure against that peer of the shared harness, already started
  * with `../shared/bench/peer start NAME` (its mode, port, data and certificate), instead of a vsftpd
@@ -332,6 +333,52 @@ const metricRetr = () => transferMetric('retr', retrOnce, `RETR ${sizeLabel}, PR
 const metricStor = () =>
   transferMetric('stor', storOnce, `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`);
 
+/**
+ * The floor under any Node.js client: the same RETR by the least a Node program does
+ * (lib/node-floor-get.mjs: 'data' events, writeSync), beside Ferry's client and curl.
+ */
+async function metricFloor() {
+  log(`RETR ${sizeLabel}: a minimal Node.js FTPS download, ${P.reps}×`);
+  const samples = [];
+  for (let rep = 0; rep < P.reps; rep++) {
+    await syncAll();
+    const out = path.join(dirs.client, 'retr-floor.bin');
+    await rm(out, { force: true });
+    try {
+      const r = await measured(
+        process.execPath,
+        [
+          NODE_FLOOR,
+          JSON.stringify({
+            host: HOST,
+            port: vs.port,
+            ...login(),
+            caFile: cert.certFile,
+            security: implicit() ? 'implicit' : 'explicit',
+            remote: '/big.bin',
+            local: out,
+          }),
+        ],
+        transferDeadlineS,
+        { PATH: '/usr/bin:/bin', HOME: '/tmp', NODE_OPTIONS: '' },
+      );
+      check(r, 'minimal Node.js download');
+      const size = (await stat(out)).size;
+      if (size !== P.bigBytes) throw new Error(`minimal Node.js download: got ${size} bytes`);
+      log(`  minimal Node.js client: client CPU ${r.cpuS.toFixed(2)} s`);
+      samples.push(r.cpuS / gib);
+    } finally {
+      await rm(out, { force: true });
+    }
+  }
+  const floor = median(samples);
+  const retr = rows.find((x) => x.id === 'retr_cpu');
+  const versus = (v, name) => (v ? `, ${(floor / v).toFixed(2)}× ${name}` : '');
+  notes.push(
+    `Floor: a minimal Node.js FTPS download of the same file (lib/node-floor-get.mjs: 'data' events, one writeSync per chunk, no streams or checks) took ${floor.toFixed(2)} s/GiB of client CPU (median of ${P.reps})${versus(retr?.curl, "curl's")}${versus(retr?.ferry, "Ferry's client's")} in this run.`,
+  );
+}
+
 let peerSmallNames;
 const smallNames = () =>
   peerSmallNames ?? Array.from({ length: P.files }, (_, i) => `f${String(i).padStart(5, '0')}`);
@@ -615,7 +662,13 @@ async function main() {
     cleanups.push(() => vs.stop());
   }
 
-  const steps = { retr: metricRetr, stor: metricStor, small: metricSmall, parallel: metricParallel };
+  const steps = {
+    retr: metricRetr,
+    stor: metricStor,
+    small: metricSmall,
+    parallel: metricParallel,
+    floor: metricFloor,
+  };
   await runMetrics(METRICS, steps, opts.only, (m, err) =>
     failures.push({ side: 'both', metric: m, message: err.message }),
   );

@@ -3,7 +3,8 @@
 // aggregate RETR throughput with 1, 4, 16, 64 concurrent downloads (the harness's C client, one
 // process per download), server CPU per GiB sent and received, memory at 1k, 5k and 10k idle
 // logged-in TLS sessions (Python, the harness's login) and the latency of a new login while they are
-// held. Ferry is started by its CLI (default workers, then --workers 1), each peer by `peer start`.
+// held. Ferry is started by its CLI (default workers, then --workers 1), each peer by `peer start`, and
+// last the floor: the least a Node.js FTPS server keeps per session (lib/node-floor-server.mjs).
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -24,7 +25,9 @@ environment (space-separated lists):
   SCALING_CONC      concurrent downloads (default "1 4 16 64"; each level moves SCALING_MIB in all)
   SCALING_MIB       MiB downloaded per level (default 1024)
   SCALING_SESSIONS  idle session counts measured (default "1000 5000 10000")
-  SCALING_SERVERS   what is measured (default "ferry ferry-w1 pureftpd pyftpdlib")
+  SCALING_SERVERS   what is measured (default "ferry ferry-w1 pureftpd pyftpdlib node-floor"; node-floor:
+                    lib/node-floor-server.mjs, the least a Node.js FTPS server keeps per session,
+                    sessions only)
   SCALING_PARTS     which measurements (default "retr stor sessions")
   FERRY_BENCH_PORT  Ferry's implicit port (default 22500; explicit +1); FERRY_BENCH_PASV its passive
                     range "A-B" (default: any free port)
@@ -35,7 +38,7 @@ const list = (name, dflt) => (process.env[name] ?? dflt).split(/\s+/).filter(Boo
 const CONC = list('SCALING_CONC', quick ? '1 4' : '1 4 16 64').map(Number);
 const MIB = Number(process.env.SCALING_MIB ?? (quick ? 256 : 1024));
 const LEVELS = list('SCALING_SESSIONS', quick ? '300 1000' : '1000 5000 10000').map(Number);
-const SERVERS = list('SCALING_SERVERS', 'ferry ferry-w1 pureftpd pyftpdlib');
+const SERVERS = list('SCALING_SERVERS', 'ferry ferry-w1 pureftpd pyftpdlib node-floor');
 const PARTS = list('SCALING_PARTS', 'retr stor sessions');
 const PORT = Number(process.env.FERRY_BENCH_PORT ?? 22500);
 const PER_SOURCE = 2000; // sessions per client address (Ferry's maxSessionsPerAddress default)
@@ -189,7 +192,7 @@ async function sessions(harness, t, levels) {
 /** The measurements of one server. */
 async function measure(harness, w, ftpsc, t, files, dir) {
   const r = { label: t.label, title: t.title, conc: new Map() };
-  for (const n of PARTS.includes('retr') ? CONC : []) {
+  for (const n of PARTS.includes('retr') && !t.sessionsOnly ? CONC : []) {
     const size = (MIB * 1024 * 1024) / n;
     const remote = n === 1 && MIB === 1024 ? '/big.bin' : files.get(n);
     try {
@@ -201,7 +204,7 @@ async function measure(harness, w, ftpsc, t, files, dir) {
       log(`  ${t.label}: ${n} downloads failed: ${err.message}`);
     }
   }
-  if (PARTS.includes('stor'))
+  if (PARTS.includes('stor') && !t.sessionsOnly)
     try {
       r.stor = await upload(t, ftpsc, w, dir);
       log(`  ${t.label}: STOR ${r.stor.mbps.toFixed(0)} MB/s, ${r.stor.cpuPerGiB.toFixed(2)} CPU s/GiB`);
@@ -251,6 +254,40 @@ async function withFerry(w, label, workers, fn) {
   }
 }
 
+/**
+ * The floor under any Node.js server's memory per session (lib/node-floor-server.mjs), with the
+ * harness's certificate: sessions only (it serves no files).
+ */
+async function withNodeFloor(w, fn) {
+  const child = own(
+    spawn(
+      process.execPath,
+      [
+        path.join(BENCH_DIR, 'lib', 'node-floor-server.mjs'),
+        String(PORT),
+        path.join(w, '.state', 'cert.pem'),
+        path.join(w, '.state', 'key.pem'),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    ),
+  );
+  const [line] = await once(createInterface({ input: child.stdout }), 'line');
+  log(`node-floor: pid ${child.pid}, ${line}`);
+  try {
+    return await fn({
+      label: 'node-floor',
+      title: 'minimal Node.js TLS server (floor)',
+      pid: child.pid,
+      port: PORT,
+      mode: 'explicit',
+      sessionsOnly: true,
+    });
+  } finally {
+    child.kill('SIGTERM');
+    if (child.exitCode === null) await once(child, 'exit');
+  }
+}
+
 /** A harness peer, started for this and stopped after; undefined when it cannot start (busy). */
 async function withPeer(harness, name, fn) {
   const peer = path.join(harness, 'peer');
@@ -297,15 +334,16 @@ function table(results) {
     row(`server CPU s per GiB sent, ${n} download${n > 1 ? 's' : ''}`, (r) => f2(r.conc.get(n)?.cpuPerGiB));
   row('STOR 1 GiB, MB/s', (r) => f0(r.stor?.mbps));
   row('server CPU s per GiB received', (r) => f2(r.stor?.cpuPerGiB));
-  const at = (r, level) => r.sessions?.levels.find((l) => l.level === level && l.alive === level);
+  // Holders open a level in equal shares, so a level may hold a few sessions more than its name.
+  const at = (r, level) => r.sessions?.levels.find((l) => l.level === level && l.alive >= level);
   row('RSS with no session, MiB (all processes)', (r) => f0(r.sessions?.base.rssMiB));
   for (const level of LEVELS) {
     row(`RSS at ${level.toLocaleString('en')} idle TLS sessions, MiB`, (r) => f0(at(r, level)?.rssMiB));
     row(`  RSS / sessions at ${level.toLocaleString('en')}, kB`, (r) =>
-      f0(at(r, level) && (at(r, level).rssMiB * 1024) / level),
+      f0(at(r, level) && (at(r, level).rssMiB * 1024) / at(r, level).alive),
     );
     row(`  (PSS − PSS before) / sessions at ${level.toLocaleString('en')}, kB`, (r) =>
-      f0(at(r, level) && ((at(r, level).pssMiB - r.sessions.base.pssMiB) * 1024) / level),
+      f0(at(r, level) && ((at(r, level).pssMiB - r.sessions.base.pssMiB) * 1024) / at(r, level).alive),
     );
   }
   row('new login with the top level held: median / max ms', (r) =>
@@ -357,7 +395,9 @@ async function main() {
           ? await withFerry(w, s, undefined, run)
           : s === 'ferry-w1'
             ? await withFerry(w, s, 1, run)
-            : await withPeer(harness, s, run);
+            : s === 'node-floor'
+              ? await withNodeFloor(w, run)
+              : await withPeer(harness, s, run);
       if (r) results.push(r);
     }
   } finally {
