@@ -186,10 +186,10 @@ export class ControlConnection {
       { remote: this.session.remoteAddress, mode: this.mode, ...(this.via ? { via: this.via } : {}) },
       'connect',
     );
-    this.touch();
     this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
     this.write(reply(Code.ServiceReady, this.rt.options.greeting));
+    this.touch(); // from the greeting: the implicit TLS handshake has its own timeout
   }
 
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
@@ -410,6 +410,8 @@ export class ControlConnection {
       }
     } finally {
       this.running = false;
+      // Waiting for the client again: a long command or transfer must not eat its idle period.
+      this.touch();
     }
   }
 
@@ -528,7 +530,10 @@ export class ControlConnection {
     if (this.channel.isClosed) throw new FerryError('ERR_CLOSED', 'The control connection closed.');
   }
 
-  /** Restarts the idle timer (one timer per connection, refreshed on every chunk). */
+  /**
+   * Restarts the idle period (one timer per connection): on every chunk from the client and
+   * whenever the command loop goes back to waiting for one (refresh() re-arms a fired timer too).
+   */
   private touch(): void {
     if (this.channel.isClosed) return;
     if (this.idleTimer) this.idleTimer.refresh();
@@ -536,9 +541,9 @@ export class ControlConnection {
   }
 
   private onIdle(): void {
-    // Idle means waiting for the client: not during a transfer, a command or a TLS handshake
-    // (slow storage or a loaded machine is not the client's idleness; the handshake has its own timeout).
-    if (this.transfers.active || this.running || this.handshaking) return this.touch();
+    // Idle means waiting for the client: not during a command (a transfer, a TLS handshake, slow
+    // storage), which re-arms the timer once it is done (drain), nor once closing.
+    if (this.running || this.quitting) return;
     this.logger.info({}, 'idle timeout');
     this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
     this.channel.close();
