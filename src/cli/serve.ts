@@ -45,7 +45,10 @@ export function registerServe(program: Command): void {
     )
     .option('--allow-clear-data', 'allow PROT C (unencrypted data connections)')
     .option('--allow-ccc', 'allow CCC (control connection back to clear text after login)')
-    .option('--allow-plain', 'allow login without TLS on the explicit port (plain FTP)')
+    .option(
+      '--allow-plain',
+      'allow login without TLS on the explicit port (plain FTP also needs --allow-clear-data)',
+    )
     .option('--tls-min <version>', 'minimum TLS version: 1.0, 1.1, 1.2 (default) or 1.3 (or TLSv1.2, …)')
     .option('--no-require-reuse', 'do not require data connections to resume the control TLS session')
     .option(
@@ -176,6 +179,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   state = 'ready';
   const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
   for (const w of certWarnings) logger.warn(w);
+  const plainWarning = plainWithoutDataWarning(options);
+  if (plainWarning) logger.warn(plainWarning);
 
   sweeper.run();
 
@@ -230,6 +235,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const generated = setup.users.generated;
   if (generated) lines.push(`  login     user ${generated.name}  password ${generated.password}`);
   lines.push(`  ${tlsPolicyLine(options)}`);
+  if (plainWarning) lines.push(`  WARNING   ${plainWarning}`);
   lines.push('  Ctrl-C stops (graceful); SIGHUP reloads the configuration.');
   process.stderr.write(lines.join('\n') + '\n');
 }
@@ -245,6 +251,18 @@ export function tlsPolicyLine(
   ].filter((s) => s !== '');
   if (relaxed.length === 0) return 'TLS is required for login and data.';
   return `TLS is NOT required everywhere: allowed are ${relaxed.join('; ')}.`;
+}
+
+/**
+ * Login without TLS but data only with it: a plain-FTP client logs in, then every listing and
+ * transfer is refused (it cannot send PROT P without TLS). Not an error (a client may still do
+ * AUTH TLS after all), but rarely what was meant.
+ */
+export function plainWithoutDataWarning(
+  o: Pick<ServerOptions, 'allowPlainControl' | 'allowClearData'>,
+): string | undefined {
+  if (!o.allowPlainControl || o.allowClearData) return undefined;
+  return 'allow-plain without allow-clear-data: clients without TLS can log in but not list or transfer (data connections need TLS); add --allow-clear-data (allowClearData) for plain FTP.';
 }
 
 /** Ports bound, certificates read: hand the data directory and the transfer log over, then drop root. */

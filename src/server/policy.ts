@@ -42,10 +42,11 @@ export async function refusal(
     }
   }
   if (spec.data && session.prot !== 'P' && !options.allowClearData) {
-    return reply(
-      Code.PolicyRequiresProtection,
-      'Data connections must be protected: send PBSZ 0 and PROT P.',
-    );
+    // Without TLS on the control connection (allowPlainControl) PBSZ and PROT are refused: say so.
+    const how = ctx.secure
+      ? 'send PBSZ 0 and PROT P.'
+      : 'this connection has no TLS (send AUTH TLS, then PBSZ 0 and PROT P).';
+    return reply(Code.PolicyRequiresProtection, `Data connections must be protected: ${how}`);
   }
   return undefined;
 }

@@ -77,6 +77,29 @@ test('the banner names each way around TLS the server allows, and never claims T
   }
 });
 
+test('--allow-plain without --allow-clear-data: the banner warns that plain-FTP clients cannot transfer', async () => {
+  const root = await mkdtemp(path.join(dir, 'root-'));
+  const r = await serve(['--data-dir', path.join(dir, 'data-plain-only'), '--allow-plain'], root);
+  try {
+    assert.match(r.banner, /allowed are login without TLS \(allow-plain\)\./);
+    assert.match(
+      r.banner,
+      /WARNING {3}allow-plain without allow-clear-data: clients without TLS can log in but not list or transfer .*add --allow-clear-data/,
+    );
+  } finally {
+    assert.equal(await stop(r), 0);
+  }
+  const both = await serve(
+    ['--data-dir', path.join(dir, 'data-plain'), '--allow-plain', '--allow-clear-data'],
+    root,
+  );
+  try {
+    assert.doesNotMatch(both.banner, /WARNING/);
+  } finally {
+    assert.equal(await stop(both), 0);
+  }
+});
+
 test('SIGHUP reloads the certificate files; a session opened before keeps working', async () => {
   const root = await mkdtemp(path.join(dir, 'root-'));
   const certFile = path.join(dir, 'reload.crt');

@@ -192,6 +192,33 @@ describe('explicit FTPS with allowCcc', { timeout: 60_000 }, () => {
   });
 });
 
+describe('explicit port with allowPlainControl (data still protected)', { timeout: 60_000 }, () => {
+  const server = useFerry({ allowPlainControl: true });
+
+  test('a plain login works; a transfer is refused with advice that works without TLS', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await plain(server()));
+      await ftp.login(server().user, server().password);
+      for (const line of ['LIST', 'NLST', 'RETR anything']) {
+        const r = await ftp.cmd(line, 534);
+        assert.equal(
+          textOf(r),
+          'Data connections must be protected: this connection has no TLS (send AUTH TLS, then PBSZ 0 and PROT P).',
+        );
+      }
+      await ftp.cmd('PBSZ 0', 503); // as the advice says: not without TLS
+      assert.equal((await ftp.authTls('TLS')).code, 234);
+      assert.equal(
+        textOf(await ftp.cmd('LIST', 534)),
+        'Data connections must be protected: send PBSZ 0 and PROT P.',
+      );
+      await ftp.cmd('PBSZ 0', 200);
+      await ftp.cmd('PROT P', 200);
+      await ftp.listing('LIST');
+    });
+  });
+});
+
 describe('explicit FTPS with allowClearData', { timeout: 60_000 }, () => {
   const server = useFerry({ allowClearData: true });
 
