@@ -40,6 +40,17 @@ for (const mode of MODES) {
       });
     });
 
+    test('OPTS UTF8 ON is 200; OFF is refused (504), since names stay UTF-8', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        assert.equal(textOf(await ftp.cmd('OPTS UTF8 ON', 200)), 'UTF8 mode is always on.');
+        const off = await ftp.cmd('OPTS UTF8 OFF', 504);
+        assert.equal(textOf(off), 'UTF8 cannot be turned off: names are UTF-8 (RFC 2640).');
+        await ftp.cmd('opts utf8 off', 504);
+        await ftp.cmd('NOOP', 200);
+      });
+    });
+
     test('verbs with digits are unknown commands like the rest; garbage stays a syntax error', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));

@@ -152,7 +152,14 @@ export const parameterCommands: AnyCommandSpec[] = [
     async handle({ option }, { session }) {
       switch (option.name) {
         case 'UTF8':
-          // Paths are always UTF-8 (RFC 2640); OFF is accepted but changes nothing.
+          // Names are always UTF-8 (RFC 2640): a 2xx to OFF would tell a Latin-1 client it may
+          // send Latin-1, which is then refused (501).
+          if (!option.on) {
+            return reply(
+              Code.NotImplementedForParam,
+              'UTF8 cannot be turned off: names are UTF-8 (RFC 2640).',
+            );
+          }
           return reply(Code.Ok, 'UTF8 mode is always on.');
         case 'MLST':
           session.selectMlstFacts(option.facts);
