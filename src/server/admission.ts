@@ -72,13 +72,27 @@ export function admission(
   return undefined;
 }
 
-/** Turns a connection away before any session starts. */
+/** How long a refused client has to close after its 421 before its socket is destroyed anyway. */
+const REFUSAL_LINGER_MS = 2_000;
+
+/**
+ * Turns a connection away before any session starts: on the explicit port a 421, then the socket is
+ * gone as soon as the client closes, or after REFUSAL_LINGER_MS if it does not.
+ */
 export function refuseConnection(
   socket: net.Socket,
   implicit: boolean,
   text = 'Too many connections, try later.',
 ): void {
   // On implicit FTPS nothing may precede TLS, so there is no 421 to send.
-  if (implicit) socket.destroy();
-  else socket.end(formatReply(reply(Code.ServiceNotAvailable, text)));
+  if (implicit) {
+    socket.destroy();
+    return;
+  }
+  // Read and drop what the client sends: a socket that is never read (a cluster primary's are
+  // paused) never sees the client's FIN, and would hold its descriptor for good.
+  socket.resume();
+  socket.end(formatReply(reply(Code.ServiceNotAvailable, text)));
+  const linger = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(linger));
 }

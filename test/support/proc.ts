@@ -1,7 +1,7 @@
 // Reading /proc (Linux): process trees from /proc/PID/stat, memory from /proc/PID/smaps_rollup and
-// /proc/PID/status, CPU time, open-files limit. The one module that reads /proc, for the tests (peer
-// supervision in peers.ts, a server's RSS in ferry-process.ts) and the benchmarks (bench/lib/procs.mjs
-// imports it from dist/). No state: every call reads /proc afresh.
+// /proc/PID/status, CPU time, open descriptors and their limit. The one module that reads /proc, for
+// the tests (peer supervision in peers.ts, a server's RSS in ferry-process.ts) and the benchmarks
+// (bench/lib/procs.mjs imports it from dist/). No state: every call reads /proc afresh.
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -108,6 +108,11 @@ export async function rssOf(pid: number): Promise<number> {
   const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
   if (!m) throw new Error(`no VmRSS for ${pid}`);
   return Number(m[1]) * 1024;
+}
+
+/** How many descriptors a process has open (/proc/PID/fd). */
+export function openFdCount(pid: number): number {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }
 
 /** Clock ticks per second, the unit of /proc/PID/stat's CPU times. */
