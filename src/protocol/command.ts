@@ -147,7 +147,7 @@ type ArgParser<V extends Verb> = (arg: string, verb: string) => CommandArgs[V] |
 
 const none = (arg: string, verb: string): NoArgs | Bad =>
   arg.trim() === '' ? {} : syntax(`${verb} takes no argument.`);
-/** Arguments are accepted and ignored (ACCT, ALLO, QUIT, ABOR, STOU: nothing in them matters to us). */
+/** Arguments are accepted and ignored (ACCT, QUIT, ABOR, STOU: nothing in them matters to us). */
 const ignored = (): NoArgs => ({});
 const path = (arg: string, verb: string): PathArg | Bad =>
   arg.length === 0 ? syntax(`${verb} needs a path.`) : { path: arg };
@@ -295,8 +295,7 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   APPE: path,
   REST: (arg) =>
     /^\d{1,15}$/.test(arg.trim()) ? { offset: Number(arg.trim()) } : syntax('REST needs a byte offset.'),
-  ALLO: (arg) =>
-    /^(?:\d{1,20}(?: +R +\d{1,20})?)?$/i.test(arg.trim()) ? {} : syntax('ALLO needs a byte count.'),
+  ALLO: (arg) => (/^\d{1,20}(?: +R +\d{1,20})?$/i.test(arg.trim()) ? {} : syntax('ALLO needs a byte count.')),
   ABOR: ignored,
   DELE: path,
   MKD: path,

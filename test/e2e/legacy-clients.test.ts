@@ -36,6 +36,7 @@ for (const mode of MODES) {
         await ftp.cmd('ALLO 1024', 202);
         await ftp.cmd('ALLO 1024 R 512', 202);
         await ftp.cmd('ALLO abc', 501);
+        await ftp.cmd('ALLO', 501);
         await ftp.cmd('SMNT /mnt', 502);
       });
     });
