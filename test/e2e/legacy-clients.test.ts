@@ -52,6 +52,26 @@ for (const mode of MODES) {
       });
     });
 
+    test('HELP with a topic: 214 with its syntax, an alias named as itself, SITE subcommands too', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        assert.equal(textOf(await ftp.cmd('HELP PWD', 214)), 'Syntax: PWD');
+        assert.equal(textOf(await ftp.cmd('HELP XPWD', 214)), 'Syntax: XPWD (alias of PWD)');
+        assert.equal(textOf(await ftp.cmd('HELP xmkd', 214)), 'Syntax: XMKD <sp> path (alias of MKD)');
+        const chmod = 'Syntax: SITE <sp> CHMOD <sp> mode <sp> path';
+        assert.equal(textOf(await ftp.cmd('HELP SITE CHMOD', 214)), chmod);
+        assert.equal(textOf(await ftp.cmd('help site  chmod', 214)), chmod);
+        assert.equal(textOf(await ftp.cmd('HELP SITE HELP', 214)), 'Syntax: SITE <sp> HELP');
+        assert.match(
+          textOf(await ftp.cmd('HELP SITE', 214)),
+          /^Syntax: SITE <sp> CHMOD .* \| SITE <sp> HELP$/,
+        );
+        assert.equal(textOf(await ftp.cmd('HELP SITE UTIME', 501)), 'Unknown command SITE UTIME.');
+        assert.equal(textOf(await ftp.cmd('HELP RETR x', 501)), 'Unknown command RETR X.');
+        await ftp.cmd('HELP NOSUCH', 501);
+      });
+    });
+
     test('verbs with digits are unknown commands like the rest; garbage stays a syntax error', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));

@@ -1,5 +1,6 @@
 import { networkAsciiSize } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
+import type { SiteArg } from '../../protocol/command.js';
 import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
@@ -67,6 +68,12 @@ async function changeDir(path: string, ctx: CommandContext) {
   ctx.session.changeDir(p);
   return reply(Code.FileActionOk, `Directory changed to ${p}.`);
 }
+
+/** SITE's subcommands and their syntax: SITE's own help, and HELP SITE <subcommand>. */
+export const SITE_SYNTAX: Readonly<Record<SiteArg['name'], string>> = {
+  CHMOD: 'SITE <sp> CHMOD <sp> mode <sp> path',
+  HELP: 'SITE <sp> HELP',
+};
 
 export const fileCommands: AnyCommandSpec[] = [
   command({
@@ -271,7 +278,7 @@ export const fileCommands: AnyCommandSpec[] = [
     permission: ({ site }) => (site.name === 'CHMOD' ? 'chmod' : undefined),
     target: ({ site }) => (site.name === 'CHMOD' ? site.path : undefined),
     concurrency: 'serial',
-    help: 'SITE <sp> CHMOD mode path | HELP',
+    help: Object.values(SITE_SYNTAX).join(' | '),
     async handle({ site }, ctx) {
       switch (site.name) {
         case 'HELP':

@@ -3,7 +3,10 @@ import { Code } from '../../protocol/codes.js';
 import { formatFeatReply } from '../../protocol/features.js';
 import { reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
+import { SITE_SYNTAX } from './files.js';
 import { command, type AnyCommandSpec } from './types.js';
+
+const siteSyntax = new Map<string, string>(Object.entries(SITE_SYNTAX));
 
 /** Features that belong to no single command. */
 const general = ['UTF8', 'TVFS', 'LANG EN*'];
@@ -76,10 +79,9 @@ export const infoCommands: AnyCommandSpec[] = [
     help: 'HELP [<sp> command]',
     async handle({ topic }, { specs }) {
       if (topic.length > 0) {
-        const verb = canonicalVerb(topic);
-        const spec = specs.find((s) => s.verb === verb);
-        return spec
-          ? reply(Code.Help, `Syntax: ${spec.help}`)
+        const syntax = syntaxOf(topic, specs);
+        return syntax
+          ? reply(Code.Help, `Syntax: ${syntax}`)
           : reply(Code.SyntaxErrorArgs, `Unknown command ${topic}.`);
       }
       const known = new Set<string>(specs.map((s) => s.verb));
@@ -91,3 +93,19 @@ export const infoCommands: AnyCommandSpec[] = [
     },
   }),
 ];
+
+/**
+ * HELP's answer for `topic` (a verb, upper case, single spaces): an alias is named as itself (XPWD
+ * is not PWD to the client that asked), a SITE subcommand by its own syntax.
+ */
+function syntaxOf(topic: string, specs: readonly AnyCommandSpec[]): string | undefined {
+  const [word = '', ...rest] = topic.split(' ');
+  const verb = canonicalVerb(word);
+  const spec = specs.find((s) => s.verb === verb);
+  if (!spec) return undefined;
+  if (rest.length > 0) return verb === 'SITE' ? siteSyntax.get(rest.join(' ')) : undefined;
+  // Each help text starts with its verb.
+  return word === spec.verb
+    ? spec.help
+    : `${word}${spec.help.slice(spec.verb.length)} (alias of ${spec.verb})`;
+}
