@@ -17,10 +17,16 @@ test('CRLF and bare LF terminate lines; trailing CR removed', () => {
   assert.equal(r.next(), undefined);
 });
 
-test('only one trailing CR is removed; inner CR kept', () => {
+test('every trailing CR is removed (NOOP CR CR LF, as vsftpd takes it); inner CR kept', () => {
   const r = new LineReader();
-  r.push(Buffer.from('A\rB\r\r\n'));
-  assert.deepEqual(drain(r), lines('A\rB\r'));
+  r.push(Buffer.from('A\rB\r\r\nNOOP\r\r\r\n\r\r\n'));
+  assert.deepEqual(drain(r), lines('A\rB', 'NOOP', ''));
+});
+
+test('trailing CRs do not count toward maxLineBytes', () => {
+  const r = new LineReader({ maxLineBytes: 4 });
+  r.push(Buffer.from('abcd\r\r\nabcde\r\r\n'));
+  assert.deepEqual(drain(r), [...lines('abcd'), { kind: 'too-long' }]);
 });
 
 test('lines split at every byte boundary', () => {

@@ -93,9 +93,7 @@ export class LineReader {
       this.buf = EMPTY;
       this.pos = 0;
     }
-    let rawLength = scan.end - start;
-    if (rawLength > 0 && b[scan.end - 1] === CR) rawLength--;
-    if (rawLength > this.maxLineBytes) return { kind: 'too-long' };
+    if (withoutTrailingCr(b, start, scan.end) - start > this.maxLineBytes) return { kind: 'too-long' };
     return decodeParts(b, scan.parts);
   }
 
@@ -166,12 +164,19 @@ function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): 
   } else {
     bytes = Buffer.concat(parts.map(([s, e]) => b.subarray(s, e)));
   }
-  let end = bytes.length;
-  if (end > 0 && bytes[end - 1] === CR) end--;
-  const text = bytes.subarray(0, end);
+  const text = bytes.subarray(0, withoutTrailingCr(bytes, 0, bytes.length));
   const line = text.toString('utf8');
   // The decoder marks what it could not decode with U+FFFD; only a line that shows one (which
   // valid UTF-8 may also spell) needs the check.
   if (!line.includes('\uFFFD') || isUtf8(text)) return { kind: 'line', line };
   return { kind: 'not-utf8', line };
+}
+
+/**
+ * Where `b[start, end)` ends without its trailing CRs: every one, as vsftpd and ProFTPD take
+ * `NOOP\r\r\n` (old Mac and embedded clients); a CR inside the line stays.
+ */
+function withoutTrailingCr(b: Buffer, start: number, end: number): number {
+  while (end > start && b[end - 1] === CR) end--;
+  return end;
 }

@@ -72,6 +72,16 @@ for (const mode of MODES) {
       });
     });
 
+    test('a line ending in CR CR LF (old Mac and embedded clients) runs, its argument without the CR', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('NOOP\r', 200);
+        await ftp.cmd('MKD cr-dir\r\r', 257);
+        assert.match(textOf(await ftp.cmd('CWD cr-dir\r', 250)), /"?\/cr-dir"?/);
+        await ftp.cmd('PWD', 257);
+      });
+    });
+
     test('verbs with digits are unknown commands like the rest; garbage stays a syntax error', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
