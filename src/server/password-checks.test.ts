@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
-import { PasswordCheckQueue } from './password-checks.js';
+import { describe, test } from 'node:test';
+import type { AuthOutcome, Authenticator } from '../auth/types.js';
+import { Secret } from '../auth/types.js';
+import type { DefenderEvent, DefenderPort } from '../defender/defender.js';
+import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 
 /** A check that ends when the test says so. */
 function gate(): { check: () => Promise<string>; open: () => void; started: boolean } {
@@ -74,4 +77,113 @@ test('an aborted wait leaves the queue', async () => {
   first.open();
   assert.equal(await r1, 'done');
   assert.equal(second.started, false);
+});
+
+/** A check that never settles (a directory server called without a timeout); says when it starts. */
+function hung(): { check: () => Promise<string>; started: Promise<void> } {
+  let begun!: () => void;
+  const started = new Promise<void>((resolve) => (begun = resolve));
+  return { check: () => (begun(), new Promise<string>(() => {})), started };
+}
+
+test('a running check whose signal aborts: answered at once, its late answer ignored', async () => {
+  const q = new PasswordCheckQueue({ overall: 1, perAddress: 1 });
+  const ac = new AbortController();
+  const slow = gate();
+  const run = q.run('10.0.0.1', ac.signal, slow.check);
+  const next = gate();
+  const nextRun = q.run('10.0.0.2', never, next.check);
+  ac.abort();
+  assert.equal(await run, undefined);
+  // The slot is still the aborted check's while it winds down (a scrypt cannot be stopped)...
+  assert.equal(next.started, false);
+  // ... and free once it ends; its answer goes nowhere.
+  slow.open();
+  await new Promise(setImmediate);
+  assert.equal(next.started, true);
+  next.open();
+  assert.equal(await nextRun, 'done');
+});
+
+test(
+  'a check that never ends gives its slot back soon after its signal aborts',
+  { timeout: 5_000 },
+  async () => {
+    const q = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 20);
+    const hangs = [hung(), hung()];
+    const acs = [new AbortController(), new AbortController()];
+    const runs = hangs.map((h, i) => q.run(`127.0.0.${i + 1}`, acs[i]?.signal ?? never, h.check));
+    await Promise.all(hangs.map((h) => h.started));
+    const good = gate();
+    const goodRun = q.run('127.0.0.3', never, good.check);
+    assert.equal(good.started, false);
+    for (const ac of acs) ac.abort();
+    assert.deepEqual(await Promise.all(runs), [undefined, undefined]);
+    const next = hung();
+    void q.run('127.0.0.4', never, next.check);
+    // Both slots come back (20 ms later): the waiting checks start; the never-ending ones are forgotten.
+    await next.started;
+    await new Promise(setImmediate);
+    assert.equal(good.started, true);
+    good.open();
+    assert.equal(await goodRun, 'done');
+    assert.equal(q.waiting, 0);
+  },
+);
+
+test("a check that throws at once is its caller's rejection; the queue goes on", async () => {
+  const q = new PasswordCheckQueue({ overall: 1, perAddress: 1 });
+  await assert.rejects(
+    q.run('10.0.0.1', never, () => {
+      throw new Error('not async');
+    }),
+    /not async/,
+  );
+  const next = gate();
+  const run = q.run('10.0.0.1', never, next.check);
+  assert.equal(next.started, true);
+  next.open();
+  assert.equal(await run, 'done');
+});
+
+describe('guardAuthenticator', () => {
+  const credentials = { username: 'hang', password: new Secret('pw'), remoteAddress: '127.0.0.1', tls: true };
+  /** A defender port that bans no one and keeps what it was told. */
+  const recording = (): DefenderPort & { events: DefenderEvent[] } => {
+    const events: DefenderEvent[] = [];
+    return { events, banned: () => false, record: (_a, e) => void events.push(e) };
+  };
+  const never: Authenticator = { authenticate: () => new Promise<AuthOutcome>(() => {}) };
+
+  test('an authenticator that never answers: unavailable (421) when the check times out, not scored', async () => {
+    const defender = recording();
+    const guarded = guardAuthenticator(
+      never,
+      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 0),
+      defender,
+    );
+    const ac = new AbortController();
+    const outcome = guarded.authenticate(credentials, ac.signal);
+    ac.abort(new DOMException('The check timed out.', 'TimeoutError'));
+    assert.deepEqual(await outcome, {
+      ok: false,
+      unavailable: true,
+      reason: 'password check: the authenticator did not answer in time',
+    });
+    assert.deepEqual(defender.events, []);
+  });
+
+  test('its client leaving: dropped, not scored', async () => {
+    const defender = recording();
+    const guarded = guardAuthenticator(
+      never,
+      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 0),
+      defender,
+    );
+    const ac = new AbortController();
+    const outcome = guarded.authenticate(credentials, ac.signal);
+    ac.abort();
+    assert.deepEqual(await outcome, { ok: false, reason: 'password check dropped: the client left' });
+    assert.deepEqual(defender.events, []);
+  });
 });

@@ -23,7 +23,8 @@ interface PerAddress {
  * address; the rest wait, and the addresses with waiting checks take turns (round robin), so a
  * login from a quiet address waits for at most one running check to end, however many an
  * attacker queues. What waits is bounded by the connections not logged in (one PASS at a time
- * each; maxUnauthenticatedPerAddress per address).
+ * each; maxUnauthenticatedPerAddress per address). A check whose signal aborts (its client left,
+ * or 30 s passed) gives its slot back when it ends, or shortly after if it never does.
  */
 export class PasswordCheckQueue {
   private running = 0;
@@ -31,14 +32,25 @@ export class PasswordCheckQueue {
   /** Addresses with waiting checks that may start one, in turn order. */
   private readonly turns: string[] = [];
 
-  constructor(private limits: PasswordCheckLimits) {}
+  /**
+   * `abandonAfterMs`: how long a check whose signal aborted keeps its slot if it does not end (it
+   * ignores its signal); far longer than a scrypt, short enough that a hung one frees its slot.
+   */
+  constructor(
+    private limits: PasswordCheckLimits,
+    private readonly abandonAfterMs = 1_000,
+  ) {}
 
   /** New limits (a reload) apply to the checks that start from now on. */
   setLimits(limits: PasswordCheckLimits): void {
     this.limits = limits;
   }
 
-  /** Runs `check` in its turn; undefined (without running it) when `signal` aborts first. */
+  /**
+   * Runs `check` in its turn. Settles with its answer, or undefined as soon as `signal` aborts
+   * (waiting or running): an answer after that is ignored, so a check that never settles (a
+   * directory server without a timeout) holds up only its own client.
+   */
   run<T>(address: string, signal: AbortSignal, check: () => Promise<T>): Promise<T | undefined> {
     const a = this.entry(address);
     if (signal.aborted) {
@@ -55,18 +67,21 @@ export class PasswordCheckQueue {
       const w: Waiting = {
         start: () => {
           signal.removeEventListener('abort', onAbort);
-          this.running++;
-          a.running++;
-          check()
-            .then(resolve, reject)
-            .finally(() => {
-              this.running--;
-              a.running--;
-              // Back in turn, at the end of the line.
-              if (a.waiting.length > 0 && !this.turns.includes(address)) this.turns.push(address);
-              this.forget(address, a);
-              this.dispatch();
-            });
+          const release = this.occupy(address, a);
+          // Its slot stays taken while the check winds down (scrypt in the thread pool cannot be
+          // stopped: a client hanging up must not start the next one early), but not for ever.
+          let abandon: NodeJS.Timeout | undefined;
+          const aborted = (): void => {
+            resolve(undefined);
+            abandon = setTimeout(release, this.abandonAfterMs);
+          };
+          signal.addEventListener('abort', aborted, { once: true });
+          // A check that throws at once is a rejection like any other, not a broken queue.
+          new Promise<T>((ok) => ok(check())).then(resolve, reject).finally(() => {
+            signal.removeEventListener('abort', aborted);
+            clearTimeout(abandon);
+            release();
+          });
         },
       };
       signal.addEventListener('abort', onAbort, { once: true });
@@ -98,6 +113,23 @@ export class PasswordCheckQueue {
     }
   }
 
+  /** Takes a slot for a check of `address`; the function returned gives it back (once). */
+  private occupy(address: string, a: PerAddress): () => void {
+    this.running++;
+    a.running++;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.running--;
+      a.running--;
+      // Back in turn, at the end of the line.
+      if (a.waiting.length > 0 && !this.turns.includes(address)) this.turns.push(address);
+      this.forget(address, a);
+      this.dispatch();
+    };
+  }
+
   private entry(address: string): PerAddress {
     let a = this.addresses.get(address);
     if (!a) this.addresses.set(address, (a = { running: 0, waiting: [] }));
@@ -123,19 +155,22 @@ export function guardAuthenticator(
     async authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
       const address = normalizeAddress(c.remoteAddress);
       if (defender.banned(address)) return { ok: false, reason: 'address banned' };
-      const outcome = await queue.run(address, signal, () =>
+      let started = false;
+      const outcome = await queue.run(address, signal, () => {
+        started = true;
         // Banned while it waited: no hashing for it.
-        defender.banned(address)
+        return defender.banned(address)
           ? Promise.resolve<AuthOutcome>({ ok: false, reason: 'address banned' })
-          : inner.authenticate(c, signal),
-      );
-      // Not run: the client left, or the check timed out in the queue (not the client's doing): not scored.
+          : inner.authenticate(c, signal);
+      });
+      // No answer: the client left, or the check timed out (waiting its turn, or the authenticator
+      // never answered). Neither is the client's doing: not scored; a timeout is a 421, as when
+      // the accounts are unreachable.
       if (!outcome) {
         const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
-        return {
-          ok: false,
-          reason: `password check ${timedOut ? 'timed out waiting its turn' : 'dropped: the client left'}`,
-        };
+        if (!timedOut) return { ok: false, reason: 'password check dropped: the client left' };
+        const why = started ? 'the authenticator did not answer in time' : 'timed out waiting its turn';
+        return { ok: false, unavailable: true, reason: `password check: ${why}` };
       }
       if (!outcome.ok && !outcome.unavailable)
         defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');

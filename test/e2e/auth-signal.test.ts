@@ -1,11 +1,12 @@
 /**
  * The signal an authenticator is given aborts when its client goes: a client that hangs up after
  * PASS, or a server closing, stops a slow check (a remote directory, an LDAP bind) instead of
- * leaving it to run for its 30 s.
+ * leaving it to run for its 30 s. A check that never ends, signal or not, holds up only its client.
  */
 import { describe, test } from 'node:test';
-import type { Authenticator } from '../../src/auth/types.js';
-import { withDeadline } from '../support/raw-ftp.js';
+import type { AuthOutcome, Authenticator } from '../../src/auth/types.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { connectSecure, startServer, useFerry, withClients } from './harness.js';
 
 /** An authenticator that answers only when its signal aborts; each call's abort is awaitable. */
@@ -58,5 +59,45 @@ describe('the authenticator signal', { timeout: 60_000 }, () => {
     } finally {
       await ts.close();
     }
+  });
+});
+
+describe('an authenticator that never answers (a directory server called without a timeout)', () => {
+  let calls = 0;
+  let bothHanging: () => void = () => {};
+  const hanging = new Promise<void>((resolve) => (bothHanging = resolve));
+  const authenticator: Authenticator = {
+    authenticate(c) {
+      if (c.username !== 'hang')
+        return Promise.resolve({ ok: true, principal: { username: c.username, home: '', readOnly: true } });
+      if (++calls === 2) bothHanging();
+      return new Promise<AuthOutcome>(() => {}); // ignores its signal too
+    },
+  };
+  const server = useFerry({ authenticator, storageFor: () => new MemoryStorage() });
+
+  /** Connected from `localAddress` over implicit FTPS, USER sent. */
+  async function from(localAddress: string, user: string, track: (c: RawFtp) => RawFtp): Promise<RawFtp> {
+    const ts = server();
+    const ftp = track(
+      await RawFtp.connect({ host: ts.host, port: ts.implicitPort, implicit: true, localAddress }),
+    );
+    await ftp.expect(220);
+    await ftp.cmd(`USER ${user}`, 331);
+    return ftp;
+  }
+
+  test('holds the password-check slots only until its clients hang up', async () => {
+    await withClients(async (track) => {
+      // Two such checks take both slots (maxPasswordChecks 2, one per address)...
+      const hung = [await from('127.0.0.1', 'hang', track), await from('127.0.0.2', 'hang', track)];
+      for (const ftp of hung) ftp.send('PASS pw');
+      await withDeadline(hanging, 10_000, 'both hanging checks to start');
+      // ... a login from elsewhere waits its turn; their clients give up: it gets it.
+      const good = await from('127.0.0.3', 'bob', track);
+      good.send('PASS pw');
+      for (const ftp of hung) ftp.socket.destroy();
+      await good.expect(230);
+    });
   });
 });
