@@ -6,12 +6,19 @@ import { z } from 'zod';
 import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
+import { MAX_TIMER_MS } from '../server/options.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /** The YAML config file (`ferry serve --config FILE`). Every key is optional; flags override it. */
 const seconds = z.number().int().positive();
+/** A timeout: Node's timers wait at most MAX_TIMER_MS (a longer one fires after 1 ms). */
+const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
+const timeoutSeconds = seconds.max(
+  MAX_TIMER_SECONDS,
+  `at most ${MAX_TIMER_SECONDS} (about 24.8 days, the longest a Node.js timer waits)`,
+);
 const count = z.number().int().positive();
 const points = z.number().int().nonnegative();
 
@@ -33,8 +40,8 @@ const defenderSchema = z
       })
       .strict()
       .optional(),
-    handshakeTimeoutSeconds: seconds.optional(),
-    loginTimeoutSeconds: seconds.optional(),
+    handshakeTimeoutSeconds: timeoutSeconds.optional(),
+    loginTimeoutSeconds: timeoutSeconds.optional(),
     maxUnauthenticatedPerAddress: count.optional(),
     maxPassivePerAddress: count.optional(),
     maxPassivePerUser: count.optional(),
@@ -69,7 +76,7 @@ export const configSchema = z
       .object({
         trusted: z.array(z.string()).min(1),
         required: z.boolean().optional(),
-        headerTimeoutSeconds: seconds.optional(),
+        headerTimeoutSeconds: timeoutSeconds.optional(),
       })
       .strict()
       .optional(),
@@ -118,7 +125,7 @@ export const configSchema = z
       .strict()
       .refine((a) => !(a.file && a.postgres), 'file and postgres: the accounts are in one or the other')
       .optional(),
-    idleTimeoutSeconds: z.number().int().positive().optional(),
+    idleTimeoutSeconds: timeoutSeconds.optional(),
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
     workers: z.number().int().min(1).max(1024).optional(),

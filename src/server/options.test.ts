@@ -119,3 +119,41 @@ test('an option an embedder misspells or mistypes is refused, naming it: nothing
     message: /options\.logger: a Logger/,
   });
 });
+
+test('a timeout longer than a Node.js timer can wait is refused, naming it (it would fire after 1 ms)', () => {
+  const timeouts = [
+    'idleMs',
+    'dataConnectMs',
+    'handshakeMs',
+    'dataIdleMs',
+    'closeGraceMs',
+    'stalledOutputMs',
+    'loginMs',
+  ] as const;
+  for (const key of timeouts) {
+    assert.throws(() => resolveOptions({ ...base, timeouts: { [key]: 2 ** 31 } }), {
+      code: 'ERR_INVALID_OPTION',
+      key: `timeouts.${key}`,
+      message: new RegExp(`options\\.timeouts\\.${key}: at most 2147483647 \\(about 24\\.8 days`),
+    });
+    assert.equal(resolveOptions({ ...base, timeouts: { [key]: 2 ** 31 - 1 } }).timeouts[key], 2 ** 31 - 1);
+  }
+  assert.throws(() => resolveOptions({ ...base, timeouts: { idleMs: 30 * 86_400_000 } }), {
+    key: 'timeouts.idleMs',
+  });
+  assert.throws(
+    () => resolveOptions({ ...base, proxyProtocol: { trusted: ['10.0.0.0/8'], headerTimeoutMs: 2 ** 31 } }),
+    {
+      key: 'proxyProtocol.headerTimeoutMs',
+    },
+  );
+  // The kernel's longest keepalive idle time; past it Linux keeps its default (2 hours) silently.
+  assert.equal(
+    resolveOptions({ ...base, timeouts: { keepaliveMs: 32_767_000 } }).timeouts.keepaliveMs,
+    32_767_000,
+  );
+  assert.throws(() => resolveOptions({ ...base, timeouts: { keepaliveMs: 32_768_000 } }), {
+    key: 'timeouts.keepaliveMs',
+    message: /at most 32767000 \(32767 s/,
+  });
+});

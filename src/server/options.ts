@@ -92,6 +92,7 @@ export interface ServerOptions {
     /** How long a trusted peer has to send its header (default 5 s). */
     headerTimeoutMs?: number;
   };
+  /** In milliseconds, each at most 2^31-1 (about 24.8 days: the longest a Node.js timer waits). */
   timeouts?: {
     idleMs?: number;
     dataConnectMs?: number;
@@ -104,7 +105,7 @@ export interface ServerOptions {
     loginMs?: number;
     /**
      * A control connection's first TCP keepalive probe after this long without traffic (default
-     * 60 s; whole seconds, at least 1 s). Tests shorten it; Node then probes every 1 s, 10 times.
+     * 60 s; whole seconds, 1 s to 32767 s). Tests shorten it; Node then probes every 1 s, 10 times.
      */
     keepaliveMs?: number;
   };
@@ -161,6 +162,13 @@ export class OptionError extends FerryError {
     this.detail = detail;
   }
 }
+
+/** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every session would end at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+const TIMER_LIMIT = `at most ${MAX_TIMER_MS} (about 24.8 days, the longest a Node.js timer waits)`;
+const timerMs = z.number().int().positive().max(MAX_TIMER_MS, TIMER_LIMIT);
+/** Linux's TCP_KEEPIDLE is at most 32767 s; a longer one leaves the kernel's default (2 hours). */
+const MAX_KEEPALIVE_MS = 32_767_000;
 
 const listener = z.union([
   z.literal(false),
@@ -224,14 +232,19 @@ const schema = z
       .optional(),
     timeouts: z
       .object({
-        idleMs: z.number().int().positive().optional(),
-        dataConnectMs: z.number().int().positive().optional(),
-        handshakeMs: z.number().int().positive().optional(),
-        dataIdleMs: z.number().int().positive().optional(),
-        closeGraceMs: z.number().int().nonnegative().optional(),
-        stalledOutputMs: z.number().int().positive().optional(),
-        loginMs: z.number().int().positive().optional(),
-        keepaliveMs: z.number().int().min(1000).optional(),
+        idleMs: timerMs.optional(),
+        dataConnectMs: timerMs.optional(),
+        handshakeMs: timerMs.optional(),
+        dataIdleMs: timerMs.optional(),
+        closeGraceMs: z.number().int().nonnegative().max(MAX_TIMER_MS, TIMER_LIMIT).optional(),
+        stalledOutputMs: timerMs.optional(),
+        loginMs: timerMs.optional(),
+        keepaliveMs: z
+          .number()
+          .int()
+          .min(1000)
+          .max(MAX_KEEPALIVE_MS, `at most ${MAX_KEEPALIVE_MS} (32767 s: the kernel ignores a longer one)`)
+          .optional(),
       })
       .strict()
       .optional(),
@@ -274,7 +287,7 @@ const schema = z
       .object({
         trusted: z.array(z.string().superRefine(checkNetwork)).min(1),
         required: z.boolean().optional(),
-        headerTimeoutMs: z.number().int().positive().optional(),
+        headerTimeoutMs: timerMs.optional(),
       })
       .strict()
       .optional(),

@@ -1,0 +1,33 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from './config.js';
+
+test('a timeout in seconds longer than a Node.js timer can wait is refused, naming the key', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+  try {
+    const file = path.join(dir, 'ferry.yaml');
+    const keys = [
+      ['idleTimeoutSeconds', (n: number) => `idleTimeoutSeconds: ${n}`],
+      ['defender.handshakeTimeoutSeconds', (n: number) => `defender:\n  handshakeTimeoutSeconds: ${n}`],
+      ['defender.loginTimeoutSeconds', (n: number) => `defender:\n  loginTimeoutSeconds: ${n}`],
+      [
+        'proxyProtocol.headerTimeoutSeconds',
+        (n: number) => `proxyProtocol:\n  trusted: [10.0.0.0/8]\n  headerTimeoutSeconds: ${n}`,
+      ],
+    ] as const;
+    for (const [key, yaml] of keys) {
+      await writeFile(file, yaml(2_147_484));
+      await assert.rejects(loadConfig(file), {
+        code: 'ERR_INVALID_OPTION',
+        message: `${file}: ${key}: at most 2147483 (about 24.8 days, the longest a Node.js timer waits)`,
+      });
+      await writeFile(file, yaml(2_147_483));
+      await loadConfig(file);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
