@@ -20,6 +20,7 @@ export type FerryErrorCode =
   | 'ERR_LIMIT'
   | 'ERR_IS_DIRECTORY'
   | 'ERR_NOT_DIRECTORY'
+  | 'ERR_BEYOND_END'
   | 'ERR_INVALID_OPTION'
   | 'ERR_DATA_CONNECTION'
   | 'ERR_PASSIVE_LIMIT'
@@ -60,6 +61,8 @@ export type StorageErrorKind =
   | 'name-not-allowed'
   | 'is-directory'
   | 'not-directory'
+  /** An upload restarted (REST) past the end of the file: it would leave a gap of zeros (554). */
+  | 'beyond-end'
   | 'unsupported'
   | 'transient'
   /** The storage service failed or stayed overloaded after retries (451). */
@@ -80,6 +83,7 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'name-not-allowed': 'ERR_NAME_NOT_ALLOWED',
   'is-directory': 'ERR_IS_DIRECTORY',
   'not-directory': 'ERR_NOT_DIRECTORY',
+  'beyond-end': 'ERR_BEYOND_END',
   unsupported: 'ERR_UNSUPPORTED',
   transient: 'ERR_TRANSIENT',
   unavailable: 'ERR_UNAVAILABLE',
@@ -124,6 +128,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_CROSS_FOLDER: [Code.NameNotAllowed, OWN],
   ERR_IS_DIRECTORY: [Code.FileUnavailable, 'Is a directory.'],
   ERR_NOT_DIRECTORY: [Code.FileUnavailable, 'Not a directory.'],
+  ERR_BEYOND_END: [Code.InvalidRestParameter, 'Restart position beyond the end of the file.'],
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
   ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
   ERR_UNAVAILABLE: [Code.LocalError, 'Storage temporarily unavailable, try again later.'],

@@ -49,6 +49,8 @@ export const Code = {
   PageTypeUnknown: 551,
   ExceededStorage: 552,
   NameNotAllowed: 553,
+  /** RFC 3659 5: a REST position the command cannot use (beyond the end of the file). */
+  InvalidRestParameter: 554,
   /** RFC 4217 9: the data connection cannot be opened with this PROT level. */
   ProtLevelRefused: 521,
   TlsNegotiationFailed: 522,

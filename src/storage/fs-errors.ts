@@ -33,6 +33,7 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   'name-not-allowed': 'name not allowed',
   'is-directory': 'is a directory',
   'not-directory': 'not a directory',
+  'beyond-end': 'restart position beyond the end of the file',
   unsupported: 'not supported',
   transient: 'temporarily unavailable',
   unavailable: 'storage unavailable',

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { withLimits, type UserLimits } from './limited.js';
+import { prepareWrite } from './prepared-write.js';
 import { LocalStorage } from './local.js';
 import { QuotaBook, type Usage } from './quota.js';
 import type { RecyclingReadable } from './recycling.js';
@@ -54,6 +55,16 @@ test('an upload whose first chunk crosses the quota is refused as quota-exceeded
     );
   }
   assert.deepEqual(await readdir(root), ['old']);
+  assert.deepEqual(records.get('u'), { bytes: 600, files: 1 });
+});
+
+test('a quota user restarting beyond the end of a file is told so (554), not that the gap is over the quota', async (t) => {
+  const { root, records, storage } = await limited(t, { quotaSize: 1000 });
+  await writeFile(join(root, 'old'), Buffer.alloc(600));
+  const beyond = { offset: 1_000_000, append: false };
+  await assert.rejects(prepareWrite(storage, v('/old'), beyond, ctx()), { code: 'ERR_BEYOND_END' });
+  await assert.rejects(storage.write(v('/old'), source('x'), beyond, ctx()), { code: 'ERR_BEYOND_END' });
+  assert.equal((await readFile(join(root, 'old'))).length, 600);
   assert.deepEqual(records.get('u'), { bytes: 600, files: 1 });
 });
 

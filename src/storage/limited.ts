@@ -325,10 +325,11 @@ export class LimitedStorage implements StorageBackend {
 
 /**
  * What an upload adds before its first byte, to a file of `before` bytes (undefined: a new file).
- * Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep.
+ * Only growth counts: an overwrite frees the old size, APPE and REST keep what they keep (a REST
+ * beyond the end is the storage's to refuse, 554, not the quota's).
  */
 function startGrowth(before: number | undefined, o: { offset: number; append: boolean }): Usage {
-  const kept = o.append ? (before ?? 0) : o.offset;
+  const kept = o.append ? (before ?? 0) : Math.min(o.offset, before ?? 0);
   return { bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 };
 }
 

@@ -2,18 +2,19 @@
 // directory (by its descriptor), are made durable, and replace the target by one rename through
 // the same descriptor, re-verified just before. A failed upload removes what it created. One that
 // keeps the existing bytes first checks nobody changed the target meanwhile (target-guard.ts).
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
 import { FileWriter } from './file-writer.js';
-import { abortedError, mapFsError, storageError } from './fs-errors.js';
+import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { keepsExisting, renameIfUnchanged } from './target-guard.js';
 import { newTempName } from './upload-temp.js';
+import { checkRestart } from './prepared-write.js';
 
 /**
  * Reopening a pinned file through its magic link (which O_NOFOLLOW would refuse: the link itself is
@@ -41,15 +42,8 @@ export async function atomicWrite(
   p: VPath,
 ): Promise<{ bytes: number }> {
   const existing = t.existing?.st;
-  let keep = 0;
-  let extendTo = 0;
-  if (o.append) {
-    keep = existing?.size ?? 0;
-  } else if (o.offset > 0) {
-    if (!existing) throw storageError('not-found', 'write', p);
-    keep = Math.min(o.offset, existing.size);
-    extendTo = o.offset;
-  }
+  checkRestart(p, o, existing?.size);
+  const keep = o.append ? (existing?.size ?? 0) : o.offset;
 
   const tmpPath = t.dir.child(newTempName());
   // pipeline re-raises the first failure on the other stream too, so whichever failed first decides:
@@ -74,7 +68,6 @@ export async function atomicWrite(
     // used for every step; it stays open until the rename, which marks the upload as in progress.
     tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
     if (keep > 0 && t.existing) await copyPrefix(t.existing, tmp, keep, c.signal);
-    if (extendTo > keep) await tmp.truncate(extendTo); // zero-fill, sparse where supported
     if (existing) {
       // The replaced file's owner and group (a server running as root: the file keeps belonging to
       // whom it belonged, as when written in place), then its mode (chown clears setuid bits).
@@ -84,7 +77,7 @@ export async function atomicWrite(
     }
     // A source that reads into its chunks again gets them back once written (gathered-upload.ts).
     const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
-    ws = new FileWriter(tmp, Math.max(keep, extendTo), { recycle });
+    ws = new FileWriter(tmp, keep, { recycle });
     ws.once('error', (err) => {
       destError ??= err;
       firstFailed ??= 'dest';
@@ -134,18 +127,65 @@ function uploadFailure(err: unknown, f: Failures, p: VPath): unknown {
 
 /** Copies the first `length` bytes of `from` into the start of `to` (REST and APPE keep the old bytes). */
 async function copyPrefix(from: Pinned, to: FileHandle, length: number, signal: AbortSignal): Promise<void> {
-  if (length === from.st.size) {
-    // Kernel copy (or reflink) between the two opened inodes, reopened through their magic links.
-    await copyFile(from.path, fdPath(to.fd), constants.COPYFILE_FICLONE);
-    return;
-  }
-  const fh = await open(from.path, REOPEN_READ);
-  // The read stream owns `fh` (autoClose) and closes it on end or destroy.
-  await pipeline(
-    fh.createReadStream({ start: 0, end: length - 1, highWaterMark: CHUNK }),
-    new FileWriter(to, 0),
-    { signal },
+  // Kernel copy (or reflink) between the two opened inodes, reopened through their magic links.
+  // Without a reflink the kernel writes a sparse file's holes out as zeros (a 1 TB file of holes
+  // fills the disk), so such a file is cloned or else copied without them.
+  const whole = length === from.st.size;
+  const dest = fdPath(to.fd);
+  if (whole && !hasHoles(from.st)) return copyFile(from.path, dest, constants.COPYFILE_FICLONE);
+  if (whole && (await cloned(from.path, dest))) return;
+  await copyLeavingHoles(from, to, length, signal);
+}
+
+/** A reflink copy (btrfs, XFS): instant, holes kept. False where the filesystem makes none. */
+function cloned(src: string, dest: string): Promise<boolean> {
+  return copyFile(src, dest, constants.COPYFILE_FICLONE_FORCE).then(
+    () => true,
+    () => false,
   );
+}
+
+/** Fewer blocks than bytes: holes (or a compressing filesystem). */
+function hasHoles(st: Stats): boolean {
+  return st.blocks * 512 < st.size;
+}
+
+const HOLE = 64 * 1024;
+const ZEROS = Buffer.alloc(HOLE);
+
+/** Copies as copyPrefix, writing nothing for each block of HOLE zeros: it stays a hole in `to`. */
+async function copyLeavingHoles(
+  from: Pinned,
+  to: FileHandle,
+  length: number,
+  signal: AbortSignal,
+): Promise<void> {
+  await to.truncate(length);
+  const fh = await open(from.path, REOPEN_READ);
+  try {
+    const buf = Buffer.allocUnsafe(CHUNK);
+    for (let pos = 0; pos < length;) {
+      throwIfAborted(signal);
+      const { bytesRead: n } = await fh.read(buf, 0, Math.min(CHUNK, length - pos), pos);
+      if (n === 0) return; // the file shrank meanwhile: the target guard refuses the upload
+      let data = 0; // where the bytes not written yet start: a run of blocks that are not all zeros
+      for (let at = 0; at < n; at += HOLE) {
+        const end = Math.min(at + HOLE, n);
+        if (!buf.subarray(at, end).equals(ZEROS.subarray(0, end - at))) continue;
+        await writeAt(to, buf.subarray(data, at), pos + data);
+        data = end;
+      }
+      await writeAt(to, buf.subarray(data, n), pos + data);
+      pos += n;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+async function writeAt(fh: FileHandle, bytes: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < bytes.length;)
+    done += (await fh.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
 }
 
 async function assertSameFile(path: string, fh: FileHandle, p: VPath): Promise<void> {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   mkdir,
   mkdtemp,
+  open,
   readdir,
   readFile as readHost,
   rm,
@@ -348,5 +349,46 @@ describe('LocalStorage uploads gathered into batched disk writes', () => {
     await assert.rejects(s.write(v('/keep.bin'), src, { offset: 0, append: false }, ctx()));
     assert.ok((await readHost(join(root, 'keep.bin'))).equals(old));
     assert.deepEqual(await readdir(root), ['keep.bin']);
+  });
+});
+
+describe('LocalStorage: APPE and REST + STOR keep a sparse file sparse', () => {
+  const MiB = 1024 * 1024;
+  /** 64 MiB, nearly all holes, with a few bytes here and there (one straddling a 64 KiB block edge). */
+  async function sparse(t: TestContext): Promise<{ root: string; s: LocalStorage; expected: Buffer }> {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-sparse-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const expected = Buffer.alloc(64 * MiB);
+    const fh = await open(join(root, 's.bin'), 'w');
+    for (const [at, text] of [
+      [0, 'head'],
+      [40 * MiB - 2, 'edge'],
+      [64 * MiB - 3, 'end'],
+    ] as const) {
+      expected.write(text, at);
+      await fh.write(text, at);
+    }
+    await fh.close();
+    assert.ok((await stat(join(root, 's.bin'))).blocks * 512 < MiB, 'made sparse');
+    return { root, s: new LocalStorage({ root }), expected };
+  }
+
+  it('APPE copies the data, not the holes', async (t) => {
+    const { root, s, expected } = await sparse(t);
+    await s.write(v('/s.bin'), source('+tail'), { offset: 0, append: true }, ctx());
+    const st = await stat(join(root, 's.bin'));
+    assert.equal(st.size, 64 * MiB + 5);
+    assert.ok(st.blocks * 512 < MiB, `${st.blocks * 512} bytes on disk for ${st.size}: holes written out`);
+    assert.ok((await readHost(join(root, 's.bin'))).equals(Buffer.concat([expected, Buffer.from('+tail')])));
+  });
+
+  it('REST + STOR inside the holes copies the data before the offset, not the holes', async (t) => {
+    const { root, s, expected } = await sparse(t);
+    await s.write(v('/s.bin'), source('x'), { offset: 40 * MiB, append: false }, ctx());
+    const st = await stat(join(root, 's.bin'));
+    assert.equal(st.size, 40 * MiB + 1);
+    assert.ok(st.blocks * 512 < MiB, `${st.blocks * 512} bytes on disk for ${st.size}: holes written out`);
+    const want = Buffer.concat([expected.subarray(0, 40 * MiB), Buffer.from('x')]);
+    assert.ok((await readHost(join(root, 's.bin'))).equals(want));
   });
 });

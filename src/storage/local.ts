@@ -22,7 +22,7 @@ import { ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
-import { preparedBy } from './prepared-write.js';
+import { checkRestart, preparedBy } from './prepared-write.js';
 import { keepsExisting, lockTarget } from './target-guard.js';
 import type {
   FileSource,
@@ -195,7 +195,7 @@ export class LocalStorage implements StorageBackend {
       // Held until the rename (or the release): the next such upload starts from this one's result.
       if (keepsExisting(o))
         ({ target, unlock } = await lockTarget(await this.#fdJail(), this.#locks, target, c.signal, p));
-      if (o.offset > 0 && !o.append && !target.existing) throw storageError('not-found', 'write', p);
+      checkRestart(p, o, target.existing?.st.size);
     } catch (err) {
       unlock();
       await target.existing?.close();

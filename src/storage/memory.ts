@@ -3,7 +3,7 @@ import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
 import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
-import { preparedBy } from './prepared-write.js';
+import { checkRestart, preparedBy } from './prepared-write.js';
 import type {
   FileStat,
   PreparedWrite,
@@ -144,14 +144,9 @@ export class MemoryStorage implements StorageBackend {
   ): Promise<{ bytes: number }> {
     const existing = this.#checkWrite(p, o, c);
 
-    // Bytes kept from the old file: all of it for append, `offset` (zero-filled past the end) for REST.
+    // Bytes kept from the old file: all of it for append, the first `offset` for REST.
     const old = existing?.data ?? Buffer.alloc(0);
-    let prefix: Buffer = Buffer.alloc(0);
-    if (o.append) prefix = old;
-    else if (o.offset > 0) {
-      prefix = old.subarray(0, o.offset);
-      if (o.offset > old.length) prefix = Buffer.concat([old, Buffer.alloc(o.offset - old.length)]);
-    }
+    const prefix = o.append ? old : old.subarray(0, o.offset);
 
     const chunks: Buffer[] = [];
     let bytes = 0;
@@ -197,7 +192,7 @@ export class MemoryStorage implements StorageBackend {
     if (p === ROOT) throw storageError('is-directory', 'write', p);
     const existing = this.#parent(p, 'write').children.get(baseName(p));
     if (existing?.kind === 'dir') throw storageError('is-directory', 'write', p);
-    if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
+    checkRestart(p, o, existing?.data.length);
     return existing;
   }
 

@@ -1,9 +1,21 @@
 // The two steps of an upload (check the target, then take the bytes) for any backend: one without
 // prepareWrite (an embedder's) gets a preparation that checks nothing, its write() checking as ever.
 import type { Readable } from 'node:stream';
+import { storageError } from './fs-errors.js';
 import type { PreparedWrite, StorageBackend, StorageContext, VPath } from './types.js';
 
 export type WriteOptions = { offset: number; append: boolean };
+
+/**
+ * Refuses a REST + STOR the file there (`size` bytes; undefined: none) cannot continue: one beyond
+ * its end would leave a gap of zeros, gigabytes written (or copied, or uploaded to S3) for a few
+ * bytes sent. A client resuming restarts at most at the size it measured.
+ */
+export function checkRestart(p: VPath, o: WriteOptions, size: number | undefined): void {
+  if (o.append || o.offset === 0) return;
+  if (size === undefined) throw storageError('not-found', 'write', p);
+  if (o.offset > size) throw storageError('beyond-end', 'write', p);
+}
 
 export function prepareWrite(
   storage: StorageBackend,

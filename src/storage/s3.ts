@@ -25,7 +25,7 @@ import { copyObject, deleteKeys, renameDir } from './s3-rename.js';
 import { isRecycling } from './recycling.js';
 import { chunksOf } from './stream-chunks.js';
 import { uploadObject, type CopyPrefix } from './s3-upload.js';
-import { preparedBy } from './prepared-write.js';
+import { checkRestart, preparedBy } from './prepared-write.js';
 import type { UploadLocks } from './upload-locks.js';
 import type {
   FileSource,
@@ -57,7 +57,6 @@ const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
   'restart-write',
   'append',
 ]);
-const ZEROS = Buffer.alloc(64 * 1024);
 
 /**
  * Files in an S3 bucket under a key prefix. Directories are prefixes: `a/b` is a directory when a
@@ -152,8 +151,8 @@ export class S3Storage implements StorageBackend {
     await this.#requireDir(parentOf(p), c, 'write', p);
     const existing = await find(this.#at, p, c, 'write');
     if (existing?.type === 'dir') throw storageError('is-directory', 'write', p);
-    if (!existing && o.offset > 0 && !o.append) throw storageError('not-found', 'write', p);
     const old = existing?.type === 'file' ? existing : undefined;
+    checkRestart(p, o, old?.size);
     return preparedBy((src, c2) => this.#write(p, src, o, c2, old));
   }
 
@@ -177,8 +176,9 @@ export class S3Storage implements StorageBackend {
     try {
       const now = await find(this.#at, p, c, 'write');
       if (now?.type === 'dir') throw storageError('is-directory', 'write', p);
-      if (!now && !o.append) throw storageError('not-found', 'write', p);
-      return await this.#upload(p, src, o, c, now?.type === 'file' ? now : undefined, true);
+      const file = now?.type === 'file' ? now : undefined;
+      checkRestart(p, o, file?.size); // it may have shrunk since prepareWrite
+      return await this.#upload(p, src, o, c, file, true);
     } finally {
       unlock();
     }
@@ -192,10 +192,8 @@ export class S3Storage implements StorageBackend {
     old: FileFound | undefined,
     guarded = false,
   ): Promise<{ bytes: number }> {
-    // Bytes kept from the old object: all for APPE, `offset` (zero-filled past its end) for REST.
-    const keep = o.append ? (old?.size ?? 0) : o.offset;
-    const fromOld = Math.min(keep, old?.size ?? 0);
-    const zeros = keep - fromOld;
+    // Bytes kept from the old object: all for APPE, the first `offset` for REST.
+    const fromOld = o.append ? (old?.size ?? 0) : o.offset;
     const { sdk, client } = await this.#at.conn.get();
     const key = keyOf(this.#at, p);
     // Large kept bytes are copied inside S3 (UploadPartCopy); fewer than one part are re-read.
@@ -207,8 +205,6 @@ export class S3Storage implements StorageBackend {
     const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
     async function* body(): AsyncGenerator<Buffer> {
       if (head) yield head;
-      for (let left = zeros; left > 0; left -= ZEROS.length)
-        yield ZEROS.subarray(0, Math.min(left, ZEROS.length));
       for await (const chunk of chunksOf(addAbortSignal(signal, src))) {
         taken += chunk.length;
         yield chunk;

@@ -68,12 +68,25 @@ export function storageContract(name: string, make: Factory): void {
       const r = await s.write(v('/r.bin'), source('abc'), { offset: 4, append: false }, ctx());
       assert.equal(r.bytes, 3);
       assert.equal(await readFile(s, '/r.bin'), '0123abc');
-      await s.write(v('/r.bin'), source('Z'), { offset: 9, append: false }, ctx());
-      assert.equal(await readFile(s, '/r.bin'), '0123abc\0\0Z');
+      await s.write(v('/r.bin'), source('Z'), { offset: 7, append: false }, ctx()); // at the end exactly
+      assert.equal(await readFile(s, '/r.bin'), '0123abcZ');
       await rejectsKind(
         s.write(v('/missing'), source('x'), { offset: 3, append: false }, ctx()),
         'not-found',
       );
+    });
+
+    it('refuses a restart beyond the end of the file: no gap of zeros is ever made', async (t) => {
+      const s = await make(t, { files: { '/r.bin': '0123' } });
+      await rejectsKind(s.write(v('/r.bin'), source('x'), { offset: 5, append: false }, ctx()), 'beyond-end');
+      await rejectsKind(
+        s.write(v('/r.bin'), source('x'), { offset: 1e12, append: false }, ctx()),
+        'beyond-end',
+      );
+      const prepare = s.prepareWrite?.bind(s);
+      if (prepare) await rejectsKind(prepare(v('/r.bin'), { offset: 5, append: false }, ctx()), 'beyond-end');
+      assert.equal(await readFile(s, '/r.bin'), '0123');
+      assert.deepEqual(await names(s, '/'), ['r.bin']);
     });
 
     it('appends, creating the file if needed', async (t) => {

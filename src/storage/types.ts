@@ -112,7 +112,8 @@ export interface StorageBackend {
   openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource>;
   /**
    * Atomic: the previous content stays until `src` ends successfully and the bytes are durable.
-   * `offset` > 0 keeps the first `offset` bytes (zero-filled past the end); `append` keeps them all.
+   * `offset` > 0 keeps the first `offset` bytes (beyond the end: refused, 'beyond-end'); `append`
+   * keeps them all.
    * If it rejects before reading, `src` is left as is (the caller destroys it).
    */
   write(
@@ -124,7 +125,8 @@ export interface StorageBackend {
   /**
    * Checks an upload's target before any of its bytes exist: rejects as write() would for the target
    * alone (parent directory missing, a directory there, a link leading out, a name not allowed,
-   * read-only, REST to a missing file), changing nothing, and holds what it found for the write.
+   * read-only, REST to a missing file or beyond its end), changing nothing, and holds what it found
+   * for the write.
    * The server calls it before its 150, so that a refusal needs no data connection. Optional: without
    * it the target is checked only once the data flows (the reply then follows the 150).
    */

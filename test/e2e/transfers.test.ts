@@ -165,6 +165,35 @@ for (const mode of MODES) {
       });
     });
 
+    test('REST beyond the end of the file gets 554 before any 150 (no gap of zeros is written); REST at the end continues the file', async () => {
+      const root = server().root;
+      const old = randomData(1000);
+      await writeFile(path.join(root, 'gap.bin'), old);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        for (const offset of [150_000_000, 1_000_000_000_000, 1001]) {
+          const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+          await ftp.cmd(`REST ${offset}`, 350);
+          const r = await ftp.cmd('STOR gap.bin');
+          assert.equal(r.code, 554, `REST ${offset} → ${r.code} ${textOf(r)} (no 150 may come first)`);
+          assert.equal(textOf(r), 'Restart position beyond the end of the file.');
+          await ftp.cmd('NOOP', 200); // the next reply is the next command's
+          assert.deepEqual(conn.received, [], 'nothing sent on the data connection');
+          conn.raw.destroy();
+          await conn.closed;
+        }
+        const st = await stat(path.join(root, 'gap.bin'));
+        assert.equal(st.size, 1000, 'the file is as it was');
+        // A resume (lftp's put -c) restarts at the size it measured: that continues the file.
+        await ftp.cmd('REST 1000', 350);
+        const [, done] = await ftp.store('gap.bin', Buffer.from('abc'));
+        assert.equal(done.code, 226, textOf(done));
+      });
+      assertSameBytes(await readFile(path.join(root, 'gap.bin')), Buffer.concat([old, Buffer.from('abc')]));
+      assert.deepEqual(await tempFiles(root), []);
+    });
+
     test('APPE appends to an existing file and creates a missing one', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
