@@ -51,6 +51,20 @@ export function unauthenticatedLimits(o: ResolvedOptions): SessionLimits {
 }
 
 /**
+ * How a session counts against maxUnauthenticatedPerAddress, kept by whoever admitted it (the
+ * server, or a cluster primary for all its workers).
+ */
+export interface UnauthenticatedCount {
+  /** Logged in: no longer counted (until a logout). */
+  loggedIn(): void;
+  /** Logged out (REIN): counted again; false, and not counted, when its address is at the limit. */
+  loggedOut(): Promise<boolean>;
+}
+
+/** Refused at accept, or at a REIN (421, then close): the address has too many not logged in. */
+export const TOO_MANY_UNAUTHENTICATED = 'Too many connections not logged in from your address, try later.';
+
+/**
  * The defender's word at accept, before any byte is read: a banned address is refused, and so is
  * one with too many connections not logged in yet (scored). Counts the connection as
  * unauthenticated when admitted; returns the refusal's text otherwise.
@@ -67,9 +81,45 @@ export function admission(
   if (!unauthenticated.admit(address)) {
     defender.refused(address, 'too many connections not logged in');
     defender.record(address, 'limit-refused');
-    return 'Too many connections not logged in from your address, try later.';
+    return TOO_MANY_UNAUTHENTICATED;
   }
   return undefined;
+}
+
+/**
+ * A connection admitted (and so counted as not logged in) until it logs in; a logout (REIN) counts
+ * it again, unless its address already has as many as allowed: then that is refused and scored as
+ * a new connection over the limit would be. Kept by the server that admitted it, or by a cluster
+ * primary for the connections its workers serve.
+ */
+export class UnauthenticatedConnection implements UnauthenticatedCount {
+  private counted = true;
+
+  constructor(
+    private readonly defender: DefenderService,
+    private readonly unauthenticated: SessionCounts,
+    private readonly address: string,
+  ) {}
+
+  loggedIn(): void {
+    this.release();
+  }
+
+  async loggedOut(): Promise<boolean> {
+    if (this.counted) return true;
+    this.counted = this.unauthenticated.admit(this.address);
+    if (!this.counted) {
+      this.defender.refused(this.address, 'too many connections not logged in (at REIN)');
+      this.defender.record(this.address, 'limit-refused');
+    }
+    return this.counted;
+  }
+
+  /** Logged in or closed: no longer counted. */
+  release(): void {
+    if (this.counted) this.unauthenticated.release(this.address);
+    this.counted = false;
+  }
 }
 
 /** How long a refused client has to close after its 421 before its socket is destroyed anyway. */

@@ -19,6 +19,7 @@ import type { CertificateStore } from '../tls/certificates.js';
 import { peerCertificate } from '../tls/client-certificate.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
+import type { UnauthenticatedCount } from './admission.js';
 import type { CommandTable } from './commands/registry.js';
 import type {
   After,
@@ -135,8 +136,8 @@ export class ControlConnection {
     private readonly socket: net.Socket,
     implicit: boolean,
     private readonly rt: ServerRuntime,
-    /** The first successful login (no longer an unauthenticated connection). */
-    private readonly onLogin: () => void = () => {},
+    /** Told of each login and logout (maxUnauthenticatedPerAddress). */
+    private readonly unauthenticated: UnauthenticatedCount,
     /** Who the client is behind a trusted proxy (PROXY protocol); else the socket's peer. */
     origin?: ClientOrigin,
   ) {
@@ -561,7 +562,7 @@ export class ControlConnection {
   private loggedIn(): void {
     clearTimeout(this.loginTimer);
     this.loginTimer = undefined;
-    this.onLogin();
+    this.unauthenticated.loggedIn();
   }
 
   /** Not logged in in time: closed whatever the client sends meanwhile (NOOP keeps only the idle timer away). */
@@ -678,6 +679,7 @@ export class ControlConnection {
         const t = this.channel.tlsSocket;
         return t && peerCertificate(t, rt.certificates.clientCas);
       },
+      logOut: () => this.unauthenticated.loggedOut(),
       enterSession: async (principal) => {
         this.leaveAccount();
         const handle: LoggedInSession = {

@@ -3,7 +3,14 @@ import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { CertificateStore } from '../tls/certificates.js';
-import { admission, refuseConnection, SessionCounts, unauthenticatedLimits } from './admission.js';
+import {
+  admission,
+  refuseConnection,
+  SessionCounts,
+  UnauthenticatedConnection,
+  unauthenticatedLimits,
+  type UnauthenticatedCount,
+} from './admission.js';
 import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, type ServerRuntime } from './control-connection.js';
@@ -31,9 +38,8 @@ const passiveLimits = (o: ResolvedOptions) => ({
 const passivePortsFor = (o: ResolvedOptions, io: PassiveIo): PassivePorts =>
   new PassivePorts(o.passive.portMin, o.passive.portMax, passiveLimits(o), io);
 
-/** A connection accepted and admitted elsewhere (a cluster primary). */
-export interface Admitted {
-  onLogin(): void;
+/** A connection accepted and admitted elsewhere (a cluster primary, told of its logins and logouts). */
+export interface Admitted extends UnauthenticatedCount {
   /** The client behind a trusted proxy, as the PROXY header named it. */
   readonly origin?: ClientOrigin;
   /** Bytes read past the header: the client's first, put back before the session reads. */
@@ -312,18 +318,14 @@ export class FerryServer {
       refuseConnection(socket, implicit);
       return;
     }
-    let counted = !admitted;
-    const onLogin = (): void => {
-      if (counted) this.unauthenticated.release(address);
-      counted = false;
-      admitted?.onLogin();
-    };
-    const conn = new ControlConnection(socket, implicit, this.runtime, onLogin, origin);
+    // Counted here, unless whoever admitted it counts (a cluster primary).
+    const count = admitted ?? new UnauthenticatedConnection(this.defense, this.unauthenticated, address);
+    const conn = new ControlConnection(socket, implicit, this.runtime, count, origin);
     this.connections.add(conn);
     void conn.closed.then(() => {
       this.connections.delete(conn);
       this.counts.release(address);
-      if (counted) this.unauthenticated.release(address);
+      if (count instanceof UnauthenticatedConnection) count.release();
     });
     void conn.start();
   }

@@ -59,6 +59,23 @@ async function bytesUntilClosed(port: number, from: string): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
+/** REIN, answered 220: TLS ends with it (the client then talks in the clear, or starts TLS again). */
+async function logOut(ftp: RawFtp): Promise<void> {
+  await ftp.cmd('REIN', 220);
+  await withDeadline(ftp.peerEndedTls, ftp.timeoutMs, 'the server to end TLS (close_notify)');
+  await ftp.stopTls();
+}
+
+/** After logOut(): TLS again (AUTH TLS, or a new handshake and greeting), then a login. */
+async function logInAgain(ts: TestServer, mode: Mode, ftp: RawFtp): Promise<void> {
+  if (mode === 'explicit') await ftp.authTls('TLS');
+  else {
+    await ftp.startTls();
+    await ftp.expect(220);
+  }
+  await ftp.login(ts.user, ts.password);
+}
+
 /** Logs in from `from` and uploads and downloads a file (data connections come from 127.0.0.1). */
 async function loginAndTransfer(ts: TestServer, mode: Mode, from = LEGIT): Promise<void> {
   const ftp = await connectFrom(ts, mode, from);
@@ -140,6 +157,36 @@ describe('defender: connections not logged in', () => {
       track(await connectFrom(ts, 'implicit', ATTACKER));
     });
   });
+
+  for (const [mode, from] of [
+    ['explicit', '127.0.0.7'],
+    ['implicit', '127.0.0.8'],
+  ] as const) {
+    test(`${mode}: a session that logs out (REIN) counts as not logged in again; one over the limit gets 421 and is closed, as a new connection would`, async () => {
+      const ts = server();
+      await withClients(async (track) => {
+        const sessions: RawFtp[] = [];
+        for (let i = 0; i <= CAP; i++) {
+          const ftp = track(await connectFrom(ts, mode, from));
+          await ftp.login(ts.user, ts.password);
+          sessions.push(ftp);
+        }
+        const [first, last] = [sessions[0], sessions[CAP]];
+        assert.ok(first && last);
+        // CAP logged-in sessions log out: CAP connections not logged in, the limit.
+        for (const ftp of sessions.slice(0, CAP)) await logOut(ftp);
+        // A new connection is refused: 421 on the explicit port, closed at once on the implicit one.
+        const refused = (await bytesUntilClosed(portOf(ts, mode), from)).toString('latin1');
+        assert.match(refused, mode === 'explicit' ? /^421 Too many connections not logged in/ : /^$/);
+        const over = await last.cmd('REIN', 421);
+        assert.match(textOf(over), /Too many connections not logged in from your address/);
+        await withDeadline(last.closed, 5_000, 'the server to close the session');
+        // One logs in again: its place is free for a new connection.
+        await logInAgain(ts, mode, first);
+        track(await connectFrom(ts, mode, from));
+      });
+    });
+  }
 
   test('hundreds of idle connections from one address do not stop another client from logging in and transferring', async () => {
     const ts = server();

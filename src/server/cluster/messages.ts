@@ -21,6 +21,8 @@ export type ToWorker =
   /** Send your metrics (answered by ferry:metrics with the same id). */
   | { readonly type: 'ferry:metrics-request'; readonly id: number }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }
+  /** Whether the connection that logged out counts as not logged in again (else it must end). */
+  | { readonly type: 'ferry:logout-answer'; readonly id: number; readonly ok: boolean }
   /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
   | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
   | { readonly type: 'ferry:stop' }
@@ -51,7 +53,12 @@ export type FromWorker =
       readonly max: number;
     }
   /** One of `user`'s counted sessions has ended. */
-  | { readonly type: 'ferry:user-session-give'; readonly user: string };
+  | { readonly type: 'ferry:user-session-give'; readonly user: string }
+  /**
+   * Connection `connection` logged out (REIN): may it count as not logged in again? Answered by
+   * logout-answer. Sent after the logins gathered so far, so that its own login is counted first.
+   */
+  | { readonly type: 'ferry:logout'; readonly id: number; readonly connection: number };
 
 const toWorkerTypes = new Set<string>([
   'ferry:init',
@@ -59,6 +66,7 @@ const toWorkerTypes = new Set<string>([
   'ferry:reload',
   'ferry:metrics-request',
   'ferry:user-session-answer',
+  'ferry:logout-answer',
   'ferry:ban',
   'ferry:stop',
   'ferry:destroy',
@@ -72,6 +80,7 @@ const fromWorkerTypes = new Set<string>([
   'ferry:metrics',
   'ferry:user-session-take',
   'ferry:user-session-give',
+  'ferry:logout',
 ]);
 
 const typeOf = (m: unknown): unknown =>

@@ -4,7 +4,13 @@ import { FerryError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { normalizeAddress } from '../../protocol/address.js';
 import { CertificateStore } from '../../tls/certificates.js';
-import { admission, refuseConnection, SessionCounts, unauthenticatedLimits } from '../admission.js';
+import {
+  admission,
+  refuseConnection,
+  SessionCounts,
+  UnauthenticatedConnection,
+  unauthenticatedLimits,
+} from '../admission.js';
 import { DefenderService } from '../defender-service.js';
 import { openListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
@@ -36,8 +42,8 @@ export interface ClusterOptions {
 interface Handed {
   readonly slot: WorkerSlot;
   readonly address: string;
-  /** Not logged in yet: counted against maxUnauthenticatedPerAddress. */
-  unauthenticated: boolean;
+  /** Counted against maxUnauthenticatedPerAddress while not logged in. */
+  readonly unauthenticated: UnauthenticatedConnection;
 }
 
 /**
@@ -264,7 +270,8 @@ export class ClusterPrimary {
       return;
     }
     const id = ++this.nextId;
-    this.handed.set(id, { slot, address, unauthenticated: true });
+    const unauthenticated = new UnauthenticatedConnection(this.defense, this.unauthenticated, address);
+    this.handed.set(id, { slot, address, unauthenticated });
     slot.active++;
     const message: ToWorker = {
       type: 'ferry:connection',
@@ -291,20 +298,17 @@ export class ClusterPrimary {
     if (!h) return;
     this.handed.delete(id);
     this.counts.release(h.address);
-    this.loggedIn(h);
+    h.unauthenticated.release();
     h.slot.active = Math.max(0, h.slot.active - 1);
-  }
-
-  private loggedIn(h: Handed | undefined): void {
-    if (!h?.unauthenticated) return;
-    h.unauthenticated = false;
-    this.unauthenticated.release(h.address);
   }
 
   private onMessage(slot: WorkerSlot, m: FromWorker): void {
     if (m.type === 'ferry:sessions') {
-      for (const id of m.logins) this.loggedIn(this.handed.get(id));
+      for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
+    } else if (m.type === 'ferry:logout') {
+      const loggedOut = this.handed.get(m.connection)?.unauthenticated.loggedOut() ?? Promise.resolve(false);
+      void loggedOut.then((ok) => slot.send({ type: 'ferry:logout-answer', id: m.id, ok }));
     } else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);

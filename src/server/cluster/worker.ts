@@ -67,21 +67,23 @@ export async function serveAsWorker(
   const reports = new SessionReports(reply);
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
-  // Per-user session limits are counted by the primary, for all workers.
+  let stopping = false;
+  // Questions for the primary, which counts for all workers (per-user sessions, logouts).
   const asked = new Map<number, (ok: boolean) => void>();
   let lastAsk = 0;
+  const ask = (question: (id: number) => FromWorker): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (stopping) return resolve(false); // no primary to answer
+      const id = ++lastAsk;
+      asked.set(id, resolve);
+      reply(question(id));
+    });
   if (hooks.sessions) server.countUserSessionsWith(hooks.sessions);
   else
     server.countUserSessionsWith({
-      take: (user, max) =>
-        new Promise((resolve) => {
-          const id = ++lastAsk;
-          asked.set(id, resolve);
-          reply({ type: 'ferry:user-session-take', id, user, max });
-        }),
+      take: (user, max) => ask((id) => ({ type: 'ferry:user-session-take', id, user, max })),
       give: (user) => reply({ type: 'ferry:user-session-give', user }),
     });
-  let stopping = false;
   const stop = (): void => {
     if (stopping) return;
     stopping = true;
@@ -99,7 +101,11 @@ export async function serveAsWorker(
         if (!(handle instanceof net.Socket)) return;
         handle.once('close', () => reports.closed(m.id));
         server.handleConnection(handle, m.implicit, {
-          onLogin: () => reports.login(m.id),
+          loggedIn: () => reports.login(m.id),
+          loggedOut: () => {
+            reports.flush(); // the primary must count this session's login before its logout
+            return ask((id) => ({ type: 'ferry:logout', id, connection: m.id }));
+          },
           origin: m.origin,
           rest: m.rest === undefined ? undefined : Buffer.from(m.rest, 'base64'),
         });
@@ -122,6 +128,7 @@ export async function serveAsWorker(
         );
         return;
       case 'ferry:user-session-answer':
+      case 'ferry:logout-answer':
         asked.get(m.id)?.(m.ok);
         asked.delete(m.id);
         return;
@@ -177,7 +184,9 @@ class SessionReports {
     setImmediate(this.flush);
   }
 
-  private readonly flush = (): void => {
+  /** Sends what was gathered now (also when a message that must follow it is sent next). */
+  readonly flush = (): void => {
+    if (!this.pending) return;
     this.pending = false;
     const message: FromWorker = { type: 'ferry:sessions', logins: this.logins, closed: this.closes };
     this.logins = [];

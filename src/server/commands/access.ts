@@ -3,6 +3,7 @@ import { Secret, type Principal } from '../../auth/types.js';
 import { StorageError, type StorageBackend } from '../../storage/types.js';
 import { Code, type NamedCode } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
+import { TOO_MANY_UNAUTHENTICATED } from '../admission.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
 
 /**
@@ -179,7 +180,11 @@ export const accessCommands: AnyCommandSpec[] = [
     access: 'anyone',
     concurrency: 'serial',
     help: 'REIN (log out and start over; on implicit FTPS the TLS session is renegotiated)',
-    async handle() {
+    async handle(_cmd, ctx) {
+      // A logged-out session is a connection not logged in again: over the limit it ends, as a new
+      // connection over the limit would (RFC 959 allows REIN only 421 for that).
+      if (!(await ctx.logOut()))
+        return { reply: reply(Code.ServiceNotAvailable, TOO_MANY_UNAUTHENTICATED), after: 'close' };
       return { reply: reply(Code.ServiceReady, 'Service ready for new user.'), after: 'reinitialize' };
     },
   }),

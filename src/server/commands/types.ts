@@ -66,6 +66,11 @@ export interface CommandContext {
   files(): UserFiles;
   readonly data: DataEndpoints;
   readonly transfer: Transfer;
+  /**
+   * REIN: counts the session as not logged in again; false when its address already has
+   * maxUnauthenticatedPerAddress connections not logged in (the session must then end).
+   */
+  logOut(): Promise<boolean>;
   /** Counts this session as one of its user's; false when the user's maxSessions are all in use. */
   enterSession(principal: Principal): Promise<boolean>;
   /** The client certificate of the control connection's current TLS session, checked now. */
