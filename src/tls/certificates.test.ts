@@ -102,14 +102,66 @@ test('TLS 1.0 is refused by default and accepted only when the operator allows i
   assert.equal(cert.fingerprint256, strict.sha256[0]);
 });
 
-test('an unusable key is refused at load with a clear error', async () => {
-  await writeFile(path.join(dir, 'bad.crt'), (await generateSelfSigned('localhost')).cert);
-  await writeFile(path.join(dir, 'bad.key'), (await generateSelfSigned('localhost')).key);
+test("a key that is not its certificate's is refused at load, naming both files", async () => {
+  const crt = path.join(dir, 'bad.crt');
+  const key = path.join(dir, 'bad.key');
+  await writeFile(crt, (await generateSelfSigned('localhost')).cert);
+  await writeFile(key, (await generateSelfSigned('localhost')).key);
   const store = new CertificateStore(
-    { files: [{ certFile: path.join(dir, 'bad.crt'), keyFile: path.join(dir, 'bad.key') }], dataDir: dir },
+    { files: [{ certFile: crt, keyFile: key }], dataDir: dir },
     { minVersion: 'TLSv1.2' },
   );
-  await assert.rejects(store.load(), { code: 'ERR_INVALID_OPTION', message: /not usable/ });
+  await assert.rejects(store.load(), {
+    code: 'ERR_INVALID_OPTION',
+    message: `TLS key ${key} is not the key of the certificate ${crt} (both rsa, but not a pair).`,
+  });
+});
+
+test('a key of another type than its certificate (EC for RSA) is refused too, at load and at a reload', async () => {
+  // OpenSSL's check took it: the server started, and every handshake failed.
+  const rsa = await generateSelfSigned('localhost', 'rsa');
+  const crt = path.join(dir, 'typed.crt');
+  const ecKey = path.join(dir, 'typed-ec.key');
+  const rsaKey = path.join(dir, 'typed-rsa.key');
+  await writeFile(crt, rsa.cert);
+  await writeFile(rsaKey, rsa.key);
+  await writeFile(ecKey, (await generateSelfSigned('localhost', 'ecdsa')).key);
+  const policy: TlsPolicy = { minVersion: 'TLSv1.2' };
+  const refusal = {
+    code: 'ERR_INVALID_OPTION',
+    message: `TLS key ${ecKey} is not the key of the certificate ${crt} (key type ec, certificate type rsa).`,
+  };
+  await assert.rejects(
+    new CertificateStore({ files: [{ certFile: crt, keyFile: ecKey }], dataDir: dir }, policy).load(),
+    refusal,
+  );
+  // A reload with it keeps the running certificate.
+  const store = new CertificateStore({ files: [{ certFile: crt, keyFile: rsaKey }], dataDir: dir }, policy);
+  await store.load();
+  const context = store.sessionContext();
+  await assert.rejects(
+    store.replace({ files: [{ certFile: crt, keyFile: ecKey }], dataDir: dir }, policy),
+    refusal,
+  );
+  assert.equal(store.sessionContext(), context);
+  assert.equal((await handshake(store, {})).fingerprint256, fingerprintOf(rsa.cert));
+});
+
+test('a key file that holds no usable key is refused with its name', async () => {
+  const crt = path.join(dir, 'keyless.crt');
+  const key = path.join(dir, 'not-a.key');
+  await writeFile(crt, (await generateSelfSigned('localhost')).cert);
+  await writeFile(key, 'not a key\n');
+  await assert.rejects(
+    new CertificateStore(
+      { files: [{ certFile: crt, keyFile: key }], dataDir: dir },
+      { minVersion: 'TLSv1.2' },
+    ).load(),
+    {
+      code: 'ERR_INVALID_OPTION',
+      message: new RegExp(`^TLS key ${key}: not a private key Ferry can read \\(`),
+    },
+  );
 });
 
 test('a certificate or key file that cannot be read is refused with its name (exit 2 from the CLI)', async () => {

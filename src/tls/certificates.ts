@@ -1,4 +1,11 @@
-import { X509Certificate, constants, createHash, randomBytes, webcrypto } from 'node:crypto';
+import {
+  X509Certificate,
+  constants,
+  createHash,
+  createPrivateKey,
+  randomBytes,
+  webcrypto,
+} from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -69,12 +76,7 @@ export class CertificateStore {
     let generated = false;
     let pairs: KeyPair[];
     if (this.source.files.length > 0) {
-      pairs = await Promise.all(
-        this.source.files.map(async (f) => ({
-          cert: await readPem(f.certFile, 'certificate'),
-          key: await readPem(f.keyFile, 'key'),
-        })),
-      );
+      pairs = await Promise.all(this.source.files.map(readPair));
     } else {
       const r = await loadOrGenerateSelfSigned(this.source.dataDir);
       pairs = [r.pair];
@@ -155,11 +157,10 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
   const certFile = path.join(dataDir, 'self-signed.crt');
   const keyFile = path.join(dataDir, 'self-signed.key');
   try {
-    return {
-      pair: { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') },
-      generated: false,
-    };
-  } catch {
+    const pair = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
+    return { pair: matchingPair(pair, { certFile, keyFile }), generated: false };
+  } catch (err) {
+    if (err instanceof FerryError) throw err; // there, but not a pair: not overwritten
     const pair = await generateSelfSigned('localhost');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
     await writeFile(keyFile, pair.key, { mode: 0o600 });
@@ -215,6 +216,50 @@ export async function generateSelfSigned(
   const pkcs8 = Buffer.from(await crypto.subtle.exportKey('pkcs8', keys.privateKey));
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
   return { cert: cert.toString('pem'), key: key.replace(/\n\n/g, '\n') };
+}
+
+/** A certificate and its key, read and checked; errors name the files. */
+async function readPair(f: { certFile: string; keyFile: string }): Promise<KeyPair> {
+  const pair = { cert: await readPem(f.certFile, 'certificate'), key: await readPem(f.keyFile, 'key') };
+  return matchingPair(pair, f);
+}
+
+/**
+ * The pair, if the key is the certificate's. OpenSSL's own check (createSecureContext) looks only
+ * at keys of the certificate's type: an EC key with an RSA certificate passed it, and then every
+ * handshake failed ("no suitable signature algorithm").
+ */
+function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): KeyPair {
+  const cert = parsed(
+    () => new X509Certificate(pair.cert),
+    `TLS certificate ${f.certFile}: not a PEM certificate`,
+  );
+  const key = parsed(
+    () => createPrivateKey(pair.key),
+    /ENCRYPTED/.test(pair.key)
+      ? `TLS key ${f.keyFile}: encrypted; Ferry needs it without a passphrase`
+      : `TLS key ${f.keyFile}: not a private key Ferry can read`,
+  );
+  if (!cert.checkPrivateKey(key)) {
+    const [keyType, certType] = [key.asymmetricKeyType, cert.publicKey.asymmetricKeyType];
+    const why =
+      keyType === certType
+        ? `both ${keyType}, but not a pair`
+        : `key type ${keyType}, certificate type ${certType}`;
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `TLS key ${f.keyFile} is not the key of the certificate ${f.certFile} (${why}).`,
+    );
+  }
+  return pair;
+}
+
+function parsed<T>(parse: () => T, what: string): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new FerryError('ERR_INVALID_OPTION', `${what} (${(err as Error).message}).`);
+  }
 }
 
 /** A certificate or key file, or an error that names it (a bare ENOENT did not say which file). */
