@@ -11,7 +11,7 @@ import {
 import { Code } from '../protocol/codes.js';
 import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
-import { resetUnlessThrough } from './data-reset.js';
+import { giveUp } from './data-reset.js';
 import { dataConnectionError } from './errors.js';
 
 /**
@@ -26,7 +26,10 @@ export interface DataState {
   eprtRefused: boolean;
 }
 
-/** A data endpoint: the TCP connection, as soon as it exists. */
+/**
+ * A data endpoint: the TCP connection, as soon as it exists. Once a TLS socket runs on it, the
+ * transfer gives that up first (data-reset.ts): close() and reset() then find it closed.
+ */
 export interface Endpoint {
   /** Resolves with the connected socket (active: once the server has connected). */
   readonly connected: Promise<net.Socket>;
@@ -88,7 +91,7 @@ export async function openPassive(
   return {
     connected: Promise.resolve(socket),
     close: () => socket.destroy(),
-    reset: () => resetUnlessThrough(socket, socket),
+    reset: () => giveUp(socket, socket),
   };
 }
 
@@ -166,7 +169,7 @@ export async function openActive(
     }, connectTimeoutMs);
   }
   const reset = (): void => {
-    if (accepted) resetUnlessThrough(accepted, accepted);
+    if (accepted) giveUp(accepted, accepted);
     close();
   };
   return { connected, close, reset };

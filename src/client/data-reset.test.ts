@@ -81,6 +81,39 @@ describe('giveUp', () => {
     assert.equal(await ended, 'end');
   });
 
+  it('resets a TLS data connection through its TLS socket (the TCP socket under it is never reset itself)', async () => {
+    const { raw, peer } = await connectPair();
+    // TLS 1.2: once both ends are secure, nothing is in flight (no tickets) that could reset by itself.
+    const serverTls = new tls.TLSSocket(peer, {
+      isServer: true,
+      secureContext: tls.createSecureContext({ ...pair, maxVersion: 'TLSv1.2' }),
+    });
+    const secure = once(serverTls, 'secure');
+    const ended = peerEnd(serverTls);
+    const data = tls.connect({ socket: raw, rejectUnauthorized: false });
+    await Promise.all([once(data, 'secureConnect'), secure]);
+    await giveUpAndClose(raw, data);
+    assert.equal(data.destroyed, true);
+    assert.equal(await ended, 'ECONNRESET');
+  });
+
+  // Resetting the TCP socket first, then destroying the TLS socket, was a SIGSEGV (TLSWrap::ClearOut
+  // reading a freed BIO) at the first of these, which ended this test's process.
+  for (const when of ['as its handshake ends (TLS 1.3 tickets on the way)', 'in its handshake'] as const) {
+    it(`gives up a TLS data connection ${when}: the process lives, the TCP socket closes`, async () => {
+      const { raw, peer } = await connectPair();
+      const serverTls = new tls.TLSSocket(peer, {
+        isServer: true,
+        secureContext: tls.createSecureContext({ ...pair, minVersion: 'TLSv1.3' }),
+      });
+      serverTls.on('error', () => {});
+      const data = tls.connect({ socket: raw, rejectUnauthorized: false });
+      if (when !== 'in its handshake') await once(data, 'secureConnect');
+      await giveUpAndClose(raw, data);
+      assert.equal(data.destroyed, true);
+    });
+  }
+
   it('closes, never resets, a TLS data connection whose close_notify is under way', async () => {
     const { raw, peer } = await connectPair();
     const serverTls = new tls.TLSSocket(peer, {

@@ -12,7 +12,7 @@ import type { Duplex, Readable, Writable } from 'node:stream';
  * ECONNRESET: the transfer fails, the session stays.
  *
  * `raw` is the TCP socket; `data` the stream the transfer reads and writes: the TLS socket on `raw`
- * under PROT P, else `raw` itself.
+ * under PROT P (from the moment it is made, before its handshake is through), else `raw` itself.
  */
 
 /**
@@ -25,18 +25,25 @@ function through(raw: net.Socket, data: Duplex): boolean {
   return raw.readableEnded || raw.writableEnded || data.readableEnded || data.writableEnded;
 }
 
-/** Resets the TCP connection unless its data is through or it is closed already. */
-export function resetUnlessThrough(raw: net.Socket, data: Duplex): void {
-  if (raw.destroyed || through(raw, data)) return;
-  raw.resetAndDestroy();
-}
+/**
+ * Node's flag behind resetAndDestroy(): the socket's next destroy() resets the connection. Set
+ * directly only on a TCP socket under a TLS socket, whose destroy() then destroys it (see giveUp).
+ */
+type ResettableSocket = net.Socket & { resetAndClosing?: boolean };
 
 /**
- * Ends a data connection for good: the reset first (destroying the TLS socket closes the TCP socket
- * with a FIN at once), then `data` is destroyed with `err`.
+ * Ends a data connection for good, `data` destroyed with `err`: with a reset unless its data is
+ * through or it is closed already. Under TLS the TCP socket is never reset or destroyed itself: the
+ * TLS socket would go on reading through it (Node 20: SIGSEGV in TLSWrap::ClearOut when the TLS
+ * socket is destroyed while its TCP socket closes, whether the handshake is through or not). The
+ * TLS socket's destroy() destroys its TCP socket and waits for that close; the flag makes it a
+ * reset.
  */
 export function giveUp(raw: net.Socket, data: Duplex, err?: Error): void {
-  resetUnlessThrough(raw, data);
+  if (!raw.destroyed && !through(raw, data)) {
+    if (data === raw) raw.resetAndDestroy();
+    else (raw as ResettableSocket).resetAndClosing = true;
+  }
   data.destroy(err);
 }
 
@@ -52,7 +59,7 @@ export function resetWhenPipelineFails(
   others: readonly (Readable | Writable)[],
 ): () => void {
   const removers: (() => void)[] = [];
-  const reset = (): void => resetUnlessThrough(raw, data);
+  const reset = (): void => giveUp(raw, data);
   const on = (s: Readable | Writable, event: 'error' | 'close', fn: () => void): void => {
     s.on(event, fn);
     removers.push(() => s.off(event, fn));

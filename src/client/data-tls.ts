@@ -10,18 +10,27 @@ import { fingerprintSha256 } from './trust.js';
 /** TLS on a data connection: the client handshake resuming the control session, and its certificate. */
 
 /**
- * The TLS client handshake on a data connection, resuming `session`. Certificates are not checked
- * here (see checkDataCertificate). On failure the data connection is given up (data-reset.ts).
+ * The TLS client socket on a data connection, resuming `session`; its handshake starts at once.
+ * Certificates are not checked here (see checkDataCertificate). From now on the data connection is
+ * ended through this socket, never through `raw` (data-reset.ts).
  */
-export async function dataHandshake(
+export function startDataTls(
   raw: net.Socket,
   tlsOptions: tls.ConnectionOptions,
   session: Buffer | undefined,
+): tls.TLSSocket {
+  const sock = tls.connect({ ...tlsOptions, socket: raw, session, rejectUnauthorized: false });
+  // Errors reach the caller through dataHandshake() now and through the transfer's pipeline later.
+  sock.on('error', () => {});
+  return sock;
+}
+
+/** Waits for the data connection's TLS handshake; on failure the data connection is given up. */
+export async function dataHandshake(
+  raw: net.Socket,
+  sock: tls.TLSSocket,
   timeoutMs: number,
 ): Promise<tls.TLSSocket> {
-  const sock = tls.connect({ ...tlsOptions, socket: raw, session, rejectUnauthorized: false });
-  // Errors reach the caller through handshake() now and through the transfer's pipeline later.
-  sock.on('error', () => {});
   try {
     await handshake(sock, 'client', timeoutMs);
     return sock;

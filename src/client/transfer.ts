@@ -16,7 +16,7 @@ import {
 import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
-import { checkDataCertificate, dataHandshake } from './data-tls.js';
+import { checkDataCertificate, dataHandshake, startDataTls } from './data-tls.js';
 import { abortedError, dataConnectionError, localError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { receiveToFile } from './tls-download.js';
@@ -120,9 +120,12 @@ class Transfer {
   private pending: Promise<Reply> | undefined;
   private commandSent = false;
   private finalReceived = false;
+  /** The data connection: its TLS socket from the moment it is made (PROT P), else `raw`. */
   private data: Duplex | undefined;
   /** The data connection's TCP socket (under TLS, the socket the TLS socket runs on). */
   private raw: net.Socket | undefined;
+  /** The data connection's TLS handshake is through. */
+  private secured = false;
   private bytes = 0;
   /** The TLS session data connections resume (PROT P). */
   private session: Buffer | undefined;
@@ -201,10 +204,7 @@ class Transfer {
     let sessionReused: boolean | undefined;
     this.data = raw;
     if (o.protect) {
-      this.handshake = dataHandshake(raw, o.tlsOptions, session, o.connectTimeoutMs);
-      this.handshake.catch(() => {});
-      const sock = await abortable(this.handshake, signal);
-      this.data = sock;
+      const sock = await abortable(this.startTls(raw), signal);
       data = sock;
       secured = sock;
       sock.on('error', () => {});
@@ -293,7 +293,19 @@ class Transfer {
 
   /** Under PROT P, the data connection's TLS handshake is not through yet (or not started). */
   private handshaking(): boolean {
-    return this.o.protect && this.data === this.raw;
+    return this.o.protect && !this.secured;
+  }
+
+  /** TLS on the data connection; its TLS socket is the data connection from now on. */
+  private startTls(raw: net.Socket): Promise<tls.TLSSocket> {
+    const sock = startDataTls(raw, this.o.tlsOptions, this.session);
+    this.data = sock;
+    this.handshake = dataHandshake(raw, sock, this.o.connectTimeoutMs).then((s) => {
+      this.secured = true;
+      return s;
+    });
+    this.handshake.catch(() => {});
+    return this.handshake;
   }
 
   /** Ends the data connection, if there is one: a reset unless its data is through (data-reset.ts). */
@@ -376,13 +388,11 @@ class Transfer {
       this.handshake ??
       this.endpoint.connected.then((raw) => {
         this.raw = raw;
-        this.data = raw;
-        return dataHandshake(raw, this.o.tlsOptions, this.session, this.o.connectTimeoutMs);
+        return this.startTls(raw);
       });
     const limit = delay(this.o.connectTimeoutMs);
     const seen = async (): Promise<void> => {
       const sock = await handshake;
-      this.data = sock;
       if (this.req.body.direction === 'download') await once(sock, 'data');
       else await finished(sock.end());
     };

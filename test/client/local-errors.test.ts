@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
 import type { FerryClient } from '../../src/client/client.js';
@@ -71,6 +71,17 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
       },
     });
     await assert.rejects(c.get('big.bin', sink), local({ message: 'disk full' }));
+    assert.equal((await c.send('NOOP')).code, 200);
+  });
+
+  it('a stream destroyed before the call: get and put reject, the process lives, the connection stays usable', async () => {
+    // The data connection was given up by resetting its TCP socket under the TLS socket: SIGSEGV.
+    const sink = new PassThrough();
+    sink.destroy();
+    await assert.rejects(c.get('big.bin', sink));
+    const source = Readable.from([Buffer.from('x')]);
+    source.destroy();
+    await assert.rejects(c.put(source, 'destroyed.bin'));
     assert.equal((await c.send('NOOP')).code, 200);
   });
 
