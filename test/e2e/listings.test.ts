@@ -184,6 +184,31 @@ for (const mode of MODES) {
       });
     });
 
+    test('LIST -d / -ld and NLST -d show the entry itself, named as given (ls -d); other options change nothing', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const listed = async (arg: string): Promise<[string, string][]> =>
+          lines(await ftp.listing('LIST', arg)).map((l) => {
+            const e = parseListLine(l);
+            return [e?.name ?? l, e?.type ?? '?'];
+          });
+        for (const flags of ['-d', '-ld', '-dl', '-l -d', '-lad', '--directory'])
+          assert.deepEqual(await listed(`${flags} nodash`), [['nodash', 'dir']], `LIST ${flags} nodash`);
+        assert.deepEqual(await listed('-d /dir one'), [['/dir one', 'dir']]);
+        assert.deepEqual(await listed('-d nodash/a.txt'), [['nodash/a.txt', 'file']]);
+        assert.deepEqual(await listed('-d nod*'), [['nodash', 'dir']], 'a pattern: the matches themselves');
+        assert.deepEqual((await listed('-la nodash')).map(([n]) => n).sort(), ['a.txt', 'b.txt']);
+        assert.deepEqual(lines(await ftp.listing('NLST', '-d nodash')), ['nodash']);
+        await ftp.cmd('LIST -d missing', 550);
+        const stat = textOf(await ftp.cmd('STAT -d nodash', 212));
+        assert.equal(stat.split('\n').filter((l) => / nodash$/.test(l)).length, 1, stat);
+        assert.doesNotMatch(stat, /a\.txt/);
+        await ftp.cmd('CWD nodash', 250);
+        assert.deepEqual(await listed('-d'), [['.', 'dir']]);
+        assert.deepEqual(lines(await ftp.listing('NLST', '-d')), ['.']);
+      });
+    });
+
     test('LIST and NLST expand a pattern in the last segment (mget); an existing name wins over a pattern', async () => {
       const dir = path.join(server().root, 'globbed');
       await mkdir(dir);

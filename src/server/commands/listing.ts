@@ -22,7 +22,7 @@ const LS_OPTIONS = /^(?:(?:-[A-Za-z1]+|--[A-Za-z][\w-]*(?:=\S*)?)(?: +|$))+/;
 /**
  * What LIST/NLST/STAT show: `LIST -la dir` and `LIST --full-time dir` are common, so leading
  * ls-style option words are dropped (as vsftpd, ProFTPD and Pure-FTPd do), unless a file by that
- * exact name exists.
+ * exact name exists. All but `-d` change nothing; `-d` lists the entry itself (below).
  */
 async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   const flags = LS_OPTIONS.exec(arg);
@@ -30,10 +30,23 @@ async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   try {
     return await named(arg, ctx);
   } catch (err) {
-    if (err instanceof StorageError && err.kind === 'not-found')
-      return named(arg.slice(flags[0].length), ctx);
-    throw err;
+    if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
+    const rest = arg.slice(flags[0].length);
+    return listsItself(flags[0]) ? itself(rest, ctx) : named(rest, ctx);
   }
+}
+
+/** `-d` (`-ld`, `-dl`, `--directory`) among the option words. */
+const listsItself = (flags: string): boolean =>
+  flags.split(' ').some((w) => w === '--directory' || /^-[^-]*d/.test(w));
+
+/**
+ * `LIST -d dir`: the entry itself rather than a directory's entries, named as the argument did
+ * (`.` for none), as `ls -d`, ProFTPD and Pure-FTPd do: scripts test a directory's existence so.
+ */
+async function itself(arg: string, ctx: CommandContext): Promise<Listed> {
+  const { path, stat } = await plainTarget(arg, ctx);
+  return { path, stat, name: arg === '' ? '.' : arg, itself: true };
 }
 
 /**
@@ -59,8 +72,10 @@ interface Listed {
   readonly match?: (name: string) => boolean;
   /** NLST names a directory's entries as the argument did: `logs/a.gz` for `logs/*.gz` or `logs`. */
   readonly prefix?: string;
-  /** NLST of one file: the argument that named it. */
+  /** NLST of one file, or LIST/NLST -d of any entry: the argument that named it. */
   readonly name?: string;
+  /** `-d`: the entry itself, a directory too (not its entries); LIST names it by `name` then. */
+  readonly itself?: boolean;
 }
 
 /**
@@ -90,7 +105,7 @@ async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
 }
 
 async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly FileStat[]> {
-  if (l.stat.type !== 'dir') {
+  if (l.stat.type !== 'dir' || l.itself) {
     yield [l.stat];
     return;
   }
@@ -99,6 +114,12 @@ async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly
   const { match } = l;
   if (!match) return yield* batches; // a plain listing: its batches as the storage makes them
   for await (const batch of batches) yield batch.filter((e) => match(e.name));
+}
+
+/** `ls -l` lines for one listing (LIST, STAT). */
+function listLines(now: Date, { itself, name }: Listed): (st: FileStat) => string {
+  const line = listLineFormatter(now);
+  return itself && name !== undefined ? (st) => line({ ...st, name }) : line;
 }
 
 /** MLSx lines for one listing (MLST: of one entry, named by its path). */
@@ -146,10 +167,7 @@ async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VP
 }
 
 export const listingCommands: AnyCommandSpec[] = [
-  listingCommand('LIST', (_ctx, now) => {
-    const line = listLineFormatter(now);
-    return (st) => line(st);
-  }),
+  listingCommand('LIST', (_ctx, now, l) => listLines(now, l)),
   listingCommand('NLST', (_ctx, _now, { prefix = '', name }) => {
     if (name !== undefined) return (st) => formatNlstLine({ ...st, name });
     return prefix === ''
@@ -193,7 +211,7 @@ export const listingCommands: AnyCommandSpec[] = [
         );
       }
       const l = await listed(arg, ctx);
-      const line = listLineFormatter(new Date());
+      const line = listLines(new Date(), l);
       const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
       const out = ctx.longReply(code, `Status of ${l.path}:`);
