@@ -6,7 +6,7 @@ import type { Readable, Writable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
-import { command, pathArg, transfer, type ClientSession } from './session.js';
+import { command, described, pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
 /**
@@ -74,6 +74,29 @@ function rethrowLocal(err: unknown): never {
   throw localError(err);
 }
 
+/**
+ * The local side of get() or put() as the types say (a JavaScript caller may pass anything): a
+ * path, or a stream of the right direction. Checked before anything is sent.
+ */
+function checkLocal(local: unknown, direction: 'download' | 'upload'): void {
+  if (typeof local === 'string') return;
+  const has = (method: string): boolean =>
+    typeof local === 'object' &&
+    local !== null &&
+    typeof (local as Record<string, unknown>)[method] === 'function';
+  if (direction === 'download' && has('write') && has('end') && has('on')) return;
+  if (direction === 'upload' && has('pipe') && has('on')) return;
+  const [call, stream] = direction === 'download' ? ['get', 'Writable'] : ['put', 'Readable'];
+  const hint =
+    direction === 'upload' && local instanceof Uint8Array
+      ? ' (for bytes in memory: Readable.from([bytes]))'
+      : '';
+  throw new FerryError(
+    'ERR_USAGE',
+    `${call}(): the local side must be a file path (a string) or a ${stream} stream, not ${described(local)}${hint}.`,
+  );
+}
+
 /** Downloads a file to a local path or a stream (see FerryClient.get). */
 export async function download(
   s: ClientSession,
@@ -82,6 +105,7 @@ export async function download(
   opts: GetOptions,
 ): Promise<TransferSummary> {
   pathArg(remote);
+  checkLocal(local, 'download');
   let offset = opts.offset ?? 0;
   if (opts.resume && typeof local === 'string') {
     offset = await fsStat(fsPath(local)).then(
@@ -161,6 +185,7 @@ export async function upload(
   opts: PutOptions,
 ): Promise<TransferSummary> {
   pathArg(remote);
+  checkLocal(local, 'upload');
   let offset = opts.offset ?? 0;
   if (opts.resume) offset = (await remoteSize(s, remote)) ?? 0;
   let total = opts.size;

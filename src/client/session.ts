@@ -45,8 +45,19 @@ export function parsePwdReply(r: Reply): string | undefined {
 }
 
 export function pathArg(p: string): string {
+  if (typeof p !== 'string')
+    throw new FerryError('ERR_USAGE', `A path must be a string, not ${described(p)}.`);
   if (/[\r\n]/.test(p)) throw new FerryError('ERR_USAGE', 'A path must not contain a line break.');
   return p;
+}
+
+/** What a JavaScript caller passed instead of the type asked for, for a usage error (`a Buffer`). */
+export function described(v: unknown): string {
+  if (v === null || v === undefined) return String(v);
+  const name =
+    typeof v === 'object' ? (v as { constructor?: { name?: unknown } }).constructor?.name : typeof v;
+  const what = typeof name === 'string' && name !== '' ? name : 'object';
+  return `${/^[aeiou]/i.test(what) ? 'an' : 'a'} ${what}`;
 }
 
 /** Sends a command; throws ReplyError unless the final reply passes `ok` (default: 2xx). */

@@ -13,12 +13,12 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 
-import type { FerryClient } from '../../src/client/client.js';
+import { FerryClient } from '../../src/client/client.js';
 import { LocalError } from '../../src/client/errors.js';
 import { FerryError } from '../../src/errors.js';
 import { EXIT, exitCodeFor } from '../../src/cli/client-exit-codes.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
-import { clientOf } from './helpers.js';
+import { clientOf, DialogueLog, optionsOf } from './helpers.js';
 
 const CHUNK = 65_536;
 
@@ -83,6 +83,32 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
     source.destroy();
     await assert.rejects(c.put(source, 'destroyed.bin'));
     assert.equal((await c.send('NOOP')).code, 200);
+  });
+
+  it('a local side of the wrong type (from JavaScript): ERR_USAGE, nothing sent, the connection stays usable', async () => {
+    // put(Buffer) threw "local.on is not a function" with the transfer's reply still awaited: every
+    // later call failed with ERR_BUSY, and close() crashed.
+    const log = new DialogueLog();
+    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    try {
+      const usage = (text: string) => (err: unknown) =>
+        err instanceof FerryError && err.code === 'ERR_USAGE' && err.message.includes(text);
+      const sent = log.lines.length;
+      await assert.rejects(
+        d.put(Buffer.from('x') as unknown as Readable, 'b.bin'),
+        usage('put(): the local side must be a file path (a string) or a Readable stream, not a Buffer'),
+      );
+      await assert.rejects(d.get('big.bin', {} as Writable), usage('not an Object'));
+      await assert.rejects(d.get('big.bin', null as unknown as Writable), usage('not null'));
+      await assert.rejects(
+        d.put(Readable.from([Buffer.from('x')]), 7 as unknown as string),
+        usage('A path must be a string, not a number'),
+      );
+      assert.deepEqual(log.lines.slice(sent), [], 'nothing was sent');
+      assert.equal((await d.send('NOOP')).code, 200);
+    } finally {
+      await d.close();
+    }
   });
 
   it('resume onto a larger file: get -c fails as a local file error, put -c as a remote one', async () => {
