@@ -34,6 +34,15 @@ export {
   type FileSource,
   type StorageFeature,
 } from './storage/types.js';
+// A custom backend's paths (FileStat.path, uniqueName) are VPaths: these make and check them.
+export {
+  ROOT as VPATH_ROOT,
+  isVPath,
+  resolveVPath,
+  joinVPath,
+  parentOf,
+  baseName,
+} from './storage/virtual-path.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
 export { hashPassword, verifyPassword } from './auth/password.js';
 export { StaticAccounts, type Account, type AccountStore, type AccountDirectory } from './auth/account.js';

@@ -19,10 +19,14 @@ const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 
 const CONSUMER = `
 import { FerryServer, LimitedStorage, MemoryStorage, withFolders, withLimits, type StorageBackend } from 'ferry';
+import { joinVPath, resolveVPath, VPATH_ROOT, type FileStat, type VPath } from 'ferry';
 import { FerryClient, type Reply } from 'ferry/client';
 export const storage: StorageBackend = withFolders(new MemoryStorage(), []);
 export const parts = [FerryServer, LimitedStorage, withLimits, FerryClient];
 export type R = Reply;
+// A custom backend makes the VPaths its FileStats carry without a cast.
+const dir: VPath = resolveVPath(VPATH_ROOT, 'reports/../logs');
+export const stat: Pick<FileStat, 'path'> = { path: joinVPath(dir, 'today.log') };
 `;
 
 const TSCONFIG = {
