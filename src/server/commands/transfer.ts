@@ -7,9 +7,10 @@ import { reply, type Reply } from '../../protocol/reply.js';
 import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
-import { StorageError, fileOf, type FileStat, type VPath } from '../../storage/types.js';
+import { StorageError, fileOf, type FileSource, type FileStat, type VPath } from '../../storage/types.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
+import { SourceWatch, readError } from '../source-watch.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
 import type { TransferProgress } from '../transfers.js';
@@ -91,16 +92,11 @@ function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress):
   return ctx.session.type === 'A' ? chain(stream, [fromNetworkAscii()]) : stream;
 }
 
-/** The file at `p` (a directory refused); `src`, if given, is destroyed on failure. */
-async function fileStat(files: UserFiles, p: VPath, src?: Readable): Promise<FileStat> {
-  try {
-    const st = fileOf(await files.storage.stat(p, files.context()));
-    if (!st) throw new StorageError('is-directory', 'Is a directory.');
-    return st;
-  } catch (err) {
-    src?.destroy();
-    throw err;
-  }
+/** The file at `p` (a directory refused). */
+async function fileStat(files: UserFiles, p: VPath): Promise<FileStat> {
+  const st = fileOf(await files.storage.stat(p, files.context()));
+  if (!st) throw new StorageError('is-directory', 'Is a directory.');
+  return st;
 }
 
 /**
@@ -113,6 +109,29 @@ async function sendWhole(bytes: Buffer, dst: Duplex, t: TransferProgress): Promi
   if (bytes.length > 0) dst.end(bytes);
   else dst.end();
   await finished(dst, { readable: false, signal: t.signal }); // a failure or ABOR: the caller destroys dst
+}
+
+/** A RETR's file into the data connection; `asciiSkip`: converted to TYPE A, the first bytes skipped. */
+async function sendFile(
+  src: FileSource,
+  dst: Duplex,
+  t: TransferProgress,
+  asciiSkip?: number,
+): Promise<void> {
+  if (asciiSkip !== undefined) {
+    const sent = skipBytes(asciiSkip);
+    sent.on('data', counter(t));
+    return pipeline(src, toNetworkAscii(), sent, dst, { signal: t.signal });
+  }
+  if (src.whole) return sendWhole(src.whole, dst, t);
+  src.on('data', counter(t));
+  if (isRecycling(src))
+    return pipeline(
+      src,
+      recyclingSink(dst, (chunk) => src.recycle(chunk)),
+      { signal: t.signal },
+    );
+  return pipeline(src, dst, { signal: t.signal });
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
@@ -141,33 +160,23 @@ export const transferCommands: AnyCommandSpec[] = [
       // TYPE A restarts count bytes as sent: converted from the start, the first `offset` skipped.
       const ascii = ctx.session.type === 'A';
       const src = await files.storage.openRead(p, { offset: ascii ? 0 : offset }, files.context());
-      const size = first?.size ?? src.fileSize ?? (await fileStat(files, p, src)).size;
-      // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
-      const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
-      const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
-      const r = await ctx.transfer.run(
-        'RETR',
-        opening,
-        async (sock, t) => {
-          if (src.whole && ctx.session.type === 'I') return sendWhole(src.whole, sock.stream, t);
-          if (ascii) {
-            const sent = skipBytes(offset);
-            sent.on('data', counter(t));
-            return pipeline(src, toNetworkAscii(), sent, sock.stream, { signal: t.signal });
-          }
-          src.on('data', counter(t));
-          if (isRecycling(src))
-            await pipeline(
-              src,
-              recyclingSink(sock.stream, (chunk) => src.recycle(chunk)),
-              { signal: t.signal },
-            );
-          else await pipeline(src, sock.stream, { signal: t.signal });
-        },
-        p,
-      );
-      src.destroy();
-      return r;
+      const source = new SourceWatch(src, (err) => readError(err, p));
+      try {
+        const size = first?.size ?? src.fileSize ?? (await fileStat(files, p)).size;
+        source.throwIfFailed(); // gone since its stat, say: refused before the 150
+        // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
+        const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
+        const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
+        return await ctx.transfer.run(
+          'RETR',
+          opening,
+          (sock, t) =>
+            source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined)),
+          p,
+        );
+      } finally {
+        src.destroy();
+      }
     },
   }),
   command({
