@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import type { Duplex } from 'node:stream';
 
 /**
  * How the client ends a data connection it gives up before its data is through (an abort, a local
@@ -48,33 +48,14 @@ export function giveUp(raw: net.Socket, data: Duplex, err?: Error): void {
 }
 
 /**
- * pipeline() destroys all its streams when one fails or closes early, the data connection among
- * them, with a FIN. These listeners reset it first: they run before pipeline()'s own, which it adds
- * later. `others`: the pipeline's other streams (the sink or the source); `data` fails by an error
- * (a TLS error is emitted without destroying the socket). Returns what removes the listeners.
+ * pipeline() destroys all its streams when one fails, the data connection among them, with a FIN.
+ * This listener resets it first when the data connection itself fails by an error (a TLS error is
+ * emitted without destroying the socket): it runs before pipeline()'s own, which it adds later.
+ * The local stream's failure aborts the transfer before pipeline() sees it (local-watch.ts).
+ * Returns what removes the listener.
  */
-export function resetWhenPipelineFails(
-  raw: net.Socket,
-  data: Duplex,
-  others: readonly (Readable | Writable)[],
-): () => void {
-  const removers: (() => void)[] = [];
+export function resetWhenPipelineFails(raw: net.Socket, data: Duplex): () => void {
   const reset = (): void => giveUp(raw, data);
-  const on = (s: Readable | Writable, event: 'error' | 'close', fn: () => void): void => {
-    s.on(event, fn);
-    removers.push(() => s.off(event, fn));
-  };
-  on(data, 'error', reset);
-  for (const s of others) {
-    const done = (): boolean =>
-      ('readableEnded' in s && s.readableEnded) || ('writableFinished' in s && s.writableFinished);
-    if (s.destroyed && !done()) reset(); // failed before the pipeline started
-    on(s, 'error', reset);
-    on(s, 'close', () => {
-      if (!done()) reset();
-    });
-  }
-  return () => {
-    for (const remove of removers) remove();
-  };
+  data.on('error', reset);
+  return () => void data.off('error', reset);
 }

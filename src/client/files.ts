@@ -6,7 +6,8 @@ import type { Readable, Writable } from 'node:stream';
 import { FerryError } from '../errors.js';
 import { dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
-import { command, described, pathArg, transfer, type ClientSession } from './session.js';
+import { LocalWatch } from './local-watch.js';
+import { described, pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
 /**
@@ -97,6 +98,24 @@ function checkLocal(local: unknown, direction: 'download' | 'upload'): void {
   );
 }
 
+/**
+ * Runs `fn` with the caller's stream watched from the call on (local-watch.ts): a stream that has
+ * failed already fails the call before anything is sent, and a failure later aborts the transfer.
+ */
+async function watched<T>(
+  stream: Readable | Writable,
+  direction: 'download' | 'upload',
+  fn: (watch: LocalWatch) => Promise<T>,
+): Promise<T> {
+  const watch = new LocalWatch(stream, direction);
+  try {
+    if (watch.failure) throw localError(watch.failure);
+    return await fn(watch);
+  } finally {
+    watch.stop();
+  }
+}
+
 /** Downloads a file to a local path or a stream (see FerryClient.get). */
 export async function download(
   s: ClientSession,
@@ -106,6 +125,17 @@ export async function download(
 ): Promise<TransferSummary> {
   pathArg(remote);
   checkLocal(local, 'download');
+  if (typeof local === 'string') return receive(s, remote, local, opts, undefined);
+  return watched(local, 'download', (watch) => receive(s, remote, local, opts, watch));
+}
+
+async function receive(
+  s: ClientSession,
+  remote: string,
+  local: string | Writable,
+  opts: GetOptions,
+  watch: LocalWatch | undefined,
+): Promise<TransferSummary> {
   let offset = opts.offset ?? 0;
   if (opts.resume && typeof local === 'string') {
     offset = await fsStat(fsPath(local)).then(
@@ -146,6 +176,7 @@ export async function download(
       {
         signal: opts.signal,
         rest: offset,
+        local: watch,
         onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
         onPreliminary: (r) => {
           if (announced === undefined && offset === 0) announced = announcedSize(r);
@@ -186,34 +217,31 @@ export async function upload(
 ): Promise<TransferSummary> {
   pathArg(remote);
   checkLocal(local, 'upload');
-  let offset = opts.offset ?? 0;
-  if (opts.resume) offset = (await remoteSize(s, remote)) ?? 0;
-  let total = opts.size;
-  if (typeof local === 'string') {
-    const st = await fsStat(fsPath(local)).catch(rethrowLocal);
-    if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
-    total = st.size;
-    if (opts.resume && offset > st.size) {
-      throw new FerryError(
-        'ERR_REMOTE',
-        `Cannot resume: ${remote} has ${offset} bytes, more than the ${st.size} of the local file.`,
-      );
-    }
-    if (opts.resume && offset === st.size) {
-      return { bytes: 0, offset, reply: undefined };
-    }
+  if (typeof local !== 'string') {
+    return watched(local, 'upload', async (watch) => {
+      const offset = opts.resume ? ((await remoteSize(s, remote)) ?? 0) : (opts.offset ?? 0);
+      const body: TransferBody = { direction: 'upload', source: local };
+      return uploadBody(s, body, remote, offset, opts, opts.size, watch);
+    });
   }
-  const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
-  opts.onProgress?.({ bytes: 0, total: expected });
-  const onBytes = (bytes: number): void => opts.onProgress?.({ bytes, total: expected });
-  if (typeof local !== 'string')
-    return uploadBody(s, { direction: 'upload', source: local }, remote, offset, opts, onBytes);
+  const offset = opts.resume ? ((await remoteSize(s, remote)) ?? 0) : (opts.offset ?? 0);
+  const st = await fsStat(fsPath(local)).catch(rethrowLocal);
+  if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
+  if (opts.resume && offset > st.size) {
+    throw new FerryError(
+      'ERR_REMOTE',
+      `Cannot resume: ${remote} has ${offset} bytes, more than the ${st.size} of the local file.`,
+    );
+  }
+  if (opts.resume && offset === st.size) {
+    return { bytes: 0, offset, reply: undefined };
+  }
   // Opened before the command: a file that cannot be read is refused before the server sees anything.
   const handle = await openFile(fsPath(local), 'r').catch(rethrowLocal);
   try {
     // Read into reused buffers (upload-file.ts).
     const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };
-    return await uploadBody(s, body, remote, offset, opts, onBytes);
+    return await uploadBody(s, body, remote, offset, opts, st.size, undefined);
   } finally {
     await handle.close();
   }
@@ -231,14 +259,19 @@ async function uploadBody(
   remote: string,
   offset: number,
   opts: PutOptions,
-  onBytes: (bytes: number) => void,
+  total: number | undefined,
+  local: LocalWatch | undefined,
 ): Promise<TransferSummary> {
+  const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
+  opts.onProgress?.({ bytes: 0, total: expected });
   const resumed = opts.resume === true && offset > 0;
-  if (offset > 0 && !resumed && !opts.append) {
-    await command(s, `REST ${offset}`, (r) => r.code === Code.PendingFurtherInfo);
-  }
   const verb = opts.append || resumed ? 'APPE' : 'STOR';
-  const r = await transfer(s, `${verb} ${remote}`, body, { signal: opts.signal, onBytes });
+  const r = await transfer(s, `${verb} ${remote}`, body, {
+    signal: opts.signal,
+    onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
+    rest: resumed || opts.append ? undefined : offset,
+    local,
+  });
   if (resumed) {
     const size = await remoteSize(s, remote);
     if (size !== offset + r.bytes) {

@@ -5,6 +5,8 @@ import { Code, type ReplyCode } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
+import { localError } from './errors.js';
+import type { LocalWatch } from './local-watch.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { runTransfer, type DataOptions, type DataState, type TransferBody } from './transfer.js';
 import type { Security } from './url.js';
@@ -120,9 +122,12 @@ export async function transfer(
     onBytes?: (n: number) => void;
     onPreliminary?: (r: Reply) => void;
     rest?: number;
+    local?: LocalWatch;
   },
 ) {
   const attempt = async () => {
+    // The caller's stream failed already: nothing more is sent.
+    if (opts.local?.failure) throw localError(opts.local.failure);
     if (opts.rest !== undefined && opts.rest > 0) {
       await command(s, `REST ${opts.rest}`, (r) => r.code === Code.PendingFurtherInfo);
     }
@@ -132,6 +137,7 @@ export async function transfer(
       signal: opts.signal,
       onBytes: opts.onBytes,
       onPreliminary: opts.onPreliminary,
+      local: opts.local,
     });
   };
   try {

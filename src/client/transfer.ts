@@ -19,6 +19,7 @@ import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake, startDataTls } from './data-tls.js';
 import { abortedError, dataConnectionError, localError } from './errors.js';
 import { FileSink } from './local-file.js';
+import { LocalWatch } from './local-watch.js';
 import { receiveToFile } from './tls-download.js';
 import { sendFile } from './upload-file.js';
 import { abortable, closed, delay, replyWithin } from './waits.js';
@@ -73,6 +74,8 @@ export interface TransferRequest {
   readonly onBytes?: (bytes: number) => void;
   /** Called with the 1xx reply (e.g. to read a size from `150 … (1234 bytes)`). */
   readonly onPreliminary?: (r: Reply) => void;
+  /** The body's stream when the caller gave it, watched since the call (else watched from here). */
+  readonly local?: LocalWatch;
 }
 
 export interface TransferResult {
@@ -94,7 +97,8 @@ const ABORT_GRACE_MS = 1500;
 /**
  * Runs one transfer command with its data connection. Throws ReplyError for a refusal or a failed
  * transfer (with the reply), FerryError ERR_DATA_CONNECTION / ERR_TLS for data connection problems,
- * ERR_ABORTED when `signal` aborted it.
+ * ERR_ABORTED when `signal` aborted it, LocalError when the local stream failed (it aborts the
+ * transfer as the signal would).
  */
 export async function runTransfer(
   control: ClientControlConnection,
@@ -102,17 +106,34 @@ export async function runTransfer(
   state: DataState,
   req: TransferRequest,
 ): Promise<TransferResult> {
-  const signal = req.signal;
-  if (signal?.aborted) throw abortedError();
-  const endpoint =
-    o.mode === 'active'
-      ? await openActive(control, state, o.connectTimeoutMs)
-      : await openPassive(control, state, o.connectTimeoutMs, signal);
+  const watch = req.local ?? watchBody(req.body);
+  const signal = watch
+    ? AbortSignal.any(req.signal ? [req.signal, watch.signal] : [watch.signal])
+    : req.signal;
   try {
-    return await new Transfer(control, o, req, endpoint).run();
+    if (signal?.aborted) throw abortedError();
+    const endpoint =
+      o.mode === 'active'
+        ? await openActive(control, state, o.connectTimeoutMs)
+        : await openPassive(control, state, o.connectTimeoutMs, signal);
+    try {
+      return await new Transfer(control, o, req, endpoint, signal, watch).run();
+    } finally {
+      endpoint.close();
+    }
+  } catch (err) {
+    // Our side failed (a full disk, a closed stdout): the server's 426 is only its consequence.
+    if (watch?.failure) throw localError(watch.failure);
+    throw err;
   } finally {
-    endpoint.close();
+    if (watch !== req.local) watch?.stop();
   }
+}
+
+/** The body's stream (the sink or the source) watched from now on, unless the caller's was already. */
+function watchBody(body: TransferBody): LocalWatch | undefined {
+  if (body.direction === 'download') return new LocalWatch(body.sink, 'download');
+  return 'source' in body ? new LocalWatch(body.source, 'upload') : undefined;
 }
 
 class Transfer {
@@ -132,11 +153,16 @@ class Transfer {
   /** The data connection's TLS handshake, once started. */
   private handshake: Promise<tls.TLSSocket> | undefined;
 
+  /**
+   * @param signal The caller's signal, or the local stream's failure: either aborts the transfer.
+   */
   constructor(
     private readonly control: ClientControlConnection,
     private readonly o: DataOptions,
     private readonly req: TransferRequest,
     private readonly endpoint: Endpoint,
+    private readonly signal: AbortSignal | undefined,
+    private readonly local: LocalWatch | undefined,
   ) {}
 
   private read(timeoutMs: number | false): Promise<Reply> {
@@ -147,7 +173,7 @@ class Transfer {
   }
 
   async run(): Promise<TransferResult> {
-    const signal = this.req.signal;
+    const signal = this.signal;
     // A data connection in its TLS handshake is given up by sendAbort(), once it is through.
     const onAbort = (): void => {
       if (!this.handshaking()) this.giveUp(abortedError());
@@ -168,8 +194,7 @@ class Transfer {
   }
 
   private async steps(): Promise<TransferResult> {
-    const { control, o, req } = this;
-    const signal = req.signal;
+    const { control, o, req, signal } = this;
     const session = o.protect ? control.dataSession() : undefined;
     this.session = session;
     control.write(req.command);
@@ -238,12 +263,8 @@ class Transfer {
       req.onBytes?.(this.bytes);
     };
     const body = req.body;
-    const localWatch = watchLocal(body, [raw, data]);
-    const stopResetting = resetWhenPipelineFails(
-      raw,
-      data,
-      body.direction === 'download' ? [body.sink] : 'source' in body ? [body.source] : [],
-    );
+    this.local?.watchData([raw, data]);
+    const stopResetting = resetWhenPipelineFails(raw, data);
     try {
       if (body.direction === 'download') {
         const toFile =
@@ -269,12 +290,11 @@ class Transfer {
         await closed(data, o.dataTimeoutMs);
       }
     } catch (err) {
-      if (signal?.aborted) throw abortedError();
-      // Prefer the server's account of what went wrong.
+      if (req.signal?.aborted) throw abortedError();
+      // The transfer's reply, read whatever failed (no later command may take it): the server's
+      // account of what went wrong, unless our side failed first (its 426 is only the consequence).
       const r = finalReply ?? (await this.settle(finalP));
-      // Our side failed (a full disk, a closed stdout): the server's 426 is only its consequence.
-      const local = localWatch.failure();
-      if (local) throw localError(local);
+      if (this.local?.failure) throw localError(this.local.failure);
       if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
@@ -284,7 +304,6 @@ class Transfer {
       );
     } finally {
       stopResetting();
-      localWatch.stop();
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
     if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
@@ -404,31 +423,3 @@ class Transfer {
 }
 
 function noop(): void {}
-
-/**
- * The local side's own failure, if it failed first: the first error that the sink or source emits
- * (write EPIPE on a closed stdout, ENOSPC, a caller's stream that broke) and the data connection did
- * not (a pipeline destroys the local stream with the data connection's error too, or with a
- * premature close of its own when the data connection ended early).
- */
-function watchLocal(body: TransferBody, data: readonly Duplex[]): LocalWatch {
-  const local = body.direction === 'download' ? body.sink : 'source' in body ? body.source : undefined;
-  if (!local) return { failure: () => undefined, stop: () => {} };
-  const fromData = new WeakSet<Error>();
-  for (const d of new Set(data)) d.on('error', (e: Error) => fromData.add(e));
-  const own = (e: Error): boolean =>
-    !fromData.has(e) && !('code' in e && e.code === 'ERR_STREAM_PREMATURE_CLOSE');
-  // Failed already (before the data connection was there).
-  let first: Error | undefined = local.errored ?? undefined;
-  const onError = (e: Error): void => {
-    if (first === undefined && own(e)) first = e;
-  };
-  local.on('error', onError);
-  // The local stream may outlive the transfer (stdout, for each file of a batch).
-  return { failure: () => first, stop: () => void local.off('error', onError) };
-}
-
-interface LocalWatch {
-  failure(): Error | undefined;
-  stop(): void;
-}

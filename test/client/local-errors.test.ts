@@ -1,12 +1,14 @@
 /**
  * Failures of the local side are the client's ERR_LOCAL errors (LocalError, with the system code
  * and the original error as `cause`), never the server's consequent 426 nor a bare Node error: the
- * caller's own stream breaking during put or get, and local files that cannot be opened. The
+ * caller's own stream breaking or closed during put or get (or before the call: then nothing is
+ * sent), and local files that cannot be opened. The
  * command line maps them to exit code 7 (local file error). The connection stays usable. Resuming
  * onto a file with more bytes than its source is no usage error (it was exit 2): `get -c` of a larger
  * local file is a local file error (7), `put -c` onto a larger remote file a remote one (6).
  */
 import assert from 'node:assert/strict';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -74,15 +76,52 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
     assert.equal((await c.send('NOOP')).code, 200);
   });
 
-  it('a stream destroyed before the call: get and put reject, the process lives, the connection stays usable', async () => {
-    // The data connection was given up by resetting its TCP socket under the TLS socket: SIGSEGV.
-    const sink = new PassThrough();
-    sink.destroy();
-    await assert.rejects(c.get('big.bin', sink));
-    const source = Readable.from([Buffer.from('x')]);
-    source.destroy();
-    await assert.rejects(c.put(source, 'destroyed.bin'));
+  it('a stream destroyed or failed before the call: ERR_LOCAL, nothing sent, the process lives', async () => {
+    // The data connection was given up by resetting its TCP socket under the TLS socket (SIGSEGV);
+    // then the transfer ran and failed with the server's 522 or 426.
+    const log = new DialogueLog();
+    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    try {
+      const sent = log.lines.length;
+      const sink = new PassThrough();
+      sink.destroy();
+      await assert.rejects(
+        d.get('big.bin', sink),
+        local({ message: 'The stream given to get() was closed before the download ended.' }),
+      );
+      const source = Readable.from([Buffer.from('x')]);
+      source.destroy();
+      await assert.rejects(
+        d.put(source, 'destroyed.bin'),
+        local({ message: 'The stream given to put() was closed before its end.' }),
+      );
+      const broken = new Readable({ read() {} });
+      broken.on('error', () => {});
+      broken.destroy(new Error('already broken'));
+      await assert.rejects(
+        d.put(broken, 'destroyed.bin', { onProgress: () => {} }),
+        local({ message: 'already broken' }),
+      );
+      assert.deepEqual(log.lines.slice(sent), [], 'nothing was sent');
+      assert.equal((await d.send('NOOP')).code, 200);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('file streams that cannot open (no listener of their own): ERR_LOCAL, not an unhandled error', async () => {
+    // The stream had no 'error' listener until the data connection was there: its ENOENT came
+    // first, as an unhandled 'error' event that ended the process.
+    await assert.rejects(
+      c.put(createReadStream(path.join(dir, 'missing.csv')), 'missing.csv'),
+      local({ systemCode: 'ENOENT' }),
+    );
+    await assert.rejects(
+      c.get('big.bin', createWriteStream(path.join(dir, 'no-dir', 'f.bin'))),
+      local({ systemCode: 'ENOENT' }),
+    );
     assert.equal((await c.send('NOOP')).code, 200);
+    assert.equal((await c.stat('big.bin')).size, 128 * CHUNK);
   });
 
   it('a local side of the wrong type (from JavaScript): ERR_USAGE, nothing sent, the connection stays usable', async () => {
