@@ -1,6 +1,7 @@
 import type { Duplex, Readable } from 'node:stream';
 import { storageError } from '../storage/fs-errors.js';
 import type { StorageErrorKind, VPath } from '../storage/types.js';
+import { StorageFailure } from './transfers.js';
 
 /** Read errors an embedder's stream may report raw (fs.createReadStream), as the StorageError they mean. */
 const READ_KINDS: Readonly<Record<string, StorageErrorKind>> = {
@@ -30,6 +31,8 @@ export class SourceWatch {
 
   constructor(
     source: Readable,
+    /** What the server could not do when the source fails, for the reply: `read the file`. */
+    private readonly failed: string,
     private readonly map: (err: unknown) => unknown = (err) => err,
   ) {
     source.on('error', (err) => {
@@ -43,14 +46,14 @@ export class SourceWatch {
     if (this.#failure) throw this.#failure.err;
   }
 
-  /** Runs `send` from the source into `sink`; the source's own failure is what it throws. */
+  /** Runs `send` from the source into `sink`: the source's own failure becomes a StorageFailure. */
   async into(sink: Duplex, send: () => Promise<void>): Promise<void> {
     this.#sink = sink;
     try {
       this.throwIfFailed();
       await send();
     } catch (err) {
-      if (this.#failure?.first) throw this.#failure.err;
+      if (this.#failure?.first) throw new StorageFailure(this.failed, this.#failure.err);
       throw err;
     }
   }

@@ -45,6 +45,19 @@ export interface TransferIo {
   errorReplied?(err: unknown, command: string): void;
 }
 
+/**
+ * A transfer stopped by the server's own side (its storage's stream failed, a listing could not be
+ * made) while the data connection was whole: 451 saying what failed, not the broken network's 426.
+ * `cause` is the storage's error; one it knows (a StorageError) keeps its own reply.
+ */
+export class StorageFailure extends Error {
+  /** `failed`: what the server could not do, for the reply (`read the file`). */
+  constructor(failed: string, cause: unknown) {
+    super(`the server could not ${failed}`, { cause });
+    this.name = 'StorageFailure';
+  }
+}
+
 const LISTING: ReadonlySet<string> = new Set(['LIST', 'NLST', 'MLSD']);
 
 function directionOf(command: string): TransferDirection {
@@ -81,8 +94,9 @@ class Running implements ActiveTransfer, TransferProgress {
  * The one home of a transfer's choreography, one per control connection: take the endpoint that
  * PASV/EPSV/PORT/EPRT prepared, write 150, open the data connection (425, or 522 saying why TLS
  * was refused), run the work, and answer 226 only once the work confirms the bytes are delivered
- * or durable; 426 when aborted or cut. The final reply is returned for the dispatcher to write;
- * once it has, `replied()` releases ABOR (whose 226 must follow the 426) and QUIT.
+ * or durable; 426 when aborted or cut, 451 when the server's own side failed (StorageFailure). The
+ * final reply is returned for the dispatcher to write; once it has, `replied()` releases ABOR
+ * (whose 226 must follow the 426) and QUIT.
  */
 export class Transfers {
   #running: Running | undefined;
@@ -158,14 +172,21 @@ export class Transfers {
       // for it (SSL unwrap) before reading the reply, and a reset broke that. Anything else is cut.
       if (direction === 'receive' && sock.stream.readableEnded) sock.close();
       else sock.destroy();
-      const { reply: r, unknown } = replyForError(err);
+      const failure = err instanceof StorageFailure ? err : undefined;
+      const cause: unknown = failure ? failure.cause : err;
+      const { reply: r, unknown } = replyForError(cause);
       // A full quota or disk (552) stays the reason when the client then closed its control connection
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
       if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
-      this.io.errorReplied?.(err, t.command);
+      this.io.errorReplied?.(cause, t.command);
       if (!unknown) return r;
-      // Stream errors (reset, timeout) mean the data connection broke.
-      this.io.logger.warn({ err: (err as Error).message, command: t.command }, 'transfer failed');
+      const logged = { err: cause instanceof Error ? cause.message : String(cause), command: t.command };
+      if (failure) {
+        this.io.logger.warn(logged, `transfer failed: ${failure.message}`);
+        return reply(Code.LocalError, `Transfer aborted: ${failure.message}.`);
+      }
+      // Other stream errors (reset, timeout) mean the data connection broke.
+      this.io.logger.warn(logged, 'transfer failed');
       return reply(Code.TransferAborted, 'Data connection closed; transfer aborted.');
     }
   }

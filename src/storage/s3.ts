@@ -112,7 +112,7 @@ export class S3Storage implements StorageBackend {
         partSize,
         ahead: readAhead,
       };
-      // A body cut by the gateway fails the stream with a plain error: 426 for this transfer.
+      // A body cut by the gateway fails the stream with a plain error: 451 for this transfer.
       return addAbortSignal(c.signal, await openObject(source, o.offset, c.signal));
     } catch (err) {
       if (c.signal.aborted) throw abortedError(c.signal);

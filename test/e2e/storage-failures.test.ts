@@ -8,15 +8,19 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Reply } from '../../src/protocol/reply.js';
-import type { StorageContext, VPath } from '../../src/storage/types.js';
-import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
-import { loggedIn, textOf, useFerry, withClients } from './harness.js';
+import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
+import { waitEvent, withDeadline, type RawFtp } from '../support/raw-ftp.js';
+import { loggedIn, randomData, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
-/** A backend whose `/rotated.log` is read from a host directory it was rotated out of, `/reset.bin` from a body the test fails. */
+/**
+ * A backend whose `/rotated.log` is read from a host directory it was rotated out of, `/reset.bin`
+ * from a body the test fails, `/midfail.bin` from a disk failing after 192 KiB, and whose `/broken`
+ * directory cannot be listed to its end.
+ */
 class FailingStorage extends MemoryStorage {
   hostDir = '';
   /** The last stream openRead gave. */
@@ -26,7 +30,21 @@ class FailingStorage extends MemoryStorage {
     // Gone since the stat: the stream reports it (ENOENT), a tick later.
     if (p === '/rotated.log') return (this.opened = createReadStream(path.join(this.hostDir, p)));
     if (p === '/reset.bin') return (this.opened = new PassThrough());
+    if (p === '/midfail.bin') {
+      let chunks = 0;
+      return new Readable({
+        read() {
+          if (chunks++ < 3) this.push(Buffer.alloc(64 * 1024, 97));
+          else this.destroy(new Error('EIO: i/o error, read /srv/disk0/midfail.bin'));
+        },
+      });
+    }
     return super.openRead(p, o, c);
+  }
+
+  override async *list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    yield* super.list(dir, c);
+    if (dir === '/broken') throw new Error('EIO: i/o error, scandir /srv/disk0/broken');
   }
 }
 
@@ -55,8 +73,26 @@ async function failedRetr(
   return { r, bytes };
 }
 
-describe('a storage stream that fails before the data connection', { timeout: 60_000 }, () => {
-  const storage = new FailingStorage({ files: { '/rotated.log': 'old lines\n', '/reset.bin': 'abc' } });
+/** `line` (RETR, LIST…) with the data connection opened before: the final reply and the bytes that came. */
+async function transfer(ftp: RawFtp, line: string): Promise<{ r: Reply; bytes: number }> {
+  const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+  await ftp.cmd(line, 150);
+  const bytes = (await ftp.readAll(conn)).length;
+  const r = await ftp.expect();
+  await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+  return { r, bytes };
+}
+
+describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
+  const storage = new FailingStorage({
+    files: {
+      '/rotated.log': 'old lines\n',
+      '/reset.bin': 'abc',
+      '/midfail.bin': new Uint8Array(300_000),
+      '/big.bin': randomData(32 * 1024 * 1024),
+      '/broken/a.txt': 'a',
+    },
+  });
   before(async () => {
     storage.hostDir = await mkdtemp(path.join(os.tmpdir(), 'ferry-rotated-'));
   });
@@ -85,8 +121,55 @@ describe('a storage stream that fails before the data connection', { timeout: 60
         body?.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
         return closed(body);
       });
-      assert.ok(r.code === 451 || r.code === 426, `${r.code} ${textOf(r)}`);
+      assert.equal(`${r.code} ${textOf(r)}`, '451 Transfer aborted: the server could not read the file.');
       assert.equal(bytes, 0);
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('a read that fails mid-file: 451 saying so (not a broken data connection), logged with its cause', async () => {
+    await withClients(async (track) => {
+      const from = server().logs.length;
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      const { r, bytes } = await transfer(ftp, 'RETR midfail.bin');
+      assert.equal(`${r.code} ${textOf(r)}`, '451 Transfer aborted: the server could not read the file.');
+      assert.ok(bytes <= 192 * 1024, `${bytes} bytes`);
+      const line = await waitForLog(server(), (l) => l.msg.startsWith('transfer failed'), from);
+      assert.equal(line.level, 'warn');
+      assert.equal(line.msg, 'transfer failed: the server could not read the file');
+      assert.match(JSON.stringify(line.obj), /"err":"EIO: i\/o error, read \/srv\/disk0\/midfail.bin"/);
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  for (const verb of ['LIST', 'MLSD', 'NLST']) {
+    test(`a ${verb} whose storage fails mid-listing: 451 saying so`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), 'explicit'));
+        const { r } = await transfer(ftp, `${verb} broken`);
+        assert.equal(
+          `${r.code} ${textOf(r)}`,
+          '451 Transfer aborted: the server could not list the directory.',
+        );
+        await ftp.cmd('PWD', 257);
+      });
+    });
+  }
+
+  test('a client that cuts its data connection mid-RETR still gets 426: the network failed', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+      const first = waitEvent(conn.stream, 'data');
+      conn.stream.resume();
+      await ftp.cmd('RETR big.bin', 150);
+      await first;
+      conn.stream.pause(); // the server waits, mid-file, to send more
+      conn.raw.resetAndDestroy();
+      const r = await ftp.expect();
+      assert.equal(`${r.code} ${textOf(r)}`, '426 Data connection closed; transfer aborted.');
       await ftp.cmd('PWD', 257);
     });
   });

@@ -13,6 +13,7 @@ import { reply } from '../../protocol/reply.js';
 import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
+import { SourceWatch } from '../source-watch.js';
 import { listingChunks } from './listing-chunks.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
@@ -153,8 +154,9 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         const out = Readable.from(listingChunks(entries(ctx, l), formatter(ctx, now, l)), {
           highWaterMark: 2,
         });
+        const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
         out.on('data', (c: Buffer) => t.count(c.length));
-        await pipeline(out, sock.stream, { signal: t.signal });
+        await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
       });
     },
   };

@@ -160,7 +160,7 @@ export const transferCommands: AnyCommandSpec[] = [
       // TYPE A restarts count bytes as sent: converted from the start, the first `offset` skipped.
       const ascii = ctx.session.type === 'A';
       const src = await files.storage.openRead(p, { offset: ascii ? 0 : offset }, files.context());
-      const source = new SourceWatch(src, (err) => readError(err, p));
+      const source = new SourceWatch(src, 'read the file', (err) => readError(err, p));
       try {
         const size = first?.size ?? src.fileSize ?? (await fileStat(files, p)).size;
         source.throwIfFailed(); // gone since its stat, say: refused before the 150
