@@ -27,6 +27,8 @@ export type FerryErrorCode =
   | 'ERR_TLS'
   | 'ERR_ABORTED'
   | 'ERR_TIMEOUT'
+  /** The client could not connect: refused, unreachable, a name that does not resolve. */
+  | 'ERR_CONNECT'
   | 'ERR_CLOSED'
   | 'ERR_PROTOCOL'
   | 'ERR_REPLY'

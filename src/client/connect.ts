@@ -81,6 +81,8 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
   const dataState = { epsvRefused: o.disableEpsv ?? false, eprtRefused: false };
   const tlsOptions = tlsOptionsFor(o);
   const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  // connectTimeoutMs bounds the TCP connection, implicit FTPS's TLS handshake and the greeting.
+  const started = Date.now();
   const control = await ClientControlConnection.connect({
     host: o.host,
     port: controlPort(o, security),
@@ -106,7 +108,7 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
     home: undefined,
   };
   try {
-    await greetAndLogin(s);
+    await greetAndLogin(s, connectTimeoutMs - (Date.now() - started));
   } catch (err) {
     control.destroy(err instanceof FerryError ? err : undefined);
     // Aborted (o.signal): whatever the closed connection did to the step in progress.
@@ -123,21 +125,19 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
   return s;
 }
 
-/** Greeting, then AUTH (explicit), login, FEAT, UTF8, PBSZ/PROT, TYPE I, PWD. */
-async function greetAndLogin(s: ClientSession): Promise<void> {
+/**
+ * Greeting, then AUTH (explicit), login, FEAT, UTF8, PBSZ/PROT, TYPE I, PWD. `connectLeftMs`: what
+ * connectTimeoutMs leaves for the greeting when connecting (after REIN the reply timeout applies).
+ */
+async function greetAndLogin(s: ClientSession, connectLeftMs?: number): Promise<void> {
   const c = s.control;
   let greeting: Reply;
   try {
-    greeting = await c.read();
+    greeting = await c.read(connectLeftMs === undefined ? undefined : Math.max(1, connectLeftMs));
     while (isPreliminary(greeting)) greeting = await c.read();
   } catch (err) {
-    if (err instanceof FerryError && err.code === 'ERR_TIMEOUT' && s.security !== 'implicit') {
-      throw new FerryError(
-        'ERR_TIMEOUT',
-        `No greeting from ${s.opts.host}:${controlPort(s.opts, s.security)}: an implicit FTPS server waits for TLS first (use ftps://).`,
-        { cause: err },
-      );
-    }
+    if (connectLeftMs !== undefined && err instanceof FerryError && err.code === 'ERR_TIMEOUT')
+      throw noGreeting(s, err);
     throw err;
   }
   if (greeting.code !== Code.ServiceReady) {
@@ -145,6 +145,17 @@ async function greetAndLogin(s: ClientSession): Promise<void> {
   }
   s.impliesProt = s.security === 'implicit' && impliesProtOnImplicit(greeting);
   await secureAndLogin(s);
+}
+
+/** No greeting within connectTimeoutMs: a silent server, or an implicit FTPS one (explicit asked). */
+function noGreeting(s: ClientSession, cause: FerryError): ConnectionError {
+  const where = `${s.opts.host}:${controlPort(s.opts, s.security)}`;
+  const limit = s.opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
+  const hint = s.security === 'implicit' ? '' : ': an implicit FTPS server waits for TLS first (use ftps://)';
+  return new ConnectionError(`No greeting from ${where} within ${limit} ms (connectTimeoutMs)${hint}.`, {
+    cause,
+    code: 'ERR_TIMEOUT',
+  });
 }
 
 /**

@@ -49,7 +49,10 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
-/** Opens a TCP connection, with a timeout and an abort signal. */
+/**
+ * Opens a TCP connection, with a timeout and an abort signal. Fails with a ConnectionError:
+ * ERR_CONNECT (with the system code) or ERR_TIMEOUT.
+ */
 export function connectTcp(
   host: string,
   port: number,
@@ -72,10 +75,10 @@ export function connectTcp(
       } else resolve(socket);
     };
     const onConnect = (): void => done();
-    const onError = (err: Error): void => done(connectionError(what, err));
+    const onError = (err: Error): void => done(connectionError(what, err, 'ERR_CONNECT'));
     const onAbort = (): void => done(new FerryError('ERR_ABORTED', 'Aborted.'));
     const timer = setTimeout(
-      () => done(new FerryError('ERR_TIMEOUT', `${what}: no answer within ${timeoutMs} ms.`)),
+      () => done(new ConnectionError(`${what}: no answer within ${timeoutMs} ms.`, { code: 'ERR_TIMEOUT' })),
       timeoutMs,
     );
     socket.once('connect', onConnect);
@@ -121,11 +124,12 @@ export class ClientControlConnection {
   }
 
   /**
-   * Connects (and, for implicit FTPS, completes the TLS handshake). Does not read the greeting.
-   * `o.signal` closes the connection with ERR_ABORTED until loggedIn() is called: it covers the
-   * TCP connect, every TLS handshake and every reply of the login.
+   * Connects (and, for implicit FTPS, completes the TLS handshake): within `o.connectTimeoutMs` in
+   * all. Does not read the greeting. `o.signal` closes the connection with ERR_ABORTED until
+   * loggedIn() is called: it covers the TCP connect, every TLS handshake and every reply of the login.
    */
   static async connect(o: ControlOptions): Promise<ClientControlConnection> {
+    const started = Date.now();
     const socket = await connectTcp(o.host, o.port, o.connectTimeoutMs, o.signal);
     const c = new ClientControlConnection(socket, o);
     const signal = o.signal;
@@ -137,7 +141,7 @@ export class ClientControlConnection {
     }
     c.info(`Connected to ${o.host}:${o.port}${o.implicit ? ' (implicit FTPS)' : ''}.`);
     try {
-      if (o.implicit) await c.startTls();
+      if (o.implicit) await c.startTls(o.connectTimeoutMs - (Date.now() - started));
     } catch (err) {
       c.unlisten();
       throw err;
@@ -190,15 +194,20 @@ export class ClientControlConnection {
     this.o.log?.({ kind: 'info', text });
   }
 
-  /** Runs a TLS handshake on the connection (implicit start, AUTH, implicit REIN) and verifies it. */
-  async startTls(): Promise<tls.TLSSocket> {
+  /**
+   * Runs a TLS handshake on the connection (implicit start, AUTH, implicit REIN) and verifies it.
+   * `connectLeftMs`: what connectTimeoutMs leaves (the implicit start), when it ends the handshake
+   * before handshakeTimeoutMs would: then a ConnectionError ERR_TIMEOUT.
+   */
+  async startTls(connectLeftMs?: number): Promise<tls.TLSSocket> {
     this.throwIfFailed();
+    const byConnect = connectLeftMs !== undefined && connectLeftMs < this.o.handshakeTimeoutMs;
     let sock: tls.TLSSocket;
     try {
       sock = await this.channel.startTls({
         role: 'client',
         options: this.o.tlsOptions,
-        handshakeTimeoutMs: this.o.handshakeTimeoutMs,
+        handshakeTimeoutMs: byConnect ? Math.max(1, connectLeftMs) : this.o.handshakeTimeoutMs,
       });
     } catch (err) {
       // Closed meanwhile (an abort): that is the reason, not what it did to the handshake.
@@ -209,6 +218,7 @@ export class ClientControlConnection {
         /wrong version number|packet length too long/i.test(err.message)
           ? ' (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://)'
           : '';
+      const timedOut = err instanceof FerryError && err.code === 'ERR_TIMEOUT';
       const e =
         wrongPort !== ''
           ? new FerryError(
@@ -216,13 +226,22 @@ export class ClientControlConnection {
               `TLS handshake with ${this.o.host}:${this.o.port} failed${wrongPort}.`,
               { cause: err },
             )
-          : err instanceof FerryError && err.code === 'ERR_TIMEOUT'
-            ? new FerryError('ERR_TLS', `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`, {
-                cause: err,
-              })
-            : err instanceof FerryError
-              ? err
-              : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
+          : timedOut && byConnect
+            ? new ConnectionError(
+                `Cannot connect to ${this.o.host}:${this.o.port}: no TLS handshake within ${this.o.connectTimeoutMs} ms (connectTimeoutMs).`,
+                { cause: err, code: 'ERR_TIMEOUT' },
+              )
+            : timedOut
+              ? new FerryError(
+                  'ERR_TLS',
+                  `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`,
+                  {
+                    cause: err,
+                  },
+                )
+              : err instanceof FerryError
+                ? err
+                : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
       this.fail(e);
       throw e;
     }

@@ -45,12 +45,19 @@ export class CertificateError extends FerryError {
   }
 }
 
-/** The TCP connection could not be made, or it broke. `cause` holds the system error if any. */
+/**
+ * The connection could not be made (ERR_CONNECT: refused, unreachable, a name that does not
+ * resolve), not within connectTimeoutMs (ERR_TIMEOUT), or it broke or the server closed it
+ * (ERR_CLOSED). `cause` holds the system error if any.
+ */
 export class ConnectionError extends FerryError {
   /** The system error code (ECONNREFUSED, ENOTFOUND, …), when there was one. */
   readonly systemCode: string | undefined;
-  constructor(message: string, options?: { cause?: unknown; systemCode?: string }) {
-    super('ERR_CLOSED', message, options);
+  constructor(
+    message: string,
+    options?: { cause?: unknown; systemCode?: string; code?: 'ERR_CONNECT' | 'ERR_TIMEOUT' | 'ERR_CLOSED' },
+  ) {
+    super(options?.code ?? 'ERR_CLOSED', message, options);
     this.name = 'ConnectionError';
     this.systemCode = options?.systemCode;
   }
@@ -106,6 +113,7 @@ export function failureKind(err: unknown): FailureKind {
       case 'ERR_USAGE':
       case 'ERR_INVALID_OPTION':
         return 'usage';
+      case 'ERR_CONNECT':
       case 'ERR_CLOSED':
       case 'ERR_TIMEOUT':
         return 'connection';
@@ -137,11 +145,15 @@ export function failureKind(err: unknown): FailureKind {
   return 'other';
 }
 
-/** Wraps a socket error from connecting or from a broken connection. */
-export function connectionError(what: string, err: unknown): ConnectionError {
+/** Wraps a socket error from connecting (ERR_CONNECT) or from a broken connection (ERR_CLOSED). */
+export function connectionError(
+  what: string,
+  err: unknown,
+  code: 'ERR_CONNECT' | 'ERR_CLOSED' = 'ERR_CLOSED',
+): ConnectionError {
   const systemCode = systemCodeOf(err);
   const detail = err instanceof Error ? err.message : String(err);
-  return new ConnectionError(`${what}: ${detail}`, { cause: err, systemCode });
+  return new ConnectionError(`${what}: ${detail}`, { cause: err, systemCode, code });
 }
 
 /** A data connection could not be made, or it failed (exit code: transfer). */

@@ -173,6 +173,7 @@ describe('error kinds and exit codes', () => {
     const cases: [unknown, number][] = [
       [new FerryError('ERR_USAGE', 'x'), EXIT.usage],
       [new ConnectionError('x'), EXIT.connection],
+      [new ConnectionError('x', { code: 'ERR_CONNECT', systemCode: 'ECONNREFUSED' }), EXIT.connection],
       [new FerryError('ERR_TIMEOUT', 'x'), EXIT.connection],
       [new ReplyError(421, 'bye'), EXIT.connection],
       [new CertificateError('untrusted', 'h:21', '', 'x'), EXIT.tls],
