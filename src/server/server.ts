@@ -73,6 +73,8 @@ export class FerryServer {
   private readonly atEdge = new Set<net.Socket>();
   private addresses: ListeningAddresses = {};
   private closing: Promise<void> | undefined;
+  /** close() or destroy() was called: nothing starts any more (a listen() under way undoes itself). */
+  private stopped = false;
   private listenCalled = false;
   /** Stops following account changes (the authenticator's watch). */
   private unwatch: () => void;
@@ -125,7 +127,7 @@ export class FerryServer {
    * and the defender keep their running settings: the keys that differ are returned, for a warning.
    */
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
-    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
     await this.certificates.replace(...certificateSettings(next));
@@ -158,7 +160,7 @@ export class FerryServer {
 
   /** Whether every listener accepts connections (for /healthz). */
   get accepting(): boolean {
-    return !this.closing && this.listeners.length > 0 && this.listeners.every((l) => l.listening);
+    return !this.stopped && this.listeners.length > 0 && this.listeners.every((l) => l.listening);
   }
 
   /** Per-user session limits counted by `counter` (a cluster worker's primary) instead of here. */
@@ -178,19 +180,32 @@ export class FerryServer {
     if (this.listenCalled)
       throw new FerryError('ERR_USAGE', 'listen() was called already: make a new server.');
     this.listenCalled = true;
-    const { generated } = await this.loadCertificates();
-    await this.defense.start();
+    if (this.stopped)
+      throw new FerryError('ERR_USAGE', 'listen() after close() or destroy(): make a new server.');
     const { explicit, implicit } = this.options;
     try {
-      if (explicit) this.addresses.explicit = await this.open(explicit.host, explicit.port, false);
-      if (implicit) this.addresses.implicit = await this.open(implicit.host, implicit.port, true);
+      const { generated } = await this.unlessStopped(this.loadCertificates());
+      await this.unlessStopped(this.defense.start());
+      if (explicit)
+        this.addresses.explicit = await this.unlessStopped(this.open(explicit.host, explicit.port, false));
+      if (implicit)
+        this.addresses.implicit = await this.unlessStopped(this.open(implicit.host, implicit.port, true));
+      return { ...this.addresses, generatedCertificate: generated, fingerprints: this.certificates.sha256 };
     } catch (err) {
       // Nothing half-started: a listener already bound would serve logins with no one to stop it,
-      // and keep the process alive. A server whose listen() failed is done (make a new one to retry).
+      // and keep the process alive (close() or destroy() came first: it found nothing to close
+      // yet). A server whose listen() failed is done (make a new one to retry).
       this.destroy();
       throw err;
     }
-    return { ...this.addresses, generatedCertificate: generated, fingerprints: this.certificates.sha256 };
+  }
+
+  /** A step of listen(), unless close() or destroy() was called meanwhile (then it throws). */
+  private async unlessStopped<T>(step: Promise<T>): Promise<T> {
+    const done = await step;
+    if (this.stopped)
+      throw new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
+    return done;
   }
 
   /**
@@ -198,7 +213,7 @@ export class FerryServer {
    * server that is handed connections accepted elsewhere (handleConnection).
    */
   async loadCertificates(): Promise<{ generated: boolean }> {
-    if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     return this.certificates.load();
   }
 
@@ -223,6 +238,7 @@ export class FerryServer {
 
   /** Stops accepting, lets transfers finish (up to timeouts.closeGraceMs), then closes everything. */
   close(): Promise<void> {
+    this.stopped = true;
     this.closing ??= (async () => {
       // net.Server#close() stops accepting at once but calls back only after every connection it
       // accepted has ended: start it, end the sessions, then wait for both (awaiting it first hangs).
@@ -245,6 +261,7 @@ export class FerryServer {
 
   /** Closes every socket now. */
   destroy(): void {
+    this.stopped = true;
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
     for (const s of this.atEdge) s.destroy();
@@ -312,7 +329,7 @@ export class FerryServer {
         return;
       }
     }
-    if (this.closing || !this.counts.admit(address)) {
+    if (this.stopped || !this.counts.admit(address)) {
       if (!admitted) this.unauthenticated.release(address);
       this.defense.refused(address, 'too many sessions');
       refuseConnection(socket, implicit);

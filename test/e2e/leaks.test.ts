@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { UserTable } from '../../src/auth/users.js';
+import type { Logger } from '../../src/logger.js';
 import { FerryServer } from '../../src/server/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { testCertificate } from '../support/ferry.js';
@@ -191,4 +192,76 @@ test('a listen() that fails (its second port taken) releases what it had bound: 
     await rm(dir, { recursive: true, force: true });
   }
   await assertNoLeaks(baseline, 'after a failed listen()');
+});
+
+/** A server on ephemeral loopback ports (certificate files in `dir`); `onLog` sees each message. */
+async function plainServer(dir: string, onLog: (msg: string) => void = () => {}): Promise<FerryServer> {
+  const pair = await testCertificate();
+  await writeFile(path.join(dir, 'cert.pem'), pair.cert);
+  await writeFile(path.join(dir, 'key.pem'), pair.key);
+  const log = (_obj: object, msg = ''): void => onLog(msg);
+  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
+  return new FerryServer({
+    explicit: { host: '127.0.0.1', port: 0 },
+    implicit: { host: '127.0.0.1', port: 0 },
+    authenticator: new UserTable([]),
+    storageFor: () => new MemoryStorage(),
+    tls: { certificates: [{ certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') }] },
+    logger,
+  });
+}
+
+const STOPS = {
+  destroy: (s: FerryServer) => s.destroy(),
+  close: (s: FerryServer) => void s.close(),
+} as const;
+
+test('listen() after close() or destroy() is refused (ERR_USAGE): nothing listens', async () => {
+  const baseline = resourceCounts();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-after-'));
+  try {
+    for (const [how, stop] of Object.entries(STOPS)) {
+      const server = await plainServer(dir);
+      stop(server);
+      await assert.rejects(
+        server.listen(),
+        { code: 'ERR_USAGE', message: /after close\(\) or destroy\(\)/ },
+        how,
+      );
+      assert.deepEqual(server.address, {}, how);
+      await server.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  await assertNoLeaks(baseline, 'after listen() on a stopped server');
+});
+
+test('close() or destroy() while listen() is starting: listen() rejects and what it had opened is closed', async () => {
+  const baseline = resourceCounts();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-race-'));
+  try {
+    for (const [how, stop] of Object.entries(STOPS)) {
+      // At once (listen() is loading certificates), and once its first listener is bound (SIGTERM
+      // during start-up: the listener exists, listen() has not pushed it where destroy() looks).
+      for (const when of ['at once', 'first listener up'] as const) {
+        let server: FerryServer | undefined;
+        server = await plainServer(dir, (msg) => {
+          if (when === 'first listener up' && msg === 'listening' && server) {
+            stop(server);
+            server = undefined; // once
+          }
+        });
+        const s = server;
+        const listening = s.listen();
+        if (when === 'at once') stop(s);
+        await assert.rejects(listening, { code: 'ERR_CLOSED' }, `${how} ${when}`);
+        await s.close();
+        assert.equal(s.accepting, false);
+        await assertNoLeaks(baseline, `after ${how} ${when} during listen()`);
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
