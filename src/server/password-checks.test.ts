@@ -109,7 +109,7 @@ test(
   'a check that never ends gives its slot back soon after its signal aborts',
   { timeout: 5_000 },
   async () => {
-    const q = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 20);
+    const q = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 20 });
     const hangs = [hung(), hung()];
     const acs = [new AbortController(), new AbortController()];
     const runs = hangs.map((h, i) => q.run(`127.0.0.${i + 1}`, acs[i]?.signal ?? never, h.check));
@@ -130,6 +130,46 @@ test(
     assert.equal(q.waiting, 0);
   },
 );
+
+test(
+  'checks that never answer give back their overall slots after longAfterMs: other addresses go on',
+  { timeout: 5_000 },
+  async () => {
+    // A hung backend (or an attacker's user names that hang it) from two addresses, signals not aborted.
+    const q = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { longAfterMs: 20 });
+    const hangs = [hung(), hung()];
+    hangs.forEach((h, i) => void q.run(`10.0.0.${i + 1}`, never, h.check));
+    await Promise.all(hangs.map((h) => h.started));
+    let started = false;
+    let begun!: () => void;
+    const begins = new Promise<void>((resolve) => (begun = resolve));
+    const goodRun = q.run('192.0.2.1', never, () => ((started = true), begun(), Promise.resolve('done')));
+    assert.equal(started, false);
+    // Started once the hung checks are long (20 ms), not when their signals abort (30 s).
+    await begins;
+    assert.equal(await goodRun, 'done');
+    // Each keeps its address's slot: another check from 10.0.0.1 waits.
+    const same = gate();
+    void q.run('10.0.0.1', never, same.check);
+    assert.equal(same.started, false);
+  },
+);
+
+test('long checks are bounded: past overall × 4 of them, a long check keeps its overall slot', async () => {
+  const q = new PasswordCheckQueue({ overall: 1, perAddress: 1 }, { longAfterMs: 5, abandonAfterMs: 0 });
+  const acs = [...Array(6)].map(() => new AbortController());
+  const hangs = acs.map(() => hung());
+  hangs.forEach((h, i) => void q.run(`10.0.0.${i + 1}`, acs[i]?.signal ?? never, h.check));
+  // One at a time goes long and lets the next start, up to 4 long and a 5th running.
+  for (const h of hangs.slice(0, 5)) await h.started;
+  // The 5th retries going long every 5 ms: give it ten tries.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(q.waiting, 1);
+  // One long check ends (its signal aborts, it is abandoned): the 5th goes long, the 6th starts.
+  acs[0]?.abort();
+  await hangs[5]?.started;
+  for (const ac of acs) ac.abort();
+});
 
 test("a check that throws at once is its caller's rejection; the queue goes on", async () => {
   const q = new PasswordCheckQueue({ overall: 1, perAddress: 1 });
@@ -159,7 +199,7 @@ describe('guardAuthenticator', () => {
     const defender = recording();
     const guarded = guardAuthenticator(
       never,
-      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 0),
+      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 0 }),
       defender,
     );
     const ac = new AbortController();
@@ -177,7 +217,7 @@ describe('guardAuthenticator', () => {
     const defender = recording();
     const guarded = guardAuthenticator(
       never,
-      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, 0),
+      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 0 }),
       defender,
     );
     const ac = new AbortController();

@@ -8,6 +8,19 @@ export interface PasswordCheckLimits {
   readonly perAddress: number;
 }
 
+/**
+ * A check running this long is not a scrypt (50-100 ms) but waiting on a backend (a hung directory
+ * server): it takes no CPU, so it gives its overall slot back and other addresses' checks start.
+ */
+const LONG_CHECK_MS = 2_000;
+
+/**
+ * Long checks (past LONG_CHECK_MS, overall slot given back) at once, per overall slot: bounds the
+ * backend calls an attacker can keep hanging, which the per-address limits do not (an attacker can
+ * have many addresses). Past it a long check keeps its overall slot, retrying each LONG_CHECK_MS.
+ */
+const LONG_CHECKS_PER_SLOT = 4;
+
 interface Waiting {
   start(): void;
 }
@@ -24,22 +37,34 @@ interface PerAddress {
  * login from a quiet address waits for at most one running check to end, however many an
  * attacker queues. What waits is bounded by the connections not logged in (one PASS at a time
  * each; maxUnauthenticatedPerAddress per address). A check whose signal aborts (its client left,
- * or 30 s passed) gives its slot back when it ends, or shortly after if it never does.
+ * or 30 s passed) gives its slot back when it ends, or shortly after if it never does; one that
+ * runs far longer than any scrypt (a hung backend) gives back its overall slot, keeping its
+ * address's.
  */
 export class PasswordCheckQueue {
+  /** Checks holding an overall slot. */
   private running = 0;
+  /** Long checks: running, their overall slot given back. */
+  private long = 0;
   private readonly addresses = new Map<string, PerAddress>();
   /** Addresses with waiting checks that may start one, in turn order. */
   private readonly turns: string[] = [];
 
+  private readonly abandonAfterMs: number;
+  private readonly longAfterMs: number;
+
   /**
    * `abandonAfterMs`: how long a check whose signal aborted keeps its slot if it does not end (it
    * ignores its signal); far longer than a scrypt, short enough that a hung one frees its slot.
+   * `longAfterMs`: when a running check gives back its overall slot (LONG_CHECK_MS).
    */
   constructor(
     private limits: PasswordCheckLimits,
-    private readonly abandonAfterMs = 1_000,
-  ) {}
+    timing: { readonly abandonAfterMs?: number; readonly longAfterMs?: number } = {},
+  ) {
+    this.abandonAfterMs = timing.abandonAfterMs ?? 1_000;
+    this.longAfterMs = timing.longAfterMs ?? LONG_CHECK_MS;
+  }
 
   /** New limits (a reload) apply to the checks that start from now on. */
   setLimits(limits: PasswordCheckLimits): void {
@@ -67,20 +92,26 @@ export class PasswordCheckQueue {
       const w: Waiting = {
         start: () => {
           signal.removeEventListener('abort', onAbort);
-          const release = this.occupy(address, a);
+          const slot = this.occupy(address, a);
+          const long = setInterval(() => {
+            if (slot.goLong()) clearInterval(long);
+          }, this.longAfterMs);
           // Its slot stays taken while the check winds down (scrypt in the thread pool cannot be
           // stopped: a client hanging up must not start the next one early), but not for ever.
           let abandon: NodeJS.Timeout | undefined;
           const aborted = (): void => {
             resolve(undefined);
-            abandon = setTimeout(release, this.abandonAfterMs);
+            // Not long yet: it keeps its overall slot until it ends or is abandoned, not less.
+            clearInterval(long);
+            abandon = setTimeout(slot.release, this.abandonAfterMs);
           };
           signal.addEventListener('abort', aborted, { once: true });
           // A check that throws at once is a rejection like any other, not a broken queue.
           new Promise<T>((ok) => ok(check())).then(resolve, reject).finally(() => {
             signal.removeEventListener('abort', aborted);
+            clearInterval(long);
             clearTimeout(abandon);
-            release();
+            slot.release();
           });
         },
       };
@@ -113,20 +144,34 @@ export class PasswordCheckQueue {
     }
   }
 
-  /** Takes a slot for a check of `address`; the function returned gives it back (once). */
-  private occupy(address: string, a: PerAddress): () => void {
+  /**
+   * Takes a slot for a check of `address`. `goLong` gives back its overall slot if few checks are
+   * long (true when it did); `release` gives back what it holds (once).
+   */
+  private occupy(address: string, a: PerAddress): { goLong(): boolean; release(): void } {
     this.running++;
     a.running++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.running--;
-      a.running--;
-      // Back in turn, at the end of the line.
-      if (a.waiting.length > 0 && !this.turns.includes(address)) this.turns.push(address);
-      this.forget(address, a);
-      this.dispatch();
+    let held: 'slot' | 'long' | undefined = 'slot';
+    return {
+      goLong: () => {
+        if (held !== 'slot' || this.long >= this.limits.overall * LONG_CHECKS_PER_SLOT) return false;
+        held = 'long';
+        this.running--;
+        this.long++;
+        this.dispatch();
+        return true;
+      },
+      release: () => {
+        if (held === undefined) return;
+        if (held === 'slot') this.running--;
+        else this.long--;
+        held = undefined;
+        a.running--;
+        // Back in turn, at the end of the line.
+        if (a.waiting.length > 0 && !this.turns.includes(address)) this.turns.push(address);
+        this.forget(address, a);
+        this.dispatch();
+      },
     };
   }
 
