@@ -17,11 +17,12 @@ import { ControlConnection, type ServerRuntime } from './control-connection.js';
 import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
-import { OptionError, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
-import type { StorageBackend } from '../storage/types.js';
+import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts, type PassiveIo } from './passive-ports.js';
 import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
+import { checkedAuthenticator } from './checked-authenticator.js';
+import { checkedStorageFor } from './checked-storage.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
@@ -106,18 +107,31 @@ export class FerryServer {
     this.unwatch = this.watch(o);
   }
 
-  /** Handlers see the authenticator through the password-check queue and the defender. */
+  /**
+   * Handlers see the authenticator through the password-check queue and the defender, and what the
+   * embedder's authenticator and storage give checked at the way in.
+   */
   private guarded(o: ResolvedOptions): ResolvedOptions {
     return {
       ...o,
-      authenticator: guardAuthenticator(o.authenticator, this.checks, this.defense),
-      storageFor: checkedStorageFor(o.storageFor),
+      authenticator: guardAuthenticator(
+        checkedAuthenticator(o.authenticator, o.logger),
+        this.checks,
+        this.defense,
+      ),
+      // Warned of at most a few times a minute per user (WarningLimiter).
+      storageFor: checkedStorageFor(
+        o.storageFor,
+        (p) => (obj, msg) =>
+          this.runtime.warnings.warn(o.logger, `user ${p.username}`, { user: p.username, ...obj }, msg),
+      ),
     };
   }
 
   private watch(o: ResolvedOptions): () => void {
     const logins = this.runtime.logins;
-    return o.authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
+    const authenticator = checkedAuthenticator(o.authenticator, o.logger);
+    return authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
   }
 
   /**
@@ -346,15 +360,4 @@ export class FerryServer {
     });
     void conn.start();
   }
-}
-
-/** An embedder's storageFor that returns no storage (a Promise: an async function) fails the login, saying why. */
-function checkedStorageFor(storageFor: ResolvedOptions['storageFor']): ResolvedOptions['storageFor'] {
-  return (p) => {
-    const s: unknown = storageFor(p);
-    if (typeof s === 'object' && s !== null && typeof (s as { stat?: unknown }).stat === 'function')
-      return s as StorageBackend;
-    const what = s instanceof Promise ? 'a Promise' : s === null ? 'null' : typeof s;
-    throw new OptionError('storageFor', `returned ${what}: it must return a StorageBackend, synchronously.`);
-  };
 }

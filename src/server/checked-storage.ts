@@ -1,0 +1,93 @@
+import type { Principal } from '../auth/types.js';
+import type { FileSource, FileStat, PreparedWrite, StorageBackend, VPath } from '../storage/types.js';
+import { isSize, shown, statFault } from './embedder-values.js';
+import { OptionError, type ResolvedOptions } from './options.js';
+
+const FILE_STAT = 'a FileStat has type, name, size a whole number ≥ 0, modified a valid Date, mode a number';
+
+/** `st`, unless it is malformed: then the storage's error (451 for the command, and a log line). */
+function checkedStat(st: FileStat, what: string): FileStat {
+  const fault = statFault(st);
+  if (fault) throw new OptionError('storageFor', `its storage's ${what} gave ${fault} (${FILE_STAT}).`);
+  return st;
+}
+
+/** Told of a storage result that is malformed but does not stop the command (a write's byte count). */
+export type StorageWarn = (obj: object, msg: string) => void;
+
+/**
+ * The storage an embedder's storageFor made, what it gives checked where the server uses it (sizes
+ * are printed: SIZE, MLSx, LIST, RETR's 150): per call, or per listed entry, a few typeof checks.
+ * A write that resolved is taken as stored (226) whatever it resolved with: a failed reply to a
+ * committed APPE would have the client send it again; a malformed count is only logged.
+ */
+export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBackend {
+  const wrote = (p: VPath, r: { bytes: number }): { bytes: number } => {
+    const bytes: unknown = (r as { bytes?: unknown } | null | undefined)?.bytes;
+    if (!isSize(bytes)) {
+      const got = r === null || typeof r !== 'object' ? shown(r) : `bytes ${shown(bytes)}`;
+      warn({ path: p }, `options.storageFor: its storage's write() resolved ${got}, not { bytes: number }`);
+    }
+    return r;
+  };
+  const prepared = (p: VPath, w: PreparedWrite): PreparedWrite => ({
+    write: async (src, c) => wrote(p, await w.write(src, c)),
+    release: () => w.release(),
+  });
+  const prepareWrite = s.prepareWrite?.bind(s);
+  const setModified = s.setModified?.bind(s);
+  const chmod = s.chmod?.bind(s);
+  const uniqueName = s.uniqueName?.bind(s);
+  return {
+    get features() {
+      return s.features;
+    },
+    stat: async (p, c) => checkedStat(await s.stat(p, c), `stat(${p})`),
+    list: (dir, c) => checkedList(s.list(dir, c), dir),
+    openRead: async (p, o, c) => {
+      const src: FileSource = await s.openRead(p, o, c);
+      if (src.fileSize !== undefined && !isSize(src.fileSize)) {
+        src.destroy();
+        const got = `fileSize ${shown(src.fileSize)}`;
+        throw new OptionError('storageFor', `its storage's openRead(${p}) gave ${got} (a whole number ≥ 0).`);
+      }
+      return src;
+    },
+    write: async (p, src, o, c) => wrote(p, await s.write(p, src, o, c)),
+    ...(prepareWrite && { prepareWrite: async (p, o, c) => prepared(p, await prepareWrite(p, o, c)) }),
+    mkdir: (p, c) => s.mkdir(p, c),
+    remove: (p, c) => s.remove(p, c),
+    removeDir: (p, c) => s.removeDir(p, c),
+    rename: (from, to, c) => s.rename(from, to, c),
+    ...(setModified && { setModified }),
+    ...(chmod && { chmod }),
+    ...(uniqueName && { uniqueName }),
+  };
+}
+
+async function* checkedList(
+  batches: AsyncIterable<readonly FileStat[]>,
+  dir: VPath,
+): AsyncIterable<readonly FileStat[]> {
+  for await (const batch of batches) {
+    for (const st of batch) checkedStat(st, `list(${dir})`);
+    yield batch;
+  }
+}
+
+/**
+ * The embedder's storageFor, checked: one that returns no storage (a Promise: an async function)
+ * fails the login, saying why; the storage it returns is checked as it is used (checkedStorage).
+ */
+export function checkedStorageFor(
+  storageFor: ResolvedOptions['storageFor'],
+  warn: (p: Principal) => StorageWarn,
+): ResolvedOptions['storageFor'] {
+  return (p) => {
+    const s: unknown = storageFor(p);
+    if (typeof s === 'object' && s !== null && typeof (s as { stat?: unknown }).stat === 'function')
+      return checkedStorage(s as StorageBackend, warn(p));
+    const what = s instanceof Promise ? 'a Promise' : s === null ? 'null' : typeof s;
+    throw new OptionError('storageFor', `returned ${what}: it must return a StorageBackend, synchronously.`);
+  };
+}

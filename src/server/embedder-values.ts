@@ -1,0 +1,64 @@
+/**
+ * What an embedder's code (its authenticator, its storage) hands the server, checked where it comes
+ * in: a few typeof checks per value, so that a wrong one is that code's error, said so in the log,
+ * and never a login or a reply made of it (`213 undefined`, `size=NaN`).
+ */
+import type { Principal } from '../auth/types.js';
+import type { FileStat } from '../storage/types.js';
+
+/** A value, short, for a log line: `undefined`, `-5`, `"lots"`, `an object`. */
+export function shown(v: unknown): string {
+  if (v === null || v === undefined || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  if (v instanceof Date) return 'an invalid Date';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
+}
+
+/** A byte count: a whole number ≥ 0. */
+export const isSize = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+const isDate = (v: unknown): v is Date => v instanceof Date && !Number.isNaN(v.getTime());
+
+/** What is wrong with a FileStat from a storage, or undefined. */
+export function statFault(st: unknown): string | undefined {
+  if (typeof st !== 'object' || st === null) return `${shown(st)} for a FileStat`;
+  const s = st as { [K in keyof FileStat]?: unknown };
+  if (s.type !== 'file' && s.type !== 'dir' && s.type !== 'link') return `type ${shown(s.type)}`;
+  if (typeof s.name !== 'string') return `name ${shown(s.name)}`;
+  if (!isSize(s.size)) return `size ${shown(s.size)}`;
+  if (!isDate(s.modified)) return `modified ${shown(s.modified)}`;
+  if (!Number.isInteger(s.mode)) return `mode ${shown(s.mode)}`;
+  const h = s.hiddenFile as { size?: unknown; modified?: unknown } | null | undefined;
+  if (h === undefined) return undefined;
+  if (typeof h !== 'object' || h === null) return `hiddenFile ${shown(h)}`;
+  if (!isSize(h.size)) return `hiddenFile.size ${shown(h.size)}`;
+  return isDate(h.modified) ? undefined : `hiddenFile.modified ${shown(h.modified)}`;
+}
+
+const LIMITS = ['maxSessions', 'quotaSize', 'quotaFiles', 'uploadRate', 'downloadRate'] as const;
+
+/** What is wrong with a Principal from an authenticator, or undefined. */
+export function principalFault(p: unknown): string | undefined {
+  if (typeof p !== 'object' || p === null) return `principal ${shown(p)}`;
+  const q = p as { [K in keyof Principal]?: unknown };
+  if (typeof q.username !== 'string' || q.username === '') return `principal.username ${shown(q.username)}`;
+  if (typeof q.home !== 'string') return `principal.home ${shown(q.home)}`;
+  if (typeof q.readOnly !== 'boolean') return `principal.readOnly ${shown(q.readOnly)}`;
+  for (const k of LIMITS) {
+    const v = q[k];
+    if (v !== undefined && !(typeof v === 'number' && v >= 0)) return `principal.${k} ${shown(v)}`;
+  }
+  for (const k of ['folders', 'permissions'] as const) {
+    const v = q[k];
+    if (v !== undefined && (typeof v !== 'object' || v === null)) return `principal.${k} ${shown(v)}`;
+  }
+  return undefined;
+}
+
+/** What is wrong with an authenticator's AuthOutcome, or undefined. */
+export function outcomeFault(o: unknown): string | undefined {
+  if (typeof o !== 'object' || o === null) return `${shown(o)} for an AuthOutcome`;
+  const { ok, principal } = o as { ok?: unknown; principal?: unknown };
+  if (ok === false) return undefined;
+  return ok === true ? principalFault(principal) : `ok ${shown(ok)}`;
+}

@@ -1,0 +1,152 @@
+/**
+ * What an embedder's authenticator and storage give is checked where it comes in: a malformed
+ * principal is the authenticator's error (451, logged naming it), never a login; a FileStat whose
+ * size is missing or negative fails the command (451, logged) instead of printing `213 undefined`
+ * or `size=NaN`; a write that resolves without a byte count is logged (the upload stands).
+ */
+import assert from 'node:assert/strict';
+import type { Readable } from 'node:stream';
+import { describe, test } from 'node:test';
+import type { AuthOutcome, Authenticator, Credentials } from '../../src/auth/types.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
+import {
+  connectSecure,
+  loginAs,
+  MODES,
+  textOf,
+  useFerry,
+  waitForLog,
+  withClients,
+  type LogLine,
+} from './harness.js';
+
+const principal = { username: 'alice', home: '', readOnly: false };
+
+/** Answers by user name, as an embedder's buggy authenticator might. */
+const authenticator: Authenticator = {
+  async authenticate(c: Credentials): Promise<AuthOutcome> {
+    if (c.username === 'badprincipal')
+      return { ok: true, principal: { username: 42, home: null } } as unknown as AuthOutcome;
+    if (c.username === 'nothing') return undefined as unknown as AuthOutcome;
+    return c.password.reveal() === 'pw' ? { ok: true, principal } : { ok: false, reason: 'password' };
+  },
+};
+
+/** Sizes an embedder's backend got wrong, by path. */
+class WrongSizes extends MemoryStorage {
+  override async stat(p: VPath, c: StorageContext): Promise<FileStat> {
+    const st = { name: p.slice(1), path: p, type: 'file', modified: new Date(0), mode: 0o644 } as const;
+    if (p === '/nosize') return st as unknown as FileStat;
+    if (p === '/negsize') return { ...st, size: -5 };
+    return super.stat(p, c);
+  }
+
+  override async *list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    if (dir !== '/sizeless') return yield* super.list(dir, c);
+    yield [
+      {
+        name: 'x',
+        path: '/sizeless/x',
+        type: 'file',
+        modified: new Date(0),
+        mode: 0o644,
+      } as unknown as FileStat,
+    ];
+  }
+
+  override async write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    const r = await super.write(p, src, o, c);
+    return p === '/wbytes' ? ({ bytes: 'lots' } as unknown as { bytes: number }) : r;
+  }
+}
+
+/** A log line's error: an Error ('command failed') or its message ('transfer failed'). */
+function errorOf(l: LogLine): string {
+  const err = (l.obj as { err?: unknown }).err;
+  return err instanceof Error ? err.message : String(err);
+}
+
+for (const mode of MODES) {
+  describe(
+    `an embedder's authenticator and storage giving malformed values (${mode})`,
+    { timeout: 60_000 },
+    () => {
+      const storage = new WrongSizes({ files: { '/a.txt': 'abc', '/sizeless/keep': '' } });
+      const server = useFerry({ authenticator, storageFor: () => storage });
+
+      test("a malformed principal or no outcome: 451, logged as the authenticator's error, not logged in", async () => {
+        for (const [user, fault] of [
+          ['badprincipal', /options\.authenticator: authenticate\(\) gave principal\.username 42/],
+          ['nothing', /options\.authenticator: authenticate\(\) gave undefined for an AuthOutcome/],
+        ] as const) {
+          await withClients(async (track) => {
+            const from = server().logs.length;
+            const ftp = track(await connectSecure(server(), mode));
+            await ftp.cmd(`USER ${user}`, 331);
+            const r = await ftp.cmd('PASS pw');
+            assert.equal(r.code, 451, `${user}: ${textOf(r)}`);
+            const line = await waitForLog(server(), (l) => l.msg === 'command failed', from);
+            assert.match(errorOf(line), fault);
+            assert.ok(
+              !server()
+                .logs.slice(from)
+                .some((l) => l.msg === 'login'),
+              `${user} logged in`,
+            );
+            await ftp.cmd('PWD', 530);
+          });
+        }
+      });
+
+      test('a stat without a size or with a negative one: 451 (logged), never printed', async () => {
+        await withClients(async (track) => {
+          const ftp = await loginAs(server(), mode, 'alice', track);
+          for (const [command, fault] of [
+            ['SIZE /nosize', /stat\(\/nosize\) gave size undefined/],
+            ['MLST /nosize', /stat\(\/nosize\) gave size undefined/],
+            ['SIZE /negsize', /stat\(\/negsize\) gave size -5/],
+            ['RETR /negsize', /stat\(\/negsize\) gave size -5/],
+          ] as const) {
+            const from = server().logs.length;
+            const r = await ftp.cmd(command);
+            assert.equal(r.code, 451, `${command}: ${r.code} ${textOf(r)}`);
+            const line = await waitForLog(server(), (l) => l.msg === 'command failed', from);
+            assert.match(errorOf(line), fault);
+          }
+          assert.equal((await ftp.cmd('SIZE /a.txt')).code, 213);
+          // A listed entry without a size fails the listing, not a line reading "undefined".
+          const from = server().logs.length;
+          const port = await ftp.epsv();
+          const conn = await ftp.openData(port, { tls: true });
+          await ftp.cmd('MLSD /sizeless', 150);
+          const listed = (await ftp.readAll(conn)).toString();
+          assert.ok(!/NaN|undefined/.test(listed), listed);
+          const end = await ftp.expect();
+          assert.equal(end.code, 451, textOf(end));
+          const fault = /list\(\/sizeless\) gave size undefined/;
+          await waitForLog(
+            server(),
+            (l) => l.msg.startsWith('transfer failed') && fault.test(errorOf(l)),
+            from,
+          );
+        });
+      });
+
+      test('a write that resolves without a byte count: the upload stands (226), the log says so', async () => {
+        await withClients(async (track) => {
+          const ftp = await loginAs(server(), mode, 'alice', track);
+          const from = server().logs.length;
+          const [, done] = await ftp.store('/wbytes', Buffer.from('abc'));
+          assert.equal(done.code, 226, textOf(done));
+          await waitForLog(server(), (l) => /write\(\) resolved bytes "lots"/.test(l.msg), from);
+        });
+      });
+    },
+  );
+}
