@@ -166,7 +166,8 @@ export class FerryClient {
 
   /**
    * Downloads a file to a local path or a stream. `resume` continues after what the local file
-   * already holds (REST); `offset` starts at a given byte.
+   * already holds (REST); `offset` starts at a given byte. A stream that fails or is closed before
+   * the end (watched from the call on) aborts the transfer: LocalError (ERR_LOCAL).
    */
   get(remote: string, local: string | Writable, opts: GetOptions = {}): Promise<TransferSummary> {
     return this.task('get', () => download(this.s, remote, local, opts));
@@ -174,7 +175,8 @@ export class FerryClient {
 
   /**
    * Uploads a local file or a stream. `resume` continues after what the remote file already holds
-   * (REST + STOR, or APPE when REST is refused); `append` appends (APPE).
+   * (APPE at its size, then SIZE must show the whole file); `append` appends (APPE). A stream that
+   * fails or is closed before its end (watched from the call on) aborts the transfer: LocalError.
    */
   put(local: string | Readable, remote: string, opts: PutOptions = {}): Promise<TransferSummary> {
     return this.task('put', () => upload(this.s, local, remote, opts));

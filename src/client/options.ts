@@ -47,6 +47,11 @@ export interface ClientOptions {
   readonly servername?: string;
   /** Send `OPTS UTF8 ON` when the server offers UTF8 (default true). */
   readonly utf8?: boolean;
+  /**
+   * Connecting, up to the greeting: the TCP connection, implicit FTPS's TLS handshake and the
+   * greeting together (default 15 s; ConnectionError ERR_TIMEOUT). Also each data connection's
+   * connect and its TLS handshake.
+   */
   readonly connectTimeoutMs?: number;
   readonly replyTimeoutMs?: number;
   /** A data connection without traffic for this long fails the transfer. */
