@@ -41,6 +41,7 @@ import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome } from './transfers.js';
 import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
+import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
 
 export interface ServerRuntime {
   /** Replaced as a whole by a reload: each command reads the options of its time. */
@@ -89,6 +90,12 @@ const MAX_QUEUED = 64;
 /** At shutdown, how long a told client may take to close its side before its connection is cut. */
 const SHUTDOWN_LINGER_MS = 1_000;
 /**
+ * How long after its grace period a session told to shut down may still take: its transfer's
+ * storage abandoned if it ignores the abort, the 421 and close_notify sent, the client's close
+ * awaited (SHUTDOWN_LINGER_MS), with room to spare. server.close() cuts what is left then.
+ */
+export const SHUTDOWN_MARGIN_MS = ABANDON_AFTER_MS + SHUTDOWN_LINGER_MS + 1_000;
+/**
  * Why a session's work is aborted when its connection closes: AbortController's default reason,
  * made once (made for each session, with its stack, it showed in the sessions profile).
  */
@@ -120,6 +127,8 @@ export class ControlConnection {
   /** The command loop waiting for unsent output to fall below the bound. */
   private wakeOnRoom: (() => void) | undefined;
   private readonly disconnect = new AbortController();
+  /** Aborts on destroy(): a transfer's storage still running is not waited for at all. */
+  private readonly destroyed = new AbortController();
   /** How this session counts among its user's sessions (while logged in). */
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
   /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
@@ -204,7 +213,7 @@ export class ControlConnection {
     const t = this.transfers.active;
     if (t) {
       const timer = setTimeout(() => t.abort(), graceMs);
-      await t.done;
+      await t.done; // bounded once aborted: a transfer's storage that ignores it is abandoned
       clearTimeout(timer);
     }
     this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
@@ -218,6 +227,7 @@ export class ControlConnection {
   destroy(): void {
     this.channel.destroy();
     this.transfers.abort(); // also one that outlives its lost connection (onClose)
+    this.destroyed.abort();
   }
 
   /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
@@ -226,6 +236,14 @@ export class ControlConnection {
   private errorReplied(err: unknown, command: string): void {
     this.rt.metrics.errorReplied(err);
     warnStorageError(this.rt.warnings, this.unlimited, err, { user: this.account?.username, command });
+  }
+
+  /** A transfer's work (its storage) did not stop when aborted: it goes on unheard, the session does not wait. */
+  private abandoned(command: string): void {
+    this.logger.warn(
+      { command, user: this.account?.username, afterMs: ABANDON_AFTER_MS },
+      'storage did not stop when the transfer was aborted: abandoned (its later result is ignored)',
+    );
   }
 
   private follow(p: Principal): void {
@@ -661,7 +679,19 @@ export class ControlConnection {
       },
       transfer: {
         run: (command, opening, work, path) =>
-          transfers.run(session.takeData(), command, opening, work, path),
+          transfers.run(
+            session.takeData(),
+            command,
+            opening,
+            // Storage that ignores ABOR, QUIT or shutdown must not hold the session for ever.
+            (sock, t) =>
+              abandonOnAbort(work(sock, t), {
+                signal: t.signal,
+                now: this.destroyed.signal,
+                abandoned: () => this.abandoned(command),
+              }),
+            path,
+          ),
         get active() {
           return transfers.active;
         },

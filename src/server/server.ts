@@ -13,7 +13,7 @@ import {
 } from './admission.js';
 import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
-import { ControlConnection, type ServerRuntime } from './control-connection.js';
+import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './control-connection.js';
 import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -260,9 +260,15 @@ export class FerryServer {
         this.listeners.map((l) => new Promise<void>((resolve) => l.close(() => resolve()))),
       );
       const grace = this.options.timeouts.closeGraceMs;
-      await Promise.all([...this.connections].map((c) => c.shutdown(grace)));
-      const timer = setTimeout(() => this.destroy(), grace);
-      await Promise.all([...this.connections].map((c) => c.closed));
+      const sessions = [...this.connections];
+      for (const c of sessions) {
+        c.shutdown(grace).catch((err: unknown) => this.logger.warn({ err }, 'session shutdown failed'));
+      }
+      // Sessions end by themselves within this (their transfers aborted at `grace`, abandoned if
+      // their storage ignores that); what is left is cut. Waiting for them to end, not for their
+      // shutdown(), lets destroy() end close() at once.
+      const timer = setTimeout(() => this.destroy(), grace + SHUTDOWN_MARGIN_MS);
+      await Promise.all(sessions.map((c) => c.closed));
       clearTimeout(timer);
       this.runtime.passivePorts.close();
       await stopped;

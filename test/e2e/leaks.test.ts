@@ -9,14 +9,16 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { UserTable } from '../../src/auth/users.js';
 import type { Logger } from '../../src/logger.js';
 import { FerryServer } from '../../src/server/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import type { VPath } from '../../src/storage/types.js';
 import { testCertificate } from '../support/ferry.js';
 import { freePort } from '../support/ports.js';
-import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import { RawFtp, withDeadline, type DataConnection } from '../support/raw-ftp.js';
 import {
   assertNoLeaks,
   connectSecure,
@@ -145,6 +147,93 @@ test(
     // close() and destroy() are idempotent.
     await ts.server.close();
     ts.server.destroy();
+  },
+);
+
+/** An embedder's backend whose uploads never settle, whatever their signal says. */
+class DeafUploads extends MemoryStorage {
+  #reached: (() => void)[] = [];
+
+  /** Resolves when the next upload reaches write(). */
+  nextWrite(): Promise<void> {
+    return new Promise((resolve) => this.#reached.push(resolve));
+  }
+
+  override async write(_p: VPath, src: Readable): Promise<{ bytes: number }> {
+    src.resume();
+    this.#reached.shift()?.();
+    return new Promise<never>(() => {});
+  }
+}
+
+/** A session whose STOR has reached the deaf storage's write(), its data connection left open. */
+async function hungUpload(
+  ts: Awaited<ReturnType<typeof startServer>>,
+  mode: (typeof MODES)[number],
+  storage: DeafUploads,
+): Promise<{ ftp: RawFtp; conn: DataConnection }> {
+  const ftp = await loggedIn(ts, mode);
+  await ftp.cmd('TYPE I', 200);
+  const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+  const reached = storage.nextWrite();
+  await ftp.cmd('STOR hung.bin', 150);
+  conn.stream.write(randomData(10_000));
+  await reached;
+  return { ftp, conn };
+}
+
+const ABANDONED = /storage did not stop when the transfer was aborted/;
+
+test(
+  "server.close() while a storage ignores its transfer's abort: 426 and 421 after the grace period, close() resolves, nothing left open",
+  { timeout: 60_000 },
+  async () => {
+    const baseline = resourceCounts();
+    const storage = new DeafUploads();
+    const ts = await startServer({ storageFor: () => storage, timeouts: { closeGraceMs: 100 } });
+    const clients: RawFtp[] = [];
+    try {
+      for (const mode of MODES) clients.push((await hungUpload(ts, mode, storage)).ftp);
+      const from = ts.logs.length;
+      await withDeadline(ts.server.close(), CLOSE_DEADLINE_MS, 'server.close() with a deaf storage');
+      for (const c of clients) {
+        assert.equal((await c.expect()).code, 426); // the transfer, abandoned
+        assert.equal((await c.expect()).code, 421);
+        await withDeadline(c.closed, c.timeoutMs, 'the server to close the session');
+      }
+      const abandoned = ts.logs.slice(from).filter((l) => ABANDONED.test(l.msg));
+      assert.equal(abandoned.length, clients.length, 'one warning per abandoned transfer');
+    } finally {
+      ts.server.destroy();
+      await Promise.all(clients.map((c) => c.close()));
+      await ts.close();
+    }
+    await assertNoLeaks(baseline, 'after server.close() with a deaf storage');
+  },
+);
+
+test(
+  'server.destroy() during a close() that waits for a deaf storage: close() resolves, the sockets are gone',
+  { timeout: 60_000 },
+  async () => {
+    const baseline = resourceCounts();
+    const storage = new DeafUploads();
+    const ts = await startServer({ storageFor: () => storage, timeouts: { closeGraceMs: 600_000 } });
+    const clients: RawFtp[] = [];
+    try {
+      const { ftp, conn } = await hungUpload(ts, 'explicit', storage);
+      clients.push(ftp);
+      const closing = ts.server.close();
+      ts.server.destroy();
+      await withDeadline(closing, CLOSE_DEADLINE_MS, 'server.close() after destroy()');
+      await withDeadline(ftp.closed, ftp.timeoutMs, 'the control connection to be cut');
+      await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to be cut');
+      assert.ok(!ts.logs.some((l) => ABANDONED.test(l.msg)), 'destroy() blames no one');
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+      await ts.close();
+    }
+    await assertNoLeaks(baseline, 'after server.destroy()');
   },
 );
 
