@@ -79,6 +79,16 @@ function notUtf8(line: string): Item {
   };
 }
 
+/** An async hook's result, whose rejection must be heard. */
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+/** An embedder's error for the log: its message only (what else it carries may hold secrets). */
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /**
  * Per-connection bounds, so that a client that floods commands (and never reads the replies)
  * costs a bounded amount of memory: at most MAX_QUEUED parsed commands wait, and once more than
@@ -600,14 +610,23 @@ export class ControlConnection {
     const log = this.rt.options.onTransfer;
     if (!log || t.direction === 'listing') return;
     const login = this.session.login;
-    log({
-      ...t,
-      at: new Date(),
-      user: login.phase === 'in' ? login.principal.username : '',
-      remoteAddress: this.address,
-      type: this.session.type,
-      sessionId: this.session.id,
-    });
+    // The embedder's code: its failure (a throw, an async hook's rejection) is logged, and the
+    // transfer's reply stands (a 451 after a committed APPE would have the client send it again).
+    const failed = (err: unknown): void =>
+      this.logger.warn({ command: t.command, err: errorText(err) }, 'onTransfer hook failed');
+    try {
+      const done: unknown = log({
+        ...t,
+        at: new Date(),
+        user: login.phase === 'in' ? login.principal.username : '',
+        remoteAddress: this.address,
+        type: this.session.type,
+        sessionId: this.session.id,
+      });
+      if (isThenable(done)) done.then(undefined, failed);
+    } catch (err) {
+      failed(err);
+    }
   }
 
   private onClose(): void {
