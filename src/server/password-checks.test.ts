@@ -194,14 +194,15 @@ describe('guardAuthenticator', () => {
     return { events, banned: () => false, record: (_a, e) => void events.push(e) };
   };
   const never: Authenticator = { authenticate: () => new Promise<AuthOutcome>(() => {}) };
+  /** `never` behind a queue that abandons at once, and the defender it reports to. */
+  const guardedNever = (): { defender: ReturnType<typeof recording>; guarded: Authenticator } => {
+    const defender = recording();
+    const queue = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 0 });
+    return { defender, guarded: guardAuthenticator(never, queue, defender) };
+  };
 
   test('an authenticator that never answers: unavailable (421) when the check times out, not scored', async () => {
-    const defender = recording();
-    const guarded = guardAuthenticator(
-      never,
-      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 0 }),
-      defender,
-    );
+    const { defender, guarded } = guardedNever();
     const ac = new AbortController();
     const outcome = guarded.authenticate(credentials, ac.signal);
     ac.abort(new DOMException('The check timed out.', 'TimeoutError'));
@@ -214,12 +215,7 @@ describe('guardAuthenticator', () => {
   });
 
   test('its client leaving: dropped, not scored', async () => {
-    const defender = recording();
-    const guarded = guardAuthenticator(
-      never,
-      new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { abandonAfterMs: 0 }),
-      defender,
-    );
+    const { defender, guarded } = guardedNever();
     const ac = new AbortController();
     const outcome = guarded.authenticate(credentials, ac.signal);
     ac.abort();
