@@ -8,7 +8,8 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Reply } from '../../src/protocol/reply.js';
@@ -19,12 +20,35 @@ import { loggedIn, randomData, textOf, useFerry, waitForLog, withClients } from 
 /**
  * A backend whose `/rotated.log` is read from a host directory it was rotated out of, `/reset.bin`
  * from a body the test fails, `/midfail.bin` from a disk failing after 192 KiB, and whose `/broken`
- * directory cannot be listed to its end.
+ * directory cannot be listed to its end. An upload to `/eio.bin` fails at its first chunk, one to
+ * `/commit.bin` once it has all of it; one to `/held.bin` waits after its first chunk.
  */
 class FailingStorage extends MemoryStorage {
   hostDir = '';
   /** The last stream openRead gave. */
   opened: Readable | undefined;
+  #heldNow = (): void => {};
+  /** Resolves once an upload to `/held.bin` has its first chunk. */
+  readonly held = new Promise<void>((resolve) => (this.#heldNow = resolve));
+
+  override async write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<{ bytes: number }> {
+    const eio = (op: string): Error => new Error(`EIO: i/o error, ${op} /srv/disk0${p}`);
+    if (p === '/eio.bin') await pipeline(src, new Writable({ write: (_b, _e, done) => done(eio('write')) }));
+    if (p === '/commit.bin') {
+      await pipeline(src, new Writable({ write: (_b, _e, done) => done() }));
+      throw eio('fsync');
+    }
+    if (p === '/held.bin') {
+      const sink = new Writable({ write: () => this.#heldNow() }); // never done: waits for the network
+      await pipeline(src, sink, { signal: c.signal });
+    }
+    return super.write(p, src, o, c);
+  }
 
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
     // Gone since the stat: the stream reports it (ENOENT), a tick later.
@@ -170,6 +194,51 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
       conn.raw.resetAndDestroy();
       const r = await ftp.expect();
       assert.equal(`${r.code} ${textOf(r)}`, '426 Data connection closed; transfer aborted.');
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('a STOR whose storage fails mid-upload: 451 saying so (not a broken data connection), logged with its cause', async () => {
+    await withClients(async (track) => {
+      const from = server().logs.length;
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+      await ftp.cmd('STOR eio.bin', 150);
+      conn.stream.resume();
+      conn.stream.write(randomData(1024 * 1024), () => {}); // cut by the server once its storage failed
+      const r = await ftp.expect();
+      assert.equal(`${r.code} ${textOf(r)}`, '451 Transfer aborted: the server could not write the file.');
+      const line = await waitForLog(server(), (l) => l.msg.startsWith('transfer failed'), from);
+      assert.equal(line.msg, 'transfer failed: the server could not write the file');
+      assert.match(JSON.stringify(line.obj), /"err":"EIO: i\/o error, write \/srv\/disk0\/eio.bin"/);
+      await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('a STOR whose storage fails once it has every byte (its commit): 451 too', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      const [, r] = await ftp.store('commit.bin', randomData(100_000));
+      assert.equal(`${r.code} ${textOf(r)}`, '451 Transfer aborted: the server could not write the file.');
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('a client that resets its data connection mid-STOR still gets 426: the network failed', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+      await ftp.cmd('STOR held.bin', 150);
+      conn.stream.resume();
+      conn.stream.write(randomData(300_000), () => {});
+      await storage.held; // storage is reading: the reset comes mid-upload
+      conn.raw.resetAndDestroy();
+      const r = await ftp.expect();
+      assert.equal(r.code, 426, textOf(r));
       await ftp.cmd('PWD', 257);
     });
   });

@@ -11,6 +11,7 @@ import { StorageError, fileOf, type FileSource, type FileStat, type VPath } from
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { SourceWatch, readError } from '../source-watch.js';
+import { UploadWatch } from '../upload-watch.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
 import type { TransferProgress } from '../transfers.js';
@@ -43,15 +44,16 @@ async function upload(
       opening,
       async (sock, t) => {
         // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
+        const watch = new UploadWatch(sock.stream); // the storage's own failure: 451, not 426
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
-        const body = gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t);
+        const body = watch.reads(gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t));
         if (gathered) gathered.drainsOn = noRoom;
         try {
           await target.write(body, files.context(t.signal));
         } catch (err) {
           // A full disk: the client gets its 552 after sending the rest (dropped), not a reset.
           if (gathered?.drained) await untilAborted(gathered.drained, t.signal);
-          throw err;
+          throw watch.failure(err);
         }
       },
       p,
