@@ -1,10 +1,13 @@
 import type { Duplex, Readable, Writable } from 'node:stream';
 
+const ENDED = 'The stream given to put() has already ended: nothing is left of it to upload.';
+
 /**
  * The caller's own stream in a get() (the sink) or a put() (the source), watched from the call on,
  * before anything is sent. Its own failure, an error it emits or a close before its end, fails the
  * transfer: `signal` aborts it as the caller's signal would (the data connection given up, ABOR),
- * and the call rejects with a LocalError. Listening from the start also means that an early error
+ * and the call rejects with a LocalError; one that failed, closed or (a source) ended before the
+ * call fails it before anything is sent. Listening from the start also means that an early error
  * (a file stream that cannot open) is never an unhandled 'error' event, which ends the process.
  *
  * Not the local side's own: what a pipeline hands on to it from the data connection (that
@@ -24,6 +27,8 @@ export class LocalWatch {
     private readonly direction: 'download' | 'upload',
   ) {
     if (local.errored) this.#fail(local.errored);
+    // A source read to its end before (by an earlier call): it would upload an empty file.
+    else if (direction === 'upload' && this.#through()) this.#fail(new Error(ENDED));
     else if (local.destroyed && !this.#through()) this.#fail(this.#closedEarly());
     this.#on(local, 'error', (e: Error) => {
       if (!this.#fromData.has(e) && !isPrematureClose(e)) this.#fail(e);

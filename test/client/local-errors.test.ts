@@ -8,6 +8,7 @@
  * local file is a local file error (7), `put -c` onto a larger remote file a remote one (6).
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -104,6 +105,31 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
       );
       assert.deepEqual(log.lines.slice(sent), [], 'nothing was sent');
       assert.equal((await d.send('NOOP')).code, 200);
+    } finally {
+      await d.close();
+    }
+  });
+
+  it('a source that has already ended (read before): ERR_LOCAL before STOR, no empty file made', async () => {
+    // It was taken as an empty upload: STOR, 226, and the remote file emptied.
+    const log = new DialogueLog();
+    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    try {
+      const sent = log.lines.length;
+      const read = Readable.from([Buffer.from('abc')]); // destroyed after its end (autoDestroy)
+      const kept = new Readable({ autoDestroy: false, read: () => void kept.push(null) });
+      for (const source of [read, kept]) {
+        source.resume();
+        await once(source, 'end');
+        await assert.rejects(
+          d.put(source, 'ended.bin'),
+          local({ message: 'The stream given to put() has already ended: nothing is left of it to upload.' }),
+        );
+      }
+      assert.deepEqual(log.lines.slice(sent), [], 'nothing was sent');
+      assert.equal((await d.send('SIZE ended.bin')).code, 550);
+      await d.put(Readable.from([Buffer.from('abc')]), 'ended.bin'); // the connection goes on
+      assert.equal((await d.send('SIZE ended.bin')).code, 213);
     } finally {
       await d.close();
     }
