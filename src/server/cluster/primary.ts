@@ -118,24 +118,43 @@ export class ClusterPrimary {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const o = this.options;
     const certificates = new CertificateStore(...certificateSettings(o));
-    const { generated } = await certificates.load();
     const addresses: ListeningAddresses = {};
     try {
-      await this.defense.start();
+      const { generated } = await this.unlessStopped(certificates.load());
+      await this.unlessStopped(this.defense.start());
       // Workers first: a client the listeners accepted while no worker served yet would be
       // turned away (a worker can take seconds to start on a busy machine).
-      await new Promise<void>((resolve, reject) => {
-        this.startup = { pending: this.slots.length, resolve, reject };
-        for (const slot of this.slots) slot.start();
-      });
-      if (o.explicit) addresses.explicit = await this.open(o.explicit.host, o.explicit.port, false);
-      if (o.implicit) addresses.implicit = await this.open(o.implicit.host, o.implicit.port, true);
+      await this.unlessStopped(
+        new Promise<void>((resolve, reject) => {
+          this.startup = { pending: this.slots.length, resolve, reject };
+          for (const slot of this.slots) slot.start();
+        }),
+      );
+      if (o.explicit)
+        addresses.explicit = await this.unlessStopped(this.open(o.explicit.host, o.explicit.port, false));
+      if (o.implicit)
+        addresses.implicit = await this.unlessStopped(this.open(o.implicit.host, o.implicit.port, true));
+      this.accepting_ = true;
+      return { ...addresses, generatedCertificate: generated, fingerprints: certificates.sha256 };
     } catch (err) {
+      // Nothing half-started: close() or destroy() came first and found nothing to close yet (a
+      // listener bound since, workers forked since), or a step failed.
       this.destroy();
       throw err;
     }
-    this.accepting_ = true;
-    return { ...addresses, generatedCertificate: generated, fingerprints: certificates.sha256 };
+  }
+
+  /** A step of listen(), unless close() or destroy() was called meanwhile (then it throws). */
+  private async unlessStopped<T>(step: Promise<T>): Promise<T> {
+    const done = await step;
+    if (this.closing) throw stoppedDuringListen();
+    return done;
+  }
+
+  /** close() or destroy(): a listen() waiting for its workers stops waiting. */
+  private stopStartup(): void {
+    this.startup?.reject(stoppedDuringListen());
+    this.startup = undefined;
   }
 
   /** PIDs of the running workers, by position. */
@@ -206,6 +225,7 @@ export class ClusterPrimary {
 
   /** Stops accepting; every worker lets its transfers finish and exits; resolves when all have. */
   close(): Promise<void> {
+    this.stopStartup();
     this.closing ??= (async () => {
       this.accepting_ = false;
       for (const l of this.listeners) l.close();
@@ -218,6 +238,7 @@ export class ClusterPrimary {
 
   /** Every worker closes its sockets now (and is killed if it does not exit). */
   destroy(): void {
+    this.stopStartup();
     this.closing ??= Promise.all(
       this.slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
     ).then(() => undefined);
@@ -344,6 +365,10 @@ export class ClusterPrimary {
     slot.restart();
     this.cluster.crashed?.(slot.index);
   }
+}
+
+function stoppedDuringListen(): FerryError {
+  return new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
 }
 
 /**
