@@ -18,7 +18,7 @@ import { median, round } from './lib/stats.mjs';
 import { PYTHON, startVsftpd, VSFTPD_LOGIN } from './lib/vsftpd.mjs';
 
 const FERRY_CLIENT = path.join(BENCH_DIR, 'lib', 'ferry-client-run.mjs');
-const NODE_FLOOR = path.join(BENCH_DIR, 'lib', 'node-floor-get.mjs');
+const NODE_FLOOR = path.join(BENCH_DIR, 'lib', 'node-floor-client.mjs');
 const RUSAGE = path.join(BENCH_DIR, 'lib', 'rusage.py');
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -333,50 +333,63 @@ const metricRetr = () => transferMetric('retr', retrOnce, `RETR ${sizeLabel}, PR
 const metricStor = () =>
   transferMetric('stor', storOnce, `STOR ${sizeLabel}, PROT P, until the 226${repsLabel()}`);
 
+/** One transfer of big.bin by lib/node-floor-client.mjs; resolves with its client CPU in s/GiB. */
+async function floorOnce(upload) {
+  await syncAll();
+  const local = upload ? path.join(dirs.root, 'big.bin') : path.join(dirs.client, 'retr-floor.bin');
+  const remote = upload ? path.posix.join('/', UPLOAD_DIR, 'upload-floor.bin') : '/big.bin';
+  const written = upload ? path.join(dirs.root, remote) : local;
+  const what = `minimal Node.js ${upload ? 'upload' : 'download'}`;
+  await rm(written, { force: true });
+  try {
+    const r = await measured(
+      process.execPath,
+      [
+        NODE_FLOOR,
+        JSON.stringify({
+          host: HOST,
+          port: vs.port,
+          ...login(),
+          caFile: cert.certFile,
+          security: implicit() ? 'implicit' : 'explicit',
+          remote,
+          local,
+          upload,
+        }),
+      ],
+      transferDeadlineS,
+      { PATH: '/usr/bin:/bin', HOME: '/tmp', NODE_OPTIONS: '' },
+    );
+    check(r, what);
+    const size = (await stat(written)).size;
+    if (size !== P.bigBytes) throw new Error(`${what}: got ${size} bytes`);
+    log(`  ${what}: client CPU ${r.cpuS.toFixed(2)} s`);
+    return r.cpuS / gib;
+  } finally {
+    await rm(written, { force: true });
+  }
+}
+
 /**
- * The floor under any Node.js client: the same RETR by the least a Node program does
- * (lib/node-floor-get.mjs: 'data' events, writeSync), beside Ferry's client and curl.
+ * The floor under any Node.js client: the same RETR and STOR by the least a Node program does
+ * (lib/node-floor-client.mjs: 'data' events and writeSync, readSync and write), beside Ferry's
+ * client and curl.
  */
 async function metricFloor() {
-  log(`RETR ${sizeLabel}: a minimal Node.js FTPS download, ${P.reps}×`);
-  const samples = [];
-  for (let rep = 0; rep < P.reps; rep++) {
-    await syncAll();
-    const out = path.join(dirs.client, 'retr-floor.bin');
-    await rm(out, { force: true });
-    try {
-      const r = await measured(
-        process.execPath,
-        [
-          NODE_FLOOR,
-          JSON.stringify({
-            host: HOST,
-            port: vs.port,
-            ...login(),
-            caFile: cert.certFile,
-            security: implicit() ? 'implicit' : 'explicit',
-            remote: '/big.bin',
-            local: out,
-          }),
-        ],
-        transferDeadlineS,
-        { PATH: '/usr/bin:/bin', HOME: '/tmp', NODE_OPTIONS: '' },
-      );
-      check(r, 'minimal Node.js download');
-      const size = (await stat(out)).size;
-      if (size !== P.bigBytes) throw new Error(`minimal Node.js download: got ${size} bytes`);
-      log(`  minimal Node.js client: client CPU ${r.cpuS.toFixed(2)} s`);
-      samples.push(r.cpuS / gib);
-    } finally {
-      await rm(out, { force: true });
-    }
+  for (const upload of [false, true]) {
+    log(`${upload ? 'STOR' : 'RETR'} ${sizeLabel}: a minimal Node.js FTPS client, ${P.reps}×`);
+    const samples = [];
+    for (let rep = 0; rep < P.reps; rep++) samples.push(await floorOnce(upload));
+    const floor = median(samples);
+    const row = rows.find((x) => x.id === (upload ? 'stor_cpu' : 'retr_cpu'));
+    const versus = (v, name) => (v ? `, ${(floor / v).toFixed(2)}× ${name}` : '');
+    const how = upload
+      ? 'an upload of the same file (lib/node-floor-client.mjs: readSync of 1 MiB, write, drain, close_notify)'
+      : "a download of the same file (lib/node-floor-client.mjs: 'data' events, one writeSync per chunk)";
+    notes.push(
+      `Floor: ${how}, no streams or checks, took ${floor.toFixed(2)} s/GiB of client CPU (median of ${P.reps})${versus(row?.curl, "curl's")}${versus(row?.ferry, "Ferry's client's")} in this run.`,
+    );
   }
-  const floor = median(samples);
-  const retr = rows.find((x) => x.id === 'retr_cpu');
-  const versus = (v, name) => (v ? `, ${(floor / v).toFixed(2)}× ${name}` : '');
-  notes.push(
-    `Floor: a minimal Node.js FTPS download of the same file (lib/node-floor-get.mjs: 'data' events, one writeSync per chunk, no streams or checks) took ${floor.toFixed(2)} s/GiB of client CPU (median of ${P.reps})${versus(retr?.curl, "curl's")}${versus(retr?.ferry, "Ferry's client's")} in this run.`,
-  );
 }
 
 let peerSmallNames;

@@ -1,10 +1,13 @@
-// The least a Node.js program does to download a file over FTPS: the floor under any Node client's
-// CPU (client.mjs's `floor` metric). One control connection, PASV, one data connection resuming the
-// control's TLS session, each decrypted chunk written with writeSync as it arrives: no stream
-// piping, no progress, no checks beyond the reply codes.
+// The least a Node.js program does to download or upload a file over FTPS: the floor under any Node
+// client's CPU (client.mjs's `floor` metric). One control connection, PASV, one data connection
+// resuming the control's TLS session; a download writes each decrypted chunk with writeSync as it
+// arrives, an upload reads 1 MiB at a time with readSync and writes it to the TLS socket, waiting
+// for 'drain' when it asks to; then close_notify. No stream piping, no progress, no checks beyond
+// the reply codes.
 // Arguments: one JSON object { host, port, security: 'explicit'|'implicit', user, password, caFile,
-// remote, local }. Prints one JSON line: { bytes, seconds } or { error }.
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+// remote, local, upload?: boolean }. Prints one JSON line: { bytes, seconds } or { error }.
+import { once } from 'node:events';
+import { closeSync, openSync, readFileSync, readSync, writeSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import tls from 'node:tls';
@@ -49,6 +52,41 @@ async function expect(r, code) {
   return line;
 }
 
+async function download(data, send, r) {
+  const fd = openSync(cfg.local, 'w');
+  let bytes = 0;
+  data.on('data', (chunk) => {
+    bytes += chunk.length;
+    writeSync(fd, chunk);
+  });
+  const ended = new Promise((resolve, reject) => data.on('end', resolve).on('error', reject));
+  await send(`RETR ${cfg.remote}`, '150');
+  await ended;
+  closeSync(fd);
+  await expect(r, '226');
+  return bytes;
+}
+
+async function upload(data, send, r) {
+  const fd = openSync(cfg.local, 'r');
+  const closed = new Promise((resolve, reject) => data.on('close', resolve).on('error', reject));
+  data.resume(); // the server's session tickets, then its close
+  await send(`STOR ${cfg.remote}`, '150');
+  let bytes = 0;
+  for (;;) {
+    const chunk = Buffer.allocUnsafe(1 << 20);
+    const n = readSync(fd, chunk);
+    if (n === 0) break;
+    bytes += n;
+    if (!data.write(n === chunk.length ? chunk : chunk.subarray(0, n))) await once(data, 'drain');
+  }
+  closeSync(fd);
+  data.end();
+  await closed;
+  await expect(r, '226');
+  return bytes;
+}
+
 async function main() {
   const t0 = performance.now();
   let ctrl;
@@ -85,17 +123,7 @@ async function main() {
     session: ctrl.getSession(),
     ...tlsOptions,
   });
-  const fd = openSync(cfg.local, 'w');
-  let bytes = 0;
-  data.on('data', (chunk) => {
-    bytes += chunk.length;
-    writeSync(fd, chunk);
-  });
-  const ended = new Promise((resolve, reject) => data.on('end', resolve).on('error', reject));
-  await send(`RETR ${cfg.remote}`, '150');
-  await ended;
-  closeSync(fd);
-  await expect(r, '226');
+  const bytes = cfg.upload ? await upload(data, send, r) : await download(data, send, r);
   const seconds = (performance.now() - t0) / 1000;
   ctrl.end('QUIT\r\n');
   data.destroy();
