@@ -38,7 +38,7 @@ import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
-import { Transfers, type TransferOutcome } from './transfers.js';
+import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
 import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
 import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
@@ -702,15 +702,10 @@ export class ControlConnection {
             session.takeData(),
             command,
             opening,
-            // Storage that ignores ABOR, QUIT or shutdown must not hold the session for ever.
-            (sock, t) =>
-              abandonOnAbort(work(sock, t), {
-                signal: t.signal,
-                now: this.destroyed.signal,
-                abandoned: () => this.abandoned(command),
-              }),
+            (sock, t) => this.bounded(command, t, work(sock, t)),
             path,
           ),
+        runLocal: (command, work) => transfers.runLocal(command, (t) => this.bounded(command, t, work(t))),
         get active() {
           return transfers.active;
         },
@@ -742,6 +737,15 @@ export class ControlConnection {
         return true;
       },
     };
+  }
+
+  /** Storage that ignores ABOR, QUIT or shutdown must not hold the session for ever. */
+  private bounded<T>(command: string, t: TransferProgress, work: Promise<T>): Promise<T> {
+    return abandonOnAbort(work, {
+      signal: t.signal,
+      now: this.destroyed.signal,
+      abandoned: () => this.abandoned(command),
+    });
   }
 
   private files(): UserFiles {

@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { addAbortSignal, type Readable } from 'node:stream';
 import { Crc32, type HashAlgorithm } from '../protocol/hash.js';
+import type { TransferProgress } from './transfers.js';
 
 /**
  * The digest of a stream for HASH. Streaming: each chunk is hashed as it is read and the event loop
- * runs between chunks, so hashing a large file never stalls the other sessions.
+ * runs between chunks, so hashing a large file never stalls the other sessions. ABOR (the signal)
+ * destroys the stream at once: a 16 GB file need not be read to its end to stop.
  */
 
 const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {
@@ -14,13 +16,16 @@ const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {
   MD5: 'md5',
 };
 
-export async function hashStream(algorithm: HashAlgorithm, src: Readable): Promise<string> {
-  if (algorithm === 'CRC32') {
-    const crc = new Crc32();
-    for await (const chunk of src) crc.update(chunk as Buffer);
-    return crc.digest();
+/** Hashes `src` to its end; `t` counts the bytes read (STAT shows them) and stops it. */
+export async function hashStream(
+  algorithm: HashAlgorithm,
+  src: Readable,
+  t: TransferProgress,
+): Promise<string> {
+  const h = algorithm === 'CRC32' ? new Crc32() : createHash(NODE_NAMES[algorithm]);
+  for await (const chunk of addAbortSignal(t.signal, src)) {
+    h.update(chunk as Buffer);
+    t.count((chunk as Buffer).length);
   }
-  const h = createHash(NODE_NAMES[algorithm]);
-  for await (const chunk of src) h.update(chunk as Buffer);
-  return h.digest('hex');
+  return h instanceof Crc32 ? h.digest() : h.digest('hex');
 }

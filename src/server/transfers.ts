@@ -134,6 +134,26 @@ export class Transfers {
     }
   }
 
+  /**
+   * A long command without a data connection (HASH reading a whole file): while `work` runs it is
+   * the transfer in flight, so ABOR stops it (`426 HASH aborted.`, then ABOR's 226, as RFC 959 has
+   * for a command in progress), STAT reports it and QUIT waits for its reply. Not a transfer for the
+   * metrics or the transfer log; other errors are the command's own.
+   */
+  async runLocal(command: string, work: (t: TransferProgress) => Promise<Reply>): Promise<Reply> {
+    const t = new Running(command);
+    this.#running = t;
+    try {
+      return await work(t);
+    } catch (err) {
+      if (t.signal.aborted) return reply(Code.TransferAborted, `${command} aborted.`);
+      throw err;
+    } finally {
+      this.#running = undefined;
+      this.#unreplied = t;
+    }
+  }
+
   /** The dispatcher wrote the reply of the command that ran the last transfer. */
   replied(): void {
     const t = this.#unreplied;

@@ -2,14 +2,18 @@
  * HASH (draft-bryan-ftpext-hash): FEAT lists the algorithms with the selected one starred; OPTS HASH
  * asks and selects; each algorithm's digest equals the file's; directories, missing files and
  * unknown algorithms are refused; hashing a large file streams (another session is answered
- * meanwhile). The `download` permission is checked in permissions.test.ts.
+ * meanwhile); ABOR stops a HASH in progress. The `download` permission is checked in
+ * permissions.test.ts.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { before, describe, test } from 'node:test';
 import { Crc32 } from '../../src/protocol/hash.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { StorageContext, VPath } from '../../src/storage/types.js';
 import { loggedIn, MODES, randomData, textOf, useFerry, withClients } from './harness.js';
 
 const DIGESTS: Record<string, (b: Buffer) => string> = {
@@ -65,6 +69,55 @@ describe('HASH', { timeout: 120_000 }, () => {
       assert.ok(a.noPendingReplies, 'the HASH reply came before the other session was answered');
       const r = await a.expect(213, 60_000);
       assert.match(textOf(r), /^CRC32 0-100663296 [0-9a-f]{8} big\.bin$/);
+    });
+  });
+});
+
+/**
+ * A backend whose `/held.bin` gives one chunk, then nothing more (a disk that takes minutes to read
+ * a large file): a HASH of it stays in progress until something stops it. Its stream ignores the
+ * storage signal, so only the server's own abort of the hash can end it.
+ */
+class HeldStorage extends MemoryStorage {
+  /** The last stream of `/held.bin`. */
+  opened: Readable | undefined;
+  #readingNow = (): void => {};
+  /** Resolves once the hash has taken the first chunk and asks for more. */
+  readonly reading = new Promise<void>((resolve) => (this.#readingNow = resolve));
+
+  override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    if (p !== '/held.bin') return super.openRead(p, o, c);
+    let first = true;
+    const wantMore = (): void => this.#readingNow();
+    return (this.opened = new Readable({
+      read() {
+        if (first) this.push(Buffer.alloc(64 * 1024, 1));
+        else wantMore();
+        first = false;
+      },
+    }));
+  }
+}
+
+describe('ABOR during HASH', { timeout: 60_000 }, () => {
+  const storage = new HeldStorage({ files: { '/held.bin': new Uint8Array(1 << 20), '/small.txt': 'abc' } });
+  const server = useFerry({ storageFor: () => storage });
+
+  test('stops the hash at once: 426 for HASH, then 226 for ABOR; the file let go, the session goes on', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      ftp.send('HASH held.bin');
+      await storage.reading;
+      const stat = await ftp.cmd('STAT', 211);
+      assert.equal(textOf(stat), 'HASH in progress: 65536 bytes transferred.');
+      ftp.send('ABOR');
+      assert.equal(textOf(await ftp.expect(426)), 'HASH aborted.');
+      assert.equal(textOf(await ftp.expect(226)), 'Abort successful.');
+      assert.ok(storage.opened?.destroyed, 'the file is no longer read');
+      await ftp.cmd('NOOP', 200);
+      const r = await ftp.cmd('HASH small.txt', 213);
+      assert.equal(textOf(r), `SHA-256 0-3 ${DIGESTS['SHA-256']?.(Buffer.from('abc'))} small.txt`);
+      await ftp.cmd('ABOR', 225);
     });
   });
 });

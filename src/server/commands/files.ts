@@ -221,14 +221,16 @@ export const fileCommands: AnyCommandSpec[] = [
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       const algorithm = ctx.session.hashAlgorithm;
-      const src = await files.storage.openRead(p, { offset: 0 }, files.context());
-      let hex: string;
-      try {
-        hex = await hashStream(algorithm, src);
-      } finally {
-        src.destroy();
-      }
-      return reply(Code.FileStatus, formatHashReply(algorithm, st.size, hex, path));
+      // A large file takes minutes to read: ABOR stops it, as it stops a transfer.
+      return ctx.transfer.runLocal('HASH', async (t) => {
+        const src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
+        try {
+          const hex = await hashStream(algorithm, src, t);
+          return reply(Code.FileStatus, formatHashReply(algorithm, st.size, hex, path));
+        } finally {
+          src.destroy();
+        }
+      });
     },
   }),
   command({

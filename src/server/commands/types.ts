@@ -44,6 +44,8 @@ export interface Transfer {
     /** The file transferred, as the client names it (for the transfer log). */
     path?: string,
   ): Promise<Reply>;
+  /** Runs long work without a data connection that ABOR may stop (see Transfers.runLocal). */
+  runLocal(command: string, work: (t: TransferProgress) => Promise<Reply>): Promise<Reply>;
   /** The transfer in flight, if any (ABOR, STAT and QUIT run during one). */
   readonly active: ActiveTransfer | undefined;
 }
