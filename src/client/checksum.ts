@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Code } from '../protocol/codes.js';
 import { Crc32, parseHashAlgorithm, parseHashReply, type HashAlgorithm } from '../protocol/hash.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { remoteSize } from './files.js';
 import { fsPath } from './local-file.js';
 import { pathArg, type ClientSession } from './session.js';
 
@@ -38,6 +39,28 @@ const LEGACY: readonly (readonly [string, HashAlgorithm])[] = [
   ['MD5', 'MD5'],
 ];
 
+/**
+ * The slowest a server is expected to read a file it hashes, in bytes per ms (10 MB/s: a busy disk,
+ * a backend over a 100 Mbit/s network; page cache and local disks give 150 MB/s and more).
+ */
+const HASH_FLOOR_BYTES_PER_MS = 10_000;
+
+/**
+ * How long the reply to a checksum of `size` bytes may take. The server reads the whole file before
+ * it answers and says nothing meanwhile: HASH and XSHA256… have no preliminary reply, and a NOOP or
+ * STAT sent to see it alive would, on most servers, queue behind the hash (and then answer out of
+ * turn). No silence can be told from work, so the reply timeout is stretched by the time the file
+ * takes at the floor rate: a 16 GB file may take 27 min more. Size unknown: the reply timeout.
+ */
+export function checksumTimeoutMs(replyTimeoutMs: number, size: number | undefined): number {
+  return replyTimeoutMs + Math.ceil((size ?? 0) / HASH_FLOOR_BYTES_PER_MS);
+}
+
+export interface ChecksumOptions {
+  /** The file's size when already known (from a listing): no SIZE is sent to learn it. */
+  readonly size?: number;
+}
+
 /** How the server can checksum a file (from FEAT), or undefined when it cannot. */
 export function checksumMethod(features: ReadonlyMap<string, string>): string | undefined {
   if (features.has('HASH')) return 'HASH';
@@ -45,9 +68,15 @@ export function checksumMethod(features: ReadonlyMap<string, string>): string | 
 }
 
 /** The server's checksum of a file, or undefined when it offers no way to compute one. */
-export async function remoteChecksum(s: ClientSession, path: string): Promise<Checksum | undefined> {
+export async function remoteChecksum(
+  s: ClientSession,
+  path: string,
+  o: ChecksumOptions = {},
+): Promise<Checksum | undefined> {
   const c = s.control;
   pathArg(path);
+  if (checksumMethod(s.featureMap) === undefined) return undefined;
+  const timeoutMs = checksumTimeoutMs(c.replyTimeoutMs, o.size ?? (await remoteSize(s, path)));
   const hash = s.featureMap.get('HASH');
   if (hash !== undefined) {
     const offered = hash.split(';').map((a) => a.replace('*', '').trim());
@@ -62,14 +91,14 @@ export async function remoteChecksum(s: ClientSession, path: string): Promise<Ch
       const r = await c.request(`OPTS HASH ${best}`);
       if (isPositiveCompletion(r)) s.hashSelected = best;
     }
-    const r = await c.request(`HASH ${path}`);
+    const r = await c.request(`HASH ${path}`, { timeoutMs });
     const parsed = r.code === Code.FileStatus ? parseHashReply(replyLine(r)) : undefined;
     const algorithm = parsed ? parseHashAlgorithm(parsed.algorithm) : undefined;
     return parsed && algorithm ? { algorithm, hex: parsed.hex } : undefined;
   }
   for (const [verb, algorithm] of LEGACY) {
     if (!s.featureMap.has(verb)) continue;
-    const r = await c.request(`${verb} ${path}`);
+    const r = await c.request(`${verb} ${path}`, { timeoutMs });
     if (!isPositiveCompletion(r)) return undefined;
     const hex = new RegExp(`\\b[0-9a-fA-F]{${HEX_DIGITS[algorithm]}}\\b`).exec(r.lines.join(' '))?.[0];
     return hex ? { algorithm, hex: hex.toLowerCase() } : undefined;

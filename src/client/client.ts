@@ -6,7 +6,7 @@ import { FerryError } from '../errors.js';
 import { formatTimeVal } from '../protocol/listing.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
-import { remoteChecksum, type Checksum } from './checksum.js';
+import { remoteChecksum, type Checksum, type ChecksumOptions } from './checksum.js';
 import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
 import { listDir, listRaw, listsDotFiles, statPath, type RemoteEntry } from './listing.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
@@ -230,10 +230,11 @@ export class FerryClient {
 
   /**
    * The server's checksum of a file: HASH (the strongest algorithm offered), else XSHA256, XSHA1,
-   * XMD5 or MD5. Undefined when the server offers none of them.
+   * XMD5 or MD5. Undefined when the server offers none of them. The reply may take as long as the
+   * file takes to read at 10 MB/s beyond the reply timeout (the size asked with SIZE unless given).
    */
-  checksum(path: string): Promise<Checksum | undefined> {
-    return this.task('checksum', () => remoteChecksum(this.s, path));
+  checksum(path: string, o: ChecksumOptions = {}): Promise<Checksum | undefined> {
+    return this.task('checksum', () => remoteChecksum(this.s, path, o));
   }
 
   /** The current directory (PWD). */

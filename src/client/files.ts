@@ -57,7 +57,7 @@ export interface TransferSummary {
 }
 
 /** The size of a remote file (SIZE), or undefined when the server cannot tell. */
-async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
+export async function remoteSize(s: ClientSession, path: string): Promise<number | undefined> {
   const r = await s.control.request(`SIZE ${path}`);
   if (r.code !== Code.FileStatus) return undefined;
   const n = Number(replyLine(r).trim());

@@ -34,6 +34,6 @@ export {
   type TrustDecision,
 } from './trust.js';
 export { parseFtpUrl, resolveCredentials, type FtpUrl, type Security } from './url.js';
-export { type Checksum } from './checksum.js';
+export { type Checksum, type ChecksumOptions } from './checksum.js';
 export { type Reply } from '../protocol/reply.js';
 export { type ProtocolEvent, type ProtocolLogger } from './control.js';

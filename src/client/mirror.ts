@@ -294,7 +294,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     let same = !needsTransfer(item, other);
     if (canVerify && other?.type === 'file' && other.size === item.size) {
       verified++;
-      const remote = await client.checksum(remotePath(rel));
+      const remote = await client.checksum(remotePath(rel), { size: item.size ?? undefined });
       if (remote) {
         verifiedBy = remote.algorithm;
         same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));

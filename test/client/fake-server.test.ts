@@ -9,10 +9,12 @@
  *   with OPTS MLST; where it cannot, a size not reported is unknown (null), not 0, and a mirror
  *   still transfers the file;
  * - active mode refused for the client's address (behind NAT): the refusal, with what to do, and no
- *   PORT with the same address after an EPRT refused so.
+ *   PORT with the same address after an EPRT refused so;
+ * - a checksum (HASH, XSHA256) of a large file answered long after the reply timeout: the client
+ *   waits as long as the file's size allows (checksum(), mirror --verify).
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -186,5 +188,50 @@ describe('the client against servers with quirks (a scripted server)', { timeout
     assert.ok(server.verbs.includes('PORT'), server.verbs.join(' '));
     assert.ok(err instanceof ReplyError, String(err));
     assert.match(err.message, /^PORT: 500 Illegal PORT command\. .*use passive mode/);
+  });
+
+  // A server hashing a large file says nothing until the digest: the reply comes after several reply
+  // timeouts here (its timer starts once the command has arrived, after the client armed its own, so
+  // a client that waits only its reply timeout always gives up first), well within what the size
+  // allows (32 MiB at 10 MB/s: 3.4 s more).
+  const REPLY_MS = 500;
+  const huge = Buffer.alloc(32 << 20);
+  const hugeSha = createHash('sha256').update(huge).digest('hex');
+  const hashedLater = (text: string): Promise<string> =>
+    new Promise((resolve) => setTimeout(() => resolve(text), 3 * REPLY_MS));
+
+  for (const feature of ['HASH SHA-256*;MD5', 'XSHA256']) {
+    it(`checksum() by ${feature.split(' ')[0]} waits past the reply timeout as the size (SIZE) allows`, async () => {
+      const server = await serve({
+        features: [feature, 'SIZE'],
+        answer: (verb) =>
+          verb === 'HASH'
+            ? hashedLater(`213 SHA-256 0-${huge.length} ${hugeSha} huge.bin`)
+            : verb === 'XSHA256'
+              ? hashedLater(`250 ${hugeSha}`)
+              : undefined,
+      });
+      server.files.set('huge.bin', { data: huge, modified });
+      const client = await connect(server, { replyTimeoutMs: REPLY_MS });
+      assert.deepEqual(await client.checksum('huge.bin'), { algorithm: 'SHA-256', hex: hugeSha }, log.dump());
+      assert.ok(server.verbs.includes('SIZE'), server.commands.join(' | '));
+      await client.send('NOOP'); // the connection goes on
+    });
+  }
+
+  it('mirror --verify of a large file waits for the HASH as the listing size allows (no SIZE)', async () => {
+    const server = await serve({
+      features: ['MLST type*;size*;modify*;', 'HASH SHA-256*'],
+      answer: (verb) =>
+        verb === 'HASH' ? hashedLater(`213 SHA-256 0-${huge.length} ${hugeSha} huge.bin`) : undefined,
+    });
+    server.files.set('huge.bin', { data: huge, modified });
+    dir ||= await mkdtemp(path.join(os.tmpdir(), 'ferry-fake-server-'));
+    const local = await mkdtemp(path.join(dir, 'verify-'));
+    await writeFile(path.join(local, 'huge.bin'), huge);
+    const client = await connect(server, { replyTimeoutMs: REPLY_MS });
+    const r = await mirror(client, { direction: 'download', local, remote: '', verify: true });
+    assert.deepEqual([r.files, r.unchanged, r.verifiedBy], [[], 1, 'SHA-256'], log.dump());
+    assert.ok(!server.verbs.includes('SIZE'), server.commands.join(' | '));
   });
 });

@@ -19,8 +19,11 @@ export interface FakeFtpOptions {
   readonly facts?: readonly string[];
   /** STOR after REST n: 'keep' the first n bytes (RFC 3659), or 'truncate' as ftp-srv 4.6.3 (zeros). */
   readonly restStor?: 'keep' | 'truncate';
-  /** Answers a command before the script does (undefined: the script answers). A 421 closes. */
-  readonly answer?: (verb: string, arg: string) => string | undefined;
+  /**
+   * Answers a command before the script does (undefined: the script answers), a promise when the
+   * answer comes later (a server still hashing a file). A 421 closes.
+   */
+  readonly answer?: (verb: string, arg: string) => string | Promise<string> | undefined;
 }
 
 export class FakeFtp {
@@ -81,7 +84,8 @@ export class FakeFtp {
       const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
       const arg = sp < 0 ? '' : line.slice(sp + 1);
       const quirk = this.o.answer?.(verb, arg);
-      if (quirk !== undefined) return reply(quirk);
+      if (typeof quirk === 'string') return reply(quirk);
+      if (quirk !== undefined) return void quirk.then(reply);
       const offset = rest;
       if (verb !== 'EPSV') rest = 0;
       const file = this.files.get(arg);
