@@ -51,9 +51,14 @@ export interface AccountStore {
   onChange(listener: (usernames: readonly string[]) => void): () => void;
 }
 
-/** Accounts held in memory (the config's `users:` and `--user`): they never change. */
+/**
+ * Accounts held in memory (the config's `users:` and `--user`): fixed for the table's life. A reload
+ * builds a new table and names the accounts that differ from the old one's (announce), so that the
+ * running sessions follow as they do the users file's changes.
+ */
 export class StaticAccounts implements AccountStore {
   readonly #accounts: ReadonlyMap<string, Readonly<Account>>;
+  readonly #listeners = new Set<(usernames: readonly string[]) => void>();
 
   constructor(accounts: readonly Account[]) {
     this.#accounts = new Map(accounts.map((a) => [a.username, Object.freeze({ ...a })]));
@@ -63,8 +68,17 @@ export class StaticAccounts implements AccountStore {
     return this.#accounts.get(username);
   }
 
-  onChange(): () => void {
-    return () => {};
+  onChange(listener: (usernames: readonly string[]) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Tells the watchers which accounts this table holds differently from `before`'s (a reload). */
+  announce(before: readonly Account[]): void {
+    const old = new Map(before.map((a) => [a.username, JSON.stringify(a)]));
+    const names = new Set([...old.keys(), ...this.#accounts.keys()]);
+    const changed = [...names].filter((n) => old.get(n) !== JSON.stringify(this.#accounts.get(n)));
+    if (changed.length > 0) for (const l of this.#listeners) l(changed);
   }
 
   get size(): number {

@@ -68,6 +68,8 @@ export interface ServeUsers {
   stored: number;
   /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
   entries: UserEntry[];
+  /** Those logins as the authenticator looks them up (a reload announces what changed in them). */
+  configured: UserTable;
   /** --user's logins (and the generated one), hashed once: a reload keeps them. */
   fromFlags: UserEntry[];
   homes: { name: string; home: string; readOnly: boolean }[];
@@ -410,6 +412,7 @@ async function usersOf(
     store,
     stored: stored.length,
     entries,
+    configured: fixed,
     fromFlags,
     homes,
     ...(generated ? { generated } : {}),

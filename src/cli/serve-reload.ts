@@ -72,6 +72,9 @@ export async function reloadConfiguration(
       setup.storage.retire(); // the running setup's S3 connection stays, with its own holder
       throw setup.explain(err);
     }
+    // The server watches the new accounts now: the sessions of config users that changed follow
+    // (removed or disabled: 421), as the users file's do. Before any wait, so no command runs between.
+    setup.users.configured.announce(running.setup.users.entries);
     if (!running.setup.shared) await running.setup.users.store.close();
     // Sessions from before go on with the old storage: its S3 sockets close once idle.
     running.setup.storage.retire();

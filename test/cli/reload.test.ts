@@ -84,6 +84,13 @@ function reloaded(r: ServeProcess, from: number, msg: RegExp): Promise<LogLine> 
   );
 }
 
+/** The PIDs of the processes that logged `user` in since log line `from`, once `n` have (logs lag replies). */
+async function loginPids(r: ServeProcess, user: string, from: number, n: number): Promise<number[]> {
+  const logins = (): LogLine[] => r.log.slice(from).filter((l) => l.msg === 'login' && l.user === user);
+  await r.waitForLog(() => logins().length >= n, `${n} logins of ${user}`);
+  return logins().map((l) => Number(l.pid));
+}
+
 test('SIGHUP: new users, limits and passive address apply while a session runs; a bad file is refused', async () => {
   const config = path.join(dir, 'ferry.yaml');
   await writeFile(
@@ -282,3 +289,69 @@ test('SIGHUP: clientCertificates.ca added, kept, and refused when its file is mi
     assert.equal(await r.stop(), 0);
   }
 });
+
+for (const workers of [1, 2]) {
+  test(`SIGHUP (--workers ${workers}): a config user made read-only, disabled or removed: their running sessions follow`, async () => {
+    const home = path.join(dir, `cfg-home-${workers}`);
+    await mkdir(home);
+    const hash = await hashPassword('cfg-pw');
+    const entry = (extra = ''): string =>
+      `  - name: cfguser\n    passwordHash: ${hash}\n    home: ${home}\n${extra}`;
+    const config = path.join(dir, `cfg-${workers}.yaml`);
+    await writeFile(config, `users:\n${entry()}`);
+    const r = await ServeProcess.start(
+      ['--config', config, '--workers', String(workers), '--data-dir', path.join(dir, `data-cfg-${workers}`)],
+      dir,
+    );
+    const open: RawFtp[] = [];
+    /** One session per worker (each goes to the least busy one), each having stored a file. */
+    const sessions = async (): Promise<RawFtp[]> => {
+      const made: RawFtp[] = [];
+      for (let i = 0; i < workers; i++) {
+        const ftp = await login(r, 'cfguser', 'cfg-pw');
+        open.push(ftp);
+        made.push(ftp);
+        await ftp.cmd('TYPE I', 200);
+        assert.equal((await ftp.store(`a${i}.txt`, Buffer.from('a')))[1].code, 226);
+      }
+      return made;
+    };
+    const hup = async (text: string): Promise<void> => {
+      await writeFile(config, text);
+      const from = r.log.length;
+      r.child.kill('SIGHUP');
+      await reloaded(r, from, /^configuration reloaded$/);
+    };
+    try {
+      const live = await sessions();
+      if (workers > 1) {
+        const pids = await loginPids(r, 'cfguser', 0, workers);
+        assert.equal(new Set(pids).size, workers, 'a session on each worker');
+      }
+      await hup(`users:\n${entry('    readOnly: true\n')}`);
+      for (const [i, ftp] of live.entries()) {
+        assert.equal(textOf(await ftp.cmd('STOR b.txt', 550)), 'Permission denied: upload');
+        await ftp.cmd(`DELE a${i}.txt`, 550);
+        await ftp.cmd('PWD', 257);
+      }
+      await hup(`users:\n${entry('    readOnly: true\n    disabled: true\n')}`);
+      for (const ftp of live) {
+        assert.equal(textOf(await ftp.expect(421)), 'Account no longer available, closing.');
+        await ftp.closed;
+      }
+      assert.match(await loginRefused(r, 'cfguser', 'cfg-pw', '127.0.0.32'), /Login incorrect/);
+
+      // Enabled again, then taken out of the file.
+      await hup(`users:\n${entry()}`);
+      const again = await sessions();
+      await hup('users: []\n');
+      for (const ftp of again) {
+        assert.equal(textOf(await ftp.expect(421)), 'Account no longer available, closing.');
+        await ftp.closed;
+      }
+    } finally {
+      await Promise.all(open.map((f) => f.close()));
+      assert.equal(await r.stop(), 0);
+    }
+  });
+}
