@@ -5,6 +5,7 @@ import type { FerryServer } from '../server/server.js';
 import { loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
+import { workerSettings, type WorkerSettings } from './workers.js';
 import { certificateWarnings } from '../tls/certificates.js';
 
 /** What a reload replaces and what it keeps: the process's running state. */
@@ -58,9 +59,10 @@ export async function reloadConfiguration(
   const { flags, server, logger } = ctx;
   let next: Running;
   try {
-    const config = flags.config ? await loadConfig(flags.config) : {};
-    const users = ctx.worker && Array.isArray(given) ? given : undefined;
-    const setup = await serveSetup(flags, config, users, logger, {
+    // A worker reloads with what its primary loaded and checked (WorkerSettings), not the file.
+    const fromPrimary = ctx.worker ? workerSettings(given) : undefined;
+    const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
+    const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
       running: running.setup,
       ...(ctx.verify ? { verify: ctx.verify } : {}),
     });
@@ -101,7 +103,10 @@ export async function reloadConfiguration(
   }
   if (!ctx.worker && 'reloadWorkers' in server) {
     try {
-      await server.reloadWorkers(next.setup.users.entries);
+      await server.reloadWorkers({
+        users: next.setup.users.entries,
+        config: next.config,
+      } satisfies WorkerSettings);
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'a worker could not reload its configuration');
     }

@@ -8,7 +8,14 @@ import { assertFdPathsAvailable } from '../storage/fd-jail.js';
 import { loadConfig } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
-import { forkWorker, receiveUsers, runWorker, workerCount, workerIndex } from './workers.js';
+import {
+  forkWorker,
+  receiveSettings,
+  runWorker,
+  workerCount,
+  workerIndex,
+  type WorkerSettings,
+} from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { verifyPassword } from '../auth/password.js';
 import { AdminServer } from '../admin/admin-server.js';
@@ -72,8 +79,10 @@ export function registerServe(program: Command): void {
 
 async function serve(flags: ServeFlags): Promise<void> {
   assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
-  const config = flags.config ? await loadConfig(flags.config) : {};
   const worker = workerIndex();
+  // A worker takes the primary's configuration and logins, never the file's (see WorkerSettings).
+  const fromPrimary = worker ? await receiveSettings() : undefined;
+  const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
   const workers = workerCount(flags.workers, config.workers);
   const runAsName = flags.runAs ?? config.runAs;
   const runAs = runAsName
@@ -103,7 +112,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
-  const setup = await serveSetup(flags, config, worker ? await receiveUsers() : undefined, logger, {
+  const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
     env: awsEnv(),
     verify,
   });
@@ -143,7 +152,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         ? new ClusterPrimary(options, {
             workers,
             fork: forkWorker,
-            init: setup.users.entries,
+            init: { users: setup.users.entries, config } satisfies WorkerSettings,
             // Its uploads' temp files are stale now (their pid is dead): swept as at a start.
             crashed: () => sweeper.run(),
           })

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
+import type { FileConfig } from './config.js';
 import { FerryError } from '../errors.js';
 import {
   receiveInit,
@@ -52,11 +53,28 @@ export function forkWorker(index: number): ChildProcess {
   });
 }
 
-/** The logins, as the primary sends them: hashed once there, so every worker has the same ones. */
-export async function receiveUsers(): Promise<UserEntry[]> {
-  const data = await receiveInit(process as PrimaryChannel);
-  if (!Array.isArray(data)) throw new FerryError('ERR_INVALID_OPTION', 'Worker: no users from the primary.');
-  return data as UserEntry[];
+/**
+ * What the primary hands each worker at its start and at each reload: the logins, hashed once there
+ * (every worker has the same ones, a generated password too), and the configuration the primary
+ * runs with. A worker never reads the config file itself: one started after a rejected reload (or
+ * after the primary dropped its privileges) serves the last good configuration, not the file.
+ */
+export interface WorkerSettings {
+  readonly users: UserEntry[];
+  readonly config: FileConfig;
+}
+
+/** The settings, as the primary sent them (see WorkerSettings). */
+export function workerSettings(data: unknown): WorkerSettings {
+  const s = data as Partial<WorkerSettings> | undefined;
+  if (!Array.isArray(s?.users) || typeof s.config !== 'object' || s.config === null)
+    throw new FerryError('ERR_INVALID_OPTION', 'Worker: no settings from the primary.');
+  return { users: s.users, config: s.config };
+}
+
+/** Waits for the primary's first message: the settings to start with. */
+export async function receiveSettings(): Promise<WorkerSettings> {
+  return workerSettings(await receiveInit(process as PrimaryChannel));
 }
 
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */

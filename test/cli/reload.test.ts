@@ -355,3 +355,53 @@ for (const workers of [1, 2]) {
     }
   });
 }
+
+test('SIGHUP with a bad file, then a worker killed: its replacement serves the running configuration', async () => {
+  const config = path.join(dir, 'kept.yaml');
+  await writeFile(config, await configText({ users: [['alice', 'pw']], perAddress: 10, pasv: '127.0.0.1' }));
+  const r = await ServeProcess.start(
+    ['--config', config, '--workers', '2', '--data-dir', path.join(dir, 'data-kept')],
+    dir,
+  );
+  const open: RawFtp[] = [];
+  try {
+    // bob added, and a value that does not validate: the whole file is refused.
+    const bad = await configText({
+      users: [
+        ['alice', 'pw'],
+        ['bob', 'pw'],
+      ],
+      perAddress: 10,
+      pasv: '127.0.0.1',
+    });
+    await writeFile(config, `${bad}idleTimeoutSeconds: -5\n`);
+    let from = r.log.length;
+    r.child.kill('SIGHUP');
+    await reloaded(r, from, /configuration reload failed/);
+
+    const [victim] = r.workerPids;
+    assert.ok(victim);
+    from = r.log.length;
+    process.kill(victim, 'SIGKILL');
+    // The replacement's first outcome: ready, or its own exit (re-reading the file, it refused it).
+    const outcome = await r.waitForLog(
+      (l) =>
+        r.log.indexOf(l) >= from &&
+        l.worker !== undefined &&
+        (l.msg === 'worker ready' || (l.msg === 'worker exited; restarting it' && l.signal !== 'SIGKILL')),
+      'the replacement worker ready or exited',
+    );
+    assert.equal(outcome.msg, 'worker ready', JSON.stringify(outcome));
+    // Two sessions held at once: one on each worker, the replacement too; bob is not in the running users.
+    for (let i = 0; i < 2; i++) open.push(await login(r, 'alice', 'pw'));
+    const pids = await loginPids(r, 'alice', from, 2);
+    assert.ok(
+      pids.includes(Number(outcome.workerPid)),
+      `a login on the replacement ${String(outcome.workerPid)}`,
+    );
+    assert.match(await loginRefused(r, 'bob', 'pw', '127.0.0.40'), /Login incorrect/);
+  } finally {
+    await Promise.all(open.map((f) => f.close()));
+    assert.equal(await r.stop(), 0);
+  }
+});
