@@ -148,6 +148,23 @@ describe('users file', () => {
     }
   });
 
+  it('a file that is not valid YAML is refused naming the line and column, never quoting a hash', async () => {
+    const f = path.join(dir, 'dup.yaml');
+    // A hand edit that repeats a key, right under a password hash.
+    await writeFile(
+      f,
+      `users:\n  - name: c\n    passwordHash: "${hash1}"\n    passwordHash: "${hash2}"\n    home: /h\n`,
+    );
+    const err = await readUsersFile(f).then(
+      () => assert.fail('read a file with a duplicate key'),
+      (e: unknown) => e as FerryError,
+    );
+    assert.equal(err.message, `${f}: not valid YAML at line 4, column 5: duplicate key`);
+    for (const secret of [hash1, hash2, hash1.split('$')[4] ?? '?', 'passwordHash']) {
+      assert.ok(!err.message.includes(secret), `quotes ${secret}`);
+    }
+  });
+
   it('a file that does not parse at start is refused', async () => {
     const f = path.join(dir, 'bad.yaml');
     await writeFile(f, 'users: 3');

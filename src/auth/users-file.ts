@@ -2,10 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
+import { parseYamlFile } from '../yaml-file.js';
 import type { Account, AccountDirectory, AccountStore } from './account.js';
 import { inheritedOwner, makeDirectory } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
@@ -24,12 +25,7 @@ const HEADER =
 
 /** Parses the file's text; errors name the file and the key. Relative paths are relative to the file. */
 export function parseUsersFile(text: string, file: string): Map<string, Account> {
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML: ${(err as Error).message}`);
-  }
+  const raw = parseYamlFile(text, file);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new FerryError('ERR_INVALID_OPTION', `${file}: ${firstIssue(parsed.error)}`);
   const base = path.dirname(path.resolve(file));

@@ -31,3 +31,32 @@ test('a timeout in seconds longer than a Node.js timer can wait is refused, nami
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a config that is not valid YAML is refused naming the line and column, never quoting the text', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+  try {
+    const file = path.join(dir, 'ferry.yaml');
+    const secret = 't3-secret-token-abcdefgh';
+    const cases = [
+      // A stray line under the token (the tester's edit), an escape inside it, an unknown alias.
+      [
+        `admin:\n  listen: 127.0.0.1:0\n  token: "${secret}"\n   bad: [unclosed\n`,
+        'line 4, column 1: bad indentation',
+      ],
+      [`admin:\n  token: "${secret}\\q"\n`, 'line 2, column 35: invalid escape sequence'],
+      [`admin:\n  token: *${secret}\n`, 'an alias (*name) has no anchor'],
+    ] as const;
+    for (const [yaml, expected] of cases) {
+      await writeFile(file, yaml);
+      const err = await loadConfig(file).then(
+        () => assert.fail(`loaded ${yaml}`),
+        (e: unknown) => e as Error,
+      );
+      assert.match(err.message, new RegExp(`^${file}: not valid YAML`));
+      assert.ok(err.message.includes(expected), err.message);
+      assert.ok(!err.message.includes('secret') && !err.message.includes('\n'), err.message);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
 import { MAX_TIMER_MS } from '../server/options.js';
+import { parseYamlFile } from '../yaml-file.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -165,12 +165,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       `${file}: cannot read config (${(err as NodeJS.ErrnoException).code}).`,
     );
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML: ${(err as Error).message}`);
-  }
+  const raw = parseYamlFile(text, file);
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = reportedIssue(parsed.error.issues);
