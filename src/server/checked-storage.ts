@@ -38,6 +38,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
   const setModified = s.setModified?.bind(s);
   const chmod = s.chmod?.bind(s);
   const uniqueName = s.uniqueName?.bind(s);
+  const checkRoot = s.checkRoot?.bind(s);
   return {
     get features() {
       return s.features;
@@ -62,6 +63,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
     ...(setModified && { setModified }),
     ...(chmod && { chmod }),
     ...(uniqueName && { uniqueName }),
+    ...(checkRoot && { checkRoot }),
   };
 }
 

@@ -9,7 +9,7 @@ import type { WarningLimiter } from './warning-limiter.js';
 export const STORAGE_WARNINGS = 'storage';
 
 /** The root cause's name and message (an SDK or socket error), shortened; never the request itself. */
-function causeOf(err: Error): string | undefined {
+export function causeOf(err: Error): string | undefined {
   let c: unknown = err.cause;
   while (c instanceof Error && c.cause instanceof Error) c = c.cause;
   if (!(c instanceof Error)) return undefined;

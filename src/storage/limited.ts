@@ -60,6 +60,7 @@ export class LimitedStorage implements StorageBackend {
   readonly setModified?: NonNullable<StorageBackend['setModified']>;
   readonly chmod?: NonNullable<StorageBackend['chmod']>;
   readonly uniqueName?: NonNullable<StorageBackend['uniqueName']>;
+  readonly checkRoot?: NonNullable<StorageBackend['checkRoot']>;
   readonly #quota: boolean;
 
   constructor(
@@ -71,6 +72,7 @@ export class LimitedStorage implements StorageBackend {
     if (inner.setModified) this.setModified = inner.setModified.bind(inner);
     if (inner.chmod) this.chmod = inner.chmod.bind(inner);
     if (inner.uniqueName) this.uniqueName = inner.uniqueName.bind(inner);
+    if (inner.checkRoot) this.checkRoot = inner.checkRoot.bind(inner);
     this.#quota = ctx.usage !== undefined && Boolean(limits.quotaSize || limits.quotaFiles);
     // Set now, so that a changed rate also paces the transfers already running.
     ctx.rates.bucket(limits.username, 'upload', limits.uploadRate);

@@ -217,6 +217,30 @@ for (const borrow of [false, true]) {
   });
 }
 
+describe('LocalStorage root check (at login)', () => {
+  it('a root that is missing or not a directory is refused, its host path only in the cause', async (t) => {
+    const base = await mkdtemp(join(tmpdir(), 'ferry-local-root-'));
+    t.after(() => rm(base, { recursive: true, force: true }));
+    const root = join(base, 'home');
+    const s = new LocalStorage({ root });
+    const refused = async (kind: 'not-found' | 'not-directory'): Promise<void> => {
+      const err = await s.checkRoot(ctx()).then(
+        () => assert.fail('checkRoot resolved'),
+        (e: unknown) => e as StorageError,
+      );
+      assert.equal(err.kind, kind);
+      assert.ok(!err.message.includes(base), err.message);
+      assert.ok(String((err.cause as Error).message).includes(root), String(err.cause));
+    };
+    await refused('not-found');
+    await writeFile(root, 'a file');
+    await refused('not-directory');
+    await rm(root);
+    await mkdir(root);
+    await s.checkRoot(ctx()); // created since: the same storage is usable, nothing cached
+  });
+});
+
 describe('LocalStorage upload temp files', () => {
   /** A pid no process has now (a child that already exited). */
   function deadPid(): number {

@@ -131,6 +131,13 @@ export class LocalStorage implements StorageBackend {
     return this.#readOnly;
   }
 
+  async checkRoot(c: StorageContext): Promise<void> {
+    const st = await this.stat(ROOT, c);
+    // The host path goes in the cause only: the server logs it, the client never sees it.
+    if (st.type !== 'dir')
+      throw storageError('not-directory', 'open', ROOT, new Error(`${this.#root}: not a directory`));
+  }
+
   async stat(p: VPath, c: StorageContext): Promise<FileStat> {
     this.#begin(p, c);
     const obj = await this.#pinExisting(p, 'stat', c);

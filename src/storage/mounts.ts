@@ -55,6 +55,8 @@ export class MountedStorage implements StorageBackend {
   readonly setModified?: NonNullable<StorageBackend['setModified']>;
   readonly chmod?: NonNullable<StorageBackend['chmod']>;
   readonly uniqueName?: NonNullable<StorageBackend['uniqueName']>;
+  /** The home's: a virtual folder whose root is missing fails only under it. */
+  readonly checkRoot?: NonNullable<StorageBackend['checkRoot']>;
   /** Longest mount path first, the home (`/`) last. */
   readonly #mounts: Mount[];
   /** Each directory on the way to a mount point → the names of such entries directly in it. */
@@ -64,6 +66,7 @@ export class MountedStorage implements StorageBackend {
 
   constructor(home: StorageBackend, folders: readonly Folder[]) {
     const mounts: Mount[] = [{ at: ROOT, storage: home }];
+    if (home.checkRoot) this.checkRoot = home.checkRoot.bind(home);
     for (const f of folders) {
       assertVPath(f.at);
       if (f.at === ROOT)

@@ -143,4 +143,10 @@ export interface StorageBackend {
   chmod?(p: VPath, mode: number, c: StorageContext): Promise<void>;
   /** A name not currently used in `dir` (for STOU). */
   uniqueName?(dir: VPath, c: StorageContext): Promise<VPath>;
+  /**
+   * Asked once at login, before the 230: rejects (a StorageError) when the tree cannot be used at
+   * all, and the login is refused (LocalStorage: its root is missing or not a directory; a session
+   * there would get 550 for everything). Optional: a backend whose `/` always exists has none.
+   */
+  checkRoot?(c: StorageContext): Promise<void>;
 }

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
 import { UserTable } from '../../src/auth/users.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 import { connectSecure, MODES, textOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 import type { RawFtp } from '../support/raw-ftp.js';
@@ -36,7 +37,8 @@ for (const mode of MODES) {
         user('one', { maxSessions: 1 }),
       ]);
     });
-    const server = useFerry(() => ({ authenticator: table }));
+    // Their home '/tenant' is no host directory (a LocalStorage there would refuse every login).
+    const server = useFerry(() => ({ authenticator: table, storageFor: () => new MemoryStorage() }));
 
     test('each limit gives the wrong-password reply, and the log the reason', async () => {
       await withClients(async (track) => {

@@ -4,6 +4,7 @@ import { StorageError, type StorageBackend } from '../../storage/types.js';
 import { Code, type NamedCode } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
 import { TOO_MANY_UNAUTHENTICATED } from '../admission.js';
+import { causeOf } from '../storage-warnings.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
 
 /**
@@ -36,16 +37,23 @@ async function completeLogin(
   username: string,
   principal: Principal,
   ok: { code: NamedCode; text: string; how: string },
-  refused: (reason: string) => Promise<Outcome>,
+  refused: (reason: string, text?: string) => Promise<Outcome>,
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
-  // A home the server found unusable (its S3 bucket missing at start or reload) refuses the login.
+  // A home that cannot be used refuses the login (as vsftpd and ProFTPD do), rather than a 230 and
+  // then 550 for every command: its S3 bucket missing at start or reload, a local home missing.
   let storage: StorageBackend;
   try {
     storage = options.storageFor(principal);
+    await storage.checkRoot?.({ sessionId: session.id, signal: ctx.disconnected });
   } catch (err) {
     if (!(err instanceof StorageError)) throw err;
-    return refused(`home unusable: ${err.message}`);
+    // The host path is in the cause: in the log line, never in the reply.
+    const cause = causeOf(err);
+    return refused(
+      `home unusable: ${err.message}${cause ? ` (${cause})` : ''}`,
+      'Home directory unavailable.',
+    );
   }
   if (!(await ctx.enterSession(principal))) {
     return refused(`too many sessions (maxSessions ${principal.maxSessions})`);
@@ -56,8 +64,16 @@ async function completeLogin(
   return reply(ok.code, ok.text);
 }
 
-/** The same reply whatever the reason (no user enumeration), after a growing delay; the log says why. */
-async function loginFailed(ctx: CommandContext, username: string, reason: string): Promise<Outcome> {
+/**
+ * The same reply whatever the reason (no user enumeration), after a growing delay; the log says why.
+ * `text`: another reply, for a reason told only after the password was right (an unusable home).
+ */
+async function loginFailed(
+  ctx: CommandContext,
+  username: string,
+  reason: string,
+  text = 'Login incorrect.',
+): Promise<Outcome> {
   const { session, options, logger } = ctx;
   ctx.metrics.logins.inc({ result: 'failure' });
   const failures = session.loginFailed();
@@ -72,7 +88,7 @@ async function loginFailed(ctx: CommandContext, username: string, reason: string
       after: 'close',
     };
   }
-  return reply(Code.NotLoggedIn, 'Login incorrect.');
+  return reply(Code.NotLoggedIn, text);
 }
 
 export const accessCommands: AnyCommandSpec[] = [
@@ -150,8 +166,8 @@ export const accessCommands: AnyCommandSpec[] = [
         text: 'Login successful.',
         how: clientCertificate ? 'password (client certificate presented)' : 'password',
       };
-      return completeLogin(ctx, username, outcome.principal, ok, (reason) =>
-        loginFailed(ctx, username, reason),
+      return completeLogin(ctx, username, outcome.principal, ok, (reason, text) =>
+        loginFailed(ctx, username, reason, text),
       );
     },
   }),
