@@ -147,6 +147,53 @@ test('a key of another type than its certificate (EC for RSA) is refused too, at
   assert.equal((await handshake(store, {})).fingerprint256, fingerprintOf(rsa.cert));
 });
 
+test('a chain file with the server certificate after an intermediate is refused, saying where it is', async () => {
+  const intermediate = await generateSelfSigned('Intermediate CA');
+  const leaf = await generateSelfSigned('localhost');
+  const reversed = path.join(dir, 'reversed.pem');
+  const ordered = path.join(dir, 'ordered.pem');
+  const key = path.join(dir, 'leaf.key');
+  // As chain files are written: one PEM block after another (the generated PEM ends without a newline).
+  await writeFile(reversed, `${intermediate.cert}\n${leaf.cert}\n`);
+  await writeFile(ordered, `${leaf.cert}\n${intermediate.cert}\n`);
+  await writeFile(key, leaf.key);
+  const policy: TlsPolicy = { minVersion: 'TLSv1.2' };
+  await assert.rejects(
+    new CertificateStore({ files: [{ certFile: reversed, keyFile: key }], dataDir: dir }, policy).load(),
+    {
+      code: 'ERR_INVALID_OPTION',
+      message:
+        `TLS certificate ${reversed}: the certificate file must start with the server's own certificate ` +
+        `(found it at position 2, the certificate of the key ${key}); put it first, then its intermediates.`,
+    },
+  );
+  const store = new CertificateStore({ files: [{ certFile: ordered, keyFile: key }], dataDir: dir }, policy);
+  await store.load();
+  assert.deepEqual(store.sha256, [fingerprintOf(leaf.cert)]);
+});
+
+test('two certificates of one key type (an RSA rollover given twice) are refused, naming both files', async () => {
+  const files = [];
+  for (const [name, type] of [
+    ['old-rsa', 'rsa'],
+    ['ec', 'ecdsa'],
+    ['new-rsa', 'rsa'],
+  ] as const) {
+    const pair = await generateSelfSigned('localhost', type);
+    await writeFile(path.join(dir, `${name}.crt`), pair.cert);
+    await writeFile(path.join(dir, `${name}.key`), pair.key);
+    files.push({ certFile: path.join(dir, `${name}.crt`), keyFile: path.join(dir, `${name}.key`) });
+  }
+  const [oldRsa, , newRsa] = files.map((f) => f.certFile);
+  const store = new CertificateStore({ files, dataDir: dir }, { minVersion: 'TLSv1.2' });
+  await assert.rejects(store.load(), {
+    code: 'ERR_INVALID_OPTION',
+    message:
+      `TLS certificates ${oldRsa} and ${newRsa} are both RSA: only one certificate per key type ` +
+      `(RSA, ECDSA, …) can be served; give one of them (an RSA and an ECDSA certificate may go together).`,
+  });
+});
+
 test('a key file that holds no usable key is refused with its name', async () => {
   const crt = path.join(dir, 'keyless.crt');
   const key = path.join(dir, 'not-a.key');

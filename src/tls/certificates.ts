@@ -76,7 +76,9 @@ export class CertificateStore {
     let generated = false;
     let pairs: KeyPair[];
     if (this.source.files.length > 0) {
-      pairs = await Promise.all(this.source.files.map(readPair));
+      const read = await Promise.all(this.source.files.map(readPair));
+      onePerKeyType(read);
+      pairs = read.map((r) => r.pair);
     } else {
       const r = await loadOrGenerateSelfSigned(this.source.dataDir);
       pairs = [r.pair];
@@ -87,9 +89,10 @@ export class CertificateStore {
     try {
       context = tls.createSecureContext(this.contextOptions(pairs));
     } catch (err) {
+      const files = this.source.files.map((f) => f.certFile).join(', ');
       throw new FerryError(
         'ERR_INVALID_OPTION',
-        `Certificate or key is not usable: ${(err as Error).message}`,
+        `Certificate or key${files ? ` (${files})` : ''} is not usable: ${(err as Error).message}`,
       );
     }
     const cas = await Promise.all(
@@ -158,7 +161,8 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
   const keyFile = path.join(dataDir, 'self-signed.key');
   try {
     const pair = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
-    return { pair: matchingPair(pair, { certFile, keyFile }), generated: false };
+    matchingPair(pair, { certFile, keyFile });
+    return { pair, generated: false };
   } catch (err) {
     if (err instanceof FerryError) throw err; // there, but not a pair: not overwritten
     const pair = await generateSelfSigned('localhost');
@@ -218,18 +222,47 @@ export async function generateSelfSigned(
   return { cert: cert.toString('pem'), key: key.replace(/\n\n/g, '\n') };
 }
 
+interface ReadPair {
+  readonly pair: KeyPair;
+  readonly certFile: string;
+  /** The key's type as node:crypto names it: 'rsa', 'ec', 'rsa-pss', 'ed25519'… */
+  readonly keyType: string;
+}
+
 /** A certificate and its key, read and checked; errors name the files. */
-async function readPair(f: { certFile: string; keyFile: string }): Promise<KeyPair> {
+async function readPair(f: { certFile: string; keyFile: string }): Promise<ReadPair> {
   const pair = { cert: await readPem(f.certFile, 'certificate'), key: await readPem(f.keyFile, 'key') };
-  return matchingPair(pair, f);
+  return { pair, certFile: f.certFile, keyType: matchingPair(pair, f) };
+}
+
+const KEY_TYPE_NAMES: Readonly<Record<string, string>> = { rsa: 'RSA', ec: 'ECDSA', 'rsa-pss': 'RSA-PSS' };
+
+/**
+ * OpenSSL keeps one certificate per key type (RSA, ECDSA, …), the later replacing the earlier: two
+ * RSA pairs (a rollover given as both) failed with "key values mismatch", naming no file.
+ */
+function onePerKeyType(pairs: readonly ReadPair[]): void {
+  const seen = new Map<string, string>();
+  for (const { keyType, certFile } of pairs) {
+    const first = seen.get(keyType);
+    if (first !== undefined) {
+      const name = KEY_TYPE_NAMES[keyType] ?? keyType;
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `TLS certificates ${first} and ${certFile} are both ${name}: only one certificate per key type ` +
+          `(RSA, ECDSA, …) can be served; give one of them (an RSA and an ECDSA certificate may go together).`,
+      );
+    }
+    seen.set(keyType, certFile);
+  }
 }
 
 /**
- * The pair, if the key is the certificate's. OpenSSL's own check (createSecureContext) looks only
- * at keys of the certificate's type: an EC key with an RSA certificate passed it, and then every
- * handshake failed ("no suitable signature algorithm").
+ * The key's type, if it is the certificate's key. OpenSSL's own check (createSecureContext) looks
+ * only at keys of the certificate's type: an EC key with an RSA certificate passed it, and then
+ * every handshake failed ("no suitable signature algorithm").
  */
-function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): KeyPair {
+function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): string {
   const cert = parsed(
     () => new X509Certificate(pair.cert),
     `TLS certificate ${f.certFile}: not a PEM certificate`,
@@ -241,6 +274,16 @@ function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): 
       : `TLS key ${f.keyFile}: not a private key Ferry can read`,
   );
   if (!cert.checkPrivateKey(key)) {
+    // A chain in the wrong order (intermediates first): the key is that of a later certificate.
+    const at = laterCertificates(pair.cert).findIndex((c) => c?.checkPrivateKey(key));
+    if (at >= 0) {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `TLS certificate ${f.certFile}: the certificate file must start with the server's own certificate ` +
+          `(found it at position ${at + 2}, the certificate of the key ${f.keyFile}); put it first, ` +
+          `then its intermediates.`,
+      );
+    }
     const [keyType, certType] = [key.asymmetricKeyType, cert.publicKey.asymmetricKeyType];
     const why =
       keyType === certType
@@ -251,7 +294,19 @@ function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): 
       `TLS key ${f.keyFile} is not the key of the certificate ${f.certFile} (${why}).`,
     );
   }
-  return pair;
+  return key.asymmetricKeyType ?? 'unknown';
+}
+
+/** The certificates after the first in a PEM file (a chain); undefined for one that does not parse. */
+function laterCertificates(pem: string): (X509Certificate | undefined)[] {
+  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+  return blocks.slice(1).map((b) => {
+    try {
+      return new X509Certificate(b);
+    } catch {
+      return undefined;
+    }
+  });
 }
 
 function parsed<T>(parse: () => T, what: string): T {
