@@ -6,6 +6,7 @@ import {
   parseTimeVal,
   type ListEntry,
 } from '../protocol/listing.js';
+import { DEFAULTS } from './options.js';
 import { collector } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
@@ -141,7 +142,7 @@ async function listAll(s: ClientSession, dir: string, signal?: AbortSignal): Pro
  * known to come back to.
  */
 async function inDir(s: ClientSession, dir: string, verb: string, signal?: AbortSignal): Promise<string> {
-  const c = collector();
+  const c = collector(s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes);
   const body = { direction: 'download', sink: c.sink } as const;
   if (verb === 'MLSD' || dir === '' || s.home === undefined) {
     await transfer(s, dir === '' ? verb : `${verb} ${dir}`, body, { signal });

@@ -57,6 +57,11 @@ export interface ClientOptions {
   /** A data connection without traffic for this long fails the transfer. */
   readonly dataTimeoutMs?: number;
   readonly handshakeTimeoutMs?: number;
+  /**
+   * The most bytes of listing text one listing (list(), listRaw(), a mirror's directory) may take
+   * (default 256 MiB); a larger one fails with ERR_LIMIT.
+   */
+  readonly maxListingBytes?: number;
   /** Sees the command/reply dialogue (PASS masked). */
   readonly log?: ProtocolLogger;
   /** Told how the server's certificate was trusted (e.g. to announce a first use). */
@@ -69,6 +74,7 @@ export const DEFAULTS = {
   connectTimeoutMs: 15_000,
   replyTimeoutMs: 30_000,
   dataTimeoutMs: 60_000,
+  maxListingBytes: 256 * 1024 * 1024,
 };
 
 /**
@@ -131,6 +137,8 @@ export function validate(o: ClientOptions): void {
     if (v !== undefined && (!Number.isFinite(v) || v <= 0))
       bad(key, 'must be a positive number of milliseconds.');
   }
+  if (o.maxListingBytes !== undefined && (!Number.isSafeInteger(o.maxListingBytes) || o.maxListingBytes <= 0))
+    bad('maxListingBytes', 'must be a positive integer (bytes).');
   if (o.clientCertificate !== undefined && (!o.clientCertificate.cert || !o.clientCertificate.key)) {
     bad('clientCertificate', 'give both cert and key (PEM).');
   }

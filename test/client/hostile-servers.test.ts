@@ -1,0 +1,180 @@
+/**
+ * The client against hostile servers (a scripted plain-FTP server): an endless listing stops at
+ * maxListingBytes, `120` replies without end before the greeting stop at the connect timeout, a
+ * terminal escape in a name or a reply is never printed raw by a batch `get`, and a mirror skips
+ * (and reports) names it cannot mirror: a directory that lists itself, a name listed as a file and
+ * as a directory, a name with a `/` or a line break.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { after, before, describe, it } from 'node:test';
+
+import { FerryClient } from '../../src/client/client.js';
+import { FerryError } from '../../src/errors.js';
+
+interface Script {
+  /** Sent on connecting (default: a 220 greeting). */
+  readonly greet?: (sock: net.Socket) => void;
+  /** An MLSD's lines for a directory, or 'endless' (data without end). */
+  readonly mlsd?: (dir: string) => readonly string[] | 'endless';
+  /** A RETR's refusal (the file is never sent). */
+  readonly retr?: (file: string) => string;
+}
+
+/** A plain-FTP server that does what its script says: EPSV, MLSD and RETR, little else. */
+class HostileFtp {
+  readonly commands: string[] = [];
+  private readonly server = net.createServer((s) => this.session(s));
+  private readonly sockets = new Set<net.Socket>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(private readonly script: Script) {}
+
+  async start(): Promise<string> {
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    return `ftp://u@127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    for (const s of this.sockets) s.destroy();
+    this.server.close();
+    await once(this.server, 'close');
+  }
+
+  /** Repeats `fn` until the server closes (a hostile server that never stops). */
+  every(ms: number, fn: () => void): void {
+    this.timers.add(setInterval(fn, ms));
+  }
+
+  private track(s: net.Socket): void {
+    s.on('error', () => {});
+    this.sockets.add(s);
+    s.once('close', () => this.sockets.delete(s));
+  }
+
+  private session(sock: net.Socket): void {
+    this.track(sock);
+    const reply = (text: string): boolean => sock.write(`${text}\r\n`);
+    let data: Promise<net.Socket> | undefined;
+    if (this.script.greet) this.script.greet(sock);
+    else reply('220 hostile');
+    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      this.commands.push(line);
+      const sp = line.indexOf(' ');
+      const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
+      const arg = sp < 0 ? '' : line.slice(sp + 1);
+      switch (verb) {
+        case 'USER':
+          return reply('331 password');
+        case 'PASS':
+          return reply('230 in');
+        case 'FEAT':
+          return reply('211-Features:\r\n MLST type*;size*;modify*;\r\n211 End');
+        case 'TYPE':
+        case 'OPTS':
+          return reply('200 ok');
+        case 'PWD':
+          return reply('257 "/"');
+        case 'EPSV': {
+          const listener = net.createServer();
+          data = new Promise((resolve) =>
+            listener.once('connection', (s) => {
+              this.track(s);
+              listener.close();
+              resolve(s);
+            }),
+          );
+          listener.listen(0, '127.0.0.1', () =>
+            reply(`229 Entering Extended Passive Mode (|||${(listener.address() as net.AddressInfo).port}|)`),
+          );
+          return;
+        }
+        case 'MLSD': {
+          const d = data;
+          data = undefined;
+          const listing = this.script.mlsd?.(arg) ?? [];
+          if (!d) return reply('425 no EPSV');
+          reply('150 here it comes');
+          void d.then(async (s) => {
+            if (listing === 'endless') {
+              // 64 MiB, and then the connection stays open: the listing never ends. A data
+              // connection the client resets gets a 426, as from a real server.
+              s.once('close', () => reply('426 data connection closed'));
+              const chunk = Buffer.from('type=file;size=1;modify=20240102030405; x.txt\r\n'.repeat(1000));
+              let left = Math.ceil((64 * 1024 * 1024) / chunk.length);
+              const more = (): void => {
+                while (left > 0 && !s.destroyed && s.write(chunk)) left--;
+              };
+              s.on('drain', more);
+              more();
+              return;
+            }
+            s.end(listing.map((l) => `${l}\r\n`).join(''));
+            if (!s.closed) await once(s, 'close');
+            reply('226 done');
+          });
+          return;
+        }
+        case 'RETR':
+          data = undefined;
+          return reply(this.script.retr?.(arg) ?? '550 no such file');
+        case 'ABOR':
+          return reply('226 aborted');
+        case 'QUIT':
+          reply('221 bye');
+          sock.end();
+          return;
+        default:
+          return reply('502 not scripted');
+      }
+    });
+  }
+}
+
+
+describe('the client against hostile servers', { timeout: 60_000 }, () => {
+  let tmp: string;
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile-'));
+  });
+  after(async () => {
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it(
+    'an endless listing fails with ERR_LIMIT at maxListingBytes (memory stays bounded)',
+    { timeout: 20_000 },
+    async () => {
+      const server = new HostileFtp({ mlsd: () => 'endless' });
+      const url = await server.start();
+      try {
+        const client = await FerryClient.connect(url, {
+          password: 'p',
+          allowPlain: true,
+          maxListingBytes: 1024 * 1024,
+        });
+        try {
+          await assert.rejects(client.list(''), (err: unknown) => {
+            assert.ok(err instanceof FerryError, String(err));
+            assert.equal(err.code, 'ERR_LIMIT');
+            assert.match(err.message, /listing is larger than 1048576 bytes \(maxListingBytes\)/);
+            return true;
+          });
+        } finally {
+          await client.close();
+        }
+      } finally {
+        await server.close();
+      }
+    },
+  );
+
+});
