@@ -12,12 +12,12 @@ import {
   type BatchJob,
   type BatchResult,
 } from '../client/batch.js';
-import { showRawBytes } from '../protocol/byte-text.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
 import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
+import { printable, printableName } from './printable.js';
 
 /**
  * `ferry get` and `ferry put` with several sources or a pattern (what `mget`/`mput` do in lftp):
@@ -103,8 +103,10 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
   for (const u of urls) {
     for (const m of await expandRemote(client, u.path, run.signal)) {
       const job = { remote: m.path, local: path.join(target, m.name), size: m.size };
-      if (safeLocalName(m.name)) jobs.push(job);
-      // A listing's name with a path in it would land outside the target directory.
+      // A listing's name with a path in it would land outside the target directory; one with a
+      // line break cannot be asked for (RETR is one line).
+      const unsafe = !safeLocalName(m.name) || /[\r\n]/.test(m.name);
+      if (!unsafe) jobs.push(job);
       else
         refused.push({
           job,
@@ -207,9 +209,7 @@ async function runBatch(
         update();
         if (!process.stderr.isTTY)
           run.reporter.note(
-            showRawBytes(
-              `${arrow} ${direction === 'download' ? e.job.remote : e.job.local} (${humanBytes(e.bytes)})`,
-            ),
+            `${arrow} ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${humanBytes(e.bytes)})`,
           );
         break;
       case 'failed':
@@ -229,7 +229,7 @@ async function runBatch(
       onEvent,
       onConnectError: (err) =>
         run.reporter.note(
-          `Could not open another connection (going on with fewer): ${(err as Error).message}`,
+          `Could not open another connection (going on with fewer): ${printable((err as Error).message)}`,
         ),
     });
   } finally {
@@ -254,7 +254,8 @@ function finish(
   for (const f of failures) {
     const why =
       f.error instanceof Error ? f.error.message : String(f.error ?? 'not transferred: no connection left');
-    process.stderr.write(showRawBytes(`ferry: ${verb} ${name(f.job)}: ${why}\n`));
+    // Names and replies are the server's: a terminal escape in them is shown escaped.
+    process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${printable(why)}\n`);
   }
   const firstFailure = failures[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;

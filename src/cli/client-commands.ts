@@ -13,6 +13,7 @@ import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpU
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
 import { showRawBytes } from '../protocol/byte-text.js';
+import { printable, printableName } from './printable.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
 import {
   getBatch,
@@ -264,23 +265,6 @@ function describeError(err: unknown): string {
   // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
   if (failureKind(err) === 'local') return printable(`local file: ${err.message}`);
   return printable(err.message);
-}
-
-/**
- * A message for the terminal: control characters (a TAB or ESC in a file name) escaped; line breaks
- * kept; bytes of a name that are not UTF-8 as \xNN.
- */
-function printable(text: string): string {
-  return showRawBytes(text.replace(/(?!\n)\p{Cc}/gu, escapeControl));
-}
-
-/** A file name for the terminal: every control character escaped, a line feed too (one name, one line). */
-function printableName(name: string): string {
-  return showRawBytes(name.replace(/\p{Cc}/gu, escapeControl));
-}
-
-function escapeControl(c: string): string {
-  return JSON.stringify(c).slice(1, -1);
 }
 
 function requireUrl(text: string, what: string): void {

@@ -15,7 +15,9 @@ import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 
 import { FerryClient } from '../../src/client/client.js';
+import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { FerryError } from '../../src/errors.js';
+import { ferry } from './helpers.js';
 
 interface Script {
   /** Sent on connecting (default: a 220 greeting). */
@@ -139,6 +141,8 @@ class HostileFtp {
   }
 }
 
+const env = { FERRY_PASSWORD: 'p' };
+const file = (name: string): string => `type=file;size=3;modify=20240102030405; ${name}`;
 
 describe('the client against hostile servers', { timeout: 60_000 }, () => {
   let tmp: string;
@@ -176,5 +180,28 @@ describe('the client against hostile servers', { timeout: 60_000 }, () => {
       }
     },
   );
+
+  it('a batch get prints names and refusals from the server escaped', async () => {
+    const evil = 'e\x1b]2;PWNED\x07\x1b[2J.txt';
+    const server = new HostileFtp({
+      mlsd: () => [file(evil), file('ecr\rx.txt')],
+      retr: () => '550 no \x1b]2;PWNED\x07\x1b[2J way',
+    });
+    const url = await server.start();
+    try {
+      const r = await ferry(['get', '--allow-plain', `${url}/e*`, tmp], env);
+      assert.ok(!/\p{Cc}/u.test((r.stderr + r.stdout).replaceAll('\n', '')), JSON.stringify(r.stderr));
+      assert.match(
+        r.stderr,
+        /ferry: get \/?e\\u001b\]2;PWNED\\u0007\\u001b\[2J\.txt: .*: 550 no \\u001b\]2;PWNED\\u0007\\u001b\[2J way$/m,
+      );
+      // A line break in a name: skipped as unsafe, never sent (not a usage error).
+      assert.match(r.stderr, /ferry: get \/?ecr\\rx\.txt: Unsafe file name from the server/);
+      assert.ok(!server.commands.some((c) => c.includes('ecr')), server.commands.join('\n'));
+      assert.notEqual(r.code, EXIT.usage);
+    } finally {
+      await server.close();
+    }
+  });
 
 });
