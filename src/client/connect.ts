@@ -2,7 +2,7 @@ import tls from 'node:tls';
 import { Secret } from '../auth/types.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
-import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../protocol/reply.js';
+import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import { ConnectionError, LoginError } from './errors.js';
@@ -133,8 +133,7 @@ async function greetAndLogin(s: ClientSession, connectLeftMs?: number): Promise<
   const c = s.control;
   let greeting: Reply;
   try {
-    greeting = await c.read(connectLeftMs === undefined ? undefined : Math.max(1, connectLeftMs));
-    while (isPreliminary(greeting)) greeting = await c.read();
+    greeting = await c.readFinal(connectLeftMs === undefined ? undefined : Math.max(1, connectLeftMs));
   } catch (err) {
     if (connectLeftMs !== undefined && err instanceof FerryError && err.code === 'ERR_TIMEOUT')
       throw noGreeting(s, err);

@@ -354,6 +354,17 @@ export class ClientControlConnection {
     });
   }
 
+  /**
+   * The next reply that is not a 1xx, all of them within `timeoutMs` (a greeting): a server may
+   * send `120 ready in a while` as often as it likes, but never for longer than that.
+   */
+  async readFinal(timeoutMs: number = this.o.replyTimeoutMs): Promise<Reply> {
+    const deadline = Date.now() + timeoutMs;
+    let r = await this.read(timeoutMs);
+    while (isPreliminary(r)) r = await this.read(Math.max(1, deadline - Date.now()));
+    return r;
+  }
+
   /** Sends a command and returns its final (non-1xx) reply; `onPreliminary` sees any 1xx. */
   async request(
     line: string,

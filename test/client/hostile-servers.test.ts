@@ -181,6 +181,30 @@ describe('the client against hostile servers', { timeout: 60_000 }, () => {
     },
   );
 
+  it('120 replies without end before the greeting stop at the connect timeout (get, probe)', async () => {
+    const server = new HostileFtp({
+      greet: (sock) => {
+        sock.write('120 wait a bit\r\n');
+        server.every(100, () => sock.write('120 wait a bit\r\n'));
+      },
+    });
+    const url = await server.start();
+    try {
+      const get = await ferry(
+        ['get', '--allow-plain', '--quiet', '--timeout', '1', `${url}/x.txt`, tmp],
+        env,
+        20_000,
+      );
+      assert.equal(get.code, EXIT.connection, `exit ${get.code}\n${get.stderr}`);
+      assert.match(get.stderr, /No greeting from 127\.0\.0\.1:\d+ within 1000 ms/);
+      const probe = await ferry(['probe', '--allow-plain', '--timeout', '1', url], env, 20_000);
+      assert.notEqual(probe.code, null, 'probe still running after 20 s');
+      assert.notEqual(probe.code, EXIT.ok, probe.stdout);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a batch get prints names and refusals from the server escaped', async () => {
     const evil = 'e\x1b]2;PWNED\x07\x1b[2J.txt';
     const server = new HostileFtp({

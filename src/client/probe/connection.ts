@@ -2,13 +2,7 @@ import type tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { Code } from '../../protocol/codes.js';
 import { parseFeatures } from '../../protocol/features.js';
-import {
-  isNegative,
-  isPositiveCompletion,
-  isPreliminary,
-  replyLine,
-  type Reply,
-} from '../../protocol/reply.js';
+import { isNegative, isPositiveCompletion, replyLine, type Reply } from '../../protocol/reply.js';
 import { ClientControlConnection, type ControlOptions, type ProtocolLogger } from '../control.js';
 import { ConnectionError, LoginError } from '../errors.js';
 import type { Security } from '../url.js';
@@ -155,8 +149,7 @@ export class ProbeConnection {
       throw err;
     }
     try {
-      let greeting = await control.read();
-      while (isPreliminary(greeting)) greeting = await control.read();
+      const greeting = await control.readFinal();
       if (greeting.code !== Code.ServiceReady) {
         if (isNegative(greeting)) st.refuse(brief(greeting));
         throw new ConnectionError(`The server refused the connection: ${brief(greeting)}`);
@@ -272,8 +265,7 @@ export async function refusalOf(t: ProbeTarget): Promise<string | undefined> {
     return describeDrop(err);
   }
   try {
-    let greeting = await control.read();
-    while (isPreliminary(greeting)) greeting = await control.read();
+    const greeting = await control.readFinal();
     return greeting.code === Code.ServiceReady ? undefined : brief(greeting);
   } catch (err) {
     return `no greeting: ${describeDrop(err)}`;

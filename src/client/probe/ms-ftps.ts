@@ -1,5 +1,5 @@
 import { Code } from '../../protocol/codes.js';
-import { isPositiveCompletion, isPreliminary, type Reply } from '../../protocol/reply.js';
+import { isPositiveCompletion, type Reply } from '../../protocol/reply.js';
 import { connectTcp } from '../control.js';
 import { delay } from '../waits.js';
 import { ProbeConnection, brief, refusalOf, withConnection } from './connection.js';
@@ -155,8 +155,7 @@ async function reinOnImplicit(ctx: ProbeContext): Promise<ProbePoint> {
       }
       await c.control.stopTls();
       const sock = await c.control.startTls();
-      let greeting: Reply = await c.control.read();
-      while (isPreliminary(greeting)) greeting = await c.control.read();
+      const greeting: Reply = await c.control.readFinal();
       if (greeting.code !== Code.ServiceReady)
         return point(
           id,
