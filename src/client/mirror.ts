@@ -75,7 +75,9 @@ export interface MirrorResult {
   readonly bytes: number;
   /**
    * Files not transferred: unchanged ones, symbolic links, type conflicts without `delete` (a
-   * skipped directory counts once, whatever is under it), dot-files kept from deletion.
+   * skipped directory counts once, whatever is under it), dot-files kept from deletion, remote
+   * names that cannot be mirrored (a `/` or a line break in them, listed twice, deeper than
+   * MAX_REMOTE_DEPTH levels).
    */
   readonly skipped: number;
   /** Of the skipped files, those the destination already had unchanged. */
@@ -125,24 +127,63 @@ async function scanLocal(root: string): Promise<Tree> {
   return tree;
 }
 
-async function scanRemote(client: FerryClient, root: string, signal?: AbortSignal): Promise<Tree> {
+/**
+ * How deep a remote tree is walked: a server that lists a directory inside itself (a symbolic link
+ * loop shown as a plain directory) would otherwise be walked without end.
+ */
+export const MAX_REMOTE_DEPTH = 100;
+
+/** A remote entry left out of the tree, and why (a `skip` event). */
+interface RemoteSkip {
+  readonly rel: string;
+  readonly reason: string;
+}
+
+/** Why a listed name cannot be mirrored, or undefined when it can. */
+function unusableName(name: string): string | undefined {
+  if (name.includes('/')) return 'unsafe file name from the server (it holds a /)';
+  if (/[\r\n]/.test(name)) return 'the name holds a line break: it cannot be asked for by name';
+  return undefined;
+}
+
+async function scanRemote(
+  client: FerryClient,
+  root: string,
+  signal?: AbortSignal,
+): Promise<{ tree: Tree; skips: RemoteSkip[] }> {
   const tree: Tree = new Map();
-  const walk = async (dir: string, rel: string): Promise<void> => {
+  const skips: RemoteSkip[] = [];
+  const walk = async (dir: string, rel: string, level: number): Promise<void> => {
     const entries: RemoteEntry[] = await client.list(dir, { signal, all: true });
+    // A name listed twice (a file and a directory) is neither: which one is real cannot be told.
+    const seen = new Map<string, number>();
+    for (const e of entries) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
     for (const e of entries) {
-      if (e.name.includes('/')) continue;
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      const count = seen.get(e.name) ?? 0;
+      if (count === 0) continue; // reported already
+      const unusable =
+        unusableName(e.name) ??
+        (count > 1 ? `listed ${count} times by the server in one directory` : undefined) ??
+        (e.type === 'dir' && level >= MAX_REMOTE_DEPTH
+          ? `more than ${MAX_REMOTE_DEPTH} directory levels deep (a directory that lists itself?)`
+          : undefined);
+      if (unusable !== undefined) {
+        seen.set(e.name, 0);
+        skips.push({ rel: r, reason: unusable });
+        continue;
+      }
       tree.set(r, {
         type: e.type,
         size: e.size,
         mtime: e.modified.getTime(),
         precision: e.modifiedPrecisionMs,
       });
-      if (e.type === 'dir') await walk(joinRemote(dir, e.name), r);
+      if (e.type === 'dir') await walk(joinRemote(dir, e.name), r, level + 1);
     }
   };
-  await walk(root, '');
-  return tree;
+  await walk(root, '', 1);
+  return { tree, skips };
 }
 
 /**
@@ -205,10 +246,11 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     await mkdir(o.local, { recursive: true });
   }
 
-  const remoteTree = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
-    if (upload && o.dryRun && err instanceof ReplyError) return new Map<string, Item>();
+  const remote = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
+    if (upload && o.dryRun && err instanceof ReplyError) return { tree: new Map<string, Item>(), skips: [] };
     throw err;
   });
+  const remoteTree = remote.tree;
   const localTree = await scanLocal(o.local).catch((err: unknown) => {
     if (!upload && o.dryRun) return new Map<string, Item>();
     throw err;
@@ -230,6 +272,8 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     skippedTrees.add(rel);
     emit({ kind: 'skip', path: rel, reason });
   };
+  // Remote names that cannot be mirrored (their local namesakes are left alone too).
+  for (const r of remote.skips) skip(r.rel, r.reason);
   const inTheWay = (existing: Item, of: 'file' | 'directory'): string =>
     `${TYPE_NAMES[existing.type]} is in the way of the ${of}`;
 
@@ -366,7 +410,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
     for (const [rel, item] of extras) {
       aborted();
-      if (isUnder(rel, gone) || isUnder(rel, skippedTrees)) continue;
+      if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
       if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
         skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
         continue;

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -143,6 +143,7 @@ class HostileFtp {
 
 const env = { FERRY_PASSWORD: 'p' };
 const file = (name: string): string => `type=file;size=3;modify=20240102030405; ${name}`;
+const dir = (name: string): string => `type=dir;modify=20240102030405; ${name}`;
 
 describe('the client against hostile servers', { timeout: 60_000 }, () => {
   let tmp: string;
@@ -228,4 +229,31 @@ describe('the client against hostile servers', { timeout: 60_000 }, () => {
     }
   });
 
+  it('a mirror skips and reports a directory that lists itself, a name listed twice, unsafe names', async () => {
+    const server = new HostileFtp({
+      mlsd: (d) =>
+        d === 'm' || d === '/m'
+          ? [file('ok.txt'), file('same.txt'), dir('same.txt'), file('../../x'), file('cr\rx'), dir('loop')]
+          : // Every directory under loop lists another loop (a symbolic link loop shown as a directory).
+            [dir('loop')],
+      retr: () => '550 no',
+    });
+    const url = await server.start();
+    try {
+      const local = path.join(tmp, 'm');
+      const r = await ferry(['mirror', '--allow-plain', '--dry-run', `${url}/m`, local], env);
+      assert.equal(r.code, EXIT.ok, `exit ${r.code}\n${r.stderr}`);
+      const out = r.stdout + r.stderr;
+      assert.match(out, /would transfer ok\.txt/);
+      assert.match(out, /skipped same\.txt: listed 2 times by the server in one directory/);
+      assert.match(out, /skipped \.\.\/\.\.\/x: unsafe file name from the server/);
+      assert.match(out, /skipped cr\\rx: the name holds a line break/);
+      assert.match(out, /skipped (loop\/){99}loop: more than 100 directory levels deep/);
+      assert.match(out, /4 skipped/);
+      assert.equal(server.commands.filter((c) => c.startsWith('MLSD')).length, 100);
+      assert.deepEqual(await readdir(tmp).then((n) => n.includes('m')), false);
+    } finally {
+      await server.close();
+    }
+  });
 });
