@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { chown, readdir } from 'node:fs/promises';
-import path from 'node:path';
+import { constants } from 'node:fs';
+import { lchown, lstat, open, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
 
 /** A system account as the name service (getent) knows it. */
@@ -48,14 +48,42 @@ export function checkRootPolicy(runAs: SystemUser | undefined, allowRoot: boolea
 }
 
 /**
- * Gives `dir` and what it holds (the generated certificate, the users file, bans, the control
- * socket) to the run-as user, so that it can keep them up to date after the drop. Not recursive:
- * nothing deeper is Ferry's.
+ * Gives the run-as user what Ferry keeps up to date after the drop: `files` (its own state files in
+ * the data directory) and `createdDir` (the data directory, when this start made it). Nothing else:
+ * the directory may hold the operator's files (/etc/ferry), and the run-as user may have put links
+ * there (a link to a root-only file would be given away). So each is opened without following a
+ * link and given away through its descriptor (fchown), and only when it is a directory or a regular
+ * file with no other name (a hard link to a root file is that file). The control socket cannot be
+ * opened: lchown, which does not follow a link either.
  */
-export async function handOver(dir: string, user: SystemUser): Promise<void> {
+export async function handOver(
+  files: readonly string[],
+  createdDir: string | undefined,
+  user: SystemUser,
+): Promise<void> {
   if (!isRoot()) return;
-  await chown(dir, user.uid, user.gid);
-  for (const name of await readdir(dir)) await chown(path.join(dir, name), user.uid, user.gid);
+  if (createdDir) await giveAway(createdDir, constants.O_DIRECTORY, user);
+  for (const file of files) {
+    const st = await lstat(file).catch(() => undefined);
+    if (!st || st.uid === user.uid) continue;
+    if (st.isSocket()) await lchown(file, user.uid, user.gid);
+    else if (st.isFile()) await giveAway(file, constants.O_NONBLOCK, user);
+  }
+}
+
+async function giveAway(file: string, flags: number, user: SystemUser): Promise<void> {
+  let handle: FileHandle;
+  try {
+    handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | flags);
+  } catch {
+    return; // gone, or a link (ELOOP): not Ferry's to give
+  }
+  try {
+    const st = await handle.stat();
+    if (st.isDirectory() || (st.isFile() && st.nlink === 1)) await handle.chown(user.uid, user.gid);
+  } finally {
+    await handle.close();
+  }
 }
 
 /** The user's groups (primary and supplementary) as `id -G` lists them. */

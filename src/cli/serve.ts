@@ -1,11 +1,11 @@
-import { chown } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { resolveOptions, type ServerOptions } from '../server/options.js';
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
-import { loadConfig } from './config.js';
+import { dataDirOf, loadConfig, usageFileOf } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import {
@@ -26,7 +26,8 @@ import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
 import { UploadSweeper } from './upload-sweeper.js';
-import { certificateWarnings } from '../tls/certificates.js';
+import { certificateWarnings, selfSignedFiles } from '../tls/certificates.js';
+import { defenderPaths } from './defender-config.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -92,6 +93,12 @@ async function serve(flags: ServeFlags): Promise<void> {
   // The run-as user keeps its files (certificate, users, bans) in its own ~/.ferry by default.
   if (runAs && flags.dataDir === undefined && config.dataDir === undefined)
     flags = { ...flags, dataDir: path.join(runAs.home, '.ferry') };
+  const dataDir = dataDirOf(flags.dataDir, config);
+  // Only a data directory this start makes is given to the run-as user (see handOver).
+  const dataDirExisted = await lstat(dataDir).then(
+    () => true,
+    () => false,
+  );
   const adminListen = flags.adminListen ?? config.admin?.listen;
   const admin = adminListen
     ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)
@@ -184,7 +191,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     await adminServer?.close();
     throw err;
   });
-  if (runAs) await becomeRunAsUser(runAs, setup.options.tls?.dataDir, xferlog);
+  if (runAs) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
   state = 'ready';
   const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
   for (const w of certWarnings) logger.warn(w);
@@ -274,15 +281,32 @@ export function plainWithoutDataWarning(
   return 'allow-plain without allow-clear-data: clients without TLS can log in but not list or transfer (data connections need TLS); add --allow-clear-data (allowClearData) for plain FTP.';
 }
 
-/** Ports bound, certificates read: hand the data directory and the transfer log over, then drop root. */
+/**
+ * Ports bound, certificates read: hand Ferry's own state files (and its data directory, when this
+ * start made it) and the transfer log over, then drop root.
+ */
 async function becomeRunAsUser(
   user: SystemUser,
-  dataDir: string | undefined,
+  data: { dir: string; existed: boolean },
   xferlog: XferlogFile | undefined,
 ): Promise<void> {
-  if (dataDir) await handOver(dataDir, user);
-  if (xferlog) await chown(xferlog.path, user.uid, user.gid).catch(() => {});
+  await handOver(stateFiles(data.dir), data.existed ? undefined : data.dir, user);
+  xferlog?.giveTo(user.uid, user.gid);
   dropPrivileges(user);
+}
+
+/** What Ferry keeps in its data directory: the generated certificate, users, bans, quota usage. */
+function stateFiles(dataDir: string): string[] {
+  const { certFile, keyFile } = selfSignedFiles(dataDir);
+  const { stateFile, controlSocket } = defenderPaths(dataDir);
+  return [
+    certFile,
+    keyFile,
+    path.join(dataDir, 'users.yaml'),
+    stateFile,
+    controlSocket,
+    usageFileOf(dataDir),
+  ];
 }
 
 function hostFor(listen: string): string {

@@ -6,7 +6,8 @@ import {
   randomBytes,
   webcrypto,
 } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
@@ -156,20 +157,52 @@ export function fingerprintOfDer(der: Buffer): string {
     .replace(/(..)(?!$)/g, '$1:');
 }
 
+/** Where a generated certificate and its key are kept in the data directory. */
+export function selfSignedFiles(dataDir: string): { certFile: string; keyFile: string } {
+  return { certFile: path.join(dataDir, 'self-signed.crt'), keyFile: path.join(dataDir, 'self-signed.key') };
+}
+
+/**
+ * Links are not followed, reading or writing (a new file replaces the name): as root (before a
+ * --run-as drop) the data directory may be the run-as user's, and a link there could point anywhere.
+ */
 async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPair; generated: boolean }> {
-  const certFile = path.join(dataDir, 'self-signed.crt');
-  const keyFile = path.join(dataDir, 'self-signed.key');
+  const files = selfSignedFiles(dataDir);
+  const read = (file: string): Promise<string> =>
+    readFile(file, {
+      encoding: 'utf8',
+      flag: fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
+    });
+  let pair: KeyPair;
   try {
-    const pair = { cert: await readFile(certFile, 'utf8'), key: await readFile(keyFile, 'utf8') };
-    matchingPair(pair, { certFile, keyFile });
-    return { pair, generated: false };
+    pair = { cert: await read(files.certFile), key: await read(files.keyFile) };
   } catch (err) {
-    if (err instanceof FerryError) throw err; // there, but not a pair: not overwritten
-    const pair = await generateSelfSigned('localhost');
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `The generated certificate in ${dataDir}: cannot read it (${code === 'ELOOP' ? 'a symbolic link, not followed' : (code ?? (err as Error).message)}); remove self-signed.crt and self-signed.key to generate a new one.`,
+      );
+    }
+    pair = await generateSelfSigned('localhost');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    await writeFile(keyFile, pair.key, { mode: 0o600 });
-    await writeFile(certFile, pair.cert, { mode: 0o644 });
+    await replaceFile(files.keyFile, pair.key, 0o600);
+    await replaceFile(files.certFile, pair.cert, 0o644);
     return { pair, generated: true };
+  }
+  matchingPair(pair, files); // there, but not a pair: not overwritten (throws)
+  return { pair, generated: false };
+}
+
+/** Writes a new file (exclusive, so never through a link) and renames it over `file`. */
+async function replaceFile(file: string, data: string, mode: number): Promise<void> {
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  try {
+    await writeFile(temp, data, { mode, flag: 'wx' });
+    await rename(temp, file);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
   }
 }
 

@@ -7,13 +7,27 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { access, chmod, chown, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import {
+  access,
+  chmod,
+  chown,
+  lchown,
+  link,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlUpload, expectSuccess } from '../support/clients.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 
 const run = promisify(execFile);
@@ -101,6 +115,112 @@ test(
       for (const p of [data, path.join(data, 'self-signed.crt'), path.join(dir, 'xferlog')]) {
         assert.equal((await stat(p)).uid, user.uid, p);
       }
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
+  },
+);
+
+/** A root-only file the run-as user must never get: its owner and content are checked afterwards. */
+async function rootOnly(file: string): Promise<void> {
+  await writeFile(file, 'root only\n', { mode: 0o600 });
+}
+
+async function assertRootOnly(file: string): Promise<void> {
+  const st = await stat(file);
+  assert.deepEqual([st.uid, st.gid, st.mode & 0o777], [0, 0, 0o600], file);
+  assert.equal(await readFile(file, 'utf8'), 'root only\n', file);
+}
+
+test(
+  '--run-as never follows a link (symbolic or hard) the run-as user put in its data directory',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'links-'));
+    await chmod(base, 0o755);
+    const root = path.join(base, 'root');
+    const data = path.join(base, 'data');
+    for (const d of [root, data]) {
+      await mkdir(d);
+      await chown(d, user.uid, user.gid);
+    }
+    const victims = ['chowned', 'overwritten', 'hard'].map((n) => path.join(base, `${n}.txt`));
+    const [chowned, overwritten, hard] = victims as [string, string, string];
+    for (const v of victims) await rootOnly(v);
+    // What the run-as user can do in a directory of its own (a hard link only where the kernel's
+    // protected_hardlinks is off: made as root here).
+    await symlink(chowned, path.join(data, 'evil-link'));
+    await symlink(overwritten, path.join(data, 'self-signed.key'));
+    await symlink(chowned, path.join(data, 'bans.json'));
+    await link(hard, path.join(data, 'usage.json'));
+    for (const name of ['evil-link', 'self-signed.key', 'bans.json'])
+      await lchown(path.join(data, name), user.uid, user.gid);
+    const r = await ServeProcess.start(
+      ['--run-as', USER, '--workers', '1', '--root', root, '--user', 'alice:secret', '--data-dir', data],
+      base,
+    );
+    try {
+      for (const v of victims) await assertRootOnly(v);
+      // The generated key replaced the link, and is the user's.
+      const key = await lstat(path.join(data, 'self-signed.key'));
+      assert.ok(key.isFile());
+      assert.equal(key.uid, user.uid);
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
+    for (const v of victims) await assertRootOnly(v);
+  },
+);
+
+test(
+  '--run-as: a transfer log that is a link is refused, and what it points to is left alone',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'xferlog-'));
+    await chmod(base, 0o755);
+    const logs = path.join(base, 'logs');
+    await mkdir(logs);
+    await chown(logs, user.uid, user.gid);
+    const victim = path.join(base, 'victim.txt');
+    await rootOnly(victim);
+    const log = path.join(logs, 'xferlog');
+    await symlink(victim, log);
+    await lchown(log, user.uid, user.gid);
+    const r = await runFerry([
+      ...['serve', '--run-as', USER, '--workers', '1', '--root', base, '--data-dir', path.join(base, 'd')],
+      ...['--listen', '127.0.0.1', '--explicit-port', '0', '--implicit-port', '0', '--xferlog', log],
+    ]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /transfer log .*xferlog: it is a symbolic link/);
+    await assertRootOnly(victim);
+  },
+);
+
+test(
+  "--run-as with an existing data directory (/etc/ferry): only Ferry's own files are given to the user",
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'etc-'));
+    await chmod(base, 0o755);
+    const root = path.join(base, 'root');
+    await mkdir(root);
+    await chown(root, user.uid, user.gid);
+    const etc = path.join(base, 'etc-ferry');
+    await mkdir(etc, { mode: 0o755 });
+    const operator = [path.join(etc, 'ferry.yaml'), path.join(etc, 'tls.key')];
+    for (const f of operator) await rootOnly(f);
+    const r = await ServeProcess.start(
+      ['--run-as', USER, '--workers', '1', '--root', root, '--user', 'alice:secret', '--data-dir', etc],
+      base,
+    );
+    try {
+      for (const f of operator) await assertRootOnly(f);
+      assert.equal((await stat(etc)).uid, 0, 'the directory stays root');
+      for (const f of ['self-signed.crt', 'self-signed.key'])
+        assert.equal((await stat(path.join(etc, f))).uid, user.uid, f);
     } finally {
       assert.equal(await r.stop(), 0);
     }
