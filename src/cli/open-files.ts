@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
+import { CAP_SYS_RESOURCE, hasEffectiveCapability } from '../server/effective-capabilities.js';
 
 /** Descriptors one session may hold at once: control, data connection, passive listener, file. */
 const FDS_PER_SESSION = 4;
@@ -36,12 +37,7 @@ function kernelCeiling(): number {
 
 /** CAP_SYS_RESOURCE: may raise a hard limit (root has it, except in containers that drop it). */
 export function maySetHardLimits(): boolean {
-  try {
-    const m = /^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
-    return m?.[1] !== undefined && (BigInt(`0x${m[1]}`) & (1n << 24n)) !== 0n;
-  } catch {
-    return false;
-  }
+  return hasEffectiveCapability(CAP_SYS_RESOURCE) ?? false;
 }
 
 /**

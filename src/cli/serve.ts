@@ -38,8 +38,14 @@ export function registerServe(program: Command): void {
     .option('--config <file>', 'YAML config file (flags override it)')
     .option('--root <dir>', 'directory served to the default user (default: the current directory)')
     .option('--listen <addr>', 'address to listen on (default :: = IPv6 and IPv4)')
-    .option('--explicit-port <n>', 'explicit FTPS port, 0 = off (default 21, or 2121 when not root)')
-    .option('--implicit-port <n>', 'implicit FTPS port, 0 = off (default 990, or 9990 when not root)')
+    .option(
+      '--explicit-port <n>',
+      'explicit FTPS port, 0 = off (default 21, or 2121 when it cannot bind 21: not root, no CAP_NET_BIND_SERVICE)',
+    )
+    .option(
+      '--implicit-port <n>',
+      'implicit FTPS port, 0 = off (default 990, or 9990 when it cannot bind 990)',
+    )
     .option('--pasv-ports <a-b>', 'passive port range, e.g. 50000-50100 (default: any free port)')
     .option('--pasv-address <ip>', 'address announced in PASV replies (for NAT)')
     .option('--user <name:password>', 'add a login (repeatable; for tests and scripts)', collect, [])

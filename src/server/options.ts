@@ -27,6 +27,7 @@ export interface TransferRecord extends TransferOutcome {
   readonly type: 'A' | 'I';
   readonly sessionId: string;
 }
+import { defaultPorts } from './default-ports.js';
 import { NetworkList } from './networks.js';
 import type { ProxySettings } from './proxy-edge.js';
 
@@ -37,9 +38,9 @@ export interface ListenerOptions {
 }
 
 export interface ServerOptions {
-  /** Explicit FTPS (AUTH TLS) listener; default port 21, 2121 when not root. */
+  /** Explicit FTPS (AUTH TLS) listener; default port 21, 2121 when this process cannot bind it (not root, no CAP_NET_BIND_SERVICE). */
   explicit?: ListenerOptions | false;
-  /** Implicit FTPS (TLS first) listener; default port 990, 9990 when not root. */
+  /** Implicit FTPS (TLS first) listener; default port 990, 9990 when this process cannot bind it. */
   implicit?: ListenerOptions | false;
   authenticator: Authenticator;
   /** Bans shared with other nodes (the database); without it, the bans file in dataDir. */
@@ -370,12 +371,6 @@ function passiveAddresses(
   const rule = rules.filter((r) => r.networks);
   const fallback = rules.find((r) => !r.networks)?.address;
   return (client) => rule.find((r) => r.networks?.contains(client))?.address ?? fallback;
-}
-
-const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
-
-export function defaultPorts(): { explicit: number; implicit: number } {
-  return isRoot() ? { explicit: 21, implicit: 990 } : { explicit: 2121, implicit: 9990 };
 }
 
 /** Validates once, at construction; errors name the key and the fix. */

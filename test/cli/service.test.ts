@@ -27,7 +27,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlUpload, expectSuccess } from '../support/clients.js';
-import { FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
+import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 
 const run = promisify(execFile);
@@ -223,6 +223,47 @@ test(
         assert.equal((await stat(path.join(etc, f))).uid, user.uid, f);
     } finally {
       assert.equal(await r.stop(), 0);
+    }
+  },
+);
+
+const hasUnshare =
+  isRoot &&
+  (await run('unshare', ['-n', 'true']).then(
+    () => true,
+    () => false,
+  ));
+
+test(
+  'as a user with CAP_NET_BIND_SERVICE (the systemd unit), the default ports are 21 and 990; without it 2121 and 9990',
+  { skip: !hasUnshare },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'caps-'));
+    await chmod(base, 0o755);
+    for (const [caps, explicit, implicit] of [
+      [['--inh-caps=+net_bind_service', '--ambient-caps=+net_bind_service'], 21, 990],
+      [[], 2121, 9990],
+    ] as const) {
+      const data = await mkdtemp(path.join(base, 'data-'));
+      await chown(data, user.uid, user.gid);
+      // A network namespace of its own: ports 21 and 990 are free there whatever this machine runs.
+      const setpriv = ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups', ...caps];
+      const serve = [process.execPath, FERRY_MAIN, 'serve', '--listen', '127.0.0.1', '--workers', '1'];
+      const args = [...serve, '--root', data, '--data-dir', data, '--user', 'alice:secret'];
+      const child = spawn(
+        'unshare',
+        ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...setpriv, ...args],
+        { cwd: base, stdio: ['ignore', 'ignore', 'pipe'] },
+      );
+      try {
+        const banner = await bannerOf(child);
+        assert.match(banner, new RegExp(`explicit  ftpes://127\\.0\\.0\\.1:${explicit} `));
+        assert.match(banner, new RegExp(`implicit  ftps://127\\.0\\.0\\.1:${implicit}\n`));
+      } finally {
+        child.kill('SIGTERM');
+        if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
+      }
     }
   },
 );
