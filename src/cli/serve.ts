@@ -5,7 +5,7 @@ import { resolveOptions, type ServerOptions } from '../server/options.js';
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
-import { dataDirOf, loadConfig, usageFileOf } from './config.js';
+import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import {
@@ -21,6 +21,7 @@ import { verifyPassword } from '../auth/password.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
+import { runAsDataDir, runAsWarnings } from './run-as-checks.js';
 import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
@@ -98,7 +99,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   checkRootPolicy(runAs, flags.allowRoot ?? config.allowRoot ?? false, flags.runAs ? '--run-as' : 'runAs');
   // The run-as user keeps its files (certificate, users, bans) in its own ~/.ferry by default.
   if (runAs && flags.dataDir === undefined && config.dataDir === undefined)
-    flags = { ...flags, dataDir: path.join(runAs.home, '.ferry') };
+    flags = { ...flags, dataDir: await runAsDataDir(runAs, flags.runAs ? '--run-as' : 'runAs') };
   const dataDir = dataDirOf(flags.dataDir, config);
   // Only a data directory this start makes is given to the run-as user (see handOver).
   const dataDirExisted = await lstat(dataDir).then(
@@ -201,6 +202,18 @@ async function serve(flags: ServeFlags): Promise<void> {
   state = 'ready';
   const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
   for (const w of certWarnings) logger.warn(w);
+  const runAsProblems = runAs
+    ? await runAsWarnings(runAs, {
+        config: flags.config && path.resolve(flags.config),
+        tlsFiles: [
+          ...(options.tls?.certificates ?? []).flatMap((c) => [c.certFile, c.keyFile]),
+          ...(options.tls?.clientCaFiles ?? []),
+        ],
+        usersFile: databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config),
+        dataDir,
+      })
+    : [];
+  for (const w of runAsProblems) logger.warn(w);
   const plainWarning = plainWithoutDataWarning(options);
   if (plainWarning) logger.warn(plainWarning);
 
@@ -245,7 +258,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
-  for (const w of certWarnings) lines.push(`  WARNING   ${w}`);
+  for (const w of [...certWarnings, ...runAsProblems]) lines.push(`  WARNING   ${w}`);
   if (server instanceof ClusterPrimary)
     lines.push(`  workers   ${workers} processes (pids ${server.workerPids.join(', ')})`);
   if (adminServer) {

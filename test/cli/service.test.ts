@@ -28,7 +28,9 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlUpload, expectSuccess } from '../support/clients.js';
 import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
+import { testCertificate } from '../support/ferry.js';
 import { REPO_ROOT } from '../support/peers.js';
+import { freePort } from '../support/ports.js';
 
 const run = promisify(execFile);
 const USER = 'ferry-test';
@@ -264,6 +266,97 @@ test(
         child.kill('SIGTERM');
         if (child.exitCode === null && child.signalCode === null) await once(child, 'exit');
       }
+    }
+  },
+);
+
+test(
+  '--run-as a user whose home does not exist, without --data-dir: refused, and the home is not created',
+  { skip: !isRoot },
+  async (t) => {
+    const { stdout } = await run('getent', ['passwd', USER]);
+    const home = stdout.trim().split(':')[5] ?? '';
+    const there = (): Promise<string> =>
+      access(home).then(
+        () => 'there',
+        () => 'absent',
+      );
+    assert.equal(await there(), 'absent', `${home} (the test needs it absent)`);
+    t.after(() => rm(home, { recursive: true, force: true })); // made by a regression: not left behind
+    const port = String(await freePort());
+    const child = spawn(
+      process.execPath,
+      [
+        ...[FERRY_MAIN, 'serve', '--run-as', USER, '--workers', '1', '--root', dir, '--listen', '127.0.0.1'],
+        ...['--explicit-port', port, '--implicit-port', '0', '--user', 'alice:secret'],
+      ],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    // Refused before it binds: a banner means it started.
+    const refusal = await bannerOf(child).then(
+      (banner) => {
+        child.kill('SIGKILL');
+        return `started: ${banner}`;
+      },
+      (err: Error) => err.message,
+    );
+    assert.match(refusal, /^ferry serve exited 2:/);
+    assert.match(refusal, new RegExp(`home of ${USER}, ${home}, does not exist.*give --data-dir DIR`));
+    assert.equal(await there(), 'absent');
+  },
+);
+
+test(
+  '--run-as warns at start of each file the user cannot read or write later (config, key, users file, data directory)',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'later-'));
+    await chmod(base, 0o755);
+    const root = path.join(base, 'root');
+    await mkdir(root);
+    await chown(root, user.uid, user.gid);
+    // As an operator may leave them: root's, mode 0600, in root's directories.
+    const etc = path.join(base, 'etc');
+    const data = path.join(base, 'var-lib');
+    for (const d of [etc, data]) await mkdir(d, { mode: 0o755 });
+    const pair = await testCertificate();
+    const [config, cert, key, users] = ['ferry.yaml', 'cert.pem', 'key.pem', 'users.yaml'].map((f) =>
+      path.join(etc, f),
+    ) as [string, string, string, string];
+    await writeFile(cert, pair.cert, { mode: 0o644 });
+    await writeFile(key, pair.key, { mode: 0o600 });
+    await writeFile(users, 'users: []\n', { mode: 0o600 });
+    await writeFile(
+      config,
+      [
+        `root: ${root}`,
+        `dataDir: ${data}`,
+        `certificates: [{ cert: ${cert}, key: ${key} }]`,
+        `accounts: { file: ${users} }`,
+      ].join('\n') + '\n',
+      { mode: 0o600 },
+    );
+    const r = await ServeProcess.start(
+      ['--config', config, '--run-as', USER, '--workers', '1', '--user', 'alice:secret'],
+      base,
+    );
+    try {
+      const warnings = r.banner.split('\n').filter((l) => l.includes('WARNING'));
+      const expected = [
+        `${USER} cannot read the config file ${config}: every reload (SIGHUP) will fail`,
+        `${USER} cannot read ${key}: reloading the certificates (SIGHUP, a renewal) will fail`,
+        `${USER} cannot read the users file ${users}: changes to it (ferry users) will not be loaded`,
+        `${USER} cannot write ${data}: bans, quota usage and a generated certificate cannot be saved`,
+      ];
+      for (const w of expected)
+        assert.ok(
+          warnings.some((l) => l.includes(w)),
+          `${w}\n${r.banner}`,
+        );
+      assert.equal(warnings.length, expected.length, r.banner); // the certificate (0644) is readable
+    } finally {
+      assert.equal(await r.stop(), 0);
     }
   },
 );

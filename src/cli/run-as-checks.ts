@@ -1,0 +1,73 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { FerryError } from '../errors.js';
+import type { SystemUser } from './run-as.js';
+
+/**
+ * The default data directory of a run-as user: ~/.ferry, but only in a home that is a directory of
+ * its own. Debian's system users have /nonexistent (Ferry must not create it, as root), others /
+ * or /usr/sbin (root's): there, --data-dir must say where.
+ */
+export async function runAsDataDir(user: SystemUser, what: string): Promise<string> {
+  const st = await stat(user.home).catch(() => undefined);
+  if (st?.isDirectory() && st.uid === user.uid) return path.join(user.home, '.ferry');
+  const why = st ? `is not a directory of ${user.name}'s own` : 'does not exist';
+  throw new FerryError(
+    'ERR_USAGE',
+    `${what}: the home of ${user.name}, ${user.home}, ${why}, and Ferry does not create it: give --data-dir DIR (config dataDir), a directory ${user.name} can write, for its certificate, users and bans.`,
+  );
+}
+
+/** What a server running as the run-as user reads or writes again after the start. */
+export interface RereadFiles {
+  readonly config: string | undefined;
+  readonly tlsFiles: readonly string[];
+  /** The users file (not with PostgreSQL). */
+  readonly usersFile: string | undefined;
+  readonly dataDir: string;
+}
+
+/**
+ * Run after the drop, as the run-as user (its groups and ACLs count): what it cannot read or write
+ * that a SIGHUP, a certificate renewal, `ferry users` or a ban will need, each naming the file and
+ * what will fail. Root read them all at the start, so nothing failed yet.
+ */
+export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<string[]> {
+  const out: string[] = [];
+  const can = (p: string, mode: number): Promise<boolean> =>
+    access(p, mode).then(
+      () => true,
+      () => false,
+    );
+  const { R_OK, W_OK, X_OK } = constants;
+  if (f.config && !(await can(f.config, R_OK)))
+    out.push(`${user.name} cannot read the config file ${f.config}: every reload (SIGHUP) will fail`);
+  for (const file of f.tlsFiles)
+    if (!(await can(file, R_OK)))
+      out.push(`${user.name} cannot read ${file}: reloading the certificates (SIGHUP, a renewal) will fail`);
+  if (f.usersFile) {
+    const dir = path.dirname(f.usersFile);
+    const file = await stat(f.usersFile).catch(() => undefined);
+    if (!(await can(dir, R_OK | X_OK)))
+      out.push(`${user.name} cannot read ${dir}: changes to the users file (ferry users) will not be seen`);
+    else if (file && !(await can(f.usersFile, R_OK)))
+      out.push(
+        `${user.name} cannot read the users file ${f.usersFile}: changes to it (ferry users) will not be loaded`,
+      );
+    else if (!file && (await stat(dir)).uid !== user.uid)
+      // `ferry users` gives a new users file its directory's owner, mode 0600.
+      out.push(
+        `the users file ${f.usersFile} will be created by ferry users with the owner of ${dir}, not ${user.name}: make ${dir} ${user.name}'s, or its users will not be loaded`,
+      );
+  }
+  const dataDir = await stat(f.dataDir).then(
+    () => f.dataDir,
+    () => path.dirname(f.dataDir),
+  );
+  if (!(await can(dataDir, W_OK | X_OK)))
+    out.push(
+      `${user.name} cannot write ${dataDir}: bans, quota usage and a generated certificate cannot be saved in the data directory ${f.dataDir}`,
+    );
+  return out;
+}
