@@ -161,6 +161,13 @@ export function dataConnectionError(message: string, cause?: unknown): FerryErro
   return new FerryError('ERR_DATA_CONNECTION', message, { cause });
 }
 
+/** A download brought more than the `size` bytes announced: stopped there (exit code: transfer). */
+export function overrunError(size: number): FerryError {
+  return dataConnectionError(
+    `The server sent more than the ${size} bytes announced: the download was stopped there.`,
+  );
+}
+
 /** The caller's AbortSignal ended the operation. */
 export function abortedError(message = 'Transfer aborted.'): FerryError {
   return new FerryError('ERR_ABORTED', message);

@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
@@ -181,6 +180,9 @@ async function receive(
         onPreliminary: (r) => {
           if (announced === undefined && offset === 0) announced = announcedSize(r);
         },
+        // More than announced is an error too (a server sending for ever, or from 0 after REST).
+        size: () => announced,
+        dataRequired: true,
       },
     );
     if (announced !== undefined && result.bytes < announced)
@@ -191,7 +193,8 @@ async function receive(
   } catch (err) {
     sink.destroy();
     // A write may still be in flight: the local file is final (for a resume) only once it closed.
-    if (typeof local === 'string' && !sink.closed) await once(sink, 'close');
+    // Its 'error' is the transfer's, handed on (the data connection's): `err` says what failed.
+    if (typeof local === 'string' && !sink.closed) await new Promise((done) => sink.once('close', done));
     if (
       sink instanceof FileSink &&
       sink.created &&

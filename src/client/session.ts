@@ -123,6 +123,8 @@ export async function transfer(
     onPreliminary?: (r: Reply) => void;
     rest?: number;
     local?: LocalWatch;
+    size?: () => number | undefined;
+    dataRequired?: boolean;
   },
 ) {
   const attempt = async () => {
@@ -138,6 +140,8 @@ export async function transfer(
       onBytes: opts.onBytes,
       onPreliminary: opts.onPreliminary,
       local: opts.local,
+      size: opts.size,
+      dataRequired: opts.dataRequired,
     });
   };
   try {

@@ -1,6 +1,7 @@
 import { finished } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { readIntoReusedBuffer, type Take } from '../tls/reused-read-buffer.js';
+import { overrunError } from './errors.js';
 import type { FileSink } from './local-file.js';
 
 /**
@@ -14,16 +15,23 @@ import type { FileSink } from './local-file.js';
 /**
  * Receives the rest of `sock` into `sink` and ends it; resolves once the file is written. Returns
  * undefined, having changed nothing, where the reused buffer is not available. On failure both are
- * destroyed, as pipeline() would.
+ * destroyed, as pipeline() would. A byte beyond `limit` fails it at once, that record not written.
  */
 export function receiveToFile(
   sock: tls.TLSSocket,
   sink: FileSink,
   onBytes: (n: number) => void,
+  limit = Infinity,
 ): Promise<void> | undefined {
   // Records the engine decrypted from one TCP read keep coming after a pause: one wait for them all.
   let waiting = false;
+  let received = 0;
   const take: Take = (n, buf) => {
+    received += n;
+    if (received > limit) {
+      sock.destroy(overrunError(limit));
+      return false;
+    }
     onBytes(n);
     const took = sink.takeNow(buf, n);
     if (took === n || sink.destroyed) return true;

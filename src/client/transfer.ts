@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
-import type { Duplex, Readable, Writable } from 'node:stream';
+import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
 import { FerryError, ReplyError } from '../errors.js';
@@ -17,7 +17,7 @@ import type { ClientControlConnection } from './control.js';
 import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake, startDataTls } from './data-tls.js';
-import { abortedError, dataConnectionError, localError } from './errors.js';
+import { abortedError, dataConnectionError, localError, overrunError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { receiveToFile } from './tls-download.js';
@@ -76,6 +76,10 @@ export interface TransferRequest {
   readonly onPreliminary?: (r: Reply) => void;
   /** The body's stream when the caller gave it, watched since the call (else watched from here). */
   readonly local?: LocalWatch;
+  /** A download's size once known (asked when its data starts): a byte more fails it at once. */
+  readonly size?: () => number | undefined;
+  /** A 2xx without a 1xx (no data connection) is a protocol error: RETR, where data must come. */
+  readonly dataRequired?: boolean;
 }
 
 export interface TransferResult {
@@ -86,7 +90,7 @@ export interface TransferResult {
   readonly sessionReused: boolean | undefined;
 }
 
-/** A reply that ends a transfer in failure: anything but 1xx and 2xx (no transfer command takes a 3xx). */
+/** A final reply that ends a transfer in failure: anything but 2xx (no transfer command takes a 3xx). */
 function failed(r: Reply): boolean {
   return isPositiveIntermediate(r) || isNegative(r);
 }
@@ -139,6 +143,8 @@ function watchBody(body: TransferBody): LocalWatch | undefined {
 class Transfer {
   /** The control read in progress (first the 1xx, then the final reply). */
   private pending: Promise<Reply> | undefined;
+  /** The transfer's final reply, once the data has started: 1xx replies before it skipped. */
+  private final: Promise<Reply> | undefined;
   private commandSent = false;
   private finalReceived = false;
   /** The data connection: its TLS socket from the moment it is made (PROT P), else `raw`. */
@@ -208,11 +214,7 @@ class Transfer {
     const early = await abortable(Promise.race([firstP, grace.promise.then(() => undefined)]), signal);
     grace.cancel();
     if (early) first = early;
-    if (first && !isPreliminary(first)) {
-      // Refused (or, rarely, done without data).
-      if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
-      return { reply: first, bytes: 0, sessionReused: undefined };
-    }
+    if (first && !isPreliminary(first)) return this.withoutData(first, undefined);
     if (first) req.onPreliminary?.(first);
 
     // 2. The data connection (active: the server connects now), then TLS.
@@ -239,15 +241,14 @@ class Transfer {
     }
     if (!first) {
       first = await abortable(firstP, signal);
-      if (!isPreliminary(first)) {
-        if (failed(first)) throw new ReplyError(first.code, replyLine(first), verb);
-        return { reply: first, bytes: 0, sessionReused };
-      }
+      if (!isPreliminary(first)) return this.withoutData(first, sessionReused);
       req.onPreliminary?.(first);
     }
 
-    // 3. Data and the final reply, together. An error reply during the transfer stops the data.
-    const finalP = this.read(false);
+    // 3. Data and the final reply (past any 1xx mark), together. An error reply during the transfer
+    // stops the data; so does the control connection's end (nothing could tell how it went).
+    const finalP = this.nextFinal(this.read(false));
+    this.final = finalP;
     let finalReply: Reply | undefined;
     finalP.then(
       (r) => {
@@ -255,7 +256,7 @@ class Transfer {
         this.finalReceived = true;
         if (failed(r)) this.giveUp(new ReplyError(r.code, replyLine(r), verb));
       },
-      () => {},
+      (err: unknown) => this.giveUp(err instanceof Error ? err : new Error(String(err))),
     );
     // Bytes are counted by a 'data' listener beside the pipe (no Transform: one hop less per chunk).
     const onData = (chunk: Buffer | number): void => {
@@ -267,14 +268,17 @@ class Transfer {
     const stopResetting = resetWhenPipelineFails(raw, data);
     try {
       if (body.direction === 'download') {
+        const size = req.size?.();
         const toFile =
           secured && body.sink instanceof FileSink && body.end !== false
-            ? receiveToFile(secured, body.sink, onData)
+            ? receiveToFile(secured, body.sink, onData, size)
             : undefined;
         if (toFile) await toFile;
         else {
           data.on('data', onData);
-          await pipeline(data, body.sink, { end: body.end ?? true });
+          // Transforms end even with `end: false`: only the sink is left open.
+          const streams = size === undefined ? [data] : [data, capped(size)];
+          await pipeline([...streams, body.sink], { end: body.end ?? true });
         }
       } else {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
@@ -308,6 +312,18 @@ class Transfer {
     const r = await abortable(replyWithin(this.control, finalP), signal);
     if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
     return { reply: r, bytes: this.bytes, sessionReused };
+  }
+
+  /**
+   * The transfer command answered with no 1xx: a refusal, or done without data (a protocol error
+   * where data must come: a 226 to RETR would leave the local file as it was, as if written).
+   */
+  private withoutData(r: Reply, sessionReused: boolean | undefined): TransferResult {
+    const verb = this.req.command;
+    if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
+    if (this.req.dataRequired)
+      throw new FerryError('ERR_PROTOCOL', `${verb}: the server answered ${replyLine(r)} before any data.`);
+    return { reply: r, bytes: 0, sessionReused };
   }
 
   /** Under PROT P, the data connection's TLS handshake is not through yet (or not started). */
@@ -358,7 +374,10 @@ class Transfer {
     try {
       this.control.write('ABOR');
       // The transfer command's final reply (or, from Pure-FTPd, the only one for both).
-      const first = replyWithin(this.control, this.nextFinal(this.pending ?? this.control.read(false)));
+      const first = replyWithin(
+        this.control,
+        this.final ?? this.nextFinal(this.pending ?? this.control.read(false)),
+      );
       first.catch(() => {});
       await this.secureBeforeReset(first);
       // The data connection goes before any wait: a server waiting on it (for its TLS handshake, for
@@ -384,10 +403,10 @@ class Transfer {
     }
   }
 
-  /** The next reply that is not a 1xx, from `p` on. */
+  /** The next reply that is not a 1xx (110 restart marks, progress), from `p` on. */
   private async nextFinal(p: Promise<Reply>): Promise<Reply> {
     let r = await p;
-    while (isPreliminary(r)) r = await this.control.read(false);
+    while (isPreliminary(r)) r = await this.read(false);
     return r;
   }
 
@@ -423,3 +442,14 @@ class Transfer {
 }
 
 function noop(): void {}
+
+/** Passes `limit` bytes on; one more fails the stream at once, that chunk not passed on. */
+function capped(limit: number): Transform {
+  let seen = 0;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      seen += chunk.length;
+      callback(seen > limit ? overrunError(limit) : null, seen > limit ? undefined : chunk);
+    },
+  });
+}

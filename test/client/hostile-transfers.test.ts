@@ -1,0 +1,314 @@
+/**
+ * The client's transfers against servers that lie or fail in the middle (a scripted implicit FTPS
+ * server): a failure reply after a 110 mark, more data than announced, a reset data connection, a
+ * control connection closed mid-download, a 226 to RETR with no data at all. None may end in
+ * success, and each must fail as what it is (its exit code).
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
+
+import { FerryClient } from '../../src/client/client.js';
+import { failureKind } from '../../src/client/errors.js';
+import { FerryError, ReplyError } from '../../src/errors.js';
+import { testCertificate } from '../support/ferry.js';
+import { DialogueLog } from './helpers.js';
+
+/** What the server does once the transfer command came, its data connection on its way. */
+interface Turn {
+  reply(text: string): void;
+  /** The data connection (TLS), once the client has made it. */
+  data(): Promise<tls.TLSSocket>;
+  /** Closes the control connection. */
+  closeControl(): void;
+}
+
+/** A script: the SIZE reply and what RETR/STOR do. */
+interface Script {
+  readonly size?: string;
+  readonly transfer: (t: Turn) => void | Promise<void>;
+}
+
+class HostileServer {
+  script: Script = { transfer: () => {} };
+  private readonly control: tls.Server;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly listeners = new Set<net.Server>();
+  /** Each data connection's TCP socket. */
+  readonly raw = new WeakMap<tls.TLSSocket, net.Socket>();
+
+  private constructor(private readonly pair: { cert: string; key: string }) {
+    this.control = tls.createServer(pair, (sock) => this.session(sock));
+  }
+
+  static async start(): Promise<HostileServer> {
+    const s = new HostileServer(await testCertificate());
+    s.control.listen(0, '127.0.0.1');
+    await once(s.control, 'listening');
+    return s;
+  }
+
+  get port(): number {
+    return (this.control.address() as net.AddressInfo).port;
+  }
+
+  get cert(): string {
+    return this.pair.cert;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    for (const l of this.listeners) l.close();
+    this.control.close();
+    await once(this.control, 'close');
+  }
+
+  private track(sock: net.Socket): void {
+    sock.on('error', () => {});
+    this.sockets.add(sock);
+    sock.once('close', () => this.sockets.delete(sock));
+  }
+
+  private session(sock: tls.TLSSocket): void {
+    this.track(sock);
+    const reply = (text: string): void => {
+      if (!sock.destroyed) sock.write(`${text}\r\n`);
+    };
+    let data: Promise<tls.TLSSocket> | undefined;
+    reply('220 hostile');
+    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    lines.on('line', (line) => {
+      const verb = line.split(' ')[0]?.toUpperCase() ?? '';
+      switch (verb) {
+        case 'USER':
+          return reply('331 password');
+        case 'PASS':
+          return reply('230 in');
+        case 'FEAT':
+          return reply('211 no features');
+        case 'PWD':
+          return reply('257 "/"');
+        case 'SIZE':
+          return reply(this.script.size ?? '550 no size');
+        case 'REST':
+          return reply('350 restarting');
+        case 'EPSV': {
+          const listener = net.createServer();
+          this.listeners.add(listener);
+          data = new Promise((resolve) =>
+            listener.once('connection', (raw: net.Socket) => {
+              listener.close();
+              const s = new tls.TLSSocket(raw, { isServer: true, ...this.pair });
+              this.track(s);
+              this.raw.set(s, raw);
+              s.once('secure', () => resolve(s));
+            }),
+          );
+          listener.listen(0, '127.0.0.1', () => {
+            reply(`229 Entering Extended Passive Mode (|||${(listener.address() as net.AddressInfo).port}|)`);
+          });
+          return;
+        }
+        case 'RETR':
+        case 'STOR': {
+          const d = data;
+          data = undefined;
+          if (!d) return reply('425 no EPSV');
+          void this.script.transfer({ reply, data: () => d, closeControl: () => sock.destroy() });
+          return;
+        }
+        case 'QUIT':
+          reply('221 bye');
+          sock.end();
+          return;
+        default:
+          return reply('200 ok');
+      }
+    });
+  }
+}
+
+/** Ends a TLS socket (close_notify, FIN) once what was written is out. */
+async function endData(s: tls.TLSSocket, bytes: Buffer): Promise<void> {
+  s.end(bytes);
+  s.resume();
+  await once(s, 'close');
+}
+
+describe('client transfers against a lying or failing server', { timeout: 30_000 }, () => {
+  let server: HostileServer;
+  let dir = '';
+  const clients: FerryClient[] = [];
+  const log = new DialogueLog();
+
+  before(async () => {
+    server = await HostileServer.start();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile-'));
+  });
+
+  after(async () => {
+    for (const c of clients) await c.close();
+    await server?.close();
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+
+  async function connect(): Promise<FerryClient> {
+    const client = await FerryClient.connect({
+      host: '127.0.0.1',
+      port: server.port,
+      security: 'implicit',
+      user: 'u',
+      password: 'p',
+      ca: server.cert,
+      log: log.log,
+    });
+    clients.push(client);
+    return client;
+  }
+
+  it('a failure reply after a 110 mark fails a download and an upload (the mark is not final)', async () => {
+    const client = await connect();
+    server.script = {
+      transfer: async (t) => {
+        t.reply('150 ok');
+        const s = await t.data();
+        if (s.readable) s.resume();
+        await endData(s, Buffer.from('partial'));
+        t.reply('110 MARK 7 = 7');
+        t.reply('426 Transfer aborted: disk read error, file incomplete');
+      },
+    };
+    await assert.rejects(
+      client.get('f.bin', path.join(dir, 'mark.bin')),
+      (err: unknown) => err instanceof ReplyError && err.replyCode === 426,
+      log.dump(),
+    );
+    await writeFile(path.join(dir, 'up.bin'), 'hello');
+    server.script = {
+      transfer: async (t) => {
+        t.reply('150 ok');
+        const s = await t.data();
+        s.resume();
+        await once(s, 'end');
+        s.end();
+        t.reply('110 MARK');
+        t.reply('452 Insufficient storage: file not stored');
+      },
+    };
+    await assert.rejects(
+      client.put(path.join(dir, 'up.bin'), 'up.bin'),
+      (err: unknown) => err instanceof ReplyError && err.replyCode === 452,
+      log.dump(),
+    );
+    assert.ok(!client.closed);
+  });
+
+  it('more data than the size announced fails at once, nothing beyond it written (also a lying REST)', async () => {
+    const client = await connect();
+    // SIZE 100, then 200 bytes: to a file (the TLS fast path) and to a stream.
+    server.script = {
+      size: '213 100',
+      transfer: async (t) => {
+        t.reply('150 ok');
+        await endData(await t.data(), Buffer.alloc(200, 'x'));
+        t.reply('226 done');
+      },
+    };
+    const isOverrun = (err: unknown): boolean =>
+      err instanceof FerryError &&
+      err.code === 'ERR_DATA_CONNECTION' &&
+      /more than the (100|50) bytes announced/.test(err.message);
+    const file = path.join(dir, 'long.bin');
+    await assert.rejects(client.get('f.bin', file, { onProgress: () => {} }), isOverrun, log.dump());
+    const got: Buffer[] = [];
+    const sink = new Writable({
+      write(c: Buffer, _e, cb) {
+        got.push(c);
+        cb();
+      },
+    });
+    await assert.rejects(client.get('f.bin', sink, { onProgress: () => {} }), isOverrun);
+    assert.ok(Buffer.concat(got).length <= 100, `${Buffer.concat(got).length} bytes written`);
+
+    // REST 50 accepted (350), then the whole 100 bytes from 0: the resumed file must not grow.
+    const resumed = path.join(dir, 'resumed.bin');
+    await writeFile(resumed, Buffer.alloc(50, 'a'));
+    server.script = {
+      size: '213 100',
+      transfer: async (t) => {
+        t.reply('150 ok');
+        await endData(await t.data(), Buffer.alloc(100, 'y'));
+        t.reply('226 done');
+      },
+    };
+    await assert.rejects(client.get('f.bin', resumed, { resume: true }), isOverrun, log.dump());
+    assert.deepEqual(await readFile(resumed), Buffer.alloc(50, 'a'));
+    assert.ok(!client.closed);
+  });
+
+  it('a data connection reset mid-download is a transfer failure, not a local file error', async () => {
+    const client = await connect();
+    let received: () => void = () => {};
+    const half = new Promise<void>((resolve) => (received = resolve));
+    server.script = {
+      transfer: async (t) => {
+        t.reply('150 ok (100 bytes)');
+        const s = await t.data();
+        s.write(Buffer.alloc(50, 'x'));
+        await half;
+        // Once the client has them: the TCP connection reset, no TLS close. The TLS socket's
+        // destroy() destroys its TCP socket; the flag (resetAndDestroy()'s) makes that a reset.
+        const raw = server.raw.get(s) as net.Socket & { resetAndClosing?: boolean };
+        raw.resetAndClosing = true;
+        s.destroy();
+        t.reply('226 done');
+      },
+    };
+    const onProgress = (p: { bytes: number }): void => {
+      if (p.bytes === 50) received();
+    };
+    const err = await client.get('f.bin', path.join(dir, 'rst.bin'), { onProgress }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof FerryError, String(err));
+    assert.equal(failureKind(err), 'transfer', `${err.code}: ${err.message}\n${log.dump()}`);
+    assert.match(err.message, /ECONNRESET/);
+  });
+
+  it('the control connection closed mid-download fails it at once (ERR_CLOSED), not at the data timeout', async () => {
+    const client = await connect();
+    server.script = {
+      transfer: async (t) => {
+        t.reply('150 ok');
+        const s = await t.data();
+        s.write(Buffer.alloc(50, 'x'), () => t.closeControl()); // the data connection stays open
+      },
+    };
+    await assert.rejects(
+      client.get('f.bin', path.join(dir, 'ctrl.bin')),
+      (err: unknown) => err instanceof FerryError && err.code === 'ERR_CLOSED',
+      log.dump(),
+    );
+  });
+
+  it('226 to RETR with no 1xx and no data is a protocol error; the local file is kept', async () => {
+    const client = await connect();
+    server.script = { transfer: (t) => t.reply('226 Transfer complete') };
+    const file = path.join(dir, 'old.bin');
+    await writeFile(file, 'old content');
+    await assert.rejects(
+      client.get('f.bin', file),
+      (err: unknown) => err instanceof FerryError && err.code === 'ERR_PROTOCOL',
+      log.dump(),
+    );
+    assert.equal(await readFile(file, 'utf8'), 'old content');
+  });
+});
