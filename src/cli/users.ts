@@ -257,10 +257,19 @@ export function registerUsers(program: Command): void {
       try {
         const home = homes.storageFor({ username: a.username, home: a.home, readOnly: true });
         const storage = userTree(a, true, home); // the home and its folders, as the quota counts them
-        const c = { sessionId: 'rescan', signal: new AbortController().signal };
+        let tooLong = 0; // entries whose paths pass 4096 characters: not reached, not counted
+        const c = {
+          sessionId: 'rescan',
+          signal: new AbortController().signal,
+          tooLong: () => void tooLong++,
+        };
         const usage = await scanUsage(storage, c);
         await records.set(name, usage);
-        say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files`);
+        const skipped =
+          tooLong > 0
+            ? ` (not counted: ${tooLong} ${tooLong === 1 ? 'entry' : 'entries'} past 4096 characters)`
+            : '';
+        say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files${skipped}`);
       } finally {
         homes.close();
       }

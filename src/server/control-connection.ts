@@ -14,6 +14,7 @@ import { LineReader } from '../protocol/line-reader.js';
 import { formatMiddle, formatOpening, formatReply, reply, type Reply } from '../protocol/reply.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { resolveVPath } from '../storage/virtual-path.js';
+import type { VPath } from '../storage/types.js';
 import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { peerCertificate } from '../tls/client-certificate.js';
@@ -129,6 +130,9 @@ export class ControlConnection {
   private handshaking = false;
   private quitting = false;
   private readonly transfers: Transfers;
+  /** An entry a listing (or a quota scan, which then does not count it) left out for its path's length. */
+  private readonly tooLong = (dir: VPath, name: string): void =>
+    this.logger.debug({ dir, name }, 'listing left out an entry whose path is longer than 4096 characters');
   private idleTimer: NodeJS.Timeout | undefined;
   /** From accept (or REIN) to the first successful login; unset once logged in. */
   private loginTimer: NodeJS.Timeout | undefined;
@@ -755,7 +759,11 @@ export class ControlConnection {
     return {
       principal: login.principal,
       storage: login.storage,
-      context: (signal) => ({ sessionId: session.id, signal: signal ?? this.disconnect.signal }),
+      context: (signal) => ({
+        sessionId: session.id,
+        signal: signal ?? this.disconnect.signal,
+        tooLong: this.tooLong,
+      }),
       resolve: (path) => resolveVPath(session.cwd, path),
     };
   }

@@ -199,7 +199,10 @@ export class Transfers {
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
       if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
       this.io.errorReplied?.(cause, t.command);
-      if (!unknown) return r;
+      // A listing that fails once its 150 is out is 451 whatever the storage said: RFC 959 5.4
+      // allows no 550 or 553 there, and a refused name would read as the client's fault.
+      const listingFailed = failure !== undefined && LISTING.has(t.command);
+      if (!unknown && !listingFailed) return r;
       const logged = { err: cause instanceof Error ? cause.message : String(cause), command: t.command };
       if (failure) {
         this.io.logger.warn(logged, `transfer failed: ${failure.message}`);

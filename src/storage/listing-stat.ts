@@ -53,6 +53,8 @@ export interface ListingReaderOptions {
   slowMs?: number;
   /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
   borrowWorkingDirectory?: boolean;
+  /** Told of an entry left out because its path would be too long (StorageContext.tooLong). */
+  tooLong?: (name: string) => void;
 }
 
 /**
@@ -61,7 +63,7 @@ export interface ListingReaderOptions {
  * a promise per entry cost more than the cached call itself), giving the event loop a turn between
  * batches that took a while; once calls are slow (cold cache, network filesystem), the rest of the
  * listing goes through the thread pool so other sessions never wait. Names a client could not
- * address and temp uploads are left out. The entries' own links are not followed.
+ * address, entries whose paths would be too long and temp uploads are left out. The entries' own links are not followed.
  */
 export class ListingReader {
   #sync = true;
@@ -70,10 +72,11 @@ export class ListingReader {
   readonly #devHex: string;
   /** The magic link to the directory, with a trailing '/': an entry's path is this + its name. */
   readonly #prefix: string;
-  readonly #childPath: (name: string) => VPath;
+  readonly #childPath: (name: string) => VPath | undefined;
   readonly #batchSize: number;
   readonly #slowMs: number;
   readonly #borrow: boolean;
+  readonly #tooLong: ((name: string) => void) | undefined;
 
   constructor(
     dir: Pinned,
@@ -88,6 +91,7 @@ export class ListingReader {
     this.#batchSize = options.batchSize;
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
+    this.#tooLong = options.tooLong;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
@@ -111,7 +115,10 @@ export class ListingReader {
   }
 
   #add(out: FileStat[], name: string, st: StatLike | undefined): void {
-    if (st !== undefined) out.push(toFileStat(name, this.#childPath(name), st, this.#devHex)); // else: removed since readdir
+    if (st === undefined) return; // removed since readdir
+    const path = this.#childPath(name);
+    if (path === undefined) this.#tooLong?.(name);
+    else out.push(toFileStat(name, path, st, this.#devHex));
   }
 
   /**

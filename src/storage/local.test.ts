@@ -19,8 +19,22 @@ import { describe, it, type TestContext } from 'node:test';
 import { StorageError } from '../errors.js';
 import { LocalStorage } from './local.js';
 import { newTempName, sweepStaleUploads } from './upload-temp.js';
-import { ctx, failingSource, listed, names, put, readFile, rejectsKind, source, v } from './test-support.js';
-import type { FileStat } from './types.js';
+import { scanUsage } from './quota.js';
+import {
+  LONG_TOP,
+  ctx,
+  deepTree,
+  failingSource,
+  listed,
+  names,
+  put,
+  readFile,
+  rejectsKind,
+  source,
+  undoHostDeepTree,
+  v,
+} from './test-support.js';
+import type { FileStat, StorageContext } from './types.js';
 import { ROOT, resolveVPath } from './virtual-path.js';
 
 interface Jail {
@@ -239,6 +253,34 @@ describe('LocalStorage root check (at login)', () => {
     await mkdir(root);
     await s.checkRoot(ctx()); // created since: the same storage is usable, nothing cached
   });
+});
+
+// Trees a client can make (RNTO of a top directory) or an admin can have on disk: vsftpd lists them.
+describe('LocalStorage: an entry whose virtual path would pass 4096 characters', () => {
+  for (const borrowWorkingDirectory of [false, true]) {
+    it(`is left out of its listing and of the quota scan, which are told of it${borrowWorkingDirectory ? ' (borrowing the working directory)' : ''}`, async (t) => {
+      const root = await mkdtemp(join(tmpdir(), 'ferry-local-'));
+      t.after(async () => {
+        await undoHostDeepTree(root);
+        await rm(root, { recursive: true, force: true });
+      });
+      const s = new LocalStorage({ root, borrowWorkingDirectory });
+      const { dir, tooLong } = await deepTree(s, '/r');
+      await s.rename(v('/r'), v(LONG_TOP), ctx());
+      const moved = LONG_TOP + dir.slice('/r'.length);
+      const told: string[] = [];
+      const c: StorageContext = { ...ctx(), tooLong: (d, name) => void told.push(`${d}/${name}`) };
+      const entries = await listed(s, moved, c);
+      assert.deepEqual(
+        entries.map((e) => [e.name, e.path]),
+        [['a.txt', `${moved}/a.txt`]],
+      );
+      assert.deepEqual(told, [`${moved}/${tooLong}`]);
+      told.length = 0;
+      assert.deepEqual(await scanUsage(s, c), { bytes: 1, files: 1 }, 'deep.bin is not reached');
+      assert.deepEqual(told, [`${moved}/${tooLong}`]);
+    });
+  }
 });
 
 describe('LocalStorage upload temp files', () => {

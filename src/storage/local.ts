@@ -356,6 +356,7 @@ export class LocalStorage implements StorageBackend {
     const reader = new ListingReader(d, handle, dir, {
       batchSize: STAT_BATCH,
       borrowWorkingDirectory: this.#borrowCwd,
+      tooLong: c.tooLong && ((name) => c.tooLong?.(dir, name)),
     });
     try {
       for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {

@@ -3,9 +3,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FerryError } from '../errors.js';
 import { MemoryStorage } from './memory.js';
-import { ctx, put, readFile, rejectsKind, source, v } from './test-support.js';
+import { scanUsage } from './quota.js';
+import { LONG_TOP, ctx, deepTree, listed, put, readFile, rejectsKind, source, v } from './test-support.js';
+import type { StorageContext } from './types.js';
 
 describe('MemoryStorage', () => {
+  it('leaves an entry whose path a rename made too long out of listings and the quota scan', async () => {
+    const s = new MemoryStorage({ files: { '/top.txt': 'top' } });
+    const { dir, tooLong } = await deepTree(s, '/r');
+    await s.rename(v('/r'), v(LONG_TOP), ctx());
+    const moved = LONG_TOP + dir.slice('/r'.length);
+    const told: string[] = [];
+    const c: StorageContext = { ...ctx(), tooLong: (d, name) => void told.push(`${d}/${name}`) };
+    assert.deepEqual(
+      (await listed(s, moved, c)).map((e) => [e.name, e.path]),
+      [['a.txt', `${moved}/a.txt`]],
+    );
+    assert.deepEqual(told, [`${moved}/${tooLong}`]);
+    assert.deepEqual(await scanUsage(s, ctx()), { bytes: 4, files: 2 });
+  });
+
   it('seeds files and creates their parents', async () => {
     const s = new MemoryStorage({ files: { '/a/b/c.txt': 'hi', 'top.bin': new Uint8Array([1, 2]) } });
     assert.equal(await readFile(s, '/a/b/c.txt'), 'hi');

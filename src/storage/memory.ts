@@ -16,6 +16,7 @@ import {
   ROOT,
   assertVPath,
   baseName,
+  childPathsOf,
   isDescendant,
   joinVPath,
   parentOf,
@@ -284,9 +285,16 @@ export class MemoryStorage implements StorageBackend {
     if (node.kind !== 'dir') throw storageError('not-directory', 'list', dir);
     // Snapshot names so concurrent changes cannot break iteration; stats are built a batch at a time.
     const children = [...node.children];
+    const pathOf = childPathsOf(dir);
     for (let i = 0; i < children.length; i += LIST_BATCH) {
       throwIfAborted(c.signal);
-      yield children.slice(i, i + LIST_BATCH).map(([name, child]) => toFileStat(joinVPath(dir, name), child));
+      const batch: FileStat[] = [];
+      for (const [name, child] of children.slice(i, i + LIST_BATCH)) {
+        const p = pathOf(name); // too long once a rename moved its directory deeper: left out
+        if (p === undefined) c.tooLong?.(dir, name);
+        else batch.push(toFileStat(p, child));
+      }
+      if (batch.length > 0) yield batch;
     }
   }
 

@@ -9,8 +9,8 @@ import { LocalStorage } from './local.js';
 import { MemoryStorage } from './memory.js';
 import { MountedStorage, withFolders } from './mounts.js';
 import { scanUsage } from './quota.js';
-import { ctx, listed, names, put, readFile, rejectsKind, v } from './test-support.js';
-import type { FileStat, StorageBackend } from './types.js';
+import { LONG_TOP, ctx, deepTree, listed, names, put, readFile, rejectsKind, v } from './test-support.js';
+import type { FileStat, StorageBackend, StorageContext } from './types.js';
 
 function tree() {
   const home = new MemoryStorage({ files: { '/h.txt': 'home', '/shared': 'a home file the folder hides' } });
@@ -117,6 +117,23 @@ describe('MountedStorage', () => {
     const { s } = tree();
     // h.txt 4, s.txt 7, d.txt 4, n.txt 6: the home file hidden by /shared is not reachable.
     assert.deepEqual(await scanUsage(s, ctx()), { bytes: 21, files: 4 });
+  });
+
+  it('leaves out an entry of a folder whose path is too long only as the user sees it', async () => {
+    const folder = new MemoryStorage();
+    const { dir, tooLong } = await deepTree(folder, '');
+    const s = new MountedStorage(new MemoryStorage({ files: { '/h.txt': 'home' } }), [
+      { at: LONG_TOP, storage: folder },
+    ]);
+    const told: string[] = [];
+    const c: StorageContext = { ...ctx(), tooLong: (d, name) => void told.push(`${d}/${name}`) };
+    assert.deepEqual(
+      (await listed(s, LONG_TOP + dir, c)).map((e) => [e.name, e.path]),
+      [['a.txt', `${LONG_TOP}${dir}/a.txt`]],
+    );
+    assert.deepEqual(told, [`${LONG_TOP}${dir}/${tooLong}`]);
+    assert.deepEqual(await scanUsage(s, ctx()), { bytes: 5, files: 2 }, 'h.txt and a.txt');
+    assert.deepEqual(await names(folder, dir), [tooLong, 'a.txt'], 'the folder itself lists it');
   });
 
   it('refuses a folder at / or two at one path', () => {

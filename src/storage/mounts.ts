@@ -14,7 +14,7 @@ import type {
   StorageFeature,
   VPath,
 } from './types.js';
-import { ROOT, assertVPath, baseName, isDescendant, joinVPath, parentOf } from './virtual-path.js';
+import { ROOT, assertVPath, baseName, fitsVPath, isDescendant, joinVPath, parentOf } from './virtual-path.js';
 
 /** A storage shown at `at` in the user's tree. */
 export interface Folder {
@@ -179,14 +179,16 @@ export class MountedStorage implements StorageBackend {
     const m = this.#route(dir);
     const shown = this.#layout.get(dir);
     if (!shown) {
-      for await (const batch of m.storage.list(m.inner, inside(m.at, c)))
-        yield m.at === ROOT ? batch : batch.map((e) => this.#mapped(m, e));
+      for await (const batch of m.storage.list(m.inner, inside(m.at, c))) {
+        const kept = m.at === ROOT ? batch : this.#listed(m, dir, batch, c);
+        if (kept.length > 0) yield kept;
+      }
       return;
     }
     try {
       // Entries of the storage below that a folder hides are left out; the folders come after.
       for await (const batch of m.storage.list(m.inner, inside(m.at, c))) {
-        const kept = batch.filter((e) => !shown.has(e.name)).map((e) => this.#mapped(m, e));
+        const kept = this.#listed(m, dir, batch, c, shown);
         if (kept.length > 0) yield kept;
       }
     } catch (err) {
@@ -229,6 +231,28 @@ export class MountedStorage implements StorageBackend {
     return out;
   }
 
+  /**
+   * A listing's entries as the user's tree names them, less those `hidden` (by a folder) and those
+   * whose path there would be too long (the folder's own storage names them by shorter paths): left
+   * out, as every listing does.
+   */
+  #listed(
+    m: Mount,
+    dir: VPath,
+    batch: readonly FileStat[],
+    c: StorageContext,
+    hidden?: ReadonlySet<string>,
+  ): FileStat[] {
+    const kept: FileStat[] = [];
+    for (const e of batch) {
+      if (hidden?.has(e.name)) continue;
+      const out = this.#mapped(m, e);
+      if (fitsVPath(out.path)) kept.push(out);
+      else c.tooLong?.(dir, e.name);
+    }
+    return kept;
+  }
+
   #isMountPoint(p: VPath): boolean {
     return p !== ROOT && this.#mounts.some((m) => m.at === p);
   }
@@ -253,13 +277,18 @@ export class MountedStorage implements StorageBackend {
 }
 
 /**
- * The context for the storage mounted at `at`: where a link there led is asked about as the user's
- * tree names it (a link in a folder stays inside that folder).
+ * The context for the storage mounted at `at`: where a link there led is asked about, and a
+ * listing's entry left out is told, as the user's tree names it (a link in a folder stays inside
+ * that folder).
  */
 function inside(at: VPath, c: StorageContext): StorageContext {
-  const { denies } = c;
-  if (at === ROOT || !denies) return c;
-  return { ...c, denies: (resolved, replacing) => denies(outer(at, resolved), replacing) };
+  const { denies, tooLong } = c;
+  if (at === ROOT || (!denies && !tooLong)) return c;
+  return {
+    ...c,
+    ...(denies && { denies: (resolved, replacing) => denies(outer(at, resolved), replacing) }),
+    ...(tooLong && { tooLong: (dir, name) => tooLong(outer(at, dir), name) }),
+  };
 }
 
 function outer(at: VPath, inner: VPath): VPath {

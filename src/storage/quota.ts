@@ -3,7 +3,7 @@
 // upload from the byte that would cross the quota.
 import { Transform, type TransformCallback } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { joinVPath, ROOT } from './virtual-path.js';
+import { ROOT } from './virtual-path.js';
 import type { StorageBackend, StorageContext, VPath } from './types.js';
 
 export interface Usage {
@@ -95,7 +95,10 @@ export class SharedQuotaCap extends Transform {
 export const quotaExceeded = (what: string): FerryError =>
   new FerryError('ERR_QUOTA_EXCEEDED', `Quota exceeded: ${what}.`);
 
-/** Counts every regular file under `dir` (links are not followed; upload temp files are not listed). */
+/**
+ * Counts every regular file under `dir` (links are not followed; upload temp files are not listed).
+ * What the listings leave out for their paths' length is not counted: `c.tooLong` hears of it.
+ */
 export async function scanUsage(
   storage: StorageBackend,
   c: StorageContext,
@@ -106,7 +109,7 @@ export async function scanUsage(
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
     for await (const batch of storage.list(d, c)) {
       for (const e of batch) {
-        if (e.type === 'dir') dirs.push(joinVPath(d, e.name));
+        if (e.type === 'dir') dirs.push(e.path);
         else if (e.type === 'file') {
           total.bytes += e.size;
           total.files += 1;

@@ -85,6 +85,11 @@ export interface StorageContext {
    * on a link, not on its target, a final link is not followed for `denies`, only the way to it.
    */
   readonly entryItself?: boolean;
+  /**
+   * Told of each entry a listing leaves out because its path would be longer than a virtual path
+   * may be (4096 characters): the session logs it, a quota scan counts what it could not.
+   */
+  readonly tooLong?: (dir: VPath, name: string) => void;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

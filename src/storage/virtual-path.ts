@@ -79,15 +79,21 @@ export function joinVPath(dir: VPath, name: string): VPath {
 
 /**
  * joinVPath for many names of one directory that `isAllowedName` already accepted (a listing's
- * entries): the prefix is built once and the name is not checked again.
+ * entries): the prefix is built once and the name is not checked again. Undefined where the path
+ * would be too long: a listing leaves that entry out (a rename of an ancestor, or the host, can
+ * make such paths), as it leaves out names a client could not address, rather than fail whole.
  */
-export function childPathsOf(dir: VPath): (allowedName: string) => VPath {
+export function childPathsOf(dir: VPath): (allowedName: string) => VPath | undefined {
   const prefix = dir === '/' ? '/' : `${dir}/`;
   return (name) => {
     const out = prefix + name;
-    if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
-    return out as VPath;
+    return fitsVPath(out) ? (out as VPath) : undefined;
   };
+}
+
+/** False when `p` is longer than a virtual path may be. */
+export function fitsVPath(p: string): boolean {
+  return p.length <= MAX_PATH_CHARS;
 }
 
 /** True when `p` is strictly below `ancestor`. */

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { hostDeepTree, undoHostDeepTree } from '../../src/storage/test-support.js';
 import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
@@ -116,4 +117,24 @@ describe('quota usage and rates with ferry serve and ferry users', { timeout: 30
     assert.ok(ms >= 1500, `took ${ms.toFixed(0)} ms`);
     await c.close();
   });
+});
+
+test('ferry users rescan counts a home holding a path over 4096 characters, saying what it left out', async (t) => {
+  const base = await mkdtemp(path.join(os.tmpdir(), 'ferry-rescan-'));
+  const deep = path.join(base, 'deep');
+  t.after(async () => {
+    await undoHostDeepTree(deep);
+    await rm(base, { recursive: true, force: true });
+  });
+  await mkdir(deep);
+  await hostDeepTree(deep);
+  const add = await ferryUsers(
+    base,
+    ['add', 'dave', '--home', deep, '--quota-size', '1M', '--password-stdin'],
+    'pw\n',
+  );
+  assert.equal(add.code, 0, add.stderr);
+  const r = await ferryUsers(base, ['rescan', 'dave']);
+  assert.equal(r.code, 0, r.stderr); // was: ferry: Path too long.
+  assert.equal(r.stdout, 'dave: 1 B in 1 files (not counted: 1 entry past 4096 characters)\n');
 });

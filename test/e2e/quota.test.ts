@@ -17,6 +17,7 @@ import { UsageFile } from '../../src/auth/usage-file.js';
 import { withLimits } from '../../src/storage/limited.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { QuotaBook } from '../../src/storage/quota.js';
+import { hostDeepTree, undoHostDeepTree } from '../../src/storage/test-support.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { ftplib } from '../support/clients.js';
 import type { RawFtp } from '../support/raw-ftp.js';
@@ -38,6 +39,8 @@ let usage: UsageFile;
 let book: QuotaBook;
 let table: UserTable;
 const homes = new Map<string, string>();
+/** Per mode: the deep user's directory whose entry `L15…` has a path too long (hostDeepTree). */
+const deepDirs = new Map<Mode, string>();
 let server: () => TestServer;
 
 /** One user per case and mode, each with a fresh home and its own limits. */
@@ -53,6 +56,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   dele: { quotaSize: 1000 },
   count: { quotaFiles: 2 },
   concurrent: { quotaSize: 1024 * 1024 },
+  deep: { quotaSize: 1024 * 1024 },
 };
 
 const userOf = (c: string, mode: Mode): string => `${c}-${mode}`;
@@ -91,8 +95,10 @@ describe('quotas per user', { timeout: 120_000 }, () => {
       }
     }
     table = await UserTable.fromPlain(entries);
+    for (const mode of MODES) deepDirs.set(mode, await hostDeepTree(homeOf('deep', mode)));
   });
   after(async () => {
+    for (const mode of MODES) await undoHostDeepTree(homeOf('deep', mode));
     await rm(dir, { recursive: true, force: true });
   });
   server = useFerry(() => ({
@@ -124,6 +130,30 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         assert.deepEqual([ra.code, rb.code].sort(), [226, 552], `A: ${textOf(ra)}; B: ${textOf(rb)}`);
         assert.equal((await namesIn(homeOf('concurrent', mode))).length, 1);
         assert.deepEqual(await usage.get(user), { bytes: piece.length, files: 1 });
+      });
+    });
+
+    test(`${mode}: an entry whose path would pass 4096 characters is left out of listings and of the usage scan; uploads go on`, async () => {
+      await withClients(async (track) => {
+        const user = userOf('deep', mode);
+        const ftp = await login(user, mode, track);
+        const dir = deepDirs.get(mode) ?? '';
+        // The other entries are listed (the whole listing failed with 553 after its 150).
+        assert.equal(await ftp.listing('NLST', dir), `${dir}/a.txt\r\n`);
+        assert.match(await ftp.listing('LIST', dir), /^-[^\r\n]* 1 [^\r\n]* a\.txt\r\n$/);
+        assert.match(await ftp.listing('MLSD', dir), /^type=file;[^\r\n]* a\.txt\r\n$/);
+        const stat = textOf(await ftp.cmd(`STAT ${dir}`, 212));
+        assert.match(stat, / a\.txt\nEnd of status\.$/);
+        assert.doesNotMatch(stat, /L15/);
+        // Usage not counted yet: this upload counts the home first (every STOR got 553 from it).
+        await stored(ftp, 'STOR new.bin', randomData(10));
+        assert.deepEqual(
+          await usage.get(user),
+          { bytes: 11, files: 2 },
+          'a.txt and new.bin; deep.bin out of reach',
+        );
+        const line = await waitForLog(server(), (l) => l.msg.startsWith('listing left out'));
+        assert.equal(line.level, 'debug');
       });
     });
 

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
+import { StorageError } from '../../src/errors.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
@@ -20,7 +21,8 @@ import { loggedIn, randomData, textOf, useFerry, waitForLog, withClients } from 
 /**
  * A backend whose `/rotated.log` is read from a host directory it was rotated out of, `/reset.bin`
  * from a body the test fails, `/midfail.bin` from a disk failing after 192 KiB, and whose `/broken`
- * directory cannot be listed to its end. An upload to `/eio.bin` fails at its first chunk, one to
+ * and `/refused` directories cannot be listed to their ends (an unknown error; one whose own reply
+ * is 553). An upload to `/eio.bin` fails at its first chunk, one to
  * `/commit.bin` once it has all of it; one to `/held.bin` waits after its first chunk.
  */
 class FailingStorage extends MemoryStorage {
@@ -69,6 +71,7 @@ class FailingStorage extends MemoryStorage {
   override async *list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     yield* super.list(dir, c);
     if (dir === '/broken') throw new Error('EIO: i/o error, scandir /srv/disk0/broken');
+    if (dir === '/refused') throw new StorageError('name-not-allowed', 'Path too long.');
   }
 }
 
@@ -115,6 +118,7 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
       '/midfail.bin': new Uint8Array(300_000),
       '/big.bin': randomData(32 * 1024 * 1024),
       '/broken/a.txt': 'a',
+      '/refused/a.txt': 'a',
     },
   });
   before(async () => {
@@ -167,11 +171,14 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
     });
   });
 
-  for (const verb of ['LIST', 'MLSD', 'NLST']) {
-    test(`a ${verb} whose storage fails mid-listing: 451 saying so`, async () => {
+  for (const [verb, dir] of ['LIST', 'MLSD', 'NLST'].flatMap((v) => [
+    [v, 'broken'],
+    [v, 'refused'],
+  ])) {
+    test(`a ${verb} whose storage fails mid-listing (${dir}): 451 saying so (after a 150, not 553)`, async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), 'explicit'));
-        const { r } = await transfer(ftp, `${verb} broken`);
+        const { r } = await transfer(ftp, `${verb} ${dir}`);
         assert.equal(
           `${r.code} ${textOf(r)}`,
           '451 Transfer aborted: the server could not list the directory.',
