@@ -232,6 +232,33 @@ for (const mode of MODES) {
       });
     });
 
+    test('LIST, NLST and STAT take `\\` quoting in patterns: a quoted wildcard is literal; nothing left to expand, the name it quotes', async () => {
+      const dir = path.join(server().root, 'quoted');
+      await mkdir(dir);
+      for (const name of ['st*ar?[x].txt', 'stXar1x.txt', '[abc'])
+        await writeFile(path.join(dir, name), name);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const nlst = async (arg: string): Promise<string[]> => lines(await ftp.listing('NLST', arg)).sort();
+        assert.deepEqual(await nlst('quoted/st\\*ar*'), ['quoted/st*ar?[x].txt']);
+        await ftp.cmd('CWD quoted', 250);
+        assert.deepEqual(await nlst('st*ar*'), ['st*ar?[x].txt', 'stXar1x.txt'], 'unquoted: both');
+        assert.deepEqual(await nlst('st\\*ar*'), ['st*ar?[x].txt']);
+        assert.deepEqual(await nlst('st\\*ar\\?\\[x\\].txt'), ['st*ar?[x].txt'], 'all quoted: that name');
+        assert.deepEqual(await nlst('\\[abc'), ['[abc']);
+        assert.deepEqual(await nlst('\\[a*'), ['[abc']);
+        const list = lines(await ftp.listing('LIST', '-l st\\*ar*')).map((l) => parseListLine(l)?.name);
+        assert.deepEqual(list, ['st*ar?[x].txt']);
+        const itself = lines(await ftp.listing('LIST', '-d \\[abc')).map((l) => parseListLine(l)?.name);
+        assert.deepEqual(itself, ['[abc']);
+        const stat = textOf(await ftp.cmd('STAT st\\*ar*', 212));
+        assert.match(stat, / st\*ar\?\[x\]\.txt\n/);
+        assert.doesNotMatch(stat, /stXar1x/);
+        // `st\*` is the name `st*`: there is none.
+        assert.equal(textOf(await ftp.cmd('NLST st\\*', 550)), 'No such file or directory.');
+      });
+    });
+
     test('a file literally named -la can still be listed, sized and downloaded', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));

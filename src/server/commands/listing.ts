@@ -8,7 +8,7 @@ import {
   formatNlstLine,
   DEFAULT_MLST_FACTS,
 } from '../../protocol/listing.js';
-import { globMatcher, hasWildcard } from '../../protocol/glob.js';
+import { globMatcher, hasWildcard, unquote } from '../../protocol/glob.js';
 import { reply } from '../../protocol/reply.js';
 import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
@@ -62,8 +62,11 @@ async function named(arg: string, ctx: CommandContext): Promise<Listed> {
   return { path, stat, prefix: arg.endsWith('/') ? arg : `${arg}/` };
 }
 
-/** The path a listing argument names, for the permission check (`-la dir` → `dir`). */
+/** A listing argument without its leading option words: `-la dir` → `dir`. */
 const withoutOptions = (arg: string): string => arg.replace(LS_OPTIONS, '');
+
+/** The path a listing argument names, for the permission check (`st\*` → `st*`, as `st*` is checked). */
+const checkedPath = (arg: string): string => unquote(withoutOptions(arg));
 
 /** What a listing shows: a directory's entries, one file, or a directory's entries matching a pattern. */
 interface Listed {
@@ -81,13 +84,13 @@ interface Listed {
 
 /**
  * A listing argument whose last segment is a pattern (`*`, `?`, `[...]`) and names nothing as it
- * stands: its directory, and a matcher for the segment (as vsftpd and ProFTPD expand them).
+ * stands: its directory (unquoted), and a matcher for the segment (as vsftpd and ProFTPD expand them).
  */
 async function patternTarget(arg: string, ctx: CommandContext): Promise<Listed | undefined> {
   const slash = arg.lastIndexOf('/');
   const pattern = arg.slice(slash + 1);
   if (!hasWildcard(pattern)) return undefined;
-  const dir = slash < 0 ? '' : arg.slice(0, slash + 1);
+  const dir = slash < 0 ? '' : unquote(arg.slice(0, slash + 1));
   const { path, stat } = await plainTarget(dir === '' ? '.' : dir, ctx);
   if (stat.type !== 'dir') return undefined;
   return { path, stat, match: globMatcher(pattern), prefix: dir };
@@ -95,6 +98,7 @@ async function patternTarget(arg: string, ctx: CommandContext): Promise<Listed |
 
 /** The listing's target; a pattern when nothing has the argument's name (LIST/NLST). */
 async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
+  if (arg.includes('\\')) return quoted(arg, ctx);
   try {
     return await target(arg, ctx);
   } catch (err) {
@@ -103,6 +107,20 @@ async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
     if (!found) throw err;
     return found;
   }
+}
+
+/**
+ * An argument with `\` quoting (`LIST st\*ar*`, `NLST \[abc`): no name holds a backslash
+ * (virtual-path.ts), so it is a pattern, or with no wildcard left the name it quotes (`[abc`), which
+ * NLST gives back unquoted, for mget to fetch.
+ */
+async function quoted(arg: string, ctx: CommandContext): Promise<Listed> {
+  const flags = LS_OPTIONS.exec(arg)?.[0] ?? '';
+  const rest = arg.slice(flags.length);
+  const found = await patternTarget(rest, ctx);
+  if (found) return found;
+  const name = unquote(rest);
+  return listsItself(flags) ? itself(name, ctx) : named(name, ctx);
 }
 
 async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly FileStat[]> {
@@ -140,7 +158,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
     verb,
     access: 'logged-in',
     permission: 'list',
-    target: ({ path }) => withoutOptions(path),
+    target: ({ path }) => checkedPath(path),
     concurrency: 'serial',
     data: true,
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
@@ -193,7 +211,7 @@ export const listingCommands: AnyCommandSpec[] = [
     verb: 'STAT',
     access: 'anyone',
     permission: ({ path }) => (path.length > 0 ? 'list' : undefined),
-    target: ({ path }) => withoutOptions(path),
+    target: ({ path }) => checkedPath(path),
     concurrency: 'out-of-band',
     help: 'STAT [<sp> path]',
     async handle({ path: arg }, ctx) {
