@@ -9,9 +9,7 @@
  * then nothing more, so when the client aborts on the last byte, its receive buffer is empty.
  */
 import assert from 'node:assert/strict';
-import { once } from 'node:events';
 import net from 'node:net';
-import readline from 'node:readline';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
@@ -20,6 +18,7 @@ import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import { FerryError } from '../../src/errors.js';
 import { testCertificate } from '../support/ferry.js';
 import { DialogueLog } from './helpers.js';
+import { ScriptedServer } from './support/scripted-server.js';
 
 /** How the server saw a data connection end. */
 type DataEnd = 'FIN' | 'reset' | `error ${string}`;
@@ -44,49 +43,14 @@ const CHUNK = 64 * 1024;
  * an EOF is followed by a write, as ProFTPD's next write: after a FIN it still goes through (and
  * the server cannot tell the close from a normal end), after a reset it fails.
  */
-class ScriptedServer {
+class DataEndServer extends ScriptedServer {
   readonly data: DataSeen[] = [];
-  private readonly control: tls.Server;
-  private readonly listeners = new Set<net.Server>();
-  private readonly sockets = new Set<net.Socket>();
 
-  private constructor(private readonly pair: { cert: string; key: string }) {
-    this.control = tls.createServer(pair, (sock) => this.session(sock));
+  static async start(): Promise<DataEndServer> {
+    return new DataEndServer(await testCertificate()).listen();
   }
 
-  static async start(): Promise<ScriptedServer> {
-    const s = new ScriptedServer(await testCertificate());
-    s.control.listen(0, '127.0.0.1');
-    await once(s.control, 'listening');
-    return s;
-  }
-
-  get port(): number {
-    return (this.control.address() as net.AddressInfo).port;
-  }
-
-  get cert(): string {
-    return this.pair.cert;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    for (const l of [this.control, ...this.listeners]) {
-      if (l.listening) {
-        l.close();
-        await once(l, 'close');
-      }
-    }
-  }
-
-  private track(sock: net.Socket): void {
-    sock.on('error', () => {});
-    this.sockets.add(sock);
-    sock.once('close', () => this.sockets.delete(sock));
-  }
-
-  private session(sock: tls.TLSSocket): void {
-    this.track(sock);
+  protected session(sock: net.Socket): void {
     const reply = (text: string): void => {
       sock.write(`${text}\r\n`);
     };
@@ -94,16 +58,9 @@ class ScriptedServer {
     let passive: PassiveData | undefined;
     let current: DataSeen | undefined;
     reply('220 scripted');
-    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      const sp = line.indexOf(' ');
-      const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-      const arg = sp < 0 ? '' : line.slice(sp + 1);
+    this.commandLines(sock, (verb, arg) => {
+      if (this.common(sock, verb, reply)) return;
       switch (verb) {
-        case 'USER':
-          return reply('331 password');
-        case 'PASS':
-          return reply('230 in');
         case 'FEAT':
           return reply('211 no features');
         case 'PBSZ':
@@ -112,18 +69,11 @@ class ScriptedServer {
         case 'PROT':
           prot = arg === 'C' ? 'C' : 'P';
           return reply('200 ok');
-        case 'PWD':
-          return reply('257 "/"');
         case 'SIZE':
           return reply(`213 ${SENT * 4}`);
-        case 'EPSV': {
-          const p = this.passive(prot);
-          void p.port.then((port) => {
-            passive = p;
-            reply(`229 Entering Extended Passive Mode (|||${port}|)`);
-          });
+        case 'EPSV':
+          passive = this.passive(prot, reply);
           return;
-        }
         case 'RETR':
         case 'STOR': {
           const p = passive;
@@ -146,10 +96,6 @@ class ScriptedServer {
           void seen.end.then(() => reply('226 abort successful'));
           return;
         }
-        case 'QUIT':
-          reply('221 bye');
-          sock.end();
-          return;
         default:
           return reply('502 not scripted');
       }
@@ -157,44 +103,38 @@ class ScriptedServer {
   }
 
   /**
-   * A one-shot passive listener (TLS for PROT P, TCP for PROT C); the data connection is watched
-   * from the moment it is accepted. `send` writes (and with `end`, ends) once it is there.
+   * EPSV's data connection (TLS for PROT P, TCP for PROT C), watched from the moment it is
+   * accepted. `send` writes (and with `end`, ends) once it is there.
    */
-  private passive(prot: 'P' | 'C'): PassiveData {
+  private passive(prot: 'P' | 'C', reply: (text: string) => void): PassiveData {
     const options = { allowHalfOpen: true }; // an EOF must leave the connection writable
     const listener =
       prot === 'P' ? tls.createServer({ ...this.pair, ...options }) : net.createServer(options);
-    this.listeners.add(listener);
+    const event = prot === 'P' ? 'secureConnection' : 'connection';
     let ended: (e: DataEnd) => void = () => {};
     const seen: DataSeen = { end: new Promise((resolve) => (ended = resolve)), received: 0 };
     this.data.push(seen);
-    const sock = new Promise<net.Socket>((resolve) => {
-      listener.once(prot === 'P' ? 'secureConnection' : 'connection', (s: net.Socket) => {
-        this.track(s);
-        listener.close();
-        let settled = false;
-        const settle = (how: DataEnd): void => {
-          if (settled) return;
-          settled = true;
-          ended(how);
-          s.destroy();
-        };
-        s.on('data', (d: Buffer) => (seen.received += d.length));
-        s.once('error', (err: NodeJS.ErrnoException) => {
-          const code = err.code ?? err.message;
-          settle(code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : `error ${code}`);
-        });
-        s.once('end', () => {
-          if (s.writableEnded) return settle('FIN'); // we had ended it: the client's close answers
-          s.write('x', (err) => settle(err ? 'reset' : 'FIN'));
-        });
-        s.once('close', () => settle('reset')); // closed without an EOF or an error: not a FIN
-        resolve(s);
+    listener.once(event, (s: net.Socket) => {
+      let settled = false;
+      const settle = (how: DataEnd): void => {
+        if (settled) return;
+        settled = true;
+        ended(how);
+        s.destroy();
+      };
+      s.on('data', (d: Buffer) => (seen.received += d.length));
+      s.once('error', (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? err.message;
+        settle(code === 'ECONNRESET' || code === 'EPIPE' ? 'reset' : `error ${code}`);
       });
+      s.once('end', () => {
+        if (s.writableEnded) return settle('FIN'); // we had ended it: the client's close answers
+        s.write('x', (err) => settle(err ? 'reset' : 'FIN'));
+      });
+      s.once('close', () => settle('reset')); // closed without an EOF or an error: not a FIN
     });
-    listener.listen(0, '127.0.0.1');
+    const sock = this.epsv(reply, listener, event);
     return {
-      port: once(listener, 'listening').then(() => (listener.address() as net.AddressInfo).port),
       seen,
       send: (bytes, end) => {
         void sock.then((s) => {
@@ -207,37 +147,22 @@ class ScriptedServer {
 }
 
 interface PassiveData {
-  readonly port: Promise<number>;
   readonly seen: DataSeen;
   send(bytes: number, end: boolean): void;
 }
 
 describe('FerryClient ending a data connection it gives up', { timeout: 60_000 }, () => {
-  let server: ScriptedServer;
-  const clients: FerryClient[] = [];
+  let server: DataEndServer;
   const log = new DialogueLog();
 
-  async function connect(extra: Partial<ClientOptions> = {}): Promise<FerryClient> {
-    const client = await FerryClient.connect({
-      host: '127.0.0.1',
-      port: server.port,
-      security: 'implicit',
-      user: 'u',
-      password: 'p',
-      ca: server.cert,
-      log: log.log,
-      ...extra,
-    });
-    clients.push(client);
-    return client;
-  }
+  const connect = (extra: Partial<ClientOptions> = {}): Promise<FerryClient> =>
+    server.connect({ log: log.log, ...extra });
 
   before(async () => {
-    server = await ScriptedServer.start();
+    server = await DataEndServer.start();
   });
 
   after(async () => {
-    for (const c of clients) await c.close();
     await server?.close();
   });
 

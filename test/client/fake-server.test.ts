@@ -28,12 +28,10 @@ import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
 
 describe('the client against servers with quirks (a scripted server)', { timeout: 30_000 }, () => {
   const servers: FakeFtp[] = [];
-  const clients: FerryClient[] = [];
   const log = new DialogueLog();
   let dir = '';
 
   after(async () => {
-    for (const c of clients) await c.close();
     for (const s of servers) await s.close();
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
@@ -53,20 +51,8 @@ describe('the client against servers with quirks (a scripted server)', { timeout
     return server;
   }
 
-  async function connect(server: FakeFtp, extra: Partial<ClientOptions> = {}): Promise<FerryClient> {
-    const client = await FerryClient.connect({
-      host: '127.0.0.1',
-      port: server.port,
-      security: 'none',
-      allowPlain: true,
-      user: 'u',
-      password: 'p',
-      log: log.log,
-      ...extra,
-    });
-    clients.push(client);
-    return client;
-  }
+  const connect = (server: FakeFtp, extra: Partial<ClientOptions> = {}): Promise<FerryClient> =>
+    server.connect({ log: log.log, ...extra });
 
   it('421 to any command is the end of the connection, with its reason; nothing more is sent', async () => {
     const atPwd = await serve({ answer: (verb) => (verb === 'PWD' ? '421 Timeout.' : undefined) });

@@ -11,13 +11,13 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { after, before, describe, it } from 'node:test';
 
 import { FerryClient } from '../../src/client/client.js';
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { FerryError } from '../../src/errors.js';
 import { ferry } from './helpers.js';
+import { ScriptedServer } from './support/scripted-server.js';
 
 interface Script {
   /** Sent on connecting (default: a 220 greeting). */
@@ -29,76 +29,32 @@ interface Script {
 }
 
 /** A plain-FTP server that does what its script says: EPSV, MLSD and RETR, little else. */
-class HostileFtp {
-  readonly commands: string[] = [];
-  private readonly server = net.createServer((s) => this.session(s));
-  private readonly sockets = new Set<net.Socket>();
-  private readonly timers = new Set<NodeJS.Timeout>();
-
-  constructor(private readonly script: Script) {}
+class HostileFtp extends ScriptedServer {
+  constructor(private readonly script: Script) {
+    super();
+  }
 
   async start(): Promise<string> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return `ftp://u@127.0.0.1:${(this.server.address() as net.AddressInfo).port}`;
+    await this.listen();
+    return `ftp://u@127.0.0.1:${this.port}`;
   }
 
-  async close(): Promise<void> {
-    for (const t of this.timers) clearInterval(t);
-    for (const s of this.sockets) s.destroy();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  /** Repeats `fn` until the server closes (a hostile server that never stops). */
-  every(ms: number, fn: () => void): void {
-    this.timers.add(setInterval(fn, ms));
-  }
-
-  private track(s: net.Socket): void {
-    s.on('error', () => {});
-    this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
-  }
-
-  private session(sock: net.Socket): void {
-    this.track(sock);
+  protected session(sock: net.Socket): void {
     const reply = (text: string): boolean => sock.write(`${text}\r\n`);
     let data: Promise<net.Socket> | undefined;
     if (this.script.greet) this.script.greet(sock);
     else reply('220 hostile');
-    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      this.commands.push(line);
-      const sp = line.indexOf(' ');
-      const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-      const arg = sp < 0 ? '' : line.slice(sp + 1);
+    this.commandLines(sock, (verb, arg) => {
+      if (this.common(sock, verb, reply)) return;
       switch (verb) {
-        case 'USER':
-          return reply('331 password');
-        case 'PASS':
-          return reply('230 in');
         case 'FEAT':
           return reply('211-Features:\r\n MLST type*;size*;modify*;\r\n211 End');
         case 'TYPE':
         case 'OPTS':
           return reply('200 ok');
-        case 'PWD':
-          return reply('257 "/"');
-        case 'EPSV': {
-          const listener = net.createServer();
-          data = new Promise((resolve) =>
-            listener.once('connection', (s) => {
-              this.track(s);
-              listener.close();
-              resolve(s);
-            }),
-          );
-          listener.listen(0, '127.0.0.1', () =>
-            reply(`229 Entering Extended Passive Mode (|||${(listener.address() as net.AddressInfo).port}|)`),
-          );
+        case 'EPSV':
+          data = this.epsv(reply);
           return;
-        }
         case 'MLSD': {
           const d = data;
           data = undefined;
@@ -130,10 +86,6 @@ class HostileFtp {
           return reply(this.script.retr?.(arg) ?? '550 no such file');
         case 'ABOR':
           return reply('226 aborted');
-        case 'QUIT':
-          reply('221 bye');
-          sock.end();
-          return;
         default:
           return reply('502 not scripted');
       }

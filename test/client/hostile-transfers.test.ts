@@ -10,7 +10,6 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import readline from 'node:readline';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
@@ -20,6 +19,7 @@ import { failureKind } from '../../src/client/errors.js';
 import { FerryError, ReplyError } from '../../src/errors.js';
 import { testCertificate } from '../support/ferry.js';
 import { DialogueLog } from './helpers.js';
+import { ScriptedServer } from './support/scripted-server.js';
 
 /** What the server does once the transfer command came, its data connection on its way. */
 interface Turn {
@@ -36,86 +36,38 @@ interface Script {
   readonly transfer: (t: Turn) => void | Promise<void>;
 }
 
-class HostileServer {
+class HostileServer extends ScriptedServer {
   script: Script = { transfer: () => {} };
-  private readonly control: tls.Server;
-  private readonly sockets = new Set<net.Socket>();
-  private readonly listeners = new Set<net.Server>();
   /** Each data connection's TCP socket. */
   readonly raw = new WeakMap<tls.TLSSocket, net.Socket>();
 
-  private constructor(private readonly pair: { cert: string; key: string }) {
-    this.control = tls.createServer(pair, (sock) => this.session(sock));
-  }
-
   static async start(): Promise<HostileServer> {
-    const s = new HostileServer(await testCertificate());
-    s.control.listen(0, '127.0.0.1');
-    await once(s.control, 'listening');
-    return s;
+    return new HostileServer(await testCertificate()).listen();
   }
 
-  get port(): number {
-    return (this.control.address() as net.AddressInfo).port;
-  }
-
-  get cert(): string {
-    return this.pair.cert;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    for (const l of this.listeners) l.close();
-    this.control.close();
-    await once(this.control, 'close');
-  }
-
-  private track(sock: net.Socket): void {
-    sock.on('error', () => {});
-    this.sockets.add(sock);
-    sock.once('close', () => this.sockets.delete(sock));
-  }
-
-  private session(sock: tls.TLSSocket): void {
-    this.track(sock);
+  protected session(sock: net.Socket): void {
     const reply = (text: string): void => {
       if (!sock.destroyed) sock.write(`${text}\r\n`);
     };
     let data: Promise<tls.TLSSocket> | undefined;
     reply('220 hostile');
-    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      const verb = line.split(' ')[0]?.toUpperCase() ?? '';
+    this.commandLines(sock, (verb) => {
+      if (this.common(sock, verb, reply)) return;
       switch (verb) {
-        case 'USER':
-          return reply('331 password');
-        case 'PASS':
-          return reply('230 in');
         case 'FEAT':
           return reply('211 no features');
-        case 'PWD':
-          return reply('257 "/"');
         case 'SIZE':
           return reply(this.script.size ?? '550 no size');
         case 'REST':
           return reply('350 restarting');
-        case 'EPSV': {
-          const listener = net.createServer();
-          this.listeners.add(listener);
-          data = new Promise((resolve) =>
-            listener.once('connection', (raw: net.Socket) => {
-              listener.close();
-              const s = new tls.TLSSocket(raw, { isServer: true, ...this.pair });
-              this.track(s);
-              this.raw.set(s, raw);
-              s.once('secure', () => resolve(s));
-            }),
-          );
-          listener.listen(0, '127.0.0.1', () => {
-            reply(`229 Entering Extended Passive Mode (|||${(listener.address() as net.AddressInfo).port}|)`);
+        case 'EPSV':
+          data = this.epsv(reply).then((raw) => {
+            const s = new tls.TLSSocket(raw, { isServer: true, ...this.pair });
+            this.track(s);
+            this.raw.set(s, raw);
+            return new Promise((resolve) => s.once('secure', () => resolve(s)));
           });
           return;
-        }
         case 'RETR':
         case 'STOR': {
           const d = data;
@@ -124,10 +76,6 @@ class HostileServer {
           void this.script.transfer({ reply, data: () => d, closeControl: () => sock.destroy() });
           return;
         }
-        case 'QUIT':
-          reply('221 bye');
-          sock.end();
-          return;
         default:
           return reply('200 ok');
       }
@@ -145,7 +93,6 @@ async function endData(s: tls.TLSSocket, bytes: Buffer): Promise<void> {
 describe('client transfers against a lying or failing server', { timeout: 30_000 }, () => {
   let server: HostileServer;
   let dir = '';
-  const clients: FerryClient[] = [];
   const log = new DialogueLog();
 
   before(async () => {
@@ -154,24 +101,11 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
   });
 
   after(async () => {
-    for (const c of clients) await c.close();
     await server?.close();
     if (dir !== '') await rm(dir, { recursive: true, force: true });
   });
 
-  async function connect(): Promise<FerryClient> {
-    const client = await FerryClient.connect({
-      host: '127.0.0.1',
-      port: server.port,
-      security: 'implicit',
-      user: 'u',
-      password: 'p',
-      ca: server.cert,
-      log: log.log,
-    });
-    clients.push(client);
-    return client;
-  }
+  const connect = (): Promise<FerryClient> => server.connect({ log: log.log });
 
   it('a failure reply after a 110 mark fails a download and an upload (the mark is not final)', async () => {
     const client = await connect();

@@ -16,6 +16,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { ferry, type CliResult } from './helpers.js';
+import { ScriptedServer } from './support/scripted-server.js';
 
 /** Names and contents as latin1 strings: one character per byte, whatever the bytes are. */
 const LATIN = 'l\xe9tin.txt';
@@ -28,33 +29,12 @@ const FILES: ReadonlyMap<string, string> = new Map([
   ['/esc/x\x1b[2Jy.txt', 'escape\n'],
 ]);
 
-/** A plain-FTP server over FILES: no FEAT features (no UTF8), LIST in Unix form, EPSV, RETR. */
-class ByteServer {
-  /** Every command line received, as latin1 (byte for byte). */
-  readonly lines: string[] = [];
-  private readonly server = net.createServer((s) => this.session(s));
-  private readonly sockets = new Set<net.Socket>();
-
-  async start(): Promise<number> {
-    this.server.listen(0, '127.0.0.1');
-    await once(this.server, 'listening');
-    return (this.server.address() as net.AddressInfo).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  private track(s: net.Socket): void {
-    s.on('error', () => {});
-    this.sockets.add(s);
-    s.once('close', () => this.sockets.delete(s));
-  }
-
-  private session(sock: net.Socket): void {
-    this.track(sock);
+/**
+ * A plain-FTP server over FILES: no FEAT features (no UTF8), LIST in Unix form, EPSV, RETR. It
+ * reads command lines as latin1 (byte for byte), so `commands` holds them as latin1 strings.
+ */
+class ByteServer extends ScriptedServer {
+  protected session(sock: net.Socket): void {
     const reply = (text: string): boolean => sock.write(Buffer.from(`${text}\r\n`, 'latin1'));
     let cwd = '/';
     let data: Promise<net.Socket> | undefined;
@@ -80,18 +60,12 @@ class ByteServer {
       for (let lf = buffered.indexOf('\n'); lf >= 0; lf = buffered.indexOf('\n')) {
         const line = buffered.slice(0, lf).replace(/\r$/, '');
         buffered = buffered.slice(lf + 1);
-        this.lines.push(line);
-        const sp = line.indexOf(' ');
-        const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-        const arg = sp < 0 ? '' : line.slice(sp + 1);
-        void this.command(verb, arg, { send, resolve, isDir, sock }).then((r) => {
-          if (r === undefined) return;
-          if (typeof r === 'string') reply(r);
-          else {
-            data = r.data;
-            reply(r.reply);
-          }
-        });
+        const { verb, arg } = this.parse(line);
+        if (verb === 'EPSV') data = this.epsv(reply);
+        else
+          void this.command(verb, arg, { send, resolve, isDir, sock }).then((r) => {
+            if (r !== undefined) reply(r);
+          });
         if (verb === 'CWD' && isDir(resolve(arg))) cwd = resolve(arg);
       }
     });
@@ -106,7 +80,7 @@ class ByteServer {
       isDir(p: string): boolean;
       sock: net.Socket;
     },
-  ): Promise<string | { reply: string; data: Promise<net.Socket> } | undefined> {
+  ): Promise<string | undefined> {
     const file = FILES.get(c.resolve(arg));
     switch (verb) {
       case 'USER':
@@ -125,18 +99,6 @@ class ByteServer {
         return file !== undefined ? `213 ${file.length}` : '550 Could not get file size.';
       case 'MDTM':
         return file !== undefined ? '213 20240102030405' : '550 Could not get file modification time.';
-      case 'EPSV': {
-        const listener = net.createServer();
-        listener.listen(0, '127.0.0.1');
-        await once(listener, 'listening');
-        const port = (listener.address() as net.AddressInfo).port;
-        const data = once(listener, 'connection').then(([s]: net.Socket[]) => {
-          listener.close();
-          this.track(s as net.Socket);
-          return s as net.Socket;
-        });
-        return { reply: `229 Entering Extended Passive Mode (|||${port}|)`, data };
-      }
       case 'LIST': {
         const dir = c.resolve(arg.replace(/^-a ?/, ''));
         const lines = [...FILES]
@@ -169,7 +131,8 @@ describe('names that are not UTF-8, from a server without UTF8', { timeout: 60_0
   const ok = (r: CliResult): void => assert.equal(r.code, EXIT.ok, `exit ${r.code}\n${r.stderr}`);
 
   before(async () => {
-    base = `ftp://bench@127.0.0.1:${await server.start()}`;
+    await server.listen();
+    base = `ftp://bench@127.0.0.1:${server.port}`;
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-raw-names-'));
   });
 
@@ -202,7 +165,7 @@ describe('names that are not UTF-8, from a server without UTF8', { timeout: 60_0
     const target = path.join(dir, 'get');
     await mkdir(target);
     ok(await ferry(['get', '--allow-plain', '--quiet', `${base}/sp/l%E9tin.txt`, target], env));
-    assert.ok(server.lines.includes(`RETR sp/${LATIN}`), server.lines.join('\n'));
+    assert.ok(server.commands.includes(`RETR sp/${LATIN}`), server.commands.join('\n'));
     const names = await readdir(target, { encoding: 'buffer' });
     assert.deepEqual(names, [Buffer.from(LATIN, 'latin1')]);
     assert.equal(await readFile(Buffer.from(path.join(target, LATIN), 'latin1'), 'utf8'), 'latin-1 named\n');

@@ -5,7 +5,8 @@
  */
 import { once } from 'node:events';
 import net from 'node:net';
-import readline from 'node:readline';
+
+import { ScriptedServer } from './scripted-server.js';
 
 export interface FakeFile {
   data: Buffer;
@@ -26,28 +27,17 @@ export interface FakeFtpOptions {
   readonly answer?: (verb: string, arg: string) => string | Promise<string> | undefined;
 }
 
-export class FakeFtp {
-  /** Every command line received, in order. */
-  readonly commands: string[] = [];
+export class FakeFtp extends ScriptedServer {
   readonly files = new Map<string, FakeFile>();
   private facts: readonly string[];
-  private readonly server = net.createServer((sock) => this.session(sock));
-  private readonly sockets = new Set<net.Socket>();
-  private readonly listeners = new Set<net.Server>();
 
   private constructor(private readonly o: FakeFtpOptions) {
+    super();
     this.facts = o.facts ?? ['type', 'size', 'modify'];
   }
 
   static async start(o: FakeFtpOptions = {}): Promise<FakeFtp> {
-    const f = new FakeFtp(o);
-    f.server.listen(0, '127.0.0.1');
-    await once(f.server, 'listening');
-    return f;
-  }
-
-  get port(): number {
-    return (this.server.address() as net.AddressInfo).port;
+    return new FakeFtp(o).listen();
   }
 
   /** The verbs received, in order (`REST`, `STOR`, …). */
@@ -55,21 +45,7 @@ export class FakeFtp {
     return this.commands.map((c) => c.split(' ')[0]?.toUpperCase() ?? '');
   }
 
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    for (const l of this.listeners) l.close();
-    this.server.close();
-    await once(this.server, 'close');
-  }
-
-  private track(sock: net.Socket): void {
-    sock.on('error', () => {});
-    this.sockets.add(sock);
-    sock.once('close', () => this.sockets.delete(sock));
-  }
-
-  private session(sock: net.Socket): void {
-    this.track(sock);
+  protected session(sock: net.Socket): void {
     const reply = (text: string): void => {
       sock.write(`${text}\r\n`);
       if (text.startsWith('421')) sock.end();
@@ -77,23 +53,15 @@ export class FakeFtp {
     let data: Promise<net.Socket> | undefined;
     let rest = 0;
     reply('220 fake');
-    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
-    lines.on('line', (line) => {
-      this.commands.push(line);
-      const sp = line.indexOf(' ');
-      const verb = (sp < 0 ? line : line.slice(0, sp)).toUpperCase();
-      const arg = sp < 0 ? '' : line.slice(sp + 1);
+    this.commandLines(sock, (verb, arg) => {
       const quirk = this.o.answer?.(verb, arg);
       if (typeof quirk === 'string') return reply(quirk);
       if (quirk !== undefined) return void quirk.then(reply);
       const offset = rest;
       if (verb !== 'EPSV') rest = 0;
       const file = this.files.get(arg);
+      if (this.common(sock, verb, reply)) return;
       switch (verb) {
-        case 'USER':
-          return reply('331 password');
-        case 'PASS':
-          return reply('230 in');
         case 'FEAT': {
           const f = this.o.features ?? [];
           return reply(
@@ -115,19 +83,14 @@ export class FakeFtp {
         case 'TYPE':
         case 'NOOP':
           return reply('200 ok');
-        case 'PWD':
-          return reply('257 "/"');
         case 'SIZE':
           return reply(file ? `213 ${file.data.length}` : '550 no such file');
         case 'REST':
           rest = Number(arg);
           return reply(`350 restarting at ${rest}`);
-        case 'EPSV': {
-          const p = this.passive();
-          data = p.sock;
-          void p.port.then((port) => reply(`229 Entering Extended Passive Mode (|||${port}|)`));
+        case 'EPSV':
+          data = this.epsv(reply);
           return;
-        }
         case 'STOR':
         case 'APPE':
         case 'RETR':
@@ -146,10 +109,6 @@ export class FakeFtp {
           });
           return;
         }
-        case 'QUIT':
-          reply('221 bye');
-          sock.end();
-          return;
         default:
           return reply('502 not scripted');
       }
@@ -182,25 +141,6 @@ export class FakeFtp {
         return `${facts.join('')} ${name}\r\n`;
       })
       .join('');
-  }
-
-  /** A one-shot passive listener. */
-  private passive(): { port: Promise<number>; sock: Promise<net.Socket> } {
-    const listener = net.createServer();
-    this.listeners.add(listener);
-    listener.once('close', () => this.listeners.delete(listener));
-    const sock = new Promise<net.Socket>((resolve) => {
-      listener.once('connection', (s) => {
-        this.track(s);
-        listener.close();
-        resolve(s);
-      });
-    });
-    listener.listen(0, '127.0.0.1');
-    return {
-      port: once(listener, 'listening').then(() => (listener.address() as net.AddressInfo).port),
-      sock,
-    };
   }
 }
 
