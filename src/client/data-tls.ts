@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import tls from 'node:tls';
 import { FerryError } from '../errors.js';
+import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import type { ClientControlConnection } from './control.js';
 import { giveUp } from './data-reset.js';
@@ -12,14 +13,24 @@ import { fingerprintSha256 } from './trust.js';
 /**
  * The TLS client socket on a data connection, resuming `session`; its handshake starts at once.
  * Certificates are not checked here (see checkDataCertificate). From now on the data connection is
- * ended through this socket, never through `raw` (data-reset.ts).
+ * ended through this socket, never through `raw` (data-reset.ts). `closeNotify`: its data ends
+ * only with the server's TLS close_notify; a bare TCP FIN fails it (eof-guard.ts, one JavaScript
+ * hop per read more).
  */
 export function startDataTls(
   raw: net.Socket,
   tlsOptions: tls.ConnectionOptions,
   session: Buffer | undefined,
+  closeNotify: boolean,
 ): tls.TLSSocket {
-  const sock = tls.connect({ ...tlsOptions, socket: raw, session, rejectUnauthorized: false });
+  const options = { ...tlsOptions, session, rejectUnauthorized: false };
+  const sock = closeNotify
+    ? EofGuard.clientTls(raw, options, () =>
+        dataConnectionError(
+          'The data connection ended without TLS close_notify: the data may be cut short (a bare TCP FIN).',
+        ),
+      )
+    : tls.connect({ ...options, socket: raw });
   // Errors reach the caller through dataHandshake() now and through the transfer's pipeline later.
   sock.on('error', () => {});
   return sock;

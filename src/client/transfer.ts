@@ -333,7 +333,10 @@ class Transfer {
 
   /** TLS on the data connection; its TLS socket is the data connection from now on. */
   private startTls(raw: net.Socket): Promise<tls.TLSSocket> {
-    const sock = startDataTls(raw, this.o.tlsOptions, this.session);
+    // Where nothing else tells where the data ends (a listing, a download of unknown size), only the
+    // server's close_notify does: a bare FIN (an attacker's) must not pass for the end.
+    const closeNotify = this.req.body.direction === 'download' && this.req.size?.() === undefined;
+    const sock = startDataTls(raw, this.o.tlsOptions, this.session, closeNotify);
     this.data = sock;
     this.handshake = dataHandshake(raw, sock, this.o.connectTimeoutMs).then((s) => {
       this.secured = true;

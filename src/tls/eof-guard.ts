@@ -12,7 +12,8 @@ const TCP_READ = 64 * 1024;
  * a bare TCP FIN: Node reports both as 'end', and a TLS engine on the TCP handle itself gives no
  * way to tell them apart. The engine gets each chunk synchronously from our 'data' events, so when
  * we deliver EOF we can ask whether it had already ended by itself. Costs one JavaScript hop per
- * TCP read, which buys never accepting a truncated upload: used only where the server receives.
+ * TCP read, which buys never accepting a truncated upload (server) or listing (client): used only
+ * where the end of the data is known by no other means.
  */
 export class EofGuard extends Duplex {
   /**
@@ -31,12 +32,35 @@ export class EofGuard extends Duplex {
       if (holdTickets() && sock.getProtocol() === 'TLSv1.3') guard.held ??= [];
       guard.reuseReads();
     });
-    // Runs before the engine sees our EOF: by then it has seen every byte before it.
-    guard.prependOnceListener('end', () => {
-      if (!engineEnded(sock))
-        sock.destroy(new FerryError('ERR_ABORTED', 'Data connection closed without TLS close_notify.'));
-    });
+    guard.failBareFin(
+      sock,
+      () => new FerryError('ERR_ABORTED', 'Data connection closed without TLS close_notify.'),
+    );
     return sock;
+  }
+
+  /**
+   * A client-side TLS socket over a guard on `raw` (`options` as for tls.connect): a bare FIN
+   * before close_notify destroys it with `error()`. For a download whose end is known only by the
+   * server closing it (a listing, a file of unknown size): a FIN an attacker injects would cut it.
+   */
+  static clientTls(raw: Socket, options: tls.ConnectionOptions, error: () => Error): tls.TLSSocket {
+    const guard = new EofGuard(raw);
+    // The TLS socket takes its half-open setting from its transport: as on a TCP socket, it answers
+    // the server's close_notify with its own (vsftpd sends its 226 only then).
+    guard.allowHalfOpen = false;
+    const sock = tls.connect({ ...options, socket: guard });
+    sock.once('secureConnect', () => guard.reuseReads());
+    guard.failBareFin(sock, error);
+    return sock;
+  }
+
+  /** Destroys `sock` with `error()` when the TCP connection ends before its TLS close_notify. */
+  private failBareFin(sock: tls.TLSSocket, error: () => Error): void {
+    // Runs before the engine sees our EOF: by then it has seen every byte before it.
+    this.prependOnceListener('end', () => {
+      if (!engineEnded(sock)) sock.destroy(error());
+    });
   }
 
   /** Output held back (see `tls`); flushed when we end our side. */
