@@ -1,9 +1,9 @@
 // What each user with a quota stores, kept in `<dataDir>/usage.json` so that it survives restarts
 // and is shared by every process that serves the user (the workers of `--workers N`, and `ferry
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
-import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { withFileLock, writeAtomically } from './users-file.js';
+import { readStateFile } from '../state-file.js';
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */
 export interface StoredUsage {
@@ -65,13 +65,8 @@ export class UsageFile {
   }
 
   async #read(): Promise<Record<string, StoredUsage>> {
-    let text: string;
-    try {
-      text = await readFile(this.file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-      throw err;
-    }
+    const text = await readStateFile(this.file);
+    if (text === undefined) return {};
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);

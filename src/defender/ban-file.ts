@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { chown, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, rename, rm, writeFile } from 'node:fs/promises';
 import { inheritedOwner } from '../auth/file-owner.js';
+import { parseStateJson, readStateFile } from '../state-file.js';
 import type { Ban } from './defender.js';
 
 export interface BanState {
@@ -43,14 +44,9 @@ export class BanFile {
 }
 
 export async function readBanFile(file: string): Promise<BanState> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return EMPTY;
-    throw err;
-  }
-  const raw = JSON.parse(text) as Partial<BanState>;
+  const text = await readStateFile(file);
+  if (text === undefined) return EMPTY;
+  const raw = parseStateJson(file, text) as Partial<BanState>;
   const bans = (v: unknown): Ban[] => (Array.isArray(v) ? v.filter(isBan) : []);
   return { active: bans(raw.active), past: bans(raw.past) };
 }
