@@ -19,11 +19,14 @@ import { FerryClient } from '../../src/client/client.js';
 import { failureKind } from '../../src/client/errors.js';
 import { FerryError, ReplyError } from '../../src/errors.js';
 import { testCertificate } from '../support/ferry.js';
+import { probeCli } from '../support/probe.js';
 import { DialogueLog } from './helpers.js';
 import { ScriptedServer } from './support/scripted-server.js';
 
 /** What the server does once the transfer command came, its data connection on its way. */
 interface Turn {
+  /** The transfer command's verb (RETR, STOR, LIST, …). */
+  readonly verb: string;
   reply(text: string): void;
   /** The data connection (TLS), once the client has made it. */
   data(): Promise<tls.TLSSocket>;
@@ -41,8 +44,15 @@ interface Script {
 
 class HostileServer extends ScriptedServer {
   script: Script = { transfer: () => {} };
+  /** The most bytes of endless data handed to TCP on one data connection. */
+  endlessSent = 0;
   /** Each data connection's TCP socket. */
   readonly raw = new WeakMap<tls.TLSSocket, net.Socket>();
+
+  /** The server's certificate (PEM), for a client's --ca. */
+  get certificate(): string {
+    return this.pair?.cert ?? '';
+  }
 
   static async start(): Promise<HostileServer> {
     return new HostileServer(await testCertificate()).listen();
@@ -84,7 +94,7 @@ class HostileServer extends ScriptedServer {
           const d = data;
           data = undefined;
           if (!d) return reply('425 no EPSV');
-          void this.script.transfer({ reply, data: () => d, closeControl: () => sock.destroy() });
+          void this.script.transfer({ verb, reply, data: () => d, closeControl: () => sock.destroy() });
           return;
         }
         default:
@@ -304,4 +314,38 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       }
     });
   }
+  it('ferry probe stops reading an endless listing at PROBE_MAX_DATA (memory stays bounded)', async () => {
+    const ca = path.join(dir, 'probe-ca.pem');
+    await writeFile(ca, server.certificate);
+    server.script = {
+      transfer: async (t) => {
+        if (!['LIST', 'MLSD', 'NLST'].includes(t.verb)) return t.reply('550 not here');
+        t.reply('150 here it comes');
+        const s = await t.data();
+        s.once('close', () => t.reply('426 data connection closed'));
+        const chunk = Buffer.from('type=file;size=1;modify=20240102030405; x.txt\r\n'.repeat(1000));
+        let left = Math.ceil((64 * 1024 * 1024) / chunk.length); // then it stays open, never ending
+        let sent = 0;
+        const more = (): void => {
+          for (; left > 0 && !s.destroyed; left--) {
+            sent += chunk.length;
+            server.endlessSent = Math.max(server.endlessSent, sent);
+            if (!s.write(chunk)) return;
+          }
+        };
+        s.on('drain', more);
+        more();
+      },
+    };
+    const url = `ftps://u@127.0.0.1:${server.port}/`;
+    const probe = await probeCli(['--ca', ca, '--timeout', '5', url], { FERRY_PASSWORD: 'p' });
+    assert.notEqual(probe.code, -1, 'probe killed');
+    assert.ok(
+      server.endlessSent > 0,
+      `no listing was asked for (exit ${probe.code}):\n${probe.stdout}\n${probe.stderr}`,
+    );
+    // Each listing stopped past 16 MiB, its connection closed, so the server could not hand TCP the
+    // whole 64 MiB of any (before, the probe read them all and waited for more).
+    assert.ok(server.endlessSent < 48 * 1024 * 1024, `${server.endlessSent} bytes sent`);
+  });
 });

@@ -155,10 +155,17 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
   return { connected, reply: r, close };
 }
 
-/** Reads everything until the stream ends (or fails, or stalls for `ms`). */
+/**
+ * What a probe reads of one data connection at most: its listings and test files are small, and a
+ * server sending without end must not take the prober's memory (the rest is not read).
+ */
+export const PROBE_MAX_DATA = 16 * 1024 * 1024;
+
+/** Reads everything until the stream ends (or fails, or stalls for `ms`, or passes PROBE_MAX_DATA). */
 function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
+    let total = 0;
     let timer = setTimeout(() => finish('no data for ' + ms + ' ms'), ms);
     const finish = (error?: string): void => {
       clearTimeout(timer);
@@ -168,6 +175,11 @@ function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string }>
     };
     const onData = (d: Buffer): void => {
       chunks.push(d);
+      total += d.length;
+      if (total > PROBE_MAX_DATA) {
+        s.destroy();
+        return finish(`more than ${PROBE_MAX_DATA} bytes: stopped reading`);
+      }
       clearTimeout(timer);
       timer = setTimeout(() => finish('no data for ' + ms + ' ms'), ms);
     };
