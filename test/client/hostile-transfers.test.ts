@@ -347,5 +347,9 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
     // Each listing stopped past 16 MiB, its connection closed, so the server could not hand TCP the
     // whole 64 MiB of any (before, the probe read them all and waited for more).
     assert.ok(server.endlessSent < 48 * 1024 * 1024, `${server.endlessSent} bytes sent`);
+    // The probe's own stop is not a refusal: this server takes any data connection, so the checks
+    // that a full handshake is refused must fail (they passed when the cap counted as one).
+    assert.match(probe.stdout, /data-full-handshake-refused/, probe.stdout);
+    assert.doesNotMatch(probe.stdout, /pass\s+data-full-handshake-refused/i, probe.stdout);
   });
 });

@@ -57,6 +57,8 @@ export interface DataOutcome {
   readonly error?: string;
   /** An upload's bytes went out on the established data connection (not: refused before any data). */
   readonly uploadStarted?: boolean;
+  /** More than PROBE_MAX_DATA came: the probe stopped reading (the data connection worked). */
+  readonly overflowed?: boolean;
 }
 
 /** A Duplex over a TCP socket, so TLS runs over our stream and TCP can end without close_notify. */
@@ -161,24 +163,30 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
  */
 export const PROBE_MAX_DATA = 16 * 1024 * 1024;
 
-/** Reads everything until the stream ends (or fails, or stalls for `ms`, or passes PROBE_MAX_DATA). */
-function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string }> {
+/**
+ * Reads everything until the stream ends (or fails, or stalls for `ms`). Past PROBE_MAX_DATA it stops
+ * and closes the stream: `overflow`, the data connection worked (no error).
+ */
+function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string; overflow?: true }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
+    let overflow = false;
     let timer = setTimeout(() => finish('no data for ' + ms + ' ms'), ms);
     const finish = (error?: string): void => {
       clearTimeout(timer);
       s.off('data', onData);
       const data = Buffer.concat(chunks);
-      resolve(error === undefined ? { data } : { data, error });
+      if (overflow) resolve({ data, overflow });
+      else resolve(error === undefined ? { data } : { data, error });
     };
     const onData = (d: Buffer): void => {
       chunks.push(d);
       total += d.length;
       if (total > PROBE_MAX_DATA) {
+        overflow = true;
         s.destroy();
-        return finish(`more than ${PROBE_MAX_DATA} bytes: stopped reading`);
+        return finish();
       }
       clearTimeout(timer);
       timer = setTimeout(() => finish('no data for ' + ms + ' ms'), ms);
@@ -244,6 +252,7 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
     let tlsInfo: Pick<DataOutcome, 'tlsVersion' | 'reused'> = {};
     let session: Buffer | undefined;
     let error: string | undefined;
+    let overflowed = false;
     if (plan.tls && clearBytes === 0 && !clearEnded) {
       const transport = plan.upload?.end === 'bare-fin' ? new TcpPipe(raw) : raw;
       const sock = tls.connect({
@@ -284,12 +293,14 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
         const got = await drain(stream, t.timeoutMs);
         data = Buffer.concat([data, got.data]);
         error = got.error;
+        overflowed = got.overflow === true;
         stream.end();
       }
     } else if (clearBytes > 0 || clearEnded) {
       raw.resume();
       const got = await drain(raw, t.timeoutMs);
       data = Buffer.concat([data, got.data]);
+      overflowed = got.overflow === true;
     }
     if (!first) first = await firstP.catch(() => undefined);
     let final: Reply | undefined = first && !isPreliminary(first) ? first : undefined;
@@ -307,6 +318,7 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
       ...(session ? { session } : {}),
       ...(error !== undefined ? { error } : {}),
       ...(uploadStarted ? { uploadStarted } : {}),
+      ...(overflowed ? { overflowed } : {}),
     };
   } finally {
     ep.close();
@@ -327,6 +339,8 @@ export function describeOutcome(o: DataOutcome): string {
 
 /** A transfer that worked: a 2xx at the end and no data connection failure. */
 export function succeeded(o: DataOutcome): boolean {
+  // Cut by the probe itself past PROBE_MAX_DATA: the server's reply to that says nothing of it.
+  if (o.overflowed === true) return true;
   return o.final !== undefined && isPositiveCompletion(o.final) && o.error === undefined;
 }
 
