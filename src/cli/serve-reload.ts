@@ -6,7 +6,7 @@ import { loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
 import { workerSettings, type WorkerSettings } from './workers.js';
-import { certificateWarnings } from '../tls/certificates.js';
+import { certificateWarnings, type CertificateMaterial } from '../tls/certificates.js';
 
 /** What a reload replaces and what it keeps: the process's running state. */
 export interface Running {
@@ -54,13 +54,13 @@ function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): stri
 export async function reloadConfiguration(
   ctx: ReloadContext,
   running: Running,
-  given?: unknown,
+  given?: { data: unknown; certificates: CertificateMaterial | undefined },
 ): Promise<Running> {
   const { flags, server, logger } = ctx;
   let next: Running;
   try {
     // A worker reloads with what its primary loaded and checked (WorkerSettings), not the file.
-    const fromPrimary = ctx.worker ? workerSettings(given) : undefined;
+    const fromPrimary = ctx.worker ? workerSettings(given?.data) : undefined;
     const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
     const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
       running: running.setup,
@@ -68,7 +68,11 @@ export async function reloadConfiguration(
     });
     let restart: string[];
     try {
-      ({ restartNeeded: restart } = await server.reconfigure({ ...setup.options, ...ctx.extra }));
+      // A worker takes the certificates its primary loaded (it may not read a root-only key).
+      ({ restartNeeded: restart } = await server.reconfigure(
+        { ...setup.options, ...ctx.extra },
+        given?.certificates,
+      ));
     } catch (err) {
       if (!setup.shared) await setup.users.store.close(); // the database's accounts stay in use
       setup.storage.retire(); // the running setup's S3 connection stays, with its own holder

@@ -151,10 +151,12 @@ async function serve(flags: ServeFlags): Promise<void> {
           await shared?.close();
           await endServerLog(root);
         },
+        // The primary's certificates: a key only root may read is read once, by the primary.
+        certificates: fromPrimary?.certificates,
         beforeReady: () => runAs && dropPrivileges(runAs),
-        reload: async (data) => {
-          if (data === undefined) return ferry.reloadCertificates();
-          const next = await reloadConfiguration(ctx, running, data);
+        reload: async (data, certificates) => {
+          if (data === undefined) return ferry.reloadCertificates(certificates);
+          const next = await reloadConfiguration(ctx, running, { data, certificates });
           if (next === running) throw new Error('the configuration was not reloaded (see the log)');
           running = next;
           return ferry.fingerprints;

@@ -10,6 +10,7 @@ import {
   type WorkerHooks,
 } from '../server/cluster/worker.js';
 import type { FerryServer } from '../server/server.js';
+import type { CertificateMaterial } from '../tls/certificates.js';
 
 /** Set by the primary in each worker's environment: the worker's position, 1..N. */
 const WORKER_ENV = 'FERRY_WORKER';
@@ -72,9 +73,12 @@ export function workerSettings(data: unknown): WorkerSettings {
   return { users: s.users, config: s.config };
 }
 
-/** Waits for the primary's first message: the settings to start with. */
-export async function receiveSettings(): Promise<WorkerSettings> {
-  return workerSettings(await receiveInit(process as PrimaryChannel));
+/** Waits for the primary's first message: the settings to start with, and its certificates. */
+export async function receiveSettings(): Promise<
+  WorkerSettings & { readonly certificates?: CertificateMaterial }
+> {
+  const init = await receiveInit(process as PrimaryChannel);
+  return { ...workerSettings(init.data), certificates: init.certificates };
 }
 
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */

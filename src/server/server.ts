@@ -2,7 +2,7 @@ import net from 'node:net';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
-import { CertificateStore } from '../tls/certificates.js';
+import { CertificateStore, type CertificateMaterial } from '../tls/certificates.js';
 import {
   admission,
   refuseConnection,
@@ -140,11 +140,14 @@ export class FerryServer {
    * nothing changes when the options or the certificates are not valid (it throws). The listeners
    * and the defender keep their running settings: the keys that differ are returned, for a warning.
    */
-  async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
+  async reconfigure(
+    options: ServerOptions,
+    certificates?: CertificateMaterial,
+  ): Promise<{ restartNeeded: string[] }> {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
-    await this.certificates.replace(...certificateSettings(next));
+    await this.certificates.replace(...certificateSettings(next), certificates);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.checks.setLimits(checkLimits(next));
     this.counts.setLimits(next.limits);
@@ -224,11 +227,12 @@ export class FerryServer {
 
   /**
    * Loads certificates (generating the self-signed default if needed) without listening: for a
-   * server that is handed connections accepted elsewhere (handleConnection).
+   * server that is handed connections accepted elsewhere (handleConnection). `given`: what the
+   * process that accepts them loaded from the same files (a cluster primary), used instead.
    */
-  async loadCertificates(): Promise<{ generated: boolean }> {
+  async loadCertificates(given?: CertificateMaterial): Promise<{ generated: boolean }> {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
-    return this.certificates.load();
+    return this.certificates.load(given);
   }
 
   get address(): ListeningAddresses {
@@ -243,9 +247,12 @@ export class FerryServer {
     return this.connections.size;
   }
 
-  /** Re-reads certificate files; sessions already running keep the certificate they started with. */
-  async reloadCertificates(): Promise<readonly string[]> {
-    await this.certificates.load();
+  /**
+   * Re-reads certificate files (or takes `given`, as loadCertificates); sessions already running
+   * keep the certificate they started with.
+   */
+  async reloadCertificates(given?: CertificateMaterial): Promise<readonly string[]> {
+    await this.certificates.load(given);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     return this.certificates.sha256;
   }

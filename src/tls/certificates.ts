@@ -28,6 +28,16 @@ export interface CertificateSource {
   readonly clientCaFiles?: readonly string[];
 }
 
+/**
+ * What a store is built from, as read from the files (or generated): a cluster primary, which read
+ * them before dropping its privileges, hands this to its workers, which need not read the files.
+ */
+export interface CertificateMaterial {
+  readonly pairs: readonly KeyPair[];
+  /** Each client-CA file's PEM, with its name for error messages. */
+  readonly clientCas: readonly { readonly file: string; readonly pem: string }[];
+}
+
 export interface TlsPolicy {
   readonly minVersion: tls.SecureVersion;
   readonly maxVersion?: tls.SecureVersion;
@@ -49,6 +59,7 @@ export class CertificateStore {
   private fingerprints: readonly string[] = [];
   private context: tls.SecureContext | undefined;
   private cas: readonly X509Certificate[] = [];
+  private loaded: CertificateMaterial | undefined;
 
   constructor(
     private source: CertificateSource,
@@ -57,14 +68,18 @@ export class CertificateStore {
 
   /**
    * Other files or another policy (a configuration reload): loaded before anything changes, so a
-   * failure leaves the store as it was.
+   * failure leaves the store as it was. `given`: as in load().
    */
-  async replace(source: CertificateSource, policy: TlsPolicy): Promise<{ generated: boolean }> {
+  async replace(
+    source: CertificateSource,
+    policy: TlsPolicy,
+    given?: CertificateMaterial,
+  ): Promise<{ generated: boolean }> {
     const before = { source: this.source, policy: this.policy };
     this.source = source;
     this.policy = policy;
     try {
-      return await this.load();
+      return await this.load(given);
     } catch (err) {
       this.source = before.source;
       this.policy = before.policy;
@@ -72,19 +87,13 @@ export class CertificateStore {
     }
   }
 
-  /** (Re)reads the files, or generates/loads the self-signed default. Old sessions keep theirs. */
-  async load(): Promise<{ generated: boolean }> {
-    let generated = false;
-    let pairs: KeyPair[];
-    if (this.source.files.length > 0) {
-      const read = await Promise.all(this.source.files.map(readPair));
-      onePerKeyType(read);
-      pairs = read.map((r) => r.pair);
-    } else {
-      const r = await loadOrGenerateSelfSigned(this.source.dataDir);
-      pairs = [r.pair];
-      generated = r.generated;
-    }
+  /**
+   * (Re)reads the files, or generates/loads the self-signed default; or takes `given`, what another
+   * store read from the same source (a cluster worker's primary). Old sessions keep theirs.
+   */
+  async load(given?: CertificateMaterial): Promise<{ generated: boolean }> {
+    const { material, generated } = given ? { material: given, generated: false } : await this.read();
+    const pairs = material.pairs;
     // Fail here, with the file named, rather than at the first handshake.
     let context: tls.SecureContext;
     try {
@@ -96,18 +105,41 @@ export class CertificateStore {
         `Certificate or key${files ? ` (${files})` : ''} is not usable: ${(err as Error).message}`,
       );
     }
-    const cas = await Promise.all(
-      (this.source.clientCaFiles ?? []).map(async (f) => {
-        const pem = await readFile(f, 'utf8').catch((err: NodeJS.ErrnoException) => {
-          throw new FerryError('ERR_INVALID_OPTION', `${f}: cannot read the client CA (${err.code}).`);
+    const cas = material.clientCas.flatMap((c) => parseClientCas(c.pem, c.file));
+    this.context = context;
+    this.cas = cas;
+    this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
+    this.loaded = material;
+    return { generated };
+  }
+
+  /** What the last load() used: for a cluster primary to hand its workers. */
+  get material(): CertificateMaterial | undefined {
+    return this.loaded;
+  }
+
+  /** The source's files (checked), or the self-signed default (generated if missing). */
+  private async read(): Promise<{ material: CertificateMaterial; generated: boolean }> {
+    let generated = false;
+    let pairs: KeyPair[];
+    if (this.source.files.length > 0) {
+      const read = await Promise.all(this.source.files.map(readPair));
+      onePerKeyType(read);
+      pairs = read.map((r) => r.pair);
+    } else {
+      const r = await loadOrGenerateSelfSigned(this.source.dataDir);
+      pairs = [r.pair];
+      generated = r.generated;
+    }
+    const clientCas = await Promise.all(
+      (this.source.clientCaFiles ?? []).map(async (file) => {
+        const pem = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new FerryError('ERR_INVALID_OPTION', `${file}: cannot read the client CA (${err.code}).`);
         });
-        return parseClientCas(pem, f);
+        return { file, pem };
       }),
     );
-    this.context = context;
-    this.cas = cas.flat();
-    this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
-    return { generated };
+    return { material: { pairs, clientCas }, generated };
   }
 
   /** SHA-256 fingerprints ("AB:CD:…") of the certificates in use. */

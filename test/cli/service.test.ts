@@ -27,10 +27,11 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlUpload, expectSuccess } from '../support/clients.js';
-import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
+import { bannerOf, FERRY_MAIN, runFerry, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
 import { REPO_ROOT } from '../support/peers.js';
 import { freePort } from '../support/ports.js';
+import { RawFtp } from '../support/raw-ftp.js';
 
 const run = promisify(execFile);
 const USER = 'ferry-test';
@@ -122,6 +123,71 @@ test(
     }
   },
 );
+
+test(
+  '--run-as with a root-only key (0600, as certbot leaves it) and --workers 2: a worker killed after the drop is replaced, and the replacement serves TLS logins',
+  { skip: !isRoot },
+  async () => {
+    const base = path.join(dir, 'root-only-key');
+    await mkdir(base);
+    const pair = await testCertificate();
+    const [cert, key] = [path.join(base, 'c.pem'), path.join(base, 'k.pem')];
+    await writeFile(cert, pair.cert, { mode: 0o644 });
+    await writeFile(key, pair.key, { mode: 0o600 });
+    const r = await ServeProcess.start(
+      [
+        ...['--run-as', USER, '--workers', '2', '--root', base, '--user', 'alice:secret'],
+        ...['--data-dir', path.join(base, 'data'), '--cert', cert, '--key', key],
+        ...['--admin-listen', '127.0.0.1:0'],
+      ],
+      dir,
+    );
+    const open: RawFtp[] = [];
+    try {
+      const [victim] = r.workerPids;
+      assert.ok(victim, r.banner);
+      const from = r.log.length;
+      process.kill(victim, 'SIGKILL');
+      // Its replacement is forked by the primary as the user: ready, or its own exit (EACCES on k.pem).
+      // (Not a first worker's 'worker ready': the log on stdout may come after the banner on stderr.)
+      const outcome = await r.waitForLog(
+        (l) =>
+          r.log.indexOf(l) >= from &&
+          l.worker !== undefined &&
+          ((l.msg === 'worker ready' && !r.workerPids.includes(Number(l.workerPid))) ||
+            (l.msg === 'worker exited; restarting it' && l.signal !== 'SIGKILL')),
+        'the replacement worker ready or exited',
+      );
+      assert.equal(outcome.msg, 'worker ready', JSON.stringify(outcome));
+      // Two TLS sessions held at once: one on each worker, the replacement too.
+      for (let i = 0; i < 2; i++) {
+        const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+        open.push(ftp);
+        await ftp.expect(220);
+        await ftp.login('alice', 'secret');
+      }
+      const logins = (): LogLine[] =>
+        r.log.slice(from).filter((l) => l.msg === 'login' && l.user === 'alice');
+      await r.waitForLog(() => logins().length >= 2, 'two logins of alice');
+      const pids = logins().map((l) => Number(l.pid));
+      assert.ok(pids.includes(Number(outcome.workerPid)), `a login on the replacement: ${pids.join(', ')}`);
+      const admin = /admin\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(r.banner)?.[1];
+      const metrics = await (await fetch(`${admin ?? ''}/metrics`)).text();
+      assert.match(metrics, /^ferry_worker_restarts_total 1$/m);
+    } finally {
+      await Promise.all(open.map((f) => f.close()));
+      assert.equal(await r.stop(), 0);
+    }
+    await assertRootOnlyKey(key, pair.key);
+  },
+);
+
+/** The key stayed root's (nothing handed it over to the run-as user). */
+async function assertRootOnlyKey(file: string, pem: string): Promise<void> {
+  const st = await stat(file);
+  assert.deepEqual([st.uid, st.mode & 0o777], [0, 0o600], file);
+  assert.equal(await readFile(file, 'utf8'), pem, file);
+}
 
 /** A root-only file the run-as user must never get: its owner and content are checked afterwards. */
 async function rootOnly(file: string): Promise<void> {

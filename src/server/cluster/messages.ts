@@ -1,12 +1,14 @@
 import type { DefenderEvent } from '../../defender/defender.js';
+import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { ClientOrigin } from '../proxy-edge.js';
 
 /**
  * What a cluster primary and its workers say to each other over the IPC channel. A connection
- * message carries the accepted TCP socket as its handle.
+ * message carries the accepted TCP socket as its handle. Init and reload carry the certificates and
+ * keys the primary loaded: a worker started after a --run-as drop could not read a root-only key.
  */
 export type ToWorker =
-  | { readonly type: 'ferry:init'; readonly data: unknown }
+  | { readonly type: 'ferry:init'; readonly data: unknown; readonly certificates?: CertificateMaterial }
   | {
       readonly type: 'ferry:connection';
       readonly id: number;
@@ -17,7 +19,7 @@ export type ToWorker =
       readonly rest?: string;
     }
   /** Reload: the configuration (`data`: what the worker needs from the primary), or only certificates. */
-  | { readonly type: 'ferry:reload'; readonly data?: unknown }
+  | { readonly type: 'ferry:reload'; readonly data?: unknown; readonly certificates?: CertificateMaterial }
   /** Send your metrics (answered by ferry:metrics with the same id). */
   | { readonly type: 'ferry:metrics-request'; readonly id: number }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }

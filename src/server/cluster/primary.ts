@@ -18,7 +18,7 @@ import type { ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { requestMetrics, requestReload } from './reload.js';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
@@ -76,6 +76,10 @@ export class ClusterPrimary {
   private nextId = 0;
   private metricsAsked = 0;
   private readonly hooks: SlotHooks;
+  /** Read here (as root before a --run-as drop) and handed to every worker, which reads no key file. */
+  private certificates: CertificateStore;
+  /** ferry_worker_restarts_total, when there is a registry. */
+  private readonly restarts: Counter | undefined;
   private accepting_ = false;
   private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
   private closing: Promise<void> | undefined;
@@ -92,6 +96,8 @@ export class ClusterPrimary {
     this.defense = new DefenderService(this.options, this.logger, this.warnings);
     // ferry_bans is the primary's (it decides bans); the workers' registries add the rest.
     if (this.options.metrics) new ServerMetrics(this.options.metrics, () => this.defense.activeBans().length);
+    this.restarts = this.options.metrics && workerRestarts(this.options.metrics);
+    this.certificates = new CertificateStore(...certificateSettings(this.options));
     this.edge = new ProxyEdge(this.options.proxyProtocol);
     this.defense.onBan = (address, until) => {
       for (const s of this.slots) if (s.ready) s.send({ type: 'ferry:ban', address, until });
@@ -117,10 +123,11 @@ export class ClusterPrimary {
   > {
     if (this.closing) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const o = this.options;
-    const certificates = new CertificateStore(...certificateSettings(o));
+    const certificates = this.certificates;
     const addresses: ListeningAddresses = {};
     try {
       const { generated } = await this.unlessStopped(certificates.load());
+      this.hooks.certificates = certificates.material;
       await this.unlessStopped(this.defense.start());
       // Workers first: a client the listeners accepted while no worker served yet would be
       // turned away (a worker can take seconds to start on a busy machine).
@@ -193,9 +200,11 @@ export class ClusterPrimary {
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
-    // The workers load the certificates; a file they would refuse is refused here first, so that a
-    // bad reload changes nothing anywhere.
-    await new CertificateStore(...certificateSettings(next)).load();
+    // Loaded here, for reloadWorkers() to hand the workers; a bad file is refused before anything
+    // changes anywhere.
+    const certificates = new CertificateStore(...certificateSettings(next));
+    await certificates.load();
+    this.certificates = certificates;
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.edge.configure(next.proxyProtocol);
@@ -203,20 +212,27 @@ export class ClusterPrimary {
     return { restartNeeded: restart };
   }
 
-  /** Every running worker re-reads the certificate files; resolves with their fingerprints. */
-  reloadCertificates(): Promise<readonly string[]> {
+  /**
+   * Re-reads the certificate files (throws, changing nothing, if it cannot) and every running worker
+   * takes them; resolves with their fingerprints.
+   */
+  async reloadCertificates(): Promise<readonly string[]> {
+    await this.certificates.load();
     return this.reloadWorkers();
   }
 
   /**
    * Every running worker reloads: its configuration, given `data` (what it needs from the primary),
-   * or else its certificates; resolves with their fingerprints, rejects if one failed.
+   * or else its certificates, with the certificates loaded here; resolves with their fingerprints,
+   * rejects if one failed.
    */
   async reloadWorkers(data?: unknown): Promise<readonly string[]> {
     // A worker started later (after a crash) gets what the others reloaded with.
     if (data !== undefined) this.hooks.init = data;
+    const certificates = this.certificates.material;
+    this.hooks.certificates = certificates;
     const running = this.slots.filter((s) => s.child && s.ready);
-    const answers = await Promise.all(running.map((s) => requestReload(s, data)));
+    const answers = await Promise.all(running.map((s) => requestReload(s, data, certificates)));
     const failed = answers.find((a) => a.type === 'ferry:reload-failed');
     if (failed?.type === 'ferry:reload-failed') throw new FerryError('ERR_TLS', failed.error);
     const first = answers[0];
@@ -363,8 +379,18 @@ export class ClusterPrimary {
     if (this.closing) return;
     this.logger.error({ worker: slot.index, code, signal }, 'worker exited; restarting it');
     slot.restart();
+    this.restarts?.inc();
     this.cluster.crashed?.(slot.index);
   }
+}
+
+/** Workers the primary restarted after they exited (get-or-create: primaries may share a registry). */
+function workerRestarts(registry: Registry): Counter {
+  const name = 'ferry_worker_restarts_total';
+  return (
+    (registry.getSingleMetric(name) as Counter | undefined) ??
+    new Counter({ name, help: 'Worker processes restarted after they exited', registers: [registry] })
+  );
 }
 
 function stoppedDuringListen(): FerryError {

@@ -1,3 +1,4 @@
+import type { CertificateMaterial } from '../../tls/certificates.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -39,13 +40,17 @@ function ask<A>(
 }
 
 /**
- * Asks one worker to reload (its configuration, or its certificates only when `data` is absent);
- * a worker that exits or never answers counts as failed.
+ * Asks one worker to reload (its configuration, or its certificates only when `data` is absent)
+ * with `certificates`, the primary's; a worker that exits or never answers counts as failed.
  */
-export function requestReload(slot: WorkerSlot, data?: unknown): Promise<ReloadAnswer> {
+export function requestReload(
+  slot: WorkerSlot,
+  data: unknown,
+  certificates: CertificateMaterial | undefined,
+): Promise<ReloadAnswer> {
   return ask<ReloadAnswer>(
     slot,
-    { type: 'ferry:reload', data },
+    { type: 'ferry:reload', data, certificates },
     (m) => (m.type === 'ferry:reloaded' || m.type === 'ferry:reload-failed' ? m : undefined),
     (error) => ({ type: 'ferry:reload-failed', error }),
     RELOAD_TIMEOUT_MS,

@@ -1,6 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import type { Logger } from '../../logger.js';
+import type { CertificateMaterial } from '../../tls/certificates.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 
 export interface SlotHooks {
@@ -8,6 +9,8 @@ export interface SlotHooks {
   fork(index: number): ChildProcess;
   /** Sent to every new worker before it serves (e.g. the logins, so all workers share them). */
   init: unknown;
+  /** The certificates and keys every new worker serves with (the primary's, as last loaded). */
+  certificates?: CertificateMaterial;
   readonly logger: Logger;
   message(slot: WorkerSlot, message: FromWorker): void;
   exit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void;
@@ -59,7 +62,7 @@ export class WorkerSlot {
       this.hooks.exit(this, code, signal);
     });
     this.hooks.logger.info({ worker: this.index, workerPid: child.pid }, 'worker started');
-    this.send({ type: 'ferry:init', data: this.hooks.init });
+    this.send({ type: 'ferry:init', data: this.hooks.init, certificates: this.hooks.certificates });
   }
 
   /** Starts a new process after one exited: at once, or later when it keeps crashing at start. */

@@ -1,7 +1,8 @@
 import type { UserSessionCounter } from '../logins.js';
 import net from 'node:net';
+import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { FerryServer } from '../server.js';
-import { isToWorker, type FromWorker } from './messages.js';
+import { isToWorker, type FromWorker, type ToWorker } from './messages.js';
 
 /** The worker's end of the IPC channel: `process` in a forked worker. */
 export interface PrimaryChannel {
@@ -18,19 +19,24 @@ export interface PrimaryChannel {
 }
 
 export interface WorkerHooks {
+  /** The primary's certificates and keys (its init message): served instead of reading the files. */
+  certificates?: CertificateMaterial;
   /** Runs once the certificates are loaded, before the worker says it is ready (privilege drop). */
   beforeReady?(): Promise<void> | void;
-  /** A reload the primary asked for (`data`: what it sent); default: certificates only. */
-  reload?(data: unknown): Promise<readonly string[]>;
+  /**
+   * A reload the primary asked for (`data`: what it sent, `certificates`: what it loaded); default:
+   * certificates only.
+   */
+  reload?(data: unknown, certificates: CertificateMaterial | undefined): Promise<readonly string[]>;
   /** Counts per-user sessions itself (shared by several nodes: the database) instead of the primary. */
   sessions?: UserSessionCounter;
 }
 
-/** Waits for the primary's init message and returns its data (the first message a worker gets). */
-export function receiveInit(channel: PrimaryChannel): Promise<unknown> {
+/** Waits for the primary's init message (the first message a worker gets). */
+export function receiveInit(channel: PrimaryChannel): Promise<Extract<ToWorker, { type: 'ferry:init' }>> {
   return new Promise((resolve) => {
     const onMessage = (m: unknown): void => {
-      if (isToWorker(m) && m.type === 'ferry:init') resolve(m.data);
+      if (isToWorker(m) && m.type === 'ferry:init') resolve(m);
     };
     channel.on('message', onMessage);
   });
@@ -46,9 +52,9 @@ export async function serveAsWorker(
   channel: PrimaryChannel,
   hooks: WorkerHooks = {},
 ): Promise<void> {
-  await server.loadCertificates();
+  await server.loadCertificates(hooks.certificates);
   await hooks.beforeReady?.();
-  const reload = hooks.reload ?? (() => server.reloadCertificates());
+  const reload = hooks.reload ?? ((_data, certificates) => server.reloadCertificates(certificates));
   // Once the primary is gone, 'disconnect' closes this worker; until then, what it would have
   // been told is dropped. Without a callback, a send on a closed channel is an 'error' event on
   // `process`, which nothing handles: the worker died of it, in the middle of closing its sessions.
@@ -122,7 +128,7 @@ export async function serveAsWorker(
         return;
       }
       case 'ferry:reload':
-        reload(m.data).then(
+        reload(m.data, m.certificates).then(
           (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
           (err: unknown) => reply({ type: 'ferry:reload-failed', error: (err as Error).message }),
         );
