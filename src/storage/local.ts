@@ -9,6 +9,7 @@ import {
   realpath,
   rename,
   rmdir,
+  stat as fsStat,
   unlink,
   utimes,
 } from 'node:fs/promises';
@@ -132,9 +133,13 @@ export class LocalStorage implements StorageBackend {
   }
 
   async checkRoot(c: StorageContext): Promise<void> {
-    const st = await this.stat(ROOT, c);
-    // The host path goes in the cause only: the server logs it, the client never sees it.
-    if (st.type !== 'dir')
+    throwIfAborted(c.signal);
+    // The root itself, not through the jail (which pins it for the session's commands). The host
+    // path goes in the cause only: the server logs it, the client never sees it.
+    const st = await fsStat(this.#root).catch((err: unknown) => {
+      throw mapFsError(err, 'open', ROOT);
+    });
+    if (!st.isDirectory())
       throw storageError('not-directory', 'open', ROOT, new Error(`${this.#root}: not a directory`));
   }
 
