@@ -51,6 +51,15 @@ export interface AccountStore {
   onChange(listener: (usernames: readonly string[]) => void): () => void;
 }
 
+/** The names of the accounts added, removed or changed (any field) between two tables. */
+export function changedUsernames(
+  before: ReadonlyMap<string, Readonly<Account>>,
+  after: ReadonlyMap<string, Readonly<Account>>,
+): string[] {
+  const names = new Set([...before.keys(), ...after.keys()]);
+  return [...names].filter((n) => JSON.stringify(before.get(n)) !== JSON.stringify(after.get(n)));
+}
+
 /**
  * Accounts held in memory (the config's `users:` and `--user`): fixed for the table's life. A reload
  * builds a new table and names the accounts that differ from the old one's (announce), so that the
@@ -75,9 +84,7 @@ export class StaticAccounts implements AccountStore {
 
   /** Tells the watchers which accounts this table holds differently from `before`'s (a reload). */
   announce(before: readonly Account[]): void {
-    const old = new Map(before.map((a) => [a.username, JSON.stringify(a)]));
-    const names = new Set([...old.keys(), ...this.#accounts.keys()]);
-    const changed = [...names].filter((n) => old.get(n) !== JSON.stringify(this.#accounts.get(n)));
+    const changed = changedUsernames(new Map(before.map((a) => [a.username, a])), this.#accounts);
     if (changed.length > 0) for (const l of this.#listeners) l(changed);
   }
 

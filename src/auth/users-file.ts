@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { parseYamlFile } from '../yaml-file.js';
-import type { Account, AccountDirectory, AccountStore } from './account.js';
+import { changedUsernames, type Account, type AccountDirectory, type AccountStore } from './account.js';
 import { inheritedOwner, makeDirectory } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
@@ -250,10 +250,7 @@ export class UsersFileStore implements AccountStore {
       );
       return;
     }
-    const names = new Set([...this.#accounts.keys(), ...next.keys()]);
-    const changed = [...names].filter(
-      (n) => JSON.stringify(this.#accounts.get(n)) !== JSON.stringify(next.get(n)),
-    );
+    const changed = changedUsernames(this.#accounts, next);
     this.#accounts = next;
     this.#logger.info({ file: this.file, users: next.size, changed: changed.length }, 'users file reloaded');
     if (changed.length > 0) for (const l of this.#listeners) l(changed);

@@ -258,7 +258,8 @@ class Transfer {
       },
       (err: unknown) => this.giveUp(err instanceof Error ? err : new Error(String(err))),
     );
-    // Bytes are counted by a 'data' listener beside the pipe (no Transform: one hop less per chunk).
+    // Bytes are counted by a 'data' listener beside the pipe (no Transform for that: one hop less per
+    // chunk; a download of known size gets one only to stop at its size, capped()).
     const onData = (chunk: Buffer | number): void => {
       this.bytes += typeof chunk === 'number' ? chunk : chunk.length;
       req.onBytes?.(this.bytes);

@@ -413,9 +413,11 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     throw new OptionError(at.join('.'), message);
   }
   const v = parsed.data;
-  const ports = defaultPorts();
-  const explicit = v.explicit ?? { host: '::', port: ports.explicit };
-  const implicit = v.implicit ?? { host: '::', port: ports.implicit };
+  // Read from /proc only when a listener is left to its default (not on every reload that names both).
+  let ports: ReturnType<typeof defaultPorts> | undefined;
+  const port = (which: 'explicit' | 'implicit'): number => (ports ??= defaultPorts())[which];
+  const explicit = v.explicit ?? { host: '::', port: port('explicit') };
+  const implicit = v.implicit ?? { host: '::', port: port('implicit') };
   if (explicit === false && implicit === false) {
     throw new OptionError('explicit/implicit', 'at least one listener must be on.');
   }

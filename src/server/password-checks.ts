@@ -1,6 +1,7 @@
 import type { AuthOutcome, Authenticator, Credentials } from '../auth/types.js';
 import type { DefenderPort } from '../defender/defender.js';
 import { normalizeAddress } from '../protocol/address.js';
+import { ABANDON_AFTER_MS } from './abandon-on-abort.js';
 
 export interface PasswordCheckLimits {
   /** Checks running at once, over all addresses. */
@@ -62,7 +63,7 @@ export class PasswordCheckQueue {
     private limits: PasswordCheckLimits,
     timing: { readonly abandonAfterMs?: number; readonly longAfterMs?: number } = {},
   ) {
-    this.abandonAfterMs = timing.abandonAfterMs ?? 1_000;
+    this.abandonAfterMs = timing.abandonAfterMs ?? ABANDON_AFTER_MS;
     this.longAfterMs = timing.longAfterMs ?? LONG_CHECK_MS;
   }
 

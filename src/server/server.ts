@@ -220,8 +220,7 @@ export class FerryServer {
   /** A step of listen(), unless close() or destroy() was called meanwhile (then it throws). */
   private async unlessStopped<T>(step: Promise<T>): Promise<T> {
     const done = await step;
-    if (this.stopped)
-      throw new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
+    if (this.stopped) throw stoppedDuringListen();
     return done;
   }
 
@@ -373,4 +372,9 @@ export class FerryServer {
     });
     void conn.start();
   }
+}
+
+/** What listen() rejects with when close() or destroy() came while it was starting. */
+export function stoppedDuringListen(): FerryError {
+  return new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
 }

@@ -6,12 +6,12 @@ import {
   randomBytes,
   webcrypto,
 } from 'node:crypto';
-import { constants as fsConstants } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { FerryError } from '../errors.js';
+import { readNoFollow } from '../state-file.js';
 import { parseClientCas } from './client-certificate.js';
 
 export interface KeyPair {
@@ -200,14 +200,9 @@ export function selfSignedFiles(dataDir: string): { certFile: string; keyFile: s
  */
 async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPair; generated: boolean }> {
   const files = selfSignedFiles(dataDir);
-  const read = (file: string): Promise<string> =>
-    readFile(file, {
-      encoding: 'utf8',
-      flag: fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK,
-    });
   let pair: KeyPair;
   try {
-    pair = { cert: await read(files.certFile), key: await read(files.keyFile) };
+    pair = { cert: await readNoFollow(files.certFile), key: await readNoFollow(files.keyFile) };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== 'ENOENT') {

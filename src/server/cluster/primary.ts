@@ -14,7 +14,7 @@ import {
 import { DefenderService } from '../defender-service.js';
 import { openListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
-import type { ListeningAddresses } from '../server.js';
+import { stoppedDuringListen, type ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker, ToWorker } from './messages.js';
 import { requestMetrics, requestReload } from './reload.js';
@@ -391,10 +391,6 @@ function workerRestarts(registry: Registry): Counter {
     (registry.getSingleMetric(name) as Counter | undefined) ??
     new Counter({ name, help: 'Worker processes restarted after they exited', registers: [registry] })
   );
-}
-
-function stoppedDuringListen(): FerryError {
-  return new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
 }
 
 /**
