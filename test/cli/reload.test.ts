@@ -84,13 +84,6 @@ function reloaded(r: ServeProcess, from: number, msg: RegExp): Promise<LogLine> 
   );
 }
 
-/** The PIDs of the processes that logged `user` in since log line `from`, once `n` have (logs lag replies). */
-async function loginPids(r: ServeProcess, user: string, from: number, n: number): Promise<number[]> {
-  const logins = (): LogLine[] => r.log.slice(from).filter((l) => l.msg === 'login' && l.user === user);
-  await r.waitForLog(() => logins().length >= n, `${n} logins of ${user}`);
-  return logins().map((l) => Number(l.pid));
-}
-
 test('SIGHUP: new users, limits and passive address apply while a session runs; a bad file is refused', async () => {
   const config = path.join(dir, 'ferry.yaml');
   await writeFile(
@@ -325,7 +318,7 @@ for (const workers of [1, 2]) {
     try {
       const live = await sessions();
       if (workers > 1) {
-        const pids = await loginPids(r, 'cfguser', 0, workers);
+        const pids = await r.loginPids('cfguser', 0, workers);
         assert.equal(new Set(pids).size, workers, 'a session on each worker');
       }
       await hup(`users:\n${entry('    readOnly: true\n')}`);
@@ -375,29 +368,16 @@ test('SIGHUP with a bad file, then a worker killed: its replacement serves the r
       pasv: '127.0.0.1',
     });
     await writeFile(config, `${bad}idleTimeoutSeconds: -5\n`);
-    let from = r.log.length;
+    const from = r.log.length;
     r.child.kill('SIGHUP');
     await reloaded(r, from, /configuration reload failed/);
 
-    const originals = [...r.workerPids];
-    const [victim] = originals;
-    assert.ok(victim);
-    from = r.log.length;
-    process.kill(victim, 'SIGKILL');
     // The replacement's first outcome: ready, or its own exit (re-reading the file, it refused it).
-    // Not a first worker's own 'worker ready': log lines (stdout) may come after the banner (stderr).
-    const outcome = await r.waitForLog(
-      (l) =>
-        r.log.indexOf(l) >= from &&
-        l.worker !== undefined &&
-        ((l.msg === 'worker ready' && !originals.includes(Number(l.workerPid))) ||
-          (l.msg === 'worker exited; restarting it' && l.signal !== 'SIGKILL')),
-      'the replacement worker ready or exited',
-    );
+    const { outcome, from: killed } = await r.killWorker();
     assert.equal(outcome.msg, 'worker ready', JSON.stringify(outcome));
     // Two sessions held at once: one on each worker, the replacement too; bob is not in the running users.
     for (let i = 0; i < 2; i++) open.push(await login(r, 'alice', 'pw'));
-    const pids = await loginPids(r, 'alice', from, 2);
+    const pids = await r.loginPids('alice', killed, 2);
     assert.ok(
       pids.includes(Number(outcome.workerPid)),
       `a login on the replacement ${String(outcome.workerPid)}`,

@@ -27,10 +27,9 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { curlUpload, expectSuccess } from '../support/clients.js';
-import { bannerOf, FERRY_MAIN, runFerry, ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
 import { REPO_ROOT } from '../support/peers.js';
-import { freePort } from '../support/ports.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 const run = promisify(execFile);
@@ -144,20 +143,8 @@ test(
     );
     const open: RawFtp[] = [];
     try {
-      const [victim] = r.workerPids;
-      assert.ok(victim, r.banner);
-      const from = r.log.length;
-      process.kill(victim, 'SIGKILL');
       // Its replacement is forked by the primary as the user: ready, or its own exit (EACCES on k.pem).
-      // (Not a first worker's 'worker ready': the log on stdout may come after the banner on stderr.)
-      const outcome = await r.waitForLog(
-        (l) =>
-          r.log.indexOf(l) >= from &&
-          l.worker !== undefined &&
-          ((l.msg === 'worker ready' && !r.workerPids.includes(Number(l.workerPid))) ||
-            (l.msg === 'worker exited; restarting it' && l.signal !== 'SIGKILL')),
-        'the replacement worker ready or exited',
-      );
+      const { outcome, from } = await r.killWorker();
       assert.equal(outcome.msg, 'worker ready', JSON.stringify(outcome));
       // Two TLS sessions held at once: one on each worker, the replacement too.
       for (let i = 0; i < 2; i++) {
@@ -166,10 +153,7 @@ test(
         await ftp.expect(220);
         await ftp.login('alice', 'secret');
       }
-      const logins = (): LogLine[] =>
-        r.log.slice(from).filter((l) => l.msg === 'login' && l.user === 'alice');
-      await r.waitForLog(() => logins().length >= 2, 'two logins of alice');
-      const pids = logins().map((l) => Number(l.pid));
+      const pids = await r.loginPids('alice', from, 2);
       assert.ok(pids.includes(Number(outcome.workerPid)), `a login on the replacement: ${pids.join(', ')}`);
       const admin = /admin\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(r.banner)?.[1];
       const metrics = await (await fetch(`${admin ?? ''}/metrics`)).text();
@@ -349,12 +333,11 @@ test(
       );
     assert.equal(await there(), 'absent', `${home} (the test needs it absent)`);
     t.after(() => rm(home, { recursive: true, force: true })); // made by a regression: not left behind
-    const port = String(await freePort());
     const child = spawn(
       process.execPath,
       [
         ...[FERRY_MAIN, 'serve', '--run-as', USER, '--workers', '1', '--root', dir, '--listen', '127.0.0.1'],
-        ...['--explicit-port', port, '--implicit-port', '0', '--user', 'alice:secret'],
+        ...['--explicit-port', '0', '--implicit-port', '0', '--user', 'alice:secret'],
       ],
       { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -346,6 +346,35 @@ export class ServeProcess {
     });
   }
 
+  /**
+   * SIGKILLs the first worker and resolves with its replacement's first outcome: 'worker ready', or
+   * its own exit (then `msg` says so). `from`: the log index at the kill. A first worker's own
+   * 'worker ready' is never taken for it (log lines on stdout may come after the banner on stderr).
+   */
+  async killWorker(): Promise<{ outcome: LogLine; from: number }> {
+    const originals = this.workerPids;
+    const [victim] = originals;
+    if (victim === undefined) throw new Error(`no worker in the banner:\n${this.banner}`);
+    const from = this.log.length;
+    process.kill(victim, 'SIGKILL');
+    const outcome = await this.waitForLog(
+      (l) =>
+        this.log.indexOf(l) >= from &&
+        l.worker !== undefined &&
+        ((l.msg === 'worker ready' && !originals.includes(Number(l.workerPid))) ||
+          (l.msg === 'worker exited; restarting it' && l.signal !== 'SIGKILL')),
+      'the replacement worker ready or exited',
+    );
+    return { outcome, from };
+  }
+
+  /** The PIDs of the processes that logged `user` in from log index `from` on, once there are `n`. */
+  async loginPids(user: string, from: number, n: number): Promise<number[]> {
+    const logins = (): LogLine[] => this.log.slice(from).filter((l) => l.msg === 'login' && l.user === user);
+    await this.waitForLog(() => logins().length >= n, `${n} logins of ${user}`);
+    return logins().map((l) => Number(l.pid));
+  }
+
   /** The PID of the process that logged `user` in (the worker serving that session). */
   async pidOfLogin(user: string): Promise<number> {
     const l = await this.waitForLog((x) => x.msg === 'login' && x.user === user, `login of ${user}`);
