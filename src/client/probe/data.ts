@@ -149,7 +149,11 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
     mode === 'eprt'
       ? `EPRT ${formatEprtArg(ctl.localAddress, port)}`
       : `PORT ${formatPortArg(ctl.localAddress, port)}`;
-  const r = await ctl.request(line);
+  // Whatever stops the probe here (no reply, a dead connection) must not leave the listener open.
+  const r = await ctl.request(line).catch((err: unknown) => {
+    close();
+    throw err;
+  });
   if (!isPositiveCompletion(r)) {
     close();
     return { refused: r };
