@@ -9,7 +9,7 @@ export interface AdminSource {
   metrics(): Promise<{ text: string; contentType: string }>;
   /** The FTPS listeners accept connections (/healthz). */
   accepting(): boolean;
-  /** Started and not stopping (/readyz). */
+  /** Started, serving (a worker is ready) and not stopping (/readyz). */
   ready(): boolean;
 }
 
@@ -25,7 +25,7 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
  * The admin HTTP listener: `GET /metrics` (Prometheus text), `GET /healthz` (200 while the
- * listeners accept, else 503), `GET /readyz` (200 once started, 503 while starting or stopping).
+ * listeners accept, else 503), `GET /readyz` (200 while serving, 503 while starting or stopping).
  * Off unless configured; meant for loopback or a management network.
  */
 export class AdminServer {

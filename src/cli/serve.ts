@@ -192,7 +192,8 @@ async function serve(flags: ServeFlags): Promise<void> {
             return { text: await r.metrics(), contentType: r.contentType };
           },
           accepting: () => ferry.accepting,
-          ready: () => state === 'ready',
+          // Workers all restarting: connections are turned away, take the node out of the pool.
+          ready: () => state === 'ready' && (!(ferry instanceof ClusterPrimary) || ferry.serving),
         },
       )
     : undefined;

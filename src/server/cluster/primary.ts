@@ -178,6 +178,11 @@ export class ClusterPrimary {
     return this.accepting_ && !this.closing && this.listeners.every((l) => l.listening);
   }
 
+  /** At least one worker serves: connections are handed on, not turned away (for /readyz). */
+  get serving(): boolean {
+    return this.accepting && this.slots.some((s) => s.child && s.ready);
+  }
+
   /**
    * The metrics of the whole cluster: the primary's registry (process metrics, bans) and every
    * worker's, summed per series (prom-client's aggregation; a worker that does not answer in time

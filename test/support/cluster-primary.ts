@@ -1,0 +1,42 @@
+/**
+ * A ClusterPrimary for tests: two workers (test/support/cluster-worker.ts, or what `fork` starts)
+ * on ephemeral loopback ports, its certificate files written to `dir`; `onLog` sees each message.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserTable } from '../../src/auth/users.js';
+import type { Logger } from '../../src/logger.js';
+import { ClusterPrimary } from '../../src/server/cluster/primary.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { testCertificate } from './ferry.js';
+
+const WORKER = fileURLToPath(new URL('./cluster-worker.js', import.meta.url));
+
+/** Starts a worker process; `real` starts the test worker that serves. */
+export type ForkWorker = (real: () => ChildProcess) => ChildProcess;
+
+export async function testPrimary(
+  dir: string,
+  onLog: (msg: string) => void,
+  forkWorker: ForkWorker = (real) => real(),
+): Promise<ClusterPrimary> {
+  const pair = await testCertificate();
+  const certFile = path.join(dir, 'cert.pem');
+  const keyFile = path.join(dir, 'key.pem');
+  await writeFile(certFile, pair.cert);
+  await writeFile(keyFile, pair.key);
+  const log = (_obj: object, msg = ''): void => onLog(msg);
+  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
+  const options = {
+    explicit: { host: '127.0.0.1', port: 0 },
+    implicit: { host: '127.0.0.1', port: 0 },
+    authenticator: new UserTable([]),
+    storageFor: () => new MemoryStorage(),
+    tls: { certificates: [{ certFile, keyFile }] },
+    logger,
+  };
+  const real = (): ChildProcess => fork(WORKER, [certFile, keyFile], { stdio: 'ignore' });
+  return new ClusterPrimary(options, { workers: 2, fork: () => forkWorker(real), init: null });
+}
