@@ -67,7 +67,10 @@ export type MirrorEvent =
   /** The destination already has the file (same size and time): counted as skipped. */
   | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'delete'; readonly path: string }
-  /** A file that could not be transferred; the others go on, then the mirror fails with the first. */
+  /**
+   * A file that could not be transferred, or a remote directory the server would not list (nothing
+   * under it is transferred or deleted); the others go on, then the mirror fails with the first.
+   */
   | { readonly kind: 'failed'; readonly path: string; readonly error: unknown };
 
 export interface MirrorResult {
@@ -150,11 +153,20 @@ async function scanRemote(
   client: FerryClient,
   root: string,
   signal?: AbortSignal,
-): Promise<{ tree: Tree; skips: RemoteSkip[] }> {
+): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
   const tree: Tree = new Map();
   const skips: RemoteSkip[] = [];
+  // Subdirectories the server refused to list (as lftp and rsync, the walk goes on without them).
+  const unlisted: { rel: string; error: ReplyError }[] = [];
   const walk = async (dir: string, rel: string, level: number): Promise<void> => {
-    const entries: RemoteEntry[] = await client.list(dir, { signal, all: true });
+    let entries: RemoteEntry[];
+    try {
+      entries = await client.list(dir, { signal, all: true });
+    } catch (err) {
+      if (level === 1 || !(err instanceof ReplyError)) throw err;
+      unlisted.push({ rel, error: err });
+      return;
+    }
     // A name listed twice (a file and a directory) is neither: which one is real cannot be told.
     const seen = new Map<string, number>();
     for (const e of entries) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
@@ -183,7 +195,7 @@ async function scanRemote(
     }
   };
   await walk(root, '', 1);
-  return { tree, skips };
+  return { tree, skips, unlisted };
 }
 
 /**
@@ -247,7 +259,8 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   }
 
   const remote = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
-    if (upload && o.dryRun && err instanceof ReplyError) return { tree: new Map<string, Item>(), skips: [] };
+    if (upload && o.dryRun && err instanceof ReplyError)
+      return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
     throw err;
   });
   const remoteTree = remote.tree;
@@ -274,6 +287,11 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   };
   // Remote names that cannot be mirrored (their local namesakes are left alone too).
   for (const r of remote.skips) skip(r.rel, r.reason);
+  // What is under a remote directory that could not be listed is unknown: left alone both sides.
+  for (const u of remote.unlisted) {
+    skippedTrees.add(u.rel);
+    emit({ kind: 'failed', path: u.rel, error: u.error });
+  }
   const inTheWay = (existing: Item, of: 'file' | 'directory'): string =>
     `${TYPE_NAMES[existing.type]} is in the way of the ${of}`;
 
@@ -401,6 +419,9 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     transferred = jobs.length;
     bytes = jobs.reduce((sum, j) => sum + (j.item.size ?? 0), 0);
   }
+
+  // As for a file that failed: the mirror fails, and deletes nothing.
+  if (remote.unlisted[0]) throw remote.unlisted[0].error;
 
   // Extras in the destination, shallow first (a removed directory takes its contents along).
   if (o.delete) {

@@ -3,11 +3,12 @@
  * maxListingBytes, `120` replies without end before the greeting stop at the connect timeout, a
  * terminal escape in a name or a reply is never printed raw by a batch `get`, and a mirror skips
  * (and reports) names it cannot mirror: a directory that lists itself, a name listed as a file and
- * as a directory, a name with a `/` or a line break.
+ * as a directory, a name with a `/` or a line break; a subdirectory the server will not list fails
+ * the mirror without stopping it or deleting anything.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -23,8 +24,8 @@ import { ScriptedServer } from './support/scripted-server.js';
 interface Script {
   /** Sent on connecting (default: a 220 greeting). */
   readonly greet?: (sock: net.Socket) => void;
-  /** An MLSD's lines for a directory, or 'endless' (data without end). */
-  readonly mlsd?: (dir: string) => readonly string[] | 'endless';
+  /** An MLSD's lines for a directory, 'endless' (data without end), or a refusal (its reply). */
+  readonly mlsd?: (dir: string) => readonly string[] | 'endless' | { readonly refuse: string };
   /** A RETR's refusal (the file is never sent). */
   readonly retr?: (file: string) => string;
 }
@@ -61,6 +62,10 @@ class HostileFtp extends ScriptedServer {
           data = undefined;
           const listing = this.script.mlsd?.(arg) ?? [];
           if (!d) return reply('425 no EPSV');
+          if (typeof listing === 'object' && 'refuse' in listing) {
+            void d.then((s) => s.destroy());
+            return reply(listing.refuse);
+          }
           reply('150 here it comes');
           void d.then(async (s) => {
             if (listing === 'endless') {
@@ -204,6 +209,34 @@ describe('the client against hostile servers', { timeout: 60_000 }, () => {
       assert.match(out, /4 skipped/);
       assert.equal(server.commands.filter((c) => c.startsWith('MLSD')).length, 100);
       assert.deepEqual(await readdir(tmp).then((n) => n.includes('m')), false);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('a subdirectory the server will not list: the mirror goes on with the rest, deletes nothing, fails', async () => {
+    const server = new HostileFtp({
+      mlsd: (d) => {
+        const at = d.replace(/^\//, '');
+        if (at === 'm') return [file('a.txt'), dir('bad'), dir('good')];
+        if (at === 'm/bad') return { refuse: '550 Permission denied.' };
+        return [file('b.txt')];
+      },
+    });
+    const url = await server.start();
+    try {
+      const local = path.join(tmp, 'unlisted');
+      await mkdir(path.join(local, 'bad'), { recursive: true });
+      await writeFile(path.join(local, 'bad', 'keep.txt'), 'mine');
+      await writeFile(path.join(local, 'extra.txt'), 'mine too');
+      const r = await ferry(['mirror', '--allow-plain', '--delete', '--dry-run', `${url}/m`, local], env);
+      const out = r.stdout + r.stderr;
+      assert.equal(r.code, EXIT.remote, `exit ${r.code}\n${out}`);
+      assert.match(out, /failed bad: .*550 Permission denied/);
+      assert.match(out, /would transfer a\.txt/);
+      assert.match(out, /would transfer good\/b\.txt/);
+      assert.doesNotMatch(out, /would delete/);
+      assert.equal(await readFile(path.join(local, 'bad', 'keep.txt'), 'utf8'), 'mine');
     } finally {
       await server.close();
     }
