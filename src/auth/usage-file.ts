@@ -2,7 +2,8 @@
 // and is shared by every process that serves the user (the workers of `--workers N`, and `ferry
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
 import { z } from 'zod';
-import { withFileLock, writeAtomically } from './users-file.js';
+import { writeAtomically } from '../atomic-file.js';
+import { withFileLock } from './users-file.js';
 import { readStateFile } from '../state-file.js';
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import { watch, type FSWatcher } from 'node:fs';
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
@@ -8,7 +7,8 @@ import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { parseYamlFile } from '../yaml-file.js';
 import { changedUsernames, type Account, type AccountDirectory, type AccountStore } from './account.js';
-import { inheritedOwner, makeDirectory } from './file-owner.js';
+import { makeDirectory } from './file-owner.js';
+import { writeAtomically } from '../atomic-file.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
 /**
@@ -58,36 +58,6 @@ export async function readUsersFile(file: string): Promise<Map<string, Account>>
 export async function writeUsersFile(file: string, accounts: Iterable<Account>): Promise<void> {
   const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
   await writeAtomically(file, HEADER + stringifyYaml({ users }));
-}
-
-/**
- * Writes `text` to a temp file (mode 0600), fsyncs it, renames it over `file`, fsyncs the directory.
- * Written by root, the file keeps the owner of the one it replaces (else its directory's): `sudo
- * ferry users …` must not take the users file away from a server running as its runAs user.
- */
-export async function writeAtomically(file: string, text: string): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
-  await makeDirectory(dir);
-  const owner = await inheritedOwner(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    try {
-      if (owner) await fh.chown(owner.uid, owner.gid);
-      await fh.writeFile(text);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-  // The rename itself durable (best effort: some filesystems refuse fsync on a directory).
-  const d = await open(dir, 'r').catch(() => undefined);
-  await d?.sync().catch(() => {});
-  await d?.close();
 }
 
 /**

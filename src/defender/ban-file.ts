@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { chown, rename, rm, writeFile } from 'node:fs/promises';
-import { inheritedOwner } from '../auth/file-owner.js';
+import { writeAtomically } from '../atomic-file.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
 import type { Ban } from './defender.js';
 
@@ -52,17 +50,8 @@ export async function readBanFile(file: string): Promise<BanState> {
 }
 
 export async function writeBanFile(file: string, state: BanState): Promise<void> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   // `sudo ferry bans rm` with no server running: the file stays the data dir's owner's (runAs).
-  const owner = await inheritedOwner(file);
-  try {
-    await writeFile(temp, JSON.stringify(state, null, 1) + '\n', { mode: 0o600 });
-    if (owner) await chown(temp, owner.uid, owner.gid);
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
+  await writeAtomically(file, JSON.stringify(state, null, 1) + '\n');
 }
 
 function isBan(v: unknown): v is Ban {

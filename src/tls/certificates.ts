@@ -6,10 +6,11 @@ import {
   randomBytes,
   webcrypto,
 } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
+import { writeAtomically } from '../atomic-file.js';
 import { FerryError } from '../errors.js';
 import { readNoFollow } from '../state-file.js';
 import { parseClientCas } from './client-certificate.js';
@@ -213,24 +214,12 @@ async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPai
     }
     pair = await generateSelfSigned('localhost');
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
-    await replaceFile(files.keyFile, pair.key, 0o600);
-    await replaceFile(files.certFile, pair.cert, 0o644);
+    await writeAtomically(files.keyFile, pair.key, { keepOwner: false });
+    await writeAtomically(files.certFile, pair.cert, { mode: 0o644, keepOwner: false });
     return { pair, generated: true };
   }
   matchingPair(pair, files); // there, but not a pair: not overwritten (throws)
   return { pair, generated: false };
-}
-
-/** Writes a new file (exclusive, so never through a link) and renames it over `file`. */
-async function replaceFile(file: string, data: string, mode: number): Promise<void> {
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  try {
-    await writeFile(temp, data, { mode, flag: 'wx' });
-    await rename(temp, file);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
 }
 
 /**
