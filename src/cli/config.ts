@@ -103,6 +103,8 @@ export const configSchema = z
         return version;
       })
       .optional(),
+    /** OpenSSL's cipher list (TLS 1.3 suites, `TLS_…`, in it too): vsftpd's ssl_ciphers. */
+    tlsCiphers: z.string().min(1).optional(),
     requireSessionReuse: z.boolean().optional(),
     sessionReuseScope: z.enum(['connection', 'user']).optional(),
     allowClearData: z.boolean().optional(),
@@ -126,6 +128,24 @@ export const configSchema = z
       .refine((a) => !(a.file && a.postgres), 'file and postgres: the accounts are in one or the other')
       .optional(),
     idleTimeoutSeconds: timeoutSeconds.optional(),
+    /** A data connection idle this long (nothing sent or received) is closed: 426. */
+    dataTimeoutSeconds: timeoutSeconds.optional(),
+    /** A passive port waiting this long for the client's data connection gives up: 425. */
+    dataConnectTimeoutSeconds: timeoutSeconds.optional(),
+    /** The text of the 220 greeting (vsftpd's ftpd_banner, ProFTPD's ServerIdent). */
+    greeting: z.string().min(1).optional(),
+    /** Mask of the modes of uploaded files and new directories, octal (vsftpd's local_umask). */
+    umask: z
+      .union([z.string(), z.number()])
+      .transform((v, ctx) => {
+        const text = String(v);
+        if (!/^0?[0-7]{1,3}$/.test(text)) {
+          ctx.addIssue({ code: 'custom', message: `expected an octal mask like "022", got "${text}"` });
+          return z.NEVER;
+        }
+        return parseInt(text, 8);
+      })
+      .optional(),
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
     workers: z.number().int().min(1).max(1024).optional(),

@@ -213,6 +213,7 @@ export async function serveSetup(
       ],
       dataDir,
       minVersion,
+      ciphers: config.tlsCiphers,
       requireSessionReuse: flags.requireReuse === false ? false : (config.requireSessionReuse ?? true),
       sessionReuseScope: reuseScope(flags.sessionReuseScope) ?? config.sessionReuseScope,
       clientCaFiles: [
@@ -230,7 +231,10 @@ export async function serveSetup(
     timeouts: {
       ...defense.timeouts,
       ...(config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : {}),
+      ...(config.dataTimeoutSeconds ? { dataIdleMs: config.dataTimeoutSeconds * 1000 } : {}),
+      ...(config.dataConnectTimeoutSeconds ? { dataConnectMs: config.dataConnectTimeoutSeconds * 1000 } : {}),
     },
+    ...(config.greeting !== undefined ? { greeting: config.greeting } : {}),
     limits: {
       ...defense.limits,
       maxSessions: config.maxSessions,
@@ -262,6 +266,10 @@ export async function serveSetup(
     ['tls.clientCaFiles', flags.clientCa.length > 0 ? '--client-ca' : `${configFile}: clientCertificates.ca`],
     ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
+    ['tls.ciphers', `${configFile}: tlsCiphers`],
+    ['greeting', `${configFile}: greeting`],
+    ['timeouts.dataIdleMs', `${configFile}: dataTimeoutSeconds`],
+    ['timeouts.dataConnectMs', `${configFile}: dataConnectTimeoutSeconds`],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
     ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
     ['timeouts.handshakeMs', `${configFile}: defender.handshakeTimeoutSeconds`],

@@ -37,7 +37,7 @@ function settingName(key: string): string {
 
 /** Settings of the config file that only a restart applies (the process is built around them). */
 function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): string[] {
-  const keys = ['workers', 'admin', 'runAs', 'allowRoot'] as const;
+  const keys = ['workers', 'admin', 'runAs', 'allowRoot', 'umask'] as const;
   const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   // A new file name is followed; switching the transfer log on or off is not.
   if ((before.xferlog === undefined) !== (after.xferlog === undefined)) changed.push('xferlog');

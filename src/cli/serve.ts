@@ -91,6 +91,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   // A worker takes the primary's configuration and logins, never the file's (see WorkerSettings).
   const fromPrimary = worker ? await receiveSettings() : undefined;
   const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
+  // New files are created 0666 and directories 0777, less this mask (an upload that replaces a file
+  // keeps that file's mode); workers inherit it.
+  if (config.umask !== undefined) process.umask(config.umask);
   const workers = workerCount(flags.workers, config.workers);
   const runAsName = flags.runAs ?? config.runAs;
   const runAs = runAsName

@@ -1,6 +1,7 @@
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { z } from 'zod';
 import { reportedIssue } from '../zod-issues.js';
 import type { Authenticator, Principal } from '../auth/types.js';
@@ -52,6 +53,11 @@ export interface ServerOptions {
     /** Where a generated self-signed certificate is kept. */
     dataDir?: string;
     minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+    /**
+     * OpenSSL's cipher list for TLS 1.2 and older, TLS 1.3 suites (`TLS_AES_256_GCM_SHA384`) named in
+     * it too (Node splits them); default Node's. Checked when the options are.
+     */
+    ciphers?: string;
     /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */
     requireSessionReuse?: boolean;
     /**
@@ -187,6 +193,7 @@ const schema = z
           .optional(),
         dataDir: z.string().min(1).optional(),
         minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
+        ciphers: z.string().min(1).superRefine(checkCiphers).optional(),
         requireSessionReuse: z.boolean().optional(),
         sessionReuseScope: z.enum(['connection', 'user']).optional(),
         clientCaFiles: z.array(z.string().min(1)).optional(),
@@ -292,10 +299,25 @@ const schema = z
       })
       .strict()
       .optional(),
-    greeting: z.string().optional(),
+    // One line: a line break would let the text send replies of its own.
+    greeting: z
+      .string()
+      .min(1)
+      .max(400)
+      .regex(/^[^\p{Cc}]+$/u, 'one line of text, no control characters')
+      .optional(),
   })
   // A misspelt key (`implicitt`, `tls.minVersoin`) is an error, not a default silently kept.
   .strict();
+
+/** OpenSSL takes the list only if it names at least one cipher it knows. */
+function checkCiphers(ciphers: string, ctx: z.RefinementCtx): void {
+  try {
+    tls.createSecureContext({ ciphers });
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `no cipher OpenSSL knows in "${ciphers}"` });
+  }
+}
 
 function checkNetwork(cidr: string, ctx: z.RefinementCtx): void {
   try {
@@ -316,6 +338,7 @@ export interface ResolvedOptions {
   clientCaFiles: string[];
   dataDir: string;
   minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+  ciphers: string | undefined;
   requireSessionReuse: boolean;
   sessionReuseScope: 'connection' | 'user';
   allowClearData: boolean;
@@ -431,6 +454,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     clientCaFiles: v.tls?.clientCaFiles ?? [],
     dataDir: v.tls?.dataDir ?? path.join(os.homedir(), '.ferry'),
     minVersion: v.tls?.minVersion ?? 'TLSv1.2',
+    ciphers: v.tls?.ciphers,
     requireSessionReuse: v.tls?.requireSessionReuse ?? true,
     sessionReuseScope: v.tls?.sessionReuseScope ?? 'connection',
     allowClearData: v.allowClearData ?? false,

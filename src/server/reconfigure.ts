@@ -53,6 +53,6 @@ export function applicable(running: ResolvedOptions, next: ResolvedOptions): Res
 export function certificateSettings(o: ResolvedOptions): [CertificateSource, TlsPolicy] {
   return [
     { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
-    { minVersion: o.minVersion },
+    { minVersion: o.minVersion, ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}) },
   ];
 }

@@ -42,6 +42,8 @@ export interface CertificateMaterial {
 export interface TlsPolicy {
   readonly minVersion: tls.SecureVersion;
   readonly maxVersion?: tls.SecureVersion;
+  /** OpenSSL's cipher list (TLS 1.3 suites too); default Node's. */
+  readonly ciphers?: string;
 }
 
 /**
@@ -165,16 +167,20 @@ export class CertificateStore {
       key: pairs.map((p) => p.key),
       minVersion: this.policy.minVersion,
       maxVersion: this.policy.maxVersion ?? 'TLSv1.3',
-      // TLS 1.0/1.1 need the lower OpenSSL security level, only when the operator asked for them.
-      ...(this.policy.minVersion === 'TLSv1' || this.policy.minVersion === 'TLSv1.1'
-        ? { ciphers: 'DEFAULT:@SECLEVEL=0' }
-        : {}),
+      ...cipherOptions(this.policy),
       sessionIdContext: 'ferry',
       // No client-initiated renegotiation: a client could make the server redo handshakes at will.
       secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
       sessionTimeout: SESSION_LIFETIME_S,
     };
   }
+}
+
+/** The operator's cipher list; TLS 1.0/1.1 need the lower OpenSSL security level, only when asked for. */
+function cipherOptions(p: TlsPolicy): { ciphers?: string } {
+  const old = p.minVersion === 'TLSv1' || p.minVersion === 'TLSv1.1';
+  if (p.ciphers !== undefined) return { ciphers: old ? `${p.ciphers}:@SECLEVEL=0` : p.ciphers };
+  return old ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
 }
 
 export function fingerprintOf(certPem: string): string {
