@@ -9,10 +9,19 @@ import { failureKind } from '../client/errors.js';
 import { mirror, type MirrorResult } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
 import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../client/trust.js';
-import { isFtpUrl, joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import {
+  isFtpUrl,
+  joinRemote,
+  parseFtpUrl,
+  redactUrl,
+  remoteBasename,
+  resolveCredentials,
+  type FtpUrl,
+} from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { defaultMode, formatMode } from '../protocol/mode.js';
 import { showRawBytes } from '../protocol/byte-text.js';
+import { promptHidden } from './password-input.js';
 import { printable, printableName } from './printable.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
 import {
@@ -187,6 +196,30 @@ class Run {
   };
   private warnedInsecure = false;
 
+  /** Passwords typed at the prompt, by user@host:port: asked once per run (parallel connections too). */
+  private readonly typed = new Map<string, Promise<string>>();
+
+  /**
+   * On a terminal, a named user with no password in the URL, FERRY_PASSWORD or ~/.netrc is asked
+   * for one (as curl -u USER and lftp do); undefined when a password is known or nobody can type.
+   */
+  private async promptedPassword(u: FtpUrl, clientCertificate: boolean): Promise<string | undefined> {
+    if (!process.stdin.isTTY || u.user === undefined || u.password !== undefined || clientCertificate)
+      return undefined;
+    const known = await resolveCredentials(u).then(
+      () => true,
+      () => false,
+    );
+    if (known) return undefined;
+    const key = `${u.user}@${u.host}:${u.port}`;
+    let typed = this.typed.get(key);
+    if (!typed) {
+      typed = promptHidden(`Password for ${printable(key)}: `);
+      this.typed.set(key, typed);
+    }
+    return typed;
+  }
+
   async options(u: FtpUrl): Promise<Partial<ClientOptions>> {
     const o = this.opts;
     if (u.security === 'none' && !o.allowPlain) {
@@ -203,9 +236,11 @@ class Run {
     }
     const ca = o.ca === undefined ? undefined : await readFlagFile('ca', o.ca);
     const clientCertificate = await clientCertificateOf(o);
+    const password = await this.promptedPassword(u, clientCertificate !== undefined);
     const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
     const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
     return {
+      ...(password !== undefined ? { password } : {}),
       insecure: o.insecure ?? false,
       fingerprints,
       ...(ca ? { ca } : {}),

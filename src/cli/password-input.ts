@@ -12,8 +12,8 @@ export async function passwordFromStdin(): Promise<string> {
   return password;
 }
 
-/** Reads a line from the terminal without echoing it. */
-function promptHidden(question: string): Promise<string> {
+/** Reads a line from the terminal (standard input must be one) without echoing it. */
+export function promptHidden(question: string): Promise<string> {
   const input = process.stdin;
   // Echo off before the prompt shows: whatever is typed once it is visible is never echoed.
   input.setRawMode(true);
