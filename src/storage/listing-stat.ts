@@ -31,6 +31,16 @@ export function isLink(st: StatLike): boolean {
   return (st.mode & constants.S_IFMT) === constants.S_IFLNK;
 }
 
+/**
+ * A regular file, a directory or a symbolic link: what Ferry serves. A FIFO, socket or device node
+ * can be neither downloaded nor stored over: listed as a file (0 bytes), a mirror would fetch it and
+ * fail, a quota would count it; they are left out as vsftpd leaves out what it cannot open.
+ */
+export function isServed(st: StatLike): boolean {
+  const fmt = st.mode & constants.S_IFMT;
+  return fmt === constants.S_IFREG || fmt === constants.S_IFDIR || fmt === constants.S_IFLNK;
+}
+
 /** `devHex`: st.dev in hex, when the caller has it already (a listing: one device for all). */
 export function toFileStat(name: string, path: VPath, st: StatLike, devHex = st.dev.toString(16)): FileStat {
   const fmt = st.mode & constants.S_IFMT;
@@ -115,7 +125,7 @@ export class ListingReader {
   }
 
   #add(out: FileStat[], name: string, st: StatLike | undefined): void {
-    if (st === undefined) return; // removed since readdir
+    if (st === undefined || !isServed(st)) return; // removed since readdir, or not a file (isServed)
     const path = this.#childPath(name);
     if (path === undefined) this.#tooLong?.(name);
     else out.push(toFileStat(name, path, st, this.#devHex));

@@ -13,6 +13,7 @@ import {
 } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { spawnSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
@@ -252,6 +253,28 @@ describe('LocalStorage root check (at login)', () => {
     await rm(root);
     await mkdir(root);
     await s.checkRoot(ctx()); // created since: the same storage is usable, nothing cached
+  });
+});
+
+describe('LocalStorage: FIFOs, sockets and device nodes', () => {
+  it('are left out of listings and the usage scan, and stat as not found (nothing to download)', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-local-special-'));
+    const sock = createServer();
+    t.after(async () => {
+      sock.close();
+      await rm(root, { recursive: true, force: true });
+    });
+    await writeFile(join(root, 'plain.txt'), 'abc');
+    await mkdir(join(root, 'dir'));
+    assert.equal(spawnSync('mkfifo', [join(root, 'pipe')]).status, 0, 'mkfifo');
+    await new Promise<void>((resolve) => sock.listen(join(root, 'sock'), resolve));
+    const s = new LocalStorage({ root });
+    assert.deepEqual(await names(s, '/'), ['dir', 'plain.txt']);
+    await rejectsKind(s.stat(v('/pipe'), ctx()), 'not-found');
+    await rejectsKind(s.stat(v('/sock'), ctx()), 'not-found');
+    assert.equal((await s.stat(v('/plain.txt'), ctx())).size, 3);
+    const usage = await scanUsage(s, ctx());
+    assert.deepEqual([usage.bytes, usage.files], [3, 1]);
   });
 });
 

@@ -19,7 +19,7 @@ import { FerryError, StorageError } from '../errors.js';
 import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
-import { ListingReader, toFileStat } from './listing-stat.js';
+import { isServed, ListingReader, toFileStat } from './listing-stat.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
@@ -147,6 +147,13 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     const obj = await this.#pinExisting(p, 'stat', c);
     await obj.close();
+    if (!isServed(obj.st))
+      throw storageError(
+        'not-found',
+        'stat',
+        p,
+        new Error('not a regular file or directory (listing-stat.ts)'),
+      );
     return toFileStat(baseName(p) || '/', p, obj.st);
   }
 
