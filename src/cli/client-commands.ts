@@ -115,7 +115,10 @@ function addCommonOptions(cmd: Command): Command {
     .option('--ca <file>', 'trust the CA certificates in this PEM file instead of the system CAs')
     .option('--cert <file>', 'client certificate (PEM) to present, for servers that log users in by it')
     .option('--key <file>', 'private key (PEM) of --cert')
-    .option('--tofu', 'trust an unknown self-signed certificate on first use and remember it')
+    .option(
+      '--tofu',
+      'trust an unknown self-signed certificate on first use and remember it (a CA-verified server is remembered as such)',
+    )
     .option(
       '--known-hosts <file>',
       'known-hosts file (default $FERRY_KNOWN_HOSTS or ~/.config/ferry/known_hosts)',
@@ -187,7 +190,11 @@ class Run {
   private onTrust = (d: TrustDecision, server: string): void => {
     if (d.kind === 'first-use') {
       this.reporter.note(
-        `Trusting the certificate of ${server} on first use (${d.fingerprint}); recorded in ${d.location}.`,
+        `Trusting the certificate of ${server} on first use (${d.reason}; ${d.fingerprint}); recorded in ${d.location}.`,
+      );
+    } else if (d.kind === 'ca' && d.recordedIn !== undefined) {
+      this.reporter.note(
+        `Recorded ${server} as CA-verified in ${d.recordedIn}: a certificate no CA vouches for will be refused.`,
       );
     } else if (d.kind === 'insecure' && !this.warnedInsecure) {
       this.warnedInsecure = true;

@@ -25,7 +25,10 @@ export type CertificateProblem =
   | 'untrusted'
   /** A fingerprint was pinned and the server presented another certificate. */
   | 'fingerprint-mismatch'
-  /** The known-hosts store has another certificate for this server: it changed (or an attack). */
+  /**
+   * The known-hosts store has another certificate for this server, or says a CA verified it and this
+   * one is not: it changed (or an attack).
+   */
   | 'key-changed'
   /** A data connection presented a certificate other than the control connection's. */
   | 'data-certificate-mismatch';

@@ -28,6 +28,7 @@ export {
 export { mirror, type MirrorOptions, type MirrorEvent, type MirrorResult } from './mirror.js';
 export {
   KnownHostsFile,
+  CA_VERIFIED,
   normalizeFingerprint,
   defaultKnownHostsFile,
   type KnownHostsStore,

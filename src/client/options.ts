@@ -38,7 +38,10 @@ export interface ClientOptions {
   readonly fingerprints?: readonly string[];
   /** Known-hosts store for certificates no CA vouches for (trust on first use). */
   readonly knownHosts?: KnownHostsStore;
-  /** Record an unknown certificate in `knownHosts` and accept it. */
+  /**
+   * Record an unknown server in `knownHosts`: a self-signed certificate (accepted) by its fingerprint,
+   * a CA-verified one as such (a certificate no CA vouches for is then refused).
+   */
   readonly trustOnFirstUse?: boolean;
   /** Lowest TLS version; default TLSv1.2 (TLSv1 and TLSv1.1 only when asked). */
   readonly minTlsVersion?: tls.SecureVersion;

@@ -11,9 +11,14 @@ import { CertificateError } from './errors.js';
  * rejects, so that pinning and trust-on-first-use can apply). In order:
  *   1. `insecure`: anything goes;
  *   2. pinned fingerprints: the certificate must be one of them (CAs are not consulted);
- *   3. verified by the CAs (system or `ca`) with a matching host name: trusted;
- *   4. the known-hosts store: same certificate as recorded → trusted; another one → refused
- *      ("key changed"); unknown → recorded and trusted when `trustOnFirstUse`, else refused.
+ *   3. verified by the CAs (system or `ca`) with a matching host name: trusted, and with
+ *      `trustOnFirstUse` an unknown server is recorded as CA-verified (`host:port ca-verified`, which
+ *      survives a renewal by a CA, unlike a fingerprint);
+ *   4. the known-hosts store: same certificate as recorded → trusted; another one, or any certificate
+ *      for a server recorded as CA-verified → refused ("key changed": an impostor's, maybe); unknown →
+ *      recorded and trusted when `trustOnFirstUse` and its only fault is that no CA vouches for it
+ *      (self-signed, unknown issuer), else refused. An expired certificate, or one a CA issued for
+ *      another name, is never trusted on first use: that is a fault TOFU cannot vouch for.
  */
 
 /** `sha256:AB:CD:…` of a certificate in DER form. */
@@ -35,12 +40,16 @@ export function normalizeFingerprint(text: string): string {
   return `sha256:${hex.replace(/(..)(?!$)/g, '$1:')}`;
 }
 
-/** A known-hosts store: `host:port` → fingerprint. */
+/** What a known-hosts store holds, instead of a fingerprint, for a server a CA vouched for. */
+export const CA_VERIFIED = 'ca-verified';
+
+/** A known-hosts store: `host:port` → fingerprint (or CA_VERIFIED). */
 export interface KnownHostsStore {
   /** Where it lives, for messages. */
   readonly location: string;
   lookup(server: string): Promise<string | undefined>;
-  remember(server: string, fingerprint: string): Promise<void>;
+  /** Records `entry` (a fingerprint or CA_VERIFIED) unless the server has one already. */
+  remember(server: string, entry: string): Promise<void>;
 }
 
 /** The default file: $FERRY_KNOWN_HOSTS, else $XDG_CONFIG_HOME/ferry/known_hosts, else ~/.config/…. */
@@ -54,27 +63,36 @@ export function defaultKnownHostsFile(
 }
 
 /**
- * A text file, one server per line: `host:port sha256:AB:CD:…`; `#` starts a comment. Lines are
- * only ever appended or replaced by the user, so a changed key is never overwritten silently.
+ * A text file, one server per line: `host:port sha256:AB:CD:…` or `host:port ca-verified`; `#`
+ * starts a comment. Lines are only ever appended or replaced by the user, so a changed key is never
+ * overwritten silently.
  */
 export class KnownHostsFile implements KnownHostsStore {
+  /** remember() calls in turn: parallel connections to one server append one line, not several. */
+  private writing: Promise<void> = Promise.resolve();
+
   constructor(readonly location: string = defaultKnownHostsFile()) {}
 
-  private async entries(): Promise<Map<string, { fingerprint: string; line: number }>> {
-    let text = '';
+  /** The file's text, undefined when there is no file. */
+  private async text(): Promise<string | undefined> {
     try {
-      text = await readFile(this.location, 'utf8');
+      return await readFile(this.location, 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      return undefined;
     }
-    const map = new Map<string, { fingerprint: string; line: number }>();
-    text.split(/\r?\n/).forEach((raw, i) => {
+  }
+
+  private async entries(text?: string): Promise<Map<string, { entry: string; line: number }>> {
+    const map = new Map<string, { entry: string; line: number }>();
+    (text ?? (await this.text()) ?? '').split(/\r?\n/).forEach((raw, i) => {
       const line = raw.trim();
       if (line === '' || line.startsWith('#')) return;
       const [server, fp] = line.split(/\s+/);
       if (server === undefined || fp === undefined || map.has(server.toLowerCase())) return;
       try {
-        map.set(server.toLowerCase(), { fingerprint: normalizeFingerprint(fp), line: i + 1 });
+        const entry = fp.toLowerCase() === CA_VERIFIED ? CA_VERIFIED : normalizeFingerprint(fp);
+        map.set(server.toLowerCase(), { entry, line: i + 1 });
       } catch {
         // a malformed line is ignored
       }
@@ -83,7 +101,7 @@ export class KnownHostsFile implements KnownHostsStore {
   }
 
   async lookup(server: string): Promise<string | undefined> {
-    return (await this.entries()).get(server.toLowerCase())?.fingerprint;
+    return (await this.entries()).get(server.toLowerCase())?.entry;
   }
 
   /** The line number of a server's entry (for the "key changed" message). */
@@ -91,20 +109,24 @@ export class KnownHostsFile implements KnownHostsStore {
     return (await this.entries()).get(server.toLowerCase())?.line;
   }
 
-  async remember(server: string, fingerprint: string): Promise<void> {
+  remember(server: string, entry: string): Promise<void> {
+    const done = this.writing.then(() => this.append(server, entry));
+    this.writing = done.catch(() => {});
+    return done;
+  }
+
+  private async append(server: string, entry: string): Promise<void> {
     await mkdir(path.dirname(this.location), { recursive: true, mode: 0o700 });
-    let exists = true;
-    try {
-      await readFile(this.location);
-    } catch {
-      exists = false;
-    }
-    const line = `${server.toLowerCase()} ${fingerprint}\n`;
-    if (exists) await appendFile(this.location, line, { mode: 0o600 });
+    const text = await this.text();
+    if (text !== undefined && (await this.entries(text)).has(server.toLowerCase())) return;
+    const line = `${server.toLowerCase()} ${entry}\n`;
+    if (text !== undefined) await appendFile(this.location, line, { mode: 0o600 });
     else
-      await writeFile(this.location, `# Ferry known FTPS servers: host:port sha256-fingerprint\n${line}`, {
-        mode: 0o600,
-      });
+      await writeFile(
+        this.location,
+        `# Ferry known FTPS servers: host:port sha256-fingerprint (or ca-verified)\n${line}`,
+        { mode: 0o600 },
+      );
   }
 }
 
@@ -115,20 +137,55 @@ export interface TrustOptions {
   readonly fingerprints?: readonly string[];
   /** Consulted for certificates the CAs do not vouch for. */
   readonly knownHosts?: KnownHostsStore;
-  /** Record (and accept) an unknown server's certificate in `knownHosts`. */
+  /**
+   * Record an unknown server in `knownHosts`: a self-signed certificate (or one from an unknown CA)
+   * by its fingerprint, and accept it; a CA-verified one as CA_VERIFIED.
+   */
   readonly trustOnFirstUse?: boolean;
 }
 
 export type TrustDecision =
   | { readonly kind: 'insecure' }
   | { readonly kind: 'pinned' }
-  | { readonly kind: 'ca' }
+  /** `recordedIn`: the server was recorded as CA-verified there (trustOnFirstUse). */
+  | { readonly kind: 'ca'; readonly recordedIn?: string }
   | { readonly kind: 'known' }
-  | { readonly kind: 'first-use'; readonly location: string; readonly fingerprint: string };
+  | {
+      readonly kind: 'first-use';
+      readonly location: string;
+      readonly fingerprint: string;
+      /** Why the CAs did not vouch for it, as describeUntrusted() words it. */
+      readonly reason: string;
+    };
 
 /** Server identity for known-hosts: `host:port`, IPv6 hosts in brackets. */
 export function serverKey(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+/**
+ * OpenSSL's verify results that only say no trusted CA vouches for the certificate (TOFU may trust
+ * these), in words. probe/chain.ts keeps the same list: importing it would pull this module's
+ * dependencies into the probe's bundle.
+ */
+const NO_TRUSTED_ISSUER: ReadonlyMap<string, string> = new Map([
+  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
+  ['SELF_SIGNED_CERT_IN_CHAIN', 'issued by an untrusted self-signed CA'],
+  ['UNABLE_TO_GET_ISSUER_CERT', 'issued by an unknown CA'],
+  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'issued by an unknown CA'],
+  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'issued by an unknown CA'],
+]);
+
+const OTHER_FAULTS: ReadonlyMap<string, string> = new Map([
+  ['CERT_HAS_EXPIRED', 'expired'],
+  ['CERT_NOT_YET_VALID', 'not yet valid'],
+  ['ERR_TLS_CERT_ALTNAME_INVALID', 'issued for another host name'],
+]);
+
+/** `self-signed: DEPTH_ZERO_SELF_SIGNED_CERT` for a TLS socket's authorizationError. */
+export function describeUntrusted(code: string): string {
+  const words = NO_TRUSTED_ISSUER.get(code) ?? OTHER_FAULTS.get(code);
+  return words === undefined ? code : `${words}: ${code}`;
 }
 
 /** Applies the trust policy to a connected TLS socket; throws CertificateError when untrusted. */
@@ -152,35 +209,54 @@ export async function checkServerCertificate(
       `The certificate of ${server} does not match the pinned fingerprint.\n  presented: ${fp}\n  expected:  ${wanted.join('\n             ')}`,
     );
   }
-  if (sock.authorized) return { kind: 'ca' };
-  const reason = String(sock.authorizationError ?? 'not verified');
   const store = opts.knownHosts;
+  if (sock.authorized) {
+    // Recorded so that an impostor's self-signed certificate is refused later, as a changed key.
+    if (!store || !opts.trustOnFirstUse || (await store.lookup(server)) !== undefined) return { kind: 'ca' };
+    await store.remember(server, CA_VERIFIED);
+    return { kind: 'ca', recordedIn: store.location };
+  }
+  const code = String(sock.authorizationError ?? 'not verified');
+  const reason = describeUntrusted(code);
   if (store) {
     const known = await store.lookup(server);
+    if (known === fp) return { kind: 'known' };
     if (known !== undefined) {
-      if (known === fp) return { kind: 'known' };
       const line = store instanceof KnownHostsFile ? await store.lineOf(server) : undefined;
+      const entry = `the entry${line !== undefined ? ` on line ${line}` : ''} of ${store.location}`;
       throw new CertificateError(
         'key-changed',
         server,
         fp,
-        `WARNING: THE CERTIFICATE OF ${server} HAS CHANGED.\n` +
-          `  recorded:  ${known}\n  presented: ${fp}\n` +
-          'Someone may be intercepting the connection, or the server got a new certificate.\n' +
-          `If the change is expected, remove the entry${line !== undefined ? ` on line ${line}` : ''} of ${store.location} and connect again.`,
+        known === CA_VERIFIED
+          ? `WARNING: ${server} PRESENTED A CERTIFICATE NO CA VOUCHES FOR (${reason}).\n` +
+              `  presented: ${fp}\n` +
+              `A CA verified its certificate before (${entry}): this may be an impostor intercepting the connection (the password was not sent).\n` +
+              `If the server really has such a certificate now, remove ${entry} and connect again.`
+          : `WARNING: THE CERTIFICATE OF ${server} HAS CHANGED.\n` +
+              `  recorded:  ${known}\n  presented: ${fp}\n` +
+              'Someone may be intercepting the connection, or the server got a new certificate.\n' +
+              `If the change is expected, remove ${entry} and connect again.`,
       );
     }
-    if (opts.trustOnFirstUse) {
+    if (opts.trustOnFirstUse && NO_TRUSTED_ISSUER.has(code)) {
       await store.remember(server, fp);
-      return { kind: 'first-use', location: store.location, fingerprint: fp };
+      return { kind: 'first-use', location: store.location, fingerprint: fp, reason };
     }
   }
+  // Only a missing CA is something --ca or --tofu can answer; expired or wrong-name is not.
+  const hint = NO_TRUSTED_ISSUER.has(code)
+    ? 'Pass --ca FILE with its CA, pin it with --fingerprint, trust it on first use with --tofu, or skip checks with --insecure' +
+      ' (from code: the options ca, fingerprints, knownHosts with trustOnFirstUse, insecure).'
+    : (opts.trustOnFirstUse
+        ? '--tofu trusts only a certificate no CA vouches for (self-signed), not an expired one or one for another host name.\n'
+        : '') +
+      'Pin it with --fingerprint if you are sure it is the right one, or skip checks with --insecure' +
+      ' (from code: the options fingerprints, insecure).';
   throw new CertificateError(
     'untrusted',
     server,
     fp,
-    `The certificate of ${server} is not trusted (${reason}).\n  fingerprint: ${fp}\n` +
-      'Pass --ca FILE with its CA, pin it with --fingerprint, trust it on first use with --tofu, or skip checks with --insecure' +
-      ' (from code: the options ca, fingerprints, knownHosts with trustOnFirstUse, insecure).',
+    `The certificate of ${server} is not trusted (${reason}).\n  fingerprint: ${fp}\n${hint}`,
   );
 }

@@ -9,7 +9,7 @@ import { EXIT, exitCodeFor } from '../../src/cli/client-exit-codes.js';
 import { parsePwdReply } from '../../src/client/client.js';
 import { CertificateError, ConnectionError, LoginError, failureKind } from '../../src/client/errors.js';
 import { needsTransfer } from '../../src/client/mirror.js';
-import { KnownHostsFile, normalizeFingerprint, serverKey } from '../../src/client/trust.js';
+import { CA_VERIFIED, KnownHostsFile, normalizeFingerprint, serverKey } from '../../src/client/trust.js';
 import {
   joinRemote,
   netrcLookup,
@@ -162,6 +162,28 @@ describe('trust', () => {
       assert.equal(await store.lookup('[::1]:990'), canonical);
       assert.equal(await store.lineOf('[::1]:990'), 3);
       assert.match(await readFile(store.location, 'utf8'), /^# Ferry known FTPS servers/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('known-hosts file: CA-verified entries beside older fingerprint lines, one line per server', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-kh-'));
+    try {
+      const file = path.join(dir, 'known_hosts');
+      // A file as earlier versions wrote it: its entries still count.
+      await writeFile(file, `# Ferry known FTPS servers: host:port sha256-fingerprint\nold:21 ${hex}\n`);
+      const store = new KnownHostsFile(file);
+      assert.equal(await store.lookup('old:21'), canonical);
+      // Parallel connections to one new server: one line, the first entry.
+      await Promise.all([store.remember('new:990', CA_VERIFIED), store.remember('new:990', canonical)]);
+      await store.remember('old:21', CA_VERIFIED);
+      assert.equal(await store.lookup('new:990'), CA_VERIFIED);
+      assert.equal(await store.lookup('old:21'), canonical);
+      assert.equal(
+        await readFile(file, 'utf8'),
+        `# Ferry known FTPS servers: host:port sha256-fingerprint\nold:21 ${hex}\nnew:990 ca-verified\n`,
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,8 +1,10 @@
 /**
  * Client certificates for the mutual-TLS tests: a CA, certificates it issues (with chosen dates,
- * as intermediates too) and self-signed ones to pin. ECDSA P-256: quick to generate.
+ * as intermediates too) and self-signed ones to pin. ECDSA P-256: quick to generate. Also server
+ * certificates for given names, for the client's trust tests.
  */
 import { randomBytes, webcrypto, X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -68,6 +70,16 @@ const leafExtensions = (): x509.Extension[] => [
   new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
 ];
 
+/** A TLS server's certificate for `names` (host names or IP addresses). */
+const serverExtensions = (names: readonly string[]): x509.Extension[] => [
+  new x509.BasicConstraintsExtension(false, undefined, true),
+  new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+  new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+  new x509.SubjectAlternativeNameExtension(
+    names.map((value) => ({ type: isIP(value) === 0 ? 'dns' : 'ip', value })),
+  ),
+];
+
 const caExtensions = (): x509.Extension[] => [
   new x509.BasicConstraintsExtension(true, undefined, true),
   new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -93,11 +105,18 @@ export const testCa = (cn: string, v: Validity = {}): Promise<TestCert> => selfS
 export const selfSignedClient = (cn: string, v: Validity = {}): Promise<TestCert> =>
   selfSigned(cn, v, leafExtensions());
 
-/** A certificate `CN=<cn>` issued by `ca` (a client certificate, or an intermediate CA with `asCa`). */
+/** A self-signed server certificate for `names`. */
+export const selfSignedServer = (names: readonly string[], v: Validity = {}): Promise<TestCert> =>
+  selfSigned(names[0] ?? 'server', v, serverExtensions(names));
+
+/**
+ * A certificate `CN=<cn>` issued by `ca`: a client certificate, an intermediate CA with `asCa`, or a
+ * server certificate for `serverNames`.
+ */
 export async function issuedBy(
   ca: TestCert,
   cn: string,
-  v: Validity & { asCa?: boolean } = {},
+  v: Validity & { asCa?: boolean; serverNames?: readonly string[] } = {},
 ): Promise<TestCert> {
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.create({
@@ -108,7 +127,7 @@ export async function issuedBy(
     publicKey: keys.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
     signingKey: ca.keys.privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
     signingAlgorithm: ALG,
-    extensions: v.asCa ? caExtensions() : leafExtensions(),
+    extensions: v.asCa ? caExtensions() : v.serverNames ? serverExtensions(v.serverNames) : leafExtensions(),
   });
   // An intermediate's holder sends it along: its own chain (if any) follows its certificate.
   const chain = isIntermediate(ca) ? ca.cert : '';
