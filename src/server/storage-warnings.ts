@@ -1,5 +1,6 @@
 // Storage failures that the replies alone hide from an administrator: a storage service that is
-// down (every command gets 451) or that refuses requests as they are (553 naming its error). Each
+// down (every command gets 451) or that refuses requests as they are (553 naming its error), a
+// file system that turned read-only or filled up (not a user's quota: the disk). Each
 // is a warn line, limited server-wide (not per client address: one outage hits every session).
 import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -18,9 +19,18 @@ export function causeOf(err: Error): string | undefined {
   return `${name}: ${c.message.slice(0, 200)}`;
 }
 
+/** The errno code (`EROFS`) an error was made from, anywhere in its cause chain. */
+function errnoOf(err: Error): string | undefined {
+  for (let c: unknown = err; c instanceof Error; c = c.cause) {
+    const code = (c as { code?: unknown }).code;
+    if (typeof code === 'string' && /^E[A-Z0-9]+$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 /**
- * After an error became a reply: warns (rate-limited) when the storage was unavailable (451) or
- * refused the request (553). `log`: the session's logger without its own per-address limit.
+ * After an error became a reply: warns (rate-limited) when the storage was unavailable (451),
+ * refused the request (553), is read-only or is full. `log`: the session's logger without its own per-address limit.
  */
 export function warnStorageError(
   warnings: WarningLimiter,
@@ -29,12 +39,17 @@ export function warnStorageError(
   at: { user?: string; command?: string },
 ): void {
   if (!(err instanceof StorageError)) return;
+  const errno = errnoOf(err);
   const msg =
     err.kind === 'unavailable'
       ? 'storage unavailable: commands get 451'
       : err.kind === 'refused'
         ? 'storage refused a request: 553'
-        : undefined;
+        : err.kind === 'permission-denied' && errno === 'EROFS'
+          ? 'storage is read-only (EROFS): changes get 550'
+          : err.kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT')
+            ? `storage full (${errno}): uploads get 552`
+            : undefined;
   if (!msg) return;
   const cause = causeOf(err);
   warnings.warn(log, STORAGE_WARNINGS, { ...at, error: err.message, ...(cause ? { cause } : {}) }, msg);

@@ -1,0 +1,34 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { StorageError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { storageError } from '../storage/fs-errors.js';
+import { warnStorageError } from './storage-warnings.js';
+import { WarningLimiter } from './warning-limiter.js';
+
+const errno = (code: string): Error => Object.assign(new Error(`${code}: system error`), { code });
+
+test('a read-only or full file system is warned of; a user without permission or over quota is not', () => {
+  const lines: string[] = [];
+  const noop = (): void => {};
+  const logger: Logger = {
+    debug: noop,
+    info: noop,
+    warn: (_obj, msg = '') => lines.push(msg),
+    error: noop,
+    child: () => logger,
+  };
+  const limiter = new WarningLimiter(logger);
+  const warn = (err: unknown): void => warnStorageError(limiter, logger, err, { user: 'u', command: 'STOR' });
+  warn(storageError('permission-denied', 'write', '/a', errno('EROFS')));
+  warn(storageError('quota-exceeded', 'write', '/a', errno('ENOSPC')));
+  warn(storageError('quota-exceeded', 'write', '/a', errno('EDQUOT')));
+  warn(storageError('permission-denied', 'write', '/a', errno('EACCES')));
+  warn(new StorageError('quota-exceeded', 'over the user quota')); // Ferry's own quota: the user's business
+  limiter.dispose();
+  assert.deepEqual(lines, [
+    'storage is read-only (EROFS): changes get 550',
+    'storage full (ENOSPC): uploads get 552',
+    'storage full (EDQUOT): uploads get 552',
+  ]);
+});
