@@ -64,7 +64,13 @@ export interface ServeUsers {
   /** The config's users and --user first, then the users file. */
   authenticator: Authenticator;
   /** The users file, watched while the server runs, or the database's accounts (close on shutdown). */
-  store: { readonly where: string; close(): unknown };
+  store: {
+    readonly where: string;
+    close(): unknown;
+    onChange(listener: (names: readonly string[]) => void): () => void;
+  };
+  /** The account a login of this name gets now (the config's shadows the users file's). */
+  lookup(name: string): Promise<Account | undefined>;
   /** Accounts in the store at start. */
   stored: number;
   /** The config's and --user's logins with their hashes, as a cluster primary hands them to its workers. */
@@ -73,7 +79,8 @@ export interface ServeUsers {
   configured: UserTable;
   /** --user's logins (and the generated one), hashed once: a reload keeps them. */
   fromFlags: UserEntry[];
-  homes: { name: string; home: string; readOnly: boolean }[];
+  /** Every account at setup: the config's and --user's first, then the users file's. */
+  accounts: Account[];
   /** The login made up for this run when none was configured. */
   generated?: { name: string; password: string };
 }
@@ -409,13 +416,12 @@ async function usersOf(
 ): Promise<ServeUsers> {
   const fixed = new UserTable(entries); // validates them
   const stored = await file.all();
-  const homes = [...entries, ...stored].map((e) => ({
-    name: e.username,
-    home: e.home,
-    readOnly: e.readOnly ?? false,
-  }));
   const authenticator = new AccountAuthenticator([fixed, file], cache);
-  const store = { where: file instanceof UsersFileStore ? file.file : file.where, close: () => file.close() };
+  const store = {
+    where: file instanceof UsersFileStore ? file.file : file.where,
+    close: () => file.close(),
+    onChange: (listener: (names: readonly string[]) => void) => file.onChange(listener),
+  };
   return {
     authenticator,
     store,
@@ -423,7 +429,8 @@ async function usersOf(
     entries,
     configured: fixed,
     fromFlags,
-    homes,
+    accounts: [...entries, ...stored],
+    lookup: (name) => authenticator.lookup(name),
     ...(generated ? { generated } : {}),
   };
 }

@@ -115,6 +115,6 @@ export async function reloadConfiguration(
       logger.error({ err: (err as Error).message }, 'a worker could not reload its configuration');
     }
   }
-  logger.info({ users: next.setup.users.homes.length }, 'configuration reloaded');
+  logger.info({ users: next.setup.users.accounts.length }, 'configuration reloaded');
   return next;
 }

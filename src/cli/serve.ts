@@ -22,6 +22,7 @@ import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
 import { runAsDataDir, runAsWarnings } from './run-as-checks.js';
+import { HomeAccessWatch } from './home-access.js';
 import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
@@ -138,7 +139,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   let running: Running = { config, setup };
   const sweeper = new UploadSweeper(
     () =>
-      running.setup.users.homes.map((u) => u.home).filter((home) => home !== '' && !home.startsWith('s3://')),
+      running.setup.users.accounts
+        .map((u) => u.home)
+        .filter((home) => home !== '' && !home.startsWith('s3://')),
     logger,
   );
   let server: FerryServer | ClusterPrimary;
@@ -208,6 +211,8 @@ async function serve(flags: ServeFlags): Promise<void> {
   state = 'ready';
   const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
   for (const w of certWarnings) logger.warn(w);
+  // What it serves too, and again as the accounts change (the users file, a reload).
+  const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;
   const runAsProblems = runAs
     ? await runAsWarnings(runAs, {
         config: flags.config && path.resolve(flags.config),
@@ -219,6 +224,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         dataDir,
       })
     : [];
+  runAsProblems.push(...((await homeAccess?.follow(running.setup.users)) ?? []));
   for (const w of runAsProblems) logger.warn(w);
   const plainWarning = plainWithoutDataWarning(options);
   if (plainWarning) logger.warn(plainWarning);
@@ -228,6 +234,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   let stopping = false;
   const stop = (signal: string): void => {
     sweeper.stop();
+    homeAccess?.stop();
     state = 'stopping';
     if (stopping) {
       server.destroy();
@@ -252,7 +259,10 @@ async function serve(flags: ServeFlags): Promise<void> {
   let reloading = Promise.resolve();
   process.on('SIGHUP', () => {
     reloading = reloading.then(async () => {
+      const before = running;
       running = await reloadConfiguration(ctx, running);
+      if (homeAccess && running !== before)
+        for (const w of await homeAccess.follow(running.setup.users)) logger.warn(w);
     });
   });
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
@@ -342,16 +352,16 @@ function hostFor(listen: string): string {
 /** Where the users live: one line per home (with its users), or a summary when there are many. */
 function servingLines(users: ServeUsers): string[] {
   const byHome = new Map<string, string[]>();
-  for (const u of users.homes) {
+  for (const u of users.accounts) {
     const home = u.home === '' ? 'the default storage (storage.s3)' : u.home;
     const names = byHome.get(home) ?? [];
-    names.push(u.readOnly ? `${u.name}, read-only` : u.name);
+    names.push(u.readOnly ? `${u.username}, read-only` : u.username);
     byHome.set(home, names);
   }
   if (users.generated) return [`  serving   ${[...byHome.keys()][0] ?? ''}`];
   if (byHome.size > 5) {
     return [
-      `  serving   ${users.homes.length} users in ${byHome.size} homes under ${commonParent([...byHome.keys()])}`,
+      `  serving   ${users.accounts.length} users in ${byHome.size} homes under ${commonParent([...byHome.keys()])}`,
     ];
   }
   return [...byHome].map(([home, names]) => `  serving   ${home}  (${names.join('; ')})`);

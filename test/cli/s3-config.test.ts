@@ -102,8 +102,8 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     try {
       const storageOf = (username: string, home: string) =>
         setup.options.storageFor({ username, home, readOnly: false });
-      const accounts = setup.users.homes;
-      const home = (name: string): string => accounts.find((a) => a.name === name)?.home ?? '?';
+      const accounts = setup.users.accounts;
+      const home = (name: string): string => accounts.find((a) => a.username === name)?.home ?? '?';
       assert.equal(home('alice'), '');
       assert.equal(home('carol'), path.join(dir, 'carol'));
       await put(storageOf('alice', home('alice')), '/a.txt', 'alice file');
@@ -368,7 +368,7 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       },
     );
     try {
-      const account = ready.users.homes.find((a) => a.name === 'frank');
+      const account = ready.users.accounts.find((a) => a.username === 'frank');
       assert.equal(account?.home, '');
       await put(ready.options.storageFor({ username: 'frank', home: '', readOnly: false }), '/f.txt', 'hi');
       const got = await admin.send(new GetObjectCommand({ Bucket: homes, Key: 'staff/frank/f.txt' }));

@@ -26,6 +26,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { hashPassword } from '../../src/auth/password.js';
 import { curlUpload, expectSuccess } from '../support/clients.js';
 import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
@@ -406,6 +407,128 @@ test(
       assert.equal(warnings.length, expected.length, r.banner); // the certificate (0644) is readable
     } finally {
       assert.equal(await r.stop(), 0);
+    }
+  },
+);
+
+test(
+  '--run-as warns of each home and folder the user cannot read, or write where its account may, at start and when the users file adds one',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'homes-'));
+    await chmod(base, 0o755);
+    // Root's, as a migration from vsftpd (whose logins were root-made system users) leaves them.
+    const made = async (name: string, mode: number, owner = 0): Promise<string> => {
+      const d = path.join(base, name);
+      await mkdir(d);
+      await chmod(d, mode);
+      await chown(d, owner, owner === 0 ? 0 : user.gid);
+      return d;
+    };
+    const [closed, rootOwned, readable, own, team, drop, later] = await Promise.all([
+      made('closed', 0o700),
+      made('root-owned', 0o755),
+      made('readable', 0o755),
+      made('own', 0o755, user.uid),
+      made('team', 0o755),
+      made('drop', 0o755),
+      made('later', 0o700),
+    ]);
+    const data = await made('data', 0o755, user.uid);
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(
+      config,
+      [
+        `dataDir: ${data}`,
+        'users:',
+        `  - name: carl`,
+        `    passwordHash: "${await hashPassword('pw')}"`,
+        `    home: ${own}`,
+        `    folders: { /team: ${team}, /drop: ${drop} }`,
+        `    permissions: { /team: "list,download" }`,
+      ].join('\n') + '\n',
+    );
+    const add = async (name: string, home: string, ...more: string[]): Promise<void> => {
+      const r = await runFerry(['users', 'add', name, '--home', home, '--config', config, ...more]);
+      assert.equal(r.code, 0, r.stderr);
+    };
+    await add('dan', closed);
+    await add('erin', rootOwned);
+    await add('rita', readable, '--perm', '/=list,download'); // reads only: no write needed
+    const r = await ServeProcess.start(['--config', config, '--run-as', USER, '--workers', '1'], base);
+    try {
+      const warnings = r.banner.split('\n').filter((l) => l.includes('WARNING'));
+      const expected = [
+        `${USER} cannot read ${closed}, the home of dan: listings and downloads there will fail`,
+        `${USER} cannot write ${rootOwned}, the home of erin: uploads and changes there will fail`,
+        `${USER} cannot write ${drop}, the folder /drop of carl: uploads and changes there will fail`,
+      ];
+      for (const w of expected)
+        assert.ok(
+          warnings.some((l) => l.includes(w)),
+          `${w}\n${r.banner}`,
+        );
+      // carl's own home and read-only /team, and rita's home, are fine.
+      assert.equal(warnings.length, expected.length, r.banner);
+      for (const w of expected) await r.waitForLog((l) => l.level === 40 && l.msg === w, w);
+      // A user added while it runs is checked too.
+      await add('frank', later);
+      const seen = await r.waitForLog(
+        (l) => typeof l.msg === 'string' && l.msg.includes(later),
+        "the warning about frank's home",
+      );
+      assert.equal(
+        seen.msg,
+        `${USER} cannot read ${later}, the home of frank: listings and downloads there will fail`,
+      );
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
+  },
+);
+
+test(
+  '--run-as with many homes it cannot use: each distinct directory checked once, ten warnings and a line counting the rest',
+  { skip: !isRoot },
+  async () => {
+    const base = await mkdtemp(path.join(dir, 'many-'));
+    await chmod(base, 0o755);
+    const user = await account(USER);
+    const data = path.join(base, 'data');
+    await mkdir(data);
+    await chown(data, user.uid, user.gid);
+    const hash = await hashPassword('pw');
+    const lines = [`dataDir: ${data}`, 'users:'];
+    for (let i = 0; i < 14; i++) {
+      const home = path.join(base, `home${i}`);
+      await mkdir(home, { mode: 0o700 });
+      // Two users to a home: 14 users, 7 directories with a problem.
+      lines.push(`  - { name: u${i}, passwordHash: "${hash}", home: ${path.join(base, `home${i >> 1}`)} }`);
+    }
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(config, lines.join('\n') + '\n');
+    const few = await ServeProcess.start(['--config', config, '--run-as', USER, '--workers', '1'], base);
+    try {
+      const warnings = few.banner.split('\n').filter((l) => l.includes('WARNING'));
+      assert.equal(warnings.length, 7, few.banner);
+      assert.match(warnings[0] ?? '', /cannot read \S+home0, the home of u0 and 1 more: /);
+    } finally {
+      assert.equal(await few.stop(), 0);
+    }
+    for (let i = 0; i < 14; i++)
+      lines.push(`  - { name: v${i}, passwordHash: "${hash}", home: ${path.join(base, `home${i}`)} }`);
+    await writeFile(config, lines.join('\n') + '\n');
+    const many = await ServeProcess.start(['--config', config, '--run-as', USER, '--workers', '1'], base);
+    try {
+      const warnings = many.banner.split('\n').filter((l) => l.includes('WARNING'));
+      assert.equal(warnings.length, 11, many.banner);
+      assert.match(
+        warnings[10] ?? '',
+        new RegExp(`and 4 more homes or folders ${USER} cannot use \\(14 in all\\)`),
+      );
+    } finally {
+      assert.equal(await many.stop(), 0);
     }
   },
 );
