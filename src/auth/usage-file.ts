@@ -3,7 +3,7 @@
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
-import { withFileLock } from './users-file.js';
+import { withFileLock } from '../file-lock.js';
 import { readStateFile } from '../state-file.js';
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,19 @@ test('with no files, a self-signed certificate is generated once and kept', asyn
   assert.equal((await stat(path.join(dataDir, 'self-signed.key'))).mode & 0o777, 0o600);
   const cert = await readFile(path.join(dataDir, 'self-signed.crt'), 'utf8');
   assert.equal(first.sha256[0], fingerprintOf(cert));
+});
+
+test('servers started at once on one data directory generate one certificate between them, and all serve it', async () => {
+  const dataDir = path.join(dir, 'at-once');
+  const stores = [1, 2, 3].map(() => new CertificateStore({ files: [], dataDir }, { minVersion: 'TLSv1.2' }));
+  const loads = await Promise.all(stores.map((s) => s.load()));
+  assert.equal(loads.filter((l) => l.generated).length, 1, JSON.stringify(loads));
+  const onDisk = fingerprintOf(await readFile(path.join(dataDir, 'self-signed.crt'), 'utf8'));
+  for (const s of stores) assert.deepEqual(s.sha256, [onDisk]);
+  // A reload (SIGHUP) serves the same one.
+  await stores[1]?.load();
+  assert.deepEqual(stores[1]?.sha256, [onDisk]);
+  assert.deepEqual((await readdir(dataDir)).sort(), ['self-signed.crt', 'self-signed.key']); // no lock left
 });
 
 test('RSA and ECDSA certificates side by side: each client gets the one it can use', async () => {

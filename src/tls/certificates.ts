@@ -6,11 +6,12 @@ import {
   randomBytes,
   webcrypto,
 } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { writeAtomically } from '../atomic-file.js';
+import { withFileLock } from '../file-lock.js';
 import { FerryError } from '../errors.js';
 import { readNoFollow } from '../state-file.js';
 import { parseClientCas } from './client-certificate.js';
@@ -202,30 +203,61 @@ export function selfSignedFiles(dataDir: string): { certFile: string; keyFile: s
 }
 
 /**
+ * Generated once per data directory, even by servers started at the same moment: under a lock file
+ * (`self-signed.crt.lock`, created exclusively) one generates and writes the pair while the others
+ * wait and then load it, so all serve the same certificate. Without the lock, a pair found whole is
+ * loaded at once (a reload as the run-as user need not write the directory); a pair missing a file,
+ * or not matching (read while the holder replaced it), is looked at again holding the lock.
  * Links are not followed, reading or writing (a new file replaces the name): as root (before a
  * --run-as drop) the data directory may be the run-as user's, and a link there could point anywhere.
  */
 async function loadOrGenerateSelfSigned(dataDir: string): Promise<{ pair: KeyPair; generated: boolean }> {
   const files = selfSignedFiles(dataDir);
-  let pair: KeyPair;
-  try {
-    pair = { cert: await readNoFollow(files.certFile), key: await readNoFollow(files.keyFile) };
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code !== 'ENOENT') {
-      throw new FerryError(
-        'ERR_INVALID_OPTION',
-        `The generated certificate in ${dataDir}: cannot read it (${code === 'ELOOP' ? 'a symbolic link, not followed' : (code ?? (err as Error).message)}); remove self-signed.crt and self-signed.key to generate a new one.`,
-      );
+  const found = await readSelfSigned(files, dataDir);
+  if (found && isPair(found, files)) return { pair: found, generated: false };
+  return withFileLock(files.certFile, async () => {
+    const now = await readSelfSigned(files, dataDir);
+    if (now) {
+      matchingPair(now, files); // there, but not a pair: not overwritten (throws)
+      return { pair: now, generated: false };
     }
-    pair = await generateSelfSigned('localhost');
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    const pair = await generateSelfSigned('localhost');
     await writeAtomically(files.keyFile, pair.key, { keepOwner: false });
     await writeAtomically(files.certFile, pair.cert, { mode: 0o644, keepOwner: false });
     return { pair, generated: true };
+  }).catch((err: unknown) => {
+    // No lock to be had (a directory it cannot write): say what is wrong with the pair found.
+    if (found) matchingPair(found, files);
+    throw err;
+  });
+}
+
+/** The pair in the data directory, undefined while either file is missing. */
+async function readSelfSigned(
+  files: { certFile: string; keyFile: string },
+  dataDir: string,
+): Promise<KeyPair | undefined> {
+  try {
+    // The certificate first: it is written last, so its key is there once it is.
+    const cert = await readNoFollow(files.certFile);
+    return { cert, key: await readNoFollow(files.keyFile) };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    throw new FerryError(
+      'ERR_INVALID_OPTION',
+      `The generated certificate in ${dataDir}: cannot read it (${code === 'ELOOP' ? 'a symbolic link, not followed' : (code ?? (err as Error).message)}); remove self-signed.crt and self-signed.key to generate a new one.`,
+    );
   }
-  matchingPair(pair, files); // there, but not a pair: not overwritten (throws)
-  return { pair, generated: false };
+}
+
+function isPair(pair: KeyPair, files: { certFile: string; keyFile: string }): boolean {
+  try {
+    matchingPair(pair, files);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
