@@ -13,7 +13,7 @@ import {
   type BatchResult,
 } from '../client/batch.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
-import { joinRemote, parseFtpUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import { joinRemote, parseFtpUrl, redactIn, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
@@ -87,7 +87,7 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
   if (!(await localIsDirectory(target)))
     throw new FerryError(
       'ERR_USAGE',
-      `The target must be an existing directory when there are several sources or a pattern: ${target} is not one.`,
+      `The target must be an existing directory when there are several sources or a pattern: ${redactUrl(target)} is not one.`,
     );
   const urls = sources.map(parseFtpUrl);
   const first = urls[0] as FtpUrl;
@@ -255,7 +255,9 @@ function finish(
     const why =
       f.error instanceof Error ? f.error.message : String(f.error ?? 'not transferred: no connection left');
     // Names and replies are the server's: a terminal escape in them is shown escaped.
-    process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${printable(why)}\n`);
+    process.stderr.write(
+      `ferry: ${verb} ${printableName(name(f.job))}: ${printable(redactIn(why, process.argv))}\n`,
+    );
   }
   const firstFailure = failures[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;

@@ -13,6 +13,7 @@ import {
   isFtpUrl,
   joinRemote,
   parseFtpUrl,
+  redactIn,
   redactUrl,
   remoteBasename,
   resolveCredentials,
@@ -303,10 +304,12 @@ class Run {
 }
 
 function describeError(err: unknown): string {
-  if (!(err instanceof Error)) return printable(String(err));
+  // Whatever echoes an argument (a URL as a local path: ENOENT, open 'ftps:/bob:pw@h/x') keeps its password.
+  const shown = (text: string): string => printable(redactIn(text, process.argv));
+  if (!(err instanceof Error)) return shown(String(err));
   // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
-  if (failureKind(err) === 'local') return printable(`local file: ${err.message}`);
-  return printable(err.message);
+  if (failureKind(err) === 'local') return shown(`local file: ${err.message}`);
+  return shown(err.message);
 }
 
 function requireUrl(text: string, what: string): void {

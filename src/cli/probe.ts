@@ -4,7 +4,7 @@ import type { ProtocolEvent } from '../client/control.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
 import { runProbe } from '../client/probe/run.js';
-import { isFtpUrl, parseFtpUrl, redactUrl, resolveCredentials } from '../client/url.js';
+import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
@@ -118,7 +118,9 @@ connections (a 421: banned, too many connections) and 5 when it refused the logi
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
         code = probeExitCode(r);
       } catch (err) {
-        process.stderr.write(`ferry: ${err instanceof Error ? err.message : String(err)}\n`);
+        process.stderr.write(
+          `ferry: ${redactIn(err instanceof Error ? err.message : String(err), process.argv)}\n`,
+        );
         code = exitCodeFor(err);
       }
       // The probe provokes servers (abandoned transfers, broken handshakes): a connection one of

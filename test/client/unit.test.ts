@@ -15,6 +15,7 @@ import {
   netrcLookup,
   parseFtpUrl,
   parseNetrc,
+  redactIn,
   redactUrl,
   remoteBasename,
   remoteDirname,
@@ -67,6 +68,34 @@ describe('parseFtpUrl', () => {
       );
     }
     assert.equal(redactUrl('ftps://bob:secret@h/x'), 'ftps://bob:****@h/x');
+  });
+
+  it('redacts the password of malformed URLs too: a / in it, one slash, another scheme, none', () => {
+    for (const [text, shown] of [
+      ['ftps://bob:Sekr/tPW@localhost:62990/', 'ftps://bob:****@localhost:62990/'],
+      ['ftps:/bob:TOPSECRET@localhost:62990/', 'ftps:/bob:****@localhost:62990/'],
+      ['ftps:bob:TOPSECRET@h/f', 'ftps:****@h/f'],
+      ['sftp://bob:pa/ss@host/', 'sftp://bob:****@host/'],
+      ['ftps://bob:p@ss/w@rd@host/x', 'ftps://bob:****@host/x'],
+      ['bob:TOPSECRET@h/x', 'bob:****@h/x'],
+      // No password: nothing to hide; an @ in the path of a URL with a port masks more, never less.
+      ['ftps://bob@h:2121/x', 'ftps://bob@h:2121/x'],
+      ['ftps://h:2121/a@b', 'ftps://h:****@b'],
+    ]) {
+      assert.equal(redactUrl(text ?? ''), shown, text);
+    }
+    assert.equal(
+      redactIn("ENOENT: no such file or directory, open 'ftps:/bob:TOP/SECRET@h/x/f'", [
+        'get',
+        'ftps://bob:TOP/SECRET@h/x',
+      ]),
+      "ENOENT: no such file or directory, open 'ftps:/bob:****@h/x/f'",
+    );
+    assert.throws(
+      () => parseFtpUrl('ftps://bob:Sekr/tPW@localhost:62990/'),
+      (err: unknown) =>
+        err instanceof FerryError && !err.message.includes('Sekr') && !err.message.includes('tPW'),
+    );
   });
 
   it('remote path helpers', () => {

@@ -1,0 +1,99 @@
+/**
+ * URLs as `ferry` reads them from its command line, against Ferry's own server: a password in a
+ * malformed URL (or in an argument taken for a local path) is never echoed.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+
+import { EXIT } from '../../src/cli/client-exit-codes.js';
+import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { ferry } from './helpers.js';
+
+describe('ferry URLs: passwords', { timeout: 120_000 }, () => {
+  let ts: TestServer;
+  let home: string;
+  let env: Record<string, string>;
+  let common: string[];
+  let base: string;
+  const dir = 'names';
+
+  before(async () => {
+    ts = await startFerry();
+    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-url-'));
+    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
+    env = { HOME: home, FERRY_PASSWORD: ts.password, FERRY_KNOWN_HOSTS: path.join(home, 'known_hosts') };
+    common = ['--fingerprint', pin, '--quiet'];
+    base = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${dir}`;
+    await mkdir(path.join(ts.root, dir));
+    for (const name of ['star*.txt', 'starX.txt', 'q?.txt', 'qX.txt', 'x[1].gz', 'x1.gz', 'hello.txt'])
+      await writeFile(path.join(ts.root, dir, name), `${name}\n`);
+  });
+
+  after(async () => {
+    await ts?.close();
+    await rm(home, { recursive: true, force: true });
+  });
+
+  it('a password in a malformed URL, or in an argument taken for a local path, is masked', async () => {
+    const file = path.join(home, 'upload.txt');
+    await writeFile(file, 'x\n');
+    const other = `${base}/hello.txt`;
+    const cases: { args: string[]; secret: string; code: number; says: RegExp }[] = [
+      {
+        args: ['ls', 'ftps://bob:Sekr/tPW@localhost:1/'],
+        secret: 'tPW',
+        code: EXIT.usage,
+        says: /Invalid host/,
+      },
+      {
+        args: ['ls', 'ftps:/bob:TOPSECRET@localhost:1/'],
+        secret: 'TOPSECRET',
+        code: EXIT.usage,
+        says: /^ferry: URL must/,
+      },
+      {
+        args: ['ls', 'sftp://bob:pa/ss@host/'],
+        secret: 'pa/ss',
+        code: EXIT.usage,
+        says: /got "sftp:\/\/bob:\*\*\*\*@host\/"/,
+      },
+      {
+        args: ['get', 'ftps:/bob:TOPSECRET@h/f', home],
+        secret: 'TOPSECRET',
+        code: EXIT.usage,
+        says: /^ferry: URL must|Each source/,
+      },
+      {
+        args: ['put', file, 'ftps:/bob:TOPSECRET@h/f'],
+        secret: 'TOPSECRET',
+        code: EXIT.usage,
+        says: /The last argument/,
+      },
+      // The last argument of get is not a URL, so it is the local target.
+      {
+        args: ['get', other, other, 'ftps:/bob:TOPSECRET@h/f'],
+        secret: 'TOPSECRET',
+        code: EXIT.usage,
+        says: /existing directory/,
+      },
+      // A put's source that is not a URL is a local file: the file system's error names it.
+      {
+        args: ['put', 'ftps:/bob:TOP/SECRET@h/f', `${base}/`],
+        secret: 'SECRET',
+        code: EXIT.local,
+        says: /ENOENT.*ftps:\/bob:\*\*\*\*@h\/f/,
+      },
+    ];
+    for (const c of cases) {
+      const r = await ferry([c.args[0] ?? '', ...common, ...c.args.slice(1)], env);
+      assert.equal(r.code, c.code, `${c.args.join(' ')}: exit ${r.code}\n${r.stderr}`);
+      assert.match(r.stderr, c.says, c.args.join(' '));
+      assert.ok(!r.stderr.includes(c.secret), `${c.args.join(' ')} echoed the password: ${r.stderr}`);
+      assert.ok(r.stderr.includes('****'), r.stderr);
+    }
+  });
+});
