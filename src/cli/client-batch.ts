@@ -38,7 +38,7 @@ export interface BatchRun {
 
 /** Whether a `get` with these sources is a batch (several, or a pattern in the last segment). */
 export function isRemoteBatch(sources: readonly string[]): boolean {
-  return sources.length > 1 || sources.some((s) => hasWildcard(remoteBasename(parseFtpUrl(s).path)));
+  return sources.length > 1 || sources.some((s) => hasWildcard(remoteBasename(parseFtpUrl(s).pattern)));
 }
 
 /**
@@ -101,7 +101,7 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
   const jobs: BatchJob[] = [];
   const refused: { job: BatchJob; error: unknown }[] = [];
   for (const u of urls) {
-    for (const m of await expandRemote(client, u.path, run.signal)) {
+    for (const m of await expandRemote(client, u.pattern, run.signal)) {
       const job = { remote: m.path, local: path.join(target, m.name), size: m.size };
       // A listing's name with a path in it would land outside the target directory; one with a
       // line break cannot be asked for (RETR is one line).

@@ -449,7 +449,7 @@ export function registerClientCommands(program: Command): void {
         if (isRemoteBatch(sources)) return getBatch(batchRun(run, o), sources, local);
         const urlText = sources[0] as string;
         const url = parseFtpUrl(urlText);
-        const remotePath = unquotedLast(url.path);
+        const remotePath = unquotedLast(url.pattern);
         const name = remoteBasename(remotePath);
         if (url.path === '' || url.trailingSlash)
           throw new FerryError('ERR_USAGE', 'The URL names a directory; use mirror for directories.');
@@ -483,7 +483,7 @@ export function registerClientCommands(program: Command): void {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
         const { client, url } = await run.connect(urlText);
-        await client.get(unquotedLast(url.path), process.stdout, { end: false, signal: run.signal });
+        await client.get(unquotedLast(url.pattern), process.stdout, { end: false, signal: run.signal });
       });
     });
 

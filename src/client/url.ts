@@ -27,6 +27,11 @@ export interface FtpUrl {
   readonly path: string;
   /** True when the URL path ended with '/' (names a directory). */
   readonly trailingSlash: boolean;
+  /**
+   * The path as `ferry get` reads it, a pattern in its last segment: as `path`, but there an
+   * encoded `*`, `?`, `[`, `]` or `\` (`%2A`…) is quoted with `\`, so it stays the character itself.
+   */
+  readonly pattern: string;
 }
 
 export const DEFAULT_PORTS: Readonly<Record<FtpScheme, number>> = { ftps: 990, ftpes: 21, ftp: 21 };
@@ -99,11 +104,38 @@ export function parseFtpUrl(text: string): FtpUrl {
   // RFC 1738: segments after the first '/' are relative to the login directory; %2F makes it absolute.
   const trailingSlash = rawPath.length > 1 && rawPath.endsWith('/');
   const body = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
-  const segments = body === '' ? [] : body.split('/').map((s) => decode(s, 'path'));
-  let p = segments.join('/');
+  const raw = body === '' ? [] : body.split('/');
+  let p = raw.map((s) => decode(s, 'path')).join('/');
   if (trailingSlash && p.endsWith('/')) p = p.slice(0, -1);
   if (/[\r\n\0]/.test(p)) throw usage('The URL path contains a line break or NUL.');
-  return { scheme, security: securityOf[scheme], host, port, user, password, path: p, trailingSlash };
+  // Only what follows the last '/' is a pattern (a decoded %2F in the last segment ends a directory).
+  const last = patternSegment(raw.at(-1) ?? '');
+  const pattern = trailingSlash
+    ? p
+    : p.slice(0, p.lastIndexOf('/') + 1) + last.slice(last.lastIndexOf('/') + 1);
+  return {
+    scheme,
+    security: securityOf[scheme],
+    host,
+    port,
+    user,
+    password,
+    path: p,
+    trailingSlash,
+    pattern,
+  };
+}
+
+/**
+ * A raw path segment decoded as a pattern: an encoded `*`, `?`, `[`, `]` or `\` is data (RFC 3986),
+ * so it is quoted with an (encoded) backslash; the segment's own `\` quotes what follows it, an
+ * encoded character too, as before.
+ */
+function patternSegment(segment: string): string {
+  const quoted = segment.replace(/\\(?:%[0-9A-Fa-f]{2}|.)|%(2A|3F|5B|5C|5D)/gisu, (m, hex?: string) =>
+    hex === undefined ? m : `%5C%${hex}`,
+  );
+  return decode(quoted, 'path');
 }
 
 /**

@@ -98,6 +98,21 @@ describe('parseFtpUrl', () => {
     );
   });
 
+  it('an encoded *, ?, [, ], \\ in the last segment is data: quoted in the pattern', () => {
+    const star = parseFtpUrl('ftps://h/d/star%2A.txt');
+    assert.equal(star.path, 'd/star*.txt');
+    assert.equal(star.pattern, 'd/star\\*.txt');
+    assert.equal(parseFtpUrl('ftps://h/x%5B1%5D%3F.gz').pattern, 'x\\[1\\]\\?.gz');
+    assert.equal(parseFtpUrl('ftps://h/a%5C*').pattern, 'a\\\\*');
+    // The URL's own wildcards and backslashes are the pattern's; a \\ quotes an encoded character too.
+    assert.equal(parseFtpUrl('ftps://h/x\\[1\\].gz').pattern, 'x\\[1\\].gz');
+    assert.equal(parseFtpUrl('ftps://h/a\\%2A*').pattern, 'a\\**');
+    // Only the last segment is a pattern: a directory's name is as decoded.
+    assert.equal(parseFtpUrl('ftps://h/%2A/b%2A').pattern, '*/b\\*');
+    assert.equal(parseFtpUrl('ftps://h/a%2A%2Fb%2A').pattern, 'a*/b\\*');
+    assert.equal(parseFtpUrl('ftps://h/d%2A/').pattern, 'd*');
+  });
+
   it('remote path helpers', () => {
     assert.equal(joinRemote('', 'a'), 'a');
     assert.equal(joinRemote('/', 'a'), '/a');

@@ -1,19 +1,20 @@
 /**
  * URLs as `ferry` reads them from its command line, against Ferry's own server: a password in a
- * malformed URL (or in an argument taken for a local path) is never echoed.
+ * malformed URL (or in an argument taken for a local path) is never echoed, and a percent-encoded `*`,
+ * `?` or `[` is the character itself and no wildcard.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
-import { ferry } from './helpers.js';
+import { ferry, type CliResult } from './helpers.js';
 
-describe('ferry URLs: passwords', { timeout: 120_000 }, () => {
+describe('ferry URLs: passwords, encoded wildcards', { timeout: 120_000 }, () => {
   let ts: TestServer;
   let home: string;
   let env: Record<string, string>;
@@ -37,6 +38,14 @@ describe('ferry URLs: passwords', { timeout: 120_000 }, () => {
     await ts?.close();
     await rm(home, { recursive: true, force: true });
   });
+
+  const ok = (r: CliResult): void => assert.equal(r.code, EXIT.ok, `exit ${r.code}\n${r.stderr}`);
+  let n = 0;
+  const local = async (): Promise<string> => {
+    const d = path.join(home, `out-${n++}`);
+    await mkdir(d);
+    return d;
+  };
 
   it('a password in a malformed URL, or in an argument taken for a local path, is masked', async () => {
     const file = path.join(home, 'upload.txt');
@@ -95,5 +104,23 @@ describe('ferry URLs: passwords', { timeout: 120_000 }, () => {
       assert.ok(!r.stderr.includes(c.secret), `${c.args.join(' ')} echoed the password: ${r.stderr}`);
       assert.ok(r.stderr.includes('****'), r.stderr);
     }
+  });
+
+  it('%2A, %3F and %5B%5D are the characters themselves, not wildcards; \\ still quotes', async () => {
+    const out = await local();
+    ok(await ferry(['get', ...common, `${base}/star%2A.txt`, path.join(out, 'out.txt')], env));
+    assert.equal(await readFile(path.join(out, 'out.txt'), 'utf8'), 'star*.txt\n');
+    const into = await local();
+    ok(await ferry(['get', ...common, `${base}/q%3F.txt`, `${base}/x%5B1%5D.gz`, into], env));
+    assert.deepEqual((await readdir(into)).sort(), ['q?.txt', 'x[1].gz']);
+    const cat = await ferry(['cat', ...common, `${base}/star%2A.txt`], env);
+    ok(cat);
+    assert.equal(cat.stdout, 'star*.txt\n');
+    const quoted = await local();
+    ok(await ferry(['get', ...common, `${base}/star\\*.txt`, quoted], env));
+    assert.deepEqual(await readdir(quoted), ['star*.txt']);
+    const pattern = await local();
+    ok(await ferry(['get', ...common, `${base}/star*`, pattern], env));
+    assert.deepEqual((await readdir(pattern)).sort(), ['star*.txt', 'starX.txt']);
   });
 });
