@@ -25,7 +25,7 @@ export interface FtpUrl {
   readonly password: string | undefined;
   /** Decoded path: '' for the login directory; relative unless it starts with '/'. */
   readonly path: string;
-  /** True when the URL path ended with '/' (names a directory). */
+  /** True when the URL path ended with '/' or `;type=d` (names a directory). */
   readonly trailingSlash: boolean;
   /**
    * The path as `ferry get` reads it, a pattern in its last segment: as `path`, but there an
@@ -101,11 +101,19 @@ export function parseFtpUrl(text: string): FtpUrl {
     port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`Invalid port in URL: ${portText}`);
   }
+  // RFC 1738 typecode: ;type=i is binary, what ferry always uses; ;type=d names a directory.
+  const typecode = /;type=([aid])$/i.exec(rawPath);
+  const kind = typecode?.[1]?.toLowerCase();
+  if (kind === 'a')
+    throw usage(
+      'ASCII mode (;type=a) is not supported: ferry transfers files as they are (binary, ;type=i).',
+    );
+  const pathPart = typecode ? rawPath.slice(0, typecode.index) : rawPath;
   // RFC 1738: segments after the first '/' are relative to the login directory; %2F makes it absolute.
-  const trailingSlash = rawPath.length > 1 && rawPath.endsWith('/');
-  const body = rawPath.startsWith('/') ? rawPath.slice(1) : rawPath;
+  const body = pathPart.startsWith('/') ? pathPart.slice(1) : pathPart;
   const raw = body === '' ? [] : body.split('/');
   let p = raw.map((s) => decode(s, 'path')).join('/');
+  const trailingSlash = (pathPart.length > 1 && pathPart.endsWith('/')) || (kind === 'd' && p !== '');
   if (trailingSlash && p.endsWith('/')) p = p.slice(0, -1);
   if (/[\r\n\0]/.test(p)) throw usage('The URL path contains a line break or NUL.');
   // Only what follows the last '/' is a pattern (a decoded %2F in the last segment ends a directory).

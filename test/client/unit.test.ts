@@ -113,6 +113,26 @@ describe('parseFtpUrl', () => {
     assert.equal(parseFtpUrl('ftps://h/d%2A/').pattern, 'd*');
   });
 
+  it('RFC 1738 typecodes: ;type=i dropped, ;type=d a directory, ;type=a refused', () => {
+    const i = parseFtpUrl('ftps://h/dir/f.txt;type=i');
+    assert.deepEqual([i.path, i.pattern, i.trailingSlash], ['dir/f.txt', 'dir/f.txt', false]);
+    assert.equal(parseFtpUrl('ftps://h/*.gz;TYPE=I').pattern, '*.gz');
+    const d = parseFtpUrl('ftps://h/dir;type=d');
+    assert.deepEqual([d.path, d.trailingSlash], ['dir', true]);
+    assert.deepEqual(
+      [parseFtpUrl('ftps://h/;type=d').path, parseFtpUrl('ftps://h/;type=d').trailingSlash],
+      ['', false],
+    );
+    assert.throws(
+      () => parseFtpUrl('ftps://h/f.txt;type=a'),
+      (err: unknown) =>
+        err instanceof FerryError && err.code === 'ERR_USAGE' && /ASCII mode/.test(err.message),
+    );
+    // Encoded, or not at the end, it is part of the name.
+    assert.equal(parseFtpUrl('ftps://h/f%3Btype=a').path, 'f;type=a');
+    assert.equal(parseFtpUrl('ftps://h/f;type=x').path, 'f;type=x');
+  });
+
   it('remote path helpers', () => {
     assert.equal(joinRemote('', 'a'), 'a');
     assert.equal(joinRemote('/', 'a'), '/a');

@@ -1,7 +1,8 @@
 /**
  * URLs as `ferry` reads them from its command line, against Ferry's own server: a password in a
- * malformed URL (or in an argument taken for a local path) is never echoed, and a percent-encoded `*`,
- * `?` or `[` is the character itself and no wildcard.
+ * malformed URL (or in an argument taken for a local path) is never echoed, a percent-encoded `*`,
+ * `?` or `[` is the character itself and no wildcard, and an RFC 1738 typecode (`;type=i`) is no
+ * part of the file name.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -14,7 +15,7 @@ import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import { ferry, type CliResult } from './helpers.js';
 
-describe('ferry URLs: passwords, encoded wildcards', { timeout: 120_000 }, () => {
+describe('ferry URLs: passwords, encoded wildcards, typecodes', { timeout: 120_000 }, () => {
   let ts: TestServer;
   let home: string;
   let env: Record<string, string>;
@@ -46,6 +47,7 @@ describe('ferry URLs: passwords, encoded wildcards', { timeout: 120_000 }, () =>
     await mkdir(d);
     return d;
   };
+  const logins = (): number => ts.logs.filter((l) => l.msg === 'login').length;
 
   it('a password in a malformed URL, or in an argument taken for a local path, is masked', async () => {
     const file = path.join(home, 'upload.txt');
@@ -122,5 +124,22 @@ describe('ferry URLs: passwords, encoded wildcards', { timeout: 120_000 }, () =>
     const pattern = await local();
     ok(await ferry(['get', ...common, `${base}/star*`, pattern], env));
     assert.deepEqual((await readdir(pattern)).sort(), ['star*.txt', 'starX.txt']);
+  });
+
+  it(';type=i is dropped, ;type=d names a directory, ;type=a is refused before connecting', async () => {
+    const cat = await ferry(['cat', ...common, `${base}/hello.txt;type=i`], env);
+    ok(cat);
+    assert.equal(cat.stdout, 'hello.txt\n');
+    const out = await local();
+    ok(await ferry(['get', ...common, `${base}/hello.txt;type=I`, out], env));
+    assert.deepEqual(await readdir(out), ['hello.txt']);
+    const ls = await ferry(['ls', '-1', ...common, `${base};type=d`], env);
+    ok(ls);
+    assert.match(ls.stdout, /^hello\.txt$/m);
+    const before = logins();
+    const ascii = await ferry(['cat', ...common, `${base}/hello.txt;type=a`], env);
+    assert.equal(ascii.code, EXIT.usage, ascii.stderr);
+    assert.match(ascii.stderr, /ASCII mode \(;type=a\) is not supported/);
+    assert.equal(logins(), before);
   });
 });
