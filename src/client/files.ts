@@ -3,9 +3,10 @@ import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
 import { FerryError } from '../errors.js';
-import { dataConnectionError, localError, LocalError } from './errors.js';
+import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
+import { skipBytes, type Skipped } from './skip-bytes.js';
 import { described, pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
 
@@ -223,6 +224,17 @@ export async function upload(
   if (typeof local !== 'string') {
     return watched(local, 'upload', async (watch) => {
       const offset = opts.resume ? ((await remoteSize(s, remote)) ?? 0) : (opts.offset ?? 0);
+      if (opts.resume && offset > 0) {
+        // The server has the stream's first `offset` bytes: skipped, not sent again (curl -C - -T -).
+        const skipped = await skipStart(local, offset, watch, opts.signal);
+        if (skipped.bytes < offset) {
+          throw new FerryError(
+            'ERR_REMOTE',
+            `Cannot resume: ${remote} has ${offset} bytes, more than the ${skipped.bytes} of the stream.`,
+          );
+        }
+        if (!skipped.more) return { bytes: 0, offset, reply: undefined };
+      }
       const body: TransferBody = { direction: 'upload', source: local };
       return uploadBody(s, body, remote, offset, opts, opts.size, watch);
     });
@@ -247,6 +259,22 @@ export async function upload(
     return await uploadBody(s, body, remote, offset, opts, st.size, undefined);
   } finally {
     await handle.close();
+  }
+}
+
+/** skipBytes, failing as a transfer would: the stream's own failure, or the caller's abort. */
+async function skipStart(
+  local: Readable,
+  n: number,
+  watch: LocalWatch,
+  signal: AbortSignal | undefined,
+): Promise<Skipped> {
+  try {
+    return await skipBytes(local, n, AbortSignal.any(signal ? [signal, watch.signal] : [watch.signal]));
+  } catch (err) {
+    if (watch.failure) throw localError(watch.failure);
+    if (signal?.aborted) throw abortedError();
+    throw localError(err);
   }
 }
 
