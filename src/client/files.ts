@@ -138,8 +138,9 @@ async function receive(
 ): Promise<TransferSummary> {
   let offset = opts.offset ?? 0;
   if (opts.resume && typeof local === 'string') {
+    // A pipe or a terminal (/dev/stdout) holds nothing to continue after.
     offset = await fsStat(fsPath(local)).then(
-      (st) => st.size,
+      (st) => (st.isFile() ? st.size : 0),
       () => 0,
     );
   }

@@ -41,17 +41,16 @@ interface Target {
   readonly created: boolean;
   /** An existing regular file taking a whole download (a device or a pipe has nothing to empty). */
   readonly truncate: boolean;
+  /**
+   * Written at positions (a file, a disk); a pipe, a FIFO or a terminal takes writes in order only
+   * (a positioned write fails there with ESPIPE).
+   */
+  readonly seekable: boolean;
 }
 
 const openFd = promisify(open);
 const fstatFd = promisify(fstat);
 
-/**
- * Opens (or creates) a download's file without truncating it: a download the server refuses (550:
- * no such remote file, permission denied) or that fails before its first byte leaves a file that
- * was there as it was. Creation is tried first with O_EXCL, so that the sink knows (without a stat)
- * whether a file it leaves empty is its own to remove.
- */
 /**
  * The path for fs calls: a remote name with bytes that are not UTF-8 (byte-text.ts) gets those
  * bytes locally too (a string would be written as UTF-8, each such byte as U+FFFD).
@@ -60,22 +59,54 @@ export function fsPath(p: string): string | Buffer {
   return hasRawBytes(p) ? encodeText(p) : p;
 }
 
+/**
+ * Opens (or creates) a download's file without truncating it: a download the server refuses (550:
+ * no such remote file, permission denied) or that fails before its first byte leaves a file that
+ * was there as it was. Creation is tried first with O_EXCL, so that the sink knows (without a stat)
+ * whether a file it leaves empty is its own to remove.
+ */
 async function openTarget(name: string, start: number): Promise<Target> {
   const path = fsPath(name);
-  if (start > 0) return { fd: await openFd(path, 'r+'), created: false, truncate: false };
-  try {
-    return { fd: await openFd(path, 'wx', 0o666), created: true, truncate: false };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  if (start === 0) {
+    try {
+      return { fd: await openFd(path, 'wx', 0o666), created: true, truncate: false, seekable: true };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   }
-  const fd = await openFd(path, constants.O_WRONLY | constants.O_CREAT, 0o666);
+  // A FIFO's open waits for its reader, as curl's does.
+  const fd = await openFd(path, start > 0 ? 'r+' : constants.O_WRONLY | constants.O_CREAT, 0o666);
   try {
-    return { fd, created: false, truncate: (await fstatFd(fd)).isFile() };
+    const st = await fstatFd(fd);
+    const seekable = !st.isFIFO() && !st.isCharacterDevice() && !st.isSocket();
+    if (seekable) checkPositioned(fd, name);
+    return { fd, created: false, truncate: start === 0 && st.isFile(), seekable };
   } catch (err) {
     close(fd, () => {});
     throw err;
   }
 }
+
+/**
+ * Fails for a target that stats as a regular file but takes no positioned writes (/proc/version):
+ * an empty write at offset 0 changes nothing in a file, and fails at once (ESPIPE) there, before
+ * anything is asked of the server.
+ */
+function checkPositioned(fd: number, name: string): void {
+  try {
+    writeSync(fd, EMPTY, 0, 0, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESPIPE') throw err;
+    throw Object.assign(
+      new Error(
+        `Cannot download into ${name}: it is not a regular file, a pipe or a terminal (it takes no writes at an offset).`,
+      ),
+      { code: 'ESPIPE' },
+    );
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
 
 /**
  * A download's local file: chunks are copied into one reused buffer, written out each time it is
@@ -88,14 +119,15 @@ async function openTarget(name: string, start: number): Promise<Target> {
 export class FileSink extends Writable {
   readonly path: string;
   #fd: number | undefined;
-  #pos: number;
+  /** Where the next write goes; null: in order (a pipe, a terminal). */
+  #pos: number | null;
   #created = false;
   /** An existing file opened for a whole download: emptied before the first write (#beforeWrite). */
   #truncate = false;
   readonly #buf = Buffer.allocUnsafeSlow(DOWNLOAD_BUFFER);
   #fill = 0;
   #error: Error | undefined;
-  readonly #io: SlowIo;
+  #io: SlowIo;
   /** A thread-pool write of the buffer is in flight; `#afterWrite` runs when it is done (destroy). */
   #writing = false;
   #afterWrite: (() => void) | undefined;
@@ -129,7 +161,7 @@ export class FileSink extends Writable {
 
   override _construct(cb: (err?: Error | null) => void): void {
     if (this.#fd !== undefined) return cb();
-    openTarget(this.path, this.#pos).then((t) => {
+    openTarget(this.path, this.#pos ?? 0).then((t) => {
       this.#opened(t);
       cb();
     }, cb);
@@ -139,6 +171,17 @@ export class FileSink extends Writable {
     this.#fd = t.fd;
     this.#created = t.created;
     this.#truncate = t.truncate;
+    if (!t.seekable) {
+      this.#pos = null;
+      // A pipe's reader may stop reading (`| less`): a write then waits in the thread pool, never
+      // in the event loop.
+      this.#io = new SlowIo({ threaded: true });
+    }
+  }
+
+  /** Counts `n` bytes written at #pos. */
+  #advance(n: number): void {
+    if (this.#pos !== null) this.#pos += n;
   }
 
   /** Empties an existing file once, before the first bytes of a whole download are written. */
@@ -200,7 +243,7 @@ export class FileSink extends Writable {
         while (fd !== undefined && off < this.#fill) {
           const n = writeSync(fd, this.#buf, off, this.#fill - off, this.#pos);
           off += n;
-          this.#pos += n;
+          this.#advance(n);
         }
       } catch (err) {
         this.#error ??= err instanceof Error ? err : new Error(String(err));
@@ -237,7 +280,7 @@ export class FileSink extends Writable {
           this.#error ??= err;
           return finish();
         }
-        this.#pos += n;
+        this.#advance(n);
         next(off + n);
       });
     };

@@ -1,13 +1,17 @@
 /**
  * Streams and pipes as the local side, against Ferry's server. A resumed upload from a stream
  * (`put -c -`, put(readable, { resume: true })) skips the bytes the server has already, as
- * `curl -C - -T -` does: it appended the whole stream after them.
+ * `curl -C - -T -` does: it appended the whole stream after them. A download into a pipe or a FIFO
+ * (`get URL /dev/stdout | …`, `get URL fifo`) is written in order: every write was positioned, and
+ * failed with ESPIPE. A target that takes no positioned writes and is no pipe or terminal
+ * (/proc/version) is refused before the download, saying so.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync } from 'node:fs';
+import { lstat, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -17,7 +21,7 @@ import { EXIT } from '../../src/cli/client-exit-codes.js';
 import type { FerryClient } from '../../src/client/client.js';
 import { FerryError } from '../../src/errors.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
-import { CLI, clientOf, type CliResult } from './helpers.js';
+import { CLI, clientOf, ferry, type CliResult } from './helpers.js';
 
 /** Runs `ferry` with `input` on its stdin (a pipe). */
 async function ferryWithInput(
@@ -119,5 +123,54 @@ describe('streams and pipes as the local side', { timeout: 120_000 }, () => {
         err instanceof FerryError && err.code === 'ERR_REMOTE' && /5000 of the stream/.test(err.message),
     );
     assert.ok((await readFile(path.join(ts.root, 'r1.bin'))).equals(data));
+  });
+
+  it('get into /dev/stdout when stdout is a pipe writes the whole file to it', async () => {
+    const text = randomBytes(150_000).toString('hex'); // more than one write buffer
+    await writeFile(path.join(ts.root, 'big.txt'), text);
+    // A child's stdout from Node is a socket (/dev/stdout cannot be opened: ENXIO); `| cat` makes
+    // it a pipe, as in a shell. Its exit code goes to stderr.
+    const script = '("$@"; echo "exit $?" >&2) | cat';
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(
+        'sh',
+        ['-c', script, 'sh', process.execPath, CLI, 'get', ...common, `${base}/big.txt`, '/dev/stdout'],
+        { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, maxBuffer: 4 << 20 },
+        (err, stdout, stderr) => (err ? reject(err) : resolve({ stdout, stderr })),
+      ),
+    );
+    assert.equal(r.stderr, 'exit 0\n');
+    assert.equal(r.stdout.length, text.length);
+    assert.ok(r.stdout === text);
+  });
+
+  it('get into a FIFO writes the whole file to its reader, and leaves the FIFO a FIFO', async () => {
+    const data = randomBytes(200_000);
+    await writeFile(path.join(ts.root, 'fifo.bin'), data);
+    const fifo = path.join(home, 'p');
+    execFileSync('mkfifo', [fifo]);
+    const received = (async (): Promise<Buffer> => {
+      const chunks: Buffer[] = [];
+      for await (const b of createReadStream(fifo)) chunks.push(b as Buffer);
+      return Buffer.concat(chunks);
+    })();
+    const r = await ferry(['get', ...common, `${base}/fifo.bin`, fifo], env);
+    // A ferry that never opened the FIFO: a writer of our own ends the reader's wait (no hang).
+    if (r.code !== EXIT.ok) closeSync(openSync(fifo, 'r+'));
+    ok(r);
+    assert.ok((await received).equals(data));
+    assert.ok((await lstat(fifo)).isFIFO());
+  });
+
+  it('get into a file that takes no positioned writes (/proc): a local error that says so', async () => {
+    // /proc/self/comm, like /proc/version (which only root may open for writing), stats as a
+    // regular file; "self" is the ferry process, which may write its own.
+    await writeFile(path.join(ts.root, 'hello.txt'), 'hello\n');
+    const r = await ferry(['get', ...common, `${base}/hello.txt`, '/proc/self/comm'], env);
+    assert.equal(r.code, EXIT.local, r.stderr);
+    assert.match(
+      r.stderr,
+      /Cannot download into \/proc\/self\/comm: it is not a regular file, a pipe or a terminal/,
+    );
   });
 });
