@@ -1,5 +1,7 @@
 import net from 'node:net';
 import type { Logger } from '../logger.js';
+import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
+import type { WarningLimiter } from './warning-limiter.js';
 
 export interface ControlListener {
   readonly server: net.Server;
@@ -12,7 +14,15 @@ export interface ControlListener {
  * resumed (or handed to another process).
  */
 export async function openListener(
-  where: { host: string; port: number; implicit: boolean; logger: Logger; pauseOnConnect?: boolean },
+  where: {
+    host: string;
+    port: number;
+    implicit: boolean;
+    logger: Logger;
+    pauseOnConnect?: boolean;
+    /** Rate-limits the accept failures of a server out of descriptors. */
+    warnings?: WarningLimiter;
+  },
   onSocket: (socket: net.Socket) => void,
 ): Promise<ControlListener> {
   const { host, port, logger } = where;
@@ -23,7 +33,12 @@ export async function openListener(
     if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
     await listenOn(server, '0.0.0.0', port);
   }
-  server.on('error', (err) => logger.error({ err: err.message }, 'listener error'));
+  server.on('error', (err) => {
+    // libuv closes what it cannot accept (the client sees EOF) and often says nothing; when it
+    // does, it says it for every connection.
+    if (outOfDescriptors(err)) warnOutOfDescriptors(logger, where.warnings, 'accept', { port });
+    else logger.error({ err: err.message }, 'listener error');
+  });
   const address = server.address() as net.AddressInfo;
   logger.info(
     { address: address.address, port: address.port, mode: where.implicit ? 'implicit' : 'explicit' },

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { FerryError } from '../errors.js';
+import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 import type { ProxyEdge } from './proxy-edge.js';
@@ -215,7 +216,7 @@ export class PassivePorts {
     };
     const rested = [...this.idle].reverse().find((shared) => shared.host === host);
     if (rested) return register(rested);
-    if (this.min === 0) return register(await this.open(host, 0));
+    if (this.min === 0) return register(await this.opened(host, 0));
     const span = this.max - this.min + 1;
     for (let tries = 0; tries < span; tries++) {
       const port = this.next;
@@ -226,12 +227,34 @@ export class PassivePorts {
         continue;
       }
       try {
-        return register(await this.open(host, port));
-      } catch {
-        // in use by someone else: try the next one
+        return register(await this.opened(host, port));
+      } catch (err) {
+        // In use by someone else (or privileged): try the next one. Anything else (no descriptor
+        // left, an address not of this host) fails on every port alike: fail now.
+        if (!portTaken(err)) throw err;
       }
     }
     return undefined;
+  }
+
+  /** open(), its failures other than a port taken logged and turned into ERR_DATA_CONNECTION. */
+  private async opened(host: string, port: number): Promise<SharedPort> {
+    try {
+      return await this.open(host, port);
+    } catch (err) {
+      if (portTaken(err)) throw err;
+      const fields = { host, port, err: (err as Error).message };
+      if (outOfDescriptors(err))
+        warnOutOfDescriptors(this.logger, this.io.warnings, 'passive listen', fields);
+      else this.logger.error(fields, 'passive port: cannot listen');
+      throw new FerryError(
+        'ERR_DATA_CONNECTION',
+        `Cannot listen for a data connection: ${(err as Error).message}`,
+        {
+          cause: err,
+        },
+      );
+    }
   }
 
   private async open(host: string, port: number): Promise<SharedPort> {
@@ -311,6 +334,12 @@ export class PassivePorts {
     if (left > 0) this.held.set(key, left);
     else this.held.delete(key);
   }
+}
+
+/** The port is someone else's (another process, another cluster worker) or privileged. */
+function portTaken(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'EADDRINUSE' || code === 'EACCES';
 }
 
 function listenOn(host: string, port: number): Promise<net.Server> {

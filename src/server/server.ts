@@ -309,7 +309,7 @@ export class FerryServer {
   }
 
   private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
-    const where = { host, port, implicit, logger: this.logger };
+    const where = { host, port, implicit, logger: this.logger, warnings: this.runtime.warnings };
     const { server, address } = await openListener(where, (s) => this.handleConnection(s, implicit));
     this.listeners.push(server);
     return address;

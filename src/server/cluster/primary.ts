@@ -272,7 +272,14 @@ export class ClusterPrimary {
 
   private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
     // Paused: the worker that gets the socket reads its first byte, never the primary.
-    const where = { host, port, implicit, logger: this.logger, pauseOnConnect: true };
+    const where = {
+      host,
+      port,
+      implicit,
+      logger: this.logger,
+      pauseOnConnect: true,
+      warnings: this.warnings,
+    };
     const { server, address } = await openListener(where, (s) => this.route(s, implicit));
     this.listeners.push(server);
     return address;
