@@ -9,18 +9,23 @@ import { fileURLToPath } from 'node:url';
 import { UserTable } from '../../src/auth/users.js';
 import type { Logger } from '../../src/logger.js';
 import { ClusterPrimary } from '../../src/server/cluster/primary.js';
+import type { ServerOptions } from '../../src/server/options.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { testCertificate } from './ferry.js';
 
 const WORKER = fileURLToPath(new URL('./cluster-worker.js', import.meta.url));
 
-/** Starts a worker process; `real` starts the test worker that serves. */
-export type ForkWorker = (real: () => ChildProcess) => ChildProcess;
+/**
+ * Starts a worker process; `real` starts the test worker that serves, run by `wrapper` when given
+ * (a command that runs the rest of its arguments: `prlimit --nofile=N:N`, say).
+ */
+export type ForkWorker = (real: (wrapper?: readonly string[]) => ChildProcess) => ChildProcess;
 
 export async function testPrimary(
   dir: string,
   onLog: (msg: string) => void,
   forkWorker: ForkWorker = (real) => real(),
+  limits: ServerOptions['limits'] = undefined,
 ): Promise<ClusterPrimary> {
   const pair = await testCertificate();
   const certFile = path.join(dir, 'cert.pem');
@@ -36,7 +41,12 @@ export async function testPrimary(
     storageFor: () => new MemoryStorage(),
     tls: { certificates: [{ certFile, keyFile }] },
     logger,
+    ...(limits ? { limits } : {}),
   };
-  const real = (): ChildProcess => fork(WORKER, [certFile, keyFile], { stdio: 'ignore' });
+  const real = ([command, ...args]: readonly string[] = []): ChildProcess =>
+    fork(WORKER, [certFile, keyFile], {
+      stdio: 'ignore',
+      ...(command ? { execPath: command, execArgv: [...args, process.execPath, ...process.execArgv] } : {}),
+    });
   return new ClusterPrimary(options, { workers: 2, fork: () => forkWorker(real), init: null });
 }

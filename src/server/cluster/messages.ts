@@ -41,6 +41,11 @@ export type FromWorker =
       readonly logins: readonly number[];
       readonly closed: readonly number[];
     }
+  /**
+   * Connection `id` never reached the worker: it had no file descriptor left to receive the socket
+   * with, and Node closed it. The primary counts it no more.
+   */
+  | { readonly type: 'ferry:lost'; readonly id: number }
   /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
@@ -76,6 +81,7 @@ const toWorkerTypes = new Set<string>([
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
   'ferry:sessions',
+  'ferry:lost',
   'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',

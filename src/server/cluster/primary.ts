@@ -12,6 +12,7 @@ import {
   unauthenticatedLimits,
 } from '../admission.js';
 import { DefenderService } from '../defender-service.js';
+import { warnOutOfDescriptors } from '../descriptors.js';
 import { openListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import { stoppedDuringListen, type ListeningAddresses } from '../server.js';
@@ -38,6 +39,9 @@ export interface ClusterOptions {
    */
   crashed?(index: number): void;
 }
+
+/** How long a worker that could not receive a connection gets none while another can take it. */
+const OUT_OF_FILES_MS = 1_000;
 
 interface Handed {
   readonly slot: WorkerSlot;
@@ -355,6 +359,14 @@ export class ClusterPrimary {
     if (m.type === 'ferry:sessions') {
       for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
+      if (m.closed.length > 0) slot.outOfFilesUntil = 0; // a descriptor freed
+    } else if (m.type === 'ferry:lost') {
+      const h = this.handed.get(m.id);
+      this.release(m.id);
+      // The next connections go to the other workers for a while (if one has room).
+      slot.outOfFilesUntil = Date.now() + OUT_OF_FILES_MS;
+      const fields = { worker: slot.index, remote: h?.address };
+      warnOutOfDescriptors(this.logger, this.warnings, 'connection handed to a worker', fields);
     } else if (m.type === 'ferry:logout') {
       const loggedOut = this.handed.get(m.connection)?.unauthenticated.loggedOut() ?? Promise.resolve(false);
       void loggedOut.then((ok) => slot.send({ type: 'ferry:logout-answer', id: m.id, ok }));

@@ -36,3 +36,13 @@ test('by address: one address always reaches the same ready worker, whatever the
   assert.notEqual(byAddress(down, '192.0.2.7')?.name, first);
   assert.equal(byAddress([slot('w1', 0, false)], '192.0.2.7'), undefined, 'none ready');
 });
+
+test('a worker out of descriptors gets connections only when every ready one is', () => {
+  const now = 1_000;
+  const full = { name: 'w1', active: 0, ready: true, outOfFilesUntil: now + 1 };
+  const busy = slot('w2', 5);
+  assert.equal(leastBusy([full, busy], now)?.name, 'w2', 'busier, but it has room');
+  assert.equal(leastBusy([full, slot('w2', 5, false)], now)?.name, 'w1', 'the only ready one');
+  assert.equal(leastBusy([full, { ...busy, outOfFilesUntil: now + 1 }], now)?.name, 'w1', 'all full: fewest');
+  assert.equal(leastBusy([{ ...full, outOfFilesUntil: now }, busy], now)?.name, 'w1', 'that was before');
+});

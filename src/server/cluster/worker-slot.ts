@@ -29,6 +29,8 @@ export class WorkerSlot {
   ready = false;
   /** Connections handed to this worker and not yet reported closed. */
   active = 0;
+  /** Until then (ms since the epoch), it lacks descriptors for more: others are picked first. */
+  outOfFilesUntil = 0;
   private startedAt = 0;
   private quickCrashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -59,6 +61,7 @@ export class WorkerSlot {
       this.child = undefined;
       this.ready = false;
       this.active = 0;
+      this.outOfFilesUntil = 0;
       this.hooks.exit(this, code, signal);
     });
     this.hooks.logger.info({ worker: this.index, workerPid: child.pid }, 'worker started');
@@ -112,14 +115,27 @@ export class WorkerSlot {
  * The ready worker with the fewest connections; a tie goes to the first of them, not round the
  * workers: sessions that come one after another then find the same worker, whose code V8 has
  * compiled for them already (a fresh worker's first 10,000-entry listing takes about twice as long
- * as its third), while sessions at the same time still spread over all workers.
+ * as its third), while sessions at the same time still spread over all workers. A worker that just
+ * could not receive a connection (out of descriptors) is picked only when every one is.
  */
-export function leastBusy<S extends { readonly ready: boolean; readonly active: number }>(
-  slots: readonly S[],
-): S | undefined {
+export function leastBusy<S extends Pickable>(slots: readonly S[], now = Date.now()): S | undefined {
   let best: S | undefined;
-  for (const s of slots) if (s.ready && (!best || s.active < best.active)) best = s;
+  let bestFull = true;
+  for (const s of slots) {
+    if (!s.ready) continue;
+    const full = (s.outOfFilesUntil ?? 0) > now;
+    if (!best || (bestFull && !full) || (full === bestFull && s.active < best.active)) {
+      best = s;
+      bestFull = full;
+    }
+  }
   return best;
+}
+
+interface Pickable {
+  readonly ready: boolean;
+  readonly active: number;
+  readonly outOfFilesUntil?: number;
 }
 
 /**
@@ -128,10 +144,7 @@ export function leastBusy<S extends { readonly ready: boolean; readonly active: 
  * busy one while it is not. Hashed over all positions, not the ready ones only, so that a worker's
  * restart does not move the other addresses.
  */
-export function byAddress<S extends { readonly ready: boolean; readonly active: number }>(
-  slots: readonly S[],
-  address: string,
-): S | undefined {
+export function byAddress<S extends Pickable>(slots: readonly S[], address: string): S | undefined {
   // FNV-1a: cheap and spreads similar addresses (10.0.0.1, 10.0.0.2) well enough.
   let h = 0x811c9dc5;
   for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);

@@ -15,6 +15,8 @@ export interface PrimaryChannel {
     callback: (err: Error | null) => void,
   ): boolean;
   on(event: 'message', listener: (message: unknown, handle: unknown) => void): unknown;
+  /** Node's own messages: a sent handle comes in one, and without it when it could not be received. */
+  on(event: 'internalMessage', listener: (message: unknown, handle: unknown) => void): unknown;
   once(event: 'disconnect', listener: () => void): unknown;
 }
 
@@ -100,11 +102,24 @@ export async function serveAsWorker(
   const defender = server.forwardDefenderEvents((address, event) =>
     reply({ type: 'ferry:defender', address, event }),
   );
+  // A socket this worker had no descriptor for (EMFILE) never reaches 'message': Node answers the
+  // primary's Node with a NACK, which resends it a few times, then closes it. Told nothing, the
+  // primary would count that connection for ever (as not logged in: its address soon refused).
+  // Node sends one handle at a time: only the last one lost may still come, resent.
+  let lost: number | undefined;
+  channel.on('internalMessage', (m, handle) => {
+    const id = handle ? undefined : handedId(m);
+    if (id === undefined || id === lost) return;
+    lost = id;
+    reply({ type: 'ferry:lost', id });
+  });
   channel.on('message', (m, handle) => {
     if (!isToWorker(m)) return;
     switch (m.type) {
       case 'ferry:connection': {
         if (!(handle instanceof net.Socket)) return;
+        // Reported lost, then brought by a resend after all: the primary counts it no more.
+        if (m.id === lost) return void handle.destroy();
         handle.once('close', () => reports.closed(m.id));
         server.handleConnection(handle, m.implicit, {
           loggedIn: () => reports.login(m.id),
@@ -159,6 +174,18 @@ export async function serveAsWorker(
   reply({ type: 'ferry:ready' });
   await done;
 }
+
+/**
+ * The id of the connection a Node handle message carries (its resends wrap it once more), if it is
+ * one of the primary's.
+ */
+function handedId(m: unknown): number | undefined {
+  for (let depth = 0; depth < 4 && isNodeHandle(m); depth++) m = m.msg;
+  return isToWorker(m) && m.type === 'ferry:connection' ? m.id : undefined;
+}
+
+const isNodeHandle = (m: unknown): m is { cmd: 'NODE_HANDLE'; msg: unknown } =>
+  typeof m === 'object' && m !== null && (m as { cmd?: unknown }).cmd === 'NODE_HANDLE';
 
 /** Send errors that mean the primary's end is closed (or closing): nothing to report. */
 const PRIMARY_GONE = new Set(['ERR_IPC_CHANNEL_CLOSED', 'EPIPE', 'ECONNRESET']);
