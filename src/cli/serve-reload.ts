@@ -48,8 +48,9 @@ function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): stri
  * SIGHUP: re-reads the config file and applies what a running server can change (users, limits,
  * timeouts, TLS policy and certificates, passive settings, log level, transfer log); sessions keep
  * running. Settings that need a restart are named in a warning; a file that does not validate is
- * rejected with the error logged, and the running configuration stays. Returns the new state, or
- * the running one when rejected.
+ * rejected with the error logged, and the running configuration stays. Either way the transfer log
+ * is reopened, in every process: logrotate's SIGHUP must not depend on the file validating. Returns
+ * the new state, or the running one when rejected.
  */
 export async function reloadConfiguration(
   ctx: ReloadContext,
@@ -57,64 +58,76 @@ export async function reloadConfiguration(
   given?: { data: unknown; certificates: CertificateMaterial | undefined },
 ): Promise<Running> {
   const { flags, server, logger } = ctx;
-  let next: Running;
+  let next: Running | undefined;
+  let failure: Error | undefined;
   try {
-    // A worker reloads with what its primary loaded and checked (WorkerSettings), not the file.
-    const fromPrimary = ctx.worker ? workerSettings(given?.data) : undefined;
-    const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
-    const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
-      running: running.setup,
-      ...(ctx.verify ? { verify: ctx.verify } : {}),
-    });
-    let restart: string[];
-    try {
-      // A worker takes the certificates its primary loaded (it may not read a root-only key).
-      ({ restartNeeded: restart } = await server.reconfigure(
-        { ...setup.options, ...ctx.extra },
-        given?.certificates,
-      ));
-    } catch (err) {
-      if (!setup.shared) await setup.users.store.close(); // the database's accounts stay in use
-      setup.storage.retire(); // the running setup's S3 connection stays, with its own holder
-      throw setup.explain(err);
-    }
-    // The server watches the new accounts now: the sessions of config users that changed follow
-    // (removed or disabled: 421), as the users file's do. Before any wait, so no command runs between.
-    setup.users.configured.announce(running.setup.users.entries);
-    if (!running.setup.shared) await running.setup.users.store.close();
-    // Sessions from before go on with the old storage: its S3 sockets close once idle.
-    running.setup.storage.retire();
-    next = { config, setup };
-    const needed = [
-      ...new Set([...restart.map(settingName), ...fileSettingsNeedingRestart(running.config, config)]),
-    ];
-    if (needed.length > 0) {
-      logger.warn(
-        { restartNeeded: needed },
-        `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
-      );
-    }
-    if (!ctx.worker)
-      for (const w of await certificateWarnings(setup.options.tls?.certificates ?? [])) logger.warn(w);
-    logger.level = flags.logLevel ?? config.logLevel ?? 'info';
-    ctx.xferlog?.reopen(flags.xferlog ?? config.xferlog ?? ctx.xferlog.path);
+    next = await applyConfiguration(ctx, running, given);
   } catch (err) {
-    logger.error(
-      { err: (err as Error).message },
-      'configuration reload failed; the running configuration is kept',
-    );
-    return running;
+    failure = err as Error;
   }
+  ctx.xferlog?.reopen(next ? (flags.xferlog ?? next.config.xferlog ?? ctx.xferlog.path) : undefined);
   if (!ctx.worker && 'reloadWorkers' in server) {
     try {
-      await server.reloadWorkers({
-        users: next.setup.users.entries,
-        config: next.config,
-      } satisfies WorkerSettings);
+      // Rejected here: the workers keep their configuration and only reopen their logs (no data).
+      await server.reloadWorkers(
+        next && ({ users: next.setup.users.entries, config: next.config } satisfies WorkerSettings),
+      );
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'a worker could not reload its configuration');
     }
   }
+  // The outcome last: once it is logged, every process has reopened its logs.
+  if (!next) {
+    logger.error({ err: failure?.message }, 'configuration reload failed; the running configuration is kept');
+    return running;
+  }
   logger.info({ users: next.setup.users.accounts.length }, 'configuration reloaded');
   return next;
+}
+
+/** The new configuration, applied to this process's server; throws, keeping the running one. */
+async function applyConfiguration(
+  ctx: ReloadContext,
+  running: Running,
+  given: { data: unknown; certificates: CertificateMaterial | undefined } | undefined,
+): Promise<Running> {
+  const { flags, server, logger } = ctx;
+  // A worker reloads with what its primary loaded and checked (WorkerSettings), not the file.
+  const fromPrimary = ctx.worker ? workerSettings(given?.data) : undefined;
+  const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
+  const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
+    running: running.setup,
+    ...(ctx.verify ? { verify: ctx.verify } : {}),
+  });
+  let restart: string[];
+  try {
+    // A worker takes the certificates its primary loaded (it may not read a root-only key).
+    ({ restartNeeded: restart } = await server.reconfigure(
+      { ...setup.options, ...ctx.extra },
+      given?.certificates,
+    ));
+  } catch (err) {
+    if (!setup.shared) await setup.users.store.close(); // the database's accounts stay in use
+    setup.storage.retire(); // the running setup's S3 connection stays, with its own holder
+    throw setup.explain(err);
+  }
+  // The server watches the new accounts now: the sessions of config users that changed follow
+  // (removed or disabled: 421), as the users file's do. Before any wait, so no command runs between.
+  setup.users.configured.announce(running.setup.users.entries);
+  if (!running.setup.shared) await running.setup.users.store.close();
+  // Sessions from before go on with the old storage: its S3 sockets close once idle.
+  running.setup.storage.retire();
+  const needed = [
+    ...new Set([...restart.map(settingName), ...fileSettingsNeedingRestart(running.config, config)]),
+  ];
+  if (needed.length > 0) {
+    logger.warn(
+      { restartNeeded: needed },
+      `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
+    );
+  }
+  if (!ctx.worker)
+    for (const w of await certificateWarnings(setup.options.tls?.certificates ?? [])) logger.warn(w);
+  logger.level = flags.logLevel ?? config.logLevel ?? 'info';
+  return { config, setup };
 }

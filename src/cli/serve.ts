@@ -161,7 +161,11 @@ async function serve(flags: ServeFlags): Promise<void> {
         certificates: fromPrimary?.certificates,
         beforeReady: () => runAs && dropPrivileges(runAs),
         reload: async (data, certificates) => {
-          if (data === undefined) return ferry.reloadCertificates(certificates);
+          if (data === undefined) {
+            // The primary kept its configuration (the file did not validate): logs reopen all the same.
+            xferlog?.reopen();
+            return ferry.reloadCertificates(certificates);
+          }
           const next = await reloadConfiguration(ctx, running, { data, certificates });
           if (next === running) throw new Error('the configuration was not reloaded (see the log)');
           running = next;

@@ -7,12 +7,13 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
 import { issuedBy, testCa } from '../support/client-certs.js';
+import { curlDownload, expectSuccess } from '../support/clients.js';
 import { ferryOk, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
 
@@ -388,3 +389,66 @@ test('SIGHUP with a bad file, then a worker killed: its replacement serves the r
     assert.equal(await r.stop(), 0);
   }
 });
+
+/** What the descriptors of process `pid` lead to (/proc/PID/fd; "(deleted)" marks a removed file). */
+async function openFiles(pid: number): Promise<string[]> {
+  const fds = await readdir(`/proc/${pid}/fd`);
+  const targets = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return targets.filter((t) => t !== '');
+}
+
+for (const workers of [1, 2]) {
+  test(`SIGHUP after logrotate reopens the transfer log in every process (--workers ${workers}), even when the new config is rejected`, async () => {
+    const base = await mkdtemp(path.join(dir, `rotate-${workers}-`));
+    const config = path.join(base, 'ferry.yaml');
+    const xferlog = path.join(base, 'xferlog');
+    const good =
+      (await configText({ users: [['alice', 'pw']], perAddress: 10, pasv: '127.0.0.1' })) +
+      `xferlog: ${xferlog}\n`;
+    await writeFile(config, good);
+    const r = await ServeProcess.start(
+      ['--config', config, '--workers', String(workers), '--data-dir', path.join(base, 'data')],
+      base,
+    );
+    const target = { host: '127.0.0.1', port: r.implicitPort, user: 'alice', password: 'pw', implicit: true };
+    const download = async (): Promise<void> => {
+      const from = r.log.length;
+      expectSuccess(await curlDownload(target, '/file.txt', path.join(base, 'down.txt')));
+      await r.waitForLog((l) => r.log.indexOf(l) >= from && l.msg === 'disconnect', 'the session ended');
+    };
+    try {
+      await download();
+      // logrotate (create, then postrotate SIGHUP) while the config file has a typo.
+      await rename(xferlog, `${xferlog}.1`);
+      await writeFile(xferlog, '');
+      await writeFile(config, `${good}bogusKey: 1\n`);
+      const from = r.log.length;
+      r.child.kill('SIGHUP');
+      const failed = await reloaded(r, from, /configuration reload failed/);
+      assert.match(String(failed.err), /bogusKey/);
+      // Once that is logged, the primary and each worker write to the new file, none to the old.
+      const pids = [r.child.pid ?? 0, ...r.workerPids];
+      assert.equal(pids.length, workers === 1 ? 1 : 3);
+      for (const pid of pids) {
+        const files = await openFiles(pid);
+        assert.ok(
+          files.includes(xferlog),
+          `process ${pid} has the new transfer log open: ${files.join(', ')}`,
+        );
+        assert.ok(
+          !files.some((f) => f.startsWith(`${xferlog}.1`)),
+          `process ${pid} let go of the rotated one`,
+        );
+      }
+      await download();
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
+    const lines = async (file: string): Promise<string[]> =>
+      (await readFile(file, 'utf8')).split('\n').filter((l) => l !== '');
+    assert.equal((await lines(`${xferlog}.1`)).length, 1, 'the transfer before the rotation');
+    const now = await lines(xferlog);
+    assert.equal(now.length, 1, 'the transfer after it');
+    assert.match(now[0] ?? '', / \/file\.txt b _ o r alice ftp 0 \* c$/);
+  });
+}
