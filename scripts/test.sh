@@ -13,6 +13,7 @@ $unit || bash scripts/setup-postgres.sh
 $unit || bash scripts/setup-ceph.sh # radosgw for the S3 tests (each suite starts its own cluster)
 $unit || bash scripts/setup-service.sh
 $unit || bash scripts/setup-haproxy.sh
+$unit || bash scripts/setup-fail2ban.sh # fail2ban-regex for the shipped filter's test
 # A fresh clone has no node_modules (npx would refuse to fetch tsc); after a pull that changed
 # package-lock.json they are stale. npm writes node_modules/.package-lock.json on every install, so it
 # is older than package-lock.json exactly when the lock changed since (CI's `npm ci` just ran: skipped).

@@ -181,7 +181,9 @@ export class ControlConnection {
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (origin?.screen && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = socket.remoteAddress;
-    this.unlimited = rt.logger.child({ session: this.session.id });
+    // Every line of the session names the client (the one a PROXY header named): fail2ban and
+    // grep find an address's failed logins and transfers without joining them to its connect line.
+    this.unlimited = rt.logger.child({ session: this.session.id, remote: this.address });
     this.logger = rt.warnings.forAddress(this.unlimited, this.session.remoteAddress);
     this.transfers = new Transfers({
       preliminary: (r) => this.write(r),
@@ -206,10 +208,7 @@ export class ControlConnection {
   }
 
   async start(): Promise<void> {
-    this.logger.info(
-      { remote: this.session.remoteAddress, mode: this.mode, ...(this.via ? { via: this.via } : {}) },
-      'connect',
-    );
+    this.logger.info({ mode: this.mode, ...(this.via ? { via: this.via } : {}) }, 'connect');
     this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
     this.write(reply(Code.ServiceReady, this.rt.options.greeting));
@@ -341,7 +340,7 @@ export class ControlConnection {
 
   private refuseProxyHeader(): void {
     this.proxyHeaderRefused = true;
-    this.logger.warn({ remote: this.session.remoteAddress }, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
+    this.logger.warn({}, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
     this.channel.destroy();
   }
 
@@ -353,10 +352,7 @@ export class ControlConnection {
       const seen = Buffer.concat([this.screened, chunk]);
       const verdict = proxySignature(seen);
       if (verdict === 'yes') {
-        this.logger.warn(
-          { remote: this.session.remoteAddress },
-          `connection refused: ${UNTRUSTED_PROXY_HEADER}`,
-        );
+        this.logger.warn({}, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
         this.channel.destroy();
         return;
       }
@@ -421,10 +417,7 @@ export class ControlConnection {
   }
 
   private onStalled(): void {
-    this.logger.warn(
-      { remote: this.session.remoteAddress, unsent: this.channel.unsentBytes },
-      'closing: the client has not read its replies',
-    );
+    this.logger.warn({ unsent: this.channel.unsentBytes }, 'closing: the client has not read its replies');
     this.channel.destroy();
   }
 
@@ -601,7 +594,7 @@ export class ControlConnection {
   private onLoginTimeout(): void {
     this.loginTimer = undefined;
     if (this.session.loggedIn || this.channel.isClosed) return;
-    this.logger.info({ remote: this.session.remoteAddress }, 'login timeout');
+    this.logger.info({}, 'login timeout');
     if (this.handshaking) return this.channel.destroy();
     this.quitting = true;
     this.write(reply(Code.ServiceNotAvailable, 'Login timeout, closing control connection.'));
@@ -690,7 +683,7 @@ export class ControlConnection {
             this.disconnect.signal,
           ).catch((err: unknown) => {
             if (err instanceof PassiveLimitError) {
-              this.logger.warn({ remote: owner.address, user: owner.user }, 'passive port refused: limit');
+              this.logger.warn({ user: owner.user }, 'passive port refused: limit');
               rt.defender.record(owner.address, 'limit-refused');
             }
             throw err;

@@ -110,6 +110,14 @@ test('--workers 2 behind HAProxy (send-proxy, send-proxy-v2): client addresses r
       );
     const ban = await r.waitForLog((l) => l.msg === 'address banned', 'the ban');
     assert.equal(ban.remote, '127.0.0.4');
+    // Each failed login names the client, not the proxy (fail2ban reads these lines).
+    const failures = (): LogLine[] => r.log.filter((l) => l.msg === 'login failed');
+    await r.waitForLog(() => failures().length >= 3, 'three failed logins');
+    const failed = failures();
+    assert.deepEqual(
+      failed.map((l) => l.remote),
+      ['127.0.0.4', '127.0.0.4', '127.0.0.4'],
+    );
     const banned = await RawFtp.connect({
       host: PROXY_HOST,
       port: explicitFront,

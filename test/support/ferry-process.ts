@@ -239,6 +239,8 @@ interface LogWaiter {
 
 export class ServeProcess {
   readonly log: LogLine[] = [];
+  /** Standard output's lines as the server wrote them (`log` holds those that parse). */
+  readonly lines: string[] = [];
   private readonly waiters = new Set<LogWaiter>();
   private pending = '';
 
@@ -394,6 +396,7 @@ export class ServeProcess {
     const lines = (this.pending + d.toString()).split('\n');
     this.pending = lines.pop() ?? '';
     for (const text of lines) {
+      this.lines.push(text);
       let line: LogLine;
       try {
         line = JSON.parse(text) as LogLine;
