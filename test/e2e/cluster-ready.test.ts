@@ -1,6 +1,8 @@
 /**
  * Readiness of a cluster (`ferry serve --workers N`, /readyz): a primary whose workers all died
- * and whose replacements are not ready yet is not serving (connections would be turned away).
+ * and whose replacements are not ready yet is not serving (connections would be turned away); a
+ * worker that stops answering (SIGSTOP, a stuck event loop) is handed no new connection, and once
+ * none answers the cluster is not serving, until they answer again.
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,6 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import tls from 'node:tls';
 import { test } from 'node:test';
 import { testPrimary } from '../support/cluster-primary.js';
 
@@ -51,3 +54,68 @@ test('a cluster whose workers all died is not serving until a replacement is rea
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a worker that stops answering is passed over; none answering: not serving; answering again: back', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-cluster-heartbeat-'));
+  const workers: ChildProcess[] = [];
+  const seen: string[] = [];
+  const waiting: { msg: string; count: number; resolve: () => void }[] = [];
+  const onLog = (msg: string): void => {
+    seen.push(msg);
+    for (const w of waiting.splice(0)) {
+      if (seen.filter((m) => m === w.msg).length >= w.count) w.resolve();
+      else waiting.push(w);
+    }
+  };
+  /** Resolves once `msg` has been logged `count` times in all. */
+  const logged = (msg: string, count: number): Promise<void> =>
+    new Promise((resolve) => {
+      if (seen.filter((m) => m === msg).length >= count) resolve();
+      else waiting.push({ msg, count, resolve });
+    });
+  const p = await testPrimary(
+    dir,
+    onLog,
+    (real) => {
+      const child = real();
+      workers.push(child);
+      return child;
+    },
+    undefined,
+    { heartbeatMs: 50 },
+  );
+  try {
+    const port = (await p.listen()).implicit?.port;
+    assert.ok(port);
+    const [first, second] = workers;
+    assert.ok(first && second, 'two workers forked');
+    first.kill('SIGSTOP');
+    await logged('worker not answering: no new connections handed to it', 1);
+    assert.equal(p.serving, true, 'the other worker answers');
+    // Handed to the stopped worker (the first of two idle ones), these would hang.
+    for (let i = 0; i < 3; i++) assert.equal(await greeting(port), '220');
+    second.kill('SIGSTOP');
+    await logged('worker not answering: no new connections handed to it', 2);
+    assert.equal(p.serving, false, 'no worker answers: not serving');
+    first.kill('SIGCONT');
+    second.kill('SIGCONT');
+    await logged('worker answering again', 2);
+    assert.equal(p.serving, true);
+  } finally {
+    for (const w of workers) w.kill('SIGCONT');
+    p.destroy();
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) await once(w, 'exit');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+/** The first three characters of the greeting an implicit-FTPS connection gets. */
+async function greeting(port: number): Promise<string> {
+  const s = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false });
+  try {
+    const [data] = (await once(s, 'data')) as [Buffer];
+    return data.toString('latin1').slice(0, 3);
+  } finally {
+    s.destroy();
+  }
+}

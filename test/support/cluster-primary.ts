@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserTable } from '../../src/auth/users.js';
 import type { Logger } from '../../src/logger.js';
-import { ClusterPrimary } from '../../src/server/cluster/primary.js';
+import { ClusterPrimary, type ClusterOptions } from '../../src/server/cluster/primary.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { testCertificate } from './ferry.js';
@@ -26,6 +26,7 @@ export async function testPrimary(
   onLog: (msg: string) => void,
   forkWorker: ForkWorker = (real) => real(),
   limits: ServerOptions['limits'] = undefined,
+  cluster: Partial<ClusterOptions> = {},
 ): Promise<ClusterPrimary> {
   const pair = await testCertificate();
   const certFile = path.join(dir, 'cert.pem');
@@ -48,5 +49,5 @@ export async function testPrimary(
       stdio: 'ignore',
       ...(command ? { execPath: command, execArgv: [...args, process.execPath, ...process.execArgv] } : {}),
     });
-  return new ClusterPrimary(options, { workers: 2, fork: () => forkWorker(real), init: null });
+  return new ClusterPrimary(options, { workers: 2, fork: () => forkWorker(real), init: null, ...cluster });
 }

@@ -27,11 +27,14 @@ export type ToWorker =
   | { readonly type: 'ferry:logout-answer'; readonly id: number; readonly ok: boolean }
   /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
   | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
+  /** Are you there? (answered by ferry:pong at once: a worker whose event loop is stuck does not) */
+  | { readonly type: 'ferry:ping' }
   | { readonly type: 'ferry:stop' }
   | { readonly type: 'ferry:destroy' };
 
 export type FromWorker =
   | { readonly type: 'ferry:ready' }
+  | { readonly type: 'ferry:pong' }
   /**
    * Connections that logged in (no longer counted as unauthenticated) and connections that closed,
    * gathered over one turn of the worker's event loop: one message for many sessions' events.
@@ -75,11 +78,13 @@ const toWorkerTypes = new Set<string>([
   'ferry:user-session-answer',
   'ferry:logout-answer',
   'ferry:ban',
+  'ferry:ping',
   'ferry:stop',
   'ferry:destroy',
 ]);
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
+  'ferry:pong',
   'ferry:sessions',
   'ferry:lost',
   'ferry:defender',

@@ -38,7 +38,14 @@ export interface ClusterOptions {
    * to clean (`ferry serve` removes the dead worker's upload temp files).
    */
   crashed?(index: number): void;
+  /**
+   * How often each worker is asked whether it answers (default 2 s); one silent for three of these
+   * gets no new connections until it answers again (tests shorten it).
+   */
+  heartbeatMs?: number;
 }
+
+const HEARTBEAT_MS = 2_000;
 
 /** How long a worker that could not receive a connection gets none while another can take it. */
 const OUT_OF_FILES_MS = 1_000;
@@ -87,6 +94,7 @@ export class ClusterPrimary {
   private accepting_ = false;
   private startup: { pending: number; resolve(): void; reject(err: Error): void } | undefined;
   private closing: Promise<void> | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(
     serverOptions: ServerOptions,
@@ -146,6 +154,7 @@ export class ClusterPrimary {
       if (o.implicit)
         addresses.implicit = await this.unlessStopped(this.open(o.implicit.host, o.implicit.port, true));
       this.accepting_ = true;
+      this.startHeartbeat();
       return { ...addresses, generatedCertificate: generated, fingerprints: certificates.sha256 };
     } catch (err) {
       // Nothing half-started: close() or destroy() came first and found nothing to close yet (a
@@ -184,7 +193,32 @@ export class ClusterPrimary {
 
   /** At least one worker serves: connections are handed on, not turned away (for /readyz). */
   get serving(): boolean {
-    return this.accepting && this.slots.some((s) => s.child && s.ready);
+    return this.accepting && this.slots.some((s) => s.child && s.ready && !s.unresponsive);
+  }
+
+  /**
+   * A worker stopped (SIGSTOP) or stuck in its event loop would still be handed its share of new
+   * connections, which then hang: each is asked every heartbeatMs, and one silent for three of them
+   * is passed over (and /readyz fails once all are) until it answers again.
+   */
+  private startHeartbeat(): void {
+    const every = this.cluster.heartbeatMs ?? HEARTBEAT_MS;
+    this.heartbeat = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.slots) {
+        if (!s.child || !s.ready) continue;
+        const silentMs = now - s.answeredAt;
+        if (!s.unresponsive && silentMs > 3 * every) {
+          s.unresponsive = true;
+          this.logger.warn(
+            { worker: s.index, workerPid: s.pid, silentMs },
+            'worker not answering: no new connections handed to it',
+          );
+        }
+        s.send({ type: 'ferry:ping' });
+      }
+    }, every);
+    this.heartbeat.unref();
   }
 
   /**
@@ -251,6 +285,7 @@ export class ClusterPrimary {
   /** Stops accepting; every worker lets its transfers finish and exits; resolves when all have. */
   close(): Promise<void> {
     this.stopStartup();
+    clearInterval(this.heartbeat);
     this.closing ??= (async () => {
       this.accepting_ = false;
       for (const l of this.listeners) l.close();
@@ -264,6 +299,7 @@ export class ClusterPrimary {
   /** Every worker closes its sockets now (and is killed if it does not exit). */
   destroy(): void {
     this.stopStartup();
+    clearInterval(this.heartbeat);
     this.closing ??= Promise.all(
       this.slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
     ).then(() => undefined);
@@ -360,6 +396,11 @@ export class ClusterPrimary {
       for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
       if (m.closed.length > 0) slot.outOfFilesUntil = 0; // a descriptor freed
+    } else if (m.type === 'ferry:pong') {
+      if (slot.unresponsive) {
+        slot.unresponsive = false;
+        this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker answering again');
+      }
     } else if (m.type === 'ferry:lost') {
       const h = this.handed.get(m.id);
       this.release(m.id);

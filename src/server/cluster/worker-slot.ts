@@ -29,6 +29,10 @@ export class WorkerSlot {
   ready = false;
   /** Connections handed to this worker and not yet reported closed. */
   active = 0;
+  /** When the worker last answered (its ready message, a pong): see ClusterPrimary's heartbeat. */
+  answeredAt = 0;
+  /** Ready, but it has not answered for a while (stopped, or its event loop stuck): given nothing new. */
+  unresponsive = false;
   /** Until then (ms since the epoch), it lacks descriptors for more: others are picked first. */
   outOfFilesUntil = 0;
   private startedAt = 0;
@@ -55,11 +59,13 @@ export class WorkerSlot {
     child.on('message', (m: unknown) => {
       if (!isFromWorker(m)) return;
       if (m.type === 'ferry:ready') this.ready = true;
+      this.answeredAt = Date.now();
       this.hooks.message(this, m);
     });
     child.once('exit', (code, signal) => {
       this.child = undefined;
       this.ready = false;
+      this.unresponsive = false;
       this.active = 0;
       this.outOfFilesUntil = 0;
       this.hooks.exit(this, code, signal);
@@ -116,14 +122,15 @@ export class WorkerSlot {
  * workers: sessions that come one after another then find the same worker, whose code V8 has
  * compiled for them already (a fresh worker's first 10,000-entry listing takes about twice as long
  * as its third), while sessions at the same time still spread over all workers. A worker that just
- * could not receive a connection (out of descriptors) is picked only when every one is.
+ * could not receive a connection (out of descriptors), or that does not answer, is picked only when
+ * every one is so.
  */
 export function leastBusy<S extends Pickable>(slots: readonly S[], now = Date.now()): S | undefined {
   let best: S | undefined;
   let bestFull = true;
   for (const s of slots) {
     if (!s.ready) continue;
-    const full = (s.outOfFilesUntil ?? 0) > now;
+    const full = (s.outOfFilesUntil ?? 0) > now || s.unresponsive === true;
     if (!best || (bestFull && !full) || (full === bestFull && s.active < best.active)) {
       best = s;
       bestFull = full;
@@ -136,6 +143,7 @@ interface Pickable {
   readonly ready: boolean;
   readonly active: number;
   readonly outOfFilesUntil?: number;
+  readonly unresponsive?: boolean;
 }
 
 /**
@@ -149,5 +157,5 @@ export function byAddress<S extends Pickable>(slots: readonly S[], address: stri
   let h = 0x811c9dc5;
   for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
   const s = slots[(h >>> 0) % slots.length];
-  return s?.ready ? s : leastBusy(slots);
+  return s?.ready && s.unresponsive !== true ? s : leastBusy(slots);
 }

@@ -134,6 +134,8 @@ export async function serveAsWorker(
       }
       case 'ferry:ban':
         return defender.mirrorBan(m.address, m.until);
+      case 'ferry:ping':
+        return reply({ type: 'ferry:pong' });
       case 'ferry:metrics-request': {
         const id = m.id;
         void (server.options.metrics?.getMetricsAsJSON() ?? Promise.resolve([])).then(
