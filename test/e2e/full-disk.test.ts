@@ -11,6 +11,8 @@ import { startFerry, type TestServer } from '../support/ferry.js';
 import { loggedIn, MODES, withClients } from './harness.js';
 
 const run = promisify(execFile);
+/** A file more than half the 1 MiB disk: a second copy of it does not fit. */
+const PART = 600 * 1024;
 
 /** A real full disk: the user's root is a 1 MiB tmpfs (the tests run as root, as CI does). */
 describe('full disk', () => {
@@ -74,5 +76,36 @@ describe('full disk', () => {
         );
       });
     });
+
+    // APPE and REST STOR first copy the kept bytes into the new version: on a full disk that copy
+    // fails before storage reads any of the upload, which must be drained all the same.
+    for (const [how, rest] of [
+      ['APPE', false],
+      ['REST + STOR', true],
+    ] as const)
+      test(`${mode}: ${how} whose kept bytes do not fit is drained and gets 552 (no reset)`, async () => {
+        const name = `part-${mode}.bin`;
+        const part = randomBytes(PART);
+        await writeFile(path.join(mount, name), part);
+        try {
+          await withClients(async (track) => {
+            const ftp = track(await loggedIn(ts, mode));
+            await ftp.cmd('TYPE I', 200);
+            const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+            if (rest) await ftp.cmd(`REST ${PART}`, 350);
+            await ftp.cmd(`${rest ? 'STOR' : 'APPE'} ${name}`, 150);
+            await ftp.uploadClean(conn, randomBytes(16 * 1024 * 1024));
+            assert.equal((await ftp.expect()).code, 552);
+            assert.deepEqual(await readFile(path.join(mount, name)), part);
+            assert.deepEqual(
+              (await readdir(mount)).filter((n) => n.includes('.ferry-upload-')),
+              [],
+            );
+            await ftp.cmd('NOOP', 200); // the session goes on, in step
+          });
+        } finally {
+          await rm(path.join(mount, name));
+        }
+      });
   }
 });

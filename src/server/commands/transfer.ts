@@ -51,7 +51,9 @@ async function upload(
         try {
           await target.write(body, files.context(t.signal));
         } catch (err) {
-          // A full disk: the client gets its 552 after sending the rest (dropped), not a reset.
+          // A full disk: the client gets its 552 after sending the rest (dropped), not a reset. Also
+          // when storage failed before reading any of it (APPE, REST: copying the kept bytes).
+          if (gathered && !gathered.destroyed && err instanceof Error && noRoom(err)) gathered.destroy(err);
           if (gathered?.drained) await untilAborted(gathered.drained, t.signal);
           throw watch.failure(err);
         }
