@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { silentLogger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import type { TransferRecord } from '../server/options.js';
+import { formatXferlog } from '../server/xferlog.js';
 import { XferlogFile } from './xferlog-file.js';
 
 const record: TransferRecord = {
@@ -45,3 +47,73 @@ test('a relative transfer log stays where it was named, whatever the working dir
   assert.equal(readFileSync(join(started, 'xfer.log'), 'utf8').split('\n').filter(Boolean).length, 2001);
   assert.deepEqual(readdirSync(elsewhere), [], 'nothing written where the process happened to be');
 });
+
+interface Logged {
+  level: string;
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
+
+function recording(into: Logged[]): Logger {
+  const at =
+    (level: string) =>
+    (obj: object, msg?: string): void =>
+      void into.push({ level, obj: obj as Record<string, unknown>, msg });
+  const logger: Logger = {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: () => logger,
+  };
+  return logger;
+}
+
+test(
+  'on a full disk transfer lines are lost, counted and logged once, never half written; with room again every line is whole and the log says so',
+  { skip: process.getuid?.() !== 0 && 'mounting a small tmpfs needs root (as CI runs)' },
+  async (t) => {
+    const base = mkdtempSync(join(tmpdir(), 'ferry-xferlog-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', base]);
+    t.after(() => {
+      execFileSync('umount', [base]);
+      rmSync(base, { recursive: true, force: true });
+    });
+    const file = join(base, 'xferlog');
+    const logged: Logged[] = [];
+    const log = new XferlogFile(file, recording(logged));
+    const write = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        log.write(record);
+        await log.flushed(); // one write(2) each, as transfers come one by one
+      }
+    };
+    await write(10);
+    const fill = join(base, 'fill');
+    try {
+      writeFileSync(fill, Buffer.alloc(1024 * 1024));
+    } catch (err) {
+      assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    await write(60); // the file's last page fills up, one line is cut, the rest fail
+    assert.ok(!readFileSync(file, 'utf8').endsWith('\n'), 'a line was cut by the full disk');
+    const failed = logged.filter((l) => l.level === 'error');
+    assert.equal(failed.length, 1, 'failures while the disk stays full are not logged one by one');
+    assert.equal(failed[0]?.msg, 'cannot write the transfer log');
+
+    rmSync(fill);
+    log.reopen(); // SIGHUP before another transfer: the cut line is completed before the next one
+    await write(5);
+    const again = logged.filter((l) => l.msg === 'the transfer log is written again');
+    assert.equal(again.length, 1);
+    const lost = again[0]?.obj.lost;
+    assert.ok(typeof lost === 'number' && lost > 0 && lost < 60, `lost: ${String(lost)}`);
+    log.write(record);
+    await log.close();
+
+    const lines = readFileSync(file, 'utf8').split('\n');
+    assert.equal(lines.pop(), '', 'the file ends with a whole line');
+    assert.deepEqual(new Set(lines), new Set([formatXferlog(record)]), 'every line whole');
+    assert.equal(lines.length + lost, 10 + 60 + 5 + 1);
+  },
+);

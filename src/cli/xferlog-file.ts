@@ -1,22 +1,27 @@
-import {
-  closeSync,
-  constants,
-  createWriteStream,
-  fchownSync,
-  fstatSync,
-  openSync,
-  type WriteStream,
-} from 'node:fs';
+import { closeSync, constants, fchownSync, fstatSync, openSync } from 'node:fs';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { TransferRecord } from '../server/options.js';
 import { formatXferlog } from '../server/xferlog.js';
+import { LineAppender } from './line-appender.js';
+
+/** While the file cannot be written (a full disk), lines lost are logged at most this often. */
+const REPORT_MS = 60_000;
+
+/** Lines lost since the log could no longer be written. */
+interface Outage {
+  lost: number;
+  unreported: number;
+  reportedAt: number;
+}
 
 /**
  * The transfer log file (`xferlog: FILE`): one xferlog(5) line per file transfer, appended (O_APPEND:
- * the workers of a cluster write whole lines to the same file). reopen() on SIGHUP follows
- * logrotate's move-and-create.
+ * the workers of a cluster write whole lines to the same file; line-appender.ts). reopen() on SIGHUP
+ * follows logrotate's move-and-create. A write that fails (a full disk) loses its lines, counted and
+ * logged (at most once a minute), and the next transfer's line tries again; the log says when the
+ * file is written again.
  *
  * Opened as root (before a --run-as drop), it must be the file named, not where a link or another
  * name leads: the run-as user may own the log's directory, and a descriptor opened as root stays
@@ -25,18 +30,17 @@ import { formatXferlog } from '../server/xferlog.js';
  */
 export class XferlogFile {
   private file: string;
-  private stream: WriteStream;
-  private fd: number;
-  /** Streams replaced by reopen() whose last lines may still be on their way to the file. */
+  private out: LineAppender;
+  /** Files replaced by reopen() whose last lines may still be on their way. */
   private readonly ending = new Set<Promise<void>>();
+  private outage: Outage | undefined;
 
   constructor(
     file: string,
     private readonly logger: Logger,
   ) {
     this.file = path.resolve(file);
-    this.fd = openLog(this.file);
-    this.stream = this.streamTo(this.fd, this.file);
+    this.out = this.appenderTo(openLog(this.file), this.file);
   }
 
   get path(): string {
@@ -44,8 +48,13 @@ export class XferlogFile {
   }
 
   readonly write = (record: TransferRecord): void => {
-    this.stream.write(formatXferlog(record) + '\n');
+    this.out.append(formatXferlog(record));
   };
+
+  /** Resolves once every line written so far is in the file or counted as lost. */
+  flushed(): Promise<void> {
+    return this.out.flushed();
+  }
 
   /**
    * Opens the file again (rotated, or another name after a reload); the old one is closed. Paths are
@@ -61,11 +70,11 @@ export class XferlogFile {
       this.logger.error({ file: next, err: (err as Error).message }, 'cannot write the transfer log');
       return;
     }
-    const old = this.stream;
+    // The old descriptor's last lines (a line a full disk cut, completed) go first: the file may be
+    // the same one.
+    const ended = this.out.close();
     this.file = next;
-    this.fd = fd;
-    this.stream = this.streamTo(fd, next);
-    const ended = this.end(old);
+    this.out = this.appenderTo(fd, next, ended);
     this.ending.add(ended);
     void ended.then(() => this.ending.delete(ended));
   }
@@ -73,7 +82,7 @@ export class XferlogFile {
   /** Gives the open file to the run-as user (through its descriptor), who reopens it after a rotation. */
   giveTo(uid: number, gid: number): void {
     try {
-      fchownSync(this.fd, uid, gid);
+      fchownSync(this.out.fd, uid, gid);
     } catch (err) {
       this.logger.warn(
         { file: this.file, err: (err as Error).message },
@@ -84,23 +93,39 @@ export class XferlogFile {
 
   /** Resolves once every line written, to this file and to those reopen() left, is in its file. */
   async close(): Promise<void> {
-    await Promise.all([this.end(this.stream), ...this.ending]);
+    await Promise.all([this.out.close(), ...this.ending]);
+    const o = this.outage;
+    if (o && o.unreported > 0)
+      this.logger.error(
+        { file: this.file, lost: o.lost },
+        'transfer log lines lost: the file could not be written',
+      );
   }
 
-  private end(stream: WriteStream): Promise<void> {
-    if (stream.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      stream.once('close', () => resolve());
-      stream.end();
-    });
+  private appenderTo(fd: number, file: string, after?: Promise<void>): LineAppender {
+    const events = {
+      failed: (err: unknown, lost: number) => this.failed(file, err, lost),
+      written: () => this.written(file),
+    };
+    return new LineAppender(fd, events, after);
   }
 
-  private streamTo(fd: number, file: string): WriteStream {
-    const stream = createWriteStream(file, { fd });
-    stream.on('error', (err) =>
-      this.logger.error({ file, err: err.message }, 'cannot write the transfer log'),
-    );
-    return stream;
+  private failed(file: string, err: unknown, lost: number): void {
+    const now = Date.now();
+    const o = (this.outage ??= { lost: 0, unreported: 0, reportedAt: -Infinity });
+    o.lost += lost;
+    o.unreported += lost;
+    if (now - o.reportedAt < REPORT_MS) return;
+    o.reportedAt = now;
+    o.unreported = 0;
+    const message = err instanceof Error ? err.message : String(err);
+    this.logger.error({ file, err: message, lost: o.lost }, 'cannot write the transfer log');
+  }
+
+  private written(file: string): void {
+    if (!this.outage) return;
+    this.logger.warn({ file, lost: this.outage.lost }, 'the transfer log is written again');
+    this.outage = undefined;
   }
 }
 
