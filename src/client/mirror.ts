@@ -254,8 +254,6 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     const s = await stat(o.local).catch(() => undefined);
     if (!s?.isDirectory()) throw new FerryError('ERR_USAGE', `Not a local directory: ${o.local}`);
     if (o.remote !== '' && !o.dryRun) await client.mkdir(o.remote, { parents: true });
-  } else if (!o.dryRun) {
-    await mkdir(o.local, { recursive: true });
   }
 
   const remote = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
@@ -263,6 +261,8 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
     throw err;
   });
+  // Only once the remote directory was listed: a download of one that is missing creates nothing.
+  if (!upload && !o.dryRun) await mkdir(o.local, { recursive: true });
   const remoteTree = remote.tree;
   const localTree = await scanLocal(o.local).catch((err: unknown) => {
     if (!upload && o.dryRun) return new Map<string, Item>();

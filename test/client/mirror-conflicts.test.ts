@@ -279,4 +279,19 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     );
     await client.send('NOOP'); // still usable
   });
+
+  it('download of a remote directory that is missing: exit 6, and no local directory is created', async () => {
+    const { local, remote } = await fresh();
+    const target = path.join(local, 'new', 'dst');
+    await assert.rejects(
+      mirror(client, { direction: 'download', local: target, remote: `${remote}/nothere` }),
+      {
+        name: 'ReplyError',
+      },
+    );
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}/nothere`;
+    const r = await mirrorCli([url, target]);
+    assert.equal(r.code, EXIT.remote, r.stderr);
+    assert.deepEqual(await readdir(local), [], 'nothing created');
+  });
 });
