@@ -545,11 +545,12 @@ export function registerClientCommands(program: Command): void {
       '--verify',
       'compare files of the same size by checksum (HASH, XSHA256, XMD5/MD5 when the server has one)',
     )
+    .option('--no-perms', 'do not give files and directories the permissions of the source')
     .action(
       async (
         src: string,
         dst: string,
-        o: CommonOptions & { delete?: boolean; dryRun?: boolean; verify?: boolean },
+        o: CommonOptions & { delete?: boolean; dryRun?: boolean; verify?: boolean; perms?: boolean },
       ) => {
         await new Run(o).execute(async (run) => {
           const srcUrl = isFtpUrl(src);
@@ -569,6 +570,7 @@ export function registerClientCommands(program: Command): void {
             delete: o.delete ?? false,
             dryRun: o.dryRun ?? false,
             verify: o.verify ?? false,
+            perms: o.perms !== false,
             parallel: o.parallel ?? 1,
             connect: () => run.another(urlText),
             signal: run.signal,
@@ -595,6 +597,9 @@ export function registerClientCommands(program: Command): void {
                   break;
                 case 'skip':
                   run.reporter.note(`skipped ${printableName(e.path)}: ${printable(e.reason)}`);
+                  break;
+                case 'note':
+                  run.reporter.note(`${printableName(e.path)}: ${printable(e.message)}`);
                   break;
                 case 'failed':
                   bars.get(e.path)?.done();

@@ -39,6 +39,8 @@ export interface GetOptions extends TransferOptions {
   readonly size?: number;
   /** End the destination stream at the end (default true; false for e.g. stdout). */
   readonly end?: boolean;
+  /** Permission bits of a local file the download creates (the umask applies); default 0o666. */
+  readonly mode?: number;
 }
 
 export interface PutOptions extends TransferOptions {
@@ -162,7 +164,9 @@ async function receive(
   // before RETR, without truncating: a file that cannot be written is refused before the server
   // is asked, and one the server refuses to send leaves the local file as it was.
   const sink =
-    typeof local === 'string' ? await FileSink.open(local, { start: offset }).catch(rethrowLocal) : local;
+    typeof local === 'string'
+      ? await FileSink.open(local, { start: offset, mode: opts.mode }).catch(rethrowLocal)
+      : local;
   const expected = total !== undefined ? total - offset : undefined;
   opts.onProgress?.({ bytes: 0, total: expected });
   // The size the server announced (SIZE just now, else `150 … (N bytes)` for a whole file): fewer

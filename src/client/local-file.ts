@@ -33,6 +33,8 @@ export interface FileSinkOptions {
   readonly slowWriteMs?: number;
   /** Write through the thread pool from the start (a disk known to be slow, a network filesystem). */
   readonly threaded?: boolean;
+  /** Permission bits of a file the sink creates (the umask applies); default 0o666. */
+  readonly mode?: number;
 }
 
 /** The file opened for a download, whether this open created it, and whether it must be emptied. */
@@ -62,14 +64,14 @@ export function fsPath(p: string): string | Buffer {
 /**
  * Opens (or creates) a download's file without truncating it: a download the server refuses (550:
  * no such remote file, permission denied) or that fails before its first byte leaves a file that
- * was there as it was. Creation is tried first with O_EXCL, so that the sink knows (without a stat)
- * whether a file it leaves empty is its own to remove.
+ * was there as it was. Creation is tried first with O_EXCL (a new file with `mode`, less the umask),
+ * so that the sink knows (without a stat) whether a file it leaves empty is its own to remove.
  */
-async function openTarget(name: string, start: number): Promise<Target> {
+async function openTarget(name: string, start: number, mode = 0o666): Promise<Target> {
   const path = fsPath(name);
   if (start === 0) {
     try {
-      return { fd: await openFd(path, 'wx', 0o666), created: true, truncate: false, seekable: true };
+      return { fd: await openFd(path, 'wx', mode), created: true, truncate: false, seekable: true };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
@@ -121,6 +123,7 @@ export class FileSink extends Writable {
   #fd: number | undefined;
   /** Where the next write goes; null: in order (a pipe, a terminal). */
   #pos: number | null;
+  readonly #mode: number | undefined;
   #created = false;
   /** An existing file opened for a whole download: emptied before the first write (#beforeWrite). */
   #truncate = false;
@@ -136,6 +139,7 @@ export class FileSink extends Writable {
     super({ highWaterMark: DOWNLOAD_BUFFER });
     this.path = path;
     this.#pos = o.start ?? 0;
+    this.#mode = o.mode;
     this.#io = new SlowIo({ slowMs: o.slowWriteMs, threaded: o.threaded });
     if (target) this.#opened(target);
   }
@@ -146,7 +150,7 @@ export class FileSink extends Writable {
    * and fails the stream instead).
    */
   static async open(path: string, o: FileSinkOptions = {}): Promise<FileSink> {
-    return new FileSink(path, o, await openTarget(path, o.start ?? 0));
+    return new FileSink(path, o, await openTarget(path, o.start ?? 0, o.mode));
   }
 
   /** Whether this sink created the file (it did not exist before). */
@@ -161,7 +165,7 @@ export class FileSink extends Writable {
 
   override _construct(cb: (err?: Error | null) => void): void {
     if (this.#fd !== undefined) return cb();
-    openTarget(this.path, this.#pos ?? 0).then((t) => {
+    openTarget(this.path, this.#pos ?? 0, this.#mode).then((t) => {
       this.#opened(t);
       cb();
     }, cb);

@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
+import { chmod, mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
@@ -7,6 +7,7 @@ import { checksumMethod, localChecksum } from './checksum.js';
 import { systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { runPool } from './pool.js';
+import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
 
 /**
@@ -18,6 +19,9 @@ import { joinRemote } from './url.js';
  * unchanged tree transfers nothing the next time. `delete` removes what the source does not have.
  * Remote directories are listed with dot-files (MLSD, else LIST -a where the server takes it).
  * With `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
+ * Permissions are kept (`perms`), as lftp's mirror keeps them: an uploaded file or a directory gets
+ * its local mode with SITE CHMOD; a downloaded one the listing's (MLSD unix.mode, LIST's rwx)
+ * less the umask.
  *
  * Symbolic links are skipped in the source and never followed in the destination: a destination
  * link where the source has a file or a directory is a type conflict like a file in the way of a
@@ -48,6 +52,12 @@ export interface MirrorOptions {
   readonly verify?: boolean;
   /** Plan only: report what would happen, change nothing. */
   readonly dryRun?: boolean;
+  /**
+   * Keep permissions (default true): transferred files and the directories get the source's mode
+   * (remotely with SITE CHMOD: a server that refuses it is told of once, with a `note`; locally the
+   * listing's mode less the umask, a file never more open than that while it is written).
+   */
+  readonly perms?: boolean;
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: MirrorEvent) => void;
 }
@@ -67,6 +77,8 @@ export type MirrorEvent =
   /** The destination already has the file (same size and time): counted as skipped. */
   | { readonly kind: 'unchanged'; readonly path: string }
   | { readonly kind: 'delete'; readonly path: string }
+  /** Something worth telling that is not a failure (the server refused SITE CHMOD). */
+  | { readonly kind: 'note'; readonly path: string; readonly message: string }
   /**
    * A file that could not be transferred, or a remote directory the server would not list (nothing
    * under it is transferred or deleted); the others go on, then the mirror fails with the first.
@@ -103,6 +115,8 @@ interface Item {
   readonly mtime: number;
   /** How exact `mtime` is, in ms (Infinity: unknown). */
   readonly precision: number;
+  /** Permission bits, when known (a remote listing may not show them). */
+  readonly mode?: number;
 }
 
 type Tree = Map<string, Item>;
@@ -118,11 +132,12 @@ async function scanLocal(root: string): Promise<Tree> {
       if (d.isSymbolicLink()) {
         tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
       } else if (d.isDirectory()) {
-        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity });
+        const s = await stat(fsPath(full));
+        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity, mode: s.mode & 0o7777 });
         await walk(full, r);
       } else if (d.isFile()) {
         const s = await stat(fsPath(full));
-        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1 });
+        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1, mode: s.mode & 0o7777 });
       }
     }
   };
@@ -190,6 +205,7 @@ async function scanRemote(
         size: e.size,
         mtime: e.modified.getTime(),
         precision: e.modifiedPrecisionMs,
+        mode: e.mode,
       });
       if (e.type === 'dir') await walk(joinRemote(dir, e.name), r, level + 1);
     }
@@ -310,6 +326,24 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
+  // Permissions (see `perms`): a server that refuses SITE CHMOD is asked no more, and told of once.
+  const keepPerms = (o.perms ?? true) && !o.dryRun;
+  let chmodRefused = false;
+  const chmodRemote = async (worker: FerryClient, rel: string, mode: number): Promise<void> => {
+    if (chmodRefused) return;
+    try {
+      await worker.chmod(remotePath(rel), mode);
+    } catch (err) {
+      if (!(err instanceof ReplyError)) throw err;
+      if (chmodRefused) return;
+      chmodRefused = true;
+      emit({ kind: 'note', path: rel, message: `permissions not kept: ${err.message}` });
+    }
+  };
+  /** The mode a downloaded entry gets: the listing's less the umask; undefined when not kept. */
+  const localMode = (item: Item): number | undefined =>
+    keepPerms && item.mode !== undefined ? item.mode & ~processUmask() & 0o7777 : undefined;
+
   // Directories, shallow first.
   for (const [rel] of [...src]
     .filter(([, i]) => i.type === 'dir')
@@ -384,15 +418,25 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     if (upload) {
       n = (await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress })).bytes;
       await worker.setModified(remotePath(rel), new Date(item.mtime)).catch(() => false);
+      if (keepPerms && item.mode !== undefined) await chmodRemote(worker, rel, item.mode);
     } else {
+      const mode = localMode(item);
+      const old = dst.get(rel);
+      // A file rewritten in place is never more open than the listing says while it is written
+      // (only its owner may read and write it, to write it: a read-only one too); a new one is
+      // created with the mode.
+      if (mode !== undefined && old?.type === 'file' && old.mode !== undefined)
+        await chmod(fsPath(localPath(rel)), (old.mode & mode) | 0o600);
       // The listing's size stands for SIZE (one command less per file).
       n = (
         await worker.get(remotePath(rel), localPath(rel), {
           signal: o.signal,
           onProgress,
           size: item.size ?? undefined,
+          mode,
         })
       ).bytes;
+      if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       if (Number.isFinite(item.precision) && item.mtime > 0) {
         const t = new Date(item.mtime);
         await utimes(fsPath(localPath(rel)), t, t);
@@ -437,6 +481,24 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         continue;
       }
       await removeDst(rel, item);
+    }
+  }
+
+  // Directory permissions last, deepest first: a directory closed to its owner is one nothing more
+  // is written into (or below).
+  if (keepPerms) {
+    const dirs = [...src]
+      .filter(([rel, i]) => i.type === 'dir' && !skippedTrees.has(rel) && !isUnder(rel, skippedTrees))
+      .sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [rel, { mode }] of dirs) {
+      aborted();
+      if (mode === undefined) continue;
+      if (upload) {
+        if (dst.get(rel)?.mode !== mode) await chmodRemote(client, rel, mode);
+      } else {
+        // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
+        await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & 0o7777) | 0o700);
+      }
     }
   }
 
