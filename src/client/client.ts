@@ -1,9 +1,9 @@
 import type { Readable, Writable } from 'node:stream';
 import type tls from 'node:tls';
 import { Code } from '../protocol/codes.js';
-import { isPositiveCompletion, type Reply } from '../protocol/reply.js';
+import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { FerryError } from '../errors.js';
-import { formatTimeVal } from '../protocol/listing.js';
+import { formatTimeVal, parseTimeVal } from '../protocol/listing.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
 import { remoteChecksum, type Checksum, type ChecksumOptions } from './checksum.js';
@@ -216,6 +216,15 @@ export class FerryClient {
     }
     return this.task('chmod', async () => {
       await command(this.s, `SITE CHMOD ${text} ${pathArg(path)}`);
+    });
+  }
+
+  /** A file's modification time to the second (MDTM); undefined when the server does not tell it. */
+  modified(path: string): Promise<Date | undefined> {
+    return this.task('modified', async () => {
+      pathArg(path);
+      const r = await this.s.control.request(`MDTM ${path}`);
+      return r.code === Code.FileStatus ? parseTimeVal(replyLine(r)) : undefined;
     });
   }
 

@@ -15,8 +15,9 @@ import { joinRemote } from './url.js';
  * when the destination lacks it, its size differs, or its modification time differs from the
  * source's, older or newer, beyond the precision of the listing (LIST shows minutes): a destination
  * file changed after the last mirror is restored. Transferred files get the source's modification
- * time (locally always; remotely with MFMT, or MDTM with a time, when the server allows it), so an
- * unchanged tree transfers nothing the next time. `delete` removes what the source does not have.
+ * time (locally always, to the second with MDTM where the listing shows less; remotely with MFMT,
+ * or MDTM with a time, when the server allows it), so an unchanged tree transfers nothing the next
+ * time. `delete` removes what the source does not have.
  * Remote directories are listed with dot-files (MLSD, else LIST -a where the server takes it).
  * With `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
  * Permissions are kept (`perms`), as lftp's mirror keeps them: an uploaded file or a directory gets
@@ -437,10 +438,14 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         })
       ).bytes;
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
-      if (Number.isFinite(item.precision) && item.mtime > 0) {
-        const t = new Date(item.mtime);
-        await utimes(fsPath(localPath(rel)), t, t);
-      }
+      // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.
+      const exact =
+        item.precision > 1000 && worker.features.has('MDTM')
+          ? await worker.modified(remotePath(rel))
+          : undefined;
+      const t =
+        exact ?? (Number.isFinite(item.precision) && item.mtime > 0 ? new Date(item.mtime) : undefined);
+      if (t) await utimes(fsPath(localPath(rel)), t, t);
     }
     transferred++;
     bytes += n;
