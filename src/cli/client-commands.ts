@@ -546,11 +546,28 @@ export function registerClientCommands(program: Command): void {
       'compare files of the same size by checksum (HASH, XSHA256, XMD5/MD5 when the server has one)',
     )
     .option('--no-perms', 'do not give files and directories the permissions of the source')
+    .option(
+      '--exclude <glob>',
+      'leave out entries whose relative path or name matches (repeatable; never deleted)',
+      collect,
+    )
+    .option(
+      '--include <glob>',
+      'an exception to --exclude; alone: only the files it matches (repeatable)',
+      collect,
+    )
     .action(
       async (
         src: string,
         dst: string,
-        o: CommonOptions & { delete?: boolean; dryRun?: boolean; verify?: boolean; perms?: boolean },
+        o: CommonOptions & {
+          delete?: boolean;
+          dryRun?: boolean;
+          verify?: boolean;
+          perms?: boolean;
+          exclude?: string[];
+          include?: string[];
+        },
       ) => {
         await new Run(o).execute(async (run) => {
           const srcUrl = isFtpUrl(src);
@@ -571,6 +588,8 @@ export function registerClientCommands(program: Command): void {
             dryRun: o.dryRun ?? false,
             verify: o.verify ?? false,
             perms: o.perms !== false,
+            exclude: o.exclude ?? [],
+            include: o.include ?? [],
             parallel: o.parallel ?? 1,
             connect: () => run.another(urlText),
             signal: run.signal,

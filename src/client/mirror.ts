@@ -6,6 +6,7 @@ import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
+import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { runPool } from './pool.js';
 import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
@@ -31,7 +32,8 @@ import { joinRemote } from './url.js';
  * itself (the link, never what it points to) is removed and replaced.
  */
 
-export interface MirrorOptions {
+/** `exclude` and `include`: see mirror-filter.ts. */
+export interface MirrorOptions extends MirrorFilterOptions {
   readonly direction: 'upload' | 'download';
   /** The local directory (created for downloads). */
   readonly local: string;
@@ -122,7 +124,10 @@ interface Item {
 
 type Tree = Map<string, Item>;
 
-async function scanLocal(root: string): Promise<Tree> {
+/** Entries left out by the filter, each side's (never walked, transferred or deleted). */
+type LeftOut = Set<string>;
+
+async function scanLocal(root: string, excluded?: Excluded, leftOut?: LeftOut): Promise<Tree> {
   const tree: Tree = new Map();
   const walk = async (dir: string, rel: string): Promise<void> => {
     // Names as bytes: one that is not UTF-8 keeps its bytes (byte-text.ts), as a remote one does.
@@ -130,6 +135,10 @@ async function scanLocal(root: string): Promise<Tree> {
       const name = decodeBytes(d.name);
       const r = rel === '' ? name : `${rel}/${name}`;
       const full = path.join(dir, name);
+      if (excluded?.(r, d.isDirectory())) {
+        leftOut?.add(r);
+        continue;
+      }
       if (d.isSymbolicLink()) {
         tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
       } else if (d.isDirectory()) {
@@ -169,6 +178,8 @@ async function scanRemote(
   client: FerryClient,
   root: string,
   signal?: AbortSignal,
+  excluded?: Excluded,
+  leftOut?: LeftOut,
 ): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
   const tree: Tree = new Map();
   const skips: RemoteSkip[] = [];
@@ -190,6 +201,10 @@ async function scanRemote(
       const r = rel === '' ? e.name : `${rel}/${e.name}`;
       const count = seen.get(e.name) ?? 0;
       if (count === 0) continue; // reported already
+      if (excluded?.(r, e.type === 'dir')) {
+        leftOut?.add(r);
+        continue;
+      }
       const unusable =
         unusableName(e.name) ??
         (count > 1 ? `listed ${count} times by the server in one directory` : undefined) ??
@@ -266,6 +281,10 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   const remotePath = (rel: string): string => (rel === '' ? o.remote : joinRemote(o.remote, rel));
   const localPath = (rel: string): string => path.join(o.local, ...rel.split('/'));
 
+  const excluded = mirrorFilter(o);
+  const remoteLeftOut: LeftOut = new Set();
+  const localLeftOut: LeftOut = new Set();
+
   // The destination root.
   if (upload) {
     const s = await stat(o.local).catch(() => undefined);
@@ -273,19 +292,24 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     if (o.remote !== '' && !o.dryRun) await client.mkdir(o.remote, { parents: true });
   }
 
-  const remote = await scanRemote(client, o.remote, o.signal).catch((err: unknown) => {
-    if (upload && o.dryRun && err instanceof ReplyError)
-      return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
-    throw err;
-  });
+  const remote = await scanRemote(client, o.remote, o.signal, excluded, remoteLeftOut).catch(
+    (err: unknown) => {
+      if (upload && o.dryRun && err instanceof ReplyError)
+        return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
+      throw err;
+    },
+  );
   // Only once the remote directory was listed: a download of one that is missing creates nothing.
   if (!upload && !o.dryRun) await mkdir(o.local, { recursive: true });
   const remoteTree = remote.tree;
-  const localTree = await scanLocal(o.local).catch((err: unknown) => {
+  const localTree = await scanLocal(o.local, excluded, localLeftOut).catch((err: unknown) => {
     if (!upload && o.dryRun) return new Map<string, Item>();
     throw err;
   });
   const [src, dst] = upload ? [localTree, remoteTree] : [remoteTree, localTree];
+  const dstLeftOut = upload ? remoteLeftOut : localLeftOut;
+  /** A destination directory holding entries left out by the filter: never removed with them. */
+  const holdsLeftOut = (rel: string): boolean => [...dstLeftOut].some((x) => x.startsWith(`${rel}/`));
 
   let skipped = 0;
   let unchanged = 0;
@@ -381,7 +405,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     if (item.type !== 'file') continue;
     const existing = dst.get(rel);
     if (existing && existing.type !== 'file') {
-      if (!o.delete) {
+      if (!o.delete || holdsLeftOut(rel)) {
         skip(rel, inTheWay(existing, 'file'));
         continue;
       }
@@ -483,6 +507,12 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
       if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
         skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
+        continue;
+      }
+      if (item.type === 'dir' && holdsLeftOut(rel)) {
+        // What else is in it goes (its own extras); the directory stays with what was left out.
+        skipped++;
+        emit({ kind: 'skip', path: rel, reason: 'not deleted: it holds excluded entries' });
         continue;
       }
       await removeDst(rel, item);

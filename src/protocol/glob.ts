@@ -117,10 +117,13 @@ export function matchesHidden(pattern: string): boolean {
   return pattern.startsWith('.') || pattern.startsWith('\\.');
 }
 
-/** A matcher for names: the pattern, and no hidden name unless the pattern starts with `.`. */
-export function globMatcher(pattern: string): (name: string) => boolean {
+/**
+ * A matcher for names: the pattern, and no hidden name unless the pattern starts with `.` or
+ * `hidden` is set (a mirror's `--exclude '*~'` means `.x~` too, as in rsync).
+ */
+export function globMatcher(pattern: string, o: { hidden?: boolean } = {}): (name: string) => boolean {
   const tokens = tokenize(pattern);
-  const hiddenToo = matchesHidden(pattern);
+  const hiddenToo = (o.hidden ?? false) || matchesHidden(pattern);
   return (name) => (hiddenToo || !name.startsWith('.')) && matchTokens(tokens, name);
 }
 
