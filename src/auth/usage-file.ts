@@ -3,8 +3,12 @@
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
+import { RetryLog } from '../db/retry-log.js';
 import { withFileLock } from '../file-lock.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { readStateFile } from '../state-file.js';
+
+const RETRY_MS = 1000;
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */
 export interface StoredUsage {
@@ -12,55 +16,164 @@ export interface StoredUsage {
   files: number;
 }
 
+/** What this process could not write yet for one user: a first count, and changes since. */
+interface Pending {
+  scanned?: StoredUsage;
+  delta: StoredUsage;
+}
+
 const count = z.number().int().nonnegative();
 const fileSchema = z.object({
   users: z.record(z.string(), z.object({ bytes: count, files: count })).default({}),
 });
 
+/**
+ * A change the file cannot take now (a full disk, its directory read-only, the lock held too long)
+ * is kept in memory, counted by `get` (quotas hold against it) and retried until it is written:
+ * a completed upload is never dropped from the count, whatever the disk does.
+ */
 export class UsageFile {
-  /** Changes from this process, one at a time (the lock file orders them against other processes). */
+  /** Reads and changes from this process, one at a time (the lock file orders the changes against other processes). */
   #queue: Promise<unknown> = Promise.resolve();
+  readonly #pending = new Map<string, Pending>();
+  #flushing: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  readonly #retries: RetryLog;
 
-  constructor(readonly file: string) {}
-
-  async get(username: string): Promise<StoredUsage | undefined> {
-    return (await this.#read())[username];
-  }
-
-  /** Stores a scanned usage unless a record appeared meanwhile; returns the record. */
-  init(username: string, usage: StoredUsage): Promise<StoredUsage> {
-    return this.#edit((users) => (users[username] ??= usage));
-  }
-
-  /** Adds `delta` to an existing record (never below 0); without a record, nothing. */
-  add(username: string, delta: StoredUsage): Promise<void> {
-    return this.#edit((users) => {
-      const u = users[username];
-      if (!u) return;
-      u.bytes = Math.max(0, u.bytes + delta.bytes);
-      u.files = Math.max(0, u.files + delta.files);
+  constructor(
+    readonly file: string,
+    logger: Logger = silentLogger,
+  ) {
+    this.#retries = new RetryLog(logger, {
+      failing: 'quota usage not written yet: retrying',
+      still: 'quota usage still not written: retrying',
+      done: 'quota usage written after retries',
     });
   }
 
+  /** The record plus what this process has not been able to write yet. */
+  get(username: string): Promise<StoredUsage | undefined> {
+    // In the queue: never between a write of pending changes and their leaving #pending.
+    return this.#inTurn(async () => this.#withPending(username, (await this.#read())[username]));
+  }
+
+  /** Stores a scanned usage unless a record appeared meanwhile; returns the record. */
+  async init(username: string, usage: StoredUsage): Promise<StoredUsage> {
+    try {
+      const stored = await this.#edit((users) => ({ ...(users[username] ??= usage) }));
+      return this.#withPending(username, stored) ?? stored;
+    } catch (err) {
+      (this.#pending.get(username) ?? this.#track(username)).scanned ??= usage;
+      this.#failed(err);
+      return this.#withPending(username, undefined) ?? usage;
+    }
+  }
+
+  /** Adds `delta` to an existing record (never below 0); without a record, nothing. Never fails. */
+  async add(username: string, delta: StoredUsage): Promise<void> {
+    if (delta.bytes === 0 && delta.files === 0) return;
+    const p = this.#pending.get(username) ?? this.#track(username);
+    p.delta.bytes += delta.bytes;
+    p.delta.files += delta.files;
+    await this.flush();
+  }
+
   /** Replaces the record (a rescan). */
-  set(username: string, usage: StoredUsage): Promise<void> {
-    return this.#edit((users) => void (users[username] = usage));
+  async set(username: string, usage: StoredUsage): Promise<void> {
+    await this.#edit((users) => void (users[username] = usage));
+    this.#pending.delete(username);
   }
 
   /** Drops the record: the next use counts the user's files again. */
-  forget(username: string): Promise<void> {
-    return this.#edit((users) => void delete users[username]);
+  async forget(username: string): Promise<void> {
+    await this.#edit((users) => void delete users[username]);
+    this.#pending.delete(username);
   }
 
-  #edit<T>(change: (users: Record<string, StoredUsage>) => T): Promise<T> {
-    const run = this.#queue.then(() =>
+  /** Changes not written yet, per user (tests). */
+  get pending(): ReadonlyMap<string, Readonly<Pending>> {
+    return this.#pending;
+  }
+
+  /** Writes what is pending; resolves when done or when the write failed (then retried). */
+  flush(): Promise<void> {
+    this.#flushing ??= this.#writePending().finally(() => (this.#flushing = undefined));
+    return this.#flushing;
+  }
+
+  async #writePending(): Promise<void> {
+    // Again while changes arrive during a write: each is written before flush resolves.
+    while (this.#pending.size > 0) {
+      const batch = [...this.#pending].map(([name, p]) => ({
+        name,
+        scanned: p.scanned,
+        delta: { ...p.delta },
+      }));
+      const apply = (users: Record<string, StoredUsage>): void => {
+        for (const { name, scanned, delta } of batch) {
+          if (scanned) users[name] ??= scanned;
+          const u = users[name];
+          if (!u) continue; // no record (a rescan or rm dropped it): counted again at next use
+          u.bytes = Math.max(0, u.bytes + delta.bytes);
+          u.files = Math.max(0, u.files + delta.files);
+        }
+      };
+      // Taken out of #pending at once when written: what arrived meanwhile stays.
+      const written = (): void => {
+        for (const { name, scanned, delta } of batch) {
+          const p = this.#pending.get(name);
+          if (!p) continue;
+          if (scanned) delete p.scanned;
+          p.delta.bytes -= delta.bytes;
+          p.delta.files -= delta.files;
+          if (!p.scanned && p.delta.bytes === 0 && p.delta.files === 0) this.#pending.delete(name);
+        }
+      };
+      try {
+        await this.#edit(apply, written);
+      } catch (err) {
+        this.#failed(err);
+        return;
+      }
+    }
+    this.#retries.succeeded();
+  }
+
+  #track(username: string): Pending {
+    const p: Pending = { delta: { bytes: 0, files: 0 } };
+    this.#pending.set(username, p);
+    return p;
+  }
+
+  #withPending(username: string, stored: StoredUsage | undefined): StoredUsage | undefined {
+    const p = this.#pending.get(username);
+    const base = stored ?? p?.scanned;
+    if (!base || !p) return base;
+    return { bytes: Math.max(0, base.bytes + p.delta.bytes), files: Math.max(0, base.files + p.delta.files) };
+  }
+
+  #failed(err: unknown): void {
+    this.#retries.failed({ file: this.file, users: [...this.#pending.keys()], err: (err as Error).message });
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => void this.flush(), RETRY_MS);
+    this.#retry.unref();
+  }
+
+  /** `change` under the file's lock; `written` runs once the file holds it, still in turn. */
+  #edit<T>(change: (users: Record<string, StoredUsage>) => T, written?: () => void): Promise<T> {
+    return this.#inTurn(() =>
       withFileLock(this.file, async () => {
         const users = await this.#read();
         const result = change(users);
         await writeAtomically(this.file, `${JSON.stringify({ users }, null, 1)}\n`);
+        written?.();
         return result;
       }),
     );
+  }
+
+  #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(fn);
     this.#queue = run.catch(() => {});
     return run;
   }

@@ -200,7 +200,7 @@ export async function serveSetup(
   const defense = defenderOptions(config.defender, dataDir);
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
   const limits: LimitsContext = running?.limits ?? {
-    usage: new QuotaBook(shared ? shared.usage : new UsageFile(usageFileOf(dataDir))),
+    usage: new QuotaBook(shared ? shared.usage : new UsageFile(usageFileOf(dataDir), logger)),
     rates: new RateBuckets(),
   };
   const options: Omit<ServerOptions, 'logger'> = {

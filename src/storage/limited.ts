@@ -303,15 +303,9 @@ export class LimitedStorage implements StorageBackend {
     await this.#report(delta);
   }
 
-  /**
-   * The change is done by now, so its reply must not fail for the bookkeeping: a record that could
-   * not be updated (say, its lock held too long) is dropped, and the next upload counts again.
-   */
+  /** The ledger keeps what it cannot write yet, counted, and retries it (its add never fails). */
   async #report(delta: Usage): Promise<void> {
-    const ledger = this.ctx.usage?.ledger;
-    await ledger
-      ?.add(this.limits.username, delta)
-      .catch(() => ledger.forget(this.limits.username).catch(() => {}));
+    await this.ctx.usage?.ledger.add(this.limits.username, delta);
   }
 
   /** The size of the regular file at `p`, or undefined when there is none. */

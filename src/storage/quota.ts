@@ -19,6 +19,10 @@ export interface Usage {
 export interface UsageLedger {
   get(username: string): Promise<Usage | undefined>;
   init(username: string, usage: Usage): Promise<Usage>;
+  /**
+   * Never fails: a change it cannot write now is kept, counted by `get`, and retried until written
+   * (the change is done by then, so its reply must not fail, and the quota must hold against it).
+   */
   add(username: string, delta: Usage): Promise<void>;
   /** Drops the record: the next use counts again. */
   forget(username: string): Promise<void>;
