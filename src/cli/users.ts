@@ -14,6 +14,7 @@ import { scanUsage } from '../storage/quota.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { newPassword } from './password-input.js';
+import { printableName } from './printable.js';
 import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
@@ -258,18 +259,21 @@ export function registerUsers(program: Command): void {
         const home = homes.storageFor({ username: a.username, home: a.home, readOnly: true });
         const storage = userTree(a, true, home); // the home and its folders, as the quota counts them
         let tooLong = 0; // entries whose paths pass 4096 characters: not reached, not counted
+        const unreadable: string[] = [];
         const c = {
           sessionId: 'rescan',
           signal: new AbortController().signal,
           tooLong: () => void tooLong++,
+          unreadable: (d: string) => void unreadable.push(d),
         };
         const usage = await scanUsage(storage, c);
         await records.set(name, usage);
-        const skipped =
-          tooLong > 0
-            ? ` (not counted: ${tooLong} ${tooLong === 1 ? 'entry' : 'entries'} past 4096 characters)`
-            : '';
-        say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files${skipped}`);
+        const skipped = [
+          ...(tooLong > 0 ? [`${tooLong} ${tooLong === 1 ? 'entry' : 'entries'} past 4096 characters`] : []),
+          ...(unreadable.length > 0 ? [`unreadable ${unreadable.map(printableName).join(', ')}`] : []),
+        ];
+        const note = skipped.length > 0 ? ` (not counted: ${skipped.join('; ')})` : '';
+        say(`${name}: ${formatSize(usage.bytes)} in ${usage.files} files${note}`);
       } finally {
         homes.close();
       }

@@ -756,6 +756,11 @@ export class ControlConnection {
         sessionId: session.id,
         signal: signal ?? this.disconnect.signal,
         tooLong: this.tooLong,
+        unreadable: (dir, reason) =>
+          this.logger.warn(
+            { user: login.principal.username, dir, reason },
+            'quota scan: a directory it cannot read is not counted',
+          ),
       }),
       resolve: (path) => resolveVPath(session.cwd, path),
     };

@@ -2,7 +2,7 @@
 // restarts (a UsageLedger), how it is counted from scratch (scanUsage), and the cap that refuses an
 // upload from the byte that would cross the quota.
 import { Transform, type TransformCallback } from 'node:stream';
-import { FerryError } from '../errors.js';
+import { FerryError, StorageError } from '../errors.js';
 import { ROOT } from './virtual-path.js';
 import type { StorageBackend, StorageContext, VPath } from './types.js';
 
@@ -101,7 +101,9 @@ export const quotaExceeded = (what: string): FerryError =>
 
 /**
  * Counts every regular file under `dir` (links are not followed; upload temp files are not listed).
- * What the listings leave out for their paths' length is not counted: `c.tooLong` hears of it.
+ * What the listings leave out for their paths' length is not counted: `c.tooLong` hears of it. A
+ * directory below `dir` that cannot be read (or vanished meanwhile) counts nothing and `c.unreadable`
+ * hears of it: one such directory in a home must not stop its user's uploads.
  */
 export async function scanUsage(
   storage: StorageBackend,
@@ -111,18 +113,26 @@ export async function scanUsage(
   const total: Usage = { bytes: 0, files: 0 };
   const dirs: VPath[] = [dir];
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
-    for await (const batch of storage.list(d, c)) {
-      for (const e of batch) {
-        if (e.type === 'dir') dirs.push(e.path);
-        else if (e.type === 'file') {
-          total.bytes += e.size;
-          total.files += 1;
+    try {
+      for await (const batch of storage.list(d, c)) {
+        for (const e of batch) {
+          if (e.type === 'dir') dirs.push(e.path);
+          else if (e.type === 'file') {
+            total.bytes += e.size;
+            total.files += 1;
+          }
         }
       }
+    } catch (err) {
+      if (d === dir || !skippable(err)) throw err;
+      c.unreadable?.(d, (err as Error).message);
     }
   }
   return total;
 }
+
+const skippable = (err: unknown): boolean =>
+  err instanceof StorageError && (err.kind === 'permission-denied' || err.kind === 'not-found');
 
 /**
  * Passes bytes on while `admit(n)` says they fit. From the chunk that does not, the rest of the

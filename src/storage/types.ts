@@ -90,6 +90,8 @@ export interface StorageContext {
    * may be (4096 characters): the session logs it, a quota scan counts what it could not.
    */
   readonly tooLong?: (dir: VPath, name: string) => void;
+  /** Told of a directory a quota scan could not read (`reason`), and so did not count. */
+  readonly unreadable?: (dir: VPath, reason: string) => void;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */
