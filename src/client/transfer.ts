@@ -295,11 +295,13 @@ class Transfer {
         await closed(data, o.dataTimeoutMs);
       }
     } catch (err) {
-      if (req.signal?.aborted) throw abortedError();
+      // The caller's abort or our side's failure (a full disk, a closed stdout): run() sends ABOR at
+      // once. Some servers keep the transfer open until ABOR (Pure-FTPd): waiting for its reply
+      // first waited out the reply timeout, and the connection was lost.
+      if (signal?.aborted) throw abortedError();
       // The transfer's reply, read whatever failed (no later command may take it): the server's
-      // account of what went wrong, unless our side failed first (its 426 is only the consequence).
+      // account of what went wrong.
       const r = finalReply ?? (await this.settle(finalP));
-      if (this.local?.failure) throw localError(this.local.failure);
       if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
       if (stalled) throw stalled;
       if (err instanceof FerryError) throw err;
