@@ -5,6 +5,7 @@ import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
+import type { DataState } from './data-endpoint.js';
 import { ConnectionError, LoginError } from './errors.js';
 import { selectMlstFacts } from './listing.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
@@ -78,7 +79,7 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
   // The password is kept where inspect() and JSON.stringify() cannot see it (REIN logs in again).
   const { password, ...o } = options;
   const security = o.security ?? 'explicit';
-  const dataState = { epsvRefused: o.disableEpsv ?? false, eprtRefused: false };
+  const dataState: DataState = { noEpsv: o.disableEpsv ? 'disabled' : undefined, eprtRefused: false };
   const tlsOptions = tlsOptionsFor(o);
   const connectTimeoutMs = o.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
   // connectTimeoutMs bounds the TCP connection, implicit FTPS's TLS handshake and the greeting.

@@ -22,7 +22,8 @@ import { dataConnectionError } from './errors.js';
 
 /** What a connection learned about the server's data commands (shared by its transfers). */
 export interface DataState {
-  epsvRefused: boolean;
+  /** EPSV is not sent: the server refused it, or the caller disabled it (disableEpsv). */
+  noEpsv: 'refused' | 'disabled' | undefined;
   eprtRefused: boolean;
 }
 
@@ -49,14 +50,14 @@ export async function openPassive(
 ): Promise<Endpoint> {
   const host = control.remoteAddress;
   let port: number | undefined;
-  if (!state.epsvRefused) {
+  if (!state.noEpsv) {
     const r = await control.request('EPSV');
     if (r.code === Code.EnteringExtendedPassive) {
       port = parseEpsvReply(replyLine(r));
       if (port === undefined)
         throw new FerryError('ERR_PROTOCOL', `Cannot read the port in: ${r.code} ${replyLine(r)}`);
     } else if (isPermanentNegative(r)) {
-      state.epsvRefused = true;
+      state.noEpsv = 'refused';
       control.info('EPSV refused; using PASV from now on.');
     } else {
       throw new ReplyError(r.code, replyLine(r), 'EPSV');
@@ -64,7 +65,11 @@ export async function openPassive(
   }
   if (port === undefined) {
     if (addressFamily(host) === 6)
-      throw dataConnectionError('The server refused EPSV, and PASV cannot work over IPv6.');
+      throw dataConnectionError(
+        state.noEpsv === 'disabled'
+          ? 'EPSV is disabled (--disable-epsv), and PASV cannot work over IPv6: leave EPSV on for this server.'
+          : 'The server refused EPSV, and PASV cannot work over IPv6.',
+      );
     const r = await control.request('PASV');
     if (r.code !== Code.EnteringPassive) throw new ReplyError(r.code, replyLine(r), 'PASV');
     const hp = parsePasvReply(replyLine(r));

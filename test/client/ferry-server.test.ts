@@ -284,6 +284,36 @@ describe('FerryClient with the Ferry server', { timeout: 180_000 }, () => {
     );
   });
 
+  it('over IPv6, disableEpsv fails the transfer naming the option (not a refusal of EPSV)', async () => {
+    // It said "The server refused EPSV", though EPSV was never sent.
+    const six = await startFerry({ explicit: false, implicit: { host: '::1', port: 0 } });
+    const log = new DialogueLog();
+    const client = await FerryClient.connect({
+      host: '::1',
+      port: six.implicitPort,
+      security: 'implicit',
+      user: six.user,
+      password: six.password,
+      servername: 'localhost',
+      ca,
+      disableEpsv: true,
+      log: log.log,
+    });
+    try {
+      await assert.rejects(
+        client.list(''),
+        (err: unknown) =>
+          err instanceof FerryError &&
+          err.code === 'ERR_DATA_CONNECTION' &&
+          /^EPSV is disabled \(--disable-epsv\), and PASV cannot work over IPv6/.test(err.message),
+      );
+      assert.ok(!log.lines.some((l) => /^> (EPSV|PASV)/.test(l)), log.dump());
+    } finally {
+      await client.close();
+      await six.close();
+    }
+  });
+
   it("a server that says 421 and closes: the client's closedReason carries the 421", async () => {
     const own = await startFerry();
     let onClosed: () => void = () => {};
