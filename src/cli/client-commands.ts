@@ -34,6 +34,7 @@ import {
   unquotedLast,
   type BatchRun,
 } from './client-batch.js';
+import { readCaFile } from './ca-file.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -242,7 +243,7 @@ class Run {
         '--auth applies to explicit FTPS (ftpes://) only: implicit FTPS never sends AUTH.',
       );
     }
-    const ca = o.ca === undefined ? undefined : await readFlagFile('ca', o.ca);
+    const ca = o.ca === undefined ? undefined : await readCaFile(o.ca);
     const clientCertificate = await clientCertificateOf(o);
     const password = await this.promptedPassword(u, clientCertificate !== undefined);
     const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);

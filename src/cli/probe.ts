@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
@@ -7,6 +6,7 @@ import { runProbe } from '../client/probe/run.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
+import { readCaFile } from './ca-file.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
 
@@ -88,12 +88,7 @@ connections (a 421: banned, too many connections) and 5 when it refused the logi
             `URL must be an ftps://, ftpes:// or ftp:// URL, got ${JSON.stringify(redactUrl(urlText))}.`,
           );
         const u = parseFtpUrl(urlText);
-        let ca: Buffer | undefined;
-        if (o.ca !== undefined) {
-          ca = await readFile(o.ca).catch((err: Error) => {
-            throw new FerryError('ERR_USAGE', `Cannot read --ca ${o.ca}: ${err.message}`);
-          });
-        }
+        const ca = o.ca === undefined ? undefined : await readCaFile(o.ca);
         // No user in the URL: the probe runs as anonymous (its report says so), whatever FERRY_PASSWORD
         // holds for the other commands' URLs.
         const env = { ...process.env };
