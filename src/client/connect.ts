@@ -70,6 +70,7 @@ async function verify(opts: ClientOptions, security: Security, sock: tls.TLSSock
     fingerprints: opts.fingerprints,
     knownHosts: opts.knownHosts,
     trustOnFirstUse: opts.trustOnFirstUse,
+    hostname: opts.servername ?? opts.host,
   });
   opts.onTrust?.(decision, server);
 }

@@ -142,6 +142,8 @@ export interface TrustOptions {
    * by its fingerprint, and accept it; a CA-verified one as CA_VERIFIED.
    */
   readonly trustOnFirstUse?: boolean;
+  /** The name the certificate was checked against (servername, else host), for messages. */
+  readonly hostname?: string;
 }
 
 export type TrustDecision =
@@ -257,6 +259,25 @@ export async function checkServerCertificate(
     'untrusted',
     server,
     fp,
-    `The certificate of ${server} is not trusted (${reason}).\n  fingerprint: ${fp}\n${hint}`,
+    `The certificate of ${server} is not trusted (${reason}).\n  fingerprint: ${fp}\n${details(code, cert, opts.hostname)}${hint}`,
   );
+}
+
+/**
+ * What the certificate says about a fault no --ca answers, as curl says it: the names it has, or its
+ * dates (it was "not trusted" alone, and the user went on looking for the right CA file).
+ */
+function details(code: string, cert: tls.PeerCertificate, hostname: string | undefined): string {
+  switch (code) {
+    case 'ERR_TLS_CERT_ALTNAME_INVALID': {
+      const names = cert.subjectaltname ?? (cert.subject?.CN ? `CN=${String(cert.subject.CN)}` : 'none');
+      return `  its names: ${names}${hostname !== undefined ? ` (not ${hostname})` : ''}\n`;
+    }
+    case 'CERT_HAS_EXPIRED':
+      return `  expired on: ${cert.valid_to}\n`;
+    case 'CERT_NOT_YET_VALID':
+      return `  valid from: ${cert.valid_from} (or this machine's clock is wrong)\n`;
+    default:
+      return '';
+  }
 }

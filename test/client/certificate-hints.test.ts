@@ -1,0 +1,84 @@
+/**
+ * What a refused server certificate's message tells the user. One the CAs vouch for, but with
+ * other host names or past its dates, was "not trusted" with no more said, even with the right
+ * --ca: the message gives its names or its dates (as curl does), and no --ca hint. One no CA
+ * vouches for gets that hint.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type net from 'node:net';
+import { after, describe, it } from 'node:test';
+import tls from 'node:tls';
+
+import { FerryClient, type ClientOptions } from '../../src/client/client.js';
+import { CertificateError } from '../../src/client/errors.js';
+import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
+import { testCertificate } from '../support/ferry.js';
+
+const DAY = 86_400_000;
+
+describe('a refused server certificate: the message says why', { timeout: 30_000 }, () => {
+  const servers: tls.Server[] = [];
+  after(() => {
+    for (const s of servers) s.close();
+  });
+
+  /** An implicit FTPS greeting with this certificate; the client gives up after the handshake. */
+  async function serve(pair: KeyPair): Promise<number> {
+    const server = tls.createServer(pair, (s) => {
+      s.on('error', () => {});
+      s.end('220 hi\r\n');
+    });
+    servers.push(server);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return (server.address() as net.AddressInfo).port;
+  }
+
+  async function refusal(port: number, extra: Partial<ClientOptions>): Promise<string> {
+    let message = '';
+    await assert.rejects(
+      FerryClient.connect({
+        host: '127.0.0.1',
+        port,
+        security: 'implicit',
+        user: 'u',
+        password: 'p',
+        ...extra,
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof CertificateError, String(err));
+        assert.equal(err.problem, 'untrusted');
+        message = err.message;
+        return true;
+      },
+    );
+    return message;
+  }
+
+  it('another host name: the names the certificate has, no --ca hint', async () => {
+    const pair = await testCertificate();
+    const port = await serve(pair);
+    const m = await refusal(port, { ca: pair.cert, servername: 'ftp.example.com' });
+    assert.match(m, /its names: DNS:localhost, IP Address:127\.0\.0\.1, .* \(not ftp\.example\.com\)\n/);
+    assert.doesNotMatch(m, /--ca/);
+  });
+
+  it('expired: when, no --ca hint', async () => {
+    const notAfter = new Date(Date.UTC(2024, 0, 2));
+    const pair = await generateSelfSigned('localhost', 'ecdsa', {
+      notBefore: new Date(notAfter.getTime() - 30 * DAY),
+      notAfter,
+    });
+    const m = await refusal(await serve(pair), { ca: pair.cert });
+    assert.match(m, /expired on: Jan {2}2 00:00:00 2024 GMT\n/);
+    assert.doesNotMatch(m, /--ca/);
+  });
+
+  it('no CA vouches for it: pass --ca', async () => {
+    const m = await refusal(await serve(await testCertificate()), {});
+    assert.match(m, /is not trusted \(self-signed: DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    assert.doesNotMatch(m, /its names|expired on/);
+    assert.match(m, /Pass --ca FILE with its CA/);
+  });
+});
