@@ -1,5 +1,5 @@
 // Parsing a YAML file that may hold secrets (the config's admin token, the users' password hashes).
-import { parse, YAMLParseError, type ErrorCode } from 'yaml';
+import { isScalar, parse, parseDocument, YAMLParseError, type ErrorCode } from 'yaml';
 import { FerryError } from './errors.js';
 
 /**
@@ -44,6 +44,15 @@ export function parseYamlFile(text: string, file: string): unknown {
   } catch (err) {
     throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML${where(err)}`);
   }
+}
+
+/**
+ * A top-level key's scalar as written in the file (`0o027`, `027`), when the parsed number would lose
+ * how it was written: YAML 1.2 reads `0o027` as 23 and `027` as 27. Undefined when absent.
+ */
+export function topLevelSource(text: string, key: string): string | undefined {
+  const node: unknown = parseDocument(text, { logLevel: 'error' }).get(key, true);
+  return isScalar(node) ? node.source : undefined;
 }
 
 function where(err: unknown): string {

@@ -60,3 +60,27 @@ test('a config that is not valid YAML is refused naming the line and column, nev
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('umask is octal however YAML writes it: "027", 027, 27 and 0o027 all mean 027; others are refused', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-config-'));
+  try {
+    const file = path.join(dir, 'ferry.yaml');
+    for (const [written, mask] of [
+      ['"027"', 0o027],
+      ['027', 0o027],
+      ['27', 0o027],
+      ['0o027', 0o027],
+      ['0o77', 0o077],
+      ['0o22', 0o022],
+    ] as const) {
+      await writeFile(file, `umask: ${written}\n`);
+      assert.equal((await loadConfig(file)).umask, mask, written);
+    }
+    for (const written of ['0x1f', '99', '"8"', '1000']) {
+      await writeFile(file, `umask: ${written}\n`);
+      await assert.rejects(loadConfig(file), /umask: expected an octal mask like "022"/, written);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -6,7 +6,7 @@ import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
 import { MAX_TIMER_MS } from '../server/options.js';
-import { parseYamlFile } from '../yaml-file.js';
+import { parseYamlFile, topLevelSource } from '../yaml-file.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -134,11 +134,14 @@ export const configSchema = z
     dataConnectTimeoutSeconds: timeoutSeconds.optional(),
     /** The text of the 220 greeting (vsftpd's ftpd_banner, ProFTPD's ServerIdent). */
     greeting: z.string().min(1).optional(),
-    /** Mask of the modes of uploaded files and new directories, octal (vsftpd's local_umask). */
+    /**
+     * Mask of the modes of uploaded files and new directories, octal (vsftpd's local_umask): `"027"`,
+     * `027` or `0o027` (loadConfig hands over the number as written).
+     */
     umask: z
       .union([z.string(), z.number()])
       .transform((v, ctx) => {
-        const text = String(v);
+        const text = String(v).replace(/^0o/, '');
         if (!/^0?[0-7]{1,3}$/.test(text)) {
           ctx.addIssue({ code: 'custom', message: `expected an octal mask like "022", got "${text}"` });
           return z.NEVER;
@@ -186,6 +189,9 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     );
   }
   const raw = parseYamlFile(text, file);
+  // A mask is octal however it is written: the number YAML made of it (0o027 → 23) would not be.
+  if (typeof raw === 'object' && raw !== null && typeof (raw as { umask?: unknown }).umask === 'number')
+    (raw as { umask: unknown }).umask = topLevelSource(text, 'umask');
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = reportedIssue(parsed.error.issues);
