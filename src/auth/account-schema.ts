@@ -10,7 +10,7 @@ import {
   parseVirtualDir,
 } from './account-fields.js';
 import { CERT_LOGIN_MODES } from './cert-login.js';
-import { isPasswordHash } from './password.js';
+import { passwordHashProblem } from './password.js';
 import { formatPermissions, type Permission } from './permissions.js';
 
 /** `s3://bucket/prefix/`: a home in an S3 bucket (on the server's configured endpoint). */
@@ -45,9 +45,8 @@ const rate = z.union([z.number().int().nonnegative(), z.string().transform(parse
 export const accountSchema = z
   .object({
     name: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1 to 64 characters, not dots alone)'),
-    passwordHash: z
-      .string()
-      .refine(isPasswordHash, "a hash from 'ferry hash-password' or 'ferry users passwd' (scrypt$...)"),
+    // Checked below, where the message can name the user (and never quotes the hash).
+    passwordHash: z.string(),
     // Absent: the server's default storage (`storage.s3`: <prefix><username>/).
     home: z.string().min(1).optional(),
     readOnly: z.boolean().optional(),
@@ -96,7 +95,11 @@ export const accountSchema = z
     clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
     certLogin: z.enum(CERT_LOGIN_MODES).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((e, ctx) => {
+    const problem = passwordHashProblem(e.passwordHash);
+    if (problem) ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: `user "${e.name}": ${problem}` });
+  });
 
 export type AccountInput = z.input<typeof accountSchema>;
 

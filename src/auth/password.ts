@@ -1,5 +1,7 @@
 import { randomBytes, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { FerryError } from '../errors.js';
+import { cryptKind } from './crypt-hashes.js';
+import { verifyCryptOffThread } from './crypt-pool.js';
 
 /** OWASP-style interactive-login cost: ~16 MiB and tens of milliseconds per check. */
 const N = 16384;
@@ -49,9 +51,26 @@ function parse(encoded: string): Parsed | undefined {
   return { n, r, p, salt, hash };
 }
 
-/** True when `encoded` is a hash verifyPassword accepts. */
+/** True when `encoded` is a hash verifyPassword accepts: Ferry's scrypt, or a crypt hash (crypt-hashes.ts). */
 export function isPasswordHash(encoded: string): boolean {
-  return parse(encoded) !== undefined;
+  return passwordHashProblem(encoded) === undefined;
+}
+
+/** True for an accepted hash other than Ferry's own scrypt (replaced by one at the next login). */
+export function isLegacyHash(encoded: string): boolean {
+  return parse(encoded) === undefined && isPasswordHash(encoded);
+}
+
+/** Why `encoded` is not an accepted hash (never quoting it), or undefined when it is. */
+export function passwordHashProblem(encoded: string): string | undefined {
+  if (parse(encoded) !== undefined) return undefined;
+  const kind = cryptKind(encoded);
+  if (kind === undefined) {
+    return encoded.startsWith('scrypt$')
+      ? 'a malformed scrypt hash'
+      : "not a password hash: use one from 'ferry hash-password' (scrypt$...), or a crypt hash ($6$, $5$, $2b$, $apr1$, $1$)";
+  }
+  return kind.startsWith('unusable: ') ? kind.slice('unusable: '.length) : undefined;
 }
 
 /** `scrypt$N$r$p$saltB64$hashB64`, with a fresh 16-byte salt. */
@@ -61,10 +80,16 @@ export async function hashPassword(plain: string): Promise<string> {
   return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
-/** Constant-time comparison; rejects (ERR_INVALID_OPTION) when `encoded` is not a known format. */
+/**
+ * Constant-time comparison; rejects (ERR_INVALID_OPTION) when `encoded` is not a known format.
+ * A crypt hash is checked in a worker thread (its JavaScript would stall every session).
+ */
 export async function verifyPassword(plain: string, encoded: string): Promise<boolean> {
   const parsed = parse(encoded);
-  if (!parsed) throw new FerryError('ERR_INVALID_OPTION', 'Unrecognized password hash format.');
+  if (!parsed) {
+    if (isPasswordHash(encoded)) return verifyCryptOffThread(plain, encoded);
+    throw new FerryError('ERR_INVALID_OPTION', 'Unrecognized password hash format.');
+  }
   const hash = await scryptAsync(
     plain,
     parsed.salt,

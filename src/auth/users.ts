@@ -4,7 +4,7 @@ import { StaticAccounts, type Account } from './account.js';
 import { parseVirtualDir } from './account-fields.js';
 import { USERNAME_PATTERN } from './account-schema.js';
 import { AccountAuthenticator, type LoginCacheOptions } from './authenticator.js';
-import { hashPassword, isPasswordHash } from './password.js';
+import { hashPassword, passwordHashProblem } from './password.js';
 import type { AuthOutcome, Authenticator, CertificateCredentials, Credentials } from './types.js';
 
 export { USERNAME_PATTERN };
@@ -45,9 +45,8 @@ export class UserTable extends StaticAccounts implements Authenticator {
       }
       if (seen.has(e.username)) throw invalid(`${where}.username "${e.username}" is listed twice.`);
       seen.add(e.username);
-      if (typeof e.passwordHash !== 'string' || !isPasswordHash(e.passwordHash)) {
-        throw invalid(`${where}.passwordHash must be a scrypt$N$r$p$salt$hash string from hashPassword().`);
-      }
+      const problem = typeof e.passwordHash === 'string' ? passwordHashProblem(e.passwordHash) : 'not a string';
+      if (problem) throw invalid(`${where}.passwordHash (user "${e.username}"): ${problem}.`);
       if (
         typeof e.home !== 'string' ||
         !(e.home === '' || e.home.startsWith('s3://') || isAbsolute(e.home))
