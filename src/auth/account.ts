@@ -7,7 +7,10 @@ import type { PermissionRules } from './permissions.js';
  */
 export interface Account {
   username: string;
-  /** From hashPassword (`scrypt$…`): the only form a password is ever stored in. */
+  /**
+   * From hashPassword (`scrypt$…`), or a crypt hash brought from another server (crypt-hashes.ts),
+   * replaced by a scrypt one at the user's next login where the store can be written.
+   */
   passwordHash: string;
   /**
    * What becomes the user's `/`: an absolute host directory, `s3://bucket/prefix/`, or '' for the
@@ -49,6 +52,26 @@ export interface AccountStore {
   lookup(username: string): Promise<Account | undefined>;
   /** Calls `listener` with the names of accounts added, changed or removed; returns unsubscribe. */
   onChange(listener: (usernames: readonly string[]) => void): () => void;
+  /**
+   * Replaces the account's password hash `from` by `to` (a login upgrading a migrated hash); false
+   * when the account is gone or its hash changed meanwhile. Absent: hashes here are never rewritten
+   * (the configuration's users).
+   */
+  replaceHash?(username: string, from: string, to: string): Promise<boolean>;
+}
+
+/** `update` for replaceHash: the hash changes only if it is still `from`. */
+export async function replaceHashIn(
+  directory: Pick<AccountDirectory, 'update'>,
+  username: string,
+  from: string,
+  to: string,
+): Promise<boolean> {
+  const done = await directory.update(
+    username,
+    (a) => a.passwordHash === from && ((a.passwordHash = to), true),
+  );
+  return done?.result ?? false;
 }
 
 /** The names of the accounts added, removed or changed (any field) between two tables. */

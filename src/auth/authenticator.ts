@@ -2,7 +2,8 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
-import { DUMMY_HASH, verifyPassword } from './password.js';
+import { DUMMY_HASH, hashPassword, isLegacyHash, verifyPassword } from './password.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { certificateMismatch, certLoginOf, passwordless } from './cert-login.js';
 import type {
   AccountListener,
@@ -33,7 +34,9 @@ export interface LoginCacheOptions {
    */
   offlineLoginMs?: number;
   /** The password check (scrypt, `verifyPassword`); given only to observe it (tests). */
-  verify?: (plain: string, encoded: string) => Promise<boolean>;
+  verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
+  /** Where a migrated hash's upgrade (or the advice to replace one) is told. */
+  logger?: Logger;
 }
 
 /** A verified login: the HMAC of name, hash and password, and the account as it was then. */
@@ -86,10 +89,14 @@ export class AccountAuthenticator implements Authenticator {
   readonly #cacheMs: number;
   readonly #offlineMs: number;
   readonly #cacheSize: number;
-  readonly #verify: (plain: string, encoded: string) => Promise<boolean>;
+  readonly #verify: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
+  readonly #logger: Logger;
+  /** Users whose migrated hash cannot be rewritten here, already told about (once each). */
+  readonly #advised = new Set<string>();
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
+    this.#logger = options.logger ?? silentLogger;
     this.#cacheMs = options.loginCacheMs ?? 600_000;
     this.#offlineMs = options.offlineLoginMs ?? 0;
     this.#verify = options.verify ?? verifyPassword;
@@ -98,32 +105,39 @@ export class AccountAuthenticator implements Authenticator {
 
   /** The account from the first store that has the name. */
   async lookup(username: string): Promise<Account | undefined> {
+    return (await this.#find(username))?.account;
+  }
+
+  async #find(username: string): Promise<{ account: Account; store: AccountStore } | undefined> {
     for (const store of this.#stores) {
-      const a = await store.lookup(username);
-      if (a) return a;
+      const account = await store.lookup(username);
+      if (account) return { account, store };
     }
     return undefined;
   }
 
   async authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome> {
     signal.throwIfAborted();
-    let account: Account | undefined;
+    let found: { account: Account; store: AccountStore } | undefined;
     try {
-      account = await this.lookup(c.username);
+      found = await this.#find(c.username);
     } catch (err) {
       if (!(err instanceof FerryError && err.code === 'ERR_TRANSIENT')) throw err;
       return this.#offline(c, err.message);
     }
     signal.throwIfAborted();
+    const account = found?.account;
     const password = c.password.reveal();
     const hash = account?.passwordHash ?? DUMMY_HASH;
     const digest = createHmac('sha256', this.#cacheKey)
       .update(`${c.username}\0${hash}\0${password}`)
       .digest();
     // Unknown users cost the same scrypt work, so timing does not reveal which names exist.
-    const matched =
-      (account !== undefined && this.#remembered(c.username, digest)) || (await this.#verify(password, hash));
+    const remembered = account !== undefined && this.#remembered(c.username, digest);
+    const matched = remembered || (await this.#verify(password, hash, signal));
     signal.throwIfAborted();
+    if (matched && !remembered && found && isLegacyHash(hash))
+      this.#upgrade(found.store, c.username, hash, password);
     if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
     const mode = certLoginOf(account);
     const mismatch = mode && certificateMismatch(account, c.clientCertificate);
@@ -167,6 +181,34 @@ export class AccountAuthenticator implements Authenticator {
     };
     const offs = this.#stores.map((s) => s.onChange(onChange));
     return () => offs.forEach((off) => off());
+  }
+
+  /**
+   * A migrated (crypt) hash just verified: replaced by a scrypt one of the same password, in the
+   * background (the login does not wait). Where the store cannot be written, says so once.
+   */
+  #upgrade(store: AccountStore, username: string, from: string, password: string): void {
+    if (!store.replaceHash) {
+      if (this.#advised.has(username)) return;
+      this.#advised.add(username);
+      this.#logger.info(
+        { user: username },
+        "user logged in with a migrated password hash in the configuration: replace it with one from 'ferry hash-password'",
+      );
+      return;
+    }
+    const replace = store.replaceHash.bind(store);
+    void hashPassword(password)
+      .then((to) => replace(username, from, to))
+      .then(
+        (done) =>
+          done && this.#logger.info({ user: username }, 'migrated password hash replaced by a scrypt one'),
+        (err: unknown) =>
+          this.#logger.warn(
+            { user: username, err: (err as Error).message },
+            'migrated password hash not replaced',
+          ),
+      );
   }
 
   /** The store is unreachable: only a login verified here recently, with the same password. */

@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { cryptKind, verifyCrypt } from './crypt-hashes.js';
 import { isLegacyHash, isPasswordHash, passwordHashProblem, verifyPassword } from './password.js';
+import { parseUsersFile } from './users-file.js';
 
 const PW = 'pässwörd 123!';
 const LONG = 'long'.repeat(40);
@@ -22,7 +23,11 @@ const VECTORS: readonly (readonly [tool: string, password: string, hash: string]
     PW,
     '$6$rounds=6000$abcdefgh$kh9pY6sckXqFNcGjGzB6J.MdABusYA4CzKKa3H9TSXs7.cDh3Bg0AcphgPdqZe9RqzfbK3T/NfeJExiuM2tXe.',
   ],
-  ['mkpasswd -m sha256crypt -R 2000', PW, '$5$rounds=2000$abcdefgh$VCUB4ptZMSnd1NhJ6222o.qemLOXcMC9c4VE6re6MGD'],
+  [
+    'mkpasswd -m sha256crypt -R 2000',
+    PW,
+    '$5$rounds=2000$abcdefgh$VCUB4ptZMSnd1NhJ6222o.qemLOXcMC9c4VE6re6MGD',
+  ],
   ['mkpasswd -m bcrypt -R 6', PW, '$2b$06$KrnsT96ujvB4fJhAQ3iRjuGBkYLctzOpou8z5rUS7d4hsWDG78ZZC'],
   ['mkpasswd -m bcrypt-a', PW, '$2a$05$RUctGqOYk1/oS37MK3xowelnBxj02D1yXMO9lSoWVOuRjJIofCp.u'],
   // PHP's and htpasswd's $2y$ is the same algorithm as $2b$ under another name.
@@ -87,7 +92,10 @@ describe('crypt hashes', () => {
       ['$6$rounds=999999999$salt$' + 'a'.repeat(86), /rounds above/],
       ['$2b$31$' + 'a'.repeat(53), /bcrypt cost/],
       ['$2b$10$abcdefghijklmnopqrstuv', /not a supported crypt hash/],
-      ['$y$j9T$7YFRGTMW12fSFGD9eBUW0/$4FN1YnfFHrnCjkl87aSknZv6pnLfVIOpdBRavjICZiC', /yescrypt.*ferry users passwd/],
+      [
+        '$y$j9T$7YFRGTMW12fSFGD9eBUW0/$4FN1YnfFHrnCjkl87aSknZv6pnLfVIOpdBRavjICZiC',
+        /yescrypt.*ferry users passwd/,
+      ],
       ['$1$toolongsalt$twIlAEN3PT1WWufuYNAXp.', /not a supported/],
       ['hunter2', /not a password hash/],
     ];
@@ -98,5 +106,23 @@ describe('crypt hashes', () => {
       assert.equal(isPasswordHash(hash), false);
     }
     assert.equal(cryptKind('scrypt$1$2'), undefined);
+  });
+});
+
+describe('crypt hashes in the users file', () => {
+  const file = '/srv/ferry/users.yaml';
+  const text = (hash: string) => `users:\n  - name: ann\n    passwordHash: '${hash}'\n    home: /srv/ann\n`;
+
+  it('are accepted', () => {
+    assert.equal(parseUsersFile(text(VECTORS[3]?.[2] ?? ''), file).get('ann')?.passwordHash, VECTORS[3]?.[2]);
+  });
+
+  it('are refused when malformed, naming the user and key but not quoting the hash', () => {
+    const bad = '$6$s4ltS4ltS4ltS4lt$3Ci8YW94OSexAQElOj6LX';
+    assert.throws(
+      () => parseUsersFile(text(bad), file),
+      (err: Error) =>
+        /users\.0\.passwordHash: user "ann": .*wrong length/.test(err.message) && !err.message.includes(bad),
+    );
   });
 });

@@ -37,18 +37,25 @@ function spawn(): Slot {
     next(slot);
   });
   const fail = (err: Error): void => {
-    const i = slots.indexOf(slot);
-    if (i < 0) return; // 'exit' after 'error'
-    slots.splice(i, 1);
-    slot.job?.reject(err);
+    const job = slot.job;
     slot.job = undefined;
-    const job = waiting.shift();
-    if (job) start(job);
+    retire(slot);
+    job?.reject(err);
   };
   slot.worker.on('error', fail);
   slot.worker.on('exit', (code) => fail(new Error(`password check thread exited (${code})`)));
   slots.push(slot);
   return slot;
+}
+
+/** Out of the pool (it failed, or its check was dropped): a waiting check gets a new thread. */
+function retire(slot: Slot): void {
+  const i = slots.indexOf(slot);
+  if (i < 0) return;
+  slots.splice(i, 1);
+  void slot.worker.terminate();
+  const job = waiting.shift();
+  if (job) start(job);
 }
 
 function next(slot: Slot): void {
@@ -72,7 +79,33 @@ function start(job: Job): void {
   next(idle);
 }
 
-/** Whether `plain` matches the crypt hash `encoded`, checked in a worker thread. */
-export function verifyCryptOffThread(plain: string, encoded: string): Promise<boolean> {
-  return new Promise((resolve, reject) => start({ id: nextId++, plain, encoded, resolve, reject }));
+/**
+ * Whether `plain` matches the crypt hash `encoded`, checked in a worker thread. When `signal`
+ * aborts (the client left) the check is dropped, its thread ended if it had started: unlike a
+ * scrypt in libuv's pool, its CPU can be given back at once.
+ */
+export function verifyCryptOffThread(plain: string, encoded: string, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const stop = (): void => {
+      const i = waiting.indexOf(job);
+      if (i >= 0) waiting.splice(i, 1);
+      const slot = slots.find((s) => s.job === job);
+      if (slot) {
+        slot.job = undefined;
+        retire(slot);
+      }
+      job.reject(signal?.reason as Error);
+    };
+    const done = (): void => signal?.removeEventListener('abort', stop);
+    const job: Job = {
+      id: nextId++,
+      plain,
+      encoded,
+      resolve: (ok) => (done(), resolve(ok)),
+      reject: (err) => (done(), reject(err)),
+    };
+    signal?.addEventListener('abort', stop, { once: true });
+    start(job);
+  });
 }

@@ -84,10 +84,10 @@ export async function hashPassword(plain: string): Promise<string> {
  * Constant-time comparison; rejects (ERR_INVALID_OPTION) when `encoded` is not a known format.
  * A crypt hash is checked in a worker thread (its JavaScript would stall every session).
  */
-export async function verifyPassword(plain: string, encoded: string): Promise<boolean> {
+export async function verifyPassword(plain: string, encoded: string, signal?: AbortSignal): Promise<boolean> {
   const parsed = parse(encoded);
   if (!parsed) {
-    if (isPasswordHash(encoded)) return verifyCryptOffThread(plain, encoded);
+    if (isPasswordHash(encoded)) return verifyCryptOffThread(plain, encoded, signal);
     throw new FerryError('ERR_INVALID_OPTION', 'Unrecognized password hash format.');
   }
   const hash = await scryptAsync(

@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { parseYamlFile } from '../yaml-file.js';
-import { changedUsernames, type Account, type AccountDirectory, type AccountStore } from './account.js';
+import {
+  changedUsernames,
+  replaceHashIn,
+  type Account,
+  type AccountDirectory,
+  type AccountStore,
+} from './account.js';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
 import { makeDirectory } from './file-owner.js';
@@ -139,6 +145,13 @@ export class UsersFileStore implements AccountStore {
   onChange(listener: (names: readonly string[]) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Through the same locked edit as `ferry users passwd`; the table is current when it resolves. */
+  async replaceHash(username: string, from: string, to: string): Promise<boolean> {
+    const done = await replaceHashIn(new UsersFileDirectory(this.file), username, from, to);
+    await this.changed();
+    return done;
   }
 
   /** Re-reads the file if it changed; resolves once the table is current. */

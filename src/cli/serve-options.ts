@@ -120,7 +120,7 @@ export async function serveSetup(
     env?: AwsEnv;
     running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env' | 'storage'>;
     /** Verifies a password against its stored hash (the default, counted: see serve.ts). */
-    verify?: (plain: string, encoded: string) => Promise<boolean>;
+    verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
   } = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
@@ -164,6 +164,7 @@ export async function serveSetup(
       });
   const offline = {
     offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000,
+    ...(logger ? { logger } : {}),
     ...(extra.verify ? { verify: extra.verify } : {}),
   };
   const users = given

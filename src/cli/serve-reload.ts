@@ -24,7 +24,7 @@ export interface ReloadContext {
   /** A cluster worker: the logins come from the primary. */
   readonly worker?: boolean;
   /** How passwords are verified (counted), kept across reloads. */
-  readonly verify?: (plain: string, encoded: string) => Promise<boolean>;
+  readonly verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
 }
 
 /** Server option keys (as reconfigure() names them) → what the user wrote. */

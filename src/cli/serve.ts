@@ -384,14 +384,16 @@ function commonParent(dirs: string[]): string {
  * (ferry_password_hashes_total): each is a deliberately slow scrypt, so the count shows whether
  * the cache spares repeated logins their cost (in every worker).
  */
-function countedVerify(registry: Registry): (plain: string, encoded: string) => Promise<boolean> {
+function countedVerify(
+  registry: Registry,
+): (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean> {
   const hashes = new Counter({
     name: 'ferry_password_hashes_total',
     help: 'Passwords checked by computing their hash (scrypt): logins the login cache did not answer',
     registers: [registry],
   });
-  return (plain, encoded) => {
+  return (plain, encoded, signal) => {
     hashes.inc();
-    return verifyPassword(plain, encoded);
+    return verifyPassword(plain, encoded, signal);
   };
 }

@@ -1,7 +1,7 @@
 // Accounts in PostgreSQL: looked up by name at each login (the primary key: no table scan), edited
 // by `ferry users` in transactions, and followed by every node through the change log.
 import type pg from 'pg';
-import type { Account, AccountDirectory, AccountStore } from '../auth/account.js';
+import { replaceHashIn, type Account, type AccountDirectory, type AccountStore } from '../auth/account.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -120,6 +120,11 @@ export class PgAccounts implements AccountStore, AccountDirectory {
       await recordChange(c, KIND, username);
       return { result };
     });
+  }
+
+  /** The transaction `ferry users passwd` uses. */
+  replaceHash(username: string, from: string, to: string): Promise<boolean> {
+    return replaceHashIn(this, username, from, to);
   }
 
   remove(username: string): Promise<boolean> {
