@@ -133,6 +133,8 @@ export interface AccountDirectory {
   add(account: Account): Promise<boolean>;
   /** Adds or replaces the account (an import). */
   put(account: Account): Promise<void>;
+  /** Adds the accounts at once (one write, one transaction); returns the names already taken, not added. */
+  addAll(accounts: readonly Account[]): Promise<string[]>;
   /** Changes the account in place through `change`; undefined when there is no such account. */
   update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined>;
   /** False when there was no such account. */

@@ -21,8 +21,9 @@ const BCRYPT = new RegExp(`^\\$2[aby]\\$([0-9]{2})\\$${CRYPT64}{53}$`);
 
 const YESCRYPT_REFUSAL =
   'yescrypt hashes ($y$, $gy$, $7$) cannot be checked (no maintained JavaScript implementation): ' +
-  "set a new password with 'ferry users passwd', or have the user change password on the old " +
-  'system after switching it to SHA-512 ($6$; ENCRYPT_METHOD SHA512 in /etc/login.defs)';
+  "set a new password ('ferry users passwd', or 'ferry hash-password' for the config's users), " +
+  'or have the user change password on the old system after switching it to SHA-512 ($6$; ' +
+  'ENCRYPT_METHOD SHA512 in /etc/login.defs)';
 
 export type CryptKind = 'sha256-crypt' | 'sha512-crypt' | 'md5-crypt' | 'apr1' | 'bcrypt';
 

@@ -235,6 +235,17 @@ export class UsersFileDirectory implements AccountDirectory {
     });
   }
 
+  addAll(accounts: readonly Account[]): Promise<string[]> {
+    return editUsersFile(this.where, (table) => {
+      const taken: string[] = [];
+      for (const a of accounts) {
+        if (table.has(a.username)) taken.push(a.username);
+        else table.set(a.username, a);
+      }
+      return taken;
+    });
+  }
+
   put(account: Account): Promise<void> {
     return editUsersFile(this.where, (accounts) => void accounts.set(account.username, account));
   }

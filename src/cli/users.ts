@@ -1,11 +1,13 @@
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { Command } from 'commander';
 import type { Account, AccountDirectory } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
 import { certLoginOf } from '../auth/cert-login.js';
-import { hashPassword } from '../auth/password.js';
+import { hashPassword, passwordHashProblem } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { UsersFileDirectory } from '../auth/users-file.js';
@@ -13,7 +15,8 @@ import { FerryError } from '../errors.js';
 import { scanUsage } from '../storage/quota.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
-import { newPassword } from './password-input.js';
+import { newPassword, passwordFromStdin } from './password-input.js';
+import { parseHashLines } from './hash-lines.js';
 import { printableName } from './printable.js';
 import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
@@ -125,6 +128,37 @@ async function setPassword(a: Account, fromStdin: boolean): Promise<string | und
   return generated ? password : undefined;
 }
 
+interface HashFlags {
+  passwordStdin?: boolean;
+  passwordHash?: string;
+  passwordHashStdin?: boolean;
+}
+
+/** A precomputed hash given by --password-hash or --password-hash-stdin, checked; else undefined. */
+async function givenHash(f: HashFlags): Promise<string | undefined> {
+  const ways = [f.passwordStdin, f.passwordHash !== undefined, f.passwordHashStdin].filter(Boolean).length;
+  if (ways > 1)
+    throw new FerryError(
+      'ERR_USAGE',
+      '--password-stdin, --password-hash and --password-hash-stdin: one at most.',
+    );
+  const hash = f.passwordHashStdin ? await passwordFromStdin() : f.passwordHash;
+  if (hash === undefined) return undefined;
+  const problem = passwordHashProblem(hash.trim());
+  if (problem) throw new FerryError('ERR_USAGE', `--password-hash: ${problem}.`);
+  return hash.trim();
+}
+
+/** The hash options of `add` and `set`. */
+function hashOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--password-hash <hash>',
+      "a hash made elsewhere: Ferry's scrypt$..., or $6$/$5$ (crypt), $2b$ (bcrypt), $apr1$/$1$ (MD5-crypt)",
+    )
+    .option('--password-hash-stdin', 'read that hash from standard input (kept out of ps)');
+}
+
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
 
 /** `ferry users …`: edits the users file; a running server picks every change up by itself. */
@@ -133,23 +167,28 @@ export function registerUsers(program: Command): void {
     .command('users')
     .description('manage the accounts in the users file (a running server follows the changes)');
 
-  accountOptions(where(users.command('add').argument('<name>').description('add an account')), true)
+  hashOptions(
+    accountOptions(where(users.command('add').argument('<name>').description('add an account')), true),
+  )
     .option(
       '--home <dir>',
       "the user's home directory (their /), or s3://bucket/prefix/; absent: <prefix><name>/ on the config's storage.s3",
     )
     .option('--password-stdin', 'read the password from standard input')
-    .action(async (name: string, f: AccountFlags & FileFlags & { passwordStdin?: boolean }) => {
+    .action(async (name: string, f: AccountFlags & FileFlags & HashFlags) => {
       checkName(name);
       await refuseShadowed(name, f.config);
       if (f.home === undefined) await requireDefaultHome(name, f);
-      const account: Account = { username: name, passwordHash: '', home: '' };
+      const hash = await givenHash(f);
+      const account: Account = { username: name, passwordHash: hash ?? '', home: '' };
       await applyAccountFlags(account, f);
       await checkS3Home(f.home, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
       // A certificate-only user gets no password to type or see (a random one, never shown).
       let generated: string | undefined;
-      if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
+      if (hash !== undefined) {
+        // Given: kept as it is (a crypt hash becomes scrypt at the first login).
+      } else if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
         account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
       } else generated = await setPassword(account, f.passwordStdin === true);
       await withAccounts(f, async ({ dir }) => {
@@ -160,17 +199,21 @@ export function registerUsers(program: Command): void {
       if (generated) say(`password for ${name}: ${generated}  (shown once)`);
     });
 
-  accountOptions(
-    where(users.command('set').argument('<name>').description("change an account's settings")),
-    false,
+  hashOptions(
+    accountOptions(
+      where(users.command('set').argument('<name>').description("change an account's settings")),
+      false,
+    ),
   )
     .option('--home <dir>', "the user's home directory")
     .option('--enabled', 'allow logins again')
-    .action(async (name: string, f: AccountFlags & FileFlags) => {
+    .action(async (name: string, f: AccountFlags & FileFlags & HashFlags) => {
       await refuseShadowed(name, f.config);
       await checkS3Home(f.home, f); // before the users file is locked
+      const hash = await givenHash(f);
       await withAccounts(f, async ({ dir, usage }) => {
         const edited = await dir.update(name, async (a) => {
+          if (hash !== undefined) a.passwordHash = hash;
           const had = hasQuota(a);
           const tree = JSON.stringify([a.home, a.folders]);
           await applyAccountFlags(a, f);
@@ -197,6 +240,35 @@ export function registerUsers(program: Command): void {
         say(`password of ${name} changed`);
         if (generated) say(`password for ${name}: ${generated}  (shown once)`);
       });
+    });
+
+  where(
+    users
+      .command('import')
+      .argument('<file>', 'an htpasswd file, an /etc/shadow-style file, or a passwd-style AuthUserFile')
+      .description('add the users of another server, keeping their password hashes (in one write)'),
+  )
+    .option('--home-base <dir>', 'homes are <dir>/<name> (a passwd-style file names its own)')
+    .action(async (file: string, f: FileFlags & { homeBase?: string }) => {
+      const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new FerryError('ERR_USAGE', `${file}: cannot read (${err.code ?? err.message}).`);
+      });
+      const base = f.homeBase === undefined ? undefined : path.resolve(f.homeBase);
+      const { accounts, skipped } = parseHashLines(text, base);
+      for (const s of skipped)
+        process.stderr.write(`${file}:${s.line}: ${s.name || '(no name)'} skipped: ${s.reason}\n`);
+      if (accounts.length === 0) throw new FerryError('ERR_USAGE', `no usable user in ${file}.`);
+      if (accounts.some((a) => a.home === '')) await requireDefaultHome('users without --home-base', f);
+      await withAccounts(f, async ({ dir }) => {
+        const taken = await dir.addAll(accounts);
+        for (const name of taken) process.stderr.write(`${name} skipped: already a user in ${dir.where}\n`);
+        const added = accounts.length - taken.length;
+        say(`imported ${added} of ${added + skipped.length + taken.length} users into ${dir.where}`);
+      });
+      await warnShadowed(
+        accounts.map((a) => a.username),
+        f.config,
+      );
     });
 
   where(

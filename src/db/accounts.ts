@@ -93,6 +93,21 @@ export class PgAccounts implements AccountStore, AccountDirectory {
     });
   }
 
+  addAll(accounts: readonly Account[]): Promise<string[]> {
+    return this.db.transaction(async (c) => {
+      const taken: string[] = [];
+      for (const account of accounts) {
+        const r = await c.query(
+          'INSERT INTO ferry_accounts (username, data) VALUES ($1, $2) ON CONFLICT (username) DO NOTHING',
+          [account.username, fromAccount(account)],
+        );
+        if (r.rowCount === 1) await recordChange(c, KIND, account.username);
+        else taken.push(account.username);
+      }
+      return taken;
+    });
+  }
+
   put(account: Account): Promise<void> {
     return this.db.transaction(async (c) => {
       await c.query(

@@ -1,0 +1,126 @@
+/**
+ * Migrating from vsftpd or ProFTPD: `ferry users import` takes an htpasswd or shadow-style file,
+ * `ferry users add/set --password-hash` a precomputed hash; the users log in with their old
+ * passwords, and their hashes become scrypt at that first login.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
+import { RawFtp } from '../support/raw-ftp.js';
+
+const PW = 'pässwörd 123!';
+/** Made by `openssl passwd -apr1/-6/-5`, `mkpasswd -m bcrypt` (as $2y$, htpasswd -B's name), yescrypt. */
+const APR1 = '$apr1$s4ltS4lt$ORd5hldQ2Ods3tAgluJXL1';
+const SHA512 =
+  '$6$s4ltS4ltS4ltS4lt$3Ci8YW94OSexAQElOj6LXjd0eEMzBQkvHZZg8OUY/.FqwolsOkDmoNltPBR8PSFbDeoUPStEO5uWXUSHZ5H0K.';
+const SHA256 = '$5$s4ltS4ltS4ltS4lt$8RSWUhAuvxuyzICbt9AIpIvwu86wfPDEVFzulr/hw/4';
+const BCRYPT = '$2y$06$KrnsT96ujvB4fJhAQ3iRjuGBkYLctzOpou8z5rUS7d4hsWDG78ZZC';
+const YESCRYPT = '$y$j9T$7YFRGTMW12fSFGD9eBUW0/$4FN1YnfFHrnCjkl87aSknZv6pnLfVIOpdBRavjICZiC';
+
+let dir: string;
+let data: string;
+let homes: string;
+const users = (args: string[], input?: string): ReturnType<typeof ferryUsers> =>
+  ferryUsers(data, args, input);
+
+async function usersFile(): Promise<string> {
+  return readFile(path.join(data, 'users.yaml'), 'utf8');
+}
+
+describe('migrating users with their password hashes', { timeout: 120_000 }, () => {
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-import-'));
+    data = path.join(dir, 'data');
+    homes = path.join(dir, 'homes');
+    await mkdir(homes);
+    for (const name of ['ann', 'bob', 'fred', 'gail']) await mkdir(path.join(homes, name));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  test('import: usable lines in one write, the others reported without their hashes', async () => {
+    const file = path.join(dir, 'passwords');
+    await writeFile(
+      file,
+      [
+        '# htpasswd lines',
+        `ann:${APR1}`,
+        `bob:${BCRYPT}`,
+        'carl',
+        // /etc/shadow lines
+        `dave:!${SHA512}:19000:0:99999:7:::`,
+        `eve:${YESCRYPT}:19000:0:99999:7:::`,
+        `fred:${SHA512}:19000:0:99999:7:::`,
+        '',
+      ].join('\n'),
+    );
+    const r = await users(['import', file, '--home-base', homes]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^imported 3 of 6 users into /);
+    assert.match(r.stderr, /:4: carl skipped: not name:hash/);
+    assert.match(r.stderr, /:5: dave skipped: .*locked/);
+    assert.match(r.stderr, /:6: eve skipped: yescrypt .*ferry users passwd/);
+    assert.ok(![YESCRYPT, SHA512].some((h) => r.stderr.includes(h.slice(7, 30))), r.stderr);
+    const text = await usersFile();
+    for (const [name, hash] of [
+      ['ann', APR1],
+      ['bob', BCRYPT],
+      ['fred', SHA512],
+    ] as const) {
+      assert.ok(text.includes(`name: ${name}`) && text.includes(hash), name);
+      assert.ok(text.includes(path.join(homes, name)), name);
+    }
+    assert.ok(!text.includes('name: eve'));
+
+    const again = await users(['import', file, '--home-base', homes]);
+    assert.equal(again.code, 0);
+    assert.match(again.stdout, /^imported 0 of 6/);
+    assert.match(again.stderr, /ann skipped: already a user/);
+  });
+
+  test('add and set take a precomputed hash (from the command line or standard input)', async () => {
+    const home = path.join(homes, 'gail');
+    const bad = await users(['add', 'gail', '--home', home, '--password-hash', 'hunter2']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--password-hash: not a password hash/);
+    assert.ok(!bad.stderr.includes('hunter2'));
+    const added = await users(['add', 'gail', '--home', home, '--password-hash-stdin'], `${SHA256}\n`);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^added gail/);
+    assert.doesNotMatch(added.stdout, /password for/);
+    const set = await users(['set', 'ann', '--password-hash', SHA256]);
+    assert.equal(set.code, 0, set.stderr);
+    const text = await usersFile();
+    assert.ok(!text.includes(APR1) && text.split(SHA256).length === 3);
+  });
+
+  test('they log in with their old passwords, and their hashes become scrypt', async () => {
+    const server = await ServeProcess.start(['--data-dir', data], dir);
+    try {
+      for (const name of ['ann', 'bob', 'fred', 'gail']) {
+        const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+        try {
+          await ftp.expect(220);
+          await ftp.cmd(`USER ${name}`, 331);
+          await ftp.cmd('PASS wrong', 530);
+          await ftp.cmd(`USER ${name}`, 331);
+          await ftp.cmd(`PASS ${PW}`, 230);
+        } finally {
+          await ftp.close();
+        }
+        await server.waitForLog(
+          (l) => l.msg === 'migrated password hash replaced by a scrypt one' && l.user === name,
+          `${name}'s hash replaced`,
+        );
+      }
+      const text = await usersFile();
+      assert.ok(![SHA256, BCRYPT, SHA512].some((h) => text.includes(h)), 'no crypt hash left');
+      assert.equal(text.match(/passwordHash: scrypt\$/g)?.length, 4);
+      assert.ok(!server.log.some((l) => JSON.stringify(l).includes('$6$')), 'no hash in the log');
+    } finally {
+      await server.stop();
+    }
+  });
+});
