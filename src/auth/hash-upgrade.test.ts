@@ -89,4 +89,18 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     assert.equal(advice.length, 1);
     assert.ok(!advice[0]?.includes('s4ltS4lt'));
   });
+
+  it('the login cache spares a crypt check as it does a scrypt one (never for a wrong password)', async () => {
+    let checks = 0;
+    const verify = (plain: string, encoded: string, signal?: AbortSignal): Promise<boolean> => {
+      checks++;
+      return verifyPassword(plain, encoded, signal);
+    };
+    const config = new StaticAccounts([{ username: 'cy', passwordHash: APR1, home: dir }]);
+    const auth = new AccountAuthenticator([config], { verify });
+    for (let i = 0; i < 3; i++) assert.equal((await auth.authenticate(creds('cy', PW), signal)).ok, true);
+    assert.equal(checks, 1);
+    assert.equal((await auth.authenticate(creds('cy', 'wrong'), signal)).ok, false);
+    assert.equal(checks, 2);
+  });
 });
