@@ -27,8 +27,9 @@ import { accountSchema, firstIssue, fromAccount, toAccount } from './account-sch
 const fileSchema = z.object({ users: z.array(accountSchema).default([]) }).strict();
 
 const HEADER =
-  '# Ferry users file. Managed by `ferry users` (add, set, passwd, rm); a running server re-reads it.\n' +
-  '# Passwords are stored only as salted scrypt hashes. Sizes are bytes, rates bytes per second.\n';
+  '# Ferry users file. Managed by `ferry users` (add, set, passwd, rm, import); a running server re-reads it.\n' +
+  '# Passwords are stored only as salted hashes: scrypt, or a crypt hash from another server until\n' +
+  "# that user's next login. Sizes are bytes, rates bytes per second.\n";
 
 /** Parses the file's text; errors name the file and the key. Relative paths are relative to the file. */
 export function parseUsersFile(text: string, file: string): Map<string, Account> {
