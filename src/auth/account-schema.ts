@@ -98,7 +98,8 @@ export const accountSchema = z
   .strict()
   .superRefine((e, ctx) => {
     const problem = passwordHashProblem(e.passwordHash);
-    if (problem) ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: `user "${e.name}": ${problem}` });
+    if (problem)
+      ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: `user "${e.name}": ${problem}` });
   });
 
 export type AccountInput = z.input<typeof accountSchema>;
