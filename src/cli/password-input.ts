@@ -35,7 +35,7 @@ export function promptHidden(question: string): Promise<string> {
         }
         if (ch === '\u0003') {
           finish();
-          return reject(new FerryError('ERR_USAGE', 'interrupted'));
+          return reject(new FerryError('ERR_ABORTED', 'Interrupted.')); // exit 130, as Ctrl-C elsewhere
         }
         typed = ch === '\u007f' || ch === '\b' ? [...typed].slice(0, -1).join('') : typed + ch;
       }

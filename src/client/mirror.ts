@@ -143,11 +143,11 @@ async function scanLocal(root: string, excluded?: Excluded, leftOut?: LeftOut): 
         tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
       } else if (d.isDirectory()) {
         const s = await stat(fsPath(full));
-        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity, mode: s.mode & 0o7777 });
+        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity, mode: s.mode & PERMS });
         await walk(full, r);
       } else if (d.isFile()) {
         const s = await stat(fsPath(full));
-        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1, mode: s.mode & 0o7777 });
+        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1, mode: s.mode & PERMS });
       }
     }
   };
@@ -160,6 +160,13 @@ async function scanLocal(root: string, excluded?: Excluded, leftOut?: LeftOut): 
  * loop shown as a plain directory) would otherwise be walked without end.
  */
 export const MAX_REMOTE_DEPTH = 100;
+
+/**
+ * The mode bits a mirror keeps: rwx for owner, group and others. Never setuid, setgid or sticky (as
+ * lftp): any server could otherwise have a root mirror make setuid-root files, and an upload would
+ * publish them where the server applies SITE CHMOD 4755.
+ */
+const PERMS = 0o777;
 
 /** A remote entry left out of the tree, and why (a `skip` event). */
 interface RemoteSkip {
@@ -367,7 +374,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   };
   /** The mode a downloaded entry gets: the listing's less the umask; undefined when not kept. */
   const localMode = (item: Item): number | undefined =>
-    keepPerms && item.mode !== undefined ? item.mode & ~processUmask() & 0o7777 : undefined;
+    keepPerms && item.mode !== undefined ? item.mode & ~processUmask() & PERMS : undefined;
 
   // Directories, shallow first.
   for (const [rel] of [...src]
@@ -532,7 +539,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         if (dst.get(rel)?.mode !== mode) await chmodRemote(client, rel, mode);
       } else {
         // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
-        await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & 0o7777) | 0o700);
+        await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
       }
     }
   }

@@ -12,13 +12,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import type { FerryClient } from '../../src/client/client.js';
+import { FerryClient } from '../../src/client/client.js';
 import { mirror, type MirrorEvent } from '../../src/client/mirror.js';
 import { processUmask } from '../../src/client/umask.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import { startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { clientOf, connectToPeer, DialogueLog, ferry, withPeerLog } from './helpers.js';
+import { clientOf, connectToPeer, DialogueLog, ferry, optionsOf, withPeerLog } from './helpers.js';
 
 const modeOf = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777;
 
@@ -85,6 +85,30 @@ describe('mirror keeps permissions against Ferry', { timeout: 120_000 }, () => {
     assert.equal(await modeOf(path.join(local, 'private', 'key')), 0o640 & ~umask);
     assert.equal(await modeOf(path.join(local, 'private')), 0o700);
     assert.equal(await modeOf(path.join(local, 'ro')), (0o555 & ~umask) | 0o700, 'its owner keeps rwx');
+  });
+
+  it('setuid, setgid and sticky bits are never kept, either way (as lftp)', async () => {
+    const remote = path.join(ts.root, 'suid');
+    await mkdir(remote);
+    await writeFile(path.join(remote, 'root.sh'), '#!/bin/sh\n');
+    await chmod(path.join(remote, 'root.sh'), 0o4755);
+    await writeFile(path.join(remote, 'group'), 'g');
+    await chmod(path.join(remote, 'group'), 0o2775);
+    const local = path.join(home, 'suid');
+    await mirror(client, { direction: 'download', local, remote: 'suid' });
+    const umask = processUmask();
+    assert.equal(await modeOf(path.join(local, 'root.sh')), 0o755 & ~umask);
+    assert.equal(await modeOf(path.join(local, 'group')), 0o775 & ~umask);
+    // Uploading them asks for the plain modes (a server applying SITE CHMOD 4755 would make them setuid).
+    const log = new DialogueLog();
+    const logged = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    try {
+      await mirror(logged, { direction: 'upload', local, remote: 'suid-up' });
+    } finally {
+      await logged.close();
+    }
+    assert.ok(log.includes('> SITE CHMOD 755 suid-up/root.sh'), log.dump());
+    assert.ok(!log.lines.some((l) => /SITE CHMOD [0-7]?[1-7][0-7]{3} /.test(l)), log.dump());
   });
 
   it('perms: false leaves the modes to the destination', async () => {
