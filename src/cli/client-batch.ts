@@ -15,6 +15,7 @@ import {
 import { hasWildcard, unquote } from '../protocol/glob.js';
 import { joinRemote, parseFtpUrl, redactIn, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
+import { failureKind } from '../client/errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
 import { printable, printableName } from './printable.js';
@@ -32,6 +33,8 @@ export interface BatchRun {
   readonly signal: AbortSignal;
   readonly parallel: number;
   readonly resume: boolean;
+  /** Tries again of a file after a transient failure (--retry). */
+  readonly retries: number;
   connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }>;
   another(urlText: string): Promise<FerryClient>;
 }
@@ -124,7 +127,14 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
     distinctJobs(jobs, 'download'),
     'download',
   );
-  return finish(run, result, [...refused, ...result.failures], 'get', (j) => j.remote);
+  return finish(
+    run,
+    result,
+    jobs.length + refused.length,
+    [...refused, ...result.failures],
+    'get',
+    (j) => j.remote,
+  );
 }
 
 /** `ferry put FILE… URL/` with several sources or patterns: every file into the remote directory. */
@@ -164,7 +174,14 @@ export async function putBatch(
       });
   }
   const result = await runBatch(run, client, urlText, distinctJobs(jobs, 'upload'), 'upload');
-  return finish(run, result, [...refused, ...result.failures], 'put', (j) => j.local);
+  return finish(
+    run,
+    result,
+    jobs.length + refused.length,
+    [...refused, ...result.failures],
+    'put',
+    (j) => j.local,
+  );
 }
 
 /** The batch with one progress line: files done/total (and failed), bytes, rate. */
@@ -217,6 +234,13 @@ async function runBatch(
         failed++;
         update();
         break;
+      case 'retry':
+        inFlight.set(e.job, 0);
+        update();
+        run.reporter.note(
+          `retrying ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${e.retry} of ${e.retries}) after ${describeFailure(e.error)}`,
+        );
+        break;
     }
   };
   try {
@@ -225,6 +249,7 @@ async function runBatch(
       parallel: run.parallel,
       connect: () => run.another(urlText),
       resume: run.resume,
+      retries: run.retries,
       signal: run.signal,
       onEvent,
       onConnectError: (err) =>
@@ -237,28 +262,36 @@ async function runBatch(
   }
 }
 
-/** The summary, each failure named, and the exit code. */
+/** A failure as the user reads it: the server's words escaped, a password in it hidden. */
+function describeFailure(error: unknown): string {
+  const why = error instanceof Error ? error.message : String(error ?? 'not transferred: no connection left');
+  return printable(redactIn(why, process.argv));
+}
+
+/**
+ * The summary, each failure named, and the exit code. Interrupted (Ctrl-C), the summary says what
+ * was done and what was not before the run ends with ERR_ABORTED (exit 130).
+ */
 function finish(
   run: BatchRun,
   result: BatchResult,
+  total: number,
   failures: readonly { job: BatchJob; error: unknown }[],
   verb: string,
   name: (j: BatchJob) => string,
 ): ExitCode {
-  if (run.signal.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
-  const all = result.transferred + failures.length;
+  const interrupted = run.signal.aborted;
+  // Files cut short by the interruption are not failures of their own.
+  const failed = interrupted ? failures.filter((f) => failureKind(f.error) !== 'aborted') : failures;
+  const notDone = total - result.transferred - failed.length;
   run.reporter.note(
-    `Transferred ${result.transferred} of ${all} file(s), ${humanBytes(result.bytes)}${failures.length ? `; ${failures.length} failed` : ''}.`,
+    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${failed.length ? `; ${failed.length} failed` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
   );
   run.reporter.stop();
-  for (const f of failures) {
-    const why =
-      f.error instanceof Error ? f.error.message : String(f.error ?? 'not transferred: no connection left');
-    // Names and replies are the server's: a terminal escape in them is shown escaped.
-    process.stderr.write(
-      `ferry: ${verb} ${printableName(name(f.job))}: ${printable(redactIn(why, process.argv))}\n`,
-    );
-  }
-  const firstFailure = failures[0];
+  // Names and replies are the server's: a terminal escape in them is shown escaped.
+  for (const f of failed)
+    process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${describeFailure(f.error)}\n`);
+  if (interrupted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
+  const firstFailure = failed[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;
 }

@@ -79,6 +79,25 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function nonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number (0 or more).');
+  return n;
+}
+
+/** --retry's default: a transient failure (425, a lost connection) is tried twice more, as lftp does. */
+const DEFAULT_RETRIES = 2;
+
+/** --retry, for the commands that transfer several files (get/put of several, mirror). */
+function retryOption(): Option {
+  return new Option(
+    '--retry <n>',
+    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; several files and mirror only (0: never)`,
+  )
+    .argParser(nonNegativeInt)
+    .default(DEFAULT_RETRIES);
+}
+
 function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
@@ -359,12 +378,13 @@ export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
 }
 
 /** What a get/put of several files needs from the run. */
-function batchRun(run: Run, o: CommonOptions & { resume?: boolean }): BatchRun {
+function batchRun(run: Run, o: CommonOptions & { resume?: boolean; retry?: number }): BatchRun {
   return {
     reporter: run.reporter,
     signal: run.signal,
     parallel: o.parallel ?? 1,
     resume: o.resume ?? false,
+    retries: o.retry ?? DEFAULT_RETRIES,
     connect: (u) => run.connect(u),
     another: (u) => run.another(u),
   };
@@ -442,7 +462,8 @@ export function registerClientCommands(program: Command): void {
       "remote file URL(s), patterns in the last segment allowed ('ftps://h/logs/*.gz'), then optionally the local file or directory (default: here; - for stdout)",
     )
     .option('-c, --resume', 'continue partial downloads (REST)')
-    .action(async (args: string[], o: CommonOptions & { resume?: boolean }) => {
+    .addOption(retryOption())
+    .action(async (args: string[], o: CommonOptions & { resume?: boolean; retry?: number }) => {
       await new Run(o).execute(async (run) => {
         const sources = [...args];
         const local = sources.length > 1 && !isFtpUrl(sources.at(-1) ?? '') ? sources.pop() : undefined;
@@ -495,47 +516,51 @@ export function registerClientCommands(program: Command): void {
     )
     .option('-c, --resume', 'continue partial uploads (REST, or APPE)')
     .option('--append', 'append to the remote file (APPE)')
-    .action(async (args: string[], o: CommonOptions & { resume?: boolean; append?: boolean }) => {
-      await new Run(o).execute(async (run) => {
-        const sources = args.slice(0, -1);
-        const urlText = args.at(-1) ?? '';
-        if (sources.length === 0)
-          throw new FerryError('ERR_USAGE', 'put needs at least one local file and a URL.');
-        requireUrl(urlText, 'The last argument');
-        if (o.resume && o.append)
-          throw new FerryError('ERR_USAGE', '--resume and --append do not go together.');
-        if (await isLocalBatch(sources)) {
-          if (o.append) throw new FerryError('ERR_USAGE', '--append takes one source file.');
-          return putBatch(batchRun(run, o), sources, urlText);
-        }
-        const local = await localSource(sources[0] as string);
-        const url = parseFtpUrl(urlText);
-        const { client } = await run.connect(urlText);
-        const name = local === '-' ? 'stdin' : path.basename(local);
-        let remote = url.path;
-        if (remote === '' || url.trailingSlash) {
-          if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
-          remote = joinRemote(remote, name);
-        } else {
-          const existing = await client.stat(remote).catch(() => undefined);
-          if (existing?.type === 'dir') {
+    .addOption(retryOption())
+    .action(
+      async (args: string[], o: CommonOptions & { resume?: boolean; append?: boolean; retry?: number }) => {
+        await new Run(o).execute(async (run) => {
+          const sources = args.slice(0, -1);
+          const urlText = args.at(-1) ?? '';
+          if (sources.length === 0)
+            throw new FerryError('ERR_USAGE', 'put needs at least one local file and a URL.');
+          requireUrl(urlText, 'The last argument');
+          if (o.resume && o.append)
+            throw new FerryError('ERR_USAGE', '--resume and --append do not go together.');
+          if (await isLocalBatch(sources)) {
+            if (o.append) throw new FerryError('ERR_USAGE', '--append takes one source file.');
+            return putBatch(batchRun(run, o), sources, urlText);
+          }
+          const local = await localSource(sources[0] as string);
+          const url = parseFtpUrl(urlText);
+          const { client } = await run.connect(urlText);
+          const name = local === '-' ? 'stdin' : path.basename(local);
+          let remote = url.path;
+          if (remote === '' || url.trailingSlash) {
             if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
             remote = joinRemote(remote, name);
+          } else {
+            const existing = await client.stat(remote).catch(() => undefined);
+            if (existing?.type === 'dir') {
+              if (local === '-')
+                throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
+              remote = joinRemote(remote, name);
+            }
           }
-        }
-        const bar = barFor(run, name);
-        try {
-          await client.put(local === '-' ? process.stdin : local, remote, {
-            resume: o.resume ?? false,
-            append: o.append ?? false,
-            signal: run.signal,
-            onProgress: bar.onProgress,
-          });
-        } finally {
-          bar.done();
-        }
-      });
-    });
+          const bar = barFor(run, name);
+          try {
+            await client.put(local === '-' ? process.stdin : local, remote, {
+              resume: o.resume ?? false,
+              append: o.append ?? false,
+              signal: run.signal,
+              onProgress: bar.onProgress,
+            });
+          } finally {
+            bar.done();
+          }
+        });
+      },
+    );
 
   command('mirror', 'mirror a directory tree: SRC and DST are a URL and a local directory, either way')
     .argument('<src>', 'source (URL or local directory)')
@@ -557,6 +582,7 @@ export function registerClientCommands(program: Command): void {
       'an exception to --exclude; alone: only the files it matches (repeatable)',
       collect,
     )
+    .addOption(retryOption())
     .action(
       async (
         src: string,
@@ -568,6 +594,7 @@ export function registerClientCommands(program: Command): void {
           perms?: boolean;
           exclude?: string[];
           include?: string[];
+          retry?: number;
         },
       ) => {
         await new Run(o).execute(async (run) => {
@@ -592,6 +619,7 @@ export function registerClientCommands(program: Command): void {
             exclude: o.exclude ?? [],
             include: o.include ?? [],
             parallel: o.parallel ?? 1,
+            retries: o.retry ?? DEFAULT_RETRIES,
             connect: () => run.another(urlText),
             signal: run.signal,
             onEvent: (e) => {
@@ -625,6 +653,11 @@ export function registerClientCommands(program: Command): void {
                   bars.get(e.path)?.done();
                   bars.delete(e.path);
                   run.reporter.note(`failed ${printableName(e.path)}: ${describeError(e.error)}`);
+                  break;
+                case 'retry':
+                  run.reporter.note(
+                    `retrying ${printableName(e.path)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
+                  );
                   break;
                 case 'unchanged':
                 case 'mkdir':

@@ -2,6 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
+import { isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure } from './pool.js';
@@ -142,7 +143,15 @@ export type BatchEvent =
   | { readonly kind: 'start'; readonly job: BatchJob }
   | { readonly kind: 'progress'; readonly job: BatchJob; readonly bytes: number }
   | { readonly kind: 'done'; readonly job: BatchJob; readonly bytes: number }
-  | { readonly kind: 'failed'; readonly job: BatchJob; readonly error: unknown };
+  | { readonly kind: 'failed'; readonly job: BatchJob; readonly error: unknown }
+  /** The job failed transiently and is tried again: retry `retry` of `retries`. */
+  | {
+      readonly kind: 'retry';
+      readonly job: BatchJob;
+      readonly retry: number;
+      readonly retries: number;
+      readonly error: unknown;
+    };
 
 export interface BatchOptions {
   readonly direction: 'download' | 'upload';
@@ -151,6 +160,12 @@ export interface BatchOptions {
   readonly connect?: () => Promise<FerryClient>;
   /** Continue partial files (REST), as get/put with `resume`. */
   readonly resume?: boolean;
+  /**
+   * Times a file is tried again after a transient failure (isTransient: 421, 425, 426, 450, 451, a
+   * lost connection, a timeout), after a short growing pause (default 0). A download that had
+   * begun continues after its bytes (REST) when the server offers REST; an upload starts over.
+   */
+  readonly retries?: number;
   readonly signal?: AbortSignal;
   readonly onEvent?: (e: BatchEvent) => void;
   readonly onConnectError?: (err: unknown) => void;
@@ -172,6 +187,9 @@ export async function transferBatch(
   let transferred = 0;
   let bytes = 0;
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
+  const retries = o.retries ?? 0;
+  // Downloads that wrote bytes: the local file then holds only what this batch received.
+  const begun = new Set<BatchJob>();
   const failures = await runPool(
     client,
     jobs,
@@ -181,25 +199,31 @@ export async function transferBatch(
       keepGoing: true,
       signal: o.signal,
       onConnectError: o.onConnectError,
+      retries,
+      transient: isTransient,
+      onRetry: (job, retry, error) => emit({ kind: 'retry', job, retry, retries, error }),
+      onFailure: (job, error) => emit({ kind: 'failed', job, error }),
     },
-    async (worker, job) => {
+    async (worker, job, attempt) => {
       if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
-      emit({ kind: 'start', job });
-      const onProgress = (p: Progress): void => emit({ kind: 'progress', job, bytes: p.bytes });
-      const opts = { resume: o.resume ?? false, signal: o.signal, onProgress };
-      try {
-        // The listing's size stands for SIZE (one command less per file).
-        const r =
-          o.direction === 'download'
-            ? await worker.get(job.remote, job.local, { ...opts, size: job.size })
-            : await worker.put(job.local, job.remote, opts);
-        transferred++;
-        bytes += r.bytes;
-        emit({ kind: 'done', job, bytes: r.bytes });
-      } catch (error) {
-        emit({ kind: 'failed', job, error });
-        throw error;
-      }
+      if (attempt === 0) emit({ kind: 'start', job });
+      const onProgress = (p: Progress): void => {
+        if (p.bytes > 0) begun.add(job);
+        emit({ kind: 'progress', job, bytes: p.bytes });
+      };
+      // A retried download continues what the failed try wrote (get -c), when the server can.
+      const continued = o.direction === 'download' && begun.has(job) && worker.features.has('REST');
+      const opts = { resume: (o.resume ?? false) || continued, signal: o.signal, onProgress };
+      // The listing's size stands for SIZE (one command less per file).
+      const r =
+        o.direction === 'download'
+          ? await worker.get(job.remote, job.local, { ...opts, size: job.size })
+          : await worker.put(job.local, job.remote, opts);
+      // What the failed tries brought counts too (not what was there before a get -c).
+      const n = r.bytes + (continued && !o.resume ? r.offset : 0);
+      transferred++;
+      bytes += n;
+      emit({ kind: 'done', job, bytes: n });
     },
   );
   return { transferred, bytes, failures };

@@ -175,3 +175,22 @@ export function overrunError(size: number): FerryError {
 export function abortedError(message = 'Transfer aborted.'): FerryError {
   return new FerryError('ERR_ABORTED', message);
 }
+
+/** Replies that say "not now" rather than "no": 452 (storage full) is not one of them. */
+const TRANSIENT_REPLIES: ReadonlySet<number> = new Set([
+  Code.ServiceNotAvailable,
+  Code.CantOpenData,
+  Code.TransferAborted,
+  Code.FileUnavailableBusy,
+  Code.LocalError,
+]);
+
+/**
+ * A failure worth another try (--retry): a transient reply (421, 425, 426, 450, 451), a lost
+ * control or data connection, a timeout. Never a 5xx, a local error, TLS or a refused login.
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
+  if (!(err instanceof FerryError)) return false;
+  return err.code === 'ERR_CLOSED' || err.code === 'ERR_TIMEOUT' || err.code === 'ERR_DATA_CONNECTION';
+}

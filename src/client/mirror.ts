@@ -4,7 +4,7 @@ import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { checksumMethod, localChecksum } from './checksum.js';
-import { systemAsLocal } from './errors.js';
+import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { runPool } from './pool.js';
@@ -49,6 +49,11 @@ export interface MirrorOptions extends MirrorFilterOptions {
   /** Opens another connection like the given one (for `parallel`). */
   readonly connect?: () => Promise<FerryClient>;
   /**
+   * Times a file is tried again after a transient failure (as transferBatch's `retries`; default
+   * 0), each announced with a `retry` event.
+   */
+  readonly retries?: number;
+  /**
    * Compare files of the same size by content: the server's checksum (HASH, XSHA256, XMD5/MD5)
    * against the local file's, whatever their times. A server with none of them: size and time.
    */
@@ -86,7 +91,15 @@ export type MirrorEvent =
    * A file that could not be transferred, or a remote directory the server would not list (nothing
    * under it is transferred or deleted); the others go on, then the mirror fails with the first.
    */
-  | { readonly kind: 'failed'; readonly path: string; readonly error: unknown };
+  | { readonly kind: 'failed'; readonly path: string; readonly error: unknown }
+  /** A file failed transiently and is tried again: retry `retry` of `retries`. */
+  | {
+      readonly kind: 'retry';
+      readonly path: string;
+      readonly retry: number;
+      readonly retries: number;
+      readonly error: unknown;
+    };
 
 export interface MirrorResult {
   readonly transferred: number;
@@ -440,12 +453,20 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   let transferred = 0;
   let bytes = 0;
-  const runJob = async (worker: FerryClient, job: { rel: string; item: Item }): Promise<void> => {
+  // Downloads that wrote bytes: the local file then holds only what this mirror received.
+  const begun = new Set<string>();
+  const runJob = async (
+    worker: FerryClient,
+    job: { rel: string; item: Item },
+    attempt: number,
+  ): Promise<void> => {
     aborted();
     const { rel, item } = job;
-    emit({ kind: 'start', path: rel, size: item.size ?? undefined });
-    const onProgress = (p: Progress): void =>
+    if (attempt === 0) emit({ kind: 'start', path: rel, size: item.size ?? undefined });
+    const onProgress = (p: Progress): void => {
+      if (p.bytes > 0) begun.add(rel);
       emit({ kind: 'progress', path: rel, bytes: p.bytes, total: p.total });
+    };
     let n: number;
     if (upload) {
       n = (await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress })).bytes;
@@ -459,15 +480,17 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       // created with the mode.
       if (mode !== undefined && old?.type === 'file' && old.mode !== undefined)
         await chmod(fsPath(localPath(rel)), (old.mode & mode) | 0o600);
+      // A retried download continues what the failed try wrote, when the server can (REST).
+      const resume = begun.has(rel) && worker.features.has('REST');
       // The listing's size stands for SIZE (one command less per file).
-      n = (
-        await worker.get(remotePath(rel), localPath(rel), {
-          signal: o.signal,
-          onProgress,
-          size: item.size ?? undefined,
-          mode,
-        })
-      ).bytes;
+      const r = await worker.get(remotePath(rel), localPath(rel), {
+        signal: o.signal,
+        onProgress,
+        size: item.size ?? undefined,
+        mode,
+        resume,
+      });
+      n = r.offset + r.bytes;
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.
       const exact =
@@ -489,7 +512,16 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     const failures = await runPool(
       client,
       jobs,
-      { parallel: o.parallel, connect: o.connect, signal: o.signal, keepGoing: true },
+      {
+        parallel: o.parallel,
+        connect: o.connect,
+        signal: o.signal,
+        keepGoing: true,
+        retries: o.retries ?? 0,
+        transient: isTransient,
+        onRetry: (job, retry, error) =>
+          emit({ kind: 'retry', path: job.rel, retry, retries: o.retries ?? 0, error }),
+      },
       runJob,
     );
     for (const f of failures) emit({ kind: 'failed', path: f.job.rel, error: f.error });

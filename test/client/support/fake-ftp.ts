@@ -25,6 +25,8 @@ export interface FakeFtpOptions {
    * answer comes later (a server still hashing a file). A 421 closes.
    */
   readonly answer?: (verb: string, arg: string) => string | Promise<string> | undefined;
+  /** A RETR of this file sends only this many bytes, then `426` (undefined: the whole file). */
+  readonly cut?: (name: string) => number | undefined;
 }
 
 export class FakeFtp extends ScriptedServer {
@@ -100,12 +102,16 @@ export class FakeFtp extends ScriptedServer {
           if (!d) return reply('425 no EPSV');
           if (verb === 'RETR' && !file) return reply('550 no such file');
           reply('150 opening');
+          const cut = verb === 'RETR' ? this.o.cut?.(arg) : undefined;
           void d.then(async (s) => {
-            if (verb === 'RETR') s.end(file?.data.subarray(offset) ?? Buffer.alloc(0));
+            if (verb === 'RETR')
+              s.end(
+                file?.data.subarray(offset, cut === undefined ? undefined : offset + cut) ?? Buffer.alloc(0),
+              );
             else if (verb === 'MLSD') s.end(this.mlsd());
             else this.store(verb, arg, offset, await received(s));
             if (!s.closed) await once(s, 'close');
-            reply('226 done');
+            reply(cut === undefined ? '226 done' : '426 connection cut');
           });
           return;
         }
