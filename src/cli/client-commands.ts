@@ -582,6 +582,10 @@ export function registerClientCommands(program: Command): void {
       'an exception to --exclude; alone: only the files it matches (repeatable)',
       collect,
     )
+    .option(
+      '-c, --continue',
+      'continue a destination file smaller than the source (REST or APPE), then check its size (and checksum with --verify)',
+    )
     .addOption(retryOption())
     .action(
       async (
@@ -595,6 +599,7 @@ export function registerClientCommands(program: Command): void {
           exclude?: string[];
           include?: string[];
           retry?: number;
+          continue?: boolean;
         },
       ) => {
         await new Run(o).execute(async (run) => {
@@ -620,6 +625,7 @@ export function registerClientCommands(program: Command): void {
             include: o.include ?? [],
             parallel: o.parallel ?? 1,
             retries: o.retry ?? DEFAULT_RETRIES,
+            continue: o.continue ?? false,
             connect: () => run.another(urlText),
             signal: run.signal,
             onEvent: (e) => {

@@ -54,6 +54,12 @@ export interface MirrorOptions extends MirrorFilterOptions {
    */
   readonly retries?: number;
   /**
+   * Continue a destination file smaller than the source (lftp mirror -c): REST for a download, APPE
+   * at its size for an upload, rather than sending it all again; its size is then checked (and with
+   * `verify` its checksum).
+   */
+  readonly continue?: boolean;
+  /**
    * Compare files of the same size by content: the server's checksum (HASH, XSHA256, XMD5/MD5)
    * against the local file's, whatever their times. A server with none of them: size and time.
    */
@@ -122,6 +128,13 @@ export interface MirrorResult {
   readonly verifiedBy: string | undefined;
   /** With `verify`: files of the same size whose checksums were compared. */
   readonly verified: number;
+}
+
+/** A file to transfer; `partial`: the destination has its first bytes (continue). */
+interface Job {
+  readonly rel: string;
+  readonly item: Item;
+  readonly partial: boolean;
 }
 
 interface Item {
@@ -412,7 +425,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   }
 
   // Files to transfer.
-  const jobs: { rel: string; item: Item }[] = [];
+  const jobs: Job[] = [];
   const canVerify = (o.verify ?? false) && checksumMethod(client.features) !== undefined;
   let verified = 0;
   let verifiedBy: string | undefined;
@@ -447,21 +460,45 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       emit({ kind: 'unchanged', path: rel });
       continue;
     }
-    jobs.push({ rel, item });
+    // Its bytes stand for the source's first ones (lftp's rule): only the rest travels.
+    const partial =
+      (o.continue ?? false) &&
+      other?.type === 'file' &&
+      item.size !== null &&
+      other.size !== null &&
+      other.size > 0 &&
+      other.size < item.size;
+    jobs.push({ rel, item, partial });
     files.push(rel);
   }
 
   let transferred = 0;
   let bytes = 0;
+  // A continued file must now be the source's size, and with verify have its checksum: bytes the
+  // destination held that were not the source's would otherwise stay unnoticed.
+  const checkContinued = async (worker: FerryClient, rel: string, item: Item): Promise<void> => {
+    const size = upload
+      ? (await worker.stat(remotePath(rel))).size
+      : (await stat(fsPath(localPath(rel)))).size;
+    const what = `${rel} was continued (-c)`;
+    if (size !== item.size)
+      throw new FerryError(
+        'ERR_REMOTE',
+        `${what}, but has ${size} bytes, not the ${item.size} of the source.`,
+      );
+    if (!canVerify) return;
+    const remote = await worker.checksum(remotePath(rel), { size: item.size ?? undefined });
+    if (remote && remote.hex !== (await localChecksum(localPath(rel), remote.algorithm)))
+      throw new FerryError(
+        'ERR_REMOTE',
+        `${what}, but its ${remote.algorithm} differs from the source's: what it held was not the source's start; mirror it again without -c.`,
+      );
+  };
   // Downloads that wrote bytes: the local file then holds only what this mirror received.
   const begun = new Set<string>();
-  const runJob = async (
-    worker: FerryClient,
-    job: { rel: string; item: Item },
-    attempt: number,
-  ): Promise<void> => {
+  const runJob = async (worker: FerryClient, job: Job, attempt: number): Promise<void> => {
     aborted();
-    const { rel, item } = job;
+    const { rel, item, partial } = job;
     if (attempt === 0) emit({ kind: 'start', path: rel, size: item.size ?? undefined });
     const onProgress = (p: Progress): void => {
       if (p.bytes > 0) begun.add(rel);
@@ -469,7 +506,10 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     };
     let n: number;
     if (upload) {
-      n = (await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress })).bytes;
+      n = (
+        await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress, resume: partial })
+      ).bytes;
+      if (partial) await checkContinued(worker, rel, item);
       await worker.setModified(remotePath(rel), new Date(item.mtime)).catch(() => false);
       if (keepPerms && item.mode !== undefined) await chmodRemote(worker, rel, item.mode);
     } else {
@@ -481,7 +521,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       if (mode !== undefined && old?.type === 'file' && old.mode !== undefined)
         await chmod(fsPath(localPath(rel)), (old.mode & mode) | 0o600);
       // A retried download continues what the failed try wrote, when the server can (REST).
-      const resume = begun.has(rel) && worker.features.has('REST');
+      const resume = partial || (begun.has(rel) && worker.features.has('REST'));
       // The listing's size stands for SIZE (one command less per file).
       const r = await worker.get(remotePath(rel), localPath(rel), {
         signal: o.signal,
@@ -490,7 +530,9 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         mode,
         resume,
       });
-      n = r.offset + r.bytes;
+      // What a failed try brought counts; what a continued file held before does not.
+      n = r.bytes + (partial ? 0 : r.offset);
+      if (partial) await checkContinued(worker, rel, item);
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.
       const exact =
