@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import type cliProgress from 'cli-progress';
+import { TransferRate } from './transfer-rate.js';
 
 /**
  * cli-progress (and the string-width modules under it) is loaded by the first terminal reporter:
@@ -105,8 +106,8 @@ export class TerminalReporter implements Reporter {
       clearOnComplete: true,
       fps: 8,
       autopadding: true,
-      format: (_options, params, payload: BarPayload) =>
-        transferLine({ ...payload.state(), etaSeconds: params.eta }),
+      // The ETA is the bar's own (transfer-rate.ts), not cli-progress's per-update one.
+      format: (_options, _params, payload: BarPayload) => transferLine(payload.state()),
     });
   }
 
@@ -115,11 +116,13 @@ export class TerminalReporter implements Reporter {
     let bytes = 0;
     let size = total;
     let finished = false;
+    const rate = new TransferRate();
     const state = (): TransferState => ({
       label: typeof label === 'string' ? label : label(),
       bytes,
       total: size,
       elapsedMs: Date.now() - started,
+      etaSeconds: rate.etaSeconds(size),
       finished,
     });
     const known = (t: number | undefined): t is number => t !== undefined && t > 0;
@@ -130,6 +133,7 @@ export class TerminalReporter implements Reporter {
       update: (n, t) => {
         if (finished) return;
         bytes = n;
+        rate.add(Date.now(), n);
         if (known(t) && t !== size) {
           size = t;
           b.setTotal(t);
