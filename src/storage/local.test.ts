@@ -257,7 +257,7 @@ describe('LocalStorage root check (at login)', () => {
 });
 
 describe('LocalStorage: FIFOs, sockets and device nodes', () => {
-  it('are left out of listings and the usage scan, and stat as not found (nothing to download)', async (t) => {
+  it('are left out of listings and the usage scan, missing to every command, never replaced', async (t) => {
     const root = await mkdtemp(join(tmpdir(), 'ferry-local-special-'));
     const sock = createServer();
     t.after(async () => {
@@ -275,6 +275,15 @@ describe('LocalStorage: FIFOs, sockets and device nodes', () => {
     assert.equal((await s.stat(v('/plain.txt'), ctx())).size, 3);
     const usage = await scanUsage(s, ctx());
     assert.deepEqual([usage.bytes, usage.files], [3, 1]);
+    // Missing for every other command too; nothing replaces them.
+    await rejectsKind(s.remove(v('/pipe'), ctx()), 'not-found');
+    await rejectsKind(s.rename(v('/pipe'), v('/moved'), ctx()), 'not-found');
+    await rejectsKind(s.rename(v('/plain.txt'), v('/sock'), ctx()), 'permission-denied');
+    await rejectsKind(s.setModified(v('/pipe'), new Date(0), ctx()), 'not-found');
+    await rejectsKind(s.chmod(v('/pipe'), 0o777, ctx()), 'not-found');
+    const pipe = await stat(join(root, 'pipe'));
+    assert.ok(pipe.isFIFO() && pipe.mtimeMs > 0 && (pipe.mode & 0o777) !== 0o777, 'the FIFO as it was');
+    assert.ok((await stat(join(root, 'sock'))).isSocket(), 'the socket as it was');
   });
 });
 

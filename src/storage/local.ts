@@ -256,7 +256,8 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('remove', p);
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
     await this.#withEntry(p, 'remove', c, false, async (e) => {
-      if (!e.lst) throw storageError('not-found', 'remove', p);
+      // A FIFO, socket or device is not served (listing-stat.ts isServed): as missing here too.
+      if (!e.lst || !isServed(e.lst)) throw storageError('not-found', 'remove', p);
       if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
       await unlink(e.dir.child(e.name)); // a link is removed, never its target
     });
@@ -289,9 +290,11 @@ export class LocalStorage implements StorageBackend {
     if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
     const jail = await this.#fdJail();
     await this.#withEntry(from, 'rename', c, false, async (a) => {
-      if (!a.lst) throw storageError('not-found', 'rename', from);
+      if (!a.lst || !isServed(a.lst)) throw storageError('not-found', 'rename', from);
       const al = a.lst;
       await this.#withEntry(to, 'rename', c, true, async (b) => {
+        // Nothing replaces an entry Ferry does not serve (a service's socket, a FIFO).
+        if (b.lst && !isServed(b.lst)) throw storageError('permission-denied', 'rename', to);
         if (b.lst) {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
           // As rename(2): a directory replaces only an empty directory (the kernel checks, atomically).
@@ -313,6 +316,7 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('set-modified', p);
     const obj = await this.#pinExisting(p, 'set-modified', c);
     try {
+      if (!isServed(obj.st)) throw storageError('not-found', 'set-modified', p);
       await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
     } catch (err) {
       throw mapFsError(err, 'set-modified', p);
@@ -326,6 +330,7 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('chmod', p);
     const obj = await this.#pinExisting(p, 'chmod', c);
     try {
+      if (!isServed(obj.st)) throw storageError('not-found', 'chmod', p);
       await chmod(obj.path, mode & 0o7777);
     } catch (err) {
       throw mapFsError(err, 'chmod', p);
