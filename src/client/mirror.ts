@@ -23,7 +23,8 @@ import { joinRemote } from './url.js';
  * With `parallel` > 1 the files travel over that many connections (`connect` opens the extra ones).
  * Permissions are kept (`perms`), as lftp's mirror keeps them: an uploaded file or a directory gets
  * its local mode with SITE CHMOD; a downloaded one the listing's (MLSD unix.mode, LIST's rwx)
- * less the umask.
+ * less the umask. A remote file its owner may not write is made writable (or removed) to be
+ * replaced.
  *
  * Symbolic links are skipped in the source and never followed in the destination: a destination
  * link where the source has a file or a directory is a type conflict like a file in the way of a
@@ -296,6 +297,17 @@ function isUnder(rel: string, roots: ReadonlySet<string>): boolean {
   return false;
 }
 
+/** Whether a command was done: false when the server refused it (a reply); other errors throw. */
+async function accepted(command: Promise<void>): Promise<boolean> {
+  try {
+    await command;
+    return true;
+  } catch (err) {
+    if (err instanceof ReplyError) return false;
+    throw err;
+  }
+}
+
 export async function mirror(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
   try {
     return await mirrorTrees(client, o);
@@ -397,6 +409,18 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       chmodRefused = true;
       emit({ kind: 'note', path: rel, message: `permissions not kept: ${err.message}` });
     }
+  };
+  /**
+   * A remote file about to be replaced that its owner may not write (one the last mirror gave a
+   * read-only source's mode) is made writable for STOR: SITE CHMOD u+w, else removed (as lftp).
+   * Should neither be allowed, STOR is tried all the same (the group may write it) and tells why.
+   */
+  const openRemoteFile = async (worker: FerryClient, rel: string): Promise<void> => {
+    const old = dst.get(rel);
+    if (old?.type !== 'file' || old.mode === undefined || (old.mode & 0o200) !== 0) return;
+    const target = remotePath(rel);
+    if (!chmodRefused && (await accepted(worker.chmod(target, old.mode | 0o200)))) return;
+    await accepted(worker.remove(target, { signal: o.signal }));
   };
   /** The mode a downloaded entry gets: the listing's less the umask; undefined when not kept. */
   const localMode = (item: Item): number | undefined =>
@@ -506,6 +530,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     };
     let n: number;
     if (upload) {
+      await openRemoteFile(worker, rel);
       n = (
         await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress, resume: partial })
       ).bytes;

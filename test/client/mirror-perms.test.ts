@@ -3,11 +3,13 @@
  * directory its local mode with SITE CHMOD (a server that refuses it is told of once, not a
  * failure), a download gives them the listing's mode less the umask, and `perms: false`
  * (`--no-perms`) leaves the modes to the destination's defaults. Against Ferry's own server
- * (MLSD with unix.mode) and vsftpd (LIST's rwx columns).
+ * (MLSD with unix.mode) and vsftpd (LIST's rwx columns). A read-only file it uploaded is replaced
+ * the next time (made writable with SITE CHMOD, or removed where the server refuses that): against
+ * vsftpd, whose sessions run as its user (Ferry's test server runs as root, whom no mode stops).
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -224,4 +226,61 @@ describe('mirror keeps permissions against vsftpd (LIST)', { timeout: 120_000 },
       assert.equal(await modeOf(path.join(peer.root, 'vu', 'run.sh')), 0o755);
       assert.ok(log.includes('> SITE CHMOD 600 vu/priv.txt'), log.dump());
     }));
+
+  it('upload: a file it made read-only is replaced the next time (SITE CHMOD u+w first)', () =>
+    withPeerLog('vsftpd', peer, log, async () => {
+      const local = path.join(home, 'vro');
+      const file = path.join(local, 'ro.txt');
+      await mkdir(local);
+      await writeFile(file, '1\n');
+      await chmod(file, 0o444);
+      await mirror(client, { direction: 'upload', local, remote: 'vro' });
+      const copy = path.join(peer.root, 'vro', 'ro.txt');
+      assert.equal(await modeOf(copy), 0o444);
+      // Changed, and read-only again (a key, a configuration file).
+      await chmod(file, 0o644);
+      await writeFile(file, '22\n');
+      await chmod(file, 0o444);
+      const r = await mirror(client, { direction: 'upload', local, remote: 'vro' });
+      assert.equal(r.transferred, 1);
+      assert.equal(await readFile(copy, 'utf8'), '22\n');
+      assert.equal(await modeOf(copy), 0o444);
+      assert.ok(log.includes('> SITE CHMOD 644 vro/ro.txt'), log.dump());
+      assert.ok(!log.includes('> DELE vro/ro.txt'), log.dump());
+    }));
 });
+
+describe(
+  'mirror upload replaces a read-only file on vsftpd refusing SITE CHMOD',
+  { timeout: 120_000 },
+  () => {
+    let peer: FtpsPeer;
+    let home: string;
+    let client: FerryClient;
+    const log = new DialogueLog();
+
+    before(async () => {
+      home = await mkdtemp(path.join(os.tmpdir(), 'ferry-mirror-perms-'));
+      peer = await startVsftpd({ extraConfig: { chmod_enable: 'NO' } });
+      client = await connectToPeer(peer, {}, log);
+    });
+    after(async () => {
+      await client?.close();
+      await peer?.stop();
+      await rm(home, { recursive: true, force: true });
+    });
+
+    it('removes it first, as lftp does', () =>
+      withPeerLog('vsftpd', peer, log, async () => {
+        const local = path.join(home, 'nc');
+        await mkdir(local);
+        // Read-only where it was made so: vsftpd's user owns the file, and only SITE CHMOD is refused.
+        await chmod(await peer.putFile('nc/ro.txt', '1\n'), 0o444);
+        await writeFile(path.join(local, 'ro.txt'), '22\n');
+        const r = await mirror(client, { direction: 'upload', local, remote: 'nc', perms: false });
+        assert.equal(r.transferred, 1);
+        assert.equal(await readFile(path.join(peer.root, 'nc', 'ro.txt'), 'utf8'), '22\n');
+        assert.ok(log.includes('> DELE nc/ro.txt'), log.dump());
+      }));
+  },
+);
