@@ -62,6 +62,7 @@ export const accountSchema = z
         return out;
       })
       .optional(),
+    denyFiles: z.array(z.string().min(1)).optional(),
     disabled: z.boolean().optional(),
     expires: z
       .union([z.string(), z.date()])
@@ -119,12 +120,13 @@ export function toAccount(e: z.output<typeof accountSchema>, base: string): Acco
 
 /** Account → the entry written to the users file (the inverse of toAccount; unset fields left out). */
 export function fromAccount(a: Account): AccountInput {
-  const { username, permissions, allowFrom, clientCerts, folders, ...rest } = a;
+  const { username, permissions, allowFrom, clientCerts, folders, denyFiles, ...rest } = a;
   const out: AccountInput = { name: username, ...rest };
   if (out.home === '') delete out.home;
   if (allowFrom) out.allowFrom = [...allowFrom];
   if (clientCerts) out.clientCerts = [...clientCerts];
   if (folders) out.folders = { ...folders };
+  if (denyFiles) out.denyFiles = [...denyFiles];
   if (permissions) {
     out.permissions = Object.fromEntries(
       Object.entries(permissions).map(([d, rule]) => [d, formatPermissions(rule)]),

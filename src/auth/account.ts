@@ -20,6 +20,8 @@ export interface Account {
   /** Shorthand for `/` = list,download (a rule for `/` wins over it). */
   readOnly?: boolean;
   permissions?: PermissionRules;
+  /** Shell patterns of names this user may not see or use (besides the server's denyFiles). */
+  denyFiles?: readonly string[];
   /** Refused at login (the live sessions end when it is set). */
   disabled?: boolean;
   /** ISO 8601 instant from which logins are refused. */

@@ -69,6 +69,7 @@ export function principalOf(a: Account): Principal {
   const p: Principal = { username: a.username, home: a.home, readOnly: a.readOnly ?? false };
   if (a.permissions) p.permissions = a.permissions;
   if (a.folders) p.folders = a.folders;
+  if (a.denyFiles?.length) p.denyFiles = a.denyFiles;
   if (a.maxSessions) p.maxSessions = a.maxSessions;
   if (a.quotaSize) p.quotaSize = a.quotaSize;
   if (a.quotaFiles) p.quotaFiles = a.quotaFiles;

@@ -76,6 +76,8 @@ export interface Principal {
   folders?: Readonly<Record<string, string>>;
   /** Permissions by virtual directory; the longest covering rule wins (see permissionsAt). */
   permissions?: PermissionRules;
+  /** Names this user may not see or use, besides the server's `denyFiles` (server/denied-names.ts). */
+  denyFiles?: readonly string[];
   /** Concurrent sessions allowed for this user (undefined or 0: no limit). */
   maxSessions?: number;
   /** Bytes and regular files the user may store (undefined or 0: no limit). */

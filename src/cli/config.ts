@@ -110,6 +110,8 @@ export const configSchema = z
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),
+    denyFiles: z.array(z.string().min(1)).optional(),
+    denyFilesIgnoreCase: z.boolean().optional(),
     users: z.array(accountSchema).optional(),
     /**
      * The users file `ferry users` edits (default: <dataDir>/users.yaml), or PostgreSQL shared by

@@ -231,6 +231,8 @@ export async function serveSetup(
     },
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
+    ...(config.denyFiles && { denyFiles: config.denyFiles }),
+    ...(config.denyFilesIgnoreCase !== undefined && { denyFilesIgnoreCase: config.denyFilesIgnoreCase }),
     allowPlainControl: flags.allowPlain ?? config.allowPlainControl,
     passive: {
       ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),

@@ -78,6 +78,14 @@ export interface ServerOptions {
   allowPlainControl?: boolean;
   /** Allow CCC (control connection back to clear after login). */
   allowCcc?: boolean;
+  /**
+   * Names no one may see or use (vsftpd's deny_file): shell patterns for one name, `*.exe`,
+   * `.ht*`. A path any of whose names matches cannot be read, created, renamed, removed, entered or
+   * listed (553 for STOR, APPE, MKD, RNTO; 550 otherwise). Added to a principal's own `denyFiles`.
+   */
+  denyFiles?: string[];
+  /** `denyFiles` match whatever the case (`*.exe` denies `A.EXE`). */
+  denyFilesIgnoreCase?: boolean;
   passive?: {
     portMin?: number;
     portMax?: number;
@@ -203,6 +211,8 @@ const schema = z
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),
+    denyFiles: z.array(z.string().min(1)).optional(),
+    denyFilesIgnoreCase: z.boolean().optional(),
     passive: z
       .object({
         portMin: z.number().int().min(1).max(65535).optional(),
@@ -344,6 +354,8 @@ export interface ResolvedOptions {
   allowClearData: boolean;
   allowPlainControl: boolean;
   allowCcc: boolean;
+  denyFiles: readonly string[];
+  denyFilesIgnoreCase: boolean;
   passive: {
     portMin: number;
     portMax: number;
@@ -460,6 +472,8 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     allowClearData: v.allowClearData ?? false,
     allowPlainControl: v.allowPlainControl ?? false,
     allowCcc: v.allowCcc ?? false,
+    denyFiles: v.denyFiles ?? [],
+    denyFilesIgnoreCase: v.denyFilesIgnoreCase ?? false,
     passive: {
       portMin: v.passive?.portMin ?? 0,
       portMax: v.passive?.portMax ?? 0,

@@ -23,6 +23,7 @@ import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 import { checkedAuthenticator } from './checked-authenticator.js';
 import { checkedStorageFor } from './checked-storage.js';
+import { deniedNamesFor } from './denied-names.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
@@ -120,10 +121,14 @@ export class FerryServer {
         this.defense,
       ),
       // Warned of at most a few times a minute per user (WarningLimiter).
-      storageFor: checkedStorageFor(
-        o.storageFor,
-        (p) => (obj, msg) =>
-          this.runtime.warnings.warn(o.logger, `user ${p.username}`, { user: p.username, ...obj }, msg),
+      // The deny rules outside the check: a storage that breaks its contract is still refused names.
+      storageFor: deniedNamesFor(
+        checkedStorageFor(
+          o.storageFor,
+          (p) => (obj, msg) =>
+            this.runtime.warnings.warn(o.logger, `user ${p.username}`, { user: p.username, ...obj }, msg),
+        ),
+        o,
       ),
     };
   }

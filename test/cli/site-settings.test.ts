@@ -1,8 +1,8 @@
 /**
  * Site settings an administrator moving from vsftpd or ProFTPD sets in ferry.yaml: the greeting
  * (ftpd_banner), the mask of new files' modes (local_umask), the TLS cipher list (ssl_ciphers) and
- * the data connection timeouts (data_connection_timeout, accept_timeout); bad values are refused at
- * start, naming the key.
+ * the data connection timeouts (data_connection_timeout, accept_timeout), names denied to everyone
+ * and to one account (deny_file); bad values are refused at start, naming the key.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -34,8 +34,10 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
         'umask: "027"',
         `tlsCiphers: ${CIPHER_12}:TLS_AES_128_GCM_SHA256`,
         'dataConnectTimeoutSeconds: 1',
+        'denyFiles: ["*.exe", ".ht*"]',
+        'denyFilesIgnoreCase: true',
         'users:',
-        `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
+        `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home}, denyFiles: ["*.bak"] }`,
         '',
       ].join('\n'),
     );
@@ -65,6 +67,19 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
       await ftp.cmd('MKD sub', 257);
       assert.equal((await stat(path.join(home, 'new.txt'))).mode & 0o777, 0o640);
       assert.equal((await stat(path.join(home, 'sub'))).mode & 0o777, 0o750);
+    } finally {
+      await ftp.close();
+    }
+  });
+
+  test("denyFiles, the server's and the account's, refuse those names whatever their case", async () => {
+    for (const name of ['tool.EXE', '.htaccess', 'old.bak', 'ok.txt'])
+      await writeFile(path.join(home, name), 'x');
+    const { ftp } = await login();
+    try {
+      for (const name of ['tool.EXE', '.htaccess', 'old.bak']) await ftp.cmd(`SIZE ${name}`, 550);
+      await ftp.cmd('SIZE ok.txt', 213);
+      await ftp.cmd('MKD bin.exe', 553);
     } finally {
       await ftp.close();
     }
@@ -110,6 +125,7 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
       ['umask: "8"', /umask: expected an octal mask like "022", got "8"/],
       ['tlsCiphers: NOT-A-CIPHER', /tlsCiphers .*no cipher OpenSSL knows in "NOT-A-CIPHER"/],
       ['greeting: "two\\r\\n230 lines"', /greeting .*one line of text, no control characters/],
+      ['denyFiles: "*.exe"', /denyFiles/],
     ] as const) {
       const config = path.join(dir, 'bad.yaml');
       await writeFile(config, `${line}\n`);
