@@ -63,6 +63,7 @@ export const accountSchema = z
       })
       .optional(),
     denyFiles: z.array(z.string().min(1)).optional(),
+    hideDotFiles: z.boolean().optional(),
     disabled: z.boolean().optional(),
     expires: z
       .union([z.string(), z.date()])

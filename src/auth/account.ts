@@ -22,6 +22,8 @@ export interface Account {
   permissions?: PermissionRules;
   /** Shell patterns of names this user may not see or use (besides the server's denyFiles). */
   denyFiles?: readonly string[];
+  /** LIST/NLST/STAT without -a leave out dot-files (absent: the server's hideDotFiles). */
+  hideDotFiles?: boolean;
   /** Refused at login (the live sessions end when it is set). */
   disabled?: boolean;
   /** ISO 8601 instant from which logins are refused. */

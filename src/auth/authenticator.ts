@@ -70,6 +70,7 @@ export function principalOf(a: Account): Principal {
   if (a.permissions) p.permissions = a.permissions;
   if (a.folders) p.folders = a.folders;
   if (a.denyFiles?.length) p.denyFiles = a.denyFiles;
+  if (a.hideDotFiles !== undefined) p.hideDotFiles = a.hideDotFiles;
   if (a.maxSessions) p.maxSessions = a.maxSessions;
   if (a.quotaSize) p.quotaSize = a.quotaSize;
   if (a.quotaFiles) p.quotaFiles = a.quotaFiles;

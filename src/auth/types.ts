@@ -78,6 +78,8 @@ export interface Principal {
   permissions?: PermissionRules;
   /** Names this user may not see or use, besides the server's `denyFiles` (server/denied-names.ts). */
   denyFiles?: readonly string[];
+  /** LIST/NLST/STAT leave out dot-files unless asked with `-a` (undefined: the server's hideDotFiles). */
+  hideDotFiles?: boolean;
   /** Concurrent sessions allowed for this user (undefined or 0: no limit). */
   maxSessions?: number;
   /** Bytes and regular files the user may store (undefined or 0: no limit). */

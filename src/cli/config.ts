@@ -112,6 +112,7 @@ export const configSchema = z
     allowCcc: z.boolean().optional(),
     denyFiles: z.array(z.string().min(1)).optional(),
     denyFilesIgnoreCase: z.boolean().optional(),
+    hideDotFiles: z.boolean().optional(),
     users: z.array(accountSchema).optional(),
     /**
      * The users file `ferry users` edits (default: <dataDir>/users.yaml), or PostgreSQL shared by

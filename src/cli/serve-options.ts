@@ -233,6 +233,7 @@ export async function serveSetup(
     allowCcc: flags.allowCcc ?? config.allowCcc,
     ...(config.denyFiles && { denyFiles: config.denyFiles }),
     ...(config.denyFilesIgnoreCase !== undefined && { denyFilesIgnoreCase: config.denyFilesIgnoreCase }),
+    ...(config.hideDotFiles !== undefined && { hideDotFiles: config.hideDotFiles }),
     allowPlainControl: flags.allowPlain ?? config.allowPlainControl,
     passive: {
       ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),

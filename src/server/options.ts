@@ -86,6 +86,11 @@ export interface ServerOptions {
   denyFiles?: string[];
   /** `denyFiles` match whatever the case (`*.exe` denies `A.EXE`). */
   denyFilesIgnoreCase?: boolean;
+  /**
+   * LIST, NLST and STAT leave out names starting with `.` unless asked with `-a` (vsftpd's default,
+   * force_dot_files=NO); MLSD lists everything (RFC 3659). A principal's own `hideDotFiles` wins.
+   */
+  hideDotFiles?: boolean;
   passive?: {
     portMin?: number;
     portMax?: number;
@@ -213,6 +218,7 @@ const schema = z
     allowCcc: z.boolean().optional(),
     denyFiles: z.array(z.string().min(1)).optional(),
     denyFilesIgnoreCase: z.boolean().optional(),
+    hideDotFiles: z.boolean().optional(),
     passive: z
       .object({
         portMin: z.number().int().min(1).max(65535).optional(),
@@ -356,6 +362,7 @@ export interface ResolvedOptions {
   allowCcc: boolean;
   denyFiles: readonly string[];
   denyFilesIgnoreCase: boolean;
+  hideDotFiles: boolean;
   passive: {
     portMin: number;
     portMax: number;
@@ -474,6 +481,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     allowCcc: v.allowCcc ?? false,
     denyFiles: v.denyFiles ?? [],
     denyFilesIgnoreCase: v.denyFilesIgnoreCase ?? false,
+    hideDotFiles: v.hideDotFiles ?? false,
     passive: {
       portMin: v.passive?.portMin ?? 0,
       portMax: v.passive?.portMax ?? 0,

@@ -2,7 +2,8 @@
  * Site settings an administrator moving from vsftpd or ProFTPD sets in ferry.yaml: the greeting
  * (ftpd_banner), the mask of new files' modes (local_umask), the TLS cipher list (ssl_ciphers) and
  * the data connection timeouts (data_connection_timeout, accept_timeout), names denied to everyone
- * and to one account (deny_file); bad values are refused at start, naming the key.
+ * and to one account (deny_file), dot-files left out of LIST/NLST without -a (force_dot_files=NO);
+ * bad values are refused at start, naming the key.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -36,6 +37,7 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
         'dataConnectTimeoutSeconds: 1',
         'denyFiles: ["*.exe", ".ht*"]',
         'denyFilesIgnoreCase: true',
+        'hideDotFiles: true',
         'users:',
         `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home}, denyFiles: ["*.bak"] }`,
         '',
@@ -80,6 +82,17 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
       for (const name of ['tool.EXE', '.htaccess', 'old.bak']) await ftp.cmd(`SIZE ${name}`, 550);
       await ftp.cmd('SIZE ok.txt', 213);
       await ftp.cmd('MKD bin.exe', 553);
+    } finally {
+      await ftp.close();
+    }
+  });
+
+  test('hideDotFiles leaves dot-files out of NLST unless asked with -a', async () => {
+    await writeFile(path.join(home, '.profile'), 'x');
+    const { ftp } = await login();
+    try {
+      assert.doesNotMatch(await ftp.listing('NLST'), /\.profile/);
+      assert.match(await ftp.listing('NLST', '-a'), /\.profile/);
     } finally {
       await ftp.close();
     }

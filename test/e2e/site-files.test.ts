@@ -2,13 +2,17 @@
  * Site file rules on the local disk as `ferry serve` serves it (home and a folder, mounted):
  * `denyFiles` (vsftpd's deny_file), the server's and an account's own: denied names are left out of
  * listings and cannot be read, created (553), renamed, removed or entered (550), whatever the case
- * when `denyFilesIgnoreCase` is set, and neither a link nor a virtual folder leads around them.
+ * when `denyFilesIgnoreCase` is set, and neither a link nor a virtual folder leads around them;
+ * `hideDotFiles` (vsftpd's force_dot_files=NO): LIST, NLST and STAT leave dot-files out unless
+ * asked with `-a`, MLSD lists them, and they can still be named.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { testCertificate } from '../support/ferry.js';
+import { FerryClient } from '../../src/client/client.js';
 import { onlyReads } from '../../src/auth/permissions.js';
 import { UserTable } from '../../src/auth/users.js';
 import { userTree } from '../../src/cli/user-storage.js';
@@ -135,5 +139,85 @@ describe('denyFiles', { timeout: 120_000 }, () => {
       const site = await loginAs(server(), 'explicit', 'site', track);
       assert.match(textOf(await site.cmd('SIZE app.log', 213)), /^3$/);
     });
+  });
+});
+
+describe('hideDotFiles', { timeout: 120_000 }, () => {
+  let root: string;
+  let users: UserTable;
+  before(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'ferry-dot-files-'));
+    await mkdir(path.join(root, '.config'));
+    await mkdir(path.join(root, 'pub'));
+    await writeFile(path.join(root, '.profile'), 'profile');
+    await writeFile(path.join(root, '.config/app.ini'), 'ini');
+    await writeFile(path.join(root, 'pub/.keep'), '');
+    await writeFile(path.join(root, 'readme.txt'), 'readme');
+    users = await UserTable.fromPlain([
+      { username: 'dots', password: 'pw', home: root },
+      { username: 'all', password: 'pw', home: root, hideDotFiles: false },
+    ]);
+  });
+  after(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+  const server = useFerry(() => ({
+    authenticator: users,
+    storageFor: (p) => userTree(p, onlyReads(p)),
+    hideDotFiles: true,
+  }));
+  const everything = ['.config', '.profile', 'pub', 'readme.txt'];
+
+  test('LIST, NLST and STAT leave dot-files out without -a; -a and MLSD show them', async () => {
+    await withClients(async (track) => {
+      const ftp = await loginAs(server(), 'explicit', 'dots', track);
+      assert.deepEqual(await names(ftp, 'NLST'), ['pub', 'readme.txt']);
+      assert.deepEqual(await names(ftp, 'LIST'), ['pub', 'readme.txt']);
+      assert.deepEqual(await names(ftp, 'LIST', '-l pub'), []);
+      const stat = (await ftp.cmd('STAT .', 212)).lines.slice(1, -1);
+      assert.deepEqual(stat.map((l) => l.split(' ').at(-1)).sort(), ['pub', 'readme.txt']);
+      assert.deepEqual(await names(ftp, 'LIST', '-a'), everything);
+      assert.deepEqual(await names(ftp, 'LIST', '-la'), everything);
+      assert.deepEqual(await names(ftp, 'NLST', '-a'), everything);
+      assert.deepEqual(await names(ftp, 'LIST', '-A pub'), ['.keep']);
+      assert.deepEqual(await names(ftp, 'MLSD'), everything);
+      const statAll = (await ftp.cmd('STAT -a .', 212)).lines.slice(1, -1);
+      assert.deepEqual(statAll.map((l) => l.split(' ').at(-1)).sort(), everything);
+    });
+  });
+
+  test('a dot-file named by the client is still there: RETR, CWD, LIST of it, MLST', async () => {
+    await withClients(async (track) => {
+      const ftp = await loginAs(server(), 'explicit', 'dots', track);
+      assert.equal((await ftp.retrieve('.profile')).toString(), 'profile');
+      await ftp.cmd('MLST .profile', 250);
+      assert.deepEqual(await names(ftp, 'NLST', '.config'), ['.config/app.ini']);
+      await ftp.cmd('CWD .config', 250);
+      assert.deepEqual(await names(ftp, 'NLST'), ['app.ini']);
+    });
+  });
+
+  test("an account's hideDotFiles: false wins over the server's", async () => {
+    await withClients(async (track) => {
+      const ftp = await loginAs(server(), 'explicit', 'all', track);
+      assert.deepEqual(await names(ftp, 'NLST'), everything);
+    });
+  });
+
+  test("Ferry's own client still lists dot-files (mirror relies on it)", async () => {
+    const client = await FerryClient.connect({
+      host: server().host,
+      port: server().implicitPort,
+      security: 'implicit',
+      user: 'dots',
+      password: 'pw',
+      ca: (await testCertificate()).cert,
+    });
+    try {
+      const listed = await client.list('', { all: true });
+      assert.deepEqual(listed.map((e) => e.name).sort(), everything);
+    } finally {
+      await client.close();
+    }
   });
 });

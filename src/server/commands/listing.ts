@@ -33,9 +33,14 @@ async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   } catch (err) {
     if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
     const rest = arg.slice(flags[0].length);
-    return listsItself(flags[0]) ? itself(rest, ctx) : named(rest, ctx);
+    const l = listsItself(flags[0]) ? await itself(rest, ctx) : await named(rest, ctx);
+    return { ...l, all: listsAll(flags[0]) };
   }
 }
+
+/** `-a` or `-A` (`-la`, `--all`, `--almost-all`) among the option words: dot-files too. */
+const listsAll = (flags: string): boolean =>
+  flags.split(' ').some((w) => w === '--all' || w === '--almost-all' || /^-[^-]*[aA]/.test(w));
 
 /** `-d` (`-ld`, `-dl`, `--directory`) among the option words. */
 const listsItself = (flags: string): boolean =>
@@ -80,6 +85,8 @@ interface Listed {
   readonly name?: string;
   /** `-d`: the entry itself, a directory too (not its entries); LIST names it by `name` then. */
   readonly itself?: boolean;
+  /** `-a`: dot-files too, where hideDotFiles would leave them out. */
+  readonly all?: boolean;
 }
 
 /**
@@ -103,9 +110,10 @@ async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
     return await target(arg, ctx);
   } catch (err) {
     if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
-    const found = await patternTarget(withoutOptions(arg), ctx);
+    const flags = LS_OPTIONS.exec(arg)?.[0] ?? '';
+    const found = await patternTarget(arg.slice(flags.length), ctx);
     if (!found) throw err;
-    return found;
+    return { ...found, all: listsAll(flags) };
   }
 }
 
@@ -118,12 +126,20 @@ async function quoted(arg: string, ctx: CommandContext): Promise<Listed> {
   const flags = LS_OPTIONS.exec(arg)?.[0] ?? '';
   const rest = arg.slice(flags.length);
   const found = await patternTarget(rest, ctx);
-  if (found) return found;
   const name = unquote(rest);
-  return listsItself(flags) ? itself(name, ctx) : named(name, ctx);
+  const l = found ?? (listsItself(flags) ? await itself(name, ctx) : await named(name, ctx));
+  return { ...l, all: listsAll(flags) };
 }
 
-async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly FileStat[]> {
+/**
+ * A directory's entries, or the one entry listed. `dots`: 'hide' leaves out names starting with
+ * `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST.
+ */
+async function* entries(
+  ctx: CommandContext,
+  l: Listed,
+  dots: 'show' | 'hide',
+): AsyncGenerator<readonly FileStat[]> {
   if (l.stat.type !== 'dir' || l.itself) {
     yield [l.stat];
     return;
@@ -131,8 +147,21 @@ async function* entries(ctx: CommandContext, l: Listed): AsyncGenerator<readonly
   const files = ctx.files();
   const batches = files.storage.list(l.path, files.context());
   const { match } = l;
-  if (!match) return yield* batches; // a plain listing: its batches as the storage makes them
-  for await (const batch of batches) yield batch.filter((e) => match(e.name));
+  const hide = dots === 'hide' && !l.all;
+  // A plain listing: its batches as the storage makes them.
+  if (!match && !hide) return yield* batches;
+  const shown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
+  for await (const batch of batches) {
+    const kept = batch.filter(shown);
+    if (kept.length > 0) yield kept;
+  }
+}
+
+/** Whether LIST, NLST and STAT leave out dot-files for this session (the account's, else the server's). */
+function dotFiles(ctx: CommandContext): 'show' | 'hide' {
+  const login = ctx.session.login;
+  const own = login.phase === 'in' ? login.principal.hideDotFiles : undefined;
+  return (own ?? ctx.options.hideDotFiles) ? 'hide' : 'show';
 }
 
 /** `ls -l` lines for one listing (LIST, STAT). */
@@ -169,7 +198,9 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
       return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        const out = Readable.from(listingChunks(entries(ctx, l), formatter(ctx, now, l)), {
+        // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
+        const dots = verb === 'MLSD' ? 'show' : dotFiles(ctx);
+        const out = Readable.from(listingChunks(entries(ctx, l, dots), formatter(ctx, now, l)), {
           highWaterMark: 2,
         });
         const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
@@ -236,7 +267,7 @@ export const listingCommands: AnyCommandSpec[] = [
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
       const out = ctx.longReply(code, `Status of ${l.path}:`);
       try {
-        for await (const batch of entries(ctx, l)) await out.lines(batch.map(line));
+        for await (const batch of entries(ctx, l, dotFiles(ctx))) await out.lines(batch.map(line));
       } catch (err) {
         // A client gone (or cut for not reading its replies) has nobody to answer.
         if (!(err instanceof FerryError && err.code === 'ERR_CLOSED'))
