@@ -15,10 +15,8 @@ import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 const seconds = z.number().int().positive();
 /** A timeout: Node's timers wait at most MAX_TIMER_MS (a longer one fires after 1 ms). */
 const MAX_TIMER_SECONDS = Math.floor(MAX_TIMER_MS / 1000);
-const timeoutSeconds = seconds.max(
-  MAX_TIMER_SECONDS,
-  `at most ${MAX_TIMER_SECONDS} (about 24.8 days, the longest a Node.js timer waits)`,
-);
+const TIMER_LIMIT = `at most ${MAX_TIMER_SECONDS} (about 24.8 days, the longest a Node.js timer waits)`;
+const timeoutSeconds = seconds.max(MAX_TIMER_SECONDS, TIMER_LIMIT);
 const count = z.number().int().positive();
 const points = z.number().int().nonnegative();
 
@@ -135,6 +133,8 @@ export const configSchema = z
     dataTimeoutSeconds: timeoutSeconds.optional(),
     /** A passive port waiting this long for the client's data connection gives up: 425. */
     dataConnectTimeoutSeconds: timeoutSeconds.optional(),
+    /** At SIGTERM, how long running transfers may go on before they are cut (0: at once). */
+    stopGraceSeconds: z.number().int().nonnegative().max(MAX_TIMER_SECONDS, TIMER_LIMIT).optional(),
     /** The text of the 220 greeting (vsftpd's ftpd_banner, ProFTPD's ServerIdent). */
     greeting: z.string().min(1).optional(),
     /**

@@ -244,6 +244,7 @@ export async function serveSetup(
       ...(config.idleTimeoutSeconds ? { idleMs: config.idleTimeoutSeconds * 1000 } : {}),
       ...(config.dataTimeoutSeconds ? { dataIdleMs: config.dataTimeoutSeconds * 1000 } : {}),
       ...(config.dataConnectTimeoutSeconds ? { dataConnectMs: config.dataConnectTimeoutSeconds * 1000 } : {}),
+      ...(config.stopGraceSeconds !== undefined ? { closeGraceMs: config.stopGraceSeconds * 1000 } : {}),
     },
     ...(config.greeting !== undefined ? { greeting: config.greeting } : {}),
     limits: {
@@ -281,6 +282,7 @@ export async function serveSetup(
     ['greeting', `${configFile}: greeting`],
     ['timeouts.dataIdleMs', `${configFile}: dataTimeoutSeconds`],
     ['timeouts.dataConnectMs', `${configFile}: dataConnectTimeoutSeconds`],
+    ['timeouts.closeGraceMs', `${configFile}: stopGraceSeconds`],
     ['passive.address', named('pasv-address', flags.pasvAddress, 'passiveAddress')],
     ['passive', named('pasv-ports', flags.pasvPorts, 'passivePorts')],
     ['timeouts.handshakeMs', `${configFile}: defender.handshakeTimeoutSeconds`],

@@ -245,7 +245,8 @@ async function serve(flags: ServeFlags): Promise<void> {
       return;
     }
     stopping = true;
-    logger.info({ signal }, 'shutting down');
+    const graceSeconds = (running.setup.options.timeouts?.closeGraceMs ?? 10_000) / 1000;
+    logger.info({ signal, graceSeconds }, 'shutting down');
     void server.close().then(async () => {
       await adminServer?.close();
       await xferlog?.close();

@@ -17,7 +17,7 @@ import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './con
 import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
-import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassivePorts, type PassiveIo } from './passive-ports.js';
 import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
@@ -278,7 +278,8 @@ export class FerryServer {
       // Sessions end by themselves within this (their transfers aborted at `grace`, abandoned if
       // their storage ignores that); what is left is cut. Waiting for them to end, not for their
       // shutdown(), lets destroy() end close() at once.
-      const timer = setTimeout(() => this.destroy(), grace + SHUTDOWN_MARGIN_MS);
+      // Capped: a longer timer would fire at once (a stopGraceSeconds near the limit).
+      const timer = setTimeout(() => this.destroy(), Math.min(grace + SHUTDOWN_MARGIN_MS, MAX_TIMER_MS));
       await Promise.all(sessions.map((c) => c.closed));
       clearTimeout(timer);
       this.runtime.passivePorts.close();

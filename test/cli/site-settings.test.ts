@@ -1,11 +1,13 @@
 /**
  * Site settings an administrator moving from vsftpd or ProFTPD sets in ferry.yaml: the greeting
- * (ftpd_banner), the mask of new files' modes (local_umask), the TLS cipher list (ssl_ciphers) and
- * the data connection timeouts (data_connection_timeout, accept_timeout), names denied to everyone
- * and to one account (deny_file), dot-files left out of LIST/NLST without -a (force_dot_files=NO);
- * bad values are refused at start, naming the key.
+ * (ftpd_banner), the mask of new files' modes (local_umask), the TLS cipher list (ssl_ciphers),
+ * the data connection timeouts (data_connection_timeout, accept_timeout), the grace of running
+ * transfers at SIGTERM (stopGraceSeconds), names denied to everyone and to one account (deny_file),
+ * dot-files left out of LIST/NLST without -a (force_dot_files=NO); bad values are refused at start,
+ * naming the key.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -146,6 +148,57 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
       const r = await runFerry([...argv.slice(1), '--config', config, '--data-dir', path.join(dir, 'data2')]);
       assert.notEqual(r.code, 0, line);
       assert.match(r.stderr, want, line);
+    }
+  });
+});
+
+describe('stopGraceSeconds in ferry.yaml', { timeout: 120_000 }, () => {
+  test('at SIGTERM a running upload gets stopGraceSeconds, not the default 10 s, then is cut', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-grace-'));
+    let server: ServeProcess | undefined;
+    try {
+      const home = path.join(dir, 'home');
+      await mkdir(home);
+      const config = path.join(dir, 'ferry.yaml');
+      await writeFile(
+        config,
+        [
+          'stopGraceSeconds: 2',
+          'users:',
+          `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
+          '',
+        ].join('\n'),
+      );
+      server = await ServeProcess.start(
+        ['--config', config, '--workers', '1', '--data-dir', path.join(dir, 'data')],
+        dir,
+      );
+      const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+      try {
+        await ftp.expect(220);
+        await ftp.login('ann', 'ann-pw');
+        await ftp.cmd('TYPE I', 200);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+        await ftp.cmd('STOR slow.bin', 150);
+        conn.stream.resume();
+        conn.stream.write(Buffer.alloc(1024)); // and never finished
+        const exited = once(server.child, 'exit');
+        const signalled = Date.now();
+        server.child.kill('SIGTERM');
+        const stopping = await server.waitForLog((l) => l.msg === 'shutting down', 'shutting down');
+        assert.equal(stopping.graceSeconds, 2);
+        await ftp.expect(426); // the upload, cut once its grace is over
+        await ftp.expect(421);
+        await ftp.close();
+        await exited;
+        const took = Date.now() - signalled;
+        assert.ok(took >= 1_900 && took < 9_000, `exited ${took} ms after SIGTERM`);
+      } finally {
+        await ftp.close();
+      }
+    } finally {
+      await server?.stop('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
     }
   });
 });
