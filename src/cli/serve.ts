@@ -49,7 +49,10 @@ export function registerServe(program: Command): void {
       'implicit FTPS port, 0 = off (default 990, or 9990 when it cannot bind 990)',
     )
     .option('--pasv-ports <a-b>', 'passive port range, e.g. 50000-50100 (default: any free port)')
-    .option('--pasv-address <ip>', 'address announced in PASV replies (for NAT)')
+    .option(
+      '--pasv-address <address>',
+      'IP address or host name announced in PASV replies (for NAT; a name is looked up again every 5 minutes)',
+    )
     .option('--user <name:password>', 'add a login (repeatable; for tests and scripts)', collect, [])
     .option('--cert <file>', 'certificate PEM (repeatable: RSA and ECDSA)', collect, [])
     .option('--key <file>', 'private key PEM matching each --cert', collect, [])
@@ -209,7 +212,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     : undefined;
   const started = await server.listen().catch(async (err: unknown) => {
     await adminServer?.close();
-    throw err;
+    throw setup.explain(err); // a passive host name that does not resolve: named as the user wrote it
   });
   if (runAs) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
   state = 'ready';

@@ -19,9 +19,16 @@ test('defaults are secure: TLS 1.2+, session reuse required, no clear data, no C
   assert.ok(o.explicit && o.implicit, 'both listeners on');
 });
 
-test('passive.address must be an IP address (a name made PASV fail later, as if it were IPv6)', () => {
-  assert.throws(() => resolveOptions({ ...base, passive: { address: 'not-an-ip' } }), /passive\.address/);
+test('passive.address is an IP address or a host name (looked up by the server), nothing else', () => {
+  assert.throws(() => resolveOptions({ ...base, passive: { address: 'not an ip' } }), {
+    message: /passive\.address: expected an IP address or a host name/,
+  });
   assert.ok(resolveOptions({ ...base, passive: { address: '203.0.113.5' } }));
+  const named = resolveOptions({
+    ...base,
+    passive: { address: ['ftp.example.net', { network: '10.0.0.0/8', address: 'lan.example' }] },
+  });
+  assert.deepEqual(named.passive.names, ['ftp.example.net', 'lan.example']);
 });
 
 test('a bad option is refused at construction, naming the key and the fix', () => {
@@ -89,8 +96,8 @@ test('passive.address: one address, or rules per client network with one default
   });
   assert.throws(
     () =>
-      resolveOptions({ ...base, passive: { address: [{ network: '10.0.0.0/8', address: 'lan.example' }] } }),
-    { message: /options\.passive\.address\.0\.address: expected an IP address/ },
+      resolveOptions({ ...base, passive: { address: [{ network: '10.0.0.0/8', address: 'lan_example' }] } }),
+    { message: /options\.passive\.address\.0\.address: expected an IP address or a host name/ },
   );
 });
 

@@ -97,7 +97,10 @@ export interface ServerOptions {
     /**
      * The address PASV announces: one for everyone, or one per client network (the first rule
      * whose network holds the client's address; a plain address in the list is the default).
-     * Unset, or no rule for the client: the address the control connection arrived on.
+     * Unset, or no rule for the client: the address the control connection arrived on. An
+     * address may be a host name (dynamic DNS behind NAT): its IPv4 address is looked up before
+     * serving (a name that does not resolve fails listen()), at each reconfigure() and every 5
+     * minutes; a lookup that fails then keeps the last address (and warns once).
      */
     address?: string | PassiveAddressRule[];
   };
@@ -190,6 +193,14 @@ const timerMs = z.number().int().positive().max(MAX_TIMER_MS, TIMER_LIMIT);
 /** Linux's TCP_KEEPIDLE is at most 32767 s; a longer one leaves the kernel's default (2 hours). */
 const MAX_KEEPALIVE_MS = 32_767_000;
 
+/** A host name's labels (RFC 1123): letters, digits, inner hyphens; a trailing dot allowed. */
+const HOST_NAME =
+  /^(?=.{1,253}\.?$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
+/** An IP address, or a host name looked up for PASV (see PassiveNames). */
+const passiveAddress = z
+  .string()
+  .refine((a) => net.isIP(a) !== 0 || HOST_NAME.test(a), 'expected an IP address or a host name');
+
 const listener = z.union([
   z.literal(false),
   z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).strict(),
@@ -225,16 +236,13 @@ const schema = z
         portMax: z.number().int().min(1).max(65535).optional(),
         address: z
           .union([
-            z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+            passiveAddress,
             z
               .array(
                 z.union([
-                  z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
+                  passiveAddress,
                   z
-                    .object({
-                      network: z.string().superRefine(checkNetwork),
-                      address: z.string().refine((a) => net.isIP(a) !== 0, 'expected an IP address'),
-                    })
+                    .object({ network: z.string().superRefine(checkNetwork), address: passiveAddress })
                     .strict(),
                 ]),
               )
@@ -366,8 +374,10 @@ export interface ResolvedOptions {
   passive: {
     portMin: number;
     portMax: number;
-    /** The address PASV announces to `client` when one is configured for it. */
+    /** The address (or host name) PASV announces to `client` when one is configured for it. */
     addressFor(client: string): string | undefined;
+    /** The host names in `passive.address`, looked up by the server (PassiveNames). */
+    names: readonly string[];
   };
   proxyProtocol: ProxySettings | undefined;
   timeouts: {
@@ -413,6 +423,11 @@ function passiveAddresses(
   const rule = rules.filter((r) => r.networks);
   const fallback = rules.find((r) => !r.networks)?.address;
   return (client) => rule.find((r) => r.networks?.contains(client))?.address ?? fallback;
+}
+
+function passiveNames(address: string | PassiveAddressRule[] | undefined): string[] {
+  const all = [address ?? []].flat().map((r) => (typeof r === 'string' ? r : r.address));
+  return [...new Set(all.filter((a) => net.isIP(a) === 0))];
 }
 
 /** Validates once, at construction; errors name the key and the fix. */
@@ -486,6 +501,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       portMin: v.passive?.portMin ?? 0,
       portMax: v.passive?.portMax ?? 0,
       addressFor: passiveAddresses(v.passive?.address),
+      names: passiveNames(v.passive?.address),
     },
     proxyProtocol: v.proxyProtocol && {
       trusted: v.proxyProtocol.trusted,

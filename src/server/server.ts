@@ -18,6 +18,7 @@ import { DefenderService } from './defender-service.js';
 import { openListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
 import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import { PassiveNames } from './passive-names.js';
 import { PassivePorts, type PassiveIo } from './passive-ports.js';
 import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
@@ -81,6 +82,8 @@ export class FerryServer {
   /** Stops following account changes (the authenticator's watch). */
   private unwatch: () => void;
   private readonly checks: PasswordCheckQueue;
+  /** The addresses of passive.address's host names. */
+  private readonly passiveNames: PassiveNames;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
@@ -90,6 +93,7 @@ export class FerryServer {
     this.defense = new DefenderService(o, o.logger, warnings);
     this.edge = new ProxyEdge(o.proxyProtocol);
     this.checks = new PasswordCheckQueue(checkLimits(o));
+    this.passiveNames = new PassiveNames(o.logger);
     const metrics = new ServerMetrics(o.metrics ?? new Registry(), () => this.defense.activeBans().length);
     this.runtime = {
       options: this.guarded(o),
@@ -120,6 +124,8 @@ export class FerryServer {
         this.checks,
         this.defense,
       ),
+      // PASV announces a host name's address as last looked up.
+      passive: { ...o.passive, addressFor: (client) => this.passiveNames.ipOf(o.passive.addressFor(client)) },
       // Warned of at most a few times a minute per user (WarningLimiter).
       // The deny rules outside the check: a storage that breaks its contract is still refused names.
       storageFor: deniedNamesFor(
@@ -152,6 +158,7 @@ export class FerryServer {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
+    await this.passiveNames.resolve(next.passive.names);
     await this.certificates.replace(...certificateSettings(next), certificates);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.checks.setLimits(checkLimits(next));
@@ -236,6 +243,8 @@ export class FerryServer {
    */
   async loadCertificates(given?: CertificateMaterial): Promise<{ generated: boolean }> {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    // What serving needs first: the passive host names' addresses too (a worker serves after this).
+    await this.passiveNames.resolve(this.options.passive.names);
     return this.certificates.load(given);
   }
 
@@ -283,6 +292,7 @@ export class FerryServer {
       await Promise.all(sessions.map((c) => c.closed));
       clearTimeout(timer);
       this.runtime.passivePorts.close();
+      this.passiveNames.stop();
       await stopped;
       this.unwatch();
       await this.defense.close();
@@ -298,6 +308,7 @@ export class FerryServer {
     for (const c of this.connections) c.destroy();
     for (const s of this.atEdge) s.destroy();
     this.runtime.passivePorts.close();
+    this.passiveNames.stop();
     this.unwatch();
     void this.defense.close();
     this.runtime.warnings.dispose();

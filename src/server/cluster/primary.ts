@@ -22,6 +22,7 @@ import { requestMetrics, requestReload } from './reload.js';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
+import { PassiveNames } from '../passive-names.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { UserSessions } from './user-sessions.js';
 import { byAddress, leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
@@ -140,6 +141,10 @@ export class ClusterPrimary {
     try {
       const { generated } = await this.unlessStopped(certificates.load());
       this.hooks.certificates = certificates.material;
+      // A passive host name that does not resolve stops the start here, not in each worker (again
+      // and again); the workers look the names up themselves.
+      const names = new PassiveNames(o.logger);
+      await this.unlessStopped(names.resolve(o.passive.names)).finally(() => names.stop());
       await this.unlessStopped(this.defense.start());
       // Workers first: a client the listeners accepted while no worker served yet would be
       // turned away (a worker can take seconds to start on a busy machine).
