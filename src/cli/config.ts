@@ -53,7 +53,11 @@ export type DefenderConfig = z.infer<typeof defenderSchema>;
 export const configSchema = z
   .object({
     root: z.string().min(1).optional(),
-    listen: z.string().min(1).optional(),
+    /** One address or a list (`[0.0.0.0, "::"]`): both ports listen on each. */
+    listen: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .transform((v) => (Array.isArray(v) ? v : [v]))
+      .optional(),
     explicitPort: z.number().int().min(0).max(65535).optional(),
     implicitPort: z.number().int().min(0).max(65535).optional(),
     passivePorts: z

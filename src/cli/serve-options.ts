@@ -91,7 +91,8 @@ export interface ServeSetup {
   users: ServeUsers;
   /** PostgreSQL, when the accounts are there: shared by the nodes (close it after the server). */
   shared?: ServingState;
-  host: string;
+  /** The addresses both listeners listen on. */
+  hosts: string[];
   /** Quota bookkeeping and rate buckets: kept across reloads, so uploads in flight stay counted. */
   limits: LimitsContext;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
@@ -132,7 +133,8 @@ export async function serveSetup(
   if (flags.root !== undefined || config.root !== undefined) {
     await requireDirectory(root, named('root', flags.root, 'root'));
   }
-  const host = flags.listen ?? config.listen ?? '::';
+  // `--listen a,b` as the config's list: every address gets both listeners.
+  const hosts = flags.listen?.split(',').map((h) => h.trim()) ?? config.listen ?? ['::'];
   const ports = defaultPorts();
   const explicitPort = portFlag(flags.explicitPort, 'explicit-port') ?? config.explicitPort ?? ports.explicit;
   const implicitPort = portFlag(flags.implicitPort, 'implicit-port') ?? config.implicitPort ?? ports.implicit;
@@ -205,8 +207,8 @@ export async function serveSetup(
     rates: new RateBuckets(),
   };
   const options: Omit<ServerOptions, 'logger'> = {
-    explicit: explicitPort === 0 ? false : { host, port: explicitPort },
-    implicit: implicitPort === 0 ? false : { host, port: implicitPort },
+    explicit: explicitPort === 0 ? false : { host: hosts, port: explicitPort },
+    implicit: implicitPort === 0 ? false : { host: hosts, port: implicitPort },
     authenticator: users.authenticator,
     ...(shared && !given ? { sharedBans: shared.bans } : {}),
     // The quota counts the home and the folders together (usage per user). The home is local or S3.
@@ -303,7 +305,7 @@ export async function serveSetup(
   return {
     options,
     users,
-    host,
+    hosts,
     limits,
     env,
     explain,

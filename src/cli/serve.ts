@@ -39,7 +39,10 @@ export function registerServe(program: Command): void {
     .description('run the FTPS server (explicit and implicit listeners; TLS required by default)')
     .option('--config <file>', 'YAML config file (flags override it)')
     .option('--root <dir>', 'directory served to the default user (default: the current directory)')
-    .option('--listen <addr>', 'address to listen on (default :: = IPv6 and IPv4)')
+    .option(
+      '--listen <addr>',
+      'address to listen on, or several: a,b (default :: = IPv6 and IPv4; with 0.0.0.0 too, :: is IPv6 only)',
+    )
     .option(
       '--explicit-port <n>',
       'explicit FTPS port, 0 = off (default 21, or 2121 when it cannot bind 21: not root, no CAP_NET_BIND_SERVICE)',
@@ -137,7 +140,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     env: awsEnv(),
     verify,
   });
-  const host = setup.host;
+  const hosts = setup.hosts;
   const options: ServerOptions = { ...setup.options, ...extra };
   let running: Running = { config, setup };
   const sweeper = new UploadSweeper(
@@ -276,9 +279,12 @@ async function serve(flags: ServeFlags): Promise<void> {
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
   lines.push(`  users     ${setup.users.store.where} (${setup.users.stored} users; 'ferry users' edits it)`);
+  // One URL per listen address (the same port on each); a single wildcard one reads as localhost.
+  const urls = (scheme: string, port: number): string =>
+    hosts.map((h) => `${scheme}://${hosts.length > 1 ? bracketed(h) : hostFor(h)}:${port}`).join(', ');
   if (started.explicit)
-    lines.push(`  explicit  ftpes://${hostFor(host)}:${started.explicit.port}  (AUTH TLS / AUTH SSL)`);
-  if (started.implicit) lines.push(`  implicit  ftps://${hostFor(host)}:${started.implicit.port}`);
+    lines.push(`  explicit  ${urls('ftpes', started.explicit.port)}  (AUTH TLS / AUTH SSL)`);
+  if (started.implicit) lines.push(`  implicit  ${urls('ftps', started.implicit.port)}`);
   lines.push(
     `  certificate SHA-256 ${started.fingerprints.join(', ')}${started.generatedCertificate ? ' (self-signed, generated now)' : ''}`,
   );
@@ -354,8 +360,10 @@ function stateFiles(dataDir: string): string[] {
 
 function hostFor(listen: string): string {
   if (listen === '::' || listen === '0.0.0.0') return 'localhost';
-  return listen.includes(':') ? `[${listen}]` : listen;
+  return bracketed(listen);
 }
+
+const bracketed = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /** Where the users live: one line per home (with its users), or a summary when there are many. */
 function servingLines(users: ServeUsers): string[] {

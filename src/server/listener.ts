@@ -20,6 +20,8 @@ export async function openListener(
     implicit: boolean;
     logger: Logger;
     pauseOnConnect?: boolean;
+    /** '::' without IPv4 (another listener takes an IPv4 address). */
+    ipv6Only?: boolean;
     /** Rate-limits the accept failures of a server out of descriptors. */
     warnings?: WarningLimiter;
   },
@@ -28,7 +30,7 @@ export async function openListener(
   const { host, port, logger } = where;
   const server = net.createServer({ noDelay: true, pauseOnConnect: where.pauseOnConnect }, onSocket);
   try {
-    await listenOn(server, host, port);
+    await listenOn(server, host, port, where.ipv6Only);
   } catch (err) {
     if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
     await listenOn(server, '0.0.0.0', port);
@@ -47,10 +49,36 @@ export async function openListener(
   return { server, address };
 }
 
-function listenOn(server: net.Server, host: string, port: number): Promise<void> {
+/**
+ * Control-connection listeners on each of `host`'s addresses, all on one port (port 0: the port
+ * the first was given). '::' takes IPv4 too (dual stack): given with an IPv4 address (`0.0.0.0`
+ * and `::`), it takes IPv6 only, else the IPv4 address would find its port taken.
+ */
+export async function openListeners(
+  where: Omit<Parameters<typeof openListener>[0], 'host' | 'ipv6Only'> & { host: string | readonly string[] },
+  onSocket: (socket: net.Socket) => void,
+): Promise<ControlListener[]> {
+  const hosts = typeof where.host === 'string' ? [where.host] : where.host;
+  const ipv6Only = hosts.includes('::') && hosts.some((h) => net.isIPv4(h));
+  const opened: ControlListener[] = [];
+  try {
+    for (const host of hosts) {
+      const port = opened[0]?.address.port ?? where.port;
+      opened.push(
+        await openListener({ ...where, host, port, ipv6Only: ipv6Only && host === '::' }, onSocket),
+      );
+    }
+  } catch (err) {
+    for (const l of opened) l.server.close();
+    throw err;
+  }
+  return opened;
+}
+
+function listenOn(server: net.Server, host: string, port: number, ipv6Only = false): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen({ host, port }, () => {
+    server.listen({ host, port, ipv6Only }, () => {
       server.off('error', reject);
       resolve();
     });

@@ -34,7 +34,8 @@ import type { ProxySettings } from './proxy-edge.js';
 
 /** One listener: `port: 0` picks an ephemeral port (tests); `false` switches the listener off. */
 export interface ListenerOptions {
-  host: string;
+  /** One address, or several: each gets a socket on the port ('::' with an IPv4 one: IPv6 only). */
+  host: string | readonly string[];
   port: number;
 }
 
@@ -203,7 +204,12 @@ const passiveAddress = z
 
 const listener = z.union([
   z.literal(false),
-  z.object({ host: z.string().min(1), port: z.number().int().min(0).max(65535) }).strict(),
+  z
+    .object({
+      host: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+      port: z.number().int().min(0).max(65535),
+    })
+    .strict(),
 ]);
 
 const schema = z

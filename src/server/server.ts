@@ -15,7 +15,7 @@ import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './control-connection.js';
 import { DefenderService } from './defender-service.js';
-import { openListener } from './listener.js';
+import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
 import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import { PassiveNames } from './passive-names.js';
@@ -325,11 +325,16 @@ export class FerryServer {
     return { mirrorBan: (address, until) => this.defense.mirrorBan(address, until) };
   }
 
-  private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
+  private async open(
+    host: string | readonly string[],
+    port: number,
+    implicit: boolean,
+  ): Promise<net.AddressInfo> {
     const where = { host, port, implicit, logger: this.logger, warnings: this.runtime.warnings };
-    const { server, address } = await openListener(where, (s) => this.handleConnection(s, implicit));
-    this.listeners.push(server);
-    return address;
+    const opened = await openListeners(where, (s) => this.handleConnection(s, implicit));
+    this.listeners.push(...opened.map((l) => l.server));
+    // The first address's: every address has the same port.
+    return (opened[0] as ControlListener).address;
   }
 
   /**

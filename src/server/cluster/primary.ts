@@ -13,7 +13,7 @@ import {
 } from '../admission.js';
 import { DefenderService } from '../defender-service.js';
 import { warnOutOfDescriptors } from '../descriptors.js';
-import { openListener } from '../listener.js';
+import { openListeners, type ControlListener } from '../listener.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../options.js';
 import { stoppedDuringListen, type ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
@@ -315,7 +315,11 @@ export class ClusterPrimary {
     this.warnings.dispose();
   }
 
-  private async open(host: string, port: number, implicit: boolean): Promise<net.AddressInfo> {
+  private async open(
+    host: string | readonly string[],
+    port: number,
+    implicit: boolean,
+  ): Promise<net.AddressInfo> {
     // Paused: the worker that gets the socket reads its first byte, never the primary.
     const where = {
       host,
@@ -325,9 +329,10 @@ export class ClusterPrimary {
       pauseOnConnect: true,
       warnings: this.warnings,
     };
-    const { server, address } = await openListener(where, (s) => this.route(s, implicit));
-    this.listeners.push(server);
-    return address;
+    const opened = await openListeners(where, (s) => this.route(s, implicit));
+    this.listeners.push(...opened.map((l) => l.server));
+    // The first address's: every address has the same port.
+    return (opened[0] as ControlListener).address;
   }
 
   private route(socket: net.Socket, implicit: boolean): void {
