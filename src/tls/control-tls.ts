@@ -175,6 +175,10 @@ export class ControlChannel extends EventEmitter {
     try {
       await handshake(sock, start.role, start.handshakeTimeoutMs);
     } catch (err) {
+      // The engine's alert (why it refused the client) is among the gathered bytes: it must reach
+      // the kernel now, before whoever refused the client destroys TCP with it still corked.
+      this.gathering = false;
+      if (this.corked) this.uncork();
       sock.on('error', () => {});
       sock.destroy();
       throw err;
