@@ -3,7 +3,7 @@
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
-import { RetryLog } from '../db/retry-log.js';
+import { RetryLog } from '../retry-log.js';
 import { withFileLock } from '../file-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { readStateFile } from '../state-file.js';

@@ -4,7 +4,7 @@ import type { Ban } from '../defender/defender.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { recordChange, type Database } from './database.js';
-import { RetryLog } from './retry-log.js';
+import { RetryLog } from '../retry-log.js';
 
 const KIND = 'ban';
 const RETRY_MS = 1000;

@@ -4,7 +4,7 @@
 import type { Usage, UsageLedger } from '../storage/quota.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Database } from './database.js';
-import { RetryLog } from './retry-log.js';
+import { RetryLog } from '../retry-log.js';
 
 const RETRY_MS = 1000;
 

@@ -1,8 +1,8 @@
-// The log of a write retried until the database takes it (quota usage, bans): retried every
-// second, it logged a line per attempt, so a database outage of a minute wrote some 60 lines per
-// user and process. Now: the first failure, then at most one line per interval while it keeps
+// The log of a write retried until it is taken (quota usage and bans in PostgreSQL, usage.json on
+// a full disk): retried every second, it logged a line per attempt, so an outage of a minute wrote
+// some 60 lines per user and process. Now: the first failure, then at most one line per interval while it keeps
 // failing, and one line when it finally succeeds. No timer of its own: the retries are its clock.
-import type { Logger } from '../logger.js';
+import type { Logger } from './logger.js';
 
 export interface RetryMessages {
   /** The first failure: what is retried. */

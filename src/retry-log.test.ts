@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Logger } from '../logger.js';
+import type { Logger } from './logger.js';
 import { RetryLog } from './retry-log.js';
 
 function recorder(): { logger: Logger; lines: { msg: string; obj: Record<string, unknown> }[] } {
