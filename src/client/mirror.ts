@@ -386,13 +386,15 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   // Deletions first when a type changes (a file where the source has a directory, and vice versa;
   // a symbolic link is removed itself, never what it points to).
+  // The connection for the mirror's own steps: the given one, or its replacement after the transfers.
+  let session = client;
   const removeDst = async (rel: string, item: Item): Promise<void> => {
     emit({ kind: 'delete', path: rel });
     deleted++;
     gone.add(rel);
     dst.delete(rel);
     if (o.dryRun) return;
-    if (upload) await client.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
+    if (upload) await session.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
     else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
@@ -599,59 +601,67 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     bytes = jobs.reduce((sum, j) => sum + (j.item.size ?? 0), 0);
   }
 
-  // As for a file that failed: the mirror fails, and deletes nothing.
-  if (remote.unlisted[0]) throw remote.unlisted[0].error;
+  // A retry replaces a lost connection (a 421 closed it): when the given one was, the steps left
+  // (deletions, directory modes) go over a new one, closed at the end.
+  const replacement = session.closed && o.connect ? await o.connect() : undefined;
+  if (replacement) session = replacement;
+  try {
+    // As for a file that failed: the mirror fails, and deletes nothing.
+    if (remote.unlisted[0]) throw remote.unlisted[0].error;
 
-  // Extras in the destination, shallow first (a removed directory takes its contents along).
-  if (o.delete) {
-    // A remote listing without dot-files (the server refused LIST -a) cannot tell a local dot-file
-    // the server lacks from one it hides: such a file is kept.
-    const hidesDotFiles = !upload && client.listsDotFiles !== true;
-    const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
-    for (const [rel, item] of extras) {
-      aborted();
-      if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
-      if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
-        skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
-        continue;
-      }
-      if (item.type === 'dir' && holdsLeftOut(rel)) {
-        // What else is in it goes (its own extras); the directory stays with what was left out.
-        skipped++;
-        emit({ kind: 'skip', path: rel, reason: 'not deleted: it holds excluded entries' });
-        continue;
-      }
-      await removeDst(rel, item);
-    }
-  }
-
-  // Directory permissions last, deepest first: a directory closed to its owner is one nothing more
-  // is written into (or below).
-  if (keepPerms) {
-    const dirs = [...src]
-      .filter(([rel, i]) => i.type === 'dir' && !skippedTrees.has(rel) && !isUnder(rel, skippedTrees))
-      .sort((a, b) => depth(b[0]) - depth(a[0]));
-    for (const [rel, { mode }] of dirs) {
-      aborted();
-      if (mode === undefined) continue;
-      if (upload) {
-        if (dst.get(rel)?.mode !== mode) await chmodRemote(client, rel, mode);
-      } else {
-        // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
-        await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
+    // Extras in the destination, shallow first (a removed directory takes its contents along).
+    if (o.delete) {
+      // A remote listing without dot-files (the server refused LIST -a) cannot tell a local dot-file
+      // the server lacks from one it hides: such a file is kept.
+      const hidesDotFiles = !upload && client.listsDotFiles !== true;
+      const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
+      for (const [rel, item] of extras) {
+        aborted();
+        if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
+        if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
+          skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
+          continue;
+        }
+        if (item.type === 'dir' && holdsLeftOut(rel)) {
+          // What else is in it goes (its own extras); the directory stays with what was left out.
+          skipped++;
+          emit({ kind: 'skip', path: rel, reason: 'not deleted: it holds excluded entries' });
+          continue;
+        }
+        await removeDst(rel, item);
       }
     }
-  }
 
-  return {
-    transferred,
-    bytes,
-    skipped,
-    unchanged,
-    deleted,
-    directoriesCreated,
-    files,
-    verifiedBy,
-    verified,
-  };
+    // Directory permissions last, deepest first: a directory closed to its owner is one nothing more
+    // is written into (or below).
+    if (keepPerms) {
+      const dirs = [...src]
+        .filter(([rel, i]) => i.type === 'dir' && !skippedTrees.has(rel) && !isUnder(rel, skippedTrees))
+        .sort((a, b) => depth(b[0]) - depth(a[0]));
+      for (const [rel, { mode }] of dirs) {
+        aborted();
+        if (mode === undefined) continue;
+        if (upload) {
+          if (dst.get(rel)?.mode !== mode) await chmodRemote(session, rel, mode);
+        } else {
+          // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
+          await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
+        }
+      }
+    }
+
+    return {
+      transferred,
+      bytes,
+      skipped,
+      unchanged,
+      deleted,
+      directoriesCreated,
+      files,
+      verifiedBy,
+      verified,
+    };
+  } finally {
+    await replacement?.close();
+  }
 }

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -123,6 +123,25 @@ describe('ferry --retry and interrupted batches', { timeout: 120_000 }, () => {
     assert.equal(r.code, EXIT.ok, r.stderr);
     for (const [name, data] of body) assert.deepEqual(await readFile(path.join(d, name)), data, name);
     assert.match(r.stderr, /^retrying b\.txt \(1 of 2\) after .*425/m);
+  });
+
+  it('a mirror whose own connection a retry replaced (421) deletes its extras over a new one', async () => {
+    let stors = 0;
+    const { server: s, url } = await server({
+      answer: (verb) => {
+        if (verb === 'STOR' && ++stors === 1) return '421 going away';
+        return verb === 'DELE' ? '250 deleted' : undefined;
+      },
+    });
+    const d = await dir();
+    await writeFile(path.join(d, 'a.txt'), 'a new a.txt');
+    const r = await ferry(['mirror', '--allow-plain', '--delete', '--no-perms', d, `${url}/`], env);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.match(r.stderr, /^retrying a\.txt \(1 of 2\) after .*421 going away$/m);
+    assert.deepEqual(
+      s.commands.filter((c) => c.startsWith('DELE')),
+      ['DELE b.txt', 'DELE c.txt'],
+    );
   });
 
   it('never retries a 5xx; --retry 0 retries nothing', async () => {
