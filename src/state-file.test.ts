@@ -34,7 +34,10 @@ describe('state files', () => {
     await assert.rejects(
       readBanFile(bans),
       (err: unknown) =>
-        err instanceof FerryError && /not valid JSON/.test(err.message) && !err.message.includes('SECRET'),
+        err instanceof FerryError &&
+        /not valid JSON/.test(err.message) &&
+        !err.message.includes('SECRET') &&
+        !err.message.includes(SECRET.slice(0, 4)), // V8 quotes the first 10 characters
     );
     assert.deepEqual(parseStateJson(bans, '{"a":1}'), { a: 1 });
   });
