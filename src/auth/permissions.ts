@@ -25,7 +25,8 @@ const ALL: ReadonlySet<Permission> = new Set(PERMISSIONS);
 const READ_ONLY: ReadonlySet<Permission> = new Set<Permission>(['list', 'download']);
 
 /** `/pub` covers `/pub` and everything below it, not `/public`. */
-function covers(dir: string, path: string): boolean {
+/** `/pub` covers `/pub` and below, not `/public` (permission rules and mounts alike). */
+export function covers(dir: string, path: string): boolean {
   return dir === '/' || path === dir || path.startsWith(`${dir}/`);
 }
 

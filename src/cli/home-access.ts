@@ -3,7 +3,7 @@
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { Account } from '../auth/account.js';
-import { onlyReads, permissionsAt } from '../auth/permissions.js';
+import { covers, onlyReads, permissionsAt } from '../auth/permissions.js';
 import type { Logger } from '../logger.js';
 import type { SystemUser } from './run-as.js';
 
@@ -12,9 +12,6 @@ export type AccountTree = Pick<Account, 'username' | 'home' | 'folders' | 'readO
 
 /** Problems named one by one; more (a farm of homes all root's, say) are counted in one line. */
 const MAX_WARNINGS = 10;
-
-/** `/pub` covers `/pub` and below, not `/public` (as permission rules and mounts do). */
-const covers = (dir: string, p: string): boolean => dir === '/' || p === dir || p.startsWith(`${dir}/`);
 
 /**
  * Whether any path of the mount at `at` (the home at `/`, or a folder) may be written: the rule

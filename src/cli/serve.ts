@@ -1,7 +1,7 @@
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { resolveOptions, type ServerOptions } from '../server/options.js';
+import { DEFAULT_CLOSE_GRACE_MS, resolveOptions, type ServerOptions } from '../server/options.js';
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
@@ -251,7 +251,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       return;
     }
     stopping = true;
-    const graceSeconds = (running.setup.options.timeouts?.closeGraceMs ?? 10_000) / 1000;
+    const graceSeconds = (running.setup.options.timeouts?.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS) / 1000;
     logger.info({ signal, graceSeconds }, 'shutting down');
     void server.close().then(async () => {
       await adminServer?.close();

@@ -188,6 +188,9 @@ export class OptionError extends FerryError {
 }
 
 /** Node runs a longer timer after 1 ms (TimeoutOverflowWarning): every session would end at once. */
+/** How long running transfers get at a graceful stop (SIGTERM) unless timeouts.closeGraceMs says. */
+export const DEFAULT_CLOSE_GRACE_MS = 10_000;
+
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 const TIMER_LIMIT = `at most ${MAX_TIMER_MS} (about 24.8 days, the longest a Node.js timer waits)`;
 const timerMs = z.number().int().positive().max(MAX_TIMER_MS, TIMER_LIMIT);
@@ -519,7 +522,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       dataConnectMs: v.timeouts?.dataConnectMs ?? 30_000,
       handshakeMs: v.timeouts?.handshakeMs ?? 10_000,
       dataIdleMs: v.timeouts?.dataIdleMs ?? 300_000,
-      closeGraceMs: v.timeouts?.closeGraceMs ?? 10_000,
+      closeGraceMs: v.timeouts?.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS,
       stalledOutputMs: v.timeouts?.stalledOutputMs ?? 60_000,
       loginMs: v.timeouts?.loginMs ?? 60_000,
       keepaliveMs: v.timeouts?.keepaliveMs ?? 60_000,
