@@ -35,8 +35,8 @@ function parsed<T>(parse: (text: string) => T) {
 }
 
 /** Sizes and rates may be written as numbers (bytes) or with units ("2G", "10MB/s"). */
-const size = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseSize))]);
-const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
+export const size = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseSize))]);
+export const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
 
 /**
  * One user as written in the users file and in the config's `users:` list. Relative homes and

@@ -5,6 +5,7 @@ import { addressMatcher } from './account-fields.js';
 import { DUMMY_HASH, hashPassword, isLegacyHash, verifyPassword } from './password.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { certificateMismatch, certLoginOf, passwordless } from './cert-login.js';
+import { withDefaults, type UserDefaults } from './user-defaults.js';
 import type {
   AccountListener,
   AuthOutcome,
@@ -37,6 +38,8 @@ export interface LoginCacheOptions {
   verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
   /** Where a migrated hash's upgrade (or the advice to replace one) is told. */
   logger?: Logger;
+  /** Limits for every account that leaves them unset (the config's userDefaults). */
+  defaults?: UserDefaults;
 }
 
 /** A verified login: the HMAC of name, hash and password, and the account as it was then. */
@@ -93,6 +96,9 @@ export class AccountAuthenticator implements Authenticator {
   readonly #cacheSize: number;
   readonly #verify: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
   readonly #logger: Logger;
+  readonly #defaults: UserDefaults | undefined;
+  /** The watchers' handlers of account changes (announce reaches them too). */
+  readonly #watchers = new Set<(names: readonly string[]) => void>();
   /** Users whose migrated hash cannot be rewritten here, already told about (once each). */
   readonly #advised = new Set<string>();
 
@@ -103,6 +109,7 @@ export class AccountAuthenticator implements Authenticator {
     this.#offlineMs = options.offlineLoginMs ?? 0;
     this.#verify = options.verify ?? verifyPassword;
     this.#cacheSize = options.loginCacheSize ?? 10_000;
+    this.#defaults = options.defaults;
   }
 
   /** The account from the first store that has the name. */
@@ -113,7 +120,7 @@ export class AccountAuthenticator implements Authenticator {
   async #find(username: string): Promise<{ account: Account; store: AccountStore } | undefined> {
     for (const store of this.#stores) {
       const account = await store.lookup(username);
-      if (account) return { account, store };
+      if (account) return { account: withDefaults(account, this.#defaults), store };
     }
     return undefined;
   }
@@ -182,7 +189,19 @@ export class AccountAuthenticator implements Authenticator {
       }
     };
     const offs = this.#stores.map((s) => s.onChange(onChange));
-    return () => offs.forEach((off) => off());
+    this.#watchers.add(onChange);
+    return () => {
+      this.#watchers.delete(onChange);
+      offs.forEach((off) => off());
+    };
+  }
+
+  /**
+   * The sessions of these users follow their accounts as looked up now, as when a store changes
+   * them (a reload that changed the defaults every account may take).
+   */
+  announce(usernames: readonly string[]): void {
+    for (const w of this.#watchers) w(usernames);
   }
 
   /**

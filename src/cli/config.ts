@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Account } from '../auth/account.js';
 import { accountSchema, toAccount } from '../auth/account-schema.js';
+import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
 import { MAX_TIMER_MS } from '../server/options.js';
 import { parseYamlFile, topLevelSource } from '../yaml-file.js';
@@ -116,6 +117,8 @@ export const configSchema = z
     denyFilesIgnoreCase: z.boolean().optional(),
     hideDotFiles: z.boolean().optional(),
     users: z.array(accountSchema).optional(),
+    /** Limits for every account (config users and the users file's) that does not set them itself. */
+    userDefaults: userDefaultsSchema.optional(),
     /**
      * The users file `ferry users` edits (default: <dataDir>/users.yaml), or PostgreSQL shared by
      * several nodes (accounts, bans, quota usage, session counts; FERRY_DATABASE_URL also selects it).

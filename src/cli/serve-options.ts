@@ -9,6 +9,7 @@ import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
 import { UsageFile } from '../auth/usage-file.js';
+import { withDefaults } from '../auth/user-defaults.js';
 import type { PgAccounts } from '../db/accounts.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { FerryError } from '../errors.js';
@@ -79,8 +80,10 @@ export interface ServeUsers {
   configured: UserTable;
   /** --user's logins (and the generated one), hashed once: a reload keeps them. */
   fromFlags: UserEntry[];
-  /** Every account at setup: the config's and --user's first, then the users file's. */
+  /** Every account at setup (userDefaults applied): the config's and --user's first, then the users file's. */
   accounts: Account[];
+  /** The running sessions of every account follow it as looked up now (the userDefaults changed). */
+  announceAll(): void;
   /** The login made up for this run when none was configured. */
   generated?: { name: string; password: string };
 }
@@ -166,6 +169,7 @@ export async function serveSetup(
       });
   const offline = {
     offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000,
+    ...(config.userDefaults ? { defaults: config.userDefaults } : {}),
     ...(logger ? { logger } : {}),
     ...(extra.verify ? { verify: extra.verify } : {}),
   };
@@ -437,7 +441,8 @@ async function usersOf(
     entries,
     configured: fixed,
     fromFlags,
-    accounts: [...entries, ...stored],
+    accounts: [...entries, ...stored].map((a) => withDefaults(a, cache.defaults)),
+    announceAll: () => authenticator.announce([...new Set([...entries, ...stored].map((a) => a.username))]),
     lookup: (name) => authenticator.lookup(name),
     ...(generated ? { generated } : {}),
   };

@@ -114,6 +114,9 @@ async function applyConfiguration(
   // The server watches the new accounts now: the sessions of config users that changed follow
   // (removed or disabled: 421), as the users file's do. Before any wait, so no command runs between.
   setup.users.configured.announce(running.setup.users.entries);
+  // New defaults reach every account that takes them, in the sessions running too.
+  if (JSON.stringify(running.config.userDefaults) !== JSON.stringify(config.userDefaults))
+    setup.users.announceAll();
   if (!running.setup.shared) await running.setup.users.store.close();
   // Sessions from before go on with the old storage: its S3 sockets close once idle.
   running.setup.storage.retire();

@@ -39,6 +39,7 @@ const collect = (v: string, acc: string[]): string[] => [...acc, v];
 /** Declares the account options on `add` or `set`. */
 export function accountOptions(cmd: Command, adding: boolean): Command {
   const clear = adding ? '' : '; "none" clears';
+  const dflt = '; "default": the config\'s userDefaults';
   return cmd
     .option(
       '--perm <vpath=perms>',
@@ -46,7 +47,7 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
       collect,
       [],
     )
-    .option('--max-sessions <n>', 'concurrent sessions (0 = no limit)')
+    .option('--max-sessions <n>', `concurrent sessions (0 = no limit${dflt})`)
     .option(
       '--allow-from <cidr>',
       `log in only from this network (repeatable${adding ? '' : '; replaces the list; "any" clears it'})`,
@@ -58,10 +59,19 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
       `refuse logins after this day (YYYY-MM-DD, UTC) or time (ISO 8601)${adding ? '' : '; "never" clears'}`,
     )
     .option('--disabled', 'refuse logins (running sessions end)')
-    .option('--quota-size <size>', 'bytes the user may store under the home, e.g. 500M, 2G')
-    .option('--quota-files <n>', 'files the user may store under the home')
-    .option('--upload-rate <rate>', "upload bandwidth of all the user's sessions, e.g. 10MB/s")
-    .option('--download-rate <rate>', "download bandwidth of all the user's sessions, e.g. 10MB/s")
+    .option(
+      '--quota-size <size>',
+      `bytes the user may store under the home, e.g. 500M, 2G (0 = no limit${dflt})`,
+    )
+    .option('--quota-files <n>', `files the user may store under the home (0 = no limit${dflt})`)
+    .option(
+      '--upload-rate <rate>',
+      `upload bandwidth of all the user's sessions, e.g. 10MB/s (0 = no limit${dflt})`,
+    )
+    .option(
+      '--download-rate <rate>',
+      `download bandwidth of all the user's sessions, e.g. 10MB/s (0 = no limit${dflt})`,
+    )
     .option(
       '--folder <vpath=dir>',
       'mount the directory DIR at the virtual path VPATH (repeatable; VPATH= removes it)',
@@ -98,8 +108,13 @@ async function directory(name: string, dir: string): Promise<string> {
   return abs;
 }
 
-/** 0 means "no limit": the field is then left out. */
-const positive = (n: number): number | undefined => (n > 0 ? n : undefined);
+/**
+ * A limit: a number (0 = no limit, written so: it opts out of the config's userDefaults), or
+ * `default` to leave it unset (the account then takes userDefaults' value, if any).
+ */
+function limitFlag(name: string, parse: (text: string) => number, text: string): number | undefined {
+  return text === 'default' ? undefined : flag(name, parse, text);
+}
 
 /** Applies the flags to `a` (a new account for add, the stored one for set). */
 export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<void> {
@@ -127,12 +142,11 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
     }
     a.folders = Object.keys(folders).length > 0 ? folders : undefined;
   }
-  if (f.quotaSize !== undefined) a.quotaSize = positive(flag('quota-size', parseSize, f.quotaSize));
-  if (f.quotaFiles !== undefined) a.quotaFiles = positive(flag('quota-files', parseCount, f.quotaFiles));
-  if (f.uploadRate !== undefined) a.uploadRate = positive(flag('upload-rate', parseRate, f.uploadRate));
-  if (f.downloadRate !== undefined)
-    a.downloadRate = positive(flag('download-rate', parseRate, f.downloadRate));
-  if (f.maxSessions !== undefined) a.maxSessions = positive(flag('max-sessions', parseCount, f.maxSessions));
+  if (f.quotaSize !== undefined) a.quotaSize = limitFlag('quota-size', parseSize, f.quotaSize);
+  if (f.quotaFiles !== undefined) a.quotaFiles = limitFlag('quota-files', parseCount, f.quotaFiles);
+  if (f.uploadRate !== undefined) a.uploadRate = limitFlag('upload-rate', parseRate, f.uploadRate);
+  if (f.downloadRate !== undefined) a.downloadRate = limitFlag('download-rate', parseRate, f.downloadRate);
+  if (f.maxSessions !== undefined) a.maxSessions = limitFlag('max-sessions', parseCount, f.maxSessions);
   if (f.allowFrom.length > 0) {
     const any = f.allowFrom.length === 1 && f.allowFrom[0] === 'any';
     a.allowFrom = any ? undefined : [...new Set(f.allowFrom.map((c) => flag('allow-from', parseCidr, c)))];

@@ -11,6 +11,13 @@ import { hashPassword, passwordHashProblem } from '../auth/password.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { UsersFileDirectory } from '../auth/users-file.js';
+import {
+  DEFAULTED_KEYS,
+  inheritedKeys,
+  withDefaults,
+  type DefaultedKey,
+  type UserDefaults,
+} from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
 import { scanUsage } from '../storage/quota.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
@@ -35,6 +42,8 @@ type UsageRecords = Pick<UsageFile, 'get' | 'set' | 'forget'>;
 interface Accounts {
   dir: AccountDirectory;
   usage: UsageRecords;
+  /** The config's userDefaults: what an account that leaves a limit unset gets. */
+  defaults?: UserDefaults;
   close(): Promise<void>;
 }
 
@@ -47,11 +56,13 @@ interface Accounts {
 async function openAccounts(f: FileFlags, mode: 'migrate' | 'read'): Promise<Accounts> {
   const config = f.config ? await loadConfig(f.config) : {};
   const url = databaseUrlOf(config);
+  const defaults = config.userDefaults ? { defaults: config.userDefaults } : {};
   if (url) {
     const shared = await openSharedState(url, undefined, mode);
-    return { dir: shared.accounts, usage: shared.usage, close: () => shared.close() };
+    return { dir: shared.accounts, usage: shared.usage, close: () => shared.close(), ...defaults };
   }
   return {
+    ...defaults,
     dir: new UsersFileDirectory(usersFileOf(f.dataDir, config)),
     usage: new UsageFile(usageFileOf(dataDirOf(f.dataDir, config))),
     close: async () => {},
@@ -301,18 +312,24 @@ export function registerUsers(program: Command): void {
   where(users.command('show').argument('<name>').description("show an account's settings"))
     .option('--json', 'JSON (no password hash)')
     .action(async (name: string, f: FileFlags & { json?: boolean }) => {
-      const { a, usage } = await withAccounts(
+      const { a, usage, defaults } = await withAccounts(
         f,
-        async ({ dir, usage }) => {
+        async ({ dir, usage, defaults }) => {
           const a = await dir.get(name);
           if (!a) throw unknownUser(name, dir.where);
-          return { a, usage: hasQuota(a) ? await usage.get(name) : undefined };
+          const quota = hasQuota(withDefaults(a, defaults));
+          return { a, defaults, usage: quota ? await usage.get(name) : undefined };
         },
         'read',
       );
       await warnShadowed([name], f.config);
-      if (f.json) return say(JSON.stringify({ ...publicView(a), ...(usage ? { usage } : {}) }));
-      for (const line of describe(a, usage)) say(line);
+      const inherited = inheritedKeys(a, defaults);
+      if (f.json) {
+        const from =
+          inherited.length > 0 ? { effective: effectiveView(a, defaults), fromUserDefaults: inherited } : {};
+        return say(JSON.stringify({ ...publicView(a), ...from, ...(usage ? { usage } : {}) }));
+      }
+      for (const line of describe(a, usage, defaults)) say(line);
     });
 
   where(
@@ -359,6 +376,12 @@ function publicView(a: Account): Omit<AccountInput, 'passwordHash'> {
   return rest;
 }
 
+/** The limits the account has in effect (its own, else userDefaults'). */
+function effectiveView(a: Account, defaults: UserDefaults | undefined): Partial<Pick<Account, DefaultedKey>> {
+  const e = withDefaults(a, defaults);
+  return Object.fromEntries(DEFAULTED_KEYS.filter((k) => e[k] !== undefined).map((k) => [k, e[k]]));
+}
+
 /** The home as written, or the default storage's (the account names none). */
 const homeOf = (a: Account): string => a.home || `(default: storage.s3 <prefix>${a.username}/)`;
 
@@ -367,8 +390,7 @@ function statusOf(a: Account): string {
   return why === undefined ? 'enabled' : why.startsWith('account expired') ? 'expired' : 'disabled';
 }
 
-const limit = (n: number | undefined, show: (n: number) => string): string =>
-  n === undefined ? 'none' : show(n);
+const limit = (n: number | undefined, show: (n: number) => string): string => (!n ? 'none' : show(n));
 
 /** `used of limit (n%)`, or what is known when nothing is recorded yet. */
 function usageOf(used: number | undefined, quota: number | undefined, show: (n: number) => string): string {
@@ -378,21 +400,36 @@ function usageOf(used: number | undefined, quota: number | undefined, show: (n: 
   return `${show(used)} used of ${show(quota)} (${Math.floor((used * 100) / quota)}%)`;
 }
 
-function describe(a: Account, usage: StoredUsage | undefined): string[] {
+function describe(
+  own: Account,
+  usage: StoredUsage | undefined,
+  defaults: UserDefaults | undefined,
+): string[] {
+  const a = withDefaults(own, defaults);
+  const inherited = new Set<string>(inheritedKeys(own, defaults));
+  /** Marks a value the account takes from the config's userDefaults. */
+  const from = (key: DefaultedKey, text: string): string =>
+    inherited.has(key) ? `${text}  (userDefaults)` : text;
   const rules = Object.entries(a.permissions ?? {}).sort(([x], [y]) => x.localeCompare(y));
   if (!a.permissions?.['/']) rules.unshift(['/', a.readOnly ? ['list', 'download'] : '*']);
   return [
     `name            ${a.username}`,
     `status          ${statusOf(a)}`,
     `home            ${homeOf(a)}`,
-    `permissions     ${rules.map(([d, r]) => `${d}=${formatPermissions(r)}`).join('  ')}`,
-    `max sessions    ${limit(a.maxSessions, String)}`,
+    `permissions     ${from('readOnly', rules.map(([d, r]) => `${d}=${formatPermissions(r)}`).join('  '))}`,
+    `max sessions    ${from('maxSessions', limit(a.maxSessions, String))}`,
     `allow from      ${a.allowFrom?.join(', ') ?? 'anywhere'}`,
     `expires         ${a.expires ?? 'never'}`,
-    `quota size      ${usageOf(usage?.bytes, a.quotaSize, formatSize)}`,
-    `quota files     ${usageOf(usage?.files, a.quotaFiles, String)}`,
-    `upload rate     ${limit(a.uploadRate, (n) => `${formatSize(n)}/s`)}`,
-    `download rate   ${limit(a.downloadRate, (n) => `${formatSize(n)}/s`)}`,
+    `quota size      ${from('quotaSize', usageOf(usage?.bytes, a.quotaSize, formatSize))}`,
+    `quota files     ${from('quotaFiles', usageOf(usage?.files, a.quotaFiles, String))}`,
+    `upload rate     ${from(
+      'uploadRate',
+      limit(a.uploadRate, (n) => `${formatSize(n)}/s`),
+    )}`,
+    `download rate   ${from(
+      'downloadRate',
+      limit(a.downloadRate, (n) => `${formatSize(n)}/s`),
+    )}`,
     `folders         ${
       Object.entries(a.folders ?? {})
         .map(([d, h]) => `${d}=${h}`)
