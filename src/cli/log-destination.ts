@@ -1,4 +1,5 @@
 import { pino, type Logger as PinoLogger } from 'pino';
+import { isJournalStream, journalPriority } from './journal-stream.js';
 
 type Destination = ReturnType<typeof pino.destination>;
 
@@ -19,7 +20,8 @@ export const LOG_END_MS = 2000;
  * The server's log: JSON lines to standard output through an asynchronous buffer, written in
  * batches (at most LOG_FLUSH_MS late), that never holds more than `maxBytes` (a slow disk, a full
  * pipe or a paused terminal must not grow memory without bound). Dropped lines are counted and
- * reported in one line once the output has drained.
+ * reported in one line once the output has drained. Into the systemd journal, each line starts with
+ * its syslog priority (`<4>` for a warning: see journal-stream.ts); a file or terminal gets JSON.
  */
 export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_BYTES): PinoLogger {
   const destination = pino.destination({
@@ -28,7 +30,8 @@ export function createServerLogger(level: string, fd = 1, maxBytes = LOG_BUFFER_
     maxLength: maxBytes,
     minLength: Math.min(LOG_BATCH_BYTES, maxBytes - 1),
   });
-  const logger = pino({ level }, flushedWithin(destination, LOG_FLUSH_MS));
+  const prefix = isJournalStream(fd) ? journalPriority : undefined;
+  const logger = pino({ level }, flushedWithin(destination, LOG_FLUSH_MS, prefix));
   let dropped = 0;
   destination.on('drop', () => dropped++);
   // A failed write (a full disk, a closed pipe) must not end the server: the lines stay held and are
@@ -61,6 +64,7 @@ function escapeC1(line: string): string {
 function flushedWithin(
   destination: Destination,
   ms: number,
+  prefix?: (line: string) => string,
 ): { write(line: string): void; flush(cb: (err?: Error) => void): void } {
   let timer: NodeJS.Timeout | undefined;
   /** The destination was given up (destroyed): later lines are dropped. */
@@ -76,7 +80,7 @@ function flushedWithin(
   return {
     write(line: string): void {
       if (abandoned) return;
-      destination.write(escapeC1(line));
+      destination.write(prefix ? prefix(line) + escapeC1(line) : escapeC1(line));
       if (timer) return;
       timer = setTimeout(flush, ms);
       timer.unref();
