@@ -11,6 +11,7 @@ import type { PgBans } from '../db/bans.js';
 import { databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { defenderPaths } from './defender-config.js';
+import { configOption } from './config-option.js';
 
 interface BansFlags {
   config?: string;
@@ -28,7 +29,7 @@ export function registerBans(program: Command): void {
     .description("the defender's banned addresses (running server or saved)");
   const where = (c: Command): Command =>
     c
-      .option('--config <file>', "the server's YAML config file (for its dataDir)")
+      .addOption(configOption("the server's YAML config file (for its dataDir)"))
       .option('--data-dir <dir>', "the server's data dir (default ~/.ferry)");
   where(bans.command('list').description('list the addresses banned now'))
     .option('--json', 'one JSON array (address, since, until, bans)')

@@ -4,6 +4,7 @@ import { FerryError } from '../errors.js';
 import { UsageFile } from '../auth/usage-file.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
+import { configOption } from './config-option.js';
 
 interface DbFlags {
   config?: string;
@@ -38,7 +39,7 @@ export function registerDb(program: Command): void {
   const db = program.command('db').description('the PostgreSQL database several nodes share');
   const where = (c: Command): Command =>
     c
-      .option('--config <file>', "the server's YAML config (its accounts.postgres)")
+      .addOption(configOption("the server's YAML config (its accounts.postgres)"))
       .option('--data-dir <dir>', 'data directory of the embedded setup (for import: usage.json)');
 
   where(db.command('migrate').description('bring the schema up to date (servers also do at start)')).action(

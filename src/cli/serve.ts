@@ -30,6 +30,7 @@ import { raiseOpenFilesLimit } from './open-files.js';
 import { UploadSweeper } from './upload-sweeper.js';
 import { certificateWarnings, selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
+import { configOption } from './config-option.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -37,7 +38,7 @@ export function registerServe(program: Command): void {
   program
     .command('serve')
     .description('run the FTPS server (explicit and implicit listeners; TLS required by default)')
-    .option('--config <file>', 'YAML config file (flags override it)')
+    .addOption(configOption('YAML config file (flags override it)'))
     .option('--root <dir>', 'directory served to the default user (default: the current directory)')
     .option(
       '--listen <addr>',

@@ -30,6 +30,7 @@ import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 import { refuseShadowed, warnShadowed } from './users-shadowed.js';
+import { configOption } from './config-option.js';
 
 interface FileFlags {
   config?: string;
@@ -87,7 +88,7 @@ const hasQuota = (a: Account): boolean => Boolean(a.quotaSize || a.quotaFiles);
 
 function where(cmd: Command): Command {
   return cmd
-    .option('--config <file>', "the server's YAML config (its accounts.file or dataDir names the users file)")
+    .addOption(configOption("the server's YAML config (its accounts.file or dataDir names the users file)"))
     .option('--data-dir <dir>', 'data directory holding users.yaml (default ~/.ferry)');
 }
 
