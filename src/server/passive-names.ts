@@ -29,6 +29,14 @@ export class PassiveNames {
 
   /** Looks `names` up (again) and follows them from now on; throws for one never resolved. */
   async resolve(names: readonly string[] = this.names): Promise<void> {
+    (await this.lookUp(names)).apply();
+  }
+
+  /**
+   * Looks `names` up and throws for one never resolved, changing nothing yet: `apply()` follows
+   * them. A reload applies only once accepted: a rejected one must leave PASV's addresses alone.
+   */
+  async lookUp(names: readonly string[]): Promise<{ apply(): void }> {
     const answers = await Promise.all(
       names.map(async (name) => {
         try {
@@ -44,6 +52,13 @@ export class PassiveNames {
         'passive.address',
         `cannot resolve the host name "${unknown.name}" to an IPv4 address (${unknown.error}).`,
       );
+    return { apply: () => this.follow(names, answers) };
+  }
+
+  private follow(
+    names: readonly string[],
+    answers: readonly { name: string; address?: string; error?: string }[],
+  ): void {
     this.names = names;
     for (const { name, address, error } of answers) {
       if (address === undefined) {

@@ -158,7 +158,7 @@ export class FerryServer {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
-    await this.passiveNames.resolve(next.passive.names);
+    const names = await this.passiveNames.lookUp(next.passive.names);
     await this.certificates.replace(...certificateSettings(next), certificates);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.checks.setLimits(checkLimits(next));
@@ -182,6 +182,8 @@ export class FerryServer {
       this.unwatch();
       this.unwatch = this.watch(next);
     }
+    // Only now, the reload accepted: a rejected one leaves the names followed and their addresses.
+    names.apply();
     this.options = next;
     this.runtime.options = this.guarded(next);
     return { restartNeeded: restart };

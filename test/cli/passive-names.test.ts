@@ -27,6 +27,8 @@ describe(
     let dir: string;
     let hosts: string;
     let server: ServeProcess;
+    let config: string;
+    let configText: string;
 
     const point = (address: string | undefined): Promise<void> =>
       writeFile(hosts, `127.0.0.1 localhost\n${address ? `${address} ${NAME}\n` : ''}`);
@@ -37,16 +39,14 @@ describe(
       await point('198.51.100.7');
       const home = path.join(dir, 'home');
       await mkdir(home);
-      const config = path.join(dir, 'ferry.yaml');
-      await writeFile(
-        config,
-        [
-          `passiveAddress: ${NAME}`,
-          'users:',
-          `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
-          '',
-        ].join('\n'),
-      );
+      config = path.join(dir, 'ferry.yaml');
+      configText = [
+        `passiveAddress: ${NAME}`,
+        'users:',
+        `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
+        '',
+      ].join('\n');
+      await writeFile(config, configText);
       // This server's /etc/hosts is `hosts` (a private bind mount; sh then execs node).
       const wrapper = ['unshare', '--mount', '--propagation', 'private', '--'];
       const bind = ['sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hosts];
@@ -73,13 +73,10 @@ describe(
       }
     }
 
-    async function reload(): Promise<number> {
+    async function reload(outcome = 'configuration reloaded'): Promise<number> {
       const from = server.log.length;
       server.child.kill('SIGHUP');
-      await server.waitForLog(
-        (l) => server.log.indexOf(l) >= from && l.msg === 'configuration reloaded',
-        'configuration reloaded',
-      );
+      await server.waitForLog((l) => server.log.indexOf(l) >= from && l.msg === outcome, outcome);
       return from;
     }
 
@@ -98,6 +95,21 @@ describe(
       const warnings = server.log.slice(from).filter((l) => /host name lookup failed/.test(l.msg ?? ''));
       assert.equal(warnings.length, 1, 'warned once');
       assert.equal(warnings[0]?.name, NAME);
+    });
+
+    test('a rejected reload changes nothing: PASV keeps the address although the name moved', async () => {
+      await point('198.51.100.9');
+      // Valid as a file; refused when the server loads the certificate, after the lookup.
+      const missing = path.join(dir, 'missing.pem');
+      await writeFile(config, `${configText}certificates: [{ cert: ${missing}, key: ${missing} }]\n`);
+      const from = await reload('configuration reload failed; the running configuration is kept');
+      assert.equal(await pasvAddress(), '198.51.100.8');
+      const moved = server.log.slice(from).filter((l) => /now resolves elsewhere/.test(l.msg ?? ''));
+      assert.deepEqual(moved, [], 'no switch logged');
+      // Accepted again: the name's new address.
+      await writeFile(config, configText);
+      await reload();
+      assert.equal(await pasvAddress(), '198.51.100.9');
     });
   },
 );
