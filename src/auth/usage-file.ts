@@ -3,12 +3,10 @@
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
-import { RetryLog } from '../retry-log.js';
+import { RetriedWrite } from '../retried-write.js';
 import { withFileLock } from '../file-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { readStateFile } from '../state-file.js';
-
-const RETRY_MS = 1000;
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */
 export interface StoredUsage {
@@ -30,25 +28,31 @@ const fileSchema = z.object({
 /**
  * A change the file cannot take now (a full disk, its directory read-only, the lock held too long)
  * is kept in memory, counted by `get` (quotas hold against it) and retried until it is written:
- * a completed upload is never dropped from the count, whatever the disk does.
+ * a completed upload is never dropped from the count, whatever the disk does. What is still not
+ * written at close() is lost, and said so.
  */
 export class UsageFile {
   /** Reads and changes from this process, one at a time (the lock file orders the changes against other processes). */
   #queue: Promise<unknown> = Promise.resolve();
   readonly #pending = new Map<string, Pending>();
-  #flushing: Promise<void> | undefined;
-  #retry: NodeJS.Timeout | undefined;
-  readonly #retries: RetryLog;
+  readonly #writes: RetriedWrite;
+  readonly #logger: Logger;
 
   constructor(
     readonly file: string,
     logger: Logger = silentLogger,
   ) {
-    this.#retries = new RetryLog(logger, {
-      failing: 'quota usage not written yet: retrying',
-      still: 'quota usage still not written: retrying',
-      done: 'quota usage written after retries',
-    });
+    this.#logger = logger;
+    this.#writes = new RetriedWrite(
+      logger,
+      {
+        failing: 'quota usage not written yet: retrying',
+        still: 'quota usage still not written: retrying',
+        done: 'quota usage written after retries',
+      },
+      () => this.#writePending(),
+      () => ({ file: this.file, users: [...this.#pending.keys()] }),
+    );
   }
 
   /** The record plus what this process has not been able to write yet. */
@@ -64,7 +68,7 @@ export class UsageFile {
       return this.#withPending(username, stored) ?? stored;
     } catch (err) {
       (this.#pending.get(username) ?? this.#track(username)).scanned ??= usage;
-      this.#failed(err);
+      this.#writes.failed(err);
       return this.#withPending(username, undefined) ?? usage;
     }
   }
@@ -97,10 +101,29 @@ export class UsageFile {
 
   /** Writes what is pending; resolves when done or when the write failed (then retried). */
   flush(): Promise<void> {
-    this.#flushing ??= this.#writePending().finally(() => (this.#flushing = undefined));
-    return this.#flushing;
+    return this.#writes.flush();
   }
 
+  /**
+   * At shutdown: no more retries, a last write, and a warning naming what it could not write (the
+   * file then counts less than the users store: `ferry users rescan` counts them again).
+   */
+  async close(): Promise<void> {
+    await this.#writes.close();
+    if (this.#pending.size === 0) return;
+    const lost = { bytes: 0, files: 0 };
+    for (const p of this.#pending.values()) {
+      lost.bytes += p.delta.bytes;
+      lost.files += p.delta.files;
+    }
+    const users = [...this.#pending.keys()];
+    this.#logger.warn(
+      { file: this.file, users, ...lost },
+      `quota usage not written at shutdown: ${lost.bytes} bytes and ${lost.files} files of ${users.length} users are missing from the file ('ferry users rescan' counts them again)`,
+    );
+  }
+
+  /** Throws when a write failed: what it held stays pending. */
   async #writePending(): Promise<void> {
     // Again while changes arrive during a write: each is written before flush resolves.
     while (this.#pending.size > 0) {
@@ -129,14 +152,8 @@ export class UsageFile {
           if (!p.scanned && p.delta.bytes === 0 && p.delta.files === 0) this.#pending.delete(name);
         }
       };
-      try {
-        await this.#edit(apply, written);
-      } catch (err) {
-        this.#failed(err);
-        return;
-      }
+      await this.#edit(apply, written);
     }
-    this.#retries.succeeded();
   }
 
   #track(username: string): Pending {
@@ -150,13 +167,6 @@ export class UsageFile {
     const base = stored ?? p?.scanned;
     if (!base || !p) return base;
     return { bytes: Math.max(0, base.bytes + p.delta.bytes), files: Math.max(0, base.files + p.delta.files) };
-  }
-
-  #failed(err: unknown): void {
-    this.#retries.failed({ file: this.file, users: [...this.#pending.keys()], err: (err as Error).message });
-    clearTimeout(this.#retry);
-    this.#retry = setTimeout(() => void this.flush(), RETRY_MS);
-    this.#retry.unref();
   }
 
   /** `change` under the file's lock; `written` runs once the file holds it, still in turn. */

@@ -102,8 +102,11 @@ export interface ServeSetup {
   explain(err: unknown): unknown;
   /** The homes' storage (S3 connection): a reload's setup shares it, or retires it once replaced. */
   storage: StorageSetup;
-  /** Releases what the storage holds (the S3 client's sockets); after the server closed. */
-  close(): void;
+  /**
+   * After the server closed: releases what the storage holds (the S3 client's sockets) and writes
+   * the quota usage still pending in usage.json (a full disk: a last attempt, else a warning).
+   */
+  close(): Promise<void>;
   /** The AWS_* environment the S3 storage was set up with (a reload uses it again). */
   env: AwsEnv;
 }
@@ -314,7 +317,12 @@ export async function serveSetup(
     env,
     explain,
     storage,
-    close: () => storage.close(),
+    close: async () => {
+      storage.close();
+      // The database's usage is closed with the rest of the shared state.
+      const ledger = limits.usage?.ledger;
+      if (ledger instanceof UsageFile) await ledger.close();
+    },
     ...(shared ? { shared } : {}),
   };
 }

@@ -159,8 +159,9 @@ async function serve(flags: ServeFlags): Promise<void> {
       const shared = setup.shared;
       return await runWorker(ferry, {
         ...(shared ? { sessions: shared.sessions } : {}),
-        // Before the worker exits: the database state, then the log's held lines (endServerLog).
+        // Before the worker exits: the quota usage file, the database state, then the log's held lines.
         close: async () => {
+          await running.setup.close();
           await shared?.close();
           await endServerLog(root);
         },
@@ -259,7 +260,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       await xferlog?.close();
       await running.setup.users.store.close();
       await running.setup.shared?.close();
-      running.setup.close();
+      await running.setup.close();
       await endServerLog(root);
       process.exit(0);
     });

@@ -4,10 +4,9 @@ import type { Ban } from '../defender/defender.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { recordChange, type Database } from './database.js';
-import { RetryLog } from '../retry-log.js';
+import { RetriedWrite } from '../retried-write.js';
 
 const KIND = 'ban';
-const RETRY_MS = 1000;
 
 interface BanRow {
   address: string;
@@ -26,21 +25,23 @@ const banOf = (r: BanRow): Ban => ({
 export class PgBans implements SharedBans {
   /** Bans raised or lifted here and not yet written (the database away): retried. */
   readonly #pending = new Map<string, Ban>();
-  #flushing: Promise<void> | undefined;
-  #retry: NodeJS.Timeout | undefined;
   readonly #offs: (() => void)[] = [];
-  readonly #retries: RetryLog;
-  #closed = false;
+  readonly #writes: RetriedWrite;
 
   constructor(
     readonly db: Database,
     logger: Logger = silentLogger,
   ) {
-    this.#retries = new RetryLog(logger, {
-      failing: 'ban not saved yet: retrying',
-      still: 'bans still not saved: retrying',
-      done: 'bans saved after retries',
-    });
+    this.#writes = new RetriedWrite(
+      logger,
+      {
+        failing: 'ban not saved yet: retrying',
+        still: 'bans still not saved: retrying',
+        done: 'bans saved after retries',
+      },
+      () => this.#write(),
+      () => ({ remotes: [...this.#pending.keys()] }),
+    );
   }
 
   async load(sinceMs: number): Promise<Ban[]> {
@@ -55,7 +56,7 @@ export class PgBans implements SharedBans {
     const queued = this.#pending.get(ban.address);
     // The newer ban, or the same ban's end, wins.
     if (!queued || queued.since <= ban.since) this.#pending.set(ban.address, ban);
-    void this.#flush();
+    void this.#writes.flush();
   }
 
   onChange(listener: (ban: Ban) => void): () => void {
@@ -66,7 +67,7 @@ export class PgBans implements SharedBans {
         .catch(() => {}); // the recovery reloads everything
     });
     const offRecover = this.db.onRecover(() => {
-      void this.#flush();
+      void this.#writes.flush();
       this.load(Date.now() - 86_400_000)
         .then((bans) => bans.forEach(listener))
         .catch(() => {});
@@ -97,43 +98,25 @@ export class PgBans implements SharedBans {
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    clearTimeout(this.#retry);
     for (const off of this.#offs.splice(0)) off();
     // A last try for what is pending (a ban raised just before shutdown).
-    await this.#flush();
-    this.#closed = true;
+    await this.#writes.close();
   }
 
-  #flush(): Promise<void> {
-    this.#flushing ??= this.#write().finally(() => (this.#flushing = undefined));
-    return this.#flushing;
-  }
-
+  /** Throws when a ban could not be saved: it, and the rest, stay pending. */
   async #write(): Promise<void> {
     for (const [address, ban] of this.#pending) {
-      try {
-        await this.db.transaction(async (c) => {
-          // A newer ban on another node wins over this one.
-          await c.query(
-            `INSERT INTO ferry_bans (address, since, until, bans) VALUES ($1, $2, $3, $4)
+      await this.db.transaction(async (c) => {
+        // A newer ban on another node wins over this one.
+        await c.query(
+          `INSERT INTO ferry_bans (address, since, until, bans) VALUES ($1, $2, $3, $4)
              ON CONFLICT (address) DO UPDATE SET since = EXCLUDED.since, until = EXCLUDED.until, bans = EXCLUDED.bans
              WHERE ferry_bans.since <= EXCLUDED.since`,
-            [address, ban.since, ban.until, ban.bans],
-          );
-          await recordChange(c, KIND, address);
-        });
-        if (this.#pending.get(address) === ban) this.#pending.delete(address);
-      } catch (err) {
-        this.#retries.failed({ remotes: [...this.#pending.keys()], err: (err as Error).message });
-        if (!this.#closed) {
-          clearTimeout(this.#retry);
-          this.#retry = setTimeout(() => void this.#flush(), RETRY_MS);
-          this.#retry.unref();
-        }
-        return;
-      }
+          [address, ban.since, ban.until, ban.bans],
+        );
+        await recordChange(c, KIND, address);
+      });
+      if (this.#pending.get(address) === ban) this.#pending.delete(address);
     }
-    this.#retries.succeeded();
   }
 }

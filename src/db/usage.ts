@@ -4,9 +4,7 @@
 import type { Usage, UsageLedger } from '../storage/quota.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Database } from './database.js';
-import { RetryLog } from '../retry-log.js';
-
-const RETRY_MS = 1000;
+import { RetriedWrite } from '../retried-write.js';
 
 interface UsageRow {
   bytes: string;
@@ -17,23 +15,25 @@ const usageOf = (r: UsageRow): Usage => ({ bytes: Number(r.bytes), files: Number
 
 export class PgUsage implements UsageLedger {
   readonly #pending = new Map<string, Usage>();
-  #flushing: Promise<void> | undefined;
-  #retry: NodeJS.Timeout | undefined;
   readonly #logger: Logger;
-  readonly #retries: RetryLog;
+  readonly #writes: RetriedWrite;
   readonly #offRecover: () => void;
-  #closed = false;
 
   constructor(
     readonly db: Database,
     logger: Logger = silentLogger,
   ) {
     this.#logger = logger;
-    this.#retries = new RetryLog(logger, {
-      failing: 'quota usage not written yet: retrying',
-      still: 'quota usage still not written: retrying',
-      done: 'quota usage written after retries',
-    });
+    this.#writes = new RetriedWrite(
+      logger,
+      {
+        failing: 'quota usage not written yet: retrying',
+        still: 'quota usage still not written: retrying',
+        done: 'quota usage written after retries',
+      },
+      () => this.#write(),
+      () => ({ users: [...this.#pending.keys()] }),
+    );
     this.#offRecover = db.onRecover(() => void this.flush());
   }
 
@@ -103,19 +103,17 @@ export class PgUsage implements UsageLedger {
 
   /** Writes what is pending; resolves when done or when the database refused (then retried). */
   flush(): Promise<void> {
-    this.#flushing ??= this.#write().finally(() => (this.#flushing = undefined));
-    return this.#flushing;
+    return this.#writes.flush();
   }
 
   async close(): Promise<void> {
     this.#offRecover();
-    this.#closed = true;
-    clearTimeout(this.#retry);
-    await this.flush();
+    await this.#writes.close();
     if (this.#pending.size > 0)
       this.#logger.error({ users: [...this.#pending.keys()] }, 'quota usage changes not written at shutdown');
   }
 
+  /** Throws when a change could not be written: it, and the rest, stay pending. */
   async #write(): Promise<void> {
     for (const [username, delta] of [...this.#pending]) {
       this.#pending.delete(username);
@@ -128,15 +126,8 @@ export class PgUsage implements UsageLedger {
         // Put back, merged with whatever was added meanwhile.
         const p = this.#pending.get(username) ?? { bytes: 0, files: 0 };
         this.#pending.set(username, { bytes: p.bytes + delta.bytes, files: p.files + delta.files });
-        this.#retries.failed({ users: [...this.#pending.keys()], err: (err as Error).message });
-        if (!this.#closed) {
-          clearTimeout(this.#retry);
-          this.#retry = setTimeout(() => void this.flush(), RETRY_MS);
-          this.#retry.unref();
-        }
-        return;
+        throw err;
       }
     }
-    this.#retries.succeeded();
   }
 }

@@ -103,3 +103,42 @@ test(
     }
   },
 );
+
+for (const workers of ['1', '2']) {
+  test(
+    `--workers ${workers}: quota usage the shutdown cannot write (a full disk) is named in a warning`,
+    { skip: !isRoot, timeout: 120_000 },
+    async () => {
+      const user = `stop${workers}`;
+      const home = path.join(dir, user);
+      await mkdir(home);
+      const add = await ferryUsers(
+        data,
+        ['add', user, '--home', home, '--quota-size', '10M', '--password-stdin'],
+        'pw\n',
+      );
+      assert.equal(add.code, 0, add.stderr);
+      const server = await ServeProcess.start(['--workers', workers, '--data-dir', data], dir);
+      try {
+        const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+        await ftp.expect(220);
+        await ftp.login(user, 'pw');
+        await ftp.cmd('TYPE I', 200);
+        assert.equal(await storeCode(ftp, 'first', KiB), 226); // the usage counted and recorded
+        await run('dd', ['if=/dev/zero', `of=${path.join(data, 'fill')}`, 'bs=64k']).catch(() => {});
+        assert.equal(await storeCode(ftp, 'second', 100 * KiB), 226);
+        await ftp.close();
+        assert.equal(await server.stop(), 0);
+      } finally {
+        await server.stop();
+        await rm(path.join(data, 'fill'), { force: true });
+      }
+      const lost = server.log.find((l) => /^quota usage not written at shutdown/.test(l.msg ?? ''));
+      assert.ok(lost, 'a warning at shutdown');
+      assert.equal(lost.level, 40);
+      assert.deepEqual(lost.users, [user]);
+      assert.equal(lost.bytes, 100 * KiB);
+      assert.equal(lost.files, 1);
+    },
+  );
+}
