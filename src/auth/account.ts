@@ -139,7 +139,10 @@ export interface AccountDirectory {
   put(account: Account): Promise<void>;
   /** Adds the accounts at once (one write, one transaction); returns the names already taken, not added. */
   addAll(accounts: readonly Account[]): Promise<string[]>;
-  /** Changes the account in place through `change`; undefined when there is no such account. */
+  /**
+   * Changes the account in place through `change`; undefined when there is no such account. A
+   * change that leaves the account as it was writes nothing (and announces no change).
+   */
   update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined>;
   /** False when there was no such account. */
   remove(username: string): Promise<boolean>;

@@ -101,6 +101,8 @@ export class AccountAuthenticator implements Authenticator {
   readonly #watchers = new Set<(names: readonly string[]) => void>();
   /** Users whose migrated hash cannot be rewritten here, already told about (once each). */
   readonly #advised = new Set<string>();
+  /** Hash upgrades running, by user: one at a time (parallel logins each hashed and wrote one). */
+  readonly #upgrading = new Map<string, Promise<void>>();
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
@@ -218,18 +220,32 @@ export class AccountAuthenticator implements Authenticator {
       );
       return;
     }
+    if (this.#upgrading.has(username)) return;
     const replace = store.replaceHash.bind(store);
-    void hashPassword(password)
-      .then((to) => replace(username, from, to))
+    // Only while the hash is still the one verified: a login checked against it before another
+    // upgrade (or an admin) replaced it neither hashes again nor writes.
+    const upgrade = store
+      .lookup(username)
       .then(
-        (done) =>
-          done && this.#logger.info({ user: username }, 'migrated password hash replaced by a scrypt one'),
+        async (now) => now?.passwordHash === from && replace(username, from, await hashPassword(password)),
+      )
+      .then(
+        (done) => {
+          if (done) this.#logger.info({ user: username }, 'migrated password hash replaced by a scrypt one');
+        },
         (err: unknown) =>
           this.#logger.warn(
             { user: username, err: (err as Error).message },
             'migrated password hash not replaced',
           ),
-      );
+      )
+      .finally(() => this.#upgrading.delete(username));
+    this.#upgrading.set(username, upgrade);
+  }
+
+  /** Resolves once the hash upgrades running now are done (tests). */
+  async upgrades(): Promise<void> {
+    await Promise.all(this.#upgrading.values());
   }
 
   /** The store is unreachable: only a login verified here recently, with the same password. */

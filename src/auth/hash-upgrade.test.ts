@@ -1,14 +1,14 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Logger } from '../logger.js';
-import { StaticAccounts } from './account.js';
+import { StaticAccounts, type AccountStore } from './account.js';
 import { AccountAuthenticator } from './authenticator.js';
-import { isLegacyHash, verifyPassword } from './password.js';
+import { hashPassword, isLegacyHash, verifyPassword } from './password.js';
 import { Secret } from './types.js';
-import { readUsersFile, UsersFileStore, writeUsersFile } from './users-file.js';
+import { readUsersFile, UsersFileDirectory, UsersFileStore, writeUsersFile } from './users-file.js';
 
 const signal = new AbortController().signal;
 const creds = (username: string, password: string) => ({
@@ -74,6 +74,67 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
       assert.equal((await auth.authenticate(creds('ann', PW), signal)).ok, true);
       assert.equal(logger.lines.filter((l) => l.includes('replaced')).length, 1);
       assert.ok(!logger.lines.join('\n').includes('s4ltS4lt'), 'no hash in the log');
+    } finally {
+      store.close();
+    }
+  });
+
+  /** `store` whose replaceHash calls are counted, with `before` run ahead of each. */
+  function counted(store: UsersFileStore, before: () => Promise<void> = async () => {}) {
+    const calls: string[] = [];
+    const wrapped: AccountStore = {
+      lookup: (name) => store.lookup(name),
+      onChange: (listener) => store.onChange(listener),
+      replaceHash: async (name, from, to) => {
+        calls.push(name);
+        await before();
+        return store.replaceHash(name, from, to);
+      },
+    };
+    return { wrapped, calls };
+  }
+
+  it('parallel logins of one user: one upgrade, hashed and written once', async () => {
+    const file = path.join(dir, 'parallel.yaml');
+    await writeUsersFile(file, [{ username: 'pat', passwordHash: APR1, home: dir }]);
+    const store = await UsersFileStore.open(file);
+    const { wrapped, calls } = counted(store);
+    const auth = new AccountAuthenticator([wrapped], { loginCacheMs: 0 });
+    try {
+      const logins = await Promise.all([1, 2, 3, 4].map(() => auth.authenticate(creds('pat', PW), signal)));
+      assert.ok(logins.every((l) => l.ok));
+      await auth.upgrades();
+      assert.deepEqual(calls, ['pat'], 'one upgrade');
+      assert.match((await readUsersFile(file)).get('pat')?.passwordHash ?? '', /^scrypt\$/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a hash changed since the login (an admin set a password): not replaced, the file not written', async () => {
+    const file = path.join(dir, 'admin.yaml');
+    await writeUsersFile(file, [{ username: 'ada', passwordHash: APR1, home: dir }]);
+    const store = await UsersFileStore.open(file);
+    const logger = infoLogger();
+    const set = await hashPassword('set by the admin');
+    let written = '';
+    const signature = async (): Promise<string> => {
+      const st = await stat(file, { bigint: true });
+      return `${st.ino}:${st.mtimeNs}`;
+    };
+    // Between the login's check and its upgrade: `ferry users passwd` (the same locked edit).
+    const { wrapped, calls } = counted(store, async () => {
+      await new UsersFileDirectory(file).update('ada', (a) => void (a.passwordHash = set));
+      written = await signature();
+    });
+    const auth = new AccountAuthenticator([wrapped], { logger, loginCacheMs: 0 });
+    try {
+      assert.equal((await auth.authenticate(creds('ada', PW), signal)).ok, true);
+      await auth.upgrades();
+      assert.equal(calls.length, 1);
+      assert.equal((await readUsersFile(file)).get('ada')?.passwordHash, set, "the admin's hash stays");
+      assert.equal(await signature(), written, 'the file not written again');
+      assert.ok(!logger.lines.some((l) => l.includes('replaced')));
     } finally {
       store.close();
     }

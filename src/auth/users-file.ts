@@ -252,9 +252,15 @@ export class UsersFileDirectory implements AccountDirectory {
   }
 
   update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined> {
-    return editUsersFile(this.where, async (accounts) => {
+    return withFileLock(this.where, async () => {
+      const accounts = await readUsersFile(this.where);
       const a = accounts.get(username);
-      return a ? { result: await change(a) } : undefined;
+      if (!a) return undefined;
+      const before = JSON.stringify(a);
+      const result = await change(a);
+      // Unchanged (a compare-and-set that found another hash): the file stays as it is.
+      if (JSON.stringify(a) !== before) await writeUsersFile(this.where, accounts.values());
+      return { result };
     });
   }
 

@@ -127,7 +127,10 @@ export class PgAccounts implements AccountStore, AccountDirectory {
       );
       if (!rows[0]) return undefined;
       const a = accountOf(rows[0].data, username);
+      const before = JSON.stringify(a);
       const result = await change(a);
+      // Unchanged (a compare-and-set that found another hash): no write, no change announced.
+      if (JSON.stringify(a) === before) return { result };
       await c.query(
         'UPDATE ferry_accounts SET data = $2, changed_at = clock_timestamp() WHERE username = $1',
         [username, fromAccount(a)],
