@@ -97,11 +97,18 @@ export class StorageError extends FerryError {
   readonly kind: StorageErrorKind;
   /** A permission rule refused (at a link's target): the permission missing, which the reply names. */
   readonly permission?: string;
-  constructor(kind: StorageErrorKind, message: string, options?: { cause?: unknown; permission?: string }) {
+  /** Why, for the client: the reply adds it to the kind's text (no host path in it). */
+  readonly detail?: string;
+  constructor(
+    kind: StorageErrorKind,
+    message: string,
+    options?: { cause?: unknown; permission?: string; detail?: string },
+  ) {
     super(storageCodes[kind], message, options);
     this.name = 'StorageError';
     this.kind = kind;
     if (options?.permission !== undefined) this.permission = options.permission;
+    if (options?.detail !== undefined) this.detail = options.detail;
   }
 }
 
@@ -165,7 +172,10 @@ export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Repl
     if (entry) {
       const code =
         err.code === 'ERR_NAME_NOT_ALLOWED' && site.createsName === false ? Code.FileUnavailable : entry[0];
-      return { reply: reply(code, entry[1] === OWN ? err.message : entry[1]), unknown: false };
+      let text = entry[1] === OWN ? err.message : entry[1];
+      if (err instanceof StorageError && err.detail !== undefined)
+        text = `${text.replace(/\.$/, '')}: ${err.detail}.`;
+      return { reply: reply(code, text), unknown: false };
     }
   }
   return {

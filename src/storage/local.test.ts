@@ -17,7 +17,7 @@ import { createServer } from 'node:net';
 import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import { StorageError } from '../errors.js';
+import { replyForError, StorageError } from '../errors.js';
 import { LocalStorage } from './local.js';
 import { newTempName, sweepStaleUploads } from './upload-temp.js';
 import { scanUsage } from './quota.js';
@@ -275,12 +275,32 @@ describe('LocalStorage: FIFOs, sockets and device nodes', () => {
     assert.equal((await s.stat(v('/plain.txt'), ctx())).size, 3);
     const usage = await scanUsage(s, ctx());
     assert.deepEqual([usage.bytes, usage.files], [3, 1]);
-    // Missing for every other command too; nothing replaces them.
+    // Missing for every other command too (as a name that is not there); nothing replaces them.
+    await rejectsKind(s.openRead(v('/pipe'), { offset: 0 }, ctx()), 'not-found');
+    await rejectsKind(s.openRead(v('/sock'), { offset: 0 }, ctx()), 'not-found');
+    await rejectsKind(names(s, '/pipe'), 'not-found');
     await rejectsKind(s.remove(v('/pipe'), ctx()), 'not-found');
+    await rejectsKind(s.removeDir(v('/pipe'), ctx()), 'not-found');
     await rejectsKind(s.rename(v('/pipe'), v('/moved'), ctx()), 'not-found');
-    await rejectsKind(s.rename(v('/plain.txt'), v('/sock'), ctx()), 'permission-denied');
     await rejectsKind(s.setModified(v('/pipe'), new Date(0), ctx()), 'not-found');
     await rejectsKind(s.chmod(v('/pipe'), 0o777, ctx()), 'not-found');
+    await rejectsKind(s.rename(v('/plain.txt'), v('/sock'), ctx()), 'permission-denied');
+    await rejectsKind(s.mkdir(v('/pipe'), ctx()), 'permission-denied');
+    await rejectsKind(
+      s.write(v('/pipe'), Readable.from([Buffer.from('x')]), { offset: 0, append: false }, ctx()),
+      'permission-denied',
+    );
+    // A directory that lists empty but holds a FIFO: RMD says why it is not empty.
+    assert.equal(spawnSync('mkfifo', [join(root, 'dir', 'inner')]).status, 0, 'mkfifo');
+    assert.deepEqual(await names(s, '/dir'), []);
+    const notEmpty = await s.removeDir(v('/dir'), ctx()).then(
+      () => assert.fail('removed'),
+      (err: unknown) => err as StorageError,
+    );
+    assert.equal(notEmpty.kind, 'not-empty');
+    assert.deepEqual(replyForError(notEmpty).reply.lines, [
+      'Directory not empty: it holds entries that are not served (FIFOs, sockets or devices).',
+    ]);
     const pipe = await stat(join(root, 'pipe'));
     assert.ok(pipe.isFIFO() && pipe.mtimeMs > 0 && (pipe.mode & 0o777) !== 0o777, 'the FIFO as it was');
     assert.ok((await stat(join(root, 'sock'))).isSocket(), 'the socket as it was');

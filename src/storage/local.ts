@@ -147,13 +147,6 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     const obj = await this.#pinExisting(p, 'stat', c);
     await obj.close();
-    if (!isServed(obj.st))
-      throw storageError(
-        'not-found',
-        'stat',
-        p,
-        new Error('not a regular file or directory (listing-stat.ts)'),
-      );
     return toFileStat(baseName(p) || '/', p, obj.st);
   }
 
@@ -167,7 +160,6 @@ export class LocalStorage implements StorageBackend {
     const obj = await this.#pinExisting(p, 'read', c);
     try {
       if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
-      if (!obj.st.isFile()) throw storageError('permission-denied', 'read', p);
       // The verified inode itself, opened for reading through its magic link. What the file holds
       // now (the size the 150 announced) is sent: no extra read to find the end.
       const { meta } = await this.#fdJail();
@@ -256,8 +248,7 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('remove', p);
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
     await this.#withEntry(p, 'remove', c, false, async (e) => {
-      // A FIFO, socket or device is not served (listing-stat.ts isServed): as missing here too.
-      if (!e.lst || !isServed(e.lst)) throw storageError('not-found', 'remove', p);
+      if (!e.lst) throw storageError('not-found', 'remove', p);
       if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
       await unlink(e.dir.child(e.name)); // a link is removed, never its target
     });
@@ -276,7 +267,14 @@ export class LocalStorage implements StorageBackend {
         const code = errnoCode(err);
         // Linux says ENOTEMPTY, some systems EEXIST. Empty but for crash leftovers: remove them.
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        if (!(await this.#clearStaleTemps(e, p))) throw storageError('not-empty', 'rmdir', p, err);
+        const left = await this.#clearStaleTemps(e, p);
+        // Looks empty in a listing, which leaves out FIFOs, sockets and devices: say why it is not.
+        if (left === 'unserved')
+          throw new StorageError('not-empty', `rmdir ${p}: ${NOT_SERVED_INSIDE}`, {
+            cause: err,
+            detail: NOT_SERVED_INSIDE,
+          });
+        if (left === 'served') throw storageError('not-empty', 'rmdir', p, err);
         await rmdir(e.dir.child(e.name));
       }
     });
@@ -290,11 +288,9 @@ export class LocalStorage implements StorageBackend {
     if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
     const jail = await this.#fdJail();
     await this.#withEntry(from, 'rename', c, false, async (a) => {
-      if (!a.lst || !isServed(a.lst)) throw storageError('not-found', 'rename', from);
+      if (!a.lst) throw storageError('not-found', 'rename', from);
       const al = a.lst;
       await this.#withEntry(to, 'rename', c, true, async (b) => {
-        // Nothing replaces an entry Ferry does not serve (a service's socket, a FIFO).
-        if (b.lst && !isServed(b.lst)) throw storageError('permission-denied', 'rename', to);
         if (b.lst) {
           const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
           // As rename(2): a directory replaces only an empty directory (the kernel checks, atomically).
@@ -316,7 +312,6 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('set-modified', p);
     const obj = await this.#pinExisting(p, 'set-modified', c);
     try {
-      if (!isServed(obj.st)) throw storageError('not-found', 'set-modified', p);
       await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
     } catch (err) {
       throw mapFsError(err, 'set-modified', p);
@@ -330,7 +325,6 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('chmod', p);
     const obj = await this.#pinExisting(p, 'chmod', c);
     try {
-      if (!isServed(obj.st)) throw storageError('not-found', 'chmod', p);
       await chmod(obj.path, mode & 0o7777);
     } catch (err) {
       throw mapFsError(err, 'chmod', p);
@@ -450,7 +444,10 @@ export class LocalStorage implements StorageBackend {
   async #pinExisting(p: VPath, op: string, c: StorageContext): Promise<Pinned> {
     const real = await this.#resolveExisting(p, op);
     await this.#followed(c, p, c.entryItself && c.denies ? await this.#entryPath(p, op) : real, op);
-    return this.#pin(real, op, p);
+    const obj = await this.#pin(real, op, p);
+    if (isServed(obj.st)) return obj;
+    await obj.close();
+    throw notServed(false, op, p);
   }
 
   /** The host path of the entry `p` itself: the way to it followed, not a final link. */
@@ -510,6 +507,7 @@ export class LocalStorage implements StorageBackend {
       // The entry itself is acted on (a link is removed or renamed, not its target).
       const replacing = !creating || !lst ? undefined : lst.isDirectory() ? 'dir' : 'file';
       await this.#followed(c, p, real, op, replacing);
+      if (lst && !isServed(lst)) throw notServed(creating, op, p);
       if (lst?.isSymbolicLink()) await this.#checkLink(dir, name, op, p);
       await fn({ dir, name, lst });
     } catch (err) {
@@ -562,7 +560,7 @@ export class LocalStorage implements StorageBackend {
         } // else dangling: the new file replaces the link
       }
       if (existing?.st.isDirectory()) throw storageError('is-directory', 'write', p);
-      if (existing && !existing.st.isFile()) throw storageError('permission-denied', 'write', p);
+      if (existing && !isServed(existing.st)) throw notServed(true, 'write', p);
       await this.#followed(c, p, real, 'write', existing ? 'file' : undefined);
       return { dir, name: target, existing };
     } catch (err) {
@@ -572,18 +570,27 @@ export class LocalStorage implements StorageBackend {
     }
   }
 
-  /** Removes stale upload temp files from the (non-empty) directory entry; true if nothing else is there. */
-  async #clearStaleTemps(e: Entry, p: VPath): Promise<boolean> {
+  /**
+   * Removes stale upload temp files from the (non-empty) directory entry, if nothing else is there:
+   * 'empty' then; else what keeps it: entries served, or only some that are not (FIFOs…).
+   */
+  async #clearStaleTemps(e: Entry, p: VPath): Promise<'empty' | 'served' | 'unserved'> {
     const jail = await this.#fdJail();
     const sub = await jail.pinAt(e.dir, e.name, 'rmdir', p);
     if (!sub?.st.isDirectory()) {
       await sub?.close();
-      return false;
+      return 'served';
     }
     try {
       const names = await readdir(sub.path);
-      if (!names.every(isTempName)) return false;
-      return (await removeStaleTemps(sub, names)) === names.length;
+      const others = names.filter((n) => !isTempName(n));
+      if (others.length === 0)
+        return (await removeStaleTemps(sub, names)) === names.length ? 'empty' : 'served';
+      for (const name of others) {
+        const st = await lstat(sub.child(name)).catch(() => undefined); // gone since: not there
+        if (st && isServed(st)) return 'served';
+      }
+      return 'unserved';
     } finally {
       await sub.close();
     }
@@ -600,6 +607,17 @@ async function linkTarget(
 ): Promise<string | undefined> {
   const target = await meta.realpath(dir.child(name)).catch(() => undefined);
   return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
+}
+
+const NOT_SERVED_INSIDE = 'it holds entries that are not served (FIFOs, sockets or devices)';
+
+/**
+ * A FIFO, socket or device node is not served (listing-stat.ts isServed): missing to every
+ * command, as a name that is not there; and nothing created (STOR, MKD, RNTO) replaces it.
+ */
+function notServed(creating: boolean, op: string, p: VPath): StorageError {
+  const why = new Error('not a regular file, directory or link (listing-stat.ts isServed)');
+  return storageError(creating ? 'permission-denied' : 'not-found', op, p, why);
 }
 
 /** `obj` if it is a directory; else it is closed and not-directory thrown. */
