@@ -197,18 +197,40 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       if (verb === 'MLSD' && l.stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
-      return ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-        // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
-        const dots = verb === 'MLSD' ? 'show' : dotFiles(ctx);
-        const out = Readable.from(listingChunks(entries(ctx, l, dots), formatter(ctx, now, l)), {
-          highWaterMark: 2,
+      // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
+      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx));
+      let rest: AsyncGenerator<readonly FileStat[]>;
+      try {
+        // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
+        // now rather than a 451 after the 150 (RFC 959), and its data connection is closed unused.
+        rest = await opened(batches);
+      } catch (err) {
+        ctx.session.setData(undefined);
+        throw err;
+      }
+      try {
+        return await ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
+          const out = Readable.from(listingChunks(rest, formatter(ctx, now, l)), { highWaterMark: 2 });
+          const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
+          out.on('data', (c: Buffer) => t.count(c.length));
+          await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
         });
-        const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
-        out.on('data', (c: Buffer) => t.count(c.length));
-        await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
-      });
+      } finally {
+        // Closed here too when the listing was never read (no data connection: 425).
+        await batches.return(undefined);
+      }
     },
   };
+}
+
+/** `it` with its first item read already (its errors thrown now), then the rest of it. */
+async function opened<T>(it: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
+  const first = await it.next();
+  return (async function* () {
+    if (first.done) return;
+    yield first.value;
+    yield* it;
+  })();
 }
 
 async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {

@@ -1,0 +1,75 @@
+/**
+ * LIST, NLST and MLSD of a directory the server's account cannot read (mode 000): one 550 before
+ * any 150, as RFC 959 wants the error before the data connection is used (it was 150, then 451),
+ * and the data connection the client opened is closed without data. As root (CI) the server runs
+ * as a test user (`--run-as`): root reads a mode-000 directory.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
+import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+
+const run = promisify(execFile);
+const isRoot = process.getuid?.() === 0;
+
+async function account(name: string): Promise<{ uid: number; gid: number } | undefined> {
+  try {
+    const { stdout } = await run('getent', ['passwd', name]);
+    const [, , uid, gid] = stdout.trim().split(':');
+    return { uid: Number(uid), gid: Number(gid) };
+  } catch {
+    return undefined;
+  }
+}
+
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-unreadable-list-'));
+  await chmod(dir, 0o755); // the run-as user must reach what it serves
+});
+after(async () => {
+  await chmod(path.join(dir, 'lu', 'locked'), 0o755).catch(() => {});
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('a listing of a directory the server cannot read: 550 before any 150, the data connection closed unused', async () => {
+  const runAs = isRoot ? ((await account('ferry-test')) ? 'ferry-test' : 'nobody') : undefined;
+  const owner = runAs === undefined ? undefined : await account(runAs);
+  const home = path.join(dir, 'lu');
+  const locked = path.join(home, 'locked');
+  await mkdir(locked, { recursive: true });
+  await writeFile(path.join(home, 'a.txt'), 'a');
+  await writeFile(path.join(locked, 'hidden.txt'), 'h');
+  if (owner) for (const p of [home, locked]) await chown(p, owner.uid, owner.gid);
+  await chmod(locked, 0o000);
+  const data = path.join(dir, 'data');
+  const add = await ferryUsers(data, ['add', 'lu', '--home', home, '--password-stdin'], 'lupass\n');
+  assert.equal(add.code, 0, add.stderr);
+  if (owner) await run('chown', ['-R', `${owner.uid}:${owner.gid}`, data]);
+  const server = await ServeProcess.start(
+    [...(runAs ? ['--run-as', runAs] : []), '--workers', '1', '--data-dir', data],
+    dir,
+  );
+  try {
+    const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+    await ftp.expect(220);
+    await ftp.login('lu', 'lupass');
+    for (const verb of ['LIST', 'NLST', 'MLSD']) {
+      const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+      const r = await ftp.cmd(`${verb} locked`);
+      assert.deepEqual([r.code, textOf(r)], [550, 'Permission denied.'], `${verb}: one 550`);
+      await withDeadline(conn.closed, 10_000, `${verb}: the data connection closed`);
+      assert.equal(Buffer.concat(conn.received).length, 0, `${verb}: no data`);
+      await ftp.cmd('NOOP', 200); // the next reply is NOOP's: nothing followed the 550
+    }
+    assert.match(await ftp.listing('NLST'), /a\.txt/, 'a readable directory lists as before');
+    await ftp.close();
+  } finally {
+    await server.stop();
+  }
+});
