@@ -13,12 +13,13 @@ import {
   type BatchResult,
 } from '../client/batch.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
-import { joinRemote, parseFtpUrl, redactIn, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import { joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { failureKind } from '../client/errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
-import { printable, printableName } from './printable.js';
+import { describeError } from './error-text.js';
+import { printableName } from './printable.js';
 
 /**
  * `ferry get` and `ferry put` with several sources or a pattern (what `mget`/`mput` do in lftp):
@@ -238,7 +239,7 @@ async function runBatch(
         inFlight.set(e.job, 0);
         update();
         run.reporter.note(
-          `retrying ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${e.retry} of ${e.retries}) after ${describeFailure(e.error)}`,
+          `retrying ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
         );
         break;
     }
@@ -253,19 +254,11 @@ async function runBatch(
       signal: run.signal,
       onEvent,
       onConnectError: (err) =>
-        run.reporter.note(
-          `Could not open another connection (going on with fewer): ${printable((err as Error).message)}`,
-        ),
+        run.reporter.note(`Could not open another connection (going on with fewer): ${describeError(err)}`),
     });
   } finally {
     bar.done();
   }
-}
-
-/** A failure as the user reads it: the server's words escaped, a password in it hidden. */
-function describeFailure(error: unknown): string {
-  const why = error instanceof Error ? error.message : String(error ?? 'not transferred: no connection left');
-  return printable(redactIn(why, process.argv));
 }
 
 /**
@@ -290,7 +283,7 @@ function finish(
   run.reporter.stop();
   // Names and replies are the server's: a terminal escape in them is shown escaped.
   for (const f of failed)
-    process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${describeFailure(f.error)}\n`);
+    process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${describeError(f.error)}\n`);
   if (interrupted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
   const firstFailure = failed[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;

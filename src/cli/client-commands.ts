@@ -5,7 +5,6 @@ import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
 import type { ProtocolEvent } from '../client/control.js';
-import { failureKind } from '../client/errors.js';
 import { mirror, type MirrorResult } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
 import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../client/trust.js';
@@ -13,7 +12,6 @@ import {
   isFtpUrl,
   joinRemote,
   parseFtpUrl,
-  redactIn,
   redactUrl,
   remoteBasename,
   resolveCredentials,
@@ -35,6 +33,7 @@ import {
   type BatchRun,
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
+import { describeError } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
@@ -104,8 +103,11 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+type ClientCertificate = { cert: Buffer; key: Buffer };
+type Login = { readonly user: string; readonly password: string };
+
 /** --cert and --key, read; both or neither. */
-async function clientCertificateOf(o: CommonOptions): Promise<{ cert: Buffer; key: Buffer } | undefined> {
+async function clientCertificateOf(o: CommonOptions): Promise<ClientCertificate | undefined> {
   if (o.cert === undefined && o.key === undefined) return undefined;
   if (o.cert === undefined || o.key === undefined) {
     throw new FerryError('ERR_USAGE', 'Give --cert and --key together (the client certificate and its key).');
@@ -224,29 +226,33 @@ class Run {
   };
   private warnedInsecure = false;
 
-  /** Passwords typed at the prompt, by user@host:port: asked once per run (parallel connections too). */
-  private readonly typed = new Map<string, Promise<string>>();
+  /** The login of each user@host:port (or URL with its password): looked up once per run. */
+  private readonly logins = new Map<string, Promise<Login>>();
 
   /**
-   * On a terminal, a named user with no password in the URL, FERRY_PASSWORD or ~/.netrc is asked
-   * for one (as curl -u USER and lftp do); undefined when a password is known or nobody can type.
+   * The user and password for a URL: the URL's, FERRY_PASSWORD or ~/.netrc (read once per run, not
+   * once per connection of a --parallel run); else, on a terminal, a named user is asked for one
+   * (as curl -u USER and lftp do), once per run too.
    */
-  private async promptedPassword(u: FtpUrl, clientCertificate: boolean): Promise<string | undefined> {
-    if (!process.stdin.isTTY || u.user === undefined || u.password !== undefined || clientCertificate)
-      return undefined;
-    const known = await resolveCredentials(u).then(
-      () => true,
-      () => false,
-    );
-    if (known) return undefined;
-    const key = `${u.user}@${u.host}:${u.port}`;
-    let typed = this.typed.get(key);
-    if (!typed) {
-      typed = promptHidden(`Password for ${printable(key)}: `);
-      this.typed.set(key, typed);
+  private login(u: FtpUrl, clientCertificate: boolean): Promise<Login> {
+    const key = JSON.stringify([u.user, u.password, u.host, u.port]);
+    let login = this.logins.get(key);
+    if (!login) {
+      login = resolveCredentials(u, { clientCertificate }).catch((err: unknown) => {
+        if (!process.stdin.isTTY || u.user === undefined || u.password !== undefined || clientCertificate)
+          throw err;
+        const user = u.user;
+        return promptHidden(`Password for ${printable(`${user}@${u.host}:${u.port}`)}: `).then(
+          (password) => ({ user, password }),
+        );
+      });
+      this.logins.set(key, login);
     }
-    return typed;
+    return login;
   }
+
+  /** --ca, --cert and --key, read once per run. */
+  private files?: Promise<{ ca: Buffer | undefined; clientCertificate: ClientCertificate | undefined }>;
 
   async options(u: FtpUrl): Promise<Partial<ClientOptions>> {
     const o = this.opts;
@@ -262,13 +268,17 @@ class Run {
         '--auth applies to explicit FTPS (ftpes://) only: implicit FTPS never sends AUTH.',
       );
     }
-    const ca = o.ca === undefined ? undefined : await readCaFile(o.ca);
-    const clientCertificate = await clientCertificateOf(o);
-    const password = await this.promptedPassword(u, clientCertificate !== undefined);
+    this.files ??= (async () => ({
+      ca: o.ca === undefined ? undefined : await readCaFile(o.ca),
+      clientCertificate: await clientCertificateOf(o),
+    }))();
+    const { ca, clientCertificate } = await this.files;
+    const { user, password } = await this.login(u, clientCertificate !== undefined);
     const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
     const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
     return {
-      ...(password !== undefined ? { password } : {}),
+      user,
+      password,
       insecure: o.insecure ?? false,
       fingerprints,
       ...(ca ? { ca } : {}),
@@ -321,15 +331,6 @@ class Run {
     }
     process.exitCode = code;
   }
-}
-
-function describeError(err: unknown): string {
-  // Whatever echoes an argument (a URL as a local path: ENOENT, open 'ftps:/bob:pw@h/x') keeps its password.
-  const shown = (text: string): string => printable(redactIn(text, process.argv));
-  if (!(err instanceof Error)) return shown(String(err));
-  // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
-  if (failureKind(err) === 'local') return shown(`local file: ${err.message}`);
-  return shown(err.message);
 }
 
 function requireUrl(text: string, what: string): void {

@@ -6,6 +6,7 @@ import { isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure } from './pool.js';
+import { RetriedDownloads } from './retried-download.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
 /**
@@ -188,8 +189,7 @@ export async function transferBatch(
   let bytes = 0;
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
   const retries = o.retries ?? 0;
-  // Downloads that wrote bytes: the local file then holds only what this batch received.
-  const begun = new Set<BatchJob>();
+  const downloads = new RetriedDownloads<BatchJob>();
   const failures = await runPool(
     client,
     jobs,
@@ -207,20 +207,13 @@ export async function transferBatch(
     async (worker, job, attempt) => {
       if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
       if (attempt === 0) emit({ kind: 'start', job });
-      const onProgress = (p: Progress): void => {
-        if (p.bytes > 0) begun.add(job);
-        emit({ kind: 'progress', job, bytes: p.bytes });
-      };
-      // A retried download continues what the failed try wrote (get -c), when the server can.
-      const continued = o.direction === 'download' && begun.has(job) && worker.features.has('REST');
-      const opts = { resume: (o.resume ?? false) || continued, signal: o.signal, onProgress };
+      const onProgress = (p: Progress): void => emit({ kind: 'progress', job, bytes: p.bytes });
+      const opts = { resume: o.resume ?? false, signal: o.signal, onProgress };
       // The listing's size stands for SIZE (one command less per file).
-      const r =
+      const n =
         o.direction === 'download'
-          ? await worker.get(job.remote, job.local, { ...opts, size: job.size })
-          : await worker.put(job.local, job.remote, opts);
-      // What the failed tries brought counts too (not what was there before a get -c).
-      const n = r.bytes + (continued && !o.resume ? r.offset : 0);
+          ? await downloads.get(worker, job, job.remote, job.local, { ...opts, size: job.size })
+          : (await worker.put(job.local, job.remote, opts)).bytes;
       transferred++;
       bytes += n;
       emit({ kind: 'done', job, bytes: n });

@@ -8,6 +8,7 @@ import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { runPool } from './pool.js';
+import { RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
 
@@ -520,16 +521,13 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         `${what}, but its ${remote.algorithm} differs from the source's: what it held was not the source's start; mirror it again without -c.`,
       );
   };
-  // Downloads that wrote bytes: the local file then holds only what this mirror received.
-  const begun = new Set<string>();
+  const downloads = new RetriedDownloads<string>();
   const runJob = async (worker: FerryClient, job: Job, attempt: number): Promise<void> => {
     aborted();
     const { rel, item, partial } = job;
     if (attempt === 0) emit({ kind: 'start', path: rel, size: item.size ?? undefined });
-    const onProgress = (p: Progress): void => {
-      if (p.bytes > 0) begun.add(rel);
+    const onProgress = (p: Progress): void =>
       emit({ kind: 'progress', path: rel, bytes: p.bytes, total: p.total });
-    };
     let n: number;
     if (upload) {
       await openRemoteFile(worker, rel);
@@ -547,18 +545,14 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       // created with the mode.
       if (mode !== undefined && old?.type === 'file' && old.mode !== undefined)
         await chmod(fsPath(localPath(rel)), (old.mode & mode) | 0o600);
-      // A retried download continues what the failed try wrote, when the server can (REST).
-      const resume = partial || (begun.has(rel) && worker.features.has('REST'));
       // The listing's size stands for SIZE (one command less per file).
-      const r = await worker.get(remotePath(rel), localPath(rel), {
+      n = await downloads.get(worker, rel, remotePath(rel), localPath(rel), {
         signal: o.signal,
         onProgress,
         size: item.size ?? undefined,
         mode,
-        resume,
+        resume: partial,
       });
-      // What a failed try brought counts; what a continued file held before does not.
-      n = r.bytes + (partial ? 0 : r.offset);
       if (partial) await checkContinued(worker, rel, item);
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.

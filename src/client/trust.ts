@@ -4,6 +4,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { fingerprintOfDer } from '../tls/certificates.js';
+import { describeUntrusted, NO_TRUSTED_ISSUER } from './certificate-faults.js';
 import { CertificateError } from './errors.js';
 
 /**
@@ -163,31 +164,6 @@ export type TrustDecision =
 /** Server identity for known-hosts: `host:port`, IPv6 hosts in brackets. */
 export function serverKey(host: string, port: number): string {
   return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-/**
- * OpenSSL's verify results that only say no trusted CA vouches for the certificate (TOFU may trust
- * these), in words. probe/chain.ts keeps the same list: importing it would pull this module's
- * dependencies into the probe's bundle.
- */
-const NO_TRUSTED_ISSUER: ReadonlyMap<string, string> = new Map([
-  ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed'],
-  ['SELF_SIGNED_CERT_IN_CHAIN', 'issued by an untrusted self-signed CA'],
-  ['UNABLE_TO_GET_ISSUER_CERT', 'issued by an unknown CA'],
-  ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'issued by an unknown CA'],
-  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'issued by an unknown CA'],
-]);
-
-const OTHER_FAULTS: ReadonlyMap<string, string> = new Map([
-  ['CERT_HAS_EXPIRED', 'expired'],
-  ['CERT_NOT_YET_VALID', 'not yet valid'],
-  ['ERR_TLS_CERT_ALTNAME_INVALID', 'issued for another host name'],
-]);
-
-/** `self-signed: DEPTH_ZERO_SELF_SIGNED_CERT` for a TLS socket's authorizationError. */
-export function describeUntrusted(code: string): string {
-  const words = NO_TRUSTED_ISSUER.get(code) ?? OTHER_FAULTS.get(code);
-  return words === undefined ? code : `${words}: ${code}`;
 }
 
 /** Applies the trust policy to a connected TLS socket; throws CertificateError when untrusted. */

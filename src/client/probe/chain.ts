@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+import { NO_TRUSTED_ISSUER, OUT_OF_DATE } from '../certificate-faults.js';
 import { point, type ProbePoint } from './types.js';
 
 /**
@@ -7,17 +8,6 @@ import { point, type ProbePoint } from './types.js';
  * of the certificate itself are points of their own (certificate-name, certificate-expiry), so
  * the handshake judged here skips the name check, and an expired but trusted certificate passes.
  */
-
-/** OpenSSL verify results that mean "no trusted issuer": the only ones where pinning is the way out. */
-const UNTRUSTED = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-]);
-/** Time errors: OpenSSL reports them last, so they may hide an untrusted issuer (checked here). */
-const TIME = new Set(['CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID']);
 
 const PIN = 'clients must pin it (--fingerprint) or trust it on first use';
 
@@ -76,9 +66,9 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
       'fail',
       `${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`,
     );
-  if (UNTRUSTED.has(code))
+  if (NO_TRUSTED_ISSUER.has(code))
     return untrusted(code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'self-signed' : 'no trusted issuer');
-  if (!TIME.has(code) || !leaf) return point(id, title, sent, `${count}; ${code}`, 'fail');
+  if (!OUT_OF_DATE.has(code) || !leaf) return point(id, title, sent, `${count}; ${code}`, 'fail');
   if (!anchored(chain, anchorsFrom(ca)))
     return untrusted(
       chain.length === 1 && leaf.subject === leaf.issuer ? 'self-signed' : 'no trusted issuer',

@@ -1,0 +1,18 @@
+import { failureKind } from '../client/errors.js';
+import { redactIn } from '../client/url.js';
+import { printable } from './printable.js';
+
+/**
+ * An error of a client command as the user reads it: the server's words escaped (a terminal escape
+ * in a reply), a password hidden wherever an argument is echoed (a URL taken for a local path:
+ * ENOENT, open 'ftps:/bob:pw@h/x'), and a local file's failure said to be one.
+ */
+export function describeError(err: unknown): string {
+  const shown = (text: string): string => printable(redactIn(text, process.argv));
+  // A batch's files left when every connection had closed carry no error of their own.
+  if (err === undefined) return shown('not transferred: no connection left');
+  if (!(err instanceof Error)) return shown(String(err));
+  // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
+  if (failureKind(err) === 'local') return shown(`local file: ${err.message}`);
+  return shown(err.message);
+}

@@ -1,0 +1,31 @@
+import type { FerryClient } from './client.js';
+import type { GetOptions, Progress } from './files.js';
+
+/**
+ * Downloads that a batch or a mirror may try again (runPool's retries): a try after one that wrote
+ * bytes continues after them (REST, as get -c) when the server offers REST, rather than starting
+ * over. `K` names a download (its job).
+ */
+export class RetriedDownloads<K> {
+  /** Downloads that wrote bytes: their local file then holds what this run received. */
+  private readonly begun = new Set<K>();
+
+  /**
+   * One try of `key`'s download. `opts.resume`: the local file held the file's first bytes before
+   * this run (get -c, mirror -c). Returns the bytes this run brought to the file, the failed tries'
+   * too (not what was there before a resume).
+   */
+  async get(worker: FerryClient, key: K, remote: string, local: string, opts: GetOptions): Promise<number> {
+    const continued = opts.resume !== true && this.begun.has(key) && worker.features.has('REST');
+    const onProgress = (p: Progress): void => {
+      if (p.bytes > 0) this.begun.add(key);
+      opts.onProgress?.(p);
+    };
+    const r = await worker.get(remote, local, {
+      ...opts,
+      resume: opts.resume === true || continued,
+      onProgress,
+    });
+    return r.bytes + (continued ? r.offset : 0);
+  }
+}
