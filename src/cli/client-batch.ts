@@ -236,8 +236,8 @@ async function runBatch(
         update();
         break;
       case 'retry':
-        inFlight.set(e.job, 0);
-        update();
+        // The next try's progress says where it starts: after the bytes a download wrote (REST), or
+        // at 0 (an upload, a server without REST).
         run.reporter.note(
           `retrying ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
         );

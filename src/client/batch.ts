@@ -142,6 +142,7 @@ export function distinctJobs(jobs: readonly BatchJob[], direction: 'download' | 
 
 export type BatchEvent =
   | { readonly kind: 'start'; readonly job: BatchJob }
+  /** The job's bytes so far; a retried download that continues (REST) counts on from the failed tries'. */
   | { readonly kind: 'progress'; readonly job: BatchJob; readonly bytes: number }
   | { readonly kind: 'done'; readonly job: BatchJob; readonly bytes: number }
   | { readonly kind: 'failed'; readonly job: BatchJob; readonly error: unknown }

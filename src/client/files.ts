@@ -16,9 +16,12 @@ import type { TransferBody } from './transfer.js';
  */
 
 export interface Progress {
+  /** Bytes moved by this transfer (after `offset`). */
   readonly bytes: number;
   /** Bytes expected in this transfer, when known. */
   readonly total: number | undefined;
+  /** Where the transfer started (REST, resume): bytes the target had before it, not in `bytes`. */
+  readonly offset: number;
 }
 
 export interface TransferOptions {
@@ -168,7 +171,7 @@ async function receive(
       ? await FileSink.open(local, { start: offset, mode: opts.mode }).catch(rethrowLocal)
       : local;
   const expected = total !== undefined ? total - offset : undefined;
-  opts.onProgress?.({ bytes: 0, total: expected });
+  opts.onProgress?.({ bytes: 0, total: expected, offset });
   // The size the server announced (SIZE just now, else `150 … (N bytes)` for a whole file): fewer
   // bytes than that is a cut download (a data connection ended early), as curl's "Partial file". A
   // size the caller knew (a listing's) may be stale by now (a log file rewritten meanwhile).
@@ -182,7 +185,7 @@ async function receive(
         signal: opts.signal,
         rest: offset,
         local: watch,
-        onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
+        onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected, offset }),
         onPreliminary: (r) => {
           if (announced === undefined && offset === 0) announced = announcedSize(r);
         },
@@ -299,12 +302,12 @@ async function uploadBody(
   local: LocalWatch | undefined,
 ): Promise<TransferSummary> {
   const expected = total !== undefined ? Math.max(0, total - offset) : undefined;
-  opts.onProgress?.({ bytes: 0, total: expected });
+  opts.onProgress?.({ bytes: 0, total: expected, offset });
   const resumed = opts.resume === true && offset > 0;
   const verb = opts.append || resumed ? 'APPE' : 'STOR';
   const r = await transfer(s, `${verb} ${remote}`, body, {
     signal: opts.signal,
-    onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected }),
+    onBytes: (bytes) => opts.onProgress?.({ bytes, total: expected, offset }),
     rest: resumed || opts.append ? undefined : offset,
     local,
   });

@@ -82,6 +82,10 @@ export type MirrorEvent =
   | { readonly kind: 'mkdir'; readonly path: string }
   /** `size`: undefined when the server did not report it. */
   | { readonly kind: 'start'; readonly path: string; readonly size: number | undefined }
+  /**
+   * The file's bytes so far, of `total`: a retried download that continues (REST) counts on from
+   * what the failed tries wrote; with `continue`, what the destination held is not counted.
+   */
   | {
       readonly kind: 'progress';
       readonly path: string;

@@ -13,13 +13,17 @@ export class RetriedDownloads<K> {
   /**
    * One try of `key`'s download. `opts.resume`: the local file held the file's first bytes before
    * this run (get -c, mirror -c). Returns the bytes this run brought to the file, the failed tries'
-   * too (not what was there before a resume).
+   * too (not what was there before a resume); its progress counts them the same way.
    */
   async get(worker: FerryClient, key: K, remote: string, local: string, opts: GetOptions): Promise<number> {
     const continued = opts.resume !== true && this.begun.has(key) && worker.features.has('REST');
+    // A continued try goes on from what the failed ones wrote: its progress too (not from 0, which
+    // made a bar start over with a wrong rate and ETA).
     const onProgress = (p: Progress): void => {
       if (p.bytes > 0) this.begun.add(key);
-      opts.onProgress?.(p);
+      const from = continued ? p.offset : 0;
+      const total = p.total === undefined ? undefined : from + p.total;
+      opts.onProgress?.({ bytes: from + p.bytes, total, offset: p.offset - from });
     };
     const r = await worker.get(remote, local, {
       ...opts,
