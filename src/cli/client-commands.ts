@@ -4,6 +4,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
+import { failureKind } from '../client/errors.js';
 import type { ProtocolEvent } from '../client/control.js';
 import { mirror, type MirrorResult } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
@@ -378,6 +379,25 @@ export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
     : `Transferred ${r.transferred} file(s), ${humanBytes(r.bytes)}; ${r.deleted} deleted, ${skipped}.`;
 }
 
+/** What a mirror did, counted from its events: what Ctrl-C's summary says. */
+interface MirrorTally {
+  /** The files to transfer; undefined until the trees were compared. */
+  planned: number | undefined;
+  transferred: number;
+  bytes: number;
+  failed: number;
+  deleted: number;
+}
+
+/** The last line of an interrupted mirror, as a batch's: what was done, and what was not. */
+export function interruptedMirrorSummary(t: MirrorTally): string {
+  if (t.planned === undefined)
+    return `Interrupted while comparing the trees: no file transferred${t.deleted > 0 ? `, ${t.deleted} deleted` : ''}.`;
+  const failed = t.failed > 0 ? `; ${t.failed} failed` : '';
+  const notDone = t.planned - t.transferred - t.failed;
+  return `Transferred ${t.transferred} of ${t.planned} file(s), ${humanBytes(t.bytes)}${failed}; ${t.deleted} deleted; interrupted: ${notDone} not transferred.`;
+}
+
 /** What a get/put of several files needs from the run. */
 function batchRun(run: Run, o: CommonOptions & { resume?: boolean; retry?: number }): BatchRun {
   return {
@@ -614,7 +634,8 @@ export function registerClientCommands(program: Command): void {
           const { client, url } = await run.connect(urlText);
           const arrow = srcUrl ? '↓' : '↑';
           const bars = new Map<string, ReturnType<typeof barFor>>();
-          const result = await mirror(client, {
+          const tally: MirrorTally = { planned: undefined, transferred: 0, bytes: 0, failed: 0, deleted: 0 };
+          const mirrored = mirror(client, {
             direction: srcUrl ? 'download' : 'upload',
             local: localDir,
             remote: url.path,
@@ -641,13 +662,19 @@ export function registerClientCommands(program: Command): void {
                 case 'progress':
                   bars.get(e.path)?.onProgress(e);
                   break;
+                case 'planned':
+                  tally.planned = e.files;
+                  break;
                 case 'done':
+                  tally.transferred++;
+                  tally.bytes += e.bytes;
                   bars.get(e.path)?.done();
                   bars.delete(e.path);
                   if (!process.stderr.isTTY)
                     run.reporter.note(`${arrow} ${printableName(e.path)} (${humanBytes(e.bytes)})`);
                   break;
                 case 'delete':
+                  tally.deleted++;
                   run.reporter.note(`${o.dryRun ? 'would delete' : 'deleted'} ${printableName(e.path)}`);
                   break;
                 case 'skip':
@@ -659,6 +686,10 @@ export function registerClientCommands(program: Command): void {
                 case 'failed':
                   bars.get(e.path)?.done();
                   bars.delete(e.path);
+                  // A file cut short by Ctrl-C is one not transferred, as in a batch, not a failure.
+                  if (run.signal.aborted && failureKind(e.error) === 'aborted') break;
+                  // Directories the server would not list fail before the plan: they are no file of it.
+                  if (tally.planned !== undefined) tally.failed++;
                   run.reporter.note(`failed ${printableName(e.path)}: ${describeError(e.error)}`);
                   break;
                 case 'retry':
@@ -672,7 +703,15 @@ export function registerClientCommands(program: Command): void {
               }
             },
           });
-          for (const b of bars.values()) b.done();
+          // The bars end first: their final lines stay above the summary.
+          const result = await mirrored
+            .finally(() => {
+              for (const b of bars.values()) b.done();
+            })
+            .catch((err: unknown) => {
+              if (run.signal.aborted && !o.dryRun) run.reporter.note(interruptedMirrorSummary(tally));
+              throw err;
+            });
           if (o.verify)
             run.reporter.note(
               result.verifiedBy !== undefined

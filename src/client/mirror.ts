@@ -80,6 +80,8 @@ export interface MirrorOptions extends MirrorFilterOptions {
 
 export type MirrorEvent =
   | { readonly kind: 'mkdir'; readonly path: string }
+  /** The comparison is done: `files` are to be transferred (or would be, in a dry run); path ''. */
+  | { readonly kind: 'planned'; readonly path: ''; readonly files: number }
   /** `size`: undefined when the server did not report it. */
   | { readonly kind: 'start'; readonly path: string; readonly size: number | undefined }
   /**
@@ -573,6 +575,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     emit({ kind: 'done', path: rel, bytes: n });
   };
 
+  emit({ kind: 'planned', path: '', files: jobs.length });
   if (!o.dryRun && jobs.length > 0) {
     // A file that fails (a name the server refuses, no permission) does not stop the others, as in
     // lftp and rsync; the mirror then fails with the first failure, deleting nothing.

@@ -3,8 +3,8 @@
  * then as real ones do: a `425` for one data connection (ProFTPD's "Address already in use"), a
  * `421` that closes the control connection, a download cut short (`426` after some bytes). With
  * --retry (default 2) each is tried again, named on stderr, and a cut download continues with
- * REST; a 5xx is never retried, and --retry 0 turns it off. Ctrl-C during a batch prints what was
- * and was not transferred before exit 130.
+ * REST; a 5xx is never retried, and --retry 0 turns it off. Ctrl-C during a batch or a mirror prints
+ * what was and was not transferred before exit 130.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -161,7 +161,14 @@ describe('ferry --retry and interrupted batches', { timeout: 120_000 }, () => {
     assert.match(r2.stderr, /Transferred 2 of 3 file\(s\), .*; 1 failed\./);
   });
 
-  it('Ctrl-C during a batch: the summary says what was and was not transferred, then exit 130', async () => {
+  /**
+   * `ferry COMMAND SOURCE DIR` against a server whose RETR of c.txt never answers, with Ctrl-C once
+   * it is sent.
+   */
+  const interrupted = async (
+    command: 'get' | 'mirror',
+    source: (url: string) => string,
+  ): Promise<{ code: number | null; stderr: string }> => {
     let interrupt = (): void => {};
     const { url } = await server({
       answer: (verb, arg) => {
@@ -170,20 +177,28 @@ describe('ferry --retry and interrupted batches', { timeout: 120_000 }, () => {
         return new Promise<string>(() => {}); // never answers: the transfer is in flight
       },
     });
-    const d = await dir();
-    const child = spawn(
-      process.execPath,
-      [CLI, 'get', '--allow-plain', '--timeout', '2', `${url}/*.txt`, d],
-      {
-        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
-        stdio: ['ignore', 'ignore', 'pipe'],
-      },
-    );
+    const args = [command, '--allow-plain', '--timeout', '2', source(url), await dir()];
+    const child = spawn(process.execPath, [CLI, ...args], {
+      env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     interrupt = () => child.kill('SIGINT');
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
     const [code] = (await once(child, 'exit')) as [number | null];
+    return { code, stderr };
+  };
+
+  it('Ctrl-C during a batch: the summary says what was and was not transferred, then exit 130', async () => {
+    const { code, stderr } = await interrupted('get', (u) => `${u}/*.txt`);
     assert.equal(code, EXIT.interrupted, stderr);
     assert.match(stderr, /^Transferred 2 of 3 file\(s\), .*; interrupted: 1 not transferred\.$/m);
+  });
+
+  it('Ctrl-C during a mirror: the same kind of summary, the file cut short no failure, exit 130', async () => {
+    const { code, stderr } = await interrupted('mirror', (u) => `${u}/`);
+    assert.equal(code, EXIT.interrupted, stderr);
+    assert.match(stderr, /^Transferred 2 of 3 file\(s\), .*; 0 deleted; interrupted: 1 not transferred\.$/m);
+    assert.doesNotMatch(stderr, /failed c\.txt/);
   });
 });
