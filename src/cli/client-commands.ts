@@ -428,6 +428,17 @@ function barFor(
 
 type LsOptions = CommonOptions & { names?: boolean; json?: boolean; all?: boolean };
 
+/** `ferry ls URL;type=d`: the names the server's NLST gives (RFC 1738), one a line. */
+async function listNames(run: Run, urlText: string, o: LsOptions): Promise<void> {
+  if (o.json || o.all) throw new FerryError('ERR_USAGE', ';type=d lists names only (NLST): no --json or -a.');
+  const { client, url } = await run.connect(urlText);
+  const names = (await client.listRaw(url.path, 'NLST', { signal: run.signal }))
+    .split(/\r?\n/)
+    .filter((l) => l !== '')
+    .sort();
+  process.stdout.write(showRawBytes(names.map((n) => `${printableName(n)}\n`).join('')));
+}
+
 export function registerClientCommands(program: Command): void {
   const command = (name: string, description: string): Command => {
     const cmd = program.command(name).description(description);
@@ -444,6 +455,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (urlText: string, o: LsOptions) => {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
+        if (parseFtpUrl(urlText).namesOnly) return listNames(run, urlText, o);
         const { client, url } = await run.connect(urlText);
         let entries: RemoteEntry[];
         try {

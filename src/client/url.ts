@@ -27,6 +27,8 @@ export interface FtpUrl {
   readonly path: string;
   /** True when the URL path ended with '/' or `;type=d` (names a directory). */
   readonly trailingSlash: boolean;
+  /** `;type=d`: RFC 1738's listing of the directory's names (NLST), not a full one. */
+  readonly namesOnly: boolean;
   /**
    * The path as `ferry get` reads it, a pattern in its last segment: as `path`, but there an
    * encoded `*`, `?`, `[`, `]` or `\` (`%2A`…) is quoted with `\`, so it stays the character itself.
@@ -101,7 +103,8 @@ export function parseFtpUrl(text: string): FtpUrl {
     port = Number(portText);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw usage(`Invalid port in URL: ${portText}`);
   }
-  // RFC 1738 typecode: ;type=i is binary, what ferry always uses; ;type=d names a directory.
+  // RFC 1738 typecode: ;type=i is binary, what ferry always uses; ;type=d names a directory, to be
+  // listed by name (NLST).
   const typecode = /;type=([aid])$/i.exec(rawPath);
   const kind = typecode?.[1]?.toLowerCase();
   if (kind === 'a')
@@ -130,6 +133,7 @@ export function parseFtpUrl(text: string): FtpUrl {
     password,
     path: p,
     trailingSlash,
+    namesOnly: kind === 'd',
     pattern,
   };
 }

@@ -113,12 +113,15 @@ describe('parseFtpUrl', () => {
     assert.equal(parseFtpUrl('ftps://h/d%2A/').pattern, 'd*');
   });
 
-  it('RFC 1738 typecodes: ;type=i dropped, ;type=d a directory, ;type=a refused', () => {
+  it('RFC 1738 typecodes: ;type=i dropped, ;type=d a directory listed by name, ;type=a refused', () => {
     const i = parseFtpUrl('ftps://h/dir/f.txt;type=i');
     assert.deepEqual([i.path, i.pattern, i.trailingSlash], ['dir/f.txt', 'dir/f.txt', false]);
     assert.equal(parseFtpUrl('ftps://h/*.gz;TYPE=I').pattern, '*.gz');
     const d = parseFtpUrl('ftps://h/dir;type=d');
-    assert.deepEqual([d.path, d.trailingSlash], ['dir', true]);
+    assert.deepEqual([d.path, d.trailingSlash, d.namesOnly], ['dir', true, true]);
+    assert.equal(parseFtpUrl('ftps://h/;type=D').namesOnly, true);
+    assert.equal(i.namesOnly, false);
+    assert.equal(parseFtpUrl('ftps://h/dir/').namesOnly, false);
     assert.deepEqual(
       [parseFtpUrl('ftps://h/;type=d').path, parseFtpUrl('ftps://h/;type=d').trailingSlash],
       ['', false],

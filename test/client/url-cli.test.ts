@@ -2,7 +2,7 @@
  * URLs as `ferry` reads them from its command line, against Ferry's own server: a password in a
  * malformed URL (or in an argument taken for a local path) is never echoed, a percent-encoded `*`,
  * `?` or `[` is the character itself and no wildcard, and an RFC 1738 typecode (`;type=i`) is no
- * part of the file name.
+ * part of the file name (`;type=d` lists a directory's names with NLST).
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
@@ -14,6 +14,8 @@ import { after, before, describe, it } from 'node:test';
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import { ferry, type CliResult } from './helpers.js';
+
+const NAMES = ['star*.txt', 'starX.txt', 'q?.txt', 'qX.txt', 'x[1].gz', 'x1.gz', 'hello.txt'];
 
 describe('ferry URLs: passwords, encoded wildcards, typecodes', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -31,8 +33,7 @@ describe('ferry URLs: passwords, encoded wildcards, typecodes', { timeout: 120_0
     common = ['--fingerprint', pin, '--quiet'];
     base = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${dir}`;
     await mkdir(path.join(ts.root, dir));
-    for (const name of ['star*.txt', 'starX.txt', 'q?.txt', 'qX.txt', 'x[1].gz', 'x1.gz', 'hello.txt'])
-      await writeFile(path.join(ts.root, dir, name), `${name}\n`);
+    for (const name of NAMES) await writeFile(path.join(ts.root, dir, name), `${name}\n`);
   });
 
   after(async () => {
@@ -126,17 +127,23 @@ describe('ferry URLs: passwords, encoded wildcards, typecodes', { timeout: 120_0
     assert.deepEqual((await readdir(pattern)).sort(), ['star*.txt', 'starX.txt']);
   });
 
-  it(';type=i is dropped, ;type=d names a directory, ;type=a is refused before connecting', async () => {
+  it(';type=i is dropped, ;type=d lists names (NLST), ;type=a is refused before connecting', async () => {
     const cat = await ferry(['cat', ...common, `${base}/hello.txt;type=i`], env);
     ok(cat);
     assert.equal(cat.stdout, 'hello.txt\n');
     const out = await local();
     ok(await ferry(['get', ...common, `${base}/hello.txt;type=I`, out], env));
     assert.deepEqual(await readdir(out), ['hello.txt']);
-    const ls = await ferry(['ls', '-1', ...common, `${base};type=d`], env);
+    // ;type=d: the names only, from NLST (RFC 1738), without -1.
+    const ls = await ferry(['ls', '--verbose', ...common, `${base};type=d`], env);
     ok(ls);
-    assert.match(ls.stdout, /^hello\.txt$/m);
+    assert.equal(ls.stdout, `${[...NAMES].sort().join('\n')}\n`);
+    assert.match(ls.stderr, /^> NLST/m);
+    assert.doesNotMatch(ls.stderr, /^> (LIST|MLSD)/m);
     const before = logins();
+    const json = await ferry(['ls', '--json', ...common, `${base};type=d`], env);
+    assert.equal(json.code, EXIT.usage, json.stderr);
+    assert.match(json.stderr, /;type=d lists names only \(NLST\)/);
     const ascii = await ferry(['cat', ...common, `${base}/hello.txt;type=a`], env);
     assert.equal(ascii.code, EXIT.usage, ascii.stderr);
     assert.match(ascii.stderr, /ASCII mode \(;type=a\) is not supported/);
