@@ -1,5 +1,6 @@
 import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
+import { caProblem } from './ca-certificates.js';
 import type { ProtocolLogger } from './control.js';
 import type { KnownHostsStore, TrustDecision } from './trust.js';
 import { parseFtpUrl, resolveCredentials, type CredentialSources, type Security } from './url.js';
@@ -25,7 +26,10 @@ export interface ClientOptions {
   readonly dataMode?: 'passive' | 'active';
   /** Passive mode with PASV only (no EPSV), e.g. for a middlebox that only knows PASV. */
   readonly disableEpsv?: boolean;
-  /** Trusted CA certificates (PEM) instead of the system's. */
+  /**
+   * Trusted CA certificates (PEM) instead of the system's; each string or Buffer must hold at least
+   * one certificate, all readable (else ERR_INVALID_OPTION: Node would skip it without a word).
+   */
   readonly ca?: string | Buffer | readonly (string | Buffer)[];
   /**
    * A certificate (PEM, with its intermediates if any) and its private key to present when the
@@ -146,4 +150,10 @@ export function validate(o: ClientOptions): void {
     bad('clientCertificate', 'give both cert and key (PEM).');
   }
   if (o.trustOnFirstUse && !o.knownHosts) bad('knownHosts', 'trustOnFirstUse needs a knownHosts store.');
+  // Node would skip a CA without a certificate silently, and trust nothing from it.
+  const cas = o.ca === undefined ? [] : Array.isArray(o.ca) ? o.ca : [o.ca];
+  for (const [i, ca] of cas.entries()) {
+    const problem = caProblem(ca, Array.isArray(o.ca) ? `options.ca[${i}]` : 'options.ca');
+    if (problem !== undefined) throw new FerryError('ERR_INVALID_OPTION', problem);
+  }
 }

@@ -1,5 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
+import { pemCertificates } from '../ca-certificates.js';
 import { NO_TRUSTED_ISSUER, OUT_OF_DATE } from '../certificate-faults.js';
 import { point, type ProbePoint } from './types.js';
 
@@ -25,10 +26,7 @@ export function chainOf(peer: tls.DetailedPeerCertificate): X509Certificate[] {
 }
 
 function anchorsFrom(ca: Buffer | undefined): X509Certificate[] {
-  const pems = ca
-    ? ca.toString('utf8').match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g)
-    : null;
-  return (pems ?? tls.rootCertificates).map((p) => new X509Certificate(p));
+  return (ca ? pemCertificates(ca) : tls.rootCertificates).map((p) => new X509Certificate(p));
 }
 
 /** Each certificate is signed by the next, up to one of `anchors` (validity not looked at). */
