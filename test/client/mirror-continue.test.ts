@@ -1,7 +1,10 @@
 /**
  * `ferry mirror -c` (lftp mirror -c): a destination file smaller than the source, left by an
  * interrupted mirror, is continued (REST for a download, APPE for an upload) rather than sent
- * again from its first byte; without -c it is sent whole, as before.
+ * again from its first byte; without -c it is sent whole, as before. What -c refuses: to continue a
+ * destination file that is empty or not smaller than the source (it is sent whole), and to take a
+ * continued file that does not end up the source's size, or with --verify not the source's
+ * checksum (its first bytes were not the source's): the mirror fails (exit 6) and says why.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +13,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
-import { ferry } from './helpers.js';
+import { ferry, sha256 } from './helpers.js';
 import { FakeFtp } from './support/fake-ftp.js';
 
 const env = { FERRY_PASSWORD: 'p' };
@@ -21,10 +24,18 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
   let tmp: string;
   let server: FakeFtp;
   let url: string;
+  /** A test's own answer to a command (undefined: the server's usual one). */
+  let quirk: ((verb: string, arg: string) => string | undefined) | undefined;
 
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-continue-'));
-    server = await FakeFtp.start({ features: ['MLSD', 'SIZE', 'REST STREAM'] });
+    server = await FakeFtp.start({
+      features: ['MLSD', 'SIZE', 'REST STREAM', 'XSHA256'],
+      answer: (verb, arg) => {
+        if (verb === 'XSHA256') return `213 ${sha256(server.files.get(arg)?.data ?? Buffer.alloc(0))}`;
+        return quirk?.(verb, arg);
+      },
+    });
     url = `ftp://u@127.0.0.1:${server.port}/`;
   });
 
@@ -33,13 +44,14 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  const partialDownload = async (name: string): Promise<string> => {
+  const partialDownload = async (name: string, held = BODY.subarray(0, HELD)): Promise<string> => {
+    quirk = undefined;
     server.files.clear();
     server.files.set('big.bin', { data: BODY, modified: new Date('2024-01-02T03:04:05Z') });
     server.commands.length = 0;
     const d = path.join(tmp, name);
     await mkdir(d);
-    await writeFile(path.join(d, 'big.bin'), BODY.subarray(0, HELD));
+    await writeFile(path.join(d, 'big.bin'), held);
     return d;
   };
 
@@ -65,6 +77,7 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
   });
 
   it('an upload continues a smaller remote file with APPE', async () => {
+    quirk = undefined;
     server.files.clear();
     server.files.set('big.bin', { data: BODY.subarray(0, HELD), modified: new Date() });
     server.commands.length = 0;
@@ -75,5 +88,64 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
     assert.equal(r.code, EXIT.ok, r.stderr);
     assert.deepEqual(server.files.get('big.bin')?.data, BODY);
     assert.ok(server.commands.includes('APPE big.bin'), server.commands.join('\n'));
+  });
+
+  it('refuses to continue a local file that is empty or not smaller: sent whole', async () => {
+    for (const held of [Buffer.alloc(0), Buffer.concat([BODY, Buffer.from('more')])]) {
+      const d = await partialDownload(`whole-${held.length}`, held);
+      const r = await ferry(['mirror', '--allow-plain', '-c', url, d], env);
+      assert.equal(r.code, EXIT.ok, r.stderr);
+      assert.deepEqual(await readFile(path.join(d, 'big.bin')), BODY);
+      assert.ok(!server.verbs.includes('REST'), server.commands.join('\n'));
+    }
+  });
+
+  it("refuses a continued download that is not the source's size", async () => {
+    const d = await partialDownload('shrunk');
+    // The file shrinks between the listing and the RETR (a log rotated): REST goes on to its new end.
+    quirk = (verb) => {
+      if (verb === 'RETR')
+        server.files.set('big.bin', { data: BODY.subarray(0, BODY.length - 100), modified: new Date() });
+      return undefined;
+    };
+    const r = await ferry(['mirror', '--allow-plain', '-c', url, d], env);
+    assert.equal(r.code, EXIT.remote, r.stderr);
+    assert.ok(server.commands.includes(`REST ${HELD}`), server.commands.join('\n'));
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `big\\.bin was continued \\(-c\\), but has ${BODY.length - 100} bytes, not the ${BODY.length} of the source`,
+      ),
+    );
+  });
+
+  it("with --verify, refuses a continued download whose first bytes were not the source's", async () => {
+    const other = Buffer.alloc(HELD, 'x');
+    const d = await partialDownload('foreign', other);
+    const r = await ferry(['mirror', '--allow-plain', '-c', '--verify', url, d], env);
+    assert.equal(r.code, EXIT.remote, r.stderr);
+    assert.ok(server.commands.includes(`REST ${HELD}`), server.commands.join('\n'));
+    assert.match(
+      r.stderr,
+      /big\.bin was continued \(-c\), but its SHA-256 differs from the source's: what it held was not the source's start; mirror it again without -c/,
+    );
+    // As it says: without -c the same size and another checksum send it whole.
+    const again = await ferry(['mirror', '--allow-plain', '--verify', url, d], env);
+    assert.equal(again.code, EXIT.ok, again.stderr);
+    assert.deepEqual(await readFile(path.join(d, 'big.bin')), BODY);
+  });
+
+  it("with --verify, refuses a continued upload whose remote first bytes were not the source's", async () => {
+    quirk = undefined;
+    server.files.clear();
+    server.files.set('big.bin', { data: Buffer.alloc(HELD, 'x'), modified: new Date() });
+    server.commands.length = 0;
+    const d = path.join(tmp, 'up-foreign');
+    await mkdir(d);
+    await writeFile(path.join(d, 'big.bin'), BODY);
+    const r = await ferry(['mirror', '--allow-plain', '-c', '--verify', '--no-perms', d, url], env);
+    assert.equal(r.code, EXIT.remote, r.stderr);
+    assert.ok(server.commands.includes('APPE big.bin'), server.commands.join('\n'));
+    assert.match(r.stderr, /big\.bin was continued \(-c\), but its SHA-256 differs from the source's/);
   });
 });
