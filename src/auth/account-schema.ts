@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import type { Account } from './account.js';
+import { ANONYMOUS_USER, anonymousAccount } from './anonymous.js';
 import {
   parseCidr,
   parseFingerprint,
@@ -38,11 +39,8 @@ function parsed<T>(parse: (text: string) => T) {
 export const size = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseSize))]);
 export const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
 
-/**
- * One user as written in the users file and in the config's `users:` list. Relative homes and
- * folders are resolved by the caller (against the file's directory).
- */
-export const accountSchema = z
+/** An account's keys, as accountSchema and anonymousSchema check them. */
+const accountFields = z
   .object({
     name: z.string().regex(USERNAME_PATTERN, 'letters, digits, . _ - (1 to 64 characters, not dots alone)'),
     // Checked below, where the message can name the user (and never quotes the hash).
@@ -97,12 +95,31 @@ export const accountSchema = z
     clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
     certLogin: z.enum(CERT_LOGIN_MODES).optional(),
   })
-  .strict()
-  .superRefine((e, ctx) => {
-    const problem = passwordHashProblem(e.passwordHash);
-    if (problem)
-      ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: `user "${e.name}": ${problem}` });
-  });
+  .strict();
+
+/**
+ * One user as written in the users file and in the config's `users:` list. Relative homes and
+ * folders are resolved by the caller (against the file's directory).
+ */
+export const accountSchema = accountFields.superRefine((e, ctx) => {
+  const problem = passwordHashProblem(e.passwordHash);
+  if (problem)
+    ctx.addIssue({ code: 'custom', path: ['passwordHash'], message: `user "${e.name}": ${problem}` });
+});
+
+/**
+ * The config's `anonymous:` block (anonymous FTP): an account's settings without the name and the
+ * password (and the client certificates, which identify a person). The home is required: it is
+ * the public directory (vsftpd's anon_root).
+ */
+export const anonymousSchema = accountFields
+  .omit({ name: true, passwordHash: true, clientCerts: true, certLogin: true })
+  .extend({ home: z.string().min(1) });
+
+/** A validated `anonymous:` block → the anonymous account, relative host paths resolved against `base`. */
+export function toAnonymousAccount(e: z.output<typeof anonymousSchema>, base: string): Account {
+  return anonymousAccount(toAccount({ ...e, name: ANONYMOUS_USER, passwordHash: '' }, base));
+}
 
 export type AccountInput = z.input<typeof accountSchema>;
 
@@ -121,7 +138,8 @@ export function toAccount(e: z.output<typeof accountSchema>, base: string): Acco
 
 /** Account → the entry written to the users file (the inverse of toAccount; unset fields left out). */
 export function fromAccount(a: Account): AccountInput {
-  const { username, permissions, allowFrom, clientCerts, folders, denyFiles, ...rest } = a;
+  // `anonymous`: never in a store (only the configuration makes that account).
+  const { username, permissions, allowFrom, clientCerts, folders, denyFiles, anonymous: _, ...rest } = a;
   const out: AccountInput = { name: username, ...rest };
   if (out.home === '') delete out.home;
   if (allowFrom) out.allowFrom = [...allowFrom];

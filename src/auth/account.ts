@@ -1,3 +1,4 @@
+import { ANONYMOUS_USER, isAnonymousName } from './anonymous.js';
 import type { CertLogin } from './cert-login.js';
 import type { PermissionRules } from './permissions.js';
 
@@ -44,6 +45,11 @@ export interface Account {
   downloadRate?: number;
   /** Virtual folders: virtual path (never `/`) → host directory mounted there (storage/mounts.ts). */
   folders?: Readonly<Record<string, string>>;
+  /**
+   * The public account of anonymous FTP (auth/anonymous.ts): logins named anonymous or ftp, any
+   * password; `passwordHash` is ''. Only the configuration makes one, never a store.
+   */
+  anonymous?: true;
 }
 
 /**
@@ -100,7 +106,13 @@ export class StaticAccounts implements AccountStore {
     this.#accounts = new Map(accounts.map((a) => [a.username, Object.freeze({ ...a })]));
   }
 
+  /** Exact names; anonymous and ftp (any case) give the anonymous account while it is on. */
   async lookup(username: string): Promise<Account | undefined> {
+    if (isAnonymousName(username)) {
+      const anonymous = this.#accounts.get(ANONYMOUS_USER);
+      // Disabled is off: such a login is an unknown user's, as when no anonymous account is set.
+      if (anonymous?.anonymous) return anonymous.disabled ? undefined : anonymous;
+    }
     return this.#accounts.get(username);
   }
 

@@ -79,7 +79,18 @@ export function principalOf(a: Account): Principal {
   if (a.quotaFiles) p.quotaFiles = a.quotaFiles;
   if (a.uploadRate) p.uploadRate = a.uploadRate;
   if (a.downloadRate) p.downloadRate = a.downloadRate;
+  if (a.anonymous) p.anonymous = true;
   return p;
+}
+
+/**
+ * Anonymous FTP: any password (an e-mail address by custom; never read, never kept). A refusal
+ * (allowFrom, expiry) is marked so that the defender does not score it as a failed login.
+ */
+function anonymousLogin(account: Account, remoteAddress: string): AuthOutcome {
+  const refused = refusedBecause(account, remoteAddress);
+  if (refused) return { ok: false, reason: refused, anonymous: true };
+  return { ok: true, principal: principalOf(account) };
 }
 
 /**
@@ -138,6 +149,7 @@ export class AccountAuthenticator implements Authenticator {
     }
     signal.throwIfAborted();
     const account = found?.account;
+    if (account?.anonymous) return anonymousLogin(account, c.remoteAddress);
     const password = c.password.reveal();
     const hash = account?.passwordHash ?? DUMMY_HASH;
     const digest = createHmac('sha256', this.#cacheKey)

@@ -88,6 +88,8 @@ export interface Principal {
   /** Bytes per second for all of the user's transfers in a process (undefined or 0: unlimited). */
   uploadRate?: number;
   downloadRate?: number;
+  /** An anonymous FTP login (any password): the log and the transfer log say so. */
+  anonymous?: boolean;
 }
 
 /**
@@ -102,6 +104,8 @@ export type AuthOutcome =
       unknownUser?: boolean;
       /** The account store could not be reached: not the client's fault (421, no defender score). */
       unavailable?: boolean;
+      /** An anonymous login refused (allowFrom, expiry): not a failed login (no defender score). */
+      anonymous?: boolean;
     };
 
 /**

@@ -45,8 +45,12 @@ export class UserTable extends StaticAccounts implements Authenticator {
       }
       if (seen.has(e.username)) throw invalid(`${where}.username "${e.username}" is listed twice.`);
       seen.add(e.username);
-      const problem =
-        typeof e.passwordHash === 'string' ? passwordHashProblem(e.passwordHash) : 'not a string';
+      // The anonymous account has no password (any is taken).
+      const problem = e.anonymous
+        ? undefined
+        : typeof e.passwordHash === 'string'
+          ? passwordHashProblem(e.passwordHash)
+          : 'not a string';
       if (problem) throw invalid(`${where}.passwordHash (user "${e.username}"): ${problem}.`);
       if (
         typeof e.home !== 'string' ||

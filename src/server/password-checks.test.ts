@@ -222,4 +222,17 @@ describe('guardAuthenticator', () => {
     assert.deepEqual(await outcome, { ok: false, reason: 'password check dropped: the client left' });
     assert.deepEqual(defender.events, []);
   });
+
+  test('an anonymous login refused (allowFrom) is not scored; a wrong password is', async () => {
+    const defender = recording();
+    const queue = new PasswordCheckQueue({ overall: 2, perAddress: 1 });
+    const refusing = (anonymous: boolean): Authenticator => ({
+      authenticate: async () => ({ ok: false, reason: 'refused', ...(anonymous && { anonymous }) }),
+    });
+    const signal = new AbortController().signal;
+    await guardAuthenticator(refusing(true), queue, defender).authenticate(credentials, signal);
+    assert.deepEqual(defender.events, []);
+    await guardAuthenticator(refusing(false), queue, defender).authenticate(credentials, signal);
+    assert.deepEqual(defender.events, ['failed-login']);
+  });
 });

@@ -218,7 +218,8 @@ export function guardAuthenticator(
         const why = started ? 'the authenticator did not answer in time' : 'timed out waiting its turn';
         return { ok: false, unavailable: true, reason: `password check: ${why}` };
       }
-      if (!outcome.ok && !outcome.unavailable)
+      // An anonymous login needs no secret: its refusal is no guess at one.
+      if (!outcome.ok && !outcome.unavailable && !outcome.anonymous)
         defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
       return outcome;
     },
