@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Account } from '../auth/account.js';
-import { accountSchema, toAccount } from '../auth/account-schema.js';
+import { accountSchema, anonymousSchema, toAccount, toAnonymousAccount } from '../auth/account-schema.js';
+import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
 import { MAX_TIMER_MS } from '../server/options.js';
@@ -119,6 +120,8 @@ export const configSchema = z
     users: z.array(accountSchema).optional(),
     /** Limits for every account (config users and the users file's) that does not set them itself. */
     userDefaults: userDefaultsSchema.optional(),
+    /** Anonymous FTP (README, "Anonymous FTP"): logins anonymous and ftp, any password. Off unless set. */
+    anonymous: anonymousSchema.optional(),
     /**
      * The users file `ferry users` edits (default: <dataDir>/users.yaml), or PostgreSQL shared by
      * several nodes (accounts, bans, quota usage, session counts; FERRY_DATABASE_URL also selects it).
@@ -183,8 +186,11 @@ export const configSchema = z
   })
   .strict();
 
-/** The config as loaded: paths absolute, users as accounts. */
-export type FileConfig = Omit<z.infer<typeof configSchema>, 'users'> & { users?: Account[] };
+/** The config as loaded: paths absolute, users (and the anonymous one) as accounts. */
+export type FileConfig = Omit<z.infer<typeof configSchema>, 'users' | 'anonymous'> & {
+  users?: Account[];
+  anonymous?: Account;
+};
 
 /** Reads and validates the config; errors name the file, the key and what is expected. */
 export async function loadConfig(file: string): Promise<FileConfig> {
@@ -217,6 +223,16 @@ export async function loadConfig(file: string): Promise<FileConfig> {
   const base = path.dirname(path.resolve(file));
   const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(base, p));
   const c = parsed.data;
+  if (c.anonymous) {
+    for (const [i, u] of (c.users ?? []).entries()) {
+      const taken = anonymousNameTaken(u.name);
+      if (taken)
+        throw new FerryError(
+          'ERR_INVALID_OPTION',
+          `${file}: users.${i}.name: ${taken} (the anonymous: block); rename the user, or remove the anonymous: block.`,
+        );
+    }
+  }
   return {
     ...c,
     root: abs(c.root),
@@ -229,6 +245,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
       ca: c.clientCertificates.ca.map((f) => path.resolve(base, f)),
     },
     users: c.users?.map((u) => toAccount(u, base)),
+    anonymous: c.anonymous && toAnonymousAccount(c.anonymous, base),
     accounts: c.accounts && {
       ...c.accounts,
       file: c.accounts.file === undefined ? undefined : path.resolve(base, c.accounts.file),

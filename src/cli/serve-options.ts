@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Account } from '../auth/account.js';
 import { AccountAuthenticator, type LoginCacheOptions } from '../auth/authenticator.js';
+import { anonymousAccount, anonymousNameTaken, isAnonymousName } from '../auth/anonymous.js';
 import { hashPassword } from '../auth/password.js';
 import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
@@ -42,6 +43,8 @@ export interface ServeFlags {
   pasvPorts?: string;
   pasvAddress?: string;
   user: string[];
+  /** A read-only public directory for anonymous FTP (replaces the config's anonymous: block). */
+  anonymous?: string;
   cert: string[];
   key: string[];
   clientCa: string[];
@@ -182,14 +185,21 @@ export async function serveSetup(
   if (!given) await warnShadowed(users, file, logger); // once: a worker's primary has said it
   const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`, running?.storage);
   const local = (home: string): boolean => home !== '' && !home.startsWith('s3://');
+  // The config's users, and the anonymous account where it was set (the flag, or the config).
+  const anonymous = users.entries.find((e) => e.anonymous);
+  const anonymousKey = flags.anonymous !== undefined ? '--anonymous' : `${configFile}: anonymous`;
+  const homes = [
+    ...(config.users ?? []).map((u, i) => ({ u, key: `${configFile}: users.${i}` })),
+    ...(anonymous ? [{ u: anonymous, key: anonymousKey }] : []),
+  ];
   try {
-    for (const [i, u] of (config.users ?? []).entries()) {
-      if (local(u.home)) await requireDirectory(u.home, `${configFile}: users.${i}.home`);
+    for (const { u, key } of homes) {
+      if (local(u.home)) await requireDirectory(u.home, `${key}.home`);
       for (const [at, dir] of Object.entries(u.folders ?? {}))
-        await requireDirectory(dir, `${configFile}: users.${i}.folders.${at}`);
+        await requireDirectory(dir, `${key}.folders.${at}`);
     }
     const refused = await storage.check([
-      ...(config.users ?? []).map((u, i) => ({ home: u.home, where: `${configFile}: users.${i}.home` })),
+      ...homes.map(({ u, key }) => ({ home: u.home, where: `${key}.home` })),
       ...(await file.all()).map((a) => ({
         home: a.home,
         where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
@@ -380,7 +390,11 @@ async function usersFrom(
   cache: LoginCacheOptions,
   running?: ServeUsers,
 ): Promise<ServeUsers> {
-  const configured: Account[] = [...(config.users ?? [])];
+  const anonymous =
+    flags.anonymous === undefined
+      ? config.anonymous
+      : anonymousAccount({ home: path.resolve(flags.anonymous), readOnly: true });
+  const configured: Account[] = [...(config.users ?? []), ...(anonymous ? [anonymous] : [])];
   if (running) {
     const kept = running.fromFlags.filter((e) => e.username !== running.generated?.name);
     const entries = [...configured, ...kept];
@@ -397,15 +411,14 @@ async function usersFrom(
         'ERR_USAGE',
         `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
       );
-    fromFlags.push({
-      username: spec.slice(0, i),
-      passwordHash: await hashPassword(spec.slice(i + 1)),
-      home: root,
-    });
+    const username = spec.slice(0, i);
+    const taken = anonymous && anonymousNameTaken(username);
+    if (taken) throw new FerryError('ERR_USAGE', `--user: ${taken}; give the login another name.`);
+    fromFlags.push({ username, passwordHash: await hashPassword(spec.slice(i + 1)), home: root });
   }
   let generated: ServeUsers['generated'];
   if (configured.length + fromFlags.length === 0 && (await file.all()).length === 0) {
-    // No users configured: one login for this run, printed once for the operator.
+    // No users configured (anonymous FTP counts as one): a login for this run, printed once.
     generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
     fromFlags.push({
       username: generated.name,
@@ -418,12 +431,20 @@ async function usersFrom(
 
 /** A user of the configuration (or --user) hides the users file's entry of that name: say so. */
 async function warnShadowed(users: ServeUsers, file: Store, logger: Logger | undefined): Promise<void> {
-  const stored = new Set((await file.all()).map((a) => a.username));
-  const both = users.entries.map((e) => e.username).filter((n) => stored.has(n));
+  const all = (await file.all()).map((a) => a.username);
+  const stored = new Set(all);
+  const both = users.entries.filter((e) => !e.anonymous && stored.has(e.username)).map((e) => e.username);
   if (both.length > 0)
     logger?.warn(
       { users: both, file: users.store.where },
       "users defined in the configuration (or --user) and in the users file: the configuration's entry is used",
+    );
+  // Anonymous FTP takes the names anonymous and ftp, in any case.
+  const hidden = users.entries.some((e) => e.anonymous) ? all.filter(isAnonymousName) : [];
+  if (hidden.length > 0)
+    logger?.warn(
+      { users: hidden, file: users.store.where },
+      'users of the users file named as anonymous FTP logins cannot log in while anonymous FTP is on',
     );
 }
 

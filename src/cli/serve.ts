@@ -58,6 +58,10 @@ export function registerServe(program: Command): void {
       'IP address or host name announced in PASV replies (for NAT; a name is looked up again every 5 minutes)',
     )
     .option('--user <name:password>', 'add a login (repeatable; for tests and scripts)', collect, [])
+    .option(
+      '--anonymous <dir>',
+      'anonymous FTP: logins anonymous and ftp (any password) get <dir> read-only (config: anonymous:)',
+    )
     .option('--cert <file>', 'certificate PEM (repeatable: RSA and ECDSA)', collect, [])
     .option('--key <file>', 'private key PEM matching each --cert', collect, [])
     .option(
@@ -373,7 +377,8 @@ function servingLines(users: ServeUsers): string[] {
   for (const u of users.accounts) {
     const home = u.home === '' ? 'the default storage (storage.s3)' : u.home;
     const names = byHome.get(home) ?? [];
-    names.push(u.readOnly ? `${u.username}, read-only` : u.username);
+    const name = u.anonymous ? 'anonymous FTP' : u.username;
+    names.push(u.readOnly ? `${name}, read-only` : name);
     byHome.set(home, names);
   }
   if (users.generated) return [`  serving   ${[...byHome.keys()][0] ?? ''}`];

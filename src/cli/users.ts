@@ -29,7 +29,7 @@ import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
-import { refuseShadowed, warnShadowed } from './users-shadowed.js';
+import { refuseAnonymousName, refuseShadowed, warnShadowed } from './users-shadowed.js';
 import { configOption } from './config-option.js';
 
 interface FileFlags {
@@ -190,6 +190,7 @@ export function registerUsers(program: Command): void {
     .action(async (name: string, f: AccountFlags & FileFlags & HashFlags) => {
       checkName(name);
       await refuseShadowed(name, f.config);
+      await refuseAnonymousName(name, f.config);
       if (f.home === undefined) await requireDefaultHome(name, f);
       const hash = await givenHash(f);
       const account: Account = { username: name, passwordHash: hash ?? '', home: '' };
@@ -221,6 +222,7 @@ export function registerUsers(program: Command): void {
     .option('--enabled', 'allow logins again')
     .action(async (name: string, f: AccountFlags & FileFlags & HashFlags) => {
       await refuseShadowed(name, f.config);
+      await refuseAnonymousName(name, f.config);
       await checkS3Home(f.home, f); // before the users file is locked
       const hash = await givenHash(f);
       await withAccounts(f, async ({ dir, usage }) => {
@@ -243,6 +245,7 @@ export function registerUsers(program: Command): void {
     .option('--password-stdin', 'read the password from standard input')
     .action(async (name: string, f: FileFlags & { passwordStdin?: boolean }) => {
       await refuseShadowed(name, f.config); // before a password is asked for
+      await refuseAnonymousName(name, f.config);
       await withAccounts(f, async ({ dir }) => {
         if (!(await dir.get(name))) throw unknownUser(name, dir.where);
         const holder: Account = { username: name, passwordHash: '', home: '' };
