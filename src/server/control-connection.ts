@@ -616,6 +616,7 @@ export class ControlConnection {
         ...t,
         at: new Date(),
         user: login.phase === 'in' ? login.principal.username : '',
+        ...(login.phase === 'in' && login.principal.anonymous && { anonymous: true }),
         remoteAddress: this.address,
         type: this.session.type,
         sessionId: this.session.id,

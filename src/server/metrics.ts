@@ -52,13 +52,13 @@ export class ServerMetrics {
       () =>
         new Counter({
           name: 'ferry_logins_total',
-          help: 'Login attempts (PASS), by result',
+          help: 'Login attempts (PASS), by result (success, anonymous: an anonymous FTP login, failure)',
           labelNames: ['result'],
           registers,
         }),
     );
     zero(this.sessions, [{ mode: 'explicit' }, { mode: 'implicit' }]);
-    zero(this.logins, [{ result: 'success' }, { result: 'failure' }]);
+    zero(this.logins, [{ result: 'success' }, { result: 'anonymous' }, { result: 'failure' }]);
     this.commands = get(
       'ferry_commands_total',
       () =>

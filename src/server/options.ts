@@ -23,6 +23,8 @@ export interface TransferRecord extends TransferOutcome {
   /** When it ended. */
   readonly at: Date;
   readonly user: string;
+  /** An anonymous FTP session (xferlog's access mode `a`). */
+  readonly anonymous?: boolean;
   readonly remoteAddress: string;
   /** TYPE A (ASCII) or I (binary). */
   readonly type: 'A' | 'I';

@@ -37,3 +37,11 @@ test('a download cut short in ASCII mode: direction o, type a, status i; at leas
     'Thu Jan 15 23:59:59 2026 1 192.0.2.10 1048576 /in_box/report_1.pdf a _ o r alice ftp 0 * i',
   );
 });
+
+test('an anonymous download: access mode a, and * where vsftpd writes the password (never written)', () => {
+  const line = formatXferlog({ ...record, direction: 'download', user: 'anonymous', anonymous: true });
+  assert.equal(
+    line,
+    'Wed Dec  2 09:05:07 2026 2 192.0.2.10 1048576 /in_box/report_1.pdf b _ o a * ftp 0 * c',
+  );
+});

@@ -31,8 +31,10 @@ export function formatXferlog(r: TransferRecord): string {
     r.type === 'A' ? 'a' : 'b',
     '_', // no compression or tar
     r.direction === 'download' ? 'o' : 'i',
-    'r', // a real (authenticated) user: Ferry has no anonymous or guest logins
-    r.user.replace(/\s/g, '_') || '-',
+    r.anonymous ? 'a' : 'r', // anonymous, or a real (authenticated) user
+    // Where vsftpd writes an anonymous login's password (an e-mail address, or a real password typed
+    // by mistake), `*`: passwords are never written.
+    r.anonymous ? '*' : r.user.replace(/\s/g, '_') || '-',
     'ftp',
     '0', // no RFC 931 authentication
     '*',

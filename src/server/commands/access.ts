@@ -59,25 +59,31 @@ async function completeLogin(
     return refused(`too many sessions (maxSessions ${principal.maxSessions})`);
   }
   session.loginSucceeded(principal, storage);
-  ctx.metrics.logins.inc({ result: 'success' });
-  logger.info({ user: username, by: ok.how }, 'login');
+  ctx.metrics.logins.inc({ result: principal.anonymous ? 'anonymous' : 'success' });
+  // Anonymous: the name typed (anonymous, FTP…) beside the session's; the password is never logged.
+  if (principal.anonymous)
+    logger.info({ user: principal.username, as: username, by: 'anonymous' }, 'anonymous login');
+  else logger.info({ user: username, by: ok.how }, 'login');
   return reply(ok.code, ok.text);
 }
 
 /**
  * The same reply whatever the reason (no user enumeration), after a growing delay; the log says why.
  * `text`: another reply, for a reason told only after the password was right (an unusable home).
+ * `anonymous`: an anonymous login refused (allowFrom, maxSessions): not a failed login (the log
+ * line is not the one fail2ban counts).
  */
 async function loginFailed(
   ctx: CommandContext,
   username: string,
   reason: string,
   text = 'Login incorrect.',
+  anonymous = false,
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
   ctx.metrics.logins.inc({ result: 'failure' });
   const failures = session.loginFailed();
-  logger.warn({ user: username, failures, reason }, 'login failed');
+  logger.warn({ user: username, failures, reason }, anonymous ? 'anonymous login refused' : 'login failed');
   // Cut short when the client goes: no one is left to answer, and nothing may outlive the session.
   await sleep(FAILURE_DELAY_MS * Math.min(failures, 5), undefined, { signal: ctx.disconnected }).catch(
     () => {},
@@ -160,14 +166,14 @@ export const accessCommands: AnyCommandSpec[] = [
           after: 'close',
         };
       }
-      if (!outcome.ok) return loginFailed(ctx, username, outcome.reason);
+      if (!outcome.ok) return loginFailed(ctx, username, outcome.reason, undefined, outcome.anonymous);
       const ok = {
         code: Code.LoggedIn,
         text: 'Login successful.',
         how: clientCertificate ? 'password (client certificate presented)' : 'password',
       };
       return completeLogin(ctx, username, outcome.principal, ok, (reason, text) =>
-        loginFailed(ctx, username, reason, text),
+        loginFailed(ctx, username, reason, text, outcome.principal.anonymous),
       );
     },
   }),
