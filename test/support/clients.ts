@@ -289,6 +289,8 @@ export async function lftp(
 export type FtplibAction =
   /** USER/PASS (explicit mode: AUTH TLS first), then PBSZ 0 + PROT P unless protectData is false. */
   | { op: 'login'; user?: string; password?: string; protectData?: boolean }
+  /** ftplib's login() without arguments: USER anonymous, PASS anonymous@. */
+  | { op: 'login'; anonymous: true; protectData?: boolean }
   | { op: 'pwd' }
   | { op: 'cwd'; path: string }
   | { op: 'list'; path?: string }

@@ -202,7 +202,10 @@ def upload_without_reading(ftp, a):
 def run_action(ftp, spec, a):
     op = a["op"]
     if op == "login":
-        reply = ftp.login(a.get("user", spec["user"]), a.get("password", spec["password"]))
+        if a.get("anonymous"):
+            reply = ftp.login()  # ftplib's own anonymous login: USER anonymous, PASS anonymous@
+        else:
+            reply = ftp.login(a.get("user", spec["user"]), a.get("password", spec["password"]))
         if a.get("protectData", True):
             ftp.prot_p()
         return {"reply": reply}
