@@ -201,6 +201,32 @@ describe('ferry serve --anonymous DIR, and the conflicts', { timeout: 120_000 },
     }
   });
 
+  it('anonymous sessions count in maxSessions; a refusal is no failed login (not scored)', async () => {
+    const file = path.join(dir, 'limited.yaml');
+    await writeFile(file, 'anonymous:\n  home: pub\n  maxSessions: 2\n');
+    const server = await ServeProcess.start(
+      ['--workers', '1', '--data-dir', path.join(dir, 'data'), '--config', file],
+      dir,
+    );
+    const open: RawFtp[] = [];
+    try {
+      for (const user of ['anonymous', 'ftp', 'FTP']) {
+        const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+        open.push(ftp);
+        await ftp.expect(220);
+        await ftp.cmd(`USER ${user}`, 331);
+        await ftp.cmd(`PASS ${TYPED}`, open.length <= 2 ? 230 : 530);
+      }
+      const refused = await server.waitForLog((l) => l.msg === 'anonymous login refused', 'the refusal');
+      assert.match(String(refused['reason']), /too many sessions/);
+      assert.equal(server.log.filter((l) => l.msg === 'login failed').length, 0);
+      assert.ok(!server.lines.join('\n').includes(TYPED));
+    } finally {
+      for (const ftp of open) await ftp.close();
+      await server.stop();
+    }
+  });
+
   it('a config user named ftp beside anonymous: is refused at start, saying why', async () => {
     const file = path.join(dir, 'conflict.yaml');
     const hash = (await runFerry(['hash-password'], 'pw\n')).stdout.trim();
