@@ -13,9 +13,14 @@ export function isAnonymousName(name: string): boolean {
 /** The settings of the public account: an account's, without the name and the password. */
 export type AnonymousSettings = Omit<Account, 'username' | 'passwordHash' | 'anonymous'>;
 
-/** The account anonymous logins get: any password logs in (none is stored). */
+/**
+ * The account anonymous logins get: any password logs in (none is stored). Read-only unless it
+ * says `readOnly: false` or a permission rule allows more (a public area is not writable by
+ * default, as vsftpd's anon_upload_enable=NO).
+ */
 export function anonymousAccount(settings: AnonymousSettings): Account {
-  return { ...settings, username: ANONYMOUS_USER, passwordHash: '', anonymous: true };
+  const readOnly = settings.readOnly ?? true;
+  return { ...settings, readOnly, username: ANONYMOUS_USER, passwordHash: '', anonymous: true };
 }
 
 /** Why an account of this name cannot exist beside anonymous FTP, or undefined when it can. */

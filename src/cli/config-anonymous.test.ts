@@ -56,6 +56,15 @@ test("anonymous: takes an account's settings; relative paths resolve against the
   });
 });
 
+test('anonymous: is read-only unless it says readOnly: false (permissions then decide)', async () => {
+  await withConfig('anonymous:\n  home: /srv/pub\n', async (file) => {
+    assert.equal((await loadConfig(file)).anonymous?.readOnly, true);
+  });
+  await withConfig('anonymous:\n  home: /srv/pub\n  readOnly: false\n', async (file) => {
+    assert.equal((await loadConfig(file)).anonymous?.readOnly, false);
+  });
+});
+
 test('anonymous: refuses a password, a name, certificates and a missing home, naming the key', async () => {
   const cases = [
     ['anonymous:\n  home: /srv\n  passwordHash: "x"\n', /anonymous\.passwordHash: Unrecognized key/],
