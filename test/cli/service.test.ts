@@ -27,6 +27,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { hashPassword } from '../../src/auth/password.js';
+import { systemAccount, type SystemAccount } from '../support/accounts.js';
 import { curlUpload, expectSuccess } from '../support/clients.js';
 import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
@@ -46,10 +47,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function account(name: string): Promise<{ uid: number; gid: number }> {
-  const { stdout } = await run('getent', ['passwd', name]);
-  const [, , uid, gid] = stdout.trim().split(':');
-  return { uid: Number(uid), gid: Number(gid) };
+async function account(name: string): Promise<SystemAccount> {
+  return (await systemAccount(name)) ?? assert.fail(`no system account ${name}`);
 }
 
 /** Real, effective, saved and file-system ids from /proc/PID/status. */
@@ -325,8 +324,7 @@ test(
   '--run-as a user whose home does not exist, without --data-dir: refused, and the home is not created',
   { skip: !isRoot },
   async (t) => {
-    const { stdout } = await run('getent', ['passwd', USER]);
-    const home = stdout.trim().split(':')[5] ?? '';
+    const { home } = await account(USER);
     const there = (): Promise<string> =>
       access(home).then(
         () => 'there',

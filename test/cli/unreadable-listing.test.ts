@@ -11,21 +11,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
+import { unprivilegedAccount } from '../support/accounts.js';
 import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 
 const run = promisify(execFile);
-const isRoot = process.getuid?.() === 0;
-
-async function account(name: string): Promise<{ uid: number; gid: number } | undefined> {
-  try {
-    const { stdout } = await run('getent', ['passwd', name]);
-    const [, , uid, gid] = stdout.trim().split(':');
-    return { uid: Number(uid), gid: Number(gid) };
-  } catch {
-    return undefined;
-  }
-}
 
 let dir: string;
 before(async () => {
@@ -38,8 +28,8 @@ after(async () => {
 });
 
 test('a listing of a directory the server cannot read: 550 before any 150, the data connection closed unused', async () => {
-  const runAs = isRoot ? ((await account('ferry-test')) ? 'ferry-test' : 'nobody') : undefined;
-  const owner = runAs === undefined ? undefined : await account(runAs);
+  const owner = await unprivilegedAccount();
+  const runAs = owner?.name;
   const home = path.join(dir, 'lu');
   const locked = path.join(home, 'locked');
   await mkdir(locked, { recursive: true });

@@ -5,17 +5,15 @@
  * user can upload. Root only (the tests run as root in CI).
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { chmod, chown, mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
+import { unprivilegedAccount } from '../support/accounts.js';
 import { ferryUsers, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 import { secureLogin, upload } from '../support/ftps-session.js';
 
-const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
 const OTHER = { uid: 65534, gid: 65534 };
 
@@ -101,22 +99,13 @@ test(
   },
 );
 
-async function account(name: string): Promise<{ uid: number; gid: number } | undefined> {
-  try {
-    const { stdout } = await run('getent', ['passwd', name]);
-    const [, , uid, gid] = stdout.trim().split(':');
-    return { uid: Number(uid), gid: Number(gid) };
-  } catch {
-    return undefined;
-  }
-}
-
 test(
   'ferry serve --run-as: root’s ferry users add, set --quota-size and rm take effect at once',
   { skip: !isRoot, timeout: 120_000 },
   async () => {
-    const USER = (await account('ferry-test')) ? 'ferry-test' : 'nobody';
-    const user = (await account(USER)) ?? OTHER;
+    const account = await unprivilegedAccount();
+    const USER = account?.name ?? 'nobody';
+    const user = account ?? OTHER;
     const root = path.join(dir, 'root');
     const home = path.join(dir, 'home-ann');
     for (const d of [root, home]) {
