@@ -13,6 +13,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { storeCode } from '../support/ftps-session.js';
 
 const run = promisify(execFile);
 const isRoot = process.getuid?.() === 0;
@@ -31,17 +32,6 @@ after(async () => {
   if (isRoot) await run('umount', [data]).catch(() => {});
   await rm(dir, { recursive: true, force: true });
 });
-
-/** STOR of `size` bytes: its final reply's code (552 before any data too). */
-async function storeCode(ftp: RawFtp, name: string, size: number): Promise<number> {
-  const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
-  const opening = await ftp.cmd(`STOR ${name}`);
-  if (opening.code !== 150) return opening.code;
-  const sent = ftp.uploadClean(conn, Buffer.alloc(size, 1)).catch(() => {});
-  const r = await ftp.expect();
-  await sent;
-  return r.code;
-}
 
 async function recorded(): Promise<unknown> {
   const r = await ferryUsers(data, ['show', 'q', '--json']);

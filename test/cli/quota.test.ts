@@ -12,6 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { hostDeepTree, undoHostDeepTree } from '../../src/storage/test-support.js';
 import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { storeCode } from '../support/ftps-session.js';
 
 const WORKERS = 2;
 const MiB = 1024 * 1024;
@@ -47,16 +48,6 @@ async function session(): Promise<RawFtp> {
   await ftp.login('carol', 'pw-carol');
   await ftp.cmd('TYPE I', 200);
   return ftp;
-}
-
-async function storeCode(ftp: RawFtp, name: string, size: number): Promise<number> {
-  const port = await ftp.epsv();
-  const conn = await ftp.openData(port, { tls: ftp.dataTls });
-  await ftp.cmd(`STOR ${name}`, 150);
-  const sent = ftp.uploadClean(conn, Buffer.alloc(size, 1)).catch(() => {});
-  const r = await ftp.expect();
-  await sent;
-  return r.code;
 }
 
 describe('quota usage and rates with ferry serve and ferry users', { timeout: 300_000 }, () => {

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ferryOk, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { storeCode } from '../support/ftps-session.js';
 
 let dir: string;
 let config: string;
@@ -28,17 +29,6 @@ async function session(user: string): Promise<RawFtp> {
   await ftp.login(user, `pw-${user}`);
   await ftp.cmd('TYPE I', 200);
   return ftp;
-}
-
-/** STOR of `size` bytes: the final reply's code (552 over the quota). */
-async function storeCode(ftp: RawFtp, name: string, size: number): Promise<number> {
-  const port = await ftp.epsv();
-  const conn = await ftp.openData(port, { tls: ftp.dataTls });
-  await ftp.cmd(`STOR ${name}`, 150);
-  const sent = ftp.uploadClean(conn, Buffer.alloc(size, 1)).catch(() => {});
-  const r = await ftp.expect();
-  await sent;
-  return r.code;
 }
 
 describe('userDefaults in ferry.yaml', { timeout: 120_000 }, () => {

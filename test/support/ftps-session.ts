@@ -111,3 +111,17 @@ export async function upload(
   await ftp.expect(226);
   return at;
 }
+
+/**
+ * `STOR file` of `size` bytes over EPSV, whatever the outcome: the final reply's code (a refusal
+ * before any data, as 552 or 550, included). For tests of limits that refuse uploads.
+ */
+export async function storeCode(ftp: RawFtp, file: string, size: number): Promise<number> {
+  const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+  const opening = await ftp.cmd(`STOR ${file}`);
+  if (opening.code !== 150) return opening.code;
+  const sent = ftp.uploadClean(conn, Buffer.alloc(size, 1)).catch(() => {});
+  const r = await ftp.expect();
+  await sent;
+  return r.code;
+}
