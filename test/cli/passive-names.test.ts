@@ -130,3 +130,43 @@ test('a passive host name that does not resolve stops the start, naming the key'
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('with --workers 2, a reload naming a passive host that does not resolve is refused whole', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-pasv-name-'));
+  let server: ServeProcess | undefined;
+  try {
+    const home = path.join(dir, 'home');
+    await mkdir(home);
+    const config = path.join(dir, 'ferry.yaml');
+    const user = `users:\n  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }\n`;
+    await writeFile(config, user);
+    server = await ServeProcess.start(
+      ['--config', config, '--workers', '2', '--data-dir', path.join(dir, 'data')],
+      dir,
+    );
+    const s = server;
+    // Both refused by the workers alone, the primary used to take maxSessions and say "reloaded".
+    await writeFile(config, `passiveAddress: nowhere.invalid\nmaxSessions: 1\n${user}`);
+    const from = s.log.length;
+    s.child.kill('SIGHUP');
+    const outcome = await s.waitForLog(
+      (l) => s.log.indexOf(l) >= from && /^configuration reload/.test(l.msg ?? ''),
+      'the reload outcome',
+    );
+    assert.equal(outcome.msg, 'configuration reload failed; the running configuration is kept');
+    assert.match(String(outcome.err), /cannot resolve the host name "nowhere\.invalid"/);
+    // The running maxSessions: two sessions at once.
+    const sessions = await Promise.all(
+      [1, 2].map(async () => {
+        const ftp = await RawFtp.connect({ host: '127.0.0.1', port: s.implicitPort, implicit: true });
+        await ftp.expect(220);
+        await ftp.login('ann', 'ann-pw');
+        return ftp;
+      }),
+    );
+    for (const ftp of sessions) await ftp.close();
+  } finally {
+    await server?.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+});

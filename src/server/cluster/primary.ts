@@ -248,6 +248,11 @@ export class ClusterPrimary {
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
+    // A new passive host name that does not resolve is refused here, before anything changes: the
+    // workers would refuse it after the primary had taken the rest. Only new names: a worker keeps
+    // the last address of a name it serves when a lookup fails.
+    const added = next.passive.names.filter((n) => !running.passive.names.includes(n));
+    if (added.length > 0) await new PassiveNames(this.logger).lookUp(added);
     // Loaded here, for reloadWorkers() to hand the workers; a bad file is refused before anything
     // changes anywhere.
     const certificates = new CertificateStore(...certificateSettings(next));
