@@ -7,6 +7,7 @@ import { RetriedWrite } from '../retried-write.js';
 import { withFileLock } from '../file-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { readStateFile } from '../state-file.js';
+import { warnUnwritten } from '../storage/quota.js';
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */
 export interface StoredUsage {
@@ -110,17 +111,8 @@ export class UsageFile {
    */
   async close(): Promise<void> {
     await this.#writes.close();
-    if (this.#pending.size === 0) return;
-    const lost = { bytes: 0, files: 0 };
-    for (const p of this.#pending.values()) {
-      lost.bytes += p.delta.bytes;
-      lost.files += p.delta.files;
-    }
-    const users = [...this.#pending.keys()];
-    this.#logger.warn(
-      { file: this.file, users, ...lost },
-      `quota usage not written at shutdown: ${lost.bytes} bytes and ${lost.files} files of ${users.length} users are missing from the file ('ferry users rescan' counts them again)`,
-    );
+    const pending = [...this.#pending].map(([name, p]): [string, StoredUsage] => [name, p.delta]);
+    warnUnwritten(this.#logger, pending, { file: this.file });
   }
 
   /** Throws when a write failed: what it held stays pending. */

@@ -1,7 +1,7 @@
 // Quota usage in PostgreSQL: one row per user, changed only by atomic UPDATEs (`bytes = bytes + n`),
 // so nodes uploading for one user at once add up instead of overwriting each other. Changes that
 // cannot be written (the database away) are kept, merged per user, and retried until they are.
-import type { Usage, UsageLedger } from '../storage/quota.js';
+import { warnUnwritten, type Usage, type UsageLedger } from '../storage/quota.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Database } from './database.js';
 import { RetriedWrite } from '../retried-write.js';
@@ -109,8 +109,7 @@ export class PgUsage implements UsageLedger {
   async close(): Promise<void> {
     this.#offRecover();
     await this.#writes.close();
-    if (this.#pending.size > 0)
-      this.#logger.error({ users: [...this.#pending.keys()] }, 'quota usage changes not written at shutdown');
+    warnUnwritten(this.#logger, this.#pending);
   }
 
   /** Throws when a change could not be written: it, and the rest, stay pending. */

@@ -3,12 +3,33 @@
 // upload from the byte that would cross the quota.
 import { Transform, type TransformCallback } from 'node:stream';
 import { FerryError, StorageError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { ROOT } from './virtual-path.js';
 import type { StorageBackend, StorageContext, VPath } from './types.js';
 
 export interface Usage {
   bytes: number;
   files: number;
+}
+
+/**
+ * The warning for changes a ledger could not write before it closed (a full disk, the database
+ * away): the store then counts less than was stored until `ferry users rescan` counts again.
+ * `where` names the store (`file`, or nothing for the database).
+ */
+export function warnUnwritten(logger: Logger, pending: Iterable<[string, Usage]>, where: object = {}): void {
+  const users: string[] = [];
+  const lost = { bytes: 0, files: 0 };
+  for (const [name, delta] of pending) {
+    users.push(name);
+    lost.bytes += delta.bytes;
+    lost.files += delta.files;
+  }
+  if (users.length === 0) return;
+  logger.warn(
+    { ...where, users, ...lost },
+    `quota usage not written at shutdown: ${lost.bytes} bytes and ${lost.files} files of ${users.length} users are missing from the ${'file' in where ? 'file' : 'database'} ('ferry users rescan' counts them again)`,
+  );
 }
 
 /**

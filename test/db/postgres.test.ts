@@ -14,6 +14,7 @@ import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
 import { Database } from '../../src/db/database.js';
 import { PgSessions } from '../../src/db/sessions.js';
+import { PgUsage } from '../../src/db/usage.js';
 import { FerryError } from '../../src/errors.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { withLimits } from '../../src/storage/limited.js';
@@ -291,6 +292,21 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.equal(await tryLogin(a.ts, 'explicit', 'o', 'pw'), 230);
       assert.equal(await tryLogin(a.ts, 'explicit', 'p', 'pw'), 421);
       assert.equal(await tryLogin(a.ts, 'explicit', 'o', 'wrong'), 421);
+      // A ledger closed while the database is away says how much it could not write.
+      const lostLines: string[] = [];
+      const closing = new PgUsage(a.shared.db, {
+        ...silentLogger,
+        warn: (_obj, msg = '') => void lostLines.push(msg),
+        child: () => logger,
+      });
+      await closing.add('o', { bytes: 500, files: 1 });
+      await closing.close();
+      assert.ok(
+        lostLines.includes(
+          "quota usage not written at shutdown: 500 bytes and 1 files of 1 users are missing from the database ('ferry users rescan' counts them again)",
+        ),
+        lostLines.join('\n'),
+      );
       await pg.start();
       // Recovery is automatic: pending usage is written, and logins work again.
       while (a.shared.usage.pending.size > 0 || !a.shared.db.available)
