@@ -58,7 +58,8 @@ export interface ServerOptions {
     minVersion?: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
     /**
      * OpenSSL's cipher list for TLS 1.2 and older, TLS 1.3 suites (`TLS_AES_256_GCM_SHA384`) named in
-     * it too (Node splits them); default Node's. Checked when the options are.
+     * it too (Node splits them), in the order the server prefers; default tls/cipher-policy.ts's.
+     * Checked when the options are.
      */
     ciphers?: string;
     /** Data connections must resume the control connection's TLS session (vsftpd's require_ssl_reuse). */

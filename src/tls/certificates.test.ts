@@ -22,11 +22,12 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Handshakes a client against a server using the store's session context. */
-async function handshake(
+/** Handshakes a client against a server using the store's session context; `read` the outcome. */
+async function connected<T>(
   store: CertificateStore,
   client: tls.ConnectionOptions,
-): Promise<tls.PeerCertificate> {
+  read: (c: tls.TLSSocket) => T,
+): Promise<T> {
   const server = net.createServer((raw) => {
     const s = new tls.TLSSocket(raw, { isServer: true, secureContext: store.sessionContext() });
     s.on('error', () => raw.destroy());
@@ -37,7 +38,7 @@ async function handshake(
   try {
     const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, ...client });
     const result = await Promise.race([
-      once(c, 'secureConnect').then(() => c.getPeerCertificate()),
+      once(c, 'secureConnect').then(() => read(c)),
       once(c, 'error').then(([e]) => Promise.reject(e as Error)),
     ]);
     c.destroy();
@@ -46,6 +47,13 @@ async function handshake(
     server.close();
   }
 }
+
+const handshake = (store: CertificateStore, client: tls.ConnectionOptions): Promise<tls.PeerCertificate> =>
+  connected(store, client, (c) => c.getPeerCertificate());
+
+/** The suite a client offering `ciphers` (TLS 1.2 and 1.3 names) gets. */
+const cipherFor = (store: CertificateStore, ciphers: string, maxVersion: tls.SecureVersion = 'TLSv1.2') =>
+  connected(store, { ciphers, maxVersion }, (c) => c.getCipher().name);
 
 test('with no files, a self-signed certificate is generated once and kept', async () => {
   const dataDir = path.join(dir, 'data');
@@ -257,4 +265,37 @@ test('a certificate in use that expired, is not valid yet or ends within 30 days
   assert.match(warnings[0] ?? '', /expired\.crt expired on .*clients will refuse it/);
   assert.match(warnings[1] ?? '', /future\.crt is not valid before /);
   assert.match(warnings[2] ?? '', /soon\.crt expires in 12 days/);
+});
+
+test("the server's cipher order wins: forward-secret AEAD first, RSA key exchange only for a client with nothing else", async () => {
+  const store = new CertificateStore(
+    { files: [], dataDir: path.join(dir, 'data') },
+    { minVersion: 'TLSv1.2' },
+  );
+  await store.load();
+  assert.equal(
+    await cipherFor(store, 'AES128-SHA:ECDHE-RSA-AES256-GCM-SHA384'),
+    'ECDHE-RSA-AES256-GCM-SHA384',
+  );
+  assert.equal(
+    await cipherFor(store, 'ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-GCM-SHA256'),
+    'ECDHE-RSA-AES128-GCM-SHA256',
+  );
+  // Windows 7 schannel: ECDHE-RSA with CBC; a client with RSA key exchange alone still gets in.
+  assert.equal(await cipherFor(store, 'AES256-SHA:ECDHE-RSA-AES256-SHA384'), 'ECDHE-RSA-AES256-SHA384');
+  assert.equal(await cipherFor(store, 'AES128-SHA'), 'AES128-SHA');
+  // TLS 1.3: AES-256-GCM, whatever the client lists first.
+  assert.equal(
+    await cipherFor(store, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384', 'TLSv1.3'),
+    'TLS_AES_256_GCM_SHA384',
+  );
+});
+
+test("an operator's tlsCiphers: its order rules, and its DHE suites are negotiated", async () => {
+  const source = { files: [], dataDir: path.join(dir, 'data') };
+  const ciphers = 'DHE-RSA-AES256-GCM-SHA384:AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256';
+  const store = new CertificateStore(source, { minVersion: 'TLSv1.2', ciphers });
+  await store.load();
+  assert.equal(await cipherFor(store, 'DHE-RSA-AES256-GCM-SHA384'), 'DHE-RSA-AES256-GCM-SHA384');
+  assert.equal(await cipherFor(store, 'ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA'), 'AES128-SHA');
 });

@@ -14,6 +14,7 @@ import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
 import { FerryError } from '../errors.js';
 import { readNoFollow } from '../state-file.js';
+import { cipherOptions } from './cipher-policy.js';
 import { parseClientCas } from './client-certificate.js';
 
 export interface KeyPair {
@@ -43,7 +44,7 @@ export interface CertificateMaterial {
 export interface TlsPolicy {
   readonly minVersion: tls.SecureVersion;
   readonly maxVersion?: tls.SecureVersion;
-  /** OpenSSL's cipher list (TLS 1.3 suites too); default Node's. */
+  /** OpenSSL's cipher list (TLS 1.3 suites too), in the order the server prefers; default SERVER_CIPHERS. */
   readonly ciphers?: string;
 }
 
@@ -175,13 +176,6 @@ export class CertificateStore {
       sessionTimeout: SESSION_LIFETIME_S,
     };
   }
-}
-
-/** The operator's cipher list; TLS 1.0/1.1 need the lower OpenSSL security level, only when asked for. */
-function cipherOptions(p: TlsPolicy): { ciphers?: string } {
-  const old = p.minVersion === 'TLSv1' || p.minVersion === 'TLSv1.1';
-  if (p.ciphers !== undefined) return { ciphers: old ? `${p.ciphers}:@SECLEVEL=0` : p.ciphers };
-  return old ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {};
 }
 
 export function fingerprintOf(certPem: string): string {
