@@ -4,6 +4,7 @@ import tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { sameHost } from '../protocol/address.js';
+import { FTP_ALPN } from '../tls/alpn.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredSessions } from '../tls/client-hello.js';
@@ -323,7 +324,7 @@ async function prepare(
     hello = () => bytes;
   } else hello = captureClientHello(raw);
   const sessions = family.dataHub(hello, policy.siblings);
-  const options = { isServer: true, secureContext: family.context, server: sessions.hub };
+  const options = { isServer: true, secureContext: family.context, server: sessions.hub, ...FTP_ALPN };
   const sock = native
     ? new tls.TLSSocket(raw, options)
     : EofGuard.tls(raw, options, () => known === 'receive' && spokeAfterReply());

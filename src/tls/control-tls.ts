@@ -4,6 +4,7 @@ import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { FerryError } from '../errors.js';
+import { FTP_ALPN } from './alpn.js';
 import { handshake } from './handshake.js';
 import { RecordSplitter } from './record-splitter.js';
 
@@ -155,6 +156,7 @@ export class ControlChannel extends EventEmitter {
             // anyone in is for the authenticator (tls/client-certificate.ts checks it).
             requestCert: true,
             rejectUnauthorized: false,
+            ...FTP_ALPN,
           })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe };

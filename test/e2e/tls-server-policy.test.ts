@@ -1,6 +1,7 @@
 /**
  * What the server's TLS picks, on control and data connections alike: its own cipher order (a
- * client listing a suite without forward secrecy first still gets ECDHE).
+ * client listing a suite without forward secrecy first still gets ECDHE), and ALPN "ftp" or none
+ * (a client offering only other protocols, ALPACA-style, is refused with no_application_protocol).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -38,6 +39,8 @@ async function authTls(raw: net.Socket): Promise<void> {
   raw.write('AUTH TLS\r\n');
   assert.match(await reply(), /^234/);
 }
+
+const NO_PROTOCOL = 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL';
 
 describe("the server's TLS choices", () => {
   let cleanup: () => Promise<void> = async () => {};
@@ -84,6 +87,24 @@ describe("the server's TLS choices", () => {
         const sock = await handshake(raw, RSA_FIRST);
         assert.ok(typeof sock !== 'string', `handshake failed: ${String(sock)}`);
         assert.equal(sock.getCipher().name, 'ECDHE-RSA-AES256-GCM-SHA384');
+        sock.destroy();
+      });
+    });
+
+    test(`${name}: ALPN "ftp" is selected, none is fine, only "h2" is refused (no_application_protocol)`, async () => {
+      await on(async (raw) => {
+        assert.equal(await handshake(raw, { ALPNProtocols: ['h2', 'http/1.1'] }), NO_PROTOCOL);
+      });
+      await on(async (raw) => {
+        const sock = await handshake(raw, { ALPNProtocols: ['h2', 'ftp'] });
+        assert.ok(typeof sock !== 'string', `handshake failed: ${String(sock)}`);
+        assert.equal(sock.alpnProtocol, 'ftp');
+        sock.destroy();
+      });
+      await on(async (raw) => {
+        const sock = await handshake(raw, {});
+        assert.ok(typeof sock !== 'string', `handshake failed: ${String(sock)}`);
+        assert.equal(sock.alpnProtocol, false);
         sock.destroy();
       });
     });
