@@ -6,7 +6,8 @@ import { loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
 import { workerSettings, type WorkerSettings } from './workers.js';
-import { certificateWarnings, type CertificateMaterial } from '../tls/certificates.js';
+import { tlsWarnings } from '../tls/certificate-warnings.js';
+import type { CertificateMaterial } from '../tls/certificates.js';
 
 /** What a reload replaces and what it keeps: the process's running state. */
 export interface Running {
@@ -129,8 +130,7 @@ async function applyConfiguration(
       `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
     );
   }
-  if (!ctx.worker)
-    for (const w of await certificateWarnings(setup.options.tls?.certificates ?? [])) logger.warn(w);
+  if (!ctx.worker) for (const w of await tlsWarnings(setup.options.tls ?? {})) logger.warn(w);
   logger.level = flags.logLevel ?? config.logLevel ?? 'info';
   return { config, setup };
 }

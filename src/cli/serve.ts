@@ -28,7 +28,8 @@ import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
 import { UploadSweeper } from './upload-sweeper.js';
-import { certificateWarnings, selfSignedFiles } from '../tls/certificates.js';
+import { tlsWarnings } from '../tls/certificate-warnings.js';
+import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
 
@@ -225,7 +226,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   });
   if (runAs) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
   state = 'ready';
-  const certWarnings = await certificateWarnings(options.tls?.certificates ?? []);
+  const certWarnings = await tlsWarnings(options.tls ?? {});
   for (const w of certWarnings) logger.warn(w);
   // What it serves too, and again as the accounts change (the users file, a reload).
   const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;

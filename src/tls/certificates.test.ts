@@ -6,13 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import tls from 'node:tls';
-import {
-  certificateWarnings,
-  CertificateStore,
-  fingerprintOf,
-  generateSelfSigned,
-  type TlsPolicy,
-} from './certificates.js';
+import { CertificateStore, fingerprintOf, generateSelfSigned, type TlsPolicy } from './certificates.js';
 
 let dir: string;
 before(async () => {
@@ -242,29 +236,6 @@ test('a certificate or key file that cannot be read is refused with its name (ex
     code: 'ERR_INVALID_OPTION',
     message: `TLS certificate ${missing}: cannot read it (ENOENT).`,
   });
-});
-
-test('a certificate in use that expired, is not valid yet or ends within 30 days is warned about', async () => {
-  const DAY = 86_400_000;
-  const now = Date.now();
-  const made: Record<string, [number, number]> = {
-    expired: [-40, -1],
-    future: [2, 400],
-    soon: [-10, 12],
-    fine: [-10, 400],
-  };
-  const files: { certFile: string }[] = [];
-  for (const [name, [from, to]] of Object.entries(made)) {
-    const validity = { notBefore: new Date(now + from * DAY), notAfter: new Date(now + to * DAY) };
-    const certFile = path.join(dir, `${name}.crt`);
-    await writeFile(certFile, (await generateSelfSigned('localhost', 'ecdsa', validity)).cert);
-    files.push({ certFile });
-  }
-  const warnings = await certificateWarnings(files, now);
-  assert.equal(warnings.length, 3, warnings.join('\n'));
-  assert.match(warnings[0] ?? '', /expired\.crt expired on .*clients will refuse it/);
-  assert.match(warnings[1] ?? '', /future\.crt is not valid before /);
-  assert.match(warnings[2] ?? '', /soon\.crt expires in 12 days/);
 });
 
 test("the server's cipher order wins: forward-secret AEAD first, RSA key exchange only for a client with nothing else", async () => {

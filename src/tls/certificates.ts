@@ -380,14 +380,20 @@ function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): 
 
 /** The certificates after the first in a PEM file (a chain); undefined for one that does not parse. */
 function laterCertificates(pem: string): (X509Certificate | undefined)[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
-  return blocks.slice(1).map((b) => {
-    try {
-      return new X509Certificate(b);
-    } catch {
-      return undefined;
-    }
-  });
+  return certificateBlocks(pem)
+    .slice(1)
+    .map((b) => {
+      try {
+        return new X509Certificate(b);
+      } catch {
+        return undefined;
+      }
+    });
+}
+
+/** The PEM certificates in a file's text, in order. */
+export function certificateBlocks(pem: string): string[] {
+  return pem.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
 }
 
 function parsed<T>(parse: () => T, what: string): T {
@@ -406,37 +412,4 @@ function readPem(file: string, what: 'certificate' | 'key'): Promise<string> {
       `TLS ${what} ${file}: cannot read it (${err.code ?? err.message}).`,
     );
   });
-}
-
-/** Days before its end from which a certificate in use is warned about. */
-const EXPIRY_WARNING_DAYS = 30;
-
-/**
- * What an operator must hear of the certificate files in use: expired, not valid yet, or ending
- * within 30 days. Clients refuse such a certificate (curl: "certificate has expired"); Ferry serves
- * it all the same, since the operator may be replacing it.
- */
-export async function certificateWarnings(
-  files: readonly { certFile: string }[],
-  now = Date.now(),
-): Promise<string[]> {
-  const out: string[] = [];
-  for (const { certFile } of files) {
-    let cert: X509Certificate;
-    try {
-      cert = new X509Certificate(await readFile(certFile));
-    } catch {
-      continue; // loading the certificates says what is wrong with the file
-    }
-    const from = Date.parse(cert.validFrom);
-    const to = Date.parse(cert.validTo);
-    if (to < now) out.push(`the certificate ${certFile} expired on ${cert.validTo}: clients will refuse it`);
-    else if (from > now)
-      out.push(`the certificate ${certFile} is not valid before ${cert.validFrom}: clients will refuse it`);
-    else if (to - now < EXPIRY_WARNING_DAYS * 86_400_000)
-      out.push(
-        `the certificate ${certFile} expires in ${Math.ceil((to - now) / 86_400_000)} days (${cert.validTo})`,
-      );
-  }
-  return out;
 }

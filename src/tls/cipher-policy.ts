@@ -54,3 +54,50 @@ export function cipherOptions(p: {
     dhparam: 'auto',
   };
 }
+
+/**
+ * Said at start and reload while TLS 1.0/1.1 are allowed: the security level is the context's, so
+ * the TLS 1.2 clients get it too.
+ */
+export function oldVersionsWarning(minVersion: Version): string | undefined {
+  if (!OLD.includes(minVersion)) return undefined;
+  const from = minVersion === 'TLSv1' ? '1.0' : '1.1';
+  return `TLS ${from} and up are allowed (tls-min ${from}): OpenSSL's security level 0 this needs weakens TLS 1.2 for all clients too (SHA-1 signatures, short keys accepted)`;
+}
+
+/** Authentication aliases other than the one a certificate's key type serves (OpenSSL's names). */
+const OTHER_AUTH: Readonly<Record<'rsa' | 'ec', string>> = {
+  rsa: '!aECDSA:!aDSS:!aNULL:!aPSK:!aSRP:!aGOST01:!aGOST12',
+  ec: '!aRSA:!aDSS:!aNULL:!aPSK:!aSRP:!aGOST01:!aGOST12',
+};
+
+/**
+ * What is wrong with an operator's cipher list for TLS 1.2 (checked names only, once): it names
+ * only TLS 1.3 suites (which turns TLS 1.2 off), or none of its TLS 1.2 suites can be used with the
+ * certificates' keys (`keyTypes` as node:crypto names them). Either way TLS 1.2 clients are refused.
+ */
+export function cipherWarnings(
+  ciphers: string | undefined,
+  minVersion: Version,
+  keyTypes: readonly string[],
+): string[] {
+  if (ciphers === undefined || minVersion === 'TLSv1.3') return [];
+  const older = ciphers.split(':').filter((c) => c !== '' && !/^!?TLS_/.test(c));
+  if (older.length === 0)
+    return [`tlsCiphers names only TLS 1.3 suites: TLS 1.2 is off, clients without TLS 1.3 are refused`];
+  const auths = new Set(keyTypes.map((t) => (t === 'ec' || t === 'ed25519' || t === 'ed448' ? 'ec' : 'rsa')));
+  // OpenSSL fails a list left with no suite: the operator's, less those for other keys' types.
+  const usable = [...auths].some((a) => {
+    try {
+      tls.createSecureContext({ ciphers: `${OTHER_AUTH[a]}:${older.join(':')}` });
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (usable) return [];
+  const keys = [...auths].map((a) => (a === 'ec' ? 'ECDSA' : 'RSA')).join(' and ');
+  return [
+    `tlsCiphers has no TLS 1.2 suite usable with the ${keys} certificate: TLS 1.2 clients are refused (no shared cipher)`,
+  ];
+}

@@ -77,6 +77,19 @@ test('the banner names each way around TLS the server allows, and never claims T
   }
 });
 
+test('--tls-min 1.0: the banner warns that TLS 1.0/1.1 are allowed and weaken TLS 1.2 for every client', async () => {
+  const root = await mkdtemp(path.join(dir, 'root-'));
+  const r = await serve(['--data-dir', path.join(dir, 'data-tls10'), '--tls-min', '1.0'], root);
+  try {
+    assert.match(
+      r.banner,
+      /WARNING {3}TLS 1\.0 and up are allowed \(tls-min 1\.0\): OpenSSL's security level 0 this needs weakens TLS 1\.2 for all clients too/,
+    );
+  } finally {
+    assert.equal(await stop(r), 0);
+  }
+});
+
 test('--allow-plain without --allow-clear-data: the banner warns that plain-FTP clients cannot transfer', async () => {
   const root = await mkdtemp(path.join(dir, 'root-'));
   const r = await serve(['--data-dir', path.join(dir, 'data-plain-only'), '--allow-plain'], root);
