@@ -77,7 +77,9 @@ async function certificateWarnings(f: CertificateFiles, chain: Chain, now: numbe
     );
   const readers = await otherReaders(f.keyFile);
   if (readers)
-    out.push(`the key ${f.keyFile} is readable by ${readers}: make it private (chmod 600), like an ssh key`);
+    out.push(
+      `the key ${f.keyFile} is readable by ${readers}: make it private (chmod 600, or 640 for a group such as the service user's), like an ssh key`,
+    );
   return out;
 }
 
@@ -126,16 +128,17 @@ function issued(cert: X509Certificate, by: X509Certificate): boolean {
   return cert.issuer === by.subject && cert.verify(by.publicKey);
 }
 
-/** "group", "others" or "group and others" when the file's mode lets them read it. */
+/**
+ * "others (mode 0644)" when every account may read the file. Not for the group: `chgrp ferry key;
+ * chmod 640` is how a root-owned key is shared with the service user (README, Running as a service),
+ * as Debian's ssl-cert group does.
+ */
 async function otherReaders(file: string): Promise<string | undefined> {
   const mode = await stat(file).then(
     (s) => s.mode,
     () => 0,
   );
-  const who = [mode & 0o040 ? 'group' : '', mode & 0o004 ? 'others' : ''].filter((w) => w !== '');
-  return who.length > 0
-    ? `${who.join(' and ')} (mode ${(mode & 0o777).toString(8).padStart(4, '0')})`
-    : undefined;
+  return mode & 0o004 ? `others (mode ${(mode & 0o777).toString(8).padStart(4, '0')})` : undefined;
 }
 
 /** X509Certificate's names have a line per attribute. */
