@@ -9,7 +9,11 @@ export const NO_TRUSTED_ISSUER: ReadonlyMap<string, string> = new Map([
   ['SELF_SIGNED_CERT_IN_CHAIN', 'issued by an untrusted self-signed CA'],
   ['UNABLE_TO_GET_ISSUER_CERT', 'issued by an unknown CA'],
   ['UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'issued by an unknown CA'],
-  ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'issued by an unknown CA'],
+  // The leaf's issuer is neither sent nor known: most often a server that omits its intermediate.
+  [
+    'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    'issued by an unknown CA, or the chain is incomplete (the server sent no intermediate)',
+  ],
 ]);
 
 /** A certificate outside its validity period: OpenSSL reports it last, so it may hide an untrusted issuer. */

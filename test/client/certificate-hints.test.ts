@@ -2,7 +2,7 @@
  * What a refused server certificate's message tells the user. One the CAs vouch for, but with
  * other host names or past its dates, was "not trusted" with no more said, even with the right
  * --ca: the message gives its names or its dates (as curl does), and no --ca hint. One no CA
- * vouches for gets that hint.
+ * vouches for gets that hint; a leaf sent without its intermediate says the chain may be incomplete.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import { CertificateError } from '../../src/client/errors.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
+import { issuedBy, testCa } from '../support/client-certs.js';
 import { testCertificate } from '../support/ferry.js';
 
 const DAY = 86_400_000;
@@ -35,24 +36,28 @@ describe('a refused server certificate: the message says why', { timeout: 30_000
     return (server.address() as net.AddressInfo).port;
   }
 
-  async function refusal(port: number, extra: Partial<ClientOptions>): Promise<string> {
+  const connect = (port: number, extra: Partial<ClientOptions>): Promise<FerryClient> =>
+    FerryClient.connect({
+      host: '127.0.0.1',
+      port,
+      security: 'implicit',
+      user: 'u',
+      password: 'p',
+      ...extra,
+    });
+
+  async function refusal(
+    port: number,
+    extra: Partial<ClientOptions>,
+    problem = 'untrusted',
+  ): Promise<string> {
     let message = '';
-    await assert.rejects(
-      FerryClient.connect({
-        host: '127.0.0.1',
-        port,
-        security: 'implicit',
-        user: 'u',
-        password: 'p',
-        ...extra,
-      }),
-      (err: unknown) => {
-        assert.ok(err instanceof CertificateError, String(err));
-        assert.equal(err.problem, 'untrusted');
-        message = err.message;
-        return true;
-      },
-    );
+    await assert.rejects(connect(port, extra), (err: unknown) => {
+      assert.ok(err instanceof CertificateError, String(err));
+      assert.equal(err.problem, problem);
+      message = err.message;
+      return true;
+    });
     return message;
   }
 
@@ -80,5 +85,21 @@ describe('a refused server certificate: the message says why', { timeout: 30_000
     assert.match(m, /is not trusted \(self-signed: DEPTH_ZERO_SELF_SIGNED_CERT\)/);
     assert.doesNotMatch(m, /its names|expired on/);
     assert.match(m, /Pass --ca FILE with its CA/);
+  });
+
+  it('a leaf sent without its intermediate: maybe an incomplete chain', async () => {
+    const root = await testCa('Hints Root');
+    const leaf = await issuedBy(await issuedBy(root, 'Hints Int', { asCa: true }), 'localhost', {
+      serverNames: ['localhost', '127.0.0.1'],
+    });
+    const alone = {
+      cert: leaf.cert.slice(0, leaf.cert.indexOf('-----END CERTIFICATE-----') + 26),
+      key: leaf.key,
+    };
+    const m = await refusal(await serve(alone), { ca: root.cert });
+    assert.match(
+      m,
+      /\(issued by an unknown CA, or the chain is incomplete \(the server sent no intermediate\): UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
+    );
   });
 });

@@ -2,7 +2,8 @@
  * `ferry probe`'s certificate and renegotiation points against Ferry serving chosen certificates:
  * the chain is counted once per certificate (Node repeats a self-signed one), judged on its own
  * (a wrong name is certificate-name's failure, an expired but trusted certificate is
- * certificate-expiry's), pinning is advised only for an untrusted chain, a failed name says what
+ * certificate-expiry's), pinning is advised only for an untrusted chain (a leaf sent without its
+ * intermediate is an incomplete chain, the server's to fix), a failed name says what
  * the certificate lists, and a refused renegotiation names the server's alert.
  */
 import assert from 'node:assert/strict';
@@ -114,6 +115,22 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     const p = await points(probeTarget(s, { ca: Buffer.from(root.cert) }));
     assert.equal(p['certificate-chain']?.received, '2 certificate(s); trusted');
     assert.equal(p['certificate-name']?.verdict, 'pass');
+  });
+
+  it('a leaf sent without its intermediate: the chain is incomplete, not a certificate to pin', async () => {
+    const root = await make('CN=Probe Test CA', { isCa: true });
+    const int = await make('CN=Probe Test Int', { isCa: true, ca: root });
+    const leaf = await make('CN=localhost', { ca: int, sans: LOCAL_SANS });
+    const ca = Buffer.from(root.cert);
+    const alone = await points(probeTarget(await start(leaf), { ca }));
+    assert.equal(alone['certificate-chain']?.verdict, 'fail');
+    assert.equal(alone['certificate-chain']?.received, '1 certificate(s); UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    assert.equal(
+      alone['certificate-chain']?.detail,
+      'chain incomplete: the server sent no issuer for its certificate (issuer Probe Test Int); it must send its intermediate certificate(s)',
+    );
+    const full = await points(probeTarget(await start({ ...leaf, cert: leaf.cert + int.cert }), { ca }));
+    assert.equal(full['certificate-chain']?.verdict, 'pass', full['certificate-chain']?.received);
   });
 
   it('a wrong host name fails certificate-name, saying what the certificate lists, not the chain', async () => {

@@ -29,10 +29,11 @@ function anchorsFrom(ca: Buffer | undefined): X509Certificate[] {
   return (ca ? pemCertificates(ca) : tls.rootCertificates).map((p) => new X509Certificate(p));
 }
 
+const signedBy = (c: X509Certificate, by: X509Certificate): boolean =>
+  c.checkIssued(by) && c.verify(by.publicKey);
+
 /** Each certificate is signed by the next, up to one of `anchors` (validity not looked at). */
 function anchored(chain: readonly X509Certificate[], anchors: readonly X509Certificate[]): boolean {
-  const signedBy = (c: X509Certificate, by: X509Certificate): boolean =>
-    c.checkIssued(by) && c.verify(by.publicKey);
   for (const [i, c] of chain.entries()) {
     if (anchors.some((a) => a.fingerprint256 === c.fingerprint256 || signedBy(c, a))) return true;
     const next = chain[i + 1];
@@ -63,6 +64,17 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
       `${count}; ${code}`,
       'fail',
       `${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`,
+    );
+  // A CA-issued leaf sent alone: its intermediate is missing, which no pin on the client should hide.
+  const next = chain[1];
+  if (NO_TRUSTED_ISSUER.has(code) && leaf && leaf.subject !== leaf.issuer && !(next && signedBy(leaf, next)))
+    return point(
+      id,
+      title,
+      sent,
+      `${count}; ${code}`,
+      'fail',
+      `chain incomplete: the server sent no issuer for its certificate (issuer ${cn(leaf.issuer)}); it must send its intermediate certificate(s)`,
     );
   if (NO_TRUSTED_ISSUER.has(code))
     return untrusted(code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'self-signed' : 'no trusted issuer');
