@@ -40,8 +40,9 @@ function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
       ...(opts.clientCertificate && { cert: opts.clientCertificate.cert, key: opts.clientCertificate.key }),
       minVersion,
       ...(opts.maxTlsVersion !== undefined ? { maxVersion: opts.maxTlsVersion } : {}),
-      // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for.
-      ...(legacy ? { ciphers: 'DEFAULT:@SECLEVEL=0' } : {}),
+      // TLS 1.0/1.1 need OpenSSL's lower security level; only when asked for. Otherwise level 2
+      // (Node's is 1), as Debian's curl: no RSA key or DH group under 2048 bits (trust.ts says why).
+      ciphers: legacy ? 'DEFAULT:@SECLEVEL=0' : `${tls.DEFAULT_CIPHERS}:@SECLEVEL=2`,
     });
   } catch (err) {
     throw new FerryError(
@@ -71,6 +72,7 @@ async function verify(opts: ClientOptions, security: Security, sock: tls.TLSSock
     knownHosts: opts.knownHosts,
     trustOnFirstUse: opts.trustOnFirstUse,
     hostname: opts.servername ?? opts.host,
+    weakKeys: opts.minTlsVersion === 'TLSv1' || opts.minTlsVersion === 'TLSv1.1',
   });
   opts.onTrust?.(decision, server);
 }

@@ -30,6 +30,8 @@ export type CertificateProblem =
    * one is not: it changed (or an attack).
    */
   | 'key-changed'
+  /** The certificate's key is below OpenSSL security level 2 (RSA under 2048 bits), as curl refuses. */
+  | 'weak-key'
   /** A data connection presented a certificate other than the control connection's. */
   | 'data-certificate-mismatch';
 

@@ -1,6 +1,7 @@
 import { mkdir, readFile, appendFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { fingerprintOfDer } from '../tls/certificates.js';
@@ -10,7 +11,8 @@ import { CertificateError } from './errors.js';
 /**
  * Deciding whether to trust a server certificate, after the handshake (the TLS layer itself never
  * rejects, so that pinning and trust-on-first-use can apply). In order:
- *   1. `insecure`: anything goes;
+ *   1. `insecure`: anything goes; otherwise a key below OpenSSL security level 2 is refused unless
+ *      `weakKeys` (RSA under 2048 bits: the TLS layer, at level 2, only notes it as UNSPECIFIED);
  *   2. pinned fingerprints: the certificate must be one of them (CAs are not consulted);
  *   3. verified by the CAs (system or `ca`) with a matching host name: trusted, and with
  *      `trustOnFirstUse` an unknown server is recorded as CA-verified (`host:port ca-verified`, which
@@ -145,6 +147,20 @@ export interface TrustOptions {
   readonly trustOnFirstUse?: boolean;
   /** The name the certificate was checked against (servername, else host), for messages. */
   readonly hostname?: string;
+  /** Accept keys below OpenSSL security level 2 (the client's --tls-min 1.0/1.1 lowers it to 0). */
+  readonly weakKeys?: boolean;
+}
+
+/** Security level 2's smallest keys (112-bit security): RSA, DSA 2048 bits; EC 224. */
+function weakKeyOf(der: Buffer): string | undefined {
+  const key = new X509Certificate(der).publicKey;
+  const type = key.asymmetricKeyType ?? '?';
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  const curve = key.asymmetricKeyDetails?.namedCurve;
+  if (bits !== undefined && bits < 2048 && /^(rsa|rsa-pss|dsa|dh)$/.test(type)) return `${type} ${bits} bits`;
+  if (curve !== undefined && /^(prime192v1|secp160|secp192|sect163|sect193)/.test(curve))
+    return `${type} ${curve}`;
+  return undefined;
 }
 
 export type TrustDecision =
@@ -177,6 +193,16 @@ export async function checkServerCertificate(
   const der: Buffer | undefined = cert && 'raw' in cert ? cert.raw : undefined;
   if (!der) throw new CertificateError('untrusted', server, '', `${server} presented no certificate.`);
   const fp = fingerprintSha256(der);
+  const weak = opts.weakKeys ? undefined : weakKeyOf(der);
+  if (weak !== undefined)
+    throw new CertificateError(
+      'weak-key',
+      server,
+      fp,
+      `The certificate of ${server} has a key too weak (${weak}): OpenSSL security level 2 needs 2048 bits for RSA.\n` +
+        '  If you must connect, --tls-min 1.0 allows it (security level 0: weaker TLS too), or --insecure skips all checks' +
+        ' (from code: the options minTlsVersion, insecure).',
+    );
   if (opts.fingerprints && opts.fingerprints.length > 0) {
     const wanted = opts.fingerprints.map(normalizeFingerprint);
     if (wanted.includes(fp)) return { kind: 'pinned' };

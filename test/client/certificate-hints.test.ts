@@ -3,6 +3,8 @@
  * other host names or past its dates, was "not trusted" with no more said, even with the right
  * --ca: the message gives its names or its dates (as curl does), and no --ca hint. One no CA
  * vouches for gets that hint; a leaf sent without its intermediate says the chain may be incomplete.
+ * A key below OpenSSL security level 2 (RSA-1024) is refused, as Debian's curl does, even pinned,
+ * saying how to allow it (--tls-min 1.0, which lowers the level).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -13,7 +15,7 @@ import tls from 'node:tls';
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import { CertificateError } from '../../src/client/errors.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
-import { issuedBy, testCa } from '../support/client-certs.js';
+import { issuedBy, rsaServer, testCa } from '../support/client-certs.js';
 import { testCertificate } from '../support/ferry.js';
 
 const DAY = 86_400_000;
@@ -101,5 +103,24 @@ describe('a refused server certificate: the message says why', { timeout: 30_000
       m,
       /\(issued by an unknown CA, or the chain is incomplete \(the server sent no intermediate\): UNABLE_TO_VERIFY_LEAF_SIGNATURE\)/,
     );
+  });
+
+  it('an RSA-1024 key: refused even pinned, saying how to allow it', async () => {
+    const weak = await rsaServer(['localhost', '127.0.0.1'], 1024);
+    const port = await serve(weak);
+    const m = await refusal(port, { ca: weak.cert }, 'weak-key');
+    assert.match(m, /has a key too weak \(rsa 1024 bits\): OpenSSL security level 2 needs 2048 bits for RSA/);
+    assert.match(m, /--tls-min 1\.0 allows it/);
+    await refusal(port, { fingerprints: [weak.fingerprint] }, 'weak-key');
+    // Allowed with TLS 1.0 permitted: the connection goes on to the login (this server has none).
+    await assert.rejects(connect(port, { ca: weak.cert, minTlsVersion: 'TLSv1' }), (err: unknown) => {
+      assert.ok(!(err instanceof CertificateError), String(err));
+      return true;
+    });
+    const strong = await rsaServer(['localhost', '127.0.0.1'], 2048);
+    await assert.rejects(connect(await serve(strong), { ca: strong.cert }), (err: unknown) => {
+      assert.ok(!(err instanceof CertificateError), String(err));
+      return true;
+    });
   });
 });

@@ -31,8 +31,17 @@ export interface Validity {
   readonly notAfter?: Date;
 }
 
-async function newKeys(): Promise<Keys> {
-  return (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as Keys;
+type Algorithm = typeof ALG | ReturnType<typeof rsa>;
+
+const rsa = (bits: number) => ({
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: bits,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+});
+
+async function newKeys(alg: Algorithm = ALG): Promise<Keys> {
+  return (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as Keys;
 }
 
 async function keyPem(keys: Keys): Promise<string> {
@@ -85,14 +94,19 @@ const caExtensions = (): x509.Extension[] => [
   new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
 ];
 
-async function selfSigned(cn: string, v: Validity, extensions: x509.Extension[]): Promise<TestCert> {
-  const keys = await newKeys();
+async function selfSigned(
+  cn: string,
+  v: Validity,
+  extensions: x509.Extension[],
+  alg: Algorithm = ALG,
+): Promise<TestCert> {
+  const keys = await newKeys(alg);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: randomBytes(8).toString('hex'),
     name: `CN=${cn}`,
     ...dates(v),
     keys: keys as unknown as x509.X509CertificateCreateSelfSignedParams['keys'],
-    signingAlgorithm: ALG,
+    signingAlgorithm: alg,
     extensions,
   });
   return finish(cert, keys, `CN=${cn}`);
@@ -108,6 +122,10 @@ export const selfSignedClient = (cn: string, v: Validity = {}): Promise<TestCert
 /** A self-signed server certificate for `names`. */
 export const selfSignedServer = (names: readonly string[], v: Validity = {}): Promise<TestCert> =>
   selfSigned(names[0] ?? 'server', v, serverExtensions(names));
+
+/** A self-signed server certificate for `names` with an RSA key of `bits` (1024: a weak one). */
+export const rsaServer = (names: readonly string[], bits: number): Promise<TestCert> =>
+  selfSigned(names[0] ?? 'server', {}, serverExtensions(names), rsa(bits));
 
 /**
  * A certificate `CN=<cn>` issued by `ca`: a client certificate, an intermediate CA with `asCa`, or a
