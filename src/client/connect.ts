@@ -60,6 +60,12 @@ function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
   };
 }
 
+/** Offering TLS 1.2 and 1.3: a protocol_version alert then means a server below TLS 1.2. */
+function offersModernOnly(opts: ClientOptions): boolean {
+  const min = opts.minTlsVersion ?? 'TLSv1.2';
+  return (min === 'TLSv1.2' || min === 'TLSv1.3') && (opts.maxTlsVersion ?? 'TLSv1.3') === 'TLSv1.3';
+}
+
 function controlPort(opts: ClientOptions, security: Security): number {
   return opts.port ?? (security === 'implicit' ? DEFAULT_PORTS.ftps : DEFAULT_PORTS.ftpes);
 }
@@ -98,6 +104,9 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? connectTimeoutMs,
     log: o.log,
     signal: o.signal,
+    ...(offersModernOnly(o)
+      ? { versionHint: 'the server offers only TLS 1.0/1.1: --tls-min 1.0 allows it (weaker)' }
+      : {}),
   });
   const s: ClientSession = {
     opts: o,

@@ -41,6 +41,8 @@ export interface ControlOptions {
   readonly signal?: AbortSignal;
   /** Give a 421 to the reader as a reply (the probe judges it) rather than as the connection's failure. */
   readonly return421?: boolean;
+  /** Said after a handshake the server refused for its TLS version (a protocol_version alert). */
+  readonly versionHint?: string;
 }
 
 interface Waiter {
@@ -194,6 +196,30 @@ export class ClientControlConnection {
     this.o.log?.({ kind: 'info', text });
   }
 
+  /** A failed handshake as the user reads it: with the likely cause when the error tells it. */
+  private handshakeError(err: unknown, byConnect: boolean): FerryError {
+    const where = `${this.o.host}:${this.o.port}`;
+    const message = err instanceof Error ? err.message : String(err);
+    if (this.o.implicit && /wrong version number|packet length too long/i.test(message))
+      return new FerryError(
+        'ERR_TLS',
+        `TLS handshake with ${where} failed (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://).`,
+        { cause: err },
+      );
+    if (this.o.versionHint !== undefined && /alert protocol version/i.test(message))
+      return new FerryError('ERR_TLS', `${message.trimEnd()} (${this.o.versionHint})`, { cause: err });
+    if (err instanceof FerryError && err.code === 'ERR_TIMEOUT')
+      return byConnect
+        ? new ConnectionError(
+            `Cannot connect to ${where}: no TLS handshake within ${this.o.connectTimeoutMs} ms (connectTimeoutMs).`,
+            { cause: err, code: 'ERR_TIMEOUT' },
+          )
+        : new FerryError('ERR_TLS', `TLS handshake with ${where}: ${message}`, { cause: err });
+    return err instanceof FerryError
+      ? err
+      : new FerryError('ERR_TLS', `TLS handshake failed: ${message}`, { cause: err });
+  }
+
   /**
    * Runs a TLS handshake on the connection (implicit start, AUTH, implicit REIN) and verifies it.
    * `connectLeftMs`: what connectTimeoutMs leaves (the implicit start), when it ends the handshake
@@ -212,36 +238,7 @@ export class ClientControlConnection {
     } catch (err) {
       // Closed meanwhile (an abort): that is the reason, not what it did to the handshake.
       if (this.failed) throw this.failed;
-      const wrongPort =
-        this.o.implicit &&
-        err instanceof Error &&
-        /wrong version number|packet length too long/i.test(err.message)
-          ? ' (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://)'
-          : '';
-      const timedOut = err instanceof FerryError && err.code === 'ERR_TIMEOUT';
-      const e =
-        wrongPort !== ''
-          ? new FerryError(
-              'ERR_TLS',
-              `TLS handshake with ${this.o.host}:${this.o.port} failed${wrongPort}.`,
-              { cause: err },
-            )
-          : timedOut && byConnect
-            ? new ConnectionError(
-                `Cannot connect to ${this.o.host}:${this.o.port}: no TLS handshake within ${this.o.connectTimeoutMs} ms (connectTimeoutMs).`,
-                { cause: err, code: 'ERR_TIMEOUT' },
-              )
-            : timedOut
-              ? new FerryError(
-                  'ERR_TLS',
-                  `TLS handshake with ${this.o.host}:${this.o.port}: ${err.message}`,
-                  {
-                    cause: err,
-                  },
-                )
-              : err instanceof FerryError
-                ? err
-                : new FerryError('ERR_TLS', `TLS handshake failed: ${String(err)}`, { cause: err });
+      const e = this.handshakeError(err, byConnect);
       this.fail(e);
       throw e;
     }
