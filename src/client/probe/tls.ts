@@ -34,7 +34,16 @@ const TLS13_SUITES = [
   'TLS_AES_128_CCM_8_SHA256',
 ];
 /** Cipher names that are broken or give no real protection. */
-const WEAK = /NULL|EXP|RC4|(^|[-_])DES[-_]|3DES|DES-CBC3|MD5|anon|ADH|AECDH|_WITH_NULL/i;
+const BROKEN = /NULL|EXP|RC4|(^|[-_])DES[-_]|3DES|DES-CBC3|MD5|anon|ADH|AECDH|_WITH_NULL/i;
+
+/** Why a suite (its standard name) is weak, as testssl.sh flags it; undefined when it is not. */
+export function weakness(name: string): string | undefined {
+  if (BROKEN.test(name)) return 'broken';
+  // TLS 1.3 names have no `_WITH_`: their key exchange is always ephemeral.
+  if (name.includes('_WITH_') && !/^TLS_(ECDHE|DHE)_/.test(name)) return 'no forward secrecy';
+  if (/CCM_8/.test(name)) return 'CCM_8: 64-bit tag';
+  return undefined;
+}
 /** Session tickets valid longer than this weaken forward secrecy (RFC 8446 4.6.1 caps them at 7 days). */
 const MAX_TICKET_LIFETIME_S = 7 * 24 * 3600;
 /** Local OpenSSL errors: the version or cipher could not even be offered from here. */
@@ -113,7 +122,7 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
     if (ok && p.verdict !== 'not-completed') accepted.push(v);
     else if (p.verdict === 'not-completed') unknown.push(v);
   }
-  for (const v of accepted) out.push(await ciphers(t, v));
+  out.push(...(await cipherPoints(t, accepted)));
   for (const v of VERSIONS.filter((x) => !accepted.includes(x)))
     out.push(
       unknown.includes(v)
@@ -138,38 +147,127 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
   return out;
 }
 
-/** The suites a version accepts, in the server's order of choice (each chosen one is then removed). */
-function ciphers(t: ProbeTarget, v: Version): Promise<ProbePoint> {
+interface Suites {
+  /** Standard names, in the order the server chose them. */
+  readonly chosen: string[];
+  /** OpenSSL's names for the same suites (what a cipher list takes). */
+  readonly openssl: string[];
+}
+
+/**
+ * The suites of each accepted version, then whether the server chooses among them (cipher-order).
+ * Without a server order (or none found) the lists are OpenSSL's order of offer: given by name then.
+ */
+export async function cipherPoints(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint[]> {
+  const found = new Map<Version, Suites>();
+  const points = new Map<Version, ProbePoint>();
+  for (const v of accepted) points.set(v, await ciphers(t, v, found));
+  const order = await cipherOrder(t, found);
+  const listed = [...points].map(([v, p]) => {
+    const chosen = found.get(v)?.chosen ?? [];
+    if (chosen.length < 2 || order.serverOrder.includes(v)) return p;
+    // OpenSSL's order of offer is no order of the server's: by name, as a set.
+    const why = "not in the server's order (see cipher-order): listed by name";
+    const received = [...chosen].sort().join(' ');
+    return point(p.id, p.title, p.sent, received, p.verdict, p.detail ? `${p.detail}; ${why}` : why);
+  });
+  return [...listed, order.point];
+}
+
+/** The suites a version accepts, in the order of choice (each chosen one is then removed). */
+function ciphers(t: ProbeTarget, v: Version, found: Map<Version, Suites>): Promise<ProbePoint> {
   const id = `ciphers-${LABEL[v]}`;
   const title = `Cipher suites, TLS ${LABEL[v]}`;
   const sent = 'handshakes, each without the suites chosen before';
-  return check(t, id, title, sent, () => cipherList(t, v, id, title, sent));
+  return check(t, id, title, sent, async () => {
+    const suites = await cipherList(t, v);
+    found.set(v, suites);
+    const { chosen } = suites;
+    const weak = chosen.flatMap((n) => {
+      const why = weakness(n);
+      return why === undefined ? [] : [`${n} (${why})`];
+    });
+    const received = chosen.length > 0 ? chosen.join(' ') : 'none';
+    if (weak.length > 0) return point(id, title, sent, received, 'fail', `weak: ${weak.join(', ')}`);
+    return point(id, title, sent, received, chosen.length > 0 ? 'pass' : 'fail');
+  });
 }
 
-async function cipherList(
-  t: ProbeTarget,
-  v: Version,
-  id: string,
-  title: string,
-  sent: string,
-): Promise<ProbePoint> {
+async function cipherList(t: ProbeTarget, v: Version): Promise<Suites> {
   const chosen: string[] = [];
-  const excluded: string[] = [];
+  const openssl: string[] = [];
   let left = [...TLS13_SUITES];
   for (let round = 0; round < 48; round++) {
-    const list = v === 'TLSv1.3' ? left.join(':') : [ALL_LEGACY, ...excluded.map((n) => `!${n}`)].join(':');
+    const list = v === 'TLSv1.3' ? left.join(':') : [ALL_LEGACY, ...openssl.map((n) => `!${n}`)].join(':');
     if (list === '') break;
     const r = await tryHandshake(t, { minVersion: v, maxVersion: v, ciphers: list });
     if ('error' in r) break;
     if (chosen.includes(r.standardName)) break; // the server ignored the exclusion
     chosen.push(r.standardName);
-    excluded.push(r.cipher);
+    openssl.push(r.cipher);
     left = left.filter((n) => n !== r.cipher && n !== r.standardName);
   }
-  const weak = chosen.filter((n) => WEAK.test(n));
-  const received = chosen.length > 0 ? chosen.join(' ') : 'none';
-  if (weak.length > 0) return point(id, title, sent, received, 'fail', `weak: ${weak.join(' ')}`);
-  return point(id, title, sent, received, chosen.length > 0 ? 'pass' : 'fail');
+  return { chosen, openssl };
+}
+
+/**
+ * Whether the server enforces its order: its first two suites offered in both orders. The same
+ * choice both times is the server's order (then its first choice must be strong); otherwise the
+ * client chooses, which is harmless only when every suite it could choose is strong.
+ */
+async function cipherOrder(
+  t: ProbeTarget,
+  found: ReadonlyMap<Version, Suites>,
+): Promise<{ point: ProbePoint; serverOrder: Version[] }> {
+  const id = 'cipher-order';
+  const title = 'Server chooses the cipher suite';
+  const sent = 'two accepted suites offered in both orders';
+  const serverOrder: Version[] = [];
+  const clientChooses: Version[] = [];
+  const p = await check(t, id, title, sent, async () => {
+    const seen: string[] = [];
+    const faults: string[] = [];
+    for (const [v, { chosen, openssl }] of found) {
+      const [a, b] = openssl;
+      if (a === undefined || b === undefined) continue;
+      const choice = async (list: string): Promise<string | undefined> => {
+        const r = await tryHandshake(t, {
+          minVersion: v,
+          maxVersion: v,
+          ciphers: v === 'TLSv1.3' ? list : `${list}:@SECLEVEL=0`,
+        });
+        return 'error' in r ? undefined : r.cipher;
+      };
+      const first = await choice(`${a}:${b}`);
+      const second = await choice(`${b}:${a}`);
+      if (first === undefined || second === undefined) continue;
+      if (first === second) {
+        seen.push(`TLS ${LABEL[v]}: the server's`);
+        serverOrder.push(v);
+        const why = weakness(chosen[0] ?? '');
+        if (why !== undefined) faults.push(`TLS ${LABEL[v]}: first choice ${chosen[0] ?? ''} (${why})`);
+        continue;
+      }
+      seen.push(`TLS ${LABEL[v]}: the client's`);
+      clientChooses.push(v);
+      const weak = chosen.filter((n) => weakness(n) !== undefined);
+      if (weak.length > 0) faults.push(`TLS ${LABEL[v]}: a client preferring ${weak.join(' ')} gets it`);
+    }
+    if (seen.length === 0) return notApplicable(id, title, 'no TLS version accepts two suites');
+    const received = seen.join('; ');
+    if (faults.length > 0) return point(id, title, sent, received, 'fail', faults.join('; '));
+    if (clientChooses.length > 0)
+      return point(
+        id,
+        title,
+        sent,
+        received,
+        'not-supported',
+        'the client chooses; every suite it can choose is strong',
+      );
+    return point(id, title, sent, received, 'pass');
+  });
+  return { point: p, serverOrder: p.verdict === 'not-completed' ? [] : serverOrder };
 }
 
 const CERTIFICATE_POINTS: readonly (readonly [string, string])[] = [
