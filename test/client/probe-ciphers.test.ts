@@ -1,8 +1,9 @@
 /**
- * `ferry probe`'s cipher points against Node TLS servers speaking implicit FTPS (a greeting
+ * `ferry probe`'s cipher and ALPN points against Node TLS servers speaking implicit FTPS (a greeting
  * after the handshake): whether the server or the client chooses the suite (cipher-order; the list
  * is "in the server's order" only when there is one), suites without forward secrecy or with
- * CCM_8's short tag flagged with the reason.
+ * CCM_8's short tag flagged with the reason, and a server that completes a handshake offering only
+ * HTTP's ALPN names (ALPACA) told from one that refuses it.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -11,14 +12,14 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 
 import { ProbeState, type ProbeTarget } from '../../src/client/probe/connection.js';
-import { cipherPoints } from '../../src/client/probe/tls.js';
+import { alpn, cipherPoints } from '../../src/client/probe/tls.js';
 import type { ProbePoint } from '../../src/client/probe/types.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
 
 const ECDHE_256 = 'ECDHE-RSA-AES256-GCM-SHA384';
 const RSA_128 = 'AES128-GCM-SHA256';
 
-describe('ferry probe: cipher order and weak suites', { timeout: 60_000 }, () => {
+describe('ferry probe: cipher order, weak suites and ALPN', { timeout: 60_000 }, () => {
   let pair: KeyPair;
   const servers: tls.Server[] = [];
   before(async () => {
@@ -115,5 +116,15 @@ describe('ferry probe: cipher order and weak suites', { timeout: 60_000 }, () =>
     assert.equal(p['ciphers-1.3']?.verdict, 'fail');
     assert.equal(p['ciphers-1.3']?.detail, 'weak: TLS_AES_128_CCM_8_SHA256 (CCM_8: 64-bit tag)');
     assert.equal(p['cipher-order']?.verdict, 'pass');
+  });
+
+  it('ALPN: refused with no_application_protocol passes; a completed handshake fails', async () => {
+    const refused = await alpn(await target({ ALPNProtocols: ['ftp'] }));
+    assert.equal(refused.verdict, 'pass', refused.received);
+    assert.equal(refused.received, 'refused: no_application_protocol alert');
+    const taken = await alpn(await target({}));
+    assert.equal(taken.verdict, 'fail');
+    assert.equal(taken.received, 'handshake completed; ALPN none selected');
+    assert.match(taken.detail ?? '', /ALPACA/);
   });
 });

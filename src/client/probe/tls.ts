@@ -144,6 +144,9 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
         ),
   );
   out.push(await ticketLifetime(t, accepted));
+  out.push(
+    accepted.length > 0 ? await alpn(t) : notApplicable(ALPN_ID, ALPN_TITLE, 'no TLS version accepted'),
+  );
   return out;
 }
 
@@ -268,6 +271,38 @@ async function cipherOrder(
     return point(id, title, sent, received, 'pass');
   });
   return { point: p, serverOrder: p.verdict === 'not-completed' ? [] : serverOrder };
+}
+
+const ALPN_ID = 'alpn';
+const ALPN_TITLE = 'Foreign ALPN refused (ALPACA)';
+/** Another protocol's names: an FTPS server that accepts them can be fed a browser's request. */
+const FOREIGN_ALPN = ['h2', 'http/1.1'];
+
+/** A handshake offering only HTTP's ALPN names must fail with no_application_protocol. */
+export function alpn(t: ProbeTarget): Promise<ProbePoint> {
+  const sent = `handshake offering only ALPN ${FOREIGN_ALPN.join(', ')}`;
+  return check(t, ALPN_ID, ALPN_TITLE, sent, async () => {
+    let h: Handshake;
+    try {
+      h = await handshakeWith(t, { ALPNProtocols: FOREIGN_ALPN });
+    } catch (err) {
+      const e = shortError(err);
+      const received = /no application protocol/i.test(e)
+        ? 'refused: no_application_protocol alert'
+        : `refused: ${e}`;
+      return point(ALPN_ID, ALPN_TITLE, sent, received, 'pass');
+    }
+    const chosen = h.sock.alpnProtocol;
+    h.conn.destroy();
+    return point(
+      ALPN_ID,
+      ALPN_TITLE,
+      sent,
+      `handshake completed; ALPN ${chosen === false || chosen === null ? 'none selected' : chosen}`,
+      'fail',
+      'cross-protocol attacks possible (ALPACA): the server should refuse ALPN it does not speak',
+    );
+  });
 }
 
 const CERTIFICATE_POINTS: readonly (readonly [string, string])[] = [
