@@ -41,7 +41,10 @@ export interface ClientCertificate {
   readonly commonName: string | undefined;
   /** Why it is not valid now (outside its dates), or undefined. */
   readonly invalidNow: string | undefined;
-  /** Why it does not chain to a configured client CA (undefined: it does, dates included). */
+  /**
+   * Why it may not vouch for a user as a configured client CA's (OpenSSL's path validation failed,
+   * or it is a CA certificate); undefined: it may, dates included.
+   */
   readonly untrusted: string | undefined;
 }
 

@@ -92,6 +92,10 @@ export const configSchema = z
         ca: z
           .union([z.string().min(1), z.array(z.string().min(1))])
           .transform((v) => (Array.isArray(v) ? v : [v])),
+        crl: z
+          .union([z.string().min(1), z.array(z.string().min(1))])
+          .transform((v) => (Array.isArray(v) ? v : [v]))
+          .optional(),
       })
       .strict()
       .optional(),
@@ -243,6 +247,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     })),
     clientCertificates: c.clientCertificates && {
       ca: c.clientCertificates.ca.map((f) => path.resolve(base, f)),
+      crl: c.clientCertificates.crl?.map((f) => path.resolve(base, f)),
     },
     users: c.users?.map((u) => toAccount(u, base)),
     anonymous: c.anonymous && toAnonymousAccount(c.anonymous, base),

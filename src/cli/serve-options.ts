@@ -48,6 +48,7 @@ export interface ServeFlags {
   cert: string[];
   key: string[];
   clientCa: string[];
+  clientCrl: string[];
   allowClearData?: boolean;
   allowCcc?: boolean;
   allowPlain?: boolean;
@@ -247,6 +248,10 @@ export async function serveSetup(
         ...(config.clientCertificates?.ca ?? []),
         ...flags.clientCa.map((f) => path.resolve(f)),
       ],
+      clientCrlFiles: [
+        ...(config.clientCertificates?.crl ?? []),
+        ...flags.clientCrl.map((f) => path.resolve(f)),
+      ],
     },
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
@@ -295,6 +300,10 @@ export async function serveSetup(
     ['implicit', named('listen', flags.listen, 'listen')],
     ['tls.certificates', flags.cert.length > 0 ? '--cert/--key' : `${configFile}: certificates`],
     ['tls.clientCaFiles', flags.clientCa.length > 0 ? '--client-ca' : `${configFile}: clientCertificates.ca`],
+    [
+      'tls.clientCrlFiles',
+      flags.clientCrl.length > 0 ? '--client-crl' : `${configFile}: clientCertificates.crl`,
+    ],
     ['tls.dataDir', named('data-dir', flags.dataDir, 'dataDir')],
     ['tls.minVersion', named('tls-min', flags.tlsMin, 'tlsMinVersion')],
     ['tls.ciphers', `${configFile}: tlsCiphers`],

@@ -71,6 +71,12 @@ export function registerServe(program: Command): void {
       collect,
       [],
     )
+    .option(
+      '--client-crl <file>',
+      'CRLs (PEM) revoking client certificates of the --client-ca CAs (repeatable; reloaded on SIGHUP)',
+      collect,
+      [],
+    )
     .option('--allow-clear-data', 'allow PROT C (unencrypted data connections)')
     .option('--allow-ccc', 'allow CCC (control connection back to clear text after login)')
     .option(
@@ -236,6 +242,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         tlsFiles: [
           ...(options.tls?.certificates ?? []).flatMap((c) => [c.certFile, c.keyFile]),
           ...(options.tls?.clientCaFiles ?? []),
+          ...(options.tls?.clientCrlFiles ?? []),
         ],
         usersFile: databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config),
         dataDir,

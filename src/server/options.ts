@@ -75,6 +75,8 @@ export interface ServerOptions {
      * that use certificate login); pinned fingerprints need no CA. See the README's Accounts.
      */
     clientCaFiles?: string[];
+    /** PEM files of CRLs for those CAs (each file one or more); OpenSSL refuses what they revoke. */
+    clientCrlFiles?: string[];
   };
   /** Allow PROT C (data in clear). */
   allowClearData?: boolean;
@@ -233,6 +235,7 @@ const schema = z
         requireSessionReuse: z.boolean().optional(),
         sessionReuseScope: z.enum(['connection', 'user']).optional(),
         clientCaFiles: z.array(z.string().min(1)).optional(),
+        clientCrlFiles: z.array(z.string().min(1)).optional(),
       })
       .strict()
       .optional(),
@@ -372,6 +375,7 @@ export interface ResolvedOptions {
   storageFor: (principal: Principal) => StorageBackend;
   certificates: { certFile: string; keyFile: string }[];
   clientCaFiles: string[];
+  clientCrlFiles: string[];
   dataDir: string;
   minVersion: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
   ciphers: string | undefined;
@@ -498,6 +502,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     storageFor: o.storageFor,
     certificates: v.tls?.certificates ?? [],
     clientCaFiles: v.tls?.clientCaFiles ?? [],
+    clientCrlFiles: v.tls?.clientCrlFiles ?? [],
     dataDir: v.tls?.dataDir ?? path.join(os.homedir(), '.ferry'),
     minVersion: v.tls?.minVersion ?? 'TLSv1.2',
     ciphers: v.tls?.ciphers,

@@ -52,7 +52,12 @@ export function applicable(running: ResolvedOptions, next: ResolvedOptions): Res
  */
 export function certificateSettings(o: ResolvedOptions): [CertificateSource, TlsPolicy] {
   return [
-    { files: o.certificates, dataDir: o.dataDir, clientCaFiles: o.clientCaFiles },
+    {
+      files: o.certificates,
+      dataDir: o.dataDir,
+      clientCaFiles: o.clientCaFiles,
+      clientCrlFiles: o.clientCrlFiles,
+    },
     { minVersion: o.minVersion, ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}) },
   ];
 }

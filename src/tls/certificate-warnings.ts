@@ -3,6 +3,7 @@ import { readFile, stat } from 'node:fs/promises';
 import tls from 'node:tls';
 import { certificateBlocks } from './certificates.js';
 import { cipherWarnings, oldVersionsWarning } from './cipher-policy.js';
+import { clientCrlWarnings } from './client-crl.js';
 
 /** Days before its end from which a certificate in use is warned about. */
 const EXPIRY_WARNING_DAYS = 30;
@@ -14,11 +15,18 @@ interface CertificateFiles {
 
 /**
  * What an operator must hear of the TLS settings at start and at a reload, one line each: the
- * certificate files' problems, a cipher list that leaves TLS 1.2 clients nothing, TLS 1.0/1.1. Ferry serves
+ * certificate files' problems, a cipher list that leaves TLS 1.2 clients nothing, TLS 1.0/1.1, odd
+ * client CRLs. Ferry serves
  * all the same (the operator may be replacing a file).
  */
 export async function tlsWarnings(
-  t: { certificates?: readonly CertificateFiles[]; ciphers?: string; minVersion?: tls.SecureVersion },
+  t: {
+    certificates?: readonly CertificateFiles[];
+    ciphers?: string;
+    minVersion?: tls.SecureVersion;
+    clientCaFiles?: readonly string[];
+    clientCrlFiles?: readonly string[];
+  },
   now = Date.now(),
 ): Promise<string[]> {
   const files = t.certificates ?? [];
@@ -34,6 +42,7 @@ export async function tlsWarnings(
   out.push(...cipherWarnings(t.ciphers, minVersion, keyTypes));
   const old = oldVersionsWarning(minVersion);
   if (old) out.push(old);
+  out.push(...(await clientCrlWarnings(t.clientCaFiles ?? [], t.clientCrlFiles ?? [], now)));
   return out;
 }
 

@@ -16,6 +16,7 @@ import { FerryError } from '../errors.js';
 import { readNoFollow } from '../state-file.js';
 import { cipherOptions } from './cipher-policy.js';
 import { parseClientCas } from './client-certificate.js';
+import { checkClientCrls, crlBlocks } from './client-crl.js';
 
 export interface KeyPair {
   readonly cert: string;
@@ -29,6 +30,8 @@ export interface CertificateSource {
   readonly dataDir: string;
   /** PEM files of the CAs whose client certificates may log in (see client-certificate.ts). */
   readonly clientCaFiles?: readonly string[];
+  /** PEM files of CRLs (one or more each) that revoke client certificates of those CAs. */
+  readonly clientCrlFiles?: readonly string[];
 }
 
 /**
@@ -38,7 +41,14 @@ export interface CertificateSource {
 export interface CertificateMaterial {
   readonly pairs: readonly KeyPair[];
   /** Each client-CA file's PEM, with its name for error messages. */
-  readonly clientCas: readonly { readonly file: string; readonly pem: string }[];
+  readonly clientCas: readonly PemFile[];
+  /** Each client-CRL file's PEM. */
+  readonly clientCrls: readonly PemFile[];
+}
+
+export interface PemFile {
+  readonly file: string;
+  readonly pem: string;
 }
 
 export interface TlsPolicy {
@@ -100,9 +110,11 @@ export class CertificateStore {
     const { material, generated } = given ? { material: given, generated: false } : await this.read();
     const pairs = material.pairs;
     // Fail here, with the file named, rather than at the first handshake.
+    const cas = material.clientCas.flatMap((c) => parseClientCas(c.pem, c.file));
+    checkClientCrls(material.clientCrls);
     let context: tls.SecureContext;
     try {
-      context = tls.createSecureContext(this.contextOptions(pairs));
+      context = tls.createSecureContext({ ...this.contextOptions(pairs), ...clientTrust(material) });
     } catch (err) {
       const files = this.source.files.map((f) => f.certFile).join(', ');
       throw new FerryError(
@@ -110,7 +122,6 @@ export class CertificateStore {
         `Certificate or key${files ? ` (${files})` : ''} is not usable: ${(err as Error).message}`,
       );
     }
-    const cas = material.clientCas.flatMap((c) => parseClientCas(c.pem, c.file));
     this.context = context;
     this.cas = cas;
     this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
@@ -136,15 +147,9 @@ export class CertificateStore {
       pairs = [r.pair];
       generated = r.generated;
     }
-    const clientCas = await Promise.all(
-      (this.source.clientCaFiles ?? []).map(async (file) => {
-        const pem = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-          throw new FerryError('ERR_INVALID_OPTION', `${file}: cannot read the client CA (${err.code}).`);
-        });
-        return { file, pem };
-      }),
-    );
-    return { material: { pairs, clientCas }, generated };
+    const clientCas = await readPemFiles(this.source.clientCaFiles, 'client CA');
+    const clientCrls = await readPemFiles(this.source.clientCrlFiles, 'client CRL');
+    return { material: { pairs, clientCas, clientCrls }, generated };
   }
 
   /** SHA-256 fingerprints ("AB:CD:…") of the certificates in use. */
@@ -176,6 +181,34 @@ export class CertificateStore {
       sessionTimeout: SESSION_LIFETIME_S,
     };
   }
+}
+
+/**
+ * The client CAs (and their CRLs) OpenSSL checks a client's chain against: path length, name
+ * constraints, critical extensions, purpose, dates, revocation (tls/client-certificate.ts reads its
+ * verdict). `ca` also names them in the CertificateRequest, for clients that hold several
+ * certificates. A CA in the files may be an intermediate (a partial chain ends there). None: no
+ * `ca`, and Node's public roots verify, which client-certificate.ts never lets vouch for a user.
+ */
+function clientTrust(m: CertificateMaterial): tls.SecureContextOptions {
+  if (m.clientCas.length === 0) return {};
+  return {
+    ca: m.clientCas.map((c) => c.pem),
+    allowPartialTrustChain: true,
+    // One CRL per entry: OpenSSL reads only the first of a PEM string.
+    ...(m.clientCrls.length > 0 && { crl: m.clientCrls.flatMap((c) => crlBlocks(c.pem)) }),
+  };
+}
+
+function readPemFiles(files: readonly string[] | undefined, what: string): Promise<PemFile[]> {
+  return Promise.all(
+    (files ?? []).map(async (file) => {
+      const pem = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new FerryError('ERR_INVALID_OPTION', `${file}: cannot read the ${what} (${err.code}).`);
+      });
+      return { file, pem };
+    }),
+  );
 }
 
 export function fingerprintOf(certPem: string): string {

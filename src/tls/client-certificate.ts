@@ -14,13 +14,12 @@ export interface PeerCertificate {
   readonly commonName: string | undefined;
   /** Why the certificate is not valid now (before notBefore, after notAfter), or undefined. */
   readonly invalidNow: string | undefined;
-  /** Why it does not chain to a configured client CA (undefined: it does, all dates valid). */
+  /**
+   * Why it may not log anyone in as a configured client CA's (OpenSSL's path validation failed, it
+   * is a CA's own, no CA is configured); undefined: it may, its dates valid.
+   */
   readonly untrusted: string | undefined;
 }
-
-/** Extended key usages that allow a client certificate (TLS client auth, or any). */
-const CLIENT_AUTH = ['1.3.6.1.5.5.7.3.2', '2.5.29.37.0'];
-const MAX_CHAIN = 8;
 
 /** The CA certificates in a PEM bundle; throws naming `file` when one is missing or not a CA. */
 export function parseClientCas(pem: string, file: string): X509Certificate[] {
@@ -41,24 +40,23 @@ export function parseClientCas(pem: string, file: string): X509Certificate[] {
 }
 
 /**
- * The certificate the peer of `sock` presented, checked against `cas` (the trusted client CAs) at
- * `now`; undefined when it presented none.
+ * The certificate the peer of `sock` presented, with OpenSSL's verdict on its chain (the session's
+ * context trusts the configured client CAs, `cas`, and their CRLs: tls/certificates.ts); undefined
+ * when it presented none. `now` is for the leaf's dates, which pinned certificates need too.
  */
 export function peerCertificate(
   sock: tls.TLSSocket,
   cas: readonly X509Certificate[],
   now = Date.now(),
 ): PeerCertificate | undefined {
-  // Not getPeerX509Certificate(): on a server socket, calling it makes later getPeerCertificate(true)
-  // calls lose the intermediates (Node 20), and USER and PASS each look.
-  const detailed = sock.getPeerCertificate(true);
-  if (!detailed?.raw) return undefined;
-  const leaf = new X509Certificate(detailed.raw);
+  const leaf = sock.getPeerX509Certificate();
+  if (!leaf) return undefined;
+  const invalidNow = datesProblem(leaf, now);
   return {
     fingerprint: leaf.fingerprint256,
     commonName: commonNameOf(leaf),
-    invalidNow: datesProblem(leaf, now),
-    untrusted: chainProblem(leaf, presentedChain(detailed), cas, now),
+    invalidNow,
+    untrusted: trustProblem(leaf, cas, verifyErrorOf(sock), invalidNow),
   };
 }
 
@@ -73,51 +71,48 @@ function datesProblem(cert: X509Certificate, now: number): string | undefined {
   return undefined;
 }
 
-/** The intermediates the client sent after its own certificate. */
-function presentedChain(leaf: tls.DetailedPeerCertificate): X509Certificate[] {
-  const out: X509Certificate[] = [];
-  let c: tls.DetailedPeerCertificate | undefined = leaf;
-  for (let i = 0; c?.raw && i < MAX_CHAIN; i++) {
-    const next: tls.DetailedPeerCertificate | undefined = c.issuerCertificate;
-    if (!next?.raw || next === c) break;
-    out.push(new X509Certificate(next.raw));
-    c = next;
-  }
-  return out;
-}
-
-function issuedBy(cert: X509Certificate, issuer: X509Certificate): boolean {
-  return issuer.ca && cert.checkIssued(issuer) && cert.verify(issuer.publicKey);
-}
-
 /**
- * Why `leaf` does not chain (through the client's intermediates) to one of `cas`, with every
- * certificate on the way valid now; undefined when it does.
+ * OpenSSL's verdict on the chain the peer presented (path length, name constraints, critical
+ * extensions, purpose, dates, revocation): null when it verified. Node sets `authorized` and
+ * `authorizationError` only on a tls.Server's own sockets, not on ours (over a SessionPipe).
  */
-export function chainProblem(
+function verifyErrorOf(sock: tls.TLSSocket): (Error & { code?: string }) | null {
+  const handle = (
+    sock as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } | null }
+  )._handle;
+  if (!handle?.verifyError) return new Error('the TLS session has ended');
+  return handle.verifyError();
+}
+
+/** OpenSSL found no configured CA above the certificate (or none above an intermediate it sent). */
+const NO_ISSUER = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+]);
+
+/** Why a certificate OpenSSL verified (or not) may not log anyone in as a CA's; undefined: it may. */
+function trustProblem(
   leaf: X509Certificate,
-  intermediates: readonly X509Certificate[],
   cas: readonly X509Certificate[],
-  now: number,
+  verifyError: (Error & { code?: string }) | null,
+  invalidNow: string | undefined,
 ): string | undefined {
+  // Without a `ca`, a context trusts Node's public root CAs: none of them may vouch for a user.
   if (cas.length === 0) return 'no client CA is configured';
-  if (cas.some((ca) => ca.fingerprint256 === leaf.fingerprint256)) return 'it is a CA certificate itself';
-  const usage = leaf.keyUsage;
-  if (usage && usage.length > 0 && !usage.some((u) => CLIENT_AUTH.includes(u))) {
-    return 'its extended key usage does not allow client authentication';
+  // A CA's certificate (one of ours, or an intermediate) is not a user's, whatever its key usage.
+  if (leaf.ca) return 'it is a CA certificate itself';
+  if (!verifyError) return invalidNow; // the dates at USER, not only at the handshake
+  const code = verifyError.code ?? '';
+  if (NO_ISSUER.has(code)) {
+    return `not issued by a configured client CA (issuer ${leaf.issuer.replace(/\n/g, ', ')})`;
   }
-  let cert = leaf;
-  for (let depth = 0; depth < MAX_CHAIN; depth++) {
-    const dates = datesProblem(cert, now);
-    if (dates) return depth === 0 ? dates : `${cert.subject.replace(/\n/g, ', ')}: ${dates}`;
-    const anchor = cas.find((ca) => issuedBy(cert, ca));
-    if (anchor) {
-      const caDates = datesProblem(anchor, now);
-      return caDates && `client CA ${anchor.subject.replace(/\n/g, ', ')}: ${caDates}`;
-    }
-    const next = intermediates.find((i) => i !== cert && issuedBy(cert, i));
-    if (!next) return `not issued by a configured client CA (issuer ${cert.issuer.replace(/\n/g, ', ')})`;
-    cert = next;
+  if (code === 'CERT_HAS_EXPIRED' || code === 'CERT_NOT_YET_VALID') {
+    return invalidNow ?? `a certificate on its chain: ${verifyError.message} (${code})`;
   }
-  return 'certificate chain too long';
+  // Node names some of OpenSSL's reasons UNSPECIFIED (a name constraint violated): the text says it.
+  const named = code && code !== 'UNSPECIFIED' ? ` (${code})` : '';
+  return `refused by OpenSSL's path validation: ${verifyError.message}${named}`;
 }

@@ -153,7 +153,8 @@ export class ControlChannel extends EventEmitter {
             secureContext: start.secureContext,
             server: start.sessionCache,
             // Every client is asked for a certificate and none is refused for it: whether it logs
-            // anyone in is for the authenticator (tls/client-certificate.ts checks it).
+            // anyone in is for the authenticator. OpenSSL verifies it against the context's client
+            // CAs and CRLs; tls/client-certificate.ts reads the verdict.
             requestCert: true,
             rejectUnauthorized: false,
             ...FTP_ALPN,

@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
-import { issuedBy, testCa } from '../support/client-certs.js';
+import { crlOf, issuedBy, testCa } from '../support/client-certs.js';
 import { curlDownload, expectSuccess } from '../support/clients.js';
 import { ferryOk, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
@@ -279,6 +279,46 @@ test('SIGHUP: clientCertificates.ca added, kept, and refused when its file is mi
     const failed = await hup(`clientCertificates:\n  ca: ${missing}\n`, /configuration reload failed/);
     assert.match(String(failed.err), /no-such-ca\.pem.*ENOENT/);
     assert.equal(await userReply(r, carol, '127.0.0.25'), 232, 'the running client CA stays');
+  } finally {
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+test('SIGHUP: a client CRL file that now lists a certificate revokes it in every worker', async () => {
+  const ca = await testCa('CRL reload test CA');
+  const carol = await issuedBy(ca, 'carol');
+  const caFile = path.join(dir, 'crl-test-ca.pem');
+  const crlFile = path.join(dir, 'crl-test.crl');
+  await writeFile(caFile, ca.cert);
+  await writeFile(crlFile, await crlOf(ca));
+  const data = path.join(dir, 'data-crl');
+  await ferryOk(
+    ['users', 'add', 'carol', '--home', root, '--cert-login', 'cert-or-password', '--password-stdin'].concat([
+      '--data-dir',
+      data,
+    ]),
+    'carol-pw\n',
+  );
+  const config = path.join(dir, 'crl.yaml');
+  await writeFile(config, `clientCertificates:\n  ca: ${caFile}\n  crl: ${crlFile}\n`);
+  const r = await ServeProcess.start(['--config', config, '--workers', '2', '--data-dir', data], dir);
+  const hup = async (outcome: RegExp): Promise<LogLine> => {
+    const from = r.log.length;
+    r.child.kill('SIGHUP');
+    return reloaded(r, from, outcome);
+  };
+  try {
+    // Two logins each time: sessions one after another may go to either worker.
+    assert.equal(await userReply(r, carol, '127.0.0.31'), 232, 'not revoked yet');
+    assert.equal(await userReply(r, carol, '127.0.0.32'), 232);
+    await writeFile(crlFile, await crlOf(ca, [carol]));
+    await hup(/^configuration reloaded$/);
+    assert.equal(await userReply(r, carol, '127.0.0.33'), 331, 'revoked: a password is asked');
+    assert.equal(await userReply(r, carol, '127.0.0.34'), 331);
+    await writeFile(crlFile, 'not a CRL\n');
+    const failed = await hup(/configuration reload failed/);
+    assert.match(String(failed.err), /crl-test\.crl: no PEM CRL in it/);
+    assert.equal(await userReply(r, carol, '127.0.0.35'), 331, 'the running CRL stays');
   } finally {
     assert.equal(await r.stop(), 0);
   }

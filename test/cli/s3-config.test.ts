@@ -45,6 +45,7 @@ const flags = (config: string): ServeFlags => ({
   cert: [],
   key: [],
   clientCa: [],
+  clientCrl: [],
   requireReuse: true,
   dataDir: path.join(dir, 'data'),
 });

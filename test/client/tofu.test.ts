@@ -46,7 +46,11 @@ describe('ferry --tofu: known hosts as ssh keeps them', { timeout: 120_000 }, ()
 
   /** The server presents `cert` from its next connection on. */
   const present = async (cert: TestCert): Promise<void> => {
-    await ts.server.reloadCertificates({ pairs: [{ cert: cert.cert, key: cert.key }], clientCas: [] });
+    await ts.server.reloadCertificates({
+      pairs: [{ cert: cert.cert, key: cert.key }],
+      clientCas: [],
+      clientCrls: [],
+    });
   };
   const knownHosts = (): string => path.join(dir, `known_hosts-${++runs}`);
   const ls = (kh: string, ...flags: string[]): Promise<CliResult> =>

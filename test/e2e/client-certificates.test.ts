@@ -2,19 +2,30 @@
  * Client-certificate login (mutual TLS, issue 9) over explicit and implicit FTPS: pinned
  * fingerprints and CA-issued certificates (CN = user name), the three certLogin modes, refusals
  * with the wrong-password reply, re-evaluation after REIN, users without certificates unaffected.
+ * OpenSSL's path validation (path length, name constraints, critical extensions, CA certificates
+ * as a user's), the CA names in the CertificateRequest, and revocation by CRL.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
 import { UserTable } from '../../src/auth/users.js';
 import { CertificateStore } from '../../src/tls/certificates.js';
-import { chainProblem } from '../../src/tls/client-certificate.js';
+import { clientCrlWarnings } from '../../src/tls/client-crl.js';
+import { runProcess } from '../support/clients.js';
 import { RawFtp, textOf, withDeadline, type ClientCertificatePem } from '../support/raw-ftp.js';
 import type { TestServer } from '../support/ferry.js';
-import { certDir, issuedBy, selfSignedClient, testCa, type TestCert } from '../support/client-certs.js';
+import {
+  certDir,
+  crlOf,
+  issuedBy,
+  permittedSubtree,
+  selfSignedClient,
+  testCa,
+  unknownCriticalExtension,
+  type TestCert,
+} from '../support/client-certs.js';
 import { certificateFiles, MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 
 const DAY = 86_400_000;
@@ -277,19 +288,6 @@ for (const mode of MODES) {
   });
 }
 
-test('chain checks: through an intermediate the client sends, not without it', () => {
-  const x = (pem: string) => new X509Certificate(pem);
-  const leaf = x(certs.carolViaIntermediate.cert);
-  const inter = x(certs.intermediate.cert);
-  const root = x(certs.ca.cert);
-  const now = Date.now();
-  assert.equal(chainProblem(leaf, [inter], [root], now), undefined);
-  assert.match(String(chainProblem(leaf, [], [root], now)), /not issued by a configured client CA/);
-  assert.equal(chainProblem(leaf, [], [inter], now), undefined, 'an intermediate may be the configured CA');
-  assert.match(String(chainProblem(leaf, [inter], [], now)), /no client CA/);
-  assert.match(String(chainProblem(leaf, [inter], [root], now + 365 * DAY)), /expired/);
-});
-
 test('a client CA file that is missing, or holds a certificate that is not a CA, stops the server naming it', async () => {
   const server = await certificateFiles();
   const leaf = await certDir({ 'leaf.pem': certs.pinned.cert });
@@ -316,6 +314,198 @@ test('a client CA file that is missing, or holds a certificate that is not a CA,
     );
   } finally {
     await leaf.cleanup();
+    await server.cleanup();
+  }
+});
+
+/** A server whose only user, carol, logs in by a certificate from `caFiles` (with `crlFiles`). */
+function carolServer(paths: () => { caFiles: string[]; crlFiles?: string[] }): () => TestServer {
+  let serverTls: Awaited<ReturnType<typeof certificateFiles>>;
+  let table: UserTable;
+  before(async () => {
+    serverTls = await certificateFiles();
+    const home = files.path('home');
+    await mkdir(home, { recursive: true });
+    const carol = {
+      username: 'carol',
+      passwordHash: await hashPassword('pw'),
+      home,
+      certLogin: 'cert-only' as const,
+    };
+    table = new UserTable([carol]);
+  });
+  after(async () => serverTls.cleanup());
+  return useFerry(() => {
+    const { caFiles, crlFiles = [] } = paths();
+    return {
+      authenticator: table,
+      tls: { ...serverTls.tls, clientCaFiles: caFiles, clientCrlFiles: crlFiles },
+      defender: { enabled: false },
+    };
+  });
+}
+
+describe(
+  "OpenSSL validates a client's chain (as `openssl verify -purpose sslclient`)",
+  { timeout: 60_000 },
+  () => {
+    const c: Record<string, TestCert> = {};
+    let dir: Awaited<ReturnType<typeof certDir>>;
+    before(async () => {
+      c.root0 = await testCa('Root with pathlen 0', { pathLength: 0 });
+      c.sub0 = await issuedBy(c.root0, 'Sub-CA under pathlen 0', { asCa: true });
+      const hiddenRoot = await testCa('Root not configured');
+      c.configuredIntermediate = await issuedBy(hiddenRoot, 'Intermediate configured as client CA', {
+        asCa: true,
+      });
+      c.deptA = await issuedBy(certs.ca, 'DeptA CA', {
+        asCa: true,
+        extensions: [permittedSubtree('O=DeptA')],
+      });
+      dir = await certDir({ 'cas.pem': certs.ca.cert + c.root0.cert + c.configuredIntermediate.cert });
+    });
+    after(async () => dir.cleanup());
+    const server = carolServer(() => ({ caFiles: [dir.path('cas.pem')] }));
+
+    test('chains within the constraints log in: under a pathlen:0 root, a name constraint, a configured intermediate', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const good = [
+          await issuedBy(c.root0!, 'carol'),
+          await issuedBy(c.deptA!, 'carol', { subject: 'O=DeptA, CN=carol' }),
+          await issuedBy(c.configuredIntermediate!, 'carol'),
+          certs.carolViaIntermediate,
+        ];
+        for (const cert of good)
+          assert.equal(await login(track(await connect(ts, 'implicit', cert)), 'carol'), 232);
+      });
+    });
+
+    test("refused with OpenSSL's reason: path length, name constraint, unknown critical extension, a CA as a user", async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const cases: [string, TestCert, RegExp][] = [
+          [
+            '(a) a sub-CA under a pathlen:0 root',
+            await issuedBy(c.sub0!, 'carol'),
+            /path length constraint exceeded \(PATH_LENGTH_EXCEEDED\)/,
+          ],
+          [
+            "(b) outside the sub-CA's permitted subtree",
+            await issuedBy(c.deptA!, 'carol', { subject: 'O=DeptB, CN=carol' }),
+            /permitted subtree violation/,
+          ],
+          [
+            '(c) an unknown critical extension',
+            await issuedBy(certs.ca, 'carol', { extensions: [unknownCriticalExtension()] }),
+            /unhandled critical extension/,
+          ],
+          [
+            "(d) an intermediate CA certificate (not configured) as the user's",
+            await issuedBy(certs.ca, 'carol', { asCa: true }),
+            /it is a CA certificate itself/,
+          ],
+          [
+            'an extended key usage for servers only',
+            await issuedBy(certs.ca, 'carol', { serverNames: ['carol'] }),
+            /unsuitable certificate purpose \(INVALID_PURPOSE\)/,
+          ],
+        ];
+        for (const [what, cert, reason] of cases) {
+          const from = ts.logs.length;
+          assert.equal(await login(track(await connect(ts, 'implicit', cert)), 'carol'), 530, what);
+          assert.match(await failureReason(ts, 'carol', from), reason, what);
+        }
+      });
+    });
+
+    test('the CertificateRequest names the client CAs (openssl s_client)', async () => {
+      const ts = server();
+      const r = await runProcess('/usr/bin/openssl', [
+        's_client',
+        ...['-connect', `${ts.host}:${portOf(ts, 'implicit')}`, '-tls1_2'],
+      ]);
+      assert.doesNotMatch(r.stdout, /No client certificate CA names sent/);
+      const names =
+        /Acceptable client certificate CA names\n((?:.+\n)+?)(?:Requested|Client Certificate|Shared)/.exec(
+          r.stdout,
+        );
+      assert.ok(names, r.stdout);
+      for (const cn of [
+        'Ferry test client CA',
+        'Root with pathlen 0',
+        'Intermediate configured as client CA',
+      ])
+        assert.match(String(names[1]), new RegExp(`CN ?= ?${cn}`));
+    });
+  },
+);
+
+describe('client CRLs: a revoked certificate logs no one in', { timeout: 60_000 }, () => {
+  let carol: TestCert;
+  let revoked: TestCert;
+  let dir: Awaited<ReturnType<typeof certDir>>;
+  before(async () => {
+    carol = await issuedBy(certs.ca, 'carol');
+    revoked = await issuedBy(certs.ca, 'carol');
+    // Two CRLs in one file: OpenSSL reads one PEM block at a time, each must count.
+    const otherCa = await testCa('Some CA with its own CRL');
+    dir = await certDir({
+      'ca.pem': certs.ca.cert,
+      'crl.pem': (await crlOf(otherCa)) + (await crlOf(certs.ca, [revoked])),
+    });
+  });
+  after(async () => dir.cleanup());
+  const server = carolServer(() => ({ caFiles: [dir.path('ca.pem')], crlFiles: [dir.path('crl.pem')] }));
+
+  test('a certificate the CRL lists is refused (CERT_REVOKED); another of the same CA logs in', async () => {
+    await withClients(async (track) => {
+      const ts = server();
+      assert.equal(await login(track(await connect(ts, 'implicit', carol)), 'carol'), 232);
+      const from = ts.logs.length;
+      assert.equal(await login(track(await connect(ts, 'implicit', revoked)), 'carol'), 530);
+      assert.match(await failureReason(ts, 'carol', from), /certificate revoked \(CERT_REVOKED\)/);
+    });
+  });
+});
+
+test('client CRL files: unreadable or unparsable stop the server naming the file; odd ones are warned of', async () => {
+  const server = await certificateFiles();
+  const otherCa = await testCa('Not a client CA');
+  const crls = await certDir({
+    'empty.pem': 'nothing here\n',
+    'bad.pem': '-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n',
+    'other.pem': await crlOf(otherCa),
+    'ours.pem': await crlOf(certs.ca),
+  });
+  try {
+    const load = (crl: string) =>
+      new CertificateStore(
+        {
+          files: server.tls.certificates ?? [],
+          dataDir: files.path('data'),
+          clientCaFiles: [files.path('ca.pem')],
+          clientCrlFiles: [crl],
+        },
+        { minVersion: 'TLSv1.2' },
+      ).load();
+    await assert.rejects(load(crls.path('empty.pem')), /empty\.pem: no PEM CRL in it/);
+    await assert.rejects(load(crls.path('bad.pem')), /bad\.pem: CRL 1 is not a CRL OpenSSL can read/);
+    await assert.rejects(load(crls.path('none.pem')), /none\.pem: cannot read the client CRL \(ENOENT\)/);
+    await load(crls.path('ours.pem'));
+    assert.deepEqual(await clientCrlWarnings([files.path('ca.pem')], [crls.path('ours.pem')]), []);
+    const warned = await clientCrlWarnings([files.path('ca.pem')], [crls.path('other.pem')]);
+    assert.equal(warned.length, 2, warned.join('\n'));
+    assert.match(
+      String(warned[0]),
+      /other\.pem is issued by CN=Not a client CA, which is not a configured client CA/,
+    );
+    assert.match(
+      String(warned[1]),
+      /client CA CN=Ferry test client CA .* needs a CRL from CN=Ferry test client CA/,
+    );
+  } finally {
+    await crls.cleanup();
     await server.cleanup();
   }
 });

@@ -89,8 +89,9 @@ const serverExtensions = (names: readonly string[]): x509.Extension[] => [
   ),
 ];
 
-const caExtensions = (): x509.Extension[] => [
-  new x509.BasicConstraintsExtension(true, undefined, true),
+/** `pathLength`: how many CAs may follow this one on a chain (basicConstraints pathlen). */
+const caExtensions = (pathLength?: number): x509.Extension[] => [
+  new x509.BasicConstraintsExtension(true, pathLength, true),
   new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
 ];
 
@@ -113,7 +114,8 @@ async function selfSigned(
 }
 
 /** A root CA named `CN=<cn>`. */
-export const testCa = (cn: string, v: Validity = {}): Promise<TestCert> => selfSigned(cn, v, caExtensions());
+export const testCa = (cn: string, v: Validity & { pathLength?: number } = {}): Promise<TestCert> =>
+  selfSigned(cn, v, caExtensions(v.pathLength));
 
 /** A self-signed client certificate (to pin). */
 export const selfSignedClient = (cn: string, v: Validity = {}): Promise<TestCert> =>
@@ -127,29 +129,78 @@ export const selfSignedServer = (names: readonly string[], v: Validity = {}): Pr
 export const rsaServer = (names: readonly string[], bits: number): Promise<TestCert> =>
   selfSigned(names[0] ?? 'server', {}, serverExtensions(names), rsa(bits));
 
+export interface IssueOptions extends Validity {
+  readonly asCa?: boolean;
+  readonly serverNames?: readonly string[];
+  /** The whole subject (`O=DeptB, CN=bob`) instead of `CN=<cn>`. */
+  readonly subject?: string;
+  /** Added to the usual ones (a name constraint, an unknown critical extension). */
+  readonly extensions?: readonly x509.Extension[];
+}
+
 /**
  * A certificate `CN=<cn>` issued by `ca`: a client certificate, an intermediate CA with `asCa`, or a
  * server certificate for `serverNames`.
  */
-export async function issuedBy(
-  ca: TestCert,
-  cn: string,
-  v: Validity & { asCa?: boolean; serverNames?: readonly string[] } = {},
-): Promise<TestCert> {
+export async function issuedBy(ca: TestCert, cn: string, v: IssueOptions = {}): Promise<TestCert> {
   const keys = await newKeys();
+  const subject = v.subject ?? `CN=${cn}`;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: randomBytes(8).toString('hex'),
-    subject: `CN=${cn}`,
+    subject,
     issuer: ca.name,
     ...dates(v),
     publicKey: keys.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
     signingKey: ca.keys.privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
     signingAlgorithm: ALG,
-    extensions: v.asCa ? caExtensions() : v.serverNames ? serverExtensions(v.serverNames) : leafExtensions(),
+    extensions: [
+      ...(v.asCa ? caExtensions() : v.serverNames ? serverExtensions(v.serverNames) : leafExtensions()),
+      ...(v.extensions ?? []),
+    ],
   });
   // An intermediate's holder sends it along: its own chain (if any) follows its certificate.
   const chain = isIntermediate(ca) ? ca.cert : '';
-  return finish(cert, keys, `CN=${cn}`, chain);
+  return finish(cert, keys, subject, chain);
+}
+
+/** A DER TLV with a short length (what the extensions below need). */
+function der(tag: number, ...parts: Uint8Array[]): Buffer {
+  const body = Buffer.concat(parts);
+  if (body.length > 127) throw new Error('der(): long lengths are not needed here');
+  return Buffer.concat([Buffer.from([tag, body.length]), body]);
+}
+
+/** A critical name constraint: the CA's certificates must have subjects under `dn` (`O=DeptA`). */
+export function permittedSubtree(dn: string): x509.Extension {
+  const name = new Uint8Array(new x509.Name(dn).toArrayBuffer());
+  // NameConstraints { permittedSubtrees [0] { GeneralSubtree { directoryName [4] Name } } }
+  const value = der(0x30, der(0xa0, der(0x30, der(0xa4, name))));
+  return new x509.Extension('2.5.29.30', true, value);
+}
+
+/** A critical extension no verifier knows (OID 1.2.3.4.5.6.7): it must refuse the certificate. */
+export const unknownCriticalExtension = (): x509.Extension =>
+  new x509.Extension('1.2.3.4.5.6.7', true, der(0x0c, Buffer.from('must-understand')));
+
+/** A DER INTEGER's hex for a serial number: one with its top bit set needs a leading 00 byte. */
+const positive = (hex: string): string => (/^[89a-f]/i.test(hex) ? `00${hex}` : hex);
+
+/** A CRL from `ca` revoking `revoked` (none: an empty one), current for a day. */
+export async function crlOf(ca: TestCert, revoked: readonly TestCert[] = []): Promise<string> {
+  const now = Date.now();
+  const crl = await x509.X509CrlGenerator.create({
+    issuer: ca.name,
+    thisUpdate: new Date(now - 60_000),
+    nextUpdate: new Date(now + DAY),
+    entries: revoked.map((c) => ({
+      serialNumber: positive(new X509Certificate(c.cert).serialNumber),
+      revocationDate: new Date(now - 60_000),
+    })),
+    signingKey: ca.keys.privateKey as unknown as x509.X509CrlCreateParams['signingKey'],
+    signingAlgorithm: ALG,
+  });
+  // OpenSSL's label (`openssl crl` writes it; it reads no other).
+  return crl.toString('pem').replace(/-----(BEGIN|END) CRL-----/g, '-----$1 X509 CRL-----') + '\n';
 }
 
 function isIntermediate(c: TestCert): boolean {
