@@ -238,7 +238,7 @@ test('a certificate or key file that cannot be read is refused with its name (ex
   });
 });
 
-test("the server's cipher order wins: forward-secret AEAD first, RSA key exchange only for a client with nothing else", async () => {
+test("the server's cipher order wins: forward-secret AEAD first, no RSA key exchange", async () => {
   const store = new CertificateStore(
     { files: [], dataDir: path.join(dir, 'data') },
     { minVersion: 'TLSv1.2' },
@@ -252,9 +252,17 @@ test("the server's cipher order wins: forward-secret AEAD first, RSA key exchang
     await cipherFor(store, 'ECDHE-RSA-AES128-SHA256:ECDHE-RSA-AES128-GCM-SHA256'),
     'ECDHE-RSA-AES128-GCM-SHA256',
   );
-  // Windows 7 schannel: ECDHE-RSA with CBC; a client with RSA key exchange alone still gets in.
+  // Windows 7 schannel: ECDHE-RSA with CBC. RSA key exchange (no forward secrecy): not offered.
   assert.equal(await cipherFor(store, 'AES256-SHA:ECDHE-RSA-AES256-SHA384'), 'ECDHE-RSA-AES256-SHA384');
-  assert.equal(await cipherFor(store, 'AES128-SHA'), 'AES128-SHA');
+  await assert.rejects(cipherFor(store, 'AES128-SHA'), /handshake failure|no shared cipher/i);
+  // Offered, last, while TLS 1.0/1.1 are allowed: their clients may have nothing else.
+  const legacy = new CertificateStore(
+    { files: [], dataDir: path.join(dir, 'data') },
+    { minVersion: 'TLSv1' },
+  );
+  await legacy.load();
+  assert.equal(await cipherFor(legacy, 'AES128-SHA:ECDHE-RSA-AES256-SHA'), 'ECDHE-RSA-AES256-SHA');
+  assert.equal(await cipherFor(legacy, 'AES128-SHA'), 'AES128-SHA');
   // TLS 1.3: AES-256-GCM, whatever the client lists first.
   assert.equal(
     await cipherFor(store, 'TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384', 'TLSv1.3'),

@@ -2,8 +2,8 @@ import tls from 'node:tls';
 
 /**
  * The server's suites, in the order it picks them (honorCipherOrder): forward-secret AEAD first,
- * then forward-secret CBC (Windows 7/2008 R2 schannel has no ECDHE-RSA-GCM), then RSA key exchange,
- * reached only by a client offering nothing better. TLS 1.3 keeps AES-256-GCM first.
+ * then forward-secret CBC (Windows 7/2008 R2 schannel has no ECDHE-RSA-GCM). TLS 1.3 keeps
+ * AES-256-GCM first. No RSA key exchange (no forward secrecy): every TLS 1.2 client has ECDHE.
  */
 export const SERVER_CIPHERS = [
   'TLS_AES_256_GCM_SHA384',
@@ -26,6 +26,13 @@ export const SERVER_CIPHERS = [
   'ECDHE-RSA-AES256-SHA',
   'ECDHE-ECDSA-AES128-SHA',
   'ECDHE-RSA-AES128-SHA',
+].join(':');
+
+/**
+ * RSA key exchange, last, only while TLS 1.0/1.1 are allowed: the clients that need those (Windows
+ * XP's schannel, old Java and mainframe stacks) may have nothing else.
+ */
+const LEGACY_CIPHERS = [
   'AES256-GCM-SHA384',
   'AES128-GCM-SHA256',
   'AES256-SHA256',
@@ -47,9 +54,10 @@ export function cipherOptions(p: {
   minVersion: Version;
   ciphers?: string;
 }): Pick<tls.SecureContextOptions, 'ciphers' | 'honorCipherOrder' | 'dhparam'> {
-  const list = p.ciphers ?? SERVER_CIPHERS;
+  const old = OLD.includes(p.minVersion);
+  const list = p.ciphers ?? (old ? `${SERVER_CIPHERS}:${LEGACY_CIPHERS}` : SERVER_CIPHERS);
   return {
-    ciphers: OLD.includes(p.minVersion) ? `${list}:@SECLEVEL=0` : list,
+    ciphers: old ? `${list}:@SECLEVEL=0` : list,
     honorCipherOrder: true,
     dhparam: 'auto',
   };
