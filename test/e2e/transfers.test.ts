@@ -194,6 +194,41 @@ for (const mode of MODES) {
       assert.deepEqual(await tempFiles(root), []);
     });
 
+    test('REST beyond the end of the file + RETR gets 554 before any 150, counted as SIZE counts (TYPE I and A); REST at the end sends nothing', async () => {
+      // 1000 bytes with 10 bare LFs: TYPE A sends 1010.
+      const text = Buffer.from(`${'x'.repeat(99)}\n`.repeat(10));
+      await writeFile(path.join(server().root, 'resume-past.txt'), text);
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        for (const [type, size] of [
+          ['I', 1000],
+          ['A', 1010],
+        ] as const) {
+          await ftp.cmd(`TYPE ${type}`, 200);
+          await ftp.cmd('SIZE resume-past.txt', 213);
+          const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+          await ftp.cmd(`REST ${size + 1}`, 350);
+          const r = await ftp.cmd('RETR resume-past.txt');
+          assert.equal(
+            r.code,
+            554,
+            `TYPE ${type} REST ${size + 1} → ${r.code} ${textOf(r)} (no 150 may come first)`,
+          );
+          assert.equal(textOf(r), 'Restart position beyond the end of the file.');
+          await ftp.cmd('NOOP', 200); // the next reply is the next command's
+          assert.deepEqual(conn.received, [], 'nothing sent on the data connection');
+          conn.raw.destroy();
+          await conn.closed;
+          // At the end: nothing left to send, as ProFTPD and Pure-FTPd do.
+          await ftp.cmd(`REST ${size}`, 350);
+          assert.equal((await ftp.retrieve('resume-past.txt')).length, 0, `TYPE ${type} REST ${size}`);
+        }
+        // TYPE A past the size on disk but not past what it sends: the rest of the converted file.
+        await ftp.cmd('REST 1005', 350);
+        assert.equal((await ftp.retrieve('resume-past.txt')).toString(), 'xxx\r\n');
+      });
+    });
+
     test('APPE appends to an existing file and creates a missing one', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));

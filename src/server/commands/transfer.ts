@@ -1,9 +1,10 @@
 import { Readable, type Duplex } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import { replyForError } from '../../errors.js';
-import { fromNetworkAscii, skipBytes, toNetworkAscii } from '../../protocol/ascii.js';
+import { fromNetworkAscii, networkAsciiSize, skipBytes, toNetworkAscii } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import { reply, type Reply } from '../../protocol/reply.js';
+import { storageError } from '../../storage/fs-errors.js';
 import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
@@ -103,6 +104,16 @@ async function fileStat(files: UserFiles, p: VPath): Promise<FileStat> {
   return st;
 }
 
+/** The bytes a TYPE A RETR of `p` sends (SIZE's count): at least its size on disk, so asked only past it. */
+async function asciiSize(files: UserFiles, p: VPath): Promise<number> {
+  const src = await files.storage.openRead(p, { offset: 0 }, files.context());
+  try {
+    return await networkAsciiSize(src);
+  } finally {
+    src.destroy();
+  }
+}
+
 /**
  * A small file read at once goes out in one write and the data connection's end. A stream pipeline
  * per file (pipeline's own AbortController and the DOMException it aborts with, the listeners)
@@ -168,6 +179,9 @@ export const transferCommands: AnyCommandSpec[] = [
       try {
         const size = first?.size ?? src.fileSize ?? (await fileStat(files, p)).size;
         source.throwIfFailed(); // gone since its stat, say: refused before the 150
+        // A resume from a local copy larger than this file: a 226 with no bytes would pass it as done.
+        if (offset > size && offset > (ascii ? await asciiSize(files, p) : size))
+          throw storageError('beyond-end', 'read', p);
         // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
         const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
         const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
