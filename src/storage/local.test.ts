@@ -366,7 +366,15 @@ describe('LocalStorage upload temp files', () => {
     const live = openSource();
     const upload = s.write(v('/real/d/f'), live.src, { offset: 0, append: false }, ctx());
     await live.reading; // the temp file exists and is being written
-    await rejectsKind(s.removeDir(v('/real/d'), ctx()), 'not-empty');
+    const notEmpty = await s.removeDir(v('/real/d'), ctx()).then(
+      () => assert.fail('removed'),
+      (err: unknown) => err as StorageError,
+    );
+    assert.equal(notEmpty.kind, 'not-empty');
+    // It lists empty: the reply says why it is not.
+    assert.deepEqual(replyForError(notEmpty).reply.lines, [
+      'Directory not empty: an upload into it is in progress.',
+    ]);
     live.finish();
     await upload;
     assert.deepEqual(await readdir(dir), ['f']);

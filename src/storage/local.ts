@@ -268,13 +268,13 @@ export class LocalStorage implements StorageBackend {
         // Linux says ENOTEMPTY, some systems EEXIST. Empty but for crash leftovers: remove them.
         if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
         const left = await this.#clearStaleTemps(e, p);
-        // Looks empty in a listing, which leaves out FIFOs, sockets and devices: say why it is not.
-        if (left === 'unserved')
-          throw new StorageError('not-empty', `rmdir ${p}: ${NOT_SERVED_INSIDE}`, {
-            cause: err,
-            detail: NOT_SERVED_INSIDE,
-          });
         if (left === 'served') throw storageError('not-empty', 'rmdir', p, err);
+        // Looks empty in a listing, which leaves out FIFOs, sockets, devices and the temp files of
+        // uploads in progress: say why it is not.
+        if (left !== 'empty') {
+          const detail = left === 'unserved' ? NOT_SERVED_INSIDE : UPLOAD_INSIDE;
+          throw new StorageError('not-empty', `rmdir ${p}: ${detail}`, { cause: err, detail });
+        }
         await rmdir(e.dir.child(e.name));
       }
     });
@@ -572,9 +572,10 @@ export class LocalStorage implements StorageBackend {
 
   /**
    * Removes stale upload temp files from the (non-empty) directory entry, if nothing else is there:
-   * 'empty' then; else what keeps it: entries served, or only some that are not (FIFOs…).
+   * 'empty' then; else what keeps it: entries served, only some that are not (FIFOs…), or only
+   * the temp files of uploads in progress.
    */
-  async #clearStaleTemps(e: Entry, p: VPath): Promise<'empty' | 'served' | 'unserved'> {
+  async #clearStaleTemps(e: Entry, p: VPath): Promise<'empty' | 'served' | 'unserved' | 'uploading'> {
     const jail = await this.#fdJail();
     const sub = await jail.pinAt(e.dir, e.name, 'rmdir', p);
     if (!sub?.st.isDirectory()) {
@@ -585,7 +586,7 @@ export class LocalStorage implements StorageBackend {
       const names = await readdir(sub.path);
       const others = names.filter((n) => !isTempName(n));
       if (others.length === 0)
-        return (await removeStaleTemps(sub, names)) === names.length ? 'empty' : 'served';
+        return (await removeStaleTemps(sub, names)) === names.length ? 'empty' : 'uploading';
       for (const name of others) {
         const st = await lstat(sub.child(name)).catch(() => undefined); // gone since: not there
         if (st && isServed(st)) return 'served';
@@ -610,6 +611,7 @@ async function linkTarget(
 }
 
 const NOT_SERVED_INSIDE = 'it holds entries that are not served (FIFOs, sockets or devices)';
+const UPLOAD_INSIDE = 'an upload into it is in progress';
 
 /**
  * A FIFO, socket or device node is not served (listing-stat.ts isServed): missing to every
