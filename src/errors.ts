@@ -21,6 +21,7 @@ export type FerryErrorCode =
   | 'ERR_IS_DIRECTORY'
   | 'ERR_NOT_DIRECTORY'
   | 'ERR_BEYOND_END'
+  | 'ERR_INTO_ITSELF'
   | 'ERR_INVALID_OPTION'
   | 'ERR_DATA_CONNECTION'
   | 'ERR_PASSIVE_LIMIT'
@@ -65,6 +66,8 @@ export type StorageErrorKind =
   | 'not-directory'
   /** An upload restarted (REST) past the end of the file: it would leave a gap of zeros (554). */
   | 'beyond-end'
+  /** A directory renamed to a place inside itself (rename(2)'s EINVAL). */
+  | 'into-itself'
   | 'unsupported'
   | 'transient'
   /** The storage service failed or stayed overloaded after retries (451). */
@@ -86,6 +89,7 @@ const storageCodes: Record<StorageErrorKind, FerryErrorCode> = {
   'is-directory': 'ERR_IS_DIRECTORY',
   'not-directory': 'ERR_NOT_DIRECTORY',
   'beyond-end': 'ERR_BEYOND_END',
+  'into-itself': 'ERR_INTO_ITSELF',
   unsupported: 'ERR_UNSUPPORTED',
   transient: 'ERR_TRANSIENT',
   unavailable: 'ERR_UNAVAILABLE',
@@ -138,6 +142,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_IS_DIRECTORY: [Code.FileUnavailable, 'Is a directory.'],
   ERR_NOT_DIRECTORY: [Code.FileUnavailable, 'Not a directory.'],
   ERR_BEYOND_END: [Code.InvalidRestParameter, 'Restart position beyond the end of the file.'],
+  ERR_INTO_ITSELF: [Code.FileUnavailable, 'Cannot move a directory into itself.'],
   ERR_UNSUPPORTED: [Code.NotImplemented, 'Not supported by this storage.'],
   ERR_TRANSIENT: [Code.FileUnavailableBusy, 'Temporarily unavailable, try again.'],
   ERR_UNAVAILABLE: [Code.LocalError, 'Storage temporarily unavailable, try again later.'],

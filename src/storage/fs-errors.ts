@@ -34,6 +34,7 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   'is-directory': 'is a directory',
   'not-directory': 'not a directory',
   'beyond-end': 'restart position beyond the end of the file',
+  'into-itself': 'cannot move a directory into itself',
   unsupported: 'not supported',
   transient: 'temporarily unavailable',
   unavailable: 'storage unavailable',

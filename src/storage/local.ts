@@ -285,7 +285,7 @@ export class LocalStorage implements StorageBackend {
     assertVPath(to);
     this.#assertWritable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
-    if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
+    if (isDescendant(to, from)) throw storageError('into-itself', 'rename', to);
     const jail = await this.#fdJail();
     await this.#withEntry(from, 'rename', c, false, async (a) => {
       if (!a.lst) throw storageError('not-found', 'rename', from);
@@ -301,6 +301,9 @@ export class LocalStorage implements StorageBackend {
         try {
           await rename(a.dir.child(a.name), b.dir.child(b.name));
         } catch (err) {
+          // Into itself by another way than its path (a link to it): the kernel's EINVAL.
+          if (errnoCode(err) === 'EINVAL' && al.isDirectory())
+            throw storageError('into-itself', 'rename', to, err);
           throw mapFsError(err, 'rename', from);
         }
       });

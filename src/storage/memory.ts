@@ -238,7 +238,7 @@ export class MemoryStorage implements StorageBackend {
     assertVPath(to);
     this.#assertWritable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
-    if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
+    if (isDescendant(to, from)) throw storageError('into-itself', 'rename', to);
     const src = this.#parent(from, 'rename');
     const node = src.children.get(baseName(from));
     if (!node) throw storageError('not-found', 'rename', from);

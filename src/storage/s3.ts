@@ -281,7 +281,7 @@ export class S3Storage implements StorageBackend {
     assertVPath(to);
     this.#writable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
-    if (isDescendant(to, from)) throw storageError('name-not-allowed', 'rename', to);
+    if (isDescendant(to, from)) throw storageError('into-itself', 'rename', to);
     const src = await find(this.#at, from, c, 'rename');
     if (!src) throw await missing(this.#at, from, c, 'rename');
     await this.#requireDir(parentOf(to), c, 'rename', to);

@@ -200,7 +200,8 @@ for (const mode of MODES) {
         await ftp.cmd('RNTO renamed-dir/moved.txt', 250);
         assert.deepEqual(await readdir(path.join(server().root, 'renamed-dir')), ['moved.txt']);
         await ftp.cmd('RNFR renamed-dir', 350);
-        await ftp.cmd('RNTO renamed-dir/inside-itself', 553);
+        const intoItself = await ftp.cmd('RNTO renamed-dir/inside-itself', 550);
+        assert.equal(textOf(intoItself), 'Cannot move a directory into itself.');
       });
     });
 
