@@ -33,6 +33,14 @@ export class SessionCounts {
     return true;
   }
 
+  /** The 421 for a session admit() refused: the per-address limit is named, so that one client sees it is its own. */
+  refusal(address: string): string {
+    const at = this.limits.maxSessionsPerAddress;
+    return (this.perAddress.get(address) ?? 0) >= at
+      ? `Too many connections from your address (at most ${at}), try later.`
+      : 'Too many connections, try later.';
+  }
+
   release(address: string): void {
     const left = (this.perAddress.get(address) ?? 0) - 1;
     if (left > 0) this.perAddress.set(address, left);

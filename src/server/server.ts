@@ -382,7 +382,7 @@ export class FerryServer {
     if (this.stopped || !this.counts.admit(address)) {
       if (!admitted) this.unauthenticated.release(address);
       this.defense.refused(address, 'too many sessions');
-      refuseConnection(socket, implicit);
+      refuseConnection(socket, implicit, this.stopped ? undefined : this.counts.refusal(address));
       return;
     }
     // Counted here, unless whoever admitted it counts (a cluster primary).

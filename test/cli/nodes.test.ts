@@ -136,8 +136,8 @@ describe('two nodes on one PostgreSQL and one directory tree', () => {
     const one = await session(a, 'max');
     const two = await session(b, 'max');
     try {
-      assert.equal(await pass(a, 'max', 'pw'), 530);
-      assert.equal(await pass(b, 'max', 'pw'), 530);
+      assert.equal(await pass(a, 'max', 'pw'), 421);
+      assert.equal(await pass(b, 'max', 'pw'), 421);
     } finally {
       await one.close();
       await two.close();

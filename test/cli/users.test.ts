@@ -171,9 +171,14 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       assert.equal(new Set(pids).size, WORKERS, 'one session on each worker');
       // From 127.0.0.3: a worker logs 5 failed logins a minute per address, and the earlier tests'
       // refusals from 127.0.0.1 (sessions one after another all reach the first worker) used them.
-      for (const m of MODES) await refused(m, 'fay', 'fay-pw', '127.0.0.3');
+      for (const m of MODES) {
+        const { ftp, r } = await login(m, 'fay', 'fay-pw', '127.0.0.3');
+        await ftp.close();
+        assert.equal(r.code, 421, `${m}: ${textOf(r)}`);
+        assert.equal(textOf(r), 'Too many sessions for this user (at most 2), try later.');
+      }
       const log = await server.waitForLog(
-        (l) => server.log.indexOf(l) >= from && l.msg === 'login failed' && l.user === 'fay',
+        (l) => server.log.indexOf(l) >= from && l.msg === 'login refused' && l.user === 'fay',
         'the refusal of fay',
       );
       assert.equal(log.reason, 'too many sessions (maxSessions 2)');

@@ -237,7 +237,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       const onB = await loggedIn({ ...b.ts, user: 's', password: 'pw' }, 'explicit');
       assert.equal(
         await tryLogin(b.ts, 'explicit', 's', 'pw'),
-        530,
+        421,
         'the third session, on either node, is refused',
       );
       await onA.cmd('QUIT', 221);

@@ -1,6 +1,7 @@
 /**
- * Per-user limits at login (issue 9): disabled, expired, outside allowFrom, or over maxSessions is
- * refused at PASS with the same `530 Login incorrect.` as a wrong password; the log says why.
+ * Per-user limits at login (issue 9): disabled, expired or outside allowFrom is refused at PASS with
+ * the same `530 Login incorrect.` as a wrong password; the log says why. Over maxSessions, with the
+ * right password, gets a 421 that says so (FileZilla and lftp retry later, not ask for a password).
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
@@ -9,7 +10,7 @@ import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { connectSecure, MODES, textOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
-import type { RawFtp } from '../support/raw-ftp.js';
+import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
 
 async function attempt(ts: TestServer, mode: Mode, user: string, password: string): Promise<RawFtp> {
   const ftp = await connectSecure(ts, mode);
@@ -40,7 +41,7 @@ for (const mode of MODES) {
     // Their home '/tenant' is no host directory (a LocalStorage there would refuse every login).
     const server = useFerry(() => ({ authenticator: table, storageFor: () => new MemoryStorage() }));
 
-    test('each limit gives the wrong-password reply, and the log the reason', async () => {
+    test('each limit gives the wrong-password reply, and the log the reason; too many sessions after a right password gets 421 saying so', async () => {
       await withClients(async (track) => {
         const ts = server();
         const wrong = await track(await attempt(ts, mode, 'near', 'bad')).expect(530);
@@ -52,7 +53,6 @@ for (const mode of MODES) {
           ['dis', /^account disabled$/],
           ['old', /^account expired/],
           ['far', /^address 127\.0\.0\.1 not in allowFrom$/],
-          ['one', /^too many sessions \(maxSessions 1\)$/],
         ];
         for (const [user, reason] of cases) {
           const from = ts.logs.length;
@@ -62,10 +62,20 @@ for (const mode of MODES) {
           assert.equal((log.obj as { user?: string }).user, user);
           assert.match(String((log.obj as { reason?: string }).reason), reason, user);
         }
-        // The held session of `one` ends (the server has seen it go): its slot is free again.
+        // Over maxSessions: a wrong password is still the plain 530, a right one is told why.
+        assert.equal(textOf(await track(await attempt(ts, mode, 'one', 'bad')).expect(530)), textOf(wrong));
         const from = ts.logs.length;
+        const over = track(await attempt(ts, mode, 'one', 'pw'));
+        const r = await over.expect(421);
+        assert.equal(textOf(r), 'Too many sessions for this user (at most 1), try later.');
+        await withDeadline(over.closed, 5_000, 'the server to close the refused session');
+        const log = await waitForLog(ts, (l) => l.msg === 'login refused', from);
+        assert.equal((log.obj as { reason?: string }).reason, 'too many sessions (maxSessions 1)');
+        assert.ok(!ts.logs.slice(from).some((l) => l.msg === 'login failed'), 'no failed login (fail2ban)');
+        // The held session of `one` ends (the server has seen it go): its slot is free again.
+        const quit = ts.logs.length;
         await held.cmd('QUIT', 221);
-        await waitForLog(ts, (l) => l.msg === 'disconnect', from);
+        await waitForLog(ts, (l) => l.msg === 'disconnect', quit);
         await track(await attempt(ts, mode, 'one', 'pw')).expect(230);
       });
     });

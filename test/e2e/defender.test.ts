@@ -219,6 +219,20 @@ describe('defender: connections not logged in', () => {
   });
 });
 
+describe('sessions per address', () => {
+  const server = useFerry({ limits: { maxSessionsPerAddress: 2 } });
+
+  test('one over maxSessionsPerAddress gets a 421 that says the limit is per address; other addresses are admitted', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      for (let i = 0; i < 2; i++) track(await connectFrom(ts, 'explicit', ATTACKER));
+      const refused = (await bytesUntilClosed(ts.explicitPort, ATTACKER)).toString('latin1');
+      assert.equal(refused, '421 Too many connections from your address (at most 2), try later.\r\n');
+      await loginAndTransfer(ts, 'explicit', LEGIT);
+    });
+  });
+});
+
 describe('defender: login timeout', () => {
   const server = useFerry({ timeouts: { loginMs: 1500 } });
 

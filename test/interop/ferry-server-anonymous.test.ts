@@ -215,7 +215,7 @@ describe('ferry serve --anonymous DIR, and the conflicts', { timeout: 120_000 },
         open.push(ftp);
         await ftp.expect(220);
         await ftp.cmd(`USER ${user}`, 331);
-        await ftp.cmd(`PASS ${TYPED}`, open.length <= 2 ? 230 : 530);
+        await ftp.cmd(`PASS ${TYPED}`, open.length <= 2 ? 230 : 421);
       }
       const refused = await server.waitForLog((l) => l.msg === 'anonymous login refused', 'the refusal');
       assert.match(String(refused['reason']), /too many sessions/);

@@ -370,7 +370,7 @@ export class ClusterPrimary {
     if (!this.counts.admit(address)) {
       this.unauthenticated.release(address);
       this.defense.refused(address, 'too many sessions');
-      refuseConnection(socket, implicit);
+      refuseConnection(socket, implicit, this.counts.refusal(address));
       return;
     }
     const id = ++this.nextId;

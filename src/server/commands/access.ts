@@ -55,9 +55,7 @@ async function completeLogin(
       'Home directory unavailable.',
     );
   }
-  if (!(await ctx.enterSession(principal))) {
-    return refused(`too many sessions (maxSessions ${principal.maxSessions})`);
-  }
+  if (!(await ctx.enterSession(principal))) return tooManySessions(ctx, username, principal);
   session.loginSucceeded(principal, storage);
   ctx.metrics.logins.inc({ result: principal.anonymous ? 'anonymous' : 'success' });
   // Anonymous: the name typed (anonymous, FTP…) beside the session's; the password is never logged.
@@ -68,9 +66,28 @@ async function completeLogin(
 }
 
 /**
+ * The credentials were right, so the reason is told (only their owner sees it): a 530 makes
+ * FileZilla report "Authentication failed", drop the transfer and ask for the password again, while
+ * a 421 is a temporary refusal FileZilla and lftp retry after a delay (as for vsftpd's and
+ * Pure-FTPd's limits). Not a failed login: neither counted nor delayed, no `login failed` line.
+ */
+function tooManySessions(ctx: CommandContext, username: string, principal: Principal): Outcome {
+  const limit = principal.maxSessions;
+  ctx.logger.warn(
+    { user: username, reason: `too many sessions (maxSessions ${limit})` },
+    principal.anonymous ? 'anonymous login refused' : 'login refused',
+  );
+  const most = limit === undefined ? '' : ` (at most ${limit})`;
+  return {
+    reply: reply(Code.ServiceNotAvailable, `Too many sessions for this user${most}, try later.`),
+    after: 'close',
+  };
+}
+
+/**
  * The same reply whatever the reason (no user enumeration), after a growing delay; the log says why.
  * `text`: another reply, for a reason told only after the password was right (an unusable home).
- * `anonymous`: an anonymous login refused (allowFrom, maxSessions): not a failed login (the log
+ * `anonymous`: an anonymous login refused (allowFrom): not a failed login (the log
  * line is not the one fail2ban counts).
  */
 async function loginFailed(
