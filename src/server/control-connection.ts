@@ -13,8 +13,8 @@ import {
 import { LineReader } from '../protocol/line-reader.js';
 import { formatMiddle, formatOpening, formatReply, reply, type Reply } from '../protocol/reply.js';
 import { normalizeAddress } from '../protocol/address.js';
-import { resolveVPath } from '../storage/virtual-path.js';
-import type { VPath } from '../storage/types.js';
+import { entryExists, resolveClientPath } from './home-path.js';
+import type { StorageContext, VPath } from '../storage/types.js';
 import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { peerCertificate } from '../tls/client-certificate.js';
@@ -750,20 +750,22 @@ export class ControlConnection {
     const { session } = this;
     const login = session.login;
     if (login.phase !== 'in') throw new FerryError('ERR_PERMISSION_DENIED', 'Not logged in.');
+    const context = (signal?: AbortSignal): StorageContext => ({
+      sessionId: session.id,
+      signal: signal ?? this.disconnect.signal,
+      tooLong: this.tooLong,
+      unreadable: (dir, reason) =>
+        this.logger.warn(
+          { user: login.principal.username, dir, reason },
+          'quota scan: a directory it cannot read is not counted',
+        ),
+    });
     return {
       principal: login.principal,
       storage: login.storage,
-      context: (signal) => ({
-        sessionId: session.id,
-        signal: signal ?? this.disconnect.signal,
-        tooLong: this.tooLong,
-        unreadable: (dir, reason) =>
-          this.logger.warn(
-            { user: login.principal.username, dir, reason },
-            'quota scan: a directory it cannot read is not counted',
-          ),
-      }),
-      resolve: (path) => resolveVPath(session.cwd, path),
+      context,
+      resolve: (path) =>
+        resolveClientPath(session.cwd, path, (p) => entryExists(() => login.storage.stat(p, context()))),
     };
   }
 

@@ -24,7 +24,7 @@ export async function refusal(
   }
   if (need && session.login.phase === 'in') {
     const files = ctx.files();
-    const path = target === undefined ? session.cwd : files.resolve(target);
+    const path = target === undefined ? session.cwd : await files.resolve(target);
     const held = permissionsAt(session.login.principal, path);
     // Upload onto an existing file is an overwrite; the stat is spared when both are held anyway.
     const upload = need === 'upload' && target !== undefined;

@@ -205,6 +205,40 @@ for (const mode of MODES) {
       });
     });
 
+    test('~ and ~/… at the start of a path name the home for every command, unless the cwd holds an entry named ~', async () => {
+      const root = server().root;
+      await mkdir(path.join(root, 'tilde', 'deep'), { recursive: true });
+      await writeFile(path.join(root, 'tilde', 'at-home.txt'), 'home');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('CWD tilde/deep', 250);
+        assert.equal(textOf(await ftp.cmd('CWD ~', 250)), 'Directory changed to /.');
+        await ftp.cmd('CWD ~/tilde/deep', 250);
+        assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/tilde\/deep" /);
+        assert.equal(textOf(await ftp.cmd('SIZE ~/tilde/at-home.txt', 213)), '4');
+        await ftp.cmd('TYPE I', 200);
+        assert.equal((await ftp.retrieve('~/tilde/at-home.txt')).toString(), 'home');
+        await ftp.store('~/tilde/up.txt', Buffer.from('up'));
+        assert.equal(await readFile(path.join(root, 'tilde', 'up.txt'), 'utf8'), 'up');
+        await ftp.cmd('MKD ~/tilde/made', 257);
+        await ftp.cmd('RNFR ~/tilde/up.txt', 350);
+        await ftp.cmd('RNTO ~/tilde/made/up.txt', 250);
+        await ftp.cmd('DELE ~/tilde/made/up.txt', 250);
+        await ftp.cmd('RMD ~/tilde/made', 250);
+        assert.deepEqual((await readdir(path.join(root, 'tilde'))).sort(), ['at-home.txt', 'deep']);
+        assert.match(await ftp.listing('NLST', '~/tilde'), /at-home\.txt/);
+        // `~user` is a plain name (no user names to probe).
+        await ftp.cmd('CWD ~nobody', 550);
+        // An entry named ~ in the cwd is that entry (a GUI client sends the names it listed).
+        await mkdir(path.join(root, 'tilde', 'deep', '~'));
+        await writeFile(path.join(root, 'tilde', 'deep', '~', 'in.txt'), 'literal');
+        assert.equal(textOf(await ftp.cmd('SIZE ~/in.txt', 213)), '7');
+        assert.equal(textOf(await ftp.cmd('CWD ~', 250)), 'Directory changed to /tilde/deep/~.');
+        await ftp.cmd('CWD /', 250);
+        assert.equal(textOf(await ftp.cmd('CWD ~', 250)), 'Directory changed to /.');
+      });
+    });
+
     test('RNTO onto a directory replaces it when it is empty (as rename(2)); never a file for a directory', async () => {
       const root = server().root;
       for (const d of ['d1', 'd2', 'd3']) await mkdir(path.join(root, d));

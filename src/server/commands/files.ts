@@ -53,7 +53,7 @@ async function setModified(modified: Date, path: string, ctx: CommandContext) {
   const storage = ctx.files().storage;
   if (!storage.features.has('set-modified') || !storage.setModified)
     throw new StorageError('unsupported', 'Cannot set times.');
-  const p = ctx.files().resolve(path);
+  const p = await ctx.files().resolve(path);
   await storage.setModified(p, modified, ctx.files().context());
   // The time the file now has: a filesystem may store another (ext4 caps it at 2446).
   const st = await storage.stat(p, ctx.files().context());
@@ -62,7 +62,7 @@ async function setModified(modified: Date, path: string, ctx: CommandContext) {
 
 async function changeDir(path: string, ctx: CommandContext) {
   const files = ctx.files();
-  const p = files.resolve(path);
+  const p = await files.resolve(path);
   const st = await files.storage.stat(p, files.context());
   if (st.type !== 'dir') throw new StorageError('not-directory', 'Not a directory.');
   ctx.session.changeDir(p);
@@ -112,7 +112,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'MKD <sp> path',
     async handle({ path }, ctx) {
-      const p = ctx.files().resolve(path);
+      const p = await ctx.files().resolve(path);
       await ctx.files().storage.mkdir(p, ctx.files().context());
       return reply(Code.PathCreated, `${quoted(p)} created.`);
     },
@@ -125,7 +125,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'RMD <sp> path',
     async handle({ path }, ctx) {
-      await ctx.files().storage.removeDir(ctx.files().resolve(path), ctx.files().context());
+      await ctx.files().storage.removeDir(await ctx.files().resolve(path), ctx.files().context());
       return reply(Code.FileActionOk, 'Directory removed.');
     },
   }),
@@ -137,7 +137,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'DELE <sp> path',
     async handle({ path }, ctx) {
-      await ctx.files().storage.remove(ctx.files().resolve(path), ctx.files().context());
+      await ctx.files().storage.remove(await ctx.files().resolve(path), ctx.files().context());
       return reply(Code.FileActionOk, 'File deleted.');
     },
   }),
@@ -149,7 +149,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'RNFR <sp> path',
     async handle({ path }, ctx) {
-      const p = ctx.files().resolve(path);
+      const p = await ctx.files().resolve(path);
       // Refused here, at the first command of the pair, like a missing permission.
       if (p === '/') throw new StorageError('permission-denied', 'The root directory cannot be renamed.');
       const st = await ctx.files().storage.stat(p, entryContext(ctx));
@@ -176,7 +176,7 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const from = ctx.oneShot.renameFrom;
       if (!from) return reply(Code.BadSequence, 'Send RNFR first.');
-      const to = ctx.files().resolve(path);
+      const to = await ctx.files().resolve(path);
       const missing = await replaceNeeds(to, ctx);
       if (missing) return reply(Code.FileUnavailable, `Permission denied: ${missing}`);
       await ctx.files().storage.rename(from, to, ctx.files().context());
@@ -193,7 +193,7 @@ export const fileCommands: AnyCommandSpec[] = [
     help: 'SIZE <sp> path',
     async handle({ path }, ctx) {
       const files = ctx.files();
-      const p = files.resolve(path);
+      const p = await files.resolve(path);
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
@@ -217,7 +217,7 @@ export const fileCommands: AnyCommandSpec[] = [
     help: 'HASH <sp> path (draft-bryan-ftpext-hash; OPTS HASH selects SHA-256, SHA-512, SHA-1, MD5 or CRC32)',
     async handle({ path }, ctx) {
       const files = ctx.files();
-      const p = files.resolve(path);
+      const p = await files.resolve(path);
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       const algorithm = ctx.session.hashAlgorithm;
@@ -249,7 +249,7 @@ export const fileCommands: AnyCommandSpec[] = [
         // read: a question must never change another file's time.
         const reading = guarded(ctx, 'MDTM', 'list').files();
         const named = await reading.storage
-          .stat(reading.resolve(whole), reading.context())
+          .stat(await reading.resolve(whole), reading.context())
           .catch((err: unknown) => {
             if (err instanceof StorageError && err.kind === 'not-found') return undefined;
             throw err;
@@ -259,7 +259,7 @@ export const fileCommands: AnyCommandSpec[] = [
         if (denied) return denied;
         return named ? timeReply(named) : setModified(modified, path, guarded(ctx, 'MDTM', 'overwrite'));
       }
-      return timeReply(await files.storage.stat(files.resolve(path), files.context()));
+      return timeReply(await files.storage.stat(await files.resolve(path), files.context()));
     },
   }),
   command({
@@ -292,7 +292,7 @@ export const fileCommands: AnyCommandSpec[] = [
           if (!storage.features.has('chmod') || !storage.chmod)
             throw new StorageError('unsupported', 'CHMOD not supported.');
           // Only permission bits: setuid/setgid/sticky are not the client's to set.
-          await storage.chmod(ctx.files().resolve(site.path), site.mode & 0o777, ctx.files().context());
+          await storage.chmod(await ctx.files().resolve(site.path), site.mode & 0o777, ctx.files().context());
           return reply(Code.Ok, 'SITE CHMOD successful.');
         }
       }

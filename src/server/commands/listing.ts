@@ -235,7 +235,7 @@ async function opened<T>(it: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
 
 async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
   const files = ctx.files();
-  const path = files.resolve(arg.length === 0 ? '.' : arg);
+  const path = await files.resolve(arg.length === 0 ? '.' : arg);
   return { path, stat: await files.storage.stat(path, files.context()) };
 }
 

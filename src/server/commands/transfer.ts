@@ -165,7 +165,7 @@ export const transferCommands: AnyCommandSpec[] = [
     help: 'RETR <sp> path',
     async handle({ path }, ctx) {
       const files = ctx.files();
-      const p = files.resolve(path);
+      const p = await files.resolve(path);
       const offset = ctx.oneShot.restOffset;
       if (offset > 0 && !files.storage.features.has('restart-read'))
         throw new StorageError('unsupported', 'REST not supported for downloads.');
@@ -209,7 +209,7 @@ export const transferCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       return upload(
         ctx,
-        ctx.files().resolve(path),
+        await ctx.files().resolve(path),
         false,
         'STOR',
         `Ok to send data (${modeName(ctx)} mode).`,
@@ -228,7 +228,7 @@ export const transferCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       return upload(
         ctx,
-        ctx.files().resolve(path),
+        await ctx.files().resolve(path),
         true,
         'APPE',
         `Ok to append data (${modeName(ctx)} mode).`,

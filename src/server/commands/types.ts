@@ -23,8 +23,11 @@ export interface UserFiles {
   readonly storage: StorageBackend;
   /** Aborts on disconnect, or on `signal` (a transfer's). */
   context(signal?: AbortSignal): StorageContext;
-  /** A client path → VPath relative to the cwd; throws StorageError('name-not-allowed'). */
-  resolve(path: string): VPath;
+  /**
+   * A client path → VPath relative to the cwd, `~` the home (home-path.ts); rejects with
+   * StorageError('name-not-allowed').
+   */
+  resolve(path: string): Promise<VPath>;
 }
 
 /** Data-connection endpoints for PASV/EPSV (listening) and PORT/EPRT (connecting at transfer time). */
