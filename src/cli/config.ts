@@ -292,6 +292,11 @@ export function usageFileOf(dataDir: string): string {
   return path.join(dataDir, 'usage.json');
 }
 
+/** Where the workers of `ferry serve` remember the files cut uploads left (server/cut-uploads.ts). */
+export function cutUploadsFileOf(dataDir: string): string {
+  return path.join(dataDir, 'cut-uploads.json');
+}
+
 export function parsePortRange(text: string, what: string): { portMin: number; portMax: number } {
   const m = /^(\d+)-(\d+)$/.exec(text);
   const portMin = Number(m?.[1]);

@@ -25,6 +25,7 @@ import {
   dataDirOf,
   parsePortRange,
   usageFileOf,
+  cutUploadsFileOf,
   usersFileOf,
   type FileConfig,
 } from './config.js';
@@ -253,6 +254,7 @@ export async function serveSetup(
         ...flags.clientCrl.map((f) => path.resolve(f)),
       ],
     },
+    cutUploadsFile: cutUploadsFileOf(dataDir),
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
     ...(config.denyFiles && { denyFiles: config.denyFiles }),

@@ -5,7 +5,14 @@ import { DEFAULT_CLOSE_GRACE_MS, resolveOptions, type ServerOptions } from '../s
 import { ClusterPrimary } from '../server/cluster/primary.js';
 import { FerryServer } from '../server/server.js';
 import { assertFdPathsAvailable } from '../storage/fd-jail.js';
-import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf, usersFileOf } from './config.js';
+import {
+  cutUploadsFileOf,
+  databaseUrlOf,
+  dataDirOf,
+  loadConfig,
+  usageFileOf,
+  usersFileOf,
+} from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import {
@@ -369,6 +376,7 @@ function stateFiles(dataDir: string): string[] {
     stateFile,
     controlSocket,
     usageFileOf(dataDir),
+    cutUploadsFileOf(dataDir),
   ];
 }
 

@@ -2,7 +2,8 @@ import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
 import type { Readable, Writable } from 'node:stream';
-import { FerryError } from '../errors.js';
+import { FerryError, ReplyError } from '../errors.js';
+import { isResumeRefused } from '../protocol/resume-refused.js';
 import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
@@ -264,10 +265,24 @@ export async function upload(
   try {
     // Read into reused buffers (upload-file.ts).
     const body: TransferBody = { direction: 'upload', file: { handle, start: offset } };
-    return await uploadBody(s, body, remote, offset, opts, st.size, undefined);
+    try {
+      return await uploadBody(s, body, remote, offset, opts, st.size, undefined);
+    } catch (err) {
+      // Ferry refuses to continue a file its last upload left as the previous version (cut): the
+      // remote bytes are not the local file's start. A local file can be sent again whole.
+      if (!(opts.resume && offset > 0 && resumeRefused(err))) throw err;
+      s.control.info(`${remote}: the server refused to resume (${err.replyText}); uploading the whole file.`);
+      const whole: TransferBody = { direction: 'upload', file: { handle, start: 0 } };
+      return await uploadBody(s, whole, remote, 0, { ...opts, resume: false }, st.size, undefined);
+    }
   } finally {
     await handle.close();
   }
+}
+
+/** Ferry's refusal to continue a file whose last upload was cut (protocol/resume-refused.ts). */
+function resumeRefused(err: unknown): err is ReplyError {
+  return err instanceof ReplyError && isResumeRefused(err.replyCode, err.replyText);
 }
 
 /** skipBytes, failing as a transfer would: the stream's own failure, or the caller's abort. */

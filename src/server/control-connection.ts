@@ -37,6 +37,7 @@ import type { ResolvedOptions } from './options.js';
 import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
+import type { CutUploads } from './cut-uploads.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
@@ -57,6 +58,7 @@ export interface ServerRuntime {
   readonly warnings: WarningLimiter;
   readonly logins: Logins;
   readonly defender: DefenderPort;
+  readonly cutUploads: CutUploads;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -667,6 +669,7 @@ export class ControlConnection {
       specs: rt.specs,
       logger: this.logger,
       metrics: rt.metrics,
+      cutUploads: rt.cutUploads,
       files: () => this.files(),
       data: {
         passive: async () => {

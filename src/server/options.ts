@@ -79,6 +79,11 @@ export interface ServerOptions {
     clientCrlFiles?: string[];
   };
   /** Allow PROT C (data in clear). */
+  /**
+   * Where the file versions left by cut uploads are remembered, so that every process of this node
+   * refuses a resume onto one (`ferry serve`: <dataDir>/cut-uploads.json); without it, this process alone.
+   */
+  cutUploadsFile?: string;
   allowClearData?: boolean;
   /** Allow login and commands without TLS on the explicit port. */
   allowPlainControl?: boolean;
@@ -239,6 +244,7 @@ const schema = z
       })
       .strict()
       .optional(),
+    cutUploadsFile: z.string().min(1).optional(),
     allowClearData: z.boolean().optional(),
     allowPlainControl: z.boolean().optional(),
     allowCcc: z.boolean().optional(),
@@ -381,6 +387,7 @@ export interface ResolvedOptions {
   ciphers: string | undefined;
   requireSessionReuse: boolean;
   sessionReuseScope: 'connection' | 'user';
+  cutUploadsFile: string | undefined;
   allowClearData: boolean;
   allowPlainControl: boolean;
   allowCcc: boolean;
@@ -508,6 +515,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     ciphers: v.tls?.ciphers,
     requireSessionReuse: v.tls?.requireSessionReuse ?? true,
     sessionReuseScope: v.tls?.sessionReuseScope ?? 'connection',
+    cutUploadsFile: v.cutUploadsFile,
     allowClearData: v.allowClearData ?? false,
     allowPlainControl: v.allowPlainControl ?? false,
     allowCcc: v.allowCcc ?? false,

@@ -14,6 +14,7 @@ import {
 import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './control-connection.js';
+import { CutUploads } from './cut-uploads.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -106,6 +107,7 @@ export class FerryServer {
       warnings,
       defender: this.defense,
       logins: new Logins(),
+      cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger }),
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));

@@ -167,6 +167,43 @@ describe('FerryClient with the Ferry server', { timeout: 180_000 }, () => {
         }
       });
 
+      it('put -c onto a file whose last upload was cut (the old version left) uploads the file whole', async () => {
+        const remote = `${dir}/cut-resume.bin`;
+        const stored = path.join(ts.root, dir, 'cut-resume.bin');
+        const [oldFile, newFile] = [
+          path.join(local, `cut-old-${mode}.bin`),
+          path.join(local, `cut-new-${mode}.bin`),
+        ];
+        await randomFile(oldFile, 1024 * 1024);
+        await randomFile(newFile, 20 * 1024 * 1024);
+        const cutter = await connect(mode);
+        try {
+          await cutter.put(oldFile, remote);
+          const stop = new AbortController();
+          const onProgress = (p: { bytes: number }): void => {
+            if (p.bytes > 0) stop.abort();
+          };
+          await assert.rejects(cutter.put(newFile, remote, { signal: stop.signal, onProgress }));
+        } finally {
+          await cutter.close();
+        }
+        assert.equal(
+          await sha256File(stored),
+          await sha256File(oldFile),
+          'the cut upload left the old version',
+        );
+        const log = new DialogueLog();
+        const client = await connect(mode, {}, log);
+        try {
+          const r = await client.put(newFile, remote, { resume: true });
+          assert.equal(r.offset, 0, log.dump());
+          assert.ok(log.includes('< 451 Resume refused') && log.includes(`> STOR ${remote}`), log.dump());
+          assert.equal(await sha256File(stored), await sha256File(newFile), 'the new file, whole');
+        } finally {
+          await client.close();
+        }
+      });
+
       it('refuses a second request while one runs (ERR_BUSY)', async () => {
         const client = await connect(mode);
         try {

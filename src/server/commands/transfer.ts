@@ -9,6 +9,8 @@ import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
 import { StorageError, fileOf, type FileSource, type FileStat, type VPath } from '../../storage/types.js';
+import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
+import { cutKey, type FileVersion } from '../cut-uploads.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { SourceWatch, readError } from '../source-watch.js';
@@ -36,11 +38,21 @@ async function upload(
   // known from it without guessing how the client's copy ends its lines.
   if (offset > 0 && ctx.session.type === 'A')
     return reply(Code.SyntaxErrorArgs, 'REST with an upload needs TYPE I (binary).');
+  // A resume onto the old version a cut upload left would splice it to the new one (cut-uploads.ts).
+  const key = cutKey(files.principal.username, p);
+  if ((offset > 0 || append) && (await ctx.cutUploads.isCut(key, () => versionOf(files, p)))) {
+    ctx.logger.info(
+      { user: files.principal.username, path: p, offset, append },
+      'resume refused: the last upload was cut',
+    );
+    return reply(RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT);
+  }
   // The target is checked before the 150 (RFC 959 5.4: no 550 may follow it), like RETR's: a
   // refusal uses no data connection, and the client's next reply stays its next command's.
   const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
+  let stored = false;
   try {
-    return await ctx.transfer.run(
+    const r = await ctx.transfer.run(
       command,
       opening,
       async (sock, t) => {
@@ -61,8 +73,26 @@ async function upload(
       },
       p,
     );
+    stored = r.code === Code.ClosingDataSuccess;
+    return r;
   } finally {
+    // Cut, aborted or failed (also before the data flowed): the client may hold some bytes for sent,
+    // and the file there (if any) is still the old one, which a resume must not continue.
+    if (!stored) {
+      const v = await versionOf(files, p);
+      if (v) await ctx.cutUploads.remember(key, v);
+    }
     await target.release(); // no data connection came (425, ABOR): nothing was written
+  }
+}
+
+/** The file at `p` as it stands (undefined: none), asked even when the client is gone. */
+async function versionOf(files: UserFiles, p: VPath): Promise<FileVersion | undefined> {
+  try {
+    const st = fileOf(await files.storage.stat(p, files.context(AbortSignal.timeout(30_000))));
+    return st && { id: st.id, size: st.size, modified: st.modified.getTime() };
+  } catch {
+    return undefined;
   }
 }
 

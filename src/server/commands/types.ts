@@ -7,6 +7,7 @@ import type { Reply } from '../../protocol/reply.js';
 import type { ReplyCode } from '../../protocol/codes.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { DataSocket } from '../data-connection.js';
+import type { CutUploads } from '../cut-uploads.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Can } from '../capabilities.js';
@@ -67,6 +68,8 @@ export interface CommandContext {
   readonly specs: readonly AnyCommandSpec[];
   readonly logger: Logger;
   readonly metrics: ServerMetrics;
+  /** File versions left by cut uploads, which a resume must not continue (cut-uploads.ts). */
+  readonly cutUploads: CutUploads;
   /** The logged-in user's files (policy guarantees a login before handlers that use them). */
   files(): UserFiles;
   readonly data: DataEndpoints;

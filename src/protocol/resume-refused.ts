@@ -1,0 +1,13 @@
+// The reply to a resume (REST n + STOR, APPE) onto a file a cut upload left as it was
+// (server/cut-uploads.ts). ProFTPD's words in it make lftp upload the file whole instead (it does so
+// for "451 … Append/Restart not permitted"); Ferry's client knows it by its start and does the same.
+import { Code } from './codes.js';
+
+export const RESUME_REFUSED_CODE = Code.LocalError;
+export const RESUME_REFUSED_TEXT =
+  'Resume refused (Append/Restart not permitted): the last upload to this file was cut, and the file still holds its previous version: upload it whole (without REST or APPE).';
+
+/** A reply that is this refusal. */
+export function isResumeRefused(code: number, text: string): boolean {
+  return code === RESUME_REFUSED_CODE && text.startsWith('Resume refused');
+}

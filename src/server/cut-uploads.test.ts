@@ -1,0 +1,50 @@
+// The record of file versions cut uploads left: only that exact version is refused a resume, the
+// processes sharing the file see each other's records, and records expire and are capped.
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { CUT_TTL_MS, CutUploads, cutKey, type FileVersion } from './cut-uploads.js';
+
+const MAX = 10;
+const OLD: FileVersion = { id: 'fe00g12', size: 4_000_000, modified: 1_700_000_000_000 };
+const at = (v: FileVersion) => () => Promise.resolve(v);
+
+describe('cut uploads', () => {
+  it('refuses only the version the cut left: a new upload, size or mtime ends it; other users and paths are apart', async () => {
+    const cuts = new CutUploads(undefined);
+    const key = cutKey('gui', '/doc.bin');
+    await cuts.remember(key, OLD);
+    assert.equal(await cuts.isCut(key, at(OLD)), true);
+    assert.equal(await cuts.isCut(key, at({ ...OLD, id: 'fe00g13' })), false, 'replaced (a new inode)');
+    assert.equal(await cuts.isCut(key, at({ ...OLD, size: OLD.size + 1 })), false, 'grown');
+    assert.equal(await cuts.isCut(key, at({ ...OLD, modified: OLD.modified + 1000 })), false, 'touched');
+    assert.equal(await cuts.isCut(key, () => Promise.resolve(undefined)), false, 'deleted');
+    assert.equal(await cuts.isCut(cutKey('bob', '/doc.bin'), at(OLD)), false);
+    assert.equal(await cuts.isCut(cutKey('gui', '/other.bin'), at(OLD)), false);
+  });
+
+  it('with a file, a record one instance (process) writes is seen by another; it expires; their number is capped', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cut-uploads.json');
+    let now = 1_800_000_000_000;
+    const clock = (): number => now;
+    const [one, two] = [
+      new CutUploads(file, { now: clock, max: MAX }),
+      new CutUploads(file, { now: clock, max: MAX }),
+    ];
+    const key = cutKey('gui', '/doc.bin');
+    await one.remember(key, OLD);
+    assert.equal(await two.isCut(key, at(OLD)), true, 'seen by the other process');
+    now += CUT_TTL_MS + 1;
+    assert.equal(await two.isCut(key, at(OLD)), false, 'expired');
+
+    for (let i = 0; i < MAX + 5; i++) await two.remember(cutKey('gui', `/f${i}`), OLD);
+    const kept = Object.keys((JSON.parse(await readFile(file, 'utf8')) as { cuts: object }).cuts);
+    assert.equal(kept.length, MAX);
+    assert.ok(!kept.includes(key) && !kept.includes(cutKey('gui', '/f0')), 'the expired and the oldest go');
+    assert.equal(await one.isCut(cutKey('gui', `/f${MAX + 4}`), at(OLD)), true);
+  });
+});

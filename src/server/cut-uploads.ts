@@ -1,0 +1,128 @@
+// Uploads are atomic: one that is cut leaves the file it would have replaced as it was. A client
+// then resumes as GUI clients, lftp and curl do: SIZE (the OLD file's), then REST n + STOR (or
+// APPE) of the NEW file's rest, which would splice the old file's start to the new one's end, the
+// size right, reported as a success. The file versions such a cut left are remembered here, and
+// transfer.ts refuses a resume onto one (the client then uploads the file whole).
+//
+// With a file (`ferry serve`: <dataDir>/cut-uploads.json) every process of the node sees them (the
+// workers of --workers N, where a user's sessions land on different processes); without one, this
+// process alone. Each change is a read-modify-write under the file's lock; reads need no lock
+// (the file is replaced atomically).
+import { z } from 'zod';
+import { writeAtomically } from '../atomic-file.js';
+import { withFileLock } from '../file-lock.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { parseStateJson, readStateFile } from '../state-file.js';
+
+/** A file as it stands: storage identity, size, modification time (ms). */
+export interface FileVersion {
+  readonly id?: string | undefined;
+  readonly size: number;
+  readonly modified: number;
+}
+
+/** Kept this long: a client resumes within minutes or hours, not weeks. */
+export const CUT_TTL_MS = 7 * 24 * 3600_000;
+/** At most this many records (the oldest go first): a bounded file, whatever clients do. */
+export const MAX_CUTS = 2000;
+
+const entrySchema = z.object({
+  id: z.string().optional(),
+  size: z.number(),
+  modified: z.number(),
+  /** When the cut was recorded (ms), for expiry. */
+  at: z.number(),
+});
+type Entry = z.infer<typeof entrySchema>;
+const fileSchema = z.object({ cuts: z.record(z.string(), entrySchema).default({}) });
+
+/** The key of a user's file: the same virtual path names different files for different users. */
+export function cutKey(username: string, path: string): string {
+  return `${username}\u0000${path}`;
+}
+
+function sameVersion(e: Entry, v: FileVersion): boolean {
+  return e.id === v.id && e.size === v.size && e.modified === v.modified;
+}
+
+export class CutUploads {
+  /** This process's records (all of them without a file; with one, also those it failed to write). */
+  readonly #memory = new Map<string, Entry>();
+
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  readonly #max: number;
+
+  constructor(
+    readonly file: string | undefined,
+    o: { logger?: Logger; now?: () => number; max?: number } = {},
+  ) {
+    this.#logger = o.logger ?? silentLogger;
+    this.#now = o.now ?? Date.now;
+    this.#max = o.max ?? MAX_CUTS;
+  }
+
+  /** Remembers that an upload to `key` was cut, leaving the file there as `v`. Never rejects. */
+  async remember(key: string, v: FileVersion): Promise<void> {
+    const entry: Entry = {
+      ...(v.id === undefined ? {} : { id: v.id }),
+      size: v.size,
+      modified: v.modified,
+      at: this.#now(),
+    };
+    this.#memory.delete(key);
+    this.#memory.set(key, entry);
+    prune(this.#memory, entry.at, this.#max);
+    const file = this.file;
+    if (file === undefined) return;
+    try {
+      await withFileLock(file, async () => {
+        const cuts = new Map(Object.entries(await this.#read(file)));
+        cuts.delete(key);
+        cuts.set(key, entry);
+        prune(cuts, entry.at, this.#max);
+        await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
+      });
+    } catch (err) {
+      // Kept in memory: this process still refuses; the other processes may not.
+      this.#logger.warn({ file, err: (err as Error).message }, 'cut upload not recorded in its file');
+    }
+  }
+
+  /** Whether `key` holds a version a cut left (`current` is asked only when a record exists). */
+  async isCut(key: string, current: () => Promise<FileVersion | undefined>): Promise<boolean> {
+    const now = this.#now();
+    const entries = [this.#memory.get(key), await this.#fromFile(key)].filter(
+      (e): e is Entry => e !== undefined && now - e.at <= CUT_TTL_MS,
+    );
+    if (entries.length === 0) return false;
+    const v = await current();
+    return v !== undefined && entries.some((e) => sameVersion(e, v));
+  }
+
+  async #fromFile(key: string): Promise<Entry | undefined> {
+    if (this.file === undefined) return undefined;
+    try {
+      return (await this.#read(this.file))[key];
+    } catch (err) {
+      this.#logger.warn({ file: this.file, err: (err as Error).message }, 'cut uploads file not readable');
+      return undefined;
+    }
+  }
+
+  async #read(file: string): Promise<Record<string, Entry>> {
+    const text = await readStateFile(file);
+    if (text === undefined) return {};
+    const parsed = fileSchema.safeParse(parseStateJson(file, text));
+    return parsed.success ? parsed.data.cuts : {}; // a damaged file starts over
+  }
+}
+
+/** Drops expired records, then the oldest beyond `max` (a Map keeps insertion order). */
+function prune(cuts: Map<string, Entry>, now: number, max: number): void {
+  for (const [k, e] of cuts) if (now - e.at > CUT_TTL_MS) cuts.delete(k);
+  for (const k of cuts.keys()) {
+    if (cuts.size <= max) break;
+    cuts.delete(k);
+  }
+}
