@@ -76,6 +76,18 @@ for (const n of [1, 2]) {
         const [, restarted] = await resumer.store('doc.bin', tail);
         assert.equal(restarted.code, 226, text(restarted));
         assert.deepEqual(await readFile(file), Buffer.concat([newVersion, tail]));
+
+        // A cut APPE leaves the version it appended to: still the start of what the client has,
+        // so the retried APPE is no splice and is taken.
+        const appendConn = await resumer.openData(await resumer.epsv(), { tls: true });
+        await resumer.cmd('APPE doc.bin', 150);
+        await resumer.uploadTruncated(appendConn, randomBytes(50_000));
+        const cutAppend = await resumer.expect();
+        assert.ok(cutAppend.code === 426 || cutAppend.code === 451, `cut APPE: ${cutAppend.code}`);
+        const more = randomBytes(2000);
+        const [, retried] = await resumer.store('doc.bin', more, 'APPE');
+        assert.equal(retried.code, 226, text(retried));
+        assert.deepEqual(await readFile(file), Buffer.concat([newVersion, tail, more]));
       } finally {
         await Promise.all(sessions.map((s) => s.close()));
         await r.stop();

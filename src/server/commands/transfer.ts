@@ -76,9 +76,11 @@ async function upload(
     stored = r.code === Code.ClosingDataSuccess;
     return r;
   } finally {
-    // Cut, aborted or failed (also before the data flowed): the client may hold some bytes for sent,
-    // and the file there (if any) is still the old one, which a resume must not continue.
-    if (!stored) {
+    // A replacement cut, aborted or failed (also before the data flowed): the client may hold some
+    // bytes for sent, and the file there (if any) is still the old one, which a resume must not
+    // continue. A cut APPE or REST upload leaves the version it continued: still the start of what
+    // the client sends, so its resume stays allowed (an append to a log, retried).
+    if (!stored && offset === 0 && !append) {
       const v = await versionOf(files, p);
       if (v) await ctx.cutUploads.remember(key, v);
     }
