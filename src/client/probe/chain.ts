@@ -56,29 +56,18 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
   if (sock.authorized) return point(id, title, sent, `${count}; trusted`, 'pass');
   const code = String(sock.authorizationError ?? 'not verified');
   const leaf = chain[0];
+  const fail = (detail?: string): ProbePoint => point(id, title, sent, `${count}; ${code}`, 'fail', detail);
   const untrusted = (why: string): ProbePoint =>
-    point(
-      id,
-      title,
-      sent,
-      `${count}; ${code}`,
-      'fail',
-      `${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`,
-    );
+    fail(`${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`);
   // A CA-issued leaf sent alone: its intermediate is missing, which no pin on the client should hide.
   const next = chain[1];
   if (NO_TRUSTED_ISSUER.has(code) && leaf && leaf.subject !== leaf.issuer && !(next && signedBy(leaf, next)))
-    return point(
-      id,
-      title,
-      sent,
-      `${count}; ${code}`,
-      'fail',
+    return fail(
       `chain incomplete: the server sent no issuer for its certificate (issuer ${cn(leaf.issuer)}); it must send its intermediate certificate(s)`,
     );
   if (NO_TRUSTED_ISSUER.has(code))
     return untrusted(code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'self-signed' : 'no trusted issuer');
-  if (!OUT_OF_DATE.has(code) || !leaf) return point(id, title, sent, `${count}; ${code}`, 'fail');
+  if (!OUT_OF_DATE.has(code) || !leaf) return fail();
   if (!anchored(chain, anchorsFrom(ca)))
     return untrusted(
       chain.length === 1 && leaf.subject === leaf.issuer ? 'self-signed' : 'no trusted issuer',
@@ -86,14 +75,7 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
   const now = Date.now();
   const stale = chain.slice(1).filter((c) => outOfDate(c, now));
   if (stale.length > 0)
-    return point(
-      id,
-      title,
-      sent,
-      `${count}; ${code}`,
-      'fail',
-      `issuer outside its validity period: ${stale.map((c) => cn(c.subject)).join(', ')}`,
-    );
+    return fail(`issuer outside its validity period: ${stale.map((c) => cn(c.subject)).join(', ')}`);
   return point(
     id,
     title,
