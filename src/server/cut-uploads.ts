@@ -62,7 +62,10 @@ export class CutUploads {
     this.#max = o.max ?? MAX_CUTS;
   }
 
-  /** Remembers that an upload to `key` was cut, leaving the file there as `v`. Never rejects. */
+  /**
+   * Remembers that `key` holds `v`, which an upload is replacing (from before its data) or a cut
+   * upload left. Never rejects.
+   */
   async remember(key: string, v: FileVersion): Promise<void> {
     const entry: Entry = {
       ...(v.id === undefined ? {} : { id: v.id }),
@@ -86,6 +89,23 @@ export class CutUploads {
     } catch (err) {
       // Kept in memory: this process still refuses; the other processes may not.
       this.#logger.warn({ file, err: (err as Error).message }, 'cut upload not recorded in its file');
+    }
+  }
+
+  /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
+  async forget(key: string): Promise<void> {
+    this.#memory.delete(key);
+    const file = this.file;
+    if (file === undefined) return;
+    try {
+      await withFileLock(file, async () => {
+        const cuts = await this.#read(file);
+        if (!(key in cuts)) return;
+        delete cuts[key];
+        await writeAtomically(file, `${JSON.stringify({ cuts })}\n`);
+      });
+    } catch (err) {
+      this.#logger.warn({ file, err: (err as Error).message }, 'cut upload record not removed from its file');
     }
   }
 

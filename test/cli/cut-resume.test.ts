@@ -95,3 +95,44 @@ for (const n of [1, 2]) {
     },
   );
 }
+
+test(
+  'ferry serve --workers 2: a resume while the replacing upload still runs is refused; once it is stored, appends work',
+  { timeout: 120_000 },
+  async (t) => {
+    const root = await mkdtemp(path.join(os.tmpdir(), 'ferry-cut-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const file = path.join(root, 'doc.bin');
+    const [oldVersion, newVersion] = [randomBytes(300_000), randomBytes(500_000)];
+    const r = await ServeProcess.start(['--workers', '2', '--user', 'gui:pw'], root);
+    const sessions: RawFtp[] = [];
+    try {
+      const uploader = await session(r);
+      sessions.push(uploader);
+      assert.equal((await uploader.store('doc.bin', oldVersion))[1].code, 226);
+      const conn = await uploader.openData(await uploader.epsv(), { tls: true });
+      await uploader.cmd('STOR doc.bin', 150);
+      // Its network dropped (the server has not noticed): the client's retry comes as a resume.
+      const resumer = await session(r);
+      sessions.push(resumer);
+      assert.equal(text(await resumer.cmd('SIZE doc.bin', 213)), '300000');
+      await resumer.epsv();
+      await resumer.cmd('REST 300000', 350);
+      const rest = await resumer.cmd('STOR doc.bin');
+      assert.equal(rest.code, 451, text(rest));
+      await resumer.epsv();
+      assert.equal((await resumer.cmd('APPE doc.bin')).code, 451);
+      assert.deepEqual(await readFile(file), oldVersion, 'nothing spliced');
+      // The first upload goes on and is stored: the new version takes appends again.
+      await uploader.uploadClean(conn, newVersion);
+      assert.equal((await uploader.expect()).code, 226);
+      const tail = randomBytes(1000);
+      const [, appended] = await resumer.store('doc.bin', tail, 'APPE');
+      assert.equal(appended.code, 226, text(appended));
+      assert.deepEqual(await readFile(file), Buffer.concat([newVersion, tail]));
+    } finally {
+      await Promise.all(sessions.map((s) => s.close()));
+      await r.stop();
+    }
+  },
+);

@@ -52,6 +52,11 @@ async function upload(
   const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
   let stored = false;
   try {
+    // The version a replacement replaces is remembered before its data: a client resuming while
+    // this upload still runs (its own retry after a network drop, before the server saw the drop)
+    // must be refused too, not only after the cut. Once stored, it is forgotten.
+    const replacing = offset === 0 && !append ? await versionOf(files, p) : undefined;
+    if (replacing) await ctx.cutUploads.remember(key, replacing);
     const r = await ctx.transfer.run(
       command,
       opening,
@@ -74,6 +79,7 @@ async function upload(
       p,
     );
     stored = r.code === Code.ClosingDataSuccess;
+    if (stored && offset === 0 && !append) await ctx.cutUploads.forget(key);
     return r;
   } finally {
     // A replacement cut, aborted or failed (also before the data flowed): the client may hold some
