@@ -115,6 +115,18 @@ test('snapshot and restore keep bans and repeats (a restart)', () => {
   assert.equal(b.d.list()[0]?.bans, 2);
 });
 
+test('an address on allow is let in although a ban restored from before still lists it', () => {
+  const a = make();
+  for (let i = 0; i < 5; i++) a.d.record('192.0.2.1', 'limit-refused');
+  const { d: b, clock } = make({ ...DEFAULT_DEFENDER, allow: ['192.0.2.0/24'] });
+  clock.t = a.clock.t + MIN;
+  b.restore(JSON.parse(JSON.stringify(a.d.snapshot())) as ReturnType<Defender['snapshot']>);
+  assert.equal(b.banned('192.0.2.1'), false);
+  assert.equal(b.list()[0]?.address, '192.0.2.1', 'still listed (ferry bans ls)');
+  assert.equal(b.unban('192.0.2.1'), true, 'and removable (ferry bans rm)');
+  assert.deepEqual(b.list(), []);
+});
+
 test('memory stays bounded under many addresses', () => {
   const { d } = make({ ...DEFAULT_DEFENDER, maxTracked: 100 });
   for (let i = 0; i < 10_000; i++) d.record(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'failed-login');

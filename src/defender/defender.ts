@@ -79,9 +79,17 @@ export class Defender implements DefenderPort {
     return net.isIP(address) !== 0 && this.allowList.check(address, family);
   }
 
+  /**
+   * Whether `address` is refused. Never one on `allow`, whatever ban it has: a ban from before the
+   * address was allowed (bans.json, another node's) stays listed until it ends or is removed.
+   */
   banned(address: string): boolean {
     const ban = this.active.get(address);
-    if (!ban) return false;
+    return ban !== undefined && this.inForce(ban) && !this.allowed(address);
+  }
+
+  /** Whether `ban` still runs; one that has run out ends now. */
+  private inForce(ban: Ban): boolean {
     if (ban.until > this.now()) return true;
     this.end(ban, 'expired');
     return false;
@@ -108,7 +116,7 @@ export class Defender implements DefenderPort {
   /** Lifts a ban now; false when the address was not banned. */
   unban(address: string): boolean {
     const ban = this.active.get(address);
-    if (!ban || !this.banned(address)) return false;
+    if (!ban || !this.inForce(ban)) return false;
     this.end(ban, 'removed');
     return true;
   }
@@ -143,7 +151,7 @@ export class Defender implements DefenderPort {
 
   /** Bans in force, soonest to end first. */
   list(): Ban[] {
-    for (const address of [...this.active.keys()]) this.banned(address);
+    for (const ban of [...this.active.values()]) this.inForce(ban);
     return [...this.active.values()].sort((a, b) => a.until - b.until);
   }
 
