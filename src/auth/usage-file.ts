@@ -7,7 +7,7 @@ import { RetriedWrite } from '../retried-write.js';
 import { withFileLock } from '../file-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { readStateFile } from '../state-file.js';
-import { warnUnwritten } from '../storage/quota.js';
+import { USAGE_RETRY_MESSAGES, warnUnwritten } from '../storage/quota.js';
 
 /** Bytes and regular files a user stores (the same shape as storage's Usage). */
 export interface StoredUsage {
@@ -46,11 +46,7 @@ export class UsageFile {
     this.#logger = logger;
     this.#writes = new RetriedWrite(
       logger,
-      {
-        failing: 'quota usage not written yet: retrying',
-        still: 'quota usage still not written: retrying',
-        done: 'quota usage written after retries',
-      },
+      USAGE_RETRY_MESSAGES,
       () => this.#writePending(),
       () => ({ file: this.file, users: [...this.#pending.keys()] }),
     );

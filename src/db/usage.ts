@@ -1,7 +1,7 @@
 // Quota usage in PostgreSQL: one row per user, changed only by atomic UPDATEs (`bytes = bytes + n`),
 // so nodes uploading for one user at once add up instead of overwriting each other. Changes that
 // cannot be written (the database away) are kept, merged per user, and retried until they are.
-import { warnUnwritten, type Usage, type UsageLedger } from '../storage/quota.js';
+import { USAGE_RETRY_MESSAGES, warnUnwritten, type Usage, type UsageLedger } from '../storage/quota.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { Database } from './database.js';
 import { RetriedWrite } from '../retried-write.js';
@@ -26,11 +26,7 @@ export class PgUsage implements UsageLedger {
     this.#logger = logger;
     this.#writes = new RetriedWrite(
       logger,
-      {
-        failing: 'quota usage not written yet: retrying',
-        still: 'quota usage still not written: retrying',
-        done: 'quota usage written after retries',
-      },
+      USAGE_RETRY_MESSAGES,
       () => this.#write(),
       () => ({ users: [...this.#pending.keys()] }),
     );

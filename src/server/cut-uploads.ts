@@ -41,7 +41,7 @@ export function cutKey(username: string, path: string): string {
   return `${username}\u0000${path}`;
 }
 
-function sameVersion(e: Entry, v: FileVersion): boolean {
+export function sameVersion(e: FileVersion, v: FileVersion): boolean {
   return e.id === v.id && e.size === v.size && e.modified === v.modified;
 }
 

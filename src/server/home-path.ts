@@ -1,4 +1,4 @@
-import { StorageError, type VPath } from '../storage/types.js';
+import { isAbsent, type VPath } from '../storage/types.js';
 import { ROOT, joinVPath, resolveVPath } from '../storage/virtual-path.js';
 
 /**
@@ -23,8 +23,7 @@ export async function entryExists(stat: () => Promise<unknown>): Promise<boolean
     await stat();
     return true;
   } catch (err) {
-    if (err instanceof StorageError && (err.kind === 'not-found' || err.kind === 'not-directory'))
-      return false;
+    if (isAbsent(err)) return false;
     throw err;
   }
 }

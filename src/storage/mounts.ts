@@ -14,6 +14,7 @@ import type {
   StorageFeature,
   VPath,
 } from './types.js';
+import { isAbsent } from './types.js';
 import { ROOT, assertVPath, baseName, fitsVPath, isDescendant, joinVPath, parentOf } from './virtual-path.js';
 
 /** A storage shown at `at` in the user's tree. */
@@ -113,7 +114,7 @@ export class MountedStorage implements StorageBackend {
       st = await m.storage.stat(m.inner, inside(m.at, c));
     } catch (err) {
       // A directory on the way to a folder need not exist in the storage below it.
-      if (this.#isMountPoint(p) || !absent(err)) throw err;
+      if (this.#isMountPoint(p) || !isAbsent(err)) throw err;
     }
     if (st?.type !== 'dir') return this.#virtualDir(p);
     return { ...this.#mapped(m, st), name: baseName(p), path: p, mount: true };
@@ -192,7 +193,7 @@ export class MountedStorage implements StorageBackend {
         if (kept.length > 0) yield kept;
       }
     } catch (err) {
-      if (this.#isMountPoint(dir) || !absent(err)) throw err;
+      if (this.#isMountPoint(dir) || !isAbsent(err)) throw err;
     }
     const folders: FileStat[] = [];
     for (const name of [...shown].sort()) {
@@ -297,11 +298,6 @@ function outer(at: VPath, inner: VPath): VPath {
 }
 
 const where = (at: VPath): string => (at === ROOT ? 'the home' : at);
-
-/** Not there in the storage below (a directory on the way to a folder need not be). */
-function absent(err: unknown): boolean {
-  return err instanceof StorageError && (err.kind === 'not-found' || err.kind === 'not-directory');
-}
 
 /** An optional operation of the storage a path is in; unsupported when that one lacks it. */
 function needs<F>(op: F | undefined, what: string): F {

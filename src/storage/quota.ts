@@ -12,6 +12,13 @@ export interface Usage {
   files: number;
 }
 
+/** How a ledger's retried writes are logged (usage.json and PostgreSQL alike). */
+export const USAGE_RETRY_MESSAGES = {
+  failing: 'quota usage not written yet: retrying',
+  still: 'quota usage still not written: retrying',
+  done: 'quota usage written after retries',
+} as const;
+
 /**
  * The warning for changes a ledger could not write before it closed (a full disk, the database
  * away): the store then counts less than was stored until `ferry users rescan` counts again.

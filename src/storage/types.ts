@@ -8,6 +8,12 @@ import type { Readable } from 'node:stream';
 export type FileSource = Readable & { readonly fileSize?: number; readonly whole?: Buffer };
 
 export { StorageError, type StorageErrorKind } from '../errors.js';
+import { StorageError } from '../errors.js';
+
+/** Not there: the path, or a directory on the way to it, does not exist (or is not a directory). */
+export function isAbsent(err: unknown): boolean {
+  return err instanceof StorageError && (err.kind === 'not-found' || err.kind === 'not-directory');
+}
 
 /** Absolute, normalized, '/'-separated virtual path (`/`, `/a/b`). Only virtual-path.ts mints them. */
 export type VPath = string & { readonly __brand: 'VPath' };

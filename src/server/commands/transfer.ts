@@ -10,7 +10,7 @@ import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
 import { StorageError, fileOf, type FileSource, type FileStat, type VPath } from '../../storage/types.js';
 import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
-import { cutKey, type FileVersion } from '../cut-uploads.js';
+import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { SourceWatch, readError } from '../source-watch.js';
@@ -51,11 +51,14 @@ async function upload(
   // refusal uses no data connection, and the client's next reply stays its next command's.
   const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
   let stored = false;
+  /** A STOR from 0: what it replaces is remembered (see below), not continued. */
+  const replacement = offset === 0 && !append;
+  let replacing: FileVersion | undefined;
   try {
     // The version a replacement replaces is remembered before its data: a client resuming while
     // this upload still runs (its own retry after a network drop, before the server saw the drop)
     // must be refused too, not only after the cut. Once stored, it is forgotten.
-    const replacing = offset === 0 && !append ? await versionOf(files, p) : undefined;
+    replacing = replacement ? await versionOf(files, p) : undefined;
     if (replacing) await ctx.cutUploads.remember(key, replacing);
     const r = await ctx.transfer.run(
       command,
@@ -79,16 +82,17 @@ async function upload(
       p,
     );
     stored = r.code === Code.ClosingDataSuccess;
-    if (stored && offset === 0 && !append) await ctx.cutUploads.forget(key);
+    if (stored && replacement) await ctx.cutUploads.forget(key);
     return r;
   } finally {
     // A replacement cut, aborted or failed (also before the data flowed): the client may hold some
     // bytes for sent, and the file there (if any) is still the old one, which a resume must not
     // continue. A cut APPE or REST upload leaves the version it continued: still the start of what
     // the client sends, so its resume stays allowed (an append to a log, retried).
-    if (!stored && offset === 0 && !append) {
+    // Remembered from its start already, unless the file changed meanwhile (another session's).
+    if (!stored && replacement) {
       const v = await versionOf(files, p);
-      if (v) await ctx.cutUploads.remember(key, v);
+      if (v && !(replacing && sameVersion(replacing, v))) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
   }
