@@ -32,4 +32,9 @@ npx eslint .
 npx prettier --check .
 # Test files are the compiled *.test.js under dist/ (unit tests beside modules, e2e and interop in test/).
 mapfile -t files < <(find dist -name '*.test.js' | sort)
-node --test --test-concurrency=2 --test-timeout=600000 "${files[@]}"
+# The usual reporter (spec on a terminal, TAP otherwise), then every failure again at the end.
+reporter=tap
+[[ -t 1 ]] && reporter=spec
+node --test --test-concurrency=2 --test-timeout=600000 \
+  --test-reporter="$reporter" --test-reporter-destination=stdout \
+  --test-reporter=./scripts/failures-reporter.mjs --test-reporter-destination=stdout "${files[@]}"
