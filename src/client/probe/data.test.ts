@@ -13,7 +13,9 @@ test('an EPRT that gets no reply leaves no listener open behind the probe', asyn
   const server = net.createServer((sock) => {
     sock.on('error', () => {});
     sock.write('220 ready\r\n');
-    readline.createInterface({ input: sock, crlfDelay: Infinity }).on('line', (line) => {
+    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    lines.on('error', () => {}); // readline re-emits the socket's errors (a reset would be uncaught)
+    lines.on('line', (line) => {
       if (line.startsWith('USER')) sock.write('331 password\r\n');
       else if (line.startsWith('PASS')) sock.write('230 in\r\n');
       else if (line.startsWith('EPRT')) {

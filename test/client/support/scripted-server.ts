@@ -100,6 +100,8 @@ export abstract class ScriptedServer {
   /** Reads a control connection's command lines (UTF-8), each parsed. */
   protected commandLines(sock: net.Socket, command: (verb: string, arg: string) => void): void {
     const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    // readline re-emits its input's errors: a client's reset (ECONNRESET) would be uncaught.
+    lines.on('error', () => {});
     lines.on('line', (line) => {
       const { verb, arg } = this.parse(line);
       command(verb, arg);
