@@ -31,7 +31,7 @@ import type {
   UserFiles,
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
-import type { LoggedInSession, Logins } from './logins.js';
+import type { Arrival, LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
 import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
@@ -147,6 +147,8 @@ export class ControlConnection {
   private readonly destroyed = new AbortController();
   /** How this session counts among its user's sessions (while logged in). */
   private account: { readonly username: string; readonly handle: LoggedInSession } | undefined;
+  /** TLS up, not logged in yet. */
+  private arrival: Arrival | undefined;
   /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
   private screened: Buffer | undefined;
   /** Its first bytes were a PROXY header, from a peer that is not a trusted proxy. */
@@ -285,6 +287,18 @@ export class ControlConnection {
     await this.closeGracefully();
   }
 
+  /** Logging in over TLS: a sibling's data connection may wait for this login (Logins.later). */
+  private arrive(family: SessionFamily): void {
+    this.arrival?.settle();
+    this.arrival = this.rt.logins.arrive(this.address, family);
+  }
+
+  /** Left (closed, REIN) without logging in over the TLS it started. */
+  private leaveArrival(): void {
+    this.arrival?.settle();
+    this.arrival = undefined;
+  }
+
   private leaveAccount(): void {
     if (this.account) this.rt.logins.leave(this.account.username, this.account.handle);
     this.account = undefined;
@@ -310,6 +324,7 @@ export class ControlConnection {
         handshakeTimeoutMs: this.rt.options.timeouts.handshakeMs,
       });
       this.session.tlsStarted(family);
+      if (!this.account) this.arrive(family);
       const t = this.channel.tlsSocket;
       this.rt.metrics.tlsHandshake('control', t?.getProtocol() ?? null, t?.isSessionReused() ?? false);
       this.logger.info({ protocol: t?.getProtocol(), cipher: t?.getCipher().name }, 'tls established');
@@ -518,6 +533,7 @@ export class ControlConnection {
       case 'reinitialize': {
         // MS-FTPS 3.2.5.3: back to the state right after the TCP connection was made.
         this.leaveAccount();
+        this.leaveArrival();
         this.session.reset();
         this.startLoginTimer();
         this.queue.length = 0;
@@ -652,6 +668,7 @@ export class ControlConnection {
     this.rt.metrics.sessions.dec({ mode: this.mode });
     this.disconnect.abort(CONNECTION_CLOSED);
     this.leaveAccount();
+    this.leaveArrival();
     this.transfers.abort();
     this.session.setData(undefined);
     this.logger.info({}, 'disconnect');
@@ -735,6 +752,8 @@ export class ControlConnection {
         };
         if (!(await rt.logins.enter(principal, handle, () => this.channel.isClosed))) return false;
         this.account = { username: principal.username, handle };
+        this.arrival?.settle(principal.username);
+        this.arrival = undefined;
         return true;
       },
     };
@@ -781,7 +800,16 @@ export class ControlConnection {
       requireSessionReuse: rt.options.requireSessionReuse,
       siblings:
         rt.options.sessionReuseScope === 'user'
-          ? () => rt.logins.families(this.account?.username, this.address)
+          ? {
+              now: () => rt.logins.families(this.account?.username, this.address),
+              later: (id) =>
+                rt.logins.later(this.account?.username, this.address, id, () =>
+                  this.logger.debug(
+                    {},
+                    'data connection waits for the login of the sibling whose session it offers',
+                  ),
+                ),
+            }
           : undefined,
       connectTimeoutMs: rt.options.timeouts.dataConnectMs,
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,

@@ -10,7 +10,7 @@ import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import { IdleWatch } from './idle-watch.js';
-import type { SessionFamily } from '../tls/session-cache.js';
+import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
 
 /**
@@ -41,7 +41,7 @@ export interface DataPolicy {
   readonly protect: () => SessionFamily | undefined;
   readonly requireSessionReuse: boolean;
   /** Other families it may resume (--session-reuse-scope user: the user's from this address). */
-  readonly siblings?: () => Iterable<SessionFamily>;
+  readonly siblings?: Siblings;
   readonly connectTimeoutMs: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;

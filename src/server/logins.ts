@@ -24,14 +24,27 @@ export interface UserSessionCounter {
   give(user: string): void;
 }
 
+/** A control connection with TLS up, not yet logged in (see Logins.arrive). */
+export interface Arrival {
+  /** It logged in as `username`, or left (closed, REIN) without: undefined. Once. */
+  settle(username?: string): void;
+}
+
+interface Arriving {
+  readonly family: SessionFamily;
+  readonly outcome: Promise<string | undefined>;
+}
+
 /**
  * The logged-in sessions of this process, by user: for per-user session limits and for ending or
  * updating the sessions of an account that changed; and by user and address, for the TLS sessions
- * their data connections may share (--session-reuse-scope user).
+ * their data connections may share (--session-reuse-scope user), with the connections from each
+ * address still logging in.
  */
 export class Logins {
   private readonly byUser = new Map<string, Set<LoggedInSession>>();
   private readonly byPeer = new Map<string, Set<LoggedInSession>>();
+  private readonly arriving = new Map<string, Set<Arriving>>();
   /** Sessions counted by `counter`, to give back when they leave. */
   private readonly counted = new WeakSet<LoggedInSession>();
   private counter: UserSessionCounter | undefined;
@@ -77,6 +90,48 @@ export class Logins {
       const f = s.family();
       if (f) yield f;
     }
+  }
+
+  /**
+   * A control connection from `address` has TLS (`family`) and is logging in. A client sharing one
+   * session cache between its connections (rclone) may offer its ticket on a sibling's data
+   * connection before that login ends: `later` waits for it.
+   */
+  arrive(address: string, family: SessionFamily): Arrival {
+    let resolve!: (username: string | undefined) => void;
+    const a: Arriving = { family, outcome: new Promise((r) => (resolve = r)) };
+    const set = this.arriving.get(address) ?? new Set();
+    this.arriving.set(address, set.add(a));
+    let settled = false;
+    return {
+      settle: (username) => {
+        if (settled) return;
+        settled = true;
+        set.delete(a);
+        if (set.size === 0 && this.arriving.get(address) === set) this.arriving.delete(address);
+        resolve(username);
+      },
+    };
+  }
+
+  /**
+   * Session `id` if a connection from `address` still logging in issued it: once it has logged in as
+   * `username` (undefined when it logs in as another user or leaves). `waiting` is told when there
+   * is such a connection to wait for.
+   */
+  async later(
+    username: string | undefined,
+    address: string,
+    id: Buffer,
+    waiting?: () => void,
+  ): Promise<Buffer | undefined> {
+    if (username === undefined) return undefined;
+    for (const a of this.arriving.get(address) ?? []) {
+      if (!a.family.find(id)) continue;
+      waiting?.();
+      return (await a.outcome) === username ? a.family.find(id) : undefined;
+    }
+    return undefined;
   }
 
   count(username: string): number {

@@ -27,6 +27,17 @@ const MAX_DATA = 8;
  * the default of OpenSSL, GnuTLS, Go, rustls; without one Node never asks, and they get a full
  * handshake).
  */
+/**
+ * The families a data connection may resume besides its own (--session-reuse-scope user): those of
+ * its user's other logged-in control connections from its address (`now`), and, for a session none
+ * of them issued, one issued to a control connection from that address still logging in (`later`:
+ * the session once that login ends as the same user, else undefined).
+ */
+export interface Siblings {
+  now(): Iterable<SessionFamily>;
+  later(id: Buffer): Promise<Buffer | undefined>;
+}
+
 export class SessionFamily {
   private readonly control: Store = new Map();
   private readonly data: Store = new Map();
@@ -44,13 +55,14 @@ export class SessionFamily {
   /**
    * The `server` hub for one data connection; `hello` gives the bytes of its ClientHello (and stops
    * reading them, if that was still going on). `siblings`, when given, are other families whose
-   * sessions it may resume too (--session-reuse-scope user), tried after its own.
+   * sessions it may resume too (--session-reuse-scope user), tried after its own; the handshake
+   * waits for a sibling still logging in (its ticket may reach a client's shared cache first).
    * After the handshake, `settle(true)` when it resumed one of ours: only then do the sessions issued
    * to it join the family (a full handshake by anyone must not yield a session that resumes later).
    */
   dataHub(
     hello: () => Buffer,
-    siblings?: () => Iterable<SessionFamily>,
+    siblings?: Siblings,
   ): {
     readonly hub: net.Server;
     /** Resolves once a session (ticket) has been issued on the connection. */
@@ -72,7 +84,12 @@ export class SessionFamily {
         const offered = offeredSessions(hello());
         // OpenSSL asks for the first PSK identity only; the legacy ID counts only without PSKs (TLS 1.2).
         const id = offered?.pskIdentities[0] ?? legacyId;
-        done(null, this.find(id) ?? (siblings && findIn(siblings(), id)) ?? null);
+        const found = this.find(id) ?? (siblings && findIn(siblings.now(), id));
+        if (found || !siblings) return done(null, found ?? null);
+        siblings.later(id).then(
+          (data) => done(null, data ?? null),
+          () => done(null, null),
+        );
       },
     );
     return {

@@ -2,7 +2,8 @@
  * sessionReuseScope 'user' (--session-reuse-scope user): a data connection may also resume a TLS
  * session issued to another control connection of the same user from the same address (rclone
  * shares one session cache between its connections); another user's, or the same user's from
- * another address, stays refused. Run over explicit and implicit FTPS. (The default, 'connection',
+ * another address, stays refused; a session of a connection still logging in resumes once it
+ * logs in as the same user. Run over explicit and implicit FTPS. (The default, 'connection',
  * refuses a sibling's session: data-security.test.ts.)
  */
 import assert from 'node:assert/strict';
@@ -11,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UserTable } from '../../src/auth/users.js';
-import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { secureLogin } from '../support/ftps-session.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 
@@ -57,6 +58,49 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
     return undefined;
   }
 
+  /** A control connection with TLS up (its session issued), not logged in. */
+  const arriving = async (mode: Mode): Promise<RawFtp> => {
+    const s = server();
+    const ftp = await RawFtp.connect({ host: s.host, port: portOf(s, mode), implicit: mode === 'implicit' });
+    await ftp.expect(220);
+    if (mode === 'explicit') assert.equal((await ftp.authTls('TLS')).code, 234);
+    return ftp;
+  };
+
+  /**
+   * RETR whose data connection offers the session of `sibling`, a connection still logging in (a
+   * client sharing one session cache may offer its ticket first); once the server waits for that
+   * login, `meanwhile` logs it in or not. The body, or undefined when the data connection was refused.
+   */
+  async function offerWhileLoggingIn(
+    ftp: RawFtp,
+    sibling: RawFtp,
+    meanwhile: () => Promise<void>,
+  ): Promise<string | undefined> {
+    const session = await sibling.waitForSession();
+    const port = await ftp.epsv();
+    await ftp.cmd('RETR file.txt', 150);
+    const from = server().logs.length;
+    const opening = ftp.openData(port, { tls: true, session }).catch(() => undefined);
+    await waitForLog(
+      server(),
+      (l) => l.msg.startsWith('data connection waits for the login of the sibling'),
+      from,
+    );
+    await meanwhile();
+    const conn = await opening;
+    if (conn?.sessionReused) {
+      const body = (await ftp.readAll(conn)).toString();
+      await ftp.expect(226);
+      return body;
+    }
+    if (conn) await withDeadline(conn.closed, ftp.timeoutMs, 'the refused connection to close');
+    const own = await ftp.openData(port, { tls: true });
+    assert.equal((await ftp.readAll(own)).toString(), BODY);
+    await ftp.expect(226);
+    return undefined;
+  }
+
   for (const mode of MODES) {
     test(`${mode}: a session of the same user's other control connection resumes and transfers`, async () => {
       await withClients(async (track) => {
@@ -84,6 +128,29 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
         await gone.close();
         await waitForLog(server(), (l) => l.msg === 'disconnect', from);
         assert.equal(await retrieveOffering(ftp, session), undefined, 'a closed connection');
+      });
+    });
+
+    test(`${mode}: a session of a connection still logging in resumes once it logs in as the same user`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await login(mode, 'alice'));
+        const sibling = track(await arriving(mode));
+        const body = await offerWhileLoggingIn(ftp, sibling, () => sibling.login('alice', 'pw'));
+        assert.equal(body, BODY);
+      });
+    });
+
+    test(`${mode}: a session of a connection still logging in is refused once it logs in as another user, or leaves`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await login(mode, 'alice'));
+        const bob = track(await arriving(mode));
+        assert.equal(await offerWhileLoggingIn(ftp, bob, () => bob.login('bob', 'pw')), undefined, 'bob');
+        const gone = track(await arriving(mode));
+        const leaves = async (): Promise<void> => {
+          await gone.cmd('QUIT', 221);
+          await gone.close();
+        };
+        assert.equal(await offerWhileLoggingIn(ftp, gone, leaves), undefined, 'left');
       });
     });
   }
