@@ -82,7 +82,9 @@ test('a worker that stops answering is passed over; none answering: not serving;
       return child;
     },
     undefined,
-    { heartbeatMs: 50 },
+    // Passed over after 3 silent beats: 1.5 s, beyond a loaded machine's pauses (at 50 ms, a 150 ms
+    // pause of this process, the pongs waiting unread, marked both healthy workers).
+    { heartbeatMs: 500 },
   );
   try {
     const port = (await p.listen()).implicit?.port;
