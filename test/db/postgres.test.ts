@@ -248,17 +248,18 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.equal(code, 230);
       await onB.close();
       // A node that died (killed: no clean shutdown) left a session whose lease it no longer
-      // renews: it counts until the lease runs out, not forever.
+      // renews: it counts until the lease runs out, not forever. Timed from before the INSERT: the
+      // lease ends at least 500 ms later, however long its reply takes on a loaded machine.
+      const started = Date.now();
       await a.shared.db.query(
         `INSERT INTO ferry_sessions (id, node, username, expires)
          VALUES ('dead:1', 'dead-node', 's2', clock_timestamp() + interval '500 milliseconds')`,
       );
-      const started = Date.now();
       const other = new PgSessions(a.shared.db, { leaseMs: 500 });
       assert.equal(await other.take('s2', 1), false);
       let took = false;
       while (!took) took = await other.take('s2', 1);
-      assert.ok(Date.now() - started >= 400, 'counted while its lease ran');
+      assert.ok(Date.now() - started >= 500, 'counted while its lease ran');
       await other.close();
     } finally {
       await a.close();
