@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { inheritedOwner, makeDirectory } from './auth/file-owner.js';
+import { inheritedOwner, makeDirectory, type Owner } from './auth/file-owner.js';
 
 export interface AtomicWriteOptions {
   /** The new file's mode (default 0600: most of Ferry's files hold secrets). */
@@ -11,6 +11,8 @@ export interface AtomicWriteOptions {
    * true): `sudo ferry users …` must not take a file away from a server running as its runAs user.
    */
   readonly keepOwner?: boolean;
+  /** With keepOwner: the owner a new file (none to replace) gets instead of its directory's. */
+  readonly newOwner?: Owner;
 }
 
 /**
@@ -21,7 +23,7 @@ export interface AtomicWriteOptions {
 export async function writeAtomically(file: string, text: string, o: AtomicWriteOptions = {}): Promise<void> {
   const dir = path.dirname(path.resolve(file));
   await makeDirectory(dir);
-  const owner = (o.keepOwner ?? true) ? await inheritedOwner(file) : undefined;
+  const owner = (o.keepOwner ?? true) ? await inheritedOwner(file, o.newOwner) : undefined;
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const fh = await open(tmp, 'wx', o.mode ?? 0o600);
   try {

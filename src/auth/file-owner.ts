@@ -16,11 +16,16 @@ export interface Owner {
 
 const isRoot = (): boolean => process.getuid?.() === 0;
 
-/** The owner `file` (about to be replaced or created) must have; undefined when not root. */
-export async function inheritedOwner(file: string): Promise<Owner | undefined> {
+/**
+ * The owner `file` (about to be replaced or created) must have; undefined when not root. A new file
+ * gets `newOwner` when given (the users file of a server that becomes its runAs user), else its
+ * directory's owner.
+ */
+export async function inheritedOwner(file: string, newOwner?: Owner): Promise<Owner | undefined> {
   if (!isRoot()) return undefined;
   const st =
     (await stat(file).catch(() => undefined)) ??
+    newOwner ??
     (await stat(path.dirname(path.resolve(file))).catch(() => undefined));
   return st && { uid: st.uid, gid: st.gid };
 }

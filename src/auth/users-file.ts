@@ -15,7 +15,7 @@ import {
 } from './account.js';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
-import { makeDirectory } from './file-owner.js';
+import { makeDirectory, type Owner } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
 /**
@@ -63,9 +63,13 @@ export async function readUsersFile(file: string): Promise<Map<string, Account>>
 }
 
 /** Replaces the file atomically: readers see the old table or the new one, never a part. */
-export async function writeUsersFile(file: string, accounts: Iterable<Account>): Promise<void> {
+export async function writeUsersFile(
+  file: string,
+  accounts: Iterable<Account>,
+  newOwner?: Owner,
+): Promise<void> {
   const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
-  await writeAtomically(file, HEADER + stringifyYaml({ users }));
+  await writeAtomically(file, HEADER + stringifyYaml({ users }), newOwner ? { newOwner } : {});
 }
 
 /**
@@ -75,11 +79,12 @@ export async function writeUsersFile(file: string, accounts: Iterable<Account>):
 export async function editUsersFile<T>(
   file: string,
   edit: (accounts: Map<string, Account>) => T | Promise<T>,
+  newOwner?: Owner,
 ): Promise<T> {
   return withFileLock(file, async () => {
     const accounts = await readUsersFile(file);
     const result = await edit(accounts);
-    await writeUsersFile(file, accounts.values());
+    await writeUsersFile(file, accounts.values(), newOwner);
     return result;
   });
 }
@@ -216,9 +221,15 @@ async function signatureOf(file: string): Promise<string> {
   return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
 }
 
-/** The users file as `ferry users` edits it. */
+/**
+ * The users file as `ferry users` edits it. Created by root, the file gets `newOwner` (the runAs
+ * user of the server reading it), else its directory's owner.
+ */
 export class UsersFileDirectory implements AccountDirectory {
-  constructor(readonly where: string) {}
+  constructor(
+    readonly where: string,
+    private readonly newOwner?: Owner,
+  ) {}
 
   async list(): Promise<Account[]> {
     return [...(await readUsersFile(this.where)).values()];
@@ -229,26 +240,38 @@ export class UsersFileDirectory implements AccountDirectory {
   }
 
   add(account: Account): Promise<boolean> {
-    return editUsersFile(this.where, (accounts) => {
-      if (accounts.has(account.username)) return false;
-      accounts.set(account.username, account);
-      return true;
-    });
+    return editUsersFile(
+      this.where,
+      (accounts) => {
+        if (accounts.has(account.username)) return false;
+        accounts.set(account.username, account);
+        return true;
+      },
+      this.newOwner,
+    );
   }
 
   addAll(accounts: readonly Account[]): Promise<string[]> {
-    return editUsersFile(this.where, (table) => {
-      const taken: string[] = [];
-      for (const a of accounts) {
-        if (table.has(a.username)) taken.push(a.username);
-        else table.set(a.username, a);
-      }
-      return taken;
-    });
+    return editUsersFile(
+      this.where,
+      (table) => {
+        const taken: string[] = [];
+        for (const a of accounts) {
+          if (table.has(a.username)) taken.push(a.username);
+          else table.set(a.username, a);
+        }
+        return taken;
+      },
+      this.newOwner,
+    );
   }
 
   put(account: Account): Promise<void> {
-    return editUsersFile(this.where, (accounts) => void accounts.set(account.username, account));
+    return editUsersFile(
+      this.where,
+      (accounts) => void accounts.set(account.username, account),
+      this.newOwner,
+    );
   }
 
   update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined> {
@@ -265,7 +288,7 @@ export class UsersFileDirectory implements AccountDirectory {
   }
 
   remove(username: string): Promise<boolean> {
-    return editUsersFile(this.where, (accounts) => accounts.delete(username));
+    return editUsersFile(this.where, (accounts) => accounts.delete(username), this.newOwner);
   }
 
   async close(): Promise<void> {}

@@ -1,8 +1,9 @@
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
-import type { SystemUser } from './run-as.js';
+import { lookupUser, type SystemUser } from './run-as.js';
 
 /**
  * The default data directory of a run-as user: ~/.ferry, but only in a home that is a directory of
@@ -53,7 +54,7 @@ export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<s
       out.push(`${user.name} cannot read ${dir}: changes to the users file (ferry users) will not be seen`);
     else if (file && !(await can(f.usersFile, R_OK)))
       out.push(
-        `${user.name} cannot read the users file ${f.usersFile}: changes to it (ferry users) will not be loaded`,
+        `${user.name} cannot read the users file ${f.usersFile}: changes to it (ferry users) will not be loaded (${await unreadableHint(f.usersFile, user.name)})`,
       );
     else if (!file && (await stat(dir)).uid !== user.uid)
       // `ferry users` gives a new users file its directory's owner, mode 0600.
@@ -70,4 +71,40 @@ export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<s
       `${user.name} cannot write ${dataDir}: bans, quota usage and a generated certificate cannot be saved in the data directory ${f.dataDir}`,
     );
   return out;
+}
+
+/** The user this process runs as (a uid with no name: `uid N`). */
+export function currentUserName(): string {
+  try {
+    return os.userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.()}`;
+  }
+}
+
+/** The name of a uid as the name service knows it, else `uid N`. */
+function nameOf(uid: number): string {
+  try {
+    return lookupUser(String(uid), 'owner').name;
+  } catch {
+    return `uid ${uid}`;
+  }
+}
+
+/**
+ * Why the server, running as `serverUser`, cannot read the users file, and what to do: its owner
+ * and mode (a file root made in root's /etc/ferry, say). Empty when it can read it.
+ */
+export async function unreadableHint(usersFile: string, serverUser: string): Promise<string> {
+  const denied = await access(usersFile, constants.R_OK).then(
+    () => false,
+    (err: NodeJS.ErrnoException) => err.code === 'EACCES',
+  );
+  if (!denied) return '';
+  const fix = `keep the users file in the data directory (the default <dataDir>/users.yaml), which the server writes too`;
+  const st = await stat(usersFile).catch(() => undefined);
+  if (!st)
+    return `the server runs as ${serverUser}, who cannot reach ${path.dirname(usersFile)}: make it searchable by ${serverUser}, or ${fix}`;
+  const mode = (st.mode & 0o7777).toString(8).padStart(4, '0');
+  return `owned by ${nameOf(st.uid)} with mode ${mode}; the server runs as ${serverUser}: chown ${serverUser} ${usersFile}, or ${fix}`;
 }

@@ -33,6 +33,7 @@ import { defenderOptions } from './defender-config.js';
 import { storageSetup, type AwsEnv, type StorageSetup } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { userTree } from './user-storage.js';
+import { currentUserName, unreadableHint } from './run-as-checks.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -170,10 +171,14 @@ export async function serveSetup(
       : undefined;
   if (!shared && config.accounts?.file !== undefined)
     await requireUsersFile(config.accounts.file, configFile);
+  const usersFile = usersFileOf(flags.dataDir, config);
   const file = shared
     ? shared.accounts
-    : await UsersFileStore.open(usersFileOf(flags.dataDir, config), { logger }).catch((err: unknown) => {
-        throw new FerryError('ERR_USAGE', (err as Error).message);
+    : await UsersFileStore.open(usersFile, { logger }).catch(async (err: unknown) => {
+        // A users file root made (0600) that the service user cannot read: say whose it is.
+        const hint = await unreadableHint(usersFile, currentUserName());
+        const message = (err as Error).message;
+        throw new FerryError('ERR_USAGE', hint ? `${message.replace(/\.$/, '')}: ${hint}.` : message);
       });
   const offline = {
     offlineLoginMs: (config.accounts?.offlineLoginSeconds ?? 300) * 1000,

@@ -31,6 +31,7 @@ import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 import { refuseAnonymousName, refuseShadowed, warnShadowed } from './users-shadowed.js';
 import { configOption } from './config-option.js';
+import { lookupUser } from './run-as.js';
 
 interface FileFlags {
   config?: string;
@@ -62,9 +63,13 @@ async function openAccounts(f: FileFlags, mode: 'migrate' | 'read'): Promise<Acc
     const shared = await openSharedState(url, undefined, mode);
     return { dir: shared.accounts, usage: shared.usage, close: () => shared.close(), ...defaults };
   }
+  // A users file `sudo ferry users` creates is the runAs user's, so that the server can read it
+  // and write it (hash upgrades) wherever it is (root's /etc/ferry too).
+  const runAs = mode === 'migrate' && process.getuid?.() === 0 ? config.runAs : undefined;
+  const owner = runAs === undefined ? undefined : lookupUser(runAs, `${f.config}: runAs`);
   return {
     ...defaults,
-    dir: new UsersFileDirectory(usersFileOf(f.dataDir, config)),
+    dir: new UsersFileDirectory(usersFileOf(f.dataDir, config), owner),
     usage: new UsageFile(usageFileOf(dataDirOf(f.dataDir, config))),
     close: async () => {},
   };

@@ -394,7 +394,7 @@ test(
       const expected = [
         `${USER} cannot read the config file ${config}: every reload (SIGHUP) will fail`,
         `${USER} cannot read ${key}: reloading the certificates (SIGHUP, a renewal) will fail`,
-        `${USER} cannot read the users file ${users}: changes to it (ferry users) will not be loaded`,
+        `${USER} cannot read the users file ${users}: changes to it (ferry users) will not be loaded (owned by root with mode 0600; the server runs as ${USER}: chown ${USER} ${users}, or keep the users file in the data directory`,
         `${USER} cannot write ${data}: bans, quota usage and a generated certificate cannot be saved`,
       ];
       for (const w of expected)
@@ -406,6 +406,40 @@ test(
     } finally {
       assert.equal(await r.stop(), 0);
     }
+  },
+);
+
+test(
+  'started as the service user (systemd User=), a users file it cannot read stops it with whose the file is and what to do',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'unreadable-users-'));
+    await chmod(base, 0o755);
+    const data = path.join(base, 'data');
+    await mkdir(data);
+    await chown(data, user.uid, user.gid);
+    // What `sudo ferry users add` left in root's /etc/ferry before: root's, mode 0600.
+    const users = path.join(base, 'users.yaml');
+    await writeFile(users, 'users: []\n', { mode: 0o600 });
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(config, `dataDir: ${data}\nroot: ${data}\naccounts: { file: users.yaml }\n`);
+    const asUser = ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups'];
+    const serve = [FERRY_MAIN, 'serve', '--config', config, '--workers', '1', '--listen', '127.0.0.1'];
+    const failed = await run(asUser[0] ?? 'setpriv', [
+      ...asUser.slice(1),
+      process.execPath,
+      ...serve,
+      ...['--explicit-port', '0', '--implicit-port', '0'],
+    ]).then(
+      () => assert.fail('ferry serve started'),
+      (err: { code: number; stderr: string }) => err,
+    );
+    assert.equal(failed.code, 2, failed.stderr);
+    assert.equal(
+      failed.stderr,
+      `ferry: ${users}: cannot read (EACCES): owned by root with mode 0600; the server runs as ${USER}: chown ${USER} ${users}, or keep the users file in the data directory (the default <dataDir>/users.yaml), which the server writes too.\n`,
+    );
   },
 );
 

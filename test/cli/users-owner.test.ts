@@ -170,3 +170,28 @@ test(
     }
   },
 );
+
+test(
+  "as root, ferry users add --config naming runAs: a new users file (in root's /etc/ferry) is the runAs user's",
+  { skip: !isRoot },
+  async () => {
+    const account = await unprivilegedAccount();
+    const user = account ?? assert.fail('no unprivileged account');
+    const etc = path.join(dir, 'etc-runas');
+    await mkdir(etc, { mode: 0o755 }); // root's, as /etc/ferry
+    const home = path.join(dir, 'home-runas');
+    await mkdir(home);
+    const config = path.join(etc, 'ferry.yaml');
+    await writeFile(config, `runAs: ${user.name}\naccounts: { file: users.yaml }\n`);
+    const r = await runFerry(
+      ['users', 'add', 'ann', '--home', home, '--password-stdin', '--config', config],
+      'pw\n',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const users = path.join(etc, 'users.yaml');
+    // Before: root's (its directory's owner), mode 0600: the server, as the runAs user, could not read it.
+    assert.deepEqual(await ownerOf(users), [user.uid, user.gid]);
+    assert.equal((await stat(users)).mode & 0o777, 0o600);
+    assert.equal((await stat(etc)).uid, 0, 'the directory stays root’s');
+  },
+);
