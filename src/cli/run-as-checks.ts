@@ -62,6 +62,10 @@ export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<s
         `the users file ${f.usersFile} will be created by ferry users with the owner of ${dir}, not ${user.name}: make ${dir} ${user.name}'s, or its users will not be loaded`,
       );
   }
+  if (f.usersFile) {
+    const cannot = await usersDirWarning(user.name, f.usersFile);
+    if (cannot) out.push(cannot);
+  }
   const dataDir = await stat(f.dataDir).then(
     () => f.dataDir,
     () => path.dirname(f.dataDir),
@@ -71,6 +75,22 @@ export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<s
       `${user.name} cannot write ${dataDir}: bans, quota usage and a generated certificate cannot be saved in the data directory ${f.dataDir}`,
     );
   return out;
+}
+
+/**
+ * The server writes the users file's directory as well as reading it: an imported crypt hash is
+ * replaced by scrypt at its user's login (a lock file, a temp file, a rename), and `ferry users`
+ * run as the server's user does the same. Checked at start, as that user (its groups, ACLs, a
+ * read-only mount: ProtectSystem=strict), so that it is said once rather than at every login.
+ */
+export async function usersDirWarning(serverUser: string, usersFile: string): Promise<string | undefined> {
+  const dir = path.dirname(usersFile);
+  const writable = await access(dir, constants.W_OK | constants.X_OK).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => err.code === 'ENOENT', // made when first written
+  );
+  if (writable) return undefined;
+  return `${serverUser} cannot write ${dir}, the users file's directory: crypt hashes (imported from vsftpd or ProFTPD) will not be upgraded to scrypt at login, and ferry users run as ${serverUser} will fail (a lock file, a temp file and a rename there): make it ${serverUser}'s, or keep the users file in the data directory`;
 }
 
 /** The user this process runs as (a uid with no name: `uid N`). */

@@ -28,7 +28,7 @@ import { verifyPassword } from '../auth/password.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
-import { runAsDataDir, runAsWarnings } from './run-as-checks.js';
+import { currentUserName, runAsDataDir, runAsWarnings, usersDirWarning } from './run-as-checks.js';
 import { HomeAccessWatch } from './home-access.js';
 import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser } from './run-as.js';
 import { awsEnv } from './storage-config.js';
@@ -243,6 +243,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   for (const w of certWarnings) logger.warn(w);
   // What it serves too, and again as the accounts change (the users file, a reload).
   const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;
+  const usersFile = databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config);
   const runAsProblems = runAs
     ? await runAsWarnings(runAs, {
         config: flags.config && path.resolve(flags.config),
@@ -251,10 +252,13 @@ async function serve(flags: ServeFlags): Promise<void> {
           ...(options.tls?.clientCaFiles ?? []),
           ...(options.tls?.clientCrlFiles ?? []),
         ],
-        usersFile: databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config),
+        usersFile,
         dataDir,
       })
     : [];
+  // Without runAs this process is the server's user (systemd's User=): it checks its users file.
+  const ownUsersDir = !runAs && usersFile ? await usersDirWarning(currentUserName(), usersFile) : undefined;
+  if (ownUsersDir) runAsProblems.push(ownUsersDir);
   runAsProblems.push(...((await homeAccess?.follow(running.setup.users)) ?? []));
   for (const w of runAsProblems) logger.warn(w);
   const plainWarning = plainWithoutDataWarning(options);

@@ -396,6 +396,7 @@ test(
         `${USER} cannot read ${key}: reloading the certificates (SIGHUP, a renewal) will fail`,
         `${USER} cannot read the users file ${users}: changes to it (ferry users) will not be loaded (owned by root with mode 0600; the server runs as ${USER}: chown ${USER} ${users}, or keep the users file in the data directory`,
         `${USER} cannot write ${data}: bans, quota usage and a generated certificate cannot be saved`,
+        `${USER} cannot write ${etc}, the users file's directory: crypt hashes (imported from vsftpd or ProFTPD) will not be upgraded to scrypt at login`,
       ];
       for (const w of expected)
         assert.ok(
@@ -440,6 +441,40 @@ test(
       failed.stderr,
       `ferry: ${users}: cannot read (EACCES): owned by root with mode 0600; the server runs as ${USER}: chown ${USER} ${users}, or keep the users file in the data directory (the default <dataDir>/users.yaml), which the server writes too.\n`,
     );
+  },
+);
+
+test(
+  'started as the service user (systemd User=), a users file in a directory it cannot write is warned of once at start',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'users-dir-'));
+    await chmod(base, 0o755);
+    const data = path.join(base, 'data');
+    await mkdir(data);
+    await chown(data, user.uid, user.gid);
+    const etc = path.join(base, 'etc'); // root's, as /etc/ferry (or read-only: ProtectSystem=strict)
+    await mkdir(etc, { mode: 0o755 });
+    const users = path.join(etc, 'users.yaml');
+    await writeFile(users, 'users: []\n', { mode: 0o600 });
+    await chown(users, user.uid, user.gid); // readable: only the hash upgrades and ferry users fail
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(config, `dataDir: ${data}\nroot: ${data}\naccounts: { file: ${users} }\n`);
+    const asUser = ['setpriv', `--reuid=${USER}`, `--regid=${USER}`, '--init-groups'];
+    const r = await ServeProcess.start(
+      ['--config', config, '--workers', '1', '--user', 'alice:secret'],
+      base,
+      asUser,
+    );
+    try {
+      const warnings = r.banner.split('\n').filter((l) => l.includes('WARNING'));
+      const expected = `${USER} cannot write ${etc}, the users file's directory: crypt hashes (imported from vsftpd or ProFTPD) will not be upgraded to scrypt at login, and ferry users run as ${USER} will fail (a lock file, a temp file and a rename there): make it ${USER}'s, or keep the users file in the data directory`;
+      assert.deepEqual(warnings, [`  WARNING   ${expected}`], r.banner);
+      await r.waitForLog((l) => l.level === 40 && l.msg === expected, 'the warning logged');
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
   },
 );
 
