@@ -15,13 +15,15 @@ export interface SkippedLine {
  * (`name:hash:lastchg:…`, 9 fields) or a passwd-style AuthUserFile as ProFTPD reads
  * (`name:hash:uid:gid:gecos:home:shell`, whose home is taken). Homes otherwise are `homeBase/name`,
  * or '' (the server's default storage) without homeBase. Blank lines and `#` comments are ignored.
+ * `lines` tells each account's line, for what is reported of it later.
  */
 export function parseHashLines(
   text: string,
   homeBase: string | undefined,
-): { accounts: Account[]; skipped: SkippedLine[] } {
+): { accounts: Account[]; skipped: SkippedLine[]; lines: ReadonlyMap<string, number> } {
   const accounts = new Map<string, Account>();
   const skipped: SkippedLine[] = [];
+  const lines = new Map<string, number>();
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = i + 1;
     if (raw.trim() === '' || raw.trimStart().startsWith('#')) return;
@@ -39,6 +41,7 @@ export function parseHashLines(
     const home = fields.length === 7 ? (fields[5] ?? '') : homeBase ? path.join(homeBase, name) : '';
     if (home !== '' && !path.isAbsolute(home)) return skip(`home "${home}" is not an absolute path`);
     accounts.set(name, { username: name, passwordHash: hash, home });
+    lines.set(name, line);
   });
-  return { accounts: [...accounts.values()], skipped };
+  return { accounts: [...accounts.values()], skipped, lines };
 }

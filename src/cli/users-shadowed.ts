@@ -53,3 +53,19 @@ export async function refuseAnonymousName(name: string, configFile: string | und
     `${taken} in ${configFile}'s anonymous: block: an account of that name could never log in, so nothing was changed (choose another name, or remove the anonymous: block first).`,
   );
 }
+
+/**
+ * What `ferry users import` skips, as add refuses it: a name the config's `users:` list shadows,
+ * and anonymous FTP's names while it is enabled. Known only when --config names that config.
+ */
+export async function importConflicts(
+  configFile: string | undefined,
+): Promise<(name: string) => string | undefined> {
+  const { users, anonymous } = await configUsers(configFile);
+  return (name) =>
+    users.has(name)
+      ? `also defined in ${configFile}'s users: list, which the server uses instead (edit that entry)`
+      : anonymous
+        ? anonymousNameTaken(name)
+        : undefined;
+}

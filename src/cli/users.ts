@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
 import type { Account, AccountDirectory } from '../auth/account.js';
@@ -29,7 +29,7 @@ import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
-import { refuseAnonymousName, refuseShadowed, warnShadowed } from './users-shadowed.js';
+import { importConflicts, refuseAnonymousName, refuseShadowed, warnShadowed } from './users-shadowed.js';
 import { configOption } from './config-option.js';
 import { lookupUser } from './run-as.js';
 
@@ -136,6 +136,13 @@ async function checkS3Home(home: string | undefined, f: FileFlags): Promise<void
   } finally {
     setup.close();
   }
+}
+
+/** Why an imported local home cannot serve (as add --home requires a directory), or undefined. */
+async function homeProblem(home: string): Promise<string | undefined> {
+  if (home === '' || isS3Home(home)) return undefined;
+  const st = await stat(home).catch(() => undefined);
+  return st?.isDirectory() ? undefined : `home ${home} is not a directory (create it first)`;
 }
 
 /** Sets a new password (prompted, from stdin, or generated and printed once). */
@@ -274,21 +281,29 @@ export function registerUsers(program: Command): void {
         throw new FerryError('ERR_USAGE', `${file}: cannot read (${err.code ?? err.message}).`);
       });
       const base = f.homeBase === undefined ? undefined : path.resolve(f.homeBase);
-      const { accounts, skipped } = parseHashLines(text, base);
-      for (const s of skipped)
+      const parsed = parseHashLines(text, base);
+      const { skipped } = parsed;
+      // What add refuses is skipped here too: a name the config shadows or anonymous FTP answers
+      // to, a home that is not a directory (its user would get 530 at every login).
+      const conflict = await importConflicts(f.config);
+      const accounts: Account[] = [];
+      for (const a of parsed.accounts) {
+        const reason = conflict(a.username) ?? (await homeProblem(a.home));
+        if (reason) skipped.push({ line: parsed.lines.get(a.username) ?? 0, name: a.username, reason });
+        else accounts.push(a);
+      }
+      const lineOf = (name: string): string => `${file}:${parsed.lines.get(name) ?? 0}`;
+      for (const s of skipped.sort((x, y) => x.line - y.line))
         process.stderr.write(`${file}:${s.line}: ${s.name || '(no name)'} skipped: ${s.reason}\n`);
       if (accounts.length === 0) throw new FerryError('ERR_USAGE', `no usable user in ${file}.`);
       if (accounts.some((a) => a.home === '')) await requireDefaultHome('users without --home-base', f);
       await withAccounts(f, async ({ dir }) => {
         const taken = await dir.addAll(accounts);
-        for (const name of taken) process.stderr.write(`${name} skipped: already a user in ${dir.where}\n`);
+        for (const name of taken)
+          process.stderr.write(`${lineOf(name)}: ${name} skipped: already a user in ${dir.where}\n`);
         const added = accounts.length - taken.length;
         say(`imported ${added} of ${added + skipped.length + taken.length} users into ${dir.where}`);
       });
-      await warnShadowed(
-        accounts.map((a) => a.username),
-        f.config,
-      );
     });
 
   where(

@@ -8,7 +8,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
+import { ferryUsers, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
 const PW = 'pässwörd 123!';
@@ -78,6 +78,45 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
     assert.equal(again.code, 0);
     assert.match(again.stdout, /^imported 0 of 6/);
     assert.match(again.stderr, /ann skipped: already a user/);
+  });
+
+  test('import skips, each with its file:line and reason, what add refuses: config users, anonymous names, missing homes', async () => {
+    const base = path.join(dir, 'conflicts');
+    await mkdir(base);
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(
+      config,
+      [
+        `dataDir: ${path.join(base, 'data')}`,
+        `users: [{ name: cfg, passwordHash: "${SHA256}", home: ${homes} }]`,
+        `anonymous: { home: ${homes} }`,
+      ].join('\n') + '\n',
+    );
+    const file = path.join(base, 'passwords');
+    await writeFile(
+      file,
+      [`cfg:${APR1}`, `FTP:${APR1}`, `Anonymous:${APR1}`, `nohome:${APR1}`, `fred:${APR1}`, ''].join('\n'),
+    );
+    const run = (): ReturnType<typeof runFerry> =>
+      runFerry(['users', 'import', file, '--home-base', homes, '--config', config]);
+    const r = await run();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(
+      r.stderr,
+      [
+        `${file}:1: cfg skipped: also defined in ${config}'s users: list, which the server uses instead (edit that entry)`,
+        `${file}:2: FTP skipped: "FTP" is a login name of anonymous FTP (anonymous and ftp, in any case), which is enabled`,
+        `${file}:3: Anonymous skipped: "Anonymous" is a login name of anonymous FTP (anonymous and ftp, in any case), which is enabled`,
+        `${file}:4: nohome skipped: home ${path.join(homes, 'nohome')} is not a directory (create it first)`,
+        '',
+      ].join('\n'),
+    );
+    assert.match(r.stdout, /^imported 1 of 5 users into /);
+    const text = await readFile(path.join(base, 'data', 'users.yaml'), 'utf8');
+    assert.deepEqual(text.match(/name: \S+/g), ['name: fred']);
+    // A name already present is reported with its line too.
+    const again = await run();
+    assert.match(again.stderr, new RegExp(`^${file}:5: fred skipped: already a user in `, 'm'));
   });
 
   test('add and set take a precomputed hash (from the command line or standard input)', async () => {
