@@ -40,6 +40,13 @@ export async function warnShadowed(names: readonly string[], configFile: string 
   );
 }
 
+/** A warning on stderr that what is shown of `name` is the config's entry, not the users file's. */
+export function noteShadowing(name: string, configFile: string | undefined): void {
+  process.stderr.write(
+    `warning: ${shadowed([name], configFile)}: shown here is that entry (the users file's is not in effect).\n`,
+  );
+}
+
 /**
  * Anonymous FTP answers to the names anonymous and ftp (any case) while the config enables it: an
  * account of such a name could never log in, so adding or changing one is refused (removing one

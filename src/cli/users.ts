@@ -29,7 +29,13 @@ import { awsEnv, storageSetup } from './storage-config.js';
 import { userTree } from './user-storage.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
-import { importConflicts, refuseAnonymousName, refuseShadowed, warnShadowed } from './users-shadowed.js';
+import {
+  importConflicts,
+  noteShadowing,
+  refuseAnonymousName,
+  refuseShadowed,
+  warnShadowed,
+} from './users-shadowed.js';
 import { configOption } from './config-option.js';
 import { lookupUser } from './run-as.js';
 
@@ -325,9 +331,20 @@ export function registerUsers(program: Command): void {
         accounts.map((a) => a.username),
         f.config,
       );
-      if (f.json) return say(JSON.stringify(accounts.map(publicView)));
-      if (accounts.length === 0) return say('no users');
-      const rows = accounts.map((a) => [a.username, statusOf(a), homeOf(a)]);
+      // The config's users too (the server looks them up first), marked: ferry users cannot change them.
+      const fixed = await configAccounts(f.config);
+      if (f.json)
+        return say(
+          JSON.stringify([
+            ...fixed.map((a) => ({ ...publicView(a), from: 'config' })),
+            ...accounts.map(publicView),
+          ]),
+        );
+      if (accounts.length + fixed.length === 0) return say('no users');
+      const rows = [
+        ...fixed.map((a) => [a.username, statusOf(a), `${homeOf(a)}  ${FROM_CONFIG}`]),
+        ...accounts.map((a) => [a.username, statusOf(a), homeOf(a)]),
+      ];
       const width = Math.max(4, ...rows.map((r) => r[0]?.length ?? 0));
       say(`${'NAME'.padEnd(width)}  ${'STATUS'.padEnd(8)}  HOME`);
       for (const [n = '', s = '', h = ''] of rows) say(`${n.padEnd(width)}  ${s.padEnd(8)}  ${h}`);
@@ -336,24 +353,29 @@ export function registerUsers(program: Command): void {
   where(users.command('show').argument('<name>').description("show an account's settings"))
     .option('--json', 'JSON (no password hash)')
     .action(async (name: string, f: FileFlags & { json?: boolean }) => {
-      const { a, usage, defaults } = await withAccounts(
+      // The config's entry is the one the server uses (and shadows the users file's).
+      const fixed = (await configAccounts(f.config)).find((c) => c.username === name);
+      const { a, usage, defaults, stored } = await withAccounts(
         f,
         async ({ dir, usage, defaults }) => {
-          const a = await dir.get(name);
+          const stored = await dir.get(name);
+          const a = fixed ?? stored;
           if (!a) throw unknownUser(name, dir.where);
           const quota = hasQuota(withDefaults(a, defaults));
-          return { a, defaults, usage: quota ? await usage.get(name) : undefined };
+          return { a, defaults, stored, usage: quota ? await usage.get(name) : undefined };
         },
         'read',
       );
-      await warnShadowed([name], f.config);
+      if (fixed && stored) noteShadowing(name, f.config);
       const inherited = inheritedKeys(a, defaults);
       if (f.json) {
         const from =
           inherited.length > 0 ? { effective: effectiveView(a, defaults), fromUserDefaults: inherited } : {};
-        return say(JSON.stringify({ ...publicView(a), ...from, ...(usage ? { usage } : {}) }));
+        const source = fixed ? { from: 'config' } : {};
+        return say(JSON.stringify({ ...publicView(a), ...source, ...from, ...(usage ? { usage } : {}) }));
       }
       for (const line of describe(a, usage, defaults)) say(line);
+      if (fixed) say(`from            ${f.config} (users:)  ${FROM_CONFIG}`);
     });
 
   where(
@@ -392,6 +414,14 @@ export function registerUsers(program: Command): void {
       }
     }),
   );
+}
+
+/** The mark of a config `users:` account: what `ferry users` shows of it but never changes. */
+const FROM_CONFIG = '(config; read-only here: edit the config)';
+
+/** The accounts of the config's `users:` list, when --config names one. */
+async function configAccounts(configFile: string | undefined): Promise<Account[]> {
+  return configFile === undefined ? [] : ((await loadConfig(configFile)).users ?? []);
 }
 
 /** An account as the users file has it, without the password hash. */
@@ -434,13 +464,16 @@ function describe(
   /** Marks a value the account takes from the config's userDefaults. */
   const from = (key: DefaultedKey, text: string): string =>
     inherited.has(key) ? `${text}  (userDefaults)` : text;
-  const rules = Object.entries(a.permissions ?? {}).sort(([x], [y]) => x.localeCompare(y));
-  if (!a.permissions?.['/']) rules.unshift(['/', a.readOnly ? ['list', 'download'] : '*']);
+  const rules = Object.entries(a.permissions ?? {})
+    .sort(([x], [y]) => x.localeCompare(y))
+    .map(([d, r]) => `${d}=${formatPermissions(r)}`);
+  // Without a rule of its own at /, readOnly decides there: only that may come from userDefaults.
+  if (!a.permissions?.['/']) rules.unshift(from('readOnly', `/=${a.readOnly ? 'list,download' : '*'}`));
   return [
     `name            ${a.username}`,
     `status          ${statusOf(a)}`,
     `home            ${homeOf(a)}`,
-    `permissions     ${from('readOnly', rules.map(([d, r]) => `${d}=${formatPermissions(r)}`).join('  '))}`,
+    `permissions     ${rules.join('  ')}`,
     `max sessions    ${from('maxSessions', limit(a.maxSessions, String))}`,
     `allow from      ${a.allowFrom?.join(', ') ?? 'anywhere'}`,
     `expires         ${a.expires ?? 'never'}`,

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { hashPassword } from '../../src/auth/password.js';
-import { ferryUsers } from '../support/ferry-process.js';
+import { ferryUsers, runFerry } from '../support/ferry-process.js';
 
 let dir: string;
 before(async () => {
@@ -64,4 +64,56 @@ test("a user also in the config's users: list: changes refused (exit 1, file unc
   assert.equal(carl.code, 0, carl.stderr);
   assert.equal(carl.stderr, '');
   assert.match((await ferryUsers(data, ['show', 'carl', '--config', config])).stdout, /status +disabled/);
+});
+
+test("list and show --config show the config's users too, marked read-only; show marks only what userDefaults gives", async () => {
+  const data = path.join(dir, 'data-config-users');
+  const home = path.join(dir, 'home-config-users');
+  await mkdir(home);
+  const config = path.join(dir, 'config-users.yaml');
+  await writeFile(
+    config,
+    [
+      `dataDir: ${data}`,
+      'userDefaults: { readOnly: false, maxSessions: 3 }',
+      `users: [{ name: alice, passwordHash: "${await hashPassword('pw')}", home: ${home}, maxSessions: 2 }]`,
+    ].join('\n') + '\n',
+  );
+  const users = (args: string[], input?: string): ReturnType<typeof runFerry> =>
+    runFerry(['users', ...args, '--config', config], input);
+  const added = await users(
+    ['add', 'ann', '--home', home, '--perm', '/old=list,download', '--password-stdin'],
+    'pw\n',
+  );
+  assert.equal(added.code, 0, added.stderr);
+
+  const list = await users(['list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(
+    list.stdout,
+    new RegExp(`^alice +enabled +${home}  \\(config; read-only here: edit the config\\)$`, 'm'),
+  );
+  assert.match(list.stdout, new RegExp(`^ann +enabled +${home}$`, 'm'));
+  const json = JSON.parse((await users(['list', '--json'])).stdout) as { name: string; from?: string }[];
+  assert.deepEqual(
+    json.map((u) => [u.name, u.from]),
+    [
+      ['alice', 'config'],
+      ['ann', undefined],
+    ],
+  );
+
+  const show = await users(['show', 'alice']);
+  assert.equal(show.code, 0, show.stderr); // was: exit 2, no user "alice"
+  assert.equal(show.stderr, '');
+  assert.match(show.stdout, /^max sessions +2$/m);
+  assert.match(show.stdout, new RegExp(`^from +${config} \\(users:\\)  \\(config; read-only here`, 'm'));
+  assert.equal(JSON.parse((await users(['show', 'alice', '--json'])).stdout).from, 'config');
+  const set = await users(['set', 'alice', '--max-sessions', '4']);
+  assert.equal(set.code, 1, set.stderr); // still refused
+
+  // ann's / rule comes from userDefaults' readOnly; her /old rule is her own.
+  const ann = await users(['show', 'ann']);
+  assert.match(ann.stdout, /^permissions +\/=\* {2}\(userDefaults\) {2}\/old=list,download$/m);
+  assert.match(ann.stdout, /^max sessions +3 {2}\(userDefaults\)$/m);
 });
