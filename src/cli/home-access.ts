@@ -2,6 +2,7 @@
 // them all at the start, so nothing failed yet, but that user's logins get 451 on LIST or 550 on STOR.
 import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
+import path from 'node:path';
 import type { Account } from '../auth/account.js';
 import { covers, onlyReads, permissionsAt } from '../auth/permissions.js';
 import type { Logger } from '../logger.js';
@@ -14,24 +15,28 @@ export type AccountTree = Pick<Account, 'username' | 'home' | 'folders' | 'readO
 const MAX_WARNINGS = 10;
 
 /**
- * Whether any path of the mount at `at` (the home at `/`, or a folder) may be written: the rule
- * deciding at `at`, and the rules below it that no deeper mount takes, grant more than list and
- * download. An account that only reads gets a read-only storage, so never.
+ * The paths of the mount at `at` (the home at `/`, or a folder) where the account may write, relative
+ * to the mount ('' for the mount itself): `at` when the rule deciding there grants more than list
+ * and download, and each rule below it, not taken by a deeper mount, that does. An anonymous area
+ * read-only but for /incoming is written only in incoming/. An account that only reads: none.
  */
-function writesIn(a: AccountTree, at: string, mounts: readonly string[]): boolean {
+function writtenIn(a: AccountTree, at: string, mounts: readonly string[]): string[] {
   const p = { ...a, readOnly: a.readOnly ?? false };
-  if (onlyReads(p)) return false;
-  const mountOf = (path: string): string =>
-    mounts.filter((m) => covers(m, path)).reduce((x, y) => (y.length > x.length ? y : x), '/');
-  const decided = [at, ...Object.keys(a.permissions ?? {}).filter((d) => mountOf(d) === at)];
-  return decided.some((d) => [...permissionsAt(p, d)].some((x) => x !== 'list' && x !== 'download'));
+  if (onlyReads(p)) return [];
+  const mountOf = (vpath: string): string =>
+    mounts.filter((m) => covers(m, vpath)).reduce((x, y) => (y.length > x.length ? y : x), '/');
+  const decided = [at, ...Object.keys(a.permissions ?? {}).filter((d) => d !== at && mountOf(d) === at)];
+  return decided
+    .filter((d) => [...permissionsAt(p, d)].some((x) => x !== 'list' && x !== 'download'))
+    .map((d) => path.posix.relative(at, d));
 }
 
 interface Use {
   /** `the home of`, `the folder /team of`: what the directory is, for the first user naming it. */
   readonly what: string;
   readonly users: string[];
-  write: boolean;
+  /** Where below the directory its users may write ('' for the directory itself). */
+  readonly writes: Set<string>;
 }
 
 /**
@@ -59,14 +64,13 @@ export async function homeAccessWarnings(
     ];
     for (const [at, dir, what] of trees) {
       if (dir === '' || dir.startsWith('s3://')) continue;
-      const use = dirs.get(dir) ?? { what, users: [], write: false };
+      const use = dirs.get(dir) ?? { what, users: [], writes: new Set<string>() };
       use.users.push(a.username);
-      use.write ||= writesIn(a, at, mounts);
+      for (const rel of writtenIn(a, at, mounts)) use.writes.add(rel);
       dirs.set(dir, use);
     }
   }
-  const problems = await Promise.all([...dirs].map(([dir, use]) => problemWith(user, dir, use)));
-  const out = problems.filter((p): p is string => p !== undefined);
+  const out = (await Promise.all([...dirs].map(([dir, use]) => problemsWith(user, dir, use)))).flat();
   if (out.length <= max) return out;
   return [
     ...out.slice(0, max),
@@ -74,23 +78,32 @@ export async function homeAccessWarnings(
   ];
 }
 
-async function problemWith(user: SystemUser, dir: string, use: Use): Promise<string | undefined> {
+async function problemsWith(user: SystemUser, dir: string, use: Use): Promise<string[]> {
   const { R_OK, W_OK, X_OK } = constants;
-  const fails = (mode: number): Promise<string | undefined> =>
-    access(dir, mode).then(
+  const fails = (at: string, mode: number): Promise<string | undefined> =>
+    access(at, mode).then(
       () => undefined,
       (err: NodeJS.ErrnoException) => err.code ?? 'error',
     );
   const [first, ...others] = use.users;
   const whose = others.length === 0 ? first : `${first} and ${others.length} more`;
   const named = `${dir}, ${use.what} of ${whose}`;
-  const read = await fails(R_OK | X_OK);
+  const read = await fails(dir, R_OK | X_OK);
   if (read === 'ENOENT')
-    return `${named}, does not exist: ${use.what === 'the home' ? 'those logins are refused' : 'nothing there can be used'}`;
-  if (read) return `${user.name} cannot read ${named}: listings and downloads there will fail`;
-  if (use.write && (await fails(W_OK | X_OK)))
-    return `${user.name} cannot write ${named}: uploads and changes there will fail`;
-  return undefined;
+    return [
+      `${named}, does not exist: ${use.what === 'the home' ? 'those logins are refused' : 'nothing there can be used'}`,
+    ];
+  if (read) return [`${user.name} cannot read ${named}: listings and downloads there will fail`];
+  const out: string[] = [];
+  for (const rel of [...use.writes].sort()) {
+    const at = path.join(dir, rel);
+    const write = await fails(at, W_OK | X_OK);
+    // A directory below that is not there yet: made by whoever may (not this check's to say).
+    if (!write || (rel !== '' && write === 'ENOENT')) continue;
+    const where = rel === '' ? named : `${at}, in ${use.what} of ${whose}`;
+    out.push(`${user.name} cannot write ${where}: uploads and changes there will fail`);
+  }
+  return out;
 }
 
 /**

@@ -556,6 +556,49 @@ test(
 );
 
 test(
+  '--run-as: an anonymous area read-only but for its upload directories is warned of only where it may write',
+  { skip: !isRoot },
+  async () => {
+    const user = await account(USER);
+    const base = await mkdtemp(path.join(dir, 'anon-'));
+    await chmod(base, 0o755);
+    const data = path.join(base, 'data');
+    const pub = path.join(base, 'pub'); // root's, 0755: anonymous only reads here
+    for (const d of [data, pub]) await mkdir(d, { mode: 0o755 });
+    await chown(data, user.uid, user.gid);
+    const incoming = path.join(pub, 'incoming');
+    const uploads = path.join(pub, 'uploads');
+    for (const d of [incoming, uploads]) await mkdir(d, { mode: 0o755 });
+    await chown(incoming, user.uid, user.gid); // writable by the server's user; uploads/ is not
+    const config = path.join(base, 'ferry.yaml');
+    await writeFile(
+      config,
+      [
+        `dataDir: ${data}`,
+        'anonymous:',
+        `  home: ${pub}`,
+        '  readOnly: true',
+        '  permissions: { /incoming: upload, /uploads: "list,upload" }',
+      ].join('\n') + '\n',
+    );
+    const r = await ServeProcess.start(['--config', config, '--run-as', USER, '--workers', '1'], base);
+    try {
+      const warnings = r.banner.split('\n').filter((l) => l.includes('WARNING'));
+      // Before: "cannot write …/pub, the home of anonymous", where it may not write anyway.
+      assert.deepEqual(
+        warnings,
+        [
+          `  WARNING   ${USER} cannot write ${uploads}, in the home of anonymous: uploads and changes there will fail`,
+        ],
+        r.banner,
+      );
+    } finally {
+      assert.equal(await r.stop(), 0);
+    }
+  },
+);
+
+test(
   '--run-as with many homes it cannot use: each distinct directory checked once, ten warnings and a line counting the rest',
   { skip: !isRoot },
   async () => {
