@@ -253,12 +253,10 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, pass
               sha(data),
               `${up} up, ${down} down`,
             );
-            // The node's own log (written in batches: wait for the login's line): both transfers
-            // of this user's session ended there with 226.
-            await node.proc.waitForLog((l) => l.msg === 'login' && l.user === user, `${node.name}: login`);
-            const sessions = new Set(
-              node.proc.log.filter((l) => l.msg === 'login' && l.user === user).map((l) => l.session),
-            );
+            // The node's own log (written in batches, in order: a session's login line comes before
+            // its transfers'): both transfers of a session of this user ended there with 226.
+            const loggedIn = (session: unknown): boolean =>
+              node.proc.log.some((l) => l.msg === 'login' && l.user === user && l.session === session);
             for (const verb of ['STOR', 'RETR'])
               await node.proc.waitForLog(
                 (l) =>
@@ -266,7 +264,7 @@ describe('two nodes behind HAProxy (PROXY v2, round robin, /healthz checks, pass
                   l.transfer === verb &&
                   l.bytes === data.length &&
                   l.reply === 226 &&
-                  sessions.has(l.session),
+                  loggedIn(l.session),
                 `${node.name}: ${verb} of ${data.length} bytes`,
               );
           }
