@@ -229,6 +229,7 @@ export async function serveSetup(
   const limits: LimitsContext = running?.limits ?? {
     usage: new QuotaBook(shared ? shared.usage : new UsageFile(usageFileOf(dataDir), logger)),
     rates: new RateBuckets(),
+    ...(logger ? { logger } : {}),
   };
   const options: Omit<ServerOptions, 'logger'> = {
     explicit: explicitPort === 0 ? false : { host: hosts, port: explicitPort },

@@ -10,17 +10,19 @@ import {
   type Flight,
   type Usage,
 } from './quota.js';
+import type { Logger } from '../logger.js';
 import { chain } from './stream-chain.js';
 import { Throttle, type RateBuckets } from './throttle.js';
 import { prepareWrite, preparedBy } from './prepared-write.js';
-import type {
-  FileSource,
-  FileStat,
-  PreparedWrite,
-  StorageBackend,
-  StorageContext,
-  StorageFeature,
-  VPath,
+import {
+  isAbsent,
+  type FileSource,
+  type FileStat,
+  type PreparedWrite,
+  type StorageBackend,
+  type StorageContext,
+  type StorageFeature,
+  type VPath,
 } from './types.js';
 
 type Put = (body: Readable) => Promise<{ bytes: number }>;
@@ -41,7 +43,12 @@ export interface LimitsContext {
   /** Where usage is kept, and the uploads in flight (one per process); without it, no quotas. */
   usage?: QuotaBook;
   rates: RateBuckets;
+  /** Hears of an upload whose file could not be measured at its end (its usage then estimated). */
+  logger?: Logger;
 }
+
+/** How long the stat that settles an upload's usage may take. */
+const SETTLE_MS = 30_000;
 
 /** `storage` as is when the user has no limits, else wrapped in LimitedStorage. */
 export function withLimits(storage: StorageBackend, limits: UserLimits, ctx: LimitsContext): StorageBackend {
@@ -182,19 +189,20 @@ export class LimitedStorage implements StorageBackend {
       }
     }
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
+    const settle = async (expected: number | undefined): Promise<void> => {
+      if (!flight) return;
+      const delta = await this.#changed(p, c, before, expected);
+      await this.#report(delta); // in flight until recorded: an upload starting now counts it
+      flight.end(delta);
+    };
     let r: { bytes: number };
     try {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
-      flight?.end();
+      await settle(before);
       throw overQuota(cap) ?? err;
     }
-    if (flight) {
-      const after = (await this.#sizeOf(p, c)) ?? 0;
-      const delta = { bytes: after - (before ?? 0), files: before === undefined ? 1 : 0 };
-      await this.#report(delta); // in flight until recorded: an upload starting now counts it
-      flight.end(delta);
-    }
+    await settle(keptOf(before, o) + r.bytes);
     return r;
   }
 
@@ -243,12 +251,8 @@ export class LimitedStorage implements StorageBackend {
     const stages: Transform[] = [];
     if (quotaSize) stages.push(cap);
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
-    const settle = async (): Promise<void> => {
-      const after = await this.#sizeOf(p, c);
-      const actual = {
-        bytes: (after ?? 0) - (before ?? 0),
-        files: (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1),
-      };
+    const settle = async (expected: number | undefined): Promise<void> => {
+      const actual = await this.#changed(p, c, before, expected);
       charged.bytes += cap.charged;
       await this.#report({ bytes: actual.bytes - charged.bytes, files: actual.files - charged.files });
     };
@@ -256,10 +260,10 @@ export class LimitedStorage implements StorageBackend {
     try {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
-      await settle();
+      await settle(before);
       throw overQuota(cap) ?? err;
     }
-    await settle();
+    await settle(keptOf(before, o) + r.bytes);
     return r;
   }
 
@@ -268,7 +272,8 @@ export class LimitedStorage implements StorageBackend {
   }
 
   async remove(p: VPath, c: StorageContext): Promise<void> {
-    const size = this.#quota ? await this.#sizeOf(p, c) : undefined;
+    // A size unknown frees nothing (the remove most likely fails the same way).
+    const size = this.#quota ? await this.#sizeOf(p, c).catch(() => undefined) : undefined;
     await this.inner.remove(p, c);
     if (size !== undefined) await this.#freed(size);
   }
@@ -280,7 +285,8 @@ export class LimitedStorage implements StorageBackend {
 
   async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
     // A file replaced by the rename is freed.
-    const replaced = this.#quota && from !== to ? await this.#sizeOf(to, c) : undefined;
+    const replaced =
+      this.#quota && from !== to ? await this.#sizeOf(to, c).catch(() => undefined) : undefined;
     await this.inner.rename(from, to, c);
     if (replaced !== undefined) await this.#freed(replaced);
   }
@@ -308,14 +314,42 @@ export class LimitedStorage implements StorageBackend {
     await this.ctx.usage?.ledger.add(this.limits.username, delta);
   }
 
-  /** The size of the regular file at `p`, or undefined when there is none. */
+  /** The size of the regular file at `p`, or undefined when there is none; throws when unknown. */
   async #sizeOf(p: VPath, c: StorageContext): Promise<number | undefined> {
     try {
       const st = await this.inner.stat(p, c);
       return st.type === 'file' ? st.size : undefined;
-    } catch {
-      return undefined;
+    } catch (err) {
+      if (isAbsent(err)) return undefined;
+      throw err;
     }
+  }
+
+  /**
+   * What an upload changed at `p` (a file of `before` bytes at its start), from the file's size at
+   * its end. Asked with a signal of its own: the session's is often what ended the upload (the
+   * client gone, ABOR). Where the storage cannot tell, `expected` is taken: what the upload's end
+   * implies (an upload replaces the file whole or not at all).
+   */
+  async #changed(
+    p: VPath,
+    c: StorageContext,
+    before: number | undefined,
+    expected: number | undefined,
+  ): Promise<Usage> {
+    let after = expected;
+    try {
+      after = await this.#sizeOf(p, { ...c, signal: AbortSignal.timeout(SETTLE_MS) });
+    } catch (err) {
+      this.ctx.logger?.warn(
+        { user: this.limits.username, path: p, size: after ?? null, err: (err as Error).message },
+        'quota: the size of an uploaded file is unknown: counted as the upload left it',
+      );
+    }
+    return {
+      bytes: (after ?? 0) - (before ?? 0),
+      files: (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1),
+    };
   }
 }
 
@@ -325,8 +359,12 @@ export class LimitedStorage implements StorageBackend {
  * beyond the end is the storage's to refuse, 554, not the quota's).
  */
 function startGrowth(before: number | undefined, o: { offset: number; append: boolean }): Usage {
-  const kept = o.append ? (before ?? 0) : Math.min(o.offset, before ?? 0);
-  return { bytes: kept - (before ?? 0), files: before === undefined ? 1 : 0 };
+  return { bytes: keptOf(before, o) - (before ?? 0), files: before === undefined ? 1 : 0 };
+}
+
+/** What an upload keeps of a file of `before` bytes. */
+function keptOf(before: number | undefined, o: { offset: number; append: boolean }): number {
+  return o.append ? (before ?? 0) : Math.min(o.offset, before ?? 0);
 }
 
 /** Throws 552 where `total` (the usage with the upload's `start` growth in it) is over a quota. */

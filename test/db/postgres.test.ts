@@ -4,7 +4,7 @@
  * own connections, sharing one database and one directory.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -27,12 +27,15 @@ import {
   connectSecure,
   loggedIn,
   MODES,
+  randomData,
   startServer,
+  storeAll,
   textOf,
   waitForLog,
   type Mode,
 } from '../e2e/harness.js';
 import type { TestServer } from '../support/ferry.js';
+import type { RawFtp } from '../support/raw-ftp.js';
 
 interface Node {
   ts: TestServer;
@@ -223,6 +226,43 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('quota: an overwrite cut by the client (its session gone) leaves the old file counted', async () => {
+    const home = path.join(dir, 'cut');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url);
+    const user = { ...a.ts, user: 'cut', password: 'pw' };
+    const open: RawFtp[] = [];
+    try {
+      await addUser(a, 'cut', 'pw', home, { quotaSize: 1024 * 1024 });
+      const ftp = await loggedIn(user, 'explicit');
+      open.push(ftp);
+      await ftp.cmd('TYPE I', 200);
+      const old = randomData(600 * 1024);
+      assert.equal((await ftp.store('g1', old))[1].code, 226);
+      // An overwrite of g1 cut as by a kill -9 of the client, its first batch charged: both
+      // connections reset while the server reads.
+      const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+      await ftp.cmd('STOR g1', 150);
+      conn.stream.resume();
+      conn.stream.write(randomData(300 * 1024));
+      for (let i = 0; / 0 bytes transferred/.test(textOf(await ftp.cmd('STAT'))); i++)
+        assert.ok(i < 500, 'the server never read the upload');
+      const from = a.ts.logs.length;
+      ftp.socket.resetAndDestroy();
+      conn.raw.resetAndDestroy();
+      await waitForLog(a.ts, (l) => l.msg === 'transfer', from);
+      assert.ok((await readFile(path.join(home, 'g1'))).equals(old), 'g1 is still the old file');
+      assert.deepEqual(await a.shared.usage.get('cut'), { bytes: old.length, files: 1 });
+      const next = await loggedIn(user, 'explicit');
+      open.push(next);
+      const r = await storeAll(next, 'STOR g2', randomData(600 * 1024));
+      assert.equal(r.code, 552, textOf(r));
+    } finally {
+      await Promise.all(open.map((f) => f.close()));
+      await a.close();
     }
   });
 

@@ -51,6 +51,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   drain: { quotaSize: 1024 * 1024, files: { f: randomData(1000) } },
   ftplib: { quotaSize: 1024 * 1024 },
   overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
+  cut: { quotaSize: 1024 * 1024 },
   appe: { quotaSize: 1000, files: { f: randomData(600) } },
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
   dele: { quotaSize: 1000 },
@@ -250,6 +251,28 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         await refused(ftp, 'STOR f', randomData(1001));
         assert.equal((await readFile(path.join(homeOf('overwrite', mode), 'f'))).length, 1000);
         assert.deepEqual(await usage.get(userOf('overwrite', mode)), { bytes: 1000, files: 1 });
+      });
+    });
+
+    test(`${mode}: an overwrite cut by the client (its session gone) leaves the old file counted`, async () => {
+      await withClients(async (track) => {
+        const user = userOf('cut', mode);
+        const ftp = await login(user, mode, track);
+        const old = randomData(600 * 1024);
+        await stored(ftp, 'STOR g1', old);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        await ftp.cmd('STOR g1', 150);
+        conn.stream.resume();
+        conn.stream.write(randomData(300 * 1024));
+        for (let i = 0; / 0 bytes transferred/.test(textOf(await ftp.cmd('STAT'))); i++)
+          assert.ok(i < 500, 'the server never read the upload');
+        const from = server().logs.length;
+        ftp.socket.resetAndDestroy();
+        conn.raw.resetAndDestroy();
+        await waitForLog(server(), (l) => l.msg === 'transfer', from);
+        assert.ok((await readFile(path.join(homeOf('cut', mode), 'g1'))).equals(old));
+        assert.deepEqual(await usage.get(user), { bytes: old.length, files: 1 });
+        await refused(await login(user, mode, track), 'STOR g2', randomData(600 * 1024));
       });
     });
 
