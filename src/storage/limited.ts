@@ -226,44 +226,46 @@ export class LimitedStorage implements StorageBackend {
     };
     await this.#usage(c).catch(() => undefined); // counted once (a scan) when there is no record
     const before = await this.#sizeOf(p, c);
-    const start = startGrowth(before, o);
-    let charged: Usage = { bytes: 0, files: 0 };
-    const tryCharge = async (d: Usage): Promise<boolean> => {
+    /** What this upload has charged to the ledger so far. */
+    const held: Usage = { bytes: 0, files: 0 };
+    const hold = async (d: Usage): Promise<boolean> => {
       try {
-        return await charge(username, d, limit);
+        if (!(await charge(username, d, limit))) return false;
       } catch {
         await this.#report(d); // the ledger is away: counted now, written when it is back
-        return true;
       }
+      held.bytes += d.bytes;
+      held.files += d.files;
+      return true;
     };
-    if (start.files > 0 && !(await tryCharge({ bytes: 0, files: start.files })))
-      throw quotaExceeded('number of files');
-    charged = { bytes: 0, files: start.files };
-    if (!(await tryCharge({ bytes: start.bytes, files: 0 }))) {
-      await this.#report({ bytes: 0, files: -start.files });
-      throw quotaExceeded('storage size');
-    }
-    charged.bytes = start.bytes;
-    const cap = new SharedQuotaCap(
-      (n) => charge(username, { bytes: n, files: 0 }, limit),
-      (n) => void this.#report({ bytes: n, files: 0 }),
-    );
+    /** Reports `actual` (what the file changed) in place of what is held. */
+    const settle = async (actual: Usage): Promise<void> => {
+      const rest = { bytes: actual.bytes - held.bytes, files: actual.files - held.files };
+      held.bytes = 0;
+      held.files = 0;
+      await this.#report(rest);
+    };
+    // The new file, and what an overwrite frees (only the files can be over the quota).
+    const start = startGrowth(before, o);
+    if ((start.bytes || start.files) && !(await hold(start))) throw quotaExceeded('number of files');
+    const cap = new SharedQuotaCap(async (n) => {
+      if (await hold({ bytes: n, files: 0 })) return true;
+      // At once, not once the rest is drained: a concurrent upload must not be refused for these
+      // bytes too. The file stays as it was.
+      await settle({ bytes: 0, files: 0 });
+      return false;
+    });
     const stages: Transform[] = [];
     if (quotaSize) stages.push(cap);
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
-    const settle = async (expected: number | undefined): Promise<void> => {
-      const actual = await this.#changed(p, c, before, expected);
-      charged.bytes += cap.charged;
-      await this.#report({ bytes: actual.bytes - charged.bytes, files: actual.files - charged.files });
-    };
     let r: { bytes: number };
     try {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
-      await settle(before);
+      await settle(await this.#changed(p, c, before, before));
       throw overQuota(cap) ?? err;
     }
-    await settle(keptOf(before, o) + r.bytes);
+    await settle(await this.#changed(p, c, before, keptOf(before, o) + r.bytes));
     return r;
   }
 

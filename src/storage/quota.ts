@@ -66,19 +66,16 @@ export interface UsageLedger {
 /**
  * Charges an upload's bytes to a shared ledger in batches as they arrive, waiting for each batch to
  * be accepted before passing it on: the ledger never holds more than the quota, and what is not
- * charged yet is at most one batch per upload (the data in flight). While the ledger cannot be
- * reached the bytes pass and are charged later (`unreachable`), so an outage stops no upload.
- * Once a batch is refused the rest is drained (see QuotaCap).
+ * charged yet is at most one batch per upload (the data in flight). `charge` says whether a batch
+ * fits (while the ledger cannot be reached, it counts it for later and says yes: an outage stops no
+ * upload). Once a batch is refused the rest is drained (see QuotaCap).
  */
 export class SharedQuotaCap extends Transform {
   #unreported = 0;
   #exceeded = false;
-  /** Bytes the ledger accepted (or took as pending) so far. */
-  charged = 0;
 
   constructor(
     private readonly charge: (bytes: number) => Promise<boolean>,
-    private readonly unreachable: (bytes: number) => void,
     private readonly batch = 256 * 1024,
   ) {
     super();
@@ -111,15 +108,8 @@ export class SharedQuotaCap extends Transform {
     if (this.#exceeded) return false;
     if (n === 0) return true;
     this.#unreported = 0;
-    let ok: boolean;
-    try {
-      ok = await this.charge(n);
-    } catch {
-      this.unreachable(n);
-      ok = true;
-    }
-    if (ok) this.charged += n;
-    else this.#exceeded = true;
+    const ok = await this.charge(n);
+    if (!ok) this.#exceeded = true;
     return ok;
   }
 }

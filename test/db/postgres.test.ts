@@ -4,7 +4,7 @@
  * own connections, sharing one database and one directory.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -226,6 +226,71 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  test('quota: of two uploads that together pass the quota, the refused one gives its charge back at once', async () => {
+    const home = path.join(dir, 'pair');
+    await mkdir(home, { recursive: true });
+    const a = await startNode(pg.url);
+    const MiB = 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 7);
+    const gate = (): { open: () => void; opened: Promise<void> } => {
+      let open = (): void => {};
+      const opened = new Promise<void>((resolve) => (open = resolve));
+      return { open, opened };
+    };
+    /** `first` bytes, then (once `g` opens) `rest`; `taken` opens once all of `first` was read. */
+    const source = (first: number, rest: number, g: Promise<void>, taken = gate()) =>
+      Readable.from(
+        (async function* () {
+          for (let n = 0; n < first; n += chunk.length) yield chunk;
+          taken.open();
+          await g;
+          for (let n = 0; n < rest; n += chunk.length) yield chunk;
+        })(),
+      );
+    const [moreA, moreB, takenB] = [gate(), gate(), gate()];
+    try {
+      await addUser(a, 'pair', 'pw', home, { quotaSize: 20 * MiB });
+      const storage = withLimits(
+        new LocalStorage({ root: home }),
+        { username: 'pair', quotaSize: 20 * MiB },
+        { usage: new QuotaBook(a.shared.usage), rates: new RateBuckets() },
+      );
+      /** 'stored', or the error's code. */
+      const upload = (file: string, src: Readable): Promise<string> =>
+        storage
+          .write(
+            resolveVPath(ROOT, file),
+            src,
+            { offset: 0, append: false },
+            {
+              sessionId: file,
+              signal: new AbortController().signal,
+            },
+          )
+          .then(
+            () => 'stored',
+            (err: unknown) => (err as FerryError).code,
+          );
+      // A: 10 of its 12 MiB charged, then it waits for its client.
+      const one = upload('one', source(10 * MiB, 2 * MiB, moreA.opened));
+      while (((await a.shared.usage.get('pair'))?.bytes ?? 0) < 10 * MiB);
+      // B: 16 MiB, refused past 10 MiB, its client still sending (the rest read and dropped).
+      const two = upload('two', source(16 * MiB, 0, moreB.opened, takenB));
+      await takenB.opened; // B's cap is well past its refusal
+      assert.deepEqual(await a.shared.usage.get('pair'), { bytes: 10 * MiB, files: 1 }, 'B holds nothing');
+      moreA.open();
+      assert.equal(await one, 'stored', "A's last 2 MiB fit");
+      moreB.open();
+      assert.equal(await two, 'ERR_QUOTA_EXCEEDED');
+      assert.deepEqual((await readdir(home)).sort(), ['one']);
+      assert.deepEqual(await a.shared.usage.get('pair'), { bytes: 12 * MiB, files: 1 });
+    } finally {
+      moreA.open();
+      moreB.open();
+      await a.close();
     }
   });
 
