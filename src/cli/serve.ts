@@ -34,7 +34,7 @@ import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser 
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
-import { UploadSweeper } from './upload-sweeper.js';
+import { recountUsageIn, UploadSweeper } from './upload-sweeper.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
@@ -168,6 +168,7 @@ async function serve(flags: ServeFlags): Promise<void> {
         .map((u) => u.home)
         .filter((home) => home !== '' && !home.startsWith('s3://')),
     logger,
+    (home) => recountUsageIn(home, running.setup, logger),
   );
   let server: FerryServer | ClusterPrimary;
   try {

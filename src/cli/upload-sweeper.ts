@@ -1,6 +1,37 @@
 import path from 'node:path';
 import type { Logger } from '../logger.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
+import type { ServeSetup } from './serve-options.js';
+
+/**
+ * Drops the shared usage of the users whose home is `home`, for a scan to count it again at their
+ * next upload: an upload there was cut by its process's death (a node or worker killed), and what it
+ * had charged to the database as its bytes came stays there (it never settled). Its temp file does
+ * not tell what that was (an APPE's copied prefix is not charged, an overwrite had already given
+ * back the old size, a batch may be charged and not written) nor whose upload it was (a home may
+ * be shared): refunding its size could count short, a quota bypass; a scan counts what is stored.
+ * usage.json needs none of this: a process's uploads are written to it only once they end.
+ */
+export async function recountUsageIn(home: string, setup: ServeSetup, logger: Logger): Promise<void> {
+  const ledger = setup.limits.usage?.ledger;
+  if (!ledger?.charge) return;
+  const users = setup.users.accounts
+    .filter((u) => u.home !== '' && path.resolve(u.home) === home)
+    .map((u) => u.username);
+  if (users.length === 0) return;
+  try {
+    for (const user of users) await ledger.forget(user);
+    logger.info(
+      { home, users },
+      'quota usage counted again at the next upload (uploads cut by a dead process)',
+    );
+  } catch (err) {
+    logger.warn(
+      { home, users, err: (err as Error).message },
+      "quota usage of uploads cut by a dead process not dropped: 'ferry users rescan' counts it again",
+    );
+  }
+}
 
 /**
  * Removes upload temp files that no upload will finish, under the users' host homes, in the
@@ -18,6 +49,8 @@ export class UploadSweeper {
     /** The homes as configured now (a reload may change them). */
     private readonly homes: () => readonly string[],
     private readonly logger: Logger,
+    /** Told of each home where stale temp files were removed (their uploads' charges are stale too). */
+    private readonly swept: (home: string) => Promise<void> = async () => {},
   ) {}
 
   run(): void {
@@ -42,6 +75,7 @@ export class UploadSweeper {
         if (this.#abort.signal.aborted) break;
         try {
           const removed = await sweepStaleUploads(home, this.#abort.signal);
+          if (removed > 0) await this.swept(home);
           this.logger.info({ home, removed }, 'stale upload temp files removed');
         } catch (err) {
           this.logger.warn({ home, err: (err as Error).message }, 'could not sweep stale upload temp files');

@@ -15,6 +15,7 @@ import { ferryOk as ferry, ServeProcess } from '../support/ferry-process.js';
 import { TestPostgres } from '../support/postgres.js';
 import { addUserWith } from '../support/users-cli.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { Database } from '../../src/db/database.js';
 
 interface Node {
   host: string;
@@ -128,6 +129,47 @@ describe('two nodes on one PostgreSQL and one directory tree', () => {
     } finally {
       await onA.close();
       await onB.close();
+    }
+  });
+
+  test('a worker killed mid-upload leaves no charge behind: the usage is counted again', async () => {
+    await addUser('kit', '--quota-size', String(4 * 1024 * 1024));
+    const config = await configFor('c');
+    const c = await ServeProcess.start(['--config', config, '--workers', '2', '--listen', '127.0.0.4'], dir);
+    const node: Node = { host: '127.0.0.4', proc: c };
+    const db = await Database.open(pgc.url);
+    const usage = async (): Promise<number> =>
+      Number(
+        (await db.query<{ bytes: string }>("SELECT bytes FROM ferry_usage WHERE username = 'kit'")).rows[0]
+          ?.bytes ?? 0,
+      );
+    const open: RawFtp[] = [];
+    try {
+      const ftp = await session(node, 'kit');
+      open.push(ftp);
+      assert.equal((await storeAll(ftp, 'keep', randomBytes(100_000))).code, 226);
+      // An upload whose first batches (256 KiB each) are charged, cut by its worker's death.
+      const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+      await ftp.cmd('STOR cut.bin', 150);
+      conn.stream.resume();
+      conn.stream.write(randomBytes(1024 * 1024));
+      for (let i = 0; (await usage()) < 100_000 + 512 * 1024; i++) assert.ok(i < 20_000, 'never charged');
+      process.kill(await c.pidOfLogin('kit'), 'SIGKILL');
+      await c.waitForLog(
+        (l) => l.msg === 'stale upload temp files removed' && Number(l.removed) > 0,
+        'the sweep',
+      );
+      const next = await session(node, 'kit');
+      open.push(next);
+      assert.equal((await storeAll(next, 'after', randomBytes(1000))).code, 226);
+      const shown = JSON.parse(await ferry(['users', 'show', 'kit', '--json', '--config', config])) as {
+        usage?: { bytes: number; files: number };
+      };
+      assert.deepEqual(shown.usage, { bytes: 101_000, files: 2 }, 'what is stored, no more');
+    } finally {
+      await Promise.all(open.map((f) => f.close()));
+      await db.close();
+      await c.stop();
     }
   });
 
