@@ -160,7 +160,7 @@ export class ControlConnection {
   private ended!: () => void;
 
   constructor(
-    private readonly socket: net.Socket,
+    socket: net.Socket,
     implicit: boolean,
     private readonly rt: ServerRuntime,
     /** Told of each login and logout (maxUnauthenticatedPerAddress). */
@@ -315,7 +315,7 @@ export class ControlConnection {
   private async startTls(): Promise<boolean> {
     const family = new SessionFamily(this.rt.certificates.sessionContext());
     this.handshaking = true;
-    const before = this.socket.bytesRead;
+    const before = this.channel.tlsBytesIn;
     try {
       await this.channel.startTls({
         role: 'server',
@@ -334,7 +334,7 @@ export class ControlConnection {
       this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
       this.rt.metrics.tlsHandshake('control', null, false);
       // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
-      if (this.socket.bytesRead > before) this.rt.defender.record(this.address, 'tls-failure');
+      if (this.channel.tlsBytesIn > before) this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
       return false;
     } finally {

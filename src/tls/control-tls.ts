@@ -78,6 +78,8 @@ export class ControlChannel extends EventEmitter {
   private closed = false;
   private paused = false;
   private corked = false;
+  /** Bytes the client sent into TLS sessions (a failed handshake that got none was a mere probe). */
+  private tlsIn = 0;
   /** A server handshake is running: what its engine writes is gathered (coalesce()). */
   private gathering = false;
   private readonly gone: Promise<void>;
@@ -122,6 +124,14 @@ export class ControlChannel extends EventEmitter {
   /** The live TLS socket (for certificate and session details), if any. */
   get tlsSocket(): tls.TLSSocket | undefined {
     return this.phase.kind === 'tls' ? this.phase.session.tls : undefined;
+  }
+
+  /**
+   * Bytes the client has sent into TLS so far. Unlike the socket's bytesRead, it leaves out a PROXY
+   * header and counts the bytes read with it (handed back to the stream, or to a cluster worker).
+   */
+  get tlsBytesIn(): number {
+    return this.tlsIn;
   }
 
   get isClosed(): boolean {
@@ -254,6 +264,7 @@ export class ControlChannel extends EventEmitter {
       p.chunks.push(chunk);
     } else if (p.kind === 'tls') {
       this.records.track(chunk);
+      this.tlsIn += chunk.length;
       p.session.pipe.push(chunk);
     } else {
       const { old, rest } = this.records.split(chunk);

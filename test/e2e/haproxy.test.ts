@@ -246,6 +246,24 @@ describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port b
     });
     assert.ok(!ts.logs.some((l) => l.msg === 'address banned' && remoteOf(l) === PROXY_HOST));
   });
+
+  test('implicit: garbage instead of a ClientHello, read with the PROXY header, is scored for the client', async () => {
+    const ts = server();
+    const attacker = '192.0.2.66';
+    const from = ts.logs.length;
+    // As the proxy sends it when the client's first bytes come with the header: one segment.
+    const header = formatProxyV1(
+      { address: attacker, port: 4000 },
+      { address: FERRY, port: ts.implicitPort },
+    );
+    const garbage = Buffer.from([0x16, 0x03, 0x01, 0x00, 0x05, 0xde, 0xad, 0xbe, 0xef, 0x00]);
+    // tls-failure scores 2 of the threshold 3: the second one bans.
+    for (let i = 0; i < 2; i++) {
+      await sendAndWaitClose(ts.implicitPort, PROXY_HOST, Buffer.concat([header, garbage]), false);
+    }
+    const ban = await waitForLog(ts, (l) => l.msg === 'address banned' && remoteOf(l) === attacker, from);
+    assert.equal(remoteOf(ban), attacker);
+  });
 });
 
 describe('behind HAProxy: control through the proxy, passive connections straight to Ferry', () => {
