@@ -260,7 +260,11 @@ export class AccountAuthenticator implements Authenticator {
     await Promise.all(this.#upgrading.values());
   }
 
-  /** The store is unreachable: only a login verified here recently, with the same password. */
+  /**
+   * The store is unreachable: only a login verified here recently, with the same password. Another
+   * password for such a user is a failed login (scored, delayed), not 'unavailable': else guesses
+   * would be free until the right one got in.
+   */
   #offline(c: Credentials, why: string): AuthOutcome {
     const unavailable = {
       ok: false,
@@ -272,7 +276,9 @@ export class AccountAuthenticator implements Authenticator {
     const digest = createHmac('sha256', this.#cacheKey)
       .update(`${c.username}\0${hit.account.passwordHash}\0${c.password.reveal()}`)
       .digest();
-    if (!timingSafeEqual(hit.digest, digest)) return unavailable;
+    if (!timingSafeEqual(hit.digest, digest)) {
+      return { ok: false, reason: `wrong password (checked offline: account store unavailable, ${why})` };
+    }
     // The certificate rules hold offline too (a certificate-only login is never remembered).
     const mode = certLoginOf(hit.account);
     const mismatch = mode && certificateMismatch(hit.account, c.clientCertificate);
