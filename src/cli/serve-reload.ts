@@ -2,7 +2,7 @@ import type { Logger as PinoLogger } from 'pino';
 import type { ClusterPrimary } from '../server/cluster/primary.js';
 import type { ServerOptions } from '../server/options.js';
 import type { FerryServer } from '../server/server.js';
-import { loadConfig, type FileConfig } from './config.js';
+import { databaseUrlOf, loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
 import { workerSettings, type WorkerSettings } from './workers.js';
@@ -42,6 +42,8 @@ function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): stri
   const changed: string[] = keys.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(after[k]));
   // A new file name is followed; switching the transfer log on or off is not.
   if ((before.xferlog === undefined) !== (after.xferlog === undefined)) changed.push('xferlog');
+  // The database connections are kept (and with them where the accounts are): named, never the URL.
+  if (databaseUrlOf(before) !== databaseUrlOf(after)) changed.push('accounts.postgres (FERRY_DATABASE_URL)');
   return changed;
 }
 

@@ -113,6 +113,34 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     }
   });
 
+  test('SIGHUP onto another accounts.postgres: the running database is kept, and the reload says a restart is needed', async () => {
+    const home = path.join(dir, 'home-reload');
+    await mkdir(home, { recursive: true });
+    const reload = path.join(dir, 'reload.yaml');
+    await writeFile(reload, `dataDir: ${dir}/data-reload\naccounts:\n  postgres: "${pgc.url}"\n`);
+    await ok(['users', 'add', 'fay', '--home', home, '--password-stdin', '--config', reload], {}, 'fay-pw\n');
+    const server = await ServeProcess.start(['--config', reload], dir);
+    try {
+      const elsewhere = 'postgres://ferry:s3cret@127.0.0.1:1/elsewhere';
+      await writeFile(reload, `dataDir: ${dir}/data-reload\naccounts:\n  postgres: "${elsewhere}"\n`);
+      const from = server.log.length;
+      server.child.kill('SIGHUP');
+      const outcome = await server.waitForLog(
+        (l) => server.log.indexOf(l) >= from && /configuration reload/.test(String(l.msg)),
+        'the reload outcome',
+      );
+      assert.deepEqual(
+        outcome.restartNeeded,
+        ['accounts.postgres (FERRY_DATABASE_URL)'],
+        JSON.stringify(outcome),
+      );
+      assert.ok(!JSON.stringify(server.log).includes('s3cret'), 'the URL (its password) is not logged');
+      assert.equal(await pass(server, 'fay', 'fay-pw'), 230, 'the running database stays in use');
+    } finally {
+      await server.stop();
+    }
+  });
+
   test('a database never migrated: db status says so and what to do, the commands that only read change nothing, one that writes creates the schema', async () => {
     const admin = new pg.Client({ connectionString: pgc.url });
     await admin.connect();
