@@ -27,6 +27,8 @@ export class PgSessions {
   /** Sessions counted here while the database was away: by this node's own count only. */
   readonly #local = new Map<string, number>();
   #next = 0;
+  /** What the database's last recovery set right (tests wait for it). */
+  #restoring: Promise<void> = Promise.resolve();
 
   constructor(
     readonly db: Database,
@@ -36,10 +38,24 @@ export class PgSessions {
     this.#logger = options.logger ?? silentLogger;
     this.#renew = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.#leaseMs / 3)));
     this.#renew.unref();
-    this.#offRecover = db.onRecover(() => void this.#register());
+    this.#offRecover = db.onRecover(() => (this.#restoring = this.#restore()));
   }
 
-  /** The database is back: the sessions counted here meanwhile get their rows (leases) too. */
+  /**
+   * The database is back: this node's leases may have run out meanwhile, and then its sessions
+   * count on no node until the next renewal (maxSessions exceeded): renewed at once. The sessions
+   * counted here meanwhile get their rows (leases) too.
+   */
+  async #restore(): Promise<void> {
+    await this.renew();
+    await this.#register();
+  }
+
+  /** Resolves once what the database's last recovery set right is done (tests). */
+  restored(): Promise<void> {
+    return this.#restoring;
+  }
+
   async #register(): Promise<void> {
     for (const [user, n] of [...this.#local]) {
       for (let i = 0; i < n; i++) {

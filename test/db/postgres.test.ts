@@ -372,6 +372,32 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     }
   });
 
+  test('the database back after an outage: the leases that ran out meanwhile count again at once', async () => {
+    const db = await Database.open(pg.url);
+    // Renewed every 20 s: not during this test, but at the recovery.
+    const node = new PgSessions(db, { leaseMs: 60_000 });
+    const other = new PgSessions(db, { leaseMs: 60_000 });
+    try {
+      assert.equal(await node.take('r', 1), true);
+      // Its lease runs out while the database is away (as in an outage longer than the lease).
+      await db.query(
+        "UPDATE ferry_sessions SET expires = clock_timestamp() - interval '1 second' WHERE node = $1",
+        [node.node],
+      );
+      await pg.stop();
+      await db.query('SELECT 1').catch(() => {});
+      assert.equal(db.available, false);
+      await pg.start();
+      while (!db.available) await db.query('SELECT 1').catch(() => {});
+      await node.restored();
+      assert.equal(await other.take('r', 1), false, 'the running session counts again: maxSessions 1 holds');
+    } finally {
+      await other.close();
+      await node.close();
+      await db.close();
+    }
+  });
+
   test('PostgreSQL stopped and started: sessions go on, cached logins work, wrong passwords 530, others 421, usage is kept', async () => {
     const home = path.join(dir, 'outage');
     await mkdir(home, { recursive: true });
