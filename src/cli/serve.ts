@@ -39,6 +39,8 @@ import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
+import { makeDirectory } from '../auth/file-owner.js';
+import { FerryError } from '../errors.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -135,6 +137,13 @@ async function serve(flags: ServeFlags): Promise<void> {
     () => true,
     () => false,
   );
+  // Made here whatever else the start makes in it: with certificates given and the accounts in
+  // PostgreSQL nothing else would, and the control socket could not be created.
+  if (!dataDirExisted) {
+    await makeDirectory(dataDir).catch((err: unknown) => {
+      throw new FerryError('ERR_USAGE', `dataDir ${dataDir} cannot be created: ${(err as Error).message}`);
+    });
+  }
   const adminListen = flags.adminListen ?? config.admin?.listen;
   const admin = adminListen
     ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)

@@ -4,7 +4,7 @@
  * through the CLI exactly as with the users file.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,6 +13,7 @@ import { readUsersFile } from '../../src/auth/users-file.js';
 import { runFerry, ServeProcess } from '../support/ferry-process.js';
 import { TestPostgres } from '../support/postgres.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { testCertificate } from '../support/ferry.js';
 
 let pgc: TestPostgres;
 let dir: string;
@@ -136,6 +137,29 @@ describe('ferry db, users and bans on PostgreSQL', () => {
       );
       assert.ok(!JSON.stringify(server.log).includes('s3cret'), 'the URL (its password) is not logged');
       assert.equal(await pass(server, 'fay', 'fay-pw'), 230, 'the running database stays in use');
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('certificates given and the accounts in PostgreSQL: a dataDir that does not exist is made at start (0700), its control socket in it', async () => {
+    const pair = await testCertificate();
+    const certFile = path.join(dir, 'cert.pem');
+    const keyFile = path.join(dir, 'key.pem');
+    await writeFile(certFile, pair.cert);
+    await writeFile(keyFile, pair.key);
+    const data = path.join(dir, 'fresh', 'data');
+    const fresh = path.join(dir, 'fresh.yaml');
+    await writeFile(fresh, `dataDir: ${data}\naccounts:\n  postgres: "${pgc.url}"\n`);
+    const server = await ServeProcess.start(['--config', fresh, '--cert', certFile, '--key', keyFile], dir);
+    try {
+      assert.equal((await stat(data)).mode & 0o777, 0o700);
+      // Listening on it before the banner: no 'listen EACCES' line, and `ferry bans` reaches it.
+      assert.ok((await stat(path.join(data, 'control.sock'))).isSocket());
+      assert.deepEqual(
+        server.log.filter((l) => Number(l.level) >= 50),
+        [],
+      );
     } finally {
       await server.stop();
     }
