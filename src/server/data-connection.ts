@@ -149,9 +149,11 @@ export class PassiveEndpoint implements DataEndpoint {
   private onConnection(raw: net.Socket, client: string, proxyBytes: number): void {
     raw.on('error', () => {});
     this.proxyBytes.set(raw, proxyBytes);
+    // Behind a trusted proxy: the client its PROXY header names, and the proxy (as the connect line).
+    const peer: Peer = proxyBytes > 0 ? { from: client, via: raw.remoteAddress } : { from: client };
     if (this.outcome || this.closed || !sameHost(client, this.policy.peerAddress)) {
       this.policy.logger.warn(
-        { from: client, expected: this.policy.peerAddress },
+        { ...peer, expected: this.policy.peerAddress },
         'data connection refused: not from the control connection peer',
       );
       this.policy.observer?.refused('foreign-address');
@@ -159,7 +161,7 @@ export class PassiveEndpoint implements DataEndpoint {
       return;
     }
     this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
-    const attempt = prepare(raw, this.policy, this.direction, () => !this.spokeFirst.has(raw));
+    const attempt = prepare(raw, peer, this.policy, this.direction, () => !this.spokeFirst.has(raw));
     this.handshaking.set(raw, attempt);
     attempt.then(
       (attempt) => {
@@ -262,7 +264,7 @@ export class ActiveEndpoint implements DataEndpoint {
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
       raw.once('connect', () =>
-        prepare(raw, this.policy, direction, () => false).then(
+        prepare(raw, { from: this.host }, this.policy, direction, () => false).then(
           (a) => (a.kind === 'ready' ? resolve(a.socket) : reject(a.reason)),
           reject,
         ),
@@ -288,6 +290,12 @@ export class ActiveEndpoint implements DataEndpoint {
 
 type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError };
 
+/** Who a data connection is from, as logged: the client, and the trusted proxy it came through. */
+interface Peer {
+  readonly from: string;
+  readonly via?: string;
+}
+
 /**
  * Makes a connection ready for a transfer: TLS under PROT P, which must resume a session of the
  * control connection's family. An upload whose client began TLS only after our 150 (lftp) gets its
@@ -298,6 +306,7 @@ type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason
  */
 async function prepare(
   raw: net.Socket,
+  peer: Peer,
   policy: DataPolicy,
   direction: Direction | Promise<Direction | 'either'>,
   spokeAfterReply: () => boolean,
@@ -348,7 +357,7 @@ async function prepare(
   policy.observer?.tls(sock.getProtocol(), resumed);
   if (policy.requireSessionReuse && !resumed) {
     policy.logger.warn(
-      { from: raw.remoteAddress, because: notResumedBecause(offeredSessions(hello()), sock.getProtocol()) },
+      { ...peer, because: notResumedBecause(offeredSessions(hello()), sock.getProtocol()) },
       'data connection refused: it did not resume the control TLS session',
     );
     policy.observer?.refused('no-session-reuse');

@@ -159,6 +159,28 @@ describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port b
     });
   });
 
+  test('a data connection through the proxy that does not resume the TLS session is logged from the client, via the proxy', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const ftp = track(await loginFrom(front.get('explicit v2') ?? 0, 'explicit', '127.0.0.2'));
+      await ftp.cmd('TYPE I', 200);
+      const { host, port } = await enterPassive(ftp);
+      const from = ts.logs.length;
+      await ftp.cmd('RETR file.bin', 150);
+      // A full handshake instead of resuming the control connection's session.
+      const fresh = await ftp
+        .openData(port, { tls: true, reuse: false, host, localAddress: '127.0.0.2' })
+        .catch(() => undefined);
+      const line = await waitForLog(ts, (l) => /did not resume/.test(l.msg), from);
+      const obj = line.obj as { from?: string; via?: string };
+      assert.deepEqual({ from: obj.from, via: obj.via }, { from: '127.0.0.2', via: PROXY_HOST });
+      if (fresh) assert.equal((await ftp.readAll(fresh)).length, 0, 'no file data on a refused connection');
+      const conn = await ftp.openData(port, { tls: true, host, localAddress: '127.0.0.2' });
+      assert.deepEqual(await ftp.readAll(conn), CONTENT);
+      await ftp.expect(226);
+    });
+  });
+
   test("PORT/EPRT behind the proxy: only to the client's real address, never to the proxy's", async () => {
     await withClients(async (track) => {
       const client = '127.0.0.2';
