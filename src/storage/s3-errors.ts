@@ -43,11 +43,12 @@ export function isNotFound(err: unknown): boolean {
 }
 
 /**
- * A StorageError naming `p` (a virtual path or a bucket), never the endpoint or the key. In a
- * transfer (`transfer: true`), a gateway that went away is a broken transfer (426 for it alone);
- * elsewhere, like an S3 answer that stayed 5xx or SlowDown after the retries, it is 451.
+ * A StorageError naming `p` (a virtual path or a bucket), never the endpoint or the key. A gateway
+ * that cannot be reached or went away is 'unavailable' (451 and a warn line), in a transfer too,
+ * like an S3 answer that stayed 5xx or SlowDown after the retries: only an abort (the client's, or
+ * its session's end) is ERR_ABORTED (426).
  */
-export function mapS3Error(err: unknown, op: string, p: string, transfer = false): FerryError {
+export function mapS3Error(err: unknown, op: string, p: string): FerryError {
   if (err instanceof FerryError) return err;
   const name = err instanceof Error ? err.name : '';
   const status = statusOf(err);
@@ -79,7 +80,5 @@ export function mapS3Error(err: unknown, op: string, p: string, transfer = false
     return new StorageError('refused', `${op} ${p}: refused by the storage (${name || 'HTTP'} ${status}).`, {
       cause: err,
     });
-  if (status === undefined && transfer)
-    return new FerryError('ERR_ABORTED', `${op} ${p}: storage connection lost`, { cause: err });
   return storageError('unavailable', op, p, err);
 }

@@ -15,7 +15,7 @@ export async function request<T>(t: UploadTarget, run: () => Promise<T>): Promis
     return await run();
   } catch (err) {
     if (t.signal.aborted) throw abortedError(t.signal);
-    throw mapS3Error(err, 'upload', t.path, true);
+    throw mapS3Error(err, 'upload', t.path);
   }
 }
 

@@ -39,6 +39,7 @@ import {
   sha256,
   startServer,
   textOf,
+  waitForLog,
   withClients,
 } from './harness.js';
 
@@ -376,6 +377,31 @@ for (const mode of MODES) {
         }
       });
     }
+
+    test('a gateway gone once an upload has all its bytes: 451 and a warn line (426 would blame the client)', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        const data = await ftp.openData(port, { tls: ftp.dataTls });
+        await ftp.cmd('STOR gone.bin', 150);
+        data.stream.resume();
+        const from = ts.logs.length;
+        data.stream.write(randomData(1000));
+        await received(ftp, 1000); // the object was looked up: the upload reads its bytes
+        proxy.gone(true);
+        try {
+          data.stream.end();
+          const r = await ftp.expect();
+          assert.equal(`${r.code} ${textOf(r)}`, '451 Storage temporarily unavailable, try again later.');
+          const line = await waitForLog(ts, (l) => l.msg === 'storage unavailable: commands get 451', from);
+          assert.match(JSON.stringify(line.obj), /"command":"STOR"/);
+        } finally {
+          proxy.gone(false);
+        }
+        await ftp.cmd('NOOP', 200);
+      });
+    });
 
     test('S3 errors: NoSuchKey → 550, SlowDown retried then 451, a gateway gone mid-RETR → 451 for it alone', async () => {
       const data = randomData(32 * 1024 * 1024);

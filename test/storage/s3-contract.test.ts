@@ -231,6 +231,36 @@ describe('S3Storage specifics (radosgw)', () => {
     }
   });
 
+  it('an upload whose gateway went away once its bytes arrived (connection refused) is unavailable (451), not aborted (426)', async () => {
+    await seeded();
+    const prefix = `t${prefixes}/`;
+    const proxy = await startFaultProxy(ceph.endpoint);
+    const c = new S3Connection(
+      s3Settings({
+        endpoint: proxy.endpoint,
+        forcePathStyle: true,
+        accessKeyId: ceph.accessKeyId,
+        secretAccessKey: ceph.secretAccessKey,
+        maxAttempts: 1,
+      }),
+    );
+    try {
+      const s = new S3Storage({ connection: c, bucket, prefix });
+      let reading!: () => void;
+      const read = new Promise<void>((resolve) => (reading = resolve));
+      // Read from once the upload has checked the object (through the gateway, still there).
+      const src = new Readable({ read: () => reading() });
+      const writing = s.write(v('/gone.bin'), src, { offset: 0, append: false }, ctx());
+      await read;
+      await proxy.close(); // the gateway is gone: its port refuses connections
+      src.push(randomBytes(1000));
+      src.push(null);
+      await rejectsKind(writing, 'unavailable');
+    } finally {
+      c.close();
+    }
+  });
+
   it('reads an object larger than a part as ranged GETs, in order, from any offset', async () => {
     const part = 5 * 1024 * 1024;
     const data = randomBytes(3 * part + 12345);

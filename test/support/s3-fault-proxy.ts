@@ -6,7 +6,8 @@
  * surely comes mid-object, whatever the kernel's socket buffers could have taken in meanwhile),
  * `refuse(match, n)` answers the next n requests whose request line matches 500 InternalError
  * (a gateway that fails one request: e.g. one UploadPart, its body still on the way), or with
- * `status` 400, 400 InvalidArgument (a request the gateway refuses for good).
+ * `status` 400, 400 InvalidArgument (a request the gateway refuses for good), `gone(true)` resets
+ * every connection, those in flight and each new one (a gateway whose host went down).
  */
 import net from 'node:net';
 
@@ -19,6 +20,7 @@ export interface FaultProxy {
   slowDown(on: boolean): void;
   stallAfter(bytes: number): void;
   refuse(requestLine: RegExp, times: number, status?: 500 | 400): void;
+  gone(on: boolean): void;
   /** Requests answered by refuse() so far. */
   readonly refused: number;
   close(): Promise<void>;
@@ -41,7 +43,13 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
   let budget: number | undefined; // bytes of responses still forwarded during a stall
   let refusal: { match: RegExp; left: number; status: 500 | 400 } | undefined;
   let refused = 0;
+  let gone = false;
   const server = net.createServer((client) => {
+    if (gone) {
+      client.on('error', () => {});
+      client.resetAndDestroy();
+      return;
+    }
     sockets.add(client);
     client.on('close', () => sockets.delete(client));
     client.on('error', () => client.destroy());
@@ -120,6 +128,10 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     },
     stallAfter(bytes) {
       budget = bytes;
+    },
+    gone(on) {
+      gone = on;
+      if (on) for (const s of sockets) s.resetAndDestroy();
     },
     slowDown(on) {
       slow = on;
