@@ -17,6 +17,7 @@ import { entryExists, resolveClientPath } from './home-path.js';
 import type { StorageContext, VPath } from '../storage/types.js';
 import type { DefenderPort } from '../defender/defender.js';
 import type { CertificateStore } from '../tls/certificates.js';
+import { certificateAlert } from '../tls/certificate-alerts.js';
 import { peerCertificate } from '../tls/client-certificate.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
@@ -331,10 +332,15 @@ export class ControlConnection {
       return true;
     } catch (err) {
       if (this.proxyHeaderRefused) return false; // said so already; not a TLS failure to score
-      this.logger.warn({ err: (err as Error).message }, 'control connection TLS handshake failed');
+      const alert = certificateAlert(err);
+      this.logger.warn(
+        { err: (err as Error).message, ...(alert && { alert }) },
+        'control connection TLS handshake failed',
+      );
       this.rt.metrics.tlsHandshake('control', null, false);
-      // A probe that connects and leaves (a load balancer's health check) sent nothing: not scored.
-      if (this.channel.tlsBytesIn > before) this.rt.defender.record(this.address, 'tls-failure');
+      // Not scored: a probe that connects and leaves (a load balancer's health check) sent nothing;
+      // a client that refused our certificate (not given our CA) is a user, not an attacker.
+      if (this.channel.tlsBytesIn > before && !alert) this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
       return false;
     } finally {

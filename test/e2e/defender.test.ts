@@ -4,10 +4,12 @@
  * that an attacker's flood cannot monopolize. 127.0.0.2+ are attackers, 127.0.0.1 the legit client.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import type { Reply } from '../../src/protocol/reply.js';
+import { CLIENT_BINARIES, runProcess } from '../support/clients.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
@@ -133,6 +135,59 @@ describe('defender: allow list', () => {
       await ftp.close();
     }
     assert.ok(!ts.logs.some((l) => l.msg === 'address banned'));
+  });
+});
+
+describe('defender: failed TLS handshakes', () => {
+  // 2 failed handshakes (2 points each) ban.
+  const server = useFerry({ defender: { threshold: 4 } });
+
+  /** The server's log lines of failed control handshakes from index `from`, once there are `n`. */
+  async function handshakeFailures(ts: TestServer, from: number, n: number): Promise<string[]> {
+    const failed = (l: { msg: string }): boolean => l.msg === 'control connection TLS handshake failed';
+    await waitForLog(ts, (l) => failed(l) && ts.logs.slice(from).filter(failed).length >= n, from);
+    return ts.logs
+      .slice(from)
+      .filter(failed)
+      .map((l) => String((l.obj as { err?: string }).err));
+  }
+
+  test("a client that refuses the server's certificate (curl without --cacert: unknown_ca) is not scored; garbage is", async () => {
+    const ts = server();
+    const from = ts.logs.length;
+    const target = (mode: Mode): string[] =>
+      mode === 'implicit'
+        ? [`ftps://127.0.0.1:${ts.implicitPort}/`]
+        : ['--ssl-reqd', `ftp://127.0.0.1:${ts.explicitPort}/`];
+    for (const mode of [...MODES, ...MODES]) {
+      const r = await runProcess(CLIENT_BINARIES.curl, [
+        ...['-sS', '--max-time', '20', '--interface', '127.0.0.9'],
+        ...target(mode),
+      ]);
+      assert.equal(r.code, 60, `not the certificate refused (60; banned: 28)\n${r.command}\n${r.stderr}`);
+    }
+    for (const err of await handshakeFailures(ts, from, 4)) assert.match(err, /alert unknown ca/);
+    assert.ok(!ts.logs.some((l) => l.msg === 'address banned'));
+    const ftp = await connectFrom(ts, 'implicit', '127.0.0.9');
+    try {
+      await ftp.login(ts.user, ts.password);
+    } finally {
+      await ftp.close();
+    }
+
+    // Garbage instead of a ClientHello still counts: the second bans.
+    const before = ts.logs.length;
+    for (let i = 0; i < 2; i++) {
+      const s = net.connect({ host: ts.host, port: ts.implicitPort, localAddress: '127.0.0.10' });
+      s.on('error', () => {});
+      s.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+      await withDeadline(once(s, 'close'), 5_000, 'the server to close the connection');
+    }
+    await waitForLog(
+      ts,
+      (l) => l.msg === 'address banned' && (l.obj as { remote?: string }).remote === '127.0.0.10',
+      before,
+    );
   });
 });
 
