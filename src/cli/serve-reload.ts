@@ -49,11 +49,11 @@ function fileSettingsNeedingRestart(before: FileConfig, after: FileConfig): stri
 
 /**
  * SIGHUP: re-reads the config file and applies what a running server can change (users, limits,
- * timeouts, TLS policy and certificates, passive settings, log level, transfer log); sessions keep
- * running. Settings that need a restart are named in a warning; a file that does not validate is
- * rejected with the error logged, and the running configuration stays. Either way the transfer log
- * is reopened, in every process: logrotate's SIGHUP must not depend on the file validating. Returns
- * the new state, or the running one when rejected.
+ * timeouts, TLS policy and certificates, passive settings, the defender's allow list, log level,
+ * transfer log); sessions keep running. Settings that need a restart are named in a warning; a
+ * file that does not validate is rejected with the error logged, and the running configuration
+ * stays. Either way the transfer log is reopened, in every process: logrotate's SIGHUP must not
+ * depend on the file validating. Returns the new state, or the running one when rejected.
  */
 export async function reloadConfiguration(
   ctx: ReloadContext,

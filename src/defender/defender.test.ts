@@ -127,6 +127,19 @@ test('an address on allow is let in although a ban restored from before still li
   assert.deepEqual(b.list(), []);
 });
 
+test('a new allow list (reload) lets a banned address in at once; taken off it, the ban holds again', () => {
+  const { d } = make();
+  for (let i = 0; i < 5; i++) d.record('192.0.2.1', 'limit-refused');
+  assert.equal(d.banned('192.0.2.1'), true);
+  d.setAllow(['192.0.2.0/24']);
+  assert.equal(d.banned('192.0.2.1'), false);
+  d.record('192.0.2.1', 'failed-login');
+  d.setAllow([]);
+  assert.equal(d.banned('192.0.2.1'), true);
+  assert.throws(() => d.setAllow(['192.0.2.0/40']), /not a network/);
+  assert.equal(d.banned('192.0.2.1'), true, 'a bad list changes nothing');
+});
+
 test('memory stays bounded under many addresses', () => {
   const { d } = make({ ...DEFAULT_DEFENDER, maxTracked: 100 });
   for (let i = 0; i < 10_000; i++) d.record(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'failed-login');

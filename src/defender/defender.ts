@@ -60,18 +60,26 @@ export interface DefenderPort {
  * them) and `maxTracked` addresses.
  */
 export class Defender implements DefenderPort {
-  private readonly allowList = new net.BlockList();
+  private allowList: net.BlockList;
   private readonly events = new Map<string, { at: number; points: number }[]>();
   private readonly active = new Map<string, Ban>();
   /** Bans that ended, remembered so that a repeat is banned longer. */
   private readonly past = new Map<string, Ban>();
 
   constructor(
-    readonly settings: DefenderSettings = DEFAULT_DEFENDER,
+    private readonly settings: DefenderSettings = DEFAULT_DEFENDER,
     private readonly onChange: (c: DefenderChange) => void = () => {},
     private readonly now: () => number = Date.now,
   ) {
-    for (const cidr of settings.allow) addAllowed(this.allowList, cidr);
+    this.allowList = networks(settings.allow);
+  }
+
+  /**
+   * A new allow list (a reload): an address on it is let in at once, whatever its ban; one taken
+   * off it is judged by its bans again (kept meanwhile). Throws, changing nothing, on a bad network.
+   */
+  setAllow(allow: readonly string[]): void {
+    this.allowList = networks(allow);
   }
 
   allowed(address: string): boolean {
@@ -206,6 +214,13 @@ function trim(map: Map<string, unknown>, max: number): void {
     if (map.size <= max) return;
     map.delete(key);
   }
+}
+
+/** A list of the networks `cidrs`; throws a clear error on one that is not. */
+function networks(cidrs: readonly string[]): net.BlockList {
+  const list = new net.BlockList();
+  for (const cidr of cidrs) addAllowed(list, cidr);
+  return list;
 }
 
 /** Adds a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address to `list`; throws a clear error. */

@@ -104,8 +104,15 @@ export class DefenderService implements DefenderPort {
   }
 
   banned(address: string): boolean {
-    if (this.forward) return (this.remoteBans.get(address) ?? 0) > Date.now();
+    // A worker checks the allow list itself: the primary announces every ban, allowed or not.
+    if (this.forward)
+      return !this.defender?.allowed(address) && (this.remoteBans.get(address) ?? 0) > Date.now();
     return this.defender?.banned(address) ?? false;
+  }
+
+  /** A new allow list (a reload): applies to the bans in force too. */
+  setAllow(allow: readonly string[]): void {
+    this.defender?.setAllow(allow);
   }
 
   record(address: string, event: DefenderEvent): void {

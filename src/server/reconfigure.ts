@@ -19,10 +19,11 @@ export function reloadPlan(
 
 /**
  * Settings a running server cannot change: the listeners (their sockets are bound) and the
- * defender (its scores and bans live on). A reload keeps the running values of these and names
- * the ones that differ, so the operator knows a restart is needed.
+ * defender (its scores and bans live on), but for its allow list. A reload keeps the running
+ * values of these and names the ones that differ, so the operator knows a restart is needed.
  */
 const FIXED = ['explicit', 'implicit', 'defender'] as const;
+const RELOADABLE = new Set(['defender.allow']);
 
 /** The option keys (`explicit`, `defender.banMs`…) whose new value needs a restart. */
 export function restartNeeded(running: ResolvedOptions, next: ResolvedOptions): string[] {
@@ -34,7 +35,8 @@ export function restartNeeded(running: ResolvedOptions, next: ResolvedOptions): 
       for (const sub of new Set([...Object.keys(a), ...Object.keys(b)])) {
         const x = (a as Record<string, unknown>)[sub];
         const y = (b as Record<string, unknown>)[sub];
-        if (JSON.stringify(x) !== JSON.stringify(y)) changed.push(`${key}.${sub}`);
+        const name = `${key}.${sub}`;
+        if (!RELOADABLE.has(name) && JSON.stringify(x) !== JSON.stringify(y)) changed.push(name);
       }
     } else if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(key);
   }
@@ -43,7 +45,12 @@ export function restartNeeded(running: ResolvedOptions, next: ResolvedOptions): 
 
 /** `next` with the settings that need a restart kept at their running values. */
 export function applicable(running: ResolvedOptions, next: ResolvedOptions): ResolvedOptions {
-  return { ...next, explicit: running.explicit, implicit: running.implicit, defender: running.defender };
+  return {
+    ...next,
+    explicit: running.explicit,
+    implicit: running.implicit,
+    defender: { ...running.defender, allow: next.defender.allow },
+  };
 }
 
 /**

@@ -151,7 +151,8 @@ export class FerryServer {
    * A new configuration (SIGHUP): users, limits, timeouts, TLS policy and certificates, passive
    * settings. Sessions running keep going and see the new settings from their next command on;
    * nothing changes when the options or the certificates are not valid (it throws). The listeners
-   * and the defender keep their running settings: the keys that differ are returned, for a warning.
+   * and the defender keep their running settings but for its allow list: the keys that differ are
+   * returned, for a warning.
    */
   async reconfigure(
     options: ServerOptions,
@@ -163,6 +164,7 @@ export class FerryServer {
     const names = await this.passiveNames.lookUp(next.passive.names);
     await this.certificates.replace(...certificateSettings(next), certificates);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
+    this.defense.setAllow(next.defender.allow);
     this.checks.setLimits(checkLimits(next));
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));

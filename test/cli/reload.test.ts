@@ -236,6 +236,81 @@ async function userReply(
   }
 }
 
+/** What the explicit port says first to a connection from `from`: a 220 or 421 greeting. */
+async function greeting(r: ServeProcess, from: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port: r.explicitPort, localAddress: from });
+  socket.on('error', () => {});
+  try {
+    const [d] = (await once(socket, 'data')) as [Buffer];
+    return d.toString('latin1');
+  } finally {
+    socket.destroy();
+  }
+}
+
+for (const workers of [1, 2]) {
+  test(`SIGHUP (--workers ${workers}): an address added to defender.allow is let in at once, though banned; taken off, its ban holds again`, async () => {
+    const config = path.join(dir, `allow-${workers}.yaml`);
+    const allowing = (allow: string): Promise<string> =>
+      configText({
+        users: [['alice', 'pw']],
+        perAddress: 10,
+        pasv: '127.0.0.1',
+        extra: `defender:\n  threshold: 2\n  banSeconds: 3600\n  allow: [${allow}]\n`,
+      });
+    const banned = `127.0.0.${40 + workers}`;
+    await writeFile(config, await allowing(''));
+    const r = await ServeProcess.start(
+      [
+        '--config',
+        config,
+        '--workers',
+        String(workers),
+        '--data-dir',
+        path.join(dir, `data-allow-${workers}`),
+      ],
+      dir,
+    );
+    const hup = async (): Promise<number> => {
+      const from = r.log.length;
+      r.child.kill('SIGHUP');
+      await reloaded(r, from, /^configuration reloaded$/);
+      return from;
+    };
+    const open: RawFtp[] = [];
+    try {
+      for (let i = 0; i < 2; i++) await loginRefused(r, 'alice', 'wrong', banned);
+      await r.waitForLog((l) => l.msg === 'address banned' && l.remote === banned, 'the ban');
+      assert.match(await greeting(r, banned), /^421 .*banned/);
+
+      await writeFile(config, await allowing(`${banned}/32`));
+      const from = await hup();
+      const restart = r.log.slice(from).find((l) => /restart is needed/.test(l.msg ?? ''));
+      assert.equal(restart, undefined, JSON.stringify(restart));
+      // Logged in, in every worker (held open, the second session goes to the other one).
+      const servedBy = new Set<unknown>();
+      let at = from;
+      for (let i = 0; i < workers; i++) {
+        open.push(await login(r, 'alice', 'pw', banned));
+        const line = await r.waitForLog(
+          (l) => r.log.indexOf(l) >= at && l.msg === 'login' && l.remote === banned,
+          'the login',
+        );
+        at = r.log.indexOf(line) + 1;
+        servedBy.add(line.worker);
+      }
+      assert.equal(servedBy.size, workers);
+
+      await writeFile(config, await allowing(''));
+      await hup();
+      assert.match(await greeting(r, banned), /^421 .*banned/);
+    } finally {
+      await Promise.all(open.map((f) => f.close()));
+      assert.equal(await r.stop(), 0);
+    }
+  });
+}
+
 test('SIGHUP: clientCertificates.ca added, kept, and refused when its file is missing', async () => {
   const ca = await testCa('Reload test CA');
   const carol = await issuedBy(ca, 'carol');

@@ -240,10 +240,10 @@ export class ClusterPrimary {
   }
 
   /**
-   * A new configuration (SIGHUP): the limits the primary counts apply at once; the listeners and
-   * the defender keep their running settings (the keys that differ are returned). Call
-   * reloadWorkers() next so that every worker takes the rest. Throws, changing nothing, when the
-   * options are not valid.
+   * A new configuration (SIGHUP): the limits the primary counts and the defender's allow list apply
+   * at once; the listeners and the defender's other settings stay (the keys that differ are
+   * returned). Call reloadWorkers() next so that every worker takes the rest. Throws, changing
+   * nothing, when the options are not valid.
    */
   async reconfigure(options: ServerOptions): Promise<{ restartNeeded: string[] }> {
     const running = this.options;
@@ -258,6 +258,7 @@ export class ClusterPrimary {
     const certificates = new CertificateStore(...certificateSettings(next));
     await certificates.load();
     this.certificates = certificates;
+    this.defense.setAllow(next.defender.allow);
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.edge.configure(next.proxyProtocol);
