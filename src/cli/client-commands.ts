@@ -379,6 +379,17 @@ export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
     : `Transferred ${r.transferred} file(s), ${humanBytes(r.bytes)}; ${r.deleted} deleted, ${skipped}.`;
 }
 
+/** The line `mirror --verify` prints before its summary: how files of the same size were compared. */
+function verifySummary(r: MirrorResult): string {
+  if (r.verifiedBy !== undefined)
+    return `Compared ${r.verified} file(s) of the same size by ${r.verifiedBy}.`;
+  if (r.checksum === undefined)
+    return 'The server offers no checksum (HASH, XSHA256, MD5): compared size and time.';
+  if (r.verified === 0)
+    return `No file has the same size on both sides: nothing to compare by ${r.checksum}.`;
+  return `${r.checksum} gave no checksum for the ${r.verified} file(s) of the same size: compared size and time.`;
+}
+
 /** What a mirror did, counted from its events: what Ctrl-C's summary says. */
 interface MirrorTally {
   /** The files to transfer; undefined until the trees were compared. */
@@ -724,12 +735,7 @@ export function registerClientCommands(program: Command): void {
               if (run.signal.aborted && !o.dryRun) run.reporter.note(interruptedMirrorSummary(tally));
               throw err;
             });
-          if (o.verify)
-            run.reporter.note(
-              result.verifiedBy !== undefined
-                ? `Compared ${result.verified} file(s) of the same size by ${result.verifiedBy}.`
-                : 'The server offers no checksum (HASH, XSHA256, MD5): compared size and time.',
-            );
+          if (o.verify) run.reporter.note(verifySummary(result));
           run.reporter.note(mirrorSummary(result, o.dryRun ?? false));
         });
       },

@@ -132,7 +132,12 @@ export interface MirrorResult {
   readonly directoriesCreated: number;
   /** Relative paths of the files that were (or, with dryRun, would be) transferred. */
   readonly files: readonly string[];
-  /** With `verify`: how the files were compared (`SHA-256`…), or undefined for size and time. */
+  /**
+   * With `verify`: the server's checksum command (`HASH`, `XSHA256`…), or undefined when it offers
+   * none (then size and time decide).
+   */
+  readonly checksum: string | undefined;
+  /** With `verify`: the checksum files were compared by (`SHA-256`…); undefined when none was. */
   readonly verifiedBy: string | undefined;
   /** With `verify`: files of the same size whose checksums were compared. */
   readonly verified: number;
@@ -459,7 +464,8 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   // Files to transfer.
   const jobs: Job[] = [];
-  const canVerify = (o.verify ?? false) && checksumMethod(client.features) !== undefined;
+  const checksum = o.verify ? checksumMethod(client.features) : undefined;
+  const canVerify = checksum !== undefined;
   let verified = 0;
   let verifiedBy: string | undefined;
   for (const [rel, item] of src) {
@@ -659,6 +665,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
       deleted,
       directoriesCreated,
       files,
+      checksum,
       verifiedBy,
       verified,
     };

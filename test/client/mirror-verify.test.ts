@@ -5,14 +5,15 @@
  * command falls back to size and time (vsftpd: test/client/cli.test.ts covers the plain mirror).
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { FerryClient } from '../../src/client/client.js';
 import { mirror } from '../../src/client/mirror.js';
-import { startFerry, type TestServer } from '../support/ferry.js';
-import { clientOf } from './helpers.js';
+import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
+import { clientOf, ferry } from './helpers.js';
 
 describe('mirror --verify against Ferry (HASH)', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -59,5 +60,17 @@ describe('mirror --verify against Ferry (HASH)', { timeout: 120_000 }, () => {
 
     const checksum = await client.checksum('tree/changed.txt');
     assert.equal(checksum?.algorithm, 'SHA-256');
+  });
+
+  test('ferry mirror --verify with no file of the same size on both sides does not say the server offers no checksum', async () => {
+    await mkdir(path.join(ts.root, 'fresh'));
+    await writeFile(path.join(ts.root, 'fresh', 'new.txt'), 'new');
+    const pin = `sha256:${new X509Certificate((await testCertificate()).cert).fingerprint256}`;
+    const env = { HOME: local, FERRY_PASSWORD: ts.password, FERRY_KNOWN_HOSTS: path.join(local, 'known') };
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/fresh`;
+    const r = await ferry(['mirror', '--verify', '--fingerprint', pin, url, path.join(local, 'fresh')], env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /offers no checksum/);
+    assert.match(r.stderr, /^No file has the same size on both sides: nothing to compare by HASH\.$/m);
   });
 });
