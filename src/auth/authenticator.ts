@@ -186,8 +186,10 @@ export class AccountAuthenticator implements Authenticator {
     signal.throwIfAborted();
     if (!account) return { ok: false, reason: REJECTED, unknownUser: true };
     if (!passwordless(account)) return { ok: false, reason: 'certificate does not replace the password' };
-    const why = certificateMismatch(account, c.clientCertificate) ?? refusedBecause(account, c.remoteAddress);
-    if (why) return { ok: false, reason: why };
+    const mismatch = certificateMismatch(account, c.clientCertificate);
+    if (mismatch) return { ok: false, reason: mismatch, certificateRefused: true };
+    const refused = refusedBecause(account, c.remoteAddress);
+    if (refused) return { ok: false, reason: refused };
     return { ok: true, principal: principalOf(account) };
   }
 

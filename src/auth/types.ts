@@ -109,6 +109,12 @@ export type AuthOutcome =
       unavailable?: boolean;
       /** An anonymous login refused (allowFrom, expiry): not a failed login (no defender score). */
       anonymous?: boolean;
+      /**
+       * At USER (authenticateByCertificate): a certificate was presented for an account that logs
+       * in by one, and refused (`reason` says why: OpenSSL's, a pin…). Logged then, whatever PASS
+       * does next: with cert-or-password the password may still log the user in.
+       */
+      certificateRefused?: boolean;
     };
 
 /**

@@ -317,7 +317,10 @@ test('a client CA file that is missing, or holds a certificate that is not a CA,
 });
 
 /** A server whose only user, carol, logs in by a certificate from `caFiles` (with `crlFiles`). */
-function carolServer(paths: () => { caFiles: string[]; crlFiles?: string[] }): () => TestServer {
+function carolServer(
+  paths: () => { caFiles: string[]; crlFiles?: string[] },
+  certLogin: 'cert-only' | 'cert-or-password' = 'cert-only',
+): () => TestServer {
   let serverTls: Awaited<ReturnType<typeof certificateFiles>>;
   let table: UserTable;
   before(async () => {
@@ -328,7 +331,7 @@ function carolServer(paths: () => { caFiles: string[]; crlFiles?: string[] }): (
       username: 'carol',
       passwordHash: await hashPassword('pw'),
       home,
-      certLogin: 'cert-only' as const,
+      certLogin,
     };
     table = new UserTable([carol]);
   });
@@ -454,7 +457,11 @@ describe('client CRLs: a revoked certificate logs no one in', { timeout: 60_000 
     });
   });
   after(async () => dir.cleanup());
-  const server = carolServer(() => ({ caFiles: [dir.path('ca.pem')], crlFiles: [dir.path('crl.pem')] }));
+  const files = (): { caFiles: string[]; crlFiles: string[] } => ({
+    caFiles: [dir.path('ca.pem')],
+    crlFiles: [dir.path('crl.pem')],
+  });
+  const server = carolServer(files);
 
   test('a certificate the CRL lists is refused (CERT_REVOKED); another of the same CA logs in', async () => {
     await withClients(async (track) => {
@@ -463,6 +470,32 @@ describe('client CRLs: a revoked certificate logs no one in', { timeout: 60_000 
       const from = ts.logs.length;
       assert.equal(await login(track(await connect(ts, 'implicit', revoked)), 'carol'), 530);
       assert.match(await failureReason(ts, 'carol', from), /certificate revoked \(CERT_REVOKED\)/);
+    });
+  });
+
+  describe('cert-or-password', () => {
+    const either = carolServer(files, 'cert-or-password');
+
+    test('a revoked certificate is logged as refused (CERT_REVOKED), whether the password then logs in or not', async () => {
+      await withClients(async (track) => {
+        const ts = either();
+        for (const [password, code] of [
+          ['pw', 230],
+          ['wrong', 530],
+        ] as const) {
+          const from = ts.logs.length;
+          assert.equal(await login(track(await connect(ts, 'implicit', revoked)), 'carol', password), code);
+          const refused = await waitForLog(
+            ts,
+            (l) => l.msg === 'client certificate refused' && (l.obj as { user?: string }).user === 'carol',
+            from,
+          );
+          assert.match(
+            String((refused.obj as { reason?: string }).reason),
+            /certificate revoked \(CERT_REVOKED\)/,
+          );
+        }
+      });
     });
   });
 });

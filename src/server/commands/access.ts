@@ -145,7 +145,12 @@ export const accessCommands: AnyCommandSpec[] = [
             signal,
           ),
         );
-        if (!outcome.ok) return notByCertificate(outcome.reason);
+        if (!outcome.ok) {
+          // Said now: the password may still log the user in, and its line names no certificate.
+          if (outcome.certificateRefused)
+            logger.warn({ user: username, reason: outcome.reason }, 'client certificate refused');
+          return notByCertificate(outcome.reason);
+        }
         const ok = {
           code: Code.LoggedInBySecurityExchange,
           text: 'User logged in, authorized by security data exchange.',
