@@ -61,10 +61,12 @@ export {
 } from './auth/types.js';
 export { generateSelfSigned, fingerprintOf } from './tls/certificates.js';
 export { type SharedBans } from './defender/shared-bans.js';
+export { type CutRecord, type SharedCutUploads } from './shared-cut-uploads.js';
 export { Database, type DatabaseOptions } from './db/database.js';
 export { PgAccounts } from './db/accounts.js';
 export { PgBans } from './db/bans.js';
 export { PgUsage } from './db/usage.js';
 export { PgSessions, type SessionLeaseOptions } from './db/sessions.js';
+export { PgCutUploads } from './db/cut-uploads.js';
 // The client, also importable alone as 'ferry/client' (without the server's modules).
 export * from './client/bundle.js';

@@ -261,6 +261,8 @@ export async function serveSetup(
       ],
     },
     cutUploadsFile: cutUploadsFileOf(dataDir),
+    // With several nodes, in the database too: a resume reaching another node is refused as well.
+    ...(shared ? { sharedCutUploads: shared.cutUploads } : {}),
     allowClearData: flags.allowClearData ?? config.allowClearData,
     allowCcc: flags.allowCcc ?? config.allowCcc,
     ...(config.denyFiles && { denyFiles: config.denyFiles }),

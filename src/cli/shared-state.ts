@@ -4,6 +4,7 @@
 // (each worker too) ~15 MB of memory.
 import type { PgAccounts } from '../db/accounts.js';
 import type { PgBans } from '../db/bans.js';
+import type { PgCutUploads } from '../db/cut-uploads.js';
 import type { Database } from '../db/database.js';
 import type { PgSessions } from '../db/sessions.js';
 import type { PgUsage } from '../db/usage.js';
@@ -20,6 +21,8 @@ export interface SharedState {
 
 export interface ServingState extends SharedState {
   sessions: PgSessions;
+  /** The file versions cut uploads left, which a resume on any node must not continue. */
+  cutUploads: PgCutUploads;
 }
 
 /**
@@ -72,14 +75,18 @@ export async function openSharedState(
   };
 }
 
-/** The shared state plus this node's session leases (a serving node). */
+/** The shared state plus this node's session leases and the cut uploads (a serving node). */
 export async function openServingState(url: string, logger: Logger): Promise<ServingState> {
   const shared = await openSharedState(url, logger);
-  const { PgSessions } = await import('../db/sessions.js');
+  const [{ PgSessions }, { PgCutUploads }] = await Promise.all([
+    import('../db/sessions.js'),
+    import('../db/cut-uploads.js'),
+  ]);
   const sessions = new PgSessions(shared.db, { logger });
   return {
     ...shared,
     sessions,
+    cutUploads: new PgCutUploads(shared.db, logger),
     close: async () => {
       await sessions.close();
       await shared.close();

@@ -53,6 +53,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ferry_sessions_node ON ferry_sessions (node);
     `,
   },
+  {
+    version: 2,
+    name: 'cut uploads',
+    sql: `
+      -- The file versions cut replacing uploads left (server/cut-uploads.ts), which a resume on any
+      -- node must not continue. Times in milliseconds since the epoch, as the server keeps them.
+      CREATE TABLE ferry_cut_uploads (
+        username text NOT NULL,
+        path text NOT NULL,
+        id text,
+        size bigint NOT NULL,
+        modified bigint NOT NULL,
+        at bigint NOT NULL,
+        PRIMARY KEY (username, path)
+      );
+      CREATE INDEX ferry_cut_uploads_at ON ferry_cut_uploads (at);
+    `,
+  },
 ];
 
 /** Any fixed number: the advisory lock all Ferry nodes take to migrate one at a time. */

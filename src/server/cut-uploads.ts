@@ -7,11 +7,14 @@
 // With a file (`ferry serve`: <dataDir>/cut-uploads.json) every process of the node sees them (the
 // workers of --workers N, where a user's sessions land on different processes); without one, this
 // process alone. Each change is a read-modify-write under the file's lock; reads need no lock
-// (the file is replaced atomically).
+// (the file is replaced atomically). Nodes sharing a database (accounts in PostgreSQL) also keep
+// them there (`shared`), so a resume that reaches another node is refused too; the file stays this
+// node's record while the database is away.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
 import { silentLogger, type Logger } from '../logger.js';
+import type { SharedCutUploads } from '../shared-cut-uploads.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
 
 /** A file as it stands: storage identity, size, modification time (ms). */
@@ -41,6 +44,12 @@ export function cutKey(username: string, path: string): string {
   return `${username}\u0000${path}`;
 }
 
+/** The user name and the path a key was made of. */
+function splitCutKey(key: string): [username: string, path: string] {
+  const at = key.indexOf('\u0000');
+  return [key.slice(0, at), key.slice(at + 1)];
+}
+
 export function sameVersion(e: FileVersion, v: FileVersion): boolean {
   return e.id === v.id && e.size === v.size && e.modified === v.modified;
 }
@@ -52,14 +61,16 @@ export class CutUploads {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #max: number;
+  readonly #shared: SharedCutUploads | undefined;
 
   constructor(
     readonly file: string | undefined,
-    o: { logger?: Logger; now?: () => number; max?: number } = {},
+    o: { logger?: Logger; now?: () => number; max?: number; shared?: SharedCutUploads | undefined } = {},
   ) {
     this.#logger = o.logger ?? silentLogger;
     this.#now = o.now ?? Date.now;
     this.#max = o.max ?? MAX_CUTS;
+    this.#shared = o.shared;
   }
 
   /**
@@ -76,6 +87,7 @@ export class CutUploads {
     this.#memory.delete(key);
     this.#memory.set(key, entry);
     prune(this.#memory, entry.at, this.#max);
+    await this.#share(key, (s, ...k) => s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }));
     const file = this.file;
     if (file === undefined) return;
     try {
@@ -95,6 +107,7 @@ export class CutUploads {
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
   async forget(key: string): Promise<void> {
     this.#memory.delete(key);
+    await this.#share(key, (s, ...k) => s.delete(...k));
     const file = this.file;
     if (file === undefined) return;
     try {
@@ -112,12 +125,30 @@ export class CutUploads {
   /** Whether `key` holds a version a cut left (`current` is asked only when a record exists). */
   async isCut(key: string, current: () => Promise<FileVersion | undefined>): Promise<boolean> {
     const now = this.#now();
-    const entries = [this.#memory.get(key), await this.#fromFile(key)].filter(
+    const shared = await this.#share(key, (s, ...k) => s.get(...k));
+    const entries = [this.#memory.get(key), await this.#fromFile(key), shared].filter(
       (e): e is Entry => e !== undefined && now - e.at <= CUT_TTL_MS,
     );
     if (entries.length === 0) return false;
     const v = await current();
     return v !== undefined && entries.some((e) => sameVersion(e, v));
+  }
+
+  /** `op` on the shared store (which skips itself while the database is away: db/cut-uploads.ts). */
+  async #share<T>(
+    key: string,
+    op: (s: SharedCutUploads, username: string, path: string) => Promise<T>,
+  ): Promise<T | undefined> {
+    if (this.#shared === undefined) return undefined;
+    try {
+      return await op(this.#shared, ...splitCutKey(key));
+    } catch (err) {
+      this.#logger.warn(
+        { err: (err as Error).message },
+        'cut uploads not shared through the database: this node refuses alone',
+      );
+      return undefined;
+    }
   }
 
   async #fromFile(key: string): Promise<Entry | undefined> {

@@ -17,6 +17,7 @@ import { silentLogger, type Logger } from '../logger.js';
 import type { StorageBackend } from '../storage/types.js';
 import type { Registry } from 'prom-client';
 import type { TransferOutcome } from './transfers.js';
+import type { SharedCutUploads } from '../shared-cut-uploads.js';
 
 /** One finished file transfer as the transfer log (xferlog) records it. */
 export interface TransferRecord extends TransferOutcome {
@@ -84,6 +85,8 @@ export interface ServerOptions {
    * refuses a resume onto one (`ferry serve`: <dataDir>/cut-uploads.json); without it, this process alone.
    */
   cutUploadsFile?: string;
+  /** Those records shared with other nodes as well (the database): a resume on any node is refused. */
+  sharedCutUploads?: SharedCutUploads;
   allowClearData?: boolean;
   /** Allow login and commands without TLS on the explicit port. */
   allowPlainControl?: boolean;
@@ -388,6 +391,7 @@ export interface ResolvedOptions {
   requireSessionReuse: boolean;
   sessionReuseScope: 'connection' | 'user';
   cutUploadsFile: string | undefined;
+  sharedCutUploads: SharedCutUploads | undefined;
   allowClearData: boolean;
   allowPlainControl: boolean;
   allowCcc: boolean;
@@ -472,6 +476,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     storageFor: _s,
     logger: _l,
     sharedBans: _b,
+    sharedCutUploads: _c,
     metrics: _m,
     onTransfer: _t,
     ...plain
@@ -516,6 +521,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     requireSessionReuse: v.tls?.requireSessionReuse ?? true,
     sessionReuseScope: v.tls?.sessionReuseScope ?? 'connection',
     cutUploadsFile: v.cutUploadsFile,
+    sharedCutUploads: o.sharedCutUploads,
     allowClearData: v.allowClearData ?? false,
     allowPlainControl: v.allowPlainControl ?? false,
     allowCcc: v.allowCcc ?? false,

@@ -107,7 +107,7 @@ export class FerryServer {
       warnings,
       defender: this.defense,
       logins: new Logins(),
-      cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger }),
+      cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger, shared: o.sharedCutUploads }),
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));

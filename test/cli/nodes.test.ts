@@ -2,11 +2,12 @@
  * Two Ferry nodes (`ferry serve` processes on 127.0.0.2 and 127.0.0.3) sharing one PostgreSQL 15
  * (real, test/support/postgres.ts) and one directory tree: a user added through the CLI logs in on
  * both, a ban raised at A refuses at B, uploads on both stop at one quota, maxSessions counts both,
- * and kill -9 of A leaves B's transfer and new logins untouched.
+ * a resume at B onto the file a cut upload at A left is refused, and kill -9 of A leaves B's
+ * transfer and new logins untouched.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -194,6 +195,42 @@ describe('two nodes on one PostgreSQL and one directory tree', () => {
     await ferry(['bans', 'rm', '127.0.0.1', '--config', path.join(dir, 'b.yaml')]);
     await b.proc.waitForLog((l) => l.msg === 'address unbanned (shared)', 'the ban lifted on B');
     assert.equal(await pass(b, 'max', 'pw'), 230);
+  });
+
+  test('a replacing upload cut on node A: a resume on node B is refused; a whole upload there stores, then APPE works', async () => {
+    await addUser('cut');
+    const file = path.join(home, 'cut', 'doc.bin');
+    const [oldVersion, newVersion] = [randomBytes(300_000), randomBytes(500_000)];
+    const text = (r: Reply): string => r.lines.join('\n');
+    const [onA, onB] = await Promise.all([session(a, 'cut'), session(b, 'cut')]);
+    try {
+      assert.equal((await storeAll(onA, 'doc.bin', oldVersion)).code, 226);
+      const conn = await onA.openData(await onA.epsv(), { tls: onA.dataTls });
+      await onA.cmd('STOR doc.bin', 150);
+      await onA.uploadTruncated(conn, newVersion.subarray(0, 200_000));
+      const cut = await onA.expect();
+      assert.ok(cut.code === 426 || cut.code === 451, `cut upload: ${cut.code} ${text(cut)}`);
+      assert.deepEqual(await readFile(file), oldVersion, 'the old version stays');
+
+      // The client's resume reaches the other node (a balancer): SIZE, then REST + STOR of the rest.
+      assert.equal(text(await onB.cmd('SIZE doc.bin', 213)), '300000');
+      await onB.epsv();
+      await onB.cmd('REST 300000', 350);
+      const rest = await onB.cmd('STOR doc.bin');
+      assert.equal(rest.code, 451, text(rest));
+      assert.match(text(rest), /^Resume refused \(Append\/Restart not permitted\)/);
+      assert.deepEqual(await readFile(file), oldVersion, 'nothing spliced');
+
+      assert.equal((await storeAll(onB, 'doc.bin', newVersion)).code, 226);
+      assert.deepEqual(await readFile(file), newVersion);
+      const tail = randomBytes(1000);
+      const [, appended] = await onB.store('doc.bin', tail, 'APPE');
+      assert.equal(appended.code, 226, text(appended));
+      assert.deepEqual(await readFile(file), Buffer.concat([newVersion, tail]));
+    } finally {
+      await onA.close();
+      await onB.close();
+    }
   });
 
   test('kill -9 of node A: a transfer on node B finishes intact, and new logins keep working', async () => {

@@ -13,9 +13,11 @@ import { AccountAuthenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
 import { Database } from '../../src/db/database.js';
+import { PgCutUploads } from '../../src/db/cut-uploads.js';
 import { PgSessions } from '../../src/db/sessions.js';
 import { PgUsage } from '../../src/db/usage.js';
 import { FerryError } from '../../src/errors.js';
+import { CUT_TTL_MS, CutUploads, cutKey } from '../../src/server/cut-uploads.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { withLimits } from '../../src/storage/limited.js';
 import { QuotaBook } from '../../src/storage/quota.js';
@@ -121,7 +123,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1],
+        [1, 2],
       );
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
@@ -395,6 +397,75 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       await other.close();
       await node.close();
       await db.close();
+    }
+  });
+
+  test('cut uploads: what one node remembers another refuses, until stored; bounded; an outage keeps the node’s file record', async () => {
+    const [dbA, dbB] = await Promise.all([Database.open(pg.url), Database.open(pg.url)]);
+    const warnings: string[] = [];
+    const logger: Logger = {
+      ...silentLogger,
+      warn: (_obj, msg = '') => void warnings.push(msg),
+      child: () => logger,
+    };
+    let now = Date.now();
+    const clock = { now: () => now, max: 3 };
+    const a = new CutUploads(path.join(dir, 'cuts-a.json'), {
+      ...clock,
+      logger,
+      shared: new PgCutUploads(dbA, logger),
+    });
+    const b = new CutUploads(path.join(dir, 'cuts-b.json'), {
+      ...clock,
+      logger,
+      shared: new PgCutUploads(dbB, logger),
+    });
+    const old = { id: '1:2', size: 300, modified: 1000 };
+    const at = async (v: typeof old): Promise<typeof old> => v;
+    try {
+      // The user and the path are the key: another user's file of that name is another file.
+      await a.remember(cutKey('u', '/doc.bin'), old);
+      assert.equal(await b.isCut(cutKey('u', '/doc.bin'), () => at(old)), true, 'B refuses');
+      assert.equal(await b.isCut(cutKey('v', '/doc.bin'), () => at(old)), false, 'not another user’s');
+      assert.equal(
+        await b.isCut(cutKey('u', '/doc.bin'), () => at({ ...old, size: 500 })),
+        false,
+        'a newer file',
+      );
+      const keys = async (): Promise<string[]> =>
+        (await dbA.query<{ path: string }>('SELECT path FROM ferry_cut_uploads ORDER BY path')).rows.map(
+          (r) => r.path,
+        );
+      await b.forget(cutKey('u', '/doc.bin'));
+      assert.deepEqual(await keys(), [], 'stored on B: gone from the database');
+
+      // At most `max` records (the oldest go), none older than the TTL.
+      for (const name of ['/1', '/2', '/3', '/4']) {
+        now += 1;
+        await a.remember(cutKey('u', name), old);
+      }
+      assert.deepEqual(await keys(), ['/2', '/3', '/4']);
+      now += CUT_TTL_MS + 1;
+      await a.remember(cutKey('u', '/5'), old);
+      assert.deepEqual(await keys(), ['/5']);
+      assert.deepEqual(warnings, []);
+
+      // The database away: the upload goes on, one warn line, and this node still refuses (its file).
+      await pg.stop();
+      await b.remember(cutKey('u', '/away'), old);
+      const bWorker = new CutUploads(b.file, { ...clock, shared: new PgCutUploads(dbB) }); // a worker
+      assert.equal(await bWorker.isCut(cutKey('u', '/away'), () => at(old)), true, 'B’s other workers too');
+      await b.forget(cutKey('u', '/5'));
+      await pg.start();
+      assert.deepEqual(warnings, [
+        'cut uploads not shared while the database is unavailable: each node refuses alone',
+      ]);
+      // A serving node's change feed notices the database back within a second; here, a query.
+      for (const db of [dbA, dbB]) while (!db.available) await db.query('SELECT 1').catch(() => {});
+      await b.remember(cutKey('u', '/back'), old);
+      assert.equal(await a.isCut(cutKey('u', '/back'), () => at(old)), true, 'shared again');
+    } finally {
+      await Promise.all([dbA.close(), dbB.close()]);
     }
   });
 

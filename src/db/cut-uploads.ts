@@ -1,0 +1,91 @@
+// The file versions cut replacing uploads left, in PostgreSQL, so that a resume reaching another
+// node is refused as on the node that saw the cut (server/cut-uploads.ts keeps the semantics).
+// While the database is away this store is skipped (one warn line an outage), uploads go on, and
+// each node refuses from its own record (its file) alone.
+import { silentLogger, type Logger } from '../logger.js';
+import type { CutRecord, SharedCutUploads } from '../shared-cut-uploads.js';
+import { isUnavailable, type Database } from './database.js';
+
+interface CutRow {
+  id: string | null;
+  size: string;
+  modified: string;
+  at: string;
+}
+
+export class PgCutUploads implements SharedCutUploads {
+  readonly #logger: Logger;
+  /** Whether this outage was logged. */
+  #warned = false;
+
+  constructor(
+    readonly db: Database,
+    logger: Logger = silentLogger,
+  ) {
+    this.#logger = logger;
+  }
+
+  async put(username: string, path: string, r: CutRecord, o: { ttlMs: number; max: number }): Promise<void> {
+    await this.#use(() => this.#put(username, path, r, o));
+  }
+
+  async delete(username: string, path: string): Promise<void> {
+    const sql = 'DELETE FROM ferry_cut_uploads WHERE username = $1 AND path = $2';
+    await this.#use(() => this.db.query(sql, [username, path]));
+  }
+
+  get(username: string, path: string): Promise<CutRecord | undefined> {
+    return this.#use(() => this.#get(username, path));
+  }
+
+  /** `op`, or nothing while the database is away (a query it refuses still rejects). */
+  async #use<T>(op: () => Promise<T>): Promise<T | undefined> {
+    if (this.db.available) {
+      try {
+        const r = await op();
+        this.#warned = false;
+        return r;
+      } catch (err) {
+        if (!isUnavailable(err)) throw err;
+      }
+    }
+    if (!this.#warned) {
+      this.#warned = true;
+      this.#logger.warn(
+        {},
+        'cut uploads not shared while the database is unavailable: each node refuses alone',
+      );
+    }
+    return undefined;
+  }
+
+  async #put(username: string, path: string, r: CutRecord, o: { ttlMs: number; max: number }): Promise<void> {
+    await this.db.query(
+      `INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (username, path) DO UPDATE
+         SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at`,
+      [username, path, r.id ?? null, r.size, r.modified, r.at],
+    );
+    // Bounded whatever clients do: the expired, then the oldest beyond max.
+    await this.db.query(
+      `DELETE FROM ferry_cut_uploads WHERE at < $1
+         OR at < (SELECT at FROM ferry_cut_uploads ORDER BY at DESC OFFSET $2 LIMIT 1)`,
+      [r.at - o.ttlMs, o.max - 1],
+    );
+  }
+
+  async #get(username: string, path: string): Promise<CutRecord | undefined> {
+    const { rows } = await this.db.query<CutRow>(
+      'SELECT id, size, modified, at FROM ferry_cut_uploads WHERE username = $1 AND path = $2',
+      [username, path],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      ...(row.id === null ? {} : { id: row.id }),
+      size: Number(row.size),
+      modified: Number(row.modified),
+      at: Number(row.at),
+    };
+  }
+}
