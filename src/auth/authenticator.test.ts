@@ -26,7 +26,7 @@ const creds = (username: string, password: string) => ({
   tls: true,
 });
 
-test('store away: only a login verified recently, with the same password; another password fails; else unavailable (421)', async () => {
+test('store away: only a login verified recently, with the same password; another password is a scored guess; all else unavailable (421)', async () => {
   const home = '/srv/x';
   const store = new SwitchableStore(
     new Map([
@@ -40,11 +40,11 @@ test('store away: only a login verified recently, with the same password; anothe
   store.up = false;
   assert.equal((await auth.authenticate(creds('ann', 'pw'), signal)).ok, true, 'verified before: served');
   const wrong = await auth.authenticate(creds('ann', 'other'), signal);
-  // A failed login (530, scored, delayed), not 421: else wrong guesses would be free.
-  assert.equal(wrong.ok, false);
-  assert.equal(!wrong.ok && wrong.unavailable, undefined, 'another password is a failed login');
+  // The same 421 as for a name not cached, but a guess the defender scores: else guesses would be free.
+  assert.equal(!wrong.ok && wrong.unavailable && wrong.guess, true, 'another password is a scored guess');
   const never = await auth.authenticate(creds('bob', 'pw'), signal);
   assert.equal(never.ok === false && never.unavailable, true, 'never verified here');
+  assert.equal(!never.ok && never.guess, undefined, 'a name not cached is no guess');
 
   const strict = new AccountAuthenticator([store], { offlineLoginMs: 0 });
   store.up = true;

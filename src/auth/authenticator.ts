@@ -264,8 +264,8 @@ export class AccountAuthenticator implements Authenticator {
 
   /**
    * The store is unreachable: only a login verified here recently, with the same password. Another
-   * password for such a user is a failed login (scored, delayed), not 'unavailable': else guesses
-   * would be free until the right one got in.
+   * password for such a user is 'unavailable' as for anyone (the same 421: which names are cached is
+   * not told), but a guess the defender scores: else guesses would be free until the right one got in.
    */
   #offline(c: Credentials, why: string): AuthOutcome {
     const unavailable = {
@@ -279,7 +279,11 @@ export class AccountAuthenticator implements Authenticator {
       .update(`${c.username}\0${hit.account.passwordHash}\0${c.password.reveal()}`)
       .digest();
     if (!timingSafeEqual(hit.digest, digest)) {
-      return { ok: false, reason: `wrong password (checked offline: account store unavailable, ${why})` };
+      return {
+        ...unavailable,
+        guess: true,
+        reason: `wrong password (checked offline: account store unavailable, ${why})`,
+      };
     }
     // The certificate rules hold offline too (a certificate-only login is never remembered).
     const mode = certLoginOf(hit.account);

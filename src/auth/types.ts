@@ -107,6 +107,12 @@ export type AuthOutcome =
       unknownUser?: boolean;
       /** The account store could not be reached: not the client's fault (421, no defender score). */
       unavailable?: boolean;
+      /**
+       * With `unavailable`: a password checked offline against a cached account did not match. The
+       * client gets the same 421 as every offline refusal (cached names are not told apart), but the
+       * defender scores it as a failed login: guesses are not free while the store is away.
+       */
+      guess?: boolean;
       /** An anonymous login refused (allowFrom, expiry): not a failed login (no defender score). */
       anonymous?: boolean;
       /**

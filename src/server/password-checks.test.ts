@@ -223,6 +223,24 @@ describe('guardAuthenticator', () => {
     assert.deepEqual(defender.events, []);
   });
 
+  test('offline (the account store away): a refusal is not scored, a wrong password for a cached account is', async () => {
+    const defender = recording();
+    const queue = new PasswordCheckQueue({ overall: 2, perAddress: 1 });
+    const offline = (guess: boolean): Authenticator => ({
+      authenticate: async () => ({
+        ok: false,
+        reason: 'store away',
+        unavailable: true,
+        ...(guess && { guess }),
+      }),
+    });
+    const signal = new AbortController().signal;
+    await guardAuthenticator(offline(false), queue, defender).authenticate(credentials, signal);
+    assert.deepEqual(defender.events, []);
+    await guardAuthenticator(offline(true), queue, defender).authenticate(credentials, signal);
+    assert.deepEqual(defender.events, ['failed-login']);
+  });
+
   test('an anonymous login refused (allowFrom) is not scored; a wrong password is', async () => {
     const defender = recording();
     const queue = new PasswordCheckQueue({ overall: 2, perAddress: 1 });

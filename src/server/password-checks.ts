@@ -219,7 +219,8 @@ export function guardAuthenticator(
         return { ok: false, unavailable: true, reason: `password check: ${why}` };
       }
       // An anonymous login needs no secret: its refusal is no guess at one.
-      if (!outcome.ok && !outcome.unavailable && !outcome.anonymous)
+      // An offline refusal is not the client's fault, unless it was a wrong password (a guess).
+      if (!outcome.ok && (!outcome.unavailable || outcome.guess) && !outcome.anonymous)
         defender.record(address, outcome.unknownUser ? 'unknown-user' : 'failed-login');
       return outcome;
     },

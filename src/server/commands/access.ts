@@ -182,7 +182,10 @@ export const accessCommands: AnyCommandSpec[] = [
       const outcome = await checked(ctx, (signal) => options.authenticator.authenticate(credentials, signal));
       if (!outcome.ok && outcome.unavailable) {
         // Not the client's fault: no failure counted; it may try again (another node, or later).
+        // Every such refusal waits as a failed login does: its timing does not tell a wrong password
+        // for a cached user (scored by the defender) from a name that is not cached.
         logger.warn({ user: username, reason: outcome.reason }, 'login not possible now');
+        await sleep(FAILURE_DELAY_MS, undefined, { signal: ctx.disconnected }).catch(() => {});
         return {
           reply: reply(Code.ServiceNotAvailable, 'Accounts unavailable, try again later.'),
           after: 'close',
