@@ -34,7 +34,7 @@ import { checkRootPolicy, dropPrivileges, handOver, lookupUser, type SystemUser 
 import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
-import { recountUsageIn, UploadSweeper } from './upload-sweeper.js';
+import { localRoots, recountUsageIn, UploadSweeper } from './upload-sweeper.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
@@ -172,12 +172,9 @@ async function serve(flags: ServeFlags): Promise<void> {
   const options: ServerOptions = { ...setup.options, ...extra };
   let running: Running = { config, setup };
   const sweeper = new UploadSweeper(
-    () =>
-      running.setup.users.accounts
-        .map((u) => u.home)
-        .filter((home) => home !== '' && !home.startsWith('s3://')),
+    () => running.setup.users.accounts.flatMap(localRoots),
     logger,
-    (home) => recountUsageIn(home, running.setup, logger),
+    (dirs) => recountUsageIn(dirs, running.setup, logger),
   );
   let server: FerryServer | ClusterPrimary;
   try {

@@ -93,9 +93,14 @@ export async function removeStaleTemps(dir: Pinned, names: readonly string[]): P
 /**
  * Walks the tree under `root` (not following links) and removes stale upload temp files, one
  * directory at a time so it never holds up anything else. For the start of a server, in the
- * background; stops when `signal` aborts. Resolves with the count removed.
+ * background; stops when `signal` aborts. Resolves with the count removed; `removedIn` is told each
+ * directory (its real path) where some were.
  */
-export async function sweepStaleUploads(root: string, signal: AbortSignal): Promise<number> {
+export async function sweepStaleUploads(
+  root: string,
+  signal: AbortSignal,
+  removedIn: (dir: string) => void = () => {},
+): Promise<number> {
   const jail = new FdJail(await realpath(root));
   let removed = 0;
   // Host paths, not descriptors: a wide tree must not exhaust the descriptor limit.
@@ -108,7 +113,9 @@ export async function sweepStaleUploads(root: string, signal: AbortSignal): Prom
     try {
       const entries = await readdir(dir.path, { withFileTypes: true }).catch(() => []);
       const files = entries.filter((e) => e.isFile()).map((e) => e.name);
-      removed += await removeStaleTemps(dir, files);
+      const here = await removeStaleTemps(dir, files);
+      if (here > 0) removedIn(path);
+      removed += here;
       for (const e of entries) if (e.isDirectory()) pending.push(join(path, e.name));
     } finally {
       await dir.close();
