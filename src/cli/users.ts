@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
@@ -70,12 +71,15 @@ async function openAccounts(f: FileFlags, mode: 'migrate' | 'read'): Promise<Acc
     return { dir: shared.accounts, usage: shared.usage, close: () => shared.close(), ...defaults };
   }
   // A users file `sudo ferry users` creates is the runAs user's, so that the server can read it
-  // and write it (hash upgrades) wherever it is (root's /etc/ferry too).
-  const runAs = mode === 'migrate' && process.getuid?.() === 0 ? config.runAs : undefined;
+  // and write it (hash upgrades) wherever it is (root's /etc/ferry too). Looked up only then: an
+  // existing file keeps its owner, and editing it needs no such user on this machine.
+  const file = usersFileOf(f.dataDir, config);
+  const creating = mode === 'migrate' && process.getuid?.() === 0 && !existsSync(file);
+  const runAs = creating ? config.runAs : undefined;
   const owner = runAs === undefined ? undefined : lookupUser(runAs, `${f.config}: runAs`);
   return {
     ...defaults,
-    dir: new UsersFileDirectory(usersFileOf(f.dataDir, config), owner),
+    dir: new UsersFileDirectory(file, owner),
     usage: new UsageFile(usageFileOf(dataDirOf(f.dataDir, config))),
     close: async () => {},
   };

@@ -193,5 +193,15 @@ test(
     assert.deepEqual(await ownerOf(users), [user.uid, user.gid]);
     assert.equal((await stat(users)).mode & 0o777, 0o600);
     assert.equal((await stat(etc)).uid, 0, 'the directory stays root’s');
+
+    // An existing file keeps its owner: runAs is not looked up, so a config naming a user this
+    // machine does not have (copied from the server) still lets root edit it.
+    await writeFile(config, `runAs: no-such-ferry-user\naccounts: { file: users.yaml }\n`);
+    const again = await runFerry(
+      ['users', 'add', 'bob', '--home', home, '--password-stdin', '--config', config],
+      'pw\n',
+    );
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(await ownerOf(users), [user.uid, user.gid]);
   },
 );
