@@ -39,11 +39,28 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
     return secureLogin({ host: s.host, port: portOf(s, mode), implicit, user, password: 'pw', from });
   };
 
-  /** RETR whose data connection offers `session`: the body, or undefined when it was refused. */
-  async function retrieveOffering(ftp: RawFtp, session: Buffer): Promise<string | undefined> {
+  /**
+   * RETR whose data connection offers `session`: the body, or undefined when it was refused. With
+   * `meanwhile`, the session is one of a connection still logging in (a client sharing one session
+   * cache may offer its ticket first): once the server waits for that login, `meanwhile` logs it in,
+   * or not.
+   */
+  async function retrieveOffering(
+    ftp: RawFtp,
+    session: Buffer,
+    meanwhile?: () => Promise<void>,
+  ): Promise<string | undefined> {
     const port = await ftp.epsv();
     await ftp.cmd('RETR file.txt', 150);
-    const conn = await ftp.openData(port, { tls: true, session }).catch(() => undefined);
+    const from = server().logs.length;
+    const opening = ftp.openData(port, { tls: true, session }).catch(() => undefined);
+    if (meanwhile) {
+      const waits = (l: { msg: string }): boolean =>
+        l.msg.startsWith('data connection waits for the login of the sibling');
+      await waitForLog(server(), waits, from);
+      await meanwhile();
+    }
+    const conn = await opening;
     if (conn?.sessionReused) {
       const body = (await ftp.readAll(conn)).toString();
       await ftp.expect(226);
@@ -66,40 +83,6 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
     if (mode === 'explicit') assert.equal((await ftp.authTls('TLS')).code, 234);
     return ftp;
   };
-
-  /**
-   * RETR whose data connection offers the session of `sibling`, a connection still logging in (a
-   * client sharing one session cache may offer its ticket first); once the server waits for that
-   * login, `meanwhile` logs it in or not. The body, or undefined when the data connection was refused.
-   */
-  async function offerWhileLoggingIn(
-    ftp: RawFtp,
-    sibling: RawFtp,
-    meanwhile: () => Promise<void>,
-  ): Promise<string | undefined> {
-    const session = await sibling.waitForSession();
-    const port = await ftp.epsv();
-    await ftp.cmd('RETR file.txt', 150);
-    const from = server().logs.length;
-    const opening = ftp.openData(port, { tls: true, session }).catch(() => undefined);
-    await waitForLog(
-      server(),
-      (l) => l.msg.startsWith('data connection waits for the login of the sibling'),
-      from,
-    );
-    await meanwhile();
-    const conn = await opening;
-    if (conn?.sessionReused) {
-      const body = (await ftp.readAll(conn)).toString();
-      await ftp.expect(226);
-      return body;
-    }
-    if (conn) await withDeadline(conn.closed, ftp.timeoutMs, 'the refused connection to close');
-    const own = await ftp.openData(port, { tls: true });
-    assert.equal((await ftp.readAll(own)).toString(), BODY);
-    await ftp.expect(226);
-    return undefined;
-  }
 
   for (const mode of MODES) {
     test(`${mode}: a session of the same user's other control connection resumes and transfers`, async () => {
@@ -135,8 +118,8 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
       await withClients(async (track) => {
         const ftp = track(await login(mode, 'alice'));
         const sibling = track(await arriving(mode));
-        const body = await offerWhileLoggingIn(ftp, sibling, () => sibling.login('alice', 'pw'));
-        assert.equal(body, BODY);
+        const session = await sibling.waitForSession();
+        assert.equal(await retrieveOffering(ftp, session, () => sibling.login('alice', 'pw')), BODY);
       });
     });
 
@@ -144,13 +127,14 @@ describe('sessionReuseScope: user', { timeout: 120_000 }, () => {
       await withClients(async (track) => {
         const ftp = track(await login(mode, 'alice'));
         const bob = track(await arriving(mode));
-        assert.equal(await offerWhileLoggingIn(ftp, bob, () => bob.login('bob', 'pw')), undefined, 'bob');
+        const bobs = await bob.waitForSession();
+        assert.equal(await retrieveOffering(ftp, bobs, () => bob.login('bob', 'pw')), undefined, 'bob');
         const gone = track(await arriving(mode));
         const leaves = async (): Promise<void> => {
           await gone.cmd('QUIT', 221);
           await gone.close();
         };
-        assert.equal(await offerWhileLoggingIn(ftp, gone, leaves), undefined, 'left');
+        assert.equal(await retrieveOffering(ftp, await gone.waitForSession(), leaves), undefined, 'left');
       });
     });
   }
