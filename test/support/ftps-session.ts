@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type tls from 'node:tls';
 import { parseEpsvReply, parsePasvReply } from '../../src/protocol/address.js';
-import { RawFtp, textOf } from './raw-ftp.js';
+import { RawFtp, textOf, type DataConnection } from './raw-ftp.js';
 
 export interface SecureLogin {
   readonly host: string;
@@ -124,4 +124,18 @@ export async function storeCode(ftp: RawFtp, file: string, size: number): Promis
   const r = await ftp.expect();
   await sent;
   return r.code;
+}
+
+/**
+ * `STOR file` with `data` sent and the server seen reading it (STAT counts bytes), the upload left
+ * open: for tests that then cut it as a killed client would (resetting both connections).
+ */
+export async function uploadUnderWay(ftp: RawFtp, file: string, data: Buffer): Promise<DataConnection> {
+  const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+  await ftp.cmd(`STOR ${file}`, 150);
+  conn.stream.resume();
+  conn.stream.write(data);
+  for (let i = 0; / 0 bytes transferred/.test(textOf(await ftp.cmd('STAT'))); i++)
+    assert.ok(i < 500, 'the server never read the upload');
+  return conn;
 }
