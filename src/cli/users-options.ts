@@ -32,6 +32,10 @@ export interface AccountFlags {
   enabled?: boolean;
   clientCert: string[];
   certLogin?: string;
+  /** true (`--read-only`), false (`--no-read-only`), or "default" (unset: userDefaults decide). */
+  readOnly?: boolean | string;
+  hideDotFiles?: boolean | string;
+  denyFile: string[];
 }
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
@@ -87,6 +91,22 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
     .option(
       '--cert-login <mode>',
       `what a client certificate does: ${CERT_LOGIN_MODES.join(', ')} (default with a pinned certificate: cert-and-password${clear})`,
+    )
+    .option('--read-only [default]', `list and download only at / (a --perm rule for / wins${dflt})`)
+    .option(
+      '--no-read-only',
+      "full rights at / unless --perm says otherwise (whatever userDefaults' readOnly)",
+    )
+    .option(
+      '--hide-dot-files [default]',
+      'LIST, NLST and STAT leave dot-files out unless asked with -a ("default": the server\'s hideDotFiles)',
+    )
+    .option('--no-hide-dot-files', "list dot-files (whatever the server's hideDotFiles)")
+    .option(
+      '--deny-file <pattern>',
+      `a shell pattern of names the user may not see or use, besides the server's denyFiles (repeatable${adding ? '' : `; replaces the list; '' clears it`})`,
+      collect,
+      [],
     );
 }
 
@@ -158,12 +178,27 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   if (f.disabled) a.disabled = true;
   if (f.enabled) a.disabled = undefined;
   if (f.certLogin !== undefined) a.certLogin = certLoginFlag(f.certLogin);
+  if (f.readOnly !== undefined) a.readOnly = switchFlag('read-only', f.readOnly);
+  if (f.hideDotFiles !== undefined) a.hideDotFiles = switchFlag('hide-dot-files', f.hideDotFiles);
+  if (f.denyFile.length > 0) {
+    const clear = f.denyFile.length === 1 && f.denyFile[0] === '';
+    if (!clear && f.denyFile.includes(''))
+      throw new FerryError('ERR_USAGE', "--deny-file: '' (clear the list) goes alone.");
+    a.denyFiles = clear ? undefined : [...new Set(f.denyFile)];
+  }
   if (f.clientCert.length > 0) {
     const none = f.clientCert.length === 1 && f.clientCert[0] === 'none';
     a.clientCerts = none
       ? undefined
       : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
   }
+}
+
+/** `--x` (true), `--no-x` (false), or `--x default` (unset: the defaults decide). */
+function switchFlag(name: string, value: boolean | string): boolean | undefined {
+  if (typeof value === 'boolean') return value;
+  if (value === 'default') return undefined;
+  throw new FerryError('ERR_USAGE', `--${name}: takes no value but "default", got "${value}".`);
 }
 
 function certLoginFlag(text: string): CertLogin | undefined {

@@ -448,6 +448,8 @@ function statusOf(a: Account): string {
   return why === undefined ? 'enabled' : why.startsWith('account expired') ? 'expired' : 'disabled';
 }
 
+const yesNo = (b: boolean | undefined): string => (b ? 'yes' : 'no');
+
 const limit = (n: number | undefined, show: (n: number) => string): string => (!n ? 'none' : show(n));
 
 /** `used of limit (n%)`, or what is known when nothing is recorded yet. */
@@ -478,6 +480,9 @@ function describe(
     `status          ${statusOf(a)}`,
     `home            ${homeOf(a)}`,
     `permissions     ${rules.join('  ')}`,
+    `read only       ${from('readOnly', yesNo(a.readOnly))}${a.permissions?.['/'] ? '  (the rule for / wins)' : ''}`,
+    `hide dot-files  ${a.hideDotFiles === undefined ? "the server's hideDotFiles" : yesNo(a.hideDotFiles)}`,
+    `deny files      ${a.denyFiles ? `${a.denyFiles.join('  ')}  (besides the server's denyFiles)` : "the server's denyFiles"}`,
     `max sessions    ${from('maxSessions', limit(a.maxSessions, String))}`,
     `allow from      ${a.allowFrom?.join(', ') ?? 'anywhere'}`,
     `expires         ${a.expires ?? 'never'}`,

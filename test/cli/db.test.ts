@@ -165,6 +165,43 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     }
   });
 
+  test('--read-only, --hide-dot-files and --deny-file set and unset an account in the database', async () => {
+    const home = path.join(dir, 'hal');
+    await mkdir(home, { recursive: true });
+    const show = async (): Promise<unknown> =>
+      JSON.parse(await ok(['users', 'show', 'hal', '--json', '--config', config])) as unknown;
+    await ok(
+      ['users', 'add', 'hal', '--home', home, '--password-stdin', '--config', config].concat([
+        '--read-only',
+        '--no-hide-dot-files',
+        '--deny-file',
+        '*.exe',
+        '--deny-file',
+        '.ht*',
+      ]),
+      {},
+      'hal-pw\n',
+    );
+    assert.deepEqual(await show(), {
+      name: 'hal',
+      home,
+      readOnly: true,
+      hideDotFiles: false,
+      denyFiles: ['*.exe', '.ht*'],
+    });
+    await ok(
+      ['users', 'set', 'hal', '--config', config].concat([
+        '--read-only',
+        'default',
+        '--hide-dot-files',
+        'default',
+        '--deny-file',
+        '',
+      ]),
+    );
+    assert.deepEqual(await show(), { name: 'hal', home });
+  });
+
   test('a database never migrated: db status says so and what to do, the commands that only read change nothing, one that writes creates the schema', async () => {
     const admin = new pg.Client({ connectionString: pgc.url });
     await admin.connect();

@@ -244,6 +244,59 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
     }
   });
 
+  test('--read-only, --hide-dot-files and --deny-file reach the server; "default" and \'\' unset them', async () => {
+    const ghome = path.join(dir, 'gail');
+    await mkdir(ghome);
+    for (const f of ['hello.txt', '.profile', 'setup.exe']) await writeFile(path.join(ghome, f), f);
+    await change(
+      ['add', 'gail', '--home', ghome, '--password-stdin', '--hide-dot-files', '--deny-file', '*.exe'],
+      'gail-pw\n',
+    );
+    const names = async (ftp: RawFtp): Promise<string[]> =>
+      (await ftp.listing('NLST')).split('\r\n').filter(Boolean).sort();
+    const { ftp, r } = await login('implicit', 'gail', 'gail-pw');
+    try {
+      assert.equal(r.code, 230, textOf(r));
+      await ftp.cmd('TYPE I', 200);
+      assert.deepEqual(await names(ftp), ['hello.txt']);
+      assert.equal(textOf(await ftp.cmd('RETR setup.exe', 550)), 'File name not allowed.');
+      // Set while the session runs: its next STOR is refused.
+      await change(['set', 'gail', '--read-only']);
+      assert.equal(textOf(await ftp.cmd('STOR new.txt', 550)), 'Permission denied: upload');
+    } finally {
+      await ftp.close();
+    }
+    const shown = (await users(['show', 'gail'])).stdout;
+    assert.match(shown, /^permissions {5}\/=list,download$/m);
+    assert.match(shown, /^read only {7}yes$/m);
+    assert.match(shown, /^hide dot-files {2}yes$/m);
+    assert.match(shown, /^deny files {6}\*\.exe {2}\(besides the server's denyFiles\)$/m);
+
+    await change(['set', 'gail', '--no-read-only', '--no-hide-dot-files', '--deny-file', '']);
+    const cleared = JSON.parse((await users(['show', 'gail', '--json'])).stdout) as unknown;
+    assert.deepEqual(cleared, { name: 'gail', home: ghome, readOnly: false, hideDotFiles: false });
+    const again = await login('explicit', 'gail', 'gail-pw');
+    try {
+      assert.equal(again.r.code, 230, textOf(again.r));
+      await again.ftp.cmd('PBSZ 0', 200);
+      await again.ftp.cmd('PROT P', 200);
+      await again.ftp.cmd('TYPE I', 200);
+      assert.deepEqual(await names(again.ftp), ['.profile', 'hello.txt', 'setup.exe']);
+      assert.equal((await again.ftp.retrieve('setup.exe')).toString(), 'setup.exe');
+      const [opened, done] = await again.ftp.store('new.txt', Buffer.from('new'));
+      assert.deepEqual([opened.code, done.code], [150, 226]);
+    } finally {
+      await again.ftp.close();
+    }
+    // "default" removes the key (userDefaults and the server's settings apply again).
+    await change(['set', 'gail', '--read-only', 'default', '--hide-dot-files', 'default']);
+    const unset = JSON.parse((await users(['show', 'gail', '--json'])).stdout) as unknown;
+    assert.deepEqual(unset, { name: 'gail', home: ghome });
+    const text = (await users(['show', 'gail'])).stdout;
+    assert.match(text, /^hide dot-files {2}the server's hideDotFiles$/m);
+    assert.match(text, /^deny files {6}the server's denyFiles$/m);
+  });
+
   test('list, show and their --json never show a hash; bad input names the flag (exit 2)', async () => {
     await change(
       ['add', 'dana', '--home', home, '--password-stdin', '--quota-size', '2G', '--upload-rate', '10MB/s'],
@@ -271,6 +324,11 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       [['add', 'eve', '--home', home, '--allow-from', '10.0.0.0/33'], /--allow-from: expected a network/],
       [['add', 'eve', '--home', home, '--expires', '2027-02-30'], /--expires: expected a date/],
       [['add', 'eve', '--home', path.join(dir, 'nope')], /--home: .* is not a directory/],
+      [['set', 'dana', '--read-only', 'yes'], /--read-only: takes no value but "default", got "yes"/],
+      [
+        ['set', 'dana', '--deny-file', '', '--deny-file', '*.exe'],
+        /--deny-file: '' \(clear the list\) goes alone/,
+      ],
       [['add', 'dana', '--home', home], /already exists/],
       [['add', 'bad name', '--home', home], /user name "bad name"/],
       [['add', 'eve'], /--home: required for eve, unless --config names a config with storage\.s3/],
