@@ -88,37 +88,34 @@ export class CutUploads {
     this.#memory.set(key, entry);
     prune(this.#memory, entry.at, this.#max);
     await this.#share(key, (s, ...k) => s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }));
-    const file = this.file;
-    if (file === undefined) return;
-    try {
-      await withFileLock(file, async () => {
-        const cuts = new Map(Object.entries(await this.#read(file)));
-        cuts.delete(key);
-        cuts.set(key, entry);
-        prune(cuts, entry.at, this.#max);
-        await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
-      });
-    } catch (err) {
-      // Kept in memory: this process still refuses; the other processes may not.
-      this.#logger.warn({ file, err: (err as Error).message }, 'cut upload not recorded in its file');
-    }
+    // Not in the file, it is still in memory: this process still refuses; the others may not.
+    await this.#editFile((cuts) => {
+      cuts.delete(key);
+      cuts.set(key, entry);
+      prune(cuts, entry.at, this.#max);
+      return true;
+    }, 'cut upload not recorded in its file');
   }
 
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
   async forget(key: string): Promise<void> {
     this.#memory.delete(key);
     await this.#share(key, (s, ...k) => s.delete(...k));
+    await this.#editFile((cuts) => cuts.delete(key), 'cut upload record not removed from its file');
+  }
+
+  /** Read-modify-write of the file under its lock; `change` says whether there is anything to write. */
+  async #editFile(change: (cuts: Map<string, Entry>) => boolean, failed: string): Promise<void> {
     const file = this.file;
     if (file === undefined) return;
     try {
       await withFileLock(file, async () => {
-        const cuts = await this.#read(file);
-        if (!(key in cuts)) return;
-        delete cuts[key];
-        await writeAtomically(file, `${JSON.stringify({ cuts })}\n`);
+        const cuts = new Map(Object.entries(await this.#read(file)));
+        if (change(cuts))
+          await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
       });
     } catch (err) {
-      this.#logger.warn({ file, err: (err as Error).message }, 'cut upload record not removed from its file');
+      this.#logger.warn({ file, err: (err as Error).message }, failed);
     }
   }
 
