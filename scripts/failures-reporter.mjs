@@ -7,14 +7,16 @@ const STACK_LINES = 12;
 
 export default async function* failures(source) {
   const failed = [];
+  const suites = [];
   for await (const event of source) {
-    // A suite fails when a subtest does: the subtest itself is the one to report.
-    if (event.type === 'test:fail' && event.data.details.error?.failureType !== 'subtestsFailed') {
-      failed.push(event.data);
-    }
+    if (event.type !== 'test:fail') continue;
+    // A suite fails when a subtest does: the subtest itself is the one to report, and the suites
+    // named after it (tests of one name run in several suites, one per server).
+    if (event.data.details.error?.failureType === 'subtestsFailed') suites.push(event.data.name);
+    else failed.push(event.data);
   }
   if (failed.length === 0) return;
-  yield `\n# ${failed.length} failed test(s):\n`;
+  yield `\n# ${failed.length} failed test(s), in suite(s): ${suites.join(', ') || '-'}\n`;
   for (const test of failed) {
     const where = test.file ? `${relative(process.cwd(), test.file)}:${test.line ?? '?'}` : '?';
     const error = test.details.error;

@@ -26,8 +26,6 @@ import { point, type ProbePoint, type Verdict } from './types.js';
 
 /** A file must be at least this large for a RETR to still be running when ABOR or STAT comes. */
 export const HOLD_MIN_SIZE = 4 * 1024 * 1024;
-/** How long a reply to STAT (or ABOR) during a blocked transfer may take. */
-const DURING_MS = 3000;
 
 /** `bigRefused`: why `--write` could not make the large file ABOR and STAT need (its upload refused). */
 export async function featurePoints(
@@ -362,9 +360,11 @@ function abor(ctx: ProbeContext, big: string | undefined, bigRefused?: string): 
   const sent = `RETR ${big ?? ''} (first bytes read, then not read); ABOR; reset the data connection`;
   return whileTransferring(ctx, big, bigRefused, id, title, sent, async (c, held) => {
     c.control.write('ABOR');
-    const early = await replies(c, 1, DURING_MS);
+    // A reply during a blocked transfer may take as long as any other (--timeout): a loaded server
+    // is slow, not one that makes ABOR wait for the transfer.
+    const early = await replies(c, 1, ctx.t.timeoutMs);
     held.reset();
-    const rest = await replies(c, 2 - early.length, DURING_MS);
+    const rest = await replies(c, 2 - early.length, ctx.t.timeoutMs);
     const all = [...early, ...rest];
     const codes = all.map((r) => String(r.code)).join(', ');
     const received = `${codes}${early.length === 0 ? ' (after the reset; nothing while the transfer was blocked)' : ''}`;
@@ -397,14 +397,14 @@ function statDuring(ctx: ProbeContext, big: string | undefined, bigRefused?: str
   const sent = `RETR ${big ?? ''} (first bytes read, then not read); STAT`;
   return whileTransferring(ctx, big, bigRefused, id, title, sent, async (c, held) => {
     c.control.write('STAT');
-    const [r] = await replies(c, 1, DURING_MS);
+    const [r] = await replies(c, 1, ctx.t.timeoutMs);
     held.reset();
     if (!r)
       return point(
         id,
         title,
         sent,
-        `no reply within ${DURING_MS} ms`,
+        `no reply within ${ctx.t.timeoutMs} ms`,
         'not-supported',
         'STAT waits for the transfer to end',
       );
