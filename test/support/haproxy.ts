@@ -70,6 +70,9 @@ export class Haproxy {
 const HEAD = [
   'global',
   '  maxconn 512',
+  // Without it HAProxy binds with SO_REUSEPORT, and a port some other test's HAProxy holds too is
+  // shared silently, the kernel handing connections to either: a collision must fail the start.
+  '  noreuseport',
   'defaults',
   '  mode tcp',
   '  timeout connect 5s',
