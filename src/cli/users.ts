@@ -247,13 +247,15 @@ export function registerUsers(program: Command): void {
       await refuseAnonymousName(name, f.config);
       await checkS3Home(f.home, f); // before the users file is locked
       const hash = await givenHash(f);
-      await withAccounts(f, async ({ dir, usage }) => {
+      await withAccounts(f, async ({ dir, usage, defaults }) => {
+        // A quota the account inherits from userDefaults counts as much as its own.
+        const quota = (a: Account): boolean => hasQuota(withDefaults(a, defaults));
         const edited = await dir.update(name, async (a) => {
           if (hash !== undefined) a.passwordHash = hash;
-          const had = hasQuota(a);
+          const had = quota(a);
           const tree = JSON.stringify([a.home, a.folders]);
           await applyAccountFlags(a, f);
-          return hasQuota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
+          return quota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
         });
         if (!edited) throw unknownUser(name, dir.where);
         // Usage is tracked only under a quota: a record from an earlier quota, or of other folders

@@ -2,7 +2,8 @@
  * The config's `userDefaults:`: limits every account gets unless it sets them itself. A users-file
  * account without a quota gets the default one (an upload over it: 552), an account with its own
  * quota keeps it, one with an explicit 0 has none; `ferry users show` says where a value comes
- * from; SIGHUP with a new default applies to the session already running.
+ * from; SIGHUP with a new default applies to the session already running; moving such an account's
+ * home forgets its usage, as for an account with its own quota.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -86,5 +87,14 @@ describe('userDefaults in ferry.yaml', { timeout: 120_000 }, () => {
       /quota size\s+1\.46 KiB used of 4 KiB \(36%\)\s+\(userDefaults\)/,
     );
     await Promise.all([carol.close(), erin.close(), dave.close()]);
+  });
+
+  test("users set --home on an account whose quota comes from userDefaults forgets the old home's usage", async () => {
+    assert.match(await users(['show', 'carol']), /quota size\s+1\.46 KiB used of/); // the test before
+    const moved = path.join(dir, 'carol-moved');
+    await mkdir(moved);
+    await users(['set', 'carol', '--home', moved]);
+    // The new home holds nothing: the old home's 1.46 KiB would refuse uploads it has room for.
+    assert.match(await users(['show', 'carol']), /quota size\s+4 KiB; usage not counted yet/);
   });
 });
