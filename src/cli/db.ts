@@ -5,6 +5,7 @@ import { UsageFile } from '../auth/usage-file.js';
 import { databaseUrlOf, dataDirOf, loadConfig, usageFileOf } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { configOption } from './config-option.js';
+import { importConflicts } from './users-shadowed.js';
 
 interface DbFlags {
   config?: string;
@@ -88,12 +89,20 @@ export function registerDb(program: Command): void {
         throw new FerryError('ERR_USAGE', `${file}: no users to import.`);
       }
       const config = f.config ? await loadConfig(f.config) : {};
+      // As users import: a name the config's users: list shadows or anonymous FTP answers to could never log in.
+      const conflict = await importConflicts(f.config);
       const usageFile = new UsageFile(usageFileOf(dataDirOf(f.dataDir, config)));
       const shared = await openSharedState(await urlOf(f));
       let added = 0;
       let skipped = 0;
       try {
         for (const a of accounts.values()) {
+          const reason = conflict(a.username);
+          if (reason !== undefined) {
+            skipped++;
+            say(`skipped ${a.username}: ${reason}`);
+            continue;
+          }
           if (f.replace) await shared.accounts.put(a);
           else if (!(await shared.accounts.add(a))) {
             skipped++;

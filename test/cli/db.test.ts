@@ -1,7 +1,8 @@
 /**
  * `ferry db` and `ferry users` / `ferry bans` / `ferry serve` on PostgreSQL (a real PostgreSQL 15,
  * test/support/postgres.ts): an embedded setup imported with its hashes, served, edited and unbanned
- * through the CLI exactly as with the users file.
+ * through the CLI exactly as with the users file; what cannot log in (anonymous FTP's names) is
+ * not imported.
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
@@ -112,6 +113,29 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     } finally {
       await server.stop();
     }
+  });
+
+  test('db import skips, as users import does, a name anonymous FTP answers to while the config enables it', async () => {
+    const embedded = path.join(dir, 'embedded-anon');
+    const home = path.join(dir, 'home-anon');
+    await mkdir(home, { recursive: true });
+    for (const name of ['ftp', 'gus'])
+      await ok(
+        ['users', 'add', name, '--home', home, '--password-stdin', '--data-dir', embedded],
+        {},
+        'pw\n',
+      );
+    const anon = path.join(dir, 'anon.yaml');
+    await writeFile(
+      anon,
+      `dataDir: ${dir}/data-anon\naccounts:\n  postgres: "${pgc.url}"\nanonymous:\n  home: ${home}\n`,
+    );
+    const out = await ok(['db', 'import', path.join(embedded, 'users.yaml'), '--config', anon]);
+    assert.match(out, /skipped ftp: .*login name of anonymous FTP/);
+    assert.match(out, /imported 1 accounts .*; 1 skipped/);
+    const listed = await ok(['users', 'list', '--config', config]);
+    assert.match(listed, /gus\s+enabled/);
+    assert.doesNotMatch(listed, /^ftp\s/m, 'an account that could never log in is not made');
   });
 
   test('SIGHUP onto another accounts.postgres: the running database is kept, and the reload says a restart is needed', async () => {
