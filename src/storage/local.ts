@@ -601,8 +601,7 @@ export class LocalStorage implements StorageBackend {
   }
 }
 
-/** Where a link leads, shown only if that is inside: a host path must never reach the client. */
-/** Where a link in a listing leads, when that is inside the root (the path is never shown otherwise). */
+/** Where a link in a listing leads, when that is inside the root: a host path must never reach the client. */
 async function linkTarget(
   meta: MetaFs,
   rootReal: string,
