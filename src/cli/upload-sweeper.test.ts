@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 
-import { silentLogger } from '../logger.js';
+import { silentLogger, type Logger } from '../logger.js';
 import { sweepStaleUploads } from '../storage/upload-temp.js';
-import { localRoots, recountUsageIn, type RecountSetup } from './upload-sweeper.js';
+import { localRoots, recountUsageIn, UploadSweeper, type RecountSetup } from './upload-sweeper.js';
 
 // A temp file of an upload no process will finish (the name of an older release: always stale).
 const STALE = '.ferry-upload-0123abcd.tmp';
@@ -53,4 +53,31 @@ test('a dead upload in a home nested in a swept one, or in a virtual folder, has
   // A folder outside any home is swept too, and its users counted again.
   assert.equal((await sweep(team)).length, 1);
   assert.deepEqual(forgotten, ['carol']);
+});
+
+test('a sweep of many homes logs a line only for a home where it removed something', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-sweep-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const homes = Array.from({ length: 50 }, (_, i) => path.join(dir, `u${i}`));
+  for (const h of homes) await mkdir(h);
+  await writeFile(path.join(homes[7] ?? '', STALE), 'x');
+  const lines: { level: string; msg: string; obj: object }[] = [];
+  const logger: Logger = {
+    debug: (obj, msg = '') => void lines.push({ level: 'debug', msg, obj }),
+    info: (obj, msg = '') => void lines.push({ level: 'info', msg, obj }),
+    warn: (obj, msg = '') => void lines.push({ level: 'warn', msg, obj }),
+    error: (obj, msg = '') => void lines.push({ level: 'error', msg, obj }),
+    child: () => logger,
+  };
+  const sweeper = new UploadSweeper(() => homes, logger);
+  t.after(() => sweeper.stop());
+  sweeper.run();
+  await sweeper.settled();
+  assert.deepEqual(
+    lines.map((l) => [l.level, l.msg, l.obj]),
+    [
+      ['info', 'stale upload temp files removed', { home: homes[7], removed: 1 }],
+      ['debug', 'stale upload temp file sweep done', { homes: 50, removed: 1 }],
+    ],
+  );
 });

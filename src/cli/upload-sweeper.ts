@@ -72,6 +72,7 @@ export class UploadSweeper {
   readonly #abort = new AbortController();
   #running = false;
   #again = false;
+  #sweep: Promise<void> = Promise.resolve();
 
   constructor(
     /** The homes and folders as configured now (a reload may change them). */
@@ -88,7 +89,12 @@ export class UploadSweeper {
       return;
     }
     this.#running = true;
-    void this.#loop();
+    this.#sweep = this.#loop();
+  }
+
+  /** Resolves once no sweep is under way (for tests and a stop that waits for it). */
+  async settled(): Promise<void> {
+    await this.#sweep;
   }
 
   /** Stops a sweep under way (between directories) and any to come. */
@@ -99,17 +105,25 @@ export class UploadSweeper {
   async #loop(): Promise<void> {
     do {
       this.#again = false;
-      for (const home of new Set(this.homes().map((h) => path.resolve(h)))) {
+      const homes = new Set(this.homes().map((h) => path.resolve(h)));
+      let total = 0;
+      for (const home of homes) {
         if (this.#abort.signal.aborted) break;
         try {
           const dirs: string[] = [];
           const removed = await sweepStaleUploads(home, this.#abort.signal, (d) => dirs.push(d));
-          if (removed > 0) await this.swept(dirs);
-          this.logger.info({ home, removed }, 'stale upload temp files removed');
+          total += removed;
+          // A line per home only where there was something: 5,000 homes are 5,000 lines otherwise.
+          if (removed > 0) {
+            await this.swept(dirs);
+            this.logger.info({ home, removed }, 'stale upload temp files removed');
+          }
         } catch (err) {
           this.logger.warn({ home, err: (err as Error).message }, 'could not sweep stale upload temp files');
         }
       }
+      if (!this.#abort.signal.aborted)
+        this.logger.debug({ homes: homes.size, removed: total }, 'stale upload temp file sweep done');
     } while (this.#again && !this.#abort.signal.aborted);
     this.#running = false;
   }
