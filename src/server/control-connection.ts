@@ -193,6 +193,7 @@ export class ControlConnection {
     this.transfers = new Transfers({
       preliminary: (r) => this.write(r),
       logger: this.logger,
+      user: () => (this.session.login.phase === 'in' ? this.session.login.principal.username : undefined),
       finished: (t) => this.transferFinished(t),
       errorReplied: (err, command) => this.errorReplied(err, command),
     });

@@ -39,6 +39,8 @@ export interface TransferIo {
   /** Writes a reply at once (the 150 before the data flows). */
   preliminary(r: Reply): void;
   readonly logger: Logger;
+  /** The logged-in user, for the transfer's log line (a hosting admin greps by account). */
+  user?(): string | undefined;
   /** Told of every transfer once its final reply is known. */
   finished?(t: TransferOutcome): void;
   /** Told of an error about to become the transfer's reply (quota metrics). */
@@ -123,7 +125,18 @@ export class Transfers {
     try {
       const r = await this.#choreography(endpoint, t, opening, work);
       const ms = Date.now() - started;
-      this.io.logger.info({ transfer: command, bytes: t.bytes, ms, reply: r.code }, 'transfer');
+      const user = this.io.user?.();
+      this.io.logger.info(
+        {
+          transfer: command,
+          ...(user !== undefined && { user }),
+          ...(path !== undefined && { path }),
+          bytes: t.bytes,
+          ms,
+          reply: r.code,
+        },
+        'transfer',
+      );
       const direction = directionOf(command);
       this.io.finished?.({ command, direction, path, bytes: t.bytes, ms, result: resultOf(r) });
       return r;

@@ -233,7 +233,15 @@ for (const mode of MODES) {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
+        const from = server().logs.length;
         await ftp.store('log.txt', Buffer.from('one\n'));
+        // The log line names the account and the file: an administrator greps for either.
+        const line = await waitForLog(server(), (l) => l.msg === 'transfer', from);
+        const { transfer, user, path: logged, reply } = line.obj as Record<string, unknown>;
+        assert.deepEqual(
+          { transfer, user, logged, reply },
+          { transfer: 'STOR', user: 'alice', logged: '/log.txt', reply: 226 },
+        );
         const [, done] = await ftp.store('log.txt', Buffer.from('two\n'), 'APPE');
         assert.equal(done.code, 226, textOf(done));
         assert.equal(await readFile(path.join(server().root, 'log.txt'), 'utf8'), 'one\ntwo\n');
