@@ -1,4 +1,6 @@
 import type { Principal } from '../auth/types.js';
+import { byteCheck } from '../byte-chunks.js';
+import { chain } from '../storage/stream-chain.js';
 import type { FileSource, FileStat, PreparedWrite, StorageBackend, VPath } from '../storage/types.js';
 import { isSize, shown, statFault } from './embedder-values.js';
 import { OptionError, type ResolvedOptions } from './options.js';
@@ -52,7 +54,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
         const got = `fileSize ${shown(src.fileSize)}`;
         throw new OptionError('storageFor', `its storage's openRead(${p}) gave ${got} (a whole number ≥ 0).`);
       }
-      return src;
+      return bytesOf(src, p);
     },
     write: async (p, src, o, c) => wrote(p, await s.write(p, src, o, c)),
     ...(prepareWrite && { prepareWrite: async (p, o, c) => prepared(p, await prepareWrite(p, o, c)) }),
@@ -65,6 +67,20 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
     ...(uniqueName && { uniqueName }),
     ...(checkRoot && { checkRoot }),
   };
+}
+
+/**
+ * A read stream in object mode (`Readable.from([...])`), checked as it flows: a chunk that is not
+ * bytes fails that transfer (451, logged) instead of the socket's write throwing uncaught.
+ */
+function bytesOf(src: FileSource, p: VPath): FileSource {
+  const check = byteCheck(
+    src,
+    (what) => new OptionError('storageFor', `its storage's openRead(${p}) stream gave ${what}, not bytes.`),
+  );
+  if (!check) return src;
+  const checked = chain(src, [check]);
+  return src.fileSize === undefined ? checked : Object.assign(checked, { fileSize: src.fileSize });
 }
 
 async function* checkedList(

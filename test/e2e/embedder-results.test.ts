@@ -2,10 +2,11 @@
  * What an embedder's authenticator and storage give is checked where it comes in: a malformed
  * principal is the authenticator's error (451, logged naming it), never a login; a FileStat whose
  * size is missing or negative fails the command (451, logged) instead of printing `213 undefined`
- * or `size=NaN`; a write that resolves without a byte count is logged (the upload stands).
+ * or `size=NaN`; a write that resolves without a byte count is logged (the upload stands); a read
+ * stream giving objects fails that RETR (451, logged) where the socket's write threw, uncaught.
  */
 import assert from 'node:assert/strict';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import type { AuthOutcome, Authenticator, Credentials } from '../../src/auth/types.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
@@ -55,6 +56,13 @@ class WrongSizes extends MemoryStorage {
     ];
   }
 
+  /** `/rows` read as objects (rows of a database, say); `/texts` as strings and bytes in object mode. */
+  override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    if (p === '/rows') return Readable.from([{ row: 1 }]);
+    if (p === '/texts') return Readable.from(['ab', Buffer.from('c')]);
+    return super.openRead(p, o, c);
+  }
+
   override async write(
     p: VPath,
     src: Readable,
@@ -77,7 +85,9 @@ for (const mode of MODES) {
     `an embedder's authenticator and storage giving malformed values (${mode})`,
     { timeout: 60_000 },
     () => {
-      const storage = new WrongSizes({ files: { '/a.txt': 'abc', '/sizeless/keep': '' } });
+      const storage = new WrongSizes({
+        files: { '/a.txt': 'abc', '/sizeless/keep': '', '/rows': 'abc', '/texts': 'abc' },
+      });
       const server = useFerry({ authenticator, storageFor: () => storage });
 
       test("a malformed principal or no outcome: 451, logged as the authenticator's error, not logged in", async () => {
@@ -130,6 +140,34 @@ for (const mode of MODES) {
           assert.equal((await ftp.readAll(conn)).length, 0, 'no listing sent');
           const line = await waitForLog(server(), (l) => l.msg === 'command failed', from);
           assert.match(errorOf(line), /list\(\/sizeless\) gave size undefined/);
+        });
+      });
+
+      test('a read stream giving objects: 451 for that RETR (logged naming storageFor), not the process', async () => {
+        await withClients(async (track) => {
+          const ftp = await loginAs(server(), mode, 'alice', track);
+          for (const type of ['I', 'A']) {
+            await ftp.cmd(`TYPE ${type}`, 200);
+            const from = server().logs.length;
+            const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+            await ftp.cmd('RETR /rows', 150);
+            await ftp.readAll(conn);
+            const r = await ftp.expect();
+            assert.equal(
+              `${r.code} ${textOf(r)}`,
+              '451 Transfer aborted: the server could not read the file.',
+            );
+            const line = await waitForLog(server(), (l) => l.msg.startsWith('transfer failed'), from);
+            assert.match(
+              errorOf(line),
+              /options\.storageFor: its storage's openRead\(\/rows\) stream gave an object/,
+            );
+            // Strings and Buffers from a stream in object mode are bytes: sent as they are.
+            const bytes = await ftp.openData(await ftp.epsv(), { tls: true });
+            await ftp.cmd('RETR /texts', 150);
+            assert.equal((await ftp.readAll(bytes)).toString(), 'abc');
+            await ftp.expect(226);
+          }
         });
       });
 
