@@ -61,6 +61,11 @@ export class LocalWatch {
     }
   }
 
+  /** The local stream gave what cannot be sent (an object, read from a stream in object mode). */
+  failWith(e: Error): void {
+    this.#fail(e);
+  }
+
   /** Stops listening: the local stream may outlive the transfer (stdout, for each file of a batch). */
   stop(): void {
     for (const remove of this.#removers.splice(0)) remove();

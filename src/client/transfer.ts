@@ -4,6 +4,7 @@ import type net from 'node:net';
 import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type tls from 'node:tls';
+import { byteCheck } from '../byte-chunks.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
 import {
@@ -285,8 +286,9 @@ class Transfer {
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
         if ('source' in body) {
-          body.source.on('data', onData);
-          await pipeline(body.source, data);
+          const check = byteCheck(body.source, (what) => this.notBytes(what));
+          (check ?? body.source).on('data', onData);
+          await pipeline(check ? [body.source, check, data] : [body.source, data]);
         } else {
           await sendFile(body.file.handle, body.file.start, data, (n) => onData(n));
           // The end: close_notify (under TLS), then FIN; an error before 'finish' fails the upload.
@@ -327,6 +329,13 @@ class Transfer {
     if (this.req.dataRequired)
       throw new FerryError('ERR_PROTOCOL', `${verb}: the server answered ${replyLine(r)} before any data.`);
     return { reply: r, bytes: 0, sessionReused };
+  }
+
+  /** A chunk of the put() stream that is not bytes: the local side's failure, which aborts the upload. */
+  private notBytes(what: string): Error {
+    const e = new Error(`The stream given to put() gave ${what}, not bytes (a Buffer or a string).`);
+    this.local?.failWith(e);
+    return e;
   }
 
   /** Under PROT P, the data connection's TLS handshake is not through yet (or not started). */

@@ -66,6 +66,19 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
     assert.equal((await c.send('NOOP')).code, 200);
   });
 
+  it('put: a stream in object mode giving objects: ERR_LOCAL, nothing stored, the connection goes on', async () => {
+    // The socket's write threw from inside pipe(), uncaught: the caller's process ended.
+    await assert.rejects(
+      c.put(Readable.from([{ id: 1 }, { id: 2 }]), 'rows.json'),
+      local({ message: 'The stream given to put() gave an object, not bytes (a Buffer or a string).' }),
+    );
+    assert.equal((await c.send('SIZE rows.json')).code, 550);
+    // Buffers, byte views and strings in object mode are bytes (Readable.from makes such streams).
+    const mixed = Readable.from([Buffer.from('ab'), new Uint8Array([99]), 'dé']);
+    assert.equal((await c.put(mixed, 'mixed.bin')).bytes, 6);
+    assert.equal((await c.send('SIZE mixed.bin')).lines[0], '6');
+  });
+
   it("get: the destination stream's own error", async () => {
     let writes = 0;
     const sink = new Writable({
