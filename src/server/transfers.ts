@@ -1,6 +1,6 @@
 import { replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Code } from '../protocol/codes.js';
+import { Code, type ReplyCode } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
@@ -201,7 +201,7 @@ export class Transfers {
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
       // An upload the client finished sending (close_notify read) and that failed after it (a full
-      // quota or disk, 552; a commit refused, 450) ends with our close_notify in turn: ftplib waits
+      // quota or disk, 552; a commit refused, 451) ends with our close_notify in turn: ftplib waits
       // for it (SSL unwrap) before reading the reply, and a reset broke that. Anything else is cut.
       if (direction === 'receive' && sock.stream.readableEnded) sock.close();
       else sock.destroy();
@@ -212,10 +212,10 @@ export class Transfers {
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
       if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
       this.io.errorReplied?.(cause, t.command);
-      // A listing that fails once its 150 is out is 451 whatever the storage said: RFC 959 5.4
-      // allows no 550 or 553 there, and a refused name would read as the client's fault.
+      // A listing that fails once its 150 is out is 451 whatever the storage said: a refused name
+      // would read as the client's fault.
       const listingFailed = failure !== undefined && LISTING.has(t.command);
-      if (!unknown && !listingFailed) return r;
+      if (!unknown && !listingFailed) return afterPreliminary(r);
       const logged = { err: cause instanceof Error ? cause.message : String(cause), command: t.command };
       if (failure) {
         this.io.logger.warn(logged, `transfer failed: ${failure.message}`);
@@ -229,3 +229,23 @@ export class Transfers {
 }
 
 const aborted = (): Reply => reply(Code.TransferAborted, 'Transfer aborted.');
+
+/** The final replies RFC 959 5.4 allows once a 150 is out (552: a full quota or disk). */
+const AFTER_PRELIMINARY: ReadonlySet<ReplyCode> = new Set<ReplyCode>([
+  Code.RestartMarker,
+  Code.ClosingDataSuccess,
+  Code.FileActionOk,
+  Code.CantOpenData,
+  Code.TransferAborted,
+  Code.LocalError,
+  Code.PageTypeUnknown,
+  Code.ExceededStorage,
+]);
+
+/**
+ * A storage's own reply, once the 150 is out: its text kept, its code 451 where RFC 959 allows no
+ * other (a write refused, 550 or 553; a file gone mid-RETR; an append whose file changed, 450).
+ */
+function afterPreliminary(r: Reply): Reply {
+  return AFTER_PRELIMINARY.has(r.code) ? r : { ...r, code: Code.LocalError };
+}

@@ -1,6 +1,6 @@
 // `ferry serve --workers 1`: the sessions (each with storages of its own) share the process's upload
 // locks, so four sessions APPE to one file at once and all four appends are kept. With --workers 2
-// the workers do not share them: an append may be refused (450), but none that got 226 is lost.
+// the workers do not share them: an append may be refused (451), but none that got 226 is lost.
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';

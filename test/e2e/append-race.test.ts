@@ -2,7 +2,7 @@
  * Four sessions APPE 1 MiB each to one file at once, over both modes. With the process's upload
  * locks shared by the sessions' storages (as `ferry serve` builds them) every append is kept, one
  * after another. With a storage per session and no shared locks (like sessions in different
- * worker processes) some appends are refused (450), and none that got 226 is lost.
+ * worker processes) some appends are refused (451), and none that got 226 is lost.
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -41,7 +41,7 @@ describe('concurrent APPE to one file, no shared locks (as across processes)', {
   const server = useFerry(); // a LocalStorage per session, each with its own locks
 
   for (const mode of MODES) {
-    test(`${mode}: an append that is not kept is refused (450); every 226 append is in the file`, async () => {
+    test(`${mode}: an append that is not kept is refused (451); every 226 append is in the file`, async () => {
       assert.ok((await race(server(), mode)).length >= 1, 'the first rename meets no change');
     });
   }

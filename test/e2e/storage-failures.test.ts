@@ -23,7 +23,8 @@ import { loggedIn, randomData, textOf, useFerry, waitForLog, withClients } from 
  * from a body the test fails, `/midfail.bin` from a disk failing after 192 KiB, and whose `/broken`
  * and `/refused` directories cannot be listed to their ends (an unknown error; one whose own reply
  * is 553). An upload to `/eio.bin` fails at its first chunk, one to
- * `/commit.bin` once it has all of it; one to `/held.bin` waits after its first chunk.
+ * `/commit.bin` once it has all of it; one to `/held.bin` waits after its first chunk; ones to
+ * `/denied.bin`, `/badname.bin` and `/full.bin` are refused (550, 553, 552) without reading.
  */
 class FailingStorage extends MemoryStorage {
   hostDir = '';
@@ -45,6 +46,10 @@ class FailingStorage extends MemoryStorage {
       await pipeline(src, new Writable({ write: (_b, _e, done) => done() }));
       throw eio('fsync');
     }
+    // A backend without prepareWrite refuses only once the data flows, after the 150.
+    if (p === '/denied.bin') throw new StorageError('permission-denied', 'read-only bucket');
+    if (p === '/badname.bin') throw new StorageError('name-not-allowed', 'no such key allowed');
+    if (p === '/full.bin') throw new StorageError('quota-exceeded', 'bucket full');
     if (p === '/held.bin') {
       const sink = new Writable({ write: () => this.#heldNow() }); // never done: waits for the network
       await pipeline(src, sink, { signal: c.signal });
@@ -127,12 +132,13 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
   after(() => rm(storage.hostDir, { recursive: true, force: true }));
   const server = useFerry({ storageFor: () => storage });
 
-  test('a file gone since its stat: 550 for that RETR, the session and the server go on', async () => {
+  test('a file gone since its stat: 451 saying so for that RETR, the session and the server go on', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('TYPE I', 200);
       const { r, bytes } = await failedRetr(ftp, 'rotated.log', () => closed(storage.opened));
-      assert.equal(r.code, 550, textOf(r));
+      // After its 150, RFC 959 5.4 allows no 550: the code is 451, the text the storage's own.
+      assert.equal(`${r.code} ${textOf(r)}`, '451 No such file or directory.');
       assert.equal(bytes, 0);
       await ftp.cmd('PWD', 257);
       const other = track(await loggedIn(server(), 'explicit'));
@@ -230,6 +236,27 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
       await ftp.cmd('TYPE I', 200);
       const [, r] = await ftp.store('commit.bin', randomData(100_000));
       assert.equal(`${r.code} ${textOf(r)}`, '451 Transfer aborted: the server could not write the file.');
+      await ftp.cmd('PWD', 257);
+    });
+  });
+
+  test('a STOR its storage refuses once the data flows: its text, with 451 for 550 and 553 (after a 150), 552 kept', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      for (const [name, expected] of [
+        ['denied.bin', '451 Permission denied.'],
+        ['badname.bin', '451 File name not allowed.'],
+        ['full.bin', '552 Insufficient storage space.'],
+      ] as const) {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+        await ftp.cmd(`STOR ${name}`, 150);
+        conn.stream.resume();
+        conn.stream.end(Buffer.from('x'), () => {}); // perhaps cut by the server, which needs none of it
+        const r = await ftp.expect();
+        assert.equal(`${r.code} ${textOf(r)}`, expected);
+        await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+      }
       await ftp.cmd('PWD', 257);
     });
   });

@@ -30,11 +30,11 @@ function runsOf(bytes: Buffer): [string, number][] {
 
 /**
  * Every append that got 226 is in `file` whole, once, and nothing else is; any other reply is a
- * 450 (refused: the file changed meanwhile). Returns the letters kept.
+ * 451 (refused after its 150: the file changed meanwhile). Returns the letters kept.
  */
 export function assertAppendsKept(file: Buffer, replies: ReadonlyMap<string, Reply>): string[] {
   for (const [letter, r] of replies)
-    assert.ok(r.code === 226 || r.code === 450, `${letter}: ${r.code} ${textOf(r)}`);
+    assert.ok(r.code === 226 || r.code === 451, `${letter}: ${r.code} ${textOf(r)}`);
   const kept = [...replies].filter(([, r]) => r.code === 226).map(([l]) => l);
   const runs = runsOf(file);
   assert.deepEqual(runs.map(([l]) => l).sort(), kept.sort(), `runs in the file: ${JSON.stringify(runs)}`);
