@@ -1,16 +1,30 @@
-import { open, stat, unlink } from 'node:fs/promises';
+import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { makeDirectory } from './auth/file-owner.js';
 import { FerryError } from './errors.js';
 
+export interface FileLockOptions {
+  /** How long to wait for another holder before ERR_BUSY (ms): 10 s, or Infinity for background writes. */
+  waitMs?: number;
+  /** Told when a lock its dead holder left is taken over. Default: a line on stderr. */
+  onTakeover?: (message: string) => void;
+}
+
 /**
- * Runs `fn` holding `<file>.lock` (created exclusively; waits up to 10 s for another holder; a lock
- * older than 60 s is stale), so that processes editing `file` at once do not lose each other's change.
+ * Runs `fn` holding `<file>.lock` (created exclusively, naming its holder: "PID HOST"; waits for
+ * another holder up to `waitMs`), so that processes editing `file` at once do not lose each other's
+ * change. A lock whose holder is a dead process of this host is taken at once; any other lock older
+ * than 60 s (a holder elsewhere, or one killed before it wrote its PID) is stale.
  */
-export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
+export async function withFileLock<T>(
+  file: string,
+  fn: () => Promise<T>,
+  options: FileLockOptions = {},
+): Promise<T> {
   const lock = `${file}.lock`;
   await makeDirectory(path.dirname(path.resolve(file)));
-  const held = await acquire(lock);
+  const held = await acquire(lock, options);
   try {
     return await fn();
   } finally {
@@ -19,18 +33,74 @@ export async function withFileLock<T>(file: string, fn: () => Promise<T>): Promi
   }
 }
 
-async function acquire(lock: string) {
-  const deadline = Date.now() + 10_000;
+const HOLDER = `${process.pid} ${hostname()}\n`;
+
+async function acquire(lock: string, o: FileLockOptions) {
+  const deadline = Date.now() + (o.waitMs ?? 10_000);
   for (;;) {
     try {
-      return await open(lock, 'wx', 0o600);
+      // Readable by all: it names its holder, for a process of another user (root's `ferry users`).
+      const held = await open(lock, 'wx', 0o644);
+      // Held even unnamed (a full disk): others then wait for it as for one of another host.
+      await held.writeFile(HOLDER).catch(() => {});
+      return held;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const st = await stat(lock).catch(() => undefined);
-      if (st && Date.now() - st.mtimeMs > 60_000) await unlink(lock).catch(() => {});
-      else if (Date.now() > deadline) {
-        throw new FerryError('ERR_BUSY', `${lock} exists: another process holds it (or remove it).`);
-      } else await new Promise((r) => setTimeout(r, 50));
     }
+    const holder = await readFile(lock, 'utf8').catch(() => undefined);
+    const st = await stat(lock).catch(() => undefined);
+    const dead = holder === undefined ? undefined : deadHolder(holder);
+    if (dead !== undefined || (st && Date.now() - st.mtimeMs > 60_000)) {
+      if (await removeIfStill(lock, holder)) {
+        if (dead !== undefined) {
+          const told = `${lock}: taken over from process ${dead}, which died holding it.`;
+          (o.onTakeover ?? ((m) => process.stderr.write(`${m}\n`)))(told);
+        }
+        continue;
+      }
+    } else if (Date.now() > deadline) {
+      const by = holder?.trim() ? ` (held by process ${holder.trim()})` : '';
+      throw new FerryError('ERR_BUSY', `${lock} exists: another process holds it${by} (or remove it).`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Removes the stale `lock` if it still names `holder`. Contenders do so one at a time (holding
+ * `<lock>.takeover`), so that one that saw the same stale lock does not remove the new holder's.
+ */
+async function removeIfStill(lock: string, holder: string | undefined): Promise<boolean> {
+  const guard = `${lock}.takeover`;
+  let held;
+  try {
+    held = await open(guard, 'wx', 0o644);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    // Another is taking it over; its guard is left only by a death in these few milliseconds.
+    const st = await stat(guard).catch(() => undefined);
+    if (st && Date.now() - st.mtimeMs > 60_000) await unlink(guard).catch(() => {});
+    return false;
+  }
+  try {
+    if ((await readFile(lock, 'utf8').catch(() => undefined)) !== holder) return false;
+    await unlink(lock).catch(() => {});
+    return true;
+  } finally {
+    await held.close();
+    await unlink(guard).catch(() => {});
+  }
+}
+
+/** The PID in `holder` ("PID HOST") when that process is gone from this host, else undefined. */
+function deadHolder(holder: string): number | undefined {
+  const [pid, host] = holder.trim().split(' ');
+  const n = Number(pid);
+  if (host !== hostname() || !Number.isInteger(n) || n <= 0) return undefined;
+  try {
+    process.kill(n, 0);
+    return undefined; // alive
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH' ? n : undefined; // EPERM: alive, another user's
   }
 }

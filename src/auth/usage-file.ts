@@ -160,13 +160,17 @@ export class UsageFile {
   /** `change` under the file's lock; `written` runs once the file holds it, still in turn. */
   #edit<T>(change: (users: Record<string, StoredUsage>) => T, written?: () => void): Promise<T> {
     return this.#inTurn(() =>
-      withFileLock(this.file, async () => {
-        const users = await this.#read();
-        const result = change(users);
-        await writeAtomically(this.file, `${JSON.stringify({ users }, null, 1)}\n`);
-        written?.();
-        return result;
-      }),
+      withFileLock(
+        this.file,
+        async () => {
+          const users = await this.#read();
+          const result = change(users);
+          await writeAtomically(this.file, `${JSON.stringify({ users }, null, 1)}\n`);
+          written?.();
+          return result;
+        },
+        { onTakeover: (m) => this.#logger.warn({ file: this.file }, m) },
+      ),
     );
   }
 
