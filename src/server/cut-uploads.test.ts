@@ -1,8 +1,9 @@
 // The record of file versions cut uploads left: only that exact version is refused a resume, the
 // processes sharing the file see each other's records, and records expire and are capped.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CUT_TTL_MS, CutUploads, cutKey, type FileVersion } from './cut-uploads.js';
@@ -47,4 +48,61 @@ describe('cut uploads', () => {
     assert.ok(!kept.includes(key) && !kept.includes(cutKey('gui', '/f0')), 'the expired and the oldest go');
     assert.equal(await one.isCut(cutKey('gui', `/f${MAX + 4}`), at(OLD)), true);
   });
+});
+
+describe('cut uploads written by two processes at once', () => {
+  /** A process recording `n` cuts at once and forgetting the odd ones (their uploads completed). */
+  const child = (file: string, user: string, n: number): string => `
+    import { CutUploads, cutKey } from ${JSON.stringify(new URL('./cut-uploads.js', import.meta.url).href)};
+    const warnings = [];
+    const noop = () => {};
+    const logger = { debug: noop, info: noop, error: noop, warn: (o, m) => warnings.push(m), child: () => logger };
+    const cuts = new CutUploads(${JSON.stringify(file)}, { logger });
+    const v = ${JSON.stringify(OLD)};
+    await Promise.all(Array.from({ length: ${n} }, async (_, i) => {
+      const key = cutKey(${JSON.stringify(user)}, '/f' + i);
+      await cuts.remember(key, v);
+      if (i % 2 === 1) await cuts.forget(key);
+    }));
+    process.stdout.write(JSON.stringify(warnings));`;
+
+  it(
+    'every record and every removal lands, though a dead process left the lock',
+    { timeout: 60_000 },
+    async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+      t.after(() => rm(dir, { recursive: true, force: true }));
+      const file = join(dir, 'cut-uploads.json');
+      // A worker killed while it held the lock (before this fix: every change waited 10 s, then was dropped).
+      const dead = spawnSync(process.execPath, ['-e', '']).pid;
+      await writeFile(`${file}.lock`, `${dead} ${hostname()}\n`);
+      const N = 100;
+      const run = (user: string): Promise<string[]> =>
+        new Promise((resolve, reject) => {
+          const p = spawn(process.execPath, ['--input-type=module', '-e', child(file, user, N)], {
+            stdio: ['ignore', 'pipe', 'inherit'],
+          });
+          let out = '';
+          p.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          p.on('error', reject);
+          p.on('exit', (code) =>
+            code === 0 ? resolve(JSON.parse(out) as string[]) : reject(new Error(`exit ${code}`)),
+          );
+        });
+      const warnings = (await Promise.all([run('ann'), run('bob')])).flat();
+      assert.deepEqual(
+        warnings.filter((w) => !w.includes('taken over from process')),
+        [],
+        'no change given up',
+      );
+      assert.equal(warnings.length, 1, 'the dead holder is told once');
+      const kept = Object.keys((JSON.parse(await readFile(file, 'utf8')) as { cuts: object }).cuts).sort();
+      const even = (user: string) => Array.from({ length: N / 2 }, (_, i) => cutKey(user, `/f${2 * i}`));
+      assert.deepEqual(
+        kept,
+        [...even('ann'), ...even('bob')].sort(),
+        'the cuts kept, the completed ones gone',
+      );
+    },
+  );
 });

@@ -6,13 +6,14 @@
 //
 // With a file (`ferry serve`: <dataDir>/cut-uploads.json) every process of the node sees them (the
 // workers of --workers N, where a user's sessions land on different processes); without one, this
-// process alone. Each change is a read-modify-write under the file's lock; reads need no lock
-// (the file is replaced atomically). Nodes sharing a database (accounts in PostgreSQL) also keep
-// them there (`shared`), so a resume that reaches another node is refused too; the file stays this
-// node's record while the database is away.
+// process alone. Changes are read-modify-writes under the file's lock, a process's coalesced into
+// one; reads need no lock (the file is replaced atomically). Nodes sharing a database (accounts in
+// PostgreSQL) also keep them there (`shared`), so a resume that reaches another node is refused
+// too; the file stays this node's record while the database is away.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
+import { WriteBatches } from '../write-batches.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { SharedCutUploads } from '../shared-cut-uploads.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
@@ -54,6 +55,9 @@ export function sameVersion(e: FileVersion, v: FileVersion): boolean {
   return e.id === v.id && e.size === v.size && e.modified === v.modified;
 }
 
+/** A change to the file's records; true when there is anything to write. */
+type Change = (cuts: Map<string, Entry>) => boolean;
+
 export class CutUploads {
   /** This process's records (all of them without a file; with one, also those it failed to write). */
   readonly #memory = new Map<string, Entry>();
@@ -62,6 +66,7 @@ export class CutUploads {
   readonly #now: () => number;
   readonly #max: number;
   readonly #shared: SharedCutUploads | undefined;
+  readonly #writes = new WriteBatches<Change, void>((changes) => this.#write(changes));
 
   constructor(
     readonly file: string | undefined,
@@ -75,7 +80,7 @@ export class CutUploads {
 
   /**
    * Remembers that `key` holds `v`, which an upload is replacing (from before its data) or a cut
-   * upload left. Never rejects.
+   * upload left. Resolves once it is in the file too; never rejects.
    */
   async remember(key: string, v: FileVersion): Promise<void> {
     const entry: Entry = {
@@ -88,35 +93,53 @@ export class CutUploads {
     this.#memory.set(key, entry);
     prune(this.#memory, entry.at, this.#max);
     await this.#share(key, (s, ...k) => s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }));
-    // Not in the file, it is still in memory: this process still refuses; the others may not.
     await this.#editFile((cuts) => {
       cuts.delete(key);
       cuts.set(key, entry);
       prune(cuts, entry.at, this.#max);
       return true;
-    }, 'cut upload not recorded in its file');
+    });
   }
 
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
   async forget(key: string): Promise<void> {
     this.#memory.delete(key);
     await this.#share(key, (s, ...k) => s.delete(...k));
-    await this.#editFile((cuts) => cuts.delete(key), 'cut upload record not removed from its file');
+    await this.#editFile((cuts) => cuts.delete(key));
   }
 
-  /** Read-modify-write of the file under its lock; `change` says whether there is anything to write. */
-  async #editFile(change: (cuts: Map<string, Entry>) => boolean, failed: string): Promise<void> {
+  async #editFile(change: Change): Promise<void> {
+    if (this.file !== undefined) await this.#writes.add(change);
+  }
+
+  /**
+   * One read-modify-write of the file under its lock for every change queued meanwhile (100
+   * uploads at once are a few writes, not 200). A busy lock is waited for, however long: a change
+   * given up would leave a record that refuses a later resume of a complete upload.
+   */
+  async #write(changes: readonly Change[]): Promise<void[]> {
     const file = this.file;
-    if (file === undefined) return;
+    if (file === undefined) return [];
     try {
-      await withFileLock(file, async () => {
-        const cuts = new Map(Object.entries(await this.#read(file)));
-        if (change(cuts))
-          await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
-      });
+      const onTakeover = (m: string): void => this.#logger.warn({ file }, m);
+      await withFileLock(
+        file,
+        async () => {
+          const cuts = new Map(Object.entries(await this.#read(file)));
+          let changed = false;
+          for (const change of changes) changed = change(cuts) || changed;
+          if (changed) await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
+        },
+        { waitMs: Infinity, onTakeover },
+      );
     } catch (err) {
-      this.#logger.warn({ file, err: (err as Error).message }, failed);
+      // Not in the file, still in memory: this process still refuses; the others may not.
+      this.#logger.warn(
+        { file, changes: changes.length, err: (err as Error).message },
+        'cut upload records not written to their file',
+      );
     }
+    return [];
   }
 
   /** Whether `key` holds a version a cut left (`current` is asked only when a record exists). */
