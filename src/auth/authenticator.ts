@@ -17,6 +17,8 @@ import type {
 
 /** Same text for unknown user and wrong password, so nothing downstream can leak which it was. */
 export const REJECTED = 'invalid username or password';
+/** A migrated hash's upgrade that failed (a read-only users file) is tried again after this long. */
+export const UPGRADE_RETRY_MS = 10 * 60_000;
 
 export interface LoginCacheOptions {
   /**
@@ -114,6 +116,8 @@ export class AccountAuthenticator implements Authenticator {
   readonly #advised = new Set<string>();
   /** Hash upgrades running, by user: one at a time (parallel logins each hashed and wrote one). */
   readonly #upgrading = new Map<string, Promise<void>>();
+  /** When an upgrade last failed, by user. */
+  readonly #upgradeFailed = new Map<string, number>();
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
@@ -235,6 +239,9 @@ export class AccountAuthenticator implements Authenticator {
       return;
     }
     if (this.#upgrading.has(username)) return;
+    // One that could not be written waits before the next try: not a rewrite at every login.
+    const failed = this.#upgradeFailed.get(username);
+    if (failed !== undefined && Date.now() - failed < UPGRADE_RETRY_MS) return;
     const replace = store.replaceHash.bind(store);
     // Only while the hash is still the one verified: a login checked against it before another
     // upgrade (or an admin) replaced it neither hashes again nor writes.
@@ -245,13 +252,16 @@ export class AccountAuthenticator implements Authenticator {
       )
       .then(
         (done) => {
+          this.#upgradeFailed.delete(username);
           if (done) this.#logger.info({ user: username }, 'migrated password hash replaced by a scrypt one');
         },
-        (err: unknown) =>
+        (err: unknown) => {
+          this.#upgradeFailed.set(username, Date.now());
           this.#logger.warn(
-            { user: username, err: (err as Error).message },
+            { user: username, err: (err as Error).message, retryInMs: UPGRADE_RETRY_MS },
             'migrated password hash not replaced',
-          ),
+          );
+        },
       )
       .finally(() => this.#upgrading.delete(username));
     this.#upgrading.set(username, upgrade);

@@ -140,6 +140,64 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     }
   });
 
+  it('a burst of first logins of many users: one rewrite of the file for all their upgrades', async () => {
+    const file = path.join(dir, 'burst.yaml');
+    const names = Array.from({ length: 20 }, (_, i) => `u${i}`);
+    await writeUsersFile(
+      file,
+      names.map((username) => ({ username, passwordHash: APR1, home: dir })),
+    );
+    const logger = infoLogger();
+    const store = await UsersFileStore.open(file, { logger });
+    // The upgrades reach the store together (as logins of a burst do while the lock is busy).
+    let arrived = (): void => {};
+    const all = new Promise<void>((resolve) => (arrived = resolve));
+    const { wrapped, calls } = counted(store, async () => {
+      if (calls.length === names.length) arrived();
+      await all;
+    });
+    const auth = new AccountAuthenticator([wrapped], { loginCacheMs: 0 });
+    try {
+      const logins = await Promise.all(names.map((n) => auth.authenticate(creds(n, PW), signal)));
+      assert.ok(logins.every((l) => l.ok));
+      await auth.upgrades();
+      const table = await readUsersFile(file);
+      assert.ok(
+        names.every((n) => table.get(n)?.passwordHash.startsWith('scrypt$')),
+        'all upgraded',
+      );
+      const reloads = logger.lines.filter((l) => l.startsWith('users file reloaded'));
+      assert.equal(reloads.length, 1, `one rewrite, not one per user: ${reloads.join('; ')}`);
+      assert.match(reloads[0] ?? '', /"changed":20/);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('an upgrade that could not be written is tried again later, not at every login', async () => {
+    const file = path.join(dir, 'failing.yaml');
+    await writeUsersFile(file, [{ username: 'fay', passwordHash: APR1, home: dir }]);
+    const store = await UsersFileStore.open(file);
+    const logger = infoLogger();
+    const { wrapped, calls } = counted(store, async () => {
+      throw new Error('EROFS: read-only file system');
+    });
+    const auth = new AccountAuthenticator([wrapped], { logger, loginCacheMs: 0 });
+    try {
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await auth.authenticate(creds('fay', PW), signal)).ok, true);
+        await auth.upgrades();
+      }
+      assert.equal(calls.length, 1, 'one try');
+      assert.equal(
+        logger.lines.filter((l) => l.includes('WARN migrated password hash not replaced')).length,
+        1,
+      );
+    } finally {
+      store.close();
+    }
+  });
+
   it("in the configuration: not rewritten, a one-time suggestion to use 'ferry hash-password'", async () => {
     const logger = infoLogger();
     const config = new StaticAccounts([{ username: 'bob', passwordHash: APR1, home: dir }]);

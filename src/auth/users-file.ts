@@ -6,15 +6,10 @@ import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { parseYamlFile } from '../yaml-file.js';
-import {
-  changedUsernames,
-  replaceHashIn,
-  type Account,
-  type AccountDirectory,
-  type AccountStore,
-} from './account.js';
+import { changedUsernames, type Account, type AccountDirectory, type AccountStore } from './account.js';
 import { writeAtomically } from '../atomic-file.js';
-import { withFileLock } from '../file-lock.js';
+import { withFileLock, type FileLockOptions } from '../file-lock.js';
+import { WriteBatches } from '../write-batches.js';
 import { makeDirectory, type Owner } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
 
@@ -89,6 +84,13 @@ export async function editUsersFile<T>(
   });
 }
 
+/** A migrated hash to replace: only while the account still has `from`. */
+export interface HashChange {
+  username: string;
+  from: string;
+  to: string;
+}
+
 export interface UsersFileStoreOptions {
   logger?: Logger;
   /** The cheap stat that catches a change the directory watch missed (network filesystems). Default 1 s. */
@@ -153,12 +155,24 @@ export class UsersFileStore implements AccountStore {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Through the same locked edit as `ferry users passwd`; the table is current when it resolves. */
+  /**
+   * Under the same lock as `ferry users passwd`; the table is current when it resolves. The
+   * upgrades of a burst of first logins go together: one rewrite (and one re-read by every
+   * process) for all those waiting, not one of the whole file each.
+   */
   async replaceHash(username: string, from: string, to: string): Promise<boolean> {
-    const done = await replaceHashIn(new UsersFileDirectory(this.file), username, from, to);
+    return (await this.#hashes.add({ username, from, to })) ?? false;
+  }
+
+  readonly #hashes = new WriteBatches<HashChange, boolean>(async (changes) => {
+    // Waits for the lock however long `ferry users` holds it: an upgrade is never urgent.
+    const done = await new UsersFileDirectory(this.file).replaceHashes(changes, {
+      waitMs: Infinity,
+      onTakeover: (m) => this.#logger.warn({ file: this.file }, m),
+    });
     await this.changed();
     return done;
-  }
+  });
 
   /** Re-reads the file if it changed; resolves once the table is current. */
   changed(): Promise<void> {
@@ -285,6 +299,23 @@ export class UsersFileDirectory implements AccountDirectory {
       if (JSON.stringify(a) !== before) await writeUsersFile(this.where, accounts.values());
       return { result };
     });
+  }
+
+  /** Each hash that is still its `from` becomes its `to`, in one locked rewrite; which were. */
+  replaceHashes(changes: readonly HashChange[], lock?: FileLockOptions): Promise<boolean[]> {
+    return withFileLock(
+      this.where,
+      async () => {
+        const accounts = await readUsersFile(this.where);
+        const done = changes.map(({ username, from, to }) => {
+          const a = accounts.get(username);
+          return a?.passwordHash === from && ((a.passwordHash = to), true);
+        });
+        if (done.includes(true)) await writeUsersFile(this.where, accounts.values());
+        return done;
+      },
+      lock,
+    );
   }
 
   remove(username: string): Promise<boolean> {
