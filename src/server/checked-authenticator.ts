@@ -3,7 +3,8 @@ import type { Logger } from '../logger.js';
 import { outcomeFault, principalFault } from './embedder-values.js';
 import { OptionError } from './options.js';
 
-const PRINCIPAL = 'a Principal has username and home strings and readOnly a boolean';
+const PRINCIPAL =
+  'a Principal has username and home strings, readOnly a boolean, and its other fields as its type says';
 
 /** `outcome`, unless it is malformed: then the authenticator's error (451 and a log line), never a login. */
 function checked(method: string, outcome: AuthOutcome): AuthOutcome {

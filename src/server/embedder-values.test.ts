@@ -35,6 +35,31 @@ test('a Principal: username and home strings, readOnly a boolean, limits numbers
   assert.equal(principalFault({ ...p, permissions: 'all' }), 'principal.permissions "all"');
 });
 
+test("a Principal's lists and maps: a string where a list belongs is named, not read letter by letter", () => {
+  const p = { username: 'alice', home: '', readOnly: false };
+  const full = {
+    ...p,
+    denyFiles: ['*.exe'],
+    folders: { '/shared': 'team' },
+    permissions: { '/': ['list', 'download'], '/in': '*' },
+    hideDotFiles: true,
+    anonymous: false,
+  };
+  assert.equal(principalFault(full), undefined);
+  assert.equal(principalFault({ ...p, denyFiles: '*.exe' }), 'principal.denyFiles "*.exe"');
+  assert.equal(principalFault({ ...p, denyFiles: ['*.exe', 5] }), 'principal.denyFiles[1] 5');
+  assert.equal(principalFault({ ...p, folders: 5 }), 'principal.folders 5');
+  assert.equal(principalFault({ ...p, folders: ['/a'] }), 'principal.folders an object');
+  assert.equal(principalFault({ ...p, folders: { '/a': 1 } }), 'principal.folders["/a"] 1');
+  assert.equal(principalFault({ ...p, permissions: { '/': 'all' } }), 'principal.permissions["/"] "all"');
+  assert.equal(
+    principalFault({ ...p, permissions: { '/': ['read'] } }),
+    'principal.permissions["/"] an object',
+  );
+  assert.equal(principalFault({ ...p, hideDotFiles: 'yes' }), 'principal.hideDotFiles "yes"');
+  assert.equal(principalFault({ ...p, anonymous: 1 }), 'principal.anonymous 1');
+});
+
 test('an AuthOutcome: a refusal as it is; a success needs a valid principal', () => {
   assert.equal(outcomeFault({ ok: false, reason: 'bad password' }), undefined);
   assert.equal(outcomeFault({ ok: true, principal: { username: 'a', home: '', readOnly: true } }), undefined);

@@ -3,6 +3,7 @@
  * in: a few typeof checks per value, so that a wrong one is that code's error, said so in the log,
  * and never a login or a reply made of it (`213 undefined`, `size=NaN`).
  */
+import { PERMISSIONS } from '../auth/permissions.js';
 import type { Principal } from '../auth/types.js';
 import type { FileStat } from '../storage/types.js';
 
@@ -37,7 +38,28 @@ export function statFault(st: unknown): string | undefined {
 
 const LIMITS = ['maxSessions', 'quotaSize', 'quotaFiles', 'uploadRate', 'downloadRate'] as const;
 
-/** What is wrong with a Principal from an authenticator, or undefined. */
+/** A permission rule: `'*'` or a list of permissions (a string would be read as its letters). */
+const isRule = (v: unknown): boolean =>
+  v === '*' || (Array.isArray(v) && v.every((x) => (PERMISSIONS as readonly unknown[]).includes(x)));
+const isString = (v: unknown): boolean => typeof v === 'string';
+
+/** What is wrong with `principal.<k>` if given: a list, or a map of paths, of values `ok` takes. */
+function collectionFault(
+  k: string,
+  v: unknown,
+  ok: (x: unknown) => boolean,
+  list = false,
+): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v) !== list) return `principal.${k} ${shown(v)}`;
+  const bad = Object.entries(v).find(([, x]) => !ok(x));
+  return bad && `principal.${k}[${JSON.stringify(list ? Number(bad[0]) : bad[0])}] ${shown(bad[1])}`;
+}
+
+/**
+ * What is wrong with a Principal from an authenticator, or undefined. Every field is checked: a
+ * string where a list belongs (`denyFiles: '*.exe'`) would be read letter by letter.
+ */
 export function principalFault(p: unknown): string | undefined {
   if (typeof p !== 'object' || p === null) return `principal ${shown(p)}`;
   const q = p as { [K in keyof Principal]?: unknown };
@@ -48,11 +70,15 @@ export function principalFault(p: unknown): string | undefined {
     const v = q[k];
     if (v !== undefined && !(typeof v === 'number' && v >= 0)) return `principal.${k} ${shown(v)}`;
   }
-  for (const k of ['folders', 'permissions'] as const) {
+  for (const k of ['hideDotFiles', 'anonymous'] as const) {
     const v = q[k];
-    if (v !== undefined && (typeof v !== 'object' || v === null)) return `principal.${k} ${shown(v)}`;
+    if (v !== undefined && typeof v !== 'boolean') return `principal.${k} ${shown(v)}`;
   }
-  return undefined;
+  return (
+    collectionFault('denyFiles', q.denyFiles, isString, true) ??
+    collectionFault('folders', q.folders, isString) ??
+    collectionFault('permissions', q.permissions, isRule)
+  );
 }
 
 /** What is wrong with an authenticator's AuthOutcome, or undefined. */

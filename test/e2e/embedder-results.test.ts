@@ -30,6 +30,9 @@ const authenticator: Authenticator = {
     if (c.username === 'badprincipal')
       return { ok: true, principal: { username: 42, home: null } } as unknown as AuthOutcome;
     if (c.username === 'nothing') return undefined as unknown as AuthOutcome;
+    // A string where a list belongs: was read letter by letter (its `*` denied every name).
+    if (c.username === 'denystring')
+      return { ok: true, principal: { ...principal, denyFiles: '*.exe' } } as unknown as AuthOutcome;
     return c.password.reveal() === 'pw' ? { ok: true, principal } : { ok: false, reason: 'password' };
   },
 };
@@ -94,6 +97,7 @@ for (const mode of MODES) {
         for (const [user, fault] of [
           ['badprincipal', /options\.authenticator: authenticate\(\) gave principal\.username 42/],
           ['nothing', /options\.authenticator: authenticate\(\) gave undefined for an AuthOutcome/],
+          ['denystring', /options\.authenticator: authenticate\(\) gave principal\.denyFiles "\*\.exe"/],
         ] as const) {
           await withClients(async (track) => {
             const from = server().logs.length;
