@@ -5,6 +5,7 @@ import { Crc32, parseHashAlgorithm, parseHashReply, type HashAlgorithm } from '.
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import { remoteSize } from './files.js';
 import { fsPath } from './local-file.js';
+import { keysOf } from './option-keys.js';
 import { pathArg, type ClientSession } from './session.js';
 
 /**
@@ -60,6 +61,7 @@ export interface ChecksumOptions {
   /** The file's size when already known (from a listing): no SIZE is sent to learn it. */
   readonly size?: number;
 }
+export const CHECKSUM_OPTION_KEYS = keysOf<ChecksumOptions>({ size: true });
 
 /** How the server can checksum a file (from FEAT), or undefined when it cannot. */
 export function checksumMethod(features: ReadonlyMap<string, string>): string | undefined {

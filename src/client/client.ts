@@ -6,9 +6,18 @@ import { FerryError } from '../errors.js';
 import { formatTimeVal, parseTimeVal } from '../protocol/listing.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
-import { remoteChecksum, type Checksum, type ChecksumOptions } from './checksum.js';
-import { download, upload, type GetOptions, type PutOptions, type TransferSummary } from './files.js';
+import { CHECKSUM_OPTION_KEYS, remoteChecksum, type Checksum, type ChecksumOptions } from './checksum.js';
+import {
+  download,
+  GET_OPTION_KEYS,
+  PUT_OPTION_KEYS,
+  upload,
+  type GetOptions,
+  type PutOptions,
+  type TransferSummary,
+} from './files.js';
 import { listDir, listRaw, listsDotFiles, statPath, type RemoteEntry } from './listing.js';
+import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
 import { command, parsePwdReply, pathArg, type ClientSession } from './session.js';
 import { reservedCommand, type ReservedKind } from './raw-commands.js';
@@ -33,6 +42,14 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
   upload: 'it needs a data connection: use put()',
   listing: 'it needs a data connection: use list() or listRaw()',
 };
+
+type ListOptions = { signal?: AbortSignal; all?: boolean };
+type RemoveOptions = { recursive?: boolean; signal?: AbortSignal };
+type MkdirOptions = { parents?: boolean };
+const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true });
+const SIGNAL_KEYS = keysOf<{ signal?: AbortSignal }>({ signal: true });
+const MKDIR_KEYS = keysOf<MkdirOptions>({ parents: true });
+const REMOVE_KEYS = keysOf<RemoveOptions>({ recursive: true, signal: true });
 
 /** Commands that are wrong on an implicit FTPS session whatever the API. */
 const IMPLICIT_AUTH =
@@ -115,8 +132,16 @@ export class FerryClient {
     return this.s.control.tlsSocket;
   }
 
-  /** Runs one operation; a second one while it runs is a usage error (one request at a time). */
-  private async task<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one operation; a second one while it runs is a usage error (one request at a time), and
+   * so is a key of its `options` that is not in `known`.
+   */
+  private async task<T>(
+    name: string,
+    fn: () => Promise<T>,
+    options?: [given: object, known: readonly string[]],
+  ): Promise<T> {
+    if (options) refuseUnknownKeys(options[0], options[1], `${name}() options`);
     if (this.busy !== undefined) {
       throw new FerryError(
         'ERR_BUSY',
@@ -137,8 +162,8 @@ export class FerryClient {
    * Lists a directory ('' = current). MLSD when offered, else LIST (parsed; Unix and MS-DOS forms);
    * `all` asks `LIST -a` for dot-files (plain LIST where the server refuses it).
    */
-  list(dir = '', opts: { signal?: AbortSignal; all?: boolean } = {}): Promise<RemoteEntry[]> {
-    return this.task('list', () => listDir(this.s, dir, opts));
+  list(dir = '', opts: ListOptions = {}): Promise<RemoteEntry[]> {
+    return this.task('list', () => listDir(this.s, dir, opts), [opts, LIST_KEYS]);
   }
 
   /**
@@ -156,7 +181,7 @@ export class FerryClient {
     command: 'LIST' | 'MLSD' | 'NLST' = 'LIST',
     opts: { signal?: AbortSignal } = {},
   ): Promise<string> {
-    return this.task('listRaw', () => listRaw(this.s, dir, command, opts));
+    return this.task('listRaw', () => listRaw(this.s, dir, command, opts), [opts, SIGNAL_KEYS]);
   }
 
   /** Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). */
@@ -170,7 +195,7 @@ export class FerryClient {
    * the end (watched from the call on) aborts the transfer: LocalError (ERR_LOCAL).
    */
   get(remote: string, local: string | Writable, opts: GetOptions = {}): Promise<TransferSummary> {
-    return this.task('get', () => download(this.s, remote, local, opts));
+    return this.task('get', () => download(this.s, remote, local, opts), [opts, GET_OPTION_KEYS]);
   }
 
   /**
@@ -180,17 +205,20 @@ export class FerryClient {
    * the call on) aborts the transfer: LocalError.
    */
   put(local: string | Readable, remote: string, opts: PutOptions = {}): Promise<TransferSummary> {
-    return this.task('put', () => upload(this.s, local, remote, opts));
+    return this.task('put', () => upload(this.s, local, remote, opts), [opts, PUT_OPTION_KEYS]);
   }
 
   /** MKD; with `parents`, missing parents are created and an existing directory is fine. */
-  mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
-    return this.task('mkdir', () => makeDir(this.s, path, opts.parents ?? false));
+  mkdir(path: string, opts: MkdirOptions = {}): Promise<void> {
+    return this.task('mkdir', () => makeDir(this.s, path, opts.parents ?? false), [opts, MKDIR_KEYS]);
   }
 
   /** DELE a file; with `recursive`, a directory and everything in it. */
-  remove(path: string, opts: { recursive?: boolean; signal?: AbortSignal } = {}): Promise<void> {
-    return this.task('remove', () => removePath(this.s, path, opts.recursive ?? false, opts.signal));
+  remove(path: string, opts: RemoveOptions = {}): Promise<void> {
+    return this.task('remove', () => removePath(this.s, path, opts.recursive ?? false, opts.signal), [
+      opts,
+      REMOVE_KEYS,
+    ]);
   }
 
   /** RMD (the directory must be empty). */
@@ -244,7 +272,7 @@ export class FerryClient {
    * file takes to read at 10 MB/s beyond the reply timeout (the size asked with SIZE unless given).
    */
   checksum(path: string, o: ChecksumOptions = {}): Promise<Checksum | undefined> {
-    return this.task('checksum', () => remoteChecksum(this.s, path, o));
+    return this.task('checksum', () => remoteChecksum(this.s, path, o), [o, CHECKSUM_OPTION_KEYS]);
   }
 
   /** The current directory (PWD). */

@@ -7,6 +7,7 @@ import { isResumeRefused } from '../protocol/resume-refused.js';
 import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
 import { FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
+import { keysOf } from './option-keys.js';
 import { skipBytes, type Skipped } from './skip-bytes.js';
 import { described, pathArg, transfer, type ClientSession } from './session.js';
 import type { TransferBody } from './transfer.js';
@@ -53,6 +54,10 @@ export interface PutOptions extends TransferOptions {
   /** The size of a stream source, for progress. */
   readonly size?: number;
 }
+
+const TRANSFER_KEYS = { offset: true, resume: true, signal: true, onProgress: true } as const;
+export const GET_OPTION_KEYS = keysOf<GetOptions>({ ...TRANSFER_KEYS, size: true, end: true, mode: true });
+export const PUT_OPTION_KEYS = keysOf<PutOptions>({ ...TRANSFER_KEYS, append: true, size: true });
 
 export interface TransferSummary {
   readonly bytes: number;

@@ -7,6 +7,7 @@ import { checksumMethod, localChecksum } from './checksum.js';
 import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
+import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { runPool } from './pool.js';
 import { RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
@@ -320,7 +321,26 @@ async function accepted(command: Promise<void>): Promise<boolean> {
   }
 }
 
+const MIRROR_OPTION_KEYS = keysOf<MirrorOptions>({
+  direction: true,
+  local: true,
+  remote: true,
+  delete: true,
+  parallel: true,
+  connect: true,
+  retries: true,
+  continue: true,
+  verify: true,
+  dryRun: true,
+  perms: true,
+  signal: true,
+  onEvent: true,
+  exclude: true,
+  include: true,
+});
+
 export async function mirror(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
+  refuseUnknownKeys(o, MIRROR_OPTION_KEYS, 'mirror() options');
   try {
     return await mirrorTrees(client, o);
   } catch (err) {

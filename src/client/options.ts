@@ -2,6 +2,7 @@ import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { caProblem } from './ca-certificates.js';
 import type { ProtocolLogger } from './control.js';
+import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import type { KnownHostsStore, TrustDecision } from './trust.js';
 import { parseFtpUrl, resolveCredentials, type CredentialSources, type Security } from './url.js';
 
@@ -77,6 +78,37 @@ export interface ClientOptions {
   readonly signal?: AbortSignal;
 }
 
+const CLIENT_OPTION_KEYS = keysOf<ClientOptions>({
+  host: true,
+  port: true,
+  security: true,
+  allowPlain: true,
+  user: true,
+  password: true,
+  authMechanism: true,
+  dataProtection: true,
+  dataMode: true,
+  disableEpsv: true,
+  ca: true,
+  clientCertificate: true,
+  insecure: true,
+  fingerprints: true,
+  knownHosts: true,
+  trustOnFirstUse: true,
+  minTlsVersion: true,
+  maxTlsVersion: true,
+  servername: true,
+  utf8: true,
+  connectTimeoutMs: true,
+  replyTimeoutMs: true,
+  dataTimeoutMs: true,
+  handshakeTimeoutMs: true,
+  maxListingBytes: true,
+  log: true,
+  onTrust: true,
+  signal: true,
+});
+
 export const DEFAULTS = {
   connectTimeoutMs: 15_000,
   replyTimeoutMs: 30_000,
@@ -87,12 +119,14 @@ export const DEFAULTS = {
 /**
  * The options for a connect() target: a URL gives scheme, host, port and user (its path is
  * ignored); the password comes from the URL, FERRY_PASSWORD or ~/.netrc. `options` add to or
- * override it.
+ * override it. A key that is no option is refused, before anything is looked up.
  */
 export async function resolveClientOptions(
   target: string | ClientOptions,
   options: Partial<ClientOptions> & { credentials?: CredentialSources },
 ): Promise<ClientOptions> {
+  if (typeof target !== 'string') refuseUnknownKeys(target, CLIENT_OPTION_KEYS, 'options');
+  refuseUnknownKeys(options, [...CLIENT_OPTION_KEYS, 'credentials'], 'options');
   let o: ClientOptions;
   if (typeof target === 'string') {
     const u = parseFtpUrl(target);
