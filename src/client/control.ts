@@ -338,11 +338,12 @@ export class ClientControlConnection {
         timeoutMs === false
           ? undefined
           : setTimeout(
+              // The connection is given up: a ConnectionError, as at connect (AUTH TLS unanswered).
               () =>
                 this.fail(
-                  new FerryError(
-                    'ERR_TIMEOUT',
+                  new ConnectionError(
                     `No reply from ${this.o.host}:${this.o.port} within ${timeoutMs} ms; connection closed.`,
+                    { code: 'ERR_TIMEOUT' },
                   ),
                 ),
               timeoutMs,

@@ -52,8 +52,9 @@ export class CertificateError extends FerryError {
 
 /**
  * The connection could not be made (ERR_CONNECT: refused, unreachable, a name that does not
- * resolve), not within connectTimeoutMs (ERR_TIMEOUT), or it broke or the server closed it
- * (ERR_CLOSED). `cause` holds the system error if any.
+ * resolve), not within connectTimeoutMs (ERR_TIMEOUT), a reply did not come within replyTimeoutMs
+ * and the connection was given up (ERR_TIMEOUT), or it broke or the server closed it (ERR_CLOSED).
+ * `cause` holds the system error if any.
  */
 export class ConnectionError extends FerryError {
   /** The system error code (ECONNREFUSED, ENOTFOUND, …), when there was one. */

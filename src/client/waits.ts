@@ -1,9 +1,8 @@
 import type { Duplex } from 'node:stream';
 import type net from 'node:net';
 import type { Reply } from '../protocol/reply.js';
-import { FerryError } from '../errors.js';
 import type { ClientControlConnection } from './control.js';
-import { abortedError } from './errors.js';
+import { abortedError, ConnectionError } from './errors.js';
 
 /** Waiting with a deadline or an abort signal: for replies, sockets and timers of a transfer. */
 
@@ -59,7 +58,9 @@ export async function replyWithin(control: ClientControlConnection, p: Promise<R
   } finally {
     t.cancel();
   }
-  const e = new FerryError('ERR_TIMEOUT', `No reply after the transfer within ${control.replyTimeoutMs} ms.`);
+  const e = new ConnectionError(`No reply after the transfer within ${control.replyTimeoutMs} ms.`, {
+    code: 'ERR_TIMEOUT',
+  });
   control.destroy(e);
   throw e;
 }

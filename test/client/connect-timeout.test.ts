@@ -3,7 +3,8 @@
  * and the server's greeting. A server that accepts and then says nothing fails connect() with a
  * ConnectionError ERR_TIMEOUT when it runs out, whatever the reply and handshake timeouts (set to
  * ten minutes here, so only connectTimeoutMs can end the attempt; the test's own timeout catches a
- * hang). A refused connection is a ConnectionError ERR_CONNECT with the system's code.
+ * hang). A refused connection is a ConnectionError ERR_CONNECT with the system's code, and a reply
+ * missing after the greeting (AUTH TLS unanswered) a ConnectionError ERR_TIMEOUT too.
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -88,6 +89,33 @@ describe('connectTimeoutMs bounds connecting up to the greeting', () => {
   it('implicit: the TLS handshake, then no greeting', { timeout: 10_000 }, async () => {
     await timesOut(options(secure, 'implicit'), `within ${LIMIT} ms (connectTimeoutMs).`);
   });
+
+  it(
+    'explicit: the greeting, then no reply to AUTH TLS within replyTimeoutMs',
+    { timeout: 10_000 },
+    async () => {
+      // Greets, then reads and answers nothing (was a plain FerryError, not a ConnectionError).
+      const mute = net.createServer((s) => {
+        s.on('error', () => {});
+        s.write('220 hello\r\n');
+        s.resume();
+      });
+      servers.push(mute);
+      mute.listen(0, '127.0.0.1');
+      await once(mute, 'listening');
+      const port = (mute.address() as net.AddressInfo).port;
+      await assert.rejects(
+        FerryClient.connect({ ...options(mute, 'explicit'), connectTimeoutMs: HUGE, replyTimeoutMs: LIMIT }),
+        (err: unknown) => {
+          assert.ok(err instanceof ConnectionError, String(err));
+          assert.equal(err.code, 'ERR_TIMEOUT');
+          assert.equal(err.message, `No reply from 127.0.0.1:${port} within ${LIMIT} ms; connection closed.`);
+          assert.equal(exitCodeFor(err), EXIT.connection);
+          return true;
+        },
+      );
+    },
+  );
 
   it(
     'a refused connection: ERR_CONNECT with the system code (was ERR_CLOSED)',
