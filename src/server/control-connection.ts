@@ -45,6 +45,7 @@ import { Transfers, type TransferOutcome, type TransferProgress } from './transf
 import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
 import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
+import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
 
 export interface ServerRuntime {
   /** Replaced as a whole by a reload: each command reads the options of its time. */
@@ -109,11 +110,6 @@ const SHUTDOWN_LINGER_MS = 1_000;
  * awaited (SHUTDOWN_LINGER_MS), with room to spare. server.close() cuts what is left then.
  */
 export const SHUTDOWN_MARGIN_MS = ABANDON_AFTER_MS + SHUTDOWN_LINGER_MS + 1_000;
-/**
- * Why a session's work is aborted when its connection closes: AbortController's default reason,
- * made once (made for each session, with its stack, it showed in the sessions profile).
- */
-const CONNECTION_CLOSED = new DOMException('This operation was aborted', 'AbortError');
 export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
@@ -132,6 +128,8 @@ export class ControlConnection {
   private running = false;
   private handshaking = false;
   private quitting = false;
+  /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
+  private endedBy = CONNECTION_CLOSED;
   private readonly transfers: Transfers;
   /** An entry a listing (or a quota scan, which then does not count it) left out for its path's length. */
   private readonly tooLong = (dir: VPath, name: string): void =>
@@ -224,6 +222,7 @@ export class ControlConnection {
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
   async shutdown(graceMs: number): Promise<void> {
     this.quitting = true;
+    this.endedBy = SERVER_SHUTDOWN;
     if (this.handshaking) {
       // Nothing can be said to a client still in its TLS handshake (implicit: not even a greeting yet).
       this.destroy();
@@ -673,7 +672,7 @@ export class ControlConnection {
 
   private end(): void {
     this.rt.metrics.sessions.dec({ mode: this.mode });
-    this.disconnect.abort(CONNECTION_CLOSED);
+    this.disconnect.abort(this.endedBy);
     this.leaveAccount();
     this.leaveArrival();
     this.transfers.abort();

@@ -2,6 +2,7 @@ import type { AuthOutcome, Authenticator, Credentials } from '../auth/types.js';
 import type { DefenderPort } from '../defender/defender.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { ABANDON_AFTER_MS } from './abandon-on-abort.js';
+import { SERVER_SHUTDOWN } from './disconnect-reasons.js';
 
 export interface PasswordCheckLimits {
   /** Checks running at once, over all addresses. */
@@ -209,11 +210,19 @@ export function guardAuthenticator(
           ? Promise.resolve<AuthOutcome>({ ok: false, reason: 'address banned' })
           : inner.authenticate(c, signal);
       });
-      // No answer: the client left, or the check timed out (waiting its turn, or the authenticator
-      // never answered). Neither is the client's doing: not scored; a timeout is a 421, as when
-      // the accounts are unreachable.
+      // No answer: the client left, the server is shutting down, or the check timed out (waiting
+      // its turn, or the authenticator never answered). None is a guess: not scored. A shutdown or
+      // a timeout is not the client's doing either: a 421, no failed login, as when the accounts
+      // are unreachable.
       if (!outcome) {
-        const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
+        const cause: unknown = signal.reason;
+        if (cause === SERVER_SHUTDOWN)
+          return {
+            ok: false,
+            unavailable: true,
+            reason: 'password check dropped: the server is shutting down',
+          };
+        const timedOut = cause instanceof DOMException && cause.name === 'TimeoutError';
         if (!timedOut) return { ok: false, reason: 'password check dropped: the client left' };
         const why = started ? 'the authenticator did not answer in time' : 'timed out waiting its turn';
         return { ok: false, unavailable: true, reason: `password check: ${why}` };

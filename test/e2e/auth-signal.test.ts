@@ -3,11 +3,12 @@
  * PASS, or a server closing, stops a slow check (a remote directory, an LDAP bind) instead of
  * leaving it to run for its 30 s. A check that never ends, signal or not, holds up only its client.
  */
+import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuthOutcome, Authenticator } from '../../src/auth/types.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
-import { connectSecure, startServer, useFerry, withClients } from './harness.js';
+import { connectSecure, startServer, useFerry, waitForLog, withClients } from './harness.js';
 
 /** An authenticator that answers only when its signal aborts; each call's abort is awaitable. */
 function hangingAuthenticator(): {
@@ -53,6 +54,38 @@ describe('the authenticator signal', { timeout: 60_000 }, () => {
         const closing = ts.close();
         await withDeadline(aborted, ftp.timeoutMs, 'the signal to abort');
         await closing;
+      } finally {
+        await ftp.close();
+      }
+    } finally {
+      await ts.close();
+    }
+  });
+
+  test("a check the server's close cut short is not the client's failed login", async () => {
+    const third = hangingAuthenticator();
+    const ts = await startServer({ authenticator: third.authenticator });
+    try {
+      const ftp = await connectSecure(ts, 'explicit');
+      try {
+        await ftp.cmd('USER hang', 331);
+        ftp.send('PASS secret');
+        await withDeadline(third.called, ftp.timeoutMs, 'the password check');
+        const closing = ts.server.close();
+        await ftp.expect(421);
+        await closing;
+        // Was `login failed` with failures 1 and "the client left" (counted, and what fail2ban reads).
+        const line = await waitForLog(ts, (l) => /^login (failed|not possible now)$/.test(l.msg));
+        assert.equal(line.msg, 'login not possible now');
+        const { user, reason, failures } = line.obj as Record<string, unknown>;
+        assert.deepEqual(
+          { user, reason, failures },
+          {
+            user: 'hang',
+            reason: 'password check dropped: the server is shutting down',
+            failures: undefined,
+          },
+        );
       } finally {
         await ftp.close();
       }
