@@ -95,12 +95,16 @@ export interface UsersFileStoreOptions {
   logger?: Logger;
   /** The cheap stat that catches a change the directory watch missed (network filesystems). Default 1 s. */
   pollMs?: number;
+  /** How long a file written in place must stay unchanged before it is read. Default 300 ms. */
+  quietMs?: number;
 }
 
 /**
  * The users file as an AccountStore: loaded at open, re-read when it changes (a watch on its
  * directory, and a stat every pollMs as a fallback). A file that does not parse is logged and the
- * last good table stays in use.
+ * last good table stays in use. A file replaced by a rename (`ferry users`, most editors) is complete
+ * and read at once; one written in place (`>`, a script) is read once it has stopped changing for
+ * quietMs, since the watch fires at its first write and a part of it would remove the other users.
  */
 export class UsersFileStore implements AccountStore {
   #accounts = new Map<string, Account>();
@@ -112,12 +116,16 @@ export class UsersFileStore implements AccountStore {
   readonly #logger: Logger;
   #watcher: FSWatcher | undefined;
   #poll: NodeJS.Timeout | undefined;
+  readonly #quietMs: number;
+  /** The wait for a file written in place to settle; close() ends it. */
+  #quiet: { timer: NodeJS.Timeout; done: () => void } | undefined;
 
   private constructor(
     readonly file: string,
     options: UsersFileStoreOptions,
   ) {
     this.#logger = options.logger ?? silentLogger;
+    this.#quietMs = options.quietMs ?? 300;
   }
 
   /** Loads the file (refusing one that does not parse) and starts watching it. */
@@ -184,7 +192,7 @@ export class UsersFileStore implements AccountStore {
     this.#reloading = (async () => {
       do {
         this.#again = false;
-        await this.#reload();
+        if (!(await this.#reload())) this.#again = true;
       } while (this.#again && !this.#closed);
       this.#reloading = undefined;
     })();
@@ -195,37 +203,63 @@ export class UsersFileStore implements AccountStore {
     this.#closed = true;
     this.#watcher?.close();
     clearInterval(this.#poll);
+    clearTimeout(this.#quiet?.timer);
+    this.#quiet?.done();
     this.#listeners.clear();
   }
 
-  async #reload(): Promise<void> {
-    const signature = await signatureOf(this.file);
-    if (signature === this.#signature) return;
-    this.#signature = signature;
+  /** Applies the file if it changed; false when it changed while being read (read it again). */
+  async #reload(): Promise<boolean> {
+    let signature = await signatureOf(this.file);
+    if (signature === this.#signature) return true;
+    if (!replacedByRename(this.#signature, signature)) {
+      this.#logger.debug({ file: this.file }, 'users file is being written: read once it stops changing');
+      signature = await this.#settled(signature);
+      if (this.#closed || signature === this.#signature) return true;
+    }
     let next: Map<string, Account>;
     try {
       const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return undefined;
         throw err;
       });
-      // An editor or `>` that rewrites the file in place truncates it first: a blank file is that
-      // moment (or a mistake), never "remove every user" — that is written `users: []`.
+      // Written to while read (a writer that paused longer than quietMs): not a whole file.
+      if ((await signatureOf(this.file)) !== signature) return false;
+      this.#signature = signature;
+      // A blank file is a truncation caught (or a mistake), never "remove every user": that is
+      // written `users: []`.
       if (text !== undefined && text.trim() === '') {
         this.#logger.warn({ file: this.file }, 'users file is empty: keeping the last good one');
-        return;
+        return true;
       }
       next = text === undefined ? new Map() : parseUsersFile(text, this.file);
     } catch (err) {
+      this.#signature = signature;
       this.#logger.error(
         { file: this.file, err: (err as Error).message },
         'users file not reloaded: keeping the last good one',
       );
-      return;
+      return true;
     }
     const changed = changedUsernames(this.#accounts, next);
     this.#accounts = next;
     this.#logger.info({ file: this.file, users: next.size, changed: changed.length }, 'users file reloaded');
     if (changed.length > 0) for (const l of this.#listeners) l(changed);
+    return true;
+  }
+
+  /** The file's signature once it has stayed the same for quietMs (or the store is closed). */
+  async #settled(signature: string): Promise<string> {
+    for (;;) {
+      await new Promise<void>((done) => {
+        this.#quiet = { timer: setTimeout(done, this.#quietMs), done };
+      });
+      this.#quiet = undefined;
+      if (this.#closed) return signature;
+      const now = await signatureOf(this.file);
+      if (now === signature) return now;
+      signature = now;
+    }
   }
 }
 
@@ -233,6 +267,14 @@ export class UsersFileStore implements AccountStore {
 async function signatureOf(file: string): Promise<string> {
   const st = await stat(file, { bigint: true }).catch(() => undefined);
   return st ? `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}` : '';
+}
+
+/**
+ * True when the file now is another inode than the one loaded: renamed over it, so complete. The
+ * same inode written again, or a file that appears or goes, may be a writer half way.
+ */
+function replacedByRename(before: string, now: string): boolean {
+  return before !== '' && now !== '' && before.split(':')[0] !== now.split(':')[0];
 }
 
 /**
