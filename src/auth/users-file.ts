@@ -12,6 +12,7 @@ import { withFileLock, type FileLockOptions } from '../file-lock.js';
 import { WriteBatches } from '../write-batches.js';
 import { makeDirectory, type Owner } from './file-owner.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from './account-schema.js';
+import { parseWrittenUsersFile } from './users-file-lines.js';
 
 /**
  * The users file (`<dataDir>/users.yaml`): the embedded account store. `ferry users` edits it
@@ -28,7 +29,7 @@ const HEADER =
 
 /** Parses the file's text; errors name the file and the key. Relative paths are relative to the file. */
 export function parseUsersFile(text: string, file: string): Map<string, Account> {
-  const raw = parseYamlFile(text, file);
+  const raw = parseWrittenUsersFile(text) ?? parseYamlFile(text, file);
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) throw new FerryError('ERR_INVALID_OPTION', `${file}: ${firstIssue(parsed.error)}`);
   const base = path.dirname(path.resolve(file));
