@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readlink, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { inheritedOwner, makeDirectory, type Owner } from './auth/file-owner.js';
+import { FerryError } from './errors.js';
 
 export interface AtomicWriteOptions {
   /** The new file's mode (default 0600: most of Ferry's files hold secrets). */
@@ -18,13 +19,18 @@ export interface AtomicWriteOptions {
 /**
  * Replaces `file` atomically: readers see the old text or the new one, never a part. The text goes
  * to a new temp file beside it (created exclusively, so never through a link), is fsynced and
- * renamed over `file`; then the directory is fsynced. Missing directories are made (0700).
+ * renamed over `file`; then the directory is fsynced. Missing directories are made (0700). A `file`
+ * that is a symbolic link has its target replaced (the temp file beside the target): the link stays.
  */
 export async function writeAtomically(file: string, text: string, o: AtomicWriteOptions = {}): Promise<void> {
-  const dir = path.dirname(path.resolve(file));
+  const target = await linkTarget(file);
+  const dir = path.dirname(target);
   await makeDirectory(dir);
-  const owner = (o.keepOwner ?? true) ? await inheritedOwner(file, o.newOwner) : undefined;
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const owner = (o.keepOwner ?? true) ? await inheritedOwner(target, o.newOwner) : undefined;
+  const tmp = path.join(
+    dir,
+    `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`,
+  );
   const fh = await open(tmp, 'wx', o.mode ?? 0o600);
   try {
     try {
@@ -34,7 +40,7 @@ export async function writeAtomically(file: string, text: string, o: AtomicWrite
     } finally {
       await fh.close();
     }
-    await rename(tmp, file);
+    await rename(tmp, target);
   } catch (err) {
     await unlink(tmp).catch(() => {});
     throw err;
@@ -43,4 +49,26 @@ export async function writeAtomically(file: string, text: string, o: AtomicWrite
   const d = await open(dir, 'r').catch(() => undefined);
   await d?.sync().catch(() => {});
   await d?.close();
+}
+
+/**
+ * The file a write of `file` replaces: `file`, or through its symbolic links (an admin's `ln -s
+ * /etc/ferry/users.yaml`) the one they name, existing or not. Only links made by this user or root
+ * are followed (as the kernel's protected_symlinks): `sudo ferry users` must not write through a
+ * link the runAs user planted in its data directory.
+ */
+async function linkTarget(file: string): Promise<string> {
+  let at = path.resolve(file);
+  for (let hops = 0; ; hops++) {
+    const st = await lstat(at).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return at;
+    if (hops === 40) throw new FerryError('ERR_INVALID_OPTION', `${file}: too many symbolic links`);
+    if (st.uid !== 0 && st.uid !== process.geteuid?.()) {
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `${file}: not written through ${at}, a symbolic link owned by uid ${st.uid} (only root's or this user's are followed)`,
+      );
+    }
+    at = path.resolve(path.dirname(at), await readlink(at));
+  }
 }
