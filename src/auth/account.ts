@@ -90,7 +90,11 @@ export function changedUsernames(
   after: ReadonlyMap<string, Readonly<Account>>,
 ): string[] {
   const names = new Set([...before.keys(), ...after.keys()]);
-  return [...names].filter((n) => JSON.stringify(before.get(n)) !== JSON.stringify(after.get(n)));
+  // The same object is the same account (a reload keeps those of unchanged entries): no compare.
+  return [...names].filter((n) => {
+    const [b, a] = [before.get(n), after.get(n)];
+    return b !== a && JSON.stringify(b) !== JSON.stringify(a);
+  });
 }
 
 /**

@@ -9,7 +9,14 @@ import type { Account } from './account.js';
 import { AccountAuthenticator } from './authenticator.js';
 import { hashPassword } from './password.js';
 import { Secret, type Principal } from './types.js';
-import { editUsersFile, readUsersFile, UsersFileStore, writeUsersFile } from './users-file.js';
+import {
+  editUsersFile,
+  parseUsersFile,
+  readUsersFile,
+  reparseUsersFile,
+  UsersFileStore,
+  writeUsersFile,
+} from './users-file.js';
 
 const signal = new AbortController().signal;
 const creds = (username: string, password: string, remoteAddress = '127.0.0.1') => ({
@@ -203,6 +210,42 @@ describe('users file', () => {
     store.close();
     await reload; // within the test's time only if close() ended the minute-long wait
     assert.equal((await store.lookup('ann'))?.home, '/srv/ann');
+  });
+
+  it('a reload parses only the entries that changed, and reads the file as a whole parse does', async () => {
+    const three = (bobHome: string): Account[] => [
+      ann(),
+      { username: 'bob', passwordHash: hash2, home: bobHome, allowFrom: ['10.0.0.0/8'] },
+      { username: 'cat', passwordHash: hash2, home: '/srv/cat', permissions: { '/': ['list'] } },
+    ];
+    await writeUsersFile(file, three('/srv/bob'));
+    const first = reparseUsersFile(await readFile(file, 'utf8'), file, new Map());
+    assert.deepEqual(first.accounts, await readUsersFile(file));
+    await writeUsersFile(file, three('/srv/bob2'));
+    const text = await readFile(file, 'utf8');
+    const again = reparseUsersFile(text, file, first.entries);
+    assert.deepEqual(again.accounts, parseUsersFile(text, file));
+    assert.equal(again.accounts.get('ann'), first.accounts.get('ann'), 'unchanged: the same object');
+    assert.equal(again.accounts.get('cat'), first.accounts.get('cat'), 'the last one too');
+    assert.equal(again.accounts.get('bob')?.home, '/srv/bob2');
+
+    // A changed entry that does not validate, or one listed twice: the whole parse's error.
+    for (const bad of [
+      text.replace('home: /srv/bob2', 'home: /srv/bob2\n    maxSessions: -1'),
+      text.replace('  - name: bob', '  - name: cat'),
+      text + text.slice(text.indexOf('  - name: bob')),
+    ]) {
+      const whole = (() => {
+        try {
+          parseUsersFile(bad, file);
+        } catch (err) {
+          return (err as Error).message;
+        }
+        return 'parsed';
+      })();
+      assert.match(whole, /users\.[12]\.|listed twice/);
+      assert.throws(() => reparseUsersFile(bad, file, again.entries), { message: whole });
+    }
   });
 
   it('a file that is not valid YAML is refused naming the line and column, never quoting a hash', async () => {

@@ -21,6 +21,7 @@ import { parseWrittenUsersFile } from './users-file-lines.js';
  */
 
 const fileSchema = z.object({ users: z.array(accountSchema).default([]) }).strict();
+type AccountEntry = z.output<typeof accountSchema>;
 
 const HEADER =
   '# Ferry users file. Managed by `ferry users` (add, set, passwd, rm, import); a running server re-reads it.\n' +
@@ -43,19 +44,64 @@ export function parseUsersFile(text: string, file: string): Map<string, Account>
   return accounts;
 }
 
+/** An entry's text in the file (from `  - ` to the next) → its Account. */
+export type ParsedEntries = ReadonlyMap<string, Account>;
+
+const ENTRY = '\n  - ';
+const WRITTEN_HEAD = /^(?:#[^\n]*\n|\n)*users:$/;
+
+/**
+ * parseUsersFile for a running store, given the entries of the last file it read: an entry whose
+ * text has not changed keeps its Account (neither parsed nor validated again), so a change to one
+ * account of 5,000 costs a few ms, not ~60. A file not in the written form is parsed whole; no
+ * file (undefined) has no accounts.
+ */
+export function reparseUsersFile(
+  text: string | undefined,
+  file: string,
+  last: ParsedEntries,
+): { accounts: Map<string, Account>; entries: ParsedEntries } {
+  const entries = new Map<string, Account>();
+  if (text === undefined) return { accounts: new Map(), entries };
+  const whole = () => ({ accounts: parseUsersFile(text, file), entries });
+  // The keys kept are this text's slices: no older file's text stays in memory through them.
+  const [head = '', ...chunks] = text.split(ENTRY);
+  if (!WRITTEN_HEAD.test(head) || chunks.length === 0) return whole();
+  const fresh = chunks.filter((c) => !last.has(c));
+  const raw =
+    fresh.length === 0 ? { users: [] } : parseWrittenUsersFile(`users:${ENTRY}${fresh.join(ENTRY)}`);
+  const parsed = raw && fileSchema.safeParse(raw);
+  // Anything odd (a problem to word, an entry that is not one) is the whole file's parse to judge.
+  if (!parsed?.success || parsed.data.users.length !== fresh.length) return whole();
+  const base = path.dirname(path.resolve(file));
+  const made = new Map(fresh.map((c, i) => [c, toAccount(parsed.data.users[i] as AccountEntry, base)]));
+  const accounts = new Map<string, Account>();
+  for (const c of chunks) {
+    const a = (made.get(c) ?? last.get(c)) as Account;
+    if (accounts.has(a.username)) return whole(); // listed twice: its error
+    accounts.set(a.username, a);
+    entries.set(c, a);
+  }
+  return { accounts, entries };
+}
+
 /** The accounts in the file; a file that does not exist yet has none. */
 export async function readUsersFile(file: string): Promise<Map<string, Account>> {
-  let text: string;
+  const text = await readUsersText(file);
+  return text === undefined ? new Map() : parseUsersFile(text, file);
+}
+
+/** The file's text; undefined when it does not exist. */
+async function readUsersText(file: string): Promise<string | undefined> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new FerryError(
       'ERR_INVALID_OPTION',
       `${file}: cannot read (${(err as NodeJS.ErrnoException).code}).`,
     );
   }
-  return parseUsersFile(text, file);
 }
 
 /** Replaces the file atomically: readers see the old table or the new one, never a part. */
@@ -109,6 +155,8 @@ export interface UsersFileStoreOptions {
  */
 export class UsersFileStore implements AccountStore {
   #accounts = new Map<string, Account>();
+  /** The last file's entries, for reparseUsersFile. */
+  #entries: ParsedEntries = new Map();
   #signature = '';
   #reloading: Promise<void> | undefined;
   #again = false;
@@ -135,7 +183,11 @@ export class UsersFileStore implements AccountStore {
     const dir = path.dirname(store.file);
     await makeDirectory(dir);
     store.#signature = await signatureOf(store.file);
-    store.#accounts = await readUsersFile(store.file);
+    ({ accounts: store.#accounts, entries: store.#entries } = reparseUsersFile(
+      await readUsersText(store.file),
+      store.file,
+      new Map(),
+    ));
     const base = path.basename(store.file);
     store.#watcher = watch(dir, { persistent: false }, (_event, name) => {
       if (name === null || name === base) store.changed();
@@ -218,12 +270,9 @@ export class UsersFileStore implements AccountStore {
       signature = await this.#settled(signature);
       if (this.#closed || signature === this.#signature) return true;
     }
-    let next: Map<string, Account>;
+    let next: { accounts: Map<string, Account>; entries: ParsedEntries };
     try {
-      const text = await readFile(this.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') return undefined;
-        throw err;
-      });
+      const text = await readUsersText(this.file);
       // Written to while read (a writer that paused longer than quietMs): not a whole file.
       if ((await signatureOf(this.file)) !== signature) return false;
       this.#signature = signature;
@@ -233,7 +282,7 @@ export class UsersFileStore implements AccountStore {
         this.#logger.warn({ file: this.file }, 'users file is empty: keeping the last good one');
         return true;
       }
-      next = text === undefined ? new Map() : parseUsersFile(text, this.file);
+      next = reparseUsersFile(text, this.file, this.#entries);
     } catch (err) {
       this.#signature = signature;
       this.#logger.error(
@@ -242,9 +291,13 @@ export class UsersFileStore implements AccountStore {
       );
       return true;
     }
-    const changed = changedUsernames(this.#accounts, next);
-    this.#accounts = next;
-    this.#logger.info({ file: this.file, users: next.size, changed: changed.length }, 'users file reloaded');
+    const changed = changedUsernames(this.#accounts, next.accounts);
+    this.#accounts = next.accounts;
+    this.#entries = next.entries;
+    this.#logger.info(
+      { file: this.file, users: next.accounts.size, changed: changed.length },
+      'users file reloaded',
+    );
     if (changed.length > 0) for (const l of this.#listeners) l(changed);
     return true;
   }
