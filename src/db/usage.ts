@@ -108,8 +108,15 @@ export class PgUsage implements UsageLedger {
     warnUnwritten(this.#logger, this.#pending);
   }
 
-  /** Throws when a change could not be written: it, and the rest, stay pending. */
+  /**
+   * Throws when a change could not be written: it, and the rest, stay pending. Again while changes
+   * arrive during a write (an add then joins the flush in flight): each is written before it ends.
+   */
   async #write(): Promise<void> {
+    while (this.#pending.size > 0) await this.#writeBatch();
+  }
+
+  async #writeBatch(): Promise<void> {
     for (const [username, delta] of [...this.#pending]) {
       this.#pending.delete(username);
       try {

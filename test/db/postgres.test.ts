@@ -329,6 +329,26 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     }
   });
 
+  test('quota: changes for several users added at once are all written when their adds resolve', async () => {
+    const shared = await openServingState(pg.url, silentLogger);
+    try {
+      const names = ['w1', 'w2', 'w3'];
+      for (const u of names) await shared.usage.init(u, { bytes: 100, files: 1 });
+      // The later adds join the write the first one started.
+      await Promise.all(names.map((u) => shared.usage.add(u, { bytes: 50, files: 1 })));
+      const { rows } = await shared.db.query<{ username: string; bytes: string }>(
+        'SELECT username, bytes FROM ferry_usage WHERE username = ANY($1) ORDER BY username',
+        [names],
+      );
+      assert.deepEqual(
+        rows.map((r) => [r.username, Number(r.bytes)]),
+        names.map((u) => [u, 150]),
+      );
+    } finally {
+      await shared.close();
+    }
+  });
+
   test('maxSessions counts sessions on every node; a dead node’s leases expire', async () => {
     const home = path.join(dir, 'sessions');
     await mkdir(home, { recursive: true });
