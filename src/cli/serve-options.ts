@@ -18,6 +18,7 @@ import { defaultPorts } from '../server/default-ports.js';
 import { OptionError, type ServerOptions } from '../server/options.js';
 import { withLimits, type LimitsContext } from '../storage/limited.js';
 import { QuotaBook } from '../storage/quota.js';
+import { SharedTrees } from './shared-trees.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { openServingState, type ServingState } from './shared-state.js';
 import {
@@ -88,6 +89,8 @@ export interface ServeUsers {
   fromFlags: UserEntry[];
   /** Every account at setup (userDefaults applied): the config's and --user's first, then the users file's. */
   accounts: Account[];
+  /** Every account now, in that order (a name in both: the first is the one used). */
+  current(): Promise<Account[]>;
   /** The running sessions of every account follow it as looked up now (the userDefaults changed). */
   announceAll(): void;
   /** The login made up for this run when none was configured. */
@@ -104,6 +107,10 @@ export interface ServeSetup {
   hosts: string[];
   /** Quota bookkeeping and rate buckets: kept across reloads, so uploads in flight stay counted. */
   limits: LimitsContext;
+  /** Which accounts' trees show the same host directories (kept across reloads, as limits are). */
+  trees: SharedTrees;
+  /** From now on, `trees` follows this setup's accounts (the setup serves: at start, or reloaded). */
+  follow(): void;
   /** Rewrites a server option error so it names the flag or config key the user wrote. */
   explain(err: unknown): unknown;
   /** The homes' storage (S3 connection): a reload's setup shares it, or retires it once replaced. */
@@ -131,7 +138,7 @@ export async function serveSetup(
    * (and generated one), limits and shared state are kept. */
   extra: {
     env?: AwsEnv;
-    running?: Pick<ServeSetup, 'users' | 'limits' | 'shared' | 'env' | 'storage'>;
+    running?: Pick<ServeSetup, 'users' | 'limits' | 'trees' | 'shared' | 'env' | 'storage'>;
     /** Verifies a password against its stored hash (the default, counted: see serve.ts). */
     verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
   } = {},
@@ -226,8 +233,12 @@ export async function serveSetup(
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
   // Quota usage lives in <dataDir>/usage.json (shared by all workers); rate buckets per process.
+  // A change in a folder that other accounts' trees show changes their usage too (README: Quota):
+  // the setup that serves follows its accounts (serve.ts).
+  const trees = running?.trees ?? new SharedTrees();
   const limits: LimitsContext = running?.limits ?? {
     usage: new QuotaBook(shared ? shared.usage : new UsageFile(usageFileOf(dataDir), logger)),
+    sharers: (name, p) => trees.others(name, p),
     rates: new RateBuckets(),
     ...(logger ? { logger } : {}),
   };
@@ -343,10 +354,13 @@ export async function serveSetup(
     users,
     hosts,
     limits,
+    trees,
+    follow: () => trees.follow({ current: () => users.current(), onChange: (l) => users.store.onChange(l) }),
     env,
     explain,
     storage,
     close: async () => {
+      trees.close();
       storage.close();
       // The database's usage is closed with the rest of the shared state.
       const ledger = limits.usage?.ledger;
@@ -490,6 +504,7 @@ async function usersOf(
     configured: fixed,
     fromFlags,
     accounts: [...entries, ...stored].map((a) => withDefaults(a, cache.defaults)),
+    current: async () => [...entries, ...(await file.all())],
     announceAll: () => authenticator.announce([...new Set([...entries, ...stored].map((a) => a.username))]),
     lookup: (name) => authenticator.lookup(name),
     ...(generated ? { generated } : {}),

@@ -121,6 +121,7 @@ async function applyConfiguration(
   if (JSON.stringify(running.config.userDefaults) !== JSON.stringify(config.userDefaults))
     setup.users.announceAll();
   if (!running.setup.shared) await running.setup.users.store.close();
+  setup.follow();
   // Sessions from before go on with the old storage: its S3 sockets close once idle.
   running.setup.storage.retire();
   const needed = [

@@ -168,6 +168,7 @@ async function serve(flags: ServeFlags): Promise<void> {
     env: awsEnv(),
     verify,
   });
+  setup.follow();
   const hosts = setup.hosts;
   const options: ServerOptions = { ...setup.options, ...extra };
   let running: Running = { config, setup };

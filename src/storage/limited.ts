@@ -37,6 +37,8 @@ export interface UserLimits {
   /** Bytes per second, shared by all of the user's transfers in this process; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
+  /** Virtual folders (path → where): with them, changes are measured for the accounts sharing them. */
+  folders?: Readonly<Record<string, string>>;
 }
 
 export interface LimitsContext {
@@ -45,15 +47,20 @@ export interface LimitsContext {
   rates: RateBuckets;
   /** Hears of an upload whose file could not be measured at its end (its usage then estimated). */
   logger?: Logger;
+  /**
+   * The other accounts whose trees show the file at `p` of `username`'s too (a shared folder), with
+   * how many times: each change there changes their usage as well. Absent: trees share nothing.
+   */
+  sharers?: (username: string, p: VPath) => Promise<ReadonlyMap<string, number>>;
 }
 
 /** How long the stat that settles an upload's usage may take. */
 const SETTLE_MS = 30_000;
 
-/** `storage` as is when the user has no limits, else wrapped in LimitedStorage. */
+/** `storage` as is when the user has no limits and no folders to share, else wrapped in LimitedStorage. */
 export function withLimits(storage: StorageBackend, limits: UserLimits, ctx: LimitsContext): StorageBackend {
   const { quotaSize, quotaFiles, uploadRate, downloadRate } = limits;
-  if (!quotaSize && !quotaFiles && !uploadRate && !downloadRate) {
+  if (!quotaSize && !quotaFiles && !uploadRate && !downloadRate && !sharing(limits, ctx)) {
     // Buckets follow rate changes: a rate removed must not keep pacing this user's new transfers.
     ctx.rates.bucket(limits.username, 'upload', 0);
     ctx.rates.bucket(limits.username, 'download', 0);
@@ -69,6 +76,8 @@ export class LimitedStorage implements StorageBackend {
   readonly uniqueName?: NonNullable<StorageBackend['uniqueName']>;
   readonly checkRoot?: NonNullable<StorageBackend['checkRoot']>;
   readonly #quota: boolean;
+  /** Changes are measured: for the user's quota, or for the accounts sharing a folder. */
+  readonly #measured: boolean;
 
   constructor(
     private readonly inner: StorageBackend,
@@ -81,6 +90,7 @@ export class LimitedStorage implements StorageBackend {
     if (inner.uniqueName) this.uniqueName = inner.uniqueName.bind(inner);
     if (inner.checkRoot) this.checkRoot = inner.checkRoot.bind(inner);
     this.#quota = ctx.usage !== undefined && Boolean(limits.quotaSize || limits.quotaFiles);
+    this.#measured = this.#quota || sharing(limits, ctx);
     // Set now, so that a changed rate also paces the transfers already running.
     ctx.rates.bucket(limits.username, 'upload', limits.uploadRate);
     ctx.rates.bucket(limits.username, 'download', limits.downloadRate);
@@ -187,13 +197,16 @@ export class LimitedStorage implements StorageBackend {
         flight.end();
         throw err;
       }
-    }
+    } else if (this.#measured) before = await this.#sizeOf(p, c);
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
     const settle = async (expected: number | undefined): Promise<void> => {
-      if (!flight) return;
+      if (!this.#measured) return;
       const delta = await this.#changed(p, c, before, expected);
-      await this.#report(delta); // in flight until recorded: an upload starting now counts it
-      flight.end(delta);
+      if (flight) {
+        await this.#report(delta); // in flight until recorded: an upload starting now counts it
+        flight.end(delta);
+      }
+      await this.#share(p, delta);
     };
     let r: { bytes: number };
     try {
@@ -262,11 +275,17 @@ export class LimitedStorage implements StorageBackend {
     try {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
-      await settle(await this.#changed(p, c, before, before));
+      await this.#settled(p, await this.#changed(p, c, before, before), settle);
       throw overQuota(cap) ?? err;
     }
-    await settle(await this.#changed(p, c, before, keptOf(before, o) + r.bytes));
+    await this.#settled(p, await this.#changed(p, c, before, keptOf(before, o) + r.bytes), settle);
     return r;
+  }
+
+  /** The end of a shared-ledger upload: `actual` replaces what it held, and reaches the sharers. */
+  async #settled(p: VPath, actual: Usage, settle: (actual: Usage) => Promise<void>): Promise<void> {
+    await settle(actual);
+    await this.#share(p, actual);
   }
 
   mkdir(p: VPath, c: StorageContext): Promise<void> {
@@ -275,9 +294,9 @@ export class LimitedStorage implements StorageBackend {
 
   async remove(p: VPath, c: StorageContext): Promise<void> {
     // A size unknown frees nothing (the remove most likely fails the same way).
-    const size = this.#quota ? await this.#sizeOf(p, c).catch(() => undefined) : undefined;
+    const size = this.#measured ? await this.#sizeOf(p, c).catch(() => undefined) : undefined;
     await this.inner.remove(p, c);
-    if (size !== undefined) await this.#freed(size);
+    if (size !== undefined) await this.#freed(p, size);
   }
 
   /** Only an empty directory is removed (upload temp files are not counted): usage stays. */
@@ -286,11 +305,12 @@ export class LimitedStorage implements StorageBackend {
   }
 
   async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
-    // A file replaced by the rename is freed.
+    // A file replaced by the rename is freed. (Renames never cross folders: a folder's sharers see
+    // the file moved inside it, so their totals stay.)
     const replaced =
-      this.#quota && from !== to ? await this.#sizeOf(to, c).catch(() => undefined) : undefined;
+      this.#measured && from !== to ? await this.#sizeOf(to, c).catch(() => undefined) : undefined;
     await this.inner.rename(from, to, c);
-    if (replaced !== undefined) await this.#freed(replaced);
+    if (replaced !== undefined) await this.#freed(to, replaced);
   }
 
   #bucket(direction: 'upload' | 'download') {
@@ -305,10 +325,38 @@ export class LimitedStorage implements StorageBackend {
     return known ?? ledger.init(this.limits.username, await scanUsage(this.inner, c));
   }
 
-  async #freed(bytes: number): Promise<void> {
+  async #freed(p: VPath, bytes: number): Promise<void> {
     const delta = { bytes: -bytes, files: -1 };
-    this.ctx.usage?.adjust(this.limits.username, delta);
-    await this.#report(delta);
+    if (this.#quota) {
+      this.ctx.usage?.adjust(this.limits.username, delta);
+      await this.#report(delta);
+    }
+    await this.#share(p, delta);
+  }
+
+  /**
+   * `delta`, made at `p`, also changes the usage of every other account whose tree shows `p` (a
+   * folder counts in full for each account sharing it), in this process's uploads in flight too.
+   */
+  async #share(p: VPath, delta: Usage): Promise<void> {
+    const { sharers, usage } = this.ctx;
+    if (!sharers || !usage || (delta.bytes === 0 && delta.files === 0)) return;
+    let others: ReadonlyMap<string, number>;
+    try {
+      others = await sharers(this.limits.username, p);
+    } catch (err) {
+      this.ctx.logger?.warn(
+        { user: this.limits.username, path: p, err: (err as Error).message },
+        "quota: the accounts sharing a folder are unknown: their usage misses a change ('ferry users rescan' counts it)",
+      );
+      return;
+    }
+    const adds = [...others].map(([name, times]) => {
+      const d = { bytes: delta.bytes * times, files: delta.files * times };
+      usage.adjust(name, d);
+      return usage.ledger.add(name, d); // together: usage.json writes them at once
+    });
+    await Promise.all(adds);
   }
 
   /** The ledger keeps what it cannot write yet, counted, and retries it (its add never fails). */
@@ -353,6 +401,11 @@ export class LimitedStorage implements StorageBackend {
       files: (after === undefined ? 0 : 1) - (before === undefined ? 0 : 1),
     };
   }
+}
+
+/** Changes the user makes may change others' usage: the user has folders, perhaps shared. */
+function sharing(limits: UserLimits, ctx: LimitsContext): boolean {
+  return ctx.usage !== undefined && ctx.sharers !== undefined && Object.keys(limits.folders ?? {}).length > 0;
 }
 
 /**
