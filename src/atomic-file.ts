@@ -20,7 +20,8 @@ export interface AtomicWriteOptions {
  * Replaces `file` atomically: readers see the old text or the new one, never a part. The text goes
  * to a new temp file beside it (created exclusively, so never through a link), is fsynced and
  * renamed over `file`; then the directory is fsynced. Missing directories are made (0700). A `file`
- * that is a symbolic link has its target replaced (the temp file beside the target): the link stays.
+ * that is a symbolic link of root's or this user's has its target replaced (the temp file beside
+ * the target): the link stays.
  */
 export async function writeAtomically(file: string, text: string, o: AtomicWriteOptions = {}): Promise<void> {
   const target = await linkTarget(file);
@@ -54,21 +55,16 @@ export async function writeAtomically(file: string, text: string, o: AtomicWrite
 /**
  * The file a write of `file` replaces: `file`, or through its symbolic links (an admin's `ln -s
  * /etc/ferry/users.yaml`) the one they name, existing or not. Only links made by this user or root
- * are followed (as the kernel's protected_symlinks): `sudo ferry users` must not write through a
- * link the runAs user planted in its data directory.
+ * are followed (as the kernel's protected_symlinks): a link anyone else made (the runAs user, in
+ * its data directory) is itself replaced, so `sudo ferry users` or a root server never writes
+ * through it, and cannot be kept from writing either.
  */
 async function linkTarget(file: string): Promise<string> {
   let at = path.resolve(file);
   for (let hops = 0; ; hops++) {
     const st = await lstat(at).catch(() => undefined);
-    if (!st?.isSymbolicLink()) return at;
+    if (!st?.isSymbolicLink() || (st.uid !== 0 && st.uid !== process.geteuid?.())) return at;
     if (hops === 40) throw new FerryError('ERR_INVALID_OPTION', `${file}: too many symbolic links`);
-    if (st.uid !== 0 && st.uid !== process.geteuid?.()) {
-      throw new FerryError(
-        'ERR_INVALID_OPTION',
-        `${file}: not written through ${at}, a symbolic link owned by uid ${st.uid} (only root's or this user's are followed)`,
-      );
-    }
     at = path.resolve(path.dirname(at), await readlink(at));
   }
 }
