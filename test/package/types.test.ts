@@ -109,8 +109,11 @@ test('every package a published declaration imports is a dependency, with its ty
   }
 });
 
-test('the packed package holds the entries, their types, the licence and README, and no tests or source maps', async () => {
-  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO });
+test('the packed package holds the entries, their types, the licence and README, the source maps its modules name with their sources, and no tests', async () => {
+  const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
+    cwd: REPO,
+    maxBuffer: 16 << 20,
+  });
   const packed = JSON.parse(stdout) as { files: { path: string }[] }[];
   const files = new Set((packed[0]?.files ?? []).map((f) => f.path));
   const pkg = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as {
@@ -120,6 +123,29 @@ test('the packed package holds the entries, their types, the licence and README,
   const needed = ['LICENSE', 'README.md', 'package.json', ...Object.values(pkg.bin)];
   for (const e of Object.values(pkg.exports)) needed.push(e.types, e.default);
   for (const f of needed) assert.ok(files.has(f.replace(/^\.\//, '')), `${f} is not in the package`);
-  const unwanted = [...files].filter((f) => /\.test\.|test-support|test-contract|\.map$/.test(f));
+  const unwanted = [...files].filter((f) => /\.test\.|test-support|test-contract/.test(f));
   assert.deepEqual(unwanted, []);
+  // A module naming a map that is not shipped makes bundlers' source-map loaders (webpack, Vite)
+  // warn once per module, and --enable-source-maps find nothing.
+  const missing: string[] = [];
+  for (const file of files) {
+    if (!file.endsWith('.js')) continue;
+    const text = await readFile(path.join(REPO, file), 'utf8');
+    const url = /\/\/# sourceMappingURL=(\S+)\s*$/.exec(text)?.[1];
+    if (url === undefined) continue;
+    const map = path.posix.join(path.posix.dirname(file), url);
+    if (!files.has(map)) {
+      missing.push(`${file} → ${map}`);
+      continue;
+    }
+    const { sources, sourceRoot = '' } = JSON.parse(await readFile(path.join(REPO, map), 'utf8')) as {
+      sources: string[];
+      sourceRoot?: string;
+    };
+    for (const source of sources) {
+      const at = path.posix.normalize(path.posix.join(path.posix.dirname(map), sourceRoot, source));
+      if (!files.has(at)) missing.push(`${map} → ${at}`);
+    }
+  }
+  assert.deepEqual(missing, []);
 });
