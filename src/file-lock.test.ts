@@ -2,7 +2,7 @@
 // left is taken at once, a live holder is waited for.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -41,6 +41,25 @@ describe('file lock', () => {
         withFileLock(file, async () => 'ran', { waitMs: 0 }),
         (err: Error & { code?: string }) => err.code === 'ERR_BUSY' && err.message.includes(holder),
         holder,
+      );
+    }
+  });
+
+  it('a lock planted as a link (to a FIFO, or to a secret) is neither followed nor read: busy, naming nobody', async (t) => {
+    const dir = await tempDir(t);
+    const file = join(dir, 'users.yaml');
+    const fifo = join(dir, 'fifo');
+    assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
+    const secret = join(dir, 'secret');
+    await writeFile(secret, 'hunter2\n');
+    for (const target of [fifo, secret]) {
+      await rm(`${file}.lock`, { force: true });
+      await symlink(target, `${file}.lock`);
+      // Reading a FIFO through the link would block this wait forever; the secret would be quoted.
+      await assert.rejects(
+        withFileLock(file, async () => 'ran', { waitMs: 0 }),
+        (err: Error & { code?: string }) => err.code === 'ERR_BUSY' && !err.message.includes('hunter2'),
+        target,
       );
     }
   });

@@ -1,4 +1,5 @@
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { lstat, open, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { makeDirectory } from './auth/file-owner.js';
@@ -47,8 +48,8 @@ async function acquire(lock: string, o: FileLockOptions) {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    const holder = await readFile(lock, 'utf8').catch(() => undefined);
-    const st = await stat(lock).catch(() => undefined);
+    const holder = await holderOf(lock);
+    const st = await lstat(lock).catch(() => undefined);
     const dead = holder === undefined ? undefined : deadHolder(holder);
     if (dead !== undefined || (st && Date.now() - st.mtimeMs > 60_000)) {
       if (await removeIfStill(lock, holder)) {
@@ -78,17 +79,37 @@ async function removeIfStill(lock: string, holder: string | undefined): Promise<
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     // Another is taking it over; its guard is left only by a death in these few milliseconds.
-    const st = await stat(guard).catch(() => undefined);
+    const st = await lstat(guard).catch(() => undefined);
     if (st && Date.now() - st.mtimeMs > 60_000) await unlink(guard).catch(() => {});
     return false;
   }
   try {
-    if ((await readFile(lock, 'utf8').catch(() => undefined)) !== holder) return false;
+    if ((await holderOf(lock)) !== holder) return false;
     await unlink(lock).catch(() => {});
     return true;
   } finally {
     await held.close();
     await unlink(guard).catch(() => {});
+  }
+}
+
+/**
+ * What the lock file names, read without following a link and at most 64 bytes, from a regular file
+ * only: the directory may be the run-as user's, and a lock planted as a link to a FIFO, /dev/zero
+ * or a secret must neither hang, exhaust nor leak into root's `ferry users`. Anything else: unnamed.
+ */
+async function holderOf(lock: string): Promise<string | undefined> {
+  const fh = await open(lock, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    () => undefined,
+  );
+  if (fh === undefined) return undefined;
+  try {
+    if (!(await fh.stat()).isFile()) return undefined;
+    const buf = Buffer.alloc(64);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await fh.close();
   }
 }
 
