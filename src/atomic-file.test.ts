@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import {
+  chown,
   lchown,
   lstat,
   mkdir,
@@ -61,6 +62,38 @@ describe('writeAtomically', () => {
       assert.equal(await readFile(victim, 'utf8'), 'precious\n');
       assert.ok((await lstat(planted)).isFile(), 'the planted link is gone, a file in its place');
       assert.equal(await readFile(planted, 'utf8'), 'users: []\n');
+    },
+  );
+
+  it('a relative link resolves from the real directory, as the kernel does', async () => {
+    const srv = path.join(dir, 'srv');
+    await mkdir(path.join(srv, 'data'), { recursive: true });
+    await mkdir(path.join(srv, 'etc'));
+    await writeFile(path.join(srv, 'etc', 'users.yaml'), 'old\n');
+    await symlink('../etc/users.yaml', path.join(srv, 'data', 'users.yaml'));
+    // The data directory reached through a link elsewhere: ../etc is srv/etc, not beside the link.
+    const home = path.join(dir, 'home');
+    await mkdir(home);
+    await symlink(path.join(srv, 'data'), path.join(home, 'data'));
+    await writeAtomically(path.join(home, 'data', 'users.yaml'), 'new\n');
+    assert.equal(await readFile(path.join(srv, 'etc', 'users.yaml'), 'utf8'), 'new\n');
+    assert.deepEqual(await readdir(home), ['data'], 'nothing made beside the path written');
+  });
+
+  it(
+    'as root, a link of root in a directory another user owns is replaced, not followed',
+    { skip: !isRoot },
+    async () => {
+      // The run-as user's data directory: it could swap root's link for its own between check and use.
+      const theirs = path.join(dir, 'theirs');
+      await mkdir(theirs);
+      await chown(theirs, 65534, 65534);
+      const victim = path.join(dir, 'victim2');
+      await writeFile(victim, 'precious\n');
+      await symlink(victim, path.join(theirs, 'users.yaml'));
+      await writeAtomically(path.join(theirs, 'users.yaml'), 'users: []\n');
+      assert.equal(await readFile(victim, 'utf8'), 'precious\n');
+      assert.ok((await lstat(path.join(theirs, 'users.yaml'))).isFile());
     },
   );
 });

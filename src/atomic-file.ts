@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, open, readlink, rename, unlink } from 'node:fs/promises';
+import { lstat, open, readlink, realpath, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { inheritedOwner, makeDirectory, type Owner } from './auth/file-owner.js';
 import { FerryError } from './errors.js';
@@ -54,17 +54,30 @@ export async function writeAtomically(file: string, text: string, o: AtomicWrite
 
 /**
  * The file a write of `file` replaces: `file`, or through its symbolic links (an admin's `ln -s
- * /etc/ferry/users.yaml`) the one they name, existing or not. Only links made by this user or root
- * are followed (as the kernel's protected_symlinks): a link anyone else made (the runAs user, in
- * its data directory) is itself replaced, so `sudo ferry users` or a root server never writes
- * through it, and cannot be kept from writing either.
+ * /etc/ferry/users.yaml`) the one they name, existing or not. Only a link made by this user or
+ * root, in a directory only they can change, is followed: any other (the runAs user's, or one in
+ * its data directory, which it could swap between the check and the write) is itself replaced, so
+ * `sudo ferry users` or a root server never writes through it, and cannot be kept from writing.
  */
 async function linkTarget(file: string): Promise<string> {
   let at = path.resolve(file);
   for (let hops = 0; ; hops++) {
     const st = await lstat(at).catch(() => undefined);
-    if (!st?.isSymbolicLink() || (st.uid !== 0 && st.uid !== process.geteuid?.())) return at;
+    if (!st?.isSymbolicLink() || !ours(st) || !(await safeDirectory(path.dirname(at)))) return at;
     if (hops === 40) throw new FerryError('ERR_INVALID_OPTION', `${file}: too many symbolic links`);
-    at = path.resolve(path.dirname(at), await readlink(at));
+    // As the kernel resolves it: relative to the real directory (its path may pass through a link).
+    at = path.resolve(await realpath(path.dirname(at)), await readlink(at));
   }
+}
+
+const ours = (st: { uid: number }): boolean => st.uid === 0 || st.uid === process.geteuid?.();
+
+/**
+ * A directory where nobody else can swap a link between its check and its use (the kernel's
+ * protected_symlinks rule, for the directory): root's or this user's, writable by neither group
+ * nor others. A run-as user's data directory is not: a link there is replaced, never followed.
+ */
+async function safeDirectory(dir: string): Promise<boolean> {
+  const st = await stat(dir).catch(() => undefined);
+  return st !== undefined && ours(st) && (st.mode & 0o022) === 0;
 }
