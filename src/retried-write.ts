@@ -7,7 +7,10 @@ import { RetryLog, type RetryMessages } from './retry-log.js';
 const RETRY_MS = 1000;
 
 export class RetriedWrite {
+  /** The write in flight. */
   #flushing: Promise<void> | undefined;
+  /** The one after it: what was added since the write in flight began is written by this one. */
+  #queued: Promise<void> | undefined;
   #retry: NodeJS.Timeout | undefined;
   #closed = false;
   readonly #log: RetryLog;
@@ -25,10 +28,26 @@ export class RetriedWrite {
     this.#log = new RetryLog(logger, messages);
   }
 
-  /** Writes what is pending; resolves when written, or when the write failed (then retried). */
+  /**
+   * Writes what is pending; resolves when written, or when the write failed (then retried). A write
+   * in flight may have taken what was pending before this change: the caller waits for the next
+   * one, shared by every caller meanwhile, so that a steady stream of changes never keeps one waiting.
+   */
   flush(): Promise<void> {
-    this.#flushing ??= this.#attempt().finally(() => (this.#flushing = undefined));
-    return this.#flushing;
+    if (this.#flushing === undefined) return this.#start();
+    this.#queued ??= this.#flushing.then(() => {
+      this.#queued = undefined;
+      return this.#start();
+    });
+    return this.#queued;
+  }
+
+  #start(): Promise<void> {
+    const run: Promise<void> = this.#attempt().finally(() => {
+      if (this.#flushing === run) this.#flushing = undefined;
+    });
+    this.#flushing = run;
+    return run;
   }
 
   /** A write made elsewhere failed (its change is pending now): logged, and retried in a second. */
@@ -44,7 +63,7 @@ export class RetriedWrite {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#retry);
-    await this.#flushing;
+    await (this.#queued ?? this.#flushing);
     await this.flush();
   }
 

@@ -109,14 +109,10 @@ export class PgUsage implements UsageLedger {
   }
 
   /**
-   * Throws when a change could not be written: it, and the rest, stay pending. Again while changes
-   * arrive during a write (an add then joins the flush in flight): each is written before it ends.
+   * Throws when a change could not be written: it, and the rest, stay pending. A change made during
+   * a write is written by the next one (RetriedWrite.flush queues it).
    */
   async #write(): Promise<void> {
-    while (this.#pending.size > 0) await this.#writeBatch();
-  }
-
-  async #writeBatch(): Promise<void> {
     for (const [username, delta] of [...this.#pending]) {
       this.#pending.delete(username);
       try {
