@@ -155,8 +155,20 @@ export function fromAccount(a: Account): AccountInput {
   return out;
 }
 
-/** The first problem of a failed parse, as `KEY: message`. */
-export function firstIssue(error: z.ZodError): string {
+/**
+ * The first problem of a failed parse, as `KEY: message`. A size or rate (a number or a string)
+ * that is neither says what the string form expects, not zod's bare "Invalid input". `name`: the
+ * account an index in the key stands for, shown beside it (`users.41 (dora).quotaSize`).
+ */
+export function firstIssue(error: z.ZodError, name?: (index: number) => string | undefined): string {
   const issue = error.issues[0];
-  return `${issue?.path.join('.') || '(top level)'}: ${issue?.message ?? 'invalid'}`;
+  const branch =
+    issue?.code === 'invalid_union' ? issue.errors.flat().find((i) => i.code === 'custom') : undefined;
+  const key = (issue?.path ?? [])
+    .map((part) => {
+      const who = typeof part === 'number' ? name?.(part) : undefined;
+      return who === undefined ? String(part) : `${String(part)} (${who})`;
+    })
+    .join('.');
+  return `${key || '(top level)'}: ${branch?.message ?? issue?.message ?? 'invalid'}`;
 }

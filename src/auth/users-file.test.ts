@@ -100,7 +100,7 @@ describe('users file', () => {
     });
   });
 
-  it('reads what people write: units, relative homes, and refuses bad entries naming the key', async () => {
+  it('reads what people write: units, relative homes, and refuses bad entries naming the account and key', async () => {
     const f = path.join(dir, 'hand.yaml');
     await writeFile(
       f,
@@ -116,9 +116,18 @@ describe('users file', () => {
       f,
       `users:\n  - name: c\n    passwordHash: "${hash1}"\n    home: /h\n    permissions: { /: write }\n`,
     );
-    await assert.rejects(readUsersFile(f), /hand\.yaml: users\.0\.permissions.*unknown permission "write"/);
+    await assert.rejects(
+      readUsersFile(f),
+      /hand\.yaml: users\.0 \(c\)\.permissions.*unknown permission "write"/,
+    );
     await writeFile(f, `users:\n  - name: c\n    passwordHash: plain\n    home: /h\n`);
-    await assert.rejects(readUsersFile(f), /users\.0\.passwordHash/);
+    await assert.rejects(readUsersFile(f), /users\.0 \(c\)\.passwordHash/);
+    // A size where a rate was meant: what the size form expects, not zod's bare "Invalid input".
+    await writeFile(
+      f,
+      `users:\n  - name: c\n    passwordHash: "${hash1}"\n    home: /h\n    quotaSize: 10MB/s\n`,
+    );
+    await assert.rejects(readUsersFile(f), /users\.0 \(c\)\.quotaSize: expected a size such as 500M/);
     assert.equal((await readUsersFile(path.join(dir, 'absent.yaml'))).size, 0);
   });
 
@@ -243,7 +252,7 @@ describe('users file', () => {
         }
         return 'parsed';
       })();
-      assert.match(whole, /users\.[12]\.|listed twice/);
+      assert.match(whole, /users\.[12] \(\w+\)\.|listed twice/);
       assert.throws(() => reparseUsersFile(bad, file, again.entries), { message: whole });
     }
   });

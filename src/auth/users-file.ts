@@ -32,7 +32,15 @@ const HEADER =
 export function parseUsersFile(text: string, file: string): Map<string, Account> {
   const raw = parseWrittenUsersFile(text) ?? parseYamlFile(text, file);
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) throw new FerryError('ERR_INVALID_OPTION', `${file}: ${firstIssue(parsed.error)}`);
+  if (!parsed.success) {
+    // In a file of thousands of accounts, the index alone does not say which one is wrong.
+    const name = (i: number): string | undefined => {
+      const entry: unknown = (raw as { users?: unknown[] } | null)?.users?.[i];
+      const n = (entry as { name?: unknown } | undefined)?.name;
+      return typeof n === 'string' ? n : undefined;
+    };
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: ${firstIssue(parsed.error, name)}`);
+  }
   const base = path.dirname(path.resolve(file));
   const accounts = new Map<string, Account>();
   parsed.data.users.forEach((entry, i) => {
