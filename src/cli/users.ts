@@ -316,6 +316,12 @@ export function registerUsers(program: Command): void {
         const added = accounts.length - taken.length;
         say(`imported ${added} of ${added + skipped.length + taken.length} users into ${dir.where}`);
       });
+      // A script must see that users were left out (a missing home, a bad line): exit 1, as newusers
+      // does. Names already present are not a failure: running the import again stays exit 0.
+      if (skipped.length > 0) {
+        process.stderr.write(`ferry: ${skipped.length} of the file's users not imported (see above)\n`);
+        process.exitCode = 1;
+      }
     });
 
   where(

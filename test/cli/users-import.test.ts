@@ -57,7 +57,9 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
       ].join('\n'),
     );
     const r = await users(['import', file, '--home-base', homes]);
-    assert.equal(r.code, 0, r.stderr);
+    // Users left out: exit 1 (a script's `set -e` stops), after the usable ones were imported.
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^ferry: 3 of the file's users not imported \(see above\)$/m);
     assert.match(r.stdout, /^imported 3 of 6 users into /);
     assert.match(r.stderr, /:4: carl skipped: not name:hash/);
     assert.match(r.stderr, /:5: dave skipped: .*locked/);
@@ -75,9 +77,18 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
     assert.ok(!text.includes('name: eve'));
 
     const again = await users(['import', file, '--home-base', homes]);
-    assert.equal(again.code, 0);
+    assert.equal(again.code, 1, 'carl, dave and eve are still not imported');
     assert.match(again.stdout, /^imported 0 of 6/);
     assert.match(again.stderr, /ann skipped: already a user/);
+    // A file whose every user is imported, or already there: exit 0, run after run.
+    const good = path.join(dir, 'good');
+    await writeFile(good, `gus:${APR1}\n`);
+    await mkdir(path.join(homes, 'gus'));
+    for (let i = 0; i < 2; i++) {
+      const ok = await users(['import', good, '--home-base', homes]);
+      assert.equal(ok.code, 0, ok.stderr);
+    }
+    assert.equal((await users(['rm', 'gus'])).code, 0); // the tests after count the file's hashes
   });
 
   test('import skips, each with its file:line and reason, what add refuses: config users, anonymous names, missing homes', async () => {
@@ -100,7 +111,7 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
     const run = (): ReturnType<typeof runFerry> =>
       runFerry(['users', 'import', file, '--home-base', homes, '--config', config]);
     const r = await run();
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     assert.equal(
       r.stderr,
       [
@@ -108,6 +119,7 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
         `${file}:2: FTP skipped: "FTP" is a login name of anonymous FTP (anonymous and ftp, in any case), which is enabled`,
         `${file}:3: Anonymous skipped: "Anonymous" is a login name of anonymous FTP (anonymous and ftp, in any case), which is enabled`,
         `${file}:4: nohome skipped: home ${path.join(homes, 'nohome')} is not a directory (create it first)`,
+        "ferry: 4 of the file's users not imported (see above)",
         '',
       ].join('\n'),
     );
