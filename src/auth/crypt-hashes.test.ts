@@ -122,7 +122,8 @@ describe('crypt hashes in the users file', () => {
     assert.throws(
       () => parseUsersFile(text(bad), file),
       (err: Error) =>
-        /users\.0\.passwordHash: user "ann": .*wrong length/.test(err.message) && !err.message.includes(bad),
+        /users\.0 \(ann\)\.passwordHash: user "ann": .*wrong length/.test(err.message) &&
+        !err.message.includes(bad),
     );
   });
 });
