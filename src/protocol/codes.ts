@@ -73,3 +73,19 @@ export type ReplyCode = NamedCode | UnnamedCode;
 export function wireCode(n: number): ReplyCode {
   return n as ReplyCode;
 }
+
+/** The final replies RFC 959 5.4 allows once a transfer's 150 is out (552: a full quota or disk). */
+const AFTER_PRELIMINARY: ReadonlySet<ReplyCode> = new Set<ReplyCode>([
+  Code.RestartMarker,
+  Code.ClosingDataSuccess,
+  Code.FileActionOk,
+  Code.CantOpenData,
+  Code.TransferAborted,
+  Code.LocalError,
+  Code.PageTypeUnknown,
+  Code.ExceededStorage,
+]);
+
+export function allowedAfterPreliminary(code: ReplyCode): boolean {
+  return AFTER_PRELIMINARY.has(code);
+}

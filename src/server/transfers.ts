@@ -1,6 +1,6 @@
 import { replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Code, type ReplyCode } from '../protocol/codes.js';
+import { allowedAfterPreliminary, Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
@@ -230,22 +230,10 @@ export class Transfers {
 
 const aborted = (): Reply => reply(Code.TransferAborted, 'Transfer aborted.');
 
-/** The final replies RFC 959 5.4 allows once a 150 is out (552: a full quota or disk). */
-const AFTER_PRELIMINARY: ReadonlySet<ReplyCode> = new Set<ReplyCode>([
-  Code.RestartMarker,
-  Code.ClosingDataSuccess,
-  Code.FileActionOk,
-  Code.CantOpenData,
-  Code.TransferAborted,
-  Code.LocalError,
-  Code.PageTypeUnknown,
-  Code.ExceededStorage,
-]);
-
 /**
  * A storage's own reply, once the 150 is out: its text kept, its code 451 where RFC 959 allows no
  * other (a write refused, 550 or 553; a file gone mid-RETR; an append whose file changed, 450).
  */
 function afterPreliminary(r: Reply): Reply {
-  return AFTER_PRELIMINARY.has(r.code) ? r : { ...r, code: Code.LocalError };
+  return allowedAfterPreliminary(r.code) ? r : { ...r, code: Code.LocalError };
 }
