@@ -191,7 +191,7 @@ export class ControlConnection {
     this.transfers = new Transfers({
       preliminary: (r) => this.write(r),
       logger: this.logger,
-      user: () => (this.session.login.phase === 'in' ? this.session.login.principal.username : undefined),
+      user: () => this.session.username,
       finished: (t) => this.transferFinished(t),
       errorReplied: (err, command) => this.errorReplied(err, command),
     });
@@ -639,7 +639,7 @@ export class ControlConnection {
       const done: unknown = log({
         ...t,
         at: new Date(),
-        user: login.phase === 'in' ? login.principal.username : '',
+        user: this.session.username ?? '',
         ...(login.phase === 'in' && login.principal.anonymous && { anonymous: true }),
         remoteAddress: this.address,
         type: this.session.type,
@@ -697,11 +697,7 @@ export class ControlConnection {
       data: {
         passive: async () => {
           session.setData(undefined);
-          const login = session.login;
-          const owner = {
-            address: this.address,
-            user: login.phase === 'in' ? login.principal.username : undefined,
-          };
+          const owner = { address: this.address, user: session.username };
           const policy = this.dataPolicy();
           const endpoint = await PassiveEndpoint.create(
             rt.passivePorts,

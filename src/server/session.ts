@@ -60,6 +60,11 @@ export class Session {
     return this.#login.phase === 'in';
   }
 
+  /** The logged-in user's name; undefined before the login. */
+  get username(): string | undefined {
+    return this.#login.phase === 'in' ? this.#login.principal.username : undefined;
+  }
+
   get loginFailures(): number {
     return this.#loginFailures;
   }
