@@ -147,6 +147,8 @@ export const configSchema = z
     dataTimeoutSeconds: timeoutSeconds.optional(),
     /** A passive port waiting this long for the client's data connection gives up: 425. */
     dataConnectTimeoutSeconds: timeoutSeconds.optional(),
+    /** A command without a data connection not finished in this long (storage not answering): 421. */
+    commandTimeoutSeconds: timeoutSeconds.optional(),
     /** At SIGTERM, how long running transfers may go on before they are cut (0: at once). */
     stopGraceSeconds: z.number().int().nonnegative().max(MAX_TIMER_SECONDS, TIMER_LIMIT).optional(),
     /** The text of the 220 greeting (vsftpd's ftpd_banner, ProFTPD's ServerIdent). */

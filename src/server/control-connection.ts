@@ -39,6 +39,7 @@ import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
+import { boundCommand } from './command-bound.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
@@ -478,6 +479,7 @@ export class ControlConnection {
       this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
     let outcome: Outcome;
+    const unbound = spec.data ? undefined : this.boundCommand(verb);
     try {
       outcome =
         item.kind === 'command'
@@ -494,6 +496,8 @@ export class ControlConnection {
       const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       outcome = r;
+    } finally {
+      unbound?.();
     }
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.rt.metrics.command(verb, r.code, (Date.now() - started) / 1000);
@@ -508,6 +512,26 @@ export class ControlConnection {
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
     this.transfers.replied();
     if ('after' in outcome) await this.after(outcome.after);
+  }
+
+  /** Ends the session if the command (not a transfer) outlives timeouts.commandMs (see options.ts). */
+  private boundCommand(verb: string): () => void {
+    const ms = this.rt.options.timeouts.commandMs;
+    return boundCommand(
+      ms,
+      () => this.transfers.active?.bytes,
+      () => {
+        this.logger.warn({ command: verb, seconds: ms / 1000 }, 'command did not finish in time: closing');
+        this.quitting = true;
+        this.write(
+          reply(
+            Code.ServiceNotAvailable,
+            `${verb} did not finish in ${ms / 1000} s; closing control connection.`,
+          ),
+        );
+        this.channel.close();
+      },
+    );
   }
 
   /** Policy, then the handler of the command's own verb. */

@@ -136,6 +136,7 @@ test('a timeout longer than a Node.js timer can wait is refused, naming it (it w
     'closeGraceMs',
     'stalledOutputMs',
     'loginMs',
+    'commandMs',
   ] as const;
   for (const key of timeouts) {
     assert.throws(() => resolveOptions({ ...base, timeouts: { [key]: 2 ** 31 } }), {

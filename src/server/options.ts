@@ -141,6 +141,12 @@ export interface ServerOptions {
     /** From accept to a successful login (230); then 421 and close, whatever the client sends. */
     loginMs?: number;
     /**
+     * A command without a data connection (MKD, DELE, RNTO, SIZE, ...) that has not finished in this
+     * long ends the session with 421 (default 300 s): a storage call that never answers would
+     * otherwise hold the session, its STAT, ABOR and QUIT included. HASH goes on while it reads.
+     */
+    commandMs?: number;
+    /**
      * A control connection's first TCP keepalive probe after this long without traffic (default
      * 60 s; whole seconds, 1 s to 32767 s). Tests shorten it; Node then probes every 1 s, 10 times.
      */
@@ -295,6 +301,7 @@ const schema = z
         closeGraceMs: z.number().int().nonnegative().max(MAX_TIMER_MS, TIMER_LIMIT).optional(),
         stalledOutputMs: timerMs.optional(),
         loginMs: timerMs.optional(),
+        commandMs: timerMs.optional(),
         keepaliveMs: z
           .number()
           .int()
@@ -415,6 +422,7 @@ export interface ResolvedOptions {
     closeGraceMs: number;
     stalledOutputMs: number;
     loginMs: number;
+    commandMs: number;
     keepaliveMs: number;
   };
   limits: {
@@ -547,6 +555,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       closeGraceMs: v.timeouts?.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS,
       stalledOutputMs: v.timeouts?.stalledOutputMs ?? 60_000,
       loginMs: v.timeouts?.loginMs ?? 60_000,
+      commandMs: v.timeouts?.commandMs ?? 300_000,
       keepaliveMs: v.timeouts?.keepaliveMs ?? 60_000,
     },
     limits: {
