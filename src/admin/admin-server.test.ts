@@ -11,6 +11,7 @@ test('/readyz is 503 until started and again once stopping; /healthz follows the
       metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain; version=0.0.4' }),
       accepting: () => state.accepting,
       ready: () => state.ready,
+      sessions: async () => ({ sessions: [], missingWorkers: [] }),
     },
   );
   const url = `http://127.0.0.1:${admin.address.port}`;
@@ -42,6 +43,7 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
       metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
       accepting: () => true,
       ready: () => true,
+      sessions: async () => ({ sessions: [], missingWorkers: [2] }),
     },
   );
   const url = `http://127.0.0.1:${admin.address.port}`;
@@ -55,6 +57,12 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
     assert.equal(ok.status, 200);
     const lower = await fetch(`${url}/metrics`, { headers: { authorization: 'bearer a-long-enough-token' } });
     assert.equal(lower.status, 200, 'the scheme is case-insensitive (RFC 7235 2.1)');
+    assert.equal((await fetch(`${url}/sessions`)).status, 401, '/sessions is guarded as /metrics is');
+    const sessions = await fetch(`${url}/sessions`, {
+      headers: { authorization: 'Bearer a-long-enough-token' },
+    });
+    assert.match(sessions.headers.get('content-type') ?? '', /^application\/json/);
+    assert.deepEqual(await sessions.json(), { sessions: [], missingWorkers: [2] });
     assert.equal((await fetch(`${url}/healthz`)).status, 200);
   } finally {
     await admin.close();

@@ -11,12 +11,14 @@ export interface AdminSource {
   accepting(): boolean;
   /** Started, serving (a worker is ready) and not stopping (/readyz). */
   ready(): boolean;
+  /** Every control connection now, served as JSON (/sessions; its shape: server/session-report.ts). */
+  sessions(): Promise<object>;
 }
 
 export interface AdminOptions {
   host: string;
   port: number;
-  /** When set, /metrics needs `Authorization: Bearer TOKEN` (the health endpoints never do). */
+  /** When set, /metrics and /sessions need `Authorization: Bearer TOKEN` (the health endpoints do not). */
   token?: string;
   logger: Logger;
 }
@@ -25,8 +27,9 @@ const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 
 /**
  * The admin HTTP listener: `GET /metrics` (Prometheus text), `GET /healthz` (200 while the
- * listeners accept, else 503), `GET /readyz` (200 while serving, 503 while starting or stopping).
- * Off unless configured; meant for loopback or a management network.
+ * listeners accept, else 503), `GET /readyz` (200 while serving, 503 while starting or stopping),
+ * `GET /sessions` (JSON: who is connected and doing what, as ftpwho shows it). Off unless
+ * configured; meant for loopback or a management network.
  */
 export class AdminServer {
   private constructor(
@@ -74,15 +77,16 @@ async function handle(
   };
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return send(405, 'Method not allowed.\n', { allow: 'GET, HEAD' });
+  const guarded = path === '/metrics' || path === '/sessions';
+  if (guarded && expected && !authorized(req.headers.authorization, expected)) {
+    return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+  }
   switch (path) {
     case '/healthz':
       return source.accepting() ? send(200, 'ok\n') : send(503, 'not accepting connections\n');
     case '/readyz':
       return source.ready() ? send(200, 'ready\n') : send(503, 'not ready\n');
     case '/metrics': {
-      if (expected && !authorized(req.headers.authorization, expected)) {
-        return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
-      }
       try {
         const { text, contentType } = await source.metrics();
         return send(200, text, { 'content-type': contentType });
@@ -91,8 +95,19 @@ async function handle(
         return send(500, 'Metrics unavailable.\n');
       }
     }
+    case '/sessions': {
+      try {
+        const report = await source.sessions();
+        return send(200, JSON.stringify(report) + '\n', {
+          'content-type': 'application/json; charset=utf-8',
+        });
+      } catch (err) {
+        logger.error({ err: (err as Error).message }, 'session list failed');
+        return send(500, 'Sessions unavailable.\n');
+      }
+    }
     default:
-      return send(404, 'Not found: try /metrics, /healthz or /readyz.\n');
+      return send(404, 'Not found: try /metrics, /sessions, /healthz or /readyz.\n');
   }
 }
 

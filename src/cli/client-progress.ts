@@ -47,7 +47,7 @@ export function humanBytes(n: number): string {
   return u === 0 ? `${v} ${UNITS[0]}` : `${v.toFixed(v < 10 ? 2 : 1)} ${UNITS[u]}`;
 }
 
-function humanSeconds(s: number): string {
+export function humanSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
   const t = Math.round(s);
   if (t < 60) return `${t}s`;

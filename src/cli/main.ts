@@ -28,11 +28,12 @@ if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
 else if (first === 'serve') (await import('./serve.js')).registerServe(program);
 else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {
-  const [serve, users, hash, bans, db, probe, clientCommands] = await Promise.all([
+  const [serve, users, hash, bans, who, db, probe, clientCommands] = await Promise.all([
     import('./serve.js'),
     import('./users.js'),
     import('./hash-password.js'),
     import('./bans.js'),
+    import('./who.js'),
     import('./db.js'),
     import('./probe-bundle.js'),
     client(),
@@ -41,6 +42,7 @@ else {
   users.registerUsers(program);
   hash.hashPasswordCommand(program);
   bans.registerBans(program);
+  who.registerWho(program);
   db.registerDb(program);
   clientCommands.registerClientCommands(program);
   probe.registerProbe(program);
@@ -48,7 +50,7 @@ else {
 
 // The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
 // quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).
-if (first === 'users' || first === 'bans' || first === 'db' || first === 'hash-password')
+if (first === 'users' || first === 'bans' || first === 'who' || first === 'db' || first === 'hash-password')
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;

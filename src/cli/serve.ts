@@ -104,7 +104,10 @@ export function registerServe(program: Command): void {
       '--workers <n>',
       'worker processes sharing the listeners (default: one per core; 1 = one process)',
     )
-    .option('--admin-listen <host:port>', 'admin HTTP listener: /metrics, /healthz, /readyz (default: off)')
+    .option(
+      '--admin-listen <host:port>',
+      'admin HTTP listener: /metrics, /healthz, /readyz, /sessions (default: off)',
+    )
     .option('--xferlog <file>', 'transfer log in the xferlog format (wu-ftpd, vsftpd)')
     .option('--run-as <user>', 'started as root: become this user once the ports are bound')
     .option('--allow-root', 'serve as root (refused otherwise, unless --run-as is given)')
@@ -236,6 +239,10 @@ async function serve(flags: ServeFlags): Promise<void> {
             return { text: await r.metrics(), contentType: r.contentType };
           },
           accepting: () => ferry.accepting,
+          sessions: async () =>
+            ferry instanceof ClusterPrimary
+              ? ferry.clusterSessions()
+              : { sessions: ferry.sessions(), missingWorkers: [] },
           // Workers all restarting: connections are turned away, take the node out of the pool.
           ready: () => state === 'ready' && (!(ferry instanceof ClusterPrimary) || ferry.serving),
         },
@@ -327,7 +334,7 @@ async function serve(flags: ServeFlags): Promise<void> {
   if (adminServer) {
     const a = adminServer.address;
     const where = a.family === 'IPv6' ? `[${a.address}]` : a.address;
-    lines.push(`  admin     http://${where}:${a.port}/metrics  (/healthz, /readyz)`);
+    lines.push(`  admin     http://${where}:${a.port}/metrics  (/healthz, /readyz, /sessions)`);
   }
   if (runAs) lines.push(`  running as ${runAs.name} (uid ${runAs.uid}, gid ${runAs.gid})`);
   const generated = setup.users.generated;

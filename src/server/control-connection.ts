@@ -47,6 +47,8 @@ import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
 import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
 import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
+import type { SessionActivity, SessionReport } from './session-report.js';
+import { resolveVPath } from '../storage/virtual-path.js';
 
 export interface ServerRuntime {
   /** Replaced as a whole by a reload: each command reads the options of its time. */
@@ -158,6 +160,13 @@ export class ControlConnection {
   /** The code of the socket error that ended the connection, if any (ETIMEDOUT: keepalive). */
   private lostTo: string | undefined;
   private ended!: () => void;
+  /** For the admin listener's session list (report()). */
+  private readonly connectedAt = Date.now();
+  private readonly remotePort: number | undefined;
+  /** When the command loop last went back to waiting for the client. */
+  private idleSince = Date.now();
+  /** The queued command running now. */
+  private current: Item | undefined;
 
   constructor(
     socket: net.Socket,
@@ -185,6 +194,7 @@ export class ControlConnection {
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (origin?.screen && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = socket.remoteAddress;
+    this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
     // grep find an address's failed logins and transfers without joining them to its connect line.
     this.unlimited = rt.logger.child({ session: this.session.id, remote: this.address });
@@ -208,6 +218,47 @@ export class ControlConnection {
     this.channel.on('drain', () => this.onOutputDrained());
   }
 
+  /** What the session is and does now (the admin listener's GET /sessions). */
+  report(now = Date.now()): SessionReport {
+    const { session } = this;
+    const login = session.login;
+    return {
+      id: session.id,
+      user: session.username ?? null,
+      anonymous: login.phase === 'in' && login.principal.anonymous === true,
+      address: this.address,
+      port: this.remotePort ?? null,
+      mode: this.mode,
+      tls: this.channel.secure,
+      since: new Date(this.connectedAt).toISOString(),
+      idleSeconds: this.running ? 0 : Math.max(0, Math.floor((now - this.idleSince) / 1000)),
+      doing: this.running ? this.activity() : null,
+      worker: null,
+    };
+  }
+
+  /** The running command (its path taken against the cwd) and its transfer's progress, if any. */
+  private activity(): SessionActivity | null {
+    const item = this.current;
+    const t = this.transfers.active;
+    if (!t && item?.kind !== 'command') return null;
+    const command = item?.kind === 'command' ? item.command : undefined;
+    let path = t?.path ?? null;
+    if (path === null && command && 'path' in command && typeof command.path === 'string') {
+      try {
+        path = resolveVPath(this.session.cwd, command.path);
+      } catch {
+        // A name its handler refuses: no path shown.
+      }
+    }
+    return {
+      command: t?.command ?? command?.verb ?? '',
+      path,
+      bytes: t?.bytes ?? null,
+      direction: t?.direction ?? null,
+    };
+  }
+
   private get mode(): SessionMode {
     return this.session.implicit ? 'implicit' : 'explicit';
   }
@@ -217,6 +268,7 @@ export class ControlConnection {
     this.startLoginTimer();
     if (this.session.implicit && !(await this.beginImplicitTls())) return;
     this.write(reply(Code.ServiceReady, this.rt.options.greeting));
+    this.idleSince = Date.now();
     this.touch(); // from the greeting: the implicit TLS handshake has its own timeout
   }
 
@@ -455,11 +507,17 @@ export class ControlConnection {
         }
         const item = this.queue.shift();
         if (!item) break;
-        await this.execute(item);
+        this.current = item;
+        try {
+          await this.execute(item);
+        } finally {
+          this.current = undefined;
+        }
         this.takeLines();
       }
     } finally {
       this.running = false;
+      this.idleSince = Date.now();
       // Waiting for the client again: a long command or transfer must not eat its idle period.
       this.touch();
     }

@@ -14,6 +14,8 @@ export interface ProxySettings {
 export interface ClientOrigin {
   /** The client's address: the socket's peer, or the header's source. */
   readonly address: string;
+  /** The header's source port (else the socket's peer port is the client's). */
+  readonly port?: number;
   /** The address the client connected to, as it sees it: the socket's local address, or the header's destination. */
   readonly arrivedOn: string;
   /** Through a trusted proxy that sent a header. */
@@ -111,6 +113,7 @@ export class ProxyEdge {
         const origin: ClientOrigin = source
           ? {
               address: source.address,
+              port: source.port,
               arrivedOn: destination?.address ?? own.arrivedOn,
               proxied: true,
               screen: false,

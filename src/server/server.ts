@@ -30,6 +30,7 @@ import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
 import { certificateSettings, reloadPlan } from './reconfigure.js';
+import type { SessionReport } from './session-report.js';
 
 const checkLimits = (o: ResolvedOptions) => ({
   overall: o.limits.maxPasswordChecks,
@@ -264,6 +265,12 @@ export class FerryServer {
 
   get sessionCount(): number {
     return this.connections.size;
+  }
+
+  /** Every control connection, as the admin listener's GET /sessions shows it. */
+  sessions(): SessionReport[] {
+    const now = Date.now();
+    return [...this.connections].map((c) => c.report(now));
   }
 
   /**

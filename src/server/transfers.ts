@@ -18,6 +18,10 @@ export interface TransferProgress {
 /** The transfer in flight, as ABOR, STAT and QUIT see it. */
 export interface ActiveTransfer {
   readonly command: string;
+  /** The file's path as the client sees it (none for listings and local commands). */
+  readonly path: string | undefined;
+  /** None for a local command (HASH). */
+  readonly direction: TransferDirection | undefined;
   readonly bytes: number;
   abort(): void;
   /** Resolves once the transfer's final reply has been written (see Transfers.replied). */
@@ -79,7 +83,11 @@ class Running implements ActiveTransfer, TransferProgress {
   bytes = 0;
   finish!: () => void;
 
-  constructor(readonly command: string) {
+  constructor(
+    readonly command: string,
+    readonly path: string | undefined = undefined,
+    readonly direction: TransferDirection | undefined = undefined,
+  ) {
     this.done = new Promise<void>((resolve) => (this.finish = resolve));
   }
 
@@ -119,7 +127,7 @@ export class Transfers {
     path?: string,
   ): Promise<Reply> {
     if (!endpoint) return reply(Code.CantOpenData, 'Use PORT, EPRT, PASV or EPSV first.');
-    const t = new Running(command);
+    const t = new Running(command, path, directionOf(command));
     this.#running = t;
     const started = Date.now();
     try {

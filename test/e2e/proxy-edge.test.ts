@@ -51,6 +51,7 @@ describe('ProxyEdge on real sockets', () => {
     assert.ok(r.ok, JSON.stringify(r));
     assert.deepEqual(r.origin, {
       address: '192.0.2.44',
+      port: 5555,
       arrivedOn: '198.51.100.2',
       proxied: true,
       screen: false,

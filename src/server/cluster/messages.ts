@@ -1,6 +1,7 @@
 import type { DefenderEvent } from '../../defender/defender.js';
 import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { ClientOrigin } from '../proxy-edge.js';
+import type { SessionReport } from '../session-report.js';
 
 /**
  * What a cluster primary and its workers say to each other over the IPC channel. A connection
@@ -22,6 +23,8 @@ export type ToWorker =
   | { readonly type: 'ferry:reload'; readonly data?: unknown; readonly certificates?: CertificateMaterial }
   /** Send your metrics (answered by ferry:metrics with the same id). */
   | { readonly type: 'ferry:metrics-request'; readonly id: number }
+  /** List your sessions (answered by ferry:who with the same id). */
+  | { readonly type: 'ferry:who-request'; readonly id: number }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }
   /** Whether the connection that logged out counts as not logged in again (else it must end). */
   | { readonly type: 'ferry:logout-answer'; readonly id: number; readonly ok: boolean }
@@ -55,6 +58,8 @@ export type FromWorker =
   | { readonly type: 'ferry:reload-failed'; readonly error: string }
   /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
   | { readonly type: 'ferry:metrics'; readonly id: number; readonly metrics: unknown }
+  /** The worker's sessions now (their `worker` is null: the primary knows the index). */
+  | { readonly type: 'ferry:who'; readonly id: number; readonly sessions: readonly SessionReport[] }
   /** May `user` (limited to `max`) have one more session? Answered by user-session-answer. */
   | {
       readonly type: 'ferry:user-session-take';
@@ -75,6 +80,7 @@ const toWorkerTypes = new Set<string>([
   'ferry:connection',
   'ferry:reload',
   'ferry:metrics-request',
+  'ferry:who-request',
   'ferry:user-session-answer',
   'ferry:logout-answer',
   'ferry:ban',
@@ -91,6 +97,7 @@ const fromWorkerTypes = new Set<string>([
   'ferry:reloaded',
   'ferry:reload-failed',
   'ferry:metrics',
+  'ferry:who',
   'ferry:user-session-take',
   'ferry:user-session-give',
   'ferry:logout',

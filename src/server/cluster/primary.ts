@@ -18,7 +18,8 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../opt
 import { stoppedDuringListen, type ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker, ToWorker } from './messages.js';
-import { requestMetrics, requestReload } from './reload.js';
+import { requestMetrics, requestReload, requestSessions } from './reload.js';
+import type { SessionsReport } from '../session-report.js';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
@@ -86,7 +87,8 @@ export class ClusterPrimary {
   /** Accepted sockets whose PROXY header is being read (destroy() closes them too). */
   private readonly atEdge = new Set<net.Socket>();
   private nextId = 0;
-  private metricsAsked = 0;
+  /** The id of the last question asked of the workers (metrics, sessions). */
+  private asked = 0;
   private readonly hooks: SlotHooks;
   /** Read here (as root before a --run-as drop) and handed to every worker, which reads no key file. */
   private certificates: CertificateStore;
@@ -234,9 +236,29 @@ export class ClusterPrimary {
   async clusterMetrics(): Promise<Registry> {
     const own = (await this.options.metrics?.getMetricsAsJSON()) ?? [];
     const running = this.slots.filter((s) => s.child && s.ready);
-    const id = ++this.metricsAsked;
+    const id = ++this.asked;
     const workers = await Promise.all(running.map((s) => requestMetrics(s, id)));
     return AggregatorRegistry.aggregate([own, ...workers.filter((w) => w !== undefined)]);
+  }
+
+  /**
+   * Every worker's sessions, tagged with its index, oldest first. A worker that is not running
+   * (restarting) or does not answer in time is named in `missingWorkers`, not waited for.
+   */
+  async clusterSessions(): Promise<SessionsReport> {
+    const id = ++this.asked;
+    const answers = await Promise.all(
+      this.slots.map(async (s) => ({
+        worker: s.index,
+        sessions: s.child && s.ready ? await requestSessions(s, id) : undefined,
+      })),
+    );
+    return {
+      sessions: answers
+        .flatMap((a) => (a.sessions ?? []).map((s) => ({ ...s, worker: a.worker })))
+        .sort((a, b) => a.since.localeCompare(b.since)),
+      missingWorkers: answers.filter((a) => a.sessions === undefined).map((a) => a.worker),
+    };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { CertificateMaterial } from '../../tls/certificates.js';
+import type { SessionReport } from '../session-report.js';
 import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
 import type { WorkerSlot } from './worker-slot.js';
 
@@ -6,6 +7,8 @@ type ReloadAnswer = Extract<FromWorker, { type: 'ferry:reloaded' | 'ferry:reload
 
 const RELOAD_TIMEOUT_MS = 30_000;
 const METRICS_TIMEOUT_MS = 5_000;
+/** A person waits for `ferry who`: a worker that cannot answer in this is reported missing. */
+const WHO_TIMEOUT_MS = 2_000;
 
 /**
  * Sends `message` to one worker and resolves with the first answer `match` accepts; a worker that
@@ -66,4 +69,15 @@ export function requestMetrics(slot: WorkerSlot, id: number): Promise<object[] |
     () => null,
     METRICS_TIMEOUT_MS,
   ).then((m) => m ?? undefined);
+}
+
+/** One worker's sessions, or none when it does not answer in time. */
+export function requestSessions(slot: WorkerSlot, id: number): Promise<readonly SessionReport[] | undefined> {
+  return ask<readonly SessionReport[] | null>(
+    slot,
+    { type: 'ferry:who-request', id },
+    (m) => (m.type === 'ferry:who' && m.id === id ? m.sessions : undefined),
+    () => null,
+    WHO_TIMEOUT_MS,
+  ).then((s) => s ?? undefined);
 }

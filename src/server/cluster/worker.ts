@@ -144,6 +144,8 @@ export async function serveAsWorker(
         );
         return;
       }
+      case 'ferry:who-request':
+        return reply({ type: 'ferry:who', id: m.id, sessions: server.sessions() });
       case 'ferry:reload':
         reload(m.data, m.certificates).then(
           (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
