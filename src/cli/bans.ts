@@ -12,6 +12,7 @@ import { databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
+import { textTable } from './text-table.js';
 
 interface BansFlags {
   config?: string;
@@ -131,15 +132,5 @@ function table(list: readonly Ban[]): string {
     String(b.bans),
   ]);
   const all = [['ADDRESS', 'UNTIL (UTC)', 'LEFT', 'BANS'], ...rows];
-  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => r[i]?.length ?? 0))) ?? [];
-  return (
-    all
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return textTable(all);
 }

@@ -7,6 +7,7 @@ import { humanBytes, humanSeconds } from './client-progress.js';
 import { loadConfig, parseHostPort } from './config.js';
 import { configOption } from './config-option.js';
 import { printableName } from './printable.js';
+import { textTable } from './text-table.js';
 
 interface WhoFlags {
   config?: string;
@@ -133,17 +134,7 @@ function table(sessions: readonly SessionReport[], now: number): string {
     ['USER', 'ADDRESS', 'MODE', 'SINCE', 'IDLE', 'DOING', ...(workers ? ['WORKER'] : [])],
     ...rows,
   ];
-  const widths = all[0]?.map((_, i) => Math.max(...all.map((r) => r[i]?.length ?? 0))) ?? [];
-  return (
-    all
-      .map((r) =>
-        r
-          .map((c, i) => c.padEnd(widths[i] ?? 0))
-          .join('  ')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return textTable(all);
 }
 
 /** `RETR /big.iso 12.3 MiB`, `MKD /new`, or `-` while waiting for the client. */
