@@ -6,7 +6,11 @@ type Store = Map<string, Buffer>;
 type NewSession = (id: Buffer, data: Buffer, done: () => void) => void;
 type ResumeSession = (id: Buffer, done: (err: Error | null, data: Buffer | null) => void) => void;
 
-/** Sessions kept per family: those of the control handshake, and the newest from data connections. */
+/**
+ * Sessions kept per family: those of the control handshake, and the most recently issued or resumed
+ * from data connections (a client may offer one session on every upload while each issues a ticket
+ * it never reads: the one in use must outlive them).
+ */
 const MAX_CONTROL = 4;
 const MAX_DATA = 8;
 
@@ -103,10 +107,13 @@ export class SessionFamily {
     };
   }
 
-  /** The session `id` if this family issued it (and still keeps it). */
+  /**
+   * The session `id` if this family issued it (and still keeps it). Looked up to be resumed, it
+   * becomes the newest of its store: the last to be evicted.
+   */
   find(id: Buffer): Buffer | undefined {
     const key = id.toString('hex');
-    return this.control.get(key) ?? this.data.get(key);
+    return refresh(this.control, key) ?? refresh(this.data, key);
   }
 }
 
@@ -128,10 +135,20 @@ function hub(onNew: NewSession, onResume?: ResumeSession): net.Server {
   return h;
 }
 
+/** Keeps a session; beyond `max`, forgets the least recently issued or resumed (Map order). */
 function remember(store: Store, id: Buffer, data: Buffer, max: number): void {
   store.set(id.toString('hex'), data);
   if (store.size > max) {
     const oldest = store.keys().next().value;
     if (oldest !== undefined) store.delete(oldest);
   }
+}
+
+/** The session under `key`, moved to the newest end of `store`. */
+function refresh(store: Store, key: string): Buffer | undefined {
+  const data = store.get(key);
+  if (data === undefined) return undefined;
+  store.delete(key);
+  store.set(key, data);
+  return data;
 }

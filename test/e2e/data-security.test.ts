@@ -45,6 +45,26 @@ for (const mode of MODES) {
       });
     });
 
+    // An ftplib-style upload (STOR, then the ClientHello) that does not resume: the server cuts it
+    // as soon as its handshake ends, not at the passive timeout (30 s here) when the 522 comes.
+    test('an upload connection that does not resume is closed at once; the transfer still waits for the client', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        const raw = await ftp.openData(port, { tls: false });
+        await ftp.cmd('STOR refused.txt', 150);
+        const refused = await ftp.secureData(raw, 'none');
+        assert.equal(refused.sessionReused, false);
+        refused.stream.resume();
+        await withDeadline(refused.closed, ftp.timeoutMs, 'the server to close the refused connection');
+        assert.ok(ftp.noPendingReplies, 'the refusal does not end the transfer');
+        const conn = await ftp.openData(port, { tls: true });
+        await ftp.uploadClean(conn, Buffer.from(BODY));
+        await ftp.expect(226);
+      });
+    });
+
     test("a data connection that resumes another control connection's TLS session is refused; the owner's still transfers", async () => {
       const from = server().logs.length;
       await withClients(async (track) => {

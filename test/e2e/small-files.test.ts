@@ -71,6 +71,35 @@ for (const mode of MODES) {
       });
     }
 
+    // A Python FTP_TLS client offering the newest session it holds: the last download's ticket T,
+    // since it reads no ticket on an upload it only writes and closes. Each upload resuming T makes
+    // the server keep a fresh ticket; T, in use all along, must stay resumable (the 9th upload got
+    // 522 while the cache evicted by age).
+    test("offering the newest session: 10 RETRs, then 20 STORs resuming the last download's, all 226", async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.cmd('CWD small', 250);
+        let offer = await ftp.waitForSession();
+        for (let i = 0; i < 10; i++) {
+          const got = await retr(ftp, `f${i}.bin`, offer);
+          assert.ok(got.body.equals(bodies[i] as Buffer), `f${i}.bin arrived intact`);
+          if (got.newest) offer = got.newest;
+        }
+        for (let i = 0; i < 20; i++) {
+          const port = await ftp.epsv();
+          const raw = await ftp.openData(port, { tls: false });
+          await ftp.cmd(`STOR up${i}.bin`, 150);
+          const conn = await ftp.secureData(raw, offer);
+          // Asserted once the server has closed the connection: a TLS socket destroyed while the
+          // server's refusal is in flight can crash Node 20 (SIGSEGV in TLSWrap::ClearOut).
+          await ftp.uploadClean(conn, bodies[i] as Buffer);
+          assert.equal(conn.sessionReused, true, `upload ${i + 1}: the data connection resumed`);
+          await ftp.expect(226);
+        }
+      });
+    });
+
     test("after many transfers, a data connection with a full handshake is still refused (522 reason logged); the client's own works", async () => {
       const from = server().logs.length;
       await withClients(async (track) => {
