@@ -35,7 +35,7 @@ import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connect
 import type { Arrival, LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
-import { PassiveLimitError, type PassivePorts } from './passive-ports.js';
+import { PassiveBusyError, PassiveLimitError, type PassivePorts } from './passive-ports.js';
 import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
@@ -790,6 +790,11 @@ export class ControlConnection {
             if (err instanceof PassiveLimitError) {
               this.logger.warn({ user: owner.user }, 'passive port refused: limit');
               rt.defender.record(owner.address, 'limit-refused');
+            } else if (err instanceof PassiveBusyError) {
+              this.logger.warn(
+                { user: owner.user, ...err.busy, waitedS: policy.connectTimeoutMs / 1000 },
+                'passive port refused (425): every port of the range stayed held',
+              );
             }
             throw err;
           });

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Logger } from '../logger.js';
 import { OUT_OF_DESCRIPTORS } from './descriptors.js';
-import { PassivePorts } from './passive-ports.js';
+import { PassiveBusyError, PassivePorts } from './passive-ports.js';
 
 const owner = { address: '127.0.0.1', user: 'u' };
 const wait = { ms: 1_000 };
@@ -17,6 +17,47 @@ function listening(port: number): Promise<boolean> {
     s.once('connect', () => (s.destroy(), resolve(true)));
     s.once('error', () => resolve(false));
   });
+}
+
+/** A listener on a free port of 127.0.0.1, as another process (a cluster worker) holds one. */
+async function heldElsewhere(): Promise<{ port: number; free: () => Promise<void> }> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) =>
+    server.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve),
+  );
+  const { port } = server.address() as net.AddressInfo;
+  return { port, free: () => new Promise((resolve) => server.close(() => resolve())) };
+}
+
+/** `p`, or a rejection saying `what` did not happen within 10 s (far less than the waits the tests set). */
+async function soon<T>(p: Promise<T>, what: () => string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what()} 10 s after the port was freed`)), 10_000);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+/** A logger that keeps the messages, and resolves `said(msg, n)` once `n` of them are logged. */
+function recorder(): { logger: Logger; said: (msg: string, n?: number) => Promise<void> } {
+  const lines: string[] = [];
+  const heard = new Set<() => void>();
+  const log = (_obj: object, msg = ''): void => {
+    lines.push(msg);
+    for (const h of [...heard]) h();
+  };
+  const logger: Logger = { debug: log, info: log, warn: log, error: log, child: () => logger };
+  const said = (msg: string, n = 1): Promise<void> =>
+    new Promise((resolve) => {
+      const check = (): void => {
+        if (lines.filter((l) => l === msg).length < n) return;
+        heard.delete(check);
+        resolve();
+      };
+      heard.add(check);
+      check();
+    });
+  return { logger, said };
 }
 
 describe('PassivePorts', () => {
@@ -94,5 +135,87 @@ describe('PassivePorts', () => {
     const { result, lines } = JSON.parse(stdout) as { result: string; lines: string[] };
     assert.match(result, /^ERR_DATA_CONNECTION: .*EMFILE/);
     assert.deepEqual(lines, [OUT_OF_DESCRIPTORS]);
+  });
+
+  it('a request waiting while another process holds every port gets one soon after it is freed, not at its deadline', async () => {
+    // Another process's release wakes nobody here (cluster workers share a range): the request
+    // tries again on a short backoff. Before, it slept until its deadline (30 s by default).
+    const other = await heldElsewhere();
+    const { logger, said } = recorder();
+    const ports = new PassivePorts(other.port, other.port, undefined, { logger });
+    const stop = new AbortController();
+    const reserved = ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), {
+      ms: 120_000,
+      signal: stop.signal,
+    });
+    try {
+      await said('passive port: none free, waiting');
+      await other.free();
+      const r = await soon(reserved, () => 'no port');
+      assert.equal(r.port, other.port);
+      r.release();
+    } finally {
+      stop.abort(); // without the fix: ends the wait instead of leaving it to its deadline
+      await reserved.catch(() => {});
+      ports.close();
+    }
+  });
+
+  it('a request that waited in vain says where the ports were: held by another process', async () => {
+    const other = await heldElsewhere();
+    const ports = new PassivePorts(other.port, other.port);
+    try {
+      await assert.rejects(
+        ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), { ms: 300 }),
+        (err: unknown) => {
+          assert.ok(err instanceof PassiveBusyError);
+          assert.equal(err.code, 'ERR_DATA_CONNECTION');
+          const range = `${other.port}-${other.port}`;
+          assert.deepEqual(err.busy, { range, heldHere: 0, heldElsewhere: 1 });
+          return true;
+        },
+      );
+    } finally {
+      await other.free();
+    }
+  });
+
+  it('requests waiting on a port held elsewhere look again in turn: once it is freed, each address that may share it gets it', async () => {
+    const other = await heldElsewhere();
+    const { logger, said } = recorder();
+    const ports = new PassivePorts(other.port, other.port, undefined, { logger });
+    const stop = new AbortController();
+    // Two addresses may share the port; the third request, A's again, must wait for A's to end.
+    const owners = ['127.0.0.1', '127.0.0.2', '127.0.0.1'].map((address) => ({ address, user: undefined }));
+    const requests = owners.map((o) =>
+      ports.reserve('127.0.0.1', o, (raw) => raw.destroy(), { ms: 120_000, signal: stop.signal }),
+    );
+    let taken = 0;
+    let bothTaken!: () => void;
+    const both = new Promise<void>((resolve) => (bothTaken = resolve));
+    const outcomes = requests.map((r) =>
+      r.then(
+        (x) => {
+          if (++taken === 2) bothTaken();
+          return x;
+        },
+        () => undefined,
+      ),
+    );
+    const got = Promise.all(outcomes);
+    try {
+      await said('passive port: none free, waiting', 3);
+      await other.free();
+      await soon(both, () => `${taken} of 2 requests served`);
+    } finally {
+      stop.abort();
+      (await got).forEach((r) => r?.release());
+      ports.close();
+    }
+    assert.deepEqual(
+      (await got).map((r) => r?.port),
+      [other.port, other.port, undefined],
+      "both addresses on the freed port, A's second request still waiting",
+    );
   });
 });

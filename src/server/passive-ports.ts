@@ -26,6 +26,23 @@ export class PassiveLimitError extends FerryError {
   }
 }
 
+/** Where the ports were when a request gave up waiting: how many this process held, how many another. */
+export interface PortsBusy {
+  /** The range, `min-max`. */
+  readonly range: string;
+  /** Held here, each with a transfer of this client's address pending (or listening on another address). */
+  readonly heldHere: number;
+  /** Held by another process: another cluster worker, or another program on this host. */
+  readonly heldElsewhere: number;
+}
+
+/** No port of the range could take the request before its deadline: 425, logged with where they were. */
+export class PassiveBusyError extends FerryError {
+  constructor(readonly busy: PortsBusy) {
+    super('ERR_DATA_CONNECTION', 'No passive port is free.');
+  }
+}
+
 /** A client's pending passive transfer on a port: its data connection is handed to `accept`. */
 export interface PassiveReservation {
   readonly port: number;
@@ -62,6 +79,13 @@ interface SharedPort {
  */
 const IDLE_MS = 2_000;
 
+/**
+ * A port another process frees wakes nobody here: while requests wait on ports held elsewhere, one
+ * of them (in turn) looks again this often, or less often when a look (a bind per such port) is slow:
+ * a freed port is taken soon, and a wide range held elsewhere costs a tenth of a core at most.
+ */
+const RETRY_MS = 250;
+
 export interface PassiveIo {
   /** Reads the PROXY header of data connections from trusted proxies. */
   readonly edge?: ProxyEdge;
@@ -80,9 +104,11 @@ export interface PassiveIo {
  * address with nothing pending is refused. One pending transfer per client address per port, so
  * a client with transfers pending on every port waits for one to end. A port that is listening
  * with nothing pending is taken first (the most recently used); otherwise ports are taken in turn,
- * and one in use elsewhere (another process, another cluster worker) is skipped. A port whose last
- * transfer is done stops listening after IDLE_MS, or at once after close(). Each client address and each user may hold only so many
- * pending transfers, so a hundred idle PASVs cannot take every port.
+ * and one in use elsewhere (another process, another cluster worker) is skipped; a request that found
+ * none free waits for one released here, or for its turn to look again (RETRY_MS) while ports are
+ * held elsewhere. A port whose last transfer is done stops listening after IDLE_MS, or at once
+ * after close(). Each client address and each user may hold only so many pending transfers, so a
+ * hundred idle PASVs cannot take every port.
  */
 export class PassivePorts {
   private next: number;
@@ -92,6 +118,11 @@ export class PassivePorts {
   private turn: Promise<unknown> = Promise.resolve();
   /** Requests waiting for a reservation to end (every port holds one of their address's). */
   private readonly waiting = new Set<() => void>();
+  /** Those of them that met ports held elsewhere, the next to look again first. */
+  private readonly polling = new Set<() => void>();
+  private poll?: NodeJS.Timeout;
+  /** How long the last look that met ports held elsewhere took (binds that failed). */
+  private lookMs = 0;
   private readonly logger: Logger;
   /** Ports listening with nothing pending, the most recently used last. */
   private readonly idle = new Set<SharedPort>();
@@ -108,8 +139,9 @@ export class PassivePorts {
   }
 
   /**
-   * A pending transfer for `owner` on a port listening on `host`. Waits up to `waitMs` (or until
-   * `signal`) when every port already holds one of this address's; then ERR_DATA_CONNECTION.
+   * A pending transfer for `owner` on a port listening on `host`. Waits up to `wait.ms` (or until
+   * `signal`) when every port already holds one of this address's or is another process's; then
+   * PassiveBusyError.
    */
   async reserve(
     host: string,
@@ -122,22 +154,29 @@ export class PassivePorts {
     const bindOn = normalizeAddress(host);
     try {
       const deadline = Date.now() + wait.ms;
-      for (;;) {
+      for (let tries = 0; ; tries++) {
         if (wait.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Connection closed.');
-        const found = this.turn.then(() => this.take(bindOn, client, accept));
+        const elsewhere = { count: 0 };
+        const found = this.turn.then(() => this.take(bindOn, client, accept, elsewhere));
         this.turn = found.catch(() => {});
         const shared = await found;
         if (shared) return this.reservation(shared, client, accept, keys);
+        const busy = this.busy(elsewhere.count);
         const left = deadline - Date.now();
-        if (left <= 0) {
-          throw new FerryError('ERR_DATA_CONNECTION', 'No passive port is free.');
-        }
-        await this.released(left, wait.signal);
+        if (left <= 0) throw new PassiveBusyError(busy);
+        if (tries === 0)
+          this.logger.debug({ client, user: owner.user, ...busy }, 'passive port: none free, waiting');
+        await this.released(left, wait.signal, busy.heldElsewhere > 0);
       }
     } catch (err) {
       keys.forEach((k) => this.release(k));
       throw err;
     }
+  }
+
+  private busy(heldElsewhere: number): PortsBusy {
+    const span = this.max - this.min + 1;
+    return { range: `${this.min}-${this.max}`, heldHere: span - heldElsewhere, heldElsewhere };
   }
 
   private reservation(
@@ -191,23 +230,51 @@ export class PassivePorts {
     for (const w of [...this.waiting]) w();
   }
 
-  /** Resolves when a reservation ends or a port closes, after `ms`, or on abort. */
-  private released(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Resolves when a reservation ends or a port closes, after `ms`, or on abort; `elsewhere` (ports
+   * are held by other processes): also at its turn to look again.
+   */
+  private released(ms: number, signal: AbortSignal | undefined, elsewhere: boolean): Promise<void> {
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
         this.waiting.delete(done);
+        this.polling.delete(done);
         signal?.removeEventListener('abort', done);
         resolve();
       };
       const timer = setTimeout(done, ms);
       this.waiting.add(done);
+      if (elsewhere) this.polling.add(done);
+      this.pollLater();
       signal?.addEventListener('abort', done, { once: true });
     });
   }
 
-  /** The next port in turn that can take this client's transfer (opening it if needed), registered. */
-  private async take(host: string, client: string, accept: AcceptData): Promise<SharedPort | undefined> {
+  /** One look at a time, whatever the number waiting: the next of them in turn looks again. */
+  private pollLater(): void {
+    if (this.poll || this.polling.size === 0) return;
+    this.poll = setTimeout(
+      () => {
+        this.poll = undefined;
+        const [next] = this.polling;
+        next?.();
+        this.pollLater();
+      },
+      Math.max(RETRY_MS, 10 * this.lookMs),
+    );
+  }
+
+  /**
+   * The next port in turn that can take this client's transfer (opening it if needed), registered;
+   * `elsewhere` counts the ports found held by another process.
+   */
+  private async take(
+    host: string,
+    client: string,
+    accept: AcceptData,
+    elsewhere: { count: number },
+  ): Promise<SharedPort | undefined> {
     const register = (shared: SharedPort): SharedPort => {
       clearTimeout(shared.idle);
       this.idle.delete(shared);
@@ -217,6 +284,7 @@ export class PassivePorts {
     const rested = [...this.idle].reverse().find((shared) => shared.host === host);
     if (rested) return register(rested);
     if (this.min === 0) return register(await this.opened(host, 0));
+    const started = performance.now();
     const span = this.max - this.min + 1;
     for (let tries = 0; tries < span; tries++) {
       const port = this.next;
@@ -232,8 +300,10 @@ export class PassivePorts {
         // In use by someone else (or privileged): try the next one. Anything else (no descriptor
         // left, an address not of this host) fails on every port alike: fail now.
         if (!portTaken(err)) throw err;
+        elsewhere.count++;
       }
     }
+    if (elsewhere.count > 0) this.lookMs = performance.now() - started;
     return undefined;
   }
 

@@ -38,6 +38,37 @@ for (const mode of MODES) {
   });
 }
 
+test('a PASV that found every port of the range held elsewhere until its deadline gets 425, logged at warn with why', async () => {
+  // Another process holds the only port (as another cluster worker would).
+  const other = net.createServer();
+  await new Promise<void>((resolve) =>
+    other.listen({ host: '127.0.0.1', port: 0, exclusive: true }, resolve),
+  );
+  const { port } = other.address() as net.AddressInfo;
+  const held = await startFerry({
+    passive: { portMin: port, portMax: port },
+    timeouts: { dataConnectMs: 300 },
+  });
+  try {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(held, 'implicit'));
+      const from = held.logs.length;
+      const r = await ftp.cmd('PASV');
+      assert.equal(r.code, 425);
+      const line = await waitForLog(held, (l) => l.msg.startsWith('passive port refused (425)'), from);
+      assert.equal(line.level, 'warn');
+      const o = line.obj as Record<string, unknown>;
+      const why = { range: o.range, heldHere: o.heldHere, heldElsewhere: o.heldElsewhere };
+      assert.deepEqual(why, { range: `${port}-${port}`, heldHere: 0, heldElsewhere: 1 });
+      assert.deepEqual([o.user, o.waitedS], [held.user, 0.3]);
+      assert.ok('session' in o, 'the line names the session');
+    });
+  } finally {
+    await held.close();
+    await new Promise((resolve) => other.close(resolve));
+  }
+});
+
 test('an idle control connection gets 421 and is closed', async () => {
   const idle = await startFerry({ timeouts: { idleMs: 300 } });
   try {
