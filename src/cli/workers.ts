@@ -89,19 +89,13 @@ export async function runWorker(
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
   process.on('SIGINT', () => {});
   process.on('SIGHUP', () => {});
-  // SIGTERM to this one worker: it stops gracefully, and the primary starts a new one.
+  // SIGTERM to this one worker: it tells the primary (which hands it nothing more and starts its
+  // replacement), stops gracefully and exits below.
+  const drain = new AbortController();
+  process.on('SIGTERM', () => drain.abort());
+  await serveAsWorker(server, process as PrimaryChannel, { ...hooks, drain: drain.signal });
   // `close` runs after the server: the database state (its session leases end, pending usage is
   // written) and the log's held lines.
-  const finish = (): Promise<void> => hooks.close?.().catch(() => {}) ?? Promise.resolve();
-  process.on(
-    'SIGTERM',
-    () =>
-      void server
-        .close()
-        .then(finish)
-        .then(() => process.exit(0)),
-  );
-  await serveAsWorker(server, process as PrimaryChannel, hooks);
-  await finish();
+  await hooks.close?.().catch(() => {});
   process.exit(0);
 }

@@ -392,8 +392,9 @@ export class FerryServer {
     }
     if (this.stopped || !this.counts.admit(address)) {
       if (!admitted) this.unauthenticated.release(address);
-      this.defense.refused(address, 'too many sessions');
-      refuseConnection(socket, implicit, this.stopped ? undefined : this.counts.refusal(address));
+      // Stopped: a connection a cluster primary handed over before it learned this worker stops.
+      this.defense.refused(address, this.stopped ? 'server shutting down' : 'too many sessions');
+      refuseConnection(socket, implicit, this.stopped ? SHUTTING_DOWN : this.counts.refusal(address));
       return;
     }
     // Counted here, unless whoever admitted it counts (a cluster primary).
@@ -408,6 +409,9 @@ export class FerryServer {
     void conn.start();
   }
 }
+
+/** The 421 to a connection that reaches a server which is stopping (as a session's at close()). */
+const SHUTTING_DOWN = 'Server shutting down, try later.';
 
 /** What listen() rejects with when close() or destroy() came while it was starting. */
 export function stoppedDuringListen(): FerryError {

@@ -37,6 +37,11 @@ export type ToWorker =
 
 export type FromWorker =
   | { readonly type: 'ferry:ready' }
+  /**
+   * This worker stops (SIGTERM to it alone): it serves its sessions to their end but must be handed
+   * no new connection, and the primary starts its replacement now.
+   */
+  | { readonly type: 'ferry:draining' }
   | { readonly type: 'ferry:pong' }
   /**
    * Connections that logged in (no longer counted as unauthenticated) and connections that closed,
@@ -90,6 +95,7 @@ const toWorkerTypes = new Set<string>([
 ]);
 const fromWorkerTypes = new Set<string>([
   'ferry:ready',
+  'ferry:draining',
   'ferry:pong',
   'ferry:sessions',
   'ferry:lost',

@@ -72,6 +72,8 @@ export class ClusterPrimary {
   private options: ResolvedOptions;
   private readonly logger: Logger;
   private readonly slots: WorkerSlot[];
+  /** Workers that stop on their own (SIGTERM to one): replaced in `slots`, serving on until they exit. */
+  private readonly draining = new Set<WorkerSlot>();
   private readonly listeners: net.Server[] = [];
   private readonly counts: SessionCounts;
   private readonly unauthenticated: SessionCounts;
@@ -115,7 +117,7 @@ export class ClusterPrimary {
     this.certificates = new CertificateStore(...certificateSettings(this.options));
     this.edge = new ProxyEdge(this.options.proxyProtocol);
     this.defense.onBan = (address, until) => {
-      for (const s of this.slots) if (s.ready) s.send({ type: 'ferry:ban', address, until });
+      for (const s of this.allSlots()) if (s.ready) s.send({ type: 'ferry:ban', address, until });
     };
     const hooks: SlotHooks = {
       fork: cluster.fork,
@@ -184,6 +186,11 @@ export class ClusterPrimary {
     this.startup = undefined;
   }
 
+  /** The workers handed connections, then those that stop and still serve theirs. */
+  private allSlots(): WorkerSlot[] {
+    return [...this.slots, ...this.draining];
+  }
+
   /** PIDs of the running workers, by position. */
   get workerPids(): readonly (number | undefined)[] {
     return this.slots.map((s) => s.pid);
@@ -230,12 +237,12 @@ export class ClusterPrimary {
 
   /**
    * The metrics of the whole cluster: the primary's registry (process metrics, bans) and every
-   * worker's, summed per series (prom-client's aggregation; a worker that does not answer in time
-   * is left out of this scrape).
+   * worker's (a stopping one's too), summed per series (prom-client's aggregation; a worker that
+   * does not answer in time is left out of this scrape).
    */
   async clusterMetrics(): Promise<Registry> {
     const own = (await this.options.metrics?.getMetricsAsJSON()) ?? [];
-    const running = this.slots.filter((s) => s.child && s.ready);
+    const running = this.allSlots().filter((s) => s.child && s.ready);
     const id = ++this.asked;
     const workers = await Promise.all(running.map((s) => requestMetrics(s, id)));
     return AggregatorRegistry.aggregate([own, ...workers.filter((w) => w !== undefined)]);
@@ -248,8 +255,10 @@ export class ClusterPrimary {
   async clusterSessions(): Promise<SessionsReport> {
     const id = ++this.asked;
     const answers = await Promise.all(
-      this.slots.map(async (s) => ({
+      this.allSlots().map(async (s) => ({
         worker: s.index,
+        // A stopping worker's sessions are listed too (it is not missing: it has been replaced).
+        draining: this.draining.has(s),
         sessions: s.child && s.ready ? await requestSessions(s, id) : undefined,
       })),
     );
@@ -257,7 +266,7 @@ export class ClusterPrimary {
       sessions: answers
         .flatMap((a) => (a.sessions ?? []).map((s) => ({ ...s, worker: a.worker })))
         .sort((a, b) => a.since.localeCompare(b.since)),
-      missingWorkers: answers.filter((a) => a.sessions === undefined).map((a) => a.worker),
+      missingWorkers: answers.filter((a) => !a.draining && a.sessions === undefined).map((a) => a.worker),
     };
   }
 
@@ -322,7 +331,7 @@ export class ClusterPrimary {
     this.closing ??= (async () => {
       this.accepting_ = false;
       for (const l of this.listeners) l.close();
-      await Promise.all(this.slots.map((s) => s.stop()));
+      await Promise.all(this.allSlots().map((s) => s.stop()));
       await this.defense.close();
       this.warnings.dispose();
     })();
@@ -333,12 +342,13 @@ export class ClusterPrimary {
   destroy(): void {
     this.stopStartup();
     clearInterval(this.heartbeat);
+    const slots = this.allSlots();
     this.closing ??= Promise.all(
-      this.slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
+      slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
     ).then(() => undefined);
     for (const l of this.listeners) l.close();
     for (const s of this.atEdge) s.destroy();
-    for (const s of this.slots) s.destroy();
+    for (const s of slots) s.destroy();
     void this.defense.close();
     this.warnings.dispose();
   }
@@ -434,6 +444,8 @@ export class ClusterPrimary {
       for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
       if (m.closed.length > 0) slot.outOfFilesUntil = 0; // a descriptor freed
+    } else if (m.type === 'ferry:draining') {
+      this.replace(slot);
     } else if (m.type === 'ferry:pong') {
       if (slot.unresponsive) {
         slot.unresponsive = false;
@@ -465,10 +477,34 @@ export class ClusterPrimary {
     }
   }
 
+  /**
+   * A worker stops on its own (SIGTERM to it): it is handed no new connection from now on, and its
+   * replacement starts at once in its position; it serves its sessions to their end.
+   */
+  private replace(slot: WorkerSlot): void {
+    const position = this.slots.indexOf(slot);
+    // Starting, or the whole cluster stops: its exit is handled as before.
+    if (position < 0 || this.startup || this.closing) return;
+    this.logger.info(
+      { worker: slot.index, workerPid: slot.pid },
+      'worker stopping: no new connections handed to it; starting its replacement',
+    );
+    this.draining.add(slot);
+    const next = new WorkerSlot(slot.index, this.hooks);
+    this.slots[position] = next;
+    next.start();
+    this.restarts?.inc();
+  }
+
   private onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     // Its connections died with it: they no longer count against the limits.
     for (const [id, h] of this.handed) if (h.slot === slot) this.release(id);
     this.userSessions.forget(slot);
+    if (this.draining.delete(slot)) {
+      this.logger.info({ worker: slot.index, code, signal }, 'stopped worker exited');
+      if (code !== 0) this.cluster.crashed?.(slot.index);
+      return;
+    }
     if (this.startup) {
       this.startup.reject(
         new FerryError(

@@ -32,6 +32,11 @@ export interface WorkerHooks {
   reload?(data: unknown, certificates: CertificateMaterial | undefined): Promise<readonly string[]>;
   /** Counts per-user sessions itself (shared by several nodes: the database) instead of the primary. */
   sessions?: UserSessionCounter;
+  /**
+   * Aborted when this worker alone is to stop (SIGTERM to it): it tells the primary, which hands it
+   * nothing more and starts its replacement, then stops as on the primary's 'stop'.
+   */
+  drain?: AbortSignal;
 }
 
 /** Waits for the primary's init message (the first message a worker gets). */
@@ -173,9 +178,15 @@ export async function serveAsWorker(
     stop();
   };
   channel.once('disconnect', primaryGone);
+  hooks.drain?.addEventListener('abort', () => {
+    if (!stopping) reply({ type: 'ferry:draining' });
+    stop();
+  });
   // Gone while this worker loaded its certificates: 'disconnect' was emitted before anyone listened.
   if (!channel.connected) primaryGone();
-  reply({ type: 'ferry:ready' });
+  // SIGTERM while it started: it was handed nothing yet, and stops without serving.
+  if (hooks.drain?.aborted) stop();
+  else reply({ type: 'ferry:ready' });
   await done;
 }
 

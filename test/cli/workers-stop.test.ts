@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { RawFtp } from '../support/raw-ftp.js';
+import { ServeProcess, type LogLine } from '../support/ferry-process.js';
+
+const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
+
+let dir: string;
+let root: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-workers-stop-'));
+  root = path.join(dir, 'root');
+  await mkdir(root);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** A logged-in implicit session (held open by the caller). */
+async function session(r: ServeProcess, user: string): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+  await ftp.expect(220);
+  await ftp.login(user, `pw-${user}`);
+  await ftp.cmd('TYPE I', 200);
+  return ftp;
+}
+
+/** A log line from index `from` on. */
+const since =
+  (r: ServeProcess, from: number, match: (l: LogLine) => boolean) =>
+  (l: LogLine): boolean =>
+    r.log.indexOf(l) >= from && match(l);
+
+test('--workers 2: SIGTERM to one worker mid-upload: new clients are served by the others (not refused), the upload ends with 226, and the worker is replaced', async () => {
+  const config = path.join(dir, 'grace.yaml');
+  await writeFile(config, 'stopGraceSeconds: 300\n'); // the upload must not be cut while the test runs
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--config', config, '--data-dir', path.join(dir, 'd1'), ...USERS],
+    root,
+  );
+  const held: RawFtp[] = [];
+  const uploader = await session(r, 'a');
+  try {
+    const originals = r.workerPids;
+    const stopping = await r.pidOfLogin('a');
+    const conn = await uploader.openData(await uploader.epsv(), { tls: true });
+    conn.stream.resume();
+    await uploader.cmd('STOR slow.bin', 150);
+    const first = Buffer.alloc(64 * 1024, 1);
+    await new Promise<void>((resolve, reject) =>
+      conn.stream.write(first, (e) => (e ? reject(e) : resolve())),
+    );
+
+    const from = r.log.length;
+    process.kill(stopping, 'SIGTERM');
+    await r.waitForLog(
+      since(r, from, (l) => l.msg?.startsWith('worker stopping') === true && l.workerPid === stopping),
+      'the primary told that the worker stops',
+    );
+    // Held open, one after the other: the stopping worker, with the fewest sessions, would be
+    // picked for some of them if it were still a candidate.
+    const users = ['b', 'c', 'd', 'e'];
+    for (const u of users) held.push(await session(r, u));
+    const served = await Promise.all(users.map((u) => r.pidOfLogin(u)));
+    assert.ok(!served.includes(stopping), `new sessions served by ${served.join(', ')}, not ${stopping}`);
+    assert.ok(
+      !r.log.slice(from).some((l) => l.msg?.startsWith('connection refused') === true),
+      'no connection refused',
+    );
+
+    // The stopping worker's transfer finishes.
+    const rest = Buffer.alloc(64 * 1024, 2);
+    await uploader.uploadClean(conn, rest);
+    await uploader.expect(226);
+    assert.deepEqual(await readFile(path.join(root, 'slow.bin')), Buffer.concat([first, rest]));
+    const exited = await r.waitForLog(
+      since(r, from, (l) => l.msg === 'stopped worker exited'),
+      'the stopped worker to exit',
+    );
+    assert.equal(exited.code, 0);
+    // Its replacement was started at once (no 'restarting it' crash line).
+    const ready = await r.waitForLog(
+      since(r, from, (l) => l.msg === 'worker ready' && !originals.includes(Number(l.workerPid))),
+      'the replacement ready',
+    );
+    assert.equal(
+      ready.worker,
+      r.log.find((l) => l.workerPid === stopping && l.msg === 'worker ready')?.worker,
+    );
+    assert.ok(!r.log.slice(from).some((l) => l.msg === 'worker exited; restarting it'));
+  } finally {
+    for (const s of held) await s.close();
+    await uploader.close();
+    assert.equal(await r.stop(), 0);
+  }
+});
