@@ -97,3 +97,95 @@ test('--workers 2: SIGTERM to one worker mid-upload: new clients are served by t
     assert.equal(await r.stop(), 0);
   }
 });
+
+/** Every series of a Prometheus text exposition whose metric is a counter or a histogram. */
+function counts(text: string): Map<string, number> {
+  const types = new Map<string, string>();
+  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(m[1] ?? '', m[2] ?? '');
+  const series = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^([a-zA-Z_:][\w:]*)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m) continue;
+    const name = m[1] ?? '';
+    const base = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, '');
+    const type = types.get(base);
+    // Labels sorted: the aggregation may name them in another order from one scrape to the next.
+    const labels = (m[2] ?? '')
+      .replace(/^\{|\}$/g, '')
+      .split(/,(?=\w+=")/)
+      .sort()
+      .join(',');
+    if (type === 'counter' || type === 'histogram') series.set(`${name}{${labels}}`, Number(m[3]));
+  }
+  return series;
+}
+
+/** Every counter and histogram series of `before` is in `now`, not lower. */
+function assertNoneBack(before: Map<string, number>, now: Map<string, number>, when: string): void {
+  for (const [series, value] of before) {
+    const later = now.get(series);
+    assert.ok(later !== undefined && later >= value, `${when}: ${series} went from ${value} to ${later}`);
+  }
+}
+
+test('--workers 2: /metrics counters never go back when a worker is killed (its last scraped counts stay) or stops (its final counts are added); its gauges go', async () => {
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--admin-listen', '127.0.0.1:0', '--data-dir', path.join(dir, 'd2'), ...USERS],
+    root,
+  );
+  const held: RawFtp[] = [];
+  try {
+    const admin = /admin\s+(http:\/\/127\.0\.0\.1:\d+)\/metrics/.exec(r.banner)?.[1];
+    assert.ok(admin, r.banner);
+    const scrape = async (): Promise<string> => (await fetch(`${admin}/metrics`)).text();
+    const value = (text: string, series: string): number =>
+      Number(new RegExp(`^${series} (\\d+)$`, 'm').exec(text)?.[1] ?? 0);
+    const logins = 'ferry_logins_total\\{result="success"\\}';
+    const sessions = 'ferry_sessions\\{mode="implicit"\\}';
+
+    // One session in each worker, each with a transfer.
+    for (const u of ['a', 'b']) {
+      const s = await session(r, u);
+      held.push(s);
+      await s.listing('NLST');
+    }
+    const [pa, pb] = [await r.pidOfLogin('a'), await r.pidOfLogin('b')];
+    assert.notEqual(pa, pb);
+    const first = await scrape();
+    assert.equal(value(first, logins), 2, first);
+    assert.equal(value(first, sessions), 2, first);
+
+    // kill -9: its counts as last scraped stay; its open session is no longer counted.
+    let from = r.log.length;
+    process.kill(pa, 'SIGKILL');
+    await r.waitForLog(
+      since(r, from, (l) => l.msg === 'worker ready' && ![pa, pb].includes(Number(l.workerPid))),
+      'the replacement of the killed worker',
+    );
+    const second = await scrape();
+    assertNoneBack(counts(first), counts(second), 'after kill -9');
+    assert.equal(value(second, logins), 2, second);
+    assert.equal(value(second, sessions), 1, second);
+
+    // A login no scrape has seen, then SIGTERM to its worker: its final counts reach the primary.
+    const c = await session(r, 'c');
+    const pc = await r.pidOfLogin('c');
+    assert.notEqual(pc, pb, 'the new worker, holding no session, gets it');
+    const told = c.expect(421);
+    from = r.log.length;
+    process.kill(pc, 'SIGTERM');
+    await told;
+    await c.close();
+    await r.waitForLog(
+      since(r, from, (l) => l.msg === 'stopped worker exited'),
+      'the stopped worker to exit',
+    );
+    const third = await scrape();
+    assertNoneBack(counts(second), counts(third), 'after a worker stopped');
+    assert.equal(value(third, logins), 3, third);
+    assert.equal(value(third, sessions), 1, third);
+  } finally {
+    for (const s of held) await s.close();
+    assert.equal(await r.stop(), 0);
+  }
+});

@@ -61,7 +61,10 @@ export type FromWorker =
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
   | { readonly type: 'ferry:reload-failed'; readonly error: string }
-  /** The worker's registry as prom-client's getMetricsAsJSON() gives it. */
+  /**
+   * The worker's registry as prom-client's getMetricsAsJSON() gives it: an answer, or (id 0) its
+   * final counts, sent as it exits gracefully.
+   */
   | { readonly type: 'ferry:metrics'; readonly id: number; readonly metrics: unknown }
   /** The worker's sessions now (their `worker` is null: the primary knows the index). */
   | { readonly type: 'ferry:who'; readonly id: number; readonly sessions: readonly SessionReport[] }

@@ -25,6 +25,7 @@ import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { PassiveNames } from '../passive-names.js';
 import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
+import { countsOf, KeptCounts } from './kept-counts.js';
 import { UserSessions } from './user-sessions.js';
 import { byAddress, leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
 
@@ -74,6 +75,8 @@ export class ClusterPrimary {
   private readonly slots: WorkerSlot[];
   /** Workers that stop on their own (SIGTERM to one): replaced in `slots`, serving on until they exit. */
   private readonly draining = new Set<WorkerSlot>();
+  /** The counters and histograms of the workers that are gone, for /metrics. */
+  private readonly goneCounts = new KeptCounts();
   private readonly listeners: net.Server[] = [];
   private readonly counts: SessionCounts;
   private readonly unauthenticated: SessionCounts;
@@ -237,15 +240,21 @@ export class ClusterPrimary {
 
   /**
    * The metrics of the whole cluster: the primary's registry (process metrics, bans) and every
-   * worker's (a stopping one's too), summed per series (prom-client's aggregation; a worker that
-   * does not answer in time is left out of this scrape).
+   * worker's, summed per series (prom-client's aggregation), plus the counts of the workers that are
+   * gone, so that no counter goes back when one exits. A worker that does not answer in time adds
+   * its counts of its last answer.
    */
   async clusterMetrics(): Promise<Registry> {
     const own = (await this.options.metrics?.getMetricsAsJSON()) ?? [];
     const running = this.allSlots().filter((s) => s.child && s.ready);
+    const asked = running.map((s) => s.child);
     const id = ++this.asked;
-    const workers = await Promise.all(running.map((s) => requestMetrics(s, id)));
-    return AggregatorRegistry.aggregate([own, ...workers.filter((w) => w !== undefined)]);
+    const answers = await Promise.all(running.map((s) => requestMetrics(s, id)));
+    // A worker that exited meanwhile is in goneCounts now, with counts at least as high as its answer.
+    const workers = running.flatMap((s, i) =>
+      s.child !== asked[i] ? [] : [answers[i] ?? countsOf(s.lastMetrics)],
+    );
+    return AggregatorRegistry.aggregate([own, this.goneCounts.metrics, ...workers]);
   }
 
   /**
@@ -444,6 +453,8 @@ export class ClusterPrimary {
       for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
       if (m.closed.length > 0) slot.outOfFilesUntil = 0; // a descriptor freed
+    } else if (m.type === 'ferry:metrics') {
+      slot.lastMetrics = m.metrics; // kept for when it exits (its final counts, at a graceful exit)
     } else if (m.type === 'ferry:draining') {
       this.replace(slot);
     } else if (m.type === 'ferry:pong') {
@@ -500,6 +511,8 @@ export class ClusterPrimary {
     // Its connections died with it: they no longer count against the limits.
     for (const [id, h] of this.handed) if (h.slot === slot) this.release(id);
     this.userSessions.forget(slot);
+    this.goneCounts.add(slot.lastMetrics);
+    slot.lastMetrics = undefined;
     if (this.draining.delete(slot)) {
       this.logger.info({ worker: slot.index, code, signal }, 'stopped worker exited');
       if (code !== 0) this.cluster.crashed?.(slot.index);

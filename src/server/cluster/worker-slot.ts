@@ -35,6 +35,8 @@ export class WorkerSlot {
   unresponsive = false;
   /** Until then (ms since the epoch), it lacks descriptors for more: others are picked first. */
   outOfFilesUntil = 0;
+  /** The metrics this process last sent (an answer, or its final counts): counted once it is gone. */
+  lastMetrics: unknown;
   private startedAt = 0;
   private quickCrashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;

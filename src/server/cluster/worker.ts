@@ -69,14 +69,20 @@ export async function serveAsWorker(
     if (err && !PRIMARY_GONE.has((err as NodeJS.ErrnoException).code ?? ''))
       server.logger.warn({ err: err.message }, 'message to the primary not sent');
   };
-  const reply = (m: FromWorker): void => {
-    if (!channel.connected) return;
+  const reply = (m: FromWorker, then?: () => void): void => {
+    if (!channel.connected) return then?.();
     try {
-      channel.send(m, undefined, undefined, sent);
+      channel.send(m, undefined, undefined, (err) => {
+        sent(err);
+        then?.();
+      });
     } catch (err) {
       sent(err as Error);
+      then?.();
     }
   };
+  const metrics = (): Promise<unknown> =>
+    server.options.metrics?.getMetricsAsJSON().catch(() => []) ?? Promise.resolve([]);
   const reports = new SessionReports(reply);
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
@@ -143,10 +149,7 @@ export async function serveAsWorker(
         return reply({ type: 'ferry:pong' });
       case 'ferry:metrics-request': {
         const id = m.id;
-        void (server.options.metrics?.getMetricsAsJSON() ?? Promise.resolve([])).then(
-          (metrics) => reply({ type: 'ferry:metrics', id, metrics }),
-          () => reply({ type: 'ferry:metrics', id, metrics: [] }),
-        );
+        void metrics().then((metrics) => reply({ type: 'ferry:metrics', id, metrics }));
         return;
       }
       case 'ferry:who-request':
@@ -188,6 +191,10 @@ export async function serveAsWorker(
   if (hooks.drain?.aborted) stop();
   else reply({ type: 'ferry:ready' });
   await done;
+  // Its final counts: the primary's /metrics adds them once this worker is gone, so that no
+  // counter of the cluster goes back when a worker exits.
+  const final = await metrics();
+  await new Promise<void>((resolve) => reply({ type: 'ferry:metrics', id: 0, metrics: final }, resolve));
 }
 
 /**
