@@ -24,6 +24,12 @@ import { probeTarget } from '../support/probe.js';
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
+const RSA = {
+  name: 'RSASSA-PKCS1-v1_5',
+  modulusLength: 2048,
+  publicExponent: new Uint8Array([1, 0, 1]),
+  hash: 'SHA-256',
+};
 const DAY = 86_400_000;
 
 interface Made {
@@ -31,15 +37,21 @@ interface Made {
   readonly key: string;
   readonly name: string;
   readonly keys: webcrypto.CryptoKeyPair;
+  readonly alg: typeof ALG | typeof RSA;
 }
 
-/** A server certificate named `name` (a DN), or a CA with `isCa`; self-signed or issued by `ca`. */
+/**
+ * A server certificate named `name` (a DN), or a CA with `isCa`; self-signed or issued by `ca`; an
+ * ECDSA P-256 key, or RSA 2048 with `rsa`; valid from a day ago for 30 days unless `notAfter` says.
+ */
 async function make(
   name: string,
-  o: { sans?: x509.JsonGeneralName[]; ca?: Made; isCa?: boolean } = {},
+  o: { sans?: x509.JsonGeneralName[]; ca?: Made; isCa?: boolean; rsa?: boolean; notAfter?: Date } = {},
 ): Promise<Made> {
-  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const notBefore = new Date(Date.now() - DAY);
+  const alg = o.rsa ? RSA : ALG;
+  const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const notAfter = o.notAfter ?? new Date(Date.now() + 29 * DAY);
+  const notBefore = new Date(Math.min(Date.now(), notAfter.getTime()) - DAY);
   const extensions: x509.Extension[] = [new x509.BasicConstraintsExtension(o.isCa ?? false, undefined, true)];
   if (o.sans) extensions.push(new x509.SubjectAlternativeNameExtension(o.sans));
   const cert = await x509.X509CertificateGenerator.create({
@@ -47,16 +59,16 @@ async function make(
     subject: name,
     issuer: o.ca?.name ?? name,
     notBefore,
-    notAfter: new Date(notBefore.getTime() + 30 * DAY),
+    notAfter,
     publicKey: keys.publicKey as unknown as x509.X509CertificateCreateWithKeyParams['publicKey'],
     signingKey: (o.ca?.keys ?? keys)
       .privateKey as unknown as x509.X509CertificateCreateWithKeyParams['signingKey'],
-    signingAlgorithm: ALG,
+    signingAlgorithm: o.ca?.alg ?? alg,
     extensions,
   });
   const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
   const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.replace(/(.{64})(?!$)/g, '$1\n')}\n-----END PRIVATE KEY-----\n`;
-  return { cert: cert.toString('pem') + '\n', key, name, keys };
+  return { cert: cert.toString('pem') + '\n', key, name, keys, alg };
 }
 
 const LOCAL_SANS: x509.JsonGeneralName[] = [
@@ -64,17 +76,24 @@ const LOCAL_SANS: x509.JsonGeneralName[] = [
   { type: 'ip', value: '127.0.0.1' },
 ];
 
-/** Ferry serving `leaf`; `ca` is the PEM a probe trusts with --ca. */
-async function serve(leaf: KeyPair, dir: string): Promise<TestServer> {
-  const certFile = path.join(dir, `${randomBytes(4).toString('hex')}.pem`);
-  const keyFile = `${certFile}.key`;
-  await writeFile(certFile, leaf.cert);
-  await writeFile(keyFile, leaf.key, { mode: 0o600 });
+/** Ferry serving `leaves` (one per key type); `ca` is the PEM a probe trusts with --ca. */
+async function serve(leaves: readonly KeyPair[], dir: string): Promise<TestServer> {
+  const certificates = [];
+  for (const leaf of leaves) {
+    const certFile = path.join(dir, `${randomBytes(4).toString('hex')}.pem`);
+    const keyFile = `${certFile}.key`;
+    await writeFile(certFile, leaf.cert);
+    await writeFile(keyFile, leaf.key, { mode: 0o600 });
+    certificates.push({ certFile, keyFile });
+  }
   return startFerry({
-    tls: { certificates: [{ certFile, keyFile }], dataDir: path.join(dir, 'data') },
+    tls: { certificates, dataDir: path.join(dir, 'data') },
     defender: { allow: ['127.0.0.0/8'] },
   });
 }
+
+/** Expired a day and ten minutes ago. */
+const dayAgo = (): Date => new Date(Date.now() - DAY - 600_000);
 
 async function points(t: ProbeTarget): Promise<Record<string, ProbePoint>> {
   return Object.fromEntries((await certificate(t)).map((p) => [p.id, p]));
@@ -90,8 +109,8 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     await Promise.all(servers.map((s) => s.close()));
     await rm(dir, { recursive: true, force: true });
   });
-  const start = async (leaf: KeyPair): Promise<TestServer> => {
-    const s = await serve(leaf, dir);
+  const start = async (...leaves: KeyPair[]): Promise<TestServer> => {
+    const s = await serve(leaves, dir);
     servers.push(s);
     return s;
   };
@@ -169,6 +188,20 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     const untrusted = await points(probeTarget(s));
     assert.equal(untrusted['certificate-chain']?.verdict, 'fail');
     assert.match(untrusted['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
+  });
+
+  it('an expired CA-issued certificate sent without its issuer: chain incomplete, the expiry apart', async () => {
+    const root = await make('CN=Probe Test CA', { isCa: true });
+    const s = await start(
+      await make('CN=localhost', { ca: root, sans: LOCAL_SANS, rsa: true, notAfter: dayAgo() }),
+    );
+    const p = await points(probeTarget(s));
+    assert.equal(p['certificate-chain']?.verdict, 'fail');
+    assert.equal(
+      p['certificate-chain']?.detail,
+      'chain incomplete: the server sent no issuer for its certificate (issuer Probe Test CA); it must send its intermediate certificate(s)',
+    );
+    assert.equal(p['certificate-expiry']?.verdict, 'fail');
   });
 
   it('renegotiation refused with the no_renegotiation alert', async () => {

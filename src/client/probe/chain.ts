@@ -57,14 +57,15 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
   const code = String(sock.authorizationError ?? 'not verified');
   const leaf = chain[0];
   const fail = (detail?: string): ProbePoint => point(id, title, sent, `${count}; ${code}`, 'fail', detail);
-  const untrusted = (why: string): ProbePoint =>
-    fail(`${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`);
-  // A CA-issued leaf sent alone: its intermediate is missing, which no pin on the client should hide.
   const next = chain[1];
-  if (NO_TRUSTED_ISSUER.has(code) && leaf && leaf.subject !== leaf.issuer && !(next && signedBy(leaf, next)))
-    return fail(
-      `chain incomplete: the server sent no issuer for its certificate (issuer ${cn(leaf.issuer)}); it must send its intermediate certificate(s)`,
-    );
+  // Not anchored: a CA-issued leaf sent alone is missing its intermediate, which no pin on the client
+  // should hide (expired or not: the expiry is certificate-expiry's); otherwise, advise pinning.
+  const untrusted = (why: string): ProbePoint =>
+    leaf && leaf.subject !== leaf.issuer && !(next && signedBy(leaf, next))
+      ? fail(
+          `chain incomplete: the server sent no issuer for its certificate (issuer ${cn(leaf.issuer)}); it must send its intermediate certificate(s)`,
+        )
+      : fail(`${why}; ${PIN}; subject ${cn(leaf?.subject ?? '?')}, issuer ${cn(leaf?.issuer ?? '?')}`);
   if (NO_TRUSTED_ISSUER.has(code))
     return untrusted(code === 'DEPTH_ZERO_SELF_SIGNED_CERT' ? 'self-signed' : 'no trusted issuer');
   if (!OUT_OF_DATE.has(code) || !leaf) return fail();
