@@ -15,8 +15,11 @@ import { after, before, describe, it } from 'node:test';
 import * as x509 from '@peculiar/x509';
 
 import type { ProbeTarget } from '../../src/client/probe/connection.js';
-import { certificate, renegotiation } from '../../src/client/probe/tls.js';
-import type { ProbePoint } from '../../src/client/probe/types.js';
+import type { ProbeContext } from '../../src/client/probe/context.js';
+import { certificate, renegotiation, tlsPoints } from '../../src/client/probe/tls.js';
+import { point, type ProbePoint } from '../../src/client/probe/types.js';
+import { Code } from '../../src/protocol/codes.js';
+import { reply } from '../../src/protocol/reply.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { probeTarget } from '../support/probe.js';
@@ -202,6 +205,28 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
       'chain incomplete: the server sent no issuer for its certificate (issuer Probe Test CA); it must send its intermediate certificate(s)',
     );
     assert.equal(p['certificate-expiry']?.verdict, 'fail');
+  });
+
+  it('refused before the TLS checks: every TLS point is not completed, alpn too', async () => {
+    const s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
+    servers.push(s);
+    const t = probeTarget(s);
+    t.state.started = true;
+    t.state.refused = 'server refused the connection: 421 banned';
+    const ctx: ProbeContext = {
+      t,
+      greeting: reply(Code.ServiceReady, 'ready'),
+      features: new Map(),
+      sample: undefined,
+      writeDir: undefined,
+      limits: [],
+      protPoint: point('pbsz-prot-p', 'PBSZ 0 / PROT P', '-', '-', 'pass'),
+    };
+    const judged = (await tlsPoints(ctx)).filter((p) => p.verdict !== 'not-completed');
+    assert.deepEqual(
+      judged.map((p) => `${p.id}: ${p.verdict}`),
+      [],
+    );
   });
 
   it('renegotiation refused with the no_renegotiation alert', async () => {

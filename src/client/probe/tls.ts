@@ -144,8 +144,11 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
         ),
   );
   out.push(await ticketLifetime(t, accepted));
+  // Refused midway, no version is known accepted: the check reports it not completed.
   out.push(
-    accepted.length > 0 ? await alpn(t) : notApplicable(ALPN_ID, ALPN_TITLE, 'no TLS version accepted'),
+    accepted.length > 0 || t.state.refused !== undefined
+      ? await alpn(t)
+      : notApplicable(ALPN_ID, ALPN_TITLE, 'no TLS version accepted'),
   );
   return out;
 }
