@@ -9,14 +9,17 @@
 import assert from 'node:assert/strict';
 import { randomBytes, webcrypto } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 
-import type { ProbeTarget } from '../../src/client/probe/connection.js';
+import { ProbeState, type ProbeTarget } from '../../src/client/probe/connection.js';
 import type { ProbeContext } from '../../src/client/probe/context.js';
-import { certificate, renegotiation, tlsPoints } from '../../src/client/probe/tls.js';
+import { certificate } from '../../src/client/probe/certificate.js';
+import { renegotiation, tlsPoints } from '../../src/client/probe/tls.js';
 import { point, type ProbePoint } from '../../src/client/probe/types.js';
 import { Code } from '../../src/protocol/codes.js';
 import { reply } from '../../src/protocol/reply.js';
@@ -95,6 +98,47 @@ async function serve(leaves: readonly KeyPair[], dir: string): Promise<TestServe
   });
 }
 
+/**
+ * A bare implicit FTPS greeter (node:tls, TLS handshake then `220`), with `options` on top: TLS 1.2
+ * at most, several certificates, or demanding a client certificate.
+ */
+async function greeter(options: tls.TlsOptions): Promise<{
+  target: (o?: Partial<ProbeTarget>) => ProbeTarget;
+  close: () => Promise<void>;
+}> {
+  const server = tls.createServer(options, (sock) => {
+    sock.on('error', () => undefined);
+    sock.end('220 greeter\r\n');
+  });
+  server.on('tlsClientError', () => undefined);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    target: (o = {}) => ({
+      host: '127.0.0.1',
+      port,
+      security: 'implicit',
+      user: 'alice',
+      password: 'secret',
+      servername: undefined,
+      ca: undefined,
+      timeoutMs: 5000,
+      log: undefined,
+      state: new ProbeState(),
+      ...o,
+    }),
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+const CERTIFICATE_IDS = [
+  'certificate-chain',
+  'certificate-expiry',
+  'certificate-name',
+  'certificate-key',
+  'certificate-signature',
+];
+
 /** Expired a day and ten minutes ago. */
 const dayAgo = (): Date => new Date(Date.now() - DAY - 600_000);
 
@@ -104,7 +148,7 @@ async function points(t: ProbeTarget): Promise<Record<string, ProbePoint>> {
 
 describe('ferry probe: certificate and renegotiation points', { timeout: 120_000 }, () => {
   let dir: string;
-  const servers: TestServer[] = [];
+  const servers: { close: () => Promise<void> }[] = [];
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-tls-'));
   });
@@ -191,6 +235,40 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     const untrusted = await points(probeTarget(s));
     assert.equal(untrusted['certificate-chain']?.verdict, 'fail');
     assert.match(untrusted['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
+  });
+
+  it('an RSA and an ECDSA certificate: each is judged, by TLS 1.3 signature algorithms and TLS 1.2 suites', async () => {
+    const root = await make('CN=Probe Test CA', { isCa: true });
+    const expired = await make('CN=localhost', { ca: root, sans: LOCAL_SANS, rsa: true, notAfter: dayAgo() });
+    const ec = await make('CN=localhost', { ca: root, sans: LOCAL_SANS });
+    const ca = Buffer.from(root.cert);
+    // Ferry: TLS 1.3, where signature_algorithms choose; the greeter: TLS 1.2, where the suite does.
+    const ferry = await start(expired, ec);
+    const tls12 = await greeter({
+      maxVersion: 'TLSv1.2',
+      cert: [expired.cert, ec.cert],
+      key: [expired.key, ec.key],
+    });
+    servers.push(tls12);
+    for (const t of [probeTarget(ferry, { ca }), tls12.target({ ca })]) {
+      const list = await certificate(t);
+      assert.deepEqual(
+        list.map((p) => p.id),
+        CERTIFICATE_IDS,
+      );
+      const p = Object.fromEntries(list.map((x) => [x.id, x]));
+      const expiry = p['certificate-expiry'];
+      assert.equal(expiry?.verdict, 'fail', expiry?.received);
+      assert.match(expiry?.received ?? '', /RSA: [^/]* GMT \(/);
+      assert.match(expiry?.received ?? '', /ECDSA: .* \(2\d days left\)( \/ |$)/);
+      assert.equal(expiry?.detail, 'RSA: outside its validity period');
+      assert.match(p['certificate-key']?.received ?? '', /RSA: rsa 2048 bits/);
+      assert.match(p['certificate-key']?.received ?? '', /ECDSA: ec prime256v1/);
+      assert.equal(p['certificate-key']?.verdict, 'pass');
+      const chain = p['certificate-chain'];
+      assert.equal(chain?.verdict, 'pass', chain?.received);
+      assert.match(chain?.detail ?? '', /^RSA: the certificate itself is outside its validity period/);
+    }
   });
 
   it('an expired CA-issued certificate sent without its issuer: chain incomplete, the expiry apart', async () => {

@@ -1,11 +1,10 @@
-import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { delay } from '../waits.js';
 import { ProbeConnection, brief, type ProbeTarget } from './connection.js';
-import { chainPoint } from './chain.js';
+import { certificate } from './certificate.js';
 import { check, notApplicable, notCompleted, type ProbeContext } from './context.js';
-import { signatureAlgorithm, ticketLifetimeHint } from './der.js';
+import { ticketLifetimeHint } from './der.js';
 import { shortError } from './data.js';
 import { point, type ProbePoint, type Verdict } from './types.js';
 
@@ -306,100 +305,6 @@ export function alpn(t: ProbeTarget): Promise<ProbePoint> {
       'cross-protocol attacks possible (ALPACA): the server should refuse ALPN it does not speak',
     );
   });
-}
-
-const CERTIFICATE_POINTS: readonly (readonly [string, string])[] = [
-  ['certificate-chain', 'Certificate chain trusted'],
-  ['certificate-expiry', 'Certificate validity'],
-  ['certificate-name', 'Certificate host name'],
-  ['certificate-key', 'Certificate key type and size'],
-  ['certificate-signature', 'Certificate signature algorithm'],
-];
-
-export async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
-  const sent = 'handshake; certificate as presented';
-  let h: Handshake | undefined;
-  const p = await check(t, 'certificate', 'Certificate', sent, async () => {
-    // The name is certificate-name's point: Node would fold a mismatch into the chain's authorizationError.
-    h = await handshakeWith(t, { ...(t.ca ? { ca: t.ca } : {}), checkServerIdentity: () => undefined });
-    return point('certificate', 'Certificate', sent, 'presented', 'pass');
-  });
-  if (p.verdict === 'not-completed') {
-    h?.conn.destroy();
-    return CERTIFICATE_POINTS.map(([id, title]) => notCompleted(id, title, sent, p.detail ?? ''));
-  }
-  if (!h) return [p];
-  return certificatePoints(t, h);
-}
-
-function certificatePoints(t: ProbeTarget, h: Handshake): ProbePoint[] {
-  try {
-    const out: ProbePoint[] = [chainPoint(h.sock, t.ca)];
-    const peer = h.sock.getPeerCertificate(true);
-    const x = new X509Certificate(peer.raw);
-    const now = Date.now();
-    const to = Date.parse(x.validTo);
-    const from = Date.parse(x.validFrom);
-    const days = Math.floor((to - now) / 86_400_000);
-    const expired = now > to || now < from;
-    out.push(
-      point(
-        'certificate-expiry',
-        'Certificate validity',
-        'notBefore / notAfter',
-        `${x.validFrom} to ${x.validTo} (${days} days left)`,
-        expired ? 'fail' : 'pass',
-        expired ? 'outside its validity period' : days < 14 ? 'expires within 14 days' : undefined,
-      ),
-    );
-    const name = t.servername ?? t.host;
-    // The names a client matches: the subjectAltNames, else the CN (Node's error lists only some).
-    const listed = peer.subjectaltname || (peer.subject?.CN ? `CN=${peer.subject.CN}` : '');
-    const nameError = tls.checkServerIdentity(name, peer);
-    out.push(
-      point(
-        'certificate-name',
-        'Certificate host name',
-        `check ${name}`,
-        nameError ? `${name} does not match` : `matches (${listed})`,
-        nameError ? 'fail' : 'pass',
-        nameError ? `the certificate lists ${listed || 'no names (no subjectAltName, no CN)'}` : undefined,
-      ),
-    );
-    const key = x.publicKey;
-    const type = key.asymmetricKeyType ?? '?';
-    const details = key.asymmetricKeyDetails;
-    const bits = details?.modulusLength;
-    const curve = details?.namedCurve;
-    const keyText =
-      bits !== undefined ? `${type} ${bits} bits` : curve !== undefined ? `${type} ${curve}` : type;
-    const strong = (type === 'rsa' || type === 'rsa-pss' ? (bits ?? 0) >= 2048 : true) && type !== 'dsa';
-    out.push(
-      point(
-        'certificate-key',
-        'Certificate key type and size',
-        'public key',
-        keyText,
-        strong ? 'pass' : 'fail',
-        strong ? undefined : 'RSA keys need at least 2048 bits; DSA is obsolete',
-      ),
-    );
-    const sig = signatureAlgorithm(peer.raw) ?? '?';
-    const weakSig = /md5|sha1/i.test(sig);
-    out.push(
-      point(
-        'certificate-signature',
-        'Certificate signature algorithm',
-        'signature algorithm',
-        sig,
-        weakSig ? 'fail' : 'pass',
-        weakSig ? 'MD5 and SHA-1 signatures can be forged' : undefined,
-      ),
-    );
-    return out;
-  } finally {
-    h.conn.destroy();
-  }
 }
 
 export async function renegotiation(t: ProbeTarget, accepted: readonly Version[]): Promise<ProbePoint> {
