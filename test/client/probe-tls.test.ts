@@ -285,6 +285,20 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     assert.equal(p['certificate-expiry']?.verdict, 'fail');
   });
 
+  it('no certificate handshake to be had: the five certificate points, not completed, with why', async () => {
+    // A server that demands a client certificate: the probe has none.
+    const pair = await generateSelfSigned('localhost', 'ecdsa');
+    const g = await greeter({ ...pair, requestCert: true, rejectUnauthorized: true });
+    servers.push(g);
+    const list = await certificate(g.target());
+    assert.deepEqual(
+      list.map((p) => [p.id, p.verdict]),
+      CERTIFICATE_IDS.map((id) => [id, 'not-completed']),
+    );
+    for (const p of list)
+      assert.match(p.detail ?? '', /^certificate handshake failed: .*certificate required/i);
+  });
+
   it('refused before the TLS checks: every TLS point is not completed, alpn too', async () => {
     const s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
     servers.push(s);

@@ -89,9 +89,11 @@ export async function certificate(t: ProbeTarget): Promise<ProbePoint[]> {
     }
     return point('certificate', 'Certificate', sent, 'presented', 'pass');
   });
-  if (p.verdict === 'not-completed')
-    return CERTIFICATE_POINTS.map(([id, title]) => notCompleted(id, title, sent, p.detail ?? ''));
-  if (p.verdict !== 'pass') return [p];
+  if (p.verdict !== 'pass') {
+    const why =
+      p.verdict === 'not-completed' ? (p.detail ?? '') : `certificate handshake failed: ${p.received}`;
+    return CERTIFICATE_POINTS.map(([id, title]) => notCompleted(id, title, sent, why));
+  }
   const each = found.flatMap((f) => f.points.map((q) => ({ label: labelOf(f.x), p: q })));
   return CERTIFICATE_POINTS.map(([id]) => merged(each.filter(({ p: q }) => q.id === id)));
 }
