@@ -124,22 +124,32 @@ function merged(each: readonly { readonly label: string; readonly p: ProbePoint 
   );
 }
 
+/** `29 days left`, `expired 1 day ago`, `not yet valid, starts in 3 days`: whole days, rounded down. */
+export function validityText(from: number, to: number, now: number): string {
+  const days = (ms: number): string => {
+    const n = Math.floor(ms / DAY_MS);
+    return n === 0 ? 'less than a day' : n === 1 ? '1 day' : `${n} days`;
+  };
+  if (now > to) return `expired ${days(now - to)} ago`;
+  if (now < from) return `not yet valid, starts in ${days(from - now)}`;
+  return `${days(to - now)} left`;
+}
+
 function certificatePoints(t: ProbeTarget, sock: tls.TLSSocket, x: X509Certificate): ProbePoint[] {
   const out: ProbePoint[] = [chainPoint(sock, t.ca)];
   const peer = sock.getPeerCertificate(true);
   const now = Date.now();
   const to = Date.parse(x.validTo);
   const from = Date.parse(x.validFrom);
-  const days = Math.floor((to - now) / DAY_MS);
   const expired = now > to || now < from;
   out.push(
     point(
       'certificate-expiry',
       'Certificate validity',
       'notBefore / notAfter',
-      `${x.validFrom} to ${x.validTo} (${days} days left)`,
+      `${x.validFrom} to ${x.validTo} (${validityText(from, to, now)})`,
       expired ? 'fail' : 'pass',
-      expired ? 'outside its validity period' : days < 14 ? 'expires within 14 days' : undefined,
+      expired ? 'outside its validity period' : to - now < 14 * DAY_MS ? 'expires within 14 days' : undefined,
     ),
   );
   const name = t.servername ?? t.host;
