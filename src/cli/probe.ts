@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
-import { runProbe } from '../client/probe/run.js';
+import { INTERRUPTED_CLEANUP_MS, ProbeInterrupted, runProbe } from '../client/probe/run.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
@@ -50,6 +50,47 @@ function probeExitCode(r: ProbeReport): number {
   return r.summary.conformant ? EXIT.ok : EXIT.other;
 }
 
+/** Exit code after SIGTERM: 128 + 15, as a shell reports a process it ended. */
+const TERMINATED = 143;
+
+/**
+ * SIGINT and SIGTERM abort the probe (it then deletes what --write made, within
+ * INTERRUPTED_CLEANUP_MS); a second signal ends it at once. The exit code the signal asks for.
+ */
+function interruptible(writeDir: string | undefined): {
+  signal: AbortSignal;
+  code: () => number;
+  stop: () => void;
+} {
+  const abort = new AbortController();
+  let code: number = EXIT.interrupted;
+  const on = (sig: NodeJS.Signals): void => {
+    if (abort.signal.aborted) {
+      const left = writeDir === undefined ? '' : `; files named ferry-probe-* may be left in ${writeDir}`;
+      process.stderr.write(`ferry: interrupted again: stopped without cleaning up${left}\n`);
+      process.exit(code);
+    }
+    code = sig === 'SIGTERM' ? TERMINATED : EXIT.interrupted;
+    if (writeDir !== undefined)
+      process.stderr.write(
+        `ferry: interrupted: deleting the probe's files in ${writeDir} (at most ${INTERRUPTED_CLEANUP_MS / 1000} s)\n`,
+      );
+    abort.abort();
+  };
+  const onInt = (): void => on('SIGINT');
+  const onTerm = (): void => on('SIGTERM');
+  process.on('SIGINT', onInt);
+  process.on('SIGTERM', onTerm);
+  return {
+    signal: abort.signal,
+    code: () => code,
+    stop: () => {
+      process.off('SIGINT', onInt);
+      process.off('SIGTERM', onTerm);
+    },
+  };
+}
+
 export function registerProbe(program: Command): void {
   program
     .command('probe')
@@ -76,11 +117,13 @@ Exit codes:
   1    at least one MS-FTPS or RFC 4217 point fails
 ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}
 A report whose points could not all be checked exits 3 when the server refused the probe's
-connections (a 421: banned, too many connections) and 5 when it refused the login.`,
+connections (a 421: banned, too many connections) and 5 when it refused the login.
+130 (SIGINT) and 143 (SIGTERM): interrupted; what --write made is deleted first (at most ${INTERRUPTED_CLEANUP_MS / 1000} s).`,
     )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
     .action(async (urlText: string, o: ProbeFlags) => {
       let code: number;
+      const interrupt = interruptible(o.write);
       try {
         if (!isFtpUrl(urlText))
           throw new FerryError(
@@ -107,16 +150,27 @@ connections (a 421: banned, too many connections) and 5 when it refused the logi
             ca,
             timeoutMs: Math.round((o.timeout ?? 10) * 1000),
             log: o.verbose ? verboseLog : undefined,
+            signal: interrupt.signal,
           },
           ...(o.write !== undefined ? { writeDir: o.write } : {}),
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
         code = probeExitCode(r);
       } catch (err) {
+        if (err instanceof ProbeInterrupted) {
+          process.stderr.write(
+            err.left.length === 0
+              ? `ferry: interrupted${o.write === undefined ? '' : `; the probe's files in ${o.write} were deleted`}\n`
+              : `ferry: interrupted; could not finish deleting the probe's files, these may be left on the server: ${err.left.join(', ')}\n`,
+          );
+          process.exit(interrupt.code());
+        }
         process.stderr.write(
           `ferry: ${redactIn(err instanceof Error ? err.message : String(err), process.argv)}\n`,
         );
         code = exitCodeFor(err);
+      } finally {
+        interrupt.stop();
       }
       // The probe provokes servers (abandoned transfers, broken handshakes): a connection one of
       // them keeps open must not keep the command running after its report.

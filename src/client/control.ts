@@ -450,6 +450,7 @@ export class ClientControlConnection {
   private fail(err: FerryError): void {
     if (this.failed) return;
     this.failed = err;
+    this.unlisten(); // a closed connection no longer needs (nor holds on to) the connect signal
     if (!(err.code === 'ERR_CLOSED' && this.closing)) this.info(`Connection closed: ${err.message}`);
     const w = this.waiter;
     this.waiter = undefined;

@@ -3,18 +3,39 @@
  * directory) tells nothing about truncation, REST + STOR or replacing, so those points are not
  * completed (the report incomplete, exit 3) and, nothing having been made, the directory counts as
  * clean; a cut upload passes only once it really ran (150, then its bytes) and was not reported
- * complete, and its directory is left empty.
+ * complete, and its directory is left empty. What it makes goes as soon as the checks that use it are
+ * done, not after the other groups; SIGINT or SIGTERM midway deletes it too, then exits 130 or 143.
  */
 import assert from 'node:assert/strict';
+import { watch } from 'node:fs';
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import type { ProbeContext } from '../../src/client/probe/context.js';
-import { point, type ProbeReport } from '../../src/client/probe/types.js';
+import type { ProbeReport } from '../../src/client/probe/types.js';
 import { WriteArea } from '../../src/client/probe/write.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
-import { probeCli, probeTarget, type ProbeRun } from '../support/probe.js';
+import { probeCli, probeTarget, startProbe, type ProbeRun } from '../support/probe.js';
+import { withDeadline } from '../support/raw-ftp.js';
+
+/** The name of the first file in `dir` that matches `name`, once there is one (watched, not polled). */
+function fileAppears(dir: string, name: RegExp): Promise<string> {
+  const found = new Promise<string>((resolve, reject) => {
+    const done = (f: string): void => {
+      w.close();
+      resolve(f);
+    };
+    const w = watch(dir, (_, f) => {
+      if (f !== null && name.test(f)) done(f);
+    });
+    w.on('error', reject);
+    readdir(dir).then((names) => {
+      const f = names.find((n) => name.test(n));
+      if (f !== undefined) done(f);
+    }, reject);
+  });
+  return withDeadline(found, 60_000, `a file matching ${name} in ${dir}`);
+}
 
 describe('ferry probe --write', { timeout: 180_000 }, () => {
   let s: TestServer;
@@ -26,14 +47,14 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
   after(async () => {
     await s?.close();
   });
+  const url = (): string => `ftpes://${s.user}:${s.password}@127.0.0.1:${s.explicitPort}/`;
+  const ca = (): string => path.join(path.dirname(s.root), 'tls', 'cert.pem');
 
   describe('into a directory that does not exist', () => {
     let r: ProbeRun;
     let report: ProbeReport;
     before(async () => {
-      const url = `ftpes://${s.user}:${s.password}@127.0.0.1:${s.explicitPort}/`;
-      const ca = path.join(path.dirname(s.root), 'tls', 'cert.pem');
-      r = await probeCli([url, '--json', '--ca', ca, '--write', 'nosuchdir']);
+      r = await probeCli([url(), '--json', '--ca', ca(), '--write', 'nosuchdir']);
       assert.notEqual(r.stdout, '', r.stderr);
       report = JSON.parse(r.stdout) as ProbeReport;
     });
@@ -65,16 +86,7 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
   });
 
   it('a cut upload passes once it ran (150, then its bytes) and was not reported complete', async () => {
-    const ctx: ProbeContext = {
-      t: probeTarget(s),
-      greeting: { code: 220, lines: ['ready'] },
-      features: new Map(),
-      sample: undefined,
-      writeDir: 'w',
-      limits: [],
-      protPoint: point('pbsz-prot-p', 'PBSZ 0 and PROT P', '-', '-', 'pass'),
-    };
-    const area = new WriteArea(ctx, 'w');
+    const area = new WriteArea(probeTarget(s), 'w');
     const r = await area.run();
     assert.equal(r.truncation.verdict, 'pass', `${r.truncation.received} (${r.truncation.detail})`);
     assert.match(r.truncation.received, /^150, TLSv1\.3 resumed, 4\d\d /);
@@ -83,4 +95,36 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
     assert.equal(await area.cleanup(), true);
     assert.deepEqual(await readdir(path.join(s.root, 'w')), []);
   });
+
+  it('deletes its files once the checks that use them are done, before the other groups', async () => {
+    await mkdir(path.join(s.root, 'order'));
+    const r = await probeCli([url(), '--json', '--verbose', '--ca', ca(), '--write', 'order']);
+    assert.notEqual(r.stdout, '', r.stderr);
+    assert.deepEqual((JSON.parse(r.stdout) as ProbeReport).write, { dir: 'order', cleanedUp: true });
+    const sent = r.stderr.split('\n').filter((l) => l.startsWith('> '));
+    const lastDele = sent.findLastIndex((l) => l.startsWith('> DELE order/ferry-probe-'));
+    assert.ok(lastDele > 0, 'no DELE');
+    // MS-FTPS's AUTH SSL and the TLS group's handshakes come after, whatever they find.
+    const authSsl = sent.indexOf('> AUTH SSL');
+    assert.ok(authSsl > lastDele, `AUTH SSL (${authSsl}) before the last DELE (${lastDele})`);
+    assert.deepEqual(await readdir(path.join(s.root, 'order')), []);
+  });
+
+  for (const [signal, code, file] of [
+    ['SIGINT', 130, 'rest'],
+    ['SIGTERM', 143, 'replace'],
+  ] as const) {
+    it(`${signal} during the write checks: deletes what it made, then exits ${code}`, async () => {
+      const dir = path.join(s.root, signal);
+      await mkdir(dir);
+      const probe = startProbe([url(), '--ca', ca(), '--write', signal]);
+      await fileAppears(dir, new RegExp(`^ferry-probe-[0-9a-f]+-${file}\\.bin$`));
+      probe.child.kill(signal);
+      const r = await probe.run;
+      assert.equal(r.code, code, r.stderr);
+      assert.equal(r.stdout, '', 'no report');
+      assert.match(r.stderr, new RegExp(`interrupted; the probe's files in ${signal} were deleted`));
+      assert.deepEqual(await readdir(dir), []);
+    });
+  }
 });

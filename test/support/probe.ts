@@ -1,5 +1,5 @@
 /** Running `ferry probe` in tests: the CLI as a user runs it, or a target for a check run in-process. */
-import { execFile } from 'node:child_process';
+import { execFile, type ChildProcess } from 'node:child_process';
 
 import { ProbeState, type ProbeTarget } from '../../src/client/probe/connection.js';
 import { FERRY_MAIN } from './ferry-process.js';
@@ -16,8 +16,17 @@ export function probeCli(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
 ): Promise<ProbeRun> {
-  return new Promise((resolve) => {
-    execFile(
+  return startProbe(args, env).run;
+}
+
+/** `ferry probe ARGS` started: its process (to signal it) and how it ends, as probeCli() says it. */
+export function startProbe(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): { child: ChildProcess; run: Promise<ProbeRun> } {
+  let child!: ChildProcess;
+  const run = new Promise<ProbeRun>((resolve) => {
+    child = execFile(
       process.execPath,
       [FERRY_MAIN, 'probe', ...args],
       {
@@ -32,6 +41,7 @@ export function probeCli(
       },
     );
   });
+  return { child, run };
 }
 
 /** A probe target for a test server's explicit FTPS port, logged in as its user. */

@@ -27,6 +27,8 @@ export interface ProbeTarget {
   readonly log: ProtocolLogger | undefined;
   /** What this probe has learnt about being let in (shared by every connection of one probe). */
   readonly state: ProbeState;
+  /** Aborted (SIGINT, SIGTERM): every connection of the probe is closed at once, and none is opened. */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -238,6 +240,7 @@ function connectOptions(t: ProbeTarget, extra?: tls.ConnectionOptions): ControlO
     replyTimeoutMs: t.timeoutMs,
     handshakeTimeoutMs: t.timeoutMs,
     ...(t.log ? { log: t.log } : {}),
+    ...(t.signal ? { signal: t.signal } : {}),
     return421: true,
   };
 }

@@ -30,7 +30,7 @@ import { WriteArea, writeNotApplicable } from './write.js';
  */
 
 export interface ProbeOptions {
-  /** The server and how to reach it (the probe adds its own state). */
+  /** The server and how to reach it (the probe adds its own state); its `signal` interrupts the probe. */
   readonly target: Omit<ProbeTarget, 'state'>;
   /** The URL as the user wrote it, without the password. */
   readonly url: string;
@@ -38,7 +38,54 @@ export interface ProbeOptions {
   readonly writeDir?: string;
 }
 
+/** What `--write` made: its area (once the checks start), and whether its cleanup left it clean. */
+interface Made {
+  area?: WriteArea;
+  cleanedUp?: boolean;
+}
+
+/** How long the files of `--write` may take to delete after an interruption. */
+export const INTERRUPTED_CLEANUP_MS = 5000;
+
+/**
+ * The probe was interrupted (its target's signal: SIGINT, SIGTERM) before its report: its
+ * connections were closed and what `--write` made deleted, as far as `INTERRUPTED_CLEANUP_MS` allowed.
+ */
+export class ProbeInterrupted extends Error {
+  constructor(
+    /** The files that may still be on the server (a failed or unfinished cleanup). */
+    readonly left: readonly string[],
+  ) {
+    super(left.length === 0 ? 'Interrupted.' : `Interrupted; may be left on the server: ${left.join(', ')}`);
+    this.name = 'ProbeInterrupted';
+  }
+}
+
 export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
+  const signal = o.target.signal;
+  const made: Made = {};
+  const probing = probe(o, made);
+  if (!signal) return probing;
+  let onAbort = (): void => {};
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new ProbeInterrupted([]));
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([probing, aborted]);
+  } catch (err) {
+    if (!signal.aborted) throw err;
+    // The signal closed the probe's connections and keeps it from opening more: what it still
+    // does is not waited for, only the deletion of what it made.
+    probing.catch(() => {});
+    throw new ProbeInterrupted(made.area ? await made.area.cleanUpWithin(INTERRUPTED_CLEANUP_MS) : []);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
   const started = Date.now();
   const state = new ProbeState();
   let t: ProbeTarget = { ...o.target, state };
@@ -111,35 +158,43 @@ export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
     await base.close();
   }
   state.started = true;
-  const area = ctx.writeDir !== undefined ? new WriteArea(ctx, ctx.writeDir) : undefined;
-  let big = ctx.sample && ctx.sample.size >= HOLD_MIN_SIZE ? ctx.sample.name : undefined;
-  let cleanedUp = true;
+  const groups = await checks(ctx, prelude, made);
+  return report(o, t, ctx.greeting, started, groups, ctx.limits, writeOf(made));
+}
+
+/** Every group's checks; `made.area` is what `--write` makes, deleted as soon as they are done. */
+async function checks(
+  ctx: ProbeContext,
+  prelude: readonly ProbePoint[],
+  made: Made,
+): Promise<{ id: GroupId; points: readonly ProbePoint[] }[]> {
+  const area = ctx.writeDir !== undefined ? new WriteArea(ctx.t, ctx.writeDir) : undefined;
+  made.area = area;
   try {
-    if (!big && area) big = await area.bigFile();
+    // The checks that use what --write makes come first, and its files go right after them: they
+    // are not left on the server during the rest of the probe (nor after a ban midway).
     const writes = area ? await area.run() : writeNotApplicable();
+    let big = ctx.sample && ctx.sample.size >= HOLD_MIN_SIZE ? ctx.sample.name : undefined;
+    if (!big && area) big = await area.bigFile();
+    const feats = [...(await featurePoints(ctx, big, area?.bigRefused)), writes.restStor, writes.replace];
+    if (area) made.cleanedUp = await area.cleanup();
     const ms = await msFtpsPoints(ctx);
     const rfc = [...prelude, ...(await rfc4217Points(ctx)), writes.truncation];
-    const feats = [...(await featurePoints(ctx, big, area?.bigRefused)), writes.restStor, writes.replace];
     const tlsGroup = await tlsPoints(ctx);
-    if (area) cleanedUp = await area.cleanup();
-    return report(
-      o,
-      t,
-      ctx.greeting,
-      started,
-      [
-        { id: 'ms-ftps', points: ms },
-        { id: 'rfc4217', points: rfc },
-        { id: 'features', points: feats },
-        { id: 'tls', points: tlsGroup },
-      ],
-      ctx.limits,
-      area ? { dir: area.dir, cleanedUp } : null,
-    );
+    return [
+      { id: 'ms-ftps', points: ms },
+      { id: 'rfc4217', points: rfc },
+      { id: 'features', points: feats },
+      { id: 'tls', points: tlsGroup },
+    ];
   } catch (err) {
-    if (area) await area.cleanup().catch(() => false);
+    if (area && made.cleanedUp === undefined) await area.cleanup().catch(() => false);
     throw err;
   }
+}
+
+function writeOf(made: Made): ProbeReport['write'] {
+  return made.area ? { dir: made.area.dir, cleanedUp: made.cleanedUp ?? true } : null;
 }
 
 const PROT_TITLE = 'PBSZ 0 and PROT P accepted (protected data connections)';

@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { joinRemote } from '../url.js';
-import { brief, type ProbeConnection } from './connection.js';
-import { check, notApplicable, notCompleted, protectedSession, type ProbeContext } from './context.js';
+import { ProbeState, brief, type ProbeConnection, type ProbeTarget } from './connection.js';
+import { check, notApplicable, notCompleted, protectedSession } from './context.js';
 import { describeOutcome, exchange, succeeded, type DataOutcome, type DataPlan } from './data.js';
 import { HOLD_MIN_SIZE } from './features.js';
 import { point, type ProbePoint } from './types.js';
@@ -11,7 +11,7 @@ import { point, type ProbePoint } from './types.js';
 /**
  * The checks that write (only with `--write DIR`): an upload cut with a bare TCP FIN, REST + STOR,
  * and an upload that replaces a file. Every file is named `ferry-probe-<random>-…` inside DIR and
- * deleted afterwards; `cleanup()` checks that none is left.
+ * deleted afterwards; `cleanup()` checks that none is left, `cleanUpWithin()` bounds it in time.
  */
 
 const NEED_WRITE = 'needs --write DIR';
@@ -47,10 +47,11 @@ function refusedUpload(o: DataOutcome): string | undefined {
 
 export class WriteArea {
   private readonly prefix = `ferry-probe-${randomBytes(6).toString('hex')}`;
+  /** What may be on the server: every upload not refused, until its DELE or a listing says it is gone. */
   private readonly created = new Set<string>();
 
   constructor(
-    private readonly ctx: ProbeContext,
+    private readonly t: ProbeTarget,
     readonly dir: string,
   ) {}
 
@@ -59,7 +60,7 @@ export class WriteArea {
   }
 
   private tlsPlan(c: ProbeConnection): DataPlan['tls'] {
-    return this.ctx.t.security === 'none' ? false : { session: c.control.dataSession() };
+    return this.t.security === 'none' ? false : { session: c.control.dataSession() };
   }
 
   private async put(
@@ -68,14 +69,13 @@ export class WriteArea {
     data: Buffer,
     end: 'close-notify' | 'bare-fin' = 'close-notify',
   ): Promise<DataOutcome> {
-    let o: DataOutcome | undefined;
-    try {
-      o = await exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
-      return o;
-    } finally {
-      // Only what may exist is deleted and looked for afterwards (a thrown exchange may have made it).
-      if (!o || refusedUpload(o) === undefined) this.created.add(name);
-    }
+    // Recorded before it starts (an interruption may come while it runs, or the exchange may throw
+    // having made it); forgotten only when refused before any data and not made before.
+    const made = this.created.has(name);
+    this.created.add(name);
+    const o = await exchange(c, { command: `STOR ${name}`, tls: this.tlsPlan(c), upload: { data, end } });
+    if (refusedUpload(o) !== undefined && !made) this.created.delete(name);
+    return o;
   }
 
   private async get(c: ProbeConnection, name: string): Promise<Buffer | undefined> {
@@ -89,7 +89,7 @@ export class WriteArea {
   /** A large file for ABOR and STAT when the login directory has none. */
   async bigFile(): Promise<string | undefined> {
     // Refused (the ABOR and STAT points then say why) or failed: no big file.
-    const c = await protectedSession(this.ctx.t).catch(() => undefined);
+    const c = await protectedSession(this.t).catch(() => undefined);
     if (!c) return undefined;
     try {
       const name = this.name('big.bin');
@@ -113,9 +113,9 @@ export class WriteArea {
     const id = 'upload-truncation-detected';
     const title = 'Upload cut with a bare FIN (no close_notify) reported as failed';
     const sent = 'STOR 256 KiB over TLS, then TCP FIN without close_notify';
-    if (this.ctx.t.security === 'none') return notApplicable(id, title, 'needs TLS (ftps:// or ftpes://)');
-    return check(this.ctx.t, id, title, sent, async () => {
-      const c = await protectedSession(this.ctx.t);
+    if (this.t.security === 'none') return notApplicable(id, title, 'needs TLS (ftps:// or ftpes://)');
+    return check(this.t, id, title, sent, async () => {
+      const c = await protectedSession(this.t);
       try {
         const name = this.name('cut.bin');
         const o = await this.put(c, name, randomBytes(256 * 1024), 'bare-fin');
@@ -135,7 +135,7 @@ export class WriteArea {
             sent,
             describeOutcome(o),
             'pass',
-            `no reply within ${this.ctx.t.timeoutMs} ms: the server did not report success (it waits for a close_notify)`,
+            `no reply within ${this.t.timeoutMs} ms: the server did not report success (it waits for a close_notify)`,
           );
         const size = await c.request(`SIZE ${name}`);
         const kept = size.code === Code.FileStatus ? `; SIZE ${brief(size).slice(4)}` : '';
@@ -159,8 +159,8 @@ export class WriteArea {
     const id = 'rest-stor';
     const title = 'REST + STOR (resumed upload)';
     const sent = 'STOR 1000 bytes; REST 500; STOR 500 bytes; RETR';
-    return check(this.ctx.t, id, title, sent, async () => {
-      const c = await protectedSession(this.ctx.t);
+    return check(this.t, id, title, sent, async () => {
+      const c = await protectedSession(this.t);
       try {
         const name = this.name('rest.bin');
         const a = randomBytes(1000);
@@ -203,8 +203,8 @@ export class WriteArea {
     const id = 'replace';
     const title = 'Upload replacing a file';
     const sent = 'STOR 1000 bytes; STOR 300 other bytes to the same name; RETR';
-    return check(this.ctx.t, id, title, sent, async () => {
-      const c = await protectedSession(this.ctx.t);
+    return check(this.t, id, title, sent, async () => {
+      const c = await protectedSession(this.t);
       try {
         const name = this.name('replace.bin');
         const first = await this.put(c, name, randomBytes(1000));
@@ -232,18 +232,52 @@ export class WriteArea {
     });
   }
 
-  /** Deletes every file the probe made; true when none is left in DIR. */
-  async cleanup(): Promise<boolean> {
+  /**
+   * Deletes every file the probe made; true when none is left in DIR. It has a state of its own:
+   * what was made must go even after the server refused the probe midway. `signal` aborts it.
+   */
+  async cleanup(signal = this.t.signal): Promise<boolean> {
     if (this.created.size === 0) return true; // every upload was refused: nothing to look for
-    const c = await protectedSession(this.ctx.t).catch(() => undefined);
+    const t: ProbeTarget = { ...this.t, state: new ProbeState(), signal };
+    const c = await protectedSession(t).catch(() => undefined);
     if (!c) return false; // refused: whether files are left cannot be known
     try {
-      for (const name of this.created) await c.request(`DELE ${name}`);
-      const o = await exchange(c, { command: `NLST ${this.dir}`, tls: this.tlsPlan(c) });
-      if (!succeeded(o)) return false;
-      return !o.data.toString('utf8').includes(this.prefix);
+      // Twice at most: an upload cut by an interruption may end on the server after its DELE.
+      for (let round = 0; round < 2; round++) {
+        for (const name of [...this.created])
+          if (isPositiveCompletion(await c.request(`DELE ${name}`))) this.created.delete(name);
+        const o = await exchange(c, { command: `NLST ${this.dir}`, tls: this.tlsPlan(c) });
+        if (!succeeded(o)) return false;
+        this.created.clear(); // what is left is what the listing shows
+        for (const line of o.data.toString('utf8').split(/\r?\n/))
+          if (line.includes(this.prefix))
+            this.created.add(joinRemote(this.dir, line.slice(line.lastIndexOf('/') + 1)));
+        if (this.created.size === 0) return true;
+      }
+      return false;
     } finally {
       await c.close();
     }
+  }
+
+  /**
+   * cleanup() after an interruption, given at most `ms` (a server that does not answer must not keep
+   * the user waiting): the names that may still be on the server.
+   */
+  async cleanUpWithin(ms: number): Promise<string[]> {
+    const stop = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        stop.abort();
+        resolve();
+      }, ms);
+    });
+    try {
+      await Promise.race([this.cleanup(stop.signal).catch(() => false), late]);
+    } finally {
+      clearTimeout(timer);
+    }
+    return [...this.created];
   }
 }
