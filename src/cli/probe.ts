@@ -53,6 +53,10 @@ function probeExitCode(r: ProbeReport): number {
 /** Exit code after SIGTERM: 128 + 15, as a shell reports a process it ended. */
 const TERMINATED = 143;
 
+/** What a report refused by the server likely means, and what to do (README, "Probing a server"). */
+const REFUSED_ADVICE =
+  "ferry: the server refused the probe's connections: most likely a ban or a connection limit (Ferry's defender, fail2ban); allow the prober's address first (Ferry: `defender: allow:`, fail2ban: ignoreip)\n";
+
 /**
  * SIGINT and SIGTERM abort the probe (it then deletes what --write made, within
  * INTERRUPTED_CLEANUP_MS); a second signal ends it at once. The exit code the signal asks for.
@@ -155,6 +159,8 @@ connections (a 421: banned, too many connections) and 5 when it refused the logi
           ...(o.write !== undefined ? { writeDir: o.write } : {}),
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
+        if (r.summary.incomplete.some((why) => why.startsWith('server refused the connection')))
+          process.stderr.write(REFUSED_ADVICE);
         code = probeExitCode(r);
       } catch (err) {
         if (err instanceof ProbeInterrupted) {

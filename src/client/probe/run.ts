@@ -2,7 +2,14 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { LoginError } from '../errors.js';
 import { parseListText, parseMlsdText, type RemoteEntry } from '../listing.js';
-import { ProbeConnection, ProbeState, brief, type ProbeTarget } from './connection.js';
+import {
+  ProbeConnection,
+  ProbeState,
+  brief,
+  droppedBeforeTls,
+  type OpenOptions,
+  type ProbeTarget,
+} from './connection.js';
 import { notCompleted, type ProbeContext } from './context.js';
 import { exchange, succeeded } from './data.js';
 import { HOLD_MIN_SIZE, featurePoints } from './features.js';
@@ -92,14 +99,18 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
   const prelude: ProbePoint[] = [];
   if (t.security === 'none') {
     // ftp://: is TLS offered at all? The probe never logs in in clear.
-    const c = await ProbeConnection.open(t, { login: false });
+    const c = await openFirst(t, { login: false });
+    if ('why' in c) {
+      prelude.push(notCompleted('tls-offered', TLS_OFFERED, 'AUTH TLS', c.why));
+      return refusedReport(o, { ...t, security: 'explicit' }, c, started, prelude, made);
+    }
     try {
       const r = await c.request('AUTH TLS');
       const offered = r.code === Code.SecurityExchangeComplete || r.code === Code.SecurityMechanismAccepted;
       prelude.push(
         point(
           'tls-offered',
-          'TLS offered on the plain FTP port (AUTH TLS)',
+          TLS_OFFERED,
           'AUTH TLS',
           brief(r),
           offered ? 'pass' : 'fail',
@@ -108,15 +119,26 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
             : 'passwords and files travel in clear',
         ),
       );
-      if (!offered) return report(o, t, c.greeting, started, [{ id: 'rfc4217', points: prelude }], [], null);
+      if (!offered)
+        return report(
+          o,
+          t,
+          greetingLine(c.greeting),
+          started,
+          [{ id: 'rfc4217', points: prelude }],
+          [],
+          null,
+        );
     } finally {
       c.destroy();
     }
     t = { ...t, security: 'explicit' };
   }
-  // The first session: connecting or securing it must work (else exit 3/4); a refused login or
-  // PBSZ/PROT is reported, and the checks that need them are marked not completed.
-  const base = await ProbeConnection.open(t, { login: false });
+  // The first session: connecting or securing it must work (else exit 3/4; a server that turns the
+  // probe away still gets a report); a refused login or PBSZ/PROT is reported, and the checks that
+  // need them are marked not completed.
+  const base = await openFirst(t, { login: false });
+  if ('why' in base) return refusedReport(o, t, base, started, prelude, made);
   let ctx: ProbeContext;
   try {
     try {
@@ -159,7 +181,7 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
   }
   state.started = true;
   const groups = await checks(ctx, prelude, made);
-  return report(o, t, ctx.greeting, started, groups, ctx.limits, writeOf(made));
+  return report(o, t, greetingLine(ctx.greeting), started, groups, ctx.limits, writeOf(made));
 }
 
 /** Every group's checks; `made.area` is what `--write` makes, deleted as soon as they are done. */
@@ -195,6 +217,68 @@ async function checks(
 
 function writeOf(made: Made): ProbeReport['write'] {
   return made.area ? { dir: made.area.dir, cleanedUp: made.cleanedUp ?? true } : null;
+}
+
+const TLS_OFFERED = 'TLS offered on the plain FTP port (AUTH TLS)';
+
+/** The server turned the probe's first connection away: why (a report's reason), and its greeting or `-`. */
+interface Refusal {
+  readonly why: string;
+  readonly greeting: string;
+}
+
+/**
+ * The probe's first connection, or its refusal as a ban or a connection limit does it: a 421
+ * greeting, or the connection closed before the greeting or the TLS handshake. Any other failure
+ * (nothing listening, no TLS, a timeout) is thrown: there is nothing to report.
+ */
+async function openFirst(t: ProbeTarget, o: OpenOptions): Promise<ProbeConnection | Refusal> {
+  try {
+    return await ProbeConnection.open(t, o);
+  } catch (err) {
+    const text = err instanceof Error ? err.message : '';
+    const greeting = /^The server refused the connection: (4\d\d .*)$/.exec(text)?.[1];
+    if (greeting !== undefined) return { why: `server refused the connection: ${greeting}`, greeting };
+    const refused =
+      (err as { systemCode?: string }).systemCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(text);
+    if (refused || !droppedBeforeTls(err)) throw err;
+    const before = t.security === 'implicit' ? 'the TLS handshake' : 'the greeting or the TLS handshake';
+    return { why: `server refused the connection: closed before ${before}`, greeting: '-' };
+  }
+}
+
+/**
+ * The report of a server that turned the probe away from its first connection: every check is run
+ * as after a refusal midway (no connection is made), and every point is not completed, with why.
+ */
+async function refusedReport(
+  o: ProbeOptions,
+  t: ProbeTarget,
+  { why, greeting }: Refusal,
+  started: number,
+  prelude: readonly ProbePoint[],
+  made: Made,
+): Promise<ProbeReport> {
+  t.state.started = true;
+  t.state.refused = why;
+  const ctx: ProbeContext = {
+    t,
+    greeting: { code: Code.ServiceNotAvailable, lines: [why] }, // none was read (and no check reads it)
+    features: new Map(),
+    sample: undefined,
+    writeDir: o.writeDir,
+    limits: [],
+    protPoint: notCompleted('pbsz-prot-p', PROT_TITLE, 'PBSZ 0; PROT P (after login)', why),
+  };
+  const groups = (await checks(ctx, prelude, made)).map((g) => ({
+    id: g.id,
+    points: g.points.map((p) => notCompleted(p.id, p.title, p.sent, why)),
+  }));
+  return report(o, t, greeting, started, groups, [], writeOf(made));
+}
+
+function greetingLine(g: { code: number; lines: readonly string[] }): string {
+  return `${g.code} ${g.lines[0] ?? ''}`;
 }
 
 const PROT_TITLE = 'PBSZ 0 and PROT P accepted (protected data connections)';
@@ -235,7 +319,7 @@ async function pbszProt(base: ProbeConnection, t: ProbeTarget, state: ProbeState
 function report(
   o: ProbeOptions,
   t: ProbeTarget,
-  greeting: { code: number; lines: readonly string[] },
+  greeting: string,
   started: number,
   groups: readonly { id: GroupId; points: readonly ProbePoint[] }[],
   limits: readonly string[],
@@ -253,7 +337,7 @@ function report(
   return {
     schema: PROBE_SCHEMA,
     target: { url: o.url, host: t.host, port: t.port, security: o.target.security, user: t.user },
-    greeting: `${greeting.code} ${greeting.lines[0] ?? ''}`,
+    greeting,
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     write,
