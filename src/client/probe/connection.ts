@@ -51,7 +51,10 @@ export class NotCompletedError extends Error {
 export class ProbeState {
   /** Set once the first session is set up: from then on a refusal marks checks, it no longer ends the probe. */
   started = false;
-  /** `server refused the connection: 421 …`: no connection is attempted any more. */
+  /**
+   * `server refused the connection: 421 …` or `the server stopped answering (…)`: no connection is
+   * attempted any more.
+   */
   refused: string | undefined;
   /** `login refused: 530 …`: checks that need a logged-in session are not done. */
   loginRefused: string | undefined;
@@ -67,10 +70,13 @@ export class ProbeState {
     throw new NotCompletedError(why);
   }
 
-  /** Records a refusal seen after the start (before it, the caller's error ends the probe). */
-  refuse(why: string): void {
+  /**
+   * Records that the server no longer serves the probe (`why`: what unavailable() found), seen
+   * after the start (before it, the caller's error ends the probe).
+   */
+  halt(why: string): void {
     if (!this.started) return;
-    this.refused ??= `server refused the connection: ${why}`;
+    this.refused ??= why;
     this.stop(this.refused);
   }
 }
@@ -145,15 +151,15 @@ export class ProbeConnection {
       if (st.started && droppedBeforeTls(err)) {
         // Refused at TCP, or (implicit) dropped before the handshake: a ban, or only these TLS
         // options (or a passing fault)? A connection made as the probe's first one tells.
-        const why = await refusalOf(t);
-        if (why !== undefined) st.refuse(why);
+        const why = await unavailable(t);
+        if (why !== undefined) st.halt(why);
       }
       throw err;
     }
     try {
       const greeting = await control.readFinal();
       if (greeting.code !== Code.ServiceReady) {
-        if (isNegative(greeting)) st.refuse(brief(greeting));
+        if (isNegative(greeting)) st.halt(refusedBecause(brief(greeting)));
         throw new ConnectionError(`The server refused the connection: ${brief(greeting)}`);
       }
       const c = new ProbeConnection(t, control, greeting);
@@ -164,8 +170,8 @@ export class ProbeConnection {
     } catch (err) {
       control.destroy();
       if (st.started && !(err instanceof NotCompletedError) && droppedBeforeTls(err)) {
-        const why = await refusalOf(t);
-        if (why !== undefined) st.refuse(why);
+        const why = await unavailable(t);
+        if (why !== undefined) st.halt(why);
       }
       throw err;
     }
@@ -205,8 +211,8 @@ export class ProbeConnection {
   async request(line: string): Promise<Reply> {
     const r = await this.control.request(line);
     if (refusalReply(r) && this.target.state.started) {
-      const why = await refusalOf(this.target);
-      if (why !== undefined) this.target.state.refuse(why);
+      const why = await unavailable(this.target);
+      if (why !== undefined) this.target.state.halt(why);
     }
     return r;
   }
@@ -255,26 +261,46 @@ function describeDrop(err: unknown): string {
   return text.split('\n')[0] ?? text;
 }
 
+/** How a stop reason for a server that no longer answers begins (see stoppedAnswering()). */
+const SILENT = 'the server stopped answering';
+
+function refusedBecause(why: string): string {
+  return `server refused the connection: ${why}`;
+}
+
+/** A timeout, also as the cause of another error (a TLS handshake's timeout is an ERR_TLS). */
+export function timedOut(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (err instanceof FerryError && err.code === 'ERR_TIMEOUT') || timedOut(err.cause);
+}
+
 /**
- * Whether the server now refuses this client: a connection made as the probe's first one (default
- * TLS options, which worked at the start) is refused, dropped, or greeted with anything but 220.
- * The reason, or undefined when the server lets the probe in.
+ * Whether the server still serves this client, asked with a connection made as the probe's first
+ * one (default TLS options, which worked at the start): undefined when it is greeted with 220;
+ * `the server stopped answering (…)` when nothing came in time (stopped, hung, or a proxy that no
+ * longer forwards); else `server refused the connection: …` (refused, dropped, or another greeting).
  */
-export async function refusalOf(t: ProbeTarget): Promise<string | undefined> {
+export async function unavailable(t: ProbeTarget): Promise<string | undefined> {
+  const silent = `${SILENT} (no reply within ${t.timeoutMs} ms)`;
   let control: ClientControlConnection;
   try {
     control = await ClientControlConnection.connect(connectOptions(t));
   } catch (err) {
-    return describeDrop(err);
+    return timedOut(err) ? silent : refusedBecause(describeDrop(err));
   }
   try {
     const greeting = await control.readFinal();
-    return greeting.code === Code.ServiceReady ? undefined : brief(greeting);
+    return greeting.code === Code.ServiceReady ? undefined : refusedBecause(brief(greeting));
   } catch (err) {
-    return `no greeting: ${describeDrop(err)}`;
+    return timedOut(err) ? silent : refusedBecause(`no greeting: ${describeDrop(err)}`);
   } finally {
     control.destroy();
   }
+}
+
+/** Whether `why` (from unavailable()) says the server stopped answering, rather than refused. */
+export function stoppedAnswering(why: string | undefined): why is string {
+  return why?.startsWith(SILENT) === true;
 }
 
 /** Runs `fn` on a fresh connection and always closes it. */

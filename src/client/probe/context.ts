@@ -5,7 +5,8 @@ import {
   ProbeConnection,
   brief,
   droppedBeforeTls,
-  refusalOf,
+  stoppedAnswering,
+  unavailable,
   type OpenOptions,
   type ProbeTarget,
 } from './connection.js';
@@ -80,9 +81,9 @@ export function notCompleted(id: string, title: string, sent: string, why: strin
 
 /**
  * Runs one check; an exception becomes a failed point with the error as what came back. When the
- * server refused the probe (before or during the check), or the check needed a login or protected
- * data that the server refused, the point is not completed instead, whatever the check concluded
- * from the refusal.
+ * server refused the probe or stopped answering (before or during the check), or the check needed a
+ * login or protected data that the server refused, the point is not completed instead, whatever the
+ * check concluded from the refusal or the silence.
  */
 export async function check(
   t: ProbeTarget,
@@ -94,14 +95,15 @@ export async function check(
   const st = t.state;
   if (st.refused !== undefined) return notCompleted(id, title, sent, st.refused);
   const stops = st.stops;
+  const began = Date.now();
   let p: ProbePoint;
   try {
     p = await fn();
   } catch (err) {
     if (!(err instanceof NotCompletedError) && st.started && droppedBeforeTls(err)) {
       // A connection broken or refused mid-check: judge the server only if it still lets us in.
-      const why = await refusalOf(t);
-      if (why !== undefined) st.refused ??= `server refused the connection: ${why}`;
+      const why = await unavailable(t);
+      if (why !== undefined) st.refused ??= why;
       if (st.refused !== undefined) return notCompleted(id, title, sent, st.refused);
     }
     p =
@@ -109,5 +111,13 @@ export async function check(
         ? notCompleted(id, title, sent, err.why)
         : errored(id, title, sent, err);
   }
-  return st.stops > stops ? notCompleted(id, title, sent, st.lastStop) : p;
+  if (st.stops > stops) return notCompleted(id, title, sent, st.lastStop);
+  if (p.verdict !== 'not-completed' && Date.now() - began >= t.timeoutMs) {
+    // It waited out a timeout: for a reply the server holds back (a verdict), or from a server
+    // that stopped answering altogether (no verdict: its silence reads as refusals)? A new
+    // connection tells. Only silence counts here: a refusal now says nothing of the check.
+    const why = await unavailable(t);
+    if (stoppedAnswering(why)) return notCompleted(id, title, sent, (st.refused ??= why));
+  }
+  return p;
 }

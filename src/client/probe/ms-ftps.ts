@@ -2,7 +2,7 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion, type Reply } from '../../protocol/reply.js';
 import { connectTcp } from '../control.js';
 import { delay } from '../waits.js';
-import { ProbeConnection, brief, refusalOf, withConnection } from './connection.js';
+import { ProbeConnection, brief, unavailable, withConnection } from './connection.js';
 import { check, notApplicable, refusal, type ProbeContext } from './context.js';
 import { describeOutcome, exchange, succeeded } from './data.js';
 import { point, type ProbePoint } from './types.js';
@@ -54,8 +54,8 @@ async function silentBeforeTls(ctx: ProbeContext): Promise<ProbePoint> {
     const bytes = Buffer.concat(got);
     if (bytes.length === 0 && closed) {
       // Closed without a word: refused (a ban closes before any TLS), or only impatient?
-      const why = await refusalOf(ctx.t);
-      if (why !== undefined) ctx.t.state.refuse(why);
+      const why = await unavailable(ctx.t);
+      if (why !== undefined) ctx.t.state.halt(why);
     }
     if (bytes.length === 0) return point(id, title, sent, 'nothing', 'pass');
     const text = JSON.stringify(bytes.subarray(0, 60).toString('latin1'));

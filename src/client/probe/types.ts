@@ -9,7 +9,8 @@ export const PROBE_SCHEMA = 'ferry-probe/1';
 /**
  * `not-completed`: the check could not be done, so there is no verdict on the server: it stopped
  * letting the probe in (a 421 from a defender's ban or a connection limit, a refused connection),
- * refused the login, or refused protected data connections. The point's `detail` says which.
+ * stopped answering, refused the login, or refused protected data connections. The point's `detail`
+ * says which.
  */
 export type Verdict = 'pass' | 'fail' | 'not-supported' | 'not-applicable' | 'not-completed';
 
