@@ -61,7 +61,7 @@ export async function featurePoints(
     out.push(
       pasv?.verdict === 'not-completed'
         ? notCompleted('pasv-address', PASV_ADDRESS_TITLE, 'PASV', pasv.detail ?? '')
-        : pasvAddress(await session().catch(() => undefined), pasvReply),
+        : pasvAddress((await session().catch(() => undefined))?.control.remoteAddress, pasvReply),
     );
     out.push(...(await commands(ctx, session)));
   } finally {
@@ -124,46 +124,47 @@ async function dataMode(
 
 const PASV_ADDRESS_TITLE = 'PASV address equal to the control address';
 
-function pasvAddress(c: ProbeConnection | undefined, r: Reply | undefined): ProbePoint {
+/** The PASV reply's address against the control connection's (`control`: undefined without a session). */
+export function pasvAddress(control: string | undefined, r: Reply | undefined): ProbePoint {
   const id = 'pasv-address';
   const title = PASV_ADDRESS_TITLE;
-  if (!r || !c) return notApplicable(id, title, 'PASV not offered');
+  if (!r || control === undefined) return notApplicable(id, title, 'PASV not offered');
   const hp = parsePasvReply(replyLine(r));
-  const control = c.control.remoteAddress;
   if (!hp) return point(id, title, 'PASV', brief(r), 'fail', 'no address in the reply');
   if (sameHost(hp.host, control)) return point(id, title, 'PASV', `${hp.host} (control: ${control})`, 'pass');
-  const kind = isPrivate(hp.host) ? 'a private address' : 'another public address';
   return point(
     id,
     title,
     'PASV',
     `${hp.host} (control: ${control})`,
     'fail',
-    `${kind}: clients must ignore it (NAT without a configured passive address?)`,
+    `a ${addressKind(hp.host)} address, not the control connection's: clients must ignore it`,
   );
 }
 
-/** Private, loopback, link-local and carrier-grade NAT ranges: not reachable from elsewhere. */
-const PRIVATE = new BlockList();
-for (const [net, bits] of [
-  ['10.0.0.0', 8],
-  ['127.0.0.0', 8],
-  ['172.16.0.0', 12],
-  ['192.168.0.0', 16],
-  ['169.254.0.0', 16],
-  ['100.64.0.0', 10],
-] as const)
-  PRIVATE.addSubnet(net, bits, 'ipv4');
-for (const [net, bits] of [
-  ['fc00::', 7],
-  ['fe80::', 10],
-] as const)
-  PRIVATE.addSubnet(net, bits, 'ipv6');
-PRIVATE.addAddress('::1', 'ipv6');
+/** Address ranges that are not public, by what they are. */
+const RANGES: readonly (readonly [string, BlockList])[] = (
+  [
+    ['loopback', ['127.0.0.0/8', '::1/128']],
+    ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']],
+    ['link-local', ['169.254.0.0/16', 'fe80::/10']],
+    ['carrier-grade NAT', ['100.64.0.0/10']],
+  ] as const
+).map(([kind, cidrs]) => {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net = '', bits = ''] = cidr.split('/');
+    list.addSubnet(net, Number(bits), net.includes(':') ? 'ipv6' : 'ipv4');
+  }
+  return [kind, list] as const;
+});
 
-function isPrivate(host: string): boolean {
+/** `loopback`, `private`, `link-local`, `carrier-grade NAT` or `public`. */
+function addressKind(host: string): string {
   const family = addressFamily(host);
-  return family !== undefined && PRIVATE.check(host, family === 4 ? 'ipv4' : 'ipv6');
+  if (family === undefined) return 'public';
+  const found = RANGES.find(([, list]) => list.check(host, family === 4 ? 'ipv4' : 'ipv6'));
+  return found?.[0] ?? 'public';
 }
 
 async function commands(ctx: ProbeContext, session: () => Promise<ProbeConnection>): Promise<ProbePoint[]> {
