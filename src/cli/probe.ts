@@ -41,7 +41,8 @@ function verboseLog(e: ProtocolEvent): void {
 
 /**
  * 1 when an MS-FTPS or RFC 4217 point fails; else, for a report with points not completed, 5 when
- * the login was refused and 3 for any other reason (refused connections, refused uploads); else 0.
+ * the login was refused and 3 for any other reason (refused connections, a server that stopped
+ * answering, refused uploads); else 0.
  */
 function probeExitCode(r: ProbeReport): number {
   if (conformanceFails(r)) return EXIT.other;
@@ -121,7 +122,7 @@ Exit codes:
   1    at least one MS-FTPS or RFC 4217 point fails
 ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}
 A report whose points could not all be checked exits 3 when the server refused the probe's
-connections (a 421: banned, too many connections) and 5 when it refused the login.
+connections (a 421: banned, too many connections) or stopped answering, and 5 when it refused the login.
 130 (SIGINT) and 143 (SIGTERM): interrupted; what --write made is deleted first (at most ${INTERRUPTED_CLEANUP_MS / 1000} s).`,
     )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
