@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
-import { ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { implicitSession, ServeProcess, type LogLine } from '../support/ferry-process.js';
 
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
 
@@ -18,15 +18,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A logged-in implicit session (held open by the caller). */
-async function session(r: ServeProcess, user: string): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
-  await ftp.expect(220);
-  await ftp.login(user, `pw-${user}`);
-  await ftp.cmd('TYPE I', 200);
-  return ftp;
-}
 
 /** A log line from index `from` on. */
 const since =
@@ -42,7 +33,7 @@ test('--workers 2: SIGTERM to one worker mid-upload: new clients are served by t
     root,
   );
   const held: RawFtp[] = [];
-  const uploader = await session(r, 'a');
+  const uploader = await implicitSession(r, 'a');
   try {
     const originals = r.workerPids;
     const stopping = await r.pidOfLogin('a');
@@ -63,7 +54,7 @@ test('--workers 2: SIGTERM to one worker mid-upload: new clients are served by t
     // Held open, one after the other: the stopping worker, with the fewest sessions, would be
     // picked for some of them if it were still a candidate.
     const users = ['b', 'c', 'd', 'e'];
-    for (const u of users) held.push(await session(r, u));
+    for (const u of users) held.push(await implicitSession(r, u));
     const served = await Promise.all(users.map((u) => r.pidOfLogin(u)));
     assert.ok(!served.includes(stopping), `new sessions served by ${served.join(', ')}, not ${stopping}`);
     assert.ok(
@@ -145,7 +136,7 @@ test('--workers 2: /metrics counters never go back when a worker is killed (its 
 
     // One session in each worker, each with a transfer.
     for (const u of ['a', 'b']) {
-      const s = await session(r, u);
+      const s = await implicitSession(r, u);
       held.push(s);
       await s.listing('NLST');
     }
@@ -168,7 +159,7 @@ test('--workers 2: /metrics counters never go back when a worker is killed (its 
     assert.equal(value(second, sessions), 1, second);
 
     // A login no scrape has seen, then SIGTERM to its worker: its final counts reach the primary.
-    const c = await session(r, 'c');
+    const c = await implicitSession(r, 'c');
     const pc = await r.pidOfLogin('c');
     assert.notEqual(pc, pb, 'the new worker, holding no session, gets it');
     const told = c.expect(421);

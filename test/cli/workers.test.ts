@@ -9,7 +9,7 @@ import { after, before, test } from 'node:test';
 import { fingerprintOf, generateSelfSigned } from '../../src/tls/certificates.js';
 import { parsePasvReply } from '../../src/protocol/address.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
-import { alive, ServeProcess } from '../support/ferry-process.js';
+import { alive, implicitSession, ServeProcess } from '../support/ferry-process.js';
 import { freeRangeOn } from '../support/ports.js';
 import { readStat } from '../support/proc.js';
 
@@ -27,15 +27,6 @@ before(async () => {
 after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** A logged-in implicit session (held open by the caller). */
-async function session(r: ServeProcess, user: string): Promise<RawFtp> {
-  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
-  await ftp.expect(220);
-  await ftp.login(user, `pw-${user}`);
-  await ftp.cmd('TYPE I', 200);
-  return ftp;
-}
 
 /** RETR over PASV (the EPSV variant is RawFtp.retrieve). */
 async function retrieveOverPasv(ftp: RawFtp, file: string): Promise<Buffer> {
@@ -71,7 +62,7 @@ test('--workers 2: sessions spread over both workers, data connections reach the
       assert.ok(argv.includes('--max-semi-space-size=4'), argv.join(' '));
     }
     // The primary hands each connection to the worker holding the fewest: two held sessions, two workers.
-    sessions.push(await session(r, 'a'), await session(r, 'b'));
+    sessions.push(await implicitSession(r, 'a'), await implicitSession(r, 'b'));
     const served = [await r.pidOfLogin('a'), await r.pidOfLogin('b')];
     assert.deepEqual([...served].sort(), [...pids].sort());
     // Each worker logs through its own logger, a child tagged with its position.
@@ -81,7 +72,7 @@ test('--workers 2: sessions spread over both workers, data connections reach the
 
     // Six sessions at once (three on each worker) share 8 passive ports; every transfer must
     // succeed, so no data connection ever lands in the other worker.
-    sessions.push(...(await Promise.all(['c', 'd', 'e', 'f'].map((u) => session(r, u)))));
+    sessions.push(...(await Promise.all(['c', 'd', 'e', 'f'].map((u) => implicitSession(r, u)))));
     await Promise.all(
       sessions.map(async (ftp) => {
         for (let i = 0; i < 3; i++) {
@@ -134,8 +125,8 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
   try {
     const [pidA, pidB] = r.workerPids;
     assert.ok(pidA && pidB, r.banner);
-    const a = await session(r, 'a');
-    const b = await session(r, 'b');
+    const a = await implicitSession(r, 'a');
+    const b = await implicitSession(r, 'b');
     open.push(a, b);
     assert.equal(fingerprint(a), fingerprintOf(first.cert));
     assert.equal(fingerprint(b), fingerprintOf(first.cert));
@@ -147,8 +138,8 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
       await r.waitForLog((l) => l.msg === 'certificates reloaded' && l.pid === pid, `reload in ${pid}`);
     }
     // Two new sessions, held together, go one to each worker: both serve the new certificate.
-    const c = await session(r, 'c');
-    const d = await session(r, 'd');
+    const c = await implicitSession(r, 'c');
+    const d = await implicitSession(r, 'd');
     open.push(c, d);
     assert.notEqual(await r.pidOfLogin('c'), await r.pidOfLogin('d'));
     assert.equal(fingerprint(c), fingerprintOf(second.cert));
@@ -173,7 +164,7 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
     await b.cmd('NOOP', 200);
     assert.equal((await b.retrieve('file.txt')).toString(), CONTENT);
     // The new worker holds nothing, so it gets the next session.
-    const e = await session(r, 'e');
+    const e = await implicitSession(r, 'e');
     open.push(e);
     assert.equal(await r.pidOfLogin('e'), ready.workerPid);
     assert.equal(fingerprint(e), fingerprintOf(second.cert));
@@ -192,7 +183,7 @@ test('--workers 2: SIGHUP reloads every worker, a killed worker is restarted whi
 
 test("--workers 2: a worker killed mid-upload leaves no temp file behind (the primary sweeps the dead worker's)", async () => {
   const r = await ServeProcess.start(['--workers', '2', ...USERS], root);
-  const ftp = await session(r, 'f');
+  const ftp = await implicitSession(r, 'f');
   const uploads = async (): Promise<string[]> =>
     (await readdir(root)).filter((n) => n.startsWith('.ferry-upload-'));
   try {
@@ -261,7 +252,7 @@ test('--workers 2: the login cache answers repeated logins in each worker (a pas
     assert.ok(admin, r.banner);
     // One after the other: the primary sends them to either worker.
     const logins = 8;
-    for (let i = 0; i < logins; i++) await (await session(r, 'a')).quit();
+    for (let i = 0; i < logins; i++) await (await implicitSession(r, 'a')).quit();
     const bad = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
     await bad.expect(220);
     await bad.cmd('USER a', 331);
@@ -280,7 +271,7 @@ test('--workers 2: the login cache answers repeated logins in each worker (a pas
 
 test('--workers 2: when the primary is killed, each worker ends its sessions and exits with a log line, without an uncaught IPC error', async () => {
   const r = await ServeProcess.start(['--workers', '2', '--data-dir', path.join(dir, 'd4'), ...USERS], root);
-  const ftp = await session(r, 'a');
+  const ftp = await implicitSession(r, 'a');
   try {
     const pids = r.workerPids;
     assert.equal(pids.length, 2, r.banner);

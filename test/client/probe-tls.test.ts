@@ -16,7 +16,7 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import * as x509 from '@peculiar/x509';
 
-import { ProbeState, type ProbeTarget } from '../../src/client/probe/connection.js';
+import type { ProbeTarget } from '../../src/client/probe/connection.js';
 import type { ProbeContext } from '../../src/client/probe/context.js';
 import { certificate } from '../../src/client/probe/certificate.js';
 import { renegotiation, tlsPoints } from '../../src/client/probe/tls.js';
@@ -114,19 +114,8 @@ async function greeter(options: tls.TlsOptions): Promise<{
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    target: (o = {}) => ({
-      host: '127.0.0.1',
-      port,
-      security: 'implicit',
-      user: 'alice',
-      password: 'secret',
-      servername: undefined,
-      ca: undefined,
-      timeoutMs: 5000,
-      log: undefined,
-      state: new ProbeState(),
-      ...o,
-    }),
+    target: (o = {}) =>
+      probeTarget({ explicitPort: port, user: 'alice', password: 'secret' }, { security: 'implicit', ...o }),
     close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }

@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tls from 'node:tls';
 import { ReplyParser } from '../../src/protocol/reply-parser.js';
-import { withDeadline } from './raw-ftp.js';
+import { RawFtp, withDeadline } from './raw-ftp.js';
 import { testCertificate } from './ferry.js';
 import { REPO_ROOT } from './peers.js';
 import { freePorts } from './ports.js';
@@ -417,4 +417,13 @@ export function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A logged-in implicit session in TYPE I (password `pw-USER`), held open by the caller. */
+export async function implicitSession(r: ServeProcess, user: string): Promise<RawFtp> {
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port: r.implicitPort, implicit: true });
+  await ftp.expect(220);
+  await ftp.login(user, `pw-${user}`);
+  await ftp.cmd('TYPE I', 200);
+  return ftp;
 }

@@ -45,7 +45,10 @@ export function startProbe(
 }
 
 /** A probe target for a test server's explicit FTPS port, logged in as its user. */
-export function probeTarget(s: TestServer, o: Partial<ProbeTarget> = {}): ProbeTarget {
+export function probeTarget(
+  s: Pick<TestServer, 'explicitPort' | 'user' | 'password'>,
+  o: Partial<ProbeTarget> = {},
+): ProbeTarget {
   return {
     host: '127.0.0.1',
     port: s.explicitPort,
