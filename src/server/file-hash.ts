@@ -23,9 +23,17 @@ export async function hashStream(
   t: TransferProgress,
 ): Promise<string> {
   const h = algorithm === 'CRC32' ? new Crc32() : createHash(NODE_NAMES[algorithm]);
-  for await (const chunk of addAbortSignal(t.signal, src)) {
-    h.update(chunk as Buffer);
-    t.count((chunk as Buffer).length);
-  }
+  for await (const chunk of countedChunks(src, t)) h.update(chunk);
   return h instanceof Crc32 ? h.digest() : h.digest('hex');
+}
+
+/**
+ * A file read on the server's side (HASH, SIZE in TYPE A): each chunk counted on `t` (STAT shows it,
+ * and it tells the command time limit the read moves), ended at once by ABOR.
+ */
+export async function* countedChunks(src: Readable, t: TransferProgress): AsyncGenerator<Buffer> {
+  for await (const chunk of addAbortSignal(t.signal, src)) {
+    t.count((chunk as Buffer).length);
+    yield chunk as Buffer;
+  }
 }

@@ -143,7 +143,8 @@ export interface ServerOptions {
     /**
      * A command without a data connection (MKD, DELE, RNTO, SIZE, ...) that has not finished in this
      * long ends the session with 421 (default 300 s): a storage call that never answers would
-     * otherwise hold the session, its STAT, ABOR and QUIT included. HASH goes on while it reads.
+     * otherwise hold the session, its STAT, ABOR and QUIT included. HASH and SIZE in TYPE A go on
+     * while they read.
      */
     commandMs?: number;
     /**

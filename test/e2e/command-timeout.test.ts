@@ -2,7 +2,8 @@
  * A storage call that never answers (an embedder's MKD stuck on a dead backend) must not hold the
  * session forever: after `timeouts.commandMs` the session ends with 421, its QUIT queued behind the
  * command gets that answer instead of waiting, the session's counters are released (the server's
- * leak check after the suite), and other sessions go on. HASH, which reads while it runs, is not cut.
+ * leak check after the suite), and other sessions go on. HASH and SIZE in TYPE A, which read while they
+ * run, are not cut.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -59,12 +60,14 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
     });
   });
 
-  test('HASH of a file read over three periods is not cut while it reads', async () => {
+  test('HASH, and SIZE in TYPE A, of a file read over three periods are not cut while they read', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.store('slow.bin', Buffer.alloc(SLOW_CHUNKS * 1024, 1));
       const r = await ftp.cmd('HASH slow.bin');
       assert.equal(r.code, 213, textOf(r));
+      await ftp.cmd('TYPE A', 200);
+      assert.equal(textOf(await ftp.cmd('SIZE slow.bin', 213)), String(SLOW_CHUNKS * 1024));
       await ftp.cmd('NOOP', 200);
     });
   });

@@ -5,7 +5,7 @@ import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
-import { hashStream } from '../file-hash.js';
+import { countedChunks, hashStream } from '../file-hash.js';
 import { StorageError, fileOf, type FileStat, type StorageContext, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
@@ -197,13 +197,15 @@ export const fileCommands: AnyCommandSpec[] = [
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
-      // TYPE A: the bytes a RETR would send, counted by reading the file (as HASH reads it).
-      const src = await files.storage.openRead(p, { offset: 0 }, files.context());
-      try {
-        return reply(Code.FileStatus, String(await networkAsciiSize(src)));
-      } finally {
-        src.destroy();
-      }
+      // TYPE A: the bytes a RETR would send, counted by reading the file as HASH does (ABOR stops it).
+      return ctx.transfer.runLocal('SIZE', async (t) => {
+        const src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
+        try {
+          return reply(Code.FileStatus, String(await networkAsciiSize(countedChunks(src, t))));
+        } finally {
+          src.destroy();
+        }
+      });
     },
   }),
   command({
