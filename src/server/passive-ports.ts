@@ -219,10 +219,12 @@ export class PassivePorts {
 
   /**
    * No new reservations will come (the server stops, or a reload replaced this range): idle ports
-   * stop listening now, the others when their last pending transfer ends.
+   * stop listening now, the others when their last pending transfer ends. Nothing looks again for
+   * ports held elsewhere: a request still waiting is woken by a release here or its deadline.
    */
   close(): void {
     this.closed = true;
+    this.stopPolling();
     for (const shared of [...this.idle]) this.stop(shared);
   }
 
@@ -240,6 +242,7 @@ export class PassivePorts {
         clearTimeout(timer);
         this.waiting.delete(done);
         this.polling.delete(done);
+        if (this.polling.size === 0) this.stopPolling();
         signal?.removeEventListener('abort', done);
         resolve();
       };
@@ -251,9 +254,12 @@ export class PassivePorts {
     });
   }
 
-  /** One look at a time, whatever the number waiting: the next of them in turn looks again. */
+  /**
+   * One look at a time, whatever the number waiting: the next of them in turn looks again. Unref'd:
+   * the waiting requests' own deadlines are what keeps the process up for them.
+   */
   private pollLater(): void {
-    if (this.poll || this.polling.size === 0) return;
+    if (this.poll || this.polling.size === 0 || this.closed) return;
     this.poll = setTimeout(
       () => {
         this.poll = undefined;
@@ -262,7 +268,12 @@ export class PassivePorts {
         this.pollLater();
       },
       Math.max(RETRY_MS, 10 * this.lookMs),
-    );
+    ).unref();
+  }
+
+  private stopPolling(): void {
+    clearTimeout(this.poll);
+    this.poll = undefined;
   }
 
   /**
