@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import type { Logger } from '../logger.js';
 import { OUT_OF_DESCRIPTORS } from './descriptors.js';
+import { portPrivileges } from './default-ports.js';
 import { PassiveBusyError, PassivePorts } from './passive-ports.js';
 
 const owner = { address: '127.0.0.1', user: 'u' };
@@ -171,7 +172,7 @@ describe('PassivePorts', () => {
           assert.ok(err instanceof PassiveBusyError);
           assert.equal(err.code, 'ERR_DATA_CONNECTION');
           const range = `${other.port}-${other.port}`;
-          assert.deepEqual(err.busy, { range, heldHere: 0, heldElsewhere: 1 });
+          assert.deepEqual(err.busy, { range, heldHere: 0, heldElsewhere: 1, denied: 0 });
           return true;
         },
       );
@@ -217,5 +218,40 @@ describe('PassivePorts', () => {
       [other.port, other.port, undefined],
       "both addresses on the freed port, A's second request still waiting",
     );
+  });
+
+  it('ports this process may not bind (privileged, under a run-as user) are counted apart and not looked at again', async (t) => {
+    // Ports below net.ipv4.ip_unprivileged_port_start: EACCES for a process without
+    // CAP_NET_BIND_SERVICE. Root (as in CI) runs the child without it.
+    const { unprivilegedPortStart: start, netBindService } = portPrivileges();
+    const root = process.getuid?.() === 0;
+    if (start < 2) return t.skip('no privileged ports here (net.ipv4.ip_unprivileged_port_start)');
+    if (netBindService && !root) return t.skip('this process may bind privileged ports and cannot drop that');
+    const [min, max] = [start - 2, start - 1];
+    const script = `
+      import net from 'node:net';
+      const { PassivePorts } = await import(${JSON.stringify(new URL('./passive-ports.js', import.meta.url).href)});
+      let binds = 0;
+      const listen = net.Server.prototype.listen;
+      net.Server.prototype.listen = function (...args) { binds++; return listen.apply(this, args); };
+      const ports = new PassivePorts(${min}, ${max});
+      const owner = { address: '127.0.0.1', user: 'u' };
+      const result = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), { ms: 2_000 }).then(
+        () => 'reserved',
+        (err) => ({ code: err.code, busy: err.busy }),
+      );
+      console.log(JSON.stringify({ result, binds }));
+    `;
+    const noBindService = root ? ['setpriv', '--bounding-set=-net_bind_service'] : [];
+    const [file = process.execPath, ...args] = [...noBindService, process.execPath];
+    const { stdout } = await promisify(execFile)(file, [...args, '--input-type=module', '-e', script]);
+    const { result, binds } = JSON.parse(stdout) as { result: unknown; binds: number };
+    assert.deepEqual(result, {
+      code: 'ERR_DATA_CONNECTION',
+      busy: { range: `${min}-${max}`, heldHere: 0, heldElsewhere: 0, denied: 2 },
+    });
+    // One look at the request, one at its deadline (each a bind per port); looking again every
+    // 250 ms would have made some 16 binds in these 2 s.
+    assert.ok(binds <= 6, `${binds} binds: the request looked again at ports it may never bind`);
   });
 });

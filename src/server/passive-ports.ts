@@ -26,14 +26,25 @@ export class PassiveLimitError extends FerryError {
   }
 }
 
-/** Where the ports were when a request gave up waiting: how many this process held, how many another. */
+/** Where the ports were when a request gave up waiting: held here, held by another process, or not ours. */
 export interface PortsBusy {
   /** The range, `min-max`. */
   readonly range: string;
   /** Held here, each with a transfer of this client's address pending (or listening on another address). */
   readonly heldHere: number;
-  /** Held by another process: another cluster worker, or another program on this host. */
+  /** Held by another process (EADDRINUSE): another cluster worker, or another program on this host. */
   readonly heldElsewhere: number;
+  /**
+   * Refused to this process (EACCES): privileged ports (below net.ipv4.ip_unprivileged_port_start)
+   * in the range of a server that runs as a user. No wait frees them: no reason to look again.
+   */
+  readonly denied: number;
+}
+
+/** The ports of the range a look could not bind, by why. */
+interface Unbound {
+  elsewhere: number;
+  denied: number;
 }
 
 /** No port of the range could take the request before its deadline: 425, logged with where they were. */
@@ -104,11 +115,12 @@ export interface PassiveIo {
  * address with nothing pending is refused. One pending transfer per client address per port, so
  * a client with transfers pending on every port waits for one to end. A port that is listening
  * with nothing pending is taken first (the most recently used); otherwise ports are taken in turn,
- * and one in use elsewhere (another process, another cluster worker) is skipped; a request that found
- * none free waits for one released here, or for its turn to look again (RETRY_MS) while ports are
- * held elsewhere. A port whose last transfer is done stops listening after IDLE_MS, or at once
- * after close(). Each client address and each user may hold only so many pending transfers, so a
- * hundred idle PASVs cannot take every port.
+ * and one in use elsewhere (another process, another cluster worker) or refused to this process
+ * (privileged) is skipped; a request that found none free waits for one released here, or for its
+ * turn to look again (RETRY_MS) while ports are held elsewhere (a refused port stays refused). A
+ * port whose last transfer is done stops listening after IDLE_MS, or at once after close(). Each
+ * client address and each user may hold only so many pending transfers, so a hundred idle PASVs
+ * cannot take every port.
  */
 export class PassivePorts {
   private next: number;
@@ -156,12 +168,12 @@ export class PassivePorts {
       const deadline = Date.now() + wait.ms;
       for (let tries = 0; ; tries++) {
         if (wait.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Connection closed.');
-        const elsewhere = { count: 0 };
-        const found = this.turn.then(() => this.take(bindOn, client, accept, elsewhere));
+        const unbound: Unbound = { elsewhere: 0, denied: 0 };
+        const found = this.turn.then(() => this.take(bindOn, client, accept, unbound));
         this.turn = found.catch(() => {});
         const shared = await found;
         if (shared) return this.reservation(shared, client, accept, keys);
-        const busy = this.busy(elsewhere.count);
+        const busy = this.busy(unbound);
         const left = deadline - Date.now();
         if (left <= 0) throw new PassiveBusyError(busy);
         if (tries === 0)
@@ -174,9 +186,10 @@ export class PassivePorts {
     }
   }
 
-  private busy(heldElsewhere: number): PortsBusy {
+  private busy({ elsewhere, denied }: Unbound): PortsBusy {
     const span = this.max - this.min + 1;
-    return { range: `${this.min}-${this.max}`, heldHere: span - heldElsewhere, heldElsewhere };
+    const heldHere = span - elsewhere - denied;
+    return { range: `${this.min}-${this.max}`, heldHere, heldElsewhere: elsewhere, denied };
   }
 
   private reservation(
@@ -278,13 +291,13 @@ export class PassivePorts {
 
   /**
    * The next port in turn that can take this client's transfer (opening it if needed), registered;
-   * `elsewhere` counts the ports found held by another process.
+   * `unbound` counts the ports found held by another process, or refused to this one.
    */
   private async take(
     host: string,
     client: string,
     accept: AcceptData,
-    elsewhere: { count: number },
+    unbound: Unbound,
   ): Promise<SharedPort | undefined> {
     const register = (shared: SharedPort): SharedPort => {
       clearTimeout(shared.idle);
@@ -308,22 +321,23 @@ export class PassivePorts {
       try {
         return register(await this.opened(host, port));
       } catch (err) {
-        // In use by someone else (or privileged): try the next one. Anything else (no descriptor
+        // In use by someone else, or privileged: try the next one. Anything else (no descriptor
         // left, an address not of this host) fails on every port alike: fail now.
-        if (!portTaken(err)) throw err;
-        elsewhere.count++;
+        const why = skipped(err);
+        if (!why) throw err;
+        unbound[why]++;
       }
     }
-    if (elsewhere.count > 0) this.lookMs = performance.now() - started;
+    if (unbound.elsewhere > 0) this.lookMs = performance.now() - started;
     return undefined;
   }
 
-  /** open(), its failures other than a port taken logged and turned into ERR_DATA_CONNECTION. */
+  /** open(), its failures other than a port skipped logged and turned into ERR_DATA_CONNECTION. */
   private async opened(host: string, port: number): Promise<SharedPort> {
     try {
       return await this.open(host, port);
     } catch (err) {
-      if (portTaken(err)) throw err;
+      if (skipped(err)) throw err;
       const fields = { host, port, err: (err as Error).message };
       if (outOfDescriptors(err))
         warnOutOfDescriptors(this.logger, this.io.warnings, 'passive listen', fields);
@@ -417,10 +431,12 @@ export class PassivePorts {
   }
 }
 
-/** The port is someone else's (another process, another cluster worker) or privileged. */
-function portTaken(err: unknown): boolean {
+/** Why a port of the range is passed over: another process holds it, or this one may not bind it. */
+function skipped(err: unknown): keyof Unbound | undefined {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'EADDRINUSE' || code === 'EACCES';
+  if (code === 'EADDRINUSE') return 'elsewhere';
+  if (code === 'EACCES') return 'denied';
+  return undefined;
 }
 
 function listenOn(host: string, port: number): Promise<net.Server> {

@@ -58,8 +58,8 @@ test('a PASV that found every port of the range held elsewhere until its deadlin
       const line = await waitForLog(held, (l) => l.msg.startsWith('passive port refused (425)'), from);
       assert.equal(line.level, 'warn');
       const o = line.obj as Record<string, unknown>;
-      const why = { range: o.range, heldHere: o.heldHere, heldElsewhere: o.heldElsewhere };
-      assert.deepEqual(why, { range: `${port}-${port}`, heldHere: 0, heldElsewhere: 1 });
+      const why = { range: o.range, heldHere: o.heldHere, heldElsewhere: o.heldElsewhere, denied: o.denied };
+      assert.deepEqual(why, { range: `${port}-${port}`, heldHere: 0, heldElsewhere: 1, denied: 0 });
       assert.deepEqual([o.user, o.waitedS], [held.user, 0.3]);
       assert.ok('session' in o, 'the line names the session');
     });
