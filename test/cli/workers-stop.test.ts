@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
 import { implicitSession, ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { descendants } from '../support/proc.js';
 
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
 
@@ -82,6 +83,12 @@ test('--workers 2: SIGTERM to one worker mid-upload: new clients are served by t
       r.log.find((l) => l.workerPid === stopping && l.msg === 'worker ready')?.worker,
     );
     assert.ok(!r.log.slice(from).some((l) => l.msg === 'worker exited; restarting it'));
+    // No other process forked meanwhile (a second replacement, never handed anything): the
+    // primary's children are the worker that did not stop and the replacement.
+    const kept = originals.filter((p) => p !== stopping);
+    const pid = r.child.pid ?? 0;
+    const children = descendants(pid).filter((p) => p.ppid === pid);
+    assert.deepEqual(children.map((p) => p.pid).sort(), [...kept, Number(ready.workerPid)].sort());
   } finally {
     for (const s of held) await s.close();
     await uploader.close();

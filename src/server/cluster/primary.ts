@@ -353,7 +353,7 @@ export class ClusterPrimary {
     clearInterval(this.heartbeat);
     const slots = this.allSlots();
     this.closing ??= Promise.all(
-      slots.map((s) => (s.child ? new Promise((r) => s.child?.once('exit', r)) : undefined)),
+      slots.map((s) => (s.child ? new Promise((r) => s.child?.once('close', r)) : undefined)),
     ).then(() => undefined);
     for (const l of this.listeners) l.close();
     for (const s of this.atEdge) s.destroy();

@@ -27,7 +27,7 @@ function ask<A>(
     const done = (answer: A): void => {
       clearTimeout(timer);
       child.off('message', onMessage);
-      child.off('exit', onExit);
+      child.off('close', onExit);
       resolve(answer);
     };
     const onMessage = (m: unknown): void => {
@@ -37,7 +37,7 @@ function ask<A>(
     const onExit = (): void => done(fail(`worker ${slot.index} exited`));
     const timer = setTimeout(() => done(fail(`worker ${slot.index} did not answer`)), timeoutMs);
     child.on('message', onMessage);
-    child.once('exit', onExit);
+    child.once('close', onExit);
     slot.send(message);
   });
 }

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { test } from 'node:test';
-import { byAddress, leastBusy } from './worker-slot.js';
+import { silentLogger } from '../../logger.js';
+import { byAddress, leastBusy, WorkerSlot } from './worker-slot.js';
 
 const slot = (name: string, active: number, ready = true) => ({ name, active, ready });
 
@@ -45,4 +51,59 @@ test('a worker out of descriptors gets connections only when every ready one is'
   assert.equal(leastBusy([full, slot('w2', 5, false)], now)?.name, 'w1', 'the only ready one');
   assert.equal(leastBusy([full, { ...busy, outOfFilesUntil: now + 1 }], now)?.name, 'w1', 'all full: fewest');
   assert.equal(leastBusy([{ ...full, outOfFilesUntil: now }, busy], now)?.name, 'w1', 'that was before');
+});
+
+/**
+ * Whether a child has ended and can be reaped: a zombie with no thread left but its first (that one
+ * alone is a zombie while Node's other threads still exit, and waitpid() does not report it yet).
+ */
+function ended(pid: number): boolean {
+  const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+  return /^State:\s+Z/m.test(status) && /^Threads:\s+1$/m.test(status);
+}
+
+test("a worker's last messages reach the primary before its exit does, also when they arrive after the process ended", async () => {
+  // Node reaps every ended child at one SIGCHLD, after the I/O of that turn of its event loop: a
+  // worker that sends and ends during that I/O is reaped (its 'exit') before what it sent is read.
+  // Made certain here: another child writes and ends, and its output's handler waits for the worker
+  // to send and end.
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-slot-'));
+  const go = path.join(dir, 'go');
+  const worker = `
+    const { existsSync } = require('node:fs');
+    while (!existsSync(${JSON.stringify(go)}));
+    process.send({ type: 'ferry:draining' }, () => process.exit(0));`;
+  const events: string[] = [];
+  let exited!: () => void;
+  const done = new Promise<void>((resolve) => (exited = resolve));
+  const slot = new WorkerSlot(1, {
+    fork: () => spawn(process.execPath, ['-e', worker], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+    init: undefined,
+    logger: silentLogger,
+    message: (s, m) => events.push(`${m.type} from worker ${s.index}`),
+    exit: () => {
+      events.push('exit');
+      exited();
+    },
+  });
+  try {
+    slot.start();
+    const pid = slot.pid;
+    assert.ok(pid !== undefined);
+    const other = spawn(process.execPath, ['-e', "process.stdout.write('x')"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    assert.ok(other.pid !== undefined);
+    other.stdout.once('data', () => {
+      writeFileSync(go, '');
+      while (!ended(pid));
+    });
+    // Its output and its SIGCHLD both wait for the next turn.
+    while (!ended(other.pid));
+    await done;
+    assert.deepEqual(events, ['ferry:draining from worker 1', 'exit']);
+    assert.equal(slot.child, undefined);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

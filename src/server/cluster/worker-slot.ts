@@ -59,12 +59,15 @@ export class WorkerSlot {
       this.hooks.logger.warn({ worker: this.index, err: err.message }, 'worker error'),
     );
     child.on('message', (m: unknown) => {
-      if (!isFromWorker(m)) return;
+      // A previous process's message, were one to come after its end: not this one's.
+      if (this.child !== child || !isFromWorker(m)) return;
       if (m.type === 'ferry:ready') this.ready = true;
       this.answeredAt = Date.now();
       this.hooks.message(this, m);
     });
-    child.once('exit', (code, signal) => {
+    // 'close', not 'exit': the process can end before the primary has read its last messages (its
+    // drain notice, its final metrics), which would then be taken for its successor's.
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
       this.child = undefined;
       this.ready = false;
       this.unresponsive = false;
@@ -101,7 +104,7 @@ export class WorkerSlot {
     clearTimeout(this.restartTimer);
     const child = this.child;
     if (!child) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
     if (this.ready) this.send({ type: 'ferry:stop' });
     else child.kill('SIGTERM'); // not serving yet: nothing to finish
     await exited;
