@@ -210,7 +210,7 @@ export class ClusterPrimary {
 
   /** At least one worker serves: connections are handed on, not turned away (for /readyz). */
   get serving(): boolean {
-    return this.accepting && this.slots.some((s) => s.child && s.ready && !s.unresponsive);
+    return this.accepting && this.slots.some((s) => s.child && s.ready && !s.unresponsive && !s.draining);
   }
 
   /**
@@ -456,6 +456,7 @@ export class ClusterPrimary {
     } else if (m.type === 'ferry:metrics') {
       slot.lastMetrics = m.metrics; // kept for when it exits (its final counts, at a graceful exit)
     } else if (m.type === 'ferry:draining') {
+      slot.draining = true; // its 421 would reach new clients, even where it is not replaced
       this.replace(slot);
     } else if (m.type === 'ferry:pong') {
       if (slot.unresponsive) {

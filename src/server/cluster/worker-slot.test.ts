@@ -53,6 +53,16 @@ test('a worker out of descriptors gets connections only when every ready one is'
   assert.equal(leastBusy([{ ...full, outOfFilesUntil: now }, busy], now)?.name, 'w1', 'that was before');
 });
 
+test('a worker that stops on its own gets no new connection, whether it was replaced yet or not', () => {
+  const stopping = { ...slot('w1', 0), draining: true };
+  assert.equal(leastBusy([stopping, slot('w2', 5)])?.name, 'w2', 'idle, but stopping');
+  assert.equal(leastBusy([stopping]), undefined, 'none but it');
+  const workers = [slot('w1', 0), slot('w2', 0)];
+  const mine = byAddress(workers, '192.0.2.7')?.name;
+  const drained = workers.map((w) => ({ ...w, draining: w.name === mine }));
+  assert.notEqual(byAddress(drained, '192.0.2.7')?.name, mine, "its address's worker stops: another");
+});
+
 /**
  * Whether a child has ended and can be reaped: a zombie with no thread left but its first (that one
  * alone is a zombie while Node's other threads still exit, and waitpid() does not report it yet).

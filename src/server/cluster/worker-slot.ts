@@ -35,6 +35,8 @@ export class WorkerSlot {
   unresponsive = false;
   /** Until then (ms since the epoch), it lacks descriptors for more: others are picked first. */
   outOfFilesUntil = 0;
+  /** It stops on its own (SIGTERM to it): handed nothing new, also before it is replaced. */
+  draining = false;
   /** The metrics this process last sent (an answer, or its final counts): counted once it is gone. */
   lastMetrics: unknown;
   private startedAt = 0;
@@ -54,6 +56,7 @@ export class WorkerSlot {
     const child = this.hooks.fork(this.index);
     this.child = child;
     this.ready = false;
+    this.draining = false;
     this.startedAt = Date.now();
     child.on('error', (err) =>
       this.hooks.logger.warn({ worker: this.index, err: err.message }, 'worker error'),
@@ -134,7 +137,7 @@ export function leastBusy<S extends Pickable>(slots: readonly S[], now = Date.no
   let best: S | undefined;
   let bestFull = true;
   for (const s of slots) {
-    if (!s.ready) continue;
+    if (!s.ready || s.draining === true) continue;
     const full = (s.outOfFilesUntil ?? 0) > now || s.unresponsive === true;
     if (!best || (bestFull && !full) || (full === bestFull && s.active < best.active)) {
       best = s;
@@ -149,6 +152,7 @@ interface Pickable {
   readonly active: number;
   readonly outOfFilesUntil?: number;
   readonly unresponsive?: boolean;
+  readonly draining?: boolean;
 }
 
 /**
@@ -162,5 +166,5 @@ export function byAddress<S extends Pickable>(slots: readonly S[], address: stri
   let h = 0x811c9dc5;
   for (let i = 0; i < address.length; i++) h = Math.imul(h ^ address.charCodeAt(i), 0x01000193);
   const s = slots[(h >>> 0) % slots.length];
-  return s?.ready && s.unresponsive !== true ? s : leastBusy(slots);
+  return s?.ready && s.draining !== true && s.unresponsive !== true ? s : leastBusy(slots);
 }
