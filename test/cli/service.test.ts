@@ -653,6 +653,8 @@ test('packaging/ferry.service passes systemd-analyze verify and has what the REA
     /^ReadWritePaths=\S+/m,
     /^ExecReload=\/bin\/kill -HUP \$MAINPID$/m,
     /^Restart=on-failure$/m,
+    // The workers (--workers) get SIGTERM from the primary, not each from systemd (then replaced).
+    /^KillMode=mixed$/m,
   ]) {
     assert.match(text, line);
   }
