@@ -3,8 +3,10 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import type { SessionsReport } from '../../src/server/session-report.js';
 import { RawFtp } from '../support/raw-ftp.js';
 import { implicitSession, ServeProcess, type LogLine } from '../support/ferry-process.js';
+import { freePort } from '../support/ports.js';
 import { descendants } from '../support/proc.js';
 
 const USERS = ['a', 'b', 'c', 'd', 'e', 'f'].flatMap((u) => ['--user', `${u}:pw-${u}`]);
@@ -184,6 +186,62 @@ test('--workers 2: /metrics counters never go back when a worker is killed (its 
     assert.equal(value(third, sessions), 1, third);
   } finally {
     for (const s of held) await s.close();
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+test('--workers 2: /sessions lists a stopping worker sessions, and names that worker in missingWorkers when it does not answer', async () => {
+  const admin = `127.0.0.1:${await freePort()}`;
+  const token = 'stop-token-0123456789';
+  const config = path.join(dir, 'admin.yaml');
+  // The upload must not be cut while the test runs.
+  await writeFile(config, `stopGraceSeconds: 300\nadmin:\n  listen: ${admin}\n  token: ${token}\n`);
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--config', config, '--data-dir', path.join(dir, 'd3'), ...USERS],
+    root,
+  );
+  const sessions = async (): Promise<SessionsReport> => {
+    const res = await fetch(`http://${admin}/sessions`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(res.status, 200);
+    return (await res.json()) as SessionsReport;
+  };
+  const uploader = await implicitSession(r, 'a');
+  let stopped: number | undefined;
+  try {
+    const stopping = await r.pidOfLogin('a');
+    const conn = await uploader.openData(await uploader.epsv(), { tls: true });
+    conn.stream.resume();
+    await uploader.cmd('STOR held.bin', 150);
+    const from = r.log.length;
+    process.kill(stopping, 'SIGTERM');
+    const told = await r.waitForLog(
+      since(r, from, (l) => l.msg?.startsWith('worker stopping') === true && l.workerPid === stopping),
+      'the primary told that the worker stops',
+    );
+    await r.waitForLog(
+      since(r, from, (l) => l.msg === 'worker ready' && l.worker === told.worker),
+      'its replacement ready',
+    );
+    const listed = await sessions();
+    assert.deepEqual(listed.missingWorkers, []);
+    assert.deepEqual(
+      listed.sessions.map((s) => [s.user, s.worker]),
+      [['a', told.worker]],
+    );
+
+    // Stopped (SIGSTOP) while it finishes its upload: named, not silently left out.
+    process.kill(stopping, 'SIGSTOP');
+    stopped = stopping;
+    const partial = await sessions();
+    assert.deepEqual(partial.missingWorkers, [told.worker]);
+    assert.deepEqual(partial.sessions, []);
+    process.kill(stopping, 'SIGCONT');
+    stopped = undefined;
+    await uploader.uploadClean(conn, Buffer.alloc(1024, 3));
+    await uploader.expect(226);
+  } finally {
+    if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+    await uploader.close();
     assert.equal(await r.stop(), 0);
   }
 });

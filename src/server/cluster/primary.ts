@@ -263,19 +263,19 @@ export class ClusterPrimary {
    */
   async clusterSessions(): Promise<SessionsReport> {
     const id = ++this.asked;
+    // A stopping worker's sessions too, under its index (its replacement's), until it has exited.
     const answers = await Promise.all(
       this.allSlots().map(async (s) => ({
         worker: s.index,
-        // A stopping worker's sessions are listed too (it is not missing: it has been replaced).
-        draining: this.draining.has(s),
         sessions: s.child && s.ready ? await requestSessions(s, id) : undefined,
       })),
     );
+    const missing = answers.filter((a) => a.sessions === undefined).map((a) => a.worker);
     return {
       sessions: answers
         .flatMap((a) => (a.sessions ?? []).map((s) => ({ ...s, worker: a.worker })))
         .sort((a, b) => a.since.localeCompare(b.since)),
-      missingWorkers: answers.filter((a) => !a.draining && a.sessions === undefined).map((a) => a.worker),
+      missingWorkers: [...new Set(missing)],
     };
   }
 
