@@ -51,3 +51,21 @@ test('progress within a period grants another one; a period without it expires; 
     mock.timers.reset();
   }
 });
+
+test('a read that starts after the command (undefined, then 0) and never moves gets one period, not two', () => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    let started = false;
+    let expired = 0;
+    boundCommand(
+      1000,
+      () => (started ? 0 : undefined),
+      () => expired++,
+    );
+    started = true; // runLocal started (HASH's openRead), nothing read
+    mock.timers.tick(1000);
+    assert.equal(expired, 1);
+  } finally {
+    mock.timers.reset();
+  }
+});

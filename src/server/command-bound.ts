@@ -8,10 +8,13 @@ export function boundCommand(
   progress: () => number | undefined,
   expired: () => void,
 ): () => void {
-  let seen = progress();
+  // Nothing counted yet is 0: a read that has not started (HASH's openRead hanging) and one that
+  // started but read nothing have not moved, and get one period, not two.
+  const moved = (): number => progress() ?? 0;
+  let seen = moved();
   const check = (): void => {
-    const now = progress();
-    if (now === undefined || now === seen) return expired();
+    const now = moved();
+    if (now === seen) return expired();
     seen = now;
     timer = setTimeout(check, ms);
   };
