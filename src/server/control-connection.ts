@@ -167,6 +167,16 @@ export class ControlConnection {
   private idleSince = Date.now();
   /** The queued command running now. */
   private current: Item | undefined;
+  /** The time limits of the commands running now (see boundCommand); cleared when the session ends. */
+  private readonly bounds = new Set<() => void>();
+  /**
+   * A command the time limit gave up on: the session ended for the client, but its storage call
+   * (an S3 rename halfway through its copies) is left to finish, not aborted; the session's signal
+   * aborts once it settles.
+   */
+  private outlived: Promise<unknown> | undefined;
+  /** Steps a long storage call reported (StorageContext.progress): the time limit sees it move. */
+  private storageSteps = 0;
 
   constructor(
     socket: net.Socket,
@@ -536,29 +546,21 @@ export class ControlConnection {
     const ctx = this.context(
       this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
-    let outcome: Outcome;
-    const unbound = spec.data ? undefined : this.boundCommand(verb);
-    try {
-      outcome =
-        item.kind === 'command'
-          ? await this.run(item.command, ctx)
-          : // Arguments that did not parse: the access rules still come first.
-            ((await refusal(
-              spec,
-              typeof spec.permission === 'string' ? spec.permission : undefined,
-              undefined,
-              ctx,
-            )) ?? reply(item.code, item.reason));
-    } catch (err) {
-      this.errorReplied(err, verb);
-      const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
-      if (unknown) this.logger.error({ err, command: verb }, 'command failed');
-      outcome = r;
-    } finally {
-      unbound?.();
-    }
+    const settled = this.outcome(item, spec, ctx);
+    const unbound = spec.data ? undefined : this.boundCommand(verb, settled);
+    const outcome = await settled;
+    unbound?.();
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.rt.metrics.command(verb, r.code, (Date.now() - started) / 1000);
+    if (this.outlived === settled) {
+      // The client had its 421; whether the call it was left to finish succeeded is for the log.
+      this.logger.info(
+        { command: verb, reply: r.code, ms: Date.now() - started },
+        'command left to finish after its time limit has finished',
+      );
+      this.transfers.replied(); // a HASH's local transfer is done too; nothing is written
+      return;
+    }
     this.logger.debug(
       { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
@@ -572,14 +574,45 @@ export class ControlConnection {
     if ('after' in outcome) await this.after(outcome.after);
   }
 
-  /** Ends the session if the command (not a transfer) outlives timeouts.commandMs (see options.ts). */
-  private boundCommand(verb: string): () => void {
+  /** The command's reply: its handler's, or the one for the error it threw. */
+  private async outcome(
+    item: Extract<Item, { kind: 'command' | 'bad-argument' }>,
+    spec: AnyCommandSpec,
+    ctx: CommandContext,
+  ): Promise<Outcome> {
+    try {
+      return item.kind === 'command'
+        ? await this.run(item.command, ctx)
+        : // Arguments that did not parse: the access rules still come first.
+          ((await refusal(
+            spec,
+            typeof spec.permission === 'string' ? spec.permission : undefined,
+            undefined,
+            ctx,
+          )) ?? reply(item.code, item.reason));
+    } catch (err) {
+      const verb = item.kind === 'command' ? item.command.verb : item.verb;
+      this.errorReplied(err, verb);
+      const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
+      if (unknown) this.logger.error({ err, command: verb }, 'command failed');
+      return r;
+    }
+  }
+
+  /**
+   * Ends the session if the command (not a transfer) outlives timeouts.commandMs (see options.ts)
+   * without its local transfer or its storage call reporting progress. Its call is not aborted.
+   */
+  private boundCommand(verb: string, settled: Promise<Outcome>): () => void {
     const ms = this.rt.options.timeouts.commandMs;
-    return boundCommand(
+    const unbound = boundCommand(
       ms,
-      () => this.transfers.active?.bytes,
+      () => (this.transfers.active?.bytes ?? 0) + this.storageSteps,
       () => {
+        this.bounds.delete(unbound);
+        if (this.channel.isClosed) return;
         this.logger.warn({ command: verb, seconds: ms / 1000 }, 'command did not finish in time: closing');
+        this.outlived = settled;
         this.quitting = true;
         this.write(
           reply(
@@ -590,6 +623,11 @@ export class ControlConnection {
         this.channel.close();
       },
     );
+    this.bounds.add(unbound);
+    return () => {
+      this.bounds.delete(unbound);
+      unbound();
+    };
   }
 
   /** Policy, then the handler of the command's own verb. */
@@ -754,11 +792,18 @@ export class ControlConnection {
 
   private end(): void {
     this.rt.metrics.sessions.dec({ mode: this.mode });
-    this.disconnect.abort(this.endedBy);
+    for (const unbound of this.bounds) unbound();
+    this.bounds.clear();
+    const release = (): void => {
+      this.disconnect.abort(this.endedBy);
+      this.session.setData(undefined); // also a passive port a PASV left to finish got after the end
+    };
+    // A call the time limit gave up on may still be working (a rename halfway): let it finish.
+    if (this.outlived) void this.outlived.then(release);
+    else release();
     this.leaveAccount();
     this.leaveArrival();
     this.transfers.abort();
-    this.session.setData(undefined);
     this.logger.info({}, 'disconnect');
     this.ended();
   }
@@ -864,6 +909,7 @@ export class ControlConnection {
     const context = (signal?: AbortSignal): StorageContext => ({
       sessionId: session.id,
       signal: signal ?? this.disconnect.signal,
+      progress: () => void this.storageSteps++,
       tooLong: this.tooLong,
       unreadable: (dir, reason) =>
         this.logger.warn(

@@ -33,7 +33,10 @@ export async function renameDir(at: S3Place, from: VPath, to: VPath, c: StorageC
     }
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
   } while (token);
-  for (const o of objects) await copyObject(at, o.key, toKey + o.key.slice(fromKey.length), o.size, c, from);
+  for (const o of objects) {
+    await copyObject(at, o.key, toKey + o.key.slice(fromKey.length), o.size, c, from);
+    c.progress?.();
+  }
   if (!objects.some((o) => o.key === fromKey)) await putMarker(at, to, c, 'rename');
   await deleteKeys(
     at,

@@ -98,6 +98,11 @@ export interface StorageContext {
   readonly tooLong?: (dir: VPath, name: string) => void;
   /** Told of a directory a quota scan could not read (`reason`), and so did not count. */
   readonly unreadable?: (dir: VPath, reason: string) => void;
+  /**
+   * Told of each step of a call that can take long (an S3 rename: each object copied): the
+   * command time limit (timeouts.commandMs) then cuts only a call that stopped moving.
+   */
+  readonly progress?: () => void;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

@@ -15,10 +15,31 @@ import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.j
 const COMMAND_MS = 400;
 const SLOW_CHUNKS = 12;
 
-/** MKD never settles; `slow.bin` is read a chunk per COMMAND_MS / 4, three periods in all. */
+/**
+ * MKD never settles; `slow.bin` is read a chunk per COMMAND_MS / 4, three periods in all. Renaming
+ * `moving` reports a step (an S3 rename's object copied) per COMMAND_MS / 4, three periods in all;
+ * renaming `held` waits for `release` without a word, then renames.
+ */
 class StuckStorage extends MemoryStorage {
+  held: { signal: AbortSignal; release: () => void } | undefined;
+  /** Told when an MKD reaches the storage. */
+  onMkdir: (() => void) | undefined;
+
   override mkdir(): Promise<void> {
+    this.onMkdir?.();
     return new Promise<void>(() => {});
+  }
+
+  override async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
+    if (from.endsWith('/moving')) {
+      for (let step = 0; step < SLOW_CHUNKS; step++) {
+        await new Promise((resolve) => setTimeout(resolve, COMMAND_MS / 4));
+        c.progress?.();
+      }
+    } else if (from.endsWith('/held')) {
+      await new Promise<void>((release) => (this.held = { signal: c.signal, release }));
+    }
+    return super.rename(from, to, c);
   }
 
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
@@ -57,6 +78,66 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       assert.equal((line.obj as { command?: string }).command, 'MKD');
       await other.cmd('NOOP', 200);
       await other.cmd('PWD', 257);
+    });
+  });
+
+  test('a rename still reporting its steps (an S3 rename copying objects) is not cut', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('moving', Buffer.from('x'));
+      await ftp.cmd('RNFR moving', 350);
+      await ftp.cmd('RNTO moved', 250);
+      await ftp.cmd('SIZE moved', 213);
+    });
+  });
+
+  test('the limit ends the session but leaves a rename still working to finish, not aborted halfway', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('held', Buffer.from('y'));
+      const from = server().logs.length;
+      await ftp.cmd('RNFR held', 350);
+      ftp.send('RNTO kept');
+      assert.match(textOf(await ftp.expect(421, COMMAND_MS * 20)), /RNTO did not finish/);
+      await waitForLog(server(), (l) => l.msg === 'disconnect', from);
+      const held = storage.held;
+      assert.ok(held, 'the rename started');
+      assert.equal(held.signal.aborted, false, 'the rename in flight was aborted');
+      held.release();
+      const done = await waitForLog(
+        server(),
+        (l) => l.msg === 'command left to finish after its time limit has finished',
+        from,
+      );
+      assert.equal((done.obj as { reply?: number }).reply, 250);
+      assert.equal(held.signal.aborted, true, 'the session signal aborts once the call settled');
+      const other = track(await loggedIn(server(), 'explicit'));
+      await other.cmd('SIZE kept', 213);
+    });
+  });
+
+  test('a client gone during a stuck command hears of no time limit after its disconnect', async () => {
+    await withClients(async (track) => {
+      const gone = await loggedIn(server(), 'explicit');
+      const from = server().logs.length;
+      const stuck = new Promise<void>((resolve) => (storage.onMkdir = resolve));
+      gone.send('MKD lost');
+      await stuck;
+      storage.onMkdir = undefined;
+      await gone.close();
+      const disconnect = await waitForLog(server(), (l) => l.msg === 'disconnect', from);
+      const session = (disconnect.obj as { session?: string }).session;
+      // A later session's identical limit fires after the gone one's would have.
+      const clock = track(await loggedIn(server(), 'explicit'));
+      clock.send('MKD clock');
+      await clock.expect(421, COMMAND_MS * 20);
+      const late = server()
+        .logs.slice(from)
+        .filter((l) => (l.obj as { session?: string }).session === session);
+      assert.deepEqual(
+        late.map((l) => l.msg),
+        ['disconnect'],
+      );
     });
   });
 
