@@ -254,9 +254,10 @@ export class ControlConnection {
     if (!t && item?.kind !== 'command') return null;
     const command = item?.kind === 'command' ? item.command : undefined;
     let path = t?.path ?? null;
-    if (path === null && command && 'path' in command && typeof command.path === 'string') {
+    const named = command && this.namedPath(command);
+    if (path === null && named !== undefined) {
       try {
-        path = resolveVPath(this.session.cwd, command.path);
+        path = resolveVPath(this.session.cwd, named);
       } catch {
         // A name its handler refuses: no path shown.
       }
@@ -267,6 +268,16 @@ export class ControlConnection {
       bytes: t?.bytes ?? null,
       direction: t?.direction ?? null,
     };
+  }
+
+  /**
+   * The path a command names, as its permission is checked (spec.target: `LIST -la /pub` names
+   * `/pub`); a command with a path but no target, its path.
+   */
+  private namedPath<V extends Verb>(command: CommandOf<V>): string | undefined {
+    const spec: CommandSpec<V> | undefined = this.rt.commands[command.verb];
+    if (spec?.target) return spec.target(command);
+    return 'path' in command && typeof command.path === 'string' ? command.path : undefined;
   }
 
   private get mode(): SessionMode {

@@ -1,7 +1,7 @@
 /**
  * FerryServer.sessions() (the admin listener's GET /sessions) while commands that move no data run:
  * a password check shows PASS and nothing of the password; an MKD stuck in its storage shows its
- * path, taken against the cwd; both count as busy (idle 0), and each is idle again once answered.
+ * path, taken against the cwd (a listing's without its ls options); both count as busy (idle 0), and each is idle again once answered.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,6 +9,7 @@ import type { Authenticator } from '../../src/auth/types.js';
 import { UserTable } from '../../src/auth/users.js';
 import type { SessionReport } from '../../src/server/session-report.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import type { FileStat } from '../../src/storage/types.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { connectSecure, loginAs, useFerry, withClients } from './harness.js';
 
@@ -23,16 +24,22 @@ function gate(): { entered: Promise<void>; pass: () => Promise<void>; release: (
 
 const password = gate();
 const mkdir = gate();
+const held = gate();
 
 class GatedStorage extends MemoryStorage {
   override async mkdir(...args: Parameters<MemoryStorage['mkdir']>): Promise<void> {
     await mkdir.pass();
     return super.mkdir(...args);
   }
+
+  override async stat(...args: Parameters<MemoryStorage['stat']>): Promise<FileStat> {
+    if (args[0] === '/docs/held') await held.pass();
+    return super.stat(...args);
+  }
 }
 
 describe('the session report of commands without data', { timeout: 60_000 }, () => {
-  const storage = new GatedStorage({ files: { '/docs/.keep': '' } });
+  const storage = new GatedStorage({ files: { '/docs/.keep': '', '/docs/held/a.txt': 'a' } });
   let users: Authenticator | undefined;
   const slowPassword: Authenticator = {
     async authenticate(c, signal) {
@@ -92,6 +99,18 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
       mkdir.release();
       await ftp.expect(257);
       assert.equal(of(ftp).doing, null);
+    });
+  });
+
+  test('a listing with ls options (STAT -la held): the path it lists, without the options', async () => {
+    await withClients(async (track) => {
+      const ftp = await loginAs(server(), 'explicit', 'alice', track, 'hunter2-password');
+      await ftp.cmd('CWD /docs', 250);
+      ftp.send('STAT -la held');
+      await withDeadline(held.entered, ftp.timeoutMs, 'the listing in storage');
+      assert.deepEqual(of(ftp).doing, { command: 'STAT', path: '/docs/held', bytes: null, direction: null });
+      held.release();
+      await ftp.expect(212);
     });
   });
 });
