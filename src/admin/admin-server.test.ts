@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { silentLogger } from '../logger.js';
-import { AdminServer } from './admin-server.js';
+import { silentLogger, type Logger } from '../logger.js';
+import { AdminServer, isLoopback } from './admin-server.js';
 
 test('/readyz is 503 until started and again once stopping; /healthz follows the listeners', async () => {
   const state = { accepting: false, ready: false };
@@ -67,4 +67,41 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
   } finally {
     await admin.close();
   }
+});
+
+test('without a token, /sessions answers only on a loopback listener; elsewhere 403, and a warning at start', async () => {
+  const warnings: string[] = [];
+  const logger: Logger = { ...silentLogger, warn: (_o, msg) => void warnings.push(msg ?? '') };
+  const source = {
+    metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
+    accepting: () => true,
+    ready: () => true,
+    sessions: async () => ({ sessions: [], missingWorkers: [] }),
+  };
+  const local = await AdminServer.open({ host: '127.0.0.1', port: 0, logger }, source);
+  try {
+    const r = await fetch(`http://127.0.0.1:${local.address.port}/sessions`);
+    assert.equal(r.status, 200);
+    assert.deepEqual(warnings, []);
+  } finally {
+    await local.close();
+  }
+  const open = await AdminServer.open({ host: '0.0.0.0', port: 0, logger }, source);
+  try {
+    const r = await fetch(`http://127.0.0.1:${open.address.port}/sessions`);
+    assert.equal(r.status, 403);
+    assert.match(await r.text(), /set admin\.token, or listen on loopback/);
+    assert.equal((await fetch(`http://127.0.0.1:${open.address.port}/metrics`)).status, 200);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? '', /not on loopback and without admin\.token/);
+  } finally {
+    await open.close();
+  }
+});
+
+test('loopback listeners: 127.0.0.0/8, ::1 and localhost; not the wildcards or other addresses', () => {
+  for (const h of ['127.0.0.1', '127.8.9.10', '::1', '0:0:0:0:0:0:0:1', '::ffff:127.0.0.1', 'localhost'])
+    assert.equal(isLoopback(h), true, h);
+  for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.0.2.1', 'example.org', '::ffff:10.0.0.1'])
+    assert.equal(isLoopback(h), false, h);
 });

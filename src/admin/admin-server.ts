@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import type net from 'node:net';
+import net from 'node:net';
 import type { Logger } from '../logger.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
@@ -18,7 +18,10 @@ export interface AdminSource {
 export interface AdminOptions {
   host: string;
   port: number;
-  /** When set, /metrics and /sessions need `Authorization: Bearer TOKEN` (the health endpoints do not). */
+  /**
+   * When set, /metrics and /sessions need `Authorization: Bearer TOKEN` (the health endpoints do
+   * not). Without it, /sessions (user names, addresses, paths) answers only on a loopback listener.
+   */
   token?: string;
   logger: Logger;
 }
@@ -39,8 +42,16 @@ export class AdminServer {
 
   static async open(options: AdminOptions, source: AdminSource): Promise<AdminServer> {
     const expected = options.token === undefined ? undefined : digest(options.token);
+    const local = isLoopback(options.host);
+    if (!expected && !local) {
+      options.logger.warn(
+        { host: options.host },
+        'admin listener not on loopback and without admin.token: /metrics is open to whoever reaches it, /sessions refused',
+      );
+    }
+    const guard: Guard = { expected, sessionsOpen: expected !== undefined || local };
     const server = http.createServer((req, res) => {
-      void handle(req, res, source, expected, options.logger);
+      void handle(req, res, source, guard, options.logger);
     });
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
@@ -63,11 +74,29 @@ export class AdminServer {
   }
 }
 
+const LOOPBACK = new net.BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/** A loopback address (or `localhost`): only this host's users reach a listener there. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  const family = net.isIPv4(host) ? 'ipv4' : net.isIPv6(host) ? 'ipv6' : undefined;
+  return family !== undefined && LOOPBACK.check(host, family);
+}
+
+interface Guard {
+  /** The token's digest, when one is set. */
+  expected: Buffer | undefined;
+  /** /sessions tells who is connected: with a token, or only to this host (a loopback listener). */
+  sessionsOpen: boolean;
+}
+
 async function handle(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   source: AdminSource,
-  expected: Buffer | undefined,
+  { expected, sessionsOpen }: Guard,
   logger: Logger,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
@@ -96,6 +125,12 @@ async function handle(
       }
     }
     case '/sessions': {
+      if (!sessionsOpen) {
+        return send(
+          403,
+          'Refused: /sessions names users and their addresses; set admin.token, or listen on loopback.\n',
+        );
+      }
       try {
         const report = await source.sessions();
         return send(200, JSON.stringify(report) + '\n', {
