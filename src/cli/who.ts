@@ -66,8 +66,18 @@ async function adminOf(flags: WhoFlags): Promise<{ url: string; token: string | 
     );
   }
   const token = flags.tokenFile ? await tokenFrom(flags.tokenFile) : config?.admin?.token;
+  // fetch would refuse it with an error that quotes the whole header, token included.
+  if (token !== undefined && !BEARER_TOKEN.test(token)) {
+    throw new FerryError(
+      'ERR_USAGE',
+      `${flags.tokenFile ? `--token-file ${flags.tokenFile}` : `${flags.config}: admin.token`}: the token must be one line of printable characters without spaces.`,
+    );
+  }
   return { url: `http://${urlHost(host)}:${port}/sessions`, token };
 }
+
+/** What an Authorization header can carry as a bearer token: printable ASCII, no space. */
+const BEARER_TOKEN = /^[\x21-\x7E]+$/;
 
 async function tokenFrom(file: string): Promise<string> {
   try {

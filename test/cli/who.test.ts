@@ -29,6 +29,7 @@ before(async () => {
   await big.close();
   await writeFile(path.join(dir, 'token'), `${TOKEN}\n`);
   await writeFile(path.join(dir, 'wrong-token'), 'not-the-token-0123456789\n');
+  await writeFile(path.join(dir, 'two-line-token'), `${TOKEN}\nsecond-line\n`);
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -182,6 +183,7 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
     );
     const viaEnv = await runFerry(['who', '--json'], undefined, { FERRY_CONFIG: config });
     assert.equal(viaEnv.code, 0, viaEnv.stderr);
+    assert.ok(!viaEnv.stderr.includes(TOKEN));
     const json = JSON.parse(viaEnv.stdout) as SessionsReport;
     assert.equal(json.sessions.length, 4);
     assert.deepEqual(json.sessions.find((s) => s.id === u.id)?.doing, {
@@ -194,10 +196,12 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
     // --admin and --token-file instead of the config; a wrong token, none, a listener not there.
     const flags = await runFerry(['who', '--admin', admin, '--token-file', path.join(dir, 'token')]);
     assert.equal(flags.code, 0, flags.stderr);
+    assert.ok(!flags.stderr.includes(TOKEN));
     assert.equal(flags.stdout.trimEnd().split('\n').length, 5);
     const wrong = await runFerry(['who', '--admin', admin, '--token-file', path.join(dir, 'wrong-token')]);
     assert.equal(wrong.code, 1);
     assert.match(wrong.stderr, /401, the token was refused/);
+    assert.ok(!wrong.stderr.includes('not-the-token'));
     const none = await runFerry(['who', '--admin', admin]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /401, a token is needed/);
@@ -220,6 +224,20 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
     for (const c of clients) await c.close();
     assert.equal(await r.stop(), 0);
   }
+});
+
+test('a token that cannot be sent (two lines) is refused naming its file or config key, never printed', async () => {
+  const admin = `127.0.0.1:${await freePort()}`;
+  const file = await runFerry(['who', '--admin', admin, '--token-file', path.join(dir, 'two-line-token')]);
+  assert.equal(file.code, 2);
+  assert.match(file.stderr, /--token-file \S*two-line-token: the token must be one line/);
+  assert.ok(!file.stderr.includes(TOKEN), file.stderr);
+  const config = path.join(dir, 'block-token.yaml');
+  await writeFile(config, `admin:\n  listen: ${admin}\n  token: |\n    ${TOKEN}\n    second-line\n`);
+  const key = await runFerry(['who', '--config', config]);
+  assert.equal(key.code, 2);
+  assert.match(key.stderr, /block-token\.yaml: admin\.token: the token must be one line/);
+  assert.ok(!key.stderr.includes(TOKEN), key.stderr);
 });
 
 test('--workers 2: the sessions of both workers; a worker that does not answer is named, not waited for', async () => {
