@@ -849,7 +849,7 @@ export class ControlConnection {
             } else if (err instanceof PassiveBusyError) {
               this.logger.warn(
                 { user: owner.user, ...err.busy, waitedS: policy.connectTimeoutMs / 1000 },
-                'passive port refused (425): every port of the range stayed held',
+                'passive port refused (425): no port of the range could be bound',
               );
             }
             throw err;
