@@ -8,6 +8,7 @@ import { constants, readlinkSync, statSync, type Stats } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { FerryError } from '../errors.js';
 import { storageError } from './fs-errors.js';
+import { isLocalTree } from './local-filesystems.js';
 import { MetaFs } from './meta-fs.js';
 
 /** O_PATH (Linux; Node does not export it): a reference to the object, not an opened file. */
@@ -99,11 +100,14 @@ export class Pinned {
   }
 }
 
-/** Verifies descriptors against the real root of one LocalStorage. */
+/**
+ * Verifies descriptors against the real root of one LocalStorage. Its calls take the synchronous
+ * fast path only if the tree under the root lies on local filesystems, judged by the mounts of now.
+ */
 export class FdJail {
   constructor(
     readonly rootReal: string,
-    readonly meta: MetaFs = new MetaFs(),
+    readonly meta: MetaFs = new MetaFs(isLocalTree(rootReal)),
   ) {}
 
   /** Pins the object at host path `real` (its last component is not followed). */

@@ -58,15 +58,15 @@ async function readAll(
 
 describe('ListingReader', () => {
   for (const [how, options] of [
-    ['synchronously', { batchSize: 16, slowMs: 1_000 }],
+    ['synchronously', { batchSize: 16, synchronous: true, slowMs: 1_000 }],
     [
       'synchronously from inside the directory',
-      { batchSize: 16, slowMs: 1_000, borrowWorkingDirectory: true },
+      { batchSize: 16, synchronous: true, slowMs: 1_000, borrowWorkingDirectory: true },
     ],
-    ['through the thread pool after a slow batch', { batchSize: 16, slowMs: -1 }],
+    ['through the thread pool after a slow batch', { batchSize: 16, synchronous: true, slowMs: -1 }],
     [
       'from inside the directory, then through the thread pool after a slow batch',
-      { batchSize: 16, slowMs: -1, borrowWorkingDirectory: true },
+      { batchSize: 16, synchronous: true, slowMs: -1, borrowWorkingDirectory: true },
     ],
   ] as const) {
     it(`reads a directory in batches ${how}, leaving out entries removed since readdir`, async (t) => {
@@ -89,6 +89,17 @@ describe('ListingReader', () => {
     });
   }
 
+  it('reads through the thread pool from the first batch where the tree is not all on local filesystems', async (t) => {
+    // A synchronous read (readSync of the Dir, then lstatSync) would throw here.
+    const asyncOnly = (dir: string, handle: Dir): Dir =>
+      Object.assign(Object.create(vanishing(dir, handle)) as Dir, {
+        readSync: () => assert.fail('read synchronously'),
+      });
+    const options = { batchSize: 16, synchronous: false, slowMs: Infinity, borrowWorkingDirectory: true };
+    const entries = (await readAll(t, options, asyncOnly)).flat();
+    assert.equal(entries.length, FILES / 2);
+  });
+
   it('borrows the working directory only while it reads a batch, and gives it back', async (t) => {
     const before = process.cwd();
     const seen = new Set<string>();
@@ -102,7 +113,9 @@ describe('ListingReader', () => {
         },
       });
     };
-    const entries = (await readAll(t, { batchSize: 16, borrowWorkingDirectory: true }, recording)).flat();
+    const entries = (
+      await readAll(t, { batchSize: 16, synchronous: true, borrowWorkingDirectory: true }, recording)
+    ).flat();
     assert.equal(entries.length, FILES / 2);
     assert.equal(process.cwd(), before, 'given back');
     assert.equal(seen.size, 1, [...seen].join(', '));

@@ -6,7 +6,7 @@ import { isTempName } from './upload-temp.js';
 import { childPathsOf, isAllowedName } from './virtual-path.js';
 import { insideDirectory } from './working-directory.js';
 
-/** A call slower than this counts as slow (cold cache, network filesystem, or preempted). */
+/** A call slower than this counts as slow (cold cache, or preempted). */
 const SLOW_CALL_MS = 1;
 /**
  * Slow calls in one batch that move the listing to the thread pool. More than one: on a busy
@@ -59,6 +59,8 @@ export function toFileStat(name: string, path: VPath, st: StatLike, devHex = st.
 export interface ListingReaderOptions {
   /** Entries per batch (in flight at once when the thread pool is used). */
   batchSize: number;
+  /** Whether batches may be read synchronously at all (MetaFs.synchronous: local filesystems only). */
+  synchronous: boolean;
   /** What counts as a slow call (tests pass -1: the thread pool from the second batch on). */
   slowMs?: number;
   /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
@@ -69,14 +71,15 @@ export interface ListingReaderOptions {
 
 /**
  * Reads one directory for a listing, a batch of entries at a time, as Pure-FTPd and vsftpd do it:
- * readdir and lstat synchronously while the filesystem answers fast (a thread-pool round trip and
- * a promise per entry cost more than the cached call itself), giving the event loop a turn between
- * batches that took a while; once calls are slow (cold cache, network filesystem), the rest of the
- * listing goes through the thread pool so other sessions never wait. Names a client could not
+ * readdir and lstat synchronously while a local filesystem answers fast (a thread-pool round trip
+ * and a promise per entry cost more than the cached call itself), giving the event loop a turn
+ * between batches that took a while; once calls are slow (cold cache), the rest of the listing goes
+ * through the thread pool so other sessions never wait. A tree that is not all on local filesystems
+ * is read through the thread pool from the start (a hung call there would freeze the process). Names a client could not
  * address, entries whose paths would be too long and temp uploads are left out. The entries' own links are not followed.
  */
 export class ListingReader {
-  #sync = true;
+  #sync: boolean;
   #done = false;
   #turn = performance.now();
   readonly #devHex: string;
@@ -99,6 +102,7 @@ export class ListingReader {
     this.#prefix = dir.child('');
     this.#childPath = childPathsOf(path);
     this.#batchSize = options.batchSize;
+    this.#sync = options.synchronous;
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
     this.#tooLong = options.tooLong;

@@ -369,6 +369,7 @@ export class LocalStorage implements StorageBackend {
     }
     const reader = new ListingReader(d, handle, dir, {
       batchSize: STAT_BATCH,
+      synchronous: meta.synchronous,
       borrowWorkingDirectory: this.#borrowCwd,
       tooLong: c.tooLong && ((name) => c.tooLong?.(dir, name)),
     });

@@ -9,16 +9,17 @@ import { describe, it } from 'node:test';
 import { MetaFs } from './meta-fs.js';
 
 describe('MetaFs', () => {
-  for (const [name, slowMs] of [
-    ['fast (synchronous)', Infinity],
-    ['after a slow call (asynchronous)', -1],
+  for (const [name, synchronous, slowMs] of [
+    ['fast (synchronous)', true, Infinity],
+    ['after a slow call (asynchronous)', true, -1],
+    ['not on local filesystems (asynchronous always)', false, Infinity],
   ] as const) {
     it(`${name}: realpath, open, fstat, readlink, readSmall and errors`, async (t) => {
       const dir = await mkdtemp(join(tmpdir(), 'ferry-meta-'));
       t.after(() => rm(dir, { recursive: true, force: true }));
       await writeFile(join(dir, 'f.bin'), Buffer.from('0123456789'));
       await symlink('f.bin', join(dir, 'link'));
-      const meta = new MetaFs(slowMs);
+      const meta = new MetaFs(synchronous, slowMs);
       // Four first calls: slow four times in a row switches the path for the next ones.
       for (let i = 0; i < 4; i++) await meta.realpath(dir);
       assert.equal(await meta.realpath(join(dir, 'link')), join(await meta.realpath(dir), 'f.bin'));
@@ -40,7 +41,7 @@ describe('MetaFs', () => {
   }
 
   it('up to three slow calls in a row (preemptions on a busy machine) keep the synchronous path; four leave it', async () => {
-    const meta = new MetaFs(-1); // every call counts as slow
+    const meta = new MetaFs(true, -1); // every call counts as slow
     for (let i = 0; i < 3; i++) {
       await meta.realpath(tmpdir());
       assert.equal(meta.asynchronous, false);
@@ -49,20 +50,36 @@ describe('MetaFs', () => {
     assert.equal(meta.asynchronous, true);
   });
 
+  it('not on local filesystems: the first call goes through the thread pool (a hung one would freeze the process)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-meta-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const meta = new MetaFs(false, Infinity); // no call could ever count as slow
+    assert.equal(meta.asynchronous, true);
+    // Every thread of the pool waits in open(2) on a FIFO: a call through it cannot finish meanwhile.
+    const fifo = join(dir, 'fifo');
+    execFileSync('mkfifo', [fifo]);
+    const readers = blockPool(fifo);
+    let settled = false;
+    const resolved = meta.realpath(dir).finally(() => (settled = true));
+    await new Promise((resolve) => setImmediate(resolve)); // a synchronous call has settled by now
+    const settledWhilePoolBusy = settled;
+    const writer = openWriter(fifo); // lets the pool go on
+    for (const r of await Promise.all(readers)) closeSync(r);
+    closeSync(writer);
+    assert.equal(await resolved, await meta.realpath(dir));
+    assert.equal(settledWhilePoolBusy, false, 'waited for the thread pool');
+  });
+
   it('closeFreeing leaves close(2) to the thread pool: the event loop goes on while a replaced file is freed', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-meta-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     await writeFile(join(dir, 'f.bin'), 'x');
-    const meta = new MetaFs(Infinity); // the fast path for everything else
+    const meta = new MetaFs(true, Infinity); // the fast path for everything else
     const fd = await meta.open(join(dir, 'f.bin'), constants.O_RDONLY);
     // Every thread of the pool waits in open(2) on a FIFO: nothing queued runs until a writer comes.
     const fifo = join(dir, 'fifo');
     execFileSync('mkfifo', [fifo]);
-    const size = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
-    const readers = Array.from(
-      { length: size },
-      () => new Promise<number>((res, rej) => open(fifo, 'r', (err, r) => (err ? rej(err) : res(r)))),
-    );
+    const readers = blockPool(fifo);
     const closed = meta.closeFreeing(fd);
     let stillOpen = true;
     try {
@@ -88,4 +105,13 @@ function openWriter(fifo: string): number {
       if ((err as NodeJS.ErrnoException).code !== 'ENXIO') throw err;
     }
   }
+}
+
+/** A reader of the FIFO waiting in open(2) on every thread of the pool, until a writer comes. */
+function blockPool(fifo: string): Promise<number>[] {
+  const size = Number(process.env['UV_THREADPOOL_SIZE'] ?? 4);
+  return Array.from(
+    { length: size },
+    () => new Promise<number>((res, rej) => open(fifo, 'r', (err, r) => (err ? rej(err) : res(r)))),
+  );
 }

@@ -46,21 +46,29 @@ const renameAsync = promisify(renameCb);
 /**
  * The metadata system calls of one LocalStorage (realpath, open, readlink, fstat, close). On a
  * local disk each takes microseconds, while a round trip through libuv's thread pool costs a
- * fraction of a millisecond of latency, and a small RETR makes a dozen: they run synchronously
- * while they stay fast. Slow calls (a network filesystem, a cold disk) send this storage to the
- * asynchronous API for a while, so the event loop is never held up for long.
+ * fraction of a millisecond of latency, and a small RETR makes a dozen: on local filesystems they
+ * run synchronously while they stay fast. Slow calls (a cold disk) send this storage to the
+ * asynchronous API for a while, so the event loop is never held up for long. A tree with a network
+ * or FUSE filesystem in it is never served synchronously: a call there can hang for good, and a
+ * synchronous one would freeze every session of the process (local-filesystems.ts).
  */
 export class MetaFs {
   #asyncUntil = 0;
   #slowInARow = 0;
   #verySlowInARow = 0;
 
-  /** `slowMs`: what counts as a slow call (tests pass -1 to take the asynchronous path). */
-  constructor(private readonly slowMs = SLOW_MS) {}
+  /**
+   * `synchronous`: whether the fast path may be taken at all (false: the thread pool always).
+   * `slowMs`: what counts as a slow call (tests pass -1 to leave the fast path after four calls).
+   */
+  constructor(
+    readonly synchronous: boolean,
+    private readonly slowMs = SLOW_MS,
+  ) {}
 
-  /** Whether calls go through the thread pool now (after slow ones). */
+  /** Whether calls go through the thread pool now (always, or after slow ones). */
   get asynchronous(): boolean {
-    return performance.now() < this.#asyncUntil;
+    return !this.synchronous || performance.now() < this.#asyncUntil;
   }
 
   realpath(path: string): Promise<string> {
@@ -142,8 +150,8 @@ export class MetaFs {
 
   /**
    * Renames `from` to `to` only if `ok` accepts what `to` is now (its lstat; undefined if absent),
-   * and says whether it did. While calls are fast, the check and the rename run synchronously, one
-   * right after the other: nothing else in this process can act between them.
+   * and says whether it did. While calls are fast (on local filesystems), the check and the rename
+   * run synchronously, one right after the other: nothing else in this process can act between them.
    */
   renameIf(from: string, to: string, ok: (now: Stats | undefined) => boolean): Promise<boolean> {
     return this.#run(
@@ -161,6 +169,7 @@ export class MetaFs {
   }
 
   #run<T>(sync: () => T, async: () => Promise<T>): Promise<T> {
+    if (!this.synchronous) return async();
     const start = performance.now();
     if (start < this.#asyncUntil) return async();
     try {

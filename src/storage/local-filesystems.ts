@@ -1,0 +1,100 @@
+// Whether a storage tree lies on local filesystems only, from /proc/self/mountinfo: the synchronous
+// fast path of meta-fs.ts and listing-stat.ts is safe only where no call can wait on a remote party
+// (an NFS server, a FUSE daemon), since a hung synchronous call freezes the whole process.
+import { readFileSync } from 'node:fs';
+
+/**
+ * Filesystems whose calls only wait for local disks or memory. Anything else (nfs, cifs, fuse.*,
+ * fuseblk, ceph, 9p, autofs, unknown types) may hang; so may proc (reading another process's files
+ * waits on its memory map, held by a thread stuck in a hung filesystem).
+ */
+const LOCAL_TYPES: ReadonlySet<string> = new Set([
+  'ext2',
+  'ext3',
+  'ext4',
+  'xfs',
+  'btrfs',
+  'tmpfs',
+  'ramfs',
+  'zfs',
+  'f2fs',
+  'overlay',
+  'vfat',
+  'msdos',
+  'exfat',
+  'ntfs3',
+  'bcachefs',
+  'squashfs',
+  'erofs',
+  'iso9660',
+  'udf',
+  'jfs',
+  'reiserfs',
+  'nilfs2',
+]);
+
+export interface MountEntry {
+  /** Where it is mounted, unescaped (as a path). */
+  readonly mountPoint: string;
+  readonly fsType: string;
+}
+
+/**
+ * The mounts of a mountinfo text (proc(5): `id parent major:minor root mountpoint options
+ * [optional fields...] - fstype source superoptions`, with space, tab, newline and backslash in
+ * paths written as \ooo). Undefined if a line does not read so: the caller cannot judge then.
+ */
+export function parseMountInfo(text: string): MountEntry[] | undefined {
+  const mounts: MountEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const fields = line.split(' ');
+    const dash = fields.indexOf('-', 6);
+    const mountPoint = fields[4];
+    const fsType = fields[dash + 1];
+    if (dash < 0 || mountPoint === undefined || fsType === undefined || fsType === '') return undefined;
+    mounts.push({ mountPoint: unescapeOctal(mountPoint), fsType: unescapeOctal(fsType) });
+  }
+  return mounts;
+}
+
+function unescapeOctal(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}
+
+/**
+ * Whether the filesystem holding `rootReal` (a real path) and every mount below it are of local
+ * types. Stacked mounts at the holding mount point must all be local (which one is on top is not
+ * judged from the order of the lines).
+ */
+export function onLocalFilesystems(rootReal: string, mounts: readonly MountEntry[]): boolean {
+  let holding: string | undefined;
+  for (const m of mounts) {
+    if (isWithin(rootReal, m.mountPoint) && (holding === undefined || m.mountPoint.length > holding.length))
+      holding = m.mountPoint;
+  }
+  if (holding === undefined) return false;
+  return mounts.every(
+    (m) => LOCAL_TYPES.has(m.fsType) || (m.mountPoint !== holding && !isWithin(m.mountPoint, rootReal)),
+  );
+}
+
+/** `path` is `dir` or below it (both absolute, without a trailing '/' but for '/'). */
+function isWithin(path: string, dir: string): boolean {
+  return path === dir || path.startsWith(dir.endsWith('/') ? dir : dir + '/');
+}
+
+/**
+ * Judges `rootReal` by this process's mounts, read now (procfs: microseconds, and the mounts may
+ * have changed since the last storage). Without /proc: not local.
+ */
+export function isLocalTree(rootReal: string): boolean {
+  let text: string;
+  try {
+    text = readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return false;
+  }
+  const mounts = parseMountInfo(text);
+  return mounts !== undefined && onLocalFilesystems(rootReal, mounts);
+}
