@@ -58,11 +58,12 @@ async function adminOf(flags: WhoFlags): Promise<{ url: string; token: string | 
         : 'no admin listener given: --config FILE (or FERRY_CONFIG) with admin.listen, or --admin HOST:PORT.',
     );
   }
-  const { host, port } = parseHostPort(listen, flags.admin ? '--admin' : `${flags.config}: admin.listen`);
+  const source = flags.admin ? '--admin' : `${flags.config}: admin.listen`;
+  const { host, port } = parseHostPort(listen, source);
   if (port === 0) {
     throw new FerryError(
       'ERR_USAGE',
-      `${flags.config}: admin.listen has port 0 (chosen at each start): give --admin HOST:PORT from the banner.`,
+      `${source} has port 0 (chosen at each start): give --admin HOST:PORT from the banner.`,
     );
   }
   const token = flags.tokenFile ? await tokenFrom(flags.tokenFile) : config?.admin?.token;

@@ -240,6 +240,17 @@ test('a token that cannot be sent (two lines) is refused naming its file or conf
   assert.ok(!key.stderr.includes(TOKEN), key.stderr);
 });
 
+test('port 0 is refused naming where it came from: --admin or the config key', async () => {
+  const flag = await runFerry(['who', '--admin', '127.0.0.1:0', '--token-file', path.join(dir, 'token')]);
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /^ferry: --admin has port 0 \(chosen at each start\)/);
+  const config = path.join(dir, 'port-0.yaml');
+  await writeFile(config, `admin:\n  listen: 127.0.0.1:0\n  token: ${TOKEN}\n`);
+  const key = await runFerry(['who', '--config', config]);
+  assert.equal(key.code, 2);
+  assert.match(key.stderr, /port-0\.yaml: admin\.listen has port 0 \(chosen at each start\)/);
+});
+
 test('--workers 2: the sessions of both workers; a worker that does not answer is named, not waited for', async () => {
   const { r, admin } = await serve(2);
   const clients: RawFtp[] = [];
