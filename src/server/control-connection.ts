@@ -239,7 +239,7 @@ export class ControlConnection {
       address: this.address,
       port: this.remotePort ?? null,
       mode: this.mode,
-      tls: this.channel.secure,
+      tls: this.channel.established,
       since: new Date(this.connectedAt).toISOString(),
       idleSeconds: this.running ? 0 : Math.max(0, Math.floor((now - this.idleSince) / 1000)),
       doing: this.running ? this.activity() : null,

@@ -16,7 +16,7 @@ export interface SessionReport {
   readonly address: string;
   readonly port: number | null;
   readonly mode: 'explicit' | 'implicit';
-  /** The control connection is inside TLS now (false before AUTH and after CCC). */
+  /** The control connection is inside TLS now, its handshake done (false before AUTH, during the handshake, after CCC). */
   readonly tls: boolean;
   /** When the client connected (ISO 8601, UTC). */
   readonly since: string;

@@ -29,6 +29,8 @@ export type TlsStart =
 interface Session {
   readonly tls: tls.TLSSocket;
   readonly pipe: SessionPipe;
+  /** The handshake completed (until then the peer may be a port scanner or stuck). */
+  established: boolean;
 }
 
 /**
@@ -116,9 +118,14 @@ export class ControlChannel extends EventEmitter {
     this.socket.resume();
   }
 
-  /** True while application bytes travel inside TLS. */
+  /** True while application bytes travel inside TLS (from the handshake's start: none before it). */
   get secure(): boolean {
     return this.phase.kind === 'tls';
+  }
+
+  /** True while TLS runs with its handshake completed: what reports show as a TLS session. */
+  get established(): boolean {
+    return this.phase.kind === 'tls' && this.phase.session.established;
   }
 
   /** The live TLS socket (for certificate and session details), if any. */
@@ -170,7 +177,7 @@ export class ControlChannel extends EventEmitter {
             ...FTP_ALPN,
           })
         : tls.connect({ ...start.options, socket: pipe });
-    const session: Session = { tls: sock, pipe };
+    const session: Session = { tls: sock, pipe, established: false };
     sock.on('drain', this.onDrain);
     pipe.on('drain', this.onDrain);
     const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;
@@ -198,6 +205,7 @@ export class ControlChannel extends EventEmitter {
     } finally {
       this.gathering = false;
     }
+    session.established = true;
     sock.on('error', (err) => {
       if (current()) this.emit('error', err);
     });

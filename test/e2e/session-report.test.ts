@@ -4,6 +4,8 @@
  * path, taken against the cwd (a listing's without its ls options); both count as busy (idle 0), and each is idle again once answered.
  */
 import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import type { Authenticator } from '../../src/auth/types.js';
 import { UserTable } from '../../src/auth/users.js';
@@ -11,7 +13,7 @@ import type { SessionReport } from '../../src/server/session-report.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { FileStat } from '../../src/storage/types.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
-import { connectSecure, loginAs, useFerry, withClients } from './harness.js';
+import { connectSecure, loginAs, useFerry, waitForLog, withClients } from './harness.js';
 
 /** Resolves `entered` when called, and settles only once `release()` is called. */
 function gate(): { entered: Promise<void>; pass: () => Promise<void>; release: () => void } {
@@ -78,6 +80,29 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
       await ftp.expect(230);
       const after = of(ftp);
       assert.deepEqual([after.user, after.doing], ['alice', null]);
+    });
+  });
+
+  test('an implicit-port connection that has not completed its handshake is not reported as TLS', async () => {
+    const ts = server();
+    const from = ts.logs.length;
+    // A port scanner: connects and sends nothing, so the server's handshake waits for a ClientHello.
+    const scanner = net.connect({ host: ts.host, port: ts.implicitPort });
+    try {
+      await once(scanner, 'connect');
+      await waitForLog(ts, (l) => l.msg === 'connect' && 'mode' in l.obj && l.obj.mode === 'implicit', from);
+      const s = ts.server.sessions().find((x) => x.port === scanner.localPort);
+      assert.ok(s, 'the scanner has a session');
+      assert.deepEqual(
+        { mode: s.mode, tls: s.tls, user: s.user },
+        { mode: 'implicit', tls: false, user: null },
+      );
+    } finally {
+      scanner.destroy();
+    }
+    await withClients(async (track) => {
+      const ftp = track(await connectSecure(ts, 'implicit'));
+      assert.equal(of(ftp).tls, true, 'once the handshake completed');
     });
   });
 
