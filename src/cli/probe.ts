@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
-import { INTERRUPTED_CLEANUP_MS, ProbeInterrupted, runProbe } from '../client/probe/run.js';
+import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../client/probe/run.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
@@ -60,9 +60,13 @@ const REFUSED_ADVICE =
 
 /**
  * SIGINT and SIGTERM abort the probe (it then deletes what --write made, within
- * INTERRUPTED_CLEANUP_MS); a second signal ends it at once. The exit code the signal asks for.
+ * INTERRUPTED_CLEANUP_MS); a second signal ends it at once, naming the files `made` may have left.
+ * The exit code the signal asks for.
  */
-function interruptible(writeDir: string | undefined): {
+function interruptible(
+  writeDir: string | undefined,
+  made: Made,
+): {
   signal: AbortSignal;
   code: () => number;
   stop: () => void;
@@ -71,7 +75,13 @@ function interruptible(writeDir: string | undefined): {
   let code: number = EXIT.interrupted;
   const on = (sig: NodeJS.Signals): void => {
     if (abort.signal.aborted) {
-      const left = writeDir === undefined ? '' : `; files named ferry-probe-* may be left in ${writeDir}`;
+      const names = made.left;
+      const left =
+        writeDir === undefined
+          ? ''
+          : names.length === 0
+            ? `; none of its files is left in ${writeDir}`
+            : `; these may be left on the server: ${names.join(', ')}`;
       process.stderr.write(`ferry: interrupted again: stopped without cleaning up${left}\n`);
       process.exit(code);
     }
@@ -128,7 +138,8 @@ connections (a 421: banned, too many connections) or stopped answering, and 5 wh
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
     .action(async (urlText: string, o: ProbeFlags) => {
       let code: number;
-      const interrupt = interruptible(o.write);
+      const made = new Made();
+      const interrupt = interruptible(o.write, made);
       try {
         if (!isFtpUrl(urlText))
           throw new FerryError(
@@ -158,6 +169,7 @@ connections (a 421: banned, too many connections) or stopped answering, and 5 wh
             signal: interrupt.signal,
           },
           ...(o.write !== undefined ? { writeDir: o.write } : {}),
+          made,
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
         if (r.summary.incomplete.some((why) => why.startsWith('server refused the connection')))

@@ -4,7 +4,8 @@
  * completed (the report incomplete, exit 3) and, nothing having been made, the directory counts as
  * clean; a cut upload passes only once it really ran (150, then its bytes) and was not reported
  * complete, and its directory is left empty. What it makes goes as soon as the checks that use it are
- * done, not after the other groups; SIGINT or SIGTERM midway deletes it too, then exits 130 or 143.
+ * done, not after the other groups; SIGINT or SIGTERM midway deletes it too, then exits 130 or 143;
+ * a second SIGINT while it deletes ends it at once, naming the files it may have left.
  */
 import assert from 'node:assert/strict';
 import { watch } from 'node:fs';
@@ -14,6 +15,8 @@ import { after, before, describe, it } from 'node:test';
 
 import type { ProbeReport } from '../../src/client/probe/types.js';
 import { WriteArea } from '../../src/client/probe/write.js';
+import { LocalStorage } from '../../src/storage/local.js';
+import type { StorageContext, VPath } from '../../src/storage/types.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { probeCli, probeTarget, startProbe, type ProbeRun } from '../support/probe.js';
 import { withDeadline } from '../support/raw-ftp.js';
@@ -37,14 +40,29 @@ function fileAppears(dir: string, name: RegExp): Promise<string> {
   return withDeadline(found, 60_000, `a file matching ${name} in ${dir}`);
 }
 
+/** DELE in /again waits for this: the probe's cleanup there cannot finish before its second signal. */
+let releaseRemoves = (): void => {};
+const removesHeld = new Promise<void>((resolve) => (releaseRemoves = resolve));
+
+class HeldRemoves extends LocalStorage {
+  override async remove(p: VPath, c: StorageContext): Promise<void> {
+    if (p.startsWith('/again/')) await removesHeld;
+    return super.remove(p, c);
+  }
+}
+
 describe('ferry probe --write', { timeout: 180_000 }, () => {
   let s: TestServer;
   before(async () => {
     // Loopback allowed: the probe's deliberate TLS failures must not get it banned.
-    s = await startFerry({ defender: { allow: ['127.0.0.0/8'] } });
+    s = await startFerry({
+      defender: { allow: ['127.0.0.0/8'] },
+      storageFor: (p) => new HeldRemoves({ root: p.home, readOnly: p.readOnly }),
+    });
     await mkdir(path.join(s.root, 'w'));
   });
   after(async () => {
+    releaseRemoves();
     await s?.close();
   });
   const url = (): string => `ftpes://${s.user}:${s.password}@127.0.0.1:${s.explicitPort}/`;
@@ -127,4 +145,32 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
       assert.deepEqual(await readdir(dir), []);
     });
   }
+
+  it('a second SIGINT while it deletes: stops at once, naming the files it may have left', async () => {
+    const dir = path.join(s.root, 'again');
+    await mkdir(dir);
+    const probe = startProbe([url(), '--ca', ca(), '--write', 'again']);
+    const stderr = probe.child.stderr;
+    assert.ok(stderr);
+    let said = '';
+    const deleting = new Promise<void>((resolve) =>
+      stderr.on('data', (d: Buffer) => {
+        said += d.toString('utf8');
+        if (said.includes("interrupted: deleting the probe's files")) resolve();
+      }),
+    );
+    await fileAppears(dir, /^ferry-probe-[0-9a-f]+-rest\.bin$/);
+    probe.child.kill('SIGINT');
+    await withDeadline(deleting, 60_000, 'the probe deleting its files');
+    probe.child.kill('SIGINT');
+    const r = await probe.run;
+    assert.equal(r.code, 130, r.stderr);
+    assert.equal(r.stdout, '', 'no report');
+    const line = r.stderr.split('\n').find((l) => l.includes('interrupted again')) ?? '';
+    assert.match(line, /stopped without cleaning up; these may be left on the server: again\/ferry-probe-/);
+    const left = await readdir(dir);
+    assert.ok(left.length > 0, 'the held DELE left the files');
+    for (const f of left) assert.ok(line.includes(`again/${f}`), `${f} not named: ${line}`);
+    releaseRemoves();
+  });
 });

@@ -43,12 +43,19 @@ export interface ProbeOptions {
   readonly url: string;
   /** `--write DIR`: a directory the write checks may use (created files are deleted). */
   readonly writeDir?: string;
+  /** Filled in as the probe writes: the caller can name what is left at any time (a second Ctrl-C). */
+  readonly made?: Made;
 }
 
 /** What `--write` made: its area (once the checks start), and whether its cleanup left it clean. */
-interface Made {
+export class Made {
   area?: WriteArea;
   cleanedUp?: boolean;
+
+  /** The files that may be on the server now. */
+  get left(): readonly string[] {
+    return this.area?.left ?? [];
+  }
 }
 
 /** How long the files of `--write` may take to delete after an interruption. */
@@ -70,7 +77,7 @@ export class ProbeInterrupted extends Error {
 
 export async function runProbe(o: ProbeOptions): Promise<ProbeReport> {
   const signal = o.target.signal;
-  const made: Made = {};
+  const made = o.made ?? new Made();
   const probing = probe(o, made);
   if (!signal) return probing;
   let onAbort = (): void => {};

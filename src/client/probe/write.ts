@@ -278,6 +278,11 @@ export class WriteArea {
     } finally {
       clearTimeout(timer);
     }
+    return this.left;
+  }
+
+  /** The files that may be on the server now: made and not yet known to be deleted. */
+  get left(): string[] {
     return [...this.created];
   }
 }
