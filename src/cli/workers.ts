@@ -11,6 +11,7 @@ import {
 } from '../server/cluster/worker.js';
 import type { FerryServer } from '../server/server.js';
 import type { CertificateMaterial } from '../tls/certificates.js';
+import { threadPoolEnv } from './thread-pool.js';
 
 /** Set by the primary in each worker's environment: the worker's position, 1..N. */
 const WORKER_ENV = 'FERRY_WORKER';
@@ -49,7 +50,7 @@ export function workerExecArgv(parent: readonly string[]): string[] {
 /** Starts worker `index`: this same command line, told by its environment that it is a worker. */
 export function forkWorker(index: number): ChildProcess {
   return fork(process.argv[1] ?? '', process.argv.slice(2), {
-    env: { ...process.env, [WORKER_ENV]: String(index) },
+    env: { ...threadPoolEnv(process.env), [WORKER_ENV]: String(index) },
     execArgv: workerExecArgv(process.execArgv),
   });
 }

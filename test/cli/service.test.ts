@@ -655,6 +655,8 @@ test('packaging/ferry.service passes systemd-analyze verify and has what the REA
     /^Restart=on-failure$/m,
     // The workers (--workers) get SIGTERM from the primary, not each from systemd (then replaced).
     /^KillMode=mixed$/m,
+    // The primary's thread pool: libuv reads it before any of Ferry's code runs (README, Thread pool).
+    /^Environment=UV_THREADPOOL_SIZE=16$/m,
   ]) {
     assert.match(text, line);
   }

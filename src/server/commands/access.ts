@@ -5,6 +5,7 @@ import { Code, type NamedCode } from '../../protocol/codes.js';
 import { reply } from '../../protocol/reply.js';
 import { TOO_MANY_UNAUTHENTICATED } from '../admission.js';
 import { causeOf } from '../storage-warnings.js';
+import { checkHome } from '../home-checks.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
 
 /**
@@ -45,7 +46,7 @@ async function completeLogin(
   let storage: StorageBackend;
   try {
     storage = options.storageFor(principal);
-    await storage.checkRoot?.({ sessionId: session.id, signal: ctx.disconnected });
+    await checkHome(storage, principal.home, { sessionId: session.id, signal: ctx.disconnected });
   } catch (err) {
     if (!(err instanceof StorageError)) throw err;
     // The host path is in the cause: in the log line, never in the reply.
