@@ -40,6 +40,7 @@ import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
 import { boundCommand } from './command-bound.js';
+import type { HomeChecks } from './home-checks.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
@@ -64,6 +65,8 @@ export interface ServerRuntime {
   readonly logins: Logins;
   readonly defender: DefenderPort;
   readonly cutUploads: CutUploads;
+  /** Logins' home checks in flight, per home (home-checks.ts). */
+  readonly homeChecks: HomeChecks;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -831,6 +834,7 @@ export class ControlConnection {
       logger: this.logger,
       metrics: rt.metrics,
       cutUploads: rt.cutUploads,
+      homeChecks: rt.homeChecks,
       files: () => this.files(),
       data: {
         passive: async () => {

@@ -9,7 +9,8 @@ import type { StorageBackend, StorageContext } from '../storage/types.js';
  * home run at once; its other logins wait here, holding no thread, until one ends or their client
  * leaves (the time limit answers them meanwhile, as before). 2 rather than 1: a healthy home's check
  * takes microseconds, and a client opening parallel connections should not wait on each in turn.
- * One count for the process (not per server): the pool it protects is the process's.
+ * One count per server (its runtime owns it); two servers embedded in one process share the pool
+ * but not the count.
  */
 export const HOME_CHECKS_PER_HOME = 2;
 
@@ -74,11 +75,13 @@ export class HomeChecks {
   }
 }
 
-/** The process's home checks (see HomeChecks). */
-const homeChecks = new HomeChecks();
-
 /** `storage.checkRoot` for a login to `home`, bounded as HomeChecks says. */
-export async function checkHome(storage: StorageBackend, home: string, c: StorageContext): Promise<void> {
+export async function checkHome(
+  checks: HomeChecks,
+  storage: StorageBackend,
+  home: string,
+  c: StorageContext,
+): Promise<void> {
   const { checkRoot } = storage;
-  if (checkRoot) await homeChecks.run(home, c.signal, () => checkRoot.call(storage, c));
+  if (checkRoot) await checks.run(home, c.signal, () => checkRoot.call(storage, c));
 }

@@ -15,6 +15,7 @@ import type { DefenderEvent } from '../defender/defender.js';
 import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './control-connection.js';
 import { CutUploads } from './cut-uploads.js';
+import { HomeChecks } from './home-checks.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -109,6 +110,7 @@ export class FerryServer {
       defender: this.defense,
       logins: new Logins(),
       cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger, shared: o.sharedCutUploads }),
+      homeChecks: new HomeChecks(),
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));

@@ -46,7 +46,10 @@ async function completeLogin(
   let storage: StorageBackend;
   try {
     storage = options.storageFor(principal);
-    await checkHome(storage, principal.home, { sessionId: session.id, signal: ctx.disconnected });
+    await checkHome(ctx.homeChecks, storage, principal.home, {
+      sessionId: session.id,
+      signal: ctx.disconnected,
+    });
   } catch (err) {
     if (!(err instanceof StorageError)) throw err;
     // The host path is in the cause: in the log line, never in the reply.

@@ -8,6 +8,7 @@ import type { ReplyCode } from '../../protocol/codes.js';
 import type { StorageBackend, StorageContext, VPath } from '../../storage/types.js';
 import type { DataSocket } from '../data-connection.js';
 import type { CutUploads } from '../cut-uploads.js';
+import type { HomeChecks } from '../home-checks.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Can } from '../capabilities.js';
@@ -70,6 +71,8 @@ export interface CommandContext {
   readonly metrics: ServerMetrics;
   /** File versions left by cut uploads, which a resume must not continue (cut-uploads.ts). */
   readonly cutUploads: CutUploads;
+  /** Logins' home checks in flight, per home (home-checks.ts). */
+  readonly homeChecks: HomeChecks;
   /** The logged-in user's files (policy guarantees a login before handlers that use them). */
   files(): UserFiles;
   readonly data: DataEndpoints;
