@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
+import { addressKind } from '../protocol/address.js';
 import type { Logger } from '../logger.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
@@ -74,15 +75,9 @@ export class AdminServer {
   }
 }
 
-const LOOPBACK = new net.BlockList();
-LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
-LOOPBACK.addAddress('::1', 'ipv6');
-
 /** A loopback address (or `localhost`): only this host's users reach a listener there. */
 export function isLoopback(host: string): boolean {
-  if (host === 'localhost') return true;
-  const family = net.isIPv4(host) ? 'ipv4' : net.isIPv6(host) ? 'ipv6' : undefined;
-  return family !== undefined && LOOPBACK.check(host, family);
+  return host === 'localhost' || addressKind(host) === 'loopback';
 }
 
 interface Guard {

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   addressFamily,
+  addressKind,
   formatEprtArg,
   formatEpsvReply,
   formatPasvReply,
@@ -146,4 +147,16 @@ test('sameHost compares after normalization', () => {
   assert.ok(sameHost('FE80::1%eth0', 'fe80::1'));
   assert.ok(!sameHost('127.0.0.1', '127.0.0.2'));
   assert.ok(!sameHost('::1', '127.0.0.1'));
+});
+
+test('addressKind: what a non-public address is, IPv4-mapped and zoned ones too; names are public', () => {
+  assert.equal(addressKind('127.0.0.2'), 'loopback');
+  assert.equal(addressKind('::ffff:127.0.0.1'), 'loopback');
+  assert.equal(addressKind('::1'), 'loopback');
+  assert.equal(addressKind('10.1.2.3'), 'private');
+  assert.equal(addressKind('fd00::1'), 'private');
+  assert.equal(addressKind('fe80::1%eth0'), 'link-local');
+  assert.equal(addressKind('100.64.0.1'), 'carrier-grade NAT');
+  assert.equal(addressKind('8.8.8.8'), 'public');
+  assert.equal(addressKind('localhost'), 'public');
 });

@@ -1,4 +1,4 @@
-import { isIPv4, isIPv6 } from 'node:net'; // address syntax checks only; no sockets here
+import { BlockList, isIPv4, isIPv6 } from 'node:net'; // address checks only; no sockets here
 
 /**
  * Data-connection addresses: PORT/PASV (RFC 959), EPRT/EPSV (RFC 2428). Parsers return undefined on
@@ -234,4 +234,33 @@ export function formatEpsvReply(port: number): string {
 export function parseEpsvReply(text: string): number | undefined {
   const m = /\(([!-~])\1\1(\d{1,5})\1\)/.exec(text) ?? /([!-~])\1\1(\d{1,5})\1/.exec(text);
   return m ? parsePortNumber(m[2] ?? '') : undefined;
+}
+
+export type AddressKind = 'loopback' | 'private' | 'link-local' | 'carrier-grade NAT' | 'public';
+
+/** Address ranges that are not public, by what they are. */
+const RANGES: readonly (readonly [AddressKind, BlockList])[] = (
+  [
+    ['loopback', ['127.0.0.0/8', '::1/128']],
+    ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']],
+    ['link-local', ['169.254.0.0/16', 'fe80::/10']],
+    ['carrier-grade NAT', ['100.64.0.0/10']],
+  ] as const
+).map(([kind, cidrs]) => {
+  const list = new BlockList();
+  for (const cidr of cidrs) {
+    const [net = '', bits = ''] = cidr.split('/');
+    list.addSubnet(net, Number(bits), net.includes(':') ? 'ipv6' : 'ipv4');
+  }
+  return [kind, list] as const;
+});
+
+/** What an address is (an IPv4-mapped one as its IPv4; a zone ignored); a host name: `public`. */
+export function addressKind(addr: string): AddressKind {
+  const family = addressFamily(addr);
+  if (family === undefined) return 'public';
+  const n = normalizeAddress(addr);
+  const bare = n.includes('%') ? n.slice(0, n.indexOf('%')) : n;
+  const found = RANGES.find(([, list]) => list.check(bare, family === 4 ? 'ipv4' : 'ipv6'));
+  return found?.[0] ?? 'public';
 }

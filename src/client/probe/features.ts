@@ -1,6 +1,5 @@
-import { BlockList } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { addressFamily, parsePasvReply, sameHost } from '../../protocol/address.js';
+import { addressKind, parsePasvReply, sameHost } from '../../protocol/address.js';
 import { Code } from '../../protocol/codes.js';
 import {
   isNegative,
@@ -140,31 +139,6 @@ export function pasvAddress(control: string | undefined, r: Reply | undefined): 
     'fail',
     `a ${addressKind(hp.host)} address, not the control connection's: clients must ignore it`,
   );
-}
-
-/** Address ranges that are not public, by what they are. */
-const RANGES: readonly (readonly [string, BlockList])[] = (
-  [
-    ['loopback', ['127.0.0.0/8', '::1/128']],
-    ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']],
-    ['link-local', ['169.254.0.0/16', 'fe80::/10']],
-    ['carrier-grade NAT', ['100.64.0.0/10']],
-  ] as const
-).map(([kind, cidrs]) => {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [net = '', bits = ''] = cidr.split('/');
-    list.addSubnet(net, Number(bits), net.includes(':') ? 'ipv6' : 'ipv4');
-  }
-  return [kind, list] as const;
-});
-
-/** `loopback`, `private`, `link-local`, `carrier-grade NAT` or `public`. */
-function addressKind(host: string): string {
-  const family = addressFamily(host);
-  if (family === undefined) return 'public';
-  const found = RANGES.find(([, list]) => list.check(host, family === 4 ? 'ipv4' : 'ipv6'));
-  return found?.[0] ?? 'public';
 }
 
 async function commands(ctx: ProbeContext, session: () => Promise<ProbeConnection>): Promise<ProbePoint[]> {
