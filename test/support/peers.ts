@@ -806,6 +806,8 @@ export interface ProftpdOptions extends CommonPeerOptions {
   readonly tlsMax?: '1.2' | '1.3';
   /** Data TLS must resume the control session (ProFTPD's default); false adds NoSessionReuseRequired. */
   readonly requireSslReuse?: boolean;
+  /** REST before STOR allowed (AllowStoreRestart); default true (ProFTPD's own default is off). */
+  readonly storeRestart?: boolean;
   /** More directives, appended to the server configuration. */
   readonly extraConfig?: readonly string[];
 }
@@ -870,7 +872,7 @@ export async function startProftpd(opts: ProftpdOptions = {}): Promise<FtpsPeer>
       'RequireValidShell off',
       'DefaultRoot ~',
       'AllowOverwrite on',
-      'AllowStoreRestart on',
+      `AllowStoreRestart ${opts.storeRestart === false ? 'off' : 'on'}`,
       'AllowRetrieveRestart on',
       'MaxInstances 64',
       'TimeoutIdle 300',

@@ -100,13 +100,15 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
     const port = mode === 'epsv' ? parseEpsvReply(replyLine(r)) : parsePasvReply(replyLine(r))?.port;
     if (port === undefined) return { refused: r };
     // Always the control connection's address: a PASV address elsewhere is judged, never followed.
+    // Watched for errors from the moment it connects: the server may reset it (ProFTPD refusing a
+    // REST + STOR) while the probe still waits for the command's reply, before it reads the socket.
     const sock = connectTcp(
       ctl.remoteAddress,
       port,
       t.timeoutMs,
       undefined,
       `Cannot connect to port ${port}`,
-    );
+    ).then((s) => s.on('error', () => {}));
     sock.catch(() => {});
     return {
       connected: sock,
