@@ -180,6 +180,8 @@ export class ControlConnection {
   private outlived: Promise<unknown> | undefined;
   /** Steps a long storage call reported (StorageContext.progress): the time limit sees it move. */
   private storageSteps = 0;
+  /** Ends the time limit of the transfer command running now: its 150 does (see boundCommand). */
+  private untilTransferStarts: (() => void) | undefined;
 
   constructor(
     socket: net.Socket,
@@ -213,7 +215,11 @@ export class ControlConnection {
     this.unlimited = rt.logger.child({ session: this.session.id, remote: this.address });
     this.logger = rt.warnings.forAddress(this.unlimited, this.session.remoteAddress);
     this.transfers = new Transfers({
-      preliminary: (r) => this.write(r),
+      preliminary: (r) => {
+        // Its storage answered and the transfer starts: the data connection's timeouts govern it now.
+        this.untilTransferStarts?.();
+        this.write(r);
+      },
       logger: this.logger,
       user: () => this.session.username,
       finished: (t) => this.transferFinished(t),
@@ -561,9 +567,12 @@ export class ControlConnection {
       this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
     const settled = this.outcome(item, spec, ctx);
-    const unbound = spec.data ? undefined : this.boundCommand(verb, settled);
+    // The handler waits at its first await now: this is in place before any 150 it writes.
+    const unbound = this.boundCommand(verb, settled);
+    if (spec.data) this.untilTransferStarts = unbound;
     const outcome = await settled;
-    unbound?.();
+    unbound();
+    if (spec.data) this.untilTransferStarts = undefined;
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.rt.metrics.command(verb, r.code, (Date.now() - started) / 1000);
     if (this.outlived === settled) {
@@ -614,8 +623,10 @@ export class ControlConnection {
   }
 
   /**
-   * Ends the session if the command (not a transfer) outlives timeouts.commandMs (see options.ts)
-   * without its local transfer or its storage call reporting progress. Its call is not aborted.
+   * Ends the session if the command outlives timeouts.commandMs (see options.ts) without its local
+   * transfer or its storage call reporting progress. Its call is not aborted. A transfer is bounded
+   * until its 150 (its file opened, its listing begun, its upload's target checked): from then on
+   * the data connection's own timeouts govern, and a slow transfer that moves is never cut.
    */
   private boundCommand(verb: string, settled: Promise<Outcome>): () => void {
     const ms = this.rt.options.timeouts.commandMs;
@@ -812,9 +823,12 @@ export class ControlConnection {
       this.disconnect.abort(this.endedBy);
       this.session.setData(undefined); // also a passive port a PASV left to finish got after the end
     };
-    // A call the time limit gave up on may still be working (a rename halfway): let it finish.
-    if (this.outlived) void this.outlived.then(release);
-    else release();
+    // A call the time limit gave up on may still be working (a rename halfway): let it finish. The
+    // data connection or passive port of a transfer it held up (a RETR opening its file) goes now.
+    if (this.outlived) {
+      this.session.setData(undefined);
+      void this.outlived.then(release);
+    } else release();
     this.leaveAccount();
     this.leaveArrival();
     this.transfers.abort();

@@ -3,31 +3,63 @@
  * session forever: after `timeouts.commandMs` the session ends with 421, its QUIT queued behind the
  * command gets that answer instead of waiting, the session's counters are released (the server's
  * leak check after the suite), and other sessions go on. HASH and SIZE in TYPE A, which read while they
- * run, are not cut.
+ * run, are not cut. A transfer is bounded the same way until its 150 (its file opened, its listing
+ * begun, its upload's target checked), and not after: a slow RETR that moves is not cut.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { FileSource, StorageContext, VPath } from '../../src/storage/types.js';
+import type { FileSource, FileStat, PreparedWrite, StorageContext, VPath } from '../../src/storage/types.js';
+import { withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const COMMAND_MS = 400;
 const SLOW_CHUNKS = 12;
 
 /**
- * MKD never settles; `slow.bin` is read a chunk per COMMAND_MS / 4, three periods in all. Renaming
- * `moving` reports a step (an S3 rename's object copied) per COMMAND_MS / 4, three periods in all;
- * renaming `held` waits for `release` without a word, then renames.
+ * MKD never settles (but of `frozen`, whose listing never does); `slow.bin` is read a chunk per
+ * COMMAND_MS / 4, three periods in all. Renaming `moving` reports a step (an S3 rename's object
+ * copied) per COMMAND_MS / 4, three periods in all; renaming `held` waits for `release` without a
+ * word, then renames. Opening `stuck.bin` waits for `reading` to be answered with a stream; with
+ * `holdUploads`, an upload's target check waits for `preparing`.
  */
 class StuckStorage extends MemoryStorage {
   held: { signal: AbortSignal; release: () => void } | undefined;
   /** Told when an MKD reaches the storage. */
   onMkdir: (() => void) | undefined;
+  reading: ((src: FileSource) => void) | undefined;
+  holdUploads = false;
+  preparing: (() => void) | undefined;
+  /** The last upload target checked: released once the upload gave it up unused. */
+  prepared: { released: boolean } | undefined;
 
-  override mkdir(): Promise<void> {
+  override mkdir(p: VPath, c: StorageContext): Promise<void> {
+    if (p.endsWith('/frozen')) return super.mkdir(p, c);
     this.onMkdir?.();
     return new Promise<void>(() => {});
+  }
+
+  override list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    if (!dir.endsWith('/frozen')) return super.list(dir, c);
+    return (async function* () {
+      yield await new Promise<FileStat[]>(() => {});
+    })();
+  }
+
+  override async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
+    if (this.holdUploads) await new Promise<void>((go) => (this.preparing = go));
+    const prepared = await super.prepareWrite(p, o, c);
+    const seen = { released: false };
+    this.prepared = seen;
+    return {
+      write: (src, c2) => prepared.write(src, c2),
+      release: () => ((seen.released = true), prepared.release()),
+    };
   }
 
   override async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
@@ -43,6 +75,7 @@ class StuckStorage extends MemoryStorage {
   }
 
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
+    if (p.endsWith('/stuck.bin')) return new Promise<FileSource>((answer) => (this.reading = answer));
     if (!p.endsWith('/slow.bin')) return super.openRead(p, o, c);
     let sent = 0;
     return Readable.from(
@@ -152,4 +185,111 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       await ftp.cmd('NOOP', 200);
     });
   });
+
+  test('RETR whose file never opens: 421, its data connection let go, other sessions go on; what it opens late is closed', async () => {
+    await withClients(async (track) => {
+      const other = track(await loggedIn(server(), 'explicit'));
+      const stuck = track(await loggedIn(server(), 'implicit'));
+      await stuck.store('stuck.bin', Buffer.from('file'));
+      const conn = await stuck.openData(await stuck.epsv(), { tls: stuck.dataTls });
+      const from = server().logs.length;
+      stuck.send('RETR stuck.bin');
+      stuck.send('ABOR'); // waits its turn behind the RETR, as ever: the 421 ends both
+      assert.match(textOf(await stuck.expect(421, COMMAND_MS * 20)), /RETR did not finish in 0\.4 s/);
+      const line = await waitForLog(
+        server(),
+        (l) => l.msg === 'command did not finish in time: closing',
+        from,
+      );
+      assert.equal((line.obj as { command?: string }).command, 'RETR');
+      await withDeadline(stuckClosed(stuck, conn), COMMAND_MS * 20, 'the data connection to close');
+      await other.cmd('NOOP', 200);
+      assert.match(await other.listing('NLST'), /stuck\.bin/);
+      // The storage answers at last: the stream it opened is closed, no transfer starts.
+      const late = Readable.from([Buffer.from('late')]) as FileSource;
+      late.on('error', () => {}); // closing it early is an error (premature close) to drop
+      const closed = new Promise((resolve) => late.once('close', resolve));
+      assert.ok(storage.reading, 'the RETR reached openRead');
+      storage.reading(late);
+      storage.reading = undefined;
+      const done = await waitForLog(
+        server(),
+        (l) => l.msg === 'command left to finish after its time limit has finished',
+        from,
+      );
+      assert.equal((done.obj as { command?: string }).command, 'RETR');
+      await withDeadline(closed, COMMAND_MS * 20, 'the stream opened after the limit to be closed');
+    });
+  });
+
+  test('STOR whose target check never answers: 421; the file there stays, its target is let go', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('kept.txt', Buffer.from('old'));
+      const from = server().logs.length;
+      storage.holdUploads = true;
+      try {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        ftp.send('STOR kept.txt');
+        assert.match(textOf(await ftp.expect(421, COMMAND_MS * 20)), /STOR did not finish in 0\.4 s/);
+        await withDeadline(stuckClosed(ftp, conn), COMMAND_MS * 20, 'the data connection to close');
+        await waitForLog(server(), (l) => l.msg === 'disconnect', from);
+      } finally {
+        storage.holdUploads = false;
+      }
+      assert.ok(storage.preparing, 'the STOR reached prepareWrite');
+      storage.preparing();
+      storage.preparing = undefined;
+      await waitForLog(
+        server(),
+        (l) => l.msg === 'command left to finish after its time limit has finished',
+        from,
+      );
+      assert.equal(storage.prepared?.released, true, 'the target checked late was not let go');
+      const other = track(await loggedIn(server(), 'explicit'));
+      assert.equal((await other.retrieve('kept.txt')).toString(), 'old');
+    });
+  });
+
+  test('LIST whose listing never begins: 421', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('MKD frozen', 257);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+      ftp.send('LIST frozen');
+      assert.match(textOf(await ftp.expect(421, COMMAND_MS * 20)), /LIST did not finish in 0\.4 s/);
+      await withDeadline(stuckClosed(ftp, conn), COMMAND_MS * 20, 'the data connection to close');
+    });
+  });
+
+  test('after its 150, a transfer waiting for its data connection is not cut: its timeouts govern', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('late.bin', Buffer.from('late'));
+      const port = await ftp.epsv();
+      await ftp.cmd('RETR late.bin', 150);
+      // Another session's limit, started after that 150, expires: the 150 is older than the limit.
+      const clock = track(await loggedIn(server(), 'explicit'));
+      clock.send('MKD clock');
+      await clock.expect(421, COMMAND_MS * 20);
+      const conn = await ftp.openData(port, { tls: ftp.dataTls });
+      assert.equal((await ftp.readAll(conn)).toString(), 'late');
+      await ftp.expect(226);
+    });
+  });
+
+  test('a RETR whose data moves slowly over three periods is not cut', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('slow.bin', Buffer.alloc(SLOW_CHUNKS * 1024, 1));
+      assert.equal((await ftp.retrieve('slow.bin')).length, SLOW_CHUNKS * 1024);
+      await ftp.cmd('NOOP', 200);
+    });
+  });
 });
+
+/** The data connection, opened before a transfer that the server gave up, ends without a byte. */
+async function stuckClosed(ftp: RawFtp, conn: DataConnection): Promise<void> {
+  assert.equal((await ftp.readAll(conn)).length, 0);
+  await conn.closed;
+}
