@@ -1,4 +1,5 @@
-// PassivePorts keeps a port whose transfers are done listening for a while and hands it out again.
+// PassivePorts keeps a port whose transfers are done listening for a while and hands it out again,
+// unless another cluster worker needs the ports (yieldIdle).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import net from 'node:net';
@@ -159,6 +160,81 @@ describe('PassivePorts', () => {
       stop.abort(); // without the fix: ends the wait instead of leaving it to its deadline
       await reserved.catch(() => {});
       ports.close();
+    }
+  });
+
+  it('yieldIdle() closes the ports kept idle at once, and for a while a port whose transfer is done closes instead of being kept', async () => {
+    const ports = new PassivePorts(0, 0);
+    const first = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
+    first.release(true);
+    assert.equal(await listening(first.port), true, 'kept listening with nothing pending');
+    ports.yieldIdle();
+    assert.equal(await listening(first.port), false, 'the idle port given up');
+    const second = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
+    assert.notEqual(second.port, first.port, 'no idle port was left to hand out');
+    second.release(true);
+    assert.equal(await listening(second.port), false, 'not kept while yielding');
+    ports.close();
+  });
+
+  it('a port given up by yieldIdle() is left to the other workers: a request here does not bind it again at once', async () => {
+    // The waiting worker looks every 250 ms; a worker under load would otherwise take the port back
+    // for its next transfer first, again and again.
+    const probe = await heldElsewhere();
+    await probe.free();
+    const { logger, said } = recorder();
+    const ports = new PassivePorts(probe.port, probe.port, undefined, { logger });
+    const done = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
+    done.release(true);
+    ports.yieldIdle();
+    const stop = new AbortController();
+    const reserved = ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), {
+      ms: 120_000,
+      signal: stop.signal,
+    });
+    try {
+      // The only port of the range, free, and not taken: left for the other worker.
+      await said('passive port: none free, waiting');
+    } finally {
+      stop.abort();
+      // Taken back once the other worker has not (it might be, on a slow machine).
+      const r = await reserved.catch(() => undefined);
+      r?.release();
+      ports.close();
+    }
+  });
+
+  it('a request waiting on a port another worker keeps idle says so (starving), and gets it once that worker yields', async () => {
+    // Two PassivePorts over one port, as two cluster workers: `kept`'s worker keeps it idle after
+    // a transfer; the other's request meets EADDRINUSE and reports it, relayed as yieldIdle().
+    const probe = await heldElsewhere();
+    await probe.free();
+    const kept = new PassivePorts(probe.port, probe.port);
+    const done = await kept.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
+    done.release(true);
+    let starved = 0;
+    const starving = (): void => {
+      starved++;
+      kept.yieldIdle();
+    };
+    const { logger, said } = recorder();
+    const ports = new PassivePorts(probe.port, probe.port, undefined, { logger, starving });
+    const stop = new AbortController();
+    const reserved = ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), {
+      ms: 120_000,
+      signal: stop.signal,
+    });
+    try {
+      await said('passive port: none free, waiting');
+      assert.equal(starved, 1, 'reported at its first look');
+      const r = await soon(reserved, () => 'no port');
+      assert.equal(r.port, probe.port);
+      r.release();
+    } finally {
+      stop.abort();
+      await reserved.catch(() => {});
+      ports.close();
+      kept.close();
     }
   });
 

@@ -32,7 +32,10 @@ export interface PortsBusy {
   readonly range: string;
   /** Held here, each with a transfer of this client's address pending (or listening on another address). */
   readonly heldHere: number;
-  /** Held by another process (EADDRINUSE): another cluster worker, or another program on this host. */
+  /**
+   * Held by another process (EADDRINUSE): another cluster worker, or another program on this host;
+   * or left to the other workers a moment after this one gave it up (yieldIdle).
+   */
   readonly heldElsewhere: number;
   /**
    * Refused to this process (EACCES): privileged ports (below net.ipv4.ip_unprivileged_port_start)
@@ -97,6 +100,18 @@ const IDLE_MS = 2_000;
  */
 const RETRY_MS = 250;
 
+/**
+ * After yieldIdle() (another worker's request waits on ports held elsewhere), how long no port is
+ * kept idle and every port stopped here is left to the other workers a moment (HANDOFF_MS): a
+ * worker under continuous load would otherwise take its ports again and again, and the other
+ * worker's request, looking every RETRY_MS, would wait in vain. Its reports, one per RETRY_MS while
+ * it waits, extend this.
+ */
+const YIELD_MS = 2_000;
+
+/** How long a port stopped while yielding is not bound again here: the waiting worker looks before. */
+const HANDOFF_MS = 2 * RETRY_MS;
+
 export interface PassiveIo {
   /** Reads the PROXY header of data connections from trusted proxies. */
   readonly edge?: ProxyEdge;
@@ -105,6 +120,11 @@ export interface PassiveIo {
   readonly warnings?: WarningLimiter;
   /** Counts the connections turned away (ferry_data_connections_refused_total). */
   readonly metrics?: ServerMetrics;
+  /**
+   * A request waits on ports held by another process (a cluster worker's, maybe kept idle there):
+   * called at most once per RETRY_MS while it waits, so that the other workers yieldIdle().
+   */
+  readonly starving?: () => void;
 }
 
 /**
@@ -117,10 +137,11 @@ export interface PassiveIo {
  * with nothing pending is taken first (the most recently used); otherwise ports are taken in turn,
  * and one in use elsewhere (another process, another cluster worker) or refused to this process
  * (privileged) is skipped; a request that found none free waits for one released here, or for its
- * turn to look again (RETRY_MS) while ports are held elsewhere (a refused port stays refused). A
- * port whose last transfer is done stops listening after IDLE_MS, or at once after close(). Each
- * client address and each user may hold only so many pending transfers, so a hundred idle PASVs
- * cannot take every port.
+ * turn to look again (RETRY_MS) while ports are held elsewhere (a refused port stays refused; the
+ * other cluster workers are told, io.starving, and give up their idle ports: yieldIdle). A port
+ * whose last transfer is done stops listening after IDLE_MS, or at once after close() or while
+ * yielding. Each client address and each user may hold only so many pending transfers, so a
+ * hundred idle PASVs cannot take every port.
  */
 export class PassivePorts {
   private next: number;
@@ -138,6 +159,12 @@ export class PassivePorts {
   private readonly logger: Logger;
   /** Ports listening with nothing pending, the most recently used last. */
   private readonly idle = new Set<SharedPort>();
+  /** Until then (performance.now()), no port is kept idle: another worker needs them (yieldIdle). */
+  private yieldingUntil = 0;
+  /** Ports stopped while yielding, left to the other workers until then (performance.now()). */
+  private readonly handedOff = new Map<number, number>();
+  /** When `io.starving` was last called (performance.now()). */
+  private starvedAt = -Infinity;
   private closed = false;
 
   constructor(
@@ -215,9 +242,12 @@ export class PassivePorts {
     };
   }
 
-  /** Nothing pending on `shared`: it waits a while for the next reservation, unless closed. */
+  /**
+   * Nothing pending on `shared`: it waits a while for the next reservation, unless closed or
+   * yielding to another worker.
+   */
   private rest(shared: SharedPort): void {
-    if (this.closed) return this.stop(shared);
+    if (this.closed || performance.now() < this.yieldingUntil) return this.stop(shared);
     this.idle.add(shared);
     shared.idle = setTimeout(() => this.stop(shared), IDLE_MS);
   }
@@ -227,6 +257,9 @@ export class PassivePorts {
     this.idle.delete(shared);
     if (shared.closing) return;
     shared.closing = true;
+    const now = performance.now();
+    if (now < this.yieldingUntil && this.ports.has(shared.port))
+      this.handedOff.set(shared.port, now + HANDOFF_MS);
     shared.server.close();
   }
 
@@ -239,6 +272,23 @@ export class PassivePorts {
     this.closed = true;
     this.stopPolling();
     for (const shared of [...this.idle]) this.stop(shared);
+  }
+
+  /**
+   * Another cluster worker's request waits on ports held elsewhere: the ports kept idle here stop
+   * listening now, and for YIELD_MS a port whose transfer is done closes at once instead of being
+   * kept, and is not bound again here before the waiting worker has looked (HANDOFF_MS): the only
+   * ports withheld from that request are those carrying a transfer.
+   */
+  yieldIdle(): void {
+    this.yieldingUntil = performance.now() + YIELD_MS;
+    const idle = [...this.idle];
+    for (const shared of idle) this.stop(shared);
+    if (idle.length > 0)
+      this.logger.debug(
+        { ports: idle.map((s) => s.port) },
+        'passive ports: idle ones given up to another worker',
+      );
   }
 
   private wake(): void {
@@ -284,6 +334,23 @@ export class PassivePorts {
     ).unref();
   }
 
+  /** Whether `port` was stopped while yielding and is still left to the other workers. */
+  private handingOff(port: number): boolean {
+    const until = this.handedOff.get(port);
+    if (until === undefined) return false;
+    if (performance.now() < until) return true;
+    this.handedOff.delete(port);
+    return false;
+  }
+
+  /** Tells the other workers (io.starving) that ports held elsewhere are needed here, not too often. */
+  private starve(): void {
+    const now = performance.now();
+    if (!this.io.starving || now - this.starvedAt < RETRY_MS) return;
+    this.starvedAt = now;
+    this.io.starving();
+  }
+
   private stopPolling(): void {
     clearTimeout(this.poll);
     this.poll = undefined;
@@ -313,6 +380,10 @@ export class PassivePorts {
     for (let tries = 0; tries < span; tries++) {
       const port = this.next;
       this.next = port >= this.max ? this.min : port + 1;
+      if (this.handingOff(port)) {
+        unbound.elsewhere++; // another worker's to take first
+        continue;
+      }
       const shared = this.ports.get(port);
       if (shared) {
         if (!shared.closing && shared.host === host && !shared.pending.has(client)) return register(shared);
@@ -328,7 +399,10 @@ export class PassivePorts {
         unbound[why]++;
       }
     }
-    if (unbound.elsewhere > 0) this.lookMs = performance.now() - started;
+    if (unbound.elsewhere > 0) {
+      this.lookMs = performance.now() - started;
+      this.starve();
+    }
     return undefined;
   }
 

@@ -87,6 +87,8 @@ export class FerryServer {
   private readonly checks: PasswordCheckQueue;
   /** The addresses of passive.address's host names. */
   private readonly passiveNames: PassiveNames;
+  /** Cluster worker: tells the other workers that a PASV here waits on ports they hold. */
+  private passiveStarving: (() => void) | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
@@ -101,7 +103,7 @@ export class FerryServer {
     this.runtime = {
       options: this.guarded(o),
       certificates: this.certificates,
-      passivePorts: passivePortsFor(o, { edge: this.edge, logger: o.logger, warnings, metrics }),
+      passivePorts: passivePortsFor(o, { ...this.passiveIo(), logger: o.logger, warnings, metrics }),
       metrics,
       commands: commandTable(commandSpecs),
       specs: commandSpecs,
@@ -179,7 +181,7 @@ export class FerryServer {
       // The old ports stop listening as their last pending transfers end.
       this.runtime.passivePorts.close();
       this.runtime.passivePorts = passivePortsFor(next, {
-        edge: this.edge,
+        ...this.passiveIo(),
         logger: next.logger,
         warnings: this.runtime.warnings,
         metrics: this.runtime.metrics,
@@ -338,6 +340,21 @@ export class FerryServer {
   } {
     this.defense.forwardTo(send);
     return { mirrorBan: (address, until) => this.defense.mirrorBan(address, until) };
+  }
+
+  /**
+   * Cluster worker: the other workers bind the same passive range. `starving` is called (rate-
+   * limited) while a PASV/EPSV here waits on ports held elsewhere, to be relayed to them; the other
+   * workers' reports come to `yieldIdle`: this worker gives up the ports it keeps idle for a while.
+   */
+  sharePassivePorts(starving: () => void): { yieldIdle(): void } {
+    this.passiveStarving = starving;
+    return { yieldIdle: () => this.runtime.passivePorts.yieldIdle() };
+  }
+
+  /** What every PassivePorts of this server shares (the one a reload makes too). */
+  private passiveIo(): Pick<PassiveIo, 'edge' | 'starving'> {
+    return { edge: this.edge, starving: () => this.passiveStarving?.() };
   }
 
   private async open(

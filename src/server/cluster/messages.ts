@@ -30,6 +30,11 @@ export type ToWorker =
   | { readonly type: 'ferry:logout-answer'; readonly id: number; readonly ok: boolean }
   /** A ban (until > now) or its end (until 0), so the worker stops checking that address's passwords. */
   | { readonly type: 'ferry:ban'; readonly address: string; readonly until: number }
+  /**
+   * Another worker's PASV/EPSV waits on ports held elsewhere: give up your idle kept ports, and keep
+   * none for a while (PassivePorts.yieldIdle).
+   */
+  | { readonly type: 'ferry:passive-yield' }
   /** Are you there? (answered by ferry:pong at once: a worker whose event loop is stuck does not) */
   | { readonly type: 'ferry:ping' }
   | { readonly type: 'ferry:stop' }
@@ -57,6 +62,11 @@ export type FromWorker =
    * with, and Node closed it. The primary counts it no more.
    */
   | { readonly type: 'ferry:lost'; readonly id: number }
+  /**
+   * A PASV/EPSV here waits on passive ports held elsewhere (at most one per 250 ms while it waits):
+   * relayed to the other workers as ferry:passive-yield.
+   */
+  | { readonly type: 'ferry:passive-starving' }
   /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
@@ -92,6 +102,7 @@ const toWorkerTypes = new Set<string>([
   'ferry:user-session-answer',
   'ferry:logout-answer',
   'ferry:ban',
+  'ferry:passive-yield',
   'ferry:ping',
   'ferry:stop',
   'ferry:destroy',
@@ -102,6 +113,7 @@ const fromWorkerTypes = new Set<string>([
   'ferry:pong',
   'ferry:sessions',
   'ferry:lost',
+  'ferry:passive-starving',
   'ferry:defender',
   'ferry:reloaded',
   'ferry:reload-failed',

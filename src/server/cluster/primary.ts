@@ -473,6 +473,9 @@ export class ClusterPrimary {
     } else if (m.type === 'ferry:logout') {
       const loggedOut = this.handed.get(m.connection)?.unauthenticated.loggedOut() ?? Promise.resolve(false);
       void loggedOut.then((ok) => slot.send({ type: 'ferry:logout-answer', id: m.id, ok }));
+    } else if (m.type === 'ferry:passive-starving') {
+      // The other workers (stopping ones too: they still keep ports) give up their idle ones.
+      for (const s of this.allSlots()) if (s !== slot && s.ready) s.send({ type: 'ferry:passive-yield' });
     } else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);
