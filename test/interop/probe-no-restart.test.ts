@@ -28,7 +28,8 @@ describe('probe --write on a ProFTPD without store restart', { timeout: 180_000 
     assert.notEqual(r.stdout, '', r.stderr);
     const report = JSON.parse(r.stdout) as ProbeReport;
     const rest = report.groups.flatMap((g) => g.points).find((x) => x.id === 'rest-stor');
-    assert.notEqual(rest?.verdict, 'pass', `${rest?.received} (${rest?.detail})`);
+    assert.ok(rest, 'no rest-stor point');
+    assert.notEqual(rest.verdict, 'pass', `${rest.received} (${rest.detail})`);
     assert.deepEqual(report.write, { dir: 'w', cleanedUp: true });
     assert.deepEqual(await readdir(path.join(p.root, 'w')), ['.keep']);
   });
