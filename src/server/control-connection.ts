@@ -639,6 +639,9 @@ export class ControlConnection {
         this.logger.warn({ command: verb, seconds: ms / 1000 }, 'command did not finish in time: closing');
         this.outlived = settled;
         this.quitting = true;
+        // Its data connection or passive port goes now, not when the client closes its side: a
+        // call that answers late must find none, so that nothing is sent or stored after the 421.
+        this.session.setData(undefined);
         this.write(
           reply(
             Code.ServiceNotAvailable,
@@ -823,12 +826,10 @@ export class ControlConnection {
       this.disconnect.abort(this.endedBy);
       this.session.setData(undefined); // also a passive port a PASV left to finish got after the end
     };
-    // A call the time limit gave up on may still be working (a rename halfway): let it finish. The
-    // data connection or passive port of a transfer it held up (a RETR opening its file) goes now.
-    if (this.outlived) {
-      this.session.setData(undefined);
-      void this.outlived.then(release);
-    } else release();
+    // A call the time limit gave up on may still be working (a rename halfway): let it finish (its
+    // data endpoint went when the limit fired).
+    if (this.outlived) void this.outlived.then(release);
+    else release();
     this.leaveAccount();
     this.leaveArrival();
     this.transfers.abort();

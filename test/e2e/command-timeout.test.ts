@@ -222,6 +222,37 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
     });
   });
 
+  test('RETR whose file opens after the 421, its client still connected: nothing is sent', async () => {
+    await withClients(async (track) => {
+      const stuck = track(await loggedIn(server(), 'implicit'));
+      // This client does not close its side when the server closes its own (as a client that has
+      // not read the 421 yet): the session is not over until it does.
+      for (const s of [stuck.socket, stuck.controlTls]) if (s) s.allowHalfOpen = true;
+      await stuck.store('stuck.bin', Buffer.from('file'));
+      const conn = await stuck.openData(await stuck.epsv(), { tls: stuck.dataTls });
+      const from = server().logs.length;
+      stuck.send('RETR stuck.bin');
+      assert.match(textOf(await stuck.expect(421, COMMAND_MS * 20)), /RETR did not finish/);
+      const late = Readable.from([Buffer.from('late')]) as FileSource;
+      late.on('error', () => {});
+      assert.ok(storage.reading, 'the RETR reached openRead');
+      storage.reading(late);
+      storage.reading = undefined;
+      assert.equal((await stuck.readAll(conn)).toString(), '', 'bytes sent after the 421');
+      await waitForLog(
+        server(),
+        (l) => l.msg === 'command left to finish after its time limit has finished',
+        from,
+      );
+      assert.deepEqual(
+        server()
+          .logs.slice(from)
+          .filter((l) => l.msg === 'transfer'),
+        [],
+      );
+    });
+  });
+
   test('STOR whose target check never answers: 421; the file there stays, its target is let go', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
