@@ -186,7 +186,9 @@ describe('PassivePorts', () => {
     const ports = new PassivePorts(probe.port, probe.port, undefined, { logger });
     const done = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
     done.release(true);
-    ports.yieldIdle();
+    // A waiting worker that looks every 5 s: the port is left to it for 10 s (a slow machine's
+    // pause before this request's first look is far shorter).
+    ports.yieldIdle(5_000);
     const stop = new AbortController();
     const reserved = ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), {
       ms: 120_000,
@@ -198,6 +200,35 @@ describe('PassivePorts', () => {
     } finally {
       stop.abort();
       // Taken back once the other worker has not (it might be, on a slow machine).
+      const r = await reserved.catch(() => undefined);
+      r?.release();
+      ports.close();
+    }
+  });
+
+  it('a request meeting only ports this worker left to the others does not report starving', async () => {
+    // Its report would make the other workers yield in turn: two loaded workers would trade ports.
+    const probe = await heldElsewhere();
+    await probe.free();
+    let starved = 0;
+    const { logger, said } = recorder();
+    const ports = new PassivePorts(probe.port, probe.port, undefined, {
+      logger,
+      starving: () => void starved++,
+    });
+    const done = await ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), wait);
+    done.release(true);
+    ports.yieldIdle(5_000);
+    const stop = new AbortController();
+    const reserved = ports.reserve('127.0.0.1', owner, (raw) => raw.destroy(), {
+      ms: 120_000,
+      signal: stop.signal,
+    });
+    try {
+      await said('passive port: none free, waiting');
+      assert.equal(starved, 0);
+    } finally {
+      stop.abort();
       const r = await reserved.catch(() => undefined);
       r?.release();
       ports.close();

@@ -48,6 +48,8 @@ export interface PortsBusy {
 interface Unbound {
   elsewhere: number;
   denied: number;
+  /** Given up here a moment ago for another worker's waiting request (yieldIdle): its to take. */
+  handedOff: number;
 }
 
 /** No port of the range could take the request before its deadline: 425, logged with where they were. */
@@ -109,8 +111,13 @@ const RETRY_MS = 250;
  */
 const YIELD_MS = 2_000;
 
-/** How long a port stopped while yielding is not bound again here: the waiting worker looks before. */
+/**
+ * How long a port stopped while yielding is not bound again here, at least: twice the waiting
+ * worker's interval between looks (it says how long that is), so that it looks before.
+ */
 const HANDOFF_MS = 2 * RETRY_MS;
+/** At most this long, whatever the waiting worker says. */
+const MAX_HANDOFF_MS = 10_000;
 
 export interface PassiveIo {
   /** Reads the PROXY header of data connections from trusted proxies. */
@@ -124,7 +131,7 @@ export interface PassiveIo {
    * A request waits on ports held by another process (a cluster worker's, maybe kept idle there):
    * called at most once per RETRY_MS while it waits, so that the other workers yieldIdle().
    */
-  readonly starving?: () => void;
+  readonly starving?: (lookEveryMs: number) => void;
 }
 
 /**
@@ -163,6 +170,8 @@ export class PassivePorts {
   private yieldingUntil = 0;
   /** Ports stopped while yielding, left to the other workers until then (performance.now()). */
   private readonly handedOff = new Map<number, number>();
+  /** How long a port stopped while yielding is left to the other workers (yieldIdle sets it). */
+  private handoffMs = HANDOFF_MS;
   /** When `io.starving` was last called (performance.now()). */
   private starvedAt = -Infinity;
   private closed = false;
@@ -195,7 +204,7 @@ export class PassivePorts {
       const deadline = Date.now() + wait.ms;
       for (let tries = 0; ; tries++) {
         if (wait.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Connection closed.');
-        const unbound: Unbound = { elsewhere: 0, denied: 0 };
+        const unbound: Unbound = { elsewhere: 0, denied: 0, handedOff: 0 };
         const found = this.turn.then(() => this.take(bindOn, client, accept, unbound));
         this.turn = found.catch(() => {});
         const shared = await found;
@@ -213,10 +222,11 @@ export class PassivePorts {
     }
   }
 
-  private busy({ elsewhere, denied }: Unbound): PortsBusy {
+  private busy({ elsewhere, denied, handedOff }: Unbound): PortsBusy {
     const span = this.max - this.min + 1;
-    const heldHere = span - elsewhere - denied;
-    return { range: `${this.min}-${this.max}`, heldHere, heldElsewhere: elsewhere, denied };
+    const heldElsewhere = elsewhere + handedOff;
+    const heldHere = span - heldElsewhere - denied;
+    return { range: `${this.min}-${this.max}`, heldHere, heldElsewhere, denied };
   }
 
   private reservation(
@@ -259,7 +269,7 @@ export class PassivePorts {
     shared.closing = true;
     const now = performance.now();
     if (now < this.yieldingUntil && this.ports.has(shared.port))
-      this.handedOff.set(shared.port, now + HANDOFF_MS);
+      this.handedOff.set(shared.port, now + this.handoffMs);
     shared.server.close();
   }
 
@@ -277,11 +287,14 @@ export class PassivePorts {
   /**
    * Another cluster worker's request waits on ports held elsewhere: the ports kept idle here stop
    * listening now, and for YIELD_MS a port whose transfer is done closes at once instead of being
-   * kept, and is not bound again here before the waiting worker has looked (HANDOFF_MS): the only
-   * ports withheld from that request are those carrying a transfer.
+   * kept, and is not bound again here before the waiting worker has looked (twice `lookEveryMs`,
+   * its interval between looks; HANDOFF_MS at least): the only ports withheld from that request
+   * are those carrying a transfer.
    */
-  yieldIdle(): void {
-    this.yieldingUntil = performance.now() + YIELD_MS;
+  yieldIdle(lookEveryMs = RETRY_MS): void {
+    const wanted = Number.isFinite(lookEveryMs) ? 2 * lookEveryMs : HANDOFF_MS;
+    this.handoffMs = Math.min(MAX_HANDOFF_MS, Math.max(HANDOFF_MS, wanted));
+    this.yieldingUntil = performance.now() + Math.max(YIELD_MS, this.handoffMs);
     const idle = [...this.idle];
     for (const shared of idle) this.stop(shared);
     if (idle.length > 0)
@@ -323,15 +336,12 @@ export class PassivePorts {
    */
   private pollLater(): void {
     if (this.poll || this.polling.size === 0 || this.closed) return;
-    this.poll = setTimeout(
-      () => {
-        this.poll = undefined;
-        const [next] = this.polling;
-        next?.();
-        this.pollLater();
-      },
-      Math.max(RETRY_MS, 10 * this.lookMs),
-    ).unref();
+    this.poll = setTimeout(() => {
+      this.poll = undefined;
+      const [next] = this.polling;
+      next?.();
+      this.pollLater();
+    }, this.lookEveryMs()).unref();
   }
 
   /** Whether `port` was stopped while yielding and is still left to the other workers. */
@@ -343,12 +353,17 @@ export class PassivePorts {
     return false;
   }
 
+  /** The interval between looks while requests wait on ports held elsewhere. */
+  private lookEveryMs(): number {
+    return Math.max(RETRY_MS, 10 * this.lookMs);
+  }
+
   /** Tells the other workers (io.starving) that ports held elsewhere are needed here, not too often. */
   private starve(): void {
     const now = performance.now();
     if (!this.io.starving || now - this.starvedAt < RETRY_MS) return;
     this.starvedAt = now;
-    this.io.starving();
+    this.io.starving(this.lookEveryMs());
   }
 
   private stopPolling(): void {
@@ -381,7 +396,7 @@ export class PassivePorts {
       const port = this.next;
       this.next = port >= this.max ? this.min : port + 1;
       if (this.handingOff(port)) {
-        unbound.elsewhere++; // another worker's to take first
+        unbound.handedOff++; // another worker's to take first
         continue;
       }
       const shared = this.ports.get(port);
@@ -399,10 +414,10 @@ export class PassivePorts {
         unbound[why]++;
       }
     }
-    if (unbound.elsewhere > 0) {
-      this.lookMs = performance.now() - started;
-      this.starve();
-    }
+    if (unbound.elsewhere + unbound.handedOff > 0) this.lookMs = performance.now() - started;
+    // Only ports another process holds are worth a report: those this one left to the others are
+    // theirs to take, and a report would make them yield theirs in turn.
+    if (unbound.elsewhere > 0) this.starve();
     return undefined;
   }
 

@@ -88,7 +88,7 @@ export class FerryServer {
   /** The addresses of passive.address's host names. */
   private readonly passiveNames: PassiveNames;
   /** Cluster worker: tells the other workers that a PASV here waits on ports they hold. */
-  private passiveStarving: (() => void) | undefined;
+  private passiveStarving: ((lookEveryMs: number) => void) | undefined;
 
   constructor(options: ServerOptions) {
     this.options = resolveOptions(options);
@@ -347,14 +347,14 @@ export class FerryServer {
    * limited) while a PASV/EPSV here waits on ports held elsewhere, to be relayed to them; the other
    * workers' reports come to `yieldIdle`: this worker gives up the ports it keeps idle for a while.
    */
-  sharePassivePorts(starving: () => void): { yieldIdle(): void } {
+  sharePassivePorts(starving: (lookEveryMs: number) => void): { yieldIdle(lookEveryMs: number): void } {
     this.passiveStarving = starving;
-    return { yieldIdle: () => this.runtime.passivePorts.yieldIdle() };
+    return { yieldIdle: (lookEveryMs) => this.runtime.passivePorts.yieldIdle(lookEveryMs) };
   }
 
   /** What every PassivePorts of this server shares (the one a reload makes too). */
   private passiveIo(): Pick<PassiveIo, 'edge' | 'starving'> {
-    return { edge: this.edge, starving: () => this.passiveStarving?.() };
+    return { edge: this.edge, starving: (lookEveryMs) => this.passiveStarving?.(lookEveryMs) };
   }
 
   private async open(

@@ -34,7 +34,7 @@ export type ToWorker =
    * Another worker's PASV/EPSV waits on ports held elsewhere: give up your idle kept ports, and keep
    * none for a while (PassivePorts.yieldIdle).
    */
-  | { readonly type: 'ferry:passive-yield' }
+  | { readonly type: 'ferry:passive-yield'; readonly lookEveryMs: number }
   /** Are you there? (answered by ferry:pong at once: a worker whose event loop is stuck does not) */
   | { readonly type: 'ferry:ping' }
   | { readonly type: 'ferry:stop' }
@@ -66,7 +66,7 @@ export type FromWorker =
    * A PASV/EPSV here waits on passive ports held elsewhere (at most one per 250 ms while it waits):
    * relayed to the other workers as ferry:passive-yield.
    */
-  | { readonly type: 'ferry:passive-starving' }
+  | { readonly type: 'ferry:passive-starving'; readonly lookEveryMs: number }
   /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
   | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }

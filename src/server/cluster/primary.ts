@@ -475,7 +475,8 @@ export class ClusterPrimary {
       void loggedOut.then((ok) => slot.send({ type: 'ferry:logout-answer', id: m.id, ok }));
     } else if (m.type === 'ferry:passive-starving') {
       // The other workers (stopping ones too: they still keep ports) give up their idle ones.
-      for (const s of this.allSlots()) if (s !== slot && s.ready) s.send({ type: 'ferry:passive-yield' });
+      for (const s of this.allSlots())
+        if (s !== slot && s.ready) s.send({ type: 'ferry:passive-yield', lookEveryMs: m.lookEveryMs });
     } else if (m.type === 'ferry:defender') this.defense.record(normalizeAddress(m.address), m.event);
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);

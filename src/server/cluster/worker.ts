@@ -113,7 +113,9 @@ export async function serveAsWorker(
   const defender = server.forwardDefenderEvents((address, event) =>
     reply({ type: 'ferry:defender', address, event }),
   );
-  const passive = server.sharePassivePorts(() => reply({ type: 'ferry:passive-starving' }));
+  const passive = server.sharePassivePorts((lookEveryMs) =>
+    reply({ type: 'ferry:passive-starving', lookEveryMs }),
+  );
   // A socket this worker had no descriptor for (EMFILE) never reaches 'message': Node answers the
   // primary's Node with a NACK, which resends it a few times, then closes it. Told nothing, the
   // primary would count that connection for ever (as not logged in: its address soon refused).
@@ -147,7 +149,7 @@ export async function serveAsWorker(
       case 'ferry:ban':
         return defender.mirrorBan(m.address, m.until);
       case 'ferry:passive-yield':
-        return passive.yieldIdle();
+        return passive.yieldIdle(m.lookEveryMs);
       case 'ferry:ping':
         return reply({ type: 'ferry:pong' });
       case 'ferry:metrics-request': {
