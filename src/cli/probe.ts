@@ -1,8 +1,11 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
+import { CertificateError } from '../client/errors.js';
+import { NOT_TRUSTED, type ProbeTrust } from '../client/probe/connection.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
 import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../client/probe/run.js';
+import { KnownHostsFile, normalizeFingerprint } from '../client/trust.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
@@ -13,7 +16,8 @@ import { exitWhenDone } from './exit-when-done.js';
 /**
  * `ferry probe URL`: an FTPS conformance and security report for any server (client/probe/).
  * Exit 0 when every MS-FTPS and RFC 4217 point passes (or does not apply), 1 otherwise; 2 for
- * usage, and 3/4/5 when the probe cannot connect, secure or log in at all.
+ * usage, and 3/4/5 when the probe cannot connect, secure or log in at all, 4 too when it did not
+ * log in because the server's certificate is not trusted.
  */
 
 interface ProbeFlags {
@@ -21,7 +25,15 @@ interface ProbeFlags {
   write?: string;
   timeout?: number;
   ca?: string;
+  insecure?: boolean;
+  fingerprint?: string[];
+  tofu?: boolean;
+  knownHosts?: string;
   verbose?: boolean;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
 }
 
 function positiveNumber(value: string): number {
@@ -40,11 +52,13 @@ function verboseLog(e: ProtocolEvent): void {
 }
 
 /**
- * 1 when an MS-FTPS or RFC 4217 point fails; else, for a report with points not completed, 5 when
- * the login was refused and 3 for any other reason (refused connections, a server that stopped
- * answering, refused uploads); else 0.
+ * 4 when the probe did not log in because the certificate is not trusted (its verdicts may be an
+ * impostor's); 1 when an MS-FTPS or RFC 4217 point fails; else, for a report with points not
+ * completed, 5 when the login was refused and 3 for any other reason (refused connections, a server
+ * that stopped answering, refused uploads); else 0.
  */
 function probeExitCode(r: ProbeReport): number {
+  if (r.summary.incomplete.some((why) => why.startsWith(NOT_TRUSTED))) return EXIT.tls;
   if (conformanceFails(r)) return EXIT.other;
   if (r.summary.incomplete.some((why) => !why.startsWith('login refused'))) return EXIT.connection;
   if (!r.summary.complete) return EXIT.auth;
@@ -57,6 +71,40 @@ const TERMINATED = 143;
 /** What a report refused by the server likely means, and what to do (README, "Probing a server"). */
 const REFUSED_ADVICE =
   "ferry: the server refused the probe's connections: most likely a ban or a connection limit (Ferry's defender, fail2ban); allow the prober's address first (Ferry: `defender: allow:`, fail2ban: ignoreip)\n";
+
+/**
+ * The other commands' trust policy for the probe's logins, and what it tells the user on stderr
+ * (once each): a certificate trusted on first use or recorded, --insecure, and a certificate not
+ * trusted, with its fingerprint and the options that would trust it.
+ */
+function trustOf(o: ProbeFlags): ProbeTrust {
+  const said = new Set<string>();
+  const say = (text: string): void => {
+    if (said.has(text)) return;
+    said.add(text);
+    process.stderr.write(`ferry: ${text}\n`);
+  };
+  return {
+    policy: {
+      insecure: o.insecure ?? false,
+      fingerprints: (o.fingerprint ?? []).map(normalizeFingerprint),
+      knownHosts: new KnownHostsFile(o.knownHosts),
+      trustOnFirstUse: o.tofu ?? false,
+    },
+    onDecision: (d) => {
+      if (d instanceof CertificateError)
+        say(`${d.message}\nThe probe did not log in: its report holds only the checks that need no login.`);
+      else if (d.kind === 'first-use')
+        say(
+          `Trusting the certificate on first use (${d.reason}; ${d.fingerprint}); recorded in ${d.location}.`,
+        );
+      else if (d.kind === 'ca' && d.recordedIn !== undefined)
+        say(`Recorded the server as CA-verified in ${d.recordedIn}.`);
+      else if (d.kind === 'insecure')
+        say('Warning: not verifying the certificate before logging in (--insecure).');
+    },
+  };
+}
 
 /**
  * SIGINT and SIGTERM abort the probe (it then deletes what --write made, within
@@ -120,19 +168,41 @@ export function registerProbe(program: Command): void {
       'also run the checks that upload (truncated upload, REST STOR, replace) in this remote directory; their files are deleted',
     )
     .option('--timeout <seconds>', 'connect, handshake and reply timeout (default 10)', positiveNumber)
-    .option('--ca <file>', 'judge the certificate chain against the CA certificates in this PEM file')
+    .option(
+      '--ca <file>',
+      'trust (and judge the certificate chain against) the CA certificates in this PEM file instead of the system CAs',
+    )
+    .option(
+      '--fingerprint <sha256>',
+      'log in only if the certificate has this SHA-256 fingerprint (repeatable; CAs are not consulted)',
+      collect,
+    )
+    .option(
+      '--tofu',
+      'trust an unknown self-signed certificate on first use and remember it, as the other commands',
+    )
+    .option(
+      '--known-hosts <file>',
+      'known-hosts file (default $FERRY_KNOWN_HOSTS or ~/.config/ferry/known_hosts)',
+    )
+    .option('--insecure', 'log in whatever certificate the server presents (its points still judge it)')
     .option('-v, --verbose', 'print the command/reply dialogue on stderr (password masked)')
     .addHelpText(
       'after',
       `\nThe probe changes nothing on the server unless --write is given. Password: in the URL,
 FERRY_PASSWORD, or ~/.netrc; ftp:// URLs only ask whether TLS is offered (no login in clear).
+The password is sent only once the server's certificate is trusted, as by the other commands
+(system CAs or --ca, --fingerprint, known hosts/--tofu, --insecure); otherwise the probe does not
+log in, reports what needs no login (TLS, certificate, checks before login), marks the rest n/c and
+exits 4. An anonymous login (no user in the URL) has no secret: it goes whatever the certificate.
 
 Exit codes:
   0    every MS-FTPS and RFC 4217 point passes or does not apply, and every point was checked
   1    at least one MS-FTPS or RFC 4217 point fails
 ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}
 A report whose points could not all be checked exits 3 when the server refused the probe's
-connections (a 421: banned, too many connections) or stopped answering, and 5 when it refused the login.
+connections (a 421: banned, too many connections) or stopped answering, 5 when it refused the login,
+and 4 when the probe did not log in because the certificate is not trusted (whatever else failed).
 130 (SIGINT) and 143 (SIGTERM): interrupted; what --write made is deleted first (at most ${INTERRUPTED_CLEANUP_MS / 1000} s).`,
     )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
@@ -153,6 +223,7 @@ connections (a 421: banned, too many connections) or stopped answering, and 5 wh
         const env = { ...process.env };
         if (u.user === undefined) delete env['FERRY_PASSWORD'];
         const creds = await resolveCredentials(u, { env });
+        const trust = trustOf(o);
         const ip = /^[\d.]+$/.test(u.host) || u.host.includes(':');
         const r = await runProbe({
           url: redactUrl(urlText),
@@ -164,6 +235,8 @@ connections (a 421: banned, too many connections) or stopped answering, and 5 wh
             password: creds.password,
             servername: ip ? undefined : u.host,
             ca,
+            // Anonymous: no password of the user's to give away (today's behaviour, see the README).
+            trust: creds.source === 'anonymous' ? undefined : trust,
             timeoutMs: Math.round((o.timeout ?? 10) * 1000),
             log: o.verbose ? verboseLog : undefined,
             signal: interrupt.signal,

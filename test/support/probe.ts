@@ -57,6 +57,8 @@ export function probeTarget(
     password: s.password,
     servername: undefined,
     ca: undefined,
+    // The checks run here are about the server, not the trust decision (test/client/probe-trust.test.ts).
+    trust: undefined,
     timeoutMs: 5000,
     log: undefined,
     state: new ProbeState(),

@@ -59,7 +59,7 @@ interface Judged {
 async function judged(t: ProbeTarget, extra: tls.ConnectionOptions): Promise<Judged> {
   // The name is certificate-name's point: Node would fold a mismatch into the chain's authorizationError.
   const c = await ProbeConnection.open(t, {
-    tls: { ...(t.ca ? { ca: t.ca } : {}), checkServerIdentity: () => undefined, ...extra },
+    tls: { checkServerIdentity: () => undefined, ...extra },
     login: false,
   });
   try {

@@ -14,6 +14,7 @@ function target(port: number, security: 'explicit' | 'implicit'): ProbeTarget {
     password: 'p',
     servername: undefined,
     ca: undefined,
+    trust: undefined,
     timeoutMs: 300,
     log: undefined,
     state: new ProbeState(),

@@ -4,7 +4,9 @@ import { Code } from '../../protocol/codes.js';
 import { parseFeatures } from '../../protocol/features.js';
 import { isNegative, isPositiveCompletion, replyLine, type Reply } from '../../protocol/reply.js';
 import { ClientControlConnection, type ControlOptions, type ProtocolLogger } from '../control.js';
-import { ConnectionError, LoginError } from '../errors.js';
+import { CertificateError, ConnectionError, LoginError } from '../errors.js';
+import { describeUntrusted } from '../certificate-faults.js';
+import { checkServerCertificate, serverKey, type TrustDecision, type TrustOptions } from '../trust.js';
 import type { Security } from '../url.js';
 
 /**
@@ -23,6 +25,12 @@ export interface ProbeTarget {
   readonly servername: string | undefined;
   /** CA certificates (PEM) to judge the certificate chain against instead of the system's. */
   readonly ca: Buffer | undefined;
+  /**
+   * How the server's certificate is judged before a password is sent (the other commands' policy:
+   * pins, known hosts, insecure; the CAs are `ca`'s or the system's); undefined for a login with no
+   * secret to give away (anonymous), which goes whatever the certificate.
+   */
+  readonly trust: ProbeTrust | undefined;
   readonly timeoutMs: number;
   readonly log: ProtocolLogger | undefined;
   /** What this probe has learnt about being let in (shared by every connection of one probe). */
@@ -30,6 +38,15 @@ export interface ProbeTarget {
   /** Aborted (SIGINT, SIGTERM): every connection of the probe is closed at once, and none is opened. */
   readonly signal?: AbortSignal;
 }
+
+export interface ProbeTrust {
+  readonly policy: Pick<TrustOptions, 'insecure' | 'fingerprints' | 'knownHosts' | 'trustOnFirstUse'>;
+  /** Told each login's decision: how the certificate was trusted, or why it was not (then no login). */
+  readonly onDecision?: (d: TrustDecision | CertificateError) => void;
+}
+
+/** How the reason for the points not checked because the certificate is not trusted begins. */
+export const NOT_TRUSTED = "not logged in: the server's certificate is not trusted";
 
 /**
  * Thrown when a check cannot be done because the server stopped letting the probe in (a 421,
@@ -56,8 +73,11 @@ export class ProbeState {
    * attempted any more.
    */
   refused: string | undefined;
-  /** `login refused: 530 …`: checks that need a logged-in session are not done. */
-  loginRefused: string | undefined;
+  /**
+   * `login refused: 530 …`, or NOT_TRUSTED… (the probe did not send its password): checks that
+   * need a logged-in session are not done.
+   */
+  noLogin: string | undefined;
   /** `PBSZ 0 / PROT P refused: …` (explicit FTPS): checks that need protected data are not done. */
   protRefused: string | undefined;
   /** How many times a check was stopped, and the latest reason (check() compares the count). */
@@ -101,12 +121,14 @@ export function droppedBeforeTls(err: unknown): boolean {
 
 /**
  * TLS options for any connection of the probe: every version Node's OpenSSL can speak (TLS 1.0 and
- * 1.1 need security level 0), no rejection (the report judges the certificate), `extra` on top.
+ * 1.1 need security level 0), no rejection (the report judges the certificate, and login() before
+ * a password goes), `extra` on top.
  */
 export function probeTls(t: ProbeTarget, extra: tls.ConnectionOptions = {}): tls.ConnectionOptions {
   return {
     host: t.host,
     ...(t.servername !== undefined ? { servername: t.servername } : {}),
+    ...(t.ca ? { ca: t.ca } : {}),
     minVersion: 'TLSv1',
     ciphers: 'DEFAULT:@SECLEVEL=0',
     rejectUnauthorized: false,
@@ -143,7 +165,7 @@ export class ProbeConnection {
   static async open(t: ProbeTarget, o: OpenOptions = {}): Promise<ProbeConnection> {
     const st = t.state;
     if (st.refused !== undefined) st.stop(st.refused);
-    if ((o.login ?? true) && st.loginRefused !== undefined) st.stop(st.loginRefused);
+    if ((o.login ?? true) && st.noLogin !== undefined) st.stop(st.noLogin);
     let control: ClientControlConnection;
     try {
       control = await ClientControlConnection.connect(connectOptions(t, o.tls));
@@ -187,20 +209,52 @@ export class ProbeConnection {
   }
 
   /**
-   * USER and PASS. Once the probe has started, a refusal is remembered (`login refused: 530 …`) and
-   * no later check logs in again: repeated failed logins get an address banned.
+   * USER and PASS, once the certificate is trusted. Once the probe has started, a refusal is
+   * remembered (`login refused: 530 …`) and no later check logs in again: repeated failed logins
+   * get an address banned.
    */
   async login(): Promise<void> {
     const st = this.target.state;
-    if (st.loginRefused !== undefined) st.stop(st.loginRefused);
+    if (st.noLogin !== undefined) st.stop(st.noLogin);
+    await this.judgeCertificate();
     let r = await this.request(`USER ${this.target.user}`);
     if (r.code === Code.NeedPassword) r = await this.request(`PASS ${this.target.password}`);
     if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous) {
       if (st.started) {
-        st.loginRefused ??= `login refused: ${brief(r)}`;
-        st.stop(st.loginRefused);
+        st.noLogin ??= `login refused: ${brief(r)}`;
+        st.stop(st.noLogin);
       }
       throw new LoginError(r.code, replyLine(r));
+    }
+  }
+
+  /**
+   * Every login of the probe comes here first: its connections take any certificate (the TLS
+   * checks need that), so before a password goes the certificate is judged as the other commands
+   * judge it. Not trusted: the reason is remembered and no connection logs in any more. Keys below
+   * security level 2 pass: the probe offers TLS 1.0 at level 0, as `--tls-min 1.0` does elsewhere.
+   */
+  private async judgeCertificate(): Promise<void> {
+    const { trust, host, port, servername, state } = this.target;
+    if (trust === undefined) return;
+    const server = serverKey(host, port);
+    const sock = this.tlsSocket;
+    try {
+      if (!sock)
+        throw new CertificateError('untrusted', server, '', `No TLS on the connection to ${server}.`);
+      const opts = { ...trust.policy, hostname: servername ?? host, weakKeys: true };
+      trust.onDecision?.(await checkServerCertificate(sock, server, opts));
+    } catch (err) {
+      if (!(err instanceof CertificateError)) throw err;
+      trust.onDecision?.(err);
+      const why =
+        err.problem === 'fingerprint-mismatch'
+          ? 'not the one pinned'
+          : err.problem === 'key-changed'
+            ? 'not the one recorded in the known-hosts file'
+            : describeUntrusted(String(sock?.authorizationError ?? 'no TLS'));
+      state.noLogin ??= `${NOT_TRUSTED} (${why}): give --ca, --fingerprint or --insecure to log in anyway`;
+      state.stop(state.noLogin);
     }
   }
 

@@ -35,6 +35,7 @@ test('an EPRT that gets no reply leaves no listener open behind the probe', asyn
       password: 'p',
       servername: undefined,
       ca: undefined,
+      trust: undefined,
       timeoutMs: 5000,
       log: undefined,
       state: new ProbeState(),

@@ -305,10 +305,7 @@ function whileTransferring(
 ): Promise<ProbePoint> {
   const st = ctx.t.state;
   const blocked =
-    st.refused ??
-    st.loginRefused ??
-    (ctx.t.security === 'explicit' ? st.protRefused : undefined) ??
-    bigRefused;
+    st.refused ?? st.noLogin ?? (ctx.t.security === 'explicit' ? st.protRefused : undefined) ?? bigRefused;
   if (big === undefined)
     return Promise.resolve(
       // No file to read because the listing or --write's upload was refused: not a verdict on ABOR/STAT.

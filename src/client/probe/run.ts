@@ -3,6 +3,7 @@ import { isPositiveCompletion } from '../../protocol/reply.js';
 import { LoginError } from '../errors.js';
 import { parseListText, parseMlsdText, type RemoteEntry } from '../listing.js';
 import {
+  NotCompletedError,
   ProbeConnection,
   ProbeState,
   brief,
@@ -142,8 +143,8 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
     t = { ...t, security: 'explicit' };
   }
   // The first session: connecting or securing it must work (else exit 3/4; a server that turns the
-  // probe away still gets a report); a refused login or PBSZ/PROT is reported, and the checks that
-  // need them are marked not completed.
+  // probe away still gets a report); a refused login (or none, for a certificate not trusted) or
+  // PBSZ/PROT is reported, and the checks that need them are marked not completed.
   const base = await openFirst(t, { login: false });
   if ('why' in base) return refusedReport(o, t, base, started, prelude, made);
   let ctx: ProbeContext;
@@ -151,14 +152,15 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
     try {
       await base.login();
     } catch (err) {
-      if (!(err instanceof LoginError)) throw err;
-      state.loginRefused = `login refused: ${err.replyCode} ${err.replyText}`;
+      // NotCompletedError: the certificate is not trusted, no password was sent (state.noLogin says so).
+      if (err instanceof LoginError) state.noLogin = `login refused: ${err.replyCode} ${err.replyText}`;
+      else if (!(err instanceof NotCompletedError)) throw err;
     }
     const protPoint = await pbszProt(base, t, state);
-    if (state.loginRefused === undefined) await base.request('TYPE I');
+    if (state.noLogin === undefined) await base.request('TYPE I');
     const feat = await base.features(); // FEAT before a login is allowed (RFC 2389)
     const listing =
-      state.loginRefused === undefined && state.protRefused === undefined
+      state.noLogin === undefined && state.protRefused === undefined
         ? await exchange(base, {
             command: feat.map.has('MLST') ? 'MLSD' : 'LIST',
             tls: { session: base.control.dataSession() },
@@ -297,7 +299,7 @@ const PROT_TITLE = 'PBSZ 0 and PROT P accepted (protected data connections)';
 async function pbszProt(base: ProbeConnection, t: ProbeTarget, state: ProbeState): Promise<ProbePoint> {
   const id = 'pbsz-prot-p';
   const sent = 'PBSZ 0; PROT P (after login)';
-  if (state.loginRefused !== undefined) return notCompleted(id, PROT_TITLE, sent, state.loginRefused);
+  if (state.noLogin !== undefined) return notCompleted(id, PROT_TITLE, sent, state.noLogin);
   const pbsz = await base.request('PBSZ 0');
   const prot = await base.request('PROT P');
   const received = `${brief(pbsz)}; ${brief(prot)}`;

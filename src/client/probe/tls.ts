@@ -365,10 +365,11 @@ async function ticketLifetime(t: ProbeTarget, accepted: readonly Version[]): Pro
     const found: string[] = [];
     let longest = -1;
     for (const v of (['TLSv1.3', 'TLSv1.2'] as const).filter((x) => accepted.includes(x))) {
-      // Logged in (a reply over TLS brings TLS 1.3 tickets), unless the login was refused.
+      // Logged in (a reply over TLS brings TLS 1.3 tickets), unless there is no login (refused, or
+      // the certificate not trusted).
       const c = await ProbeConnection.open(t, {
         tls: { minVersion: v, maxVersion: v },
-        login: t.state.loginRefused === undefined,
+        login: t.state.noLogin === undefined,
       });
       try {
         await c.request('NOOP'); // TLS 1.3 tickets come after the handshake
