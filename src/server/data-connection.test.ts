@@ -7,7 +7,8 @@ import { FerryError } from '../errors.js';
 import { silentLogger } from '../logger.js';
 import { generateSelfSigned, type KeyPair } from '../tls/certificates.js';
 import { SessionFamily } from '../tls/session-cache.js';
-import { ActiveEndpoint, type DataPolicy } from './data-connection.js';
+import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
+import { PassivePorts } from './passive-ports.js';
 
 let pair: KeyPair;
 before(async () => {
@@ -81,4 +82,38 @@ test('a data connection that stalls in its ClientHello fails one handshake timeo
     listener.close();
   }
   await closed; // the server cut the connection
+});
+
+// A client that sends its transfer command and hangs up at once: the transfer's signal is aborted
+// before it opens the data connection. The endpoint's close() that follows settled the wait open()
+// had left without a handler: an unhandled rejection, which ended the whole server process.
+test('a passive wait opened with an aborted signal, then closed, leaves no unhandled rejection', async () => {
+  const rejections: unknown[] = [];
+  const onRejection = (reason: unknown): void => void rejections.push(reason);
+  process.on('unhandledRejection', onRejection);
+  const ports = new PassivePorts(0, 0);
+  try {
+    const policy: DataPolicy = {
+      peerAddress: '127.0.0.1',
+      localAddress: '127.0.0.1',
+      protect: () => undefined,
+      requireSessionReuse: true,
+      connectTimeoutMs: NEVER_MS,
+      handshakeTimeoutMs: HANDSHAKE_MS,
+      idleTimeoutMs: NEVER_MS,
+      logger: silentLogger,
+    };
+    const endpoint = await PassiveEndpoint.create(ports, policy, { address: '127.0.0.1', user: undefined });
+    const hungUp = new AbortController();
+    hungUp.abort();
+    await assert.rejects(endpoint.open(hungUp.signal, 'send'), { code: 'ERR_ABORTED' });
+    endpoint.close();
+    // Unhandled rejections are reported once the microtasks have run, before the next turn ends.
+    await new Promise(setImmediate);
+    await new Promise(setImmediate);
+    assert.deepEqual(rejections, []);
+  } finally {
+    process.off('unhandledRejection', onRejection);
+    ports.close();
+  }
 });

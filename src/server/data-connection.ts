@@ -429,11 +429,13 @@ function withDeadline<T>(
       done();
       reject(timeoutError());
     }, ms);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    // Handled even when already aborted: the endpoint's close() rejects it later (an unhandled
+    // rejection ended the server when a client hung up right after its transfer command).
     p.then(
       (v) => (done(), resolve(v)),
       (e: unknown) => (done(), reject(e)),
     );
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
   });
 }
