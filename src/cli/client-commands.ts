@@ -400,13 +400,18 @@ interface MirrorTally {
   deleted: number;
 }
 
-/** The last line of an interrupted mirror, as a batch's: what was done, and what was not. */
-export function interruptedMirrorSummary(t: MirrorTally): string {
+/**
+ * The last line of a mirror that did not finish, as a batch's: what was done, and what was not.
+ * Undefined for a failure before the trees were compared (its error says it all).
+ */
+export function unfinishedMirrorSummary(t: MirrorTally, interrupted: boolean): string | undefined {
   if (t.planned === undefined)
-    return `Interrupted while comparing the trees: no file transferred${t.deleted > 0 ? `, ${t.deleted} deleted` : ''}.`;
+    return interrupted
+      ? `Interrupted while comparing the trees: no file transferred${t.deleted > 0 ? `, ${t.deleted} deleted` : ''}.`
+      : undefined;
   const failed = t.failed > 0 ? `; ${t.failed} failed` : '';
   const notDone = t.planned - t.transferred - t.failed;
-  return `Transferred ${t.transferred} of ${t.planned} file(s), ${humanBytes(t.bytes)}${failed}; ${t.deleted} deleted; interrupted: ${notDone} not transferred.`;
+  return `Transferred ${t.transferred} of ${t.planned} file(s), ${humanBytes(t.bytes)}${failed}; ${t.deleted} deleted${interrupted ? `; interrupted: ${notDone} not transferred` : notDone > 0 ? `; ${notDone} not transferred` : ''}.`;
 }
 
 /** What a get/put of several files needs from the run. */
@@ -732,7 +737,9 @@ export function registerClientCommands(program: Command): void {
               for (const b of bars.values()) b.done();
             })
             .catch((err: unknown) => {
-              if (run.signal.aborted && !o.dryRun) run.reporter.note(interruptedMirrorSummary(tally));
+              // Failed files, or Ctrl-C: the summary still says what was done before the error.
+              const summary = o.dryRun ? undefined : unfinishedMirrorSummary(tally, run.signal.aborted);
+              if (summary !== undefined) run.reporter.note(summary);
               throw err;
             });
           if (o.verify) run.reporter.note(verifySummary(result));

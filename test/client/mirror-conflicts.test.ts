@@ -254,6 +254,8 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     const r = await mirrorCli([local, url]);
     assert.equal(r.code, EXIT.remote, r.stderr);
     assert.match(r.stderr, /^failed d\/ta\\tb\.txt: STOR .*553/m);
+    // The summary says what was done, as a batch's does (there was none after a failure).
+    assert.match(r.stderr, /^Transferred 2 of 3 file\(s\), 2 B; 1 failed; 0 deleted\.$/m);
     assert.doesNotMatch(r.stderr, /\t/);
     assert.equal(await readFile(path.join(ts.root, `${remote}-cli`, 'z.txt'), 'utf8'), 'z');
   });
