@@ -121,21 +121,15 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
         });
     }
   }
-  const result = await runBatch(
-    run,
-    client,
-    sources[0] as string,
-    distinctJobs(jobs, 'download'),
-    'download',
-  );
-  return finish(
-    run,
-    result,
-    jobs.length + refused.length,
-    [...refused, ...result.failures],
-    'get',
-    (j) => j.remote,
-  );
+  const distinct = distinctJobs(jobs, 'download');
+  const result = await runBatch(run, client, sources[0] as string, distinct, 'download');
+  return finish(run, result, {
+    total: distinct.length + refused.length,
+    repeats: jobs.length - distinct.length,
+    failures: [...refused, ...result.failures],
+    verb: 'get',
+    name: (j) => j.remote,
+  });
 }
 
 /** `ferry put FILE… URL/` with several sources or patterns: every file into the remote directory. */
@@ -174,15 +168,15 @@ export async function putBatch(
         error: new FerryError('ERR_USAGE', `Not a regular file: ${local} (mirror uploads directories).`),
       });
   }
-  const result = await runBatch(run, client, urlText, distinctJobs(jobs, 'upload'), 'upload');
-  return finish(
-    run,
-    result,
-    jobs.length + refused.length,
-    [...refused, ...result.failures],
-    'put',
-    (j) => j.local,
-  );
+  const distinct = distinctJobs(jobs, 'upload');
+  const result = await runBatch(run, client, urlText, distinct, 'upload');
+  return finish(run, result, {
+    total: distinct.length + refused.length,
+    repeats: jobs.length - distinct.length,
+    failures: [...refused, ...result.failures],
+    verb: 'put',
+    name: (j) => j.local,
+  });
 }
 
 /** The batch with one progress line: files done/total (and failed), bytes, rate. */
@@ -268,17 +262,23 @@ async function runBatch(
 function finish(
   run: BatchRun,
   result: BatchResult,
-  total: number,
-  failures: readonly { job: BatchJob; error: unknown }[],
-  verb: string,
-  name: (j: BatchJob) => string,
+  batch: {
+    /** The distinct files: one named twice (`a a`, overlapping patterns) is one file. */
+    readonly total: number;
+    /** The names left out as repeats of others. */
+    readonly repeats: number;
+    readonly failures: readonly { job: BatchJob; error: unknown }[];
+    readonly verb: string;
+    readonly name: (j: BatchJob) => string;
+  },
 ): ExitCode {
+  const { total, repeats, failures, verb, name } = batch;
   const interrupted = run.signal.aborted;
   // Files cut short by the interruption are not failures of their own.
   const failed = interrupted ? failures.filter((f) => failureKind(f.error) !== 'aborted') : failures;
   const notDone = total - result.transferred - failed.length;
   run.reporter.note(
-    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${failed.length ? `; ${failed.length} failed` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
+    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${repeats ? ` (${repeats} named twice)` : ''}${failed.length ? `; ${failed.length} failed` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
   );
   run.reporter.stop();
   // Names and replies are the server's: a terminal escape in them is shown escaped.

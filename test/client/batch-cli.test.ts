@@ -124,6 +124,22 @@ describe('ferry get/put of several files against the Ferry server', { timeout: 2
         assert.deepEqual(await sorted(out), ['a.gz', 'c.txt']);
       });
 
+      it('a file named twice, or matched by two patterns, is one file of the total: exit 0', async () => {
+        const pin = common.filter((a) => a !== '--quiet');
+        const out = await local('twice');
+        const get = await ferry(
+          ['get', ...pin, `${base}/${dir}/a.gz`, `${base}/${dir}/a.gz`, `${base}/${dir}/[ab].gz`, out],
+          env,
+        );
+        ok(get);
+        assert.match(get.stderr, /^Transferred 2 of 2 file\(s\), [^;]* \(2 named twice\)\.$/m);
+        assert.deepEqual(await sorted(out), ['a.gz', 'b.gz']);
+        const file = path.join(out, 'a.gz');
+        const put = await ferry(['put', ...pin, file, file, `${base}/${dir}/sub.gz/`], env);
+        ok(put);
+        assert.match(put.stderr, /^Transferred 1 of 1 file\(s\), [^;]* \(1 named twice\)\.$/m);
+      });
+
       it('a pattern that matches nothing is an error naming it; the target must be a directory', async () => {
         const out = await local('nothing');
         const none = await ferry(['get', ...common, `${base}/${dir}/*.zip`, out], env);
