@@ -485,14 +485,15 @@ export function registerClientCommands(program: Command): void {
         entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
         let out: string;
         if (o.json) {
+          // Every key in every entry, null when the server did not tell (the README lists them).
           out = JSON.stringify(
             entries.map((e) => ({
               name: e.name,
               type: e.type,
               size: e.size,
               modified: e.modified.getTime() === 0 ? null : e.modified.toISOString(),
-              ...(e.mode !== undefined ? { mode: e.mode.toString(8).padStart(4, '0') } : {}),
-              ...(e.target !== undefined ? { target: e.target } : {}),
+              mode: e.mode === undefined ? null : e.mode.toString(8).padStart(4, '0'),
+              target: e.target ?? null,
             })),
             null,
             2,
