@@ -549,13 +549,23 @@ export function registerClientCommands(program: Command): void {
       });
     });
 
-  command('cat', 'write a remote file to stdout')
-    .argument('<url>', 'remote file')
-    .action(async (urlText: string, o: CommonOptions) => {
+  command('cat', 'write remote files to stdout, one after the other')
+    .argument('<urls...>', 'remote file(s)')
+    .action(async (urlTexts: string[], o: CommonOptions) => {
       await new Run(o).execute(async (run) => {
-        requireUrl(urlText, 'URL');
-        const { client, url } = await run.connect(urlText);
-        await client.get(unquotedLast(url.pattern), process.stdout, { end: false, signal: run.signal });
+        for (const u of urlTexts) requireUrl(u, 'Each URL');
+        // In order, each whole before the next (as curl does); the first failure ends the run.
+        const clients = new Map<string, FerryClient>();
+        for (const urlText of urlTexts) {
+          const url = parseFtpUrl(urlText);
+          const server = JSON.stringify([url.scheme, url.host, url.port, url.user]);
+          let client = clients.get(server);
+          if (!client) {
+            client = (await run.connect(urlText)).client;
+            clients.set(server, client);
+          }
+          await client.get(unquotedLast(url.pattern), process.stdout, { end: false, signal: run.signal });
+        }
       });
     });
 

@@ -1,5 +1,7 @@
 /**
  * What scripts that replace curl and lftp with `ferry` rely on, against Ferry's own server:
+ * - `cat` of several URLs writes them in order over one connection, and the first failure ends it
+ *   with its exit code;
  * - `ls --json` gives every entry the same keys, null where the server told nothing.
  */
 import assert from 'node:assert/strict';
@@ -15,7 +17,7 @@ import { ferry, type CliResult } from './helpers.js';
 
 const NEW_YEAR_2020 = new Date('2020-01-01T00:00:00Z');
 
-describe('ferry in scripts: ls --json', { timeout: 120_000 }, () => {
+describe('ferry in scripts: cat of several files, ls --json', { timeout: 120_000 }, () => {
   let ts: TestServer;
   let home: string;
   let env: Record<string, string>;
@@ -44,6 +46,26 @@ describe('ferry in scripts: ls --json', { timeout: 120_000 }, () => {
   });
 
   const ok = (r: CliResult): void => assert.equal(r.code, EXIT.ok, `exit ${r.code}\n${r.stderr}`);
+  const logins = (): number => ts.logs.filter((l) => l.msg === 'login').length;
+
+  it('cat of several URLs: each whole, in order, over one connection; the first failure ends it', async () => {
+    const before = logins();
+    const cat = await ferry(
+      ['cat', ...common, '--quiet', `${base}/b.txt`, `${base}/a.txt`, `${base}/b.txt`],
+      env,
+    );
+    ok(cat);
+    assert.equal(cat.stdout, 'b.txt\na.txt\nb.txt\n');
+    assert.equal(logins() - before, 1);
+
+    const missing = await ferry(
+      ['cat', ...common, '--quiet', `${base}/a.txt`, `${base}/nope.txt`, `${base}/c.txt`],
+      env,
+    );
+    assert.equal(missing.code, EXIT.remote, missing.stderr);
+    assert.equal(missing.stdout, 'a.txt\n', 'nothing after the failure');
+    assert.match(missing.stderr, /nope\.txt.*550/);
+  });
 
   it('ls --json: every entry has every key, null where the server told nothing', async () => {
     const r = await ferry(['ls', '--json', ...common, '--quiet', `${base}/`], env);
