@@ -20,6 +20,7 @@ import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
 import { describeError } from './error-text.js';
 import { printableName } from './printable.js';
+import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 
 /**
  * `ferry get` and `ferry put` with several sources or a pattern (what `mget`/`mput` do in lftp):
@@ -36,6 +37,8 @@ export interface BatchRun {
   readonly resume: boolean;
   /** Tries again of a file after a transient failure (--retry). */
   readonly retries: number;
+  /** -R: each file gets its source's modification time. */
+  readonly remoteTime: boolean;
   connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }>;
   another(urlText: string): Promise<FerryClient>;
 }
@@ -188,6 +191,7 @@ async function runBatch(
   direction: 'download' | 'upload',
 ): Promise<BatchResult> {
   if (jobs.length === 0) return { transferred: 0, bytes: 0, failures: [] };
+  const done: BatchJob[] = [];
   // Files done and failed apart: the final line must agree with the summary under it.
   let finished = 0;
   let failed = 0;
@@ -215,6 +219,7 @@ async function runBatch(
         update();
         break;
       case 'done':
+        done.push(e.job);
         inFlight.delete(e.job);
         finished++;
         doneBytes += e.bytes;
@@ -238,8 +243,9 @@ async function runBatch(
         break;
     }
   };
+  let result: BatchResult;
   try {
-    return await transferBatch(client, jobs, {
+    result = await transferBatch(client, jobs, {
       direction,
       parallel: run.parallel,
       connect: () => run.another(urlText),
@@ -253,6 +259,16 @@ async function runBatch(
   } finally {
     bar.done();
   }
+  // -R: once the files are over, on the first connection (the others may be gone).
+  if (run.remoteTime && !run.signal.aborted)
+    for (const j of done) {
+      const note =
+        direction === 'download'
+          ? await keepRemoteTime(client, j.remote, j.local)
+          : await keepLocalTime(client, j.local, j.remote);
+      if (note !== undefined) run.reporter.note(note);
+    }
+  return result;
 }
 
 /**

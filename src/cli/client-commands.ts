@@ -37,6 +37,7 @@ import { readCaFile } from './ca-file.js';
 import { describeError } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
+import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 
 /**
@@ -415,12 +416,13 @@ export function unfinishedMirrorSummary(t: MirrorTally, interrupted: boolean): s
 }
 
 /** What a get/put of several files needs from the run. */
-function batchRun(run: Run, o: CommonOptions & { resume?: boolean; retry?: number }): BatchRun {
+function batchRun(run: Run, o: TransferOptions): BatchRun {
   return {
     reporter: run.reporter,
     signal: run.signal,
     parallel: o.parallel ?? 1,
     resume: o.resume ?? false,
+    remoteTime: o.remoteTime ?? false,
     retries: o.retry ?? DEFAULT_RETRIES,
     connect: (u) => run.connect(u),
     another: (u) => run.another(u),
@@ -443,6 +445,19 @@ function barFor(
 }
 
 type LsOptions = CommonOptions & { names?: boolean; json?: boolean; all?: boolean };
+
+/** The options get and put share. */
+type TransferOptions = CommonOptions & { resume?: boolean; retry?: number; remoteTime?: boolean };
+
+/** -R, as curl's: the copy gets the source's modification time. */
+function remoteTimeOption(direction: 'get' | 'put'): Option {
+  return new Option(
+    '-R, --remote-time',
+    direction === 'get'
+      ? "give each downloaded file the server's modification time (MDTM, else MLST)"
+      : "give each uploaded file the local file's modification time (MFMT, where the server allows it)",
+  );
+}
 
 /** `ferry ls URL;type=d`: the names the server's NLST gives (RFC 1738), one a line. */
 async function listNames(run: Run, urlText: string, o: LsOptions): Promise<void> {
@@ -512,8 +527,9 @@ export function registerClientCommands(program: Command): void {
       "remote file URL(s), patterns in the last segment allowed ('ftps://h/logs/*.gz'), then optionally the local file or directory (default: here; - for stdout)",
     )
     .option('-c, --resume', 'continue partial downloads (REST)')
+    .addOption(remoteTimeOption('get'))
     .addOption(retryOption())
-    .action(async (args: string[], o: CommonOptions & { resume?: boolean; retry?: number }) => {
+    .action(async (args: string[], o: TransferOptions) => {
       await new Run(o).execute(async (run) => {
         const sources = [...args];
         const local = sources.length > 1 && !isFtpUrl(sources.at(-1) ?? '') ? sources.pop() : undefined;
@@ -543,6 +559,8 @@ export function registerClientCommands(program: Command): void {
           bar.done();
           if (o.resume && r.offset > 0)
             run.reporter.note(`Resumed at ${humanBytes(r.offset)}; ${humanBytes(r.bytes)} more.`);
+          const note = o.remoteTime ? await keepRemoteTime(client, remotePath, target) : undefined;
+          if (note !== undefined) run.reporter.note(note);
         } finally {
           bar.done();
         }
@@ -576,9 +594,13 @@ export function registerClientCommands(program: Command): void {
     )
     .option('-c, --resume', 'continue partial uploads (REST, or APPE)')
     .option('--append', 'append to the remote file (APPE)')
+    .addOption(remoteTimeOption('put'))
     .addOption(retryOption())
     .action(
-      async (args: string[], o: CommonOptions & { resume?: boolean; append?: boolean; retry?: number }) => {
+      async (
+        args: string[],
+        o: CommonOptions & { resume?: boolean; append?: boolean; retry?: number; remoteTime?: boolean },
+      ) => {
         await new Run(o).execute(async (run) => {
           const sources = args.slice(0, -1);
           const urlText = args.at(-1) ?? '';
@@ -618,6 +640,8 @@ export function registerClientCommands(program: Command): void {
           } finally {
             bar.done();
           }
+          const note = o.remoteTime && local !== '-' ? await keepLocalTime(client, local, remote) : undefined;
+          if (note !== undefined) run.reporter.note(note);
         });
       },
     );

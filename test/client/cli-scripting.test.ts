@@ -1,12 +1,14 @@
 /**
  * What scripts that replace curl and lftp with `ferry` rely on, against Ferry's own server:
+ * - `get -R`/`put -R` (curl's --remote-time) keep the source's modification time, one file or
+ *   several (without it the copy has the time it was written, as before);
  * - `cat` of several URLs writes them in order over one connection, and the first failure ends it
  *   with its exit code;
  * - `ls --json` gives every entry the same keys, null where the server told nothing.
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -16,8 +18,9 @@ import { startFerry, testCertificate, type TestServer } from '../support/ferry.j
 import { ferry, type CliResult } from './helpers.js';
 
 const NEW_YEAR_2020 = new Date('2020-01-01T00:00:00Z');
+const MIDSUMMER_2019 = new Date('2019-06-21T12:34:56Z');
 
-describe('ferry in scripts: cat of several files, ls --json', { timeout: 120_000 }, () => {
+describe('ferry in scripts: -R, cat of several files, ls --json', { timeout: 120_000 }, () => {
   let ts: TestServer;
   let home: string;
   let env: Record<string, string>;
@@ -46,7 +49,47 @@ describe('ferry in scripts: cat of several files, ls --json', { timeout: 120_000
   });
 
   const ok = (r: CliResult): void => assert.equal(r.code, EXIT.ok, `exit ${r.code}\n${r.stderr}`);
+  const mtime = async (file: string): Promise<string> => (await stat(file)).mtime.toISOString();
+  let n = 0;
+  const local = async (): Promise<string> => {
+    const d = path.join(home, `out-${n++}`);
+    await mkdir(d);
+    return d;
+  };
   const logins = (): number => ts.logs.filter((l) => l.msg === 'login').length;
+
+  it("get -R keeps the server's modification time, one file or several; without it, the copy's own", async () => {
+    const plain = await local();
+    ok(await ferry(['get', ...common, `${base}/a.txt`, plain], env));
+    assert.notEqual(await mtime(path.join(plain, 'a.txt')), NEW_YEAR_2020.toISOString());
+
+    const one = await local();
+    ok(await ferry(['get', '-R', ...common, `${base}/a.txt`, path.join(one, 'kept.txt')], env));
+    assert.equal(await mtime(path.join(one, 'kept.txt')), NEW_YEAR_2020.toISOString());
+
+    const several = await local();
+    ok(await ferry(['get', '--remote-time', ...common, `${base}/[ab].txt`, `${base}/c.txt`, several], env));
+    for (const name of ['a.txt', 'b.txt', 'c.txt'])
+      assert.equal(await mtime(path.join(several, name)), NEW_YEAR_2020.toISOString(), name);
+  });
+
+  it("put -R gives the remote file the local file's time (MFMT), one file or several", async () => {
+    const src = await local();
+    for (const name of ['p.txt', 'q.txt', 'r.txt']) {
+      await writeFile(path.join(src, name), `${name}\n`);
+      await utimes(path.join(src, name), MIDSUMMER_2019, MIDSUMMER_2019);
+    }
+    ok(await ferry(['put', '-R', ...common, path.join(src, 'p.txt'), `${base}/sub/`], env));
+    assert.equal(await mtime(path.join(ts.root, dir, 'sub', 'p.txt')), MIDSUMMER_2019.toISOString());
+    ok(
+      await ferry(
+        ['put', '-R', ...common, path.join(src, 'q.txt'), path.join(src, 'r.txt'), `${base}/sub/`],
+        env,
+      ),
+    );
+    for (const name of ['q.txt', 'r.txt'])
+      assert.equal(await mtime(path.join(ts.root, dir, 'sub', name)), MIDSUMMER_2019.toISOString(), name);
+  });
 
   it('cat of several URLs: each whole, in order, over one connection; the first failure ends it', async () => {
     const before = logins();
