@@ -146,7 +146,7 @@ function addCommonOptions(cmd: Command): Command {
     )
     .option(
       '--known-hosts <file>',
-      'known-hosts file (default $FERRY_KNOWN_HOSTS or ~/.config/ferry/known_hosts)',
+      'known-hosts file (default $FERRY_KNOWN_HOSTS, else $XDG_CONFIG_HOME/ferry/known_hosts or ~/.config/ferry/known_hosts)',
     )
     .addOption(
       new Option('--auth <mechanism>', 'explicit FTPS: AUTH TLS (default) or AUTH SSL').choices([

@@ -1,4 +1,4 @@
-import { mkdir, readFile, appendFile, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, appendFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
@@ -74,16 +74,34 @@ export class KnownHostsFile implements KnownHostsStore {
   /** remember() calls in turn: parallel connections to one server append one line, not several. */
   private writing: Promise<void> = Promise.resolve();
 
-  constructor(readonly location: string = defaultKnownHostsFile()) {}
+  /**
+   * `home`: the directory never created for the file (a system account's HOME=/nonexistent is no
+   * place to keep files); directories below an existing one are made as needed.
+   */
+  constructor(
+    readonly location: string = defaultKnownHostsFile(),
+    private readonly home: string = process.env['HOME'] || os.homedir(),
+  ) {}
 
   /** The file's text, undefined when there is no file. */
   private async text(): Promise<string | undefined> {
     try {
       return await readFile(this.location, 'utf8');
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw this.fileError('read', err);
       return undefined;
     }
+  }
+
+  /** A local file error (exit 7) naming the file and how to choose another. */
+  private fileError(verb: 'read' | 'write', err: unknown): FerryError {
+    const why = err instanceof Error ? err.message : String(err);
+    return new FerryError(
+      'ERR_LOCAL',
+      `Cannot ${verb} the known-hosts file ${this.location}: ${why}.\n` +
+        '  Choose another with --known-hosts FILE or FERRY_KNOWN_HOSTS (from code: the option knownHosts).',
+      { cause: err },
+    );
   }
 
   private async entries(text?: string): Promise<Map<string, { entry: string; line: number }>> {
@@ -119,17 +137,33 @@ export class KnownHostsFile implements KnownHostsStore {
   }
 
   private async append(server: string, entry: string): Promise<void> {
-    await mkdir(path.dirname(this.location), { recursive: true, mode: 0o700 });
+    const dir = path.dirname(this.location);
+    const inHome = !path.relative(this.home, dir).startsWith('..') && path.isAbsolute(this.home);
+    if (
+      inHome &&
+      !(await access(this.home).then(
+        () => true,
+        () => false,
+      ))
+    )
+      throw this.fileError('write', `the home directory ${this.home} does not exist`);
+    await mkdir(dir, { recursive: true, mode: 0o700 }).catch((err: unknown) => {
+      throw this.fileError('write', err);
+    });
     const text = await this.text();
     if (text !== undefined && (await this.entries(text)).has(server.toLowerCase())) return;
     const line = `${server.toLowerCase()} ${entry}\n`;
-    if (text !== undefined) await appendFile(this.location, line, { mode: 0o600 });
-    else
-      await writeFile(
-        this.location,
-        `# Ferry known FTPS servers: host:port sha256-fingerprint (or ca-verified)\n${line}`,
-        { mode: 0o600 },
-      );
+    const written =
+      text !== undefined
+        ? appendFile(this.location, line, { mode: 0o600 })
+        : writeFile(
+            this.location,
+            `# Ferry known FTPS servers: host:port sha256-fingerprint (or ca-verified)\n${line}`,
+            { mode: 0o600 },
+          );
+    await written.catch((err: unknown) => {
+      throw this.fileError('write', err);
+    });
   }
 }
 

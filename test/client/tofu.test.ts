@@ -3,11 +3,12 @@
  * certificate is swapped between runs on the same address, as an impostor or a renewal would): a
  * CA-verified server is recorded, and a certificate no CA vouches for is then refused before the
  * password is sent; first use says why a certificate was not verified; expired and wrong-name
- * certificates are not trusted on first use.
+ * certificates are not trusted on first use; a missing home directory is never created for the
+ * default file (a local file error instead).
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -108,6 +109,27 @@ describe('ferry --tofu: known hosts as ssh keeps them', { timeout: 120_000 }, ()
     const changed = await ls(kh, '--tofu');
     exits(changed, EXIT.tls);
     assert.match(changed.stderr, /HAS CHANGED/);
+  });
+
+  it('never creates a missing home for the default file: a local file error (exit 7) naming it and the way out', async () => {
+    await present(await selfSignedServer(['127.0.0.1']));
+    // A system account's HOME=/nonexistent; the file would be HOME/.config/ferry/known_hosts.
+    const home = path.join(dir, 'nonexistent');
+    const r = await ferry(['ls', '--tofu', url], { HOME: home, FERRY_PASSWORD: ts.password });
+    exits(r, EXIT.local);
+    const file = path.join(home, '.config', 'ferry', 'known_hosts');
+    assert.ok(
+      r.stderr.includes(
+        `Cannot write the known-hosts file ${file}: the home directory ${home} does not exist.\n  Choose another with --known-hosts FILE or FERRY_KNOWN_HOSTS`,
+      ),
+      r.stderr,
+    );
+    assert.ok(!existsSync(home), 'the home was not created');
+
+    // Below an existing home, the missing directories are made.
+    await mkdir(home);
+    exits(await ferry(['ls', '--tofu', url], { HOME: home, FERRY_PASSWORD: ts.password }), EXIT.ok);
+    assert.match(await readFile(file, 'utf8'), new RegExp(`^${server} sha256:`, 'm'));
   });
 
   const refusedOnFirstUse: [string, () => Promise<TestCert>, string[], RegExp][] = [
