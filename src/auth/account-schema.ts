@@ -92,6 +92,7 @@ const accountFields = z
     quotaFiles: z.number().int().nonnegative().optional(),
     uploadRate: rate.optional(),
     downloadRate: rate.optional(),
+    hash: z.boolean().optional(),
     clientCerts: z.array(z.string().transform(parsed(parseFingerprint))).optional(),
     certLogin: z.enum(CERT_LOGIN_MODES).optional(),
   })

@@ -43,6 +43,8 @@ export interface Account {
   /** Bytes per second; 0 or absent: unlimited. */
   uploadRate?: number;
   downloadRate?: number;
+  /** false: no HASH (it reads a whole file for a few bytes from the client). */
+  hash?: boolean;
   /** Virtual folders: virtual path (never `/`) → host directory mounted there (storage/mounts.ts). */
   folders?: Readonly<Record<string, string>>;
   /**

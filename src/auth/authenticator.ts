@@ -82,6 +82,7 @@ export function principalOf(a: Account): Principal {
   if (a.uploadRate) p.uploadRate = a.uploadRate;
   if (a.downloadRate) p.downloadRate = a.downloadRate;
   if (a.anonymous) p.anonymous = true;
+  if (a.hash === false) p.hash = false;
   return p;
 }
 

@@ -93,6 +93,8 @@ export interface Principal {
   downloadRate?: number;
   /** An anonymous FTP login (any password): the log and the transfer log say so. */
   anonymous?: boolean;
+  /** false: HASH is refused (502) and FEAT leaves it out; it reads a whole file per command. */
+  hash?: boolean;
 }
 
 /**

@@ -15,6 +15,7 @@ export const userDefaultsSchema = z
     uploadRate: rate.optional(),
     downloadRate: rate.optional(),
     readOnly: z.boolean().optional(),
+    hash: z.boolean().optional(),
   })
   .strict();
 
@@ -27,6 +28,7 @@ export const DEFAULTED_KEYS = [
   'uploadRate',
   'downloadRate',
   'readOnly',
+  'hash',
 ] as const satisfies readonly (keyof UserDefaults & keyof Account)[];
 
 export type DefaultedKey = (typeof DEFAULTED_KEYS)[number];

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { hashPassword } from '../auth/password.js';
+import { principalOf } from '../auth/authenticator.js';
 import { loadConfig } from './config.js';
 
 async function withConfig(yaml: string, use: (file: string, dir: string) => Promise<void>): Promise<void> {
@@ -105,4 +106,17 @@ test('without the anonymous: block, users named ftp and anonymous are ordinary u
     assert.equal(c.users?.[0]?.username, 'ftp');
     assert.equal(c.users?.[0]?.anonymous, undefined);
   });
+});
+
+test('anonymous: hash: false switches HASH off for anonymous logins; hashMaxSize takes a size', async () => {
+  await withConfig(
+    'anonymous:\n  home: /srv/pub\n  hash: false\nhashMaxSize: 2G\nmaxHashesPerUser: 1\n',
+    async (file) => {
+      const config = await loadConfig(file);
+      assert.equal(config.anonymous?.hash, false);
+      assert.equal(principalOf(config.anonymous ?? assert.fail()).hash, false);
+      assert.equal(config.hashMaxSize, 2 * 1024 ** 3);
+      assert.equal(config.maxHashesPerUser, 1);
+    },
+  );
 });

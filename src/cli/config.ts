@@ -3,7 +3,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Account } from '../auth/account.js';
-import { accountSchema, anonymousSchema, toAccount, toAnonymousAccount } from '../auth/account-schema.js';
+import {
+  accountSchema,
+  anonymousSchema,
+  size,
+  toAccount,
+  toAnonymousAccount,
+} from '../auth/account-schema.js';
 import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
@@ -170,6 +176,10 @@ export const configSchema = z
       .optional(),
     maxSessions: z.number().int().positive().optional(),
     maxSessionsPerAddress: z.number().int().positive().optional(),
+    /** HASH (a whole file read): at once per process and per user, and the largest file it reads. */
+    maxHashes: count.optional(),
+    maxHashesPerUser: count.optional(),
+    hashMaxSize: size.optional(),
     workers: z.number().int().min(1).max(1024).optional(),
     defender: defenderSchema.optional(),
     /** The default storage of homes (README, "Object storage"). */

@@ -297,6 +297,9 @@ export async function serveSetup(
       ...defense.limits,
       maxSessions: config.maxSessions,
       maxSessionsPerAddress: config.maxSessionsPerAddress,
+      maxHashes: config.maxHashes,
+      maxHashesPerUser: config.maxHashesPerUser,
+      hashMaxSize: config.hashMaxSize,
     },
     defender: defense.defender,
     ...(config.proxyProtocol

@@ -511,5 +511,6 @@ function describe(
     }`,
     `client certs    ${a.clientCerts?.join(', ') ?? 'none'}`,
     `cert login      ${certLoginOf(a) ?? 'off'}`,
+    ...(a.hash === false ? [`hash            ${from('hash', 'off (HASH refused, left out of FEAT)')}`] : []),
   ];
 }

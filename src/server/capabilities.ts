@@ -17,6 +17,11 @@ export function capabilitiesOf(login: LoginState): Can {
     (permission === undefined || permits(principal, permission, path));
 }
 
+/** HASH is not switched off for the logged-in user (`hash: false`); before login, it is offered. */
+export function hashAllowed(login: LoginState): boolean {
+  return login.phase !== 'in' || login.principal.hash !== false;
+}
+
 /**
  * RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage, with the
  * permissions that apply at the entry's path (appending to an existing file is an overwrite). A

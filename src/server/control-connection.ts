@@ -41,6 +41,7 @@ import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
 import { boundCommand } from './command-bound.js';
 import type { HomeChecks } from './home-checks.js';
+import type { HashTurns } from './hash-turns.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
@@ -67,6 +68,8 @@ export interface ServerRuntime {
   readonly cutUploads: CutUploads;
   /** Logins' home checks in flight, per home (home-checks.ts). */
   readonly homeChecks: HomeChecks;
+  /** HASHes running and waiting their turn (hash-turns.ts). */
+  readonly hashTurns: HashTurns;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -850,6 +853,7 @@ export class ControlConnection {
       metrics: rt.metrics,
       cutUploads: rt.cutUploads,
       homeChecks: rt.homeChecks,
+      hashTurns: rt.hashTurns,
       files: () => this.files(),
       data: {
         passive: async () => {

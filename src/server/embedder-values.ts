@@ -70,7 +70,7 @@ export function principalFault(p: unknown): string | undefined {
     const v = q[k];
     if (v !== undefined && !(typeof v === 'number' && v >= 0)) return `principal.${k} ${shown(v)}`;
   }
-  for (const k of ['hideDotFiles', 'anonymous'] as const) {
+  for (const k of ['hideDotFiles', 'anonymous', 'hash'] as const) {
     const v = q[k];
     if (v !== undefined && typeof v !== 'boolean') return `principal.${k} ${shown(v)}`;
   }

@@ -166,6 +166,14 @@ export interface ServerOptions {
     /** Password checks (scrypt) running at once, overall and per address; more wait in turn. */
     maxPasswordChecks?: number;
     maxPasswordChecksPerAddress?: number;
+    /**
+     * HASH reads a whole file: at most this many run at once in the process (default: its CPUs,
+     * os.availableParallelism()) and per user (default 2); more wait in turn (server/hash-turns.ts).
+     */
+    maxHashes?: number;
+    maxHashesPerUser?: number;
+    /** HASH of a larger file (bytes) is refused with 550 (default 0: any size). */
+    hashMaxSize?: number;
   };
   /** Scores per address, bans, the allow list (see the README's "Defender"). */
   defender?: {
@@ -323,6 +331,9 @@ const schema = z
         maxPassivePerUser: z.number().int().positive().optional(),
         maxPasswordChecks: z.number().int().positive().optional(),
         maxPasswordChecksPerAddress: z.number().int().positive().optional(),
+        maxHashes: z.number().int().positive().optional(),
+        maxHashesPerUser: z.number().int().positive().optional(),
+        hashMaxSize: z.number().int().nonnegative().optional(),
       })
       .strict()
       .optional(),
@@ -436,6 +447,10 @@ export interface ResolvedOptions {
     maxPassivePerUser: number;
     maxPasswordChecks: number;
     maxPasswordChecksPerAddress: number;
+    maxHashes: number;
+    maxHashesPerUser: number;
+    /** 0: any size. */
+    hashMaxSize: number;
   };
   defender: DefenderSettings & {
     enabled: boolean;
@@ -569,6 +584,9 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       maxPassivePerUser: v.limits?.maxPassivePerUser ?? 16,
       maxPasswordChecks: v.limits?.maxPasswordChecks ?? 2,
       maxPasswordChecksPerAddress: v.limits?.maxPasswordChecksPerAddress ?? 1,
+      maxHashes: v.limits?.maxHashes ?? os.availableParallelism(),
+      maxHashesPerUser: v.limits?.maxHashesPerUser ?? 2,
+      hashMaxSize: v.limits?.hashMaxSize ?? 0,
     },
     defender: {
       enabled: v.defender?.enabled ?? true,

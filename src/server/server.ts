@@ -16,6 +16,7 @@ import { commandSpecs, commandTable } from './commands/registry.js';
 import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './control-connection.js';
 import { CutUploads } from './cut-uploads.js';
 import { HomeChecks } from './home-checks.js';
+import { HashTurns } from './hash-turns.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -36,6 +37,10 @@ import type { SessionReport } from './session-report.js';
 const checkLimits = (o: ResolvedOptions) => ({
   overall: o.limits.maxPasswordChecks,
   perAddress: o.limits.maxPasswordChecksPerAddress,
+});
+const hashLimits = (o: ResolvedOptions) => ({
+  overall: o.limits.maxHashes,
+  perUser: o.limits.maxHashesPerUser,
 });
 const passiveLimits = (o: ResolvedOptions) => ({
   perAddress: o.limits.maxPassivePerAddress,
@@ -113,6 +118,7 @@ export class FerryServer {
       logins: new Logins(),
       cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger, shared: o.sharedCutUploads }),
       homeChecks: new HomeChecks(),
+      hashTurns: new HashTurns(hashLimits(o)),
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
@@ -171,6 +177,7 @@ export class FerryServer {
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.defense.setAllow(next.defender.allow);
     this.checks.setLimits(checkLimits(next));
+    this.runtime.hashTurns.setLimits(hashLimits(next));
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
     this.edge.configure(next.proxyProtocol);

@@ -13,6 +13,8 @@ export interface TransferProgress {
   readonly signal: AbortSignal;
   /** Adds to the count STAT and the transfer log report. */
   count(bytes: number): void;
+  /** Waits for `turn` (a HASH's slot): meanwhile STAT says so and QUIT does not wait for it. */
+  waitTurn<T>(turn: Promise<T>): Promise<T>;
 }
 
 /** The transfer in flight, as ABOR, STAT and QUIT see it. */
@@ -23,6 +25,8 @@ export interface ActiveTransfer {
   /** None for a local command (HASH). */
   readonly direction: TransferDirection | undefined;
   readonly bytes: number;
+  /** Still waiting its turn (TransferProgress.waitTurn): nothing started yet. */
+  readonly queued: boolean;
   abort(): void;
   /** Resolves once the transfer's final reply has been written (see Transfers.replied). */
   readonly done: Promise<void>;
@@ -81,6 +85,7 @@ class Running implements ActiveTransfer, TransferProgress {
   readonly signal = this.#controller.signal;
   readonly done: Promise<void>;
   bytes = 0;
+  queued = false;
   finish!: () => void;
 
   constructor(
@@ -93,6 +98,15 @@ class Running implements ActiveTransfer, TransferProgress {
 
   count(bytes: number): void {
     this.bytes += bytes;
+  }
+
+  async waitTurn<T>(turn: Promise<T>): Promise<T> {
+    this.queued = true;
+    try {
+      return await turn;
+    } finally {
+      this.queued = false;
+    }
   }
 
   abort(): void {

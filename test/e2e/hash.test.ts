@@ -14,7 +14,17 @@ import { before, describe, test } from 'node:test';
 import { Crc32 } from '../../src/protocol/hash.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { StorageContext, VPath } from '../../src/storage/types.js';
-import { loggedIn, MODES, randomData, textOf, useFerry, withClients } from './harness.js';
+import { UserTable } from '../../src/auth/users.js';
+import {
+  loggedIn,
+  loginAs,
+  MODES,
+  randomData,
+  textOf,
+  useFerry,
+  waitForLog,
+  withClients,
+} from './harness.js';
 
 const DIGESTS: Record<string, (b: Buffer) => string> = {
   'SHA-256': (b) => createHash('sha256').update(b).digest('hex'),
@@ -118,6 +128,172 @@ describe('ABOR during HASH', { timeout: 60_000 }, () => {
       const r = await ftp.cmd('HASH small.txt', 213);
       assert.equal(textOf(r), `SHA-256 0-3 ${DIGESTS['SHA-256']?.(Buffer.from('abc'))} small.txt`);
       await ftp.cmd('ABOR', 225);
+    });
+  });
+});
+
+/**
+ * A backend whose `/held*.bin` files give one chunk, then nothing until the test calls finish(path):
+ * HASHes of them stay running as long as a test needs, and which ones started (`reading`, in order)
+ * says which HASHes got a turn.
+ */
+class GatedStorage extends MemoryStorage {
+  /** Held files whose hash has read the first chunk and asks for more, in that order. */
+  readonly reading: string[] = [];
+  readonly #ends = new Map<string, () => void>();
+  #wake = (): void => {};
+
+  /** Resolves once `n` held files are being hashed. */
+  async readingCount(n: number): Promise<void> {
+    while (this.reading.length < n) await new Promise<void>((resolve) => (this.#wake = resolve));
+  }
+
+  finish(p: string): void {
+    this.#ends.get(p)?.();
+  }
+
+  override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
+    if (!p.startsWith('/held')) return super.openRead(p, o, c);
+    let first = true;
+    const asked = (): void => {
+      this.reading.push(p);
+      this.#wake();
+    };
+    const s = new Readable({
+      read() {
+        if (first) this.push(Buffer.alloc(1024, 1));
+        else asked();
+        first = false;
+      },
+    });
+    this.#ends.set(p, () => s.push(null));
+    return s;
+  }
+}
+
+describe('HASH turns and limits', { timeout: 120_000 }, () => {
+  const held = ['a1', 'a2', 'a3', 'b', 'c'].map((n) => `/held-${n}.bin`);
+  const storage = new GatedStorage({
+    files: {
+      ...Object.fromEntries(held.map((p) => [p, new Uint8Array(4096)])),
+      '/small.txt': 'abc',
+      '/huge.bin': new Uint8Array(3 << 20),
+    },
+  });
+  let users: UserTable;
+  before(async () => {
+    users = await UserTable.fromPlain(
+      ['ann', 'bob', 'carl', 'dan'].map((username) => ({
+        username,
+        password: 'pw',
+        home: '/',
+        ...(username === 'dan' && { hash: false }),
+      })),
+    );
+  });
+  const server = useFerry(() => ({
+    authenticator: users,
+    storageFor: () => storage,
+    limits: { maxHashes: 3, maxHashesPerUser: 2, hashMaxSize: 2 << 20 },
+  }));
+  const waits = (user: string, from: number) =>
+    waitForLog(
+      server(),
+      (l) => l.msg === 'HASH waits for its turn' && (l.obj as { user?: string }).user === user,
+      from,
+    );
+
+  test('a user past maxHashesPerUser waits; past maxHashes every user waits, users taking turns', async () => {
+    await withClients(async (track) => {
+      const [a1, a2, a3] = [
+        await loginAs(server(), 'explicit', 'ann', track),
+        await loginAs(server(), 'explicit', 'ann', track),
+        await loginAs(server(), 'explicit', 'ann', track),
+      ];
+      const b = await loginAs(server(), 'explicit', 'bob', track);
+      const c = await loginAs(server(), 'explicit', 'carl', track);
+      a1.send('HASH held-a1.bin');
+      a2.send('HASH held-a2.bin');
+      await storage.readingCount(2);
+      // ann's third HASH waits for one of her two; STAT says so.
+      let from = server().logs.length;
+      a3.send('HASH held-a3.bin');
+      await waits('ann', from);
+      assert.equal(textOf(await a3.cmd('STAT', 211)), 'HASH waiting for its turn.');
+      // Another user's HASH runs meanwhile: the third of maxHashes.
+      b.send('HASH held-b.bin');
+      await storage.readingCount(3);
+      from = server().logs.length;
+      c.send('HASH held-c.bin');
+      await waits('carl', from);
+      // One of ann's ends: carl, who waited for the server's limit, goes before ann's third.
+      storage.finish('/held-a1.bin');
+      assert.equal((await a1.expect(213)).code, 213);
+      await storage.readingCount(4);
+      assert.deepEqual(storage.reading, ['/held-a1.bin', '/held-a2.bin', '/held-b.bin', '/held-c.bin']);
+      assert.equal(textOf(await a3.cmd('STAT', 211)), 'HASH waiting for its turn.');
+      storage.finish('/held-c.bin');
+      assert.match(textOf(await c.expect(213)), / held-c\.bin$/);
+      await storage.readingCount(5);
+      assert.equal(storage.reading[4], '/held-a3.bin');
+      for (const [ftp, name] of [
+        [a2, 'a2'],
+        [a3, 'a3'],
+        [b, 'b'],
+      ] as const) {
+        storage.finish(`/held-${name}.bin`);
+        assert.match(textOf(await ftp.expect(213)), new RegExp(` held-${name}\\.bin$`));
+      }
+    });
+  });
+
+  test('ABOR and QUIT end a HASH waiting its turn (426); its session goes on after ABOR', async () => {
+    storage.reading.length = 0;
+    await withClients(async (track) => {
+      const [a1, a2, a3] = [
+        await loginAs(server(), 'explicit', 'ann', track),
+        await loginAs(server(), 'explicit', 'ann', track),
+        await loginAs(server(), 'explicit', 'ann', track),
+      ];
+      a1.send('HASH held-a1.bin');
+      a2.send('HASH held-a2.bin');
+      await storage.readingCount(2);
+      let from = server().logs.length;
+      a3.send('HASH small.txt');
+      await waits('ann', from);
+      a3.send('ABOR');
+      assert.equal(textOf(await a3.expect(426)), 'HASH aborted.');
+      await a3.expect(226);
+      await a3.cmd('NOOP', 200);
+      from = server().logs.length;
+      a3.send('HASH small.txt');
+      await waits('ann', from);
+      a3.send('QUIT');
+      assert.equal(textOf(await a3.expect(426)), 'HASH aborted.');
+      await a3.expect(221);
+      for (const [ftp, p] of [
+        [a1, '/held-a1.bin'],
+        [a2, '/held-a2.bin'],
+      ] as const) {
+        storage.finish(p);
+        await ftp.expect(213);
+      }
+    });
+  });
+
+  test('hashMaxSize refuses a larger file (550); hash: false leaves HASH out of FEAT and refuses it (502)', async () => {
+    await withClients(async (track) => {
+      const ann = await loginAs(server(), 'explicit', 'ann', track);
+      assert.equal(
+        textOf(await ann.cmd('HASH huge.bin', 550)),
+        'File too large to hash (over 2097152 bytes).',
+      );
+      await ann.cmd('HASH small.txt', 213);
+      const featOf = async (ftp: typeof ann) => (await ftp.cmd('FEAT', 211)).lines.map((l) => l.trim());
+      assert.ok((await featOf(ann)).some((l) => l.startsWith('HASH ')));
+      const dan = await loginAs(server(), 'explicit', 'dan', track);
+      assert.ok(!(await featOf(dan)).some((l) => l.startsWith('HASH')));
+      assert.equal(textOf(await dan.cmd('HASH small.txt', 502)), 'HASH is off for this account.');
     });
   });
 });

@@ -221,8 +221,11 @@ export const accessCommands: AnyCommandSpec[] = [
     concurrency: 'out-of-band',
     help: 'QUIT',
     async handle(_cmd, ctx) {
-      // RFC 959: a transfer in progress finishes and gets its reply before we close.
-      await ctx.transfer.active?.done;
+      // RFC 959: a transfer in progress finishes and gets its reply before we close; a HASH still
+      // waiting its turn has not started: it is dropped (426), not waited for.
+      const t = ctx.transfer.active;
+      if (t?.queued) t.abort();
+      await t?.done;
       return { reply: reply(Code.Closing, 'Goodbye.'), after: 'close' };
     },
   }),

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { networkAsciiSize } from '../../protocol/ascii.js';
 import { Code } from '../../protocol/codes.js';
 import type { SiteArg } from '../../protocol/command.js';
@@ -214,23 +215,36 @@ export const fileCommands: AnyCommandSpec[] = [
     permission: 'download',
     target: ({ path }) => path,
     concurrency: 'serial',
-    feat: ({ can, hashAlgorithm }) =>
-      can(undefined, 'download') ? formatHashFeat(hashAlgorithm) : undefined,
+    feat: ({ can, hashAlgorithm, hash }) =>
+      hash && can(undefined, 'download') ? formatHashFeat(hashAlgorithm) : undefined,
     help: 'HASH <sp> path (draft-bryan-ftpext-hash; OPTS HASH selects SHA-256, SHA-512, SHA-1, MD5 or CRC32)',
     async handle({ path }, ctx) {
       const files = ctx.files();
+      if (files.principal.hash === false) return reply(Code.NotImplemented, 'HASH is off for this account.');
       const p = await files.resolve(path);
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
+      const { hashMaxSize } = ctx.options.limits;
+      if (hashMaxSize > 0 && st.size > hashMaxSize)
+        return reply(Code.FileUnavailable, `File too large to hash (over ${hashMaxSize} bytes).`);
       const algorithm = ctx.session.hashAlgorithm;
-      // A large file takes minutes to read: ABOR stops it, as it stops a transfer.
+      // A large file takes minutes to read: ABOR stops it, as it stops a transfer. Reads are a
+      // budget shared by all: it waits its turn first (ABOR, QUIT and the time limit end the wait).
       return ctx.transfer.runLocal('HASH', async (t) => {
-        const src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
+        const user = files.principal.username;
+        const turn = ctx.hashTurns.take(user, t.signal, {
+          waiting: () => ctx.logger.debug({ user, path }, 'HASH waits for its turn'),
+          moved: () => files.context().progress?.(),
+        });
+        const release = await t.waitTurn(turn);
+        let src: Readable | undefined;
         try {
+          src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
           const hex = await hashStream(algorithm, src, t);
           return reply(Code.FileStatus, formatHashReply(algorithm, st.size, hex, path));
         } finally {
-          src.destroy();
+          src?.destroy();
+          release();
         }
       });
     },

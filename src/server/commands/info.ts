@@ -2,7 +2,7 @@ import { ALIASES, canonicalVerb } from '../../protocol/command.js';
 import { Code } from '../../protocol/codes.js';
 import { formatFeatReply } from '../../protocol/features.js';
 import { reply } from '../../protocol/reply.js';
-import { capabilitiesOf } from '../capabilities.js';
+import { capabilitiesOf, hashAllowed } from '../capabilities.js';
 import { SITE_SYNTAX } from './files.js';
 import { command, type AnyCommandSpec } from './types.js';
 
@@ -24,6 +24,7 @@ export const infoCommands: AnyCommandSpec[] = [
         implicit: ctx.session.implicit,
         can: capabilitiesOf(ctx.session.login),
         hashAlgorithm: ctx.session.hashAlgorithm,
+        hash: hashAllowed(ctx.session.login),
       };
       for (const spec of ctx.specs) {
         const f = spec.feat?.(c);

@@ -269,6 +269,7 @@ export const listingCommands: AnyCommandSpec[] = [
     help: 'STAT [<sp> path]',
     async handle({ path: arg }, ctx) {
       const t = ctx.transfer.active;
+      if (t?.queued) return reply(Code.SystemStatus, `${t.command} waiting for its turn.`);
       if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
       if (arg.length === 0 || !ctx.session.loggedIn) {
         const s = ctx.session;

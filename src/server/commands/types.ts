@@ -9,6 +9,7 @@ import type { StorageBackend, StorageContext, VPath } from '../../storage/types.
 import type { DataSocket } from '../data-connection.js';
 import type { CutUploads } from '../cut-uploads.js';
 import type { HomeChecks } from '../home-checks.js';
+import type { HashTurns } from '../hash-turns.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Can } from '../capabilities.js';
@@ -73,6 +74,8 @@ export interface CommandContext {
   readonly cutUploads: CutUploads;
   /** Logins' home checks in flight, per home (home-checks.ts). */
   readonly homeChecks: HomeChecks;
+  /** HASHes running and waiting their turn (hash-turns.ts). */
+  readonly hashTurns: HashTurns;
   /** The logged-in user's files (policy guarantees a login before handlers that use them). */
   files(): UserFiles;
   readonly data: DataEndpoints;
@@ -101,6 +104,8 @@ export interface FeatContext {
   readonly can: Can;
   /** The session's HASH algorithm (FEAT marks it with `*`). */
   readonly hashAlgorithm: HashAlgorithm;
+  /** HASH is not switched off for the logged-in user (`hash: false`). */
+  readonly hash: boolean;
 }
 
 export interface CommandSpec<V extends Verb = Verb> {
