@@ -18,7 +18,7 @@ import { FerryError } from '../errors.js';
 import { failureKind } from '../client/errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
-import { describeError } from './error-text.js';
+import { describeError, describeReconnect } from './error-text.js';
 import { printableName } from './printable.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 
@@ -240,6 +240,9 @@ async function runBatch(
         run.reporter.note(
           `retrying ${printableName(direction === 'download' ? e.job.remote : e.job.local)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
         );
+        break;
+      case 'reconnect':
+        run.reporter.note(describeReconnect(e));
         break;
     }
   };

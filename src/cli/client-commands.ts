@@ -34,7 +34,7 @@ import {
   type BatchRun,
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
-import { describeError } from './error-text.js';
+import { describeError, describeReconnect } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
@@ -93,7 +93,7 @@ const DEFAULT_RETRIES = 2;
 function retryOption(): Option {
   return new Option(
     '--retry <n>',
-    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; several files and mirror only (0: never)`,
+    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; a lost connection is opened again after 1 s, 2 s, 4 s … (up to 30 s), as many times; several files and mirror only (0: never)`,
   )
     .argParser(nonNegativeInt)
     .default(DEFAULT_RETRIES);
@@ -759,6 +759,9 @@ export function registerClientCommands(program: Command): void {
                   run.reporter.note(
                     `retrying ${printableName(e.path)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
                   );
+                  break;
+                case 'reconnect':
+                  run.reporter.note(describeReconnect(e));
                   break;
                 case 'unchanged':
                 case 'mkdir':

@@ -1,4 +1,5 @@
 import { failureKind } from '../client/errors.js';
+import type { Reconnect } from '../client/pool.js';
 import { redactIn } from '../client/url.js';
 import { printable } from './printable.js';
 
@@ -15,4 +16,9 @@ export function describeError(err: unknown): string {
   // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
   if (failureKind(err) === 'local') return shown(`local file: ${err.message}`);
   return shown(err.message);
+}
+
+/** `reconnecting in 2 s (attempt 2 of 5): <why>`: a batch or mirror replacing a lost connection. */
+export function describeReconnect(r: Reconnect): string {
+  return `reconnecting in ${r.pauseMs / 1000} s (attempt ${r.attempt} of ${r.attempts}): ${describeError(r.error)}`;
 }

@@ -5,7 +5,7 @@ import type { FerryClient } from './client.js';
 import { isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
-import { runPool, type PoolFailure } from './pool.js';
+import { runPool, type PoolFailure, type Reconnect } from './pool.js';
 import { RetriedDownloads } from './retried-download.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
@@ -153,7 +153,9 @@ export type BatchEvent =
       readonly retry: number;
       readonly retries: number;
       readonly error: unknown;
-    };
+    }
+  /** A connection was lost: a new one is opened after `pauseMs` (attempt `attempt` of `attempts`). */
+  | ({ readonly kind: 'reconnect' } & Reconnect);
 
 export interface BatchOptions {
   readonly direction: 'download' | 'upload';
@@ -164,8 +166,10 @@ export interface BatchOptions {
   readonly resume?: boolean;
   /**
    * Times a file is tried again after a transient failure (isTransient: 421, 425, 426, 450, 451, a
-   * lost connection, a timeout), after a short growing pause (default 0). A download that had
-   * begun continues after its bytes (REST) when the server offers REST; an upload starts over.
+   * lost connection, a timeout), after a short growing pause (default 0); a lost connection is
+   * replaced after 1 s, 2 s, 4 s … (as many attempts; `reconnect` events), and the files still
+   * queued go over the new one. A download that had begun continues after its bytes (REST) when
+   * the server offers REST; an upload starts over.
    */
   readonly retries?: number;
   readonly signal?: AbortSignal;
@@ -203,6 +207,7 @@ export async function transferBatch(
       retries,
       transient: isTransient,
       onRetry: (job, retry, error) => emit({ kind: 'retry', job, retry, retries, error }),
+      onReconnect: (r) => emit({ kind: 'reconnect', ...r }),
       onFailure: (job, error) => emit({ kind: 'failed', job, error }),
     },
     async (worker, job, attempt) => {

@@ -188,12 +188,24 @@ const TRANSIENT_REPLIES: ReadonlySet<number> = new Set([
   Code.LocalError,
 ]);
 
+/** Why a connection could not be made that a server restarting (or a network hiccup) explains. */
+const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
 /**
  * A failure worth another try (--retry): a transient reply (421, 425, 426, 450, 451), a lost
- * control or data connection, a timeout. Never a 5xx, a local error, TLS or a refused login.
+ * control or data connection, a timeout, a connection refused or reset (a server restarting).
+ * Never a 5xx, a local error, TLS, a refused login or a name that does not resolve.
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
+  if (err instanceof ConnectionError && err.code === 'ERR_CONNECT')
+    return TRANSIENT_CONNECT_ERRORS.has(err.systemCode ?? '');
   if (!(err instanceof FerryError)) return false;
   return err.code === 'ERR_CLOSED' || err.code === 'ERR_TIMEOUT' || err.code === 'ERR_DATA_CONNECTION';
 }

@@ -8,7 +8,7 @@ import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
-import { runPool } from './pool.js';
+import { reopen, runPool, type Reconnect } from './pool.js';
 import { RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
@@ -53,7 +53,8 @@ export interface MirrorOptions extends MirrorFilterOptions {
   readonly connect?: () => Promise<FerryClient>;
   /**
    * Times a file is tried again after a transient failure (as transferBatch's `retries`; default
-   * 0), each announced with a `retry` event.
+   * 0), each announced with a `retry` event; a lost connection is replaced as there (`reconnect`
+   * events).
    */
   readonly retries?: number;
   /**
@@ -114,7 +115,9 @@ export type MirrorEvent =
       readonly retry: number;
       readonly retries: number;
       readonly error: unknown;
-    };
+    }
+  /** A connection was lost: a new one is opened after `pauseMs` (attempt `attempt` of `attempts`); path ''. */
+  | ({ readonly kind: 'reconnect'; readonly path: '' } & Reconnect);
 
 export interface MirrorResult {
   readonly transferred: number;
@@ -617,6 +620,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         transient: isTransient,
         onRetry: (job, retry, error) =>
           emit({ kind: 'retry', path: job.rel, retry, retries: o.retries ?? 0, error }),
+        onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
       },
       runJob,
     );
@@ -629,8 +633,17 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   }
 
   // A retry replaces a lost connection (a 421 closed it): when the given one was, the steps left
-  // (deletions, directory modes) go over a new one, closed at the end.
-  const replacement = session.closed && o.connect ? await o.connect() : undefined;
+  // (deletions, directory modes) go over a new one, closed at the end (opened as the pool does: a
+  // server shutting down with its 421 may be restarting).
+  const replacement =
+    session.closed && o.connect
+      ? await reopen(o.connect, session.closedReason, {
+          retries: o.retries,
+          transient: isTransient,
+          signal: o.signal,
+          onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
+        })
+      : undefined;
   if (replacement) session = replacement;
   try {
     // As for a file that failed: the mirror fails, and deletes nothing.

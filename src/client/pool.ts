@@ -6,16 +6,32 @@ import { failureKind } from './errors.js';
 /**
  * Jobs over several connections at once (`--parallel N` of mirror, get and put): the given client
  * plus N-1 more from `connect`, each taking the next job from one queue. The extra connections are
- * closed at the end. A connection that fails to open is done without (the others carry its share);
- * one that closes during a job takes no further job. With `retries`, a job that fails transiently is
- * tried again after a short growing pause, over a new connection when its own was lost.
+ * closed at the end. A connection that fails to open is done without (the others carry its share).
+ * With `retries`, a job that fails transiently is tried again after a short growing pause; a worker
+ * whose connection was lost (closed, reset, a 421) opens a new one, after 1 s, 2 s, 4 s … as lftp's
+ * reconnect interval (a server restarting refuses connections for a while), up to `retries` times,
+ * and goes on with its job and the queue. Without retries, a worker whose connection closed takes
+ * no further job.
  */
 
 /** Connections opened at once (a server's per-address limit on those not logged in is higher). */
 const CONNECT_WAVE = 4;
 
-/** The pause before retry n (1, 2, …): short and growing, as lftp's reconnect interval. */
+/** The pause before retry n (1, 2, …) over the same connection: short and growing. */
 export const RETRY_PAUSE_MS = 250;
+
+/** The pause before reconnect attempt n (1, 2, …): doubles from this, up to RECONNECT_PAUSE_MAX_MS. */
+export const RECONNECT_PAUSE_MS = 1000;
+const RECONNECT_PAUSE_MAX_MS = 30_000;
+
+/** A worker is about to open a new connection (after `pauseMs`): attempt `attempt` of `attempts`. */
+export interface Reconnect {
+  readonly attempt: number;
+  readonly attempts: number;
+  readonly pauseMs: number;
+  /** Why: the lost connection's failure, or the previous attempt's. */
+  readonly error: unknown;
+}
 
 export interface PoolOptions<J> {
   /** Connections at once, the given one included (default 1); never more than there are jobs. */
@@ -27,19 +43,16 @@ export interface PoolOptions<J> {
   readonly signal?: AbortSignal;
   /** An extra connection could not be opened (the pool goes on with fewer). */
   readonly onConnectError?: (err: unknown) => void;
-  /** Times a job is tried again after a failure `transient` accepts (default 0). */
+  /** Times a job is tried again after a failure `transient` accepts (default 0); also reconnects. */
   readonly retries?: number;
-  /** Whether a failure is worth another try (without it, none is). */
+  /** Whether a failure (of a job, or of a reconnect) is worth another try (without it, none is). */
   readonly transient?: (err: unknown) => boolean;
   /** A job is about to be tried again: its retry number (1-based) and the failure. */
   readonly onRetry?: (job: J, retry: number, err: unknown) => void;
+  /** A worker whose connection was lost is about to open a new one. */
+  readonly onReconnect?: (r: Reconnect) => void;
   /** A job failed for good (not called for jobs left when every connection closed). */
   readonly onFailure?: (job: J, err: unknown) => void;
-}
-
-/** A worker's connection, replaced when a retry needs a new one. */
-interface Ref {
-  client: FerryClient;
 }
 
 export interface PoolFailure<J> {
@@ -50,7 +63,8 @@ export interface PoolFailure<J> {
 /**
  * Runs `run(worker, job)` for every job and returns the failures (in the order they happened).
  * Without `keepGoing`, the first failure stops the queue: the jobs left are not run or reported.
- * Jobs left when every connection has closed are reported with the reason of the last one.
+ * Jobs left when every connection has closed (or could not be opened again) are reported with the
+ * reason of the last one.
  */
 export async function runPool<J>(
   client: FerryClient,
@@ -66,54 +80,67 @@ export async function runPool<J>(
       'options.connect: parallel transfers need a way to open connections.',
     );
   }
+  const retries = o.retries ?? 0;
+  const transient = (err: unknown): boolean => !o.signal?.aborted && (o.transient?.(err) ?? false);
   /** Every connection used, the given one first (the others are the pool's to close). */
   const workers: FerryClient[] = [client];
   const failures: PoolFailure<J>[] = [];
+  const reconnect = async (open: () => Promise<FerryClient>, lost: unknown): Promise<FerryClient> => {
+    const opened = await reopen(open, lost, o);
+    workers.push(opened);
+    return opened;
+  };
   try {
     if (connect) workers.push(...(await openInWaves(connect, parallel - 1, o)));
     const queue = [...jobs];
     let stop = false;
     let lastClosed: unknown;
-    // The job's failure, or undefined when it is worth another try on `w` (now usable again).
-    const retry = async (w: Ref, job: J, attempt: number, error: unknown): Promise<unknown> => {
-      if (attempt >= (o.retries ?? 0) || o.signal?.aborted || !(o.transient?.(error) ?? false)) return error;
-      // A lost control connection (or one whose state after a timeout or 421 is unknown) is replaced.
-      const replace = w.client.closed || failureKind(error) === 'connection';
-      if (replace && !connect) return error;
-      o.onRetry?.(job, attempt + 1, error);
-      try {
-        await sleep(RETRY_PAUSE_MS * (attempt + 1), undefined, { signal: o.signal });
-        if (replace) {
-          if (w.client !== client) await w.client.close();
-          w.client = await (connect as () => Promise<FerryClient>)();
-          workers.push(w.client);
-        }
-        return undefined;
-      } catch (err) {
-        return o.signal?.aborted ? error : err;
-      }
+    const fail = (job: J, error: unknown): void => {
+      failures.push({ job, error });
+      o.onFailure?.(job, error);
+      if (!o.keepGoing || o.signal?.aborted) stop = true;
     };
     await Promise.all(
       workers.map(async (first) => {
-        const w: Ref = { client: first };
+        let w = first;
         for (let job = queue.shift(); job !== undefined && !stop; job = queue.shift()) {
           for (let attempt = 0; ; attempt++) {
             let error: unknown;
             try {
-              await run(w.client, job, attempt);
+              await run(w, job, attempt);
               break;
             } catch (err) {
-              error = await retry(w, job, attempt, err);
+              error = err;
             }
-            if (error === undefined) continue;
-            failures.push({ job, error });
-            o.onFailure?.(job, error);
-            if (!o.keepGoing || o.signal?.aborted) stop = true;
-            if (w.client.closed) {
-              lastClosed = w.client.closedReason ?? error;
+            // A lost control connection (or one whose state after a timeout or 421 is unknown) is
+            // replaced, with retries: for this job's next try, else for the jobs still queued.
+            const lost = w.closed || failureKind(error) === 'connection';
+            const canReconnect = lost && connect !== undefined && retries > 0;
+            const again = attempt < retries && transient(error) && (!lost || canReconnect);
+            if (again) o.onRetry?.(job, attempt + 1, error);
+            else fail(job, error);
+            if (canReconnect && (again || (!stop && queue.length > 0))) {
+              try {
+                if (w !== client) await w.close();
+                w = await reconnect(connect, error);
+              } catch (err) {
+                if (o.signal?.aborted) stop = true;
+                if (again) fail(job, o.signal?.aborted ? error : err);
+                lastClosed = err;
+                return;
+              }
+            } else if (again) {
+              try {
+                await sleep(RETRY_PAUSE_MS * (attempt + 1), undefined, { signal: o.signal });
+              } catch {
+                fail(job, error);
+                break;
+              }
+            } else if (w.closed) {
+              lastClosed = w.closedReason ?? error;
               return;
             }
-            break;
+            if (!again) break;
           }
         }
       }),
@@ -123,6 +150,32 @@ export async function runPool<J>(
     await Promise.all(workers.filter((w) => w !== client).map((w) => w.close()));
   }
   return failures;
+}
+
+/**
+ * A connection in place of one that was lost (`lost`: why): with `retries`, opened after a growing
+ * pause (1 s, 2 s, 4 s … up to 30 s), tried that many times while it fails transiently (refused,
+ * reset, timed out, a 421 greeting: a server restarting); without, opened once at once. Throws the
+ * last failure.
+ */
+export async function reopen(
+  open: () => Promise<FerryClient>,
+  lost: unknown,
+  o: Pick<PoolOptions<never>, 'retries' | 'transient' | 'signal' | 'onReconnect'>,
+): Promise<FerryClient> {
+  const attempts = o.retries ?? 0;
+  if (attempts < 1) return open();
+  for (let attempt = 1, error = lost; ; attempt++) {
+    const pauseMs = Math.min(RECONNECT_PAUSE_MS * 2 ** (attempt - 1), RECONNECT_PAUSE_MAX_MS);
+    o.onReconnect?.({ attempt, attempts, pauseMs, error });
+    await sleep(pauseMs, undefined, { signal: o.signal });
+    try {
+      return await open();
+    } catch (err) {
+      if (attempt >= attempts || o.signal?.aborted || !(o.transient?.(err) ?? false)) throw err;
+      error = err;
+    }
+  }
 }
 
 /**

@@ -1,0 +1,160 @@
+// The client against a real `ferry serve` process that dies mid-batch: with --retry the client
+// reconnects (after 1 s, 2 s, 4 s …, while the restarted server is still starting and refuses
+// connections), continues the download it was in with REST and transfers the files still queued
+// (they were reported failed without a try).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdir, mkdtemp, readFile, rm, stat, watch, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { test, type TestContext } from 'node:test';
+import { EXIT } from '../../src/cli/client-exit-codes.js';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+import { testCertificate } from '../support/ferry.js';
+
+const BIG = 3_000_000;
+const SMALL = ['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt'];
+
+interface Setup {
+  readonly dir: string;
+  readonly root: string;
+  readonly out: string;
+  readonly ca: string;
+  /** `ferry serve` arguments: one process, alice/secret, a fixed certificate, downloads at 1 MB/s. */
+  readonly args: readonly string[];
+}
+
+async function setup(t: TestContext): Promise<Setup> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-reconnect-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const [root, out] = [path.join(dir, 'root'), path.join(dir, 'out')];
+  await mkdir(root);
+  await mkdir(out);
+  await writeFile(path.join(root, 'big.bin'), randomBytes(BIG));
+  for (const name of SMALL) await writeFile(path.join(root, name), `${name}\n`);
+  const pair = await testCertificate();
+  const [ca, key, config] = ['cert.pem', 'key.pem', 'ferry.yaml'].map((f) => path.join(dir, f)) as [
+    string,
+    string,
+    string,
+  ];
+  await writeFile(ca, pair.cert);
+  await writeFile(key, pair.key);
+  // Paced, so that the download is still under way when the server is stopped.
+  await writeFile(config, 'userDefaults:\n  downloadRate: 1MB/s\n');
+  const args = ['--workers', '1', '--root', root, '--user', 'alice:secret'];
+  return { dir, root, out, ca, args: [...args, '--cert', ca, '--key', key, '--config', config] };
+}
+
+/** `ferry ARGS -v` in a child; `lines` gets its stderr lines as they come. */
+function client(args: readonly string[]): {
+  child: ChildProcess;
+  stderr: () => string;
+  line: (re: RegExp) => Promise<void>;
+} {
+  const child = spawn(process.execPath, [FERRY_MAIN, ...args, '-v'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, FERRY_PASSWORD: 'secret' },
+  });
+  let text = '';
+  const waiters = new Set<() => void>();
+  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+    text += d;
+    for (const w of [...waiters]) w();
+  });
+  const line = (re: RegExp): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (!re.test(text)) return;
+        waiters.delete(check);
+        resolve();
+      };
+      waiters.add(check);
+      child.once('exit', () => reject(new Error(`ferry exited before ${re}:\n${text}`)));
+      check();
+    });
+  return { child, stderr: () => text, line };
+}
+
+/** Resolves once `file` has at least `min` bytes (watching its directory: no polling). */
+async function grown(file: string, min: number, signal: AbortSignal): Promise<void> {
+  const size = async (): Promise<number> => (await stat(file).catch(() => undefined))?.size ?? 0;
+  try {
+    if ((await size()) >= min) return;
+    for await (const _ of watch(path.dirname(file), { signal })) if ((await size()) >= min) return;
+  } catch (err) {
+    if (!signal.aborted) throw err; // the test ended first
+  }
+}
+
+/**
+ * `ferry COMMAND … --retry 5 -v` (get: f1.txt, big.bin, f2-f4.txt; mirror: the tree) while the
+ * server is stopped with `signal` once big.bin's download is under way, then started again on its
+ * ports; its exit code and stderr, once every file has been checked.
+ */
+async function restartedMidDownload(
+  t: TestContext,
+  command: 'get' | 'mirror',
+  signal: 'SIGKILL' | 'SIGTERM',
+): Promise<{ code: number | null; stderr: string }> {
+  const s = await setup(t);
+  let server = await ServeProcess.start(s.args, s.dir);
+  t.after(() => server.stop('SIGKILL'));
+  const ports = [
+    '--implicit-port',
+    String(server.implicitPort),
+    '--explicit-port',
+    String(server.explicitPort),
+  ];
+  const url = `ftpes://alice@127.0.0.1:${server.explicitPort}`;
+  const sources =
+    command === 'get' ? ['f1.txt', 'big.bin', ...SMALL.slice(1)].map((n) => `${url}/${n}`) : [`${url}/`];
+  const watching = new AbortController();
+  t.after(() => watching.abort());
+  const started = grown(path.join(s.out, 'big.bin'), 64 * 1024, watching.signal);
+  const c = client([command, ...sources, s.out, '--ca', s.ca, '--retry', '5']);
+  t.after(() => c.child.kill('SIGKILL'));
+  const exited = once(c.child, 'exit') as Promise<[number | null]>;
+  await c.line(/^< 150 .*big\.bin/m);
+  await started;
+  // SIGTERM: a graceful stop, which lets the download end, then closes the session with a 421.
+  await server.stop(signal);
+  server = await ServeProcess.start([...s.args, ...ports], s.dir);
+  const [code] = await exited;
+  const stderr = c.stderr();
+  assert.equal(code, EXIT.ok, stderr);
+  assert.match(stderr, /^Transferred 5 (of 5 )?file\(s\)/m);
+  for (const name of ['big.bin', ...SMALL])
+    assert.deepEqual(await readFile(path.join(s.out, name)), await readFile(path.join(s.root, name)), name);
+  return { code, stderr };
+}
+
+for (const command of ['get', 'mirror'] as const) {
+  test(
+    `ferry ${command} --retry 5: the server killed mid-download and restarted on its port; the client reconnects, continues with REST and transfers every file`,
+    { timeout: 120_000 },
+    async (t) => {
+      const { stderr } = await restartedMidDownload(t, command, 'SIGKILL');
+      assert.match(
+        stderr,
+        /^retrying big\.bin \(1 of 5\) after The server closed the control connection\.$/m,
+      );
+      assert.match(
+        stderr,
+        /^reconnecting in 1 s \(attempt 1 of 5\): The server closed the control connection\.$/m,
+      );
+      assert.match(stderr, /^> REST [1-9]\d*$/m, 'the download continued where it had got to');
+    },
+  );
+
+  test(
+    `ferry ${command} --retry 5: a graceful restart (421) mid-download; the client reconnects once the server listens again`,
+    { timeout: 120_000 },
+    async (t) => {
+      const { stderr } = await restartedMidDownload(t, command, 'SIGTERM');
+      assert.match(stderr, /^reconnecting in 1 s \(attempt 1 of 5\): .*421 Server shutting down/m);
+    },
+  );
+}
