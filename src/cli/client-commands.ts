@@ -167,7 +167,7 @@ function addCommonOptions(cmd: Command): Command {
     )
     .option(
       '--timeout <seconds>',
-      'connect and reply timeout (default 15 s connect, 30 s replies)',
+      'timeout for connecting, each reply and a stalled data connection (default 15 s connect, 30 s replies, 60 s data)',
       positiveNumber,
     )
     .option('--allow-plain', 'allow ftp:// (plain FTP: the password travels in clear)')
@@ -293,7 +293,9 @@ class Run {
       disableEpsv: o.disableEpsv ?? false,
       minTlsVersion: o.tlsMin ?? 'TLSv1.2',
       allowPlain: o.allowPlain ?? false,
-      ...(timeoutMs !== undefined ? { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs } : {}),
+      ...(timeoutMs !== undefined
+        ? { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs, dataTimeoutMs: timeoutMs }
+        : {}),
       ...(o.verbose ? { log: this.logger } : {}),
       onTrust: this.onTrust,
       signal: this.signal,

@@ -163,7 +163,8 @@ async function greetAndLogin(s: ClientSession, connectLeftMs?: number): Promise<
 function noGreeting(s: ClientSession, cause: FerryError): ConnectionError {
   const where = `${s.opts.host}:${controlPort(s.opts, s.security)}`;
   const limit = s.opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
-  const hint = s.security === 'implicit' ? '' : ': an implicit FTPS server waits for TLS first (use ftps://)';
+  // A hung explicit server is as likely as an implicit one: a possibility, not a diagnosis.
+  const hint = s.security === 'implicit' ? '' : '; if the server uses implicit FTPS, use ftps://';
   return new ConnectionError(`No greeting from ${where} within ${limit} ms (connectTimeoutMs)${hint}.`, {
     cause,
     code: 'ERR_TIMEOUT',

@@ -1,7 +1,8 @@
 // The client against a real `ferry serve` process that dies mid-batch: with --retry the client
 // reconnects (after 1 s, 2 s, 4 s …, while the restarted server is still starting and refuses
 // connections), continues the download it was in with REST and transfers the files still queued
-// (they were reported failed without a try).
+// (they were reported failed without a try). A server that stops answering (SIGSTOP) mid-download
+// is given up after --timeout, not after the 60 s data timeout.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -158,3 +159,26 @@ for (const command of ['get', 'mirror'] as const) {
     },
   );
 }
+
+test(
+  'ferry get --timeout 2: a server that stops answering mid-download is given up after 2 s of no data',
+  { timeout: 120_000 },
+  async (t) => {
+    const s = await setup(t);
+    const server = await ServeProcess.start(s.args, s.dir);
+    t.after(() => server.stop('SIGKILL'));
+    const watching = new AbortController();
+    t.after(() => watching.abort());
+    const started = grown(path.join(s.out, 'big.bin'), 64 * 1024, watching.signal);
+    const url = `ftpes://alice@127.0.0.1:${server.explicitPort}/big.bin`;
+    const c = client(['get', url, s.out, '--ca', s.ca, '--timeout', '2']);
+    t.after(() => c.child.kill('SIGKILL'));
+    const exited = once(c.child, 'exit') as Promise<[number | null]>;
+    await c.line(/^< 150 /m);
+    await started;
+    server.child.kill('SIGSTOP');
+    const [code] = await exited;
+    assert.equal(code, EXIT.transfer, c.stderr());
+    assert.match(c.stderr(), /The data connection stalled: no traffic for 2000 ms\./);
+  },
+);

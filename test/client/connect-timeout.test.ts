@@ -77,7 +77,7 @@ describe('connectTimeoutMs bounds connecting up to the greeting', () => {
     async () => {
       await timesOut(
         options(tcp, 'explicit'),
-        `No greeting from 127.0.0.1:${(tcp.address() as net.AddressInfo).port} within ${LIMIT} ms (connectTimeoutMs): an implicit FTPS server waits for TLS first`,
+        `No greeting from 127.0.0.1:${(tcp.address() as net.AddressInfo).port} within ${LIMIT} ms (connectTimeoutMs); if the server uses implicit FTPS, use ftps://.`,
       );
     },
   );
