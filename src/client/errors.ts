@@ -1,5 +1,6 @@
 import { FerryError, ReplyError } from '../errors.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
+import { describeTlsFailure } from './tls-record-faults.js';
 
 /**
  * Client-side errors. Every failure the client raises is a FerryError with a stable `code`; the
@@ -158,7 +159,8 @@ export function connectionError(
   code: 'ERR_CONNECT' | 'ERR_CLOSED' = 'ERR_CLOSED',
 ): ConnectionError {
   const systemCode = systemCodeOf(err);
-  const detail = err instanceof Error ? err.message : String(err);
+  // OpenSSL's own message is a line of internals ending in a line break.
+  const detail = describeTlsFailure(err) ?? (err instanceof Error ? err.message.trimEnd() : String(err));
   return new ConnectionError(`${what}: ${detail}`, { cause: err, systemCode, code });
 }
 
