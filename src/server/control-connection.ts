@@ -867,8 +867,10 @@ export class ControlConnection {
             this.disconnect.signal,
           ).catch((err: unknown) => {
             if (err instanceof PassiveLimitError) {
-              this.logger.warn({ user: owner.user }, 'passive port refused: limit');
-              rt.defender.record(owner.address, 'limit-refused');
+              this.logger.warn({ user: owner.user, over: err.over }, 'passive port refused: limit');
+              // A user's pool may be full of other addresses' ports: scoring this one would let
+              // anyone get an anonymous user's every client banned.
+              if (err.over === 'address') rt.defender.record(owner.address, 'limit-refused');
             } else if (err instanceof PassiveBusyError) {
               this.logger.warn(
                 { user: owner.user, ...err.busy, waitedS: policy.connectTimeoutMs / 1000 },

@@ -19,9 +19,15 @@ export interface PassiveLimits {
   readonly perUser: number;
 }
 
-/** A passive port refused because its owner holds too many: 425, and scored by the defender. */
+/**
+ * A passive port refused because its owner holds too many: 425. `over`: the limit reached; only the
+ * address's own is scored by the defender (a user's ports may be another address's doing).
+ */
 export class PassiveLimitError extends FerryError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly over: 'address' | 'user',
+  ) {
     super('ERR_PASSIVE_LIMIT', message);
   }
 }
@@ -501,11 +507,13 @@ export class PassivePorts {
     if ((this.held.get(byAddress) ?? 0) >= this.limits.perAddress) {
       throw new PassiveLimitError(
         `Too many passive connections pending from your address (${this.limits.perAddress}); connect to them or close them first.`,
+        'address',
       );
     }
     if (byUser && (this.held.get(byUser) ?? 0) >= this.limits.perUser) {
       throw new PassiveLimitError(
         `Too many passive connections pending for this user (${this.limits.perUser}); connect to them or close them first.`,
+        'user',
       );
     }
     const keys = byUser ? [byAddress, byUser] : [byAddress];

@@ -355,6 +355,37 @@ describe('defender: passive ports are shared', () => {
   });
 });
 
+describe("defender: a user's passive ports held by other addresses", () => {
+  const VICTIM = '127.0.0.3';
+  // One scored refusal (3 points) bans.
+  const server = useFerry({
+    limits: { maxPassivePerAddress: 2, maxPassivePerUser: 2 },
+    defender: { threshold: 3 },
+  });
+
+  test("a PASV refused for the user's limit does not score the address that met it (anyone could get a shared account's clients banned); one over the address's own limit does", async () => {
+    const ts = server();
+    const loggedInFrom = async (from: string): Promise<RawFtp> => {
+      const ftp = await connectFrom(ts, 'implicit', from);
+      await ftp.login(ts.user, ts.password);
+      return ftp;
+    };
+    const bannedLine = (from: string) => (l: { msg: string; obj: object }) =>
+      l.msg === 'address banned' && (l.obj as { remote?: string }).remote === from;
+    await withClients(async (track) => {
+      for (let i = 0; i < 2; i++) await track(await loggedInFrom(ATTACKER)).cmd('EPSV', 229);
+      const victim = track(await loggedInFrom(VICTIM));
+      for (let i = 0; i < 3; i++) assert.match(textOf(await victim.cmd('EPSV', 425)), /for this user/);
+      // Not banned: its next connection is greeted (a ban: 421) and logs in.
+      track(await loggedInFrom(VICTIM));
+      const over = track(await loggedInFrom(ATTACKER));
+      assert.match(textOf(await over.cmd('EPSV', 425)), /from your address/);
+      await waitForLog(ts, bannedLine(ATTACKER));
+      assert.ok(!ts.logs.some(bannedLine(VICTIM)));
+    });
+  });
+});
+
 describe('defender: password checks are shared fairly', () => {
   const ATTACKERS = ['127.0.0.2', '127.0.0.3', '127.0.0.4', '127.0.0.5'];
   const PER_ADDRESS = 8;
