@@ -35,24 +35,46 @@ export function registerBans(program: Command): void {
   where(bans.command('list').description('list the addresses banned now'))
     .option('--json', 'one JSON array (address, since, until, bans)')
     .action(async (flags: BansFlags) => {
-      const url = await databaseOf(flags);
-      const list = url ? await withBans(url, (b) => b.list(), 'read') : await listBans(await pathsOf(flags));
+      const list = await (await bansOf(flags)).list();
       process.stdout.write(flags.json ? JSON.stringify(list.map(asJson)) + '\n' : table(list));
     });
   where(
-    bans.command('rm').argument('<address>', 'the banned IP address').description('lift a ban now'),
+    bans
+      .command('rm')
+      .argument('<address>', 'the banned IP address, as listed')
+      .description('lift a ban now'),
   ).action(async (address: string, flags: BansFlags) => {
-    if (net.isIP(address) === 0) throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
-    const url = await databaseOf(flags);
-    const removed = url
-      ? await withBans(url, (b) => b.remove(normalizeAddress(address)))
-      : await removeBan(await pathsOf(flags), normalizeAddress(address));
+    const store = await bansOf(flags);
+    // The ban as listed, whatever it is (a database may hold one an older version wrote).
+    const ban = (await store.list()).find(
+      (b) => b.address === address || b.address === normalizeAddress(address),
+    );
+    if (!ban && net.isIP(address) === 0)
+      throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
+    const removed = ban !== undefined && (await store.remove(ban.address));
     if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned.`);
-    process.stdout.write(`${normalizeAddress(address)} unbanned.\n`);
+    process.stdout.write(`${ban.address} unbanned.\n`);
   });
 }
 
 type Paths = ReturnType<typeof defenderPaths>;
+
+interface BanStore {
+  list(): Promise<Ban[]>;
+  remove(address: string): Promise<boolean>;
+}
+
+/** The shared database's bans when there is one; else the running server's, or its bans file. */
+async function bansOf(flags: BansFlags): Promise<BanStore> {
+  const url = await databaseOf(flags);
+  if (url)
+    return {
+      list: () => withBans(url, (b) => b.list(), 'read'),
+      remove: (a) => withBans(url, (b) => b.remove(a)),
+    };
+  const p = await pathsOf(flags);
+  return { list: () => listBans(p), remove: (a) => removeBan(p, a) };
+}
 
 /** The shared database, when the config or FERRY_DATABASE_URL names one: it holds every node's bans. */
 async function databaseOf(flags: BansFlags): Promise<string | undefined> {

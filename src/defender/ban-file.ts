@@ -1,6 +1,6 @@
 import { writeAtomically } from '../atomic-file.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
-import type { Ban } from './defender.js';
+import { isBanKey, type Ban } from './defender.js';
 
 export interface BanState {
   active: Ban[];
@@ -54,10 +54,12 @@ export async function writeBanFile(file: string, state: BanState): Promise<void>
   await writeAtomically(file, JSON.stringify(state, null, 1) + '\n');
 }
 
+/** A ban of an address (anything else, `""` included, is never a client's: ignored). */
 function isBan(v: unknown): v is Ban {
   const b = v as Partial<Ban> | null;
   return (
     typeof b?.address === 'string' &&
+    isBanKey(b.address) &&
     typeof b.since === 'number' &&
     typeof b.until === 'number' &&
     typeof b.bans === 'number'

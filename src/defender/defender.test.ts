@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Defender, DEFAULT_DEFENDER, type DefenderChange } from './defender.js';
+import { Defender, DEFAULT_DEFENDER, isBanKey, type DefenderChange } from './defender.js';
 
 const MIN = 60_000;
 
@@ -164,4 +164,16 @@ test('apply: a ban from another node is taken as it is; its end ends the same ba
   assert.equal(d.apply({ ...ban, until: now })?.kind, 'unban');
   assert.equal(d.banned('192.0.2.7'), false);
   assert.deepEqual(changes, [], 'apply tells no one: its caller does');
+});
+
+test('what is not an address (an unreadable peer: "") is never scored nor banned; only addresses and networks are ban keys', () => {
+  const { d } = make();
+  for (let i = 0; i < 20; i++) d.record('', 'limit-refused');
+  assert.deepEqual(d.list(), []);
+  assert.equal(d.banned(''), false);
+  const now = 1_000_000;
+  assert.equal(d.apply({ address: '', since: now, until: now + MIN, bans: 1 }), undefined);
+  assert.deepEqual(d.list(), []);
+  for (const key of ['192.0.2.1', '2001:db8::1']) assert.equal(isBanKey(key), true, key);
+  for (const key of ['', 'host.example', '10.0.0.0/8']) assert.equal(isBanKey(key), false, key);
 });

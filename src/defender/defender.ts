@@ -105,7 +105,8 @@ export class Defender implements DefenderPort {
 
   record(address: string, event: DefenderEvent): void {
     const points = this.settings.scores[event];
-    if (!(points > 0) || this.allowed(address) || this.banned(address)) return;
+    // Only an address is scored: never a key that no connection has (`""` would be banned for all).
+    if (!(points > 0) || net.isIP(address) === 0 || this.allowed(address) || this.banned(address)) return;
     const now = this.now();
     const since = now - this.settings.windowMs;
     const list = (this.events.get(address) ?? []).filter((e) => e.at > since);
@@ -134,6 +135,7 @@ export class Defender implements DefenderPort {
    * calling onChange (the caller tells whom it must). Returns what changed here, if anything.
    */
   apply(ban: Ban): DefenderChange | undefined {
+    if (!isBanKey(ban.address)) return undefined;
     const now = this.now();
     const mine = this.active.get(ban.address);
     if (ban.until > now) {
@@ -206,6 +208,11 @@ export class Defender implements DefenderPort {
   private forgetOldest(): void {
     trim(this.events, this.settings.maxTracked);
   }
+}
+
+/** Whether `key` can be a ban's: an IP address (anything else, `""` included, is no client's). */
+export function isBanKey(key: string): boolean {
+  return net.isIP(key) !== 0;
 }
 
 /** Forgets the oldest entries of `map` (insertion order) beyond `max`. */

@@ -192,6 +192,8 @@ export class ControlConnection {
     private readonly rt: ServerRuntime,
     /** Told of each login and logout (maxUnauthenticatedPerAddress). */
     private readonly unauthenticated: UnauthenticatedCount,
+    /** The socket's peer, as read when it was accepted (one whose peer was unreadable is never served). */
+    remote: string,
     /** Who the client is behind a trusted proxy (PROXY protocol); else the socket's peer. */
     origin?: ClientOrigin,
   ) {
@@ -202,16 +204,11 @@ export class ControlConnection {
     // path silent ~10 s at a probe fails the socket with ETIMEDOUT (onClose: a transfer goes on).
     socket.setKeepAlive(true, rt.options.timeouts.keepaliveMs);
     const local = socket.localAddress ?? '';
-    this.session = new Session(
-      implicit,
-      origin?.address ?? socket.remoteAddress ?? '',
-      local,
-      origin?.arrivedOn ?? local,
-    );
+    this.session = new Session(implicit, origin?.address ?? remote, local, origin?.arrivedOn ?? local);
     if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (origin?.screen && implicit) this.screenTlsStart(socket);
-    if (origin?.proxied) this.via = socket.remoteAddress;
+    if (origin?.proxied) this.via = remote;
     this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
     // grep find an address's failed logins and transfers without joining them to its connect line.

@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
-import type { ProxyEdge } from './proxy-edge.js';
+import { peerAddress, type ProxyEdge } from './proxy-edge.js';
 import type { ServerMetrics } from './metrics.js';
 import type { WarningLimiter } from './warning-limiter.js';
 
@@ -469,9 +469,11 @@ export class PassivePorts {
 
   private onConnection(shared: SharedPort, raw: net.Socket): void {
     raw.on('error', () => {});
+    const from = peerAddress(raw);
+    if (from === undefined) return void raw.destroy(); // reset before it could be read: nobody's
     const edge = this.io.edge;
-    if (!edge?.enabled) return this.route(shared, raw, normalizeAddress(raw.remoteAddress ?? ''));
-    void edge.accept(raw).then((r) => {
+    if (!edge?.enabled) return this.route(shared, raw, from);
+    void edge.accept(raw, from).then((r) => {
       if (!r.ok) {
         this.refuse(r.from, { from: r.from, port: shared.port, why: r.why }, 'data connection refused');
         raw.destroy();

@@ -28,6 +28,16 @@ export interface ClientOrigin {
   readonly screen: boolean;
 }
 
+/**
+ * The socket's peer, normalized; undefined when it cannot be read (the connection was reset before
+ * it was accepted): such a socket is dropped at once, unlogged and unscored, never counted as "".
+ * Read once, Node keeps it: later reads of `remoteAddress` give the same.
+ */
+export function peerAddress(socket: net.Socket): string | undefined {
+  const from = socket.remoteAddress;
+  return from === undefined ? undefined : normalizeAddress(from);
+}
+
 export type EdgeOutcome =
   /** `rest`: bytes read past the header, the client's; they must reach the session first. */
   | { readonly ok: true; readonly origin: ClientOrigin; readonly rest: Buffer }
@@ -70,15 +80,17 @@ export class ProxyEdge {
    * `accept` for a listener: `pending` holds the socket while its header is read (its owner
    * destroys what is left there at close); a refused socket is reported to `refused` and
    * destroyed, an accepted one handed to `then` with its client and the bytes read past the header.
+   * `from`: the socket's peerAddress().
    */
   pass(
     socket: net.Socket,
+    from: string,
     pending: Set<net.Socket>,
     refused: (from: string, why: string) => void,
     then: (origin: ClientOrigin, rest: Buffer) => void,
   ): void {
     pending.add(socket);
-    void this.accept(socket).then((r) => {
+    void this.accept(socket, from).then((r) => {
       pending.delete(socket);
       if (r.ok) return then(r.origin, r.rest);
       refused(r.from, r.why);
@@ -89,9 +101,9 @@ export class ProxyEdge {
   /**
    * Decides who `socket` speaks for: a trusted proxy's header is read here; anyone else's socket
    * is left unread (admission comes before any byte is read) and screened by the session.
+   * `from`: the socket's peerAddress().
    */
-  async accept(socket: net.Socket): Promise<EdgeOutcome> {
-    const from = normalizeAddress(socket.remoteAddress ?? '');
+  async accept(socket: net.Socket, from: string): Promise<EdgeOutcome> {
     const own: ClientOrigin = {
       address: from,
       arrivedOn: normalizeAddress(socket.localAddress ?? ''),

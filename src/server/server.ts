@@ -384,31 +384,37 @@ export class FerryServer {
    */
   handleConnection(socket: net.Socket, implicit: boolean, admitted?: Admitted): void {
     socket.on('error', () => {});
+    const remote = socket.remoteAddress;
+    // Reset before it could be read: nobody to serve, log or score (a primary hears of the close).
+    if (remote === undefined) return void socket.destroy();
     if (admitted) {
       if (admitted.rest && admitted.rest.length > 0) socket.unshift(admitted.rest);
-      this.serve(socket, implicit, admitted.origin, admitted);
+      this.serve(socket, implicit, remote, admitted.origin, admitted);
       return;
     }
-    if (!this.edge.enabled) return this.serve(socket, implicit, undefined, undefined);
+    if (!this.edge.enabled) return this.serve(socket, implicit, remote, undefined, undefined);
     this.edge.pass(
       socket,
+      normalizeAddress(remote),
       this.atEdge,
       (from, why) => this.defense.refused(from, why),
       (origin, rest) => {
         if (rest.length > 0) socket.unshift(rest);
-        this.serve(socket, implicit, origin, undefined);
+        this.serve(socket, implicit, remote, origin, undefined);
       },
     );
   }
 
+  /** `remote`: the socket's peer as read at accept. */
   private serve(
     socket: net.Socket,
     implicit: boolean,
+    remote: string,
     origin: ClientOrigin | undefined,
     admitted: Admitted | undefined,
   ): void {
     if (socket.destroyed) return;
-    const address = origin?.address ?? normalizeAddress(socket.remoteAddress ?? '');
+    const address = origin?.address ?? normalizeAddress(remote);
     if (!admitted) {
       const refusal = admission(this.defense, this.unauthenticated, address);
       if (refusal) {
@@ -425,7 +431,7 @@ export class FerryServer {
     }
     // Counted here, unless whoever admitted it counts (a cluster primary).
     const count = admitted ?? new UnauthenticatedConnection(this.defense, this.unauthenticated, address);
-    const conn = new ControlConnection(socket, implicit, this.runtime, count, origin);
+    const conn = new ControlConnection(socket, implicit, this.runtime, count, remote, origin);
     this.connections.add(conn);
     void conn.closed.then(() => {
       this.connections.delete(conn);

@@ -121,3 +121,27 @@ test('--workers 2: a ban decided by the primary, listed by `ferry bans list`, ke
   // No server running: the file is read directly.
   assert.equal((await bans('list')).stdout, 'No banned addresses.\n');
 });
+
+test('no server: bans.json entries that are no address (`""`) are ignored; `bans rm ""` is refused', async () => {
+  const data = await mkdtemp(path.join(dir, 'file-'));
+  const now = Date.now();
+  const ban = (address: string): object => ({ address, since: now, until: now + 3_600_000, bans: 1 });
+  const active = [ban(''), ban('not-an-address'), ban('192.0.2.9')];
+  await writeFile(path.join(data, 'bans.json'), JSON.stringify({ active, past: [] }));
+  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', data]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  const listed = await cli('list', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(
+    (JSON.parse(listed.stdout) as { address: string }[]).map((b) => b.address),
+    ['192.0.2.9'],
+  );
+  const blank = await cli('rm', '');
+  assert.equal(blank.code, 2, 'not an address, and nothing listed as it');
+  const removed = await cli('rm', '::ffff:192.0.2.9');
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(removed.stdout, '192.0.2.9 unbanned.\n');
+});

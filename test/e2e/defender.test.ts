@@ -4,6 +4,7 @@
  * that an attacker's flood cannot monopolize. 127.0.0.2+ are attackers, 127.0.0.1 the legit client.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -383,6 +384,26 @@ describe("defender: a user's passive ports held by other addresses", () => {
       await waitForLog(ts, bannedLine(ATTACKER));
       assert.ok(!ts.logs.some(bannedLine(VICTIM)));
     });
+  });
+});
+
+describe('defender: connections reset before they are accepted', () => {
+  // Two such connections counted as one address "" would be over the limit, and one refusal bans.
+  const server = useFerry({ limits: { maxUnauthenticatedPerAddress: 1 }, defender: { threshold: 3 } });
+
+  test('are dropped unlogged: never counted, scored or banned as the address ""', async () => {
+    const ts = server();
+    // This process (the server's) is held while a child connects and resets (RST) 4 times: the
+    // connections wait in the listen queue, reset, and are accepted with no peer address to read.
+    const resets = `const net = require('net');
+      for (let i = 0; i < 4; i++) { const s = net.connect(${ts.explicitPort}, '${ts.host}', () => s.resetAndDestroy()); }`;
+    const child = spawnSync(process.execPath, ['-e', resets], { timeout: 10_000 });
+    assert.equal(child.status, 0, String(child.stderr));
+    // Accepted in order: those were handled before this one is greeted.
+    await loginAndTransfer(ts, 'explicit', LEGIT);
+    const blank = ts.logs.filter((l) => (l.obj as { remote?: string }).remote === '');
+    assert.deepEqual(blank, []);
+    assert.ok(!ts.logs.some((l) => l.msg === 'address banned'));
   });
 });
 

@@ -26,7 +26,7 @@ async function verdict(
     const socket = await accepted;
     socket.on('error', () => {});
     send(client);
-    const outcome = await withDeadline(edge.accept(socket), 10_000, 'the edge');
+    const outcome = await withDeadline(edge.accept(socket, from), 10_000, 'the edge');
     socket.destroy();
     return outcome;
   } finally {

@@ -24,7 +24,7 @@ import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { PassiveNames } from '../passive-names.js';
-import { ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
+import { peerAddress, ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { countsOf, KeptCounts } from './kept-counts.js';
 import { UserSessions } from './user-sessions.js';
 import { byAddress, leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
@@ -384,19 +384,30 @@ export class ClusterPrimary {
 
   private route(socket: net.Socket, implicit: boolean): void {
     socket.on('error', () => {});
-    if (!this.edge.enabled) return this.admit(socket, implicit, undefined, Buffer.alloc(0));
+    const peer = peerAddress(socket);
+    // Reset before it could be read: nobody to serve, log or score.
+    if (peer === undefined) return void socket.destroy();
+    if (!this.edge.enabled) return this.admit(socket, implicit, peer, undefined, Buffer.alloc(0));
     // The PROXY header names the client the limits and the defender judge: read here, before admission.
     this.edge.pass(
       socket,
+      peer,
       this.atEdge,
       (from, why) => this.defense.refused(from, why),
-      (origin, rest) => this.admit(socket, implicit, origin, Buffer.concat([rest, takeBuffered(socket)])),
+      (origin, rest) =>
+        this.admit(socket, implicit, peer, origin, Buffer.concat([rest, takeBuffered(socket)])),
     );
   }
 
-  private admit(socket: net.Socket, implicit: boolean, origin: ClientOrigin | undefined, rest: Buffer): void {
+  private admit(
+    socket: net.Socket,
+    implicit: boolean,
+    peer: string,
+    origin: ClientOrigin | undefined,
+    rest: Buffer,
+  ): void {
     if (socket.destroyed) return;
-    const address = origin?.address ?? normalizeAddress(socket.remoteAddress ?? '');
+    const address = origin?.address ?? peer;
     const refusal = admission(this.defense, this.unauthenticated, address);
     if (refusal) {
       refuseConnection(socket, implicit, refusal);
