@@ -6,7 +6,7 @@ import { readBanFile, writeBanFile, type BanState } from '../defender/ban-file.j
 import { controlRequest, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
 import type { Ban } from '../defender/defender.js';
 import { FerryError } from '../errors.js';
-import { normalizeAddress } from '../protocol/address.js';
+import { namesGroup } from '../protocol/address.js';
 import type { PgBans } from '../db/bans.js';
 import { databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
@@ -41,15 +41,13 @@ export function registerBans(program: Command): void {
   where(
     bans
       .command('rm')
-      .argument('<address>', 'the banned IP address, as listed')
+      .argument('<address>', 'the banned IP address or network, as listed (or an address in it)')
       .description('lift a ban now'),
   ).action(async (address: string, flags: BansFlags) => {
     const store = await bansOf(flags);
-    // The ban as listed, whatever it is (a database may hold one an older version wrote).
-    const ban = (await store.list()).find(
-      (b) => b.address === address || b.address === normalizeAddress(address),
-    );
-    if (!ban && net.isIP(address) === 0)
+    // The ban as listed: an IPv6 address is banned as its network, whatever prefix the server uses.
+    const ban = (await store.list()).find((b) => namesGroup(b.address, address));
+    if (!ban && net.isIP(address.split('/')[0] ?? '') === 0)
       throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
     const removed = ban !== undefined && (await store.remove(ban.address));
     if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned.`);

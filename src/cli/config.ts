@@ -53,6 +53,8 @@ const defenderSchema = z
     maxPassivePerUser: count.optional(),
     maxPasswordChecks: count.optional(),
     maxPasswordChecksPerAddress: count.optional(),
+    /** An IPv6 client counts as its network of this many bits (scores, bans, per-address limits). */
+    ipv6PrefixLength: z.number().int().min(0).max(128).optional(),
   })
   .strict();
 

@@ -31,6 +31,7 @@ export function defenderOptions(
         'tls-failure': c?.scores?.tlsFailure,
         'limit-refused': c?.scores?.limitRefused,
       },
+      ipv6PrefixLength: c?.ipv6PrefixLength,
       ...defenderPaths(dataDir),
     },
     limits: {

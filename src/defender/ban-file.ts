@@ -54,7 +54,7 @@ export async function writeBanFile(file: string, state: BanState): Promise<void>
   await writeAtomically(file, JSON.stringify(state, null, 1) + '\n');
 }
 
-/** A ban of an address (anything else, `""` included, is never a client's: ignored). */
+/** A ban of an address or an IPv6 network (anything else, `""` included, is no client's: ignored). */
 function isBan(v: unknown): v is Ban {
   const b = v as Partial<Ban> | null;
   return (

@@ -166,6 +166,35 @@ test('apply: a ban from another node is taken as it is; its end ends the same ba
   assert.deepEqual(changes, [], 'apply tells no one: its caller does');
 });
 
+test('IPv6: addresses of one /64 are scored and banned together, as the network; 128 bans each alone', () => {
+  const { d, changes } = make();
+  // A new address for each failure, as an attacker with a routed /64 picks them.
+  for (let i = 1; i <= 15; i++) d.record(`2001:db8:1::${i.toString(16)}`, 'failed-login');
+  assert.equal(d.banned('2001:db8:1::ffff'), true, 'an address never seen, in the banned network');
+  assert.equal(d.banned('2001:db8:1:1::1'), false, 'the next /64');
+  assert.deepEqual(
+    d.list().map((b) => b.address),
+    ['2001:db8:1::/64'],
+  );
+  assert.equal(changes[0]?.kind === 'ban' && changes[0].ban.address, '2001:db8:1::/64');
+  assert.equal(d.unban('2001:db8:1::abc'), true, 'lifted by an address it covers');
+  assert.equal(d.banned('2001:db8:1::1'), false);
+
+  const single = make({ ...DEFAULT_DEFENDER, ipv6PrefixLength: 128 }).d;
+  for (let i = 1; i <= 15; i++) single.record(`2001:db8:1::${i.toString(16)}`, 'failed-login');
+  assert.deepEqual(single.list(), []);
+  for (let i = 0; i < 15; i++) single.record('2001:db8:1::1', 'failed-login');
+  assert.equal(single.banned('2001:db8:1::1'), true);
+  assert.equal(single.banned('2001:db8:1::2'), false);
+});
+
+test('IPv6: an allowed address inside a banned network is let in', () => {
+  const { d } = make({ ...DEFAULT_DEFENDER, allow: ['2001:db8:1::7'] });
+  for (let i = 0; i < 15; i++) d.record('2001:db8:1::8', 'failed-login');
+  assert.equal(d.banned('2001:db8:1::9'), true);
+  assert.equal(d.banned('2001:db8:1::7'), false);
+});
+
 test('what is not an address (an unreadable peer: "") is never scored nor banned; only addresses and networks are ban keys', () => {
   const { d } = make();
   for (let i = 0; i < 20; i++) d.record('', 'limit-refused');
@@ -174,6 +203,7 @@ test('what is not an address (an unreadable peer: "") is never scored nor banned
   const now = 1_000_000;
   assert.equal(d.apply({ address: '', since: now, until: now + MIN, bans: 1 }), undefined);
   assert.deepEqual(d.list(), []);
-  for (const key of ['192.0.2.1', '2001:db8::1']) assert.equal(isBanKey(key), true, key);
-  for (const key of ['', 'host.example', '10.0.0.0/8']) assert.equal(isBanKey(key), false, key);
+  for (const key of ['192.0.2.1', '2001:db8::1', '2001:db8:1::/64']) assert.equal(isBanKey(key), true, key);
+  for (const key of ['', 'host.example', '10.0.0.0/8', '2001:db8::/129', '2001:db8::/64/1'])
+    assert.equal(isBanKey(key), false, key);
 });

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { FerryError } from '../errors.js';
+import { addressGroup } from '../protocol/address.js';
 
 /** What costs an address points (SFTPGo's defaults). */
 export type DefenderEvent = 'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused';
@@ -16,6 +17,8 @@ export interface DefenderSettings {
   readonly maxBanMs: number;
   /** Addresses scored at once (the least recently scored is forgotten first). */
   readonly maxTracked: number;
+  /** IPv6 addresses are scored and banned by their network of this many bits (128: each alone). */
+  readonly ipv6PrefixLength: number;
 }
 
 export const DEFAULT_DEFENDER: DefenderSettings = {
@@ -26,10 +29,12 @@ export const DEFAULT_DEFENDER: DefenderSettings = {
   banMs: 15 * 60_000,
   maxBanMs: 24 * 60 * 60_000,
   maxTracked: 100_000,
+  ipv6PrefixLength: 64,
 };
 
 /** One ban, as kept, listed and persisted. `bans` counts this one and the earlier ones remembered. */
 export interface Ban {
+  /** An IP address, or an IPv6 network (`2001:db8:1::/64`, see addressGroup). */
   readonly address: string;
   readonly since: number;
   readonly until: number;
@@ -50,14 +55,16 @@ export type DefenderChange =
 export interface DefenderPort {
   banned(address: string): boolean;
   record(address: string, event: DefenderEvent): void;
+  /** What the per-address limits count `address` as: itself, or its IPv6 network (addressGroup). */
+  key(address: string): string;
 }
 
 /**
- * Scores per source address over a sliding window; at the threshold the address is banned, for
- * banMs, doubling on each repeat up to maxBanMs (a repeat is remembered until a ban's length after
- * the last one ended). Pure bookkeeping with an injected clock: the owner persists (`onChange`),
- * logs and refuses. Memory is bounded: at most `threshold` events per address (the ban clears
- * them) and `maxTracked` addresses.
+ * Scores per source address (an IPv6 one by its network: key()) over a sliding window; at the
+ * threshold the address is banned, for banMs, doubling on each repeat up to maxBanMs (a repeat is
+ * remembered until a ban's length after the last one ended). Pure bookkeeping with an injected
+ * clock: the owner persists (`onChange`), logs and refuses. Memory is bounded: at most `threshold`
+ * events per address (the ban clears them) and `maxTracked` addresses.
  */
 export class Defender implements DefenderPort {
   private allowList: net.BlockList;
@@ -92,8 +99,13 @@ export class Defender implements DefenderPort {
    * address was allowed (bans.json, another node's) stays listed until it ends or is removed.
    */
   banned(address: string): boolean {
-    const ban = this.active.get(address);
+    const ban = this.active.get(this.key(address));
     return ban !== undefined && this.inForce(ban) && !this.allowed(address);
+  }
+
+  /** What `address` is scored and banned as: itself, or its IPv6 network. */
+  key(address: string): string {
+    return addressGroup(address, this.settings.ipv6PrefixLength);
   }
 
   /** Whether `ban` still runs; one that has run out ends now. */
@@ -103,10 +115,11 @@ export class Defender implements DefenderPort {
     return false;
   }
 
-  record(address: string, event: DefenderEvent): void {
+  record(from: string, event: DefenderEvent): void {
     const points = this.settings.scores[event];
     // Only an address is scored: never a key that no connection has (`""` would be banned for all).
-    if (!(points > 0) || net.isIP(address) === 0 || this.allowed(address) || this.banned(address)) return;
+    if (!(points > 0) || net.isIP(from) === 0 || this.allowed(from) || this.banned(from)) return;
+    const address = this.key(from);
     const now = this.now();
     const since = now - this.settings.windowMs;
     const list = (this.events.get(address) ?? []).filter((e) => e.at > since);
@@ -122,9 +135,9 @@ export class Defender implements DefenderPort {
     this.onChange({ kind: 'ban', ban, score, event });
   }
 
-  /** Lifts a ban now; false when the address was not banned. */
+  /** Lifts a ban now (`address`: as listed, or an address it covers); false when none is. */
   unban(address: string): boolean {
-    const ban = this.active.get(address);
+    const ban = this.active.get(address) ?? this.active.get(this.key(address));
     if (!ban || !this.inForce(ban)) return false;
     this.end(ban, 'removed');
     return true;
@@ -210,9 +223,11 @@ export class Defender implements DefenderPort {
   }
 }
 
-/** Whether `key` can be a ban's: an IP address (anything else, `""` included, is no client's). */
+/** Whether `key` can be a ban's: an IP address, or an IPv6 network as addressGroup() writes it. */
 export function isBanKey(key: string): boolean {
-  return net.isIP(key) !== 0;
+  const [ip = '', bits, extra] = key.split('/');
+  if (bits === undefined) return net.isIP(ip) !== 0;
+  return extra === undefined && /^\d{1,3}$/.test(bits) && Number(bits) <= 128 && net.isIPv6(ip);
 }
 
 /** Forgets the oldest entries of `map` (insertion order) beyond `max`. */

@@ -2,11 +2,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   addressFamily,
+  addressGroup,
   addressKind,
   formatEprtArg,
   formatEpsvReply,
   formatPasvReply,
   formatPortArg,
+  namesGroup,
   normalizeAddress,
   parseEprtArg,
   parseEpsvArg,
@@ -159,4 +161,29 @@ test('addressKind: what a non-public address is, IPv4-mapped and zoned ones too;
   assert.equal(addressKind('100.64.0.1'), 'carrier-grade NAT');
   assert.equal(addressKind('8.8.8.8'), 'public');
   assert.equal(addressKind('localhost'), 'public');
+});
+
+test('addressGroup: IPv6 by its network (any spelling), IPv4 and mapped IPv4 by address, 128 per address', () => {
+  assert.equal(addressGroup('2001:db8:1::5', 64), '2001:db8:1::/64');
+  assert.equal(addressGroup('2001:DB8:1:0:ffff:aaaa:1234:9', 64), '2001:db8:1::/64');
+  assert.equal(addressGroup('2001:db8:1:0:8000::1', 65), '2001:db8:1:0:8000::/65');
+  assert.equal(addressGroup('2001:db8:1:0:7fff::1', 65), '2001:db8:1::/65');
+  assert.equal(addressGroup('2001:db8:abcd:12ff::1', 56), '2001:db8:abcd:1200::/56');
+  assert.equal(addressGroup('fe80::1%eth0', 64), 'fe80::/64');
+  assert.equal(addressGroup('2001:db8::1', 0), '::/0');
+  assert.equal(addressGroup('2001:db8:1::5', 128), '2001:db8:1::5');
+  assert.equal(addressGroup('192.0.2.7', 64), '192.0.2.7');
+  assert.equal(addressGroup('::ffff:192.0.2.7', 64), '192.0.2.7');
+  assert.equal(addressGroup('2001:db8:1::/64', 64), '2001:db8:1::/64', 'a key stays itself');
+});
+
+test('namesGroup: the key, its network in any spelling, or an address inside it', () => {
+  assert.equal(namesGroup('2001:db8:1::/64', '2001:db8:1::/64'), true);
+  assert.equal(namesGroup('2001:db8:1::/64', '2001:DB8:1:0::/64'), true);
+  assert.equal(namesGroup('2001:db8:1::/64', '2001:db8:1::77'), true);
+  assert.equal(namesGroup('2001:db8:1::/64', '2001:db8:2::77'), false);
+  assert.equal(namesGroup('2001:db8:1::/64', '2001:db8:1::/48'), false);
+  assert.equal(namesGroup('192.0.2.7', '::ffff:192.0.2.7'), true);
+  assert.equal(namesGroup('192.0.2.7', '192.0.2.8'), false);
+  assert.equal(namesGroup('', ''), true, 'whatever is listed can be named');
 });

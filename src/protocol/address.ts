@@ -108,6 +108,38 @@ export function normalizeAddress(addr: string): string {
   return formatIPv6(groups) + (pct >= 0 ? addr.slice(pct) : '');
 }
 
+/**
+ * What the per-address limits and the defender count an address as: an IPv4 (or IPv4-mapped)
+ * address itself; an IPv6 address as its network of `ipv6PrefixLength` bits (`2001:db8:1::/64`),
+ * since one host commonly gets a whole /64 and picks a new address in it at will; the address
+ * itself at 128. Anything else (a key already) is returned as normalizeAddress() returns it.
+ */
+export function addressGroup(addr: string, ipv6PrefixLength: number): string {
+  const n = normalizeAddress(addr);
+  if (ipv6PrefixLength >= 128 || isIPv4(n)) return n;
+  const groups = ipv6Groups(n);
+  if (!groups) return n;
+  const masked = groups.map((g, i) => {
+    const keep = Math.min(16, Math.max(0, ipv6PrefixLength - 16 * i));
+    return keep === 0 ? 0 : g & (0xffff << (16 - keep)) & 0xffff;
+  });
+  return `${formatIPv6(masked)}/${ipv6PrefixLength}`;
+}
+
+/**
+ * Whether `input` (an address, or a network in any spelling) names the group `key` (as
+ * addressGroup() made it): the key itself, or an address inside its network. For `ferry bans rm`.
+ */
+export function namesGroup(key: string, input: string): boolean {
+  if (key === input) return true;
+  const slash = key.lastIndexOf('/');
+  if (slash < 0) return normalizeAddress(input) === key;
+  const bits = Number(key.slice(slash + 1));
+  const [host = '', inputBits, extra] = input.split('/');
+  if (extra !== undefined || (inputBits !== undefined && Number(inputBits) !== bits)) return false;
+  return isIPv6(host) && addressGroup(host, bits) === key;
+}
+
 /** 4 or 6 for an IP address after normalization (mapped IPv4 counts as 4), else undefined. */
 export function addressFamily(addr: string): 4 | 6 | undefined {
   const n = normalizeAddress(addr);

@@ -10,14 +10,18 @@ export interface SessionLimits {
 }
 
 /**
- * Sessions counted in total and per client address, against the limits. The single-process server
- * and a cluster primary (which counts for all its workers) admit connections through it.
+ * Sessions counted in total and per client address (an IPv6 one by its network: `group`), against
+ * the limits. The single-process server and a cluster primary (which counts for all its workers)
+ * admit connections through it.
  */
 export class SessionCounts {
   private total = 0;
   private readonly perAddress = new Map<string, number>();
 
-  constructor(private limits: SessionLimits) {}
+  constructor(
+    private limits: SessionLimits,
+    private readonly group: (address: string) => string,
+  ) {}
 
   /** New limits (a reload): sessions over them stay; new ones wait until the count is below. */
   setLimits(limits: SessionLimits): void {
@@ -26,25 +30,27 @@ export class SessionCounts {
 
   /** Counts the session and returns true, or returns false when a limit is reached. */
   admit(address: string): boolean {
-    const count = this.perAddress.get(address) ?? 0;
+    const key = this.group(address);
+    const count = this.perAddress.get(key) ?? 0;
     if (this.total >= this.limits.maxSessions || count >= this.limits.maxSessionsPerAddress) return false;
     this.total++;
-    this.perAddress.set(address, count + 1);
+    this.perAddress.set(key, count + 1);
     return true;
   }
 
   /** The 421 for a session admit() refused: the per-address limit is named, so that one client sees it is its own. */
   refusal(address: string): string {
     const at = this.limits.maxSessionsPerAddress;
-    return (this.perAddress.get(address) ?? 0) >= at
+    return (this.perAddress.get(this.group(address)) ?? 0) >= at
       ? `Too many connections from your address (at most ${at}), try later.`
       : 'Too many connections, try later.';
   }
 
   release(address: string): void {
-    const left = (this.perAddress.get(address) ?? 0) - 1;
-    if (left > 0) this.perAddress.set(address, left);
-    else this.perAddress.delete(address);
+    const key = this.group(address);
+    const left = (this.perAddress.get(key) ?? 0) - 1;
+    if (left > 0) this.perAddress.set(key, left);
+    else this.perAddress.delete(key);
     this.total = Math.max(0, this.total - 1);
   }
 

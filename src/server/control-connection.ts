@@ -855,7 +855,11 @@ export class ControlConnection {
       data: {
         passive: async () => {
           session.setData(undefined);
-          const owner = { address: this.address, user: session.username };
+          const owner = {
+            address: this.address,
+            group: rt.defender.key(this.address),
+            user: session.username,
+          };
           const policy = this.dataPolicy();
           const endpoint = await PassiveEndpoint.create(
             rt.passivePorts,

@@ -10,7 +10,7 @@ import {
 } from '../defender/defender.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import type { Logger } from '../logger.js';
-import { normalizeAddress } from '../protocol/address.js';
+import { addressGroup } from '../protocol/address.js';
 import type { ResolvedOptions } from './options.js';
 import { WarningLimiter } from './warning-limiter.js';
 
@@ -32,6 +32,8 @@ export class DefenderService implements DefenderPort {
   private started = false;
   private forward: ((address: string, event: DefenderEvent) => void) | undefined;
   private readonly remoteBans = new Map<string, number>();
+  /** What an address is scored, banned and rate-limited as: itself, or its IPv6 network. */
+  readonly key: (address: string) => string;
   private readonly shared: SharedBans | undefined;
   private unfollow: (() => void) | undefined;
   /** The bans file's latest write, awaited at close. None until a ban changed. */
@@ -44,6 +46,7 @@ export class DefenderService implements DefenderPort {
     now: () => number = Date.now,
   ) {
     const d = options.defender;
+    this.key = (address) => addressGroup(address, d.ipv6PrefixLength);
     this.banLines = new WarningLimiter(logger, {
       perWindow: BAN_LINES_PER_MINUTE,
       windowMs: 60_000,
@@ -106,7 +109,7 @@ export class DefenderService implements DefenderPort {
   banned(address: string): boolean {
     // A worker checks the allow list itself: the primary announces every ban, allowed or not.
     if (this.forward)
-      return !this.defender?.allowed(address) && (this.remoteBans.get(address) ?? 0) > Date.now();
+      return !this.defender?.allowed(address) && (this.remoteBans.get(this.key(address)) ?? 0) > Date.now();
     return this.defender?.banned(address) ?? false;
   }
 
@@ -125,9 +128,9 @@ export class DefenderService implements DefenderPort {
     return this.defender?.list() ?? [];
   }
 
-  /** Logs a refused connection (rate-limited per address). */
+  /** Logs a refused connection (rate-limited per address; an IPv6 one per network, rotated or not). */
   refused(address: string, why: string): void {
-    this.refusals.warn(this.logger, address, { remote: address }, `connection refused: ${why}`);
+    this.refusals.warn(this.logger, this.key(address), { remote: address }, `connection refused: ${why}`);
   }
 
   /** Called with each ban (a cluster primary tells its workers). */
@@ -199,6 +202,6 @@ export class DefenderService implements DefenderPort {
     const defender = this.defender;
     if (!defender) return { ok: false, error: 'the defender is disabled' };
     if (r.op === 'list') return { ok: true, bans: defender.list() };
-    return { ok: true, removed: defender.unban(normalizeAddress(r.address)) };
+    return { ok: true, removed: defender.unban(r.address) };
   }
 }

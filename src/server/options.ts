@@ -186,6 +186,11 @@ export interface ServerOptions {
     banMs?: number;
     maxBanMs?: number;
     scores?: Partial<Record<DefenderEvent, number>>;
+    /**
+     * An IPv6 client counts as its network of this many bits, for the scores and bans and for the
+     * per-address limits (default 64; 128: each address alone). IPv4 counts per address.
+     */
+    ipv6PrefixLength?: number;
     /** Bans are kept in this file across restarts (`ferry serve`: <dataDir>/bans.json). */
     stateFile?: string;
     /** Unix socket `ferry bans` talks to (`ferry serve`: <dataDir>/control.sock). */
@@ -354,6 +359,7 @@ const schema = z
           })
           .strict()
           .optional(),
+        ipv6PrefixLength: z.number().int().min(0).max(128).optional(),
         stateFile: z.string().min(1).optional(),
         controlSocket: z.string().min(1).optional(),
       })
@@ -600,6 +606,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       banMs: v.defender?.banMs ?? DEFAULT_DEFENDER.banMs,
       maxBanMs: v.defender?.maxBanMs ?? DEFAULT_DEFENDER.maxBanMs,
       maxTracked: DEFAULT_DEFENDER.maxTracked,
+      ipv6PrefixLength: v.defender?.ipv6PrefixLength ?? DEFAULT_DEFENDER.ipv6PrefixLength,
       stateFile: v.defender?.stateFile,
       controlSocket: v.defender?.controlSocket,
     },

@@ -11,6 +11,8 @@ import type { WarningLimiter } from './warning-limiter.js';
 export interface PassiveOwner {
   /** The client's address (normalized; behind a trusted proxy, the one its header names). */
   readonly address: string;
+  /** What `address` counts as against perAddress (its IPv6 network); default the address. */
+  readonly group?: string;
   readonly user: string | undefined;
 }
 
@@ -504,7 +506,7 @@ export class PassivePorts {
   }
 
   private hold(owner: PassiveOwner): string[] {
-    const byAddress = `a ${owner.address}`;
+    const byAddress = `a ${owner.group ?? owner.address}`;
     const byUser = owner.user === undefined ? undefined : `u ${owner.user}`;
     if ((this.held.get(byAddress) ?? 0) >= this.limits.perAddress) {
       throw new PassiveLimitError(

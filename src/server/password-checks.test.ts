@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AuthOutcome, Authenticator } from '../auth/types.js';
 import { Secret } from '../auth/types.js';
-import type { DefenderEvent, DefenderPort } from '../defender/defender.js';
+import { Defender, type DefenderEvent, type DefenderPort } from '../defender/defender.js';
 import { guardAuthenticator, PasswordCheckQueue } from './password-checks.js';
 
 /** A check that ends when the test says so. */
@@ -191,7 +191,7 @@ describe('guardAuthenticator', () => {
   /** A defender port that bans no one and keeps what it was told. */
   const recording = (): DefenderPort & { events: DefenderEvent[] } => {
     const events: DefenderEvent[] = [];
-    return { events, banned: () => false, record: (_a, e) => void events.push(e) };
+    return { events, banned: () => false, record: (_a, e) => void events.push(e), key: (a) => a };
   };
   const never: Authenticator = { authenticate: () => new Promise<AuthOutcome>(() => {}) };
   /** `never` behind a queue that abandons at once, and the defender it reports to. */
@@ -239,6 +239,35 @@ describe('guardAuthenticator', () => {
     assert.deepEqual(defender.events, []);
     await guardAuthenticator(offline(true), queue, defender).authenticate(credentials, signal);
     assert.deepEqual(defender.events, ['failed-login']);
+  });
+
+  test("the addresses of one IPv6 /64 share their network's turn: rotating them takes no more checks at once", async () => {
+    const started: string[] = [];
+    const pending: (() => void)[] = [];
+    const slow: Authenticator = {
+      authenticate: (c) => {
+        started.push(c.remoteAddress);
+        return new Promise<AuthOutcome>((resolve) =>
+          pending.push(() => resolve({ ok: false, reason: 'no' })),
+        );
+      },
+    };
+    const guarded = guardAuthenticator(
+      slow,
+      new PasswordCheckQueue({ overall: 2, perAddress: 1 }),
+      new Defender(),
+    );
+    const login = (remoteAddress: string): Promise<AuthOutcome> =>
+      guarded.authenticate({ ...credentials, remoteAddress }, new AbortController().signal);
+    const logins = ['2001:db8:1::1', '2001:db8:1::2', '2001:db8:2::1'].map(login);
+    await new Promise(setImmediate);
+    assert.deepEqual(started, ['2001:db8:1::1', '2001:db8:2::1'], 'the second of the /64 waits');
+    pending.shift()?.();
+    await logins[0];
+    await new Promise(setImmediate);
+    assert.deepEqual(started, ['2001:db8:1::1', '2001:db8:2::1', '2001:db8:1::2']);
+    for (const end of pending) end();
+    await Promise.all(logins);
   });
 
   test('an anonymous login refused (allowFrom) is not scored; a wrong password is', async () => {

@@ -203,7 +203,8 @@ export function guardAuthenticator(
       const address = normalizeAddress(c.remoteAddress);
       if (defender.banned(address)) return { ok: false, reason: 'address banned' };
       let started = false;
-      const outcome = await queue.run(address, signal, () => {
+      // An IPv6 network takes one turn, however many of its addresses an attacker rotates through.
+      const outcome = await queue.run(defender.key(address), signal, () => {
         started = true;
         // Banned while it waited: no hashing for it.
         return defender.banned(address)

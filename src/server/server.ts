@@ -120,8 +120,8 @@ export class FerryServer {
       homeChecks: new HomeChecks(),
       hashTurns: new HashTurns(hashLimits(o)),
     };
-    this.counts = new SessionCounts(o.limits);
-    this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
+    this.counts = new SessionCounts(o.limits, this.defense.key);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(o), this.defense.key);
     this.unwatch = this.watch(o);
   }
 

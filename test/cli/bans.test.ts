@@ -145,3 +145,22 @@ test('no server: bans.json entries that are no address (`""`) are ignored; `bans
   assert.equal(removed.code, 0, removed.stderr);
   assert.equal(removed.stdout, '192.0.2.9 unbanned.\n');
 });
+
+test('no server: an IPv6 network banned is listed as such, and lifted by an address in it', async () => {
+  const data = await mkdtemp(path.join(dir, 'net-'));
+  const now = Date.now();
+  const active = [{ address: '2001:db8:1::/64', since: now, until: now + 3_600_000, bans: 1 }];
+  await writeFile(path.join(data, 'bans.json'), JSON.stringify({ active, past: [] }));
+  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', data]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  const listed = await cli('list');
+  assert.match(listed.stdout, /\n2001:db8:1::\/64 /);
+  assert.equal((await cli('rm', '2001:db8:2::99')).code, 1, 'another /64');
+  const removed = await cli('rm', '2001:db8:1::99');
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(removed.stdout, '2001:db8:1::/64 unbanned.\n');
+  assert.equal((await cli('rm', '2001:db8:1::/64')).code, 1, 'lifted already');
+});

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
+import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import { CLIENT_BINARIES, runProcess } from '../support/clients.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
@@ -383,6 +384,90 @@ describe("defender: a user's passive ports held by other addresses", () => {
       assert.match(textOf(await over.cmd('EPSV', 425)), /from your address/);
       await waitForLog(ts, bannedLine(ATTACKER));
       assert.ok(!ts.logs.some(bannedLine(VICTIM)));
+    });
+  });
+});
+
+describe('defender: IPv6 clients count by their /64', () => {
+  // Through a trusted proxy (127.0.0.1) whose PROXY header names the client: any IPv6 source, on
+  // loopback. One unknown user (2 points) and one failed login (1) ban.
+  const server = useFerry({
+    proxyProtocol: { trusted: ['127.0.0.1/32'], required: true },
+    limits: { maxUnauthenticatedPerAddress: 2, maxPassivePerAddress: 1 },
+    defender: { threshold: 3 },
+  });
+
+  /** A connection through the proxy for `from`: its first reply (220, or a 421 refusal). */
+  async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; first: Reply }> {
+    const ftp = await RawFtp.connect({
+      host: ts.host,
+      port: ts.explicitPort,
+      implicit: false,
+      localAddress: LEGIT,
+    });
+    ftp.socket.write(formatProxyV1({ address: from, port: 40_000 }, { address: '2001:db8::21', port: 21 }));
+    return { ftp, first: await ftp.expect() };
+  }
+
+  test('failures from ever new addresses of one /64 ban the /64 (listed as such); another /64 is let in', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      for (const [from, user] of [
+        ['2001:db8:1::a', 'nobody'],
+        ['2001:db8:1::b', ts.user],
+      ] as const) {
+        const { ftp, first } = await viaProxy(ts, from);
+        track(ftp);
+        assert.equal(first.code, 220);
+        await ftp.authTls('TLS');
+        await ftp.cmd(`USER ${user}`, 331);
+        await ftp.cmd('PASS wrong', 530);
+        await ftp.close();
+      }
+      await waitForLog(
+        ts,
+        (l) => l.msg === 'address banned' && (l.obj as { remote?: string }).remote === '2001:db8:1::/64',
+      );
+      const fresh = await viaProxy(ts, '2001:db8:1::c');
+      track(fresh.ftp);
+      assert.match(textOf(fresh.first), /banned/);
+      const other = await viaProxy(ts, '2001:db8:2::a');
+      track(other.ftp);
+      assert.equal(other.first.code, 220);
+    });
+  });
+
+  test('connections not logged in are counted per /64', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      for (const from of ['2001:db8:3::1', '2001:db8:3::2']) {
+        const { ftp, first } = await viaProxy(ts, from);
+        track(ftp);
+        assert.equal(first.code, 220);
+      }
+      const third = await viaProxy(ts, '2001:db8:3::3');
+      track(third.ftp);
+      assert.match(textOf(third.first), /Too many connections not logged in/);
+      const other = await viaProxy(ts, '2001:db8:4::1');
+      track(other.ftp);
+      assert.equal(other.first.code, 220);
+    });
+  });
+  test('pending passive ports are counted per /64', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const session = async (from: string): Promise<RawFtp> => {
+        const { ftp, first } = await viaProxy(ts, from);
+        track(ftp);
+        assert.equal(first.code, 220);
+        await ftp.authTls('TLS');
+        await ftp.login(ts.user, ts.password);
+        return ftp;
+      };
+      await (await session('2001:db8:5::1')).cmd('EPSV', 229);
+      const again = await (await session('2001:db8:5::2')).cmd('EPSV', 425);
+      assert.match(textOf(again), /from your address/);
+      await (await session('2001:db8:6::1')).cmd('EPSV', 229);
     });
   });
 });

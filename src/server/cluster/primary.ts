@@ -110,10 +110,10 @@ export class ClusterPrimary {
   ) {
     this.options = resolveOptions(serverOptions);
     this.logger = this.options.logger;
-    this.counts = new SessionCounts(this.options.limits);
     this.warnings = new WarningLimiter(this.logger);
-    this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options));
     this.defense = new DefenderService(this.options, this.logger, this.warnings);
+    this.counts = new SessionCounts(this.options.limits, this.defense.key);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options), this.defense.key);
     // ferry_bans is the primary's (it decides bans); the workers' registries add the rest.
     if (this.options.metrics) new ServerMetrics(this.options.metrics, () => this.defense.activeBans().length);
     this.restarts = this.options.metrics && workerRestarts(this.options.metrics);
