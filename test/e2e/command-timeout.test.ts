@@ -4,7 +4,8 @@
  * command gets that answer instead of waiting, the session's counters are released (the server's
  * leak check after the suite), and other sessions go on. HASH and SIZE in TYPE A, which read while they
  * run, are not cut. A transfer is bounded the same way until its 150 (its file opened, its listing
- * begun, its upload's target checked), and not after: a slow RETR that moves is not cut.
+ * begun, its upload's target checked), and not after: a RETR whose bytes come further apart than the
+ * limit is not cut.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -17,9 +18,12 @@ import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.j
 const COMMAND_MS = 400;
 const SLOW_CHUNKS = 12;
 
+/** Resolves after `ms`: the pace of a storage or a client that is slow but moving. */
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
 /**
- * MKD never settles (but of `frozen`, whose listing never does); `slow.bin` is read a chunk per
- * COMMAND_MS / 4, three periods in all. Renaming `moving` reports a step (an S3 rename's object
+ * MKD never settles (but of `frozen`, whose listing never does); a file named `slow…` is read 1 KiB
+ * per COMMAND_MS / 4; `gaps.bin` 1 KiB per 1.5 periods. Renaming `moving` reports a step (an S3 rename's object
  * copied) per COMMAND_MS / 4, three periods in all; renaming `held` waits for `release` without a
  * word, then renames. Opening `stuck.bin` waits for `reading` to be answered with a stream; with
  * `holdUploads`, an upload's target check waits for `preparing`.
@@ -65,7 +69,7 @@ class StuckStorage extends MemoryStorage {
   override async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
     if (from.endsWith('/moving')) {
       for (let step = 0; step < SLOW_CHUNKS; step++) {
-        await new Promise((resolve) => setTimeout(resolve, COMMAND_MS / 4));
+        await pause(COMMAND_MS / 4);
         c.progress?.();
       }
     } else if (from.endsWith('/held')) {
@@ -76,17 +80,25 @@ class StuckStorage extends MemoryStorage {
 
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     if (p.endsWith('/stuck.bin')) return new Promise<FileSource>((answer) => (this.reading = answer));
-    if (!p.endsWith('/slow.bin')) return super.openRead(p, o, c);
-    let sent = 0;
+    const name = p.slice(p.lastIndexOf('/') + 1);
+    const gap = name === 'gaps.bin' ? COMMAND_MS * 1.5 : name.startsWith('slow') ? COMMAND_MS / 4 : 0;
+    if (!gap) return super.openRead(p, o, c);
+    const data = Buffer.concat(await collected<Buffer>(await super.openRead(p, o, c)));
     return Readable.from(
       (async function* () {
-        while (sent++ < SLOW_CHUNKS) {
-          await new Promise((resolve) => setTimeout(resolve, COMMAND_MS / 4));
-          yield Buffer.alloc(1024, 1);
+        for (let at = 0; at < data.length; at += 1024) {
+          await pause(gap);
+          yield data.subarray(at, at + 1024);
         }
       })(),
     ) as FileSource;
   }
+}
+
+async function collected<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
 }
 
 describe('a command whose storage call never answers', { timeout: 60_000 }, () => {
@@ -309,11 +321,12 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
     });
   });
 
-  test('a RETR whose data moves slowly over three periods is not cut', async () => {
+  test('a RETR whose bytes come further apart than the limit after its 150 is not cut: the limit ended at its 150', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
-      await ftp.store('slow.bin', Buffer.alloc(SLOW_CHUNKS * 1024, 1));
-      assert.equal((await ftp.retrieve('slow.bin')).length, SLOW_CHUNKS * 1024);
+      // Nothing counted before the 150, and no byte for 1.5 periods after it, twice.
+      await ftp.store('gaps.bin', Buffer.alloc(2 * 1024, 1));
+      assert.equal((await ftp.retrieve('gaps.bin')).length, 2 * 1024);
       await ftp.cmd('NOOP', 200);
     });
   });
