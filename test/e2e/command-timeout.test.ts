@@ -2,10 +2,10 @@
  * A storage call that never answers (an embedder's MKD stuck on a dead backend) must not hold the
  * session forever: after `timeouts.commandMs` the session ends with 421, its QUIT queued behind the
  * command gets that answer instead of waiting, the session's counters are released (the server's
- * leak check after the suite), and other sessions go on. HASH and SIZE in TYPE A, which read while they
- * run, are not cut. A transfer is bounded the same way until its 150 (its file opened, its listing
- * begun, its upload's target checked), and not after: a RETR whose bytes come further apart than the
- * limit is not cut.
+ * leak check after the suite), and other sessions go on. Calls that still move are not cut: HASH and
+ * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts. A
+ * transfer is bounded until its 150 (its file opened, its listing begun, its upload's target
+ * checked), and not after: a RETR whose bytes come further apart than the limit is not cut.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -328,6 +328,21 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       await ftp.store('gaps.bin', Buffer.alloc(2 * 1024, 1));
       assert.equal((await ftp.retrieve('gaps.bin')).length, 2 * 1024);
       await ftp.cmd('NOOP', 200);
+    });
+  });
+
+  test('TYPE A RETR restarted past the size on disk, of a file read over three periods, is not cut', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      // 12 KiB on disk, 18 KiB in TYPE A (a CR before each LF): REST past 12 KiB reads the whole
+      // file to count its line ends before the 150.
+      const lines = Buffer.from('a\n'.repeat((SLOW_CHUNKS * 1024) / 2));
+      await ftp.store('slow-lines.txt', lines);
+      await ftp.cmd('TYPE A', 200);
+      await ftp.cmd(`REST ${lines.length + 1024}`, 350);
+      const rest = await ftp.retrieve('slow-lines.txt');
+      assert.equal(rest.length, lines.length / 2 - 1024);
+      await ftp.cmd('TYPE I', 200);
     });
   });
 });

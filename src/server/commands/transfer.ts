@@ -8,7 +8,14 @@ import { storageError } from '../../storage/fs-errors.js';
 import { prepareWrite } from '../../storage/prepared-write.js';
 import { isRecycling } from '../../storage/recycling.js';
 import { chain } from '../../storage/stream-chain.js';
-import { StorageError, fileOf, type FileSource, type FileStat, type VPath } from '../../storage/types.js';
+import {
+  StorageError,
+  fileOf,
+  type FileSource,
+  type FileStat,
+  type StorageContext,
+  type VPath,
+} from '../../storage/types.js';
 import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
 import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
 import { GatheredUpload } from '../gathered-upload.js';
@@ -146,13 +153,25 @@ async function fileStat(files: UserFiles, p: VPath): Promise<FileStat> {
   return st;
 }
 
-/** The bytes a TYPE A RETR of `p` sends (SIZE's count): at least its size on disk, so asked only past it. */
+/**
+ * The bytes a TYPE A RETR of `p` sends (SIZE's count): at least its size on disk, so asked only past
+ * it. The whole file is read before the 150: each chunk is a step for the command time limit.
+ */
 async function asciiSize(files: UserFiles, p: VPath): Promise<number> {
-  const src = await files.storage.openRead(p, { offset: 0 }, files.context());
+  const c = files.context();
+  const src = await files.storage.openRead(p, { offset: 0 }, c);
   try {
-    return await networkAsciiSize(src);
+    return await networkAsciiSize(steps(src, c));
   } finally {
     src.destroy();
+  }
+}
+
+/** `src`'s chunks, each reported to `c.progress` as it passes. */
+async function* steps(src: AsyncIterable<Buffer>, c: StorageContext): AsyncGenerator<Buffer> {
+  for await (const chunk of src) {
+    c.progress?.();
+    yield chunk;
   }
 }
 
