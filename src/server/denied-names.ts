@@ -72,7 +72,7 @@ export function withDeniedNames(s: StorageBackend, denied: DeniedPath): StorageB
   };
 }
 
-/** `dir`'s batches without the entries whose paths are denied (a batch left empty is skipped). */
+/** `dir`'s batches without the entries whose paths are denied (a batch left empty is skipped: a step). */
 async function* visible(
   dir: VPath,
   s: StorageBackend,
@@ -83,6 +83,7 @@ async function* visible(
   for await (const batch of s.list(dir, c)) {
     const shown = batch.filter((st) => !denied(st.path));
     if (shown.length > 0) yield shown;
+    else c.progress?.(); // still moving, for the command time limit
   }
 }
 

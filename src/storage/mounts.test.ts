@@ -113,6 +113,18 @@ describe('MountedStorage', () => {
     assert.match(String(unique), /^\/p\/[^/]+$/);
   });
 
+  it('reports a batch of the home with only entries its folders hide as a step (the command time limit)', async () => {
+    const home = new MemoryStorage({ files: { '/shared/old.txt': 'hidden' } });
+    const s = new MountedStorage(home, [{ at: '/shared', storage: new MemoryStorage() }]);
+    let steps = 0;
+    const c: StorageContext = { ...ctx(), progress: () => void steps++ };
+    assert.deepEqual(
+      (await listed(s, '/', c)).map((e) => e.name),
+      ['shared'],
+    );
+    assert.equal(steps, 1);
+  });
+
   it('counts usage over the home and every folder', async () => {
     const { s } = tree();
     // h.txt 4, s.txt 7, d.txt 4, n.txt 6: the home file hidden by /shared is not reachable.

@@ -183,6 +183,7 @@ export class MountedStorage implements StorageBackend {
       for await (const batch of m.storage.list(m.inner, inside(m.at, c))) {
         const kept = m.at === ROOT ? batch : this.#listed(m, dir, batch, c);
         if (kept.length > 0) yield kept;
+        else c.progress?.(); // still moving, for the command time limit
       }
       return;
     }
@@ -191,6 +192,7 @@ export class MountedStorage implements StorageBackend {
       for await (const batch of m.storage.list(m.inner, inside(m.at, c))) {
         const kept = this.#listed(m, dir, batch, c, shown);
         if (kept.length > 0) yield kept;
+        else c.progress?.();
       }
     } catch (err) {
       if (this.#isMountPoint(dir) || !isAbsent(err)) throw err;

@@ -59,5 +59,6 @@ export async function* listDir(at: S3Place, dir: VPath, c: StorageContext): Asyn
     batch.push(...held.filter(settled));
     held = held.filter((f) => !settled(f));
     if (batch.length > 0) yield batch;
+    else c.progress?.(); // a page with nothing to list yet still moved (the command time limit)
   } while (token);
 }

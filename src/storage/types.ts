@@ -99,8 +99,9 @@ export interface StorageContext {
   /** Told of a directory a quota scan could not read (`reason`), and so did not count. */
   readonly unreadable?: (dir: VPath, reason: string) => void;
   /**
-   * Told of each step of a call that can take long (an S3 rename: each object copied): the
-   * command time limit (timeouts.commandMs) then cuts only a call that stopped moving.
+   * Told of each step of a call that can take long (an S3 rename: each object copied; a listing:
+   * each page, also one with nothing to list): the command time limit (timeouts.commandMs) then
+   * cuts only a call that stopped moving.
    */
   readonly progress?: () => void;
 }

@@ -3,9 +3,10 @@
  * session forever: after `timeouts.commandMs` the session ends with 421, its QUIT queued behind the
  * command gets that answer instead of waiting, the session's counters are released (the server's
  * leak check after the suite), and other sessions go on. Calls that still move are not cut: HASH and
- * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts. A
- * transfer is bounded until its 150 (its file opened, its listing begun, its upload's target
- * checked), and not after: a RETR whose bytes come further apart than the limit is not cut.
+ * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts, a listing
+ * with a pattern through batches it shows nothing of. A transfer is bounded until its 150 (its file
+ * opened, its listing begun, its upload's target checked), and not after: a RETR whose bytes come
+ * further apart than the limit is not cut.
  */
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -22,8 +23,9 @@ const SLOW_CHUNKS = 12;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * MKD never settles (but of `frozen`, whose listing never does); a file named `slow…` is read 1 KiB
- * per COMMAND_MS / 4; `gaps.bin` 1 KiB per 1.5 periods. Renaming `moving` reports a step (an S3 rename's object
+ * MKD never settles (but of `frozen`, whose listing never does, and `many`); a file named `slow…`
+ * is read 1 KiB per COMMAND_MS / 4; `gaps.bin` 1 KiB per 1.5 periods. `many` lists one entry per
+ * COMMAND_MS / 4, its `.csv` names last. Renaming `moving` reports a step (an S3 rename's object
  * copied) per COMMAND_MS / 4, three periods in all; renaming `held` waits for `release` without a
  * word, then renames. Opening `stuck.bin` waits for `reading` to be answered with a stream; with
  * `holdUploads`, an upload's target check waits for `preparing`.
@@ -39,12 +41,13 @@ class StuckStorage extends MemoryStorage {
   prepared: { released: boolean } | undefined;
 
   override mkdir(p: VPath, c: StorageContext): Promise<void> {
-    if (p.endsWith('/frozen')) return super.mkdir(p, c);
+    if (p.endsWith('/frozen') || p.endsWith('/many')) return super.mkdir(p, c);
     this.onMkdir?.();
     return new Promise<void>(() => {});
   }
 
   override list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    if (dir.endsWith('/many')) return slowBatches(super.list(dir, c));
     if (!dir.endsWith('/frozen')) return super.list(dir, c);
     return (async function* () {
       yield await new Promise<FileStat[]>(() => {});
@@ -99,6 +102,16 @@ async function collected<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
   return all;
+}
+
+/** One entry per batch, a batch per COMMAND_MS / 4, names ending `.csv` last. */
+async function* slowBatches(batches: AsyncIterable<readonly FileStat[]>): AsyncGenerator<FileStat[]> {
+  const all = (await collected(batches)).flat();
+  const csvLast = (e: FileStat): number => (e.name.endsWith('.csv') ? 1 : 0);
+  for (const e of all.sort((a, b) => csvLast(a) - csvLast(b))) {
+    await pause(COMMAND_MS / 4);
+    yield [e];
+  }
 }
 
 describe('a command whose storage call never answers', { timeout: 60_000 }, () => {
@@ -327,6 +340,18 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       // Nothing counted before the 150, and no byte for 1.5 periods after it, twice.
       await ftp.store('gaps.bin', Buffer.alloc(2 * 1024, 1));
       assert.equal((await ftp.retrieve('gaps.bin')).length, 2 * 1024);
+      await ftp.cmd('NOOP', 200);
+    });
+  });
+
+  test('NLST with a pattern over many batches it shows nothing of, for three periods, is not cut', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('MKD many', 257);
+      for (let i = 0; i < SLOW_CHUNKS; i++) await ftp.store(`many/f${i}.txt`, Buffer.from('x'));
+      await ftp.store('many/z.csv', Buffer.from('z'));
+      const names = (await ftp.listing('NLST', 'many/*.csv')).split('\r\n').filter(Boolean);
+      assert.deepEqual(names, ['many/z.csv']);
       await ftp.cmd('NOOP', 200);
     });
   });

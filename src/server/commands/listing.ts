@@ -145,7 +145,8 @@ async function* entries(
     return;
   }
   const files = ctx.files();
-  const batches = files.storage.list(l.path, files.context());
+  const c = files.context();
+  const batches = files.storage.list(l.path, c);
   const { match } = l;
   const hide = dots === 'hide' && !l.all;
   // A plain listing: its batches as the storage makes them.
@@ -154,6 +155,8 @@ async function* entries(
   for await (const batch of batches) {
     const kept = batch.filter(shown);
     if (kept.length > 0) yield kept;
+    // Batches with nothing shown still move: the command time limit must not cut them (LIST *.csv).
+    else c.progress?.();
   }
 }
 
