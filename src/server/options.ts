@@ -145,7 +145,7 @@ export interface ServerOptions {
      * long ends the session with 421 (default 300 s): a storage call that never answers would
      * otherwise hold the session, its STAT, ABOR and QUIT included. HASH and SIZE in TYPE A go on
      * while they read, a storage call while it reports steps (StorageContext.progress: a listing,
-     * an S3 rename). The call
+     * a quota scan, an S3 rename). The call
      * itself is never aborted by it: it is left to finish.
      */
     commandMs?: number;

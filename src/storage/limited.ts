@@ -153,7 +153,7 @@ export class LimitedStorage implements StorageBackend {
       if (!recorded) return;
       total = { ...recorded };
     } else {
-      const flight = await book.start(this.limits.username, () => this.#usage(c));
+      const flight = await this.#flight(book, c);
       total = flight.total();
       flight.end();
     }
@@ -176,7 +176,7 @@ export class LimitedStorage implements StorageBackend {
     const book = this.ctx.usage;
     if (this.#quota && book?.ledger.charge) return this.#writeShared(p, src, o, c, put);
     if (this.#quota && book) {
-      flight = await book.start(this.limits.username, () => this.#usage(c));
+      flight = await this.#flight(book, c);
       try {
         before = await this.#sizeOf(p, c);
         const start = startGrowth(before, o);
@@ -316,6 +316,11 @@ export class LimitedStorage implements StorageBackend {
   #bucket(direction: 'upload' | 'download') {
     const rate = direction === 'upload' ? this.limits.uploadRate : this.limits.downloadRate;
     return this.ctx.rates.bucket(this.limits.username, direction, rate);
+  }
+
+  /** An upload of the user's; the first reads the usage (a scan), whose steps those waiting see. */
+  #flight(book: QuotaBook, c: StorageContext): Promise<Flight> {
+    return book.start(this.limits.username, (step) => this.#usage({ ...c, progress: step }), c.progress);
   }
 
   /** The recorded usage; the first time, counted by a scan of the whole home. */

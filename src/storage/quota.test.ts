@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { QuotaBook, type Usage, type UsageLedger } from './quota.js';
+import { MemoryStorage } from './memory.js';
+import { QuotaBook, scanUsage, type Usage, type UsageLedger } from './quota.js';
+import { ctx, v } from './test-support.js';
 
 const ledger = (): UsageLedger => ({
   get: async () => undefined,
@@ -39,4 +41,39 @@ test('a failed read ends the flight and lets the next upload read again', async 
   );
   const f = await book.start('u', async () => ({ bytes: 1, files: 1 }));
   assert.deepEqual(f.total(), { bytes: 1, files: 1 });
+});
+
+test('a scan reports a step per batch and per directory (an empty one too)', async () => {
+  const s = new MemoryStorage({ files: { '/a/x': 'x', '/b/y': 'yy' } });
+  await s.mkdir(v('/e'), ctx());
+  let steps = 0;
+  assert.deepEqual(await scanUsage(s, { ...ctx(), progress: () => void steps++ }), { bytes: 3, files: 2 });
+  // Four directories (/, a, b, e), three with a batch.
+  assert.equal(steps, 7);
+});
+
+test("uploads waiting for the first one's read of the usage hear of its steps until it is done", async () => {
+  const book = new QuotaBook(ledger());
+  let step = (): void => {};
+  let done = (_u: Usage): void => {};
+  const steps = { a: 0, b: 0 };
+  const a = book.start(
+    'u',
+    (s) => ((step = s), new Promise<Usage>((resolve) => (done = resolve))),
+    () => steps.a++,
+  );
+  const b = book.start(
+    'u',
+    () => Promise.reject(new Error('read once only')),
+    () => steps.b++,
+  );
+  step();
+  step();
+  assert.deepEqual(steps, { a: 2, b: 2 });
+  done({ bytes: 1, files: 1 });
+  const [fa, fb] = await Promise.all([a, b]);
+  step(); // a late step of a finished read: no one waits for it
+  assert.deepEqual(steps, { a: 2, b: 2 });
+  fa.end();
+  fb.end();
 });

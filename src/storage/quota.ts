@@ -121,7 +121,8 @@ export const quotaExceeded = (what: string): FerryError =>
  * Counts every regular file under `dir` (links are not followed; upload temp files are not listed).
  * What the listings leave out for their paths' length is not counted: `c.tooLong` hears of it. A
  * directory below `dir` that cannot be read (or vanished meanwhile) counts nothing and `c.unreadable`
- * hears of it: one such directory in a home must not stop its user's uploads.
+ * hears of it: one such directory in a home must not stop its user's uploads. Each batch listed
+ * and each directory done is a step (`c.progress`).
  */
 export async function scanUsage(
   storage: StorageBackend,
@@ -133,6 +134,7 @@ export async function scanUsage(
   for (let d = dirs.pop(); d !== undefined; d = dirs.pop()) {
     try {
       for await (const batch of storage.list(d, c)) {
+        c.progress?.(); // a scan of a large home takes long: the command time limit sees it move
         for (const e of batch) {
           if (e.type === 'dir') dirs.push(e.path);
           else if (e.type === 'file') {
@@ -145,6 +147,7 @@ export async function scanUsage(
       if (d === dir || !skippable(err)) throw err;
       c.unreadable?.(d, (err as Error).message);
     }
+    c.progress?.(); // an empty directory lists no batch
   }
   return total;
 }
@@ -194,6 +197,8 @@ interface UserBook {
   ready: Promise<void>;
   usage: Usage;
   flights: Set<Usage>;
+  /** The `progress` of each upload waiting for `ready`: all see the read (a scan) move. */
+  waiting: Set<() => void>;
 }
 
 /**
@@ -206,17 +211,30 @@ export class QuotaBook {
 
   constructor(readonly ledger: UsageLedger) {}
 
-  /** Registers an upload; `read` gives the recorded usage when no other upload of the user runs. */
-  async start(username: string, read: () => Promise<Usage>): Promise<Flight> {
-    let book = this.#users.get(username);
-    if (!book) {
-      const b: UserBook = { ready: Promise.resolve(), usage: { bytes: 0, files: 0 }, flights: new Set() };
-      b.ready = read().then((u) => void (b.usage = { ...u }));
-      this.#users.set(username, (book = b));
+  /**
+   * Registers an upload; `read` gives the recorded usage when no other upload of the user runs,
+   * telling `step` of its steps. Uploads that wait for that read hear of each step (`progress`,
+   * their StorageContext's): the first upload's scan of a large home holds the others too.
+   */
+  async start(
+    username: string,
+    read: (step: () => void) => Promise<Usage>,
+    progress?: () => void,
+  ): Promise<Flight> {
+    const known = this.#users.get(username);
+    const b: UserBook = known ?? {
+      ready: Promise.resolve(),
+      usage: { bytes: 0, files: 0 },
+      flights: new Set(),
+      waiting: new Set(),
+    };
+    if (progress) b.waiting.add(progress);
+    if (!known) {
+      b.ready = read(() => b.waiting.forEach((p) => p())).then((u) => void (b.usage = { ...u }));
+      this.#users.set(username, b);
     }
     const mine: Usage = { bytes: 0, files: 0 };
-    book.flights.add(mine);
-    const b = book;
+    b.flights.add(mine);
     let ended = false;
     const flight: Flight = {
       total: () => {
@@ -244,6 +262,8 @@ export class QuotaBook {
     } catch (err) {
       flight.end();
       throw err;
+    } finally {
+      if (progress) b.waiting.delete(progress);
     }
     return flight;
   }

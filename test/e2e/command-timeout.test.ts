@@ -4,14 +4,22 @@
  * command gets that answer instead of waiting, the session's counters are released (the server's
  * leak check after the suite), and other sessions go on. Calls that still move are not cut: HASH and
  * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts, a listing
- * with a pattern through batches it shows nothing of. A transfer is bounded until its 150 (its file
- * opened, its listing begun, its upload's target checked), and not after: a RETR whose bytes come
- * further apart than the limit is not cut.
+ * with a pattern through batches it shows nothing of, the quota scan of a home (and the uploads
+ * waiting for it). A transfer is bounded until its 150 (its file opened, its listing begun, its
+ * upload's target checked), and not after: a RETR whose bytes come further apart than the limit is
+ * not cut.
  */
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
+import { UsageFile } from '../../src/auth/usage-file.js';
+import { withLimits } from '../../src/storage/limited.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { QuotaBook } from '../../src/storage/quota.js';
+import { RateBuckets } from '../../src/storage/throttle.js';
 import type { FileSource, FileStat, PreparedWrite, StorageContext, VPath } from '../../src/storage/types.js';
 import { withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
@@ -368,6 +376,52 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       const rest = await ftp.retrieve('slow-lines.txt');
       assert.equal(rest.length, lines.length / 2 - 1024);
       await ftp.cmd('TYPE I', 200);
+    });
+  });
+});
+
+/** Every listing begins COMMAND_MS / 4 late: a scan of a home of SLOW_CHUNKS folders takes three periods. */
+class SlowListing extends MemoryStorage {
+  override list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    const batches = super.list(dir, c);
+    return (async function* () {
+      await pause(COMMAND_MS / 4);
+      yield* batches;
+    })();
+  }
+}
+
+describe("a quota scan of a large home on a user's first uploads", { timeout: 60_000 }, () => {
+  const files = Object.fromEntries(Array.from({ length: SLOW_CHUNKS }, (_, i) => [`d${i}/f`, 'x']));
+  const storage = new SlowListing({ files });
+  let dir: string;
+  let book: QuotaBook;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-command-timeout-'));
+    book = new QuotaBook(new UsageFile(path.join(dir, 'usage.json')));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  const server = useFerry(() => ({
+    storageFor: (p) =>
+      withLimits(
+        storage,
+        { username: p.username, quotaSize: 1024 * 1024 },
+        { usage: book, rates: new RateBuckets() },
+      ),
+    timeouts: { commandMs: COMMAND_MS },
+  }));
+
+  test('two uploads waiting for one scan that moves for three periods: neither is cut', async () => {
+    await withClients(async (track) => {
+      const a = track(await loggedIn(server(), 'explicit'));
+      const b = track(await loggedIn(server(), 'explicit'));
+      // One of them scans the home (before its 150); the other waits for that scan.
+      const [[, ra], [, rb]] = await Promise.all([
+        a.store('a.txt', Buffer.from('a')),
+        b.store('b.txt', Buffer.from('b')),
+      ]);
+      assert.equal(ra.code, 226, textOf(ra));
+      assert.equal(rb.code, 226, textOf(rb));
     });
   });
 });
