@@ -144,9 +144,9 @@ export interface ServerOptions {
      * A command without a data connection (MKD, DELE, RNTO, SIZE, ...) that has not finished in this
      * long ends the session with 421 (default 300 s): a storage call that never answers would
      * otherwise hold the session, its STAT, ABOR and QUIT included. HASH and SIZE in TYPE A go on
-     * while they read, a storage call while it reports steps (StorageContext.progress: a listing,
-     * a quota scan, an S3 rename). The call
-     * itself is never aborted by it: it is left to finish.
+     * while they read, a storage call while it reports steps (StorageContext.progress: a listing, a
+     * quota scan, an upload waiting for another of the same file, an S3 rename). The call itself is
+     * never aborted by it: it is left to finish.
      */
     commandMs?: number;
     /**

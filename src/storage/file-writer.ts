@@ -25,6 +25,8 @@ export interface FileWriterOptions {
   syncEvery?: number;
   /** Hands each chunk back once written (to its source, a RecyclingReadable, to read into again). */
   recycle?: (chunk: Buffer) => void;
+  /** Told of each write taken (a step of the upload: StorageContext.progress). */
+  taken?: () => void;
 }
 
 /**
@@ -46,6 +48,7 @@ export class FileWriter extends Writable {
   #syncError: Error | undefined;
   readonly #syncEvery: number;
   readonly #recycle: ((chunk: Buffer) => void) | undefined;
+  readonly #taken: (() => void) | undefined;
 
   constructor(
     private readonly fh: WriteHandle,
@@ -56,10 +59,12 @@ export class FileWriter extends Writable {
     this.#position = start;
     this.#syncEvery = o.syncEvery ?? SYNC_EVERY;
     this.#recycle = o.recycle;
+    this.#taken = o.taken;
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
     if (this.#syncError) return done(this.#syncError);
+    this.#taken?.();
     for (const { chunk } of chunks) {
       this.#gathered.push(chunk);
       this.#gatheredBytes += chunk.length;

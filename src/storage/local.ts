@@ -202,10 +202,11 @@ export class LocalStorage implements StorageBackend {
     if (p === ROOT) throw storageError('is-directory', 'write', p);
     let target = await this.#writeTarget(p, c);
     let unlock = noop;
+    let moved: (() => void) | undefined;
     try {
       // Held until the rename (or the release): the next such upload starts from this one's result.
       if (keepsExisting(o))
-        ({ target, unlock } = await lockTarget(await this.#fdJail(), this.#locks, target, c.signal, p));
+        ({ target, unlock, moved } = await lockTarget(await this.#fdJail(), this.#locks, target, c, p));
       checkRestart(p, o, target.existing?.st.size);
     } catch (err) {
       unlock();
@@ -218,7 +219,9 @@ export class LocalStorage implements StorageBackend {
       async (src, c2) => {
         try {
           throwIfAborted(c2.signal);
-          return await atomicWrite(await this.#fdJail(), t, src, o, c2, p);
+          // Those waiting for this upload's lock see it move as its bytes arrive.
+          const steps = moved && { ...c2, progress: () => (c2.progress?.(), moved()) };
+          return await atomicWrite(await this.#fdJail(), t, src, o, steps ?? c2, p);
         } finally {
           unlock();
           await t.existing?.closeFreeing(); // the file it replaced: its blocks are freed now

@@ -10,7 +10,7 @@ import type { FdJail, Pinned } from './fd-jail.js';
 import { mapFsError, storageError } from './fs-errors.js';
 import type { WriteTarget } from './local-write.js';
 import type { MetaFs } from './meta-fs.js';
-import type { VPath } from './types.js';
+import type { StorageContext, VPath } from './types.js';
 import type { UploadLocks } from './upload-locks.js';
 
 /** Whether an upload's result depends on the file already there. */
@@ -21,18 +21,20 @@ export function keepsExisting(o: { offset: number; append: boolean }): boolean {
 /**
  * Takes `t`'s lock, then pins the file there again: the one pinned before may have been replaced
  * by the upload that held the lock meanwhile. Returns the target with the file as it is now (the
- * one pinned before is closed) and the release; on failure nothing is held but `t` (the caller's).
+ * one pinned before is closed), the release, and `moved`, the holder's report of each step of its
+ * upload (told to `c.progress` of those waiting); on failure nothing is held but `t` (the caller's).
  */
 export async function lockTarget(
   jail: FdJail,
   locks: UploadLocks,
   t: WriteTarget,
-  signal: AbortSignal,
+  c: StorageContext,
   p: VPath,
-): Promise<{ target: WriteTarget; unlock: () => void }> {
+): Promise<{ target: WriteTarget; unlock: () => void; moved: () => void }> {
   // The directory's identity, not a client path: other paths (a folder, a link, another user's
   // home) may name the same file.
-  const unlock = await locks.acquire(`${t.dir.st.dev}:${t.dir.st.ino}/${t.name}`, signal);
+  const key = `${t.dir.st.dev}:${t.dir.st.ino}/${t.name}`;
+  const unlock = await locks.acquire(key, c.signal, c.progress);
   let now: Pinned | undefined;
   try {
     now = await jail.pinAt(t.dir, t.name, 'write', p);
@@ -44,7 +46,7 @@ export async function lockTarget(
     throw mapFsError(err, 'write', p);
   }
   await t.existing?.close();
-  return { target: { ...t, existing: now }, unlock };
+  return { target: { ...t, existing: now }, unlock, moved: () => locks.moved(key) };
 }
 
 /**

@@ -100,8 +100,9 @@ export interface StorageContext {
   readonly unreadable?: (dir: VPath, reason: string) => void;
   /**
    * Told of each step of a call that can take long (an S3 rename: each object copied; a listing:
-   * each page, also one with nothing to list): the command time limit (timeouts.commandMs) then
-   * cuts only a call that stopped moving.
+   * each page, also one with nothing to list; an upload: each write taken, which those waiting
+   * for its target hear of too): the command time limit (timeouts.commandMs) then cuts only a call
+   * that stopped moving.
    */
   readonly progress?: () => void;
 }

@@ -35,4 +35,22 @@ describe('UploadLocks', () => {
     assert.equal(locks.size, 0);
     await assert.rejects(locks.acquire('k', ac.signal), (e: unknown) => e instanceof FerryError);
   });
+
+  it('tells those waiting for a key of each step its holder reports, and only while they wait', async () => {
+    const locks = new UploadLocks();
+    const first = await locks.acquire('k', never);
+    const steps = { second: 0, third: 0 };
+    const second = locks.acquire('k', never, () => steps.second++);
+    const third = locks.acquire('k', never, () => steps.third++);
+    locks.moved('k');
+    locks.moved('other'); // no one waits for it
+    assert.deepEqual(steps, { second: 1, third: 1 });
+    first();
+    const release = await second;
+    locks.moved('k'); // now the second's steps: only the third waits
+    assert.deepEqual(steps, { second: 1, third: 2 });
+    release();
+    (await third)();
+    assert.equal(locks.size, 0);
+  });
 });

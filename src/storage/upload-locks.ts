@@ -10,15 +10,22 @@
 // rename.
 import { abortedError } from './fs-errors.js';
 
+interface Waiter {
+  grant: () => void;
+  moved: (() => void) | undefined;
+}
+
 export class UploadLocks {
-  /** Held keys → the grants of those waiting for them, first come first served. */
-  readonly #held = new Map<string, (() => void)[]>();
+  /** Held keys → those waiting for them, first come first served. */
+  readonly #held = new Map<string, Waiter[]>();
 
   /**
    * Resolves once `key` is the caller's, with the function that lets go of it (idempotent). Rejects
-   * with ERR_ABORTED, leaving its place in the queue, if `signal` aborts first.
+   * with ERR_ABORTED, leaving its place in the queue, if `signal` aborts first. Meanwhile `moved`
+   * hears of each step the holder reports (moved()): a wait behind an upload whose bytes still
+   * arrive is not a stuck command (the command time limit).
    */
-  acquire(key: string, signal: AbortSignal): Promise<() => void> {
+  acquire(key: string, signal: AbortSignal, moved?: () => void): Promise<() => void> {
     if (signal.aborted) return Promise.reject(abortedError(signal));
     const waiters = this.#held.get(key);
     if (!waiters) {
@@ -26,18 +33,26 @@ export class UploadLocks {
       return Promise.resolve(this.#releaser(key));
     }
     return new Promise((resolve, reject) => {
-      const grant = (): void => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(this.#releaser(key));
+      const me: Waiter = {
+        grant: () => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(this.#releaser(key));
+        },
+        moved,
       };
       const onAbort = (): void => {
-        const i = waiters.indexOf(grant);
+        const i = waiters.indexOf(me);
         if (i >= 0) waiters.splice(i, 1);
         reject(abortedError(signal));
       };
-      waiters.push(grant);
+      waiters.push(me);
       signal.addEventListener('abort', onAbort, { once: true });
     });
+  }
+
+  /** The holder of `key` made a step (an upload's bytes arrived): all waiting for it are told. */
+  moved(key: string): void {
+    for (const w of this.#held.get(key) ?? []) w.moved?.();
   }
 
   /** How many keys are held now. */
@@ -51,7 +66,7 @@ export class UploadLocks {
       if (released) return;
       released = true;
       const next = this.#held.get(key)?.shift();
-      if (next) next();
+      if (next) next.grant();
       else this.#held.delete(key);
     };
   }

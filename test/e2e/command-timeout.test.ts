@@ -5,23 +5,26 @@
  * leak check after the suite), and other sessions go on. Calls that still move are not cut: HASH and
  * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts, a listing
  * with a pattern through batches it shows nothing of, the quota scan of a home (and the uploads
- * waiting for it). A transfer is bounded until its 150 (its file opened, its listing begun, its
- * upload's target checked), and not after: a RETR whose bytes come further apart than the limit is
- * not cut.
+ * waiting for it), an APPE waiting for another session's APPE of the same file while that one's
+ * bytes arrive. A transfer is bounded until its 150 (its file opened, its listing begun, its upload's
+ * target checked), and not after: a RETR whose bytes come further apart than the limit is not cut.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { UsageFile } from '../../src/auth/usage-file.js';
+import { GATHER_BYTES } from '../../src/server/gathered-upload.js';
 import { withLimits } from '../../src/storage/limited.js';
+import { LocalStorage } from '../../src/storage/local.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { FileSource, FileStat, PreparedWrite, StorageContext, VPath } from '../../src/storage/types.js';
-import { withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
+import { UploadLocks } from '../../src/storage/upload-locks.js';
+import { withDeadline, writeAll, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const COMMAND_MS = 400;
@@ -80,7 +83,7 @@ class StuckStorage extends MemoryStorage {
   override async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
     if (from.endsWith('/moving')) {
       for (let step = 0; step < SLOW_CHUNKS; step++) {
-        await pause(COMMAND_MS / 4);
+        await new Promise((resolve) => setTimeout(resolve, COMMAND_MS / 4));
         c.progress?.();
       }
     } else if (from.endsWith('/held')) {
@@ -422,6 +425,42 @@ describe("a quota scan of a large home on a user's first uploads", { timeout: 60
       ]);
       assert.equal(ra.code, 226, textOf(ra));
       assert.equal(rb.code, 226, textOf(rb));
+    });
+  });
+});
+
+describe("an APPE waiting for another session's APPE of the same file", { timeout: 60_000 }, () => {
+  const locks = new UploadLocks(); // one for all sessions, as `ferry serve` has
+  const server = useFerry({
+    storageFor: (p) => new LocalStorage({ root: p.home, locks }),
+    timeouts: { commandMs: COMMAND_MS },
+  });
+
+  test('is not cut while the other upload moves, for three periods', async () => {
+    await withClients(async (track) => {
+      const a = track(await loggedIn(server(), 'explicit'));
+      const b = track(await loggedIn(server(), 'explicit'));
+      await a.store('shared.txt', Buffer.from('old'));
+      const connA = await a.openData(await a.epsv(), { tls: a.dataTls });
+      await a.cmd('APPE shared.txt', 150);
+      const connB = await b.openData(await b.epsv(), { tls: b.dataTls });
+      b.send('APPE shared.txt'); // waits for a's upload to end, before its 150
+      connA.stream.resume();
+      // A chunk of the size the server hands storage at a time, per COMMAND_MS / 4.
+      const piece = Buffer.alloc(GATHER_BYTES, 'a');
+      for (let i = 0; i < SLOW_CHUNKS; i++) {
+        await writeAll(connA.stream, piece);
+        await pause(COMMAND_MS / 4);
+      }
+      connA.stream.end();
+      await connA.closed;
+      await a.expect(226);
+      await b.expect(150);
+      await b.uploadClean(connB, Buffer.from('b'));
+      await b.expect(226);
+      const kept = await readFile(path.join(server().root, 'shared.txt'));
+      assert.equal(kept.length, 3 + SLOW_CHUNKS * GATHER_BYTES + 1);
+      assert.equal(kept.subarray(-1).toString(), 'b');
     });
   });
 });
