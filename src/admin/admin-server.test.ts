@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { test } from 'node:test';
 import { silentLogger, type Logger } from '../logger.js';
 import { AdminServer, isLoopback } from './admin-server.js';
@@ -104,4 +106,53 @@ test('loopback listeners: 127.0.0.0/8, ::1 and localhost; not the wildcards or o
     assert.equal(isLoopback(h), true, h);
   for (const h of ['0.0.0.0', '::', '10.0.0.1', '192.0.2.1', 'example.org', '::ffff:10.0.0.1'])
     assert.equal(isLoopback(h), false, h);
+});
+
+const quietSource = {
+  metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
+  accepting: () => true,
+  ready: () => true,
+  sessions: async () => ({ sessions: [], missingWorkers: [] }),
+};
+
+/** The socket closed, whether by an end or a reset (events.once would reject on the reset). */
+const closed = (socket: net.Socket): Promise<void> =>
+  new Promise((resolve) => socket.once('close', () => resolve()));
+
+test('pipelined scrapes from a client that does not read: a few at a time, then the connection is closed', async () => {
+  let gathers = 0;
+  const big = 'x'.repeat(4 << 20) + '\n'; // more than the socket buffers hold
+  const source = {
+    ...quietSource,
+    metrics: async () => {
+      gathers++;
+      return { text: big, contentType: 'text/plain' };
+    },
+  };
+  const admin = await AdminServer.open({ host: '127.0.0.1', port: 0, logger: silentLogger }, source);
+  const port = admin.address.port;
+  try {
+    const flood = net.connect({ host: '127.0.0.1', port });
+    flood.on('error', () => {});
+    flood.pause();
+    await once(flood, 'connect');
+    flood.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(1000));
+    // Meanwhile the listener answers others.
+    assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
+    // Now read what it sent: far fewer answers than requests, then the end.
+    let received = 0;
+    let tail = '';
+    flood.on('data', (d: Buffer) => {
+      const text = tail + d.toString('latin1');
+      received += text.split('HTTP/1.1 200').length - 1;
+      tail = text.slice(-12);
+    });
+    flood.resume();
+    await closed(flood);
+    assert.ok(received <= 8, `${received} answers`);
+    assert.ok(gathers <= 9, `${gathers} gathers`);
+  } finally {
+    await admin.close();
+  }
 });

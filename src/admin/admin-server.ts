@@ -1,8 +1,10 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type net from 'node:net';
+import { coalesced } from '../coalesced.js';
 import { addressKind } from '../protocol/address.js';
 import type { Logger } from '../logger.js';
+import { ADMIN_CONNECTION_LIMITS, oneAtATime, type AdminConnectionLimits } from './admin-connections.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
 export interface AdminSource {
@@ -25,6 +27,8 @@ export interface AdminOptions {
    */
   token?: string;
   logger: Logger;
+  /** Default ADMIN_CONNECTION_LIMITS (tests lower them). */
+  limits?: AdminConnectionLimits;
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -51,11 +55,20 @@ export class AdminServer {
       );
     }
     const guard: Guard = { expected, sessionsOpen: expected !== undefined || local };
-    const server = http.createServer((req, res) => {
-      void handle(req, res, source, guard, options.logger);
-    });
+    // However many scrapes come at once, one gather (of every worker's, with --workers) runs.
+    const shared: AdminSource = {
+      ...source,
+      metrics: coalesced(source.metrics),
+      sessions: coalesced(source.sessions),
+    };
+    const limits = options.limits ?? ADMIN_CONNECTION_LIMITS;
+    const server = http.createServer(
+      oneAtATime(limits.maxQueued, (req, res) => handle(req, res, shared, guard, options.logger)),
+    );
     server.headersTimeout = 10_000;
     server.requestTimeout = 30_000;
+    // A client that stops reading its answers holds the connection that long at most.
+    server.setTimeout(30_000);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host, port: options.port }, () => {

@@ -4,7 +4,9 @@
  * lines, and /healthz and /readyz while the server runs and while it stops.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -117,6 +119,58 @@ test('metrics over two workers, the token, the xferlog, and health while serving
     } finally {
       await ftp.close();
     }
+  } finally {
+    assert.equal(await r.stop(), 0);
+  }
+});
+
+/** The socket closed, whether by an end or a reset (events.once would reject on the reset). */
+const closed = (socket: net.Socket): Promise<void> =>
+  new Promise((resolve) => socket.once('close', () => resolve()));
+
+/** An FTPS login on the implicit port succeeds. */
+async function login(port: number): Promise<void> {
+  const ftp = await RawFtp.connect({ host: '127.0.0.1', port, implicit: true });
+  try {
+    await ftp.expect(220);
+    await ftp.login('alice', 'secret');
+  } finally {
+    await ftp.close();
+  }
+}
+
+test('a flood on the admin listener of --workers 2 leaves FTP serving', async () => {
+  const config = path.join(dir, 'flood.yaml');
+  await writeFile(config, 'admin:\n  listen: 127.0.0.1:0\n');
+  const r = await ServeProcess.start(
+    [
+      ...['--config', config, '--workers', '2', '--root', root, '--user', 'alice:secret'],
+      ...['--data-dir', path.join(dir, 'flood-data'), '--log-level', 'debug'],
+    ],
+    dir,
+  );
+  try {
+    const admin = adminOf(r);
+    const port = Number(new URL(admin).port);
+
+    // 1,000 pipelined scrapes on one connection whose answers are not read.
+    const flood = net.connect({ host: '127.0.0.1', port });
+    flood.on('error', () => {});
+    flood.pause();
+    await once(flood, 'connect');
+    flood.write('GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n'.repeat(1000));
+    await login(r.implicitPort);
+    assert.equal((await get(`${admin}/healthz`)).status, 200);
+    let answers = 0;
+    let tail = '';
+    flood.on('data', (d: Buffer) => {
+      const text = tail + d.toString('latin1');
+      answers += text.split('HTTP/1.1 200').length - 1;
+      tail = text.slice(-12);
+    });
+    flood.resume();
+    await closed(flood);
+    assert.ok(answers <= 8, `${answers} of 1000 pipelined scrapes answered: the connection was not closed`);
   } finally {
     assert.equal(await r.stop(), 0);
   }

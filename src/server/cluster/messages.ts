@@ -19,8 +19,16 @@ export type ToWorker =
       /** Base64 of the bytes the primary read past that header: the session reads them first. */
       readonly rest?: string;
     }
-  /** Reload: the configuration (`data`: what the worker needs from the primary), or only certificates. */
-  | { readonly type: 'ferry:reload'; readonly data?: unknown; readonly certificates?: CertificateMaterial }
+  /**
+   * Reload: the configuration (`data`: what the worker needs from the primary), or only certificates
+   * (answered by ferry:reloaded or ferry:reload-failed with the same id).
+   */
+  | {
+      readonly type: 'ferry:reload';
+      readonly id: number;
+      readonly data?: unknown;
+      readonly certificates?: CertificateMaterial;
+    }
   /** Send your metrics (answered by ferry:metrics with the same id). */
   | { readonly type: 'ferry:metrics-request'; readonly id: number }
   /** List your sessions (answered by ferry:who with the same id). */
@@ -69,8 +77,8 @@ export type FromWorker =
   | { readonly type: 'ferry:passive-starving'; readonly lookEveryMs: number }
   /** Something the defender scores (a failed login, a failed TLS handshake, a refused PASV). */
   | { readonly type: 'ferry:defender'; readonly address: string; readonly event: DefenderEvent }
-  | { readonly type: 'ferry:reloaded'; readonly fingerprints: readonly string[] }
-  | { readonly type: 'ferry:reload-failed'; readonly error: string }
+  | { readonly type: 'ferry:reloaded'; readonly id: number; readonly fingerprints: readonly string[] }
+  | { readonly type: 'ferry:reload-failed'; readonly id: number; readonly error: string }
   /**
    * The worker's registry as prom-client's getMetricsAsJSON() gives it: an answer, or (id 0) its
    * final counts, sent as it exits gracefully.
@@ -92,6 +100,13 @@ export type FromWorker =
    * logout-answer. Sent after the logins gathered so far, so that its own login is counted first.
    */
   | { readonly type: 'ferry:logout'; readonly id: number; readonly connection: number };
+
+/** The answers to the primary's questions (metrics, sessions, reload): each carries its question's id. */
+export type WorkerAnswer = Extract<
+  FromWorker,
+  { type: 'ferry:metrics' | 'ferry:who' | 'ferry:reloaded' | 'ferry:reload-failed' }
+>;
+const answerTypes = new Set<string>(['ferry:metrics', 'ferry:who', 'ferry:reloaded', 'ferry:reload-failed']);
 
 const toWorkerTypes = new Set<string>([
   'ferry:init',
@@ -129,3 +144,4 @@ const typeOf = (m: unknown): unknown =>
 
 export const isToWorker = (m: unknown): m is ToWorker => toWorkerTypes.has(String(typeOf(m)));
 export const isFromWorker = (m: unknown): m is FromWorker => fromWorkerTypes.has(String(typeOf(m)));
+export const isAnswer = (m: FromWorker): m is WorkerAnswer => answerTypes.has(m.type);

@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import type net from 'node:net';
+import { coalesced } from '../../coalesced.js';
 import { FerryError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
 import { normalizeAddress } from '../../protocol/address.js';
@@ -92,8 +93,6 @@ export class ClusterPrimary {
   /** Accepted sockets whose PROXY header is being read (destroy() closes them too). */
   private readonly atEdge = new Set<net.Socket>();
   private nextId = 0;
-  /** The id of the last question asked of the workers (metrics, sessions). */
-  private asked = 0;
   private readonly hooks: SlotHooks;
   /** Read here (as root before a --run-as drop) and handed to every worker, which reads no key file. */
   private certificates: CertificateStore;
@@ -244,30 +243,30 @@ export class ClusterPrimary {
    * gone, so that no counter goes back when one exits. A worker that does not answer in time adds
    * its counts of its last answer.
    */
-  async clusterMetrics(): Promise<Registry> {
+  readonly clusterMetrics = coalesced(async (): Promise<Registry> => {
     const own = (await this.options.metrics?.getMetricsAsJSON()) ?? [];
     const running = this.allSlots().filter((s) => s.child && s.ready);
     const asked = running.map((s) => s.child);
-    const id = ++this.asked;
-    const answers = await Promise.all(running.map((s) => requestMetrics(s, id)));
+    this.logger.debug({ workers: running.length }, 'asking the workers for their metrics');
+    const answers = await Promise.all(running.map((s) => requestMetrics(s)));
     // A worker that exited meanwhile is in goneCounts now, with counts at least as high as its answer.
     const workers = running.flatMap((s, i) =>
       s.child !== asked[i] ? [] : [answers[i] ?? countsOf(s.lastMetrics)],
     );
     return AggregatorRegistry.aggregate([own, this.goneCounts.metrics, ...workers]);
-  }
+  });
 
   /**
    * Every worker's sessions, tagged with its index, oldest first. A worker that is not running
    * (restarting) or does not answer in time is named in `missingWorkers`, not waited for.
    */
-  async clusterSessions(): Promise<SessionsReport> {
-    const id = ++this.asked;
+  readonly clusterSessions = coalesced(async (): Promise<SessionsReport> => {
+    this.logger.debug({}, 'asking the workers for their sessions');
     // A stopping worker's sessions too, under its index (its replacement's), until it has exited.
     const answers = await Promise.all(
       this.allSlots().map(async (s) => ({
         worker: s.index,
-        sessions: s.child && s.ready ? await requestSessions(s, id) : undefined,
+        sessions: s.child && s.ready ? await requestSessions(s) : undefined,
       })),
     );
     const missing = answers.filter((a) => a.sessions === undefined).map((a) => a.worker);
@@ -277,7 +276,7 @@ export class ClusterPrimary {
         .sort((a, b) => a.since.localeCompare(b.since)),
       missingWorkers: [...new Set(missing)],
     };
-  }
+  });
 
   /**
    * A new configuration (SIGHUP): the limits the primary counts and the defender's allow list apply

@@ -117,3 +117,46 @@ test("a worker's last messages reach the primary before its exit does, also when
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('answers reach their questions by id through one listener, however many wait; an exit fails the rest', async () => {
+  // The worker answers the first 50 questions in reverse order, once it has all of them, and never
+  // the 51st.
+  const worker = `
+    const asked = [];
+    process.on('message', (m) => {
+      if (m.type !== 'ferry:who-request') return;
+      asked.push(m.id);
+      if (asked.length === 50)
+        for (const id of asked.reverse())
+          process.send({ type: 'ferry:who', id, sessions: [{ id: 'asked as ' + id }] });
+    });`;
+  const slot = new WorkerSlot(1, {
+    fork: () => spawn(process.execPath, ['-e', worker], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] }),
+    init: undefined,
+    logger: silentLogger,
+    message: () => {},
+    exit: () => {},
+  });
+  slot.start();
+  const child = slot.child;
+  assert.ok(child);
+  const listening = child.listenerCount('message');
+  const closing = child.listenerCount('close');
+  const ids: number[] = [];
+  const answers = Array.from({ length: 50 }, () =>
+    slot.ask((id) => (ids.push(id), { type: 'ferry:who-request', id }), 30_000),
+  );
+  assert.equal(child.listenerCount('message'), listening, 'no listener per question');
+  assert.equal(child.listenerCount('close'), closing, 'nor a close listener per question');
+  for (const [i, answer] of (await Promise.all(answers)).entries()) {
+    assert.ok(typeof answer !== 'string' && answer.type === 'ferry:who', String(answer));
+    assert.deepEqual(answer.sessions, [{ id: `asked as ${ids[i]}` }], 'its own answer');
+  }
+  const unanswered = slot.ask((id) => ({ type: 'ferry:who-request', id }), 30_000);
+  child.kill();
+  assert.equal(await unanswered, 'worker 1 exited');
+  assert.equal(
+    await slot.ask((id) => ({ type: 'ferry:who-request', id }), 30_000),
+    'worker 1 is not running',
+  );
+});

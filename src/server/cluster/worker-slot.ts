@@ -2,7 +2,7 @@ import type { ChildProcess } from 'node:child_process';
 import type net from 'node:net';
 import type { Logger } from '../../logger.js';
 import type { CertificateMaterial } from '../../tls/certificates.js';
-import { isFromWorker, type FromWorker, type ToWorker } from './messages.js';
+import { isAnswer, isFromWorker, type FromWorker, type ToWorker, type WorkerAnswer } from './messages.js';
 
 export interface SlotHooks {
   /** Starts the worker process (with an IPC channel). */
@@ -39,6 +39,13 @@ export class WorkerSlot {
   draining = false;
   /** The metrics this process last sent (an answer, or its final counts): counted once it is gone. */
   lastMetrics: unknown;
+  /**
+   * Questions asked of the current process and not answered yet, by id: its answers reach them
+   * through the slot's one message listener, however many wait (a listener each would see every
+   * answer: quadratic under a flood of scrapes).
+   */
+  private readonly questions = new Map<number, (answer: WorkerAnswer | string) => void>();
+  private lastQuestion = 0;
   private startedAt = 0;
   private quickCrashes = 0;
   private restartTimer: NodeJS.Timeout | undefined;
@@ -66,6 +73,7 @@ export class WorkerSlot {
       if (this.child !== child || !isFromWorker(m)) return;
       if (m.type === 'ferry:ready') this.ready = true;
       this.answeredAt = Date.now();
+      if (isAnswer(m)) this.answer(m.id, m);
       this.hooks.message(this, m);
     });
     // 'close', not 'exit': the process can end before the primary has read its last messages (its
@@ -76,6 +84,7 @@ export class WorkerSlot {
       this.unresponsive = false;
       this.active = 0;
       this.outOfFilesUntil = 0;
+      for (const id of [...this.questions.keys()]) this.answer(id, `worker ${this.index} exited`);
       this.hooks.exit(this, code, signal);
     });
     this.hooks.logger.info({ worker: this.index, workerPid: child.pid }, 'worker started');
@@ -100,6 +109,33 @@ export class WorkerSlot {
       return;
     }
     child.send(message, handle, {}, (err) => done?.(err));
+  }
+
+  /**
+   * Sends `question(id)` and resolves with the answer that carries its id, or with why there is
+   * none: the worker is not running, exits, or does not answer within `timeoutMs`.
+   */
+  ask(question: (id: number) => ToWorker, timeoutMs: number): Promise<WorkerAnswer | string> {
+    if (!this.child?.connected) return Promise.resolve(`worker ${this.index} is not running`);
+    const id = ++this.lastQuestion;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.answer(id, `worker ${this.index} did not answer`), timeoutMs);
+      this.questions.set(id, (answer) => {
+        clearTimeout(timer);
+        resolve(answer);
+      });
+      this.send(
+        question(id),
+        undefined,
+        (err) => err && this.answer(id, `worker ${this.index}: ${err.message}`),
+      );
+    });
+  }
+
+  private answer(id: number, answer: WorkerAnswer | string): void {
+    const waiting = this.questions.get(id);
+    this.questions.delete(id);
+    waiting?.(answer);
   }
 
   /** Graceful: the worker finishes its sessions (as FerryServer.close) and exits. */

@@ -159,12 +159,14 @@ export async function serveAsWorker(
       }
       case 'ferry:who-request':
         return reply({ type: 'ferry:who', id: m.id, sessions: server.sessions() });
-      case 'ferry:reload':
+      case 'ferry:reload': {
+        const id = m.id;
         reload(m.data, m.certificates).then(
-          (fingerprints) => reply({ type: 'ferry:reloaded', fingerprints }),
-          (err: unknown) => reply({ type: 'ferry:reload-failed', error: (err as Error).message }),
+          (fingerprints) => reply({ type: 'ferry:reloaded', id, fingerprints }),
+          (err: unknown) => reply({ type: 'ferry:reload-failed', id, error: (err as Error).message }),
         );
         return;
+      }
       case 'ferry:user-session-answer':
       case 'ferry:logout-answer':
         asked.get(m.id)?.(m.ok);
