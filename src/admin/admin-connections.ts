@@ -1,14 +1,65 @@
 import type http from 'node:http';
 import type net from 'node:net';
+import type { Logger } from '../logger.js';
+import { normalizeAddress } from '../protocol/address.js';
 
 export interface AdminConnectionLimits {
+  /** Connections open at once: the primary's descriptors are the FTPS listeners' first. */
+  maxConnections: number;
+  /** Connections open at once from one address. */
+  maxPerAddress: number;
   /** Pipelined requests waiting on one connection; one more closes it. */
   maxQueued: number;
 }
 
 export const ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = {
+  maxConnections: 64,
+  maxPerAddress: 16,
   maxQueued: 8,
 };
+
+/**
+ * Caps the admin listener's connections, in all and per address (refusals logged, rate-limited),
+ * so that a flood of them cannot use up the descriptors the FTPS listeners need.
+ */
+export function limitConnections(server: http.Server, limits: AdminConnectionLimits, logger: Logger): void {
+  const refused = refusalLog(logger);
+  server.maxConnections = limits.maxConnections;
+  server.on('drop', (d?: { remoteAddress?: string }) =>
+    refused(normalizeAddress(d?.remoteAddress ?? ''), `${limits.maxConnections} connections open`),
+  );
+  const open = new Map<string, number>();
+  server.on('connection', (socket: net.Socket) => {
+    const remote = normalizeAddress(socket.remoteAddress ?? '');
+    const n = (open.get(remote) ?? 0) + 1;
+    if (n > limits.maxPerAddress) {
+      refused(remote, `${limits.maxPerAddress} connections open from this address`);
+      socket.destroy();
+      return;
+    }
+    open.set(remote, n);
+    socket.once('close', () => {
+      const left = (open.get(remote) ?? 1) - 1;
+      if (left > 0) open.set(remote, left);
+      else open.delete(remote);
+    });
+  });
+}
+
+/** A flood's refusals: the first of each kind logged, then one line a minute at most, with a count. */
+function refusalLog(logger: Logger): (remote: string, why: string) => void {
+  const kinds = new Map<string, { at: number; since: number }>();
+  return (remote, why) => {
+    const now = Date.now();
+    const kind = kinds.get(why);
+    if (kind && now - kind.at < 60_000) {
+      kind.since++;
+      return;
+    }
+    logger.warn({ remote, why, ...(kind ? { refusedSince: kind.since } : {}) }, 'admin connection refused');
+    kinds.set(why, { at: now, since: 0 });
+  };
+}
 
 interface Line {
   waiting: number;

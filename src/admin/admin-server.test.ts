@@ -119,6 +119,52 @@ const quietSource = {
 const closed = (socket: net.Socket): Promise<void> =>
   new Promise((resolve) => socket.once('close', () => resolve()));
 
+/** A connection that asked for /healthz and has its answer, kept open (keep-alive). */
+async function held(port: number, localAddress: string): Promise<net.Socket> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  const [data] = (await once(socket, 'data')) as [Buffer];
+  assert.match(data.toString(), /^HTTP\/1\.1 200/);
+  return socket;
+}
+
+/** What a connection gets for a /healthz: its answer, or nothing before it is closed. */
+async function answer(port: number, localAddress: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.on('error', () => {});
+  socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
+  let got = '';
+  socket.on('data', (d: Buffer) => (got += d.toString()));
+  await closed(socket);
+  return got;
+}
+
+test('connections are capped, in all and per address, and refusals are logged', async () => {
+  const warnings: string[] = [];
+  const logger: Logger = {
+    ...silentLogger,
+    warn: (o, msg) => void warnings.push(`${msg}: ${JSON.stringify(o)}`),
+  };
+  const limits = { maxConnections: 4, maxPerAddress: 2, maxQueued: 8 };
+  const admin = await AdminServer.open({ host: '127.0.0.1', port: 0, logger, limits }, quietSource);
+  const port = admin.address.port;
+  const open: net.Socket[] = [];
+  try {
+    open.push(await held(port, '127.0.0.1'), await held(port, '127.0.0.1'));
+    assert.equal(await answer(port, '127.0.0.1'), '', 'a third from one address: closed unanswered');
+    assert.match(warnings.join('\n'), /admin connection refused.*"remote":"127\.0\.0\.1".*from this address/);
+    open.push(await held(port, '127.0.0.2'), await held(port, '127.0.0.3'));
+    assert.equal(await answer(port, '127.0.0.4'), '', 'a fifth in all: closed unanswered');
+    assert.match(
+      warnings.join('\n'),
+      /admin connection refused.*"remote":"127\.0\.0\.4".*4 connections open/,
+    );
+  } finally {
+    for (const s of open) s.destroy();
+    await admin.close();
+  }
+});
+
 test('pipelined scrapes from a client that does not read: a few at a time, then the connection is closed', async () => {
   let gathers = 0;
   const big = 'x'.repeat(4 << 20) + '\n'; // more than the socket buffers hold

@@ -4,7 +4,12 @@ import type net from 'node:net';
 import { coalesced } from '../coalesced.js';
 import { addressKind } from '../protocol/address.js';
 import type { Logger } from '../logger.js';
-import { ADMIN_CONNECTION_LIMITS, oneAtATime, type AdminConnectionLimits } from './admin-connections.js';
+import {
+  ADMIN_CONNECTION_LIMITS,
+  limitConnections,
+  oneAtATime,
+  type AdminConnectionLimits,
+} from './admin-connections.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
 export interface AdminSource {
@@ -63,12 +68,13 @@ export class AdminServer {
     };
     const limits = options.limits ?? ADMIN_CONNECTION_LIMITS;
     const server = http.createServer(
+      // A connection that sends nothing is closed within seconds (checked every second).
+      { headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 },
       oneAtATime(limits.maxQueued, (req, res) => handle(req, res, shared, guard, options.logger)),
     );
-    server.headersTimeout = 10_000;
-    server.requestTimeout = 30_000;
     // A client that stops reading its answers holds the connection that long at most.
     server.setTimeout(30_000);
+    limitConnections(server, limits, options.logger);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host, port: options.port }, () => {

@@ -128,6 +128,21 @@ test('metrics over two workers, the token, the xferlog, and health while serving
 const closed = (socket: net.Socket): Promise<void> =>
   new Promise((resolve) => socket.once('close', () => resolve()));
 
+/**
+ * A connection from `localAddress` that asks for /healthz: resolves with the answer's first bytes
+ * and the socket (kept open), or with '' once the server closed it unanswered.
+ */
+async function healthz(port: number, localAddress: string): Promise<{ got: string; socket: net.Socket }> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress });
+  socket.on('error', () => {});
+  socket.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+  const got = await Promise.race([
+    new Promise<string>((resolve) => socket.once('data', (d: Buffer) => resolve(String(d)))),
+    closed(socket).then(() => ''),
+  ]);
+  return { got, socket };
+}
+
 /** An FTPS login on the implicit port succeeds. */
 async function login(port: number): Promise<void> {
   const ftp = await RawFtp.connect({ host: '127.0.0.1', port, implicit: true });
@@ -149,6 +164,7 @@ test('a flood on the admin listener of --workers 2 leaves FTP serving', async ()
     ],
     dir,
   );
+  const held: net.Socket[] = [];
   try {
     const admin = adminOf(r);
     const port = Number(new URL(admin).port);
@@ -171,7 +187,25 @@ test('a flood on the admin listener of --workers 2 leaves FTP serving', async ()
     flood.resume();
     await closed(flood);
     assert.ok(answers <= 8, `${answers} of 1000 pipelined scrapes answered: the connection was not closed`);
+
+    // Connections: 16 from one address are served, the 17th is refused; FTP greets all the while.
+    for (let i = 0; i < 16; i++) {
+      const c = await healthz(port, '127.0.0.2');
+      held.push(c.socket);
+      assert.match(c.got, /^HTTP\/1\.1 200/, `connection ${i + 1}`);
+    }
+    const refused = await healthz(port, '127.0.0.2');
+    assert.equal(refused.got, '', 'the 17th from one address: closed unanswered');
+    await login(r.implicitPort);
+    const warning = await r.waitForLog((l) => l.msg === 'admin connection refused', 'the refusal logged');
+    assert.equal(warning.remote, '127.0.0.2');
+
+    // The primary's log is in order: every scrape's gather was logged before that warning.
+    const before = r.log.slice(0, r.log.indexOf(warning));
+    const gathers = before.filter((l) => l.msg === 'asking the workers for their metrics').length;
+    assert.ok(gathers <= 10, `${gathers} gathers logged for 1,000 pipelined scrapes`);
   } finally {
+    for (const s of held) s.destroy();
     assert.equal(await r.stop(), 0);
   }
 });
