@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
+import http from 'node:http';
 import net from 'node:net';
 import { test } from 'node:test';
 import { silentLogger, type Logger } from '../logger.js';
-import { AdminServer, isLoopback } from './admin-server.js';
+import { AdminServer, isLoopback, loopbackHost } from './admin-server.js';
 
 test('/readyz is 503 until started and again once stopping; /healthz follows the listeners', async () => {
   const state = { accepting: false, ready: false };
@@ -108,12 +109,90 @@ test('loopback listeners: 127.0.0.0/8, ::1 and localhost; not the wildcards or o
     assert.equal(isLoopback(h), false, h);
 });
 
+/** GET `path` with a Host header of our choosing (fetch sends the URL's). */
+function getWithHost(port: number, urlPath: string, host: string, token?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const headers: http.OutgoingHttpHeaders = {
+      host,
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    };
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, headers, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
+
 const quietSource = {
   metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
   accepting: () => true,
   ready: () => true,
   sessions: async () => ({ sessions: [], missingWorkers: [] }),
 };
+
+test('without a token, /metrics and /sessions answer only a Host naming this host (DNS rebinding); the health endpoints any', async () => {
+  const admin = await AdminServer.open({ host: '127.0.0.1', port: 0, logger: silentLogger }, quietSource);
+  const port = admin.address.port;
+  try {
+    for (const host of [`rebind.attacker.example:${port}`, 'rebind.attacker.example', '10.0.0.1']) {
+      assert.equal(await getWithHost(port, '/sessions', host), 403, host);
+      assert.equal(await getWithHost(port, '/metrics', host), 403, host);
+      assert.equal(await getWithHost(port, '/healthz', host), 200, host);
+      assert.equal(await getWithHost(port, '/readyz', host), 200, host);
+    }
+    for (const host of [
+      `localhost:${port}`,
+      'LocalHost',
+      `127.0.0.1:${port}`,
+      '127.3.2.1',
+      `[::1]:${port}`,
+      '[::1]',
+    ])
+      assert.equal(await getWithHost(port, '/sessions', host), 200, host);
+  } finally {
+    await admin.close();
+  }
+  const token = 'a-long-enough-token';
+  const guarded = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, token, logger: silentLogger },
+    quietSource,
+  );
+  try {
+    const p = guarded.address.port;
+    assert.equal(
+      await getWithHost(p, '/sessions', 'rebind.attacker.example', token),
+      200,
+      'the token decides',
+    );
+  } finally {
+    await guarded.close();
+  }
+});
+
+test('Host headers that name a loopback address', () => {
+  for (const h of [
+    'localhost',
+    'localhost:9900',
+    '127.0.0.1',
+    '127.0.0.1:80',
+    '[::1]',
+    '[::1]:9900',
+    undefined,
+  ])
+    assert.equal(loopbackHost(h), true, String(h));
+  for (const h of [
+    '',
+    'example.org',
+    'localhost.example.org',
+    '127.0.0.1.nip.io',
+    '[::2]:80',
+    '::1',
+    '10.0.0.1:80',
+  ])
+    assert.equal(loopbackHost(h), false, h);
+});
 
 /** The socket closed, whether by an end or a reset (events.once would reject on the reset). */
 const closed = (socket: net.Socket): Promise<void> =>

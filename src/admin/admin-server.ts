@@ -28,7 +28,8 @@ export interface AdminOptions {
   port: number;
   /**
    * When set, /metrics and /sessions need `Authorization: Bearer TOKEN` (the health endpoints do
-   * not). Without it, /sessions (user names, addresses, paths) answers only on a loopback listener.
+   * not). Without it, /sessions (user names, addresses, paths) answers only on a loopback listener,
+   * and there /metrics and /sessions answer only a loopback Host (DNS rebinding).
    */
   token?: string;
   logger: Logger;
@@ -59,7 +60,11 @@ export class AdminServer {
         'admin listener not on loopback and without admin.token: /metrics is open to whoever reaches it, /sessions refused',
       );
     }
-    const guard: Guard = { expected, sessionsOpen: expected !== undefined || local };
+    const guard: Guard = {
+      expected,
+      sessionsOpen: expected !== undefined || local,
+      hostChecked: expected === undefined && local,
+    };
     // However many scrapes come at once, one gather (of every worker's, with --workers) runs.
     const shared: AdminSource = {
       ...source,
@@ -99,18 +104,34 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || addressKind(host) === 'loopback';
 }
 
+/**
+ * A Host header naming a loopback name or address, with or without a port (`localhost:9900`,
+ * `127.0.0.1`, `[::1]:9900`), or none (browsers always send one).
+ */
+export function loopbackHost(host: string | undefined): boolean {
+  if (host === undefined) return true;
+  const m = /^(?:\[([^\]]*)\]|([^:[\]]*))(?::\d*)?$/.exec(host);
+  const name = m?.[1] ?? m?.[2];
+  return name !== undefined && name !== '' && isLoopback(name.toLowerCase());
+}
+
 interface Guard {
   /** The token's digest, when one is set. */
   expected: Buffer | undefined;
   /** /sessions tells who is connected: with a token, or only to this host (a loopback listener). */
   sessionsOpen: boolean;
+  /**
+   * No token on a loopback listener: /metrics and /sessions answer only a Host that names this host,
+   * not a web page whose name was rebound to 127.0.0.1 (DNS rebinding) in a browser here.
+   */
+  hostChecked: boolean;
 }
 
 async function handle(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   source: AdminSource,
-  { expected, sessionsOpen }: Guard,
+  { expected, sessionsOpen, hostChecked }: Guard,
   logger: Logger,
 ): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
@@ -123,6 +144,12 @@ async function handle(
   const guarded = path === '/metrics' || path === '/sessions';
   if (guarded && expected && !authorized(req.headers.authorization, expected)) {
     return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+  }
+  if (guarded && hostChecked && !loopbackHost(req.headers.host)) {
+    return send(
+      403,
+      'Refused: the Host header names no loopback address; use localhost or 127.0.0.1, or set admin.token.\n',
+    );
   }
   switch (path) {
     case '/healthz':

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -128,6 +129,18 @@ test('metrics over two workers, the token, the xferlog, and health while serving
 const closed = (socket: net.Socket): Promise<void> =>
   new Promise((resolve) => socket.once('close', () => resolve()));
 
+/** GET `path` with a Host header of our choosing (fetch sends the URL's): its status. */
+function statusWithHost(port: number, urlPath: string, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: urlPath, headers: { host }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      })
+      .on('error', reject);
+  });
+}
+
 /**
  * A connection from `localAddress` that asks for /healthz: resolves with the answer's first bytes
  * and the socket (kept open), or with '' once the server closed it unanswered.
@@ -154,7 +167,7 @@ async function login(port: number): Promise<void> {
   }
 }
 
-test('a flood on the admin listener of --workers 2 leaves FTP serving', async () => {
+test('a flood on the admin listener of --workers 2 leaves FTP serving; a rebound Host is refused', async () => {
   const config = path.join(dir, 'flood.yaml');
   await writeFile(config, 'admin:\n  listen: 127.0.0.1:0\n');
   const r = await ServeProcess.start(
@@ -168,6 +181,13 @@ test('a flood on the admin listener of --workers 2 leaves FTP serving', async ()
   try {
     const admin = adminOf(r);
     const port = Number(new URL(admin).port);
+
+    // No token, on loopback: a web page rebound to 127.0.0.1 (DNS rebinding) reads nothing.
+    assert.equal(await statusWithHost(port, '/sessions', `rebind.attacker.example:${port}`), 403);
+    assert.equal(await statusWithHost(port, '/metrics', 'rebind.attacker.example'), 403);
+    assert.equal(await statusWithHost(port, '/healthz', 'rebind.attacker.example'), 200);
+    assert.equal(await statusWithHost(port, '/sessions', `localhost:${port}`), 200);
+    assert.equal(await statusWithHost(port, '/metrics', `127.0.0.1:${port}`), 200);
 
     // 1,000 pipelined scrapes on one connection whose answers are not read.
     const flood = net.connect({ host: '127.0.0.1', port });
