@@ -5,17 +5,12 @@
  * idle ones, not wait until its deadline and get 425 while the ports sit idle between transfers.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { test } from 'node:test';
 import { parsePasvReply } from '../../src/protocol/address.js';
-import { enterPassive, secureLogin } from '../support/ftps-session.js';
-import { ServeProcess } from '../support/ferry-process.js';
+import { enterPassive } from '../support/ftps-session.js';
 import { freeRangeOn } from '../support/ports.js';
-import { textOf, type RawFtp } from '../support/raw-ftp.js';
-
-const CONTENT = Buffer.alloc(16 * 1024, 'x');
+import { textOf } from '../support/raw-ftp.js';
+import { CONTENT, retrieveOn, startPassiveWorkers } from '../support/workers-passive.js';
 
 /** How long a PASV waits for a port; without the fix, B's PASV gets 425 after it. */
 const CONNECT_WAIT_S = 15;
@@ -23,46 +18,8 @@ const CONNECT_WAIT_S = 15;
 // Probed in a child process (see freeRangeOn).
 const range = await freeRangeOn(2, ['127.0.0.1']);
 
-/** The data connection to `port`, RETR file.bin: its bytes, after 226. */
-async function retrieveOn(ftp: RawFtp, port: number): Promise<Buffer> {
-  const conn = await ftp.openData(port, { tls: true });
-  await ftp.cmd('RETR file.bin', 150);
-  const data = await ftp.readAll(conn);
-  await ftp.expect(226);
-  return data;
-}
-
 test('--workers 2: a PASV waiting on ports the other worker keeps idle between its transfers gets one', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-workers-passive-yield-'));
-  const root = path.join(dir, 'root');
-  await mkdir(root);
-  await writeFile(path.join(root, 'file.bin'), CONTENT);
-  const config = path.join(dir, 'ferry.yaml');
-  await writeFile(
-    config,
-    `passivePorts: ${range.min}-${range.max}\ndataConnectTimeoutSeconds: ${CONNECT_WAIT_S}\nlogLevel: debug\n`,
-  );
-  const r = await ServeProcess.start(
-    ['--workers', '2', '--config', config, '--data-dir', path.join(dir, 'data')].concat([
-      '--user',
-      'a:pw-a',
-      '--user',
-      'b:pw-b',
-    ]),
-    root,
-  );
-  const sessions: RawFtp[] = [];
-  const login = async (user: string): Promise<RawFtp> => {
-    const ftp = await secureLogin({
-      host: '127.0.0.1',
-      port: r.implicitPort,
-      implicit: true,
-      user,
-      password: `pw-${user}`,
-    });
-    sessions.push(ftp);
-    return ftp;
-  };
+  const { r, login, stop: stopServer } = await startPassiveWorkers(range, CONNECT_WAIT_S);
   let busy = Promise.resolve();
   let stop = false;
   try {
@@ -107,8 +64,6 @@ test('--workers 2: a PASV waiting on ports the other worker keeps idle between i
   } finally {
     stop = true;
     await busy.catch(() => {});
-    await Promise.all(sessions.map((s) => s.close()));
-    assert.equal(await r.stop(), 0);
-    await rm(dir, { recursive: true, force: true });
+    await stopServer();
   }
 });
