@@ -5,11 +5,14 @@ import { Transform, type TransformCallback } from 'node:stream';
 
 /** How far ahead of the rate a bucket lets bytes go at once (a short burst smooths scheduling). */
 const BURST_MS = 50;
+/** The smallest piece paced at once (a TLS record's worth of overhead is paid per piece). */
+const MIN_SLICE = 1024;
 
 /**
  * A token bucket in its "theoretical arrival time" form: each reservation moves `#due` on by the
- * time its bytes take at the rate; the caller waits until `#due` is at most BURST_MS ahead. The
- * rate may change at any time (0 = unlimited).
+ * time its bytes take at the rate; its bytes go once the reservations before it are at most
+ * BURST_MS ahead (sent first, paid for after: at 1 KB/s the first bytes leave at once, not a
+ * slice's time later). The rate may change at any time (0 = unlimited).
  */
 export class TokenBucket {
   #due = 0;
@@ -23,8 +26,9 @@ export class TokenBucket {
   reserve(bytes: number): number {
     if (!(this.rate > 0)) return 0;
     const now = this.now();
-    this.#due = Math.max(this.#due, now) + (bytes * 1000) / this.rate;
-    return Math.max(0, this.#due - now - BURST_MS);
+    const start = Math.max(this.#due, now);
+    this.#due = start + (bytes * 1000) / this.rate;
+    return Math.max(0, start - now - BURST_MS);
   }
 }
 
@@ -53,8 +57,10 @@ export class Throttle extends Transform {
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    // Slices of at most a tenth of a second's bytes, so that sessions sharing a bucket interleave.
-    const slice = Math.max(16 * 1024, Math.floor(this.bucket.rate / 10));
+    // Slices of a tenth of a second's bytes, so that sessions sharing a bucket interleave and a slow
+    // rate sends something every so often (1 KiB at least: at 1 KB/s, a piece a second; 16 KiB
+    // slices left a client 16 s without a byte, and its stall timeout gave up).
+    const slice = Math.max(MIN_SLICE, Math.floor(this.bucket.rate / 10));
     const next = (offset: number): void => {
       this.#timer = undefined;
       if (offset >= chunk.length) return done();
