@@ -55,12 +55,15 @@ export type DefenderChange =
 export interface DefenderPort {
   banned(address: string): boolean;
   record(address: string, event: DefenderEvent): void;
-  /** What the per-address limits count `address` as: itself, or its IPv6 network (addressGroup). */
+  /**
+   * What the per-address limits count `address` as: itself, or its IPv6 network (addressGroup);
+   * itself when it is on `allow`.
+   */
   key(address: string): string;
 }
 
 /**
- * Scores per source address (an IPv6 one by its network: key()) over a sliding window; at the
+ * Scores per source address (an IPv6 one by its network) over a sliding window; at the
  * threshold the address is banned, for banMs, doubling on each repeat up to maxBanMs (a repeat is
  * remembered until a ban's length after the last one ended). Pure bookkeeping with an injected
  * clock: the owner persists (`onChange`), logs and refuses. Memory is bounded: at most `threshold`
@@ -99,12 +102,20 @@ export class Defender implements DefenderPort {
    * address was allowed (bans.json, another node's) stays listed until it ends or is removed.
    */
   banned(address: string): boolean {
-    const ban = this.active.get(this.key(address));
+    const ban = this.active.get(this.network(address));
     return ban !== undefined && this.inForce(ban) && !this.allowed(address);
   }
 
-  /** What `address` is scored and banned as: itself, or its IPv6 network. */
+  /**
+   * Its network, but an address on `allow` alone (as before the networks): the other hosts of its
+   * /64 cannot fill its limits.
+   */
   key(address: string): string {
+    return this.allowed(address) ? addressGroup(address, 128) : this.network(address);
+  }
+
+  /** What `address` is scored and banned as: itself, or its IPv6 network. */
+  private network(address: string): string {
     return addressGroup(address, this.settings.ipv6PrefixLength);
   }
 
@@ -119,7 +130,7 @@ export class Defender implements DefenderPort {
     const points = this.settings.scores[event];
     // Only an address is scored: never a key that no connection has (`""` would be banned for all).
     if (!(points > 0) || net.isIP(from) === 0 || this.allowed(from) || this.banned(from)) return;
-    const address = this.key(from);
+    const address = this.network(from);
     const now = this.now();
     const since = now - this.settings.windowMs;
     const list = (this.events.get(address) ?? []).filter((e) => e.at > since);
@@ -137,7 +148,7 @@ export class Defender implements DefenderPort {
 
   /** Lifts a ban now (`address`: as listed, or an address it covers); false when none is. */
   unban(address: string): boolean {
-    const ban = this.active.get(address) ?? this.active.get(this.key(address));
+    const ban = this.active.get(address) ?? this.active.get(this.network(address));
     if (!ban || !this.inForce(ban)) return false;
     this.end(ban, 'removed');
     return true;

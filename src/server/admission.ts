@@ -10,18 +10,16 @@ export interface SessionLimits {
 }
 
 /**
- * Sessions counted in total and per client address (an IPv6 one by its network: `group`), against
- * the limits. The single-process server and a cluster primary (which counts for all its workers)
- * admit connections through it.
+ * Sessions counted in total and per key (DefenderPort.key: an address, or an IPv6 one's network),
+ * against the limits. The caller computes a connection's key once and releases that key: a reload
+ * that changes `allow` changes the key of an address. The single-process server and a cluster
+ * primary (which counts for all its workers) admit connections through it.
  */
 export class SessionCounts {
   private total = 0;
-  private readonly perAddress = new Map<string, number>();
+  private readonly perKey = new Map<string, number>();
 
-  constructor(
-    private limits: SessionLimits,
-    private readonly group: (address: string) => string,
-  ) {}
+  constructor(private limits: SessionLimits) {}
 
   /** New limits (a reload): sessions over them stay; new ones wait until the count is below. */
   setLimits(limits: SessionLimits): void {
@@ -29,28 +27,26 @@ export class SessionCounts {
   }
 
   /** Counts the session and returns true, or returns false when a limit is reached. */
-  admit(address: string): boolean {
-    const key = this.group(address);
-    const count = this.perAddress.get(key) ?? 0;
+  admit(key: string): boolean {
+    const count = this.perKey.get(key) ?? 0;
     if (this.total >= this.limits.maxSessions || count >= this.limits.maxSessionsPerAddress) return false;
     this.total++;
-    this.perAddress.set(key, count + 1);
+    this.perKey.set(key, count + 1);
     return true;
   }
 
   /** The 421 for a session admit() refused: the per-address limit is named, so that one client sees it is its own. */
-  refusal(address: string): string {
+  refusal(key: string): string {
     const at = this.limits.maxSessionsPerAddress;
-    return (this.perAddress.get(this.group(address)) ?? 0) >= at
+    return (this.perKey.get(key) ?? 0) >= at
       ? `Too many connections from your address (at most ${at}), try later.`
       : 'Too many connections, try later.';
   }
 
-  release(address: string): void {
-    const key = this.group(address);
-    const left = (this.perAddress.get(key) ?? 0) - 1;
-    if (left > 0) this.perAddress.set(key, left);
-    else this.perAddress.delete(key);
+  release(key: string): void {
+    const left = (this.perKey.get(key) ?? 0) - 1;
+    if (left > 0) this.perKey.set(key, left);
+    else this.perKey.delete(key);
     this.total = Math.max(0, this.total - 1);
   }
 
@@ -81,18 +77,20 @@ export const TOO_MANY_UNAUTHENTICATED = 'Too many connections not logged in from
 /**
  * The defender's word at accept, before any byte is read: a banned address is refused, and so is
  * one with too many connections not logged in yet (scored). Counts the connection as
- * unauthenticated when admitted; returns the refusal's text otherwise.
+ * unauthenticated (by `key`, the address's defender.key()) when admitted; returns the refusal's
+ * text otherwise.
  */
 export function admission(
   defender: DefenderService,
   unauthenticated: SessionCounts,
   address: string,
+  key: string,
 ): string | undefined {
   if (defender.banned(address)) {
     defender.refused(address, 'address banned');
     return 'Service not available: this address is temporarily banned.';
   }
-  if (!unauthenticated.admit(address)) {
+  if (!unauthenticated.admit(key)) {
     defender.refused(address, 'too many connections not logged in');
     defender.record(address, 'limit-refused');
     return TOO_MANY_UNAUTHENTICATED;
@@ -113,6 +111,8 @@ export class UnauthenticatedConnection implements UnauthenticatedCount {
     private readonly defender: DefenderService,
     private readonly unauthenticated: SessionCounts,
     private readonly address: string,
+    /** What it is counted as (defender.key() at accept). */
+    private readonly key: string,
   ) {}
 
   loggedIn(): void {
@@ -121,7 +121,7 @@ export class UnauthenticatedConnection implements UnauthenticatedCount {
 
   async loggedOut(): Promise<boolean> {
     if (this.counted) return true;
-    this.counted = this.unauthenticated.admit(this.address);
+    this.counted = this.unauthenticated.admit(this.key);
     if (!this.counted) {
       this.defender.refused(this.address, 'too many connections not logged in (at REIN)');
       this.defender.record(this.address, 'limit-refused');
@@ -131,7 +131,7 @@ export class UnauthenticatedConnection implements UnauthenticatedCount {
 
   /** Logged in or closed: no longer counted. */
   release(): void {
-    if (this.counted) this.unauthenticated.release(this.address);
+    if (this.counted) this.unauthenticated.release(this.key);
     this.counted = false;
   }
 }

@@ -32,7 +32,7 @@ export class DefenderService implements DefenderPort {
   private started = false;
   private forward: ((address: string, event: DefenderEvent) => void) | undefined;
   private readonly remoteBans = new Map<string, number>();
-  /** What an address is scored, banned and rate-limited as: itself, or its IPv6 network. */
+  /** What an address is counted as by the per-address limits (and logged as): see Defender.key. */
   readonly key: (address: string) => string;
   private readonly shared: SharedBans | undefined;
   private unfollow: (() => void) | undefined;
@@ -46,7 +46,7 @@ export class DefenderService implements DefenderPort {
     now: () => number = Date.now,
   ) {
     const d = options.defender;
-    this.key = (address) => addressGroup(address, d.ipv6PrefixLength);
+    this.key = (address) => this.defender?.key(address) ?? addressGroup(address, d.ipv6PrefixLength);
     this.banLines = new WarningLimiter(logger, {
       perWindow: BAN_LINES_PER_MINUTE,
       windowMs: 60_000,

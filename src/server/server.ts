@@ -120,8 +120,8 @@ export class FerryServer {
       homeChecks: new HomeChecks(),
       hashTurns: new HashTurns(hashLimits(o)),
     };
-    this.counts = new SessionCounts(o.limits, this.defense.key);
-    this.unauthenticated = new SessionCounts(unauthenticatedLimits(o), this.defense.key);
+    this.counts = new SessionCounts(o.limits);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
     this.unwatch = this.watch(o);
   }
 
@@ -415,27 +415,28 @@ export class FerryServer {
   ): void {
     if (socket.destroyed) return;
     const address = origin?.address ?? normalizeAddress(remote);
+    const key = this.defense.key(address);
     if (!admitted) {
-      const refusal = admission(this.defense, this.unauthenticated, address);
+      const refusal = admission(this.defense, this.unauthenticated, address, key);
       if (refusal) {
         refuseConnection(socket, implicit, refusal);
         return;
       }
     }
-    if (this.stopped || !this.counts.admit(address)) {
-      if (!admitted) this.unauthenticated.release(address);
+    if (this.stopped || !this.counts.admit(key)) {
+      if (!admitted) this.unauthenticated.release(key);
       // Stopped: a connection a cluster primary handed over before it learned this worker stops.
       this.defense.refused(address, this.stopped ? 'server shutting down' : 'too many sessions');
-      refuseConnection(socket, implicit, this.stopped ? SHUTTING_DOWN : this.counts.refusal(address));
+      refuseConnection(socket, implicit, this.stopped ? SHUTTING_DOWN : this.counts.refusal(key));
       return;
     }
     // Counted here, unless whoever admitted it counts (a cluster primary).
-    const count = admitted ?? new UnauthenticatedConnection(this.defense, this.unauthenticated, address);
+    const count = admitted ?? new UnauthenticatedConnection(this.defense, this.unauthenticated, address, key);
     const conn = new ControlConnection(socket, implicit, this.runtime, count, remote, origin);
     this.connections.add(conn);
     void conn.closed.then(() => {
       this.connections.delete(conn);
-      this.counts.release(address);
+      this.counts.release(key);
       if (count instanceof UnauthenticatedConnection) count.release();
     });
     void conn.start();

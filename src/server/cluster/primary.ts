@@ -57,6 +57,8 @@ const OUT_OF_FILES_MS = 1_000;
 interface Handed {
   readonly slot: WorkerSlot;
   readonly address: string;
+  /** What the session limits count it as (defense.key() at accept). */
+  readonly key: string;
   /** Counted against maxUnauthenticatedPerAddress while not logged in. */
   readonly unauthenticated: UnauthenticatedConnection;
 }
@@ -111,8 +113,8 @@ export class ClusterPrimary {
     this.logger = this.options.logger;
     this.warnings = new WarningLimiter(this.logger);
     this.defense = new DefenderService(this.options, this.logger, this.warnings);
-    this.counts = new SessionCounts(this.options.limits, this.defense.key);
-    this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options), this.defense.key);
+    this.counts = new SessionCounts(this.options.limits);
+    this.unauthenticated = new SessionCounts(unauthenticatedLimits(this.options));
     // ferry_bans is the primary's (it decides bans); the workers' registries add the rest.
     if (this.options.metrics) new ServerMetrics(this.options.metrics, () => this.defense.activeBans().length);
     this.restarts = this.options.metrics && workerRestarts(this.options.metrics);
@@ -407,27 +409,28 @@ export class ClusterPrimary {
   ): void {
     if (socket.destroyed) return;
     const address = origin?.address ?? peer;
-    const refusal = admission(this.defense, this.unauthenticated, address);
+    const key = this.defense.key(address);
+    const refusal = admission(this.defense, this.unauthenticated, address, key);
     if (refusal) {
       refuseConnection(socket, implicit, refusal);
       return;
     }
     const slot = this.closing ? undefined : this.pick(address);
     if (!slot) {
-      this.unauthenticated.release(address);
+      this.unauthenticated.release(key);
       this.defense.refused(address, 'no worker ready');
       refuseConnection(socket, implicit, 'Service not available, try later.');
       return;
     }
-    if (!this.counts.admit(address)) {
-      this.unauthenticated.release(address);
+    if (!this.counts.admit(key)) {
+      this.unauthenticated.release(key);
       this.defense.refused(address, 'too many sessions');
-      refuseConnection(socket, implicit, this.counts.refusal(address));
+      refuseConnection(socket, implicit, this.counts.refusal(key));
       return;
     }
     const id = ++this.nextId;
-    const unauthenticated = new UnauthenticatedConnection(this.defense, this.unauthenticated, address);
-    this.handed.set(id, { slot, address, unauthenticated });
+    const unauthenticated = new UnauthenticatedConnection(this.defense, this.unauthenticated, address, key);
+    this.handed.set(id, { slot, address, key, unauthenticated });
     slot.active++;
     const message: ToWorker = {
       type: 'ferry:connection',
@@ -453,7 +456,7 @@ export class ClusterPrimary {
     const h = this.handed.get(id);
     if (!h) return;
     this.handed.delete(id);
-    this.counts.release(h.address);
+    this.counts.release(h.key);
     h.unauthenticated.release();
     h.slot.active = Math.max(0, h.slot.active - 1);
   }
