@@ -19,11 +19,11 @@ export const ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = {
 };
 
 /**
- * Caps the admin listener's connections, in all and per address (refusals logged, rate-limited),
- * so that a flood of them cannot use up the descriptors the FTPS listeners need.
+ * Caps the admin listener's connections, in all and per address (refusals logged through
+ * `refused`, rate-limited), so that a flood of them cannot use up the descriptors the FTPS
+ * listeners need.
  */
-export function limitConnections(server: http.Server, limits: AdminConnectionLimits, logger: Logger): void {
-  const refused = refusalLog(logger);
+export function limitConnections(server: http.Server, limits: AdminConnectionLimits, refused: Refused): void {
   server.maxConnections = limits.maxConnections;
   server.on('drop', (d?: { remoteAddress?: string }) =>
     refused(normalizeAddress(d?.remoteAddress ?? ''), `${limits.maxConnections} connections open`),
@@ -46,8 +46,11 @@ export function limitConnections(server: http.Server, limits: AdminConnectionLim
   });
 }
 
+/** Logs a refused or closed admin connection: `remote`, and why. */
+export type Refused = (remote: string, why: string) => void;
+
 /** A flood's refusals: the first of each kind logged, then one line a minute at most, with a count. */
-function refusalLog(logger: Logger): (remote: string, why: string) => void {
+export function refusalLog(logger: Logger): Refused {
   const kinds = new Map<string, { at: number; since: number }>();
   return (remote, why) => {
     const now = Date.now();
@@ -62,28 +65,42 @@ function refusalLog(logger: Logger): (remote: string, why: string) => void {
 }
 
 interface Line {
-  waiting: number;
+  /** Requests taken and not answered yet: the one being answered and those waiting behind it. */
+  pending: number;
+  /** Too many came: those taken are answered, then the connection is closed. */
+  closing: boolean;
   last: Promise<void>;
 }
+
+/** How long a connection closed for too many requests has to take its last answers and close. */
+const CLOSING_LINGER_MS = 2_000;
 
 /**
  * Answers a connection's pipelined requests one at a time, each once the previous response has
  * been handed to the system: a client that does not read its answers holds the next ones back
- * instead of making them pile up in memory, and one that queues more than `maxQueued` is closed.
+ * instead of making them pile up in memory. A request that comes while `maxQueued` wait behind the
+ * one being answered is dropped: those taken are answered, then the connection is closed (logged
+ * through `refused`).
  */
 export function oneAtATime(
   maxQueued: number,
+  refused: Refused,
   handle: (req: http.IncomingMessage, res: http.ServerResponse) => Promise<void>,
 ): (req: http.IncomingMessage, res: http.ServerResponse) => void {
   const lines = new WeakMap<net.Socket, Line>();
   return (req, res) => {
     const socket = req.socket;
-    const line = lines.get(socket) ?? { waiting: 0, last: Promise.resolve() };
+    const line = lines.get(socket) ?? { pending: 0, closing: false, last: Promise.resolve() };
     lines.set(socket, line);
-    if (++line.waiting > maxQueued) {
-      socket.destroy();
+    if (line.closing) return;
+    if (line.pending > maxQueued) {
+      line.closing = true;
+      refused(normalizeAddress(socket.remoteAddress ?? ''), `more than ${maxQueued} requests waiting`);
+      socket.pause(); // nothing more is read: what follows would be dropped too
+      line.last = line.last.then(() => closeAfterAnswers(socket));
       return;
     }
+    line.pending++;
     // 'close': sent in full, or the connection is gone.
     const closed = new Promise<void>((resolve) => res.once('close', resolve));
     line.last = line.last.then(async () => {
@@ -94,8 +111,20 @@ export function oneAtATime(
       } catch {
         socket.destroy(); // a failure no answer was sent for: the next would wait for ever
       } finally {
-        line.waiting--;
+        line.pending--;
       }
     });
   };
+}
+
+/**
+ * Ends a connection once its answers have been handed to the system: a FIN after them (closing at
+ * once with requests unread would reset the connection, and the client could lose them), then the
+ * socket is gone when the client closes, or after CLOSING_LINGER_MS.
+ */
+function closeAfterAnswers(socket: net.Socket): void {
+  if (socket.destroyed) return;
+  socket.end();
+  const linger = setTimeout(() => socket.destroy(), CLOSING_LINGER_MS).unref();
+  socket.once('close', () => clearTimeout(linger));
 }

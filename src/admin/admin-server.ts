@@ -8,6 +8,7 @@ import {
   ADMIN_CONNECTION_LIMITS,
   limitConnections,
   oneAtATime,
+  refusalLog,
   type AdminConnectionLimits,
 } from './admin-connections.js';
 
@@ -72,14 +73,15 @@ export class AdminServer {
       sessions: coalesced(source.sessions),
     };
     const limits = options.limits ?? ADMIN_CONNECTION_LIMITS;
+    const refused = refusalLog(options.logger);
     const server = http.createServer(
       // A connection that sends nothing is closed within seconds (checked every second).
       { headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 },
-      oneAtATime(limits.maxQueued, (req, res) => handle(req, res, shared, guard, options.logger)),
+      oneAtATime(limits.maxQueued, refused, (req, res) => handle(req, res, shared, guard, options.logger)),
     );
     // A client that stops reading its answers holds the connection that long at most.
     server.setTimeout(30_000);
-    limitConnections(server, limits, options.logger);
+    limitConnections(server, limits, refused);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen({ host: options.host, port: options.port }, () => {
