@@ -35,6 +35,7 @@ export interface AccountFlags {
   /** true (`--read-only`), false (`--no-read-only`), or "default" (unset: userDefaults decide). */
   readOnly?: boolean | string;
   hideDotFiles?: boolean | string;
+  hash?: boolean | string;
   denyFile: string[];
 }
 
@@ -102,6 +103,8 @@ export function accountOptions(cmd: Command, adding: boolean): Command {
       'LIST, NLST and STAT leave dot-files out unless asked with -a ("default": the server\'s hideDotFiles)',
     )
     .option('--no-hide-dot-files', "list dot-files (whatever the server's hideDotFiles)")
+    .option('--hash [default]', `answer HASH (on unless userDefaults turn it off${dflt})`)
+    .option('--no-hash', "HASH refused and left out of FEAT (whatever userDefaults' hash)")
     .option(
       '--deny-file <pattern>',
       `a shell pattern of names the user may not see or use, besides the server's denyFiles (repeatable${adding ? '' : `; replaces the list; '' clears it`})`,
@@ -180,6 +183,7 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   if (f.certLogin !== undefined) a.certLogin = certLoginFlag(f.certLogin);
   if (f.readOnly !== undefined) a.readOnly = switchFlag('read-only', f.readOnly);
   if (f.hideDotFiles !== undefined) a.hideDotFiles = switchFlag('hide-dot-files', f.hideDotFiles);
+  if (f.hash !== undefined) a.hash = switchFlag('hash', f.hash);
   if (f.denyFile.length > 0) {
     const clear = f.denyFile.length === 1 && f.denyFile[0] === '';
     if (!clear && f.denyFile.includes(''))

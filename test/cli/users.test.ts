@@ -297,6 +297,37 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
     assert.match(text, /^deny files {6}the server's denyFiles$/m);
   });
 
+  test('--no-hash turns HASH off for the user (FEAT leaves it out, 502); --hash turns it on; "default" unsets it', async () => {
+    const hashing = async (): Promise<{ feat: boolean; code: number }> => {
+      const ftp = await session('implicit', 'hank', 'hank-pw');
+      try {
+        const feat = (await ftp.cmd('FEAT', 211)).lines.some((l) => l.trim().startsWith('HASH '));
+        return { feat, code: (await ftp.cmd('HASH hello.txt')).code };
+      } finally {
+        await ftp.close();
+      }
+    };
+    const json = async (): Promise<unknown> => JSON.parse((await users(['show', 'hank', '--json'])).stdout);
+    await change(['add', 'hank', '--home', home, '--password-stdin', '--no-hash'], 'hank-pw\n');
+    assert.deepEqual(await json(), { name: 'hank', home, hash: false });
+    assert.match(
+      (await users(['show', 'hank'])).stdout,
+      /^hash {12}off \(HASH refused, left out of FEAT\)$/m,
+    );
+    assert.deepEqual(await hashing(), { feat: false, code: 502 });
+    await change(['set', 'hank', '--hash']);
+    assert.deepEqual(await json(), { name: 'hank', home, hash: true });
+    assert.deepEqual(await hashing(), { feat: true, code: 213 });
+    await change(['set', 'hank', '--no-hash']);
+    assert.deepEqual(await hashing(), { feat: false, code: 502 });
+    await change(['set', 'hank', '--hash', 'default']);
+    assert.deepEqual(await json(), { name: 'hank', home });
+    const bad = await users(['set', 'hank', '--hash', 'yes']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--hash: takes no value but "default", got "yes"/);
+    assert.match((await users(['add', '--help'])).stdout, /--no-hash/);
+  });
+
   test('list, show and their --json never show a hash; bad input names the flag (exit 2)', async () => {
     await change(
       ['add', 'dana', '--home', home, '--password-stdin', '--quota-size', '2G', '--upload-rate', '10MB/s'],
