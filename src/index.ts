@@ -17,6 +17,7 @@ export {
 export { type Logger, silentLogger } from './logger.js';
 export { LocalStorage, type LocalStorageOptions } from './storage/local.js';
 export { UploadLocks } from './storage/upload-locks.js';
+export { PoolBudget } from './storage/pool-budget.js';
 export { withLimits, LimitedStorage, type UserLimits, type LimitsContext } from './storage/limited.js';
 export { withFolders, MountedStorage, type Folder } from './storage/mounts.js';
 export { QuotaBook, scanUsage, type Usage, type UsageLedger } from './storage/quota.js';

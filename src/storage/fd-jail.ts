@@ -8,7 +8,7 @@ import { constants, readlinkSync, statSync, type Stats } from 'node:fs';
 import { relative, sep } from 'node:path';
 import { FerryError } from '../errors.js';
 import { storageError } from './fs-errors.js';
-import { isLocalTree } from './local-filesystems.js';
+import { remoteMount } from './local-filesystems.js';
 import { MetaFs } from './meta-fs.js';
 
 /** O_PATH (Linux; Node does not export it): a reference to the object, not an opened file. */
@@ -105,10 +105,15 @@ export class Pinned {
  * fast path only if the tree under the root lies on local filesystems, judged by the mounts of now.
  */
 export class FdJail {
+  readonly meta: MetaFs;
+
   constructor(
     readonly rootReal: string,
-    readonly meta: MetaFs = new MetaFs(isLocalTree(rootReal)),
-  ) {}
+    /** The mount its calls count under in the pool's budget (pool-budget.ts); undefined: all local. */
+    readonly remote: string | undefined = remoteMount(rootReal),
+  ) {
+    this.meta = new MetaFs(remote === undefined);
+  }
 
   /** Pins the object at host path `real` (its last component is not followed). */
   pin(real: string, op: string, p: string): Promise<Pinned> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { FdJail } from './fd-jail.js';
 import { ListingReader, type ListingReaderOptions } from './listing-stat.js';
+import { PoolBudget } from './pool-budget.js';
 import type { FileStat } from './types.js';
 import { newTempName } from './upload-temp.js';
 import { v } from './test-support.js';
@@ -98,6 +99,26 @@ describe('ListingReader', () => {
     const options = { batchSize: 16, synchronous: false, slowMs: Infinity, borrowWorkingDirectory: true };
     const entries = (await readAll(t, options, asyncOnly)).flat();
     assert.equal(entries.length, FILES / 2);
+  });
+
+  it('takes a slot of the pool budget per call: a batch has no more calls in flight than its gate lets', async (t) => {
+    const budget = new PoolBudget(8); // 4 slots for the mount
+    let inFlight = 0;
+    let most = 0;
+    const gate = <T>(call: () => Promise<T>): Promise<T> =>
+      budget.run('/mnt/nfs', new AbortController().signal, async () => {
+        most = Math.max(most, ++inFlight);
+        try {
+          return await call();
+        } finally {
+          inFlight--;
+        }
+      });
+    const options = { batchSize: 16, synchronous: false, gate };
+    const entries = (await readAll(t, options)).flat();
+    assert.equal(entries.length, FILES / 2);
+    assert.equal(most, budget.perMount, 'a batch of 16 lstat calls ran 4 at a time');
+    assert.equal(budget.inUse, 0);
   });
 
   it('borrows the working directory only while it reads a batch, and gives it back', async (t) => {

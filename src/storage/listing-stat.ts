@@ -67,6 +67,15 @@ export interface ListingReaderOptions {
   borrowWorkingDirectory?: boolean;
   /** Told of an entry left out because its path would be too long (StorageContext.tooLong). */
   tooLong?: (name: string) => void;
+  /**
+   * Runs each call into the thread pool once it may (pool-budget.ts: a tree not all local), so that
+   * a batch's lstat calls never take more threads than the budget allows. Default: at once.
+   */
+  gate?: <T>(call: () => Promise<T>) => Promise<T>;
+}
+
+function now<T>(call: () => Promise<T>): Promise<T> {
+  return call();
 }
 
 /**
@@ -90,6 +99,7 @@ export class ListingReader {
   readonly #slowMs: number;
   readonly #borrow: boolean;
   readonly #tooLong: ((name: string) => void) | undefined;
+  readonly #gate: <T>(call: () => Promise<T>) => Promise<T>;
 
   constructor(
     dir: Pinned,
@@ -106,6 +116,7 @@ export class ListingReader {
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
     this.#tooLong = options.tooLong;
+    this.#gate = options.gate ?? now;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
@@ -117,7 +128,7 @@ export class ListingReader {
       else this.#readSync(out, this.#prefix);
     } else {
       const names = await this.#namesAsync();
-      const stats = await Promise.all(names.map((n) => this.#lstatAsync(n)));
+      const stats = await Promise.all(names.map((n) => this.#gate(() => this.#lstatAsync(n))));
       for (const [i, name] of names.entries()) this.#add(out, name, stats[i]);
     }
     const now = performance.now();
@@ -164,7 +175,7 @@ export class ListingReader {
   async #namesAsync(): Promise<string[]> {
     const names: string[] = [];
     while (names.length < this.#batchSize) {
-      const e = await this.handle.read();
+      const e = await this.#gate(() => this.handle.read());
       if (e === null) {
         this.#done = true;
         break;

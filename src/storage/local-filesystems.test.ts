@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
-import { isLocalTree, onLocalFilesystems, parseMountInfo, type MountEntry } from './local-filesystems.js';
+import {
+  isLocalTree,
+  onLocalFilesystems,
+  parseMountInfo,
+  remoteMountOf,
+  type MountEntry,
+} from './local-filesystems.js';
 
 /** Real lines (a container with bindfs mounts made for this, a host with NFS and optional fields). */
 const MOUNTINFO = [
@@ -75,5 +81,25 @@ describe('onLocalFilesystems', () => {
     const mounts = parseMountInfo(readFileSync('/proc/self/mountinfo', 'utf8'));
     assert.ok(mounts, 'this machine mountinfo reads');
     assert.equal(isLocalTree(tmp), onLocalFilesystems(tmp, mounts));
+  });
+});
+
+describe('remoteMountOf: the mount a tree not all local is counted under in the pool budget', () => {
+  const mounts = parseMountInfo(MOUNTINFO) as MountEntry[];
+  for (const [root, mount, why] of [
+    ['/srv/ftp/alice', undefined, 'local: no slot taken'],
+    ['/srv/home/my docs/sub', '/srv/home/my docs', 'the FUSE mount holding it'],
+    ['/srv/home/back\\slash', '/srv/home/back\\slash', 'tmpfs stacked on FUSE'],
+    ['/data', '/data/nfs', 'on xfs, NFS below: the NFS mount'],
+    ['/data/nfs', '/data/nfs', 'on NFS'],
+    ['/mnt/bind/alice', '/mnt/bind', 'fuse.bindfs'],
+  ] as const) {
+    it(`${root}: ${mount ?? 'none'} (${why})`, () => {
+      assert.equal(remoteMountOf(root, mounts), mount);
+    });
+  }
+
+  it('no mount holding the root: the root itself', () => {
+    assert.equal(remoteMountOf('/x', [{ mountPoint: '/y', fsType: 'ext4' }]), '/x');
   });
 });

@@ -85,16 +85,43 @@ function isWithin(path: string, dir: string): boolean {
 }
 
 /**
- * Judges `rootReal` by this process's mounts, read now (procfs: microseconds, and the mounts may
- * have changed since the last storage). Without /proc: not local.
+ * The mount whose calls a tree not all on local filesystems is counted under in the thread pool's
+ * budget (pool-budget.ts): the one holding `rootReal` if that is not local, else the first mount
+ * below it that is not (a tree with several is counted as one). Undefined: all local.
  */
-export function isLocalTree(rootReal: string): boolean {
+export function remoteMountOf(rootReal: string, mounts: readonly MountEntry[]): string | undefined {
+  if (onLocalFilesystems(rootReal, mounts)) return undefined;
+  let holding: MountEntry | undefined;
+  for (const m of mounts) {
+    if (
+      isWithin(rootReal, m.mountPoint) &&
+      (holding === undefined || m.mountPoint.length > holding.mountPoint.length)
+    )
+      holding = m;
+  }
+  if (holding === undefined || !LOCAL_TYPES.has(holding.fsType)) return holding?.mountPoint ?? rootReal;
+  return (
+    mounts.find((m) => !LOCAL_TYPES.has(m.fsType) && isWithin(m.mountPoint, rootReal))?.mountPoint ?? rootReal
+  );
+}
+
+/**
+ * remoteMountOf `rootReal` by this process's mounts, read now (procfs: microseconds, and the mounts
+ * may have changed since the last storage). Without /proc (or unreadable): not local, `rootReal`
+ * itself.
+ */
+export function remoteMount(rootReal: string): string | undefined {
   let text: string;
   try {
     text = readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
-    return false;
+    return rootReal;
   }
   const mounts = parseMountInfo(text);
-  return mounts !== undefined && onLocalFilesystems(rootReal, mounts);
+  return mounts === undefined ? rootReal : remoteMountOf(rootReal, mounts);
+}
+
+/** Whether the tree at `rootReal` lies on local filesystems only (remoteMount is undefined). */
+export function isLocalTree(rootReal: string): boolean {
+  return remoteMount(rootReal) === undefined;
 }

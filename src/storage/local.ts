@@ -20,10 +20,12 @@ import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { isServed, ListingReader, toFileStat } from './listing-stat.js';
+import { remoteMount } from './local-filesystems.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
 import { checkRestart, preparedBy } from './prepared-write.js';
+import { PROCESS_POOL_BUDGET, type PoolBudget } from './pool-budget.js';
 import { keepsExisting, lockTarget } from './target-guard.js';
 import type {
   FileSource,
@@ -63,6 +65,11 @@ export interface LocalStorageOptions {
    * else each storage serialises only its own uploads (upload-locks.ts). Default: this storage's own.
    */
   locks?: UploadLocks;
+  /**
+   * The thread-pool slots its calls take when its tree is not all on local filesystems
+   * (pool-budget.ts). Default: the process's, shared by all its storages; tests pass their own.
+   */
+  poolBudget?: PoolBudget;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -80,6 +87,9 @@ const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
 ]);
 
 function noop(): void {}
+
+/** For a call no client can abort. */
+const NEVER = new AbortController().signal;
 
 /**
  * A small file's bytes, already in memory, as a stream. No abort signal: there is nothing left to
@@ -115,7 +125,10 @@ export class LocalStorage implements StorageBackend {
   readonly #readOnly: boolean;
   readonly #borrowCwd: boolean;
   readonly #locks: UploadLocks;
+  readonly #budget: PoolBudget;
   #jail: Promise<FdJail> | undefined;
+  /** The jail once opened: a local tree's calls then start without waiting on a promise. */
+  #jailNow: FdJail | undefined;
 
   constructor(options: LocalStorageOptions) {
     if (typeof options.root !== 'string' || options.root === '') {
@@ -126,6 +139,7 @@ export class LocalStorage implements StorageBackend {
     this.#readOnly = options.readOnly ?? false;
     this.#borrowCwd = options.borrowWorkingDirectory ?? false;
     this.#locks = options.locks ?? new UploadLocks();
+    this.#budget = options.poolBudget ?? PROCESS_POOL_BUDGET;
   }
 
   get readOnly(): boolean {
@@ -136,7 +150,7 @@ export class LocalStorage implements StorageBackend {
     throwIfAborted(c.signal);
     // The root itself, not through the jail (which pins it for the session's commands). The host
     // path goes in the cause only: the server logs it, the client never sees it.
-    const st = await fsStat(this.#root).catch((err: unknown) => {
+    const st = await this.#rooted(c.signal, () => fsStat(this.#root)).catch((err: unknown) => {
       throw mapFsError(err, 'open', ROOT);
     });
     if (!st.isDirectory())
@@ -145,9 +159,11 @@ export class LocalStorage implements StorageBackend {
 
   async stat(p: VPath, c: StorageContext): Promise<FileStat> {
     this.#begin(p, c);
-    const obj = await this.#pinExisting(p, 'stat', c);
-    await obj.close();
-    return toFileStat(baseName(p) || '/', p, obj.st);
+    return this.#gated(c, async () => {
+      const obj = await this.#pinExisting(p, 'stat', c);
+      await obj.close();
+      return toFileStat(baseName(p) || '/', p, obj.st);
+    });
   }
 
   list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
@@ -157,28 +173,30 @@ export class LocalStorage implements StorageBackend {
   async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
     this.#begin(p, c);
     checkOffset(o.offset);
-    const obj = await this.#pinExisting(p, 'read', c);
-    try {
-      if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
-      // The verified inode itself, opened for reading through its magic link. What the file holds
-      // now (the size the 150 announced) is sent: no extra read to find the end.
-      const { meta } = await this.#fdJail();
-      const remaining = obj.st.size - o.offset;
-      if (remaining <= SMALL_READ) {
-        const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
-        return Object.assign(bufferSource(bytes), { fileSize: obj.st.size, whole: bytes });
+    return this.#gated(c, async () => {
+      const obj = await this.#pinExisting(p, 'read', c);
+      try {
+        if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
+        // The verified inode itself, opened for reading through its magic link. What the file holds
+        // now (the size the 150 announced) is sent: no extra read to find the end.
+        const { meta } = await this.#fdJail();
+        const remaining = obj.st.size - o.offset;
+        if (remaining <= SMALL_READ) {
+          const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
+          return Object.assign(bufferSource(bytes), { fileSize: obj.st.size, whole: bytes });
+        }
+        const fd = await meta.open(obj.path, REOPEN_READ);
+        const src = addAbortSignal(
+          c.signal,
+          new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)),
+        );
+        return Object.assign(src, { fileSize: obj.st.size });
+      } catch (err) {
+        throw mapFsError(err, 'read', p);
+      } finally {
+        await obj.close();
       }
-      const fd = await meta.open(obj.path, REOPEN_READ);
-      const src = addAbortSignal(
-        c.signal,
-        new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)),
-      );
-      return Object.assign(src, { fileSize: obj.st.size });
-    } catch (err) {
-      throw mapFsError(err, 'read', p);
-    } finally {
-      await obj.close();
-    }
+    });
   }
 
   async write(
@@ -200,7 +218,8 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('write', p);
     checkOffset(o.offset);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
-    let target = await this.#writeTarget(p, c);
+    // The lookup only: the upload's bytes, and waiting for another upload's lock, take no slot.
+    let target = await this.#gated(c, () => this.#writeTarget(p, c));
     let unlock = noop;
     let moved: (() => void) | undefined;
     try {
@@ -240,47 +259,53 @@ export class LocalStorage implements StorageBackend {
     this.#begin(p, c);
     this.#assertWritable('mkdir', p);
     if (p === ROOT) throw storageError('exists', 'mkdir', p);
-    await this.#withEntry(p, 'mkdir', c, true, async (e) => {
-      if (e.lst) throw storageError('exists', 'mkdir', p);
-      await mkdir(e.dir.child(e.name));
-    });
+    await this.#gated(c, () =>
+      this.#withEntry(p, 'mkdir', c, true, async (e) => {
+        if (e.lst) throw storageError('exists', 'mkdir', p);
+        await mkdir(e.dir.child(e.name));
+      }),
+    );
   }
 
   async remove(p: VPath, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('remove', p);
     if (p === ROOT) throw storageError('is-directory', 'remove', p);
-    await this.#withEntry(p, 'remove', c, false, async (e) => {
-      if (!e.lst) throw storageError('not-found', 'remove', p);
-      if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
-      await unlink(e.dir.child(e.name)); // a link is removed, never its target
-    });
+    await this.#gated(c, () =>
+      this.#withEntry(p, 'remove', c, false, async (e) => {
+        if (!e.lst) throw storageError('not-found', 'remove', p);
+        if (e.lst.isDirectory()) throw storageError('is-directory', 'remove', p);
+        await unlink(e.dir.child(e.name)); // a link is removed, never its target
+      }),
+    );
   }
 
   async removeDir(p: VPath, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('rmdir', p);
     if (p === ROOT) throw storageError('permission-denied', 'rmdir', p);
-    await this.#withEntry(p, 'rmdir', c, false, async (e) => {
-      if (!e.lst) throw storageError('not-found', 'rmdir', p);
-      if (!e.lst.isDirectory()) throw storageError('not-directory', 'rmdir', p);
-      try {
-        await rmdir(e.dir.child(e.name));
-      } catch (err) {
-        const code = errnoCode(err);
-        // Linux says ENOTEMPTY, some systems EEXIST. Empty but for crash leftovers: remove them.
-        if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
-        const left = await this.#clearStaleTemps(e, p);
-        if (left === 'served') throw storageError('not-empty', 'rmdir', p, err);
-        // Looks empty in a listing, which leaves out FIFOs, sockets, devices and the temp files of
-        // uploads in progress: say why it is not.
-        if (left !== 'empty') {
-          const detail = left === 'unserved' ? NOT_SERVED_INSIDE : UPLOAD_INSIDE;
-          throw new StorageError('not-empty', `rmdir ${p}: ${detail}`, { cause: err, detail });
+    await this.#gated(c, () =>
+      this.#withEntry(p, 'rmdir', c, false, async (e) => {
+        if (!e.lst) throw storageError('not-found', 'rmdir', p);
+        if (!e.lst.isDirectory()) throw storageError('not-directory', 'rmdir', p);
+        try {
+          await rmdir(e.dir.child(e.name));
+        } catch (err) {
+          const code = errnoCode(err);
+          // Linux says ENOTEMPTY, some systems EEXIST. Empty but for crash leftovers: remove them.
+          if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+          const left = await this.#clearStaleTemps(e, p);
+          if (left === 'served') throw storageError('not-empty', 'rmdir', p, err);
+          // Looks empty in a listing, which leaves out FIFOs, sockets, devices and the temp files of
+          // uploads in progress: say why it is not.
+          if (left !== 'empty') {
+            const detail = left === 'unserved' ? NOT_SERVED_INSIDE : UPLOAD_INSIDE;
+            throw new StorageError('not-empty', `rmdir ${p}: ${detail}`, { cause: err, detail });
+          }
+          await rmdir(e.dir.child(e.name));
         }
-        await rmdir(e.dir.child(e.name));
-      }
-    });
+      }),
+    );
   }
 
   async rename(from: VPath, to: VPath, c: StorageContext): Promise<void> {
@@ -289,26 +314,28 @@ export class LocalStorage implements StorageBackend {
     this.#assertWritable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
     if (isDescendant(to, from)) throw storageError('into-itself', 'rename', to);
-    const jail = await this.#fdJail();
-    await this.#withEntry(from, 'rename', c, false, async (a) => {
-      if (!a.lst) throw storageError('not-found', 'rename', from);
-      const al = a.lst;
-      await this.#withEntry(to, 'rename', c, true, async (b) => {
-        if (b.lst) {
-          const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
-          // As rename(2): a directory replaces only an empty directory (the kernel checks, atomically).
-          if (!same && al.isDirectory() !== b.lst.isDirectory()) throw storageError('exists', 'rename', to);
-        }
-        await jail.verify(a.dir.fd, 'rename', from);
-        await jail.verify(b.dir.fd, 'rename', to);
-        try {
-          await rename(a.dir.child(a.name), b.dir.child(b.name));
-        } catch (err) {
-          // Into itself by another way than its path (a link to it): the kernel's EINVAL.
-          if (errnoCode(err) === 'EINVAL' && al.isDirectory())
-            throw storageError('into-itself', 'rename', to, err);
-          throw mapFsError(err, 'rename', from);
-        }
+    await this.#gated(c, async () => {
+      const jail = await this.#fdJail();
+      await this.#withEntry(from, 'rename', c, false, async (a) => {
+        if (!a.lst) throw storageError('not-found', 'rename', from);
+        const al = a.lst;
+        await this.#withEntry(to, 'rename', c, true, async (b) => {
+          if (b.lst) {
+            const same = b.lst.ino === al.ino && b.lst.dev === al.dev; // case-only rename on some filesystems
+            // As rename(2): a directory replaces only an empty directory (the kernel checks, atomically).
+            if (!same && al.isDirectory() !== b.lst.isDirectory()) throw storageError('exists', 'rename', to);
+          }
+          await jail.verify(a.dir.fd, 'rename', from);
+          await jail.verify(b.dir.fd, 'rename', to);
+          try {
+            await rename(a.dir.child(a.name), b.dir.child(b.name));
+          } catch (err) {
+            // Into itself by another way than its path (a link to it): the kernel's EINVAL.
+            if (errnoCode(err) === 'EINVAL' && al.isDirectory())
+              throw storageError('into-itself', 'rename', to, err);
+            throw mapFsError(err, 'rename', from);
+          }
+        });
       });
     });
   }
@@ -316,76 +343,88 @@ export class LocalStorage implements StorageBackend {
   async setModified(p: VPath, date: Date, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('set-modified', p);
-    const obj = await this.#pinExisting(p, 'set-modified', c);
-    try {
-      await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
-    } catch (err) {
-      throw mapFsError(err, 'set-modified', p);
-    } finally {
-      await obj.close();
-    }
+    await this.#gated(c, async () => {
+      const obj = await this.#pinExisting(p, 'set-modified', c);
+      try {
+        await utimes(obj.path, obj.st.atime, date); // through the magic link: the pinned inode
+      } catch (err) {
+        throw mapFsError(err, 'set-modified', p);
+      } finally {
+        await obj.close();
+      }
+    });
   }
 
   async chmod(p: VPath, mode: number, c: StorageContext): Promise<void> {
     this.#begin(p, c);
     this.#assertWritable('chmod', p);
-    const obj = await this.#pinExisting(p, 'chmod', c);
-    try {
-      await chmod(obj.path, mode & 0o7777);
-    } catch (err) {
-      throw mapFsError(err, 'chmod', p);
-    } finally {
-      await obj.close();
-    }
+    await this.#gated(c, async () => {
+      const obj = await this.#pinExisting(p, 'chmod', c);
+      try {
+        await chmod(obj.path, mode & 0o7777);
+      } catch (err) {
+        throw mapFsError(err, 'chmod', p);
+      } finally {
+        await obj.close();
+      }
+    });
   }
 
   async uniqueName(dir: VPath, c: StorageContext): Promise<VPath> {
     this.#begin(dir, c);
     this.#assertWritable('unique-name', dir);
-    const d = await this.#pinExistingDir(dir, 'unique-name', c);
-    try {
-      for (let i = 0; i < 16; i++) {
-        const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-        try {
-          await lstat(d.child(name));
-        } catch (err) {
-          if (errnoCode(err) === 'ENOENT') return joinVPath(dir, name);
-          throw mapFsError(err, 'unique-name', dir);
+    return this.#gated(c, async () => {
+      const d = await this.#pinExistingDir(dir, 'unique-name', c);
+      try {
+        for (let i = 0; i < 16; i++) {
+          const name = `ferry-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+          try {
+            await lstat(d.child(name));
+          } catch (err) {
+            if (errnoCode(err) === 'ENOENT') return joinVPath(dir, name);
+            throw mapFsError(err, 'unique-name', dir);
+          }
         }
+      } finally {
+        await d.close();
       }
-    } finally {
-      await d.close();
-    }
-    throw storageError('transient', 'unique-name', dir);
+      throw storageError('transient', 'unique-name', dir);
+    });
   }
 
   async *#list(dir: VPath, c: StorageContext): AsyncGenerator<FileStat[]> {
     this.#begin(dir, c);
-    const { rootReal, meta } = await this.#fdJail();
-    const d = await this.#pinExistingDir(dir, 'list', c);
-    let handle;
-    try {
-      handle = await opendir(d.path, { bufferSize: STAT_BATCH });
-    } catch (err) {
-      await d.close();
-      throw mapFsError(err, 'list', dir);
-    }
+    const { rootReal, meta, remote } = await this.#fdJail(c);
+    // Between batches the client may take its time: each call takes its own slot, not the listing.
+    const gate = remote === undefined ? undefined : <T>(call: () => Promise<T>) => this.#gated(c, call);
+    const [d, handle] = await this.#gated(c, async () => {
+      const d = await this.#pinExistingDir(dir, 'list', c);
+      try {
+        return [d, await opendir(d.path, { bufferSize: STAT_BATCH })] as const;
+      } catch (err) {
+        await d.close();
+        throw mapFsError(err, 'list', dir);
+      }
+    });
     const reader = new ListingReader(d, handle, dir, {
       batchSize: STAT_BATCH,
       synchronous: meta.synchronous,
       borrowWorkingDirectory: this.#borrowCwd,
       tooLong: c.tooLong && ((name) => c.tooLong?.(dir, name)),
+      ...(gate && { gate }),
     });
     try {
       for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
         throwIfAborted(c.signal);
-        for (const e of batch) if (e.type === 'link') e.target = await linkTarget(meta, rootReal, d, e.name);
+        for (const e of batch)
+          if (e.type === 'link') e.target = await this.#gated(c, () => linkTarget(meta, rootReal, d, e.name));
         if (batch.length > 0) yield batch;
       }
     } catch (err) {
       if (c.signal.aborted) throw abortedError(c.signal);
       throw mapFsError(err, 'list', dir);
     } finally {
+      // Closing waits for no slot (it must happen, whoever aborted): one thread at most, as a read.
       await handle.close().catch(noop);
       await d.close();
     }
@@ -400,9 +439,26 @@ export class LocalStorage implements StorageBackend {
     if (this.#readOnly) throw storageError('permission-denied', op, p);
   }
 
-  #fdJail(): Promise<FdJail> {
-    this.#jail ??= realpath(this.#root).then(
-      (real) => new FdJail(real),
+  /**
+   * Runs `call` (an operation's calls, one after another: one pool thread at most) with a slot of
+   * the pool's budget when the tree is not all on local filesystems (pool-budget.ts): a frozen
+   * mount then holds a bounded part of the pool. A local tree's calls run at once.
+   */
+  async #gated<T>(c: StorageContext, call: () => Promise<T>): Promise<T> {
+    const { remote } = this.#jailNow ?? (await this.#fdJail(c));
+    return remote === undefined ? call() : this.#budget.run(remote, c.signal, call);
+  }
+
+  /** `call` on the root's path before the jail is open, gated by the mounts that path is on. */
+  #rooted<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
+    const remote = remoteMount(this.#root);
+    return remote === undefined ? call() : this.#budget.run(remote, signal, call);
+  }
+
+  /** The jail; `c`: the first caller's, for opening it (its realpath of the root) when not yet open. */
+  #fdJail(c?: StorageContext): Promise<FdJail> {
+    this.#jail ??= this.#rooted(c?.signal ?? NEVER, () => realpath(this.#root)).then(
+      (real) => (this.#jailNow = new FdJail(real)),
       (err: unknown) => {
         this.#jail = undefined; // retry next time: the root may be mounted later
         throw mapFsError(err, 'open', '/');

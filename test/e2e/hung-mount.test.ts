@@ -6,13 +6,13 @@
  * call (storage/local-filesystems.ts); a synchronous call there would block the event loop for good.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hostStorage } from '../../src/cli/user-storage.js';
+import { bindfsPid, noBindfs, stateOf, thawLater, unmount } from '../support/frozen-mount.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const COMMAND_MS = 1_000;
@@ -22,36 +22,7 @@ const COMMAND_MS = 1_000;
  */
 const WATCHDOG_S = 20;
 
-function skipReason(): string | false {
-  if (process.getuid?.() !== 0) return 'needs root (mounts FUSE)';
-  if (!existsSync('/dev/fuse')) return '/dev/fuse is missing: no FUSE in this container';
-  if (spawnSync('bindfs', ['--version'], { stdio: 'ignore' }).error)
-    return 'bindfs is not installed (apt-get install bindfs)';
-  return false;
-}
-
-/** The pid of the bindfs daemon serving `mountPoint` (it forks into the background once mounted). */
-function bindfsPid(source: string, mountPoint: string): number {
-  for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    } catch {
-      continue; // gone meanwhile
-    }
-    if (path.basename(argv[0] ?? '') === 'bindfs' && argv[1] === source && argv[2] === mountPoint)
-      return Number(pid);
-  }
-  throw new Error(`no bindfs process for ${mountPoint}`);
-}
-
-/** The process's state letter (proc(5)): 'T' while stopped. */
-function stateOf(pid: number): string {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-}
-
-describe('a FUSE mount in a home that stops answering', { skip: skipReason(), timeout: 120_000 }, () => {
+describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), timeout: 120_000 }, () => {
   let source = '';
   let mountPoint = '';
   let daemon = 0;
@@ -60,8 +31,7 @@ describe('a FUSE mount in a home that stops answering', { skip: skipReason(), ti
   after(async () => {
     if (daemon !== 0) process.kill(daemon, 'SIGCONT');
     if (mountPoint === '') return;
-    if (spawnSync('fusermount', ['-u', mountPoint], { stdio: 'ignore' }).status !== 0)
-      spawnSync('umount', ['-l', mountPoint], { stdio: 'ignore' });
+    unmount(mountPoint);
     await rm(source, { recursive: true, force: true });
   });
   const server = useFerry({
@@ -89,7 +59,7 @@ describe('a FUSE mount in a home that stops answering', { skip: skipReason(), ti
       const other = track(await loggedIn(server(), 'explicit'));
       const from = server().logs.length;
       process.kill(daemon, 'SIGSTOP');
-      const watchdog = spawn('sh', ['-c', `sleep ${WATCHDOG_S}; kill -CONT ${daemon}`], { stdio: 'ignore' });
+      const watchdog = thawLater(daemon, WATCHDOG_S);
       try {
         stuck.send('MKD slow/newdir');
         const r = await stuck.expect(421, WATCHDOG_S * 1000);
