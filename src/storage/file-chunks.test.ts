@@ -5,7 +5,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { setImmediate as settled } from 'node:timers/promises';
 import { FileChunks } from './file-chunks.js';
+import { PoolBudget } from './pool-budget.js';
 
 async function file(t: { after(fn: () => Promise<void>): void }, bytes: Buffer): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'ferry-chunks-'));
@@ -61,5 +63,48 @@ describe('FileChunks', () => {
     src.once('data', () => src.destroy());
     await new Promise((resolve) => src.once('close', resolve));
     assert.ok(closed(fd));
+  });
+
+  it('with a gate (a filesystem that is not local), each read takes a slot, held only while it reads', async (t) => {
+    const fd = openSync(await file(t, bytes), 'r');
+    const budget = new PoolBudget(4);
+    let gated = 0;
+    const gate = <T>(call: () => Promise<T>): Promise<T> => {
+      gated++;
+      return budget.run('/mnt/nfs', new AbortController().signal, call);
+    };
+    const chunks: Buffer[] = [];
+    for await (const chunk of new FileChunks(fd, 0, bytes.length, 4_096, gate) as AsyncIterable<Buffer>)
+      chunks.push(chunk);
+    assert.deepEqual(Buffer.concat(chunks), bytes);
+    assert.equal(gated, 3, 'one slot per read');
+    assert.equal(budget.inUse, 0);
+  });
+
+  it('a read waiting for a slot holds no thread; destroyed and its transfer aborted, the fd closes', async (t) => {
+    const fd = openSync(await file(t, bytes), 'r');
+    const budget = new PoolBudget(2); // one slot
+    let end = (): void => {};
+    const hung = budget.run(
+      '/mnt/nfs',
+      new AbortController().signal,
+      () => new Promise<void>((r) => (end = r)),
+    );
+    const transfer = new AbortController();
+    const src = new FileChunks(fd, 0, bytes.length, 1_000, (call) =>
+      budget.run('/mnt/nfs', transfer.signal, call),
+    );
+    src.on('error', () => {});
+    src.resume();
+    await settled();
+    assert.equal(src.readableLength, 0, 'nothing read: the read waits for the slot');
+    src.destroy();
+    transfer.abort();
+    await settled();
+    await settled();
+    assert.ok(closed(fd));
+    end();
+    await hung;
+    assert.equal(budget.inUse, 0);
   });
 });

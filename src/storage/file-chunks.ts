@@ -2,11 +2,15 @@ import { close, read } from 'node:fs';
 import { Readable } from 'node:stream';
 import { BufferRing, type RecyclingReadable } from './recycling.js';
 
+/** Runs a call into the thread pool once it may (pool-budget.ts); rejects if its transfer ended. */
+export type PoolGate = <T>(call: () => Promise<T>) => Promise<T>;
+
 /**
  * Bytes [start, end) of an open file, read through the thread pool `size` bytes at a time into
  * buffers that come back through `recycle` (see RecyclingReadable). Owns `fd`: closes it when done
  * or destroyed (after a read in flight, so the number is never closed under it). A file that
- * shrinks meanwhile ends the stream early, as fs.createReadStream does.
+ * shrinks meanwhile ends the stream early, as fs.createReadStream does. With `gate` (a file on a
+ * filesystem that is not local), each read takes a slot of the pool's budget first.
  */
 export class FileChunks extends Readable implements RecyclingReadable {
   readonly #ring: BufferRing;
@@ -19,6 +23,7 @@ export class FileChunks extends Readable implements RecyclingReadable {
     start: number,
     private readonly end: number,
     size: number,
+    private readonly gate?: PoolGate,
   ) {
     super({ highWaterMark: size });
     this.#position = start;
@@ -37,14 +42,25 @@ export class FileChunks extends Readable implements RecyclingReadable {
     }
     const buf = this.#ring.take();
     this.#reading = true;
-    read(this.fd, buf, 0, want, this.#position, (err, n) => {
+    const done = (err: Error | null, n: number): void => {
       this.#reading = false;
       if (this.#closeWhenIdle) return this.#closeWhenIdle();
       if (err) return void this.destroy(err);
       if (n === 0) return void this.push(null);
       this.#position += n;
       this.push(n === buf.length ? buf : buf.subarray(0, n));
-    });
+    };
+    const position = this.#position;
+    if (!this.gate) return read(this.fd, buf, 0, want, position, done);
+    this.gate(
+      () =>
+        new Promise<number>((resolve, reject) =>
+          read(this.fd, buf, 0, want, position, (err, n) => (err ? reject(err) : resolve(n))),
+        ),
+    ).then(
+      (n) => done(null, n),
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err)), 0),
+    );
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {

@@ -179,16 +179,18 @@ export class LocalStorage implements StorageBackend {
         if (obj.st.isDirectory()) throw storageError('is-directory', 'read', p);
         // The verified inode itself, opened for reading through its magic link. What the file holds
         // now (the size the 150 announced) is sent: no extra read to find the end.
-        const { meta } = await this.#fdJail();
+        const { meta, remote } = await this.#fdJail();
         const remaining = obj.st.size - o.offset;
         if (remaining <= SMALL_READ) {
           const bytes = await meta.readSmall(obj.path, REOPEN_READ, o.offset, Math.max(0, remaining));
           return Object.assign(bufferSource(bytes), { fileSize: obj.st.size, whole: bytes });
         }
         const fd = await meta.open(obj.path, REOPEN_READ);
+        // Not local: each read takes its own slot (the transfer holds none between them).
+        const gate = remote === undefined ? undefined : <T>(call: () => Promise<T>) => this.#gated(c, call);
         const src = addAbortSignal(
           c.signal,
-          new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining)),
+          new FileChunks(fd, o.offset, obj.st.size, Math.min(CHUNK, remaining), gate),
         );
         return Object.assign(src, { fileSize: obj.st.size });
       } catch (err) {

@@ -24,6 +24,8 @@ const COMMAND_MS = 1_000;
 const WATCHDOG_S = 20;
 /** This process's pool (4 unless its environment sets UV_THREADPOOL_SIZE), as the server's budget. */
 const THREADS = threadPoolSize();
+/** Past LocalStorage's small-read size: streamed, a read (and a slot) at a time. */
+const BIG = Buffer.alloc(1 << 20, 7);
 
 describe(
   'sessions on a frozen mount, more than the thread pool has threads',
@@ -50,6 +52,7 @@ describe(
       mountPoint = await mkdtemp(path.join(tmpdir(), 'ferry-fuse-home-'));
       localHome = await mkdtemp(path.join(tmpdir(), 'ferry-local-home-'));
       await writeFile(path.join(source, 'f5'), '12345');
+      await writeFile(path.join(source, 'big'), BIG);
       await writeFile(path.join(localHome, 'a.txt'), 'local bytes');
       if (!isLocalTree(localHome)) unusable = `${tmpdir()} is not on a local filesystem`;
       users = await UserTable.fromPlain([
@@ -82,6 +85,9 @@ describe(
       await withClients(async (track) => {
         const stuck = [];
         for (let i = 0; i <= THREADS; i++) stuck.push(await loginAs(server(), 'explicit', 'fz', track));
+        // While the mount answers, its downloads stream through their slots.
+        assert.deepEqual(await stuck[0]?.retrieve('big'), BIG);
+        assert.equal(budget.inUse, 0);
         const from = server().logs.length;
         process.kill(daemon, 'SIGSTOP');
         const watchdog = thawLater(daemon, WATCHDOG_S);
