@@ -421,15 +421,34 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   // Deletions first when a type changes (a file where the source has a directory, and vice versa;
   // a symbolic link is removed itself, never what it points to).
-  // The connection for the mirror's own steps: the given one, or its replacement after the transfers.
+  // The connection for the mirror's own remote steps (deletions, directory modes in an upload): the
+  // given one, or, when a retry lost it (a 421 closed it), a replacement opened only when such a step
+  // is left (opened as the pool does: a server shutting down with its 421 may be restarting), closed
+  // at the end.
   let session = client;
+  let replacement: FerryClient | undefined;
+  const remoteSession = async (): Promise<FerryClient> => {
+    if (session.closed && o.connect) {
+      replacement = await reopen(o.connect, session.closedReason, {
+        retries: o.retries,
+        transient: isTransient,
+        signal: o.signal,
+        onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
+      });
+      session = replacement;
+    }
+    return session;
+  };
   const removeDst = async (rel: string, item: Item): Promise<void> => {
     emit({ kind: 'delete', path: rel });
     deleted++;
     gone.add(rel);
     dst.delete(rel);
     if (o.dryRun) return;
-    if (upload) await session.remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
+    if (upload)
+      await (
+        await remoteSession()
+      ).remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
     else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
@@ -632,19 +651,6 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     bytes = jobs.reduce((sum, j) => sum + (j.item.size ?? 0), 0);
   }
 
-  // A retry replaces a lost connection (a 421 closed it): when the given one was, the steps left
-  // (deletions, directory modes) go over a new one, closed at the end (opened as the pool does: a
-  // server shutting down with its 421 may be restarting).
-  const replacement =
-    session.closed && o.connect
-      ? await reopen(o.connect, session.closedReason, {
-          retries: o.retries,
-          transient: isTransient,
-          signal: o.signal,
-          onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
-        })
-      : undefined;
-  if (replacement) session = replacement;
   try {
     // As for a file that failed: the mirror fails, and deletes nothing.
     if (remote.unlisted[0]) throw remote.unlisted[0].error;
@@ -682,7 +688,8 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         aborted();
         if (mode === undefined) continue;
         if (upload) {
-          if (dst.get(rel)?.mode !== mode) await chmodRemote(session, rel, mode);
+          if (!chmodRefused && dst.get(rel)?.mode !== mode)
+            await chmodRemote(await remoteSession(), rel, mode);
         } else {
           // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
           await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
