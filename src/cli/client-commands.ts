@@ -19,7 +19,7 @@ import {
   type FtpUrl,
 } from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
-import { defaultMode, formatMode } from '../protocol/mode.js';
+import { formatMode, formatUnknownMode } from '../protocol/mode.js';
 import { showRawBytes } from '../protocol/byte-text.js';
 import { promptHidden } from './password-input.js';
 import { printable, printableName } from './printable.js';
@@ -352,7 +352,8 @@ function formatDate(d: Date): string {
 }
 
 function formatEntry(e: RemoteEntry): string {
-  const mode = formatMode(e.type, e.mode ?? defaultMode(e.type));
+  // A mode the server did not send is shown unknown (as `ls -l` does), not made up.
+  const mode = e.mode === undefined ? formatUnknownMode(e.type) : formatMode(e.type, e.mode);
   // What the server reported, as --json shows it (directories too: many servers give a size); - for none.
   const size = e.size === null ? '-' : String(e.size);
   // A name or link target is the server's: control characters (a terminal escape) are shown escaped.

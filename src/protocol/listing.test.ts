@@ -131,6 +131,13 @@ test('parseMlsxLine: round trip and facts', () => {
   assert.equal(isSelfOrParent(e), false);
 });
 
+test('parseMlsxLine: unix.mode as 600, 0600 or 0o600 (pyftpdlib); anything else is no mode', () => {
+  for (const text of ['600', '0600', '0o600', '0O600'])
+    assert.equal(parseMlsxLine(`type=file;unix.mode=${text}; k`)?.mode, 0o600, text);
+  for (const text of ['0x180', 'rw-------', '', 'o600', '0o'])
+    assert.equal(parseMlsxLine(`type=file;unix.mode=${text}; k`)?.mode, undefined, text);
+});
+
 test('parseMlsxLine: case-insensitive facts, cdir/pdir, symlinks, sizd', () => {
   const cdir = parseMlsxLine('Type=cdir;Modify=20261124145200;UNIX.mode=0755; /home/bob');
   assert.ok(cdir);

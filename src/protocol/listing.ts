@@ -266,8 +266,9 @@ export function parseMlsxLine(line: string): MlsxEntry | undefined {
   const modified = (modify !== undefined ? parseTimeVal(modify) : undefined) ?? new Date(0);
   const modeText = facts['unix.mode'];
   const entry: MlsxEntry = { name, type, size, modified, facts };
-  if (modeText !== undefined && /^[0-7]{1,6}$/.test(modeText))
-    entry.mode = Number.parseInt(modeText, 8) & 0o7777;
+  // Octal as `644`, `0644` or, from pyftpdlib, Python's `0o644`.
+  const octal = modeText === undefined ? undefined : /^(?:0o)?([0-7]{1,6})$/i.exec(modeText)?.[1];
+  if (octal !== undefined) entry.mode = Number.parseInt(octal, 8) & 0o7777;
   if (target !== undefined) entry.target = target;
   if (dirKind !== undefined) entry.dirKind = dirKind;
   return entry;

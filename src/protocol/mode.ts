@@ -31,6 +31,11 @@ export function formatMode(type: EntryType, mode: number): string {
   );
 }
 
+/** `ls -l` mode column for an entry whose permissions are unknown (`-?????????`, as `ls` shows it). */
+export function formatUnknownMode(type: EntryType): string {
+  return `${typeChars[type]}?????????`;
+}
+
 /**
  * Parses the 9 permission characters of an `ls -l` mode column (`rwxr-sr-T`). Returns the bits,
  * or undefined when the text is not a permission string.

@@ -10,20 +10,24 @@
  *   still transfers the file;
  * - active mode refused for the client's address (behind NAT): the refusal, with what to do, and no
  *   PORT with the same address after an EPRT refused so;
+ * - unix.mode as pyftpdlib writes it (`0o600`): read, so a mirror keeps a private file private;
+ *   `ferry ls` shows a mode the server did not send as unknown, not a made-up one;
  * - a checksum (HASH, XSHA256) of a large file answered long after the reply timeout: the client
  *   waits as long as the file's size allows (checksum(), mirror --verify).
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
 import { FerryClient, type ClientOptions } from '../../src/client/client.js';
 import { mirror } from '../../src/client/mirror.js';
+import { processUmask } from '../../src/client/umask.js';
+import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { FerryError, ReplyError } from '../../src/errors.js';
-import { DialogueLog } from './helpers.js';
+import { DialogueLog, ferry } from './helpers.js';
 import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
 
 describe('the client against servers with quirks (a scripted server)', { timeout: 30_000 }, () => {
@@ -219,5 +223,47 @@ describe('the client against servers with quirks (a scripted server)', { timeout
     const r = await mirror(client, { direction: 'download', local, remote: '', verify: true });
     assert.deepEqual([r.files, r.unchanged, r.verifiedBy], [[], 1, 'SHA-256'], log.dump());
     assert.ok(!server.verbs.includes('SIZE'), server.commands.join(' | '));
+  });
+
+  // pyftpdlib writes unix.mode as Python's octal literal (`0o600`): a mirror keeps a private file
+  // private, and `ferry ls` shows no mode it was not sent (`-?????????`, as `ls -l` shows one unknown).
+  it('unix.mode=0o600 (pyftpdlib) is read: the mirrored copy is 0600; no mode sent is shown unknown', async () => {
+    const server = await serve({
+      features: ['MLST type*;size*;modify*;unix.mode*;'],
+      facts: ['type', 'size', 'modify', 'unix.mode'],
+    });
+    server.files.set('key.pem', { data: Buffer.from('secret\n'), modified, mode: '0o600' });
+    server.files.set('plain.txt', { data: Buffer.from('plain\n'), modified, mode: '0644' });
+    server.files.set('bare.txt', { data: Buffer.from('bare\n'), modified, mode: '755' });
+    server.files.set('unknown.txt', { data: Buffer.from('?\n'), modified });
+    dir ||= await mkdtemp(path.join(os.tmpdir(), 'ferry-fake-server-'));
+    const local = await mkdtemp(path.join(dir, 'modes-'));
+    const url = `ftp://u@127.0.0.1:${server.port}/`;
+    const env = { FERRY_PASSWORD: 'p' };
+    const m = await ferry(['mirror', '--allow-plain', url, local], env);
+    assert.equal(m.code, EXIT.ok, m.stderr);
+    const modeOf = async (name: string): Promise<number> => (await stat(path.join(local, name))).mode & 0o777;
+    assert.equal(await modeOf('key.pem'), 0o600 & ~processUmask());
+    assert.equal(await modeOf('plain.txt'), 0o644 & ~processUmask());
+    assert.equal(await modeOf('bare.txt'), 0o755 & ~processUmask());
+
+    const ls = await ferry(['ls', '--allow-plain', url], env);
+    assert.equal(ls.code, EXIT.ok, ls.stderr);
+    assert.match(ls.stdout, /^-rw------- .* key\.pem$/m);
+    assert.match(ls.stdout, /^-rwxr-xr-x .* bare\.txt$/m);
+    assert.match(ls.stdout, /^-\?{9} .* unknown\.txt$/m);
+    const json = JSON.parse((await ferry(['ls', '--json', '--allow-plain', url], env)).stdout) as {
+      name: string;
+      mode: string | null;
+    }[];
+    assert.deepEqual(
+      json.map((e) => [e.name, e.mode]),
+      [
+        ['bare.txt', '0755'],
+        ['key.pem', '0600'],
+        ['plain.txt', '0644'],
+        ['unknown.txt', null],
+      ],
+    );
   });
 });

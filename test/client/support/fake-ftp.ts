@@ -11,6 +11,8 @@ import { ScriptedServer } from './scripted-server.js';
 export interface FakeFile {
   data: Buffer;
   readonly modified: Date;
+  /** The unix.mode fact as the server spells it (pyftpdlib: `0o600`); none: not sent. */
+  readonly mode?: string;
 }
 
 export interface FakeFtpOptions {
@@ -142,6 +144,7 @@ export class FakeFtp extends ScriptedServer {
           size: String(f.data.length),
           modify: modify(f.modified),
           perm: 'rwadf',
+          ...(f.mode === undefined ? {} : { 'unix.mode': f.mode }),
         };
         const facts = this.facts.filter((x) => x in all).map((x) => `${x}=${all[x] ?? ''};`);
         return `${facts.join('')} ${name}\r\n`;
