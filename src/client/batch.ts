@@ -123,18 +123,22 @@ export async function expandLocal(pattern: string): Promise<string[]> {
 
 /**
  * The jobs without repeats (the same source named twice is transferred once); two different
- * sources that would land on the same target are refused before anything is transferred.
+ * sources that would land on the same target are refused before anything is transferred. A local
+ * source is the same however it is spelled (`x.txt`, `./x.txt`, `$PWD/x.txt`).
  */
 export function distinctJobs(jobs: readonly BatchJob[], direction: 'download' | 'upload'): BatchJob[] {
   const byTarget = new Map<string, BatchJob>();
+  const sourceOf = (j: BatchJob): string => (direction === 'download' ? j.remote : j.local);
+  const sameSource = (a: BatchJob, b: BatchJob): boolean =>
+    direction === 'download' ? a.remote === b.remote : path.resolve(a.local) === path.resolve(b.local);
   for (const j of jobs) {
-    const [source, target] = direction === 'download' ? [j.remote, j.local] : [j.local, j.remote];
+    const target = direction === 'download' ? j.local : j.remote;
     const seen = byTarget.get(target);
     if (!seen) byTarget.set(target, j);
-    else if ((direction === 'download' ? seen.remote : seen.local) !== source)
+    else if (!sameSource(seen, j))
       throw new FerryError(
         'ERR_USAGE',
-        `Two sources have the same target ${target}: ${direction === 'download' ? seen.remote : seen.local} and ${source}.`,
+        `Two sources have the same target ${target}: ${sourceOf(seen)} and ${sourceOf(j)}.`,
       );
   }
   return [...byTarget.values()];

@@ -135,9 +135,11 @@ describe('ferry get/put of several files against the Ferry server', { timeout: 2
         assert.match(get.stderr, /^Transferred 2 of 2 file\(s\), [^;]* \(2 named twice\)\.$/m);
         assert.deepEqual(await sorted(out), ['a.gz', 'b.gz']);
         const file = path.join(out, 'a.gz');
-        const put = await ferry(['put', ...pin, file, file, `${base}/${dir}/sub.gz/`], env);
+        // The same file spelled three ways is one file, not two sources with one target.
+        const respelled = [`${out}/./a.gz`, `${out}/../${path.basename(out)}/a.gz`];
+        const put = await ferry(['put', ...pin, file, ...respelled, `${base}/${dir}/sub.gz/`], env);
         ok(put);
-        assert.match(put.stderr, /^Transferred 1 of 1 file\(s\), [^;]* \(1 named twice\)\.$/m);
+        assert.match(put.stderr, /^Transferred 1 of 1 file\(s\), [^;]* \(2 named twice\)\.$/m);
       });
 
       it('a pattern that matches nothing is an error naming it; the target must be a directory', async () => {
