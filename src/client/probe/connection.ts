@@ -5,7 +5,7 @@ import { parseFeatures } from '../../protocol/features.js';
 import { isNegative, isPositiveCompletion, replyLine, type Reply } from '../../protocol/reply.js';
 import { ClientControlConnection, type ControlOptions, type ProtocolLogger } from '../control.js';
 import { CertificateError, ConnectionError, LoginError } from '../errors.js';
-import { describeUntrusted } from '../certificate-faults.js';
+import { describeUntrusted, NO_TRUSTED_ISSUER } from '../certificate-faults.js';
 import { checkServerCertificate, serverKey, type TrustDecision, type TrustOptions } from '../trust.js';
 import type { Security } from '../url.js';
 
@@ -247,13 +247,15 @@ export class ProbeConnection {
     } catch (err) {
       if (!(err instanceof CertificateError)) throw err;
       trust.onDecision?.(err);
+      const code = String(sock?.authorizationError ?? 'no TLS');
       const why =
         err.problem === 'fingerprint-mismatch'
           ? 'not the one pinned'
           : err.problem === 'key-changed'
             ? 'not the one recorded in the known-hosts file'
-            : describeUntrusted(String(sock?.authorizationError ?? 'no TLS'));
-      state.noLogin ??= `${NOT_TRUSTED} (${why}): give --ca, --fingerprint or --insecure to log in anyway`;
+            : describeUntrusted(code);
+      const hint = loginHint(err, code, this.target.ca !== undefined, trust.policy.knownHosts?.location);
+      state.noLogin ??= `${NOT_TRUSTED} (${why}): ${hint}`;
       state.stop(state.noLogin);
     }
   }
@@ -369,4 +371,25 @@ export async function withConnection<T>(
   } finally {
     await c.close();
   }
+}
+
+/**
+ * What would let the probe log in, for why the certificate was not trusted (as the other commands
+ * say it): only a missing CA is something --ca answers, and not when the --ca given was the one.
+ */
+function loginHint(
+  err: CertificateError,
+  code: string,
+  caGiven: boolean,
+  knownHosts: string | undefined,
+): string {
+  if (err.problem === 'fingerprint-mismatch')
+    return 'check the --fingerprint given, or give --insecure to log in anyway';
+  if (err.problem === 'key-changed')
+    return `if the server really has a new certificate, remove its entry from ${knownHosts ?? 'the known-hosts file'}, or give --insecure to log in anyway`;
+  if (!NO_TRUSTED_ISSUER.has(code))
+    return 'pin it with --fingerprint if it is the right one, or give --insecure to log in anyway';
+  return caGiven
+    ? 'the --ca given does not vouch for it: give its CA with --ca, or --fingerprint or --insecure to log in anyway'
+    : 'give --ca, --fingerprint or --insecure to log in anyway';
 }
