@@ -221,12 +221,13 @@ class Run {
       this.reporter.note(
         `Recorded ${server} as CA-verified in ${d.recordedIn}: a certificate no CA vouches for will be refused.`,
       );
-    } else if (d.kind === 'insecure' && !this.warnedInsecure) {
-      this.warnedInsecure = true;
+    } else if (d.kind === 'insecure' && !this.warnedInsecure.has(server)) {
+      // Once per server (not per connection of a --parallel run), each one named.
+      this.warnedInsecure.add(server);
       this.reporter.note(`Warning: not verifying the certificate of ${server} (--insecure).`);
     }
   };
-  private warnedInsecure = false;
+  private readonly warnedInsecure = new Set<string>();
 
   /** The login of each user@host:port (or URL with its password): looked up once per run. */
   private readonly logins = new Map<string, Promise<Login>>();

@@ -3,7 +3,7 @@
  * - `get -R`/`put -R` (curl's --remote-time) keep the source's modification time, one file or
  *   several (without it the copy has the time it was written, as before);
  * - `cat` of several URLs writes them in order over one connection, and the first failure ends it
- *   with its exit code;
+ *   with its exit code; with --insecure, each server is warned of once, by its name;
  * - `ls --json` gives every entry the same keys, null where the server told nothing.
  */
 import assert from 'node:assert/strict';
@@ -108,6 +108,24 @@ describe('ferry in scripts: -R, cat of several files, ls --json', { timeout: 120
     assert.equal(missing.code, EXIT.remote, missing.stderr);
     assert.equal(missing.stdout, 'a.txt\n', 'nothing after the failure');
     assert.match(missing.stderr, /nope\.txt.*550/);
+  });
+
+  it('cat --insecure of URLs on two servers: one warning for each, naming it', async () => {
+    const implicit = `ftps://${ts.user}@${ts.host}:${ts.implicitPort}/${dir}`;
+    const cat = await ferry(
+      ['cat', '--insecure', `${base}/a.txt`, `${implicit}/b.txt`, `${base}/c.txt`],
+      env,
+    );
+    ok(cat);
+    assert.equal(cat.stdout, 'a.txt\nb.txt\nc.txt\n');
+    const warned = [
+      ...cat.stderr.matchAll(/Warning: not verifying the certificate of (\S+) \(--insecure\)/g),
+    ];
+    assert.deepEqual(
+      warned.map((m) => m[1]),
+      [`${ts.host}:${ts.explicitPort}`, `${ts.host}:${ts.implicitPort}`],
+      cat.stderr,
+    );
   });
 
   it('ls --json: every entry has every key, null where the server told nothing', async () => {
