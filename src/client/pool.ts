@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError } from '../errors.js';
 import type { FerryClient } from './client.js';
-import { failureKind } from './errors.js';
+import { failureKind, LoginError } from './errors.js';
 
 /**
  * Jobs over several connections at once (`--parallel N` of mirror, get and put): the given client
@@ -85,8 +85,23 @@ export async function runPool<J>(
   /** Every connection used, the given one first (the others are the pool's to close). */
   const workers: FerryClient[] = [client];
   const failures: PoolFailure<J>[] = [];
+  // New connections are opened one at a time, and once a login was refused (the password changed
+  // while the server restarted) none tries again with the same credentials: each failed login
+  // scores against this address on a server with a defender or fail2ban.
+  let refusedLogin: LoginError | undefined;
+  let opening: Promise<unknown> = Promise.resolve();
+  const openOne = (open: () => Promise<FerryClient>): Promise<FerryClient> => {
+    const opened = opening.then(() => {
+      if (refusedLogin) throw refusedLogin;
+      return open();
+    });
+    opening = opened.catch((err: unknown) => {
+      if (err instanceof LoginError) refusedLogin = err;
+    });
+    return opened;
+  };
   const reconnect = async (open: () => Promise<FerryClient>, lost: unknown): Promise<FerryClient> => {
-    const opened = await reopen(open, lost, o);
+    const opened = await reopen(() => openOne(open), lost, o);
     workers.push(opened);
     return opened;
   };

@@ -3,7 +3,8 @@
 // connections), continues the download it was in with REST and transfers the files still queued
 // (they were reported failed without a try). A server that stops answering (SIGSTOP) mid-download
 // is given up after --timeout, not after the 60 s data timeout. A mirror opens no connection at
-// the end when no remote step is left.
+// the end when no remote step is left; restarted with the password changed, the server sees one
+// refused login, not one per connection of a --parallel run.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -172,6 +173,40 @@ for (const command of ['get', 'mirror'] as const) {
     },
   );
 }
+
+test(
+  'ferry mirror --parallel 3 --retry 5: restarted with the password changed, the login is refused once, not once per connection',
+  { timeout: 120_000 },
+  async (t) => {
+    const s = await setup(t);
+    const bigs = ['big1.bin', 'big2.bin', 'big3.bin'];
+    await rm(path.join(s.root, 'big.bin'));
+    for (const name of bigs) await writeFile(path.join(s.root, name), randomBytes(BIG));
+    let server = await ServeProcess.start(s.args, s.dir);
+    t.after(() => server.stop('SIGKILL'));
+    const ports = [
+      '--implicit-port',
+      String(server.implicitPort),
+      '--explicit-port',
+      String(server.explicitPort),
+    ];
+    const url = `ftpes://alice@127.0.0.1:${server.explicitPort}/`;
+    const watching = new AbortController();
+    t.after(() => watching.abort());
+    const c = client(['mirror', url, s.out, '--ca', s.ca, '--retry', '5', '--parallel', '3']);
+    t.after(() => c.child.kill('SIGKILL'));
+    const exited = once(c.child, 'exit') as Promise<[number | null]>;
+    // Every connection in the middle of a download when the server dies.
+    await Promise.all(bigs.map((name) => grown(path.join(s.out, name), 64 * 1024, watching.signal)));
+    await server.stop('SIGKILL');
+    const changed = s.args.map((a) => (a === 'alice:secret' ? 'alice:changed' : a));
+    server = await ServeProcess.start([...changed, ...ports], s.dir);
+    const [code] = await exited;
+    const stderr = c.stderr();
+    assert.equal(code, EXIT.auth, stderr);
+    assert.equal(stderr.match(/^< 530 /gm)?.length, 1, stderr);
+  },
+);
 
 test(
   'ferry get --timeout 2: a server that stops answering mid-download is given up after 2 s of no data',
