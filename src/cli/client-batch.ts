@@ -182,6 +182,41 @@ export async function putBatch(
   });
 }
 
+/**
+ * One file of `get URL FILE` or `put FILE URL`, over the batch's path so that --retry applies to it
+ * as to several (curl's and lftp's do): a transient failure is tried again, over a new connection
+ * when the old one was lost, and a download that had begun continues (REST). Returns the bytes
+ * this run brought; throws the file's failure.
+ */
+export async function transferOne(
+  run: BatchRun,
+  client: FerryClient,
+  urlText: string,
+  job: BatchJob,
+  direction: 'download' | 'upload',
+  onProgress: (p: { bytes: number; total: number | undefined }) => void,
+): Promise<number> {
+  const name = direction === 'download' ? job.remote : job.local;
+  const result = await transferBatch(client, [job], {
+    direction,
+    connect: () => run.another(urlText),
+    resume: run.resume,
+    retries: run.retries,
+    signal: run.signal,
+    onEvent: (e) => {
+      if (e.kind === 'progress') onProgress(e);
+      else if (e.kind === 'retry')
+        run.reporter.note(
+          `retrying ${printableName(name)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
+        );
+      else if (e.kind === 'reconnect') run.reporter.note(describeReconnect(e));
+    },
+  });
+  const failure = result.failures[0];
+  if (failure) throw failure.error;
+  return result.bytes;
+}
+
 /** The batch with one progress line: files done/total (and failed), bytes, rate. */
 async function runBatch(
   run: BatchRun,

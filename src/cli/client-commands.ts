@@ -30,6 +30,7 @@ import {
   isRemoteBatch,
   localSource,
   putBatch,
+  transferOne,
   unquotedLast,
   type BatchRun,
 } from './client-batch.js';
@@ -89,11 +90,11 @@ function nonNegativeInt(value: string): number {
 /** --retry's default: a transient failure (425, a lost connection) is tried twice more, as lftp does. */
 const DEFAULT_RETRIES = 2;
 
-/** --retry, for the commands that transfer several files (get/put of several, mirror). */
+/** --retry, for the commands that transfer files (get, put, mirror). */
 function retryOption(): Option {
   return new Option(
     '--retry <n>',
-    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; a lost connection is opened again after 1 s, 2 s, 4 s … (up to 30 s), as many times; several files and mirror only (0: never)`,
+    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; a lost connection is opened again after 1 s, 2 s, 4 s … (up to 30 s), as many times; get, put and mirror (0: never)`,
   )
     .argParser(nonNegativeInt)
     .default(DEFAULT_RETRIES);
@@ -555,14 +556,12 @@ export function registerClientCommands(program: Command): void {
         const { client } = await run.connect(urlText);
         const bar = barFor(run, name);
         try {
-          const r = await client.get(remotePath, target, {
-            resume: o.resume ?? false,
-            signal: run.signal,
-            onProgress: bar.onProgress,
-          });
+          const job = { remote: remotePath, local: target, size: undefined };
+          const bytes = await transferOne(batchRun(run, o), client, urlText, job, 'download', bar.onProgress);
           bar.done();
-          if (o.resume && r.offset > 0)
-            run.reporter.note(`Resumed at ${humanBytes(r.offset)}; ${humanBytes(r.bytes)} more.`);
+          // What the file held before: its size now less what this run brought.
+          const offset = o.resume ? (await stat(target)).size - bytes : 0;
+          if (offset > 0) run.reporter.note(`Resumed at ${humanBytes(offset)}; ${humanBytes(bytes)} more.`);
           const note = o.remoteTime ? await keepRemoteTime(client, remotePath, target) : undefined;
           if (note !== undefined) run.reporter.note(note);
         } finally {
@@ -635,12 +634,18 @@ export function registerClientCommands(program: Command): void {
           }
           const bar = barFor(run, name);
           try {
-            await client.put(local === '-' ? process.stdin : local, remote, {
-              resume: o.resume ?? false,
-              append: o.append ?? false,
-              signal: run.signal,
-              onProgress: bar.onProgress,
-            });
+            // A stream cannot be sent again, nor an append repeated: only a file goes over --retry.
+            if (local === '-' || o.append)
+              await client.put(local === '-' ? process.stdin : local, remote, {
+                resume: o.resume ?? false,
+                append: o.append ?? false,
+                signal: run.signal,
+                onProgress: bar.onProgress,
+              });
+            else {
+              const job = { remote, local, size: undefined };
+              await transferOne(batchRun(run, o), client, urlText, job, 'upload', bar.onProgress);
+            }
           } finally {
             bar.done();
           }

@@ -147,7 +147,13 @@ export function distinctJobs(jobs: readonly BatchJob[], direction: 'download' | 
 export type BatchEvent =
   | { readonly kind: 'start'; readonly job: BatchJob }
   /** The job's bytes so far; a retried download that continues (REST) counts on from the failed tries'. */
-  | { readonly kind: 'progress'; readonly job: BatchJob; readonly bytes: number }
+  | {
+      readonly kind: 'progress';
+      readonly job: BatchJob;
+      readonly bytes: number;
+      /** The bytes the job's bytes count up to, when known. */
+      readonly total: number | undefined;
+    }
   | { readonly kind: 'done'; readonly job: BatchJob; readonly bytes: number }
   | { readonly kind: 'failed'; readonly job: BatchJob; readonly error: unknown }
   /** The job failed transiently and is tried again: retry `retry` of `retries`. */
@@ -217,7 +223,8 @@ export async function transferBatch(
     async (worker, job, attempt) => {
       if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
       if (attempt === 0) emit({ kind: 'start', job });
-      const onProgress = (p: Progress): void => emit({ kind: 'progress', job, bytes: p.bytes });
+      const onProgress = (p: Progress): void =>
+        emit({ kind: 'progress', job, bytes: p.bytes, total: p.total });
       const opts = { resume: o.resume ?? false, signal: o.signal, onProgress };
       // The listing's size stands for SIZE (one command less per file).
       const n =

@@ -4,7 +4,8 @@
 // (they were reported failed without a try). A server that stops answering (SIGSTOP) mid-download
 // is given up after --timeout, not after the 60 s data timeout. A mirror opens no connection at
 // the end when no remote step is left; restarted with the password changed, the server sees one
-// refused login, not one per connection of a --parallel run.
+// refused login, not one per connection of a --parallel run. `--retry` applies to a get of one
+// file too.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -175,6 +176,39 @@ for (const command of ['get', 'mirror'] as const) {
 }
 
 test(
+  'ferry get --retry 5 of one file: the server killed mid-download and restarted; the client reconnects and continues with REST',
+  { timeout: 120_000 },
+  async (t) => {
+    const s = await setup(t);
+    let server = await ServeProcess.start(s.args, s.dir);
+    t.after(() => server.stop('SIGKILL'));
+    const ports = [
+      '--implicit-port',
+      String(server.implicitPort),
+      '--explicit-port',
+      String(server.explicitPort),
+    ];
+    const watching = new AbortController();
+    t.after(() => watching.abort());
+    const target = path.join(s.out, 'copy.bin');
+    const started = grown(target, 64 * 1024, watching.signal);
+    const url = `ftpes://alice@127.0.0.1:${server.explicitPort}/big.bin`;
+    const c = client(['get', url, target, '--ca', s.ca, '--retry', '5']);
+    t.after(() => c.child.kill('SIGKILL'));
+    const exited = once(c.child, 'exit') as Promise<[number | null]>;
+    await started;
+    await server.stop('SIGKILL');
+    server = await ServeProcess.start([...s.args, ...ports], s.dir);
+    const [code] = await exited;
+    const stderr = c.stderr();
+    assert.equal(code, EXIT.ok, stderr);
+    assert.match(stderr, /^retrying big\.bin \(1 of 5\) after The server closed the control connection\.$/m);
+    assert.match(stderr, /^> REST [1-9]\d*$/m, 'the download continued where it had got to');
+    assert.deepEqual(await readFile(target), await readFile(path.join(s.root, 'big.bin')));
+  },
+);
+
+test(
   'ferry mirror --parallel 3 --retry 5: restarted with the password changed, the login is refused once, not once per connection',
   { timeout: 120_000 },
   async (t) => {
@@ -219,7 +253,7 @@ test(
     t.after(() => watching.abort());
     const started = grown(path.join(s.out, 'big.bin'), 64 * 1024, watching.signal);
     const url = `ftpes://alice@127.0.0.1:${server.explicitPort}/big.bin`;
-    const c = client(['get', url, s.out, '--ca', s.ca, '--timeout', '2']);
+    const c = client(['get', url, s.out, '--ca', s.ca, '--timeout', '2', '--retry', '0']);
     t.after(() => c.child.kill('SIGKILL'));
     const exited = once(c.child, 'exit') as Promise<[number | null]>;
     await c.line(/^< 150 /m);
