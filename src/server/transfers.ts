@@ -2,7 +2,9 @@ import { replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { allowedAfterPreliminary, Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
+import { abandonOnAbort } from './abandon-on-abort.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
+import { dataCut } from './data-cut.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
 
 /** Commands whose data flows from the server; any other is treated as an upload. */
@@ -219,7 +221,17 @@ export class Transfers {
       return replyForError(err).reply; // 425, or 522 saying why TLS was refused
     }
     try {
-      await work(sock, t);
+      // Storage stuck after the 150 (a frozen mount) must not hold the session once the data
+      // connection is gone: the client gets its 426, and what storage does later is ignored (an
+      // upload's source is destroyed: it cannot be committed).
+      await abandonOnAbort(work(sock, t), {
+        signal: dataCut(sock.stream, direction),
+        abandoned: () =>
+          this.io.logger.warn(
+            { command: t.command },
+            'storage did not stop when the data connection was cut: abandoned (its later result is ignored)',
+          ),
+      });
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
       // An upload the client finished sending (close_notify read) and that failed after it (a full

@@ -8,6 +8,8 @@
  * waiting for it), an APPE waiting for another session's APPE of the same file while that one's
  * bytes arrive. A transfer is bounded until its 150 (its file opened, its listing begun, its upload's
  * target checked), and not after: a RETR whose bytes come further apart than the limit is not cut.
+ * Storage that freezes after the 150 is not waited for once the data connection is cut: the client
+ * gets its 426 and the session goes on.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -470,3 +472,116 @@ async function stuckClosed(ftp: RawFtp, conn: DataConnection): Promise<void> {
   assert.equal((await ftp.readAll(conn)).length, 0);
   await conn.closed;
 }
+
+/** Long enough for a data connection's TLS handshake on a busy machine. */
+const DATA_IDLE_MS = 1500;
+
+/**
+ * Storage that stops answering once a transfer's 150 is out (a frozen mount) until `freeze()`'s
+ * thaw: an upload to `hang.txt` reads nothing and only then writes what it was given (a stat of
+ * the file waits too, once that write began); a download of `hang.bin` reads nothing, and its source
+ * only then finishes closing.
+ */
+class FrozenAfterOpening extends MemoryStorage {
+  private frozen: Promise<void> = Promise.resolve();
+  /** The upload's write, as it settles after the thaw. */
+  written: Promise<{ bytes: number }> | undefined;
+  /** What a stat of `hang.txt` waits for. */
+  private statsWait: Promise<void> = Promise.resolve();
+  /** The download's source, which closes only after the thaw. */
+  source: Readable | undefined;
+
+  /** Freezes what comes next; returns the thaw. */
+  freeze(): () => void {
+    let thaw!: () => void;
+    this.frozen = new Promise<void>((resolve) => (thaw = resolve));
+    return thaw;
+  }
+
+  override async prepareWrite(
+    p: VPath,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+  ): Promise<PreparedWrite> {
+    const prepared = await super.prepareWrite(p, o, c);
+    if (!p.endsWith('/hang.txt')) return prepared;
+    const frozen = this.frozen;
+    return {
+      write: (src, c2) => {
+        this.statsWait = frozen;
+        this.written = frozen.then(() => prepared.write(src, c2));
+        return this.written;
+      },
+      release: () => prepared.release(),
+    };
+  }
+
+  override async stat(p: VPath, c: StorageContext): Promise<FileStat> {
+    if (p.endsWith('/hang.txt')) await this.statsWait;
+    return super.stat(p, c);
+  }
+
+  override openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<FileSource> {
+    if (!p.endsWith('/hang.bin')) return super.openRead(p, o, c);
+    const frozen = this.frozen;
+    this.source = new Readable({
+      read() {},
+      destroy(err, done) {
+        void frozen.then(() => done(err));
+      },
+    });
+    return Promise.resolve(this.source as FileSource);
+  }
+}
+
+describe('a transfer whose storage freezes after its 150', { timeout: 60_000 }, () => {
+  const storage = new FrozenAfterOpening();
+  const server = useFerry({ storageFor: () => storage, timeouts: { dataIdleMs: DATA_IDLE_MS } });
+
+  test('STOR: the data idle timeout brings its 426 at once, the session goes on; thawed, nothing is stored', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('hang.txt', Buffer.from('old'));
+      const thaw = storage.freeze();
+      try {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        conn.stream.on('error', () => {}); // the server cuts it
+        await ftp.cmd('STOR hang.txt', 150);
+        conn.stream.resume();
+        conn.stream.write(Buffer.alloc(1024, 'n')); // then nothing more, and no end
+        assert.match(textOf(await ftp.expect(426)), /transfer aborted/);
+        await withDeadline(conn.closed, COMMAND_MS * 20, 'the data connection to close');
+        await ftp.cmd('NOOP', 200);
+      } finally {
+        thaw();
+      }
+      const written = storage.written;
+      assert.ok(written, 'the STOR reached the storage write');
+      await assert.rejects(written, 'an upload cut by its data connection was committed');
+      assert.equal((await ftp.retrieve('hang.txt')).toString(), 'old');
+      await ftp.quit();
+    });
+  });
+
+  test('RETR: the data idle timeout brings its 426 at once, the session goes on; thawed, the source closes', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'implicit'));
+      await ftp.store('hang.bin', Buffer.from('file'));
+      const thaw = storage.freeze();
+      try {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+        conn.stream.on('error', () => {}); // the server cuts it
+        await ftp.cmd('RETR hang.bin', 150);
+        assert.equal((await ftp.readAll(conn)).length, 0);
+        assert.match(textOf(await ftp.expect(426)), /transfer aborted/);
+        await ftp.cmd('NOOP', 200);
+      } finally {
+        thaw();
+      }
+      const source = storage.source;
+      assert.ok(source, 'the RETR opened its file');
+      if (!source.closed) await new Promise((resolve) => source.once('close', resolve));
+      await ftp.quit();
+    });
+  });
+});

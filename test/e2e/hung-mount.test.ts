@@ -2,8 +2,10 @@
  * A FUSE mount inside a home that stops answering (its daemon stopped with SIGSTOP: every call
  * under it blocks, as on a dead NFS server) must not freeze the server process: the session whose
  * MKD hangs there gets its 421 at the command time limit, another session's NOOP is answered
- * meanwhile. A storage tree with such a mount is served through the thread pool from its first
- * call (storage/local-filesystems.ts); a synchronous call there would block the event loop for good.
+ * meanwhile; an upload there that freezes after its 150 gets its 426 at the data idle timeout, the
+ * file it replaced left as it was. A storage tree with such a mount is served through the thread
+ * pool from its first call (storage/local-filesystems.ts); a synchronous call there would block the
+ * event loop for good.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { hostStorage } from '../../src/cli/user-storage.js';
 import { bindfsPid, noBindfs, stateOf, thawLater, unmount } from '../support/frozen-mount.js';
+import { writeAll } from '../support/raw-ftp.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const COMMAND_MS = 1_000;
@@ -21,6 +24,8 @@ const COMMAND_MS = 1_000;
  * test then fails instead of hanging.
  */
 const WATCHDOG_S = 20;
+/** Long enough for a data connection's TLS handshake on a busy machine. */
+const DATA_IDLE_MS = 1_500;
 
 describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), timeout: 120_000 }, () => {
   let source = '';
@@ -36,7 +41,7 @@ describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), time
   });
   const server = useFerry({
     storageFor: (p) => hostStorage(p.home, false), // as `ferry serve` opens a home
-    timeouts: { commandMs: COMMAND_MS },
+    timeouts: { commandMs: COMMAND_MS, dataIdleMs: DATA_IDLE_MS },
   });
 
   before(async () => {
@@ -77,6 +82,32 @@ describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), time
         from,
       );
       assert.equal((done.obj as { command?: string }).command, 'MKD');
+    });
+  });
+
+  test('STOR there that freezes after its 150 gets its 426 at the data idle timeout; the old file stays', async (t) => {
+    if (unusable !== undefined) return t.skip(unusable);
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.store('slow/kept.bin', Buffer.from('old'));
+      const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+      conn.stream.on('error', () => {}); // the server cuts it
+      await ftp.cmd('STOR slow/kept.bin', 150);
+      conn.stream.resume();
+      await writeAll(conn.stream, Buffer.alloc(256 * 1024, 'n'));
+      process.kill(daemon, 'SIGSTOP');
+      const watchdog = thawLater(daemon, WATCHDOG_S);
+      try {
+        conn.stream.write(Buffer.alloc(3 << 20, 'n')); // more than storage takes now, never ended
+        const r = await ftp.expect(426, WATCHDOG_S * 1000);
+        assert.match(textOf(r), /transfer aborted/);
+        await ftp.cmd('NOOP', 200);
+        assert.equal(stateOf(daemon), 'T', 'answered only once the mount thawed');
+      } finally {
+        watchdog.kill();
+        process.kill(daemon, 'SIGCONT');
+      }
+      assert.equal((await ftp.retrieve('slow/kept.bin')).toString(), 'old');
     });
   });
 });

@@ -18,6 +18,7 @@ import {
 } from '../../storage/types.js';
 import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
 import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
+import { ABANDON_AFTER_MS } from '../abandon-on-abort.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { SourceWatch, readError } from '../source-watch.js';
@@ -97,8 +98,10 @@ async function upload(
     // continue. A cut APPE or REST upload leaves the version it continued: still the start of what
     // the client sends, so its resume stays allowed (an append to a log, retried).
     // Remembered from its start already, unless the file changed meanwhile (another session's).
+    // Storage stuck under the cut upload (a frozen mount) must not hold its 426: after 1 s the
+    // version remembered at the start stands.
     if (!stored && replacement) {
-      const v = await versionOf(files, p);
+      const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
       if (v && !(replacing && sameVersion(replacing, v))) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
@@ -119,6 +122,17 @@ async function versionOf(files: UserFiles, p: VPath): Promise<FileVersion | unde
 function noRoom(err: Error): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOSPC' || code === 'EDQUOT' || replyForError(err).reply.code === Code.ExceededStorage;
+}
+
+/** `p`'s value, or undefined if `ms` pass first (what it gives later is dropped). */
+function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(undefined), ms);
+    p.then(
+      (v) => (clearTimeout(timer), resolve(v)),
+      (err: unknown) => (clearTimeout(timer), reject(err)),
+    );
+  });
 }
 
 /** Resolves once `p` has, or `signal` (ABOR, the client gone) aborts. */
