@@ -16,12 +16,11 @@ const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {
   MD5: 'md5',
 };
 
+/** What a read on the server's side needs of its transfer: a count of its bytes, and its stop. */
+export type ReadProgress = Pick<TransferProgress, 'signal' | 'count'>;
+
 /** Hashes `src` to its end; `t` counts the bytes read (STAT shows them) and stops it. */
-export async function hashStream(
-  algorithm: HashAlgorithm,
-  src: Readable,
-  t: TransferProgress,
-): Promise<string> {
+export async function hashStream(algorithm: HashAlgorithm, src: Readable, t: ReadProgress): Promise<string> {
   const h = algorithm === 'CRC32' ? new Crc32() : createHash(NODE_NAMES[algorithm]);
   for await (const chunk of countedChunks(src, t)) h.update(chunk);
   return h instanceof Crc32 ? h.digest() : h.digest('hex');
@@ -31,7 +30,7 @@ export async function hashStream(
  * A file read on the server's side (HASH, SIZE in TYPE A): each chunk counted on `t` (STAT shows it,
  * and it tells the command time limit the read moves), ended at once by ABOR.
  */
-export async function* countedChunks(src: Readable, t: TransferProgress): AsyncGenerator<Buffer> {
+export async function* countedChunks(src: Readable, t: ReadProgress): AsyncGenerator<Buffer> {
   for await (const chunk of addAbortSignal(t.signal, src)) {
     t.count((chunk as Buffer).length);
     yield chunk as Buffer;

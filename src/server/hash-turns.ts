@@ -3,8 +3,9 @@
  * are a budget no user may own. At most `overall` HASHes run at once in this process and `perUser`
  * per user; the others wait, the users with waiting HASHes taking turns (round robin), so another
  * user's HASH waits for at most one running HASH to end, however many one user queues. A waiter is
- * told each time a HASH ends (the queue moved: the command time limit sees it move) and leaves the
- * queue when its signal aborts (ABOR, QUIT, the session ending).
+ * told each time a HASH ends or a running one reads more (the queue moves: the command time limit
+ * sees it move; a wait behind a HASH stuck in its read is still cut), and leaves the queue when its
+ * signal aborts (ABOR, QUIT, the session ending).
  */
 
 export interface HashLimits {
@@ -16,6 +17,12 @@ export interface HashLimits {
 export interface TurnHooks {
   waiting(): void;
   moved(): void;
+}
+
+/** A running HASH's place: given back once, and told of each chunk it reads. */
+export interface HashSlot {
+  release(): void;
+  read(): void;
 }
 
 interface Waiter {
@@ -44,10 +51,10 @@ export class HashTurns {
   }
 
   /**
-   * Resolves, in `user`'s turn, with the function that gives the slot back (once; it is given back
-   * as well when `signal` aborts). Rejects with the signal's reason if it aborts first.
+   * Resolves, in `user`'s turn, with its slot (given back as well when `signal` aborts). Rejects
+   * with the signal's reason if it aborts first.
    */
-  take(user: string, signal: AbortSignal, hooks: TurnHooks): Promise<() => void> {
+  take(user: string, signal: AbortSignal, hooks: TurnHooks): Promise<HashSlot> {
     signal.throwIfAborted();
     const u = this.entry(user);
     return new Promise((resolve, reject) => {
@@ -62,9 +69,12 @@ export class HashTurns {
           signal.removeEventListener('abort', onAbort);
           const release = this.occupy(user, u);
           signal.addEventListener('abort', release, { once: true });
-          resolve(() => {
-            signal.removeEventListener('abort', release);
-            release();
+          resolve({
+            release: () => {
+              signal.removeEventListener('abort', release);
+              release();
+            },
+            read: () => this.moved(),
           });
         },
         hooks,
@@ -114,8 +124,12 @@ export class HashTurns {
       this.queue(user);
       this.forget(user, u);
       this.dispatch();
-      for (const v of this.users.values()) for (const w of v.waiting) w.hooks.moved();
+      this.moved();
     };
+  }
+
+  private moved(): void {
+    for (const u of this.users.values()) for (const w of u.waiting) w.hooks.moved();
   }
 
   private entry(user: string): PerUser {

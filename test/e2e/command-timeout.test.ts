@@ -3,9 +3,9 @@
  * session forever: after `timeouts.commandMs` the session ends with 421, its QUIT queued behind the
  * command gets that answer instead of waiting, the session's counters are released (the server's
  * leak check after the suite), and other sessions go on. Calls that still move are not cut: HASH and
- * SIZE in TYPE A as they read, a TYPE A RETR restarted past the size on disk as it counts, a listing
- * with a pattern through batches it shows nothing of, the quota scan of a home (and the uploads
- * waiting for it), an APPE waiting for another session's APPE of the same file while that one's
+ * SIZE in TYPE A as they read, a HASH waiting its turn while the one ahead of it reads, a TYPE A
+ * RETR restarted past the size on disk as it counts, a listing with a pattern through batches it
+ * shows nothing of, the quota scan of a home (and the uploads waiting for it), an APPE waiting for another session's APPE of the same file while that one's
  * bytes arrive. A transfer is bounded until its 150 (its file opened, its listing begun, its upload's
  * target checked), and not after: a RETR whose bytes come further apart than the limit is not cut.
  * Storage that freezes after the 150 is not waited for once the data connection is cut: the client
@@ -381,6 +381,34 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       const rest = await ftp.retrieve('slow-lines.txt');
       assert.equal(rest.length, lines.length / 2 - 1024);
       await ftp.cmd('TYPE I', 200);
+    });
+  });
+});
+
+describe('a HASH waiting its turn (maxHashes 1)', { timeout: 60_000 }, () => {
+  const storage = new StuckStorage();
+  const server = useFerry({
+    storageFor: () => storage,
+    timeouts: { commandMs: COMMAND_MS },
+    limits: { maxHashes: 1 },
+  });
+
+  test('is not cut while the HASH ahead of it reads, for three periods', async () => {
+    await withClients(async (track) => {
+      const a = track(await loggedIn(server(), 'explicit'));
+      const b = track(await loggedIn(server(), 'implicit'));
+      await a.store('slow.bin', Buffer.alloc(SLOW_CHUNKS * 1024, 1));
+      const from = server().logs.length;
+      // One of them reads (three periods), the other waits for the one slot all that time.
+      const [ra, rb] = await Promise.all([a.cmd('HASH slow.bin'), b.cmd('HASH slow.bin')]);
+      assert.equal(ra.code, 213, textOf(ra));
+      assert.equal(rb.code, 213, textOf(rb));
+      assert.ok(
+        server()
+          .logs.slice(from)
+          .some((l) => l.msg === 'HASH waits for its turn'),
+        'neither HASH waited',
+      );
     });
   });
 });

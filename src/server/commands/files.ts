@@ -236,15 +236,17 @@ export const fileCommands: AnyCommandSpec[] = [
           waiting: () => ctx.logger.debug({ user, path }, 'HASH waits for its turn'),
           moved: () => files.context().progress?.(),
         });
-        const release = await t.waitTurn(turn);
+        const slot = await t.waitTurn(turn);
         let src: Readable | undefined;
         try {
           src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
-          const hex = await hashStream(algorithm, src, t);
+          // Each chunk read moves the HASHes waiting for a slot too.
+          const reading = { signal: t.signal, count: (n: number) => (t.count(n), slot.read()) };
+          const hex = await hashStream(algorithm, src, reading);
           return reply(Code.FileStatus, formatHashReply(algorithm, st.size, hex, path));
         } finally {
           src?.destroy();
-          release();
+          slot.release();
         }
       });
     },
