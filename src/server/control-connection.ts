@@ -2,7 +2,7 @@ import type net from 'node:net';
 import type { Principal } from '../auth/types.js';
 import { FerryError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { Code } from '../protocol/codes.js';
+import { Code, type ReplyCode } from '../protocol/codes.js';
 import {
   parseCommand,
   redactCommand,
@@ -181,8 +181,13 @@ export class ControlConnection {
    * aborts once it settles.
    */
   private outlived: Promise<unknown> | undefined;
-  /** Steps a long storage call reported (StorageContext.progress): the time limit sees it move. */
-  private storageSteps = 0;
+  /**
+   * Steps a long command made: a storage call's (StorageContext.progress) and a long reply's batches
+   * the client took (a STAT of a large directory). The time limit sees it move.
+   */
+  private steps = 0;
+  /** The multi-line reply being sent piece by piece (longReply), until the command's reply ends it. */
+  private openReply: { readonly code: ReplyCode } | undefined;
   /** Ends the time limit of the transfer command running now: its 150 does (see boundCommand). */
   private untilTransferStarts: (() => void) | undefined;
 
@@ -590,6 +595,7 @@ export class ControlConnection {
     );
     // The reply to QUIT, CCC or REIN and the close_notify after it leave together.
     if ('after' in outcome && outcome.after !== 'start-tls') this.channel.coalesce();
+    this.openReply = undefined; // its end line is this reply
     this.write(r);
     if (this.loginTimer && this.session.loggedIn) this.loggedIn();
     // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
@@ -632,7 +638,7 @@ export class ControlConnection {
     const ms = this.rt.options.timeouts.commandMs;
     const unbound = boundCommand(
       ms,
-      () => (this.transfers.active?.bytes ?? 0) + this.storageSteps,
+      () => (this.transfers.active?.bytes ?? 0) + this.steps,
       () => {
         this.bounds.delete(unbound);
         if (this.channel.isClosed) return;
@@ -642,11 +648,14 @@ export class ControlConnection {
         // Its data connection or passive port goes now, not when the client closes its side: a
         // call that answers late must find none, so that nothing is sent or stored after the 421.
         this.session.setData(undefined);
-        this.write(
-          reply(
-            Code.ServiceNotAvailable,
-            `${verb} did not finish in ${ms / 1000} s; closing control connection.`,
-          ),
+        // A long reply cut halfway (STAT of a directory) ends first, as RFC 959 has it: then the
+        // client can read the 421. One write: TLS sends a second one only after the close.
+        const open = this.openReply;
+        this.openReply = undefined;
+        const said = `${verb} did not finish in ${ms / 1000} s; closing control connection.`;
+        this.writeText(
+          (open ? formatReply(reply(open.code, 'End of status: cut by the command time limit.')) : '') +
+            formatReply(reply(Code.ServiceNotAvailable, said)),
         );
         this.channel.close();
       },
@@ -901,10 +910,15 @@ export class ControlConnection {
       },
       longReply: (code, first) => {
         this.writeText(formatOpening(code, first));
+        const open = { code };
+        this.openReply = open;
         return {
           lines: async (lines) => {
+            // Ended by the time limit: nothing may follow its end line and the 421.
+            if (this.openReply !== open) throw new FerryError('ERR_CLOSED', 'The reply was ended.');
             this.writeText(formatMiddle(lines));
             await this.room();
+            this.steps++; // the client takes the listing: it moves
           },
         };
       },
@@ -946,7 +960,7 @@ export class ControlConnection {
     const context = (signal?: AbortSignal): StorageContext => ({
       sessionId: session.id,
       signal: signal ?? this.disconnect.signal,
-      progress: () => void this.storageSteps++,
+      progress: () => void this.steps++,
       tooLong: this.tooLong,
       unreadable: (dir, reason) =>
         this.logger.warn(

@@ -36,7 +36,8 @@ const SLOW_CHUNKS = 12;
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * MKD never settles (but of `frozen`, whose listing never does, and `many`); a file named `slow…`
+ * MKD never settles (but of `frozen`, whose listing never does, `many`, and `half`, whose listing
+ * gives its first batch and then never another); a file named `slow…`
  * is read 1 KiB per COMMAND_MS / 4; `gaps.bin` 1 KiB per 1.5 periods. `many` lists one entry per
  * COMMAND_MS / 4, its `.csv` names last. Renaming `moving` reports a step (an S3 rename's object
  * copied) per COMMAND_MS / 4, three periods in all; renaming `held` waits for `release` without a
@@ -54,13 +55,14 @@ class StuckStorage extends MemoryStorage {
   prepared: { released: boolean } | undefined;
 
   override mkdir(p: VPath, c: StorageContext): Promise<void> {
-    if (p.endsWith('/frozen') || p.endsWith('/many')) return super.mkdir(p, c);
+    if (['/frozen', '/many', '/half'].some((name) => p.endsWith(name))) return super.mkdir(p, c);
     this.onMkdir?.();
     return new Promise<void>(() => {});
   }
 
   override list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
     if (dir.endsWith('/many')) return slowBatches(super.list(dir, c));
+    if (dir.endsWith('/half')) return firstBatchOnly(super.list(dir, c));
     if (!dir.endsWith('/frozen')) return super.list(dir, c);
     return (async function* () {
       yield await new Promise<FileStat[]>(() => {});
@@ -115,6 +117,13 @@ async function collected<T>(items: AsyncIterable<T>): Promise<T[]> {
   const all: T[] = [];
   for await (const item of items) all.push(item);
   return all;
+}
+
+/** The first entry, then a listing that never goes on. */
+async function* firstBatchOnly(batches: AsyncIterable<readonly FileStat[]>): AsyncGenerator<FileStat[]> {
+  const [first] = (await collected(batches)).flat();
+  if (first) yield [first];
+  yield await new Promise<FileStat[]>(() => {});
 }
 
 /** One entry per batch, a batch per COMMAND_MS / 4, names ending `.csv` last. */
@@ -366,6 +375,35 @@ describe('a command whose storage call never answers', { timeout: 60_000 }, () =
       const names = (await ftp.listing('NLST', 'many/*.csv')).split('\r\n').filter(Boolean);
       assert.deepEqual(names, ['many/z.csv']);
       await ftp.cmd('NOOP', 200);
+    });
+  });
+
+  test('STAT of a directory sent in many batches over three periods is not cut', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('MKD many');
+      for (let i = 0; i < SLOW_CHUNKS; i++) await ftp.store(`many/f${i}.txt`, Buffer.from('x'));
+      const r = await ftp.cmd('STAT many', 212);
+      const names = r.lines.filter((l) => /f\d+\.txt$/.test(l));
+      assert.equal(names.length, SLOW_CHUNKS, textOf(r));
+      assert.equal(r.lines.at(-1), 'End of status.');
+      await ftp.cmd('NOOP', 200);
+    });
+  });
+
+  test('STAT whose listing stops halfway: its 212 reply is ended before the 421', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('MKD half', 257);
+      await ftp.store('half/a.txt', Buffer.from('a'));
+      await ftp.store('half/b.txt', Buffer.from('b'));
+      const r = await ftp.cmd('STAT half', 212);
+      assert.ok(
+        r.lines.some((l) => l.endsWith('a.txt')),
+        textOf(r),
+      );
+      assert.match(r.lines.at(-1) ?? '', /cut by the command time limit/);
+      assert.match(textOf(await ftp.expect(421)), /STAT did not finish in 0\.4 s/);
     });
   });
 
