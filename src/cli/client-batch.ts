@@ -279,6 +279,11 @@ async function runBatch(
       case 'reconnect':
         run.reporter.note(describeReconnect(e));
         break;
+      case 'note':
+        run.reporter.note(
+          `${printableName(direction === 'download' ? e.job.remote : e.job.local)}: ${e.message}`,
+        );
+        break;
     }
   };
   let result: BatchResult;

@@ -6,7 +6,7 @@ import { isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure, type Reconnect } from './pool.js';
-import { RetriedDownloads } from './retried-download.js';
+import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
 /**
@@ -165,7 +165,9 @@ export type BatchEvent =
       readonly error: unknown;
     }
   /** A connection was lost: a new one is opened after `pauseMs` (attempt `attempt` of `attempts`). */
-  | ({ readonly kind: 'reconnect' } & Reconnect);
+  | ({ readonly kind: 'reconnect' } & Reconnect)
+  /** Something worth telling that is not a failure (a begun download's file changed: from 0 again). */
+  | { readonly kind: 'note'; readonly job: BatchJob; readonly message: string };
 
 export interface BatchOptions {
   readonly direction: 'download' | 'upload';
@@ -204,7 +206,9 @@ export async function transferBatch(
   let bytes = 0;
   const emit = (e: BatchEvent): void => o.onEvent?.(e);
   const retries = o.retries ?? 0;
-  const downloads = new RetriedDownloads<BatchJob>();
+  const downloads = new RetriedDownloads<BatchJob>(retries, (job) =>
+    emit({ kind: 'note', job, message: CHANGED_ON_SERVER }),
+  );
   const failures = await runPool(
     client,
     jobs,

@@ -25,6 +25,8 @@ import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protoco
 export interface RemoteEntry extends Omit<ListEntry, 'size'> {
   size: number | null;
   readonly modifiedPrecisionMs: number;
+  /** MLST's `unique` fact when the server sends it (stat() only): another for a file put in its place. */
+  readonly unique?: string;
 }
 
 /** The MLSx facts the client reads: type, size, modify, unix.mode (ls), and perm (as lftp asks). */
@@ -178,10 +180,12 @@ export async function statPath(s: ClientSession, path: string): Promise<RemoteEn
     const e = line !== undefined ? parseMlsxLine(line.startsWith(' ') ? line.slice(1) : line) : undefined;
     if (!e) throw new FerryError('ERR_PROTOCOL', `Cannot read the MLST reply for ${path}.`);
     const { facts, dirKind: _d, ...entry } = e;
+    const unique = facts['unique'];
     return {
       ...entry,
       name,
       modifiedPrecisionMs: facts['modify'] !== undefined ? 1000 : Number.POSITIVE_INFINITY,
+      ...(unique !== undefined && { unique }),
     };
   }
   const size = await s.control.request(`SIZE ${path}`);

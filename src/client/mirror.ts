@@ -9,7 +9,7 @@ import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { reopen, runPool, type Reconnect } from './pool.js';
-import { RetriedDownloads } from './retried-download.js';
+import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
 
@@ -575,7 +575,9 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
         `${what}, but its ${remote.algorithm} differs from the source's: what it held was not the source's start; mirror it again without -c.`,
       );
   };
-  const downloads = new RetriedDownloads<string>();
+  const downloads = new RetriedDownloads<string>(o.retries ?? 0, (rel) =>
+    emit({ kind: 'note', path: rel, message: CHANGED_ON_SERVER }),
+  );
   const runJob = async (worker: FerryClient, job: Job, attempt: number): Promise<void> => {
     aborted();
     const { rel, item, partial } = job;

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, stat, watch, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, watch, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -264,3 +264,49 @@ test(
     assert.match(c.stderr(), /The data connection stalled: no traffic for 2000 ms\./);
   },
 );
+
+// The file replaced while the server was down: continuing it with REST would join the old version's
+// first bytes to the new one's rest (or, onto a smaller file, fail as a local file error). The
+// client reads the file's identity (MLST: size, modify, unique) before the download and again
+// before continuing it, and starts over when it changed.
+for (const [what, size, cutAfter] of [
+  ['another file of the same size', BIG, 64 * 1024],
+  ['a smaller file than what had arrived', 500_000, 600_000],
+] as const) {
+  test(
+    `ferry get --retry 4: big.bin replaced by ${what} while the server was down; the download starts over`,
+    { timeout: 120_000 },
+    async (t) => {
+      const s = await setup(t);
+      // An old time for the first version: the replacement's differs whatever the clock says.
+      await utimes(path.join(s.root, 'big.bin'), new Date('2020-01-01'), new Date('2020-01-01'));
+      let server = await ServeProcess.start(s.args, s.dir);
+      t.after(() => server.stop('SIGKILL'));
+      const ports = [
+        '--implicit-port',
+        String(server.implicitPort),
+        '--explicit-port',
+        String(server.explicitPort),
+      ];
+      const url = `ftpes://alice@127.0.0.1:${server.explicitPort}`;
+      const watching = new AbortController();
+      t.after(() => watching.abort());
+      const started = grown(path.join(s.out, 'big.bin'), cutAfter, watching.signal);
+      const c = client(['get', `${url}/big.bin`, `${url}/f1.txt`, s.out, '--ca', s.ca, '--retry', '4']);
+      t.after(() => c.child.kill('SIGKILL'));
+      const exited = once(c.child, 'exit') as Promise<[number | null]>;
+      await c.line(/^< 150 .*big\.bin/m);
+      await started;
+      await server.stop('SIGKILL');
+      const replacement = randomBytes(size);
+      await writeFile(path.join(s.root, 'big.bin'), replacement);
+      server = await ServeProcess.start([...s.args, ...ports], s.dir);
+      const [code] = await exited;
+      const stderr = c.stderr();
+      assert.equal(code, EXIT.ok, stderr);
+      assert.match(stderr, /^\/?big\.bin: changed on the server: starting over$/m);
+      assert.match(stderr, /^Transferred 2 (of 2 )?file\(s\)/m);
+      assert.ok((await readFile(path.join(s.out, 'big.bin'))).equals(replacement), 'the new version, whole');
+    },
+  );
+}
