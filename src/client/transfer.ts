@@ -302,10 +302,14 @@ class Transfer {
       // first waited out the reply timeout, and the connection was lost.
       if (signal?.aborted) throw abortedError();
       // The transfer's reply, read whatever failed (no later command may take it): the server's
-      // account of what went wrong.
-      const r = finalReply ?? (await this.settle(finalP));
+      // account of what went wrong. A stalled server is given up at once, its connection with it (a
+      // reply it sent later could not be told from the next command's).
+      const r = finalReply ?? (stalled ? undefined : await this.settle(finalP));
       if (r && failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
-      if (stalled) throw stalled;
+      if (stalled) {
+        if (!finalReply) control.destroy(stalled);
+        throw stalled;
+      }
       if (err instanceof FerryError) throw err;
       throw dataConnectionError(
         `The data connection failed: ${err instanceof Error ? err.message : String(err)}`,

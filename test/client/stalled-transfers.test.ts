@@ -1,0 +1,95 @@
+// `--timeout S` against servers that stall mid-transfer: one that sends 1000 bytes of a download
+// then nothing, one that reads 1000 bytes of an upload then stops reading (its data waits in the
+// kernel's buffers). Each is given up S seconds after it stopped, with the stall named: not after
+// a second wait for the transfer's reply (2×S for a download, 3×S for an upload).
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { EXIT } from '../../src/cli/client-exit-codes.js';
+import { ferry, randomFile } from './helpers.js';
+import { ScriptedServer } from './support/scripted-server.js';
+
+/** Answers RETR and STOR with 150, moves 1000 bytes, then stalls: no more data, no reply. */
+class StallingFtp extends ScriptedServer {
+  /** When the data stopped moving (the last byte sent, or the 1000th read). */
+  stalledAt: number | undefined;
+
+  protected session(sock: net.Socket): void {
+    const reply = (text: string): void => {
+      if (!sock.destroyed) sock.write(`${text}\r\n`);
+    };
+    let data: Promise<net.Socket> | undefined;
+    reply('220 stalling');
+    this.commandLines(sock, (verb) => {
+      if (this.common(sock, verb, reply)) return;
+      switch (verb) {
+        case 'FEAT':
+          return reply('211 no features');
+        case 'EPSV':
+          data = this.epsv(reply);
+          return;
+        case 'SIZE':
+          return reply('213 1000000');
+        case 'RETR':
+        case 'STOR': {
+          const d = data;
+          data = undefined;
+          if (!d) return reply('425 no EPSV');
+          reply('150 here');
+          void d.then((s) => {
+            if (verb === 'RETR') {
+              s.write(Buffer.alloc(1000), () => (this.stalledAt = Date.now()));
+              return;
+            }
+            let read = 0;
+            s.on('data', (chunk: Buffer) => {
+              read += chunk.length;
+              if (read < 1000) return;
+              s.pause();
+              this.stalledAt ??= Date.now();
+            });
+          });
+          return;
+        }
+        default:
+          return reply('200 ok');
+      }
+    });
+  }
+}
+
+describe('--timeout S gives up a stalled transfer after S seconds', () => {
+  let tmp = '';
+  const env = { FERRY_PASSWORD: 'p' };
+  before(async () => {
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'ferry-stalled-'));
+    // More than the loopback socket buffers hold (client's send buffer, server's receive buffer).
+    await randomFile(path.join(tmp, 'up.bin'), 48 * 1024 * 1024);
+  });
+  after(() => rm(tmp, { recursive: true, force: true }));
+
+  for (const command of ['get'] as const) {
+    it(`${command}: the server stops moving the data after 1000 bytes`, { timeout: 60_000 }, async () => {
+      const server = await new StallingFtp().listen();
+      try {
+        const url = `ftp://u@127.0.0.1:${server.port}`;
+        const args =
+          command === 'get'
+            ? ['get', `${url}/down.bin`, path.join(tmp, 'down.bin')]
+            : ['put', path.join(tmp, 'up.bin'), `${url}/up.bin`];
+        const r = await ferry([...args, '--allow-plain', '--quiet', '--retry', '0', '--timeout', '4'], env);
+        const waited = Date.now() - (server.stalledAt ?? NaN);
+        assert.equal(r.code, EXIT.transfer, `exit ${r.code}\n${r.stderr}`);
+        assert.match(r.stderr, /The data connection stalled: no traffic for 4000 ms\./);
+        // S after the stall, not 2×S or 3×S (what a second full wait for the reply added); the
+        // margin is for a busy machine.
+        assert.ok(waited < 7000, `given up ${waited} ms after the stall`);
+      } finally {
+        await server.close();
+      }
+    });
+  }
+});
