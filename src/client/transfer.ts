@@ -23,7 +23,8 @@ import { FileSink } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { receiveToFile } from './tls-download.js';
 import { sendFile } from './upload-file.js';
-import { abortable, closed, delay, replyWithin } from './waits.js';
+import { UploadWatch } from './upload-watch.js';
+import { abortable, delay, replyWithin } from './waits.js';
 
 export type { DataState } from './data-endpoint.js';
 
@@ -224,7 +225,7 @@ class Transfer {
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
     raw.on('timeout', () => {
-      stalled = dataConnectionError(`The data connection stalled: no traffic for ${o.dataTimeoutMs} ms.`);
+      stalled = stallError(o.dataTimeoutMs);
       this.giveUp(stalled);
     });
     let data: Duplex = raw;
@@ -268,6 +269,7 @@ class Transfer {
     const body = req.body;
     this.local?.watchData([raw, data]);
     const stopResetting = resetWhenPipelineFails(raw, data);
+    let watch: UploadWatch | undefined;
     try {
       if (body.direction === 'download') {
         const size = req.size?.();
@@ -283,6 +285,18 @@ class Transfer {
           await pipeline([...streams, body.sink], { end: body.end ?? true });
         }
       } else {
+        // The socket's idle timer cannot tell a slow server from a stalled one (upload-watch.ts).
+        raw.setTimeout(0);
+        watch = new UploadWatch(
+          raw,
+          () => this.bytes,
+          o.dataTimeoutMs,
+          () => {
+            stalled = stallError(o.dataTimeoutMs);
+            this.giveUp(stalled);
+          },
+          () => data.destroy(),
+        );
         // Keep reading (TLS 1.3 tickets, close_notify) so closing never turns into a TCP reset.
         data.resume();
         if ('source' in body) {
@@ -294,7 +308,11 @@ class Transfer {
           // The end: close_notify (under TLS), then FIN; an error before 'finish' fails the upload.
           await finished(data.end(), { readable: false });
         }
-        await closed(data, o.dataTimeoutMs);
+        // The bytes left are the kernel's to send, as fast as the server reads them; it closes the
+        // data connection once it has them all.
+        watch.end();
+        await closed(data);
+        if (stalled) throw stalled;
       }
     } catch (err) {
       // The caller's abort or our side's failure (a full disk, a closed stdout): run() sends ABOR at
@@ -316,6 +334,7 @@ class Transfer {
         err,
       );
     } finally {
+      watch?.stop();
       stopResetting();
     }
     const r = await abortable(replyWithin(this.control, finalP), signal);
@@ -461,6 +480,16 @@ class Transfer {
 }
 
 function noop(): void {}
+
+/** Resolves once `sock` has closed. */
+function closed(sock: Duplex): Promise<void> {
+  if (sock.closed) return Promise.resolve();
+  return new Promise((resolve) => sock.once('close', () => resolve()));
+}
+
+function stallError(ms: number): FerryError {
+  return dataConnectionError(`The data connection stalled: no traffic for ${ms} ms.`);
+}
 
 /** Passes `limit` bytes on; one more fails the stream at once, that chunk not passed on. */
 function capped(limit: number): Transform {

@@ -1,5 +1,3 @@
-import type { Duplex } from 'node:stream';
-import type net from 'node:net';
 import type { Reply } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
 import { abortedError, ConnectionError } from './errors.js';
@@ -32,21 +30,6 @@ export function delay(ms: number): { promise: Promise<void>; cancel(): void } {
     timer = setTimeout(resolve, ms);
   });
   return { promise, cancel: () => clearTimeout(timer) };
-}
-
-/** Waits until a socket has closed (at most `ms`; then it is destroyed). */
-export function closed(sock: net.Socket | Duplex, ms: number): Promise<void> {
-  if (sock.destroyed || ('closed' in sock && sock.closed)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      sock.destroy();
-      resolve();
-    }, ms);
-    sock.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /** A reply within the connection's reply timeout; a missing reply closes the connection. */
