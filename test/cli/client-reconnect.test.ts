@@ -269,12 +269,13 @@ test(
 // first bytes to the new one's rest (or, onto a smaller file, fail as a local file error). The
 // client reads the file's identity (MLST: size, modify, unique) before the download and again
 // before continuing it, and starts over when it changed.
-for (const [what, size, cutAfter] of [
-  ['another file of the same size', BIG, 64 * 1024],
-  ['a smaller file than what had arrived', 500_000, 600_000],
+for (const [command, what, size, cutAfter] of [
+  ['get', 'another file of the same size', BIG, 64 * 1024],
+  ['get', 'a smaller file than what had arrived', 500_000, 600_000],
+  ['mirror', 'another file of the same size', BIG, 64 * 1024],
 ] as const) {
   test(
-    `ferry get --retry 4: big.bin replaced by ${what} while the server was down; the download starts over`,
+    `ferry ${command} --retry 4: big.bin replaced by ${what} while the server was down; the download starts over`,
     { timeout: 120_000 },
     async (t) => {
       const s = await setup(t);
@@ -292,7 +293,8 @@ for (const [what, size, cutAfter] of [
       const watching = new AbortController();
       t.after(() => watching.abort());
       const started = grown(path.join(s.out, 'big.bin'), cutAfter, watching.signal);
-      const c = client(['get', `${url}/big.bin`, `${url}/f1.txt`, s.out, '--ca', s.ca, '--retry', '4']);
+      const sources = command === 'get' ? [`${url}/big.bin`, `${url}/f1.txt`] : [`${url}/`];
+      const c = client([command, ...sources, s.out, '--ca', s.ca, '--retry', '4']);
       t.after(() => c.child.kill('SIGKILL'));
       const exited = once(c.child, 'exit') as Promise<[number | null]>;
       await c.line(/^< 150 .*big\.bin/m);
@@ -305,7 +307,7 @@ for (const [what, size, cutAfter] of [
       const stderr = c.stderr();
       assert.equal(code, EXIT.ok, stderr);
       assert.match(stderr, /^\/?big\.bin: changed on the server: starting over$/m);
-      assert.match(stderr, /^Transferred 2 (of 2 )?file\(s\)/m);
+      if (command === 'get') assert.match(stderr, /^Transferred 2 (of 2 )?file\(s\)/m);
       assert.ok((await readFile(path.join(s.out, 'big.bin'))).equals(replacement), 'the new version, whole');
     },
   );
