@@ -248,7 +248,7 @@ export async function serveSetup(
     authenticator: users.authenticator,
     ...(shared && !given ? { sharedBans: shared.bans } : {}),
     // The quota counts the home and the folders together (usage per user). The home is local or S3.
-    storageFor: (p) => withLimits(userTree(p, onlyReads(p), storage.storageFor(p), storage.locks), p, limits),
+    storageFor: (p) => withLimits(userTree(p, onlyReads(p), storage.storageFor(p), storage), p, limits),
     tls: {
       certificates: [
         ...(config.certificates ?? []).map((c) => ({ certFile: c.cert, keyFile: c.key })),

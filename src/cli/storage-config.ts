@@ -18,6 +18,7 @@ import {
 import { S3Storage } from '../storage/s3.js';
 import { credentialsProblem } from '../storage/s3-errors.js';
 import type { StorageBackend } from '../storage/types.js';
+import { PoolBudget } from '../storage/pool-budget.js';
 import { UploadLocks } from '../storage/upload-locks.js';
 
 const positive = z.number().int().positive();
@@ -90,6 +91,8 @@ export interface StorageSetup {
    * folders): APPE/REST uploads to one file take turns. Kept across reloads, as sessions are.
    */
   readonly locks: UploadLocks;
+  /** The process's thread-pool budget, given to every LocalStorage it builds; kept across reloads. */
+  readonly poolBudget: PoolBudget;
   /**
    * HeadBucket on every bucket in use: throws (Ferry refuses to start, a reload is refused) when the
    * default bucket or a home marked `fatal` (the config's own users) cannot be used, or when the
@@ -148,6 +151,7 @@ export function storageSetup(
   if (s3) connection(); // settings checked at start
   const defaultPrefix = normalizePrefix(s3?.prefix ?? '');
   const locks = before?.locks ?? new UploadLocks();
+  const poolBudget = before?.poolBudget ?? new PoolBudget();
 
   const where = (p: Principal): { bucket: string; prefix: string } | undefined => {
     if (p.home === '') {
@@ -174,9 +178,10 @@ export function storageSetup(
 
   return {
     locks,
+    poolBudget,
     storageFor(p) {
       const at = where(p);
-      if (!at) return hostStorage(p.home, onlyReads(p), locks);
+      if (!at) return hostStorage(p.home, onlyReads(p), { locks, poolBudget });
       const no = refused.get(at.bucket);
       if (no) throw new StorageError(no.kind, no.message, { cause: no });
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p), locks });

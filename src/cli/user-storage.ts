@@ -1,9 +1,8 @@
 // A user's whole tree as `ferry serve` serves it and `ferry users rescan` counts it: the home at `/`
 // and each virtual folder at its path, every one a storage of its own (jailed at its own root).
-import { LocalStorage } from '../storage/local.js';
+import { LocalStorage, type LocalStorageOptions } from '../storage/local.js';
 import { withFolders } from '../storage/mounts.js';
 import type { StorageBackend } from '../storage/types.js';
-import type { UploadLocks } from '../storage/upload-locks.js';
 
 export interface TreeOf {
   home: string;
@@ -11,12 +10,17 @@ export interface TreeOf {
 }
 
 /**
- * A host directory as the CLI's processes serve it: they use absolute paths only, so listings may
- * borrow the working directory (storage/working-directory.ts). `locks`: the process's, shared by
- * every session's storages (a session gets storages of its own; its APPE must wait for another's).
+ * What a process shares among every session's storages (a session gets storages of its own): its
+ * upload locks (its APPE must wait for another's) and its thread-pool budget.
  */
-export function hostStorage(root: string, readOnly: boolean, locks?: UploadLocks): LocalStorage {
-  return new LocalStorage({ root, readOnly, borrowWorkingDirectory: true, ...(locks ? { locks } : {}) });
+export type ProcessShared = Pick<LocalStorageOptions, 'locks' | 'poolBudget'>;
+
+/**
+ * A host directory as the CLI's processes serve it: they use absolute paths only, so listings may
+ * borrow the working directory (storage/working-directory.ts).
+ */
+export function hostStorage(root: string, readOnly: boolean, shared: ProcessShared = {}): LocalStorage {
+  return new LocalStorage({ root, readOnly, borrowWorkingDirectory: true, ...shared });
 }
 
 /** `home`: the home's storage when it is not a host directory (S3, from cli/storage-config.ts). */
@@ -24,9 +28,9 @@ export function userTree(
   user: TreeOf,
   readOnly = false,
   home?: StorageBackend,
-  locks?: UploadLocks,
+  shared: ProcessShared = {},
 ): StorageBackend {
-  const open = (root: string): StorageBackend => hostStorage(root, readOnly, locks);
+  const open = (root: string): StorageBackend => hostStorage(root, readOnly, shared);
   return withFolders(
     home ?? open(user.home),
     Object.entries(user.folders ?? {}).map(([at, root]) => ({ at, storage: open(root) })),

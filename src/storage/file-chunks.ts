@@ -1,9 +1,7 @@
 import { close, read } from 'node:fs';
 import { Readable } from 'node:stream';
+import type { PoolGate } from './pool-budget.js';
 import { BufferRing, type RecyclingReadable } from './recycling.js';
-
-/** Runs a call into the thread pool once it may (pool-budget.ts); rejects if its transfer ended. */
-export type PoolGate = <T>(call: () => Promise<T>) => Promise<T>;
 
 /**
  * Bytes [start, end) of an open file, read through the thread pool `size` bytes at a time into

@@ -1,6 +1,7 @@
 import { constants, lstat as lstatCb, lstatSync, type Dir } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
+import type { PoolGate } from './pool-budget.js';
 import type { FileStat, VPath } from './types.js';
 import { isTempName } from './upload-temp.js';
 import { childPathsOf, isAllowedName } from './virtual-path.js';
@@ -71,10 +72,10 @@ export interface ListingReaderOptions {
    * Runs each call into the thread pool once it may (pool-budget.ts: a tree not all local), so that
    * a batch's lstat calls never take more threads than the budget allows. Default: at once.
    */
-  gate?: <T>(call: () => Promise<T>) => Promise<T>;
+  gate?: PoolGate;
 }
 
-function now<T>(call: () => Promise<T>): Promise<T> {
+function atOnce<T>(call: () => Promise<T>): Promise<T> {
   return call();
 }
 
@@ -99,7 +100,7 @@ export class ListingReader {
   readonly #slowMs: number;
   readonly #borrow: boolean;
   readonly #tooLong: ((name: string) => void) | undefined;
-  readonly #gate: <T>(call: () => Promise<T>) => Promise<T>;
+  readonly #gate: PoolGate;
 
   constructor(
     dir: Pinned,
@@ -116,7 +117,7 @@ export class ListingReader {
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
     this.#tooLong = options.tooLong;
-    this.#gate = options.gate ?? now;
+    this.#gate = options.gate ?? atOnce;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */

@@ -25,7 +25,7 @@ import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
 import { checkRestart, preparedBy } from './prepared-write.js';
-import { PROCESS_POOL_BUDGET, type PoolBudget } from './pool-budget.js';
+import { PoolBudget } from './pool-budget.js';
 import { keepsExisting, lockTarget } from './target-guard.js';
 import type {
   FileSource,
@@ -67,7 +67,8 @@ export interface LocalStorageOptions {
   locks?: UploadLocks;
   /**
    * The thread-pool slots its calls take when its tree is not all on local filesystems
-   * (pool-budget.ts). Default: the process's, shared by all its storages; tests pass their own.
+   * (pool-budget.ts). Share one among all the storages of a process (the pool is the process's:
+   * `ferry serve` does); default: this storage's own.
    */
   poolBudget?: PoolBudget;
 }
@@ -139,7 +140,7 @@ export class LocalStorage implements StorageBackend {
     this.#readOnly = options.readOnly ?? false;
     this.#borrowCwd = options.borrowWorkingDirectory ?? false;
     this.#locks = options.locks ?? new UploadLocks();
-    this.#budget = options.poolBudget ?? PROCESS_POOL_BUDGET;
+    this.#budget = options.poolBudget ?? new PoolBudget();
   }
 
   get readOnly(): boolean {

@@ -19,6 +19,9 @@ interface Waiter {
   readonly go: () => void;
 }
 
+/** Runs a call into the thread pool once it may (PoolBudget.run for one mount and signal). */
+export type PoolGate = <T>(call: () => Promise<T>) => Promise<T>;
+
 /**
  * Pool threads for calls into network and FUSE filesystems (local-filesystems.ts). A call on a
  * frozen mount (a dead NFS server, a stopped FUSE daemon) never returns and keeps its thread for
@@ -104,6 +107,3 @@ export class PoolBudget {
     }
   }
 }
-
-/** The budget of this process's storages (LocalStorageOptions.poolBudget: another, for tests). */
-export const PROCESS_POOL_BUDGET = new PoolBudget();
