@@ -40,6 +40,7 @@ import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { addTrustOptions, collect } from './trust-options.js';
 
 /**
  * The client commands of the `ferry` tool: ls, get, put, mirror, rm, mkdir, mv, cat, quote, chmod.
@@ -126,29 +127,14 @@ async function readFlagFile(flag: string, file: string): Promise<Buffer> {
   }
 }
 
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
 function addCommonOptions(cmd: Command): Command {
-  return cmd
-    .option('--insecure', 'do not verify the server certificate at all')
-    .option(
-      '--fingerprint <sha256>',
-      'accept only the certificate with this SHA-256 fingerprint (repeatable)',
-      collect,
-    )
+  return addTrustOptions(cmd, {
+    insecure: 'do not verify the server certificate at all',
+    fingerprint: 'accept only the certificate with this SHA-256 fingerprint (repeatable)',
+  })
     .option('--ca <file>', 'trust the CA certificates in this PEM file instead of the system CAs')
     .option('--cert <file>', 'client certificate (PEM) to present, for servers that log users in by it')
     .option('--key <file>', 'private key (PEM) of --cert')
-    .option(
-      '--tofu',
-      'trust an unknown self-signed certificate on first use and remember it (a CA-verified server is remembered as such)',
-    )
-    .option(
-      '--known-hosts <file>',
-      'known-hosts file (default $FERRY_KNOWN_HOSTS, else $XDG_CONFIG_HOME/ferry/known_hosts or ~/.config/ferry/known_hosts)',
-    )
     .addOption(
       new Option('--auth <mechanism>', 'explicit FTPS: AUTH TLS (default) or AUTH SSL').choices([
         'tls',

@@ -10,6 +10,7 @@ import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { readCaFile } from './ca-file.js';
+import { addTrustOptions } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
 
@@ -30,10 +31,6 @@ interface ProbeFlags {
   tofu?: boolean;
   knownHosts?: string;
   verbose?: boolean;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 function positiveNumber(value: string): number {
@@ -155,7 +152,7 @@ function interruptible(
 }
 
 export function registerProbe(program: Command): void {
-  program
+  const probe = program
     .command('probe')
     .description('report how an FTPS server does MS-FTPS, RFC 4217, FTP features and TLS')
     .argument(
@@ -171,21 +168,12 @@ export function registerProbe(program: Command): void {
     .option(
       '--ca <file>',
       'trust (and judge the certificate chain against) the CA certificates in this PEM file instead of the system CAs',
-    )
-    .option(
-      '--fingerprint <sha256>',
+    );
+  addTrustOptions(probe, {
+    insecure: 'log in whatever certificate the server presents (its points still judge it)',
+    fingerprint:
       'log in only if the certificate has this SHA-256 fingerprint (repeatable; CAs are not consulted)',
-      collect,
-    )
-    .option(
-      '--tofu',
-      'trust an unknown self-signed certificate on first use and remember it, as the other commands',
-    )
-    .option(
-      '--known-hosts <file>',
-      'known-hosts file (default $FERRY_KNOWN_HOSTS or ~/.config/ferry/known_hosts)',
-    )
-    .option('--insecure', 'log in whatever certificate the server presents (its points still judge it)')
+  })
     .option('-v, --verbose', 'print the command/reply dialogue on stderr (password masked)')
     .addHelpText(
       'after',
