@@ -8,7 +8,7 @@ import { failureKind } from '../client/errors.js';
 import type { ProtocolEvent } from '../client/control.js';
 import { mirror, type MirrorResult } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
-import { KnownHostsFile, normalizeFingerprint, type TrustDecision } from '../client/trust.js';
+import { KnownHostsFile, type TrustDecision } from '../client/trust.js';
 import {
   isFtpUrl,
   joinRemote,
@@ -40,7 +40,7 @@ import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
-import { addTrustOptions, collect } from './trust-options.js';
+import { addTrustOptions, collect, trustPolicy } from './trust-options.js';
 
 /**
  * The client commands of the `ferry` tool: ls, get, put, mirror, rm, mkdir, mv, cat, quote, chmod.
@@ -264,17 +264,13 @@ class Run {
     }))();
     const { ca, clientCertificate } = await this.files;
     const { user, password } = await this.login(u, clientCertificate !== undefined);
-    const fingerprints = (o.fingerprint ?? []).map(normalizeFingerprint);
     const timeoutMs = o.timeout !== undefined ? Math.round(o.timeout * 1000) : undefined;
     return {
       user,
       password,
-      insecure: o.insecure ?? false,
-      fingerprints,
+      ...trustPolicy(o, this.knownHosts),
       ...(ca ? { ca } : {}),
       ...(clientCertificate && { clientCertificate }),
-      knownHosts: this.knownHosts,
-      trustOnFirstUse: o.tofu ?? false,
       authMechanism: o.auth === 'ssl' ? 'SSL' : 'TLS',
       dataProtection: o.prot === 'c' ? 'clear' : 'private',
       dataMode: o.active ? 'active' : 'passive',

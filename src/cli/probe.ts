@@ -5,12 +5,12 @@ import { NOT_TRUSTED, type ProbeTrust } from '../client/probe/connection.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
 import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../client/probe/run.js';
-import { KnownHostsFile, normalizeFingerprint } from '../client/trust.js';
+import { KnownHostsFile } from '../client/trust.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { readCaFile } from './ca-file.js';
-import { addTrustOptions } from './trust-options.js';
+import { addTrustOptions, trustPolicy } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
 
@@ -82,12 +82,7 @@ function trustOf(o: ProbeFlags): ProbeTrust {
     process.stderr.write(`ferry: ${text}\n`);
   };
   return {
-    policy: {
-      insecure: o.insecure ?? false,
-      fingerprints: (o.fingerprint ?? []).map(normalizeFingerprint),
-      knownHosts: new KnownHostsFile(o.knownHosts),
-      trustOnFirstUse: o.tofu ?? false,
-    },
+    policy: trustPolicy(o, new KnownHostsFile(o.knownHosts)),
     onDecision: (d) => {
       if (d instanceof CertificateError)
         say(`${d.message}\nThe probe did not log in: its report holds only the checks that need no login.`);
