@@ -7,91 +7,14 @@
 // refused login, not one per connection of a --parallel run. `--retry` applies to a get of one
 // file too.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, watch, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { test, type TestContext } from 'node:test';
 import { EXIT } from '../../src/cli/client-exit-codes.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
-import { testCertificate } from '../support/ferry.js';
-
-const BIG = 3_000_000;
-const SMALL = ['f1.txt', 'f2.txt', 'f3.txt', 'f4.txt'];
-
-interface Setup {
-  readonly dir: string;
-  readonly root: string;
-  readonly out: string;
-  readonly ca: string;
-  /** `ferry serve` arguments: one process, alice/secret, a fixed certificate, downloads at 1 MB/s. */
-  readonly args: readonly string[];
-}
-
-async function setup(t: TestContext): Promise<Setup> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-reconnect-'));
-  t.after(() => rm(dir, { recursive: true, force: true }));
-  const [root, out] = [path.join(dir, 'root'), path.join(dir, 'out')];
-  await mkdir(root);
-  await mkdir(out);
-  await writeFile(path.join(root, 'big.bin'), randomBytes(BIG));
-  for (const name of SMALL) await writeFile(path.join(root, name), `${name}\n`);
-  const pair = await testCertificate();
-  const [ca, key, config] = ['cert.pem', 'key.pem', 'ferry.yaml'].map((f) => path.join(dir, f)) as [
-    string,
-    string,
-    string,
-  ];
-  await writeFile(ca, pair.cert);
-  await writeFile(key, pair.key);
-  // Paced, so that the download is still under way when the server is stopped.
-  await writeFile(config, 'userDefaults:\n  downloadRate: 1MB/s\n');
-  const args = ['--workers', '1', '--root', root, '--user', 'alice:secret'];
-  return { dir, root, out, ca, args: [...args, '--cert', ca, '--key', key, '--config', config] };
-}
-
-/** `ferry ARGS -v` in a child; `lines` gets its stderr lines as they come. */
-function client(args: readonly string[]): {
-  child: ChildProcess;
-  stderr: () => string;
-  line: (re: RegExp) => Promise<void>;
-} {
-  const child = spawn(process.execPath, [FERRY_MAIN, ...args, '-v'], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, FERRY_PASSWORD: 'secret' },
-  });
-  let text = '';
-  const waiters = new Set<() => void>();
-  child.stderr?.setEncoding('utf8').on('data', (d: string) => {
-    text += d;
-    for (const w of [...waiters]) w();
-  });
-  const line = (re: RegExp): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const check = (): void => {
-        if (!re.test(text)) return;
-        waiters.delete(check);
-        resolve();
-      };
-      waiters.add(check);
-      child.once('exit', () => reject(new Error(`ferry exited before ${re}:\n${text}`)));
-      check();
-    });
-  return { child, stderr: () => text, line };
-}
-
-/** Resolves once `file` has at least `min` bytes (watching its directory: no polling). */
-async function grown(file: string, min: number, signal: AbortSignal): Promise<void> {
-  const size = async (): Promise<number> => (await stat(file).catch(() => undefined))?.size ?? 0;
-  try {
-    if ((await size()) >= min) return;
-    for await (const _ of watch(path.dirname(file), { signal })) if ((await size()) >= min) return;
-  } catch (err) {
-    if (!signal.aborted) throw err; // the test ended first
-  }
-}
+import { ServeProcess } from '../support/ferry-process.js';
+import { BIG, client, grown, setup, SMALL } from '../support/reconnect.js';
 
 /**
  * `ferry COMMAND … --retry 5 -v` (get: f1.txt, big.bin, f2-f4.txt; mirror: the tree) while the
