@@ -13,12 +13,20 @@ import {
   type BatchResult,
 } from '../client/batch.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
-import { joinRemote, parseFtpUrl, redactUrl, remoteBasename, type FtpUrl } from '../client/url.js';
+import { RetriedConnection } from '../client/retried-step.js';
+import {
+  joinRemote,
+  parseFtpUrl,
+  redactUrl,
+  remoteBasename,
+  remoteDirname,
+  type FtpUrl,
+} from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { failureKind } from '../client/errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
-import { describeError, describeReconnect } from './error-text.js';
+import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { printableName } from './printable.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 
@@ -77,6 +85,26 @@ export async function isLocalBatch(sources: readonly string[]): Promise<boolean>
   );
 }
 
+/**
+ * The connection of a batch's own steps (expanding patterns, checking the target, -R), replaced as
+ * the files' are when a server restart cuts it: with --retry, a step that fails transiently runs
+ * again (`retrying … (n of N) after …`), over a new connection when the old one was lost.
+ */
+function stepConnection(run: BatchRun, client: FerryClient, urlText: string): RetriedConnection {
+  return new RetriedConnection(client, {
+    retries: run.retries,
+    connect: () => run.another(urlText),
+    signal: run.signal,
+    onReconnect: (r) => run.reporter.note(describeReconnect(r)),
+  });
+}
+
+/** `onRetry` of a step: the same line as a file's retry, naming what the step does. */
+function noteRetry(run: BatchRun, what: string): (retry: number, error: unknown) => void {
+  return (retry, error) =>
+    run.reporter.note(`retrying ${what} (${retry} of ${run.retries}) after ${describeError(error)}`);
+}
+
 function sameServer(a: FtpUrl, b: FtpUrl): boolean {
   return a.scheme === b.scheme && a.host === b.host && a.port === b.port && a.user === b.user;
 }
@@ -105,10 +133,29 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
       throw new FerryError('ERR_USAGE', 'A URL names a directory; use mirror for directories.');
   }
   const { client } = await run.connect(sources[0] as string);
+  const conn = stepConnection(run, client, sources[0] as string);
+  try {
+    return await getInto(run, conn, urls, sources[0] as string, target);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function getInto(
+  run: BatchRun,
+  conn: RetriedConnection,
+  urls: readonly FtpUrl[],
+  urlText: string,
+  target: string,
+): Promise<ExitCode> {
   const jobs: BatchJob[] = [];
   const refused: { job: BatchJob; error: unknown }[] = [];
   for (const u of urls) {
-    for (const m of await expandRemote(client, u.pattern, run.signal)) {
+    const matches = await conn.run(
+      (c) => expandRemote(c, u.pattern, run.signal),
+      noteRetry(run, listingOf(remoteDirname(u.pattern))),
+    );
+    for (const m of matches) {
       const job = { remote: m.path, local: path.join(target, m.name), size: m.size };
       // A listing's name with a path in it would land outside the target directory; one with a
       // line break cannot be asked for (RETR is one line).
@@ -125,7 +172,7 @@ export async function getBatch(run: BatchRun, sources: readonly string[], target
     }
   }
   const distinct = distinctJobs(jobs, 'download');
-  const result = await runBatch(run, client, sources[0] as string, distinct, 'download');
+  const result = await runBatch(run, conn, urlText, distinct, 'download');
   return finish(run, result, {
     total: distinct.length + refused.length,
     repeats: jobs.length - distinct.length,
@@ -145,8 +192,29 @@ export async function putBatch(
   const locals: string[] = [];
   for (const s of sources) locals.push(...(await expandLocal(s)));
   const { client, url } = await run.connect(urlText);
+  const conn = stepConnection(run, client, urlText);
+  try {
+    return await putInto(run, conn, locals, url, urlText);
+  } finally {
+    await conn.close();
+  }
+}
+
+async function putInto(
+  run: BatchRun,
+  conn: RetriedConnection,
+  locals: readonly string[],
+  url: FtpUrl,
+  urlText: string,
+): Promise<ExitCode> {
   if (url.path !== '' && !url.trailingSlash) {
-    const existing = await client.stat(url.path).catch(() => undefined);
+    const existing = await conn
+      .run((c) => c.stat(url.path), noteRetry(run, printableName(url.path)))
+      .catch((err: unknown) => {
+        // Not there, or not to be told (no MLST): not a directory; a lost server is no answer.
+        if (failureKind(err) === 'connection') throw err;
+        return undefined;
+      });
     if (existing?.type !== 'dir')
       throw new FerryError(
         'ERR_USAGE',
@@ -172,7 +240,7 @@ export async function putBatch(
       });
   }
   const distinct = distinctJobs(jobs, 'upload');
-  const result = await runBatch(run, client, urlText, distinct, 'upload');
+  const result = await runBatch(run, conn, urlText, distinct, 'upload');
   return finish(run, result, {
     total: distinct.length + refused.length,
     repeats: jobs.length - distinct.length,
@@ -220,7 +288,7 @@ export async function transferOne(
 /** The batch with one progress line: files done/total (and failed), bytes, rate. */
 async function runBatch(
   run: BatchRun,
-  client: FerryClient,
+  conn: RetriedConnection,
   urlText: string,
   jobs: readonly BatchJob[],
   direction: 'download' | 'upload',
@@ -288,7 +356,7 @@ async function runBatch(
   };
   let result: BatchResult;
   try {
-    result = await transferBatch(client, jobs, {
+    result = await transferBatch(conn.client, jobs, {
       direction,
       parallel: run.parallel,
       connect: () => run.another(urlText),
@@ -302,8 +370,11 @@ async function runBatch(
   } finally {
     bar.done();
   }
-  // -R: once the files are over, on the first connection (the others may be gone).
-  if (run.remoteTime && !run.signal.aborted)
+  // -R: once the files are over, on the first connection (the others may be gone), opened again
+  // when the transfers lost it.
+  if (run.remoteTime && !run.signal.aborted && done.length > 0) {
+    // A server that stays away: each file's note says so.
+    const client = await conn.live().catch(() => conn.client);
     for (const j of done) {
       const note =
         direction === 'download'
@@ -311,6 +382,7 @@ async function runBatch(
           : await keepLocalTime(client, j.local, j.remote);
       if (note !== undefined) run.reporter.note(note);
     }
+  }
   return result;
 }
 

@@ -35,7 +35,7 @@ import {
   type BatchRun,
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
-import { describeError, describeReconnect } from './error-text.js';
+import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
@@ -748,7 +748,7 @@ export function registerClientCommands(program: Command): void {
                   break;
                 case 'retry':
                   run.reporter.note(
-                    `retrying ${printableName(e.path)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
+                    `retrying ${e.listing ? listingOf(joinRemote(url.path, e.path)) : printableName(e.path)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
                   );
                   break;
                 case 'reconnect':

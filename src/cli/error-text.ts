@@ -1,7 +1,7 @@
 import { failureKind } from '../client/errors.js';
 import type { Reconnect } from '../client/pool.js';
 import { redactIn } from '../client/url.js';
-import { printable } from './printable.js';
+import { printable, printableName } from './printable.js';
 
 /**
  * An error of a client command as the user reads it: the server's words escaped (a terminal escape
@@ -21,4 +21,9 @@ export function describeError(err: unknown): string {
 /** `reconnecting in 2 s (attempt 2 of 5): <why>`: a batch or mirror replacing a lost connection. */
 export function describeReconnect(r: Reconnect): string {
   return `reconnecting in ${r.pauseMs / 1000} s (attempt ${r.attempt} of ${r.attempts}): ${describeError(r.error)}`;
+}
+
+/** What a retried listing names in `retrying … (1 of 5) after …`: the remote directory. */
+export function listingOf(dir: string): string {
+  return dir === '' ? 'the listing of the login directory' : `the listing of ${printableName(dir)}`;
 }

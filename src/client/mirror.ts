@@ -8,7 +8,8 @@ import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
-import { reopen, runPool, type Reconnect } from './pool.js';
+import { runPool, type Reconnect } from './pool.js';
+import { RetriedConnection } from './retried-step.js';
 import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
 import { joinRemote } from './url.js';
@@ -108,10 +109,14 @@ export type MirrorEvent =
    * under it is transferred or deleted); the others go on, then the mirror fails with the first.
    */
   | { readonly kind: 'failed'; readonly path: string; readonly error: unknown }
-  /** A file failed transiently and is tried again: retry `retry` of `retries`. */
+  /**
+   * A file failed transiently and is tried again: retry `retry` of `retries`; with `listing`, the
+   * listing of the remote directory `path` ('' the mirror's root).
+   */
   | {
       readonly kind: 'retry';
       readonly path: string;
+      readonly listing?: true;
       readonly retry: number;
       readonly retries: number;
       readonly error: unknown;
@@ -225,8 +230,9 @@ function unusableName(name: string): string | undefined {
 }
 
 async function scanRemote(
-  client: FerryClient,
+  conn: RetriedConnection,
   root: string,
+  onRetry: (rel: string, retry: number, error: unknown) => void,
   signal?: AbortSignal,
   excluded?: Excluded,
   leftOut?: LeftOut,
@@ -238,7 +244,11 @@ async function scanRemote(
   const walk = async (dir: string, rel: string, level: number): Promise<void> => {
     let entries: RemoteEntry[];
     try {
-      entries = await client.list(dir, { signal, all: true });
+      // A listing cut by a lost connection (a server restarting) is asked again, as a file would be.
+      entries = await conn.run(
+        (client) => client.list(dir, { signal, all: true }),
+        (retry, error) => onRetry(rel, retry, error),
+      );
     } catch (err) {
       if (level === 1 || !(err instanceof ReplyError)) throw err;
       unlisted.push({ rel, error: err });
@@ -344,17 +354,33 @@ const MIRROR_OPTION_KEYS = keysOf<MirrorOptions>({
 
 export async function mirror(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
   refuseUnknownKeys(o, MIRROR_OPTION_KEYS, 'mirror() options');
+  const emit = (e: MirrorEvent): void => o.onEvent?.(e);
+  // The connection for the mirror's own remote steps (the listing, directories, checksums,
+  // deletions, directory modes): the given one until a retry replaced it (a server restarting), or
+  // until the pool lost it; a replacement is opened as the pool's workers open theirs, and closed
+  // at the end.
+  const conn = new RetriedConnection(client, {
+    retries: o.retries,
+    connect: o.connect,
+    signal: o.signal,
+    onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
+  });
   try {
-    return await mirrorTrees(client, o);
+    return await mirrorTrees(conn, o, emit);
   } catch (err) {
     // The local tree's own failures (mkdir, readdir, utimes, rm) are the client's LocalError.
     throw systemAsLocal(err);
+  } finally {
+    await conn.close();
   }
 }
 
-async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<MirrorResult> {
+async function mirrorTrees(
+  conn: RetriedConnection,
+  o: MirrorOptions,
+  emit: (e: MirrorEvent) => void,
+): Promise<MirrorResult> {
   const upload = o.direction === 'upload';
-  const emit = (e: MirrorEvent): void => o.onEvent?.(e);
   const aborted = (): void => {
     if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Mirror aborted.');
   };
@@ -369,16 +395,20 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
   if (upload) {
     const s = await stat(o.local).catch(() => undefined);
     if (!s?.isDirectory()) throw new FerryError('ERR_USAGE', `Not a local directory: ${o.local}`);
-    if (o.remote !== '' && !o.dryRun) await client.mkdir(o.remote, { parents: true });
+    if (o.remote !== '' && !o.dryRun) await conn.client.mkdir(o.remote, { parents: true });
   }
 
-  const remote = await scanRemote(client, o.remote, o.signal, excluded, remoteLeftOut).catch(
+  const onListingRetry = (rel: string, retry: number, error: unknown): void =>
+    emit({ kind: 'retry', path: rel, listing: true, retry, retries: o.retries ?? 0, error });
+  const remote = await scanRemote(conn, o.remote, onListingRetry, o.signal, excluded, remoteLeftOut).catch(
     (err: unknown) => {
       if (upload && o.dryRun && err instanceof ReplyError)
         return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
       throw err;
     },
   );
+  // What the connection that listed learnt (a later one, after a reconnect, has listed nothing).
+  const listsDotFiles = conn.client.listsDotFiles;
   // Only once the remote directory was listed: a download of one that is missing creates nothing.
   if (!upload && !o.dryRun) await mkdir(o.local, { recursive: true });
   const remoteTree = remote.tree;
@@ -421,24 +451,6 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
 
   // Deletions first when a type changes (a file where the source has a directory, and vice versa;
   // a symbolic link is removed itself, never what it points to).
-  // The connection for the mirror's own remote steps (deletions, directory modes in an upload): the
-  // given one, or, when a retry lost it (a 421 closed it), a replacement opened only when such a step
-  // is left (opened as the pool does: a server shutting down with its 421 may be restarting), closed
-  // at the end.
-  let session = client;
-  let replacement: FerryClient | undefined;
-  const remoteSession = async (): Promise<FerryClient> => {
-    if (session.closed && o.connect) {
-      replacement = await reopen(o.connect, session.closedReason, {
-        retries: o.retries,
-        transient: isTransient,
-        signal: o.signal,
-        onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
-      });
-      session = replacement;
-    }
-    return session;
-  };
   const removeDst = async (rel: string, item: Item): Promise<void> => {
     emit({ kind: 'delete', path: rel });
     deleted++;
@@ -446,9 +458,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     dst.delete(rel);
     if (o.dryRun) return;
     if (upload)
-      await (
-        await remoteSession()
-      ).remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
+      await (await conn.live()).remove(remotePath(rel), { recursive: item.type === 'dir', signal: o.signal });
     else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
@@ -500,13 +510,13 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     emit({ kind: 'mkdir', path: rel });
     directoriesCreated++;
     if (o.dryRun) continue;
-    if (upload) await client.mkdir(remotePath(rel));
+    if (upload) await (await conn.live()).mkdir(remotePath(rel));
     else await mkdir(fsPath(localPath(rel)), { recursive: true });
   }
 
   // Files to transfer.
   const jobs: Job[] = [];
-  const checksum = o.verify ? checksumMethod(client.features) : undefined;
+  const checksum = o.verify ? checksumMethod(conn.client.features) : undefined;
   const canVerify = checksum !== undefined;
   let verified = 0;
   let verifiedBy: string | undefined;
@@ -529,7 +539,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     let same = !needsTransfer(item, other);
     if (canVerify && other?.type === 'file' && other.size === item.size) {
       verified++;
-      const remote = await client.checksum(remotePath(rel), { size: item.size ?? undefined });
+      const remote = await (await conn.live()).checksum(remotePath(rel), { size: item.size ?? undefined });
       if (remote) {
         verifiedBy = remote.algorithm;
         same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));
@@ -630,7 +640,7 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     // A file that fails (a name the server refuses, no permission) does not stop the others, as in
     // lftp and rsync; the mirror then fails with the first failure, deleting nothing.
     const failures = await runPool(
-      client,
+      await conn.live(),
       jobs,
       {
         parallel: o.parallel,
@@ -653,65 +663,60 @@ async function mirrorTrees(client: FerryClient, o: MirrorOptions): Promise<Mirro
     bytes = jobs.reduce((sum, j) => sum + (j.item.size ?? 0), 0);
   }
 
-  try {
-    // As for a file that failed: the mirror fails, and deletes nothing.
-    if (remote.unlisted[0]) throw remote.unlisted[0].error;
+  // As for a file that failed: the mirror fails, and deletes nothing.
+  if (remote.unlisted[0]) throw remote.unlisted[0].error;
 
-    // Extras in the destination, shallow first (a removed directory takes its contents along).
-    if (o.delete) {
-      // A remote listing without dot-files (the server refused LIST -a) cannot tell a local dot-file
-      // the server lacks from one it hides: such a file is kept.
-      const hidesDotFiles = !upload && client.listsDotFiles !== true;
-      const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
-      for (const [rel, item] of extras) {
-        aborted();
-        if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
-        if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
-          skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
-          continue;
-        }
-        if (item.type === 'dir' && holdsLeftOut(rel)) {
-          // What else is in it goes (its own extras); the directory stays with what was left out.
-          skipped++;
-          emit({ kind: 'skip', path: rel, reason: 'not deleted: it holds excluded entries' });
-          continue;
-        }
-        await removeDst(rel, item);
+  // Extras in the destination, shallow first (a removed directory takes its contents along).
+  if (o.delete) {
+    // A remote listing without dot-files (the server refused LIST -a) cannot tell a local dot-file
+    // the server lacks from one it hides: such a file is kept.
+    const hidesDotFiles = !upload && listsDotFiles !== true;
+    const extras = [...dst].filter(([rel]) => !src.has(rel)).sort((a, b) => depth(a[0]) - depth(b[0]));
+    for (const [rel, item] of extras) {
+      aborted();
+      if (isUnder(rel, gone) || skippedTrees.has(rel) || isUnder(rel, skippedTrees)) continue;
+      if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
+        skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
+        continue;
       }
-    }
-
-    // Directory permissions last, deepest first: a directory closed to its owner is one nothing more
-    // is written into (or below).
-    if (keepPerms) {
-      const dirs = [...src]
-        .filter(([rel, i]) => i.type === 'dir' && !skippedTrees.has(rel) && !isUnder(rel, skippedTrees))
-        .sort((a, b) => depth(b[0]) - depth(a[0]));
-      for (const [rel, { mode }] of dirs) {
-        aborted();
-        if (mode === undefined) continue;
-        if (upload) {
-          if (!chmodRefused && dst.get(rel)?.mode !== mode)
-            await chmodRemote(await remoteSession(), rel, mode);
-        } else {
-          // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
-          await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
-        }
+      if (item.type === 'dir' && holdsLeftOut(rel)) {
+        // What else is in it goes (its own extras); the directory stays with what was left out.
+        skipped++;
+        emit({ kind: 'skip', path: rel, reason: 'not deleted: it holds excluded entries' });
+        continue;
       }
+      await removeDst(rel, item);
     }
-
-    return {
-      transferred,
-      bytes,
-      skipped,
-      unchanged,
-      deleted,
-      directoriesCreated,
-      files,
-      checksum,
-      verifiedBy,
-      verified,
-    };
-  } finally {
-    await replacement?.close();
   }
+
+  // Directory permissions last, deepest first: a directory closed to its owner is one nothing more
+  // is written into (or below).
+  if (keepPerms) {
+    const dirs = [...src]
+      .filter(([rel, i]) => i.type === 'dir' && !skippedTrees.has(rel) && !isUnder(rel, skippedTrees))
+      .sort((a, b) => depth(b[0]) - depth(a[0]));
+    for (const [rel, { mode }] of dirs) {
+      aborted();
+      if (mode === undefined) continue;
+      if (upload) {
+        if (!chmodRefused && dst.get(rel)?.mode !== mode) await chmodRemote(await conn.live(), rel, mode);
+      } else {
+        // Its owner keeps rwx: the next mirror writes into it (a read-only server directory).
+        await chmod(fsPath(localPath(rel)), (mode & ~processUmask() & PERMS) | 0o700);
+      }
+    }
+  }
+
+  return {
+    transferred,
+    bytes,
+    skipped,
+    unchanged,
+    deleted,
+    directoriesCreated,
+    files,
+    checksum,
+    verifiedBy,
+    verified,
+  };
 }
