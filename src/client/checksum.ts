@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { Code } from '../protocol/codes.js';
 import { Crc32, parseHashAlgorithm, parseHashReply, type HashAlgorithm } from '../protocol/hash.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { checksumReply } from './checksum-reply.js';
 import { remoteSize } from './files.js';
 import { fsPath } from './local-file.js';
 import { keysOf } from './option-keys.js';
@@ -47,11 +48,11 @@ const LEGACY: readonly (readonly [string, HashAlgorithm])[] = [
 const HASH_FLOOR_BYTES_PER_MS = 10_000;
 
 /**
- * How long the reply to a checksum of `size` bytes may take. The server reads the whole file before
- * it answers and says nothing meanwhile: HASH and XSHA256… have no preliminary reply, and a NOOP or
- * STAT sent to see it alive would, on most servers, queue behind the hash (and then answer out of
- * turn). No silence can be told from work, so the reply timeout is stretched by the time the file
- * takes at the floor rate: a 16 GB file may take 27 min more. Size unknown: the reply timeout.
+ * How long the reply to a checksum of `size` bytes may take once the server reads it. The server
+ * reads the whole file before it answers and says nothing meanwhile: HASH and XSHA256… have no
+ * preliminary reply. No silence can be told from work, so the reply timeout is stretched by the
+ * time the file takes at the floor rate: a 16 GB file may take 27 min more. Size unknown: the reply
+ * timeout. A command that waits its turn first is given it again from its start (checksum-reply.ts).
  */
 export function checksumTimeoutMs(replyTimeoutMs: number, size: number | undefined): number {
   return replyTimeoutMs + Math.ceil((size ?? 0) / HASH_FLOOR_BYTES_PER_MS);
@@ -78,7 +79,8 @@ export async function remoteChecksum(
   const c = s.control;
   pathArg(path);
   if (checksumMethod(s.featureMap) === undefined) return undefined;
-  const timeoutMs = checksumTimeoutMs(c.replyTimeoutMs, o.size ?? (await remoteSize(s, path)));
+  const size = o.size ?? (await remoteSize(s, path));
+  const budget = (bytesLeft: number | undefined): number => checksumTimeoutMs(c.replyTimeoutMs, bytesLeft);
   const hash = s.featureMap.get('HASH');
   if (hash !== undefined) {
     const offered = hash.split(';').map((a) => a.replace('*', '').trim());
@@ -93,14 +95,14 @@ export async function remoteChecksum(
       const r = await c.request(`OPTS HASH ${best}`);
       if (isPositiveCompletion(r)) s.hashSelected = best;
     }
-    const r = await c.request(`HASH ${path}`, { timeoutMs });
+    const r = await checksumReply(c, `HASH ${path}`, budget, size);
     const parsed = r.code === Code.FileStatus ? parseHashReply(replyLine(r)) : undefined;
     const algorithm = parsed ? parseHashAlgorithm(parsed.algorithm) : undefined;
     return parsed && algorithm ? { algorithm, hex: parsed.hex } : undefined;
   }
   for (const [verb, algorithm] of LEGACY) {
     if (!s.featureMap.has(verb)) continue;
-    const r = await c.request(`${verb} ${path}`, { timeoutMs });
+    const r = await checksumReply(c, `${verb} ${path}`, budget, size);
     if (!isPositiveCompletion(r)) return undefined;
     const hex = new RegExp(`\\b[0-9a-fA-F]{${HEX_DIGITS[algorithm]}}\\b`).exec(r.lines.join(' '))?.[0];
     return hex ? { algorithm, hex: hex.toLowerCase() } : undefined;

@@ -10,6 +10,7 @@ import {
 } from '../../protocol/listing.js';
 import { globMatcher, hasWildcard, unquote } from '../../protocol/glob.js';
 import { reply } from '../../protocol/reply.js';
+import { formatTransferStatus } from '../../protocol/transfer-status.js';
 import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
@@ -272,8 +273,15 @@ export const listingCommands: AnyCommandSpec[] = [
     help: 'STAT [<sp> path]',
     async handle({ path: arg }, ctx) {
       const t = ctx.transfer.active;
-      if (t?.queued) return reply(Code.SystemStatus, `${t.command} waiting for its turn.`);
-      if (t) return reply(Code.SystemStatus, `${t.command} in progress: ${t.bytes} bytes transferred.`);
+      if (t)
+        return reply(
+          Code.SystemStatus,
+          formatTransferStatus(
+            t.queued
+              ? { command: t.command, queued: true }
+              : { command: t.command, queued: false, bytes: t.bytes },
+          ),
+        );
       if (arg.length === 0 || !ctx.session.loggedIn) {
         const s = ctx.session;
         const who = s.login.phase === 'in' ? `Logged in as ${s.login.principal.username}` : 'Not logged in';
