@@ -13,7 +13,7 @@ import {
 import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
-import { MAX_TIMER_MS } from '../server/options.js';
+import { ipv6PrefixLength, MAX_TIMER_MS } from '../server/options.js';
 import { parseYamlFile, topLevelSource } from '../yaml-file.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
@@ -54,7 +54,7 @@ const defenderSchema = z
     maxPasswordChecks: count.optional(),
     maxPasswordChecksPerAddress: count.optional(),
     /** An IPv6 client counts as its network of this many bits (scores, bans, per-address limits). */
-    ipv6PrefixLength: z.number().int().min(0).max(128).optional(),
+    ipv6PrefixLength: ipv6PrefixLength.optional(),
   })
   .strict();
 

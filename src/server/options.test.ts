@@ -165,3 +165,16 @@ test('a timeout longer than a Node.js timer can wait is refused, naming it (it w
     message: /at most 32767000 \(32767 s/,
   });
 });
+
+test('defender.ipv6PrefixLength is 32 to 128: a shorter prefix groups unrelated IPv6 customers (0: all of them)', () => {
+  for (const bits of [0, 31, 129, 64.5])
+    assert.throws(() => resolveOptions({ ...base, defender: { ipv6PrefixLength: bits } }), {
+      code: 'ERR_INVALID_OPTION',
+      message: /options\.defender\.ipv6PrefixLength/,
+    });
+  assert.equal(resolveOptions({ ...base, defender: { ipv6PrefixLength: 32 } }).defender.ipv6PrefixLength, 32);
+  assert.equal(
+    resolveOptions({ ...base, defender: { ipv6PrefixLength: 128 } }).defender.ipv6PrefixLength,
+    128,
+  );
+});

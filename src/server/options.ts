@@ -189,7 +189,7 @@ export interface ServerOptions {
     scores?: Partial<Record<DefenderEvent, number>>;
     /**
      * An IPv6 client counts as its network of this many bits, for the scores and bans and for the
-     * per-address limits (default 64; 128: each address alone). IPv4 counts per address.
+     * per-address limits (default 64; 128: each address alone; at least 32). IPv4 counts per address.
      */
     ipv6PrefixLength?: number;
     /** Bans are kept in this file across restarts (`ferry serve`: <dataDir>/bans.json). */
@@ -229,6 +229,12 @@ export const DEFAULT_CLOSE_GRACE_MS = 10_000;
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 const TIMER_LIMIT = `at most ${MAX_TIMER_MS} (about 24.8 days, the longest a Node.js timer waits)`;
 const timerMs = z.number().int().positive().max(MAX_TIMER_MS, TIMER_LIMIT);
+/**
+ * How many bits of an IPv6 client's address make its group. ISPs give a customer a /48 to /64, so
+ * a shorter prefix groups unrelated customers (0: every IPv6 client), and one of them bans the rest.
+ */
+const IPV6_PREFIX_LIMIT = 'from 32 to 128 (an IPv6 client counts as its /N network; ISPs give /48 to /64)';
+export const ipv6PrefixLength = z.number().int().min(32, IPV6_PREFIX_LIMIT).max(128, IPV6_PREFIX_LIMIT);
 /** Linux's TCP_KEEPIDLE is at most 32767 s; a longer one leaves the kernel's default (2 hours). */
 const MAX_KEEPALIVE_MS = 32_767_000;
 
@@ -360,7 +366,7 @@ const schema = z
           })
           .strict()
           .optional(),
-        ipv6PrefixLength: z.number().int().min(0).max(128).optional(),
+        ipv6PrefixLength: ipv6PrefixLength.optional(),
         stateFile: z.string().min(1).optional(),
         controlSocket: z.string().min(1).optional(),
       })

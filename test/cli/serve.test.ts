@@ -265,6 +265,23 @@ test('a config whose root or user home does not exist is refused naming the file
   assert.ok(b.err.includes(path.join(dir, 'nowhere')), b.err);
 });
 
+test('defender.ipv6PrefixLength outside 32..128 is refused at start naming the key (0 would put every IPv6 client in one group)', async () => {
+  const file = path.join(dir, 'prefix.yaml');
+  const config = (bits: number): string =>
+    `root: ${dir}\ndataDir: ${path.join(dir, 'prefix-data')}\ndefender:\n  ipv6PrefixLength: ${bits}\n`;
+  for (const bits of [0, 31, 129]) {
+    await writeFile(file, config(bits));
+    const r = await refused(['--config', file, '--implicit-port', String(await freePort())]);
+    assert.equal(r.code, 2, r.err);
+    assert.ok(r.err.includes(`${file}: defender.ipv6PrefixLength: from 32 to 128`), r.err);
+  }
+  for (const bits of [32, 128]) {
+    await writeFile(file, config(bits));
+    const r = await refused(['--config', file, '--implicit-port', String(await freePort())]);
+    assert.equal(r.code, 'started', r.err);
+  }
+});
+
 test('with --config, the banner shows where each user lives, not the current directory', async () => {
   const hash = await hashOf('pw');
   const alice = await mkdtemp(path.join(dir, 'alice-'));
