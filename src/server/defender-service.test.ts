@@ -42,3 +42,18 @@ test('the bans file is written when a ban changes and that write is complete at 
   assert.match(await readFile(file, 'utf8'), /192\.0\.2\.7/);
   assert.deepEqual(await readdir(dir), ['bans.json']);
 });
+
+test('with the defender off, an address on allow still counts alone, the rest of its /64 as one (a reload too)', async () => {
+  const options = resolveOptions({
+    authenticator: new UserTable([]),
+    storageFor: () => new MemoryStorage(),
+    defender: { enabled: false, allow: ['2001:db8:1::a/128'] },
+  });
+  const off = new DefenderService(options, silentLogger, new WarningLimiter(silentLogger));
+  assert.equal(off.key('2001:db8:1::a'), '2001:db8:1::a');
+  assert.equal(off.key('2001:db8:1::b'), '2001:db8:1::/64');
+  off.setAllow(['2001:db8:1::b']);
+  assert.equal(off.key('2001:db8:1::a'), '2001:db8:1::/64');
+  assert.equal(off.key('2001:db8:1::b'), '2001:db8:1::b');
+  await off.close();
+});

@@ -10,7 +10,6 @@ import {
 } from '../defender/defender.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import type { Logger } from '../logger.js';
-import { addressGroup } from '../protocol/address.js';
 import type { ResolvedOptions } from './options.js';
 import { WarningLimiter } from './warning-limiter.js';
 
@@ -25,6 +24,8 @@ const BAN_LINES_PER_MINUTE = 60;
  */
 export class DefenderService implements DefenderPort {
   private readonly defender: Defender | undefined;
+  /** What decides key(): the defender, or when it is off one told nothing (its allow list still counts). */
+  private readonly grouping: Defender;
   private readonly file: BanFile | undefined;
   private readonly banLines: WarningLimiter;
   private control: net.Server | undefined;
@@ -46,14 +47,16 @@ export class DefenderService implements DefenderPort {
     now: () => number = Date.now,
   ) {
     const d = options.defender;
-    this.key = (address) => this.defender?.key(address) ?? addressGroup(address, d.ipv6PrefixLength);
     this.banLines = new WarningLimiter(logger, {
       perWindow: BAN_LINES_PER_MINUTE,
       windowMs: 60_000,
       maxEntries: 4,
     });
-    if (!d.enabled) return;
-    this.defender = new Defender(d, (c) => this.changed(c), now);
+    this.defender = d.enabled ? new Defender(d, (c) => this.changed(c), now) : undefined;
+    // With scores and bans off, an address on `allow` must still count alone against the limits.
+    this.grouping = this.defender ?? new Defender(d, undefined, now);
+    this.key = (address) => this.grouping.key(address);
+    if (!this.defender) return;
     this.shared = options.sharedBans;
     // Shared bans live in the database; the bans file is for a server on its own.
     if (d.stateFile && !this.shared) this.file = new BanFile(d.stateFile);
@@ -115,7 +118,7 @@ export class DefenderService implements DefenderPort {
 
   /** A new allow list (a reload): applies to the bans in force too. */
   setAllow(allow: readonly string[]): void {
-    this.defender?.setAllow(allow);
+    this.grouping.setAllow(allow);
   }
 
   record(address: string, event: DefenderEvent): void {

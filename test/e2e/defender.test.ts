@@ -388,26 +388,28 @@ describe("defender: a user's passive ports held by other addresses", () => {
   });
 });
 
+/**
+ * A connection through a trusted proxy (127.0.0.1) whose PROXY header names the client `from`: any
+ * IPv6 source, on loopback. Its first reply (220, or a 421 refusal).
+ */
+async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; first: Reply }> {
+  const ftp = await RawFtp.connect({
+    host: ts.host,
+    port: ts.explicitPort,
+    implicit: false,
+    localAddress: LEGIT,
+  });
+  ftp.socket.write(formatProxyV1({ address: from, port: 40_000 }, { address: '2001:db8::21', port: 21 }));
+  return { ftp, first: await ftp.expect() };
+}
+
 describe('defender: IPv6 clients count by their /64', () => {
-  // Through a trusted proxy (127.0.0.1) whose PROXY header names the client: any IPv6 source, on
-  // loopback. One unknown user (2 points) and one failed login (1) ban.
+  // Clients through the proxy (viaProxy). One unknown user (2 points) and one failed login (1) ban.
   const server = useFerry({
     proxyProtocol: { trusted: ['127.0.0.1/32'], required: true },
     limits: { maxUnauthenticatedPerAddress: 2, maxPassivePerAddress: 1 },
     defender: { threshold: 3 },
   });
-
-  /** A connection through the proxy for `from`: its first reply (220, or a 421 refusal). */
-  async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; first: Reply }> {
-    const ftp = await RawFtp.connect({
-      host: ts.host,
-      port: ts.explicitPort,
-      implicit: false,
-      localAddress: LEGIT,
-    });
-    ftp.socket.write(formatProxyV1({ address: from, port: 40_000 }, { address: '2001:db8::21', port: 21 }));
-    return { ftp, first: await ftp.expect() };
-  }
 
   test('failures from ever new addresses of one /64 ban the /64 (listed as such); another /64 is let in', async () => {
     const ts = server();
@@ -468,6 +470,29 @@ describe('defender: IPv6 clients count by their /64', () => {
       const again = await (await session('2001:db8:5::2')).cmd('EPSV', 425);
       assert.match(textOf(again), /from your address/);
       await (await session('2001:db8:6::1')).cmd('EPSV', 229);
+    });
+  });
+});
+
+describe('defender off: an IPv6 address on allow still counts alone against the per-address limits', () => {
+  const server = useFerry({
+    proxyProtocol: { trusted: ['127.0.0.1/32'], required: true },
+    limits: { maxUnauthenticatedPerAddress: 1 },
+    defender: { enabled: false, allow: ['2001:db8:7::a/128'] },
+  });
+
+  test('the rest of its /64 fills the /64 place, not its own', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const first = await viaProxy(ts, '2001:db8:7::1');
+      track(first.ftp);
+      assert.equal(first.first.code, 220);
+      const neighbour = await viaProxy(ts, '2001:db8:7::2');
+      track(neighbour.ftp);
+      assert.match(textOf(neighbour.first), /Too many connections not logged in/);
+      const allowed = await viaProxy(ts, '2001:db8:7::a');
+      track(allowed.ftp);
+      assert.equal(allowed.first.code, 220, textOf(allowed.first));
     });
   });
 });
