@@ -18,6 +18,26 @@ export const ADMIN_CONNECTION_LIMITS: AdminConnectionLimits = {
   maxQueued: 8,
 };
 
+/** How long an admin connection may take before it is closed (tests shorten them). */
+export interface AdminTimeouts {
+  /** From a request's first byte (or the connection) to its complete headers: then a 408 and close. */
+  headersMs: number;
+  /** For a whole request, headers and body. */
+  requestMs: number;
+  /** How often those two are checked: a connection can outlive them by this much. */
+  checkEveryMs: number;
+  /** Nothing moving either way: a client that stops reading its answers holds the connection this long. */
+  idleMs: number;
+}
+
+/** A connection that sends nothing, or half a request, is closed within seconds. */
+export const ADMIN_TIMEOUTS: AdminTimeouts = {
+  headersMs: 5_000,
+  requestMs: 10_000,
+  checkEveryMs: 1_000,
+  idleMs: 30_000,
+};
+
 /**
  * Caps the admin listener's connections, in all and per address (refusals logged through
  * `refused`, rate-limited), so that a flood of them cannot use up the descriptors the FTPS

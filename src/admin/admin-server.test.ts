@@ -244,6 +244,39 @@ test('connections are capped, in all and per address, and refusals are logged', 
   }
 });
 
+test('a connection that sends half a request and nothing more is answered 408 and closed after the headers timeout', async () => {
+  // Only the headers timeout is short: the whole-request and idle ones would close it after a minute.
+  const timeouts = { headersMs: 100, requestMs: 60_000, checkEveryMs: 50, idleMs: 60_000 };
+  const admin = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, logger: silentLogger, timeouts },
+    quietSource,
+  );
+  const socket = net.connect({ host: '127.0.0.1', port: admin.address.port });
+  try {
+    socket.on('error', () => {});
+    let got = '';
+    socket.on('data', (d: Buffer) => (got += d.toString('latin1')));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: local');
+    // A bound for a broken timeout, far above 100 ms and far below the other timeouts.
+    assert.equal(await closedWithin(socket, 20_000), true, 'closed by the server');
+    assert.match(got, /^HTTP\/1\.1 408 /);
+  } finally {
+    socket.destroy();
+    await admin.close();
+  }
+});
+
+/** Whether `socket` closed within `ms` (false: still open then). */
+async function closedWithin(socket: net.Socket, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([closed(socket).then(() => true as const), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test('pipelined scrapes from a client that does not read: a few at a time, then the connection is closed', async () => {
   let gathers = 0;
   const big = 'x'.repeat(4 << 20) + '\n'; // more than the socket buffers hold

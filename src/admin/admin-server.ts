@@ -6,10 +6,12 @@ import { addressKind } from '../protocol/address.js';
 import type { Logger } from '../logger.js';
 import {
   ADMIN_CONNECTION_LIMITS,
+  ADMIN_TIMEOUTS,
   limitConnections,
   oneAtATime,
   refusalLog,
   type AdminConnectionLimits,
+  type AdminTimeouts,
 } from './admin-connections.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
@@ -36,6 +38,8 @@ export interface AdminOptions {
   logger: Logger;
   /** Default ADMIN_CONNECTION_LIMITS (tests lower them). */
   limits?: AdminConnectionLimits;
+  /** Default ADMIN_TIMEOUTS (tests shorten them). */
+  timeouts?: AdminTimeouts;
 }
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
@@ -74,13 +78,16 @@ export class AdminServer {
     };
     const limits = options.limits ?? ADMIN_CONNECTION_LIMITS;
     const refused = refusalLog(options.logger);
+    const timeouts = options.timeouts ?? ADMIN_TIMEOUTS;
     const server = http.createServer(
-      // A connection that sends nothing is closed within seconds (checked every second).
-      { headersTimeout: 5_000, requestTimeout: 10_000, connectionsCheckingInterval: 1_000 },
+      {
+        headersTimeout: timeouts.headersMs,
+        requestTimeout: timeouts.requestMs,
+        connectionsCheckingInterval: timeouts.checkEveryMs,
+      },
       oneAtATime(limits.maxQueued, refused, (req, res) => handle(req, res, shared, guard, options.logger)),
     );
-    // A client that stops reading its answers holds the connection that long at most.
-    server.setTimeout(30_000);
+    server.setTimeout(timeouts.idleMs);
     limitConnections(server, limits, refused);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
