@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
@@ -35,6 +35,7 @@ import {
   type BatchRun,
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
+import { clientCertificateOf, type ClientCertificate } from './client-certificate.js';
 import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
@@ -107,25 +108,7 @@ function positiveNumber(value: string): number {
   return n;
 }
 
-type ClientCertificate = { cert: Buffer; key: Buffer };
 type Login = { readonly user: string; readonly password: string };
-
-/** --cert and --key, read; both or neither. */
-async function clientCertificateOf(o: CommonOptions): Promise<ClientCertificate | undefined> {
-  if (o.cert === undefined && o.key === undefined) return undefined;
-  if (o.cert === undefined || o.key === undefined) {
-    throw new FerryError('ERR_USAGE', 'Give --cert and --key together (the client certificate and its key).');
-  }
-  return { cert: await readFlagFile('cert', o.cert), key: await readFlagFile('key', o.key) };
-}
-
-async function readFlagFile(flag: string, file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (err) {
-    throw new FerryError('ERR_USAGE', `Cannot read --${flag} ${file}: ${(err as Error).message}`);
-  }
-}
 
 function addCommonOptions(cmd: Command): Command {
   return addTrustOptions(cmd, {
