@@ -36,6 +36,7 @@ import {
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
 import { clientCertificateOf, type ClientCertificate } from './client-certificate.js';
+import { timeoutSeconds } from './timeout-seconds.js';
 import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
@@ -102,12 +103,6 @@ function retryOption(): Option {
     .default(DEFAULT_RETRIES);
 }
 
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
-  return n;
-}
-
 type Login = { readonly user: string; readonly password: string };
 
 function addCommonOptions(cmd: Command): Command {
@@ -138,7 +133,7 @@ function addCommonOptions(cmd: Command): Command {
     .option(
       '--timeout <seconds>',
       'timeout for connecting, each reply and a stalled data connection (default 15 s connect, 30 s replies, 60 s data)',
-      positiveNumber,
+      timeoutSeconds,
     )
     .option('--allow-plain', 'allow ftp:// (plain FTP: the password travels in clear)')
     .option('-v, --verbose', 'print the command/reply dialogue on stderr (password masked)')

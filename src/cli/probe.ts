@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { CertificateError } from '../client/errors.js';
 import { NOT_TRUSTED, type ProbeTrust } from '../client/probe/connection.js';
@@ -10,6 +10,7 @@ import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { readCaFile } from './ca-file.js';
+import { timeoutSeconds } from './timeout-seconds.js';
 import { addTrustOptions, trustPolicy } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
@@ -31,12 +32,6 @@ interface ProbeFlags {
   tofu?: boolean;
   knownHosts?: string;
   verbose?: boolean;
-}
-
-function positiveNumber(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number.');
-  return n;
 }
 
 function verboseLog(e: ProtocolEvent): void {
@@ -159,7 +154,7 @@ export function registerProbe(program: Command): void {
       '--write <dir>',
       'also run the checks that upload (truncated upload, REST STOR, replace) in this remote directory; their files are deleted',
     )
-    .option('--timeout <seconds>', 'connect, handshake and reply timeout (default 10)', positiveNumber)
+    .option('--timeout <seconds>', 'connect, handshake and reply timeout (default 10)', timeoutSeconds)
     .option(
       '--ca <file>',
       'trust (and judge the certificate chain against) the CA certificates in this PEM file instead of the system CAs',
