@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { CertificateError } from '../client/errors.js';
-import { NOT_TRUSTED, type ProbeTrust } from '../client/probe/connection.js';
+import { NOT_TRUSTED, TLS_FAILED, stoppedAnswering, type ProbeTrust } from '../client/probe/connection.js';
 import { conformanceFails, formatReport } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
 import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../client/probe/run.js';
@@ -10,6 +10,7 @@ import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '
 import { FerryError } from '../errors.js';
 import { formatReply } from '../protocol/reply.js';
 import { readCaFile } from './ca-file.js';
+import { clientCertificateOf } from './client-certificate.js';
 import { timeoutSeconds } from './timeout-seconds.js';
 import { addTrustOptions, trustPolicy } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
@@ -31,6 +32,8 @@ interface ProbeFlags {
   fingerprint?: string[];
   tofu?: boolean;
   knownHosts?: string;
+  cert?: string;
+  key?: string;
   verbose?: boolean;
 }
 
@@ -50,7 +53,8 @@ function verboseLog(e: ProtocolEvent): void {
  * that stopped answering, refused uploads); else 0.
  */
 function probeExitCode(r: ProbeReport): number {
-  if (r.summary.incomplete.some((why) => why.startsWith(NOT_TRUSTED))) return EXIT.tls;
+  if (r.summary.incomplete.some((why) => why.startsWith(NOT_TRUSTED) || why.startsWith(TLS_FAILED)))
+    return EXIT.tls;
   if (conformanceFails(r)) return EXIT.other;
   if (r.summary.incomplete.some((why) => !why.startsWith('login refused'))) return EXIT.connection;
   if (!r.summary.complete) return EXIT.auth;
@@ -63,6 +67,32 @@ const TERMINATED = 143;
 /** What a report refused by the server likely means, and what to do (README, "Probing a server"). */
 const REFUSED_ADVICE =
   "ferry: the server refused the probe's connections: most likely a ban or a connection limit (Ferry's defender, fail2ban); allow the prober's address first (Ferry: `defender: allow:`, fail2ban: ignoreip)\n";
+
+/** A hint for a certificate asked for: a server or account may want one (vsftpd require_cert, Ferry pins). */
+const CERT_HINT = 'if it requires a client certificate, give --cert and --key';
+
+/**
+ * What a report that could not be completed likely means, and what to do, on standard error: a
+ * ban, a server that sent nothing (or implicit FTPS asked for as explicit), a failed TLS, a refused
+ * login (that may need a client certificate).
+ */
+function adviceFor(r: ProbeReport, certGiven: boolean): string {
+  const why = r.summary.incomplete;
+  const out: string[] = [];
+  if (why.some((w) => w.startsWith('server refused the connection'))) out.push(REFUSED_ADVICE);
+  const silent = why.find((w) => stoppedAnswering(w));
+  // No greeting at all: a hung or stopped server, or an implicit FTPS port (it waits for TLS).
+  if (silent !== undefined && r.greeting === '-' && r.target.security !== 'implicit')
+    out.push(`ferry: ${silent}; if the server uses implicit FTPS, use ftps://\n`);
+  const tls = why.find((w) => w.startsWith(TLS_FAILED));
+  if (tls !== undefined)
+    out.push(
+      `ferry: ${tls}: the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${CERT_HINT}`}\n`,
+    );
+  const login = why.find((w) => w.startsWith('login refused'));
+  if (login !== undefined && !certGiven) out.push(`ferry: ${login}; ${CERT_HINT}\n`);
+  return out.join('');
+}
 
 /**
  * The other commands' trust policy for the probe's logins, and what it tells the user on stderr
@@ -158,7 +188,12 @@ export function registerProbe(program: Command): void {
     .option(
       '--ca <file>',
       'trust (and judge the certificate chain against) the CA certificates in this PEM file instead of the system CAs',
-    );
+    )
+    .option(
+      '--cert <file>',
+      'client certificate (PEM) every TLS handshake presents, for servers that ask for one',
+    )
+    .option('--key <file>', 'private key (PEM) of --cert');
   addTrustOptions(probe, {
     insecure: 'log in whatever certificate the server presents (its points still judge it)',
     fingerprint:
@@ -179,8 +214,9 @@ Exit codes:
   1    at least one MS-FTPS or RFC 4217 point fails
 ${EXIT_CODES_HELP.split('\n').slice(3, 7).join('\n')}
 A report whose points could not all be checked exits 3 when the server refused the probe's
-connections (a 421: banned, too many connections) or stopped answering, 5 when it refused the login,
-and 4 when the probe did not log in because the certificate is not trusted (whatever else failed).
+connections (a 421: banned, too many connections), stopped answering or is not an FTP server, 5 when
+it refused the login, and 4 when TLS failed (only the checks in clear were done) or the probe did not
+log in because the certificate is not trusted (whatever else failed).
 130 (SIGINT) and 143 (SIGTERM): interrupted; what --write made is deleted first (at most ${INTERRUPTED_CLEANUP_MS / 1000} s).`,
     )
     .exitOverride((err) => process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage))
@@ -196,6 +232,7 @@ and 4 when the probe did not log in because the certificate is not trusted (what
           );
         const u = parseFtpUrl(urlText);
         const ca = o.ca === undefined ? undefined : await readCaFile(o.ca);
+        const clientCertificate = await clientCertificateOf(o);
         // No user in the URL: the probe runs as anonymous (its report says so), whatever FERRY_PASSWORD
         // holds for the other commands' URLs.
         const env = { ...process.env };
@@ -218,13 +255,13 @@ and 4 when the probe did not log in because the certificate is not trusted (what
             timeoutMs: Math.round((o.timeout ?? 10) * 1000),
             log: o.verbose ? verboseLog : undefined,
             signal: interrupt.signal,
+            ...(clientCertificate ? { clientCertificate } : {}),
           },
           ...(o.write !== undefined ? { writeDir: o.write } : {}),
           made,
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
-        if (r.summary.incomplete.some((why) => why.startsWith('server refused the connection')))
-          process.stderr.write(REFUSED_ADVICE);
+        process.stderr.write(adviceFor(r, clientCertificate !== undefined));
         code = probeExitCode(r);
       } catch (err) {
         if (err instanceof ProbeInterrupted) {

@@ -37,6 +37,8 @@ export interface ProbeTarget {
   readonly state: ProbeState;
   /** Aborted (SIGINT, SIGTERM): every connection of the probe is closed at once, and none is opened. */
   readonly signal?: AbortSignal;
+  /** `--cert`/`--key`: the client certificate every TLS handshake of the probe presents. */
+  readonly clientCertificate?: { readonly cert: Buffer; readonly key: Buffer };
 }
 
 export interface ProbeTrust {
@@ -47,6 +49,9 @@ export interface ProbeTrust {
 
 /** How the reason for the points not checked because the certificate is not trusted begins. */
 export const NOT_TRUSTED = "not logged in: the server's certificate is not trusted";
+
+/** How the reason for the points not checked because the first session's TLS failed begins. */
+export const TLS_FAILED = 'TLS failed';
 
 /**
  * Thrown when a check cannot be done because the server stopped letting the probe in (a 421,
@@ -80,6 +85,11 @@ export class ProbeState {
   noLogin: string | undefined;
   /** `PBSZ 0 / PROT P refused: …` (explicit FTPS): checks that need protected data are not done. */
   protRefused: string | undefined;
+  /**
+   * `TLS failed: …` (the first session's AUTH TLS refused or its handshake failed): no connection
+   * tries TLS any more, only the checks in clear are done.
+   */
+  noTls: string | undefined;
   /** How many times a check was stopped, and the latest reason (check() compares the count). */
   stops = 0;
   lastStop = '';
@@ -108,6 +118,8 @@ function refusalReply(r: Reply): boolean {
 
 /** A connection the server ended or refused before any TLS (no alert): a refusal, or a server without TLS. */
 export function droppedBeforeTls(err: unknown): boolean {
+  // A timeout closes the connection too ("…; connection closed."): silence, not a refusal.
+  if (timedOut(err)) return false;
   const e = err as { message?: string; cause?: unknown; code?: string; systemCode?: string };
   const text = `${e.message ?? ''} ${e.cause instanceof Error ? e.cause.message : ''}`;
   return (
@@ -129,6 +141,7 @@ export function probeTls(t: ProbeTarget, extra: tls.ConnectionOptions = {}): tls
     host: t.host,
     ...(t.servername !== undefined ? { servername: t.servername } : {}),
     ...(t.ca ? { ca: t.ca } : {}),
+    ...(t.clientCertificate ? { cert: t.clientCertificate.cert, key: t.clientCertificate.key } : {}),
     minVersion: 'TLSv1',
     ciphers: 'DEFAULT:@SECLEVEL=0',
     rejectUnauthorized: false,
@@ -152,6 +165,8 @@ export interface OpenOptions {
   readonly auth?: 'TLS' | 'SSL' | false;
   /** Log in (default true). */
   readonly login?: boolean;
+  /** Told the greeting once it is read (a later failure of the connection still has it). */
+  readonly onGreeting?: (greeting: Reply) => void;
 }
 
 export class ProbeConnection {
@@ -166,6 +181,8 @@ export class ProbeConnection {
     const st = t.state;
     if (st.refused !== undefined) st.stop(st.refused);
     if ((o.login ?? true) && st.noLogin !== undefined) st.stop(st.noLogin);
+    const wantsTls = t.security === 'implicit' || (t.security === 'explicit' && o.auth !== false);
+    if (wantsTls && st.noTls !== undefined) st.stop(st.noTls);
     let control: ClientControlConnection;
     try {
       control = await ClientControlConnection.connect(connectOptions(t, o.tls));
@@ -180,6 +197,7 @@ export class ProbeConnection {
     }
     try {
       const greeting = await control.readFinal();
+      o.onGreeting?.(greeting);
       if (greeting.code !== Code.ServiceReady) {
         if (isNegative(greeting)) st.halt(refusedBecause(brief(greeting)));
         throw new ConnectionError(`The server refused the connection: ${brief(greeting)}`);
@@ -337,7 +355,7 @@ export function timedOut(err: unknown): boolean {
  * longer forwards); else `server refused the connection: …` (refused, dropped, or another greeting).
  */
 export async function unavailable(t: ProbeTarget): Promise<string | undefined> {
-  const silent = `${SILENT} (no reply within ${t.timeoutMs} ms)`;
+  const silent = silence(t);
   let control: ClientControlConnection;
   try {
     control = await ClientControlConnection.connect(connectOptions(t));
@@ -352,6 +370,11 @@ export async function unavailable(t: ProbeTarget): Promise<string | undefined> {
   } finally {
     control.destroy();
   }
+}
+
+/** The reason for a server that sent nothing within the probe's timeout. */
+export function silence(t: Pick<ProbeTarget, 'timeoutMs'>): string {
+  return `${SILENT} (no reply within ${t.timeoutMs} ms)`;
 }
 
 /** Whether `why` (from unavailable()) says the server stopped answering, rather than refused. */

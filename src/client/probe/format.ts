@@ -19,7 +19,10 @@ const SECURITY: Readonly<Record<ProbeReport['target']['security'], string>> = {
 export function formatReport(r: ProbeReport): string {
   const lines: string[] = [
     `ferry probe ${r.target.url} (${SECURITY[r.target.security]}, as ${r.target.user})`,
-    `greeting: ${r.greeting}`,
+    // Every line: a multi-line greeting may say who the server is on any of them.
+    ...(r.greetingLines.length > 0 ? r.greetingLines : [r.greeting]).map(
+      (l, i) => `${i === 0 ? 'greeting: ' : '          '}${l}`,
+    ),
   ];
   for (const g of r.groups) {
     lines.push('', g.title);

@@ -195,11 +195,12 @@ async function authSsl(ctx: ProbeContext): Promise<ProbePoint> {
           'not-supported',
           'AUTH SSL is the MS-FTPS extension for legacy clients',
         );
+      const st = ctx.t.state;
+      if (st.noTls !== undefined) st.stop(st.noTls); // its handshake would fail as AUTH TLS's did
       await c.control.startTls();
       await c.login();
       await c.request('PBSZ 0');
       const prot = await c.request('PROT P');
-      const st = ctx.t.state;
       if (!isPositiveCompletion(prot) && st.protRefused !== undefined) st.stop(st.protRefused);
       const session = c.control.dataSession();
       const o = await exchange(c, { command: 'NLST', tls: { session } });

@@ -2,17 +2,22 @@ import { Code } from '../../protocol/codes.js';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { LoginError } from '../errors.js';
 import { parseListText, parseMlsdText, type RemoteEntry } from '../listing.js';
+import { FerryError } from '../../errors.js';
+import { formatReply, type Reply } from '../../protocol/reply.js';
 import {
   NotCompletedError,
   ProbeConnection,
   ProbeState,
+  TLS_FAILED,
   brief,
   droppedBeforeTls,
+  silence,
+  timedOut,
   type OpenOptions,
   type ProbeTarget,
 } from './connection.js';
 import { notCompleted, type ProbeContext } from './context.js';
-import { exchange, succeeded } from './data.js';
+import { exchange, shortError, succeeded } from './data.js';
 import { HOLD_MIN_SIZE, featurePoints } from './features.js';
 import { msFtpsPoints } from './ms-ftps.js';
 import { rfc4217Points } from './rfc4217.js';
@@ -32,7 +37,8 @@ import { WriteArea, writeNotApplicable } from './write.js';
 /**
  * `ferry probe`: runs every check against one server, in order and one connection at a time (so a
  * server's per-address limits and the order of events stay predictable), and builds the report.
- * A failure to connect or secure the first session is thrown (exit codes 3/4); a refused login or
+ * A first connection that cannot be made is thrown (exit code 3); one turned away, unanswered, not
+ * FTP, or whose TLS failed is reported (TLS failed: the checks in clear only); a refused login or
  * PBSZ/PROT is reported, and after the start each check records its own failure as a point, or as
  * not completed when the server stopped letting the probe in (ProbeState).
  */
@@ -108,9 +114,10 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
   if (t.security === 'none') {
     // ftp://: is TLS offered at all? The probe never logs in in clear.
     const c = await openFirst(t, { login: false });
-    if ('why' in c) {
-      prelude.push(notCompleted('tls-offered', TLS_OFFERED, 'AUTH TLS', c.why));
-      return refusedReport(o, { ...t, security: 'explicit' }, c, started, prelude, made);
+    if (!(c instanceof ProbeConnection)) {
+      const refusal = 'why' in c ? c : { why: c.tlsFailed, greeting: c.greeting }; // no TLS asked: not seen
+      prelude.push(notCompleted('tls-offered', TLS_OFFERED, 'AUTH TLS', refusal.why));
+      return refusedReport(o, { ...t, security: 'explicit' }, refusal, started, prelude, made);
     }
     try {
       const r = await c.request('AUTH TLS');
@@ -142,11 +149,23 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
     }
     t = { ...t, security: 'explicit' };
   }
-  // The first session: connecting or securing it must work (else exit 3/4; a server that turns the
-  // probe away still gets a report); a refused login (or none, for a certificate not trusted) or
-  // PBSZ/PROT is reported, and the checks that need them are marked not completed.
-  const base = await openFirst(t, { login: false });
-  if ('why' in base) return refusedReport(o, t, base, started, prelude, made);
+  // The first session: connecting must work (else exit 3); a server that turns the probe away,
+  // stops answering or is no FTP server still gets a report. Securing it: a failed TLS leaves the
+  // checks in clear (exit 4). A refused login (or none, for a certificate not trusted) or PBSZ/PROT
+  // is reported, and the checks that need them are marked not completed.
+  const first = await openFirst(t, { login: false });
+  if ('why' in first) return refusedReport(o, t, first, started, prelude, made);
+  let base: ProbeConnection;
+  if ('tlsFailed' in first) {
+    state.noTls = first.tlsFailed;
+    state.noLogin = first.tlsFailed; // never a password without TLS
+    const why = { why: first.tlsFailed, greeting: first.greeting };
+    if (t.security !== 'explicit') return refusedReport(o, t, why, started, prelude, made);
+    const clear = await openFirst(t, { login: false, auth: false });
+    if (!(clear instanceof ProbeConnection))
+      return refusedReport(o, t, 'why' in clear ? clear : why, started, prelude, made);
+    base = clear;
+  } else base = first;
   let ctx: ProbeContext;
   try {
     try {
@@ -230,31 +249,57 @@ function writeOf(made: Made): ProbeReport['write'] {
 
 const TLS_OFFERED = 'TLS offered on the plain FTP port (AUTH TLS)';
 
-/** The server turned the probe's first connection away: why (a report's reason), and its greeting or `-`. */
+/**
+ * The server turned the probe's first connection away, stopped answering or is no FTP server: why
+ * (a report's reason), and its greeting or `-`.
+ */
 interface Refusal {
   readonly why: string;
   readonly greeting: string;
 }
 
+/** The first connection's TLS failed (AUTH TLS refused, a failed handshake): `TLS failed: …`. */
+interface TlsFailure {
+  readonly tlsFailed: string;
+  readonly greeting: string;
+}
+
 /**
- * The probe's first connection, or its refusal as a ban or a connection limit does it: a 421
- * greeting, or the connection closed before the greeting or the TLS handshake. Any other failure
- * (nothing listening, no TLS, a timeout) is thrown: there is nothing to report.
+ * The probe's first connection; or its refusal as a ban or a connection limit does it (a 421
+ * greeting, the connection closed before the greeting or the TLS handshake), a server that sent
+ * nothing in time (hung, stopped, or implicit FTPS asked for explicit), one that is no FTP server,
+ * or a failed TLS. A connection that cannot be made (nothing listening) is thrown: there is nothing
+ * to report.
  */
-async function openFirst(t: ProbeTarget, o: OpenOptions): Promise<ProbeConnection | Refusal> {
+async function openFirst(t: ProbeTarget, o: OpenOptions): Promise<ProbeConnection | Refusal | TlsFailure> {
+  let greeted: Reply | undefined;
   try {
-    return await ProbeConnection.open(t, o);
+    return await ProbeConnection.open(t, { ...o, onGreeting: (g) => (greeted = g) });
   } catch (err) {
     const text = err instanceof Error ? err.message : '';
-    const greeting = /^The server refused the connection: (4\d\d .*)$/.exec(text)?.[1];
-    if (greeting !== undefined) return { why: `server refused the connection: ${greeting}`, greeting };
+    const refusedBy = /^The server refused the connection: (4\d\d .*)$/.exec(text)?.[1];
+    if (refusedBy !== undefined)
+      return { why: `server refused the connection: ${refusedBy}`, greeting: refusedBy };
+    const greeting = greeted ? greetingLine(greeted) : '-';
+    if (timedOut(err)) return { why: silence(t), greeting };
+    if (err instanceof FerryError && err.code === 'ERR_PROTOCOL')
+      return { why: `${NOT_FTP}: ${shortError(err)}`, greeting };
     const refused =
       (err as { systemCode?: string }).systemCode === 'ECONNREFUSED' || /ECONNREFUSED/.test(text);
-    if (refused || !droppedBeforeTls(err)) throw err;
-    const before = t.security === 'implicit' ? 'the TLS handshake' : 'the greeting or the TLS handshake';
-    return { why: `server refused the connection: closed before ${before}`, greeting: '-' };
+    if (refused) throw err;
+    if (droppedBeforeTls(err)) {
+      const before =
+        t.security === 'implicit' || greeted ? 'the TLS handshake' : 'the greeting or the TLS handshake';
+      return { why: `server refused the connection: closed before ${before}`, greeting };
+    }
+    if (err instanceof FerryError && err.code === 'ERR_TLS')
+      return { tlsFailed: `${TLS_FAILED}: ${shortError(err)}`, greeting };
+    throw err;
   }
 }
+
+/** How the reason for a first connection that did not get FTP replies begins. */
+export const NOT_FTP = 'not an FTP server';
 
 /**
  * The report of a server that turned the probe away from its first connection: every check is run
@@ -286,8 +331,12 @@ async function refusedReport(
   return report(o, t, greeting, started, groups, [], writeOf(made));
 }
 
-function greetingLine(g: { code: number; lines: readonly string[] }): string {
-  return `${g.code} ${g.lines[0] ?? ''}`;
+/** A greeting as received, every line (`220-…` then `220 …` when it has several), joined by `\n`. */
+function greetingLine(g: Reply): string {
+  return formatReply(g)
+    .split('\r\n')
+    .filter((l) => l !== '')
+    .join('\n');
 }
 
 const PROT_TITLE = 'PBSZ 0 and PROT P accepted (protected data connections)';
@@ -346,7 +395,8 @@ function report(
   return {
     schema: PROBE_SCHEMA,
     target: { url: o.url, host: t.host, port: t.port, security: o.target.security, user: t.user },
-    greeting,
+    greeting: greeting.split('\n')[0] ?? '-',
+    greetingLines: greeting === '-' ? [] : greeting.split('\n'),
     startedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
     write,

@@ -149,7 +149,9 @@ export async function tlsPoints(ctx: ProbeContext): Promise<ProbePoint[]> {
       ? await alpn(t)
       : notApplicable(ALPN_ID, ALPN_TITLE, 'no TLS version accepted'),
   );
-  return out;
+  // The first session's TLS failed: no handshake here says anything the checks could judge.
+  const noTls = t.state.noTls;
+  return noTls === undefined ? out : out.map((p) => notCompleted(p.id, p.title, p.sent, noTls));
 }
 
 interface Suites {

@@ -56,8 +56,10 @@ export interface ProbeReport {
     readonly security: Security;
     readonly user: string;
   };
-  /** The server's greeting (first line), as received. */
+  /** The server's greeting (first line: `220-…` when more follow), as received; `-` when none came. */
   readonly greeting: string;
+  /** Every line of the greeting, as received (empty when none came). */
+  readonly greetingLines: readonly string[];
   readonly startedAt: string;
   readonly durationMs: number;
   /** Whether the write tests ran (`--write DIR`), and where. */
