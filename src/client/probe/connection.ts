@@ -50,6 +50,9 @@ export interface ProbeTrust {
 /** How the reason for the points not checked because the certificate is not trusted begins. */
 export const NOT_TRUSTED = "not logged in: the server's certificate is not trusted";
 
+/** How the reason for a check whose session the server refused (a per-user session limit) begins. */
+export const SESSION_REFUSED = 'another session refused';
+
 /** How the reason for the points not checked because the first session's TLS failed begins. */
 export const TLS_FAILED = 'TLS failed';
 
@@ -238,6 +241,10 @@ export class ProbeConnection {
     let r = await this.request(`USER ${this.target.user}`);
     if (r.code === Code.NeedPassword) r = await this.request(`PASS ${this.target.password}`);
     if (r.code !== Code.LoggedIn && r.code !== Code.NotImplementedSuperfluous) {
+      // 421 to a login once the first one worked: the account's session limit (request() found the
+      // server still greeting), not its password: only the check that needed this session is not done.
+      if (st.started && r.code === Code.ServiceNotAvailable)
+        throw new NotCompletedError(`${SESSION_REFUSED}: ${brief(r)}`);
       if (st.started) {
         st.noLogin ??= `login refused: ${brief(r)}`;
         st.stop(st.noLogin);
