@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import type { ProtocolEvent } from '../client/control.js';
 import { CertificateError } from '../client/errors.js';
 import { NOT_TRUSTED, TLS_FAILED, stoppedAnswering, type ProbeTrust } from '../client/probe/connection.js';
-import { conformanceFails, formatReport } from '../client/probe/format.js';
+import { conformanceFails, formatReport, notCleanedUp } from '../client/probe/format.js';
 import type { ProbeReport } from '../client/probe/types.js';
 import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../client/probe/run.js';
 import { KnownHostsFile } from '../client/trust.js';
@@ -73,8 +73,8 @@ const CERT_HINT = 'if it requires a client certificate, give --cert and --key';
 
 /**
  * What a report that could not be completed likely means, and what to do, on standard error: a
- * ban, a server that sent nothing (or implicit FTPS asked for as explicit), a failed TLS, a refused
- * login (that may need a client certificate).
+ * ban, a server that sent nothing (or implicit FTPS asked for as explicit), a failed TLS, files
+ * --write could not delete, a refused login (that may need a client certificate).
  */
 function adviceFor(r: ProbeReport, certGiven: boolean): string {
   const why = r.summary.incomplete;
@@ -89,6 +89,8 @@ function adviceFor(r: ProbeReport, certGiven: boolean): string {
     out.push(
       `ferry: ${tls}: the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${CERT_HINT}`}\n`,
     );
+  if (r.write && !r.write.cleanedUp)
+    out.push(`ferry: the probe's files in ${r.write.dir}: ${notCleanedUp(r.write.left)}\n`);
   const login = why.find((w) => w.startsWith('login refused'));
   if (login !== undefined && !certGiven) out.push(`ferry: ${login}; ${CERT_HINT}\n`);
   return out.join('');

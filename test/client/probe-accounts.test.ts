@@ -2,11 +2,12 @@
  * `ferry probe` against Ferry accounts with limits of their own: one limited to a single session
  * (only the check that needs two sessions is not completed; the login is not "refused"), one that
  * needs a pinned client certificate (`--cert`/`--key` log it in; without them the refused login
- * hints at them).
+ * hints at them), and one that may upload but not delete (`--write` names the files it left, on
+ * standard error and in the JSON).
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -25,7 +26,7 @@ describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
   let keyFile: string;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-probe-accounts-'));
-    for (const d of ['one', 'dave']) await mkdir(path.join(dir, d), { recursive: true });
+    for (const d of ['one', 'dave', 'inbox/in']) await mkdir(path.join(dir, d), { recursive: true });
     const dave = await generateSelfSigned('dave', 'ecdsa');
     certFile = path.join(dir, 'dave.crt');
     keyFile = path.join(dir, 'dave.key');
@@ -38,6 +39,12 @@ describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
         password: 'pw',
         home: path.join(dir, 'dave'),
         clientCerts: [new X509Certificate(dave.cert).fingerprint256],
+      },
+      {
+        username: 'inbox',
+        password: 'pw',
+        home: path.join(dir, 'inbox'),
+        permissions: { '/': ['list'], '/in': ['list', 'upload'] },
       },
     ]);
     // Loopback allowed: the probe's deliberate TLS failures (and dave's refused login) must not ban it.
@@ -70,5 +77,15 @@ describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
     const report = JSON.parse(r.stdout) as ProbeReport;
     assert.deepEqual(report.summary.incomplete, []);
     assert.equal(r.code, 0, r.stderr);
+  });
+
+  it('--write where files cannot be deleted: the files left are named (stderr, JSON)', async () => {
+    const r = await probeCli([url('inbox'), '--json', '--insecure', '--write', 'in']);
+    const report = JSON.parse(r.stdout) as ProbeReport;
+    const onDisk = (await readdir(path.join(dir, 'inbox/in'))).filter((n) => n.startsWith('ferry-probe-'));
+    assert.notEqual(onDisk.length, 0, 'the server refused every DELE: files are left');
+    assert.equal(report.write?.cleanedUp, false);
+    assert.deepEqual([...(report.write?.left ?? [])].sort(), onDisk.map((n) => `in/${n}`).sort());
+    for (const n of onDisk) assert.ok(r.stderr.includes(`in/${n}`), r.stderr);
   });
 });

@@ -36,7 +36,10 @@ export function formatReport(r: ProbeReport): string {
     }
   }
   if (r.write)
-    lines.push('', `write checks in ${r.write.dir}: ${r.write.cleanedUp ? 'cleaned up' : 'NOT cleaned up'}`);
+    lines.push(
+      '',
+      `write checks in ${r.write.dir}: ${r.write.cleanedUp ? 'cleaned up' : notCleanedUp(r.write.left)}`,
+    );
   for (const l of r.limits) lines.push(`limit: ${l}`);
   const s = r.summary;
   lines.push(
@@ -54,6 +57,13 @@ export function formatReport(r: ProbeReport): string {
         : 'MS-FTPS and RFC 4217: no point fails, but some were NOT COMPLETED: the report is incomplete.',
   );
   return lines.join('\n') + '\n';
+}
+
+/** What a --write that could not clean up says: the files that may be left, when they are known. */
+export function notCleanedUp(left: readonly string[] | undefined): string {
+  return left && left.length > 0
+    ? `NOT cleaned up, these may be left on the server: ${left.join(', ')}`
+    : 'NOT cleaned up (the directory could not be listed to check)';
 }
 
 /** A point of MS-FTPS or RFC 4217 fails (exit code 1). */

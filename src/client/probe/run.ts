@@ -244,7 +244,11 @@ async function checks(
 }
 
 function writeOf(made: Made): ProbeReport['write'] {
-  return made.area ? { dir: made.area.dir, cleanedUp: made.cleanedUp ?? true } : null;
+  if (!made.area) return null;
+  const cleanedUp = made.cleanedUp ?? true;
+  return cleanedUp
+    ? { dir: made.area.dir, cleanedUp }
+    : { dir: made.area.dir, cleanedUp, left: made.area.left };
 }
 
 const TLS_OFFERED = 'TLS offered on the plain FTP port (AUTH TLS)';

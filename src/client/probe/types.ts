@@ -62,8 +62,15 @@ export interface ProbeReport {
   readonly greetingLines: readonly string[];
   readonly startedAt: string;
   readonly durationMs: number;
-  /** Whether the write tests ran (`--write DIR`), and where. */
-  readonly write: { readonly dir: string; readonly cleanedUp: boolean } | null;
+  /**
+   * Whether the write tests ran (`--write DIR`), and where; when not cleaned up, `left`: the files
+   * that may still be there (empty when it could not be checked).
+   */
+  readonly write: {
+    readonly dir: string;
+    readonly cleanedUp: boolean;
+    readonly left?: readonly string[];
+  } | null;
   readonly groups: readonly ProbeGroup[];
   readonly summary: {
     readonly pass: number;
