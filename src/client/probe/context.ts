@@ -60,8 +60,14 @@ export async function protectedSession(t: ProbeTarget, o: OpenOptions = {}): Pro
   return c;
 }
 
-/** A check that could not run to the end: the error is what came back, and the point fails. */
+/**
+ * A check that could not run to the end: the error is what came back, and the point fails. An error
+ * of the probe's own (an argument it cannot send, a bug: RangeError, TypeError) says nothing of the
+ * server: that point is not completed, with the error as why.
+ */
 export function errored(id: string, title: string, sent: string, err: unknown): ProbePoint {
+  if (err instanceof RangeError || err instanceof TypeError)
+    return notCompleted(id, title, sent, `the probe could not do this check: ${shortError(err)}`);
   return point(id, title, sent, shortError(err), 'fail', 'the check could not complete');
 }
 

@@ -147,11 +147,18 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
     server.close();
     accepted?.destroy();
   };
-  const line =
-    mode === 'eprt'
-      ? `EPRT ${formatEprtArg(ctl.localAddress, port)}`
-      : `PORT ${formatPortArg(ctl.localAddress, port)}`;
-  // Whatever stops the probe here (no reply, a dead connection) must not leave the listener open.
+  // Whatever stops the probe here (an address PORT cannot carry, no reply, a dead connection) must
+  // not leave the listener open.
+  let line: string;
+  try {
+    line =
+      mode === 'eprt'
+        ? `EPRT ${formatEprtArg(ctl.localAddress, port)}`
+        : `PORT ${formatPortArg(ctl.localAddress, port)}`;
+  } catch (err) {
+    close();
+    throw err;
+  }
   const r = await ctl.request(line).catch((err: unknown) => {
     close();
     throw err;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { addressKind, parsePasvReply, sameHost } from '../../protocol/address.js';
+import { addressKind, parsePasvReply, sameHost, toIPv4 } from '../../protocol/address.js';
 import { Code } from '../../protocol/codes.js';
 import {
   isNegative,
@@ -112,6 +112,9 @@ async function dataMode(
   let endpointReply: Reply | undefined;
   const p = await check(ctx.t, id, title, sent, async () => {
     const c = await dataSession(ctx, session);
+    const local = c.control.localAddress;
+    if (mode === 'port' && toIPv4(local) === undefined)
+      return notApplicable(id, title, `PORT cannot carry an IPv6 address (${local}); EPRT does (RFC 2428)`);
     const tlsPlan = ctx.t.security === 'none' ? false : { session: c.control.dataSession() };
     const o = await exchange(c, { command: 'NLST', mode, tls: tlsPlan });
     if (o.endpointRefused) return point(id, title, sent, brief(o.endpointRefused), 'not-supported');
