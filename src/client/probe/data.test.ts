@@ -54,3 +54,61 @@ test('an EPRT that gets no reply leaves no listener open behind the probe', asyn
     server.close();
   }
 });
+
+test('a transfer refused at once (522) over an open data connection ends without waiting for data', async () => {
+  // vsftpd's force_local_data_ssl: PROT C accepted, then 522 to the listing, its data connection
+  // (accepted by the listener) left open and silent.
+  const open = new Set<net.Socket>();
+  const track = (s: net.Socket): void => {
+    s.on('error', () => {});
+    open.add(s);
+  };
+  const passive = net.createServer(track);
+  passive.listen(0, '127.0.0.1');
+  await once(passive, 'listening');
+  const server = net.createServer((sock) => {
+    track(sock);
+    sock.write('220 ready\r\n');
+    const lines = readline.createInterface({ input: sock, crlfDelay: Infinity });
+    lines.on('error', () => {});
+    lines.on('line', (line) => {
+      if (line.startsWith('USER')) sock.write('331 password\r\n');
+      else if (line.startsWith('PASS')) sock.write('230 in\r\n');
+      else if (line.startsWith('EPSV'))
+        sock.write(
+          `229 Entering Extended Passive Mode (|||${(passive.address() as net.AddressInfo).port}|)\r\n`,
+        );
+      else if (line.startsWith('NLST')) sock.write('522 SSL connection required\r\n');
+      else sock.write('502 no\r\n');
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  try {
+    const c = await ProbeConnection.open({
+      host: '127.0.0.1',
+      port: (server.address() as net.AddressInfo).port,
+      security: 'none',
+      user: 'u',
+      password: 'p',
+      servername: undefined,
+      ca: undefined,
+      trust: undefined,
+      timeoutMs: 3000,
+      log: undefined,
+      state: new ProbeState(),
+    });
+    try {
+      const o = await exchange(c, { command: 'NLST', tls: false });
+      assert.equal(o.final?.code, 522);
+      // Not "no data for 3000 ms": the refusal, not a stalled data connection, ended it.
+      assert.equal(o.error, undefined);
+    } finally {
+      await c.close();
+    }
+  } finally {
+    for (const s of open) s.destroy();
+    server.close();
+    passive.close();
+  }
+});

@@ -3,7 +3,13 @@ import { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import { formatEprtArg, formatPortArg, parseEpsvReply, parsePasvReply } from '../../protocol/address.js';
 import { Code } from '../../protocol/codes.js';
-import { isPositiveCompletion, isPreliminary, replyLine, type Reply } from '../../protocol/reply.js';
+import {
+  isNegative,
+  isPositiveCompletion,
+  isPreliminary,
+  replyLine,
+  type Reply,
+} from '../../protocol/reply.js';
 import { handshake } from '../../tls/handshake.js';
 import { connectTcp } from '../control.js';
 import { giveUp } from '../data-reset.js';
@@ -177,15 +183,22 @@ async function openEndpoint(c: ProbeConnection, mode: DataMode): Promise<Endpoin
 export const PROBE_MAX_DATA = 16 * 1024 * 1024;
 
 /**
- * Reads everything until the stream ends (or fails, or stalls for `ms`). Past PROBE_MAX_DATA it stops
- * and closes the stream: `overflow`, the data connection worked (no error).
+ * Reads everything until the stream ends (or fails, or stalls for `ms`), or until `refused` gives a
+ * reply: the server refused the transfer (vsftpd's 522 to a clear data connection) and will send
+ * nothing. Past PROBE_MAX_DATA it stops and closes the stream: `overflow`, the data connection
+ * worked (no error).
  */
-function drain(s: Duplex, ms: number): Promise<{ data: Buffer; error?: string; overflow?: true }> {
+function drain(
+  s: Duplex,
+  ms: number,
+  refused?: Promise<Reply | undefined>,
+): Promise<{ data: Buffer; error?: string; overflow?: true }> {
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let total = 0;
     let overflow = false;
     let timer = setTimeout(() => finish('no data for ' + ms + ' ms'), ms);
+    void refused?.then((r) => r && finish());
     const finish = (error?: string): void => {
       clearTimeout(timer);
       s.off('data', onData);
@@ -303,7 +316,14 @@ export async function exchange(c: ProbeConnection, plan: DataPlan): Promise<Data
         const rest = await drain(stream, t.timeoutMs);
         if (rest.error !== undefined && !/ECONNRESET|EPIPE/.test(rest.error)) error = rest.error;
       } else {
-        const got = await drain(stream, t.timeoutMs);
+        // A refusal with no 1xx before it ends the wait for data (the reply stays first's).
+        const refused = first
+          ? undefined
+          : firstP.then(
+              (r) => (isNegative(r) ? r : undefined),
+              () => undefined,
+            );
+        const got = await drain(stream, t.timeoutMs, refused);
         data = Buffer.concat([data, got.data]);
         error = got.error;
         overflowed = got.overflow === true;
