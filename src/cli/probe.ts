@@ -111,8 +111,11 @@ function trustOf(o: ProbeFlags): ProbeTrust {
   return {
     policy: trustPolicy(o, new KnownHostsFile(o.knownHosts)),
     onDecision: (d) => {
+      // The library's message names its options for code too: the command's flags are enough here.
       if (d instanceof CertificateError)
-        say(`${d.message}\nThe probe did not log in: its report holds only the checks that need no login.`);
+        say(
+          `${d.message.replace(/ \(from code: [^)]*\)/g, '')}\nThe probe did not log in: its report holds only the checks that need no login.`,
+        );
       else if (d.kind === 'first-use')
         say(
           `Trusting the certificate on first use (${d.reason}; ${d.fingerprint}); recorded in ${d.location}.`,

@@ -49,6 +49,7 @@ describe('ferry probe and an untrusted certificate', { timeout: 120_000 }, () =>
     assert.equal(logins(), before, 'the server saw no login');
     assert.match(r.stderr, /is not trusted \(self-signed.*\n {2}fingerprint: sha256:/);
     assert.match(r.stderr, /--fingerprint/);
+    assert.doesNotMatch(r.stderr, /from code/); // the library's option names: not the command's
     const report = JSON.parse(r.stdout) as ProbeReport;
     const v = verdicts(report);
     for (const id of [
