@@ -290,6 +290,10 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
         }
         try {
           const sock = c.tlsSocket;
+          // A server without TLS 1.2 (vsftpd with TLS 1.0 only) gives an older version: not this point.
+          const got = sock?.getProtocol();
+          if (k.id.startsWith('resume-tls12') && got !== 'TLSv1.2')
+            return notApplicable(k.id, k.title, `the control connection got ${got ?? 'no TLS'}, not TLS 1.2`);
           if (k.id === 'resume-tls12-ticket' && sock && !sock.getTLSTicket())
             return point(k.id, k.title, sent, 'no session ticket issued', 'not-supported');
           const session = c.control.dataSession();
