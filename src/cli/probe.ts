@@ -68,8 +68,9 @@ const TERMINATED = 143;
 const REFUSED_ADVICE =
   "ferry: the server refused the probe's connections: most likely a ban or a connection limit (Ferry's defender, fail2ban); allow the prober's address first (Ferry: `defender: allow:`, fail2ban: ignoreip)\n";
 
-/** A hint for a certificate asked for: a server or account may want one (vsftpd require_cert, Ferry pins). */
-const CERT_HINT = 'if it requires a client certificate, give --cert and --key';
+/** What a server or account that wants a client certificate needs (vsftpd require_cert, Ferry's pins). */
+const certHint = (who: string): string =>
+  `if the ${who} requires a client certificate, give --cert and --key`;
 
 /**
  * What a report that could not be completed likely means, and what to do, on standard error: a
@@ -87,12 +88,14 @@ function adviceFor(r: ProbeReport, certGiven: boolean): string {
   const tls = why.find((w) => w.startsWith(TLS_FAILED));
   if (tls !== undefined)
     out.push(
-      `ferry: ${tls}: the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${CERT_HINT}`}\n`,
+      `ferry: ${tls}: the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${certHint('server')}`}\n`,
     );
   if (r.write && !r.write.cleanedUp)
     out.push(`ferry: the probe's files in ${r.write.dir}: ${notCleanedUp(r.write.left)}\n`);
   const login = why.find((w) => w.startsWith('login refused'));
-  if (login !== undefined && !certGiven) out.push(`ferry: ${login}; ${CERT_HINT}\n`);
+  // Anonymous logins have no certificate to give.
+  const anonymous = ['anonymous', 'ftp'].includes(r.target.user.toLowerCase());
+  if (login !== undefined && !certGiven && !anonymous) out.push(`ferry: ${login}; ${certHint('account')}\n`);
   return out.join('');
 }
 
