@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
-import { isTransient } from './errors.js';
+import { IncompleteListingError, isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure, type Reconnect } from './pool.js';
@@ -50,7 +50,8 @@ async function remoteNames(
       size: e.size ?? undefined,
     }));
   } catch (err) {
-    if (!(err instanceof ReplyError)) throw err;
+    // A listing the server cut or could not read: NLST would be no better.
+    if (!(err instanceof ReplyError) || err instanceof IncompleteListingError) throw err;
     // Some servers refuse LIST of a directory yet answer NLST (and some NLST give paths: keep the name).
     const text = await client.listRaw(dir, 'NLST', { signal }).catch(() => {
       throw err;

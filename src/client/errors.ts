@@ -1,5 +1,7 @@
 import { FerryError, ReplyError } from '../errors.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
+import type { ListingProblem } from '../protocol/listing-reply.js';
+import { replyLine, type Reply } from '../protocol/reply.js';
 import { describeTlsFailure } from './tls-record-faults.js';
 
 /**
@@ -48,6 +50,26 @@ export class CertificateError extends FerryError {
     this.problem = problem;
     this.fingerprint = fingerprint;
     this.server = server;
+  }
+}
+
+/**
+ * A listing the server ended with a 2xx reply that says it is not the directory's contents
+ * (protocol/listing-reply.ts): the directory could not be read, or the listing was cut at the
+ * server's limit. A ReplyError (CLI exit 6), so that a mirror treats the directory as one the server
+ * would not list: nothing under it is deleted.
+ */
+export class IncompleteListingError extends ReplyError {
+  readonly problem: ListingProblem;
+  constructor(problem: ListingProblem, r: Reply, command: string, dir: string) {
+    super(r.code, replyLine(r), command);
+    this.name = 'IncompleteListingError';
+    this.problem = problem;
+    const what = dir === '' ? 'the current directory' : dir;
+    this.message =
+      problem === 'truncated'
+        ? `The server cut the listing of ${what} short (${command}: ${r.code} ${replyLine(r)}): it holds more entries than the server lists at once (Pure-FTPd: raise its limit with -L/--limitrecursion).`
+        : `The server could not read ${what} (${command}: ${r.code} ${replyLine(r)}): its listing is not its contents.`;
   }
 }
 

@@ -21,6 +21,7 @@ export {
   CertificateError,
   ConnectionError,
   LocalError,
+  IncompleteListingError,
   failureKind,
   type FailureKind,
   type CertificateProblem,
@@ -37,4 +38,5 @@ export {
 export { parseFtpUrl, resolveCredentials, type FtpUrl, type Security } from './url.js';
 export { type Checksum, type ChecksumOptions } from './checksum.js';
 export { type Reply } from '../protocol/reply.js';
+export { type ListingProblem } from '../protocol/listing-reply.js';
 export { type ProtocolEvent, type ProtocolLogger } from './control.js';

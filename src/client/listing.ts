@@ -11,7 +11,9 @@ import { collector } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
 import { Code } from '../protocol/codes.js';
-import { isPermanentNegative, isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { listingProblem } from '../protocol/listing-reply.js';
+import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
+import { IncompleteListingError } from './errors.js';
 
 /**
  * Directory listings (MLSD, else LIST in Unix or MS-DOS form) and what is known about one path
@@ -146,16 +148,23 @@ async function listAll(s: ClientSession, dir: string, signal?: AbortSignal): Pro
 async function inDir(s: ClientSession, dir: string, verb: string, signal?: AbortSignal): Promise<string> {
   const c = collector(s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes);
   const body = { direction: 'download', sink: c.sink } as const;
+  let line: string;
+  let done: Reply;
   if (verb === 'MLSD' || dir === '' || s.home === undefined) {
-    await transfer(s, dir === '' ? verb : `${verb} ${dir}`, body, { signal });
+    line = dir === '' ? verb : `${verb} ${dir}`;
+    done = (await transfer(s, line, body, { signal })).reply;
   } else {
     await command(s, `CWD ${dir}`);
+    line = verb;
     try {
-      await transfer(s, verb, body, { signal });
+      done = (await transfer(s, verb, body, { signal })).reply;
     } finally {
       if (!s.control.failure) await command(s, `CWD ${s.home}`);
     }
   }
+  // A 226 that says the directory was not read, or not all of it, is no listing of its contents.
+  const problem = listingProblem(done);
+  if (problem) throw new IncompleteListingError(problem, done, line, dir);
   return c.text();
 }
 
