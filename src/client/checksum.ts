@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Code } from '../protocol/codes.js';
-import { Crc32, parseHashAlgorithm, parseHashReply, type HashAlgorithm } from '../protocol/hash.js';
-import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
+import { Crc32, findHashReply, parseHashAlgorithm, type HashAlgorithm } from '../protocol/hash.js';
+import { isPositiveCompletion } from '../protocol/reply.js';
 import { checksumReply } from './checksum-reply.js';
 import { remoteSize } from './files.js';
 import { fsPath } from './local-file.js';
@@ -96,16 +96,17 @@ export async function remoteChecksum(
       if (isPositiveCompletion(r)) s.hashSelected = best;
     }
     const r = await checksumReply(c, `HASH ${path}`, budget, size);
-    const parsed = r.code === Code.FileStatus ? parseHashReply(replyLine(r)) : undefined;
+    const parsed = r.code === Code.FileStatus ? findHashReply(r.lines) : undefined;
     const algorithm = parsed ? parseHashAlgorithm(parsed.algorithm) : undefined;
-    return parsed && algorithm ? { algorithm, hex: parsed.hex } : undefined;
+    if (parsed && algorithm) return { algorithm, hex: parsed.hex };
+    // A HASH reply that gives nothing usable: the older commands, where offered, may.
   }
   for (const [verb, algorithm] of LEGACY) {
     if (!s.featureMap.has(verb)) continue;
     const r = await checksumReply(c, `${verb} ${path}`, budget, size);
-    if (!isPositiveCompletion(r)) return undefined;
+    if (!isPositiveCompletion(r)) continue;
     const hex = new RegExp(`\\b[0-9a-fA-F]{${HEX_DIGITS[algorithm]}}\\b`).exec(r.lines.join(' '))?.[0];
-    return hex ? { algorithm, hex: hex.toLowerCase() } : undefined;
+    if (hex) return { algorithm, hex: hex.toLowerCase() };
   }
   return undefined;
 }

@@ -578,7 +578,10 @@ async function mirrorTrees(
         `${what}, but has ${size} bytes, not the ${item.size} of the source.`,
       );
     if (!canVerify) return;
+    // Counted as compared, so that the summary does not say no file was.
+    verified++;
     const remote = await worker.checksum(remotePath(rel), { size: item.size ?? undefined });
+    if (remote) verifiedBy = remote.algorithm;
     if (remote && remote.hex !== (await localChecksum(localPath(rel), remote.algorithm)))
       throw new FerryError(
         'ERR_REMOTE',

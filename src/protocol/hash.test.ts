@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseCommand } from './command.js';
-import { Crc32, formatHashFeat, formatHashReply, parseHashAlgorithm, parseHashReply } from './hash.js';
+import {
+  Crc32,
+  findHashReply,
+  formatHashFeat,
+  formatHashReply,
+  parseHashAlgorithm,
+  parseHashReply,
+} from './hash.js';
 
 test('CRC32 is the IEEE one (check value of "123456789"), fed whole or in pieces', () => {
   assert.equal(new Crc32().update(Buffer.from('123456789')).digest(), 'cbf43926');
@@ -34,4 +41,14 @@ test('HASH takes a path; OPTS HASH asks or selects, an unknown algorithm is a 50
   assert.deepEqual(pick.command.option, { name: 'HASH', algorithm: 'MD5' });
   const bad = parseCommand('OPTS HASH SHA-3');
   assert.ok(bad.kind === 'bad-argument' && bad.code === 501);
+});
+
+test("a multi-line 213 gives its checksum line wherever it is (ProFTPD's comes last)", () => {
+  const hex = 'a'.repeat(64);
+  const want = { algorithm: 'SHA-256', start: 0, end: 2, hex };
+  assert.deepEqual(findHashReply(['Computing SHA-256 digest', `SHA-256 0-2 ${hex} f`]), want);
+  assert.deepEqual(findHashReply([`SHA-256 0-2 ${hex} f`, 'End']), want);
+  assert.deepEqual(findHashReply(['Computing', `213-SHA-256 0-2 ${hex} f`, 'End']), want);
+  assert.deepEqual(findHashReply(['Computing', `  SHA-256 0-2 ${hex} f`, 'End']), want);
+  assert.equal(findHashReply(['Computing SHA-256 digest', 'done']), undefined);
 });

@@ -33,6 +33,21 @@ export function parseHashReply(
   return { algorithm: m[1] ?? '', start: Number(m[2]), end: Number(m[3]), hex: (m[4] ?? '').toLowerCase() };
 }
 
+/**
+ * The HASH reply among a 213's lines: ProFTPD's mod_digest says what it computes first
+ * (`213-Computing SHA-256 digest`, then `213 SHA-256 0-2 <hex> path`), so every line is tried, the
+ * last first; a repeated code (`213-` or `213 ` on a middle line) or an indent is no part of it.
+ */
+export function findHashReply(
+  lines: readonly string[],
+): { algorithm: string; start: number; end: number; hex: string } | undefined {
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const parsed = parseHashReply((lines[i] ?? '').replace(/^(?:\d{3}[- ])?\s*/, ''));
+    if (parsed) return parsed;
+  }
+  return undefined;
+}
+
 function crcTable(): Uint32Array {
   const t = new Uint32Array(256);
   for (let n = 0; n < 256; n++) {
