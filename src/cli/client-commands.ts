@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option, type CommanderError } from 'comm
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
 import { failureKind } from '../client/errors.js';
 import type { ProtocolEvent } from '../client/control.js';
-import { mirror, type MirrorResult } from '../client/mirror.js';
+import { mirror } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
 import { KnownHostsFile, type TrustDecision } from '../client/trust.js';
 import {
@@ -40,6 +40,7 @@ import { timeoutSeconds } from './timeout-seconds.js';
 import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
+import { mirrorSummary, unfinishedMirrorSummary, verifySummary, type MirrorTally } from './mirror-summary.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { addTrustOptions, collect, trustPolicy } from './trust-options.js';
@@ -336,50 +337,6 @@ async function localIsDirectory(p: string): Promise<boolean> {
   );
 }
 
-/** The last line of `mirror`: what was (or, in a dry run, would be) done. */
-export function mirrorSummary(r: MirrorResult, dryRun: boolean): string {
-  const skipped =
-    r.unchanged > 0 ? `${r.skipped} skipped (${r.unchanged} unchanged)` : `${r.skipped} skipped`;
-  return dryRun
-    ? `Would transfer ${r.transferred} file(s), ${humanBytes(r.bytes)}; would delete ${r.deleted}; ${skipped}.`
-    : `Transferred ${r.transferred} file(s), ${humanBytes(r.bytes)}; ${r.deleted} deleted, ${skipped}.`;
-}
-
-/** The line `mirror --verify` prints before its summary: how files of the same size were compared. */
-function verifySummary(r: MirrorResult): string {
-  if (r.verifiedBy !== undefined)
-    return `Compared ${r.verified} file(s) of the same size by ${r.verifiedBy}.`;
-  if (r.checksum === undefined)
-    return 'The server offers no checksum (HASH, XSHA256, MD5): compared size and time.';
-  if (r.verified === 0)
-    return `No file has the same size on both sides: nothing to compare by ${r.checksum}.`;
-  return `${r.checksum} gave no checksum for the ${r.verified} file(s) of the same size: compared size and time.`;
-}
-
-/** What a mirror did, counted from its events: what Ctrl-C's summary says. */
-interface MirrorTally {
-  /** The files to transfer; undefined until the trees were compared. */
-  planned: number | undefined;
-  transferred: number;
-  bytes: number;
-  failed: number;
-  deleted: number;
-}
-
-/**
- * The last line of a mirror that did not finish, as a batch's: what was done, and what was not.
- * Undefined for a failure before the trees were compared (its error says it all).
- */
-export function unfinishedMirrorSummary(t: MirrorTally, interrupted: boolean): string | undefined {
-  if (t.planned === undefined)
-    return interrupted
-      ? `Interrupted while comparing the trees: no file transferred${t.deleted > 0 ? `, ${t.deleted} deleted` : ''}.`
-      : undefined;
-  const failed = t.failed > 0 ? `; ${t.failed} failed` : '';
-  const notDone = t.planned - t.transferred - t.failed;
-  return `Transferred ${t.transferred} of ${t.planned} file(s), ${humanBytes(t.bytes)}${failed}; ${t.deleted} deleted${interrupted ? `; interrupted: ${notDone} not transferred` : notDone > 0 ? `; ${notDone} not transferred` : ''}.`;
-}
-
 /** What a get/put of several files needs from the run. */
 function batchRun(run: Run, o: TransferOptions): BatchRun {
   return {
@@ -666,7 +623,14 @@ export function registerClientCommands(program: Command): void {
           const { client, url } = await run.connect(urlText);
           const arrow = srcUrl ? '↓' : '↑';
           const bars = new Map<string, ReturnType<typeof barFor>>();
-          const tally: MirrorTally = { planned: undefined, transferred: 0, bytes: 0, failed: 0, deleted: 0 };
+          const tally: MirrorTally = {
+            planned: undefined,
+            transferred: 0,
+            bytes: 0,
+            failed: 0,
+            unlisted: 0,
+            deleted: 0,
+          };
           const mirrored = mirror(client, {
             direction: srcUrl ? 'download' : 'upload',
             local: localDir,
@@ -685,11 +649,13 @@ export function registerClientCommands(program: Command): void {
             onEvent: (e) => {
               switch (e.kind) {
                 case 'start':
-                  if (o.dryRun)
+                  if (o.dryRun) {
+                    tally.transferred++;
+                    tally.bytes += e.size ?? 0;
                     run.reporter.note(
                       `would transfer ${printableName(e.path)} (${e.size === undefined ? 'size unknown' : humanBytes(e.size)})`,
                     );
-                  else bars.set(e.path, barFor(run, `${arrow} ${printableName(e.path)}`));
+                  } else bars.set(e.path, barFor(run, `${arrow} ${printableName(e.path)}`));
                   break;
                 case 'progress':
                   bars.get(e.path)?.onProgress(e);
@@ -721,7 +687,8 @@ export function registerClientCommands(program: Command): void {
                   // A file cut short by Ctrl-C is one not transferred, as in a batch, not a failure.
                   if (run.signal.aborted && failureKind(e.error) === 'aborted') break;
                   // Directories the server would not list fail before the plan: they are no file of it.
-                  if (tally.planned !== undefined) tally.failed++;
+                  if (tally.planned === undefined) tally.unlisted++;
+                  else tally.failed++;
                   run.reporter.note(`failed ${printableName(e.path)}: ${describeError(e.error)}`);
                   break;
                 case 'retry':
@@ -744,8 +711,13 @@ export function registerClientCommands(program: Command): void {
               for (const b of bars.values()) b.done();
             })
             .catch((err: unknown) => {
-              // Failed files, or Ctrl-C: the summary still says what was done before the error.
-              const summary = o.dryRun ? undefined : unfinishedMirrorSummary(tally, run.signal.aborted);
+              // Failed files or directories, or Ctrl-C: the summary still says what was (or would
+              // be) done before the error.
+              const summary = unfinishedMirrorSummary(tally, {
+                interrupted: run.signal.aborted,
+                dryRun: o.dryRun ?? false,
+                delete: o.delete ?? false,
+              });
               if (summary !== undefined) run.reporter.note(summary);
               throw err;
             });

@@ -80,6 +80,50 @@ describe('a vsftpd directory that can be entered but not read', { timeout: 120_0
       // The rest of the tree was mirrored.
       assert.equal(await readFile(path.join(dst, 'open.txt'), 'utf8'), 'open\n');
     }));
+
+  it('ferry mirror counts the directories not listed and says deletions were held back (and -n too)', async () => {
+    // ok.txt transfers; secret.txt (root's, 600) is refused; locked (root's, 700) is refused at
+    // CWD with 550, xonly (711) at LIST with vsftpd's 226.
+    await peer.putFile('sec4/ok.txt', 'ok\n');
+    await peer.putFile('sec4/secret.txt', 'no\n');
+    await peer.putFile('sec4/locked/in.txt', 'in\n');
+    await peer.putFile('sec4/xonly/in.txt', 'in\n');
+    for (const [name, mode] of [
+      ['secret.txt', 0o600],
+      ['locked', 0o700],
+      ['xonly', 0o711],
+    ] as const) {
+      await chown(path.join(peer.root, 'sec4', name), 0, 0);
+      await chmod(path.join(peer.root, 'sec4', name), mode);
+    }
+    const dst = path.join(local, 'l4');
+    await mkdir(dst);
+    await writeFile(path.join(dst, 'extra.txt'), 'mine\n');
+    const url = `ftpes://${peer.user}@${peer.host}:${peer.port}/sec4`;
+    const env = { HOME: local, FERRY_PASSWORD: peer.password };
+    const args = ['mirror', '--ca', peer.certificate.certFile, '--delete', url, dst];
+
+    const dry = await ferry([...args, '-n'], env);
+    assert.equal(dry.code, 6, dry.stderr);
+    assert.match(dry.stderr, /^failed locked: .*550/m);
+    assert.match(dry.stderr, /^failed xonly: .*failed to open directory/m);
+    assert.match(dry.stderr, /^would transfer ok\.txt/m);
+    assert.doesNotMatch(dry.stderr, /would delete extra/);
+    assert.match(
+      dry.stderr,
+      /^Would transfer 2 file\(s\), 6 B; 2 directories not listed; would delete 0 \(deletions held back by the failure\)\.$/m,
+    );
+
+    const real = await ferry(args, env);
+    assert.equal(real.code, 6, real.stderr);
+    assert.match(real.stderr, /^failed secret\.txt: RETR .*550/m);
+    assert.match(
+      real.stderr,
+      /^Transferred 1 of 2 file\(s\), 3 B; 1 failed; 2 directories not listed; 0 deleted \(deletions held back by the failure\)\.$/m,
+    );
+    assert.equal(await readFile(path.join(dst, 'extra.txt'), 'utf8'), 'mine\n');
+    assert.equal(await readFile(path.join(dst, 'ok.txt'), 'utf8'), 'ok\n');
+  });
 });
 
 describe('a Pure-FTPd listing cut at its limit (-L)', { timeout: 120_000 }, () => {
