@@ -4,7 +4,7 @@ import type tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { redactCommand } from '../protocol/command.js';
 import { Code } from '../protocol/codes.js';
-import { isPreliminary, type Reply } from '../protocol/reply.js';
+import { clearTextReply, isPreliminary, type Reply } from '../protocol/reply.js';
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { encodeText } from '../protocol/byte-text.js';
 import { ControlChannel } from '../tls/control-tls.js';
@@ -200,7 +200,13 @@ export class ClientControlConnection {
   private handshakeError(err: unknown, byConnect: boolean): FerryError {
     const where = `${this.o.host}:${this.o.port}`;
     const message = err instanceof Error ? err.message : String(err);
-    if (this.o.implicit && /wrong version number|packet length too long/i.test(message))
+    // An FTP reply in clear where the handshake was due: what the server said, not OpenSSL's view.
+    const said = clearTextReply(this.channel.handshakeBytes);
+    if (said && said.code !== Code.ServiceReady)
+      return new ConnectionError(`The server refused the connection: ${said.code} ${said.text}`, {
+        cause: err,
+      });
+    if (this.o.implicit && (said || /wrong version number|packet length too long/i.test(message)))
       return new FerryError(
         'ERR_TLS',
         `TLS handshake with ${where} failed (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://).`,

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Code, wireCode } from './codes.js';
 import {
+  clearTextReply,
   isNegative,
   isPermanentNegative,
   isPositiveCompletion,
@@ -52,4 +53,17 @@ test('wire format: multi-line replies, an end-like middle line indented, no cont
     pieces + formatReply(reply(Code.DirectoryStatus, 'End.')),
     formatReply(reply(Code.DirectoryStatus, 'Status of /:', 'x', '212 y', 'End.')),
   );
+});
+
+test('a reply in clear where TLS was due is read from its first line; TLS bytes are none', () => {
+  assert.deepEqual(clearTextReply(Buffer.from('421 There are too many connections.\r\n')), {
+    code: 421,
+    text: 'There are too many connections.',
+  });
+  assert.deepEqual(clearTextReply(Buffer.from('220-Welcome\r\n220 ready\r\n')), {
+    code: 220,
+    text: 'Welcome',
+  });
+  assert.equal(clearTextReply(Buffer.from([0x16, 0x03, 0x03, 0x00, 0x10])), undefined);
+  assert.equal(clearTextReply(Buffer.from('421 no line end yet')), undefined);
 });

@@ -79,3 +79,13 @@ export function formatMiddle(lines: readonly string[]): string {
   }
   return out;
 }
+
+/**
+ * The first line of a reply at the start of bytes that should have been TLS: a server that refuses
+ * an implicit FTPS connection before its handshake (vsftpd's `421 There are too many connections…`
+ * in clear), or greets in clear (an explicit FTPS port). Undefined when they start otherwise.
+ */
+export function clearTextReply(bytes: Uint8Array): { code: number; text: string } | undefined {
+  const m = /^(\d{3})[ -]([^\r\n]*)\r?\n/.exec(Buffer.from(bytes).toString('latin1'));
+  return m ? { code: Number(m[1]), text: (m[2] ?? '').trim() } : undefined;
+}

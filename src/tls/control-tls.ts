@@ -84,6 +84,9 @@ export class ControlChannel extends EventEmitter {
   private tlsIn = 0;
   /** A server handshake is running: what its engine writes is gathered (coalesce()). */
   private gathering = false;
+  /** The first bytes the peer sent since the latest startTls(), until its handshake is through. */
+  private early: Buffer[] = [];
+  private earlyLength = 0;
   private readonly gone: Promise<void>;
 
   constructor(readonly socket: Socket) {
@@ -178,6 +181,8 @@ export class ControlChannel extends EventEmitter {
           })
         : tls.connect({ ...start.options, socket: pipe });
     const session: Session = { tls: sock, pipe, established: false };
+    this.early = [];
+    this.earlyLength = 0;
     sock.on('drain', this.onDrain);
     pipe.on('drain', this.onDrain);
     const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;
@@ -227,6 +232,14 @@ export class ControlChannel extends EventEmitter {
     await Promise.race([p.session.pipe.ended, this.gone]);
   }
 
+  /**
+   * The first bytes (at most EARLY_BYTES) the peer sent since the latest startTls(), while its
+   * handshake ran: when it fails, what the peer said instead of TLS (a clear-text `421` refusal).
+   */
+  get handshakeBytes(): Buffer {
+    return Buffer.concat(this.early);
+  }
+
   /** Ends TCP after pending writes. */
   close(): void {
     // Often ended already (the client closed first): end() would make an error just to drop it.
@@ -271,6 +284,11 @@ export class ControlChannel extends EventEmitter {
     } else if (p.kind === 'held') {
       p.chunks.push(chunk);
     } else if (p.kind === 'tls') {
+      if (!p.session.established && this.earlyLength < EARLY_BYTES) {
+        const part = Buffer.from(chunk.subarray(0, EARLY_BYTES - this.earlyLength));
+        this.early.push(part);
+        this.earlyLength += part.length;
+      }
       this.records.track(chunk);
       this.tlsIn += chunk.length;
       p.session.pipe.push(chunk);
@@ -297,6 +315,9 @@ export class ControlChannel extends EventEmitter {
     this.emit('close');
   }
 }
+
+/** How much of what a peer sends during a handshake is kept (handshakeBytes). */
+const EARLY_BYTES = 512;
 
 function sessionsOf(p: Phase): Session[] {
   if (p.kind === 'tls') return [p.session];
