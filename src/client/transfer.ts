@@ -160,6 +160,8 @@ class Transfer {
   private session: Buffer | undefined;
   /** The data connection's TLS handshake, once started. */
   private handshake: Promise<tls.TLSSocket> | undefined;
+  /** Why the data connection was given up, when a reason came with it (a lost control connection). */
+  private gaveUpWith: Error | undefined;
 
   /**
    * @param signal The caller's signal, or the local stream's failure: either aborts the transfer.
@@ -328,10 +330,11 @@ class Transfer {
         if (!finalReply) control.destroy(stalled);
         throw stalled;
       }
-      if (err instanceof FerryError) throw err;
+      const cause = whyDestroyed(err, this.gaveUpWith, [data, raw]);
+      if (cause instanceof FerryError) throw cause;
       throw dataConnectionError(
-        `The data connection failed: ${err instanceof Error ? err.message : String(err)}`,
-        err,
+        `The data connection failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+        cause,
       );
     } finally {
       watch?.stop();
@@ -383,7 +386,9 @@ class Transfer {
 
   /** Ends the data connection, if there is one: a reset unless its data is through (data-reset.ts). */
   private giveUp(err?: Error): void {
-    if (this.raw && this.data) giveUp(this.raw, this.data, err);
+    if (!this.raw || !this.data) return;
+    if (!this.data.destroyed) this.gaveUpWith ??= err;
+    giveUp(this.raw, this.data, err);
   }
 
   /** The reply if it comes within the reply timeout, else undefined (the connection is closed). */
@@ -485,6 +490,16 @@ function noop(): void {}
 function closed(sock: Duplex): Promise<void> {
   if (sock.closed) return Promise.resolve();
   return new Promise((resolve) => sock.once('close', () => resolve()));
+}
+
+/**
+ * A write to a data connection destroyed under it fails with Node's `Cannot call write after a
+ * stream was destroyed`, which says nothing of why: the error it was destroyed with does (the
+ * control connection's loss, a reset).
+ */
+function whyDestroyed(err: unknown, gaveUpWith: Error | undefined, streams: readonly Duplex[]): unknown {
+  if ((err as { code?: unknown } | null)?.code !== 'ERR_STREAM_DESTROYED') return err;
+  return gaveUpWith ?? streams.find((s) => s.errored)?.errored ?? err;
 }
 
 function stallError(ms: number): FerryError {
