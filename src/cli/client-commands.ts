@@ -4,7 +4,7 @@ import path from 'node:path';
 import type tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
-import { failureKind } from '../client/errors.js';
+import { failureKind, NoGreetingError } from '../client/errors.js';
 import type { ProtocolEvent } from '../client/control.js';
 import { mirror } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
@@ -265,9 +265,21 @@ class Run {
     };
   }
 
+  /** Servers (`security://host:port`) that greeted a connection of this run. */
+  private readonly greeted = new Set<string>();
+
   async connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }> {
     const url = parseFtpUrl(urlText);
-    const client = await FerryClient.connect(urlText, await this.options(url));
+    const server = `${url.security}://${url.host}:${url.port}`;
+    let client: FerryClient;
+    try {
+      client = await FerryClient.connect(urlText, await this.options(url));
+    } catch (err) {
+      // A reconnect (or another --parallel connection) to a server that answered before: its
+      // silence is no sign of the wrong port or mode.
+      throw err instanceof NoGreetingError && this.greeted.has(server) ? err.again() : err;
+    }
+    this.greeted.add(server);
     this.clients.push(client);
     return { client, url };
   }

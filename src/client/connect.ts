@@ -6,7 +6,7 @@ import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.j
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import type { DataState } from './data-endpoint.js';
-import { ConnectionError, LoginError } from './errors.js';
+import { ConnectionError, LoginError, NoGreetingError } from './errors.js';
 import { selectMlstFacts } from './listing.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { command, parsePwdReply, protRefused, setProt, type ClientSession } from './session.js';
@@ -160,15 +160,12 @@ async function greetAndLogin(s: ClientSession, connectLeftMs?: number): Promise<
 }
 
 /** No greeting within connectTimeoutMs: a silent server, or an implicit FTPS one (explicit asked). */
-function noGreeting(s: ClientSession, cause: FerryError): ConnectionError {
+function noGreeting(s: ClientSession, cause: FerryError): NoGreetingError {
   const where = `${s.opts.host}:${controlPort(s.opts, s.security)}`;
   const limit = s.opts.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
   // A hung explicit server is as likely as an implicit one: a possibility, not a diagnosis.
-  const hint = s.security === 'implicit' ? '' : '; if the server uses implicit FTPS, use ftps://';
-  return new ConnectionError(`No greeting from ${where} within ${limit} ms (connectTimeoutMs)${hint}.`, {
-    cause,
-    code: 'ERR_TIMEOUT',
-  });
+  const hint = s.security === 'implicit' ? undefined : 'if the server uses implicit FTPS, use ftps://';
+  return new NoGreetingError(where, limit, hint, cause);
 }
 
 /**

@@ -93,6 +93,37 @@ export class ConnectionError extends FerryError {
 }
 
 /**
+ * No greeting within connectTimeoutMs (ERR_TIMEOUT): a silent server, or an implicit FTPS one asked
+ * for explicit FTPS. `hint` says what may be wrong; a caller that knows more (the server greeted
+ * earlier: it stopped answering) makes another with its own (`again()`).
+ */
+export class NoGreetingError extends ConnectionError {
+  constructor(
+    /** `host:port`. */
+    readonly server: string,
+    readonly timeoutMs: number,
+    hint: string | undefined,
+    cause?: unknown,
+  ) {
+    super(`No greeting from ${server} within ${timeoutMs} ms (connectTimeoutMs)${hint ? `; ${hint}` : ''}.`, {
+      cause,
+      code: 'ERR_TIMEOUT',
+    });
+    this.name = 'NoGreetingError';
+  }
+
+  /** The same failure on a connection to a server that greeted earlier: it stopped answering. */
+  again(): NoGreetingError {
+    return new NoGreetingError(
+      this.server,
+      this.timeoutMs,
+      'it greeted an earlier connection of this run: the server has stopped answering',
+      this,
+    );
+  }
+}
+
+/**
  * The local side of an operation failed: a local file could not be opened, read or written
  * (ENOENT, EISDIR, ENOSPC, EPIPE on a closed stdout), or the caller's own stream failed. The
  * message is the original error's; `cause` is that error.

@@ -22,6 +22,7 @@ export {
   ConnectionError,
   LocalError,
   IncompleteListingError,
+  NoGreetingError,
   failureKind,
   type FailureKind,
   type CertificateProblem,
