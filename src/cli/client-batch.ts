@@ -278,6 +278,8 @@ export async function transferOne(
           `retrying ${printableName(name)} (${e.retry} of ${e.retries}) after ${describeError(e.error)}`,
         );
       else if (e.kind === 'reconnect') run.reporter.note(describeReconnect(e));
+      // What a batch says of its files (a download that starts over), said of the one.
+      else if (e.kind === 'note') run.reporter.note(`${printableName(name)}: ${e.message}`);
     },
   });
   const failure = result.failures[0];

@@ -196,6 +196,7 @@ for (const [command, what, size, cutAfter] of [
   ['get', 'another file of the same size', BIG, 64 * 1024],
   ['get', 'a smaller file than what had arrived', 500_000, 600_000],
   ['mirror', 'another file of the same size', BIG, 64 * 1024],
+  ['get one file', 'another file of the same size', BIG, 64 * 1024],
 ] as const) {
   test(
     `ferry ${command} --retry 4: big.bin replaced by ${what} while the server was down; the download starts over`,
@@ -216,8 +217,14 @@ for (const [command, what, size, cutAfter] of [
       const watching = new AbortController();
       t.after(() => watching.abort());
       const started = grown(path.join(s.out, 'big.bin'), cutAfter, watching.signal);
-      const sources = command === 'get' ? [`${url}/big.bin`, `${url}/f1.txt`] : [`${url}/`];
-      const c = client([command, ...sources, s.out, '--ca', s.ca, '--retry', '4']);
+      const sources =
+        command === 'get'
+          ? [`${url}/big.bin`, `${url}/f1.txt`]
+          : command === 'mirror'
+            ? [`${url}/`]
+            : [`${url}/big.bin`];
+      const verb = command === 'mirror' ? 'mirror' : 'get';
+      const c = client([verb, ...sources, s.out, '--ca', s.ca, '--retry', '4']);
       t.after(() => c.child.kill('SIGKILL'));
       const exited = once(c.child, 'exit') as Promise<[number | null]>;
       await c.line(/^< 150 .*big\.bin/m);
