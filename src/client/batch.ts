@@ -31,9 +31,20 @@ export interface RemoteMatch {
   readonly size: number | undefined;
 }
 
-/** A name from a server that is safe as a file name in a local directory (no path, no `..`). */
+/**
+ * A name from a server that is safe as a file name in a local directory: no path (no `/`, nor the
+ * local separator: `\` on Windows, a plain character elsewhere), not `.` or
+ * `..`, no NUL.
+ */
 export function safeLocalName(name: string): boolean {
-  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+  return (
+    name !== '' &&
+    name !== '.' &&
+    name !== '..' &&
+    !name.includes('/') &&
+    !name.includes(path.sep) &&
+    !name.includes('\0')
+  );
 }
 
 /** The names of a remote directory with their type and size: MLSD or LIST, else NLST (names only). */

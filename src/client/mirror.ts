@@ -3,6 +3,7 @@ import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
+import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
@@ -225,6 +226,8 @@ interface RemoteSkip {
 /** Why a listed name cannot be mirrored, or undefined when it can. */
 function unusableName(name: string): string | undefined {
   if (name.includes('/')) return 'unsafe file name from the server (it holds a /)';
+  // The same rule as get's (batch.ts): no local separator (Windows' \), `.`, `..` or NUL either.
+  if (!safeLocalName(name)) return 'unsafe file name from the server';
   if (/[\r\n]/.test(name)) return 'the name holds a line break: it cannot be asked for by name';
   return undefined;
 }
