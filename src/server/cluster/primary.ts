@@ -327,6 +327,8 @@ export class ClusterPrimary {
     const certificates = this.certificates.material;
     this.hooks.certificates = certificates;
     const running = this.slots.filter((s) => s.child && s.ready);
+    // The others, starting, were given the settings before these: each takes them once it is ready.
+    for (const s of running) s.gave(this.hooks.init, certificates);
     const answers = await Promise.all(running.map((s) => requestReload(s, data, certificates)));
     const failed = answers.find((a) => a.type === 'ferry:reload-failed');
     if (failed?.type === 'ferry:reload-failed') throw new FerryError('ERR_TLS', failed.error);
@@ -496,13 +498,49 @@ export class ClusterPrimary {
       slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });
     } else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
     else if (m.type === 'ferry:ready') {
-      this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
-      for (const b of this.defense.activeBans())
-        slot.send({ type: 'ferry:ban', address: b.address, until: b.until });
-      if (this.startup && --this.startup.pending === 0) {
-        this.startup.resolve();
-        this.startup = undefined;
+      if (slot.stale) void this.catchUp(slot);
+      else this.serveOn(slot);
+    }
+  }
+
+  /**
+   * A worker that was starting when a reload came (it was given the settings from before, and the
+   * reload skipped it) reloads with the current ones before it is handed anything; one that cannot
+   * is killed, and its restart starts with the current ones.
+   */
+  private async catchUp(slot: WorkerSlot): Promise<void> {
+    const child = slot.child;
+    // Another reload may come meanwhile (it skips this worker: not ready yet): until none has.
+    while (slot.child === child && slot.stale) {
+      const { init, certificates } = this.hooks;
+      slot.gave(init, certificates);
+      this.logger.info(
+        { worker: slot.index, workerPid: slot.pid },
+        'worker started before a reload: reloading it',
+      );
+      const answer = await requestReload(slot, init, certificates);
+      if (answer.type === 'ferry:reload-failed' && slot.child === child) {
+        this.logger.error(
+          { worker: slot.index, workerPid: slot.pid, err: answer.error },
+          'worker could not take the reloaded configuration: restarting it',
+        );
+        child?.kill('SIGKILL');
+        return;
       }
+    }
+    if (slot.child !== child || !child) return;
+    slot.ready = true;
+    this.serveOn(slot);
+  }
+
+  /** A worker serves (it is ready with the current settings): it is handed connections from now on. */
+  private serveOn(slot: WorkerSlot): void {
+    this.logger.info({ worker: slot.index, workerPid: slot.pid }, 'worker ready');
+    for (const b of this.defense.activeBans())
+      slot.send({ type: 'ferry:ban', address: b.address, until: b.until });
+    if (this.startup && --this.startup.pending === 0) {
+      this.startup.resolve();
+      this.startup = undefined;
     }
   }
 

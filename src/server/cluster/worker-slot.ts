@@ -45,6 +45,11 @@ export class WorkerSlot {
    * answer: quadratic under a flood of scrapes).
    */
   private readonly questions = new Map<number, (answer: WorkerAnswer | string) => void>();
+  /** The settings and certificates the current process was given last (its init, then a reload). */
+  private given: { init: unknown; certificates: CertificateMaterial | undefined } = {
+    init: undefined,
+    certificates: undefined,
+  };
   private lastQuestion = 0;
   private startedAt = 0;
   private quickCrashes = 0;
@@ -71,7 +76,8 @@ export class WorkerSlot {
     child.on('message', (m: unknown) => {
       // A previous process's message, were one to come after its end: not this one's.
       if (this.child !== child || !isFromWorker(m)) return;
-      if (m.type === 'ferry:ready') this.ready = true;
+      // Given settings that a reload has replaced since: not ready until it has taken the new ones.
+      if (m.type === 'ferry:ready') this.ready = !this.stale;
       this.answeredAt = Date.now();
       if (isAnswer(m)) this.answer(m.id, m);
       this.hooks.message(this, m);
@@ -88,7 +94,21 @@ export class WorkerSlot {
       this.hooks.exit(this, code, signal);
     });
     this.hooks.logger.info({ worker: this.index, workerPid: child.pid }, 'worker started');
+    this.gave(this.hooks.init, this.hooks.certificates);
     this.send({ type: 'ferry:init', data: this.hooks.init, certificates: this.hooks.certificates });
+  }
+
+  /** The current process was sent these settings and certificates (its init, a reload). */
+  gave(init: unknown, certificates: CertificateMaterial | undefined): void {
+    this.given = { init, certificates };
+  }
+
+  /**
+   * A reload replaced the settings (or certificates) the current process was given, while it could
+   * not take it (it was starting): it must be sent the new ones before it serves.
+   */
+  get stale(): boolean {
+    return this.given.init !== this.hooks.init || this.given.certificates !== this.hooks.certificates;
   }
 
   /** Starts a new process after one exited: at once, or later when it keeps crashing at start. */
