@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, open, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -169,6 +169,30 @@ describe('users file', () => {
       await writeFile(file, 'users: []\n');
       await store.changed();
       assert.equal(await store.lookup('ann'), undefined);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a file that is gone (moved away for a moment) keeps the table, with a warning; back, nothing changed', async () => {
+    await writeUsersFile(file, [ann()]);
+    const warnings: string[] = [];
+    const logger = { ...watchedLogger(), warn: (_obj: object, msg = '') => void warnings.push(msg) };
+    const store = await UsersFileStore.open(file, { logger });
+    const changes: (readonly string[])[] = [];
+    store.onChange((names) => changes.push(names));
+    try {
+      await rename(file, `${file}.away`);
+      await store.changed();
+      assert.equal((await store.lookup('ann'))?.home, '/srv/ann', 'a missing file is not "no users"');
+      assert.ok(
+        warnings.some((w) => /users file is missing: keeping the last good one/.test(w)),
+        warnings.join(),
+      );
+      await rename(`${file}.away`, file);
+      await store.changed();
+      assert.equal((await store.lookup('ann'))?.home, '/srv/ann');
+      assert.deepEqual(changes, []);
     } finally {
       store.close();
     }

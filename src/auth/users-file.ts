@@ -269,7 +269,10 @@ export class UsersFileStore implements AccountStore {
     this.#listeners.clear();
   }
 
-  /** Applies the file if it changed; false when it changed while being read (read it again). */
+  /**
+   * Applies the file if it changed; false when it changed while being read (read it again). A file
+   * that is blank, does not parse or is gone keeps the last good table.
+   */
   async #reload(): Promise<boolean> {
     let signature = await signatureOf(this.file);
     if (signature === this.#signature) return true;
@@ -288,6 +291,12 @@ export class UsersFileStore implements AccountStore {
       // written `users: []`.
       if (text !== undefined && text.trim() === '') {
         this.#logger.warn({ file: this.file }, 'users file is empty: keeping the last good one');
+        return true;
+      }
+      // Gone after it was read (moved away for a backup, a restore, a `mv` by hand): neither is "no
+      // users", which is written `users: []`. A file that was never there is not read at all.
+      if (text === undefined) {
+        this.#logger.warn({ file: this.file }, 'users file is missing: keeping the last good one');
         return true;
       }
       next = reparseUsersFile(text, this.file, this.#entries);
