@@ -137,6 +137,8 @@ export class ControlConnection {
   private running = false;
   private handshaking = false;
   private quitting = false;
+  /** The session has ended (onClose ran): its socket may outlive it briefly (endTold). */
+  private over = false;
   /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
   private endedBy = CONNECTION_CLOSED;
   private readonly transfers: Transfers;
@@ -456,6 +458,7 @@ export class ControlConnection {
   }
 
   private onData(data: Buffer): void {
+    if (this.over) return; // told it is closed: what the client still sends is not read
     let chunk = data;
     if (this.screened) {
       // Not a trusted proxy: its first bytes may not be a PROXY header (which would claim another
@@ -507,7 +510,7 @@ export class ControlConnection {
 
   /** Reads only while the queue has room and the client takes its replies. */
   private updateFlow(): void {
-    if (this.channel.isClosed) return;
+    if (this.channel.isClosed || this.over) return;
     const blocked = this.outputBlocked;
     if (blocked || this.queue.length >= MAX_QUEUED) this.channel.pause();
     else this.channel.resume();
@@ -683,6 +686,7 @@ export class ControlConnection {
       case 'close':
         this.quitting = true;
         await this.closeGracefully();
+        this.endTold();
         return;
       case 'start-tls':
         // Anything the client sent in clear after AUTH must not be taken as coming from inside TLS.
@@ -709,6 +713,18 @@ export class ControlConnection {
         return;
       }
     }
+  }
+
+  /**
+   * Told that it is closed (the reply, close_notify, FIN): the session ends now, not when the client
+   * closes its side (ftplib keeps its socket after an error reply), so it counts against no limit
+   * from here; its socket is destroyed if the client has not closed it within SHUTDOWN_LINGER_MS.
+   */
+  private endTold(): void {
+    if (this.channel.isClosed) return; // the client closed first: ended already
+    const cut = setTimeout(() => this.channel.destroy(), SHUTDOWN_LINGER_MS);
+    this.channel.once('close', () => clearTimeout(cut));
+    this.onClose();
   }
 
   /** TLS close_notify first, then FIN: the client can tell our close from a cut connection. */
@@ -742,7 +758,7 @@ export class ControlConnection {
    * whenever the command loop goes back to waiting for one (refresh() re-arms a fired timer too).
    */
   private touch(): void {
-    if (this.channel.isClosed) return;
+    if (this.channel.isClosed || this.over) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.onIdle(), this.rt.options.timeouts.idleMs);
   }
@@ -809,6 +825,9 @@ export class ControlConnection {
   }
 
   private onClose(): void {
+    // Once: a session told it is closed ends before its socket does (endTold).
+    if (this.over) return;
+    this.over = true;
     clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);

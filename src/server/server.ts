@@ -55,6 +55,11 @@ export interface Admitted extends UnauthenticatedCount {
   readonly origin?: ClientOrigin;
   /** Bytes read past the header: the client's first, put back before the session reads. */
   readonly rest?: Buffer;
+  /**
+   * The session ended: it counts no more, though its socket may close a moment later (a client
+   * told 421 that keeps its side open). Not called when no session started (the socket's close is).
+   */
+  ended?(): void;
 }
 
 export interface ListeningAddresses {
@@ -438,6 +443,7 @@ export class FerryServer {
       this.connections.delete(conn);
       this.counts.release(key);
       if (count instanceof UnauthenticatedConnection) count.release();
+      admitted?.ended?.();
     });
     void conn.start();
   }

@@ -3,7 +3,7 @@
 // the tests (peer supervision in peers.ts, a server's RSS in ferry-process.ts) and the benchmarks
 // (bench/lib/procs.mjs imports it from dist/). No state: every call reads /proc afresh.
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 
 export interface ProcStat {
@@ -113,6 +113,36 @@ export async function rssOf(pid: number): Promise<number> {
 /** How many descriptors a process has open (/proc/PID/fd). */
 export function openFdCount(pid: number): number {
   return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/**
+ * How many TCP connections (not listeners) on local port `port` the process holds open: its socket
+ * descriptors matched against its network namespace's /proc/PID/net/tcp and tcp6.
+ */
+export function connectionsOn(pid: number, port: number): number {
+  const inodes = new Set<string>();
+  for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+    const m = /^socket:\[(\d+)\]$/.exec(readlinkOrEmpty(`/proc/${pid}/fd/${fd}`));
+    if (m?.[1]) inodes.add(m[1]);
+  }
+  let n = 0;
+  for (const table of ['tcp', 'tcp6']) {
+    for (const line of readFileSync(`/proc/${pid}/net/${table}`, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      const local = f[1]?.split(':')[1];
+      // f[3]: the state (0A: listening); f[9]: the socket's inode.
+      if (local && parseInt(local, 16) === port && f[3] !== '0A' && inodes.has(f[9] ?? '')) n++;
+    }
+  }
+  return n;
+}
+
+function readlinkOrEmpty(file: string): string {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return ''; // closed meanwhile
+  }
 }
 
 /** Clock ticks per second, the unit of /proc/PID/stat's CPU times. */

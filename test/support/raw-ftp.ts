@@ -69,6 +69,8 @@ export interface RawConnectOptions {
   readonly maxVersion?: tls.SecureVersion;
   /** Client certificate (PEM) and key presented on the control connection's TLS handshakes. */
   readonly clientCertificate?: ClientCertificatePem;
+  /** The server's FIN does not end the client's side (as ftplib after an error reply: it keeps its socket). */
+  readonly keepOpen?: boolean;
 }
 
 export interface ClientCertificatePem {
@@ -165,7 +167,12 @@ export class RawFtp {
 
   /** Connects TCP; with `implicit`, also completes the TLS handshake. The 220 greeting is NOT read. */
   static async connect(o: RawConnectOptions): Promise<RawFtp> {
-    const socket = net.connect({ host: o.host, port: o.port, localAddress: o.localAddress });
+    const socket = net.connect({
+      host: o.host,
+      port: o.port,
+      localAddress: o.localAddress,
+      allowHalfOpen: o.keepOpen === true,
+    });
     socket.on('error', noop);
     const ftp = new RawFtp(socket, o);
     try {

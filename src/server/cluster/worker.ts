@@ -134,8 +134,12 @@ export async function serveAsWorker(
         if (!(handle instanceof net.Socket)) return;
         // Reported lost, then brought by a resend after all: the primary counts it no more.
         if (m.id === lost) return void handle.destroy();
+        // The session's end, or the socket's close when no session started: the primary counts
+        // the first it hears of (a second is ignored), so a client that keeps its side open after
+        // a 421 does not hold its place.
         handle.once('close', () => reports.closed(m.id));
         server.handleConnection(handle, m.implicit, {
+          ended: () => reports.closed(m.id),
           loggedIn: () => reports.login(m.id),
           loggedOut: () => {
             reports.flush(); // the primary must count this session's login before its logout
