@@ -199,8 +199,14 @@ async function serve(flags: ServeFlags): Promise<void> {
         beforeReady: () => runAs && dropPrivileges(runAs),
         reload: async (data, certificates) => {
           if (data === undefined) {
-            // The primary kept its configuration (the file did not validate): logs reopen all the same.
+            // The primary kept its configuration (the file did not validate): logs reopen all the
+            // same; its certificates are the ones served here, so nothing is reloaded (nor logged as
+            // reloaded, beside the primary's "reload failed").
             xferlog?.reopen();
+            if (!certificates || ferry.serves(certificates)) {
+              logger.debug({}, 'configuration kept: the primary rejected the reload');
+              return ferry.fingerprints;
+            }
             return ferry.reloadCertificates(certificates);
           }
           const next = await reloadConfiguration(ctx, running, { data, certificates });

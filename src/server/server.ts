@@ -1,4 +1,5 @@
 import net from 'node:net';
+import { isDeepStrictEqual } from 'node:util';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
@@ -281,6 +282,14 @@ export class FerryServer {
 
   get sessionCount(): number {
     return this.connections.size;
+  }
+
+  /**
+   * Whether `material` is what this server serves already (a cluster worker told of a reload its
+   * primary rejected is handed the primary's certificates, unchanged).
+   */
+  serves(material: CertificateMaterial): boolean {
+    return isDeepStrictEqual(this.certificates.material, material);
   }
 
   /** Every control connection, as the admin listener's GET /sessions shows it. */
