@@ -90,7 +90,7 @@ export async function isLocalBatch(sources: readonly string[]): Promise<boolean>
  * the files' are when a server restart cuts it: with --retry, a step that fails transiently runs
  * again (`retrying … (n of N) after …`), over a new connection when the old one was lost.
  */
-function stepConnection(run: BatchRun, client: FerryClient, urlText: string): RetriedConnection {
+export function stepConnection(run: BatchRun, client: FerryClient, urlText: string): RetriedConnection {
   return new RetriedConnection(client, {
     retries: run.retries,
     connect: () => run.another(urlText),

@@ -30,6 +30,7 @@ import {
   isRemoteBatch,
   localSource,
   putBatch,
+  stepConnection,
   transferOne,
   unquotedLast,
   type BatchRun,
@@ -483,18 +484,25 @@ export function registerClientCommands(program: Command): void {
         let target = local ?? name;
         if (await localIsDirectory(target)) target = path.join(target, name);
         const { client } = await run.connect(urlText);
+        const batch = batchRun(run, o);
+        const conn = stepConnection(batch, client, urlText);
         const bar = barFor(run, name);
         try {
           const job = { remote: remotePath, local: target, size: undefined };
-          const bytes = await transferOne(batchRun(run, o), client, urlText, job, 'download', bar.onProgress);
+          const bytes = await transferOne(batch, client, urlText, job, 'download', bar.onProgress);
           bar.done();
           // What the file held before: its size now less what this run brought.
           const offset = o.resume ? (await stat(target)).size - bytes : 0;
           if (offset > 0) run.reporter.note(`Resumed at ${humanBytes(offset)}; ${humanBytes(bytes)} more.`);
-          const note = o.remoteTime ? await keepRemoteTime(client, remotePath, target) : undefined;
-          if (note !== undefined) run.reporter.note(note);
+          if (o.remoteTime) {
+            // On a live connection: a retried download may have lost the first one (as a batch's -R).
+            const live = await conn.live().catch(() => conn.client);
+            const note = await keepRemoteTime(live, remotePath, target);
+            if (note !== undefined) run.reporter.note(note);
+          }
         } finally {
           bar.done();
+          await conn.close();
         }
       });
     });
