@@ -105,6 +105,20 @@ function noteRetry(run: BatchRun, what: string): (retry: number, error: unknown)
     run.reporter.note(`retrying ${what} (${retry} of ${run.retries}) after ${describeError(error)}`);
 }
 
+/**
+ * Whether `p` is a directory on the server, asked with retries (a lost connection is replaced); not
+ * there, or not to be told (no MLST), is not a directory, but a lost server is no answer: it throws.
+ */
+export async function isRemoteDirectory(run: BatchRun, conn: RetriedConnection, p: string): Promise<boolean> {
+  const existing = await conn
+    .run((c) => c.stat(p), noteRetry(run, printableName(p)))
+    .catch((err: unknown) => {
+      if (failureKind(err) === 'connection') throw err;
+      return undefined;
+    });
+  return existing?.type === 'dir';
+}
+
 function sameServer(a: FtpUrl, b: FtpUrl): boolean {
   return a.scheme === b.scheme && a.host === b.host && a.port === b.port && a.user === b.user;
 }
@@ -208,14 +222,7 @@ async function putInto(
   urlText: string,
 ): Promise<ExitCode> {
   if (url.path !== '' && !url.trailingSlash) {
-    const existing = await conn
-      .run((c) => c.stat(url.path), noteRetry(run, printableName(url.path)))
-      .catch((err: unknown) => {
-        // Not there, or not to be told (no MLST): not a directory; a lost server is no answer.
-        if (failureKind(err) === 'connection') throw err;
-        return undefined;
-      });
-    if (existing?.type !== 'dir')
+    if (!(await isRemoteDirectory(run, conn, url.path)))
       throw new FerryError(
         'ERR_USAGE',
         `The target must be an existing remote directory when there are several sources or a pattern: ${url.path} is not one (ferry mkdir -p makes it).`,

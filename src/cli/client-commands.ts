@@ -28,6 +28,7 @@ import {
   getBatch,
   isLocalBatch,
   isRemoteBatch,
+  isRemoteDirectory,
   localSource,
   putBatch,
   stepConnection,
@@ -556,24 +557,21 @@ export function registerClientCommands(program: Command): void {
           const local = await localSource(sources[0] as string);
           const url = parseFtpUrl(urlText);
           const { client } = await run.connect(urlText);
+          const batch = batchRun(run, o);
+          // The check of the target and -R, retried and reconnected as the upload is.
+          const conn = stepConnection(batch, client, urlText);
           const name = local === '-' ? 'stdin' : path.basename(local);
-          let remote = url.path;
-          if (remote === '' || url.trailingSlash) {
-            if (local === '-') throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
-            remote = joinRemote(remote, name);
-          } else {
-            const existing = await client.stat(remote).catch(() => undefined);
-            if (existing?.type === 'dir') {
+          const bar = barFor(run, name);
+          try {
+            let remote = url.path;
+            if (remote === '' || url.trailingSlash || (await isRemoteDirectory(batch, conn, remote))) {
               if (local === '-')
                 throw new FerryError('ERR_USAGE', 'Uploading stdin needs a remote file name.');
               remote = joinRemote(remote, name);
             }
-          }
-          const bar = barFor(run, name);
-          try {
             // A stream cannot be sent again, nor an append repeated: only a file goes over --retry.
             if (local === '-' || o.append)
-              await client.put(local === '-' ? process.stdin : local, remote, {
+              await conn.client.put(local === '-' ? process.stdin : local, remote, {
                 resume: o.resume ?? false,
                 append: o.append ?? false,
                 signal: run.signal,
@@ -581,13 +579,18 @@ export function registerClientCommands(program: Command): void {
               });
             else {
               const job = { remote, local, size: undefined };
-              await transferOne(batchRun(run, o), client, urlText, job, 'upload', bar.onProgress);
+              await transferOne(batch, conn.client, urlText, job, 'upload', bar.onProgress);
+            }
+            bar.done();
+            if (o.remoteTime && local !== '-') {
+              const live = await conn.live().catch(() => conn.client);
+              const note = await keepLocalTime(live, local, remote);
+              if (note !== undefined) run.reporter.note(note);
             }
           } finally {
             bar.done();
+            await conn.close();
           }
-          const note = o.remoteTime && local !== '-' ? await keepLocalTime(client, local, remote) : undefined;
-          if (note !== undefined) run.reporter.note(note);
         });
       },
     );
