@@ -542,7 +542,12 @@ async function mirrorTrees(
     let same = !needsTransfer(item, other);
     if (canVerify && other?.type === 'file' && other.size === item.size) {
       verified++;
-      const remote = await (await conn.live()).checksum(remotePath(rel), { size: item.size ?? undefined });
+      // Cut by a lost connection (a server restarting), it is asked again, as a listing would be.
+      await conn.live();
+      const remote = await conn.run(
+        (client) => client.checksum(remotePath(rel), { size: item.size ?? undefined }),
+        (retry, error) => emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error }),
+      );
       if (remote) {
         verifiedBy = remote.algorithm;
         same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));

@@ -75,3 +75,30 @@ test(
     assert.equal((await stat(uploaded)).mtime.getTime(), time.getTime());
   },
 );
+
+test(
+  'ferry mirror --verify --retry 5: the server killed while the client waits for a HASH and restarted; the client asks again and downloads the file that differs',
+  { timeout: 120_000 },
+  async (t) => {
+    const s = await setup(t);
+    // The same size as the server's f1.txt, other bytes: only its checksum tells them apart.
+    await writeFile(path.join(s.out, 'f1.txt'), 'F1.TXT\n');
+    let server = await ServeProcess.start([...s.args, ...PLAIN], s.dir);
+    t.after(() => server.stop('SIGKILL'));
+    const relay = await holdCommand(t, server.explicitPort, /^HASH /);
+    const url = `ftp://alice@127.0.0.1:${relay.port}/`;
+    const c = client(['mirror', '--verify', url, s.out, '--allow-plain', '--retry', '5']);
+    t.after(() => c.child.kill('SIGKILL'));
+    const exited = once(c.child, 'exit') as Promise<[number | null]>;
+    assert.match(await relay.held, /^HASH \/?f1\.txt$/);
+    await server.stop('SIGKILL');
+    server = await ServeProcess.start([...s.args, ...PLAIN, ...samePorts(server)], s.dir);
+    const [code] = await exited;
+    const stderr = c.stderr();
+    assert.equal(code, EXIT.ok, stderr);
+    assert.match(stderr, /^retrying f1\.txt \(1 of 5\) after /m);
+    assert.match(stderr, /^reconnecting in 1 s \(attempt 1 of 5\): /m);
+    for (const name of ['f1.txt', 'big.bin'])
+      assert.deepEqual(await readFile(path.join(s.out, name)), await readFile(path.join(s.root, name)), name);
+  },
+);
