@@ -137,6 +137,10 @@ export class ControlConnection {
   private running = false;
   private handshaking = false;
   private quitting = false;
+  /** A server shutdown waits for the running transfer (its grace). */
+  private finishing = false;
+  /** Ending the session for its account's removal: 421, the transfer aborted, closed. */
+  private revoking: Promise<void> | undefined;
   /** The session has ended (onClose ran): its socket may outlive it briefly (endTold). */
   private over = false;
   /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
@@ -321,11 +325,17 @@ export class ControlConnection {
     const t = this.transfers.active;
     if (t) {
       const timer = setTimeout(() => t.abort(), graceMs);
+      this.finishing = true;
       await t.done; // bounded once aborted: a transfer's storage that ignores it is abandoned
+      this.finishing = false;
       clearTimeout(timer);
     }
-    this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
-    await this.closeGracefully();
+    // The account went meanwhile: revoke() aborted the transfer, said so and closes.
+    if (this.revoking) await this.revoking;
+    else {
+      this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
+      await this.closeGracefully();
+    }
     // Told (421, close_notify, FIN): a client that keeps its side open is not waited for.
     const cut = setTimeout(() => this.destroy(), SHUTDOWN_LINGER_MS);
     await this.closed;
@@ -365,8 +375,15 @@ export class ControlConnection {
     }
   }
 
-  private async revoke(): Promise<void> {
-    if (this.quitting || this.channel.isClosed) return;
+  private revoke(): Promise<void> {
+    // A server shutting down lets transfers finish: not one of an account removed meanwhile.
+    if ((this.quitting && !this.finishing) || this.revoking || this.channel.isClosed)
+      return Promise.resolve();
+    this.revoking = this.revoked();
+    return this.revoking;
+  }
+
+  private async revoked(): Promise<void> {
     this.quitting = true;
     this.logger.warn({ user: this.account?.username }, 'session ended: account removed or disabled');
     const t = this.transfers.active;

@@ -92,6 +92,9 @@ export class FerryServer {
   private closing: Promise<void> | undefined;
   /** close() or destroy() was called: nothing starts any more (a listen() under way undoes itself). */
   private stopped = false;
+  /** close() has finished, or destroy() was called: a reload has nothing left to apply to. */
+  private closed = false;
+  private destroyed = false;
   private listenCalled = false;
   /** Stops following account changes (the authenticator's watch). */
   private unwatch: () => void;
@@ -175,11 +178,14 @@ export class FerryServer {
     options: ServerOptions,
     certificates?: CertificateMaterial,
   ): Promise<{ restartNeeded: string[] }> {
-    if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
+    // While closing, sessions finishing their transfers must still see removed accounts (a
+    // cluster worker stopping on its own is reloaded): only a server done or destroyed refuses.
+    this.assertNotClosed();
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
     const names = await this.passiveNames.lookUp(next.passive.names);
     await this.certificates.replace(...certificateSettings(next), certificates);
+    this.assertNotClosed(); // closed meanwhile: what it closed (the account watch) must stay closed
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.defense.setAllow(next.defender.allow);
     this.checks.setLimits(checkLimits(next));
@@ -209,6 +215,10 @@ export class FerryServer {
     this.options = next;
     this.runtime.options = this.guarded(next);
     return { restartNeeded: restart };
+  }
+
+  private assertNotClosed(): void {
+    if (this.destroyed || this.closed) throw new FerryError('ERR_CLOSED', 'Server is closed.');
   }
 
   /** Whether every listener accepts connections (for /healthz). */
@@ -329,6 +339,8 @@ export class FerryServer {
       const timer = setTimeout(() => this.destroy(), Math.min(grace + SHUTDOWN_MARGIN_MS, MAX_TIMER_MS));
       await Promise.all(sessions.map((c) => c.closed));
       clearTimeout(timer);
+      // No session left: a reload from now on must not open what is closed next (ports, watch).
+      this.closed = true;
       this.runtime.passivePorts.close();
       this.passiveNames.stop();
       await stopped;
@@ -342,6 +354,7 @@ export class FerryServer {
   /** Closes every socket now. */
   destroy(): void {
     this.stopped = true;
+    this.destroyed = true;
     for (const l of this.listeners) l.close();
     for (const c of this.connections) c.destroy();
     for (const s of this.atEdge) s.destroy();

@@ -317,7 +317,7 @@ export class ClusterPrimary {
   }
 
   /**
-   * Every running worker reloads: its configuration, given `data` (what it needs from the primary),
+   * Every running worker (a stopping one too) reloads: its configuration, given `data` (what it needs from the primary),
    * or else its certificates, with the certificates loaded here; resolves with their fingerprints,
    * rejects if one failed.
    */
@@ -326,7 +326,8 @@ export class ClusterPrimary {
     if (data !== undefined) this.hooks.init = data;
     const certificates = this.certificates.material;
     this.hooks.certificates = certificates;
-    const running = this.slots.filter((s) => s.child && s.ready);
+    // Stopping workers too: their sessions, still finishing transfers, must see removed accounts.
+    const running = this.allSlots().filter((s) => s.child && s.ready);
     // The others, starting, were given the settings before these: each takes them once it is ready.
     for (const s of running) s.gave(this.hooks.init, certificates);
     const answers = await Promise.all(running.map((s) => requestReload(s, data, certificates)));

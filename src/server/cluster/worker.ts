@@ -87,6 +87,8 @@ export async function serveAsWorker(
   let stopped!: () => void;
   const done = new Promise<void>((resolve) => (stopped = resolve));
   let stopping = false;
+  let closed = false;
+  void done.then(() => (closed = true));
   // Questions for the primary, which counts for all workers (per-user sessions, logouts).
   const asked = new Map<number, (ok: boolean) => void>();
   let lastAsk = 0;
@@ -165,6 +167,8 @@ export async function serveAsWorker(
         return reply({ type: 'ferry:who', id: m.id, sessions: server.sessions() });
       case 'ferry:reload': {
         const id = m.id;
+        // Stopped on its own and every session ended, it is about to exit: nothing to apply to.
+        if (closed) return reply({ type: 'ferry:reloaded', id, fingerprints: server.fingerprints });
         reload(m.data, m.certificates).then(
           (fingerprints) => reply({ type: 'ferry:reloaded', id, fingerprints }),
           (err: unknown) => reply({ type: 'ferry:reload-failed', id, error: (err as Error).message }),
