@@ -314,7 +314,7 @@ export class ControlConnection {
   }
 
   /** Server shutdown: say so, then close once the current transfer (if any) is done. */
-  async shutdown(graceMs: number): Promise<void> {
+  async shutdown(graceMs: number, notice = 'Server shutting down.'): Promise<void> {
     this.quitting = true;
     this.endedBy = SERVER_SHUTDOWN;
     if (this.handshaking) {
@@ -333,7 +333,7 @@ export class ControlConnection {
     // The account went meanwhile: revoke() aborted the transfer, said so and closes.
     if (this.revoking) await this.revoking;
     else {
-      this.write(reply(Code.ServiceNotAvailable, 'Server shutting down.'));
+      this.write(reply(Code.ServiceNotAvailable, notice));
       await this.closeGracefully();
     }
     // Told (421, close_notify, FIN): a client that keeps its side open is not waited for.

@@ -318,8 +318,11 @@ export class FerryServer {
     return this.certificates.sha256;
   }
 
-  /** Stops accepting, lets transfers finish (up to timeouts.closeGraceMs), then closes everything. */
-  close(): Promise<void> {
+  /**
+   * Stops accepting, lets transfers finish (up to timeouts.closeGraceMs), then closes everything.
+   * Each session is told `notice` in a 421 (default: the server shuts down).
+   */
+  close(o: { notice?: string } = {}): Promise<void> {
     this.stopped = true;
     this.closing ??= (async () => {
       // net.Server#close() stops accepting at once but calls back only after every connection it
@@ -330,7 +333,9 @@ export class FerryServer {
       const grace = this.options.timeouts.closeGraceMs;
       const sessions = [...this.connections];
       for (const c of sessions) {
-        c.shutdown(grace).catch((err: unknown) => this.logger.warn({ err }, 'session shutdown failed'));
+        c.shutdown(grace, o.notice).catch((err: unknown) =>
+          this.logger.warn({ err }, 'session shutdown failed'),
+        );
       }
       // Sessions end by themselves within this (their transfers aborted at `grace`, abandoned if
       // their storage ignores that); what is left is cut. Waiting for them to end, not for their

@@ -94,3 +94,25 @@ test('--workers 2: a SIGHUP that removes a user reaches a stopping worker: that 
     assert.equal(await r.stop(), 0);
   }
 });
+
+test('--workers 2: SIGTERM to one worker tells its idle sessions that their worker restarts and the server stays up', async () => {
+  const file = path.join(dir, 'idle.yaml');
+  await writeFile(file, await config(['zed']));
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--config', file, '--data-dir', path.join(dir, 'd2')],
+    root,
+  );
+  const idle = await implicitSession(r, 'zed');
+  try {
+    const told = idle.expect(421);
+    process.kill(await r.pidOfLogin('zed'), 'SIGTERM');
+    const text = textOf(await told);
+    assert.match(text, /worker process is restarting/i);
+    assert.match(text, /reconnect/i);
+    // Only the primary's stop says the server shuts down.
+    assert.doesNotMatch(text, /shutting down/i);
+  } finally {
+    await idle.close();
+    assert.equal(await r.stop(), 0);
+  }
+});

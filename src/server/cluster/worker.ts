@@ -105,12 +105,12 @@ export async function serveAsWorker(
       take: (user, max) => ask((id) => ({ type: 'ferry:user-session-take', id, user, max })),
       give: (user) => reply({ type: 'ferry:user-session-give', user }),
     });
-  const stop = (): void => {
+  const stop = (notice?: string): void => {
     if (stopping) return;
     stopping = true;
     for (const answer of asked.values()) answer(false); // no primary to count: refuse
     asked.clear();
-    void server.close().then(stopped);
+    void server.close(notice === undefined ? {} : { notice }).then(stopped);
   };
   const defender = server.forwardDefenderEvents((address, event) =>
     reply({ type: 'ferry:defender', address, event }),
@@ -198,7 +198,7 @@ export async function serveAsWorker(
   channel.once('disconnect', primaryGone);
   hooks.drain?.addEventListener('abort', () => {
     if (!stopping) reply({ type: 'ferry:draining' });
-    stop();
+    stop(RESTARTING);
   });
   // Gone while this worker loaded its certificates: 'disconnect' was emitted before anyone listened.
   if (!channel.connected) primaryGone();
@@ -223,6 +223,12 @@ function handedId(m: unknown): number | undefined {
 
 const isNodeHandle = (m: unknown): m is { cmd: 'NODE_HANDLE'; msg: unknown } =>
   typeof m === 'object' && m !== null && (m as { cmd?: unknown }).cmd === 'NODE_HANDLE';
+
+/**
+ * What the sessions of a worker stopping on its own (SIGTERM to it alone) are told: the primary
+ * listens on and starts its replacement, so the client may reconnect at once.
+ */
+const RESTARTING = 'This worker process is restarting; the server stays up: reconnect.';
 
 /** Send errors that mean the primary's end is closed (or closing): nothing to report. */
 const PRIMARY_GONE = new Set(['ERR_IPC_CHANNEL_CLOSED', 'EPIPE', 'ECONNRESET']);
