@@ -116,3 +116,31 @@ test('--workers 2: SIGTERM to one worker tells its idle sessions that their work
     assert.equal(await r.stop(), 0);
   }
 });
+
+test('--workers 2: the primary logs how many sessions a worker that died held, and the delay before its restart', async () => {
+  const file = path.join(dir, 'died.yaml');
+  await writeFile(file, await config(['a', 'b', 'c']));
+  const r = await ServeProcess.start(
+    ['--workers', '2', '--config', file, '--data-dir', path.join(dir, 'd3')],
+    root,
+  );
+  const held: RawFtp[] = [];
+  try {
+    // One after the other: the first worker, the idle second, the first again (a tie).
+    for (const u of ['a', 'b', 'c']) held.push(await implicitSession(r, u));
+    const pids = await Promise.all(['a', 'b', 'c'].map((u) => r.pidOfLogin(u)));
+    const victim = pids.find((p) => pids.filter((q) => q === p).length === 2);
+    assert.ok(victim !== undefined, `sessions served by ${pids.join(', ')}`);
+    const from = r.log.length;
+    process.kill(victim, 'SIGKILL');
+    const exited = await r.waitForLog(
+      since(r, from, (l) => l.msg === 'worker exited; restarting it'),
+      'the worker restarted',
+    );
+    assert.equal(exited.sessions, 2);
+    assert.equal(typeof exited.restartDelayMs, 'number');
+  } finally {
+    for (const s of held) await s.close();
+    assert.equal(await r.stop(), 0);
+  }
+});

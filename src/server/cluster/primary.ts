@@ -566,7 +566,12 @@ export class ClusterPrimary {
 
   private onExit(slot: WorkerSlot, code: number | null, signal: NodeJS.Signals | null): void {
     // Its connections died with it: they no longer count against the limits.
-    for (const [id, h] of this.handed) if (h.slot === slot) this.release(id);
+    let sessions = 0;
+    for (const [id, h] of this.handed)
+      if (h.slot === slot) {
+        this.release(id);
+        sessions++;
+      }
     this.userSessions.forget(slot);
     this.goneCounts.add(slot.lastMetrics);
     slot.lastMetrics = undefined;
@@ -586,8 +591,11 @@ export class ClusterPrimary {
       return;
     }
     if (this.closing) return;
-    this.logger.error({ worker: slot.index, code, signal }, 'worker exited; restarting it');
-    slot.restart();
+    const restartDelayMs = slot.restart();
+    this.logger.error(
+      { worker: slot.index, code, signal, sessions, restartDelayMs },
+      'worker exited; restarting it',
+    );
     this.restarts?.inc();
     this.cluster.crashed?.(slot.index);
   }

@@ -111,8 +111,11 @@ export class WorkerSlot {
     return this.given.init !== this.hooks.init || this.given.certificates !== this.hooks.certificates;
   }
 
-  /** Starts a new process after one exited: at once, or later when it keeps crashing at start. */
-  restart(): void {
+  /**
+   * Starts a new process after one exited: at once, or later when it keeps crashing at start.
+   * Returns the delay (ms).
+   */
+  restart(): number {
     const quick = Date.now() - this.startedAt < STABLE_MS;
     this.quickCrashes = quick ? this.quickCrashes + 1 : 0;
     const delay = quick ? Math.min(MAX_RESTART_DELAY_MS, 100 * 2 ** this.quickCrashes) : 0;
@@ -120,6 +123,7 @@ export class WorkerSlot {
       this.restartTimer = undefined;
       this.start();
     }, delay);
+    return delay;
   }
 
   send(message: ToWorker, handle?: net.Socket, done?: (err: Error | null) => void): void {
