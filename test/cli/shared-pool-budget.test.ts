@@ -34,10 +34,11 @@ function noPrivateFuse(): string | false {
 /**
  * Runs the server (the command after it) in a mount namespace of its own, with a FUSE mount at
  * `$0` answered by frozen_fuse.py (on the device's descriptor; the server does not inherit it).
+ * `mount -i`: where fuse is installed (bindfs brings it) mount.fuse would take `ferry-test` for a program.
  */
 const FROZEN_MOUNT = [
   ...['unshare', '--mount', '--propagation', 'private', 'sh', '-c'],
-  'exec 3<>/dev/fuse && mount -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 ferry-test "$0" && ' +
+  'exec 3<>/dev/fuse && mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 ferry-test "$0" && ' +
     `{ ${CLIENT_BINARIES.python3} ${path.join(SUPPORT_DIR, 'frozen_fuse.py')} <&3 & } && exec "$@" 3<&-`,
 ];
 
