@@ -1,3 +1,5 @@
+import { FairSlots, type SlotLimits } from './fair-slots.js';
+
 /**
  * HASH costs a whole file read for a few bytes from the client: the reads a process runs at once
  * are a budget no user may own. At most `overall` HASHes run at once in this process and `perUser`
@@ -25,29 +27,18 @@ export interface HashSlot {
   read(): void;
 }
 
-interface Waiter {
-  start(): void;
-  readonly hooks: TurnHooks;
-}
-
-interface PerUser {
-  running: number;
-  readonly waiting: Waiter[];
-}
-
 export class HashTurns {
-  private running = 0;
-  private readonly users = new Map<string, PerUser>();
-  /** Users with waiting HASHes that may start one, in turn order. */
-  private readonly turns: string[] = [];
+  readonly #slots: FairSlots;
+  /** The hooks of the HASHes waiting now, told each time the queue moves. */
+  readonly #waiting = new Set<{ readonly hooks: TurnHooks }>();
 
-  constructor(private limits: HashLimits) {}
+  constructor(limits: HashLimits) {
+    this.#slots = new FairSlots(slotLimits(limits));
+  }
 
   /** New limits (a reload): waiters start at once if they now fit. */
   setLimits(limits: HashLimits): void {
-    this.limits = limits;
-    for (const user of this.users.keys()) this.queue(user);
-    this.dispatch();
+    this.#slots.setLimits(slotLimits(limits));
   }
 
   /**
@@ -56,89 +47,46 @@ export class HashTurns {
    */
   take(user: string, signal: AbortSignal, hooks: TurnHooks): Promise<HashSlot> {
     signal.throwIfAborted();
-    const u = this.entry(user);
     return new Promise((resolve, reject) => {
+      const waiter = { hooks };
+      let started = false;
       const onAbort = (): void => {
-        const i = u.waiting.indexOf(w);
-        if (i >= 0) u.waiting.splice(i, 1);
-        this.forget(user, u);
+        this.#waiting.delete(waiter);
+        withdraw();
         reject(signal.reason);
       };
-      const w: Waiter = {
-        start: () => {
-          signal.removeEventListener('abort', onAbort);
-          const release = this.occupy(user, u);
-          signal.addEventListener('abort', release, { once: true });
-          resolve({
-            release: () => {
-              signal.removeEventListener('abort', release);
-              release();
-            },
-            read: () => this.moved(),
-          });
-        },
-        hooks,
-      };
       signal.addEventListener('abort', onAbort, { once: true });
-      u.waiting.push(w);
-      this.queue(user);
-      this.dispatch();
-      if (u.waiting.includes(w)) hooks.waiting();
+      const withdraw = this.#slots.enter(user, (slot) => {
+        started = true;
+        this.#waiting.delete(waiter);
+        signal.removeEventListener('abort', onAbort);
+        let held = true;
+        const release = (): void => {
+          if (!held) return;
+          held = false;
+          signal.removeEventListener('abort', release);
+          slot.release();
+          this.#moved();
+        };
+        signal.addEventListener('abort', release, { once: true });
+        resolve({ release, read: () => this.#moved() });
+      });
+      if (started) return;
+      this.#waiting.add(waiter);
+      hooks.waiting();
     });
   }
 
   /** HASHes waiting now (tests). */
   get waiting(): number {
-    let n = 0;
-    for (const u of this.users.values()) n += u.waiting.length;
-    return n;
+    return this.#slots.waiting;
   }
 
-  private queue(user: string): void {
-    const u = this.users.get(user);
-    if (u && u.waiting.length > 0 && u.running < this.limits.perUser && !this.turns.includes(user))
-      this.turns.push(user);
+  #moved(): void {
+    for (const w of this.#waiting) w.hooks.moved();
   }
+}
 
-  private dispatch(): void {
-    // Each pass starts a HASH or drops a user from the turns: it ends.
-    while (this.running < this.limits.overall && this.turns.length > 0) {
-      const user = this.turns.shift();
-      const u = user === undefined ? undefined : this.users.get(user);
-      if (user === undefined || !u || u.waiting.length === 0 || u.running >= this.limits.perUser) continue;
-      u.waiting.shift()?.start();
-      this.queue(user);
-    }
-  }
-
-  private occupy(user: string, u: PerUser): () => void {
-    this.running++;
-    u.running++;
-    let held = true;
-    return () => {
-      if (!held) return;
-      held = false;
-      this.running--;
-      u.running--;
-      // Back in turn, at the end of the line.
-      this.queue(user);
-      this.forget(user, u);
-      this.dispatch();
-      this.moved();
-    };
-  }
-
-  private moved(): void {
-    for (const u of this.users.values()) for (const w of u.waiting) w.hooks.moved();
-  }
-
-  private entry(user: string): PerUser {
-    let u = this.users.get(user);
-    if (!u) this.users.set(user, (u = { running: 0, waiting: [] }));
-    return u;
-  }
-
-  private forget(user: string, u: PerUser): void {
-    if (u.running === 0 && u.waiting.length === 0) this.users.delete(user);
-  }
+function slotLimits(limits: HashLimits): SlotLimits {
+  return { overall: limits.overall, perKey: limits.perUser };
 }

@@ -3,6 +3,7 @@ import type { DefenderPort } from '../defender/defender.js';
 import { normalizeAddress } from '../protocol/address.js';
 import { ABANDON_AFTER_MS } from './abandon-on-abort.js';
 import { SERVER_SHUTDOWN } from './disconnect-reasons.js';
+import { FairSlots, type Slot, type SlotLimits } from './fair-slots.js';
 
 export interface PasswordCheckLimits {
   /** Checks running at once, over all addresses. */
@@ -23,15 +24,6 @@ const LONG_CHECK_MS = 2_000;
  */
 const LONG_CHECKS_PER_SLOT = 4;
 
-interface Waiting {
-  start(): void;
-}
-
-interface PerAddress {
-  running: number;
-  readonly waiting: Waiting[];
-}
-
 /**
  * Password checks are deliberately slow (scrypt, in libuv's thread pool): the CPU they take is a
  * budget that one address must not own. At most `overall` run at once and `perAddress` per
@@ -44,13 +36,10 @@ interface PerAddress {
  * address's.
  */
 export class PasswordCheckQueue {
-  /** Checks holding an overall slot. */
-  private running = 0;
+  readonly #slots: FairSlots;
   /** Long checks: running, their overall slot given back. */
-  private long = 0;
-  private readonly addresses = new Map<string, PerAddress>();
-  /** Addresses with waiting checks that may start one, in turn order. */
-  private readonly turns: string[] = [];
+  #long = 0;
+  #overall: number;
 
   private readonly abandonAfterMs: number;
   private readonly longAfterMs: number;
@@ -61,16 +50,19 @@ export class PasswordCheckQueue {
    * `longAfterMs`: when a running check gives back its overall slot (LONG_CHECK_MS).
    */
   constructor(
-    private limits: PasswordCheckLimits,
+    limits: PasswordCheckLimits,
     timing: { readonly abandonAfterMs?: number; readonly longAfterMs?: number } = {},
   ) {
+    this.#overall = limits.overall;
+    this.#slots = new FairSlots(slotLimits(limits));
     this.abandonAfterMs = timing.abandonAfterMs ?? ABANDON_AFTER_MS;
     this.longAfterMs = timing.longAfterMs ?? LONG_CHECK_MS;
   }
 
-  /** New limits (a reload) apply to the checks that start from now on. */
+  /** New limits (a reload): waiting checks start at once if they now fit. */
   setLimits(limits: PasswordCheckLimits): void {
-    this.limits = limits;
+    this.#overall = limits.overall;
+    this.#slots.setLimits(slotLimits(limits));
   }
 
   /**
@@ -79,113 +71,72 @@ export class PasswordCheckQueue {
    * directory server without a timeout) holds up only its own client.
    */
   run<T>(address: string, signal: AbortSignal, check: () => Promise<T>): Promise<T | undefined> {
-    const a = this.entry(address);
-    if (signal.aborted) {
-      this.forget(address, a);
-      return Promise.resolve(undefined);
-    }
+    if (signal.aborted) return Promise.resolve(undefined);
     return new Promise<T | undefined>((resolve, reject) => {
       const onAbort = (): void => {
-        const i = a.waiting.indexOf(w);
-        if (i >= 0) a.waiting.splice(i, 1);
-        this.forget(address, a);
+        withdraw();
         resolve(undefined);
       };
-      const w: Waiting = {
-        start: () => {
-          signal.removeEventListener('abort', onAbort);
-          const slot = this.occupy(address, a);
-          const long = setInterval(() => {
-            if (slot.goLong()) clearInterval(long);
-          }, this.longAfterMs);
-          // Its slot stays taken while the check winds down (scrypt in the thread pool cannot be
-          // stopped: a client hanging up must not start the next one early), but not for ever.
-          let abandon: NodeJS.Timeout | undefined;
-          const aborted = (): void => {
-            resolve(undefined);
-            // Not long yet: it keeps its overall slot until it ends or is abandoned, not less.
-            clearInterval(long);
-            abandon = setTimeout(slot.release, this.abandonAfterMs);
-          };
-          signal.addEventListener('abort', aborted, { once: true });
-          // A check that throws at once is a rejection like any other, not a broken queue.
-          new Promise<T>((ok) => ok(check())).then(resolve, reject).finally(() => {
-            signal.removeEventListener('abort', aborted);
-            clearInterval(long);
-            clearTimeout(abandon);
-            slot.release();
-          });
-        },
-      };
       signal.addEventListener('abort', onAbort, { once: true });
-      a.waiting.push(w);
-      // An address at its own limit gets its turn when one of its checks ends, behind the others.
-      if (a.running < this.limits.perAddress && !this.turns.includes(address)) this.turns.push(address);
-      this.dispatch();
+      const withdraw = this.#slots.enter(address, (slot) => {
+        signal.removeEventListener('abort', onAbort);
+        const held = this.#held(slot);
+        const long = setInterval(() => {
+          if (held.goLong()) clearInterval(long);
+        }, this.longAfterMs);
+        // Its slot stays taken while the check winds down (scrypt in the thread pool cannot be
+        // stopped: a client hanging up must not start the next one early), but not for ever.
+        let abandon: NodeJS.Timeout | undefined;
+        const aborted = (): void => {
+          resolve(undefined);
+          // Not long yet: it keeps its overall slot until it ends or is abandoned, not less.
+          clearInterval(long);
+          abandon = setTimeout(held.release, this.abandonAfterMs);
+        };
+        signal.addEventListener('abort', aborted, { once: true });
+        // A check that throws at once is a rejection like any other, not a broken queue.
+        new Promise<T>((ok) => ok(check())).then(resolve, reject).finally(() => {
+          signal.removeEventListener('abort', aborted);
+          clearInterval(long);
+          clearTimeout(abandon);
+          held.release();
+        });
+      });
     });
   }
 
   /** Checks waiting now (for tests and metrics). */
   get waiting(): number {
-    let n = 0;
-    for (const a of this.addresses.values()) n += a.waiting.length;
-    return n;
-  }
-
-  private dispatch(): void {
-    // Each pass starts a check or drops an address from the turns: it ends.
-    while (this.running < this.limits.overall && this.turns.length > 0) {
-      const address = this.turns.shift();
-      if (address === undefined) return;
-      const a = this.addresses.get(address);
-      if (!a || a.waiting.length === 0) continue;
-      // Its own checks are running: it comes back in turn when one of them ends.
-      if (a.running >= this.limits.perAddress) continue;
-      a.waiting.shift()?.start();
-      if (a.waiting.length > 0 && a.running < this.limits.perAddress) this.turns.push(address);
-    }
+    return this.#slots.waiting;
   }
 
   /**
-   * Takes a slot for a check of `address`. `goLong` gives back its overall slot if few checks are
-   * long (true when it did); `release` gives back what it holds (once).
+   * A running check's slot. `goLong` gives back its overall slot if few checks are long (true when
+   * it did); `release` gives back what it holds (once).
    */
-  private occupy(address: string, a: PerAddress): { goLong(): boolean; release(): void } {
-    this.running++;
-    a.running++;
-    let held: 'slot' | 'long' | undefined = 'slot';
+  #held(slot: Slot): { goLong(): boolean; release(): void } {
+    let long = false;
+    let held = true;
     return {
       goLong: () => {
-        if (held !== 'slot' || this.long >= this.limits.overall * LONG_CHECKS_PER_SLOT) return false;
-        held = 'long';
-        this.running--;
-        this.long++;
-        this.dispatch();
+        if (!held || long || this.#long >= this.#overall * LONG_CHECKS_PER_SLOT) return false;
+        long = true;
+        this.#long++;
+        slot.leaveOverall();
         return true;
       },
       release: () => {
-        if (held === undefined) return;
-        if (held === 'slot') this.running--;
-        else this.long--;
-        held = undefined;
-        a.running--;
-        // Back in turn, at the end of the line.
-        if (a.waiting.length > 0 && !this.turns.includes(address)) this.turns.push(address);
-        this.forget(address, a);
-        this.dispatch();
+        if (!held) return;
+        held = false;
+        if (long) this.#long--;
+        slot.release();
       },
     };
   }
+}
 
-  private entry(address: string): PerAddress {
-    let a = this.addresses.get(address);
-    if (!a) this.addresses.set(address, (a = { running: 0, waiting: [] }));
-    return a;
-  }
-
-  private forget(address: string, a: PerAddress): void {
-    if (a.running === 0 && a.waiting.length === 0) this.addresses.delete(address);
-  }
+function slotLimits(limits: PasswordCheckLimits): SlotLimits {
+  return { overall: limits.overall, perKey: limits.perAddress };
 }
 
 /**
