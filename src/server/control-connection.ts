@@ -111,14 +111,14 @@ function errorText(err: unknown): string {
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
-/** At shutdown, how long a told client may take to close its side before its connection is cut. */
-const SHUTDOWN_LINGER_MS = 1_000;
+/** How long a client told of the server's close (closeTold) may keep its side open before it is cut. */
+const CLOSE_LINGER_MS = 1_000;
 /**
  * How long after its grace period a session told to shut down may still take: its transfer's
  * storage abandoned if it ignores the abort, the 421 and close_notify sent, the client's close
- * awaited (SHUTDOWN_LINGER_MS), with room to spare. server.close() cuts what is left then.
+ * awaited (CLOSE_LINGER_MS), with room to spare. server.close() cuts what is left then.
  */
-export const SHUTDOWN_MARGIN_MS = ABANDON_AFTER_MS + SHUTDOWN_LINGER_MS + 1_000;
+export const SHUTDOWN_MARGIN_MS = ABANDON_AFTER_MS + CLOSE_LINGER_MS + 1_000;
 export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
@@ -141,7 +141,9 @@ export class ControlConnection {
   private finishing = false;
   /** Ending the session for its account's removal: 421, the transfer aborted, closed. */
   private revoking: Promise<void> | undefined;
-  /** The session has ended (onClose ran): its socket may outlive it briefly (endTold). */
+  /** Told that the server closes (closeTold): said once, whichever path comes first. */
+  private told = false;
+  /** The session has ended (onClose ran): its socket may outlive it briefly (closeTold). */
   private over = false;
   /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
   private endedBy = CONNECTION_CLOSED;
@@ -330,16 +332,10 @@ export class ControlConnection {
       this.finishing = false;
       clearTimeout(timer);
     }
-    // The account went meanwhile: revoke() aborted the transfer, said so and closes.
+    // The account went meanwhile: revoke() aborted the transfer, said so and closed.
     if (this.revoking) await this.revoking;
-    else {
-      this.write(reply(Code.ServiceNotAvailable, notice));
-      await this.closeGracefully();
-    }
-    // Told (421, close_notify, FIN): a client that keeps its side open is not waited for.
-    const cut = setTimeout(() => this.destroy(), SHUTDOWN_LINGER_MS);
-    await this.closed;
-    clearTimeout(cut);
+    else await this.closeTold(reply(Code.ServiceNotAvailable, notice));
+    return this.closed;
   }
 
   destroy(): void {
@@ -348,8 +344,6 @@ export class ControlConnection {
     this.destroyed.abort();
   }
 
-  /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
-  /** The account changed: the next commands use its new permissions, limits and folders. */
   /** An error became a reply: counted, and a storage that is down or refusing is logged. */
   private errorReplied(err: unknown, command: string): void {
     this.rt.metrics.errorReplied(err);
@@ -364,6 +358,7 @@ export class ControlConnection {
     );
   }
 
+  /** The account changed: the next commands use its new permissions, limits and folders. */
   private follow(p: Principal): void {
     try {
       this.session.principalChanged(p, this.rt.options.storageFor);
@@ -383,6 +378,7 @@ export class ControlConnection {
     return this.revoking;
   }
 
+  /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
   private async revoked(): Promise<void> {
     this.quitting = true;
     this.logger.warn({ user: this.account?.username }, 'session ended: account removed or disabled');
@@ -391,8 +387,7 @@ export class ControlConnection {
       t.abort();
       await t.done;
     }
-    this.write(reply(Code.ServiceNotAvailable, 'Account no longer available, closing.'));
-    await this.closeGracefully();
+    await this.closeTold(reply(Code.ServiceNotAvailable, 'Account no longer available, closing.'));
   }
 
   /** Logging in over TLS: a sibling's data connection may wait for this login (Logins.later). */
@@ -701,9 +696,7 @@ export class ControlConnection {
   private async after(action: After): Promise<void> {
     switch (action) {
       case 'close':
-        this.quitting = true;
-        await this.closeGracefully();
-        this.endTold();
+        await this.closeTold(); // its reply is written
         return;
       case 'start-tls':
         // Anything the client sent in clear after AUTH must not be taken as coming from inside TLS.
@@ -733,21 +726,26 @@ export class ControlConnection {
   }
 
   /**
-   * Told that it is closed (the reply, close_notify, FIN): the session ends now, not when the client
-   * closes its side (ftplib keeps its socket after an error reply), so it counts against no limit
-   * from here; its socket is destroyed if the client has not closed it within SHUTDOWN_LINGER_MS.
+   * Every close the server decides ends here: `last` (the reply that says so, unless written
+   * already), TLS close_notify, then FIN, so the client can tell our close from a cut connection.
+   * The session ends once they are sent, not when the client closes its side (ftplib keeps its
+   * socket after an error reply): it counts against no limit from then on. Its socket is destroyed
+   * if the client has not closed it within CLOSE_LINGER_MS of this call (one that does not read
+   * what is sent included).
    */
-  private endTold(): void {
-    if (this.channel.isClosed) return; // the client closed first: ended already
-    const cut = setTimeout(() => this.channel.destroy(), SHUTDOWN_LINGER_MS);
+  private async closeTold(last?: Reply): Promise<void> {
+    this.quitting = true;
+    if (this.told || this.channel.isClosed) return; // said already, or the client closed first
+    this.told = true;
+    const cut = setTimeout(() => this.channel.destroy(), CLOSE_LINGER_MS);
     this.channel.once('close', () => clearTimeout(cut));
-    this.onClose();
-  }
-
-  /** TLS close_notify first, then FIN: the client can tell our close from a cut connection. */
-  private async closeGracefully(): Promise<void> {
+    if (last) {
+      this.channel.coalesce(); // the reply and the close_notify leave together
+      this.write(last);
+    }
     await this.channel.stopTls();
     this.channel.close();
+    this.onClose(); // ran already if the socket closed meanwhile
   }
 
   private write(r: Reply): void {
@@ -785,8 +783,7 @@ export class ControlConnection {
     // storage), which re-arms the timer once it is done (drain), nor once closing.
     if (this.running || this.quitting) return;
     this.logger.info({}, 'idle timeout');
-    this.write(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
-    this.channel.close();
+    void this.closeTold(reply(Code.ServiceNotAvailable, 'Idle timeout, closing control connection.'));
   }
 
   private get address(): string {
@@ -842,7 +839,7 @@ export class ControlConnection {
   }
 
   private onClose(): void {
-    // Once: a session told it is closed ends before its socket does (endTold).
+    // Once: a session told it is closed ends before its socket does (closeTold).
     if (this.over) return;
     this.over = true;
     clearTimeout(this.loginTimer);
