@@ -49,6 +49,23 @@ export async function connectSecure(
   }
 }
 
+/**
+ * As connectSecure, from a client whose side stays open when the server closes its own (ftplib
+ * keeps its socket after an error reply): it sees the server's FIN as 'end' on `socket`.
+ */
+export async function connectKeepingOpen(ts: TestServer, mode: Mode): Promise<RawFtp> {
+  const implicit = mode === 'implicit';
+  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit, keepOpen: true });
+  try {
+    await ftp.expect(220);
+    if (!implicit) assert.equal((await ftp.authTls('TLS')).code, 234);
+    return ftp;
+  } catch (err) {
+    await ftp.close();
+    throw err;
+  }
+}
+
 /** connectSecure + USER/PASS, and PBSZ 0 + PROT P on explicit (implied on implicit). */
 export function loggedIn(ts: TestServer, mode: Mode, maxVersion?: tls.SecureVersion): Promise<RawFtp> {
   const [port, implicit] = [portOf(ts, mode), mode === 'implicit'];

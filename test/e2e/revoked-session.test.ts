@@ -9,23 +9,8 @@ import { before, describe, test } from 'node:test';
 import type { AccountListener, Authenticator } from '../../src/auth/types.js';
 import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { TestServer } from '../support/ferry.js';
-import { RawFtp, withDeadline } from '../support/raw-ftp.js';
-import { connectSecure, MODES, portOf, textOf, useFerry, withClients, type Mode } from './harness.js';
-
-/** Greeted and inside TLS, from a client that does not close its side when the server does. */
-async function keepingOpen(ts: TestServer, mode: Mode): Promise<RawFtp> {
-  const implicit = mode === 'implicit';
-  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit, keepOpen: true });
-  try {
-    await ftp.expect(220);
-    if (!implicit) assert.equal((await ftp.authTls('TLS')).code, 234);
-    return ftp;
-  } catch (err) {
-    await ftp.close();
-    throw err;
-  }
-}
+import { withDeadline } from '../support/raw-ftp.js';
+import { connectKeepingOpen, connectSecure, MODES, textOf, useFerry, withClients } from './harness.js';
 
 // A server per mode: with maxSessions 1, a session of the other mode's test may still be leaving.
 for (const mode of MODES) {
@@ -56,7 +41,7 @@ for (const mode of MODES) {
     test(`its 421 ends the session though the client keeps its socket: another user logs in (maxSessions 1)`, async () => {
       const ts = server();
       await withClients(async (track) => {
-        const ann = track(await keepingOpen(ts, mode));
+        const ann = track(await connectKeepingOpen(ts, mode));
         const fin = once(ann.socket, 'end');
         await ann.login('ann', 'pw');
         assert.ok(tell, 'the server watches the accounts');
