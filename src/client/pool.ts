@@ -17,8 +17,16 @@ import { failureKind, LoginError } from './errors.js';
 /** Connections opened at once (a server's per-address limit on those not logged in is higher). */
 const CONNECT_WAVE = 4;
 
-/** The pause before retry n (1, 2, …) over the same connection: short and growing. */
-export const RETRY_PAUSE_MS = 250;
+/** The pause before retry n (1, 2, …) over the same connection: short and growing (retryPause). */
+const RETRY_PAUSE_MS = 250;
+
+/**
+ * Waits before retry `retry` (1, 2, …) of a step over the same connection, the pool's and a
+ * command's own (retried-step.ts) alike. Rejects when `signal` aborts.
+ */
+export function retryPause(retry: number, signal?: AbortSignal): Promise<void> {
+  return sleep(RETRY_PAUSE_MS * retry, undefined, { signal });
+}
 
 /** The pause before reconnect attempt n (1, 2, …): doubles from this, up to RECONNECT_PAUSE_MAX_MS. */
 export const RECONNECT_PAUSE_MS = 1000;
@@ -146,7 +154,7 @@ export async function runPool<J>(
               }
             } else if (again) {
               try {
-                await sleep(RETRY_PAUSE_MS * (attempt + 1), undefined, { signal: o.signal });
+                await retryPause(attempt + 1, o.signal);
               } catch {
                 fail(job, error);
                 break;

@@ -1,7 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FerryClient } from './client.js';
 import { failureKind, isTransient } from './errors.js';
-import { reopen, RETRY_PAUSE_MS, type Reconnect } from './pool.js';
+import { reopen, retryPause, type Reconnect } from './pool.js';
 
 /**
  * The connection a command's own steps run on (a mirror's listing, a batch's pattern expansion, the
@@ -63,7 +62,7 @@ export class RetriedConnection {
         if (!again) throw err;
         onRetry?.(attempt + 1, err);
         if (lost) await this.#replace(err);
-        else await sleep(RETRY_PAUSE_MS * (attempt + 1), undefined, { signal: this.o.signal });
+        else await retryPause(attempt + 1, this.o.signal);
       }
     }
   }
