@@ -807,9 +807,7 @@ export class ControlConnection {
     if (this.session.loggedIn || this.channel.isClosed) return;
     this.logger.info({}, 'login timeout');
     if (this.handshaking) return this.channel.destroy();
-    this.quitting = true;
-    this.write(reply(Code.ServiceNotAvailable, 'Login timeout, closing control connection.'));
-    this.channel.close();
+    void this.closeTold(reply(Code.ServiceNotAvailable, 'Login timeout, closing control connection.'));
   }
 
   /** Metrics, then the transfer log (xferlog) if the embedder keeps one. */
