@@ -664,15 +664,12 @@ export class ControlConnection {
         // call that answers late must find none, so that nothing is sent or stored after the 421.
         this.session.setData(undefined);
         // A long reply cut halfway (STAT of a directory) ends first, as RFC 959 has it: then the
-        // client can read the 421. One write: TLS sends a second one only after the close.
+        // client can read the 421.
         const open = this.openReply;
         this.openReply = undefined;
         const said = `${verb} did not finish in ${ms / 1000} s; closing control connection.`;
-        this.writeText(
-          (open ? formatReply(reply(open.code, 'End of status: cut by the command time limit.')) : '') +
-            formatReply(reply(Code.ServiceNotAvailable, said)),
-        );
-        this.channel.close();
+        const cut = open ? [reply(open.code, 'End of status: cut by the command time limit.')] : [];
+        void this.closeTold(...cut, reply(Code.ServiceNotAvailable, said));
       },
     );
     this.bounds.add(unbound);
@@ -726,22 +723,22 @@ export class ControlConnection {
   }
 
   /**
-   * Every close the server decides ends here: `last` (the reply that says so, unless written
+   * Every close the server decides ends here: `last` (the replies that say so, unless written
    * already), TLS close_notify, then FIN, so the client can tell our close from a cut connection.
    * The session ends once they are sent, not when the client closes its side (ftplib keeps its
    * socket after an error reply): it counts against no limit from then on. Its socket is destroyed
    * if the client has not closed it within CLOSE_LINGER_MS of this call (one that does not read
    * what is sent included).
    */
-  private async closeTold(last?: Reply): Promise<void> {
+  private async closeTold(...last: Reply[]): Promise<void> {
     this.quitting = true;
     if (this.told || this.channel.isClosed) return; // said already, or the client closed first
     this.told = true;
     const cut = setTimeout(() => this.channel.destroy(), CLOSE_LINGER_MS);
     this.channel.once('close', () => clearTimeout(cut));
-    if (last) {
-      this.channel.coalesce(); // the reply and the close_notify leave together
-      this.write(last);
+    if (last.length > 0) {
+      this.channel.coalesce(); // the replies and the close_notify leave together
+      this.writeText(last.map(formatReply).join(''));
     }
     await this.channel.stopTls();
     this.channel.close();
