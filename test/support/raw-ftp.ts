@@ -463,13 +463,22 @@ export class RawFtp {
     await withDeadline(conn.closed, this.timeoutMs, 'the data connection to close');
   }
 
-  // ---- high-level helpers (EPSV, TLS per `dataTls`, data connection opened before the command) ----
+  // ---- high-level helpers (EPSV, TLS per `dataTls`, the command before the ClientHello) ----
+
+  /**
+   * EPSV, TCP connect, the command and its 150, then TLS: Ferry's client's order (and ftplib's and
+   * FileZilla's). A handshake finished before the command would wait out the server's direction
+   * grace (half a second) on every transfer; tests of that order use openData and send themselves.
+   */
+  private async transferConnection(line: string): Promise<[Reply, DataConnection]> {
+    const plain = await this.openData(await this.epsv(), { tls: false });
+    const opening = await this.cmd(line, 150);
+    return [opening, this.dataTls ? await this.secureData(plain) : plain];
+  }
 
   /** RETR (or LIST/NLST/MLSD with `verb`) → the bytes; expects 150 and 226. */
   async retrieve(arg: string, verb = 'RETR'): Promise<Buffer> {
-    const port = await this.epsv();
-    const conn = await this.openData(port, { tls: this.dataTls });
-    await this.cmd(arg === '' ? verb : `${verb} ${arg}`, 150);
+    const [, conn] = await this.transferConnection(arg === '' ? verb : `${verb} ${arg}`);
     const data = await this.readAll(conn);
     await this.expect(226);
     await withDeadline(conn.closed, this.timeoutMs, 'the data connection to close');
@@ -483,9 +492,7 @@ export class RawFtp {
 
   /** STOR (or APPE/STOU) with a clean close; returns [150 reply, final reply]. */
   async store(arg: string, bytes: Uint8Array, verb = 'STOR'): Promise<[Reply, Reply]> {
-    const port = await this.epsv();
-    const conn = await this.openData(port, { tls: this.dataTls });
-    const opening = await this.cmd(arg === '' ? verb : `${verb} ${arg}`, 150);
+    const [opening, conn] = await this.transferConnection(arg === '' ? verb : `${verb} ${arg}`);
     await this.uploadClean(conn, bytes);
     return [opening, await this.expect()];
   }
