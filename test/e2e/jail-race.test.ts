@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { RawFtp } from '../support/raw-ftp.js';
+import type { DataConnection, RawFtp } from '../support/raw-ftp.js';
 import {
   buildRaceTree,
   INSIDE,
@@ -20,15 +20,26 @@ import { loggedIn, useFerry, withClients } from './harness.js';
 const CLIENTS = 4;
 const ROUNDS = VICTIMS / CLIENTS;
 
-/** A transfer that may be refused: the bytes (or an empty buffer for an upload) on 226, else undefined. */
+/**
+ * A transfer that may be refused: the bytes (or an empty buffer for an upload) on 226, else
+ * undefined. TLS starts after the 150 (Ferry's client's order): a handshake finished before the
+ * command would wait out the server's half-second direction grace, three times a round.
+ */
 async function transfer(ftp: RawFtp, line: string, upload?: Buffer): Promise<Buffer | undefined> {
-  const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+  const plain = await ftp.openData(await ftp.epsv(), { tls: false });
   ftp.send(line);
   let r = await ftp.expect();
   if (r.code !== 150) {
-    conn.tls?.destroy();
-    conn.raw.destroy();
-    await conn.closed;
+    plain.raw.destroy();
+    await plain.closed;
+    return undefined;
+  }
+  let conn: DataConnection;
+  try {
+    conn = await ftp.secureData(plain);
+  } catch {
+    // refused after its 150 (the storage failed under the swap): the server closed the connection
+    await ftp.expect();
     return undefined;
   }
   let data: Buffer = Buffer.alloc(0);
