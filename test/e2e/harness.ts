@@ -90,16 +90,19 @@ export async function loginAs(
  * reply; or the refusal that came instead of the 150 (the data connection unused, closed here).
  */
 export async function storeAll(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<Reply> {
-  const port = await ftp.epsv();
-  const conn = await ftp.openData(port, { tls: ftp.dataTls });
+  // TLS after the 150 (Ferry's client's order): a handshake before the command waits out the
+  // server's half-second direction grace.
+  const plain = await ftp.openData(await ftp.epsv(), { tls: false });
   const opening = await ftp.cmd(line);
   if (opening.code !== 150) {
     assert.ok(opening.code >= 400, `${line} → ${opening.code} ${textOf(opening)}`);
-    conn.stream.end();
-    await withDeadline(conn.closed, ftp.timeoutMs, 'the data connection to close');
+    plain.stream.end();
+    await withDeadline(plain.closed, ftp.timeoutMs, 'the data connection to close');
     return opening;
   }
-  const sent = ftp.uploadClean(conn, bytes).catch(() => {}); // reset once the server refuses
+  const sent = (ftp.dataTls ? ftp.secureData(plain) : Promise.resolve(plain))
+    .then((conn) => ftp.uploadClean(conn, bytes))
+    .catch(() => {}); // reset once the server refuses
   const r = await ftp.expect();
   await sent;
   return r;

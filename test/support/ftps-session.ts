@@ -83,6 +83,22 @@ export interface PassiveTransfer {
   readonly timeoutMs?: number;
 }
 
+/**
+ * A passive data connection's TCP connection, opened before the command; `line` and its 150; then
+ * TLS (when the data is protected): Ferry's client's order. A handshake finished before the command
+ * would wait out the server's half-second direction grace on every transfer.
+ */
+async function openedFor(
+  ftp: RawFtp,
+  at: PassiveTarget,
+  line: string,
+  from?: string,
+): Promise<DataConnection> {
+  const plain = await ftp.openData(at.port, { tls: false, host: at.host, localAddress: from });
+  await ftp.cmd(line, 150);
+  return ftp.dataTls ? ftp.secureData(plain) : plain;
+}
+
 /** `RETR file` over a passive data connection (opened before the command): the bytes and where from. */
 export async function download(
   ftp: RawFtp,
@@ -90,8 +106,7 @@ export async function download(
   o: PassiveTransfer = {},
 ): Promise<{ data: Buffer; at: PassiveTarget }> {
   const at = await enterPassive(ftp, o.via);
-  const conn = await ftp.openData(at.port, { tls: ftp.dataTls, host: at.host, localAddress: o.from });
-  await ftp.cmd(`RETR ${file}`, 150);
+  const conn = await openedFor(ftp, at, `RETR ${file}`, o.from);
   const data = await ftp.readAll(conn, o.timeoutMs);
   await ftp.expect(226);
   return { data, at };
@@ -105,8 +120,7 @@ export async function upload(
   o: PassiveTransfer = {},
 ): Promise<PassiveTarget> {
   const at = await enterPassive(ftp, o.via);
-  const conn = await ftp.openData(at.port, { tls: ftp.dataTls, host: at.host, localAddress: o.from });
-  await ftp.cmd(`STOR ${file}`, 150);
+  const conn = await openedFor(ftp, at, `STOR ${file}`, o.from);
   await ftp.uploadClean(conn, bytes);
   await ftp.expect(226);
   return at;
@@ -117,10 +131,13 @@ export async function upload(
  * before any data, as 552 or 550, included). For tests of limits that refuse uploads.
  */
 export async function storeCode(ftp: RawFtp, file: string, size: number): Promise<number> {
-  const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+  // TLS after the 150, as in openedFor.
+  const plain = await ftp.openData(await ftp.epsv(), { tls: false });
   const opening = await ftp.cmd(`STOR ${file}`);
   if (opening.code !== 150) return opening.code;
-  const sent = ftp.uploadClean(conn, Buffer.alloc(size, 1)).catch(() => {});
+  const sent = (ftp.dataTls ? ftp.secureData(plain) : Promise.resolve(plain))
+    .then((conn) => ftp.uploadClean(conn, Buffer.alloc(size, 1)))
+    .catch(() => {});
   const r = await ftp.expect();
   await sent;
   return r.code;
