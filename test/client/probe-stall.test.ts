@@ -103,7 +103,7 @@ describe('ferry probe against a server that stops answering', { timeout: 240_000
     const p = await proxy(port, at, () => stall(server));
     try {
       await writeFile(path.join(server.root, 'small.txt'), 'hello\n');
-      const ca = path.join(dir, 'ca.pem');
+      const ca = path.join(dir, `ca-${server.pid}.pem`); // one per server: the probes run at once
       await writeFile(ca, server.ca);
       const scheme = security === 'explicit' ? 'ftpes' : 'ftps';
       const url = `${scheme}://${server.user}:${server.password}@127.0.0.1:${p.port}/`;
@@ -123,32 +123,36 @@ describe('ferry probe against a server that stops answering', { timeout: 240_000
   // connection 2 is implicit-prot-implied's, read as FAIL, and the check whether the server still
   // answers met a TLS handshake that timed out. (Implicit, with 5 s: no check before it waits that
   // long, so none of those checks' connections comes in between.)
-  for (const [security, seconds, at, first] of [
-    ['explicit', 2, 10, 'data-other-session-refused'],
-    ['explicit', 2, 18, 'tls-1.2'],
-    ['implicit', 5, 2, 'implicit-prot-implied'],
-  ] as const) {
-    it(`${security}, stopped at ${first}: the rest is not completed (exit 3), no verdict from the silence`, async () => {
-      const stop = (server: FerryProcess): boolean => process.kill(server.pid, 'SIGSTOP') && false;
-      const { code, report } = await probe(security, seconds, at, stop);
-      const points = report.groups.flatMap((g) => g.points);
-      // Every other point is what a probe of an answering Ferry finds.
-      const fixture = security === 'explicit' ? explicitFixture : implicitFixture;
-      const wrong = points
-        .filter((p) => p.verdict !== 'not-completed' && !accepted(fixture.verdicts[p.id], p.verdict))
-        .filter((p) => !(NOT_HERE.includes(p.id) && p.verdict === 'not-applicable'))
-        .map((p) => `${p.id}: ${p.verdict} (${p.received} | ${p.detail ?? ''})`);
-      assert.deepEqual(wrong, []);
-      assert.equal(points.find((p) => p.id === first)?.verdict, 'not-completed', first);
-      const stalled = `the server stopped answering (no reply within ${seconds * 1000} ms)`;
-      for (const p of points.filter((x) => x.verdict === 'not-completed'))
-        assert.equal(p.detail, stalled, p.id);
-      assert.equal(report.summary.fail, 0);
-      assert.equal(report.summary.complete, false);
-      assert.deepEqual(report.summary.incomplete, [stalled]);
-      assert.equal(code, 3, 'exit code: the report is incomplete');
-    });
-  }
+  // At once: each has its own server and proxy, and mostly waits out its --timeout. A reply late
+  // for the load could only end a probe early the same way (not completed, exit 3).
+  describe('stopped midway', { concurrency: true }, () => {
+    for (const [security, seconds, at, first] of [
+      ['explicit', 2, 10, 'data-other-session-refused'],
+      ['explicit', 2, 18, 'tls-1.2'],
+      ['implicit', 5, 2, 'implicit-prot-implied'],
+    ] as const) {
+      it(`${security}, stopped at ${first}: the rest is not completed (exit 3), no verdict from the silence`, async () => {
+        const stop = (server: FerryProcess): boolean => process.kill(server.pid, 'SIGSTOP') && false;
+        const { code, report } = await probe(security, seconds, at, stop);
+        const points = report.groups.flatMap((g) => g.points);
+        // Every other point is what a probe of an answering Ferry finds.
+        const fixture = security === 'explicit' ? explicitFixture : implicitFixture;
+        const wrong = points
+          .filter((p) => p.verdict !== 'not-completed' && !accepted(fixture.verdicts[p.id], p.verdict))
+          .filter((p) => !(NOT_HERE.includes(p.id) && p.verdict === 'not-applicable'))
+          .map((p) => `${p.id}: ${p.verdict} (${p.received} | ${p.detail ?? ''})`);
+        assert.deepEqual(wrong, []);
+        assert.equal(points.find((p) => p.id === first)?.verdict, 'not-completed', first);
+        const stalled = `the server stopped answering (no reply within ${seconds * 1000} ms)`;
+        for (const p of points.filter((x) => x.verdict === 'not-completed'))
+          assert.equal(p.detail, stalled, p.id);
+        assert.equal(report.summary.fail, 0);
+        assert.equal(report.summary.complete, false);
+        assert.deepEqual(report.summary.incomplete, [stalled]);
+        assert.equal(code, 3, 'exit code: the report is incomplete');
+      });
+    }
+  });
 
   it('one silent connection while new ones are greeted is still a verdict, not a stall', async () => {
     const { report } = await probe('explicit', 2, 18, () => true);
