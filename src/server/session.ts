@@ -33,6 +33,8 @@ export class Session {
   #prot: 'C' | 'P' = 'C';
   /** The TLS sessions of the control connection's TLS session; data connections must resume one. */
   #tls: SessionFamily | undefined;
+  /** CCC: the control connection left TLS; the security exchange (AUTH) stays in force (RFC 2228). */
+  #cleared = false;
   #cwd: VPath = ROOT;
   #type: 'A' | 'I' = 'A';
   #epsvAll = false;
@@ -80,6 +82,11 @@ export class Session {
 
   get tls(): SessionFamily | undefined {
     return this.#tls;
+  }
+
+  /** CCC has taken the control connection back to clear text. */
+  get cleared(): boolean {
+    return this.#cleared;
   }
 
   get cwd(): VPath {
@@ -137,6 +144,11 @@ export class Session {
   /** The control connection is inside TLS now (AUTH, implicit connect). */
   tlsStarted(t: SessionFamily): void {
     this.#tls = t;
+  }
+
+  /** CCC: commands and replies go in clear now; PBSZ, PROT and data connections keep #tls. */
+  controlCleared(): void {
+    this.#cleared = true;
   }
 
   /** PBSZ, or implied: by implicit FTPS and by AUTH TLS-P. */
@@ -207,6 +219,7 @@ export class Session {
     this.#pbsz = false;
     this.#prot = 'C';
     this.#tls = undefined;
+    this.#cleared = false;
     this.#cwd = ROOT;
     this.#type = 'A';
     this.#oneShot = NO_ONE_SHOT;
