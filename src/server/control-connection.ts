@@ -1011,7 +1011,11 @@ export class ControlConnection {
       peerAddress: session.remoteAddress,
       localAddress: session.localAddress,
       protect: () => (session.prot === 'P' ? session.tls : undefined),
-      requireSessionReuse: rt.options.requireSessionReuse,
+      // After CCC, binding the data connection to the TLS session protects little: the commands go
+      // in clear, for anyone on the path to read and forge. And curl's default (passive) CCC never
+      // answers our close_notify, so OpenSSL drops its session and its data connections do full
+      // handshakes. Accepted then, as ProFTPD does; they must still come from the control peer.
+      requireSessionReuse: () => rt.options.requireSessionReuse && !session.cleared,
       siblings:
         rt.options.sessionReuseScope === 'user'
           ? {

@@ -37,7 +37,7 @@ test('a data connection that stalls in its ClientHello fails one handshake timeo
     peerAddress: '127.0.0.1',
     localAddress: '127.0.0.1',
     protect: () => (protectedAt(), family), // the deadline is set by now (at fake time 0)
-    requireSessionReuse: true,
+    requireSessionReuse: () => true,
     connectTimeoutMs: NEVER_MS,
     handshakeTimeoutMs: HANDSHAKE_MS,
     idleTimeoutMs: NEVER_MS,
@@ -97,7 +97,7 @@ test('a passive wait opened with an aborted signal, then closed, leaves no unhan
       peerAddress: '127.0.0.1',
       localAddress: '127.0.0.1',
       protect: () => undefined,
-      requireSessionReuse: true,
+      requireSessionReuse: () => true,
       connectTimeoutMs: NEVER_MS,
       handshakeTimeoutMs: HANDSHAKE_MS,
       idleTimeoutMs: NEVER_MS,

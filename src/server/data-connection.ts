@@ -39,7 +39,8 @@ export interface DataPolicy {
   readonly localAddress: string;
   /** Protection level at the moment the connection opens (PROT P → TLS within this session family). */
   readonly protect: () => SessionFamily | undefined;
-  readonly requireSessionReuse: boolean;
+  /** Asked once the handshake ends: must it have resumed a session of the family (or a sibling's)? */
+  readonly requireSessionReuse: () => boolean;
   /** Other families it may resume (--session-reuse-scope user: the user's from this address). */
   readonly siblings?: Siblings;
   readonly connectTimeoutMs: number;
@@ -355,7 +356,7 @@ async function prepare(
   const resumed = sock.isSessionReused();
   sessions.settle(resumed);
   policy.observer?.tls(sock.getProtocol(), resumed);
-  if (policy.requireSessionReuse && !resumed) {
+  if (!resumed && policy.requireSessionReuse()) {
     policy.logger.warn(
       { ...peer, because: notResumedBecause(offeredSessions(hello()), sock.getProtocol()) },
       'data connection refused: it did not resume the control TLS session',

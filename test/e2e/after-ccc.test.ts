@@ -1,7 +1,8 @@
 /**
  * After CCC (RFC 2228) only the control channel is in clear: the AUTH TLS exchange still stands, so
  * PBSZ and PROT work (z/OS clients send PROT again), a second AUTH is refused, and data connections
- * stay in TLS.
+ * stay in TLS. Their handshake need not resume the control session any more (curl's default CCC
+ * leaves it unresumable), but they must still come from the control connection's address.
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import { describe, test } from 'node:test';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { withDeadline } from '../support/raw-ftp.js';
 import type { TestServer } from '../support/ferry.js';
-import { loggedIn, textOf, useFerry, withClients } from './harness.js';
+import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const BODY = 'after CCC\n'.repeat(100);
 
@@ -57,6 +58,26 @@ describe('after CCC', { timeout: 60_000 }, () => {
       assert.equal((await ftp.authTls('TLS')).code, 234);
       await ftp.login(server().user, server().password);
       await ftp.cmd('PWD', 257);
+      await ftp.quit();
+    });
+  });
+
+  test('a data connection with a full handshake is accepted from the control peer, refused from another address', async () => {
+    await writeFile(path.join(server().root, 'full.txt'), BODY);
+    const from = server().logs.length;
+    await withClients(async (track) => {
+      const ftp = track(await cleared(server()));
+      const port = await ftp.epsv();
+      const intruder = await ftp.openData(port, { tls: false, localAddress: '127.0.0.2' });
+      await withDeadline(intruder.closed, ftp.timeoutMs, 'the server to drop the other address');
+      assert.equal(Buffer.concat(intruder.received).length, 0);
+      await waitForLog(server(), (l) => /not from the control connection peer/.test(l.msg), from);
+      // What curl does after its default (passive) CCC: no session to offer.
+      const conn = await ftp.openData(port, { tls: true, reuse: false });
+      assert.equal(conn.sessionReused, false);
+      await ftp.cmd('RETR full.txt', 150);
+      assert.equal((await ftp.readAll(conn)).toString(), BODY);
+      await ftp.expect(226);
       await ftp.quit();
     });
   });
