@@ -84,12 +84,33 @@ test("ABOR after Telnet IP + Synch, split anywhere; also BSD ftp's on a plain co
   }
 });
 
-test('IAC IAC is a literal 0xFF byte; WILL/WONT/DO/DONT and their option are dropped', () => {
+test('IAC IAC is a literal 0xFF byte; WILL/WONT/DO/DONT and their option are dropped before the verb', () => {
   const r = new LineReader();
-  r.push(Buffer.from([0x41, 0xff, 0xff, 0x42, 0xff, 0xfb, 0x01, 0x43, 0xff, 0xfe, 0x18, 0x0d, 0x0a]));
-  const [res] = drain(r);
+  r.push(Buffer.from([0xff, 0xfb, 0x01, 0xff, 0xfe, 0x18, 0x41, 0xff, 0xff, 0x42, 0x0d, 0x0a]));
+  r.push(Buffer.from([0xff, 0xff, 0x41, 0x0d, 0x0a]));
   // 0xFF is data (not stripped), and alone it is not UTF-8: the line says so.
-  assert.deepEqual(res, { kind: 'not-utf8', line: 'A\uFFFDBC' });
+  assert.deepEqual(drain(r), [
+    { kind: 'not-utf8', line: 'A\uFFFDB' },
+    { kind: 'not-utf8', line: '\uFFFDA' },
+  ]);
+});
+
+test('after the verb every IAC stays: whatever follows it, the line is not UTF-8, never another name', () => {
+  // Stripped, 'DELE victim<IAC><x>.txt' would delete victim.txt (or victim<x>.txt).
+  for (let x = 0; x <= 0xff; x++) {
+    const r = new LineReader();
+    r.push(Buffer.from([...Buffer.from('DELE victim'), 0xff, x, ...Buffer.from('.txt\r\n')]));
+    const [res] = drain(r);
+    assert.equal(res?.kind, 'not-utf8', `IAC 0x${x.toString(16)}: ${JSON.stringify(res)}`);
+  }
+  const r = new LineReader();
+  r.push(Buffer.from([...Buffer.from('DELE victim.txt'), 0xff, 0x0d, 0x0a]));
+  r.push(Buffer.from([...Buffer.from('CWD '), 0xc3, 0xff, 0xf4, 0xa9, 0x0d, 0x0a])); // IAC IP inside 'é'
+  r.push(Buffer.from([...Buffer.from('RNTO a'), 0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('b\r\n')]));
+  assert.deepEqual(
+    drain(r).map((x) => x.kind),
+    ['not-utf8', 'not-utf8', 'not-utf8'],
+  );
 });
 
 test('a line that is not UTF-8 is marked, never passed off as a line with U+FFFD in it', () => {
@@ -104,33 +125,37 @@ test('a line that is not UTF-8 is marked, never passed off as a line with U+FFFD
   );
 });
 
-test('valid UTF-8 stays a line: U+FFFD itself, 4-byte characters, a character around a Telnet command', () => {
+test('valid UTF-8 stays a line: U+FFFD itself, 4-byte characters, after a Telnet command', () => {
   const r = new LineReader();
   r.push(Buffer.from('STOR a\uFFFDb \u{1F600}\r\n', 'utf8'));
-  // IAC IP inside the two bytes of 'é': Telnet commands are stripped before the check.
-  r.push(Buffer.from([0x43, 0x57, 0x44, 0x20, 0xc3, 0xff, 0xf4, 0xa9, 0x0d, 0x0a]));
-  r.push(Buffer.from([0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('ABOR\r\n')]));
-  assert.deepEqual(drain(r), lines('STOR a\uFFFDb \u{1F600}', 'CWD \u00e9', 'ABOR'));
+  r.push(Buffer.from([0xff, 0xf4, 0xff, 0xf2, ...Buffer.from('CWD \u00e9\r\n', 'utf8')]));
+  assert.deepEqual(drain(r), lines('STOR a\uFFFDb \u{1F600}', 'CWD \u00e9'));
 });
 
 test('an option byte equal to LF does not end the line', () => {
   const r = new LineReader();
-  r.push(Buffer.from([0x4e, 0x4f, 0xff, 0xfd, 0x0a, 0x4f, 0x50, 0x0d, 0x0a]));
+  r.push(Buffer.from([0xff, 0xfd, 0x0a, 0x4e, 0x4f, 0x4f, 0x50, 0x0d, 0x0a]));
   assert.deepEqual(drain(r), lines('NOOP'));
+  // After the verb too (the sequence is kept, so the line is refused, but it is one line).
+  r.push(Buffer.from([0x4e, 0x4f, 0xff, 0xfd, 0x0a, 0x4f, 0x50, 0x0d, 0x0a]));
+  assert.deepEqual(drain(r), [{ kind: 'not-utf8', line: 'NO\uFFFD\uFFFD\nOP' }]);
 });
 
 test('WILL waiting for its option byte waits for more data', () => {
   const r = new LineReader();
-  r.push(Buffer.from([0x4e, 0xff, 0xfb]));
+  r.push(Buffer.from([0xff, 0xfb]));
   assert.equal(r.next(), undefined);
-  r.push(Buffer.from([0x0a, 0x4f, 0x0a]));
+  r.push(Buffer.from([0x0a, 0x4e, 0x4f, 0x0a]));
   assert.deepEqual(drain(r), lines('NO'));
 });
 
-test('stray IAC before a normal byte is dropped', () => {
+test('a stray IAC (not a Telnet command) is kept as 0xFF, before the verb too', () => {
   const r = new LineReader();
-  r.push(Buffer.from([0x41, 0xff, 0x42, 0x0a]));
-  assert.deepEqual(drain(r), lines('AB'));
+  r.push(Buffer.from([0x41, 0xff, 0x42, 0x0a, 0xff, 0x41, 0x0a]));
+  assert.deepEqual(drain(r), [
+    { kind: 'not-utf8', line: 'A\uFFFDB' },
+    { kind: 'not-utf8', line: '\uFFFDA' },
+  ]);
 });
 
 test('overlong line in small chunks: ONE too-long, bounded buffer, later lines work', () => {

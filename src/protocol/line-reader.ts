@@ -11,7 +11,7 @@ import { isUtf8 } from 'node:buffer';
 export type LineResult =
   | { readonly kind: 'line'; readonly line: string }
   /**
-   * A line whose bytes (Telnet commands stripped) are not UTF-8 (RFC 2640: pathnames are UTF-8).
+   * A line whose bytes (Telnet commands before the verb stripped) are not UTF-8 (RFC 2640: pathnames are UTF-8).
    * `line` shows them with U+FFFD: to find the verb and to log, never to name anything, since two
    * different names would read the same.
    */
@@ -118,7 +118,14 @@ export class LineReader {
 
 /**
  * Finds the LF ending the line at `start`, skipping Telnet commands (an option byte may be 0x0A),
- * and collects the byte ranges that remain after stripping them.
+ * and collects the byte ranges that remain once those before the verb are taken away.
+ *
+ * Only Telnet commands before the line's first data byte are stripped (IP and Synch before ABOR,
+ * WILL/WONT/DO/DONT with their option): stripped from inside a name, a 0xFF byte sent unescaped
+ * (Latin-1 `ÿ`) would leave another, existing name (`DELE victim\xffx.txt` deleting
+ * `victimx.txt`). Anywhere after, every IAC stays as the byte 0xFF (IAC IAC as one, RFC 959), which
+ * UTF-8 never holds, so the line is refused whole. vsftpd strips nothing; ProFTPD strips IP and DM
+ * anywhere.
  */
 function scanLine(b: Buffer, start: number): Scan {
   const parts: (readonly [number, number])[] = [];
@@ -134,24 +141,29 @@ function scanLine(b: Buffer, start: number): Scan {
       return { done: true, end: lf, parts };
     }
     const iac = i + rel;
-    if (iac > segStart) parts.push([segStart, iac]);
     const cmd = b[iac + 1] ?? 0; // iac < lf, so iac + 1 exists
+    const beforeVerb = iac === segStart && parts.length === 0;
     if (cmd === IAC) {
       // Escaped 0xFF: keep the second byte as data.
+      if (iac > segStart) parts.push([segStart, iac]);
       segStart = iac + 1;
       i = iac + 2;
     } else if (cmd >= WILL) {
       if (iac + 3 > b.length) return { done: false };
-      segStart = i = iac + 3;
+      i = iac + 3;
+      if (beforeVerb) segStart = i;
     } else if (cmd >= SE) {
-      // IP, DM (Synch), AO, AYT, ... and SB/SE: drop the two bytes.
-      segStart = i = iac + 2;
-      // BSD ftp's ABOR sends IAC IP IAC as urgent data, then DM ABOR: the kernel drops the urgent
-      // byte (the second IAC) unless SO_OOBINLINE, which Node cannot set, leaving a bare DM.
-      if (cmd === IP && b[i] === DM) segStart = i = i + 1;
+      i = iac + 2;
+      if (beforeVerb) {
+        // IP, DM (Synch), AO, AYT, ... and SB/SE: drop the two bytes.
+        segStart = i;
+        // BSD ftp's ABOR sends IAC IP IAC as urgent data, then DM ABOR: the kernel drops the urgent
+        // byte (the second IAC) unless SO_OOBINLINE, which Node cannot set, leaving a bare DM.
+        if (cmd === IP && b[i] === DM) segStart = i = i + 1;
+      }
     } else {
-      // Not a Telnet command: drop the stray IAC, keep the byte after it.
-      segStart = i = iac + 1;
+      // Not a Telnet command: the IAC is a data byte.
+      i = iac + 1;
     }
   }
 }

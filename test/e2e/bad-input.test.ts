@@ -166,6 +166,42 @@ for (const mode of MODES) {
       assert.equal(await readFile(path.join(server().root, 'sub', 'inside.txt'), 'utf8'), 'inside');
     });
 
+    test('a 0xFF byte (Telnet IAC) inside a name is kept: 501, never the name without it', async () => {
+      const dir = path.join(server().root, 'iac');
+      await mkdir(dir);
+      await writeFile(path.join(dir, 'victim.txt'), 'KEEP-ME');
+      const raw = (line: string): Buffer => Buffer.from(`${line}\r\n`, 'latin1');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.cmd('CWD iac', 250);
+        // A stray IAC, IAC IAC (RFC 959's escaped 0xFF) and Telnet commands (IP, NOP, DM, WILL x)
+        // after the verb: stripped, each would leave a name that is valid UTF-8 and exists.
+        const names = ['victim\xff.txt', 'victim\xff\xff.txt', 'victim\xff\xf4.txt', 'victim\xff\xf1.txt'];
+        names.push('victim\xff\xf4\xff\xf2.txt', 'victim\xff\xfbx.txt', 'victim.txt\xff');
+        for (const name of names) {
+          for (const verb of ['SIZE', 'MDTM', 'DELE', 'RNFR']) {
+            ftp.send(raw(`${verb} ${name}`));
+            const r = await ftp.expect();
+            assert.equal(r.code, 501, `${verb} ${JSON.stringify(name)} → ${r.code} ${textOf(r)}`);
+            assertClearText(textOf(r));
+          }
+          const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+          ftp.send(raw(`STOR ${name}`));
+          const r = await ftp.expect();
+          assert.equal(r.code, 501, `STOR ${JSON.stringify(name)} → ${r.code} ${textOf(r)}`);
+          conn.raw.destroy();
+          await conn.closed;
+        }
+        // Telnet commands before the verb are still taken away (IP and Synch before ABOR).
+        ftp.send(Buffer.concat([Buffer.from([0xff, 0xf4, 0xff, 0xf2]), raw('SIZE victim.txt')]));
+        assert.match(textOf(await ftp.expect(213)), /^7$/);
+        assert.ok(ftp.noPendingReplies);
+      });
+      assert.deepEqual(await readdir(dir), ['victim.txt']);
+      assert.equal(await readFile(path.join(dir, 'victim.txt'), 'utf8'), 'KEEP-ME');
+    });
+
     test('commands that need a login → 530 before login', async () => {
       await withClients(async (track) => {
         const ftp = track(await connectSecure(server(), mode));
