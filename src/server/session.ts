@@ -18,6 +18,11 @@ export interface OneShot {
   readonly renameFrom: VPath | undefined;
 }
 
+/** How many CLNT names one session logs: a client repeating CLNT must not flood the log. */
+const CLIENT_NAMES_LOGGED = 3;
+/** Longest CLNT name logged, in characters (a line may hold 4 KB). */
+const CLIENT_NAME_CHARS = 100;
+
 const NO_ONE_SHOT: OneShot = { restOffset: 0, renameFrom: undefined };
 const LOGGED_OUT: LoginState = { phase: 'none' };
 
@@ -43,6 +48,8 @@ export class Session {
   #data: DataEndpoint | undefined;
   /** Set by REST / RNFR for the next command only (RFC 959 4.1.3); see takeOneShot(). */
   #oneShot: OneShot = NO_ONE_SHOT;
+  #clientName: string | undefined;
+  #clientNamesLogged = 0;
 
   constructor(
     readonly implicit: boolean,
@@ -213,7 +220,20 @@ export class Session {
     return o;
   }
 
-  /** REIN: back to the state right after connect (failed logins still count). */
+  /**
+   * CLNT: the name to log, cut to 100 characters; undefined when it is the name logged last, or
+   * when this session has logged 3 already (REIN does not start over).
+   */
+  clientNamed(name: string): string | undefined {
+    const chars = [...name];
+    const shown = chars.length > CLIENT_NAME_CHARS ? `${chars.slice(0, CLIENT_NAME_CHARS).join('')}…` : name;
+    if (shown === this.#clientName || this.#clientNamesLogged >= CLIENT_NAMES_LOGGED) return undefined;
+    this.#clientName = shown;
+    this.#clientNamesLogged++;
+    return shown;
+  }
+
+  /** REIN: back to the state right after connect (failed logins and logged CLNT names still count). */
   reset(): void {
     this.#login = LOGGED_OUT;
     this.#pbsz = false;

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
+import { connectSecure, loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
 
 for (const mode of MODES) {
   describe(`commands of older clients (${mode})`, { timeout: 120_000 }, () => {
@@ -28,6 +28,24 @@ for (const mode of MODES) {
         assert.equal((line.obj as { client?: unknown }).client, 'Total Commander 11.0');
         assert.equal(typeof (line.obj as { session?: unknown }).session, 'string', 'the session id');
       });
+    });
+
+    test('CLNT repeated before login: its name is logged 3 times at most, cut to 100 characters', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectSecure(server(), mode));
+        const lines = Array.from({ length: 50 }, () => 'CLNT flood');
+        for (let i = 0; i < 20; i++) lines.push(`CLNT flood ${i} ${'A'.repeat(4000)}`);
+        lines.push('NOOP');
+        ftp.send(Buffer.from(lines.map((l) => `${l}\r\n`).join('')));
+        for (let i = 0; i < lines.length; i++) await ftp.expect(200);
+        assert.ok(ftp.noPendingReplies);
+      });
+      const logged = server()
+        .logs.filter((l) => l.msg === 'client')
+        .map((l) => String((l.obj as { client?: unknown }).client))
+        .filter((c) => c.startsWith('flood'));
+      // Once per name, 3 names at most (50 lines of one name, then 20 different long ones).
+      assert.deepEqual(logged, ['flood', `flood 0 ${'A'.repeat(92)}…`, `flood 1 ${'A'.repeat(92)}…`]);
     });
 
     test('ALLO: a byte count (and R size) is 202, anything else 501; SMNT is 502', async () => {

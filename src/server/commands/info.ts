@@ -47,9 +47,11 @@ export const infoCommands: AnyCommandSpec[] = [
     access: 'anyone',
     concurrency: 'serial',
     help: 'CLNT <sp> client name',
-    async handle({ client }, { logger }) {
+    async handle({ client }, { logger, session }) {
       // FileZilla and curl -Q send it; the name helps read a session's log (its lines carry the session).
-      logger.info({ client }, 'client');
+      // Logged a few times per session at most: CLNT needs no login, not even TLS.
+      const logged = session.clientNamed(client);
+      if (logged !== undefined) logger.info({ client: logged }, 'client');
       return reply(Code.Ok, 'Noted.');
     },
   }),
