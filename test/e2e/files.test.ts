@@ -163,15 +163,22 @@ for (const mode of MODES) {
       });
     });
 
-    test('SITE CHMOD sets permission bits (never setuid/setgid/sticky)', async () => {
+    test('SITE CHMOD sets permission bits, never setuid/setgid/sticky, and says so', async () => {
       const file = path.join(server().root, 'mode.txt');
+      const dir = path.join(server().root, 'mode-dir');
       await writeFile(file, 'x');
+      await mkdir(dir);
+      const dropped = (m: string): string =>
+        `SITE CHMOD: mode set to ${m}; setuid, setgid and sticky bits are not set by this server.`;
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
-        await ftp.cmd('SITE CHMOD 640 mode.txt', 200);
+        assert.equal(textOf(await ftp.cmd('SITE CHMOD 640 mode.txt', 200)), 'SITE CHMOD successful.');
         assert.equal((await stat(file)).mode & 0o7777, 0o640);
-        await ftp.cmd('SITE CHMOD 4755 mode.txt', 200);
+        assert.equal(textOf(await ftp.cmd('SITE CHMOD 4755 mode.txt', 200)), dropped('0755'));
         assert.equal((await stat(file)).mode & 0o7777, 0o755, 'setuid bit dropped');
+        assert.equal(textOf(await ftp.cmd('SITE CHMOD 1777 mode-dir', 200)), dropped('0777'));
+        assert.equal((await stat(dir)).mode & 0o7777, 0o777, 'sticky bit dropped');
+        assert.equal(textOf(await ftp.cmd('SITE CHMOD 0755 mode-dir', 200)), 'SITE CHMOD successful.');
         await ftp.cmd('SITE CHMOD xyz mode.txt', 501);
         await ftp.cmd('SITE CHMOD 644', 501);
         await ftp.cmd('SITE CHMOD 644 missing.txt', 550);

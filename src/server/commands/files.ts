@@ -4,6 +4,7 @@ import { Code } from '../../protocol/codes.js';
 import type { SiteArg } from '../../protocol/command.js';
 import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
+import { formatOctalMode } from '../../protocol/mode.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { countedChunks, hashStream } from '../file-hash.js';
@@ -309,9 +310,15 @@ export const fileCommands: AnyCommandSpec[] = [
           const storage = ctx.files().storage;
           if (!storage.features.has('chmod') || !storage.chmod)
             throw new StorageError('unsupported', 'CHMOD not supported.');
-          // Only permission bits: setuid/setgid/sticky are not the client's to set.
-          await storage.chmod(await ctx.files().resolve(site.path), site.mode & 0o777, ctx.files().context());
-          return reply(Code.Ok, 'SITE CHMOD successful.');
+          // Only permission bits: setuid/setgid/sticky are not the client's to set (vsftpd's rule too);
+          // the reply says so, as a client asking for them would otherwise believe they are set.
+          const set = site.mode & 0o777;
+          await storage.chmod(await ctx.files().resolve(site.path), set, ctx.files().context());
+          if (set === site.mode) return reply(Code.Ok, 'SITE CHMOD successful.');
+          return reply(
+            Code.Ok,
+            `SITE CHMOD: mode set to ${formatOctalMode(set)}; setuid, setgid and sticky bits are not set by this server.`,
+          );
         }
       }
     },
