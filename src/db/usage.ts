@@ -63,19 +63,36 @@ export class PgUsage implements UsageLedger {
     await this.flush();
   }
 
-  async charge(username: string, delta: Usage, limit: { bytes?: number; files?: number }): Promise<boolean> {
-    const { rowCount } = await this.db.query(
-      `UPDATE ferry_usage SET bytes = GREATEST(0, bytes + $2), files = GREATEST(0, files + $3)
-       WHERE username = $1
-         AND ($2 <= 0 OR $4::bigint IS NULL OR bytes + $2 <= $4)
-         AND ($3 <= 0 OR $5::bigint IS NULL OR files + $3 <= $5)
-       RETURNING bytes`,
-      [username, delta.bytes, delta.files, limit.bytes ?? null, limit.files ?? null],
+  async charge(
+    username: string,
+    delta: Usage,
+    limit: { bytes?: number; files?: number },
+    release: Usage = { bytes: 0, files: 0 },
+  ): Promise<boolean> {
+    // One statement decides and applies: the delta when it fits, else the release. The row is
+    // locked in the subquery so that `old` is its latest version, the one the update changes.
+    const { rows } = await this.db.query<{ fits: boolean }>(
+      `UPDATE ferry_usage u SET
+         bytes = GREATEST(0, u.bytes + CASE WHEN old.fits THEN $2 ELSE -$6::bigint END),
+         files = GREATEST(0, u.files + CASE WHEN old.fits THEN $3 ELSE -$7::bigint END)
+       FROM (SELECT username,
+                    ($2 <= 0 OR $4::bigint IS NULL OR bytes + $2 <= $4)
+                    AND ($3 <= 0 OR $5::bigint IS NULL OR files + $3 <= $5) AS fits
+             FROM ferry_usage WHERE username = $1 FOR UPDATE) old
+       WHERE u.username = old.username
+       RETURNING old.fits`,
+      [
+        username,
+        delta.bytes,
+        delta.files,
+        limit.bytes ?? null,
+        limit.files ?? null,
+        release.bytes,
+        release.files,
+      ],
     );
-    if (rowCount === 1) return true;
     // No record (a rescan or rm dropped it): nothing to hold against; the next upload counts again.
-    const { rows } = await this.db.query('SELECT 1 FROM ferry_usage WHERE username = $1', [username]);
-    return rows.length === 0;
+    return rows[0]?.fits ?? true;
   }
 
   async set(username: string, usage: Usage): Promise<void> {

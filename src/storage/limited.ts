@@ -241,9 +241,14 @@ export class LimitedStorage implements StorageBackend {
     const before = await this.#sizeOf(p, c);
     /** What this upload has charged to the ledger so far. */
     const held: Usage = { bytes: 0, files: 0 };
+    /** Charges `d`; when refused, what is held was given back in the same step. */
     const hold = async (d: Usage): Promise<boolean> => {
       try {
-        if (!(await charge(username, d, limit))) return false;
+        if (!(await charge(username, d, limit, { ...held }))) {
+          held.bytes = 0;
+          held.files = 0;
+          return false;
+        }
       } catch {
         await this.#report(d); // the ledger is away: counted now, written when it is back
       }
@@ -261,13 +266,10 @@ export class LimitedStorage implements StorageBackend {
     // The new file, and what an overwrite frees (only the files can be over the quota).
     const start = startGrowth(before, o);
     if ((start.bytes || start.files) && !(await hold(start))) throw quotaExceeded('number of files');
-    const cap = new SharedQuotaCap(async (n) => {
-      if (await hold({ bytes: n, files: 0 })) return true;
-      // At once, not once the rest is drained: a concurrent upload must not be refused for these
-      // bytes too. The file stays as it was.
-      await settle({ bytes: 0, files: 0 });
-      return false;
-    });
+    // A refused batch gives back what the upload held at once (in the charge that refused it), not
+    // once the rest is drained: a concurrent upload must not be refused for these bytes too. The
+    // file stays as it was.
+    const cap = new SharedQuotaCap((n) => hold({ bytes: n, files: 0 }));
     const stages: Transform[] = [];
     if (quotaSize) stages.push(cap);
     if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));

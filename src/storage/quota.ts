@@ -58,9 +58,17 @@ export interface UsageLedger {
    * A ledger shared by several nodes (the database) has this: adds `delta` in one atomic step
    * unless the result would cross `limit` (its positive parts only); false when it would. Uploads
    * then charge their bytes as they arrive, so that nodes uploading for one user at once cannot
-   * together pass the quota. Rejects (ERR_TRANSIENT) when the ledger cannot be reached.
+   * together pass the quota. When it would, `release` (what the refused upload holds) is given back
+   * in that same step: a give-back written after the refusal would leave a moment in which the
+   * other uploads in flight are refused for bytes no longer wanted (all of them refused at once).
+   * Rejects (ERR_TRANSIENT) when the ledger cannot be reached.
    */
-  charge?(username: string, delta: Usage, limit: { bytes?: number; files?: number }): Promise<boolean>;
+  charge?(
+    username: string,
+    delta: Usage,
+    limit: { bytes?: number; files?: number },
+    release?: Usage,
+  ): Promise<boolean>;
 }
 
 /**
