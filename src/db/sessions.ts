@@ -12,6 +12,14 @@ export interface SessionLeaseOptions {
   logger?: Logger;
 }
 
+/**
+ * At most this many rows of leases that ended over an hour ago (their node killed, or stopped while
+ * the database was away) are deleted per renewal: a table grown by many crashes is emptied in
+ * steps, never by one long DELETE on every node at once. The hour lets a node cut off from the
+ * database for less find its rows to renew when it is back.
+ */
+export const PURGE_BATCH = 1000;
+
 /** Any fixed number: with the user's name, the advisory lock that makes a take atomic. */
 const SESSION_LOCK = 0x46657273;
 
@@ -128,7 +136,13 @@ export class PgSessions {
         `UPDATE ferry_sessions SET expires = clock_timestamp() + $2 * interval '1 millisecond' WHERE node = $1`,
         [this.node, this.#leaseMs],
       );
-      await this.db.query("DELETE FROM ferry_sessions WHERE expires < clock_timestamp() - interval '1 hour'");
+      // SKIP LOCKED: nodes renewing at once delete different rows instead of waiting on each other.
+      await this.db.query(
+        `DELETE FROM ferry_sessions WHERE id IN (
+           SELECT id FROM ferry_sessions WHERE expires < clock_timestamp() - interval '1 hour'
+           LIMIT $1 FOR UPDATE SKIP LOCKED)`,
+        [PURGE_BATCH],
+      );
     } catch {
       // Retried at the next tick; the database's recovery is logged by Database.
     }
