@@ -77,7 +77,9 @@ export async function openSharedState(
 
 /** The shared state plus this node's session leases and the cut uploads (a serving node). */
 export async function openServingState(url: string, logger: Logger): Promise<ServingState> {
-  const shared = await openSharedState(url, logger);
+  const shared = await openSharedState(url, logger).catch(async (err: unknown) => {
+    throw await atStart(url, err);
+  });
   const [{ PgSessions }, { PgCutUploads }] = await Promise.all([
     import('../db/sessions.js'),
     import('../db/cut-uploads.js'),
@@ -92,4 +94,19 @@ export async function openServingState(url: string, logger: Logger): Promise<Ser
       await shared.close();
     },
   };
+}
+
+/**
+ * A node cannot come up without its database (it reconnects by itself only once running): when the
+ * database could not be reached at all, says that this happened at start and what to do.
+ */
+async function atStart(url: string, err: unknown): Promise<unknown> {
+  const { isUnreachable, redact } = await import('../db/database.js');
+  const cause = err instanceof FerryError ? err.cause : undefined;
+  if (!isUnreachable(cause)) return err;
+  return new FerryError(
+    'ERR_INVALID_OPTION',
+    `database ${redact(url)} cannot be reached at start (${(cause as Error).message}): a node needs its database to start; start PostgreSQL or correct accounts.postgres (FERRY_DATABASE_URL), then start the node again (the systemd unit in packaging/ does, every 2 s)`,
+    { cause },
+  );
 }

@@ -29,6 +29,15 @@ export function isUnavailable(err: unknown): boolean {
   return true;
 }
 
+/**
+ * True when `err` says the server could not be reached at all (refused, no such host or socket, not
+ * accepting connections yet), rather than that it answered with a refusal (a wrong password).
+ */
+export function isUnreachable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (/^E[A-Z]+$/.test(code) || /^(08|57P)/.test(code));
+}
+
 export const unavailable = (err: unknown): FerryError =>
   new FerryError('ERR_TRANSIENT', `database unavailable: ${(err as Error).message}`);
 
@@ -91,7 +100,9 @@ export class Database {
     } catch (err) {
       await db.pool.end().catch(() => {});
       if (err instanceof FerryError) throw err;
-      throw new FerryError('ERR_INVALID_OPTION', `database ${redact(url)}: ${(err as Error).message}`);
+      throw new FerryError('ERR_INVALID_OPTION', `database ${redact(url)}: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     return db;
   }
