@@ -45,7 +45,7 @@ import type { HashTurns } from './hash-turns.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
-import { UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
+import { UNCONFIGURED_PROXY_HEADER, UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
 import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
 import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
@@ -167,6 +167,8 @@ export class ControlConnection {
   private arrival: Arrival | undefined;
   /** The first bytes, held until they cannot be a PROXY header (see ClientOrigin.screen). */
   private screened: Buffer | undefined;
+  /** Why a PROXY header in the first bytes is refused (logged then); none from a trusted proxy. */
+  private readonly proxyHeaderWhy: string | undefined;
   /** Its first bytes were a PROXY header, from a peer that is not a trusted proxy. */
   private proxyHeaderRefused = false;
   /** The trusted proxy the client came through (logged with the connect line). */
@@ -218,9 +220,15 @@ export class ControlConnection {
     socket.setKeepAlive(true, rt.options.timeouts.keepaliveMs);
     const local = socket.localAddress ?? '';
     this.session = new Session(implicit, origin?.address ?? remote, local, origin?.arrivedOn ?? local);
-    if (origin?.screen && !implicit) this.screened = Buffer.alloc(0);
+    // No origin: the listener reads no PROXY header at all, so one arriving is refused as well.
+    this.proxyHeaderWhy = !origin
+      ? UNCONFIGURED_PROXY_HEADER
+      : origin.screen
+        ? UNTRUSTED_PROXY_HEADER
+        : undefined;
+    if (this.proxyHeaderWhy && !implicit) this.screened = Buffer.alloc(0);
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
-    if (origin?.screen && implicit) this.screenTlsStart(socket);
+    if (this.proxyHeaderWhy && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = remote;
     this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
@@ -450,7 +458,7 @@ export class ControlConnection {
     }
   }
 
-  /** Implicit FTPS from an untrusted peer: a PROXY header instead of a ClientHello ends it. */
+  /** Implicit FTPS from a peer that may not send one: a PROXY header instead of a ClientHello ends it. */
   private screenTlsStart(socket: net.Socket): void {
     let seen = Buffer.alloc(0);
     const onFirst = (d: Buffer): void => {
@@ -465,7 +473,7 @@ export class ControlConnection {
 
   private refuseProxyHeader(): void {
     this.proxyHeaderRefused = true;
-    this.logger.warn({}, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
+    this.logger.warn({}, `connection refused: ${this.proxyHeaderWhy ?? UNTRUSTED_PROXY_HEADER}`);
     this.channel.destroy();
   }
 
@@ -477,11 +485,7 @@ export class ControlConnection {
       // client's address). Bytes that may still become one wait until they cannot.
       const seen = Buffer.concat([this.screened, chunk]);
       const verdict = proxySignature(seen);
-      if (verdict === 'yes') {
-        this.logger.warn({}, `connection refused: ${UNTRUSTED_PROXY_HEADER}`);
-        this.channel.destroy();
-        return;
-      }
+      if (verdict === 'yes') return this.refuseProxyHeader();
       this.screened = verdict === 'maybe' ? seen : undefined;
       if (this.screened) return;
       chunk = seen;

@@ -153,6 +153,14 @@ const untrusted = 'PROXY header from an address that is not a trusted proxy';
 export const UNTRUSTED_PROXY_HEADER = untrusted;
 
 /**
+ * Log text for a PROXY header on a listener without `proxyProtocol`: a balancer configured to send
+ * one (HAProxy's send-proxy) to a node that is not, the likeliest misconfiguration. Without it the
+ * client saw only "500 Empty command." (explicit) or a TLS failure (implicit).
+ */
+export const UNCONFIGURED_PROXY_HEADER =
+  'a PROXY protocol header arrived but proxyProtocol is not configured for this listener (set proxyProtocol.trusted to the balancer’s address, or stop it sending one)';
+
+/**
  * Reads `socket` in paused mode until `done(bytes)`, MAX_PROXY_HEADER_BYTES, `ms` or close. Leaves
  * the bytes with the caller (nothing is put back); what arrived after them stays in the socket.
  */
