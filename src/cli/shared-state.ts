@@ -104,8 +104,9 @@ async function atStart(url: string, err: unknown): Promise<unknown> {
   const { isUnreachable, redact } = await import('../db/database.js');
   const cause = err instanceof FerryError ? err.cause : undefined;
   if (!isUnreachable(cause)) return err;
+  // Not a configuration error (exit 2): exit 1, which the shipped unit restarts (it does not restart 2).
   return new FerryError(
-    'ERR_INVALID_OPTION',
+    'ERR_TRANSIENT',
     `database ${redact(url)} cannot be reached at start (${(cause as Error).message}): a node needs its database to start; start PostgreSQL or correct accounts.postgres (FERRY_DATABASE_URL), then start the node again (the systemd unit in packaging/ does, every 2 s)`,
     { cause },
   );

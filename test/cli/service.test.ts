@@ -655,6 +655,8 @@ test('packaging/ferry.service passes systemd-analyze verify and has what the REA
     /^Restart=on-failure$/m,
     // A node started while its database is down comes up once it is back (README, Several nodes).
     /^StartLimitIntervalSec=0$/m,
+    // …but a configuration error (exit 2) is not retried every 2 s for ever.
+    /^RestartPreventExitStatus=2$/m,
     // The workers (--workers) get SIGTERM from the primary, not each from systemd (then replaced).
     /^KillMode=mixed$/m,
     // The primary's thread pool: libuv reads it before any of Ferry's code runs (README, Thread pool).
