@@ -141,7 +141,7 @@ export class ControlConnection {
   private finishing = false;
   /** Ending the session for its account's removal: 421, the transfer aborted, closed. */
   private revoking: Promise<void> | undefined;
-  /** Told that the server closes (closeTold): said once, whichever path comes first. */
+  /** Told that the server closes (closeTold): said once, whichever path comes first; nothing is written after it. */
   private told = false;
   /** The session has ended (onClose ran): its socket may outlive it briefly (closeTold). */
   private over = false;
@@ -578,7 +578,7 @@ export class ControlConnection {
   }
 
   private async execute(item: Item): Promise<void> {
-    if (this.channel.isClosed) return;
+    if (this.channel.isClosed || this.told) return;
     if (item.kind === 'too-long') return this.write(reply(Code.SyntaxError, 'Command line too long.'));
     if (item.kind === 'invalid') return this.write(reply(Code.SyntaxError, item.reason));
     if (item.kind === 'unknown') return this.write(reply(Code.SyntaxError, `Unknown command ${item.verb}.`));
@@ -737,13 +737,15 @@ export class ControlConnection {
   private async closeTold(...last: Reply[]): Promise<void> {
     this.quitting = true;
     if (this.told || this.channel.isClosed) return; // said already, or the client closed first
-    this.told = true;
-    const cut = setTimeout(() => this.channel.destroy(), CLOSE_LINGER_MS);
-    this.channel.once('close', () => clearTimeout(cut));
     if (last.length > 0) {
       this.channel.coalesce(); // the replies and the close_notify leave together
       this.writeText(last.map(formatReply).join(''));
     }
+    // Nothing is written after the closing reply: a reply racing it (a PASS that ends as the login
+    // timeout fires) would follow the close_notify, in clear.
+    this.told = true;
+    const cut = setTimeout(() => this.channel.destroy(), CLOSE_LINGER_MS);
+    this.channel.once('close', () => clearTimeout(cut));
     await this.channel.stopTls();
     this.channel.close();
     this.onClose(); // ran already if the socket closed meanwhile
@@ -754,6 +756,7 @@ export class ControlConnection {
   }
 
   private writeText(text: string): void {
+    if (this.told) return; // closed by the server (closeTold): nothing follows its last reply
     this.channel.write(text);
     if (this.outputBlocked) this.updateFlow();
   }

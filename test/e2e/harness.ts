@@ -251,6 +251,29 @@ function fits(now: ResourceCounts, baseline: ResourceCounts): boolean {
   return WATCHED.every((k) => now[k] === baseline[k]);
 }
 
+// ---- what went over the wire ---------------------------------------------------------------
+
+/**
+ * What the server sent on `ftp`'s control connection once TLS began (at once on implicit, after
+ * the clear 234 on explicit) that is not whole TLS records: clear text among them, or ''.
+ */
+export function clearAfterTls(ftp: RawFtp, mode: Mode): string {
+  const raw = Buffer.concat(ftp.rawReceived);
+  let at = 0;
+  if (mode === 'explicit') {
+    const text = raw.toString('latin1');
+    at = text.indexOf('\r\n', text.search(/^234 /m)) + 2;
+    assert.ok(at > 1, 'a clear 234 before TLS');
+  }
+  // Record header: type 20–23 (ChangeCipherSpec, Alert, Handshake, ApplicationData), 0x03 0x0n, length.
+  while (at + 5 <= raw.length && raw[at]! >= 20 && raw[at]! <= 23 && raw[at + 1] === 3) {
+    const end = at + 5 + raw.readUInt16BE(at + 3);
+    if (end > raw.length) break;
+    at = end;
+  }
+  return raw.subarray(at).toString('latin1');
+}
+
 // ---- data ---------------------------------------------------------------------------------
 
 export function sha256(data: Uint8Array): string {

@@ -5,9 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
+import type { Authenticator } from '../../src/auth/types.js';
+import { UserTable } from '../../src/auth/users.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
 import { withDeadline } from '../support/raw-ftp.js';
-import { connectKeepingOpen, connectSecure, MODES, textOf, useFerry, withClients } from './harness.js';
+import {
+  clearAfterTls,
+  connectKeepingOpen,
+  connectSecure,
+  MODES,
+  textOf,
+  useFerry,
+  waitForLog,
+  withClients,
+} from './harness.js';
 
 const LOGIN_MS = 500;
 /** Bounds waits on events that come at once when the server does its part. */
@@ -32,6 +44,43 @@ for (const mode of MODES) {
 
         const next = track(await connectSecure(ts, mode));
         await next.login(ts.user, ts.password);
+      });
+    });
+  });
+}
+
+for (const mode of MODES) {
+  describe(`${mode}: a PASS answered as the login timeout fires`, { timeout: 60_000 }, () => {
+    let table: UserTable;
+    before(async () => {
+      table = await UserTable.fromPlain([{ username: 'ann', password: 'pw', home: '/tenant' }]);
+    });
+    // Answers PASS (a valid login) only once the timeout has fired: its 230 races the 421's close.
+    const authenticator: Authenticator = {
+      authenticate: async (c, signal) => {
+        const outcome = await table.authenticate(c, signal);
+        await waitForLog(server(), (l) => l.msg === 'login timeout', 0, LOGIN_MS + EVENT_MS);
+        return outcome;
+      },
+    };
+    const server = useFerry(() => ({
+      authenticator,
+      storageFor: () => new MemoryStorage(), // no disk: the 230 is ready at once
+      timeouts: { loginMs: LOGIN_MS },
+    }));
+
+    test('only the 421 is sent, inside TLS; then close_notify and FIN, nothing after them', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await connectKeepingOpen(server(), mode));
+        const fin = once(ftp.socket, 'end');
+        await ftp.cmd('USER ann', 331);
+        ftp.send('PASS pw');
+        const r = await ftp.expect(421, LOGIN_MS + EVENT_MS);
+        assert.equal(textOf(r), 'Login timeout, closing control connection.');
+        await withDeadline(fin, EVENT_MS, "the server's FIN after the 421");
+        assert.equal(clearAfterTls(ftp, mode), '', 'bytes outside TLS on the control connection');
+        await withDeadline(ftp.peerEndedTls, EVENT_MS, "the server's close_notify after the 421");
+        assert.ok(ftp.noPendingReplies, `nothing after the 421\n${ftp.dump()}`);
       });
     });
   });
