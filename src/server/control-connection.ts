@@ -123,7 +123,8 @@ export const MAX_UNSENT_BYTES = 64 * 1024;
 
 /**
  * One client: read → frame → parse → policy → handler → reply. Commands run one at a time in
- * order; during a transfer only ABOR, STAT and QUIT run at once, the rest wait their turn.
+ * order; during a transfer only ABOR and STAT run at once, the rest wait their turn. QUIT is
+ * answered in its turn too, and nothing the client sends after it is read.
  */
 export class ControlConnection {
   readonly session: Session;
@@ -143,6 +144,8 @@ export class ControlConnection {
   private revoking: Promise<void> | undefined;
   /** Told that the server closes (closeTold): said once, whichever path comes first; nothing is written after it. */
   private told = false;
+  /** QUIT is read (and waits its turn): what the client sends after it is not read. */
+  private lastRead = false;
   /** The session has ended (onClose ran): its socket may outlive it briefly (closeTold). */
   private over = false;
   /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
@@ -478,7 +481,8 @@ export class ControlConnection {
   }
 
   private onData(data: Buffer): void {
-    if (this.over) return; // told it is closed: what the client still sends is not read
+    // Told it is closed, or it said QUIT: what the client still sends is not read.
+    if (this.over || this.lastRead) return;
     let chunk = data;
     if (this.screened) {
       // Not a trusted proxy: its first bytes may not be a PROXY header (which would claim another
@@ -498,7 +502,7 @@ export class ControlConnection {
 
   /** Moves complete lines from the reader to the queue while it has room; the rest waits there. */
   private takeLines(): void {
-    while (this.queue.length < MAX_QUEUED) {
+    while (this.queue.length < MAX_QUEUED && !this.lastRead) {
       const r = this.reader.next();
       if (!r) break;
       const item: Item =
@@ -507,13 +511,16 @@ export class ControlConnection {
           : r.kind === 'not-utf8'
             ? notUtf8(r.line)
             : { kind: 'too-long' };
-      if (
-        item.kind === 'command' &&
-        this.transfers.active &&
-        this.rt.commands[item.command.verb]?.concurrency === 'out-of-band'
-      ) {
+      const spec = item.kind === 'command' ? this.rt.commands[item.command.verb] : undefined;
+      if (spec?.concurrency === 'out-of-band' && this.transfers.active) {
         void this.execute(item);
         continue;
+      }
+      if (spec?.concurrency === 'last') {
+        // Its reply comes after those to the commands before it; none comes after it.
+        this.lastRead = true;
+        this.reader.clear();
+        spec.onRead?.(this.context());
       }
       this.queue.push(item);
     }
@@ -703,6 +710,7 @@ export class ControlConnection {
         // Anything the client sent in clear after AUTH must not be taken as coming from inside TLS.
         this.reader.clear();
         this.queue.length = 0;
+        this.lastRead = false; // a QUIT among what was dropped
         await this.startTls();
         return;
       case 'stop-tls':
@@ -716,6 +724,7 @@ export class ControlConnection {
         this.startLoginTimer();
         this.queue.length = 0;
         this.reader.clear();
+        this.lastRead = false; // a QUIT among what was dropped
         // Implicit: the client's ClientHello may follow its close_notify at once; keep it.
         await this.channel.stopTls({ thenTls: this.session.implicit });
         if (this.session.implicit && (await this.beginImplicitTls())) {

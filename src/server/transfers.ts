@@ -122,7 +122,7 @@ class Running implements ActiveTransfer, TransferProgress {
  * was refused), run the work, and answer 226 only once the work confirms the bytes are delivered
  * or durable; 426 when aborted or cut, 451 when the server's own side failed (StorageFailure). The
  * final reply is returned for the dispatcher to write; once it has, `replied()` releases ABOR
- * (whose 226 must follow the 426) and QUIT.
+ * (whose 226 must follow the 426).
  */
 export class Transfers {
   #running: Running | undefined;

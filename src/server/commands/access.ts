@@ -218,14 +218,16 @@ export const accessCommands: AnyCommandSpec[] = [
   command({
     verb: 'QUIT',
     access: 'anyone',
-    concurrency: 'out-of-band',
+    // RFC 959: a transfer in progress finishes and gets its reply before the 221, and so do the
+    // commands sent before QUIT (curl pipelines PASV and QUIT after a failed data connection).
+    concurrency: 'last',
     help: 'QUIT',
-    async handle(_cmd, ctx) {
-      // RFC 959: a transfer in progress finishes and gets its reply before we close; a HASH still
-      // waiting its turn has not started: it is dropped (426), not waited for.
+    onRead(ctx) {
+      // A HASH still waiting its turn has not started: it is dropped (426), not waited for.
       const t = ctx.transfer.active;
       if (t?.queued) t.abort();
-      await t?.done;
+    },
+    async handle() {
       return { reply: reply(Code.Closing, 'Goodbye.'), after: 'close' };
     },
   }),

@@ -112,8 +112,14 @@ export interface CommandSpec<V extends Verb = Verb> {
   readonly verb: V;
   /** 'anyone' works before login; 'login' is USER/PASS/ACCT (TLS-required rule); 'logged-in' needs a login. */
   readonly access: 'anyone' | 'login' | 'logged-in';
-  /** 'out-of-band' runs at once even while a transfer is in flight (ABOR, STAT, QUIT). */
-  readonly concurrency: 'serial' | 'out-of-band';
+  /**
+   * 'serial' waits its turn. 'out-of-band' runs at once even while a transfer is in flight (ABOR,
+   * STAT). 'last' (QUIT) is answered in its turn, after every command sent before it, and nothing
+   * sent after it is read; its `onRead` runs as soon as it is read.
+   */
+  readonly concurrency: 'serial' | 'out-of-band' | 'last';
+  /** A 'last' command's effect at once, when it is read (QUIT drops a HASH still waiting its turn). */
+  readonly onRead?: (ctx: CommandContext) => void;
   /** What the user must be allowed to do (checked by policy before the handler runs). */
   readonly permission?: Permission | ((cmd: CommandOf<V>) => Permission | undefined);
   /** The client path the permission is checked at (relative to the cwd); default: the cwd. */
