@@ -299,11 +299,50 @@ describe('LocalStorage: FIFOs, sockets and device nodes', () => {
     );
     assert.equal(notEmpty.kind, 'not-empty');
     assert.deepEqual(replyForError(notEmpty).reply.lines, [
-      'Directory not empty: it holds entries that are not served (FIFOs, sockets or devices).',
+      'Directory not empty: it holds entries that are not listed (FIFOs, sockets or devices).',
     ]);
     const pipe = await stat(join(root, 'pipe'));
     assert.ok(pipe.isFIFO() && pipe.mtimeMs > 0 && (pipe.mode & 0o777) !== 0o777, 'the FIFO as it was');
     assert.ok((await stat(join(root, 'sock'))).isSocket(), 'the socket as it was');
+  });
+});
+
+describe('LocalStorage: RMD of a directory that lists empty', () => {
+  /** removeDir's refusal, as the client reads it. */
+  async function refusal(s: LocalStorage, dir: string): Promise<readonly string[]> {
+    const err = await s.removeDir(v(dir), ctx()).then(
+      () => assert.fail('removed'),
+      (e: unknown) => e as StorageError,
+    );
+    assert.equal(err.kind, 'not-empty');
+    return replyForError(err).reply.lines;
+  }
+
+  it('names what it holds: names that are not UTF-8, names with a control character, FIFOs', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-local-unlisted-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const s = new LocalStorage({ root });
+    const file = (dir: string, name: Buffer): Promise<void> =>
+      writeFile(Buffer.concat([Buffer.from(join(root, dir) + '/'), name]), 'x');
+    for (const d of ['latin', 'control', 'both']) await mkdir(join(root, d));
+    await file('latin', Buffer.from('caf\xe9.txt', 'latin1')); // Latin-1: not UTF-8
+    await file('control', Buffer.from('a\x1bb.txt'));
+    await file('both', Buffer.from('caf\xe9.txt', 'latin1'));
+    assert.equal(spawnSync('mkfifo', [join(root, 'both', 'pipe')]).status, 0, 'mkfifo');
+    for (const d of ['latin', 'control', 'both']) assert.deepEqual(await names(s, `/${d}`), [], d);
+
+    assert.deepEqual(await refusal(s, '/latin'), [
+      'Directory not empty: it holds entries that are not listed (names that are not valid UTF-8).',
+    ]);
+    assert.deepEqual(await refusal(s, '/control'), [
+      'Directory not empty: it holds entries that are not listed (names with a control character or a backslash).',
+    ]);
+    assert.deepEqual(await refusal(s, '/both'), [
+      'Directory not empty: it holds entries that are not listed (names that are not valid UTF-8; FIFOs, sockets or devices).',
+    ]);
+    // Beside an entry that is listed, it is not empty as any other.
+    await writeFile(join(root, 'latin', 'shown.txt'), 'x');
+    assert.deepEqual(await refusal(s, '/latin'), ['Directory not empty.']);
   });
 });
 

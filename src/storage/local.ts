@@ -38,6 +38,7 @@ import type {
 } from './types.js';
 import { UploadLocks } from './upload-locks.js';
 import { isTempName, removeStaleTemps } from './upload-temp.js';
+import { nameOnDisk, unlistedDetail, type Unlisted } from './unlisted-entries.js';
 import {
   ROOT,
   assertVPath,
@@ -299,10 +300,10 @@ export class LocalStorage implements StorageBackend {
           if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
           const left = await this.#clearStaleTemps(e, p);
           if (left === 'served') throw storageError('not-empty', 'rmdir', p, err);
-          // Looks empty in a listing, which leaves out FIFOs, sockets, devices and the temp files of
-          // uploads in progress: say why it is not.
+          // Looks empty in a listing, which leaves out names no client can address, FIFOs, sockets,
+          // devices and the temp files of uploads in progress: say why it is not.
           if (left !== 'empty') {
-            const detail = left === 'unserved' ? NOT_SERVED_INSIDE : UPLOAD_INSIDE;
+            const detail = left === 'uploading' ? UPLOAD_INSIDE : unlistedDetail(left);
             throw new StorageError('not-empty', `rmdir ${p}: ${detail}`, { cause: err, detail });
           }
           await rmdir(e.dir.child(e.name));
@@ -638,10 +639,13 @@ export class LocalStorage implements StorageBackend {
 
   /**
    * Removes stale upload temp files from the (non-empty) directory entry, if nothing else is there:
-   * 'empty' then; else what keeps it: entries served, only some that are not (FIFOs…), or only
-   * the temp files of uploads in progress.
+   * 'empty' then; else what keeps it: entries served, only some that are not listed (the kinds of
+   * them), or only the temp files of uploads in progress.
    */
-  async #clearStaleTemps(e: Entry, p: VPath): Promise<'empty' | 'served' | 'unserved' | 'uploading'> {
+  async #clearStaleTemps(
+    e: Entry,
+    p: VPath,
+  ): Promise<'empty' | 'served' | 'uploading' | ReadonlySet<Unlisted>> {
     const jail = await this.#fdJail();
     const sub = await jail.pinAt(e.dir, e.name, 'rmdir', p);
     if (!sub?.st.isDirectory()) {
@@ -649,15 +653,22 @@ export class LocalStorage implements StorageBackend {
       return 'served';
     }
     try {
-      const names = await readdir(sub.path);
+      const unlisted = new Set<Unlisted>();
+      const names: string[] = [];
+      for (const raw of await readdir(sub.path, { encoding: 'buffer' })) {
+        const n = nameOnDisk(raw);
+        if ('unlisted' in n) unlisted.add(n.unlisted);
+        else names.push(n.name);
+      }
       const others = names.filter((n) => !isTempName(n));
-      if (others.length === 0)
+      if (others.length === 0 && unlisted.size === 0)
         return (await removeStaleTemps(sub, names)) === names.length ? 'empty' : 'uploading';
       for (const name of others) {
         const st = await lstat(sub.child(name)).catch(() => undefined); // gone since: not there
         if (st && isServed(st)) return 'served';
+        if (st) unlisted.add('special');
       }
-      return 'unserved';
+      return unlisted;
     } finally {
       await sub.close();
     }
@@ -675,7 +686,6 @@ async function linkTarget(
   return target !== undefined && isInside(target, rootReal) ? toVPath(target, rootReal) : undefined;
 }
 
-const NOT_SERVED_INSIDE = 'it holds entries that are not served (FIFOs, sockets or devices)';
 const UPLOAD_INSIDE = 'an upload into it is in progress';
 
 /**
