@@ -5,7 +5,7 @@ import type { Readable, Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { isResumeRefused } from '../protocol/resume-refused.js';
 import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
-import { FileSink, fsPath } from './local-file.js';
+import { endFileAt, FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { keysOf } from './option-keys.js';
 import { skipBytes, type Skipped } from './skip-bytes.js';
@@ -36,6 +36,12 @@ export interface TransferOptions {
 }
 
 export interface GetOptions extends TransferOptions {
+  /**
+   * Start at this byte of the remote file (REST), written at the same byte of the local file, which
+   * must exist (ERR_LOCAL otherwise; offset 0 creates it). Once the transfer succeeded, the local
+   * file ends where the remote one does; a failed one leaves every byte that was there.
+   */
+  readonly offset?: number;
   /**
    * The remote file's size when already known (from a listing): no SIZE command is sent for it. It
    * sizes the progress only: the file may have changed since, so a cut download is judged by what the
@@ -204,6 +210,10 @@ async function receive(
       throw dataConnectionError(
         `Partial file: ${result.bytes} of the ${announced} bytes announced for ${remote} arrived (the data connection ended early).`,
       );
+    // Old bytes beyond what arrived are not the remote file's; cut only now that it all arrived (a
+    // failed transfer leaves every byte that was there).
+    if (typeof local === 'string' && offset > 0)
+      await endFileAt(local, offset + result.bytes).catch(rethrowLocal);
     return { bytes: result.bytes, offset, reply: result.reply };
   } catch (err) {
     sink.destroy();

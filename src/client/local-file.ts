@@ -1,4 +1,5 @@
 import { close, constants, fstat, ftruncateSync, open, write, writeSync } from 'node:fs';
+import { stat, truncate } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { encodeText, hasRawBytes } from '../protocol/byte-text.js';
@@ -77,7 +78,11 @@ async function openTarget(name: string, start: number, mode = 0o666): Promise<Ta
     }
   }
   // A FIFO's open waits for its reader, as curl's does.
-  const fd = await openFd(path, start > 0 ? 'r+' : constants.O_WRONLY | constants.O_CREAT, 0o666);
+  const fd = await openFd(path, start > 0 ? 'r+' : constants.O_WRONLY | constants.O_CREAT, 0o666).catch(
+    (err: unknown) => {
+      throw start > 0 ? missingAtOffset(err, name, start) : err;
+    },
+  );
   try {
     const st = await fstatFd(fd);
     const seekable = !st.isFIFO() && !st.isCharacterDevice() && !st.isSocket();
@@ -87,6 +92,30 @@ async function openTarget(name: string, start: number, mode = 0o666): Promise<Ta
     close(fd, () => {});
     throw err;
   }
+}
+
+/**
+ * An offset writes into a file that has the bytes before it: a missing one is not created (its first
+ * `start` bytes would be zeros), and the error says why rather than a bare `ENOENT … open`.
+ */
+function missingAtOffset(err: unknown, name: string, start: number): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') return err;
+  return Object.assign(
+    new Error(
+      `Cannot download into ${name} at offset ${start}: the file does not exist (an offset writes into an existing file; use offset 0 to create it).`,
+    ),
+    { code: 'ENOENT' },
+  );
+}
+
+/**
+ * After a download at an offset: the local file ends where the remote file did (`end`), not with
+ * the old bytes that were beyond it. Only a regular file is cut (a pipe or a device has no end).
+ */
+export async function endFileAt(name: string, end: number): Promise<void> {
+  const path = fsPath(name);
+  const st = await stat(path);
+  if (st.isFile() && st.size > end) await truncate(path, end);
 }
 
 /**
