@@ -201,7 +201,8 @@ export class FerryClient {
   /**
    * Uploads a local file or a stream. `resume` continues after what the remote file already holds
    * (APPE at its size, then SIZE must show the whole file; a stream's first bytes, as many, are
-   * skipped); `append` appends (APPE). A stream that fails or is closed before its end (watched from
+   * skipped); `offset` keeps the remote file's first bytes and sends the source's from there (a
+   * stream's first bytes, as many, are skipped too); `append` appends (APPE). A stream that fails or is closed before its end (watched from
    * the call on) aborts the transfer: LocalError.
    */
   put(local: string | Readable, remote: string, opts: PutOptions = {}): Promise<TransferSummary> {

@@ -1,7 +1,7 @@
 import { open as openFile, stat as fsStat, unlink } from 'node:fs/promises';
 import { Code } from '../protocol/codes.js';
 import { replyLine, type Reply } from '../protocol/reply.js';
-import type { Readable, Writable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { isResumeRefused } from '../protocol/resume-refused.js';
 import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
@@ -55,6 +55,12 @@ export interface GetOptions extends TransferOptions {
 }
 
 export interface PutOptions extends TransferOptions {
+  /**
+   * Keep the remote file's first `offset` bytes and write the source's from byte `offset` on after
+   * them (REST + STOR): a file's first bytes are skipped, and so are a stream's (read and dropped,
+   * as with `resume`). A source shorter than that is ERR_LOCAL, before anything is sent.
+   */
+  readonly offset?: number;
   /** APPE: append to the remote file. */
   readonly append?: boolean;
   /** The size of a stream source, for progress. */
@@ -248,24 +254,30 @@ export async function upload(
   if (typeof local !== 'string') {
     return watched(local, 'upload', async (watch) => {
       const offset = opts.resume ? ((await remoteSize(s, remote)) ?? 0) : (opts.offset ?? 0);
-      if (opts.resume && offset > 0) {
-        // The server has the stream's first `offset` bytes: skipped, not sent again (curl -C - -T -).
+      let source: Readable = local;
+      if (offset > 0) {
+        // The server has (resume) or keeps (offset) the first `offset` bytes: the stream's are
+        // skipped, as a file's are (curl -C - -T -).
         const skipped = await skipStart(local, offset, watch, opts.signal);
         if (skipped.bytes < offset) {
+          if (!opts.resume) throw beyondEnd(offset, 'stream', skipped.bytes);
           throw new FerryError(
             'ERR_REMOTE',
             `Cannot resume: ${remote} has ${offset} bytes, more than the ${skipped.bytes} of the stream.`,
           );
         }
-        if (!skipped.more) return { bytes: 0, offset, reply: undefined };
+        if (!skipped.more && opts.resume) return { bytes: 0, offset, reply: undefined };
+        // Read to its end: the remote file is to end at the offset (REST + STOR of nothing).
+        if (!skipped.more) source = Readable.from([]);
       }
-      const body: TransferBody = { direction: 'upload', source: local };
+      const body: TransferBody = { direction: 'upload', source };
       return uploadBody(s, body, remote, offset, opts, opts.size, watch);
     });
   }
   const offset = opts.resume ? ((await remoteSize(s, remote)) ?? 0) : (opts.offset ?? 0);
   const st = await fsStat(fsPath(local)).catch(rethrowLocal);
   if (!st.isFile()) throw new FerryError('ERR_USAGE', `Not a regular file: ${local}`);
+  if (!opts.resume && offset > st.size) throw beyondEnd(offset, 'file', st.size);
   if (opts.resume && offset > st.size) {
     throw new FerryError(
       'ERR_REMOTE',
@@ -293,6 +305,13 @@ export async function upload(
   } finally {
     await handle.close();
   }
+}
+
+/** An explicit put() offset past the end of its source: nothing to send from there. */
+function beyondEnd(offset: number, what: 'file' | 'stream', size: number): LocalError {
+  return new LocalError(
+    new Error(`put(): offset ${offset} is beyond the end of the ${what} (${size} bytes).`),
+  );
 }
 
 /** Ferry's refusal to continue a file whose last upload was cut (protocol/resume-refused.ts). */
