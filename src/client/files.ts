@@ -148,6 +148,8 @@ export async function download(
 ): Promise<TransferSummary> {
   pathArg(remote);
   checkLocal(local, 'download');
+  // Aborted already: nothing is opened, created or sent.
+  if (opts.signal?.aborted) throw abortedError();
   if (typeof local === 'string') return receive(s, remote, local, opts, undefined);
   return watched(local, 'download', (watch) => receive(s, remote, local, opts, watch));
 }
@@ -226,12 +228,8 @@ async function receive(
     // A write may still be in flight: the local file is final (for a resume) only once it closed.
     // Its 'error' is the transfer's, handed on (the data connection's): `err` says what failed.
     if (typeof local === 'string' && !sink.closed) await new Promise((done) => sink.once('close', done));
-    if (
-      sink instanceof FileSink &&
-      sink.created &&
-      !(err instanceof FerryError && err.code === 'ERR_ABORTED')
-    ) {
-      // Do not leave an empty file behind for a download that never started.
+    if (sink instanceof FileSink && sink.created) {
+      // Do not leave an empty file behind for a download that never started (refused or aborted).
       const size = await fsStat(fsPath(sink.path)).then(
         (st) => st.size,
         () => -1,
