@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { Code } from '../protocol/codes.js';
 import { Crc32, findHashReply, parseHashAlgorithm, type HashAlgorithm } from '../protocol/hash.js';
-import { isPositiveCompletion } from '../protocol/reply.js';
+import { ReplyError } from '../errors.js';
+import { isNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { checksumReply } from './checksum-reply.js';
 import { remoteSize } from './files.js';
 import { fsPath } from './local-file.js';
@@ -70,7 +71,10 @@ export function checksumMethod(features: ReadonlyMap<string, string>): string | 
   return LEGACY.find(([verb]) => features.has(verb))?.[0];
 }
 
-/** The server's checksum of a file, or undefined when it offers no way to compute one. */
+/**
+ * The server's checksum of a file, or undefined when it offers no way to compute one (or none of
+ * its replies has a checksum to read). A refusal rejects with it (ReplyError).
+ */
 export async function remoteChecksum(
   s: ClientSession,
   path: string,
@@ -81,6 +85,8 @@ export async function remoteChecksum(
   if (checksumMethod(s.featureMap) === undefined) return undefined;
   const size = o.size ?? (await remoteSize(s, path));
   const budget = (bytesLeft: number | undefined): number => checksumTimeoutMs(c.replyTimeoutMs, bytesLeft);
+  // The last command the server turned down as unknown to it: thrown if no other one answers.
+  let refused: ReplyError | undefined;
   const hash = s.featureMap.get('HASH');
   if (hash !== undefined) {
     const offered = hash.split(';').map((a) => a.replace('*', '').trim());
@@ -96,6 +102,7 @@ export async function remoteChecksum(
       if (isPositiveCompletion(r)) s.hashSelected = best;
     }
     const r = await checksumReply(c, `HASH ${path}`, budget, size);
+    refused = refusal(r, `HASH ${path}`);
     const parsed = r.code === Code.FileStatus ? findHashReply(r.lines) : undefined;
     const algorithm = parsed ? parseHashAlgorithm(parsed.algorithm) : undefined;
     if (parsed && algorithm) return { algorithm, hex: parsed.hex };
@@ -104,11 +111,32 @@ export async function remoteChecksum(
   for (const [verb, algorithm] of LEGACY) {
     if (!s.featureMap.has(verb)) continue;
     const r = await checksumReply(c, `${verb} ${path}`, budget, size);
+    refused = refusal(r, `${verb} ${path}`) ?? refused;
     if (!isPositiveCompletion(r)) continue;
     const hex = new RegExp(`\\b[0-9a-fA-F]{${HEX_DIGITS[algorithm]}}\\b`).exec(r.lines.join(' '))?.[0];
     if (hex) return { algorithm, hex: hex.toLowerCase() };
   }
+  if (refused) throw refused;
   return undefined;
+}
+
+/** Replies saying the command itself is not there (another one may be): the next is tried. */
+const NOT_THERE: ReadonlySet<number> = new Set([
+  Code.SyntaxError,
+  Code.NotImplemented,
+  Code.NotImplementedForParam,
+]);
+
+/**
+ * A negative reply as a ReplyError: thrown at once when it is about the file or the server's state
+ * (550 no such file, 450 busy: every other command would say the same), returned when the command
+ * is not there after all (500, 502, 504), to throw if no other command answers. Undefined otherwise.
+ */
+function refusal(r: Reply, command: string): ReplyError | undefined {
+  if (!isNegative(r)) return undefined;
+  const err = new ReplyError(r.code, replyLine(r), command);
+  if (NOT_THERE.has(r.code)) return err;
+  throw err;
 }
 
 const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {

@@ -269,7 +269,8 @@ export class FerryClient {
 
   /**
    * The server's checksum of a file: HASH (the strongest algorithm offered), else XSHA256, XSHA1,
-   * XMD5 or MD5. Undefined when the server offers none of them. The reply may take as long as the
+   * XMD5 or MD5. Undefined when the server offers none of them (or no reply has a checksum to read);
+   * a refusal (`550` no such file, `450` busy) rejects with a ReplyError and its code. The reply may take as long as the
    * file takes to read at 10 MB/s beyond the reply timeout (the size asked with SIZE unless given).
    */
   checksum(path: string, o: ChecksumOptions = {}): Promise<Checksum | undefined> {
