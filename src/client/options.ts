@@ -109,6 +109,9 @@ const CLIENT_OPTION_KEYS = keysOf<ClientOptions>({
   signal: true,
 });
 
+/** Node's timers wait at most this long: a longer delay fires after 1 ms (TimeoutOverflowWarning). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export const DEFAULTS = {
   connectTimeoutMs: 15_000,
   replyTimeoutMs: 30_000,
@@ -177,6 +180,8 @@ export function validate(o: ClientOptions): void {
     const v = o[key];
     if (v !== undefined && (!Number.isFinite(v) || v <= 0))
       bad(key, 'must be a positive number of milliseconds.');
+    if (v !== undefined && v > MAX_TIMER_MS)
+      bad(key, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a Node.js timer waits).`);
   }
   if (o.maxListingBytes !== undefined && (!Number.isSafeInteger(o.maxListingBytes) || o.maxListingBytes <= 0))
     bad('maxListingBytes', 'must be a positive integer (bytes).');
