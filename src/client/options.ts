@@ -3,7 +3,7 @@ import { FerryError } from '../errors.js';
 import { caProblem } from './ca-certificates.js';
 import type { ProtocolLogger } from './control.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
-import type { KnownHostsStore, TrustDecision } from './trust.js';
+import { normalizeFingerprint, type KnownHostsStore, type TrustDecision } from './trust.js';
 import { parseFtpUrl, resolveCredentials, type CredentialSources, type Security } from './url.js';
 
 /** FerryClient's options: what to connect to, how to secure it, and how long to wait. */
@@ -182,6 +182,14 @@ export function validate(o: ClientOptions): void {
       bad(key, 'must be a positive number of milliseconds.');
     if (v !== undefined && v > MAX_TIMER_MS)
       bad(key, `at most ${MAX_TIMER_MS} ms (about 24.8 days, the longest a Node.js timer waits).`);
+  }
+  // Checked when the certificate is, after the handshake, otherwise.
+  for (const fp of o.fingerprints ?? []) {
+    try {
+      normalizeFingerprint(fp);
+    } catch (err) {
+      bad('fingerprints', err instanceof Error ? err.message : String(err));
+    }
   }
   if (o.maxListingBytes !== undefined && (!Number.isSafeInteger(o.maxListingBytes) || o.maxListingBytes <= 0))
     bad('maxListingBytes', 'must be a positive integer (bytes).');

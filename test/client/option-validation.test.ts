@@ -1,7 +1,8 @@
 /**
  * connect() options refused with ERR_INVALID_OPTION naming the option, before anything is sent: a
  * timeout longer than a Node.js timer can wait (2^31 - 1 ms: a longer one fires after 1 ms, so
- * `replyTimeoutMs: 2 ** 31` failed every reply at once with ERR_TIMEOUT).
+ * `replyTimeoutMs: 2 ** 31` failed every reply at once with ERR_TIMEOUT), and a malformed pinned
+ * fingerprint (it was ERR_USAGE after TCP, the greeting, AUTH and the TLS handshake).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -57,4 +58,6 @@ describe('connect() option validation', { timeout: 60_000 }, () => {
       await c.close();
     }
   });
+
+  it('a malformed fingerprint', () => refused({ fingerprints: ['66:64:33'] }, 'fingerprints'));
 });
