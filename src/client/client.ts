@@ -74,6 +74,8 @@ const IMPLICIT_CCC =
  */
 export class FerryClient {
   private busy: string | undefined;
+  /** close() or destroy() was called: a call running then fails with ERR_CLOSED, whatever broke. */
+  private closedByCaller = false;
   private readonly s: ClientSession;
 
   private constructor(session: ClientSession) {
@@ -150,9 +152,15 @@ export class FerryClient {
     }
     const failure = this.s.control.failure;
     if (failure) throw failure;
+    if (this.closedByCaller) throw closedDuring(name);
     this.busy = name;
     try {
       return await fn();
+    } catch (err) {
+      // What broke when the connection went (a reply taken, the data connection's TLS) is no
+      // failure of the network or the server: the caller closed it.
+      if (this.closedByCaller) throw closedDuring(name, err);
+      throw err;
     } finally {
       this.busy = undefined;
     }
@@ -335,13 +343,25 @@ export class FerryClient {
     return this.task('reinitialize', () => reinitialize(this.s));
   }
 
-  /** QUIT and close. Idempotent; never throws. */
+  /**
+   * QUIT and close. Idempotent; never throws. A call still running rejects with ERR_CLOSED (no QUIT
+   * then: its reply could be taken for the call's).
+   */
   async close(): Promise<void> {
-    await this.s.control.close();
+    this.closedByCaller = true;
+    await this.s.control.close({ interrupt: this.busy !== undefined });
   }
 
-  /** Closes at once (no QUIT). */
+  /** Closes at once (no QUIT); a call still running rejects with ERR_CLOSED. */
   destroy(): void {
+    this.closedByCaller = true;
     this.s.control.destroy();
   }
+}
+
+function closedDuring(name: string, cause?: unknown): FerryError {
+  if (cause instanceof FerryError && cause.code === 'ERR_CLOSED') return cause;
+  return new FerryError('ERR_CLOSED', `${name}: the connection was closed (close() or destroy()).`, {
+    cause,
+  });
 }

@@ -382,24 +382,32 @@ export class ClientControlConnection {
     }
   }
 
-  /** QUIT (briefly awaiting 221), close_notify, then TCP close. Idempotent; never throws. */
-  async close(): Promise<void> {
+  /**
+   * QUIT (briefly awaiting 221), close_notify, then TCP close. Idempotent; never throws. `interrupt`:
+   * a call is under way (between two replies, maybe): no QUIT, whose reply it could take; its
+   * reads and writes fail with ERR_CLOSED from now on.
+   */
+  async close(o: { interrupt?: boolean } = {}): Promise<void> {
     if (this.failed || this.closing) {
       this.channel.destroy();
       return;
     }
+    if (o.interrupt) {
+      this.closing = true;
+      this.settle(new FerryError('ERR_CLOSED', 'Connection closed.'));
+    }
     try {
-      if (!this.waiter) {
+      if (!this.waiter && !o.interrupt) {
         this.write('QUIT');
         await this.read(Math.min(this.o.replyTimeoutMs, 3000));
       }
     } catch {
       // closing anyway
     }
+    const gone = this.failed !== undefined && !o.interrupt;
     this.closing = true;
     try {
-      if (this.channel.secure && !this.failed)
-        await withTimeout(this.channel.stopTls(), 1000, 'close_notify');
+      if (this.channel.secure && !gone) await withTimeout(this.channel.stopTls(), 1000, 'close_notify');
     } catch {
       // the server may already be gone
     }
@@ -410,6 +418,7 @@ export class ClientControlConnection {
       clearTimeout(timer);
     }
     this.fail(new FerryError('ERR_CLOSED', 'Connection closed.'));
+    this.channel.destroy(); // settled already when interrupting: fail() left the channel
   }
 
   /** Closes at once with a reason (later calls fail with it). */
@@ -455,6 +464,13 @@ export class ClientControlConnection {
 
   private fail(err: FerryError): void {
     if (this.failed) return;
+    this.settle(err);
+    this.channel.destroy();
+  }
+
+  /** Marks the connection failed with `err` (the reply awaited rejects with it); the channel stays. */
+  private settle(err: FerryError): void {
+    if (this.failed) return;
     this.failed = err;
     this.unlisten(); // a closed connection no longer needs (nor holds on to) the connect signal
     if (!(err.code === 'ERR_CLOSED' && this.closing)) this.info(`Connection closed: ${err.message}`);
@@ -464,7 +480,6 @@ export class ClientControlConnection {
       clearTimeout(w.timer);
       w.reject(err);
     }
-    this.channel.destroy();
   }
 }
 
