@@ -210,8 +210,8 @@ export class FerryClient {
    * Uploads a local file or a stream. `resume` continues after what the remote file already holds
    * (APPE at its size, then SIZE must show the whole file; a stream's first bytes, as many, are
    * skipped); `offset` keeps the remote file's first bytes and sends the source's from there (a
-   * stream's first bytes, as many, are skipped too); `append` appends (APPE). A stream that fails or is closed before its end (watched from
-   * the call on) aborts the transfer: LocalError.
+   * stream's first bytes, as many, are skipped too); `append` appends (APPE). A stream that fails
+   * or is closed before its end (watched from the call on) aborts the transfer: LocalError.
    */
   put(local: string | Readable, remote: string, opts: PutOptions = {}): Promise<TransferSummary> {
     return this.task('put', () => upload(this.s, local, remote, opts), [opts, PUT_OPTION_KEYS]);
@@ -278,8 +278,9 @@ export class FerryClient {
   /**
    * The server's checksum of a file: HASH (the strongest algorithm offered), else XSHA256, XSHA1,
    * XMD5 or MD5. Undefined when the server offers none of them (or no reply has a checksum to read);
-   * a refusal (`550` no such file, `450` busy) rejects with a ReplyError and its code. The reply may take as long as the
-   * file takes to read at 10 MB/s beyond the reply timeout (the size asked with SIZE unless given).
+   * a refusal (`550` no such file, `450` busy) rejects with a ReplyError and its code. The reply may
+   * take as long as the file takes to read at 10 MB/s beyond the reply timeout (the size asked with
+   * SIZE unless given).
    */
   checksum(path: string, o: ChecksumOptions = {}): Promise<Checksum | undefined> {
     return this.task('checksum', () => remoteChecksum(this.s, path, o), [o, CHECKSUM_OPTION_KEYS]);
