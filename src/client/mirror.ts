@@ -389,6 +389,19 @@ async function mirrorTrees(
   };
   const remotePath = (rel: string): string => (rel === '' ? o.remote : joinRemote(o.remote, rel));
   const localPath = (rel: string): string => path.join(o.local, ...rel.split('/'));
+  // A server that refuses the checksum of one file (a size limit, a busy hasher) leaves that file
+  // compared by size and time, as a server offering no checksum does; said, not silent.
+  const refusedChecksum =
+    (rel: string) =>
+    (err: unknown): undefined => {
+      if (!(err instanceof ReplyError)) throw err;
+      emit({
+        kind: 'note',
+        path: rel,
+        message: `checksum refused (${err.message}): compared by size and time`,
+      });
+      return undefined;
+    };
 
   const excluded = mirrorFilter(o);
   const remoteLeftOut: LeftOut = new Set();
@@ -544,10 +557,12 @@ async function mirrorTrees(
       verified++;
       // Cut by a lost connection (a server restarting), it is asked again, as a listing would be.
       await conn.live();
-      const remote = await conn.run(
-        (client) => client.checksum(remotePath(rel), { size: item.size ?? undefined }),
-        (retry, error) => emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error }),
-      );
+      const remote = await conn
+        .run(
+          (client) => client.checksum(remotePath(rel), { size: item.size ?? undefined }),
+          (retry, error) => emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error }),
+        )
+        .catch(refusedChecksum(rel));
       if (remote) {
         verifiedBy = remote.algorithm;
         same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));
@@ -588,7 +603,9 @@ async function mirrorTrees(
     if (!canVerify) return;
     // Counted as compared, so that the summary does not say no file was.
     verified++;
-    const remote = await worker.checksum(remotePath(rel), { size: item.size ?? undefined });
+    const remote = await worker
+      .checksum(remotePath(rel), { size: item.size ?? undefined })
+      .catch(refusedChecksum(rel));
     if (remote) verifiedBy = remote.algorithm;
     if (remote && remote.hex !== (await localChecksum(localPath(rel), remote.algorithm)))
       throw new FerryError(
