@@ -9,7 +9,7 @@ import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
-import { IdleWatch } from './idle-watch.js';
+import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
 
@@ -30,6 +30,8 @@ export interface DataSocket {
   /** The transfer is over: close_notify (TLS) and FIN after what is queued; the peer's close ends it. */
   close(): void;
   destroy(): void;
+  /** The data idle timeout, told whether storage holds the transfer up (an embedder's socket: none). */
+  readonly idle?: StallWatch;
 }
 
 /** What a data connection needs to know about its control connection. */
@@ -321,7 +323,7 @@ async function prepare(
   const family = policy.protect();
   if (!family) {
     const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
-    return { kind: 'ready', socket: { stream: raw, secure: false, close: destroy, destroy } };
+    return { kind: 'ready', socket: { stream: raw, secure: false, close: destroy, destroy, idle } };
   }
   const known = await untilKnown(direction, raw);
   const native = known === 'send';
@@ -378,6 +380,7 @@ async function prepare(
     // Natively the TLS socket owns the TCP handle; over the guard, the raw socket does.
     close: () => (idle.stop(), linger(native ? sock : raw, sock)),
     destroy: () => sock.destroy(),
+    idle,
   };
   return { kind: 'ready', socket };
 }

@@ -1,5 +1,23 @@
 import type net from 'node:net';
+import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+
+/** What a transfer tells the idle timeout, and hears from it. */
+export interface StallWatch {
+  /**
+   * True while the server, not the client, holds the transfer up: an upload's bytes not taken by
+   * storage (its buffer full, or all of it received and the commit pending), a download's source
+   * giving none. Asked when the timeout fires.
+   */
+  heldByServer: () => boolean;
+  /**
+   * Aborts when the timeout fired while heldByServer(): the connection is left to the transfer,
+   * which fails it as storage's (451), not the client's (426).
+   */
+  readonly storageStalled: AbortSignal;
+  /** The transfer is over: the timeout is no longer needed. */
+  stop(): void;
+}
 
 /**
  * Cuts a data connection after `ms` without progress either way: bytes read, or written bytes the
@@ -8,7 +26,10 @@ import type { Logger } from '../logger.js';
  * the timeout. One timer, run every quarter of the timeout, samples the count: the cut comes at
  * most a quarter late, and a busy transfer costs one comparison per quarter, nothing per chunk.
  */
-export class IdleWatch {
+export class IdleWatch implements StallWatch {
+  heldByServer: () => boolean = () => false;
+  readonly #stalled = new AbortController();
+  readonly storageStalled: AbortSignal = this.#stalled.signal;
   private seen: number;
   private since = Date.now();
   private timer: NodeJS.Timeout;
@@ -22,16 +43,22 @@ export class IdleWatch {
     this.step = Math.max(1, Math.ceil(ms / 4));
     this.seen = progress(sock);
     this.timer = setTimeout(this.check, this.step);
-    sock.once('close', this.stop);
+    sock.once('close', this.closed);
   }
 
   /** The connection now goes through `sock` (TLS on the TCP handle). */
   follow(sock: net.Socket): void {
     this.sock = sock;
-    sock.once('close', this.stop);
+    sock.once('close', this.closed);
   }
 
   readonly stop = (): void => clearTimeout(this.timer);
+
+  // A connection closed while storage still holds the transfer (an upload the client ended, its
+  // commit stuck) is timed on: the storage gets the rest of the timeout, then the transfer fails.
+  private readonly closed = (): void => {
+    if (!this.heldByServer()) this.stop();
+  };
 
   private readonly check = (): void => {
     const now = Date.now();
@@ -43,6 +70,12 @@ export class IdleWatch {
     if (p !== this.seen) [this.seen, this.since] = [p, now];
     else if (now - this.since >= limit) {
       const idleMs = now - this.since;
+      if (this.heldByServer()) {
+        const s = Math.round(idleMs / 1000);
+        this.logger.info({ idleMs }, `data connection idle for ${s} s: storage took or gave no bytes`);
+        this.#stalled.abort(new StorageError('unavailable', `storage took or gave no bytes for ${s} s`));
+        return;
+      }
       this.logger.info({ idleMs }, `data connection idle for ${Math.round(idleMs / 1000)} s: closed`);
       this.sock.destroy();
       return;

@@ -220,12 +220,19 @@ export class Transfers {
       this.io.errorReplied?.(err, t.command);
       return replyForError(err).reply; // 425, or 522 saying why TLS was refused
     }
+    // The idle timeout fired while storage, not the client, held the transfer up (a gateway that
+    // stopped answering): storage is told to stop (an S3 request not yet sent is never sent, one in
+    // flight is aborted), and the transfer fails as storage's (451).
+    const stalled = sock.idle?.storageStalled;
+    const stop = (): void => t.abort();
+    stalled?.addEventListener('abort', stop, { once: true });
+    const cut = dataCut(sock.stream, direction);
     try {
       // Storage stuck after the 150 (a frozen mount) must not hold the session once the data
       // connection is gone: the client gets its 426, and what storage does later is ignored (an
       // upload's source is destroyed: it cannot be committed).
       await abandonOnAbort(work(sock, t), {
-        signal: dataCut(sock.stream, direction),
+        signal: stalled ? AbortSignal.any([cut, stalled]) : cut,
         abandoned: () =>
           this.io.logger.warn(
             { command: t.command },
@@ -239,6 +246,11 @@ export class Transfers {
       // for it (SSL unwrap) before reading the reply, and a reset broke that. Anything else is cut.
       if (direction === 'receive' && sock.stream.readableEnded) sock.close();
       else sock.destroy();
+      if (stalled?.aborted) {
+        const why: unknown = stalled.reason;
+        this.io.errorReplied?.(why, t.command); // the `storage unavailable` warning
+        return replyForError(why).reply;
+      }
       const failure = err instanceof StorageFailure ? err : undefined;
       const cause: unknown = failure ? failure.cause : err;
       const { reply: r, unknown } = replyForError(cause);
@@ -258,6 +270,9 @@ export class Transfers {
       // Other stream errors (reset, timeout) mean the data connection broke.
       this.io.logger.warn(logged, 'transfer failed');
       return reply(Code.TransferAborted, 'Data connection closed; transfer aborted.');
+    } finally {
+      stalled?.removeEventListener('abort', stop);
+      sock.idle?.stop();
     }
   }
 }

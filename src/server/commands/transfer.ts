@@ -77,6 +77,11 @@ async function upload(
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
         const body = watch.reads(gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t));
         if (gathered) gathered.drainsOn = noRoom;
+        // Storage holds the upload up when it takes no more bytes (what it reads is full), or when
+        // it has them all (the client ended) and has not stored them yet.
+        if (sock.idle)
+          sock.idle.heldByServer = () =>
+            sock.stream.readableEnded || body.readableLength >= body.readableHighWaterMark;
         try {
           await target.write(body, files.context(t.signal));
         } catch (err) {
@@ -263,8 +268,12 @@ export const transferCommands: AnyCommandSpec[] = [
         return await ctx.transfer.run(
           'RETR',
           opening,
-          (sock, t) =>
-            source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined)),
+          (sock, t) => {
+            // Nothing queued for the client and the file not all sent: storage gives no bytes (a frozen gateway).
+            if (sock.idle)
+              sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
+            return source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined));
+          },
           p,
         );
       } finally {
