@@ -31,7 +31,13 @@ import {
   type FileConfig,
 } from './config.js';
 import { defenderOptions } from './defender-config.js';
-import { storageSetup, type AwsEnv, type StorageSetup } from './storage-config.js';
+import {
+  storageSetup,
+  type AwsEnv,
+  type HomeToCheck,
+  type RefusedHome,
+  type StorageSetup,
+} from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { userTree } from './user-storage.js';
 import { currentUserName, unreadableHint } from './run-as-checks.js';
@@ -206,6 +212,13 @@ export async function serveSetup(
     ...(config.users ?? []).map((u, i) => ({ u, key: `${configFile}: users.${i}` })),
     ...(anonymous ? [{ u: anonymous, key: anonymousKey }] : []),
   ];
+  const fileHome = (a: { home: string; username: string }): HomeToCheck => ({
+    home: a.home,
+    where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
+    user: a.username,
+  });
+  const homeUnusable = (r: RefusedHome): void =>
+    void logger?.error({ user: r.user, bucket: r.bucket, reason: r.reason }, 'home unusable: logins refused');
   try {
     for (const { u, key } of homes) {
       if (local(u.home)) await requireDirectory(u.home, `${key}.home`);
@@ -214,21 +227,29 @@ export async function serveSetup(
     }
     const refused = await storage.check([
       ...homes.map(({ u, key }) => ({ home: u.home, where: `${key}.home` })),
-      ...(await file.all()).map((a) => ({
-        home: a.home,
-        where: `${file instanceof UsersFileStore ? file.file : file.where}: ${a.username}.home`,
-        user: a.username,
-      })),
+      ...(await file.all()).map(fileHome),
     ]);
     // One user's home bucket gone (deleted, or mistyped behind `ferry users`' back) stops only them.
-    for (const r of refused)
-      logger?.error({ user: r.user, bucket: r.bucket, reason: r.reason }, 'home unusable: logins refused');
+    for (const r of refused) homeUnusable(r);
   } catch (err) {
     storage.retire(); // a rejected reload: the running setup's connection stays as it was
     throw err;
   }
   if (flags.user.length > 0 || users.generated)
     await requireDirectory(root, named('root', flags.root, 'root'));
+  // Accounts the users file (or the database) changed while serving get the check a reload gives
+  // them: one whose bucket cannot be used is refused at login (530) and logged, not served 550s.
+  let closed = false;
+  const recheck = async (names: readonly string[]): Promise<void> => {
+    const changed = (await Promise.all(names.map((n) => file.lookup(n)))).filter((a) => a !== undefined);
+    if (closed || changed.length === 0) return;
+    try {
+      for (const r of await storage.check(changed.map(fileHome))) homeUnusable(r);
+    } catch (err) {
+      logger?.warn({ err: (err as Error).message }, 'accounts changed: their homes could not be checked');
+    }
+  };
+  const offRecheck = file.onChange((names) => void recheck(names));
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);
@@ -365,6 +386,8 @@ export async function serveSetup(
     explain,
     storage,
     close: async () => {
+      closed = true;
+      offRecheck();
       trees.close();
       storage.close();
       // The database's usage is closed with the rest of the shared state.

@@ -206,6 +206,7 @@ export function storageSetup(
       for (const [bucket, b] of buckets) {
         try {
           await headBucket(bucket, b.where);
+          refused.delete(bucket); // there again (a users-file change checked while serving)
         } catch (err) {
           // The storage out of reach (or another failure) says nothing about this bucket: as before.
           // Credentials missing or refused are everyone's problem, not this bucket's.

@@ -15,7 +15,7 @@ import { put, readFile } from '../../src/storage/test-support.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
 import { ferryOk, runFerry } from '../support/ferry-process.js';
 import { startFerry } from '../support/ferry.js';
-import { RawFtp } from '../support/raw-ftp.js';
+import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 
 let ceph: CephGateway;
 let admin: S3Client;
@@ -247,6 +247,30 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       assert.equal(await login('goodhome'), 230);
       const failed = ts.logs.find((l) => l.msg === 'login failed');
       assert.match(JSON.stringify(failed?.obj), /home unusable: .*cannot be used/);
+
+      // Added behind `ferry users`' back while serving: checked as it is reloaded, not at SIGHUP.
+      const frankRefused = new Promise<void>((resolve) => {
+        const push = logs.push.bind(logs);
+        logs.push = (...lines) => {
+          const n = push(...lines);
+          if (
+            lines.some(
+              (l) => l.msg === 'home unusable: logins refused' && JSON.stringify(l.obj).includes('"frank"'),
+            )
+          )
+            resolve();
+          return n;
+        };
+      });
+      const usersFile = path.join(data, 'users.yaml');
+      const text = readFileSync(usersFile, 'utf8');
+      await writeFile(
+        usersFile,
+        `${text.trimEnd()}\n  - name: frank\n    passwordHash: "${hash}"\n    home: s3://ferry-missing-q/frank/\n`,
+      );
+      await withDeadline(frankRefused, 10_000, 'the home unusable line for frank');
+      assert.equal(await login('frank'), 530);
+      assert.equal(await login('goodhome'), 230);
     } finally {
       await ts.close();
       await setup.users.store.close();
