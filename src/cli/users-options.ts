@@ -161,6 +161,12 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
       const { path: dir, value } = flag('folder', parseAssignment, text);
       if (dir === '/') throw new FerryError('ERR_USAGE', '--folder: / is the home; mount folders below it.');
       if (value === '') delete folders[dir];
+      // A URL would be taken for a relative path (s3://b/x → ./s3:/b/x) and refused as a missing one.
+      else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
+        throw new FerryError(
+          'ERR_USAGE',
+          `--folder: ${value} is not a host directory: virtual folders are local directories (an S3 home is set with --home).`,
+        );
       else folders[dir] = await directory('folder', value);
     }
     a.folders = Object.keys(folders).length > 0 ? folders : undefined;

@@ -83,6 +83,15 @@ describe('virtual folders with ferry serve and ferry users', { timeout: 180_000 
     assert.match(r.stderr, /--folder: .*none is not a directory/);
   });
 
+  test('a folder given as an s3:// URL is refused as not a host directory, the URL as written', async () => {
+    const r = await ferryUsers(data, ['add', 'x', '--home', home, '--folder', '/s3=s3://ferry-shared/erin/']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(
+      r.stderr,
+      /--folder: s3:\/\/ferry-shared\/erin\/ is not a host directory: virtual folders are local directories/,
+    );
+  });
+
   test('served, shown, counted with the home, rescanned; set while a session runs', async () => {
     await change(
       [
