@@ -16,6 +16,7 @@ import {
   type S3Settings,
 } from '../storage/s3-connection.js';
 import { S3Storage } from '../storage/s3.js';
+import { causeOf } from '../server/storage-warnings.js';
 import { credentialsProblem } from '../storage/s3-errors.js';
 import type { StorageBackend } from '../storage/types.js';
 import { PoolBudget } from '../storage/pool-budget.js';
@@ -167,9 +168,15 @@ export function storageSetup(
     connection()
       .checkBucket(bucket, AbortSignal.timeout(60_000))
       .catch((err: unknown) => {
+        const kind = err instanceof StorageError ? err.kind : 'unavailable';
+        // Out of reach: where it was looked for and why (ECONNREFUSED, a DNS failure), as the
+        // runtime's `storage unavailable` warning says.
+        const cause = err instanceof Error ? causeOf(err) : undefined;
+        const endpoint = connection().settings.endpoint ?? 'AWS';
+        const why = kind === 'unavailable' ? ` (${[endpoint, cause].filter(Boolean).join(': ')})` : '';
         throw new StorageError(
-          err instanceof StorageError ? err.kind : 'unavailable',
-          `${where}: bucket "${bucket}" cannot be used: ${(err as Error).message}.`,
+          kind,
+          `${where}: bucket "${bucket}" cannot be used: ${(err as Error).message.replace(/\.$/, '')}${why}.`,
           { cause: err },
         );
       });
