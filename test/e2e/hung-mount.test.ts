@@ -85,7 +85,7 @@ describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), time
     });
   });
 
-  test('STOR there that freezes after its 150 gets its 426 at the data idle timeout; the old file stays', async (t) => {
+  test('STOR there that freezes after its 150 gets 451 (storage, not the client) at the data idle timeout; the old file stays', async (t) => {
     if (unusable !== undefined) return t.skip(unusable);
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
@@ -99,8 +99,8 @@ describe('a FUSE mount in a home that stops answering', { skip: noBindfs(), time
       const watchdog = thawLater(daemon, WATCHDOG_S);
       try {
         conn.stream.write(Buffer.alloc(3 << 20, 'n')); // more than storage takes now, never ended
-        const r = await ftp.expect(426, WATCHDOG_S * 1000);
-        assert.match(textOf(r), /transfer aborted/);
+        const r = await ftp.expect(451, WATCHDOG_S * 1000);
+        assert.match(textOf(r), /Storage temporarily unavailable/);
         await ftp.cmd('NOOP', 200);
         assert.equal(stateOf(daemon), 'T', 'answered only once the mount thawed');
       } finally {
