@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, test } from 'node:test';
-import { FerryError } from '../errors.js';
+import { FerryError, StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../protocol/reply.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
@@ -179,5 +179,43 @@ describe('Transfers', () => {
     );
     assert.equal(broken.code, 426);
     assert.equal(sock.destroyed, true);
+  });
+
+  test('an upload cut while storage ignores it: 426, and storage finds its signal aborted', async () => {
+    const { transfers } = setup();
+    let storageSignal: AbortSignal | undefined;
+    const r = await transfers.run(
+      endpoint(async () => socket()),
+      'STOR',
+      'x',
+      (sock, t) => {
+        storageSignal = t.signal;
+        sock.stream.destroy(); // the connection cut before the client ended the upload
+        return new Promise<void>(() => {}); // a frozen storage, which would commit when it wakes
+      },
+    );
+    assert.equal(r.code, 426);
+    assert.equal(storageSignal?.aborted, true);
+  });
+
+  test('the idle timeout found storage holding the transfer up: 451, storage told to stop', async () => {
+    const { transfers } = setup();
+    const stalled = new AbortController();
+    const sock: DataSocket = {
+      ...socket(),
+      idle: { heldByServer: () => true, storageStalled: stalled.signal, stop: () => undefined },
+    };
+    const r = await transfers.run(
+      endpoint(async () => sock),
+      'STOR',
+      'x',
+      (_sock, t) =>
+        new Promise<void>((_resolve, reject) => {
+          t.signal.addEventListener('abort', () => reject(new FerryError('ERR_ABORTED', 'aborted')));
+          stalled.abort(new StorageError('unavailable', 'storage took or gave no bytes for 1 s'));
+        }),
+    );
+    assert.equal(r.code, 451);
+    assert.match(r.lines.join('\n'), /Storage temporarily unavailable/);
   });
 });

@@ -227,17 +227,20 @@ export class Transfers {
     const stop = (): void => t.abort();
     stalled?.addEventListener('abort', stop, { once: true });
     const cut = dataCut(sock.stream, direction);
+    let abandoned = false;
     try {
       // Storage stuck after the 150 (a frozen mount) must not hold the session once the data
       // connection is gone: the client gets its 426, and what storage does later is ignored (an
       // upload's source is destroyed: it cannot be committed).
       await abandonOnAbort(work(sock, t), {
         signal: stalled ? AbortSignal.any([cut, stalled]) : cut,
-        abandoned: () =>
+        abandoned: () => {
+          abandoned = true;
           this.io.logger.warn(
             { command: t.command },
             'storage did not stop when the data connection was cut: abandoned (its later result is ignored)',
-          ),
+          );
+        },
       });
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
@@ -273,6 +276,9 @@ export class Transfers {
     } finally {
       stalled?.removeEventListener('abort', stop);
       sock.idle?.stop();
+      // Told it failed, the client must never find the upload made later: storage that wakes up
+      // finds its signal aborted (S3 sends no PutObject or CompleteMultipartUpload after it).
+      if (abandoned) t.abort();
     }
   }
 }
