@@ -15,8 +15,8 @@ export interface SessionLeaseOptions {
 /**
  * At most this many rows of leases that ended over an hour ago (their node killed, or stopped while
  * the database was away) are deleted per renewal: a table grown by many crashes is emptied in
- * steps, never by one long DELETE on every node at once. The hour lets a node cut off from the
- * database for less find its rows to renew when it is back.
+ * steps, never by one long DELETE on every node at once. (A node cut off for longer writes its rows
+ * back when it renews: see renew().)
  */
 export const PURGE_BATCH = 1000;
 
@@ -129,13 +129,35 @@ export class PgSessions {
     this.db.query('DELETE FROM ferry_sessions WHERE id = $1', [id]).catch(() => {});
   }
 
-  /** Extends the leases of this node's sessions (and drops long-expired rows of dead nodes). */
+  /**
+   * Extends the leases of this node's sessions (and drops long-expired rows of dead nodes). Written
+   * from this node's own list, not by updating its rows: a node cut off for over an hour finds its
+   * rows purged by the others and puts them back, and a row whose DELETE was lost while the database
+   * was away (its session ended) is not renewed, so its lease ends.
+   */
   async renew(): Promise<void> {
+    const ids: string[] = [];
+    const users: string[] = [];
+    for (const [user, mine] of this.#mine) {
+      for (const id of mine) {
+        ids.push(id);
+        users.push(user);
+      }
+    }
     try {
-      await this.db.query(
-        `UPDATE ferry_sessions SET expires = clock_timestamp() + $2 * interval '1 millisecond' WHERE node = $1`,
-        [this.node, this.#leaseMs],
-      );
+      if (ids.length > 0) {
+        await this.db.query(
+          `INSERT INTO ferry_sessions (id, node, username, expires)
+           SELECT id, $1, username, clock_timestamp() + $2 * interval '1 millisecond'
+           FROM unnest($3::text[], $4::text[]) AS s(id, username)
+           ON CONFLICT (id) DO UPDATE SET expires = EXCLUDED.expires`,
+          [this.node, this.#leaseMs, ids, users],
+        );
+        // A session given back while the statement ran: its DELETE may have run first.
+        const mine = new Set([...this.#mine.values()].flat());
+        const gone = ids.filter((id) => !mine.has(id));
+        if (gone.length > 0) await this.db.query('DELETE FROM ferry_sessions WHERE id = ANY($1)', [gone]);
+      }
       // SKIP LOCKED: nodes renewing at once delete different rows instead of waiting on each other.
       await this.db.query(
         `DELETE FROM ferry_sessions WHERE id IN (

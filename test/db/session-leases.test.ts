@@ -65,3 +65,53 @@ test('a table grown by many crashes is emptied in bounded steps', async () => {
     await db.query('DELETE FROM ferry_sessions');
   }
 });
+
+test('a node whose rows were purged while it was cut off puts them back at its next renewal', async () => {
+  const node = new PgSessions(db, { leaseMs: 600_000 });
+  try {
+    assert.equal(await node.take('u', 2), true);
+    assert.equal(await node.take('u', 2), true);
+    // What the other nodes' purge does to a node away from the database for over an hour.
+    await db.query('DELETE FROM ferry_sessions WHERE node = $1', [node.node]);
+    await node.renew();
+    assert.equal(await rowsOf(node.node), 2, 'both running sessions count again');
+    const other = new PgSessions(db, { leaseMs: 600_000 });
+    try {
+      assert.equal(await other.take('u', 2), false, 'so another node refuses a third session');
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await node.close();
+    await db.query('DELETE FROM ferry_sessions');
+  }
+});
+
+test('a session given back while the database was away is not renewed', async () => {
+  const node = new PgSessions(db, { leaseMs: 600_000 });
+  try {
+    assert.equal(await node.take('u', 5), true);
+    assert.equal(await node.take('u', 5), true);
+    const ids = await db.query<{ id: string }>('SELECT id FROM ferry_sessions WHERE node = $1 ORDER BY id', [
+      node.node,
+    ]);
+    node.give('u');
+    const given = ids.rows[0]?.id;
+    while ((await db.query('SELECT 1 FROM ferry_sessions WHERE id = $1', [given])).rowCount !== 0);
+    // Its DELETE lost (the database away): the row is still there, as after an outage.
+    await db.query(
+      `INSERT INTO ferry_sessions (id, node, username, expires) VALUES ($1, $2, 'u', clock_timestamp())
+       ON CONFLICT (id) DO NOTHING`,
+      [given, node.node],
+    );
+    await node.renew();
+    const { rows } = await db.query<{ n: string }>(
+      'SELECT count(*) AS n FROM ferry_sessions WHERE node = $1 AND expires > clock_timestamp()',
+      [node.node],
+    );
+    assert.equal(Number(rows[0]?.n), 1, 'only the running session counts');
+  } finally {
+    await node.close();
+    await db.query('DELETE FROM ferry_sessions');
+  }
+});
