@@ -192,7 +192,10 @@ export class FerryClient {
     return this.task('listRaw', () => listRaw(this.s, dir, command, opts), [opts, SIGNAL_KEYS]);
   }
 
-  /** Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). */
+  /**
+   * Type, size and modification time of a path (MLST when offered, else SIZE/MDTM/CWD). A size the
+   * server does not tell is null (a directory without MLST: SIZE refuses directories).
+   */
   stat(path: string): Promise<RemoteEntry> {
     return this.task('stat', () => statPath(this.s, path));
   }

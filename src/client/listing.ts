@@ -213,7 +213,7 @@ export async function statPath(s: ClientSession, path: string): Promise<RemoteEn
     return {
       name,
       type: 'dir',
-      size: 0,
+      size: null,
       modified: new Date(0),
       modifiedPrecisionMs: Number.POSITIVE_INFINITY,
     };
