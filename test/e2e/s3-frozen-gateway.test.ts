@@ -2,7 +2,7 @@
  * A gateway that stops answering (radosgw frozen with SIGSTOP) during a transfer: the data idle
  * timeout then finds the server, not the client, holding the transfer up, and the client gets
  * 451 (storage), in time, never 426 (its connection) or no reply at all; a failed upload replaces
- * nothing. On a real Ceph RADOS Gateway.
+ * nothing. Listings too. On a real Ceph RADOS Gateway.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { after, afterEach, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UserTable } from '../../src/auth/users.js';
 import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import { LIST_PAGE } from '../../src/storage/s3-listing.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { startCeph, type CephGateway } from '../support/ceph.js';
 import type { TestServer } from '../support/ferry.js';
@@ -40,11 +41,7 @@ before(async () => {
       maxAttempts: 1,
     }),
   );
-  ts = await startServer({
-    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
-    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
-    timeouts: { dataIdleMs: IDLE_MS },
-  });
+  ts = await serve();
 });
 // A test that failed must not leave the gateway frozen for the next one.
 afterEach(() => process.kill(rgw, 'SIGCONT'));
@@ -55,6 +52,15 @@ after(async () => {
   await ceph?.stop();
 });
 
+/** Alice's server on the bucket; each has its own budget of `storage unavailable` warnings (5 a minute). */
+async function serve(): Promise<TestServer> {
+  return startServer({
+    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
+    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
+    timeouts: { dataIdleMs: IDLE_MS },
+  });
+}
+
 const freeze = (): void => void process.kill(rgw, 'SIGSTOP');
 const thaw = (): void => void process.kill(rgw, 'SIGCONT');
 
@@ -63,8 +69,8 @@ async function object(key: string): Promise<Buffer> {
   return Buffer.from((await r.Body?.transformToByteArray()) ?? []);
 }
 
-const unavailableLogged = (from: number): Promise<unknown> =>
-  waitForLog(ts, (l) => l.level === 'warn' && l.msg.startsWith('storage unavailable'), from);
+const unavailableLogged = (from: number, server = ts): ReturnType<typeof waitForLog> =>
+  waitForLog(server, (l) => l.level === 'warn' && l.msg.startsWith('storage unavailable'), from);
 
 test('an upload all sent, its gateway frozen before the object is made: 451, the old object stays', async () => {
   await admin.send(new PutObjectCommand({ Bucket: bucket, Key: 'alice/ended.bin', Body: 'OLD' }));
@@ -127,4 +133,39 @@ test('a download whose gateway froze: 451 (storage), not 426 (the client)', asyn
     await unavailableLogged(from);
     thaw();
   });
+});
+
+test('a listing whose gateway froze mid-way: 451 (storage), not 426 (the client)', async () => {
+  // Three ListObjectsV2 pages: the first is read before the 150 and the second fetched with it, so
+  // the third is asked of the frozen gateway whenever the freeze comes.
+  const keys = Array.from({ length: 2 * LIST_PAGE + 1 }, (_, i) => `alice/many/f${i}`);
+  for (let i = 0; i < keys.length; i += 50)
+    await Promise.all(
+      keys
+        .slice(i, i + 50)
+        .map((Key) => admin.send(new PutObjectCommand({ Bucket: bucket, Key, Body: 'x' }))),
+    );
+  // Its own server: the warnings the tests above had count towards the shared server's limit.
+  const own = await serve();
+  try {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(own, 'explicit'));
+      for (const verb of ['LIST', 'NLST', 'MLSD']) {
+        const plain = await ftp.openData(await ftp.epsv(), { tls: false });
+        await ftp.cmd(`${verb} many`, 150);
+        const from = own.logs.length;
+        freeze(); // before the data connection's TLS: the listing reads no further page until it is up
+        const data = await ftp.secureData(plain);
+        data.stream.resume(); // reads all the server sends
+        const r = await ftp.expect();
+        assert.equal(r.code, 451, `${verb}: ${textOf(r)}`);
+        assert.match(textOf(r), /Storage temporarily unavailable/);
+        const line = await unavailableLogged(from, own);
+        assert.equal((line.obj as { command?: string }).command, verb);
+        thaw();
+      }
+    });
+  } finally {
+    await own.close();
+  }
 });

@@ -140,13 +140,15 @@ async function* entries(
   ctx: CommandContext,
   l: Listed,
   dots: 'show' | 'hide',
+  signal?: AbortSignal,
 ): AsyncGenerator<readonly FileStat[]> {
   if (l.stat.type !== 'dir' || l.itself) {
     yield [l.stat];
     return;
   }
   const files = ctx.files();
-  const c = files.context();
+  const base = files.context();
+  const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
   const batches = files.storage.list(l.path, c);
   const { match } = l;
   const hide = dots === 'hide' && !l.all;
@@ -201,8 +203,11 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       if (verb === 'MLSD' && l.stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
+      // The transfer's end stops the storage's listing: a request stuck on a frozen gateway is
+      // aborted, so the listing (closed below) cannot hold the reply until the gateway wakes.
+      const stop = new AbortController();
       // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
-      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx));
+      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx), stop.signal);
       let rest: AsyncGenerator<readonly FileStat[]>;
       try {
         // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
@@ -217,9 +222,20 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
           const out = Readable.from(listingChunks(rest, formatter(ctx, now, l)), { highWaterMark: 2 });
           const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
           out.on('data', (c: Buffer) => t.count(c.length));
-          await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
+          // Nothing queued for the client and the listing not all sent: storage gives no entries (a
+          // frozen gateway), so the data idle timeout fails it as storage's (451), not the client's.
+          if (sock.idle)
+            sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
+          const abort = (): void => stop.abort(t.signal.reason);
+          t.signal.addEventListener('abort', abort, { once: true });
+          try {
+            await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
+          } finally {
+            t.signal.removeEventListener('abort', abort);
+          }
         });
       } finally {
+        stop.abort(); // the listing is over: its storage requests have no one to serve
         // Closed here too when the listing was never read (no data connection: 425).
         await batches.return(undefined);
       }
