@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { StorageError } from '../errors.js';
 import { mapS3Error } from './s3-errors.js';
+import { checkKeyLength } from './s3-key-length.js';
 import { LIST_PAGE } from './s3-listing.js';
 import { copySource } from './s3-multipart.js';
 import { dirKeyOf, listPage, putMarker, send, type S3Place } from './s3-objects.js';
@@ -12,10 +13,11 @@ const NOT_IN_XML =
   // eslint-disable-next-line no-control-regex
   /[\u0000-\u0008\u000B\u000C\u000D\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
-/** Copies every object under `from/` to `to/`, then deletes the originals; bounded in count. */
+/** Copies every object under `from/` to `to/`, then deletes the originals; bounded in count and key length. */
 export async function renameDir(at: S3Place, from: VPath, to: VPath, c: StorageContext): Promise<void> {
   const fromKey = dirKeyOf(at, from);
   const toKey = dirKeyOf(at, to);
+  checkKeyLength(toKey);
   const max = at.conn.settings.maxRenameObjects;
   const objects: { key: string; size: number }[] = [];
   let token: string | undefined;
@@ -24,6 +26,8 @@ export async function renameDir(at: S3Place, from: VPath, to: VPath, c: StorageC
     for (const o of page.Contents ?? []) {
       if (o.Key === undefined) continue;
       objects.push({ key: o.Key, size: o.Size ?? 0 });
+      // Refused before any copy: none is left half moved.
+      checkKeyLength(toKey + o.Key.slice(fromKey.length));
       if (objects.length > max) {
         throw new StorageError(
           'limit',

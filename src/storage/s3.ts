@@ -5,6 +5,7 @@ import { abortedError, storageError } from './fs-errors.js';
 import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connection.js';
 import { isNotFound, mapS3Error } from './s3-errors.js';
 import { openObject } from './s3-download.js';
+import { checkKeyLength } from './s3-key-length.js';
 import { listDir } from './s3-listing.js';
 import {
   NO_TIME,
@@ -148,6 +149,7 @@ export class S3Storage implements StorageBackend {
     checkOffset(o.offset);
     this.#writable('write', p);
     if (p === ROOT) throw storageError('is-directory', 'write', p);
+    checkKeyLength(keyOf(this.#at, p));
     await this.#requireDir(parentOf(p), c, 'write', p);
     const existing = await find(this.#at, p, c, 'write');
     if (existing?.type === 'dir') throw storageError('is-directory', 'write', p);
@@ -243,6 +245,7 @@ export class S3Storage implements StorageBackend {
     begin(p, c);
     this.#writable('mkdir', p);
     if (p === ROOT) throw storageError('exists', 'mkdir', p);
+    checkKeyLength(dirKeyOf(this.#at, p));
     await this.#requireDir(parentOf(p), c, 'mkdir', p);
     if (await find(this.#at, p, c, 'mkdir')) throw storageError('exists', 'mkdir', p);
     await putMarker(this.#at, p, c, 'mkdir');
@@ -282,6 +285,7 @@ export class S3Storage implements StorageBackend {
     this.#writable('rename', from);
     if (from === ROOT || to === ROOT) throw storageError('permission-denied', 'rename', from);
     if (isDescendant(to, from)) throw storageError('into-itself', 'rename', to);
+    checkKeyLength(keyOf(this.#at, to)); // a directory's objects are checked once listed (renameDir)
     const src = await find(this.#at, from, c, 'rename');
     if (!src) throw await missing(this.#at, from, c, 'rename');
     await this.#requireDir(parentOf(to), c, 'rename', to);

@@ -1,0 +1,80 @@
+/**
+ * A name whose S3 key (the user's prefix, the path, a directory's `/`) would pass S3's 1,024 bytes
+ * of UTF-8: STOR, APPE, MKD and RNTO (a file, or a directory whose objects would) get one clear 553,
+ * and nothing is made. The bytes count, not the characters: each name here is 100 `é`, 200 bytes.
+ * On a real Ceph RADOS Gateway.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
+import { UserTable } from '../../src/auth/users.js';
+import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import { S3Storage } from '../../src/storage/s3.js';
+import { startCeph, type CephGateway } from '../support/ceph.js';
+import type { TestServer } from '../support/ferry.js';
+import { loggedIn, startServer, textOf, withClients } from './harness.js';
+
+const TOO_LONG = 'Name too long for this storage (S3 keys are at most 1024 bytes).';
+const D = 'é'.repeat(100); // 200 bytes
+/** Five levels of D: its marker's key is `alice/` and 5 × 201 bytes, 1,011; 13 bytes are left. */
+const DEEP = `/${D}/${D}/${D}/${D}/${D}`;
+let ceph: CephGateway;
+let bucket: string;
+let admin: S3Client;
+let conn: S3Connection;
+let ts: TestServer;
+
+before(async () => {
+  ceph = await startCeph();
+  bucket = await ceph.bucket('keys');
+  admin = ceph.client();
+  conn = new S3Connection(
+    s3Settings({
+      endpoint: ceph.endpoint,
+      forcePathStyle: true,
+      accessKeyId: ceph.accessKeyId,
+      secretAccessKey: ceph.secretAccessKey,
+    }),
+  );
+  ts = await startServer({
+    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
+    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
+  });
+});
+after(async () => {
+  await ts?.close();
+  conn?.close();
+  admin?.destroy();
+  await ceph?.stop();
+});
+
+async function keys(): Promise<string[]> {
+  const r = await admin.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'alice/' }));
+  return (r.Contents ?? []).map((o) => o.Key ?? '').sort();
+}
+
+test('STOR, APPE, MKD and RNTO past 1,024 bytes of key: 553 saying so, nothing made', async () => {
+  await withClients(async (track) => {
+    const ftp = track(await loggedIn(ts, 'explicit'));
+    let at = '';
+    for (let i = 0; i < 5; i++) await ftp.cmd(`MKD ${(at += `/${D}`)}`, 257);
+    await ftp.cmd(`CWD ${DEEP}`, 250);
+    // Exactly 1,024 bytes: allowed.
+    assert.equal((await ftp.store('a'.repeat(13), Buffer.from('x')))[1].code, 226);
+    const before = await keys();
+    const long = 'b'.repeat(14);
+    for (const line of [`STOR ${long}`, `APPE ${long}`, `MKD ${long}`, `MKD ${D}`]) {
+      const r = await ftp.cmd(line);
+      assert.deepEqual([r.code, textOf(r)], [553, TOO_LONG], line);
+    }
+    await ftp.cmd(`RNFR ${'a'.repeat(13)}`, 350);
+    const file = await ftp.cmd(`RNTO ${long}`);
+    assert.deepEqual([file.code, textOf(file)], [553, TOO_LONG], 'RNTO of the file');
+    // The directory's name a byte longer: the file at its bottom would pass the limit.
+    await ftp.cmd('CWD /', 250);
+    await ftp.cmd(`RNFR ${D}`, 350);
+    const dir = await ftp.cmd(`RNTO ${D}x`);
+    assert.deepEqual([dir.code, textOf(dir)], [553, TOO_LONG], 'RNTO of the directory');
+    assert.deepEqual(await keys(), before, 'nothing made, nothing moved');
+  });
+});
