@@ -9,15 +9,17 @@ import { readFileSync } from 'node:fs';
 import { after, afterEach, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { UserTable } from '../../src/auth/users.js';
-import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import type { S3Connection } from '../../src/storage/s3-connection.js';
 import { LIST_PAGE } from '../../src/storage/s3-listing.js';
 import { S3Storage } from '../../src/storage/s3.js';
-import { startCeph, type CephGateway } from '../support/ceph.js';
+import type { CephGateway } from '../support/ceph.js';
+import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
 import { writeAll } from '../support/raw-ftp.js';
 import { loggedIn, randomData, startServer, textOf, waitForLog, withClients } from './harness.js';
 
 const IDLE_MS = 1_000;
+let cluster: CephBucket;
 let ceph: CephGateway;
 let bucket: string;
 let admin: S3Client;
@@ -26,30 +28,18 @@ let ts: TestServer;
 let rgw: number;
 
 before(async () => {
-  ceph = await startCeph();
-  bucket = await ceph.bucket('frozen');
-  admin = ceph.client();
+  cluster = await startCephBucket('frozen', { maxAttempts: 1 });
+  ({ ceph, conn, admin, bucket } = cluster);
   const found = ceph.pids.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'radosgw');
   assert.ok(found, 'the radosgw process');
   rgw = found;
-  conn = new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-      maxAttempts: 1,
-    }),
-  );
   ts = await serve();
 });
 // A test that failed must not leave the gateway frozen for the next one.
 afterEach(() => process.kill(rgw, 'SIGCONT'));
 after(async () => {
   await ts?.close();
-  conn?.close();
-  admin?.destroy();
-  await ceph?.stop();
+  await cluster?.close();
 });
 
 /** Alice's server on the bucket; each has its own budget of `storage unavailable` warnings (5 a minute). */

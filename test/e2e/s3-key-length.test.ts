@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
 import { UserTable } from '../../src/auth/users.js';
-import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
 import { S3Storage } from '../../src/storage/s3.js';
-import { startCeph, type CephGateway } from '../support/ceph.js';
+import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
 import { loggedIn, startServer, textOf, withClients } from './harness.js';
 
@@ -18,24 +17,15 @@ const TOO_LONG = 'Name too long for this storage (S3 keys are at most 1024 bytes
 const D = 'é'.repeat(100); // 200 bytes
 /** Five levels of D: its marker's key is `alice/` and 5 × 201 bytes, 1,011; 13 bytes are left. */
 const DEEP = `/${D}/${D}/${D}/${D}/${D}`;
-let ceph: CephGateway;
+let cluster: CephBucket;
 let bucket: string;
 let admin: S3Client;
-let conn: S3Connection;
 let ts: TestServer;
 
 before(async () => {
-  ceph = await startCeph();
-  bucket = await ceph.bucket('keys');
-  admin = ceph.client();
-  conn = new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-    }),
-  );
+  cluster = await startCephBucket('keys');
+  ({ admin, bucket } = cluster);
+  const { conn } = cluster;
   ts = await startServer({
     authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
     storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
@@ -43,9 +33,7 @@ before(async () => {
 });
 after(async () => {
   await ts?.close();
-  conn?.close();
-  admin?.destroy();
-  await ceph?.stop();
+  await cluster?.close();
 });
 
 async function keys(): Promise<string[]> {

@@ -11,13 +11,15 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
+import type { S3Connection } from '../../src/storage/s3-connection.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import { storageContract } from '../../src/storage/test-contract.js';
 import { ctx, names, readFile, rejectsKind, source, v } from '../../src/storage/test-support.js';
-import { startCeph, type CephGateway } from '../support/ceph.js';
+import type { CephGateway } from '../support/ceph.js';
+import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import { startFaultProxy } from '../support/s3-fault-proxy.js';
 
+let cluster: CephBucket;
 let ceph: CephGateway;
 let conn: S3Connection;
 let admin: S3Client;
@@ -25,36 +27,12 @@ let bucket: string;
 let prefixes = 0;
 
 before(async () => {
-  ceph = await startCeph();
-  admin = ceph.client();
-  bucket = await ceph.bucket('contract');
-  conn = new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-      partSize: 5 * 1024 * 1024,
-      maxRenameObjects: 20,
-    }),
-  );
+  cluster = await startCephBucket('contract', { partSize: 5 * 1024 * 1024, maxRenameObjects: 20 });
+  ({ ceph, conn, admin, bucket } = cluster);
 });
 after(async () => {
-  conn?.close();
-  await ceph?.stop();
+  await cluster?.close();
 });
-
-function connection(o: { partSize: number; readAhead: number }): S3Connection {
-  return new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-      ...o,
-    }),
-  );
-}
 
 async function bytesOf(r: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
@@ -207,15 +185,7 @@ describe('S3Storage specifics (radosgw)', () => {
     await seeded();
     const prefix = `t${prefixes}/`;
     const proxy = await startFaultProxy(ceph.endpoint);
-    const c = new S3Connection(
-      s3Settings({
-        endpoint: proxy.endpoint,
-        forcePathStyle: true,
-        accessKeyId: ceph.accessKeyId,
-        secretAccessKey: ceph.secretAccessKey,
-        partSize: part,
-      }),
-    );
+    const c = cluster.connection({ endpoint: proxy.endpoint, partSize: part });
     try {
       const s = new S3Storage({ connection: c, bucket, prefix });
       // Part 1 is gathered whole; part 2 is the first streamed one: refused while its body is sent.
@@ -235,15 +205,7 @@ describe('S3Storage specifics (radosgw)', () => {
     await seeded();
     const prefix = `t${prefixes}/`;
     const proxy = await startFaultProxy(ceph.endpoint);
-    const c = new S3Connection(
-      s3Settings({
-        endpoint: proxy.endpoint,
-        forcePathStyle: true,
-        accessKeyId: ceph.accessKeyId,
-        secretAccessKey: ceph.secretAccessKey,
-        maxAttempts: 1,
-      }),
-    );
+    const c = cluster.connection({ endpoint: proxy.endpoint, maxAttempts: 1 });
     try {
       const s = new S3Storage({ connection: c, bucket, prefix });
       let reading!: () => void;
@@ -268,7 +230,7 @@ describe('S3Storage specifics (radosgw)', () => {
     const key = `t${prefixes}/big.bin`;
     await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data }));
     for (const readAhead of [0, 1, 3]) {
-      const c = connection({ partSize: part, readAhead });
+      const c = cluster.connection({ partSize: part, readAhead });
       try {
         const storage = new S3Storage({ connection: c, bucket, prefix: `t${prefixes}/` });
         for (const offset of [0, 1, part - 1, part, 2 * part + 7, data.length - 1, data.length]) {
@@ -288,7 +250,7 @@ describe('S3Storage specifics (radosgw)', () => {
     await seeded();
     const key = `t${prefixes}/moving.bin`;
     await admin.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: Buffer.alloc(3 * part, 'a') }));
-    const c = connection({ partSize: part, readAhead: 1 });
+    const c = cluster.connection({ partSize: part, readAhead: 1 });
     try {
       const storage = new S3Storage({ connection: c, bucket, prefix: `t${prefixes}/` });
       const r = await storage.openRead(v('/moving.bin'), { offset: 0 }, ctx());
@@ -312,14 +274,7 @@ describe('S3Storage specifics (radosgw)', () => {
 
   it('reports a missing bucket and wrong credentials as refusals', async () => {
     await assert.rejects(conn.checkBucket('no-such-bucket-here'), /not-found|no such/);
-    const wrong = new S3Connection(
-      s3Settings({
-        endpoint: ceph.endpoint,
-        forcePathStyle: true,
-        accessKeyId: 'NOPE',
-        secretAccessKey: 'nope',
-      }),
-    );
+    const wrong = cluster.connection({ accessKeyId: 'NOPE', secretAccessKey: 'nope' });
     try {
       await rejectsKind(wrong.checkBucket(bucket), 'permission-denied');
     } finally {
