@@ -4,45 +4,30 @@
  * none. A command the server does not implement after all (`502`) gives way to the next one offered.
  */
 import assert from 'node:assert/strict';
-import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 
 import { ReplyError } from '../../src/errors.js';
-import { ScriptedServer } from './support/scripted-server.js';
+import { HashServer } from './support/hash-server.js';
 
 const HEX = 'd'.repeat(64);
 
-/** FEAT offers HASH and XSHA256; what each answers depends on the file. */
-class RefusingFtp extends ScriptedServer {
-  protected session(sock: net.Socket): void {
-    const reply = (text: string): boolean => sock.write(`${text}\r\n`);
-    reply('220 refusing');
-    this.commandLines(sock, (verb, arg) => {
-      if (this.common(sock, verb, reply)) return;
-      switch (verb) {
-        case 'FEAT':
-          return reply('211-Features:\r\n HASH SHA-256*\r\n XSHA256\r\n SIZE\r\n211 End');
-        case 'TYPE':
-          return reply('200 ok');
-        case 'SIZE':
-          return reply(arg === '/no-such-file' ? '550 No such file.' : '213 2');
-        case 'HASH':
-          if (arg === '/no-such-file') return reply('550 No such file.');
-          if (arg === '/busy') return reply('450 Busy, try later.');
-          return reply('502 HASH not implemented.');
-        case 'XSHA256':
-          return reply(`213 ${HEX}`);
-        default:
-          return reply('502 not here');
-      }
-    });
-  }
-}
+/** HASH refuses two files and is not implemented for the rest; XSHA256 answers. */
+const refusing = (): HashServer =>
+  new HashServer({
+    banner: 'refusing',
+    xsha256: HEX,
+    size: (path) => (path === '/no-such-file' ? '550 No such file.' : '213 2'),
+    hash: (path) => {
+      if (path === '/no-such-file') return '550 No such file.';
+      if (path === '/busy') return '450 Busy, try later.';
+      return '502 HASH not implemented.';
+    },
+  });
 
 describe('a refused checksum', () => {
-  let server: RefusingFtp;
+  let server: HashServer;
   before(async () => {
-    server = await new RefusingFtp().listen();
+    server = await refusing().listen();
   });
   after(() => server.close());
 
