@@ -4,11 +4,10 @@
  * own connections, sharing one database and one directory.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { AccountAuthenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
@@ -24,7 +23,7 @@ import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
-import { TestPostgres } from '../support/postgres.js';
+import { usePostgres } from '../support/postgres.js';
 import {
   connectSecure,
   loggedIn,
@@ -105,19 +104,10 @@ async function tryLogin(ts: TestServer, mode: Mode, user: string, pass: string):
 }
 
 describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
-  let pg: TestPostgres;
-  let dir: string;
-  before(async () => {
-    pg = await TestPostgres.create();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-pg-homes-'));
-  });
-  after(async () => {
-    await pg?.destroy();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const fx = usePostgres('ferry-pg-homes-');
 
   test('migrations: nodes starting at once migrate once (advisory lock), at the latest version', async () => {
-    const dbs = await Promise.all([1, 2, 3].map(() => Database.open(pg.url)));
+    const dbs = await Promise.all([1, 2, 3].map(() => Database.open(fx.pg.url)));
     try {
       const { rows } = await dbs[0]!.query<{ version: number }>(
         'SELECT version FROM ferry_schema ORDER BY version',
@@ -133,10 +123,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
 
   for (const mode of MODES) {
     test(`${mode}: a user added, changed and removed on node A takes effect on node B`, async () => {
-      const home = path.join(dir, `u-${mode}`);
+      const home = path.join(fx.dir, `u-${mode}`);
       await mkdir(home, { recursive: true });
-      const a = await startNode(pg.url);
-      const b = await startNode(pg.url);
+      const a = await startNode(fx.pg.url);
+      const b = await startNode(fx.pg.url);
       try {
         const name = `carol-${mode}`;
         const added = changeSeen(b, name);
@@ -160,10 +150,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   }
 
   test('a ban raised by failed logins at node A refuses the address at node B', async () => {
-    const home = path.join(dir, 'ban');
+    const home = path.join(fx.dir, 'ban');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url, 3);
-    const b = await startNode(pg.url, 3);
+    const a = await startNode(fx.pg.url, 3);
+    const b = await startNode(fx.pg.url, 3);
     try {
       for (let i = 0; i < 3; i++) {
         const code = await tryLogin(a.ts, 'explicit', 'nobody', 'wrong').catch(() => 0);
@@ -188,10 +178,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('quota: two nodes uploading for one user at once stop at the quota', async () => {
-    const home = path.join(dir, 'quota');
+    const home = path.join(fx.dir, 'quota');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url);
-    const b = await startNode(pg.url);
+    const a = await startNode(fx.pg.url);
+    const b = await startNode(fx.pg.url);
     try {
       const quota = 4 * 1024 * 1024;
       await addUser(a, 'q', 'pw', home, { quotaSize: quota });
@@ -233,9 +223,9 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('quota: of two uploads that together pass the quota, the refused one gives its charge back at once', async () => {
-    const home = path.join(dir, 'pair');
+    const home = path.join(fx.dir, 'pair');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url);
+    const a = await startNode(fx.pg.url);
     const MiB = 1024 * 1024;
     const chunk = Buffer.alloc(64 * 1024, 7);
     const gate = (): { open: () => void; opened: Promise<void> } => {
@@ -298,9 +288,9 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('quota: an overwrite cut by the client (its session gone) leaves the old file counted', async () => {
-    const home = path.join(dir, 'cut');
+    const home = path.join(fx.dir, 'cut');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url);
+    const a = await startNode(fx.pg.url);
     const user = { ...a.ts, user: 'cut', password: 'pw' };
     const open: RawFtp[] = [];
     try {
@@ -330,7 +320,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('quota: changes for several users added at once are all written when their adds resolve', async () => {
-    const shared = await openServingState(pg.url, silentLogger);
+    const shared = await openServingState(fx.pg.url, silentLogger);
     try {
       const names = ['w1', 'w2', 'w3'];
       for (const u of names) await shared.usage.init(u, { bytes: 100, files: 1 });
@@ -350,10 +340,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('maxSessions counts sessions on every node; a dead node’s leases expire', async () => {
-    const home = path.join(dir, 'sessions');
+    const home = path.join(fx.dir, 'sessions');
     await mkdir(home, { recursive: true });
-    const a = await startNode(pg.url);
-    const b = await startNode(pg.url);
+    const a = await startNode(fx.pg.url);
+    const b = await startNode(fx.pg.url);
     try {
       await addUser(a, 's', 'pw', home, { maxSessions: 2 });
       const onA = await loggedIn({ ...a.ts, user: 's', password: 'pw' }, 'explicit');
@@ -391,7 +381,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('the database back after an outage: the leases that ran out meanwhile count again at once', async () => {
-    const db = await Database.open(pg.url);
+    const db = await Database.open(fx.pg.url);
     // Renewed every 20 s: not during this test, but at the recovery.
     const node = new PgSessions(db, { leaseMs: 60_000 });
     const other = new PgSessions(db, { leaseMs: 60_000 });
@@ -402,10 +392,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
         "UPDATE ferry_sessions SET expires = clock_timestamp() - interval '1 second' WHERE node = $1",
         [node.node],
       );
-      await pg.stop();
+      await fx.pg.stop();
       await db.query('SELECT 1').catch(() => {});
       assert.equal(db.available, false);
-      await pg.start();
+      await fx.pg.start();
       while (!db.available) await db.query('SELECT 1').catch(() => {});
       await node.restored();
       assert.equal(await other.take('r', 1), false, 'the running session counts again: maxSessions 1 holds');
@@ -417,7 +407,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('cut uploads: what one node remembers another refuses, until stored; bounded; an outage keeps the node’s file record', async () => {
-    const [dbA, dbB] = await Promise.all([Database.open(pg.url), Database.open(pg.url)]);
+    const [dbA, dbB] = await Promise.all([Database.open(fx.pg.url), Database.open(fx.pg.url)]);
     const warnings: string[] = [];
     const logger: Logger = {
       ...silentLogger,
@@ -426,12 +416,12 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     };
     let now = Date.now();
     const clock = { now: () => now, max: 3 };
-    const a = new CutUploads(path.join(dir, 'cuts-a.json'), {
+    const a = new CutUploads(path.join(fx.dir, 'cuts-a.json'), {
       ...clock,
       logger,
       shared: new PgCutUploads(dbA, logger),
     });
-    const b = new CutUploads(path.join(dir, 'cuts-b.json'), {
+    const b = new CutUploads(path.join(fx.dir, 'cuts-b.json'), {
       ...clock,
       logger,
       shared: new PgCutUploads(dbB, logger),
@@ -467,12 +457,12 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.deepEqual(warnings, []);
 
       // The database away: the upload goes on, one warn line, and this node still refuses (its file).
-      await pg.stop();
+      await fx.pg.stop();
       await b.remember(cutKey('u', '/away'), old);
       const bWorker = new CutUploads(b.file, { ...clock, shared: new PgCutUploads(dbB) }); // a worker
       assert.equal(await bWorker.isCut(cutKey('u', '/away'), () => at(old)), true, 'B’s other workers too');
       await b.forget(cutKey('u', '/5'));
-      await pg.start();
+      await fx.pg.start();
       assert.deepEqual(warnings, [
         'cut uploads not shared while the database is unavailable: each node refuses alone',
       ]);
@@ -486,7 +476,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   });
 
   test('PostgreSQL stopped and started: sessions go on, cached logins work, others 421 (wrong passwords scored), usage is kept', async () => {
-    const home = path.join(dir, 'outage');
+    const home = path.join(fx.dir, 'outage');
     await mkdir(home, { recursive: true });
     const warnings: string[] = [];
     const logger: Logger = {
@@ -494,14 +484,14 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       warn: (_obj, msg = '') => void warnings.push(msg),
       child: () => logger,
     };
-    const a = await startNode(pg.url, 1000, logger);
+    const a = await startNode(fx.pg.url, 1000, logger);
     try {
       await addUser(a, 'o', 'pw', home, { quotaSize: 100 * 1024 * 1024 });
       await addUser(a, 'p', 'pw', home);
       const user = { ...a.ts, user: 'o', password: 'pw' };
       const ftp = await loggedIn(user, 'explicit'); // verified now: cached for offline logins
       await ftp.store('before', Buffer.alloc(1000, 1));
-      await pg.stop();
+      await fx.pg.stop();
       // The running session keeps working, uploads included (their accounting waits).
       const [, done] = await ftp.store('during', Buffer.alloc(3000, 2));
       assert.equal(done.code, 226, textOf(done));
@@ -527,7 +517,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
         ),
         lostLines.join('\n'),
       );
-      await pg.start();
+      await fx.pg.start();
       // Recovery is automatic: pending usage is written, and logins work again.
       while (a.shared.usage.pending.size > 0 || !a.shared.db.available)
         await a.shared.usage.flush().then(() => a.shared.db.sync());

@@ -5,11 +5,9 @@
  * all refused).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { readdir } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { openSharedState, type SharedState } from '../../src/cli/shared-state.js';
 import { FerryError } from '../../src/errors.js';
 import { LocalStorage } from '../../src/storage/local.js';
@@ -17,7 +15,7 @@ import { withLimits } from '../../src/storage/limited.js';
 import { QuotaBook, type Usage, type UsageLedger } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
-import { TestPostgres } from '../support/postgres.js';
+import { usePostgres } from '../support/postgres.js';
 
 const MiB = 1024 * 1024;
 const chunk = Buffer.alloc(64 * 1024, 7);
@@ -111,24 +109,13 @@ class WatchedLedger implements UsageLedger {
   }
 }
 
-let pg: TestPostgres;
-let dir: string;
 let shared: SharedState;
-before(async () => {
-  pg = await TestPostgres.create();
-  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-pg-refusal-'));
-  shared = await openSharedState(pg.url);
-});
-after(async () => {
-  await shared?.close();
-  await pg?.destroy();
-  await rm(dir, { recursive: true, force: true });
-});
+const fx = usePostgres('ferry-pg-refusal-', async (pg) => (shared = await openSharedState(pg.url)));
 
 test('of two uploads filling the quota, the one refused leaves room for the other at once', async () => {
   const ledger = new WatchedLedger(shared.usage);
   const storage = withLimits(
-    new LocalStorage({ root: dir }),
+    new LocalStorage({ root: fx.dir }),
     { username: 'pair', quotaSize: 10 * MiB },
     { usage: new QuotaBook(ledger), rates: new RateBuckets() },
   );
@@ -162,7 +149,7 @@ test('of two uploads filling the quota, the one refused leaves room for the othe
     ledger.adds.open();
     assert.equal(await one, 'ERR_QUOTA_EXCEEDED');
     assert.equal(await two, 'stored');
-    assert.deepEqual(await readdir(dir), ['two']);
+    assert.deepEqual(await readdir(fx.dir), ['two']);
     assert.deepEqual(await shared.usage.get('pair'), { bytes: 4 * MiB + 256 * 1024, files: 1 });
   } finally {
     ledger.adds.open();

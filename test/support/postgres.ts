@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -106,4 +107,52 @@ export class TestPostgres {
     await this.stop();
     await rm(this.dir, { recursive: true, force: true });
   }
+}
+
+interface Closable {
+  close(): Promise<void>;
+}
+
+/** What a test file's cluster holds for it; read it once its `before` hook ran. */
+export interface PostgresFixture {
+  readonly pg: TestPostgres;
+  /** An empty temp directory, removed after. */
+  readonly dir: string;
+}
+
+/**
+ * The set-up of a test file (or suite) on a real PostgreSQL: registers the `before` that makes a
+ * cluster and a temp directory named `prefix…`, then calls `setUp` (in the same hook: top-level
+ * `before` hooks do not wait for each other), and the `after` that closes what `setUp` returned
+ * before the cluster stops (a pool open on a stopped server errs), then removes both.
+ */
+export function usePostgres(
+  prefix: string,
+  setUp?: (pg: TestPostgres, dir: string) => Promise<Closable | void>,
+): PostgresFixture {
+  let pg: TestPostgres | undefined;
+  let dir: string | undefined;
+  let opened: Closable | void;
+  before(async () => {
+    pg = await TestPostgres.create();
+    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+    opened = await setUp?.(pg, dir);
+  });
+  after(async () => {
+    await opened?.close();
+    await pg?.destroy();
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  const ready = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('usePostgres: read before its before hook ran');
+    return value;
+  };
+  return {
+    get pg() {
+      return ready(pg);
+    },
+    get dir() {
+      return ready(dir);
+    },
+  };
 }
