@@ -353,7 +353,7 @@ export class FerryClient {
    */
   async close(): Promise<void> {
     this.closedByCaller = true;
-    await this.s.control.close({ interrupt: this.busy !== undefined });
+    await (this.busy !== undefined ? this.s.control.interrupt() : this.s.control.close());
   }
 
   /** Closes at once (no QUIT); a call still running rejects with ERR_CLOSED. */

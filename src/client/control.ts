@@ -383,28 +383,42 @@ export class ClientControlConnection {
   }
 
   /**
-   * QUIT (briefly awaiting 221), close_notify, then TCP close. Idempotent; never throws. `interrupt`:
-   * a call is under way (between two replies, maybe): no QUIT, whose reply it could take; its
-   * reads and writes fail with ERR_CLOSED from now on.
+   * QUIT (briefly awaiting 221), close_notify, then TCP close. Idempotent; never throws. No QUIT
+   * while a reply is awaited: it would be taken for that call's (interrupt() is for a call under way).
    */
-  async close(o: { interrupt?: boolean } = {}): Promise<void> {
+  async close(): Promise<void> {
     if (this.failed || this.closing) {
       this.channel.destroy();
       return;
     }
-    if (o.interrupt) {
-      this.closing = true;
-      this.settle(new FerryError('ERR_CLOSED', 'Connection closed.'));
-    }
     try {
-      if (!this.waiter && !o.interrupt) {
+      if (!this.waiter) {
         this.write('QUIT');
         await this.read(Math.min(this.o.replyTimeoutMs, 3000));
       }
     } catch {
       // closing anyway
     }
-    const gone = this.failed !== undefined && !o.interrupt;
+    await this.shutDown(this.failed !== undefined);
+  }
+
+  /**
+   * Closes while a call is under way (between two replies, maybe): no QUIT, whose reply the call
+   * could take; its reads and writes fail with ERR_CLOSED from now on. Then close_notify and TCP
+   * close, as close(). Idempotent; never throws.
+   */
+  async interrupt(): Promise<void> {
+    if (this.failed || this.closing) {
+      this.channel.destroy();
+      return;
+    }
+    this.closing = true;
+    this.settle(new FerryError('ERR_CLOSED', 'Connection closed.'));
+    await this.shutDown(false);
+  }
+
+  /** close_notify (unless the server is `gone`), TCP close; everything after fails with ERR_CLOSED. */
+  private async shutDown(gone: boolean): Promise<void> {
     this.closing = true;
     try {
       if (this.channel.secure && !gone) await withTimeout(this.channel.stopTls(), 1000, 'close_notify');
@@ -418,7 +432,7 @@ export class ClientControlConnection {
       clearTimeout(timer);
     }
     this.fail(new FerryError('ERR_CLOSED', 'Connection closed.'));
-    this.channel.destroy(); // settled already when interrupting: fail() left the channel
+    this.channel.destroy(); // settled already when interrupted: fail() left the channel
   }
 
   /** Closes at once with a reason (later calls fail with it). */
