@@ -890,12 +890,22 @@ export class ControlConnection {
     this.ended();
   }
 
+  /**
+   * CCC took the control connection back to clear text: the session keeps its TLS family (REIN
+   * drops it) while the channel is plain. Only CCC's stop-tls does that, and the close_notify of a
+   * closing session (told), which clears nothing.
+   */
+  private get cleared(): boolean {
+    return this.session.tls !== undefined && !this.channel.secure && !this.told;
+  }
+
   private context(oneShot: OneShot = { restOffset: 0, renameFrom: undefined }): CommandContext {
     const { session, rt, transfers } = this;
     return {
       session,
       oneShot,
       secure: this.channel.secure,
+      cleared: this.cleared,
       disconnected: this.disconnect.signal,
       options: rt.options,
       specs: rt.specs,
@@ -1031,7 +1041,7 @@ export class ControlConnection {
       // in clear, for anyone on the path to read and forge. And curl's default (passive) CCC never
       // answers our close_notify, so OpenSSL drops its session and its data connections do full
       // handshakes. Accepted then, as ProFTPD does; they must still come from the control peer.
-      requireSessionReuse: () => rt.options.requireSessionReuse && !session.cleared,
+      requireSessionReuse: () => rt.options.requireSessionReuse && !this.cleared,
       siblings:
         rt.options.sessionReuseScope === 'user'
           ? {

@@ -36,10 +36,11 @@ export class Session {
   #loginFailures = 0;
   #pbsz = false;
   #prot: 'C' | 'P' = 'C';
-  /** The TLS sessions of the control connection's TLS session; data connections must resume one. */
+  /**
+   * The TLS sessions of the control connection's TLS session; data connections must resume one.
+   * Kept after CCC: the security exchange (AUTH) stays in force (RFC 2228); REIN drops it.
+   */
   #tls: SessionFamily | undefined;
-  /** CCC: the control connection left TLS; the security exchange (AUTH) stays in force (RFC 2228). */
-  #cleared = false;
   #cwd: VPath = ROOT;
   #type: 'A' | 'I' = 'A';
   #epsvAll = false;
@@ -89,11 +90,6 @@ export class Session {
 
   get tls(): SessionFamily | undefined {
     return this.#tls;
-  }
-
-  /** CCC has taken the control connection back to clear text. */
-  get cleared(): boolean {
-    return this.#cleared;
   }
 
   get cwd(): VPath {
@@ -151,11 +147,6 @@ export class Session {
   /** The control connection is inside TLS now (AUTH, implicit connect). */
   tlsStarted(t: SessionFamily): void {
     this.#tls = t;
-  }
-
-  /** CCC: commands and replies go in clear now; PBSZ, PROT and data connections keep #tls. */
-  controlCleared(): void {
-    this.#cleared = true;
   }
 
   /** PBSZ, or implied: by implicit FTPS and by AUTH TLS-P. */
@@ -239,7 +230,6 @@ export class Session {
     this.#pbsz = false;
     this.#prot = 'C';
     this.#tls = undefined;
-    this.#cleared = false;
     this.#cwd = ROOT;
     this.#type = 'A';
     this.#oneShot = NO_ONE_SHOT;

@@ -16,7 +16,7 @@ export const securityCommands: AnyCommandSpec[] = [
       if (session.implicit) return reply(Code.BadSequence, 'Implicit FTPS: TLS is already established.');
       // RFC 2228 lets a server refuse a second AUTH; accepting one would have to drop the login and
       // every PBSZ/PROT, and the commands since CCC came unprotected. ProFTPD refuses it too.
-      if (session.cleared) {
+      if (ctx.cleared) {
         return reply(
           Code.PolicyRequiresProtection,
           'AUTH after CCC refused: reconnect to protect the control connection.',
@@ -39,8 +39,7 @@ export const securityCommands: AnyCommandSpec[] = [
     async handle(_cmd, ctx) {
       // RFC 4217 9: any size is answered with PBSZ=0 (TLS needs no buffer size).
       // After CCC the security exchange still stands (RFC 2228): only the control channel is clear.
-      if (!ctx.secure && !ctx.session.cleared)
-        return reply(Code.BadSequence, 'PBSZ needs TLS: send AUTH TLS first.');
+      if (!ctx.secure && !ctx.cleared) return reply(Code.BadSequence, 'PBSZ needs TLS: send AUTH TLS first.');
       ctx.session.pbszAccepted();
       return reply(Code.Ok, 'PBSZ=0');
     },
@@ -53,7 +52,7 @@ export const securityCommands: AnyCommandSpec[] = [
     help: 'PROT <sp> C|P',
     async handle({ level }, ctx) {
       const { session, options } = ctx;
-      if (!ctx.secure && !session.implicit && !session.cleared)
+      if (!ctx.secure && !session.implicit && !ctx.cleared)
         return reply(Code.BadSequence, 'PROT needs TLS: send AUTH TLS first.');
       if (!session.pbsz) return reply(Code.BadSequence, 'Send PBSZ 0 before PROT.');
       switch (level) {
@@ -90,7 +89,6 @@ export const securityCommands: AnyCommandSpec[] = [
       if (!ctx.secure) return reply(Code.BadSequence, 'The control connection is not protected.');
       // Without TLS no login is possible (USER needs it), so CCC only makes sense once logged in.
       if (!ctx.session.loggedIn) return reply(Code.BadSequence, 'Log in before CCC.');
-      ctx.session.controlCleared();
       return { reply: reply(Code.Ok, 'Control connection returning to clear text.'), after: 'stop-tls' };
     },
   }),

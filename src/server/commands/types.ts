@@ -63,6 +63,8 @@ export interface CommandContext {
   readonly oneShot: OneShot;
   /** The control connection is inside TLS right now. */
   readonly secure: boolean;
+  /** CCC took the control connection back to clear text; the security exchange stands (RFC 2228). */
+  readonly cleared: boolean;
   /** Aborts when the control connection closes (work done for it alone can stop). */
   readonly disconnected: AbortSignal;
   readonly options: ResolvedOptions;
