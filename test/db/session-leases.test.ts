@@ -4,21 +4,13 @@
  * enough ago that no node cut off from the database meanwhile can still be renewing them.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Database } from '../../src/db/database.js';
 import { PgSessions, PURGE_BATCH } from '../../src/db/sessions.js';
-import { TestPostgres } from '../support/postgres.js';
+import { usePostgres } from '../support/postgres.js';
 
-let pg: TestPostgres;
 let db: Database;
-before(async () => {
-  pg = await TestPostgres.create();
-  db = await Database.open(pg.url);
-});
-after(async () => {
-  await db?.close();
-  await pg?.destroy();
-});
+usePostgres('ferry-leases-', async (pg) => (db = await Database.open(pg.url)));
 
 /** `n` rows of a node killed long ago, their leases ended `ago` (an SQL interval) ago. */
 async function leftBy(node: string, n: number, ago: string): Promise<void> {
