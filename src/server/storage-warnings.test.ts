@@ -8,12 +8,12 @@ import { WarningLimiter } from './warning-limiter.js';
 
 const errno = (code: string): Error => Object.assign(new Error(`${code}: system error`), { code });
 
-test('a read-only or full file system is warned of; a user without permission or over quota is not', () => {
+test("a read-only or full file system is warned of; a user over quota is not, the filesystem refusing the server's user is an info line", () => {
   const lines: string[] = [];
   const noop = (): void => {};
   const logger: Logger = {
     debug: noop,
-    info: noop,
+    info: (_obj, msg = '') => lines.push(`info: ${msg}`),
     warn: (_obj, msg = '') => lines.push(msg),
     error: noop,
     child: () => logger,
@@ -30,5 +30,6 @@ test('a read-only or full file system is warned of; a user without permission or
     'storage is read-only (EROFS): changes get 550',
     'storage full (ENOSPC): uploads get 552',
     'storage full (EDQUOT): uploads get 552',
+    "info: the filesystem refused the server's user (EACCES)",
   ]);
 });

@@ -50,7 +50,13 @@ export function warnStorageError(
           : err.kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT')
             ? `storage full (${errno}): uploads get 552`
             : undefined;
-  if (!msg) return;
   const cause = causeOf(err);
+  if (!msg) {
+    // The filesystem refusing the server's own user (a directory it may not write, a sticky one):
+    // maybe as the administrator meant it, so not a warning, but the reply alone does not say why.
+    if (err.kind === 'permission-denied' && (errno === 'EACCES' || errno === 'EPERM'))
+      log.info({ ...at, error: err.message, cause }, `the filesystem refused the server's user (${errno})`);
+    return;
+  }
   warnings.warn(log, STORAGE_WARNINGS, { ...at, error: err.message, ...(cause ? { cause } : {}) }, msg);
 }

@@ -5,6 +5,7 @@ import { reply, type Reply } from '../protocol/reply.js';
 import { abandonOnAbort } from './abandon-on-abort.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
 import { dataCut } from './data-cut.js';
+import { refusedForGood } from './refused-for-good.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
 
 /** Commands whose data flows from the server; any other is treated as an upload. */
@@ -264,7 +265,7 @@ export class Transfers {
       // A listing that fails once its 150 is out is 451 whatever the storage said: a refused name
       // would read as the client's fault.
       const listingFailed = failure !== undefined && LISTING.has(t.command);
-      if (!unknown && !listingFailed) return afterPreliminary(r);
+      if (!unknown && !listingFailed) return afterPreliminary(r, cause);
       const logged = { err: cause instanceof Error ? cause.message : String(cause), command: t.command };
       if (failure) {
         this.io.logger.warn(logged, `transfer failed: ${failure.message}`);
@@ -286,9 +287,11 @@ export class Transfers {
 const aborted = (): Reply => reply(Code.TransferAborted, 'Transfer aborted.');
 
 /**
- * A storage's own reply, once the 150 is out: its text kept, its code 451 where RFC 959 allows no
- * other (a write refused, 550 or 553; a file gone mid-RETR; an append whose file changed, 450).
+ * A storage's own reply, once the 150 is out: its text kept, its code one RFC 959 allows there: 551
+ * for a refusal for good (a write the filesystem's permissions or a read-only mount refused), else
+ * 451 (a file gone mid-RETR, 550; a name refused, 553; an append whose file changed, 450).
  */
-function afterPreliminary(r: Reply): Reply {
-  return allowedAfterPreliminary(r.code) ? r : { ...r, code: Code.LocalError };
+function afterPreliminary(r: Reply, cause: unknown): Reply {
+  if (allowedAfterPreliminary(r.code)) return r;
+  return { ...r, code: refusedForGood(cause) ? Code.PageTypeUnknown : Code.LocalError };
 }

@@ -24,6 +24,7 @@ import { remoteMount } from './local-filesystems.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
+import { checkWriteAccess } from './write-access.js';
 import { checkRestart, preparedBy } from './prepared-write.js';
 import { PoolBudget } from './pool-budget.js';
 import { keepsExisting, lockTarget } from './target-guard.js';
@@ -231,6 +232,8 @@ export class LocalStorage implements StorageBackend {
       if (keepsExisting(o))
         ({ target, unlock, moved } = await lockTarget(await this.#fdJail(), this.#locks, target, c, p));
       checkRestart(p, o, target.existing?.st.size);
+      const t0 = target;
+      await this.#gated(c, () => checkWriteAccess(t0, keepsExisting(o), p)); // a refusal for good: before the 150
     } catch (err) {
       unlock();
       await target.existing?.close();

@@ -240,12 +240,12 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
     });
   });
 
-  test('a STOR its storage refuses once the data flows: its text, with 451 for 550 and 553 (after a 150), 552 kept', async () => {
+  test('a STOR its storage refuses once the data flows: its text, with 551 for 550 (refused for good) and 451 for 553 (after a 150), 552 kept', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('TYPE I', 200);
       for (const [name, expected] of [
-        ['denied.bin', '451 Permission denied.'],
+        ['denied.bin', '551 Permission denied.'],
         ['badname.bin', '451 File name not allowed.'],
         ['full.bin', '552 Insufficient storage space.'],
       ] as const) {

@@ -13,6 +13,7 @@ import {
   fileOf,
   type FileSource,
   type FileStat,
+  type PreparedWrite,
   type StorageContext,
   type VPath,
 } from '../../storage/types.js';
@@ -21,6 +22,7 @@ import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
 import { ABANDON_AFTER_MS } from '../abandon-on-abort.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
+import { refusedForGood } from '../refused-for-good.js';
 import { SourceWatch, readError } from '../source-watch.js';
 import { UploadWatch } from '../upload-watch.js';
 import { baseName } from '../../storage/virtual-path.js';
@@ -57,8 +59,15 @@ async function upload(
   }
   // The target is checked before the 150 (RFC 959 5.4: no 550 may follow it), like RETR's: a
   // refusal uses no data connection, and the client's next reply stays its next command's.
-  const target = await prepareWrite(files.storage, p, { offset, append }, files.context());
+  let target: PreparedWrite;
+  try {
+    target = await prepareWrite(files.storage, p, { offset, append }, files.context());
+  } catch (err) {
+    ctx.session.setData(undefined); // refused: the data connection is closed unused, as a listing's
+    throw err;
+  }
   let stored = false;
+  let refused = false;
   /** A STOR from 0: what it replaces is remembered (see below), not continued. */
   const replacement = offset === 0 && !append;
   let replacing: FileVersion | undefined;
@@ -76,7 +85,7 @@ async function upload(
         const watch = new UploadWatch(sock.stream); // the storage's own failure: 451, not 426
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
         const body = watch.reads(gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t));
-        if (gathered) gathered.drainsOn = noRoom;
+        if (gathered) gathered.drainsOn = dropsRest;
         // Storage holds the upload up when it takes no more bytes (what it reads is full), or when
         // it has them all (the client ended) and has not stored them yet.
         if (sock.idle)
@@ -85,9 +94,11 @@ async function upload(
         try {
           await target.write(body, files.context(t.signal));
         } catch (err) {
-          // A full disk: the client gets its 552 after sending the rest (dropped), not a reset. Also
-          // when storage failed before reading any of it (APPE, REST: copying the kept bytes).
-          if (gathered && !gathered.destroyed && err instanceof Error && noRoom(err)) gathered.destroy(err);
+          // A full disk (552) or a refusal for good (551): the client gets its reply after sending the
+          // rest (dropped), not a reset. Also when storage failed before reading any of it (APPE,
+          // REST: copying the kept bytes).
+          if (gathered && !gathered.destroyed && err instanceof Error && dropsRest(err))
+            gathered.destroy(err);
           if (gathered?.drained) await untilAborted(gathered.drained, t.signal);
           throw watch.failure(err);
         }
@@ -95,6 +106,7 @@ async function upload(
       p,
     );
     stored = r.code === Code.ClosingDataSuccess;
+    refused = r.code === Code.PageTypeUnknown;
     if (stored && replacement) await ctx.cutUploads.forget(key);
     return r;
   } finally {
@@ -107,7 +119,11 @@ async function upload(
     // version remembered at the start stands.
     if (!stored && replacement) {
       const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
-      if (v && !(replacing && sameVersion(replacing, v))) await ctx.cutUploads.remember(key, v);
+      const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
+      // Refused for good (551): the client was told nothing was stored, and nothing was: no resume
+      // to refuse (the next APPE would get 451 "the last upload was cut").
+      if (refused && unchanged) await ctx.cutUploads.forget(key);
+      else if (v && !unchanged) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
   }
@@ -121,6 +137,11 @@ async function versionOf(files: UserFiles, p: VPath): Promise<FileVersion | unde
   } catch {
     return undefined;
   }
+}
+
+/** The rest of the upload is read and dropped: it could not be stored whatever it holds. */
+function dropsRest(err: Error): boolean {
+  return noRoom(err) || refusedForGood(err);
 }
 
 /** A full disk or quota (552): raw from the file being written (ENOSPC), or mapped by storage. */

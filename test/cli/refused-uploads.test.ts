@@ -1,0 +1,151 @@
+/**
+ * Uploads the filesystem refuses the server's user for good (a directory it may not write, a file of
+ * another owner in a sticky directory) are refused before the 150 with 550, not answered 451 ("try
+ * again": lftp retried about a thousand times) once the client has sent them; a refusal that can only
+ * show after the 150 gets 551, a permanent code, once the client's data is read and dropped. Neither
+ * leaves a "cut upload" record refusing the next APPE. As root (CI) the server runs as a test user
+ * (`--run-as`): root writes anywhere.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { promisify } from 'node:util';
+import { unprivilegedAccount, type SystemAccount } from '../support/accounts.js';
+import { ferryUsers, ServeProcess } from '../support/ferry-process.js';
+import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
+
+const run = promisify(execFile);
+
+describe('uploads the filesystem refuses for good', () => {
+  let dir: string;
+  let home: string;
+  let owner: SystemAccount | undefined;
+  let server: ServeProcess;
+
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-refused-uploads-'));
+    await chmod(dir, 0o755); // the run-as user must reach what it serves
+    owner = await unprivilegedAccount();
+    home = path.join(dir, 'ru');
+    await mkdir(home);
+    const data = path.join(dir, 'data');
+    const add = await ferryUsers(data, ['add', 'ru', '--home', home, '--password-stdin'], 'rupass\n');
+    assert.equal(add.code, 0, add.stderr);
+    if (owner) await run('chown', ['-R', `${owner.uid}:${owner.gid}`, data, home]);
+    server = await ServeProcess.start(
+      [...(owner ? ['--run-as', owner.name] : []), '--workers', '1', '--data-dir', data],
+      dir,
+    );
+  });
+
+  after(async () => {
+    await server?.stop();
+    await run('chmod', ['-R', 'u+w', dir]).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** A directory of the home the server's user owns (`mode` as given), holding old.txt. */
+  async function ownDir(name: string, mode: number): Promise<string> {
+    const d = path.join(home, name);
+    await mkdir(d);
+    await writeFile(path.join(d, 'old.txt'), 'old\n');
+    if (owner) for (const p of [d, path.join(d, 'old.txt')]) await chown(p, owner.uid, owner.gid);
+    await chmod(d, mode);
+    return d;
+  }
+
+  async function session(): Promise<RawFtp> {
+    const ftp = await RawFtp.connect({ host: '127.0.0.1', port: server.implicitPort, implicit: true });
+    await ftp.expect(220);
+    await ftp.login('ru', 'rupass');
+    await ftp.cmd('TYPE I', 200);
+    return ftp;
+  }
+
+  test('a directory the server may not write: 550 before any 150, logged, and no cut record', async () => {
+    const ro = await ownDir('ro', 0o555);
+    const ftp = await session();
+    try {
+      for (const cmd of ['STOR ro/new.txt', 'STOR ro/old.txt', 'APPE ro/old.txt', 'APPE ro/new.txt']) {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+        const r = await ftp.cmd(cmd);
+        assert.deepEqual(
+          [r.code, textOf(r)],
+          [550, 'Permission denied.'],
+          `${cmd}: one 550 (was 150, then 451)`,
+        );
+        // Nothing followed the 550, and the refusal took the data connection with it (it was left
+        // open: the next transfer used it).
+        await ftp.cmd('NLST', 425);
+        await withDeadline(conn.closed, 10_000, `${cmd}: the data connection closed`);
+      }
+      const logged = await server.waitForLog(
+        (l) => l.msg === "the filesystem refused the server's user (EACCES)",
+        'the cause logged',
+      );
+      assert.equal(logged.user, 'ru');
+      assert.deepEqual(await readdir(ro), ['old.txt'], 'no temp file left');
+      // Once the directory is writable, appending works: the refused STOR left no "cut upload".
+      await chmod(ro, 0o755);
+      const [, appended] = await ftp.store('ro/old.txt', Buffer.from('more\n'), 'APPE');
+      assert.equal(appended.code, 226, textOf(appended));
+      assert.equal(await readFile(path.join(ro, 'old.txt'), 'utf8'), 'old\nmore\n');
+    } finally {
+      await ftp.close();
+    }
+  });
+
+  test(
+    'a file of another owner in a sticky directory: 550 before any 150',
+    { skip: process.getuid?.() !== 0 && 'needs root' },
+    async () => {
+      const sticky = path.join(home, 'sticky');
+      await mkdir(sticky);
+      await chmod(sticky, 0o1777); // root's, as /tmp is
+      await writeFile(path.join(sticky, 'roots.txt'), 'root\n');
+      const ftp = await session();
+      try {
+        const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+        const r = await ftp.cmd('STOR sticky/roots.txt');
+        assert.deepEqual([r.code, textOf(r)], [550, 'Permission denied.'], 'one 550 (was 150, then 451)');
+        await ftp.cmd('NLST', 425); // nothing followed the 550, and the data connection went with it
+        await withDeadline(conn.closed, 10_000, 'the data connection closed');
+        // Its own file there it may replace.
+        const [, own] = await ftp.store('sticky/mine.txt', Buffer.from('a\n'));
+        assert.equal(own.code, 226, textOf(own));
+        const [, again] = await ftp.store('sticky/mine.txt', Buffer.from('b\n'));
+        assert.equal(again.code, 226, textOf(again));
+        assert.equal(await readFile(path.join(sticky, 'roots.txt'), 'utf8'), 'root\n');
+      } finally {
+        await ftp.close();
+      }
+    },
+  );
+
+  test('refused after the 150 (write access removed meanwhile): 551 once the data is read, no cut record', async () => {
+    const late = await ownDir('late', 0o755);
+    const ftp = await session();
+    try {
+      const plain = await ftp.openData(await ftp.epsv(), { tls: false });
+      await ftp.cmd('STOR late/old.txt', 150);
+      // The data connection's TLS starts only now, so the server's upload has not begun.
+      await chmod(late, 0o555);
+      const conn = await ftp.secureData(plain);
+      // The whole upload is read (and dropped): a reset would make lftp send it again and again.
+      await ftp.uploadClean(conn, randomBytes(4 * 1024 * 1024));
+      const r = await ftp.expect();
+      assert.deepEqual([r.code, textOf(r)], [551, 'Permission denied.'], 'a permanent code (was 451)');
+      assert.equal(await readFile(path.join(late, 'old.txt'), 'utf8'), 'old\n');
+      await chmod(late, 0o755);
+      const [, appended] = await ftp.store('late/old.txt', Buffer.from('more\n'), 'APPE');
+      assert.equal(appended.code, 226, `no cut record: ${textOf(appended)}`);
+      assert.equal(await readFile(path.join(late, 'old.txt'), 'utf8'), 'old\nmore\n');
+    } finally {
+      await ftp.close();
+    }
+  });
+});
