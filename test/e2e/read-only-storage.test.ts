@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+import { LocalStorage } from '../../src/storage/local.js';
+import { startFerry, type TestServer } from '../support/ferry.js';
+import { textOf } from '../support/raw-ftp.js';
+import { loggedIn, withClients } from './harness.js';
+
+const run = promisify(execFile);
+
+/**
+ * A read-only filesystem (a tmpfs remounted ro; the tests run as root, as CI does): uploads are
+ * refused before the 150 with 550, as DELE and MKD are, not 150 then 451 ("try again", which lftp
+ * did a thousand times), and the refusal leaves no cut-upload record refusing a later APPE.
+ */
+describe('read-only storage', () => {
+  let mount: string;
+  let ts: TestServer;
+
+  before(async () => {
+    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-ro-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+    await writeFile(path.join(mount, 'keep.txt'), 'old\n');
+    await run('mount', ['-o', 'remount,ro', mount]);
+    ts = await startFerry({ storageFor: () => new LocalStorage({ root: mount }) });
+  });
+
+  after(async () => {
+    await ts?.close();
+    await run('umount', [mount]).catch(() => {});
+    await rm(mount, { recursive: true, force: true });
+  });
+
+  test('STOR, APPE and REST + STOR get 550 before any 150; once writable again APPE works', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      await ftp.cmd('TYPE I', 200);
+      for (const [rest, cmd] of [
+        [false, 'STOR keep.txt'],
+        [false, 'STOR new.txt'],
+        [false, 'APPE keep.txt'],
+        [true, 'STOR keep.txt'],
+      ] as const) {
+        await ftp.openData(await ftp.epsv(), { tls: false });
+        if (rest) await ftp.cmd('REST 2', 350);
+        const r = await ftp.cmd(cmd);
+        assert.deepEqual(
+          [r.code, textOf(r)],
+          [550, 'Permission denied.'],
+          `${cmd}: one 550 (was 150, then 451)`,
+        );
+        await ftp.cmd('NLST', 425); // nothing followed, and the data connection went with the refusal
+      }
+      await run('mount', ['-o', 'remount,rw', mount]);
+      const [, appended] = await ftp.store('keep.txt', Buffer.from('more\n'), 'APPE');
+      assert.equal(appended.code, 226, `no cut record: ${textOf(appended)}`);
+      assert.equal(await readFile(path.join(mount, 'keep.txt'), 'utf8'), 'old\nmore\n');
+      assert.deepEqual((await readdir(mount)).sort(), ['keep.txt']);
+    });
+  });
+});
