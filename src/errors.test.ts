@@ -15,4 +15,18 @@ describe('replyForError', () => {
       553,
     );
   });
+
+  test('no room is 550 where RFC 959 allows no 552 (MKD), naming a full disk; 552 elsewhere', () => {
+    const enospc = Object.assign(new Error('ENOSPC: no space left on device, mkdir'), { code: 'ENOSPC' });
+    const full = new StorageError('quota-exceeded', 'mkdir /d: insufficient storage space', {
+      cause: enospc,
+    });
+    const mkd = replyForError(full, { noStorageCode: true }).reply;
+    assert.deepEqual([mkd.code, mkd.lines], [550, ["No space left on the server's disk."]]);
+    const quota = replyForError(new StorageError('quota-exceeded', 'over quota'), {
+      noStorageCode: true,
+    }).reply;
+    assert.deepEqual([quota.code, quota.lines], [550, ['Insufficient storage space.']]);
+    assert.equal(replyForError(full).reply.code, 552, 'an upload: 552 as before');
+  });
 });

@@ -161,6 +161,18 @@ export interface ErrorSite {
    * those only; a name refused to any other command is 550. Default true.
    */
   readonly createsName?: boolean;
+  /**
+   * RFC 959 gives the command no 552 (MKD: only 550 and 5xx syntax codes): a full disk or quota is
+   * 550, saying which.
+   */
+  readonly noStorageCode?: boolean;
+}
+
+/** A full disk (ENOSPC, also out of inodes) anywhere in `err`'s causes, as the reply names it. */
+function diskFull(err: Error): boolean {
+  for (let c: unknown = err; c instanceof Error; c = c.cause)
+    if ((c as { code?: unknown }).code === 'ENOSPC') return true;
+  return false;
 }
 
 /**
@@ -178,6 +190,10 @@ export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Repl
       const code =
         err.code === 'ERR_NAME_NOT_ALLOWED' && site.createsName === false ? Code.FileUnavailable : entry[0];
       let text = entry[1] === OWN ? err.message : entry[1];
+      if (err.code === 'ERR_QUOTA_EXCEEDED' && site.noStorageCode === true) {
+        const why = diskFull(err) ? "No space left on the server's disk." : text;
+        return { reply: reply(Code.FileUnavailable, why), unknown: false };
+      }
       if (err instanceof StorageError && err.detail !== undefined)
         text = `${text.replace(/\.$/, '')}: ${err.detail}.`;
       return { reply: reply(code, text), unknown: false };

@@ -648,7 +648,10 @@ export class ControlConnection {
     } catch (err) {
       const verb = item.kind === 'command' ? item.command.verb : item.verb;
       this.errorReplied(err, verb);
-      const { reply: r, unknown } = replyForError(err, { createsName: spec.createsName === true });
+      const { reply: r, unknown } = replyForError(err, {
+        createsName: spec.createsName === true,
+        noStorageCode: spec.noStorageCode === true,
+      });
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       return r;
     }

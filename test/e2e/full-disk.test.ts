@@ -109,3 +109,37 @@ describe('full disk', () => {
       });
   }
 });
+
+/** No inodes left (a tmpfs of a few): MKD fails with ENOSPC, as on a full ext4. */
+describe('no room for a directory', () => {
+  let mount: string;
+  let ts: TestServer;
+
+  before(async () => {
+    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-inodes-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=8', 'tmpfs', mount]);
+    for (let i = 0; i < 100; i++) {
+      const made = await writeFile(path.join(mount, `f${i}`), '').then(
+        () => true,
+        () => false,
+      );
+      if (!made) break;
+    }
+    ts = await startFerry({ storageFor: () => new LocalStorage({ root: mount }) });
+  });
+
+  after(async () => {
+    await ts?.close();
+    await run('umount', [mount]).catch(() => {});
+    await rm(mount, { recursive: true, force: true });
+  });
+
+  test('MKD gets 550 saying the disk is full: RFC 959 gives MKD no 552', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      const r = await ftp.cmd('MKD d');
+      assert.deepEqual([r.code, r.lines.join('\n')], [550, "No space left on the server's disk."]);
+      await ftp.cmd('NOOP', 200);
+    });
+  });
+});

@@ -108,6 +108,7 @@ export const fileCommands: AnyCommandSpec[] = [
   command({
     verb: 'MKD',
     createsName: true,
+    noStorageCode: true,
     permission: 'mkdir',
     target: ({ path }) => path,
     access: 'logged-in',
