@@ -1,11 +1,13 @@
 // The record of file versions cut uploads left: only that exact version is refused a resume, the
 // processes sharing the file see each other's records, and records expire and are capped.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import type { Logger } from '../logger.js';
 import { CUT_TTL_MS, CutUploads, cutKey, type FileVersion } from './cut-uploads.js';
 
 const MAX = 10;
@@ -105,4 +107,72 @@ describe('cut uploads written by two processes at once', () => {
       );
     },
   );
+});
+
+/** cut-uploads.json on a real full disk: a 1 MiB tmpfs (mounting needs root, as CI has). */
+describe('cut uploads on a full disk', { skip: process.getuid?.() !== 0 }, () => {
+  const run = promisify(execFile);
+  let mount: string;
+  let file: string;
+  const fill = (): Promise<unknown> =>
+    run('dd', ['if=/dev/zero', `of=${join(mount, 'fill')}`, 'bs=64k']).catch(() => {});
+  const stored = async (): Promise<string[]> =>
+    Object.keys((JSON.parse(await readFile(file, 'utf8')) as { cuts: object }).cuts);
+
+  before(async () => {
+    mount = await mkdtemp(join(tmpdir(), 'ferry-cuts-full-'));
+    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+    file = join(mount, 'cut-uploads.json');
+  });
+  after(async () => {
+    await run('umount', [mount]).catch(() => {});
+    await rm(mount, { recursive: true, force: true });
+  });
+
+  it('a record the file cannot take is kept and goes in its next write, which another worker then sees', async () => {
+    const [one, two] = [new CutUploads(file), new CutUploads(file)];
+    await one.remember(cutKey('gui', '/first'), OLD);
+    await fill();
+    const key = cutKey('gui', '/doc.bin');
+    await one.remember(key, OLD); // resolves: never fails
+    assert.equal(await two.isCut(key, at(OLD)), false, 'not in the file yet');
+    await rm(join(mount, 'fill'));
+    await one.remember(cutKey('gui', '/other'), OLD);
+    assert.equal(await two.isCut(key, at(OLD)), true, 'written with the next change');
+    assert.deepEqual((await stored()).sort(), [
+      cutKey('gui', '/doc.bin'),
+      cutKey('gui', '/first'),
+      cutKey('gui', '/other'),
+    ]);
+    await Promise.all([one.close(), two.close()]);
+  });
+
+  it('is retried by itself once there is room, and said so', { timeout: 30_000 }, async () => {
+    let written!: () => void;
+    const retried = new Promise<void>((resolve) => (written = resolve));
+    const warnings: string[] = [];
+    const noop = (): void => {};
+    const logger: Logger = {
+      debug: noop,
+      info: noop,
+      error: noop,
+      warn: (_obj, msg = '') => {
+        warnings.push(msg);
+        if (msg.includes('after retries')) written();
+      },
+      child: () => logger,
+    };
+    const cuts = new CutUploads(file, { logger });
+    await fill();
+    const key = cutKey('gui', '/retried.bin');
+    await cuts.remember(key, OLD);
+    await rm(join(mount, 'fill'));
+    // The retry's timer is unref'd (a server's sockets keep its process up): this test's keeps it.
+    const alive = setInterval(noop, 60_000);
+    await retried.finally(() => clearInterval(alive)); // no further change: the retry alone writes it
+    assert.ok((await stored()).includes(key));
+    assert.equal(cuts.pending, 0);
+    assert.match(warnings[0] ?? '', /not written to their file yet: retrying/);
+    await cuts.close();
+  });
 });

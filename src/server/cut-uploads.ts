@@ -9,11 +9,13 @@
 // process alone. Changes are read-modify-writes under the file's lock, a process's coalesced into
 // one; reads need no lock (the file is replaced atomically). Nodes sharing a database (accounts in
 // PostgreSQL) also keep them there (`shared`), so a resume that reaches another node is refused
-// too; the file stays this node's record while the database is away.
+// too; the file stays this node's record while the database is away. A change the file cannot take
+// (its disk full or read-only) stays pending and is retried every second (RetriedWrite, as usage.json):
+// dropped, a record would let another worker, or this one after a restart, take the resume.
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
-import { WriteBatches } from '../write-batches.js';
+import { RetriedWrite } from '../retried-write.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { SharedCutUploads } from '../shared-cut-uploads.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
@@ -55,8 +57,12 @@ export function sameVersion(e: FileVersion, v: FileVersion): boolean {
   return e.id === v.id && e.size === v.size && e.modified === v.modified;
 }
 
-/** A change to the file's records; true when there is anything to write. */
-type Change = (cuts: Map<string, Entry>) => boolean;
+/** How the retried writes of the file are logged. */
+const RETRY_MESSAGES = {
+  failing: 'cut upload records not written to their file yet: retrying',
+  still: 'cut upload records still not written to their file: retrying',
+  done: 'cut upload records written to their file after retries',
+} as const;
 
 export class CutUploads {
   /** This process's records (all of them without a file; with one, also those it failed to write). */
@@ -66,7 +72,9 @@ export class CutUploads {
   readonly #now: () => number;
   readonly #max: number;
   readonly #shared: SharedCutUploads | undefined;
-  readonly #writes = new WriteBatches<Change, void>((changes) => this.#write(changes));
+  /** Changes the file does not hold yet, by key: the record to keep, or null to drop it. */
+  readonly #pending = new Map<string, Entry | null>();
+  readonly #writes: RetriedWrite;
 
   constructor(
     readonly file: string | undefined,
@@ -76,6 +84,12 @@ export class CutUploads {
     this.#now = o.now ?? Date.now;
     this.#max = o.max ?? MAX_CUTS;
     this.#shared = o.shared;
+    this.#writes = new RetriedWrite(
+      this.#logger,
+      RETRY_MESSAGES,
+      () => this.#writePending(),
+      () => ({ file: this.file, changes: this.#pending.size }),
+    );
   }
 
   /**
@@ -93,53 +107,73 @@ export class CutUploads {
     this.#memory.set(key, entry);
     prune(this.#memory, entry.at, this.#max);
     await this.#share(key, (s, ...k) => s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }));
-    await this.#editFile((cuts) => {
-      cuts.delete(key);
-      cuts.set(key, entry);
-      prune(cuts, entry.at, this.#max);
-      return true;
-    });
+    await this.#editFile(key, entry);
   }
 
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
   async forget(key: string): Promise<void> {
     this.#memory.delete(key);
     await this.#share(key, (s, ...k) => s.delete(...k));
-    await this.#editFile((cuts) => cuts.delete(key));
+    await this.#editFile(key, null);
   }
 
-  async #editFile(change: Change): Promise<void> {
-    if (this.file !== undefined) await this.#writes.add(change);
+  /** Resolves once the file holds the change, or its write failed (then retried); never rejects. */
+  async #editFile(key: string, change: Entry | null): Promise<void> {
+    if (this.file === undefined) return;
+    this.#pending.delete(key); // re-inserted: the newest change last, as the file keeps them
+    this.#pending.set(key, change);
+    await this.#writes.flush();
+  }
+
+  /** Changes the file does not hold yet (tests). */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** No more retries; a last write, and a warning for what it could not write. */
+  async close(): Promise<void> {
+    await this.#writes.close();
+    if (this.#pending.size > 0) {
+      this.#logger.warn(
+        { file: this.file, changes: this.#pending.size },
+        'cut upload records not written at shutdown: other processes may accept a resume onto what a cut left',
+      );
+    }
   }
 
   /**
-   * One read-modify-write of the file under its lock for every change queued meanwhile (100
-   * uploads at once are a few writes, not 200). A busy lock is waited for, however long: a change
-   * given up would leave a record that refuses a later resume of a complete upload.
+   * One read-modify-write of the file under its lock for every change pending (100 uploads at
+   * once are a few writes, not 200); throws when it could not (the changes stay pending). A busy
+   * lock is waited for, however long: a change given up would leave a record that refuses a later
+   * resume of a complete upload.
    */
-  async #write(changes: readonly Change[]): Promise<void[]> {
+  async #writePending(): Promise<void> {
     const file = this.file;
-    if (file === undefined) return [];
-    try {
+    if (file === undefined) return;
+    // Again while changes arrive during a write: each is written before flush resolves.
+    while (this.#pending.size > 0) {
+      const batch = [...this.#pending];
       const onTakeover = (m: string): void => this.#logger.warn({ file }, m);
       await withFileLock(
         file,
         async () => {
           const cuts = new Map(Object.entries(await this.#read(file)));
           let changed = false;
-          for (const change of changes) changed = change(cuts) || changed;
-          if (changed) await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
+          for (const [key, entry] of batch) {
+            changed = cuts.delete(key) || changed;
+            if (entry === null) continue;
+            cuts.set(key, entry);
+            changed = true;
+          }
+          if (!changed) return; // only forgets of what the file does not hold
+          prune(cuts, this.#now(), this.#max);
+          await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
         },
         { waitMs: Infinity, onTakeover },
       );
-    } catch (err) {
-      // Not in the file, still in memory: this process still refuses; the others may not.
-      this.#logger.warn(
-        { file, changes: changes.length, err: (err as Error).message },
-        'cut upload records not written to their file',
-      );
+      // Written: out of #pending, unless changed again meanwhile (the next round writes that).
+      for (const [key, entry] of batch) if (this.#pending.get(key) === entry) this.#pending.delete(key);
     }
-    return [];
   }
 
   /** Whether `key` holds a version a cut left (`current` is asked only when a record exists). */

@@ -351,6 +351,7 @@ export class FerryServer {
       await stopped;
       this.unwatch();
       await this.defense.close();
+      await this.runtime.cutUploads.close();
       this.runtime.warnings.dispose();
     })();
     return this.closing;
@@ -367,6 +368,7 @@ export class FerryServer {
     this.passiveNames.stop();
     this.unwatch();
     void this.defense.close();
+    void this.runtime.cutUploads.close();
     this.runtime.warnings.dispose();
   }
 
