@@ -116,6 +116,17 @@ export class StorageError extends FerryError {
   }
 }
 
+/**
+ * A user's quota refused an upload. Its message is written for the client (which limit, and its
+ * value): a full disk's 552 says `Insufficient storage space.`, and the two need telling apart.
+ */
+export class QuotaError extends FerryError {
+  constructor(message: string) {
+    super('ERR_QUOTA_EXCEEDED', message);
+    this.name = 'QuotaError';
+  }
+}
+
 /** A reply from a remote server that the client did not expect (carries the code and text). */
 export class ReplyError extends FerryError {
   readonly replyCode: ReplyCode;
@@ -189,7 +200,7 @@ export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Repl
     if (entry) {
       const code =
         err.code === 'ERR_NAME_NOT_ALLOWED' && site.createsName === false ? Code.FileUnavailable : entry[0];
-      let text = entry[1] === OWN ? err.message : entry[1];
+      let text = entry[1] === OWN || err instanceof QuotaError ? err.message : entry[1];
       if (err.code === 'ERR_QUOTA_EXCEEDED' && site.noStorageCode === true) {
         const why = diskFull(err) ? "No space left on the server's disk." : text;
         return { reply: reply(Code.FileUnavailable, why), unknown: false };

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import type { Principal } from '../auth/types.js';
-import { FerryError, replyForError } from '../errors.js';
+import { FerryError, QuotaError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
 import {
@@ -648,6 +648,9 @@ export class ControlConnection {
     } catch (err) {
       const verb = item.kind === 'command' ? item.command.verb : item.verb;
       this.errorReplied(err, verb);
+      // Refused before any data (already over): said at info, as the transfer line says a crossing.
+      if (err instanceof QuotaError)
+        this.logger.info({ command: verb, user: this.account?.username, reason: err.message }, 'refused');
       const { reply: r, unknown } = replyForError(err, {
         createsName: spec.createsName === true,
         noStorageCode: spec.noStorageCode === true,

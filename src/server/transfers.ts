@@ -90,6 +90,8 @@ class Running implements ActiveTransfer, TransferProgress {
   bytes = 0;
   queued = false;
   finish!: () => void;
+  /** Why it failed (the error's message), for the transfer line: a quota and a full disk are both 552. */
+  reason: string | undefined;
 
   constructor(
     readonly command: string,
@@ -159,6 +161,7 @@ export class Transfers {
           bytes: t.bytes,
           ms,
           reply: r.code,
+          ...(t.reason !== undefined && { reason: t.reason }),
         },
         'transfer',
       );
@@ -258,6 +261,7 @@ export class Transfers {
       const failure = err instanceof StorageFailure ? err : undefined;
       const cause: unknown = failure ? failure.cause : err;
       const { reply: r, unknown } = replyForError(cause);
+      t.reason = cause instanceof Error ? cause.message : String(cause);
       // A full quota or disk (552) stays the reason when the client then closed its control connection
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
       if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();

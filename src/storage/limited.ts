@@ -213,7 +213,7 @@ export class LimitedStorage implements StorageBackend {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       await settle(before);
-      throw overQuota(cap) ?? err;
+      throw overQuota(cap, this.limits) ?? err;
     }
     await settle(keptOf(before, o) + r.bytes);
     return r;
@@ -265,7 +265,7 @@ export class LimitedStorage implements StorageBackend {
     };
     // The new file, and what an overwrite frees (only the files can be over the quota).
     const start = startGrowth(before, o);
-    if ((start.bytes || start.files) && !(await hold(start))) throw quotaExceeded('number of files');
+    if ((start.bytes || start.files) && !(await hold(start))) throw quotaExceeded('files', quotaFiles);
     // A refused batch gives back what the upload held at once (in the charge that refused it), not
     // once the rest is drained: a concurrent upload must not be refused for these bytes too. The
     // file stays as it was.
@@ -278,7 +278,7 @@ export class LimitedStorage implements StorageBackend {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
     } catch (err) {
       await this.#settled(p, await this.#changed(p, c, before, before), settle);
-      throw overQuota(cap) ?? err;
+      throw overQuota(cap, this.limits) ?? err;
     }
     await this.#settled(p, await this.#changed(p, c, before, keptOf(before, o) + r.bytes), settle);
     return r;
@@ -432,16 +432,16 @@ function keptOf(before: number | undefined, o: { offset: number; append: boolean
 /** Throws 552 where `total` (the usage with the upload's `start` growth in it) is over a quota. */
 function checkStart(total: Usage, start: Usage, limits: UserLimits): void {
   if (start.files > 0 && limits.quotaFiles && total.files > limits.quotaFiles)
-    throw quotaExceeded('number of files');
-  if (limits.quotaSize && total.bytes > limits.quotaSize) throw quotaExceeded('storage size');
+    throw quotaExceeded('files', limits.quotaFiles);
+  if (limits.quotaSize && total.bytes > limits.quotaSize) throw quotaExceeded('bytes', limits.quotaSize);
 }
 
 /**
  * The reply of an upload that crossed the quota and then failed otherwise (the client hung up or
  * aborted while its bytes were being drained) is still 552: the quota is why it did not land.
  */
-function overQuota(cap: QuotaCap | SharedQuotaCap | undefined): Error | undefined {
-  return cap?.exceeded ? quotaExceeded('storage size') : undefined;
+function overQuota(cap: QuotaCap | SharedQuotaCap | undefined, limits: UserLimits): Error | undefined {
+  return cap?.exceeded ? quotaExceeded('bytes', limits.quotaSize) : undefined;
 }
 
 /** Quota caps pass chunks on unchanged; a throttle slices them (see chain). */

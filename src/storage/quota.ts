@@ -2,7 +2,7 @@
 // restarts (a UsageLedger), how it is counted from scratch (scanUsage), and the cap that refuses an
 // upload from the byte that would cross the quota.
 import { Transform, type TransformCallback } from 'node:stream';
-import { FerryError, StorageError } from '../errors.js';
+import { QuotaError, StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { ROOT } from './virtual-path.js';
 import type { StorageBackend, StorageContext, VPath } from './types.js';
@@ -106,7 +106,7 @@ export class SharedQuotaCap extends Transform {
 
   override _flush(done: TransformCallback): void {
     this.#report().then(
-      (ok) => done(ok ? null : quotaExceeded('storage size')),
+      (ok) => done(ok ? null : quotaExceeded('bytes')),
       (err: unknown) => done(err as Error),
     );
   }
@@ -122,8 +122,13 @@ export class SharedQuotaCap extends Transform {
   }
 }
 
-export const quotaExceeded = (what: string): FerryError =>
-  new FerryError('ERR_QUOTA_EXCEEDED', `Quota exceeded: ${what}.`);
+/** The quota's refusal: which limit and its value (`allowed`), when the refusing code knows it. */
+export const quotaExceeded = (what: 'bytes' | 'files', allowed?: number): QuotaError =>
+  new QuotaError(
+    allowed === undefined
+      ? `Quota exceeded: ${what === 'bytes' ? 'storage size' : 'number of files'}.`
+      : `Quota exceeded: ${allowed} ${what === 'bytes' ? 'bytes' : allowed === 1 ? 'file' : 'files'} allowed.`,
+  );
 
 /**
  * Counts every regular file under `dir` (links are not followed; upload temp files are not listed).
@@ -188,7 +193,7 @@ export class QuotaCap extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    done(this.#exceeded ? quotaExceeded('storage size') : null);
+    done(this.#exceeded ? quotaExceeded('bytes') : null);
   }
 }
 

@@ -77,6 +77,9 @@ async function refused(ftp: RawFtp, line: string, bytes: Uint8Array): Promise<vo
   assert.equal(r.code, 552, `${line}: ${textOf(r)}`);
 }
 
+/** A log line's fields. */
+const fields = (l: { obj: object }): Record<string, unknown> => l.obj as Record<string, unknown>;
+
 /** The names in the home: no upload temp file may be among them. */
 const namesIn = async (home: string): Promise<string[]> => (await readdir(home)).sort();
 
@@ -169,7 +172,20 @@ describe('quotas per user', { timeout: 120_000 }, () => {
       await withClients(async (track) => {
         const ftp = await login(userOf('exact', mode), mode, track);
         await stored(ftp, 'STOR a', randomData(1000));
-        await refused(ftp, 'STOR b', randomData(1));
+        const from = server().logs.length;
+        // Told apart from a full disk (`552 Insufficient storage space.`), in the reply and the log.
+        const r = await storeAll(ftp, 'STOR b', randomData(1));
+        assert.equal(r.code, 552);
+        assert.equal(textOf(r), 'Quota exceeded: 1000 bytes allowed.');
+        const line = await waitForLog(
+          server(),
+          (l) => l.msg === 'transfer' && fields(l).user === userOf('exact', mode),
+          from,
+        );
+        assert.deepEqual(
+          [line.level, fields(line).reply, fields(line).reason],
+          ['info', 552, 'Quota exceeded: 1000 bytes allowed.'],
+        );
         assert.deepEqual(await namesIn(homeOf('exact', mode)), ['a']);
         assert.deepEqual(await usage.get(userOf('exact', mode)), { bytes: 1000, files: 1 });
       });
@@ -314,7 +330,23 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         await stored(ftp, 'STOR b', randomData(10));
         await refused(ftp, 'STOR c', randomData(10));
         await ftp.epsv();
-        assert.equal((await ftp.cmd('STOR c')).code, 552, 'refused before its 150: no data connection taken');
+        const from = server().logs.length;
+        const early = await ftp.cmd('STOR c');
+        assert.equal(early.code, 552);
+        assert.equal(
+          textOf(early),
+          'Quota exceeded: 2 files allowed.',
+          'refused before its 150: no data connection taken',
+        );
+        const line = await waitForLog(
+          server(),
+          (l) => l.msg === 'refused' && fields(l).user === userOf('count', mode),
+          from,
+        );
+        assert.deepEqual(
+          [line.level, fields(line).command, fields(line).reason],
+          ['info', 'STOR', 'Quota exceeded: 2 files allowed.'],
+        );
         await stored(ftp, 'STOR a', randomData(20));
         await ftp.cmd('RNFR b', 350);
         await ftp.cmd('RNTO a', 250);
