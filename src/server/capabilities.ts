@@ -30,21 +30,24 @@ export function hashAllowed(login: LoginState): boolean {
  */
 export function permFact(st: FileStat, can: Can): string {
   const at = (permission: Permission, feature?: StorageFeature): boolean => can(feature, permission, st.path);
+  // The server's own account's access, where known (FileStat.access): d and f are its parent's to allow.
+  const bits = st.access ?? 7;
+  const [r, w, x] = [(bits & 4) !== 0, (bits & 2) !== 0, (bits & 1) !== 0];
   const letters: [string, boolean][] =
     st.type === 'dir'
       ? [
-          ['e', true],
-          ['l', at('list')],
-          ['c', !st.virtual && at('upload')],
-          ['m', !st.virtual && at('mkdir')],
-          ['p', !st.virtual && at('delete')],
+          ['e', x],
+          ['l', r && x && at('list')],
+          ['c', w && x && !st.virtual && at('upload')],
+          ['m', w && x && !st.virtual && at('mkdir')],
+          ['p', w && x && !st.virtual && at('delete')],
           ['d', !st.mount && at('rmdir')],
           ['f', !st.mount && at('rename')],
         ]
       : [
-          ['r', at('download')],
-          ['w', at('overwrite')],
-          ['a', at('overwrite', 'append')],
+          ['r', r && at('download')],
+          ['w', w && at('overwrite')],
+          ['a', w && at('overwrite', 'append')],
           ['d', at('delete')],
           ['f', at('rename')],
         ];
@@ -64,7 +67,7 @@ export function listingPermFact(login: LoginState): (st: FileStat) => string {
   const known = new Map<string, string>();
   return (st) => {
     const rule = principal === undefined ? '' : (ruleAt(principal, st.path) ?? '');
-    const key = `${st.type}${st.virtual === true ? 'v' : st.mount === true ? '+' : '-'}${rule}`;
+    const key = `${st.type}${st.virtual === true ? 'v' : st.mount === true ? '+' : '-'}${st.access ?? 7}${rule}`;
     let perm = known.get(key);
     if (perm === undefined) {
       perm = permFact(st, can);

@@ -1,3 +1,4 @@
+import { accessBits, processIds } from './host-access.js';
 import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import {
@@ -165,7 +166,10 @@ export class LocalStorage implements StorageBackend {
     return this.#gated(c, async () => {
       const obj = await this.#pinExisting(p, 'stat', c);
       await obj.close();
-      return toFileStat(baseName(p) || '/', p, obj.st);
+      const st = toFileStat(baseName(p) || '/', p, obj.st);
+      // One entry's stat only (CWD, MLST): listings stay as fast as they are.
+      const ids = processIds();
+      return ids ? { ...st, access: accessBits(obj.st, ids) } : st;
     });
   }
 

@@ -46,6 +46,13 @@ export interface FileStat {
    * name, which RETR, SIZE, HASH and DELE of that exact path reach (see fileOf).
    */
   hiddenFile?: { size: number; modified: Date; id?: string };
+  /**
+   * What the server's own account may do with the entry, as rwx bits (4 read, 2 write, 1 enter or
+   * execute), where the storage knows it (LocalStorage's stat when the server is not root);
+   * absent: not known, nothing is refused for it. CWD refuses a directory without 1; MLST's perm
+   * leaves out what it forbids.
+   */
+  access?: number;
 }
 
 /** What a file read (RETR, SIZE, HASH) reads at `st`: the file, a directory's hidden file, or nothing. */

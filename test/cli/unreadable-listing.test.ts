@@ -1,7 +1,8 @@
 /**
  * LIST, NLST and MLSD of a directory the server's account cannot read (mode 000): one 550 before
  * any 150, as RFC 959 wants the error before the data connection is used (it was 150, then 451),
- * and the data connection the client opened is closed without data. As root (CI) the server runs
+ * and the data connection the client opened is closed without data. STAT of it: the same 550; CWD
+ * into it: 550; MLST's perm of it: nothing it cannot do. As root (CI) the server runs
  * as a test user (`--run-as`): root reads a mode-000 directory.
  */
 import assert from 'node:assert/strict';
@@ -58,6 +59,22 @@ test('a listing of a directory the server cannot read: 550 before any 150, the d
       await ftp.cmd('NOOP', 200); // the next reply is NOOP's: nothing followed the 550
     }
     assert.match(await ftp.listing('NLST'), /a\.txt/, 'a readable directory lists as before');
+    // STAT lists it on the control connection: the same 550 as LIST, before any line.
+    const stat = await ftp.cmd('STAT locked');
+    assert.deepEqual([stat.code, textOf(stat)], [550, 'Permission denied.'], 'STAT: as LIST');
+    // Not entered (vsftpd's chdir refuses it too): the working directory stays.
+    const cwd = await ftp.cmd('CWD locked');
+    assert.deepEqual([cwd.code, textOf(cwd)], [550, 'Permission denied.'], 'CWD');
+    assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/" /);
+    // MLST's perm is what this user can do (RFC 3659 7.5.5): neither enter, list nor create in it.
+    const perm = /perm=([a-z]*);/.exec(textOf(await ftp.cmd('MLST locked', 250)))?.[1];
+    assert.equal(perm?.replace(/[^elcmp]/g, ''), '', `perm=${perm}`);
+    assert.match(
+      /perm=([a-z]*);/.exec(textOf(await ftp.cmd('MLST /', 250)))?.[1] ?? '',
+      /^elcmp/,
+      'its own home: all of it',
+    );
+    await ftp.cmd('CWD /', 250);
     await ftp.close();
   } finally {
     await server.stop();

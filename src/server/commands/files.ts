@@ -67,6 +67,9 @@ async function changeDir(path: string, ctx: CommandContext) {
   const p = await files.resolve(path);
   const st = await files.storage.stat(p, files.context());
   if (st.type !== 'dir') throw new StorageError('not-directory', 'Not a directory.');
+  // Entered, it could be neither listed nor used (vsftpd's chdir refuses it too).
+  if (st.access !== undefined && (st.access & 1) === 0)
+    throw new StorageError('permission-denied', 'Permission denied.');
   ctx.session.changeDir(p);
   return reply(Code.FileActionOk, `Directory changed to ${p}.`);
 }

@@ -314,15 +314,20 @@ export const listingCommands: AnyCommandSpec[] = [
       const l = await listed(arg, ctx);
       const line = listLines(new Date(), l);
       const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
+      // The directory opened before the first line: one that cannot be read gets LIST's 550.
+      const listing = entries(ctx, l, dotFiles(ctx));
+      const batches = await opened(listing);
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
       const out = ctx.longReply(code, `Status of ${l.path}:`);
       try {
-        for await (const batch of entries(ctx, l, dotFiles(ctx))) await out.lines(batch.map(line));
+        for await (const batch of batches) await out.lines(batch.map(line));
       } catch (err) {
         // A client gone (or cut for not reading its replies) has nobody to answer.
         if (!(err instanceof FerryError && err.code === 'ERR_CLOSED'))
           ctx.logger.warn({ err: (err as Error).message }, 'STAT listing stopped');
         return reply(code, 'End of status: the listing stopped early.');
+      } finally {
+        await listing.return(undefined); // closed however it ends
       }
       return reply(code, 'End of status.');
     },
