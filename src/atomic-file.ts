@@ -24,6 +24,27 @@ export interface AtomicWriteOptions {
  * the target): the link stays.
  */
 export async function writeAtomically(file: string, text: string, o: AtomicWriteOptions = {}): Promise<void> {
+  try {
+    await replace(file, text, o);
+  } catch (err) {
+    throw naming(file, err);
+  }
+}
+
+/**
+ * `err` with `file` named first: a write's ENOSPC names no file (`ENOSPC: no space left on
+ * device, write`), and `ferry users add` or a first `ferry serve` printed only that. Its code is
+ * kept for the callers that test it; the system error is its cause.
+ */
+function naming(file: string, err: unknown): unknown {
+  if (!(err instanceof Error) || err instanceof FerryError || err.message.includes(file)) return err;
+  const named: NodeJS.ErrnoException = new Error(`${file}: ${err.message}`, { cause: err });
+  const { code } = err as NodeJS.ErrnoException;
+  if (code !== undefined) named.code = code;
+  return named;
+}
+
+async function replace(file: string, text: string, o: AtomicWriteOptions): Promise<void> {
   const target = await linkTarget(file);
   const dir = path.dirname(target);
   await makeDirectory(dir);

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { storageError } from '../storage/fs-errors.js';
-import { warnStorageError } from './storage-warnings.js';
+import { causeOf, warnStorageError } from './storage-warnings.js';
 import { WarningLimiter } from './warning-limiter.js';
 
 const errno = (code: string): Error => Object.assign(new Error(`${code}: system error`), { code });
@@ -32,4 +32,16 @@ test("a read-only or full file system is warned of; a user over quota is not, th
     'storage full (EDQUOT): uploads get 552',
     "info: the filesystem refused the server's user (EACCES)",
   ]);
+});
+
+test("the cause names the root error once: a system error's message starts with its code already", () => {
+  const sys = Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+  assert.equal(
+    causeOf(storageError('quota-exceeded', 'write', '/a', sys)),
+    'ENOSPC: no space left on device, write',
+  );
+  const sdk = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+  assert.equal(causeOf(new Error('outer', { cause: sdk })), 'ECONNRESET: socket hang up');
+  const named = Object.assign(new Error('The bucket is gone'), { name: 'NoSuchBucket' });
+  assert.equal(causeOf(new Error('outer', { cause: named })), 'NoSuchBucket: The bucket is gone');
 });

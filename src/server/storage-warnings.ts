@@ -16,7 +16,9 @@ export function causeOf(err: Error): string | undefined {
   if (!(c instanceof Error)) return undefined;
   const code = (c as { code?: unknown }).code;
   const name = typeof code === 'string' && c.name === 'Error' ? code : c.name;
-  return `${name}: ${c.message.slice(0, 200)}`;
+  // A system error's message starts with its code already (`ENOSPC: no space left on device`).
+  const message = c.message.slice(0, 200);
+  return message.startsWith(`${name}:`) ? message : `${name}: ${message}`;
 }
 
 /** The errno code (`EROFS`) an error was made from, anywhere in its cause chain. */
