@@ -148,4 +148,35 @@ describe('uploads the filesystem refuses for good', () => {
       await ftp.close();
     }
   });
+
+  test('a 551 after an earlier cut upload keeps that cut record: a resume still cannot splice', async () => {
+    const late = await ownDir('cut-then-late', 0o755);
+    const ftp = await session();
+    try {
+      // A STOR cut short (no close_notify) leaves old.txt as it was, remembered as a cut's leftover.
+      const cutConn = await ftp.openData(await ftp.epsv(), { tls: true });
+      await ftp.cmd('STOR cut-then-late/old.txt', 150);
+      await ftp.uploadTruncated(cutConn, Buffer.from('NEW-VERSION-START\n'));
+      const cut = await ftp.expect();
+      assert.ok(cut.code === 426 || cut.code === 451, `cut upload: ${cut.code} ${textOf(cut)}`);
+      await ftp.epsv();
+      assert.equal((await ftp.cmd('APPE cut-then-late/old.txt')).code, 451, 'resume refused after the cut');
+      // The new version again, refused for good after its 150.
+      const plain = await ftp.openData(await ftp.epsv(), { tls: false });
+      await ftp.cmd('STOR cut-then-late/old.txt', 150);
+      await chmod(late, 0o555);
+      const conn = await ftp.secureData(plain);
+      await ftp.uploadClean(conn, Buffer.from('NEW-VERSION\n'));
+      const r = await ftp.expect();
+      assert.deepEqual([r.code, textOf(r)], [551, 'Permission denied.']);
+      await chmod(late, 0o755);
+      // The old version is still a cut's leftover: continuing it would splice old and new.
+      await ftp.epsv();
+      const appe = await ftp.cmd('APPE cut-then-late/old.txt');
+      assert.equal(appe.code, 451, `resume still refused (was 150, 226: old + new): ${textOf(appe)}`);
+      assert.equal(await readFile(path.join(late, 'old.txt'), 'utf8'), 'old\n');
+    } finally {
+      await ftp.close();
+    }
+  });
 });

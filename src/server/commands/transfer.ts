@@ -71,12 +71,18 @@ async function upload(
   /** A STOR from 0: what it replaces is remembered (see below), not continued. */
   const replacement = offset === 0 && !append;
   let replacing: FileVersion | undefined;
+  let cutBefore = false;
   try {
     // The version a replacement replaces is remembered before its data: a client resuming while
     // this upload still runs (its own retry after a network drop, before the server saw the drop)
     // must be refused too, not only after the cut. Once stored, it is forgotten.
     replacing = replacement ? await versionOf(files, p) : undefined;
-    if (replacing) await ctx.cutUploads.remember(key, replacing);
+    if (replacing) {
+      const version = replacing;
+      // A record an earlier cut upload left must outlive this one's refusal (see below).
+      cutBefore = await ctx.cutUploads.isCut(key, () => Promise.resolve(version));
+      await ctx.cutUploads.remember(key, replacing);
+    }
     const r = await ctx.transfer.run(
       command,
       opening,
@@ -121,8 +127,9 @@ async function upload(
       const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
       const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
       // Refused for good (551): the client was told nothing was stored, and nothing was: no resume
-      // to refuse (the next APPE would get 451 "the last upload was cut").
-      if (refused && unchanged) await ctx.cutUploads.forget(key);
+      // to refuse (the next APPE would get 451 "the last upload was cut"). Only this upload's own
+      // record goes: one an earlier cut left still guards the old version from a splice.
+      if (refused && unchanged && !cutBefore) await ctx.cutUploads.forget(key);
       else if (v && !unchanged) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
