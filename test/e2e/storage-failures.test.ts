@@ -12,6 +12,7 @@ import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
 import { StorageError } from '../../src/errors.js';
+import { mapFsError } from '../../src/storage/fs-errors.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
@@ -24,7 +25,8 @@ import { loggedIn, randomData, textOf, useFerry, waitForLog, withClients } from 
  * and `/refused` directories cannot be listed to their ends (an unknown error; one whose own reply
  * is 553). An upload to `/eio.bin` fails at its first chunk, one to
  * `/commit.bin` once it has all of it; one to `/held.bin` waits after its first chunk; ones to
- * `/denied.bin`, `/badname.bin` and `/full.bin` are refused (550, 553, 552) without reading.
+ * `/denied.bin` (EROFS), `/expired.bin` (a credential's refusal), `/badname.bin` and `/full.bin`
+ * are refused (550, 550, 553, 552) without reading.
  */
 class FailingStorage extends MemoryStorage {
   hostDir = '';
@@ -47,7 +49,9 @@ class FailingStorage extends MemoryStorage {
       throw eio('fsync');
     }
     // A backend without prepareWrite refuses only once the data flows, after the 150.
-    if (p === '/denied.bin') throw new StorageError('permission-denied', 'read-only bucket');
+    if (p === '/denied.bin')
+      throw mapFsError(Object.assign(new Error('EROFS'), { code: 'EROFS' }), 'write', p);
+    if (p === '/expired.bin') throw new StorageError('permission-denied', 'ExpiredToken'); // S3's: retried
     if (p === '/badname.bin') throw new StorageError('name-not-allowed', 'no such key allowed');
     if (p === '/full.bin') throw new StorageError('quota-exceeded', 'bucket full');
     if (p === '/held.bin') {
@@ -240,12 +244,13 @@ describe('a storage that fails during a transfer', { timeout: 60_000 }, () => {
     });
   });
 
-  test('a STOR its storage refuses once the data flows: its text, with 551 for 550 (refused for good) and 451 for 553 (after a 150), 552 kept', async () => {
+  test('a STOR its storage refuses once the data flows: its text, with 551 for what the filesystem refuses for good and 451 for other 550s and 553 (after a 150), 552 kept', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(server(), 'explicit'));
       await ftp.cmd('TYPE I', 200);
       for (const [name, expected] of [
         ['denied.bin', '551 Permission denied.'],
+        ['expired.bin', '451 Permission denied.'],
         ['badname.bin', '451 File name not allowed.'],
         ['full.bin', '552 Insufficient storage space.'],
       ] as const) {
