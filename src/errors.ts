@@ -1,5 +1,6 @@
 import { Code, type ReplyCode } from './protocol/codes.js';
 import { reply, type Reply } from './protocol/reply.js';
+import { failureCode } from './protocol/failure-codes.js';
 
 /**
  * Every error Ferry raises on purpose carries a stable string code. The ONE table that maps error
@@ -167,16 +168,8 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
 
 /** What the failed command was doing, where the reply depends on it. */
 export interface ErrorSite {
-  /**
-   * The command names something it creates (STOR, STOU, APPE, MKD, RNTO): RFC 959 gives 553 to
-   * those only; a name refused to any other command is 550. Default true.
-   */
-  readonly createsName?: boolean;
-  /**
-   * RFC 959 gives the command no 552 (MKD: only 550 and 5xx syntax codes): a full disk or quota is
-   * 550, saying which.
-   */
-  readonly noStorageCode?: boolean;
+  /** The command: its reply takes a code RFC 959 allows it (protocol/failure-codes.ts). */
+  readonly verb?: string;
 }
 
 /** A full disk (ENOSPC, also out of inodes) anywhere in `err`'s causes, as the reply names it. */
@@ -198,13 +191,11 @@ export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Repl
   if (err instanceof FerryError) {
     const entry = replyTable[err.code];
     if (entry) {
-      const code =
-        err.code === 'ERR_NAME_NOT_ALLOWED' && site.createsName === false ? Code.FileUnavailable : entry[0];
+      const code = site.verb === undefined ? entry[0] : failureCode(site.verb, entry[0]);
       let text = entry[1] === OWN || err instanceof QuotaError ? err.message : entry[1];
-      if (err.code === 'ERR_QUOTA_EXCEEDED' && site.noStorageCode === true) {
-        const why = diskFull(err) ? "No space left on the server's disk." : text;
-        return { reply: reply(Code.FileUnavailable, why), unknown: false };
-      }
+      // No 552 allowed (MKD): the text says whether the disk or a quota is full.
+      if (entry[0] === Code.ExceededStorage && code !== entry[0] && diskFull(err))
+        text = "No space left on the server's disk.";
       if (err instanceof StorageError && err.detail !== undefined)
         text = `${text.replace(/\.$/, '')}: ${err.detail}.`;
       return { reply: reply(code, text), unknown: false };

@@ -3,6 +3,7 @@ import type { Principal } from '../auth/types.js';
 import { FerryError, QuotaError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
+import { fitReply } from '../protocol/failure-codes.js';
 import {
   parseCommand,
   redactCommand,
@@ -629,8 +630,18 @@ export class ControlConnection {
     if ('after' in outcome) await this.after(outcome.after);
   }
 
-  /** The command's reply: its handler's, or the one for the error it threw. */
+  /** The command's reply, with a code RFC 959 allows it (a refusal's 550 is STOR's 553). */
   private async outcome(
+    item: Extract<Item, { kind: 'command' | 'bad-argument' }>,
+    spec: AnyCommandSpec,
+    ctx: CommandContext,
+  ): Promise<Outcome> {
+    const o = await this.unfitted(item, spec, ctx);
+    return 'after' in o ? o : fitReply(spec.verb, o);
+  }
+
+  /** The command's reply: its handler's, or the one for the error it threw. */
+  private async unfitted(
     item: Extract<Item, { kind: 'command' | 'bad-argument' }>,
     spec: AnyCommandSpec,
     ctx: CommandContext,
@@ -651,10 +662,7 @@ export class ControlConnection {
       // Refused before any data (already over): said at info, as the transfer line says a crossing.
       if (err instanceof QuotaError)
         this.logger.info({ command: verb, user: this.account?.username, reason: err.message }, 'refused');
-      const { reply: r, unknown } = replyForError(err, {
-        createsName: spec.createsName === true,
-        noStorageCode: spec.noStorageCode === true,
-      });
+      const { reply: r, unknown } = replyForError(err, { verb: spec.verb });
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       return r;
     }

@@ -27,7 +27,7 @@ test("a read-only or full file system is warned of; a user over quota is not, th
   warn(new StorageError('quota-exceeded', 'over the user quota')); // Ferry's own quota: the user's business
   limiter.dispose();
   assert.deepEqual(lines, [
-    'storage is read-only (EROFS): changes get 550',
+    'storage is read-only (EROFS): changes get 550 (553 to STOR)',
     'storage full (ENOSPC): uploads get 552',
     'storage full (EDQUOT): uploads get 552',
     "info: the filesystem refused the server's user (EACCES)",

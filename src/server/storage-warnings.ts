@@ -46,9 +46,9 @@ export function warnStorageError(
     err.kind === 'unavailable'
       ? 'storage unavailable: commands get 451'
       : err.kind === 'refused'
-        ? 'storage refused a request: 553'
+        ? 'storage refused a request: 553 (550 to commands RFC 959 allows no 553)'
         : err.kind === 'permission-denied' && errno === 'EROFS'
-          ? 'storage is read-only (EROFS): changes get 550'
+          ? 'storage is read-only (EROFS): changes get 550 (553 to STOR)'
           : err.kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT')
             ? `storage full (${errno}): uploads get 552`
             : undefined;

@@ -1,6 +1,6 @@
 /**
  * Uploads the filesystem refuses the server's user for good (a directory it may not write, a file of
- * another owner in a sticky directory) are refused before the 150 with 550, not answered 451 ("try
+ * another owner in a sticky directory) are refused before the 150 with 553 (APPE: 550), not answered 451 ("try
  * again": lftp retried about a thousand times) once the client has sent them; a refusal that can only
  * show after the 150 gets 551, a permanent code, once the client's data is read and dropped. Neither
  * leaves a "cut upload" record refusing the next APPE. As root (CI) the server runs as a test user
@@ -66,19 +66,24 @@ describe('uploads the filesystem refuses for good', () => {
     return ftp;
   }
 
-  test('a directory the server may not write: 550 before any 150, logged, and no cut record', async () => {
+  test('a directory the server may not write: 553 (APPE 550) before any 150, logged, and no cut record', async () => {
     const ro = await ownDir('ro', 0o555);
     const ftp = await session();
     try {
-      for (const cmd of ['STOR ro/new.txt', 'STOR ro/old.txt', 'APPE ro/old.txt', 'APPE ro/new.txt']) {
+      for (const [cmd, code] of [
+        ['STOR ro/new.txt', 553], // RFC 959 gives STOR no 550 (vsftpd: 553 too)
+        ['STOR ro/old.txt', 553],
+        ['APPE ro/old.txt', 550],
+        ['APPE ro/new.txt', 550],
+      ] as const) {
         const conn = await ftp.openData(await ftp.epsv(), { tls: false });
         const r = await ftp.cmd(cmd);
         assert.deepEqual(
           [r.code, textOf(r)],
-          [550, 'Permission denied.'],
-          `${cmd}: one 550 (was 150, then 451)`,
+          [code, 'Permission denied.'],
+          `${cmd}: one ${code} (was 150, then 451)`,
         );
-        // Nothing followed the 550, and the refusal took the data connection with it (it was left
+        // Nothing followed the refusal, and the refusal took the data connection with it (it was left
         // open: the next transfer used it).
         await ftp.cmd('NLST', 425);
         await withDeadline(conn.closed, 10_000, `${cmd}: the data connection closed`);
@@ -100,7 +105,7 @@ describe('uploads the filesystem refuses for good', () => {
   });
 
   test(
-    'a file of another owner in a sticky directory: 550 before any 150',
+    'a file of another owner in a sticky directory: 553 before any 150',
     { skip: process.getuid?.() !== 0 && 'needs root' },
     async () => {
       const sticky = path.join(home, 'sticky');
@@ -111,8 +116,8 @@ describe('uploads the filesystem refuses for good', () => {
       try {
         const conn = await ftp.openData(await ftp.epsv(), { tls: false });
         const r = await ftp.cmd('STOR sticky/roots.txt');
-        assert.deepEqual([r.code, textOf(r)], [550, 'Permission denied.'], 'one 550 (was 150, then 451)');
-        await ftp.cmd('NLST', 425); // nothing followed the 550, and the data connection went with it
+        assert.deepEqual([r.code, textOf(r)], [553, 'Permission denied.'], 'one 553 (was 150, then 451)');
+        await ftp.cmd('NLST', 425); // nothing followed the 553, and the data connection went with it
         await withDeadline(conn.closed, 10_000, 'the data connection closed');
         // Its own file there it may replace.
         const [, own] = await ftp.store('sticky/mine.txt', Buffer.from('a\n'));

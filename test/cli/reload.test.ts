@@ -439,7 +439,7 @@ for (const workers of [1, 2]) {
       }
       await hup(`users:\n${entry('    readOnly: true\n')}`);
       for (const [i, ftp] of live.entries()) {
-        assert.equal(textOf(await ftp.cmd('STOR b.txt', 550)), 'Permission denied: upload');
+        assert.equal(textOf(await ftp.cmd('STOR b.txt', 553)), 'Permission denied: upload');
         await ftp.cmd(`DELE a${i}.txt`, 550);
         await ftp.cmd('PWD', 257);
       }

@@ -83,7 +83,7 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
     try {
       for (const name of ['tool.EXE', '.htaccess', 'old.bak']) await ftp.cmd(`SIZE ${name}`, 550);
       await ftp.cmd('SIZE ok.txt', 213);
-      await ftp.cmd('MKD bin.exe', 553);
+      await ftp.cmd('MKD bin.exe', 550); // RFC 959: MKD sends 550 only
     } finally {
       await ftp.close();
     }

@@ -231,10 +231,10 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       assert.equal(r.code, 230);
       await ftp.cmd('TYPE I', 200);
       assert.equal((await ftp.retrieve('/pub/catalog.pdf')).toString(), 'catalog');
-      assert.equal(textOf(await ftp.cmd('STOR /pub/x', 550)), 'Permission denied: upload');
+      assert.equal(textOf(await ftp.cmd('STOR /pub/x', 553)), 'Permission denied: upload');
       const [opened, done] = await ftp.store('/incoming/order-17.csv', Buffer.from('a,b\n'));
       assert.deepEqual([opened.code, done.code], [150, 226]);
-      assert.equal(textOf(await ftp.cmd('STOR /incoming/order-17.csv', 550)), 'Permission denied: overwrite');
+      assert.equal(textOf(await ftp.cmd('STOR /incoming/order-17.csv', 553)), 'Permission denied: overwrite');
       assert.equal(textOf(await ftp.cmd('RETR /incoming/order-17.csv', 550)), 'Permission denied: download');
       assert.equal(textOf(await ftp.cmd('MKD /newdir', 550)), 'Permission denied: mkdir');
       await ftp.cmd('DELE /private/old.txt', 250);
@@ -262,7 +262,7 @@ describe('ferry users against a running server', { timeout: 300_000 }, () => {
       assert.equal(textOf(await ftp.cmd('RETR setup.exe', 550)), 'File name not allowed.');
       // Set while the session runs: its next STOR is refused.
       await change(['set', 'gail', '--read-only']);
-      assert.equal(textOf(await ftp.cmd('STOR new.txt', 550)), 'Permission denied: upload');
+      assert.equal(textOf(await ftp.cmd('STOR new.txt', 553)), 'Permission denied: upload');
     } finally {
       await ftp.close();
     }

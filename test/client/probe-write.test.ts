@@ -1,5 +1,5 @@
 /**
- * `ferry probe --write` against Ferry: an upload the server refuses before any data (550, no such
+ * `ferry probe --write` against Ferry: an upload the server refuses before any data (553, no such
  * directory) tells nothing about truncation, REST + STOR or replacing, so those points are not
  * completed (the report incomplete, exit 3) and, nothing having been made, the directory counts as
  * clean; a cut upload passes only once it really ran (150, then its bytes) and was not reported
@@ -77,24 +77,24 @@ describe('ferry probe --write', { timeout: 180_000 }, () => {
       report = JSON.parse(r.stdout) as ProbeReport;
     });
 
-    it('uploads refused with 550 leave the write points not completed (exit 3)', () => {
+    it('uploads refused with 553 leave the write points not completed (exit 3)', () => {
       const points = report.groups.flatMap((g) => g.points);
       for (const id of ['upload-truncation-detected', 'rest-stor', 'replace']) {
         const p = points.find((x) => x.id === id);
         assert.equal(p?.verdict, 'not-completed', `${id}: ${p?.received} (${p?.detail})`);
-        assert.match(p?.detail ?? '', /^upload refused: 550 /, id);
+        assert.match(p?.detail ?? '', /^upload refused: 553 /, id);
       }
       // ABOR and STAT during a transfer needed the large file --write could not upload: not checked either.
       for (const id of ['abor', 'stat-during-transfer']) {
         const p = points.find((x) => x.id === id);
         assert.equal(p?.verdict, 'not-completed', `${id}: ${p?.detail}`);
-        assert.match(p?.detail ?? '', /^upload refused: 550 /, id);
+        assert.match(p?.detail ?? '', /^upload refused: 553 /, id);
       }
       assert.equal(report.summary.fail, 0);
       assert.equal(report.summary.conformant, false);
       assert.equal(report.summary.complete, false);
       assert.equal(report.summary.incomplete.length, 1);
-      assert.match(report.summary.incomplete[0] ?? '', /^upload refused: 550 /);
+      assert.match(report.summary.incomplete[0] ?? '', /^upload refused: 553 /);
       assert.equal(r.code, 3, 'exit code: the report is incomplete');
     });
 

@@ -178,10 +178,10 @@ describe('virtual folders', { timeout: 180_000 }, () => {
         assert.match(textOf(await ftp.cmd('RNTO /shared', 550)), /virtual folder/);
         assert.deepEqual((await readdir(hostOf(plain, 'deep'))).sort(), ['d.txt']);
         const stor = await upload(ftp, 'STOR /shared', randomData(10));
-        assert.equal(stor.code, 550, textOf(stor));
+        assert.equal(stor.code, 553, textOf(stor)); // RFC 959 gives STOR no 550
         assert.match(textOf(stor), /virtual folder/);
         // /a exists only on the way to /a/b: nothing can be made in it, and its perm fact says so.
-        assert.equal((await upload(ftp, 'STOR /a/x', randomData(10))).code, 550);
+        assert.equal((await upload(ftp, 'STOR /a/x', randomData(10))).code, 553);
         await ftp.cmd('MKD /a/x', 550);
         assert.match(textOf(await ftp.cmd('MLST /a', 250)), /perm=el;/);
         assert.match(lines(await ftp.listing('MLSD', '/')).find((l) => l.endsWith('; a')) ?? '', /perm=el;/);
@@ -193,7 +193,7 @@ describe('virtual folders', { timeout: 180_000 }, () => {
     test(`${mode}: per-path permissions apply inside folders`, async () => {
       await withClients(async (track) => {
         const ftp = await login(plain, mode, track);
-        assert.equal(textOf(await ftp.cmd('STOR /a/b/new', 550)), 'Permission denied: upload');
+        assert.equal(textOf(await ftp.cmd('STOR /a/b/new', 553)), 'Permission denied: upload');
         assert.equal(textOf(await ftp.cmd('DELE /a/b/d.txt', 550)), 'Permission denied: delete');
         assert.equal(textOf(await ftp.cmd('MKD /a/b/x', 550)), 'Permission denied: mkdir');
         await mkdir(path.join(hostOf(plain, 'inner'), 'drop'));

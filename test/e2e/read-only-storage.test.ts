@@ -35,23 +35,23 @@ describe('read-only storage', () => {
     await rm(mount, { recursive: true, force: true });
   });
 
-  test('STOR, APPE and REST + STOR get 550 before any 150; once writable again APPE works', async () => {
+  test('STOR, APPE and REST + STOR get 553 (APPE 550) before any 150; once writable again APPE works', async () => {
     await withClients(async (track) => {
       const ftp = track(await loggedIn(ts, 'explicit'));
       await ftp.cmd('TYPE I', 200);
-      for (const [rest, cmd] of [
-        [false, 'STOR keep.txt'],
-        [false, 'STOR new.txt'],
-        [false, 'APPE keep.txt'],
-        [true, 'STOR keep.txt'],
+      for (const [rest, cmd, code] of [
+        [false, 'STOR keep.txt', 553], // RFC 959 gives STOR no 550
+        [false, 'STOR new.txt', 553],
+        [false, 'APPE keep.txt', 550],
+        [true, 'STOR keep.txt', 553],
       ] as const) {
         await ftp.openData(await ftp.epsv(), { tls: false });
         if (rest) await ftp.cmd('REST 2', 350);
         const r = await ftp.cmd(cmd);
         assert.deepEqual(
           [r.code, textOf(r)],
-          [550, 'Permission denied.'],
-          `${cmd}: one 550 (was 150, then 451)`,
+          [code, 'Permission denied.'],
+          `${cmd}: one ${code} (was 150, then 451)`,
         );
         await ftp.cmd('NLST', 425); // nothing followed, and the data connection went with the refusal
       }

@@ -425,13 +425,13 @@ for (const mode of MODES) {
         assert.match(line, /"error":"stat \/stream\.bin: storage unavailable"/);
         assert.match(line, /"cause":"[^"]+"/);
         assert.doesNotMatch(JSON.stringify(ts.logs), new RegExp(ceph.secretAccessKey));
-        // A request the gateway refuses for good: 553 naming its error, and a warn line.
+        // A request the gateway refuses for good: 550 (MKD's only code) naming its error, and a warn line.
         proxy.refuse(/^PUT /, 1, 400);
         assert.match(
-          textOf(await ftp.cmd('MKD refused', 553)),
+          textOf(await ftp.cmd('MKD refused', 550)),
           /refused by the storage \(InvalidArgument 400\)/,
         );
-        const refused = warned('storage refused a request: 553');
+        const refused = warned('storage refused a request: 553 (550 to commands RFC 959 allows no 553)');
         assert.equal(refused.length, 1, JSON.stringify(refused));
         assert.match(JSON.stringify(refused[0]?.obj), /"command":"MKD".*InvalidArgument/);
         // RETR: the gateway sends 1 MiB of the object and stalls; then it goes away mid-object.

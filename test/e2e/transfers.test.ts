@@ -256,7 +256,7 @@ for (const mode of MODES) {
       });
     });
 
-    test('an upload its target refuses (no parent, a directory, a link out, REST to a missing file) gets 550 before any 150; the data connection stays unused', async () => {
+    test('an upload its target refuses (no parent, a directory, a link out, REST to a missing file) gets 553 (APPE 550) before any 150; the data connection stays unused', async () => {
       const root = server().root;
       const outside = await mkdtemp(path.join(os.tmpdir(), 'ferry-e2e-outside-'));
       try {
@@ -285,7 +285,8 @@ for (const mode of MODES) {
             const conn = await ftp.openData(await ftp.epsv(), { tls: false });
             if (rest) await ftp.cmd(rest, 350);
             const r = await ftp.cmd(stor ?? '');
-            assert.equal(r.code, 550, `${line} → ${r.code} ${textOf(r)} (no 1xx may come first)`);
+            const code = stor?.startsWith('APPE') ? 550 : 553; // RFC 959 gives STOR no 550
+            assert.equal(r.code, code, `${line} → ${r.code} ${textOf(r)} (no 1xx may come first)`);
             await ftp.cmd('NOOP', 200); // the next reply is the next command's
             assert.deepEqual(conn.received, [], 'nothing sent on the data connection');
             conn.raw.destroy();

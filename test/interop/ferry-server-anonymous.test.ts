@@ -82,7 +82,7 @@ describe('anonymous FTP with curl and Python ftplib', { timeout: 180_000 }, () =
     assert.equal(login['as'], 'anonymous');
   });
 
-  it("ftplib's FTP_TLS().login() lists; the root is read-only: STOR, DELE, MKD get 550", async () => {
+  it("ftplib's FTP_TLS().login() lists; the root is read-only: STOR gets 553, DELE and MKD 550", async () => {
     const local = path.join(dir, 'up.txt');
     await writeFile(local, 'upload\n');
     const run = await ftplib(
@@ -100,7 +100,8 @@ describe('anonymous FTP with curl and Python ftplib', { timeout: 180_000 }, () =
     const [login, nlst, stor, dele, mkd, escape] = run.results;
     assert.equal(login?.ok, true, JSON.stringify(run.results));
     assert.deepEqual([...(nlst?.lines ?? [])].sort(), ['incoming', 'readme.txt']);
-    for (const r of [stor, dele, mkd]) assert.equal(r?.code, '550', JSON.stringify(r));
+    assert.equal(stor?.code, '553', JSON.stringify(stor)); // RFC 959 gives STOR no 550
+    for (const r of [dele, mkd]) assert.equal(r?.code, '550', JSON.stringify(r));
     assert.equal(escape?.ok, false, 'a path above the anonymous root stays inside it');
     assert.equal(escape?.code, '550');
   });
@@ -195,7 +196,7 @@ describe('ferry serve --anonymous DIR, and the conflicts', { timeout: 120_000 },
       const local = path.join(dir, 'up.txt');
       await writeFile(local, 'x');
       const up = await anonymousCurl(server.explicitPort, '/up.txt', ['--upload-file', local, '-v']);
-      assert.match(up.stderr, /< 550 /);
+      assert.match(up.stderr, /< 553 /); // RFC 959 gives STOR no 550
     } finally {
       await server.stop();
     }

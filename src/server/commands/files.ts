@@ -110,8 +110,6 @@ export const fileCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'MKD',
-    createsName: true,
-    noStorageCode: true,
     permission: 'mkdir',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -173,7 +171,6 @@ export const fileCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'RNTO',
-    createsName: true,
     access: 'logged-in',
     permission: 'rename',
     target: ({ path }) => path,

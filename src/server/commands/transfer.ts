@@ -311,7 +311,6 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'STOR',
-    createsName: true,
     permission: 'upload',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -330,7 +329,6 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'APPE',
-    createsName: true,
     permission: 'upload',
     target: ({ path }) => path,
     access: 'logged-in',
@@ -349,7 +347,6 @@ export const transferCommands: AnyCommandSpec[] = [
   }),
   command({
     verb: 'STOU',
-    createsName: true,
     permission: 'upload',
     access: 'logged-in',
     concurrency: 'serial',

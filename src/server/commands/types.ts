@@ -130,10 +130,6 @@ export interface CommandSpec<V extends Verb = Verb> {
   readonly preparesTransfer?: boolean;
   /** Uses a data connection: the data-protection policy applies. */
   readonly data?: boolean;
-  /** Names what it creates (STOR, STOU, APPE, MKD, RNTO): a refused name is 553 here, else 550. */
-  readonly createsName?: boolean;
-  /** RFC 959 allows it no 552 (MKD): a full disk or quota is 550. */
-  readonly noStorageCode?: boolean;
   /** FEAT line(s) this command contributes, given what this session can do. */
   readonly feat?: (c: FeatContext) => string | readonly string[] | undefined;
   readonly help: string;
