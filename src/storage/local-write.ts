@@ -1,9 +1,9 @@
 // Atomic uploads for LocalStorage: the bytes go to a temp file created inside the verified target
-// directory (by its descriptor), are made durable, and replace the target by one rename through
+// directory (by its descriptor, before the 150: write-access.ts), are made durable, and replace the target by one rename through
 // the same descriptor, re-verified just before. A failed upload removes what it created. One that
 // keeps the existing bytes first checks nobody changed the target meanwhile (target-guard.ts).
 import { constants, type Stats } from 'node:fs';
-import { copyFile, lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { copyFile, lstat, open, rename, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
@@ -13,7 +13,8 @@ import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-err
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { keepsExisting, renameIfUnchanged } from './target-guard.js';
-import { newTempName } from './upload-temp.js';
+import { unlinkIfSame } from './upload-temp.js';
+import type { UploadFiles } from './write-access.js';
 import { checkRestart } from './prepared-write.js';
 
 /**
@@ -21,7 +22,6 @@ import { checkRestart } from './prepared-write.js';
  * the last component). O_NONBLOCK: a FIFO swapped in must not park a libuv thread.
  */
 export const REOPEN_READ = constants.O_RDONLY | constants.O_NONBLOCK;
-const TEMP_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 function noop(): void {}
 
@@ -33,9 +33,11 @@ export interface WriteTarget {
   existing: Pinned | undefined;
 }
 
+/** Writes `src` through `files` (its own from here: closed, the temp file removed unless renamed). */
 export async function atomicWrite(
   jail: FdJail,
   t: WriteTarget,
+  files: UploadFiles,
   src: Readable,
   o: { offset: number; append: boolean },
   c: StorageContext,
@@ -45,7 +47,7 @@ export async function atomicWrite(
   checkRestart(p, o, existing?.size);
   const keep = o.append ? (existing?.size ?? 0) : o.offset;
 
-  const tmpPath = t.dir.child(newTempName());
+  const { tmpPath, tmp, kept } = files;
   // pipeline re-raises the first failure on the other stream too, so whichever failed first decides:
   // the client's data connection (passed through) or the disk (mapped, e.g. ENOSPC → 552).
   let srcError: unknown;
@@ -59,15 +61,15 @@ export async function atomicWrite(
   // A stage of the source may have failed before this write began: a quota refusal of the very
   // first chunk, while the target was being pinned (else taken for a reset data connection, 426).
   if (src.errored) onSrcError(src.errored);
-  let tmp: FileHandle | undefined;
   let ws: FileWriter | undefined;
   let committed = false;
   try {
-    await jail.verify(t.dir.fd, 'write', p);
-    // O_EXCL reserves a fresh name and never follows a planted symlink. This one descriptor is
-    // used for every step; it stays open until the rename, which marks the upload as in progress.
-    tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
-    if (keep > 0 && t.existing) await copyPrefix(t.existing, tmp, keep, c.signal);
+    // The temp file's one descriptor is used for every step; it stays open until the rename, which
+    // marks the upload as in progress.
+    if (keep > 0 && t.existing) {
+      if (!kept) throw new Error('atomicWrite: the kept file was not opened');
+      await copyPrefix(kept, t.existing.st, tmp, keep, c.signal);
+    }
     if (existing) {
       // The replaced file's owner and group (a server running as root: the file keeps belonging to
       // whom it belonged, as when written in place), then its mode (chown clears setuid bits).
@@ -95,11 +97,12 @@ export async function atomicWrite(
     // Decided before any await: the data connection closing because of this very failure (a quota
     // stage destroys it) may abort the signal meanwhile, and must not turn a 552 into a 426.
     const failure = uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p);
-    if (tmp && !committed) await unlinkIfSame(tmpPath, tmp);
+    if (!committed) await unlinkIfSame(tmpPath, tmp);
     throw failure;
   } finally {
     src.off('error', onSrcError);
-    await tmp?.close().catch(noop); // waits for writes still in flight
+    await tmp.close().catch(noop); // waits for writes still in flight
+    await kept?.close().catch(noop);
   }
 }
 
@@ -125,15 +128,24 @@ function uploadFailure(err: unknown, f: Failures, p: VPath): unknown {
   return mapFsError(err, 'write', p);
 }
 
-/** Copies the first `length` bytes of `from` into the start of `to` (REST and APPE keep the old bytes). */
-async function copyPrefix(from: Pinned, to: FileHandle, length: number, signal: AbortSignal): Promise<void> {
+/**
+ * Copies the first `length` bytes of `from` (opened for reading; `st` its stat when pinned) into the
+ * start of `to` (REST and APPE keep the old bytes).
+ */
+async function copyPrefix(
+  from: FileHandle,
+  st: Stats,
+  to: FileHandle,
+  length: number,
+  signal: AbortSignal,
+): Promise<void> {
   // Kernel copy (or reflink) between the two opened inodes, reopened through their magic links.
   // Without a reflink the kernel writes a sparse file's holes out as zeros (a 1 TB file of holes
   // fills the disk), so such a file is cloned or else copied without them.
-  const whole = length === from.st.size;
-  const dest = fdPath(to.fd);
-  if (whole && !hasHoles(from.st)) return copyFile(from.path, dest, constants.COPYFILE_FICLONE);
-  if (whole && (await cloned(from.path, dest))) return;
+  const whole = length === st.size;
+  const [source, dest] = [fdPath(from.fd), fdPath(to.fd)];
+  if (whole && !hasHoles(st)) return copyFile(source, dest, constants.COPYFILE_FICLONE);
+  if (whole && (await cloned(source, dest))) return;
   await copyLeavingHoles(from, to, length, signal);
 }
 
@@ -155,31 +167,26 @@ const ZEROS = Buffer.alloc(HOLE);
 
 /** Copies as copyPrefix, writing nothing for each block of HOLE zeros: it stays a hole in `to`. */
 async function copyLeavingHoles(
-  from: Pinned,
+  fh: FileHandle,
   to: FileHandle,
   length: number,
   signal: AbortSignal,
 ): Promise<void> {
   await to.truncate(length);
-  const fh = await open(from.path, REOPEN_READ);
-  try {
-    const buf = Buffer.allocUnsafe(CHUNK);
-    for (let pos = 0; pos < length;) {
-      throwIfAborted(signal);
-      const { bytesRead: n } = await fh.read(buf, 0, Math.min(CHUNK, length - pos), pos);
-      if (n === 0) return; // the file shrank meanwhile: the target guard refuses the upload
-      let data = 0; // where the bytes not written yet start: a run of blocks that are not all zeros
-      for (let at = 0; at < n; at += HOLE) {
-        const end = Math.min(at + HOLE, n);
-        if (!buf.subarray(at, end).equals(ZEROS.subarray(0, end - at))) continue;
-        await writeAt(to, buf.subarray(data, at), pos + data);
-        data = end;
-      }
-      await writeAt(to, buf.subarray(data, n), pos + data);
-      pos += n;
+  const buf = Buffer.allocUnsafe(CHUNK);
+  for (let pos = 0; pos < length;) {
+    throwIfAborted(signal);
+    const { bytesRead: n } = await fh.read(buf, 0, Math.min(CHUNK, length - pos), pos);
+    if (n === 0) return; // the file shrank meanwhile: the target guard refuses the upload
+    let data = 0; // where the bytes not written yet start: a run of blocks that are not all zeros
+    for (let at = 0; at < n; at += HOLE) {
+      const end = Math.min(at + HOLE, n);
+      if (!buf.subarray(at, end).equals(ZEROS.subarray(0, end - at))) continue;
+      await writeAt(to, buf.subarray(data, at), pos + data);
+      data = end;
     }
-  } finally {
-    await fh.close();
+    await writeAt(to, buf.subarray(data, n), pos + data);
+    pos += n;
   }
 }
 
@@ -191,16 +198,6 @@ async function writeAt(fh: FileHandle, bytes: Buffer, position: number): Promise
 async function assertSameFile(path: string, fh: FileHandle, p: VPath): Promise<void> {
   const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
   if (now.ino !== mine.ino || now.dev !== mine.dev) throw storageError('transient', 'write', p);
-}
-
-/** Removes the temp file only if the name still holds what this upload created. */
-async function unlinkIfSame(path: string, fh: FileHandle): Promise<void> {
-  try {
-    const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
-    if (now.ino === mine.ino && now.dev === mine.dev) await unlink(path);
-  } catch {
-    // already gone; a stale-temp sweep removes anything left
-  }
 }
 
 /** Makes the rename durable; best effort (some filesystems refuse fsync on directories). */

@@ -25,7 +25,7 @@ import { remoteMount } from './local-filesystems.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
-import { checkWriteAccess } from './write-access.js';
+import { openUpload, releaseUpload, type UploadFiles } from './write-access.js';
 import { checkRestart, preparedBy } from './prepared-write.js';
 import { PoolBudget } from './pool-budget.js';
 import { keepsExisting, lockTarget } from './target-guard.js';
@@ -231,27 +231,33 @@ export class LocalStorage implements StorageBackend {
     let target = await this.#gated(c, () => this.#writeTarget(p, c));
     let unlock = noop;
     let moved: (() => void) | undefined;
+    let files: UploadFiles;
     try {
       // Held until the rename (or the release): the next such upload starts from this one's result.
       if (keepsExisting(o))
         ({ target, unlock, moved } = await lockTarget(await this.#fdJail(), this.#locks, target, c, p));
       checkRestart(p, o, target.existing?.st.size);
       const t0 = target;
-      await this.#gated(c, () => checkWriteAccess(t0, keepsExisting(o), p)); // a refusal for good: before the 150
+      const jail = await this.#fdJail();
+      // The upload's temp file, made now: a refusal for good comes before the 150.
+      files = await this.#gated(c, () => openUpload(jail, t0, keepsExisting(o), p));
     } catch (err) {
       unlock();
       await target.existing?.close();
       await target.dir.close();
       throw err;
     }
-    const t = target;
+    const [t, f] = [target, files];
     return preparedBy(
       async (src, c2) => {
         try {
-          throwIfAborted(c2.signal);
+          if (c2.signal.aborted) {
+            await releaseUpload(f); // atomicWrite owns the files only once it runs
+            throwIfAborted(c2.signal);
+          }
           // Those waiting for this upload's lock see it move as its bytes arrive.
           const steps = moved && { ...c2, progress: () => (c2.progress?.(), moved()) };
-          return await atomicWrite(await this.#fdJail(), t, src, o, steps ?? c2, p);
+          return await atomicWrite(await this.#fdJail(), t, f, src, o, steps ?? c2, p);
         } finally {
           unlock();
           await t.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
@@ -259,6 +265,7 @@ export class LocalStorage implements StorageBackend {
         }
       },
       async () => {
+        await releaseUpload(f); // never written (425, ABOR before the data): its temp file goes
         unlock();
         await t.existing?.close();
         await t.dir.close();

@@ -2,7 +2,7 @@
 // kill -9 leaves them behind). A temp file is never shown, counted or addressable by clients.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { FdJail, type Pinned } from './fd-jail.js';
@@ -20,6 +20,25 @@ export function isTempName(name: string): boolean {
 
 export function newTempName(): string {
   return `${TEMP_PREFIX}${HOST_TAG}-${process.pid}-${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`;
+}
+
+/** Removes the temp file only if the name still holds what this upload created. */
+export async function unlinkIfSame(path: string, fh: FileHandle): Promise<void> {
+  try {
+    const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
+    if (now.ino === mine.ino && now.dev === mine.dev) await unlink(path);
+  } catch {
+    // already gone; a stale-temp sweep removes anything left
+  }
+}
+
+/**
+ * Removes an upload's temp file, then closes it. In this order: while it is open no stale-temp sweep
+ * (RMD's) takes it for abandoned, and a close that fails still leaves nothing behind.
+ */
+export async function discardTemp(path: string, fh: FileHandle): Promise<void> {
+  await unlinkIfSame(path, fh);
+  await fh.close().catch(() => {});
 }
 
 function key(st: Stats): string {

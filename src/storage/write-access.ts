@@ -1,37 +1,62 @@
-// Before the 150: would the filesystem take this upload? A refusal it makes for good (a directory the
-// server's user may not write, a read-only mount, a sticky directory's file of another owner) must
-// come before the client sends its data, with a permanent reply: after the 150 only 451 ("try
-// again") would fit, and lftp retries such an upload about a thousand times.
+// Before the 150: the upload's own first steps, so that a refusal the filesystem makes for good (a
+// directory the server's user may not write, a read-only mount, no inode left, a sticky directory's
+// file of another owner, a kept file it may not read) comes before the client sends its data, with
+// a permanent reply: after the 150 only 451 ("try again") would fit, and lftp retries such an upload
+// about a thousand times. What they open is the upload's, handed on to its write (local-write.ts).
 import { constants, type Stats } from 'node:fs';
-import { open, unlink } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
+import type { FdJail } from './fd-jail.js';
 import { mapFsError } from './fs-errors.js';
-import type { WriteTarget } from './local-write.js';
+import { REOPEN_READ, type WriteTarget } from './local-write.js';
 import type { VPath } from './types.js';
-import { newTempName } from './upload-temp.js';
+import { discardTemp, newTempName } from './upload-temp.js';
 
 /** The sticky bit (not in node's fs.constants). */
 const S_ISVTX = 0o1000;
-const PROBE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+/** O_EXCL reserves a fresh name and never follows a planted symlink. */
+const TEMP_FLAGS = constants.O_RDWR | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** What an upload writes through: owned by its write (or, never written, by its release). */
+export interface UploadFiles {
+  /** The temp file, by its directory's descriptor: it stays open until the rename or its removal. */
+  readonly tmpPath: string;
+  readonly tmp: FileHandle;
+  /** The kept file opened for reading (APPE, REST + STOR): its bytes are copied from it. */
+  readonly kept: FileHandle | undefined;
+}
 
 /**
- * Does what the upload will do first, or checks what it cannot do ahead: creates (and removes) a
- * temp file in the target's directory (EACCES, EROFS, ENOSPC for inodes), checks the sticky bit's
- * rule for the rename over another's file (EPERM), and opens the kept file for reading (APPE, REST).
+ * Creates the upload's temp file in the target's directory (verified first: it may have moved out of
+ * the root while the upload waited for its lock), checks the sticky rule for the rename over another
+ * owner's file, and opens the kept file (APPE, REST). A refusal leaves nothing behind.
  */
-export async function checkWriteAccess(t: WriteTarget, keepsBytes: boolean, p: VPath): Promise<void> {
-  const probe = t.dir.child(newTempName());
+export async function openUpload(
+  jail: FdJail,
+  t: WriteTarget,
+  keepsBytes: boolean,
+  p: VPath,
+): Promise<UploadFiles> {
+  await jail.verify(t.dir.fd, 'write', p);
+  const tmpPath = t.dir.child(newTempName());
+  let tmp: FileHandle | undefined;
   try {
-    await (await open(probe, PROBE_FLAGS, 0o600)).close();
-    await unlink(probe);
+    tmp = await open(tmpPath, TEMP_FLAGS, 0o666);
     if (t.existing && stickyRefuses(t.dir.st, t.existing.st, process.geteuid?.()))
       throw Object.assign(new Error('rename over a file of another owner in a sticky directory'), {
         code: 'EPERM',
       });
-    if (keepsBytes && t.existing)
-      await (await open(t.existing.path, constants.O_RDONLY | constants.O_NONBLOCK)).close();
+    const kept = keepsBytes && t.existing ? await open(t.existing.path, REOPEN_READ) : undefined;
+    return { tmpPath, tmp, kept };
   } catch (err) {
+    if (tmp) await discardTemp(tmpPath, tmp);
     throw mapFsError(err, 'write', p);
   }
+}
+
+/** Lets go of an upload that was never written: its temp file removed, the kept file closed. */
+export async function releaseUpload(f: UploadFiles): Promise<void> {
+  await discardTemp(f.tmpPath, f.tmp);
+  await f.kept?.close().catch(() => {});
 }
 
 /** rename(2)'s sticky-directory rule: only the file's or the directory's owner (or root) replaces it. */
