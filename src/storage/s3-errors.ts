@@ -71,7 +71,7 @@ export function mapS3Error(err: unknown, op: string, p: string): FerryError {
     );
   if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
     return storageError('quota-exceeded', op, p, err);
-  // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (450).
+  // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (transient: 451 after the 150).
   if (name === 'PreconditionFailed' || status === 412) return storageError('transient', op, p, err);
   if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);
   // Another 4xx: the gateway refuses this request as it is, and retrying will not change that

@@ -169,7 +169,7 @@ export class S3Storage implements StorageBackend {
     if (!(o.append || o.offset > 0)) return this.#upload(p, src, o, c, old);
     // The new object is built from the old one: two such uploads at once would both start from it,
     // and the second to complete would drop the first's bytes. They take turns in this process;
-    // each starts from the object as the one before left it, and refuses (450) if it changed by
+    // each starts from the object as the one before left it, and refuses (451, after the 150) if it changed by
     // the time it completes (another process, another S3 client).
     const unlock = await this.#locks.acquire(
       `s3:${this.#at.conn.settings.endpoint ?? ''}|${this.#at.bucket}/${keyOf(this.#at, p)}`,
@@ -228,7 +228,7 @@ export class S3Storage implements StorageBackend {
     return { bytes: taken };
   }
 
-  /** Throws (450) if the object at `p` is no longer `old` (its size and ETag), or appeared. */
+  /** Throws (transient: 451 after the 150) if the object at `p` is no longer `old` (its size and ETag), or appeared. */
   async #unchanged(p: VPath, c: StorageContext, old: FileFound | undefined): Promise<void> {
     const now = await find(this.#at, p, c, 'write');
     const same = old

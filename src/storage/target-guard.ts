@@ -52,7 +52,7 @@ export async function lockTarget(
 /**
  * Renames the finished temp file over the target only if the target's name still holds the file
  * pinned at the start, unchanged (or still nothing, if there was nothing); else refuses (transient:
- * 450, try again) and replaces nothing: another process's rename, append or rewrite since would be
+ * 451 after the 150, try again) and replaces nothing: another process's rename, append or rewrite since would be
  * overwritten. The check and the rename run back to back (MetaFs.renameIf); what another process
  * writes between them (a window of microseconds; wider on a slow filesystem, where they go through
  * the thread pool) is still lost, as is a rewrite keeping the size within one tick of the
