@@ -1,4 +1,5 @@
 import type net from 'node:net';
+import type tls from 'node:tls';
 import type { Principal } from '../auth/types.js';
 import { FerryError, QuotaError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
@@ -94,6 +95,11 @@ function notUtf8(line: string): Item {
   };
 }
 
+/** CCC or REIN: it ends the control connection's TLS session itself. */
+function endsTls(item: Item | undefined): boolean {
+  return item?.kind === 'command' && (item.command.verb === 'CCC' || item.command.verb === 'REIN');
+}
+
 /** An async hook's result, whose rejection must be heard. */
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
@@ -147,6 +153,8 @@ export class ControlConnection {
   private told = false;
   /** QUIT is read (and waits its turn): what the client sends after it is not read. */
   private lastRead = false;
+  /** The TLS session the client's close_notify ended while a CCC or REIN was pending (onTlsEnd). */
+  private endedTls: tls.TLSSocket | undefined;
   /** The session has ended (onClose ran): its socket may outlive it briefly (closeTold). */
   private over = false;
   /** The reason the session's work is aborted with when it ends (see disconnect-reasons.ts). */
@@ -259,6 +267,7 @@ export class ControlConnection {
       this.logger.debug({ err: err.message }, 'control connection error');
     });
     this.channel.once('close', () => this.onClose());
+    this.channel.on('tls-end', () => this.onTlsEnd());
     this.channel.on('drain', () => this.onOutputDrained());
   }
 
@@ -575,6 +584,9 @@ export class ControlConnection {
         } finally {
           this.current = undefined;
         }
+        const ended = this.endedTls;
+        this.endedTls = undefined;
+        if (ended && ended === this.channel.tlsSocket) this.onTlsEnd(); // its CCC or REIN refused
         this.takeLines();
       }
     } finally {
@@ -803,6 +815,23 @@ export class ControlConnection {
     if (this.channel.isClosed || this.over) return;
     if (this.idleTimer) this.idleTimer.refresh();
     else this.idleTimer = setTimeout(() => this.onIdle(), this.rt.options.timeouts.idleMs);
+  }
+
+  /**
+   * The client's close_notify, outside CCC and REIN: it has left (TLS 1.3 lets it send nothing more;
+   * RFC 5246 7.2.1 asks for our close_notify at once). The session ends now, as at a lost control
+   * connection (a transfer is aborted), with our close_notify and FIN; no reply, it reads none.
+   */
+  private onTlsEnd(): void {
+    if (this.told || this.over) return;
+    // A client may send its close_notify right after CCC or REIN, before their reply: their own
+    // stop-tls answers it. Refused, they leave that TLS session live: the client has left then.
+    if ([this.current, ...this.queue].some(endsTls)) {
+      this.endedTls = this.channel.tlsSocket;
+      return;
+    }
+    this.logger.info({}, 'client ended TLS (close_notify): closing');
+    void this.closeTold();
   }
 
   private onIdle(): void {

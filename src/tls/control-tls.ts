@@ -15,7 +15,8 @@ import { RecordSplitter } from './record-splitter.js';
  * the bytes that follow the old session go to the next phase (plaintext, or a new handshake).
  *
  * Events: 'data' (plaintext application bytes), 'drain' (a stream on the way out emptied its
- * buffer: `unsentBytes` may have dropped), 'close', 'error'.
+ * buffer: `unsentBytes` may have dropped), 'tls-end' (the peer's close_notify ended the live TLS
+ * session, not one that stopTls() is closing), 'close', 'error'.
  */
 export type TlsStart =
   | {
@@ -188,6 +189,10 @@ export class ControlChannel extends EventEmitter {
     const current = (): boolean => this.phase.kind === 'tls' && this.phase.session === session;
     sock.on('data', (d: Buffer) => {
       if (current()) this.emit('data', d);
+    });
+    // The pipe never ends on its own (onClose destroys it): an 'end' here is the peer's close_notify.
+    sock.on('end', () => {
+      if (current() && session.established) this.emit('tls-end');
     });
     const p = this.phase;
     if (p.kind === 'closing') this.phase = { ...p, next: { kind: 'tls', session } };

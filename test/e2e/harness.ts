@@ -53,9 +53,14 @@ export async function connectSecure(
  * As connectSecure, from a client whose side stays open when the server closes its own (ftplib
  * keeps its socket after an error reply): it sees the server's FIN as 'end' on `socket`.
  */
-export async function connectKeepingOpen(ts: TestServer, mode: Mode): Promise<RawFtp> {
+export async function connectKeepingOpen(
+  ts: TestServer,
+  mode: Mode,
+  maxVersion?: tls.SecureVersion,
+): Promise<RawFtp> {
   const implicit = mode === 'implicit';
-  const ftp = await RawFtp.connect({ host: ts.host, port: portOf(ts, mode), implicit, keepOpen: true });
+  const port = portOf(ts, mode);
+  const ftp = await RawFtp.connect({ host: ts.host, port, implicit, keepOpen: true, maxVersion });
   try {
     await ftp.expect(220);
     if (!implicit) assert.equal((await ftp.authTls('TLS')).code, 234);
