@@ -1,0 +1,49 @@
+/**
+ * A STOR that got no data connection (425: no PASV/PORT first) replaced nothing and cut nothing: a
+ * resume of the file (APPE, REST + STOR) is not refused as one onto a cut upload's leftover. An
+ * upload really cut stays refused after such a STOR.
+ */
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, test } from 'node:test';
+import { loggedIn, textOf, useFerry, withClients } from './harness.js';
+
+describe('a STOR that never started', { timeout: 60_000 }, () => {
+  const server = useFerry();
+
+  test('425, then APPE and REST + STOR of that file are taken', async () => {
+    const ts = server();
+    const file = path.join(ts.root, 'f.txt');
+    await writeFile(file, 'hello ');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'implicit'));
+      await ftp.cmd('TYPE I', 200);
+      await ftp.cmd('STOR f.txt', 425);
+      const [, appended] = await ftp.store('f.txt', Buffer.from('world'), 'APPE');
+      assert.equal(appended.code, 226, textOf(appended));
+      await ftp.cmd('STOR f.txt', 425);
+      await ftp.cmd('REST 11', 350);
+      const [, restarted] = await ftp.store('f.txt', Buffer.from('!'));
+      assert.equal(restarted.code, 226, textOf(restarted));
+      assert.equal(await readFile(file, 'utf8'), 'hello world!');
+    });
+  });
+
+  test('an upload cut before it stays refused a resume', async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'g.txt'), 'old');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'implicit'));
+      await ftp.cmd('TYPE I', 200);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+      await ftp.cmd('STOR g.txt', 150);
+      await ftp.uploadTruncated(conn, Buffer.from('new, cut'));
+      await ftp.expect(426);
+      await ftp.cmd('STOR g.txt', 425);
+      await ftp.epsv();
+      const appe = await ftp.cmd('APPE g.txt', 451);
+      assert.match(textOf(appe), /^Resume refused/);
+    });
+  });
+});
