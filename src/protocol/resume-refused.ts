@@ -5,7 +5,7 @@ import { Code } from './codes.js';
 
 export const RESUME_REFUSED_CODE = Code.LocalError;
 export const RESUME_REFUSED_TEXT =
-  'Resume refused (Append/Restart not permitted): the last upload to this file was cut, and the file still holds its previous version: upload it whole (without REST or APPE).';
+  'Resume refused (Append/Restart not permitted): an upload of this file did not complete, and the file still holds its previous version: upload it whole (without REST or APPE).';
 
 /** A reply that is this refusal. */
 export function isResumeRefused(code: number, text: string): boolean {
