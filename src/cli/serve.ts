@@ -358,7 +358,7 @@ export function tlsPolicyLine(
   const relaxed = [
     o.allowPlainControl ? 'login without TLS (allow-plain)' : '',
     o.allowClearData ? 'data without TLS, PROT C (allow-clear-data)' : '',
-    o.allowCcc ? 'a clear control connection after login, CCC (allow-ccc)' : '',
+    o.allowCcc ? 'a control connection cleared by CCC after login (allow-ccc)' : '',
   ].filter((s) => s !== '');
   if (relaxed.length === 0) return 'TLS is required for login and data.';
   return `TLS is NOT required everywhere: allowed are ${relaxed.join('; ')}.`;

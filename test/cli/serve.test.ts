@@ -70,7 +70,7 @@ test('the banner names each way around TLS the server allows, and never claims T
     assert.doesNotMatch(r.banner, /TLS is required/);
     assert.match(
       r.banner,
-      /TLS is NOT required everywhere: allowed are login without TLS \(allow-plain\); data without TLS, PROT C \(allow-clear-data\); a clear control connection after login, CCC \(allow-ccc\)\./,
+      /TLS is NOT required everywhere: allowed are login without TLS \(allow-plain\); data without TLS, PROT C \(allow-clear-data\); a control connection cleared by CCC after login \(allow-ccc\)\./,
     );
   } finally {
     assert.equal(await stop(r), 0);
