@@ -1,7 +1,7 @@
 import { ALIASES, canonicalVerb } from '../../protocol/command.js';
 import { Code } from '../../protocol/codes.js';
 import { formatFeatReply } from '../../protocol/features.js';
-import { reply } from '../../protocol/reply.js';
+import { reply, type Reply } from '../../protocol/reply.js';
 import { capabilitiesOf, hashAllowed } from '../capabilities.js';
 import { SITE_SYNTAX } from './files.js';
 import { command, type AnyCommandSpec } from './types.js';
@@ -81,12 +81,7 @@ export const infoCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'HELP [<sp> command]',
     async handle({ topic }, { specs }) {
-      if (topic.length > 0) {
-        const syntax = syntaxOf(topic, specs);
-        return syntax
-          ? reply(Code.Help, `Syntax: ${syntax}`)
-          : reply(Code.SyntaxErrorArgs, `Unknown command ${topic}.`);
-      }
+      if (topic.length > 0) return helpFor(topic, specs);
       const known = new Set<string>(specs.map((s) => s.verb));
       const aliases = Object.entries(ALIASES).filter(([, v]) => known.has(v));
       const verbs = [...known, ...aliases.map(([a]) => a)].sort();
@@ -99,16 +94,23 @@ export const infoCommands: AnyCommandSpec[] = [
 
 /**
  * HELP's answer for `topic` (a verb, upper case, single spaces): an alias is named as itself (XPWD
- * is not PWD to the client that asked), a SITE subcommand by its own syntax.
+ * is not PWD to the client that asked), a SITE subcommand by its own syntax. A known verb with
+ * more words is a wrong argument, not an unknown command.
  */
-function syntaxOf(topic: string, specs: readonly AnyCommandSpec[]): string | undefined {
+function helpFor(topic: string, specs: readonly AnyCommandSpec[]): Reply {
   const [word = '', ...rest] = topic.split(' ');
   const verb = canonicalVerb(word);
   const spec = specs.find((s) => s.verb === verb);
-  if (!spec) return undefined;
-  if (rest.length > 0) return verb === 'SITE' ? siteSyntax.get(rest.join(' ')) : undefined;
+  if (!spec) return reply(Code.SyntaxErrorArgs, `Unknown command ${topic}.`);
+  if (rest.length > 0) {
+    if (verb !== 'SITE') return reply(Code.SyntaxErrorArgs, 'HELP takes one command name.');
+    const site = siteSyntax.get(rest.join(' '));
+    return site
+      ? reply(Code.Help, `Syntax: ${site}`)
+      : reply(Code.SyntaxErrorArgs, `Unknown command ${topic}.`);
+  }
   // Each help text starts with its verb.
-  return word === spec.verb
-    ? spec.help
-    : `${word}${spec.help.slice(spec.verb.length)} (alias of ${spec.verb})`;
+  const syntax =
+    word === spec.verb ? spec.help : `${word}${spec.help.slice(spec.verb.length)} (alias of ${spec.verb})`;
+  return reply(Code.Help, `Syntax: ${syntax}`);
 }
