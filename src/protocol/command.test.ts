@@ -171,7 +171,7 @@ describe('parseCommand', () => {
     assert.deepEqual(parseCommand('FOOB x'), { kind: 'unknown', verb: 'FOOB' });
     for (const verb of ['XMD5', 'XSHA1', 'XSHA256', 'xcrc', 'R3TR'])
       assert.deepEqual(parseCommand(`${verb} f`), { kind: 'unknown', verb: verb.toUpperCase() });
-    for (const line of ['', '3RTR x', 'AB x', 'RE-TR x', 'FOO! x', 'MUCHTOOLONG x', '\u00ffXYZ'])
+    for (const line of ['', 'X', '3RTR x', 'AB x', 'RE-TR x', 'FOO! x', 'MUCHTOOLONG x', '\u00ffXYZ'])
       assert.equal(parseCommand(line).kind, 'invalid', JSON.stringify(line));
   });
 

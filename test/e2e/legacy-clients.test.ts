@@ -107,7 +107,8 @@ for (const mode of MODES) {
         for (const verb of ['XMD5', 'XSHA1', 'XSHA256', 'XCRC']) {
           assert.equal(textOf(await ftp.cmd(`${verb} a.txt`, 500)), `Unknown command ${verb}.`);
         }
-        for (const line of ['5XYZ a', 'RE-TR a', '!!!!']) {
+        // README: a verb is 3 to 8 letters and digits; a shorter word (X) is a syntax error too.
+        for (const line of ['5XYZ a', 'RE-TR a', '!!!!', 'X', 'AB c']) {
           assert.equal(textOf(await ftp.cmd(line, 500)), 'Syntax error, command unrecognized.', line);
         }
         await ftp.cmd('NOOP', 200);
