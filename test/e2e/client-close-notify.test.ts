@@ -60,6 +60,26 @@ describe('explicit: a close_notify that is part of CCC', { timeout: 60_000 }, ()
   });
 });
 
+describe('implicit: a close_notify that is part of REIN', { timeout: 60_000 }, () => {
+  const server = useFerry({});
+
+  test('sent before the 220: a new handshake on the same connection, a new greeting', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const ftp = track(await connectKeepingOpen(ts, 'implicit'));
+      await ftp.login(ts.user, ts.password);
+      ftp.socket.cork(); // REIN and the close_notify in one segment, as above
+      ftp.send('REIN');
+      await ftp.stopTls(); // REIN's 220 arrives inside the TLS session the client is leaving
+      ftp.socket.uncork();
+      await withDeadline(ftp.peerEndedTls, EVENT_MS, "the server's close_notify after REIN");
+      await ftp.startTls();
+      await ftp.expect(220);
+      await ftp.login(ts.user, ts.password);
+    });
+  });
+});
+
 describe('implicit: a close_notify sent with a CCC that is refused', { timeout: 60_000 }, () => {
   const server = useFerry({});
 
