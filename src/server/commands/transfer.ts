@@ -68,29 +68,30 @@ async function upload(
   }
   let stored = false;
   let refused = false;
-  /** A STOR from 0: what it replaces is remembered (see below), not continued. */
-  const replacement = offset === 0 && !append;
+  /**
+   * A STOR from 0: what it replaces is remembered (see below), not continued. Not one without a
+   * PASV/PORT first: it gets 425 before any data connection, so it cuts nothing.
+   */
+  const replacement = offset === 0 && !append && ctx.session.hasData;
   let replacing: FileVersion | undefined;
   let cutBefore = false;
-  /** Its data connection opened: from then on the client may hold bytes for sent. */
-  let began = false;
   try {
+    // The version a replacement replaces is remembered before the 150, not when its data
+    // connection is served: a client that has sent bytes the server never read (aborted as the
+    // connection came) holds them for sent too. A client resuming while this upload still runs
+    // (its own retry after a network drop, before the server saw the drop) is refused as well.
+    // Once stored, it is forgotten.
     replacing = replacement ? await versionOf(files, p) : undefined;
+    if (replacing) {
+      const version = replacing;
+      // A record an earlier cut upload left must outlive this one's refusal (see below).
+      cutBefore = await ctx.cutUploads.isCut(key, () => Promise.resolve(version));
+      await ctx.cutUploads.remember(key, version);
+    }
     const r = await ctx.transfer.run(
       command,
       opening,
       async (sock, t) => {
-        began = true;
-        // The version a replacement replaces is remembered before its data: a client resuming while
-        // this upload still runs (its own retry after a network drop, before the server saw the
-        // drop) must be refused too, not only after the cut. Once stored, it is forgotten. Not
-        // before: an upload that got no data connection (425, 522) cut nothing.
-        if (replacing) {
-          const version = replacing;
-          // A record an earlier cut upload left must outlive this one's refusal (see below).
-          cutBefore = await ctx.cutUploads.isCut(key, () => Promise.resolve(version));
-          await ctx.cutUploads.remember(key, version);
-        }
         // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
         const watch = new UploadWatch(sock.stream); // the storage's own failure: 451, not 426
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
@@ -120,14 +121,14 @@ async function upload(
     if (stored && replacement) await ctx.cutUploads.forget(key);
     return r;
   } finally {
-    // A replacement cut, aborted or failed once its data connection opened: the client may hold some
+    // A replacement cut, aborted or failed (also before the data flowed): the client may hold some
     // bytes for sent, and the file there (if any) is still the old one, which a resume must not
     // continue. A cut APPE or REST upload leaves the version it continued: still the start of what
     // the client sends, so its resume stays allowed (an append to a log, retried).
-    // Remembered when its data connection opened, unless the file changed meanwhile (another
-    // session's). Storage stuck under the cut upload (a frozen mount) must not hold its 426: after
-    // 1 s the version remembered then stands.
-    if (!stored && replacement && began) {
+    // Remembered from its start already, unless the file changed meanwhile (another session's).
+    // Storage stuck under the cut upload (a frozen mount) must not hold its 426: after 1 s the
+    // version remembered at the start stands.
+    if (!stored && replacement) {
       const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
       const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
       // Refused for good (551): the client was told nothing was stored, and nothing was: no resume
