@@ -12,7 +12,8 @@ const REFUSALS: ReadonlySet<ReplyCode> = new Set<ReplyCode>([
 
 /** Of 550, 552 and 553, those each command may send (RFC 959 5.4); the first is the fallback. */
 const ALLOWED: Readonly<Record<string, readonly ReplyCode[]>> = {
-  // No 550 before the 150. 552 is kept there too (over a quota): RFC 959 lists it among STOR's.
+  // No 550 before the 150. 552 before it is a deliberate exception (RFC 959 lists 452 there, 552
+  // after the 150): a quota is not transient, and lftp retries a 452 as it did the 451.
   STOR: [Code.NameNotAllowed, Code.ExceededStorage],
   STOU: [Code.NameNotAllowed, Code.ExceededStorage],
   APPE: [Code.FileUnavailable, Code.NameNotAllowed, Code.ExceededStorage],

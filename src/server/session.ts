@@ -182,11 +182,6 @@ export class Session {
     this.#data = endpoint;
   }
 
-  /** Whether PASV/EPSV/PORT/EPRT prepared an endpoint for the next transfer. */
-  get hasData(): boolean {
-    return this.#data !== undefined;
-  }
-
   /** A transfer takes the endpoint: one transfer per PASV/PORT. */
   takeData(): DataEndpoint | undefined {
     const d = this.#data;

@@ -1,11 +1,13 @@
 /**
- * A STOR that got no data connection (425: no PASV/PORT first) replaced nothing and cut nothing: a
- * resume of the file (APPE, REST + STOR) is not refused as one onto a cut upload's leftover. An
- * upload really cut stays refused after such a STOR.
+ * A STOR that got no data connection (425: no PASV/PORT first, or an active connect refused)
+ * replaced nothing and cut nothing: a resume of the file (APPE, REST + STOR) is not refused as one
+ * onto a cut upload's leftover. An upload really cut stays refused after such a STOR, and so does
+ * one whose client went as its data connection came (it may hold bytes for sent).
  */
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import net from 'node:net';
 import { describe, test } from 'node:test';
 import { loggedIn, textOf, useFerry, withClients } from './harness.js';
 
@@ -45,6 +47,43 @@ describe('a STOR that never started', { timeout: 60_000 }, () => {
       const appe = await ftp.cmd('APPE g.txt', 451);
       // It says no more than it knows: an upload of the file began and did not complete.
       assert.match(textOf(appe), /^Resume refused .*: an upload of this file did not complete, /);
+    });
+  });
+
+  test('an active connect refused (425 after the 150), then APPE of that file is taken', async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'a.txt'), 'hello ');
+    // A port nothing listens on: the server's connect to it is refused.
+    const closed = net.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const { port } = closed.address() as net.AddressInfo;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'implicit'));
+      await ftp.cmd('TYPE I', 200);
+      await ftp.cmd(`EPRT |1|127.0.0.1|${port}|`, 200);
+      await ftp.cmd('STOR a.txt', 150);
+      await ftp.expect(425);
+      const [, appended] = await ftp.store('a.txt', Buffer.from('world'), 'APPE');
+      assert.equal(appended.code, 226, textOf(appended));
+      assert.equal(await readFile(path.join(ts.root, 'a.txt'), 'utf8'), 'hello world');
+    });
+  });
+
+  test('a data connection dropped before its TLS (nothing could be sent), then APPE is taken', async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'h.txt'), 'old ');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'implicit'));
+      await ftp.cmd('TYPE I', 200);
+      const conn = await ftp.openData(await ftp.epsv(), { tls: false });
+      await ftp.cmd('STOR h.txt', 150);
+      conn.raw.destroy(); // PROT P: no byte can come before the handshake, which never happens
+      const failed = await ftp.expect();
+      assert.ok([425, 522].includes(failed.code), textOf(failed));
+      const [, appended] = await ftp.store('h.txt', Buffer.from('new'), 'APPE');
+      assert.equal(appended.code, 226, textOf(appended));
+      assert.equal(await readFile(path.join(ts.root, 'h.txt'), 'utf8'), 'old new');
     });
   });
 });

@@ -68,13 +68,12 @@ async function upload(
   }
   let stored = false;
   let refused = false;
-  /**
-   * A STOR from 0: what it replaces is remembered (see below), not continued. Not one without a
-   * PASV/PORT first: it gets 425 before any data connection, so it cuts nothing.
-   */
-  const replacement = offset === 0 && !append && ctx.session.hasData;
+  /** A STOR from 0: what it replaces is remembered (see below), not continued. */
+  const replacement = offset === 0 && !append;
   let replacing: FileVersion | undefined;
   let cutBefore = false;
+  /** No data connection came (425: no PASV/PORT, none made, a failed connect; 522): nothing sent. */
+  let unconnected = false;
   try {
     // The version a replacement replaces is remembered before the 150, not when its data
     // connection is served: a client that has sent bytes the server never read (aborted as the
@@ -118,6 +117,7 @@ async function upload(
     );
     stored = r.code === Code.ClosingDataSuccess;
     refused = r.code === Code.PageTypeUnknown;
+    unconnected = r.code === Code.CantOpenData || r.code === Code.TlsNegotiationFailed;
     if (stored && replacement) await ctx.cutUploads.forget(key);
     return r;
   } finally {
@@ -131,10 +131,10 @@ async function upload(
     if (!stored && replacement) {
       const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
       const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
-      // Refused for good (551): the client was told nothing was stored, and nothing was: no resume
-      // to refuse (the next APPE would get 451 "the last upload was cut"). Only this upload's own
-      // record goes: one an earlier cut left still guards the old version from a splice.
-      if (refused && unchanged && !cutBefore) await ctx.cutUploads.forget(key);
+      // Refused for good (551), or no data connection came: the client was told nothing was stored,
+      // and nothing was: no resume to refuse (the next APPE would get 451 "… did not complete").
+      // Only this upload's own record goes: one an earlier cut left still guards the old version.
+      if ((refused || unconnected) && unchanged && !cutBefore) await ctx.cutUploads.forget(key);
       else if (v && !unchanged) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
