@@ -53,7 +53,9 @@ export async function freePortOn(hosts: readonly string[]): Promise<number> {
 /**
  * `n` consecutive ports free on every one of `hosts`, checked by binding them in a child process:
  * a closed listener stays among this process's active resources until it is garbage-collected,
- * which would upset the e2e leak checks.
+ * which would upset the e2e leak checks. Chosen below the kernel's ephemeral range (ip_local_port_range, 32768–60999 here):
+ * between this probe and the server's bind, any listen(0) or outgoing connection of the tests
+ * running beside could otherwise take one (HAProxy once failed to start so).
  */
 export async function freeRangeOn(
   n: number,
@@ -67,13 +69,17 @@ const run = promisify(execFile);
 
 const PROBE = `
 const [n, ...hosts] = process.argv.slice(1);
+let ephemeralLow = 32768;
+try {
+  ephemeralLow = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').split(/[^0-9]+/)[0]) || ephemeralLow;
+} catch {}
 const bind = (host, port) => new Promise((resolve, reject) => {
   const s = net.createServer();
   s.once('error', reject);
   s.listen({ host, port, exclusive: true }, () => resolve(s));
 });
 for (let attempt = 0; attempt < 50; attempt++) {
-  const min = 30000 + Math.floor(Math.random() * 25000);
+  const min = 10000 + Math.floor(Math.random() * (ephemeralLow - 10000 - Number(n)));
   const servers = [];
   try {
     for (let p = min; p < min + Number(n); p++) for (const h of hosts) servers.push(await bind(h, p));
