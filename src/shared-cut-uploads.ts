@@ -11,8 +11,17 @@ export interface CutRecord {
 
 /** The records in a store every node sees, by user and (virtual) path; each call may reject. */
 export interface SharedCutUploads {
-  /** Keeps `r`, then drops what is older than `ttlMs` and the oldest beyond `max`. */
-  put(username: string, path: string, r: CutRecord, o: { ttlMs: number; max: number }): Promise<void>;
+  /**
+   * Keeps `r`, then drops what is older than `ttlMs` and the oldest beyond `max`. Resolves to the
+   * record `r` replaced, if one stood (expired or not): an upload learns in the same round trip
+   * whether an earlier cut's record guards the file.
+   */
+  put(
+    username: string,
+    path: string,
+    r: CutRecord,
+    o: { ttlMs: number; max: number },
+  ): Promise<CutRecord | undefined>;
   delete(username: string, path: string): Promise<void>;
   get(username: string, path: string): Promise<CutRecord | undefined>;
 }

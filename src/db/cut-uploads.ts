@@ -25,8 +25,13 @@ export class PgCutUploads implements SharedCutUploads {
     this.#logger = logger;
   }
 
-  async put(username: string, path: string, r: CutRecord, o: { ttlMs: number; max: number }): Promise<void> {
-    await this.#use(() => this.#put(username, path, r, o));
+  put(
+    username: string,
+    path: string,
+    r: CutRecord,
+    o: { ttlMs: number; max: number },
+  ): Promise<CutRecord | undefined> {
+    return this.#use(() => this.#put(username, path, r, o));
   }
 
   async delete(username: string, path: string): Promise<void> {
@@ -59,11 +64,22 @@ export class PgCutUploads implements SharedCutUploads {
     return undefined;
   }
 
-  async #put(username: string, path: string, r: CutRecord, o: { ttlMs: number; max: number }): Promise<void> {
-    await this.db.query(
-      `INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at) VALUES ($1, $2, $3, $4, $5, $6)
-       ON CONFLICT (username, path) DO UPDATE
-         SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at`,
+  async #put(
+    username: string,
+    path: string,
+    r: CutRecord,
+    o: { ttlMs: number; max: number },
+  ): Promise<CutRecord | undefined> {
+    // One statement: `before` sees the row as it stood (a WITH's parts share one snapshot).
+    const { rows } = await this.db.query<CutRow>(
+      `WITH before AS (
+         SELECT id, size, modified, at FROM ferry_cut_uploads WHERE username = $1 AND path = $2
+       ), put AS (
+         INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (username, path) DO UPDATE
+           SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at
+       )
+       SELECT id, size, modified, at FROM before`,
       [username, path, r.id ?? null, r.size, r.modified, r.at],
     );
     // Bounded whatever clients do: the expired, then the oldest beyond max.
@@ -72,6 +88,7 @@ export class PgCutUploads implements SharedCutUploads {
          OR at < (SELECT at FROM ferry_cut_uploads ORDER BY at DESC OFFSET $2 LIMIT 1)`,
       [r.at - o.ttlMs, o.max - 1],
     );
+    return recordOf(rows[0]);
   }
 
   async #get(username: string, path: string): Promise<CutRecord | undefined> {
@@ -79,13 +96,16 @@ export class PgCutUploads implements SharedCutUploads {
       'SELECT id, size, modified, at FROM ferry_cut_uploads WHERE username = $1 AND path = $2',
       [username, path],
     );
-    const row = rows[0];
-    if (!row) return undefined;
-    return {
-      ...(row.id === null ? {} : { id: row.id }),
-      size: Number(row.size),
-      modified: Number(row.modified),
-      at: Number(row.at),
-    };
+    return recordOf(rows[0]);
   }
+}
+
+function recordOf(row: CutRow | undefined): CutRecord | undefined {
+  if (!row) return undefined;
+  return {
+    ...(row.id === null ? {} : { id: row.id }),
+    size: Number(row.size),
+    modified: Number(row.modified),
+    at: Number(row.at),
+  };
 }

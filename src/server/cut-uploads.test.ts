@@ -28,6 +28,24 @@ describe('cut uploads', () => {
     assert.equal(await cuts.isCut(cutKey('gui', '/other.bin'), at(OLD)), false);
   });
 
+  it('remember says whether a record of that version stood (this process’s or the file’s, unexpired)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    let now = 1_800_000_000_000;
+    const clock = (): number => now;
+    const alone = new CutUploads(undefined, { now: clock });
+    const key = cutKey('gui', '/doc.bin');
+    assert.equal(await alone.remember(key, OLD), false, 'none yet');
+    assert.equal(await alone.remember(key, OLD), true, 'in memory');
+    assert.equal(await alone.remember(key, { ...OLD, size: OLD.size + 1 }), false, 'another version');
+    const file = join(dir, 'cut-uploads.json');
+    const [one, two] = [new CutUploads(file, { now: clock }), new CutUploads(file, { now: clock })];
+    await one.remember(key, OLD);
+    assert.equal(await two.remember(key, OLD), true, 'in the file (another process’s)');
+    now += CUT_TTL_MS + 1;
+    assert.equal(await one.remember(key, OLD), false, 'expired');
+  });
+
   it('with a file, a record one instance (process) writes is seen by another; it expires; their number is capped', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
     t.after(() => rm(dir, { recursive: true, force: true }));

@@ -74,6 +74,8 @@ export class CutUploads {
   readonly #shared: SharedCutUploads | undefined;
   /** Changes the file does not hold yet, by key: the record to keep, or null to drop it. */
   readonly #pending = new Map<string, Entry | null>();
+  /** For a record being kept (#editFile waits): what the file held for its key when it was merged. */
+  readonly #replaced = new Map<Entry, Entry | undefined>();
   readonly #writes: RetriedWrite;
 
   constructor(
@@ -94,20 +96,28 @@ export class CutUploads {
 
   /**
    * Remembers that `key` holds `v`, which an upload is replacing (from before its data) or a cut
-   * upload left. Resolves once it is in the file too; never rejects.
+   * upload left. Resolves once it is in the file too, to whether a record of `v` stood already
+   * (an earlier cut's, unexpired: in this process, the file or the database), read where the
+   * record is merged (no read of its own); never rejects.
    */
-  async remember(key: string, v: FileVersion): Promise<void> {
+  async remember(key: string, v: FileVersion): Promise<boolean> {
     const entry: Entry = {
       ...(v.id === undefined ? {} : { id: v.id }),
       size: v.size,
       modified: v.modified,
       at: this.#now(),
     };
+    const inMemory = this.#memory.get(key);
     this.#memory.delete(key);
     this.#memory.set(key, entry);
     prune(this.#memory, entry.at, this.#max);
-    await this.#share(key, (s, ...k) => s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }));
-    await this.#editFile(key, entry);
+    const shared = await this.#share(key, (s, ...k) =>
+      s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }),
+    );
+    const filed = await this.#editFile(key, entry);
+    return [inMemory, filed, shared].some(
+      (e) => e !== undefined && entry.at - e.at <= CUT_TTL_MS && sameVersion(e, v),
+    );
   }
 
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
@@ -117,12 +127,23 @@ export class CutUploads {
     await this.#editFile(key, null);
   }
 
-  /** Resolves once the file holds the change, or its write failed (then retried); never rejects. */
-  async #editFile(key: string, change: Entry | null): Promise<void> {
-    if (this.file === undefined) return;
+  /**
+   * Resolves once the file holds the change, or its write failed (then retried); never rejects.
+   * A record kept resolves to the one the file held for `key` before (undefined: none, or unknown).
+   */
+  async #editFile(key: string, change: Entry | null): Promise<Entry | undefined> {
+    if (this.file === undefined) return undefined;
     this.#pending.delete(key); // re-inserted: the newest change last, as the file keeps them
     this.#pending.set(key, change);
+    if (change === null) {
+      await this.#writes.flush();
+      return undefined;
+    }
+    this.#replaced.set(change, undefined);
     await this.#writes.flush();
+    const before = this.#replaced.get(change);
+    this.#replaced.delete(change);
+    return before;
   }
 
   /** Changes the file does not hold yet (tests). */
@@ -160,6 +181,7 @@ export class CutUploads {
           const cuts = new Map(Object.entries(await this.#read(file)));
           let changed = false;
           for (const [key, entry] of batch) {
+            if (entry !== null && this.#replaced.has(entry)) this.#replaced.set(entry, cuts.get(key));
             changed = cuts.delete(key) || changed;
             if (entry === null) continue;
             cuts.set(key, entry);

@@ -442,6 +442,10 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
         (await dbA.query<{ path: string }>('SELECT path FROM ferry_cut_uploads ORDER BY path')).rows.map(
           (r) => r.path,
         );
+      // A replacement on B learns of A's record from its own write (B's memory and file have none).
+      assert.equal(await b.remember(cutKey('u', '/doc.bin'), old), true, 'A’s record stood');
+      assert.equal(await b.remember(cutKey('v', '/doc.bin'), old), false, 'none stood');
+      await b.forget(cutKey('v', '/doc.bin'));
       await b.forget(cutKey('u', '/doc.bin'));
       assert.deepEqual(await keys(), [], 'stored on B: gone from the database');
 

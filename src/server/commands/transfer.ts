@@ -81,12 +81,8 @@ async function upload(
     // (its own retry after a network drop, before the server saw the drop) is refused as well.
     // Once stored, it is forgotten.
     replacing = replacement ? await versionOf(files, p) : undefined;
-    if (replacing) {
-      const version = replacing;
-      // A record an earlier cut upload left must outlive this one's refusal (see below).
-      cutBefore = await ctx.cutUploads.isCut(key, () => Promise.resolve(version));
-      await ctx.cutUploads.remember(key, version);
-    }
+    // A record an earlier cut upload left must outlive this one's refusal (see below).
+    if (replacing) cutBefore = await ctx.cutUploads.remember(key, replacing);
     const r = await ctx.transfer.run(
       command,
       opening,
