@@ -1,20 +1,25 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { replyForError, StorageError } from './errors.js';
+import { fitReply } from './protocol/failure-codes.js';
+import type { Reply } from './protocol/reply.js';
+
+/** The reply `verb` sends for `err`, as the control connection fits it. */
+const replyTo = (verb: string, err: unknown): Reply => fitReply(verb, replyForError(err).reply);
 
 describe('replyForError', () => {
   test('a refused name is 553 where a name is created, 550 for the other commands (RFC 959)', () => {
     const err = new StorageError('name-not-allowed', 'a\\b');
     assert.equal(replyForError(err).reply.code, 553, 'no command: as the error says');
-    assert.equal(replyForError(err, { verb: 'STOR' }).reply.code, 553);
-    const other = replyForError(err, { verb: 'DELE' }).reply;
+    assert.equal(replyTo('STOR', err).code, 553);
+    const other = replyTo('DELE', err);
     assert.deepEqual([other.code, other.lines], [550, ['File name not allowed.']]);
-    const mkd = replyForError(err, { verb: 'MKD' }).reply;
+    const mkd = replyTo('MKD', err);
     assert.deepEqual([mkd.code, mkd.lines], [550, ['File name not allowed.']], 'MKD: 550 only');
   });
 
   test('a refusal STOR may not send as 550 is 553', () => {
-    const r = replyForError(new StorageError('permission-denied', 'EACCES'), { verb: 'STOR' }).reply;
+    const r = replyTo('STOR', new StorageError('permission-denied', 'EACCES'));
     assert.deepEqual([r.code, r.lines], [553, ['Permission denied.']]);
   });
 
@@ -23,10 +28,11 @@ describe('replyForError', () => {
     const full = new StorageError('quota-exceeded', 'mkdir /d: insufficient storage space', {
       cause: enospc,
     });
-    const mkd = replyForError(full, { verb: 'MKD' }).reply;
+    const mkd = replyTo('MKD', full);
     assert.deepEqual([mkd.code, mkd.lines], [550, ["No space left on the server's disk."]]);
-    const quota = replyForError(new StorageError('quota-exceeded', 'over quota'), { verb: 'MKD' }).reply;
+    const quota = replyTo('MKD', new StorageError('quota-exceeded', 'over quota'));
     assert.deepEqual([quota.code, quota.lines], [550, ['Insufficient storage space.']]);
-    assert.equal(replyForError(full, { verb: 'STOR' }).reply.code, 552, 'an upload: 552 as before');
+    const stor = replyTo('STOR', full);
+    assert.deepEqual([stor.code, stor.lines], [552, ['Insufficient storage space.']], 'an upload: as before');
   });
 });

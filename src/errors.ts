@@ -1,6 +1,6 @@
 import { Code, type ReplyCode } from './protocol/codes.js';
-import { reply, type Reply } from './protocol/reply.js';
-import { failureCode } from './protocol/failure-codes.js';
+import { reply } from './protocol/reply.js';
+import type { Refusal } from './protocol/failure-codes.js';
 
 /**
  * Every error Ferry raises on purpose carries a stable string code. The ONE table that maps error
@@ -166,11 +166,7 @@ const replyTable: Partial<Record<FerryErrorCode, [ReplyCode, string | typeof OWN
   ERR_TIMEOUT: [Code.TransferAborted, 'Transfer timed out.'],
 };
 
-/** What the failed command was doing, where the reply depends on it. */
-export interface ErrorSite {
-  /** The command: its reply takes a code RFC 959 allows it (protocol/failure-codes.ts). */
-  readonly verb?: string;
-}
+const DISK_FULL = "No space left on the server's disk.";
 
 /** A full disk (ENOSPC, also out of inodes) anywhere in `err`'s causes, as the reply names it. */
 function diskFull(err: Error): boolean {
@@ -180,10 +176,11 @@ function diskFull(err: Error): boolean {
 }
 
 /**
- * The one place an error becomes a reply. Unknown errors give 451 and `unknown: true` so the
- * caller logs them; their message never reaches the client.
+ * The one place an error becomes a reply (the control connection then fits its code to the command:
+ * protocol/failure-codes.ts). Unknown errors give 451 and `unknown: true` so the caller logs them;
+ * their message never reaches the client.
  */
-export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Reply; unknown: boolean } {
+export function replyForError(err: unknown): { reply: Refusal; unknown: boolean } {
   if (err instanceof StorageError && err.permission !== undefined) {
     // As the policy's own refusal says it (policy.ts): the same rule, met through a link.
     return { reply: reply(Code.FileUnavailable, `Permission denied: ${err.permission}`), unknown: false };
@@ -191,14 +188,16 @@ export function replyForError(err: unknown, site: ErrorSite = {}): { reply: Repl
   if (err instanceof FerryError) {
     const entry = replyTable[err.code];
     if (entry) {
-      const code = site.verb === undefined ? entry[0] : failureCode(site.verb, entry[0]);
-      let text = entry[1] === OWN || err instanceof QuotaError ? err.message : entry[1];
-      // No 552 allowed (MKD): the text says whether the disk or a quota is full.
-      if (entry[0] === Code.ExceededStorage && code !== entry[0] && diskFull(err))
-        text = "No space left on the server's disk.";
-      if (err instanceof StorageError && err.detail !== undefined)
-        text = `${text.replace(/\.$/, '')}: ${err.detail}.`;
-      return { reply: reply(code, text), unknown: false };
+      const [code, own] = entry;
+      const text = own === OWN || err instanceof QuotaError ? err.message : own;
+      const detailed = (t: string): string =>
+        err instanceof StorageError && err.detail !== undefined
+          ? `${t.replace(/\.$/, '')}: ${err.detail}.`
+          : t;
+      // Where no 552 is allowed (MKD), the text says whether the disk or a quota is full.
+      const refitted =
+        code === Code.ExceededStorage && diskFull(err) ? { refitted: [detailed(DISK_FULL)] as const } : {};
+      return { reply: { ...reply(code, detailed(text)), ...refitted }, unknown: false };
     }
   }
   return {

@@ -35,3 +35,18 @@ test('other codes pass, and the text is kept', () => {
     lines: ['Permission denied.'],
   });
 });
+
+test('a refusal whose code changes takes its refitted text; one whose code stays keeps its own', () => {
+  const full = {
+    ...reply(Code.ExceededStorage, 'Insufficient storage space.'),
+    refitted: ["No space left on the server's disk."] as const,
+  };
+  assert.deepEqual(fitReply('MKD', full), {
+    code: Code.FileUnavailable,
+    lines: ["No space left on the server's disk."],
+  });
+  assert.deepEqual(fitReply('STOR', full), {
+    code: Code.ExceededStorage,
+    lines: ['Insufficient storage space.'],
+  });
+});

@@ -32,8 +32,17 @@ export function failureCode(verb: string, code: ReplyCode): ReplyCode {
   return allowed.includes(code) ? code : (allowed[0] ?? code);
 }
 
-/** `r` with the code `verb` may send (its text kept). */
-export function fitReply(verb: string, r: Reply): Reply {
+/**
+ * A refusal whose text names its code's cause, with the text it takes where its command may not
+ * send that code (a full disk's 552 as MKD's 550: "No space left…", not "Insufficient storage").
+ */
+export interface Refusal extends Reply {
+  readonly refitted?: Reply['lines'];
+}
+
+/** `r` with the code `verb` may send: its text kept, or its `refitted` one where the code changed. */
+export function fitReply(verb: string, r: Refusal): Reply {
   const code = failureCode(verb, r.code);
-  return code === r.code ? r : { ...r, code };
+  if (code === r.code && r.refitted === undefined) return r;
+  return { code, lines: code === r.code ? r.lines : (r.refitted ?? r.lines) };
 }

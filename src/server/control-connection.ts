@@ -674,7 +674,7 @@ export class ControlConnection {
       // Refused before any data (already over): said at info, as the transfer line says a crossing.
       if (err instanceof QuotaError)
         this.logger.info({ command: verb, user: this.account?.username, reason: err.message }, 'refused');
-      const { reply: r, unknown } = replyForError(err, { verb: spec.verb });
+      const { reply: r, unknown } = replyForError(err);
       if (unknown) this.logger.error({ err, command: verb }, 'command failed');
       return r;
     }

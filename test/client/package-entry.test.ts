@@ -37,8 +37,8 @@ const ours = (stdout: string): string[] =>
     .filter((u) => u.includes('/dist/src/'))
     .map((u) => u.slice(u.indexOf('/dist/src/') + '/dist/src/'.length))
     .sort();
-/** errors.js and the protocol modules it imports: shared with the server, never copied. */
-const SHARED = ['errors.js', 'protocol/codes.js', 'protocol/failure-codes.js', 'protocol/reply.js'];
+/** errors.js and the two protocol modules it imports: shared with the server, never copied. */
+const SHARED = ['errors.js', 'protocol/codes.js', 'protocol/reply.js'];
 
 /** Runs `ferry ARGS` (dist/src/cli/main.js) with the hook: its stdout, load lines included. */
 async function ferryLoading(args: readonly string[]): Promise<string> {
