@@ -1,34 +1,31 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { LocalStorage } from '../../src/storage/local.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
+import { mountTmpfs, type Tmpfs } from '../support/tmpfs.js';
 import { loggedIn, MODES, withClients } from './harness.js';
 
-const run = promisify(execFile);
 /** A file more than half the 1 MiB disk: a second copy of it does not fit. */
 const PART = 600 * 1024;
 
 /** A real full disk: the user's root is a 1 MiB tmpfs (the tests run as root, as CI does). */
 describe('full disk', () => {
+  let disk: Tmpfs;
   let mount: string;
   let ts: TestServer;
 
   before(async () => {
-    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-full-'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+    disk = await mountTmpfs('ferry-full-', { sizeBytes: 1024 * 1024 });
+    mount = disk.path;
     ts = await startFerry({ storageFor: () => new LocalStorage({ root: mount }) });
   });
 
   after(async () => {
     await ts?.close();
-    await run('umount', [mount]).catch(() => {});
-    await rm(mount, { recursive: true, force: true });
+    await disk?.unmount();
   });
 
   for (const mode of MODES) {
@@ -112,12 +109,12 @@ describe('full disk', () => {
 
 /** No inodes left (a tmpfs of a few): MKD fails with ENOSPC, as on a full ext4. */
 describe('no room for a directory', () => {
-  let mount: string;
+  let disk: Tmpfs;
   let ts: TestServer;
 
   before(async () => {
-    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-inodes-'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m,nr_inodes=8', 'tmpfs', mount]);
+    disk = await mountTmpfs('ferry-inodes-', { sizeBytes: 1024 * 1024, inodes: 8 });
+    const mount = disk.path;
     for (let i = 0; i < 100; i++) {
       const made = await writeFile(path.join(mount, `f${i}`), '').then(
         () => true,
@@ -130,8 +127,7 @@ describe('no room for a directory', () => {
 
   after(async () => {
     await ts?.close();
-    await run('umount', [mount]).catch(() => {});
-    await rm(mount, { recursive: true, force: true });
+    await disk?.unmount();
   });
 
   test('MKD gets 550 saying the disk is full: RFC 959 gives MKD no 552', async () => {

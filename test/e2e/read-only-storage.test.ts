@@ -1,16 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { LocalStorage } from '../../src/storage/local.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { textOf } from '../support/raw-ftp.js';
+import { mountTmpfs, type Tmpfs } from '../support/tmpfs.js';
 import { loggedIn, withClients } from './harness.js';
-
-const run = promisify(execFile);
 
 /**
  * A read-only filesystem (a tmpfs remounted ro; the tests run as root, as CI does): uploads are
@@ -18,21 +14,21 @@ const run = promisify(execFile);
  * did a thousand times), and the refusal leaves no cut-upload record refusing a later APPE.
  */
 describe('read-only storage', () => {
+  let disk: Tmpfs;
   let mount: string;
   let ts: TestServer;
 
   before(async () => {
-    mount = await mkdtemp(path.join(os.tmpdir(), 'ferry-ro-'));
-    await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mount]);
+    disk = await mountTmpfs('ferry-ro-', { sizeBytes: 1024 * 1024 });
+    mount = disk.path;
     await writeFile(path.join(mount, 'keep.txt'), 'old\n');
-    await run('mount', ['-o', 'remount,ro', mount]);
+    await disk.remount('ro');
     ts = await startFerry({ storageFor: () => new LocalStorage({ root: mount }) });
   });
 
   after(async () => {
     await ts?.close();
-    await run('umount', [mount]).catch(() => {});
-    await rm(mount, { recursive: true, force: true });
+    await disk?.unmount();
   });
 
   test('STOR, APPE and REST + STOR get 553 (APPE 550) before any 150; once writable again APPE works', async () => {
@@ -55,7 +51,7 @@ describe('read-only storage', () => {
         );
         await ftp.cmd('NLST', 425); // nothing followed, and the data connection went with the refusal
       }
-      await run('mount', ['-o', 'remount,rw', mount]);
+      await disk.remount('rw');
       const [, appended] = await ftp.store('keep.txt', Buffer.from('more\n'), 'APPE');
       assert.equal(appended.code, 226, `no cut record: ${textOf(appended)}`);
       assert.equal(await readFile(path.join(mount, 'keep.txt'), 'utf8'), 'old\nmore\n');
