@@ -5,70 +5,55 @@
  * local file that does not exist is refused before anything is sent.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 
-import type { FerryClient } from '../../src/client/client.js';
 import { LocalError } from '../../src/client/errors.js';
 import { ReplyError } from '../../src/errors.js';
-import { startFerry, type TestServer } from '../support/ferry.js';
-import { clientOf } from './helpers.js';
+import { useFerryFixture } from './ferry-fixture.js';
 
 describe('get() with an offset', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  let c: FerryClient;
-  let dir: string;
-  before(async () => {
-    ts = await startFerry();
-    c = await clientOf(ts);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-get-offset-'));
-    await writeFile(path.join(ts.root, 'small.txt'), 'hello\n');
-  });
-  after(async () => {
-    c?.destroy();
-    await ts?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const f = useFerryFixture('ferry-get-offset-');
+  before(() => writeFile(path.join(f.ts.root, 'small.txt'), 'hello\n'));
 
   it('into a longer local file: the file ends where the remote one does', async () => {
-    const local = path.join(dir, 'longer.txt');
+    const local = path.join(f.dir, 'longer.txt');
     await writeFile(local, 'ABCDEFGHIJKLMNOP');
-    const r = await c.get('/small.txt', local, { offset: 2 });
+    const r = await f.c.get('/small.txt', local, { offset: 2 });
     assert.equal(r.bytes, 4);
     assert.equal(await readFile(local, 'utf8'), 'ABllo\n');
   });
 
   it('into a shorter local file: its first bytes stay, the rest is the remote file', async () => {
-    const local = path.join(dir, 'shorter.txt');
+    const local = path.join(f.dir, 'shorter.txt');
     await writeFile(local, 'AB');
-    await c.get('/small.txt', local, { offset: 2 });
+    await f.c.get('/small.txt', local, { offset: 2 });
     assert.equal(await readFile(local, 'utf8'), 'ABllo\n');
   });
 
   it('refused by the server: the local file keeps every byte', async () => {
-    const local = path.join(dir, 'kept.txt');
+    const local = path.join(f.dir, 'kept.txt');
     await writeFile(local, 'ABCDEFGHIJKLMNOP');
-    await assert.rejects(c.get('/no-such.txt', local, { offset: 2 }), ReplyError);
+    await assert.rejects(f.c.get('/no-such.txt', local, { offset: 2 }), ReplyError);
     assert.equal(await readFile(local, 'utf8'), 'ABCDEFGHIJKLMNOP');
   });
 
   it('into a local file that does not exist: ERR_LOCAL saying so, nothing created', async () => {
-    const local = path.join(dir, 'missing.txt');
-    await assert.rejects(c.get('/small.txt', local, { offset: 2 }), (err: unknown) => {
+    const local = path.join(f.dir, 'missing.txt');
+    await assert.rejects(f.c.get('/small.txt', local, { offset: 2 }), (err: unknown) => {
       assert.ok(err instanceof LocalError, String(err));
       assert.equal(err.systemCode, 'ENOENT');
       assert.match(err.message, /at offset 2: the file does not exist/);
       return true;
     });
     await assert.rejects(stat(local), { code: 'ENOENT' });
-    assert.equal((await c.send('NOOP')).code, 200);
+    assert.equal((await f.c.send('NOOP')).code, 200);
   });
 
   it('offset 0 into a local file that does not exist creates it', async () => {
-    const local = path.join(dir, 'new.txt');
-    await c.get('/small.txt', local, { offset: 0 });
+    const local = path.join(f.dir, 'new.txt');
+    await f.c.get('/small.txt', local, { offset: 0 });
     assert.equal(await readFile(local, 'utf8'), 'hello\n');
   });
 });

@@ -10,18 +10,17 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 
 import { FerryClient } from '../../src/client/client.js';
 import { LocalError } from '../../src/client/errors.js';
 import { FerryError } from '../../src/errors.js';
 import { EXIT, exitCodeFor } from '../../src/cli/client-exit-codes.js';
-import { startFerry, type TestServer } from '../support/ferry.js';
-import { clientOf, DialogueLog, optionsOf } from './helpers.js';
+import { useFerryFixture } from './ferry-fixture.js';
+import { DialogueLog, optionsOf } from './helpers.js';
 
 const CHUNK = 65_536;
 
@@ -39,20 +38,8 @@ function local(expected: { message?: string; systemCode?: string }) {
 }
 
 describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
-  let ts: TestServer;
-  let c: FerryClient;
-  let dir: string;
-  before(async () => {
-    ts = await startFerry();
-    c = await clientOf(ts);
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-local-errors-'));
-    await c.put(Readable.from([Buffer.alloc(128 * CHUNK)]), 'big.bin');
-  });
-  after(async () => {
-    c?.destroy();
-    await ts?.close();
-    await rm(dir, { recursive: true, force: true });
-  });
+  const f = useFerryFixture('ferry-local-errors-');
+  before(() => f.c.put(Readable.from([Buffer.alloc(128 * CHUNK)]), 'big.bin'));
 
   it("put: the source stream's own error, not the server's 426", async () => {
     let i = 0;
@@ -62,21 +49,21 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
         else this.destroy(new Error('source broke'));
       },
     });
-    await assert.rejects(c.put(source, 'x.bin'), local({ message: 'source broke' }));
-    assert.equal((await c.send('NOOP')).code, 200);
+    await assert.rejects(f.c.put(source, 'x.bin'), local({ message: 'source broke' }));
+    assert.equal((await f.c.send('NOOP')).code, 200);
   });
 
   it('put: a stream in object mode giving objects: ERR_LOCAL, nothing stored, the connection goes on', async () => {
     // The socket's write threw from inside pipe(), uncaught: the caller's process ended.
     await assert.rejects(
-      c.put(Readable.from([{ id: 1 }, { id: 2 }]), 'rows.json'),
+      f.c.put(Readable.from([{ id: 1 }, { id: 2 }]), 'rows.json'),
       local({ message: 'The stream given to put() gave an object, not bytes (a Buffer or a string).' }),
     );
-    assert.equal((await c.send('SIZE rows.json')).code, 550);
+    assert.equal((await f.c.send('SIZE rows.json')).code, 550);
     // Buffers, byte views and strings in object mode are bytes (Readable.from makes such streams).
     const mixed = Readable.from([Buffer.from('ab'), new Uint8Array([99]), 'dé']);
-    assert.equal((await c.put(mixed, 'mixed.bin')).bytes, 6);
-    assert.equal((await c.send('SIZE mixed.bin')).lines[0], '6');
+    assert.equal((await f.c.put(mixed, 'mixed.bin')).bytes, 6);
+    assert.equal((await f.c.send('SIZE mixed.bin')).lines[0], '6');
   });
 
   it("get: the destination stream's own error", async () => {
@@ -86,15 +73,15 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
         cb(++writes > 2 ? new Error('disk full') : null);
       },
     });
-    await assert.rejects(c.get('big.bin', sink), local({ message: 'disk full' }));
-    assert.equal((await c.send('NOOP')).code, 200);
+    await assert.rejects(f.c.get('big.bin', sink), local({ message: 'disk full' }));
+    assert.equal((await f.c.send('NOOP')).code, 200);
   });
 
   it('a stream destroyed or failed before the call: ERR_LOCAL, nothing sent, the process lives', async () => {
     // The data connection was given up by resetting its TCP socket under the TLS socket (SIGSEGV);
     // then the transfer ran and failed with the server's 522 or 426.
     const log = new DialogueLog();
-    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    const d = await FerryClient.connect({ ...(await optionsOf(f.ts)), log: log.log });
     try {
       const sent = log.lines.length;
       const sink = new PassThrough();
@@ -126,7 +113,7 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
   it('a source that has already ended (read before): ERR_LOCAL before STOR, no empty file made', async () => {
     // It was taken as an empty upload: STOR, 226, and the remote file emptied.
     const log = new DialogueLog();
-    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    const d = await FerryClient.connect({ ...(await optionsOf(f.ts)), log: log.log });
     try {
       const sent = log.lines.length;
       const read = Readable.from([Buffer.from('abc')]); // destroyed after its end (autoDestroy)
@@ -152,22 +139,22 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
     // The stream had no 'error' listener until the data connection was there: its ENOENT came
     // first, as an unhandled 'error' event that ended the process.
     await assert.rejects(
-      c.put(createReadStream(path.join(dir, 'missing.csv')), 'missing.csv'),
+      f.c.put(createReadStream(path.join(f.dir, 'missing.csv')), 'missing.csv'),
       local({ systemCode: 'ENOENT' }),
     );
     await assert.rejects(
-      c.get('big.bin', createWriteStream(path.join(dir, 'no-dir', 'f.bin'))),
+      f.c.get('big.bin', createWriteStream(path.join(f.dir, 'no-dir', 'f.bin'))),
       local({ systemCode: 'ENOENT' }),
     );
-    assert.equal((await c.send('NOOP')).code, 200);
-    assert.equal((await c.stat('big.bin')).size, 128 * CHUNK);
+    assert.equal((await f.c.send('NOOP')).code, 200);
+    assert.equal((await f.c.stat('big.bin')).size, 128 * CHUNK);
   });
 
   it('a local side of the wrong type (from JavaScript): ERR_USAGE, nothing sent, the connection stays usable', async () => {
     // put(Buffer) threw "local.on is not a function" with the transfer's reply still awaited: every
     // later call failed with ERR_BUSY, and close() crashed.
     const log = new DialogueLog();
-    const d = await FerryClient.connect({ ...(await optionsOf(ts)), log: log.log });
+    const d = await FerryClient.connect({ ...(await optionsOf(f.ts)), log: log.log });
     try {
       const usage = (text: string) => (err: unknown) =>
         err instanceof FerryError && err.code === 'ERR_USAGE' && err.message.includes(text);
@@ -190,29 +177,35 @@ describe('local failures are ERR_LOCAL errors', { timeout: 60_000 }, () => {
   });
 
   it('resume onto a larger file: get -c fails as a local file error, put -c as a remote one', async () => {
-    const bigger = path.join(dir, 'bigger.bin');
+    const bigger = path.join(f.dir, 'bigger.bin');
     await writeFile(bigger, Buffer.alloc(128 * CHUNK + 1));
     await assert.rejects(
-      c.get('big.bin', bigger, { resume: true }),
+      f.c.get('big.bin', bigger, { resume: true }),
       local({
         message: `Cannot resume: the local file has ${128 * CHUNK + 1} bytes, more than the ${128 * CHUNK} of big.bin.`,
       }),
     );
     assert.equal((await stat(bigger)).size, 128 * CHUNK + 1, 'the local file is left as it was');
-    const smaller = path.join(dir, 'smaller.bin');
+    const smaller = path.join(f.dir, 'smaller.bin');
     await writeFile(smaller, 'x');
-    await assert.rejects(c.put(smaller, 'big.bin', { resume: true }), (err: unknown) => {
+    await assert.rejects(f.c.put(smaller, 'big.bin', { resume: true }), (err: unknown) => {
       assert.ok(err instanceof FerryError && err.code === 'ERR_REMOTE', String(err));
       assert.equal(exitCodeFor(err), EXIT.remote);
       return true;
     });
-    assert.equal((await c.stat('big.bin')).size, 128 * CHUNK, 'the remote file is left as it was');
+    assert.equal((await f.c.stat('big.bin')).size, 128 * CHUNK, 'the remote file is left as it was');
   });
 
   it('local files that cannot be opened: ENOENT, EISDIR', async () => {
-    await assert.rejects(c.put(path.join(dir, 'missing', 'file'), 'b.bin'), local({ systemCode: 'ENOENT' }));
-    await assert.rejects(c.get('big.bin', path.join(dir, 'no-dir', 'x')), local({ systemCode: 'ENOENT' }));
-    await assert.rejects(c.get('big.bin', dir), local({ systemCode: 'EISDIR' }));
-    assert.equal((await c.send('NOOP')).code, 200);
+    await assert.rejects(
+      f.c.put(path.join(f.dir, 'missing', 'file'), 'b.bin'),
+      local({ systemCode: 'ENOENT' }),
+    );
+    await assert.rejects(
+      f.c.get('big.bin', path.join(f.dir, 'no-dir', 'x')),
+      local({ systemCode: 'ENOENT' }),
+    );
+    await assert.rejects(f.c.get('big.bin', f.dir), local({ systemCode: 'EISDIR' }));
+    assert.equal((await f.c.send('NOOP')).code, 200);
   });
 });
