@@ -7,37 +7,27 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { S3Connection, s3Settings } from '../../src/storage/s3-connection.js';
 import { LIST_PAGE } from '../../src/storage/s3-listing.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import type { StorageContext, VPath } from '../../src/storage/types.js';
-import { startCeph, type CephGateway } from '../support/ceph.js';
+import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 
-let ceph: CephGateway;
+let cluster: CephBucket;
 let bucket: string;
 let admin: S3Client;
 before(async () => {
-  ceph = await startCeph();
-  bucket = await ceph.bucket('progress');
-  admin = ceph.client();
+  cluster = await startCephBucket('progress');
+  ({ bucket, admin } = cluster);
 });
 after(async () => {
-  admin?.destroy();
-  await ceph?.stop();
+  await cluster?.close();
 });
 
 /** `work` with a storage on the bucket's `u/` and a context counting its steps. */
 async function withStorage(
   work: (storage: S3Storage, c: StorageContext, steps: () => number) => Promise<void>,
 ): Promise<void> {
-  const conn = new S3Connection(
-    s3Settings({
-      endpoint: ceph.endpoint,
-      forcePathStyle: true,
-      accessKeyId: ceph.accessKeyId,
-      secretAccessKey: ceph.secretAccessKey,
-    }),
-  );
+  const conn = cluster.connection();
   let steps = 0;
   const context = { sessionId: 's', signal: new AbortController().signal, progress: () => void steps++ };
   try {

@@ -18,9 +18,16 @@ export interface CephBucket {
   close(): Promise<void>;
 }
 
-/** A gateway with a bucket named from `name`; `settings` for `conn` (partSize, maxAttempts…). */
-export async function startCephBucket(name: string, settings: S3SettingsInput = {}): Promise<CephBucket> {
-  const ceph = await startCeph();
+/**
+ * A gateway with a bucket named from `name`; `settings` for `conn` (partSize, maxAttempts…), `gateway`
+ * for the gateway itself (its memstore's size).
+ */
+export async function startCephBucket(
+  name: string,
+  settings: S3SettingsInput = {},
+  gateway: { memBytes?: number } = {},
+): Promise<CephBucket> {
+  const ceph = await startCeph(gateway);
   const connection = (o: S3SettingsInput = {}): S3Connection =>
     new S3Connection(
       s3Settings({
