@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import net from 'node:net';
 import { describe, test } from 'node:test';
-import { loggedIn, textOf, useFerry, withClients } from './harness.js';
+import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 describe('a STOR that never started', { timeout: 60_000 }, () => {
   const server = useFerry();
@@ -86,4 +86,40 @@ describe('a STOR that never started', { timeout: 60_000 }, () => {
       assert.equal(await readFile(path.join(ts.root, 'h.txt'), 'utf8'), 'old new');
     });
   });
+
+  // The race a client's abort on its first bytes hit (test/client/ferry-server.test.ts, `put -c`
+  // onto a cut upload): its side of the data connection was ready and bytes written, the server's
+  // not yet. Held here: the client never starts the data connection's TLS, so the server cannot
+  // serve it before the ABOR or the close; the record must stand from the 150 on. The data
+  // connection stays open (one dropped before its TLS is the case above: no record).
+  for (const [how, name] of [
+    ['ABOR', 'i.txt'],
+    ['the control connection closed', 'j.txt'],
+  ] as const)
+    test(`a STOR ended (${how}) after its 150, its data connection made but not served: a resume stays refused`, async () => {
+      const ts = server();
+      await writeFile(path.join(ts.root, name), 'old');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(ts, 'implicit'));
+        await ftp.cmd('TYPE I', 200);
+        await ftp.openData(await ftp.epsv(), { tls: false });
+        await ftp.cmd(`STOR ${name}`, 150);
+        let next = ftp;
+        if (how === 'ABOR') {
+          await ftp.cmd('ABOR', 426);
+          await ftp.expect(226);
+        } else {
+          const from = ts.logs.length;
+          ftp.socket.destroy(); // the control connection alone
+          // Its end is a 426 (425 or 522, no data connection, would forget the record).
+          const done = await waitForLog(ts, (l) => l.msg === 'transfer', from);
+          assert.equal((done.obj as { reply?: number }).reply, 426);
+          next = track(await loggedIn(ts, 'implicit'));
+        }
+        await next.epsv();
+        const appe = await next.cmd(`APPE ${name}`, 451);
+        assert.match(textOf(appe), /^Resume refused .*: an upload of this file did not complete, /);
+        assert.equal(await readFile(path.join(ts.root, name), 'utf8'), 'old');
+      });
+    });
 });
