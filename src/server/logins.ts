@@ -20,6 +20,11 @@ export interface LoggedInSession {
 export interface UserSessionCounter {
   /** Counts one more session of `user` and resolves true, or false when `max` are in use. */
   take(user: string, max: number): Promise<boolean>;
+  /**
+   * Counts a session of `user`, who has no limit now: a limit set later (a reload) must count the
+   * sessions already open. Absent: only the sessions of limited users are counted.
+   */
+  add?(user: string): void;
   /** One counted session of `user` ended. */
   give(user: string): void;
 }
@@ -69,6 +74,9 @@ export class Logins {
         }
         this.counted.add(s);
       } else if (set.size >= p.maxSessions) return false;
+    } else if (this.counter?.add) {
+      this.counter.add(p.username);
+      this.counted.add(s);
     }
     set.add(s);
     this.byUser.set(p.username, set);

@@ -93,6 +93,8 @@ export type FromWorker =
       readonly user: string;
       readonly max: number;
     }
+  /** A session of `user`, who has no limit, began (counted all the same: a limit may come). */
+  | { readonly type: 'ferry:user-session-add'; readonly user: string }
   /** One of `user`'s counted sessions has ended. */
   | { readonly type: 'ferry:user-session-give'; readonly user: string }
   /**
@@ -135,6 +137,7 @@ const fromWorkerTypes = new Set<string>([
   'ferry:metrics',
   'ferry:who',
   'ferry:user-session-take',
+  'ferry:user-session-add',
   'ferry:user-session-give',
   'ferry:logout',
 ]);

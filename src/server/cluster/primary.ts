@@ -88,7 +88,7 @@ export class ClusterPrimary {
   /** Refusals at accept are rate-limited per address, as in a single-process server. */
   private readonly warnings: WarningLimiter;
   private readonly handed = new Map<number, Handed>();
-  /** Sessions of users with maxSessions, counted for all workers. */
+  /** Every user's sessions, counted for all workers (maxSessions; one set by a reload too). */
   private readonly userSessions = new UserSessions<WorkerSlot>();
   /** Reads PROXY headers from trusted proxies before admission. */
   private readonly edge: ProxyEdge;
@@ -497,7 +497,8 @@ export class ClusterPrimary {
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);
       slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });
-    } else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
+    } else if (m.type === 'ferry:user-session-add') this.userSessions.add(slot, m.user);
+    else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
     else if (m.type === 'ferry:ready') {
       if (slot.stale) void this.catchUp(slot);
       else this.serveOn(slot);

@@ -1,6 +1,7 @@
 /**
- * The primary's count of the sessions of users with a session limit, per worker, so that
- * `maxSessions` holds across all workers (a worker asks before its PASS succeeds).
+ * The primary's count of every user's sessions, per worker, so that `maxSessions` holds across all
+ * workers (a worker asks before its PASS succeeds); those of users without a limit too, which a
+ * limit set later (a reload) must count.
  */
 export class UserSessions<W> {
   private readonly byUser = new Map<string, Map<W, number>>();
@@ -11,9 +12,15 @@ export class UserSessions<W> {
     let total = 0;
     for (const n of counts.values()) total += n;
     if (total >= max) return false;
+    this.add(worker, user);
+    return true;
+  }
+
+  /** Counts one more session of `user` (who has no limit) on `worker`. */
+  add(worker: W, user: string): void {
+    const counts = this.byUser.get(user) ?? new Map<W, number>();
     counts.set(worker, (counts.get(worker) ?? 0) + 1);
     this.byUser.set(user, counts);
-    return true;
   }
 
   give(worker: W, user: string): void {

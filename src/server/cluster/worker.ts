@@ -103,6 +103,7 @@ export async function serveAsWorker(
   else
     server.countUserSessionsWith({
       take: (user, max) => ask((id) => ({ type: 'ferry:user-session-take', id, user, max })),
+      add: (user) => reply({ type: 'ferry:user-session-add', user }),
       give: (user) => reply({ type: 'ferry:user-session-give', user }),
     });
   const stop = (notice?: string): void => {
