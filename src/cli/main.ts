@@ -1,6 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
+import { ServeSignals } from './serve-signals.js';
 
 /** The only place that reads argv and decides exit codes for the server side. */
 const program = new Command('ferry')
@@ -25,8 +26,11 @@ if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
   // The version needs no command: loading them all took most of a second.
 } else if (first !== undefined && CLIENT_COMMANDS.has(first))
   (await client()).registerClientCommands(program);
-else if (first === 'serve') (await import('./serve.js')).registerServe(program);
-else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
+else if (first === 'serve') {
+  // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
+  const signals = new ServeSignals();
+  (await import('./serve.js')).registerServe(program, signals);
+} else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {
   const [serve, users, hash, bans, who, db, probe, clientCommands] = await Promise.all([
     import('./serve.js'),

@@ -41,10 +41,12 @@ import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
 import { makeDirectory } from '../auth/file-owner.js';
 import { FerryError } from '../errors.js';
+import { ServeSignals } from './serve-signals.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
-export function registerServe(program: Command): void {
+/** `signals`: caught since the process started (main.ts); else from when `serve` starts. */
+export function registerServe(program: Command, signals?: ServeSignals): void {
   program
     .command('serve')
     .description('run the FTPS server (explicit and implicit listeners; TLS required by default)')
@@ -112,11 +114,11 @@ export function registerServe(program: Command): void {
     .option('--run-as <user>', 'started as root: become this user once the ports are bound')
     .option('--allow-root', 'serve as root (refused otherwise, unless --run-as is given)')
     .action(async (flags: ServeFlags) => {
-      await serve(flags);
+      await serve(flags, signals ?? new ServeSignals());
     });
 }
 
-async function serve(flags: ServeFlags): Promise<void> {
+async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   assertFdPathsAvailable(); // the jail needs /proc/self/fd: refuse to start rather than serve without it
   const worker = workerIndex();
   // A worker takes the primary's configuration and logins, never the file's (see WorkerSettings).
@@ -187,6 +189,7 @@ async function serve(flags: ServeFlags): Promise<void> {
       const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true, verify };
       const shared = setup.shared;
       return await runWorker(ferry, {
+        signals,
         ...(shared ? { sessions: shared.sessions } : {}),
         // Before the worker exits: the quota usage file, the database state, then the log's held lines.
         close: async () => {
@@ -254,16 +257,42 @@ async function serve(flags: ServeFlags): Promise<void> {
         },
       )
     : undefined;
+  // What it serves too, and again as the accounts change (the users file, a reload): once it serves.
+  const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;
+  // Exits once stopped; a start it interrupts (listen() undoes itself) waits for it.
+  let shutdown: Promise<never> | undefined;
+  const stop = (signal: string): void => {
+    sweeper.stop();
+    homeAccess?.stop();
+    state = 'stopping';
+    if (shutdown) {
+      server.destroy();
+      return;
+    }
+    const graceSeconds = (running.setup.options.timeouts?.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS) / 1000;
+    logger.info({ signal, graceSeconds }, 'shutting down');
+    shutdown = server.close().then(async () => {
+      await adminServer?.close();
+      await xferlog?.close();
+      await running.setup.users.store.close();
+      await running.setup.shared?.close();
+      await running.setup.close();
+      await endServerLog(root);
+      return process.exit(0);
+    });
+  };
+  // From here on, as while it serves: one that came while it started (set-up) stops it now.
+  signals.onStop(stop);
   const started = await server.listen().catch(async (err: unknown) => {
+    if (shutdown) return shutdown;
     await adminServer?.close();
     throw setup.explain(err); // a passive host name that does not resolve: named as the user wrote it
   });
-  if (runAs) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
+  if (runAs && !shutdown) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
+  if (shutdown) return shutdown;
   state = 'ready';
   const certWarnings = await tlsWarnings(options.tls ?? {});
   for (const w of certWarnings) logger.warn(w);
-  // What it serves too, and again as the accounts change (the users file, a reload).
-  const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;
   const usersFile = databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config);
   const runAsProblems = runAs
     ? await runAsWarnings(runAs, {
@@ -287,41 +316,20 @@ async function serve(flags: ServeFlags): Promise<void> {
 
   sweeper.run();
 
-  let stopping = false;
-  const stop = (signal: string): void => {
-    sweeper.stop();
-    homeAccess?.stop();
-    state = 'stopping';
-    if (stopping) {
-      server.destroy();
-      return;
-    }
-    stopping = true;
-    const graceSeconds = (running.setup.options.timeouts?.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS) / 1000;
-    logger.info({ signal, graceSeconds }, 'shutting down');
-    void server.close().then(async () => {
-      await adminServer?.close();
-      await xferlog?.close();
-      await running.setup.users.store.close();
-      await running.setup.shared?.close();
-      await running.setup.close();
-      await endServerLog(root);
-      process.exit(0);
-    });
-  };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
   // Reloads run one after the other: a second SIGHUP waits for the first to finish.
   const ctx: ReloadContext = { flags, server, logger, extra, xferlog, verify };
   let reloading = Promise.resolve();
-  process.on('SIGHUP', () => {
+  const reload = (): void => {
     reloading = reloading.then(async () => {
       const before = running;
       running = await reloadConfiguration(ctx, running);
       if (homeAccess && running !== before)
         for (const w of await homeAccess.follow(running.setup.users)) logger.warn(w);
     });
-  });
+  };
+  // A SIGHUP that came while it started (logrotate after a restart) reloads once, now: the file
+  // or the certificates may have changed after they were read.
+  if (signals.onReload(reload)) logger.info({}, 'SIGHUP came during the start: reloading now');
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
   lines.push(`  users     ${setup.users.store.where} (${setup.users.stored} users; 'ferry users' edits it)`);

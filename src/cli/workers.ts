@@ -11,6 +11,7 @@ import {
 } from '../server/cluster/worker.js';
 import type { FerryServer } from '../server/server.js';
 import type { CertificateMaterial } from '../tls/certificates.js';
+import { ServeSignals } from './serve-signals.js';
 import { threadPoolEnv } from './thread-pool.js';
 
 /** Set by the primary in each worker's environment: the worker's position, 1..N. */
@@ -85,15 +86,17 @@ export async function receiveSettings(): Promise<
 /** A worker's life: serve what the primary hands over, then exit. The primary owns the signals. */
 export async function runWorker(
   server: FerryServer,
-  hooks: WorkerHooks & { close?(): Promise<void> } = {},
+  hooks: WorkerHooks & { signals?: ServeSignals; close?(): Promise<void> } = {},
 ): Promise<void> {
   // Ctrl-C and `kill -HUP -PGID` reach the whole process group: the primary relays them.
-  process.on('SIGINT', () => {});
-  process.on('SIGHUP', () => {});
-  // SIGTERM to this one worker: it tells the primary (which hands it nothing more and starts its
-  // replacement), stops gracefully and exits below.
+  // SIGTERM to this one worker (also while it started): it tells the primary (which hands it
+  // nothing more and starts its replacement), stops gracefully and exits below.
   const drain = new AbortController();
-  process.on('SIGTERM', () => drain.abort());
+  const signals = hooks.signals ?? new ServeSignals();
+  signals.onReload(() => {});
+  signals.onStop((signal) => {
+    if (signal === 'SIGTERM') drain.abort();
+  });
   await serveAsWorker(server, process as PrimaryChannel, { ...hooks, drain: drain.signal });
   // `close` runs after the server: the database state (its session leases end, pending usage is
   // written) and the log's held lines.

@@ -281,13 +281,13 @@ export class ServeProcess {
   }
 
   /**
-   * Starts `ferry serve` and runs `meanwhile` with its ports at once, while it starts; resolves with
-   * the server once its banner is complete and with what `meanwhile` resolved to.
+   * Starts `ferry serve` and runs `meanwhile` with its ports (and its process) at once, while it
+   * starts; resolves with the server once its banner is complete and with what `meanwhile` resolved to.
    */
   static async startWhile<T>(
     args: readonly string[],
     cwd: string,
-    meanwhile: (ports: { implicitPort: number; explicitPort: number }) => Promise<T>,
+    meanwhile: (ports: { implicitPort: number; explicitPort: number; child: ChildProcess }) => Promise<T>,
     wrapper: readonly string[] = [],
   ): Promise<{ server: ServeProcess; result: T }> {
     const { implicitPort, explicitPort, argv } = await serveArgv();
@@ -309,7 +309,7 @@ export class ServeProcess {
       // generous: one process per core starts on a busy machine
       [banner, result] = await Promise.all([
         bannerOf(child, 90_000),
-        meanwhile({ implicitPort, explicitPort }),
+        meanwhile({ implicitPort, explicitPort, child }),
       ]);
     } catch (err) {
       child.kill('SIGKILL');
