@@ -80,4 +80,36 @@ for (const mode of MODES) {
       });
     });
   });
+
+  // A server of its own: failed-login lines are rate-limited per address (5 a minute), which the
+  // test above uses up.
+  describe(`${mode}: unknown users at login`, { timeout: 60_000 }, () => {
+    let table: UserTable;
+    before(async () => {
+      table = await UserTable.fromPlain([{ username: 'near', password: 'pw', home: '/' }]);
+    });
+    const server = useFerry(() => ({ authenticator: table, storageFor: () => new MemoryStorage() }));
+
+    test('an unknown user gets the wrong-password reply; only the log line tells it apart (unknownUser)', async () => {
+      await withClients(async (track) => {
+        const ts = server();
+        const lines: object[] = [];
+        for (const [user, password] of [
+          ['near', 'bad'],
+          ['nobody', 'pw'],
+        ] as const) {
+          const from = ts.logs.length;
+          const r = await track(await attempt(ts, mode, user, password)).expect(530);
+          assert.equal(textOf(r), 'Login incorrect.', user);
+          const log = await waitForLog(ts, (l) => l.msg === 'login failed', from);
+          const { reason, unknownUser } = log.obj as { reason?: string; unknownUser?: boolean };
+          lines.push({ reason, unknownUser });
+        }
+        assert.deepEqual(lines, [
+          { reason: 'invalid username or password', unknownUser: undefined },
+          { reason: 'invalid username or password', unknownUser: true },
+        ]);
+      });
+    });
+  });
 }

@@ -92,19 +92,23 @@ function tooManySessions(ctx: CommandContext, username: string, principal: Princ
  * The same reply whatever the reason (no user enumeration), after a growing delay; the log says why.
  * `text`: another reply, for a reason told only after the password was right (an unusable home).
  * `anonymous`: an anonymous login refused (allowFrom): not a failed login (the log
- * line is not the one fail2ban counts).
+ * line is not the one fail2ban counts). `unknownUser`: no such account, told apart from a wrong
+ * password in the log only (an administrator sees a mistyped or guessed name; the client does not).
  */
 async function loginFailed(
   ctx: CommandContext,
   username: string,
   reason: string,
-  text = 'Login incorrect.',
-  anonymous = false,
+  o: { text?: string; anonymous?: boolean; unknownUser?: boolean } = {},
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
+  const { text = 'Login incorrect.', anonymous = false } = o;
   ctx.metrics.logins.inc({ result: 'failure' });
   const failures = session.loginFailed();
-  logger.warn({ user: username, failures, reason }, anonymous ? 'anonymous login refused' : 'login failed');
+  logger.warn(
+    { user: username, failures, reason, ...(o.unknownUser && { unknownUser: true }) },
+    anonymous ? 'anonymous login refused' : 'login failed',
+  );
   // Cut short when the client goes: no one is left to answer, and nothing may outlive the session.
   await sleep(FAILURE_DELAY_MS * Math.min(failures, 5), undefined, { signal: ctx.disconnected }).catch(
     () => {},
@@ -195,14 +199,18 @@ export const accessCommands: AnyCommandSpec[] = [
           after: 'close',
         };
       }
-      if (!outcome.ok) return loginFailed(ctx, username, outcome.reason, undefined, outcome.anonymous);
+      if (!outcome.ok)
+        return loginFailed(ctx, username, outcome.reason, {
+          anonymous: outcome.anonymous,
+          unknownUser: outcome.unknownUser,
+        });
       const ok = {
         code: Code.LoggedIn,
         text: 'Login successful.',
         how: clientCertificate ? 'password (client certificate presented)' : 'password',
       };
       return completeLogin(ctx, username, outcome.principal, ok, (reason, text) =>
-        loginFailed(ctx, username, reason, text, outcome.principal.anonymous),
+        loginFailed(ctx, username, reason, { text, anonymous: outcome.principal.anonymous }),
       );
     },
   }),
