@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
@@ -119,6 +120,11 @@ export class AccountAuthenticator implements Authenticator {
   readonly #upgrading = new Map<string, Promise<void>>();
   /** When an upgrade last failed, by user. */
   readonly #upgradeFailed = new Map<string, number>();
+  /**
+   * The hash an upgrade wrote, by user, with the account's principal then: the store's change that
+   * brings it is no change of the account (same password, same rights), not told to its sessions.
+   */
+  readonly #rehashed = new Map<string, { hash: string; principal: Principal }>();
 
   constructor(stores: readonly AccountStore[], options: LoginCacheOptions = {}) {
     this.#stores = stores;
@@ -204,7 +210,10 @@ export class AccountAuthenticator implements Authenticator {
         this.#cache.delete(name);
         void this.lookup(name).then(
           // An expiry is checked at login only: a session running when it passes is not cut off.
-          (a) => listener(name, a && !a.disabled ? principalOf(a) : undefined),
+          (a) => {
+            const p = a && !a.disabled ? principalOf(a) : undefined;
+            if (!this.#onlyRehashed(name, a, p)) listener(name, p);
+          },
           () => {},
         );
       }
@@ -223,6 +232,18 @@ export class AccountAuthenticator implements Authenticator {
    */
   announce(usernames: readonly string[]): void {
     for (const w of this.#watchers) w(usernames);
+  }
+
+  /**
+   * The account as looked up after a change differs from before only by the hash an upgrade here
+   * wrote. Any other change ends that: a later one is compared with nothing.
+   */
+  #onlyRehashed(name: string, a: Account | undefined, p: Principal | undefined): boolean {
+    const r = this.#rehashed.get(name);
+    if (!r) return false;
+    if (a?.passwordHash === r.hash && p && isDeepStrictEqual(p, r.principal)) return true;
+    this.#rehashed.delete(name);
+    return false;
   }
 
   /**
@@ -248,16 +269,22 @@ export class AccountAuthenticator implements Authenticator {
     // upgrade (or an admin) replaced it neither hashes again nor writes.
     const upgrade = store
       .lookup(username)
-      .then(
-        async (now) => now?.passwordHash === from && replace(username, from, await hashPassword(password)),
-      )
+      .then(async (now) => {
+        if (now?.passwordHash !== from) return false;
+        const to = await hashPassword(password);
+        // Before the write: the store may tell of its change before replaceHash returns.
+        this.#rehashed.set(username, { hash: to, principal: principalOf(withDefaults(now, this.#defaults)) });
+        return replace(username, from, to);
+      })
       .then(
         (done) => {
           this.#upgradeFailed.delete(username);
+          if (!done) this.#rehashed.delete(username);
           if (done) this.#logger.info({ user: username }, 'migrated password hash replaced by a scrypt one');
         },
         (err: unknown) => {
           this.#upgradeFailed.set(username, Date.now());
+          this.#rehashed.delete(username);
           this.#logger.warn(
             { user: username, err: (err as Error).message, retryInMs: UPGRADE_RETRY_MS },
             'migrated password hash not replaced',

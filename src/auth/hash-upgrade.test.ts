@@ -79,6 +79,32 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     }
   });
 
+  it("the upgrade is no change for the user's sessions; a change of the account after it is", async () => {
+    const file = path.join(dir, 'sessions.yaml');
+    await writeUsersFile(file, [{ username: 'sam', passwordHash: APR1, home: dir }]);
+    const store = await UsersFileStore.open(file);
+    const logger = infoLogger();
+    const auth = new AccountAuthenticator([store], { logger, loginCacheMs: 0 });
+    const told: [string, boolean | undefined][] = [];
+    let onTold = (): void => {};
+    const stop = auth.watch((name, p) => (told.push([name, p?.readOnly]), onTold()));
+    try {
+      assert.equal((await auth.authenticate(creds('sam', PW), signal)).ok, true);
+      await auth.upgrades();
+      const upgraded = (await readUsersFile(file)).get('sam')?.passwordHash ?? '';
+      assert.match(upgraded, /^scrypt\$/);
+      // A real change after it, told once looked up: the upgrade's lookup, started first, is done.
+      const toldAgain = new Promise<void>((resolve) => (onTold = resolve));
+      await new UsersFileDirectory(file).update('sam', (a) => void (a.readOnly = true));
+      await store.changed();
+      await toldAgain;
+      assert.deepEqual(told, [['sam', true]], 'only the real change is told');
+    } finally {
+      stop();
+      store.close();
+    }
+  });
+
   /** `store` whose replaceHash calls are counted, with `before` run ahead of each. */
   function counted(store: UsersFileStore, before: () => Promise<void> = async () => {}) {
     const calls: string[] = [];
