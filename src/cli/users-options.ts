@@ -139,8 +139,12 @@ function limitFlag(name: string, parse: (text: string) => number, text: string):
   return text === 'default' ? undefined : flag(name, parse, text);
 }
 
-/** Applies the flags to `a` (a new account for add, the stored one for set). */
-export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<void> {
+/**
+ * Applies the flags to `a` (a new account for add, the stored one for set). Returns what the user
+ * should hear of (a removal of a rule or folder the account does not have: nothing removed).
+ */
+export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<string[]> {
+  const notes: string[] = [];
   if (f.home?.startsWith('s3://')) {
     if (!/^s3:\/\/[^/]+/.test(f.home))
       throw new FerryError('ERR_USAGE', `--home: expected s3://bucket/prefix/, got "${f.home}".`);
@@ -150,6 +154,8 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
     const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };
     for (const text of f.perm) {
       const { path: dir, value } = flag('perm', parseAssignment, text);
+      if (value === '' && !Object.hasOwn(rules, dir))
+        notes.push(`--perm ${dir}=: there is no rule at ${dir} to remove.`);
       if (value === '') delete rules[dir];
       else rules[dir] = flag('perm', parsePermissionList, value);
     }
@@ -157,9 +163,20 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
   }
   if (f.folder.length > 0) {
     const folders: Record<string, string> = { ...a.folders };
+    const given = new Map<string, string>();
     for (const text of f.folder) {
       const { path: dir, value } = flag('folder', parseAssignment, text);
       if (dir === '/') throw new FerryError('ERR_USAGE', '--folder: / is the home; mount folders below it.');
+      // Twice the same virtual path: one of them would be dropped without a word.
+      const before = given.get(dir);
+      if (before !== undefined)
+        throw new FerryError(
+          'ERR_USAGE',
+          `--folder: ${dir} is given twice (${before} and ${text}): give each virtual path once.`,
+        );
+      given.set(dir, text);
+      if (value === '' && !Object.hasOwn(folders, dir))
+        notes.push(`--folder ${dir}=: there is no folder at ${dir} to remove.`);
       if (value === '') delete folders[dir];
       // A URL would be taken for a relative path (s3://b/x → ./s3:/b/x) and refused as a missing one.
       else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value))
@@ -202,6 +219,7 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<vo
       ? undefined
       : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
   }
+  return notes;
 }
 
 /** `--x` (true), `--no-x` (false), or `--x default` (unset: the defaults decide). */

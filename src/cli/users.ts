@@ -194,6 +194,8 @@ function hashOptions(cmd: Command): Command {
 }
 
 const say = (line: string): void => void process.stdout.write(`${line}\n`);
+/** What the user should know of flags that did nothing (stderr: stdout stays the result). */
+const tell = (notes: readonly string[]): void => notes.forEach((n) => process.stderr.write(`ferry: ${n}\n`));
 
 /** `ferry users …`: edits the users file; a running server picks every change up by itself. */
 export function registerUsers(program: Command): void {
@@ -216,7 +218,7 @@ export function registerUsers(program: Command): void {
       if (f.home === undefined) await requireDefaultHome(name, f);
       const hash = await givenHash(f);
       const account: Account = { username: name, passwordHash: hash ?? '', home: '' };
-      await applyAccountFlags(account, f);
+      tell(await applyAccountFlags(account, f));
       await checkS3Home(f.home, f);
       // Hashed before the file is locked: typing a password must not hold other edits up.
       // A certificate-only user gets no password to type or see (a random one, never shown).
@@ -250,18 +252,23 @@ export function registerUsers(program: Command): void {
       await withAccounts(f, async ({ dir, usage, defaults }) => {
         // A quota the account inherits from userDefaults counts as much as its own.
         const quota = (a: Account): boolean => hasQuota(withDefaults(a, defaults));
+        let notes: string[] = [];
+        let unchanged = false;
         const edited = await dir.update(name, async (a) => {
+          const was = JSON.stringify(a);
           if (hash !== undefined) a.passwordHash = hash;
           const had = quota(a);
           const tree = JSON.stringify([a.home, a.folders]);
-          await applyAccountFlags(a, f);
+          notes = await applyAccountFlags(a, f);
+          unchanged = JSON.stringify(a) === was;
           return quota(a) && (!had || tree !== JSON.stringify([a.home, a.folders]));
         });
         if (!edited) throw unknownUser(name, dir.where);
         // Usage is tracked only under a quota: a record from an earlier quota, or of other folders
         // than the user has now, is stale (the next upload counts again).
         if (edited.result) await usage.forget(name);
-        say(`updated ${name} in ${dir.where}`);
+        tell(notes);
+        say(unchanged ? `${name} unchanged in ${dir.where}` : `updated ${name} in ${dir.where}`);
       });
     });
 
