@@ -91,12 +91,17 @@ describe('crypt hashes', () => {
       ['$6$salt$tooshort', /wrong length/],
       ['$6$rounds=999999999$salt$' + 'a'.repeat(86), /rounds above/],
       ['$2b$31$' + 'a'.repeat(53), /bcrypt cost/],
-      ['$2b$10$abcdefghijklmnopqrstuv', /not a supported crypt hash/],
+      ['$2b$10$abcdefghijklmnopqrstuv', /a malformed bcrypt hash/],
+      ['$1$abc', /a malformed MD5-crypt hash/],
+      ['$apr1$s4ltS4lt$', /a malformed MD5-crypt hash/],
+      ['$6$saltsalt', /a malformed SHA-crypt hash/],
+      ['$3$$abc', /not a supported crypt hash/],
+      ['abJnggxhB/yWI', /DES crypt hash: recognised, but refused as too weak/],
       [
         '$y$j9T$7YFRGTMW12fSFGD9eBUW0/$4FN1YnfFHrnCjkl87aSknZv6pnLfVIOpdBRavjICZiC',
         /yescrypt.*ferry users passwd/,
       ],
-      ['$1$toolongsalt$twIlAEN3PT1WWufuYNAXp.', /not a supported/],
+      ['$1$toolongsalt$twIlAEN3PT1WWufuYNAXp.', /a malformed MD5-crypt hash/],
       ['hunter2', /not a password hash/],
     ];
     for (const [hash, why] of cases) {

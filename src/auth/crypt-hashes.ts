@@ -25,6 +25,19 @@ const YESCRYPT_REFUSAL =
   'or have the user change password on the old system after switching it to SHA-512 ($6$; ' +
   'ENCRYPT_METHOD SHA512 in /etc/login.defs)';
 
+/** Traditional DES crypt: 2 salt characters and 11 of hash, no `$` (old /etc/shadow, htpasswd -d). */
+const DES = /^[./0-9A-Za-z]{13}$/;
+const DES_REFUSAL =
+  'a DES crypt hash: recognised, but refused as too weak (a 56-bit key, passwords cut at 8 characters): ' +
+  "set a new password ('ferry users passwd', or 'ferry hash-password' for the config's users)";
+
+/** The supported families by prefix: a hash with one of these that does not parse is malformed, not unknown. */
+const FAMILIES: readonly (readonly [RegExp, string])[] = [
+  [/^\$(?:1|apr1)\$/, 'MD5-crypt'],
+  [/^\$[56]\$/, 'SHA-crypt'],
+  [/^\$2[aby]\$/, 'bcrypt'],
+];
+
 export type CryptKind = 'sha256-crypt' | 'sha512-crypt' | 'md5-crypt' | 'apr1' | 'bcrypt';
 
 /**
@@ -32,6 +45,7 @@ export type CryptKind = 'sha256-crypt' | 'sha512-crypt' | 'md5-crypt' | 'apr1' |
  * undefined when it is not a crypt hash at all.
  */
 export function cryptKind(encoded: string): CryptKind | `unusable: ${string}` | undefined {
+  if (DES.test(encoded)) return `unusable: ${DES_REFUSAL}`;
   if (!encoded.startsWith('$')) return undefined;
   const sha = SHA.exec(encoded);
   if (sha) {
@@ -52,6 +66,9 @@ export function cryptKind(encoded: string): CryptKind | `unusable: ${string}` | 
   if (encoded.startsWith('$y$') || encoded.startsWith('$gy$') || encoded.startsWith('$7$')) {
     return `unusable: ${YESCRYPT_REFUSAL}`;
   }
+  const family = FAMILIES.find(([prefix]) => prefix.test(encoded))?.[1];
+  if (family)
+    return `unusable: a malformed ${family} hash (cut short, or its salt or hash of the wrong length)`;
   return 'unusable: not a supported crypt hash ($1$, $apr1$, $5$, $6$, $2a$/$2b$/$2y$)';
 }
 

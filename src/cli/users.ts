@@ -311,18 +311,25 @@ export function registerUsers(program: Command): void {
         if (reason) skipped.push({ line: parsed.lines.get(a.username) ?? 0, name: a.username, reason });
         else accounts.push(a);
       }
-      const lineOf = (name: string): string => `${file}:${parsed.lines.get(name) ?? 0}`;
-      for (const s of skipped.sort((x, y) => x.line - y.line))
-        process.stderr.write(`${file}:${s.line}: ${s.name || '(no name)'} skipped: ${s.reason}\n`);
-      if (accounts.length === 0) throw new FerryError('ERR_USAGE', `no usable user in ${file}.`);
-      if (accounts.some((a) => a.home === '')) await requireDefaultHome('users without --home-base', f);
-      await withAccounts(f, async ({ dir }) => {
-        const taken = await dir.addAll(accounts);
-        for (const name of taken)
-          process.stderr.write(`${lineOf(name)}: ${name} skipped: already a user in ${dir.where}\n`);
-        const added = accounts.length - taken.length;
-        say(`imported ${added} of ${added + skipped.length + taken.length} users into ${dir.where}`);
-      });
+      // Names already present are known only once the file is written: all are reported then, in line order.
+      let taken: typeof skipped = [];
+      try {
+        if (accounts.length === 0) throw new FerryError('ERR_USAGE', `no usable user in ${file}.`);
+        if (accounts.some((a) => a.home === '')) await requireDefaultHome('users without --home-base', f);
+        await withAccounts(f, async ({ dir }) => {
+          const reason = `already a user in ${dir.where}`;
+          taken = (await dir.addAll(accounts)).map((name) => ({
+            line: parsed.lines.get(name) ?? 0,
+            name,
+            reason,
+          }));
+          const added = accounts.length - taken.length;
+          say(`imported ${added} of ${added + skipped.length + taken.length} users into ${dir.where}`);
+        });
+      } finally {
+        for (const s of [...skipped, ...taken].sort((x, y) => x.line - y.line))
+          process.stderr.write(`${file}:${s.line}: ${s.name || '(no name)'} skipped: ${s.reason}\n`);
+      }
       // A script must see that users were left out (a missing home, a bad line): exit 1, as newusers
       // does. Names already present are not a failure: running the import again stays exit 0.
       if (skipped.length > 0) {

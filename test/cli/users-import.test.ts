@@ -131,6 +131,27 @@ describe('migrating users with their password hashes', { timeout: 120_000 }, () 
     assert.match(again.stderr, new RegExp(`^${file}:5: fred skipped: already a user in `, 'm'));
   });
 
+  test('import: a DES hash is named and refused as too weak, a cut MD5-crypt one as malformed; all in line order', async () => {
+    const base = path.join(dir, 'old-hashes');
+    await mkdir(base);
+    const file = path.join(base, 'passwords');
+    // ann is a user already (the first test): reported at its line, before the lines after it.
+    const lines = ['hal:abJnggxhB/yWI', `ann:${APR1}`, 'ivy:$1$abc'];
+    await writeFile(file, lines.join('\n') + '\n');
+    const r = await users(['import', file, '--home-base', homes]);
+    assert.equal(r.code, 1, r.stderr);
+    const reported = r.stderr.split('\n').filter((l) => l.startsWith(`${file}:`));
+    assert.deepEqual(
+      reported.map((l) => l.slice(file.length + 1).replace(/ in \S+$/, '')),
+      [
+        "1: hal skipped: a DES crypt hash: recognised, but refused as too weak (a 56-bit key, passwords cut at 8 characters): set a new password ('ferry users passwd', or 'ferry hash-password' for the config's users)",
+        '2: ann skipped: already a user',
+        '3: ivy skipped: a malformed MD5-crypt hash (cut short, or its salt or hash of the wrong length)',
+      ],
+    );
+    assert.ok(!r.stderr.includes('JnggxhB'), 'no hash quoted');
+  });
+
   test('add and set take a precomputed hash (from the command line or standard input)', async () => {
     const home = path.join(homes, 'gail');
     const bad = await users(['add', 'gail', '--home', home, '--password-hash', 'hunter2']);
