@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/types.js';
 import { byteCheck } from '../byte-chunks.js';
 import { chain } from '../storage/stream-chain.js';
@@ -20,11 +21,19 @@ export type StorageWarn = (obj: object, msg: string) => void;
 /**
  * The storage an embedder's storageFor made, what it gives checked where the server uses it (sizes
  * are printed: SIZE, MLSx, LIST, RETR's 150): per call, or per listed entry, a few typeof checks.
- * A write that resolved is taken as stored (226) whatever it resolved with: a failed reply to a
- * committed APPE would have the client send it again; a malformed count is only logged.
+ * A write that read the upload to its end is taken as stored (226) whatever it resolved with: a
+ * failed reply to a committed APPE would have the client send it again; a malformed count is only
+ * logged. One that resolved before the upload's end did not store it, whatever it says (451).
  */
 export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBackend {
-  const wrote = (p: VPath, r: { bytes: number }): { bytes: number } => {
+  const wrote = (p: VPath, src: Readable, r: { bytes: number }): { bytes: number } => {
+    // Ended: the storage read it all (a stream ends only once read). A backend whose write forgot
+    // the stream (an early return) was acknowledged with 226, and the file was never made.
+    if (!src.readableEnded)
+      throw new OptionError(
+        'storageFor',
+        `its storage's write(${p}) resolved before reading the upload to its end: not stored.`,
+      );
     const bytes: unknown = (r as { bytes?: unknown } | null | undefined)?.bytes;
     if (!isSize(bytes)) {
       const got = r === null || typeof r !== 'object' ? shown(r) : `bytes ${shown(bytes)}`;
@@ -33,7 +42,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
     return r;
   };
   const prepared = (p: VPath, w: PreparedWrite): PreparedWrite => ({
-    write: async (src, c) => wrote(p, await w.write(src, c)),
+    write: async (src, c) => wrote(p, src, await w.write(src, c)),
     release: () => w.release(),
   });
   const prepareWrite = s.prepareWrite?.bind(s);
@@ -56,7 +65,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
       }
       return bytesOf(src, p);
     },
-    write: async (p, src, o, c) => wrote(p, await s.write(p, src, o, c)),
+    write: async (p, src, o, c) => wrote(p, src, await s.write(p, src, o, c)),
     ...(prepareWrite && { prepareWrite: async (p, o, c) => prepared(p, await prepareWrite(p, o, c)) }),
     mkdir: (p, c) => s.mkdir(p, c),
     remove: (p, c) => s.remove(p, c),
