@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { AccountListener, Authenticator, Principal } from '../auth/types.js';
+import { Secret, type AccountListener, type Authenticator, type Principal } from '../auth/types.js';
 import type { Logger } from '../logger.js';
 import { checkedAuthenticator } from './checked-authenticator.js';
 
@@ -44,4 +44,20 @@ test('no watch, no certificate login: the checked authenticator has none either'
   const checked = checkedAuthenticator(inner, recorder().logger);
   assert.equal(checked.watch, undefined);
   assert.equal(checked.authenticateByCertificate, undefined);
+});
+
+test('a failing authenticate is accounts unavailable, logged; once its signal aborted, it is passed on', async () => {
+  const inner: Authenticator = { authenticate: () => Promise.reject(new Error('ldap down')) };
+  const { logger, errors } = recorder();
+  const checked = checkedAuthenticator(inner, logger);
+  const c = { username: 'alice', password: new Secret('pw'), remoteAddress: '127.0.0.1', tls: true };
+  assert.deepEqual(await checked.authenticate(c, new AbortController().signal), {
+    ok: false,
+    unavailable: true,
+    reason: 'options.authenticator: authenticate() rejected with Error: ldap down',
+  });
+  assert.deepEqual(errors, ['options.authenticator: authenticate() rejected with Error: ldap down']);
+  // The client left (or the time limit passed): the check was dropped, not the authenticator's fault.
+  await assert.rejects(checked.authenticate(c, AbortSignal.abort()), /ldap down/);
+  assert.equal(errors.length, 1);
 });

@@ -1,16 +1,41 @@
 import type { AuthOutcome, Authenticator } from '../auth/types.js';
 import type { Logger } from '../logger.js';
-import { outcomeFault, principalFault } from './embedder-values.js';
-import { OptionError } from './options.js';
+import { outcomeFault, principalFault, thrown } from './embedder-values.js';
 
 const PRINCIPAL =
   'a Principal has username and home strings, readOnly a boolean, and its other fields as its type says';
 
-/** `outcome`, unless it is malformed: then the authenticator's error (451 and a log line), never a login. */
-function checked(method: string, outcome: AuthOutcome): AuthOutcome {
-  const fault = outcomeFault(outcome);
-  if (fault) throw new OptionError('authenticator', `${method}() gave ${fault} (${PRINCIPAL}).`);
-  return outcome;
+type Check<C extends { username: string }> = (c: C, signal: AbortSignal) => Promise<AuthOutcome>;
+
+/**
+ * `inner`'s answer, unless it threw, rejected or gave a malformed outcome: that is the
+ * authenticator's failure, not the client's, so "accounts unavailable" (PASS: 421, as RFC 959 gives
+ * PASS no 451; USER: the password asked for), the cause logged. A rejection once its signal aborted
+ * is the check dropped (the client gone, a shutdown, the time limit): passed on as before.
+ */
+function checked<C extends { username: string }>(method: string, inner: Check<C>, logger: Logger): Check<C> {
+  return async (c, signal) => {
+    const failed = (why: string, err?: unknown): AuthOutcome => {
+      const reason = `options.authenticator: ${method}() ${why}`;
+      logger.error({ user: c.username, ...(err instanceof Error && { err }) }, reason);
+      return { ok: false, unavailable: true, reason };
+    };
+    let pending: Promise<AuthOutcome>;
+    try {
+      pending = inner(c, signal); // a non-async authenticate may throw here
+    } catch (err) {
+      return failed(`threw ${thrown(err)}`, err);
+    }
+    let outcome: AuthOutcome;
+    try {
+      outcome = await pending;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return failed(`rejected with ${thrown(err)}`, err);
+    }
+    const fault = outcomeFault(outcome);
+    return fault ? failed(`gave ${fault} (${PRINCIPAL})`) : outcome;
+  };
 }
 
 /**
@@ -22,10 +47,9 @@ export function checkedAuthenticator(inner: Authenticator, logger: Logger): Auth
   const byCertificate = inner.authenticateByCertificate?.bind(inner);
   const watch = inner.watch?.bind(inner);
   return {
-    authenticate: async (c, signal) => checked('authenticate', await inner.authenticate(c, signal)),
+    authenticate: checked('authenticate', (c, signal) => inner.authenticate(c, signal), logger),
     ...(byCertificate && {
-      authenticateByCertificate: async (c, signal) =>
-        checked('authenticateByCertificate', await byCertificate(c, signal)),
+      authenticateByCertificate: checked('authenticateByCertificate', byCertificate, logger),
     }),
     ...(watch && {
       watch: (listener) =>

@@ -15,6 +15,11 @@ export function shown(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/** What an embedder's call threw or rejected with, for a log line: `Error: no such tenant`, `undefined`. */
+export function thrown(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : shown(err);
+}
+
 /** A byte count: a whole number ≥ 0. */
 export const isSize = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 

@@ -6,6 +6,8 @@ import { reply } from '../../protocol/reply.js';
 import { TOO_MANY_UNAUTHENTICATED } from '../admission.js';
 import { causeOf } from '../storage-warnings.js';
 import { checkHome } from '../home-checks.js';
+import { thrown } from '../embedder-values.js';
+import { OptionError } from '../options.js';
 import { command, type AnyCommandSpec, type CommandContext, type Outcome } from './types.js';
 
 /**
@@ -46,18 +48,24 @@ async function completeLogin(
   let storage: StorageBackend;
   try {
     storage = options.storageFor(principal);
+  } catch (err) {
+    // The embedder's storageFor failed (threw, or returned no storage): no home can be given now.
+    const reason = err instanceof OptionError ? err.message : `options.storageFor threw ${thrown(err)}`;
+    logger.error({ user: username, ...(err instanceof Error && { err }) }, reason);
+    return accountsUnavailable(ctx, username, reason);
+  }
+  try {
     await checkHome(ctx.homeChecks, storage, principal.home, {
       sessionId: session.id,
       signal: ctx.disconnected,
     });
   } catch (err) {
-    if (!(err instanceof StorageError)) throw err;
-    // The host path is in the cause: in the log line, never in the reply.
-    const cause = causeOf(err);
-    return refused(
-      `home unusable: ${err.message}${cause ? ` (${cause})` : ''}`,
-      'Home directory unavailable.',
-    );
+    if (ctx.disconnected.aborted) throw err; // the client left: no one to answer
+    // The host path is in the cause: in the log line, never in the reply. A plain error (an
+    // embedder's checkRoot) refuses the home as a StorageError does (RFC 959: PASS has no 451).
+    const cause = err instanceof Error ? causeOf(err) : undefined;
+    const what = err instanceof StorageError ? err.message : `checkRoot() rejected with ${thrown(err)}`;
+    return refused(`home unusable: ${what}${cause ? ` (${cause})` : ''}`, 'Home directory unavailable.');
   }
   if (!(await ctx.enterSession(principal))) return tooManySessions(ctx, username, principal);
   session.loginSucceeded(principal, storage);
@@ -67,6 +75,21 @@ async function completeLogin(
     logger.info({ user: principal.username, as: username, by: 'anonymous' }, 'anonymous login');
   else logger.info({ user: username, by: ok.how }, 'login');
   return reply(ok.code, ok.text);
+}
+
+/**
+ * Not the client's fault (the accounts or its home cannot be reached, the embedder's authenticator
+ * or storageFor failed): no failure counted; it may try again (another node, or later). Every such
+ * refusal waits as a failed login does: its timing does not tell a wrong password for a cached user
+ * (scored by the defender) from a name that is not cached.
+ */
+async function accountsUnavailable(ctx: CommandContext, username: string, reason: string): Promise<Outcome> {
+  ctx.logger.warn({ user: username, reason }, 'login not possible now');
+  await sleep(FAILURE_DELAY_MS, undefined, { signal: ctx.disconnected }).catch(() => {});
+  return {
+    reply: reply(Code.ServiceNotAvailable, 'Accounts unavailable, try again later.'),
+    after: 'close',
+  };
 }
 
 /**
@@ -175,7 +198,7 @@ export const accessCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'PASS <sp> password',
     async handle({ password }, ctx) {
-      const { session, options, logger } = ctx;
+      const { session, options } = ctx;
       if (session.login.phase === 'in') return reply(Code.NotImplementedSuperfluous, 'Already logged in.');
       if (session.login.phase !== 'user') return reply(Code.BadSequence, 'Send USER first.');
       const username = session.login.username;
@@ -188,17 +211,7 @@ export const accessCommands: AnyCommandSpec[] = [
         ...(clientCertificate && { clientCertificate }),
       };
       const outcome = await checked(ctx, (signal) => options.authenticator.authenticate(credentials, signal));
-      if (!outcome.ok && outcome.unavailable) {
-        // Not the client's fault: no failure counted; it may try again (another node, or later).
-        // Every such refusal waits as a failed login does: its timing does not tell a wrong password
-        // for a cached user (scored by the defender) from a name that is not cached.
-        logger.warn({ user: username, reason: outcome.reason }, 'login not possible now');
-        await sleep(FAILURE_DELAY_MS, undefined, { signal: ctx.disconnected }).catch(() => {});
-        return {
-          reply: reply(Code.ServiceNotAvailable, 'Accounts unavailable, try again later.'),
-          after: 'close',
-        };
-      }
+      if (!outcome.ok && outcome.unavailable) return accountsUnavailable(ctx, username, outcome.reason);
       if (!outcome.ok)
         return loginFailed(ctx, username, outcome.reason, {
           anonymous: outcome.anonymous,
