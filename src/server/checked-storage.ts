@@ -3,9 +3,11 @@ import type { Principal } from '../auth/types.js';
 import { byteCheck } from '../byte-chunks.js';
 import { chain } from '../storage/stream-chain.js';
 import type { FileSource, FileStat, PreparedWrite, StorageBackend, VPath } from '../storage/types.js';
-import { isSize, shown, statFault } from './embedder-values.js';
+import { isSize, shown, statFault, storageFault } from './embedder-values.js';
 import { OptionError, type ResolvedOptions } from './options.js';
 
+const STORAGE =
+  'features, a Set of its StorageFeatures, and the functions stat, list, openRead, write, mkdir, remove, removeDir, rename';
 const FILE_STAT = 'a FileStat has type, name, size a whole number ≥ 0, modified a valid Date, mode a number';
 
 /** `st`, unless it is malformed: then the storage's error (451 for the command, and a log line). */
@@ -103,8 +105,9 @@ async function* checkedList(
 }
 
 /**
- * The embedder's storageFor, checked: one that returns no storage (a Promise: an async function)
- * fails the login, saying why; the storage it returns is checked as it is used (checkedStorage).
+ * The embedder's storageFor, checked: one that returns no storage (a Promise: an async function), or
+ * one without its methods or `features`, fails the login, saying why; the storage it returns is
+ * checked as it is used (checkedStorage).
  */
 export function checkedStorageFor(
   storageFor: ResolvedOptions['storageFor'],
@@ -112,9 +115,9 @@ export function checkedStorageFor(
 ): ResolvedOptions['storageFor'] {
   return (p) => {
     const s: unknown = storageFor(p);
-    if (typeof s === 'object' && s !== null && typeof (s as { stat?: unknown }).stat === 'function')
-      return checkedStorage(s as StorageBackend, warn(p));
-    const what = s instanceof Promise ? 'a Promise' : s === null ? 'null' : typeof s;
-    throw new OptionError('storageFor', `returned ${what}: it must return a StorageBackend, synchronously.`);
+    const fault = storageFault(s);
+    if (fault === undefined) return checkedStorage(s as StorageBackend, warn(p));
+    const should = s instanceof Promise ? ', synchronously' : ` (${STORAGE})`;
+    throw new OptionError('storageFor', `returned ${fault}: it must return a StorageBackend${should}.`);
   };
 }

@@ -20,6 +20,30 @@ export function thrown(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : shown(err);
 }
 
+const STORAGE_METHODS = [
+  'stat',
+  'list',
+  'openRead',
+  'write',
+  'mkdir',
+  'remove',
+  'removeDir',
+  'rename',
+] as const;
+
+/** What is wrong with what storageFor returned for a StorageBackend, or undefined. */
+export function storageFault(s: unknown): string | undefined {
+  if (s instanceof Promise) return 'a Promise';
+  if (typeof s !== 'object' || s === null) return shown(s);
+  const b = s as Record<string, unknown>;
+  const missing = STORAGE_METHODS.find((m) => typeof b[m] !== 'function');
+  if (missing) return `a storage whose ${missing} is ${shown(b[missing])}, not a function`;
+  // Read by FEAT, SIZE, STOR…: missing, each of them failed later with a bare TypeError.
+  const features = b.features as { has?: unknown } | null | undefined;
+  if (typeof features?.has !== 'function') return `a storage whose features is ${shown(features)}, not a Set`;
+  return undefined;
+}
+
 /** A byte count: a whole number ≥ 0. */
 export const isSize = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 

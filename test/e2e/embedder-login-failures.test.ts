@@ -49,6 +49,13 @@ function storageFor(p: Principal): StorageBackend {
       return Promise.resolve(new MemoryStorage()) as unknown as StorageBackend;
     case 'sfnull':
       return null as unknown as StorageBackend;
+    case 'nofeatures': {
+      // Accepted, it answered FEAT and SIZE with 451 and a bare TypeError (reading 'has').
+      const m = new MemoryStorage();
+      return Object.defineProperty(Object.create(m) as StorageBackend, 'features', { value: undefined });
+    }
+    case 'statonly':
+      return { stat: () => Promise.reject(new Error('unused')) } as unknown as StorageBackend;
     case 'rootgone':
       return rootRejecting(new Error('bucket gone'));
     case 'rootundefined':
@@ -88,6 +95,8 @@ for (const mode of MODES) {
         ['sfthrow', /options\.storageFor threw Error: no such tenant/],
         ['sfpromise', /options\.storageFor: returned a Promise/],
         ['sfnull', /options\.storageFor: returned null/],
+        ['nofeatures', /options\.storageFor: returned a storage whose features is undefined, not a Set/],
+        ['statonly', /options\.storageFor: returned a storage whose list is undefined, not a function/],
       ] as const) {
         test(`${user}: 421 Accounts unavailable, the cause logged with the user`, async () => {
           const r = await pass(user);
