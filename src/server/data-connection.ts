@@ -7,7 +7,7 @@ import { sameHost } from '../protocol/address.js';
 import { FTP_ALPN } from '../tls/alpn.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
-import { notResumedBecause, offeredSessions } from '../tls/client-hello.js';
+import { notResumedBecause, offeredNoSession, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
@@ -90,9 +90,9 @@ const TICKET_WAIT_MS = 1_000;
  * PASV/EPSV: listens and accepts connections from the control peer only. TLS starts once the
  * transfer command says which way the bytes go (a ClientHello sent earlier waits in the socket's
  * buffer), or after DIRECTION_GRACE_MS. A connection that completes a handshake without resuming
- * this client's TLS session is refused and the port keeps waiting for the client's own (anyone
- * behind the same address could connect first); a connection that dies before its handshake
- * completes ends the wait at once.
+ * this client's TLS session is refused; when it offered a session (anyone behind the same address
+ * could connect first, or a sibling's), the port keeps waiting for the client's own; when it offered
+ * none (a client that cannot resume), or dies before its handshake completes, the wait ends at once.
  */
 export class PassiveEndpoint implements DataEndpoint {
   private outcome: Promise<DataSocket> | undefined;
@@ -169,8 +169,12 @@ export class PassiveEndpoint implements DataEndpoint {
     attempt.then(
       (attempt) => {
         this.handshaking.delete(raw);
-        if (attempt.kind === 'refused') this.refusal = attempt.reason;
-        else if (this.outcome || this.closed) attempt.socket.destroy();
+        if (attempt.kind === 'refused') {
+          this.refusal = attempt.reason;
+          // From the client's address and offering no session: a client that cannot resume
+          // (stock ftplib): waiting for the passive timeout would be waiting for nothing (vsftpd: 522 too).
+          if (attempt.final && !this.outcome && !this.closed) this.decide(Promise.reject(attempt.reason));
+        } else if (this.outcome || this.closed) attempt.socket.destroy();
         else {
           this.socket = attempt.socket;
           this.decide(Promise.resolve(attempt.socket), true);
@@ -291,7 +295,9 @@ export class ActiveEndpoint implements DataEndpoint {
   }
 }
 
-type Attempt = { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError };
+/** 'refused', `final`: it offered no TLS session at all, so the client has no other to offer. */
+type Attempt =
+  { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError; final: boolean };
 
 /** Who a data connection is from, as logged: the client, and the trusted proxy it came through. */
 interface Peer {
@@ -359,8 +365,10 @@ async function prepare(
   sessions.settle(resumed);
   policy.observer?.tls(sock.getProtocol(), resumed);
   if (!resumed && policy.requireSessionReuse()) {
+    const offered = offeredSessions(hello());
+    const protocol = sock.getProtocol();
     policy.logger.warn(
-      { ...peer, because: notResumedBecause(offeredSessions(hello()), sock.getProtocol()) },
+      { ...peer, because: notResumedBecause(offered, protocol) },
       'data connection refused: it did not resume the control TLS session',
     );
     policy.observer?.refused('no-session-reuse');
@@ -370,7 +378,7 @@ async function prepare(
       'ERR_TLS',
       'Data connection must resume the TLS session of the control connection.',
     );
-    return { kind: 'refused', reason };
+    return { kind: 'refused', reason, final: offeredNoSession(offered, protocol) };
   }
   // The client may use each TLS 1.3 ticket once (OpenSSL's cache): let this one's go out first.
   if (resumed && sock.getProtocol() === 'TLSv1.3') await bounded(sessions.issued, TICKET_WAIT_MS);

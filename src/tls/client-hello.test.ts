@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { before, describe, test } from 'node:test';
 import { constants } from 'node:crypto';
 import { generateSelfSigned } from './certificates.js';
-import { notResumedBecause, offeredSessions } from './client-hello.js';
+import { notResumedBecause, offeredNoSession, offeredSessions } from './client-hello.js';
 
 /** The bytes Node's TLS client sends first (its ClientHello), offering `session` if given. */
 async function clientHello(options: tls.ConnectionOptions): Promise<Buffer> {
@@ -107,6 +107,17 @@ describe('notResumedBecause (the log line of a refused data connection)', () => 
     assert.match(notResumedBecause({ ...none, sessionId: id }, 'TLSv1.2'), /did not issue/);
     assert.match(notResumedBecause({ ...none, sessionId: Buffer.alloc(0) }, 'TLSv1.2'), /no TLS session/);
     assert.match(notResumedBecause(undefined, 'TLSv1.3'), /could not be read/);
+  });
+
+  test('offeredNoSession: a client that cannot resume, not one that offered a wrong session', () => {
+    const none = { sessionId: id, pskIdentities: [], ticket: false };
+    // TLS 1.3's legacy session ID is random (middlebox compatibility): it names no session.
+    assert.equal(offeredNoSession(none, 'TLSv1.3'), true);
+    assert.equal(offeredNoSession({ ...none, sessionId: Buffer.alloc(0) }, 'TLSv1.2'), true);
+    assert.equal(offeredNoSession(none, 'TLSv1.2'), false, 'a TLS 1.2 session ID');
+    assert.equal(offeredNoSession({ ...none, pskIdentities: [id] }, 'TLSv1.3'), false, 'a TLS 1.3 ticket');
+    assert.equal(offeredNoSession({ ...none, ticket: true }, 'TLSv1.3'), false, 'a TLS 1.2 ticket');
+    assert.equal(offeredNoSession(undefined, 'TLSv1.3'), false, 'an unreadable ClientHello');
   });
 
   test('a TLS 1.2 ClientHello offering a session ticket (Go clients resume only so) is seen as one', async () => {

@@ -115,6 +115,17 @@ class Reader {
 }
 
 /**
+ * The ClientHello named no session at all: no PSK, no TLS 1.2 ticket, and (under TLS 1.2, where it
+ * names one) no legacy session ID. A client that offers none cannot resume (stock Python ftplib);
+ * one that offers a session, even a wrong one, might still send the right one next.
+ */
+export function offeredNoSession(offered: OfferedSessions | undefined, protocol: string | null): boolean {
+  if (!offered || offered.ticket || offered.pskIdentities.length > 0) return false;
+  // TLS 1.3 clients send a random legacy ID (middlebox compatibility): it names no session.
+  return protocol === 'TLSv1.3' || offered.sessionId.length === 0;
+}
+
+/**
  * Why a data connection's handshake resumed none of its control connection's sessions, for the
  * administrator: what the ClientHello offered, and what makes such a client work.
  */
@@ -122,13 +133,13 @@ export function notResumedBecause(offered: OfferedSessions | undefined, protocol
   const foreign =
     "it offered a TLS session its control connection did not issue (another connection's, or one no longer kept): clients that share one session cache between connections (rclone with several transfers) need --session-reuse-scope user, or --no-require-reuse";
   if (!offered) return 'its ClientHello could not be read';
-  if (protocol === 'TLSv1.3') {
-    if (offered.pskIdentities.length === 0) return 'it offered no TLS session (a full handshake)';
+  if (offeredNoSession(offered, protocol)) return 'it offered no TLS session (a full handshake)';
+  if (protocol === 'TLSv1.3' && offered.pskIdentities.length > 0) {
     if (offered.sessionId.length === 0)
       return "it offered a TLS 1.3 session without a legacy session ID, which Node cannot look up (Ruby's Net::FTP: add OpenSSL::SSL::OP_ENABLE_MIDDLEBOX_COMPAT to its options, or cap it at TLS 1.2)";
     return foreign;
   }
   if (offered.ticket)
     return 'it offered a TLS 1.2 session ticket, and Ferry resumes TLS 1.2 by session ID only (Go clients such as rclone with --ftp-disable-tls13: use TLS 1.3)';
-  return offered.sessionId.length === 0 ? 'it offered no TLS session (a full handshake)' : foreign;
+  return foreign;
 }

@@ -20,20 +20,19 @@ for (const mode of MODES) {
       await writeFile(path.join(server().root, 'file.txt'), BODY);
     });
 
-    test("a data connection that does not resume the control TLS session is refused and logged; the client's own connection still transfers", async () => {
+    test("a data connection offering another connection's TLS session after the transfer command is refused and logged; the client's own still transfers", async () => {
       const from = server().logs.length;
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
+        const other = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         await ftp.cmd('RETR file.txt', 150);
-        // Someone behind the same address connects first, with a full handshake.
-        const intruder = await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
-        const line = await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
-        assert.match(
-          String((line.obj as { because?: string }).because),
-          /^it offered no TLS session \(a full handshake\)$/,
-        );
+        // Someone behind the same address connects first, with a session of their own.
+        const intruder = await ftp
+          .openData(port, { tls: true, session: await other.waitForSession() })
+          .catch(() => undefined);
+        await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
         if (intruder) {
           assert.equal(intruder.sessionReused, false);
           assert.equal((await ftp.readAll(intruder)).length, 0, 'no file data on a refused connection');
@@ -45,16 +44,17 @@ for (const mode of MODES) {
       });
     });
 
-    // An ftplib-style upload (STOR, then the ClientHello) that does not resume: the server cuts it
-    // as soon as its handshake ends, not at the passive timeout (30 s here) when the 522 comes.
+    // An ftplib-style upload (STOR, then the ClientHello) offering a wrong session: the server cuts
+    // it as soon as its handshake ends, not at the passive timeout (30 s here) when the 522 comes.
     test('an upload connection that does not resume is closed at once; the transfer still waits for the client', async () => {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
+        const other = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         const raw = await ftp.openData(port, { tls: false });
         await ftp.cmd('STOR refused.txt', 150);
-        const refused = await ftp.secureData(raw, 'none');
+        const refused = await ftp.secureData(raw, await other.waitForSession());
         assert.equal(refused.sessionReused, false);
         refused.stream.resume();
         await withDeadline(refused.closed, ftp.timeoutMs, 'the server to close the refused connection');
@@ -267,15 +267,65 @@ describe('a refused data connection and nobody else', { timeout: 60_000 }, () =>
   });
 
   for (const mode of MODES) {
-    test(`${mode}: the transfer ends at the passive timeout with 522 saying why`, async () => {
+    test(`${mode}: after a wrong session, the transfer ends at the passive timeout with 522 saying why`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        const other = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        await ftp.cmd('RETR file.txt', 150);
+        await ftp.openData(port, { tls: true, session: await other.waitForSession() }).catch(() => undefined);
+        const r = await ftp.expect(522);
+        assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
+      });
+    });
+  }
+});
+
+// A client that cannot resume (stock Python ftplib) offers no session at all: waiting for another
+// connection from it is waiting for nothing. The passive timeout is far beyond every deadline here,
+// so a 522 that waited for it would fail the test.
+describe('a data connection offering no TLS session', { timeout: 60_000 }, () => {
+  const server = useFerry({ timeouts: { dataConnectMs: 600_000 } });
+  before(async () => {
+    await writeFile(path.join(server().root, 'file.txt'), BODY);
+  });
+
+  for (const mode of MODES) {
+    test(`${mode}: a download gets 150, then 522 at once, logged; the next command is answered`, async () => {
+      const from = server().logs.length;
       await withClients(async (track) => {
         const ftp = track(await loggedIn(server(), mode));
         await ftp.cmd('TYPE I', 200);
         const port = await ftp.epsv();
         await ftp.cmd('RETR file.txt', 150);
-        await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
+        const refused = await ftp.openData(port, { tls: true, reuse: false }).catch(() => undefined);
         const r = await ftp.expect(522);
         assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
+        const line = await waitForLog(server(), (l) => /did not resume/.test(l.msg), from);
+        assert.match(
+          String((line.obj as { because?: string }).because),
+          /^it offered no TLS session \(a full handshake\)$/,
+        );
+        if (refused) assert.equal((await ftp.readAll(refused)).length, 0, 'no file data on it');
+        await ftp.cmd('NOOP', 200);
+        // The session goes on: its own connection transfers.
+        assert.equal((await ftp.retrieve('file.txt')).toString(), BODY);
+      });
+    });
+
+    test(`${mode}: an upload that starts TLS after its 150 (ftplib) gets 522 at once`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        const raw = await ftp.openData(port, { tls: false });
+        await ftp.cmd('STOR none.txt', 150);
+        const refused = await ftp.secureData(raw, 'none').catch(() => undefined);
+        refused?.stream.resume();
+        const r = await ftp.expect(522);
+        assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
+        await ftp.cmd('NOOP', 200);
       });
     });
   }

@@ -178,7 +178,11 @@ describe('behind HAProxy: PROXY protocol v1 and v2, passive ports proxied port b
       const obj = line.obj as { from?: string; via?: string };
       assert.deepEqual({ from: obj.from, via: obj.via }, { from: '127.0.0.2', via: PROXY_HOST });
       if (fresh) assert.equal((await ftp.readAll(fresh)).length, 0, 'no file data on a refused connection');
-      const conn = await ftp.openData(port, { tls: true, host, localAddress: '127.0.0.2' });
+      // From the client (its PROXY header) and offering no session: the transfer ends at once.
+      await ftp.expect(522);
+      const again = await enterPassive(ftp);
+      const conn = await ftp.openData(again.port, { tls: true, host: again.host, localAddress: '127.0.0.2' });
+      await ftp.cmd('RETR file.bin', 150);
       assert.deepEqual(await ftp.readAll(conn), CONTENT);
       await ftp.expect(226);
     });
