@@ -4,6 +4,7 @@ export {
   type ServerOptions,
   type ListenerOptions,
   type TransferRecord,
+  type PassiveAddressRule,
 } from './server/options.js';
 export { formatXferlog } from './server/xferlog.js';
 export { AdminServer, type AdminOptions, type AdminSource } from './admin/admin-server.js';
@@ -60,7 +61,8 @@ export {
   type Principal,
   type AuthOutcome,
 } from './auth/types.js';
-export { generateSelfSigned, fingerprintOf } from './tls/certificates.js';
+export { generateSelfSigned, fingerprintOf, type CertificateMaterial } from './tls/certificates.js';
+export { type DefenderEvent } from './defender/defender.js';
 export { type SharedBans } from './defender/shared-bans.js';
 export { type CutRecord, type SharedCutUploads } from './shared-cut-uploads.js';
 export { Database, type DatabaseOptions } from './db/database.js';

@@ -27,6 +27,11 @@ export type R = Reply;
 // A custom backend makes the VPaths its FileStats carry without a cast.
 const dir: VPath = resolveVPath(VPATH_ROOT, 'reports/../logs');
 export const stat: Pick<FileStat, 'path'> = { path: joinVPath(dir, 'today.log') };
+// What reconfigure/reloadCertificates take, defender.scores' keys, passive.address's rules.
+import type { CertificateMaterial, DefenderEvent, PassiveAddressRule, ServerOptions } from 'ferry';
+export const reload = (s: FerryServer, o: ServerOptions, c: CertificateMaterial) => s.reconfigure(o, c);
+export const scores: Partial<Record<DefenderEvent, number>> = { 'failed-login': 1 };
+export const rules: PassiveAddressRule[] = ['192.0.2.1', { network: '10.0.0.0/8', address: '10.0.0.1' }];
 `;
 
 const TSCONFIG = {
