@@ -1,5 +1,5 @@
-import type http from 'node:http';
-import type net from 'node:net';
+import type * as http from 'node:http';
+import type * as net from 'node:net';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
 

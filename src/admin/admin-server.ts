@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import http from 'node:http';
-import type net from 'node:net';
+import * as http from 'node:http';
+import type * as net from 'node:net';
 import { coalesced } from '../coalesced.js';
 import { addressKind } from '../protocol/address.js';
 import type { Logger } from '../logger.js';

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';

@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
 import { failureKind, NoGreetingError } from '../client/errors.js';

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Command } from 'commander';
 import { FerryError } from '../errors.js';
 import type { SessionReport, SessionsReport } from '../server/session-report.js';

@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { FerryError } from '../errors.js';

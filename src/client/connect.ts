@@ -1,4 +1,4 @@
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { Secret } from '../auth/types.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';

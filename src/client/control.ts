@@ -1,6 +1,6 @@
 import { once } from 'node:events';
-import net from 'node:net';
-import type tls from 'node:tls';
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { redactCommand } from '../protocol/command.js';
 import { Code } from '../protocol/codes.js';

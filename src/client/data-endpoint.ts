@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { FerryError, ReplyError } from '../errors.js';
 import {
   addressFamily,

@@ -1,5 +1,5 @@
-import type net from 'node:net';
-import tls from 'node:tls';
+import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';

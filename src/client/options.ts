@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { caProblem } from './ca-certificates.js';
 import type { ProtocolLogger } from './control.js';

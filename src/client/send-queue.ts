@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import os from 'node:os';
 
 /**

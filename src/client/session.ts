@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Secret } from '../auth/types.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';

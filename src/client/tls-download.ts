@@ -1,5 +1,5 @@
 import { finished } from 'node:stream/promises';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { readIntoReusedBuffer, type Take } from '../tls/reused-read-buffer.js';
 import { overrunError } from './errors.js';
 import type { FileSink } from './local-file.js';

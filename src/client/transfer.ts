@@ -1,9 +1,9 @@
 import { once } from 'node:events';
 import type { FileHandle } from 'node:fs/promises';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { Transform, type Duplex, type Readable, type Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { byteCheck } from '../byte-chunks.js';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';

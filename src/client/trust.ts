@@ -2,7 +2,7 @@ import { access, mkdir, readFile, appendFile, writeFile } from 'node:fs/promises
 import os from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { fingerprintOfDer } from '../tls/certificates.js';
 import { describeUntrusted, NO_TRUSTED_ISSUER } from './certificate-faults.js';

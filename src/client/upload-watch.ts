@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { unacknowledged, waitingForKernel } from './send-queue.js';
 
 /** The most an upload may still have in the kernel's buffers (and a slow server's) once sent. */

@@ -1,6 +1,6 @@
 // Accounts in PostgreSQL: looked up by name at each login (the primary key: no table scan), edited
 // by `ferry users` in transactions, and followed by every node through the change log.
-import type pg from 'pg';
+import type * as pg from 'pg';
 import { replaceHashIn, type Account, type AccountDirectory, type AccountStore } from '../auth/account.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';

@@ -1,7 +1,10 @@
 // The connection to PostgreSQL that a Ferry node shares its state through: a pool for queries, the
 // schema brought up to date at open, whether the database is reachable now, and the change feed
 // (LISTEN/NOTIFY plus a periodic read of the change log) that tells this node what others changed.
+// pg is CommonJS: its classes are on the default export at run time; the declarations name its
+// types without a default import (no esModuleInterop needed in an application).
 import pg from 'pg';
+import type * as PG from 'pg';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { migrate, type Migration } from './migrations.js';
@@ -41,7 +44,7 @@ export function isUnreachable(err: unknown): boolean {
 export const unavailable = (err: unknown): FerryError =>
   new FerryError('ERR_TRANSIENT', `database unavailable: ${(err as Error).message}`);
 
-type Queryable = Pick<pg.PoolClient, 'query'>;
+type Queryable = Pick<PG.PoolClient, 'query'>;
 
 /** Adds a row to the change log and notifies the nodes (the notification leaves at commit). */
 export async function recordChange(c: Queryable, kind: string, key: string): Promise<void> {
@@ -53,7 +56,7 @@ export async function recordChange(c: Queryable, kind: string, key: string): Pro
 }
 
 export class Database {
-  readonly pool: pg.Pool;
+  readonly pool: PG.Pool;
   readonly #url: string;
   readonly #logger: Logger;
   readonly #pollMs: number;
@@ -61,7 +64,7 @@ export class Database {
   #closed = false;
   readonly #kinds = new Map<string, Set<(key: string) => void>>();
   readonly #recovered = new Set<() => void>();
-  #listener: pg.Client | undefined;
+  #listener: PG.Client | undefined;
   #reconnect: NodeJS.Timeout | undefined;
   #poll: NodeJS.Timeout | undefined;
   #polling: Promise<void> | undefined;
@@ -113,7 +116,7 @@ export class Database {
   }
 
   /** A query; a database that cannot be reached becomes FerryError ERR_TRANSIENT. */
-  async query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+  async query<R extends PG.QueryResultRow>(text: string, values?: unknown[]): Promise<PG.QueryResult<R>> {
     try {
       const r = await this.pool.query<R>(text, values);
       this.#upAgain();
@@ -124,8 +127,8 @@ export class Database {
   }
 
   /** Runs `fn` in a transaction (committed when it resolves, rolled back when it throws). */
-  async transaction<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
-    let client: pg.PoolClient;
+  async transaction<T>(fn: (c: PG.PoolClient) => Promise<T>): Promise<T> {
+    let client: PG.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {

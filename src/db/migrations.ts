@@ -1,6 +1,6 @@
 // The database schema, as numbered migrations applied in order and recorded in ferry_schema. A
 // migration is never edited once released: a change is a new one at the end of the list.
-import type pg from 'pg';
+import type * as pg from 'pg';
 import { FerryError } from '../errors.js';
 
 export interface Migration {

@@ -1,5 +1,5 @@
 import { chmod, rm } from 'node:fs/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import type { Ban } from './defender.js';
 

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { addressGroup } from '../protocol/address.js';
 

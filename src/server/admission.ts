@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { Code } from '../protocol/codes.js';
 import { formatReply, reply } from '../protocol/reply.js';
 import type { DefenderService } from './defender-service.js';

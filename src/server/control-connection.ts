@@ -1,5 +1,5 @@
-import type net from 'node:net';
-import type tls from 'node:tls';
+import type * as net from 'node:net';
+import type * as tls from 'node:tls';
 import type { Principal } from '../auth/types.js';
 import { FerryError, QuotaError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';

@@ -1,6 +1,6 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { sameHost } from '../protocol/address.js';

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { BanFile } from '../defender/ban-file.js';
 import { openControlSocket, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
 import {

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Logger } from '../logger.js';
 import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import type { WarningLimiter } from './warning-limiter.js';

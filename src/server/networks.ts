@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { addAllowed } from '../defender/defender.js';
 import { normalizeAddress } from '../protocol/address.js';
 

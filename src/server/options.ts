@@ -1,7 +1,7 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { z } from 'zod';
 import { reportedIssue } from '../zod-issues.js';
 import type { Authenticator, Principal } from '../auth/types.js';

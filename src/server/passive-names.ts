@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises';
-import net from 'node:net';
+import * as net from 'node:net';
 import type { Logger } from '../logger.js';
 import { OptionError } from './options.js';
 

@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import { silentLogger, type Logger } from '../logger.js';

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { normalizeAddress } from '../protocol/address.js';
 import { MAX_PROXY_HEADER_BYTES, parseProxyHeader } from '../protocol/proxy-protocol.js';
 import { NetworkList } from './networks.js';

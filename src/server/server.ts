@@ -1,4 +1,4 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';

@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 /**
  * ALPN on Ferry's TLS sockets (control and data): RFC 7301 registers "ftp". A ClientHello without

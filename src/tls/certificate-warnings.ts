@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { certificateBlocks } from './certificates.js';
 import { cipherWarnings, oldVersionsWarning } from './cipher-policy.js';
 import { clientCrlWarnings } from './client-crl.js';

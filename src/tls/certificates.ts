@@ -8,7 +8,7 @@ import {
 } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';

@@ -1,4 +1,4 @@
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 
 /**
  * The server's suites, in the order it picks them (honorCipherOrder): forward-secret AEAD first,

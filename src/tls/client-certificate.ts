@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 
 /**

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 
 /**

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { FTP_ALPN } from './alpn.js';
 import { handshake } from './handshake.js';

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import { readIntoReusedBuffer } from './reused-read-buffer.js';
 

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { clientHelloSettled, MAX_CLIENT_HELLO } from './client-hello.js';
 
 /**

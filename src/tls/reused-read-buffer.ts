@@ -1,4 +1,4 @@
-import type net from 'node:net';
+import type * as net from 'node:net';
 
 /**
  * Reading a socket into one reused buffer instead of a fresh Buffer per read. Read as a stream,

@@ -1,5 +1,5 @@
-import net from 'node:net';
-import type tls from 'node:tls';
+import * as net from 'node:net';
+import type * as tls from 'node:tls';
 import { offeredSessions } from './client-hello.js';
 
 type Store = Map<string, Buffer>;

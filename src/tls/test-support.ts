@@ -1,5 +1,5 @@
 // Helpers for TLS tests; no test runner imported, so importing registers no tests.
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 /** Writes `data` to `sock` in 64 KiB writes, honouring backpressure, then ends with close_notify. */
 export function sendAll(sock: tls.TLSSocket, data: Buffer): void {

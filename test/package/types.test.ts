@@ -114,6 +114,22 @@ test('every package a published declaration imports is a dependency, with its ty
   }
 });
 
+// Without esModuleInterop (a CommonJS application's tsc default), a default import of a module that
+// has none (node:net, node:tls, node:http, pg) fails in the declarations, or with skipLibCheck
+// silently types every Socket and Pool they name as `any`.
+test('published declarations import Node built-ins and pg without a default import', async () => {
+  const found: string[] = [];
+  for (const file of await declarations(path.join(REPO, 'dist/src'))) {
+    const text = await readFile(file, 'utf8');
+    for (const m of text.matchAll(/^import (?:type )?\w+(?:, \{[^}]*\})? from '((?:node:)?\w+|pg)';/gm)) {
+      const spec = m[1] ?? '';
+      if (spec === 'pg' || spec.startsWith('node:') || builtinModules.includes(spec))
+        found.push(`${path.relative(REPO, file)}: ${m[0]}`);
+    }
+  }
+  assert.deepEqual(found, []);
+});
+
 test('the packed package holds the entries, their types, the licence and README, the source maps its modules name with their sources, and no tests', async () => {
   const { stdout } = await run('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], {
     cwd: REPO,

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { NotCompletedError, ProbeConnection, type ProbeTarget } from './connection.js';
 import { chainPoint } from './chain.js';
 import { check, notCompleted } from './context.js';

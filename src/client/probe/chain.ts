@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { pemCertificates } from '../ca-certificates.js';
 import { NO_TRUSTED_ISSUER, OUT_OF_DATE } from '../certificate-faults.js';
 import { point, type ProbePoint } from './types.js';

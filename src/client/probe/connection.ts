@@ -1,4 +1,4 @@
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 import { FerryError } from '../../errors.js';
 import { Code } from '../../protocol/codes.js';
 import { parseFeatures } from '../../protocol/features.js';

@@ -1,6 +1,6 @@
-import net from 'node:net';
+import * as net from 'node:net';
 import { Duplex } from 'node:stream';
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { formatEprtArg, formatPortArg, parseEpsvReply, parsePasvReply } from '../../protocol/address.js';
 import { Code } from '../../protocol/codes.js';
 import {

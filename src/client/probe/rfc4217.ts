@@ -1,5 +1,5 @@
 import { constants } from 'node:crypto';
-import type tls from 'node:tls';
+import type * as tls from 'node:tls';
 
 import { isNegative, isPositiveCompletion, type Reply } from '../../protocol/reply.js';
 import { ProbeConnection, brief, withConnection, type ProbeTarget } from './connection.js';

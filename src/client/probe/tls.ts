@@ -1,4 +1,4 @@
-import tls from 'node:tls';
+import * as tls from 'node:tls';
 import { isPositiveCompletion } from '../../protocol/reply.js';
 import { delay } from '../waits.js';
 import { ProbeConnection, brief, type ProbeTarget } from './connection.js';

@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import { coalesced } from '../../coalesced.js';
 import { FerryError } from '../../errors.js';
 import type { Logger } from '../../logger.js';

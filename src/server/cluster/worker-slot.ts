@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import type net from 'node:net';
+import type * as net from 'node:net';
 import type { Logger } from '../../logger.js';
 import type { CertificateMaterial } from '../../tls/certificates.js';
 import { isAnswer, isFromWorker, type FromWorker, type ToWorker, type WorkerAnswer } from './messages.js';

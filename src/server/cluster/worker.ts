@@ -1,5 +1,5 @@
 import type { UserSessionCounter } from '../logins.js';
-import net from 'node:net';
+import * as net from 'node:net';
 import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { FerryServer } from '../server.js';
 import { isToWorker, type FromWorker, type ToWorker } from './messages.js';
