@@ -1,7 +1,6 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
-import { ServeSignals } from './serve-signals.js';
 
 /** The only place that reads argv and decides exit codes for the server side. */
 const program = new Command('ferry')
@@ -28,7 +27,8 @@ if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
   (await client()).registerClientCommands(program);
 else if (first === 'serve') {
   // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
-  const signals = new ServeSignals();
+  // Imported here: the client commands load nothing they do not use.
+  const signals = new (await import('./serve-signals.js')).ServeSignals();
   (await import('./serve.js')).registerServe(program, signals);
 } else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {
