@@ -20,7 +20,6 @@ import {
 import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
 import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
 import { ABANDON_AFTER_MS } from '../abandon-on-abort.js';
-import { isSize } from '../embedder-values.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
 import { refusedForGood } from '../refused-for-good.js';
@@ -106,10 +105,8 @@ async function upload(
           t.count(n);
         };
         try {
-          const r = await target.write(body, { ...files.context(t.signal), written });
-          // A backend that does not tell (an embedder's): its result, if it is a count (checked-storage.ts).
-          const bytes: unknown = (r as { bytes?: unknown } | null | undefined)?.bytes;
-          if (isSize(bytes) && bytes > counted) t.count(bytes - counted);
+          const { bytes } = await target.write(body, { ...files.context(t.signal), written });
+          if (bytes > counted) t.count(bytes - counted); // a backend that does not tell (an embedder's)
         } catch (err) {
           // A full disk (552) or a refusal for good (551): the client gets its reply after sending the
           // rest (dropped), not a reset. Also when storage failed before reading any of it (APPE,
