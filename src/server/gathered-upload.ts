@@ -31,7 +31,7 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
   drainsOn: (err: Error) => boolean = () => false;
 
   /** Undefined where the connection cannot be read so (the caller reads it as a stream). */
-  static of(sock: Duplex, count: (n: number) => void = () => {}): GatheredUpload | undefined {
+  static of(sock: Duplex, count: (n: number) => void): GatheredUpload | undefined {
     if (!(sock instanceof Socket)) return undefined;
     const upload = new GatheredUpload(sock, count);
     return upload.#start() ? upload : undefined;

@@ -46,26 +46,10 @@ function watched(
   };
 }
 
-const sum = (ns: number[]): number => ns.reduce((a, b) => a + b, 0);
-
 const chunks = (count: number, size: number): Buffer[] =>
   Array.from({ length: count }, (_, i) => Buffer.alloc(size, i % 251));
 
 describe('FileWriter', () => {
-  it('tells `written` of bytes once they are in the file, not while gathered or in flight', async (t) => {
-    const disk = watched(await tempFile(t), undefined, true);
-    const told: number[] = [];
-    const inFile: number[] = [];
-    const w = new FileWriter(disk, 0, { written: (n) => (told.push(n), inFile.push(disk.written())) });
-    await pipeline(Readable.from(chunks(40, 16 * 1024 + 3)), w); // two gathered writes and the end's
-    assert.equal(sum(told), 40 * (16 * 1024 + 3));
-    assert.deepEqual(
-      told.map((_, i) => sum(told.slice(0, i + 1))),
-      inFile,
-      'each report brings the count to what the file holds',
-    );
-  });
-
   it('writes every chunk in order from its start offset', async (t) => {
     const fh = await tempFile(t);
     const data = chunks(100, 16 * 1024 + 7);

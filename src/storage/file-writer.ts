@@ -27,8 +27,6 @@ export interface FileWriterOptions {
   recycle?: (chunk: Buffer) => void;
   /** Told of each write taken (a step of the upload: StorageContext.progress). */
   taken?: () => void;
-  /** Told of the bytes of each write done (StorageContext.written). */
-  written?: (bytes: number) => void;
 }
 
 /**
@@ -51,7 +49,6 @@ export class FileWriter extends Writable {
   readonly #syncEvery: number;
   readonly #recycle: ((chunk: Buffer) => void) | undefined;
   readonly #taken: (() => void) | undefined;
-  readonly #written: ((bytes: number) => void) | undefined;
 
   constructor(
     private readonly fh: WriteHandle,
@@ -63,7 +60,6 @@ export class FileWriter extends Writable {
     this.#syncEvery = o.syncEvery ?? SYNC_EVERY;
     this.#recycle = o.recycle;
     this.#taken = o.taken;
-    this.#written = o.written;
   }
 
   override _writev(chunks: { chunk: Buffer }[], done: (err?: Error | null) => void): void {
@@ -99,7 +95,6 @@ export class FileWriter extends Writable {
       this.#position += bytesWritten;
       this.bytesWritten += bytesWritten;
       left -= bytesWritten;
-      this.#written?.(bytesWritten);
       if (left > 0) buffers = [Buffer.concat(buffers).subarray(bytesWritten)]; // short write: rare
     }
     if (this.#recycle) for (const chunk of chunks) this.#recycle(chunk);

@@ -79,7 +79,7 @@ export async function atomicWrite(
     }
     // A source that reads into its chunks again gets them back once written (gathered-upload.ts).
     const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
-    ws = new FileWriter(tmp, keep, { recycle, taken: c.progress, written: c.written });
+    ws = new FileWriter(tmp, keep, { recycle, taken: c.progress });
     ws.once('error', (err) => {
       destError ??= err;
       firstFailed ??= 'dest';

@@ -158,7 +158,6 @@ export class MemoryStorage implements StorageBackend {
         bytes += chunk.length;
         if (bytes > budget) return done(storageError('quota-exceeded', 'write', p));
         chunks.push(chunk);
-        c.written?.(chunk.length);
         done();
       },
     });

@@ -210,8 +210,7 @@ export class S3Storage implements StorageBackend {
       for await (const chunk of chunksOf(addAbortSignal(signal, src))) {
         taken += chunk.length;
         yield chunk;
-        c.written?.(chunk.length); // uploadObject copied it into a part before asking for more
-        recycle?.(chunk);
+        recycle?.(chunk); // uploadObject copied it into a part before asking for more
       }
     }
     const target = {

@@ -112,13 +112,6 @@ export interface StorageContext {
    * that stopped moving.
    */
   readonly progress?: () => void;
-  /**
-   * Told of an upload's bytes as storage takes them (written to its file, copied into an S3 part),
-   * not as they are read from the client: what STAT, the session report and the transfer logs
-   * count for an upload (a paced upload has much read ahead in buffers). A backend that does not
-   * tell has its upload counted once its write() returns.
-   */
-  readonly written?: (bytes: number) => void;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

@@ -322,7 +322,7 @@ for (const mode of MODES) {
       });
     });
 
-    /** Waits (on STAT replies, not time) until storage has taken `n` bytes of the upload (into its parts). */
+    /** Waits (on STAT replies, not time) until the server has read `n` bytes of the upload. */
     const received = async (ftp: RawFtp, n: number): Promise<void> => {
       for (let i = 0; ; i++) {
         const stat = textOf(await ftp.cmd('STAT', 211));
@@ -383,9 +383,8 @@ for (const mode of MODES) {
         await ftp.cmd('STOR gone.bin', 150);
         data.stream.resume();
         const from = ts.logs.length;
-        // Past one 256 KiB chunk of the upload: storage takes it (the object was looked up), the rest waits.
-        data.stream.write(randomData(300 * 1024));
-        await received(ftp, 256 * 1024);
+        data.stream.write(randomData(1000));
+        await received(ftp, 1000); // the object was looked up: the upload reads its bytes
         proxy.gone(true);
         try {
           data.stream.end();

@@ -122,8 +122,8 @@ for (const mode of MODES) {
         const port = await ftp.epsv();
         const conn = await ftp.openData(port, { tls: true });
         await ftp.cmd('STOR vanish.bin', 150);
-        conn.stream.write(randomData(300_000)); // past one 256 KiB disk write
-        // Wait (on replies, not time) until the server has stored bytes: the upload is under way.
+        conn.stream.write(randomData(100_000));
+        // Wait (on replies, not time) until the server has received bytes: the upload is under way.
         for (let i = 0; ; i++) {
           const stat = textOf(await ftp.cmd('STAT', 211));
           const m = /(\d+) bytes/.exec(stat);

@@ -144,8 +144,7 @@ export async function storeCode(ftp: RawFtp, file: string, size: number): Promis
 }
 
 /**
- * `STOR file` with `data` sent and the server seen storing it (STAT counts bytes written: send more
- * than one 256 KiB write), the upload left
+ * `STOR file` with `data` sent and the server seen reading it (STAT counts bytes), the upload left
  * open: for tests that then cut it as a killed client would (resetting both connections).
  */
 export async function uploadUnderWay(ftp: RawFtp, file: string, data: Buffer): Promise<DataConnection> {

@@ -89,24 +89,16 @@ async function upload(
       async (sock, t) => {
         // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
         const watch = new UploadWatch(sock.stream); // the storage's own failure: 451, not 426
-        const gathered = GatheredUpload.of(sock.stream);
-        const body = watch.reads(gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream));
+        const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
+        const body = watch.reads(gathered ? gatheredBody(ctx, gathered) : streamedBody(ctx, sock.stream, t));
         if (gathered) gathered.drainsOn = dropsRest;
         // Storage holds the upload up when it takes no more bytes (what it reads is full), or when
         // it has them all (the client ended) and has not stored them yet.
         if (sock.idle)
           sock.idle.heldByServer = () =>
             sock.stream.readableEnded || body.readableLength >= body.readableHighWaterMark;
-        // Counted as storage takes the bytes, not as they are read: a paced upload (its throttle, the
-        // buffers before it) has up to ~800 KB read ahead that a cut upload never stores.
-        let counted = 0;
-        const written = (n: number): void => {
-          counted += n;
-          t.count(n);
-        };
         try {
-          const { bytes } = await target.write(body, { ...files.context(t.signal), written });
-          if (bytes > counted) t.count(bytes - counted); // a backend that does not tell (an embedder's)
+          await target.write(body, files.context(t.signal));
         } catch (err) {
           // A full disk (552) or a refusal for good (551): the client gets its reply after sending the
           // rest (dropped), not a reset. Also when storage failed before reading any of it (APPE,
@@ -195,8 +187,10 @@ function gatheredBody(ctx: CommandContext, gathered: GatheredUpload): Readable {
   return ctx.session.type === 'A' ? chain(gathered, [fromNetworkAscii()], { wholeChunks: true }) : gathered;
 }
 
-/** The data connection read as a stream (where GatheredUpload cannot read it). */
-function streamedBody(ctx: CommandContext, stream: Duplex): Readable {
+/** The data connection read as a stream (where GatheredUpload cannot read it), counted. */
+function streamedBody(ctx: CommandContext, stream: Duplex, t: TransferProgress): Readable {
+  stream.on('data', counter(t));
+  stream.pause(); // counting must not start the flow before storage reads
   return ctx.session.type === 'A' ? chain(stream, [fromNetworkAscii()]) : stream;
 }
 
