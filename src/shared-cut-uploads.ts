@@ -22,6 +22,10 @@ export interface SharedCutUploads {
     r: CutRecord,
     o: { ttlMs: number; max: number },
   ): Promise<CutRecord | undefined>;
-  delete(username: string, path: string): Promise<void>;
+  /**
+   * Drops the record; with `at`, only if it is the one recorded at `at` (an upload's own, which
+   * another upload of the file may have replaced since: that one stays).
+   */
+  delete(username: string, path: string, at?: number): Promise<void>;
   get(username: string, path: string): Promise<CutRecord | undefined>;
 }

@@ -34,9 +34,13 @@ export class PgCutUploads implements SharedCutUploads {
     return this.#use(() => this.#put(username, path, r, o));
   }
 
-  async delete(username: string, path: string): Promise<void> {
+  async delete(username: string, path: string, at?: number): Promise<void> {
     const sql = 'DELETE FROM ferry_cut_uploads WHERE username = $1 AND path = $2';
-    await this.#use(() => this.db.query(sql, [username, path]));
+    await this.#use(() =>
+      at === undefined
+        ? this.db.query(sql, [username, path])
+        : this.db.query(`${sql} AND at = $3`, [username, path, at]),
+    );
   }
 
   get(username: string, path: string): Promise<CutRecord | undefined> {

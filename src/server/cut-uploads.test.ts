@@ -35,15 +35,42 @@ describe('cut uploads', () => {
     const clock = (): number => now;
     const alone = new CutUploads(undefined, { now: clock });
     const key = cutKey('gui', '/doc.bin');
-    assert.equal(await alone.remember(key, OLD), false, 'none yet');
-    assert.equal(await alone.remember(key, OLD), true, 'in memory');
-    assert.equal(await alone.remember(key, { ...OLD, size: OLD.size + 1 }), false, 'another version');
+    assert.equal((await alone.remember(key, OLD)).stood, false, 'none yet');
+    assert.equal((await alone.remember(key, OLD)).stood, true, 'in memory');
+    assert.equal((await alone.remember(key, { ...OLD, size: OLD.size + 1 })).stood, false, 'another version');
     const file = join(dir, 'cut-uploads.json');
     const [one, two] = [new CutUploads(file, { now: clock }), new CutUploads(file, { now: clock })];
     await one.remember(key, OLD);
-    assert.equal(await two.remember(key, OLD), true, 'in the file (another process’s)');
+    assert.equal((await two.remember(key, OLD)).stood, true, 'in the file (another process’s)');
     now += CUT_TTL_MS + 1;
-    assert.equal(await one.remember(key, OLD), false, 'expired');
+    assert.equal((await one.remember(key, OLD)).stood, false, 'expired');
+  });
+
+  it('forgetOwn drops only the record it names: one another upload of the file wrote since stays', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    let now = 1_800_000_000_000;
+    const clock = (): number => now;
+    const key = cutKey('gui', '/doc.bin');
+    // One process, the same millisecond: each record still has its own `at`.
+    const alone = new CutUploads(undefined, { now: clock });
+    const [first, second] = [await alone.remember(key, OLD), await alone.remember(key, OLD)];
+    assert.notEqual(first.own.at, second.own.at);
+    await alone.forgetOwn(key, first.own);
+    assert.equal(await alone.isCut(key, at(OLD)), true, 'the second upload’s record stays');
+    await alone.forgetOwn(key, second.own);
+    assert.equal(await alone.isCut(key, at(OLD)), false);
+    // Two processes sharing the file.
+    const file = join(dir, 'cut-uploads.json');
+    const [one, two] = [new CutUploads(file, { now: clock }), new CutUploads(file, { now: clock })];
+    const mine = await one.remember(key, OLD);
+    now += 1;
+    const theirs = await two.remember(key, OLD);
+    await one.forgetOwn(key, mine.own);
+    assert.equal(await one.isCut(key, at(OLD)), true, 'the other process’s record stays in the file');
+    await two.forgetOwn(key, theirs.own);
+    assert.equal(await one.isCut(key, at(OLD)), false, 'gone from the file');
+    assert.equal(await two.isCut(key, at(OLD)), false, 'and from its memory');
   });
 
   it('with a file, a record one instance (process) writes is seen by another; it expires; their number is capped', async (t) => {

@@ -17,7 +17,7 @@ import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
 import { RetriedWrite } from '../retried-write.js';
 import { silentLogger, type Logger } from '../logger.js';
-import type { SharedCutUploads } from '../shared-cut-uploads.js';
+import type { CutRecord, SharedCutUploads } from '../shared-cut-uploads.js';
 import { parseStateJson, readStateFile } from '../state-file.js';
 
 /** A file as it stands: storage identity, size, modification time (ms). */
@@ -53,6 +53,29 @@ function splitCutKey(key: string): [username: string, path: string] {
   return [key.slice(0, at), key.slice(at + 1)];
 }
 
+/** What `remember` did: whether a record of that version stood, and the record it wrote. */
+export interface Remembered {
+  readonly stood: boolean;
+  /** For `forgetOwn`: its `at` is unique within this process. */
+  readonly own: CutRecord;
+}
+
+/** A pending drop of this process's own records (`forgetOwn`): only if the file holds one of them. */
+interface OwnForget {
+  readonly own: readonly CutRecord[];
+}
+/** A change the file does not hold yet: the record to keep, null to drop the key's, or an OwnForget. */
+type Change = Entry | null | OwnForget;
+
+function isOwnForget(c: Change | undefined): c is OwnForget {
+  return c != null && 'own' in c;
+}
+
+/** Whether `e` is the very record `own` (the same `at` and version). */
+function isRecord(e: Entry | undefined, own: CutRecord): boolean {
+  return e !== undefined && e.at === own.at && sameVersion(e, own);
+}
+
 export function sameVersion(e: FileVersion, v: FileVersion): boolean {
   return e.id === v.id && e.size === v.size && e.modified === v.modified;
 }
@@ -72,11 +95,13 @@ export class CutUploads {
   readonly #now: () => number;
   readonly #max: number;
   readonly #shared: SharedCutUploads | undefined;
-  /** Changes the file does not hold yet, by key: the record to keep, or null to drop it. */
-  readonly #pending = new Map<string, Entry | null>();
+  /** Changes the file does not hold yet, by key. */
+  readonly #pending = new Map<string, Change>();
   /** For a record being kept (#editFile waits): what the file held for its key when it was merged. */
   readonly #replaced = new Map<Entry, Entry | undefined>();
   readonly #writes: RetriedWrite;
+  /** The last `at` given: each record's is unique within the process, so `forgetOwn` tells them apart. */
+  #lastAt = 0;
 
   constructor(
     readonly file: string | undefined,
@@ -98,14 +123,16 @@ export class CutUploads {
    * Remembers that `key` holds `v`, which an upload is replacing (from before its data) or a cut
    * upload left. Resolves once it is in the file too, to whether a record of `v` stood already
    * (an earlier cut's, unexpired: in this process, the file or the database), read where the
-   * record is merged (no read of its own); never rejects.
+   * record is merged (no read of its own), and to the record written; never rejects.
    */
-  async remember(key: string, v: FileVersion): Promise<boolean> {
+  async remember(key: string, v: FileVersion): Promise<Remembered> {
+    const now = this.#now();
+    this.#lastAt = now > this.#lastAt ? now : this.#lastAt + 1;
     const entry: Entry = {
       ...(v.id === undefined ? {} : { id: v.id }),
       size: v.size,
       modified: v.modified,
-      at: this.#now(),
+      at: this.#lastAt,
     };
     const inMemory = this.#memory.get(key);
     this.#memory.delete(key);
@@ -115,9 +142,10 @@ export class CutUploads {
       s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }),
     );
     const filed = await this.#editFile(key, entry);
-    return [inMemory, filed, shared].some(
+    const stood = [inMemory, filed, shared].some(
       (e) => e !== undefined && entry.at - e.at <= CUT_TTL_MS && sameVersion(e, v),
     );
+    return { stood, own: entry };
   }
 
   /** The upload to `key` was stored: whatever was remembered for it is gone (memory and file). */
@@ -128,14 +156,30 @@ export class CutUploads {
   }
 
   /**
+   * The upload that remembered `own` stored nothing (551, no data connection): `own` goes, where it
+   * still stands (memory, file, database). A record another session wrote since (the same version,
+   * remembered again by a STOR that still runs or was cut) stays: it guards the file.
+   */
+  async forgetOwn(key: string, own: CutRecord): Promise<void> {
+    if (isRecord(this.#memory.get(key), own)) this.#memory.delete(key);
+    await this.#share(key, (s, ...k) => s.delete(...k, own.at));
+    if (this.file === undefined) return;
+    const pending = this.#pending.get(key);
+    if (isOwnForget(pending)) await this.#editFile(key, { own: [...pending.own, own] });
+    else if (pending === undefined || isRecord(pending ?? undefined, own))
+      await this.#editFile(key, { own: [own] });
+    // Else a later record or a stored upload's forget is to be written: it replaces `own` anyway.
+  }
+
+  /**
    * Resolves once the file holds the change, or its write failed (then retried); never rejects.
    * A record kept resolves to the one the file held for `key` before (undefined: none, or unknown).
    */
-  async #editFile(key: string, change: Entry | null): Promise<Entry | undefined> {
+  async #editFile(key: string, change: Change): Promise<Entry | undefined> {
     if (this.file === undefined) return undefined;
     this.#pending.delete(key); // re-inserted: the newest change last, as the file keeps them
     this.#pending.set(key, change);
-    if (change === null) {
+    if (change === null || isOwnForget(change)) {
       await this.#writes.flush();
       return undefined;
     }
@@ -181,6 +225,11 @@ export class CutUploads {
           const cuts = new Map(Object.entries(await this.#read(file)));
           let changed = false;
           for (const [key, entry] of batch) {
+            if (isOwnForget(entry)) {
+              const held = cuts.get(key);
+              if (entry.own.some((own) => isRecord(held, own))) changed = cuts.delete(key) || changed;
+              continue;
+            }
             if (entry !== null && this.#replaced.has(entry)) this.#replaced.set(entry, cuts.get(key));
             changed = cuts.delete(key) || changed;
             if (entry === null) continue;

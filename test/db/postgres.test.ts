@@ -443,11 +443,19 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
           (r) => r.path,
         );
       // A replacement on B learns of A's record from its own write (B's memory and file have none).
-      assert.equal(await b.remember(cutKey('u', '/doc.bin'), old), true, 'A’s record stood');
-      assert.equal(await b.remember(cutKey('v', '/doc.bin'), old), false, 'none stood');
+      assert.equal((await b.remember(cutKey('u', '/doc.bin'), old)).stood, true, 'A’s record stood');
+      assert.equal((await b.remember(cutKey('v', '/doc.bin'), old)).stood, false, 'none stood');
       await b.forget(cutKey('v', '/doc.bin'));
       await b.forget(cutKey('u', '/doc.bin'));
       assert.deepEqual(await keys(), [], 'stored on B: gone from the database');
+      // An upload that stored nothing drops its own record only: one another node wrote since stays.
+      const mine = await a.remember(cutKey('u', '/own.bin'), old);
+      now += 1;
+      const theirs = await b.remember(cutKey('u', '/own.bin'), old);
+      await a.forgetOwn(cutKey('u', '/own.bin'), mine.own);
+      assert.deepEqual(await keys(), ['/own.bin'], 'B’s record stays');
+      await b.forgetOwn(cutKey('u', '/own.bin'), theirs.own);
+      assert.deepEqual(await keys(), []);
 
       // At most `max` records (the oldest go), none older than the TTL.
       for (const name of ['/1', '/2', '/3', '/4']) {

@@ -24,9 +24,10 @@ class CountingCuts implements SharedCutUploads {
     return Promise.resolve(before);
   }
 
-  delete(username: string, p: string): Promise<void> {
+  delete(username: string, p: string, at?: number): Promise<void> {
     this.calls.delete++;
-    this.records.delete(`${username}:${p}`);
+    if (at === undefined || this.records.get(`${username}:${p}`)?.at === at)
+      this.records.delete(`${username}:${p}`);
     return Promise.resolve();
   }
 

@@ -87,6 +87,35 @@ describe('a STOR that never started', { timeout: 60_000 }, () => {
     });
   });
 
+  // Two sessions replace one file: the second's STOR rewrites the record the first's wrote (the
+  // same version). The first then gets no data connection: it must not take the record with it,
+  // for the second's upload, cut, leaves that old version, which a resume must not continue.
+  test('a STOR without a data connection leaves the record another session’s STOR of the file, cut, rewrote', async () => {
+    const ts = server();
+    const file = path.join(ts.root, 'r.bin');
+    await writeFile(file, 'OLD-VERSION');
+    await withClients(async (track) => {
+      const one = track(await loggedIn(ts, 'implicit'));
+      const two = track(await loggedIn(ts, 'implicit'));
+      await one.cmd('TYPE I', 200);
+      await two.cmd('TYPE I', 200);
+      // Data connections made, their TLS not begun: each STOR wrote its record before its 150, and waits.
+      const unserved = await one.openData(await one.epsv(), { tls: false });
+      await one.cmd('STOR r.bin', 150);
+      const plain = await two.openData(await two.epsv(), { tls: false });
+      await two.cmd('STOR r.bin', 150);
+      unserved.raw.destroy(); // dropped before its TLS: nothing sent, nothing stored
+      const failed = await one.expect();
+      assert.ok([425, 522].includes(failed.code), textOf(failed));
+      await two.uploadTruncated(await two.secureData(plain), Buffer.from('NEW-'));
+      await two.expect(426);
+      await two.epsv();
+      const appe = await two.cmd('APPE r.bin', 451);
+      assert.match(textOf(appe), /^Resume refused .*: an upload of this file did not complete, /);
+      assert.equal(await readFile(file, 'utf8'), 'OLD-VERSION');
+    });
+  });
+
   // The race a client's abort on its first bytes hit (test/client/ferry-server.test.ts, `put -c`
   // onto a cut upload): its side of the data connection was ready and bytes written, the server's
   // not yet. Held here: the client never starts the data connection's TLS, so the server cannot

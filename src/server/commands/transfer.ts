@@ -19,6 +19,7 @@ import {
 } from '../../storage/types.js';
 import { RESUME_REFUSED_CODE, RESUME_REFUSED_TEXT } from '../../protocol/resume-refused.js';
 import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
+import type { CutRecord } from '../../shared-cut-uploads.js';
 import { ABANDON_AFTER_MS } from '../abandon-on-abort.js';
 import { GatheredUpload } from '../gathered-upload.js';
 import { recyclingSink } from '../recycling-sink.js';
@@ -72,6 +73,8 @@ async function upload(
   const replacement = offset === 0 && !append;
   let replacing: FileVersion | undefined;
   let cutBefore = false;
+  /** The record this upload wrote (another session's STOR of the file may replace it). */
+  let own: CutRecord | undefined;
   /** No data connection came (425: no PASV/PORT, none made, a failed connect; 522): nothing sent. */
   let unconnected = false;
   try {
@@ -82,7 +85,7 @@ async function upload(
     // Once stored, it is forgotten.
     replacing = replacement ? await versionOf(files, p) : undefined;
     // A record an earlier cut upload left must outlive this one's refusal (see below).
-    if (replacing) cutBefore = await ctx.cutUploads.remember(key, replacing);
+    if (replacing) ({ stood: cutBefore, own } = await ctx.cutUploads.remember(key, replacing));
     const r = await ctx.transfer.run(
       command,
       opening,
@@ -129,8 +132,10 @@ async function upload(
       const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
       // Refused for good (551), or no data connection came: the client was told nothing was stored,
       // and nothing was: no resume to refuse (the next APPE would get 451 "… did not complete").
-      // Only this upload's own record goes: one an earlier cut left still guards the old version.
-      if ((refused || unconnected) && unchanged && !cutBefore) await ctx.cutUploads.forget(key);
+      // Only this upload's own record goes: one an earlier cut left still guards the old version, and
+      // so does one another session's STOR of the file wrote since (it may be cut, its record ours).
+      if ((refused || unconnected) && unchanged && !cutBefore && own)
+        await ctx.cutUploads.forgetOwn(key, own);
       else if (v && !unchanged) await ctx.cutUploads.remember(key, v);
     }
     await target.release(); // no data connection came (425, ABOR): nothing was written
