@@ -49,6 +49,8 @@ async function completeLogin(
   try {
     storage = options.storageFor(principal);
   } catch (err) {
+    // A home refused (its S3 bucket unusable since the start or the last reload): as checkHome's.
+    if (err instanceof StorageError) return refused(homeUnusable(err), 'Home directory unavailable.');
     // The embedder's storageFor failed (threw, or returned no storage): no home can be given now.
     const reason = err instanceof OptionError ? err.message : `options.storageFor threw ${thrown(err)}`;
     logger.error({ user: username, ...(err instanceof Error && { err }) }, reason);
@@ -63,9 +65,7 @@ async function completeLogin(
     if (ctx.disconnected.aborted) throw err; // the client left: no one to answer
     // The host path is in the cause: in the log line, never in the reply. A plain error (an
     // embedder's checkRoot) refuses the home as a StorageError does (RFC 959: PASS has no 451).
-    const cause = err instanceof Error ? causeOf(err) : undefined;
-    const what = err instanceof StorageError ? err.message : `checkRoot() rejected with ${thrown(err)}`;
-    return refused(`home unusable: ${what}${cause ? ` (${cause})` : ''}`, 'Home directory unavailable.');
+    return refused(homeUnusable(err), 'Home directory unavailable.');
   }
   if (!(await ctx.enterSession(principal))) return tooManySessions(ctx, username, principal);
   session.loginSucceeded(principal, storage);
@@ -75,6 +75,13 @@ async function completeLogin(
     logger.info({ user: principal.username, as: username, by: 'anonymous' }, 'anonymous login');
   else logger.info({ user: username, by: ok.how }, 'login');
   return reply(ok.code, ok.text);
+}
+
+/** The log's reason for a home refused: the host path is in the cause, never in the reply. */
+function homeUnusable(err: unknown): string {
+  const cause = err instanceof Error ? causeOf(err) : undefined;
+  const what = err instanceof StorageError ? err.message : `checkRoot() rejected with ${thrown(err)}`;
+  return `home unusable: ${what}${cause ? ` (${cause})` : ''}`;
 }
 
 /**
