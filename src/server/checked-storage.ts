@@ -3,11 +3,10 @@ import type { Principal } from '../auth/types.js';
 import { byteCheck } from '../byte-chunks.js';
 import { chain } from '../storage/stream-chain.js';
 import type { FileSource, FileStat, PreparedWrite, StorageBackend, VPath } from '../storage/types.js';
-import { isSize, shown, statFault, storageFault } from './embedder-values.js';
+import { isSize, shown, statFault, STORAGE_METHODS, storageFault } from './embedder-values.js';
 import { OptionError, type ResolvedOptions } from './options.js';
 
-const STORAGE =
-  'features, a Set of its StorageFeatures, and the functions stat, list, openRead, write, mkdir, remove, removeDir, rename';
+const STORAGE = `features, a Set of its StorageFeatures, and the functions ${STORAGE_METHODS.join(', ')}`;
 const FILE_STAT = 'a FileStat has type, name, size a whole number ≥ 0, modified a valid Date, mode a number';
 
 /** `st`, unless it is malformed: then the storage's error (451 for the command, and a log line). */

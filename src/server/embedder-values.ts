@@ -20,7 +20,8 @@ export function thrown(err: unknown): string {
   return err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : shown(err);
 }
 
-const STORAGE_METHODS = [
+/** The functions a StorageBackend must have (StorageBackend in storage/types.ts). */
+export const STORAGE_METHODS = [
   'stat',
   'list',
   'openRead',
