@@ -2,7 +2,15 @@ import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/types.js';
 import { byteCheck } from '../byte-chunks.js';
 import { chain } from '../storage/stream-chain.js';
-import type { FileSource, FileStat, PreparedWrite, StorageBackend, VPath } from '../storage/types.js';
+import type {
+  FileSource,
+  FileStat,
+  PreparedWrite,
+  StorageBackend,
+  StorageContext,
+  VPath,
+} from '../storage/types.js';
+import { isAllowedName } from '../storage/virtual-path.js';
 import { isSize, shown, statFault, STORAGE_METHODS, storageFault } from './embedder-values.js';
 import { OptionError, type ResolvedOptions } from './options.js';
 
@@ -56,7 +64,7 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
       return s.features;
     },
     stat: async (p, c) => checkedStat(await s.stat(p, c), `stat(${p})`),
-    list: (dir, c) => checkedList(s.list(dir, c), dir),
+    list: (dir, c) => checkedList(s.list(dir, c), dir, c),
     openRead: async (p, o, c) => {
       const src: FileSource = await s.openRead(p, o, c);
       if (src.fileSize !== undefined && !isSize(src.fileSize)) {
@@ -93,13 +101,24 @@ function bytesOf(src: FileSource, p: VPath): FileSource {
   return src.fileSize === undefined ? checked : Object.assign(checked, { fileSize: src.fileSize });
 }
 
+/**
+ * `dir`'s batches, each entry checked, without the names no client could address (an embedder's
+ * storage may list `sl/ash`, `..`, a control character: acting on it would reach another entry, or
+ * none). Ferry's own storages leave them out already; this is the one check every storage passes.
+ */
 async function* checkedList(
   batches: AsyncIterable<readonly FileStat[]>,
   dir: VPath,
+  c: StorageContext,
 ): AsyncIterable<readonly FileStat[]> {
   for await (const batch of batches) {
-    for (const st of batch) checkedStat(st, `list(${dir})`);
-    yield batch;
+    let unaddressable = 0;
+    for (const st of batch) if (!isAllowedName(checkedStat(st, `list(${dir})`).name)) unaddressable++;
+    // A batch all addressable (the usual) goes as the storage made it.
+    if (unaddressable === 0) yield batch;
+    else if (unaddressable < batch.length) yield batch.filter((st) => isAllowedName(st.name));
+    // A batch with nothing left still moves: the command time limit must not cut the listing.
+    else c.progress?.();
   }
 }
 

@@ -14,7 +14,6 @@ import { formatTransferStatus } from '../../protocol/transfer-status.js';
 import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
-import { isAllowedName } from '../../storage/virtual-path.js';
 import { SourceWatch } from '../source-watch.js';
 import { listingChunks } from './listing-chunks.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
@@ -153,13 +152,12 @@ async function* entries(
   const batches = files.storage.list(l.path, c);
   const { match } = l;
   const hide = dots === 'hide' && !l.all;
-  // Whatever the storage (an embedder's may list `sl/ash`, `..`, a control character), a name no
-  // client can address is not shown: acting on it would reach another entry, or none.
-  const shown = (e: FileStat): boolean =>
-    isAllowedName(e.name) && (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
+  // A plain listing: its batches as the storage makes them (names no client can address already
+  // left out, checked-storage.ts).
+  if (!match && !hide) return yield* batches;
+  const shown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
   for await (const batch of batches) {
-    // A batch all shown (the usual) goes as the storage made it.
-    const kept = batch.every(shown) ? batch : batch.filter(shown);
+    const kept = batch.filter(shown);
     if (kept.length > 0) yield kept;
     // Batches with nothing shown still move: the command time limit must not cut them (LIST *.csv).
     else c.progress?.();
