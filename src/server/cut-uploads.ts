@@ -71,6 +71,19 @@ function isOwnForget(c: Change | undefined): c is OwnForget {
   return c != null && 'own' in c;
 }
 
+/** A key's pending change, by kind (`forgetOwn` decides from it). */
+type Pending =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'forget' }
+  | { readonly kind: 'own'; readonly own: readonly CutRecord[] }
+  | { readonly kind: 'record'; readonly record: Entry };
+
+function pendingOf(c: Change | undefined): Pending {
+  if (c === undefined) return { kind: 'none' };
+  if (c === null) return { kind: 'forget' };
+  return isOwnForget(c) ? { kind: 'own', own: c.own } : { kind: 'record', record: c };
+}
+
 /** Whether `e` is the very record `own` (the same `at` and version). */
 function isRecord(e: Entry | undefined, own: CutRecord): boolean {
   return e !== undefined && e.at === own.at && sameVersion(e, own);
@@ -164,11 +177,20 @@ export class CutUploads {
     if (isRecord(this.#memory.get(key), own)) this.#memory.delete(key);
     await this.#share(key, (s, ...k) => s.delete(...k, own.at));
     if (this.file === undefined) return;
-    const pending = this.#pending.get(key);
-    if (isOwnForget(pending)) await this.#editFile(key, { own: [...pending.own, own] });
-    else if (pending === undefined || isRecord(pending ?? undefined, own))
-      await this.#editFile(key, { own: [own] });
-    // Else a later record or a stored upload's forget is to be written: it replaces `own` anyway.
+    const pending = pendingOf(this.#pending.get(key));
+    switch (pending.kind) {
+      case 'none': // the file may hold `own`
+        await this.#editFile(key, { own: [own] });
+        return;
+      case 'own': // drops of own records not written yet: `own` goes with them
+        await this.#editFile(key, { own: [...pending.own, own] });
+        return;
+      case 'record': // `own` not written yet goes; a later record replaces `own` anyway
+        if (isRecord(pending.record, own)) await this.#editFile(key, { own: [own] });
+        return;
+      case 'forget': // a stored upload's forget is to be written: it drops `own` anyway
+        return;
+    }
   }
 
   /**
