@@ -1,12 +1,18 @@
 // The record of cut uploads several nodes share (server/cut-uploads.ts keeps it beside its file;
 // db/cut-uploads.ts is PostgreSQL's). Here, apart from both, as db/ never imports server/.
 
-/** A file version a cut upload left (storage identity, size, modification ms), recorded at `at` (ms). */
+/**
+ * A file version a cut upload left (storage identity, size, modification ms), recorded at `at` (ms)
+ * by the process `tag` names (random per process: two processes or nodes may record the same file
+ * in the same millisecond, and `at` with `tag` still names one record; none in records written
+ * before tags were).
+ */
 export interface CutRecord {
   readonly id?: string | undefined;
   readonly size: number;
   readonly modified: number;
   readonly at: number;
+  readonly tag?: string | undefined;
 }
 
 /** The records in a store every node sees, by user and (virtual) path; each call may reject. */
@@ -23,9 +29,9 @@ export interface SharedCutUploads {
     o: { ttlMs: number; max: number },
   ): Promise<CutRecord | undefined>;
   /**
-   * Drops the record; with `at`, only if it is the one recorded at `at` (an upload's own, which
-   * another upload of the file may have replaced since: that one stays).
+   * Drops the record; with `at`, only if it is the one recorded at `at` by `tag`'s process (an
+   * upload's own, which another upload of the file may have replaced since: that one stays).
    */
-  delete(username: string, path: string, at?: number): Promise<void>;
+  delete(username: string, path: string, at?: number, tag?: string): Promise<void>;
   get(username: string, path: string): Promise<CutRecord | undefined>;
 }

@@ -11,6 +11,7 @@ interface CutRow {
   size: string;
   modified: string;
   at: string;
+  tag: string | null;
 }
 
 export class PgCutUploads implements SharedCutUploads {
@@ -34,13 +35,12 @@ export class PgCutUploads implements SharedCutUploads {
     return this.#use(() => this.#put(username, path, r, o));
   }
 
-  async delete(username: string, path: string, at?: number): Promise<void> {
-    const sql = 'DELETE FROM ferry_cut_uploads WHERE username = $1 AND path = $2';
-    await this.#use(() =>
-      at === undefined
-        ? this.db.query(sql, [username, path])
-        : this.db.query(`${sql} AND at = $3`, [username, path, at]),
-    );
+  async delete(username: string, path: string, at?: number, tag?: string): Promise<void> {
+    let sql = 'DELETE FROM ferry_cut_uploads WHERE username = $1 AND path = $2';
+    const values: unknown[] = [username, path];
+    if (at !== undefined) sql += ` AND at = $${values.push(at)}`;
+    if (at !== undefined && tag !== undefined) sql += ` AND tag = $${values.push(tag)}`;
+    await this.#use(() => this.db.query(sql, values));
   }
 
   get(username: string, path: string): Promise<CutRecord | undefined> {
@@ -77,14 +77,16 @@ export class PgCutUploads implements SharedCutUploads {
     // One statement: `before` sees the row as it stood (a WITH's parts share one snapshot).
     const { rows } = await this.db.query<CutRow>(
       `WITH before AS (
-         SELECT id, size, modified, at FROM ferry_cut_uploads WHERE username = $1 AND path = $2
+         SELECT id, size, modified, at, tag FROM ferry_cut_uploads WHERE username = $1 AND path = $2
        ), put AS (
-         INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at) VALUES ($1, $2, $3, $4, $5, $6)
+         INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at, tag)
+           VALUES ($1, $2, $3, $4, $5, $6, $7)
          ON CONFLICT (username, path) DO UPDATE
-           SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at
+           SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at,
+             tag = EXCLUDED.tag
        )
-       SELECT id, size, modified, at FROM before`,
-      [username, path, r.id ?? null, r.size, r.modified, r.at],
+       SELECT id, size, modified, at, tag FROM before`,
+      [username, path, r.id ?? null, r.size, r.modified, r.at, r.tag ?? null],
     );
     // Bounded whatever clients do: the expired, then the oldest beyond max.
     await this.db.query(
@@ -97,7 +99,7 @@ export class PgCutUploads implements SharedCutUploads {
 
   async #get(username: string, path: string): Promise<CutRecord | undefined> {
     const { rows } = await this.db.query<CutRow>(
-      'SELECT id, size, modified, at FROM ferry_cut_uploads WHERE username = $1 AND path = $2',
+      'SELECT id, size, modified, at, tag FROM ferry_cut_uploads WHERE username = $1 AND path = $2',
       [username, path],
     );
     return recordOf(rows[0]);
@@ -111,5 +113,6 @@ function recordOf(row: CutRow | undefined): CutRecord | undefined {
     size: Number(row.size),
     modified: Number(row.modified),
     at: Number(row.at),
+    ...(row.tag === null ? {} : { tag: row.tag }),
   };
 }

@@ -71,6 +71,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX ferry_cut_uploads_at ON ferry_cut_uploads (at);
     `,
   },
+  {
+    version: 3,
+    name: 'cut upload tags',
+    sql: `
+      -- The process that recorded a cut (CutRecord.tag): nodes recording the same file in the same
+      -- millisecond each drop only their own row. NULL in rows written before.
+      ALTER TABLE ferry_cut_uploads ADD COLUMN tag text;
+    `,
+  },
 ];
 
 /** Any fixed number: the advisory lock all Ferry nodes take to migrate one at a time. */

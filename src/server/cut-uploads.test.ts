@@ -73,6 +73,34 @@ describe('cut uploads', () => {
     assert.equal(await two.isCut(key, at(OLD)), false, 'and from its memory');
   });
 
+  it('forgetOwn: two processes recording the same version in the same millisecond drop only their own', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const clock = (): number => 1_800_000_000_000; // the same millisecond for both
+    const key = cutKey('gui', '/doc.bin');
+    const file = join(dir, 'cut-uploads.json');
+    const [one, two] = [new CutUploads(file, { now: clock }), new CutUploads(file, { now: clock })];
+    const mine = await one.remember(key, OLD);
+    const theirs = await two.remember(key, OLD);
+    assert.equal(mine.own.at, theirs.own.at, 'the same `at`: told apart by the process');
+    await one.forgetOwn(key, mine.own);
+    assert.equal(await one.isCut(key, at(OLD)), true, 'the other process’s record stays in the file');
+    await two.forgetOwn(key, theirs.own);
+    assert.equal(await one.isCut(key, at(OLD)), false, 'gone from the file');
+  });
+
+  it('reads a file written before records had a tag', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const now = 1_800_000_000_000;
+    const file = join(dir, 'cut-uploads.json');
+    const key = cutKey('gui', '/doc.bin');
+    await writeFile(file, `${JSON.stringify({ cuts: { [key]: { ...OLD, at: now - 1 } } })}\n`);
+    const cuts = new CutUploads(file, { now: () => now });
+    assert.equal(await cuts.isCut(key, at(OLD)), true);
+    assert.equal((await cuts.remember(key, OLD)).stood, true);
+  });
+
   it('with a file, a record one instance (process) writes is seen by another; it expires; their number is capped', async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
     t.after(() => rm(dir, { recursive: true, force: true }));

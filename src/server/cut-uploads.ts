@@ -12,6 +12,7 @@
 // too; the file stays this node's record while the database is away. A change the file cannot take
 // (its disk full or read-only) stays pending and is retried every second (RetriedWrite, as usage.json):
 // dropped, a record would let another worker, or this one after a restart, take the resume.
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
@@ -38,6 +39,8 @@ const entrySchema = z.object({
   modified: z.number(),
   /** When the cut was recorded (ms), for expiry. */
   at: z.number(),
+  /** The recording process (CutRecord.tag); files written before tags have none. */
+  tag: z.string().optional(),
 });
 type Entry = z.infer<typeof entrySchema>;
 const fileSchema = z.object({ cuts: z.record(z.string(), entrySchema).default({}) });
@@ -56,7 +59,7 @@ function splitCutKey(key: string): [username: string, path: string] {
 /** What `remember` did: whether a record of that version stood, and the record it wrote. */
 export interface Remembered {
   readonly stood: boolean;
-  /** For `forgetOwn`: its `at` is unique within this process. */
+  /** For `forgetOwn`: its `at` is unique within this process, its `tag` this process's. */
   readonly own: CutRecord;
 }
 
@@ -84,9 +87,9 @@ function pendingOf(c: Change | undefined): Pending {
   return isOwnForget(c) ? { kind: 'own', own: c.own } : { kind: 'record', record: c };
 }
 
-/** Whether `e` is the very record `own` (the same `at` and version). */
+/** Whether `e` is the very record `own` (the same `at`, process and version). */
 function isRecord(e: Entry | undefined, own: CutRecord): boolean {
-  return e !== undefined && e.at === own.at && sameVersion(e, own);
+  return e !== undefined && e.at === own.at && e.tag === own.tag && sameVersion(e, own);
 }
 
 export function sameVersion(e: FileVersion, v: FileVersion): boolean {
@@ -115,6 +118,8 @@ export class CutUploads {
   readonly #writes: RetriedWrite;
   /** The last `at` given: each record's is unique within the process, so `forgetOwn` tells them apart. */
   #lastAt = 0;
+  /** Beside `at` in each record: other processes (workers, nodes) may record in the same millisecond. */
+  readonly #tag = randomBytes(9).toString('base64url');
 
   constructor(
     readonly file: string | undefined,
@@ -146,6 +151,7 @@ export class CutUploads {
       size: v.size,
       modified: v.modified,
       at: this.#lastAt,
+      tag: this.#tag,
     };
     const inMemory = this.#memory.get(key);
     this.#memory.delete(key);
@@ -175,7 +181,7 @@ export class CutUploads {
    */
   async forgetOwn(key: string, own: CutRecord): Promise<void> {
     if (isRecord(this.#memory.get(key), own)) this.#memory.delete(key);
-    await this.#share(key, (s, ...k) => s.delete(...k, own.at));
+    await this.#share(key, (s, ...k) => s.delete(...k, own.at, own.tag));
     if (this.file === undefined) return;
     const pending = pendingOf(this.#pending.get(key));
     switch (pending.kind) {

@@ -114,7 +114,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2],
+        [1, 2, 3],
       );
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
@@ -482,6 +482,29 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       for (const db of [dbA, dbB]) while (!db.available) await db.query('SELECT 1').catch(() => {});
       await b.remember(cutKey('u', '/back'), old);
       assert.equal(await a.isCut(cutKey('u', '/back'), () => at(old)), true, 'shared again');
+    } finally {
+      await Promise.all([dbA.close(), dbB.close()]);
+    }
+  });
+
+  test('cut uploads: two nodes recording the same file in the same millisecond each forget only their own row', async () => {
+    const [dbA, dbB] = await Promise.all([Database.open(fx.pg.url), Database.open(fx.pg.url)]);
+    const clock = { now: () => 1_900_000_000_000 }; // the same millisecond on both nodes
+    const a = new CutUploads(undefined, { ...clock, shared: new PgCutUploads(dbA) });
+    const b = new CutUploads(undefined, { ...clock, shared: new PgCutUploads(dbB) });
+    const old = { id: '1:3', size: 300, modified: 1000 };
+    const key = cutKey('u', '/same-ms.bin');
+    const rows = async (): Promise<number> =>
+      (await dbA.query('SELECT 1 FROM ferry_cut_uploads WHERE path = $1', ['/same-ms.bin'])).rowCount ?? 0;
+    try {
+      const mine = await a.remember(key, old);
+      const theirs = await b.remember(key, old);
+      assert.equal(mine.own.at, theirs.own.at, 'the same `at`: told apart by the node');
+      await a.forgetOwn(key, mine.own);
+      assert.equal(await rows(), 1, 'B’s row stays');
+      assert.equal(await a.isCut(key, async () => old), true, 'and guards the file on A too');
+      await b.forgetOwn(key, theirs.own);
+      assert.equal(await rows(), 0);
     } finally {
       await Promise.all([dbA.close(), dbB.close()]);
     }
