@@ -12,7 +12,7 @@ import { AccountAuthenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
 import { Database } from '../../src/db/database.js';
-import { PgCutUploads } from '../../src/db/cut-uploads.js';
+import { CUT_LOCK, PgCutUploads } from '../../src/db/cut-uploads.js';
 import { PgSessions } from '../../src/db/sessions.js';
 import { PgUsage } from '../../src/db/usage.js';
 import { FerryError } from '../../src/errors.js';
@@ -23,6 +23,7 @@ import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
+import type { CutRecord } from '../../src/shared-cut-uploads.js';
 import { usePostgres } from '../support/postgres.js';
 import {
   connectSecure,
@@ -507,6 +508,34 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.equal(await rows(), 0);
     } finally {
       await Promise.all([dbA.close(), dbB.close()]);
+    }
+  });
+
+  test('cut uploads: a put while another node’s put of the file is not committed yet is told of that record', async () => {
+    const [db, other] = await Promise.all([Database.open(fx.pg.url), Database.open(fx.pg.url)]);
+    const cuts = new PgCutUploads(db);
+    const theirs: CutRecord = { id: '1:4', size: 300, modified: 1000, at: Date.now(), tag: 'theirs' };
+    const o = { ttlMs: CUT_TTL_MS, max: 2000 };
+    try {
+      let put: Promise<CutRecord | undefined> | undefined;
+      // The other node's put, held open at its write: this node's put of the file starts meanwhile.
+      await other.transaction(async (c) => {
+        await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || $3))', [CUT_LOCK, 'u', '/race.bin']);
+        await c.query(
+          `INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at, tag)
+             VALUES ('u', '/race.bin', $1, $2, $3, $4, $5)`,
+          [theirs.id, theirs.size, theirs.modified, theirs.at, theirs.tag],
+        );
+        put = cuts.put('u', '/race.bin', { ...theirs, at: theirs.at + 1, tag: 'mine' }, o);
+        // Committed only once this node's put waits for it (a lock not granted): no timing guessed.
+        const waiting = async (): Promise<boolean> =>
+          (await c.query('SELECT 1 FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()')).rowCount !==
+          0;
+        while (!(await waiting()));
+      });
+      assert.deepEqual(await put, theirs, 'the record it replaced');
+    } finally {
+      await Promise.all([db.close(), other.close()]);
     }
   });
 
