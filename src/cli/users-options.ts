@@ -152,8 +152,10 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<st
   } else if (f.home !== undefined) a.home = await directory('home', f.home);
   if (f.perm.length > 0) {
     const rules: Record<string, readonly Permission[] | '*'> = { ...a.permissions };
+    const given = new Map<string, string>();
     for (const text of f.perm) {
       const { path: dir, value } = flag('perm', parseAssignment, text);
+      givenOnce('perm', given, dir, text);
       if (value === '' && !Object.hasOwn(rules, dir))
         notes.push(`--perm ${dir}=: there is no rule at ${dir} to remove.`);
       if (value === '') delete rules[dir];
@@ -167,14 +169,7 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<st
     for (const text of f.folder) {
       const { path: dir, value } = flag('folder', parseAssignment, text);
       if (dir === '/') throw new FerryError('ERR_USAGE', '--folder: / is the home; mount folders below it.');
-      // Twice the same virtual path: one of them would be dropped without a word.
-      const before = given.get(dir);
-      if (before !== undefined)
-        throw new FerryError(
-          'ERR_USAGE',
-          `--folder: ${dir} is given twice (${before} and ${text}): give each virtual path once.`,
-        );
-      given.set(dir, text);
+      givenOnce('folder', given, dir, text);
       if (value === '' && !Object.hasOwn(folders, dir))
         notes.push(`--folder ${dir}=: there is no folder at ${dir} to remove.`);
       if (value === '') delete folders[dir];
@@ -220,6 +215,17 @@ export async function applyAccountFlags(a: Account, f: AccountFlags): Promise<st
       : [...new Set(f.clientCert.map((c) => flag('client-cert', parseFingerprint, c)))];
   }
   return notes;
+}
+
+/** Twice the same virtual path to `--name`: one of them would be dropped without a word. */
+function givenOnce(name: string, given: Map<string, string>, dir: string, text: string): void {
+  const before = given.get(dir);
+  if (before !== undefined)
+    throw new FerryError(
+      'ERR_USAGE',
+      `--${name}: ${dir} is given twice (${before} and ${text}): give each virtual path once.`,
+    );
+  given.set(dir, text);
 }
 
 /** `--x` (true), `--no-x` (false), or `--x default` (unset: the defaults decide). */

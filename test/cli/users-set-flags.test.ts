@@ -1,6 +1,6 @@
 /**
  * `ferry users set` says what its rule and folder flags did: the same virtual path given twice to
- * --folder is refused (exit 2) naming it, not one of them dropped without a word; removing a rule
+ * --perm or --folder is refused (exit 2) naming it, not one of them dropped without a word; removing a rule
  * or folder the user does not have says so, and an account left as it was is not called updated.
  */
 import assert from 'node:assert/strict';
@@ -35,6 +35,17 @@ test('--folder with one virtual path twice: refused naming it, nothing written',
   );
   const shown = JSON.parse((await ferryUsers(data, ['show', 'ann', '--json'])).stdout) as object;
   assert.ok(!('folders' in shown), JSON.stringify(shown));
+});
+
+test('--perm with one virtual path twice: refused naming it, nothing written', async () => {
+  const r = await ferryUsers(data, ['set', 'ann', '--perm', '/pub=list', '--perm', '/pub/=list,upload']);
+  assert.equal(r.code, 2, r.stdout + r.stderr);
+  assert.match(
+    r.stderr,
+    /--perm: \/pub is given twice \(\/pub=list and \/pub\/=list,upload\): give each virtual path once/,
+  );
+  const shown = JSON.parse((await ferryUsers(data, ['show', 'ann', '--json'])).stdout) as object;
+  assert.ok(!('permissions' in shown), JSON.stringify(shown));
 });
 
 test('removing a --perm rule or a --folder the user does not have says so; the account is unchanged', async () => {
