@@ -32,6 +32,8 @@ export type FerryErrorCode =
   /** The client could not connect: refused, unreachable, a name that does not resolve. */
   | 'ERR_CONNECT'
   | 'ERR_CLOSED'
+  /** The server could not listen: the address and port are taken by another program or server. */
+  | 'ERR_ADDRESS_IN_USE'
   | 'ERR_PROTOCOL'
   | 'ERR_REPLY'
   | 'ERR_AUTH'

@@ -39,6 +39,7 @@ import {
   type StorageSetup,
 } from './storage-config.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
+import { CertificateError } from '../tls/certificates.js';
 import { userTree } from './user-storage.js';
 import { currentUserName, unreadableHint } from './run-as-checks.js';
 
@@ -372,6 +373,8 @@ export async function serveSetup(
   ];
   const explain = (err: unknown): unknown => {
     if (!(err instanceof OptionError)) return err;
+    // Its message names the file as the command line or the config gave it already.
+    if (err.cause instanceof CertificateError) return err.cause;
     const name = names.find(([key]) => err.key === key || err.key.startsWith(`${key}.`))?.[1];
     return name ? new FerryError('ERR_USAGE', `${name} ${err.detail}`) : err;
   };

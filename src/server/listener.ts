@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import type { WarningLimiter } from './warning-limiter.js';
@@ -30,10 +31,12 @@ export async function openListener(
   const { host, port, logger } = where;
   const server = net.createServer({ noDelay: true, pauseOnConnect: where.pauseOnConnect }, onSocket);
   try {
-    await listenOn(server, host, port, where.ipv6Only);
+    await listenOn(server, host, port, where.ipv6Only).catch((err: NodeJS.ErrnoException) => {
+      if (host !== '::' || err.code !== 'EAFNOSUPPORT') throw err;
+      return listenOn(server, '0.0.0.0', port);
+    });
   } catch (err) {
-    if (host !== '::' || (err as NodeJS.ErrnoException).code !== 'EAFNOSUPPORT') throw err;
-    await listenOn(server, '0.0.0.0', port);
+    throw inUse(err, host, port, where.implicit);
   }
   server.on('error', (err) => {
     // libuv closes what it cannot accept (the client sees EOF) and often says nothing; when it
@@ -83,4 +86,15 @@ function listenOn(server: net.Server, host: string, port: number, ipv6Only = fal
       resolve();
     });
   });
+}
+
+/** Node's bare EADDRINUSE named neither the listener nor, from an embedder's view, what to do. */
+function inUse(err: unknown, host: string, port: number, implicit: boolean): unknown {
+  if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') return err;
+  const mode = implicit ? 'implicit' : 'explicit';
+  return new FerryError(
+    'ERR_ADDRESS_IN_USE',
+    `Cannot listen on ${host} port ${port} (${mode} FTPS): the address is in use (EADDRINUSE) by another program or server.`,
+    { cause: err },
+  );
 }

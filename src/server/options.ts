@@ -215,8 +215,8 @@ export type PassiveAddressRule = string | { network: string; address: string };
 export class OptionError extends FerryError {
   readonly key: string;
   readonly detail: string;
-  constructor(key: string, detail: string) {
-    super('ERR_INVALID_OPTION', `options.${key}: ${detail}`);
+  constructor(key: string, detail: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_OPTION', `options.${key}: ${detail}`, options);
     this.key = key;
     this.detail = detail;
   }

@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { normalizeAddress } from '../protocol/address.js';
-import { CertificateStore, type CertificateMaterial } from '../tls/certificates.js';
+import { CertificateError, CertificateStore, type CertificateMaterial } from '../tls/certificates.js';
 import {
   admission,
   refuseConnection,
@@ -21,7 +21,13 @@ import { HashTurns } from './hash-turns.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
-import { MAX_TIMER_MS, resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
+import {
+  MAX_TIMER_MS,
+  OptionError,
+  resolveOptions,
+  type ResolvedOptions,
+  type ServerOptions,
+} from './options.js';
 import { PassiveNames } from './passive-names.js';
 import { PassivePorts, type PassiveIo } from './passive-ports.js';
 import { ProxyEdge, type ClientOrigin } from './proxy-edge.js';
@@ -184,7 +190,7 @@ export class FerryServer {
     const running = this.options;
     const { next, restartNeeded: restart } = reloadPlan(running, options);
     const names = await this.passiveNames.lookUp(next.passive.names);
-    await this.certificates.replace(...certificateSettings(next), certificates);
+    await this.certificates.replace(...certificateSettings(next), certificates).catch(asOptionError);
     this.assertNotClosed(); // closed meanwhile: what it closed (the account watch) must stay closed
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.defense.setAllow(next.defender.allow);
@@ -279,7 +285,7 @@ export class FerryServer {
     if (this.stopped) throw new FerryError('ERR_CLOSED', 'Server is closed.');
     // What serving needs first: the passive host names' addresses too (a worker serves after this).
     await this.passiveNames.resolve(this.options.passive.names);
-    return this.certificates.load(given);
+    return this.certificates.load(given).catch(asOptionError);
   }
 
   get address(): ListeningAddresses {
@@ -313,7 +319,7 @@ export class FerryServer {
    * keep the certificate they started with.
    */
   async reloadCertificates(given?: CertificateMaterial): Promise<readonly string[]> {
-    await this.certificates.load(given);
+    await this.certificates.load(given).catch(asOptionError);
     this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     return this.certificates.sha256;
   }
@@ -480,6 +486,13 @@ export class FerryServer {
 
 /** The 421 to a connection that reaches a server which is stopping (as a session's at close()). */
 const SHUTTING_DOWN = 'Server shutting down, try later.';
+
+/** A certificate file that cannot serve, named by its key as other option errors are (`tls.certificates.0.certFile`). */
+function asOptionError(err: unknown): never {
+  if (err instanceof CertificateError)
+    throw new OptionError(`tls.${err.option}`, err.message, { cause: err });
+  throw err;
+}
 
 /** What listen() rejects with when close() or destroy() came while it was starting. */
 export function stoppedDuringListen(): FerryError {

@@ -59,6 +59,37 @@ export interface TlsPolicy {
 }
 
 /**
+ * A certificate setting that cannot serve. `option`: which, as the TLS options name it
+ * (`certificates.0.certFile`, `clientCaFiles.1`, `dataDir`), for the server to name it as its
+ * other option errors do; the message names the file.
+ */
+export class CertificateError extends FerryError {
+  readonly option: string;
+  constructor(option: string, message: string, options?: { cause?: unknown }) {
+    super('ERR_INVALID_OPTION', message, options);
+    this.option = option;
+  }
+}
+
+/** A FerryError about `option` (one named already, or not Ferry's, passes as it is). */
+const about =
+  (option: string) =>
+  (err: unknown): never => {
+    if (err instanceof CertificateError || !(err instanceof FerryError)) throw err;
+    throw new CertificateError(option, err.message, { cause: err });
+  };
+
+/** Runs `step`; what it throws is about `option` (undefined: left for the caller to name). */
+function within<T>(option: string | undefined, step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (option === undefined) throw err;
+    return about(option)(err);
+  }
+}
+
+/**
  * A session stays resumable as long as its control connection lives (its SessionFamily is the only
  * way to resume it); 7 days is TLS 1.3's cap on a ticket's lifetime.
  */
@@ -110,15 +141,17 @@ export class CertificateStore {
     const { material, generated } = given ? { material: given, generated: false } : await this.read();
     const pairs = material.pairs;
     // Fail here, with the file named, rather than at the first handshake.
-    const cas = material.clientCas.flatMap((c) => parseClientCas(c.pem, c.file));
-    checkClientCrls(material.clientCrls);
+    const cas = material.clientCas.flatMap((c, i) =>
+      within(`clientCaFiles.${i}`, () => parseClientCas(c.pem, c.file)),
+    );
+    within('clientCrlFiles', () => checkClientCrls(material.clientCrls));
     let context: tls.SecureContext;
     try {
       context = tls.createSecureContext({ ...this.contextOptions(pairs), ...clientTrust(material) });
     } catch (err) {
       const files = this.source.files.map((f) => f.certFile).join(', ');
-      throw new FerryError(
-        'ERR_INVALID_OPTION',
+      throw new CertificateError(
+        files ? 'certificates' : 'dataDir',
         `Certificate or key${files ? ` (${files})` : ''} is not usable: ${(err as Error).message}`,
       );
     }
@@ -139,16 +172,16 @@ export class CertificateStore {
     let generated = false;
     let pairs: KeyPair[];
     if (this.source.files.length > 0) {
-      const read = await Promise.all(this.source.files.map(readPair));
+      const read = await Promise.all(this.source.files.map((f, i) => readPair(f, `certificates.${i}`)));
       onePerKeyType(read);
       pairs = read.map((r) => r.pair);
     } else {
-      const r = await loadOrGenerateSelfSigned(this.source.dataDir);
+      const r = await loadOrGenerateSelfSigned(this.source.dataDir).catch(about('dataDir'));
       pairs = [r.pair];
       generated = r.generated;
     }
-    const clientCas = await readPemFiles(this.source.clientCaFiles, 'client CA');
-    const clientCrls = await readPemFiles(this.source.clientCrlFiles, 'client CRL');
+    const clientCas = await readPemFiles(this.source.clientCaFiles, 'client CA', 'clientCaFiles');
+    const clientCrls = await readPemFiles(this.source.clientCrlFiles, 'client CRL', 'clientCrlFiles');
     return { material: { pairs, clientCas, clientCrls }, generated };
   }
 
@@ -200,11 +233,15 @@ function clientTrust(m: CertificateMaterial): tls.SecureContextOptions {
   };
 }
 
-function readPemFiles(files: readonly string[] | undefined, what: string): Promise<PemFile[]> {
+function readPemFiles(
+  files: readonly string[] | undefined,
+  what: string,
+  option: string,
+): Promise<PemFile[]> {
   return Promise.all(
-    (files ?? []).map(async (file) => {
+    (files ?? []).map(async (file, i) => {
       const pem = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new FerryError('ERR_INVALID_OPTION', `${file}: cannot read the ${what} (${err.code}).`);
+        throw new CertificateError(`${option}.${i}`, `${file}: cannot read the ${what} (${err.code}).`);
       });
       return { file, pem };
     }),
@@ -339,14 +376,19 @@ export async function generateSelfSigned(
 interface ReadPair {
   readonly pair: KeyPair;
   readonly certFile: string;
+  /** Its place in the options (`certificates.0`). */
+  readonly option: string;
   /** The key's type as node:crypto names it: 'rsa', 'ec', 'rsa-pss', 'ed25519'… */
   readonly keyType: string;
 }
 
 /** A certificate and its key, read and checked; errors name the files. */
-async function readPair(f: { certFile: string; keyFile: string }): Promise<ReadPair> {
-  const pair = { cert: await readPem(f.certFile, 'certificate'), key: await readPem(f.keyFile, 'key') };
-  return { pair, certFile: f.certFile, keyType: matchingPair(pair, f) };
+async function readPair(f: { certFile: string; keyFile: string }, option: string): Promise<ReadPair> {
+  const pair = {
+    cert: await readPem(f.certFile, 'certificate').catch(about(`${option}.certFile`)),
+    key: await readPem(f.keyFile, 'key').catch(about(`${option}.keyFile`)),
+  };
+  return { pair, certFile: f.certFile, option, keyType: within(option, () => matchingPair(pair, f, option)) };
 }
 
 const KEY_TYPE_NAMES: Readonly<Record<string, string>> = { rsa: 'RSA', ec: 'ECDSA', 'rsa-pss': 'RSA-PSS' };
@@ -357,12 +399,12 @@ const KEY_TYPE_NAMES: Readonly<Record<string, string>> = { rsa: 'RSA', ec: 'ECDS
  */
 function onePerKeyType(pairs: readonly ReadPair[]): void {
   const seen = new Map<string, string>();
-  for (const { keyType, certFile } of pairs) {
+  for (const { keyType, certFile, option } of pairs) {
     const first = seen.get(keyType);
     if (first !== undefined) {
       const name = KEY_TYPE_NAMES[keyType] ?? keyType;
-      throw new FerryError(
-        'ERR_INVALID_OPTION',
+      throw new CertificateError(
+        option,
         `TLS certificates ${first} and ${certFile} are both ${name}: only one certificate per key type ` +
           `(RSA, ECDSA, …) can be served; give one of them (an RSA and an ECDSA certificate may go together).`,
       );
@@ -376,16 +418,17 @@ function onePerKeyType(pairs: readonly ReadPair[]): void {
  * only at keys of the certificate's type: an EC key with an RSA certificate passed it, and then
  * every handshake failed ("no suitable signature algorithm").
  */
-function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }): string {
-  const cert = parsed(
-    () => new X509Certificate(pair.cert),
-    `TLS certificate ${f.certFile}: not a PEM certificate`,
+function matchingPair(pair: KeyPair, f: { certFile: string; keyFile: string }, option?: string): string {
+  const cert = within(option && `${option}.certFile`, () =>
+    parsed(() => new X509Certificate(pair.cert), `TLS certificate ${f.certFile}: not a PEM certificate`),
   );
-  const key = parsed(
-    () => createPrivateKey(pair.key),
-    /ENCRYPTED/.test(pair.key)
-      ? `TLS key ${f.keyFile}: encrypted; Ferry needs it without a passphrase`
-      : `TLS key ${f.keyFile}: not a private key Ferry can read`,
+  const key = within(option && `${option}.keyFile`, () =>
+    parsed(
+      () => createPrivateKey(pair.key),
+      /ENCRYPTED/.test(pair.key)
+        ? `TLS key ${f.keyFile}: encrypted; Ferry needs it without a passphrase`
+        : `TLS key ${f.keyFile}: not a private key Ferry can read`,
+    ),
   );
   if (!cert.checkPrivateKey(key)) {
     // A chain in the wrong order (intermediates first): the key is that of a later certificate.

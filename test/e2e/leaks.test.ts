@@ -268,7 +268,7 @@ test('a listen() that fails (its second port taken) releases what it had bound: 
       storageFor: () => new MemoryStorage(),
       tls: { certificates: [{ certFile: path.join(dir, 'cert.pem'), keyFile: path.join(dir, 'key.pem') }] },
     });
-    await assert.rejects(server.listen(), { code: 'EADDRINUSE' });
+    await assert.rejects(server.listen(), { code: 'ERR_ADDRESS_IN_USE' });
     const probe = net.connect({ host: '127.0.0.1', port: free });
     const outcome = await Promise.race([
       once(probe, 'error').then(([e]) => (e as NodeJS.ErrnoException).code),

@@ -1,0 +1,104 @@
+/**
+ * What an embedder's listen() rejects with: a certificate or key that cannot serve names its option
+ * (`key`, as every other OptionError does), and a port another program holds is Ferry's
+ * ERR_ADDRESS_IN_USE naming the address and port, the listener it had bound already closed.
+ */
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { UserTable } from '../../src/auth/users.js';
+import { FerryError } from '../../src/errors.js';
+import { OptionError } from '../../src/server/options.js';
+import { FerryServer } from '../../src/server/server.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import { testCertificate } from '../support/ferry.js';
+
+let dir: string;
+let certFile: string;
+let keyFile: string;
+let garbage: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-errors-'));
+  const pair = await testCertificate();
+  [certFile, keyFile, garbage] = ['cert.pem', 'key.pem', 'garbage.pem'].map((f) => path.join(dir, f)) as [
+    string,
+    string,
+    string,
+  ];
+  await writeFile(certFile, pair.cert);
+  await writeFile(keyFile, pair.key);
+  await writeFile(garbage, 'not a certificate at all\n');
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function serverWith(o: {
+  certificates: { certFile: string; keyFile: string }[];
+  implicitPort?: number;
+}): FerryServer {
+  return new FerryServer({
+    explicit: { host: '127.0.0.1', port: 0 },
+    implicit: { host: '127.0.0.1', port: o.implicitPort ?? 0 },
+    authenticator: new UserTable([]),
+    storageFor: () => new MemoryStorage(),
+    tls: { certificates: o.certificates },
+  });
+}
+
+for (const [key, message] of [
+  ['certFile', 'TLS certificate .*garbage\\.pem: not a PEM certificate'],
+  ['keyFile', 'TLS key .*garbage\\.pem: not a private key'],
+] as const) {
+  test(`a ${key} of garbage: listen() rejects with an OptionError naming tls.certificates.1.${key}`, async () => {
+    // The second pair: the index named is the one that is wrong.
+    const server = serverWith({
+      certificates: [
+        { certFile, keyFile },
+        { certFile, keyFile, [key]: garbage },
+      ],
+    });
+    const err = await server.listen().then(
+      () => assert.fail('listen() resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof OptionError, String(err));
+    assert.equal(err.code, 'ERR_INVALID_OPTION');
+    assert.equal(err.key, `tls.certificates.1.${key}`);
+    assert.match(err.message, new RegExp(`^options\\.tls\\.certificates\\.1\\.${key}: ${message}`));
+    assert.equal(server.accepting, false);
+  });
+}
+
+test('a port another program holds: listen() rejects with ERR_ADDRESS_IN_USE naming it, the other port released', async () => {
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  try {
+    const taken = (blocker.address() as net.AddressInfo).port;
+    const server = serverWith({ certificates: [{ certFile, keyFile }], implicitPort: taken });
+    const err = await server.listen().then(
+      () => assert.fail('listen() resolved'),
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof FerryError, String(err));
+    assert.equal(err.code, 'ERR_ADDRESS_IN_USE');
+    assert.match(err.message, new RegExp(`127\\.0\\.0\\.1 port ${taken} \\(implicit FTPS\\).*in use`));
+    // The explicit listener, bound first on a port of its own, was closed again.
+    const explicit = server.address.explicit;
+    assert.ok(explicit, 'the explicit listener was bound before the implicit one failed');
+    const probe = net.connect({ host: '127.0.0.1', port: explicit.port });
+    const outcome = await Promise.race([
+      once(probe, 'error').then(([e]) => (e as NodeJS.ErrnoException).code),
+      once(probe, 'connect').then(() => 'connected'),
+    ]);
+    probe.destroy();
+    assert.equal(outcome, 'ECONNREFUSED');
+    assert.equal(server.accepting, false);
+  } finally {
+    await new Promise<void>((resolve) => blocker.close(() => resolve()));
+  }
+});
