@@ -39,6 +39,16 @@ function parsed<T>(parse: (text: string) => T) {
 export const size = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseSize))]);
 export const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
 
+/** An ISO 8601 time (YAML may give a Date), kept as one. */
+const instant = z.union([z.string(), z.date()]).transform((v, ctx) => {
+  const at = v instanceof Date ? v : new Date(v);
+  if (Number.isNaN(at.getTime())) {
+    ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time, got "${String(v)}"` });
+    return z.NEVER;
+  }
+  return at.toISOString();
+});
+
 /** An account's keys, as accountSchema and anonymousSchema check them. */
 const accountFields = z
   .object({
@@ -62,18 +72,9 @@ const accountFields = z
       .optional(),
     denyFiles: z.array(z.string().min(1)).optional(),
     hideDotFiles: z.boolean().optional(),
+    passwordSet: instant.optional(),
     disabled: z.boolean().optional(),
-    expires: z
-      .union([z.string(), z.date()])
-      .transform((v, ctx) => {
-        const at = v instanceof Date ? v : new Date(v);
-        if (Number.isNaN(at.getTime())) {
-          ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time, got "${String(v)}"` });
-          return z.NEVER;
-        }
-        return at.toISOString();
-      })
-      .optional(),
+    expires: instant.optional(),
     allowFrom: z.array(z.string().transform(parsed(parseCidr))).optional(),
     maxSessions: z.number().int().nonnegative().optional(),
     folders: z
@@ -114,7 +115,7 @@ export const accountSchema = accountFields.superRefine((e, ctx) => {
  * the public directory (vsftpd's anon_root).
  */
 export const anonymousSchema = accountFields
-  .omit({ name: true, passwordHash: true, clientCerts: true, certLogin: true })
+  .omit({ name: true, passwordHash: true, passwordSet: true, clientCerts: true, certLogin: true })
   .extend({ home: z.string().min(1) });
 
 /** A validated `anonymous:` block → the anonymous account, relative host paths resolved against `base`. */

@@ -1,5 +1,6 @@
 import { ANONYMOUS_USER, isAnonymousName } from './anonymous.js';
 import type { CertLogin } from './cert-login.js';
+import { isLegacyHash } from './password.js';
 import type { PermissionRules } from './permissions.js';
 
 /**
@@ -13,6 +14,12 @@ export interface Account {
    * replaced by a scrypt one at the user's next login where the store can be written.
    */
   passwordHash: string;
+  /**
+   * When an administrator last changed the password (ISO 8601; `ferry users passwd`, `set --password-hash`).
+   * A login's upgrade of a crypt hash keeps it: a hash that changed with it is a new password,
+   * one that changed without it (crypt to scrypt) the same password rehashed, no change of the account.
+   */
+  passwordSet?: string;
   /**
    * What becomes the user's `/`: an absolute host directory, `s3://bucket/prefix/`, or '' for the
    * server's default storage (`<prefix><username>/` in its S3 bucket).
@@ -86,7 +93,26 @@ export async function replaceHashIn(
   return done?.result ?? false;
 }
 
-/** The names of the accounts added, removed or changed (any field) between two tables. */
+/**
+ * `after` is `before` with its crypt hash upgraded by a login (replaceHash), nothing else changed:
+ * the same password, rights and limits, so the user's sessions are not told (on other workers and
+ * nodes neither). An administrator's new password changes `passwordSet` too.
+ */
+export function onlyRehashed(before: Readonly<Account>, after: Readonly<Account>): boolean {
+  if (!isLegacyHash(before.passwordHash) || isLegacyHash(after.passwordHash)) return false;
+  return JSON.stringify({ ...before, passwordHash: '' }) === JSON.stringify({ ...after, passwordHash: '' });
+}
+
+/** A `passwordSet` for a password set now: later than `previous`, which a clock set back might not be. */
+export function passwordSetNow(previous?: string): string {
+  const at = Math.max(Date.now(), previous === undefined ? 0 : Date.parse(previous) + 1);
+  return new Date(at).toISOString();
+}
+
+/**
+ * The names of the accounts added, removed or changed (any field) between two tables; a hash
+ * upgrade alone is no change (onlyRehashed).
+ */
 export function changedUsernames(
   before: ReadonlyMap<string, Readonly<Account>>,
   after: ReadonlyMap<string, Readonly<Account>>,
@@ -95,7 +121,8 @@ export function changedUsernames(
   // The same object is the same account (a reload keeps those of unchanged entries): no compare.
   return [...names].filter((n) => {
     const [b, a] = [before.get(n), after.get(n)];
-    return b !== a && JSON.stringify(b) !== JSON.stringify(a);
+    if (b === a || JSON.stringify(b) === JSON.stringify(a)) return false;
+    return !(b && a && onlyRehashed(b, a));
   });
 }
 

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
-import type { Account, AccountDirectory } from '../auth/account.js';
+import { passwordSetNow, type Account, type AccountDirectory } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
@@ -256,7 +256,10 @@ export function registerUsers(program: Command): void {
         let unchanged = false;
         const edited = await dir.update(name, async (a) => {
           const was = JSON.stringify(a);
-          if (hash !== undefined) a.passwordHash = hash;
+          if (hash !== undefined && hash !== a.passwordHash) {
+            a.passwordHash = hash;
+            a.passwordSet = passwordSetNow(a.passwordSet);
+          }
           const had = quota(a);
           const tree = JSON.stringify([a.home, a.folders]);
           notes = await applyAccountFlags(a, f);
@@ -281,7 +284,10 @@ export function registerUsers(program: Command): void {
         if (!(await dir.get(name))) throw unknownUser(name, dir.where);
         const holder: Account = { username: name, passwordHash: '', home: '' };
         const generated = await setPassword(holder, f.passwordStdin === true);
-        const done = await dir.update(name, (a) => void (a.passwordHash = holder.passwordHash));
+        const done = await dir.update(name, (a) => {
+          a.passwordHash = holder.passwordHash;
+          a.passwordSet = passwordSetNow(a.passwordSet);
+        });
         if (!done) throw unknownUser(name, dir.where);
         say(`password of ${name} changed`);
         if (generated) say(`password for ${name}: ${generated}  (shown once)`);

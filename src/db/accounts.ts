@@ -1,7 +1,13 @@
 // Accounts in PostgreSQL: looked up by name at each login (the primary key: no table scan), edited
 // by `ferry users` in transactions, and followed by every node through the change log.
 import type * as pg from 'pg';
-import { replaceHashIn, type Account, type AccountDirectory, type AccountStore } from '../auth/account.js';
+import {
+  onlyRehashed,
+  replaceHashIn,
+  type Account,
+  type AccountDirectory,
+  type AccountStore,
+} from '../auth/account.js';
 import { accountSchema, firstIssue, fromAccount, toAccount } from '../auth/account-schema.js';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -127,15 +133,16 @@ export class PgAccounts implements AccountStore, AccountDirectory {
       );
       if (!rows[0]) return undefined;
       const a = accountOf(rows[0].data, username);
-      const before = JSON.stringify(a);
+      const before = accountOf(rows[0].data, username);
       const result = await change(a);
       // Unchanged (a compare-and-set that found another hash): no write, no change announced.
-      if (JSON.stringify(a) === before) return { result };
+      if (JSON.stringify(a) === JSON.stringify(before)) return { result };
       await c.query(
         'UPDATE ferry_accounts SET data = $2, changed_at = clock_timestamp() WHERE username = $1',
         [username, fromAccount(a)],
       );
-      await recordChange(c, KIND, username);
+      // A login's hash upgrade is no change of the account: no node's sessions are told of it.
+      if (!onlyRehashed(before, a)) await recordChange(c, KIND, username);
       return { result };
     });
   }
