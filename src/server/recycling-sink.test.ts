@@ -1,5 +1,7 @@
 // recyclingSink: chunks go to the destination, each handed back once written; its failures fail the pipeline.
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import net from 'node:net';
 import { describe, it } from 'node:test';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -56,4 +58,31 @@ describe('recyclingSink', () => {
     await assert.rejects(aborted, { name: 'AbortError' });
     assert.ok(dst.destroyed);
   });
+
+  it(
+    'a socket its peer ended before the first write fails the pipeline (it hung: a download abandoned early)',
+    { timeout: 10_000 },
+    async () => {
+      const server = net.createServer();
+      server.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      const { port } = server.address() as net.AddressInfo;
+      const client = net.connect(port, '127.0.0.1');
+      try {
+        const [sock] = (await once(server, 'connection')) as [net.Socket];
+        client.end(); // the peer's FIN: Node ends our side too, and a write after it only errs its callback
+        await once(sock, 'close');
+        await assert.rejects(
+          pipeline(
+            Readable.from([Buffer.from('x')]),
+            recyclingSink(sock, () => {}),
+          ),
+          /ended by the other party/,
+        );
+      } finally {
+        client.destroy();
+        server.close();
+      }
+    },
+  );
 });

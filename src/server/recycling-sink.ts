@@ -13,8 +13,11 @@ export function recyclingSink(dst: Writable, recycle: (chunk: Buffer) => void): 
   const sink = new Writable({
     highWaterMark: 0,
     write(chunk: Buffer, _encoding, cb) {
+      // A write can fail through its callback alone, with no 'error' and no 'drain' to follow: a
+      // socket whose peer ended it before (Node ended ours too: "ended by the other party").
       const more = dst.write(chunk, (err) => {
-        if (!err) recycle(chunk);
+        if (err) sink.destroy(err);
+        else recycle(chunk);
       });
       if (more) return cb();
       onDrain = () => ((onDrain = undefined), cb());
