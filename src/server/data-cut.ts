@@ -30,3 +30,12 @@ export function dataCut(stream: Duplex, direction: Direction): AbortSignal {
   }
   return cut.signal;
 }
+
+/**
+ * The abandonment of a download whose client ended its data connection before the transfer began
+ * (a close_notify right after a handshake made after RETR, on a native TLS socket: Node then ends
+ * and closes ours before dataCut can see its 'end'); undefined otherwise.
+ */
+export function abandonedBefore(stream: Duplex, direction: Direction): FerryError | undefined {
+  return direction === 'send' && stream.readableEnded ? new FerryError('ERR_ABORTED', ABANDONED) : undefined;
+}

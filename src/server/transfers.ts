@@ -4,7 +4,7 @@ import { allowedAfterPreliminary, Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import { abandonOnAbort } from './abandon-on-abort.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
-import { dataCut } from './data-cut.js';
+import { abandonedBefore, dataCut } from './data-cut.js';
 import { refusedForGood } from './refused-for-good.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
 
@@ -236,7 +236,8 @@ export class Transfers {
       // Storage stuck after the 150 (a frozen mount) must not hold the session once the data
       // connection is gone: the client gets its 426, and what storage does later is ignored (an
       // upload's source is destroyed: it cannot be committed).
-      await abandonOnAbort(work(sock, t), {
+      const early = abandonedBefore(sock.stream, direction);
+      await abandonOnAbort(early ? Promise.reject(early) : work(sock, t), {
         signal: stalled ? AbortSignal.any([cut, stalled]) : cut,
         abandoned: () => {
           abandoned = true;
