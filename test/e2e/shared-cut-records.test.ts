@@ -2,10 +2,11 @@
  * The cut-upload records shared between nodes (the `sharedCutUploads` option; PostgreSQL in
  * production, a counting map here): a replacing STOR writes its record in one call, which also says
  * whether another node's stood (no separate read: a database round trip per upload), and a record
- * another node's cut left still guards the file after this node's STOR got no data connection.
+ * another node's STOR of the file rewrote, then cut, still guards the file after this node's STOR
+ * got no data connection.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import type { CutRecord, SharedCutUploads } from '../../src/shared-cut-uploads.js';
@@ -54,33 +55,42 @@ describe('cut-upload records shared with other nodes', { timeout: 60_000 }, () =
     assert.equal(shared.records.size, 0);
   });
 
-  test('a record another node’s cut left outlives this node’s STOR that got no data connection', async () => {
+  // This node's STOR and another node's of the same file each write their record (the other's
+  // rewrites this one's: the same version). This one then gets no data connection: it must drop
+  // only its own record, for the other's upload, cut, leaves that old version, which a resume here
+  // must not continue. (A record that stood before this node's STOR is kept anyway: not this case.)
+  test('a record another node’s STOR rewrote outlives this node’s STOR that got no data connection', async () => {
     const ts = server();
-    await writeFile(path.join(ts.root, 'g.txt'), 'old');
-    // Another node serving the same files, sharing the records: the upload is cut there.
+    const file = path.join(ts.root, 'g.txt');
+    await writeFile(file, 'old');
+    // Another node serving the same files, sharing the records.
     const other = await startServer({
       sharedCutUploads: shared,
       storageFor: (p) => new LocalStorage({ root: ts.root, readOnly: p.readOnly }),
     });
     try {
       await withClients(async (track) => {
-        const ftp = track(await loggedIn(other, 'implicit'));
-        await ftp.cmd('TYPE I', 200);
-        const conn = await ftp.openData(await ftp.epsv(), { tls: true });
-        await ftp.cmd('STOR g.txt', 150);
-        await ftp.uploadTruncated(conn, Buffer.from('new, cut'));
-        await ftp.expect(426);
+        const here = track(await loggedIn(ts, 'implicit'));
+        const there = track(await loggedIn(other, 'implicit'));
+        await here.cmd('TYPE I', 200);
+        await there.cmd('TYPE I', 200);
+        // Data connections made, their TLS not begun: each STOR wrote its record before its 150, and waits.
+        const unserved = await here.openData(await here.epsv(), { tls: false });
+        await here.cmd('STOR g.txt', 150);
+        const plain = await there.openData(await there.epsv(), { tls: false });
+        await there.cmd('STOR g.txt', 150);
+        unserved.raw.destroy(); // dropped before its TLS: nothing sent, nothing stored here
+        const failed = await here.expect();
+        assert.ok([425, 522].includes(failed.code), textOf(failed));
+        await there.uploadTruncated(await there.secureData(plain), Buffer.from('new, cut'));
+        await there.expect(426);
+        await here.epsv();
+        const appe = await here.cmd('APPE g.txt', 451);
+        assert.match(textOf(appe), /^Resume refused /);
+        assert.equal(await readFile(file, 'utf8'), 'old');
       });
     } finally {
       await other.close();
     }
-    await withClients(async (track) => {
-      const ftp = track(await loggedIn(ts, 'implicit'));
-      await ftp.cmd('TYPE I', 200);
-      await ftp.cmd('STOR g.txt', 425); // no PASV/PORT: this node's record of it is dropped, not the other's
-      await ftp.epsv();
-      const appe = await ftp.cmd('APPE g.txt', 451);
-      assert.match(textOf(appe), /^Resume refused /);
-    });
   });
 });
