@@ -12,30 +12,31 @@ import { loadConfig } from '../../src/cli/config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from '../../src/cli/serve-options.js';
 import type { StorageBackend } from '../../src/storage/types.js';
 import { put, readFile } from '../../src/storage/test-support.js';
-import { startCeph, type CephGateway } from '../support/ceph.js';
+import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import { ferryOk, runFerry } from '../support/ferry-process.js';
 import { startFerry } from '../support/ferry.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 
-let ceph: CephGateway;
+let cephBucket: CephBucket;
+let ceph: CephBucket['ceph'];
 let admin: S3Client;
+/** The gateway's credentials, as `ferry` and serveSetup read them. */
+let env: CephBucket['env'];
 let dir: string;
 let homes: string;
 let other: string;
 let hash: string;
 
 before(async () => {
-  ceph = await startCeph({ memBytes: 512 * 1024 ** 2 });
-  homes = await ceph.bucket('homes');
-  other = await ceph.bucket('other');
-  admin = ceph.client();
+  cephBucket = await startCephBucket('homes', {}, { memBytes: 512 * 1024 ** 2, more: ['other'] });
+  ({ ceph, admin, env, bucket: homes } = cephBucket);
+  other = cephBucket.more[0] ?? assert.fail('the second bucket');
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-config-'));
   await mkdir(path.join(dir, 'carol'));
   hash = await hashPassword('pw');
 });
 after(async () => {
-  admin?.destroy();
-  await ceph?.stop();
+  await cephBucket?.close();
   await rm(dir, { recursive: true, force: true });
 });
 
@@ -57,7 +58,7 @@ async function setupWith(s3: string, users = '', running?: ServeSetup): Promise<
     `storage:\n  s3:\n${s3}users:\n${users || `  - { name: alice, passwordHash: "${hash}" }\n`}`,
   );
   return serveSetup(flags(file), await loadConfig(file), undefined, undefined, {
-    env: { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey },
+    env,
     ...(running ? { running } : {}),
   });
 }
@@ -128,7 +129,6 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       file,
       `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n    prefix: tenants\n`,
     );
-    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
     await ferryOk(
       [
         'users',
@@ -186,7 +186,6 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     const file = path.join(dir, 'badhome.yaml');
     const data = path.join(dir, 'badhome-data');
     await writeFile(file, `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n`);
-    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
     const add = (name: string, home: string) =>
       runFerry(['users', 'add', name, '--home', home, '--password-stdin', '--config', file], 'pw\n', env);
     const r = await add('badhome', 's3://nonexistent-bucket-q/x/');
@@ -282,7 +281,6 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
     const file = path.join(dir, 'nocreds.yaml');
     const data = path.join(dir, 'nocreds-data');
     await writeFile(file, `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n`);
-    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
     await ferryOk(['users', 'add', 'henry', '--password-stdin', '--config', file], 'pw\n');
     // No credentials anywhere the SDK looks (no ~/.aws, no instance metadata).
     const none = {
@@ -372,7 +370,6 @@ describe('storage.s3 in the config (radosgw)', { timeout: 120_000 }, () => {
       file,
       `dataDir: ${data}\nstorage:\n  s3:\n${base()}    bucket: ${homes}\n    prefix: staff\n`,
     );
-    const env = { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey };
     await ferryOk(['users', 'add', 'frank', '--password-stdin', '--config', file], 'pw\n');
     const shown = JSON.parse(await ferryOk(['users', 'show', 'frank', '--config', file, '--json'])) as {
       home?: string;

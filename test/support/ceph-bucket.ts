@@ -1,7 +1,7 @@
 /**
- * The set-up the S3 tests share: a throw-away Ceph RADOS Gateway (ceph.ts) with one bucket, an SDK
- * client straight to it (the tests' independent reader and writer) and Ferry's S3Connection to it.
- * close() ends all three.
+ * The set-up the S3 tests share: a throw-away Ceph RADOS Gateway (ceph.ts) with one bucket (more on
+ * request), an SDK client straight to it (the tests' independent reader and writer) and Ferry's
+ * S3Connection to it. close() ends all three.
  */
 import type { S3Client } from '@aws-sdk/client-s3';
 import { S3Connection, s3Settings, type S3SettingsInput } from '../../src/storage/s3-connection.js';
@@ -10,6 +10,10 @@ import { startCeph, type CephGateway } from './ceph.js';
 export interface CephBucket {
   readonly ceph: CephGateway;
   readonly bucket: string;
+  /** The buckets asked for in `gateway.more`, in that order. */
+  readonly more: readonly string[];
+  /** The gateway's credentials as the SDK's environment variables (for a `ferry` process, serveSetup). */
+  readonly env: Readonly<Record<'AWS_ACCESS_KEY_ID' | 'AWS_SECRET_ACCESS_KEY', string>>;
   readonly admin: S3Client;
   /** Ferry's connection to the gateway, with the settings given at the start. */
   readonly conn: S3Connection;
@@ -20,14 +24,14 @@ export interface CephBucket {
 
 /**
  * A gateway with a bucket named from `name`; `settings` for `conn` (partSize, maxAttempts…), `gateway`
- * for the gateway itself (its memstore's size).
+ * for the gateway itself (its memstore's size) and the other buckets to make (named from `more`).
  */
 export async function startCephBucket(
   name: string,
   settings: S3SettingsInput = {},
-  gateway: { memBytes?: number } = {},
+  gateway: { memBytes?: number; more?: readonly string[] } = {},
 ): Promise<CephBucket> {
-  const ceph = await startCeph(gateway);
+  const ceph = await startCeph({ ...(gateway.memBytes !== undefined && { memBytes: gateway.memBytes }) });
   const connection = (o: S3SettingsInput = {}): S3Connection =>
     new S3Connection(
       s3Settings({
@@ -44,8 +48,10 @@ export async function startCephBucket(
     await ceph.stop();
   };
   let bucket: string;
+  const more: string[] = [];
   try {
     bucket = await ceph.bucket(name);
+    for (const other of gateway.more ?? []) more.push(await ceph.bucket(other));
   } catch (err) {
     await stop(); // a failed start leaves no daemon running
     throw err;
@@ -54,6 +60,8 @@ export async function startCephBucket(
   return {
     ceph,
     bucket,
+    more,
+    env: { AWS_ACCESS_KEY_ID: ceph.accessKeyId, AWS_SECRET_ACCESS_KEY: ceph.secretAccessKey },
     admin,
     conn,
     connection,
