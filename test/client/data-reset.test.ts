@@ -51,15 +51,10 @@ class DataEndServer extends ScriptedServer {
   }
 
   protected session(sock: net.Socket): void {
-    const reply = (text: string): void => {
-      sock.write(`${text}\r\n`);
-    };
     let prot: 'P' | 'C' = 'P';
     let passive: PassiveData | undefined;
     let current: DataSeen | undefined;
-    reply('220 scripted');
-    this.commandLines(sock, (verb, arg) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'scripted', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

@@ -59,13 +59,8 @@ class HostileServer extends ScriptedServer {
   }
 
   protected session(sock: net.Socket): void {
-    const reply = (text: string): void => {
-      if (!sock.destroyed) sock.write(`${text}\r\n`);
-    };
     let data: Promise<tls.TLSSocket> | undefined;
-    reply('220 hostile');
-    this.commandLines(sock, (verb) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'hostile', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

@@ -31,15 +31,10 @@ class UntilAborServer extends ScriptedServer {
   }
 
   protected session(sock: net.Socket): void {
-    const reply = (text: string): void => {
-      if (!sock.destroyed) sock.write(`${text}\r\n`);
-    };
     let prot: 'P' | 'C' = 'P';
     let passive: Promise<net.Socket> | undefined;
     let transfer: net.Socket | undefined;
-    reply('220 scripted');
-    this.commandLines(sock, (verb, arg) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'scripted', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

@@ -19,10 +19,7 @@ class FreezingFtp extends ScriptedServer {
   private sessions = 0;
   protected session(sock: net.Socket): void {
     if (this.sessions++ > 0) return; // accepted, never answered
-    const reply = (text: string): boolean => sock.write(`${text}\r\n`);
-    reply('220 about to freeze');
-    this.commandLines(sock, (verb) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'about to freeze', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

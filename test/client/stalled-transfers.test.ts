@@ -20,13 +20,8 @@ class StallingFtp extends ScriptedServer {
   stalledAt: number | undefined;
 
   protected session(sock: net.Socket): void {
-    const reply = (text: string): void => {
-      if (!sock.destroyed) sock.write(`${text}\r\n`);
-    };
     let data: Promise<net.Socket> | undefined;
-    reply('220 stalling');
-    this.commandLines(sock, (verb) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'stalling', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

@@ -17,11 +17,8 @@ import { ScriptedServer } from './support/scripted-server.js';
 /** Takes STOR, and once its first bytes arrive stops reading them and closes the control connection. */
 class DyingSessionFtp extends ScriptedServer {
   protected session(sock: net.Socket): void {
-    const reply = (text: string): boolean => sock.write(`${text}\r\n`);
     let data: Promise<net.Socket> | undefined;
-    reply('220 dies during uploads');
-    this.commandLines(sock, (verb) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, 'dies during uploads', (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211 no features');

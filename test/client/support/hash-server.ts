@@ -23,10 +23,7 @@ export class HashServer extends ScriptedServer {
   }
 
   protected session(sock: net.Socket): void {
-    const reply = (text: string): boolean => sock.write(`${text}\r\n`);
-    reply(`220 ${this.script.banner}`);
-    this.commandLines(sock, (verb, arg) => {
-      if (this.common(sock, verb, reply)) return;
+    this.serve(sock, `${this.script.banner}`, (verb, arg, reply) => {
       switch (verb) {
         case 'FEAT':
           return reply('211-Features:\r\n HASH SHA-256*\r\n XSHA256\r\n SIZE\r\n211 End');

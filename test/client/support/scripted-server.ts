@@ -2,7 +2,8 @@
  * What the client tests' scripted FTP servers share: the control server (plain, or implicit TLS
  * with a key pair) on an ephemeral port, clients of it, every socket, listener and timer (all
  * closed by close()), command lines recorded and split into verb and argument, the replies every
- * script gives alike, and EPSV (a one-shot listener). The subclass answers the rest (session).
+ * script gives alike, and EPSV (a one-shot listener). The subclass answers the rest (session),
+ * most through serve(): the greeting, then its switch on the verb.
  */
 import { once } from 'node:events';
 import net from 'node:net';
@@ -18,6 +19,12 @@ const COMMON: ReadonlyMap<string, string> = new Map([
   ['PWD', '257 "/"'],
   ['QUIT', '221 bye'],
 ]);
+
+/** Sends one reply line (CRLF added); nothing once the control connection is destroyed. */
+export type Reply = (text: string) => void;
+
+/** A script's answer to a command common() did not answer. */
+export type Answer = (verb: string, arg: string, reply: Reply) => void;
 
 export abstract class ScriptedServer {
   /** Every command line received, in order. */
@@ -95,6 +102,21 @@ export abstract class ScriptedServer {
     reply(text);
     if (verb === 'QUIT') sock.end();
     return true;
+  }
+
+  /**
+   * Runs a control connection as the scripts do: the `220 banner` greeting, then each command line
+   * answered by common() or else by `answer`. Returns the reply function (for replies sent later).
+   */
+  protected serve(sock: net.Socket, banner: string, answer: Answer): Reply {
+    const reply: Reply = (text) => {
+      if (!sock.destroyed) sock.write(`${text}\r\n`);
+    };
+    reply(`220 ${banner}`);
+    this.commandLines(sock, (verb, arg) => {
+      if (!this.common(sock, verb, reply)) answer(verb, arg, reply);
+    });
+    return reply;
   }
 
   /** Reads a control connection's command lines (UTF-8), each parsed. */
