@@ -1,7 +1,9 @@
 import { Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { BufferRing, type RecyclingReadable } from '../storage/recycling.js';
+import type { PaceableReadable, TokenBucket } from '../storage/throttle.js';
 import { readIntoReusedBuffer } from '../tls/reused-read-buffer.js';
+import { ReadPacer } from './read-pacer.js';
 
 /** Bytes per chunk handed to storage: what LocalStorage writes at a time (file-writer.ts). */
 export const GATHER_BYTES = 256 * 1024;
@@ -20,13 +22,19 @@ const KEEP = 8;
  * ERR_ABORTED: eof-guard.ts). A connection that closes without either leaves it destroyed without
  * an error, unended, as the connection itself would be. Destroyed before its end, it destroys the
  * connection, unless `drainsOn` says the error is one to drain for (see `drained`).
+ *
+ * Paced (a user's upload rate: `pace`), the connection is read at the rate (read-pacer.ts) and each
+ * read is passed on at once as a copy: gathering 256 KiB would hold seconds of a slow upload here.
  */
-export class GatheredUpload extends Readable implements RecyclingReadable {
+export class GatheredUpload extends Readable implements RecyclingReadable, PaceableReadable {
   readonly #ring = new BufferRing(GATHER_BYTES, KEEP);
   #chunk: Buffer | undefined;
   #fill = 0;
   #ended = false;
   #drained: Promise<void> | undefined;
+  #pacer: ReadPacer | undefined;
+  /** Bytes read from the connection so far (charged to the rate when pacing begins). */
+  #taken = 0;
   /** Errors the rest of the upload is read and dropped for, instead of the connection reset. */
   drainsOn: (err: Error) => boolean = () => false;
 
@@ -49,6 +57,28 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
 
   recycle(chunk: Buffer): void {
     this.#ring.give(chunk);
+  }
+
+  pace(bucket: TokenBucket): void {
+    this.#pacer?.stop();
+    if (this.destroyed || this.#ended) {
+      bucket.take(this.#taken); // nothing left to read: paid for, no timer left behind
+      return;
+    }
+    const pacer = new ReadPacer(bucket, () => {
+      // Read on now only if storage wants more; else its next read (_read) resumes the connection.
+      if (!this.destroyed && this.readableLength < this.readableHighWaterMark) this.sock.resume();
+    });
+    this.#pacer = pacer;
+    // The connection is read from the start, before storage asks: what came so far goes on now, and
+    // is paid for like the rest (else each upload's first read-ahead would pass unpaced).
+    this.#pushChunk();
+    if (!pacer.took(this.#taken)) this.sock.pause();
+  }
+
+  /** Paused by the pacing, waiting for the user's rate (not idle). */
+  get pacing(): boolean {
+    return this.#pacer?.waiting === true;
   }
 
   #start(): boolean {
@@ -79,6 +109,8 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
     if (this.#drained) return true;
     if (this.destroyed) return false;
     this.count(n);
+    this.#taken += n;
+    if (this.#pacer) return this.#takePaced(buf, n, this.#pacer);
     let more = true;
     for (let at = 0; at < n;) {
       this.#chunk ??= this.#ring.take();
@@ -88,6 +120,12 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
       if (this.#fill === this.#chunk.length) more = this.#pushChunk() && more;
     }
     return more;
+  }
+
+  /** A paced read goes on at once (a copy: `buf` is reused); the next waits for the rate. */
+  #takePaced(buf: Buffer, n: number, pacer: ReadPacer): boolean {
+    const more = this.push(Buffer.from(buf.subarray(0, n)));
+    return pacer.took(n) && more;
   }
 
   #pushChunk(): boolean {
@@ -101,6 +139,7 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
 
   readonly #onEnd = (): void => {
     this.#ended = true;
+    this.#pacer?.stop();
     this.#pushChunk();
     this.push(null);
   };
@@ -122,6 +161,7 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
   }
 
   override _read(): void {
+    if (this.#pacer?.waiting) return; // its timer resumes the connection
     this.sock.resume(); // reads on after #take returned false (net.Socket restarts a reused-buffer read)
   }
 
@@ -129,6 +169,7 @@ export class GatheredUpload extends Readable implements RecyclingReadable {
     this.sock.off('end', this.#onEnd);
     this.sock.off('error', this.#onError);
     this.sock.off('close', this.#onClose);
+    this.#pacer?.stop();
     this.#ring.clear();
     if (!this.#ended && !this.sock.destroyed) {
       if (err && this.drainsOn(err)) this.#drain();

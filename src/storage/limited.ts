@@ -12,7 +12,7 @@ import {
 } from './quota.js';
 import type { Logger } from '../logger.js';
 import { chain } from './stream-chain.js';
-import { Throttle, type RateBuckets } from './throttle.js';
+import { isPaceable, Throttle, type RateBuckets } from './throttle.js';
 import { prepareWrite, preparedBy } from './prepared-write.js';
 import {
   isAbsent,
@@ -198,7 +198,7 @@ export class LimitedStorage implements StorageBackend {
         throw err;
       }
     } else if (this.#measured) before = await this.#sizeOf(p, c);
-    if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
+    this.#paceUpload(src, stages);
     const settle = async (expected: number | undefined): Promise<void> => {
       if (!this.#measured) return;
       const delta = await this.#changed(p, c, before, expected);
@@ -272,7 +272,7 @@ export class LimitedStorage implements StorageBackend {
     const cap = new SharedQuotaCap((n) => hold({ bytes: n, files: 0 }));
     const stages: Transform[] = [];
     if (quotaSize) stages.push(cap);
-    if (this.limits.uploadRate) stages.push(new Throttle(this.#bucket('upload')));
+    this.#paceUpload(src, stages);
     let r: { bytes: number };
     try {
       r = await put(stages.length > 0 ? chain(src, stages, { wholeChunks: whole(stages) }) : src);
@@ -313,6 +313,16 @@ export class LimitedStorage implements StorageBackend {
       this.#measured && from !== to ? await this.#sizeOf(to, c).catch(() => undefined) : undefined;
     await this.inner.rename(from, to, c);
     if (replaced !== undefined) await this.#freed(to, replaced);
+  }
+
+  /**
+   * An upload paced at its source where it can be (the data connection read at the rate: what Ferry
+   * holds is one read), else through a Throttle stage (which the source reads ahead of).
+   */
+  #paceUpload(src: Readable, stages: Transform[]): void {
+    if (!this.limits.uploadRate) return;
+    if (isPaceable(src)) src.pace(this.#bucket('upload'));
+    else stages.push(new Throttle(this.#bucket('upload')));
   }
 
   #bucket(direction: 'upload' | 'download') {

@@ -14,6 +14,18 @@ test('a token bucket makes reservations wait for the time their bytes take at th
   assert.equal(b.reserve(1e9), 0, 'rate 0 is unlimited');
 });
 
+test('bytes already taken (a socket read) make the next read wait until they are paid for', () => {
+  let now = 1000;
+  const b = new TokenBucket(1000, () => now); // 1000 bytes/s
+  assert.equal(b.take(40), 0); // due at 1040: within the 50 ms burst
+  assert.equal(b.take(1000), 990); // due at 2040, burst 50 → read on at 1990
+  now = 1990;
+  assert.equal(b.reserve(10), 0, 'one bucket: a reservation after it waits as well (due at 2050)');
+  assert.equal(b.take(100), 110); // due at 2150, burst 50 → read on at 2100
+  b.rate = 0;
+  assert.equal(b.take(1e9), 0, 'rate 0 is unlimited');
+});
+
 test('RateBuckets gives one bucket per user and direction, following the latest rate', () => {
   const r = new RateBuckets();
   const up = r.bucket('u', 'upload', 10);

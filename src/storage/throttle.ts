@@ -1,7 +1,9 @@
 // Bandwidth limits: one token bucket per user and direction, shared by every transfer of that user
 // in this process, and a Transform that paces the bytes through it (backpressure included: a
-// chunk waiting for tokens holds the pipeline, so the socket or the file is read no faster).
-import { Transform, type TransformCallback } from 'node:stream';
+// chunk waiting for tokens holds the pipeline, so the socket or the file is read no faster). A
+// source that can pace its own reads (an upload's data connection: PaceableReadable) is paced
+// there instead: a Transform after it lets it read ahead by what the stream buffers between hold.
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 
 /** How far ahead of the rate a bucket lets bytes go at once (a short burst smooths scheduling). */
 const BURST_MS = 50;
@@ -30,6 +32,24 @@ export class TokenBucket {
     this.#due = start + (bytes * 1000) / this.rate;
     return Math.max(0, start - now - BURST_MS);
   }
+
+  /** Charges `bytes` already taken (a read of a socket); returns how many ms to wait before reading more. */
+  take(bytes: number): number {
+    if (!(this.rate > 0)) return 0;
+    const now = this.now();
+    this.#due = Math.max(this.#due, now) + (bytes * 1000) / this.rate;
+    return Math.max(0, this.#due - now - BURST_MS);
+  }
+}
+
+/** A source that paces its own reads (of a socket: the bytes wait in the kernel, not in Ferry). */
+export interface PaceableReadable extends Readable {
+  /** From now on, reads no faster than `bucket` allows; each read's bytes are charged as they come. */
+  pace(bucket: TokenBucket): void;
+}
+
+export function isPaceable(r: Readable): r is PaceableReadable {
+  return typeof (r as Partial<PaceableReadable>).pace === 'function';
 }
 
 export type Direction = 'upload' | 'download';
