@@ -10,6 +10,8 @@ export interface StallWatch {
    * giving none. Asked when the timeout fires.
    */
   heldByServer: () => boolean;
+  /** True while the transfer waits for the user's rate (a paced upload's next read): not idle. */
+  pacing?: () => boolean;
   /**
    * Aborts when the timeout fired while heldByServer(): the connection is left to the transfer,
    * which fails it as storage's (451), not the client's (426).
@@ -28,6 +30,7 @@ export interface StallWatch {
  */
 export class IdleWatch implements StallWatch {
   heldByServer: () => boolean = () => false;
+  pacing: () => boolean = () => false;
   readonly #stalled = new AbortController();
   readonly storageStalled: AbortSignal = this.#stalled.signal;
   private seen: number;
@@ -67,7 +70,7 @@ export class IdleWatch implements StallWatch {
     // 4 MiB here) has left over the network, so on a slow link a download that still moves shows
     // no progress for that long. Downloads get twice the time (a client that stopped reading: 2x).
     const limit = this.sock.bytesWritten > this.sock.bytesRead ? 2 * this.ms : this.ms;
-    if (p !== this.seen) [this.seen, this.since] = [p, now];
+    if (p !== this.seen || this.pacing()) [this.seen, this.since] = [p, now];
     else if (now - this.since >= limit) {
       const idleMs = now - this.since;
       if (this.heldByServer()) {

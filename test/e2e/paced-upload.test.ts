@@ -3,10 +3,10 @@
  * faster than the rate, so what the server counts as received (STAT, `ferry who`, the transfer
  * log) stays within one read of what storage has been given, and the rest waits in the kernel (as
  * vsftpd and ProFTPD sleep between reads). Paced after the read, it ran ~800 KB ahead. The
- * guarantees of an upload hold while paced: ABOR, close_notify.
+ * guarantees of an upload hold while paced: ABOR, close_notify, and the idle timeout (not idle).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
@@ -143,4 +143,34 @@ describe('a paced upload is paced at its data connection', { timeout: 120_000 },
       });
     });
   }
+});
+
+describe('a paced upload waiting for its rate is not idle', { timeout: 60_000 }, () => {
+  let dir: string;
+  let table: UserTable;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-paced-idle-'));
+    table = await UserTable.fromPlain([
+      { username: 'slow', password: 'pw', home: dir, uploadRate: 64 * KiB },
+    ]);
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+  const rates = new RateBuckets();
+  // TCP is read 64 KiB at a time, then waits about a second for the rate: longer than the idle timeout.
+  const server = useFerry(() => ({
+    authenticator: table,
+    storageFor: (p) => withLimits(new LocalStorage({ root: p.home }), p, { rates }),
+    timeouts: { dataIdleMs: 300 },
+  }));
+
+  const mode: Mode = 'explicit';
+  test('256 KiB at 64 KiB/s with a 300 ms data idle timeout: 226, all of it stored', async () => {
+    await withClients(async (track) => {
+      const ftp = await loginAs(server(), mode, 'slow', track);
+      const bytes = randomData(256 * KiB);
+      const [, r] = await ftp.store('slow', bytes);
+      assert.equal(r.code, 226, textOf(r));
+      assert.deepEqual(await readFile(path.join(dir, 'slow')), bytes);
+    });
+  });
 });

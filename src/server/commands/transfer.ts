@@ -97,9 +97,11 @@ async function upload(
         if (gathered) gathered.drainsOn = dropsRest;
         // Storage holds the upload up when it takes no more bytes (what it reads is full), or when
         // it has them all (the client ended) and has not stored them yet.
-        if (sock.idle)
+        if (sock.idle) {
           sock.idle.heldByServer = () =>
             sock.stream.readableEnded || body.readableLength >= body.readableHighWaterMark;
+          if (gathered) sock.idle.pacing = () => gathered.pacing; // a paced upload is not idle
+        }
         try {
           await target.write(body, files.context(t.signal));
         } catch (err) {
