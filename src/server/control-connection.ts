@@ -121,6 +121,12 @@ const MAX_QUEUED = 64;
 /** How long a client told of the server's close (closeTold) may keep its side open before it is cut. */
 const CLOSE_LINGER_MS = 1_000;
 /**
+ * How long the server waits after CCC's 200 for the client's close_notify before sending its own
+ * (the client's 200 read and answered: one round trip). Well under lftp's 5 s and curl's 10 s wait
+ * for ours; a client that sends none (curl's passive CCC) gets ours after it.
+ */
+const CCC_PEER_FIRST_MS = 1_000;
+/**
  * How long after its grace period a session told to shut down may still take: its transfer's
  * storage abandoned if it ignores the abort, the 421 and close_notify sent, the client's close
  * awaited (CLOSE_LINGER_MS), with room to spare. server.close() cuts what is left then.
@@ -632,8 +638,10 @@ export class ControlConnection {
       { command: redactCommand(verb, arg), reply: r.code, ms: Date.now() - started },
       'command',
     );
-    // The reply to QUIT, CCC or REIN and the close_notify after it leave together.
-    if ('after' in outcome && outcome.after !== 'start-tls') this.channel.coalesce();
+    // The reply to QUIT or REIN and the close_notify after it leave together. Not CCC's: see after().
+    if ('after' in outcome && outcome.after !== 'start-tls' && outcome.after !== 'stop-tls') {
+      this.channel.coalesce();
+    }
     this.openReply = undefined; // its end line is this reply
     this.write(r);
     if (this.loginTimer && this.session.loggedIn) this.loggedIn();
@@ -740,7 +748,9 @@ export class ControlConnection {
         await this.startTls();
         return;
       case 'stop-tls':
-        await this.channel.stopTls();
+        // lftp answers the 200 with its close_notify and waits for ours, but takes one that comes
+        // with the 200 for a lost connection; curl's passive CCC sends none and waits for ours.
+        await this.channel.stopTls({ peerFirstMs: CCC_PEER_FIRST_MS });
         return;
       case 'reinitialize': {
         // MS-FTPS 3.2.5.3: back to the state right after the TCP connection was made.

@@ -226,8 +226,13 @@ export class ControlChannel extends EventEmitter {
    * Sends close_notify and returns the stream to plaintext (CCC, REIN). Resolves once the
    * close_notify has been handed to TCP, so that what is written next follows it. `thenTls`: a
    * new session follows (implicit REIN): what arrives until startTls() is kept for it.
+   * `peerFirstMs`: wait up to that long for the peer's close_notify before sending ours (CCC: lftp
+   * reads the 200 and a close_notify that came with it in one go, and takes it for a lost
+   * connection; it sends its own close_notify once it has the 200, and waits for ours).
    */
-  async stopTls(opts: { thenTls?: boolean } = {}): Promise<void> {
+  async stopTls(opts: { thenTls?: boolean; peerFirstMs?: number } = {}): Promise<void> {
+    if (opts.peerFirstMs && this.phase.kind === 'tls')
+      await this.peerEnd(this.phase.session, opts.peerFirstMs);
     const p = this.phase;
     if (p.kind !== 'tls') return;
     const next: Next = opts.thenTls ? { kind: 'held', chunks: [] } : { kind: 'plain' };
@@ -235,6 +240,21 @@ export class ControlChannel extends EventEmitter {
     p.session.tls.on('error', () => {}); // the peer may reset instead of answering close_notify
     p.session.tls.end();
     await Promise.race([p.session.pipe.ended, this.gone]);
+  }
+
+  /** Resolves on the peer's close_notify for `session`, the connection's close, or after `ms`. */
+  private async peerEnd(session: Session, ms: number): Promise<void> {
+    if (session.tls.readableEnded) return;
+    let done = (): void => {};
+    const ended = new Promise<void>((resolve) => (done = resolve));
+    const timer = setTimeout(done, ms);
+    session.tls.once('end', done);
+    try {
+      await Promise.race([ended, this.gone]);
+    } finally {
+      clearTimeout(timer);
+      session.tls.off('end', done);
+    }
   }
 
   /**
