@@ -148,7 +148,7 @@ describe('parseCommand', () => {
     assert.equal(bad('OPTS').reason, 'OPTS needs an option: UTF8, MLST or HASH.');
   });
 
-  test('SITE: HELP and CHMOD; unknown subcommands 504; broken CHMOD 501', () => {
+  test('SITE: HELP and CHMOD; unknown subcommands 500 (RFC 959 5.4); broken CHMOD 501', () => {
     const help = command('SITE help');
     assert.ok(help.verb === 'SITE' && help.site.name === 'HELP');
     const chmod = command('SITE CHMOD 0644 my file');
@@ -156,8 +156,40 @@ describe('parseCommand', () => {
     assert.deepEqual(chmod.site, { name: 'CHMOD', mode: 0o644, path: 'my file' });
     assert.equal(bad('SITE CHMOD xyz f').code, 501);
     assert.equal(bad('SITE CHMOD 644').code, 501);
-    assert.equal(bad('SITE EXEC ls').code, 504);
+    for (const line of ['SITE EXEC ls', 'SITE UMASK 022', 'SITE IDLE 600', 'SITE utime 1 f']) {
+      assert.equal(bad(line).code, 500, line);
+    }
+    assert.equal(
+      bad('SITE UMASK 022').reason,
+      'SITE UMASK not understood (SITE HELP lists the subcommands).',
+    );
     assert.equal(bad('SITE').code, 501);
+  });
+
+  test('SITE: z/OS data-set attributes are DATASET (202 later); FILETYPE other than SEQ, or a stranger among them, 500', () => {
+    for (const line of [
+      'SITE LRECL=80 RECFM=FB',
+      'SITE lrecl=80  recfm=fb blksize=3120',
+      'SITE FILETYPE=SEQ',
+      'SITE filetype=seq',
+      'SITE TRACKS PRIMARY=10 SECONDARY=5',
+      'SITE CYLINDERS UNIT=SYSDA VOLUME=VOL001 DIRECTORY=5 BLOCKSIZE=6160',
+    ]) {
+      const c = command(line);
+      assert.ok(c.verb === 'SITE' && c.site.name === 'DATASET', line);
+    }
+    const spaced = command('SITE lrecl=80  recfm=fb');
+    assert.ok(spaced.verb === 'SITE');
+    assert.deepEqual(spaced.site, { name: 'DATASET', attributes: 'lrecl=80 recfm=fb' });
+    for (const line of [
+      'SITE FILETYPE=JES',
+      'SITE FILETYPE',
+      'SITE FILETYPE=SQL',
+      'SITE LRECL=80 UMASK=022',
+      'SITE =80',
+    ]) {
+      assert.equal(bad(line).code, 500, line);
+    }
   });
 
   test('USER and HOST need a value; HELP topic is upper-cased', () => {

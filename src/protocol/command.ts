@@ -49,7 +49,10 @@ export type OptsArg =
   | { readonly name: 'HASH'; readonly algorithm: HashAlgorithm | undefined };
 
 export type SiteArg =
-  { readonly name: 'HELP' } | { readonly name: 'CHMOD'; readonly mode: number; readonly path: string };
+  | { readonly name: 'HELP' }
+  | { readonly name: 'CHMOD'; readonly mode: number; readonly path: string }
+  /** z/OS data-set attributes (`SITE LRECL=80 RECFM=FB`): nothing here needs them (202). */
+  | { readonly name: 'DATASET'; readonly attributes: string };
 
 export type AuthMechanism = 'TLS' | 'SSL' | 'TLS-C' | 'TLS-P';
 
@@ -127,21 +130,53 @@ export type ParsedLine =
       readonly kind: 'bad-argument';
       readonly verb: Verb;
       readonly arg: string;
-      readonly code: typeof Code.SyntaxErrorArgs | typeof Code.NotImplementedForParam;
+      readonly code: BadCode;
       readonly reason: string;
     }
   | { readonly kind: 'unknown'; readonly verb: string }
   | { readonly kind: 'invalid'; readonly reason: string };
 
+type BadCode = typeof Code.SyntaxError | typeof Code.SyntaxErrorArgs | typeof Code.NotImplementedForParam;
+
 class Bad {
   constructor(
-    readonly code: typeof Code.SyntaxErrorArgs | typeof Code.NotImplementedForParam,
+    readonly code: BadCode,
     readonly reason: string,
   ) {}
 }
 
 const syntax = (reason: string): Bad => new Bad(Code.SyntaxErrorArgs, reason);
 const unsupported = (reason: string): Bad => new Bad(Code.NotImplementedForParam, reason);
+/** RFC 959 5.4 gives SITE 500 for what it does not understand (504 is not among its codes). */
+const notUnderstood = (reason: string): Bad => new Bad(Code.SyntaxError, reason);
+
+/**
+ * Data-set attributes a z/OS client sends before a transfer (`SITE LRECL=80 RECFM=FB BLKSIZE=3120`,
+ * `SITE TRACKS PRIMARY=10`): they shape an MVS data set, and a file here is a byte stream.
+ */
+const DATASET_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'LRECL',
+  'RECFM',
+  'BLKSIZE',
+  'BLOCKSIZE',
+  'TRACKS',
+  'CYLINDERS',
+  'PRIMARY',
+  'SECONDARY',
+  'UNIT',
+  'VOLUME',
+  'DIRECTORY',
+  'FILETYPE',
+]);
+
+/** Each word an attribute above (`KEY` or `KEY=value`); FILETYPE only as SEQ (JES would run jobs). */
+function datasetAttributes(words: readonly string[]): boolean {
+  return words.every((word) => {
+    const [key = '', value] = word.toUpperCase().split('=', 2);
+    if (!DATASET_ATTRIBUTES.has(key)) return false;
+    return key === 'FILETYPE' ? value === 'SEQ' : true;
+  });
+}
 
 type ArgParser<V extends Verb> = (arg: string, verb: string) => CommandArgs[V] | Bad;
 
@@ -249,8 +284,11 @@ function parseSite(arg: string): CommandArgs['SITE'] | Bad {
         return syntax('SITE CHMOD needs an octal mode and a path.');
       return { site: { name: 'CHMOD', mode, path } };
     }
-    default:
-      return unsupported(`SITE ${sub} not supported.`);
+    default: {
+      const words = arg.split(' ').filter((w) => w.length > 0);
+      if (datasetAttributes(words)) return { site: { name: 'DATASET', attributes: words.join(' ') } };
+      return notUnderstood(`SITE ${sub} not understood (SITE HELP lists the subcommands).`);
+    }
   }
 }
 

@@ -183,7 +183,7 @@ for (const mode of MODES) {
         await ftp.cmd('SITE CHMOD 644', 501);
         await ftp.cmd('SITE CHMOD 644 missing.txt', 550);
         await ftp.cmd('SITE HELP', 214);
-        await ftp.cmd('SITE EXEC ls', 504);
+        await ftp.cmd('SITE EXEC ls', 500);
       });
     });
 

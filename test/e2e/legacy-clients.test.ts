@@ -1,6 +1,7 @@
 /**
  * What older and scripted clients send that vsftpd, ProFTPD, Pure-FTPd and FileZilla Server accept:
- * TYPE L8, CLNT, ALLO's syntax, SMNT, and verbs with digits (XMD5) as unknown commands.
+ * TYPE L8, CLNT, ALLO's syntax, SMNT, z/OS SITE data-set attributes, and verbs with digits (XMD5)
+ * as unknown commands.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -56,6 +57,27 @@ for (const mode of MODES) {
         await ftp.cmd('ALLO abc', 501);
         await ftp.cmd('ALLO', 501);
         await ftp.cmd('SMNT /mnt', 502);
+      });
+    });
+
+    test('SITE: z/OS data-set attributes get 202 (not needed here); other unknown subcommands 500, not 504', async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        assert.equal(
+          textOf(await ftp.cmd('SITE LRECL=80 RECFM=FB', 202)),
+          'SITE LRECL=80 RECFM=FB: not needed here; files are byte streams, with no data-set attributes.',
+        );
+        await ftp.cmd('SITE FILETYPE=SEQ', 202);
+        await ftp.cmd('site tracks primary=10 secondary=5 blksize=3120', 202);
+        // JES would submit the upload as a job: nothing like it here.
+        await ftp.cmd('SITE FILETYPE=JES', 500);
+        assert.equal(
+          textOf(await ftp.cmd('SITE UMASK 022', 500)),
+          'SITE UMASK not understood (SITE HELP lists the subcommands).',
+        );
+        await ftp.cmd('SITE IDLE 600', 500);
+        await ftp.cmd('SITE LRECL=80 UMASK=022', 500);
+        await ftp.cmd('NOOP', 200);
       });
     });
 

@@ -75,7 +75,8 @@ async function changeDir(path: string, ctx: CommandContext) {
 }
 
 /** SITE's subcommands and their syntax: SITE's own help, and HELP SITE <subcommand>. */
-export const SITE_SYNTAX: Readonly<Record<SiteArg['name'], string>> = {
+/** The SITE subcommands HELP names: not the data-set attributes, which only get 202 here. */
+export const SITE_SYNTAX: Readonly<Record<Exclude<SiteArg['name'], 'DATASET'>, string>> = {
   CHMOD: 'SITE <sp> CHMOD <sp> mode <sp> path',
   HELP: 'SITE <sp> HELP',
 };
@@ -307,6 +308,11 @@ export const fileCommands: AnyCommandSpec[] = [
           return capabilitiesOf(ctx.session.login)('chmod', 'chmod')
             ? reply(Code.Help, 'SITE commands: CHMOD <mode> <path>, HELP.')
             : reply(Code.Help, 'SITE commands: HELP.');
+        case 'DATASET':
+          return reply(
+            Code.NotImplementedSuperfluous,
+            `SITE ${site.attributes}: not needed here; files are byte streams, with no data-set attributes.`,
+          );
         case 'CHMOD': {
           const storage = ctx.files().storage;
           if (!storage.features.has('chmod') || !storage.chmod)
