@@ -53,6 +53,14 @@ import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
 import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
 import type { SessionActivity, SessionReport } from './session-report.js';
 import { resolveVPath } from '../storage/virtual-path.js';
+import {
+  plainOnImplicitPort,
+  silentOnImplicitPort,
+  startsLikeCommand,
+  startsTlsHandshake,
+  tlsOnExplicitPort,
+  type ListeningPorts,
+} from '../protocol/wrong-mode.js';
 
 export interface ServerRuntime {
   /** Replaced as a whole by a reload: each command reads the options of its time. */
@@ -72,6 +80,8 @@ export interface ServerRuntime {
   readonly homeChecks: HomeChecks;
   /** HASHes running and waiting their turn (hash-turns.ts). */
   readonly hashTurns: HashTurns;
+  /** The ports the listeners are on, to point a client on the wrong one to the other (wrong-mode.ts). */
+  readonly ports: () => ListeningPorts;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -197,6 +207,8 @@ export class ControlConnection {
   /** For the admin listener's session list (report()). */
   private readonly connectedAt = Date.now();
   private readonly remotePort: number | undefined;
+  /** The listener's port this client connected to (named in the wrong-mode log lines). */
+  private readonly localPort: number | undefined;
   /** When the command loop last went back to waiting for the client. */
   private idleSince = Date.now();
   /** The queued command running now. */
@@ -249,6 +261,7 @@ export class ControlConnection {
     if (this.proxyHeaderWhy && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = remote;
     this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
+    this.localPort = socket.localPort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
     // grep find an address's failed logins and transfers without joining them to its connect line.
     this.unlimited = rt.logger.child({ session: this.session.id, remote: this.address });
@@ -462,10 +475,13 @@ export class ControlConnection {
     } catch (err) {
       if (this.proxyHeaderRefused) return false; // said so already; not a TLS failure to score
       const alert = certificateAlert(err);
-      this.logger.warn(
-        { err: (err as Error).message, ...(alert && { alert }) },
-        'control connection TLS handshake failed',
-      );
+      const wrongMode = this.session.implicit ? this.wrongModeOnImplicit(err) : undefined;
+      if (wrongMode) this.logger.warn({}, wrongMode);
+      else
+        this.logger.warn(
+          { err: (err as Error).message, ...(alert && { alert }) },
+          'control connection TLS handshake failed',
+        );
       this.rt.metrics.tlsHandshake('control', null, false);
       // Not scored: a probe that connects and leaves (a load balancer's health check) sent nothing;
       // a client that refused our certificate (not given our CA) is a user, not an attacker.
@@ -475,6 +491,20 @@ export class ControlConnection {
     } finally {
       this.handshaking = false;
     }
+  }
+
+  /**
+   * A failed implicit handshake that looks like a client of the explicit port: it sent an FTP
+   * command in clear, or nothing before the timeout (waiting for a greeting). Else undefined.
+   */
+  private wrongModeOnImplicit(err: unknown): string | undefined {
+    const sent = this.channel.handshakeBytes;
+    const ports = this.rt.ports();
+    if (startsLikeCommand(sent)) return plainOnImplicitPort(this.localPort, ports);
+    if (sent.length === 0 && err instanceof FerryError && err.code === 'ERR_TIMEOUT') {
+      return silentOnImplicitPort(this.localPort, ports, this.rt.options.timeouts.handshakeMs / 1000);
+    }
+    return undefined;
   }
 
   /** Implicit FTPS from a peer that may not send one: a PROXY header instead of a ClientHello ends it. */
@@ -509,6 +539,13 @@ export class ControlConnection {
       this.screened = verdict === 'maybe' ? seen : undefined;
       if (this.screened) return;
       chunk = seen;
+    }
+    // A ClientHello where a command line starts: an implicit-FTPS client on the explicit port. It
+    // waits for a ServerHello that never comes; closed now, with a line that tells the admin why.
+    if (!this.channel.secure && this.reader.bufferedBytes === 0 && startsTlsHandshake(chunk)) {
+      this.logger.warn({}, tlsOnExplicitPort(this.localPort, this.rt.ports()));
+      void this.closeTold();
+      return;
     }
     this.touch();
     this.reader.push(chunk);

@@ -134,6 +134,10 @@ export class FerryServer {
       cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger, shared: o.sharedCutUploads }),
       homeChecks: new HomeChecks(),
       hashTurns: new HashTurns(hashLimits(o)),
+      ports: () => ({
+        explicit: this.addresses.explicit?.port ?? configuredPort(this.runtime.options.explicit),
+        implicit: this.addresses.implicit?.port ?? configuredPort(this.runtime.options.implicit),
+      }),
     };
     this.counts = new SessionCounts(o.limits);
     this.unauthenticated = new SessionCounts(unauthenticatedLimits(o));
@@ -497,4 +501,9 @@ function asOptionError(err: unknown): never {
 /** What listen() rejects with when close() or destroy() came while it was starting. */
 export function stoppedDuringListen(): FerryError {
   return new FerryError('ERR_CLOSED', 'close() or destroy() was called while listen() was starting.');
+}
+
+/** A listener's configured port (a cluster worker is handed connections: it binds none itself). */
+function configuredPort(l: ResolvedOptions['explicit']): number | undefined {
+  return l && l.port !== 0 ? l.port : undefined;
 }
