@@ -89,6 +89,8 @@ export class ControlChannel extends EventEmitter {
   private early: Buffer[] = [];
   private earlyLength = 0;
   private readonly gone: Promise<void>;
+  /** Sessions the peer has left whose close_notify from us is not out yet (leave()). */
+  private readonly leaving = new Set<Session>();
 
   constructor(readonly socket: Socket) {
     super();
@@ -231,13 +233,13 @@ export class ControlChannel extends EventEmitter {
    * connection; it sends its own close_notify once it has the 200, and waits for ours).
    */
   async stopTls(opts: { thenTls?: boolean; peerFirstMs?: number } = {}): Promise<void> {
-    if (opts.peerFirstMs && this.phase.kind === 'tls')
-      await this.peerEnd(this.phase.session, opts.peerFirstMs);
     const p = this.phase;
     if (p.kind !== 'tls') return;
     const next: Next = opts.thenTls ? { kind: 'held', chunks: [] } : { kind: 'plain' };
+    // Closing from now on: what follows the peer's close_notify is clear text, even while we wait.
     this.phase = { kind: 'closing', session: p.session, next };
     p.session.tls.on('error', () => {}); // the peer may reset instead of answering close_notify
+    if (opts.peerFirstMs) await this.peerEnd(p.session, opts.peerFirstMs);
     p.session.tls.end();
     await Promise.race([p.session.pipe.ended, this.gone]);
   }
@@ -321,16 +323,29 @@ export class ControlChannel extends EventEmitter {
       const { old, rest } = this.records.split(chunk);
       if (old.length > 0) p.session.pipe.push(old);
       if (rest === undefined) return;
-      retire(p.session);
+      this.leave(p.session);
       this.records.reset();
       this.phase = p.next;
       if (rest.length > 0) this.route(rest);
     }
   }
 
+  /**
+   * The peer has left `s` (clear text or a new ClientHello follows): retired once our close_notify
+   * is out. CCC's may still wait for the peer's, which `s` has yet to read.
+   */
+  private leave(s: Session): void {
+    this.leaving.add(s);
+    void s.pipe.ended.then(() => {
+      this.leaving.delete(s);
+      retire(s);
+    });
+  }
+
   private onClose(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const s of this.leaving) retire(s);
     const p = this.phase;
     if (p.kind === 'tls') retire(p.session);
     else if (p.kind === 'closing') {

@@ -58,6 +58,25 @@ describe('explicit: a close_notify that is part of CCC', { timeout: 60_000 }, ()
       assert.ok(!ftp.secure, textOf(r));
     });
   });
+
+  test('sent after the 200 with the next command in clear behind it: that command is answered', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const ftp = track(await connectKeepingOpen(ts, 'explicit'));
+      await ftp.login(ts.user, ts.password);
+      await ftp.cmd('CCC', 200);
+      // The server waits for this close_notify before sending its own (lftp's order); what follows
+      // it in the same segment is clear text, not TLS.
+      ftp.socket.cork();
+      await ftp.stopTls();
+      ftp.send('NOOP');
+      ftp.socket.uncork();
+      await withDeadline(ftp.peerEndedTls, EVENT_MS, "the server's close_notify after CCC");
+      assert.equal(textOf(await ftp.expect(200)), 'NOOP ok.');
+      const r = await ftp.cmd('PWD', 257);
+      assert.ok(!ftp.secure, textOf(r));
+    });
+  });
 });
 
 describe('implicit: a close_notify that is part of REIN', { timeout: 60_000 }, () => {
