@@ -131,11 +131,12 @@ const MAX_QUEUED = 64;
 /** How long a client told of the server's close (closeTold) may keep its side open before it is cut. */
 const CLOSE_LINGER_MS = 1_000;
 /**
- * How long the server waits after CCC's 200 for the client's close_notify before sending its own
- * (the client's 200 read and answered: one round trip). Well under lftp's 5 s and curl's 10 s wait
- * for ours; a client that sends none (curl's passive CCC) gets ours after it.
+ * How long the server waits after CCC's 200 for the client's close_notify before sending its own.
+ * lftp fails only when ours reaches it in the same read as the 200: sent this much later, ours
+ * arrives that much later on any link (both take the same path), so the wait need not cover a
+ * round trip. A client that sends none (curl's passive CCC, its default) waits this long for ours.
  */
-const CCC_PEER_FIRST_MS = 1_000;
+const CCC_PEER_FIRST_MS = 250;
 /**
  * How long after its grace period a session told to shut down may still take: its transfer's
  * storage abandoned if it ignores the abort, the 421 and close_notify sent, the client's close
