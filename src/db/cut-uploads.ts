@@ -14,21 +14,6 @@ interface CutRow {
   tag: string | null;
 }
 
-/** The advisory lock class of a cut record's key (the key a hash of user and path). */
-export const CUT_LOCK = 0x46657275;
-
-/** Keeps a record, giving the row it replaced. */
-const PUT = `WITH before AS (
-    SELECT id, size, modified, at, tag FROM ferry_cut_uploads WHERE username = $1 AND path = $2
-  ), put AS (
-    INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at, tag)
-      VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (username, path) DO UPDATE
-      SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified, at = EXCLUDED.at,
-        tag = EXCLUDED.tag
-  )
-  SELECT id, size, modified, at, tag FROM before`;
-
 export class PgCutUploads implements SharedCutUploads {
   readonly #logger: Logger;
   /** Whether this outage was logged. */
@@ -89,20 +74,12 @@ export class PgCutUploads implements SharedCutUploads {
     r: CutRecord,
     o: { ttlMs: number; max: number },
   ): Promise<CutRecord | undefined> {
-    // Under a lock on the key: a put waits for another node's put of the same file to commit, and
-    // its statement (a snapshot taken after the lock) sees that row; without it both puts, their
-    // snapshots taken before either committed, would be told none stood. `before` sees the row as
-    // it stood (a WITH's parts share one snapshot).
-    const rows = await this.db.transaction(async (c) => {
-      await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || $3))', [CUT_LOCK, username, path]);
-      const values = [username, path, r.id ?? null, r.size, r.modified, r.at, r.tag ?? null];
-      return (await c.query<CutRow>(PUT, values)).rows;
-    });
-    // Bounded whatever clients do: the expired, then the oldest beyond max.
-    await this.db.query(
-      `DELETE FROM ferry_cut_uploads WHERE at < $1
-         OR at < (SELECT at FROM ferry_cut_uploads ORDER BY at DESC OFFSET $2 LIMIT 1)`,
-      [r.at - o.ttlMs, o.max - 1],
+    // One round trip (a put is on every STOR that replaces a file): ferry_cut_put (migration 3)
+    // locks the key, so that of two nodes' puts of one file each learns of the other's row, keeps
+    // the record and prunes.
+    const { rows } = await this.db.query<CutRow>(
+      'SELECT id, size, modified, at, tag FROM ferry_cut_put($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [username, path, r.id ?? null, r.size, r.modified, r.at, r.tag ?? null, r.at - o.ttlMs, o.max],
     );
     return recordOf(rows[0]);
   }

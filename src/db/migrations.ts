@@ -9,6 +9,12 @@ export interface Migration {
   readonly sql: string;
 }
 
+/**
+ * The advisory lock class of a cut record's key (the key a hash of user and path), taken by
+ * ferry_cut_put. A fixed number: it is part of migration 3.
+ */
+export const CUT_LOCK = 0x46657275; // "Feru"
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -78,6 +84,38 @@ export const MIGRATIONS: readonly Migration[] = [
       -- The process that recorded a cut (CutRecord.tag): nodes recording the same file in the same
       -- millisecond each drop only their own row. NULL in rows written before.
       ALTER TABLE ferry_cut_uploads ADD COLUMN tag text;
+      -- A put of a cut record in one round trip (db/cut-uploads.ts): gives the row it replaced.
+      -- Statements of a VOLATILE function each take a fresh snapshot (READ COMMITTED), so the
+      -- upsert, run once the key's lock is held, sees the row of another node's put that held it.
+      CREATE FUNCTION ferry_cut_put(
+        k_username text, k_path text, r_id text, r_size bigint, r_modified bigint, r_at bigint,
+        r_tag text, expired_before bigint, keep integer
+      ) RETURNS TABLE (id text, size bigint, modified bigint, at bigint, tag text)
+      LANGUAGE plpgsql VOLATILE AS $$
+      #variable_conflict use_column
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${CUT_LOCK}, hashtext(k_username || k_path));
+        -- before sees the row as it stood (a WITH's parts share one snapshot).
+        RETURN QUERY WITH before AS (
+          SELECT id, size, modified, at, tag FROM ferry_cut_uploads
+            WHERE username = k_username AND path = k_path
+        ), put AS (
+          INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at, tag)
+            VALUES (k_username, k_path, r_id, r_size, r_modified, r_at, r_tag)
+          ON CONFLICT (username, path) DO UPDATE
+            SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified,
+              at = EXCLUDED.at, tag = EXCLUDED.tag
+        )
+        SELECT b.id, b.size, b.modified, b.at, b.tag FROM before b;
+        -- Bounded whatever clients do: the expired, then the oldest beyond keep. Rows another put
+        -- holds are skipped (it is renewing them): waiting for them could deadlock with its prune.
+        DELETE FROM ferry_cut_uploads WHERE (username, path) IN (
+          SELECT username, path FROM ferry_cut_uploads
+            WHERE at < expired_before
+              OR at < (SELECT at FROM ferry_cut_uploads ORDER BY at DESC OFFSET keep - 1 LIMIT 1)
+            FOR UPDATE SKIP LOCKED);
+      END
+      $$;
     `,
   },
 ];

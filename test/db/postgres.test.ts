@@ -12,7 +12,8 @@ import { AccountAuthenticator } from '../../src/auth/authenticator.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
 import { Database } from '../../src/db/database.js';
-import { CUT_LOCK, PgCutUploads } from '../../src/db/cut-uploads.js';
+import { PgCutUploads } from '../../src/db/cut-uploads.js';
+import { CUT_LOCK } from '../../src/db/migrations.js';
 import { PgSessions } from '../../src/db/sessions.js';
 import { PgUsage } from '../../src/db/usage.js';
 import { FerryError } from '../../src/errors.js';
@@ -536,6 +537,30 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.deepEqual(await put, theirs, 'the record it replaced');
     } finally {
       await Promise.all([db.close(), other.close()]);
+    }
+  });
+
+  test('cut uploads: a put is one round trip to the database', async () => {
+    const db = await Database.open(fx.pg.url);
+    const cuts = new PgCutUploads(db);
+    const o = { ttlMs: CUT_TTL_MS, max: 2000 };
+    const record: CutRecord = { id: '1:5', size: 300, modified: 1000, at: Date.now(), tag: 'rt' };
+    // Each exchange with the server ends with its ReadyForQuery, on whichever pooled connection.
+    let exchanges = 0;
+    const counted = new Set<unknown>();
+    db.pool.on('acquire', (client) => {
+      if (counted.has(client)) return;
+      counted.add(client);
+      client.connection.on('readyForQuery', () => exchanges++);
+    });
+    try {
+      assert.equal(await cuts.put('u', '/round-trip.bin', record, o), undefined, 'none stood');
+      exchanges = 0;
+      const next = { ...record, at: record.at + 1 };
+      assert.deepEqual(await cuts.put('u', '/round-trip.bin', next, o), record, 'the record it replaced');
+      assert.equal(exchanges, 1);
+    } finally {
+      await db.close();
     }
   });
 
