@@ -519,6 +519,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     const o = { ttlMs: CUT_TTL_MS, max: 2000 };
     try {
       let put: Promise<CutRecord | undefined> | undefined;
+      let waited = false;
       // The other node's put, held open at its write: this node's put of the file starts meanwhile.
       await other.transaction(async (c) => {
         await c.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || $3))', [CUT_LOCK, 'u', '/race.bin']);
@@ -528,12 +529,19 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
           [theirs.id, theirs.size, theirs.modified, theirs.at, theirs.tag],
         );
         put = cuts.put('u', '/race.bin', { ...theirs, at: theirs.at + 1, tag: 'mine' }, o);
-        // Committed only once this node's put waits for it (a lock not granted): no timing guessed.
+        // Committed only once this node's put waits for it (its advisory lock not granted): no
+        // timing guessed. The deadline only turns a put that never waits into a clear failure.
         const waiting = async (): Promise<boolean> =>
-          (await c.query('SELECT 1 FROM pg_locks WHERE NOT granted AND pid <> pg_backend_pid()')).rowCount !==
-          0;
-        while (!(await waiting()));
+          (
+            await c.query(
+              "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND pid <> pg_backend_pid()",
+            )
+          ).rowCount !== 0;
+        const deadline = Date.now() + 10_000;
+        while (!(waited = await waiting()) && Date.now() < deadline);
       });
+      // Asserted here: thrown inside the transaction it would read as the database unavailable.
+      assert.ok(waited, 'this node’s put waits for the other’s lock on the key');
       assert.deepEqual(await put, theirs, 'the record it replaced');
     } finally {
       await Promise.all([db.close(), other.close()]);
