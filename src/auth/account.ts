@@ -103,6 +103,17 @@ export function onlyRehashed(before: Readonly<Account>, after: Readonly<Account>
   return JSON.stringify({ ...before, passwordHash: '' }) === JSON.stringify({ ...after, passwordHash: '' });
 }
 
+/**
+ * An administrator's new hash for `a`. `passwordSet` tells it from a login's upgrade only over a
+ * crypt hash (onlyRehashed), so it is written only then, or kept current where it is already: an
+ * older Ferry (strict schema) refuses an account that has it.
+ */
+export function setPasswordHash(a: Account, hash: string): void {
+  if (isLegacyHash(a.passwordHash) || a.passwordSet !== undefined)
+    a.passwordSet = passwordSetNow(a.passwordSet);
+  a.passwordHash = hash;
+}
+
 /** A `passwordSet` for a password set now: later than `previous`, which a clock set back might not be. */
 export function passwordSetNow(previous?: string): string {
   const at = Math.max(Date.now(), previous === undefined ? 0 : Date.parse(previous) + 1);

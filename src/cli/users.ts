@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Command } from 'commander';
-import { passwordSetNow, type Account, type AccountDirectory } from '../auth/account.js';
+import { setPasswordHash, type Account, type AccountDirectory } from '../auth/account.js';
 import { formatSize } from '../auth/account-fields.js';
 import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/account-schema.js';
 import { unusableBecause } from '../auth/authenticator.js';
@@ -257,8 +257,7 @@ export function registerUsers(program: Command): void {
         const edited = await dir.update(name, async (a) => {
           const was = JSON.stringify(a);
           if (hash !== undefined && hash !== a.passwordHash) {
-            a.passwordHash = hash;
-            a.passwordSet = passwordSetNow(a.passwordSet);
+            setPasswordHash(a, hash);
           }
           const had = quota(a);
           const tree = JSON.stringify([a.home, a.folders]);
@@ -284,10 +283,7 @@ export function registerUsers(program: Command): void {
         if (!(await dir.get(name))) throw unknownUser(name, dir.where);
         const holder: Account = { username: name, passwordHash: '', home: '' };
         const generated = await setPassword(holder, f.passwordStdin === true);
-        const done = await dir.update(name, (a) => {
-          a.passwordHash = holder.passwordHash;
-          a.passwordSet = passwordSetNow(a.passwordSet);
-        });
+        const done = await dir.update(name, (a) => setPasswordHash(a, holder.passwordHash));
         if (!done) throw unknownUser(name, dir.where);
         say(`password of ${name} changed`);
         if (generated) say(`password for ${name}: ${generated}  (shown once)`);

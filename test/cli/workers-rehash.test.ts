@@ -1,13 +1,16 @@
 /**
  * A login that upgrades a crypt hash to scrypt rewrites the users file, which every worker re-reads:
  * the user's sessions on the OTHER worker must not take it for a changed account (nothing the admin
- * did changed), while an admin's new password (`ferry users set --password-hash`) is one.
+ * did changed), while an admin's new password (`ferry users set --password-hash`) is one. That
+ * needs `passwordSet` only over a crypt hash: written then, or where it is already, never else (an
+ * older Ferry refuses an account that has it).
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
+import { hashPassword } from '../../src/auth/password.js';
 import { ferryUsers, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
 
@@ -30,8 +33,8 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function users(args: string[]): Promise<void> {
-  const r = await ferryUsers(data, args);
+async function users(args: string[], input?: string): Promise<void> {
+  const r = await ferryUsers(data, args, input);
   assert.equal(r.code, 0, `ferry users ${args.join(' ')}: ${r.stderr}`);
 }
 
@@ -49,6 +52,31 @@ async function login(s: ServeProcess, from: number): Promise<number> {
 }
 
 const isAfter = (s: ServeProcess, l: LogLine, from: number): boolean => s.log.indexOf(l) >= from;
+
+/** `passwordSet` of `name` as `ferry users show --json` gives it. */
+async function passwordSetOf(name: string): Promise<string | undefined> {
+  const r = await ferryUsers(data, ['show', name, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as { passwordSet?: string }).passwordSet;
+}
+
+test('passwd and set --password-hash write passwordSet over a crypt hash, or where it is, only', async () => {
+  const home = path.join(dir, 'ann');
+  await users(['add', 'dan', '--home', home, '--password-stdin'], 'dan-1\n');
+  await users(['passwd', 'dan', '--password-stdin'], 'dan-2\n');
+  assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → scrypt (passwd)');
+  await users(['set', 'dan', '--password-hash', await hashPassword('dan-3')]);
+  assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → scrypt (set --password-hash)');
+  await users(['set', 'dan', '--password-hash', APR1]);
+  assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → crypt');
+  await users(['passwd', 'dan', '--password-stdin'], 'dan-4\n');
+  const first = await passwordSetOf('dan');
+  assert.ok(first !== undefined, 'crypt → scrypt');
+  await users(['passwd', 'dan', '--password-stdin'], 'dan-5\n');
+  const second = await passwordSetOf('dan');
+  assert.ok(second !== undefined && second > first, 'kept current once written');
+  await users(['rm', 'dan']);
+});
 
 test('--workers 2: a hash upgrade by a login on one worker is not told to the sessions on the other; an admin password change is', async () => {
   await users(['add', 'ann', '--home', path.join(dir, 'ann'), '--password-hash', APR1]);

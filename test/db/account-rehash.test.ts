@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { passwordSetNow } from '../../src/auth/account.js';
+import { setPasswordHash } from '../../src/auth/account.js';
 import { hashPassword } from '../../src/auth/password.js';
 import { openServingState } from '../../src/cli/shared-state.js';
 import { silentLogger } from '../../src/logger.js';
@@ -46,13 +46,18 @@ describe('hash upgrades in PostgreSQL accounts (real PostgreSQL 15)', () => {
       assert.equal((await b.accounts.lookup('ann'))?.passwordHash, scrypt, 'written all the same');
       assert.equal(await logged(), 1, 'the upgrade is not in the change log: no node is told');
       // An admin's new password (the crypt hash again, as `ferry users set --password-hash` gives it).
-      await a.accounts.update('ann', (acc) => {
-        acc.passwordHash = APR1;
-        acc.passwordSet = passwordSetNow(acc.passwordSet);
-      });
+      // Over a scrypt hash that is told apart from an upgrade without passwordSet: none is written
+      // (an older Ferry refuses an account that has it).
+      await a.accounts.update('ann', (acc) => setPasswordHash(acc, APR1));
+      assert.equal((await b.accounts.lookup('ann'))?.passwordSet, undefined, 'scrypt → crypt');
       assert.equal(await logged(), 2);
       await heardOf(2);
-      assert.deepEqual(seen, ['ann', 'ann']);
+      // A scrypt hash the admin gives over a crypt one is an upgrade but for its passwordSet.
+      await a.accounts.update('ann', (acc) => setPasswordHash(acc, scrypt));
+      assert.ok((await b.accounts.lookup('ann'))?.passwordSet !== undefined, 'crypt → scrypt');
+      assert.equal(await logged(), 3);
+      await heardOf(3);
+      assert.deepEqual(seen, ['ann', 'ann', 'ann']);
     } finally {
       off();
       await a.close();
