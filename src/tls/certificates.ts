@@ -144,7 +144,7 @@ export class CertificateStore {
     const cas = material.clientCas.flatMap((c, i) =>
       within(`clientCaFiles.${i}`, () => parseClientCas(c.pem, c.file)),
     );
-    within('clientCrlFiles', () => checkClientCrls(material.clientCrls));
+    material.clientCrls.forEach((c, i) => within(`clientCrlFiles.${i}`, () => checkClientCrls([c])));
     let context: tls.SecureContext;
     try {
       context = tls.createSecureContext({ ...this.contextOptions(pairs), ...clientTrust(material) });

@@ -15,12 +15,16 @@ import { FerryError } from '../../src/errors.js';
 import { OptionError } from '../../src/server/options.js';
 import { FerryServer } from '../../src/server/server.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
+import { crlOf, selfSignedServer, testCa } from '../support/client-certs.js';
 import { testCertificate } from '../support/ferry.js';
 
 let dir: string;
 let certFile: string;
 let keyFile: string;
 let garbage: string;
+let otherKey: string;
+let caFile: string;
+let crlFile: string;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-listen-errors-'));
   const pair = await testCertificate();
@@ -32,6 +36,15 @@ before(async () => {
   await writeFile(certFile, pair.cert);
   await writeFile(keyFile, pair.key);
   await writeFile(garbage, 'not a certificate at all\n');
+  [otherKey, caFile, crlFile] = ['other-key.pem', 'ca.pem', 'ca-crl.pem'].map((f) => path.join(dir, f)) as [
+    string,
+    string,
+    string,
+  ];
+  await writeFile(otherKey, (await selfSignedServer(['localhost'])).key);
+  const ca = await testCa('Listen Errors CA');
+  await writeFile(caFile, ca.cert);
+  await writeFile(crlFile, await crlOf(ca));
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -39,6 +52,8 @@ after(async () => {
 
 function serverWith(o: {
   certificates: { certFile: string; keyFile: string }[];
+  clientCaFiles?: string[];
+  clientCrlFiles?: string[];
   implicitPort?: number;
 }): FerryServer {
   return new FerryServer({
@@ -46,8 +61,20 @@ function serverWith(o: {
     implicit: { host: '127.0.0.1', port: o.implicitPort ?? 0 },
     authenticator: new UserTable([]),
     storageFor: () => new MemoryStorage(),
-    tls: { certificates: o.certificates },
+    tls: { certificates: o.certificates, clientCaFiles: o.clientCaFiles, clientCrlFiles: o.clientCrlFiles },
   });
+}
+
+/** What listen() rejects with, which must be an OptionError; nothing is left accepting. */
+async function rejection(server: FerryServer): Promise<OptionError> {
+  const err = await server.listen().then(
+    () => assert.fail('listen() resolved'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof OptionError, String(err));
+  assert.equal(err.code, 'ERR_INVALID_OPTION');
+  assert.equal(server.accepting, false);
+  return err;
 }
 
 for (const [key, message] of [
@@ -62,17 +89,36 @@ for (const [key, message] of [
         { certFile, keyFile, [key]: garbage },
       ],
     });
-    const err = await server.listen().then(
-      () => assert.fail('listen() resolved'),
-      (e: unknown) => e,
-    );
-    assert.ok(err instanceof OptionError, String(err));
-    assert.equal(err.code, 'ERR_INVALID_OPTION');
+    const err = await rejection(server);
     assert.equal(err.key, `tls.certificates.1.${key}`);
     assert.match(err.message, new RegExp(`^options\\.tls\\.certificates\\.1\\.${key}: ${message}`));
-    assert.equal(server.accepting, false);
   });
 }
+
+test("a key that is not its certificate's: listen() rejects naming the pair, tls.certificates.1", async () => {
+  const err = await rejection(
+    serverWith({
+      certificates: [
+        { certFile, keyFile },
+        { certFile, keyFile: otherKey },
+      ],
+    }),
+  );
+  assert.equal(err.key, 'tls.certificates.1');
+  assert.match(err.message, /^options\.tls\.certificates\.1: .*other-key\.pem/);
+});
+
+test('a CRL file of garbage: listen() rejects naming its index, tls.clientCrlFiles.1', async () => {
+  const err = await rejection(
+    serverWith({
+      certificates: [{ certFile, keyFile }],
+      clientCaFiles: [caFile],
+      clientCrlFiles: [crlFile, garbage],
+    }),
+  );
+  assert.equal(err.key, 'tls.clientCrlFiles.1');
+  assert.match(err.message, /^options\.tls\.clientCrlFiles\.1: .*garbage\.pem: no PEM CRL in it/);
+});
 
 test('a port another program holds: listen() rejects with ERR_ADDRESS_IN_USE naming it, the other port released', async () => {
   const blocker = net.createServer();
