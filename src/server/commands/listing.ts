@@ -157,7 +157,8 @@ async function* entries(
   if (!match && !hide) return yield* batches;
   const shown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
   for await (const batch of batches) {
-    const kept = batch.filter(shown);
+    // A batch all shown (the usual, dot-files hidden or not) goes on as it is: no copy.
+    const kept = batch.every(shown) ? batch : batch.filter(shown);
     if (kept.length > 0) yield kept;
     // Batches with nothing shown still move: the command time limit must not cut them (LIST *.csv).
     else c.progress?.();
