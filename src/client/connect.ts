@@ -60,10 +60,18 @@ function tlsOptionsFor(opts: ClientOptions): tls.ConnectionOptions {
   };
 }
 
-/** Offering TLS 1.2 and 1.3: a protocol_version alert then means a server below TLS 1.2. */
-function offersModernOnly(opts: ClientOptions): boolean {
+/**
+ * What a protocol_version alert means given the versions offered. Offering 1.2 and 1.3 (the
+ * default): a server below TLS 1.2. Offering only 1.3: a server whose highest is below it (1.2,
+ * which the default allows), not a reason to go below 1.2. Otherwise it says too little to advise.
+ */
+function versionHint(opts: ClientOptions): string | undefined {
+  if ((opts.maxTlsVersion ?? 'TLSv1.3') !== 'TLSv1.3') return undefined;
   const min = opts.minTlsVersion ?? 'TLSv1.2';
-  return (min === 'TLSv1.2' || min === 'TLSv1.3') && (opts.maxTlsVersion ?? 'TLSv1.3') === 'TLSv1.3';
+  if (min === 'TLSv1.2') return 'the server offers only TLS 1.0/1.1: --tls-min 1.0 allows it (weaker)';
+  if (min === 'TLSv1.3')
+    return "the server's highest TLS version is below 1.3, the --tls-min in force: the default, --tls-min 1.2, allows TLS 1.2";
+  return undefined;
 }
 
 function controlPort(opts: ClientOptions, security: Security): number {
@@ -104,9 +112,7 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
     handshakeTimeoutMs: o.handshakeTimeoutMs ?? connectTimeoutMs,
     log: o.log,
     signal: o.signal,
-    ...(offersModernOnly(o)
-      ? { versionHint: 'the server offers only TLS 1.0/1.1: --tls-min 1.0 allows it (weaker)' }
-      : {}),
+    versionHint: versionHint(o),
   });
   const s: ClientSession = {
     opts: o,

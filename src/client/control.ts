@@ -9,6 +9,7 @@ import { ReplyParser } from '../protocol/reply-parser.js';
 import { encodeText } from '../protocol/byte-text.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { ConnectionError, connectionError } from './errors.js';
+import { alertText, PROTOCOL_VERSION_ALERT, receivedAlert } from './tls-alert.js';
 
 /**
  * The client's control connection: the TCP socket (through a ControlChannel, so TLS can start and
@@ -212,8 +213,16 @@ export class ClientControlConnection {
         `TLS handshake with ${where} failed (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://).`,
         { cause: err },
       );
-    if (this.o.versionHint !== undefined && /alert protocol version/i.test(message))
-      return new FerryError('ERR_TLS', `${message.trimEnd()} (${this.o.versionHint})`, { cause: err });
+    // The server's alert by name and number, as curl says it; OpenSSL's internals stay in `cause`.
+    const alert = receivedAlert(message);
+    if (alert !== undefined) {
+      const hint = alert.number === PROTOCOL_VERSION_ALERT ? this.o.versionHint : undefined;
+      return new FerryError(
+        'ERR_TLS',
+        `TLS handshake with ${where} failed: the server sent a ${alertText(alert)}${hint === undefined ? '' : ` (${hint})`}.`,
+        { cause: err },
+      );
+    }
     if (err instanceof FerryError && err.code === 'ERR_TIMEOUT')
       return byConnect
         ? new ConnectionError(
