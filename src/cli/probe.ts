@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { ProtocolEvent } from '../client/control.js';
+import { EXPLICIT_PORT_HINT, NOT_TLS_FIRST, type ProtocolEvent } from '../client/control.js';
 import { CertificateError } from '../client/errors.js';
 import { NOT_TRUSTED, TLS_FAILED, stoppedAnswering, type ProbeTrust } from '../client/probe/connection.js';
 import { conformanceFails, formatReport, notCleanedUp } from '../client/probe/format.js';
@@ -86,9 +86,11 @@ function adviceFor(r: ProbeReport, certGiven: boolean): string {
   if (silent !== undefined && r.greeting === '-' && r.target.security !== 'implicit')
     out.push(`ferry: ${silent}; if the server uses implicit FTPS, use ftps://\n`);
   const tls = why.find((w) => w.startsWith(TLS_FAILED));
+  // ftps:// at an explicit port: the server greets in clear where TLS was due (as ferry ls says).
+  const explicitPort = tls !== undefined && r.target.security === 'implicit' && NOT_TLS_FIRST.test(tls);
   if (tls !== undefined)
     out.push(
-      `ferry: ${tls}: the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${certHint('server')}`}\n`,
+      `ferry: ${tls}: ${explicitPort ? `${EXPLICIT_PORT_HINT}; ` : ''}the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${certHint('server')}`}\n`,
     );
   if (r.write && !r.write.cleanedUp)
     out.push(`ferry: the probe's files in ${r.write.dir}: ${notCleanedUp(r.write.left)}\n`);

@@ -52,6 +52,13 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/** OpenSSL's reasons for a handshake answered by bytes that are no TLS record (an FTP greeting). */
+export const NOT_TLS_FIRST = /wrong version number|packet length too long/i;
+
+/** The advice for an implicit FTPS handshake answered in clear: the port is likely explicit FTPS. */
+export const EXPLICIT_PORT_HINT =
+  'the server does not start with TLS: is this an explicit FTPS port? Use ftpes://';
+
 /**
  * Opens a TCP connection, with a timeout and an abort signal. Fails with a ConnectionError:
  * ERR_CONNECT (with the system code) or ERR_TIMEOUT.
@@ -207,12 +214,10 @@ export class ClientControlConnection {
       return new ConnectionError(`The server refused the connection: ${said.code} ${said.text}`, {
         cause: err,
       });
-    if (this.o.implicit && (said || /wrong version number|packet length too long/i.test(message)))
-      return new FerryError(
-        'ERR_TLS',
-        `TLS handshake with ${where} failed (the server does not start with TLS: is this an explicit FTPS port? Use ftpes://).`,
-        { cause: err },
-      );
+    if (this.o.implicit && (said || NOT_TLS_FIRST.test(message)))
+      return new FerryError('ERR_TLS', `TLS handshake with ${where} failed (${EXPLICIT_PORT_HINT}).`, {
+        cause: err,
+      });
     // The server's alert by name and number, as curl says it; OpenSSL's internals stay in `cause`.
     const alert = receivedAlert(message);
     if (alert !== undefined) {

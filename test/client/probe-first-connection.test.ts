@@ -2,7 +2,8 @@
  * `ferry probe` when its first connection gets no FTPS session: a server that accepts and says
  * nothing (hung, stopped, or an implicit FTPS port asked for as explicit), one that greets and then
  * never answers AUTH TLS, one that is no FTP server at all, one that refuses AUTH TLS, one whose TLS
- * handshake fails (it requires a client certificate). Each still gets a report: the silent ones
+ * handshake fails (it requires a client certificate) or that greets in clear (ftps:// at an explicit
+ * port: the hint says ftpes://). Each still gets a report: the silent ones
  * `the server stopped answering` (exit 3, never read as a ban), the non-FTP one `not an FTP server`
  * (exit 3), a failed TLS the checks that need none (exit 4). A greeting of several lines is shown
  * as received.
@@ -140,6 +141,15 @@ describe('ferry probe, first connection without an FTPS session', { timeout: 120
     assert.equal(v['tls-1.2'], 'not-completed');
     assert.equal(v['pbsz-prot-p'], 'not-completed');
     assert.match(r.stderr, /TLS failed: .*only the checks that need no TLS/);
+  });
+
+  it('ftps:// at an explicit FTPS port: the failed TLS, and the hint ftpes:// (exit 4)', async () => {
+    const r = await probeCli([`ftps://u:p@127.0.0.1:${ferry.explicitPort}/`, '--json', '--timeout', '2']);
+    assert.equal(r.code, 4, r.stderr);
+    const report = JSON.parse(r.stdout) as ProbeReport;
+    assert.match(report.summary.incomplete[0] ?? '', /^TLS failed: /);
+    // As ferry ls says it at the same port.
+    assert.match(r.stderr, /does not start with TLS: is this an explicit FTPS port\? Use ftpes:\/\//);
   });
 
   for (const scheme of ['ftpes', 'ftp'] as const) {
