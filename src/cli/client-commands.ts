@@ -43,6 +43,7 @@ import { describeError, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { mirrorSummary, unfinishedMirrorSummary, verifySummary, type MirrorTally } from './mirror-summary.js';
+import { downloadTarget } from './download-target.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { addTrustOptions, collect, trustPolicy } from './trust-options.js';
@@ -344,13 +345,6 @@ function formatEntry(e: RemoteEntry): string {
   return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
 }
 
-async function localIsDirectory(p: string): Promise<boolean> {
-  return stat(p).then(
-    (s) => s.isDirectory(),
-    () => false,
-  );
-}
-
 /** What a get/put of several files needs from the run. */
 function batchRun(run: Run, o: TransferOptions): BatchRun {
   return {
@@ -482,8 +476,7 @@ export function registerClientCommands(program: Command): void {
           await client.get(remotePath, process.stdout, { end: false, signal: run.signal });
           return;
         }
-        let target = local ?? name;
-        if (await localIsDirectory(target)) target = path.join(target, name);
+        const target = await downloadTarget(local ?? name, name);
         const { client } = await run.connect(urlText);
         const batch = batchRun(run, o);
         const conn = stepConnection(batch, client, urlText);

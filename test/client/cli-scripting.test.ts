@@ -128,6 +128,23 @@ describe('ferry in scripts: -R, cat of several files, ls --json', { timeout: 120
     );
   });
 
+  it('get into a local directory that does not exist (nolocal/): said so, exit 7, nothing made', async () => {
+    const out = await local();
+    const missing = path.join(out, 'nolocal');
+    const r = await ferry(['get', ...common, '--quiet', `${base}/a.txt`, `${missing}/`], env);
+    assert.equal(r.code, EXIT.local, r.stderr);
+    assert.match(r.stderr, /^ferry: local file: ENOENT: the local directory .*nolocal\/ does not exist$/m);
+    assert.doesNotMatch(r.stderr, /EISDIR/);
+    await assert.rejects(stat(missing), { code: 'ENOENT' });
+    // A file under a missing directory keeps Node's own words.
+    const under = await ferry(
+      ['get', ...common, '--quiet', `${base}/a.txt`, path.join(missing, 'x.txt')],
+      env,
+    );
+    assert.equal(under.code, EXIT.local, under.stderr);
+    assert.match(under.stderr, /^ferry: local file: ENOENT: no such file or directory, open /m);
+  });
+
   it('ls --json: every entry has every key, null where the server told nothing', async () => {
     const r = await ferry(['ls', '--json', ...common, '--quiet', `${base}/`], env);
     ok(r);
