@@ -44,6 +44,7 @@ import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { mirrorSummary, unfinishedMirrorSummary, verifySummary, type MirrorTally } from './mirror-summary.js';
 import { downloadTarget } from './download-target.js';
+import { formatModified, timePrecision } from './listing-time.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { addTrustOptions, collect, trustPolicy } from './trust-options.js';
@@ -324,11 +325,6 @@ function requireUrl(text: string, what: string): void {
   }
 }
 
-function formatDate(d: Date): string {
-  if (d.getTime() === 0) return '               -';
-  return d.toISOString().slice(0, 16).replace('T', ' ');
-}
-
 function formatEntry(e: RemoteEntry): string {
   // A mode the server did not send is shown unknown (as `ls -l` does), not made up.
   const mode = e.mode === undefined ? formatUnknownMode(e.type) : formatMode(e.type, e.mode);
@@ -342,7 +338,7 @@ function formatEntry(e: RemoteEntry): string {
       : e.type === 'link' && e.target
         ? `${shown} -> ${printableName(e.target)}`
         : shown;
-  return `${mode} ${size.padStart(12)}  ${formatDate(e.modified)}  ${name}`;
+  return `${mode} ${size.padStart(12)}  ${formatModified(e.modified, e.modifiedPrecisionMs)}  ${name}`;
 }
 
 /** What a get/put of several files needs from the run. */
@@ -437,6 +433,8 @@ export function registerClientCommands(program: Command): void {
               type: e.type,
               size: e.size,
               modified: e.modified.getTime() === 0 ? null : e.modified.toISOString(),
+              // How much of `modified` the server told (LIST: a day or a minute); the rest is zeros.
+              modifiedPrecision: e.modified.getTime() === 0 ? null : timePrecision(e.modifiedPrecisionMs),
               mode: e.mode === undefined ? null : e.mode.toString(8).padStart(4, '0'),
               target: e.target ?? null,
             })),

@@ -156,7 +156,7 @@ describe('ferry in scripts: -R, cat of several files, ls --json', { timeout: 120
     for (const e of entries)
       assert.deepEqual(
         Object.keys(e),
-        ['name', 'type', 'size', 'modified', 'mode', 'target'],
+        ['name', 'type', 'size', 'modified', 'modifiedPrecision', 'mode', 'target'],
         String(e['name']),
       );
     const [a, , , sub] = entries;
@@ -165,6 +165,7 @@ describe('ferry in scripts: -R, cat of several files, ls --json', { timeout: 120
       type: 'file',
       size: 6,
       modified: NEW_YEAR_2020.toISOString(),
+      modifiedPrecision: 'second', // MLSD's modify fact
       mode: a?.['mode'],
       target: null,
     });

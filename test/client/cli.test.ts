@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -149,6 +149,26 @@ describe('ferry CLI against vsftpd (explicit FTPS)', { timeout: 480_000 }, () =>
     const ls = await ferry(['ls', ...common, `${base}/`], env);
     ok(ls);
     assert.match(ls.stdout, new RegExp(`^drwx\\S* +${dir.size} .* sized/$`, 'm'));
+  });
+
+  it("ls shows LIST's times only as exactly as vsftpd gives them; --json says the precision", async () => {
+    const old = await peer.putFile('dated/old.txt', 'old\n');
+    await utimes(old, new Date('2020-03-04T15:00:00Z'), new Date('2020-03-04T15:00:00Z'));
+    await peer.putFile('dated/new.txt', 'new\n'); // this year: vsftpd shows hours and minutes
+    const ls = await ferry(['ls', ...common, `${base}/dated/`], env);
+    ok(ls);
+    // A day alone, not `2020-03-04 00:00`: vsftpd's `Mar  4  2020` says no time of day.
+    assert.match(ls.stdout, /^-\S+ +4 {2}2020-03-04 {8}old\.txt$/m);
+    assert.match(ls.stdout, /^-\S+ +4 {2}\d{4}-\d\d-\d\d \d\d:\d\d {2}new\.txt$/m);
+    const json = JSON.parse((await ferry(['ls', '--json', ...common, `${base}/dated/`], env)).stdout) as {
+      name: string;
+      modified: string;
+      modifiedPrecision: string;
+    }[];
+    const by = new Map(json.map((e) => [e.name, e]));
+    assert.equal(by.get('old.txt')?.modified, '2020-03-04T00:00:00.000Z');
+    assert.equal(by.get('old.txt')?.modifiedPrecision, 'day');
+    assert.equal(by.get('new.txt')?.modifiedPrecision, 'minute');
   });
 
   it('--verbose prints the dialogue with the password masked', async () => {
