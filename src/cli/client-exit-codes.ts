@@ -19,7 +19,8 @@ export const EXIT = {
   auth: 5,
   /**
    * The server refused a file operation (no such file, permission denied, …: 4xx/5xx replies), or
-   * the remote file does not fit it (put -c onto a larger one).
+   * the remote file does not fit it (put -c onto a larger one), or clear data (--prot c) where it
+   * requires protected data.
    */
   remote: 6,
   /** A local file could not be read or written, or does not fit (get -c into a larger one). */

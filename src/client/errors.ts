@@ -74,6 +74,30 @@ export class IncompleteListingError extends ReplyError {
 }
 
 /**
+ * The server refused clear data (`--prot c`, dataProtection 'clear'): a 534 to PROT C, or a data
+ * command refused for want of protection (vsftpd's 522 at LIST, pyftpdlib's 550 `SSL/TLS required
+ * on the data channel` at PASV). A refusal by the server, whatever its code: CLI exit 6, not TLS
+ * (4) nor a failed transfer (8). The reply stays readable as a ReplyError's.
+ */
+export class ProtectedDataRequiredError extends ReplyError {
+  constructor(refusal: ReplyError) {
+    super(refusal.replyCode, refusal.replyText);
+    this.name = 'ProtectedDataRequiredError';
+    this.message = `The server requires protected data (drop --prot c; from code, dataProtection 'clear'): ${refusal.message}`;
+  }
+}
+
+/** Refusals of a data command in clear that say protection is wanted (RFC 4217 9; pyftpdlib's 550). */
+export function refusesClearData(err: ReplyError): boolean {
+  if (err.replyCode === Code.ProtLevelRefused) return true;
+  if (err.replyCode === Code.TlsNegotiationFailed) return true;
+  if (err.replyCode === Code.PolicyRequiresProtection) return true;
+  return (
+    err.replyCode === Code.FileUnavailable && /\b(?:SSL|TLS)\b.*required|protect|encrypt/i.test(err.replyText)
+  );
+}
+
+/**
  * The connection could not be made (ERR_CONNECT: refused, unreachable, a name that does not
  * resolve), not within connectTimeoutMs (ERR_TIMEOUT), a reply did not come within replyTimeoutMs
  * and the connection was given up (ERR_TIMEOUT), or it broke or the server closed it (ERR_CLOSED).
@@ -160,6 +184,7 @@ function systemCodeOf(err: unknown): string | undefined {
 
 /** Sorts an error into a FailureKind (for exit codes and messages). */
 export function failureKind(err: unknown): FailureKind {
+  if (err instanceof ProtectedDataRequiredError) return 'remote';
   if (err instanceof ReplyError) {
     const c = err.replyCode;
     if (c === Code.ServiceNotAvailable) return 'connection';

@@ -23,6 +23,7 @@ export {
   LocalError,
   IncompleteListingError,
   NoGreetingError,
+  ProtectedDataRequiredError,
   failureKind,
   type FailureKind,
   type CertificateProblem,

@@ -5,7 +5,7 @@ import { Code, type ReplyCode } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import type { Reply } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
-import { localError } from './errors.js';
+import { localError, ProtectedDataRequiredError, refusesClearData } from './errors.js';
 import type { LocalWatch } from './local-watch.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { runTransfer, type DataOptions, type DataState, type TransferBody } from './transfer.js';
@@ -75,6 +75,9 @@ export async function command(
 
 /** A refused PBSZ or PROT: the session cannot have the data protection it needs. */
 export function protRefused(command: 'PBSZ 0' | 'PROT P' | 'PROT C', r: Reply): FerryError {
+  // 534 to PROT C: the server's policy wants protected data (a refusal, not a TLS failure).
+  if (command === 'PROT C' && r.code === Code.PolicyRequiresProtection)
+    return new ProtectedDataRequiredError(new ReplyError(r.code, replyLine(r), command));
   return new FerryError('ERR_TLS', `The server refused ${command}: ${r.code} ${replyLine(r)}`);
 }
 
@@ -159,6 +162,8 @@ export async function transfer(
       s.impliesProt = false;
       return attempt();
     }
+    if (s.prot === 'C' && err instanceof ReplyError && refusesClearData(err))
+      throw new ProtectedDataRequiredError(err);
     throw err;
   }
 }
