@@ -28,6 +28,9 @@ for (const { from, to } of bundles) {
     target: 'node20',
     packages: 'external',
     sourcemap: 'linked', // through tsc's maps, back to src/
+    // Classes keep their names (NoGreetingError, not the _NoGreetingError a clash of names makes):
+    // an error's constructor name is what a caller sees in a stack trace and may check.
+    keepNames: true,
     logLevel: 'warning',
     plugins: [
       {

@@ -43,9 +43,12 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
   listing: 'it needs a data connection: use list() or listRaw()',
 };
 
-type ListOptions = { signal?: AbortSignal; all?: boolean };
-type RemoveOptions = { recursive?: boolean; signal?: AbortSignal };
-type MkdirOptions = { parents?: boolean };
+/** list(): `all` lists dot-files too from servers without MLSD (LIST -a). */
+export type ListOptions = { signal?: AbortSignal; all?: boolean };
+/** remove(): `recursive` removes a directory and what it holds. */
+export type RemoveOptions = { recursive?: boolean; signal?: AbortSignal };
+/** mkdir(): `parents` makes the missing parents too, as mkdir -p. */
+export type MkdirOptions = { parents?: boolean };
 const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true });
 const SIGNAL_KEYS = keysOf<{ signal?: AbortSignal }>({ signal: true });
 const MKDIR_KEYS = keysOf<MkdirOptions>({ parents: true });

@@ -15,6 +15,9 @@ export {
   type GetOptions,
   type PutOptions,
   type TransferSummary,
+  type ListOptions,
+  type RemoveOptions,
+  type MkdirOptions,
 } from './client.js';
 export {
   LoginError,
@@ -40,5 +43,6 @@ export {
 export { parseFtpUrl, resolveCredentials, type FtpUrl, type Security } from './url.js';
 export { type Checksum, type ChecksumOptions } from './checksum.js';
 export { type Reply } from '../protocol/reply.js';
+export { type ReplyCode } from '../protocol/codes.js';
 export { type ListingProblem } from '../protocol/listing-reply.js';
 export { type ProtocolEvent, type ProtocolLogger } from './control.js';

@@ -10,6 +10,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
+import type { ListOptions, MkdirOptions, RemoveOptions, ReplyCode } from '../../src/client/bundle.js';
 import { FerryError as ErrorsModuleFerryError } from '../../src/errors.js';
 import { freePort } from '../support/ports.js';
 
@@ -71,6 +72,23 @@ describe("the client's entry points", () => {
     const stdout = await ferryLoading(['--version']);
     assert.match(stdout, /^\d+\.\d+\.\d+$/m);
     assert.deepEqual(ours(stdout), ['cli/main.js', ...SHARED].sort(), stdout);
+  });
+
+  it("'ferry/client' exports the types in its signatures, and its classes keep their names", async () => {
+    const client = await import('ferry/client');
+    // The types of list(), remove(), mkdir() and ReplyError.replyCode: this compiles only if exported.
+    const options: [ListOptions, RemoveOptions, MkdirOptions] = [
+      { all: true },
+      { recursive: true },
+      { parents: true },
+    ];
+    const code: ReplyCode = new client.ReplyError(550 as ReplyCode, 'No such file.').replyCode;
+    assert.equal(options.length, 3);
+    assert.equal(code, 550);
+    // esbuild renames a class that names itself (NoGreetingError.again()) unless told to keep names.
+    assert.equal(client.NoGreetingError.name, 'NoGreetingError');
+    for (const [name, value] of Object.entries(client))
+      if (typeof value === 'function' && /^[A-Z]/.test(name)) assert.equal(value.name, name, name);
   });
 
   it("'ferry' exports the same classes, and a client's error is a FerryError", async () => {
