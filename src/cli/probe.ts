@@ -15,6 +15,7 @@ import { timeoutSeconds } from './timeout-seconds.js';
 import { addTrustOptions, trustPolicy } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
+import { withHint } from './hint-text.js';
 
 /**
  * `ferry probe URL`: an FTPS conformance and security report for any server (client/probe/).
@@ -84,20 +85,22 @@ function adviceFor(r: ProbeReport, certGiven: boolean): string {
   const silent = why.find((w) => stoppedAnswering(w));
   // No greeting at all: a hung or stopped server, or an implicit FTPS port (it waits for TLS).
   if (silent !== undefined && r.greeting === '-' && r.target.security !== 'implicit')
-    out.push(`ferry: ${silent}; if the server uses implicit FTPS, use ftps://\n`);
+    out.push(`ferry: ${withHint(silent, 'if the server uses implicit FTPS, use ftps://')}\n`);
   const tls = why.find((w) => w.startsWith(TLS_FAILED));
   // ftps:// at an explicit port: the server greets in clear where TLS was due (as ferry ls says).
   const explicitPort = tls !== undefined && r.target.security === 'implicit' && NOT_TLS_FIRST.test(tls);
-  if (tls !== undefined)
-    out.push(
-      `ferry: ${tls}: ${explicitPort ? `${EXPLICIT_PORT_HINT}; ` : ''}the report holds only the checks that need no TLS${certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${certHint('server')}`}\n`,
-    );
+  if (tls !== undefined) {
+    const cert = certGiven || !/alert|certificate/i.test(tls) ? '' : `; ${certHint('server')}`;
+    const hint = `${explicitPort ? `${EXPLICIT_PORT_HINT}; ` : ''}the report holds only the checks that need no TLS${cert}`;
+    out.push(`ferry: ${withHint(tls, hint)}\n`);
+  }
   if (r.write && !r.write.cleanedUp)
     out.push(`ferry: the probe's files in ${r.write.dir}: ${notCleanedUp(r.write.left)}\n`);
   const login = why.find((w) => w.startsWith('login refused'));
   // Anonymous logins have no certificate to give.
   const anonymous = ['anonymous', 'ftp'].includes(r.target.user.toLowerCase());
-  if (login !== undefined && !certGiven && !anonymous) out.push(`ferry: ${login}; ${certHint('account')}\n`);
+  if (login !== undefined && !certGiven && !anonymous)
+    out.push(`ferry: ${withHint(login, certHint('account'))}\n`);
   return out.join('');
 }
 

@@ -73,6 +73,8 @@ describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
     const without = await probeCli([url('dave'), '--json', '--insecure']);
     assert.equal(without.code, 5, without.stderr);
     assert.match(without.stderr, /login refused: 530 .*give --cert and --key/);
+    // The reply's sentence ends before the hint begins its own (not `incorrect.; if …`).
+    assert.doesNotMatch(without.stderr, /\.; /);
     const r = await probeCli([url('dave'), '--json', '--insecure', '--cert', certFile, '--key', keyFile]);
     const report = JSON.parse(r.stdout) as ProbeReport;
     assert.deepEqual(report.summary.incomplete, []);
