@@ -87,11 +87,16 @@ export class ProtectedDataRequiredError extends ReplyError {
   }
 }
 
-/** Refusals of a data command in clear that say protection is wanted (RFC 4217 9; pyftpdlib's 550). */
+/** Codes that refuse a data command in clear for want of protection (RFC 4217 9). */
+const CLEAR_DATA_REFUSALS: ReadonlySet<number> = new Set([
+  Code.ProtLevelRefused,
+  Code.TlsNegotiationFailed,
+  Code.PolicyRequiresProtection,
+]);
+
+/** Refusals of a data command in clear that say protection is wanted (those codes; pyftpdlib's 550). */
 export function refusesClearData(err: ReplyError): boolean {
-  if (err.replyCode === Code.ProtLevelRefused) return true;
-  if (err.replyCode === Code.TlsNegotiationFailed) return true;
-  if (err.replyCode === Code.PolicyRequiresProtection) return true;
+  if (CLEAR_DATA_REFUSALS.has(err.replyCode)) return true;
   return (
     err.replyCode === Code.FileUnavailable && /\b(?:SSL|TLS)\b.*required|protect|encrypt/i.test(err.replyText)
   );

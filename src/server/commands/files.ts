@@ -74,8 +74,10 @@ async function changeDir(path: string, ctx: CommandContext) {
   return reply(Code.FileActionOk, `Directory changed to ${p}.`);
 }
 
-/** SITE's subcommands and their syntax: SITE's own help, and HELP SITE <subcommand>. */
-/** The SITE subcommands HELP names: not the data-set attributes, which only get 202 here. */
+/**
+ * SITE's subcommands and their syntax: SITE's own help, and HELP SITE <subcommand>. Not the data-set
+ * attributes, which only get 202 here.
+ */
 export const SITE_SYNTAX: Readonly<Record<Exclude<SiteArg['name'], 'DATASET'>, string>> = {
   CHMOD: 'SITE <sp> CHMOD <sp> mode <sp> path',
   HELP: 'SITE <sp> HELP',
