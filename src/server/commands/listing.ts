@@ -16,6 +16,7 @@ import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { SourceWatch } from '../source-watch.js';
 import { listingChunks } from './listing-chunks.js';
+import { AS_STORED, BY_NAME, listingOrder, ordered, type ListingOrder } from './listing-order.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
 /** Leading ls-style option words: `-la`, `-l -t`, `--full-time`, `--color=never`. */
@@ -35,9 +36,15 @@ async function target(arg: string, ctx: CommandContext): Promise<Listed> {
     if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
     const rest = arg.slice(flags[0].length);
     const l = listsItself(flags[0]) ? await itself(rest, ctx) : await named(rest, ctx);
-    return { ...l, all: listsAll(flags[0]) };
+    return { ...l, ...asked(flags[0]) };
   }
 }
+
+/** What the option words ask of the listing besides its target. */
+const asked = (flags: string): Pick<Listed, 'all' | 'order'> => ({
+  all: listsAll(flags),
+  order: listingOrder(flags),
+});
 
 /** `-a` or `-A` (`-la`, `--all`, `--almost-all`) among the option words: dot-files too. */
 const listsAll = (flags: string): boolean =>
@@ -88,6 +95,8 @@ interface Listed {
   readonly itself?: boolean;
   /** `-a`: dot-files too, where hideDotFiles would leave them out. */
   readonly all?: boolean;
+  /** `-t`, `-S`, `-r`, `-U`: the order asked for (by name if none). */
+  readonly order?: ListingOrder;
 }
 
 /**
@@ -114,7 +123,7 @@ async function listed(arg: string, ctx: CommandContext): Promise<Listed> {
     const flags = LS_OPTIONS.exec(arg)?.[0] ?? '';
     const found = await patternTarget(arg.slice(flags.length), ctx);
     if (!found) throw err;
-    return { ...found, all: listsAll(flags) };
+    return { ...found, ...asked(flags) };
   }
 }
 
@@ -129,17 +138,19 @@ async function quoted(arg: string, ctx: CommandContext): Promise<Listed> {
   const found = await patternTarget(rest, ctx);
   const name = unquote(rest);
   const l = found ?? (listsItself(flags) ? await itself(name, ctx) : await named(name, ctx));
-  return { ...l, all: listsAll(flags) };
+  return { ...l, ...asked(flags) };
 }
 
 /**
  * A directory's entries, or the one entry listed. `dots`: 'hide' leaves out names starting with
- * `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST.
+ * `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST. `order`: the
+ * order asked for (listing-order.ts); MLSD's is the storage's own.
  */
 async function* entries(
   ctx: CommandContext,
   l: Listed,
   dots: 'show' | 'hide',
+  order: ListingOrder,
   signal?: AbortSignal,
 ): AsyncGenerator<readonly FileStat[]> {
   if (l.stat.type !== 'dir' || l.itself) {
@@ -150,18 +161,26 @@ async function* entries(
   const base = files.context();
   const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
   const batches = files.storage.list(l.path, c);
-  const { match } = l;
-  const hide = dots === 'hide' && !l.all;
+  yield* ordered(shown(batches, l, dots === 'hide' && !l.all, c.progress), order, c.progress);
+}
+
+/** The entries of `batches` a listing shows: dot-files hidden (`hide`), a pattern's matches. */
+async function* shown(
+  batches: AsyncIterable<readonly FileStat[]>,
+  { match }: Listed,
+  hide: boolean,
+  progress: (() => void) | undefined,
+): AsyncGenerator<readonly FileStat[]> {
   // A plain listing: its batches as the storage makes them (names no client can address already
   // left out, checked-storage.ts).
   if (!match && !hide) return yield* batches;
-  const shown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
+  const isShown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
   for await (const batch of batches) {
     // A batch all shown (the usual, dot-files hidden or not) goes on as it is: no copy.
-    const kept = batch.every(shown) ? batch : batch.filter(shown);
+    const kept = batch.every(isShown) ? batch : batch.filter(isShown);
     if (kept.length > 0) yield kept;
     // Batches with nothing shown still move: the command time limit must not cut them (LIST *.csv).
-    else c.progress?.();
+    else progress?.();
   }
 }
 
@@ -201,7 +220,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
     feat: verb === 'MLSD' ? () => `MLST ${formatMlstFeat(DEFAULT_MLST_FACTS)}` : undefined,
     help: `${verb} [<sp> path]`,
     async handle({ path: arg }, ctx) {
-      const l = verb === 'MLSD' ? await plainTarget(arg, ctx) : await listed(arg, ctx);
+      const l: Listed = verb === 'MLSD' ? await plainTarget(arg, ctx) : await listed(arg, ctx);
       if (verb === 'MLSD' && l.stat.type !== 'dir')
         return reply(Code.SyntaxErrorArgs, 'MLSD needs a directory; use MLST.');
       const now = new Date();
@@ -209,7 +228,10 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       // aborted, so the listing (closed below) cannot hold the reply until the gateway wakes.
       const stop = new AbortController();
       // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
-      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx), stop.signal);
+      const batches =
+        verb === 'MLSD'
+          ? entries(ctx, l, 'show', AS_STORED, stop.signal)
+          : entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME, stop.signal);
       let rest: AsyncGenerator<readonly FileStat[]>;
       try {
         // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
@@ -317,12 +339,12 @@ export const listingCommands: AnyCommandSpec[] = [
       const line = listLines(new Date(), l);
       const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       // The directory opened before the first line: one that cannot be read gets LIST's 550.
-      const listing = entries(ctx, l, dotFiles(ctx));
+      const listing = entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME);
       const batches = await opened(listing);
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
       const out = ctx.longReply(code, `Status of ${l.path}:`);
       try {
-        for await (const batch of batches) await out.lines(batch.map(line));
+        for await (const batch of batches) if (batch.length > 0) await out.lines(batch.map(line));
       } catch (err) {
         // A client gone (or cut for not reading its replies) has nobody to answer.
         if (!(err instanceof FerryError && err.code === 'ERR_CLOSED'))

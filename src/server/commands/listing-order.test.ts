@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { FileStat, VPath } from '../../storage/types.js';
+import { byName, listingOrder, ordered, BY_NAME, type ListingOrder } from './listing-order.js';
+
+const entry = (name: string, size = 0, at = 0): FileStat => ({
+  name,
+  path: `/${name}` as VPath,
+  type: 'file',
+  size,
+  modified: new Date(at),
+  mode: 0o644,
+  id: name,
+});
+
+async function* from(...batches: string[][]): AsyncGenerator<readonly FileStat[]> {
+  for (const b of batches) yield b.map((n) => entry(n));
+}
+
+async function names(it: AsyncIterable<readonly FileStat[]>): Promise<string[][]> {
+  const out: string[][] = [];
+  for await (const b of it) out.push(b.map((e) => e.name));
+  return out;
+}
+
+test('listingOrder reads ls option words as GNU ls does: the last of -t/-S/-U wins, -r reverses, -f is -U', () => {
+  assert.deepEqual(listingOrder('-la'), BY_NAME);
+  assert.deepEqual(listingOrder('-lt'), { by: 'time', reverse: false });
+  assert.deepEqual(listingOrder('-l -t -r'), { by: 'time', reverse: true });
+  assert.deepEqual(listingOrder('-tS'), { by: 'size', reverse: false });
+  assert.deepEqual(listingOrder('-Sf '), { by: 'none', reverse: false });
+  assert.deepEqual(listingOrder('--sort=time --reverse'), { by: 'time', reverse: true });
+  assert.deepEqual(listingOrder('--sort=bogus'), BY_NAME);
+  assert.deepEqual(listingOrder('--directory'), BY_NAME, 'long options are not letters');
+});
+
+test('byName orders as the names UTF-8 bytes compare (strcmp), astral characters after U+FFxx', () => {
+  const names = ['b', 'a', 'B', 'ab', 'a', '', 'é', '😀', 'ｚ', '\uE000', 'z', '日本', '\u007f'];
+  const bytes = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  assert.deepEqual([...names].sort(byName), bytes);
+  assert.notDeepEqual([...names].sort(), bytes, 'plain sort() differs: the case is not trivial');
+});
+
+test('ordered sorts a listing of up to atMost entries and hands it on in batches', async () => {
+  let steps = 0;
+  const out = await names(ordered(from(['c', 'a'], ['d', 'b']), BY_NAME, () => steps++, 4));
+  assert.deepEqual(out, [[], ['a', 'b', 'c', 'd']], 'an empty batch once the directory is open');
+  assert.equal(steps, 2, 'each batch held counts as progress');
+});
+
+test('ordered: past atMost entries, what it holds goes on unsorted and the rest as it comes', async () => {
+  const out = await names(ordered(from(['c', 'a'], ['e', 'b'], ['d']), BY_NAME, undefined, 3));
+  assert.deepEqual(out, [[], ['c', 'a', 'e', 'b'], ['d']]);
+});
+
+test('ordered by time and size: newest and largest first, ties by name; -U -r reverses the order', async () => {
+  async function* stats(): AsyncGenerator<readonly FileStat[]> {
+    yield [entry('b', 5, 100), entry('a', 5, 300), entry('c', 9, 100)];
+  }
+  const sorted = async (order: ListingOrder): Promise<string[]> =>
+    (await names(ordered(stats(), order))).flat();
+  assert.deepEqual(await sorted({ by: 'time', reverse: false }), ['a', 'b', 'c']);
+  assert.deepEqual(await sorted({ by: 'size', reverse: false }), ['c', 'a', 'b']);
+  assert.deepEqual(await sorted({ by: 'size', reverse: true }), ['b', 'a', 'c']);
+  assert.deepEqual(await sorted({ by: 'none', reverse: true }), ['c', 'a', 'b']);
+});
+
+test('ordered closes the storage listing when its reader stops early', async () => {
+  let closed = false;
+  async function* source(): AsyncGenerator<readonly FileStat[]> {
+    try {
+      for (;;) yield [entry('x')];
+    } finally {
+      closed = true;
+    }
+  }
+  for await (const batch of ordered(source(), BY_NAME, undefined, 2)) {
+    if (batch.length === 0) continue;
+    assert.equal(batch.length, 3);
+    break;
+  }
+  assert.equal(closed, true);
+});
