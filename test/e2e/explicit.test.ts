@@ -47,6 +47,20 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
     });
   }
 
+  test('AUTH TLS-P implies PBSZ 0 and PROT P (data in TLS with neither sent); AUTH TLS-C does not', async () => {
+    await withClients(async (track) => {
+      const p = track(await plain(server()));
+      assert.equal((await p.authTls('TLS-P')).code, 234);
+      await p.login(server().user, server().password);
+      await p.listing('LIST'); // over TLS, with no PBSZ or PROT sent
+      const c = track(await plain(server()));
+      assert.equal((await c.authTls('TLS-C')).code, 234);
+      await c.login(server().user, server().password);
+      await c.cmd('LIST', 534);
+      await c.cmd('PROT P', 503);
+    });
+  });
+
   test('AUTH while TLS is active → 503; the session stays usable', async () => {
     await withClients(async (track) => {
       const ftp = track(await connectSecure(server(), 'explicit'));
