@@ -23,12 +23,32 @@ const CHANNEL = 'ferry_changes';
 /** Changes are re-read over this window, so a transaction that committed late is not missed. */
 const WINDOW_SECONDS = 10;
 
-/** True when `err` says the database cannot be reached (as opposed to a query it refused). */
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+/** Node's system errors (ECONNRESET, ETIMEDOUT, ENOTFOUND…): the connection, not a query. */
+const SYSTEM_ERROR = /^E[A-Z0-9]+$/;
+
+/**
+ * True when `err` says the database cannot be reached (as opposed to a query it refused, or any
+ * other error: a TypeError or a FerryError of the caller's own logic is no database being away).
+ */
 export function isUnavailable(err: unknown): boolean {
   if (err instanceof FerryError) return err.code === 'ERR_TRANSIENT';
   const code = (err as { code?: unknown } | null)?.code;
-  // SQLSTATE classes 08 (connection), 57P (shutdown), 53 (resources); Node's own errors (ECONN…).
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return /^(08|57P|53)/.test(code);
+  if (typeof code !== 'string') return false;
+  // SQLSTATE classes 08 (connection), 57P (shutdown), 53 (resources).
+  if (SQLSTATE.test(code)) return /^(08|57P|53)/.test(code);
+  return SYSTEM_ERROR.test(code);
+}
+
+/**
+ * True for an error the driver itself raised (from a query or a connect) that says the database is
+ * away: besides what isUnavailable() knows, the driver's own errors without a SQLSTATE (the
+ * connection ended, a query or connect timed out) are about the connection.
+ */
+function driverUnavailable(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof FerryError || (typeof code === 'string' && SQLSTATE.test(code)))
+    return isUnavailable(err);
   return true;
 }
 
@@ -42,7 +62,9 @@ export function isUnreachable(err: unknown): boolean {
 }
 
 export const unavailable = (err: unknown): FerryError =>
-  new FerryError('ERR_TRANSIENT', `database unavailable: ${(err as Error).message}`);
+  err instanceof FerryError && err.code === 'ERR_TRANSIENT'
+    ? err
+    : new FerryError('ERR_TRANSIENT', `database unavailable: ${(err as Error).message}`);
 
 type Queryable = Pick<PG.PoolClient, 'query'>;
 
@@ -122,30 +144,41 @@ export class Database {
       this.#upAgain();
       return r;
     } catch (err) {
-      throw this.#failed(err);
+      throw this.#failed(err, true);
     }
   }
 
-  /** Runs `fn` in a transaction (committed when it resolves, rolled back when it throws). */
+  /**
+   * Runs `fn` in a transaction (committed when it resolves, rolled back when it throws). Only what
+   * the driver raised can say the database is away: `fn`'s own errors are rethrown as they are.
+   */
   async transaction<T>(fn: (c: PG.PoolClient) => Promise<T>): Promise<T> {
     let client: PG.PoolClient;
     try {
       client = await this.pool.connect();
     } catch (err) {
-      throw this.#failed(err);
+      throw this.#failed(err, true);
     }
+    const fromDriver = new WeakSet<object>();
+    const watched = watchQueries(client, fromDriver);
+    // The pool listens for a broken connection only while the client is idle: this is its listener
+    // while checked out (else an error between two queries of `fn` is an uncaught exception).
+    const onError = (err: Error): void => this.#down(err);
+    client.on('error', onError);
     let broken: unknown;
     try {
-      await client.query('BEGIN');
-      const result = await fn(client);
-      await client.query('COMMIT');
+      await watched.query('BEGIN');
+      const result = await fn(watched);
+      await watched.query('COMMIT');
       this.#upAgain();
       return result;
     } catch (err) {
-      broken = isUnavailable(err) ? err : undefined;
+      const driver = typeof err === 'object' && err !== null && fromDriver.has(err);
+      broken = driver && driverUnavailable(err) ? err : undefined;
       await client.query('ROLLBACK').catch(() => {});
-      throw this.#failed(err);
+      throw this.#failed(err, driver);
     } finally {
+      client.off('error', onError);
       client.release(broken instanceof Error ? broken : undefined);
     }
   }
@@ -261,8 +294,9 @@ export class Database {
     this.#seen = seen;
   }
 
-  #failed(err: unknown): unknown {
-    if (!isUnavailable(err)) return err;
+  /** `err`, or ERR_TRANSIENT when it says the database is away (`driver`: the driver raised it). */
+  #failed(err: unknown, driver: boolean): unknown {
+    if (!(driver ? driverUnavailable(err) : isUnavailable(err))) return err;
     this.#down(err);
     return unavailable(err);
   }
@@ -279,6 +313,30 @@ export class Database {
     this.#logger.warn({}, 'database available again');
     for (const l of this.#recovered) l();
   }
+}
+
+/**
+ * `client` as `fn` of a transaction sees it: each error its queries reject with is noted in
+ * `fromDriver`, so that the transaction tells the driver's errors from the callback's own.
+ */
+function watchQueries(client: PG.PoolClient, fromDriver: WeakSet<object>): PG.PoolClient {
+  const note = (err: unknown): void => {
+    if (typeof err === 'object' && err !== null) fromDriver.add(err);
+  };
+  const query = (...args: unknown[]): unknown => {
+    try {
+      const r: unknown = Reflect.apply(client.query, client, args);
+      // Noted before the caller's own handler runs: this one was attached first.
+      if (r instanceof Promise) r.catch(note);
+      return r;
+    } catch (err) {
+      note(err);
+      throw err;
+    }
+  };
+  return new Proxy(client, {
+    get: (target, prop) => (prop === 'query' ? query : Reflect.get(target, prop, target)),
+  });
 }
 
 /**
