@@ -34,6 +34,10 @@ export type FerryErrorCode =
   | 'ERR_CLOSED'
   /** The server could not listen: the address and port are taken by another program or server. */
   | 'ERR_ADDRESS_IN_USE'
+  /** The server could not listen: no interface of this machine has the address (EADDRNOTAVAIL). */
+  | 'ERR_ADDRESS_NOT_AVAILABLE'
+  /** The server could not listen: not allowed to (EACCES; a port below 1024 without the right). */
+  | 'ERR_ADDRESS_DENIED'
   | 'ERR_PROTOCOL'
   | 'ERR_REPLY'
   | 'ERR_AUTH'

@@ -1,7 +1,7 @@
 import * as net from 'node:net';
-import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
+import { listenError } from './listen-error.js';
 import type { WarningLimiter } from './warning-limiter.js';
 
 export interface ControlListener {
@@ -36,7 +36,7 @@ export async function openListener(
       return listenOn(server, '0.0.0.0', port);
     });
   } catch (err) {
-    throw inUse(err, host, port, where.implicit);
+    throw listenError(err, host, port, where.implicit);
   }
   server.on('error', (err) => {
     // libuv closes what it cannot accept (the client sees EOF) and often says nothing; when it
@@ -86,15 +86,4 @@ function listenOn(server: net.Server, host: string, port: number, ipv6Only = fal
       resolve();
     });
   });
-}
-
-/** Node's bare EADDRINUSE named neither the listener nor, from an embedder's view, what to do. */
-function inUse(err: unknown, host: string, port: number, implicit: boolean): unknown {
-  if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') return err;
-  const mode = implicit ? 'implicit' : 'explicit';
-  return new FerryError(
-    'ERR_ADDRESS_IN_USE',
-    `Cannot listen on ${host} port ${port} (${mode} FTPS): the address is in use (EADDRINUSE) by another program or server.`,
-    { cause: err },
-  );
 }

@@ -1,7 +1,8 @@
 /**
  * What an embedder's listen() rejects with: a certificate or key that cannot serve names its option
  * (`key`, as every other OptionError does), and a port another program holds is Ferry's
- * ERR_ADDRESS_IN_USE naming the address and port, the listener it had bound already closed.
+ * ERR_ADDRESS_IN_USE naming the address and port, the listener it had bound already closed (as is an
+ * address this machine does not have: ERR_ADDRESS_NOT_AVAILABLE).
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -55,10 +56,11 @@ function serverWith(o: {
   clientCaFiles?: string[];
   clientCrlFiles?: string[];
   implicitPort?: number;
+  implicitHost?: string;
 }): FerryServer {
   return new FerryServer({
     explicit: { host: '127.0.0.1', port: 0 },
-    implicit: { host: '127.0.0.1', port: o.implicitPort ?? 0 },
+    implicit: { host: o.implicitHost ?? '127.0.0.1', port: o.implicitPort ?? 0 },
     authenticator: new UserTable([]),
     storageFor: () => new MemoryStorage(),
     tls: { certificates: o.certificates, clientCaFiles: o.clientCaFiles, clientCrlFiles: o.clientCrlFiles },
@@ -134,17 +136,42 @@ test('a port another program holds: listen() rejects with ERR_ADDRESS_IN_USE nam
     assert.equal(err.code, 'ERR_ADDRESS_IN_USE');
     assert.match(err.message, new RegExp(`127\\.0\\.0\\.1 port ${taken} \\(implicit FTPS\\).*in use`));
     // The explicit listener, bound first on a port of its own, was closed again.
-    const explicit = server.address.explicit;
-    assert.ok(explicit, 'the explicit listener was bound before the implicit one failed');
-    const probe = net.connect({ host: '127.0.0.1', port: explicit.port });
-    const outcome = await Promise.race([
-      once(probe, 'error').then(([e]) => (e as NodeJS.ErrnoException).code),
-      once(probe, 'connect').then(() => 'connected'),
-    ]);
-    probe.destroy();
-    assert.equal(outcome, 'ECONNREFUSED');
-    assert.equal(server.accepting, false);
+    await explicitClosed(server);
   } finally {
     await new Promise<void>((resolve) => blocker.close(() => resolve()));
   }
+});
+
+/** Whether the explicit listener, bound before the implicit one failed, was closed again. */
+async function explicitClosed(server: FerryServer): Promise<void> {
+  const explicit = server.address.explicit;
+  assert.ok(explicit, 'the explicit listener was bound before the implicit one failed');
+  const probe = net.connect({ host: '127.0.0.1', port: explicit.port });
+  const outcome = await Promise.race([
+    once(probe, 'error').then(([e]) => (e as NodeJS.ErrnoException).code),
+    once(probe, 'connect').then(() => 'connected'),
+  ]);
+  probe.destroy();
+  assert.equal(outcome, 'ECONNREFUSED');
+  assert.equal(server.accepting, false);
+}
+
+test('an address no interface has: listen() rejects with ERR_ADDRESS_NOT_AVAILABLE naming it, the other port released', async () => {
+  // TEST-NET-3 (RFC 5737): documentation only, on no interface.
+  const absent = '203.0.113.77';
+  const here = Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+  assert.ok(!here.includes(absent), `${absent} is not an address of this machine`);
+  const server = serverWith({ certificates: [{ certFile, keyFile }], implicitHost: absent });
+  const err = await server.listen().then(
+    () => assert.fail('listen() resolved'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof FerryError, String(err));
+  assert.equal(err.code, 'ERR_ADDRESS_NOT_AVAILABLE');
+  assert.equal((err.cause as NodeJS.ErrnoException).code, 'EADDRNOTAVAIL');
+  assert.equal(
+    err.message,
+    `Cannot listen on ${absent} port 0 (implicit FTPS): no interface of this machine has that address (EADDRNOTAVAIL).`,
+  );
+  await explicitClosed(server);
 });
