@@ -5,7 +5,8 @@
  * The log line names the mistake and the port the client should use, for the admin to pass on.
  */
 
-const HANDSHAKE = 0x16;
+import { TLS_HANDSHAKE_RECORD } from './tls-record.js';
+
 const TLS_MAJOR = 0x03;
 
 /** The ports the server listens on (undefined: that listener is off, or its port unknown). */
@@ -16,7 +17,7 @@ export interface ListeningPorts {
 
 /** `bytes` start a TLS handshake record (a ClientHello): type 22, version 3.x. */
 export function startsTlsHandshake(bytes: Uint8Array): boolean {
-  return bytes[0] === HANDSHAKE && (bytes.length < 2 || bytes[1] === TLS_MAJOR);
+  return bytes[0] === TLS_HANDSHAKE_RECORD && (bytes.length < 2 || bytes[1] === TLS_MAJOR);
 }
 
 /** `bytes` start with an ASCII letter, as an FTP command does (`USER`, `AUTH`, `FEAT`). */

@@ -4,6 +4,8 @@
  * tickets each identity is the session ID the server gave that ticket). Node asks for a session to
  * resume by the legacy ID only, so the server needs this to find the session a TLS 1.3 client means.
  */
+import { TLS_HANDSHAKE_RECORD } from '../protocol/tls-record.js';
+
 export interface OfferedSessions {
   readonly sessionId: Buffer;
   readonly pskIdentities: readonly Buffer[];
@@ -11,7 +13,6 @@ export interface OfferedSessions {
   readonly ticket: boolean;
 }
 
-const HANDSHAKE = 22;
 const CLIENT_HELLO = 1;
 const SESSION_TICKET = 35;
 const PRE_SHARED_KEY = 41;
@@ -24,7 +25,7 @@ function helloMessage(bytes: Buffer): Buffer | undefined {
   let have = 0;
   let need = Infinity;
   for (let at = 0; at + 5 <= bytes.length && have < need;) {
-    if (bytes[at] !== HANDSHAKE) return undefined;
+    if (bytes[at] !== TLS_HANDSHAKE_RECORD) return undefined;
     const len = bytes.readUInt16BE(at + 3);
     const fragment = bytes.subarray(at + 5, at + 5 + len);
     parts.push(fragment);
@@ -42,7 +43,7 @@ function helloMessage(bytes: Buffer): Buffer | undefined {
 /** The bytes hold a whole ClientHello, or cannot become one: nothing more to wait for. */
 export function clientHelloSettled(bytes: Buffer): boolean {
   if (bytes.length >= MAX_CLIENT_HELLO + 5) return true;
-  if (bytes.length > 0 && bytes[0] !== HANDSHAKE) return true;
+  if (bytes.length > 0 && bytes[0] !== TLS_HANDSHAKE_RECORD) return true;
   if (bytes.length > 5 && bytes[5] !== CLIENT_HELLO) return true;
   return helloMessage(bytes) !== undefined;
 }
