@@ -7,7 +7,7 @@ import { access, mkdir, readdir, readFile, stat, utimes, writeFile } from 'node:
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { formatTimeVal, parseListLine } from '../../src/protocol/listing.js';
-import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
+import { loggedIn, MODES, storeAll, textOf, useFerry, withClients } from './harness.js';
 
 async function exists(p: string): Promise<boolean> {
   return access(p).then(
@@ -107,6 +107,34 @@ for (const mode of MODES) {
         await ftp.cmd('REST 3', 350);
         assert.match(textOf(await ftp.cmd('STOR resume.txt', 501)), /TYPE I/);
         assert.equal(await readFile(path.join(server().root, 'resume.txt'), 'utf8'), text);
+      });
+    });
+
+    test('TYPE A: the 350 to REST invites RETR only, STOR and APPE after it are refused naming TYPE I, which resumes them', async () => {
+      const file = path.join(server().root, 'ascii-rest.txt');
+      await writeFile(file, 'abc\n');
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE A', 200);
+        const invited = textOf(await ftp.cmd('REST 4', 350));
+        assert.equal(invited, 'Restarting at 4. Send RETR (STOR and APPE restart in TYPE I only).');
+        for (const verb of ['STOR', 'APPE']) {
+          if (verb === 'APPE') await ftp.cmd('REST 4', 350);
+          const refused = await storeAll(ftp, `${verb} ascii-rest.txt`, Buffer.from('def\r\n'));
+          assert.equal(refused.code, 501, `${verb}: ${textOf(refused)}`);
+          assert.equal(
+            textOf(refused),
+            `${verb} cannot restart in TYPE A (ASCII): send TYPE I, then REST and ${verb} again.`,
+          );
+        }
+        assert.equal(await readFile(file, 'utf8'), 'abc\n', 'untouched');
+        // REST 0 restarts nothing: the usual 350, and an upload from the start goes on.
+        assert.equal(textOf(await ftp.cmd('REST 0', 350)), 'Restarting at 0. Send STOR or RETR.');
+        // What the 501 says to do: TYPE I, REST, STOR resumes.
+        await ftp.cmd('TYPE I', 200);
+        assert.equal(textOf(await ftp.cmd('REST 4', 350)), 'Restarting at 4. Send STOR or RETR.');
+        assert.equal((await storeAll(ftp, 'STOR ascii-rest.txt', Buffer.from('def\n'))).code, 226);
+        assert.equal(await readFile(file, 'utf8'), 'abc\ndef\n');
       });
     });
 

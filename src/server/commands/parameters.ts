@@ -132,6 +132,12 @@ export const parameterCommands: AnyCommandSpec[] = [
     help: 'REST <sp> offset',
     async handle({ offset }, { session }) {
       session.setRestart(offset);
+      // Under TYPE A only a download restarts (transfer.ts): the 350 must not invite a STOR.
+      if (offset > 0 && session.type === 'A')
+        return reply(
+          Code.PendingFurtherInfo,
+          `Restarting at ${offset}. Send RETR (STOR and APPE restart in TYPE I only).`,
+        );
       return reply(Code.PendingFurtherInfo, `Restarting at ${offset}. Send STOR or RETR.`);
     },
   }),

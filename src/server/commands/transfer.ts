@@ -48,7 +48,10 @@ async function upload(
   // REST counts bytes as sent (SIZE's count); a TYPE A upload's place in the stored file is not
   // known from it without guessing how the client's copy ends its lines.
   if (offset > 0 && ctx.session.type === 'A')
-    return reply(Code.SyntaxErrorArgs, 'REST with an upload needs TYPE I (binary).');
+    return reply(
+      Code.SyntaxErrorArgs,
+      `${command} cannot restart in TYPE A (ASCII): send TYPE I, then REST and ${command} again.`,
+    );
   // A resume onto the old version a cut upload left would splice it to the new one (cut-uploads.ts).
   const key = cutKey(files.principal.username, p);
   if ((offset > 0 || append) && (await ctx.cutUploads.isCut(key, () => versionOf(files, p)))) {
