@@ -73,6 +73,8 @@ test('time-val format and parse', () => {
   assert.deepEqual(parseTimeVal('20261124145200.123'), d);
   assert.deepEqual(parseTimeVal('20261124145200'), new Date(Date.UTC(2026, 10, 24, 14, 52)));
   assert.deepEqual(parseTimeVal('20261124145200.5'), new Date(Date.UTC(2026, 10, 24, 14, 52, 0, 500)));
+  assert.equal(parseTimeVal('00420101000000')?.getUTCFullYear(), 42, 'not 1942');
+  assert.equal(parseTimeVal('00000101000000')?.getUTCFullYear(), 0);
   assert.equal(parseTimeVal('20260230000000'), undefined);
   assert.equal(parseTimeVal('20261324000000'), undefined);
   assert.equal(parseTimeVal('2026112414520'), undefined);

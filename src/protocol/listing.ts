@@ -115,7 +115,10 @@ export function parseTimeVal(text: string): Date | undefined {
   const [y, mo, d, h, mi, s] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return undefined;
   const ms = m[7] ? Number(m[7].slice(0, 3).padEnd(3, '0')) : 0;
-  const date = new Date(Date.UTC(y, mo - 1, d, h, mi, Math.min(s, 59), ms));
+  // setUTCFullYear: Date.UTC takes a year below 100 for 19xx (0042 would be 1942).
+  const date = new Date(0);
+  date.setUTCFullYear(y, mo - 1, d);
+  date.setUTCHours(h, mi, Math.min(s, 59), ms);
   // Reject dates that rolled over (Feb 30 → Mar 2).
   return date.getUTCDate() === d ? date : undefined;
 }
