@@ -44,6 +44,7 @@ import type { CutUploads } from './cut-uploads.js';
 import { boundCommand } from './command-bound.js';
 import type { HomeChecks } from './home-checks.js';
 import type { HashTurns } from './hash-turns.js';
+import type { HeldEntries } from './commands/listing-order.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
@@ -80,6 +81,8 @@ export interface ServerRuntime {
   readonly homeChecks: HomeChecks;
   /** HASHes running and waiting their turn (hash-turns.ts). */
   readonly hashTurns: HashTurns;
+  /** The entries this process's listings hold to sort them (listing-order.ts). */
+  readonly heldEntries: HeldEntries;
   /** The ports the listeners are on, to point a client on the wrong one to the other (wrong-mode.ts). */
   readonly ports: () => ListeningPorts;
 }
@@ -1005,6 +1008,7 @@ export class ControlConnection {
       cutUploads: rt.cutUploads,
       homeChecks: rt.homeChecks,
       hashTurns: rt.hashTurns,
+      heldEntries: rt.heldEntries,
       files: () => this.files(),
       data: {
         passive: async () => {

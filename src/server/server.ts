@@ -18,6 +18,7 @@ import { ControlConnection, SHUTDOWN_MARGIN_MS, type ServerRuntime } from './con
 import { CutUploads } from './cut-uploads.js';
 import { HomeChecks } from './home-checks.js';
 import { HashTurns } from './hash-turns.js';
+import { HeldEntries } from './commands/listing-order.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -134,6 +135,7 @@ export class FerryServer {
       cutUploads: new CutUploads(o.cutUploadsFile, { logger: o.logger, shared: o.sharedCutUploads }),
       homeChecks: new HomeChecks(),
       hashTurns: new HashTurns(hashLimits(o)),
+      heldEntries: new HeldEntries(),
       ports: () => ({
         explicit: this.addresses.explicit?.port ?? configuredPort(this.runtime.options.explicit),
         implicit: this.addresses.implicit?.port ?? configuredPort(this.runtime.options.implicit),

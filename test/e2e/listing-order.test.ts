@@ -8,6 +8,8 @@ import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { before, describe, test } from 'node:test';
 import { parseListLine } from '../../src/protocol/listing.js';
+import { MemoryStorage } from '../../src/storage/memory.js';
+import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
 import { loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
 
 /** Name, size, age in days (distinct sizes and times, neither in name order). */
@@ -89,3 +91,36 @@ for (const mode of MODES) {
     });
   });
 }
+
+/** Lists `/slow` one entry a batch, each after DATA_IDLE_MS / 3: slow, but always moving. */
+class SlowListing extends MemoryStorage {
+  override list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {
+    const batches = super.list(dir, c);
+    if (!dir.endsWith('/slow')) return batches;
+    return (async function* () {
+      for await (const batch of batches)
+        for (const e of batch) {
+          await new Promise((resolve) => setTimeout(resolve, DATA_IDLE_MS / 3));
+          yield [e];
+        }
+    })();
+  }
+}
+const DATA_IDLE_MS = 300;
+
+describe('a sorted listing of a slow storage', { timeout: 60_000 }, () => {
+  const server = useFerry({ storageFor: () => new SlowListing(), timeouts: { dataIdleMs: DATA_IDLE_MS } });
+
+  test('is not cut by the data idle timeout while its entries are held to be sorted (over 3 timeouts)', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('MKD slow', 257);
+      const names = ['m', 'c', 'x', 'a', 'q', 'b', 'z', 'k', 'd'];
+      for (const n of names) await ftp.store(`slow/${n}`, Buffer.from(n));
+      assert.deepEqual(
+        lines(await ftp.listing('NLST', 'slow')),
+        names.sort().map((n) => `slow/${n}`),
+      );
+    });
+  });
+});

@@ -46,9 +46,9 @@ const asked = (flags: string): Pick<Listed, 'all' | 'order'> => ({
   order: listingOrder(flags),
 });
 
-/** `-a` or `-A` (`-la`, `--all`, `--almost-all`) among the option words: dot-files too. */
+/** `-a` or `-A` (`-la`, `--all`, `--almost-all`; `-f`, as GNU ls) among the option words: dot-files too. */
 const listsAll = (flags: string): boolean =>
-  flags.split(' ').some((w) => w === '--all' || w === '--almost-all' || /^-[^-]*[aA]/.test(w));
+  flags.split(' ').some((w) => w === '--all' || w === '--almost-all' || /^-[^-]*[aAf]/.test(w));
 
 /** `-d` (`-ld`, `-dl`, `--directory`) among the option words. */
 const listsItself = (flags: string): boolean =>
@@ -144,15 +144,17 @@ async function quoted(arg: string, ctx: CommandContext): Promise<Listed> {
 /**
  * A directory's entries, or the one entry listed. `dots`: 'hide' leaves out names starting with
  * `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST. `order`: the
- * order asked for (listing-order.ts); MLSD's is the storage's own.
+ * order asked for (listing-order.ts); MLSD's is the storage's own. `held`: told of each batch
+ * held back to be sorted (nothing is sent meanwhile, yet the listing moves).
  */
 async function* entries(
   ctx: CommandContext,
   l: Listed,
   dots: 'show' | 'hide',
   order: ListingOrder,
-  signal?: AbortSignal,
+  o: { signal?: AbortSignal; held?: () => void } = {},
 ): AsyncGenerator<readonly FileStat[]> {
+  const { signal } = o;
   if (l.stat.type !== 'dir' || l.itself) {
     yield [l.stat];
     return;
@@ -161,7 +163,12 @@ async function* entries(
   const base = files.context();
   const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
   const batches = files.storage.list(l.path, c);
-  yield* ordered(shown(batches, l, dots === 'hide' && !l.all, c.progress), order, c.progress);
+  const held = (): void => {
+    c.progress?.();
+    o.held?.();
+  };
+  const budget = ctx.heldEntries;
+  yield* ordered(shown(batches, l, dots === 'hide' && !l.all, c.progress), order, { budget, held });
 }
 
 /** The entries of `batches` a listing shows: dot-files hidden (`hide`), a pattern's matches. */
@@ -228,10 +235,13 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       // aborted, so the listing (closed below) cannot hold the reply until the gateway wakes.
       const stop = new AbortController();
       // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
+      // Batches held back to be sorted: the listing moves though nothing is sent (the idle timeout).
+      let held = 0;
+      const o = { signal: stop.signal, held: () => void held++ };
       const batches =
         verb === 'MLSD'
-          ? entries(ctx, l, 'show', AS_STORED, stop.signal)
-          : entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME, stop.signal);
+          ? entries(ctx, l, 'show', AS_STORED, o)
+          : entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME, o);
       let rest: AsyncGenerator<readonly FileStat[]>;
       try {
         // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
@@ -248,8 +258,11 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
           out.on('data', (c: Buffer) => t.count(c.length));
           // Nothing queued for the client and the listing not all sent: storage gives no entries (a
           // frozen gateway), so the data idle timeout fails it as storage's (451), not the client's.
-          if (sock.idle)
+          if (sock.idle) {
             sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
+            let seen = held;
+            sock.idle.pacing = () => seen !== (seen = held);
+          }
           const abort = (): void => stop.abort(t.signal.reason);
           t.signal.addEventListener('abort', abort, { once: true });
           try {

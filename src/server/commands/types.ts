@@ -10,6 +10,7 @@ import type { DataSocket } from '../data-connection.js';
 import type { CutUploads } from '../cut-uploads.js';
 import type { HomeChecks } from '../home-checks.js';
 import type { HashTurns } from '../hash-turns.js';
+import type { HeldEntries } from './listing-order.js';
 import type { ServerMetrics } from '../metrics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { Can } from '../capabilities.js';
@@ -78,6 +79,8 @@ export interface CommandContext {
   readonly homeChecks: HomeChecks;
   /** HASHes running and waiting their turn (hash-turns.ts). */
   readonly hashTurns: HashTurns;
+  /** The entries this process's listings hold to sort them (listing-order.ts). */
+  readonly heldEntries: HeldEntries;
   /** The logged-in user's files (policy guarantees a login before handlers that use them). */
   files(): UserFiles;
   readonly data: DataEndpoints;
