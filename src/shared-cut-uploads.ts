@@ -15,18 +15,21 @@ export interface CutRecord {
   readonly tag?: string | undefined;
 }
 
-/** The records in a store every node sees, by user and (virtual) path; each call may reject. */
+/**
+ * The records in a store every node sees, by user and path; each call may reject. The `path` is
+ * the SHA-256 (hex) of the virtual path, as server/cut-uploads.ts keys it: its size is bounded.
+ */
 export interface SharedCutUploads {
   /**
-   * Keeps `r`, then drops what is older than `ttlMs` and the oldest beyond `max`. Resolves to the
-   * record `r` replaced, if one stood (expired or not): an upload learns in the same round trip
-   * whether an earlier cut's record guards the file.
+   * Keeps `r`, then drops what is older than `ttlMs`, `username`'s oldest beyond `maxPerUser` and the
+   * oldest of all beyond `max`. Resolves to the record `r` replaced, if one stood (expired or not):
+   * an upload learns in the same round trip whether an earlier cut's record guards the file.
    */
   put(
     username: string,
     path: string,
     r: CutRecord,
-    o: { ttlMs: number; max: number },
+    o: { ttlMs: number; max: number; maxPerUser: number },
   ): Promise<CutRecord | undefined>;
   /**
    * Drops the record; with `at`, only if it is the one recorded at `at` by `tag`'s process (an

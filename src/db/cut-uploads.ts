@@ -30,7 +30,7 @@ export class PgCutUploads implements SharedCutUploads {
     username: string,
     path: string,
     r: CutRecord,
-    o: { ttlMs: number; max: number },
+    o: { ttlMs: number; max: number; maxPerUser: number },
   ): Promise<CutRecord | undefined> {
     return this.#use(() => this.#put(username, path, r, o));
   }
@@ -72,14 +72,25 @@ export class PgCutUploads implements SharedCutUploads {
     username: string,
     path: string,
     r: CutRecord,
-    o: { ttlMs: number; max: number },
+    o: { ttlMs: number; max: number; maxPerUser: number },
   ): Promise<CutRecord | undefined> {
-    // One round trip (a put is on every STOR that replaces a file): ferry_cut_put (migration 3)
-    // locks the key, so that of two nodes' puts of one file each learns of the other's row, keeps
-    // the record and prunes.
+    // One round trip (a put is on every STOR that replaces a file): ferry_cut_put (migration 3, its
+    // per-user bound migration 4) locks the key, so that of two nodes' puts of one file each learns
+    // of the other's row, keeps the record and prunes.
     const { rows } = await this.db.query<CutRow>(
-      'SELECT id, size, modified, at, tag FROM ferry_cut_put($1, $2, $3, $4, $5, $6, $7, $8, $9)',
-      [username, path, r.id ?? null, r.size, r.modified, r.at, r.tag ?? null, r.at - o.ttlMs, o.max],
+      'SELECT id, size, modified, at, tag FROM ferry_cut_put($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+      [
+        username,
+        path,
+        r.id ?? null,
+        r.size,
+        r.modified,
+        r.at,
+        r.tag ?? null,
+        r.at - o.ttlMs,
+        o.max,
+        o.maxPerUser,
+      ],
     );
     return recordOf(rows[0]);
   }

@@ -118,6 +118,51 @@ export const MIGRATIONS: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 4,
+    name: 'cut uploads per user, path digests',
+    sql: `
+      -- A row's path is the SHA-256 (hex) of the virtual path (server/cut-uploads.ts cutKey), so that
+      -- its size does not grow with the path's: the rows written before are turned into it.
+      UPDATE ferry_cut_uploads SET path = encode(sha256(convert_to(path, 'UTF8')), 'hex')
+        WHERE path LIKE '/%';
+      CREATE INDEX ferry_cut_uploads_user_at ON ferry_cut_uploads (username, at);
+      -- ferry_cut_put with a per-user bound (keep_per_user): one user's cuts push out only that
+      -- user's oldest rows. The 9-argument one of migration 3 stays for nodes not upgraded yet.
+      CREATE FUNCTION ferry_cut_put(
+        k_username text, k_path text, r_id text, r_size bigint, r_modified bigint, r_at bigint,
+        r_tag text, expired_before bigint, keep integer, keep_per_user integer
+      ) RETURNS TABLE (id text, size bigint, modified bigint, at bigint, tag text)
+      LANGUAGE plpgsql VOLATILE AS $$
+      #variable_conflict use_column
+      BEGIN
+        PERFORM pg_advisory_xact_lock(${CUT_LOCK}, hashtext(k_username || k_path));
+        -- before sees the row as it stood (a WITH's parts share one snapshot).
+        RETURN QUERY WITH before AS (
+          SELECT id, size, modified, at, tag FROM ferry_cut_uploads
+            WHERE username = k_username AND path = k_path
+        ), put AS (
+          INSERT INTO ferry_cut_uploads (username, path, id, size, modified, at, tag)
+            VALUES (k_username, k_path, r_id, r_size, r_modified, r_at, r_tag)
+          ON CONFLICT (username, path) DO UPDATE
+            SET id = EXCLUDED.id, size = EXCLUDED.size, modified = EXCLUDED.modified,
+              at = EXCLUDED.at, tag = EXCLUDED.tag
+        )
+        SELECT b.id, b.size, b.modified, b.at, b.tag FROM before b;
+        -- Bounded whatever clients do: the expired, this user's oldest beyond keep_per_user, then the
+        -- oldest of all beyond keep. Rows another put holds are skipped (it is renewing them):
+        -- waiting for them could deadlock with its prune.
+        DELETE FROM ferry_cut_uploads WHERE (username, path) IN (
+          SELECT username, path FROM ferry_cut_uploads
+            WHERE at < expired_before
+              OR (username = k_username AND at < (SELECT at FROM ferry_cut_uploads
+                WHERE username = k_username ORDER BY at DESC OFFSET keep_per_user - 1 LIMIT 1))
+              OR at < (SELECT at FROM ferry_cut_uploads ORDER BY at DESC OFFSET keep - 1 LIMIT 1)
+            FOR UPDATE SKIP LOCKED);
+      END
+      $$;
+    `,
+  },
 ];
 
 /** Any fixed number: the advisory lock all Ferry nodes take to migrate one at a time. */

@@ -125,6 +125,60 @@ describe('cut uploads', () => {
   });
 });
 
+describe('cut uploads: what one user can hold', () => {
+  it('one user’s cuts beyond the per-user bound evict only that user’s oldest, never another user’s record', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cut-uploads.json');
+    let now = 1_800_000_000_000;
+    const clock = (): number => now++;
+    const o = { now: clock, max: MAX, maxPerUser: 3 };
+    for (const cuts of [new CutUploads(undefined, o), new CutUploads(file, o)]) {
+      const bob = cutKey('bob', '/report.bin');
+      await cuts.remember(bob, OLD);
+      for (let i = 0; i <= MAX; i++) await cuts.remember(cutKey('eve', `/f${i}`), OLD);
+      assert.equal(await cuts.isCut(bob, at(OLD)), true, `bob's record stands (${cuts.file ?? 'memory'})`);
+      assert.equal(await cuts.isCut(cutKey('eve', `/f${MAX - 3}`), at(OLD)), false, 'eve’s oldest went');
+      for (let i = MAX - 2; i <= MAX; i++)
+        assert.equal(await cuts.isCut(cutKey('eve', `/f${i}`), at(OLD)), true, `eve’s /f${i} stays`);
+    }
+    const reader = new CutUploads(file, o); // another worker reading the file
+    assert.equal(await reader.isCut(cutKey('bob', '/report.bin'), at(OLD)), true);
+    const stored = Object.keys((JSON.parse(await readFile(file, 'utf8')) as { cuts: object }).cuts);
+    assert.equal(stored.length, 4, 'bob’s one and eve’s three');
+  });
+
+  it('a record’s size does not grow with its path’s length', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cut-uploads.json');
+    const cuts = new CutUploads(file);
+    const long = `/${Array.from({ length: 18 }, () => 'd'.repeat(200)).join('/')}/f`;
+    await cuts.remember(cutKey('eve', '/f'), OLD);
+    const short = (await readFile(file, 'utf8')).length;
+    await cuts.forget(cutKey('eve', '/f'));
+    await cuts.remember(cutKey('eve', long), OLD);
+    assert.equal((await readFile(file, 'utf8')).length, short, 'the same size for a 3.6 KB path as for /f');
+    assert.equal(await new CutUploads(file).isCut(cutKey('eve', long), at(OLD)), true);
+  });
+
+  it('honours a record written before keys were digests (the full path), and rewrites it as one', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const now = 1_800_000_000_000;
+    const file = join(dir, 'cut-uploads.json');
+    const legacy = { [`gui\u0000/doc.bin`]: { ...OLD, at: now - 1, tag: 'x' } };
+    await writeFile(file, `${JSON.stringify({ cuts: legacy })}\n`);
+    const cuts = new CutUploads(file, { now: () => now });
+    assert.equal(await cuts.isCut(cutKey('gui', '/doc.bin'), at(OLD)), true);
+    assert.equal(await cuts.isCut(cutKey('bob', '/doc.bin'), at(OLD)), false, 'another user’s file');
+    await cuts.remember(cutKey('gui', '/other.bin'), OLD);
+    const stored = Object.keys((JSON.parse(await readFile(file, 'utf8')) as { cuts: object }).cuts);
+    assert.deepEqual(stored.sort(), [cutKey('gui', '/doc.bin'), cutKey('gui', '/other.bin')].sort());
+    assert.equal(await new CutUploads(file).isCut(cutKey('gui', '/doc.bin'), at(OLD)), true);
+  });
+});
+
 describe('cut uploads written by two processes at once', () => {
   /** A process recording `n` cuts at once and forgetting the odd ones (their uploads completed). */
   const child = (file: string, user: string, n: number): string => `
@@ -212,11 +266,10 @@ describe('cut uploads on a full disk', { skip: process.getuid?.() !== 0 }, () =>
     await rm(join(mount, 'fill'));
     await one.remember(cutKey('gui', '/other'), OLD);
     assert.equal(await two.isCut(key, at(OLD)), true, 'written with the next change');
-    assert.deepEqual((await stored()).sort(), [
-      cutKey('gui', '/doc.bin'),
-      cutKey('gui', '/first'),
-      cutKey('gui', '/other'),
-    ]);
+    assert.deepEqual(
+      (await stored()).sort(),
+      [cutKey('gui', '/doc.bin'), cutKey('gui', '/first'), cutKey('gui', '/other')].sort(),
+    );
     await Promise.all([one.close(), two.close()]);
   });
 

@@ -12,7 +12,11 @@
 // too; the file stays this node's record while the database is away. A change the file cannot take
 // (its disk full or read-only) stays pending and is retried every second (RetriedWrite, as usage.json):
 // dropped, a record would let another worker, or this one after a restart, take the resume.
-import { randomBytes } from 'node:crypto';
+//
+// One user must not slow everyone's uploads nor push out their records: a record is keyed by a
+// digest of the path (its size whatever the path's length), a user holds at most MAX_CUTS_PER_USER
+// (the oldest go first, in memory, the file and the database alike).
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
@@ -30,8 +34,13 @@ export interface FileVersion {
 
 /** Kept this long: a client resumes within minutes or hours, not weeks. */
 export const CUT_TTL_MS = 7 * 24 * 3600_000;
-/** At most this many records (the oldest go first): a bounded file, whatever clients do. */
+/** At most this many records of all users (the oldest go first): the last bound of the file. */
 export const MAX_CUTS = 2000;
+/**
+ * At most this many records of one user (the user's oldest go first): one account's cuts push out
+ * only its own records, not those of others (whose resumes they guard).
+ */
+export const MAX_CUTS_PER_USER = 100;
 
 const entrySchema = z.object({
   id: z.string().optional(),
@@ -45,15 +54,29 @@ const entrySchema = z.object({
 type Entry = z.infer<typeof entrySchema>;
 const fileSchema = z.object({ cuts: z.record(z.string(), entrySchema).default({}) });
 
-/** The key of a user's file: the same virtual path names different files for different users. */
+/**
+ * The key of a user's file: the same virtual path names different files for different users. The
+ * path is kept as its SHA-256 (hex), so that a record's size does not grow with the path's length.
+ */
 export function cutKey(username: string, path: string): string {
-  return `${username}\u0000${path}`;
+  return `${username}\u0000${pathDigest(path)}`;
 }
 
-/** The user name and the path a key was made of. */
+/** What a key holds of the path (also the database's `path`: migration 4 turned older rows into it). */
+function pathDigest(path: string): string {
+  return createHash('sha256').update(path, 'utf8').digest('hex');
+}
+
+/** The user name and the path's digest a key was made of. */
 function splitCutKey(key: string): [username: string, path: string] {
   const at = key.indexOf('\u0000');
   return [key.slice(0, at), key.slice(at + 1)];
+}
+
+/** A key of a file written before keys were digests (the full virtual path, from `/`) as it is now. */
+function currentKey(key: string): string {
+  const [username, path] = splitCutKey(key);
+  return path.startsWith('/') ? cutKey(username, path) : key;
 }
 
 /** What `remember` did: whether a record of that version stood, and the record it wrote. */
@@ -110,6 +133,7 @@ export class CutUploads {
   readonly #logger: Logger;
   readonly #now: () => number;
   readonly #max: number;
+  readonly #maxPerUser: number;
   readonly #shared: SharedCutUploads | undefined;
   /** Changes the file does not hold yet, by key. */
   readonly #pending = new Map<string, Change>();
@@ -123,11 +147,18 @@ export class CutUploads {
 
   constructor(
     readonly file: string | undefined,
-    o: { logger?: Logger; now?: () => number; max?: number; shared?: SharedCutUploads | undefined } = {},
+    o: {
+      logger?: Logger;
+      now?: () => number;
+      max?: number;
+      maxPerUser?: number;
+      shared?: SharedCutUploads | undefined;
+    } = {},
   ) {
     this.#logger = o.logger ?? silentLogger;
     this.#now = o.now ?? Date.now;
     this.#max = o.max ?? MAX_CUTS;
+    this.#maxPerUser = o.maxPerUser ?? MAX_CUTS_PER_USER;
     this.#shared = o.shared;
     this.#writes = new RetriedWrite(
       this.#logger,
@@ -156,9 +187,9 @@ export class CutUploads {
     const inMemory = this.#memory.get(key);
     this.#memory.delete(key);
     this.#memory.set(key, entry);
-    prune(this.#memory, entry.at, this.#max);
+    prune(this.#memory, entry.at, this.#max, this.#maxPerUser);
     const shared = await this.#share(key, (s, ...k) =>
-      s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max }),
+      s.put(...k, entry, { ttlMs: CUT_TTL_MS, max: this.#max, maxPerUser: this.#maxPerUser }),
     );
     const filed = await this.#editFile(key, entry);
     const stood = [inMemory, filed, shared].some(
@@ -250,7 +281,7 @@ export class CutUploads {
       await withFileLock(
         file,
         async () => {
-          const cuts = new Map(Object.entries(await this.#read(file)));
+          const cuts = new Map(await this.#read(file));
           let changed = false;
           for (const [key, entry] of batch) {
             if (isOwnForget(entry)) {
@@ -265,7 +296,7 @@ export class CutUploads {
             changed = true;
           }
           if (!changed) return; // only forgets of what the file does not hold
-          prune(cuts, this.#now(), this.#max);
+          prune(cuts, this.#now(), this.#max, this.#maxPerUser);
           await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
         },
         { waitMs: Infinity, onTakeover },
@@ -307,24 +338,52 @@ export class CutUploads {
   async #fromFile(key: string): Promise<Entry | undefined> {
     if (this.file === undefined) return undefined;
     try {
-      return (await this.#read(this.file))[key];
+      return (await this.#read(this.file)).get(key);
     } catch (err) {
       this.#logger.warn({ file: this.file, err: (err as Error).message }, 'cut uploads file not readable');
       return undefined;
     }
   }
 
-  async #read(file: string): Promise<Record<string, Entry>> {
-    const text = await readStateFile(file);
-    if (text === undefined) return {};
-    const parsed = fileSchema.safeParse(parseStateJson(file, text));
-    return parsed.success ? parsed.data.cuts : {}; // a damaged file starts over
+  async #read(file: string): Promise<ReadonlyMap<string, Entry>> {
+    return parseCuts(file, await readStateFile(file));
   }
 }
 
-/** Drops expired records, then the oldest beyond `max` (a Map keeps insertion order). */
-function prune(cuts: Map<string, Entry>, now: number, max: number): void {
-  for (const [k, e] of cuts) if (now - e.at > CUT_TTL_MS) cuts.delete(k);
+/** The records of the file's text (none: no file yet), keys of older files made current. */
+function parseCuts(file: string, text: string | undefined): ReadonlyMap<string, Entry> {
+  const cuts = new Map<string, Entry>();
+  if (text === undefined) return cuts;
+  const parsed = fileSchema.safeParse(parseStateJson(file, text));
+  if (!parsed.success) return cuts; // a damaged file starts over
+  for (const [k, e] of Object.entries(parsed.data.cuts)) {
+    const key = currentKey(k);
+    const held = cuts.get(key);
+    if (held === undefined || held.at < e.at) cuts.set(key, e);
+  }
+  return cuts;
+}
+
+/**
+ * Drops expired records, then each user's oldest beyond `maxPerUser`, then the oldest beyond `max`
+ * (a Map keeps insertion order).
+ */
+function prune(cuts: Map<string, Entry>, now: number, max: number, maxPerUser: number): void {
+  const held = new Map<string, number>();
+  for (const [k, e] of cuts) {
+    if (now - e.at > CUT_TTL_MS) cuts.delete(k);
+    else {
+      const user = splitCutKey(k)[0];
+      held.set(user, (held.get(user) ?? 0) + 1);
+    }
+  }
+  for (const k of cuts.keys()) {
+    const user = splitCutKey(k)[0];
+    const n = held.get(user) ?? 0;
+    if (n <= maxPerUser) continue;
+    held.set(user, n - 1);
+    cuts.delete(k);
+  }
   for (const k of cuts.keys()) {
     if (cuts.size <= max) break;
     cuts.delete(k);

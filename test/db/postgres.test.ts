@@ -116,7 +116,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2, 3],
+        [1, 2, 3, 4],
       );
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
@@ -417,7 +417,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       child: () => logger,
     };
     let now = Date.now();
-    const clock = { now: () => now, max: 3 };
+    const clock = { now: () => now, max: 3, maxPerUser: 3 };
     const a = new CutUploads(path.join(fx.dir, 'cuts-a.json'), {
       ...clock,
       logger,
@@ -440,10 +440,13 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
         false,
         'a newer file',
       );
-      const keys = async (): Promise<string[]> =>
-        (await dbA.query<{ path: string }>('SELECT path FROM ferry_cut_uploads ORDER BY path')).rows.map(
-          (r) => r.path,
-        );
+      // The rows' paths are digests (cutKey): named back for the assertions.
+      const names = ['/doc.bin', '/own.bin', '/1', '/2', '/3', '/4', '/5'];
+      const named = new Map(names.map((n) => [cutKey('u', n).split('\u0000')[1], n]));
+      const keys = async (): Promise<string[]> => {
+        const { rows } = await dbA.query<{ path: string }>('SELECT path FROM ferry_cut_uploads');
+        return rows.map((r) => named.get(r.path) ?? r.path).sort();
+      };
       // A replacement on B learns of A's record from its own write (B's memory and file have none).
       assert.equal((await b.remember(cutKey('u', '/doc.bin'), old)).stood, true, 'A’s record stood');
       assert.equal((await b.remember(cutKey('v', '/doc.bin'), old)).stood, false, 'none stood');
@@ -497,7 +500,8 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     const old = { id: '1:3', size: 300, modified: 1000 };
     const key = cutKey('u', '/same-ms.bin');
     const rows = async (): Promise<number> =>
-      (await dbA.query('SELECT 1 FROM ferry_cut_uploads WHERE path = $1', ['/same-ms.bin'])).rowCount ?? 0;
+      (await dbA.query('SELECT 1 FROM ferry_cut_uploads WHERE path = $1', [key.split('\u0000')[1]]))
+        .rowCount ?? 0;
     try {
       const mine = await a.remember(key, old);
       const theirs = await b.remember(key, old);
@@ -516,7 +520,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     const [db, other] = await Promise.all([Database.open(fx.pg.url), Database.open(fx.pg.url)]);
     const cuts = new PgCutUploads(db);
     const theirs: CutRecord = { id: '1:4', size: 300, modified: 1000, at: Date.now(), tag: 'theirs' };
-    const o = { ttlMs: CUT_TTL_MS, max: 2000 };
+    const o = { ttlMs: CUT_TTL_MS, max: 2000, maxPerUser: 100 };
     try {
       let put: Promise<CutRecord | undefined> | undefined;
       let waited = false;
@@ -551,7 +555,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   test('cut uploads: a put is one round trip to the database', async () => {
     const db = await Database.open(fx.pg.url);
     const cuts = new PgCutUploads(db);
-    const o = { ttlMs: CUT_TTL_MS, max: 2000 };
+    const o = { ttlMs: CUT_TTL_MS, max: 2000, maxPerUser: 100 };
     const record: CutRecord = { id: '1:5', size: 300, modified: 1000, at: Date.now(), tag: 'rt' };
     // Each exchange with the server ends with its ReadyForQuery, on whichever pooled connection.
     let exchanges = 0;
