@@ -177,6 +177,22 @@ describe('cut uploads: what one user can hold', () => {
     assert.deepEqual(stored.sort(), [cutKey('gui', '/doc.bin'), cutKey('gui', '/other.bin')].sort());
     assert.equal(await new CutUploads(file).isCut(cutKey('gui', '/doc.bin'), at(OLD)), true);
   });
+
+  it('sees another process’s write to the file, though it read the file before', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cuts-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'cut-uploads.json');
+    const [one, two] = [new CutUploads(file), new CutUploads(file)];
+    const key = cutKey('gui', '/doc.bin');
+    await one.remember(cutKey('gui', '/first'), OLD);
+    assert.equal(await two.isCut(key, at(OLD)), false, 'read (and kept) before');
+    await one.remember(key, OLD);
+    assert.equal(await two.isCut(key, at(OLD)), true, 'the newer file read again');
+    await one.forget(key);
+    assert.equal(await two.isCut(key, at(OLD)), false);
+    await two.remember(cutKey('gui', '/second'), OLD); // two's write merges one's records
+    assert.equal(await one.isCut(cutKey('gui', '/first'), at(OLD)), true);
+  });
 });
 
 describe('cut uploads written by two processes at once', () => {

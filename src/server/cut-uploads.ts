@@ -15,15 +15,17 @@
 //
 // One user must not slow everyone's uploads nor push out their records: a record is keyed by a
 // digest of the path (its size whatever the path's length), a user holds at most MAX_CUTS_PER_USER
-// (the oldest go first, in memory, the file and the database alike).
+// (the oldest go first, in memory, the file and the database alike), and the file is parsed again
+// only when another process replaced it (CachedStateFile).
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
+import { CachedStateFile } from '../cached-state-file.js';
 import { withFileLock } from '../file-lock.js';
 import { RetriedWrite } from '../retried-write.js';
 import { silentLogger, type Logger } from '../logger.js';
 import type { CutRecord, SharedCutUploads } from '../shared-cut-uploads.js';
-import { parseStateJson, readStateFile } from '../state-file.js';
+import { parseStateJson } from '../state-file.js';
 
 /** A file as it stands: storage identity, size, modification time (ms). */
 export interface FileVersion {
@@ -140,6 +142,8 @@ export class CutUploads {
   /** For a record being kept (#editFile waits): what the file held for its key when it was merged. */
   readonly #replaced = new Map<Entry, Entry | undefined>();
   readonly #writes: RetriedWrite;
+  /** The file as last read or written by this process: parsed again only once another replaced it. */
+  readonly #cache: CachedStateFile<ReadonlyMap<string, Entry>> | undefined;
   /** The last `at` given: each record's is unique within the process, so `forgetOwn` tells them apart. */
   #lastAt = 0;
   /** Beside `at` in each record: other processes (workers, nodes) may record in the same millisecond. */
@@ -159,6 +163,7 @@ export class CutUploads {
     this.#now = o.now ?? Date.now;
     this.#max = o.max ?? MAX_CUTS;
     this.#maxPerUser = o.maxPerUser ?? MAX_CUTS_PER_USER;
+    this.#cache = file === undefined ? undefined : new CachedStateFile(file, (text) => parseCuts(file, text));
     this.#shared = o.shared;
     this.#writes = new RetriedWrite(
       this.#logger,
@@ -273,7 +278,8 @@ export class CutUploads {
    */
   async #writePending(): Promise<void> {
     const file = this.file;
-    if (file === undefined) return;
+    const cache = this.#cache;
+    if (file === undefined || cache === undefined) return;
     // Again while changes arrive during a write: each is written before flush resolves.
     while (this.#pending.size > 0) {
       const batch = [...this.#pending];
@@ -281,7 +287,7 @@ export class CutUploads {
       await withFileLock(
         file,
         async () => {
-          const cuts = new Map(await this.#read(file));
+          const cuts = new Map(await cache.read()); // a copy: the cached map is never changed
           let changed = false;
           for (const [key, entry] of batch) {
             if (isOwnForget(entry)) {
@@ -298,6 +304,7 @@ export class CutUploads {
           if (!changed) return; // only forgets of what the file does not hold
           prune(cuts, this.#now(), this.#max, this.#maxPerUser);
           await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
+          await cache.wrote(cuts);
         },
         { waitMs: Infinity, onTakeover },
       );
@@ -336,17 +343,13 @@ export class CutUploads {
   }
 
   async #fromFile(key: string): Promise<Entry | undefined> {
-    if (this.file === undefined) return undefined;
+    if (this.#cache === undefined) return undefined;
     try {
-      return (await this.#read(this.file)).get(key);
+      return (await this.#cache.read()).get(key);
     } catch (err) {
       this.#logger.warn({ file: this.file, err: (err as Error).message }, 'cut uploads file not readable');
       return undefined;
     }
-  }
-
-  async #read(file: string): Promise<ReadonlyMap<string, Entry>> {
-    return parseCuts(file, await readStateFile(file));
   }
 }
 

@@ -1,0 +1,35 @@
+// A state file read on every resume and every replacing upload is parsed again only when another
+// writer replaced it (or it went), never for a read of the version already parsed.
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { writeAtomically } from './atomic-file.js';
+import { CachedStateFile } from './cached-state-file.js';
+
+describe('cached state file', () => {
+  it('parses once per version of the file: again after another writer’s replacement, not after its own', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cached-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'state.json');
+    const parsed: (string | undefined)[] = [];
+    const cache = new CachedStateFile(file, (text) => {
+      parsed.push(text);
+      return text ?? 'none';
+    });
+    assert.equal(await cache.read(), 'none');
+    await writeAtomically(file, 'one');
+    assert.equal(await cache.read(), 'one');
+    assert.equal(await cache.read(), 'one');
+    assert.deepEqual(parsed, [undefined, 'one'], 'the second read of "one" parsed nothing');
+    await writeAtomically(file, 'two'); // another process's write: the same length, a new inode
+    assert.equal(await cache.read(), 'two');
+    await writeAtomically(file, 'own');
+    await cache.wrote('own (as written)');
+    assert.equal(await cache.read(), 'own (as written)', 'its own write is not parsed again');
+    await unlink(file);
+    assert.equal(await cache.read(), 'none');
+    assert.deepEqual(parsed, [undefined, 'one', 'two', undefined]);
+  });
+});
