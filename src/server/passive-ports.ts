@@ -279,6 +279,16 @@ export class PassivePorts {
     if (now < this.yieldingUntil && this.ports.has(shared.port))
       this.handedOff.set(shared.port, now + this.handoffMs);
     shared.server.close();
+    // The port is unbound now; 'close' comes only once the connections it accepted end (a transfer
+    // may run for hours): waiting for it withheld the port from this process's requests meanwhile.
+    this.unbound(shared);
+  }
+
+  /** `shared` listens no more: its port is free to bind again (a waiting request may take it). */
+  private unbound(shared: SharedPort): void {
+    if (this.ports.get(shared.port) !== shared) return;
+    this.ports.delete(shared.port);
+    this.wake();
   }
 
   /**
@@ -460,10 +470,7 @@ export class PassivePorts {
     };
     if (port !== 0) {
       this.ports.set(port, shared);
-      server.once('close', () => {
-        this.ports.delete(port);
-        this.wake(); // free again: a request waiting for a port may take it now
-      });
+      server.once('close', () => this.unbound(shared));
     }
     server.on('connection', (raw: net.Socket) => this.onConnection(shared, raw));
     return shared;
