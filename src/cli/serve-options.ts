@@ -42,6 +42,7 @@ import { parseTlsVersion, TLS_VERSION_CHOICES } from './tls-version.js';
 import { CertificateError } from '../tls/certificates.js';
 import { userTree } from './user-storage.js';
 import { currentUserName, unreadableHint } from './run-as-checks.js';
+import { listenHost } from './listen-host.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -160,7 +161,9 @@ export async function serveSetup(
     await requireDirectory(root, named('root', flags.root, 'root'));
   }
   // `--listen a,b` as the config's list: every address gets both listeners.
-  const hosts = flags.listen?.split(',').map((h) => h.trim()) ?? config.listen ?? ['::'];
+  const hosts = (flags.listen?.split(',').map((h) => h.trim()) ?? config.listen ?? ['::']).map((h) =>
+    listenHost(h, named('listen', flags.listen, 'listen')),
+  );
   const ports = defaultPorts();
   const explicitPort = portFlag(flags.explicitPort, 'explicit-port') ?? config.explicitPort ?? ports.explicit;
   const implicitPort = portFlag(flags.implicitPort, 'implicit-port') ?? config.implicitPort ?? ports.implicit;

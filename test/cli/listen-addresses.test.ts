@@ -1,7 +1,8 @@
 /**
  * Several listen addresses (`--listen a,b`, a `listen:` list): each gets both listeners, on one
  * port, with --workers too (the primary listens on all); `0.0.0.0` and `::` together work (`::`
- * then takes IPv6 only); the banner lists each address.
+ * then takes IPv6 only); the banner lists each address. `[::1]`, the form the banner prints, is
+ * taken as `::1` (flag and config file); other bracketed text is refused in one line.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -10,7 +11,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { bannerOf, ServeProcess, serveArgv } from '../support/ferry-process.js';
+import { bannerOf, FERRY_MAIN, ServeProcess, serveArgv } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
 
 let dir: string;
@@ -78,5 +79,53 @@ describe('several listen addresses', { timeout: 180_000 }, () => {
       child.kill('SIGTERM');
       await exited;
     }
+  });
+
+  test('--listen [::1] (as the banner prints it): the server listens on ::1', async () => {
+    const server = await ServeProcess.start(
+      ['--listen', '[::1]', '--workers', '1', '--data-dir', path.join(dir, 'data3')],
+      dir,
+    );
+    try {
+      assert.match(await greeting('::1', server.implicitPort), /Ferry/);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('listen: "[::1]" in ferry.yaml: the server listens on ::1', async () => {
+    const config = path.join(dir, 'bracketed.yaml');
+    await writeFile(config, 'listen: "[::1]"\n');
+    const { implicitPort, argv } = await serveArgv();
+    argv.splice(argv.indexOf('--listen'), 2); // the config's address, not the helper's 127.0.0.1
+    const child = spawn(
+      process.execPath,
+      [...argv, '--config', config, '--workers', '1', '--data-dir', path.join(dir, 'data4')],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: dir } },
+    );
+    const exited = once(child, 'exit');
+    try {
+      await bannerOf(child, 90_000);
+      assert.match(await greeting('::1', implicitPort), /Ferry/);
+    } finally {
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  test('--listen [::1]:21 (a port inside): refused in one line naming it, exit 2', async () => {
+    const child = spawn(
+      process.execPath,
+      [FERRY_MAIN, 'serve', '--allow-root', '--listen', '[::1]:21', '--data-dir', path.join(dir, 'data5')],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, HOME: dir } },
+    );
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.equal(code, 2, err);
+    assert.equal(
+      err,
+      'ferry: --listen: expected an address like 127.0.0.1, :: or [::1] (the ports are --explicit-port and --implicit-port), got "[::1]:21".\n',
+    );
   });
 });
