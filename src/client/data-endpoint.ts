@@ -12,7 +12,7 @@ import { Code } from '../protocol/codes.js';
 import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
 import { giveUp } from './data-reset.js';
-import { dataConnectionError } from './errors.js';
+import { dataConnectionError, Ipv6DataModeError } from './errors.js';
 
 /**
  * Opening a data connection's TCP side: passive (EPSV first, PASV as fallback; a PASV address
@@ -65,7 +65,7 @@ export async function openPassive(
   }
   if (port === undefined) {
     if (addressFamily(host) === 6)
-      throw dataConnectionError(
+      throw new Ipv6DataModeError(
         state.noEpsv === 'disabled'
           ? 'EPSV is disabled (--disable-epsv), and PASV cannot work over IPv6: leave EPSV on for this server.'
           : 'The server refused EPSV, and PASV cannot work over IPv6.',
@@ -155,7 +155,7 @@ export async function openActive(
     }
     if (!ok) {
       if (addressFamily(local) === 6)
-        throw dataConnectionError('The server refused EPRT, and PORT cannot work over IPv6.');
+        throw new Ipv6DataModeError('The server refused EPRT, and PORT cannot work over IPv6.');
       const r = await control.request(`PORT ${formatPortArg(local, port)}`);
       if (!isPositiveCompletion(r)) throw activeRefused(r, 'PORT', local);
     }

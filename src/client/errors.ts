@@ -252,6 +252,17 @@ export function dataConnectionError(message: string, cause?: unknown): FerryErro
   return new FerryError('ERR_DATA_CONNECTION', message, { cause });
 }
 
+/**
+ * No data connection mode works with this server over IPv6: EPSV disabled (--disable-epsv) or
+ * refused, and PASV cannot carry an IPv6 address (EPRT refused: PORT neither). Another try meets the
+ * same: never retried (still a failed transfer, exit 8).
+ */
+export class Ipv6DataModeError extends FerryError {
+  constructor(message: string) {
+    super('ERR_DATA_CONNECTION', message);
+  }
+}
+
 /** A download brought more than the `size` bytes announced: stopped there (exit code: transfer). */
 export function overrunError(size: number): FerryError {
   return dataConnectionError(
@@ -285,10 +296,12 @@ const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
 /**
  * A failure worth another try (--retry): a transient reply (421, 425, 426, 450, 451), a lost
  * control or data connection, a timeout, a connection refused or reset (a server restarting).
- * Never a 5xx, a local error, TLS, a refused login or a name that does not resolve.
+ * Never a 5xx, a local error, TLS, a refused login, a name that does not resolve, or no data
+ * connection mode for an IPv6 server (Ipv6DataModeError).
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
+  if (err instanceof Ipv6DataModeError) return false;
   if (err instanceof ConnectionError && err.code === 'ERR_CONNECT')
     return TRANSIENT_CONNECT_ERRORS.has(err.systemCode ?? '');
   if (!(err instanceof FerryError)) return false;

@@ -3,8 +3,9 @@
  * then as real ones do: a `425` for one data connection (ProFTPD's "Address already in use"), a
  * `421` that closes the control connection, a download cut short (`426` after some bytes). With
  * --retry (default 2) each is tried again, named on stderr, and a cut download continues with
- * REST; a 5xx is never retried, and --retry 0 turns it off. Ctrl-C during a batch or a mirror prints
- * what was and was not transferred before exit 130.
+ * REST; a 5xx is never retried, nor what cannot change (--disable-epsv over IPv6), and --retry 0
+ * turns it off. Ctrl-C during a batch or a mirror prints what was and was not transferred before
+ * exit 130.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -111,6 +112,17 @@ describe('ferry --retry and interrupted batches', { timeout: 120_000 }, () => {
     assert.ok(s.commands.includes('REST 5000'), s.commands.join('\n'));
     const total = (body.get('a.txt')?.length ?? 0) + (body.get('b.txt')?.length ?? 0);
     assert.match(r.stderr, new RegExp(`Transferred 2 of 2 file\\(s\\), ${(total / 1024).toFixed(1)} KiB`));
+  });
+
+  it('get --disable-epsv over IPv6: fails at once, not retried (no passive mode can work there)', async () => {
+    const { server: s, url } = await server({ host: '::1' });
+    const six = url.replace('127.0.0.1', '[::1]');
+    const d = await dir();
+    const r = await ferry(['get', '--allow-plain', '--disable-epsv', `${six}/a.txt`, d], env);
+    assert.equal(r.code, EXIT.transfer, r.stderr);
+    assert.match(r.stderr, /EPSV is disabled \(--disable-epsv\), and PASV cannot work over IPv6/);
+    assert.doesNotMatch(r.stderr, /retrying/);
+    assert.equal(s.verbs.filter((v) => v === 'PASS').length, 1, s.commands.join('\n'));
   });
 
   it('mirror retries too', async () => {

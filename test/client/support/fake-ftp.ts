@@ -29,6 +29,8 @@ export interface FakeFtpOptions {
   readonly answer?: (verb: string, arg: string) => string | Promise<string> | undefined;
   /** A RETR of this file sends only this many bytes, then `426` (undefined: the whole file). */
   readonly cut?: (name: string) => number | undefined;
+  /** The control connection's address (default 127.0.0.1). */
+  readonly host?: string;
 }
 
 export class FakeFtp extends ScriptedServer {
@@ -41,7 +43,7 @@ export class FakeFtp extends ScriptedServer {
   }
 
   static async start(o: FakeFtpOptions = {}): Promise<FakeFtp> {
-    return new FakeFtp(o).listen();
+    return new FakeFtp(o).listen(o.host);
   }
 
   /** The verbs received, in order (`REST`, `STOR`, …). */

@@ -44,8 +44,8 @@ export abstract class ScriptedServer {
     this.control = pair ? tls.createServer(pair, accept) : net.createServer(accept);
   }
 
-  async listen(): Promise<this> {
-    this.control.listen(0, '127.0.0.1');
+  async listen(host = '127.0.0.1'): Promise<this> {
+    this.control.listen(0, host);
     await once(this.control, 'listening');
     return this;
   }
