@@ -1,7 +1,7 @@
 // A state file read on every resume and every replacing upload is parsed again only when another
 // writer replaced it (or it went), never for a read of the version already parsed.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -26,10 +26,25 @@ describe('cached state file', () => {
     await writeAtomically(file, 'two'); // another process's write: the same length, a new inode
     assert.equal(await cache.read(), 'two');
     await writeAtomically(file, 'own');
-    await cache.wrote('own (as written)');
+    cache.wrote('own', 'own (as written)');
     assert.equal(await cache.read(), 'own (as written)', 'its own write is not parsed again');
     await unlink(file);
     assert.equal(await cache.read(), 'none');
     assert.deepEqual(parsed, [undefined, 'one', 'two', undefined]);
+  });
+
+  it('sees a new version with the inode, size and modification time of the one read (ext4 reuses inodes; coarse clocks repeat times)', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cached-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'state.json');
+    const cache = new CachedStateFile(file, (text) => text ?? 'none');
+    await writeAtomically(file, 'aaaa');
+    const before = await stat(file);
+    assert.equal(await cache.read(), 'aaaa');
+    // Another writer's version, made to look like the one read: same inode (the file rewritten in
+    // place), same size, the times set back.
+    await writeFile(file, 'bbbb');
+    await utimes(file, before.atime, before.mtime);
+    assert.equal(await cache.read(), 'bbbb');
   });
 });

@@ -303,8 +303,9 @@ export class CutUploads {
           }
           if (!changed) return; // only forgets of what the file does not hold
           prune(cuts, this.#now(), this.#max, this.#maxPerUser);
-          await writeAtomically(file, `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`);
-          await cache.wrote(cuts);
+          const text = `${JSON.stringify({ cuts: Object.fromEntries(cuts) })}\n`;
+          await writeAtomically(file, text);
+          cache.wrote(text, cuts);
         },
         { waitMs: Infinity, onTakeover },
       );
