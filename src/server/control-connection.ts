@@ -15,6 +15,7 @@ import {
 import { LineReader } from '../protocol/line-reader.js';
 import { formatMiddle, formatOpening, formatReply, reply, type Reply } from '../protocol/reply.js';
 import { normalizeAddress } from '../protocol/address.js';
+import { activeRoute } from '../protocol/active-route.js';
 import { entryExists, resolveClientPath } from './home-path.js';
 import type { StorageContext, VPath } from '../storage/types.js';
 import type { DefenderPort } from '../defender/defender.js';
@@ -1041,7 +1042,11 @@ export class ControlConnection {
           session.setData(endpoint);
           return endpoint.port;
         },
-        active: (host, port) => session.setData(new ActiveEndpoint(host, port, this.dataPolicy())),
+        active: (host, port) => {
+          // Behind a proxy our end of the control connection faces the proxy, not the client.
+          const ends = { peer: session.remoteAddress, local: this.via ? undefined : session.localAddress };
+          session.setData(new ActiveEndpoint(activeRoute(host, ends), port, this.dataPolicy()));
+        },
       },
       transfer: {
         run: (command, opening, work, path) =>

@@ -44,7 +44,7 @@ test('a data connection that stalls in its ClientHello fails one handshake timeo
     logger: silentLogger,
   };
   mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 0 });
-  const endpoint = new ActiveEndpoint('127.0.0.1', port, policy);
+  const endpoint = new ActiveEndpoint({ host: '127.0.0.1' }, port, policy);
   let outcome: unknown;
   const opened = endpoint.open(new AbortController().signal, 'send').then(
     () => (outcome = 'opened'),

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { ActiveRoute } from '../protocol/active-route.js';
 import { sameHost } from '../protocol/address.js';
 import { FTP_ALPN } from '../tls/alpn.js';
 import { EofGuard } from '../tls/eof-guard.js';
@@ -250,13 +251,16 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 }
 
-/** PORT/EPRT: connects to the client's address (already checked to be the control peer). */
+/**
+ * PORT/EPRT: connects to the client's address (already checked to be the control peer), from the
+ * address the route names (activeRoute: the control connection's own).
+ */
 export class ActiveEndpoint implements DataEndpoint {
   private raw: net.Socket | undefined;
   private socket: DataSocket | undefined;
 
   constructor(
-    private readonly host: string,
+    private readonly route: ActiveRoute,
     private readonly port: number,
     private readonly policy: DataPolicy,
   ) {}
@@ -266,12 +270,13 @@ export class ActiveEndpoint implements DataEndpoint {
   }
 
   open(signal: AbortSignal, direction: Direction): Promise<DataSocket> {
-    const raw = net.connect({ host: this.host, port: this.port });
+    const { host, localAddress } = this.route;
+    const raw = net.connect({ host, port: this.port, ...(localAddress !== undefined && { localAddress }) });
     this.raw = raw;
     raw.on('error', () => {});
     const connected = new Promise<DataSocket>((resolve, reject) => {
       raw.once('connect', () =>
-        prepare(raw, { from: this.host }, this.policy, direction, () => false).then(
+        prepare(raw, { from: host }, this.policy, direction, () => false).then(
           (a) => (a.kind === 'ready' ? resolve(a.socket) : reject(a.reason)),
           reject,
         ),
