@@ -134,6 +134,22 @@ export class QuotaError extends FerryError {
   }
 }
 
+/**
+ * A data connection that could not be opened. `detail` says why, for the reply (`425 Can't open
+ * data connection: connection refused.`, as ProFTPD names it); `errno` is the system's name of it
+ * (ECONNREFUSED, ETIMEDOUT…) for the log.
+ */
+export class DataConnectionError extends FerryError {
+  readonly detail: string;
+  readonly errno: string | undefined;
+  constructor(detail: string, options?: { errno?: string; cause?: unknown }) {
+    super('ERR_DATA_CONNECTION', `Can't open data connection: ${detail}.`, options);
+    this.name = 'DataConnectionError';
+    this.detail = detail;
+    this.errno = options?.errno;
+  }
+}
+
 /** A reply from a remote server that the client did not expect (carries the code and text). */
 export class ReplyError extends FerryError {
   readonly replyCode: ReplyCode;
@@ -197,7 +213,7 @@ export function replyForError(err: unknown): { reply: Refusal; unknown: boolean 
       const [code, own] = entry;
       const text = own === OWN || err instanceof QuotaError ? err.message : own;
       const detailed = (t: string): string =>
-        err instanceof StorageError && err.detail !== undefined
+        (err instanceof StorageError || err instanceof DataConnectionError) && err.detail !== undefined
           ? `${t.replace(/\.$/, '')}: ${err.detail}.`
           : t;
       // Where no 552 is allowed (MKD), the text says whether the disk or a quota is full.

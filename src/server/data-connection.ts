@@ -1,7 +1,7 @@
 import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
-import { FerryError } from '../errors.js';
+import { DataConnectionError, FerryError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ActiveRoute } from '../protocol/active-route.js';
 import { sameHost } from '../protocol/address.js';
@@ -10,6 +10,7 @@ import { EofGuard } from '../tls/eof-guard.js';
 import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredNoSession, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
+import { connectFailure, connectTimedOut, nobodyConnected } from './connect-failure.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
@@ -210,9 +211,7 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 
   private timeoutError(): FerryError {
-    return (
-      this.refusal ?? new FerryError('ERR_DATA_CONNECTION', 'Nobody connected to the passive port in time.')
-    );
+    return this.refusal ?? nobodyConnected(this.policy.connectTimeoutMs);
   }
 
   private setDirection(direction: Direction): void {
@@ -281,17 +280,14 @@ export class ActiveEndpoint implements DataEndpoint {
           reject,
         ),
       );
-      raw.once('error', (err) =>
-        reject(new FerryError('ERR_DATA_CONNECTION', `Active connection failed: ${err.message}`)),
-      );
+      raw.once('error', (err) => reject(connectFailure(err)));
     });
     connected.then(
       (s) => (this.socket = s),
       () => raw.destroy(),
     );
-    const timeout = (): FerryError =>
-      new FerryError('ERR_DATA_CONNECTION', 'Data connection was not opened in time.');
-    return withDeadline(connected, this.policy.connectTimeoutMs, signal, timeout);
+    const ms = this.policy.connectTimeoutMs;
+    return withDeadline(connected, ms, signal, () => connectTimedOut(ms));
   }
 
   close(): void {
@@ -342,7 +338,7 @@ async function prepare(
   let hello: () => Buffer;
   if (native) {
     const bytes = await readClientHello(raw, left()).catch(() => {
-      throw new FerryError('ERR_DATA_CONNECTION', 'Data connection closed before the transfer.');
+      throw new DataConnectionError('closed before the transfer');
     });
     hello = () => bytes;
   } else hello = captureClientHello(raw);
@@ -402,8 +398,7 @@ async function prepare(
 function untilKnown<D>(direction: D | Promise<D>, raw: net.Socket): Promise<D> {
   if (!(direction instanceof Promise)) return Promise.resolve(direction);
   return new Promise((resolve, reject) => {
-    const gone = (): void =>
-      reject(new FerryError('ERR_DATA_CONNECTION', 'Data connection closed before the transfer.'));
+    const gone = (): void => reject(new DataConnectionError('closed before the transfer'));
     raw.once('close', gone);
     direction.then((d) => (raw.off('close', gone), resolve(d)), reject);
   });

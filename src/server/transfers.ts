@@ -1,4 +1,4 @@
-import { replyForError } from '../errors.js';
+import { DataConnectionError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { allowedAfterPreliminary, Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
@@ -92,6 +92,8 @@ class Running implements ActiveTransfer, TransferProgress {
   finish!: () => void;
   /** Why it failed (the error's message), for the transfer line: a quota and a full disk are both 552. */
   reason: string | undefined;
+  /** The system's name of why (ECONNREFUSED, ETIMEDOUT), for the transfer line. */
+  err: string | undefined;
 
   constructor(
     readonly command: string,
@@ -162,6 +164,7 @@ export class Transfers {
           ms,
           reply: r.code,
           ...(t.reason !== undefined && { reason: t.reason }),
+          ...(t.err !== undefined && { err: t.err }),
         },
         'transfer',
       );
@@ -222,7 +225,9 @@ export class Transfers {
     } catch (err) {
       if (t.signal.aborted) return aborted();
       this.io.errorReplied?.(err, t.command);
-      return replyForError(err).reply; // 425, or 522 saying why TLS was refused
+      t.reason = err instanceof Error ? err.message : String(err);
+      if (err instanceof DataConnectionError) t.err = err.errno;
+      return replyForError(err).reply; // 425 saying why, or 522 saying why TLS was refused
     }
     // The idle timeout fired while storage, not the client, held the transfer up (a gateway that
     // stopped answering): storage is told to stop (an S3 request not yet sent is never sent, one in
