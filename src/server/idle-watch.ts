@@ -19,6 +19,8 @@ export interface StallWatch {
   readonly storageStalled: AbortSignal;
   /** The transfer is over: the timeout is no longer needed. */
   stop(): void;
+  /** Seconds without progress after which the timeout cut the connection (the client's side); else undefined. */
+  readonly idleCutS?: number;
 }
 
 /**
@@ -31,6 +33,7 @@ export interface StallWatch {
 export class IdleWatch implements StallWatch {
   heldByServer: () => boolean = () => false;
   pacing: () => boolean = () => false;
+  idleCutS: number | undefined;
   readonly #stalled = new AbortController();
   readonly storageStalled: AbortSignal = this.#stalled.signal;
   private seen: number;
@@ -79,7 +82,8 @@ export class IdleWatch implements StallWatch {
         this.#stalled.abort(new StorageError('unavailable', `storage took or gave no bytes for ${s} s`));
         return;
       }
-      this.logger.info({ idleMs }, `data connection idle for ${Math.round(idleMs / 1000)} s: closed`);
+      this.idleCutS = Math.round(idleMs / 1000);
+      this.logger.info({ idleMs }, `data connection idle for ${this.idleCutS} s: closed`);
       this.sock.destroy();
       return;
     }

@@ -264,6 +264,17 @@ export class Transfers {
         this.io.errorReplied?.(why, t.command); // the `storage unavailable` warning
         return replyForError(why).reply;
       }
+      // The data timeout cut the client's connection: say so, not the broken stream it left.
+      const idleS = sock.idle?.idleCutS;
+      if (idleS !== undefined && !t.signal.aborted) {
+        t.reason = `data connection idle for ${idleS} s (the data timeout)`;
+        t.err = 'ETIMEDOUT';
+        this.io.logger.warn({ err: t.reason, command: t.command }, 'transfer failed');
+        return reply(
+          Code.TransferAborted,
+          `Data connection idle for ${idleS} s (the data timeout); transfer aborted.`,
+        );
+      }
       const failure = err instanceof StorageFailure ? err : undefined;
       const cause: unknown = failure ? failure.cause : err;
       const { reply: r, unknown } = replyForError(cause);

@@ -41,18 +41,25 @@ function readThenStall(conn: DataConnection, bytes: number): Promise<void> {
 }
 
 /**
- * The 426 within a generous deadline, and the log line that says why, its idle time checked:
- * `times` the timeout (2 for a download waiting on a full kernel send buffer, which a slow link
- * also fills), a quarter of it late at most.
+ * The 426 within a generous deadline, saying it was the idle timeout, and the log line that says
+ * why, its idle time checked: `times` the timeout (2 for a download waiting on a full kernel send
+ * buffer, which a slow link also fills), a quarter of it late at most; the transfer's warning
+ * names the idle timeout too, not the broken stream it left ('Premature close').
  */
 async function assertCutForIdleness(
   ftp: RawFtp,
   logs: Promise<LogLine>,
   stalledAt: number,
   times: number,
+  failed: Promise<LogLine>,
 ): Promise<void> {
   const r = await ftp.expect(undefined, 8 * IDLE_MS);
   assert.equal(r.code, 426, textOf(r));
+  assert.match(textOf(r), /^Data connection idle for \d+ s \(the data timeout\); transfer aborted\.$/);
+  assert.match(
+    String(((await failed).obj as { err?: unknown }).err),
+    /^data connection idle for \d+ s \(the data timeout\)$/,
+  );
   assert.ok(Date.now() - stalledAt >= times * IDLE_MS, 'cut before the idle timeout');
   const line = await logs;
   const { idleMs } = line.obj as { idleMs: number };
@@ -63,6 +70,9 @@ async function assertCutForIdleness(
 
 describe('data idle timeout', { timeout: 60_000 }, () => {
   const server = useFerry({ timeouts: { dataIdleMs: IDLE_MS }, allowClearData: true });
+
+  const transferFailed = (from: number): Promise<LogLine> =>
+    waitForLog(server(), (l) => l.msg === 'transfer failed', from, 8 * IDLE_MS);
 
   async function session(track: (c: RawFtp) => RawFtp, clear: boolean): Promise<RawFtp> {
     const ftp = track(await connectSecure(server(), 'explicit'));
@@ -85,7 +95,7 @@ describe('data idle timeout', { timeout: 60_000 }, () => {
         const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
         await ftp.cmd('RETR big.bin', 150);
         await readThenStall(conn, READ_BYTES);
-        await assertCutForIdleness(ftp, logs, Date.now(), 2);
+        await assertCutForIdleness(ftp, logs, Date.now(), 2, transferFailed(from));
       });
     });
   }
@@ -125,7 +135,7 @@ describe('data idle timeout', { timeout: 60_000 }, () => {
       await ftp.cmd('STOR stalled.bin', 150);
       conn.stream.resume(); // TLS 1.3 session tickets
       await writeAll(conn.stream, randomData(READ_BYTES));
-      await assertCutForIdleness(ftp, logs, Date.now(), 1);
+      await assertCutForIdleness(ftp, logs, Date.now(), 1, transferFailed(from));
     });
   });
 });
