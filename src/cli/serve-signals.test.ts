@@ -43,4 +43,31 @@ describe('ServeSignals', () => {
     source.emit('SIGTERM');
     assert.deepEqual([seen, later], [['SIGINT'], ['SIGTERM']]);
   });
+
+  it('ends a wait of the start at a stop signal, without its work settling', async () => {
+    const source = new EventEmitter();
+    const signals = new ServeSignals(source);
+    const never = new Promise<never>(() => {}); // a database that does not answer
+    const waiting = signals.unlessStopped(never);
+    source.emit('SIGTERM');
+    assert.deepEqual(await waiting, { stopped: 'SIGTERM' });
+  });
+
+  it('ends it at once for a stop that came before it', async () => {
+    const source = new EventEmitter();
+    const signals = new ServeSignals(source);
+    source.emit('SIGINT');
+    assert.deepEqual(await signals.unlessStopped(new Promise<never>(() => {})), { stopped: 'SIGINT' });
+  });
+
+  it('gives the work its result, and keeps a stop that comes after it for the next handler', async () => {
+    const source = new EventEmitter();
+    const signals = new ServeSignals(source);
+    assert.deepEqual(await signals.unlessStopped(Promise.resolve(7)), { done: 7 });
+    await assert.rejects(signals.unlessStopped(Promise.reject(new Error('refused'))), /refused/);
+    source.emit('SIGTERM');
+    const seen: StopSignal[] = [];
+    signals.onStop((s) => seen.push(s));
+    assert.deepEqual(seen, ['SIGTERM']);
+  });
 });

@@ -43,6 +43,31 @@ export class ServeSignals {
     return pending;
   }
 
+  /**
+   * `work` (a part of the start that waits on others: the database), unless a stop comes first
+   * (or came before): then that stop, without waiting for `work`, which a database that does not
+   * answer would hold for ever. A stop after `work` settled is kept, as before.
+   */
+  async unlessStopped<T>(work: Promise<T>): Promise<{ done: T } | { stopped: StopSignal }> {
+    const pending = this.#stopPending;
+    if (pending) {
+      this.#stopPending = undefined;
+      work.catch(() => {}); // abandoned: its failure is no longer anyone's
+      return { stopped: pending };
+    }
+    let onStop: (signal: StopSignal) => void = () => {};
+    const stopped = new Promise<{ stopped: StopSignal }>((resolve) => {
+      onStop = (signal) => resolve({ stopped: signal });
+    });
+    const before = this.#stop;
+    this.#stop = onStop;
+    try {
+      return await Promise.race([work.then((done) => ({ done })), stopped]);
+    } finally {
+      if (this.#stop === onStop) this.#stop = before;
+    }
+  }
+
   /** From now on SIGTERM and SIGINT call `stop`; the first that came before calls it now. */
   onStop(stop: (signal: StopSignal) => void): void {
     this.#stop = stop;

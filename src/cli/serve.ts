@@ -169,10 +169,16 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
-  const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
-    env: awsEnv(),
-    verify,
-  });
+  const setting = serveSetup(flags, config, fromPrimary?.users, logger, { env: awsEnv(), verify });
+  // The set-up may wait on the database (a hung host accepts and never answers): a stop then ends
+  // the start (a worker's stop is the primary's to decide, once it serves).
+  const setUp = worker ? { done: await setting } : await signals.unlessStopped(setting);
+  if (!('done' in setUp)) {
+    logger.info({ signal: setUp.stopped }, 'stopped while starting');
+    await endServerLog(root);
+    return process.exit(0);
+  }
+  const setup = setUp.done;
   setup.follow();
   const hosts = setup.hosts;
   const options: ServerOptions = { ...setup.options, ...extra };

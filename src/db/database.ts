@@ -3,6 +3,7 @@
 // (LISTEN/NOTIFY plus a periodic read of the change log) that tells this node what others changed.
 // pg is CommonJS: its classes are on the default export at run time; the declarations name its
 // types without a default import (no esModuleInterop needed in an application).
+import net from 'node:net';
 import pg from 'pg';
 import type * as PG from 'pg';
 import { FerryError } from '../errors.js';
@@ -22,6 +23,9 @@ export interface DatabaseOptions {
 const CHANNEL = 'ferry_changes';
 /** Changes are re-read over this window, so a transaction that committed late is not missed. */
 const WINDOW_SECONDS = 10;
+
+/** How long a connection may take to be ready (a database that accepts and never answers: a hung host). */
+export const CONNECT_TIMEOUT_MS = 3000;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 /** Node's system errors (ECONNRESET, ETIMEDOUT, ENOTFOUND…): the connection, not a query. */
@@ -103,7 +107,7 @@ export class Database {
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
-      connectionTimeoutMillis: 3000,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       // A database that hangs counts as away: a login must not wait on it for ever.
       query_timeout: 5000,
       idleTimeoutMillis: 10_000,
@@ -239,7 +243,11 @@ export class Database {
 
   async #listen(): Promise<void> {
     if (this.#closed) return;
-    const client = new pg.Client({ connectionString: this.#url, application_name: 'ferry-listen' });
+    const client = new pg.Client({
+      connectionString: this.#url,
+      application_name: 'ferry-listen',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    });
     const retry = (err: Error): void => {
       if (this.#listener !== client) return;
       this.#listener = undefined;
@@ -344,12 +352,37 @@ function watchQueries(client: PG.PoolClient, fromDriver: WeakSet<object>): PG.Po
  * advisory lock) may take longer than a query of the pool is allowed to.
  */
 export async function migrateDatabase(url: string): Promise<Migration[]> {
-  const client = new pg.Client({ connectionString: url, application_name: 'ferry-migrate' });
-  await client.connect();
+  const socket = new net.Socket();
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: 'ferry-migrate',
+    stream: () => socket,
+  });
+  await connectWithin(client, socket, CONNECT_TIMEOUT_MS);
   try {
     return await migrate(client);
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/**
+ * Connects `client` (over `socket`), or fails with code ETIMEDOUT when the database has not
+ * answered within `ms` (it accepted and says nothing: a hung host): the driver would wait for ever.
+ */
+async function connectWithin(client: PG.Client, socket: net.Socket, ms: number): Promise<void> {
+  let late = false;
+  const timer = setTimeout(() => {
+    late = true;
+    socket.destroy();
+  }, ms);
+  try {
+    await client.connect();
+  } catch (err) {
+    if (!late) throw err;
+    throw Object.assign(new Error(`no answer within ${ms / 1000} s`), { code: 'ETIMEDOUT', cause: err });
+  } finally {
+    clearTimeout(timer);
   }
 }
 
