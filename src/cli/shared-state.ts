@@ -67,6 +67,8 @@ export async function openSharedState(
     usage,
     bans,
     close: async () => {
+      // The last writes below get a bounded wait: a database that does not answer is let go.
+      db.stopWithin();
       await accounts.close();
       await bans.close();
       await usage.close();
@@ -90,6 +92,7 @@ export async function openServingState(url: string, logger: Logger): Promise<Ser
     sessions,
     cutUploads: new PgCutUploads(shared.db, logger),
     close: async () => {
+      shared.db.stopWithin();
       await sessions.close();
       await shared.close();
     },

@@ -27,11 +27,13 @@ export class PgBans implements SharedBans {
   readonly #pending = new Map<string, Ban>();
   readonly #offs: (() => void)[] = [];
   readonly #writes: RetriedWrite;
+  readonly #logger: Logger;
 
   constructor(
     readonly db: Database,
     logger: Logger = silentLogger,
   ) {
+    this.#logger = logger;
     this.#writes = new RetriedWrite(
       logger,
       {
@@ -101,6 +103,11 @@ export class PgBans implements SharedBans {
     for (const off of this.#offs.splice(0)) off();
     // A last try for what is pending (a ban raised just before shutdown).
     await this.#writes.close();
+    if (this.#pending.size > 0)
+      this.#logger.warn(
+        { remotes: [...this.#pending.keys()] },
+        'bans not written at shutdown: the other nodes do not refuse these addresses',
+      );
   }
 
   /** Throws when a ban could not be saved: it, and the rest, stay pending. */

@@ -26,6 +26,11 @@ const WINDOW_SECONDS = 10;
 
 /** How long a connection may take to be ready (a database that accepts and never answers: a hung host). */
 export const CONNECT_TIMEOUT_MS = 3000;
+/**
+ * How long a stop waits for the database (the last writes, the connections' goodbyes) before it
+ * cuts the connections: one that does not answer must not hold the process (only SIGKILL ended it).
+ */
+export const STOP_WAIT_MS = 2000;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 /** Node's system errors (ECONNRESET, ETIMEDOUT, ENOTFOUND…): the connection, not a query. */
@@ -88,6 +93,11 @@ export class Database {
   readonly #pollMs: number;
   #up = true;
   #closed = false;
+  /** The stop's wait for the database ran out: connections cut, queries refused at once. */
+  #letGo = false;
+  #stopWait: NodeJS.Timeout | undefined;
+  /** Every connection's socket, so that a stop can cut those the database does not answer on. */
+  readonly #sockets = new Set<net.Socket>();
   readonly #kinds = new Map<string, Set<(key: string) => void>>();
   readonly #recovered = new Set<() => void>();
   #listener: PG.Client | undefined;
@@ -108,6 +118,7 @@ export class Database {
       connectionString: url,
       max: options.poolSize ?? 10,
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      stream: this.#socket,
       // A database that hangs counts as away: a login must not wait on it for ever.
       query_timeout: 5000,
       idleTimeoutMillis: 10_000,
@@ -143,6 +154,7 @@ export class Database {
 
   /** A query; a database that cannot be reached becomes FerryError ERR_TRANSIENT. */
   async query<R extends PG.QueryResultRow>(text: string, values?: unknown[]): Promise<PG.QueryResult<R>> {
+    this.#refuseWhenLetGo();
     try {
       const r = await this.pool.query<R>(text, values);
       this.#upAgain();
@@ -157,6 +169,7 @@ export class Database {
    * the driver raised can say the database is away: `fn`'s own errors are rethrown as they are.
    */
   async transaction<T>(fn: (c: PG.PoolClient) => Promise<T>): Promise<T> {
+    this.#refuseWhenLetGo();
     let client: PG.PoolClient;
     try {
       client = await this.pool.connect();
@@ -219,8 +232,20 @@ export class Database {
     return this.#polling;
   }
 
+  /**
+   * A stop begins: the database gets `ms` more (the last writes), then every connection is cut, so
+   * that what waits on one fails as with a database away, and later queries fail at once.
+   */
+  stopWithin(ms: number = STOP_WAIT_MS): void {
+    if (this.#stopWait || this.#letGo) return;
+    this.#stopWait = setTimeout(() => this.#cut(), ms);
+    this.#stopWait.unref();
+  }
+
+  /** Ends the connections: at most STOP_WAIT_MS (from stopWithin, when it was called) for their goodbyes. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.stopWithin();
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
@@ -231,6 +256,30 @@ export class Database {
     await this.#polling?.catch(() => {});
     await listener?.end().catch(() => {});
     await this.pool.end().catch(() => {});
+    clearTimeout(this.#stopWait);
+  }
+
+  readonly #socket = (): net.Socket => {
+    const socket = new net.Socket();
+    this.#sockets.add(socket);
+    socket.once('close', () => this.#sockets.delete(socket));
+    // Let go: a connection asked for since (a query queued before) fails at once, not at its timeout.
+    if (this.#letGo) setImmediate(() => socket.destroy());
+    return socket;
+  };
+
+  #cut(): void {
+    this.#letGo = true;
+    if (this.#sockets.size === 0) return;
+    this.#logger.warn(
+      { connections: this.#sockets.size },
+      'database did not answer at the stop: its connections are cut',
+    );
+    for (const s of this.#sockets) s.destroy();
+  }
+
+  #refuseWhenLetGo(): void {
+    if (this.#letGo) throw unavailable(new Error('the database did not answer at the stop'));
   }
 
   #follow(): void {
@@ -247,6 +296,7 @@ export class Database {
       connectionString: this.#url,
       application_name: 'ferry-listen',
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      stream: this.#socket,
     });
     const retry = (err: Error): void => {
       if (this.#listener !== client) return;
@@ -272,6 +322,7 @@ export class Database {
   }
 
   async #readChanges(): Promise<void> {
+    if (this.#letGo) return;
     let rows: { seq: string; kind: string; key: string }[];
     try {
       const r = await this.pool.query<{ now: string; changes: { seq: string; kind: string; key: string }[] }>(

@@ -35,6 +35,8 @@ export class PgSessions {
   /** Sessions counted here while the database was away: by this node's own count only. */
   readonly #local = new Map<string, number>();
   #next = 0;
+  /** The DELETEs of leases given back, still running: each says whether it went through. */
+  readonly #giving = new Set<Promise<boolean>>();
   /** What the database's last recovery set right (tests wait for it). */
   #restoring: Promise<void> = Promise.resolve();
 
@@ -126,7 +128,14 @@ export class PgSessions {
     if (ids?.length === 0) this.#mine.delete(user);
     if (id === undefined) return;
     // Lost when the database is away: the lease then ends it.
-    this.db.query('DELETE FROM ferry_sessions WHERE id = $1', [id]).catch(() => {});
+    const giving: Promise<boolean> = this.db
+      .query('DELETE FROM ferry_sessions WHERE id = $1', [id])
+      .then(
+        () => true,
+        () => false,
+      )
+      .finally(() => this.#giving.delete(giving));
+    this.#giving.add(giving);
   }
 
   /**
@@ -174,7 +183,16 @@ export class PgSessions {
   async close(): Promise<void> {
     clearInterval(this.#renew);
     this.#offRecover();
-    await this.db.query('DELETE FROM ferry_sessions WHERE node = $1', [this.node]).catch(() => {});
+    // The sessions the stop just closed gave theirs back: those not ended count as left too.
+    const given = await Promise.all(this.#giving);
+    const leases = [...this.#mine.values()].flat().length + given.filter((ok) => !ok).length;
+    await this.db.query('DELETE FROM ferry_sessions WHERE node = $1', [this.node]).catch((err: unknown) => {
+      if (leases > 0)
+        this.#logger.warn(
+          { leases, leaseMs: this.#leaseMs, err: (err as Error).message },
+          "session leases not ended at shutdown: they count against their users' session limits until they expire",
+        );
+    });
     this.#mine.clear();
   }
 }
