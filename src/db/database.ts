@@ -51,14 +51,14 @@ export function isUnavailable(err: unknown): boolean {
 
 /**
  * True for an error the driver itself raised (from a query or a connect) that says the database is
- * away: besides what isUnavailable() knows, the driver's own errors without a SQLSTATE (the
- * connection ended, a query or connect timed out) are about the connection.
+ * away: besides what isUnavailable() knows, the driver's own errors without a code (the connection
+ * ended, a query or connect timed out) are about the connection; the TypeErrors it raises for a
+ * call it cannot make (no query, a parameter it cannot serialize) are the caller's.
  */
 function driverUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  if (err instanceof FerryError || (typeof code === 'string' && SQLSTATE.test(code)))
-    return isUnavailable(err);
-  return true;
+  if (err instanceof FerryError || typeof code === 'string') return isUnavailable(err);
+  return !(err instanceof TypeError || err instanceof RangeError || err instanceof SyntaxError);
 }
 
 /**
@@ -355,7 +355,9 @@ export class Database {
 
   /** `err`, or ERR_TRANSIENT when it says the database is away (`driver`: the driver raised it). */
   #failed(err: unknown, driver: boolean): unknown {
-    if (!(driver ? driverUnavailable(err) : isUnavailable(err))) return err;
+    // Not the driver's: only a database call made inside that already said so (ERR_TRANSIENT).
+    const away = driver ? driverUnavailable(err) : err instanceof FerryError && err.code === 'ERR_TRANSIENT';
+    if (!away) return err;
     this.#down(err);
     return unavailable(err);
   }

@@ -25,6 +25,8 @@ for (const [what, own] of [
   ['a TypeError', new TypeError('x.y is not a function')],
   ['a FerryError', new FerryError('ERR_INVALID_OPTION', 'the callback refused')],
   ['an Error without a code', new Error('plain')],
+  // The callback's own I/O: a system code is no database being away when the driver did not raise it.
+  ['an Error with a system code', Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' })],
 ] as const) {
   test(`${what} thrown by the callback is rethrown as it is, rolled back, the client released`, async () => {
     const before = db.pool.totalCount;
@@ -43,6 +45,22 @@ for (const [what, own] of [
     assert.equal(await db.transaction(async (c) => (await c.query('SELECT 1 AS one')).rows.length), 1);
   });
 }
+
+test("a call the driver refuses (no query, a parameter it cannot send) is the caller's error, not the database away", async () => {
+  const circular: { self?: unknown } = {};
+  circular.self = circular;
+  for (const bad of [
+    (c: { query: (q: unknown, v?: unknown[]) => Promise<unknown> }) => c.query(null),
+    (c: { query: (q: unknown, v?: unknown[]) => Promise<unknown> }) => c.query('SELECT $1::text', [circular]),
+  ]) {
+    await assert.rejects(
+      db.transaction((c) => bad(c as unknown as { query: (q: unknown, v?: unknown[]) => Promise<unknown> })),
+      (err) => err instanceof TypeError,
+    );
+    assert.equal(db.available, true, 'the database is not taken for away');
+  }
+  assert.equal(await db.transaction(async (c) => (await c.query('SELECT 1 AS one')).rows.length), 1);
+});
 
 test('a query the database refuses is rethrown as it is (its SQLSTATE), not as the database away', async () => {
   await db.query('INSERT INTO tx_probe (n) VALUES (7)');
