@@ -20,7 +20,7 @@ export interface StallWatch {
   /** The transfer is over: the timeout is no longer needed. */
   stop(): void;
   /** Seconds without progress after which the timeout cut the connection (the client's side); else undefined. */
-  readonly idleCutS?: number;
+  readonly idleCutS?: number | undefined;
 }
 
 /**
