@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { KeptCounts } from './kept-counts.js';
+import { HighWater, KeptCounts } from './kept-counts.js';
 
 /** A worker's registry after `logins` logins and one 0.2 s command, as it sends it to the primary. */
 async function workerMetrics(logins: number): Promise<object[]> {
@@ -25,4 +25,25 @@ test("gone workers' counters and histograms are summed series by series; their g
   assert.match(text, /^t_seconds_bucket\{le="1"\} 3$/m);
   assert.match(text, /^t_seconds_count 3$/m);
   assert.match(text, /^t_sessions 5$/m, 'the gauge of the running worker only');
+});
+
+test('HighWater serves no counter or histogram series lower than before (a sum one ulp lower after a worker exits); gauges as they are', () => {
+  const served = new HighWater();
+  const at = (counter: number, gauge: number): object[] => [
+    {
+      name: 'c_total',
+      help: 'h',
+      type: 'counter',
+      aggregator: 'sum',
+      values: [{ value: counter, labels: { k: 'v' } }],
+    },
+    { name: 'g', help: 'h', type: 'gauge', aggregator: 'sum', values: [{ value: gauge, labels: {} }] },
+  ];
+  const value = (ms: { values: { value: number }[] }[], i: number): number | undefined =>
+    ms[i]?.values[0]?.value;
+  assert.equal(value(served.raise(at(0.007052971005439759, 5)), 0), 0.007052971005439759);
+  const lower = served.raise(at(0.007052971005439758, 2));
+  assert.equal(value(lower, 0), 0.007052971005439759, 'the counter is not served lower');
+  assert.equal(value(lower, 1), 2, 'a gauge goes down');
+  assert.equal(value(served.raise(at(1, 2)), 0), 1, 'and goes up');
 });

@@ -61,3 +61,28 @@ function seriesKey(v: SeriesJson): string {
   const labels = Object.entries(v.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   return JSON.stringify([v.metricName ?? '', labels]);
 }
+
+/**
+ * The highest value each counter and histogram series of the cluster's /metrics has been served
+ * with, so that none is served lower: the sums of the workers' counts are floating-point sums in
+ * an order that changes when a worker exits (its counts move into KeptCounts), so a sum could come
+ * out one unit in the last place lower, which Prometheus would read as a counter reset.
+ */
+export class HighWater {
+  private readonly highest = new Map<string, number>();
+
+  /** `metrics` with every counter or histogram series at least as high as it was last served. */
+  raise(metrics: unknown): MetricJson[] {
+    if (!Array.isArray(metrics)) return [];
+    return (metrics as MetricJson[]).map((m) => {
+      if (m.type !== 'counter' && m.type !== 'histogram') return m;
+      const values = m.values.map((v) => {
+        const key = `${m.name}\u0000${seriesKey(v)}`;
+        const value = Math.max(v.value, this.highest.get(key) ?? -Infinity);
+        this.highest.set(key, value);
+        return value === v.value ? v : { ...v, value };
+      });
+      return { ...m, values };
+    });
+  }
+}

@@ -26,7 +26,7 @@ import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
 import { PassiveNames } from '../passive-names.js';
 import { peerAddress, ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
-import { countsOf, KeptCounts } from './kept-counts.js';
+import { countsOf, HighWater, KeptCounts } from './kept-counts.js';
 import { UserSessions } from './user-sessions.js';
 import { byAddress, leastBusy, WorkerSlot, type SlotHooks } from './worker-slot.js';
 
@@ -80,6 +80,8 @@ export class ClusterPrimary {
   private readonly draining = new Set<WorkerSlot>();
   /** The counters and histograms of the workers that are gone, for /metrics. */
   private readonly goneCounts = new KeptCounts();
+  /** What /metrics served last: no count is served lower (floating-point sums, kept-counts.ts). */
+  private readonly served = new HighWater();
   private readonly listeners: net.Server[] = [];
   private readonly counts: SessionCounts;
   private readonly unauthenticated: SessionCounts;
@@ -255,7 +257,8 @@ export class ClusterPrimary {
     const workers = running.flatMap((s, i) =>
       s.child !== asked[i] ? [] : [answers[i] ?? countsOf(s.lastMetrics)],
     );
-    return AggregatorRegistry.aggregate([own, this.goneCounts.metrics, ...workers]);
+    const summed = AggregatorRegistry.aggregate([own, this.goneCounts.metrics, ...workers]);
+    return AggregatorRegistry.aggregate([this.served.raise(await summed.getMetricsAsJSON())]);
   });
 
   /**
