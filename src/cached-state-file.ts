@@ -3,7 +3,7 @@
 // and checking a big file is not) and compared with the text last parsed: a file's identity
 // (inode, size, times) cannot tell versions apart, as ext4 hands a replaced file's inode to the
 // next one and coarse timestamps repeat within a clock tick.
-import { openStateFile } from './state-file.js';
+import { readStateFile } from './state-file.js';
 
 export class CachedStateFile<T> {
   #cached: { readonly text: string | undefined; readonly value: T } | undefined;
@@ -16,7 +16,7 @@ export class CachedStateFile<T> {
 
   /** The file's value, parsed again only if its text is not the one last read or written. */
   async read(): Promise<T> {
-    const text = await this.#text();
+    const text = await readStateFile(this.file);
     if (this.#cached !== undefined && this.#cached.text === text) return this.#cached.value;
     const value = this.parse(text);
     this.#cached = { text, value };
@@ -26,15 +26,5 @@ export class CachedStateFile<T> {
   /** `text`, whose value is `value`, was just written to the file: the next read need not parse it. */
   wrote(text: string, value: T): void {
     this.#cached = { text, value };
-  }
-
-  async #text(): Promise<string | undefined> {
-    const handle = await openStateFile(this.file);
-    if (handle === undefined) return undefined;
-    try {
-      return await handle.readFile('utf8');
-    } finally {
-      await handle.close();
-    }
   }
 }

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { FerryError } from './errors.js';
 
 /**
@@ -23,26 +23,12 @@ export async function readStateFile(file: string): Promise<string | undefined> {
   try {
     return await readNoFollow(file);
   } catch (err) {
-    return missing(file, err);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'ELOOP')
+      throw new FerryError('ERR_INVALID_OPTION', `${file}: a symbolic link, which Ferry does not follow.`);
+    throw err;
   }
-}
-
-/** A state file opened as readStateFile reads it (its identity can be asked before its text). */
-export async function openStateFile(file: string): Promise<FileHandle | undefined> {
-  try {
-    return await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
-  } catch (err) {
-    return missing(file, err);
-  }
-}
-
-/** Undefined for a file that does not exist; a link refused by name; other errors as they are. */
-function missing(file: string, err: unknown): undefined {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return undefined;
-  if (code === 'ELOOP')
-    throw new FerryError('ERR_INVALID_OPTION', `${file}: a symbolic link, which Ferry does not follow.`);
-  throw err;
 }
 
 /** JSON.parse, its error without the excerpt of the text that V8 quotes (it could be a secret). */
