@@ -130,6 +130,7 @@ export async function* ordered(
   if (order.by === 'none') return yield* batches;
   const { budget = new HeldEntries(Infinity), held: told, atMost = SORTED_AT_MOST } = o;
   const held: FileStat[] = [];
+  let opened = false;
   const it = batches[Symbol.asyncIterator]();
   try {
     for (let r = await it.next(); !r.done; r = await it.next()) {
@@ -145,7 +146,10 @@ export async function* ordered(
       // Nothing yet, once the directory has given its first batch: a caller that reads a first
       // batch before it commits (LIST's 150, STAT's 212) learns then that the directory can be
       // read, and a listing that fails later fails after that reply, as an unsorted one does.
-      if (held.length === r.value.length) yield [];
+      if (!opened) {
+        opened = true;
+        yield [];
+      }
     }
     held.sort(comparator(order.by, held));
     // Sent from the end, last first, so each batch sent is memory (and budget) given back.
