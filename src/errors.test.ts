@@ -36,3 +36,21 @@ describe('replyForError', () => {
     assert.deepEqual([stor.code, stor.lines], [552, ['Insufficient storage space.']], 'an upload: as before');
   });
 });
+
+test('each error class names itself, so a stack trace says which it is', async () => {
+  const { OptionError } = await import('./server/options.js');
+  const { PassiveLimitError, PassiveBusyError } = await import('./server/passive-ports.js');
+  const { Ipv6DataModeError } = await import('./client/errors.js');
+  const { CertificateError } = await import('./tls/certificates.js');
+  const errors = [
+    new OptionError('port', 'bad'),
+    new PassiveLimitError('too many', 'address'),
+    new PassiveBusyError({ range: '1-2', heldHere: 0, heldElsewhere: 0, denied: 0 }),
+    new Ipv6DataModeError('no mode'),
+    new CertificateError('certFile', 'bad'),
+  ];
+  for (const e of errors) {
+    assert.equal(e.name, e.constructor.name);
+    assert.match(String(e.stack), new RegExp(`^${e.constructor.name}: `));
+  }
+});

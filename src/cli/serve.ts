@@ -100,7 +100,10 @@ export function registerServe(program: Command, signals?: ServeSignals): void {
       '--session-reuse-scope <scope>',
       "connection (default) or user: a data connection may also resume the sessions of the same user's other connections from its address (rclone)",
     )
-    .option('--data-dir <dir>', 'where the generated certificate is kept (default ~/.ferry)')
+    .option(
+      '--data-dir <dir>',
+      'state: users.yaml, the generated certificate, bans, the control socket (default ~/.ferry)',
+    )
     .option('--log-level <level>', 'debug, info (default), warn, error, silent')
     .option(
       '--workers <n>',
@@ -338,7 +341,9 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   if (signals.onReload(reload)) logger.info({}, 'SIGHUP came during the start: reloading now');
   // Printed last: whoever waits for the banner may signal at once, and the handlers are in place.
   const lines = ['Ferry FTPS server', ...servingLines(setup.users)];
-  lines.push(`  users     ${setup.users.store.where} (${setup.users.stored} users; 'ferry users' edits it)`);
+  lines.push(
+    `  users     ${setup.users.store.where} (${setup.users.stored} ${setup.users.stored === 1 ? 'user' : 'users'}; 'ferry users' edits it)`,
+  );
   // One URL per listen address (the same port on each); a single wildcard one reads as localhost.
   const urls = (scheme: string, port: number): string =>
     hosts.map((h) => `${scheme}://${hosts.length > 1 ? bracketed(h) : hostFor(h)}:${port}`).join(', ');

@@ -260,6 +260,7 @@ export function dataConnectionError(message: string, cause?: unknown): FerryErro
 export class Ipv6DataModeError extends FerryError {
   constructor(message: string) {
     super('ERR_DATA_CONNECTION', message);
+    this.name = 'Ipv6DataModeError';
   }
 }
 

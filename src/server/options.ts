@@ -217,6 +217,7 @@ export class OptionError extends FerryError {
   readonly detail: string;
   constructor(key: string, detail: string, options?: { cause?: unknown }) {
     super('ERR_INVALID_OPTION', `options.${key}: ${detail}`, options);
+    this.name = 'OptionError';
     this.key = key;
     this.detail = detail;
   }

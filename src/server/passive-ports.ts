@@ -31,6 +31,7 @@ export class PassiveLimitError extends FerryError {
     readonly over: 'address' | 'user',
   ) {
     super('ERR_PASSIVE_LIMIT', message);
+    this.name = 'PassiveLimitError';
   }
 }
 
@@ -64,6 +65,7 @@ interface Unbound {
 export class PassiveBusyError extends FerryError {
   constructor(readonly busy: PortsBusy) {
     super('ERR_DATA_CONNECTION', 'No passive port is free.');
+    this.name = 'PassiveBusyError';
   }
 }
 

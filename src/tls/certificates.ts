@@ -67,6 +67,7 @@ export class CertificateError extends FerryError {
   readonly option: string;
   constructor(option: string, message: string, options?: { cause?: unknown }) {
     super('ERR_INVALID_OPTION', message, options);
+    this.name = 'CertificateError';
     this.option = option;
   }
 }
