@@ -11,3 +11,13 @@ export const RESUME_REFUSED_TEXT =
 export function isResumeRefused(code: number, text: string): boolean {
   return code === RESUME_REFUSED_CODE && text.startsWith('Resume refused');
 }
+
+/**
+ * SIZE of such a file, to the user whose upload was cut (server/withheld-size.ts): the previous
+ * version's size would tell a resuming client that its file is all there. 504, tried with the
+ * clients: 550 is "no such file" to curl (its download fails); on a 4xx lftp reconnects and ftplib
+ * raises error_temp; on 500/502 lftp takes SIZE for unsupported on the whole connection.
+ */
+export const SIZE_WITHHELD_CODE = Code.NotImplementedForParam;
+export const SIZE_WITHHELD_TEXT =
+  'Size not given: an upload of this file did not complete, and the file still holds its previous version: upload it whole.';

@@ -6,12 +6,14 @@ import { formatHashFeat, formatHashReply } from '../../protocol/hash.js';
 import { formatTimeVal } from '../../protocol/listing.js';
 import { formatOctalMode } from '../../protocol/mode.js';
 import { reply, type Reply } from '../../protocol/reply.js';
+import { SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT } from '../../protocol/resume-refused.js';
 import { capabilitiesOf } from '../capabilities.js';
 import { countedChunks, hashStream } from '../file-hash.js';
 import { StorageError, fileOf, type FileStat, type StorageContext, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
 import { parentOf } from '../../storage/virtual-path.js';
 import { guarded, refusal } from '../policy.js';
+import { sizeWithheld } from '../withheld-size.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** RFC 959 257 replies quote the path and double any quote inside it. */
@@ -202,6 +204,8 @@ export const fileCommands: AnyCommandSpec[] = [
       const p = await files.resolve(path);
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
+      if (await sizeWithheld(ctx.cutUploads, files.principal.username, p, st))
+        return reply(SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT);
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
       // TYPE A: the bytes a RETR would send, counted by reading the file as HASH does (ABOR stops it).
       return ctx.transfer.runLocal('SIZE', async (t) => {

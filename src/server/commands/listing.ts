@@ -15,6 +15,7 @@ import { FerryError } from '../../errors.js';
 import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { SourceWatch } from '../source-watch.js';
+import { sizeWithheld } from '../withheld-size.js';
 import { listingChunks } from './listing-chunks.js';
 import { AS_STORED, BY_NAME, listingOrder, ordered, type ListingOrder } from './listing-order.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
@@ -204,9 +205,12 @@ function listLines(now: Date, { itself, name }: Listed): (st: FileStat) => strin
   return itself && name !== undefined ? (st) => line({ ...st, name }) : line;
 }
 
-/** MLSx lines for one listing (MLST: of one entry, named by its path). */
-function mlsxLines(ctx: CommandContext): (st: FileStat, name?: string) => string {
-  const format = mlsxFormatter(ctx.session.mlstFacts);
+/** MLSx lines for one listing (MLST: of one entry, named by its path), of `facts`. */
+function mlsxLines(
+  ctx: CommandContext,
+  facts: ReadonlySet<string> = ctx.session.mlstFacts,
+): (st: FileStat, name?: string) => string {
+  const format = mlsxFormatter(facts);
   const perm = listingPermFact(ctx.session.login);
   return (st, name = st.name) =>
     format(name === st.name ? st : { ...st, name }, { perm: perm(st), unique: st.id });
@@ -290,6 +294,10 @@ async function opened<T>(it: AsyncGenerator<T>): Promise<AsyncGenerator<T>> {
   })();
 }
 
+function withoutSize(facts: ReadonlySet<string>): ReadonlySet<string> {
+  return new Set([...facts].filter((f) => f !== 'size'));
+}
+
 async function plainTarget(arg: string, ctx: CommandContext): Promise<{ path: VPath; stat: FileStat }> {
   const files = ctx.files();
   const path = await files.resolve(arg.length === 0 ? '.' : arg);
@@ -314,7 +322,12 @@ export const listingCommands: AnyCommandSpec[] = [
     help: 'MLST [<sp> path]',
     async handle({ path: arg }, ctx) {
       const { path, stat } = await plainTarget(arg, ctx);
-      return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsxLines(ctx)(stat, path)}`, 'End.');
+      // No size of a file a cut upload of this user's left, as SIZE gives none (withheld-size.ts).
+      const withheld =
+        stat.type !== 'dir' &&
+        (await sizeWithheld(ctx.cutUploads, ctx.files().principal.username, path, stat));
+      const facts = withheld ? withoutSize(ctx.session.mlstFacts) : ctx.session.mlstFacts;
+      return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsxLines(ctx, facts)(stat, path)}`, 'End.');
     },
   }),
   command({
