@@ -3,7 +3,8 @@
  * and, when the remote file is not smaller than the local one, sends nothing and exits 0: the old
  * file stayed, reported a success. So the user whose replacement was cut gets no size for that
  * version (SIZE 504, MLST without `size`), and curl uploads the file whole; its plain download of
- * the file still works (550 would be "no such file" to curl). Other users see the file as it is.
+ * the file still works (550 would be "no such file" to curl). lftp `put -c` and `get` likewise.
+ * Other users see the file as it is.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { UserTable } from '../../src/auth/users.js';
-import { curlDownload, curlUpload, expectSuccess, type FtpsTarget } from '../support/clients.js';
+import {
+  curlDownload,
+  curlUpload,
+  expectSuccess,
+  lftp,
+  lftpQuote,
+  type FtpsTarget,
+} from '../support/clients.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { loginAs, textOf, useFerry, withClients } from './harness.js';
 
@@ -71,6 +79,26 @@ describe('the size of a file a cut upload left, to its uploader', { timeout: 120
       assert.deepEqual(await readFile(path.join(home, name)), newVersion);
     });
   }
+
+  test('lftp get brings the old version; lftp put -c then uploads the new one whole', async () => {
+    const name = 'lftp.bin';
+    const [oldVersion, newVersion] = [randomBytes(300_000), randomBytes(300_000)];
+    const work = await mkdtemp(path.join(dir, 'lftp-'));
+    await writeFile(path.join(work, 'new.bin'), newVersion);
+    await withClients(async (track) => {
+      await cutReplacement(track, name, oldVersion);
+      const run = await lftp(
+        target('gui'),
+        [`get ${lftpQuote(name)} -o got.bin`, `put -c new.bin -o ${lftpQuote(name)}`],
+        {
+          cwd: work,
+        },
+      );
+      expectSuccess(run, 'lftp');
+    });
+    assert.deepEqual(await readFile(path.join(work, 'got.bin')), oldVersion);
+    assert.deepEqual(await readFile(path.join(home, name)), newVersion);
+  });
 
   test('the uploader downloads the old version with curl; SIZE and MLST give it no size; others see the size', async () => {
     const name = 'kept.bin';
