@@ -15,6 +15,7 @@ test('/readyz is 503 until started and again once stopping; /healthz follows the
       accepting: () => state.accepting,
       ready: () => state.ready,
       sessions: async () => ({ sessions: [], missingWorkers: [] }),
+      closeSession: async () => ({ ended: [], missingWorkers: [] }),
     },
   );
   const url = `http://127.0.0.1:${admin.address.port}`;
@@ -47,6 +48,7 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
       accepting: () => true,
       ready: () => true,
       sessions: async () => ({ sessions: [], missingWorkers: [2] }),
+      closeSession: async () => ({ ended: [], missingWorkers: [] }),
     },
   );
   const url = `http://127.0.0.1:${admin.address.port}`;
@@ -80,6 +82,7 @@ test('without a token, /sessions answers only on a loopback listener; elsewhere 
     accepting: () => true,
     ready: () => true,
     sessions: async () => ({ sessions: [], missingWorkers: [] }),
+    closeSession: async () => ({ ended: [], missingWorkers: [] }),
   };
   const local = await AdminServer.open({ host: '127.0.0.1', port: 0, logger }, source);
   try {
@@ -130,6 +133,7 @@ const quietSource = {
   accepting: () => true,
   ready: () => true,
   sessions: async () => ({ sessions: [], missingWorkers: [] }),
+  closeSession: async () => ({ ended: [], missingWorkers: [] }),
 };
 
 test('without a token, /metrics and /sessions answer only a Host naming this host (DNS rebinding); the health endpoints any', async () => {
@@ -344,6 +348,42 @@ test('pipelined requests: one answered and 8 waiting are all answered; one more 
       warnings.join('\n'),
       /admin connection refused.*"remote":"127\.0\.0\.1".*more than 8 requests waiting/,
     );
+  } finally {
+    await admin.close();
+  }
+});
+
+test('POST /sessions/ID/close: 200 with what ended, 404 for none, 503 when a worker that may hold it did not answer', async () => {
+  const asked: string[] = [];
+  const admin = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, token: 'a-long-enough-token', logger: silentLogger },
+    {
+      metrics: async () => ({ text: '', contentType: 'text/plain' }),
+      accepting: () => true,
+      ready: () => true,
+      sessions: async () => ({ sessions: [], missingWorkers: [] }),
+      closeSession: async (id, by) => {
+        asked.push(`${id} ${by}`);
+        if (id === 'live') return { ended: [{ id }], missingWorkers: [] };
+        return { ended: [], missingWorkers: id === 'elsewhere' ? [2] : [] };
+      },
+    },
+  );
+  const post = (id: string): Promise<Response> =>
+    fetch(`http://127.0.0.1:${admin.address.port}/sessions/${id}/close`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer a-long-enough-token' },
+    });
+  try {
+    const ok = await post('live');
+    assert.deepEqual([ok.status, await ok.json()], [200, { ended: [{ id: 'live' }], missingWorkers: [] }]);
+    assert.equal((await post('gone')).status, 404);
+    assert.equal((await post('elsewhere')).status, 503);
+    assert.deepEqual(asked, [
+      'live admin HTTP from 127.0.0.1',
+      'gone admin HTTP from 127.0.0.1',
+      'elsewhere admin HTTP from 127.0.0.1',
+    ]);
   } finally {
     await admin.close();
   }

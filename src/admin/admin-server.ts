@@ -24,7 +24,18 @@ export interface AdminSource {
   ready(): boolean;
   /** Every control connection now, served as JSON (/sessions; its shape: server/session-report.ts). */
   sessions(): Promise<object>;
+  /** Ends session `id` (POST /sessions/ID/close), `by` asking: what ended, and the workers not asked. */
+  closeSession(id: string, by: string): Promise<ClosedSessions>;
 }
+
+/** What closeSession ended (none: no such session) and the workers that did not answer. */
+export interface ClosedSessions {
+  readonly ended: readonly object[];
+  readonly missingWorkers: readonly number[];
+}
+
+/** POST /sessions/ID/close: the id as GET /sessions lists it (a UUID). */
+const CLOSE_PATH = /^\/sessions\/([0-9A-Za-z-]{1,64})\/close$/;
 
 export interface AdminOptions {
   host: string;
@@ -143,11 +154,13 @@ async function handle(
   { expected, sessionsOpen, hostChecked }: Guard,
   logger: Logger,
 ): Promise<void> {
-  const path = (req.url ?? '/').split('?')[0];
+  const path = (req.url ?? '/').split('?')[0] ?? '/';
   const send = (status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
+  const close = CLOSE_PATH.exec(path);
+  if (close) return closeSession(req, close[1] ?? '', send, source, expected, logger);
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return send(405, 'Method not allowed.\n', { allow: 'GET, HEAD' });
   const guarded = path === '/metrics' || path === '/sessions';
@@ -194,6 +207,41 @@ async function handle(
     default:
       return send(404, 'Not found: try /metrics, /sessions, /healthz or /readyz.\n');
   }
+}
+
+type Send = (status: number, body: string, headers?: http.OutgoingHttpHeaders) => void;
+
+/**
+ * POST /sessions/ID/close: a state change, so only with admin.token set and given (never on the
+ * token-less loopback exception that reading /sessions has: any local user, or a page, could post).
+ */
+async function closeSession(
+  req: http.IncomingMessage,
+  id: string,
+  send: Send,
+  source: AdminSource,
+  expected: Buffer | undefined,
+  logger: Logger,
+): Promise<void> {
+  if (req.method !== 'POST')
+    return send(405, 'Method not allowed: POST to close a session.\n', { allow: 'POST' });
+  if (!expected) return send(403, 'Refused: closing a session needs admin.token set.\n');
+  if (!authorized(req.headers.authorization, expected)) {
+    return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+  }
+  req.resume(); // a body, if any, means nothing
+  let closed: ClosedSessions;
+  try {
+    closed = await source.closeSession(id, `admin HTTP from ${req.socket.remoteAddress ?? '?'}`);
+  } catch (err) {
+    logger.error({ err: (err as Error).message }, 'closing a session failed');
+    return send(500, 'Session not closed: the server failed.\n');
+  }
+  const json = { 'content-type': 'application/json; charset=utf-8' };
+  if (closed.ended.length > 0) return send(200, JSON.stringify(closed) + '\n', json);
+  // Not found, unless a worker that did not answer may hold it.
+  if (closed.missingWorkers.length > 0) return send(503, JSON.stringify(closed) + '\n', json);
+  return send(404, `No session ${id} (it may have ended).\n`);
 }
 
 /**

@@ -32,12 +32,13 @@ else if (first === 'serve') {
   (await import('./serve.js')).registerServe(program, signals);
 } else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
 else {
-  const [serve, users, hash, bans, who, db, probe, clientCommands] = await Promise.all([
+  const [serve, users, hash, bans, who, kick, db, probe, clientCommands] = await Promise.all([
     import('./serve.js'),
     import('./users.js'),
     import('./hash-password.js'),
     import('./bans.js'),
     import('./who.js'),
+    import('./kick.js'),
     import('./db.js'),
     import('./probe-bundle.js'),
     client(),
@@ -47,6 +48,7 @@ else {
   hash.hashPasswordCommand(program);
   bans.registerBans(program);
   who.registerWho(program);
+  kick.registerKick(program);
   db.registerDb(program);
   clientCommands.registerClientCommands(program);
   probe.registerProbe(program);
@@ -54,7 +56,14 @@ else {
 
 // The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
 // quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).
-if (first === 'users' || first === 'bans' || first === 'who' || first === 'db' || first === 'hash-password')
+if (
+  first === 'users' ||
+  first === 'bans' ||
+  first === 'who' ||
+  first === 'kick' ||
+  first === 'db' ||
+  first === 'hash-password'
+)
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;

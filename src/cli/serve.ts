@@ -261,6 +261,10 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
             ferry instanceof ClusterPrimary
               ? ferry.clusterSessions()
               : { sessions: ferry.sessions(), missingWorkers: [] },
+          closeSession: async (id, by) =>
+            ferry instanceof ClusterPrimary
+              ? ferry.kick({ ids: [id] }, by)
+              : { ended: ferry.kick({ ids: [id] }, by), missingWorkers: [] },
           // Workers all restarting: connections are turned away, take the node out of the pool.
           ready: () => state === 'ready' && (!(ferry instanceof ClusterPrimary) || ferry.serving),
         },

@@ -4,23 +4,51 @@ import { FerryError } from '../errors.js';
 import type { Ban } from './defender.js';
 
 /**
- * `ferry bans` talks to the running server over a Unix socket in its data dir (mode 0600, so only
- * the server's user can): one JSON request line, one JSON answer line.
+ * `ferry bans` and `ferry kick` talk to the running server over a Unix socket in its data dir
+ * (mode 0600, so only the server's user can): one JSON request line, one JSON answer line.
  */
-export type ControlRequest = { readonly op: 'list' } | { readonly op: 'rm'; readonly address: string };
+export type ControlRequest =
+  | { readonly op: 'list' }
+  | { readonly op: 'rm'; readonly address: string }
+  | { readonly op: 'kick'; readonly match: SessionMatch };
 export type ControlAnswer =
   | { readonly ok: true; readonly bans: readonly Ban[] }
   | { readonly ok: true; readonly removed: boolean }
+  | KickAnswer
   | { readonly ok: false; readonly error: string };
+
+/** The sessions to end: any whose id is listed, or of that user, or from that address. */
+export interface SessionMatch {
+  readonly ids: readonly string[];
+  readonly user?: string;
+  readonly address?: string;
+}
+
+/** What `kick` ended (as GET /sessions names a session) and the workers that did not answer. */
+export interface KickAnswer {
+  readonly ok: true;
+  readonly ended: readonly EndedSession[];
+  readonly missingWorkers: readonly number[];
+}
+
+export interface EndedSession {
+  readonly id: string;
+  readonly user: string | null;
+  readonly address: string;
+  readonly port: number | null;
+  readonly worker: number | null;
+}
+
+/** Who asked, as a kick's log line says: a Unix socket names no caller (its mode is the check). */
+export const KICKED_OVER_SOCKET = 'ferry kick (control socket)';
+
+type Handler = (r: ControlRequest) => ControlAnswer | Promise<ControlAnswer>;
 
 const MAX_REQUEST_BYTES = 4096;
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** Listens on `file`; a stale socket left by a killed server is replaced, a live one is an error. */
-export async function openControlSocket(
-  file: string,
-  handle: (r: ControlRequest) => ControlAnswer,
-): Promise<net.Server> {
+export async function openControlSocket(file: string, handle: Handler): Promise<net.Server> {
   const server = net.createServer((socket) => serve(socket, handle));
   try {
     await listen(server, file);
@@ -55,7 +83,7 @@ export function controlRequest(file: string, request: ControlRequest): Promise<C
   });
 }
 
-function serve(socket: net.Socket, handle: (r: ControlRequest) => ControlAnswer): void {
+function serve(socket: net.Socket, handle: Handler): void {
   let text = '';
   socket.on('error', () => {});
   socket.setTimeout(REQUEST_TIMEOUT_MS, () => socket.destroy());
@@ -64,12 +92,15 @@ function serve(socket: net.Socket, handle: (r: ControlRequest) => ControlAnswer)
     const nl = text.indexOf('\n');
     if (nl < 0 && text.length <= MAX_REQUEST_BYTES) return;
     socket.removeAllListeners('data');
-    socket.end(JSON.stringify(answer(text.slice(0, Math.max(nl, 0)), handle)) + '\n');
+    void answer(text.slice(0, Math.max(nl, 0)), handle).then(
+      (a) => socket.end(JSON.stringify(a) + '\n'),
+      (err: Error) => socket.end(JSON.stringify({ ok: false, error: err.message }) + '\n'),
+    );
   });
 }
 
-function answer(line: string, handle: (r: ControlRequest) => ControlAnswer): ControlAnswer {
-  let r: Partial<{ op: unknown; address: unknown }>;
+async function answer(line: string, handle: Handler): Promise<ControlAnswer> {
+  let r: Partial<{ op: unknown; address: unknown; match: unknown }>;
   try {
     r = JSON.parse(line) as typeof r;
   } catch {
@@ -77,7 +108,19 @@ function answer(line: string, handle: (r: ControlRequest) => ControlAnswer): Con
   }
   if (r?.op === 'list') return handle({ op: 'list' });
   if (r?.op === 'rm' && typeof r.address === 'string') return handle({ op: 'rm', address: r.address });
+  const match = r?.op === 'kick' ? matchOf(r.match) : undefined;
+  if (match) return handle({ op: 'kick', match });
   return { ok: false, error: 'unknown request' };
+}
+
+/** A kick's match as sent: ids (strings), an optional user and address; anything else is refused. */
+function matchOf(m: unknown): SessionMatch | undefined {
+  if (typeof m !== 'object' || m === null) return undefined;
+  const { ids, user, address } = m as Partial<Record<'ids' | 'user' | 'address', unknown>>;
+  if (!Array.isArray(ids) || !ids.every((id): id is string => typeof id === 'string')) return undefined;
+  if (user !== undefined && typeof user !== 'string') return undefined;
+  if (address !== undefined && typeof address !== 'string') return undefined;
+  return { ids, ...(user === undefined ? {} : { user }), ...(address === undefined ? {} : { address }) };
 }
 
 function listen(server: net.Server, file: string): Promise<void> {

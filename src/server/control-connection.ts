@@ -415,24 +415,38 @@ export class ControlConnection {
     }
   }
 
-  private revoke(): Promise<void> {
-    // A server shutting down lets transfers finish: not one of an account removed meanwhile.
-    if ((this.quitting && !this.finishing) || this.revoking || this.channel.isClosed)
-      return Promise.resolve();
-    this.revoking = this.revoked();
-    return this.revoking;
+  /**
+   * The administrator ends the session (`ferry kick`, POST /sessions/ID/close; `by` says who asked):
+   * as an account's removal does, with its own 421. False when it was ending already.
+   */
+  kick(by: string): boolean {
+    return this.revoke(by);
   }
 
-  /** The user's account was removed or disabled: 421, the transfer (if any) aborted, closed. */
-  private async revoked(): Promise<void> {
+  private revoke(by?: string): boolean {
+    // A server shutting down lets transfers finish: not one of an account removed meanwhile.
+    if ((this.quitting && !this.finishing) || this.revoking || this.channel.isClosed) return false;
+    this.revoking = this.revoked(by);
+    return true;
+  }
+
+  /**
+   * The user's account was removed or disabled, or the administrator (`by`) ended the session: 421,
+   * the transfer (if any) aborted first (its 426; an upload is not committed), closed.
+   */
+  private async revoked(by: string | undefined): Promise<void> {
     this.quitting = true;
-    this.logger.warn({ user: this.account?.username }, 'session ended: account removed or disabled');
+    const user = this.account?.username;
+    if (by === undefined) this.logger.warn({ user }, 'session ended: account removed or disabled');
+    else this.logger.info({ user, by }, 'session closed by the administrator');
     const t = this.transfers.active;
     if (t) {
       t.abort();
       await t.done;
     }
-    await this.closeTold(reply(Code.ServiceNotAvailable, 'Account no longer available, closing.'));
+    const said =
+      by === undefined ? 'Account no longer available, closing.' : 'Session closed by the administrator.';
+    await this.closeTold(reply(Code.ServiceNotAvailable, said));
   }
 
   /** Logging in over TLS: a sibling's data connection may wait for this login (Logins.later). */

@@ -1,6 +1,12 @@
 import type * as net from 'node:net';
 import { BanFile } from '../defender/ban-file.js';
-import { openControlSocket, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
+import {
+  openControlSocket,
+  type ControlAnswer,
+  type ControlRequest,
+  type KickAnswer,
+  type SessionMatch,
+} from '../defender/control-socket.js';
 import {
   Defender,
   type Ban,
@@ -62,8 +68,26 @@ export class DefenderService implements DefenderPort {
     if (d.stateFile && !this.shared) this.file = new BanFile(d.stateFile);
   }
 
-  /** Loads the saved bans and opens the control socket (a server that listens; not a worker). */
+  /**
+   * Loads the saved bans and opens the control socket (a server that listens; not a worker). The
+   * socket opens with the defender off too: `ferry kick` needs it (`ferry bans` is told it is off).
+   */
   async start(): Promise<void> {
+    await this.startDefender();
+    const socket = this.options.defender.controlSocket;
+    if (!socket) return;
+    try {
+      this.control = await openControlSocket(socket, (r) => this.answer(r));
+    } catch (err) {
+      // Serving matters more than `ferry bans`: say why it will not reach this server, and go on.
+      this.logger.error(
+        { socket, err: (err as Error).message },
+        'no control socket: ferry bans and ferry kick cannot reach this server',
+      );
+    }
+  }
+
+  private async startDefender(): Promise<void> {
     if (!this.defender) return;
     this.started = true;
     if (this.file) {
@@ -84,17 +108,6 @@ export class DefenderService implements DefenderPort {
         // Followed from the database once it answers (its recovery reloads them all).
         this.logger.error({ err: (err as Error).message }, 'cannot load the shared bans now');
       }
-    }
-    const socket = this.options.defender.controlSocket;
-    if (!socket) return;
-    try {
-      this.control = await openControlSocket(socket, (r) => this.answer(r));
-    } catch (err) {
-      // Serving matters more than `ferry bans`: say why it will not reach this server, and go on.
-      this.logger.error(
-        { socket, err: (err as Error).message },
-        'no control socket: ferry bans cannot reach this server',
-      );
     }
   }
 
@@ -138,6 +151,9 @@ export class DefenderService implements DefenderPort {
 
   /** Called with each ban (a cluster primary tells its workers). */
   onBan: ((address: string, until: number) => void) | undefined;
+
+  /** Ends the sessions a control socket's `kick` names (the server's, or every worker's). */
+  onKick: ((match: SessionMatch) => Promise<KickAnswer>) | undefined;
 
   async close(): Promise<void> {
     this.unfollow?.();
@@ -201,7 +217,9 @@ export class DefenderService implements DefenderPort {
     }
   }
 
-  private answer(r: ControlRequest): ControlAnswer {
+  private async answer(r: ControlRequest): Promise<ControlAnswer> {
+    if (r.op === 'kick')
+      return this.onKick ? this.onKick(r.match) : { ok: false, error: 'kick is not served here' };
     const defender = this.defender;
     if (!defender) return { ok: false, error: 'the defender is disabled' };
     if (r.op === 'list') return { ok: true, bans: defender.list() };

@@ -41,6 +41,8 @@ import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
 import { certificateSettings, reloadPlan } from './reconfigure.js';
 import type { SessionReport } from './session-report.js';
+import { sessionMatches } from './session-match.js';
+import { KICKED_OVER_SOCKET, type SessionMatch } from '../defender/control-socket.js';
 
 const checkLimits = (o: ResolvedOptions) => ({
   overall: o.limits.maxPasswordChecks,
@@ -117,6 +119,8 @@ export class FerryServer {
     this.certificates = new CertificateStore(...certificateSettings(o));
     const warnings = new WarningLimiter(o.logger);
     this.defense = new DefenderService(o, o.logger, warnings);
+    this.defense.onKick = (match) =>
+      Promise.resolve({ ok: true, ended: this.kick(match, KICKED_OVER_SOCKET), missingWorkers: [] });
     this.edge = new ProxyEdge(o.proxyProtocol);
     this.checks = new PasswordCheckQueue(checkLimits(o));
     this.passiveNames = new PassiveNames(o.logger);
@@ -318,6 +322,18 @@ export class FerryServer {
   sessions(): SessionReport[] {
     const now = Date.now();
     return [...this.connections].map((c) => c.report(now));
+  }
+
+  /**
+   * Ends the sessions `match` names (`ferry kick`, POST /sessions/ID/close; `by` is logged): each is
+   * told 421 after its transfer's 426. Returns them as they were; one already ending is not counted.
+   */
+  kick(match: SessionMatch, by: string): SessionReport[] {
+    const now = Date.now();
+    return [...this.connections].flatMap((c) => {
+      const report = c.report(now);
+      return sessionMatches(report, match) && c.kick(by) ? [report] : [];
+    });
   }
 
   /**

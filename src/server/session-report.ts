@@ -44,3 +44,9 @@ export interface SessionsReport {
   /** Workers that did not answer in time (or were restarting): their sessions are not listed. */
   readonly missingWorkers: readonly number[];
 }
+
+/** The sessions an administrator's kick ended, as they were, and the workers that did not answer. */
+export interface KickedSessions {
+  readonly ended: readonly SessionReport[];
+  readonly missingWorkers: readonly number[];
+}

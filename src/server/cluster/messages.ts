@@ -1,3 +1,4 @@
+import type { SessionMatch } from '../../defender/control-socket.js';
 import type { DefenderEvent } from '../../defender/defender.js';
 import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { ClientOrigin } from '../proxy-edge.js';
@@ -33,6 +34,13 @@ export type ToWorker =
   | { readonly type: 'ferry:metrics-request'; readonly id: number }
   /** List your sessions (answered by ferry:who with the same id). */
   | { readonly type: 'ferry:who-request'; readonly id: number }
+  /** End the sessions `match` names, `by` asking (answered by ferry:who listing those ended). */
+  | {
+      readonly type: 'ferry:kick-request';
+      readonly id: number;
+      readonly match: SessionMatch;
+      readonly by: string;
+    }
   | { readonly type: 'ferry:user-session-answer'; readonly id: number; readonly ok: boolean }
   /** Whether the connection that logged out counts as not logged in again (else it must end). */
   | { readonly type: 'ferry:logout-answer'; readonly id: number; readonly ok: boolean }
@@ -116,6 +124,7 @@ const toWorkerTypes = new Set<string>([
   'ferry:reload',
   'ferry:metrics-request',
   'ferry:who-request',
+  'ferry:kick-request',
   'ferry:user-session-answer',
   'ferry:logout-answer',
   'ferry:ban',

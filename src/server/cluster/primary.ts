@@ -19,8 +19,9 @@ import { resolveOptions, type ResolvedOptions, type ServerOptions } from '../opt
 import { stoppedDuringListen, type ListeningAddresses } from '../server.js';
 import { WarningLimiter } from '../warning-limiter.js';
 import type { FromWorker, ToWorker } from './messages.js';
-import { requestMetrics, requestReload, requestSessions } from './reload.js';
-import type { SessionsReport } from '../session-report.js';
+import { requestKick, requestMetrics, requestReload, requestSessions } from './reload.js';
+import type { KickedSessions, SessionsReport } from '../session-report.js';
+import { KICKED_OVER_SOCKET, type SessionMatch } from '../../defender/control-socket.js';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
 import { certificateSettings, reloadPlan } from '../reconfigure.js';
@@ -125,6 +126,7 @@ export class ClusterPrimary {
     this.defense.onBan = (address, until) => {
       for (const s of this.allSlots()) if (s.ready) s.send({ type: 'ferry:ban', address, until });
     };
+    this.defense.onKick = async (match) => ({ ok: true, ...(await this.kick(match, KICKED_OVER_SOCKET)) });
     const hooks: SlotHooks = {
       fork: cluster.fork,
       init: cluster.init,
@@ -282,6 +284,23 @@ export class ClusterPrimary {
       missingWorkers: [...new Set(missing)],
     };
   });
+
+  /**
+   * Ends the sessions `match` names in every worker (`ferry kick`, POST /sessions/ID/close; `by` is
+   * logged): those ended, tagged with their worker, and the workers that did not answer.
+   */
+  async kick(match: SessionMatch, by: string): Promise<KickedSessions> {
+    const answers = await Promise.all(
+      this.allSlots().map(async (s) => ({
+        worker: s.index,
+        sessions: s.child && s.ready ? await requestKick(s, match, by) : undefined,
+      })),
+    );
+    return {
+      ended: answers.flatMap((a) => (a.sessions ?? []).map((s) => ({ ...s, worker: a.worker }))),
+      missingWorkers: [...new Set(answers.filter((a) => a.sessions === undefined).map((a) => a.worker))],
+    };
+  }
 
   /**
    * A new configuration (SIGHUP): the limits the primary counts and the defender's allow list apply

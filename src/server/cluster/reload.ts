@@ -1,3 +1,4 @@
+import type { SessionMatch } from '../../defender/control-socket.js';
 import type { CertificateMaterial } from '../../tls/certificates.js';
 import type { SessionReport } from '../session-report.js';
 import type { FromWorker } from './messages.js';
@@ -30,6 +31,16 @@ export async function requestReload(
 export async function requestMetrics(slot: WorkerSlot): Promise<object[] | undefined> {
   const a = await slot.ask((id) => ({ type: 'ferry:metrics-request', id }), METRICS_TIMEOUT_MS);
   return typeof a !== 'string' && a.type === 'ferry:metrics' ? (a.metrics as object[]) : undefined;
+}
+
+/** The sessions one worker ended (`match`, `by` asking), or none when it does not answer in time. */
+export async function requestKick(
+  slot: WorkerSlot,
+  match: SessionMatch,
+  by: string,
+): Promise<readonly SessionReport[] | undefined> {
+  const a = await slot.ask((id) => ({ type: 'ferry:kick-request', id, match, by }), WHO_TIMEOUT_MS);
+  return typeof a !== 'string' && a.type === 'ferry:who' ? a.sessions : undefined;
 }
 
 /** One worker's sessions, or none when it does not answer in time. */

@@ -166,6 +166,8 @@ export async function serveAsWorker(
       }
       case 'ferry:who-request':
         return reply({ type: 'ferry:who', id: m.id, sessions: server.sessions() });
+      case 'ferry:kick-request':
+        return reply({ type: 'ferry:who', id: m.id, sessions: server.kick(m.match, m.by) });
       case 'ferry:reload': {
         const id = m.id;
         // Stopped on its own and every session ended, it is about to exit: nothing to apply to.
