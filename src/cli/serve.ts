@@ -10,6 +10,7 @@ import {
   databaseUrlOf,
   dataDirOf,
   loadConfig,
+  type FileConfig,
   usageFileOf,
   usersFileOf,
 } from './config.js';
@@ -42,6 +43,7 @@ import { configOption } from './config-option.js';
 import { makeDirectory } from '../auth/file-owner.js';
 import { FerryError } from '../errors.js';
 import { ServeSignals } from './serve-signals.js';
+import { StartLeftovers } from './start-leftovers.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -145,13 +147,44 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
     () => true,
     () => false,
   );
-  // Made here whatever else the start makes in it: with certificates given and the accounts in
-  // PostgreSQL nothing else would, and the control socket could not be created.
-  if (!dataDirExisted) {
-    await makeDirectory(dataDir).catch((err: unknown) => {
-      throw new FerryError('ERR_USAGE', `dataDir ${dataDir} cannot be created: ${(err as Error).message}`);
+  // A worker's primary made the data directory and settles a start that fails.
+  const leftovers = worker
+    ? undefined
+    : new StartLeftovers({ dir: dataDir, existed: dataDirExisted }, runAs, stateFiles(dataDir));
+  try {
+    return await start({
+      flags,
+      signals,
+      worker,
+      fromPrimary,
+      config,
+      workers,
+      runAs,
+      dataDir,
+      dataDirExisted,
+      leftovers,
     });
+  } catch (err) {
+    await leftovers?.settle();
+    throw err;
   }
+}
+
+interface Start {
+  readonly flags: ServeFlags;
+  readonly signals: ServeSignals;
+  readonly worker: number | undefined;
+  readonly fromPrimary: Awaited<ReturnType<typeof receiveSettings>> | undefined;
+  readonly config: FileConfig;
+  readonly workers: number;
+  readonly runAs: SystemUser | undefined;
+  readonly dataDir: string;
+  readonly dataDirExisted: boolean;
+  readonly leftovers: StartLeftovers | undefined;
+}
+
+async function start(s: Start): Promise<void> {
+  const { flags, signals, worker, fromPrimary, config, workers, runAs, dataDir, leftovers } = s;
   const adminListen = flags.adminListen ?? config.admin?.listen;
   const admin = adminListen
     ? parseHostPort(adminListen, flags.adminListen ? '--admin-listen' : `${flags.config}: admin.listen`)
@@ -169,6 +202,7 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   if (admin) collectDefaultMetrics({ register: registry });
   const xferlogPath = flags.xferlog ?? config.xferlog;
   const xferlog = xferlogPath ? new XferlogFile(path.resolve(xferlogPath), logger) : undefined;
+  if (xferlog) leftovers?.keepLog((uid, gid) => xferlog.giveTo(uid, gid));
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
@@ -178,10 +212,18 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   const setUp = worker ? { done: await setting } : await signals.unlessStopped(setting);
   if (!('done' in setUp)) {
     logger.info({ signal: setUp.stopped }, 'stopped while starting');
+    await leftovers?.settle();
     await endServerLog(root);
     return process.exit(0);
   }
   const setup = setUp.done;
+  // Made once the options are checked, whatever else the start makes in it: with certificates given
+  // and the accounts in PostgreSQL nothing else would, and the control socket could not be created.
+  if (!s.dataDirExisted) {
+    await makeDirectory(dataDir).catch((err: unknown) => {
+      throw new FerryError('ERR_USAGE', `dataDir ${dataDir} cannot be created: ${(err as Error).message}`);
+    });
+  }
   setup.follow();
   const hosts = setup.hosts;
   const options: ServerOptions = { ...setup.options, ...extra };
@@ -290,6 +332,7 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
       await running.setup.users.store.close();
       await running.setup.shared?.close();
       await running.setup.close();
+      await leftovers?.settle(); // stopped before it served
       await endServerLog(root);
       return process.exit(0);
     });
@@ -301,8 +344,9 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
     await adminServer?.close();
     throw setup.explain(err); // a passive host name that does not resolve: named as the user wrote it
   });
-  if (runAs && !shutdown) await becomeRunAsUser(runAs, { dir: dataDir, existed: dataDirExisted }, xferlog);
+  if (runAs && !shutdown) await becomeRunAsUser(runAs, { dir: dataDir, existed: s.dataDirExisted }, xferlog);
   if (shutdown) return shutdown;
+  leftovers?.served();
   state = 'ready';
   const certWarnings = await tlsWarnings(options.tls ?? {});
   for (const w of certWarnings) logger.warn(w);
