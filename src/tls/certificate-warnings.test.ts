@@ -181,6 +181,34 @@ test('tlsCiphers that leave TLS 1.2 nothing: only TLS 1.3 suites, or none for th
   assert.deepEqual(await tlsWarnings({ ciphers: 'HIGH:!aNULL' }), []);
 });
 
+test('tlsCiphers with nothing for one of two certificates (RSA and ECDSA): a warning naming that one', async () => {
+  const ec = await files('pair-ec', [await made('ec.example')]);
+  const pair = await generateSelfSigned('localhost', 'rsa');
+  const rsa = { certFile: path.join(dir, 'pair-rsa.crt'), keyFile: path.join(dir, 'pair-rsa.key') };
+  await writeFile(rsa.certFile, pair.cert);
+  await writeFile(rsa.keyFile, pair.key, { mode: 0o600 });
+  const both = [rsa, ec];
+  // The README's example before it was fixed: an ECDSA-only TLS 1.2 client is refused (alert 40).
+  const onlyRsa = await tlsWarnings({
+    certificates: both,
+    ciphers: 'ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384',
+  });
+  assert.equal(onlyRsa.length, 1, onlyRsa.join('\n'));
+  assert.match(
+    onlyRsa[0] ?? '',
+    /no TLS 1\.2 suite usable with the ECDSA certificate: TLS 1\.2 clients that take only ECDSA are refused/,
+  );
+  const onlyEc = await tlsWarnings({ certificates: both, ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' });
+  assert.equal(onlyEc.length, 1, onlyEc.join('\n'));
+  assert.match(
+    onlyEc[0] ?? '',
+    /no TLS 1\.2 suite usable with the RSA certificate: .* add an ECDHE-RSA suite/,
+  );
+  // The README's example now.
+  const fixed = 'ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:TLS_AES_256_GCM_SHA384';
+  assert.deepEqual(await tlsWarnings({ certificates: both, ciphers: fixed }), []);
+});
+
 test('TLS 1.0/1.1 allowed: a warning that TLS 1.2 is weakened for every client', async () => {
   for (const [minVersion, from] of [
     ['TLSv1', '1.0'],

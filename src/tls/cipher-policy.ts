@@ -82,7 +82,8 @@ const OTHER_AUTH: Readonly<Record<'rsa' | 'ec', string>> = {
 /**
  * What is wrong with an operator's cipher list for TLS 1.2 (checked names only, once): it names
  * only TLS 1.3 suites (which turns TLS 1.2 off), or none of its TLS 1.2 suites can be used with the
- * certificates' keys (`keyTypes` as node:crypto names them). Either way TLS 1.2 clients are refused.
+ * certificates' keys (`keyTypes` as node:crypto names them), or none with one of them: one line
+ * for each such key type. Either way TLS 1.2 clients (or those of that key type) are refused.
  */
 export function cipherWarnings(
   ciphers: string | undefined,
@@ -95,17 +96,23 @@ export function cipherWarnings(
     return [`tlsCiphers names only TLS 1.3 suites: TLS 1.2 is off, clients without TLS 1.3 are refused`];
   const auths = new Set(keyTypes.map((t) => (t === 'ec' || t === 'ed25519' || t === 'ed448' ? 'ec' : 'rsa')));
   // OpenSSL fails a list left with no suite: the operator's, less those for other keys' types.
-  const usable = [...auths].some((a) => {
+  const unusable = [...auths].filter((a) => {
     try {
       tls.createSecureContext({ ciphers: `${OTHER_AUTH[a]}:${older.join(':')}` });
-      return true;
-    } catch {
       return false;
+    } catch {
+      return true;
     }
   });
-  if (usable) return [];
-  const keys = [...auths].map((a) => (a === 'ec' ? 'ECDSA' : 'RSA')).join(' and ');
-  return [
-    `tlsCiphers has no TLS 1.2 suite usable with the ${keys} certificate: TLS 1.2 clients are refused (no shared cipher)`,
-  ];
+  const name = (a: 'rsa' | 'ec'): string => (a === 'ec' ? 'ECDSA' : 'RSA');
+  if (unusable.length === 0) return [];
+  if (unusable.length === auths.size)
+    return [
+      `tlsCiphers has no TLS 1.2 suite usable with the ${unusable.map(name).join(' and ')} certificate: TLS 1.2 clients are refused (no shared cipher)`,
+    ];
+  // Each certificate a client may need alone (an ECDSA-only client beside an RSA certificate).
+  return unusable.map(
+    (a) =>
+      `tlsCiphers has no TLS 1.2 suite usable with the ${name(a)} certificate: TLS 1.2 clients that take only ${name(a)} are refused (no shared cipher); add an ECDHE-${name(a)} suite`,
+  );
 }
