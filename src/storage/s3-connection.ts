@@ -2,11 +2,12 @@
 // loaded on first use (dynamic import), so a server without S3 homes never pays its start-up time
 // and memory.
 import https from 'node:https';
-import type { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { FerryError } from '../errors.js';
 import { LargeReadAgent } from './s3-agent.js';
 import { UploadLocks } from './upload-locks.js';
 import { mapS3Error } from './s3-errors.js';
+import { withoutNodeVersionWarning } from './sdk-node-warning.js';
 
 export const MIN_PART_SIZE = 5 * 1024 * 1024; // S3's minimum for every part but the last
 export const MAX_PART_SIZE = 5 * 1024 * 1024 * 1024;
@@ -159,7 +160,7 @@ export class S3Connection {
     if (this.#closed) throw new FerryError('ERR_CLOSED', 'S3 connection closed.');
     this.#loading ??= import('@aws-sdk/client-s3').then((sdk) => {
       const s = this.settings;
-      const client = new sdk.S3Client({
+      const config: S3ClientConfig = {
         region: s.region,
         forcePathStyle: s.forcePathStyle,
         maxAttempts: s.maxAttempts,
@@ -174,8 +175,8 @@ export class S3Connection {
         // Errors reach the caller; without a logger the SDK writes to the console when a streamed
         // request fails (an upload's last streamed part is cut short on purpose).
         logger: SILENT,
-      });
-      return { sdk, client };
+      };
+      return { sdk, client: withoutNodeVersionWarning(() => new sdk.S3Client(config)) };
     });
     return this.#loading;
   }
