@@ -235,7 +235,7 @@ export class Transfers {
     const stalled = sock.idle?.storageStalled;
     const stop = (): void => t.abort();
     stalled?.addEventListener('abort', stop, { once: true });
-    const cut = dataCut(sock.stream, direction);
+    const cut = dataCut(sock.stream, direction, stalled);
     let abandoned = false;
     try {
       // Storage stuck after the 150 (a frozen mount) must not hold the session once the data
@@ -243,7 +243,7 @@ export class Transfers {
       // upload's source is destroyed: it cannot be committed).
       const early = abandonedBefore(sock.stream, direction);
       await abandonOnAbort(early ? Promise.reject(early) : work(sock, t), {
-        signal: stalled ? AbortSignal.any([cut, stalled]) : cut,
+        signal: cut.signal,
         abandoned: () => {
           abandoned = true;
           this.io.logger.warn(
@@ -296,6 +296,7 @@ export class Transfers {
       this.io.logger.warn(logged, 'transfer failed');
       return reply(Code.TransferAborted, 'Data connection closed; transfer aborted.');
     } finally {
+      cut.release();
       stalled?.removeEventListener('abort', stop);
       sock.idle?.stop();
       // Told it failed, the client must never find the upload made later: storage that wakes up
