@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -117,3 +126,48 @@ test(
     assert.equal(lines.length + lost, 10 + 60 + 5 + 1);
   },
 );
+
+test('a reopen that cannot open the new file leaves the rotated one: lines are lost and counted until the file opens, tried at most once a second', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'ferry-xferlog-reopen-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const file = join(base, 'xferlog');
+  const rotated = join(base, 'xferlog.1');
+  const logged: Logged[] = [];
+  let clock = 0;
+  const log = new XferlogFile(file, recording(logged), () => clock);
+  const write = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) log.write(record);
+    await log.flushed();
+  };
+  const lines = (f: string): number => readFileSync(f, 'utf8').split('\n').filter(Boolean).length;
+  await write(3);
+
+  renameSync(file, rotated);
+  // What Ferry cannot open, even as root (logrotate's `create 0600 root root` refuses only a user).
+  mkdirSync(file);
+  log.reopen();
+  const refused = logged.filter((l) => l.level === 'error');
+  assert.equal(refused.length, 1);
+  assert.equal(refused[0]?.msg, 'cannot write the transfer log');
+  await write(2);
+  clock += 1000; // tries again, still refused
+  await write(2);
+  rmSync(file, { recursive: true });
+  await write(1); // within a second of the last try: not tried
+  assert.equal(lines(rotated), 3, 'nothing more goes to the rotated file');
+  assert.ok(!existsSync(file));
+
+  clock += 1000;
+  await write(4);
+  await log.close();
+  assert.equal(lines(rotated), 3, 'nothing more goes to the rotated file');
+  assert.equal(lines(file), 4);
+  const again = logged.filter((l) => l.msg === 'the transfer log is written again');
+  assert.equal(again.length, 1);
+  assert.equal(again[0]?.obj.lost, 5);
+  assert.equal(
+    logged.filter((l) => l.level === 'error').length,
+    1,
+    'the lost lines are logged at most once a minute',
+  );
+});

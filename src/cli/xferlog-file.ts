@@ -8,6 +8,8 @@ import { LineAppender } from './line-appender.js';
 
 /** While the file cannot be written (a full disk), lines lost are logged at most this often. */
 const REPORT_MS = 60_000;
+/** While the file cannot be opened, a line tries to open it at most this often (the others are lost). */
+const RETRY_OPEN_MS = 1000;
 
 /** Lines lost since the log could no longer be written. */
 interface Outage {
@@ -21,7 +23,10 @@ interface Outage {
  * the workers of a cluster write whole lines to the same file; line-appender.ts). reopen() on SIGHUP
  * follows logrotate's move-and-create. A write that fails (a full disk) loses its lines, counted and
  * logged (at most once a minute), and the next transfer's line tries again; the log says when the
- * file is written again.
+ * file is written again. A reopen that cannot open the file (logrotate created it for another user)
+ * closes the old file all the same (a rotated file is compressed and removed: lines written to it
+ * would be lost unseen); until the file opens, lines are lost as on a full disk, and a line tries to
+ * open it again at most once a second.
  *
  * Opened as root (before a --run-as drop), it must be the file named, not where a link or another
  * name leads: the run-as user may own the log's directory, and a descriptor opened as root stays
@@ -30,14 +35,21 @@ interface Outage {
  */
 export class XferlogFile {
   private file: string;
-  private out: LineAppender;
+  /** Undefined while the file cannot be opened (after a failed reopen). */
+  private out: LineAppender | undefined;
+  /** When a line last tried to open the file, while `out` is undefined. */
+  private triedAt = -Infinity;
+  /** Why the file could not be opened, while `out` is undefined. */
+  private openError: unknown;
   /** Files replaced by reopen() whose last lines may still be on their way. */
   private readonly ending = new Set<Promise<void>>();
   private outage: Outage | undefined;
 
+  /** `now`: the clock that spaces the attempts to open the file (a test's own). */
   constructor(
     file: string,
     private readonly logger: Logger,
+    private readonly now: () => number = Date.now,
   ) {
     this.file = path.resolve(file);
     this.out = this.appenderTo(openLog(this.file), this.file);
@@ -48,12 +60,14 @@ export class XferlogFile {
   }
 
   readonly write = (record: TransferRecord): void => {
-    this.out.append(formatXferlog(record));
+    const out = this.out ?? this.tryOpen();
+    if (out) out.append(formatXferlog(record));
+    else this.failed(this.file, this.openError, 1);
   };
 
   /** Resolves once every line written so far is in the file or counted as lost. */
-  flushed(): Promise<void> {
-    return this.out.flushed();
+  async flushed(): Promise<void> {
+    await Promise.all([this.out?.flushed(), ...this.ending]);
   }
 
   /**
@@ -62,25 +76,45 @@ export class XferlogFile {
    */
   reopen(file = this.file): void {
     const next = path.resolve(file);
-    let fd: number;
+    let fd: number | undefined;
     try {
       fd = openLog(next);
     } catch (err) {
-      // The lines go on to the file already open rather than nowhere.
-      this.logger.error({ file: next, err: (err as Error).message }, 'cannot write the transfer log');
-      return;
+      // Not on to the old file: after a rotation it is compressed and removed, its lines lost unseen.
+      this.openError = err;
+      this.triedAt = this.now();
+      this.failed(next, err, 0, true);
     }
     // The old descriptor's last lines (a line a full disk cut, completed) go first: the file may be
     // the same one.
-    const ended = this.out.close();
+    const ended = this.out?.close() ?? Promise.resolve();
     this.file = next;
-    this.out = this.appenderTo(fd, next, ended);
+    this.out = fd === undefined ? undefined : this.appenderTo(fd, next, ended);
     this.ending.add(ended);
     void ended.then(() => this.ending.delete(ended));
   }
 
+  /** Opens the file again if the last attempt is RETRY_OPEN_MS old; undefined if it (still) fails. */
+  private tryOpen(): LineAppender | undefined {
+    const now = this.now();
+    if (now - this.triedAt < RETRY_OPEN_MS) return undefined;
+    this.triedAt = now;
+    try {
+      this.out = this.appenderTo(
+        openLog(this.file),
+        this.file,
+        Promise.all(this.ending).then(() => {}),
+      );
+    } catch (err) {
+      this.openError = err;
+      return undefined;
+    }
+    return this.out;
+  }
+
   /** Gives the open file to the run-as user (through its descriptor), who reopens it after a rotation. */
   giveTo(uid: number, gid: number): void {
+    if (!this.out) return;
     try {
       fchownSync(this.out.fd, uid, gid);
     } catch (err) {
@@ -93,7 +127,7 @@ export class XferlogFile {
 
   /** Resolves once every line written, to this file and to those reopen() left, is in its file. */
   async close(): Promise<void> {
-    await Promise.all([this.out.close(), ...this.ending]);
+    await Promise.all([this.out?.close(), ...this.ending]);
     const o = this.outage;
     if (o && o.unreported > 0)
       this.logger.error(
@@ -105,18 +139,23 @@ export class XferlogFile {
   private appenderTo(fd: number, file: string, after?: Promise<void>): LineAppender {
     const events = {
       failed: (err: unknown, lost: number) => this.failed(file, err, lost),
-      written: () => this.written(file),
+      // Only the current file ends an outage: the last lines of one reopen() replaced do not.
+      written: () => {
+        if (appender === this.out) this.written(file);
+      },
     };
-    return new LineAppender(fd, events, after);
+    const appender = new LineAppender(fd, events, after);
+    return appender;
   }
 
-  private failed(file: string, err: unknown, lost: number): void {
-    const now = Date.now();
+  /** `now`: log it whatever was logged last (a reopen that failed, one line per SIGHUP). */
+  private failed(file: string, err: unknown, lost: number, now = false): void {
+    const at = this.now();
     const o = (this.outage ??= { lost: 0, unreported: 0, reportedAt: -Infinity });
     o.lost += lost;
     o.unreported += lost;
-    if (now - o.reportedAt < REPORT_MS) return;
-    o.reportedAt = now;
+    if (!now && at - o.reportedAt < REPORT_MS) return;
+    o.reportedAt = at;
     o.unreported = 0;
     const message = err instanceof Error ? err.message : String(err);
     this.logger.error({ file, err: message, lost: o.lost }, 'cannot write the transfer log');
