@@ -46,11 +46,11 @@ export function registerBans(program: Command): void {
   ).action(async (address: string, flags: BansFlags) => {
     const store = await bansOf(flags);
     // The ban as listed: an IPv6 address is banned as its network, whatever prefix the server uses.
-    const ban = (await store.list()).find((b) => namesGroup(b.address, address));
+    const ban = (await store.list(true)).find((b) => namesGroup(b.address, address));
     if (!ban && net.isIP(address.split('/')[0] ?? '') === 0)
       throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
     const removed = ban !== undefined && (await store.remove(ban.address));
-    if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned.`);
+    if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned${store.where()}.`);
     process.stdout.write(`${ban.address} unbanned.\n`);
   });
 }
@@ -58,8 +58,11 @@ export function registerBans(program: Command): void {
 type Paths = ReturnType<typeof defenderPaths>;
 
 interface BanStore {
-  list(): Promise<Ban[]>;
+  /** `quiet`: no word that the saved file was read (`bans rm` says it once, at the end). */
+  list(quiet?: boolean): Promise<Ban[]>;
   remove(address: string): Promise<boolean>;
+  /** Where the last answer came from, when not from a server: ` in the saved bans (…)`, or ''. */
+  where(): string;
 }
 
 /** The shared database's bans when there is one; else the running server's, or its bans file. */
@@ -69,9 +72,16 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
     return {
       list: () => withBans(url, (b) => b.list(), 'read'),
       remove: (a) => withBans(url, (b) => b.remove(a)),
+      where: () => '',
     };
   const p = await pathsOf(flags);
-  return { list: () => listBans(p), remove: (a) => removeBan(p, a) };
+  let saved = false;
+  const fromFile = (): void => void (saved = true);
+  return {
+    list: (quiet) => listBans(p, fromFile, quiet),
+    remove: (a) => removeBan(p, fromFile, a),
+    where: () => (saved ? ` in the saved bans (${p.stateFile}; ${noAnswer(p)})` : ''),
+  };
 }
 
 /** The shared database, when the config or FERRY_DATABASE_URL names one: it holds every node's bans. */
@@ -98,25 +108,42 @@ async function pathsOf(flags: BansFlags): Promise<Paths> {
   return defenderPaths(path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')));
 }
 
-async function listBans(p: Paths): Promise<Ban[]> {
+/** `fromFile`: told when no server answered and the file is read. */
+async function listBans(p: Paths, fromFile: () => void, quiet = false): Promise<Ban[]> {
   const answer = await ask(p, { op: 'list' });
   if (answer) return 'bans' in answer ? [...answer.bans] : [];
+  fromFile();
+  if (!quiet) noServer(p, `the saved bans (${p.stateFile}) are listed`);
   const now = Date.now();
   return (await readBanFile(p.stateFile)).active.filter((b) => b.until > now);
 }
 
-async function removeBan(p: Paths, address: string): Promise<boolean> {
+async function removeBan(p: Paths, fromFile: () => void, address: string): Promise<boolean> {
   const answer = await ask(p, { op: 'rm', address });
   if (answer) return 'removed' in answer && answer.removed;
   // No server: edit the file it loads at start (the ended ban still counts for a repeat).
   const state: BanState = await readBanFile(p.stateFile);
   const now = Date.now();
   const ban = state.active.find((b) => b.address === address && b.until > now);
+  fromFile();
   if (!ban) return false;
   state.active = state.active.filter((b) => b !== ban);
   state.past = [...state.past.filter((b) => b.address !== address), { ...ban, until: now }];
   await writeBanFile(p.stateFile, state);
+  noServer(p, `only the saved bans (${p.stateFile}) were changed`);
   return true;
+}
+
+/**
+ * Says on stderr that the answer comes from the bans file: a server whose control socket is gone
+ * (its data dir moved or recreated) still holds, and enforces, bans the file may not have.
+ */
+function noServer(p: Paths, what: string): void {
+  process.stderr.write(`ferry: ${noAnswer(p)}: ${what}; a running server's bans may differ.\n`);
+}
+
+function noAnswer(p: Paths): string {
+  return `no server answered on ${p.controlSocket} (none running with this data dir)`;
 }
 
 /** The server's answer; undefined when no server listens (then the file is the truth). */

@@ -164,3 +164,40 @@ test('no server: an IPv6 network banned is listed as such, and lifted by an addr
   assert.equal(removed.stdout, '2001:db8:1::/64 unbanned.\n');
   assert.equal((await cli('rm', '2001:db8:1::/64')).code, 1, 'lifted already');
 });
+
+test('no server answering on the control socket (a data dir moved or recreated): list and rm say on stderr that only the saved file was read or changed', async () => {
+  const data = await mkdtemp(path.join(dir, 'nosocket-'));
+  const now = Date.now();
+  const active = [{ address: '192.0.2.7', since: now, until: now + 3_600_000, bans: 1 }];
+  await writeFile(path.join(data, 'bans.json'), JSON.stringify({ active, past: [] }));
+  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', data]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  const socket = path.join(data, 'control.sock');
+  const file = path.join(data, 'bans.json');
+  const listed = await cli('list', '--json');
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.equal(
+    listed.stderr,
+    `ferry: no server answered on ${socket} (none running with this data dir): the saved bans (${file}) are listed; a running server's bans may differ.\n`,
+  );
+  const removed = await cli('rm', '192.0.2.7');
+  assert.equal(removed.code, 0, removed.stderr);
+  assert.equal(removed.stdout, '192.0.2.7 unbanned.\n');
+  assert.match(
+    removed.stderr,
+    /^ferry: no server answered on .*: only the saved bans \(.*bans\.json\) were changed;/,
+  );
+  assert.equal(removed.stderr.split('\n').length, 2, 'said once');
+  const again = await cli('rm', '192.0.2.7');
+  assert.equal(again.code, 1);
+  assert.match(
+    again.stderr,
+    /192\.0\.2\.7 is not banned in the saved bans \(.*bans\.json; no server answered on /,
+  );
+  const empty = await cli('list');
+  assert.equal(empty.stdout, 'No banned addresses.\n');
+  assert.match(empty.stderr, /no server answered/);
+});
