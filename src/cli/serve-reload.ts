@@ -127,8 +127,10 @@ async function applyConfiguration(
   const needed = [
     ...new Set([...restart.map(settingName), ...fileSettingsNeedingRestart(running.config, config)]),
   ];
+  // Said once per reload, by the primary (or the single process); a worker's copy is at debug.
   if (needed.length > 0) {
-    logger.warn(
+    (ctx.worker ? logger.debug : logger.warn).call(
+      logger,
       { restartNeeded: needed },
       `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
     );

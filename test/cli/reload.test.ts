@@ -119,6 +119,14 @@ test('SIGHUP: new users, limits and passive address apply while a session runs; 
     await reloaded(r, from, /^configuration reloaded$/);
     const warning = await reloaded(r, from, /restart is needed/);
     assert.match(String(warning.msg), /defender\.banSeconds/);
+    // Once, by the primary: a worker's own would come before its "configuration reloaded".
+    for (const worker of [1, 2])
+      await r.waitForLog(
+        (l) => r.log.indexOf(l) >= from && l.worker === worker && l.msg === 'configuration reloaded',
+        `worker ${worker} reloaded`,
+      );
+    const warnings = r.log.slice(from).filter((l) => /restart is needed/.test(l.msg ?? ''));
+    assert.deepEqual(warnings, [warning], 'the restart warning is logged once');
 
     // The running session goes on, with the new passive address.
     await running.cmd('PWD', 257);
