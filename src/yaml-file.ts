@@ -1,5 +1,5 @@
 // Parsing a YAML file that may hold secrets (the config's admin token, the users' password hashes).
-import { isScalar, parse, parseDocument, YAMLParseError, type ErrorCode } from 'yaml';
+import { isScalar, LineCounter, parse, parseDocument, Parser, YAMLParseError, type ErrorCode } from 'yaml';
 import { FerryError } from './errors.js';
 
 /**
@@ -42,7 +42,7 @@ export function parseYamlFile(text: string, file: string): unknown {
     // logLevel 'error': the library's warnings go to process.emitWarning with a code frame.
     return (parse(text, { logLevel: 'error' }) as unknown) ?? {};
   } catch (err) {
-    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML${where(err)}`);
+    throw new FerryError('ERR_INVALID_OPTION', `${file}: not valid YAML${where(err, text)}`);
   }
 }
 
@@ -55,12 +55,43 @@ export function topLevelSource(text: string, key: string): string | undefined {
   return isScalar(node) ? node.source : undefined;
 }
 
-function where(err: unknown): string {
+function where(err: unknown, text: string): string {
   if (err instanceof YAMLParseError) {
+    // An unclosed [ or { takes in the lines after it: the library reports bad indentation where it
+    // gives up (past the end of the file, at worst); the [ or { is what to fix.
+    const open = unclosedFlow(text);
+    if (open && open.offset <= err.pos[0])
+      return ` at line ${open.line}, column ${open.col}: unclosed flow collection (a [ or { with no ] or } to end it)`;
     const at = err.linePos?.[0];
     return `${at ? ` at line ${at.line}, column ${at.col}` : ''}: ${KINDS[err.code] ?? 'syntax error'}`;
   }
   // toJS() throws a ReferenceError (naming the alias) for an alias with no anchor before it.
   if (err instanceof ReferenceError) return ': an alias (*name) has no anchor (&name) before it';
   return '';
+}
+
+/** The first [ or { that no ] or } ends, from the library's syntax tree (CST); undefined if none. */
+function unclosedFlow(text: string): { offset: number; line: number; col: number } | undefined {
+  const lines = new LineCounter();
+  let offset: number | undefined;
+  const walk = (node: unknown): void => {
+    if (offset !== undefined || typeof node !== 'object' || node === null) return;
+    if (Array.isArray(node)) {
+      for (const n of node as unknown[]) walk(n);
+      return;
+    }
+    const token = node as { type?: unknown; offset?: unknown; end?: unknown };
+    if (token.type === 'flow-collection' && typeof token.offset === 'number' && Array.isArray(token.end)) {
+      const ends = (token.end as { type?: unknown }[]).some(
+        (t) => t.type === 'flow-seq-end' || t.type === 'flow-map-end',
+      );
+      if (!ends) {
+        offset = token.offset;
+        return;
+      }
+    }
+    for (const value of Object.values(node)) walk(value);
+  };
+  for (const token of new Parser(lines.addNewLine).parse(text)) walk(token);
+  return offset === undefined ? undefined : { offset, ...lines.linePos(offset) };
 }
