@@ -66,12 +66,17 @@ export type FromWorker =
   | { readonly type: 'ferry:pong' }
   /**
    * Connections that logged in (no longer counted as unauthenticated) and connections that closed,
-   * gathered over one turn of the worker's event loop: one message for many sessions' events.
+   * and the users whose sessions began (`added`: users without a limit, counted all the same, as a
+   * limit may come) and ended (`given`: one counted session each), gathered over one turn of the
+   * worker's event loop: one message for many sessions' events. The primary counts `added` before
+   * `given`, so that a session that began and ended in one turn is never counted below zero.
    */
   | {
       readonly type: 'ferry:sessions';
       readonly logins: readonly number[];
       readonly closed: readonly number[];
+      readonly added: readonly string[];
+      readonly given: readonly string[];
     }
   /**
    * Connection `id` never reached the worker: it had no file descriptor left to receive the socket
@@ -94,17 +99,16 @@ export type FromWorker =
   | { readonly type: 'ferry:metrics'; readonly id: number; readonly metrics: unknown }
   /** The worker's sessions now (their `worker` is null: the primary knows the index). */
   | { readonly type: 'ferry:who'; readonly id: number; readonly sessions: readonly SessionReport[] }
-  /** May `user` (limited to `max`) have one more session? Answered by user-session-answer. */
+  /**
+   * May `user` (limited to `max`) have one more session? Answered by user-session-answer. Sent after
+   * the session reports gathered so far, so that this worker's ended sessions are given back first.
+   */
   | {
       readonly type: 'ferry:user-session-take';
       readonly id: number;
       readonly user: string;
       readonly max: number;
     }
-  /** A session of `user`, who has no limit, began (counted all the same: a limit may come). */
-  | { readonly type: 'ferry:user-session-add'; readonly user: string }
-  /** One of `user`'s counted sessions has ended. */
-  | { readonly type: 'ferry:user-session-give'; readonly user: string }
   /**
    * Connection `connection` logged out (REIN): may it count as not logged in again? Answered by
    * logout-answer. Sent after the logins gathered so far, so that its own login is counted first.
@@ -146,8 +150,6 @@ const fromWorkerTypes = new Set<string>([
   'ferry:metrics',
   'ferry:who',
   'ferry:user-session-take',
-  'ferry:user-session-add',
-  'ferry:user-session-give',
   'ferry:logout',
 ]);
 

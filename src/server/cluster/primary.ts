@@ -491,6 +491,9 @@ export class ClusterPrimary {
       for (const id of m.logins) this.handed.get(id)?.unauthenticated.loggedIn();
       for (const id of m.closed) this.release(id);
       if (m.closed.length > 0) slot.outOfFilesUntil = 0; // a descriptor freed
+      // Began before ended: a session that did both in one turn is never counted below zero.
+      for (const user of m.added) this.userSessions.add(slot, user);
+      for (const user of m.given) this.userSessions.give(slot, user);
     } else if (m.type === 'ferry:metrics') {
       slot.lastMetrics = m.metrics; // kept for when it exits (its final counts, at a graceful exit)
     } else if (m.type === 'ferry:draining') {
@@ -519,9 +522,7 @@ export class ClusterPrimary {
     else if (m.type === 'ferry:user-session-take') {
       const ok = this.userSessions.take(slot, m.user, m.max);
       slot.send({ type: 'ferry:user-session-answer', id: m.id, ok });
-    } else if (m.type === 'ferry:user-session-add') this.userSessions.add(slot, m.user);
-    else if (m.type === 'ferry:user-session-give') this.userSessions.give(slot, m.user);
-    else if (m.type === 'ferry:ready') {
+    } else if (m.type === 'ferry:ready') {
       if (slot.stale) void this.catchUp(slot);
       else this.serveOn(slot);
     }

@@ -97,14 +97,17 @@ export async function serveAsWorker(
       if (stopping) return resolve(false); // no primary to answer
       const id = ++lastAsk;
       asked.set(id, resolve);
+      // The primary must count what this worker gathered first: a logout's own login, the sessions
+      // of a limited user that ended (a take would find them still counted).
+      reports.flush();
       reply(question(id));
     });
   if (hooks.sessions) server.countUserSessionsWith(hooks.sessions);
   else
     server.countUserSessionsWith({
       take: (user, max) => ask((id) => ({ type: 'ferry:user-session-take', id, user, max })),
-      add: (user) => reply({ type: 'ferry:user-session-add', user }),
-      give: (user) => reply({ type: 'ferry:user-session-give', user }),
+      add: (user) => reports.added(user),
+      give: (user) => reports.given(user),
     });
   const stop = (notice?: string): void => {
     if (stopping) return;
@@ -140,14 +143,20 @@ export async function serveAsWorker(
         // The session's end, or the socket's close when no session started: the primary counts
         // the first it hears of (a second is ignored), so a client that keeps its side open after
         // a 421 does not hold its place.
-        handle.once('close', () => reports.closed(m.id));
+        // Reported once: the second would be ignored, and cost a message of its own when it comes
+        // in a later turn of the event loop (the socket closes after the session ends).
+        let reported = false;
+        const closed = (): void => {
+          if (reported) return;
+          reported = true;
+          reports.closed(m.id);
+        };
+        handle.once('close', closed);
         server.handleConnection(handle, m.implicit, {
-          ended: () => reports.closed(m.id),
+          ended: closed,
           loggedIn: () => reports.login(m.id),
-          loggedOut: () => {
-            reports.flush(); // the primary must count this session's login before its logout
-            return ask((id) => ({ type: 'ferry:logout', id, connection: m.id }));
-          },
+          // ask() sends the logins gathered so far first: this session's login before its logout.
+          loggedOut: () => ask((id) => ({ type: 'ferry:logout', id, connection: m.id })),
           origin: m.origin,
           rest: m.rest === undefined ? undefined : Buffer.from(m.rest, 'base64'),
         });
@@ -237,12 +246,15 @@ const RESTARTING = 'This worker process is restarting; the server stays up: reco
 const PRIMARY_GONE = new Set(['ERR_IPC_CHANNEL_CLOSED', 'EPIPE', 'ECONNRESET']);
 
 /**
- * Logins and closes, sent to the primary once per turn of the event loop: a busy worker serves
- * several sessions per turn, and each IPC message costs both processes a JSON round and system calls.
+ * Logins and closes, and the users' sessions that began and ended, sent to the primary once per turn
+ * of the event loop: a busy worker serves several sessions per turn, and each IPC message costs both
+ * processes a JSON round and system calls.
  */
 class SessionReports {
   private logins: number[] = [];
   private closes: number[] = [];
+  private adds: string[] = [];
+  private gives: string[] = [];
   private pending = false;
 
   constructor(private readonly send: (m: FromWorker) => void) {}
@@ -257,6 +269,16 @@ class SessionReports {
     this.schedule();
   }
 
+  added(user: string): void {
+    this.adds.push(user);
+    this.schedule();
+  }
+
+  given(user: string): void {
+    this.gives.push(user);
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.pending) return;
     this.pending = true;
@@ -267,9 +289,17 @@ class SessionReports {
   readonly flush = (): void => {
     if (!this.pending) return;
     this.pending = false;
-    const message: FromWorker = { type: 'ferry:sessions', logins: this.logins, closed: this.closes };
+    const message: FromWorker = {
+      type: 'ferry:sessions',
+      logins: this.logins,
+      closed: this.closes,
+      added: this.adds,
+      given: this.gives,
+    };
     this.logins = [];
     this.closes = [];
+    this.adds = [];
+    this.gives = [];
     this.send(message);
   };
 }
