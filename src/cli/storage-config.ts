@@ -20,6 +20,7 @@ import { causeOf } from '../server/storage-warnings.js';
 import { credentialsProblem } from '../storage/s3-errors.js';
 import type { StorageBackend } from '../storage/types.js';
 import { PoolBudget } from '../storage/pool-budget.js';
+import { MountTable } from '../storage/local-filesystems.js';
 import { UploadLocks } from '../storage/upload-locks.js';
 
 const positive = z.number().int().positive();
@@ -94,6 +95,8 @@ export interface StorageSetup {
   readonly locks: UploadLocks;
   /** The process's thread-pool budget, given to every LocalStorage it builds; kept across reloads. */
   readonly poolBudget: PoolBudget;
+  /** The process's judge of which trees are on local filesystems, for every LocalStorage it builds. */
+  readonly mounts: MountTable;
   /**
    * HeadBucket on every bucket in use: throws (Ferry refuses to start, a reload is refused) when the
    * default bucket or a home marked `fatal` (the config's own users) cannot be used, or when the
@@ -153,6 +156,7 @@ export function storageSetup(
   const defaultPrefix = normalizePrefix(s3?.prefix ?? '');
   const locks = before?.locks ?? new UploadLocks();
   const poolBudget = before?.poolBudget ?? new PoolBudget();
+  const mounts = before?.mounts ?? new MountTable();
 
   const where = (p: Principal): { bucket: string; prefix: string } | undefined => {
     if (p.home === '') {
@@ -186,9 +190,10 @@ export function storageSetup(
   return {
     locks,
     poolBudget,
+    mounts,
     storageFor(p) {
       const at = where(p);
-      if (!at) return hostStorage(p.home, onlyReads(p), { locks, poolBudget });
+      if (!at) return hostStorage(p.home, onlyReads(p), { locks, poolBudget, mounts });
       const no = refused.get(at.bucket);
       if (no) throw new StorageError(no.kind, no.message, { cause: no });
       return new S3Storage({ connection: connection(), ...at, readOnly: onlyReads(p), locks });

@@ -11,9 +11,9 @@ export interface TreeOf {
 
 /**
  * What a process shares among every session's storages (a session gets storages of its own): its
- * upload locks (its APPE must wait for another's) and its thread-pool budget.
+ * upload locks (its APPE must wait for another's), its thread-pool budget and its mount table.
  */
-export type ProcessShared = Pick<LocalStorageOptions, 'locks' | 'poolBudget'>;
+export type ProcessShared = Pick<LocalStorageOptions, 'locks' | 'poolBudget' | 'mounts'>;
 
 /**
  * A host directory as the CLI's processes serve it: they use absolute paths only, so listings may

@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { describe, it } from 'node:test';
 import {
   isLocalTree,
+  MountTable,
   onLocalFilesystems,
   parseMountInfo,
+  remoteMount,
   remoteMountOf,
   type MountEntry,
 } from './local-filesystems.js';
@@ -101,5 +103,14 @@ describe('remoteMountOf: the mount a tree not all local is counted under in the 
 
   it('no mount holding the root: the root itself', () => {
     assert.equal(remoteMountOf('/x', [{ mountPoint: '/y', fsType: 'ext4' }]), '/x');
+  });
+});
+
+describe('MountTable', () => {
+  it("judges each path as remoteMount does, by this machine's mounts, asked again and again", () => {
+    const table = new MountTable();
+    const paths = [realpathSync(tmpdir()), '/', '/proc', '/proc/self', '/nowhere/at/all'];
+    for (let round = 0; round < 3; round++)
+      for (const p of paths) assert.equal(table.remoteMount(p), remoteMount(p), `${p}, round ${round}`);
   });
 });

@@ -111,14 +111,49 @@ export function remoteMountOf(rootReal: string, mounts: readonly MountEntry[]): 
  * itself.
  */
 export function remoteMount(rootReal: string): string | undefined {
-  let text: string;
+  const text = readMountInfo();
+  return text === undefined ? rootReal : judged(text, rootReal);
+}
+
+function readMountInfo(): string | undefined {
   try {
-    text = readFileSync('/proc/self/mountinfo', 'utf8');
+    return readFileSync('/proc/self/mountinfo', 'utf8');
   } catch {
-    return rootReal;
+    return undefined;
   }
+}
+
+function judged(text: string, rootReal: string): string | undefined {
   const mounts = parseMountInfo(text);
   return mounts === undefined ? rootReal : remoteMountOf(rootReal, mounts);
+}
+
+/** Paths a MountTable keeps its verdicts for (then it starts again). */
+const MAX_VERDICTS = 1024;
+
+/**
+ * remoteMount for all the storages of a process (one per process, shared as the pool budget is):
+ * the mounts are read at each call, as they may have changed since the last, but what a text says of
+ * a path is judged once, while the text stays the same (parsing and judging it cost a login ~30 of
+ * its ~75 µs here).
+ */
+export class MountTable {
+  #text: string | undefined;
+  readonly #verdicts = new Map<string, string | undefined>();
+
+  remoteMount(rootReal: string): string | undefined {
+    const text = readMountInfo();
+    if (text === undefined) return rootReal;
+    if (text !== this.#text) {
+      this.#text = text;
+      this.#verdicts.clear();
+    }
+    if (this.#verdicts.has(rootReal)) return this.#verdicts.get(rootReal);
+    if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
+    const verdict = judged(text, rootReal);
+    this.#verdicts.set(rootReal, verdict);
+    return verdict;
+  }
 }
 
 /** Whether the tree at `rootReal` lies on local filesystems only (remoteMount is undefined). */

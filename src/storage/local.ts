@@ -21,7 +21,7 @@ import { FileChunks } from './file-chunks.js';
 import { assertFdPathsAvailable, FdJail, isInside, toVPath, type Pinned } from './fd-jail.js';
 import { abortedError, errnoCode, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import { isServed, ListingReader, toFileStat } from './listing-stat.js';
-import { remoteMount } from './local-filesystems.js';
+import { MountTable } from './local-filesystems.js';
 import type { MetaFs } from './meta-fs.js';
 import { atomicWrite, REOPEN_READ, type WriteTarget } from './local-write.js';
 import { CHUNK } from './recycling.js';
@@ -74,6 +74,11 @@ export interface LocalStorageOptions {
    * `ferry serve` does); default: this storage's own.
    */
   poolBudget?: PoolBudget;
+  /**
+   * Judges whether its tree is on local filesystems (local-filesystems.ts). Share one among all the
+   * storages of a process (`ferry serve` does); default: this storage's own.
+   */
+  mounts?: MountTable;
 }
 
 /** Entries stat'ed per listing batch (in flight at once when the thread pool is used). */
@@ -150,6 +155,7 @@ export class LocalStorage implements StorageBackend {
   readonly #borrowCwd: boolean;
   readonly #locks: UploadLocks;
   readonly #budget: PoolBudget;
+  readonly #mounts: MountTable;
   #jail: Promise<FdJail> | undefined;
   /** The jail once opened: a local tree's calls then start without waiting on a promise. */
   #jailNow: FdJail | undefined;
@@ -164,6 +170,7 @@ export class LocalStorage implements StorageBackend {
     this.#borrowCwd = options.borrowWorkingDirectory ?? false;
     this.#locks = options.locks ?? new UploadLocks();
     this.#budget = options.poolBudget ?? new PoolBudget();
+    this.#mounts = options.mounts ?? new MountTable();
   }
 
   get readOnly(): boolean {
@@ -497,7 +504,7 @@ export class LocalStorage implements StorageBackend {
    * local tree's metadata calls), or undefined when only `call` may give it.
    */
   #rooted<T>(signal: AbortSignal, call: () => Promise<T>, local?: () => T | undefined): Promise<T> {
-    const remote = remoteMount(this.#root);
+    const remote = this.#mounts.remoteMount(this.#root);
     if (remote !== undefined) return this.#budget.run(remote, signal, call);
     const now = local?.();
     return now === undefined ? call() : Promise.resolve(now);
@@ -506,7 +513,7 @@ export class LocalStorage implements StorageBackend {
   /** The jail; `c`: the first caller's, for opening it (its realpath of the root) when not yet open. */
   #fdJail(c?: StorageContext): Promise<FdJail> {
     this.#jail ??= this.#rooted(c?.signal ?? NEVER, () => realpath(this.#root)).then(
-      (real) => (this.#jailNow = new FdJail(real)),
+      (real) => (this.#jailNow = new FdJail(real, this.#mounts.remoteMount(real))),
       (err: unknown) => {
         this.#jail = undefined; // retry next time: the root may be mounted later
         throw mapFsError(err, 'open', '/');
