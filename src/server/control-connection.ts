@@ -1071,6 +1071,7 @@ export class ControlConnection {
             (sock, t) => this.bounded(command, t, work(sock, t)),
             path,
           ),
+        refused: () => transfers.refused(session.takeData()),
         runLocal: (command, work) => transfers.runLocal(command, (t) => this.bounded(command, t, work(t))),
         get active() {
           return transfers.active;

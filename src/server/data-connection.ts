@@ -11,6 +11,7 @@ import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredNoSession, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import { connectFailure, connectTimedOut, nobodyConnected } from './connect-failure.js';
+import { closeAfterPeer, endGracefully, LINGER_MS } from './graceful-end.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
@@ -81,8 +82,6 @@ export interface DataEndpoint {
  * handshake before it sends the command waits this long.
  */
 const DIRECTION_GRACE_MS = 500;
-/** How long a closed data connection waits for the peer to close its side before it is cut. */
-const LINGER_MS = 5_000;
 /** Event-loop turns to wait for a data connection's ClientHello that may arrive with its command. */
 const STARTED_TURNS = 3;
 /** At most this long for OpenSSL to issue the ticket of a resumed TLS 1.3 connection (it does at once). */
@@ -245,6 +244,11 @@ export class PassiveEndpoint implements DataEndpoint {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.graceTimer);
+    // Connections not used yet, their ClientHello maybe unread (curl's, sent before a command then
+    // refused): left for their client to close, not reset nor ended (see closeAfterPeer).
+    const unused = [...this.handshaking.keys()];
+    this.handshaking.clear();
+    for (const raw of unused) closeAfterPeer(raw);
     if (!this.outcome) this.decide(Promise.reject(new FerryError('ERR_ABORTED', 'Transfer aborted.')));
     this.socket?.close();
   }
@@ -329,8 +333,10 @@ async function prepare(
   const left = (): number => Math.max(0, budget.since + budget.limitMs - Date.now());
   const family = policy.protect();
   if (!family) {
-    const destroy = (): void => void raw.destroy(); // a clear connection has nothing more to say
-    return { kind: 'ready', socket: { stream: raw, secure: false, close: destroy, destroy, idle } };
+    const destroy = (): void => void raw.destroy();
+    // Not destroyed: what the client still sends (a refused upload's bytes) would make it a reset.
+    const close = (): void => (idle.stop(), endGracefully(raw));
+    return { kind: 'ready', socket: { stream: raw, secure: false, close, destroy, idle } };
   }
   const known = await untilKnown(direction, raw);
   const native = known === 'send';
@@ -419,6 +425,7 @@ function bounded(p: Promise<void>, ms: number): Promise<void> {
 function linger(owner: net.Socket, sock: tls.TLSSocket): void {
   if (owner.destroyed) return;
   owner.setTimeout(LINGER_MS, () => owner.destroy());
+  sock.resume(); // what the peer still sends is dropped: left unread, it would make the cut a reset
   if (!sock.writableEnded) sock.end();
 }
 

@@ -15,12 +15,15 @@ const quiet: Logger = {
   child: () => quiet,
 };
 
-function socket(): DataSocket & { destroyed: boolean } {
+function socket(): DataSocket & { destroyed: boolean; closed: boolean } {
   return {
     stream: new PassThrough(),
     secure: true,
     destroyed: false,
-    close() {},
+    closed: false,
+    close() {
+      this.closed = true;
+    },
     destroy() {
       this.destroyed = true;
     },
@@ -135,10 +138,11 @@ describe('Transfers', () => {
     active.abort();
     const r = await run;
     assert.equal(r.code, 426);
-    assert.equal(sock.destroyed, true);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(doneSeen, false, 'done before the 426 was written');
+    assert.equal(sock.closed, false, 'the data connection ended before the 426 was written');
     transfers.replied();
+    assert.equal(sock.closed, true);
     await active.done;
   });
 
@@ -154,6 +158,17 @@ describe('Transfers', () => {
     await new Promise((resolve) => setImmediate(resolve));
     transfers.abort(); // as on disconnect
     assert.equal((await run).code, 426);
+    assert.equal(ep.closed, 0, 'the endpoint closed before the 426 was written');
+    transfers.replied();
+    assert.equal(ep.closed, 1);
+  });
+
+  test('a command refused before its 150: its endpoint closes once the refusal is written', () => {
+    const { transfers } = setup();
+    const ep = endpoint(() => new Promise<DataSocket>(() => {}));
+    transfers.refused(ep);
+    assert.equal(ep.closed, 0);
+    transfers.replied();
     assert.equal(ep.closed, 1);
   });
 
@@ -178,7 +193,8 @@ describe('Transfers', () => {
       },
     );
     assert.equal(broken.code, 426);
-    assert.equal(sock.destroyed, true);
+    transfers.replied();
+    assert.equal(sock.closed, true); // gone already, or ended without a reset
   });
 
   test('an upload cut while storage ignores it: 426, and storage finds its signal aborted', async () => {

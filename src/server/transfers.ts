@@ -94,6 +94,8 @@ class Running implements ActiveTransfer, TransferProgress {
   reason: string | undefined;
   /** The system's name of why (ECONNREFUSED, ETIMEDOUT), for the transfer line. */
   err: string | undefined;
+  /** What ends its data connection once its reply is out (a failure's: see Transfers.run). */
+  readonly afterReply: (() => void)[] = [];
 
   constructor(
     readonly command: string,
@@ -132,6 +134,8 @@ class Running implements ActiveTransfer, TransferProgress {
 export class Transfers {
   #running: Running | undefined;
   #unreplied: Running | undefined;
+  /** Endpoints of commands refused before their 150, ended once the refusal is out. */
+  #refused: DataEndpoint[] = [];
 
   constructor(private readonly io: TransferIo) {}
 
@@ -151,8 +155,10 @@ export class Transfers {
     const t = new Running(command, path, directionOf(command));
     this.#running = t;
     const started = Date.now();
+    let ok = false;
     try {
       const r = await this.#choreography(endpoint, t, opening, work);
+      ok = r.code === Code.ClosingDataSuccess;
       const ms = Date.now() - started;
       const user = this.io.user?.();
       this.io.logger.info(
@@ -172,10 +178,22 @@ export class Transfers {
       this.io.finished?.({ command, direction, path, bytes: t.bytes, ms, result: resultOf(r) });
       return r;
     } finally {
-      endpoint.close();
+      // A complete transfer's connection ends before its 226 (ftplib reads our close_notify first);
+      // a failed one's after its reply, else the client may see its end (or a reset) first, and
+      // take the reply for another command's (curl read a STOR's 553 as its next PASV's).
+      if (ok) endpoint.close();
+      else t.afterReply.push(() => endpoint.close());
       this.#running = undefined;
       this.#unreplied = t;
     }
+  }
+
+  /**
+   * A transfer command refused before its 150: its data connection (maybe accepted already, its
+   * client's ClientHello unread) is ended once the refusal is out, not before it (see run).
+   */
+  refused(endpoint: DataEndpoint | undefined): void {
+    if (endpoint) this.#refused.push(endpoint);
   }
 
   /**
@@ -202,6 +220,8 @@ export class Transfers {
   replied(): void {
     const t = this.#unreplied;
     this.#unreplied = undefined;
+    for (const end of t?.afterReply.splice(0) ?? []) end();
+    for (const endpoint of this.#refused.splice(0)) endpoint.close();
     t?.finish();
   }
 
@@ -254,11 +274,10 @@ export class Transfers {
       });
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
-      // An upload the client finished sending (close_notify read) and that failed after it (a full
-      // quota or disk, 552; a commit refused, 451) ends with our close_notify in turn: ftplib waits
-      // for it (SSL unwrap) before reading the reply, and a reset broke that. Anything else is cut.
-      if (direction === 'receive' && sock.stream.readableEnded) sock.close();
-      else sock.destroy();
+      // Ended after the reply, with our close_notify and FIN, what the client still sends dropped
+      // (see run): ftplib waits for the close_notify (SSL unwrap) of an upload that failed after
+      // its end (552, 451) before reading the reply, and a reset broke that. Gone already if cut.
+      t.afterReply.push(() => sock.close());
       if (stalled?.aborted) {
         const why: unknown = stalled.reason;
         this.io.errorReplied?.(why, t.command); // the `storage unavailable` warning

@@ -252,7 +252,7 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
         // now rather than a 451 after the 150 (RFC 959), and its data connection is closed unused.
         rest = await opened(batches);
       } catch (err) {
-        ctx.session.setData(undefined);
+        ctx.transfer.refused();
         throw err;
       }
       try {

@@ -67,7 +67,7 @@ async function upload(
   try {
     target = await prepareWrite(files.storage, p, { offset, append }, files.context());
   } catch (err) {
-    ctx.session.setData(undefined); // refused: the data connection is closed unused, as a listing's
+    ctx.transfer.refused(); // its data connection is closed unused once the refusal is out, as a listing's
     throw err;
   }
   let stored = false;

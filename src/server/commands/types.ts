@@ -51,6 +51,11 @@ export interface Transfer {
     /** The file transferred, as the client names it (for the transfer log). */
     path?: string,
   ): Promise<Reply>;
+  /**
+   * The transfer command is refused before its 150: its data connection is ended once the refusal
+   * is out, not before it (see Transfers.refused).
+   */
+  refused(): void;
   /** Runs long work without a data connection that ABOR may stop (see Transfers.runLocal). */
   runLocal(command: string, work: (t: TransferProgress) => Promise<Reply>): Promise<Reply>;
   /** The transfer in flight, if any (ABOR, STAT and QUIT run during one). */

@@ -1,0 +1,34 @@
+import type { Duplex } from 'node:stream';
+
+/** How long an ended data connection waits for its peer to close its side before it is cut. */
+export const LINGER_MS = 5_000;
+
+/**
+ * Ends `stream` without a reset: our end (close_notify, then FIN, under TLS) after what is queued,
+ * and what the peer still sends read and dropped until it closes its side, or `ms` pass. Closed
+ * with bytes unread (a ClientHello sent before a refused STOR), a socket makes the kernel send RST,
+ * which a client can see before the reply that explains it (curl then read the 553 as a PASV's).
+ */
+export function endGracefully(stream: Duplex, ms = LINGER_MS): void {
+  if (stream.destroyed) return;
+  stream.on('error', () => {});
+  const timer = setTimeout(() => stream.destroy(), ms);
+  stream.once('close', () => clearTimeout(timer));
+  stream.resume();
+  if (!stream.writableEnded) stream.end();
+}
+
+/**
+ * Leaves a data connection not yet used (its TLS handshake unanswered) for its client to close,
+ * once it has read the reply that refused its transfer; what it sends meanwhile is dropped, and it
+ * is closed after `ms` if the client keeps it. Ended first, even without a reset, it made curl fail
+ * its handshake and take the refusal (553) for the reply to the PASV it sent next (exit 13, not 25).
+ */
+export function closeAfterPeer(stream: Duplex, ms = LINGER_MS): void {
+  if (stream.destroyed) return;
+  stream.on('error', () => {});
+  const timer = setTimeout(() => stream.destroy(), ms);
+  stream.once('close', () => clearTimeout(timer));
+  stream.once('end', () => stream.destroy());
+  stream.resume();
+}
