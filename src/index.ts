@@ -53,6 +53,7 @@ export { UsersFileStore, readUsersFile, writeUsersFile, editUsersFile } from './
 export { PERMISSIONS, permissionsAt, type Permission, type PermissionRules } from './auth/permissions.js';
 export {
   Secret,
+  type AccountGone,
   type AccountListener,
   type Authenticator,
   type Credentials,

@@ -212,7 +212,8 @@ export class AccountAuthenticator implements Authenticator {
           // An expiry is checked at login only: a session running when it passes is not cut off.
           (a) => {
             const p = a && !a.disabled ? principalOf(a) : undefined;
-            if (!this.#onlyRehashed(name, a, p)) listener(name, p);
+            if (!this.#onlyRehashed(name, a, p))
+              listener(name, p, p ? undefined : a ? 'disabled' : 'removed');
           },
           () => {},
         );

@@ -129,7 +129,14 @@ export type AuthOutcome =
  * Told when an account changed: the principal its sessions now have, or undefined when the account
  * was removed or disabled: the server then ends its sessions. An expiry applies from the next login.
  */
-export type AccountListener = (username: string, principal: Principal | undefined) => void;
+export type AccountListener = (
+  username: string,
+  principal: Principal | undefined,
+  gone?: AccountGone,
+) => void;
+
+/** Why an account's sessions end, when the authenticator knows: said in the log and the transfer's 426. */
+export type AccountGone = 'removed' | 'disabled';
 
 export interface Authenticator {
   authenticate(c: Credentials, signal: AbortSignal): Promise<AuthOutcome>;

@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Account } from './account.js';
 import { AccountAuthenticator } from './authenticator.js';
 import { hashPassword } from './password.js';
-import { Secret, type Principal } from './types.js';
+import { Secret, type AccountGone, type Principal } from './types.js';
 import {
   editUsersFile,
   parseUsersFile,
@@ -308,8 +308,8 @@ describe('users file', () => {
     await writeUsersFile(file, [ann()]);
     const store = await UsersFileStore.open(file);
     const auth = new AccountAuthenticator([store]);
-    const events: [string, Principal | undefined][] = [];
-    const unwatch = auth.watch((name, p) => events.push([name, p]));
+    const events: [string, Principal | undefined, AccountGone | undefined][] = [];
+    const unwatch = auth.watch((name, p, gone) => events.push([name, p, gone]));
     const edit = async (change: (a: Account) => void): Promise<void> => {
       const seen = next<readonly string[]>((cb) => store.onChange(cb), 'a change');
       await editUsersFile(file, (m) => change(m.get('ann') as Account));
@@ -360,6 +360,8 @@ describe('users file', () => {
         ['ann', true],
         ['ann', false],
       ]);
+      // Said why, for the session's log and its transfer's 426.
+      assert.equal(events.at(-1)?.[2], 'disabled');
     } finally {
       unwatch();
       store.close();

@@ -53,13 +53,13 @@ export function checkedAuthenticator(inner: Authenticator, logger: Logger): Auth
     }),
     ...(watch && {
       watch: (listener) =>
-        watch((name, p) => {
+        watch((name, p, gone) => {
           const fault = p === undefined ? undefined : principalFault(p);
           if (fault) {
             const why = `options.authenticator: an account change gave ${fault} (${PRINCIPAL})`;
             logger.error({ user: name }, `${why}: the account's sessions end`);
           }
-          listener(name, fault ? undefined : p);
+          listener(name, fault ? undefined : p, gone);
         }),
     }),
   };

@@ -1,6 +1,6 @@
 import type * as net from 'node:net';
 import type * as tls from 'node:tls';
-import type { Principal } from '../auth/types.js';
+import type { AccountGone, Principal } from '../auth/types.js';
 import { FerryError, QuotaError, replyForError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { Code, type ReplyCode } from '../protocol/codes.js';
@@ -49,6 +49,7 @@ import type { HeldEntries } from './commands/listing-order.js';
 import type { WarningLimiter } from './warning-limiter.js';
 import { warnStorageError } from './storage-warnings.js';
 import { Transfers, type TransferOutcome, type TransferProgress } from './transfers.js';
+import { CONTROL_CLOSED, DESTROYED, GRACE_OVER } from './transfer-cuts.js';
 import { UNCONFIGURED_PROXY_HEADER, UNTRUSTED_PROXY_HEADER, type ClientOrigin } from './proxy-edge.js';
 import { proxySignature } from '../protocol/proxy-protocol.js';
 import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
@@ -371,7 +372,7 @@ export class ControlConnection {
     }
     const t = this.transfers.active;
     if (t) {
-      const timer = setTimeout(() => t.abort(), graceMs);
+      const timer = setTimeout(() => t.abort(GRACE_OVER), graceMs);
       this.finishing = true;
       await t.done; // bounded once aborted: a transfer's storage that ignores it is abandoned
       this.finishing = false;
@@ -385,7 +386,7 @@ export class ControlConnection {
 
   destroy(): void {
     this.channel.destroy();
-    this.transfers.abort(); // also one that outlives its lost connection (onClose)
+    this.transfers.abort(DESTROYED); // also one that outlives its lost connection (onClose)
     this.destroyed.abort();
   }
 
@@ -420,13 +421,13 @@ export class ControlConnection {
    * as an account's removal does, with its own 421. False when it was ending already.
    */
   kick(by: string): boolean {
-    return this.revoke(by);
+    return this.revoke({ by });
   }
 
-  private revoke(by?: string): boolean {
+  private revoke(cause: { gone?: AccountGone; by?: string } = {}): boolean {
     // A server shutting down lets transfers finish: not one of an account removed meanwhile.
     if ((this.quitting && !this.finishing) || this.revoking || this.channel.isClosed) return false;
-    this.revoking = this.revoked(by);
+    this.revoking = this.revoked(cause);
     return true;
   }
 
@@ -434,14 +435,20 @@ export class ControlConnection {
    * The user's account was removed or disabled, or the administrator (`by`) ended the session: 421,
    * the transfer (if any) aborted first (its 426; an upload is not committed), closed.
    */
-  private async revoked(by: string | undefined): Promise<void> {
+  private async revoked({ gone, by }: { gone?: AccountGone; by?: string }): Promise<void> {
     this.quitting = true;
     const user = this.account?.username;
-    if (by === undefined) this.logger.warn({ user }, 'session ended: account removed or disabled');
+    const why =
+      by !== undefined
+        ? 'closed by the administrator'
+        : gone
+          ? `account ${gone}`
+          : 'account removed or disabled';
+    if (by === undefined) this.logger.warn({ user }, `session ended: ${why}`);
     else this.logger.info({ user, by }, 'session closed by the administrator');
     const t = this.transfers.active;
     if (t) {
-      t.abort();
+      t.abort({ reason: why, byServer: true });
       await t.done;
     }
     const said =
@@ -994,7 +1001,7 @@ export class ControlConnection {
     else release();
     this.leaveAccount();
     this.leaveArrival();
-    this.transfers.abort();
+    this.transfers.abort(CONTROL_CLOSED);
     this.logger.info({}, 'disconnect');
     this.ended();
   }
@@ -1101,7 +1108,7 @@ export class ControlConnection {
         const handle: LoggedInSession = {
           address: this.address,
           family: () => session.tls,
-          revoke: () => void this.revoke(),
+          revoke: (gone) => void this.revoke(gone === undefined ? {} : { gone }),
           update: (p) => this.follow(p),
         };
         if (!(await rt.logins.enter(principal, handle, () => this.channel.isClosed))) return false;

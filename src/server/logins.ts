@@ -1,4 +1,4 @@
-import type { Principal } from '../auth/types.js';
+import type { AccountGone, Principal } from '../auth/types.js';
 import type { SessionFamily } from '../tls/session-cache.js';
 
 /** What the registry can ask of a logged-in session. */
@@ -7,8 +7,8 @@ export interface LoggedInSession {
   readonly address: string;
   /** The TLS sessions of its control connection, if it has started TLS. */
   family(): SessionFamily | undefined;
-  /** The account was removed or disabled: end the session with 421. */
-  revoke(): void;
+  /** The account was removed or disabled (`gone`, when known): end the session with 421. */
+  revoke(gone?: AccountGone): void;
   /** The account changed (permissions, limits): later commands use the new principal. */
   update(principal: Principal): void;
 }
@@ -147,10 +147,10 @@ export class Logins {
   }
 
   /** An account changed: its sessions follow (undefined = removed or disabled). */
-  accountChanged(username: string, principal: Principal | undefined): void {
+  accountChanged(username: string, principal: Principal | undefined, gone?: AccountGone): void {
     for (const s of [...(this.byUser.get(username) ?? [])]) {
       if (principal) s.update(principal);
-      else s.revoke();
+      else s.revoke(gone);
     }
   }
 }

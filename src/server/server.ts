@@ -180,7 +180,7 @@ export class FerryServer {
   private watch(o: ResolvedOptions): () => void {
     const logins = this.runtime.logins;
     const authenticator = checkedAuthenticator(o.authenticator, o.logger);
-    return authenticator.watch?.((name, p) => logins.accountChanged(name, p)) ?? (() => {});
+    return authenticator.watch?.((name, p, gone) => logins.accountChanged(name, p, gone)) ?? (() => {});
   }
 
   /**

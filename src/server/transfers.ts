@@ -7,6 +7,7 @@ import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
 import { abandonedBefore, dataCut } from './data-cut.js';
 import { refusedForGood } from './refused-for-good.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
+import type { TransferCut } from './transfer-cuts.js';
 
 /** Commands whose data flows from the server; any other is treated as an upload. */
 const SENDING: ReadonlySet<string> = new Set(['RETR', 'LIST', 'NLST', 'MLSD']);
@@ -30,7 +31,8 @@ export interface ActiveTransfer {
   readonly bytes: number;
   /** Still waiting its turn (TransferProgress.waitTurn): nothing started yet. */
   readonly queued: boolean;
-  abort(): void;
+  /** `cut`: why, when known (the first one given stands). */
+  abort(cut?: TransferCut): void;
   /** Resolves once the transfer's final reply has been written (see Transfers.replied). */
   readonly done: Promise<void>;
 }
@@ -94,6 +96,8 @@ class Running implements ActiveTransfer, TransferProgress {
   reason: string | undefined;
   /** The system's name of why (ECONNREFUSED, ETIMEDOUT), for the transfer line. */
   err: string | undefined;
+  /** Why it was aborted, when told (ABOR, an account removed, a shutdown's grace over). */
+  cut: TransferCut | undefined;
   /** What ends its data connection once its reply is out (a failure's: see Transfers.run). */
   readonly afterReply: (() => void)[] = [];
 
@@ -118,8 +122,17 @@ class Running implements ActiveTransfer, TransferProgress {
     }
   }
 
-  abort(): void {
+  abort(cut?: TransferCut): void {
+    if (!this.signal.aborted) this.cut ??= cut;
     this.#controller.abort();
+  }
+
+  /** The 426 of an abort, saying why when the server cut it; the reason kept for the log. */
+  aborted(): Reply {
+    if (!this.cut) return reply(Code.TransferAborted, 'Transfer aborted.');
+    this.reason = this.cut.reason;
+    if (!this.cut.byServer) return reply(Code.TransferAborted, 'Transfer aborted.');
+    return reply(Code.TransferAborted, `Transfer aborted: ${this.cut.reason}.`);
   }
 }
 
@@ -161,7 +174,8 @@ export class Transfers {
       ok = r.code === Code.ClosingDataSuccess;
       const ms = Date.now() - started;
       const user = this.io.user?.();
-      this.io.logger.info(
+      // Cut by the server (an account removed, a shutdown): worth a warning; by the client, not.
+      this.io.logger[t.cut?.byServer && r.code === Code.TransferAborted ? 'warn' : 'info'](
         {
           transfer: command,
           ...(user !== undefined && { user }),
@@ -225,9 +239,9 @@ export class Transfers {
     t?.finish();
   }
 
-  /** The control connection closed: stop the transfer in flight. */
-  abort(): void {
-    this.#running?.abort();
+  /** The control connection closed (or the server destroyed it): stop the transfer in flight. */
+  abort(cut?: TransferCut): void {
+    this.#running?.abort(cut);
   }
 
   async #choreography(
@@ -243,7 +257,7 @@ export class Transfers {
     try {
       sock = await endpoint.open(t.signal, direction);
     } catch (err) {
-      if (t.signal.aborted) return aborted();
+      if (t.signal.aborted) return t.aborted();
       this.io.errorReplied?.(err, t.command);
       t.reason = err instanceof Error ? err.message : String(err);
       if (err instanceof DataConnectionError) t.err = err.errno;
@@ -300,7 +314,7 @@ export class Transfers {
       t.reason = cause instanceof Error ? cause.message : String(cause);
       // A full quota or disk (552) stays the reason when the client then closed its control connection
       // too (curl does once the data connection is reset): the log and xferlog say why it stopped.
-      if (t.signal.aborted && r.code !== Code.ExceededStorage) return aborted();
+      if (t.signal.aborted && r.code !== Code.ExceededStorage) return t.aborted();
       this.io.errorReplied?.(cause, t.command);
       // A listing that fails once its 150 is out is 451 whatever the storage said: a refused name
       // would read as the client's fault.
@@ -312,6 +326,7 @@ export class Transfers {
         return reply(Code.LocalError, `Transfer aborted: ${failure.message}.`);
       }
       // Other stream errors (reset, timeout) mean the data connection broke.
+      t.reason = `data connection closed: ${logged.err}`;
       this.io.logger.warn(logged, 'transfer failed');
       return reply(Code.TransferAborted, 'Data connection closed; transfer aborted.');
     } finally {
@@ -324,8 +339,6 @@ export class Transfers {
     }
   }
 }
-
-const aborted = (): Reply => reply(Code.TransferAborted, 'Transfer aborted.');
 
 /**
  * A storage's own reply, once the 150 is out: its text kept, its code one RFC 959 allows there: 551

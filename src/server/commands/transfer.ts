@@ -29,6 +29,7 @@ import { UploadWatch } from '../upload-watch.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
 import type { TransferProgress } from '../transfers.js';
+import { ABOR_BY_CLIENT } from '../transfer-cuts.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
 
@@ -382,7 +383,7 @@ export const transferCommands: AnyCommandSpec[] = [
         ctx.session.setData(undefined);
         return reply(Code.DataOpenNoTransfer, 'No transfer to abort.');
       }
-      t.abort();
+      t.abort(ABOR_BY_CLIENT);
       await t.done; // its 426 goes out first
       return reply(Code.ClosingDataSuccess, 'Abort successful.');
     },
