@@ -1,6 +1,6 @@
 import { accessBits, processIds } from './host-access.js';
 import { randomBytes } from 'node:crypto';
-import { lstatSync, type Stats } from 'node:fs';
+import type { Stats } from 'node:fs';
 import {
   chmod,
   lstat,
@@ -114,26 +114,6 @@ function bufferSource(bytes: Buffer): Readable {
   });
 }
 
-/**
- * stat(2) of `path` (absolute, normalized) at once, by lstat of each of its components from the top,
- * when none is a symbolic link: its text then names the real path, the one remoteMount judged to be
- * on local filesystems (microseconds; through the thread pool a login's home check cost ~40 µs of
- * CPU and two thread wake-ups more). Undefined when one is a link, which may lead onto a network
- * mount where a synchronous call could hang the whole process, or when one fails: the caller's
- * asynchronous stat answers then, with the error it always gave.
- */
-function plainStat(path: string): Stats | undefined {
-  try {
-    for (let i = path.indexOf('/', 1); ; i = path.indexOf('/', i + 1)) {
-      const st = lstatSync(i < 0 ? path : path.slice(0, i));
-      if (st.isSymbolicLink()) return undefined;
-      if (i < 0) return st;
-    }
-  } catch {
-    return undefined;
-  }
-}
-
 /** An entry by name in its verified parent directory (the entry itself not followed). */
 interface Entry {
   dir: Pinned;
@@ -181,11 +161,7 @@ export class LocalStorage implements StorageBackend {
     throwIfAborted(c.signal);
     // The root itself, not through the jail (which pins it for the session's commands). The host
     // path goes in the cause only: the server logs it, the client never sees it.
-    const st = await this.#rooted(
-      c.signal,
-      () => fsStat(this.#root),
-      () => plainStat(this.#root),
-    ).catch((err: unknown) => {
+    const st = await this.#rooted(c.signal, () => fsStat(this.#root)).catch((err: unknown) => {
       throw mapFsError(err, 'open', ROOT);
     });
     if (!st.isDirectory())
@@ -498,16 +474,10 @@ export class LocalStorage implements StorageBackend {
     return remote === undefined ? call() : this.#budget.run(remote, c.signal, call);
   }
 
-  /**
-   * `call` on the root's path before the jail is open, gated by the mounts that path is on. On local
-   * filesystems, `local` first when given: the same answer at once, synchronously (as MetaFs makes a
-   * local tree's metadata calls), or undefined when only `call` may give it.
-   */
-  #rooted<T>(signal: AbortSignal, call: () => Promise<T>, local?: () => T | undefined): Promise<T> {
+  /** `call` on the root's path before the jail is open, gated by the mounts that path is on. */
+  #rooted<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
     const remote = this.#mounts.remoteMount(this.#root);
-    if (remote !== undefined) return this.#budget.run(remote, signal, call);
-    const now = local?.();
-    return now === undefined ? call() : Promise.resolve(now);
+    return remote === undefined ? call() : this.#budget.run(remote, signal, call);
   }
 
   /** The jail; `c`: the first caller's, for opening it (its realpath of the root) when not yet open. */
