@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { constants } from 'node:fs';
+import { constants, type Stats } from 'node:fs';
 import { lchown, lstat, open, type FileHandle } from 'node:fs/promises';
 import { FerryError } from '../errors.js';
+import { isMade, type DataDirClaim } from './data-dir-claim.js';
 
 /** A system account as the name service (getent) knows it. */
 export interface SystemUser {
@@ -49,7 +50,8 @@ export function checkRootPolicy(runAs: SystemUser | undefined, allowRoot: boolea
 
 /**
  * Gives the run-as user what Ferry keeps up to date after the drop: `files` (its own state files in
- * the data directory) and `createdDir` (the data directory, when this start made it). Nothing else:
+ * the data directory) and the data directory when this start made it (`dataDir.made`), and only if it
+ * is still that directory, as made (another's that took its place stays theirs). Nothing else:
  * the directory may hold the operator's files (/etc/ferry), and the run-as user may have put links
  * there (a link to a root-only file would be given away). So each is opened without following a
  * link and given away through its descriptor (fchown), and only when it is a directory or a regular
@@ -58,20 +60,28 @@ export function checkRootPolicy(runAs: SystemUser | undefined, allowRoot: boolea
  */
 export async function handOver(
   files: readonly string[],
-  createdDir: string | undefined,
+  dataDir: DataDirClaim | undefined,
   user: SystemUser,
 ): Promise<void> {
   if (!isRoot()) return;
-  if (createdDir) await giveAway(createdDir, constants.O_DIRECTORY, user);
+  const made = dataDir?.made;
+  if (dataDir && made) await giveAway(dataDir.dir, constants.O_DIRECTORY, user, (st) => isMade(st, made));
   for (const file of files) {
     const st = await lstat(file).catch(() => undefined);
     if (!st || st.uid === user.uid) continue;
     if (st.isSocket()) await lchown(file, user.uid, user.gid);
-    else if (st.isFile()) await giveAway(file, constants.O_NONBLOCK, user);
+    else if (st.isFile())
+      await giveAway(file, constants.O_NONBLOCK, user, (s) => s.isFile() && s.nlink === 1);
   }
 }
 
-async function giveAway(file: string, flags: number, user: SystemUser): Promise<void> {
+/** Checked on the open descriptor (`ours`), so that what is given is what was checked. */
+async function giveAway(
+  file: string,
+  flags: number,
+  user: SystemUser,
+  ours: (st: Stats) => boolean,
+): Promise<void> {
   let handle: FileHandle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NOFOLLOW | flags);
@@ -80,7 +90,7 @@ async function giveAway(file: string, flags: number, user: SystemUser): Promise<
   }
   try {
     const st = await handle.stat();
-    if (st.isDirectory() || (st.isFile() && st.nlink === 1)) await handle.chown(user.uid, user.gid);
+    if (ours(st)) await handle.chown(user.uid, user.gid);
   } finally {
     await handle.close();
   }

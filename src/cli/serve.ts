@@ -1,4 +1,3 @@
-import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { DEFAULT_CLOSE_GRACE_MS, resolveOptions, type ServerOptions } from '../server/options.js';
@@ -40,10 +39,10 @@ import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
-import { makeDirectory } from '../auth/file-owner.js';
 import { FerryError } from '../errors.js';
 import { ServeSignals } from './serve-signals.js';
 import { StartLeftovers } from './start-leftovers.js';
+import { claimDataDir, type DataDirClaim } from './data-dir-claim.js';
 
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
@@ -142,15 +141,15 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
   if (runAs && flags.dataDir === undefined && config.dataDir === undefined)
     flags = { ...flags, dataDir: await runAsDataDir(runAs, flags.runAs ? '--run-as' : 'runAs') };
   const dataDir = dataDirOf(flags.dataDir, config);
-  // Only a data directory this start makes is given to the run-as user (see handOver).
-  const dataDirExisted = await lstat(dataDir).then(
-    () => true,
-    () => false,
-  );
+  // Only a data directory this start makes is given to the run-as user (see handOver); made now, so
+  // that whether it made it and making it are one step. A start that fails removes it if left empty.
   // A worker's primary made the data directory and settles a start that fails.
-  const leftovers = worker
-    ? undefined
-    : new StartLeftovers({ dir: dataDir, existed: dataDirExisted }, runAs, stateFiles(dataDir));
+  const dataDirClaim: DataDirClaim = worker
+    ? { dir: dataDir }
+    : await claimDataDir(dataDir).catch((err: unknown) => {
+        throw new FerryError('ERR_USAGE', `dataDir ${dataDir} cannot be created: ${(err as Error).message}`);
+      });
+  const leftovers = worker ? undefined : new StartLeftovers(dataDirClaim, runAs, stateFiles(dataDir));
   try {
     return await start({
       flags,
@@ -161,7 +160,7 @@ async function serve(flags: ServeFlags, signals: ServeSignals): Promise<void> {
       workers,
       runAs,
       dataDir,
-      dataDirExisted,
+      dataDirClaim,
       leftovers,
     });
   } catch (err) {
@@ -179,7 +178,7 @@ interface Start {
   readonly workers: number;
   readonly runAs: SystemUser | undefined;
   readonly dataDir: string;
-  readonly dataDirExisted: boolean;
+  readonly dataDirClaim: DataDirClaim;
   readonly leftovers: StartLeftovers | undefined;
 }
 
@@ -217,13 +216,6 @@ async function start(s: Start): Promise<void> {
     return process.exit(0);
   }
   const setup = setUp.done;
-  // Made once the options are checked, whatever else the start makes in it: with certificates given
-  // and the accounts in PostgreSQL nothing else would, and the control socket could not be created.
-  if (!s.dataDirExisted) {
-    await makeDirectory(dataDir).catch((err: unknown) => {
-      throw new FerryError('ERR_USAGE', `dataDir ${dataDir} cannot be created: ${(err as Error).message}`);
-    });
-  }
   setup.follow();
   const hosts = setup.hosts;
   const options: ServerOptions = { ...setup.options, ...extra };
@@ -344,7 +336,7 @@ async function start(s: Start): Promise<void> {
     await adminServer?.close();
     throw setup.explain(err); // a passive host name that does not resolve: named as the user wrote it
   });
-  if (runAs && !shutdown) await becomeRunAsUser(runAs, { dir: dataDir, existed: s.dataDirExisted }, xferlog);
+  if (runAs && !shutdown) await becomeRunAsUser(runAs, s.dataDirClaim, xferlog);
   if (shutdown) return shutdown;
   leftovers?.served();
   state = 'ready';
@@ -449,10 +441,10 @@ export function plainWithoutDataWarning(
  */
 async function becomeRunAsUser(
   user: SystemUser,
-  data: { dir: string; existed: boolean },
+  data: DataDirClaim,
   xferlog: XferlogFile | undefined,
 ): Promise<void> {
-  await handOver(stateFiles(data.dir), data.existed ? undefined : data.dir, user);
+  await handOver(stateFiles(data.dir), data, user);
   xferlog?.giveTo(user.uid, user.gid);
   dropPrivileges(user);
 }

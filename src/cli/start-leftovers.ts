@@ -1,4 +1,5 @@
 import { rmdir } from 'node:fs/promises';
+import { stillMade, type DataDirClaim } from './data-dir-claim.js';
 import { handOver, type SystemUser } from './run-as.js';
 
 /**
@@ -12,7 +13,7 @@ export class StartLeftovers {
   #giveLog: ((uid: number, gid: number) => void) | undefined;
 
   constructor(
-    private readonly dataDir: { readonly dir: string; readonly existed: boolean },
+    private readonly dataDir: DataDirClaim,
     private readonly runAs: SystemUser | undefined,
     /** Ferry's own files in the data directory (handOver's `files`). */
     private readonly files: readonly string[],
@@ -32,16 +33,16 @@ export class StartLeftovers {
     if (this.#done) return;
     this.#done = true;
     if (this.runAs) this.#giveLog?.(this.runAs.uid, this.runAs.gid);
-    // rmdir removes only an empty directory: one holding a key, or anything of another's, stays.
+    // rmdir removes only an empty directory: one holding a key, or anything of another's, stays;
+    // and only the one this start made (not one put in its place).
     if (
-      !this.dataDir.existed &&
+      (await stillMade(this.dataDir)) &&
       (await rmdir(this.dataDir.dir).then(
         () => true,
         () => false,
       ))
     )
       return;
-    if (this.runAs)
-      await handOver(this.files, this.dataDir.existed ? undefined : this.dataDir.dir, this.runAs);
+    if (this.runAs) await handOver(this.files, this.dataDir, this.runAs);
   }
 }
