@@ -3,7 +3,12 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { readBanFile, writeBanFile, type BanState } from '../defender/ban-file.js';
-import { controlRequest, type ControlAnswer, type ControlRequest } from '../defender/control-socket.js';
+import {
+  controlRequest,
+  DEFENDER_DISABLED,
+  type ControlAnswer,
+  type ControlRequest,
+} from '../defender/control-socket.js';
 import type { Ban } from '../defender/defender.js';
 import { FerryError } from '../errors.js';
 import { namesGroup } from '../protocol/address.js';
@@ -22,7 +27,8 @@ interface BansFlags {
 
 /**
  * `ferry bans list|rm`: asks the running server over its control socket (<dataDir>/control.sock);
- * with no server running, reads or edits the bans file it will load at start.
+ * with no server running, or one serving with the defender off, reads or edits the bans file a
+ * start with the defender on loads.
  */
 export function registerBans(program: Command): void {
   const bans = program
@@ -75,12 +81,12 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
       where: () => '',
     };
   const p = await pathsOf(flags);
-  let saved = false;
-  const fromFile = (): void => void (saved = true);
+  let saved: FileReason | undefined;
+  const fromFile = (why: FileReason): void => void (saved = why);
   return {
     list: (quiet) => listBans(p, fromFile, quiet),
     remove: (a) => removeBan(p, fromFile, a),
-    where: () => (saved ? ` in the saved bans (${p.stateFile}; ${noAnswer(p)})` : ''),
+    where: () => (saved ? ` in the saved bans (${p.stateFile}; ${reasonText(p, saved)})` : ''),
   };
 }
 
@@ -108,54 +114,63 @@ async function pathsOf(flags: BansFlags): Promise<Paths> {
   return defenderPaths(path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')));
 }
 
-/** `fromFile`: told when no server answered and the file is read. */
-async function listBans(p: Paths, fromFile: () => void, quiet = false): Promise<Ban[]> {
+/** `fromFile`: told when no server answered (or its defender is off) and the file is read. */
+async function listBans(p: Paths, fromFile: (why: FileReason) => void, quiet = false): Promise<Ban[]> {
   const answer = await ask(p, { op: 'list' });
-  if (answer) return 'bans' in answer ? [...answer.bans] : [];
-  fromFile();
-  if (!quiet) noServer(p, `the saved bans (${p.stateFile}) are listed`);
+  if (typeof answer === 'object') return 'bans' in answer ? [...answer.bans] : [];
+  fromFile(answer);
+  if (!quiet) fileNotice(p, answer, `the saved bans (${p.stateFile}) are listed`);
   const now = Date.now();
   return (await readBanFile(p.stateFile)).active.filter((b) => b.until > now);
 }
 
-async function removeBan(p: Paths, fromFile: () => void, address: string): Promise<boolean> {
+async function removeBan(p: Paths, fromFile: (why: FileReason) => void, address: string): Promise<boolean> {
   const answer = await ask(p, { op: 'rm', address });
-  if (answer) return 'removed' in answer && answer.removed;
-  // No server: edit the file it loads at start (the ended ban still counts for a repeat).
+  if (typeof answer === 'object') return 'removed' in answer && answer.removed;
+  // Edit the file a start with the defender on loads (the ended ban still counts for a repeat).
   const state: BanState = await readBanFile(p.stateFile);
   const now = Date.now();
   const ban = state.active.find((b) => b.address === address && b.until > now);
-  fromFile();
+  fromFile(answer);
   if (!ban) return false;
   state.active = state.active.filter((b) => b !== ban);
   state.past = [...state.past.filter((b) => b.address !== address), { ...ban, until: now }];
   await writeBanFile(p.stateFile, state);
-  noServer(p, `only the saved bans (${p.stateFile}) were changed`);
+  fileNotice(p, answer, `only the saved bans (${p.stateFile}) were changed`);
   return true;
 }
 
+/** Why the bans file is used: no server answered, or the one that did serves with the defender off. */
+type FileReason = 'no-server' | 'defender-off';
+
 /**
  * Says on stderr that the answer comes from the bans file: a server whose control socket is gone
- * (its data dir moved or recreated) still holds, and enforces, bans the file may not have.
+ * (its data dir moved or recreated) still holds, and enforces, bans the file may not have; one with
+ * the defender off enforces none, and the file is what a start with the defender on loads.
  */
-function noServer(p: Paths, what: string): void {
-  process.stderr.write(`ferry: ${noAnswer(p)}: ${what}; a running server's bans may differ.\n`);
+function fileNotice(p: Paths, why: FileReason, what: string): void {
+  const after =
+    why === 'no-server' ? "a running server's bans may differ" : 'they apply when the defender is turned on';
+  process.stderr.write(`ferry: ${reasonText(p, why)}: ${what}; ${after}.\n`);
 }
 
-function noAnswer(p: Paths): string {
-  return `no server answered on ${p.controlSocket} (none running with this data dir)`;
+function reasonText(p: Paths, why: FileReason): string {
+  return why === 'no-server'
+    ? `no server answered on ${p.controlSocket} (none running with this data dir)`
+    : `the server on ${p.controlSocket} runs with the defender off`;
 }
 
-/** The server's answer; undefined when no server listens (then the file is the truth). */
-async function ask(p: Paths, request: ControlRequest): Promise<ControlAnswer | undefined> {
+/** The server's answer, or why the file is the truth instead (no server listens, or no defender). */
+async function ask(p: Paths, request: ControlRequest): Promise<ControlAnswer | FileReason> {
   let answer: ControlAnswer;
   try {
     answer = await controlRequest(p.controlSocket, request);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return 'no-server';
     throw new FerryError('ERR_CLOSED', `${p.controlSocket}: ${(err as Error).message}`);
   }
+  if (!answer.ok && answer.error === DEFENDER_DISABLED) return 'defender-off';
   if (!answer.ok) throw new FerryError('ERR_USAGE', `the server says: ${answer.error}`);
   return answer;
 }

@@ -7,6 +7,9 @@ import type { Ban } from './defender.js';
  * `ferry bans` and `ferry kick` talk to the running server over a Unix socket in its data dir
  * (mode 0600, so only the server's user can): one JSON request line, one JSON answer line.
  */
+/** The error of a bans request to a server serving with the defender off (`ferry bans` then uses the file). */
+export const DEFENDER_DISABLED = 'the defender is disabled';
+
 export type ControlRequest =
   | { readonly op: 'list' }
   | { readonly op: 'rm'; readonly address: string }

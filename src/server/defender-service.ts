@@ -1,6 +1,7 @@
 import type * as net from 'node:net';
 import { BanFile } from '../defender/ban-file.js';
 import {
+  DEFENDER_DISABLED,
   openControlSocket,
   type ControlAnswer,
   type ControlRequest,
@@ -221,7 +222,7 @@ export class DefenderService implements DefenderPort {
     if (r.op === 'kick')
       return this.onKick ? this.onKick(r.match) : { ok: false, error: 'kick is not served here' };
     const defender = this.defender;
-    if (!defender) return { ok: false, error: 'the defender is disabled' };
+    if (!defender) return { ok: false, error: DEFENDER_DISABLED };
     if (r.op === 'list') return { ok: true, bans: defender.list() };
     return { ok: true, removed: defender.unban(r.address) };
   }

@@ -201,3 +201,48 @@ test('no server answering on the control socket (a data dir moved or recreated):
   assert.equal(empty.stdout, 'No banned addresses.\n');
   assert.match(empty.stderr, /no server answered/);
 });
+
+test('a server with the defender off: list and rm act on the saved bans, saying so on stderr', async () => {
+  const data = await mkdtemp(path.join(dir, 'off-'));
+  const offConfig = path.join(data, 'ferry.yaml');
+  await writeFile(offConfig, 'defender:\n  enabled: false\n');
+  const now = Date.now();
+  const active = [{ address: '192.0.2.8', since: now, until: now + 3_600_000, bans: 1 }];
+  const file = path.join(data, 'bans.json');
+  await writeFile(file, JSON.stringify({ active, past: [] }));
+  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', data]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  const server = await ServeProcess.start(
+    ['--workers', '1', '--config', offConfig, '--data-dir', data, '--user', 'alice:secret'],
+    root,
+  );
+  try {
+    await stat(path.join(data, 'control.sock')); // the socket is there (ferry kick uses it)
+    const listed = await cli('list', '--json');
+    assert.equal(listed.code, 0, listed.stderr);
+    assert.deepEqual(
+      (JSON.parse(listed.stdout) as { address: string }[]).map((b) => b.address),
+      ['192.0.2.8'],
+    );
+    assert.match(
+      listed.stderr,
+      /^ferry: the server on .*control\.sock runs with the defender off: the saved bans \(.*bans\.json\) are listed; they apply when the defender is turned on\.\n$/,
+    );
+    const removed = await cli('rm', '192.0.2.8');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.equal(removed.stdout, '192.0.2.8 unbanned.\n');
+    assert.match(removed.stderr, /defender off: only the saved bans \(.*bans\.json\) were changed;/);
+    const again = await cli('rm', '192.0.2.8');
+    assert.equal(again.code, 1);
+    assert.match(
+      again.stderr,
+      /is not banned in the saved bans \(.*bans\.json; the server on .* runs with the defender off\)/,
+    );
+    assert.equal((await cli('list')).stdout, 'No banned addresses.\n');
+  } finally {
+    assert.equal(await server.stop(), 0);
+  }
+});
