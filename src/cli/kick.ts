@@ -6,6 +6,7 @@ import {
   type ControlAnswer,
   type EndedSession,
   type SessionMatch,
+  UNKNOWN_REQUEST,
 } from '../defender/control-socket.js';
 import { FerryError } from '../errors.js';
 import { loadConfig } from './config.js';
@@ -76,8 +77,11 @@ async function kick(
         : (err as Error).message;
     throw new FerryError('ERR_CLOSED', `${socket}: ${why}`);
   }
-  if (!answer.ok) throw new FerryError('ERR_USAGE', `the server says: ${answer.error}`);
-  if (!('ended' in answer)) throw new FerryError('ERR_CLOSED', `${socket}: the server does not know kick`);
+  // A server older than kick refuses the op as unknown (an older one still answered as to `list`).
+  if (!answer.ok && answer.error !== UNKNOWN_REQUEST)
+    throw new FerryError('ERR_USAGE', `the server says: ${answer.error}`);
+  if (!answer.ok || !('ended' in answer))
+    throw new FerryError('ERR_CLOSED', `${socket}: the server does not know kick`);
   return answer;
 }
 

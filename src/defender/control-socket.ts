@@ -67,6 +67,9 @@ export async function openControlSocket(file: string, handle: Handler): Promise<
   return server;
 }
 
+/** The answer to a request this server does not know (a newer `ferry`'s op sent to an older server). */
+export const UNKNOWN_REQUEST = 'unknown request';
+
 /** Sends one request to the server listening on `file`; rejects with the errno when none does. */
 export function controlRequest(file: string, request: ControlRequest): Promise<ControlAnswer> {
   return new Promise((resolve, reject) => {
@@ -113,7 +116,7 @@ async function answer(line: string, handle: Handler): Promise<ControlAnswer> {
   if (r?.op === 'rm' && typeof r.address === 'string') return handle({ op: 'rm', address: r.address });
   const match = r?.op === 'kick' ? matchOf(r.match) : undefined;
   if (match) return handle({ op: 'kick', match });
-  return { ok: false, error: 'unknown request' };
+  return { ok: false, error: UNKNOWN_REQUEST };
 }
 
 /** A kick's match as sent: ids (strings), an optional user and address; anything else is refused. */

@@ -233,3 +233,24 @@ test('--workers 2, defender off: ferry kick --user ends the sessions on both wor
     assert.equal(await r.stop(), 0);
   }
 });
+
+test('a server older than kick (its control socket answers `unknown request`): ferry kick says the server does not know kick', async () => {
+  const data = path.join(dir, 'data-old');
+  await mkdir(data);
+  // What an older server's control socket answers to an op it does not know.
+  const old = net.createServer((s) => {
+    s.on('error', () => {});
+    s.once('data', () => s.end(`${JSON.stringify({ ok: false, error: 'unknown request' })}\n`));
+  });
+  old.listen(path.join(data, 'control.sock'));
+  await once(old, 'listening');
+  try {
+    const kicked = await runFerry(['kick', 'abc', '--data-dir', data]);
+    assert.match(kicked.stderr, /the server does not know kick/);
+    assert.doesNotMatch(kicked.stderr, /the server says/);
+    assert.equal(kicked.code, 1, 'not 2: the command line was right');
+  } finally {
+    old.close();
+    await once(old, 'close');
+  }
+});
