@@ -5,18 +5,24 @@
 // replacement was cut is therefore not told that version's size: the client uploads the file whole.
 // Other users see the file as it is; listings (LIST, MLSD) keep the size (a resume from them is
 // refused by transfer.ts).
+//
+// Only a user who may replace the file can have a replacement cut and resume it (an upload onto an
+// existing file needs `overwrite`): for anyone else (read-only and anonymous-read accounts) no
+// record is looked for, which SIZE, sent by curl before each download, would pay for otherwise.
+import { permits } from '../auth/permissions.js';
+import type { Principal } from '../auth/types.js';
 import { fileOf, type FileStat, type VPath } from '../storage/types.js';
 import { cutKey, type CutUploads } from './cut-uploads.js';
 
-/** Whether `st` (at `p`) is the version a cut replacement of `username`'s left. */
+/** Whether `st` (at `p`) is the version a cut replacement of `principal`'s left. */
 export async function sizeWithheld(
   cuts: CutUploads,
-  username: string,
+  principal: Principal,
   p: VPath,
   st: FileStat,
 ): Promise<boolean> {
   const file = fileOf(st);
-  if (!file) return false;
+  if (!file || !permits(principal, 'overwrite', p)) return false;
   const version = { id: file.id, size: file.size, modified: file.modified.getTime() };
-  return cuts.isCut(cutKey(username, p), () => Promise.resolve(version));
+  return cuts.isCut(cutKey(principal.username, p), () => Promise.resolve(version));
 }

@@ -204,7 +204,7 @@ export const fileCommands: AnyCommandSpec[] = [
       const p = await files.resolve(path);
       const st = fileOf(await files.storage.stat(p, files.context()));
       if (!st) return reply(Code.FileUnavailable, 'Not a plain file.');
-      if (await sizeWithheld(ctx.cutUploads, files.principal.username, p, st))
+      if (await sizeWithheld(ctx.cutUploads, files.principal, p, st))
         return reply(SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT);
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
       // TYPE A: the bytes a RETR would send, counted by reading the file as HASH does (ABOR stops it).

@@ -325,7 +325,7 @@ export const listingCommands: AnyCommandSpec[] = [
       // No size of a file a cut upload of this user's left, as SIZE gives none (withheld-size.ts).
       const withheld =
         stat.type !== 'dir' &&
-        (await sizeWithheld(ctx.cutUploads, ctx.files().principal.username, path, stat));
+        (await sizeWithheld(ctx.cutUploads, ctx.files().principal, path, stat));
       const facts = withheld ? withoutSize(ctx.session.mlstFacts) : ctx.session.mlstFacts;
       return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsxLines(ctx, facts)(stat, path)}`, 'End.');
     },
