@@ -1,12 +1,13 @@
 // A state file read on every resume and every replacing upload is parsed again only when another
 // writer replaced it (or it went), never for a read of the version already parsed.
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import fsp, { mkdtemp, rm, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { writeAtomically } from './atomic-file.js';
-import { CachedStateFile } from './cached-state-file.js';
+import { CachedStateFile, SETTLED_MS } from './cached-state-file.js';
 
 describe('cached state file', () => {
   it('parses once per version of the file: again after another writer’s replacement, not after its own', async (t) => {
@@ -46,5 +47,27 @@ describe('cached state file', () => {
     await writeFile(file, 'bbbb');
     await utimes(file, before.atime, before.mtime);
     assert.equal(await cache.read(), 'bbbb');
+  });
+
+  it('does not read a settled version again while its identity holds; reads another writer’s replacement', async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-cached-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const file = join(dir, 'state.json');
+    // The clock SETTLED_MS ahead: the version just written counts as settled.
+    const cache = new CachedStateFile(file, (text) => text ?? 'none', { now: () => Date.now() + SETTLED_MS });
+    await writeAtomically(file, 'one');
+    const reads = t.mock.method(fsp, 'readFile');
+    syncBuiltinESMExports(); // state-file.ts's named import follows the mock
+    t.after(() => {
+      reads.mock.restore();
+      syncBuiltinESMExports();
+    });
+    assert.equal(await cache.read(), 'one');
+    assert.equal(await cache.read(), 'one');
+    assert.equal(await cache.read(), 'one');
+    assert.equal(reads.mock.callCount(), 1, 'read once, then known by its identity');
+    await writeAtomically(file, 'two'); // another process's version: a new inode (the old one was in use)
+    assert.equal(await cache.read(), 'two');
+    assert.equal(reads.mock.callCount(), 2);
   });
 });
