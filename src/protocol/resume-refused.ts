@@ -19,5 +19,6 @@ export function isResumeRefused(code: number, text: string): boolean {
  * raises error_temp; on 500/502 lftp takes SIZE for unsupported on the whole connection.
  */
 export const SIZE_WITHHELD_CODE = Code.NotImplementedForParam;
+// "has not completed": the record stands from a replacement's start, so also while it still runs.
 export const SIZE_WITHHELD_TEXT =
-  'Size not given: an upload of this file did not complete, and the file still holds its previous version: upload it whole.';
+  'Size not given: an upload of this file has not completed, and the file still holds its previous version: upload it whole.';

@@ -110,7 +110,7 @@ describe('the size of a file a cut upload left, to its uploader', { timeout: 120
       assert.deepEqual(await readFile(got), oldVersion);
 
       const size = await gui.cmd(`SIZE ${name}`, 504);
-      assert.match(textOf(size), /an upload of this file did not complete.*: upload it whole\.$/);
+      assert.match(textOf(size), /an upload of this file has not completed.*: upload it whole\.$/);
       const mlst = textOf(await gui.cmd(`MLST ${name}`, 250));
       assert.match(mlst, /type=file;/);
       assert.doesNotMatch(mlst, /size=/);
@@ -124,6 +124,24 @@ describe('the size of a file a cut upload left, to its uploader', { timeout: 120
       assert.equal(stored.code, 226, textOf(stored));
       assert.equal(textOf(await gui.cmd(`SIZE ${name}`, 213)), '3');
       assert.match(textOf(await gui.cmd(`MLST ${name}`, 250)), /size=3;/);
+    });
+  });
+
+  test('while the same user’s replacement still runs, SIZE from another session says the upload has not completed', async () => {
+    const name = 'running.bin';
+    await writeFile(path.join(home, name), randomBytes(3000));
+    await withClients(async (track) => {
+      const gui = await loginAs(server(), 'implicit', 'gui', track);
+      await gui.cmd('TYPE I', 200);
+      const conn = await gui.openData(await gui.epsv(), { tls: true });
+      await gui.cmd(`STOR ${name}`, 150); // its record is written before the 150; the upload runs
+      // The client's retry after a drop the server has not seen yet: a new session of the user.
+      const again = await loginAs(server(), 'implicit', 'gui', track);
+      await again.cmd('TYPE I', 200);
+      const size = textOf(await again.cmd(`SIZE ${name}`, 504));
+      assert.match(size, /^Size not given: an upload of this file has not completed, /);
+      await gui.uploadTruncated(conn, randomBytes(1000));
+      await gui.expect(426);
     });
   });
 });
