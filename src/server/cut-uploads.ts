@@ -16,7 +16,8 @@
 // One user must not slow everyone's uploads nor push out their records: a record is keyed by a
 // digest of the path (its size whatever the path's length), a user holds at most MAX_CUTS_PER_USER
 // (the oldest go first, in memory, the file and the database alike), and the file is parsed again
-// only when another process replaced it (CachedStateFile).
+// only when another process replaced it, and once its version is 3 s old not even read again until
+// then: an lstat tells (CachedStateFile).
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { writeAtomically } from '../atomic-file.js';
