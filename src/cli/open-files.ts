@@ -3,8 +3,11 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '../logger.js';
 import { CAP_SYS_RESOURCE, hasEffectiveCapability } from '../server/effective-capabilities.js';
 
-/** Descriptors one session may hold at once: control, data connection, passive listener, file. */
-const FDS_PER_SESSION = 4;
+/**
+ * Descriptors one session may hold at once: control, data connection, passive listener, file, and
+ * a refused transfer's data connection left for its client to close (one a session: LingeringData).
+ */
+const FDS_PER_SESSION = 5;
 /** Listeners, log and users files, the admin listener, worker channels, libuv's own. */
 const FDS_RESERVED = 256;
 

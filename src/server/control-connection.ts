@@ -35,6 +35,7 @@ import type {
   UserFiles,
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
+import type { LingeringData } from './lingering-data.js';
 import type { Arrival, LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
@@ -87,6 +88,8 @@ export interface ServerRuntime {
   readonly heldEntries: HeldEntries;
   /** The ports the listeners are on, to point a client on the wrong one to the other (wrong-mode.ts). */
   readonly ports: () => ListeningPorts;
+  /** Refused transfers' data connections left for their clients to close (lingering-data.ts). */
+  readonly lingering: LingeringData;
 }
 
 type Item = ParsedLine | { readonly kind: 'too-long' };
@@ -1002,6 +1005,7 @@ export class ControlConnection {
     this.leaveAccount();
     this.leaveArrival();
     this.transfers.abort(CONTROL_CLOSED);
+    this.rt.lingering.endSession(this);
     this.logger.info({}, 'disconnect');
     this.ended();
   }
@@ -1181,6 +1185,7 @@ export class ControlConnection {
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
+      linger: (raw) => rt.lingering.keep(this, rt.defender.key(this.address), raw),
       observer: {
         tls: (version, resumed) => rt.metrics.tlsHandshake('data', version, resumed),
         refused: (reason) => rt.metrics.dataRefused.inc({ reason }),

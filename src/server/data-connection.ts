@@ -11,7 +11,7 @@ import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredNoSession, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import { connectFailure, connectTimedOut, nobodyConnected } from './connect-failure.js';
-import { closeAfterPeer, endGracefully, LINGER_MS } from './graceful-end.js';
+import { endGracefully, LINGER_MS } from './graceful-end.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
@@ -54,6 +54,11 @@ export interface DataPolicy {
   readonly logger: Logger;
   /** Told of each data TLS handshake and each refused connection (metrics). */
   readonly observer?: DataObserver;
+  /**
+   * Takes a connection not used yet (curl's, its ClientHello sent before its transfer command) when
+   * the transfer is refused, to leave it for its client to close (LingeringData); without it, cut.
+   */
+  readonly linger?: (raw: net.Socket) => void;
 }
 
 export interface DataObserver {
@@ -245,10 +250,15 @@ export class PassiveEndpoint implements DataEndpoint {
     this.closed = true;
     clearTimeout(this.graceTimer);
     // Connections not used yet, their ClientHello maybe unread (curl's, sent before a command then
-    // refused): left for their client to close, not reset nor ended (see closeAfterPeer).
+    // refused; unread until the direction is known, so a connection that sent nothing cannot be
+    // told from one that did): left for their client to close, neither reset nor ended, within
+    // the server's bounds (LingeringData).
     const unused = [...this.handshaking.keys()];
     this.handshaking.clear();
-    for (const raw of unused) closeAfterPeer(raw);
+    for (const raw of unused) {
+      if (this.policy.linger) this.policy.linger(raw);
+      else raw.destroy();
+    }
     if (!this.outcome) this.decide(Promise.reject(new FerryError('ERR_ABORTED', 'Transfer aborted.')));
     this.socket?.close();
   }

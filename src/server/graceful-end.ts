@@ -20,15 +20,14 @@ export function endGracefully(stream: Duplex, ms = LINGER_MS): void {
 
 /**
  * Leaves a data connection not yet used (its TLS handshake unanswered) for its client to close,
- * once it has read the reply that refused its transfer; what it sends meanwhile is dropped, and it
- * is closed after `ms` if the client keeps it. Ended first, even without a reset, it made curl fail
- * its handshake and take the refusal (553) for the reply to the PASV it sent next (exit 13, not 25).
+ * once it has read the reply that refused its transfer; what it sends meanwhile is dropped. Ended
+ * first, even without a reset, it made curl fail its handshake and take the refusal (553) for the
+ * reply to the PASV it sent next (exit 13, not 25). Its caller cuts it if the client keeps it
+ * (LingeringData).
  */
-export function closeAfterPeer(stream: Duplex, ms = LINGER_MS): void {
+export function closeAfterPeer(stream: Duplex): void {
   if (stream.destroyed) return;
   stream.on('error', () => {});
-  const timer = setTimeout(() => stream.destroy(), ms);
-  stream.once('close', () => clearTimeout(timer));
   stream.once('end', () => stream.destroy());
   stream.resume();
 }

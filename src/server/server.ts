@@ -19,6 +19,7 @@ import { CutUploads } from './cut-uploads.js';
 import { HomeChecks } from './home-checks.js';
 import { HashTurns } from './hash-turns.js';
 import { HeldEntries } from './commands/listing-order.js';
+import { LingeringData } from './lingering-data.js';
 import { DefenderService } from './defender-service.js';
 import { openListeners, type ControlListener } from './listener.js';
 import { Logins, type UserSessionCounter } from './logins.js';
@@ -140,6 +141,7 @@ export class FerryServer {
       homeChecks: new HomeChecks(),
       hashTurns: new HashTurns(hashLimits(o)),
       heldEntries: new HeldEntries(),
+      lingering: new LingeringData(),
       ports: () => ({
         explicit: this.addresses.explicit?.port ?? configuredPort(this.runtime.options.explicit),
         implicit: this.addresses.implicit?.port ?? configuredPort(this.runtime.options.implicit),
@@ -375,6 +377,7 @@ export class FerryServer {
       // No session left: a reload from now on must not open what is closed next (ports, watch).
       this.closed = true;
       this.runtime.passivePorts.close();
+      this.runtime.lingering.close();
       this.passiveNames.stop();
       await stopped;
       this.unwatch();
@@ -393,6 +396,7 @@ export class FerryServer {
     for (const c of this.connections) c.destroy();
     for (const s of this.atEdge) s.destroy();
     this.runtime.passivePorts.close();
+    this.runtime.lingering.close();
     this.passiveNames.stop();
     this.unwatch();
     void this.defense.close();

@@ -99,7 +99,7 @@ test(
       );
       assert.equal(warning.openFiles, 2048);
       assert.equal(warning.maxSessions, 3000);
-      assert.equal(warning.sessionsSure, Math.floor((2048 - 256) / 4));
+      assert.equal(warning.sessionsSure, Math.floor((2048 - 256) / 5));
       await logsIn(r);
     } finally {
       assert.equal(await r.stop(), 0);

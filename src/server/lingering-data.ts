@@ -1,0 +1,74 @@
+import type { Duplex } from 'node:stream';
+import { closeAfterPeer } from './graceful-end.js';
+
+/** How long a refused transfer's unused data connection waits for its client to close it. */
+export const UNUSED_LINGER_MS = 1_000;
+/**
+ * Such connections left open at once per client address (an IPv6 one whole): past it they are cut
+ * at once. Several sessions from one address (curl in parallel) may each have one.
+ */
+export const UNUSED_LINGER_PER_ADDRESS = 8;
+
+interface Held {
+  readonly stream: Duplex;
+  readonly owner: object;
+  readonly address: string;
+  readonly timer: NodeJS.Timeout;
+}
+
+/**
+ * The data connections of refused transfers left for their clients to close (see closeAfterPeer),
+ * owned by the server: at most one per session (a newer one cuts the older), a few per address,
+ * each for UNUSED_LINGER_MS. Unbounded, one session looping EPSV, ClientHello, STOR onto a
+ * directory without closing took the server's every descriptor within seconds.
+ */
+export class LingeringData {
+  readonly #bySession = new Map<object, Held>();
+  readonly #perAddress = new Map<string, number>();
+
+  /** Connections held now (tests, metrics). */
+  get size(): number {
+    return this.#bySession.size;
+  }
+
+  /** Leaves `stream` of the session `owner` for its client to close, or cuts it when over a limit. */
+  keep(owner: object, address: string, stream: Duplex): void {
+    this.#drop(this.#bySession.get(owner));
+    if (stream.destroyed) return;
+    if ((this.#perAddress.get(address) ?? 0) >= UNUSED_LINGER_PER_ADDRESS) {
+      stream.destroy();
+      return;
+    }
+    const timer = setTimeout(() => this.#drop(held), UNUSED_LINGER_MS).unref();
+    const held: Held = { stream, owner, address, timer };
+    this.#bySession.set(owner, held);
+    this.#perAddress.set(address, (this.#perAddress.get(address) ?? 0) + 1);
+    stream.once('close', () => this.#forget(held));
+    closeAfterPeer(stream);
+  }
+
+  /** The session ended: its connection goes with it. */
+  endSession(owner: object): void {
+    this.#drop(this.#bySession.get(owner));
+  }
+
+  /** The server closes: every connection held is cut. */
+  close(): void {
+    for (const held of [...this.#bySession.values()]) this.#drop(held);
+  }
+
+  #drop(held: Held | undefined): void {
+    if (!held) return;
+    this.#forget(held);
+    held.stream.destroy();
+  }
+
+  #forget(held: Held): void {
+    clearTimeout(held.timer);
+    if (this.#bySession.get(held.owner) !== held) return;
+    this.#bySession.delete(held.owner);
+    const left = (this.#perAddress.get(held.address) ?? 1) - 1;
+    if (left > 0) this.#perAddress.set(held.address, left);
+    else this.#perAddress.delete(held.address);
+  }
+}
