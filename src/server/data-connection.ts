@@ -434,7 +434,9 @@ function bounded(p: Promise<void>, ms: number): Promise<void> {
  */
 function linger(owner: net.Socket, sock: tls.TLSSocket): void {
   if (owner.destroyed) return;
-  owner.setTimeout(LINGER_MS, () => owner.destroy());
+  // A deadline, not an idle timeout: one reset by each read let a client trickling bytes keep it.
+  const timer = setTimeout(() => owner.destroy(), LINGER_MS);
+  owner.once('close', () => clearTimeout(timer));
   sock.resume(); // what the peer still sends is dropped: left unread, it would make the cut a reset
   if (!sock.writableEnded) sock.end();
 }
