@@ -324,8 +324,7 @@ export const listingCommands: AnyCommandSpec[] = [
       const { path, stat } = await plainTarget(arg, ctx);
       // No size of a file a cut upload of this user's left, as SIZE gives none (withheld-size.ts).
       const withheld =
-        stat.type !== 'dir' &&
-        (await sizeWithheld(ctx.cutUploads, ctx.files().principal, path, stat));
+        stat.type !== 'dir' && (await sizeWithheld(ctx.cutUploads, ctx.files().principal, path, stat));
       const facts = withheld ? withoutSize(ctx.session.mlstFacts) : ctx.session.mlstFacts;
       return reply(Code.FileActionOk, `Listing ${path}`, ` ${mlsxLines(ctx, facts)(stat, path)}`, 'End.');
     },
