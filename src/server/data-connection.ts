@@ -11,7 +11,7 @@ import { handshake } from '../tls/handshake.js';
 import { notResumedBecause, offeredNoSession, offeredSessions } from '../tls/client-hello.js';
 import { captureClientHello, readClientHello } from '../tls/hello-capture.js';
 import { connectFailure, connectTimedOut, nobodyConnected } from './connect-failure.js';
-import { endGracefully, LINGER_MS } from './graceful-end.js';
+import { endGracefully } from './graceful-end.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
@@ -403,7 +403,7 @@ async function prepare(
     stream: sock,
     secure: true,
     // Natively the TLS socket owns the TCP handle; over the guard, the raw socket does.
-    close: () => (idle.stop(), linger(native ? sock : raw, sock)),
+    close: () => (idle.stop(), endGracefully(sock, native ? sock : raw)),
     destroy: () => sock.destroy(),
     idle,
   };
@@ -425,20 +425,6 @@ function bounded(p: Promise<void>, ms: number): Promise<void> {
   return Promise.race([p, new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() =>
     clearTimeout(timer),
   );
-}
-
-/**
- * Ends our side of `sock` (close_notify and FIN), then gives the peer a short while to close its
- * own before `owner`, which holds the TCP handle, is cut. A download's pipeline has ended `sock`
- * already: end() again would only make an error to drop.
- */
-function linger(owner: net.Socket, sock: tls.TLSSocket): void {
-  if (owner.destroyed) return;
-  // A deadline, not an idle timeout: one reset by each read let a client trickling bytes keep it.
-  const timer = setTimeout(() => owner.destroy(), LINGER_MS);
-  owner.once('close', () => clearTimeout(timer));
-  sock.resume(); // what the peer still sends is dropped: left unread, it would make the cut a reset
-  if (!sock.writableEnded) sock.end();
 }
 
 function withDeadline<T>(

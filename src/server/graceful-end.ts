@@ -8,14 +8,16 @@ export const LINGER_MS = 5_000;
  * and what the peer still sends read and dropped until it closes its side, or `ms` pass. Closed
  * with bytes unread (a ClientHello sent before a refused STOR), a socket makes the kernel send RST,
  * which a client can see before the reply that explains it (curl then read the 553 as a PASV's).
+ * `owner`: what holds the TCP handle and is cut at the deadline (the raw socket under a TLS one). A
+ * deadline, not an idle timeout: one reset by each read let a client trickling bytes keep it.
  */
-export function endGracefully(stream: Duplex, ms = LINGER_MS): void {
-  if (stream.destroyed) return;
+export function endGracefully(stream: Duplex, owner: Duplex = stream): void {
+  if (owner.destroyed) return;
   stream.on('error', () => {});
-  const timer = setTimeout(() => stream.destroy(), ms);
-  stream.once('close', () => clearTimeout(timer));
+  const timer = setTimeout(() => owner.destroy(), LINGER_MS);
+  owner.once('close', () => clearTimeout(timer));
   stream.resume();
-  if (!stream.writableEnded) stream.end();
+  if (!stream.writableEnded) stream.end(); // a download's pipeline has ended it already
 }
 
 /**
