@@ -1,6 +1,4 @@
 import * as net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
 import { readBanFile, writeBanFile, type BanState } from '../defender/ban-file.js';
 import {
@@ -13,7 +11,7 @@ import type { Ban } from '../defender/defender.js';
 import { FerryError } from '../errors.js';
 import { namesGroup } from '../protocol/address.js';
 import type { PgBans } from '../db/bans.js';
-import { databaseUrlOf, loadConfig } from './config.js';
+import { dataDirOf, databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
@@ -111,7 +109,7 @@ async function withBans<T>(
 
 async function pathsOf(flags: BansFlags): Promise<Paths> {
   const config = flags.config ? await loadConfig(flags.config) : {};
-  return defenderPaths(path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry')));
+  return defenderPaths(dataDirOf(flags.dataDir, config));
 }
 
 /** `fromFile`: told when no server answered (or its defender is off) and the file is read. */

@@ -1,5 +1,3 @@
-import os from 'node:os';
-import path from 'node:path';
 import type { Command } from 'commander';
 import {
   controlRequest,
@@ -9,7 +7,7 @@ import {
   UNKNOWN_REQUEST,
 } from '../defender/control-socket.js';
 import { FerryError } from '../errors.js';
-import { loadConfig } from './config.js';
+import { dataDirOf, loadConfig } from './config.js';
 import { configOption } from './config-option.js';
 import { defenderPaths } from './defender-config.js';
 import { printableName } from './printable.js';
@@ -58,8 +56,7 @@ export function registerKick(program: Command): void {
 
 async function socketOf(flags: KickFlags): Promise<string> {
   const config = flags.config ? await loadConfig(flags.config) : {};
-  const dataDir = path.resolve(flags.dataDir ?? config.dataDir ?? path.join(os.homedir(), '.ferry'));
-  return defenderPaths(dataDir).controlSocket;
+  return defenderPaths(dataDirOf(flags.dataDir, config)).controlSocket;
 }
 
 async function kick(
