@@ -71,6 +71,8 @@ export interface DefenderPort {
  */
 export class Defender implements DefenderPort {
   private allowList: net.BlockList;
+  /** Whether the allow list names any network: each check builds a native SocketAddress, per session several. */
+  private allowsAny: boolean;
   private readonly events = new Map<string, { at: number; points: number }[]>();
   private readonly active = new Map<string, Ban>();
   /** Bans that ended, remembered so that a repeat is banned longer. */
@@ -82,6 +84,7 @@ export class Defender implements DefenderPort {
     private readonly now: () => number = Date.now,
   ) {
     this.allowList = networks(settings.allow);
+    this.allowsAny = settings.allow.length > 0;
   }
 
   /**
@@ -90,9 +93,11 @@ export class Defender implements DefenderPort {
    */
   setAllow(allow: readonly string[]): void {
     this.allowList = networks(allow);
+    this.allowsAny = allow.length > 0;
   }
 
   allowed(address: string): boolean {
+    if (!this.allowsAny) return false;
     const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
     return net.isIP(address) !== 0 && this.allowList.check(address, family);
   }
