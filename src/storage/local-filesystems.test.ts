@@ -7,6 +7,7 @@ import { describe, it } from 'node:test';
 import {
   isLocalTree,
   MountTable,
+  MOUNTS_FRESH_MS,
   onLocalFilesystems,
   parseMountInfo,
   remoteMount,
@@ -112,5 +113,41 @@ describe('MountTable', () => {
     const paths = [realpathSync(tmpdir()), '/', '/proc', '/proc/self', '/nowhere/at/all'];
     for (let round = 0; round < 3; round++)
       for (const p of paths) assert.equal(table.remoteMount(p), remoteMount(p), `${p}, round ${round}`);
+  });
+
+  it('reads the mounts again once its reading is MOUNTS_FRESH_MS old, and judges by the new ones', () => {
+    let now = 1_000;
+    let reads = 0;
+    let text = '27 1 254:0 / / rw,relatime - ext4 /dev/vda rw';
+    const table = new MountTable(
+      () => now,
+      () => {
+        reads++;
+        return text;
+      },
+    );
+    assert.equal(table.remoteMount('/srv/ftp'), undefined);
+    // A FUSE mount under the root: a login flood reads the mounts once per period, not per login.
+    text += '\n46 27 0:40 / /srv/ftp/remote rw - fuse.sshfs host:/ rw';
+    now += MOUNTS_FRESH_MS - 1;
+    assert.equal(table.remoteMount('/srv/ftp'), undefined);
+    assert.equal(reads, 1);
+    now += 1;
+    assert.equal(table.remoteMount('/srv/ftp'), '/srv/ftp/remote');
+    assert.equal(reads, 2);
+  });
+
+  it('mounts it cannot read: the root is judged not local, and read again at the next call', () => {
+    let reads = 0;
+    const table = new MountTable(
+      () => 0,
+      () => {
+        reads++;
+        return undefined;
+      },
+    );
+    assert.equal(table.remoteMount('/srv/ftp'), '/srv/ftp');
+    assert.equal(table.remoteMount('/srv/ftp'), '/srv/ftp');
+    assert.equal(reads, 2);
   });
 });

@@ -132,27 +132,51 @@ function judged(text: string, rootReal: string): string | undefined {
 const MAX_VERDICTS = 1024;
 
 /**
+ * How long a MountTable judges by the mounts it read last. Reading /proc/self/mountinfo makes the
+ * kernel print every mount (~2.5 % of a worker's CPU under a login flood here, more on hosts with
+ * hundreds of mounts); a mount made meanwhile is seen this much later, no more: a session already
+ * keeps the verdict of its start for its whole life.
+ */
+export const MOUNTS_FRESH_MS = 100;
+
+/**
  * remoteMount for all the storages of a process (one per process, shared as the pool budget is):
- * the mounts are read at each call, as they may have changed since the last, but what a text says of
- * a path is judged once, while the text stays the same (parsing and judging it cost a login ~30 of
- * its ~75 µs here).
+ * the mounts are read again when the last reading is MOUNTS_FRESH_MS old, as they may have changed
+ * since, and what a text says of a path is judged once, while the text stays the same (parsing and
+ * judging it cost a login ~30 of its ~75 µs here).
  */
 export class MountTable {
   #text: string | undefined;
+  #readAt = -Infinity;
   readonly #verdicts = new Map<string, string | undefined>();
 
+  constructor(
+    private readonly now: () => number = performance.now.bind(performance),
+    private readonly read: () => string | undefined = readMountInfo,
+  ) {}
+
   remoteMount(rootReal: string): string | undefined {
-    const text = readMountInfo();
+    const text = this.mounts();
     if (text === undefined) return rootReal;
-    if (text !== this.#text) {
-      this.#text = text;
-      this.#verdicts.clear();
-    }
     if (this.#verdicts.has(rootReal)) return this.#verdicts.get(rootReal);
     if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
     const verdict = judged(text, rootReal);
     this.#verdicts.set(rootReal, verdict);
     return verdict;
+  }
+
+  /** The mounts as read last, read again once MOUNTS_FRESH_MS old (undefined: unreadable now). */
+  private mounts(): string | undefined {
+    const now = this.now();
+    if (this.#text !== undefined && now - this.#readAt < MOUNTS_FRESH_MS) return this.#text;
+    const text = this.read();
+    if (text === undefined) return undefined;
+    this.#readAt = now;
+    if (text !== this.#text) {
+      this.#text = text;
+      this.#verdicts.clear();
+    }
+    return text;
   }
 }
 
