@@ -1,21 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { FileStat, VPath } from '../../storage/types.js';
+import type { FileStat } from '../../storage/types.js';
 import { byName, HeldEntries, listingOrder, ordered, BY_NAME, type ListingOrder } from './listing-order.js';
-
-const entry = (name: string, size = 0, at = 0): FileStat => ({
-  name,
-  path: `/${name}` as VPath,
-  type: 'file',
-  size,
-  modified: new Date(at),
-  mode: 0o644,
-  id: name,
-});
-
-async function* from(...batches: string[][]): AsyncGenerator<readonly FileStat[]> {
-  for (const b of batches) yield b.map((n) => entry(n));
-}
+import { endless, entry, from } from './test-support.js';
 
 async function names(it: AsyncIterable<readonly FileStat[]>): Promise<string[][]> {
   const out: string[][] = [];
@@ -87,18 +74,11 @@ test('ordered by time and size: newest and largest first, ties by name; -U -r re
 });
 
 test('ordered closes the storage listing when its reader stops early', async () => {
-  let closed = false;
-  async function* source(): AsyncGenerator<readonly FileStat[]> {
-    try {
-      for (;;) yield [entry('x')];
-    } finally {
-      closed = true;
-    }
-  }
-  for await (const batch of ordered(source(), BY_NAME, { atMost: 2 })) {
+  const { listing, closed } = endless();
+  for await (const batch of ordered(listing, BY_NAME, { atMost: 2 })) {
     if (batch.length === 0) continue;
     assert.equal(batch.length, 3);
     break;
   }
-  assert.equal(closed, true);
+  assert.equal(closed(), true);
 });

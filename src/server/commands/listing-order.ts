@@ -9,7 +9,8 @@ import type { FileStat } from '../../storage/types.js';
  */
 export const SORTED_AT_MOST = 10_000;
 /**
- * Entries all of a process's listings may hold at once to sort them (~300 bytes each): past it a
+ * Entries all of a process's listings may hold at once to sort them (~300 bytes each, held as a
+ * STAT's entries; ~150 as a LIST's lines, ordered-chunks.ts): past it a
  * listing goes on in directory order, so that many sessions listing big directories at once cannot
  * run a process out of memory (a worker serves thousands of sessions).
  */
@@ -101,19 +102,44 @@ export function byName(a: string, b: string): number {
 /** A character whose UTF-16 order is not its code point order (see `rank`). */
 const WIDE = /[\ud800-\uffff]/;
 
-// Plain `<` where no name holds a WIDE character (the usual): a third of the cost of byName.
-const plainName = (a: FileStat, b: FileStat): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-const wideName = (a: FileStat, b: FileStat): number => byName(a.name, b.name);
+/** What sorting held entries compares, by position: their names, times (ms) and sizes. */
+export interface SortKeys {
+  readonly names: readonly string[];
+  readonly times: readonly number[];
+  readonly sizes: readonly number[];
+}
 
-/** Ascending by `by` (newest and largest first, as ls; ties by name). */
-function comparator(
-  by: 'name' | 'time' | 'size',
-  held: readonly FileStat[],
-): (a: FileStat, b: FileStat) => number {
-  const name = held.some((e) => WIDE.test(e.name)) ? wideName : plainName;
-  if (by === 'time') return (a, b) => b.modified.getTime() - a.modified.getTime() || name(a, b);
-  if (by === 'size') return (a, b) => b.size - a.size || name(a, b);
-  return name;
+/**
+ * The positions 0..n-1 of the entries `keys` describe, in `order` (not `none`): by name, or newest
+ * and largest first as ls, ties by name; `-r` the other way round. Positions rather than the entries
+ * themselves: a caller may hold its entries in any form (ordered-chunks.ts: encoded lines).
+ */
+export function positionsInOrder({ names, times, sizes }: SortKeys, order: ListingOrder): number[] {
+  // Plain `<` where no name holds a WIDE character (the usual): a third of the cost of byName.
+  const name = names.some((n) => WIDE.test(n))
+    ? (i: number, j: number): number => byName(names[i] ?? '', names[j] ?? '')
+    : (i: number, j: number): number => {
+        const a = names[i] ?? '';
+        const b = names[j] ?? '';
+        return a < b ? -1 : a > b ? 1 : 0;
+      };
+  const compare =
+    order.by === 'time'
+      ? (i: number, j: number): number => (times[j] ?? 0) - (times[i] ?? 0) || name(i, j)
+      : order.by === 'size'
+        ? (i: number, j: number): number => (sizes[j] ?? 0) - (sizes[i] ?? 0) || name(i, j)
+        : name;
+  const positions = Array.from({ length: names.length }, (_, i) => i).sort(compare);
+  return order.reverse ? positions.reverse() : positions;
+}
+
+/** The sort keys of `held`. */
+function keysOf(held: readonly FileStat[]): SortKeys {
+  return {
+    names: held.map((e) => e.name),
+    times: held.map((e) => e.modified.getTime()),
+    sizes: held.map((e) => e.size),
+  };
 }
 
 /**
@@ -129,7 +155,7 @@ export async function* ordered(
 ): AsyncGenerator<readonly FileStat[]> {
   if (order.by === 'none') return yield* batches;
   const { budget = new HeldEntries(Infinity), held: told, atMost = SORTED_AT_MOST } = o;
-  const held: FileStat[] = [];
+  let held: FileStat[] = [];
   let opened = false;
   const it = batches[Symbol.asyncIterator]();
   try {
@@ -151,9 +177,11 @@ export async function* ordered(
         yield [];
       }
     }
-    held.sort(comparator(order.by, held));
     // Sent from the end, last first, so each batch sent is memory (and budget) given back.
-    if (!order.reverse) held.reverse();
+    const read = held;
+    held = positionsInOrder(keysOf(read), order)
+      .reverse()
+      .map((i) => read[i] as FileStat);
     while (held.length > 0) {
       const batch = held.splice(Math.max(0, held.length - BATCH)).reverse();
       budget.give(batch.length);

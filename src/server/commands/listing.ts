@@ -16,8 +16,15 @@ import { listingPermFact } from '../capabilities.js';
 import { StorageError, type FileStat, type VPath } from '../../storage/types.js';
 import { SourceWatch } from '../source-watch.js';
 import { sizeWithheld } from '../withheld-size.js';
-import { listingChunks } from './listing-chunks.js';
-import { AS_STORED, BY_NAME, listingOrder, ordered, type ListingOrder } from './listing-order.js';
+import {
+  AS_STORED,
+  BY_NAME,
+  HeldEntries,
+  listingOrder,
+  ordered,
+  type ListingOrder,
+} from './listing-order.js';
+import { orderedChunks } from './ordered-chunks.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
 /** Leading ls-style option words: `-la`, `-l -t`, `--full-time`, `--color=never`. */
@@ -143,33 +150,39 @@ async function quoted(arg: string, ctx: CommandContext): Promise<Listed> {
 }
 
 /**
- * A directory's entries, or the one entry listed. `dots`: 'hide' leaves out names starting with
- * `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST. `order`: the
- * order asked for (listing-order.ts); MLSD's is the storage's own. `held`: told of each batch
- * held back to be sorted (nothing is sent meanwhile, yet the listing moves).
+ * A directory's entries, or the one entry listed, in the storage's order. `dots`: 'hide' leaves out
+ * names starting with `.` (hideDotFiles, without `-a`), as vsftpd and ProFTPD do for LIST and NLST.
  */
-async function* entries(
+function entries(
   ctx: CommandContext,
   l: Listed,
   dots: 'show' | 'hide',
-  order: ListingOrder,
-  o: { signal?: AbortSignal; held?: () => void } = {},
+  signal?: AbortSignal,
 ): AsyncGenerator<readonly FileStat[]> {
-  const { signal } = o;
-  if (l.stat.type !== 'dir' || l.itself) {
-    yield [l.stat];
-    return;
-  }
+  if (l.stat.type !== 'dir' || l.itself)
+    return (async function* () {
+      yield [l.stat];
+    })();
   const files = ctx.files();
   const base = files.context();
   const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
-  const batches = files.storage.list(l.path, c);
-  const held = (): void => {
-    c.progress?.();
-    o.held?.();
+  return shown(files.storage.list(l.path, c), l, dots === 'hide' && !l.all, c.progress);
+}
+
+/**
+ * How a listing in `order` (listing-order.ts; MLSD's is the storage's own) is held to be sorted:
+ * within the process's budget, each batch held told to the command time limit and to `held` (nothing
+ * is sent meanwhile, yet the listing moves: the data idle timeout).
+ */
+function holding(ctx: CommandContext, held?: () => void): { budget: HeldEntries; held: () => void } {
+  const progress = ctx.files().context().progress;
+  return {
+    budget: ctx.heldEntries,
+    held: () => {
+      progress?.();
+      held?.();
+    },
   };
-  const budget = ctx.heldEntries;
-  yield* ordered(shown(batches, l, dots === 'hide' && !l.all, c.progress), order, { budget, held });
 }
 
 /** The entries of `batches` a listing shows: dot-files hidden (`hide`), a pattern's matches. */
@@ -241,11 +254,8 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
       // Batches held back to be sorted: the listing moves though nothing is sent (the idle timeout).
       let held = 0;
-      const o = { signal: stop.signal, held: () => void held++ };
-      const batches =
-        verb === 'MLSD'
-          ? entries(ctx, l, 'show', AS_STORED, o)
-          : entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME, o);
+      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx), stop.signal);
+      const order = verb === 'MLSD' ? AS_STORED : (l.order ?? BY_NAME);
       let rest: AsyncGenerator<readonly FileStat[]>;
       try {
         // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
@@ -257,7 +267,13 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       }
       try {
         return await ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
-          const out = Readable.from(listingChunks(rest, formatter(ctx, now, l)), { highWaterMark: 2 });
+          const chunks = orderedChunks(
+            rest,
+            order,
+            formatter(ctx, now, l),
+            holding(ctx, () => void held++),
+          );
+          const out = Readable.from(chunks, { highWaterMark: 2 });
           const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426
           out.on('data', (c: Buffer) => t.count(c.length));
           // Nothing queued for the client and the listing not all sent: storage gives no entries (a
@@ -364,7 +380,7 @@ export const listingCommands: AnyCommandSpec[] = [
       const line = listLines(new Date(), l);
       const code = l.stat.type === 'dir' ? Code.DirectoryStatus : Code.FileStatus;
       // The directory opened before the first line: one that cannot be read gets LIST's 550.
-      const listing = entries(ctx, l, dotFiles(ctx), l.order ?? BY_NAME);
+      const listing = ordered(entries(ctx, l, dotFiles(ctx)), l.order ?? BY_NAME, holding(ctx));
       const batches = await opened(listing);
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
       const out = ctx.longReply(code, `Status of ${l.path}:`);
