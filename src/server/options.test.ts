@@ -19,6 +19,19 @@ test('defaults are secure: TLS 1.2+, session reuse required, no clear data, no C
   assert.ok(o.explicit && o.implicit, 'both listeners on');
 });
 
+test('a listener left out is off when the other is given: an app serving on 127.0.0.1 opens nothing else', () => {
+  const local = { host: '127.0.0.1', port: 0 };
+  assert.deepEqual(
+    [
+      resolveOptions({ ...base, explicit: local }).implicit,
+      resolveOptions({ ...base, implicit: local }).explicit,
+    ],
+    [false, false],
+  );
+  const o = resolveOptions({ ...base, explicit: local });
+  assert.deepEqual(o.explicit, local);
+});
+
 test('passive.address is an IP address or a host name (looked up by the server), nothing else', () => {
   assert.throws(() => resolveOptions({ ...base, passive: { address: 'not an ip' } }), {
     message: /passive\.address: expected an IP address or a host name/,

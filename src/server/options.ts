@@ -43,9 +43,15 @@ export interface ListenerOptions {
 }
 
 export interface ServerOptions {
-  /** Explicit FTPS (AUTH TLS) listener; default port 21, 2121 when this process cannot bind it (not root, no CAP_NET_BIND_SERVICE). */
+  /**
+   * Explicit FTPS (AUTH TLS) listener. Left out: off when `implicit` is given; when neither is
+   * given, on `::` port 21 (2121 when this process cannot bind it: not root, no CAP_NET_BIND_SERVICE).
+   */
   explicit?: ListenerOptions | false;
-  /** Implicit FTPS (TLS first) listener; default port 990, 9990 when this process cannot bind it. */
+  /**
+   * Implicit FTPS (TLS first) listener. Left out: off when `explicit` is given; when neither is
+   * given, on `::` port 990 (9990 when this process cannot bind it).
+   */
   implicit?: ListenerOptions | false;
   authenticator: Authenticator;
   /** Bans shared with other nodes (the database); without it, the bans file in dataDir. */
@@ -540,8 +546,11 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   // Read from /proc only when a listener is left to its default (not on every reload that names both).
   let ports: ReturnType<typeof defaultPorts> | undefined;
   const port = (which: 'explicit' | 'implicit'): number => (ports ??= defaultPorts())[which];
-  const explicit = v.explicit ?? { host: '::', port: port('explicit') };
-  const implicit = v.implicit ?? { host: '::', port: port('implicit') };
+  // Both left out: both on, every address (as `ferry serve`). One given: only what was given, so an
+  // app that asked for 127.0.0.1 does not also serve implicit FTPS on every interface.
+  const neither = v.explicit === undefined && v.implicit === undefined;
+  const explicit = v.explicit ?? (neither && { host: '::', port: port('explicit') });
+  const implicit = v.implicit ?? (neither && { host: '::', port: port('implicit') });
   if (explicit === false && implicit === false) {
     throw new OptionError('explicit/implicit', 'at least one listener must be on.');
   }
