@@ -228,7 +228,7 @@ export async function loadConfig(file: string): Promise<FileConfig> {
     (raw as { umask: unknown }).umask = topLevelSource(text, 'umask');
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
-    const issue = reportedIssue(parsed.error.issues);
+    const issue = reportedIssue(parsed.error.issues, configSchema);
     const key = issue.path.join('.') || '(top level)';
     const hint =
       parsed.error.issues.some((i) => i.code === 'unrecognized_keys' && i.path.length === 0) &&

@@ -140,6 +140,29 @@ test('an option an embedder misspells or mistypes is refused, naming it: nothing
   });
 });
 
+test('a misspelt option names the key it is likely a misspelling of, at any depth', () => {
+  const bad = (o: Record<string, unknown>): Partial<ServerOptions> => o as Partial<ServerOptions>;
+  assert.throws(() => resolveOptions({ ...base, ...bad({ implicitt: false }) }), {
+    key: 'implicitt',
+    message: /options\.implicitt: Unrecognized key: "implicitt" \(did you mean implicit\?\)$/,
+  });
+  assert.throws(() => resolveOptions({ ...base, tls: { minVersoin: 'TLSv1.3' } as ServerOptions['tls'] }), {
+    message: /options\.tls\.minVersoin: .*\(did you mean minVersion\?\)$/,
+  });
+  // Inside a union (a listener is `false` or an object) and an array.
+  assert.throws(() => resolveOptions({ ...base, ...bad({ explicit: { host: '::', prot: 21 } }) }), {
+    message: /options\.explicit\.prot: .*\(did you mean port\?\)$/,
+  });
+  const certificates = [{ certFile: 'a', keyFile: 'b', keyFiel: 'c' }];
+  assert.throws(() => resolveOptions({ ...base, tls: bad({ certificates }) as ServerOptions['tls'] }), {
+    message: /options\.tls\.certificates\.0\.keyFiel: .*\(did you mean keyFile\?\)$/,
+  });
+  // Nothing near: no guess.
+  assert.throws(() => resolveOptions({ ...base, ...bad({ zzzzzz: 1 }) }), {
+    message: /options\.zzzzzz: Unrecognized key: "zzzzzz"$/,
+  });
+});
+
 test('a timeout longer than a Node.js timer can wait is refused, naming it (it would fire after 1 ms)', () => {
   const timeouts = [
     'idleMs',

@@ -270,7 +270,7 @@ const schema = z
     tls: z
       .object({
         certificates: z
-          .array(z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }))
+          .array(z.object({ certFile: z.string().min(1), keyFile: z.string().min(1) }).strict())
           .optional(),
         dataDir: z.string().min(1).optional(),
         minVersion: z.enum(['TLSv1', 'TLSv1.1', 'TLSv1.2', 'TLSv1.3']).optional(),
@@ -539,7 +539,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   }
   const parsed = schema.safeParse(plain);
   if (!parsed.success) {
-    const { path: at, message } = reportedIssue(parsed.error.issues);
+    const { path: at, message } = reportedIssue(parsed.error.issues, schema);
     throw new OptionError(at.join('.'), message);
   }
   const v = parsed.data;

@@ -181,11 +181,20 @@ test('an unknown config key is refused with the list of known keys', async () =>
   assert.match(err, /implicitPort/);
 });
 
-test('a misspelt nested key is named even where it leaves a required key missing beside it', async () => {
+test('a misspelt nested key is named, with the key it likely meant, even where it leaves a required key missing beside it', async () => {
   const cases: [string, RegExp][] = [
-    ['clientCertificates:\n  cas: [ca.pem]\n', /clientCertificates\.cas: Unrecognized key/],
-    ['certificates:\n  - { crt: a.pem, key: a.key }\n', /certificates\.0\.crt: Unrecognized key/],
-    ['proxyProtocol:\n  trustd: [10.0.0.0/8]\n', /proxyProtocol\.trustd: Unrecognized key/],
+    [
+      'clientCertificates:\n  cas: [ca.pem]\n',
+      /clientCertificates\.cas: Unrecognized key.*did you mean ca\?/,
+    ],
+    [
+      'certificates:\n  - { crt: a.pem, key: a.key }\n',
+      /certificates\.0\.crt: Unrecognized key.*did you mean cert\?/,
+    ],
+    [
+      'proxyProtocol:\n  trustd: [10.0.0.0/8]\n',
+      /proxyProtocol\.trustd: Unrecognized key.*did you mean trusted\?/,
+    ],
   ];
   for (const [yaml, named] of cases) {
     const file = path.join(dir, 'nested-typo.yaml');
