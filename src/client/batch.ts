@@ -2,7 +2,7 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
-import { IncompleteListingError, isTransient } from './errors.js';
+import { abortedError, IncompleteListingError, isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure, type Reconnect } from './pool.js';
@@ -237,7 +237,7 @@ export async function transferBatch(
       onFailure: (job, error) => emit({ kind: 'failed', job, error }),
     },
     async (worker, job, attempt) => {
-      if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
+      if (o.signal?.aborted) throw abortedError(o.signal);
       if (attempt === 0) emit({ kind: 'start', job });
       const onProgress = (p: Progress): void =>
         emit({ kind: 'progress', job, bytes: p.bytes, total: p.total });

@@ -6,7 +6,7 @@ import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.j
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import type { DataState } from './data-endpoint.js';
-import { ConnectionError, LoginError, NoGreetingError } from './errors.js';
+import { abortedError, ConnectionError, LoginError, NoGreetingError } from './errors.js';
 import { selectMlstFacts } from './listing.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { command, parsePwdReply, protRefused, setProt, type ClientSession } from './session.js';
@@ -137,7 +137,7 @@ export async function openSession(options: ClientOptions): Promise<ClientSession
   }
   // Aborted as the last reply came: the caller no longer wants the session.
   if (o.signal?.aborted) {
-    const e = new FerryError('ERR_ABORTED', 'Connecting aborted.');
+    const e = abortedError(o.signal, 'Connecting aborted');
     control.destroy(e);
     throw e;
   }

@@ -8,7 +8,7 @@ import { clearTextReply, isPreliminary, type Reply } from '../protocol/reply.js'
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { encodeText } from '../protocol/byte-text.js';
 import { ControlChannel } from '../tls/control-tls.js';
-import { ConnectionError, connectionError } from './errors.js';
+import { abortedError, ConnectionError, connectionError } from './errors.js';
 import { alertText, PROTOCOL_VERSION_ALERT, receivedAlert } from './tls-alert.js';
 
 /**
@@ -71,7 +71,7 @@ export function connectTcp(
   what = `Cannot connect to ${host}:${port}`,
 ): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new FerryError('ERR_ABORTED', 'Aborted.'));
+    if (signal?.aborted) return reject(abortedError(signal, 'Connecting aborted'));
     const socket = net.connect({ host, port });
     const done = (err?: Error): void => {
       clearTimeout(timer);
@@ -86,7 +86,7 @@ export function connectTcp(
     };
     const onConnect = (): void => done();
     const onError = (err: Error): void => done(connectionError(what, err, 'ERR_CONNECT'));
-    const onAbort = (): void => done(new FerryError('ERR_ABORTED', 'Aborted.'));
+    const onAbort = (): void => done(abortedError(signal, 'Connecting aborted'));
     const timer = setTimeout(
       () => done(new ConnectionError(`${what}: no answer within ${timeoutMs} ms.`, { code: 'ERR_TIMEOUT' })),
       timeoutMs,
@@ -144,7 +144,7 @@ export class ClientControlConnection {
     const c = new ClientControlConnection(socket, o);
     const signal = o.signal;
     if (signal) {
-      const onAbort = (): void => c.fail(new FerryError('ERR_ABORTED', 'Connecting aborted.'));
+      const onAbort = (): void => c.fail(abortedError(signal, 'Connecting aborted'));
       if (signal.aborted) onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       c.unlisten = () => signal.removeEventListener('abort', onAbort);

@@ -12,7 +12,7 @@ import { Code } from '../protocol/codes.js';
 import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
 import { giveUp } from './data-reset.js';
-import { dataConnectionError, Ipv6DataModeError } from './errors.js';
+import { abortedError, dataConnectionError, Ipv6DataModeError } from './errors.js';
 
 /**
  * Opening a data connection's TCP side: passive (EPSV first, PASV as fallback; a PASV address
@@ -89,7 +89,8 @@ export async function openPassive(
       `Cannot open the data connection to ${host}:${port}`,
     );
   } catch (err) {
-    if (err instanceof FerryError && err.code === 'ERR_ABORTED') throw err;
+    // The transfer's signal: a transfer aborted, not a connection.
+    if (err instanceof FerryError && err.code === 'ERR_ABORTED') throw abortedError(signal);
     throw dataConnectionError(err instanceof Error ? err.message : String(err), err);
   }
   socket.on('error', () => {});

@@ -1,4 +1,5 @@
-import { FerryError, ReplyError } from '../errors.js';
+import { ReplyError } from '../errors.js';
+import { abortedError } from './errors.js';
 import { isDirectory, listDir } from './listing.js';
 import { isPositiveCompletion, replyLine } from '../protocol/reply.js';
 import { command, pathArg, type ClientSession } from './session.js';
@@ -33,7 +34,7 @@ export async function removePath(
   if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyLine(r), `DELE ${path}`);
   // Dot-files too (LIST -a): RMD fails on a directory that still holds one.
   for (const e of await listDir(s, path, { signal, all: true })) {
-    if (signal?.aborted) throw new FerryError('ERR_ABORTED', 'Aborted.');
+    if (signal?.aborted) throw abortedError(signal, 'Aborted');
     const child = joinRemote(path, e.name);
     if (e.type === 'dir') await removePath(s, child, true, signal);
     else await command(s, `DELE ${child}`);

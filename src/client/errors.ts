@@ -271,9 +271,18 @@ export function overrunError(size: number): FerryError {
   );
 }
 
-/** The caller's AbortSignal ended the operation. */
-export function abortedError(message = 'Transfer aborted.'): FerryError {
-  return new FerryError('ERR_ABORTED', message);
+/**
+ * The caller's AbortSignal ended the operation: `what` (`Transfer aborted`) with the signal's reason
+ * in `cause`, and said to be a timeout when it was one (`AbortSignal.timeout()`'s TimeoutError).
+ */
+export function abortedError(signal: AbortSignal | undefined, what = 'Transfer aborted'): FerryError {
+  const reason: unknown = signal?.reason;
+  const timedOut = reason instanceof Error && reason.name === 'TimeoutError';
+  return new FerryError(
+    'ERR_ABORTED',
+    `${what}${timedOut ? ': its signal timed out' : ''}.`,
+    reason === undefined ? undefined : { cause: reason },
+  );
 }
 
 /** Replies that say "not now" rather than "no": 452 (storage full) is not one of them. */

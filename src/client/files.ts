@@ -149,7 +149,7 @@ export async function download(
   pathArg(remote);
   checkLocal(local, 'download');
   // Aborted already: nothing is opened, created or sent.
-  if (opts.signal?.aborted) throw abortedError();
+  if (opts.signal?.aborted) throw abortedError(opts.signal);
   if (typeof local === 'string') return receive(s, remote, local, opts, undefined);
   return watched(local, 'download', (watch) => receive(s, remote, local, opts, watch));
 }
@@ -328,7 +328,7 @@ async function skipStart(
     return await skipBytes(local, n, AbortSignal.any(signal ? [signal, watch.signal] : [watch.signal]));
   } catch (err) {
     if (watch.failure) throw localError(watch.failure);
-    if (signal?.aborted) throw abortedError();
+    if (signal?.aborted) throw abortedError(signal);
     throw localError(err);
   }
 }

@@ -5,7 +5,7 @@ import { decodeBytes } from '../protocol/byte-text.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
-import { isTransient, systemAsLocal } from './errors.js';
+import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
@@ -385,7 +385,7 @@ async function mirrorTrees(
 ): Promise<MirrorResult> {
   const upload = o.direction === 'upload';
   const aborted = (): void => {
-    if (o.signal?.aborted) throw new FerryError('ERR_ABORTED', 'Mirror aborted.');
+    if (o.signal?.aborted) throw abortedError(o.signal, 'Mirror aborted');
   };
   const remotePath = (rel: string): string => (rel === '' ? o.remote : joinRemote(o.remote, rel));
   const localPath = (rel: string): string => path.join(o.local, ...rel.split('/'));

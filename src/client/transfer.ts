@@ -117,7 +117,7 @@ export async function runTransfer(
     ? AbortSignal.any(req.signal ? [req.signal, watch.signal] : [watch.signal])
     : req.signal;
   try {
-    if (signal?.aborted) throw abortedError();
+    if (signal?.aborted) throw abortedError(signal);
     const endpoint =
       o.mode === 'active'
         ? await openActive(control, state, o.connectTimeoutMs)
@@ -186,7 +186,7 @@ class Transfer {
     const signal = this.signal;
     // A data connection in its TLS handshake is given up by sendAbort(), once it is through.
     const onAbort = (): void => {
-      if (!this.handshaking()) this.giveUp(abortedError());
+      if (!this.handshaking()) this.giveUp(abortedError(signal));
     };
     signal?.addEventListener('abort', onAbort, { once: true });
     try {
@@ -194,7 +194,7 @@ class Transfer {
     } catch (err) {
       if (signal?.aborted) {
         await this.sendAbort();
-        throw abortedError();
+        throw abortedError(signal);
       }
       throw err;
     } finally {
@@ -320,7 +320,7 @@ class Transfer {
       // The caller's abort or our side's failure (a full disk, a closed stdout): run() sends ABOR at
       // once. Some servers keep the transfer open until ABOR (Pure-FTPd): waiting for its reply
       // first waited out the reply timeout, and the connection was lost.
-      if (signal?.aborted) throw abortedError();
+      if (signal?.aborted) throw abortedError(signal);
       // The transfer's reply, read whatever failed (no later command may take it): the server's
       // account of what went wrong. A stalled server is given up at once, its connection with it (a
       // reply it sent later could not be told from the next command's).

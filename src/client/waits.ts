@@ -7,9 +7,9 @@ import { abortedError, ConnectionError } from './errors.js';
 /** Rejects when the signal aborts (so a wait can be cut short); `cleanup` removes the listener. */
 export function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
   if (!signal) return p;
-  if (signal.aborted) return Promise.reject(abortedError());
+  if (signal.aborted) return Promise.reject(abortedError(signal));
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError());
+    const onAbort = (): void => reject(abortedError(signal));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(
       (v) => {
