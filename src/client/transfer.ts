@@ -291,9 +291,14 @@ class Transfer {
         raw.setTimeout(0);
         watch = new UploadWatch(
           raw,
+          data,
           () => this.bytes,
           o.dataTimeoutMs,
-          () => {
+          (waitingOnSource) => {
+            // The caller's stream gave nothing more: the local side's failure, aborted with ABOR
+            // (the server is fine, the connection stays); a file read from disk is not watched so.
+            if (waitingOnSource && 'source' in body && this.local)
+              return this.local.failWith(sourceStallError(o.dataTimeoutMs));
             stalled = stallError(o.dataTimeoutMs);
             this.giveUp(stalled);
           },
@@ -504,6 +509,12 @@ function whyDestroyed(err: unknown, gaveUpWith: Error | undefined, streams: read
 
 function stallError(ms: number): FerryError {
   return dataConnectionError(`The data connection stalled: no traffic for ${ms} ms.`);
+}
+
+function sourceStallError(ms: number): Error {
+  return new Error(
+    `The stream given to put() gave no data for ${ms} ms (dataTimeoutMs): the upload was aborted.`,
+  );
 }
 
 /** Passes `limit` bytes on; one more fails the stream at once, that chunk not passed on. */

@@ -1,4 +1,5 @@
 import type * as net from 'node:net';
+import type { Writable } from 'node:stream';
 import { unacknowledged, waitingForKernel } from './send-queue.js';
 
 /** The most an upload may still have in the kernel's buffers (and a slow server's) once sent. */
@@ -12,7 +13,9 @@ const SLOWEST_RATE = 16 * 1024;
  * the last byte is in the kernel's buffers (megabytes on loopback), where it may stay for as long
  * as a slow server takes to read it. Progress, checked a few times per timeout: a write issued or
  * taken further by the kernel, or sent bytes acknowledged by the server (send-queue.ts).
- * `onStall`: none for `ms` (after the end: with bytes still unacknowledged). After `end()`, with
+ * `onStall`: none for `ms` (after the end: with bytes still unacknowledged); `waitingOnSource` when
+ * the data connection had nothing left to send before the end (`written` and the kernel's queue
+ * empty): what stalled is what feeds the upload, not the connection. After `end()`, with
  * everything acknowledged and the connection still open `ms` later, `onOpen` (the server's close is
  * what is waited for). Where the send queue cannot be seen, `onOpen` comes after `ms` plus what the
  * buffered rest could take at SLOWEST_RATE.
@@ -28,9 +31,11 @@ export class UploadWatch {
 
   constructor(
     private readonly raw: net.Socket,
+    /** What the upload writes to: the TLS socket over `raw`, or `raw`. */
+    private readonly written: Writable,
     private readonly bytes: () => number,
     private readonly ms: number,
-    private readonly onStall: () => void,
+    private readonly onStall: (waitingOnSource: boolean) => void,
     private readonly onOpen: () => void,
   ) {
     this.timer = setInterval(() => void this.check(), Math.max(50, Math.min(1000, ms / 4)));
@@ -60,7 +65,8 @@ export class UploadWatch {
       this.left = left;
       const idle = Date.now() - this.since;
       if (!this.ended || waiting > 0 || (left ?? 0) > 0) {
-        if (idle >= this.ms) this.fire(this.onStall);
+        const waitingOnSource = !this.ended && waiting === 0 && this.written.writableLength === 0;
+        if (idle >= this.ms) this.fire(() => this.onStall(waitingOnSource));
       } else {
         const blind = left === undefined ? (Math.min(sent, BUFFERED_MAX) / SLOWEST_RATE) * 1000 : 0;
         if (idle >= this.ms + blind) this.fire(this.onOpen);

@@ -4,7 +4,6 @@
 // a second wait for the transfer's reply (2×S for a download, 3×S for an upload).
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,51 +11,7 @@ import { EXIT } from '../../src/cli/client-exit-codes.js';
 import { ServeProcess } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
 import { ferry, randomFile } from './helpers.js';
-import { ScriptedServer } from './support/scripted-server.js';
-
-/** Answers RETR and STOR with 150, moves 1000 bytes, then stalls: no more data, no reply. */
-class StallingFtp extends ScriptedServer {
-  /** When the data stopped moving (the last byte sent, or the 1000th read). */
-  stalledAt: number | undefined;
-
-  protected session(sock: net.Socket): void {
-    let data: Promise<net.Socket> | undefined;
-    this.serve(sock, 'stalling', (verb, arg, reply) => {
-      switch (verb) {
-        case 'FEAT':
-          return reply('211 no features');
-        case 'EPSV':
-          data = this.epsv(reply);
-          return;
-        case 'SIZE':
-          return reply('213 1000000');
-        case 'RETR':
-        case 'STOR': {
-          const d = data;
-          data = undefined;
-          if (!d) return reply('425 no EPSV');
-          reply('150 here');
-          void d.then((s) => {
-            if (verb === 'RETR') {
-              s.write(Buffer.alloc(1000), () => (this.stalledAt = Date.now()));
-              return;
-            }
-            let read = 0;
-            s.on('data', (chunk: Buffer) => {
-              read += chunk.length;
-              if (read < 1000) return;
-              s.pause();
-              this.stalledAt ??= Date.now();
-            });
-          });
-          return;
-        }
-        default:
-          return reply('200 ok');
-      }
-    });
-  }
-}
+import { StallingFtp } from './support/stalling-ftp.js';
 
 describe('--timeout S gives up a stalled transfer after S seconds', () => {
   let tmp = '';
