@@ -416,7 +416,12 @@ export function registerClientCommands(program: Command): void {
         const { client, url } = await run.connect(urlText);
         let entries: RemoteEntry[];
         try {
-          entries = await client.list(url.path, { signal: run.signal, all: o.all ?? false });
+          // `dir/`: a directory is asked for, a file is refused (without it: the file's one entry).
+          entries = await client.list(url.path, {
+            signal: run.signal,
+            all: o.all ?? false,
+            directory: url.trailingSlash,
+          });
         } catch (err) {
           if (!(err instanceof ReplyError) || url.path === '' || url.trailingSlash) throw err;
           const one = await client.stat(url.path).catch(() => undefined);

@@ -55,7 +55,7 @@ async function remoteNames(
   all: boolean,
 ): Promise<{ name: string; type: string | undefined; size: number | undefined }[]> {
   try {
-    return (await client.list(dir, { signal, all })).map((e) => ({
+    return (await client.list(dir, { signal, all, directory: true })).map((e) => ({
       name: e.name,
       type: e.type,
       size: e.size ?? undefined,

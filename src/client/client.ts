@@ -43,13 +43,16 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
   listing: 'it needs a data connection: use list() or listRaw()',
 };
 
-/** list(): `all` lists dot-files too from servers without MLSD (LIST -a). */
-export type ListOptions = { signal?: AbortSignal; all?: boolean };
+/**
+ * list(): `all` lists dot-files too from servers without MLSD (LIST -a); `directory` lists only a
+ * directory (a file's path fails as the server refuses it, instead of giving the file's entry).
+ */
+export type ListOptions = { signal?: AbortSignal; all?: boolean; directory?: boolean };
 /** remove(): `recursive` removes a directory and what it holds. */
 export type RemoveOptions = { recursive?: boolean; signal?: AbortSignal };
 /** mkdir(): `parents` makes the missing parents too, as mkdir -p. */
 export type MkdirOptions = { parents?: boolean };
-const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true });
+const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true, directory: true });
 const SIGNAL_KEYS = keysOf<{ signal?: AbortSignal }>({ signal: true });
 const MKDIR_KEYS = keysOf<MkdirOptions>({ parents: true });
 const REMOVE_KEYS = keysOf<RemoveOptions>({ recursive: true, signal: true });
@@ -171,7 +174,8 @@ export class FerryClient {
 
   /**
    * Lists a directory ('' = current). MLSD when offered, else LIST (parsed; Unix and MS-DOS forms);
-   * `all` asks `LIST -a` for dot-files (plain LIST where the server refuses it).
+   * `all` asks `LIST -a` for dot-files (plain LIST where the server refuses it). A file's path gives
+   * that file's one entry (MLST, else LIST of the path), unless `directory` is set.
    */
   list(dir = '', opts: ListOptions = {}): Promise<RemoteEntry[]> {
     return this.task('list', () => listDir(this.s, dir, opts), [opts, LIST_KEYS]);

@@ -33,7 +33,7 @@ export async function removePath(
   if (isPositiveCompletion(r)) return;
   if (!recursive || !(await isDirectory(s, path))) throw new ReplyError(r.code, replyLine(r), `DELE ${path}`);
   // Dot-files too (LIST -a): RMD fails on a directory that still holds one.
-  for (const e of await listDir(s, path, { signal, all: true })) {
+  for (const e of await listDir(s, path, { signal, all: true, directory: true })) {
     if (signal?.aborted) throw abortedError(signal, 'Aborted');
     const child = joinRemote(path, e.name);
     if (e.type === 'dir') await removePath(s, child, true, signal);

@@ -90,16 +90,69 @@ export function listsDotFiles(s: ClientSession): boolean | undefined {
   return machineListings(s) ? true : s.listAll;
 }
 
-/** Lists a directory ('' = current): MLSD when offered, else LIST (parsed); `all`: LIST -a. */
+/**
+ * Lists a directory ('' = current): MLSD when offered, else LIST (parsed); `all`: LIST -a. A file's
+ * path gives its one entry (fileListing) unless `directory` asks for a directory only.
+ */
 export async function listDir(
   s: ClientSession,
   dir: string,
-  opts: { signal?: AbortSignal; all?: boolean } = {},
+  opts: { signal?: AbortSignal; all?: boolean; directory?: boolean } = {},
 ): Promise<RemoteEntry[]> {
   pathArg(dir);
-  if (machineListings(s)) return parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
-  const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
-  return parseListText(text);
+  try {
+    if (machineListings(s)) return parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
+    const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
+    return parseListText(text);
+  } catch (err) {
+    const file =
+      opts.directory || !refusedPath(s, dir, err) ? undefined : await fileListing(s, dir, opts.signal);
+    if (file) return file;
+    throw err;
+  }
+}
+
+/** The server refused to list `dir` (5xx to MLSD, or to CWD into it for LIST): maybe it is a file. */
+function refusedPath(s: ClientSession, dir: string, err: unknown): boolean {
+  return (
+    dir !== '' &&
+    err instanceof ReplyError &&
+    !(err instanceof IncompleteListingError) &&
+    isPermanentNegative({ code: err.replyCode, lines: [err.replyText] }) &&
+    !s.control.failure
+  );
+}
+
+/**
+ * A file's path as a listing: its one entry, as LIST of a file gives (and basic-ftp's list()).
+ * MLST where offered (MLSD of a file is refused: Ferry's 501, ProFTPD's 550), else LIST of the path
+ * itself (CWD into a file is refused). Undefined when the path is no file: the refusal stands.
+ */
+async function fileListing(
+  s: ClientSession,
+  path: string,
+  signal: AbortSignal | undefined,
+): Promise<RemoteEntry[] | undefined> {
+  const name = remoteBasename(path);
+  try {
+    if (machineListings(s)) {
+      if (!s.featureMap.has('MLST')) return undefined;
+      const { unique: _u, ...e } = await statPath(s, path);
+      return e.type === 'dir' ? undefined : [e];
+    }
+    // A path starting with `-` would be an option to LIST (`-l`).
+    if (path.startsWith('-')) return undefined;
+    const c = collector(s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes);
+    const { reply } = await transfer(s, `LIST ${path}`, { direction: 'download', sink: c.sink }, { signal });
+    const entries = listingProblem(reply) ? [] : parseListText(c.text());
+    // A directory's listing (one it would not enter) is no file's: its one entry must be the path.
+    const [e, more] = entries;
+    if (!e || more || e.type === 'dir' || (e.name !== name && e.name !== path)) return undefined;
+    return [{ ...e, name }];
+  } catch (err) {
+    if (err instanceof ReplyError) return undefined;
+    throw err;
+  }
 }
 
 /** A refusal of `LIST -a` that may mean "no such path `-a`" (IIS): worth a plain LIST. */

@@ -249,7 +249,7 @@ async function scanRemote(
     try {
       // A listing cut by a lost connection (a server restarting) is asked again, as a file would be.
       entries = await conn.run(
-        (client) => client.list(dir, { signal, all: true }),
+        (client) => client.list(dir, { signal, all: true, directory: true }),
         (retry, error) => onRetry(rel, retry, error),
       );
     } catch (err) {
