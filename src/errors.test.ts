@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { replyForError, StorageError } from './errors.js';
+import { mapFsError } from './storage/fs-errors.js';
 import { fitReply } from './protocol/failure-codes.js';
 import type { Reply } from './protocol/reply.js';
 
@@ -34,6 +35,24 @@ describe('replyForError', () => {
     assert.deepEqual([quota.code, quota.lines], [550, ['Insufficient storage space.']]);
     const stor = replyTo('STOR', full);
     assert.deepEqual([stor.code, stor.lines], [552, ['Insufficient storage space.']], 'an upload: as before');
+  });
+
+  test('a storage call out of descriptors (EMFILE, ENFILE) is 451 saying so, for every command', () => {
+    for (const code of ['EMFILE', 'ENFILE']) {
+      const err = mapFsError(
+        Object.assign(new Error(`${code}: too many open files`), { code }),
+        'open',
+        '/d',
+      );
+      for (const verb of ['RETR', 'STOR', 'LIST', 'SIZE', 'CWD', 'MKD', 'DELE']) {
+        const r = replyTo(verb, err);
+        assert.deepEqual(
+          [r.code, r.lines],
+          [451, ['Storage temporarily unavailable, try again later: the server is out of open files.']],
+          `${code} ${verb}`,
+        );
+      }
+    }
   });
 });
 

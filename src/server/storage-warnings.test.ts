@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { storageError } from '../storage/fs-errors.js';
+import { mapFsError, storageError } from '../storage/fs-errors.js';
+import { OUT_OF_DESCRIPTORS, warnOutOfDescriptors } from './descriptors.js';
 import { causeOf, warnStorageError } from './storage-warnings.js';
 import { WarningLimiter } from './warning-limiter.js';
 
@@ -44,4 +45,43 @@ test("the cause names the root error once: a system error's message starts with 
   assert.equal(causeOf(new Error('outer', { cause: sdk })), 'ECONNRESET: socket hang up');
   const named = Object.assign(new Error('The bucket is gone'), { name: 'NoSuchBucket' });
   assert.equal(causeOf(new Error('outer', { cause: named })), 'NoSuchBucket: The bucket is gone');
+});
+
+test('a storage call out of descriptors logs the out-of-descriptors warning, limited as the accept and PASV ones', () => {
+  const lines: string[] = [];
+  const logger: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (obj, msg = '') => lines.push(`${(obj as { what?: string }).what} ${msg}`),
+    error: () => {},
+    child: () => logger,
+  };
+  const limiter = new WarningLimiter(logger, { perWindow: 2, windowMs: 60_000, maxEntries: 10 });
+  for (let i = 0; i < 3; i++)
+    warnStorageError(limiter, logger, mapFsError(errno('EMFILE'), 'open', '/d'), { command: 'SIZE' });
+  warnOutOfDescriptors(logger, limiter, 'passive listen'); // the same limit: suppressed too
+  assert.deepEqual(lines, [`storage ${OUT_OF_DESCRIPTORS}`, `storage ${OUT_OF_DESCRIPTORS}`]);
+  limiter.dispose();
+  assert.match(lines[2] ?? '', /suppressed 2 similar/);
+});
+
+test('an errno Ferry does not map (EIO, ESTALE) is warned of, naming it, not only answered 450', () => {
+  const lines: string[] = [];
+  const logger: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (_obj, msg = '') => lines.push(msg),
+    error: () => {},
+    child: () => logger,
+  };
+  const limiter = new WarningLimiter(logger);
+  for (const code of ['EIO', 'ESTALE'])
+    warnStorageError(limiter, logger, mapFsError(errno(code), 'read', '/f'), { command: 'RETR' });
+  // A transient refusal of Ferry's own (the file changed during an upload) is no fault to report.
+  warnStorageError(limiter, logger, new StorageError('transient', 'the file changed'), { command: 'STOR' });
+  limiter.dispose();
+  assert.deepEqual(lines, [
+    'storage failed (EIO): commands get 450',
+    'storage failed (ESTALE): commands get 450',
+  ]);
 });

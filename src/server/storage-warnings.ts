@@ -1,9 +1,11 @@
 // Storage failures that the replies alone hide from an administrator: a storage service that is
 // down (every command gets 451) or that refuses requests as they are (553 naming its error), a
-// file system that turned read-only or filled up (not a user's quota: the disk). Each
-// is a warn line, limited server-wide (not per client address: one outage hits every session).
+// file system that turned read-only or filled up (not a user's quota: the disk), a process out of
+// descriptors, an errno Ferry does not map (EIO). Each is a warn line, limited server-wide (not per
+// client address: one outage hits every session).
 import { StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { outOfDescriptors, warnOutOfDescriptors } from './descriptors.js';
 import type { WarningLimiter } from './warning-limiter.js';
 
 /** The key the server's WarningLimiter counts these lines under (its "suppressed" line names it). */
@@ -30,6 +32,20 @@ function errnoOf(err: Error): string | undefined {
   return undefined;
 }
 
+/** What an error says to an administrator, by its kind and errno; undefined: nothing to warn of. */
+function warningFor(kind: StorageError['kind'], errno: string | undefined): string | undefined {
+  if (kind === 'unavailable') return 'storage unavailable: commands get 451';
+  if (kind === 'refused') return 'storage refused a request: 553 (550 to commands RFC 959 allows no 553)';
+  if (kind === 'permission-denied' && errno === 'EROFS')
+    return 'storage is read-only (EROFS): changes get 550 (553 to STOR)';
+  if (kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT'))
+    return `storage full (${errno}): uploads get 552`;
+  // An errno fs-errors.ts does not map (EIO, ESTALE…): the disk or the mount may be failing, and
+  // every command touching it gets 450 until someone looks.
+  if (kind === 'transient' && errno !== undefined) return `storage failed (${errno}): commands get 450`;
+  return undefined;
+}
+
 /**
  * After an error became a reply: warns (rate-limited) when the storage was unavailable (451),
  * refused the request (553), is read-only or is full. `log`: the session's logger without its own per-address limit.
@@ -42,17 +58,13 @@ export function warnStorageError(
 ): void {
   if (!(err instanceof StorageError)) return;
   const errno = errnoOf(err);
-  const msg =
-    err.kind === 'unavailable'
-      ? 'storage unavailable: commands get 451'
-      : err.kind === 'refused'
-        ? 'storage refused a request: 553 (550 to commands RFC 959 allows no 553)'
-        : err.kind === 'permission-denied' && errno === 'EROFS'
-          ? 'storage is read-only (EROFS): changes get 550 (553 to STOR)'
-          : err.kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT')
-            ? `storage full (${errno}): uploads get 552`
-            : undefined;
   const cause = causeOf(err);
+  if (outOfDescriptors({ code: errno })) {
+    // The same line (and limit) as a PASV or an accept failing for it: one cause, one warning.
+    warnOutOfDescriptors(log, warnings, 'storage', { ...at, error: err.message });
+    return;
+  }
+  const msg = warningFor(err.kind, errno);
   if (!msg) {
     // The filesystem refusing the server's own user (a directory it may not write, a sticky one):
     // maybe as the administrator meant it, so not a warning, but the reply alone does not say why.

@@ -42,6 +42,9 @@ const text: Readonly<Record<StorageErrorKind, string>> = {
   refused: 'refused by the storage',
 };
 
+/** What a client is told when the server cannot open a file or directory for lack of descriptors. */
+export const OUT_OF_FILES = 'the server is out of open files';
+
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string') {
     return err.code;
@@ -66,6 +69,13 @@ export function throwIfAborted(signal: AbortSignal): void {
 export function mapFsError(err: unknown, op: string, p: string): FerryError {
   if (err instanceof FerryError) return err;
   const code = errnoCode(err);
+  // The process (EMFILE) or the system (ENFILE) has no descriptor left: the server's state, not the
+  // file's; 451 (RFC 959: local error in processing) saying so, and the server logs it (descriptors.ts).
+  if (code === 'EMFILE' || code === 'ENFILE')
+    return new StorageError('unavailable', `${op} ${p}: ${text.unavailable}`, {
+      cause: err,
+      detail: OUT_OF_FILES,
+    });
   const kind = code === undefined ? undefined : kindByCode[code];
   return storageError(kind ?? 'transient', op, p, err);
 }
