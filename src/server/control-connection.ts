@@ -1142,6 +1142,11 @@ export class ControlConnection {
       signal: signal ?? this.disconnect.signal,
       progress: () => void this.steps++,
       tooLong: this.tooLong,
+      tempLeft: (file, temp, errno) =>
+        this.logger.warn(
+          { user: login.principal.username, file, temp, error: errno },
+          "a failed upload's temp file could not be removed: it is removed when an upload there ends, or at the next start",
+        ),
       unreadable: (dir, reason) =>
         this.logger.warn(
           { user: login.principal.username, dir, reason },

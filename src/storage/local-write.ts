@@ -4,6 +4,7 @@
 // keeps the existing bytes first checks nobody changed the target meanwhile (target-guard.ts).
 import { constants, type Stats } from 'node:fs';
 import { copyFile, lstat, open, rename, type FileHandle } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
@@ -13,7 +14,7 @@ import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-err
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { keepsExisting, renameIfUnchanged } from './target-guard.js';
-import { unlinkIfSame } from './upload-temp.js';
+import { removeLeftTemps, unlinkIfSame } from './upload-temp.js';
 import type { UploadFiles } from './write-access.js';
 import { checkRestart } from './prepared-write.js';
 
@@ -97,12 +98,14 @@ export async function atomicWrite(
     // Decided before any await: the data connection closing because of this very failure (a quota
     // stage destroys it) may abort the signal meanwhile, and must not turn a 552 into a 426.
     const failure = uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p);
-    if (!committed) await unlinkIfSame(tmpPath, tmp);
+    const left = committed ? undefined : await unlinkIfSame(tmpPath, tmp);
+    if (left !== undefined) c.tempLeft?.(p, basename(tmpPath), left);
     throw failure;
   } finally {
     src.off('error', onSrcError);
     await tmp.close().catch(noop); // waits for writes still in flight
     await kept?.close().catch(noop);
+    await removeLeftTemps(t.dir); // an earlier upload's, left here while the directory was not writable
   }
 }
 

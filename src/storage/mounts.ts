@@ -146,7 +146,9 @@ export class MountedStorage implements StorageBackend {
     c: StorageContext,
   ): Promise<PreparedWrite> {
     const { storage, inner, at } = this.#changing(p);
-    return prepareWrite(storage, inner, o, inside(at, c));
+    const prepared = await prepareWrite(storage, inner, o, inside(at, c));
+    // The write's own context too: what it reports (a temp file left) names the user's path.
+    return { write: (src, c2) => prepared.write(src, inside(at, c2)), release: () => prepared.release() };
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {
@@ -285,12 +287,13 @@ export class MountedStorage implements StorageBackend {
  * that folder).
  */
 function inside(at: VPath, c: StorageContext): StorageContext {
-  const { denies, tooLong } = c;
-  if (at === ROOT || (!denies && !tooLong)) return c;
+  const { denies, tooLong, tempLeft } = c;
+  if (at === ROOT || (!denies && !tooLong && !tempLeft)) return c;
   return {
     ...c,
     ...(denies && { denies: (resolved, replacing) => denies(outer(at, resolved), replacing) }),
     ...(tooLong && { tooLong: (dir, name) => tooLong(outer(at, dir), name) }),
+    ...(tempLeft && { tempLeft: (p, temp, errno) => tempLeft(outer(at, p), temp, errno) }),
   };
 }
 

@@ -103,6 +103,11 @@ export interface StorageContext {
    * may be (4096 characters): the session logs it, a quota scan counts what it could not.
    */
   readonly tooLong?: (dir: VPath, name: string) => void;
+  /**
+   * Told when a failed upload to `p` could not remove its temp file `temp` (a hidden name in the
+   * same directory; `errno` why: its directory no longer writable). The storage removes it later.
+   */
+  readonly tempLeft?: (p: VPath, temp: string, errno: string) => void;
   /** Told of a directory a quota scan could not read (`reason`), and so did not count. */
   readonly unreadable?: (dir: VPath, reason: string) => void;
   /**

@@ -4,8 +4,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
 import { lstat, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { FdJail, type Pinned } from './fd-jail.js';
+import { errnoCode } from './fs-errors.js';
 
 const TEMP_PREFIX = '.ferry-upload-';
 const TEMP_SUFFIX = '.tmp';
@@ -22,13 +23,69 @@ export function newTempName(): string {
   return `${TEMP_PREFIX}${HOST_TAG}-${process.pid}-${randomBytes(8).toString('hex')}${TEMP_SUFFIX}`;
 }
 
-/** Removes the temp file only if the name still holds what this upload created. */
-export async function unlinkIfSame(path: string, fh: FileHandle): Promise<void> {
+/**
+ * Removes the temp file only if the name still holds what this upload created. Resolves with the
+ * errno when it is left behind (its directory no longer writable: EACCES, EROFS): it is then
+ * remembered, and removed once an upload in that directory ends (removeLeftTemps).
+ */
+export async function unlinkIfSame(path: string, fh: FileHandle): Promise<string | undefined> {
+  let mine: Stats;
   try {
-    const [now, mine] = await Promise.all([lstat(path), fh.stat()]);
-    if (now.ino === mine.ino && now.dev === mine.dev) await unlink(path);
+    const [now, st] = await Promise.all([lstat(path), fh.stat()]);
+    if (now.ino !== st.ino || now.dev !== st.dev) return undefined; // not ours any more
+    mine = st;
   } catch {
-    // already gone; a stale-temp sweep removes anything left
+    return undefined; // already gone
+  }
+  try {
+    await unlink(path);
+    return undefined;
+  } catch (err) {
+    const code = errnoCode(err) ?? 'unknown';
+    if (code === 'ENOENT') return undefined;
+    await remember(path, mine);
+    return code;
+  }
+}
+
+/** A temp file an upload could not remove, by its directory's and its own identity. */
+interface LeftTemp {
+  readonly dir: string;
+  readonly name: string;
+  readonly file: string;
+}
+
+/**
+ * This process's temp files left behind, oldest first; bounded (one forgotten is still found by the
+ * next start's sweep, or by RMD's).
+ */
+const leftTemps: LeftTemp[] = [];
+const MAX_LEFT_TEMPS = 256;
+
+async function remember(path: string, st: Stats): Promise<void> {
+  // `path` is the temp file by its directory's descriptor: that directory is still open.
+  const dir = await stat(dirname(path)).catch(() => undefined);
+  if (dir === undefined) return;
+  leftTemps.push({ dir: key(dir), name: basename(path), file: key(st) });
+  if (leftTemps.length > MAX_LEFT_TEMPS) leftTemps.shift();
+}
+
+/**
+ * Tries again to remove the temp files left behind in `dir` (verified, open): an upload ends there,
+ * so the directory may be writable again. Those still refused stay remembered.
+ */
+export async function removeLeftTemps(dir: Pinned): Promise<void> {
+  if (leftTemps.length === 0) return;
+  const here = key(dir.st);
+  for (const t of leftTemps.filter((l) => l.dir === here)) {
+    const path = dir.child(t.name);
+    try {
+      // Only the very file left behind (closed since: no upload is writing it).
+      if (key(await lstat(path)) === t.file) await unlink(path);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') continue; // still not removable: kept for the next upload
+    }
+    leftTemps.splice(leftTemps.indexOf(t), 1);
   }
 }
 

@@ -155,6 +155,32 @@ describe('uploads the filesystem refuses for good', () => {
     }
   });
 
+  test('a temp file the refused upload could not remove is logged, and removed once an upload there ends', async () => {
+    const late = await ownDir('left-temp', 0o755);
+    const ftp = await session();
+    try {
+      const plain = await ftp.openData(await ftp.epsv(), { tls: false });
+      await ftp.cmd('STOR left-temp/old.txt', 150);
+      await chmod(late, 0o555); // the temp file is there already: nor rename nor unlink may act now
+      await ftp.uploadClean(await ftp.secureData(plain), randomBytes(64 * 1024));
+      assert.equal((await ftp.expect()).code, 551);
+      const temps = (await readdir(late)).filter((n) => n.startsWith('.ferry-upload-'));
+      assert.equal(temps.length, 1, 'left behind: the directory refuses its removal');
+      const logged = await server.waitForLog((l) => l.temp === temps[0], 'the temp file left named');
+      assert.deepEqual([logged.level, logged.file, logged.error], [40, '/left-temp/old.txt', 'EACCES']);
+      await chmod(late, 0o755);
+      const [, stored] = await ftp.store('left-temp/new.txt', Buffer.from('new\n'));
+      assert.equal(stored.code, 226, textOf(stored));
+      assert.deepEqual(
+        (await readdir(late)).sort(),
+        ['new.txt', 'old.txt'],
+        'removed by the next upload there',
+      );
+    } finally {
+      await ftp.close();
+    }
+  });
+
   test('a 551 after an earlier cut upload keeps that cut record: a resume still cannot splice', async () => {
     const late = await ownDir('cut-then-late', 0o755);
     const ftp = await session();
