@@ -7,7 +7,7 @@ import { copyFile, lstat, open, rename, type FileHandle } from 'node:fs/promises
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FerryError } from '../errors.js';
+import { FerryError, StorageError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
 import { FileWriter } from './file-writer.js';
 import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
@@ -97,7 +97,10 @@ export async function atomicWrite(
   } catch (err) {
     // Decided before any await: the data connection closing because of this very failure (a quota
     // stage destroys it) may abort the signal meanwhile, and must not turn a 552 into a 426.
-    const failure = uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p);
+    const failure = needsRoomForCopy(
+      uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p),
+      keep,
+    );
     const left = committed ? undefined : await unlinkIfSame(tmpPath, tmp);
     if (left !== undefined) c.tempLeft?.(p, basename(tmpPath), left);
     throw failure;
@@ -129,6 +132,18 @@ function uploadFailure(err: unknown, f: Failures, p: VPath): unknown {
   if (f.firstFailed === 'dest') return mapFsError(f.destError, 'write', p);
   if (f.srcError !== undefined && err === f.srcError) return err;
   return mapFsError(err, 'write', p);
+}
+
+/**
+ * A full disk under an upload that keeps bytes (APPE, REST n + STOR): the new version is a copy of
+ * them plus the new ones, so it needs room for the whole file, which a user seeing free space left
+ * would not guess from `552 Insufficient storage space.` alone. Not Ferry's quota (a QuotaError).
+ */
+function needsRoomForCopy(err: unknown, keep: number): unknown {
+  if (keep === 0 || !(err instanceof StorageError) || err.kind !== 'quota-exceeded') return err;
+  if (err.detail !== undefined) return err;
+  const detail = `the new version is written beside the old, which needs room for a copy of its ${keep} bytes kept`;
+  return new StorageError('quota-exceeded', err.message, { cause: err.cause, detail });
 }
 
 /**
