@@ -1,4 +1,5 @@
 #!/usr/bin/env -S node --max-semi-space-size=4
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { FerryError } from '../errors.js';
 
@@ -21,38 +22,69 @@ const CLIENT_COMMANDS = new Set(['ls', 'get', 'put', 'cat', 'mirror', 'rm', 'mkd
 const args = process.argv.slice(2);
 const first = args.find((a) => !a.startsWith('-'));
 const client = (): Promise<typeof import('./client-bundle.js')> => import('./client-bundle.js');
-if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
-  // The version needs no command: loading them all took most of a second.
-} else if (first !== undefined && CLIENT_COMMANDS.has(first))
-  (await client()).registerClientCommands(program);
-else if (first === 'serve') {
-  // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
-  // Imported here: the client commands load nothing they do not use.
-  const signals = new (await import('./serve-signals.js')).ServeSignals();
-  (await import('./serve.js')).registerServe(program, signals);
-} else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
-else {
-  const [serve, users, hash, bans, who, kick, db, probe, clientCommands] = await Promise.all([
-    import('./serve.js'),
-    import('./users.js'),
-    import('./hash-password.js'),
-    import('./bans.js'),
-    import('./who.js'),
-    import('./kick.js'),
-    import('./db.js'),
-    import('./probe-bundle.js'),
-    client(),
-  ]);
-  serve.registerServe(program);
-  users.registerUsers(program);
-  hash.hashPasswordCommand(program);
-  bans.registerBans(program);
-  who.registerWho(program);
-  kick.registerKick(program);
-  db.registerDb(program);
-  clientCommands.registerClientCommands(program);
-  probe.registerProbe(program);
+
+/** Registers the command asked for, loading only its modules. */
+async function load(): Promise<void> {
+  if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
+    // The version needs no command: loading them all took most of a second.
+  } else if (first !== undefined && CLIENT_COMMANDS.has(first))
+    (await client()).registerClientCommands(program);
+  else if (first === 'serve') {
+    // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
+    // Imported here: the client commands load nothing they do not use.
+    const signals = new (await import('./serve-signals.js')).ServeSignals();
+    (await import('./serve.js')).registerServe(program, signals);
+  } else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
+  else {
+    const [serve, users, hash, bans, who, kick, db, probe, clientCommands] = await Promise.all([
+      import('./serve.js'),
+      import('./users.js'),
+      import('./hash-password.js'),
+      import('./bans.js'),
+      import('./who.js'),
+      import('./kick.js'),
+      import('./db.js'),
+      import('./probe-bundle.js'),
+      client(),
+    ]);
+    serve.registerServe(program);
+    users.registerUsers(program);
+    hash.hashPasswordCommand(program);
+    bans.registerBans(program);
+    who.registerWho(program);
+    kick.registerKick(program);
+    db.registerDb(program);
+    clientCommands.registerClientCommands(program);
+    probe.registerProbe(program);
+  }
 }
+
+/** The open-files limit, read before loading: once a load failed for it, no file may open. */
+function openFilesLimit(): string {
+  try {
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? ` (${m[1]}, hard limit ${m[2]})` : '';
+  } catch {
+    return ''; // not Linux, or no /proc: the message goes without the numbers
+  }
+}
+
+/**
+ * The ESM loader opens a command's modules (hundreds for `serve`) many at once: under a low
+ * open-files limit that fails with EMFILE and Node's loader stack. One line instead, with the limit.
+ */
+function tooFewFiles(limit: string): (err: unknown) => never {
+  return (err) => {
+    const code = (err as { code?: unknown } | undefined)?.code;
+    if (code !== 'EMFILE' && code !== 'ENFILE') throw err;
+    process.stderr.write(
+      `ferry: too many open files (${code}) while loading Ferry: the open-files limit${limit} is too low; raise it (ulimit -n, systemd LimitNOFILE=)\n`,
+    );
+    process.exit(1);
+  };
+}
+
+await load().catch(tooFewFiles(openFilesLimit()));
 
 // The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
 // quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).

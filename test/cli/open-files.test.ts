@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { maySetHardLimits, openFilesLimit, openFilesNeeded } from '../../src/cli/open-files.js';
 import { RawFtp } from '../support/raw-ftp.js';
-import { ServeProcess } from '../support/ferry-process.js';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
 
 // The server is started under `prlimit` (util-linux) with a low limit, as a shell or a service
 // manager would start it, and its limit is read back from /proc/PID/limits.
@@ -106,3 +107,27 @@ test(
     }
   },
 );
+
+test('a limit too low to load Ferry: one line saying so and the limit, exit 1 (was the module loader stack)', () => {
+  // Node raises the soft limit to the hard one itself; the loader opens the server's modules many
+  // at once, which 40 descriptors cannot hold.
+  const r = spawnSync(
+    'prlimit',
+    [
+      '--nofile=40:40',
+      process.execPath,
+      FERRY_MAIN,
+      'serve',
+      '--data-dir',
+      path.join(dir, 'low'),
+      '--user',
+      'a:b',
+    ],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr,
+    'ferry: too many open files (EMFILE) while loading Ferry: the open-files limit (40, hard limit 40) is too low; raise it (ulimit -n, systemd LimitNOFILE=)\n',
+  );
+});
