@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import {
+  closeSync,
   existsSync,
   mkdirSync,
+  openSync,
+  statSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -170,4 +173,22 @@ test('a reopen that cannot open the new file leaves the rotated one: lines are l
     1,
     'the lost lines are logged at most once a minute',
   );
+});
+
+test('a stop during the start closed the log: giving it to the run-as user then does nothing (it warned EBADF, or chowned the file that took its descriptor)', async (t) => {
+  const base = mkdtempSync(join(tmpdir(), 'ferry-xferlog-stop-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const lines: Logged[] = [];
+  const log = new XferlogFile(join(base, 'xfer.log'), recording(lines));
+  await log.close(); // SIGTERM before the run-as drop
+  const other = join(base, 'other');
+  writeFileSync(other, '');
+  const fd = openSync(other, 'r'); // likely the closed log's descriptor number again
+  try {
+    log.giveTo(54321, 54321);
+  } finally {
+    closeSync(fd);
+  }
+  assert.deepEqual(lines, []);
+  assert.equal(statSync(other).uid, process.getuid?.(), 'the file that took the number is not given away');
 });

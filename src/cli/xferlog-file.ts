@@ -44,6 +44,8 @@ export class XferlogFile {
   /** Files replaced by reopen() whose last lines may still be on their way. */
   private readonly ending = new Set<Promise<void>>();
   private outage: Outage | undefined;
+  /** close() began: its descriptor is gone, or going (its number may be another file's by then). */
+  private closing = false;
 
   /** `now`: the clock that spaces the attempts to open the file (a test's own). */
   constructor(
@@ -114,7 +116,8 @@ export class XferlogFile {
 
   /** Gives the open file to the run-as user (through its descriptor), who reopens it after a rotation. */
   giveTo(uid: number, gid: number): void {
-    if (!this.out) return;
+    // A stop that came during the start closed the log already: nothing to give (no false alarm).
+    if (!this.out || this.closing) return;
     try {
       fchownSync(this.out.fd, uid, gid);
     } catch (err) {
@@ -127,6 +130,7 @@ export class XferlogFile {
 
   /** Resolves once every line written, to this file and to those reopen() left, is in its file. */
   async close(): Promise<void> {
+    this.closing = true;
     await Promise.all([this.out?.close(), ...this.ending]);
     const o = this.outage;
     if (o && o.unreported > 0)
