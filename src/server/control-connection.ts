@@ -1142,6 +1142,11 @@ export class ControlConnection {
       signal: signal ?? this.disconnect.signal,
       progress: () => void this.steps++,
       tooLong: this.tooLong,
+      unaddressable: (dir, count) =>
+        this.logger.info(
+          { user: login.principal.username, dir, count },
+          'listing left out names no client can address (not valid UTF-8, or a control character or backslash)',
+        ),
       tempLeft: (file, temp, errno) =>
         this.logger.warn(
           { user: login.principal.username, file, temp, error: errno },

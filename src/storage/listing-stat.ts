@@ -101,6 +101,8 @@ export class ListingReader {
   readonly #borrow: boolean;
   readonly #tooLong: ((name: string) => void) | undefined;
   readonly #gate: PoolGate;
+  /** Names left out that no client could address (not UTF-8, a control character): the log says how many. */
+  #unaddressable = 0;
 
   constructor(
     dir: Pinned,
@@ -118,6 +120,11 @@ export class ListingReader {
     this.#borrow = options.borrowWorkingDirectory ?? false;
     this.#tooLong = options.tooLong;
     this.#gate = options.gate ?? atOnce;
+  }
+
+  /** How many names were left out so far because no client could address them (not temp uploads). */
+  get unaddressable(): number {
+    return this.#unaddressable;
   }
 
   /** The next entries (possibly none, where all were hidden or vanished); undefined at the end. */
@@ -141,7 +148,12 @@ export class ListingReader {
   }
 
   #add(out: FileStat[], name: string, st: StatLike | undefined): void {
-    if (st === undefined || !isServed(st)) return; // removed since readdir, or not a file (isServed)
+    if (st === undefined) {
+      // A name that is not UTF-8 comes decoded with U+FFFD, which names nothing on disk.
+      if (name.includes('\uFFFD')) this.#unaddressable++;
+      return; // else removed since readdir
+    }
+    if (!isServed(st)) return; // not a file (isServed)
     const path = this.#childPath(name);
     if (path === undefined) this.#tooLong?.(name);
     else out.push(toFileStat(name, path, st, this.#devHex));
@@ -162,7 +174,7 @@ export class ListingReader {
         this.#done = true;
         break;
       }
-      if (listable(e.name)) {
+      if (this.#listable(e.name)) {
         n++;
         this.#add(out, e.name, lstatSync(prefix + e.name, NO_THROW));
       }
@@ -181,9 +193,20 @@ export class ListingReader {
         this.#done = true;
         break;
       }
-      if (listable(e.name)) names.push(e.name);
+      if (this.#listable(e.name)) names.push(e.name);
     }
     return names;
+  }
+
+  /**
+   * Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings.
+   * Never '.', '..' or a name with '/': a name is looked up relative to its directory as one component.
+   */
+  #listable(name: string): boolean {
+    if (isTempName(name)) return false;
+    if (isAllowedName(name)) return true;
+    this.#unaddressable++;
+    return false;
   }
 
   /** lstat through the callback API: a listing makes 10,000s of these, and it costs less per call. */
@@ -196,12 +219,4 @@ export class ListingReader {
       });
     });
   }
-}
-
-/**
- * Temp uploads are hidden; names a client could not address (e.g. with '\n') would garble listings.
- * Never '.', '..' or a name with '/': a name is looked up relative to its directory as one component.
- */
-function listable(name: string): boolean {
-  return !isTempName(name) && isAllowedName(name);
 }

@@ -346,6 +346,30 @@ describe('LocalStorage: RMD of a directory that lists empty', () => {
   });
 });
 
+describe('LocalStorage: names no client can address', () => {
+  it('a listing tells how many it left out, once, when it is over (temp uploads not counted)', async (t) => {
+    const root = await mkdtemp(join(tmpdir(), 'ferry-local-unaddressable-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const s = new LocalStorage({ root });
+    const dir = join(root, 'migrated');
+    await mkdir(dir);
+    const file = (name: Buffer): Promise<void> =>
+      writeFile(Buffer.concat([Buffer.from(dir + '/'), name]), 'x');
+    await file(Buffer.from('caf\xe9.txt', 'latin1')); // Latin-1, as from vsftpd: not UTF-8
+    await file(Buffer.from('a\x1bb.txt'));
+    await file(Buffer.from('shown.txt'));
+    await file(Buffer.from(newTempName()));
+    const told: [string, number][] = [];
+    const c: StorageContext = { ...ctx(), unaddressable: (d, count) => told.push([d, count]) };
+    const listed: string[] = [];
+    for await (const batch of s.list(v('/migrated'), c)) listed.push(...batch.map((e) => e.name));
+    assert.deepEqual(listed, ['shown.txt']);
+    assert.deepEqual(told, [['/migrated', 2]]);
+    for await (const _ of s.list(v('/'), c)); // nothing left out: nothing told
+    assert.equal(told.length, 1);
+  });
+});
+
 // Trees a client can make (RNTO of a top directory) or an admin can have on disk: vsftpd lists them.
 describe('LocalStorage: an entry whose virtual path would pass 4096 characters', () => {
   for (const borrowWorkingDirectory of [false, true]) {

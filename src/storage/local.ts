@@ -452,6 +452,7 @@ export class LocalStorage implements StorageBackend {
       // Closing waits for no slot (it must happen, whoever aborted): one thread at most, as a read.
       await handle.close().catch(noop);
       await d.close();
+      if (reader.unaddressable > 0) c.unaddressable?.(dir, reader.unaddressable);
     }
   }
 

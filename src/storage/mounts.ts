@@ -287,13 +287,14 @@ export class MountedStorage implements StorageBackend {
  * that folder).
  */
 function inside(at: VPath, c: StorageContext): StorageContext {
-  const { denies, tooLong, tempLeft } = c;
-  if (at === ROOT || (!denies && !tooLong && !tempLeft)) return c;
+  const { denies, tooLong, tempLeft, unaddressable } = c;
+  if (at === ROOT || (!denies && !tooLong && !tempLeft && !unaddressable)) return c;
   return {
     ...c,
     ...(denies && { denies: (resolved, replacing) => denies(outer(at, resolved), replacing) }),
     ...(tooLong && { tooLong: (dir, name) => tooLong(outer(at, dir), name) }),
     ...(tempLeft && { tempLeft: (p, temp, errno) => tempLeft(outer(at, p), temp, errno) }),
+    ...(unaddressable && { unaddressable: (dir, count) => unaddressable(outer(at, dir), count) }),
   };
 }
 

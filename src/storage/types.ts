@@ -104,6 +104,11 @@ export interface StorageContext {
    */
   readonly tooLong?: (dir: VPath, name: string) => void;
   /**
+   * Told once a listing of `dir` is over (or cut) how many of its names it left out because no
+   * client could address them (not valid UTF-8, a control character, a backslash).
+   */
+  readonly unaddressable?: (dir: VPath, count: number) => void;
+  /**
    * Told when a failed upload to `p` could not remove its temp file `temp` (a hidden name in the
    * same directory; `errno` why: its directory no longer writable). The storage removes it later.
    */
