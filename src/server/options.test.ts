@@ -30,6 +30,12 @@ test('a listener left out is off when the other is given: an app serving on 127.
   );
   const o = resolveOptions({ ...base, explicit: local });
   assert.deepEqual(o.explicit, local);
+  // Turning one off alone keeps the other at its default (as before listeners could be left out).
+  const onlyExplicit = resolveOptions({ ...base, implicit: false });
+  assert.equal(onlyExplicit.implicit, false);
+  assert.equal(typeof onlyExplicit.explicit === 'object' && onlyExplicit.explicit.host, '::');
+  const onlyImplicit = resolveOptions({ ...base, explicit: false });
+  assert.equal(typeof onlyImplicit.implicit === 'object' && onlyImplicit.implicit.host, '::');
 });
 
 test('passive.address is an IP address or a host name (looked up by the server), nothing else', () => {

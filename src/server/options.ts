@@ -546,9 +546,11 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
   // Read from /proc only when a listener is left to its default (not on every reload that names both).
   let ports: ReturnType<typeof defaultPorts> | undefined;
   const port = (which: 'explicit' | 'implicit'): number => (ports ??= defaultPorts())[which];
-  // Both left out: both on, every address (as `ferry serve`). One given: only what was given, so an
-  // app that asked for 127.0.0.1 does not also serve implicit FTPS on every interface.
-  const neither = v.explicit === undefined && v.implicit === undefined;
+  // Neither asked for (left out or `false`): both defaults on, every address (as `ferry serve`), so
+  // `{ implicit: false }` alone is explicit FTPS on its default port. One given: only what was
+  // given, so an app that asked for 127.0.0.1 does not also serve implicit FTPS on every interface.
+  const given = (l: typeof v.explicit): boolean => l !== undefined && l !== false;
+  const neither = !given(v.explicit) && !given(v.implicit);
   const explicit = v.explicit ?? (neither && { host: '::', port: port('explicit') });
   const implicit = v.implicit ?? (neither && { host: '::', port: port('implicit') });
   if (explicit === false && implicit === false) {
