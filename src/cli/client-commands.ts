@@ -19,7 +19,7 @@ import {
   type FtpUrl,
 } from '../client/url.js';
 import { FerryError, ReplyError } from '../errors.js';
-import { formatMode, formatUnknownMode } from '../protocol/mode.js';
+import { formatMode, formatUnknownMode, parseChmodMode } from '../protocol/mode.js';
 import { showRawBytes } from '../protocol/byte-text.js';
 import { promptHidden } from './password-input.js';
 import { printable, printableName } from './printable.js';
@@ -794,12 +794,14 @@ export function registerClientCommands(program: Command): void {
     });
 
   command('chmod', 'change the permissions of a remote file (SITE CHMOD)')
-    .argument('<mode>', 'octal mode, e.g. 644')
+    .argument('<mode>', 'octal mode of 1 to 4 digits, e.g. 644')
     .argument('<url>', 'remote file or directory')
     .action(async (mode: string, urlText: string, o: CommonOptions) => {
       await new Run(o).execute(async (run) => {
         requireUrl(urlText, 'URL');
-        if (!/^[0-7]{3,4}$/.test(mode)) throw new FerryError('ERR_USAGE', `Not an octal mode: ${mode}`);
+        // 1 to 4 octal digits, as chmod(1) takes them (`0`, `44`, `0644`).
+        if (parseChmodMode(mode) === undefined)
+          throw new FerryError('ERR_USAGE', `Not an octal mode: ${mode}`);
         const { client, url } = await run.connect(urlText);
         await client.chmod(url.path, mode);
       });

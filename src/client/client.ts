@@ -4,6 +4,7 @@ import { Code } from '../protocol/codes.js';
 import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { FerryError } from '../errors.js';
 import { formatTimeVal, parseTimeVal } from '../protocol/listing.js';
+import { formatChmodMode, parseChmodMode } from '../protocol/mode.js';
 import { clearControl, openSession, reinitialize } from './connect.js';
 import { makeDir, removePath } from './directories.js';
 import { CHECKSUM_OPTION_KEYS, remoteChecksum, type Checksum, type ChecksumOptions } from './checksum.js';
@@ -255,12 +256,21 @@ export class FerryClient {
     });
   }
 
-  /** SITE CHMOD (mode as a number, e.g. 0o644, or octal text '644'). */
+  /**
+   * SITE CHMOD (mode as a number, e.g. 0o644, or octal text of 1 to 4 digits, '644' or '44' as
+   * chmod(1) takes them). It is sent with at least 3 digits (0o40 as `040`), as servers read it.
+   */
   chmod(path: string, mode: number | string): Promise<void> {
-    const text = typeof mode === 'number' ? (mode & 0o7777).toString(8) : mode;
-    if (!/^[0-7]{3,4}$/.test(text)) {
+    const bits =
+      typeof mode === 'number'
+        ? Number.isInteger(mode) && mode >= 0
+          ? mode & 0o7777
+          : undefined
+        : parseChmodMode(mode);
+    if (bits === undefined) {
       return Promise.reject(new FerryError('ERR_USAGE', `Not an octal mode: ${String(mode)}`));
     }
+    const text = formatChmodMode(bits);
     return this.task('chmod', async () => {
       await command(this.s, `SITE CHMOD ${text} ${pathArg(path)}`);
     });

@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
+import { formatChmodMode } from '../protocol/mode.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
@@ -508,6 +509,22 @@ async function mirrorTrees(
   const localMode = (item: Item): number | undefined =>
     keepPerms && item.mode !== undefined ? item.mode & ~processUmask() & PERMS : undefined;
 
+  /**
+   * An unchanged file whose mode is not the one a transfer would give it gets that mode (a mirror
+   * cut before its SITE CHMOD, a mode changed since): a rerun converges. Where the destination's
+   * mode is unknown (a listing without modes) nothing is asked.
+   */
+  const keepMode = async (rel: string, item: Item, dstItem: Item): Promise<void> => {
+    if (!keepPerms || item.mode === undefined || dstItem.mode === undefined) return;
+    const mode = upload ? item.mode : localMode(item);
+    if (mode === undefined || (dstItem.mode & PERMS) === mode || (upload && chmodRefused)) return;
+    if (upload) await chmodRemote(await conn.live(), rel, mode);
+    else await chmod(fsPath(localPath(rel)), mode);
+    if (upload && chmodRefused) return;
+    const was = formatChmodMode(dstItem.mode & PERMS);
+    emit({ kind: 'note', path: rel, message: `mode ${was} set to ${formatChmodMode(mode)}` });
+  };
+
   // Directories, shallow first.
   for (const [rel] of [...src]
     .filter(([, i]) => i.type === 'dir')
@@ -572,6 +589,7 @@ async function mirrorTrees(
       skipped++;
       unchanged++;
       emit({ kind: 'unchanged', path: rel });
+      if (other?.type === 'file') await keepMode(rel, item, other);
       continue;
     }
     // Its bytes stand for the source's first ones (lftp's rule): only the rest travels.

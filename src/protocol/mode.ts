@@ -74,6 +74,11 @@ export function parseChmodMode(text: string): number | undefined {
   return Number.parseInt(text, 8);
 }
 
+/** A SITE CHMOD mode argument: octal, at least 3 digits (`040`, `644`, `4755`), as servers read it. */
+export function formatChmodMode(mode: number): string {
+  return (mode & 0o7777).toString(8).padStart(3, '0');
+}
+
 /** Octal text for a mode, e.g. for the MLSx `unix.mode` fact: `0644`. */
 export function formatOctalMode(mode: number): string {
   return (mode & 0o7777).toString(8).padStart(4, '0');
