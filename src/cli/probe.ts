@@ -216,7 +216,8 @@ export function registerProbe(program: Command): void {
     .addHelpText(
       'after',
       `\nThe probe changes nothing on the server unless --write is given. Password: in the URL,
-FERRY_PASSWORD, or ~/.netrc; ftp:// URLs only ask whether TLS is offered (no login in clear).
+FERRY_PASSWORD, or ~/.netrc. An ftp:// URL asks whether TLS is offered (AUTH TLS), then is probed
+as ftpes:// (no login in clear; without TLS, only the checks in clear, exit 4).
 The password is sent only once the server's certificate is trusted, as by the other commands
 (system CAs or --ca, --fingerprint, known hosts/--tofu, --insecure); otherwise the probe does not
 log in, reports what needs no login (TLS, certificate, checks before login), marks the rest n/c and

@@ -91,17 +91,24 @@ describe('ferry probe, first connection without an FTPS session', { timeout: 120
 
   const silent = 'the server stopped answering (no reply within 1000 ms)';
   for (const c of [
-    { what: 'a server that accepts and says nothing', mode: 'silent', greeting: '-' },
+    { what: 'a server that accepts and says nothing', mode: 'silent', greeting: '-', scheme: 'ftpes' },
     {
       what: 'a server that greets and never answers AUTH TLS',
       mode: 'greet-only',
       greeting: '220-odd FTP server',
+      scheme: 'ftpes',
     },
-    { what: 'ftpes:// at an implicit FTPS port', mode: 'ferry-implicit', greeting: '-' },
+    {
+      what: 'ftp://, a server that greets and never answers AUTH TLS',
+      mode: 'greet-only',
+      greeting: '220-odd FTP server',
+      scheme: 'ftp',
+    },
+    { what: 'ftpes:// at an implicit FTPS port', mode: 'ferry-implicit', greeting: '-', scheme: 'ftpes' },
   ] as const) {
     it(`${c.what}: stopped answering, not a ban (exit 3)`, async () => {
       const port = c.mode === 'ferry-implicit' ? ferry.implicitPort : await start(c.mode);
-      const r = await probeCli([`ftpes://u:p@127.0.0.1:${port}/`, '--json', '--timeout', '1']);
+      const r = await probeCli([`${c.scheme}://u:p@127.0.0.1:${port}/`, '--json', '--timeout', '1']);
       assert.equal(r.code, 3, r.stderr);
       const report = JSON.parse(r.stdout) as ProbeReport;
       assert.equal(report.greeting, c.greeting);
@@ -125,22 +132,41 @@ describe('ferry probe, first connection without an FTPS session', { timeout: 120
     });
   }
 
-  it('AUTH TLS refused: the checks in clear, the rest not completed (exit 4)', async () => {
+  it('AUTH TLS refused: the checks in clear, the rest not completed (exit 4); ftp:// as ftpes://', async () => {
     const port = await start('clear-only');
-    const r = await probeCli([`ftpes://u:p@127.0.0.1:${port}/`, '--json', '--timeout', '2']);
-    assert.equal(r.code, 4, r.stderr);
-    const report = JSON.parse(r.stdout) as ProbeReport;
-    const why = 'TLS failed: The server refused AUTH TLS: 500 AUTH not understood';
-    assert.deepEqual(report.summary.incomplete, [why]);
-    assert.equal(report.greeting, '220-odd FTP server');
-    const v = verdicts(report);
-    assert.equal(v['pbsz-before-auth-refused'], 'pass');
-    assert.equal(v['user-in-clear-refused'], 'pass');
-    assert.equal(v['feat-pbsz'], 'fail'); // FEAT, read in clear, lists no PBSZ
-    assert.equal(v['explicit-auth-ssl'], 'not-supported');
-    assert.equal(v['tls-1.2'], 'not-completed');
-    assert.equal(v['pbsz-prot-p'], 'not-completed');
-    assert.match(r.stderr, /TLS failed: .*only the checks that need no TLS/);
+    const ids: Record<string, string[]> = {};
+    for (const scheme of ['ftpes', 'ftp'] as const) {
+      const r = await probeCli([`${scheme}://u:p@127.0.0.1:${port}/`, '--json', '--timeout', '2']);
+      assert.equal(r.code, 4, `${scheme}: ${r.stderr}`);
+      const report = JSON.parse(r.stdout) as ProbeReport;
+      const why = 'TLS failed: The server refused AUTH TLS: 500 AUTH not understood';
+      assert.deepEqual(report.summary.incomplete, [why]);
+      assert.equal(report.summary.complete, false);
+      assert.equal(report.greeting, '220-odd FTP server');
+      const v = verdicts(report);
+      assert.equal(v['pbsz-before-auth-refused'], 'pass');
+      assert.equal(v['user-in-clear-refused'], 'pass');
+      assert.equal(v['feat-pbsz'], 'fail'); // FEAT, read in clear, lists no PBSZ
+      assert.equal(v['explicit-auth-ssl'], 'not-supported');
+      assert.equal(v['tls-1.2'], 'not-completed');
+      assert.equal(v['pbsz-prot-p'], 'not-completed');
+      assert.equal(v['tls-offered'], scheme === 'ftp' ? 'fail' : undefined);
+      assert.match(r.stderr, /TLS failed: .*only the checks that need no TLS/);
+      ids[scheme] = points(report)
+        .map((p) => p.id)
+        .filter((id) => id !== 'tls-offered');
+    }
+    // ftp:// has every point ftpes:// has, and tls-offered.
+    assert.deepEqual(ids['ftp'], ids['ftpes']);
+  });
+
+  it('ferry probe --help says ftp:// is probed as ftpes:// once TLS is offered', async () => {
+    const r = await probeCli(['--help']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(
+      r.stdout.replace(/\s+/g, ' '),
+      /An ftp:\/\/ URL asks whether TLS is offered \(AUTH TLS\), then is probed as ftpes:\/\//,
+    );
   });
 
   it('ftps:// at an explicit FTPS port: the failed TLS, and the hint ftpes:// (exit 4)', async () => {

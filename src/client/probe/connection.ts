@@ -170,6 +170,8 @@ export interface OpenOptions {
   readonly login?: boolean;
   /** Told the greeting once it is read (a later failure of the connection still has it). */
   readonly onGreeting?: (greeting: Reply) => void;
+  /** Told the reply to AUTH once it is read, accepted or refused (ftp://: is TLS offered?). */
+  readonly onAuth?: (reply: Reply) => void;
 }
 
 export class ProbeConnection {
@@ -207,7 +209,7 @@ export class ProbeConnection {
       }
       const c = new ProbeConnection(t, control, greeting);
       const auth = o.auth ?? 'TLS';
-      if (t.security === 'explicit' && auth !== false) await c.secure(auth);
+      if (t.security === 'explicit' && auth !== false) await c.secure(auth, o.onAuth);
       if (o.login ?? true) await c.login();
       return c;
     } catch (err) {
@@ -221,8 +223,9 @@ export class ProbeConnection {
   }
 
   /** AUTH and the handshake on the control connection (explicit FTPS). */
-  async secure(mech: 'TLS' | 'SSL'): Promise<Reply> {
+  async secure(mech: 'TLS' | 'SSL', onReply?: (reply: Reply) => void): Promise<Reply> {
     const r = await this.control.request(`AUTH ${mech}`);
+    onReply?.(r);
     if (r.code !== Code.SecurityExchangeComplete && r.code !== Code.SecurityMechanismAccepted)
       throw new FerryError('ERR_TLS', `The server refused AUTH ${mech}: ${brief(r)}`);
     await this.control.startTls();

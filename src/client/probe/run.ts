@@ -111,49 +111,17 @@ async function probe(o: ProbeOptions, made: Made): Promise<ProbeReport> {
   const state = new ProbeState();
   let t: ProbeTarget = { ...o.target, state };
   const prelude: ProbePoint[] = [];
-  if (t.security === 'none') {
-    // ftp://: is TLS offered at all? The probe never logs in in clear.
-    const c = await openFirst(t, { login: false });
-    if (!(c instanceof ProbeConnection)) {
-      const refusal = 'why' in c ? c : { why: c.tlsFailed, greeting: c.greeting }; // no TLS asked: not seen
-      prelude.push(notCompleted('tls-offered', TLS_OFFERED, 'AUTH TLS', refusal.why));
-      return refusedReport(o, { ...t, security: 'explicit' }, refusal, started, prelude, made);
-    }
-    try {
-      const r = await c.request('AUTH TLS');
-      const offered = r.code === Code.SecurityExchangeComplete || r.code === Code.SecurityMechanismAccepted;
-      prelude.push(
-        point(
-          'tls-offered',
-          TLS_OFFERED,
-          'AUTH TLS',
-          brief(r),
-          offered ? 'pass' : 'fail',
-          offered
-            ? 'the rest of the probe runs as explicit FTPS (ftpes://)'
-            : 'passwords and files travel in clear',
-        ),
-      );
-      if (!offered)
-        return report(
-          o,
-          t,
-          greetingLine(c.greeting),
-          started,
-          [{ id: 'rfc4217', points: prelude }],
-          [],
-          null,
-        );
-    } finally {
-      c.destroy();
-    }
-    t = { ...t, security: 'explicit' };
-  }
   // The first session: connecting must work (else exit 3); a server that turns the probe away,
   // stops answering or is no FTP server still gets a report. Securing it: a failed TLS leaves the
   // checks in clear (exit 4). A refused login (or none, for a certificate not trusted) or PBSZ/PROT
-  // is reported, and the checks that need them are marked not completed.
-  const first = await openFirst(t, { login: false });
+  // is reported, and the checks that need them are marked not completed. ftp:// is probed as
+  // ftpes:// (never a login in clear), its reply to AUTH TLS one more point: is TLS offered?
+  const plain = t.security === 'none';
+  if (plain) t = { ...t, security: 'explicit' };
+  let auth: Reply | undefined;
+  const first = await openFirst(t, { login: false, onAuth: (r) => (auth = r) });
+  if (plain)
+    prelude.push(tlsOffered(auth, 'why' in first ? first.why : 'tlsFailed' in first ? first.tlsFailed : ''));
   if ('why' in first) return refusedReport(o, t, first, started, prelude, made);
   let base: ProbeConnection;
   if ('tlsFailed' in first) {
@@ -252,6 +220,22 @@ function writeOf(made: Made): ProbeReport['write'] {
 }
 
 const TLS_OFFERED = 'TLS offered on the plain FTP port (AUTH TLS)';
+
+/** ftp://'s first point: the reply to AUTH TLS; none (silence, a refused connection): not completed, with why. */
+function tlsOffered(auth: Reply | undefined, why: string): ProbePoint {
+  if (auth === undefined) return notCompleted('tls-offered', TLS_OFFERED, 'AUTH TLS', why);
+  const offered = auth.code === Code.SecurityExchangeComplete || auth.code === Code.SecurityMechanismAccepted;
+  return point(
+    'tls-offered',
+    TLS_OFFERED,
+    'AUTH TLS',
+    brief(auth),
+    offered ? 'pass' : 'fail',
+    offered
+      ? 'the rest of the probe runs as explicit FTPS (ftpes://)'
+      : 'passwords and files travel in clear',
+  );
+}
 
 /**
  * The server turned the probe's first connection away, stopped answering or is no FTP server: why
