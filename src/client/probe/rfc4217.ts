@@ -310,43 +310,61 @@ async function resumption(t: ProbeTarget): Promise<ProbePoint[]> {
       }),
     );
   }
+  out.push(await newestSession(t));
+  return out;
+}
+
+/**
+ * Whether a data connection's own session, newer than the control's, resumes too (TLS 1.3 gives
+ * each connection new tickets; a client may offer the latest). A TLS 1.2 data connection that
+ * resumed the control's session and got no new session or ticket holds that same session (same
+ * ID and secret, which Node tells with no 'session' event): there is no newer one, so the point
+ * does not apply (offering it is offering the control's, which resume-tls12-* judge).
+ */
+export async function newestSession(t: ProbeTarget): Promise<ProbePoint> {
   const id = 'resume-newest-session';
   const title = "Resumption of the data connection's newer session (not only the control's)";
   const sent = "NLST twice: the second data connection resumes the first one's session";
-  out.push(
-    await check(t, id, title, sent, async () => {
-      const c = await protectedSession(t);
-      try {
-        const first = await exchange(c, { command: 'NLST', tls: { session: c.control.dataSession() } });
-        if (!succeeded(first) || !first.session)
-          return point(
-            id,
-            title,
-            sent,
-            describeOutcome(first),
-            'not-supported',
-            'the first data connection gave no session to resume',
-          );
-        const second = await exchange(c, {
-          command: 'NLST',
-          tls: { session: first.session },
-          finalWaitMs: REFUSED_WAIT_MS,
-        });
-        const v = succeeded(second) && second.reused ? 'pass' : 'not-supported';
+  return check(t, id, title, sent, async () => {
+    const c = await protectedSession(t);
+    try {
+      const first = await exchange(c, { command: 'NLST', tls: { session: c.control.dataSession() } });
+      if (succeeded(first) && !first.session && first.reused && first.tlsVersion !== 'TLSv1.3')
         return point(
           id,
           title,
           sent,
-          describeOutcome(second),
-          v,
-          v === 'pass'
-            ? undefined
-            : "only the control connection's session resumes (clients must keep offering it)",
+          describeOutcome(first),
+          'not-applicable',
+          `${first.tlsVersion ?? 'TLS'}: the first data connection resumed the control's session and was given no newer one (a resumed TLS 1.2 session is the same session): nothing newer to offer`,
         );
-      } finally {
-        await c.close();
-      }
-    }),
-  );
-  return out;
+      if (!succeeded(first) || !first.session)
+        return point(
+          id,
+          title,
+          sent,
+          describeOutcome(first),
+          'not-supported',
+          'the first data connection gave no session to resume',
+        );
+      const second = await exchange(c, {
+        command: 'NLST',
+        tls: { session: first.session },
+        finalWaitMs: REFUSED_WAIT_MS,
+      });
+      const v = succeeded(second) && second.reused ? 'pass' : 'not-supported';
+      return point(
+        id,
+        title,
+        sent,
+        describeOutcome(second),
+        v,
+        v === 'pass'
+          ? undefined
+          : "only the control connection's session resumes (clients must keep offering it)",
+      );
+    } finally {
+      await c.close();
+    }
+  });
 }
