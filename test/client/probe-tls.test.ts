@@ -156,20 +156,43 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     servers.push(s);
     const ca = await readFile(path.join(path.dirname(s.root), 'tls', 'cert.pem'));
     const trusted = await points(probeTarget(s, { ca }));
-    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s); trusted');
+    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s) sent; trusted');
     assert.equal(trusted['certificate-chain']?.verdict, 'pass');
     const unknown = await points(probeTarget(s));
-    assert.equal(unknown['certificate-chain']?.received, '1 certificate(s); DEPTH_ZERO_SELF_SIGNED_CERT');
+    assert.equal(
+      unknown['certificate-chain']?.received,
+      '1 certificate(s) sent; DEPTH_ZERO_SELF_SIGNED_CERT',
+    );
     assert.equal(unknown['certificate-chain']?.verdict, 'fail');
     assert.match(unknown['certificate-chain']?.detail ?? '', /^self-signed; clients must pin it/);
   });
 
-  it('a leaf issued by the trusted CA is a chain of two', async () => {
+  it('a leaf issued by the trusted CA: one certificate sent, the CA from --ca not counted', async () => {
     const root = await make('CN=Probe Test CA', { isCa: true });
     const s = await start(await make('CN=localhost', { ca: root, sans: LOCAL_SANS }));
     const p = await points(probeTarget(s, { ca: Buffer.from(root.cert) }));
-    assert.equal(p['certificate-chain']?.received, '2 certificate(s); trusted');
+    assert.equal(p['certificate-chain']?.received, '1 certificate(s) sent; trusted');
+    assert.equal(p['certificate-chain']?.detail, undefined);
     assert.equal(p['certificate-name']?.verdict, 'pass');
+  });
+
+  it('leaf and intermediate: two sent (Node’s chain adds the root); the root sent too is waste', async () => {
+    const root = await make('CN=Probe Test CA', { isCa: true });
+    const int = await make('CN=Probe Test Int', { isCa: true, ca: root });
+    const leaf = await make('CN=localhost', { ca: int, sans: LOCAL_SANS });
+    const ca = Buffer.from(root.cert);
+    const two = await points(probeTarget(await start({ ...leaf, cert: leaf.cert + int.cert }), { ca }));
+    assert.equal(two['certificate-chain']?.received, '2 certificate(s) sent; trusted');
+    assert.equal(two['certificate-chain']?.detail, undefined);
+    const three = await points(
+      probeTarget(await start({ ...leaf, cert: leaf.cert + int.cert + root.cert }), { ca }),
+    );
+    assert.equal(three['certificate-chain']?.received, '3 certificate(s) sent; trusted');
+    assert.equal(three['certificate-chain']?.verdict, 'pass');
+    assert.match(
+      three['certificate-chain']?.detail ?? '',
+      /^the server sends its root certificate \(Probe Test CA\) too: clients never use it, it is \d+ bytes wasted on every handshake$/,
+    );
   });
 
   it('a leaf sent without its intermediate: the chain is incomplete, not a certificate to pin', async () => {
@@ -179,7 +202,10 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     const ca = Buffer.from(root.cert);
     const alone = await points(probeTarget(await start(leaf), { ca }));
     assert.equal(alone['certificate-chain']?.verdict, 'fail');
-    assert.equal(alone['certificate-chain']?.received, '1 certificate(s); UNABLE_TO_VERIFY_LEAF_SIGNATURE');
+    assert.equal(
+      alone['certificate-chain']?.received,
+      '1 certificate(s) sent; UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+    );
     assert.equal(
       alone['certificate-chain']?.detail,
       'chain incomplete: the server sent no issuer for its certificate (issuer Probe Test Int); it must send its intermediate certificate(s)',
@@ -218,7 +244,7 @@ describe('ferry probe: certificate and renegotiation points', { timeout: 120_000
     const s = await start(leaf);
     const trusted = await points(probeTarget(s, { ca: Buffer.from(leaf.cert) }));
     assert.equal(trusted['certificate-chain']?.verdict, 'pass', trusted['certificate-chain']?.received);
-    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s); trusted');
+    assert.equal(trusted['certificate-chain']?.received, '1 certificate(s) sent; trusted');
     assert.match(trusted['certificate-chain']?.detail ?? '', /CERT_HAS_EXPIRED\): see certificate-expiry$/);
     assert.equal(trusted['certificate-expiry']?.verdict, 'fail');
     const untrusted = await points(probeTarget(s));

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as tls from 'node:tls';
 import { NotCompletedError, ProbeConnection, type ProbeTarget } from './connection.js';
-import { chainPoint } from './chain.js';
+import { chainOf, chainPoint } from './chain.js';
 import { check, notCompleted } from './context.js';
 import { signatureAlgorithm } from './der.js';
 import { point, type ProbePoint, type Verdict } from './types.js';
@@ -57,6 +57,7 @@ interface Judged {
 
 /** A handshake (no login) with `extra` TLS options, and its certificate judged before it closes. */
 async function judged(t: ProbeTarget, extra: tls.ConnectionOptions): Promise<Judged> {
+  const sent = await sentChain(t, extra);
   // The name is certificate-name's point: Node would fold a mismatch into the chain's authorizationError.
   const c = await ProbeConnection.open(t, {
     tls: { checkServerIdentity: () => undefined, ...extra },
@@ -66,7 +67,36 @@ async function judged(t: ProbeTarget, extra: tls.ConnectionOptions): Promise<Jud
     const sock = c.tlsSocket;
     if (!sock) throw new Error('no TLS on the control connection');
     const x = new X509Certificate(sock.getPeerCertificate(true).raw);
-    return { x, points: certificatePoints(t, sock, x) };
+    // Another certificate answered this time (a server choosing at random): its sent chain is unknown.
+    const same = sent?.[0]?.fingerprint256 === x.fingerprint256 ? sent : undefined;
+    return { x, points: certificatePoints(t, sock, x, same) };
+  } finally {
+    c.destroy();
+  }
+}
+
+/**
+ * The certificates the server sends, leaf first, from a handshake with no CA at all: Node
+ * completes a chain from the handshake's trust store (the anchor from --ca or the system CAs, as
+ * if the server had sent it), and an empty store adds nothing. Undefined when it cannot be had.
+ */
+async function sentChain(
+  t: ProbeTarget,
+  extra: tls.ConnectionOptions,
+): Promise<X509Certificate[] | undefined> {
+  let c: ProbeConnection;
+  try {
+    c = await ProbeConnection.open(t, {
+      tls: { checkServerIdentity: () => undefined, ...extra, ca: [] },
+      login: false,
+    });
+  } catch (err) {
+    if (err instanceof NotCompletedError) throw err;
+    return undefined;
+  }
+  try {
+    const sock = c.tlsSocket;
+    return sock ? chainOf(sock.getPeerCertificate(true)) : undefined;
   } finally {
     c.destroy();
   }
@@ -135,8 +165,13 @@ export function validityText(from: number, to: number, now: number): string {
   return `${days(to - now)} left`;
 }
 
-function certificatePoints(t: ProbeTarget, sock: tls.TLSSocket, x: X509Certificate): ProbePoint[] {
-  const out: ProbePoint[] = [chainPoint(sock, t.ca)];
+function certificatePoints(
+  t: ProbeTarget,
+  sock: tls.TLSSocket,
+  x: X509Certificate,
+  sent: readonly X509Certificate[] | undefined,
+): ProbePoint[] {
+  const out: ProbePoint[] = [chainPoint(sock, t.ca, sent)];
   const peer = sock.getPeerCertificate(true);
   const now = Date.now();
   const to = Date.parse(x.validTo);

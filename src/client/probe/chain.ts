@@ -47,17 +47,34 @@ const outOfDate = (c: X509Certificate, now: number): boolean =>
 
 const cn = (name: string): string => /CN=([^\n]*)/.exec(name)?.[1] ?? name.replace(/\n/g, ', ');
 
-export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePoint {
+const selfIssued = (c: X509Certificate): boolean => c.subject === c.issuer && signedBy(c, c);
+
+/**
+ * `served`: the certificates the server sent (see certificate.ts's sentChain), counted; undefined
+ * when unknown, then the chain Node built is counted (it adds the trust anchor from the store).
+ */
+export function chainPoint(
+  sock: tls.TLSSocket,
+  ca: Buffer | undefined,
+  served?: readonly X509Certificate[],
+): ProbePoint {
   const id = 'certificate-chain';
   const title = 'Certificate chain trusted';
   const sent = `verify against ${ca ? 'the given CA file' : 'the system CAs'}`;
   const chain = chainOf(sock.getPeerCertificate(true));
-  const count = `${chain.length} certificate(s)`;
-  if (sock.authorized) return point(id, title, sent, `${count}; trusted`, 'pass');
+  const count = served
+    ? `${served.length} certificate(s) sent`
+    : `${chain.length} certificate(s) in the chain`;
+  // A root sent after the leaf is no use (a client trusts it already, or never will): bytes wasted.
+  const root = served?.slice(1).findLast(selfIssued);
+  const waste = root
+    ? `the server sends its root certificate (${cn(root.subject)}) too: clients never use it, it is ${root.raw.length} bytes wasted on every handshake`
+    : undefined;
+  if (sock.authorized) return point(id, title, sent, `${count}; trusted`, 'pass', waste);
   const code = String(sock.authorizationError ?? 'not verified');
   const leaf = chain[0];
   const fail = (detail?: string): ProbePoint => point(id, title, sent, `${count}; ${code}`, 'fail', detail);
-  const next = chain[1];
+  const next = (served ?? chain)[1];
   // Not anchored: a CA-issued leaf sent alone is missing its intermediate, which no pin on the client
   // should hide (expired or not: the expiry is certificate-expiry's); otherwise, advise pinning.
   const untrusted = (why: string): ProbePoint =>
@@ -83,6 +100,8 @@ export function chainPoint(sock: tls.TLSSocket, ca: Buffer | undefined): ProbePo
     sent,
     `${count}; trusted`,
     'pass',
-    `the certificate itself is outside its validity period (${code}): see certificate-expiry`,
+    [`the certificate itself is outside its validity period (${code}): see certificate-expiry`, waste]
+      .filter((d) => d !== undefined)
+      .join('; '),
   );
 }
