@@ -275,8 +275,11 @@ log in because the certificate is not trusted (whatever else failed).
           made,
         });
         process.stdout.write(o.json ? `${JSON.stringify(r, null, 2)}\n` : formatReport(r));
-        process.stderr.write(adviceFor(r, clientCertificate !== undefined));
+        const advice = adviceFor(r, clientCertificate !== undefined);
         code = probeExitCode(r);
+        // An incomplete report always says why on stderr too, where scripts look first.
+        const why = r.summary.incomplete.join('; ');
+        process.stderr.write(advice !== '' || why === '' ? advice : `ferry: incomplete: ${why}\n`);
       } catch (err) {
         if (err instanceof ProbeInterrupted) {
           process.stderr.write(

@@ -116,6 +116,7 @@ describe('ferry probe, first connection without an FTPS session', { timeout: 120
       assert.deepEqual(report.summary.incomplete, [silent]);
       assert.equal(report.summary.notCompleted, points(report).length);
       assert.doesNotMatch(r.stderr, /ban/);
+      assert.match(r.stderr, /the server stopped answering \(no reply within 1000 ms\)/);
       if (c.greeting === '-') assert.match(r.stderr, /if the server uses implicit FTPS, use ftps:\/\//);
     });
   }
@@ -128,6 +129,7 @@ describe('ferry probe, first connection without an FTPS session', { timeout: 120
       const report = JSON.parse(r.stdout) as ProbeReport;
       assert.equal(report.summary.incomplete.length, 1, report.summary.incomplete.join('\n'));
       assert.match(report.summary.incomplete[0] ?? '', /^not an FTP server: .*not an FTP reply/);
+      assert.match(r.stderr, /^ferry: incomplete: not an FTP server: /);
       assert.equal(report.summary.notCompleted, points(report).length);
     });
   }
