@@ -9,13 +9,21 @@ import { printable, printableName } from './printable.js';
  * ENOENT, open 'ftps:/bob:pw@h/x'), and a local file's failure said to be one.
  */
 export function describeError(err: unknown): string {
-  const shown = (text: string): string => printable(redactIn(text, process.argv));
+  const shown = (text: string): string => printable(redactIn(withoutCodeHints(text), process.argv));
   // A batch's files left when every connection had closed carry no error of their own.
   if (err === undefined) return shown('not transferred: no connection left');
   if (!(err instanceof Error)) return shown(String(err));
   // Local file errors: Node's messages name the file and the reason (ENOENT: no such file…).
   if (failureKind(err) === 'local') return shown(`local file: ${err.message}`);
   return shown(err.message);
+}
+
+/**
+ * A library message without what it tells code (` (from code: the options ca, …)`, `; from code,
+ * dataProtection 'clear'`): a command's user has its flags, named in the same message.
+ */
+export function withoutCodeHints(text: string): string {
+  return text.replace(/ \(from code: [^)]*\)/g, '').replace(/; from code, [^)]*/g, '');
 }
 
 /** `reconnecting in 2 s (attempt 2 of 5): <why>`: a batch or mirror replacing a lost connection. */

@@ -16,6 +16,7 @@ import { addTrustOptions, trustPolicy } from './trust-options.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor } from './client-exit-codes.js';
 import { exitWhenDone } from './exit-when-done.js';
 import { withHint } from './hint-text.js';
+import { withoutCodeHints } from './error-text.js';
 
 /**
  * `ferry probe URL`: an FTPS conformance and security report for any server (client/probe/).
@@ -122,7 +123,7 @@ function trustOf(o: ProbeFlags): ProbeTrust {
       // The library's message names its options for code too: the command's flags are enough here.
       if (d instanceof CertificateError)
         say(
-          `${d.message.replace(/ \(from code: [^)]*\)/g, '')}\nThe probe did not log in: its report holds only the checks that need no login.`,
+          `${withoutCodeHints(d.message)}\nThe probe did not log in: its report holds only the checks that need no login.`,
         );
       else if (d.kind === 'first-use')
         say(
