@@ -11,6 +11,7 @@ import {
   type BatchEvent,
   type BatchJob,
   type BatchResult,
+  type RemoteMatch,
 } from '../client/batch.js';
 import { hasWildcard, unquote } from '../protocol/glob.js';
 import { RetriedConnection } from '../client/retried-step.js';
@@ -50,6 +51,20 @@ export interface BatchRun {
   connect(urlText: string): Promise<{ client: FerryClient; url: FtpUrl }>;
   another(urlText: string): Promise<FerryClient>;
 }
+
+/** A file (or a pattern) that failed, named in the summary. */
+type Failure = { readonly job: BatchJob; readonly error: unknown };
+
+const NOTHING: BatchResult = { transferred: 0, bytes: 0, failures: [] };
+
+/** How a `put` batch's summary names its files. */
+const PUT_SUMMARY = {
+  total: 0,
+  repeats: 0,
+  failures: [],
+  verb: 'put',
+  name: (j: BatchJob) => j.local,
+} as const;
 
 /** Whether a `get` with these sources is a batch (several, or a pattern in the last segment). */
 export function isRemoteBatch(sources: readonly string[]): boolean {
@@ -163,12 +178,22 @@ async function getInto(
   target: string,
 ): Promise<ExitCode> {
   const jobs: BatchJob[] = [];
-  const refused: { job: BatchJob; error: unknown }[] = [];
+  const refused: Failure[] = [];
+  const unmatched: Failure[] = [];
   for (const u of urls) {
-    const matches = await conn.run(
-      (c) => expandRemote(c, u.pattern, run.signal),
-      noteRetry(run, listingOf(remoteDirname(u.pattern))),
-    );
+    let matches: RemoteMatch[];
+    try {
+      matches = await conn.run(
+        (c) => expandRemote(c, u.pattern, run.signal),
+        noteRetry(run, listingOf(remoteDirname(u.pattern))),
+      );
+    } catch (error) {
+      // A pattern the server has no file for (none matches, its directory is missing) fails alone,
+      // as a missing named file does and as in lftp's mget; a lost server or Ctrl-C ends the batch.
+      if (failureKind(error) !== 'remote') throw error;
+      unmatched.push({ job: { remote: u.pattern, local: target, size: undefined }, error });
+      continue;
+    }
     for (const m of matches) {
       const job = { remote: m.path, local: path.join(target, m.name), size: m.size };
       // A listing's name with a path in it would land outside the target directory; one with a
@@ -191,6 +216,7 @@ async function getInto(
     total: distinct.length + refused.length,
     repeats: jobs.length - distinct.length,
     failures: [...refused, ...result.failures],
+    unmatched,
     verb: 'get',
     name: (j) => j.remote,
   });
@@ -204,11 +230,21 @@ export async function putBatch(
 ): Promise<ExitCode> {
   if (sources.includes('-')) throw new FerryError('ERR_USAGE', 'stdin (-) cannot be one of several sources.');
   const locals: string[] = [];
-  for (const s of sources) locals.push(...(await expandLocal(s)));
+  const unmatched: Failure[] = [];
+  for (const s of sources) {
+    try {
+      locals.push(...(await expandLocal(s)));
+    } catch (error) {
+      // As in get: a pattern with no file fails alone, the other sources are sent.
+      unmatched.push({ job: { local: s, remote: '', size: undefined }, error });
+    }
+  }
+  // Nothing to send: no connection for it.
+  if (locals.length === 0) return finish(run, NOTHING, { ...PUT_SUMMARY, unmatched });
   const { client, url } = await run.connect(urlText);
   const conn = stepConnection(run, client, urlText);
   try {
-    return await putInto(run, conn, locals, url, urlText);
+    return await putInto(run, conn, locals, url, urlText, unmatched);
   } finally {
     await conn.close();
   }
@@ -220,6 +256,7 @@ async function putInto(
   locals: readonly string[],
   url: FtpUrl,
   urlText: string,
+  unmatched: readonly Failure[],
 ): Promise<ExitCode> {
   if (url.path !== '' && !url.trailingSlash) {
     if (!(await isRemoteDirectory(run, conn, url.path)))
@@ -229,7 +266,7 @@ async function putInto(
       );
   }
   const jobs: BatchJob[] = [];
-  const refused: { job: BatchJob; error: unknown }[] = [];
+  const refused: Failure[] = [];
   for (const local of locals) {
     const job = { local, remote: joinRemote(url.path, path.basename(local)), size: undefined };
     let st: Stats;
@@ -249,11 +286,11 @@ async function putInto(
   const distinct = distinctJobs(jobs, 'upload');
   const result = await runBatch(run, conn, urlText, distinct, 'upload');
   return finish(run, result, {
+    ...PUT_SUMMARY,
     total: distinct.length + refused.length,
     repeats: jobs.length - distinct.length,
     failures: [...refused, ...result.failures],
-    verb: 'put',
-    name: (j) => j.local,
+    unmatched,
   });
 }
 
@@ -302,7 +339,7 @@ async function runBatch(
   jobs: readonly BatchJob[],
   direction: 'download' | 'upload',
 ): Promise<BatchResult> {
-  if (jobs.length === 0) return { transferred: 0, bytes: 0, failures: [] };
+  if (jobs.length === 0) return NOTHING;
   const done: BatchJob[] = [];
   // Files done and failed apart: the final line must agree with the summary under it.
   let finished = 0;
@@ -407,24 +444,28 @@ function finish(
     readonly total: number;
     /** The names left out as repeats of others. */
     readonly repeats: number;
-    readonly failures: readonly { job: BatchJob; error: unknown }[];
+    readonly failures: readonly Failure[];
+    /** Patterns that gave no file (no file of the total): named as failures are. */
+    readonly unmatched: readonly Failure[];
     readonly verb: string;
     readonly name: (j: BatchJob) => string;
   },
 ): ExitCode {
-  const { total, repeats, failures, verb, name } = batch;
+  const { total, repeats, failures, unmatched, verb, name } = batch;
   const interrupted = run.signal.aborted;
   // Files cut short by the interruption are not failures of their own.
   const failed = interrupted ? failures.filter((f) => failureKind(f.error) !== 'aborted') : failures;
   const notDone = total - result.transferred - failed.length;
+  const none = unmatched.length;
   run.reporter.note(
-    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${repeats ? ` (${repeats} named twice)` : ''}${failed.length ? `; ${failed.length} failed` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
+    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${repeats ? ` (${repeats} named twice)` : ''}${failed.length ? `; ${failed.length} failed` : ''}${none ? `; ${none} ${none === 1 ? 'pattern' : 'patterns'} matched no file` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
   );
   run.reporter.stop();
   // Names and replies are the server's: a terminal escape in them is shown escaped.
-  for (const f of failed)
+  const named = [...unmatched, ...failed];
+  for (const f of named)
     process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${describeError(f.error)}\n`);
   if (interrupted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
-  const firstFailure = failed[0];
+  const firstFailure = named[0];
   return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;
 }

@@ -153,6 +153,31 @@ describe('ferry get/put of several files against the Ferry server', { timeout: 2
         assert.deepEqual(await readdir(out), []);
       });
 
+      it('a pattern that matches nothing among others fails alone: the rest transferred, exit 6', async () => {
+        const pin = common.filter((a) => a !== '--quiet');
+        const out = await local('some-unmatched');
+        const get = await ferry(
+          ['get', ...pin, `${base}/${dir}/[ab].gz`, `${base}/${dir}/*.zip`, `${base}/${dir}/c.txt`, out],
+          env,
+        );
+        assert.equal(get.code, EXIT.remote, get.stderr);
+        assert.deepEqual(await sorted(out), ['a.gz', 'b.gz', 'c.txt']);
+        assert.match(get.stderr, /^Transferred 3 of 3 file\(s\), [^;]*; 1 pattern matched no file\.$/m);
+        assert.match(get.stderr, new RegExp(`get ${dir}/\\*\\.zip: No remote file matches ${dir}/\\*\\.zip`));
+        // The same of local patterns (mput).
+        const src = await local('some-unmatched-src');
+        await writeFile(path.join(src, 'one.log'), 'one\n');
+        ok(await ferry(['mkdir', ...common, `${base}/some-${mode}`], env));
+        const put = await ferry(
+          ['put', ...pin, path.join(src, '*.zip'), path.join(src, '*.log'), `${base}/some-${mode}/`],
+          env,
+        );
+        assert.equal(put.code, EXIT.local, put.stderr);
+        assert.deepEqual(await sorted(path.join(ts.root, `some-${mode}`)), ['one.log']);
+        assert.match(put.stderr, /^Transferred 1 of 1 file\(s\), [^;]*; 1 pattern matched no file\.$/m);
+        assert.match(put.stderr, /put .*\*\.zip: local file: no file matches .*\*\.zip/);
+      });
+
       it('put of several files and a quoted pattern into a remote directory, --parallel 2', async () => {
         const src = await local('put-src');
         for (const n of ['one.log', 'two.log', 'three.txt']) await writeFile(path.join(src, n), `${n}\n`);
