@@ -647,6 +647,7 @@ export function registerClientCommands(program: Command): void {
             transferred: 0,
             bytes: 0,
             failed: 0,
+            failedBytes: 0,
             unlisted: 0,
             deleted: 0,
           };
@@ -707,7 +708,10 @@ export function registerClientCommands(program: Command): void {
                   if (run.signal.aborted && failureKind(e.error) === 'aborted') break;
                   // Directories the server would not list fail before the plan: they are no file of it.
                   if (tally.planned === undefined) tally.unlisted++;
-                  else tally.failed++;
+                  else {
+                    tally.failed++;
+                    tally.failedBytes += e.bytes ?? 0;
+                  }
                   run.reporter.note(`failed ${printableName(e.path)}: ${describeError(e.error)}`);
                   break;
                 case 'retry':

@@ -7,6 +7,7 @@ const tally = (t: Partial<MirrorTally>): MirrorTally => ({
   transferred: 0,
   bytes: 0,
   failed: 0,
+  failedBytes: 0,
   unlisted: 0,
   deleted: 0,
   ...t,
@@ -39,6 +40,11 @@ test('without --delete nothing is said of deletions held back; Ctrl-C counts wha
   assert.equal(
     unfinishedMirrorSummary(tally({ planned: 3, transferred: 2, bytes: 2, failed: 1 }), noDelete),
     'Transferred 2 of 3 file(s), 2 B; 1 failed; 0 deleted.',
+  );
+  // Bytes moved for a file that then failed are not the transferred files': said apart.
+  assert.equal(
+    unfinishedMirrorSummary(tally({ planned: 1, failed: 1, failedBytes: 1536 }), noDelete),
+    'Transferred 0 of 1 file(s), 0 B; 1 failed after moving 1.50 KiB; 0 deleted.',
   );
   assert.equal(
     unfinishedMirrorSummary(tally({ planned: 3, transferred: 1, bytes: 1 }), { ...ran, interrupted: true }),

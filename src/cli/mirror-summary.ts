@@ -32,6 +32,8 @@ export interface MirrorTally {
   bytes: number;
   /** Files that failed. */
   failed: number;
+  /** The bytes that moved for them before they failed (not in `bytes`). */
+  failedBytes: number;
   /** Remote directories the server would not list (or listed only in part). */
   unlisted: number;
   deleted: number;
@@ -56,7 +58,8 @@ export function unfinishedMirrorSummary(t: MirrorTally, end: MirrorEnd): string 
     return end.interrupted
       ? `Interrupted while comparing the trees: no file transferred${t.deleted > 0 ? `, ${t.deleted} deleted` : ''}.`
       : undefined;
-  const failed = t.failed > 0 ? `; ${t.failed} failed` : '';
+  const moved = t.failedBytes > 0 ? ` after moving ${humanBytes(t.failedBytes)}` : '';
+  const failed = t.failed > 0 ? `; ${t.failed} failed${moved}` : '';
   const unlisted =
     t.unlisted > 0 ? `; ${t.unlisted} ${t.unlisted === 1 ? 'directory' : 'directories'} not listed` : '';
   const heldBack =

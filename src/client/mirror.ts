@@ -110,7 +110,13 @@ export type MirrorEvent =
    * A file that could not be transferred, or a remote directory the server would not list (nothing
    * under it is transferred or deleted); the others go on, then the mirror fails with the first.
    */
-  | { readonly kind: 'failed'; readonly path: string; readonly error: unknown }
+  | {
+      readonly kind: 'failed';
+      readonly path: string;
+      readonly error: unknown;
+      /** A file's bytes that moved before it failed (a continued one found bad after it was sent). */
+      readonly bytes?: number;
+    }
   /**
    * A file failed transiently and is tried again: retry `retry` of `retries`; with `listing`, the
    * listing of the remote directory `path` ('' the mirror's root).
@@ -634,18 +640,23 @@ async function mirrorTrees(
   const downloads = new RetriedDownloads<string>(o.retries ?? 0, (rel) =>
     emit({ kind: 'note', path: rel, message: CHANGED_ON_SERVER }),
   );
+  // Each file's bytes that moved, for one that then fails: they were sent all the same.
+  const moved = new Map<string, number>();
   const runJob = async (worker: FerryClient, job: Job, attempt: number): Promise<void> => {
     aborted();
     const { rel, item, partial } = job;
     if (attempt === 0) emit({ kind: 'start', path: rel, size: item.size ?? undefined });
-    const onProgress = (p: Progress): void =>
+    const onProgress = (p: Progress): void => {
+      moved.set(rel, p.bytes);
       emit({ kind: 'progress', path: rel, bytes: p.bytes, total: p.total });
+    };
     let n: number;
     if (upload) {
       await openRemoteFile(worker, rel);
       n = (
         await worker.put(localPath(rel), remotePath(rel), { signal: o.signal, onProgress, resume: partial })
       ).bytes;
+      moved.set(rel, n);
       if (partial) await checkContinued(worker, rel, item);
       await worker.setModified(remotePath(rel), new Date(item.mtime)).catch(() => false);
       if (keepPerms && item.mode !== undefined) await chmodRemote(worker, rel, item.mode);
@@ -665,6 +676,7 @@ async function mirrorTrees(
         mode,
         resume: partial,
       });
+      moved.set(rel, n);
       if (partial) await checkContinued(worker, rel, item);
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.
@@ -701,7 +713,8 @@ async function mirrorTrees(
       },
       runJob,
     );
-    for (const f of failures) emit({ kind: 'failed', path: f.job.rel, error: f.error });
+    for (const f of failures)
+      emit({ kind: 'failed', path: f.job.rel, error: f.error, bytes: moved.get(f.job.rel) ?? 0 });
     if (failures[0]) throw failures[0].error;
   } else if (o.dryRun) {
     for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size ?? undefined });

@@ -19,6 +19,8 @@ import { FakeFtp } from './support/fake-ftp.js';
 const env = { FERRY_PASSWORD: 'p' };
 const BODY = Buffer.from('0123456789abcdef'.repeat(4096)); // 64 KiB
 const HELD = 5000;
+/** What a continued file sends: the source after the bytes held (as the summary prints it). */
+const sent = `${((BODY.length - HELD) / 1024).toFixed(1)} KiB`;
 
 describe('ferry mirror --continue', { timeout: 60_000 }, () => {
   let tmp: string;
@@ -129,6 +131,8 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
       r.stderr,
       /big\.bin was continued \(-c\), but its SHA-256 differs from the source's: what it held was not the source's start; mirror it again without -c/,
     );
+    // What was sent for it is said, though no file was transferred.
+    assert.match(r.stderr, new RegExp(`Transferred 0 of 1 file\\(s\\), 0 B; 1 failed after moving ${sent}`));
     // As it says: without -c the same size and another checksum send it whole.
     const again = await ferry(['mirror', '--allow-plain', '--verify', url, d], env);
     assert.equal(again.code, EXIT.ok, again.stderr);
@@ -147,5 +151,6 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
     assert.equal(r.code, EXIT.remote, r.stderr);
     assert.ok(server.commands.includes('APPE big.bin'), server.commands.join('\n'));
     assert.match(r.stderr, /big\.bin was continued \(-c\), but its SHA-256 differs from the source's/);
+    assert.match(r.stderr, new RegExp(`Transferred 0 of 1 file\\(s\\), 0 B; 1 failed after moving ${sent}`));
   });
 });
