@@ -46,7 +46,8 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
 
 /**
  * list(): `all` lists dot-files too from servers without MLSD (LIST -a); `directory` lists only a
- * directory (a file's path fails as the server refuses it, instead of giving the file's entry).
+ * directory (a file's path fails as the server refuses it, instead of giving the file's entry, or
+ * with ERR_NOT_DIRECTORY where the server lists the file rather than refuse it).
  */
 export type ListOptions = { signal?: AbortSignal; all?: boolean; directory?: boolean };
 /** remove(): `recursive` removes a directory and what it holds. */

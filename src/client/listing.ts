@@ -100,16 +100,47 @@ export async function listDir(
   opts: { signal?: AbortSignal; all?: boolean; directory?: boolean } = {},
 ): Promise<RemoteEntry[]> {
   pathArg(dir);
+  let entries: RemoteEntry[];
   try {
-    if (machineListings(s)) return parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
-    const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
-    return parseListText(text);
+    if (machineListings(s)) entries = parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
+    else {
+      const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
+      entries = parseListText(text);
+    }
   } catch (err) {
     const file =
       opts.directory || !refusedPath(s, dir, err) ? undefined : await fileListing(s, dir, opts.signal);
     if (file) return file;
     throw err;
   }
+  if (opts.directory && (await listsItself(s, dir, entries)))
+    throw new FerryError('ERR_NOT_DIRECTORY', `${dir} is a file, not a directory.`);
+  return entries;
+}
+
+/**
+ * Whether a listing of `dir` is the file `dir` itself rather than a directory's contents: `LIST
+ * file` when the home is unknown (no CWD into it, which a file would refuse), an MLSD that lists a
+ * file instead of refusing it. Its one entry has the path's name and is no directory, and the
+ * server says the path is a file (MLST, else SIZE): a directory holding one file of its own name
+ * is still listed.
+ */
+async function listsItself(s: ClientSession, dir: string, entries: readonly RemoteEntry[]): Promise<boolean> {
+  const [e, more] = entries;
+  if (dir === '' || !e || more || e.type === 'dir') return false;
+  if (e.name !== remoteBasename(dir) && e.name !== dir) return false;
+  if (s.featureMap.has('MLST')) {
+    const type = await statPath(s, dir).then(
+      (x) => x.type,
+      (err: unknown) => {
+        // No answer to read (a refusal, a reply it cannot parse): the listing stands.
+        if (s.control.failure) throw err;
+        return undefined;
+      },
+    );
+    return type !== undefined && type !== 'dir';
+  }
+  return (await s.control.request(`SIZE ${dir}`)).code === Code.FileStatus;
 }
 
 /** The server refused to list `dir` (5xx to MLSD, or to CWD into it for LIST): maybe it is a file. */

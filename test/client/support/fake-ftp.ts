@@ -1,6 +1,7 @@
 /**
  * A plain FTP server scripted for client tests: a few commands over files kept in memory, every
- * command recorded, and options for the quirks of real servers the tests reproduce (facts selected
+ * command recorded (LIST and MLSD list every file, whatever their argument, or LIST the file it
+ * names), and options for the quirks of real servers the tests reproduce (facts selected
  * with OPTS MLST, REST + STOR truncating as npm's ftp-srv does, a reply of the test's choosing).
  */
 import { once } from 'node:events';
@@ -100,6 +101,7 @@ export class FakeFtp extends ScriptedServer {
         case 'STOR':
         case 'APPE':
         case 'RETR':
+        case 'LIST':
         case 'MLSD': {
           const d = data;
           data = undefined;
@@ -113,6 +115,7 @@ export class FakeFtp extends ScriptedServer {
                 file?.data.subarray(offset, cut === undefined ? undefined : offset + cut) ?? Buffer.alloc(0),
               );
             else if (verb === 'MLSD') s.end(this.mlsd());
+            else if (verb === 'LIST') s.end(this.list(arg));
             else this.store(verb, arg, offset, await received(s));
             if (!s.closed) await once(s, 'close');
             reply(cut === undefined ? '226 done' : '426 connection cut');
@@ -134,6 +137,13 @@ export class FakeFtp extends ScriptedServer {
     else if (this.o.restStor === 'truncate') data = Buffer.concat([Buffer.alloc(offset), body]);
     else data = Buffer.concat([old.subarray(0, offset), body]);
     this.files.set(name, { data, modified: new Date() });
+  }
+
+  /** `ls -l` lines: of the file `arg` names, as LIST of a file gives, else of every file. */
+  private list(arg: string): string {
+    const named = this.files.get(arg);
+    const files: [string, FakeFile][] = named ? [[arg, named]] : [...this.files];
+    return files.map(([name, f]) => `-rw-r--r-- 1 u g ${f.data.length} Jan 02 03:04 ${name}\r\n`).join('');
   }
 
   /** The files as MLSD lines, with the facts selected. */
