@@ -36,6 +36,7 @@ import type {
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
 import type { LingeringData } from './lingering-data.js';
+import { endDropping, LINGER_MS } from './graceful-end.js';
 import type { Arrival, LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
@@ -697,7 +698,7 @@ export class ControlConnection {
         { command: verb, reply: r.code, ms: Date.now() - started },
         'command left to finish after its time limit has finished',
       );
-      this.transfers.replied(); // a HASH's local transfer is done too; nothing is written
+      this.transfers.replied()(); // a HASH's local transfer is done too; nothing is written
       return;
     }
     this.logger.debug(
@@ -709,10 +710,10 @@ export class ControlConnection {
       this.channel.coalesce();
     }
     this.openReply = undefined; // its end line is this reply
-    this.write(r);
+    // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426;
+    // its data connection ends once that reply has left.
+    this.write(r, this.transfers.replied());
     if (this.loginTimer && this.session.loggedIn) this.loggedIn();
-    // A transfer counts as done once its reply is out, so ABOR's 226 follows the transfer's 426.
-    this.transfers.replied();
     if ('after' in outcome) await this.after(outcome.after);
   }
 
@@ -862,13 +863,14 @@ export class ControlConnection {
     this.onClose(); // ran already if the socket closed meanwhile
   }
 
-  private write(r: Reply): void {
-    this.writeText(formatReply(r));
+  /** `sent`: run once the reply has been handed to TCP (at once when nothing is written). */
+  private write(r: Reply, sent?: () => void): void {
+    this.writeText(formatReply(r), sent);
   }
 
-  private writeText(text: string): void {
-    if (this.told) return; // closed by the server (closeTold): nothing follows its last reply
-    this.channel.write(text);
+  private writeText(text: string, sent?: () => void): void {
+    if (this.told) return sent?.(); // closed by the server (closeTold): nothing follows its last reply
+    this.channel.write(text, sent);
     if (this.outputBlocked) this.updateFlow();
   }
 
@@ -1196,6 +1198,12 @@ export class ControlConnection {
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
       linger: (raw) => rt.lingering.keep(this, rt.defender.key(this.address), raw),
+      // Counted too: a client doing quick transfers without closing held 5 s worth of them.
+      ended: (stream, owner) =>
+        rt.lingering.keep(this, rt.defender.key(this.address), owner, {
+          ms: LINGER_MS,
+          leave: () => endDropping(stream),
+        }),
       observer: {
         tls: (version, resumed) => rt.metrics.tlsHandshake('data', version, resumed),
         refused: (reason) => rt.metrics.dataRefused.inc({ reason }),

@@ -59,6 +59,11 @@ export interface DataPolicy {
    * the transfer is refused, to leave it for its client to close (LingeringData); without it, cut.
    */
   readonly linger?: (raw: net.Socket) => void;
+  /**
+   * Takes a connection whose transfer is over, to end it (endGracefully: `stream` ended, `owner`
+   * holding its TCP handle) within the server's bounds (LingeringData); without it, endGracefully.
+   */
+  readonly ended?: (stream: Duplex, owner: net.Socket) => void;
 }
 
 export interface DataObserver {
@@ -345,7 +350,7 @@ async function prepare(
   if (!family) {
     const destroy = (): void => void raw.destroy();
     // Not destroyed: what the client still sends (a refused upload's bytes) would make it a reset.
-    const close = (): void => (idle.stop(), endGracefully(raw));
+    const close = (): void => (idle.stop(), ended(policy, raw, raw));
     return { kind: 'ready', socket: { stream: raw, secure: false, close, destroy, idle } };
   }
   const known = await untilKnown(direction, raw);
@@ -403,11 +408,17 @@ async function prepare(
     stream: sock,
     secure: true,
     // Natively the TLS socket owns the TCP handle; over the guard, the raw socket does.
-    close: () => (idle.stop(), endGracefully(sock, native ? sock : raw)),
+    close: () => (idle.stop(), ended(policy, sock, native ? sock : raw)),
     destroy: () => sock.destroy(),
     idle,
   };
   return { kind: 'ready', socket };
+}
+
+/** Ends a connection whose transfer is over: held by the server's bounds when it has them. */
+function ended(policy: DataPolicy, stream: Duplex, owner: net.Socket): void {
+  if (policy.ended) policy.ended(stream, owner);
+  else endGracefully(stream, owner);
 }
 
 /** The direction once known; rejects if the connection goes first. */

@@ -13,8 +13,8 @@ import { GATHER_BYTES, GatheredUpload } from './gathered-upload.js';
 /**
  * Uploads read into a reused buffer and gathered into recycled chunks, over real loopback TLS on
  * the server's EofGuard (itself reading TCP into a reused buffer): the bytes arrive whole and in
- * order whatever the reader's pace, a bare FIN still fails the upload, and giving up closes the
- * connection.
+ * order whatever the reader's pace, a bare FIN still fails the upload, and giving up leaves the
+ * connection to the transfer, which ends it after its reply.
  */
 
 let key: string;
@@ -40,6 +40,8 @@ after(() => server.close());
 
 interface Pair {
   client: tls.TLSSocket;
+  /** The server's side. */
+  server: tls.TLSSocket;
   clientRaw: net.Socket;
   upload: GatheredUpload;
   counted: () => number;
@@ -53,9 +55,10 @@ async function connect(): Promise<Pair> {
   client.on('error', () => {});
   await once(client, 'secureConnect');
   let counted = 0;
-  const upload = GatheredUpload.of(await serverSide, (n) => (counted += n));
+  const sock = await serverSide;
+  const upload = GatheredUpload.of(sock, (n) => (counted += n));
   assert.ok(upload, 'this Node lets a data connection read into a reused buffer');
-  return { client, clientRaw, upload, counted: () => counted };
+  return { client, server: sock, clientRaw, upload, counted: () => counted };
 }
 
 /** Reads `upload` to its end, copying each chunk; `each` runs after each one. */
@@ -142,13 +145,23 @@ describe('GatheredUpload', () => {
     await assert.rejects(readAll(upload), (err: NodeJS.ErrnoException) => err.code === 'ERR_ABORTED');
   });
 
-  it('closes the connection when destroyed before its end', async () => {
-    const { client, upload } = await connect();
-    client.write(randomBytes(1024 * 1024));
-    const closed = new Promise((resolve) => client.once('close', resolve)); // reset or closed
+  it('destroyed before its end, leaves the connection to the transfer: no reset, the rest dropped', async () => {
+    const { client, server: sock, upload, counted } = await connect();
+    const sent = new Promise<void>((resolve, reject) =>
+      client.write(randomBytes(4 * 1024 * 1024), (err) => (err ? reject(err) : resolve())),
+    );
+    const seen: string[] = [];
+    client.on('error', (err: NodeJS.ErrnoException) => seen.push(`error ${err.code ?? err.message}`));
     await once(upload, 'readable');
     upload.on('error', () => {}); // storage's pipeline would take it
-    upload.destroy(new Error('disk full'));
-    await closed;
+    upload.destroy(new Error('EIO: i/o error, write'));
+    const before = counted();
+    assert.equal(sock.destroyed, false, 'the connection was cut before its reply');
+    sock.resume(); // as the transfer's end does once its reply is out: the rest is read, and dropped
+    await sent;
+    client.end();
+    await once(sock, 'end');
+    assert.equal(counted(), before, 'bytes after the failure went to storage');
+    assert.deepEqual(seen, []);
   });
 });

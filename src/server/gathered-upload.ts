@@ -20,8 +20,10 @@ const KEEP = 8;
  *
  * It ends when the connection ends, and fails with the connection's error (a bare FIN's
  * ERR_ABORTED: eof-guard.ts). A connection that closes without either leaves it destroyed without
- * an error, unended, as the connection itself would be. Destroyed before its end, it destroys the
- * connection, unless `drainsOn` says the error is one to drain for (see `drained`).
+ * an error, unended, as the connection itself would be. Destroyed before its end (storage failed,
+ * an abort), it leaves the connection whole, what comes next dropped: the transfer ends it after
+ * its reply (destroyed first, a client sending the upload saw a reset, not the 451 or 426). When
+ * `drainsOn` takes the error, the rest is read at once (see `drained`).
  *
  * Paced (a user's upload rate: `pace`), the connection is read at the rate (read-pacer.ts) and each
  * read is passed on at once as a copy: gathering 256 KiB would hold seconds of a slow upload here.
@@ -32,6 +34,8 @@ export class GatheredUpload extends Readable implements RecyclingReadable, Pacea
   #fill = 0;
   #ended = false;
   #drained: Promise<void> | undefined;
+  /** Destroyed before the connection ended: what it still reads is dropped. */
+  #dropping = false;
   #pacer: ReadPacer | undefined;
   /** Bytes read from the connection so far (charged to the rate when pacing begins). */
   #taken = 0;
@@ -106,7 +110,7 @@ export class GatheredUpload extends Readable implements RecyclingReadable, Pacea
 
   /** Copies `n` bytes of `buf` (reused by the caller); false pauses the connection. */
   #take(buf: Buffer, n: number): boolean {
-    if (this.#drained) return true;
+    if (this.#dropping) return true;
     if (this.destroyed) return false;
     this.count(n);
     this.#taken += n;
@@ -172,8 +176,8 @@ export class GatheredUpload extends Readable implements RecyclingReadable, Pacea
     this.#pacer?.stop();
     this.#ring.clear();
     if (!this.#ended && !this.sock.destroyed) {
+      this.#dropping = true;
       if (err && this.drainsOn(err)) this.#drain();
-      else this.sock.destroy(err ?? undefined);
     }
     cb(err);
   }

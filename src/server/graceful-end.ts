@@ -13,9 +13,14 @@ export const LINGER_MS = 5_000;
  */
 export function endGracefully(stream: Duplex, owner: Duplex = stream): void {
   if (owner.destroyed) return;
-  stream.on('error', () => {});
   const timer = setTimeout(() => owner.destroy(), LINGER_MS);
   owner.once('close', () => clearTimeout(timer));
+  endDropping(stream);
+}
+
+/** endGracefully without its deadline: for whoever holds the connection with its own (LingeringData). */
+export function endDropping(stream: Duplex): void {
+  stream.on('error', () => {});
   stream.resume();
   if (!stream.writableEnded) stream.end(); // a download's pipeline has ended it already
 }

@@ -1,11 +1,18 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import net from 'node:net';
-import { test } from 'node:test';
+import { mock, test } from 'node:test';
+import { endDropping } from './graceful-end.js';
 import { LingeringData, UNUSED_LINGER_PER_ADDRESS } from './lingering-data.js';
 
-/** `n` real connections over loopback: the accepted ends, and the clients' to close afterwards. */
-async function accepted(n: number): Promise<{ ends: net.Socket[]; close: () => void }> {
+/**
+ * `n` real connections over loopback: the accepted ends, and the clients' to close afterwards.
+ * `allowHalfOpen`: clients that go on sending after the server's FIN.
+ */
+async function accepted(
+  n: number,
+  allowHalfOpen = false,
+): Promise<{ ends: net.Socket[]; clients: net.Socket[]; close: () => void }> {
   const listener = net.createServer();
   listener.listen(0, '127.0.0.1');
   await once(listener, 'listening');
@@ -14,11 +21,11 @@ async function accepted(n: number): Promise<{ ends: net.Socket[]; close: () => v
   const clients: net.Socket[] = [];
   for (let i = 0; i < n; i++) {
     const got = once(listener, 'connection') as Promise<[net.Socket]>;
-    clients.push(net.connect({ host: '127.0.0.1', port }).on('error', () => {}));
+    clients.push(net.connect({ host: '127.0.0.1', port, allowHalfOpen }).on('error', () => {}));
     ends.push((await got)[0]);
   }
   listener.close();
-  return { ends, close: () => clients.forEach((c) => c.destroy()) };
+  return { ends, clients, close: () => clients.forEach((c) => c.destroy()) };
 }
 
 test('one per session: a newer connection cuts the older', async () => {
@@ -52,4 +59,32 @@ test('past the per-address count, a connection is cut at once', async () => {
   assert.ok(ends.every((e) => e.destroyed));
   assert.equal(held.size, 0);
   close();
+});
+
+test('a deadline, not an idle timeout: a client trickling bytes is cut on time', async () => {
+  const {
+    ends: [end],
+    clients: [peer],
+    close,
+  } = await accepted(1, true);
+  assert.ok(end && peer);
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const held = new LingeringData();
+    held.keep({}, '127.0.0.1', end, { ms: 5_000, leave: endDropping });
+    for (let i = 0; i < 4; i++) {
+      // Read by the server (and dropped) before the clock moves: each read once reset the timer.
+      const read = once(end, 'data');
+      peer.write('x');
+      await read;
+      mock.timers.tick(1_000);
+    }
+    assert.equal(end.destroyed, false);
+    mock.timers.tick(1_000);
+    assert.equal(end.destroyed, true);
+    assert.equal(held.size, 0);
+  } finally {
+    mock.timers.reset();
+    close();
+  }
 });

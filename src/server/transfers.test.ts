@@ -140,9 +140,10 @@ describe('Transfers', () => {
     assert.equal(r.code, 426);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(doneSeen, false, 'done before the 426 was written');
-    assert.equal(sock.closed, false, 'the data connection ended before the 426 was written');
-    transfers.replied();
-    assert.equal(sock.closed, true);
+    assert.equal(sock.destroyed, false, 'the data connection ended before the 426 was written');
+    transfers.replied()();
+    // A download's, without close_notify: it would say the bytes sent are the whole file.
+    assert.deepEqual([sock.destroyed, sock.closed], [true, false]);
     await active.done;
   });
 
@@ -159,7 +160,7 @@ describe('Transfers', () => {
     transfers.abort(); // as on disconnect
     assert.equal((await run).code, 426);
     assert.equal(ep.closed, 0, 'the endpoint closed before the 426 was written');
-    transfers.replied();
+    transfers.replied()();
     assert.equal(ep.closed, 1);
   });
 
@@ -168,7 +169,7 @@ describe('Transfers', () => {
     const ep = endpoint(() => new Promise<DataSocket>(() => {}));
     transfers.refused(ep);
     assert.equal(ep.closed, 0);
-    transfers.replied();
+    transfers.replied()();
     assert.equal(ep.closed, 1);
   });
 
@@ -193,8 +194,8 @@ describe('Transfers', () => {
       },
     );
     assert.equal(broken.code, 426);
-    transfers.replied();
-    assert.equal(sock.closed, true); // gone already, or ended without a reset
+    transfers.replied()();
+    assert.equal(sock.destroyed, true); // a download's: gone already, or cut without close_notify
   });
 
   test('an upload cut while storage ignores it: 426, and storage finds its signal aborted', async () => {

@@ -230,13 +230,22 @@ export class Transfers {
     }
   }
 
-  /** The dispatcher wrote the reply of the command that ran the last transfer. */
-  replied(): void {
+  /**
+   * The dispatcher wrote the reply of the command that ran the last transfer. Returns what ends its
+   * data connection (a failed or refused transfer's), to be run once that reply has been handed to
+   * TCP: ended when only queued, a clear connection's FIN overtook a reply whose TLS record was
+   * still waiting for the 150's to be written.
+   */
+  replied(): () => void {
     const t = this.#unreplied;
     this.#unreplied = undefined;
-    for (const end of t?.afterReply.splice(0) ?? []) end();
-    for (const endpoint of this.#refused.splice(0)) endpoint.close();
+    const ends = t?.afterReply.splice(0) ?? [];
+    const refused = this.#refused.splice(0);
     t?.finish();
+    return () => {
+      for (const end of ends.splice(0)) end();
+      for (const endpoint of refused.splice(0)) endpoint.close();
+    };
   }
 
   /** The control connection closed (or the server destroyed it): stop the transfer in flight. */
@@ -288,10 +297,14 @@ export class Transfers {
       });
       return reply(Code.ClosingDataSuccess, 'Transfer complete.');
     } catch (err) {
-      // Ended after the reply, with our close_notify and FIN, what the client still sends dropped
-      // (see run): ftplib waits for the close_notify (SSL unwrap) of an upload that failed after
-      // its end (552, 451) before reading the reply, and a reset broke that. Gone already if cut.
-      t.afterReply.push(() => sock.close());
+      // Ended after the reply (see run), which the client may then read before the connection's
+      // end. An upload's with our close_notify and FIN, what the client still sends dropped:
+      // ftplib waits for the close_notify (SSL unwrap) of an upload that failed after its end
+      // (552, 451) before reading the reply, and a reset broke that. A download's without
+      // close_notify, which says its bytes are all there (RFC 8446 6.1): a bare FIN (or a
+      // reset, bytes unread), so that a client not reading the reply cannot take a short file.
+      // Gone already if cut.
+      t.afterReply.push(direction === 'send' ? () => sock.destroy() : () => sock.close());
       if (stalled?.aborted) {
         const why: unknown = stalled.reason;
         this.io.errorReplied?.(why, t.command); // the `storage unavailable` warning

@@ -151,12 +151,30 @@ export class ControlChannel extends EventEmitter {
     return this.closed;
   }
 
-  write(data: string | Buffer): void {
-    if (this.closed) return;
+  /**
+   * `sent`: run once, when `data` has been handed to TCP (a failed write, a closed channel: at
+   * once, or when the connection closes).
+   */
+  write(data: string | Buffer, sent?: () => void): void {
+    if (this.closed) return sent?.();
+    const done = sent && this.whenSent(sent);
     const p = this.phase;
-    if (p.kind === 'tls') p.session.tls.write(data);
-    else if (p.kind === 'closing' && p.next.kind === 'tls') p.next.session.tls.write(data);
-    else this.socket.write(data);
+    if (p.kind === 'tls') p.session.tls.write(data, done);
+    else if (p.kind === 'closing' && p.next.kind === 'tls') p.next.session.tls.write(data, done);
+    else this.socket.write(data, done);
+  }
+
+  /** A write's callback running `sent` once: when the write is done, or the connection closed first. */
+  private whenSent(sent: () => void): () => void {
+    let pending = true;
+    const done = (): void => {
+      if (!pending) return;
+      pending = false;
+      this.socket.off('close', done);
+      sent();
+    };
+    this.socket.once('close', done);
+    return done;
   }
 
   /**

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync, readlinkSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
@@ -99,6 +99,35 @@ describe('close() with a refused transfer data connection left open', { timeout:
         assert.equal(serverEndsOpen([sock]), 0);
       } finally {
         sock.destroy();
+      }
+    });
+  });
+});
+
+describe('finished transfers whose data connections the client never closes', { timeout: 60_000 }, () => {
+  const server = useFerry({ allowClearData: true });
+
+  test(`${ROUNDS} downloads hold at most one of their data connections open (each held 5 s before)`, async () => {
+    const ts = server();
+    await writeFile(path.join(ts.root, 'f.txt'), 'some bytes\n');
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(ts, 'explicit'));
+      await ftp.cmd('PROT C', 200);
+      const kept: net.Socket[] = [];
+      try {
+        for (let i = 0; i < ROUNDS; i++) {
+          const sock = await dataConnection(ftp, await ftp.epsv(), false);
+          kept.push(sock);
+          const ended = new Promise((resolve) => sock.once('end', resolve));
+          sock.resume();
+          await ftp.cmd('RETR f.txt', 150);
+          await ftp.expect(226);
+          await ended; // the server's FIN: its side is done, ours is never closed
+        }
+        await ftp.cmd('NOOP', 200);
+        assert.ok(serverEndsOpen(kept) <= 1, `${serverEndsOpen(kept)} of ${ROUNDS} still open`);
+      } finally {
+        for (const s of kept) s.destroy();
       }
     });
   });

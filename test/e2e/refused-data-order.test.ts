@@ -10,7 +10,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { MODES, loggedIn, textOf, useFerry, withClients, type Mode } from './harness.js';
-import { socketClosed, type RawFtp } from '../support/raw-ftp.js';
+import { socketClosed, withDeadline, type RawFtp } from '../support/raw-ftp.js';
 
 /** The first bytes of a TLS ClientHello: the server reads none before the transfer command. */
 const HELLO_START = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03]);
@@ -85,4 +85,24 @@ describe('a transfer refused after its clear data connection was accepted', { ti
         assert.ok(!data.seen.some((s) => s.startsWith('error')), data.seen.join(', '));
       });
     });
+});
+
+describe('a RETR refused after its clear data connection was accepted', { timeout: 60_000 }, () => {
+  const server = useFerry({ allowClearData: true });
+
+  test('550, then the connection is closed once the client ends its side (it was kept until the next EPSV)', async () => {
+    await withClients(async (track) => {
+      const ftp = track(await loggedIn(server(), 'explicit'));
+      await ftp.cmd('PROT C', 200);
+      const sock = net.connect({ host: ftp.host, port: await ftp.epsv(), allowHalfOpen: true });
+      sock.on('error', () => {});
+      await new Promise<void>((resolve) => sock.once('connect', resolve));
+      await ftp.cmd('NOOP', 200); // accepted by now
+      await ftp.cmd('RETR missing.txt', 550);
+      sock.resume();
+      sock.end();
+      await withDeadline(socketClosed(sock), ftp.timeoutMs, 'the server to close the data connection');
+      await ftp.cmd('NOOP', 200);
+    });
+  });
 });

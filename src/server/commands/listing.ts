@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { connectionSink } from '../connection-sink.js';
 import { Code } from '../../protocol/codes.js';
 import {
   listLineFormatter,
@@ -286,7 +287,10 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
           const abort = (): void => stop.abort(t.signal.reason);
           t.signal.addEventListener('abort', abort, { once: true });
           try {
-            await listing.into(sock.stream, () => pipeline(out, sock.stream, { signal: t.signal }));
+            // connectionSink: a listing that fails leaves its connection to end after the 451.
+            await listing.into(sock.stream, () =>
+              pipeline(out, connectionSink(sock.stream), { signal: t.signal }),
+            );
           } finally {
             t.signal.removeEventListener('abort', abort);
           }

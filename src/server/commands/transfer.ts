@@ -22,7 +22,7 @@ import { cutKey, sameVersion, type FileVersion } from '../cut-uploads.js';
 import type { CutRecord } from '../../shared-cut-uploads.js';
 import { ABANDON_AFTER_MS } from '../abandon-on-abort.js';
 import { GatheredUpload } from '../gathered-upload.js';
-import { recyclingSink } from '../recycling-sink.js';
+import { connectionSink } from '../connection-sink.js';
 import { refusedForGood } from '../refused-for-good.js';
 import { SourceWatch, readError } from '../source-watch.js';
 import { UploadWatch } from '../upload-watch.js';
@@ -243,7 +243,7 @@ async function sendWhole(bytes: Buffer, dst: Duplex, t: TransferProgress): Promi
   t.count(bytes.length);
   if (bytes.length > 0) dst.end(bytes);
   else dst.end();
-  await finished(dst, { readable: false, signal: t.signal }); // a failure or ABOR: the caller destroys dst
+  await finished(dst, { readable: false, signal: t.signal }); // a failure or ABOR: ended after the reply
 }
 
 /** A RETR's file into the data connection; `asciiSkip`: converted to TYPE A, the first bytes skipped. */
@@ -253,25 +253,60 @@ async function sendFile(
   t: TransferProgress,
   asciiSkip?: number,
 ): Promise<void> {
+  // Into connectionSink, not into dst: a failure leaves the connection for after the reply.
   if (asciiSkip !== undefined) {
     const sent = skipBytes(asciiSkip);
     sent.on('data', counter(t));
-    return pipeline(src, toNetworkAscii(), sent, dst, { signal: t.signal });
+    return pipeline(src, toNetworkAscii(), sent, connectionSink(dst), { signal: t.signal });
   }
   if (src.whole) return sendWhole(src.whole, dst, t);
   src.on('data', counter(t));
-  if (isRecycling(src))
-    return pipeline(
-      src,
-      recyclingSink(dst, (chunk) => src.recycle(chunk)),
-      { signal: t.signal },
-    );
-  return pipeline(src, dst, { signal: t.signal });
+  const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
+  return pipeline(src, connectionSink(dst, recycle), { signal: t.signal });
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
 function counter(t: TransferProgress): (chunk: Buffer) => void {
   return (chunk) => t.count(chunk.length);
+}
+
+/** RETR: the file at `path` into the data connection (its TYPE, from REST's offset). */
+async function retrieve(path: string, ctx: CommandContext): Promise<Reply> {
+  const files = ctx.files();
+  const p = await files.resolve(path);
+  const offset = ctx.oneShot.restOffset;
+  if (offset > 0 && !files.storage.features.has('restart-read'))
+    throw new StorageError('unsupported', 'REST not supported for downloads.');
+  // A backend that sizes what it opens (local disk) resolves the path once; others (S3: a HEAD
+  // before the GET) are asked first, as ever.
+  const first = files.storage.features.has('size-at-open') ? undefined : await fileStat(files, p);
+  // TYPE A restarts count bytes as sent: converted from the start, the first `offset` skipped.
+  const ascii = ctx.session.type === 'A';
+  const src = await files.storage.openRead(p, { offset: ascii ? 0 : offset }, files.context());
+  const source = new SourceWatch(src, 'read the file', (err) => readError(err, p));
+  try {
+    const size = first?.size ?? src.fileSize ?? (await fileStat(files, p)).size;
+    source.throwIfFailed(); // gone since its stat, say: refused before the 150
+    // A resume from a local copy larger than this file: a 226 with no bytes would pass it as done.
+    if (offset > size && offset > (ascii ? await asciiSize(files, p) : size))
+      throw storageError('beyond-end', 'read', p);
+    // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
+    const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
+    const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
+    return await ctx.transfer.run(
+      'RETR',
+      opening,
+      (sock, t) => {
+        // Nothing queued for the client and the file not all sent: storage gives no bytes (a frozen gateway).
+        if (sock.idle)
+          sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
+        return source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined));
+      },
+      p,
+    );
+  } finally {
+    src.destroy();
+  }
 }
 
 export const transferCommands: AnyCommandSpec[] = [
@@ -284,40 +319,13 @@ export const transferCommands: AnyCommandSpec[] = [
     data: true,
     help: 'RETR <sp> path',
     async handle({ path }, ctx) {
-      const files = ctx.files();
-      const p = await files.resolve(path);
-      const offset = ctx.oneShot.restOffset;
-      if (offset > 0 && !files.storage.features.has('restart-read'))
-        throw new StorageError('unsupported', 'REST not supported for downloads.');
-      // A backend that sizes what it opens (local disk) resolves the path once; others (S3: a HEAD
-      // before the GET) are asked first, as ever.
-      const first = files.storage.features.has('size-at-open') ? undefined : await fileStat(files, p);
-      // TYPE A restarts count bytes as sent: converted from the start, the first `offset` skipped.
-      const ascii = ctx.session.type === 'A';
-      const src = await files.storage.openRead(p, { offset: ascii ? 0 : offset }, files.context());
-      const source = new SourceWatch(src, 'read the file', (err) => readError(err, p));
       try {
-        const size = first?.size ?? src.fileSize ?? (await fileStat(files, p)).size;
-        source.throwIfFailed(); // gone since its stat, say: refused before the 150
-        // A resume from a local copy larger than this file: a 226 with no bytes would pass it as done.
-        if (offset > size && offset > (ascii ? await asciiSize(files, p) : size))
-          throw storageError('beyond-end', 'read', p);
-        // The size on disk is what TYPE I sends (TYPE A sends a CR more per bare LF: SIZE counts them).
-        const sized = ctx.session.type === 'I' ? ` (${size} bytes)` : '';
-        const opening = `Opening ${modeName(ctx)} mode data connection for ${baseName(p)}${sized}.`;
-        return await ctx.transfer.run(
-          'RETR',
-          opening,
-          (sock, t) => {
-            // Nothing queued for the client and the file not all sent: storage gives no bytes (a frozen gateway).
-            if (sock.idle)
-              sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
-            return source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined));
-          },
-          p,
-        );
-      } finally {
-        src.destroy();
+        return await retrieve(path, ctx);
+      } catch (err) {
+        // Refused before its 150 (550 no such file, a permission): its data connection, maybe
+        // accepted already, is closed unused once the refusal is out, as a refused STOR's.
+        ctx.transfer.refused();
+        throw err;
       }
     },
   }),

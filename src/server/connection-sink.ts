@@ -2,12 +2,16 @@ import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 
 /**
- * The end of a download pipeline that writes each chunk to `dst` (the data connection) and hands
- * it to `recycle` once `dst` has written it, so the source reads into it again (RecyclingReadable).
- * Ends `dst` when the source ends and finishes when `dst` has sent everything; fails when `dst`
- * fails or closes first, and destroys `dst` when it is destroyed with an error (abort).
+ * The end of a download pipeline: writes each chunk to `dst` (the data connection), ends `dst` when
+ * the source ends, and finishes when `dst` has sent everything; fails when `dst` fails or closes
+ * first. `recycle` gets each chunk back once `dst` has written it, for a source that reads into it
+ * again (RecyclingReadable).
+ *
+ * Destroyed (the source failed, an abort), it leaves `dst` whole: the transfer ends the data
+ * connection after its reply (451, 426), not before. Cut first (pipeline destroys its last stream),
+ * its end reached the client before the reply that says the transfer failed.
  */
-export function recyclingSink(dst: Writable, recycle: (chunk: Buffer) => void): Writable {
+export function connectionSink(dst: Writable, recycle: (chunk: Buffer) => void = () => {}): Writable {
   const sent = finished(dst, { readable: false });
   let onDrain: (() => void) | undefined;
   const sink = new Writable({
@@ -29,7 +33,6 @@ export function recyclingSink(dst: Writable, recycle: (chunk: Buffer) => void): 
     },
     destroy(err, cb) {
       if (onDrain) dst.off('drain', onDrain);
-      if (err && !dst.destroyed) dst.destroy(err);
       cb(err);
     },
   });
