@@ -698,7 +698,7 @@ export class ControlConnection {
         { command: verb, reply: r.code, ms: Date.now() - started },
         'command left to finish after its time limit has finished',
       );
-      this.transfers.replied()(); // a HASH's local transfer is done too; nothing is written
+      this.transfers.replied()?.(); // a HASH's local transfer is done too; nothing is written
       return;
     }
     this.logger.debug(

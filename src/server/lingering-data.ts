@@ -49,8 +49,8 @@ export class LingeringData {
   keep(owner: object, address: string, stream: Duplex, how: Leaving = UNUSED): void {
     const older = this.#bySession.get(owner);
     if (older?.stream === stream) return; // held already (a failed transfer's, closed twice)
+    if (stream.destroyed) return; // a failed download's, cut already: the older stays its time
     this.#drop(older);
-    if (stream.destroyed) return;
     if ((this.#perAddress.get(address) ?? 0) >= UNUSED_LINGER_PER_ADDRESS) {
       stream.destroy();
       return;

@@ -5,6 +5,7 @@ import { FerryError, StorageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Reply } from '../protocol/reply.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
+import { LINGER_MS } from './graceful-end.js';
 import { Transfers } from './transfers.js';
 
 const quiet: Logger = {
@@ -141,7 +142,7 @@ describe('Transfers', () => {
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(doneSeen, false, 'done before the 426 was written');
     assert.equal(sock.destroyed, false, 'the data connection ended before the 426 was written');
-    transfers.replied()();
+    transfers.replied()?.();
     // A download's, without close_notify: it would say the bytes sent are the whole file.
     assert.deepEqual([sock.destroyed, sock.closed], [true, false]);
     await active.done;
@@ -160,7 +161,7 @@ describe('Transfers', () => {
     transfers.abort(); // as on disconnect
     assert.equal((await run).code, 426);
     assert.equal(ep.closed, 0, 'the endpoint closed before the 426 was written');
-    transfers.replied()();
+    transfers.replied()?.();
     assert.equal(ep.closed, 1);
   });
 
@@ -169,7 +170,27 @@ describe('Transfers', () => {
     const ep = endpoint(() => new Promise<DataSocket>(() => {}));
     transfers.refused(ep);
     assert.equal(ep.closed, 0);
-    transfers.replied()();
+    transfers.replied()?.();
+    assert.equal(ep.closed, 1);
+  });
+
+  test('a reply that ends nothing asks for no callback (no listener on the control socket per reply)', () => {
+    const { transfers } = setup();
+    assert.equal(transfers.replied(), undefined);
+  });
+
+  test('a refused endpoint closes after LINGER_MS even when its reply is never handed to TCP', (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { transfers } = setup();
+    const ep = endpoint(() => new Promise<DataSocket>(() => {}));
+    transfers.refused(ep);
+    const end = transfers.replied(); // a client not reading its replies: never called
+    assert.ok(end);
+    t.mock.timers.tick(LINGER_MS - 1);
+    assert.equal(ep.closed, 0);
+    t.mock.timers.tick(1);
+    assert.equal(ep.closed, 1);
+    end(); // the reply left at last: nothing twice
     assert.equal(ep.closed, 1);
   });
 
@@ -194,7 +215,7 @@ describe('Transfers', () => {
       },
     );
     assert.equal(broken.code, 426);
-    transfers.replied()();
+    transfers.replied()?.();
     assert.equal(sock.destroyed, true); // a download's: gone already, or cut without close_notify
   });
 

@@ -3,6 +3,7 @@ import type { Logger } from '../logger.js';
 import { allowedAfterPreliminary, Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import { abandonOnAbort } from './abandon-on-abort.js';
+import { LINGER_MS } from './graceful-end.js';
 import type { DataEndpoint, DataSocket, Direction } from './data-connection.js';
 import { abandonedBefore, dataCut } from './data-cut.js';
 import { refusedForGood } from './refused-for-good.js';
@@ -236,16 +237,23 @@ export class Transfers {
    * TCP: ended when only queued, a clear connection's FIN overtook a reply whose TLS record was
    * still waiting for the 150's to be written.
    */
-  replied(): () => void {
+  replied(): (() => void) | undefined {
     const t = this.#unreplied;
     this.#unreplied = undefined;
     const ends = t?.afterReply.splice(0) ?? [];
     const refused = this.#refused.splice(0);
     t?.finish();
-    return () => {
+    // Most replies end nothing: no callback, so writing them costs no listener on the socket.
+    if (ends.length === 0 && refused.length === 0) return undefined;
+    const run = (): void => {
+      clearTimeout(fallback);
       for (const end of ends.splice(0)) end();
       for (const endpoint of refused.splice(0)) endpoint.close();
     };
+    // A client that stops reading its replies must not hold the connection (a failed upload's still
+    // read and dropped) for the control connection's life: it ends after LINGER_MS regardless.
+    const fallback = setTimeout(run, LINGER_MS).unref();
+    return run;
   }
 
   /** The control connection closed (or the server destroyed it): stop the transfer in flight. */
