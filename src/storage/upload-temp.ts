@@ -2,7 +2,7 @@
 // kill -9 leaves them behind). A temp file is never shown, counted or addressable by clients.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { lstat, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { chmod, lstat, readdir, realpath, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { FdJail, type Pinned } from './fd-jail.js';
@@ -43,8 +43,38 @@ export async function unlinkIfSame(path: string, fh: FileHandle): Promise<string
   } catch (err) {
     const code = errnoCode(err) ?? 'unknown';
     if (code === 'ENOENT') return undefined;
+    if ((code === 'EACCES' || code === 'EPERM') && (await unlinkInOwnDir(path))) return undefined;
     await remember(path, mine);
     return code;
+  }
+}
+
+/**
+ * Removes `path` from a directory this process owns but that is not writable (a client's SITE CHMOD
+ * 555 while its upload ran): u+w for the unlink, then the mode back. Otherwise the temp would stay,
+ * uncounted by the quota, so a user could pile them up past it. A directory of another owner (made
+ * read-only by the admin) is left alone. Resolves true when the file is gone.
+ */
+async function unlinkInOwnDir(path: string): Promise<boolean> {
+  // dirname: the directory's magic link (/proc/self/fd/N), followed by chmod to the directory itself.
+  const dir = dirname(path);
+  const st = await stat(dir).catch(() => undefined);
+  if (st === undefined || st.uid !== process.geteuid?.() || (st.mode & 0o200) !== 0) return false;
+  const mode = st.mode & 0o7777;
+  try {
+    await chmod(dir, mode | 0o200);
+  } catch {
+    return false;
+  }
+  try {
+    await unlink(path);
+    return true;
+  } catch (err) {
+    return errnoCode(err) === 'ENOENT';
+  } finally {
+    // Back to what it was, unless someone changed it meanwhile (then theirs stands).
+    const now = await stat(dir).catch(() => undefined);
+    if (now !== undefined && (now.mode & 0o7777) === (mode | 0o200)) await chmod(dir, mode).catch(() => {});
   }
 }
 
