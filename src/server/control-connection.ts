@@ -137,6 +137,8 @@ function errorText(err: unknown): string {
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
+/** Directories a session remembers having logged unaddressable names in. */
+const MAX_UNADDRESSABLE_TOLD = 256;
 /** How long a client told of the server's close (closeTold) may keep its side open before it is cut. */
 const CLOSE_LINGER_MS = 1_000;
 /**
@@ -189,6 +191,8 @@ export class ControlConnection {
   /** An entry a listing (or a quota scan, which then does not count it) left out for its path's length. */
   private readonly tooLong = (dir: VPath, name: string): void =>
     this.logger.debug({ dir, name }, 'listing left out an entry whose path is longer than 4096 characters');
+  /** Directories whose unaddressable names this session logged: once each (a client may list one 1000s of times). */
+  private readonly unaddressableTold = new Set<string>();
   private idleTimer: NodeJS.Timeout | undefined;
   /** From accept (or REIN) to the first successful login; unset once logged in. */
   private loginTimer: NodeJS.Timeout | undefined;
@@ -1135,6 +1139,17 @@ export class ControlConnection {
     });
   }
 
+  /** True the first time `dir` is told of in this session (bounded: the oldest forgotten). */
+  private firstUnaddressable(dir: VPath): boolean {
+    if (this.unaddressableTold.has(dir)) return false;
+    if (this.unaddressableTold.size >= MAX_UNADDRESSABLE_TOLD) {
+      const oldest = this.unaddressableTold.values().next().value;
+      if (oldest !== undefined) this.unaddressableTold.delete(oldest);
+    }
+    this.unaddressableTold.add(dir);
+    return true;
+  }
+
   private files(): UserFiles {
     const { session } = this;
     const login = session.login;
@@ -1144,11 +1159,13 @@ export class ControlConnection {
       signal: signal ?? this.disconnect.signal,
       progress: () => void this.steps++,
       tooLong: this.tooLong,
-      unaddressable: (dir, count) =>
+      unaddressable: (dir, count) => {
+        if (!this.firstUnaddressable(dir)) return;
         this.logger.info(
           { user: login.principal.username, dir, count },
           'listing left out names no client can address (not valid UTF-8, or a control character or backslash)',
-        ),
+        );
+      },
       tempLeft: (file, temp, errno) =>
         this.logger.warn(
           { user: login.principal.username, file, temp, error: errno },
