@@ -305,6 +305,9 @@ async function scanRemote(
  * newer) beyond the precision of the two times. A size not reported decides nothing: then the
  * times do, and with neither known the file is sent.
  */
+/** Replies to SITE CHMOD that mean the server has none (any other refusal is about the file). */
+const NO_SITE_CHMOD: ReadonlySet<number> = new Set([500, 502, 504]);
+
 export function needsTransfer(src: Item, dst: Item | undefined): boolean {
   if (!dst || dst.type !== 'file') return true;
   const sized = src.size !== null && dst.size !== null;
@@ -485,19 +488,52 @@ async function mirrorTrees(
     else await rm(fsPath(localPath(rel)), { recursive: true, force: true });
   };
 
-  // Permissions (see `perms`): a server that refuses SITE CHMOD is asked no more, and told of once.
+  // Permissions (see `perms`): a server without SITE CHMOD (500, 502, 504), or one that answers it
+  // but keeps its own modes, is asked no more, and told of once; a refusal for one file (550) is a
+  // note about that file only.
   const keepPerms = (o.perms ?? true) && !o.dryRun;
   let chmodRefused = false;
-  const chmodRemote = async (worker: FerryClient, rel: string, mode: number): Promise<void> => {
-    if (chmodRefused) return;
+  /** Whether a SITE CHMOD that was accepted was seen to take (MLST), once per run. */
+  let chmodChecked = false;
+  const chmodRemote = async (worker: FerryClient, rel: string, mode: number): Promise<boolean> => {
+    if (chmodRefused) return false;
     try {
       await worker.chmod(remotePath(rel), mode);
+      return true;
     } catch (err) {
       if (!(err instanceof ReplyError)) throw err;
-      if (chmodRefused) return;
-      chmodRefused = true;
-      emit({ kind: 'note', path: rel, message: `permissions not kept: ${err.message}` });
+      if (chmodRefused) return false;
+      if (NO_SITE_CHMOD.has(err.replyCode)) {
+        chmodRefused = true;
+        emit({ kind: 'note', path: rel, message: `permissions not kept: ${err.message}` });
+      } else emit({ kind: 'note', path: rel, message: `mode not set: ${err.message}` });
+      return false;
     }
+  };
+  /**
+   * After the first SITE CHMOD the server accepted, whether the mode took (MLST, when offered): a
+   * server that answers 200 but lists a fixed mode would otherwise be asked again each run.
+   */
+  const chmodTook = async (worker: FerryClient, rel: string, mode: number): Promise<boolean> => {
+    if (chmodChecked || !worker.features.has('MLST')) return true;
+    chmodChecked = true;
+    // A refused MLST tells nothing: the answer to SITE CHMOD stands.
+    const now = await worker.stat(remotePath(rel)).then(
+      (e) => e.mode,
+      (err: unknown) => {
+        if (err instanceof ReplyError) return undefined;
+        throw err;
+      },
+    );
+    if (now === undefined || (now & PERMS) === mode) return true;
+    chmodRefused = true;
+    const listed = formatChmodMode(now & PERMS);
+    emit({
+      kind: 'note',
+      path: rel,
+      message: `permissions not kept: the server accepted SITE CHMOD ${formatChmodMode(mode)} but lists ${listed}`,
+    });
+    return false;
   };
   /**
    * A remote file about to be replaced that its owner may not write (one the last mirror gave a
@@ -524,9 +560,17 @@ async function mirrorTrees(
     if (!keepPerms || item.mode === undefined || dstItem.mode === undefined) return;
     const mode = upload ? item.mode : localMode(item);
     if (mode === undefined || (dstItem.mode & PERMS) === mode || (upload && chmodRefused)) return;
-    if (upload) await chmodRemote(await conn.live(), rel, mode);
-    else await chmod(fsPath(localPath(rel)), mode);
-    if (upload && chmodRefused) return;
+    if (upload) {
+      // Cut by a lost connection (a server restarting), it is asked again, as the checksum is.
+      await conn.live();
+      const retry = (retry: number, error: unknown): void =>
+        emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
+      const set = await conn.run(
+        async (client) => (await chmodRemote(client, rel, mode)) && (await chmodTook(client, rel, mode)),
+        retry,
+      );
+      if (!set) return;
+    } else await chmod(fsPath(localPath(rel)), mode);
     const was = formatChmodMode(dstItem.mode & PERMS);
     emit({ kind: 'note', path: rel, message: `mode ${was} set to ${formatChmodMode(mode)}` });
   };
