@@ -2,6 +2,7 @@ import { chmod, mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
+import { Code } from '../protocol/codes.js';
 import { formatChmodMode } from '../protocol/mode.js';
 import type { FerryClient, Progress, RemoteEntry } from './client.js';
 import { safeLocalName } from './batch.js';
@@ -306,7 +307,11 @@ async function scanRemote(
  * times do, and with neither known the file is sent.
  */
 /** Replies to SITE CHMOD that mean the server has none (any other refusal is about the file). */
-const NO_SITE_CHMOD: ReadonlySet<number> = new Set([500, 502, 504]);
+const NO_SITE_CHMOD: ReadonlySet<number> = new Set([
+  Code.SyntaxError,
+  Code.NotImplemented,
+  Code.NotImplementedForParam,
+]);
 
 export function needsTransfer(src: Item, dst: Item | undefined): boolean {
   if (!dst || dst.type !== 'file') return true;
