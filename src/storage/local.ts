@@ -39,7 +39,7 @@ import type {
   VPath,
 } from './types.js';
 import { UploadLocks } from './upload-locks.js';
-import { isTempName, removeStaleTemps } from './upload-temp.js';
+import { isTempName, removeStaleTemps, type TempLeft } from './upload-temp.js';
 import { nameOnDisk, unlistedDetail, type Unlisted } from './unlisted-entries.js';
 import {
   ROOT,
@@ -128,6 +128,11 @@ interface Entry {
  * be inside realpath(root) (fd-jail.ts), never again on the path: renaming directories or planting
  * symlinks while Ferry works cannot make it read or write outside the root. Linux only.
  */
+/** Where a temp file an upload could not remove is told of (the session logs it). */
+function tempLeft(c: StorageContext, p: VPath): TempLeft {
+  return (temp, errno) => c.tempLeft?.(p, temp, errno);
+}
+
 export class LocalStorage implements StorageBackend {
   readonly features = FEATURES;
   readonly #root: string;
@@ -247,7 +252,7 @@ export class LocalStorage implements StorageBackend {
       const t0 = target;
       const jail = await this.#fdJail();
       // The upload's temp file, made now: a refusal for good comes before the 150.
-      files = await this.#gated(c, () => openUpload(jail, t0, keepsExisting(o), p));
+      files = await this.#gated(c, () => openUpload(jail, t0, keepsExisting(o), p, tempLeft(c, p)));
     } catch (err) {
       unlock();
       await target.existing?.close();
@@ -259,7 +264,7 @@ export class LocalStorage implements StorageBackend {
       async (src, c2) => {
         try {
           if (c2.signal.aborted) {
-            await releaseUpload(f); // atomicWrite owns the files only once it runs
+            await releaseUpload(f, tempLeft(c2, p)); // atomicWrite owns the files only once it runs
             throwIfAborted(c2.signal);
           }
           // Those waiting for this upload's lock see it move as its bytes arrive.
@@ -272,7 +277,7 @@ export class LocalStorage implements StorageBackend {
         }
       },
       async () => {
-        await releaseUpload(f); // never written (425, ABOR before the data): its temp file goes
+        await releaseUpload(f, tempLeft(c, p)); // never written (425, ABOR before the data): its temp file goes
         unlock();
         await t.existing?.close();
         await t.dir.close();

@@ -119,12 +119,16 @@ export async function removeLeftTemps(dir: Pinned): Promise<void> {
   }
 }
 
+/** Told of a temp file left behind: its name and the errno that kept it (logged by the session). */
+export type TempLeft = (temp: string, errno: string) => void;
+
 /**
  * Removes an upload's temp file, then closes it. In this order: while it is open no stale-temp sweep
  * (RMD's) takes it for abandoned, and a close that fails still leaves nothing behind.
  */
-export async function discardTemp(path: string, fh: FileHandle): Promise<void> {
-  await unlinkIfSame(path, fh);
+export async function discardTemp(path: string, fh: FileHandle, left?: TempLeft): Promise<void> {
+  const errno = await unlinkIfSame(path, fh);
+  if (errno !== undefined) left?.(basename(path), errno);
   await fh.close().catch(() => {});
 }
 

@@ -1,9 +1,11 @@
 // The upload's temp file is made before the 150 (LocalStorage.prepareWrite), behind the jail check,
 // and is the one the write then fills: no probe file made and removed beside it.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { describe, it, type TestContext } from 'node:test';
 import { LocalStorage } from './local.js';
 import { ctx, rejectsKind, source, v } from './test-support.js';
@@ -11,6 +13,14 @@ import { UploadLocks } from './upload-locks.js';
 import { isTempName } from './upload-temp.js';
 
 const APPEND = { offset: 0, append: true };
+
+/** Sets or clears a file attribute; false where the filesystem or the user may not. */
+async function chattr(flag: string, path: string): Promise<boolean> {
+  return promisify(execFile)('chattr', [flag, path]).then(
+    () => true,
+    () => false,
+  );
+}
 
 async function tempDir(t: TestContext, name: string): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), `ferry-${name}-`));
@@ -61,6 +71,24 @@ describe('LocalStorage.prepareWrite: the upload temp file', () => {
     assert.equal((await temps()).length, 1);
     await unused.release(); // no data connection came (425, ABOR)
     assert.deepEqual(await readdir(root), ['a.txt']);
+  });
+
+  // An append-only directory (chattr +a) refuses the unlink even to root: the temp file stays, and
+  // the session is told so it logs it (README: a warn line names it).
+  it('released in a directory that refuses its removal, it is told of with the errno', async (t) => {
+    const root = await tempDir(t, 'upload-temp-left');
+    await mkdir(join(root, 'd'));
+    const s = new LocalStorage({ root });
+    const left: string[] = [];
+    const c = { ...ctx(), tempLeft: (p: string, temp: string, errno: string) => left.push(`${p} ${errno}`) };
+    const unused = await s.prepareWrite(v('/d/b.txt'), { offset: 0, append: false }, c);
+    if (!(await chattr('+a', join(root, 'd')))) return t.skip('chattr +a not supported here');
+    try {
+      await unused.release();
+    } finally {
+      await chattr('-a', join(root, 'd'));
+    }
+    assert.deepEqual(left, ['/d/b.txt EPERM']);
   });
 
   it('is not made in a directory moved out of the root while the upload waited for its lock', async (t) => {
