@@ -84,7 +84,10 @@ function tooFewFiles(limit: string): (err: unknown) => never {
   };
 }
 
-await load().catch(tooFewFiles(openFilesLimit()));
+// Read before the loader starts opening modules: once it has, a low limit may leave no descriptor
+// for /proc/self/limits, and the line would go without the numbers.
+const limit = openFilesLimit();
+await load().catch(tooFewFiles(limit));
 
 // The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
 // quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).
