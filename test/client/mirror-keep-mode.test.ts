@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 
-import { mirror, type MirrorEvent } from '../../src/client/mirror.js';
+import { mirror, type MirrorEvent, type MirrorOptions, type MirrorResult } from '../../src/client/mirror.js';
 import { DialogueLog } from './helpers.js';
 import { FakeFtp, type FakeFtpOptions } from './support/fake-ftp.js';
 
@@ -43,6 +43,24 @@ describe('mirror keeps the modes of unchanged files (a scripted server)', { time
     return { server, local };
   }
 
+  /** An upload mirror of `local` to the server's root, on a new connection; its result and events. */
+  async function upload(
+    server: FakeFtp,
+    local: string,
+    extra: Partial<MirrorOptions> = {},
+  ): Promise<{ r: MirrorResult; events: MirrorEvent[] }> {
+    const events: MirrorEvent[] = [];
+    const client = await server.connect({ log: log.log });
+    const r = await mirror(client, {
+      direction: 'upload',
+      local,
+      remote: '',
+      onEvent: (e) => events.push(e),
+      ...extra,
+    });
+    return { r, events };
+  }
+
   const chmods = (server: FakeFtp): string[] => server.commands.filter((c) => /^SITE CHMOD /i.test(c));
   const notes = (events: MirrorEvent[]): string[] =>
     events.flatMap((e) => (e.kind === 'note' ? [`${e.path}: ${e.message}`] : []));
@@ -52,14 +70,7 @@ describe('mirror keeps the modes of unchanged files (a scripted server)', { time
       answer: (verb, arg) =>
         verb === 'SITE' ? (arg.endsWith(' a') ? '550 Not yours.' : '200 ok') : undefined,
     });
-    const events: MirrorEvent[] = [];
-    const client = await server.connect({ log: log.log });
-    const r = await mirror(client, {
-      direction: 'upload',
-      local,
-      remote: '',
-      onEvent: (e) => events.push(e),
-    });
+    const { r, events } = await upload(server, local);
     assert.equal(r.unchanged, 3);
     assert.equal(chmods(server).length, 3, log.dump());
     assert.match(notes(events).join('\n'), /^a: mode not set: .*550 Not yours\./m);
@@ -75,15 +86,9 @@ describe('mirror keeps the modes of unchanged files (a scripted server)', { time
         return '421 Restarting.';
       },
     });
-    const events: MirrorEvent[] = [];
-    const client = await server.connect({ log: log.log });
-    const r = await mirror(client, {
-      direction: 'upload',
-      local,
-      remote: '',
+    const { r, events } = await upload(server, local, {
       retries: 1,
       connect: () => server.connect({ log: log.log }),
-      onEvent: (e) => events.push(e),
     });
     assert.equal(r.unchanged, 3);
     assert.equal(events.filter((e) => e.kind === 'retry').length, 1, log.dump());
@@ -102,9 +107,7 @@ describe('mirror keeps the modes of unchanged files (a scripted server)', { time
     });
     for (let run = 0; run < 2; run++) {
       const before = chmods(server).length;
-      const events: MirrorEvent[] = [];
-      const client = await server.connect({ log: log.log });
-      await mirror(client, { direction: 'upload', local, remote: '', onEvent: (e) => events.push(e) });
+      const { events } = await upload(server, local);
       assert.equal(chmods(server).length - before, 1, log.dump());
       const told = notes(events);
       assert.equal(told.length, 1, told.join('\n'));
