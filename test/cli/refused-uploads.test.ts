@@ -156,7 +156,10 @@ describe('uploads the filesystem refuses for good', () => {
   });
 
   test('a temp file the refused upload could not remove is logged, and removed once an upload there ends', async () => {
-    const late = await ownDir('left-temp', 0o755);
+    // The admin's directory (root's), the server's user writing by its group: one it made read-only
+    // is not the server's to open again (one of its own is: upload-temp-readonly-dir.test.ts).
+    const late = await ownDir('left-temp', 0o775);
+    if (owner) await chown(late, 0, owner.gid);
     const ftp = await session();
     try {
       const plain = await ftp.openData(await ftp.epsv(), { tls: false });
@@ -168,7 +171,7 @@ describe('uploads the filesystem refuses for good', () => {
       assert.equal(temps.length, 1, 'left behind: the directory refuses its removal');
       const logged = await server.waitForLog((l) => l.temp === temps[0], 'the temp file left named');
       assert.deepEqual([logged.level, logged.file, logged.error], [40, '/left-temp/old.txt', 'EACCES']);
-      await chmod(late, 0o755);
+      await chmod(late, 0o775);
       const [, stored] = await ftp.store('left-temp/new.txt', Buffer.from('new\n'));
       assert.equal(stored.code, 226, textOf(stored));
       assert.deepEqual(
