@@ -152,7 +152,8 @@ export class ControlChannel extends EventEmitter {
   }
 
   /**
-   * `sent`: run once, when `data` has been handed to TCP (a failed write, a closed channel: at
+   * `sent`: run once, when `data` has been written to the socket (clear: taken by the kernel; under
+   * TLS: queued on the socket behind the records before it) (a failed write, a closed channel: at
    * once, or when the connection closes).
    */
   write(data: string | Buffer, sent?: () => void): void {
