@@ -14,7 +14,7 @@ import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-err
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { keepsExisting, renameIfUnchanged } from './target-guard.js';
-import { removeLeftTemps, unlinkIfSame } from './upload-temp.js';
+import { unlinkIfSame, type LeftTemps } from './upload-temp.js';
 import type { UploadFiles } from './write-access.js';
 import { checkRestart } from './prepared-write.js';
 
@@ -43,6 +43,7 @@ export async function atomicWrite(
   o: { offset: number; append: boolean },
   c: StorageContext,
   p: VPath,
+  temps: LeftTemps,
 ): Promise<{ bytes: number }> {
   const existing = t.existing?.st;
   checkRestart(p, o, existing?.size);
@@ -101,14 +102,14 @@ export async function atomicWrite(
       uploadFailure(err, { src, srcError, destError, firstFailed, signal: c.signal }, p),
       keep,
     );
-    const left = committed ? undefined : await unlinkIfSame(tmpPath, tmp);
+    const left = committed ? undefined : await unlinkIfSame(tmpPath, tmp, temps);
     if (left !== undefined) c.tempLeft?.(p, basename(tmpPath), left);
     throw failure;
   } finally {
     src.off('error', onSrcError);
     await tmp.close().catch(noop); // waits for writes still in flight
     await kept?.close().catch(noop);
-    await removeLeftTemps(t.dir); // an earlier upload's, left here while the directory was not writable
+    await temps.removeIn(t.dir); // an earlier upload's, left here while the directory was not writable
   }
 }
 

@@ -252,7 +252,9 @@ export class LocalStorage implements StorageBackend {
       const t0 = target;
       const jail = await this.#fdJail();
       // The upload's temp file, made now: a refusal for good comes before the 150.
-      files = await this.#gated(c, () => openUpload(jail, t0, keepsExisting(o), p, tempLeft(c, p)));
+      files = await this.#gated(c, () =>
+        openUpload(jail, t0, keepsExisting(o), p, this.#locks.leftTemps, tempLeft(c, p)),
+      );
     } catch (err) {
       unlock();
       await target.existing?.close();
@@ -264,12 +266,12 @@ export class LocalStorage implements StorageBackend {
       async (src, c2) => {
         try {
           if (c2.signal.aborted) {
-            await releaseUpload(f, tempLeft(c2, p)); // atomicWrite owns the files only once it runs
+            await releaseUpload(f, this.#locks.leftTemps, tempLeft(c2, p)); // atomicWrite owns the files only once it runs
             throwIfAborted(c2.signal);
           }
           // Those waiting for this upload's lock see it move as its bytes arrive.
           const steps = moved && { ...c2, progress: () => (c2.progress?.(), moved()) };
-          return await atomicWrite(await this.#fdJail(), t, f, src, o, steps ?? c2, p);
+          return await atomicWrite(await this.#fdJail(), t, f, src, o, steps ?? c2, p, this.#locks.leftTemps);
         } finally {
           unlock();
           await t.existing?.closeFreeing(); // the file it replaced: its blocks are freed now
@@ -277,7 +279,7 @@ export class LocalStorage implements StorageBackend {
         }
       },
       async () => {
-        await releaseUpload(f, tempLeft(c, p)); // never written (425, ABOR before the data): its temp file goes
+        await releaseUpload(f, this.#locks.leftTemps, tempLeft(c, p)); // never written (425, ABOR before the data): its temp file goes
         unlock();
         await t.existing?.close();
         await t.dir.close();

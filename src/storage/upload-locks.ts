@@ -9,6 +9,7 @@
 // processes (workers, local programs) are not covered: local-write.ts checks for them before the
 // rename.
 import { abortedError } from './fs-errors.js';
+import { LeftTemps } from './upload-temp.js';
 
 interface Waiter {
   grant: () => void;
@@ -16,6 +17,8 @@ interface Waiter {
 }
 
 export class UploadLocks {
+  /** Temp files these storages' uploads could not remove, retried when an upload there ends. */
+  readonly leftTemps = new LeftTemps();
   /** Held keys → those waiting for them, first come first served. */
   readonly #held = new Map<string, Waiter[]>();
 

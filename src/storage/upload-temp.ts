@@ -26,9 +26,13 @@ export function newTempName(): string {
 /**
  * Removes the temp file only if the name still holds what this upload created. Resolves with the
  * errno when it is left behind (its directory no longer writable: EACCES, EROFS): it is then
- * remembered, and removed once an upload in that directory ends (removeLeftTemps).
+ * remembered in `temps`, and removed once an upload in that directory ends (LeftTemps.removeIn).
  */
-export async function unlinkIfSame(path: string, fh: FileHandle): Promise<string | undefined> {
+export async function unlinkIfSame(
+  path: string,
+  fh: FileHandle,
+  temps: LeftTemps,
+): Promise<string | undefined> {
   let mine: Stats;
   try {
     const [now, st] = await Promise.all([lstat(path), fh.stat()]);
@@ -44,7 +48,7 @@ export async function unlinkIfSame(path: string, fh: FileHandle): Promise<string
     const code = errnoCode(err) ?? 'unknown';
     if (code === 'ENOENT') return undefined;
     if ((code === 'EACCES' || code === 'EPERM') && (await unlinkInOwnDir(path))) return undefined;
-    await remember(path, mine);
+    await temps.remember(path, mine);
     return code;
   }
 }
@@ -85,37 +89,45 @@ interface LeftTemp {
   readonly file: string;
 }
 
-/**
- * This process's temp files left behind, oldest first; bounded (one forgotten is still found by the
- * next start's sweep, or by RMD's).
- */
-const leftTemps: LeftTemp[] = [];
 const MAX_LEFT_TEMPS = 256;
 
-async function remember(path: string, st: Stats): Promise<void> {
-  // `path` is the temp file by its directory's descriptor: that directory is still open.
-  const dir = await stat(dirname(path)).catch(() => undefined);
-  if (dir === undefined) return;
-  leftTemps.push({ dir: key(dir), name: basename(path), file: key(st) });
-  if (leftTemps.length > MAX_LEFT_TEMPS) leftTemps.shift();
-}
-
 /**
- * Tries again to remove the temp files left behind in `dir` (verified, open): an upload ends there,
- * so the directory may be writable again. Those still refused stay remembered.
+ * The temp files uploads left behind, oldest first; bounded (one forgotten is still found by the
+ * next start's sweep, or by RMD's). One for the storages that share an UploadLocks (`ferry serve`:
+ * the process's).
  */
-export async function removeLeftTemps(dir: Pinned): Promise<void> {
-  if (leftTemps.length === 0) return;
-  const here = key(dir.st);
-  for (const t of leftTemps.filter((l) => l.dir === here)) {
-    const path = dir.child(t.name);
-    try {
-      // Only the very file left behind (closed since: no upload is writing it).
-      if (key(await lstat(path)) === t.file) await unlink(path);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') continue; // still not removable: kept for the next upload
+export class LeftTemps {
+  readonly #left: LeftTemp[] = [];
+
+  get size(): number {
+    return this.#left.length;
+  }
+
+  async remember(path: string, st: Stats): Promise<void> {
+    // `path` is the temp file by its directory's descriptor: that directory is still open.
+    const dir = await stat(dirname(path)).catch(() => undefined);
+    if (dir === undefined) return;
+    this.#left.push({ dir: key(dir), name: basename(path), file: key(st) });
+    if (this.#left.length > MAX_LEFT_TEMPS) this.#left.shift();
+  }
+
+  /**
+   * Tries again to remove the temp files left behind in `dir` (verified, open): an upload ends
+   * there, so the directory may be writable again. Those still refused stay remembered.
+   */
+  async removeIn(dir: Pinned): Promise<void> {
+    if (this.#left.length === 0) return;
+    const here = key(dir.st);
+    for (const t of this.#left.filter((l) => l.dir === here)) {
+      const path = dir.child(t.name);
+      try {
+        // Only the very file left behind (closed since: no upload is writing it).
+        if (key(await lstat(path)) === t.file) await unlink(path);
+      } catch (err) {
+        if (errnoCode(err) !== 'ENOENT') continue; // still not removable: kept for the next upload
+      }
+      this.#left.splice(this.#left.indexOf(t), 1);
     }
-    leftTemps.splice(leftTemps.indexOf(t), 1);
   }
 }
 
@@ -126,8 +138,13 @@ export type TempLeft = (temp: string, errno: string) => void;
  * Removes an upload's temp file, then closes it. In this order: while it is open no stale-temp sweep
  * (RMD's) takes it for abandoned, and a close that fails still leaves nothing behind.
  */
-export async function discardTemp(path: string, fh: FileHandle, left?: TempLeft): Promise<void> {
-  const errno = await unlinkIfSame(path, fh);
+export async function discardTemp(
+  path: string,
+  fh: FileHandle,
+  temps: LeftTemps,
+  left?: TempLeft,
+): Promise<void> {
+  const errno = await unlinkIfSame(path, fh, temps);
   if (errno !== undefined) left?.(basename(path), errno);
   await fh.close().catch(() => {});
 }

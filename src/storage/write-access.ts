@@ -9,7 +9,7 @@ import type { FdJail } from './fd-jail.js';
 import { mapFsError } from './fs-errors.js';
 import { REOPEN_READ, type WriteTarget } from './local-write.js';
 import type { VPath } from './types.js';
-import { discardTemp, newTempName, type TempLeft } from './upload-temp.js';
+import { discardTemp, newTempName, type LeftTemps, type TempLeft } from './upload-temp.js';
 
 /** The sticky bit (not in node's fs.constants). */
 const S_ISVTX = 0o1000;
@@ -35,6 +35,7 @@ export async function openUpload(
   t: WriteTarget,
   keepsBytes: boolean,
   p: VPath,
+  temps: LeftTemps,
   left?: TempLeft,
 ): Promise<UploadFiles> {
   await jail.verify(t.dir.fd, 'write', p);
@@ -49,14 +50,14 @@ export async function openUpload(
     const kept = keepsBytes && t.existing ? await open(t.existing.path, REOPEN_READ) : undefined;
     return { tmpPath, tmp, kept };
   } catch (err) {
-    if (tmp) await discardTemp(tmpPath, tmp, left);
+    if (tmp) await discardTemp(tmpPath, tmp, temps, left);
     throw mapFsError(err, 'write', p);
   }
 }
 
 /** Lets go of an upload that was never written: its temp file removed, the kept file closed. */
-export async function releaseUpload(f: UploadFiles, left?: TempLeft): Promise<void> {
-  await discardTemp(f.tmpPath, f.tmp, left);
+export async function releaseUpload(f: UploadFiles, temps: LeftTemps, left?: TempLeft): Promise<void> {
+  await discardTemp(f.tmpPath, f.tmp, temps, left);
   await f.kept?.close().catch(() => {});
 }
 
