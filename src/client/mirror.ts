@@ -301,11 +301,6 @@ async function scanRemote(
   return { tree, skips, unlisted };
 }
 
-/**
- * Whether `src` should replace `dst`: missing, other size, or another modification time (older or
- * newer) beyond the precision of the two times. A size not reported decides nothing: then the
- * times do, and with neither known the file is sent.
- */
 /** Replies to SITE CHMOD that mean the server has none (any other refusal is about the file). */
 const NO_SITE_CHMOD: ReadonlySet<number> = new Set([
   Code.SyntaxError,
@@ -313,6 +308,11 @@ const NO_SITE_CHMOD: ReadonlySet<number> = new Set([
   Code.NotImplementedForParam,
 ]);
 
+/**
+ * Whether `src` should replace `dst`: missing, other size, or another modification time (older or
+ * newer) beyond the precision of the two times. A size not reported decides nothing: then the
+ * times do, and with neither known the file is sent.
+ */
 export function needsTransfer(src: Item, dst: Item | undefined): boolean {
   if (!dst || dst.type !== 'file') return true;
   const sized = src.size !== null && dst.size !== null;
