@@ -126,9 +126,7 @@ export async function listDir(
  * is still listed.
  */
 async function listsItself(s: ClientSession, dir: string, entries: readonly RemoteEntry[]): Promise<boolean> {
-  const [e, more] = entries;
-  if (dir === '' || !e || more || e.type === 'dir') return false;
-  if (e.name !== remoteBasename(dir) && e.name !== dir) return false;
+  if (dir === '' || !soleEntryNamed(entries, dir)) return false;
   if (s.featureMap.has('MLST')) {
     const type = await statPath(s, dir).then(
       (x) => x.type,
@@ -141,6 +139,13 @@ async function listsItself(s: ClientSession, dir: string, entries: readonly Remo
     return type !== undefined && type !== 'dir';
   }
   return (await s.control.request(`SIZE ${dir}`)).code === Code.FileStatus;
+}
+
+/** A listing's only entry when it is no directory and is named as `path` (its last part, or whole). */
+function soleEntryNamed(entries: readonly RemoteEntry[], path: string): RemoteEntry | undefined {
+  const [e, more] = entries;
+  if (!e || more || e.type === 'dir') return undefined;
+  return e.name === remoteBasename(path) || e.name === path ? e : undefined;
 }
 
 /** The server refused to list `dir` (5xx to MLSD, or to CWD into it for LIST): maybe it is a file. */
@@ -177,9 +182,8 @@ async function fileListing(
     const { reply } = await transfer(s, `LIST ${path}`, { direction: 'download', sink: c.sink }, { signal });
     const entries = listingProblem(reply) ? [] : parseListText(c.text());
     // A directory's listing (one it would not enter) is no file's: its one entry must be the path.
-    const [e, more] = entries;
-    if (!e || more || e.type === 'dir' || (e.name !== name && e.name !== path)) return undefined;
-    return [{ ...e, name }];
+    const e = soleEntryNamed(entries, path);
+    return e && [{ ...e, name }];
   } catch (err) {
     if (err instanceof ReplyError) return undefined;
     throw err;
