@@ -6,16 +6,15 @@
  * recorded as it arrives.
  */
 import assert from 'node:assert/strict';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { MemoryStorage } from '../../src/storage/memory.js';
 import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
+import { FailingWrites } from '../support/failing-writes.js';
 import { withDeadline, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import { MODES, loggedIn, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
 
 /** Reads of `/midfail.bin` fail after 256 KiB, of `/nothing.bin` at once; listings of `/broken` after their first entries; uploads to `/eio.bin` after 1 MiB. */
-class FailingStorage extends MemoryStorage {
+class FailingStorage extends FailingWrites {
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
     if (p !== '/midfail.bin' && p !== '/nothing.bin') return super.openRead(p, o, c);
     let chunks = p === '/nothing.bin' ? 4 : 0;
@@ -25,21 +24,6 @@ class FailingStorage extends MemoryStorage {
         else this.destroy(new Error('EIO: i/o error, read'));
       },
     });
-  }
-
-  override async write(
-    p: VPath,
-    src: Readable,
-    o: { offset: number; append: boolean },
-    c: StorageContext,
-  ): Promise<{ bytes: number }> {
-    if (p !== '/eio.bin') return super.write(p, src, o, c);
-    let chunks = 0;
-    const disk = new Writable({
-      write: (_b, _e, done) => done(chunks++ < 4 ? null : new Error('EIO: i/o error, write')),
-    });
-    await pipeline(src, disk);
-    return { bytes: 0 };
   }
 
   override async *list(dir: VPath, c: StorageContext): AsyncIterable<readonly FileStat[]> {

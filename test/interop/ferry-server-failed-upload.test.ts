@@ -7,36 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { Writable, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, it } from 'node:test';
 
-import { MemoryStorage } from '../../src/storage/memory.js';
-import type { StorageContext, VPath } from '../../src/storage/types.js';
 import { curlUpload, ftplib } from '../support/clients.js';
+import { FailingWrites } from '../support/failing-writes.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { MB, MODES, targetsOf, tempDir, writeRandomFile } from './ferry-server-helpers.js';
 
 /** curl's exit code when the server's final reply is not a success (CURLE_PARTIAL_FILE). */
 const NOT_OK = 18;
-
-/** Uploads to `/eio.bin` fail after 1 MiB of them. */
-class FailingStorage extends MemoryStorage {
-  override async write(
-    p: VPath,
-    src: Readable,
-    o: { offset: number; append: boolean },
-    c: StorageContext,
-  ): Promise<{ bytes: number }> {
-    if (p !== '/eio.bin') return super.write(p, src, o, c);
-    let chunks = 0;
-    const disk = new Writable({
-      write: (_b, _e, done) => done(chunks++ < 4 ? null : new Error('EIO: i/o error, write')),
-    });
-    await pipeline(src, disk);
-    return { bytes: 0 };
-  }
-}
 
 describe('real clients: an upload whose storage fails part way', { timeout: 120_000 }, () => {
   let ts: TestServer;
@@ -44,7 +23,7 @@ describe('real clients: an upload whose storage fails part way', { timeout: 120_
   let file = '';
 
   before(async () => {
-    ts = await startFerry({ storageFor: () => new FailingStorage() });
+    ts = await startFerry({ storageFor: () => new FailingWrites() });
     work = await tempDir('ferry-failed-upload-');
     file = path.join(work.dir, 'up.bin');
     await writeRandomFile(file, 8 * MB);
