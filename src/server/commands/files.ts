@@ -16,6 +16,10 @@ import { guarded, refusal } from '../policy.js';
 import { sizeWithheld } from '../withheld-size.js';
 import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
+/** The largest file whose TYPE A size SIZE counts (it reads the file to count its bare LFs). */
+export const ASCII_SIZE_MAX = 16 * 1024 * 1024;
+const ASCII_SIZE_REFUSED = `SIZE not counted in TYPE A (ASCII) for a file over ${ASCII_SIZE_MAX >> 20} MiB: send TYPE I for its size in bytes.`;
+
 /** RFC 959 257 replies quote the path and double any quote inside it. */
 const quoted = (p: string): string => `"${p.replace(/"/g, '""')}"`;
 
@@ -207,6 +211,9 @@ export const fileCommands: AnyCommandSpec[] = [
       if (await sizeWithheld(ctx.cutUploads, files.principal, p, st))
         return reply(SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT);
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
+      // A larger file would be read whole at every SIZE (RFC 3659 4 lets a server refuse a size it
+      // cannot compute cheaply; ProFTPD and pyftpdlib refuse SIZE under TYPE A for every file).
+      if (st.size > ASCII_SIZE_MAX) return reply(Code.FileUnavailable, ASCII_SIZE_REFUSED);
       // TYPE A: the bytes a RETR would send, counted by reading the file as HASH does (ABOR stops it).
       return ctx.transfer.runLocal('SIZE', async (t) => {
         const src = await files.storage.openRead(p, { offset: 0 }, files.context(t.signal));
