@@ -3,7 +3,7 @@ import { describe, test } from 'node:test';
 import type { Principal } from '../auth/types.js';
 import { MemoryStorage } from '../storage/memory.js';
 import type { FileStat, VPath } from '../storage/types.js';
-import { capabilitiesOf, permFact } from './capabilities.js';
+import { capabilitiesOf, listingPermFact, permFact } from './capabilities.js';
 
 const file = {
   name: 'f',
@@ -47,5 +47,15 @@ describe('capabilities', () => {
       storage: new MemoryStorage({ features: [] }),
     });
     assert.equal(permFact(file, noAppend), 'rwdf');
+  });
+
+  test("perm fact: the user's root can be neither removed nor renamed (RMD / and RNFR / are refused): no d, no f", () => {
+    const login = { phase: 'in', principal: user(false), storage: new MemoryStorage() } as const;
+    const root = { ...dir, name: '/', path: '/' as VPath };
+    assert.equal(permFact(root, capabilitiesOf(login)), 'elcmp');
+    // A listing computes each kind of entry once: the root is not taken for another directory.
+    const perm = listingPermFact(login);
+    assert.equal(perm(dir), 'elcmpdf');
+    assert.equal(perm(root), 'elcmp');
   });
 });

@@ -1,5 +1,6 @@
 import { permits, ruleAt, type Permission } from '../auth/permissions.js';
 import type { FileStat, StorageFeature } from '../storage/types.js';
+import { ROOT } from '../storage/virtual-path.js';
 import type { LoginState } from './session.js';
 
 /** Can this session use a storage feature (when given) with a permission (when given) at a path (default `/`)? */
@@ -22,14 +23,18 @@ export function hashAllowed(login: LoginState): boolean {
   return login.phase !== 'in' || login.principal.hash !== false;
 }
 
+/** The user's root or a folder's mount point (or a directory above one): RMD and RNFR refuse it. */
+const immovable = (st: FileStat): boolean => st.mount === true || st.path === ROOT;
+
 /**
  * RFC 3659 7.5.5 `perm` fact: the letters this user may act on, for this storage, with the
- * permissions that apply at the entry's path (appending to an existing file is an overwrite). A
- * folder's mount point (and a directory above one) can be neither removed nor renamed; in a
- * directory that exists only on the way to a folder nothing can be created or deleted either.
+ * permissions that apply at the entry's path (appending to an existing file is an overwrite). An
+ * immovable directory can be neither removed nor renamed; in a directory that exists only on the way
+ * to a folder nothing can be created or deleted either.
  */
 export function permFact(st: FileStat, can: Can): string {
   const at = (permission: Permission, feature?: StorageFeature): boolean => can(feature, permission, st.path);
+  const fixed = immovable(st);
   // The server's own account's access, where known (FileStat.access): d and f are its parent's to allow.
   const bits = st.access ?? 7;
   const [r, w, x] = [(bits & 4) !== 0, (bits & 2) !== 0, (bits & 1) !== 0];
@@ -41,8 +46,8 @@ export function permFact(st: FileStat, can: Can): string {
           ['c', w && x && !st.virtual && at('upload')],
           ['m', w && x && !st.virtual && at('mkdir')],
           ['p', w && x && !st.virtual && at('delete')],
-          ['d', !st.mount && at('rmdir')],
-          ['f', !st.mount && at('rename')],
+          ['d', !fixed && at('rmdir')],
+          ['f', !fixed && at('rename')],
         ]
       : [
           ['r', r && at('download')],
@@ -59,7 +64,7 @@ export function permFact(st: FileStat, can: Can): string {
 
 /**
  * permFact for the entries of one listing: the letters depend only on the entry's type, whether it
- * is a mount (or virtual), and the permission rule deciding at its path, so each combination is computed once.
+ * is a mount or the root (or virtual), and the permission rule deciding at its path, so each combination is computed once.
  */
 export function listingPermFact(login: LoginState): (st: FileStat) => string {
   const can = capabilitiesOf(login);
@@ -67,7 +72,7 @@ export function listingPermFact(login: LoginState): (st: FileStat) => string {
   const known = new Map<string, string>();
   return (st) => {
     const rule = principal === undefined ? '' : (ruleAt(principal, st.path) ?? '');
-    const key = `${st.type}${st.virtual === true ? 'v' : st.mount === true ? '+' : '-'}${st.access ?? 7}${rule}`;
+    const key = `${st.type}${st.virtual === true ? 'v' : immovable(st) ? '+' : '-'}${st.access ?? 7}${rule}`;
     let perm = known.get(key);
     if (perm === undefined) {
       perm = permFact(st, can);

@@ -153,6 +153,10 @@ describe('permissions per virtual path', { timeout: 120_000 }, () => {
         const perm = async (path: string): Promise<string> =>
           /perm=([a-z]*);/.exec(textOf(await ftp.cmd(`MLST ${path}`, 250)))?.[1] ?? '?';
         assert.equal(await perm('/f'), 'rwadf');
+        // The root: no d or f, as RMD and RNFR refuse it.
+        assert.equal(await perm('/'), 'elcmp');
+        await ftp.cmd('RMD /', 550);
+        await ftp.cmd('RNFR /', 550);
         assert.equal(await perm('/pub/f'), 'r');
         assert.equal(await perm('/pub'), 'el');
         assert.equal(await perm('/pub/drop'), 'elcmpdf');
