@@ -84,7 +84,11 @@ describe('parseCommand', () => {
     assert.deepEqual(command('AUTH ssl'), { verb: 'AUTH', arg: 'ssl', mechanism: 'SSL' });
     assert.deepEqual(command('AUTH TLS-P'), { verb: 'AUTH', arg: 'TLS-P', mechanism: 'TLS-P' });
     assert.equal(bad('AUTH KERBEROS').code, 504);
-    assert.equal(bad('AUTH').code, 504);
+    for (const line of ['AUTH', 'AUTH  ']) {
+      const { code, reason } = bad(line);
+      assert.deepEqual({ code, reason }, { code: 501, reason: 'AUTH needs a mechanism: TLS or SSL.' });
+    }
+    assert.equal(bad('AUTH KERBEROS').reason, 'AUTH KERBEROS not supported; use TLS or SSL.');
   });
 
   test('PORT, EPRT, EPSV: addresses parsed by protocol/address', () => {

@@ -354,12 +354,13 @@ const parsers: { readonly [V in Verb]: ArgParser<V> } = {
   LANG: (arg) => ({ tag: arg.trim() }),
   CLNT: (arg) => ({ client: arg.trim() }),
   SMNT: ignored,
-  // An empty or unknown mechanism is 504 (RFC 2228: mechanism not understood).
+  // RFC 2228: no mechanism is a syntax error (501), an unknown one is not understood (504).
   AUTH: (arg) => {
     const mechanism = word(arg);
+    if (mechanism === '') return syntax('AUTH needs a mechanism: TLS or SSL.');
     return authMechanisms.includes(mechanism)
       ? { mechanism: mechanism as AuthMechanism }
-      : unsupported(`AUTH ${arg} not supported; use TLS or SSL.`);
+      : unsupported(`AUTH ${arg.trim()} not supported; use TLS or SSL.`);
   },
   PBSZ: (arg) =>
     /^\d{1,10}$/.test(arg.trim()) ? { size: Number(arg.trim()) } : syntax('PBSZ needs a number (0).'),

@@ -740,9 +740,10 @@ export class ControlConnection {
     try {
       return item.kind === 'command'
         ? await this.run(item.command, ctx)
-        : // Arguments that did not parse: the access rules still come first.
+        : // Arguments that did not parse: the access rules still come first, but not the data
+          // protection a transfer needs (RETR without a path is 501, not 534: nothing would go).
           ((await refusal(
-            spec,
+            { verb: spec.verb, access: spec.access },
             typeof spec.permission === 'string' ? spec.permission : undefined,
             undefined,
             ctx,

@@ -72,11 +72,11 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
     });
   });
 
-  test('AUTH with an unknown mechanism → 504, still in clear, AUTH TLS works next', async () => {
+  test('AUTH with an unknown mechanism → 504, without one → 501, still in clear, AUTH TLS works next', async () => {
     await withClients(async (track) => {
       const ftp = track(await plain(server()));
       await ftp.cmd('AUTH XYZ', 504);
-      await ftp.cmd('AUTH', 504);
+      await ftp.cmd('AUTH', 501);
       assert.equal(ftp.secure, false);
       assert.equal((await ftp.authTls('TLS')).code, 234);
       await ftp.login(server().user, server().password);
@@ -111,12 +111,15 @@ describe('explicit FTPS', { timeout: 120_000 }, () => {
     });
   });
 
-  test('a transfer before PROT P is refused (534), so data never travels in clear', async () => {
+  test('a transfer before PROT P is refused (534), so data never travels in clear; one without a path is 501', async () => {
     await withClients(async (track) => {
       const ftp = track(await connectSecure(server(), 'explicit'));
       await ftp.login(server().user, server().password);
       await ftp.cmd('LIST', 534);
       await ftp.cmd('RETR anything', 534);
+      // No path: nothing to transfer, so the missing argument is what is wrong (501, not 534).
+      for (const verb of ['RETR', 'STOR', 'APPE'])
+        assert.equal(textOf(await ftp.cmd(verb, 501)), `${verb} needs a path.`);
       await ftp.cmd('PBSZ 0', 200);
       await ftp.cmd('PROT P', 200);
       await ftp.listing('LIST');
