@@ -9,6 +9,7 @@ import {
   formatPasvReply,
   formatPortArg,
   namesGroup,
+  netProtocolOf,
   normalizeAddress,
   parseEprtArg,
   parseEpsvArg,
@@ -141,6 +142,13 @@ test('addressFamily and toIPv4', () => {
   assert.equal(addressFamily('nope'), undefined);
   assert.equal(toIPv4('::ffff:1.2.3.4'), '1.2.3.4');
   assert.equal(toIPv4('::1'), undefined);
+});
+
+test('netProtocolOf: the EPRT/EPSV protocol of an address, an IPv4-mapped one being IPv4 (1)', () => {
+  assert.equal(netProtocolOf('127.0.0.1'), 1);
+  assert.equal(netProtocolOf('::ffff:127.0.0.1'), 1);
+  assert.equal(netProtocolOf('::1'), 2);
+  assert.equal(netProtocolOf('fe80::1%eth0'), 2);
 });
 
 test('sameHost compares after normalization', () => {

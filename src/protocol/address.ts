@@ -148,6 +148,11 @@ export function addressFamily(addr: string): 4 | 6 | undefined {
   return isIPv6(pct >= 0 ? n.slice(0, pct) : n) ? 6 : undefined;
 }
 
+/** The EPRT/EPSV protocol of an address: 1 for IPv4 (IPv4-mapped too, as addressFamily), else 2. */
+export function netProtocolOf(addr: string): NetProtocol {
+  return addressFamily(addr) === 4 ? 1 : 2;
+}
+
 /** Dotted IPv4 text for an IPv4 or IPv4-mapped address, else undefined (e.g. to decide PASV vs EPSV). */
 export function toIPv4(addr: string): string | undefined {
   const n = normalizeAddress(addr);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
 import { startFerry } from '../support/ferry.js';
-import { loggedIn, withClients } from './harness.js';
+import { loggedIn, textOf, withClients } from './harness.js';
 
 test('IPv6: implicit FTPS on ::1, EPSV data connections, PASV refused with a pointer to EPSV (an IPv4 passive address too)', async () => {
   // A NAT's IPv4 passive address cannot serve an IPv6 control connection: PASV must not announce it.
@@ -23,11 +23,10 @@ test('IPv6: implicit FTPS on ::1, EPSV data connections, PASV refused with a poi
       const pasv = await ftp.cmd('PASV');
       assert.equal(pasv.code, 425);
       assert.match(pasv.lines.join(' '), /EPSV/);
-      assert.equal(
-        (await ftp.cmd('EPSV 1')).code,
-        522,
-        'EPSV 1 on an IPv6 connection names the usable protocol',
-      );
+      // EPSV 1, and EPRT to an IPv4 address or an unknown protocol, on an IPv6 connection: 522
+      // naming the usable protocol (RFC 2428 2, 3).
+      for (const line of ['EPSV 1', 'EPRT |1|127.0.0.1|50000|', 'EPRT |9|::1|50000|'])
+        assert.equal(textOf(await ftp.cmd(line, 522)), 'Network protocol not supported, use (2).', line);
     });
   } finally {
     await ts.close();

@@ -159,7 +159,6 @@ for (const mode of MODES) {
           'PORT 10,1,2,3,195,80',
           'EPRT |1|127.0.0.2|50000|',
           'EPRT |1|10.1.2.3|50000|',
-          'EPRT |2|::1|50000|',
           'PORT 127,0,0,1,0,21',
           'EPRT |1|127.0.0.1|22|',
         ]) {
@@ -169,7 +168,11 @@ for (const mode of MODES) {
         // A refused PORT leaves no data endpoint behind.
         await ftp.cmd('LIST', 425);
         await ftp.cmd('PORT 1,2,3', 501);
-        await ftp.cmd('EPRT |9|127.0.0.1|50000|', 522);
+        // RFC 2428 2: 522 names the protocols usable here, as EPSV's does: IPv4 only on an IPv4
+        // connection, so an IPv6 address too (a mapped IPv4 one is the client's own, and is taken).
+        for (const line of ['EPRT |9|127.0.0.1|50000|', 'EPRT |2|::1|50000|', 'EPSV 2'])
+          assert.equal(textOf(await ftp.cmd(line, 522)), 'Network protocol not supported, use (1).', line);
+        await ftp.cmd('EPRT |2|::ffff:127.0.0.1|50000|', 200);
       });
     });
 

@@ -2,9 +2,10 @@ import { Code } from '../../protocol/codes.js';
 import {
   formatEpsvReply,
   formatPasvReply,
-  normalizeAddress,
+  netProtocolOf,
   sameHost,
   toIPv4,
+  type NetProtocol,
 } from '../../protocol/address.js';
 import { formatMlstOptsReply } from '../../protocol/listing.js';
 import { reply, type Reply } from '../../protocol/reply.js';
@@ -20,6 +21,10 @@ function active(ctx: CommandContext, host: string, port: number): Reply {
   ctx.data.active(host, port);
   return reply(Code.Ok, 'Active mode connection will be made at transfer time.');
 }
+
+/** RFC 2428 2, 3: 522 names the protocols this connection can use (one: its own family). */
+const otherProtocol = (family: NetProtocol): Reply =>
+  reply(Code.TlsNegotiationFailed, `Network protocol not supported, use (${family}).`);
 
 const epsvOnly = reply(Code.BadSequence, 'EPSV ALL in effect: only EPSV may set up data connections.');
 
@@ -88,12 +93,12 @@ export const parameterCommands: AnyCommandSpec[] = [
         return reply(Code.Ok, 'EPSV ALL ok.');
       }
       // The family of the address the client connected to (a proxy in front may speak the other).
-      const family = normalizeAddress(ctx.session.arrivedOn).includes(':') ? 2 : 1;
+      const family = netProtocolOf(ctx.session.arrivedOn);
       if (
         (parsed.kind === 'protocol' && parsed.protocol !== family) ||
         parsed.kind === 'unsupported-protocol'
       ) {
-        return reply(Code.TlsNegotiationFailed, `Network protocol not supported, use (${family}).`);
+        return otherProtocol(family);
       }
       return reply(Code.EnteringExtendedPassive, formatEpsvReply(await ctx.data.passive()));
     },
@@ -118,8 +123,12 @@ export const parameterCommands: AnyCommandSpec[] = [
     help: 'EPRT <sp> |proto|address|port|',
     async handle({ eprt: parsed }, ctx) {
       if (ctx.session.epsvAll) return epsvOnly;
-      if (parsed.kind === 'unsupported-protocol')
-        return reply(Code.TlsNegotiationFailed, 'Network protocol not supported, use (1,2).');
+      // The data connection goes to the client's own address (active()), so only its family can
+      // work: the client's real one behind a PROXY-protocol proxy. An IPv4-mapped address given as
+      // protocol 2 (a client on a dual-stack socket) is that IPv4 address, and is taken.
+      const family = netProtocolOf(ctx.session.remoteAddress);
+      if (parsed.kind === 'unsupported-protocol' || netProtocolOf(parsed.host) !== family)
+        return otherProtocol(family);
       return active(ctx, parsed.host, parsed.port);
     },
   }),
