@@ -211,8 +211,8 @@ export const fileCommands: AnyCommandSpec[] = [
       if (await sizeWithheld(ctx.cutUploads, files.principal, p, st))
         return reply(SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT);
       if (ctx.session.type === 'I' || st.size === 0) return reply(Code.FileStatus, String(st.size));
-      // A larger file would be read whole at every SIZE (RFC 3659 4 lets a server refuse a size it
-      // cannot compute cheaply; ProFTPD and pyftpdlib refuse SIZE under TYPE A for every file).
+      // A larger file would be read whole at every SIZE: 550 (RFC 3659 4.2, for a size whose
+      // processing overhead is too great; ProFTPD and pyftpdlib refuse SIZE under TYPE A for any file).
       if (st.size > ASCII_SIZE_MAX) return reply(Code.FileUnavailable, ASCII_SIZE_REFUSED);
       // TYPE A: the bytes a RETR would send, counted by reading the file as HASH does (ABOR stops it).
       return ctx.transfer.runLocal('SIZE', async (t) => {
