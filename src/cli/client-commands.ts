@@ -834,7 +834,9 @@ export function registerClientCommands(program: Command): void {
 }
 
 /** What `ferry quote` says about a command the client sends itself: the command or flag to use. */
-const QUOTE_ADVICE: Readonly<Record<Exclude<ReservedKind, 'reinitialize' | 'clear-control'>, string>> = {
+const QUOTE_ADVICE: Readonly<
+  Record<Exclude<ReservedKind, 'reinitialize' | 'clear-control' | 'representation'>, string>
+> = {
   auth: 'ferry negotiates TLS itself: ftpes:// sends AUTH TLS (--auth ssl for AUTH SSL), ftps:// starts with TLS',
   protection:
     'ferry sends PBSZ and PROT itself: choose the data protection with --prot p (default) or --prot c',
@@ -854,7 +856,8 @@ const QUOTE_ADVICE: Readonly<Record<Exclude<ReservedKind, 'reinitialize' | 'clea
  */
 function checkQuote(line: string, url: FtpUrl): ReservedKind | undefined {
   const reserved = reservedCommand(line);
-  if (!reserved) return undefined;
+  // TYPE, MODE, STRU: harmless here, the session ends after this one command.
+  if (!reserved || reserved.kind === 'representation') return undefined;
   const { verb, kind } = reserved;
   if (kind === 'reinitialize' || kind === 'clear-control') {
     if (verbOf(line) !== line.trim().toUpperCase())

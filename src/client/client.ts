@@ -42,6 +42,7 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
   download: 'it needs a data connection: use get()',
   upload: 'it needs a data connection: use put()',
   listing: 'it needs a data connection: use list() or listRaw()',
+  representation: 'the client transfers in binary (TYPE I, MODE S, STRU F), which get() and put() rely on',
 };
 
 /**

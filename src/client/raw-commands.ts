@@ -1,6 +1,7 @@
 /**
  * Commands that FerryClient.send() does not pass through raw: each changes state the client keeps
- * (TLS, data protection, the login) or needs a data connection or an abort signal of its own. The
+ * (TLS, data protection, the login, binary transfers) or needs a data connection or an abort signal
+ * of its own. The
  * kind says which; the library and the command line each tell the user, in their own terms, what to
  * use instead.
  */
@@ -14,7 +15,8 @@ export type ReservedKind =
   | 'clear-control'
   | 'download'
   | 'upload'
-  | 'listing';
+  | 'listing'
+  | 'representation';
 
 const RESERVED: Readonly<Record<string, ReservedKind>> = {
   AUTH: 'auth',
@@ -33,6 +35,11 @@ const RESERVED: Readonly<Record<string, ReservedKind>> = {
   LIST: 'listing',
   NLST: 'listing',
   MLSD: 'listing',
+  // The client sets TYPE I at login and transfers in it: a TYPE A sent raw would have the server
+  // convert line ends in every later get() and put(), corrupting binary files without an error.
+  TYPE: 'representation',
+  MODE: 'representation',
+  STRU: 'representation',
 };
 
 /** The verb of a command line, uppercase (`''` for an empty line). */

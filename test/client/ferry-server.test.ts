@@ -310,6 +310,30 @@ describe('FerryClient with the Ferry server', { timeout: 180_000 }, () => {
     }
   });
 
+  it('refuses TYPE, MODE and STRU sent raw: a TYPE A would corrupt later binary transfers', async () => {
+    const log = new DialogueLog();
+    const client = await connect('explicit', {}, log);
+    try {
+      for (const line of ['TYPE A', 'type a n', 'MODE B', 'STRU R']) {
+        await assert.rejects(
+          client.send(line),
+          (err: unknown) =>
+            err instanceof FerryError && err.code === 'ERR_USAGE' && /binary/.test(err.message),
+        );
+      }
+      assert.ok(!log.lines.some((l) => /^> (TYPE A|MODE|STRU)/i.test(l)), log.dump());
+      // Line ends travel unchanged both ways: the session is still in TYPE I.
+      await writeFile(path.join(local, 'type.txt'), 'a\nb\n');
+      await client.put(path.join(local, 'type.txt'), 'type.txt');
+      assert.equal(await readFile(path.join(ts.root, 'type.txt'), 'utf8'), 'a\nb\n');
+      const out = path.join(local, 'type.down');
+      await client.get('type.txt', out);
+      assert.equal(await readFile(out, 'utf8'), 'a\nb\n');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('pins the server certificate by fingerprint and refuses another', async () => {
     const fp = ts.server.fingerprints[0] ?? '';
     const pinned = await connect('implicit', { ca: undefined, fingerprints: [`sha256:${fp}`] });
