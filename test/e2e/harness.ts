@@ -202,6 +202,31 @@ export function useFerry(
   };
 }
 
+/**
+ * For a suite whose tests run at once (each mostly waiting out a timeout): `fn` with a server of
+ * its own, so that it reads only its own sessions' log lines, closed afterwards whatever happens.
+ */
+export async function withServer(
+  overrides: Partial<ServerOptions>,
+  fn: (ts: TestServer) => Promise<void>,
+): Promise<void> {
+  const ts = await startServer(overrides);
+  try {
+    await fn(ts);
+  } finally {
+    await ts.close();
+  }
+}
+
+/** The leak check of such a suite (call it inside `describe`): a baseline before its tests, checked after all. */
+export function checkLeaksAfterAll(): void {
+  let baseline: ResourceCounts;
+  before(() => {
+    baseline = resourceCounts();
+  });
+  after(() => assertNoLeaks(baseline));
+}
+
 // ---- TLS option overrides --------------------------------------------------------------------
 
 /** Certificate files for a `tls` override (overriding `tls` replaces startFerry's certificate). */

@@ -12,21 +12,20 @@ import { describe, test } from 'node:test';
 import type { TestServer } from '../support/ferry.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import {
-  assertNoLeaks,
   assertSameBytes,
+  checkLeaksAfterAll,
   loggedIn,
   randomData,
-  resourceCounts,
-  startServer,
-  useFerry,
   waitForLog,
   withClients,
+  withServer,
 } from './harness.js';
 
 /** More than the socket buffers on loopback hold: the download is still running when the control path dies. */
 const FILE_BYTES = 48 * 1024 * 1024;
 /** ETIMEDOUT comes ~11 s after the path goes silent (first probe after 1 s, then 10 at 1 s). */
 const WAIT_MS = 40_000;
+const KEEPALIVE_1S = { timeouts: { keepaliveMs: 1_000 } };
 
 function skipReason(): string | false {
   if (process.getuid?.() !== 0) return 'needs root (drops packets with nftables)';
@@ -36,7 +35,7 @@ function skipReason(): string | false {
 
 /** Drops every loopback packet to or from `port` (the control connection's client port); returns the undo. */
 function blackHole(port: number): () => void {
-  const table = `ferry_keepalive_${process.pid}`;
+  const table = `ferry_keepalive_${process.pid}_${port}`; // one per test: they run at once
   const rules = [
     `table inet ${table} {`,
     `  chain out { type filter hook output priority 0; policy accept;`,
@@ -76,15 +75,16 @@ async function loseControlDuring(ts: TestServer, track: (c: RawFtp) => RawFtp, l
   return { conn, ftp, from };
 }
 
-// First: its leak baseline is taken with nothing of another test still closing.
-describe('control connection lost to keepalive, then the server destroyed', { timeout: 120_000 }, () => {
+// At once: each test mostly waits out the ~11 s keepalive takes to find its control path dead (they
+// took 38 s one after the other). The leak check comes once all three servers are closed.
+describe('control connection lost to keepalive', { timeout: 120_000, concurrency: true }, () => {
+  checkLeaksAfterAll();
+
   test(
     "the server's destroy() cuts such a transfer at once, and close() then ends without leaks",
     { skip: skipReason() },
     async () => {
-      const baseline = resourceCounts();
-      const ts = await startServer({ timeouts: { keepaliveMs: 1_000 } });
-      try {
+      await withServer(KEEPALIVE_1S, async (ts) => {
         await withClients(async (track) => {
           const { conn, ftp, from } = await loseControlDuringDownload(ts, track);
           ts.server.destroy();
@@ -93,30 +93,24 @@ describe('control connection lost to keepalive, then the server destroyed', { ti
           const got = await ftp.readAll(conn, WAIT_MS);
           assert.ok(got.length < FILE_BYTES, 'the download was cut');
         });
-      } finally {
-        await ts.close();
-      }
-      await assertNoLeaks(baseline);
+      });
     },
   );
-});
-
-describe('control connection lost to keepalive', { timeout: 120_000 }, () => {
-  const server = useFerry({ timeouts: { keepaliveMs: 1_000 } });
 
   test(
     'a download runs to its end when keepalive finds the control path dead, then the session ends',
     { skip: skipReason() },
     async () => {
-      await withClients(async (track) => {
-        const { body, conn, ftp, from } = await loseControlDuringDownload(server(), track);
-        // Read to the server's close_notify: every byte came.
-        assertSameBytes(await ftp.readAll(conn, WAIT_MS), body, 'downloaded');
-        const logs = server().logs;
-        const done = await waitForLog(server(), (l) => l.msg === 'transfer', from);
-        assert.equal((done.obj as { reply?: number }).reply, 226);
-        const ended = await waitForLog(server(), (l) => l.msg === 'disconnect', from);
-        assert.ok(logs.indexOf(ended) > logs.indexOf(done), 'the session ended after the transfer');
+      await withServer(KEEPALIVE_1S, async (ts) => {
+        await withClients(async (track) => {
+          const { body, conn, ftp, from } = await loseControlDuringDownload(ts, track);
+          // Read to the server's close_notify: every byte came.
+          assertSameBytes(await ftp.readAll(conn, WAIT_MS), body, 'downloaded');
+          const done = await waitForLog(ts, (l) => l.msg === 'transfer', from);
+          assert.equal((done.obj as { reply?: number }).reply, 226);
+          const ended = await waitForLog(ts, (l) => l.msg === 'disconnect', from);
+          assert.ok(ts.logs.indexOf(ended) > ts.logs.indexOf(done), 'the session ended after the transfer');
+        });
       });
     },
   );
@@ -126,12 +120,14 @@ describe('control connection lost to keepalive', { timeout: 120_000 }, () => {
     { skip: skipReason() },
     async () => {
       const body = randomData(4 * 1024 * 1024);
-      await withClients(async (track) => {
-        const { conn, ftp, from } = await loseControlDuring(server(), track, 'STOR up.bin');
-        await ftp.uploadClean(conn, body);
-        const done = await waitForLog(server(), (l) => l.msg === 'transfer', from);
-        assert.equal((done.obj as { reply?: number }).reply, 226);
-        assertSameBytes(await readFile(path.join(server().root, 'up.bin')), body, 'stored');
+      await withServer(KEEPALIVE_1S, async (ts) => {
+        await withClients(async (track) => {
+          const { conn, ftp, from } = await loseControlDuring(ts, track, 'STOR up.bin');
+          await ftp.uploadClean(conn, body);
+          const done = await waitForLog(ts, (l) => l.msg === 'transfer', from);
+          assert.equal((done.obj as { reply?: number }).reply, 226);
+          assertSameBytes(await readFile(path.join(ts.root, 'up.bin')), body, 'stored');
+        });
       });
     },
   );
