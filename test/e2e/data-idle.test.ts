@@ -9,13 +9,15 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
 import { writeAll, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
+import type { TestServer } from '../support/ferry.js';
 import {
+  checkLeaksAfterAll,
   connectSecure,
   randomData,
   textOf,
-  useFerry,
   waitForLog,
   withClients,
+  withServer,
   type LogLine,
 } from './harness.js';
 
@@ -68,15 +70,18 @@ async function assertCutForIdleness(
   assert.ok(idleMs >= times * IDLE_MS && idleMs < (times + 1) * IDLE_MS, `idle for ${idleMs} ms`);
 }
 
-describe('data idle timeout', { timeout: 60_000 }, () => {
-  const server = useFerry({ timeouts: { dataIdleMs: IDLE_MS }, allowClearData: true });
+// At once, each with a server of its own: the tests mostly wait out the idle time (22 s one after
+// the other), and each reads only its own sessions' log lines (the slow link's test: none cut).
+describe('data idle timeout', { timeout: 60_000, concurrency: true }, () => {
+  checkLeaksAfterAll();
+  const IDLE = { timeouts: { dataIdleMs: IDLE_MS }, allowClearData: true };
 
-  const transferFailed = (from: number): Promise<LogLine> =>
-    waitForLog(server(), (l) => l.msg === 'transfer failed', from, 8 * IDLE_MS);
+  const transferFailed = (ts: TestServer, from: number): Promise<LogLine> =>
+    waitForLog(ts, (l) => l.msg === 'transfer failed', from, 8 * IDLE_MS);
 
-  async function session(track: (c: RawFtp) => RawFtp, clear: boolean): Promise<RawFtp> {
-    const ftp = track(await connectSecure(server(), 'explicit'));
-    await ftp.login(server().user, server().password);
+  async function session(ts: TestServer, track: (c: RawFtp) => RawFtp, clear: boolean): Promise<RawFtp> {
+    const ftp = track(await connectSecure(ts, 'explicit'));
+    await ftp.login(ts.user, ts.password);
     await ftp.cmd('PBSZ 0', 200);
     await ftp.cmd(clear ? 'PROT C' : 'PROT P', 200);
     await ftp.cmd('TYPE I', 200);
@@ -87,15 +92,17 @@ describe('data idle timeout', { timeout: 60_000 }, () => {
   for (const clear of [false, true]) {
     const over = clear ? 'in clear' : 'over TLS';
     test(`a download whose client stops reading gets 426 after the idle time, logged (${over})`, async () => {
-      await writeFile(path.join(server().root, 'big.bin'), randomData(FILE_BYTES));
-      await withClients(async (track) => {
-        const ftp = await session(track, clear);
-        const from = server().logs.length;
-        const logs = waitForLog(server(), (l) => l.msg.startsWith('data connection idle'), from, 8 * IDLE_MS);
-        const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
-        await ftp.cmd('RETR big.bin', 150);
-        await readThenStall(conn, READ_BYTES);
-        await assertCutForIdleness(ftp, logs, Date.now(), 2, transferFailed(from));
+      await withServer(IDLE, async (ts) => {
+        await writeFile(path.join(ts.root, 'big.bin'), randomData(FILE_BYTES));
+        await withClients(async (track) => {
+          const ftp = await session(ts, track, clear);
+          const from = ts.logs.length;
+          const logs = waitForLog(ts, (l) => l.msg.startsWith('data connection idle'), from, 8 * IDLE_MS);
+          const conn = await ftp.openData(await ftp.epsv(), { tls: ftp.dataTls });
+          await ftp.cmd('RETR big.bin', 150);
+          await readThenStall(conn, READ_BYTES);
+          await assertCutForIdleness(ftp, logs, Date.now(), 2, transferFailed(ts, from));
+        });
       });
     });
   }
@@ -106,36 +113,38 @@ describe('data idle timeout', { timeout: 60_000 }, () => {
     // client reads 4 MiB at a time with pauses of 1.25x the timeout (a wait on a full send buffer
     // gets twice the timeout).
     const bytes = 16 * 1024 * 1024;
-    await writeFile(path.join(server().root, 'slow.bin'), randomData(bytes));
-    await withClients(async (track) => {
-      const ftp = await session(track, false);
-      const from = server().logs.length;
-      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
-      await ftp.cmd('RETR slow.bin', 150);
-      for (let step = 0; step < 3; step++) {
-        await readThenStall(conn, 4 * 1024 * 1024);
-        await new Promise((resolve) => setTimeout(resolve, 1.25 * IDLE_MS)); // the slow link's pace
-      }
-      const all = await ftp.readAll(conn);
-      const idle = server()
-        .logs.slice(from)
-        .filter((l) => l.msg.startsWith('data connection idle'));
-      assert.deepEqual(idle, [], 'cut for idleness');
-      assert.equal(all.length, bytes);
-      assert.equal((await ftp.expect()).code, 226);
+    await withServer(IDLE, async (ts) => {
+      await writeFile(path.join(ts.root, 'slow.bin'), randomData(bytes));
+      await withClients(async (track) => {
+        const ftp = await session(ts, track, false);
+        const from = ts.logs.length;
+        const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+        await ftp.cmd('RETR slow.bin', 150);
+        for (let step = 0; step < 3; step++) {
+          await readThenStall(conn, 4 * 1024 * 1024);
+          await new Promise((resolve) => setTimeout(resolve, 1.25 * IDLE_MS)); // the slow link's pace
+        }
+        const all = await ftp.readAll(conn);
+        const idle = ts.logs.slice(from).filter((l) => l.msg.startsWith('data connection idle'));
+        assert.deepEqual(idle, [], 'cut for idleness');
+        assert.equal(all.length, bytes);
+        assert.equal((await ftp.expect()).code, 226);
+      });
     });
   });
 
   test('an upload whose client stops sending gets 426 after the idle time, logged (over TLS)', async () => {
-    await withClients(async (track) => {
-      const ftp = await session(track, false);
-      const from = server().logs.length;
-      const logs = waitForLog(server(), (l) => l.msg.startsWith('data connection idle'), from, 8 * IDLE_MS);
-      const conn = await ftp.openData(await ftp.epsv(), { tls: true });
-      await ftp.cmd('STOR stalled.bin', 150);
-      conn.stream.resume(); // TLS 1.3 session tickets
-      await writeAll(conn.stream, randomData(READ_BYTES));
-      await assertCutForIdleness(ftp, logs, Date.now(), 1, transferFailed(from));
+    await withServer(IDLE, async (ts) => {
+      await withClients(async (track) => {
+        const ftp = await session(ts, track, false);
+        const from = ts.logs.length;
+        const logs = waitForLog(ts, (l) => l.msg.startsWith('data connection idle'), from, 8 * IDLE_MS);
+        const conn = await ftp.openData(await ftp.epsv(), { tls: true });
+        await ftp.cmd('STOR stalled.bin', 150);
+        conn.stream.resume(); // TLS 1.3 session tickets
+        await writeAll(conn.stream, randomData(READ_BYTES));
+        await assertCutForIdleness(ftp, logs, Date.now(), 1, transferFailed(ts, from));
+      });
     });
   });
 });
