@@ -53,7 +53,17 @@ done
   exit 1
 }
 # Test files are the compiled *.test.js under dist/ (unit tests beside modules, e2e and interop in test/).
-mapfile -t files < <(find dist -name '*.test.js' | sort)
+mapfile -t all < <(find dist -name '*.test.js' | sort)
+# The long files first (scripts/tests-first.txt), then the rest in name order.
+mapfile -t first < <(grep -v '^#' scripts/tests-first.txt | sed -E 's#^(.*)\.ts$#dist/\1.js#')
+files=()
+declare -A listed=()
+for f in "${first[@]}"; do
+  [[ -f $f ]] && files+=("$f") && listed[$f]=1
+done
+for f in "${all[@]}"; do
+  [[ -z ${listed[$f]:-} ]] && files+=("$f")
+done
 # The usual reporter (spec on a terminal, TAP otherwise), then every failure again at the end.
 reporter=tap
 [[ -t 1 ]] && reporter=spec
