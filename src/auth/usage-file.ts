@@ -21,6 +21,9 @@ interface Pending {
   delta: StoredUsage;
 }
 
+const sameUsage = (a: StoredUsage | undefined, b: StoredUsage | undefined): boolean =>
+  a === b || (a !== undefined && b !== undefined && a.bytes === b.bytes && a.files === b.files);
+
 const count = z.number().int().nonnegative();
 const fileSchema = z.object({
   users: z.record(z.string(), z.object({ bytes: count, files: count })).default({}),
@@ -79,10 +82,24 @@ export class UsageFile {
     await this.flush();
   }
 
-  /** Replaces the record (a rescan). */
+  /** Replaces the record. */
   async set(username: string, usage: StoredUsage): Promise<void> {
-    await this.#edit((users) => void (users[username] = usage));
-    this.#pending.delete(username);
+    await this.replace(username, 'any', usage);
+  }
+
+  /** Stores `to` if the record (with what is pending here) is still `from`: see UsageLedger. */
+  async replace(username: string, from: StoredUsage | undefined | 'any', to: StoredUsage): Promise<boolean> {
+    let done = false;
+    await this.#edit(
+      (users) => {
+        if (from !== 'any' && !sameUsage(this.#withPending(username, users[username]), from)) return;
+        users[username] = { ...to };
+        done = true;
+      },
+      // In turn: what was pending is in the new count (not replaced: it stays pending).
+      () => void (done && this.#pending.delete(username)),
+    );
+    return done;
   }
 
   /** Drops the record: the next use counts the user's files again. */

@@ -3,6 +3,7 @@
 import { LocalStorage, type LocalStorageOptions } from '../storage/local.js';
 import { withFolders } from '../storage/mounts.js';
 import type { StorageBackend } from '../storage/types.js';
+import type { StorageSetup } from './storage-config.js';
 
 export interface TreeOf {
   home: string;
@@ -35,4 +36,16 @@ export function userTree(
     home ?? open(user.home),
     Object.entries(user.folders ?? {}).map(([at, root]) => ({ at, storage: open(root) })),
   );
+}
+
+/**
+ * The tree a quota counts for `a`, read-only: its home on the storage `homes` gives it (a host
+ * directory, or S3 per storage.s3) and its folders (`ferry users rescan`, the server's recounts).
+ */
+export function countedTree(
+  a: TreeOf & { readonly username: string },
+  homes: Pick<StorageSetup, 'storageFor'>,
+  shared: ProcessShared = {},
+): StorageBackend {
+  return userTree(a, true, homes.storageFor({ username: a.username, home: a.home, readOnly: true }), shared);
 }

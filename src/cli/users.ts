@@ -27,7 +27,8 @@ import { newPassword, passwordFromStdin } from './password-input.js';
 import { parseHashLines } from './hash-lines.js';
 import { printableName } from './printable.js';
 import { awsEnv, storageSetup } from './storage-config.js';
-import { userTree } from './user-storage.js';
+import { countedTree } from './user-storage.js';
+import { recountUsage } from '../storage/usage-recount.js';
 import { isS3Home } from '../storage/s3-connection.js';
 import { accountOptions, applyAccountFlags, type AccountFlags } from './users-options.js';
 import {
@@ -45,7 +46,7 @@ interface FileFlags {
   dataDir?: string;
 }
 
-type UsageRecords = Pick<UsageFile, 'get' | 'set' | 'forget'>;
+type UsageRecords = Pick<UsageFile, 'get' | 'replace' | 'forget'>;
 
 /** Where the accounts and their quota usage are: PostgreSQL, or the users and usage files. */
 interface Accounts {
@@ -419,8 +420,7 @@ export function registerUsers(program: Command): void {
       const config = f.config ? await loadConfig(f.config) : {};
       const homes = storageSetup(config.storage, awsEnv(), `${f.config ?? 'config'}: storage.s3`);
       try {
-        const home = homes.storageFor({ username: a.username, home: a.home, readOnly: true });
-        const storage = userTree(a, true, home); // the home and its folders, as the quota counts them
+        const storage = countedTree(a, homes); // the home and its folders, as the quota counts them
         let tooLong = 0; // entries whose paths pass 4096 characters: not reached, not counted
         const unreadable: string[] = [];
         const c = {
@@ -429,8 +429,8 @@ export function registerUsers(program: Command): void {
           tooLong: () => void tooLong++,
           unreadable: (d: string) => void unreadable.push(d),
         };
-        const usage = await scanUsage(storage, c);
-        await records.set(name, usage);
+        // Stored unless the server recorded a change of theirs during the scan (then scanned again).
+        const { after: usage } = await recountUsage(records, name, () => scanUsage(storage, c));
         const skipped = [
           ...(tooLong > 0 ? [`${tooLong} ${tooLong === 1 ? 'entry' : 'entries'} past 4096 characters`] : []),
           ...(unreadable.length > 0 ? [`unreadable ${unreadable.map(printableName).join(', ')}`] : []),

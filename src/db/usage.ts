@@ -104,6 +104,29 @@ export class PgUsage implements UsageLedger {
     );
   }
 
+  /**
+   * Stores `to` if the row is still `from` (see UsageLedger), in one statement. Changes of this
+   * node not written yet (the database was away) make it differ: false, as for another node's.
+   */
+  async replace(username: string, from: Usage | undefined | 'any', to: Usage): Promise<boolean> {
+    if (from === 'any') {
+      await this.set(username, to);
+      return true;
+    }
+    if (this.#pending.has(username)) return false;
+    const { rowCount } =
+      from === undefined
+        ? await this.db.query(
+            'INSERT INTO ferry_usage (username, bytes, files) VALUES ($1, $2, $3) ON CONFLICT (username) DO NOTHING',
+            [username, to.bytes, to.files],
+          )
+        : await this.db.query(
+            'UPDATE ferry_usage SET bytes = $2, files = $3 WHERE username = $1 AND bytes = $4 AND files = $5',
+            [username, to.bytes, to.files, from.bytes, from.files],
+          );
+    return rowCount === 1;
+  }
+
   async forget(username: string): Promise<void> {
     this.#pending.delete(username);
     await this.db.query('DELETE FROM ferry_usage WHERE username = $1', [username]);

@@ -55,6 +55,12 @@ export interface UsageLedger {
   /** Drops the record: the next use counts again. */
   forget(username: string): Promise<void>;
   /**
+   * Stores `to` in one step if the record (with what this process has not written yet) is still
+   * `from` (undefined: none); false when it changed meanwhile. A recount stores its scan this way
+   * (see recountUsage). With `from` 'any': stored whatever it is.
+   */
+  replace?(username: string, from: Usage | undefined | 'any', to: Usage): Promise<boolean>;
+  /**
    * A ledger shared by several nodes (the database) has this: adds `delta` in one atomic step
    * unless the result would cross `limit` (its positive parts only); false when it would. Uploads
    * then charge their bytes as they arrive, so that nodes uploading for one user at once cannot

@@ -341,6 +341,23 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
     }
   });
 
+  test('quota: a recount replaces the row only where it is still what the recount read', async () => {
+    const shared = await openServingState(fx.pg.url, silentLogger);
+    try {
+      const u = shared.usage;
+      assert.equal(await u.replace('r1', undefined, { bytes: 10, files: 1 }), true, 'no row: inserted');
+      assert.equal(await u.replace('r1', undefined, { bytes: 99, files: 9 }), false, 'a row appeared');
+      await u.add('r1', { bytes: 5, files: 0 }); // a node's upload recorded during the scan
+      assert.equal(await u.replace('r1', { bytes: 10, files: 1 }, { bytes: 7, files: 1 }), false);
+      assert.deepEqual(await u.get('r1'), { bytes: 15, files: 1 });
+      assert.equal(await u.replace('r1', { bytes: 15, files: 1 }, { bytes: 7, files: 1 }), true);
+      assert.equal(await u.replace('r1', 'any', { bytes: 3, files: 1 }), true);
+      assert.deepEqual(await u.get('r1'), { bytes: 3, files: 1 });
+    } finally {
+      await shared.close();
+    }
+  });
+
   test('maxSessions counts sessions on every node; a dead node’s leases expire', async () => {
     const home = path.join(fx.dir, 'sessions');
     await mkdir(home, { recursive: true });
