@@ -414,7 +414,8 @@ export function registerUsers(program: Command): void {
       .description("recount the bytes and files under the user's home and folders (the quota usage)"),
   ).action(async (name: string, f: FileFlags) =>
     withAccounts(f, async ({ dir, usage: records }) => {
-      const a = await dir.get(name);
+      // A user of the config's `users:` too: read-only here, but its usage is the server's record.
+      const a = (await configAccounts(f.config)).find((c) => c.username === name) ?? (await dir.get(name));
       if (!a) throw unknownUser(name, dir.where);
       // The home on the storage `ferry serve` would give it (local disk, or S3 per storage.s3).
       const config = f.config ? await loadConfig(f.config) : {};
