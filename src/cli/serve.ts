@@ -35,6 +35,10 @@ import { awsEnv } from './storage-config.js';
 import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
 import { localRoots, recountUsageIn, UploadSweeper } from './upload-sweeper.js';
+import { UsageRecounts } from './usage-recounts.js';
+import { markServing, servingMarkOf, unmarkServing } from './serving-mark.js';
+import { countedTree } from './user-storage.js';
+import type { Account } from '../auth/account.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
@@ -225,6 +229,14 @@ async function start(s: Start): Promise<void> {
     logger,
     (dirs) => recountUsageIn(dirs, running.setup, logger),
   );
+  const recounts = new UsageRecounts(
+    () => ({
+      ledger: running.setup.limits.usage?.ledger,
+      lookup: (name) => running.setup.users.lookup(name),
+      tree: (a) => countedTree(a, running.setup.storage, running.setup.storage),
+    }),
+    logger,
+  );
   let server: FerryServer | ClusterPrimary;
   try {
     if (worker) {
@@ -268,8 +280,12 @@ async function start(s: Start): Promise<void> {
             workers,
             fork: forkWorker,
             init: { users: setup.users.entries, config } satisfies WorkerSettings,
-            // Its uploads' temp files are stale now (their pid is dead): swept as at a start.
-            crashed: () => sweeper.run(),
+            // Its uploads' temp files are stale now (their pid is dead): swept as at a start. Its
+            // users' usage may miss a change it made and had not recorded yet: counted again.
+            crashed: (index, users) => {
+              sweeper.run();
+              recounts.run(users, `worker ${index} died`);
+            },
           })
         : new FerryServer(options);
     // One descriptor per idle session (more while transferring): before the workers are forked.
@@ -308,8 +324,10 @@ async function start(s: Start): Promise<void> {
   const homeAccess = runAs ? new HomeAccessWatch(runAs, logger) : undefined;
   // Exits once stopped; a start it interrupts (listen() undoes itself) waits for it.
   let shutdown: Promise<never> | undefined;
+  let marked = false;
   const stop = (signal: string): void => {
     sweeper.stop();
+    recounts.stop();
     homeAccess?.stop();
     state = 'stopping';
     if (shutdown) {
@@ -325,6 +343,7 @@ async function start(s: Start): Promise<void> {
       await running.setup.shared?.close();
       await running.setup.close();
       await leftovers?.settle(); // stopped before it served
+      if (marked) await unmarkServing(dataDir); // a clean stop
       await endServerLog(root);
       return process.exit(0);
     });
@@ -364,6 +383,19 @@ async function start(s: Start): Promise<void> {
   if (plainWarning) logger.warn(plainWarning);
 
   sweeper.run();
+  // The last server here died: usage.json may miss changes it made and had not recorded (the
+  // database's uploads are charged as their bytes come: its cut uploads are the sweep's).
+  marked = await markServing(dataDir).then(
+    (unclean) => {
+      if (unclean && !running.setup.shared)
+        recounts.run(withQuota(running.setup.users.accounts), 'an unclean stop');
+      return true;
+    },
+    (err: unknown) => {
+      logger.warn({ dataDir, err: (err as Error).message }, 'could not mark the data directory served');
+      return false;
+    },
+  );
 
   // Reloads run one after the other: a second SIGHUP waits for the first to finish.
   const ctx: ReloadContext = { flags, server, logger, extra, xferlog, verify };
@@ -449,6 +481,10 @@ async function becomeRunAsUser(
   dropPrivileges(user);
 }
 
+/** The names of the accounts with a quota. */
+const withQuota = (accounts: readonly Account[]): string[] =>
+  accounts.filter((a) => a.quotaSize || a.quotaFiles).map((a) => a.username);
+
 /** What Ferry keeps in its data directory: the generated certificate, users, bans, quota usage. */
 function stateFiles(dataDir: string): string[] {
   const { certFile, keyFile } = selfSignedFiles(dataDir);
@@ -460,6 +496,7 @@ function stateFiles(dataDir: string): string[] {
     stateFile,
     controlSocket,
     usageFileOf(dataDir),
+    servingMarkOf(dataDir),
     cutUploadsFileOf(dataDir),
   ];
 }

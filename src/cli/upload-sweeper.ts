@@ -23,7 +23,8 @@ interface LocalRooted {
  * not tell what that was (an APPE's copied prefix is not charged, an overwrite had already given
  * back the old size, a batch may be charged and not written) nor whose upload it was (a home may
  * be shared): refunding its size could count short, a quota bypass; a scan counts what is stored.
- * usage.json needs none of this: a process's uploads are written to it only once they end.
+ * usage.json needs none of this: a process's uploads are written to it only once they end (one
+ * killed between its rename and that write is recounted: usage-recounts.ts).
  */
 export async function recountUsageIn(
   dirs: readonly string[],

@@ -40,9 +40,10 @@ export interface ClusterOptions {
   init: unknown;
   /**
    * A worker died while serving (it is being restarted): what it held open is left for its owner
-   * to clean (`ferry serve` removes the dead worker's upload temp files).
+   * to clean (`ferry serve` removes the dead worker's upload temp files, and counts the quota usage
+   * of `users`, who had sessions on it, again).
    */
-  crashed?(index: number): void;
+  crashed?(index: number, users: readonly string[]): void;
   /**
    * How often each worker is asked whether it answers (default 2 s); one silent for three of these
    * gets no new connections until it answers again (tests shorten it).
@@ -596,12 +597,13 @@ export class ClusterPrimary {
         this.release(id);
         sessions++;
       }
+    const users = this.userSessions.on(slot);
     this.userSessions.forget(slot);
     this.goneCounts.add(slot.lastMetrics);
     slot.lastMetrics = undefined;
     if (this.draining.delete(slot)) {
       this.logger.info({ worker: slot.index, code, signal }, 'stopped worker exited');
-      if (code !== 0) this.cluster.crashed?.(slot.index);
+      if (code !== 0) this.cluster.crashed?.(slot.index, users);
       return;
     }
     if (this.startup) {
@@ -621,7 +623,7 @@ export class ClusterPrimary {
       'worker exited; restarting it',
     );
     this.restarts?.inc();
-    this.cluster.crashed?.(slot.index);
+    this.cluster.crashed?.(slot.index, users);
   }
 }
 

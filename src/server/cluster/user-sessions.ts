@@ -31,6 +31,11 @@ export class UserSessions<W> {
     if (counts?.size === 0) this.byUser.delete(user);
   }
 
+  /** The users with a session on `worker`. */
+  on(worker: W): string[] {
+    return [...this.byUser].filter(([, counts]) => counts.has(worker)).map(([user]) => user);
+  }
+
   /** A worker exited: its sessions died with it. */
   forget(worker: W): void {
     for (const [user, counts] of this.byUser) {
