@@ -9,6 +9,7 @@ import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
+import { cutAfterSource, NOT_CONTINUED, smallerPart } from './mirror-continue.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { runPool, type Reconnect } from './pool.js';
@@ -64,9 +65,13 @@ export interface MirrorOptions extends MirrorFilterOptions {
   /**
    * Continue a destination file smaller than the source (lftp mirror -c): REST for a download, APPE
    * at its size for an upload, rather than sending it all again; its size is then checked (and with
-   * `verify` its checksum).
+   * `verify` its checksum). Only a file that can be a cut transfer of this source is continued
+   * (mirror-continue.ts): for an upload to a server with a checksum, the remote file's must be the
+   * local file's first bytes'; otherwise the destination must be newer than the source. Another
+   * version is sent whole, with a `note`.
    */
   readonly continue?: boolean;
+
   /**
    * Compare files of the same size by content: the server's checksum (HASH, XSHA256, XMD5/MD5)
    * against the local file's, whatever their times. A server with none of them: size and time.
@@ -602,6 +607,34 @@ async function mirrorTrees(
     else await mkdir(fsPath(localPath(rel)), { recursive: true });
   }
 
+  const stepRetry =
+    (rel: string) =>
+    (retry: number, error: unknown): void =>
+      emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
+  /**
+   * For an upload to a server with a checksum: whether the remote file is the local file's start
+   * (undefined: no checksum to tell, or the server refused it).
+   */
+  const remoteIsStart = async (rel: string, other: Item): Promise<boolean | undefined> => {
+    if (!upload || checksumMethod((await conn.live()).features) === undefined) return undefined;
+    const remote = await conn
+      .run((client) => client.checksum(remotePath(rel), { size: other.size ?? undefined }), stepRetry(rel))
+      .catch((err: unknown) => {
+        if (err instanceof ReplyError) return undefined;
+        throw err;
+      });
+    if (!remote) return undefined;
+    return remote.hex === (await localChecksum(localPath(rel), remote.algorithm, other.size ?? 0));
+  };
+  /** `continue`: whether a smaller destination file is a cut transfer of this source (mirror-continue.ts). */
+  const continues = async (rel: string, item: Item, other: Item): Promise<boolean> => {
+    if (!smallerPart(item, other)) return false;
+    const start = await remoteIsStart(rel, other);
+    if (start ?? cutAfterSource(item, other)) return true;
+    emit({ kind: 'note', path: rel, message: start === false ? NOT_CONTINUED.prefix : NOT_CONTINUED.time });
+    return false;
+  };
+
   // Files to transfer.
   const jobs: Job[] = [];
   const checksum = o.verify ? checksumMethod(conn.client.features) : undefined;
@@ -647,14 +680,8 @@ async function mirrorTrees(
       if (other?.type === 'file') await keepMode(rel, item, other);
       continue;
     }
-    // Its bytes stand for the source's first ones (lftp's rule): only the rest travels.
-    const partial =
-      (o.continue ?? false) &&
-      other?.type === 'file' &&
-      item.size !== null &&
-      other.size !== null &&
-      other.size > 0 &&
-      other.size < item.size;
+    // Its bytes stand for the source's first ones: only the rest travels.
+    const partial = (o.continue ?? false) && other?.type === 'file' && (await continues(rel, item, other));
     jobs.push({ rel, item, partial });
     files.push(rel);
   }
