@@ -602,6 +602,10 @@ export function registerClientCommands(program: Command): void {
     )
     .option('--no-perms', 'do not give files and directories the permissions of the source')
     .option(
+      '--size-only',
+      'files of the same size are unchanged, whatever their times (a fresh checkout); --verify still compares checksums',
+    )
+    .option(
       '--exclude <glob>',
       'leave out entries whose relative path or name matches (repeatable; never deleted)',
       collect,
@@ -624,6 +628,7 @@ export function registerClientCommands(program: Command): void {
           delete?: boolean;
           dryRun?: boolean;
           verify?: boolean;
+          sizeOnly?: boolean;
           perms?: boolean;
           exclude?: string[];
           include?: string[];
@@ -658,6 +663,7 @@ export function registerClientCommands(program: Command): void {
             delete: o.delete ?? false,
             dryRun: o.dryRun ?? false,
             verify: o.verify ?? false,
+            sizeOnly: o.sizeOnly ?? false,
             perms: o.perms !== false,
             exclude: o.exclude ?? [],
             include: o.include ?? [],

@@ -147,10 +147,15 @@ const NODE_NAMES: Readonly<Record<Exclude<HashAlgorithm, 'CRC32'>, string>> = {
 };
 
 /** The same digest of a local file (streamed), or of its first `length` bytes. */
-export async function localChecksum(file: string, algorithm: HashAlgorithm, length?: number): Promise<string> {
+export async function localChecksum(
+  file: string,
+  algorithm: HashAlgorithm,
+  length?: number,
+): Promise<string> {
   const h = algorithm === 'CRC32' ? new Crc32() : createHash(NODE_NAMES[algorithm]);
   // `end` is inclusive: no byte at all cannot be asked for, so nothing is read then.
   const range = length === undefined ? {} : { start: 0, end: length - 1 };
-  if (length !== 0) for await (const chunk of createReadStream(fsPath(file), range)) h.update(chunk as Buffer);
+  if (length !== 0)
+    for await (const chunk of createReadStream(fsPath(file), range)) h.update(chunk as Buffer);
   return h instanceof Crc32 ? h.digest() : h.digest('hex');
 }

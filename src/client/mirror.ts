@@ -9,6 +9,7 @@ import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
+import { sameSize, timeUndecided } from './mirror-compare.js';
 import { cutAfterSource, NOT_CONTINUED, smallerPart } from './mirror-continue.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
@@ -71,7 +72,11 @@ export interface MirrorOptions extends MirrorFilterOptions {
    * version is sent whole, with a `note`.
    */
   readonly continue?: boolean;
-
+  /**
+   * Files of the same size are the same, whatever their times (rsync --size-only, lftp
+   * --ignore-time); `verify` still compares their checksums. A size not reported: times decide.
+   */
+  readonly sizeOnly?: boolean;
   /**
    * Compare files of the same size by content: the server's checksum (HASH, XSHA256, XMD5/MD5)
    * against the local file's, whatever their times. A server with none of them: size and time.
@@ -366,6 +371,7 @@ const MIRROR_OPTION_KEYS = keysOf<MirrorOptions>({
   connect: true,
   retries: true,
   continue: true,
+  sizeOnly: true,
   verify: true,
   dryRun: true,
   perms: true,
@@ -612,6 +618,18 @@ async function mirrorTrees(
     (retry: number, error: unknown): void =>
       emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
   /**
+   * A same-size file whose listed time (LIST's minute, vsftpd's day) cannot tell it from one changed
+   * since the last mirror: the remote time to the second (MDTM) decides; a server that does not
+   * tell it has the file sent (the safe side).
+   */
+  const exactTimesAgree = async (rel: string, item: Item, other: Item): Promise<boolean> => {
+    if (!(await conn.live()).features.has('MDTM')) return false;
+    const t = await conn.run((client) => client.modified(remotePath(rel)), stepRetry(rel));
+    if (t === undefined) return false;
+    const exact: Item = { ...(upload ? other : item), mtime: t.getTime(), precision: 1000 };
+    return upload ? !needsTransfer(item, exact) : !needsTransfer(exact, other);
+  };
+  /**
    * For an upload to a server with a checksum: whether the remote file is the local file's start
    * (undefined: no checksum to tell, or the server refused it).
    */
@@ -658,6 +676,8 @@ async function mirrorTrees(
     }
     const other = dst.get(rel);
     let same = !needsTransfer(item, other);
+    if (o.sizeOnly && other?.type === 'file') same = sameSize(item, other) ?? same;
+    let byChecksum = false;
     if (canVerify && other?.type === 'file' && other.size === item.size) {
       verified++;
       // Cut by a lost connection (a server restarting), it is asked again, as a listing would be.
@@ -669,10 +689,13 @@ async function mirrorTrees(
         )
         .catch(refusedChecksum(rel));
       if (remote) {
+        byChecksum = true;
         verifiedBy = remote.algorithm;
         same = remote.hex === (await localChecksum(localPath(rel), remote.algorithm));
       }
     }
+    if (same && !byChecksum && !o.sizeOnly && other?.type === 'file' && timeUndecided(item, other))
+      same = await exactTimesAgree(rel, item, other);
     if (same) {
       skipped++;
       unchanged++;

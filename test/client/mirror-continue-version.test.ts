@@ -105,6 +105,9 @@ describe('ferry mirror -c and another version of a file', { timeout: 60_000 }, (
     assert.equal(r.code, EXIT.ok, r.stderr);
     assert.deepEqual(hashing.files.get('index.html')?.data, NEW);
     assert.ok(!hashing.verbs.includes('APPE'), hashing.commands.join('\n'));
-    assert.match(r.stderr, /index\.html: not continued \(-c\): its checksum is not that of the source's first bytes/);
+    assert.match(
+      r.stderr,
+      /index\.html: not continued \(-c\): its checksum is not that of the source's first bytes/,
+    );
   });
 });

@@ -153,6 +153,9 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
     assert.equal(r.code, EXIT.ok, r.stderr);
     assert.ok(!server.verbs.includes('APPE'), server.commands.join('\n'));
     assert.deepEqual(server.files.get('big.bin')?.data, BODY);
-    assert.match(r.stderr, /big\.bin: not continued \(-c\): its checksum is not that of the source's first bytes/);
+    assert.match(
+      r.stderr,
+      /big\.bin: not continued \(-c\): its checksum is not that of the source's first bytes/,
+    );
   });
 });
