@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sameSize, timeUndecided } from './mirror-compare.js';
+import { mayAskMdtm, sameSize, timeUndecided } from './mirror-compare.js';
 
 const f = (size: number | null, mtime: number, precision = 1) => ({ size, mtime, precision });
 
@@ -18,5 +18,11 @@ describe('mirror comparison beyond the listing', () => {
     assert.equal(sameSize(f(5, 0), f(5, 1e12)), true);
     assert.equal(sameSize(f(5, 0), f(6, 0)), false);
     assert.equal(sameSize(f(null, 0), f(5, 0)), undefined);
+  });
+
+  it('MDTM is asked where FEAT lists it, or where the server lists no features at all', () => {
+    assert.ok(mayAskMdtm(new Map([['MDTM', '']])));
+    assert.ok(mayAskMdtm(new Map()));
+    assert.ok(!mayAskMdtm(new Map([['MLST', 'type*;size*;modify*;']])));
   });
 });

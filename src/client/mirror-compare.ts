@@ -24,3 +24,11 @@ export function sameSize(src: SizedTime, dst: SizedTime): boolean | undefined {
   if (src.size === null || dst.size === null) return undefined;
   return src.size === dst.size;
 }
+
+/**
+ * Whether to ask MDTM: FEAT lists it (RFC 3659), or the server lists no features at all (an
+ * RFC 959 server may have MDTM, which is older than FEAT; a refusal just tells nothing).
+ */
+export function mayAskMdtm(features: ReadonlyMap<string, string>): boolean {
+  return features.has('MDTM') || features.size === 0;
+}

@@ -9,7 +9,7 @@ import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
-import { sameSize, timeUndecided } from './mirror-compare.js';
+import { mayAskMdtm, sameSize, timeUndecided } from './mirror-compare.js';
 import { cutAfterSource, NOT_CONTINUED, smallerPart } from './mirror-continue.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
@@ -623,7 +623,7 @@ async function mirrorTrees(
    * tell it has the file sent (the safe side).
    */
   const exactTimesAgree = async (rel: string, item: Item, other: Item): Promise<boolean> => {
-    if (!(await conn.live()).features.has('MDTM')) return false;
+    if (!mayAskMdtm((await conn.live()).features)) return false;
     const t = await conn.run((client) => client.modified(remotePath(rel)), stepRetry(rel));
     if (t === undefined) return false;
     const exact: Item = { ...(upload ? other : item), mtime: t.getTime(), precision: 1000 };
@@ -780,7 +780,7 @@ async function mirrorTrees(
       if (mode !== undefined) await chmod(fsPath(localPath(rel)), mode);
       // LIST shows minutes, or only the day of an older file (vsftpd): MDTM tells the second.
       const exact =
-        item.precision > 1000 && worker.features.has('MDTM')
+        item.precision > 1000 && mayAskMdtm(worker.features)
           ? await worker.modified(remotePath(rel))
           : undefined;
       const t =
