@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { FerryError } from '../errors.js';
+import { FerryError, ReplyError } from '../errors.js';
+import { Code } from '../protocol/codes.js';
 import type { FerryClient } from './client.js';
-import { failureKind, LoginError } from './errors.js';
+import { ConnectionError, failureKind, isTransient, LoginError } from './errors.js';
 
 /**
  * Jobs over several connections at once (`--parallel N` of mirror, get and put): the given client
@@ -9,9 +10,9 @@ import { failureKind, LoginError } from './errors.js';
  * closed at the end. A connection that fails to open is done without (the others carry its share).
  * With `retries`, a job that fails transiently is tried again after a short growing pause; a worker
  * whose connection was lost (closed, reset, a 421) opens a new one, after 1 s, 2 s, 4 s … as lftp's
- * reconnect interval (a server restarting refuses connections for a while), up to `retries` times,
- * and goes on with its job and the queue. Without retries, a worker whose connection closed takes
- * no further job.
+ * reconnect interval, up to `retries` times (at least MIN_RECONNECTS, about 30 s, while refused: a
+ * server restarting refuses connections for a while), and goes on with its job and the queue.
+ * Without retries, a worker whose connection closed takes no further job.
  */
 
 /** Connections opened at once (a server's per-address limit on those not logged in is higher). */
@@ -31,6 +32,21 @@ export function retryPause(retry: number, signal?: AbortSignal): Promise<void> {
 /** The pause before reconnect attempt n (1, 2, …): doubles from this, up to RECONNECT_PAUSE_MAX_MS. */
 export const RECONNECT_PAUSE_MS = 1000;
 const RECONNECT_PAUSE_MAX_MS = 30_000;
+
+/**
+ * The fewest attempts to open a lost connection again while the server takes no connections
+ * (refused: restarting), whatever `retries` (at least 1) says: their pauses (1 + 2 + 4 + 8 + 16 s)
+ * outlast a restart of about 30 s (a node start-up, a service manager's restart delay), where
+ * `--retry 2`'s own two gave up after 3 s. Other failures (no greeting within the timeout, which
+ * took its own time) count against `retries` alone.
+ */
+export const MIN_RECONNECTS = 5;
+
+/** Whether a failure to connect says the server is away for now: refused, reset, a 421 greeting. */
+function serverAway(err: unknown): boolean {
+  if (err instanceof ReplyError) return err.replyCode === Code.ServiceNotAvailable;
+  return err instanceof ConnectionError && err.code === 'ERR_CONNECT' && isTransient(err);
+}
 
 /** A worker is about to open a new connection (after `pauseMs`): attempt `attempt` of `attempts`. */
 export interface Reconnect {
@@ -178,24 +194,27 @@ export async function runPool<J>(
 /**
  * A connection in place of one that was lost (`lost`: why): with `retries`, opened after a growing
  * pause (1 s, 2 s, 4 s … up to 30 s), tried that many times while it fails transiently (refused,
- * reset, timed out, a 421 greeting: a server restarting); without, opened once at once. Throws the
- * last failure.
+ * reset, timed out, a 421 greeting: a server restarting), and while refused at least
+ * MIN_RECONNECTS times; without, opened once at once. Throws the last failure.
  */
 export async function reopen(
   open: () => Promise<FerryClient>,
   lost: unknown,
   o: Pick<PoolOptions<never>, 'retries' | 'transient' | 'signal' | 'onReconnect'>,
 ): Promise<FerryClient> {
-  const attempts = o.retries ?? 0;
-  if (attempts < 1) return open();
+  const retries = o.retries ?? 0;
+  if (retries < 1) return open();
+  const attemptsAfter = (err: unknown): number =>
+    serverAway(err) ? Math.max(retries, MIN_RECONNECTS) : retries;
   for (let attempt = 1, error = lost; ; attempt++) {
+    const attempts = attemptsAfter(error);
     const pauseMs = Math.min(RECONNECT_PAUSE_MS * 2 ** (attempt - 1), RECONNECT_PAUSE_MAX_MS);
     o.onReconnect?.({ attempt, attempts, pauseMs, error });
     await sleep(pauseMs, undefined, { signal: o.signal });
     try {
       return await open();
     } catch (err) {
-      if (attempt >= attempts || o.signal?.aborted || !(o.transient?.(err) ?? false)) throw err;
+      if (attempt >= attemptsAfter(err) || o.signal?.aborted || !(o.transient?.(err) ?? false)) throw err;
       error = err;
     }
   }
