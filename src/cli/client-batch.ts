@@ -27,7 +27,7 @@ import { FerryError } from '../errors.js';
 import { failureKind } from '../client/errors.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
-import { describeError, describeReconnect, listingOf } from './error-text.js';
+import { describeError, describeLost, describeReconnect, listingOf } from './error-text.js';
 import { printableName } from './printable.js';
 import { keepLocalTime, keepRemoteTime } from './remote-time.js';
 
@@ -328,6 +328,7 @@ export async function transferOne(
   });
   const failure = result.failures[0];
   if (failure) throw failure.error;
+  if (result.unsent) throw result.unsent.error;
   return result.bytes;
 }
 
@@ -457,15 +458,23 @@ function finish(
   const failed = interrupted ? failures.filter((f) => failureKind(f.error) !== 'aborted') : failures;
   const notDone = total - result.transferred - failed.length;
   const none = unmatched.length;
+  // Files never tried once the connection was given up: counted, and their cause said once.
+  const lost = result.unsent && !interrupted ? result.unsent : undefined;
+  const rest = interrupted
+    ? `; interrupted: ${notDone} not transferred`
+    : lost
+      ? `; connection lost: ${notDone} not transferred`
+      : '';
   run.reporter.note(
-    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${repeats ? ` (${repeats} named twice)` : ''}${failed.length ? `; ${failed.length} failed` : ''}${none ? `; ${none} ${none === 1 ? 'pattern' : 'patterns'} matched no file` : ''}${interrupted ? `; interrupted: ${notDone} not transferred` : ''}.`,
+    `Transferred ${result.transferred} of ${total} file(s), ${humanBytes(result.bytes)}${repeats ? ` (${repeats} named twice)` : ''}${failed.length ? `; ${failed.length} failed` : ''}${none ? `; ${none} ${none === 1 ? 'pattern' : 'patterns'} matched no file` : ''}${rest}.`,
   );
   run.reporter.stop();
   // Names and replies are the server's: a terminal escape in them is shown escaped.
   const named = [...unmatched, ...failed];
   for (const f of named)
     process.stderr.write(`ferry: ${verb} ${printableName(name(f.job))}: ${describeError(f.error)}\n`);
+  if (lost) process.stderr.write(`ferry: ${verb}: ${describeLost(lost.error, lost.jobs.length)}\n`);
   if (interrupted) throw new FerryError('ERR_ABORTED', 'Transfer aborted.');
-  const firstFailure = named[0];
-  return firstFailure ? exitCodeFor(firstFailure.error) : EXIT.ok;
+  const first = named[0] ?? lost;
+  return first ? exitCodeFor(first.error) : EXIT.ok;
 }

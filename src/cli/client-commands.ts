@@ -39,7 +39,7 @@ import {
 import { readCaFile } from './ca-file.js';
 import { clientCertificateOf, type ClientCertificate } from './client-certificate.js';
 import { timeoutSeconds } from './timeout-seconds.js';
-import { describeError, describeReconnect, listingOf } from './error-text.js';
+import { describeError, describeLost, describeReconnect, listingOf } from './error-text.js';
 import { EXIT, EXIT_CODES_HELP, exitCodeFor, type ExitCode } from './client-exit-codes.js';
 import { createReporter, humanBytes, type Reporter } from './client-progress.js';
 import { mirrorSummary, unfinishedMirrorSummary, verifySummary, type MirrorTally } from './mirror-summary.js';
@@ -654,6 +654,7 @@ export function registerClientCommands(program: Command): void {
             failed: 0,
             failedBytes: 0,
             unlisted: 0,
+            unsent: 0,
             deleted: 0,
           };
           const mirrored = mirror(client, {
@@ -727,6 +728,11 @@ export function registerClientCommands(program: Command): void {
                   break;
                 case 'reconnect':
                   run.reporter.note(describeReconnect(e));
+                  break;
+                case 'lost':
+                  // Once for the files never tried, not a failure line each.
+                  tally.unsent = e.files;
+                  run.reporter.note(describeLost(e.error, e.files));
                   break;
                 case 'unchanged':
                 case 'mkdir':

@@ -31,6 +31,11 @@ export function describeReconnect(r: Reconnect): string {
   return `reconnecting in ${r.pauseMs / 1000} s (attempt ${r.attempt} of ${r.attempts}): ${describeError(r.error)}`;
 }
 
+/** `connection lost (<why>): 2831 not transferred`: a batch or mirror's files never tried. */
+export function describeLost(error: unknown, files: number): string {
+  return `connection lost (${describeError(error)}): ${files} not transferred`;
+}
+
 /** What a retried listing names in `retrying … (1 of 5) after …`: the remote directory. */
 export function listingOf(dir: string): string {
   return dir === '' ? 'the listing of the login directory' : `the listing of ${printableName(dir)}`;

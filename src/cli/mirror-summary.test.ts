@@ -9,6 +9,7 @@ const tally = (t: Partial<MirrorTally>): MirrorTally => ({
   failed: 0,
   failedBytes: 0,
   unlisted: 0,
+  unsent: 0,
   deleted: 0,
   ...t,
 });
@@ -51,4 +52,11 @@ test('without --delete nothing is said of deletions held back; Ctrl-C counts wha
     'Transferred 1 of 3 file(s), 1 B; 0 deleted; interrupted: 2 not transferred.',
   );
   assert.equal(unfinishedMirrorSummary(tally({ planned: undefined }), ran), undefined);
+});
+
+test('a lost connection counts the files never tried as not transferred, not as failures', () => {
+  assert.equal(
+    unfinishedMirrorSummary(tally({ planned: 5, transferred: 2, bytes: 2, failed: 1, unsent: 2 }), ran),
+    'Transferred 2 of 5 file(s), 2 B; 1 failed; 0 deleted (deletions held back by the failure); connection lost: 2 not transferred.',
+  );
 });

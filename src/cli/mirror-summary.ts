@@ -36,6 +36,8 @@ export interface MirrorTally {
   failedBytes: number;
   /** Remote directories the server would not list (or listed only in part). */
   unlisted: number;
+  /** Files never tried: the connection was lost for good (said once, not as failures). */
+  unsent: number;
   deleted: number;
 }
 
@@ -63,7 +65,7 @@ export function unfinishedMirrorSummary(t: MirrorTally, end: MirrorEnd): string 
   const unlisted =
     t.unlisted > 0 ? `; ${t.unlisted} ${t.unlisted === 1 ? 'directory' : 'directories'} not listed` : '';
   const heldBack =
-    end.delete && !end.interrupted && t.failed + t.unlisted > 0
+    end.delete && !end.interrupted && t.failed + t.unlisted + t.unsent > 0
       ? ' (deletions held back by the failure)'
       : '';
   const bytes = humanBytes(t.bytes);
@@ -72,8 +74,10 @@ export function unfinishedMirrorSummary(t: MirrorTally, end: MirrorEnd): string 
   const notDone = t.planned - t.transferred - t.failed;
   const rest = end.interrupted
     ? `; interrupted: ${notDone} not transferred`
-    : notDone > 0
-      ? `; ${notDone} not transferred`
-      : '';
+    : t.unsent > 0
+      ? `; connection lost: ${notDone} not transferred`
+      : notDone > 0
+        ? `; ${notDone} not transferred`
+        : '';
   return `Transferred ${t.transferred} of ${t.planned} file(s), ${bytes}${failed}${unlisted}; ${t.deleted} deleted${heldBack}${rest}.`;
 }

@@ -5,7 +5,7 @@ import type { FerryClient } from './client.js';
 import { abortedError, IncompleteListingError, isTransient } from './errors.js';
 import type { Progress } from './files.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
-import { runPool, type PoolFailure, type Reconnect } from './pool.js';
+import { runPool, type PoolFailure, type PoolUnsent, type Reconnect } from './pool.js';
 import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
 import { joinRemote, remoteBasename, remoteDirname } from './url.js';
 
@@ -191,9 +191,9 @@ export interface BatchOptions {
   /**
    * Times a file is tried again after a transient failure (isTransient: 421, 425, 426, 450, 451, a
    * lost connection, a timeout), after a short growing pause (default 0); a lost connection is
-   * replaced after 1 s, 2 s, 4 s … (as many attempts; `reconnect` events), and the files still
-   * queued go over the new one. A download that had begun continues after its bytes (REST) when
-   * the server offers REST; an upload starts over.
+   * replaced after 1 s, 2 s, 4 s … (as many attempts, at least 5 while refused; `reconnect` events),
+   * and the files still queued go over the new one (none could be had: `unsent`). A download that
+   * had begun continues after its bytes (REST) when the server offers REST; an upload starts over.
    */
   readonly retries?: number;
   readonly signal?: AbortSignal;
@@ -204,8 +204,13 @@ export interface BatchOptions {
 export interface BatchResult {
   readonly transferred: number;
   readonly bytes: number;
-  /** The files that failed, each with its error; the others were transferred. */
+  /** The files that failed, each with its error; the others were transferred (or `unsent`). */
   readonly failures: readonly PoolFailure<BatchJob>[];
+  /**
+   * The files never tried: the connection was lost and could not be opened again (--retry spent).
+   * Not failures of their own; one cause for them all.
+   */
+  readonly unsent?: PoolUnsent<BatchJob>;
 }
 
 /** Transfers every job; a failure does not stop the others (an abort does). */
@@ -221,7 +226,7 @@ export async function transferBatch(
   const downloads = new RetriedDownloads<BatchJob>(retries, (job) =>
     emit({ kind: 'note', job, message: CHANGED_ON_SERVER }),
   );
-  const failures = await runPool(
+  const { failures, unsent } = await runPool(
     client,
     jobs,
     {
@@ -252,5 +257,5 @@ export async function transferBatch(
       emit({ kind: 'done', job, bytes: n });
     },
   );
-  return { transferred, bytes, failures };
+  return { transferred, bytes, failures, unsent };
 }

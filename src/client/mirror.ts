@@ -129,6 +129,11 @@ export type MirrorEvent =
       readonly bytes?: number;
     }
   /**
+   * The connection was lost and could not be opened again (`retries` spent, or none): the `files`
+   * still queued were never tried (not `failed` events of their own); the mirror then fails. Path ''.
+   */
+  | { readonly kind: 'lost'; readonly path: ''; readonly files: number; readonly error: unknown }
+  /**
    * A file failed transiently and is tried again: retry `retry` of `retries`; with `listing`, the
    * listing of the remote directory `path` ('' the mirror's root).
    */
@@ -796,7 +801,7 @@ async function mirrorTrees(
   if (!o.dryRun && jobs.length > 0) {
     // A file that fails (a name the server refuses, no permission) does not stop the others, as in
     // lftp and rsync; the mirror then fails with the first failure, deleting nothing.
-    const failures = await runPool(
+    const { failures, unsent } = await runPool(
       await conn.live(),
       jobs,
       {
@@ -814,7 +819,9 @@ async function mirrorTrees(
     );
     for (const f of failures)
       emit({ kind: 'failed', path: f.job.rel, error: f.error, bytes: moved.get(f.job.rel) ?? 0 });
+    if (unsent) emit({ kind: 'lost', path: '', files: unsent.jobs.length, error: unsent.error });
     if (failures[0]) throw failures[0].error;
+    if (unsent) throw unsent.error;
   } else if (o.dryRun) {
     for (const j of jobs) emit({ kind: 'start', path: j.rel, size: j.item.size ?? undefined });
     transferred = jobs.length;

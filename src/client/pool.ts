@@ -85,9 +85,26 @@ export interface PoolFailure<J> {
 }
 
 /**
+ * The jobs never tried because every connection was lost and none could be opened again (retries
+ * spent, or none): not failures of their own, one cause for them all.
+ */
+export interface PoolUnsent<J> {
+  readonly jobs: readonly J[];
+  /** Why the last connection was given up. */
+  readonly error: unknown;
+}
+
+export interface PoolOutcome<J> {
+  /** The jobs tried that failed, in the order they did. */
+  readonly failures: PoolFailure<J>[];
+  /** Undefined when every job was tried (or the queue was stopped: an abort, no `keepGoing`). */
+  readonly unsent: PoolUnsent<J> | undefined;
+}
+
+/**
  * Runs `run(worker, job)` for every job and returns the failures (in the order they happened).
  * Without `keepGoing`, the first failure stops the queue: the jobs left are not run or reported.
- * Jobs left when every connection has closed (or could not be opened again) are reported with the
+ * Jobs left when every connection has closed (or could not be opened again) are `unsent`, with the
  * reason of the last one.
  */
 export async function runPool<J>(
@@ -95,7 +112,7 @@ export async function runPool<J>(
   jobs: readonly J[],
   o: PoolOptions<J>,
   run: (worker: FerryClient, job: J, attempt: number) => Promise<void>,
-): Promise<PoolFailure<J>[]> {
+): Promise<PoolOutcome<J>> {
   const parallel = Math.max(1, Math.min(o.parallel ?? 1, jobs.length));
   const connect = o.connect;
   if (parallel > 1 && !connect) {
@@ -184,11 +201,11 @@ export async function runPool<J>(
         }
       }),
     );
-    if (!stop) for (const job of queue) failures.push({ job, error: lastClosed });
+    const unsent = !stop && queue.length > 0 ? { jobs: queue, error: lastClosed } : undefined;
+    return { failures, unsent };
   } finally {
     await Promise.all(workers.filter((w) => w !== client).map((w) => w.close()));
   }
-  return failures;
 }
 
 /**
