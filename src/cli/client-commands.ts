@@ -654,6 +654,7 @@ export function registerClientCommands(program: Command): void {
             failed: 0,
             failedBytes: 0,
             unlisted: 0,
+            conflicts: 0,
             unsent: 0,
             deleted: 0,
           };
@@ -713,8 +714,9 @@ export function registerClientCommands(program: Command): void {
                   bars.delete(e.path);
                   // A file cut short by Ctrl-C is one not transferred, as in a batch, not a failure.
                   if (run.signal.aborted && failureKind(e.error) === 'aborted') break;
-                  // Directories the server would not list fail before the plan: they are no file of it.
-                  if (tally.planned === undefined) tally.unlisted++;
+                  // Type conflicts and directories the server would not list are no file of the plan.
+                  if (e.conflict) tally.conflicts++;
+                  else if (tally.planned === undefined) tally.unlisted++;
                   else {
                     tally.failed++;
                     tally.failedBytes += e.bytes ?? 0;

@@ -9,6 +9,7 @@ const tally = (t: Partial<MirrorTally>): MirrorTally => ({
   failed: 0,
   failedBytes: 0,
   unlisted: 0,
+  conflicts: 0,
   unsent: 0,
   deleted: 0,
   ...t,
@@ -58,5 +59,15 @@ test('a lost connection counts the files never tried as not transferred, not as 
   assert.equal(
     unfinishedMirrorSummary(tally({ planned: 5, transferred: 2, bytes: 2, failed: 1, unsent: 2 }), ran),
     'Transferred 2 of 5 file(s), 2 B; 1 failed; 0 deleted (deletions held back by the failure); connection lost: 2 not transferred.',
+  );
+});
+
+test('a type conflict is counted apart from the planned files', () => {
+  assert.equal(
+    unfinishedMirrorSummary(tally({ planned: 2, transferred: 2, bytes: 4, conflicts: 1 }), {
+      ...ran,
+      delete: false,
+    }),
+    'Transferred 2 of 2 file(s), 4 B; 1 type conflict; 0 deleted.',
   );
 });

@@ -36,6 +36,8 @@ export interface MirrorTally {
   failedBytes: number;
   /** Remote directories the server would not list (or listed only in part). */
   unlisted: number;
+  /** Destination entries of another type in the way, left alone (no --delete): no file of `planned`. */
+  conflicts: number;
   /** Files never tried: the connection was lost for good (said once, not as failures). */
   unsent: number;
   deleted: number;
@@ -63,9 +65,10 @@ export function unfinishedMirrorSummary(t: MirrorTally, end: MirrorEnd): string 
   const moved = t.failedBytes > 0 ? ` after moving ${humanBytes(t.failedBytes)}` : '';
   const failed = t.failed > 0 ? `; ${t.failed} failed${moved}` : '';
   const unlisted =
-    t.unlisted > 0 ? `; ${t.unlisted} ${t.unlisted === 1 ? 'directory' : 'directories'} not listed` : '';
+    (t.unlisted > 0 ? `; ${t.unlisted} ${t.unlisted === 1 ? 'directory' : 'directories'} not listed` : '') +
+    (t.conflicts > 0 ? `; ${t.conflicts} type ${t.conflicts === 1 ? 'conflict' : 'conflicts'}` : '');
   const heldBack =
-    end.delete && !end.interrupted && t.failed + t.unlisted + t.unsent > 0
+    end.delete && !end.interrupted && t.failed + t.unlisted + t.conflicts + t.unsent > 0
       ? ' (deletions held back by the failure)'
       : '';
   const bytes = humanBytes(t.bytes);

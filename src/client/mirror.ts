@@ -36,9 +36,10 @@ import { joinRemote } from './url.js';
  *
  * Symbolic links are skipped in the source and never followed in the destination: a destination
  * link where the source has a file or a directory is a type conflict like a file in the way of a
- * directory. Without `delete` a type conflict is skipped (one `skip` event) together with
- * everything under it, and the rest of the tree is mirrored; with `delete` the destination entry
- * itself (the link, never what it points to) is removed and replaced.
+ * directory. Without `delete` a type conflict fails (one `failed` event with `conflict`, nothing
+ * under it touched), the rest of the tree is mirrored, and the mirror then fails, as lftp's does:
+ * the destination lacks what the source has; with `delete` the destination entry itself (the link,
+ * never what it points to) is removed and replaced.
  */
 
 /** `exclude` and `include`: see mirror-filter.ts. */
@@ -118,8 +119,9 @@ export type MirrorEvent =
   /** Something worth telling that is not a failure (the server refused SITE CHMOD). */
   | { readonly kind: 'note'; readonly path: string; readonly message: string }
   /**
-   * A file that could not be transferred, or a remote directory the server would not list (nothing
-   * under it is transferred or deleted); the others go on, then the mirror fails with the first.
+   * A file that could not be transferred, a remote directory the server would not list (nothing
+   * under it is transferred or deleted), or a type conflict (`conflict`); the others go on, then
+   * the mirror fails with the first.
    */
   | {
       readonly kind: 'failed';
@@ -127,6 +129,12 @@ export type MirrorEvent =
       readonly error: unknown;
       /** A file's bytes that moved before it failed (a continued one found bad after it was sent). */
       readonly bytes?: number;
+      /**
+       * The destination has another type of entry there (a file where the source has a directory,
+       * a directory or a link where it has a file…) and `delete` is not set: left alone, with
+       * everything under it.
+       */
+      readonly conflict?: true;
     }
   /**
    * The connection was lost and could not be opened again (`retries` spent, or none): the `files`
@@ -152,10 +160,9 @@ export interface MirrorResult {
   readonly transferred: number;
   readonly bytes: number;
   /**
-   * Files not transferred: unchanged ones, symbolic links, type conflicts without `delete` (a
-   * skipped directory counts once, whatever is under it), dot-files kept from deletion, remote
-   * names that cannot be mirrored (a `/` or a line break in them, listed twice, deeper than
-   * MAX_REMOTE_DEPTH levels).
+   * Files not transferred: unchanged ones, symbolic links (a skipped directory counts once,
+   * whatever is under it), dot-files kept from deletion, remote names that cannot be mirrored (a
+   * `/` or a line break in them, listed twice, deeper than MAX_REMOTE_DEPTH levels).
    */
   readonly skipped: number;
   /** Of the skipped files, those the destination already had unchanged. */
@@ -347,6 +354,24 @@ const TYPE_NAMES: Readonly<Record<Item['type'], string>> = {
   link: 'a symbolic link',
 };
 
+/**
+ * A destination entry of another type left in the way (lftp: `Access failed: 550`, rsync replaces
+ * it): a failure of that entry, the remote side's (exit 6) or the local one's (7), saying what
+ * would replace it.
+ */
+function typeConflict(
+  upload: boolean,
+  existing: Item,
+  of: 'file' | 'directory',
+  deleting: boolean,
+): FerryError {
+  const what = `${TYPE_NAMES[existing.type]} is in the way of the ${of}`;
+  const why = deleting
+    ? `${what}: it holds entries left out by --exclude, so --delete keeps it`
+    : `${what}: --delete would replace it`;
+  return new FerryError(upload ? 'ERR_REMOTE' : 'ERR_LOCAL', why);
+}
+
 /** Whether `rel` is inside (strictly below) one of `roots`. */
 function isUnder(rel: string, roots: ReadonlySet<string>): boolean {
   if (roots.size === 0) return false;
@@ -490,8 +515,14 @@ async function mirrorTrees(
     skippedTrees.add(u.rel);
     emit({ kind: 'failed', path: u.rel, error: u.error });
   }
-  const inTheWay = (existing: Item, of: 'file' | 'directory'): string =>
-    `${TYPE_NAMES[existing.type]} is in the way of the ${of}`;
+  // Type conflicts left alone (no `delete`, or entries left out kept the directory): failures.
+  const conflicts: FerryError[] = [];
+  const conflict = (rel: string, existing: Item, of: 'file' | 'directory'): void => {
+    skippedTrees.add(rel);
+    const error = typeConflict(upload, existing, of, o.delete ?? false);
+    conflicts.push(error);
+    emit({ kind: 'failed', path: rel, error, conflict: true });
+  };
 
   // Destination entries removed, with what was under them (the extras pass must not remove it again).
   const gone = new Set<string>();
@@ -606,7 +637,7 @@ async function mirrorTrees(
     if (existing?.type === 'dir') continue;
     if (existing) {
       if (!o.delete) {
-        skip(rel, inTheWay(existing, 'directory'));
+        conflict(rel, existing, 'directory');
         continue;
       }
       await removeDst(rel, existing);
@@ -674,7 +705,7 @@ async function mirrorTrees(
     const existing = dst.get(rel);
     if (existing && existing.type !== 'file') {
       if (!o.delete || holdsLeftOut(rel)) {
-        skip(rel, inTheWay(existing, 'file'));
+        conflict(rel, existing, 'file');
         continue;
       }
       await removeDst(rel, existing);
@@ -830,6 +861,7 @@ async function mirrorTrees(
 
   // As for a file that failed: the mirror fails, and deletes nothing.
   if (remote.unlisted[0]) throw remote.unlisted[0].error;
+  if (conflicts[0]) throw conflicts[0];
 
   // Extras in the destination, shallow first (a removed directory takes its contents along).
   if (o.delete) {

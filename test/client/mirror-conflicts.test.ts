@@ -1,10 +1,11 @@
 /**
  * `mirror` when the two trees disagree on what a path is, against Ferry's own server:
  * - a symbolic link in a local destination is never followed (neither to a file nor to a directory
- *   outside the target): without `delete` it is skipped, named once, with nothing under it; with
- *   `delete` the link itself is replaced;
- * - a file where the other side has a directory (either way) without `delete`: the subtree is
- *   skipped, named once, and the rest of the tree is still mirrored;
+ *   outside the target): without `delete` it is a failure of that entry (a type conflict), named
+ *   once, with nothing under it; with `delete` the link itself is replaced;
+ * - a file where the other side has a directory (either way) without `delete`: a failure of that
+ *   entry, named once, saying --delete would replace it; the rest of the tree is still mirrored,
+ *   then the mirror fails (exit 6 for a remote entry in the way, 7 for a local one), as lftp's does;
  * - a directory that became a file (either way) with `delete`: one deletion, nothing below it
  *   deleted a second time (also in a dry run, and from the `ferry mirror` command: exit 0);
  * - a destination file changed after the last mirror (same size, newer) is restored.
@@ -29,6 +30,7 @@ import { after, before, describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
 import type { FerryClient } from '../../src/client/client.js';
+import type { FerryError } from '../../src/errors.js';
 import { mirror, type MirrorEvent, type MirrorOptions } from '../../src/client/mirror.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import { clientOf, ferry, type CliResult } from './helpers.js';
@@ -82,6 +84,19 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
       events.filter((e) => e.kind === kind).map((e) => ('reason' in e ? `${e.path}: ${e.reason}` : e.path));
     return { result, skips: of('skip'), deletes: of('delete') };
   };
+  /** A mirror expected to fail: its error and its `failed` events (`path: message`, conflicts only). */
+  const failing = async (o: Omit<MirrorOptions, 'onEvent'>) => {
+    const events: MirrorEvent[] = [];
+    const error: unknown = await mirror(client, { ...o, onEvent: (e) => events.push(e) }).then(
+      () => assert.fail('the mirror should fail'),
+      (err: unknown) => err,
+    );
+    const conflicts = events.flatMap((e) =>
+      e.kind === 'failed' && e.conflict === true ? [`${e.path}: ${(e.error as Error).message}`] : [],
+    );
+    const done = events.flatMap((e) => (e.kind === 'done' ? [e.path] : []));
+    return { error, conflicts, done, skips: events.filter((e) => e.kind === 'skip') };
+  };
 
   it('download: a local link to a file outside is not written through', async () => {
     const { local, remote, outside } = await fresh();
@@ -90,10 +105,12 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     await put(path.join(outside, 'secret.txt'), 'outside, keep me');
     await symlink(path.join(outside, 'secret.txt'), path.join(local, 'f.txt'));
 
-    const plain = await run({ direction: 'download', local, remote });
-    assert.deepEqual(plain.skips, ['f.txt: a symbolic link is in the way of the file']);
-    assert.equal(plain.result.skipped, 1);
-    assert.deepEqual(plain.result.files, ['g.txt']);
+    const plain = await failing({ direction: 'download', local, remote });
+    assert.deepEqual(plain.conflicts, [
+      'f.txt: a symbolic link is in the way of the file: --delete would replace it',
+    ]);
+    assert.equal((plain.error as FerryError).code, 'ERR_LOCAL');
+    assert.deepEqual(plain.done, ['g.txt']);
     assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'outside, keep me');
     assert.ok((await lstat(path.join(local, 'f.txt'))).isSymbolicLink());
 
@@ -105,17 +122,18 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     assert.equal(await readFile(path.join(outside, 'secret.txt'), 'utf8'), 'outside, keep me');
   });
 
-  it('download: a local link to a directory outside: the subtree is skipped, named once', async () => {
+  it('download: a local link to a directory outside: the subtree fails, named once', async () => {
     const { local, remote, outside } = await fresh();
     await put(path.join(ts.root, remote, 'a', 'x.txt'), 'x');
     await put(path.join(ts.root, remote, 'a', 'b', 'y.txt'), 'y');
     await put(path.join(ts.root, remote, 'z.txt'), 'z');
     await symlink(outside, path.join(local, 'a'));
 
-    const plain = await run({ direction: 'download', local, remote });
-    assert.deepEqual(plain.skips, ['a: a symbolic link is in the way of the directory']);
-    assert.equal(plain.result.skipped, 1);
-    assert.deepEqual(plain.result.files, ['z.txt']);
+    const plain = await failing({ direction: 'download', local, remote });
+    assert.deepEqual(plain.conflicts, [
+      'a: a symbolic link is in the way of the directory: --delete would replace it',
+    ]);
+    assert.deepEqual(plain.done, ['z.txt']);
     assert.deepEqual(await readdir(outside), [], 'nothing written outside the target');
     assert.equal(await readFile(path.join(local, 'z.txt'), 'utf8'), 'z');
 
@@ -126,34 +144,72 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
     assert.deepEqual(await readdir(outside), []);
   });
 
-  it('download without delete: a local file where the remote has a directory skips that subtree only', async () => {
+  it('download without delete: a local file where the remote has a directory fails that subtree only', async () => {
     const { local, remote } = await fresh();
     await put(path.join(ts.root, remote, 'd', 'f.txt'), 'f');
     await put(path.join(ts.root, remote, 'd', 'e', 'g.txt'), 'g');
     await put(path.join(ts.root, remote, 'zz.txt'), 'zz');
     await put(path.join(local, 'd'), 'a local file');
 
-    const r = await run({ direction: 'download', local, remote });
-    assert.deepEqual(r.skips, ['d: a file is in the way of the directory']);
-    assert.equal(r.result.skipped, 1);
-    assert.deepEqual(r.result.files, ['zz.txt']);
+    const r = await failing({ direction: 'download', local, remote });
+    assert.deepEqual(r.conflicts, ['d: a file is in the way of the directory: --delete would replace it']);
+    assert.equal((r.error as FerryError).code, 'ERR_LOCAL');
+    assert.deepEqual(r.skips, []);
+    assert.deepEqual(r.done, ['zz.txt']);
     assert.equal(await readFile(path.join(local, 'd'), 'utf8'), 'a local file');
     assert.equal(await readFile(path.join(local, 'zz.txt'), 'utf8'), 'zz');
   });
 
-  it('upload without delete: a remote file where the local tree has a directory skips that subtree only', async () => {
+  it('upload without delete: a remote file where the local tree has a directory fails that subtree only', async () => {
     const { local, remote } = await fresh();
     await put(path.join(local, 'd', 'f.txt'), 'f');
     await put(path.join(local, 'd', 'e', 'g.txt'), 'g');
     await put(path.join(local, 'zz.txt'), 'zz');
     await put(path.join(ts.root, remote, 'd'), 'a remote file');
 
-    const r = await run({ direction: 'upload', local, remote });
-    assert.deepEqual(r.skips, ['d: a file is in the way of the directory']);
-    assert.equal(r.result.skipped, 1);
-    assert.deepEqual(r.result.files, ['zz.txt']);
+    const r = await failing({ direction: 'upload', local, remote });
+    assert.deepEqual(r.conflicts, ['d: a file is in the way of the directory: --delete would replace it']);
+    assert.equal((r.error as FerryError).code, 'ERR_REMOTE');
+    assert.deepEqual(r.done, ['zz.txt']);
     assert.equal(await readFile(path.join(ts.root, remote, 'd'), 'utf8'), 'a remote file');
     assert.equal(await readFile(path.join(ts.root, remote, 'zz.txt'), 'utf8'), 'zz');
+  });
+
+  it('ferry mirror without --delete after a file and a directory swapped: the entry fails, exit 6 up, 7 down', async () => {
+    const { local, remote } = await fresh();
+    // Uploaded: the remote has a file `page` where the local tree now has a directory.
+    await put(path.join(local, 'page', 'index.html'), 'new page');
+    await put(path.join(local, 'ok.txt'), 'ok');
+    await put(path.join(ts.root, remote, 'page'), 'old page');
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}`;
+    const up = await mirrorCli([local, url]);
+    assert.equal(up.code, EXIT.remote, up.stderr);
+    assert.match(
+      up.stderr,
+      /^failed page: a file is in the way of the directory: --delete would replace it$/m,
+    );
+    assert.match(up.stderr, /^Transferred 1 of 1 file\(s\), 2 B; 1 type conflict; 0 deleted\.$/m);
+    assert.equal(await readFile(path.join(ts.root, remote, 'ok.txt'), 'utf8'), 'ok');
+
+    // Downloaded the other way: the local tree has directories `page` (as before) and `swap` where
+    // the server has files.
+    await put(path.join(ts.root, remote, 'swap'), 'a file now');
+    await put(path.join(local, 'swap', 'old.html'), 'old');
+    const down = await mirrorCli([url, local]);
+    assert.equal(down.code, EXIT.local, down.stderr);
+    assert.match(down.stderr, /^failed swap: local file: a directory is in the way of the file: /m);
+    assert.match(down.stderr, /; 2 type conflicts; 0 deleted\.$/m);
+  });
+
+  it('a directory kept by --exclude in the way of a file is a failure even with --delete', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(local, 'k'), 'a file now');
+    await put(path.join(ts.root, remote, 'k', 'keep.log'), 'excluded');
+    const r = await failing({ direction: 'upload', local, remote, delete: true, exclude: ['*.log'] });
+    assert.deepEqual(r.conflicts, [
+      'k: a directory is in the way of the file: it holds entries left out by --exclude, so --delete keeps it',
+    ]);
+    assert.equal(await readFile(path.join(ts.root, remote, 'k', 'keep.log'), 'utf8'), 'excluded');
   });
 
   it('upload with delete: a remote directory that became a local file is deleted once', async () => {
