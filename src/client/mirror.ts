@@ -381,6 +381,26 @@ function isUnder(rel: string, roots: ReadonlySet<string>): boolean {
   return false;
 }
 
+/**
+ * `err` from making or listing the mirror's remote root, as a usage error when the root is a file:
+ * a wrong argument (exit 2, as get's URL of a directory), not the server's refusal (`MKD x: 550
+ * File exists`). Any other failure, or a root that is no file, is returned as it was.
+ */
+async function rootIsFile(
+  client: FerryClient,
+  root: string,
+  upload: boolean,
+  err: unknown,
+): Promise<unknown> {
+  const refused =
+    err instanceof ReplyError || (err instanceof FerryError && err.code === 'ERR_NOT_DIRECTORY');
+  if (root === '' || !refused) return err;
+  const entry = await client.stat(root).catch(() => undefined);
+  if (entry?.type !== 'file') return err;
+  const use = upload ? 'mirror uploads into a directory; put sends one file' : 'get fetches one file';
+  return new FerryError('ERR_USAGE', `The remote ${root} is a file, not a directory (${use}).`);
+}
+
 /** Whether a command was done: false when the server refused it (a reply); other errors throw. */
 async function accepted(command: Promise<void>): Promise<boolean> {
   try {
@@ -467,13 +487,18 @@ async function mirrorTrees(
   if (upload) {
     const s = await stat(o.local).catch(() => undefined);
     if (!s?.isDirectory()) throw new FerryError('ERR_USAGE', `Not a local directory: ${o.local}`);
-    if (o.remote !== '' && !o.dryRun) await conn.client.mkdir(o.remote, { parents: true });
+    if (o.remote !== '' && !o.dryRun)
+      await conn.client.mkdir(o.remote, { parents: true }).catch(async (err: unknown) => {
+        throw await rootIsFile(conn.client, o.remote, upload, err);
+      });
   }
 
   const onListingRetry = (rel: string, retry: number, error: unknown): void =>
     emit({ kind: 'retry', path: rel, listing: true, retry, retries: o.retries ?? 0, error });
   const remote = await scanRemote(conn, o.remote, onListingRetry, o.signal, excluded, remoteLeftOut).catch(
-    (err: unknown) => {
+    async (err: unknown) => {
+      const file = await rootIsFile(conn.client, o.remote, upload, err);
+      if (file !== err) throw file;
       if (upload && o.dryRun && err instanceof ReplyError)
         return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
       throw err;

@@ -6,6 +6,7 @@
  * - a file where the other side has a directory (either way) without `delete`: a failure of that
  *   entry, named once, saying --delete would replace it; the rest of the tree is still mirrored,
  *   then the mirror fails (exit 6 for a remote entry in the way, 7 for a local one), as lftp's does;
+ * - a mirror whose remote root is a file: a usage error (exit 2), not `MKD …: 550 File exists`;
  * - a directory that became a file (either way) with `delete`: one deletion, nothing below it
  *   deleted a second time (also in a dry run, and from the `ferry mirror` command: exit 0);
  * - a destination file changed after the last mirror (same size, newer) is restored.
@@ -210,6 +211,27 @@ describe('mirror type conflicts and symbolic links against Ferry', { timeout: 12
       'k: a directory is in the way of the file: it holds entries left out by --exclude, so --delete keeps it',
     ]);
     assert.equal(await readFile(path.join(ts.root, remote, 'k', 'keep.log'), 'utf8'), 'excluded');
+  });
+
+  it('a remote root that is a file: a usage error (exit 2) either way, not MKD 550', async () => {
+    const { local, remote } = await fresh();
+    await put(path.join(local, 'a.txt'), 'a');
+    await put(path.join(ts.root, remote, 'single.txt'), 'one file');
+    const url = `ftpes://${ts.user}@${ts.host}:${ts.explicitPort}/${remote}/single.txt`;
+    for (const args of [
+      [local, url],
+      [url, path.join(local, 'down')],
+      ['-n', local, url],
+    ]) {
+      const r = await mirrorCli(args);
+      assert.equal(r.code, EXIT.usage, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^ferry: The remote ${remote}/single\\.txt is a file, not a directory \\(`, 'm'),
+      );
+      assert.doesNotMatch(r.stderr, /MKD/);
+    }
+    assert.equal(await readFile(path.join(ts.root, remote, 'single.txt'), 'utf8'), 'one file');
   });
 
   it('upload with delete: a remote directory that became a local file is deleted once', async () => {
