@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
+import { finished, pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { DOWNLOAD_BUFFER, FileSink } from './local-file.js';
+import { DOWNLOAD_BUFFER, FileSink, POOL_WRITE } from './local-file.js';
 
 /** Chunks of mixed sizes (1 byte to more than one buffer) that add up to `data`. */
 function chunksOf(data: Buffer): Buffer[] {
@@ -95,6 +97,39 @@ describe('download files written from a reused buffer', () => {
     const onDisk = await readFile(file);
     assert.ok(onDisk.length >= DOWNLOAD_BUFFER, `the write in flight completed (${onDisk.length})`);
     assert.ok(onDisk.equals(received.subarray(0, onDisk.length)), 'a prefix, never a gap');
+  });
+
+  it('through the thread pool, a buffer fills while the other is written: the connection is not held up by each write', async () => {
+    const file = path.join(dir, 'two-buffers.bin');
+    const sink = new FileSink(file, { threaded: true });
+    const data = randomBytes(POOL_WRITE + DOWNLOAD_BUFFER);
+    await new Promise<void>((resolve) => sink.write(data.subarray(0, 1), () => resolve())); // open
+    const rest = data.subarray(1);
+    assert.equal(sink.takeNow(rest, rest.length), rest.length, 'taken at once, a write in flight');
+    sink.end();
+    await finished(sink);
+    assert.ok((await readFile(file)).equals(data));
+  });
+
+  it('a pipe whose reader waits holds the download back: the sink takes a bounded amount, then every byte in order', async () => {
+    const fifo = path.join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    const reader = createReadStream(fifo); // paused: reads only as far as its buffer
+    const sink = await FileSink.open(fifo);
+    assert.equal(sink.threaded, true);
+    const chunk = randomBytes(16 * 1024);
+    let taken = 0;
+    while (sink.write(chunk)) taken += chunk.length;
+    taken += chunk.length;
+    assert.ok(taken <= 2 * POOL_WRITE + 2 * DOWNLOAD_BUFFER, `${taken} bytes held before write() said wait`);
+    sink.end();
+    const got: Buffer[] = [];
+    for await (const c of reader) got.push(c as Buffer);
+    await finished(sink);
+    const all = Buffer.concat(got);
+    assert.equal(all.length, taken);
+    for (let off = 0; off < taken; off += chunk.length)
+      assert.ok(all.subarray(off, off + chunk.length).equals(chunk));
   });
 
   it('an existing file is emptied only when the first byte arrives: a download refused or cut before it leaves the file as it was', async () => {
