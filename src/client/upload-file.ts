@@ -1,4 +1,4 @@
-import { readSync } from 'node:fs';
+import { read, readSync } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { dataConnectionError } from './errors.js';
@@ -65,6 +65,17 @@ function writeChunk(out: Writable, chunk: Buffer): Promise<void> {
 }
 
 /**
+ * A read through the thread pool by fs.read rather than FileHandle.read, whose extra promise and
+ * result object cost ~0.1 CPU s per GiB (1 GiB `ferry put` to Pure-FTPd, reads on the pool, 7
+ * interleaved rounds: 1.49 s median against 1.37, lower in 6 of 7).
+ */
+function readAt(fd: number, buf: Buffer, length: number, pos: number): Promise<number> {
+  return new Promise((resolve, reject) =>
+    read(fd, buf, 0, length, pos, (err, n) => (err ? reject(err) : resolve(n))),
+  );
+}
+
+/**
  * An upload's local file (open, not closed here) from `start` to its end, written to `out` (not
  * ended) from two buffers in turn: one is read into while the other is being written, and a buffer
  * is reused only once its write is done. Reads are sized by ChunkSizer, and synchronous until they
@@ -86,9 +97,7 @@ export async function sendFile(
   closedEarly.catch(() => {});
   const io = new SlowIo(o);
   const readInto = async (buf: Buffer, length: number, pos: number): Promise<number> =>
-    io.threaded
-      ? (await fh.read(buf, 0, length, pos)).bytesRead
-      : io.time(() => readSync(fh.fd, buf, 0, length, pos));
+    io.threaded ? readAt(fh.fd, buf, length, pos) : io.time(() => readSync(fh.fd, buf, 0, length, pos));
   const sizer = new ChunkSizer(o.now);
   try {
     // Each buffer grows to the chunk size when it is first asked for: a small upload never takes
