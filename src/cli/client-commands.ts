@@ -37,6 +37,7 @@ import {
   type BatchRun,
 } from './client-batch.js';
 import { readCaFile } from './ca-file.js';
+import { stdoutTarget } from './stdout-target.js';
 import { clientCertificateOf, type ClientCertificate } from './client-certificate.js';
 import { timeoutSeconds } from './timeout-seconds.js';
 import { describeError, describeLost, describeReconnect, listingOf } from './error-text.js';
@@ -476,7 +477,8 @@ export function registerClientCommands(program: Command): void {
           throw new FerryError('ERR_USAGE', 'The URL names a directory; use mirror for directories.');
         if (local === '-') {
           const { client } = await run.connect(urlText);
-          await client.get(remotePath, process.stdout, { end: false, signal: run.signal });
+          const out = stdoutTarget();
+          await client.get(remotePath, out.local, { end: out.end, signal: run.signal });
           return;
         }
         const target = await downloadTarget(local ?? name, name);
@@ -519,7 +521,8 @@ export function registerClientCommands(program: Command): void {
             client = (await run.connect(urlText)).client;
             clients.set(server, client);
           }
-          await client.get(unquotedLast(url.pattern), process.stdout, { end: false, signal: run.signal });
+          const out = stdoutTarget();
+          await client.get(unquotedLast(url.pattern), out.local, { end: out.end, signal: run.signal });
         }
       });
     });

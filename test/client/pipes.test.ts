@@ -144,6 +144,32 @@ describe('streams and pipes as the local side', { timeout: 120_000 }, () => {
     assert.ok(r.stdout === text);
   });
 
+  it('get URL - and cat into a pipe write each whole file, in order; a reader gone fails it as local', async () => {
+    const one = randomBytes(700_000).toString('hex'); // several pool writes
+    const two = randomBytes(1000).toString('hex');
+    await writeFile(path.join(ts.root, 'one.txt'), one);
+    await writeFile(path.join(ts.root, 'two.txt'), two);
+    // `| cat` makes stdout a pipe (a Node child's is a socket), as in a shell.
+    const piped = (args: string[], reader = 'cat'): Promise<{ stdout: string; stderr: string }> =>
+      new Promise((resolve, reject) =>
+        execFile(
+          'sh',
+          ['-c', `("$@"; echo "exit $?" >&2) | ${reader}`, 'sh', process.execPath, CLI, ...args],
+          { env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', ...env }, maxBuffer: 8 << 20 },
+          (err, stdout, stderr) => (err ? reject(err) : resolve({ stdout, stderr })),
+        ),
+      );
+    const get = await piped(['get', ...common, `${base}/one.txt`, '-']);
+    assert.equal(get.stderr, 'exit 0\n');
+    assert.ok(get.stdout === one, `${get.stdout.length} of ${one.length} characters`);
+    const cat = await piped(['cat', ...common, `${base}/one.txt`, `${base}/two.txt`, `${base}/one.txt`]);
+    assert.equal(cat.stderr, 'exit 0\n');
+    assert.ok(cat.stdout === one + two + one, `${cat.stdout.length} characters`);
+    const gone = await piped(['get', ...common, `${base}/one.txt`, '-'], 'head -c 10');
+    assert.equal(gone.stdout, one.slice(0, 10));
+    assert.match(gone.stderr, new RegExp(`EPIPE[^]*exit ${EXIT.local}\\n$`));
+  });
+
   it('get into a FIFO writes the whole file to its reader, and leaves the FIFO a FIFO', async () => {
     const data = randomBytes(200_000);
     await writeFile(path.join(ts.root, 'fifo.bin'), data);
