@@ -19,8 +19,16 @@ export interface StallWatch {
   readonly storageStalled: AbortSignal;
   /** The transfer is over: the timeout is no longer needed. */
   stop(): void;
-  /** Seconds without progress after which the timeout cut the connection (the client's side); else undefined. */
-  readonly idleCutS?: number | undefined;
+  /** Set once the timeout cut the connection (the client's side); else undefined. */
+  readonly idleCut?: IdleCut | undefined;
+}
+
+/** The limit a cut transfer went past, stated as the config does (a download's is doubled). */
+export interface IdleCut {
+  /** The limit, in seconds: the data timeout, twice it for a download. */
+  readonly seconds: number;
+  /** Which limit that is: `the data timeout`, or `twice the 300 s data timeout, for a download`. */
+  readonly limit: string;
 }
 
 /**
@@ -33,7 +41,7 @@ export interface StallWatch {
 export class IdleWatch implements StallWatch {
   heldByServer: () => boolean = () => false;
   pacing: () => boolean = () => false;
-  idleCutS: number | undefined;
+  idleCut: IdleCut | undefined;
   readonly #stalled = new AbortController();
   readonly storageStalled: AbortSignal = this.#stalled.signal;
   private seen: number;
@@ -72,23 +80,32 @@ export class IdleWatch implements StallWatch {
     // A download: the kernel takes more of it only once a third or so of its send buffer (up to
     // 4 MiB here) has left over the network, so on a slow link a download that still moves shows
     // no progress for that long. Downloads get twice the time (a client that stopped reading: 2x).
-    const limit = this.sock.bytesWritten > this.sock.bytesRead ? 2 * this.ms : this.ms;
+    const download = this.sock.bytesWritten > this.sock.bytesRead;
+    const limit = download ? 2 * this.ms : this.ms;
     if (p !== this.seen || this.pacing()) [this.seen, this.since] = [p, now];
     else if (now - this.since >= limit) {
       const idleMs = now - this.since;
+      // The limit, not idleMs: the config's number (or twice it), which the reply and log must not
+      // seem to contradict; idleMs (logged) is the limit plus the check's lateness.
+      const s = seconds(limit);
       if (this.heldByServer()) {
-        const s = Math.round(idleMs / 1000);
         this.logger.info({ idleMs }, `data connection idle for ${s} s: storage took or gave no bytes`);
         this.#stalled.abort(new StorageError('unavailable', `storage took or gave no bytes for ${s} s`));
         return;
       }
-      this.idleCutS = Math.round(idleMs / 1000);
-      this.logger.info({ idleMs }, `data connection idle for ${this.idleCutS} s: closed`);
+      const doubled = `twice the ${seconds(this.ms)} s data timeout, for a download`;
+      this.idleCut = { seconds: s, limit: download ? doubled : 'the data timeout' };
+      this.logger.info({ idleMs }, `data connection idle for ${s} s (${this.idleCut.limit}): closed`);
       this.sock.destroy();
       return;
     }
     this.timer = setTimeout(this.check, Math.max(1, Math.min(this.step, this.since + limit - now)));
   };
+}
+
+/** `ms` in seconds, as the config gives them (a fraction only for an embedder's sub-second timeout). */
+function seconds(ms: number): number {
+  return Math.round(ms / 100) / 10;
 }
 
 /** Bytes read plus bytes written whose write completed (the kernel has them). */

@@ -319,14 +319,14 @@ export class Transfers {
         return replyForError(why).reply;
       }
       // The data timeout cut the client's connection: say so, not the broken stream it left.
-      const idleS = sock.idle?.idleCutS;
-      if (idleS !== undefined && !t.signal.aborted) {
-        t.reason = `data connection idle for ${idleS} s (the data timeout)`;
+      const idle = sock.idle?.idleCut;
+      if (idle !== undefined && !t.signal.aborted) {
+        t.reason = `data connection idle for ${idle.seconds} s (${idle.limit})`;
         t.err = 'ETIMEDOUT';
         this.io.logger.warn({ err: t.reason, command: t.command }, 'transfer failed');
         return reply(
           Code.TransferAborted,
-          `Data connection idle for ${idleS} s (the data timeout); transfer aborted.`,
+          `Data connection idle for ${idle.seconds} s (${idle.limit}); transfer aborted.`,
         );
       }
       const failure = err instanceof StorageFailure ? err : undefined;
