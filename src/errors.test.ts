@@ -64,7 +64,14 @@ test('each error class names itself, so a stack trace says which it is', async (
   const errors = [
     new OptionError('port', 'bad'),
     new PassiveLimitError('too many', 'address'),
-    new PassiveBusyError({ range: '1-2', heldHere: 0, heldElsewhere: 0, denied: 0 }),
+    new PassiveBusyError({
+      range: '1-2',
+      rangeSize: 2,
+      pendingFromAddress: 0,
+      heldHere: 0,
+      heldElsewhere: 0,
+      denied: 0,
+    }),
     new Ipv6DataModeError('no mode'),
     new CertificateError('certFile', 'bad'),
   ];

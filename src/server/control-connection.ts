@@ -40,7 +40,7 @@ import { endDropping, LINGER_MS } from './graceful-end.js';
 import type { Arrival, LoggedInSession, Logins } from './logins.js';
 import type { ServerMetrics, SessionMode } from './metrics.js';
 import type { ResolvedOptions } from './options.js';
-import { PassiveBusyError, PassiveLimitError, type PassivePorts } from './passive-ports.js';
+import { PassiveBusyError, PassiveLimitError, type PassivePorts, type PortsBusy } from './passive-ports.js';
 import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
@@ -1052,11 +1052,19 @@ export class ControlConnection {
             user: session.username,
           };
           const policy = this.dataPolicy();
+          // The range is full (one NAT's clients can fill it): the PASV waits, and the operator
+          // must see why (rate-limited per address, as the 425 below).
+          const waiting = (busy: PortsBusy): void =>
+            this.logger.warn(
+              { user: owner.user, ...busy, waitS: policy.connectTimeoutMs / 1000 },
+              'passive port: every port of the range is taken, waiting for one',
+            );
           const endpoint = await PassiveEndpoint.create(
             rt.passivePorts,
             policy,
             owner,
             this.disconnect.signal,
+            waiting,
           ).catch((err: unknown) => {
             if (err instanceof PassiveLimitError) {
               this.logger.warn({ user: owner.user, over: err.over }, 'passive port refused: limit');

@@ -14,7 +14,7 @@ import { connectFailure, connectTimedOut, nobodyConnected } from './connect-fail
 import { endGracefully } from './graceful-end.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
-import type { PassiveOwner, PassivePorts, PassiveReservation } from './passive-ports.js';
+import type { PassiveOwner, PassivePorts, PassiveReservation, PortsBusy } from './passive-ports.js';
 
 /**
  * Which way a transfer's bytes go, seen from the server. Under TLS it decides how the engine runs:
@@ -139,13 +139,14 @@ export class PassiveEndpoint implements DataEndpoint {
   /**
    * A pending transfer on a passive port (shared with other clients' addresses, see PassivePorts):
    * connections from the control peer's address come here. `signal`: the control connection closed
-   * while waiting for a port.
+   * while waiting for a port; `waiting`: told when every port is taken and the request waits.
    */
   static async create(
     ports: PassivePorts,
     policy: DataPolicy,
     owner: PassiveOwner,
     signal?: AbortSignal,
+    waiting?: (busy: PortsBusy) => void,
   ): Promise<PassiveEndpoint> {
     const made: { endpoint?: PassiveEndpoint } = {};
     const reservation = await ports.reserve(
@@ -153,7 +154,7 @@ export class PassiveEndpoint implements DataEndpoint {
       owner,
       (raw, client, proxyBytes) =>
         made.endpoint ? made.endpoint.onConnection(raw, client, proxyBytes) : raw.destroy(),
-      { ms: policy.connectTimeoutMs, signal },
+      { ms: policy.connectTimeoutMs, signal, ...(waiting && { waiting }) },
     );
     made.endpoint = new PassiveEndpoint(reservation, policy);
     return made.endpoint;

@@ -11,6 +11,9 @@ export type DataRefusal = 'foreign-address' | 'no-session-reuse' | 'tls-failed';
 /** Command durations: a NOOP takes microseconds, a STOR of a large file minutes. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300];
 
+/** Waits for a passive port: a port freed soon, or one a client's own expiring PASV frees (30 s). */
+const PASSIVE_WAIT_BUCKETS = [0.1, 0.5, 1, 5, 15, 30, 60];
+
 /**
  * The server's Prometheus metrics, on a registry the embedder owns (never prom-client's global
  * default). Two servers given the same registry share the metrics (get-or-create), so their
@@ -25,6 +28,7 @@ export class ServerMetrics {
   readonly transfers: Counter<'direction' | 'result'>;
   readonly tlsHandshakes: Counter<'channel' | 'version' | 'resumed'>;
   readonly dataRefused: Counter<'reason'>;
+  readonly passiveWait: Histogram<'result'>;
   readonly quotaRejections: Counter;
   readonly bans: Gauge;
 
@@ -120,6 +124,18 @@ export class ServerMetrics {
           registers,
         }),
     );
+    this.passiveWait = get(
+      'ferry_passive_wait_seconds',
+      () =>
+        new Histogram({
+          name: 'ferry_passive_wait_seconds',
+          help: 'PASV/EPSV that found every port of the range taken and waited, by result (port, refused: 425, gone: the client left)',
+          labelNames: ['result'],
+          buckets: PASSIVE_WAIT_BUCKETS,
+          registers,
+        }),
+    );
+    for (const result of ['port', 'refused', 'gone']) this.passiveWait.zero({ result });
     this.quotaRejections = get(
       'ferry_quota_rejections_total',
       () =>

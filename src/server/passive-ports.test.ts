@@ -279,7 +279,15 @@ describe('PassivePorts', () => {
           assert.ok(err instanceof PassiveBusyError);
           assert.equal(err.code, 'ERR_DATA_CONNECTION');
           const range = `${other.port}-${other.port}`;
-          assert.deepEqual(err.busy, { range, heldHere: 0, heldElsewhere: 1, denied: 0 });
+          const busy = {
+            range,
+            rangeSize: 1,
+            pendingFromAddress: 0,
+            heldHere: 0,
+            heldElsewhere: 1,
+            denied: 0,
+          };
+          assert.deepEqual(err.busy, busy);
           return true;
         },
       );
@@ -355,7 +363,14 @@ describe('PassivePorts', () => {
     const { result, binds } = JSON.parse(stdout) as { result: unknown; binds: number };
     assert.deepEqual(result, {
       code: 'ERR_DATA_CONNECTION',
-      busy: { range: `${min}-${max}`, heldHere: 0, heldElsewhere: 0, denied: 2 },
+      busy: {
+        range: `${min}-${max}`,
+        rangeSize: 2,
+        pendingFromAddress: 0,
+        heldHere: 0,
+        heldElsewhere: 0,
+        denied: 2,
+      },
     });
     // One look at the request, one at its deadline (each a bind per port); looking again every
     // 250 ms would have made some 16 binds in these 2 s.

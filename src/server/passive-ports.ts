@@ -39,6 +39,13 @@ export class PassiveLimitError extends FerryError {
 export interface PortsBusy {
   /** The range, `min-max`. */
   readonly range: string;
+  /** How many ports it has. */
+  readonly rangeSize: number;
+  /**
+   * Of those held here, how many hold a pending transfer of the requesting client's address (its
+   * IPv6 network): all of them when one address (a NAT's many clients) has filled the range.
+   */
+  readonly pendingFromAddress: number;
   /** Held here, each with a transfer of this client's address pending (or listening on another address). */
   readonly heldHere: number;
   /**
@@ -135,7 +142,10 @@ export interface PassiveIo {
   readonly logger?: Logger;
   /** Rate-limits the refusal lines per address. */
   readonly warnings?: WarningLimiter;
-  /** Counts the connections turned away (ferry_data_connections_refused_total). */
+  /**
+   * Counts the connections turned away (ferry_data_connections_refused_total) and the requests
+   * that waited for a port (ferry_passive_wait_seconds).
+   */
   readonly metrics?: ServerMetrics;
   /**
    * A request waits on ports held by another process (a cluster worker's, maybe kept idle there):
@@ -199,17 +209,24 @@ export class PassivePorts {
   /**
    * A pending transfer for `owner` on a port listening on `host`. Waits up to `wait.ms` (or until
    * `signal`) when every port already holds one of this address's or is another process's; then
-   * PassiveBusyError.
+   * PassiveBusyError. `wait.waiting` is told once when the request starts to wait, and where the
+   * ports are (the operator's warning: the range is full).
    */
   async reserve(
     host: string,
     owner: PassiveOwner,
     accept: AcceptData,
-    wait: { ms: number; signal?: AbortSignal },
+    wait: { ms: number; signal?: AbortSignal; waiting?: (busy: PortsBusy) => void },
   ): Promise<PassiveReservation> {
     const keys = this.hold(owner);
     const client = normalizeAddress(owner.address);
     const bindOn = normalizeAddress(host);
+    let waitedSince: number | undefined;
+    const waited = (result: 'port' | 'refused' | 'gone'): void => {
+      if (waitedSince === undefined) return;
+      const s = (performance.now() - waitedSince) / 1000;
+      this.io.metrics?.passiveWait.observe({ result }, s);
+    };
     try {
       const deadline = Date.now() + wait.ms;
       for (let tries = 0; ; tries++) {
@@ -218,25 +235,39 @@ export class PassivePorts {
         const found = this.turn.then(() => this.take(bindOn, client, accept, unbound));
         this.turn = found.catch(() => {});
         const shared = await found;
-        if (shared) return this.reservation(shared, client, accept, keys);
-        const busy = this.busy(unbound);
+        if (shared) {
+          waited('port');
+          return this.reservation(shared, client, accept, keys);
+        }
+        const busy = this.busy(unbound, keys[0] ?? '');
         const left = deadline - Date.now();
-        if (left <= 0) throw new PassiveBusyError(busy);
-        if (tries === 0)
+        if (left <= 0) {
+          waited('refused');
+          throw new PassiveBusyError(busy);
+        }
+        if (tries === 0) {
+          waitedSince = performance.now();
           this.logger.debug({ client, user: owner.user, ...busy }, 'passive port: none free, waiting');
+          wait.waiting?.(busy);
+        }
         await this.released(left, wait.signal, busy.heldElsewhere > 0);
       }
     } catch (err) {
+      if (!(err instanceof PassiveBusyError)) waited('gone');
       keys.forEach((k) => this.release(k));
       throw err;
     }
   }
 
-  private busy({ elsewhere, denied, handedOff }: Unbound): PortsBusy {
-    const span = this.max - this.min + 1;
+  /** Where the ports were when a look found none; `byAddress`: the requester's hold key. */
+  private busy({ elsewhere, denied, handedOff }: Unbound, byAddress: string): PortsBusy {
+    const rangeSize = this.max - this.min + 1;
     const heldElsewhere = elsewhere + handedOff;
-    const heldHere = span - heldElsewhere - denied;
-    return { range: `${this.min}-${this.max}`, heldHere, heldElsewhere, denied };
+    const heldHere = rangeSize - heldElsewhere - denied;
+    // The hold counts this request too, which holds no port yet.
+    const pendingFromAddress = Math.max(0, (this.held.get(byAddress) ?? 0) - 1);
+    const range = `${this.min}-${this.max}`;
+    return { range, rangeSize, pendingFromAddress, heldHere, heldElsewhere, denied };
   }
 
   private reservation(

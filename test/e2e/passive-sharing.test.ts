@@ -7,9 +7,11 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, test } from 'node:test';
+import { Registry } from 'prom-client';
 import { download, enterPassive, secureLogin } from '../support/ftps-session.js';
 import { type RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { freeRangeOn } from '../support/ports.js';
+import { parseExposition, sample } from '../support/prometheus.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 
@@ -30,12 +32,20 @@ async function retrieveOn(ftp: RawFtp, port: number, from: string, file = 'file.
   return data;
 }
 
+/** The fields `keys` of a log line's object. */
+function pick(obj: object | undefined, keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(obj ?? {}).filter(([k]) => keys.includes(k)));
+}
+
 // Probed in a child process before any leak baseline.
 const range = await freeRangeOn(4, ['127.0.0.1']);
 const inRange = (p: number): boolean => p >= range.min && p <= range.max;
 
 describe('passive ports shared between client addresses', () => {
-  const server = useFerry(() => ({ passive: { portMin: range.min, portMax: range.max } }));
+  const registry = new Registry();
+  const server = useFerry(() => ({ passive: { portMin: range.min, portMax: range.max }, metrics: registry }));
+  const waits = async (result: string): Promise<number> =>
+    sample(parseExposition(await registry.metrics()), 'ferry_passive_wait_seconds_count', { result });
 
   for (const mode of MODES) {
     test(`${mode}: 16 clients (16 addresses) have transfers pending at once on a 4-port range, and all complete`, async () => {
@@ -56,10 +66,12 @@ describe('passive ports shared between client addresses', () => {
     });
   }
 
-  test('one address: one pending transfer per port; the fifth session waits for a port, then gets one', async () => {
+  test('one address: one pending transfer per port; the fifth session waits for a port, then gets one; the wait is warned and counted', async () => {
     const ts = server();
     await writeFile(path.join(ts.root, 'file.bin'), CONTENT);
     const from = '127.0.0.30';
+    const logged = ts.logs.length;
+    const waitedBefore = await waits('port');
     await withClients(async (track) => {
       const clients = await Promise.all(
         [1, 2, 3, 4, 5].map(async () => track(await loginFrom(ts, 'implicit', from))),
@@ -79,6 +91,29 @@ describe('passive ports shared between client addresses', () => {
       assert.equal(freed.port, ports[0]);
       assert.deepEqual(await retrieveOn(e, freed.port, from), CONTENT);
     });
+    // The operator sees why a PASV took so long: its address holds every port of the range.
+    const warned = ts.logs.slice(logged).filter((l) => l.msg.startsWith('passive port: every port'));
+    assert.equal(warned.length, 1, 'one warning, for the fifth PASV');
+    assert.equal(warned[0]?.level, 'warn');
+    assert.deepEqual(
+      pick(warned[0]?.obj, [
+        'remote',
+        'range',
+        'rangeSize',
+        'pendingFromAddress',
+        'heldHere',
+        'heldElsewhere',
+      ]),
+      {
+        remote: from,
+        range: `${range.min}-${range.max}`,
+        rangeSize: 4,
+        pendingFromAddress: 4,
+        heldHere: 4,
+        heldElsewhere: 0,
+      },
+    );
+    assert.equal((await waits('port')) - waitedBefore, 1, 'ferry_passive_wait_seconds_count{result="port"}');
   });
 });
 
