@@ -138,7 +138,7 @@ function table(sessions: readonly SessionReport[], now: number): string {
       s.tls ? s.mode : `${s.mode}, clear`,
       since(new Date(s.since), now),
       humanSeconds(s.idleSeconds),
-      doing(s),
+      doingText(s),
       ...(workers ? [String(s.worker ?? '')] : []),
     ]);
   const all = [
@@ -148,14 +148,31 @@ function table(sessions: readonly SessionReport[], now: number): string {
   return textTable(all);
 }
 
-/** `RETR /big.iso 12.3 MiB`, `MKD /new`, or `-` while waiting for the client. */
-function doing(s: SessionReport): string {
+/**
+ * Seconds without progress from which a transfer is shown stalled: a moving one on a slow link
+ * may show none for a few seconds (its bytes wait in the kernel's buffers).
+ */
+const STALLED_S = 5;
+
+/**
+ * `RETR /big.iso 12.3 MiB at 1.20 MiB/s`, `RETR /big.iso 4.02 MiB at 0 B/s, stalled 11m00s`,
+ * `MKD /new`, or `-` while waiting for the client.
+ */
+export function doingText(s: Pick<SessionReport, 'doing'>): string {
   const d = s.doing;
   if (!d) return '-';
+  // A server from before these fields sends neither (undefined).
+  const rate = d.bytesPerSecond ?? null;
+  const since = d.sinceProgressSeconds ?? null;
+  const pace = [
+    rate === null ? '' : `at ${humanBytes(rate)}/s`,
+    since === null || since < STALLED_S ? '' : `, stalled ${humanSeconds(since)}`,
+  ].join('');
   return [
     d.command,
     d.path === null ? '' : printableName(d.path),
     d.bytes === null ? '' : humanBytes(d.bytes),
+    pace,
   ]
     .filter((p) => p !== '')
     .join(' ');

@@ -318,13 +318,13 @@ export class ControlConnection {
       tls: this.channel.established,
       since: new Date(this.connectedAt).toISOString(),
       idleSeconds: this.running ? 0 : Math.max(0, Math.floor((now - this.idleSince) / 1000)),
-      doing: this.running ? this.activity() : null,
+      doing: this.running ? this.activity(now) : null,
       worker: null,
     };
   }
 
   /** The running command (its path taken against the cwd) and its transfer's progress, if any. */
-  private activity(): SessionActivity | null {
+  private activity(now: number): SessionActivity | null {
     const item = this.current;
     const t = this.transfers.active;
     if (!t && item?.kind !== 'command') return null;
@@ -342,6 +342,8 @@ export class ControlConnection {
       command: t?.command ?? command?.verb ?? '',
       path,
       bytes: t?.bytes ?? null,
+      bytesPerSecond: t?.pace.bytesPerSecond(now) ?? null,
+      sinceProgressSeconds: t?.pace.sinceProgressSeconds(now) ?? null,
       direction: t?.direction ?? null,
     };
   }

@@ -35,6 +35,13 @@ export interface SessionActivity {
   readonly path: string | null;
   /** Bytes transferred (or read, for HASH) so far; null for a command that moves no data. */
   readonly bytes: number | null;
+  /** Bytes per second over the last 10 s (or since it started); null as `bytes`. */
+  readonly bytesPerSecond: number | null;
+  /**
+   * Whole seconds since its bytes last moved (since it started while none has): grows while a
+   * client has stopped reading a download, which `bytes` alone cannot tell; null as `bytes`.
+   */
+  readonly sinceProgressSeconds: number | null;
   readonly direction: TransferDirection | null;
 }
 

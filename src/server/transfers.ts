@@ -9,6 +9,7 @@ import { abandonedBefore, dataCut } from './data-cut.js';
 import { refusedForGood } from './refused-for-good.js';
 import type { TransferDirection, TransferResult } from './metrics.js';
 import type { TransferCut } from './transfer-cuts.js';
+import { TransferPace } from './transfer-pace.js';
 
 /** Commands whose data flows from the server; any other is treated as an upload. */
 const SENDING: ReadonlySet<string> = new Set(['RETR', 'LIST', 'NLST', 'MLSD']);
@@ -30,6 +31,8 @@ export interface ActiveTransfer {
   /** None for a local command (HASH). */
   readonly direction: TransferDirection | undefined;
   readonly bytes: number;
+  /** Its rate and the time since its bytes last moved (`ferry who`). */
+  readonly pace: Pick<TransferPace, 'bytesPerSecond' | 'sinceProgressSeconds'>;
   /** Still waiting its turn (TransferProgress.waitTurn): nothing started yet. */
   readonly queued: boolean;
   /** `cut`: why, when known (the first one given stands). */
@@ -91,6 +94,7 @@ class Running implements ActiveTransfer, TransferProgress {
   readonly signal = this.#controller.signal;
   readonly done: Promise<void>;
   bytes = 0;
+  readonly pace = new TransferPace();
   queued = false;
   finish!: () => void;
   /** Why it failed (the error's message), for the transfer line: a quota and a full disk are both 552. */
@@ -112,6 +116,7 @@ class Running implements ActiveTransfer, TransferProgress {
 
   count(bytes: number): void {
     this.bytes += bytes;
+    this.pace.add(bytes);
   }
 
   async waitTurn<T>(turn: Promise<T>): Promise<T> {

@@ -9,7 +9,7 @@ import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import type { SessionReport, SessionsReport } from '../../src/server/session-report.js';
+import type { SessionActivity, SessionReport, SessionsReport } from '../../src/server/session-report.js';
 import { runFerry, ServeProcess } from '../support/ferry-process.js';
 import { freePort } from '../support/ports.js';
 import { RawFtp, writeAll } from '../support/raw-ftp.js';
@@ -75,6 +75,19 @@ async function sessionsOnce(
 }
 
 const localPortOf = (ftp: RawFtp): number | undefined => ftp.socket.localPort;
+
+/** A transfer's activity without its pace (which depends on when it is asked), checked apart. */
+function withoutPace(doing: SessionActivity | null | undefined): object | null | undefined {
+  if (!doing) return doing;
+  const { bytesPerSecond: _rate, sinceProgressSeconds: _since, ...rest } = doing;
+  return rest;
+}
+
+/** A transfer's pace: whole, not negative (a rate and the seconds since its bytes last moved). */
+function assertPace(doing: SessionActivity | null | undefined): void {
+  for (const v of [doing?.bytesPerSecond, doing?.sinceProgressSeconds])
+    assert.ok(typeof v === 'number' && Number.isInteger(v) && v >= 0, JSON.stringify(doing));
+}
 
 test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymous download mid-transfer', async () => {
   const { r, admin, config } = await serve(1);
@@ -144,19 +157,21 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
       { user: null, anonymous: false, mode: 'explicit', tls: false, doing: null },
     );
     assert.deepEqual(
-      { user: u.user, idle: u.idleSeconds, doing: u.doing },
+      { user: u.user, idle: u.idleSeconds, doing: withoutPace(u.doing) },
       {
         user: 'alice',
         idle: 0,
         doing: { command: 'STOR', path: '/held.bin', bytes: 1000, direction: 'upload' },
       },
     );
+    assertPace(u.doing);
+    assertPace(d.doing);
     assert.deepEqual(
       { user: d.user, anonymous: d.anonymous, mode: d.mode, tls: d.tls, idle: d.idleSeconds },
       { user: 'anonymous', anonymous: true, mode: 'explicit', tls: true, idle: 0 },
     );
     assert.deepEqual(
-      { ...d.doing, bytes: 0 },
+      { ...withoutPace(d.doing), bytes: 0 },
       { command: 'RETR', path: '/big.iso', bytes: 0, direction: 'download' },
     );
     assert.ok((d.doing?.bytes ?? 0) < BIG);
@@ -176,7 +191,11 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
       line(localPortOf(stranger)),
       /^\(not logged in\) +127\.0\.0\.1:\d+ +explicit, clear +\S+ +\d+s +-$/,
     );
-    assert.match(line(localPortOf(uploader)), / 0s +STOR \/held\.bin 1000 B$/);
+    // Its rate over the last seconds, and `stalled` once nothing moved for 5 s (the test may take that).
+    assert.match(
+      line(localPortOf(uploader)),
+      / 0s +STOR \/held\.bin 1000 B at \d+(\.\d+)? (B|KiB)\/s(, stalled \d+s)?$/,
+    );
     assert.match(
       line(localPortOf(downloader)),
       /^anonymous +127\.0\.0\.1:\d+ +explicit +\S+ +0s +RETR \/big\.iso \d/,
@@ -186,7 +205,7 @@ test('GET /sessions and ferry who: idle, not logged in, an upload and an anonymo
     assert.ok(!viaEnv.stderr.includes(TOKEN));
     const json = JSON.parse(viaEnv.stdout) as SessionsReport;
     assert.equal(json.sessions.length, 4);
-    assert.deepEqual(json.sessions.find((s) => s.id === u.id)?.doing, {
+    assert.deepEqual(withoutPace(json.sessions.find((s) => s.id === u.id)?.doing), {
       command: 'STOR',
       path: '/held.bin',
       bytes: 1000,

@@ -71,7 +71,14 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
         {
           user: null,
           idle: 0,
-          doing: { command: 'PASS', path: null, bytes: null, direction: null },
+          doing: {
+            command: 'PASS',
+            path: null,
+            bytes: null,
+            bytesPerSecond: null,
+            sinceProgressSeconds: null,
+            direction: null,
+          },
           tls: true,
         },
       );
@@ -117,7 +124,14 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
         { idle: s.idleSeconds, doing: s.doing, mode: s.mode },
         {
           idle: 0,
-          doing: { command: 'MKD', path: '/docs/new dir', bytes: null, direction: null },
+          doing: {
+            command: 'MKD',
+            path: '/docs/new dir',
+            bytes: null,
+            bytesPerSecond: null,
+            sinceProgressSeconds: null,
+            direction: null,
+          },
           mode: 'implicit',
         },
       );
@@ -133,7 +147,14 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
       await ftp.cmd('CWD /docs', 250);
       ftp.send('STAT -la held');
       await withDeadline(held.entered, ftp.timeoutMs, 'the listing in storage');
-      assert.deepEqual(of(ftp).doing, { command: 'STAT', path: '/docs/held', bytes: null, direction: null });
+      assert.deepEqual(of(ftp).doing, {
+        command: 'STAT',
+        path: '/docs/held',
+        bytes: null,
+        bytesPerSecond: null,
+        sinceProgressSeconds: null,
+        direction: null,
+      });
       held.release();
       await ftp.expect(212);
     });
