@@ -26,9 +26,12 @@ import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import type { FileSource, FileStat, PreparedWrite, StorageContext, VPath } from '../../src/storage/types.js';
 import { UploadLocks } from '../../src/storage/upload-locks.js';
+import { warmedUsers } from '../support/ferry.js';
 import { withDeadline, writeAll, type DataConnection, type RawFtp } from '../support/raw-ftp.js';
 import { loggedIn, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
+// PASS is bounded by the command time limit too: no scrypt within its 0.4 s.
+const warm = await warmedUsers();
 const COMMAND_MS = 400;
 const SLOW_CHUNKS = 12;
 
@@ -138,7 +141,11 @@ async function* slowBatches(batches: AsyncIterable<readonly FileStat[]>): AsyncG
 
 describe('a command whose storage call never answers', { timeout: 60_000 }, () => {
   const storage = new StuckStorage();
-  const server = useFerry({ storageFor: () => storage, timeouts: { commandMs: COMMAND_MS } });
+  const server = useFerry({
+    storageFor: () => storage,
+    authenticator: warm,
+    timeouts: { commandMs: COMMAND_MS },
+  });
 
   test('MKD: 421 once timeouts.commandMs has passed, QUIT queued behind it does not wait forever; other sessions go on', async () => {
     await withClients(async (track) => {
@@ -429,6 +436,7 @@ describe('a HASH waiting its turn (maxHashes 1)', { timeout: 60_000 }, () => {
   const storage = new StuckStorage();
   const server = useFerry({
     storageFor: () => storage,
+    authenticator: warm,
     timeouts: { commandMs: COMMAND_MS },
     limits: { maxHashes: 1 },
   });
@@ -481,6 +489,7 @@ describe("a quota scan of a large home on a user's first uploads", { timeout: 60
         { username: p.username, quotaSize: 1024 * 1024 },
         { usage: book, rates: new RateBuckets() },
       ),
+    authenticator: warm,
     timeouts: { commandMs: COMMAND_MS },
   }));
 

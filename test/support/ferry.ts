@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { Secret } from '../../src/auth/types.js';
 import { UserTable } from '../../src/auth/users.js';
 import type { Logger } from '../../src/logger.js';
 import { FerryServer } from '../../src/server/server.js';
@@ -43,6 +44,19 @@ function captureLogger(logs: TestServer['logs'], bindings: object = {}): Logger 
     error: at('error'),
     child: (b) => captureLogger(logs, { ...bindings, ...b }),
   };
+}
+
+/**
+ * startFerry's user (alice, secret), already logged in once: the login cache holds the password, so
+ * no login of it hashes (scrypt). For servers with a command time limit of a fraction of a second,
+ * which also bounds PASS: a hash on a loaded machine can take longer than that.
+ */
+export async function warmedUsers(home = os.tmpdir()): Promise<UserTable> {
+  const users = await UserTable.fromPlain([{ username: 'alice', password: 'secret', home }]);
+  const c = { username: 'alice', password: new Secret('secret'), remoteAddress: '127.0.0.1', tls: true };
+  const outcome = await users.authenticate(c, new AbortController().signal);
+  if (!outcome.ok) throw new Error(`warmedUsers: the login failed (${outcome.reason})`);
+  return users;
 }
 
 /** A Ferry server on ephemeral loopback ports with a temp root and a temp certificate. */
