@@ -87,19 +87,19 @@ export class UsageFile {
     await this.replace(username, 'any', usage);
   }
 
-  /** Stores `to` if the record (with what is pending here) is still `from`: see UsageLedger. */
+  /**
+   * Stores `to` if the file's record is still `from` and this process has no change of the user
+   * still to write (see UsageLedger): such a change may be missing from `to`, as another process's.
+   * What is pending is left alone: a change that arrives while `to` is written is added to it after.
+   * With 'any', what is pending when called is taken as counted in `to`.
+   */
   async replace(username: string, from: StoredUsage | undefined | 'any', to: StoredUsage): Promise<boolean> {
-    let done = false;
-    await this.#edit(
-      (users) => {
-        if (from !== 'any' && !sameUsage(this.#withPending(username, users[username]), from)) return;
-        users[username] = { ...to };
-        done = true;
-      },
-      // In turn: what was pending is in the new count (not replaced: it stays pending).
-      () => void (done && this.#pending.delete(username)),
-    );
-    return done;
+    if (from === 'any') this.#pending.delete(username);
+    return this.#edit((users) => {
+      if (from !== 'any' && (this.#pending.has(username) || !sameUsage(users[username], from))) return false;
+      users[username] = { ...to };
+      return true;
+    });
   }
 
   /** Drops the record: the next use counts the user's files again. */
@@ -134,6 +134,7 @@ export class UsageFile {
     while (this.#pending.size > 0) {
       const batch = [...this.#pending].map(([name, p]) => ({
         name,
+        from: p,
         scanned: p.scanned,
         delta: { ...p.delta },
       }));
@@ -148,9 +149,9 @@ export class UsageFile {
       };
       // Taken out of #pending at once when written: what arrived meanwhile stays.
       const written = (): void => {
-        for (const { name, scanned, delta } of batch) {
+        for (const { name, from, scanned, delta } of batch) {
           const p = this.#pending.get(name);
-          if (!p) continue;
+          if (p !== from) continue; // dropped meanwhile (set, forget): a later change is not this one
           if (scanned) delete p.scanned;
           p.delta.bytes -= delta.bytes;
           p.delta.files -= delta.files;
