@@ -46,7 +46,7 @@ interface FileFlags {
   dataDir?: string;
 }
 
-type UsageRecords = Pick<UsageFile, 'get' | 'replace' | 'forget'>;
+type UsageRecords = Pick<UsageFile, 'get' | 'add' | 'replace' | 'forget'>;
 
 /** Where the accounts and their quota usage are: PostgreSQL, or the users and usage files. */
 interface Accounts {
@@ -78,12 +78,9 @@ async function openAccounts(f: FileFlags, mode: 'migrate' | 'read'): Promise<Acc
   const creating = mode === 'migrate' && process.getuid?.() === 0 && !existsSync(file);
   const runAs = creating ? config.runAs : undefined;
   const owner = runAs === undefined ? undefined : lookupUser(runAs, `${f.config}: runAs`);
-  return {
-    ...defaults,
-    dir: new UsersFileDirectory(file, owner),
-    usage: new UsageFile(usageFileOf(dataDirOf(f.dataDir, config))),
-    close: async () => {},
-  };
+  const usage = new UsageFile(usageFileOf(dataDirOf(f.dataDir, config)));
+  // close: a change the file could not take yet (a recount's last step) is written or said lost.
+  return { ...defaults, dir: new UsersFileDirectory(file, owner), usage, close: () => usage.close() };
 }
 
 /** Runs `fn` on the accounts the flags name, closing them after (`read`: see openAccounts). */

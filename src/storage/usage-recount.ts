@@ -3,7 +3,7 @@
 import type { Usage, UsageLedger } from './quota.js';
 
 /** A ledger that can store a recount (usage.json and PostgreSQL can). */
-export type RecountLedger = Pick<UsageLedger, 'get'> & Required<Pick<UsageLedger, 'replace'>>;
+export type RecountLedger = Pick<UsageLedger, 'get' | 'add'> & Required<Pick<UsageLedger, 'replace'>>;
 
 export const recountable = (l: UsageLedger | undefined): l is UsageLedger & RecountLedger =>
   l?.replace !== undefined;
@@ -19,7 +19,11 @@ export interface Recount {
 /**
  * Stores `scan()` as `username`'s usage, unless the record changed while it scanned (a change that
  * landed then may or may not have been seen, and is in the record either way): then it scans
- * again, up to `tries` times, and stores the last scan whatever happened meanwhile (`unsettled`).
+ * again, up to `tries` times. After the last, it adds to the record what the scan found beyond the
+ * record it started from (`unsettled`): the record then holds the scan plus every change made
+ * during it, which counts twice a change in a part the scan had not walked yet (errs towards
+ * refusing: the next recount settles it), where storing the scan would lose a change in a part it
+ * had walked (an upload never counted: a quota passed).
  * What it cannot tell: a change on disk whose record comes after the store (an upload renamed into
  * place while the scan listed its directory, its record written a moment later) counts twice.
  */
@@ -61,8 +65,16 @@ async function recount(
     const after = await scan();
     if (await ledger.replace(username, from, after)) return { before: first, after, unsettled: false };
     if (attempt >= tries) {
-      if (recordedOnly && (await ledger.get(username)) === undefined) return undefined;
-      await ledger.replace(username, 'any', after);
+      // One atomic step (usage.json's lock, one UPDATE): no change is lost between read and write.
+      // From no record: one appeared during the scan, a count of its own, kept.
+      if (from !== undefined) {
+        await ledger.add(username, { bytes: after.bytes - from.bytes, files: after.files - from.files });
+      }
+      const now = await ledger.get(username);
+      if (now !== undefined) return { before: first, after: now, unsettled: true };
+      // Dropped meanwhile (ferry users set, rm): the server counts at next use; a rescan stores.
+      if (recordedOnly) return undefined;
+      await ledger.replace(username, undefined, after);
       return { before: first, after, unsettled: true };
     }
   }
