@@ -36,6 +36,7 @@ import { XferlogFile } from './xferlog-file.js';
 import { raiseOpenFilesLimit } from './open-files.js';
 import { localRoots, recountUsageIn, UploadSweeper } from './upload-sweeper.js';
 import { UsageRecounts } from './usage-recounts.js';
+import { UsageFile } from '../auth/usage-file.js';
 import { markServing, servingMarkOf, unmarkServing } from './serving-mark.js';
 import { countedTree } from './user-storage.js';
 import type { Account } from '../auth/account.js';
@@ -343,7 +344,10 @@ async function start(s: Start): Promise<void> {
       await running.setup.shared?.close();
       await running.setup.close();
       await leftovers?.settle(); // stopped before it served
-      if (marked) await unmarkServing(dataDir); // a clean stop
+      // A clean stop, unless usage.json may still be off: a recount not done, a change not written.
+      const ledger = running.setup.limits.usage?.ledger;
+      const unwritten = ledger instanceof UsageFile && ledger.pending.size > 0;
+      if (marked && recounts.complete && !unwritten) await unmarkServing(dataDir);
       await endServerLog(root);
       return process.exit(0);
     });

@@ -35,6 +35,10 @@ interface Moved {
 export class UsageRecounts {
   readonly #abort = new AbortController();
   #running: Promise<void> = Promise.resolve();
+  /** Rounds asked for and not over yet. */
+  #rounds = 0;
+  /** A round was cut short (stopped) or failed for a user. */
+  #short = false;
 
   constructor(
     private readonly setup: () => RecountSetup,
@@ -44,8 +48,21 @@ export class UsageRecounts {
   /** Recounts `names` after `reason` (what the log says happened); batches run one after the other. */
   run(names: readonly string[], reason: string): void {
     const batch = [...new Set(names)];
-    if (batch.length === 0 || this.#abort.signal.aborted) return;
-    this.#running = this.#running.then(() => this.#batch(batch, reason));
+    if (batch.length === 0) return;
+    if (this.#abort.signal.aborted) {
+      this.#short = true;
+      return;
+    }
+    this.#rounds++;
+    this.#running = this.#running.then(() => this.#batch(batch, reason).finally(() => this.#rounds--));
+  }
+
+  /**
+   * Every round asked for ran to its end and counted every user: else the records may still be
+   * off by a crash (the server's stop then leaves the data directory marked: see serving-mark).
+   */
+  get complete(): boolean {
+    return this.#rounds === 0 && !this.#short;
   }
 
   /** Resolves once no batch is under way or waiting. */
@@ -81,6 +98,7 @@ export class UsageRecounts {
       }
     };
     await Promise.all(Array.from({ length: Math.min(PARALLEL, queue.length) }, next));
+    if (queue.length > 0 || failed.length > 0) this.#short = true; // stopped, or a user not counted
     if (recounted + failed.length === 0) return;
     this.logger.info(
       {

@@ -156,3 +156,21 @@ test(
     assert.equal(existsSync(path.join(data, 'serving')), false, 'a clean stop leaves no mark');
   },
 );
+
+test(
+  "a clean stop before the start's recount is done leaves the mark: the next start recounts",
+  { timeout: 120_000 },
+  async () => {
+    const { data } = await setUp('unfinished');
+    const mark = path.join(data, 'serving');
+    await writeFile(mark, '1\n'); // the last server here died
+    const lock = await holdUsageLock(data); // the recount cannot read usage.json meanwhile
+    try {
+      const server = await ServeProcess.start(['--workers', '1', '--data-dir', data], dir);
+      assert.equal(await server.stop(), 0);
+    } finally {
+      await lock.release();
+    }
+    assert.equal(existsSync(mark), true, 'the recount never ran to its end');
+  },
+);
