@@ -35,6 +35,12 @@ interface Moved {
 export class UsageRecounts {
   readonly #abort = new AbortController();
   #running: Promise<void> = Promise.resolve();
+  /** Users whose recount has not started yet, in the order asked. */
+  readonly #waiting = new Set<string>();
+  readonly #next: string[] = [];
+  readonly #reasons = new Set<string>();
+  /** A round is chained and has not started: new users join it. */
+  #scheduled = false;
   /** Rounds asked for and not over yet. */
   #rounds = 0;
   /** A round was cut short (stopped) or failed for a user. */
@@ -45,16 +51,32 @@ export class UsageRecounts {
     private readonly logger: Logger,
   ) {}
 
-  /** Recounts `names` after `reason` (what the log says happened); batches run one after the other. */
+  /**
+   * Recounts `names` after `reason` (what the log says happened), in the next round. A user already
+   * waiting is not added again (a worker crashing in a loop queues each user once): one whose scan
+   * runs now waits once more, since that scan may have passed the change.
+   */
   run(names: readonly string[], reason: string): void {
-    const batch = [...new Set(names)];
-    if (batch.length === 0) return;
     if (this.#abort.signal.aborted) {
-      this.#short = true;
+      if (names.length > 0) this.#short = true;
       return;
     }
+    const fresh = names.filter((n) => !this.#waiting.has(n));
+    if (fresh.length === 0) return;
+    for (const n of fresh) this.#waiting.add(n);
+    this.#next.push(...fresh);
+    this.#reasons.add(reason);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
     this.#rounds++;
-    this.#running = this.#running.then(() => this.#batch(batch, reason).finally(() => this.#rounds--));
+    this.#running = this.#running.then(() => {
+      // The round takes who waits when it starts; those asked for later wait for the next.
+      this.#scheduled = false;
+      const batch = this.#next.splice(0);
+      const why = [...this.#reasons].join(', ');
+      this.#reasons.clear();
+      return this.#batch(batch, why).finally(() => this.#rounds--);
+    });
   }
 
   /**
@@ -77,13 +99,18 @@ export class UsageRecounts {
 
   async #batch(names: string[], reason: string): Promise<void> {
     const queue = [...names];
+    this.logger.info(
+      { after: reason, users: queue.length },
+      `quota usage recount after ${reason}: ${queue.length} users`,
+    );
     const moved: Moved[] = [];
     const failed: string[] = [];
     const unsettled: string[] = [];
     let recounted = 0;
     const next = async (): Promise<void> => {
       for (let name = queue.shift(); name !== undefined; name = queue.shift()) {
-        if (this.#abort.signal.aborted) return;
+        if (this.#abort.signal.aborted) return void queue.unshift(name); // left: the round is short
+        this.#waiting.delete(name); // asked for again from now on: a scan that follows this one
         try {
           const r = await this.#one(name);
           if (!r) continue;
