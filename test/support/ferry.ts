@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Secret } from '../../src/auth/types.js';
-import { UserTable } from '../../src/auth/users.js';
+import { UserTable, type PlainUserEntry } from '../../src/auth/users.js';
 import type { Logger } from '../../src/logger.js';
 import { FerryServer } from '../../src/server/server.js';
 import type { ServerOptions } from '../../src/server/options.js';
@@ -47,16 +47,31 @@ function captureLogger(logs: TestServer['logs'], bindings: object = {}): Logger 
 }
 
 /**
- * startFerry's user (alice, secret), already logged in once: the login cache holds the password, so
- * no login of it hashes (scrypt). For servers with a command time limit of a fraction of a second,
- * which also bounds PASS: a hash on a loaded machine can take longer than that.
+ * A UserTable whose users (those `names`, by default all) are already logged in once: the login cache holds their passwords, so no
+ * login of them hashes (scrypt). For servers with a command time limit of a second or less, which
+ * also bounds PASS: a hash on a loaded machine can take longer than that.
  */
-export async function warmedUsers(home = os.tmpdir()): Promise<UserTable> {
-  const users = await UserTable.fromPlain([{ username: 'alice', password: 'secret', home }]);
-  const c = { username: 'alice', password: new Secret('secret'), remoteAddress: '127.0.0.1', tls: true };
-  const outcome = await users.authenticate(c, new AbortController().signal);
-  if (!outcome.ok) throw new Error(`warmedUsers: the login failed (${outcome.reason})`);
+export async function warmedTable(
+  entries: readonly PlainUserEntry[],
+  names: readonly string[] = entries.map((e) => e.username),
+): Promise<UserTable> {
+  const users = await UserTable.fromPlain(entries);
+  for (const e of entries.filter((x) => names.includes(x.username))) {
+    const c = {
+      username: e.username,
+      password: new Secret(e.password),
+      remoteAddress: '127.0.0.1',
+      tls: true,
+    };
+    const outcome = await users.authenticate(c, new AbortController().signal);
+    if (!outcome.ok) throw new Error(`warmedTable: ${e.username} could not log in (${outcome.reason})`);
+  }
   return users;
+}
+
+/** startFerry's user (alice, secret) in a warmed table, for servers whose storage ignores the home. */
+export function warmedUsers(home = os.tmpdir()): Promise<UserTable> {
+  return warmedTable([{ username: 'alice', password: 'secret', home }]);
 }
 
 /** A Ferry server on ephemeral loopback ports with a temp root and a temp certificate. */
