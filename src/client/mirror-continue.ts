@@ -32,8 +32,28 @@ export function cutAfterSource(src: SizedTime, dst: SizedTime): boolean {
   return dst.mtime >= src.mtime + src.precision;
 }
 
+/**
+ * Without a checksum, how many of the destination's last bytes are compared with the source's at
+ * the same offsets before it is continued: a time newer than the source's is no proof (a rollback
+ * to an older, larger version that kept its time, a destination copy edited, clocks apart).
+ */
+export const TAIL_BYTES = 64 * 1024;
+
+/** The destination's last bytes to compare: at most TAIL_BYTES, ending where it ends. */
+export function tailRange(dstSize: number): { readonly start: number; readonly length: number } {
+  const length = Math.min(TAIL_BYTES, dstSize);
+  return { start: dstSize - length, length };
+}
+
 /** Why a smaller destination file was not continued (a `note`). */
 export const NOT_CONTINUED = {
   time: "not continued (-c): its time is not after the source's, so it is another version rather than a cut transfer; sent whole",
   prefix: "not continued (-c): its checksum is not that of the source's first bytes; sent whole",
+  tail: "not continued (-c): its last bytes are not the source's at the same offsets, so it is another version; sent whole",
+} as const;
+
+/** A continued file's `note`: what showed its bytes are the source's start. */
+export const CONTINUED = {
+  prefix: "continued (-c): its checksum is that of the source's first bytes",
+  tail: "continued (-c): newer than the source, and its last bytes are the source's at the same offsets",
 } as const;

@@ -10,10 +10,11 @@ import { checksumMethod, localChecksum } from './checksum.js';
 import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
 import { mayAskMdtm, sameSize, timeUndecided } from './mirror-compare.js';
-import { cutAfterSource, NOT_CONTINUED, smallerPart } from './mirror-continue.js';
+import { CONTINUED, cutAfterSource, NOT_CONTINUED, smallerPart, tailRange } from './mirror-continue.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { runPool, type Reconnect } from './pool.js';
+import { readLocalRange, readRemoteRange } from './remote-range.js';
 import { RetriedConnection } from './retried-step.js';
 import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
 import { processUmask } from './umask.js';
@@ -705,13 +706,41 @@ async function mirrorTrees(
     if (!remote) return undefined;
     return remote.hex === (await localChecksum(localPath(rel), remote.algorithm, other.size ?? 0));
   };
-  /** `continue`: whether a smaller destination file is a cut transfer of this source (mirror-continue.ts). */
-  const continues = async (rel: string, item: Item, other: Item): Promise<boolean> => {
-    if (!smallerPart(item, other)) return false;
-    const start = await remoteIsStart(rel, other);
-    if (start ?? cutAfterSource(item, other)) return true;
-    emit({ kind: 'note', path: rel, message: start === false ? NOT_CONTINUED.prefix : NOT_CONTINUED.time });
+  /**
+   * Whether the destination's last bytes (the remote file's for an upload, the local one's for a
+   * download) are the source's at the same offsets: the local file's range against the remote's.
+   * A server refusing the read says so, and the file is sent whole.
+   */
+  const tailsAgree = async (rel: string, dstSize: number): Promise<boolean> => {
+    const { start, length } = tailRange(dstSize);
+    const remote = await conn
+      .run((client) => readRemoteRange(client, remotePath(rel), start, length, o.signal), stepRetry(rel))
+      .catch((err: unknown) => {
+        if (!(err instanceof ReplyError)) throw err;
+        emit({ kind: 'note', path: rel, message: `not continued (-c): ${err.message}: sent whole` });
+        return undefined;
+      });
+    if (remote === undefined) return false;
+    const local = await readLocalRange(localPath(rel), start, length);
+    if (remote.length === length && remote.equals(local)) return true;
+    emit({ kind: 'note', path: rel, message: NOT_CONTINUED.tail });
     return false;
+  };
+  /**
+   * `continue`: whether a smaller destination file is a cut transfer of this source
+   * (mirror-continue.ts): its checksum is the source's start, or (no checksum) it is newer than the
+   * source AND its last bytes are the source's. Each file continued is said.
+   */
+  const continues = async (rel: string, item: Item, other: Item): Promise<boolean> => {
+    if (!smallerPart(item, other) || other.size === null) return false;
+    const start = await remoteIsStart(rel, other);
+    if (start === false || (start === undefined && !cutAfterSource(item, other))) {
+      emit({ kind: 'note', path: rel, message: start === false ? NOT_CONTINUED.prefix : NOT_CONTINUED.time });
+      return false;
+    }
+    if (start === undefined && !(await tailsAgree(rel, other.size))) return false;
+    emit({ kind: 'note', path: rel, message: start ? CONTINUED.prefix : CONTINUED.tail });
+    return true;
   };
 
   // Files to transfer.

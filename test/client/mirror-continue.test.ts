@@ -21,8 +21,6 @@ import { FakeFtp } from './support/fake-ftp.js';
 const env = { FERRY_PASSWORD: 'p' };
 const BODY = Buffer.from('0123456789abcdef'.repeat(4096)); // 64 KiB
 const HELD = 5000;
-/** What a continued file sends: the source after the bytes held (as the summary prints it). */
-const sent = `${((BODY.length - HELD) / 1024).toFixed(1)} KiB`;
 
 describe('ferry mirror --continue', { timeout: 60_000 }, () => {
   let tmp: string;
@@ -123,22 +121,36 @@ describe('ferry mirror --continue', { timeout: 60_000 }, () => {
     );
   });
 
+  it("does not continue a newer local file whose last bytes are not the source's: sent whole", async () => {
+    const d = await partialDownload('foreign', Buffer.alloc(HELD, 'x'));
+    const r = await ferry(['mirror', '--allow-plain', '-c', url, d], env);
+    assert.equal(r.code, EXIT.ok, r.stderr);
+    assert.deepEqual(await readFile(path.join(d, 'big.bin')), BODY);
+    assert.match(r.stderr, /big\.bin: not continued \(-c\): its last bytes are not the source's/);
+  });
+
   it("with --verify, refuses a continued download whose first bytes were not the source's", async () => {
-    const other = Buffer.alloc(HELD, 'x');
-    const d = await partialDownload('foreign', other);
+    // Longer than the last bytes compared before continuing: a difference before them shows only
+    // in the checksum after.
+    const body = Buffer.concat([BODY, BODY, BODY]);
+    const held = Buffer.from(body.subarray(0, 100 * 1024));
+    held[0] = 0x78;
+    const d = await partialDownload('foreign-start', held);
+    server.files.set('big.bin', { data: body, modified: new Date('2024-01-02T03:04:05Z') });
     const r = await ferry(['mirror', '--allow-plain', '-c', '--verify', url, d], env);
     assert.equal(r.code, EXIT.remote, r.stderr);
-    assert.ok(server.commands.includes(`REST ${HELD}`), server.commands.join('\n'));
+    assert.ok(server.commands.includes(`REST ${held.length}`), server.commands.join('\n'));
     assert.match(
       r.stderr,
       /big\.bin was continued \(-c\), but its SHA-256 differs from the source's: what it held was not the source's start; mirror it again without -c/,
     );
     // What was sent for it is said, though no file was transferred.
-    assert.match(r.stderr, new RegExp(`Transferred 0 of 1 file\\(s\\), 0 B; 1 failed after moving ${sent}`));
+    const moved = `${((body.length - held.length) / 1024).toFixed(1)} KiB`;
+    assert.match(r.stderr, new RegExp(`Transferred 0 of 1 file\\(s\\), 0 B; 1 failed after moving ${moved}`));
     // As it says: without -c the same size and another checksum send it whole.
     const again = await ferry(['mirror', '--allow-plain', '--verify', url, d], env);
     assert.equal(again.code, EXIT.ok, again.stderr);
-    assert.deepEqual(await readFile(path.join(d, 'big.bin')), BODY);
+    assert.deepEqual(await readFile(path.join(d, 'big.bin')), body);
   });
 
   it("an upload does not continue a remote file whose checksum is not the source's start: sent whole", async () => {

@@ -4,7 +4,6 @@
  * names), and options for the quirks of real servers the tests reproduce (facts selected
  * with OPTS MLST, REST + STOR truncating as npm's ftp-srv does, a reply of the test's choosing).
  */
-import { once } from 'node:events';
 import net from 'node:net';
 
 import { ScriptedServer } from './scripted-server.js';
@@ -110,6 +109,9 @@ export class FakeFtp extends ScriptedServer {
           reply('150 opening');
           const cut = verb === 'RETR' ? this.o.cut?.(arg) : undefined;
           void d.then(async (s) => {
+            // A client aborting a download (ABOR) resets the data connection: the transfer was cut.
+            let reset = false;
+            s.on('error', () => (reset = true));
             if (verb === 'RETR')
               s.end(
                 file?.data.subarray(offset, cut === undefined ? undefined : offset + cut) ?? Buffer.alloc(0),
@@ -117,8 +119,8 @@ export class FakeFtp extends ScriptedServer {
             else if (verb === 'MLSD') s.end(this.mlsd());
             else if (verb === 'LIST') s.end(this.list(arg));
             else this.store(verb, arg, offset, await received(s));
-            if (!s.closed) await once(s, 'close');
-            reply(cut === undefined ? '226 done' : '426 connection cut');
+            if (!s.closed) await new Promise((closed) => s.once('close', closed));
+            reply(cut === undefined && !reset ? '226 done' : '426 connection cut');
           });
           return;
         }
