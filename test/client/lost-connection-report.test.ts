@@ -5,7 +5,7 @@
  * each with the same error (a 3,000-file deploy printed 2,831 of them). Exit code: the connection's.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -52,15 +52,18 @@ describe('a connection lost for good during a batch or a mirror', { timeout: 60_
     assert.doesNotMatch(r.stderr, /[cdef]\.txt/, 'the files never tried are not named');
   });
 
-  it('mirror: the same, with nothing deleted', async () => {
+  it('mirror --delete: the same, with nothing deleted', async () => {
     const d = await mkdtemp(path.join(tmp, 'mirror-'));
-    const r = await ferry(['mirror', '--allow-plain', '--retry', '0', `${url}/`, d], env);
+    // Not on the server: --delete would remove it, but a mirror that failed deletes nothing.
+    await writeFile(path.join(d, 'extra.txt'), 'kept');
+    const r = await ferry(['mirror', '--allow-plain', '--retry', '0', '--delete', `${url}/`, d], env);
     assert.equal(r.code, EXIT.connection, r.stderr);
+    assert.equal(await readFile(path.join(d, 'extra.txt'), 'utf8'), 'kept');
     assert.match(r.stderr, /^failed b\.txt: .*421 going away$/m);
     assert.match(r.stderr, /^connection lost \(.+\): 4 not transferred$/m);
     assert.match(
       r.stderr,
-      /^Transferred 1 of 6 file\(s\), 5 B; 1 failed; 0 deleted; connection lost: 4 not transferred\.$/m,
+      /^Transferred 1 of 6 file\(s\), 5 B; 1 failed; 0 deleted \(deletions held back by the failure\); connection lost: 4 not transferred\.$/m,
     );
     assert.doesNotMatch(r.stderr, /failed [cdef]\.txt/);
   });
