@@ -32,3 +32,7 @@ export function sameSize(src: SizedTime, dst: SizedTime): boolean | undefined {
 export function mayAskMdtm(features: ReadonlyMap<string, string>): boolean {
   return features.has('MDTM') || features.size === 0;
 }
+
+/** The note of a run where the server tells no time to the second (once per run). */
+export const NO_MDTM =
+  'the server has no MDTM: same-size files within their listed minute are sent again; --size-only skips them';

@@ -9,7 +9,7 @@ import { safeLocalName } from './batch.js';
 import { checksumMethod, localChecksum } from './checksum.js';
 import { abortedError, isTransient, systemAsLocal } from './errors.js';
 import { fsPath } from './local-file.js';
-import { mayAskMdtm, sameSize, timeUndecided } from './mirror-compare.js';
+import { mayAskMdtm, NO_MDTM, sameSize, timeUndecided } from './mirror-compare.js';
 import { CONTINUED, cutAfterSource, NOT_CONTINUED, smallerPart, tailRange } from './mirror-continue.js';
 import { mirrorFilter, type Excluded, type MirrorFilterOptions } from './mirror-filter.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
@@ -684,10 +684,17 @@ async function mirrorTrees(
    * since the last mirror: the remote time to the second (MDTM) decides; a server that does not
    * tell it has the file sent (the safe side).
    */
+  let noMdtmSaid = false;
+  /** Said once per run (at the first such file): otherwise every run re-sends them silently. */
+  const noMdtm = (rel: string): false => {
+    if (!noMdtmSaid) emit({ kind: 'note', path: rel, message: NO_MDTM });
+    noMdtmSaid = true;
+    return false;
+  };
   const exactTimesAgree = async (rel: string, item: Item, other: Item): Promise<boolean> => {
-    if (!mayAskMdtm((await conn.live()).features)) return false;
+    if (!mayAskMdtm((await conn.live()).features)) return noMdtm(rel);
     const t = await conn.run((client) => client.modified(remotePath(rel)), stepRetry(rel));
-    if (t === undefined) return false;
+    if (t === undefined) return noMdtm(rel);
     const exact: Item = { ...(upload ? other : item), mtime: t.getTime(), precision: 1000 };
     return upload ? !needsTransfer(item, exact) : !needsTransfer(exact, other);
   };
