@@ -629,6 +629,11 @@ async function mirrorTrees(
   const localMode = (item: Item): number | undefined =>
     keepPerms && item.mode !== undefined ? item.mode & ~processUmask() & PERMS : undefined;
 
+  /** A remote step's retry, told as an event. */
+  const stepRetry =
+    (rel: string) =>
+    (retry: number, error: unknown): void =>
+      emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
   /**
    * An unchanged file whose mode is not the one a transfer would give it gets that mode (a mirror
    * cut before its SITE CHMOD, a mode changed since): a rerun converges. Where the destination's
@@ -641,11 +646,9 @@ async function mirrorTrees(
     if (upload) {
       // Cut by a lost connection (a server restarting), it is asked again, as the checksum is.
       await conn.live();
-      const retry = (retry: number, error: unknown): void =>
-        emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
       const set = await conn.run(
         async (client) => (await chmodRemote(client, rel, mode)) && (await chmodTook(client, rel, mode)),
-        retry,
+        stepRetry(rel),
       );
       if (!set) return;
     } else await chmod(fsPath(localPath(rel)), mode);
@@ -675,10 +678,6 @@ async function mirrorTrees(
     else await mkdir(fsPath(localPath(rel)), { recursive: true });
   }
 
-  const stepRetry =
-    (rel: string) =>
-    (retry: number, error: unknown): void =>
-      emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error });
   /**
    * A same-size file whose listed time (LIST's minute, vsftpd's day) cannot tell it from one changed
    * since the last mirror: the remote time to the second (MDTM) decides; a server that does not
@@ -780,10 +779,7 @@ async function mirrorTrees(
       // Cut by a lost connection (a server restarting), it is asked again, as a listing would be.
       await conn.live();
       const remote = await conn
-        .run(
-          (client) => client.checksum(remotePath(rel), { size: item.size ?? undefined }),
-          (retry, error) => emit({ kind: 'retry', path: rel, retry, retries: o.retries ?? 0, error }),
-        )
+        .run((client) => client.checksum(remotePath(rel), { size: item.size ?? undefined }), stepRetry(rel))
         .catch(refusedChecksum(rel));
       if (remote) {
         byChecksum = true;
