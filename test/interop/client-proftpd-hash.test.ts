@@ -16,6 +16,16 @@ import { mirror } from '../../src/client/mirror.js';
 import { startProftpd, type FtpsPeer } from '../support/peers.js';
 import { connectToPeer, DialogueLog, withPeerLog } from '../client/helpers.js';
 
+/**
+ * A local part of the remote file, as a download cut a minute after the file was written: mirror -c
+ * continues only a destination newer than its source (beyond the listing's precision).
+ */
+async function cutLater(file: string, part: string | Buffer, remote: string): Promise<void> {
+  await writeFile(file, part);
+  const later = new Date((await stat(remote)).mtimeMs + 60_000);
+  await utimes(file, later, later);
+}
+
 describe('ProFTPD with mod_digest: the checksum on the last line of HASH', { timeout: 120_000 }, () => {
   let peer: FtpsPeer;
   let client: FerryClient;
@@ -60,11 +70,15 @@ describe('ProFTPD with mod_digest: the checksum on the last line of HASH', { tim
 
   it('mirror -c --verify fails a file continued onto bytes that were not the source', () =>
     withLog(async () => {
-      await peer.putFile('cont/big.txt', 'the source, whole: 0123456789');
+      // Longer than the last bytes mirror compares before it continues (64 KiB): a held part that
+      // differs only at its first byte passes that check, and only the checksum after tells.
+      const source = Buffer.from(Array.from({ length: 192 * 1024 }, (_, i) => (i * 7) % 251));
+      const remote = await peer.putFile('cont/big.bin', source);
       const dst = path.join(local, 'cont');
       await mkdir(dst);
-      // Smaller than the source, its start not the source's: -c appends the rest to garbage.
-      await writeFile(path.join(dst, 'big.txt'), 'GARBAGE');
+      const held = Buffer.from(source.subarray(0, 100 * 1024));
+      held[0] = (held[0] ?? 0) ^ 0xff;
+      await cutLater(path.join(dst, 'big.bin'), held, remote);
       await assert.rejects(
         mirror(client, { direction: 'download', local: dst, remote: 'cont', verify: true, continue: true }),
         /was continued \(-c\), but its SHA-256 differs from the source's/,
@@ -73,10 +87,10 @@ describe('ProFTPD with mod_digest: the checksum on the last line of HASH', { tim
 
   it('mirror -c --verify counts a file it continued and checked as compared', () =>
     withLog(async () => {
-      await peer.putFile('good/part.txt', 'the source, whole: 0123456789');
+      const remote = await peer.putFile('good/part.txt', 'the source, whole: 0123456789');
       const dst = path.join(local, 'good');
       await mkdir(dst);
-      await writeFile(path.join(dst, 'part.txt'), 'the source');
+      await cutLater(path.join(dst, 'part.txt'), 'the source', remote);
       const r = await mirror(client, {
         direction: 'download',
         local: dst,
