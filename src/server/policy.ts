@@ -69,9 +69,17 @@ export function guarded(ctx: CommandContext, verb: string, need: Permission): Co
     );
     return missing;
   };
+  // Asked by every write onto no file, so it logs nothing: the refusal (denies) does.
+  const mayReplace = (resolved: VPath): boolean => {
+    const login = ctx.session.login;
+    return (
+      login.phase === 'in' &&
+      neededAt(need, 'file').every((x) => permissionsAt(login.principal, resolved).has(x))
+    );
+  };
   const files = (): UserFiles => {
     const f = ctx.files();
-    return { ...f, context: (signal) => ({ ...f.context(signal), denies }) };
+    return { ...f, context: (signal) => ({ ...f.context(signal), denies, mayReplace }) };
   };
   return { ...ctx, files };
 }

@@ -19,6 +19,11 @@ test('an S3 permission-denied (expired token, skewed clock) is not: a retry may 
   assert.equal(refusedForGood(new StorageError('permission-denied', 'write /f')), false);
 });
 
+test("an access rule's refusal is (a drop box upload finding the file made meanwhile: 551)", () => {
+  const rule = new StorageError('permission-denied', 'write /f: made meanwhile', { permission: 'overwrite' });
+  assert.equal(refusedForGood(rule), true);
+});
+
 test('other errors are not', () => {
   assert.equal(refusedForGood(errno('ENOSPC')), false);
   assert.equal(refusedForGood(errno('EIO')), false);

@@ -57,6 +57,16 @@ export function storageError(kind: StorageErrorKind, op: string, p: string, caus
   return new StorageError(kind, `${op} ${p}: ${text[kind]}`, cause === undefined ? undefined : { cause });
 }
 
+/**
+ * An upload admitted onto no file, where replacing one needs `overwrite` (a drop box), found at its
+ * commit the file another upload made meanwhile: refused by the rule (551 after the 150).
+ */
+export function createdMeanwhile(p: string): StorageError {
+  return new StorageError('permission-denied', `write ${p}: another upload created the file meanwhile`, {
+    permission: 'overwrite',
+  });
+}
+
 export function abortedError(signal: AbortSignal): FerryError {
   return new FerryError('ERR_ABORTED', 'Storage operation aborted.', { cause: signal.reason });
 }

@@ -3,14 +3,21 @@
 // the same descriptor, re-verified just before. A failed upload removes what it created. One that
 // keeps the existing bytes first checks nobody changed the target meanwhile (target-guard.ts).
 import { constants, type Stats } from 'node:fs';
-import { copyFile, lstat, open, rename, type FileHandle } from 'node:fs/promises';
+import { copyFile, link, lstat, open, rename, type FileHandle } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError, StorageError } from '../errors.js';
 import { fdPath, type FdJail, type Pinned } from './fd-jail.js';
 import { FileWriter } from './file-writer.js';
-import { abortedError, mapFsError, storageError, throwIfAborted } from './fs-errors.js';
+import {
+  abortedError,
+  createdMeanwhile,
+  errnoCode,
+  mapFsError,
+  storageError,
+  throwIfAborted,
+} from './fs-errors.js';
 import { CHUNK, isRecycling } from './recycling.js';
 import type { StorageContext, VPath } from './types.js';
 import { keepsExisting, renameIfUnchanged } from './target-guard.js';
@@ -32,6 +39,8 @@ export interface WriteTarget {
   name: string;
   /** The regular file there now, if any. */
   existing: Pinned | undefined;
+  /** Nothing there, and nothing may be replaced: the commit creates the name or refuses. */
+  exclusive?: boolean;
 }
 
 /** Writes `src` through `files` (its own from here: closed, the temp file removed unless renamed). */
@@ -74,10 +83,12 @@ export async function atomicWrite(
     }
     if (existing) {
       // The replaced file's owner and group (a server running as root: the file keeps belonging to
-      // whom it belonged, as when written in place), then its mode (chown clears setuid bits).
+      // whom it belonged, as when written in place), then its permission bits: never setuid or
+      // setgid (a client's bytes must not run as the file's owner; a write in place clears them
+      // too), nor sticky, as SITE CHMOD never sets them.
       if (existing.uid !== process.getuid?.() || existing.gid !== process.getgid?.())
         await tmp.chown(existing.uid, existing.gid).catch(() => {}); // not ours to give: stays ours
-      await tmp.chmod(existing.mode & 0o7777);
+      await tmp.chmod(existing.mode & 0o777);
     }
     // A source that reads into its chunks again gets them back once written (gathered-upload.ts).
     const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
@@ -90,9 +101,17 @@ export async function atomicWrite(
     await tmp.sync(); // durable before it replaces anything
     await jail.verify(t.dir.fd, 'write', p);
     await assertSameFile(tmpPath, tmp, p);
-    if (keepsExisting(o)) await renameIfUnchanged(jail.meta, tmpPath, t, p);
+    // Cut (ABOR, the client gone) while the steps above ran (a slow fsync): its 426 may be out
+    // already, so nothing may be replaced now.
+    throwIfAborted(c.signal);
+    if (keepsExisting(o)) await renameIfUnchanged(jail.meta, tmpPath, t, p, c.signal);
+    else if (t.exclusive) await createOnly(tmpPath, t, p);
     else await rename(tmpPath, t.dir.child(t.name)); // a whole new version: nothing to keep
     committed = true;
+    if (t.exclusive && !keepsExisting(o)) {
+      const left = await unlinkIfSame(tmpPath, tmp, temps); // the temp's name, now a second link
+      if (left !== undefined) c.tempLeft?.(p, basename(tmpPath), left);
+    }
     await syncDir(t.dir);
     return { bytes: ws.bytesWritten };
   } catch (err) {
@@ -212,6 +231,29 @@ async function copyLeavingHoles(
 async function writeAt(fh: FileHandle, bytes: Buffer, position: number): Promise<void> {
   for (let done = 0; done < bytes.length;)
     done += (await fh.write(bytes, done, bytes.length - done, position + done)).bytesWritten;
+}
+
+/**
+ * Gives the temp file the target's name only if that name is still free (link(2) fails on an
+ * existing name, atomically); the temp's own name stays, for the caller to remove. Else refuses,
+ * replacing nothing: replacing a file needs `overwrite`, which the upload was admitted without.
+ */
+async function createOnly(tmpPath: string, t: WriteTarget, p: VPath): Promise<void> {
+  const target = t.dir.child(t.name);
+  try {
+    await link(tmpPath, target);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === 'EEXIST') throw createdMeanwhile(p);
+    // A filesystem without hard links (vfat, some FUSE): the check and the rename back to back.
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    const there = await lstat(target).then(
+      () => true,
+      (e: unknown) => errnoCode(e) !== 'ENOENT',
+    );
+    if (there) throw createdMeanwhile(p);
+    await rename(tmpPath, target);
+  }
 }
 
 async function assertSameFile(path: string, fh: FileHandle, p: VPath): Promise<void> {

@@ -571,11 +571,14 @@ export class LocalStorage implements StorageBackend {
     return { dir, real: join(parent, baseName(p)) };
   }
 
-  /** Refuses `p` when a link led it to `real`, a path of the root where `c.denies` names what is missing. */
+  /**
+   * Refuses `p` when a link led it to `real`, a path of the root where `c.denies` names what is
+   * missing, or when it would replace an entry there (`replacing`) that came after the policy looked.
+   */
   async #followed(c: StorageContext, p: VPath, real: string, op: string, replacing?: 'file' | 'dir') {
     if (!c.denies) return;
     const at = toVPath(real, (await this.#fdJail()).rootReal);
-    if (at === p) return;
+    if (at === p && replacing === undefined) return;
     if (!isVPath(at)) throw storageError('permission-denied', op, p);
     const permission = c.denies(at, replacing);
     if (permission !== undefined)
@@ -636,6 +639,7 @@ export class LocalStorage implements StorageBackend {
     const jail = await this.#fdJail();
     let { dir, real } = await this.#pinParent(p, 'write');
     let existing: Pinned | undefined;
+    let dangling = false;
     try {
       existing = await jail.pinAt(dir, name, 'write', p);
       let target = name;
@@ -653,12 +657,16 @@ export class LocalStorage implements StorageBackend {
           target = basename(linkReal);
           existing = await jail.pinAt(dir, target, 'write', p);
           if (existing?.st.isSymbolicLink()) throw storageError('permission-denied', 'write', p); // changed meanwhile
-        } // else dangling: the new file replaces the link
+        } else dangling = true; // the new file replaces the link
       }
       if (existing?.st.isDirectory()) throw storageError('is-directory', 'write', p);
       if (existing && !isServed(existing.st)) throw notServed(true, 'write', p);
       await this.#followed(c, p, real, 'write', existing ? 'file' : undefined);
-      return { dir, name: target, existing };
+      // Admitted onto no file where replacing one is not allowed (a drop box without `overwrite`):
+      // another upload's file that appears meanwhile must survive this one's commit.
+      const at = toVPath(real, jail.rootReal);
+      const exclusive = !existing && !dangling && isVPath(at) && c.mayReplace?.(at) === false;
+      return { dir, name: target, existing, exclusive };
     } catch (err) {
       await existing?.close();
       await dir.close();

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable, addAbortSignal } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { FerryError } from '../errors.js';
-import { abortedError, storageError, throwIfAborted } from './fs-errors.js';
+import { abortedError, createdMeanwhile, storageError, throwIfAborted } from './fs-errors.js';
 import { checkRestart, preparedBy } from './prepared-write.js';
 import type {
   FileStat,
@@ -133,8 +133,8 @@ export class MemoryStorage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<PreparedWrite> {
-    this.#checkWrite(p, o, c);
-    return preparedBy((src, c2) => this.write(p, src, o, c2));
+    const onFile = this.#checkWrite(p, o, c) !== undefined;
+    return preparedBy((src, c2) => this.#write(p, src, o, c2, onFile));
   }
 
   async write(
@@ -143,7 +143,19 @@ export class MemoryStorage implements StorageBackend {
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<{ bytes: number }> {
+    return this.#write(p, src, o, c);
+  }
+
+  /** `onFile`: whether a file was there when the upload was prepared (undefined: look now). */
+  async #write(
+    p: VPath,
+    src: Readable,
+    o: { offset: number; append: boolean },
+    c: StorageContext,
+    onFile?: boolean,
+  ): Promise<{ bytes: number }> {
     const existing = this.#checkWrite(p, o, c);
+    const startedOnFile = onFile ?? existing !== undefined;
 
     // Bytes kept from the old file: all of it for append, the first `offset` for REST.
     const old = existing?.data ?? Buffer.alloc(0);
@@ -171,6 +183,8 @@ export class MemoryStorage implements StorageBackend {
     const parent = this.#parent(p, 'write');
     const current = parent.children.get(baseName(p));
     if (current?.kind === 'dir') throw storageError('is-directory', 'write', p);
+    // Begun onto no file where none may be replaced (a drop box): another upload's stays.
+    if (!startedOnFile && current && c.mayReplace?.(p) === false) throw createdMeanwhile(p);
     const data = Buffer.concat([prefix, ...chunks]);
     const delta = data.length - (current?.data.length ?? 0);
     if (this.#used + delta > this.#maxBytes) throw storageError('quota-exceeded', 'write', p);

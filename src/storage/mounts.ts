@@ -287,11 +287,12 @@ export class MountedStorage implements StorageBackend {
  * that folder).
  */
 function inside(at: VPath, c: StorageContext): StorageContext {
-  const { denies, tooLong, tempLeft, unaddressable } = c;
-  if (at === ROOT || (!denies && !tooLong && !tempLeft && !unaddressable)) return c;
+  const { denies, mayReplace, tooLong, tempLeft, unaddressable } = c;
+  if (at === ROOT || (!denies && !mayReplace && !tooLong && !tempLeft && !unaddressable)) return c;
   return {
     ...c,
     ...(denies && { denies: (resolved, replacing) => denies(outer(at, resolved), replacing) }),
+    ...(mayReplace && { mayReplace: (resolved) => mayReplace(outer(at, resolved)) }),
     ...(tooLong && { tooLong: (dir, name) => tooLong(outer(at, dir), name) }),
     ...(tempLeft && { tempLeft: (p, temp, errno) => tempLeft(outer(at, p), temp, errno) }),
     ...(unaddressable && { unaddressable: (dir, count) => unaddressable(outer(at, dir), count) }),

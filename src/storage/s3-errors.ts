@@ -38,6 +38,11 @@ export function isNetworkError(err: unknown): boolean {
   return err instanceof Error && !(err instanceof FerryError) && statusOf(err) === undefined;
 }
 
+/** A conditional request's refusal (If-Match, If-None-Match): 412. */
+export function preconditionFailed(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'PreconditionFailed' || statusOf(err) === 412);
+}
+
 export function isNotFound(err: unknown): boolean {
   return err instanceof Error && (notFound.has(err.name) || statusOf(err) === 404);
 }
@@ -72,7 +77,7 @@ export function mapS3Error(err: unknown, op: string, p: string): FerryError {
   if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
     return storageError('quota-exceeded', op, p, err);
   // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (transient: 451 after the 150).
-  if (name === 'PreconditionFailed' || status === 412) return storageError('transient', op, p, err);
+  if (preconditionFailed(err)) return storageError('transient', op, p, err);
   if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);
   // Another 4xx: the gateway refuses this request as it is, and retrying will not change that
   // (not 451 "try again later"). The reply names the S3 error, not the endpoint or the key.

@@ -123,6 +123,7 @@ export class MultipartUpload {
           Key: key,
           UploadId: id,
           MultipartUpload: { Parts: this.#parts },
+          ...(this.#t.createOnly && { IfNoneMatch: '*' }),
         }),
         { abortSignal: signal },
       ),

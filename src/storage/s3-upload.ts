@@ -26,6 +26,11 @@ export interface UploadTarget {
    * started from changed meanwhile (APPE, REST n + STOR), so that nothing is replaced.
    */
   unchanged?: () => Promise<void>;
+  /**
+   * The object must not exist when it is made (a drop box upload begun onto none): the request that
+   * makes it asks `If-None-Match: *`, whose refusal (412) is the caller's to name.
+   */
+  createOnly?: boolean;
 }
 
 /** Bytes of an existing object that become the start of the new one, copied inside S3. */
@@ -93,6 +98,7 @@ export async function uploadObject(
         Key: key,
         Body: data,
         ContentLength: data.length,
+        ...(t.createOnly && { IfNoneMatch: '*' }),
       });
       await request(t, () => client.send(unsignedPayload(put, t.signPayload), { abortSignal: t.signal }));
       return bytes;

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Readable, addAbortSignal } from 'node:stream';
 import { StorageError } from '../errors.js';
-import { abortedError, storageError } from './fs-errors.js';
+import { abortedError, createdMeanwhile, storageError } from './fs-errors.js';
 import { MIN_PART_SIZE, normalizePrefix, type S3Connection } from './s3-connection.js';
-import { isNotFound, mapS3Error } from './s3-errors.js';
+import { isNotFound, mapS3Error, preconditionFailed } from './s3-errors.js';
 import { openObject } from './s3-download.js';
 import { checkKeyLength } from './s3-key-length.js';
 import { listDir } from './s3-listing.js';
@@ -196,6 +196,7 @@ export class S3Storage implements StorageBackend {
   ): Promise<{ bytes: number }> {
     // Bytes kept from the old object: all for APPE, the first `offset` for REST.
     const fromOld = o.append ? (old?.size ?? 0) : o.offset;
+    const createOnly = !guarded && old === undefined && c.mayReplace?.(p) === false;
     const { sdk, client } = await this.#at.conn.get();
     const key = keyOf(this.#at, p);
     // Large kept bytes are copied inside S3 (UploadPartCopy); fewer than one part are re-read.
@@ -223,22 +224,37 @@ export class S3Storage implements StorageBackend {
       signPayload: this.#at.conn.settings.signPayload,
       signal: c.signal,
       ...(guarded ? { unchanged: () => this.#unchanged(p, c, old) } : {}),
+      // Begun onto nothing where nothing may be replaced (a drop box): an object another upload
+      // made meanwhile stays. Checked just before, and asked of the request itself (If-None-Match).
+      ...(createOnly
+        ? { unchanged: () => this.#unchanged(p, c, undefined, createdMeanwhile), createOnly }
+        : {}),
     };
-    await uploadObject(target, body(), copy);
+    try {
+      await uploadObject(target, body(), copy);
+    } catch (err) {
+      if (createOnly && err instanceof StorageError && preconditionFailed(err.cause))
+        throw createdMeanwhile(p);
+      throw err;
+    }
     return { bytes: taken };
   }
 
-  /** Throws (transient: 451 after the 150) if the object at `p` is no longer `old` (its size and ETag), or appeared. */
-  async #unchanged(p: VPath, c: StorageContext, old: FileFound | undefined): Promise<void> {
+  /**
+   * Throws if the object at `p` is no longer `old` (its size and ETag), or appeared: `refusal`'s
+   * error, by default transient (451 after the 150).
+   */
+  async #unchanged(
+    p: VPath,
+    c: StorageContext,
+    old: FileFound | undefined,
+    refusal: (p: VPath) => StorageError = changedMeanwhile,
+  ): Promise<void> {
     const now = await find(this.#at, p, c, 'write');
     const same = old
       ? now?.type === 'file' && now.size === old.size && now.etag === old.etag
       : now === undefined;
-    if (!same)
-      throw new StorageError(
-        'transient',
-        `write ${p}: the file changed during the upload; nothing was replaced`,
-      );
+    if (!same) throw refusal(p);
   }
 
   async mkdir(p: VPath, c: StorageContext): Promise<void> {
@@ -367,4 +383,11 @@ function checkOffset(offset: number): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new RangeError(`offset must be a non-negative integer, got ${offset}`);
   }
+}
+
+function changedMeanwhile(p: VPath): StorageError {
+  return new StorageError(
+    'transient',
+    `write ${p}: the file changed during the upload; nothing was replaced`,
+  );
 }

@@ -4,14 +4,15 @@
 // (UploadLocks); other processes' writes are caught just before the rename and refuse the upload.
 import { createHash } from 'node:crypto';
 import { constants, type Stats } from 'node:fs';
-import { lstat, open, unlink } from 'node:fs/promises';
+import { lstat, open, unlink, type FileHandle } from 'node:fs/promises';
 import { StorageError } from '../errors.js';
 import type { FdJail, Pinned } from './fd-jail.js';
-import { mapFsError, storageError } from './fs-errors.js';
+import { mapFsError, storageError, throwIfAborted } from './fs-errors.js';
 import type { WriteTarget } from './local-write.js';
 import type { MetaFs } from './meta-fs.js';
 import type { StorageContext, VPath } from './types.js';
 import type { UploadLocks } from './upload-locks.js';
+import { COMMIT_LOCK_PREFIX, STALE_LOCK_MS } from './upload-temp.js';
 
 /** Whether an upload's result depends on the file already there. */
 export function keepsExisting(o: { offset: number; append: boolean }): boolean {
@@ -58,7 +59,13 @@ export async function lockTarget(
  * the thread pool) is still lost, as is a rewrite keeping the size within one tick of the
  * filesystem's clock: closing those needs a lock that every writer honours.
  */
-export async function renameIfUnchanged(meta: MetaFs, from: string, t: WriteTarget, p: VPath): Promise<void> {
+export async function renameIfUnchanged(
+  meta: MetaFs,
+  from: string,
+  t: WriteTarget,
+  p: VPath,
+  signal: AbortSignal,
+): Promise<void> {
   const was = t.existing?.st;
   const unchanged = (now: Stats | undefined): boolean =>
     now === undefined ? was === undefined : was !== undefined && sameVersion(now, was);
@@ -69,42 +76,45 @@ export async function renameIfUnchanged(meta: MetaFs, from: string, t: WriteTarg
   const lock = await commitLock(t);
   if (!lock) throw changed();
   try {
+    throwIfAborted(signal); // cut while the lock was taken: its 426 may be out, nothing is replaced
     if (await meta.renameIf(from, t.dir.child(t.name), unchanged)) return;
   } finally {
-    await unlink(lock).catch(() => {});
+    const mine = await lock.fh.stat().catch(() => undefined);
+    if (mine) await unlinkIfSame(lock.path, mine);
+    await lock.fh.close().catch(() => {}); // only now: while open, its inode number cannot go to a new lock
   }
   throw changed();
 }
 
-/** A commit takes microseconds; a lock this old was left by a process that died in one. */
-const STALE_LOCK_MS = 30_000;
-
 /**
  * Takes the name's commit lock, across processes: a file created with O_EXCL beside the target,
- * named like an upload temp file (never listed, never addressable). Its path, or undefined when
- * another process holds it.
+ * named like an upload temp file (never listed, never addressable). Its path and the lock held
+ * open (to remove it only if still ours), or undefined when another process holds it.
  */
-async function commitLock(t: WriteTarget): Promise<string | undefined> {
+async function commitLock(t: WriteTarget): Promise<{ path: string; fh: FileHandle } | undefined> {
   const hash = createHash('sha256').update(t.name).digest('hex').slice(0, 24);
-  const lock = t.dir.child(`.ferry-upload-commit-${hash}.tmp`);
+  const lock = t.dir.child(`${COMMIT_LOCK_PREFIX}${hash}.tmp`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
-      await (
-        await open(
-          lock,
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          0o600,
-        )
-      ).close();
-      return lock;
+      const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+      return { path: lock, fh: await open(lock, flags, 0o600) };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const st = await lstat(lock).catch(() => undefined);
       if (st && Date.now() - st.mtimeMs < STALE_LOCK_MS) return undefined;
-      await unlink(lock).catch(() => {});
+      if (st) await unlinkIfSame(lock, st); // not one another process cleared and took meanwhile
     }
   }
   return undefined;
+}
+
+/**
+ * Removes our lock only if its name still holds it: one a sweep took for stale, or another process
+ * cleared after STALE_LOCK_MS and took again, is not ours to remove.
+ */
+async function unlinkIfSame(path: string, mine: Stats): Promise<void> {
+  const now = await lstat(path).catch(() => undefined);
+  if (now?.ino === mine.ino && now.dev === mine.dev) await unlink(path).catch(() => {});
 }
 
 function sameVersion(a: Stats, b: Stats): boolean {

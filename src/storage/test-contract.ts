@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
-import { FerryError, replyForError } from '../errors.js';
+import { FerryError, replyForError, StorageError } from '../errors.js';
 import { ctx, failingSource, listed, names, put, readFile, rejectsKind, source, v } from './test-support.js';
 import type { FileStat, StorageBackend, VPath } from './types.js';
 import { ROOT } from './virtual-path.js';
@@ -111,6 +111,26 @@ export function storageContract(name: string, make: Factory): void {
       );
       await rejectsKind(s.stat(v('/nope'), ctx()), 'not-found');
       await rejectsKind(s.stat(v('/d/f/g'), ctx()), 'not-directory');
+    });
+
+    it('an upload prepared onto nothing, where nothing may be replaced, leaves a file made meanwhile', async (t) => {
+      const s = await make(t);
+      if (!s.prepareWrite) return t.skip('no prepareWrite');
+      const o = { offset: 0, append: false };
+      const dropBox = { ...ctx(), mayReplace: () => false }; // no `overwrite`
+      const late = await s.prepareWrite(v('/order.csv'), o, dropBox);
+      await s.write(v('/order.csv'), source('A-FIRST'), o, dropBox);
+      await assert.rejects(
+        late.write(source('B-LATE'), dropBox),
+        (err: unknown) => err instanceof StorageError && err.permission === 'overwrite',
+      );
+      assert.equal(await readFile(s, '/order.csv'), 'A-FIRST');
+      assert.deepEqual(await names(s, '/'), ['order.csv']);
+      // Where replacing is allowed, the upload that ends last wins, as ever.
+      const later = await s.prepareWrite(v('/b'), o, ctx());
+      await put(s, '/b', 'first');
+      await later.write(source('late'), ctx());
+      assert.equal(await readFile(s, '/b'), 'late');
     });
 
     it('checks the target of an upload before its bytes (prepareWrite): refusals change nothing', async (t) => {

@@ -94,6 +94,12 @@ export interface StorageContext {
    */
   readonly denies?: (resolved: VPath, replacing?: 'file' | 'dir') => string | undefined;
   /**
+   * Whether a write begun onto no file may replace one that appears at `resolved` before its commit
+   * (another upload's): false where replacing a file is not allowed (a drop box without
+   * `overwrite`), and the write then commits only if the name is still free. Absent: it may.
+   */
+  readonly mayReplace?: (resolved: VPath) => boolean;
+  /**
    * stat acts for a command on the entry itself (RNFR, the entry RNTO replaces): as rename(2) acts
    * on a link, not on its target, a final link is not followed for `denies`, only the way to it.
    */

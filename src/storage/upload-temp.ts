@@ -12,6 +12,11 @@ const TEMP_PREFIX = '.ferry-upload-';
 const TEMP_SUFFIX = '.tmp';
 /** host tag, pid, random: which machine and process the upload belongs to. */
 const TEMP_NAME = /^\.ferry-upload-([0-9a-f]{8})-([0-9]+)-[0-9a-f]+\.tmp$/;
+/** A commit takes microseconds; a commit lock this old was left by a process that died in one. */
+export const STALE_LOCK_MS = 30_000;
+/** A commit lock (target-guard.ts): named like a temp file, with no host or pid but the target's hash. */
+export const COMMIT_LOCK_PREFIX = '.ferry-upload-commit-';
+const COMMIT_LOCK_NAME = /^\.ferry-upload-commit-[0-9a-f]{24}\.tmp$/;
 /** Temp files of another host (a shared network tree) are left alone: we cannot tell if they are live. */
 const HOST_TAG = createHash('sha256').update(hostname()).digest('hex').slice(0, 8);
 
@@ -172,6 +177,8 @@ export class StaleTempCheck {
 
   async isStale(name: string, st: Stats): Promise<boolean> {
     if (!st.isFile()) return false;
+    // Held by whichever process commits now (maybe another worker): only one left by a crash goes.
+    if (COMMIT_LOCK_NAME.test(name)) return Date.now() - st.mtimeMs >= STALE_LOCK_MS;
     const m = TEMP_NAME.exec(name);
     if (m === null) return true; // an older Ferry's name: that process's uploads are long gone
     if (m[1] !== HOST_TAG) return false;
