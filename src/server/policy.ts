@@ -1,4 +1,4 @@
-import { permissionsAt, type Permission } from '../auth/permissions.js';
+import { hasRulesBelow, permissionsAt, type Permission } from '../auth/permissions.js';
 import { Code } from '../protocol/codes.js';
 import { reply, type Reply } from '../protocol/reply.js';
 import type { VPath } from '../storage/types.js';
@@ -61,7 +61,10 @@ export function guarded(ctx: CommandContext, verb: string, need: Permission): Co
     const login = ctx.session.login;
     if (login.phase !== 'in') return need;
     const held = permissionsAt(login.principal, resolved);
-    const missing = neededAt(need, replacing).find((x) => !held.has(x));
+    // RNFR through a link moves the directory it resolves to: one with rules below stays, as
+    // at its own path (files.ts).
+    const protectedTree = verb === 'RNFR' && hasRulesBelow(login.principal, resolved);
+    const missing = neededAt(need, replacing).find((x) => !held.has(x)) ?? (protectedTree ? need : undefined);
     if (missing === undefined) return undefined;
     ctx.logger.info(
       { user: login.principal.username, command: verb, path: resolved, permission: missing },
