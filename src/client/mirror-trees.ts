@@ -1,0 +1,160 @@
+/**
+ * The mirror's two listings (mirror.ts): the local tree read from the disk, the remote one walked
+ * with LIST or MLSD, each entry an Item keyed by its path relative to the mirror's root.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { ReplyError } from '../errors.js';
+import { decodeBytes } from '../protocol/byte-text.js';
+import type { RemoteEntry } from './client.js';
+import { safeLocalName } from './batch.js';
+import { fsPath } from './local-file.js';
+import type { Excluded } from './mirror-filter.js';
+import type { RetriedConnection } from './retried-step.js';
+import { joinRemote } from './url.js';
+
+export interface Item {
+  readonly type: 'file' | 'dir' | 'link';
+  /** null: the server did not report it (an MLSD without the size fact). */
+  readonly size: number | null;
+  readonly mtime: number;
+  /** How exact `mtime` is, in ms (Infinity: unknown). */
+  readonly precision: number;
+  /** Permission bits, when known (a remote listing may not show them). */
+  readonly mode?: number;
+}
+
+export type Tree = Map<string, Item>;
+
+/** Entries left out by the filter, each side's (never walked, transferred or deleted). */
+export type LeftOut = Set<string>;
+
+export async function scanLocal(root: string, excluded?: Excluded, leftOut?: LeftOut): Promise<Tree> {
+  const tree: Tree = new Map();
+  const walk = async (dir: string, rel: string): Promise<void> => {
+    // Names as bytes: one that is not UTF-8 keeps its bytes (byte-text.ts), as a remote one does.
+    for (const d of await readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' })) {
+      const name = decodeBytes(d.name);
+      const r = rel === '' ? name : `${rel}/${name}`;
+      const full = path.join(dir, name);
+      if (excluded?.(r, d.isDirectory())) {
+        leftOut?.add(r);
+        continue;
+      }
+      if (d.isSymbolicLink()) {
+        tree.set(r, { type: 'link', size: 0, mtime: 0, precision: Infinity });
+      } else if (d.isDirectory()) {
+        const s = await stat(fsPath(full));
+        tree.set(r, { type: 'dir', size: 0, mtime: 0, precision: Infinity, mode: s.mode & PERMS });
+        await walk(full, r);
+      } else if (d.isFile()) {
+        const s = await stat(fsPath(full));
+        tree.set(r, { type: 'file', size: s.size, mtime: s.mtimeMs, precision: 1, mode: s.mode & PERMS });
+      }
+    }
+  };
+  await walk(root, '');
+  return tree;
+}
+
+/**
+ * How deep a remote tree is walked: a server that lists a directory inside itself (a symbolic link
+ * loop shown as a plain directory) would otherwise be walked without end.
+ */
+export const MAX_REMOTE_DEPTH = 100;
+
+/**
+ * The mode bits a mirror keeps: rwx for owner, group and others. Never setuid, setgid or sticky (as
+ * lftp): any server could otherwise have a root mirror make setuid-root files, and an upload would
+ * publish them where the server applies SITE CHMOD 4755.
+ */
+export const PERMS = 0o777;
+
+/** A remote entry left out of the tree, and why (a `skip` event). */
+export interface RemoteSkip {
+  readonly rel: string;
+  readonly reason: string;
+}
+
+/** Why a listed name cannot be mirrored, or undefined when it can. */
+function unusableName(name: string): string | undefined {
+  if (name.includes('/')) return 'unsafe file name from the server (it holds a /)';
+  // The same rule as get's (batch.ts): no local separator (Windows' \), `.`, `..` or NUL either.
+  if (!safeLocalName(name)) return 'unsafe file name from the server';
+  if (/[\r\n]/.test(name)) return 'the name holds a line break: it cannot be asked for by name';
+  return undefined;
+}
+
+export async function scanRemote(
+  conn: RetriedConnection,
+  root: string,
+  onRetry: (rel: string, retry: number, error: unknown) => void,
+  signal?: AbortSignal,
+  excluded?: Excluded,
+  leftOut?: LeftOut,
+): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
+  const tree: Tree = new Map();
+  const skips: RemoteSkip[] = [];
+  // Subdirectories the server refused to list (as lftp and rsync, the walk goes on without them).
+  const unlisted: { rel: string; error: ReplyError }[] = [];
+  const walk = async (dir: string, rel: string, level: number): Promise<void> => {
+    let entries: RemoteEntry[];
+    try {
+      // A listing cut by a lost connection (a server restarting) is asked again, as a file would be.
+      entries = await conn.run(
+        (client) => client.list(dir, { signal, all: true, directory: true }),
+        (retry, error) => onRetry(rel, retry, error),
+      );
+    } catch (err) {
+      if (level === 1 || !(err instanceof ReplyError)) throw err;
+      unlisted.push({ rel, error: err });
+      return;
+    }
+    // A name listed twice (a file and a directory) is neither: which one is real cannot be told.
+    const seen = new Map<string, number>();
+    for (const e of entries) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
+    for (const e of entries) {
+      const r = rel === '' ? e.name : `${rel}/${e.name}`;
+      const count = seen.get(e.name) ?? 0;
+      if (count === 0) continue; // reported already
+      if (excluded?.(r, e.type === 'dir')) {
+        leftOut?.add(r);
+        continue;
+      }
+      const unusable =
+        unusableName(e.name) ??
+        (count > 1 ? `listed ${count} times by the server in one directory` : undefined) ??
+        (e.type === 'dir' && level >= MAX_REMOTE_DEPTH
+          ? `more than ${MAX_REMOTE_DEPTH} directory levels deep (a directory that lists itself?)`
+          : undefined);
+      if (unusable !== undefined) {
+        seen.set(e.name, 0);
+        skips.push({ rel: r, reason: unusable });
+        continue;
+      }
+      tree.set(r, {
+        type: e.type,
+        size: e.size,
+        mtime: e.modified.getTime(),
+        precision: e.modifiedPrecisionMs,
+        mode: e.mode,
+      });
+      if (e.type === 'dir') await walk(joinRemote(dir, e.name), r, level + 1);
+    }
+  };
+  await walk(root, '', 1);
+  return { tree, skips, unlisted };
+}
+
+export function depth(rel: string): number {
+  return rel.split('/').length;
+}
+
+/** Whether `rel` is inside (strictly below) one of `roots`. */
+export function isUnder(rel: string, roots: ReadonlySet<string>): boolean {
+  if (roots.size === 0) return false;
+  for (let i = rel.lastIndexOf('/'); i > 0; i = rel.lastIndexOf('/', i - 1)) {
+    if (roots.has(rel.slice(0, i))) return true;
+  }
+  return false;
+}
