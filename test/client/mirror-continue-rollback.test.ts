@@ -6,15 +6,12 @@
  * transfer, whose last bytes are the source's, is still continued, and said.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
-import type { FerryClient } from '../../src/client/client.js';
 import { mirror, type MirrorEvent, type MirrorOptions } from '../../src/client/mirror.js';
-import { startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { connectToPeer, DialogueLog, withPeerLog } from './helpers.js';
+import { peerSession } from '../support/peer-session.js';
 
 const V1 = Buffer.from('A'.repeat(1000));
 const V2 = Buffer.from('B'.repeat(500));
@@ -24,20 +21,7 @@ const T2 = new Date('2024-02-01T00:00:00Z');
 const BIG = Buffer.from(Array.from({ length: 300 * 1024 }, (_, i) => (i * 7) % 251));
 
 describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 120_000 }, () => {
-  let peer: FtpsPeer;
-  let home: string;
-  let client: FerryClient;
-  const log = new DialogueLog();
-  before(async () => {
-    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-continue-rollback-'));
-    peer = await startVsftpd();
-    client = await connectToPeer(peer, {}, log);
-  });
-  after(async () => {
-    await client?.close();
-    await peer?.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  const ctx = peerSession();
 
   /** Mirrors, returning the notes. */
   const run = async (o: MirrorOptions): Promise<string[]> => {
@@ -45,16 +29,16 @@ describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 1
     const onEvent = (e: MirrorEvent): void => {
       if (e.kind === 'note') notes.push(e.message);
     };
-    await mirror(client, { ...o, onEvent });
+    await mirror(ctx.client, { ...o, onEvent });
     return notes;
   };
   const putRemote = async (rel: string, data: Buffer, t: Date): Promise<void> => {
-    await utimes(await peer.putFile(rel, data), t, t);
+    await utimes(await ctx.peer.putFile(rel, data), t, t);
   };
 
   it('upload: a rollback to an older, larger version is sent whole', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'up');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'up');
       await mkdir(local);
       const file = path.join(local, 'index.html');
       const write = async (data: Buffer, t: Date): Promise<void> => {
@@ -63,13 +47,13 @@ describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 1
       };
       const o = { direction: 'upload', local, remote: 'up', perms: false, continue: true } as const;
       await write(V1, T1);
-      await mirror(client, o);
+      await mirror(ctx.client, o);
       await write(V2, T2);
-      await mirror(client, o);
+      await mirror(ctx.client, o);
       // vsftpd keeps the time MDTM gave it only for the file sent, so the remote v2 is newer.
       await write(V1, T1);
       const notes = await run(o);
-      assert.deepEqual(await readFile(path.join(peer.root, 'up', 'index.html')), V1);
+      assert.deepEqual(await readFile(path.join(ctx.peer.root, 'up', 'index.html')), V1);
       assert.ok(
         notes.some((n) => n.startsWith("not continued (-c): its last bytes are not the source's")),
         String(notes),
@@ -77,13 +61,13 @@ describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 1
     }));
 
   it('download: a server rolled back to an older, larger version is fetched whole', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'down');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'down');
       const o = { direction: 'download', local, remote: 'down', perms: false, continue: true } as const;
       await putRemote('down/index.html', V1, T1);
-      await mirror(client, o);
+      await mirror(ctx.client, o);
       await putRemote('down/index.html', V2, T2);
-      await mirror(client, o);
+      await mirror(ctx.client, o);
       await putRemote('down/index.html', V1, T1);
       // The local v2 was given T2, after T1: the time rule alone would continue it.
       await utimes(path.join(local, 'index.html'), T2, T2);
@@ -96,30 +80,30 @@ describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 1
     }));
 
   it('download: a local copy edited smaller after the mirror is restored whole', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'edited');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'edited');
       const o = { direction: 'download', local, remote: 'edited', perms: false, continue: true } as const;
       await putRemote('edited/index.html', V1, T1);
-      await mirror(client, o);
+      await mirror(ctx.client, o);
       await writeFile(path.join(local, 'index.html'), V2); // edited now: newer than the remote
       await run(o);
       assert.deepEqual(await readFile(path.join(local, 'index.html')), V1);
     }));
 
   it('download: a cut transfer, newer and the source start, is continued and said so', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'cut');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'cut');
       await mkdir(local);
       await putRemote('cut/big.bin', BIG, T1);
       await writeFile(path.join(local, 'big.bin'), BIG.subarray(0, 100 * 1024));
-      const from = log.lines.length;
+      const from = ctx.log.lines.length;
       const notes = await run({ direction: 'download', local, remote: 'cut', perms: false, continue: true });
       assert.deepEqual(await readFile(path.join(local, 'big.bin')), BIG);
       assert.ok(
         notes.some((n) => n.startsWith('continued (-c): newer than the source')),
         String(notes),
       );
-      const sent = log.lines.slice(from);
+      const sent = ctx.log.lines.slice(from);
       // The compared bytes were read from byte 100 KiB − 64 KiB, then the transfer stopped; the
       // continued download started where the local file ended.
       assert.ok(sent.includes(`> REST ${36 * 1024}`) && sent.includes('> ABOR'), sent.join('\n'));
@@ -127,19 +111,22 @@ describe('mirror -c without a checksum compares the bytes, vsftpd', { timeout: 1
     }));
 
   it('upload: a cut transfer, newer and the source start, is continued', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'cut-up');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'cut-up');
       await mkdir(local);
       await writeFile(path.join(local, 'big.bin'), BIG);
       await utimes(path.join(local, 'big.bin'), T1, T1);
       await putRemote('cut-up/big.bin', BIG.subarray(0, 100 * 1024), T2);
-      const from = log.lines.length;
+      const from = ctx.log.lines.length;
       const notes = await run({ direction: 'upload', local, remote: 'cut-up', perms: false, continue: true });
-      assert.deepEqual(await readFile(path.join(peer.root, 'cut-up', 'big.bin')), BIG);
+      assert.deepEqual(await readFile(path.join(ctx.peer.root, 'cut-up', 'big.bin')), BIG);
       assert.ok(
         notes.some((n) => n.startsWith('continued (-c)')),
         String(notes),
       );
-      assert.ok(log.lines.slice(from).includes('> APPE cut-up/big.bin'), log.lines.slice(from).join('\n'));
+      assert.ok(
+        ctx.log.lines.slice(from).includes('> APPE cut-up/big.bin'),
+        ctx.log.lines.slice(from).join('\n'),
+      );
     }));
 });

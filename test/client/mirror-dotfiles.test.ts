@@ -8,40 +8,15 @@
  * cannot tell those the server lacks from those its listing hides).
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { EXIT } from '../../src/cli/client-exit-codes.js';
-import type { FerryClient } from '../../src/client/client.js';
 import { mirror, type MirrorEvent } from '../../src/client/mirror.js';
-import { startPyftpdlib, startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { connectToPeer, DialogueLog, ferry, withPeerLog } from './helpers.js';
-
-/** A peer, a client logged in to it with its dialogue kept, and a local temporary directory. */
-function withPeer(start: () => Promise<FtpsPeer>): {
-  peer: () => FtpsPeer;
-  client: () => FerryClient;
-  home: () => string;
-  log: DialogueLog;
-} {
-  let peer: FtpsPeer | undefined;
-  let client: FerryClient | undefined;
-  let home = '';
-  const log = new DialogueLog();
-  before(async () => {
-    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-dotfiles-'));
-    peer = await start();
-    client = await connectToPeer(peer, {}, log);
-  });
-  after(async () => {
-    await client?.close();
-    await peer?.stop();
-    await rm(home, { recursive: true, force: true });
-  });
-  return { peer: () => peer as FtpsPeer, client: () => client as FerryClient, home: () => home, log };
-}
+import { peerSession } from '../support/peer-session.js';
+import { startPyftpdlib, type FtpsPeer } from '../support/peers.js';
+import { ferry } from './helpers.js';
 
 /** A remote tree with dot-files and a local destination holding a dot-file and a stale file. */
 async function downloadCase(peer: FtpsPeer, home: string): Promise<string> {
@@ -56,31 +31,31 @@ async function downloadCase(peer: FtpsPeer, home: string): Promise<string> {
 }
 
 describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeout: 120_000 }, () => {
-  const t = withPeer(() => startVsftpd());
+  const t = peerSession();
 
   it('a download mirror with --delete fetches dot-files and keeps the local one the server has', () =>
-    withPeerLog('vsftpd', t.peer(), t.log, async () => {
-      const dst = await downloadCase(t.peer(), t.home());
-      const r = await mirror(t.client(), { direction: 'download', local: dst, remote: 'down', delete: true });
+    t.withLog(async () => {
+      const dst = await downloadCase(t.peer, t.home);
+      const r = await mirror(t.client, { direction: 'download', local: dst, remote: 'down', delete: true });
       assert.equal(await readFile(path.join(dst, '.hidden.gz'), 'utf8'), 'hidden on the server');
       assert.equal(await readFile(path.join(dst, 'sub', '.inner'), 'utf8'), 'inner');
       assert.equal(r.transferred, 3);
       assert.equal(r.deleted, 1, 'stale.txt only');
       assert.ok(t.log.includes('> LIST -a'), t.log.dump());
-      assert.equal(t.client().listsDotFiles, true);
+      assert.equal(t.client.listsDotFiles, true);
     }));
 
   it('an upload mirror sees the dot-files it sent: the second run transfers nothing', () =>
-    withPeerLog('vsftpd', t.peer(), t.log, async () => {
-      const src = path.join(t.home(), 'up');
+    t.withLog(async () => {
+      const src = path.join(t.home, 'up');
       await mkdir(path.join(src, '.config'), { recursive: true });
       await writeFile(path.join(src, '.env'), 'A=1');
       await writeFile(path.join(src, 'a.txt'), 'alpha');
       await writeFile(path.join(src, '.config', 'x'), 'x');
-      const first = await mirror(t.client(), { direction: 'upload', local: src, remote: 'up' });
+      const first = await mirror(t.client, { direction: 'upload', local: src, remote: 'up' });
       assert.equal(first.transferred, 3);
-      assert.equal(await readFile(path.join(t.peer().root, 'up', '.config', 'x'), 'utf8'), 'x');
-      const second = await mirror(t.client(), {
+      assert.equal(await readFile(path.join(t.peer.root, 'up', '.config', 'x'), 'utf8'), 'x');
+      const second = await mirror(t.client, {
         direction: 'upload',
         local: src,
         remote: 'up',
@@ -92,26 +67,26 @@ describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeou
     }));
 
   it('rm -r removes a directory holding dot-files', () =>
-    withPeerLog('vsftpd', t.peer(), t.log, async () => {
-      await t.peer().putFile('rm/.dot/.inner', 'inner');
-      await t.peer().putFile('rm/.env', 'A=1');
-      await t.client().remove('rm', { recursive: true });
-      assert.ok(!(await t.client().list('')).some((e) => e.name === 'rm'));
+    t.withLog(async () => {
+      await t.peer.putFile('rm/.dot/.inner', 'inner');
+      await t.peer.putFile('rm/.env', 'A=1');
+      await t.client.remove('rm', { recursive: true });
+      assert.ok(!(await t.client.list('')).some((e) => e.name === 'rm'));
     }));
 
   /** The `ferry` command against the peer: the URL of a path, and the environment. */
   const cli = (p: string): { url: string; env: Record<string, string>; ca: string[] } => {
-    const peer = t.peer();
+    const peer = t.peer;
     return {
       url: `ftpes://${peer.user}@${peer.host}:${peer.port}/${p}`,
-      env: { HOME: t.home(), FERRY_PASSWORD: peer.password },
+      env: { HOME: t.home, FERRY_PASSWORD: peer.password },
       ca: ['--ca', peer.certificate.certFile],
     };
   };
 
   it('ferry ls shows dot-files only with -a', async () => {
-    await t.peer().putFile('ls/.dot', 'dot');
-    await t.peer().putFile('ls/plain', 'plain');
+    await t.peer.putFile('ls/.dot', 'dot');
+    await t.peer.putFile('ls/plain', 'plain');
     const { url, env, ca } = cli('ls');
     const plain = await ferry(['ls', '-1', ...ca, url], env);
     assert.equal(plain.code, EXIT.ok, plain.stderr);
@@ -122,9 +97,9 @@ describe('mirror and dot-files against vsftpd (plain LIST hides them)', { timeou
   });
 
   it("ferry get of a pattern that starts with '.' finds dot-files", async () => {
-    await t.peer().putFile('pat/.hidden.gz', 'hidden');
-    await t.peer().putFile('pat/seen.gz', 'seen');
-    const out = path.join(t.home(), 'pat');
+    await t.peer.putFile('pat/.hidden.gz', 'hidden');
+    await t.peer.putFile('pat/seen.gz', 'seen');
+    const out = path.join(t.home, 'pat');
     await mkdir(out);
     const { url, env, ca } = cli('pat/.*.gz');
     const r = await ferry(['get', '-q', ...ca, url, out], env);
@@ -137,14 +112,14 @@ describe(
   'mirror against a server that refuses LIST -a (pyftpdlib without MLSD)',
   { timeout: 120_000 },
   () => {
-    const t = withPeer(() => startPyftpdlib({ noMlst: true, refuseListOptions: true }));
+    const t = peerSession('pyftpdlib', () => startPyftpdlib({ noMlst: true, refuseListOptions: true }));
 
     it('lists with plain LIST after one refusal, and --delete keeps local dot-files', () =>
-      withPeerLog('pyftpdlib', t.peer(), t.log, async () => {
-        const dst = await downloadCase(t.peer(), t.home());
+      t.withLog(async () => {
+        const dst = await downloadCase(t.peer, t.home);
         await writeFile(path.join(dst, '.local-only'), 'mine');
         const events: MirrorEvent[] = [];
-        const r = await mirror(t.client(), {
+        const r = await mirror(t.client, {
           direction: 'download',
           local: dst,
           remote: 'down',
@@ -158,7 +133,7 @@ describe(
         const kept = events.find((e) => e.kind === 'skip' && e.path === '.local-only');
         assert.match(kept?.kind === 'skip' ? kept.reason : '', /does not show dot-files/);
         assert.equal(t.log.lines.filter((l) => l === '> LIST -a').length, 1, t.log.dump());
-        assert.equal(t.client().listsDotFiles, false);
+        assert.equal(t.client.listsDotFiles, false);
       }));
   },
 );

@@ -19,8 +19,9 @@ import { mirror, type MirrorEvent } from '../../src/client/mirror.js';
 import { processUmask } from '../../src/client/umask.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
-import { startVsftpd, type FtpsPeer } from '../support/peers.js';
-import { clientOf, connectToPeer, DialogueLog, ferry, optionsOf, withPeerLog } from './helpers.js';
+import { peerSession } from '../support/peer-session.js';
+import { startVsftpd } from '../support/peers.js';
+import { clientOf, DialogueLog, ferry, optionsOf } from './helpers.js';
 
 const modeOf = async (p: string): Promise<number> => (await stat(p)).mode & 0o7777;
 
@@ -184,69 +185,55 @@ describe('mirror upload to a server that refuses SITE CHMOD', { timeout: 60_000 
 });
 
 describe('mirror keeps permissions against vsftpd (LIST)', { timeout: 120_000 }, () => {
-  let peer: FtpsPeer;
-  let home: string;
-  let client: FerryClient;
-  const log = new DialogueLog();
-
-  before(async () => {
-    home = await mkdtemp(path.join(os.tmpdir(), 'ferry-mirror-perms-'));
-    peer = await startVsftpd();
-    client = await connectToPeer(peer, {}, log);
-  });
-  after(async () => {
-    await client?.close();
-    await peer?.stop();
-    await rm(home, { recursive: true, force: true });
-  });
+  const ctx = peerSession();
 
   it('download: the modes of LIST less the umask', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      await chmod(await peer.putFile('vp/secret.txt', 's'), 0o600);
-      await chmod(await peer.putFile('vp/run.sh', '#!/bin/sh\n'), 0o750);
-      await peer.putFile('vp/priv/in.txt', 'in');
-      await chmod(path.join(peer.root, 'vp', 'priv'), 0o700);
-      const local = path.join(home, 'vp');
-      await mirror(client, { direction: 'download', local, remote: 'vp' });
+    ctx.withLog(async () => {
+      await chmod(await ctx.peer.putFile('vp/secret.txt', 's'), 0o600);
+      await chmod(await ctx.peer.putFile('vp/run.sh', '#!/bin/sh\n'), 0o750);
+      await ctx.peer.putFile('vp/priv/in.txt', 'in');
+      await chmod(path.join(ctx.peer.root, 'vp', 'priv'), 0o700);
+      const local = path.join(ctx.home, 'vp');
+      await mirror(ctx.client, { direction: 'download', local, remote: 'vp' });
       assert.equal(await modeOf(path.join(local, 'secret.txt')), 0o600);
       assert.equal(await modeOf(path.join(local, 'run.sh')), 0o750 & ~processUmask());
       assert.equal(await modeOf(path.join(local, 'priv')), 0o700);
     }));
 
   it('upload: SITE CHMOD gives the files their local modes', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'vu');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'vu');
       await mkdir(local);
       await writeFile(path.join(local, 'priv.txt'), 'p');
       await writeFile(path.join(local, 'run.sh'), 'r');
       await chmod(path.join(local, 'priv.txt'), 0o600);
       await chmod(path.join(local, 'run.sh'), 0o755);
-      await mirror(client, { direction: 'upload', local, remote: 'vu' });
-      assert.equal(await modeOf(path.join(peer.root, 'vu', 'priv.txt')), 0o600);
-      assert.equal(await modeOf(path.join(peer.root, 'vu', 'run.sh')), 0o755);
-      assert.ok(log.includes('> SITE CHMOD 600 vu/priv.txt'), log.dump());
+      await mirror(ctx.client, { direction: 'upload', local, remote: 'vu' });
+      assert.equal(await modeOf(path.join(ctx.peer.root, 'vu', 'priv.txt')), 0o600);
+      assert.equal(await modeOf(path.join(ctx.peer.root, 'vu', 'run.sh')), 0o755);
+      assert.ok(ctx.log.includes('> SITE CHMOD 600 vu/priv.txt'), ctx.log.dump());
     }));
 
   it('upload: a file it made read-only is replaced the next time (SITE CHMOD u+w first)', () =>
-    withPeerLog('vsftpd', peer, log, async () => {
-      const local = path.join(home, 'vro');
+    ctx.withLog(async () => {
+      const local = path.join(ctx.home, 'vro');
       const file = path.join(local, 'ro.txt');
       await mkdir(local);
       await writeFile(file, '1\n');
       await chmod(file, 0o444);
-      await mirror(client, { direction: 'upload', local, remote: 'vro' });
-      const copy = path.join(peer.root, 'vro', 'ro.txt');
+      await mirror(ctx.client, { direction: 'upload', local, remote: 'vro' });
+      const copy = path.join(ctx.peer.root, 'vro', 'ro.txt');
       assert.equal(await modeOf(copy), 0o444);
       // Changed, and read-only again (a key, a configuration file).
       await chmod(file, 0o644);
       await writeFile(file, '22\n');
       await chmod(file, 0o444);
-      const r = await mirror(client, { direction: 'upload', local, remote: 'vro' });
+      const r = await mirror(ctx.client, { direction: 'upload', local, remote: 'vro' });
       assert.equal(r.transferred, 1);
       assert.equal(await readFile(copy, 'utf8'), '22\n');
       assert.equal(await modeOf(copy), 0o444);
-      assert.ok(log.includes('> SITE CHMOD 644 vro/ro.txt'), log.dump());
-      assert.ok(!log.includes('> DELE vro/ro.txt'), log.dump());
+      assert.ok(ctx.log.includes('> SITE CHMOD 644 vro/ro.txt'), ctx.log.dump());
+      assert.ok(!ctx.log.includes('> DELE vro/ro.txt'), ctx.log.dump());
     }));
 });
 
@@ -254,33 +241,19 @@ describe(
   'mirror upload replaces a read-only file on vsftpd refusing SITE CHMOD',
   { timeout: 120_000 },
   () => {
-    let peer: FtpsPeer;
-    let home: string;
-    let client: FerryClient;
-    const log = new DialogueLog();
-
-    before(async () => {
-      home = await mkdtemp(path.join(os.tmpdir(), 'ferry-mirror-perms-'));
-      peer = await startVsftpd({ extraConfig: { chmod_enable: 'NO' } });
-      client = await connectToPeer(peer, {}, log);
-    });
-    after(async () => {
-      await client?.close();
-      await peer?.stop();
-      await rm(home, { recursive: true, force: true });
-    });
+    const ctx = peerSession('vsftpd', () => startVsftpd({ extraConfig: { chmod_enable: 'NO' } }));
 
     it('removes it first, as lftp does', () =>
-      withPeerLog('vsftpd', peer, log, async () => {
-        const local = path.join(home, 'nc');
+      ctx.withLog(async () => {
+        const local = path.join(ctx.home, 'nc');
         await mkdir(local);
         // Read-only where it was made so: vsftpd's user owns the file, and only SITE CHMOD is refused.
-        await chmod(await peer.putFile('nc/ro.txt', '1\n'), 0o444);
+        await chmod(await ctx.peer.putFile('nc/ro.txt', '1\n'), 0o444);
         await writeFile(path.join(local, 'ro.txt'), '22\n');
-        const r = await mirror(client, { direction: 'upload', local, remote: 'nc', perms: false });
+        const r = await mirror(ctx.client, { direction: 'upload', local, remote: 'nc', perms: false });
         assert.equal(r.transferred, 1);
-        assert.equal(await readFile(path.join(peer.root, 'nc', 'ro.txt'), 'utf8'), '22\n');
-        assert.ok(log.includes('> DELE nc/ro.txt'), log.dump());
+        assert.equal(await readFile(path.join(ctx.peer.root, 'nc', 'ro.txt'), 'utf8'), '22\n');
+        assert.ok(ctx.log.includes('> DELE nc/ro.txt'), ctx.log.dump());
       }));
   },
 );
