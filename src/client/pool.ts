@@ -51,6 +51,10 @@ function serverAway(err: unknown): boolean {
 /** A worker is about to open a new connection (after `pauseMs`): attempt `attempt` of `attempts`. */
 export interface Reconnect {
   readonly attempt: number;
+  /**
+   * The most attempts, the same for each of one reconnect: `retries`, at least MIN_RECONNECTS (a
+   * failure other than a refusal ends them once `retries` are spent).
+   */
   readonly attempts: number;
   readonly pauseMs: number;
   /** Why: the lost connection's failure, or the previous attempt's. */
@@ -221,17 +225,18 @@ export async function reopen(
 ): Promise<FerryClient> {
   const retries = o.retries ?? 0;
   if (retries < 1) return open();
-  const attemptsAfter = (err: unknown): number =>
-    serverAway(err) ? Math.max(retries, MIN_RECONNECTS) : retries;
+  // Said once, the same in each event (it said `1 of 2`, then `2 of 5` once refused): the most
+  // there can be; only refusals reach it.
+  const attempts = Math.max(retries, MIN_RECONNECTS);
   for (let attempt = 1, error = lost; ; attempt++) {
-    const attempts = attemptsAfter(error);
     const pauseMs = Math.min(RECONNECT_PAUSE_MS * 2 ** (attempt - 1), RECONNECT_PAUSE_MAX_MS);
     o.onReconnect?.({ attempt, attempts, pauseMs, error });
     await sleep(pauseMs, undefined, { signal: o.signal });
     try {
       return await open();
     } catch (err) {
-      if (attempt >= attemptsAfter(err) || o.signal?.aborted || !(o.transient?.(err) ?? false)) throw err;
+      const spent = attempt >= (serverAway(err) ? attempts : retries);
+      if (spent || o.signal?.aborted || !(o.transient?.(err) ?? false)) throw err;
       error = err;
     }
   }
