@@ -103,7 +103,7 @@ const DEFAULT_RETRIES = 2;
 function retryOption(): Option {
   return new Option(
     '--retry <n>',
-    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; a lost connection is opened again after 1 s, 2 s, 4 s … (up to 30 s), as many times, and while the server refuses connections (restarting) at least 5 (about 30 s); get, put and mirror (0: never)`,
+    `times to try a file again after a transient failure (421, 425, 426, 450, 451, a lost connection, a timeout), with a short growing pause; a lost connection is opened again after 1 s, 2 s, 4 s … (up to 30 s), as many times, and while the server refuses connections (restarting) at least 5 (about 30 s); never after a 421 saying this client is banned; get, put and mirror (0: never)`,
   )
     .argParser(nonNegativeInt)
     .default(DEFAULT_RETRIES);

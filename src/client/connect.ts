@@ -6,7 +6,7 @@ import { isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.j
 import { parseFeatures } from '../protocol/features.js';
 import { ClientControlConnection } from './control.js';
 import type { DataState } from './data-endpoint.js';
-import { abortedError, ConnectionError, LoginError, NoGreetingError } from './errors.js';
+import { abortedError, ConnectionError, LoginError, NoGreetingError, ServerClosingError } from './errors.js';
 import { selectMlstFacts } from './listing.js';
 import { DEFAULTS, type ClientOptions } from './options.js';
 import { command, parsePwdReply, protRefused, setProt, type ClientSession } from './session.js';
@@ -244,7 +244,15 @@ async function login(s: ClientSession): Promise<void> {
   const user = s.opts.user ?? 'anonymous';
   let r = await c.request(`USER ${user}`);
   // 232: logged in by the client certificate (RFC 2228); no password is sent then.
-  if (r.code === Code.NeedPassword) r = await c.request(`PASS ${s.password?.reveal() ?? ''}`);
+  if (r.code === Code.NeedPassword) {
+    r = await c.request(`PASS ${s.password?.reveal() ?? ''}`).catch((err: unknown) => {
+      // A password answered by closing for failed logins (or a ban) is a login refused, as a 530:
+      // never sent again (a 421 that says try later, or too many connections, stays transient).
+      if (err instanceof ServerClosingError && err.refusal === 'refused')
+        throw new LoginError(Code.ServiceNotAvailable, err.replyText);
+      throw err;
+    });
+  }
   if (r.code === Code.NeedAccount) throw new LoginError(r.code, `${replyLine(r)} (ACCT is not supported)`);
   if (
     r.code !== Code.LoggedIn &&

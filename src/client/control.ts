@@ -8,7 +8,7 @@ import { clearTextReply, isPreliminary, type Reply } from '../protocol/reply.js'
 import { ReplyParser } from '../protocol/reply-parser.js';
 import { encodeText } from '../protocol/byte-text.js';
 import { ControlChannel } from '../tls/control-tls.js';
-import { abortedError, ConnectionError, connectionError } from './errors.js';
+import { abortedError, ConnectionError, connectionError, ServerClosingError } from './errors.js';
 import { alertText, PROTOCOL_VERSION_ALERT, receivedAlert } from './tls-alert.js';
 
 /**
@@ -474,9 +474,7 @@ export class ClientControlConnection {
       // RFC 959: 421, whatever it answers, means the server is closing the connection (a timeout,
       // shutting down, an account disabled): its text is the reason, and nothing more is sent.
       const closing =
-        r.code === Code.ServiceNotAvailable
-          ? new ConnectionError(`Server closing the connection: ${r.code} ${r.lines.join(' ')}`)
-          : undefined;
+        r.code === Code.ServiceNotAvailable ? new ServerClosingError(r.lines.join(' ')) : undefined;
       if (closing && !this.o.return421) return this.fail(closing);
       const w = this.waiter;
       if (w) {

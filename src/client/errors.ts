@@ -122,6 +122,41 @@ export class ConnectionError extends FerryError {
 }
 
 /**
+ * What a 421's words say besides "closing": `refused`, this client is not wanted (its address
+ * banned or blocked, too many failed logins): another try only scores against it on a server with
+ * a defender or fail2ban; `busy`, too many connections (of the address, the user, the server): one
+ * may free up, as lftp's ftp:retry-530 patterns read it; undefined, anything else (a restart, a
+ * shutdown, an idle timeout).
+ */
+export type ClosingRefusal = 'refused' | 'busy' | undefined;
+
+const REFUSED_421 =
+  /\bban(?:ned)?\b|\bblock(?:ed)?\b|blacklist|denylist|denied|forbidden|not allowed|failed log|login incorrect/i;
+const BUSY_421 =
+  /too many|overloaded|maximum number|number of connect|more connection|already connected|simultaneous|only.*sessions?.*allowed/i;
+
+export function closingRefusal(text: string): ClosingRefusal {
+  if (REFUSED_421.test(text)) return 'refused';
+  return BUSY_421.test(text) ? 'busy' : undefined;
+}
+
+/**
+ * A 421 (RFC 959: the server is closing the connection), as a greeting or as any reply: the
+ * connection is lost (ERR_CLOSED); `refusal` is what its text says of why.
+ */
+export class ServerClosingError extends ConnectionError {
+  readonly replyText: string;
+  readonly refusal: ClosingRefusal;
+  constructor(replyText: string) {
+    const refusal = closingRefusal(replyText);
+    const said = `Server closing the connection: 421 ${replyText}`;
+    super(refusal === 'refused' ? `${said} (it refuses this client: not retried)` : said);
+    this.replyText = replyText;
+    this.refusal = refusal;
+  }
+}
+
+/**
  * No greeting within connectTimeoutMs (ERR_TIMEOUT): a silent server, or an implicit FTPS one asked
  * for explicit FTPS. `hint` says what may be wrong; a caller that knows more (the server greeted
  * earlier: it stopped answering) makes another with its own (`again()`).
@@ -307,11 +342,14 @@ const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
  * A failure worth another try (--retry): a transient reply (421, 425, 426, 450, 451), a lost
  * control or data connection, a timeout, a connection refused or reset (a server restarting).
  * Never a 5xx, a local error, TLS, a refused login, a name that does not resolve, or no data
- * connection mode for an IPv6 server (Ipv6DataModeError).
+ * connection mode for an IPv6 server (Ipv6DataModeError), nor a 421 saying this client is refused
+ * (ServerClosingError: banned, too many failed logins).
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
   if (err instanceof Ipv6DataModeError) return false;
+  // Another try would score against this client (a ban, failed logins): never retried.
+  if (err instanceof ServerClosingError && err.refusal === 'refused') return false;
   if (err instanceof ConnectionError && err.code === 'ERR_CONNECT')
     return TRANSIENT_CONNECT_ERRORS.has(err.systemCode ?? '');
   if (!(err instanceof FerryError)) return false;

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, ReplyError } from '../errors.js';
 import { Code } from '../protocol/codes.js';
 import type { FerryClient } from './client.js';
-import { ConnectionError, failureKind, isTransient, LoginError } from './errors.js';
+import { ConnectionError, failureKind, isTransient, LoginError, ServerClosingError } from './errors.js';
 
 /**
  * Jobs over several connections at once (`--parallel N` of mirror, get and put): the given client
@@ -42,8 +42,12 @@ const RECONNECT_PAUSE_MAX_MS = 30_000;
  */
 export const MIN_RECONNECTS = 5;
 
-/** Whether a failure to connect says the server is away for now: refused, reset, a 421 greeting. */
+/**
+ * Whether a failure to connect says the server is away for now: refused, reset, a 421 greeting
+ * (not one saying there are too many connections: that is no restart to wait out).
+ */
 function serverAway(err: unknown): boolean {
+  if (err instanceof ServerClosingError) return err.refusal === undefined;
   if (err instanceof ReplyError) return err.replyCode === Code.ServiceNotAvailable;
   return err instanceof ConnectionError && err.code === 'ERR_CONNECT' && isTransient(err);
 }
