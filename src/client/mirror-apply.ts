@@ -148,6 +148,8 @@ export async function transferFiles(
       {
         parallel: run.o.parallel,
         connect: run.o.connect,
+        // Those the plan opened (its time queries), when it did.
+        opened: await run.openedConnections(),
         signal: run.o.signal,
         keepGoing: true,
         retries: run.o.retries ?? 0,

@@ -5,11 +5,13 @@
  */
 import { ReplyError } from '../errors.js';
 import { checksumMethod, localChecksum } from './checksum.js';
+import { isTransient } from './errors.js';
 import { mayAskMdtm, NO_MDTM, sameSize, timeUndecided } from './mirror-compare.js';
 import { CONTINUED, cutAfterSource, NOT_CONTINUED, smallerPart, tailRange } from './mirror-continue.js';
 import type { MirrorModes } from './mirror-modes.js';
 import type { MirrorRun } from './mirror-run.js';
 import { isUnder, type Item } from './mirror-trees.js';
+import { runPool } from './pool.js';
 import { readLocalRange, readRemoteRange } from './remote-range.js';
 
 /** A file to transfer; `partial`: the destination has its first bytes (continue). */
@@ -58,7 +60,9 @@ export async function planFiles(run: MirrorRun, modes: MirrorModes): Promise<Pla
   };
   const exactTimesAgree = async (rel: string, item: Item, other: Item): Promise<boolean> => {
     if (!mayAskMdtm((await run.conn.live()).features)) return noMdtm(rel);
-    const t = await run.conn.run((client) => client.modified(run.remotePath(rel)), run.stepRetry(rel));
+    const t = times.has(rel)
+      ? times.get(rel)
+      : await run.conn.run((client) => client.modified(run.remotePath(rel)), run.stepRetry(rel));
     if (t === undefined) return noMdtm(rel);
     const exact: Item = { ...(run.upload ? other : item), mtime: t.getTime(), precision: 1000 };
     return run.upload ? !needsTransfer(item, exact) : !needsTransfer(exact, other);
@@ -129,6 +133,8 @@ export async function planFiles(run: MirrorRun, modes: MirrorModes): Promise<Pla
   const jobs: Job[] = [];
   const checksum = run.o.verify ? checksumMethod(run.conn.client.features) : undefined;
   const canVerify = checksum !== undefined;
+  // The undecided files' remote times, asked at once first; one missing is asked as it comes.
+  const times = canVerify || run.o.sizeOnly ? new Map<string, Date | undefined>() : await remoteTimes(run);
   for (const [rel, item] of run.src) {
     if (isUnder(rel, run.skippedTrees)) continue;
     if (item.type === 'link') {
@@ -180,4 +186,50 @@ export async function planFiles(run: MirrorRun, modes: MirrorModes): Promise<Pla
     run.files.push(rel);
   }
   return { jobs, checksum };
+}
+
+/**
+ * Fewer undecided files are asked one by one: a wave of new connections costs about ten round
+ * trips (TCP, TLS, login, FEAT, PBSZ and PROT, TYPE, PWD).
+ */
+const SPREAD_FROM = 16;
+
+/**
+ * The remote times (MDTM) of the same-size files whose listed times cannot tell them from a changed
+ * one (LIST's minute: vsftpd), asked over the `parallel` connections at once, not one after the
+ * other over the mirror's own: a round trip each, thousands on an unchanged site. Those not
+ * answered here (a lost connection) are asked again one by one as the plan reaches them.
+ */
+async function remoteTimes(run: MirrorRun): Promise<Map<string, Date | undefined>> {
+  const times = new Map<string, Date | undefined>();
+  const undecided: string[] = [];
+  for (const [rel, item] of run.src) {
+    const other = run.dst.get(rel);
+    if (item.type !== 'file' || other?.type !== 'file' || isUnder(rel, run.skippedTrees)) continue;
+    if (!needsTransfer(item, other) && timeUndecided(item, other)) undecided.push(rel);
+  }
+  const client = await run.conn.live();
+  if (undecided.length < SPREAD_FROM || !mayAskMdtm(client.features)) return times;
+  const opened = await run.openConnections();
+  if (opened.length === 0) return times;
+  const retries = run.o.retries ?? 0;
+  await runPool(
+    client,
+    undecided,
+    {
+      parallel: opened.length + 1,
+      connect: run.o.connect,
+      opened,
+      signal: run.o.signal,
+      keepGoing: true,
+      retries,
+      transient: isTransient,
+      onRetry: (rel, retry, error) => run.emit({ kind: 'retry', path: rel, retry, retries, error }),
+      onReconnect: (r) => run.emit({ kind: 'reconnect', path: '', ...r }),
+    },
+    async (worker, rel) => {
+      times.set(rel, await worker.modified(run.remotePath(rel)));
+    },
+  );
+  return times;
 }

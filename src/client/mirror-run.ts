@@ -6,11 +6,13 @@
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { FerryError, ReplyError } from '../errors.js';
+import type { FerryClient } from './client.js';
 import { abortedError } from './errors.js';
 import { fsPath } from './local-file.js';
 import type { MirrorOptions } from './mirror.js';
 import { typeConflict, type MirrorEvent } from './mirror-report.js';
 import type { Item, LeftOut, Tree } from './mirror-trees.js';
+import { openInWaves } from './pool.js';
 import type { RetriedConnection } from './retried-step.js';
 import { joinRemote } from './url.js';
 
@@ -35,6 +37,8 @@ export class MirrorRun {
   readonly conflicts: FerryError[] = [];
   /** Destination entries removed, with what was under them (the extras pass must not remove it again). */
   readonly gone = new Set<string>();
+  /** The connections besides the mirror's own, once opened (openConnections). */
+  #extra: Promise<FerryClient[]> | undefined;
 
   constructor(
     readonly o: MirrorOptions,
@@ -46,6 +50,27 @@ export class MirrorRun {
     private readonly dstLeftOut: LeftOut,
   ) {
     this.upload = o.direction === 'upload';
+  }
+
+  /**
+   * The `parallel` - 1 connections besides the mirror's own (none without `connect`), opened once:
+   * the plan's queries go over them, then the transfers.
+   */
+  openConnections(): Promise<FerryClient[]> {
+    const { parallel = 1, connect, signal } = this.o;
+    if (parallel <= 1 || !connect) return Promise.resolve([]);
+    this.#extra ??= openInWaves(connect, parallel - 1, { signal });
+    return this.#extra;
+  }
+
+  /** The connections openConnections() opened, undefined when it was not called. */
+  async openedConnections(): Promise<FerryClient[] | undefined> {
+    return this.#extra;
+  }
+
+  async closeConnections(): Promise<void> {
+    const extra = await this.#extra?.catch(() => []);
+    await Promise.all((extra ?? []).map((c) => c.close()));
   }
 
   aborted(): void {

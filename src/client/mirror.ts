@@ -5,7 +5,7 @@ import { systemAsLocal } from './errors.js';
 import { deleteExtras, makeDirectories, transferFiles } from './mirror-apply.js';
 import { mirrorFilter, type MirrorFilterOptions } from './mirror-filter.js';
 import { MirrorModes } from './mirror-modes.js';
-import { planFiles } from './mirror-plan.js';
+import { planFiles, type Plan } from './mirror-plan.js';
 import type { MirrorEvent, MirrorResult } from './mirror-report.js';
 import { MirrorRun } from './mirror-run.js';
 import { scanLocal, scanRemote, type Item, type LeftOut } from './mirror-trees.js';
@@ -211,8 +211,15 @@ async function mirrorTrees(
 
   const modes = new MirrorModes(run);
   await makeDirectories(run);
-  const plan = await planFiles(run, modes);
-  const { transferred, bytes } = await transferFiles(run, modes, plan);
+  let plan: Plan;
+  let transferred: number;
+  let bytes: number;
+  try {
+    plan = await planFiles(run, modes);
+    ({ transferred, bytes } = await transferFiles(run, modes, plan));
+  } finally {
+    await run.closeConnections();
+  }
 
   // As for a file that failed: the mirror fails, and deletes nothing.
   if (remote.unlisted[0]) throw remote.unlisted[0].error;

@@ -70,6 +70,11 @@ export interface PoolOptions<J> {
   readonly parallel?: number;
   /** Opens another connection like the given one; needed when `parallel` > 1. */
   readonly connect?: () => Promise<FerryClient>;
+  /**
+   * Connections already open to use (up to `parallel` - 1) instead of opening new ones: the
+   * caller's to close (a mirror's, from its plan to its transfers).
+   */
+  readonly opened?: readonly FerryClient[];
   /** Go on with the other jobs after a failure (default: stop taking jobs at the first one). */
   readonly keepGoing?: boolean;
   readonly signal?: AbortSignal;
@@ -155,7 +160,8 @@ export async function runPool<J>(
     return opened;
   };
   try {
-    if (connect) workers.push(...(await openInWaves(connect, parallel - 1, o)));
+    if (o.opened) workers.push(...o.opened.filter((w) => !w.closed).slice(0, parallel - 1));
+    else if (connect) workers.push(...(await openInWaves(connect, parallel - 1, o)));
     const queue = [...jobs];
     let stop = false;
     let lastClosed: unknown;
@@ -212,7 +218,8 @@ export async function runPool<J>(
     const unsent = !stop && queue.length > 0 ? { jobs: queue, error: lastClosed } : undefined;
     return { failures, unsent };
   } finally {
-    await Promise.all(workers.filter((w) => w !== client).map((w) => w.close()));
+    const theirs = new Set(o.opened);
+    await Promise.all(workers.filter((w) => w !== client && !theirs.has(w)).map((w) => w.close()));
   }
 }
 
@@ -252,7 +259,7 @@ export async function reopen(
  * large --parallel got the client banned. A wave with a failure (a session limit reached) ends it:
  * the pool goes on with fewer.
  */
-async function openInWaves(
+export async function openInWaves(
   connect: () => Promise<FerryClient>,
   n: number,
   o: Pick<PoolOptions<never>, 'signal' | 'onConnectError'>,
