@@ -14,6 +14,7 @@ import { connectFailure, connectTimedOut, nobodyConnected } from './connect-fail
 import { endGracefully } from './graceful-end.js';
 import { IdleWatch, type StallWatch } from './idle-watch.js';
 import type { SessionFamily, Siblings } from '../tls/session-cache.js';
+import type { DataRefusal } from './metrics.js';
 import type { PassiveOwner, PassivePorts, PassiveReservation, PortsBusy } from './passive-ports.js';
 
 /**
@@ -68,7 +69,7 @@ export interface DataPolicy {
 
 export interface DataObserver {
   tls(version: string | null, resumed: boolean): void;
-  refused(reason: 'foreign-address' | 'no-session-reuse' | 'tls-failed'): void;
+  refused(reason: DataRefusal): void;
 }
 
 export interface DataEndpoint {
@@ -96,6 +97,12 @@ const DIRECTION_GRACE_MS = 500;
 const STARTED_TURNS = 3;
 /** At most this long for OpenSSL to issue the ticket of a resumed TLS 1.3 connection (it does at once). */
 const TICKET_WAIT_MS = 1_000;
+/**
+ * Connections from the client's address a passive port holds at once before its transfer: a client
+ * opens one; more are turned away, else one session's silent connects (each held through the
+ * direction grace and the handshake timeout) took a descriptor each, without limit.
+ */
+export const MAX_WAITING_CONNECTIONS = 4;
 
 /**
  * PASV/EPSV: listens and accepts connections from the control peer only. TLS starts once the
@@ -103,7 +110,9 @@ const TICKET_WAIT_MS = 1_000;
  * buffer), or after DIRECTION_GRACE_MS. A connection that completes a handshake without resuming
  * this client's TLS session is refused; when it offered a session (anyone behind the same address
  * could connect first, or a sibling's), the port keeps waiting for the client's own; when it offered
- * none (a client that cannot resume), or dies before its handshake completes, the wait ends at once.
+ * none (a client that cannot resume), the wait ends at once. One that dies before its handshake
+ * completes (closed, reset, not TLS, timed out) is dropped and the wait goes on: anyone behind the
+ * client's address can connect and hang up, and that must not end the client's transfer.
  */
 export class PassiveEndpoint implements DataEndpoint {
   private outcome: Promise<DataSocket> | undefined;
@@ -175,6 +184,15 @@ export class PassiveEndpoint implements DataEndpoint {
       raw.destroy();
       return;
     }
+    if (this.handshaking.size >= MAX_WAITING_CONNECTIONS) {
+      this.policy.logger.warn(
+        { ...peer, max: MAX_WAITING_CONNECTIONS },
+        'data connection refused: too many connections from the client already wait on this passive port',
+      );
+      this.policy.observer?.refused('too-many');
+      raw.destroy();
+      return;
+    }
     this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
     const attempt = prepare(raw, peer, this.policy, this.direction, () => !this.spokeFirst.has(raw));
     this.handshaking.set(raw, attempt);
@@ -193,8 +211,17 @@ export class PassiveEndpoint implements DataEndpoint {
         }
       },
       (err: unknown) => {
+        // Died before its handshake completed: maybe not the client's (see the class comment).
+        // Dropped; the wait goes on, and its reply at the passive timeout says what happened.
         this.handshaking.delete(raw);
-        if (!this.outcome && !this.closed) this.decide(Promise.reject(err));
+        // Already cut by decide(), or left for its client to close by close().
+        if (this.outcome || this.closed) return;
+        raw.destroy();
+        if (err instanceof FerryError) this.refusal = err;
+        this.policy.logger.info(
+          { ...peer, err: err instanceof Error ? err.message : String(err) },
+          "data connection dropped before its TLS handshake completed: still waiting for the client's",
+        );
       },
     );
   }

@@ -6,7 +6,7 @@ export type TransferDirection = 'upload' | 'download' | 'listing';
 export type TransferResult = 'ok' | 'aborted' | 'failed';
 export type LoginResult = 'success' | 'failure';
 /** Why a data connection was turned away (ferry_data_connections_refused_total{reason}). */
-export type DataRefusal = 'foreign-address' | 'no-session-reuse' | 'tls-failed';
+export type DataRefusal = 'foreign-address' | 'no-session-reuse' | 'tls-failed' | 'too-many';
 
 /** Command durations: a NOOP takes microseconds, a STOR of a large file minutes. */
 const DURATION_BUCKETS = [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300];

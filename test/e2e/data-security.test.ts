@@ -8,7 +8,8 @@ import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { waitEvent, withDeadline } from '../support/raw-ftp.js';
+import { MAX_WAITING_CONNECTIONS } from '../../src/server/data-connection.js';
+import { waitEvent, withDeadline, type RawFtp } from '../support/raw-ftp.js';
 import { certificateFiles, loggedIn, MODES, textOf, useFerry, waitForLog, withClients } from './harness.js';
 
 const BODY = 'data connection security\n'.repeat(100);
@@ -228,12 +229,25 @@ describe('data connection security with requireSessionReuse: false', { timeout: 
   }
 });
 
-describe('data connection failures end the transfer at once', { timeout: 120_000 }, () => {
-  // Long server timeouts: a reply within the client's deadline means the server did not wait for them.
+// Anyone behind the client's address can reach its passive port: a connection that dies before its
+// handshake must not end the transfer, nor may silent ones pile up there.
+describe('data connections that die or flood before their TLS handshake', { timeout: 120_000 }, () => {
+  // Long server timeouts: nothing here may end by them.
   const server = useFerry({ timeouts: { handshakeMs: 600_000, dataConnectMs: 600_000 } });
   before(async () => {
     await writeFile(path.join(server().root, 'file.txt'), BODY);
   });
+
+  /** A connection to `port` from the client's address, made to die by `kill` once connected. */
+  const dying = async (ftp: RawFtp, port: number, kill: (raw: net.Socket) => void): Promise<void> => {
+    const from = server().logs.length;
+    const raw = net.connect({ host: ftp.host, port });
+    raw.on('error', () => {});
+    await waitEvent(raw, 'connect');
+    kill(raw);
+    await waitForLog(server(), (l) => /dropped before its TLS handshake/.test(l.msg), from);
+    raw.destroy();
+  };
 
   const deaths = {
     'closes (FIN)': (raw: net.Socket) => raw.end(),
@@ -242,24 +256,63 @@ describe('data connection failures end the transfer at once', { timeout: 120_000
   } as const;
   for (const mode of MODES) {
     for (const [how, kill] of Object.entries(deaths)) {
-      test(`${mode}: a data connection that ${how} before its TLS handshake: 150, then 425 or 522`, async () => {
+      test(`${mode}: a connection that ${how} before its TLS handshake is dropped; the client's own then transfers`, async () => {
         await withClients(async (track) => {
           const ftp = track(await loggedIn(server(), mode));
           await ftp.cmd('TYPE I', 200);
           const port = await ftp.epsv();
           await ftp.cmd('RETR file.txt', 150);
-          const raw = net.connect({ host: ftp.host, port });
-          raw.on('error', () => {});
-          await waitEvent(raw, 'connect');
-          kill(raw);
-          const r = await ftp.expect();
-          assert.ok(r.code === 425 || r.code === 522, `${r.code} ${textOf(r)}`);
-          raw.destroy();
-          // The session goes on.
-          assert.equal((await ftp.retrieve('file.txt')).toString(), BODY);
+          await dying(ftp, port, kill);
+          assert.ok(ftp.noPendingReplies, 'the transfer goes on');
+          const conn = await ftp.openData(port, { tls: true });
+          assert.equal((await ftp.readAll(conn)).toString(), BODY);
+          await ftp.expect(226);
         });
       });
     }
+
+    test(`${mode}: a neighbour's connect and close before the transfer command does not end it`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        await dying(ftp, port, (raw) => raw.end());
+        await ftp.cmd('RETR file.txt', 150);
+        const conn = await ftp.openData(port, { tls: true });
+        assert.equal((await ftp.readAll(conn)).toString(), BODY);
+        await ftp.expect(226);
+      });
+    });
+
+    test(`${mode}: past ${MAX_WAITING_CONNECTIONS} silent connections on one passive port, more are closed at once`, async () => {
+      const from = server().logs.length;
+      const open: net.Socket[] = [];
+      try {
+        await withClients(async (track) => {
+          const ftp = track(await loggedIn(server(), mode));
+          const port = await ftp.epsv();
+          // Connected one after the other: the server accepts them in this order.
+          for (let i = 0; i < MAX_WAITING_CONNECTIONS + 2; i++) {
+            const raw = net.connect({ host: ftp.host, port });
+            raw.on('error', () => {});
+            raw.resume(); // an end the server sends is read: the socket closes
+            open.push(raw);
+            await waitEvent(raw, 'connect');
+          }
+          const extra = open.slice(MAX_WAITING_CONNECTIONS);
+          await withDeadline(Promise.all(extra.map((s) => waitEvent(s, 'close'))), ftp.timeoutMs, 'the extra ones closed');
+          for (const s of extra) assert.equal(s.bytesRead, 0, 'nothing sent on them');
+          await waitForLog(server(), (l) => /too many connections from the client/.test(l.msg), from);
+          assert.ok(
+            open.slice(0, MAX_WAITING_CONNECTIONS).every((s) => !s.closed),
+            'the first ones wait for their transfer',
+          );
+          await ftp.cmd('NOOP', 200);
+        });
+      } finally {
+        for (const s of open) s.destroy();
+      }
+    });
   }
 });
 
@@ -280,6 +333,22 @@ describe('a refused data connection and nobody else', { timeout: 60_000 }, () =>
         await ftp.openData(port, { tls: true, session: await other.waitForSession() }).catch(() => undefined);
         const r = await ftp.expect(522);
         assert.match(textOf(r), /resume the TLS session/, 'the reply says why');
+      });
+    });
+
+    test(`${mode}: after a connection that closed before its handshake, 425 at the passive timeout saying so`, async () => {
+      await withClients(async (track) => {
+        const ftp = track(await loggedIn(server(), mode));
+        await ftp.cmd('TYPE I', 200);
+        const port = await ftp.epsv();
+        await ftp.cmd('RETR file.txt', 150);
+        const raw = net.connect({ host: ftp.host, port });
+        raw.on('error', () => {});
+        await waitEvent(raw, 'connect');
+        raw.end();
+        const r = await ftp.expect(425);
+        assert.equal(textOf(r), "Can't open data connection: closed before the transfer.");
+        raw.destroy();
       });
     });
   }
