@@ -1202,7 +1202,7 @@ export class ControlConnection {
     return {
       peerAddress: session.remoteAddress,
       localAddress: session.localAddress,
-      protect: () => (session.prot === 'P' ? session.tls : undefined),
+      protect: () => session.dataProtection(),
       // After CCC, binding the data connection to the TLS session protects little: the commands go
       // in clear, for anyone on the path to read and forge. And curl's default (passive) CCC never
       // answers our close_notify, so OpenSSL drops its session and its data connections do full

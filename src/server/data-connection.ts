@@ -43,7 +43,11 @@ export interface DataPolicy {
   /** The control connection's peer: the only address a data connection may involve. */
   readonly peerAddress: string;
   readonly localAddress: string;
-  /** Protection level at the moment the connection opens (PROT P → TLS within this session family). */
+  /**
+   * The protection level now (PROT P → TLS within this session family; undefined: clear). Read when
+   * a connection opens, and again at the transfer: a passive connection made under another level is
+   * not used. Throws when it cannot be had (PROT P without TLS): never clear instead.
+   */
   readonly protect: () => SessionFamily | undefined;
   /** Asked once the handshake ends: must it have resumed a session of the family (or a sibling's)? */
   readonly requireSessionReuse: () => boolean;
@@ -126,6 +130,8 @@ export class PassiveEndpoint implements DataEndpoint {
   private refusal: FerryError | undefined;
   private readonly idleTimer: NodeJS.Timeout;
   private socket: DataSocket | undefined;
+  /** The protection `socket` was made under (undefined: clear), checked against the transfer's. */
+  private madeUnder: SessionFamily | undefined;
   private closed = false;
   /** Settles once: the transfer's direction, or 'either' after the grace period. */
   private readonly direction: Promise<Direction | 'either'>;
@@ -207,6 +213,7 @@ export class PassiveEndpoint implements DataEndpoint {
         } else if (this.outcome || this.closed) attempt.socket.destroy();
         else {
           this.socket = attempt.socket;
+          this.madeUnder = attempt.family;
           this.decide(Promise.resolve(attempt.socket), true);
         }
       },
@@ -275,7 +282,22 @@ export class PassiveEndpoint implements DataEndpoint {
     const arrived =
       this.outcome ??
       new Promise<Promise<DataSocket>>((resolve) => this.waiters.push(resolve)).then((p) => p);
-    return withDeadline(arrived, this.policy.connectTimeoutMs, signal, () => this.timeoutError());
+    const usable = arrived.then((socket) => this.sameProtection(socket));
+    return withDeadline(usable, this.policy.connectTimeoutMs, signal, () => this.timeoutError());
+  }
+
+  /**
+   * A connection made before PROT changed (clear before PROT P, TLS before PROT C) is not used:
+   * the transfer would go unprotected (or its upload's ClientHello be stored). Nothing is read or
+   * written on it; close() ends it after the reply.
+   */
+  private sameProtection(socket: DataSocket): DataSocket {
+    if (this.policy.protect() === this.madeUnder) return socket;
+    this.policy.logger.warn(
+      { secure: socket.secure },
+      'data connection not used: the protection level (PROT) changed since it opened',
+    );
+    throw new DataConnectionError('the protection level changed since it opened; send PASV or EPSV again');
   }
 
   close(): void {
@@ -299,7 +321,8 @@ export class PassiveEndpoint implements DataEndpoint {
 
 /**
  * PORT/EPRT: connects to the client's address (already checked to be the control peer), from the
- * address the route names (activeRoute: the control connection's own).
+ * address the route names (activeRoute: the control connection's own). It connects at the transfer,
+ * so its protection is the transfer's: no PROT can come between.
  */
 export class ActiveEndpoint implements DataEndpoint {
   private raw: net.Socket | undefined;
@@ -344,8 +367,10 @@ export class ActiveEndpoint implements DataEndpoint {
 }
 
 /** 'refused', `final`: it offered no TLS session at all, so the client has no other to offer. */
+/** 'ready', `family`: the protection it was made under (undefined: clear). */
 type Attempt =
-  { kind: 'ready'; socket: DataSocket } | { kind: 'refused'; reason: FerryError; final: boolean };
+  | { kind: 'ready'; socket: DataSocket; family: SessionFamily | undefined }
+  | { kind: 'refused'; reason: FerryError; final: boolean };
 
 /** Who a data connection is from, as logged: the client, and the trusted proxy it came through. */
 interface Peer {
@@ -379,7 +404,7 @@ async function prepare(
     const destroy = (): void => void raw.destroy();
     // Not destroyed: what the client still sends (a refused upload's bytes) would make it a reset.
     const close = (): void => (idle.stop(), ended(policy, raw, raw));
-    return { kind: 'ready', socket: { stream: raw, secure: false, close, destroy, idle } };
+    return { kind: 'ready', socket: { stream: raw, secure: false, close, destroy, idle }, family };
   }
   const known = await untilKnown(direction, raw);
   const native = known === 'send';
@@ -440,7 +465,7 @@ async function prepare(
     destroy: () => sock.destroy(),
     idle,
   };
-  return { kind: 'ready', socket };
+  return { kind: 'ready', socket, family };
 }
 
 /** Ends a connection whose transfer is over: held by the server's bounds when it has them. */

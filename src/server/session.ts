@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FerryError } from '../errors.js';
 import { DEFAULT_HASH, type HashAlgorithm } from '../protocol/hash.js';
 import type { Principal } from '../auth/types.js';
 import { DEFAULT_MLST_FACTS, type MlstFact } from '../protocol/listing.js';
@@ -90,6 +91,16 @@ export class Session {
 
   get tls(): SessionFamily | undefined {
     return this.#tls;
+  }
+
+  /**
+   * The TLS family data connections must use now; undefined under PROT C. PROT P without TLS (PROT
+   * needs TLS, REIN drops both: not reached) throws rather than let a data connection go clear.
+   */
+  dataProtection(): SessionFamily | undefined {
+    if (this.#prot === 'C') return undefined;
+    if (this.#tls) return this.#tls;
+    throw new FerryError('ERR_TLS', 'Data protection is private (PROT P), but this session has no TLS.');
   }
 
   get cwd(): VPath {
