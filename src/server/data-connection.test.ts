@@ -117,3 +117,33 @@ test('a passive wait opened with an aborted signal, then closed, leaves no unhan
     ports.close();
   }
 });
+
+// A PASV whose port is bound after its control connection closed: the session let go of its data
+// endpoint before this one existed, so nothing would close it before its passive timeout.
+test('a passive endpoint made after its session closed is closed at once, its port let go', async () => {
+  const ports = new PassivePorts(0, 0, { perAddress: 1, perUser: Infinity });
+  const owner = { address: '127.0.0.1', user: undefined };
+  const policy: DataPolicy = {
+    peerAddress: '127.0.0.1',
+    localAddress: '127.0.0.1',
+    protect: () => undefined,
+    requireSessionReuse: () => true,
+    connectTimeoutMs: NEVER_MS,
+    handshakeTimeoutMs: HANDSHAKE_MS,
+    idleTimeoutMs: NEVER_MS,
+    logger: silentLogger,
+  };
+  try {
+    const hungUp = new AbortController();
+    const creating = PassiveEndpoint.create(ports, policy, owner, hungUp.signal);
+    hungUp.abort(); // after the request looked at the signal, while its port is being bound
+    const made = await creating.catch((err: unknown) => err);
+    if (made instanceof PassiveEndpoint) made.close(); // the zombie: else it holds the test open
+    assert.ok(made instanceof FerryError && made.code === 'ERR_ABORTED', `made: ${String(made)}`);
+    // The address's one passive port is free again: the next request gets it, not the limit.
+    const next = await PassiveEndpoint.create(ports, policy, owner);
+    next.close();
+  } finally {
+    ports.close();
+  }
+});

@@ -172,6 +172,12 @@ export class PassiveEndpoint implements DataEndpoint {
       { ms: policy.connectTimeoutMs, signal, ...(waiting && { waiting }) },
     );
     made.endpoint = new PassiveEndpoint(reservation, policy);
+    // The control connection closed while the port was being bound: nobody will take this endpoint
+    // (the session let go of its data endpoint already), so it must not wait out its timeout.
+    if (signal?.aborted) {
+      made.endpoint.close();
+      throw new FerryError('ERR_ABORTED', 'Connection closed.');
+    }
     return made.endpoint;
   }
 
