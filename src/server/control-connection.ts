@@ -215,6 +215,8 @@ export class ControlConnection {
   private proxyHeaderRefused = false;
   /** The trusted proxy the client came through (logged with the connect line). */
   private readonly via: string | undefined;
+  /** A trusted proxy without a client address (ClientOrigin.proxySelf): no PORT/EPRT. */
+  private readonly fromProxyItself: boolean;
   /** The code of the socket error that ended the connection, if any (ETIMEDOUT: keepalive). */
   private lostTo: string | undefined;
   private ended!: () => void;
@@ -274,6 +276,7 @@ export class ControlConnection {
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (this.proxyHeaderWhy && implicit) this.screenTlsStart(socket);
     if (origin?.proxied) this.via = remote;
+    this.fromProxyItself = origin?.proxySelf === true;
     this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
     this.localPort = socket.localPort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
@@ -1089,6 +1092,7 @@ export class ControlConnection {
           const ends = { peer: session.remoteAddress, local: this.via ? undefined : session.localAddress };
           session.setData(new ActiveEndpoint(activeRoute(host, ends), port, this.dataPolicy()));
         },
+        fromProxyItself: this.fromProxyItself,
       },
       transfer: {
         run: (command, opening, work, path) =>

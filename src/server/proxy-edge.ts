@@ -26,6 +26,11 @@ export interface ClientOrigin {
    * greeting, so they cannot be awaited before it).
    */
   readonly screen: boolean;
+  /**
+   * A trusted proxy speaking for itself (no header, or v2 LOCAL, UNSPEC or UNIX): `address` is the
+   * proxy's, shared by every client that comes this way, so it cannot vouch for a PORT target.
+   */
+  readonly proxySelf?: boolean;
 }
 
 /**
@@ -114,7 +119,7 @@ export class ProxyEdge {
     if (!settings || !this.trusted) return { ok: true, origin: own, rest: Buffer.alloc(0) };
     // Not a trusted proxy: served as it is; its first bytes are screened by the session.
     if (!this.trusted.contains(from)) return { ok: true, origin: own, rest: Buffer.alloc(0) };
-    const trusted = { ...own, screen: false };
+    const trusted = { ...own, screen: false, proxySelf: true };
     const wait = settings.required ? settings.headerTimeoutMs : OPTIONAL_HEADER_WAIT_MS;
     const read = await readUntil(socket, wait, (b) => parseProxyHeader(b).kind !== 'incomplete');
     if (read.closed) return { ok: false, from, why: 'closed before its PROXY header' };

@@ -13,6 +13,13 @@ import { command, type AnyCommandSpec, type CommandContext } from './types.js';
 
 /** PORT/EPRT: only to the control connection's own peer, never to a privileged port (RFC 2577). */
 function active(ctx: CommandContext, host: string, port: number): Reply {
+  if (ctx.data.fromProxyItself) {
+    ctx.logger.warn({ host, port }, "PORT refused: the session has the proxy's own address, not a client's");
+    return reply(
+      Code.NotImplementedForParam,
+      'Active mode refused: this connection came through a proxy that did not name its client; use PASV or EPSV.',
+    );
+  }
   if (!sameHost(host, ctx.session.remoteAddress)) {
     ctx.logger.warn({ host, port }, 'PORT to a third party refused');
     return reply(Code.NotImplementedForParam, 'Active mode to another host refused.');

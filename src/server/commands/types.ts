@@ -40,6 +40,11 @@ export interface DataEndpoints {
   passive(): Promise<number>;
   /** Makes an active endpoint to host:port the session's. */
   active(host: string, port: number): void;
+  /**
+   * The session's address is a trusted proxy's own, not a client's (no PROXY source): PORT/EPRT to
+   * it would let any client behind the proxy reach the proxy host's ports.
+   */
+  readonly fromProxyItself: boolean;
 }
 
 export interface Transfer {
