@@ -19,6 +19,17 @@ after(() => mock.timers.reset());
 const HANDSHAKE_MS = 10_000;
 /** Far beyond anything the fake clock reaches here: only the handshake deadline can fire. */
 const NEVER_MS = 1_000_000;
+/** A passive endpoint's policy under PROT C, with no timer that fires within a test. */
+const CLEAR_POLICY: DataPolicy = {
+  peerAddress: '127.0.0.1',
+  localAddress: '127.0.0.1',
+  protect: () => undefined,
+  requireSessionReuse: () => true,
+  connectTimeoutMs: NEVER_MS,
+  handshakeTimeoutMs: HANDSHAKE_MS,
+  idleTimeoutMs: NEVER_MS,
+  logger: silentLogger,
+};
 /** The first bytes of a ClientHello: a record header and the message type, never completed. */
 const PARTIAL_HELLO = Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]);
 
@@ -93,17 +104,10 @@ test('a passive wait opened with an aborted signal, then closed, leaves no unhan
   process.on('unhandledRejection', onRejection);
   const ports = new PassivePorts(0, 0);
   try {
-    const policy: DataPolicy = {
-      peerAddress: '127.0.0.1',
-      localAddress: '127.0.0.1',
-      protect: () => undefined,
-      requireSessionReuse: () => true,
-      connectTimeoutMs: NEVER_MS,
-      handshakeTimeoutMs: HANDSHAKE_MS,
-      idleTimeoutMs: NEVER_MS,
-      logger: silentLogger,
-    };
-    const endpoint = await PassiveEndpoint.create(ports, policy, { address: '127.0.0.1', user: undefined });
+    const endpoint = await PassiveEndpoint.create(ports, CLEAR_POLICY, {
+      address: '127.0.0.1',
+      user: undefined,
+    });
     const hungUp = new AbortController();
     hungUp.abort();
     await assert.rejects(endpoint.open(hungUp.signal, 'send'), { code: 'ERR_ABORTED' });
@@ -123,25 +127,15 @@ test('a passive wait opened with an aborted signal, then closed, leaves no unhan
 test('a passive endpoint made after its session closed is closed at once, its port let go', async () => {
   const ports = new PassivePorts(0, 0, { perAddress: 1, perUser: Infinity });
   const owner = { address: '127.0.0.1', user: undefined };
-  const policy: DataPolicy = {
-    peerAddress: '127.0.0.1',
-    localAddress: '127.0.0.1',
-    protect: () => undefined,
-    requireSessionReuse: () => true,
-    connectTimeoutMs: NEVER_MS,
-    handshakeTimeoutMs: HANDSHAKE_MS,
-    idleTimeoutMs: NEVER_MS,
-    logger: silentLogger,
-  };
   try {
     const hungUp = new AbortController();
-    const creating = PassiveEndpoint.create(ports, policy, owner, hungUp.signal);
+    const creating = PassiveEndpoint.create(ports, CLEAR_POLICY, owner, hungUp.signal);
     hungUp.abort(); // after the request looked at the signal, while its port is being bound
     const made = await creating.catch((err: unknown) => err);
     if (made instanceof PassiveEndpoint) made.close(); // the zombie: else it holds the test open
     assert.ok(made instanceof FerryError && made.code === 'ERR_ABORTED', `made: ${String(made)}`);
     // The address's one passive port is free again: the next request gets it, not the limit.
-    const next = await PassiveEndpoint.create(ports, policy, owner);
+    const next = await PassiveEndpoint.create(ports, CLEAR_POLICY, owner);
     next.close();
   } finally {
     ports.close();

@@ -18,7 +18,12 @@ const CHANGED = /^Can't open data connection: the protection level changed since
  * A passive port and a connection to it, accepted by the server (one from another address,
  * accepted after it, has been refused) before `prot` is sent.
  */
-async function connectedBefore(ts: TestServer, ftp: RawFtp, tls: boolean, prot: string): Promise<DataConnection> {
+async function connectedBefore(
+  ts: TestServer,
+  ftp: RawFtp,
+  tls: boolean,
+  prot: string,
+): Promise<DataConnection> {
   const port = await ftp.epsv();
   const from = ts.logs.length;
   const conn = await ftp.openData(port, { tls });

@@ -301,7 +301,11 @@ describe('data connections that die or flood before their TLS handshake', { time
             await waitEvent(raw, 'connect');
           }
           const extra = open.slice(MAX_WAITING_CONNECTIONS);
-          await withDeadline(Promise.all(extra.map((s) => waitEvent(s, 'close'))), ftp.timeoutMs, 'the extra ones closed');
+          await withDeadline(
+            Promise.all(extra.map((s) => waitEvent(s, 'close'))),
+            ftp.timeoutMs,
+            'the extra ones closed',
+          );
           for (const s of extra) assert.equal(s.bytesRead, 0, 'nothing sent on them');
           await waitForLog(server(), (l) => /too many connections from the client/.test(l.msg), from);
           assert.ok(

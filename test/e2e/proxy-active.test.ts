@@ -41,7 +41,10 @@ describe('PORT/EPRT from a trusted proxy speaking for itself', { timeout: 60_000
 
   test('a client its PROXY header names may still use active mode to itself', async () => {
     await withClients(async (track) => {
-      const header = formatProxyV1({ address: '127.0.0.1', port: 40_000 }, { address: '127.0.0.1', port: 21 });
+      const header = formatProxyV1(
+        { address: '127.0.0.1', port: 40_000 },
+        { address: '127.0.0.1', port: 21 },
+      );
       const ftp = track(await through(server(), header));
       await ftp.cmd('PORT 127,0,0,1,195,80', 200);
     });
