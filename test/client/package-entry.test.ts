@@ -68,6 +68,16 @@ describe("the client's entry points", () => {
     });
   }
 
+  it('`ferry ls` loads no package: commander is in its bundle (its eight modules cost ~25 ms of CPU)', async () => {
+    const stdout = await ferryLoading(['ls', '--help']);
+    assert.match(stdout, /Usage: ferry ls/);
+    assert.deepEqual(
+      filesIn(stdout).filter((u) => u.includes('/node_modules/')),
+      [],
+      stdout,
+    );
+  });
+
   it('`ferry --version` loads no command', async () => {
     const stdout = await ferryLoading(['--version']);
     assert.match(stdout, /^\d+\.\d+\.\d+$/m);

@@ -3,8 +3,8 @@
  * src/cli/main.ts, which registers them too). Same exit-code handling as main.ts, and the same
  * bundled commands (client-bundle.ts), so the tests run what a user runs.
  */
-import { Command, CommanderError } from 'commander';
-import { registerClientCommands } from '../../../src/cli/client-bundle.js';
+// Commander from the bundle too, as main.ts takes it for a client command.
+import { Command, CommanderError, registerClientCommands } from '../../../src/cli/client-bundle.js';
 
 const program = new Command('ferry').exitOverride();
 registerClientCommands(program);
