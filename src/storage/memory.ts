@@ -57,6 +57,10 @@ interface MemDir {
 
 type MemNode = MemFile | MemDir;
 
+/** prepareWrite's mark on the options it passes to write(): was a file there then. */
+const STARTED_ON_FILE = Symbol('startedOnFile');
+type WriteOptions = { offset: number; append: boolean; [STARTED_ON_FILE]?: boolean };
+
 const CHUNK = 256 * 1024;
 
 const FEATURES: ReadonlySet<StorageFeature> = new Set<StorageFeature>([
@@ -127,35 +131,24 @@ export class MemoryStorage implements StorageBackend {
     return addAbortSignal(c.signal, Readable.from(chunks(), { objectMode: false }));
   }
 
-  /** Nothing to hold: the checks are cheap, write() makes them again. */
+  /**
+   * Nothing to hold: the checks are cheap, write() makes them again. The prepared upload goes through
+   * this.write (a subclass overriding it, as tests and embedders do, still gets every upload), with
+   * whether a file was there now carried in `o` under a private key.
+   */
   async prepareWrite(
     p: VPath,
     o: { offset: number; append: boolean },
     c: StorageContext,
   ): Promise<PreparedWrite> {
-    const onFile = this.#checkWrite(p, o, c) !== undefined;
-    return preparedBy((src, c2) => this.#write(p, src, o, c2, onFile));
+    const marked: WriteOptions = { ...o, [STARTED_ON_FILE]: this.#checkWrite(p, o, c) !== undefined };
+    return preparedBy((src, c2) => this.write(p, src, marked, c2));
   }
 
-  async write(
-    p: VPath,
-    src: Readable,
-    o: { offset: number; append: boolean },
-    c: StorageContext,
-  ): Promise<{ bytes: number }> {
-    return this.#write(p, src, o, c);
-  }
-
-  /** `onFile`: whether a file was there when the upload was prepared (undefined: look now). */
-  async #write(
-    p: VPath,
-    src: Readable,
-    o: { offset: number; append: boolean },
-    c: StorageContext,
-    onFile?: boolean,
-  ): Promise<{ bytes: number }> {
+  async write(p: VPath, src: Readable, o: WriteOptions, c: StorageContext): Promise<{ bytes: number }> {
     const existing = this.#checkWrite(p, o, c);
-    const startedOnFile = onFile ?? existing !== undefined;
+    // Whether a file was there when the upload was prepared (not prepared: look now).
+    const startedOnFile = o[STARTED_ON_FILE] ?? existing !== undefined;
 
     // Bytes kept from the old file: all of it for append, the first `offset` for REST.
     const old = existing?.data ?? Buffer.alloc(0);
