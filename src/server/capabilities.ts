@@ -1,10 +1,26 @@
 import { permits, ruleAt, type Permission } from '../auth/permissions.js';
-import type { FileStat, StorageFeature } from '../storage/types.js';
+import type { FileStat, StorageBackend, StorageFeature } from '../storage/types.js';
 import { ROOT } from '../storage/virtual-path.js';
 import type { LoginState } from './session.js';
 
 /** Can this session use a storage feature (when given) with a permission (when given) at a path (default `/`)? */
 export type Can = (feature?: StorageFeature, permission?: Permission, path?: string) => boolean;
+
+/** The features that need a method of the backend besides the flag. */
+const METHOD_OF: Partial<Record<StorageFeature, 'setModified' | 'chmod'>> = {
+  'set-modified': 'setModified',
+  chmod: 'chmod',
+};
+
+/**
+ * Whether `storage` has `feature`: the flag, and the method it needs where it needs one (a wrapper
+ * forwarding an inner backend's `features` without its setModified would otherwise have MFMT
+ * advertised and then answer 502). FEAT, SITE HELP, the perm fact and the commands all ask here.
+ */
+export function supports(storage: StorageBackend, feature: StorageFeature): boolean {
+  const method = METHOD_OF[feature];
+  return storage.features.has(feature) && (method === undefined || typeof storage[method] === 'function');
+}
 
 /**
  * What a session can do, from its storage's features and its user's permissions. Before login
@@ -14,7 +30,7 @@ export function capabilitiesOf(login: LoginState): Can {
   if (login.phase !== 'in') return () => true;
   const { principal, storage } = login;
   return (feature, permission, path) =>
-    (feature === undefined || storage.features.has(feature)) &&
+    (feature === undefined || supports(storage, feature)) &&
     (permission === undefined || permits(principal, permission, path));
 }
 

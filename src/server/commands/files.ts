@@ -7,7 +7,7 @@ import { formatTimeVal } from '../../protocol/listing.js';
 import { formatOctalMode } from '../../protocol/mode.js';
 import { reply, type Reply } from '../../protocol/reply.js';
 import { SIZE_WITHHELD_CODE, SIZE_WITHHELD_TEXT } from '../../protocol/resume-refused.js';
-import { capabilitiesOf } from '../capabilities.js';
+import { capabilitiesOf, supports } from '../capabilities.js';
 import { countedChunks, hashStream } from '../file-hash.js';
 import { StorageError, fileOf, type FileStat, type StorageContext, type VPath } from '../../storage/types.js';
 import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.js';
@@ -59,7 +59,7 @@ function timeReply(st: FileStat): Reply {
 /** MFMT, and MDTM's set-form: sets the time, replies with the one the file got. */
 async function setModified(modified: Date, path: string, ctx: CommandContext) {
   const storage = ctx.files().storage;
-  if (!storage.features.has('set-modified') || !storage.setModified)
+  if (!supports(storage, 'set-modified') || !storage.setModified)
     throw new StorageError('unsupported', 'Cannot set times.');
   const p = await ctx.files().resolve(path);
   await storage.setModified(p, modified, ctx.files().context());
@@ -328,7 +328,7 @@ export const fileCommands: AnyCommandSpec[] = [
           );
         case 'CHMOD': {
           const storage = ctx.files().storage;
-          if (!storage.features.has('chmod') || !storage.chmod)
+          if (!supports(storage, 'chmod') || !storage.chmod)
             throw new StorageError('unsupported', 'CHMOD not supported.');
           // Only permission bits: setuid/setgid/sticky are not the client's to set (vsftpd's rule too);
           // the reply says so, as a client asking for them would otherwise believe they are set.
