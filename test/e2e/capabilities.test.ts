@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { MemoryStorage } from '../../src/storage/memory.js';
-import type { StorageBackend } from '../../src/storage/types.js';
+import { forwardingStorage } from '../support/forwarding-storage.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { connectSecure, loggedIn, MODES, textOf, useFerry, withClients } from './harness.js';
 
@@ -65,24 +65,9 @@ describe('a storage without restart and append', { timeout: 60_000 }, () => {
   });
 });
 
-/** An embedder's wrapper forwarding `features` (chmod, set-modified included) but not those methods. */
-function forwardingWithoutSetters(inner: MemoryStorage): StorageBackend {
-  return {
-    features: inner.features,
-    stat: (p, c) => inner.stat(p, c),
-    list: (p, c) => inner.list(p, c),
-    openRead: (p, o, c) => inner.openRead(p, o, c),
-    write: (p, src, o, c) => inner.write(p, src, o, c),
-    mkdir: (p, c) => inner.mkdir(p, c),
-    remove: (p, c) => inner.remove(p, c),
-    removeDir: (p, c) => inner.removeDir(p, c),
-    rename: (from, to, c) => inner.rename(from, to, c),
-  };
-}
-
 describe('a storage flagging chmod and set-modified without their methods', { timeout: 60_000 }, () => {
   const server = useFerry({
-    storageFor: () => forwardingWithoutSetters(new MemoryStorage({ files: { '/a.txt': 'hello' } })),
+    storageFor: () => forwardingStorage(new MemoryStorage({ files: { '/a.txt': 'hello' } })),
   });
 
   test('FEAT lists no MFMT and SITE HELP no CHMOD, as the commands answer 502', async () => {

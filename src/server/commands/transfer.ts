@@ -28,7 +28,7 @@ import { SourceWatch, readError } from '../source-watch.js';
 import { UploadWatch } from '../upload-watch.js';
 import { baseName } from '../../storage/virtual-path.js';
 import { command, type AnyCommandSpec, type CommandContext, type UserFiles } from './types.js';
-import type { TransferProgress } from '../transfers.js';
+import { StorageFailure, type TransferProgress } from '../transfers.js';
 import { ABOR_BY_CLIENT } from '../transfer-cuts.js';
 
 const modeName = (ctx: CommandContext): string => (ctx.session.type === 'A' ? 'ASCII' : 'BINARY');
@@ -246,23 +246,44 @@ async function sendWhole(bytes: Buffer, dst: Duplex, t: TransferProgress): Promi
   await finished(dst, { readable: false, signal: t.signal }); // a failure or ABOR: ended after the reply
 }
 
-/** A RETR's file into the data connection; `asciiSkip`: converted to TYPE A, the first bytes skipped. */
+/**
+ * A RETR's file into the data connection; `asciiSkip`: converted to TYPE A, the first bytes skipped.
+ * `expected`: the bytes the source must give (the size announced, from the offset opened at). One
+ * ending short of it (a file truncated meanwhile, a backend's stream ending early) fails the
+ * transfer: a 226 would pass a short file as whole.
+ */
 async function sendFile(
   src: FileSource,
   dst: Duplex,
   t: TransferProgress,
+  expected: number,
   asciiSkip?: number,
 ): Promise<void> {
+  if (src.whole) {
+    if (src.whole.length < expected) throw endedShort(src.whole.length, expected);
+    if (asciiSkip === undefined) return sendWhole(src.whole, dst, t);
+  }
+  let read = 0;
+  src.on('data', (chunk: Buffer) => (read += chunk.length));
   // Into connectionSink, not into dst: a failure leaves the connection for after the reply.
   if (asciiSkip !== undefined) {
     const sent = skipBytes(asciiSkip);
     sent.on('data', counter(t));
-    return pipeline(src, toNetworkAscii(), sent, connectionSink(dst), { signal: t.signal });
+    await pipeline(src, toNetworkAscii(), sent, connectionSink(dst), { signal: t.signal });
+  } else {
+    src.on('data', counter(t));
+    const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
+    await pipeline(src, connectionSink(dst, recycle), { signal: t.signal });
   }
-  if (src.whole) return sendWhole(src.whole, dst, t);
-  src.on('data', counter(t));
-  const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
-  return pipeline(src, connectionSink(dst, recycle), { signal: t.signal });
+  if (read < expected) throw endedShort(read, expected);
+}
+
+/** The storage's stream ended before the size announced: 451, the data connection cut (see Transfers). */
+function endedShort(read: number, expected: number): StorageFailure {
+  return new StorageFailure(
+    'send the whole file',
+    new Error(`the file ended after ${read} of the ${expected} bytes announced`),
+  );
 }
 
 /** Counts bytes as they pass, for STAT and the transfer log, without touching the data path. */
@@ -300,7 +321,10 @@ async function retrieve(path: string, ctx: CommandContext): Promise<Reply> {
         // Nothing queued for the client and the file not all sent: storage gives no bytes (a frozen gateway).
         if (sock.idle)
           sock.idle.heldByServer = () => sock.stream.writableLength === 0 && !sock.stream.writableEnded;
-        return source.into(sock.stream, () => sendFile(src, sock.stream, t, ascii ? offset : undefined));
+        const expected = Math.max(0, size - (ascii ? 0 : offset));
+        return source.into(sock.stream, () =>
+          sendFile(src, sock.stream, t, expected, ascii ? offset : undefined),
+        );
       },
       p,
     );
