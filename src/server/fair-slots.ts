@@ -14,6 +14,8 @@ export interface SlotLimits {
 export interface Slot {
   /** Gives back the overall slot early, keeping the key's (a job that now waits, not computes). */
   leaveOverall(): void;
+  /** Gives back the key's slot early (a job that waits on something else: not the key's to bound). */
+  leaveKey(): void;
   /** Gives back what it still holds; later calls do nothing. */
   release(): void;
 }
@@ -94,7 +96,15 @@ export class FairSlots {
     this.#running++;
     k.running++;
     let overall = true;
+    let keyed = true;
     let held = true;
+    const leaveKey = (): void => {
+      keyed = false;
+      k.running--;
+      // Back in turn, at the end of the line.
+      this.#queue(key);
+      this.#forget(key, k);
+    };
     return {
       leaveOverall: () => {
         if (!held || !overall) return;
@@ -102,14 +112,16 @@ export class FairSlots {
         this.#running--;
         this.#dispatch();
       },
+      leaveKey: () => {
+        if (!held || !keyed) return;
+        leaveKey();
+        this.#dispatch();
+      },
       release: () => {
         if (!held) return;
         held = false;
         if (overall) this.#running--;
-        k.running--;
-        // Back in turn, at the end of the line.
-        this.#queue(key);
-        this.#forget(key, k);
+        if (keyed) leaveKey();
         this.#dispatch();
       },
     };

@@ -148,12 +148,46 @@ test(
     // Started once the hung checks are long (20 ms), not when their signals abort (30 s).
     await begins;
     assert.equal(await goodRun, 'done');
-    // Each keeps its address's slot: another check from 10.0.0.1 waits.
-    const same = gate();
-    void q.run('10.0.0.1', never, same.check);
-    assert.equal(same.started, false);
   },
 );
+
+test(
+  "a check that never answers gives back its address's slot once long: other logins from there go on",
+  { timeout: 5_000 },
+  async () => {
+    // A custom authenticator hung for one user: the others behind the same NAT must not wait for its timeout.
+    const q = new PasswordCheckQueue({ overall: 2, perAddress: 1 }, { longAfterMs: 20 });
+    const hang = hung();
+    void q.run('10.0.0.1', never, hang.check);
+    await hang.started;
+    let started = false;
+    const sameRun = q.run('10.0.0.1', never, () => ((started = true), Promise.resolve('done')));
+    assert.equal(started, false, 'while it may be hashing, it holds the address slot');
+    // Started once the hung check is long (20 ms), not when its signal aborts (30 s).
+    assert.equal(await sameRun, 'done');
+  },
+);
+
+test('long checks per address are bounded: past perAddress × 4, a long check keeps its address slot', async () => {
+  const q = new PasswordCheckQueue({ overall: 8, perAddress: 1 }, { longAfterMs: 5, abandonAfterMs: 0 });
+  const acs = [...Array(6)].map(() => new AbortController());
+  const hangs = acs.map(() => hung());
+  hangs.forEach((h, i) => void q.run('10.0.0.1', acs[i]?.signal ?? never, h.check));
+  // One at a time goes long and lets the next start, up to 4 long and a 5th running.
+  for (const h of hangs.slice(0, 5)) await h.started;
+  // The 5th retries going long every 5 ms: give it ten tries.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.equal(q.waiting, 1);
+  // Another address is not held up by them.
+  const other = gate();
+  void q.run('10.0.0.2', never, other.check);
+  assert.equal(other.started, true);
+  other.open();
+  // One long check ends (its signal aborts, it is abandoned): the 5th goes long, the 6th starts.
+  acs[0]?.abort();
+  await hangs[5]?.started;
+  for (const ac of acs) ac.abort();
+});
 
 test('long checks are bounded: past overall × 4 of them, a long check keeps its overall slot', async () => {
   const q = new PasswordCheckQueue({ overall: 1, perAddress: 1 }, { longAfterMs: 5, abandonAfterMs: 0 });

@@ -18,9 +18,9 @@ export interface PasswordCheckLimits {
 const LONG_CHECK_MS = 2_000;
 
 /**
- * Long checks (past LONG_CHECK_MS, overall slot given back) at once, per overall slot: bounds the
- * backend calls an attacker can keep hanging, which the per-address limits do not (an attacker can
- * have many addresses). Past it a long check keeps its overall slot, retrying each LONG_CHECK_MS.
+ * Long checks (past LONG_CHECK_MS, overall and address slots given back) at once, per overall slot,
+ * and per address slot for one address: bounds the backend calls an attacker can keep hanging.
+ * Past either bound a long check keeps its slots, retrying each LONG_CHECK_MS.
  */
 const LONG_CHECKS_PER_SLOT = 4;
 
@@ -32,14 +32,17 @@ const LONG_CHECKS_PER_SLOT = 4;
  * attacker queues. What waits is bounded by the connections not logged in (one PASS at a time
  * each; maxUnauthenticatedPerAddress per address). A check whose signal aborts (its client left,
  * or 30 s passed) gives its slot back when it ends, or shortly after if it never does; one that
- * runs far longer than any scrypt (a hung backend) gives back its overall slot, keeping its
- * address's.
+ * runs far longer than any scrypt (a hung backend) gives back both its slots: it takes no CPU, and
+ * kept, its address's would lock every other login from that address (a NAT, an office) out until
+ * it ended or timed out.
  */
 export class PasswordCheckQueue {
   readonly #slots: FairSlots;
-  /** Long checks: running, their overall slot given back. */
+  /** Long checks: running, their slots given back; in all and per address. */
   #long = 0;
+  readonly #longAt = new Map<string, number>();
   #overall: number;
+  #perAddress: number;
 
   private readonly abandonAfterMs: number;
   private readonly longAfterMs: number;
@@ -54,6 +57,7 @@ export class PasswordCheckQueue {
     timing: { readonly abandonAfterMs?: number; readonly longAfterMs?: number } = {},
   ) {
     this.#overall = limits.overall;
+    this.#perAddress = limits.perAddress;
     this.#slots = new FairSlots(slotLimits(limits));
     this.abandonAfterMs = timing.abandonAfterMs ?? ABANDON_AFTER_MS;
     this.longAfterMs = timing.longAfterMs ?? LONG_CHECK_MS;
@@ -62,6 +66,7 @@ export class PasswordCheckQueue {
   /** New limits (a reload): waiting checks start at once if they now fit. */
   setLimits(limits: PasswordCheckLimits): void {
     this.#overall = limits.overall;
+    this.#perAddress = limits.perAddress;
     this.#slots.setLimits(slotLimits(limits));
   }
 
@@ -80,7 +85,7 @@ export class PasswordCheckQueue {
       signal.addEventListener('abort', onAbort, { once: true });
       const withdraw = this.#slots.enter(address, (slot) => {
         signal.removeEventListener('abort', onAbort);
-        const held = this.#held(slot);
+        const held = this.#held(address, slot);
         const long = setInterval(() => {
           if (held.goLong()) clearInterval(long);
         }, this.longAfterMs);
@@ -111,24 +116,33 @@ export class PasswordCheckQueue {
   }
 
   /**
-   * A running check's slot. `goLong` gives back its overall slot if few checks are long (true when
-   * it did); `release` gives back what it holds (once).
+   * A running check's slot. `goLong` gives back its overall and address slots if few checks are
+   * long, in all and from its address (true when it did); `release` gives back what it holds (once).
    */
-  #held(slot: Slot): { goLong(): boolean; release(): void } {
+  #held(address: string, slot: Slot): { goLong(): boolean; release(): void } {
     let long = false;
     let held = true;
+    const longHere = (): number => this.#longAt.get(address) ?? 0;
     return {
       goLong: () => {
         if (!held || long || this.#long >= this.#overall * LONG_CHECKS_PER_SLOT) return false;
+        if (longHere() >= this.#perAddress * LONG_CHECKS_PER_SLOT) return false;
         long = true;
         this.#long++;
+        this.#longAt.set(address, longHere() + 1);
         slot.leaveOverall();
+        slot.leaveKey();
         return true;
       },
       release: () => {
         if (!held) return;
         held = false;
-        if (long) this.#long--;
+        if (long) {
+          this.#long--;
+          const n = longHere() - 1;
+          if (n > 0) this.#longAt.set(address, n);
+          else this.#longAt.delete(address);
+        }
         slot.release();
       },
     };
