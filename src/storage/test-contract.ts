@@ -1,8 +1,9 @@
 // One behavioural contract, run against every StorageBackend (contract.test.ts for the local and
-// memory backends, test/storage/s3-contract.test.ts for S3 against a real radosgw).
+// memory backends, test/storage/s3-contract.test.ts for S3 against a real radosgw). Published as
+// 'ferry/testing' for embedders' own backends.
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it as nodeIt, type TestContext } from 'node:test';
 import { FerryError, replyForError, StorageError } from '../errors.js';
 import { ctx, failingSource, listed, names, put, readFile, rejectsKind, source, v } from './test-support.js';
 import type { FileStat, StorageBackend, VPath } from './types.js';
@@ -14,7 +15,32 @@ export interface Seed {
 }
 export type Factory = (t: TestContext, seed?: Seed) => Promise<StorageBackend>;
 
-/** Registers the contract's tests for one backend. */
+/** Each test's limit: a backend that never settles fails that test alone, not the ones after it. */
+const TEST_MS = 20_000;
+/** How long an aborted operation may take to reject once its signal fired. */
+const ABORT_MS = 5_000;
+
+function it(name: string, fn: (t: TestContext) => Promise<void>): void {
+  nodeIt(name, { timeout: TEST_MS }, fn);
+}
+
+/** `p`, or a failure saying what the backend was expected to do if it has not settled within `ms`. */
+async function within<T>(p: Promise<T>, ms: number, expected: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms: ${expected}`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Registers the contract's tests for one backend: `make` returns a fresh backend per test, holding
+ * `seed.files` (paths from its root) and read-only when `seed.readOnly`.
+ */
 export function storageContract(name: string, make: Factory): void {
   describe(`storage contract: ${name}`, () => {
     it('stats the root as a directory', async (t) => {
@@ -56,7 +82,12 @@ export function storageContract(name: string, make: Factory): void {
       const pending = s.write(v('/f.txt'), src, { offset: 0, append: false }, ctx(ac.signal));
       setTimeout(() => ac.abort(), 20);
       await assert.rejects(
-        pending,
+        within(
+          pending,
+          ABORT_MS,
+          'write() rejects with FerryError ERR_ABORTED once c.signal aborts, also while it waits for ' +
+            "the source's next chunk (listen to the signal, not only check it between chunks)",
+        ),
         (err: unknown) => err instanceof FerryError && err.code === 'ERR_ABORTED',
       );
       assert.equal(await readFile(s, '/f.txt'), 'old');
@@ -196,7 +227,11 @@ export function storageContract(name: string, make: Factory): void {
       ac.abort();
       const entries = s.list(v('/'), ctx(ac.signal))[Symbol.asyncIterator]();
       await assert.rejects(
-        entries.next(),
+        within(
+          entries.next(),
+          ABORT_MS,
+          'list() rejects with FerryError ERR_ABORTED when c.signal has aborted',
+        ),
         (err: unknown) => err instanceof FerryError && err.code === 'ERR_ABORTED',
       );
     });
