@@ -28,6 +28,7 @@ const record: TransferRecord = {
   bytes: 1,
   ms: 1,
   result: 'ok',
+  reply: 226,
   at: new Date(2026, 11, 3, 12, 0, 0),
   user: 'alice',
   remoteAddress: '192.0.2.10',

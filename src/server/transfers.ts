@@ -50,6 +50,10 @@ export interface TransferOutcome {
   readonly bytes: number;
   readonly ms: number;
   readonly result: TransferResult;
+  /** The final reply's code: 226, or 426 (aborted), 451, 552… (failed). */
+  readonly reply: number;
+  /** Why it failed or was aborted, as its `transfer` log line says (`ABOR by the client`). */
+  readonly reason?: string;
 }
 
 export interface TransferIo {
@@ -195,7 +199,16 @@ export class Transfers {
         'transfer',
       );
       const direction = directionOf(command);
-      this.io.finished?.({ command, direction, path, bytes: t.bytes, ms, result: resultOf(r) });
+      this.io.finished?.({
+        command,
+        direction,
+        path,
+        bytes: t.bytes,
+        ms,
+        result: resultOf(r),
+        reply: r.code,
+        ...(t.reason !== undefined && { reason: t.reason }),
+      });
       return r;
     } finally {
       // A complete transfer's connection ends before its 226 (ftplib reads our close_notify first);

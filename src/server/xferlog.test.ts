@@ -9,6 +9,7 @@ const record = {
   bytes: 1_048_576,
   ms: 2_400,
   result: 'ok' as const,
+  reply: 226,
   at: new Date(2026, 11, 2, 9, 5, 7), // local time, as xferlog writes it
   user: 'alice',
   remoteAddress: '192.0.2.10',

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AccountListener } from '../../src/auth/types.js';
 import { UserTable } from '../../src/auth/users.js';
+import type { TransferRecord } from '../../src/server/options.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { secureLogin, uploadUnderWay } from '../support/ftps-session.js';
 import { loggedIn, startServer, textOf, waitForLog, withClients, type LogLine } from './harness.js';
@@ -68,8 +69,9 @@ describe('why a transfer was cut', { timeout: 60_000 }, () => {
     }
   });
 
-  test('ABOR: 426 as ever, the reason logged at info', async () => {
-    const ts = await startServer();
+  test('ABOR: 426 as ever, the reason logged at info and in the onTransfer record', async () => {
+    const records: TransferRecord[] = [];
+    const ts = await startServer({ onTransfer: (r) => records.push(r) });
     try {
       await withClients(async (track) => {
         const ftp = track(await loggedIn(ts, 'implicit'));
@@ -82,6 +84,11 @@ describe('why a transfer was cut', { timeout: 60_000 }, () => {
         const line = await waitForLog(ts, transferLine);
         assert.equal(line.level, 'info');
         assert.equal(reasonOf(line), 'ABOR by the client');
+        const [record] = records;
+        assert.deepEqual(
+          [record?.result, record?.reply, record?.reason],
+          ['aborted', 426, 'ABOR by the client'],
+        );
       });
     } finally {
       await ts.close();

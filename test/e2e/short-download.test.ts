@@ -48,7 +48,11 @@ describe('a download ending short of its announced size', { timeout: 60_000 }, (
           (line.obj as { reason?: string }).reason,
           'the file ended after 5 of the 1000 bytes announced',
         );
-        assert.equal(records[0]?.result, 'failed');
+        const [record] = records;
+        assert.deepEqual(
+          [record?.result, record?.reply, record?.reason],
+          ['failed', 451, 'the file ended after 5 of the 1000 bytes announced'],
+        );
       });
     } finally {
       await ts.close();
