@@ -67,6 +67,11 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
     list: (dir, c) => checkedList(s.list(dir, c), dir, c),
     openRead: async (p, o, c) => {
       const src: FileSource = await s.openRead(p, o, c);
+      if (!isReadable(src))
+        throw new OptionError(
+          'storageFor',
+          `its storage's openRead(${p}) gave ${shown(src)}, not a Readable stream.`,
+        );
       if (src.fileSize !== undefined && !isSize(src.fileSize)) {
         src.destroy();
         const got = `fileSize ${shown(src.fileSize)}`;
@@ -85,6 +90,12 @@ export function checkedStorage(s: StorageBackend, warn: StorageWarn): StorageBac
     ...(uniqueName && { uniqueName }),
     ...(checkRoot && { checkRoot }),
   };
+}
+
+/** Enough of a Node Readable for a transfer to pipe (a web ReadableStream, a Buffer or a string is not). */
+function isReadable(v: unknown): v is Readable {
+  const r = v as Partial<Readable> | null | undefined;
+  return typeof r?.on === 'function' && typeof r.pipe === 'function' && typeof r.destroy === 'function';
 }
 
 /**

@@ -63,6 +63,7 @@ class WrongSizes extends MemoryStorage {
   override async openRead(p: VPath, o: { offset: number }, c: StorageContext): Promise<Readable> {
     if (p === '/rows') return Readable.from([{ row: 1 }]);
     if (p === '/texts') return Readable.from(['ab', Buffer.from('c')]);
+    if (p === '/bytes') return Buffer.from('abc') as unknown as Readable; // the bytes, not a stream of them
     return super.openRead(p, o, c);
   }
 
@@ -89,7 +90,7 @@ for (const mode of MODES) {
     { timeout: 60_000 },
     () => {
       const storage = new WrongSizes({
-        files: { '/a.txt': 'abc', '/sizeless/keep': '', '/rows': 'abc', '/texts': 'abc' },
+        files: { '/a.txt': 'abc', '/sizeless/keep': '', '/rows': 'abc', '/texts': 'abc', '/bytes': 'abc' },
       });
       const server = useFerry({ authenticator, storageFor: () => storage });
 
@@ -173,6 +174,20 @@ for (const mode of MODES) {
             assert.equal((await ftp.readAll(bytes)).toString(), 'abc');
             await ftp.expect(226);
           }
+        });
+      });
+
+      test('openRead giving no stream: 451 before any 150, logged naming storageFor', async () => {
+        await withClients(async (track) => {
+          const ftp = await loginAs(server(), mode, 'alice', track);
+          const from = server().logs.length;
+          await ftp.epsv();
+          await ftp.cmd('RETR /bytes', 451);
+          const line = await waitForLog(server(), (l) => l.msg === 'command failed', from);
+          assert.match(
+            errorOf(line),
+            /options\.storageFor: its storage's openRead\(\/bytes\) gave an object, not a Readable stream/,
+          );
         });
       });
 
