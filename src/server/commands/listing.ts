@@ -387,18 +387,24 @@ export const listingCommands: AnyCommandSpec[] = [
       const listing = ordered(entries(ctx, l, dotFiles(ctx)), l.order ?? BY_NAME, holding(ctx));
       const batches = await opened(listing);
       // Sent batch by batch as the client reads it: a directory of any size costs a batch of memory.
-      const out = ctx.longReply(code, `Status of ${l.path}:`);
+      // Opened with the first entries, so that a listing failing before any (a sorted one gathers
+      // them all first) is a 450, not a 212 that reads as an empty directory.
+      let out: { lines(lines: readonly string[]): Promise<void> } | undefined;
+      const opening = `Status of ${l.path}:`;
       try {
-        for await (const batch of batches) if (batch.length > 0) await out.lines(batch.map(line));
+        for await (const batch of batches)
+          if (batch.length > 0) await (out ??= ctx.longReply(code, opening)).lines(batch.map(line));
       } catch (err) {
         // A client gone (or cut for not reading its replies) has nobody to answer.
         if (!(err instanceof FerryError && err.code === 'ERR_CLOSED'))
           ctx.logger.warn({ err: (err as Error).message }, 'STAT listing stopped');
+        if (!out) return reply(Code.FileUnavailableBusy, `The listing of ${l.path} could not be read.`);
+        // Entries are out under this code already: the end line must carry it.
         return reply(code, 'End of status: the listing stopped early.');
       } finally {
         await listing.return(undefined); // closed however it ends
       }
-      return reply(code, 'End of status.');
+      return out ? reply(code, 'End of status.') : reply(code, opening, 'End of status.');
     },
   }),
 ];
