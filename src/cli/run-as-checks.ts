@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -46,7 +47,9 @@ export async function runAsWarnings(user: SystemUser, f: RereadFiles): Promise<s
     out.push(`${user.name} cannot read the config file ${f.config}: every reload (SIGHUP) will fail`);
   for (const file of f.tlsFiles)
     if (!(await can(file, R_OK)))
-      out.push(`${user.name} cannot read ${file}: reloading the certificates (SIGHUP, a renewal) will fail`);
+      out.push(
+        `${user.name} cannot read ${file}: a reload (SIGHUP, a certificate renewal) keeps serving the certificate loaded now and applies the rest; a renewed certificate is served only after a restart, or once ${user.name} can read it (chgrp ${groupName(user.gid)} ${file}; chmod 640 ${file})`,
+      );
   if (f.usersFile) {
     const dir = path.dirname(f.usersFile);
     const file = await stat(f.usersFile).catch(() => undefined);
@@ -99,6 +102,15 @@ export function currentUserName(): string {
     return os.userInfo().username;
   } catch {
     return `uid ${process.getuid?.()}`;
+  }
+}
+
+/** The name of a gid as the name service knows it, else the number. */
+function groupName(gid: number): string {
+  try {
+    return execFileSync('getent', ['group', String(gid)], { encoding: 'utf8' }).split(':')[0] || String(gid);
+  } catch {
+    return String(gid);
   }
 }
 

@@ -1,4 +1,5 @@
-import type { CertificateSource, TlsPolicy } from '../tls/certificates.js';
+import type { Logger } from '../logger.js';
+import type { CertificateSource, CertificateStore, TlsPolicy } from '../tls/certificates.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 
 /**
@@ -67,4 +68,18 @@ export function certificateSettings(o: ResolvedOptions): [CertificateSource, Tls
     },
     { minVersion: o.minVersion, ...(o.ciphers !== undefined ? { ciphers: o.ciphers } : {}) },
   ];
+}
+
+/**
+ * After the certificates were (re)loaded: when the files in use could not be read (a root-only key,
+ * the server run as another user), that the running ones were kept and how to have a renewed one
+ * served. Returns whether it warned.
+ */
+export function warnKeptCertificates(logger: Logger, store: CertificateStore): boolean {
+  if (store.kept.length === 0) return false;
+  logger.warn(
+    { fingerprints: store.sha256, unreadable: store.kept },
+    "certificates kept: the server cannot read their files now, so it serves the ones it loaded before (the rest of the configuration is applied); a renewed certificate is served only once the server's user can read them (e.g. chgrp ferry KEY; chmod 640 KEY) or after a restart",
+  );
+  return true;
 }

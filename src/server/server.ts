@@ -40,7 +40,7 @@ import { deniedNamesFor } from './denied-names.js';
 import { WarningLimiter } from './warning-limiter.js';
 import { Registry } from 'prom-client';
 import { ServerMetrics } from './metrics.js';
-import { certificateSettings, reloadPlan } from './reconfigure.js';
+import { certificateSettings, reloadPlan, warnKeptCertificates } from './reconfigure.js';
 import type { SessionReport } from './session-report.js';
 import { sessionMatches } from './session-match.js';
 import { KICKED_OVER_SOCKET, type SessionMatch } from '../defender/control-socket.js';
@@ -204,7 +204,8 @@ export class FerryServer {
     const names = await this.passiveNames.lookUp(next.passive.names);
     await this.certificates.replace(...certificateSettings(next), certificates).catch(asOptionError);
     this.assertNotClosed(); // closed meanwhile: what it closed (the account watch) must stay closed
-    this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
+    if (!warnKeptCertificates(this.logger, this.certificates))
+      this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     this.defense.setAllow(next.defender.allow);
     this.checks.setLimits(checkLimits(next));
     this.runtime.hashTurns.setLimits(hashLimits(next));
@@ -344,7 +345,8 @@ export class FerryServer {
    */
   async reloadCertificates(given?: CertificateMaterial): Promise<readonly string[]> {
     await this.certificates.load(given).catch(asOptionError);
-    this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
+    if (!warnKeptCertificates(this.logger, this.certificates))
+      this.logger.info({ fingerprints: this.certificates.sha256 }, 'certificates reloaded');
     return this.certificates.sha256;
   }
 

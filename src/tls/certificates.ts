@@ -9,6 +9,7 @@ import {
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import * as tls from 'node:tls';
+import { isDeepStrictEqual } from 'node:util';
 import type { X509CertificateCreateSelfSignedParams } from '@peculiar/x509';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock } from '../file-lock.js';
@@ -107,6 +108,9 @@ export class CertificateStore {
   private context: tls.SecureContext | undefined;
   private cas: readonly X509Certificate[] = [];
   private loaded: CertificateMaterial | undefined;
+  /** The certificate/key files the pairs in use were read from (none: given, or generated). */
+  private loadedFiles: readonly { certFile: string; keyFile: string }[] = [];
+  private keptReasons: readonly string[] = [];
 
   constructor(
     private source: CertificateSource,
@@ -139,7 +143,9 @@ export class CertificateStore {
    * store read from the same source (a cluster worker's primary). Old sessions keep theirs.
    */
   async load(given?: CertificateMaterial): Promise<{ generated: boolean }> {
-    const { material, generated } = given ? { material: given, generated: false } : await this.read();
+    const { material, generated, kept } = given
+      ? { material: given, generated: false, kept: [] }
+      : await this.read();
     const pairs = material.pairs;
     // Fail here, with the file named, rather than at the first handshake.
     const cas = material.clientCas.flatMap((c, i) =>
@@ -160,7 +166,17 @@ export class CertificateStore {
     this.cas = cas;
     this.fingerprints = pairs.map((p) => fingerprintOf(p.cert));
     this.loaded = material;
+    this.loadedFiles = given ? [] : this.source.files;
+    this.keptReasons = kept;
     return { generated };
+  }
+
+  /**
+   * Why the last load kept the certificates it was serving (the files it could not read, each an
+   * error message); empty when it served what it read.
+   */
+  get kept(): readonly string[] {
+    return this.keptReasons;
   }
 
   /** What the last load() used: for a cluster primary to hand its workers. */
@@ -169,13 +185,30 @@ export class CertificateStore {
   }
 
   /** The source's files (checked), or the self-signed default (generated if missing). */
-  private async read(): Promise<{ material: CertificateMaterial; generated: boolean }> {
+  private async read(): Promise<{ material: CertificateMaterial; generated: boolean; kept: string[] }> {
     let generated = false;
-    let pairs: KeyPair[];
+    let pairs: readonly KeyPair[];
+    const kept: string[] = [];
     if (this.source.files.length > 0) {
-      const read = await Promise.all(this.source.files.map((f, i) => readPair(f, `certificates.${i}`)));
-      onePerKeyType(read);
-      pairs = read.map((r) => r.pair);
+      // Files it served before and may not read now (a root-only key, the server run as another
+      // user): the pairs in use are kept, so that the rest of a reload still applies.
+      const running =
+        this.loaded && isDeepStrictEqual(this.loadedFiles, this.source.files) ? this.loaded : undefined;
+      const read = await Promise.all(
+        this.source.files.map((f, i) =>
+          readPair(f, `certificates.${i}`).catch((err: unknown) => {
+            if (!running || !deniedRead(err)) throw err;
+            kept.push((err as Error).message);
+            return undefined;
+          }),
+        ),
+      );
+      const all = read.filter((r) => r !== undefined);
+      if (running && kept.length > 0) pairs = running.pairs;
+      else {
+        onePerKeyType(all);
+        pairs = all.map((r) => r.pair);
+      }
     } else {
       const r = await loadOrGenerateSelfSigned(this.source.dataDir).catch(about('dataDir'));
       pairs = [r.pair];
@@ -183,7 +216,7 @@ export class CertificateStore {
     }
     const clientCas = await readPemFiles(this.source.clientCaFiles, 'client CA', 'clientCaFiles');
     const clientCrls = await readPemFiles(this.source.clientCrlFiles, 'client CRL', 'clientCrlFiles');
-    return { material: { pairs, clientCas, clientCrls }, generated };
+    return { material: { pairs, clientCas, clientCrls }, generated, kept };
   }
 
   /** SHA-256 fingerprints ("AB:CD:…") of the certificates in use. */
@@ -487,6 +520,16 @@ function readPem(file: string, what: 'certificate' | 'key'): Promise<string> {
     throw new FerryError(
       'ERR_INVALID_OPTION',
       `TLS ${what} ${file}: cannot read it (${err.code ?? err.message}).`,
+      { cause: err },
     );
   });
+}
+
+/** Whether `err` (or what caused it) is a file's read refused by its permissions. */
+function deniedRead(err: unknown): boolean {
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EPERM') return true;
+  }
+  return false;
 }

@@ -393,7 +393,7 @@ test(
       const warnings = r.banner.split('\n').filter((l) => l.includes('WARNING'));
       const expected = [
         `${USER} cannot read the config file ${config}: every reload (SIGHUP) will fail`,
-        `${USER} cannot read ${key}: reloading the certificates (SIGHUP, a renewal) will fail`,
+        `${USER} cannot read ${key}: a reload (SIGHUP, a certificate renewal) keeps serving the certificate loaded now and applies the rest; a renewed certificate is served only after a restart, or once ${USER} can read it (chgrp ${USER} ${key}; chmod 640 ${key})`,
         `${USER} cannot read the users file ${users}: changes to it (ferry users) will not be loaded (owned by root with mode 0600; the server runs as ${USER}: chown ${USER} ${users}, or keep the users file in the data directory`,
         `${USER} cannot write ${data}: bans, quota usage and a generated certificate cannot be saved`,
         `${USER} cannot write ${etc}, the users file's directory: crypt hashes (imported from vsftpd or ProFTPD) will not be upgraded to scrypt at login`,

@@ -24,7 +24,7 @@ import type { KickedSessions, SessionsReport } from '../session-report.js';
 import { KICKED_OVER_SOCKET, type SessionMatch } from '../../defender/control-socket.js';
 import { AggregatorRegistry, Counter, type Registry } from 'prom-client';
 import { ServerMetrics } from '../metrics.js';
-import { certificateSettings, reloadPlan } from '../reconfigure.js';
+import { certificateSettings, reloadPlan, warnKeptCertificates } from '../reconfigure.js';
 import { PassiveNames } from '../passive-names.js';
 import { peerAddress, ProxyEdge, type ClientOrigin } from '../proxy-edge.js';
 import { countsOf, HighWater, KeptCounts } from './kept-counts.js';
@@ -318,10 +318,9 @@ export class ClusterPrimary {
     const added = next.passive.names.filter((n) => !running.passive.names.includes(n));
     if (added.length > 0) await new PassiveNames(this.logger).lookUp(added);
     // Loaded here, for reloadWorkers() to hand the workers; a bad file is refused before anything
-    // changes anywhere.
-    const certificates = new CertificateStore(...certificateSettings(next));
-    await certificates.load();
-    this.certificates = certificates;
+    // changes anywhere (a file it served and now cannot read keeps what it serves: logged).
+    await this.certificates.replace(...certificateSettings(next));
+    warnKeptCertificates(this.logger, this.certificates);
     this.defense.setAllow(next.defender.allow);
     this.counts.setLimits(next.limits);
     this.unauthenticated.setLimits(unauthenticatedLimits(next));
@@ -336,6 +335,7 @@ export class ClusterPrimary {
    */
   async reloadCertificates(): Promise<readonly string[]> {
     await this.certificates.load();
+    warnKeptCertificates(this.logger, this.certificates);
     return this.reloadWorkers();
   }
 
