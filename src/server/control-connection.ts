@@ -32,6 +32,7 @@ import type {
   CommandContext,
   CommandSpec,
   Outcome,
+  TreeChange,
   UserFiles,
 } from './commands/types.js';
 import { ActiveEndpoint, PassiveEndpoint, type DataPolicy } from './data-connection.js';
@@ -701,6 +702,7 @@ export class ControlConnection {
     if (spec.data) this.untilTransferStarts = undefined;
     const r = 'after' in outcome ? outcome.reply : outcome;
     this.rt.metrics.command(verb, r.code, (Date.now() - started) / 1000);
+    this.logChange(verb, ctx.change, r);
     if (this.outlived === settled) {
       // The client had its 421; whether the call it was left to finish succeeded is for the log.
       this.logger.info(
@@ -724,6 +726,26 @@ export class ControlConnection {
     this.write(r, this.transfers.replied());
     if (this.loginTimer && this.session.loggedIn) this.loggedIn();
     if ('after' in outcome) await this.after(outcome.after);
+  }
+
+  /**
+   * The audit line of a change to the tree (DELE, RNTO, MKD, RMD, SITE CHMOD, MFMT): one at info,
+   * done or not, never rate-limited. Refusals for a permission are logged before the handler runs.
+   */
+  private logChange(verb: string, change: TreeChange, r: Reply): void {
+    const { action, ...paths } = change;
+    if (!action) return;
+    const failed = r.code >= 300;
+    this.unlimited.info(
+      {
+        user: this.session.username,
+        command: verb,
+        ...paths,
+        reply: r.code,
+        ...(failed && { reason: r.lines[r.lines.length - 1] }),
+      },
+      action,
+    );
   }
 
   /** The command's reply, with a code RFC 959 allows it (a refusal's 550 is STOR's 553). */
@@ -1036,6 +1058,7 @@ export class ControlConnection {
     return {
       session,
       oneShot,
+      change: {},
       secure: this.channel.secure,
       cleared: this.cleared,
       disconnected: this.disconnect.signal,

@@ -14,7 +14,7 @@ import { hasRulesBelow, permits, type Permission } from '../../auth/permissions.
 import { parentOf } from '../../storage/virtual-path.js';
 import { guarded, refusal } from '../policy.js';
 import { sizeWithheld } from '../withheld-size.js';
-import { command, type AnyCommandSpec, type CommandContext } from './types.js';
+import { command, type AnyCommandSpec, type CommandContext, type TreeChange } from './types.js';
 
 /** The largest file whose TYPE A size SIZE counts (it reads the file to count its bare LFs). */
 export const ASCII_SIZE_MAX = 16 * 1024 * 1024;
@@ -56,12 +56,24 @@ function timeReply(st: FileStat): Reply {
   return reply(Code.FileStatus, formatTimeVal(st.modified));
 }
 
+/**
+ * `path` resolved for a change to the tree, noted (with what the client gave until it resolves) for
+ * the audit line the dispatcher logs with the reply.
+ */
+async function changing(ctx: CommandContext, action: TreeChange['action'], path: string): Promise<VPath> {
+  Object.assign(ctx.change, { action, path });
+  const p = await ctx.files().resolve(path);
+  ctx.change.path = p;
+  return p;
+}
+
 /** MFMT, and MDTM's set-form: sets the time, replies with the one the file got. */
 async function setModified(modified: Date, path: string, ctx: CommandContext) {
+  Object.assign(ctx.change, { action: 'set-time', path, modified: modified.toISOString() });
   const storage = ctx.files().storage;
   if (!supports(storage, 'set-modified') || !storage.setModified)
     throw new StorageError('unsupported', 'Cannot set times.');
-  const p = await ctx.files().resolve(path);
+  const p = await changing(ctx, 'set-time', path);
   await storage.setModified(p, modified, ctx.files().context());
   // The time the file now has: a filesystem may store another (ext4 caps it at 2446).
   const st = await storage.stat(p, ctx.files().context());
@@ -125,7 +137,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'MKD <sp> path',
     async handle({ path }, ctx) {
-      const p = await ctx.files().resolve(path);
+      const p = await changing(ctx, 'mkdir', path);
       await ctx.files().storage.mkdir(p, ctx.files().context());
       return reply(Code.PathCreated, `${quoted(p)} created.`);
     },
@@ -138,7 +150,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'RMD <sp> path',
     async handle({ path }, ctx) {
-      await ctx.files().storage.removeDir(await ctx.files().resolve(path), ctx.files().context());
+      await ctx.files().storage.removeDir(await changing(ctx, 'rmdir', path), ctx.files().context());
       return reply(Code.FileActionOk, 'Directory removed.');
     },
   }),
@@ -150,7 +162,7 @@ export const fileCommands: AnyCommandSpec[] = [
     concurrency: 'serial',
     help: 'DELE <sp> path',
     async handle({ path }, ctx) {
-      await ctx.files().storage.remove(await ctx.files().resolve(path), ctx.files().context());
+      await ctx.files().storage.remove(await changing(ctx, 'delete', path), ctx.files().context());
       return reply(Code.FileActionOk, 'File deleted.');
     },
   }),
@@ -188,7 +200,8 @@ export const fileCommands: AnyCommandSpec[] = [
     async handle({ path }, ctx) {
       const from = ctx.oneShot.renameFrom;
       if (!from) return reply(Code.BadSequence, 'Send RNFR first.');
-      const to = await ctx.files().resolve(path);
+      ctx.change.from = from;
+      const to = await changing(ctx, 'rename', path);
       const missing = await replaceNeeds(to, ctx);
       if (missing) return reply(Code.FileUnavailable, `Permission denied: ${missing}`);
       await ctx.files().storage.rename(from, to, ctx.files().context());
@@ -327,13 +340,14 @@ export const fileCommands: AnyCommandSpec[] = [
             `SITE ${site.attributes}: not needed here; files are byte streams, with no data-set attributes.`,
           );
         case 'CHMOD': {
+          const set = site.mode & 0o777;
+          Object.assign(ctx.change, { action: 'chmod', path: site.path, mode: formatOctalMode(set) });
           const storage = ctx.files().storage;
           if (!supports(storage, 'chmod') || !storage.chmod)
             throw new StorageError('unsupported', 'CHMOD not supported.');
           // Only permission bits: setuid/setgid/sticky are not the client's to set (vsftpd's rule too);
           // the reply says so, as a client asking for them would otherwise believe they are set.
-          const set = site.mode & 0o777;
-          await storage.chmod(await ctx.files().resolve(site.path), set, ctx.files().context());
+          await storage.chmod(await changing(ctx, 'chmod', site.path), set, ctx.files().context());
           if (set === site.mode) return reply(Code.Ok, 'SITE CHMOD successful.');
           return reply(
             Code.Ok,

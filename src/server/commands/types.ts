@@ -68,8 +68,26 @@ export interface Transfer {
 }
 
 /** What a handler gets; session state changes only through the Session's methods. */
+/**
+ * A change to the tree a command is making, noted by its handler as it resolves the path: the
+ * dispatcher logs it with the reply (the audit trail), whether it succeeded or failed.
+ */
+export interface TreeChange {
+  action?: 'delete' | 'rename' | 'mkdir' | 'rmdir' | 'chmod' | 'set-time';
+  /** The path changed (a rename's new name): resolved, or as the client gave it until then. */
+  path?: string;
+  /** A rename's old name. */
+  from?: string;
+  /** SITE CHMOD's mode, octal. */
+  mode?: string;
+  /** MFMT's time, ISO 8601. */
+  modified?: string;
+}
+
 export interface CommandContext {
   readonly session: Session;
+  /** What this command changes in the tree, for its audit line (see TreeChange). */
+  readonly change: TreeChange;
   /** What REST / RNFR left for this command (the dispatcher took it from the session). */
   readonly oneShot: OneShot;
   /** The control connection is inside TLS right now. */
