@@ -69,8 +69,11 @@ export function limitConnections(server: http.Server, limits: AdminConnectionLim
 /** Logs a refused or closed admin connection: `remote`, and why. */
 export type Refused = (remote: string, why: string) => void;
 
-/** A flood's refusals: the first of each kind logged, then one line a minute at most, with a count. */
-export function refusalLog(logger: Logger): Refused {
+/**
+ * A flood's refusals: the first of each kind logged, then one line a minute at most, with a count.
+ * `msg`: what was refused (a connection; a request without the admin token).
+ */
+export function refusalLog(logger: Logger, msg = 'admin connection refused'): Refused {
   const kinds = new Map<string, { at: number; since: number }>();
   return (remote, why) => {
     const now = Date.now();
@@ -79,7 +82,7 @@ export function refusalLog(logger: Logger): Refused {
       kind.since++;
       return;
     }
-    logger.warn({ remote, why, ...(kind ? { refusedSince: kind.since } : {}) }, 'admin connection refused');
+    logger.warn({ remote, why, ...(kind ? { refusedSince: kind.since } : {}) }, msg);
     kinds.set(why, { at: now, since: 0 });
   };
 }

@@ -74,6 +74,41 @@ test('with a token, /metrics needs it; the health endpoints do not', async () =>
   }
 });
 
+test('a request refused for its token is logged with the address, rate-limited per path and kind', async () => {
+  const lines: { obj: object; msg: string }[] = [];
+  const logger: Logger = { ...silentLogger, warn: (obj, msg = '') => void lines.push({ obj, msg }) };
+  const admin = await AdminServer.open(
+    { host: '127.0.0.1', port: 0, token: 'a-long-enough-token', logger },
+    {
+      metrics: async () => ({ text: 'ferry_up 1\n', contentType: 'text/plain' }),
+      accepting: () => true,
+      ready: () => true,
+      sessions: async () => ({ sessions: [], missingWorkers: [] }),
+      closeSession: async () => ({ ended: [], missingWorkers: [] }),
+    },
+  );
+  const url = `http://127.0.0.1:${admin.address.port}`;
+  const wrong = { authorization: 'Bearer guessed' };
+  try {
+    for (let i = 0; i < 3; i++) assert.equal((await fetch(`${url}/metrics`, { headers: wrong })).status, 401);
+    assert.equal((await fetch(`${url}/sessions`)).status, 401);
+    const close = await fetch(`${url}/sessions/abc/close`, { method: 'POST', headers: wrong });
+    assert.equal(close.status, 401);
+    assert.equal(
+      (await fetch(`${url}/metrics`, { headers: { authorization: 'Bearer a-long-enough-token' } })).status,
+      200,
+    );
+    const msg = 'admin request refused: wrong or missing token';
+    assert.deepEqual(lines, [
+      { obj: { remote: '127.0.0.1', why: '/metrics: wrong token' }, msg }, // the two others within the minute: counted
+      { obj: { remote: '127.0.0.1', why: '/sessions: no token' }, msg },
+      { obj: { remote: '127.0.0.1', why: 'POST /sessions/ID/close: wrong token' }, msg },
+    ]);
+  } finally {
+    await admin.close();
+  }
+});
+
 test('without a token, /sessions answers only on a loopback listener; elsewhere 403, and a warning at start', async () => {
   const warnings: string[] = [];
   const logger: Logger = { ...silentLogger, warn: (_o, msg) => void warnings.push(msg ?? '') };

@@ -2,7 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import * as http from 'node:http';
 import type * as net from 'node:net';
 import { coalesced } from '../coalesced.js';
-import { addressKind } from '../protocol/address.js';
+import { addressKind, normalizeAddress } from '../protocol/address.js';
 import type { Logger } from '../logger.js';
 import {
   ADMIN_CONNECTION_LIMITS,
@@ -12,6 +12,7 @@ import {
   refusalLog,
   type AdminConnectionLimits,
   type AdminTimeouts,
+  type Refused,
 } from './admin-connections.js';
 
 /** What the admin listener reports; the process that runs the server answers (cli/serve.ts). */
@@ -78,6 +79,8 @@ export class AdminServer {
     }
     const guard: Guard = {
       expected,
+      // Someone guessing the token, or a scraper given the wrong one: said, but not once per try.
+      unauthorized: refusalLog(options.logger, 'admin request refused: wrong or missing token'),
       sessionsOpen: expected !== undefined || local,
       hostChecked: expected === undefined && local,
     };
@@ -138,6 +141,8 @@ export function loopbackHost(host: string | undefined): boolean {
 interface Guard {
   /** The token's digest, when one is set. */
   expected: Buffer | undefined;
+  /** Logs a request refused for its token (rate-limited). */
+  unauthorized: Refused;
   /** /sessions tells who is connected: with a token, or only to this host (a loopback listener). */
   sessionsOpen: boolean;
   /**
@@ -151,21 +156,22 @@ async function handle(
   req: http.IncomingMessage,
   res: http.ServerResponse,
   source: AdminSource,
-  { expected, sessionsOpen, hostChecked }: Guard,
+  guard: Guard,
   logger: Logger,
 ): Promise<void> {
+  const { expected, sessionsOpen, hostChecked } = guard;
   const path = (req.url ?? '/').split('?')[0] ?? '/';
   const send = (status: number, body: string, headers: http.OutgoingHttpHeaders = {}): void => {
     res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
     res.end(req.method === 'HEAD' ? undefined : body);
   };
   const close = CLOSE_PATH.exec(path);
-  if (close) return closeSession(req, close[1] ?? '', send, source, expected, logger);
+  if (close) return closeSession(req, close[1] ?? '', send, source, guard, logger);
   if (req.method !== 'GET' && req.method !== 'HEAD')
     return send(405, 'Method not allowed.\n', { allow: 'GET, HEAD' });
   const guarded = path === '/metrics' || path === '/sessions';
   if (guarded && expected && !authorized(req.headers.authorization, expected)) {
-    return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+    return unauthorized(req, path, send, guard.unauthorized);
   }
   if (guarded && hostChecked && !loopbackHost(req.headers.host)) {
     return send(
@@ -220,14 +226,14 @@ async function closeSession(
   id: string,
   send: Send,
   source: AdminSource,
-  expected: Buffer | undefined,
+  { expected, unauthorized: refused }: Guard,
   logger: Logger,
 ): Promise<void> {
   if (req.method !== 'POST')
     return send(405, 'Method not allowed: POST to close a session.\n', { allow: 'POST' });
   if (!expected) return send(403, 'Refused: closing a session needs admin.token set.\n');
   if (!authorized(req.headers.authorization, expected)) {
-    return send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
+    return unauthorized(req, 'POST /sessions/ID/close', send, refused);
   }
   req.resume(); // a body, if any, means nothing
   let closed: ClosedSessions;
@@ -242,6 +248,13 @@ async function closeSession(
   // Not found, unless a worker that did not answer may hold it.
   if (closed.missingWorkers.length > 0) return send(503, JSON.stringify(closed) + '\n', json);
   return send(404, `No session ${id} (it may have ended).\n`);
+}
+
+/** 401, logged with the peer's address, the path and whether a token was given at all. */
+function unauthorized(req: http.IncomingMessage, path: string, send: Send, refused: Refused): void {
+  const given = req.headers.authorization === undefined ? 'no token' : 'wrong token';
+  refused(normalizeAddress(req.socket.remoteAddress ?? ''), `${path}: ${given}`);
+  send(401, 'Bearer token required.\n', { 'www-authenticate': 'Bearer realm="ferry"' });
 }
 
 /**
