@@ -7,6 +7,8 @@ import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js
 import type { XferlogFile } from './xferlog-file.js';
 import { workerSettings, type WorkerSettings } from './workers.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
+import { configSecretsWarning } from './config-secrets.js';
+import path from 'node:path';
 import type { CertificateMaterial } from '../tls/certificates.js';
 
 /** What a reload replaces and what it keeps: the process's running state. */
@@ -135,7 +137,11 @@ async function applyConfiguration(
       `configuration reloaded; a restart is needed to apply: ${needed.join(', ')}`,
     );
   }
-  if (!ctx.worker) for (const w of await tlsWarnings(setup.options.tls ?? {})) logger.warn(w);
+  if (!ctx.worker) {
+    for (const w of await tlsWarnings(setup.options.tls ?? {})) logger.warn(w);
+    const secrets = flags.config && (await configSecretsWarning(path.resolve(flags.config), config));
+    if (secrets) logger.warn(secrets);
+  }
   logger.level = flags.logLevel ?? config.logLevel ?? 'info';
   return { config, setup };
 }

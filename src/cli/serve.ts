@@ -41,6 +41,7 @@ import { markServing, servingMarkOf, unmarkServing } from './serving-mark.js';
 import { countedTree } from './user-storage.js';
 import type { Account } from '../auth/account.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
+import { configSecretsWarning } from './config-secrets.js';
 import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
@@ -364,6 +365,8 @@ async function start(s: Start): Promise<void> {
   leftovers?.served();
   state = 'ready';
   const certWarnings = await tlsWarnings(options.tls ?? {});
+  const configWarning = flags.config && (await configSecretsWarning(path.resolve(flags.config), config));
+  if (configWarning) certWarnings.push(configWarning);
   for (const w of certWarnings) logger.warn(w);
   const usersFile = databaseUrlOf(config) ? undefined : usersFileOf(flags.dataDir, config);
   const runAsProblems = runAs
