@@ -39,6 +39,8 @@ export interface ClientCertificate {
   /** SHA-256 of the DER, `AA:BB:…`. */
   readonly fingerprint: string;
   readonly commonName: string | undefined;
+  /** The whole subject on one line (`O=Example, CN=laptop`); for the log. */
+  readonly subject?: string;
   /** Why it is not valid now (outside its dates), or undefined. */
   readonly invalidNow: string | undefined;
   /**

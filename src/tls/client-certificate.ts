@@ -12,6 +12,8 @@ export interface PeerCertificate {
   readonly fingerprint: string;
   /** The subject's common name (CN), if it has one. */
   readonly commonName: string | undefined;
+  /** The whole subject on one line (`O=Example, CN=laptop`), for the log. */
+  readonly subject: string;
   /** Why the certificate is not valid now (before notBefore, after notAfter), or undefined. */
   readonly invalidNow: string | undefined;
   /**
@@ -55,6 +57,7 @@ export function peerCertificate(
   return {
     fingerprint: leaf.fingerprint256,
     commonName: commonNameOf(leaf),
+    subject: leaf.subject.split('\n').join(', '),
     invalidNow,
     untrusted: trustProblem(leaf, cas, verifyErrorOf(sock), invalidNow),
   };

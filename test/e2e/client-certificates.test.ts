@@ -6,6 +6,7 @@
  * as a user's), the CA names in the CertificateRequest, and revocation by CRL.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -148,8 +149,21 @@ for (const mode of MODES) {
       await withClients(async (track) => {
         // From the address the test's data connections come from (they must match the control's).
         const ftp = track(await connect(server(), mode, certs.pinned, '127.0.0.1'));
+        const from = server().logs.length;
         const r = await ftp.cmd('USER pin', 232);
         assert.match(textOf(r), /authorized by security data exchange/);
+        // The login line says which certificate (written before the reply).
+        const login = server()
+          .logs.slice(from)
+          .find((l) => l.msg === 'login');
+        assert.deepEqual(login?.obj && { ...login.obj, session: undefined }, {
+          session: undefined,
+          remote: '127.0.0.1',
+          user: 'pin',
+          by: 'certificate',
+          fingerprint: certs.pinned.fingerprint,
+          subject: new X509Certificate(certs.pinned.cert).subject.split('\n').join(', '),
+        });
         assert.match(textOf(await ftp.cmd('PWD', 257)), /^"\/"/);
         if (mode === 'explicit') {
           await ftp.cmd('PBSZ 0', 200);

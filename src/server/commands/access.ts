@@ -39,7 +39,7 @@ async function completeLogin(
   ctx: CommandContext,
   username: string,
   principal: Principal,
-  ok: { code: NamedCode; text: string; how: string },
+  ok: { code: NamedCode; text: string; how: string; detail?: object },
   refused: (reason: string, text?: string) => Promise<Outcome>,
 ): Promise<Outcome> {
   const { session, options, logger } = ctx;
@@ -73,7 +73,7 @@ async function completeLogin(
   // Anonymous: the name typed (anonymous, FTP…) beside the session's; the password is never logged.
   if (principal.anonymous)
     logger.info({ user: principal.username, as: username, by: 'anonymous' }, 'anonymous login');
-  else logger.info({ user: username, by: ok.how }, 'login');
+  else logger.info({ user: username, by: ok.how, ...ok.detail }, 'login');
   return reply(ok.code, ok.text);
 }
 
@@ -193,6 +193,11 @@ export const accessCommands: AnyCommandSpec[] = [
           code: Code.LoggedInBySecurityExchange,
           text: 'User logged in, authorized by security data exchange.',
           how: 'certificate',
+          // Which certificate: an account may pin several, and a CA issues many.
+          detail: {
+            fingerprint: certificate.fingerprint,
+            ...(certificate.subject !== undefined && { subject: certificate.subject }),
+          },
         };
         return completeLogin(ctx, username, outcome.principal, ok, notByCertificate);
       }
