@@ -661,6 +661,14 @@ test('packaging/ferry.service passes systemd-analyze verify and has what the REA
     /^KillMode=mixed$/m,
     // The primary's thread pool: libuv reads it before any of Ferry's code runs (README, Thread pool).
     /^Environment=UV_THREADPOOL_SIZE=16$/m,
+    // An audit's hardening: Ferry's own files private to its group, the cheap sandboxing.
+    /^UMask=0027$/m,
+    /^SystemCallArchitectures=native$/m,
+    /^ProtectClock=yes$/m,
+    /^ProtectKernelLogs=yes$/m,
+    /^ProtectHostname=yes$/m,
+    /^RestrictRealtime=yes$/m,
+    /^ProtectProc=invisible$/m,
   ]) {
     assert.match(text, line);
   }
