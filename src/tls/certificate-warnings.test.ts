@@ -107,7 +107,7 @@ test('a chain whose intermediate expired or is not valid yet is warned about, na
   );
 });
 
-test('a leaf whose issuer is neither in the file nor a known root: append the intermediate', async () => {
+test('a leaf whose issuer is neither in the file nor a known root: append it if an intermediate, else trust the root', async () => {
   const root = await made('Private Root', { ca: true });
   const intermediate = await made('Issuing CA', { by: root, ca: true });
   const leaf = await made('ftp.example', { by: intermediate });
@@ -116,7 +116,14 @@ test('a leaf whose issuer is neither in the file nor a known root: append the in
   assert.deepEqual(more, []);
   assert.match(
     w ?? '',
-    /alone\.crt is issued by "CN=Issuing CA", neither in the file nor a root Node knows: clients will need the intermediate: append it to the certificate file/,
+    /alone\.crt is issued by "CN=Issuing CA", neither in the file nor a root Node knows: if it is an intermediate CA, append it to the certificate file \(clients need it\); if it is your own root CA, do not append it \(clients never take a root from the server\): clients must trust that CA themselves \(curl --cacert, lftp ssl:ca-file, ferry --ca\)/,
+  );
+  // Signed by a private root directly: the same words, which do not tell to send the root.
+  const direct = await files('direct', [await made('ftp.example', { by: root })]);
+  const [d] = await tlsWarnings({ certificates: [direct] });
+  assert.match(
+    d ?? '',
+    /direct\.crt is issued by "CN=Private Root".*if it is your own root CA, do not append it/,
   );
   // With its intermediate the leaf's issuer is there: the root is for clients to trust (or sent too).
   const chained = await files('chained', [leaf, intermediate]);

@@ -82,7 +82,7 @@ async function certificateWarnings(f: CertificateFiles, chain: Chain, now: numbe
     );
   if (missingIssuer(chain))
     out.push(
-      `the certificate ${f.certFile} is issued by "${oneLine(chain.leaf.issuer)}", neither in the file nor a root Node knows: clients will need the intermediate: append it to the certificate file`,
+      `the certificate ${f.certFile} is issued by "${oneLine(chain.leaf.issuer)}", neither in the file nor a root Node knows: if it is an intermediate CA, append it to the certificate file (clients need it); if it is your own root CA, do not append it (clients never take a root from the server): clients must trust that CA themselves (curl --cacert, lftp ssl:ca-file, ferry --ca)`,
     );
   const readers = await otherReaders(f.keyFile);
   if (readers)
