@@ -51,6 +51,12 @@ async function account(name: string): Promise<SystemAccount> {
   return (await systemAccount(name)) ?? assert.fail(`no system account ${name}`);
 }
 
+/** As the README installs it: root's, readable by the service user's group only (mode 0640). */
+async function privateConfig(file: string, user: SystemAccount): Promise<void> {
+  await chown(file, 0, user.gid);
+  await chmod(file, 0o640);
+}
+
 /** Real, effective, saved and file-system ids from /proc/PID/status. */
 async function idsOf(pid: number): Promise<{ uid: number[]; gid: number[] }> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
@@ -516,6 +522,7 @@ test(
         `    permissions: { /team: "list,download" }`,
       ].join('\n') + '\n',
     );
+    await privateConfig(config, user); // it holds a password hash: else a warning of its own
     const add = async (name: string, home: string, ...more: string[]): Promise<void> => {
       const r = await runFerry(['users', 'add', name, '--home', home, '--config', config, ...more]);
       assert.equal(r.code, 0, r.stderr);
@@ -618,6 +625,7 @@ test(
     }
     const config = path.join(base, 'ferry.yaml');
     await writeFile(config, lines.join('\n') + '\n');
+    await privateConfig(config, user); // it holds password hashes: else a warning of its own
     const few = await ServeProcess.start(['--config', config, '--run-as', USER, '--workers', '1'], base);
     try {
       const warnings = few.banner.split('\n').filter((l) => l.includes('WARNING'));
