@@ -37,9 +37,6 @@ export class MirrorRun {
   readonly conflicts: FerryError[] = [];
   /** Destination entries removed, with what was under them (the extras pass must not remove it again). */
   readonly gone = new Set<string>();
-  /** The connections besides the mirror's own, once opened (openConnections). */
-  #extra: Promise<FerryClient[]> | undefined;
-
   constructor(
     readonly o: MirrorOptions,
     readonly conn: RetriedConnection,
@@ -48,29 +45,19 @@ export class MirrorRun {
     readonly dst: Tree,
     /** The destination's entries left out by the filter. */
     private readonly dstLeftOut: LeftOut,
+    private readonly extra: ExtraConnections,
   ) {
     this.upload = o.direction === 'upload';
   }
 
-  /**
-   * The `parallel` - 1 connections besides the mirror's own (none without `connect`), opened once:
-   * the plan's queries go over them, then the transfers.
-   */
+  /** The --parallel connections besides the mirror's own, opened once (ExtraConnections). */
   openConnections(): Promise<FerryClient[]> {
-    const { parallel = 1, connect, signal } = this.o;
-    if (parallel <= 1 || !connect) return Promise.resolve([]);
-    this.#extra ??= openInWaves(connect, parallel - 1, { signal });
-    return this.#extra;
+    return this.extra.open();
   }
 
   /** The connections openConnections() opened, undefined when it was not called. */
-  async openedConnections(): Promise<FerryClient[] | undefined> {
-    return this.#extra;
-  }
-
-  async closeConnections(): Promise<void> {
-    const extra = await this.#extra?.catch(() => []);
-    await Promise.all((extra ?? []).map((c) => c.close()));
+  openedConnections(): Promise<FerryClient[] | undefined> {
+    return this.extra.opened();
   }
 
   aborted(): void {
@@ -143,5 +130,37 @@ export class MirrorRun {
         signal: this.o.signal,
       });
     else await rm(fsPath(this.localPath(rel)), { recursive: true, force: true });
+  }
+}
+
+/**
+ * The `parallel` - 1 connections besides the mirror's own (none without `connect`), opened once
+ * when first asked for: the remote listing, the plan's queries and the transfers go over them.
+ */
+export class ExtraConnections {
+  #extra: Promise<FerryClient[]> | undefined;
+  #closed: Promise<void> | undefined;
+
+  constructor(private readonly o: MirrorOptions) {}
+
+  open(): Promise<FerryClient[]> {
+    const { parallel = 1, connect, signal } = this.o;
+    if (parallel <= 1 || !connect) return Promise.resolve([]);
+    this.#extra ??= openInWaves(connect, parallel - 1, { signal });
+    return this.#extra;
+  }
+
+  /** The connections open() opened, undefined when it was not called. */
+  async opened(): Promise<FerryClient[] | undefined> {
+    return this.#extra;
+  }
+
+  /** Closes them (once: after the transfers, and at the end of a mirror that failed before). */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      const extra = await this.#extra?.catch(() => []);
+      await Promise.all((extra ?? []).map((c) => c.close()));
+    })();
+    return this.#closed;
   }
 }

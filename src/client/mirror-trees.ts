@@ -6,8 +6,9 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
-import type { RemoteEntry } from './client.js';
+import type { FerryClient, RemoteEntry } from './client.js';
 import { safeLocalName } from './batch.js';
+import { listTree, type ListingJob } from './listing-queue.js';
 import { fsPath } from './local-file.js';
 import type { Excluded } from './mirror-filter.js';
 import type { RetriedConnection } from './retried-step.js';
@@ -85,31 +86,33 @@ function unusableName(name: string): string | undefined {
   return undefined;
 }
 
+export interface RemoteScanOptions {
+  /** A listing is retried (after a lost connection, a transient reply). */
+  readonly onRetry: (rel: string, retry: number, error: unknown) => void;
+  readonly signal?: AbortSignal;
+  readonly excluded?: Excluded;
+  readonly leftOut?: LeftOut;
+  /** More connections to list over, opened when asked (listing-queue.ts); none: `conn` alone. */
+  readonly helpers?: () => Promise<readonly FerryClient[]>;
+}
+
+/** What one listed directory gives the tree: in the listing's order, each entry's outcome. */
+type Outcome =
+  | { readonly rel: string; readonly leftOut: true }
+  | { readonly rel: string; readonly skip: string }
+  | { readonly rel: string; readonly item: Item };
+
 export async function scanRemote(
   conn: RetriedConnection,
   root: string,
-  onRetry: (rel: string, retry: number, error: unknown) => void,
-  signal?: AbortSignal,
-  excluded?: Excluded,
-  leftOut?: LeftOut,
+  o: RemoteScanOptions,
 ): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
-  const tree: Tree = new Map();
-  const skips: RemoteSkip[] = [];
-  // Subdirectories the server refused to list (as lftp and rsync, the walk goes on without them).
-  const unlisted: { rel: string; error: ReplyError }[] = [];
-  const walk = async (dir: string, rel: string, level: number): Promise<void> => {
-    let entries: RemoteEntry[];
-    try {
-      // A listing cut by a lost connection (a server restarting) is asked again, as a file would be.
-      entries = await conn.run(
-        (client) => client.list(dir, { signal, all: true, directory: true }),
-        (retry, error) => onRetry(rel, retry, error),
-      );
-    } catch (err) {
-      if (level === 1 || !(err instanceof ReplyError)) throw err;
-      unlisted.push({ rel, error: err });
-      return;
-    }
+  const { excluded, leftOut, signal } = o;
+  const outcomes = new Map<string, Outcome[]>();
+  const children = (job: ListingJob, entries: RemoteEntry[]): ListingJob[] => {
+    const rel = job.key;
+    const out: Outcome[] = [];
+    const below: ListingJob[] = [];
     // A name listed twice (a file and a directory) is neither: which one is real cannot be told.
     const seen = new Map<string, number>();
     for (const e of entries) seen.set(e.name, (seen.get(e.name) ?? 0) + 1);
@@ -118,31 +121,63 @@ export async function scanRemote(
       const count = seen.get(e.name) ?? 0;
       if (count === 0) continue; // reported already
       if (excluded?.(r, e.type === 'dir')) {
-        leftOut?.add(r);
+        out.push({ rel: r, leftOut: true });
         continue;
       }
       const unusable =
         unusableName(e.name) ??
         (count > 1 ? `listed ${count} times by the server in one directory` : undefined) ??
-        (e.type === 'dir' && level >= MAX_REMOTE_DEPTH
+        (e.type === 'dir' && job.level >= MAX_REMOTE_DEPTH
           ? `more than ${MAX_REMOTE_DEPTH} directory levels deep (a directory that lists itself?)`
           : undefined);
       if (unusable !== undefined) {
         seen.set(e.name, 0);
-        skips.push({ rel: r, reason: unusable });
+        out.push({ rel: r, skip: unusable });
         continue;
       }
-      tree.set(r, {
+      const item: Item = {
         type: e.type,
         size: e.size,
         mtime: e.modified.getTime(),
         precision: e.modifiedPrecisionMs,
         mode: e.mode,
-      });
-      if (e.type === 'dir') await walk(joinRemote(dir, e.name), r, level + 1);
+      };
+      out.push({ rel: r, item });
+      if (e.type === 'dir') below.push({ key: r, dir: joinRemote(job.dir, e.name), level: job.level + 1 });
+    }
+    outcomes.set(rel, out);
+    return below;
+  };
+  const listed = await listTree(
+    { key: '', dir: root, level: 1 },
+    {
+      conn,
+      list: (client, dir) => client.list(dir, { signal, all: true, directory: true }),
+      onRetry: (job, retry, error) => o.onRetry(job.key, retry, error),
+      children,
+      helpers: o.helpers,
+    },
+  );
+
+  // The tree in the order of a walk one directory after the other (depth first, as listed),
+  // whichever connection listed what first.
+  const tree: Tree = new Map();
+  const skips: RemoteSkip[] = [];
+  // Subdirectories the server refused to list (as lftp and rsync, the walk goes on without them).
+  const unlisted: { rel: string; error: ReplyError }[] = [];
+  const walk = (rel: string): void => {
+    const result = listed.get(rel);
+    if (result && 'refused' in result) unlisted.push({ rel, error: result.refused });
+    for (const x of outcomes.get(rel) ?? []) {
+      if ('leftOut' in x) leftOut?.add(x.rel);
+      else if ('skip' in x) skips.push({ rel: x.rel, reason: x.skip });
+      else {
+        tree.set(x.rel, x.item);
+        if (x.item.type === 'dir') walk(x.rel);
+      }
     }
   };
-  await walk(root, '', 1);
+  walk('');
   return { tree, skips, unlisted };
 }
 

@@ -7,7 +7,7 @@ import { mirrorFilter, type MirrorFilterOptions } from './mirror-filter.js';
 import { MirrorModes } from './mirror-modes.js';
 import { planFiles, type Plan } from './mirror-plan.js';
 import type { MirrorEvent, MirrorResult } from './mirror-report.js';
-import { MirrorRun } from './mirror-run.js';
+import { ExtraConnections, MirrorRun } from './mirror-run.js';
 import { scanLocal, scanRemote, type Item, type LeftOut } from './mirror-trees.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { RetriedConnection } from './retried-step.js';
@@ -147,18 +147,22 @@ export async function mirror(client: FerryClient, o: MirrorOptions): Promise<Mir
     signal: o.signal,
     onReconnect: (r) => emit({ kind: 'reconnect', path: '', ...r }),
   });
+  // The --parallel connections, opened once: for the listing, the plan's queries, the transfers.
+  const extra = new ExtraConnections(o);
   try {
-    return await mirrorTrees(conn, o, emit);
+    return await mirrorTrees(conn, extra, o, emit);
   } catch (err) {
     // The local tree's own failures (mkdir, readdir, utimes, rm) are the client's LocalError.
     throw systemAsLocal(err);
   } finally {
+    await extra.close();
     await conn.close();
   }
 }
 
 async function mirrorTrees(
   conn: RetriedConnection,
+  extra: ExtraConnections,
   o: MirrorOptions,
   emit: (e: MirrorEvent) => void,
 ): Promise<MirrorResult> {
@@ -179,15 +183,19 @@ async function mirrorTrees(
 
   const onListingRetry = (rel: string, retry: number, error: unknown): void =>
     emit({ kind: 'retry', path: rel, listing: true, retry, retries: o.retries ?? 0, error });
-  const remote = await scanRemote(conn, o.remote, onListingRetry, o.signal, excluded, remoteLeftOut).catch(
-    async (err: unknown) => {
-      const file = await rootIsFile(conn.client, o.remote, upload, err);
-      if (file !== err) throw file;
-      if (upload && o.dryRun && err instanceof ReplyError)
-        return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
-      throw err;
-    },
-  );
+  const remote = await scanRemote(conn, o.remote, {
+    onRetry: onListingRetry,
+    signal: o.signal,
+    excluded,
+    leftOut: remoteLeftOut,
+    helpers: () => extra.open(),
+  }).catch(async (err: unknown) => {
+    const file = await rootIsFile(conn.client, o.remote, upload, err);
+    if (file !== err) throw file;
+    if (upload && o.dryRun && err instanceof ReplyError)
+      return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
+    throw err;
+  });
   // What the connection that listed learnt (a later one, after a reconnect, has listed nothing).
   const listsDotFiles = conn.client.listsDotFiles;
   // Only once the remote directory was listed: a download of one that is missing creates nothing.
@@ -198,8 +206,8 @@ async function mirrorTrees(
     throw err;
   });
   const run = upload
-    ? new MirrorRun(o, conn, emit, localTree, remoteTree, remoteLeftOut)
-    : new MirrorRun(o, conn, emit, remoteTree, localTree, localLeftOut);
+    ? new MirrorRun(o, conn, emit, localTree, remoteTree, remoteLeftOut, extra)
+    : new MirrorRun(o, conn, emit, remoteTree, localTree, localLeftOut, extra);
 
   // Remote names that cannot be mirrored (their local namesakes are left alone too).
   for (const r of remote.skips) run.skip(r.rel, r.reason);
@@ -218,7 +226,7 @@ async function mirrorTrees(
     plan = await planFiles(run, modes);
     ({ transferred, bytes } = await transferFiles(run, modes, plan));
   } finally {
-    await run.closeConnections();
+    await extra.close();
   }
 
   // As for a file that failed: the mirror fails, and deletes nothing.
