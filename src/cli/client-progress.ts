@@ -69,6 +69,12 @@ export interface TransferState {
   readonly elapsedMs: number;
   /** Seconds left (live lines only). */
   readonly etaSeconds?: number;
+  /**
+   * The rate now (live lines only: transfer-rate.ts), undefined until known. The bytes over the
+   * time since the bar appeared counted the handshakes before the first byte (5.75 KiB/s shown
+   * of 122 KiB/s over a long link); the last line shows that average, as curl does.
+   */
+  readonly bytesPerSecond?: number;
   readonly finished: boolean;
 }
 
@@ -78,7 +84,8 @@ export interface TransferState {
  */
 export function transferLine(t: TransferState): string {
   const secs = Math.max(t.elapsedMs / 1000, 0.001);
-  const speed = `${humanBytes(Math.round(t.bytes / secs))}/s`;
+  const now = t.bytesPerSecond === undefined ? '? B' : humanBytes(Math.round(t.bytesPerSecond));
+  const speed = t.finished ? `${humanBytes(Math.round(t.bytes / secs))}/s` : `${now}/s`;
   const tail = t.finished ? humanSeconds(t.elapsedMs / 1000) : `ETA ${humanSeconds(t.etaSeconds ?? NaN)}`;
   if (t.total === undefined || t.total <= 0) {
     return `${shorten(t.label)} ${humanBytes(t.bytes)} | ${speed}${t.finished ? ` | ${tail}` : ''}`;
@@ -123,6 +130,7 @@ export class TerminalReporter implements Reporter {
       total: size,
       elapsedMs: Date.now() - started,
       etaSeconds: rate.etaSeconds(size),
+      bytesPerSecond: rate.rate(),
       finished,
     });
     const known = (t: number | undefined): t is number => t !== undefined && t > 0;

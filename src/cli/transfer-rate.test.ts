@@ -44,3 +44,19 @@ test('no ETA before the rate is known, and a restart starts the rate over', () =
   assert.ok(Number.isNaN(rate.etaSeconds(10_000)));
   assert.ok(Number.isNaN(new TransferRate().etaSeconds(undefined)));
 });
+
+test("the time before the first byte does not count: the rate is the data's from the start", () => {
+  const rate = new TransferRate();
+  const kib = 1024;
+  rate.add(0, 0); // the bar appears: EPSV, RETR and the data handshake still to come
+  let t = 600; // the first 16 KiB after a 0.6 s round trip's handshakes
+  let bytes = 16 * kib;
+  rate.add(t, bytes);
+  const total = 3.81 * 1024 * kib;
+  // 16 KiB every 131 ms: 122 KiB/s.
+  for (let i = 0; i < 4; i++) rate.add((t += 131), (bytes += 16 * kib));
+  const perSecond = rate.rate() ?? 0;
+  assert.ok(Math.abs(perSecond / kib - 122) < 1, `${perSecond / kib} KiB/s`);
+  const eta = rate.etaSeconds(total);
+  assert.ok(Math.abs(eta - (total - bytes) / (122 * kib)) < 1, `ETA ${eta} s`);
+});
