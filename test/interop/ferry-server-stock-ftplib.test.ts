@@ -1,7 +1,8 @@
 /**
  * Stock Python ftplib (FTP_TLS, whose data connections never resume a TLS session) against Ferry
  * requiring session reuse: the transfer fails at once with 522, as with vsftpd's
- * require_ssl_reuse, instead of when the passive port times out.
+ * require_ssl_reuse, instead of when the passive port times out. How the client shows it depends on
+ * its build's OP_IGNORE_UNEXPECTED_EOF (README, "Python ftplib").
  */
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -49,6 +50,23 @@ describe('stock Python ftplib (no TLS session reuse) against Ferry', { timeout: 
       assert.equal(download?.ok, false);
       assert.match(String(download?.error), /522/);
       assert.equal(after?.code, '200', JSON.stringify(after));
+    });
+
+    // python.org and pyenv builds (Python 3.11, OpenSSL 3.0) leave OP_IGNORE_UNEXPECTED_EOF off,
+    // which Debian's python3 sets: the data socket's shutdown fails first, and the 522 is left for
+    // the next command (what the README says of them).
+    it(`${mode}: without OP_IGNORE_UNEXPECTED_EOF, an SSLError, and the 522 answers the next command`, async () => {
+      const run = await ftplib(
+        targetsOf(ts)[mode],
+        [{ op: 'login' }, { op: 'list' }, { op: 'raw', command: 'NOOP' }, { op: 'raw', command: 'NOOP' }],
+        { reuseSession: false, continueOnError: true, socketTimeoutSec: CLIENT_TIMEOUT_S, strictEof: true },
+      );
+      const [login, list, noop, second] = run.results;
+      assert.equal(login?.ok, true, JSON.stringify(login));
+      assert.equal(list?.ok, false);
+      assert.match(String(list?.error), /^SSL\w*Error: /, JSON.stringify(list));
+      assert.equal(noop?.code, '522', JSON.stringify(noop));
+      assert.equal(second?.code, '200', JSON.stringify(second));
     });
   }
 });
