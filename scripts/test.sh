@@ -20,7 +20,7 @@ $unit || bash scripts/setup-fail2ban.sh # fail2ban-regex for the shipped filter'
 if [[ ! -x node_modules/.bin/tsc || ! -f node_modules/.package-lock.json ||
   package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo 'test: installing npm dependencies (npm ci)' >&2
-  npm ci --no-audit --no-fund
+  npm ci --no-audit --no-fund --ignore-scripts # no `prepare` build: the build below is the one
 fi
 build() {
   npx tsc -p tsconfig.json
