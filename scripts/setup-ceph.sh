@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the S3 tests run against (Debian 12, as root): Ceph's RADOS Gateway, one monitor and
-# one OSD (memstore), and the ceph CLI. No daemon is started or enabled here: each S3 test suite
-# starts its own throw-away cluster in a temp dir (test/support/ceph.ts, ceph-cluster.sh).
+# one OSD (memstore), and the ceph CLI. No daemon is started or enabled here: test.sh starts one
+# throw-away cluster in a temp dir for the run (test/support/shared-ceph.ts, ceph.ts, ceph-cluster.sh).
 # Idempotent and fast when installed: apt-get update runs only when a package is missing.
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive

@@ -10,7 +10,7 @@ unit=false
 
 $unit || bash scripts/setup-peers.sh
 $unit || bash scripts/setup-postgres.sh
-$unit || bash scripts/setup-ceph.sh # radosgw for the S3 tests (each suite starts its own cluster)
+$unit || bash scripts/setup-ceph.sh # radosgw for the S3 tests (one cluster for the run, below)
 $unit || bash scripts/setup-service.sh
 $unit || bash scripts/setup-haproxy.sh
 $unit || bash scripts/setup-fail2ban.sh # fail2ban-regex for the shipped filter's test
@@ -37,7 +37,17 @@ fi
 # uses one core for about half a minute: run at once, they take the longest one's time, not the
 # sum (about 45 s less on CI's 2 cores). Each one's output is printed whole once all are done.
 checks=$(mktemp -d "${TMPDIR:-/tmp}/ferry-checks.XXXXXX")
-trap 'rm -rf "$checks"' EXIT
+ceph=''
+cleanup() {
+  local rc=$?
+  if [[ -n $ceph ]]; then # the shared Ceph gateway (below), once its start has ended
+    wait "$ceph" || true
+    [[ -s $checks/ceph ]] && node dist/test/support/shared-ceph.js stop "$(<"$checks/ceph")" || true
+  fi
+  rm -rf "$checks"
+  exit "$rc"
+}
+trap cleanup EXIT
 build >"$checks/build" 2>&1 &
 pids=($!)
 npx eslint . >"$checks/eslint" 2>&1 &
@@ -49,11 +59,24 @@ failed=()
 for i in 0 1 2; do
   wait "${pids[$i]}" || failed+=("${names[$i]}")
   cat "$checks/${names[$i]}"
+  # One Ceph gateway for the S3 suites of the whole run (test/support/shared-ceph.ts; each suite
+  # starting its own cost ~5 s of CPU), started once built, beside ESLint and Prettier.
+  if ((i == 0 && ${#failed[@]} == 0)); then
+    node dist/test/support/shared-ceph.js start >"$checks/ceph" 2>"$checks/ceph.err" &
+    ceph=$!
+  fi
 done
 ((${#failed[@]} == 0)) || {
   echo "test: failed: ${failed[*]}" >&2
   exit 1
 }
+wait "$ceph" || {
+  cat "$checks/ceph.err" >&2
+  echo 'test: failed: starting the shared Ceph cluster' >&2
+  exit 1
+}
+ceph_json=$(<"$checks/ceph")
+export FERRY_TEST_CEPH=$ceph_json
 # Test files are the compiled *.test.js under dist/test (e2e and interop), and the unit tests' entry.
 mapfile -t all < <(find dist/test -name '*.test.js' | sort)
 # The unit tests' entry (one of the longest files) and the long files first (scripts/tests-first.txt),

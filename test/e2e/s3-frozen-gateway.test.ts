@@ -28,7 +28,8 @@ let ts: TestServer;
 let rgw: number;
 
 before(async () => {
-  cluster = await startCephBucket('frozen', { maxAttempts: 1 });
+  // Its own cluster: the gateway it freezes is no other suite's.
+  cluster = await startCephBucket('frozen', { maxAttempts: 1 }, { own: true });
   ({ ceph, conn, admin, bucket } = cluster);
   const found = ceph.pids.find((pid) => readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'radosgw');
   assert.ok(found, 'the radosgw process');

@@ -24,14 +24,18 @@ export interface CephBucket {
 
 /**
  * A gateway with a bucket named from `name`; `settings` for `conn` (partSize, maxAttempts…), `gateway`
- * for the gateway itself (its memstore's size) and the other buckets to make (named from `more`).
+ * for the gateway itself (its memstore's size, `own` for a cluster of its own rather than the run's
+ * shared one: see ceph.ts) and the other buckets to make (named from `more`).
  */
 export async function startCephBucket(
   name: string,
   settings: S3SettingsInput = {},
-  gateway: { memBytes?: number; more?: readonly string[] } = {},
+  gateway: { memBytes?: number; more?: readonly string[]; own?: boolean } = {},
 ): Promise<CephBucket> {
-  const ceph = await startCeph({ ...(gateway.memBytes !== undefined && { memBytes: gateway.memBytes }) });
+  const ceph = await startCeph({
+    ...(gateway.memBytes !== undefined && { memBytes: gateway.memBytes }),
+    ...(gateway.own !== undefined && { own: gateway.own }),
+  });
   const connection = (o: S3SettingsInput = {}): S3Connection =>
     new S3Connection(
       s3Settings({

@@ -4,6 +4,12 @@
  * with one S3 user. stop() ends the daemons by PID (radosgw, then the OSD, then the monitor: radosgw
  * hangs on exit without them), waits until they are gone and removes the directory. Install the
  * packages with `bash scripts/setup-ceph.sh` (as root).
+ *
+ * scripts/test.sh starts one gateway for the whole run (shared-ceph.ts) and names it in
+ * FERRY_TEST_CEPH: startCeph() then hands each suite that gateway (a bucket of its own each, the
+ * names carry the PID) instead of starting a cluster (~5 s of CPU each), and its stop() leaves the
+ * daemons running. A suite that freezes or kills the daemons asks for its own (`own`); a file run by
+ * hand, without the variable, starts its own too.
  */
 import { execFile } from 'node:child_process';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
@@ -56,16 +62,22 @@ async function stopPid(pid: number): Promise<void> {
   for (let i = 0; i < 100 && alive(pid); i++) await delay(50);
 }
 
-export async function startCeph(opts: { memBytes?: number } = {}): Promise<CephGateway> {
+/** A running cluster: the directory its daemons run in and its gateway (FERRY_TEST_CEPH's JSON). */
+export interface CephCluster {
+  readonly dir: string;
+  readonly endpoint: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+}
+
+export const SHARED_CEPH_ENV = 'FERRY_TEST_CEPH';
+
+/** Starts a cluster in a new temp directory (ceph-cluster.sh) with one S3 user. */
+export async function startCephCluster(memBytes = 2 * 1024 ** 3): Promise<CephCluster> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-ceph-'));
   const [mon2, mon1, port] = (await freePorts(3)) as [number, number, number];
   const accessKeyId = `FERRY${randomBytes(6).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(24).toString('base64url');
-  const memBytes = opts.memBytes ?? 2 * 1024 ** 3;
-  const stop = async (): Promise<void> => {
-    for (const pid of await pidsOf(dir)) await stopPid(pid);
-    await rm(dir, { recursive: true, force: true });
-  };
   try {
     await new Promise<void>((resolve, reject) => {
       execFile(
@@ -86,10 +98,35 @@ export async function startCeph(opts: { memBytes?: number } = {}): Promise<CephG
       );
     });
   } catch (err) {
-    await stop();
+    await stopCephCluster(dir);
     throw err;
   }
-  const endpoint = `http://127.0.0.1:${port}`;
+  return { dir, endpoint: `http://127.0.0.1:${port}`, accessKeyId, secretAccessKey };
+}
+
+/** Ends the daemons of the cluster in `dir` by PID and removes the directory. */
+export async function stopCephCluster(dir: string): Promise<void> {
+  for (const pid of await pidsOf(dir)) await stopPid(pid);
+  await rm(dir, { recursive: true, force: true });
+}
+
+/** The run's shared gateway (FERRY_TEST_CEPH), or a cluster of the caller's own (`own`, or none shared). */
+export async function startCeph(opts: { memBytes?: number; own?: boolean } = {}): Promise<CephGateway> {
+  const shared = process.env[SHARED_CEPH_ENV];
+  if (shared !== undefined && shared !== '' && opts.own !== true) {
+    const cluster = JSON.parse(shared) as CephCluster;
+    return gateway(cluster, await pidsOf(cluster.dir), async () => {});
+  }
+  const cluster = await startCephCluster(opts.memBytes);
+  return gateway(cluster, await pidsOf(cluster.dir), () => stopCephCluster(cluster.dir));
+}
+
+/** The gateway's handle; `stop` ends what is the caller's to end (nothing, for the shared one). */
+function gateway(
+  { endpoint, accessKeyId, secretAccessKey }: CephCluster,
+  pids: readonly number[],
+  stop: () => Promise<void>,
+): CephGateway {
   const clients: S3Client[] = [];
   const client = (): S3Client => {
     const c = new S3Client({
@@ -109,7 +146,7 @@ export async function startCeph(opts: { memBytes?: number } = {}): Promise<CephG
     region: 'us-east-1',
     accessKeyId,
     secretAccessKey,
-    pids: await pidsOf(dir),
+    pids,
     client,
     async bucket(prefix = 'ferry') {
       const { CreateBucketCommand } = await import('@aws-sdk/client-s3');
