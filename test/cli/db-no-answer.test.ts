@@ -83,7 +83,7 @@ for (const workers of ['1', '2']) {
       try {
         await mkdir(own);
         const config = path.join(own, 'ferry.yaml');
-        const url = `postgres://ferry@127.0.0.1:${proxy.port}/postgres`;
+        const url = `postgres://ferry@127.0.0.1:${proxy.port}/${pg.databaseName}`;
         await writeFile(
           config,
           `dataDir: ${own}/data\naccounts:\n  postgres: "${url}"\nstopGraceSeconds: 5\n`,

@@ -231,7 +231,7 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     await admin.connect();
     await admin.query('CREATE DATABASE unmigrated');
     await admin.end();
-    const url = pgc.url.replace(/\/postgres$/, '/unmigrated');
+    const url = pgc.urlOf('unmigrated');
     const env = { FERRY_DATABASE_URL: url };
     const created = async (): Promise<boolean> => {
       const c = new pg.Client({ connectionString: url });

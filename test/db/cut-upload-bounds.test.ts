@@ -57,7 +57,7 @@ describe('cut-upload records in PostgreSQL: bounds', () => {
     await admin.connect();
     await admin.query('CREATE DATABASE legacy');
     await admin.end();
-    const url = fx.pg.url.replace(/\/postgres$/, '/legacy');
+    const url = fx.pg.urlOf('legacy');
     const old = new pg.Client({ connectionString: url });
     await old.connect();
     try {

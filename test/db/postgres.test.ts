@@ -106,7 +106,7 @@ async function tryLogin(ts: TestServer, mode: Mode, user: string, pass: string):
 }
 
 describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
-  const fx = usePostgres('ferry-pg-homes-');
+  const fx = usePostgres('ferry-pg-homes-', undefined, { own: true }); // stops and starts the server
 
   test('migrations: nodes starting at once migrate once (advisory lock), at the latest version', async () => {
     const dbs = await Promise.all([1, 2, 3].map(() => Database.open(fx.pg.url)));
