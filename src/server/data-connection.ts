@@ -107,6 +107,13 @@ const TICKET_WAIT_MS = 1_000;
  * direction grace and the handshake timeout) took a descriptor each, without limit.
  */
 export const MAX_WAITING_CONNECTIONS = 4;
+/**
+ * After a connection died before its handshake completed, how long the port waits for another
+ * before the transfer gets that failure: a client connects right after the 227/229, so a neighbour's
+ * connect-and-close does not end its transfer, while a client whose own handshake failed hears so
+ * in seconds, not at the passive timeout.
+ */
+const FAILED_GRACE_MS = 2_000;
 
 /**
  * PASV/EPSV: listens and accepts connections from the control peer only. TLS starts once the
@@ -115,8 +122,9 @@ export const MAX_WAITING_CONNECTIONS = 4;
  * this client's TLS session is refused; when it offered a session (anyone behind the same address
  * could connect first, or a sibling's), the port keeps waiting for the client's own; when it offered
  * none (a client that cannot resume), the wait ends at once. One that dies before its handshake
- * completes (closed, reset, not TLS, timed out) is dropped and the wait goes on: anyone behind the
- * client's address can connect and hang up, and that must not end the client's transfer.
+ * completes (closed, reset, not TLS, timed out) is dropped and the wait goes on for FAILED_GRACE_MS:
+ * anyone behind the client's address can connect and hang up, and that must not end the client's
+ * transfer; with no other connection by then, the transfer gets that failure.
  */
 export class PassiveEndpoint implements DataEndpoint {
   private outcome: Promise<DataSocket> | undefined;
@@ -137,6 +145,8 @@ export class PassiveEndpoint implements DataEndpoint {
   private readonly direction: Promise<Direction | 'either'>;
   private choose: (d: Direction | 'either') => void = () => {};
   private graceTimer: NodeJS.Timeout | undefined;
+  /** Runs while the last connection to fail waits for another (FAILED_GRACE_MS). */
+  private failedTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly reservation: PassiveReservation,
@@ -225,7 +235,7 @@ export class PassiveEndpoint implements DataEndpoint {
       },
       (err: unknown) => {
         // Died before its handshake completed: maybe not the client's (see the class comment).
-        // Dropped; the wait goes on, and its reply at the passive timeout says what happened.
+        // Dropped; the wait goes on for FAILED_GRACE_MS, then the transfer gets this failure.
         this.handshaking.delete(raw);
         // Already cut by decide(), or left for its client to close by close().
         if (this.outcome || this.closed) return;
@@ -235,6 +245,10 @@ export class PassiveEndpoint implements DataEndpoint {
           { ...peer, err: err instanceof Error ? err.message : String(err) },
           "data connection dropped before its TLS handshake completed: still waiting for the client's",
         );
+        clearTimeout(this.failedTimer);
+        this.failedTimer = setTimeout(() => {
+          if (!this.outcome && !this.closed && this.handshaking.size === 0) this.decide(Promise.reject(err));
+        }, FAILED_GRACE_MS);
       },
     );
   }
@@ -246,6 +260,7 @@ export class PassiveEndpoint implements DataEndpoint {
   private decide(outcome: Promise<DataSocket>, connected = false): void {
     clearTimeout(this.idleTimer);
     clearTimeout(this.graceTimer);
+    clearTimeout(this.failedTimer);
     this.reservation.release(connected);
     for (const raw of this.handshaking.keys()) raw.destroy();
     outcome.catch(() => {});
@@ -310,6 +325,7 @@ export class PassiveEndpoint implements DataEndpoint {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.graceTimer);
+    clearTimeout(this.failedTimer);
     // Connections not used yet, their ClientHello maybe unread (curl's, sent before a command then
     // refused; unread until the direction is known, so a connection that sent nothing cannot be
     // told from one that did): left for their client to close, neither reset nor ended, within
