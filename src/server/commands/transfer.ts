@@ -263,18 +263,25 @@ async function sendFile(
     if (src.whole.length < expected) throw endedShort(src.whole.length, expected);
     if (asciiSkip === undefined) return sendWhole(src.whole, dst, t);
   }
-  let read = 0;
-  src.on('data', (chunk: Buffer) => (read += chunk.length));
   // Into connectionSink, not into dst: a failure leaves the connection for after the reply.
   if (asciiSkip !== undefined) {
+    // The bytes sent are converted: the file's own are counted where they leave the source.
+    let read = 0;
+    src.on('data', (chunk: Buffer) => (read += chunk.length));
     const sent = skipBytes(asciiSkip);
     sent.on('data', counter(t));
     await pipeline(src, toNetworkAscii(), sent, connectionSink(dst), { signal: t.signal });
-  } else {
-    src.on('data', counter(t));
-    const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
-    await pipeline(src, connectionSink(dst, recycle), { signal: t.signal });
+    if (read < expected) throw endedShort(read, expected);
+    return;
   }
+  // In binary what is sent is the source's bytes: one listener counts both.
+  let read = 0;
+  src.on('data', (chunk: Buffer) => {
+    read += chunk.length;
+    t.count(chunk.length);
+  });
+  const recycle = isRecycling(src) ? (chunk: Buffer) => src.recycle(chunk) : undefined;
+  await pipeline(src, connectionSink(dst, recycle), { signal: t.signal });
   if (read < expected) throw endedShort(read, expected);
 }
 
