@@ -137,6 +137,32 @@ export function changedUsernames(
   });
 }
 
+/** At most this many names per list in a log line (a bulk import of thousands is counted, not listed). */
+const NAMED_AT_MOST = 20;
+
+/**
+ * The accounts a reload `changed` (changedUsernames), sorted into added, removed and modified, for an
+ * audit line: who an administrator's edit touched, not only how many.
+ */
+export function describeChanges(
+  before: ReadonlyMap<string, unknown>,
+  after: ReadonlyMap<string, unknown>,
+  changed: readonly string[],
+): { added?: string[]; removed?: string[]; modified?: string[] } {
+  const lists = { added: [] as string[], removed: [] as string[], modified: [] as string[] };
+  for (const n of changed) {
+    const list = !before.has(n) ? lists.added : !after.has(n) ? lists.removed : lists.modified;
+    list.push(n);
+  }
+  const named = (l: string[]): string[] | undefined =>
+    l.length === 0
+      ? undefined
+      : l.length <= NAMED_AT_MOST
+        ? l
+        : [...l.slice(0, NAMED_AT_MOST), `…and ${l.length - NAMED_AT_MOST} more`];
+  return { added: named(lists.added), removed: named(lists.removed), modified: named(lists.modified) };
+}
+
 /**
  * Accounts held in memory (the config's `users:` and `--user`): fixed for the table's life. A reload
  * builds a new table and names the accounts that differ from the old one's (announce), so that the

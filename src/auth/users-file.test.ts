@@ -42,9 +42,11 @@ function next<T>(subscribe: (deliver: (v: T) => void) => () => void, what: strin
 function watchedLogger(): Logger & {
   onError(cb: (msg: string) => void): () => void;
   onDebug(cb: (msg: string) => void): () => void;
+  onInfo(cb: (msg: string) => void): () => void;
 } {
   const errors = new Set<(msg: string) => void>();
   const debugs = new Set<(msg: string) => void>();
+  const infos = new Set<(msg: string) => void>();
   const noop = (): void => {};
   const tell =
     (to: Set<(msg: string) => void>) =>
@@ -52,12 +54,13 @@ function watchedLogger(): Logger & {
       to.forEach((l) => l(`${msg} ${JSON.stringify(obj)}`));
   const logger = {
     debug: tell(debugs),
-    info: noop,
+    info: tell(infos),
     warn: noop,
     error: tell(errors),
     child: () => logger,
     onError: (cb: (msg: string) => void) => (errors.add(cb), () => errors.delete(cb)),
     onDebug: (cb: (msg: string) => void) => (debugs.add(cb), () => debugs.delete(cb)),
+    onInfo: (cb: (msg: string) => void) => (infos.add(cb), () => infos.delete(cb)),
   };
   return logger;
 }
@@ -129,6 +132,38 @@ describe('users file', () => {
     );
     await assert.rejects(readUsersFile(f), /users\.0 \(c\)\.quotaSize: expected a size such as 500M/);
     assert.equal((await readUsersFile(path.join(dir, 'absent.yaml'))).size, 0);
+  });
+
+  it('a reload names the accounts it added, removed and modified (an audit trail of hand edits)', async () => {
+    await writeUsersFile(file, [ann(), { username: 'bob', passwordHash: hash1, home: '/srv/bob' }]);
+    const logger = watchedLogger();
+    const store = await UsersFileStore.open(file, { logger });
+    try {
+      const logged = next<string>((cb) => logger.onInfo(cb), 'the reload line');
+      await editUsersFile(file, (m) => {
+        m.set('cat', { username: 'cat', passwordHash: hash2, home: '/srv/cat' });
+        m.delete('bob');
+        m.set('ann', { ...ann(), home: '/srv/ann2' });
+      });
+      const line = await logged;
+      assert.match(line, /^users file reloaded /);
+      const fields = JSON.parse(line.slice('users file reloaded '.length)) as Record<string, unknown>;
+      assert.deepEqual(
+        { changed: fields.changed, added: fields.added, removed: fields.removed, modified: fields.modified },
+        { changed: 3, added: ['cat'], removed: ['bob'], modified: ['ann'] },
+      );
+      // A bulk import: counted, the first names listed.
+      const bulk = next<string>((cb) => logger.onInfo(cb), 'the bulk reload line');
+      await editUsersFile(file, (m) => {
+        for (let i = 0; i < 25; i++) m.set(`u${i}`, { username: `u${i}`, passwordHash: hash1, home: '/h' });
+      });
+      const added = (JSON.parse((await bulk).slice('users file reloaded '.length)) as { added: string[] })
+        .added;
+      assert.equal(added.length, 21);
+      assert.equal(added[20], '…and 5 more');
+    } finally {
+      store.close();
+    }
   });
 
   it('a running store sees changes without a restart; a bad file keeps the last good table', async () => {

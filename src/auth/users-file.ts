@@ -6,7 +6,13 @@ import { z } from 'zod';
 import { FerryError } from '../errors.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { parseYamlFile } from '../yaml-file.js';
-import { changedUsernames, type Account, type AccountDirectory, type AccountStore } from './account.js';
+import {
+  changedUsernames,
+  describeChanges,
+  type Account,
+  type AccountDirectory,
+  type AccountStore,
+} from './account.js';
 import { writeAtomically } from '../atomic-file.js';
 import { withFileLock, type FileLockOptions } from '../file-lock.js';
 import { WriteBatches } from '../write-batches.js';
@@ -309,10 +315,11 @@ export class UsersFileStore implements AccountStore {
       return true;
     }
     const changed = changedUsernames(this.#accounts, next.accounts);
+    const named = describeChanges(this.#accounts, next.accounts, changed);
     this.#accounts = next.accounts;
     this.#entries = next.entries;
     this.#logger.info(
-      { file: this.file, users: next.accounts.size, changed: changed.length },
+      { file: this.file, users: next.accounts.size, changed: changed.length, ...named },
       'users file reloaded',
     );
     if (changed.length > 0) for (const l of this.#listeners) l(changed);
