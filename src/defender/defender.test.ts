@@ -40,11 +40,11 @@ test('15 points within the window ban the address for 15 minutes; others are unt
 
 test('the window slides: points older than 5 minutes no longer count', () => {
   const { d, clock } = make();
-  for (let i = 0; i < 7; i++) d.record('192.0.2.1', 'unknown-user'); // 14
+  for (let i = 0; i < 7; i++) d.record('192.0.2.1', 'tls-failure'); // 14
   clock.t += 5 * MIN;
-  d.record('192.0.2.1', 'unknown-user');
+  d.record('192.0.2.1', 'tls-failure');
   assert.equal(d.banned('192.0.2.1'), false);
-  for (let i = 0; i < 6; i++) d.record('192.0.2.1', 'unknown-user'); // 14 within the window
+  for (let i = 0; i < 6; i++) d.record('192.0.2.1', 'tls-failure'); // 14 within the window
   assert.equal(d.banned('192.0.2.1'), false);
   d.record('192.0.2.1', 'failed-login');
   assert.equal(d.banned('192.0.2.1'), true);
@@ -79,10 +79,10 @@ test('a repeat long after the last ban is a first ban again', () => {
 test('the allow list is never scored nor banned', () => {
   const { d } = make({ ...DEFAULT_DEFENDER, allow: ['10.0.0.0/8', '2001:db8::/32', '192.0.2.7'] });
   for (const a of ['10.1.2.3', '2001:db8::1', '192.0.2.7']) {
-    for (let i = 0; i < 50; i++) d.record(a, 'unknown-user');
+    for (let i = 0; i < 50; i++) d.record(a, 'tls-failure');
     assert.equal(d.banned(a), false, a);
   }
-  for (let i = 0; i < 8; i++) d.record('192.0.2.8', 'unknown-user');
+  for (let i = 0; i < 8; i++) d.record('192.0.2.8', 'tls-failure');
   assert.equal(d.banned('192.0.2.8'), true);
 });
 
@@ -144,7 +144,7 @@ test('memory stays bounded under many addresses', () => {
   const { d } = make({ ...DEFAULT_DEFENDER, maxTracked: 100 });
   for (let i = 0; i < 10_000; i++) d.record(`10.${i >> 16}.${(i >> 8) & 255}.${i & 255}`, 'failed-login');
   for (let i = 0; i < 1_000; i++)
-    for (let k = 0; k < 8; k++) d.record(`172.16.${i >> 8}.${i & 255}`, 'unknown-user');
+    for (let k = 0; k < 8; k++) d.record(`172.16.${i >> 8}.${i & 255}`, 'tls-failure');
   assert.ok(d.list().length <= 100);
 });
 
@@ -206,4 +206,14 @@ test('what is not an address (an unreadable peer: "") is never scored nor banned
   for (const key of ['192.0.2.1', '2001:db8::1', '2001:db8:1::/64']) assert.equal(isBanKey(key), true, key);
   for (const key of ['', 'host.example', '10.0.0.0/8', '2001:db8::/129', '2001:db8::/64/1'])
     assert.equal(isBanKey(key), false, key);
+});
+
+test('by default an unknown user costs what a wrong password does: when a ban comes tells no names', () => {
+  const { d } = make();
+  for (let i = 0; i < 14; i++) d.record('192.0.2.1', 'failed-login');
+  for (let i = 0; i < 14; i++) d.record('192.0.2.2', 'unknown-user');
+  assert.deepEqual([d.banned('192.0.2.1'), d.banned('192.0.2.2')], [false, false]);
+  d.record('192.0.2.1', 'failed-login');
+  d.record('192.0.2.2', 'unknown-user');
+  assert.deepEqual([d.banned('192.0.2.1'), d.banned('192.0.2.2')], [true, true]);
 });

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { addressGroup } from '../protocol/address.js';
 
-/** What costs an address points (SFTPGo's defaults). */
+/** What costs an address points (SFTPGo's defaults, but an unknown user costs what a wrong password does). */
 export type DefenderEvent = 'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused';
 
 export interface DefenderSettings {
@@ -23,7 +23,7 @@ export interface DefenderSettings {
 
 export const DEFAULT_DEFENDER: DefenderSettings = {
   allow: [],
-  scores: { 'failed-login': 1, 'unknown-user': 2, 'tls-failure': 2, 'limit-refused': 3 },
+  scores: { 'failed-login': 1, 'unknown-user': 1, 'tls-failure': 2, 'limit-refused': 3 },
   threshold: 15,
   windowMs: 5 * 60_000,
   banMs: 15 * 60_000,

@@ -36,7 +36,7 @@ test('the bans file is written when a ban changes and that write is complete at 
 
   const busy = service(file);
   await busy.start();
-  busy.record('192.0.2.7', 'unknown-user'); // 2 points: banned
+  busy.record('192.0.2.7', 'tls-failure'); // 2 points: banned
   assert.ok(busy.banned('192.0.2.7'));
   await busy.close();
   assert.match(await readFile(file, 'utf8'), /192\.0\.2\.7/);

@@ -155,7 +155,8 @@ function slotLimits(limits: PasswordCheckLimits): SlotLimits {
 
 /**
  * The server's view of the configured authenticator: every check waits its turn in the queue, a
- * banned address is refused without hashing, and each failure is scored (an unknown user more).
+ * banned address is refused without hashing, and each failure is scored (an unknown user as a wrong
+ * password by default: a higher score would let a client tell names apart by when it is banned).
  */
 export function guardAuthenticator(
   inner: Authenticator,

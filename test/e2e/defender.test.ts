@@ -122,6 +122,17 @@ describe('defender: bans at accept', () => {
       await loginAndTransfer(ts, mode, LEGIT);
     });
   }
+
+  test('unknown names ban after as many failures as wrong passwords (when a ban comes tells no names)', async () => {
+    const ts = server();
+    const from = '127.0.0.6';
+    // The failure is scored before its 530: a connection after it sees the score.
+    for (let i = 0; i < 2; i++) await failLogin(ts, 'explicit', from, `nobody${i}`);
+    const third = await connectFrom(ts, 'explicit', from);
+    await third.close();
+    await failLogin(ts, 'explicit', from, 'nobody2');
+    assert.match((await bytesUntilClosed(ts.explicitPort, from)).toString('latin1'), /^421 .*banned/);
+  });
 });
 
 describe('defender: allow list', () => {
@@ -404,11 +415,11 @@ async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; fi
 }
 
 describe('defender: IPv6 clients count by their /64', () => {
-  // Clients through the proxy (viaProxy). One unknown user (2 points) and one failed login (1) ban.
+  // Clients through the proxy (viaProxy). One unknown user and one failed login (1 point each) ban.
   const server = useFerry({
     proxyProtocol: { trusted: ['127.0.0.1/32'], required: true },
     limits: { maxUnauthenticatedPerAddress: 2, maxPassivePerAddress: 1 },
-    defender: { threshold: 3 },
+    defender: { threshold: 2 },
   });
 
   test('failures from ever new addresses of one /64 ban the /64 (listed as such); another /64 is let in', async () => {
