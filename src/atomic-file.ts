@@ -14,6 +14,11 @@ export interface AtomicWriteOptions {
   readonly keepOwner?: boolean;
   /** With keepOwner: the owner a new file (none to replace) gets instead of its directory's. */
   readonly newOwner?: Owner;
+  /**
+   * Asked just before the rename: false leaves `file` as it is (the temp file removed) and the
+   * write resolves false. For a read-change-write whose file someone may have changed meanwhile.
+   */
+  readonly stillCurrent?: () => Promise<boolean>;
 }
 
 /**
@@ -23,9 +28,13 @@ export interface AtomicWriteOptions {
  * that is a symbolic link of root's or this user's has its target replaced (the temp file beside
  * the target): the link stays.
  */
-export async function writeAtomically(file: string, text: string, o: AtomicWriteOptions = {}): Promise<void> {
+export async function writeAtomically(
+  file: string,
+  text: string,
+  o: AtomicWriteOptions = {},
+): Promise<boolean> {
   try {
-    await replace(file, text, o);
+    return await replace(file, text, o);
   } catch (err) {
     throw naming(file, err);
   }
@@ -44,7 +53,7 @@ function naming(file: string, err: unknown): unknown {
   return named;
 }
 
-async function replace(file: string, text: string, o: AtomicWriteOptions): Promise<void> {
+async function replace(file: string, text: string, o: AtomicWriteOptions): Promise<boolean> {
   const target = await linkTarget(file);
   const dir = path.dirname(target);
   await makeDirectory(dir);
@@ -62,6 +71,10 @@ async function replace(file: string, text: string, o: AtomicWriteOptions): Promi
     } finally {
       await fh.close();
     }
+    if (o.stillCurrent && !(await o.stillCurrent())) {
+      await unlink(tmp);
+      return false;
+    }
     await rename(tmp, target);
   } catch (err) {
     await unlink(tmp).catch(() => {});
@@ -71,6 +84,7 @@ async function replace(file: string, text: string, o: AtomicWriteOptions): Promi
   const d = await open(dir, 'r').catch(() => undefined);
   await d?.sync().catch(() => {});
   await d?.close();
+  return true;
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   type AccountDirectory,
   type AccountStore,
 } from './account.js';
-import { writeAtomically } from '../atomic-file.js';
+import { writeAtomically, type AtomicWriteOptions } from '../atomic-file.js';
 import { withFileLock, type FileLockOptions } from '../file-lock.js';
 import { WriteBatches } from '../write-batches.js';
 import { makeDirectory, type Owner } from './file-owner.js';
@@ -124,8 +124,42 @@ export async function writeUsersFile(
   accounts: Iterable<Account>,
   newOwner?: Owner,
 ): Promise<void> {
+  await writeUsers(file, accounts, newOwner ? { newOwner } : {});
+}
+
+function writeUsers(file: string, accounts: Iterable<Account>, o: AtomicWriteOptions): Promise<boolean> {
   const users = [...accounts].sort((a, b) => a.username.localeCompare(b.username)).map(fromAccount);
-  await writeAtomically(file, HEADER + stringifyYaml({ users }), newOwner ? { newOwner } : {});
+  return writeAtomically(file, HEADER + stringifyYaml({ users }), o);
+}
+
+/** Tries of a rewrite whose file keeps changing under it (rewritten without pause) before it gives up. */
+const REWRITE_TRIES = 5;
+
+/**
+ * Under the lock (the caller holds it): read, `change` (in place; `write: false`: nothing to
+ * write), write. An editor or a script does not take the lock: a hand edit saved between the read and the rename
+ * would be undone (a disabled user enabled again). So the file's signature, taken before the read,
+ * is checked again just before the rename; if it changed, the file is read and changed again.
+ */
+async function rewriteUsersFile<T>(
+  file: string,
+  change: (accounts: Map<string, Account>) => Promise<{ result: T; write: boolean }>,
+  newOwner?: Owner,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    const signature = await signatureOf(file);
+    const accounts = await readUsersFile(file);
+    const { result, write } = await change(accounts);
+    if (!write) return result;
+    const stillCurrent = async (): Promise<boolean> => (await signatureOf(file)) === signature;
+    if (await writeUsers(file, accounts.values(), { ...(newOwner && { newOwner }), stillCurrent }))
+      return result;
+    if (attempt === REWRITE_TRIES)
+      throw new FerryError(
+        'ERR_INVALID_OPTION',
+        `${file}: changed while being rewritten ${attempt} times; try again.`,
+      );
+  }
 }
 
 /**
@@ -137,12 +171,9 @@ export async function editUsersFile<T>(
   edit: (accounts: Map<string, Account>) => T | Promise<T>,
   newOwner?: Owner,
 ): Promise<T> {
-  return withFileLock(file, async () => {
-    const accounts = await readUsersFile(file);
-    const result = await edit(accounts);
-    await writeUsersFile(file, accounts.values(), newOwner);
-    return result;
-  });
+  return withFileLock(file, () =>
+    rewriteUsersFile(file, async (accounts) => ({ result: await edit(accounts), write: true }), newOwner),
+  );
 }
 
 /** A migrated hash to replace: only while the account still has `from`. */
@@ -409,31 +440,30 @@ export class UsersFileDirectory implements AccountDirectory {
   }
 
   update<T>(username: string, change: (a: Account) => T | Promise<T>): Promise<{ result: T } | undefined> {
-    return withFileLock(this.where, async () => {
-      const accounts = await readUsersFile(this.where);
-      const a = accounts.get(username);
-      if (!a) return undefined;
-      const before = JSON.stringify(a);
-      const result = await change(a);
-      // Unchanged (a compare-and-set that found another hash): the file stays as it is.
-      if (JSON.stringify(a) !== before) await writeUsersFile(this.where, accounts.values());
-      return { result };
-    });
+    return withFileLock(this.where, () =>
+      rewriteUsersFile(this.where, async (accounts) => {
+        const a = accounts.get(username);
+        if (!a) return { result: undefined, write: false };
+        const before = JSON.stringify(a);
+        const result = await change(a);
+        // Unchanged (a compare-and-set that found another hash): the file stays as it is.
+        return { result: { result }, write: JSON.stringify(a) !== before };
+      }),
+    );
   }
 
   /** Each hash that is still its `from` becomes its `to`, in one locked rewrite; which were. */
   replaceHashes(changes: readonly HashChange[], lock?: FileLockOptions): Promise<boolean[]> {
     return withFileLock(
       this.where,
-      async () => {
-        const accounts = await readUsersFile(this.where);
-        const done = changes.map(({ username, from, to }) => {
-          const a = accounts.get(username);
-          return a?.passwordHash === from && ((a.passwordHash = to), true);
-        });
-        if (done.includes(true)) await writeUsersFile(this.where, accounts.values());
-        return done;
-      },
+      () =>
+        rewriteUsersFile(this.where, async (accounts) => {
+          const done = changes.map(({ username, from, to }) => {
+            const a = accounts.get(username);
+            return a?.passwordHash === from && ((a.passwordHash = to), true);
+          });
+          return { result: done, write: done.includes(true) };
+        }),
       lock,
     );
   }
