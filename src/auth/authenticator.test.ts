@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { AccountAuthenticator } from './authenticator.js';
-import { hashPassword } from './password.js';
+import { DUMMY_HASH, hashPassword, verifyPassword } from './password.js';
 import { Secret } from './types.js';
 
 /** A store that can be switched off, like a database that went away. */
@@ -52,4 +52,26 @@ test('store away: only a login verified recently, with the same password; anothe
   store.up = false;
   const refused = await strict.authenticate(creds('ann', 'pw'), signal);
   assert.equal(refused.ok === false && refused.unavailable, true, 'offlineLoginMs 0: no offline logins');
+});
+
+test("a migrated hash is checked beside the dummy scrypt: its answer takes no less than an unknown user's", async () => {
+  const md5crypt = '$1$abcdefgh$fXRNqNoBfI.lkg9wkvzNq/'; // openssl passwd -1 -salt abcdefgh old
+  const store = new SwitchableStore(
+    new Map([['old', { username: 'old', passwordHash: md5crypt, home: '/srv/x' }]]),
+  );
+  const checked: string[] = [];
+  const auth = new AccountAuthenticator([store], {
+    verify: (plain, encoded, signal) => (checked.push(encoded), verifyPassword(plain, encoded, signal)),
+  });
+  const signal = new AbortController().signal;
+  assert.equal((await auth.authenticate(creds('old', 'wrong'), signal)).ok, false);
+  assert.deepEqual(checked.toSorted(), [DUMMY_HASH, md5crypt].toSorted());
+  checked.length = 0;
+  assert.equal(
+    (await auth.authenticate(creds('old', 'old'), signal)).ok,
+    true,
+    'the right password still logs in',
+  );
+  assert.deepEqual(checked.toSorted(), [DUMMY_HASH, md5crypt].toSorted());
+  await auth.upgrades();
 });

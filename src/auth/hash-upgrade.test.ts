@@ -239,7 +239,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
   it('the login cache spares a crypt check as it does a scrypt one (never for a wrong password)', async () => {
     let checks = 0;
     const verify = (plain: string, encoded: string, signal?: AbortSignal): Promise<boolean> => {
-      checks++;
+      if (encoded === APR1) checks++; // not the dummy scrypt checked beside it
       return verifyPassword(plain, encoded, signal);
     };
     const config = new StaticAccounts([{ username: 'cy', passwordHash: APR1, home: dir }]);
