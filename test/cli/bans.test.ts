@@ -26,8 +26,8 @@ before(async () => {
   dataDir = path.join(dir, 'data');
   await mkdir(root);
   config = path.join(dir, 'ferry.yaml');
-  // One unknown user (2 points) bans.
-  await writeFile(config, 'defender:\n  threshold: 2\n  banSeconds: 3600\n');
+  // One unknown user (1 point, as a wrong password) bans.
+  await writeFile(config, 'defender:\n  threshold: 1\n  banSeconds: 3600\n');
 });
 after(async () => {
   await rm(dir, { recursive: true, force: true });
