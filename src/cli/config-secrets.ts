@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises';
+import { hasPassword } from '../db/database-url.js';
 import type { FileConfig } from './config.js';
 
 /** What in the config file is secret, as the file names it; empty when nothing is. */
@@ -6,9 +7,8 @@ function secretsIn(config: FileConfig): string[] {
   const out: string[] = [];
   if (config.admin?.token !== undefined) out.push('admin.token');
   if ((config.users ?? []).length > 0) out.push("users' password hashes");
-  // postgres://user:password@host: a password before the @.
-  if (/^postgres(ql)?:\/\/[^/@]*:[^/@]*@/.test(config.accounts?.postgres ?? ''))
-    out.push("accounts.postgres's password");
+  // postgres://user:password@host, or ?password= as libpq takes it too.
+  if (hasPassword(config.accounts?.postgres ?? '')) out.push("accounts.postgres's password");
   if (config.storage?.s3?.secretAccessKey !== undefined) out.push('storage.s3.secretAccessKey');
   return out;
 }

@@ -3,6 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { FerryError } from '../errors.js';
 import { percentDecode } from '../protocol/byte-text.js';
+import { passwordSpan, redactUrl } from '../protocol/url-password.js';
+
+export { redactUrl };
 
 /**
  * FTP URLs: `ftps://` implicit FTPS (port 990), `ftpes://` explicit FTPS (port 21), `ftp://` plain
@@ -151,17 +154,6 @@ function patternSegment(segment: string): string {
 }
 
 /**
- * The URL with any password replaced by `****` (for messages and logs), malformed text too (a `/`
- * in the password, `ftps:/` with one slash, another scheme, no scheme): everything from the first
- * `:` after the scheme to the LAST `@` is masked. An `@` in a path may mask more than the
- * password (`ftps://h:21/a@b` shows as `ftps://h:****@b`), never less.
- */
-export function redactUrl(text: string): string {
-  const span = passwordSpan(text);
-  return span ? `${text.slice(0, span.start)}****${text.slice(span.end)}` : text;
-}
-
-/**
  * A message with the password of each of `texts` (command-line arguments) masked wherever it
  * shows as `:password@` (an error of the file system names a path as given, or normalized).
  */
@@ -172,13 +164,6 @@ export function redactIn(message: string, texts: readonly string[]): string {
     if (span) out = out.replaceAll(`:${t.slice(span.start, span.end)}@`, ':****@');
   }
   return out;
-}
-
-/** Where redactUrl's mask goes: after the first `:` past the scheme, up to the last `@`. */
-function passwordSpan(text: string): { start: number; end: number } | undefined {
-  const at = text.lastIndexOf('@');
-  const colon = text.indexOf(':', /^[a-z][\w+.-]*:\/+/i.exec(text)?.[0].length ?? 0);
-  return colon >= 0 && colon < at ? { start: colon + 1, end: at } : undefined;
 }
 
 export interface NetrcEntry {

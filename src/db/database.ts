@@ -7,8 +7,12 @@ import net from 'node:net';
 import pg from 'pg';
 import type * as PG from 'pg';
 import { FerryError } from '../errors.js';
+import { redact } from './database-url.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { migrate, type Migration } from './migrations.js';
+
+/** The URL without its password (database-url.ts), for the CLI's messages. */
+export { redact };
 
 export interface DatabaseOptions {
   logger?: Logger;
@@ -437,9 +441,4 @@ async function connectWithin(client: PG.Client, socket: net.Socket, ms: number):
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** The URL without its password, for messages and logs. */
-export function redact(url: string): string {
-  return url.replace(/(\/\/[^:/@]*):[^@/]*@/, '$1:****@');
 }
