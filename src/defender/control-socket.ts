@@ -1,4 +1,6 @@
-import { chmod, rm } from 'node:fs/promises';
+import { lstatSync, unlinkSync } from 'node:fs';
+import { chmod, link, lstat, mkdtemp, rm } from 'node:fs/promises';
+import path from 'node:path';
 import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import type { Ban } from './defender.js';
@@ -50,21 +52,52 @@ type Handler = (r: ControlRequest) => ControlAnswer | Promise<ControlAnswer>;
 const MAX_REQUEST_BYTES = 4096;
 const REQUEST_TIMEOUT_MS = 10_000;
 
-/** Listens on `file`; a stale socket left by a killed server is replaced, a live one is an error. */
+/**
+ * Listens on `file`; a stale socket left by a killed server is replaced, a live one is an error.
+ * The socket is bound in a private directory (0700, mkdtemp), made 0600 there and only then linked
+ * at `file`: a socket bound at `file` itself has the umask's mode until its chmod, and under a loose
+ * one (0002, 0000) another account could connect and be served in between.
+ */
 export async function openControlSocket(file: string, handle: Handler): Promise<net.Server> {
   const server = net.createServer((socket) => serve(socket, handle));
+  // Short: a socket's path is limited (108 bytes), and this one is longer than `file` by 2.
+  const dir = await mkdtemp(path.join(path.dirname(file), '.c'));
+  const bound = path.join(dir, 's');
   try {
-    await listen(server, file);
+    await listen(server, bound);
+    await chmod(bound, 0o600);
+    await linkOnce(bound, file);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    server.close();
+    throw err;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  // Closing unlinks the bound path (gone already): the socket at `file` goes too, if still ours;
+  // at once, as libuv's own unlink was (a restart right after finds no socket).
+  const { ino } = await lstat(file);
+  server.once('close', () => {
+    try {
+      if (lstatSync(file).ino === ino) unlinkSync(file);
+    } catch {
+      // Gone already.
+    }
+  });
+  return server;
+}
+
+/** Links `bound` at `file`: over a stale socket (no server answers), never over a live one. */
+async function linkOnce(bound: string, file: string): Promise<void> {
+  try {
+    await link(bound, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     if (await answers(file)) {
       throw new FerryError('ERR_BUSY', `${file}: another Ferry server uses this data dir.`);
     }
     await rm(file, { force: true });
-    await listen(server, file);
+    await link(bound, file);
   }
-  await chmod(file, 0o600);
-  return server;
 }
 
 /** The answer to a request this server does not know (a newer `ferry`'s op sent to an older server). */
