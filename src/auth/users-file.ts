@@ -1,5 +1,5 @@
-import { watch, type FSWatcher } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { constants, watch, type FSWatcher } from 'node:fs';
+import { open, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
@@ -105,16 +105,27 @@ export async function readUsersFile(file: string): Promise<Map<string, Account>>
   return text === undefined ? new Map() : parseUsersFile(text, file);
 }
 
-/** The file's text; undefined when it does not exist. */
+/**
+ * The file's text; undefined when it does not exist. Opened without blocking and read only when a
+ * regular file: a FIFO planted at its path would hang the read (and the server's reloads) for good.
+ */
 async function readUsersText(file: string): Promise<string | undefined> {
+  let fh: FileHandle;
   try {
-    return await readFile(file, 'utf8');
+    fh = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new FerryError(
       'ERR_INVALID_OPTION',
       `${file}: cannot read (${(err as NodeJS.ErrnoException).code}).`,
     );
+  }
+  try {
+    if (!(await fh.stat()).isFile())
+      throw new FerryError('ERR_INVALID_OPTION', `${file}: not a regular file.`);
+    return await fh.readFile('utf8');
+  } finally {
+    await fh.close();
   }
 }
 
