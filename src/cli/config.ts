@@ -13,7 +13,7 @@ import {
 import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { FerryError } from '../errors.js';
-import { ipv6PrefixLength, MAX_TIMER_MS } from '../server/options.js';
+import { ipv6PrefixLength, legacyEncoding, MAX_TIMER_MS } from '../server/options.js';
 import { parseYamlFile, topLevelSource } from '../yaml-file.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
@@ -129,6 +129,8 @@ export const configSchema = z
     denyFiles: z.array(z.string().min(1)).optional(),
     denyFilesIgnoreCase: z.boolean().optional(),
     hideDotFiles: z.boolean().optional(),
+    /** Read command lines that are not UTF-8 in this set (README, "Old clients and non-UTF-8 names"). */
+    legacyEncoding: legacyEncoding.optional(),
     users: z.array(accountSchema).optional(),
     /** Limits for every account (config users and the users file's) that does not set them itself. */
     userDefaults: userDefaultsSchema.optional(),

@@ -43,6 +43,7 @@ import { CertificateError } from '../tls/certificates.js';
 import { userTree } from './user-storage.js';
 import { currentUserName, unreadableHint } from './run-as-checks.js';
 import { listenHost } from './listen-host.js';
+import { isLegacyEncoding, LEGACY_ENCODINGS, type LegacyEncoding } from '../protocol/legacy-encoding.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -66,6 +67,7 @@ export interface ServeFlags {
   tlsMin?: string;
   requireReuse: boolean;
   sessionReuseScope?: string;
+  legacyEncoding?: string;
   dataDir?: string;
   logLevel?: string;
   workers?: string;
@@ -304,6 +306,7 @@ export async function serveSetup(
     ...(config.denyFiles && { denyFiles: config.denyFiles }),
     ...(config.denyFilesIgnoreCase !== undefined && { denyFilesIgnoreCase: config.denyFilesIgnoreCase }),
     ...(config.hideDotFiles !== undefined && { hideDotFiles: config.hideDotFiles }),
+    ...legacyEncodingOf(legacyFlag(flags.legacyEncoding) ?? config.legacyEncoding),
     allowPlainControl: flags.allowPlain ?? config.allowPlainControl,
     passive: {
       ...(pasv ? parsePortRange(pasv, named('pasv-ports', flags.pasvPorts, 'passivePorts')) : {}),
@@ -426,6 +429,17 @@ function portFlag(v: string | undefined, name: string): number | undefined {
 function reuseScope(v: string | undefined): 'connection' | 'user' | undefined {
   if (v === undefined || v === 'connection' || v === 'user') return v;
   throw new FerryError('ERR_USAGE', `--session-reuse-scope: expected connection or user, got "${v}".`);
+}
+
+const legacyEncodingOf = (e: LegacyEncoding | undefined): { legacyEncoding?: LegacyEncoding } =>
+  e ? { legacyEncoding: e } : {};
+
+function legacyFlag(v: string | undefined): LegacyEncoding | undefined {
+  if (v === undefined || isLegacyEncoding(v)) return v;
+  throw new FerryError(
+    'ERR_USAGE',
+    `--legacy-encoding: expected one of ${LEGACY_ENCODINGS.join(', ')}, got "${v}".`,
+  );
 }
 
 /**

@@ -46,6 +46,7 @@ import { selfSignedFiles } from '../tls/certificates.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
 import { FerryError } from '../errors.js';
+import { LEGACY_ENCODINGS } from '../protocol/legacy-encoding.js';
 import { ServeSignals } from './serve-signals.js';
 import { StartLeftovers } from './start-leftovers.js';
 import { claimDataDir, type DataDirClaim } from './data-dir-claim.js';
@@ -106,6 +107,10 @@ export function registerServe(program: Command, signals?: ServeSignals): void {
     .option(
       '--session-reuse-scope <scope>',
       "connection (default) or user: a data connection may also resume the sessions of the same user's other connections from its address (rclone)",
+    )
+    .option(
+      '--legacy-encoding <set>',
+      `read command lines that are not UTF-8 in this set and answer such clients in it: ${LEGACY_ENCODINGS.join(', ')} (default: off, 501)`,
     )
     .option(
       '--data-dir <dir>',

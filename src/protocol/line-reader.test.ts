@@ -90,8 +90,8 @@ test('IAC IAC is a literal 0xFF byte; WILL/WONT/DO/DONT and their option are dro
   r.push(Buffer.from([0xff, 0xff, 0x41, 0x0d, 0x0a]));
   // 0xFF is data (not stripped), and alone it is not UTF-8: the line says so.
   assert.deepEqual(drain(r), [
-    { kind: 'not-utf8', line: 'A\uFFFDB' },
-    { kind: 'not-utf8', line: '\uFFFDA' },
+    { kind: 'not-utf8', line: 'A\uFFFDB', bytes: Buffer.from('A\xffB', 'latin1') },
+    { kind: 'not-utf8', line: '\uFFFDA', bytes: Buffer.from('\xffA', 'latin1') },
   ]);
 });
 
@@ -138,7 +138,9 @@ test('an option byte equal to LF does not end the line', () => {
   assert.deepEqual(drain(r), lines('NOOP'));
   // After the verb too (the sequence is kept, so the line is refused, but it is one line).
   r.push(Buffer.from([0x4e, 0x4f, 0xff, 0xfd, 0x0a, 0x4f, 0x50, 0x0d, 0x0a]));
-  assert.deepEqual(drain(r), [{ kind: 'not-utf8', line: 'NO\uFFFD\uFFFD\nOP' }]);
+  assert.deepEqual(drain(r), [
+    { kind: 'not-utf8', line: 'NO\uFFFD\uFFFD\nOP', bytes: Buffer.from('NO\xff\xfd\nOP', 'latin1') },
+  ]);
 });
 
 test('WILL waiting for its option byte waits for more data', () => {
@@ -153,8 +155,8 @@ test('a stray IAC (not a Telnet command) is kept as 0xFF, before the verb too', 
   const r = new LineReader();
   r.push(Buffer.from([0x41, 0xff, 0x42, 0x0a, 0xff, 0x41, 0x0a]));
   assert.deepEqual(drain(r), [
-    { kind: 'not-utf8', line: 'A\uFFFDB' },
-    { kind: 'not-utf8', line: '\uFFFDA' },
+    { kind: 'not-utf8', line: 'A\uFFFDB', bytes: Buffer.from('A\xffB', 'latin1') },
+    { kind: 'not-utf8', line: '\uFFFDA', bytes: Buffer.from('\xffA', 'latin1') },
   ]);
 });
 

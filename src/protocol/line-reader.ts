@@ -13,9 +13,10 @@ export type LineResult =
   /**
    * A line whose bytes (Telnet commands before the verb stripped) are not UTF-8 (RFC 2640: pathnames are UTF-8).
    * `line` shows them with U+FFFD: to find the verb and to log, never to name anything, since two
-   * different names would read the same.
+   * different names would read the same. `bytes`: the line itself (a copy), for a legacy encoding
+   * (legacy-encoding.ts) to read.
    */
-  | { readonly kind: 'not-utf8'; readonly line: string }
+  | { readonly kind: 'not-utf8'; readonly line: string; readonly bytes: Buffer }
   | { readonly kind: 'too-long' };
 
 export interface LineReaderOptions {
@@ -181,7 +182,7 @@ function decodeParts(b: Buffer, parts: readonly (readonly [number, number])[]): 
   // The decoder marks what it could not decode with U+FFFD; only a line that shows one (which
   // valid UTF-8 may also spell) needs the check.
   if (!line.includes('\uFFFD') || isUtf8(text)) return { kind: 'line', line };
-  return { kind: 'not-utf8', line };
+  return { kind: 'not-utf8', line, bytes: Buffer.from(text) };
 }
 
 /**

@@ -59,6 +59,7 @@ import { ABANDON_AFTER_MS, abandonOnAbort } from './abandon-on-abort.js';
 import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
 import type { SessionActivity, SessionReport } from './session-report.js';
 import { resolveVPath } from '../storage/virtual-path.js';
+import { replyCharset } from './legacy-text.js';
 import {
   plainOnImplicitPort,
   silentOnImplicitPort,
@@ -94,7 +95,8 @@ export interface ServerRuntime {
   readonly lingering: LingeringData;
 }
 
-type Item = ParsedLine | { readonly kind: 'too-long' };
+/** `legacy`: a line that was not UTF-8, read in the legacy encoding (legacyEncoding). */
+type Item = (ParsedLine & { readonly legacy?: true }) | { readonly kind: 'too-long' };
 
 /**
  * A line that is not UTF-8 (UTF8 is always on, RFC 2640), `line` as decoded with U+FFFD: a known
@@ -602,7 +604,7 @@ export class ControlConnection {
         r.kind === 'line'
           ? parseCommand(r.line)
           : r.kind === 'not-utf8'
-            ? notUtf8(r.line)
+            ? this.legacyLine(r.bytes, r.line)
             : { kind: 'too-long' };
       const spec = item.kind === 'command' ? this.rt.commands[item.command.verb] : undefined;
       if (spec?.concurrency === 'out-of-band' && this.transfers.active) {
@@ -618,6 +620,15 @@ export class ControlConnection {
       this.queue.push(item);
     }
     this.updateFlow();
+  }
+
+  /**
+   * A line that is not UTF-8: read in the legacy encoding when the server has one (each byte one
+   * character, so no two names read as one), else refused (notUtf8).
+   */
+  private legacyLine(bytes: Buffer, shown: string): Item {
+    const text = this.rt.options.legacyCharset?.decode(bytes);
+    return text === undefined ? notUtf8(shown) : { ...parseCommand(text), legacy: true };
   }
 
   private get outputBlocked(): boolean {
@@ -688,6 +699,7 @@ export class ControlConnection {
     const { verb, arg } = item.kind === 'command' ? item.command : item;
     const spec = this.rt.commands[verb];
     if (!spec) return this.write(reply(Code.NotImplemented, `${verb} not implemented.`));
+    if (item.legacy) this.session.sentLegacyLine(); // this reply on, in its set
     const started = Date.now();
     // One-shot state (REST, RNFR) is for the next command only: taken here, whatever comes next.
     const ctx = this.context(
@@ -902,7 +914,8 @@ export class ControlConnection {
 
   private writeText(text: string, sent?: () => void): void {
     if (this.told) return sent?.(); // closed by the server (closeTold): nothing follows its last reply
-    this.channel.write(text, sent);
+    const charset = replyCharset(this.session, this.rt.options);
+    this.channel.write(charset ? charset.encode(text) : text, sent);
     if (this.outputBlocked) this.updateFlow();
   }
 

@@ -18,6 +18,7 @@ import type { StorageBackend } from '../storage/types.js';
 import type { Registry } from 'prom-client';
 import type { TransferOutcome } from './transfers.js';
 import type { SharedCutUploads } from '../shared-cut-uploads.js';
+import { LEGACY_ENCODINGS, LegacyCharset, type LegacyEncoding } from '../protocol/legacy-encoding.js';
 
 /** One finished file transfer as the transfer log (xferlog) records it. */
 export interface TransferRecord extends TransferOutcome {
@@ -111,6 +112,13 @@ export interface ServerOptions {
    * force_dot_files=NO); MLSD lists everything (RFC 3659). A principal's own `hideDotFiles` wins.
    */
   hideDotFiles?: boolean;
+  /**
+   * For clients that cannot send UTF-8 (old Windows and mainframe tools): a command line that is
+   * not UTF-8 is read in this single-byte set rather than refused (501); names are stored in UTF-8.
+   * A session that sent one (and not OPTS UTF8 ON) gets its replies and listings in this set. Off
+   * unless set (RFC 2640: UTF-8 only). README, "Old clients and non-UTF-8 names".
+   */
+  legacyEncoding?: LegacyEncoding;
   passive?: {
     portMin?: number;
     portMax?: number;
@@ -263,6 +271,8 @@ const listener = z.union([
     .strict(),
 ]);
 
+export const legacyEncoding = z.enum(LEGACY_ENCODINGS as [LegacyEncoding, ...LegacyEncoding[]]);
+
 const schema = z
   .object({
     explicit: listener.optional(),
@@ -289,6 +299,7 @@ const schema = z
     denyFiles: z.array(z.string().min(1)).optional(),
     denyFilesIgnoreCase: z.boolean().optional(),
     hideDotFiles: z.boolean().optional(),
+    legacyEncoding: legacyEncoding.optional(),
     passive: z
       .object({
         portMin: z.number().int().min(1).max(65535).optional(),
@@ -438,6 +449,8 @@ export interface ResolvedOptions {
   denyFiles: readonly string[];
   denyFilesIgnoreCase: boolean;
   hideDotFiles: boolean;
+  /** legacyEncoding's character set; undefined when off. */
+  legacyCharset: LegacyCharset | undefined;
   passive: {
     portMin: number;
     portMax: number;
@@ -578,6 +591,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
     denyFiles: v.denyFiles ?? [],
     denyFilesIgnoreCase: v.denyFilesIgnoreCase ?? false,
     hideDotFiles: v.hideDotFiles ?? false,
+    legacyCharset: v.legacyEncoding && new LegacyCharset(v.legacyEncoding),
     passive: {
       portMin: v.passive?.portMin ?? 0,
       portMax: v.passive?.portMax ?? 0,

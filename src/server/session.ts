@@ -52,6 +52,10 @@ export class Session {
   #oneShot: OneShot = NO_ONE_SHOT;
   #clientName: string | undefined;
   #clientNamesLogged = 0;
+  /** Sent a line read in the legacy encoding (legacyEncoding), and not OPTS UTF8 ON: answered in it. */
+  #legacy = false;
+  /** Sent OPTS UTF8 ON: answered in UTF-8 whatever it sends. */
+  #utf8Asked = false;
 
   constructor(
     readonly implicit: boolean,
@@ -113,6 +117,22 @@ export class Session {
 
   get epsvAll(): boolean {
     return this.#epsvAll;
+  }
+
+  /** Its replies and listings go in the legacy encoding (see legacy-text.ts). */
+  get legacy(): boolean {
+    return this.#legacy;
+  }
+
+  /** A command line that was not UTF-8 was read in the legacy encoding. */
+  sentLegacyLine(): void {
+    if (!this.#utf8Asked) this.#legacy = true;
+  }
+
+  /** OPTS UTF8 ON: the client reads UTF-8, whatever its lines were. */
+  askedUtf8(): void {
+    this.#utf8Asked = true;
+    this.#legacy = false;
   }
 
   get mlstFacts(): ReadonlySet<MlstFact> {
@@ -247,6 +267,8 @@ export class Session {
     this.#epsvAll = false;
     this.#mlstFacts = DEFAULT_MLST_FACTS;
     this.#hashAlgorithm = DEFAULT_HASH;
+    this.#legacy = false;
+    this.#utf8Asked = false;
     this.setData(undefined);
   }
 }

@@ -406,3 +406,19 @@ async function run(args: string[]): Promise<{ code: number | null; out: string; 
 }
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('--legacy-encoding and legacyEncoding take the listed sets; another is refused naming the flag or key', async () => {
+  const ok = await refused([
+    ...['--legacy-encoding', 'cp1252', '--root', dir, '--data-dir', path.join(dir, 'data-legacy')],
+    ...['--implicit-port', String(await freePort())],
+  ]);
+  assert.equal(ok.code, 'started', ok.err);
+  const flag = await refused(['--legacy-encoding', 'ebcdic']);
+  assert.equal(flag.code, 2, flag.err);
+  assert.match(flag.err, /--legacy-encoding: expected one of cp1252, latin1, .* got "ebcdic"/);
+  const file = path.join(dir, 'legacy.yaml');
+  await writeFile(file, 'legacyEncoding: ebcdic\n');
+  const key = await refused(['--config', file]);
+  assert.equal(key.code, 2, key.err);
+  assert.ok(key.err.includes(`${file}: legacyEncoding:`), key.err);
+});

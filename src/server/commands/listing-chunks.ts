@@ -1,5 +1,8 @@
 import type { FileStat } from '../../storage/types.js';
 
+/** How a listing's lines become bytes (see listingChunks). */
+export type LineEncoding = 'utf8' | 'latin1';
+
 /** Bytes of listing text per write: few writes and few TLS records, memory bounded. */
 export const CHUNK_BYTES = 128 * 1024;
 /** Room past CHUNK_BYTES, so that a chunk rarely ends early for want of space for one more line. */
@@ -15,6 +18,8 @@ const SLACK = 32 * 1024;
 export async function* listingChunks(
   batches: AsyncIterable<readonly FileStat[]>,
   format: (st: FileStat) => string,
+  /** 'latin1': `format` gives a legacy set's bytes, one code unit each (LegacyCharset.byteString). */
+  encoding: LineEncoding = 'utf8',
 ): AsyncGenerator<Buffer> {
   // A new buffer for each chunk: a yielded one is the socket's until written.
   const fresh = (atLeast = 0): Buffer => Buffer.allocUnsafe(Math.max(CHUNK_BYTES + SLACK, atLeast));
@@ -31,7 +36,7 @@ export async function* listingChunks(
         out = fresh(most);
         at = 0;
       }
-      at += out.write(line, at, 'utf8');
+      at += out.write(line, at, encoding);
       out[at++] = 0x0d;
       out[at++] = 0x0a;
     }

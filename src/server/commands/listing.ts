@@ -26,6 +26,7 @@ import {
   type ListingOrder,
 } from './listing-order.js';
 import { orderedChunks } from './ordered-chunks.js';
+import { replyCharset } from '../legacy-text.js';
 import { command, type AnyCommandSpec, type CommandContext, type CommandSpec } from './types.js';
 
 /** Leading ls-style option words: `-la`, `-l -t`, `--full-time`, `--color=never`. */
@@ -167,7 +168,16 @@ function entries(
   const files = ctx.files();
   const base = files.context();
   const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
-  return shown(files.storage.list(l.path, c), l, dots === 'hide' && !l.all, c.progress);
+  const charset = replyCharset(ctx.session, ctx.options);
+  const unsent = charset && {
+    holds: (name: string) => charset.holds(name),
+    told: (count: number) =>
+      ctx.logger.debug(
+        { dir: l.path, count, encoding: charset.name },
+        'listing left out names the legacy encoding cannot hold',
+      ),
+  };
+  return shown(files.storage.list(l.path, c), l, dots === 'hide' && !l.all, c.progress, unsent);
 }
 
 /**
@@ -192,18 +202,28 @@ async function* shown(
   { match }: Listed,
   hide: boolean,
   progress: (() => void) | undefined,
+  /**
+   * A legacy session's: names its set cannot hold are left out (a stand-in `?` could name another
+   * file it then fetched or deleted), and how many told once the listing ends.
+   */
+  legacy?: { holds(name: string): boolean; told(count: number): void },
 ): AsyncGenerator<readonly FileStat[]> {
   // A plain listing: its batches as the storage makes them (names no client can address already
   // left out, checked-storage.ts).
-  if (!match && !hide) return yield* batches;
-  const isShown = (e: FileStat): boolean => (!hide || !e.name.startsWith('.')) && (!match || match(e.name));
+  if (!match && !hide && !legacy) return yield* batches;
+  let unheld = 0;
+  const held = (name: string): boolean => legacy?.holds(name) ?? true;
+  const isShown = (e: FileStat): boolean =>
+    (!hide || !e.name.startsWith('.')) && (!match || match(e.name)) && held(e.name);
   for await (const batch of batches) {
     // A batch all shown (the usual, dot-files hidden or not) goes on as it is: no copy.
     const kept = batch.every(isShown) ? batch : batch.filter(isShown);
+    if (legacy && kept !== batch) unheld += batch.filter((e) => !held(e.name)).length;
     if (kept.length > 0) yield kept;
     // Batches with nothing shown still move: the command time limit must not cut them (LIST *.csv).
     else progress?.();
   }
+  if (unheld > 0) legacy?.told(unheld);
 }
 
 /** Whether LIST, NLST and STAT leave out dot-files for this session (the account's, else the server's). */
@@ -268,11 +288,14 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       }
       try {
         return await ctx.transfer.run(verb, 'Here comes the directory listing.', async (sock, t) => {
+          const format = formatter(ctx, now, l);
+          // A legacy session's lines in its set, a byte per character (LegacyCharset.byteString).
+          const charset = replyCharset(ctx.session, ctx.options);
           const chunks = orderedChunks(
             rest,
             order,
-            formatter(ctx, now, l),
-            holding(ctx, () => void held++),
+            charset ? (st) => charset.byteString(format(st)) : format,
+            { ...holding(ctx, () => void held++), encoding: charset ? 'latin1' : 'utf8' },
           );
           const out = Readable.from(chunks, { highWaterMark: 2 });
           const listing = new SourceWatch(out, 'list the directory'); // its failure: 451, not 426

@@ -1,7 +1,7 @@
 // A listing's text in the order asked for (LIST, NLST): a sorted one holds its entries as their
 // lines, encoded, until the directory ends.
 import type { FileStat } from '../../storage/types.js';
-import { CHUNK_BYTES, listingChunks } from './listing-chunks.js';
+import { CHUNK_BYTES, listingChunks, type LineEncoding } from './listing-chunks.js';
 import { HeldEntries, positionsInOrder, SORTED_AT_MOST, type ListingOrder } from './listing-order.js';
 
 /**
@@ -17,11 +17,11 @@ export async function* orderedChunks(
   batches: AsyncIterable<readonly FileStat[]>,
   order: ListingOrder,
   format: (st: FileStat) => string,
-  o: { budget?: HeldEntries; held?: () => void; atMost?: number } = {},
+  o: { budget?: HeldEntries; held?: () => void; atMost?: number; encoding?: LineEncoding } = {},
 ): AsyncGenerator<Buffer> {
-  if (order.by === 'none') return yield* listingChunks(batches, format);
-  const { budget = new HeldEntries(Infinity), held: told, atMost = SORTED_AT_MOST } = o;
-  const lines = new HeldLines(order.by);
+  const { budget = new HeldEntries(Infinity), held: told, atMost = SORTED_AT_MOST, encoding = 'utf8' } = o;
+  if (order.by === 'none') return yield* listingChunks(batches, format, encoding);
+  const lines = new HeldLines(order.by, encoding);
   const it = batches[Symbol.asyncIterator]();
   try {
     for (let r = await it.next(); !r.done; r = await it.next()) {
@@ -29,7 +29,7 @@ export async function* orderedChunks(
         // Too many to sort: what is held as it came, then the rest (a batch of memory at a time).
         if (lines.count > 0) yield lines.asRead();
         budget.give(lines.clear());
-        yield* listingChunks(rest(r.value, it), format);
+        yield* listingChunks(rest(r.value, it), format, encoding);
         return;
       }
       for (const st of r.value) lines.add(st, format(st));
@@ -57,7 +57,10 @@ class HeldLines {
   readonly #times: number[] = [];
   readonly #sizes: number[] = [];
 
-  constructor(readonly by: 'name' | 'time' | 'size') {}
+  constructor(
+    readonly by: 'name' | 'time' | 'size',
+    readonly encoding: LineEncoding,
+  ) {}
 
   get count(): number {
     return this.#names.length;
@@ -75,7 +78,7 @@ class HeldLines {
     this.#names.push(st.name);
     if (this.by === 'time') this.#times.push(st.modified.getTime());
     else if (this.by === 'size') this.#sizes.push(st.size);
-    this.#end += this.#bytes.write(line, this.#end, 'utf8');
+    this.#end += this.#bytes.write(line, this.#end, this.encoding);
     this.#bytes[this.#end++] = 0x0d;
     this.#bytes[this.#end++] = 0x0a;
   }

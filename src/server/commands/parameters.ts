@@ -182,6 +182,7 @@ export const parameterCommands: AnyCommandSpec[] = [
               'UTF8 cannot be turned off: names are UTF-8 (RFC 2640).',
             );
           }
+          session.askedUtf8();
           return reply(Code.Ok, 'UTF8 mode is always on.');
         case 'MLST':
           session.selectMlstFacts(option.facts);
