@@ -35,7 +35,8 @@ export function isLegacyEncoding(name: string): name is LegacyEncoding {
 /** What stands for a character the encoding cannot hold in a reply (as Windows' own conversion). */
 export const UNENCODABLE = '?';
 
-const ASCII = /^[\x00-\x7F]*$/;
+/** A character past U+007F. */
+const NOT_ASCII = /[^\p{ASCII}]/u;
 
 export class LegacyCharset {
   /** The character each byte stands for. */
@@ -74,7 +75,7 @@ export class LegacyCharset {
    * the set cannot hold is UNENCODABLE, once per character (a surrogate pair is one).
    */
   byteString(text: string): string {
-    if (ASCII.test(text)) return text; // every set here keeps ASCII as it is
+    if (!NOT_ASCII.test(text)) return text; // every set here keeps ASCII as it is
     let out = '';
     for (const c of text) out += this.#bytes.get(c) ?? UNENCODABLE;
     return out;
