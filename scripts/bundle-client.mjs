@@ -9,12 +9,14 @@
 // CPU at each start, ~10 as part of the bundle; main.ts takes Command and CommanderError from the
 // bundle (cli/client-bundle.ts's second line, `also` here), so a client command uses that copy alone.
 import { build } from 'esbuild';
-import { createRequire } from 'node:module';
+import { readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const src = path.join(path.dirname(path.dirname(fileURLToPath(import.meta.url))), 'dist', 'src');
-const shared = path.join(src, 'errors.js');
+// errors.js (above); crypt-pool.js, which finds its worker's file beside itself (import.meta.url);
+// serve-signals.js, whose handlers main.ts sets before it loads the server (serve-bundle.ts).
+const shared = ['errors.js', 'auth/crypt-pool.js', 'cli/serve-signals.js'].map((f) => path.join(src, f));
 
 const bundles = [
   { from: 'client/index.js', to: 'client/bundle.js' },
@@ -25,9 +27,27 @@ const bundles = [
     inline: ['commander'],
   },
   { from: 'cli/probe.js', to: 'cli/probe-bundle.js' },
+  // The admin commands (cli/admin-bundle.ts): the entry with commander, each command's modules in
+  // chunks beside it (admin-bundle-<hash>.js), loaded by import() when that command runs; code two
+  // commands share is a chunk of its own, so each module is in one chunk and runs once. zod and
+  // yaml (95 and 72 modules, yaml through the CommonJS loader) are bundled too.
+  {
+    from: 'cli/admin-commands.js',
+    to: 'cli/admin-bundle.js',
+    inline: ['commander', 'zod', 'yaml'],
+    split: true,
+  },
+  // `ferry serve` and each of its workers (cli/serve-bundle.ts): ~210 modules and zod's 95.
+  { from: 'cli/serve.js', to: 'cli/serve-bundle.js', inline: ['zod', 'yaml'], split: true },
 ].map((b) => ({ ...b, from: path.join(src, b.from), to: path.join(src, b.to) }));
 
-for (const { from, to, also, inline = [] } of bundles) {
+for (const { from, to, also, inline = [], split = false } of bundles) {
+  const dir = path.dirname(to);
+  const stem = path.basename(to, '.js');
+  // The chunks of an earlier build: their names change with their content.
+  if (split)
+    for (const f of readdirSync(dir))
+      if (f.startsWith(`${stem}-`) && /\.js(\.map)?$/.test(f)) rmSync(path.join(dir, f));
   await build({
     // An entry with more than `from`'s exports is written here, not read from `to`: tsc's re-export
     // there is replaced by the bundle, and running this again must give the same file.
@@ -39,7 +59,9 @@ for (const { from, to, also, inline = [] } of bundles) {
           },
         }
       : { entryPoints: [from] }),
-    outfile: to,
+    ...(split
+      ? { splitting: true, outdir: dir, entryNames: stem, chunkNames: `${stem}-[hash]` }
+      : { outfile: to }),
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -63,19 +85,22 @@ for (const { from, to, also, inline = [] } of bundles) {
         name: 'inline',
         setup(b) {
           for (const name of inline)
+            // As Node resolves an import (zod's ES modules, not its CommonJS copy); from this
+            // script, whose node_modules are dist's.
             b.onResolve({ filter: new RegExp(`^${name}$`) }, () => ({
-              path: createRequire(from).resolve(name),
+              path: fileURLToPath(import.meta.resolve(name)),
             }));
         },
       },
       {
-        name: 'shared-errors',
+        name: 'shared',
         setup(b) {
-          b.onResolve({ filter: /errors\.js$/ }, (args) =>
-            path.resolve(args.resolveDir, args.path) === shared
-              ? { path: path.relative(path.dirname(to), shared), external: true }
-              : undefined,
-          );
+          b.onResolve({ filter: /(errors|crypt-pool|serve-signals)\.js$/ }, (args) => {
+            const at = path.resolve(args.resolveDir, args.path);
+            return shared.includes(at)
+              ? { path: `./${path.relative(dir, at)}`.replace(/^\.\/\.\./, '..'), external: true }
+              : undefined;
+          });
         },
       },
     ],

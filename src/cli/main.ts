@@ -43,63 +43,48 @@ function createProgram({ Command }: Commander): Command {
     .exitOverride();
 }
 
-/**
- * The admin commands, each loading only its own modules: with all of them (the server, the client
- * and the probe) `ferry users show` took 0.87 s of CPU instead of 0.53 s, paid by each script that
- * runs it, and by the tests, which run these commands hundreds of times.
- */
-const ADMIN_COMMANDS = new Map<string, () => Promise<(program: Command) => void>>([
-  ['users', async () => (await import('./users.js')).registerUsers],
-  ['bans', async () => (await import('./bans.js')).registerBans],
-  ['who', async () => (await import('./who.js')).registerWho],
-  ['kick', async () => (await import('./kick.js')).registerKick],
-  ['db', async () => (await import('./db.js')).registerDb],
-  ['hash-password', async () => (await import('./hash-password.js')).hashPasswordCommand],
-]);
-
 /** Makes the program with the command asked for, loading only its modules. */
-async function load(): Promise<{ program: Command; commander: Commander }> {
+async function load(): Promise<{ program: Command; commander: Commander; admin: boolean }> {
   if (clientCommand) {
     const bundle = await client();
     const program = createProgram(bundle);
     bundle.registerClientCommands(program);
-    return { program, commander: bundle };
+    return { program, commander: bundle, admin: false };
   }
-  const commander = await import('commander');
-  const program = createProgram(commander);
-  const admin = first === undefined ? undefined : ADMIN_COMMANDS.get(first);
-  if (first === undefined && args.some((a) => a === '--version' || a === '-V')) {
-    // The version needs no command: loading them all took most of a second.
-  } else if (first === 'serve') {
-    // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
-    // Imported here: the client commands load nothing they do not use.
-    const signals = new (await import('./serve-signals.js')).ServeSignals();
-    (await import('./serve.js')).registerServe(program, signals);
-  } else if (first === 'probe') (await import('./probe-bundle.js')).registerProbe(program);
-  else if (admin) (await admin())(program);
+  const version = first === undefined && args.some((a) => a === '--version' || a === '-V');
+  if (first === 'serve' || first === 'probe' || version) {
+    const commander = await import('commander');
+    const program = createProgram(commander);
+    if (version) {
+      // The version needs no command: loading them all took most of a second.
+    } else if (first === 'serve') {
+      // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
+      // Imported here: the client commands load nothing they do not use.
+      const signals = new (await import('./serve-signals.js')).ServeSignals();
+      (await import('./serve-bundle.js')).registerServe(program, signals);
+    } else (await import('./probe-bundle.js')).registerProbe(program);
+    return { program, commander, admin: false };
+  }
+  // An admin command loads only its own modules (admin-bundle.ts): with all of them (the server,
+  // the client and the probe) `ferry users show` took 0.87 s of CPU instead of 0.53 s, paid by each
+  // script that runs it, and by the tests, which run these commands hundreds of times.
+  const bundle = await import('./admin-bundle.js');
+  const program = createProgram(bundle);
+  const admin = first === undefined ? undefined : bundle.ADMIN_COMMANDS.get(first);
+  if (admin) (await admin())(program);
   else {
-    const [serve, users, hash, bans, who, kick, db, probe, clientCommands] = await Promise.all([
-      import('./serve.js'),
-      import('./users.js'),
-      import('./hash-password.js'),
-      import('./bans.js'),
-      import('./who.js'),
-      import('./kick.js'),
-      import('./db.js'),
+    const [serve, probe, clientCommands, ...adminCommands] = await Promise.all([
+      import('./serve-bundle.js'),
       import('./probe-bundle.js'),
       client(),
+      ...[...bundle.ADMIN_COMMANDS.values()].map((register) => register()),
     ]);
     serve.registerServe(program);
-    users.registerUsers(program);
-    hash.hashPasswordCommand(program);
-    bans.registerBans(program);
-    who.registerWho(program);
-    kick.registerKick(program);
-    db.registerDb(program);
+    for (const register of adminCommands) register(program);
     clientCommands.registerClientCommands(program);
     probe.registerProbe(program);
   }
-  return { program, commander };
+  return { program, commander: bundle, admin: admin !== undefined };
 }
 
 /** The open-files limit, read before loading: once a load failed for it, no file may open. */
@@ -130,18 +115,11 @@ function tooFewFiles(limit: string): (err: unknown) => never {
 // Read before the loader starts opening modules: once it has, a low limit may leave no descriptor
 // for /proc/self/limits, and the line would go without the numbers.
 const limit = openFilesLimit();
-const { program, commander } = await load().catch(tooFewFiles(limit));
+const { program, commander, admin } = await load().catch(tooFewFiles(limit));
 
 // The admin commands' output read by a pipe that closes early (`ferry users list | head -1`): done,
 // quietly, as ls is (Node ignores SIGPIPE, so the write fails with EPIPE instead).
-if (
-  first === 'users' ||
-  first === 'bans' ||
-  first === 'who' ||
-  first === 'kick' ||
-  first === 'db' ||
-  first === 'hash-password'
-)
+if (admin)
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
     throw err;

@@ -11,6 +11,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { curlList, curlUpload } from '../support/clients.js';
+import { bundledSources } from '../support/bundled-sources.js';
 import { spawnFerry } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 
@@ -45,8 +46,10 @@ test('ferry serve with local homes only never loads the AWS SDK', async (t) => {
     await ferry.stop();
   }
   const loaded = await readFile(trace, 'utf8');
-  assert.match(loaded, /dist\/src\/cli\/serve\.js/, 'the trace saw the server load');
-  assert.match(loaded, /dist\/src\/storage\/s3-connection\.js/, 'the S3 code is there, without the SDK');
+  assert.match(loaded, /dist\/src\/cli\/serve-bundle\.js/, 'the trace saw the server load');
+  // The S3 code is in the server's bundle (cli/serve-bundle.ts), the SDK not.
+  const sources = await bundledSources(loaded, 'serve-bundle');
+  assert.ok(sources.includes('src/storage/s3-connection.ts'), 'the S3 code is there, without the SDK');
   assert.doesNotMatch(loaded, /@aws-sdk/);
 });
 
