@@ -98,7 +98,7 @@ function openFilesLimit(): string {
 }
 
 /**
- * The ESM loader opens a command's modules (hundreds for `serve`) many at once: under a low
+ * The ESM loader opens a command's modules (a bundle's chunks for `serve`) many at once: under a low
  * open-files limit that fails with EMFILE and Node's loader stack. One line instead, with the limit.
  */
 function tooFewFiles(limit: string): (err: unknown) => never {
