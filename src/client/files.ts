@@ -5,7 +5,7 @@ import { Readable, type Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { isResumeRefused } from '../protocol/resume-refused.js';
 import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
-import { endFileAt, FileSink, fsPath } from './local-file.js';
+import { emptyFile, endFileAt, FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { keysOf } from './option-keys.js';
 import { skipBytes, type Skipped } from './skip-bytes.js';
@@ -222,6 +222,8 @@ async function receive(
     // failed transfer leaves every byte that was there).
     if (typeof local === 'string' && offset > 0)
       await endFileAt(local, offset + result.bytes).catch(rethrowLocal);
+    // An empty remote file, downloaded whole: only now is the old content known to be replaced.
+    if (sink instanceof FileSink && sink.unwritten) await emptyFile(sink.path).catch(rethrowLocal);
     return { bytes: result.bytes, offset, reply: result.reply };
   } catch (err) {
     sink.destroy();

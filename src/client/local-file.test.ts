@@ -142,8 +142,11 @@ describe('download files written from a reused buffer', () => {
     assert.equal(await readFile(file, 'utf8'), 'precious');
     await pipeline(Readable.from([Buffer.from('new')]), await FileSink.open(file));
     assert.equal(await readFile(file, 'utf8'), 'new', 'replaced, nothing of the old left');
-    await pipeline(Readable.from([]), await FileSink.open(file));
-    assert.equal(await readFile(file, 'utf8'), '', 'an empty download leaves an empty file');
+    const empty = await FileSink.open(file);
+    await pipeline(Readable.from([]), empty);
+    // The end of the data is not yet a success (a 426 may follow): download() empties it after.
+    assert.equal(empty.unwritten, true);
+    assert.equal(await readFile(file, 'utf8'), 'new', 'an empty download leaves the file to its caller');
   });
 
   it('FileSink.open rejects a file that cannot be opened, before any byte (nothing to handle later)', async () => {

@@ -36,7 +36,7 @@ export const POOL_WRITE = 256 * 1024;
 export interface FileSinkOptions {
   /**
    * Write from this byte on (resume: what is before it stays); default 0: the file is emptied when
-   * the first byte arrives (or at the end of an empty download), never before.
+   * the first byte arrives, never before (an empty download that succeeded: by the caller, emptyFile).
    */
   readonly start?: number;
   /** A write slower than this, in ms, counts as slow (tests pass -1: every write is slow). */
@@ -115,6 +115,11 @@ function missingAtOffset(err: unknown, name: string, start: number): unknown {
     ),
     { code: 'ENOENT' },
   );
+}
+
+/** After a whole download of an empty remote file: the local file is emptied too (a regular file). */
+export async function emptyFile(name: string): Promise<void> {
+  await endFileAt(name, 0);
 }
 
 /**
@@ -369,17 +374,18 @@ export class FileSink extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.#flushAll(() => {
-      // A whole download of an empty file: the file now holds what the server sent, nothing.
-      if (!this.#error && this.#fd !== undefined) {
-        try {
-          this.#beforeWrite(this.#fd);
-        } catch (err) {
-          this.#error = err instanceof Error ? err : new Error(String(err));
-        }
-      }
-      cb(this.#error);
-    });
+    // Nothing received leaves the file as it was, even here: the end of the data is not yet a
+    // download that succeeded (a 426 may follow, or fewer bytes than announced). The caller empties
+    // it once it did (unwritten).
+    this.#flushAll(() => cb(this.#error));
+  }
+
+  /**
+   * An existing file taking a whole download that received no byte: still as it was. Once the
+   * download succeeded (the remote file is empty), the caller empties it (emptyFile).
+   */
+  get unwritten(): boolean {
+    return this.#truncate;
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
