@@ -342,9 +342,10 @@ export class ClientControlConnection {
 
   /**
    * The next reply (preliminary ones included). `timeoutMs` false: wait without limit (e.g. while a
-   * transfer runs); otherwise a missing reply closes the connection.
+   * transfer runs); otherwise a missing reply closes the connection (its message names `limitMs`:
+   * the whole exchange's limit, of which `timeoutMs` is what is left).
    */
-  read(timeoutMs: number | false = this.o.replyTimeoutMs): Promise<Reply> {
+  read(timeoutMs: number | false = this.o.replyTimeoutMs, limitMs = timeoutMs): Promise<Reply> {
     if (this.waiter) {
       return Promise.reject(
         new FerryError('ERR_BUSY', 'Another reply is already awaited on this connection.'),
@@ -362,7 +363,7 @@ export class ClientControlConnection {
               () =>
                 this.fail(
                   new ConnectionError(
-                    `No reply from ${this.o.host}:${this.o.port} within ${timeoutMs} ms; connection closed.`,
+                    `No reply from ${this.o.host}:${this.o.port} within ${limitMs} ms; connection closed.`,
                     { code: 'ERR_TIMEOUT' },
                   ),
                 ),
@@ -376,24 +377,30 @@ export class ClientControlConnection {
    * The next reply that is not a 1xx, all of them within `timeoutMs` (a greeting): a server may
    * send `120 ready in a while` as often as it likes, but never for longer than that.
    */
-  async readFinal(timeoutMs: number = this.o.replyTimeoutMs): Promise<Reply> {
+  async readFinal(
+    timeoutMs: number = this.o.replyTimeoutMs,
+    onPreliminary?: (r: Reply) => void,
+  ): Promise<Reply> {
     const deadline = Date.now() + timeoutMs;
     let r = await this.read(timeoutMs);
-    while (isPreliminary(r)) r = await this.read(Math.max(1, deadline - Date.now()));
+    while (isPreliminary(r)) {
+      onPreliminary?.(r);
+      r = await this.read(Math.max(1, deadline - Date.now()), timeoutMs);
+    }
     return r;
   }
 
-  /** Sends a command and returns its final (non-1xx) reply; `onPreliminary` sees any 1xx. */
+  /**
+   * Sends a command and returns its final (non-1xx) reply, all within the reply timeout (one
+   * deadline: a server answering `120 still thinking` for ever does not hold the call for ever);
+   * `onPreliminary` sees any 1xx. Transfers read their replies themselves (transfer.ts).
+   */
   async request(
     line: string,
     opts: { timeoutMs?: number; onPreliminary?: (r: Reply) => void } = {},
   ): Promise<Reply> {
     this.write(line);
-    for (;;) {
-      const r = await this.read(opts.timeoutMs ?? this.o.replyTimeoutMs);
-      if (!isPreliminary(r)) return r;
-      opts.onPreliminary?.(r);
-    }
+    return this.readFinal(opts.timeoutMs ?? this.o.replyTimeoutMs, opts.onPreliminary);
   }
 
   /**
