@@ -17,7 +17,7 @@ import {
   type PutOptions,
   type TransferSummary,
 } from './files.js';
-import { listDir, listRaw, listsDotFiles, statPath, type RemoteEntry } from './listing.js';
+import { listDir, listingLimits, listRaw, listsDotFiles, statPath, type RemoteEntry } from './listing.js';
 import { keysOf, refuseUnknownKeys } from './option-keys.js';
 import { resolveClientOptions, validate, type ClientOptions } from './options.js';
 import { command, parsePwdReply, pathArg, type ClientSession } from './session.js';
@@ -191,6 +191,11 @@ export class FerryClient {
    */
   get listsDotFiles(): boolean | undefined {
     return listsDotFiles(this.s);
+  }
+
+  /** The most entries a listing may have, and a mirror's walk in all (maxListingEntries). */
+  get maxListingEntries(): number {
+    return listingLimits(this.s).maxEntries;
   }
 
   /** The unparsed text of a listing command (LIST, MLSD or NLST) for a directory ('' = current). */

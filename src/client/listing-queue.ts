@@ -1,4 +1,4 @@
-import { ReplyError } from '../errors.js';
+import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
 import { isTransient } from './errors.js';
 import type { RemoteEntry } from './listing.js';
@@ -110,7 +110,10 @@ export async function listTree(root: ListingJob, o: ListingQueueOptions): Promis
       try {
         finished(job, { entries: await o.list(client, job.dir) });
       } catch (err) {
-        if (err instanceof ReplyError && !isTransient(err)) finished(job, { refused: err });
+        // A bound the walk passed (children's ERR_LIMIT) ends it, as on the mirror's connection.
+        if (err instanceof FerryError && !(err instanceof ReplyError) && err.code === 'ERR_LIMIT')
+          failure ??= { error: err };
+        else if (err instanceof ReplyError && !isTransient(err)) finished(job, { refused: err });
         else ownQueue.push(job);
       }
       inFlight--;

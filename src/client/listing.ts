@@ -7,7 +7,7 @@ import {
   type ListEntry,
 } from '../protocol/listing.js';
 import { DEFAULTS } from './options.js';
-import { collector } from './streams.js';
+import { collector, type ListingLimits } from './streams.js';
 import { command, pathArg, transfer, type ClientSession } from './session.js';
 import { remoteBasename } from './url.js';
 import { Code } from '../protocol/codes.js';
@@ -45,6 +45,14 @@ export async function selectMlstFacts(s: ClientSession): Promise<void> {
   const wanted = offered.filter((f) => WANTED_FACTS.includes(f.replace(/\*$/, '').toLowerCase()));
   if (wanted.every((f) => f.endsWith('*'))) return;
   await s.control.request(`OPTS MLST ${wanted.map((f) => `${f.replace(/\*$/, '')};`).join('')}`);
+}
+
+/** One listing's bounds: the session's options, else the defaults. */
+export function listingLimits(s: ClientSession): ListingLimits {
+  return {
+    maxBytes: s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes,
+    maxEntries: s.opts.maxListingEntries ?? DEFAULTS.maxListingEntries,
+  };
 }
 
 /** The precision of a LIST line's date: minutes when it shows a time, else days. */
@@ -178,7 +186,7 @@ async function fileListing(
     }
     // A path starting with `-` would be an option to LIST (`-l`).
     if (path.startsWith('-')) return undefined;
-    const c = collector(s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes);
+    const c = collector(listingLimits(s));
     const { reply } = await transfer(s, `LIST ${path}`, { direction: 'download', sink: c.sink }, { signal });
     const entries = listingProblem(reply) ? [] : parseListText(c.text());
     // A directory's listing (one it would not enter) is no file's: its one entry must be the path.
@@ -234,7 +242,7 @@ async function listAll(s: ClientSession, dir: string, signal?: AbortSignal): Pro
  * known to come back to.
  */
 async function inDir(s: ClientSession, dir: string, verb: string, signal?: AbortSignal): Promise<string> {
-  const c = collector(s.opts.maxListingBytes ?? DEFAULTS.maxListingBytes);
+  const c = collector(listingLimits(s));
   const body = { direction: 'download', sink: c.sink } as const;
   let line: string;
   let done: Reply;

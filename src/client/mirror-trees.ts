@@ -4,7 +4,7 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { ReplyError } from '../errors.js';
+import { FerryError, ReplyError } from '../errors.js';
 import { decodeBytes } from '../protocol/byte-text.js';
 import type { FerryClient, RemoteEntry } from './client.js';
 import { safeLocalName } from './batch.js';
@@ -109,7 +109,17 @@ export async function scanRemote(
 ): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
   const { excluded, leftOut, signal } = o;
   const outcomes = new Map<string, Outcome[]>();
+  // The walk holds every entry it listed: as many in all as one listing may have (the listings run
+  // in parallel, with only a depth limit).
+  const maxEntries = conn.client.maxListingEntries;
+  let walked = 0;
   const children = (job: ListingJob, entries: RemoteEntry[]): ListingJob[] => {
+    walked += entries.length;
+    if (walked > maxEntries)
+      throw new FerryError(
+        'ERR_LIMIT',
+        `The remote tree has more than ${maxEntries} entries (maxListingEntries): the mirror was stopped.`,
+      );
     const rel = job.key;
     const out: Outcome[] = [];
     const below: ListingJob[] = [];

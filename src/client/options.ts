@@ -67,9 +67,14 @@ export interface ClientOptions {
   readonly handshakeTimeoutMs?: number;
   /**
    * The most bytes of listing text one listing (list(), listRaw(), a mirror's directory) may take
-   * (default 256 MiB); a larger one fails with ERR_LIMIT.
+   * (default 128 MiB); a larger one fails with ERR_LIMIT.
    */
   readonly maxListingBytes?: number;
+  /**
+   * The most entries (lines) one listing may have, and a mirror's walk of the remote tree in all
+   * (default 1,000,000: ~460 MB of heap once parsed); more fails with ERR_LIMIT.
+   */
+  readonly maxListingEntries?: number;
   /** Sees the command/reply dialogue (PASS masked). */
   readonly log?: ProtocolLogger;
   /** Told how the server's certificate was trusted (e.g. to announce a first use). */
@@ -104,6 +109,7 @@ const CLIENT_OPTION_KEYS = keysOf<ClientOptions>({
   dataTimeoutMs: true,
   handshakeTimeoutMs: true,
   maxListingBytes: true,
+  maxListingEntries: true,
   log: true,
   onTrust: true,
   signal: true,
@@ -116,7 +122,9 @@ export const DEFAULTS = {
   connectTimeoutMs: 15_000,
   replyTimeoutMs: 30_000,
   dataTimeoutMs: 60_000,
-  maxListingBytes: 256 * 1024 * 1024,
+  // 128 bytes a line at the entry cap: a listing within both stays within ~1 GB of heap at worst.
+  maxListingBytes: 128 * 1024 * 1024,
+  maxListingEntries: 1_000_000,
 };
 
 /**
@@ -193,6 +201,11 @@ export function validate(o: ClientOptions): void {
   }
   if (o.maxListingBytes !== undefined && (!Number.isSafeInteger(o.maxListingBytes) || o.maxListingBytes <= 0))
     bad('maxListingBytes', 'must be a positive integer (bytes).');
+  if (
+    o.maxListingEntries !== undefined &&
+    (!Number.isSafeInteger(o.maxListingEntries) || o.maxListingEntries <= 0)
+  )
+    bad('maxListingEntries', 'must be a positive integer (entries).');
   if (o.clientCertificate !== undefined && (!o.clientCertificate.cert || !o.clientCertificate.key)) {
     bad('clientCertificate', 'give both cert and key (PEM).');
   }
