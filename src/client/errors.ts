@@ -301,9 +301,21 @@ export class Ipv6DataModeError extends FerryError {
 
 /** A download brought more than the `size` bytes announced: stopped there (exit code: transfer). */
 export function overrunError(size: number): FerryError {
-  return dataConnectionError(
-    `The server sent more than the ${size} bytes announced: the download was stopped there.`,
-  );
+  return new OverrunError(size);
+}
+
+/**
+ * The server sent more than it announced (a download past its SIZE; after REST, the file from 0
+ * again): the bytes are not what was asked for, and another try meets the same (never retried;
+ * still a failed transfer, exit 8).
+ */
+export class OverrunError extends FerryError {
+  constructor(readonly size: number) {
+    super(
+      'ERR_DATA_CONNECTION',
+      `The server sent more than the ${size} bytes announced: the download was stopped there.`,
+    );
+  }
 }
 
 /**
@@ -347,7 +359,7 @@ const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
-  if (err instanceof Ipv6DataModeError) return false;
+  if (err instanceof Ipv6DataModeError || err instanceof OverrunError) return false;
   // Another try would score against this client (a ban, failed logins): never retried.
   if (err instanceof ServerClosingError && err.refusal === 'refused') return false;
   if (err instanceof ConnectionError && err.code === 'ERR_CONNECT')

@@ -4,7 +4,7 @@ import { replyLine, type Reply } from '../protocol/reply.js';
 import { Readable, type Writable } from 'node:stream';
 import { FerryError, ReplyError } from '../errors.js';
 import { isResumeRefused } from '../protocol/resume-refused.js';
-import { abortedError, dataConnectionError, localError, LocalError } from './errors.js';
+import { abortedError, dataConnectionError, localError, LocalError, OverrunError } from './errors.js';
 import { emptyFile, endFileAt, FileSink, fsPath } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { keysOf } from './option-keys.js';
@@ -230,6 +230,11 @@ async function receive(
     // A write may still be in flight: the local file is final (for a resume) only once it closed.
     // Its 'error' is the transfer's, handed on (the data connection's): `err` says what failed.
     if (typeof local === 'string' && !sink.closed) await new Promise((done) => sink.once('close', done));
+    // An overrun after REST: the server sent from elsewhere (byte 0), so what this attempt wrote
+    // is not the file's from `offset` on; the file goes back to what it held (a retry or get -c
+    // would build on wrong bytes).
+    if (typeof local === 'string' && offset > 0 && err instanceof OverrunError)
+      await endFileAt(local, offset).catch(rethrowLocal);
     if (sink instanceof FileSink && sink.created) {
       // Do not leave an empty file behind for a download that never started (refused or aborted).
       const size = await fsStat(fsPath(sink.path)).then(
