@@ -99,7 +99,7 @@ export interface DataEndpoint {
 const DIRECTION_GRACE_MS = 500;
 /** Event-loop turns to wait for a data connection's ClientHello that may arrive with its command. */
 const STARTED_TURNS = 3;
-/** At most this long for OpenSSL to issue the ticket of a resumed TLS 1.3 connection (it does at once). */
+/** At most this long for OpenSSL to issue a TLS 1.3 data connection's tickets (it does at once). */
 const TICKET_WAIT_MS = 1_000;
 /**
  * Connections from the client's address a passive port holds at once before its transfer: a client
@@ -477,8 +477,10 @@ async function prepare(
     );
     return { kind: 'refused', reason, final: offeredNoSession(offered, protocol) };
   }
-  // The client may use each TLS 1.3 ticket once (OpenSSL's cache): let this one's go out first.
-  if (resumed && sock.getProtocol() === 'TLSv1.3') await bounded(sessions.issued, TICKET_WAIT_MS);
+  // TLS 1.3 tickets go out before the data: the client may use each ticket once (OpenSSL's cache),
+  // and OpenSSL's client (Python's ftplib) fails a connection whose tickets, a full handshake's two,
+  // follow a small download's bytes (decode_error, no close_notify; the 226 read one command late).
+  if (sock.getProtocol() === 'TLSv1.3') await bounded(sessions.issued, TICKET_WAIT_MS);
   const socket: DataSocket = {
     stream: sock,
     secure: true,

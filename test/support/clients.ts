@@ -313,6 +313,8 @@ export type FtplibAction =
   | { op: 'prot'; level: 'P' | 'C' }
   /** Sends a command line and records the reply (errors included); no data connection. */
   | { op: 'raw'; command: string }
+  /** CCC: the control connection continues in clear text; data connections offer no session. */
+  | { op: 'ccc' }
   | { op: 'quit' };
 
 export interface FtplibResult {

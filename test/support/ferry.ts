@@ -91,12 +91,14 @@ export async function startFerry(overrides: Partial<ServerOptions> = {}): Promis
     implicit: { host: '127.0.0.1', port: 0 },
     authenticator: users,
     storageFor: (p) => new LocalStorage({ root: p.home, readOnly: p.readOnly }),
+    logger: captureLogger(logs),
+    ...overrides,
+    // Merged: a test turning one TLS setting (requireSessionReuse) keeps the test certificate.
     tls: {
       certificates: [{ certFile: path.join(certDir, 'cert.pem'), keyFile: path.join(certDir, 'key.pem') }],
       dataDir: path.join(dir, 'data'),
+      ...overrides.tls,
     },
-    logger: captureLogger(logs),
-    ...overrides,
   });
   const a = await server.listen();
   return {

@@ -277,6 +277,8 @@ def run_action(ftp, spec, a):
         code = reply_code(reply)
         ok = code is not None and code[0] in "123"
         return {"reply": reply, "code": code, "ok": ok}
+    if op == "ccc":
+        return {"reply": ftp.ccc()}  # the control connection goes back to clear text
     if op == "quit":
         return {"reply": ftp.quit()}
     raise ValueError("unknown op " + repr(op))
