@@ -60,6 +60,7 @@ import { CONNECTION_CLOSED, SERVER_SHUTDOWN } from './disconnect-reasons.js';
 import type { SessionActivity, SessionReport } from './session-report.js';
 import { resolveVPath } from '../storage/virtual-path.js';
 import { replyCharset } from './legacy-text.js';
+import { policyRefusal } from '../tls/policy-refusal.js';
 import {
   plainOnImplicitPort,
   silentOnImplicitPort,
@@ -518,7 +519,9 @@ export class ControlConnection {
       if (this.proxyHeaderRefused) return false; // said so already; not a TLS failure to score
       const alert = certificateAlert(err);
       const wrongMode = this.session.implicit ? this.wrongModeOnImplicit(err) : undefined;
+      const policy = policyRefusal(err, this.channel.handshakeBytes, this.rt.options.minVersion);
       if (wrongMode) this.logger.warn({}, wrongMode);
+      else if (policy) this.logger.warn(policy.fields, policy.msg);
       else
         this.logger.warn(
           { err: (err as Error).message, ...(alert && { alert }) },
@@ -526,8 +529,10 @@ export class ControlConnection {
         );
       this.rt.metrics.tlsHandshake('control', null, false);
       // Not scored: a probe that connects and leaves (a load balancer's health check) sent nothing;
-      // a client that refused our certificate (not given our CA) is a user, not an attacker.
-      if (this.channel.tlsBytesIn > before && !alert) this.rt.defender.record(this.address, 'tls-failure');
+      // a client that refused our certificate (not given our CA), or offered only what tlsMinVersion
+      // or tlsCiphers refuse (an old client: a NATed office's would be banned), is a user, not an attacker.
+      if (this.channel.tlsBytesIn > before && !alert && !policy)
+        this.rt.defender.record(this.address, 'tls-failure');
       this.channel.destroy();
       return false;
     } finally {

@@ -20,7 +20,7 @@ const PRE_SHARED_KEY = 41;
 export const MAX_CLIENT_HELLO = 16 * 1024;
 
 /** The ClientHello's handshake message from the first records of `bytes`, once complete. */
-function helloMessage(bytes: Buffer): Buffer | undefined {
+export function helloMessage(bytes: Buffer): Buffer | undefined {
   const parts: Buffer[] = [];
   let have = 0;
   let need = Infinity;
@@ -79,7 +79,7 @@ export function offeredSessions(bytes: Buffer): OfferedSessions | undefined {
 }
 
 /** Bounds-checked reads; a read past the end marks the reader bad and yields empty buffers. */
-class Reader {
+export class Reader {
   private at = 0;
   ok = true;
   constructor(private readonly buf: Buffer) {}

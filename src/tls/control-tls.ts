@@ -375,8 +375,11 @@ export class ControlChannel extends EventEmitter {
   }
 }
 
-/** How much of what a peer sends during a handshake is kept (handshakeBytes). */
-const EARLY_BYTES = 512;
+/**
+ * How much of what a peer sends during a handshake is kept (handshakeBytes): a whole ClientHello of
+ * most clients (modern ones pad theirs to 512 bytes and more), to log what a refused one offered.
+ */
+const EARLY_BYTES = 2048;
 
 function sessionsOf(p: Phase): Session[] {
   if (p.kind === 'tls') return [p.session];
