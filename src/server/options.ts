@@ -409,10 +409,10 @@ const schema = z
   // A misspelt key (`implicitt`, `tls.minVersoin`) is an error, not a default silently kept.
   .strict();
 
-/** OpenSSL takes the list only if it names at least one cipher it knows. */
+/** OpenSSL takes the list only if it names at least one cipher it knows (a leading `+`: added to Ferry's). */
 function checkCiphers(ciphers: string, ctx: z.RefinementCtx): void {
   try {
-    tls.createSecureContext({ ciphers });
+    tls.createSecureContext({ ciphers: ciphers.replace(/^\+/, '') || '!ALL' });
   } catch {
     ctx.addIssue({ code: 'custom', message: `no cipher OpenSSL knows in "${ciphers}"` });
   }

@@ -55,12 +55,24 @@ export function cipherOptions(p: {
   ciphers?: string;
 }): Pick<tls.SecureContextOptions, 'ciphers' | 'honorCipherOrder' | 'dhparam'> {
   const old = OLD.includes(p.minVersion);
-  const list = p.ciphers ?? (old ? `${SERVER_CIPHERS}:${LEGACY_CIPHERS}` : SERVER_CIPHERS);
+  const list = serverCipherList(p.ciphers, p.minVersion);
   return {
     ciphers: old ? `${list}:@SECLEVEL=0` : list,
     honorCipherOrder: true,
     dhparam: 'auto',
   };
+}
+
+/**
+ * The server's list: Ferry's (RSA key exchange added while TLS 1.0/1.1 are allowed), the operator's
+ * in its place, or Ferry's followed by the operator's suites when that list starts with `+`
+ * (`+AES128-SHA:AES256-SHA`, for an old TLS 1.2 client with RSA key exchange only). OpenSSL gives a
+ * leading `+` no use (it moves suites already listed to the end, and none is listed yet).
+ */
+export function serverCipherList(ciphers: string | undefined, minVersion: Version): string {
+  const defaults = OLD.includes(minVersion) ? `${SERVER_CIPHERS}:${LEGACY_CIPHERS}` : SERVER_CIPHERS;
+  if (ciphers === undefined) return defaults;
+  return ciphers.startsWith('+') ? `${defaults}:${ciphers.slice(1)}` : ciphers;
 }
 
 /**
@@ -90,7 +102,8 @@ export function cipherWarnings(
   minVersion: Version,
   keyTypes: readonly string[],
 ): string[] {
-  if (ciphers === undefined || minVersion === 'TLSv1.3') return [];
+  // Added to Ferry's (a leading `+`): the defaults serve every key type already.
+  if (ciphers === undefined || ciphers.startsWith('+') || minVersion === 'TLSv1.3') return [];
   const older = ciphers.split(':').filter((c) => c !== '' && !/^!?TLS_/.test(c));
   if (older.length === 0)
     return [`tlsCiphers names only TLS 1.3 suites: TLS 1.2 is off, clients without TLS 1.3 are refused`];
