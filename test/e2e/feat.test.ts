@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { RawFtp } from '../support/raw-ftp.js';
-import { connectSecure, MODES, useFerry, withClients } from './harness.js';
+import { connectSecure, MODES, textOf, useFerry, withClients } from './harness.js';
 import type { Reply } from '../../src/protocol/reply.js';
 
 /** What Ferry advertises; the MLST line lists every fact it supports, starred when enabled. */
@@ -63,6 +63,9 @@ describe('FEAT', { timeout: 60_000 }, () => {
         for (const f of EXPECTED)
           assert.ok(features.includes(f), `missing ${JSON.stringify(f)} in ${features.join('|')}`);
         assert.ok(!features.some((f) => f.trim() === 'CCC'), 'CCC advertised although refused');
+        // HELP agrees: no CCC in the list, and no syntax for a command that gets 533.
+        assert.doesNotMatch(textOf(await ftp.cmd('HELP', 214)), /\bCCC\b/);
+        assert.match(textOf(await ftp.cmd('HELP CCC', 501)), /CCC is not offered/);
       });
     });
   }
@@ -88,6 +91,8 @@ describe('FEAT with allowCcc', { timeout: 60_000 }, () => {
       const features = await feat(ftp);
       assert.ok(features.includes(' CCC'), features.join('|'));
       for (const f of EXPECTED) assert.ok(features.includes(f), `missing ${JSON.stringify(f)}`);
+      assert.match(textOf(await ftp.cmd('HELP', 214)), /\bCCC\b/);
+      await ftp.cmd('HELP CCC', 214);
     });
   });
 
@@ -97,6 +102,7 @@ describe('FEAT with allowCcc', { timeout: 60_000 }, () => {
       const features = await feat(ftp);
       await ftp.cmd('CCC', 533);
       assert.ok(!features.includes(' CCC'), `CCC advertised on implicit FTPS: ${features.join('|')}`);
+      assert.doesNotMatch(textOf(await ftp.cmd('HELP', 214)), /\bCCC\b/);
     });
   });
 });

@@ -80,7 +80,12 @@ export const infoCommands: AnyCommandSpec[] = [
     access: 'anyone',
     concurrency: 'serial',
     help: 'HELP [<sp> command]',
-    async handle({ topic }, { specs }) {
+    async handle({ topic }, ctx) {
+      // What policy refuses this session (CCC unless allowed) is left out, as FEAT leaves it out.
+      const policy = { options: ctx.options, implicit: ctx.session.implicit };
+      const specs = ctx.specs.filter((s) => s.offered?.(policy) ?? true);
+      const refused = ctx.specs.find((s) => !specs.includes(s) && s.verb === canonicalVerb(topic));
+      if (refused) return reply(Code.SyntaxErrorArgs, `${refused.verb} is not offered by this server.`);
       if (topic.length > 0) return helpFor(topic, specs);
       const known = new Set<string>(specs.map((s) => s.verb));
       const aliases = Object.entries(ALIASES).filter(([, v]) => known.has(v));

@@ -79,6 +79,7 @@ export const securityCommands: AnyCommandSpec[] = [
     access: 'anyone',
     concurrency: 'serial',
     // Never on implicit sessions: there CCC is always refused (MS-FTPS 3.2.5.2).
+    offered: ({ options, implicit }) => options.allowCcc && !implicit,
     feat: ({ options, implicit }) => (options.allowCcc && !implicit ? 'CCC' : undefined),
     help: 'CCC (clear the control connection)',
     async handle(_cmd, ctx) {

@@ -163,6 +163,11 @@ export interface CommandSpec<V extends Verb = Verb> {
   readonly data?: boolean;
   /** FEAT line(s) this command contributes, given what this session can do. */
   readonly feat?: (c: FeatContext) => string | readonly string[] | undefined;
+  /**
+   * Whether the server's policy lets this session use the command at all (CCC without allowCcc,
+   * or on implicit FTPS, is refused): HELP leaves out what is not offered, as FEAT does. Default: yes.
+   */
+  readonly offered?: (c: Pick<FeatContext, 'options' | 'implicit'>) => boolean;
   readonly help: string;
   handle(cmd: CommandOf<V>, ctx: CommandContext): Promise<Outcome>;
 }
