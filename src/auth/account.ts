@@ -72,6 +72,11 @@ export interface AccountStore {
   /** Calls `listener` with the names of accounts added, changed or removed; returns unsubscribe. */
   onChange(listener: (usernames: readonly string[]) => void): () => void;
   /**
+   * Calls `listener` with the names of logins that ended for good (the generated login once an
+   * account exists): their sessions close, whatever another store holds under that name now.
+   */
+  onRevoke?(listener: (usernames: readonly string[]) => void): () => void;
+  /**
    * Replaces the account's password hash `from` by `to` (a login upgrading a migrated hash); false
    * when the account is gone or its hash changed meanwhile. Absent: hashes here are never rewritten
    * (the configuration's users).

@@ -232,7 +232,13 @@ export class AccountAuthenticator implements Authenticator {
         );
       }
     };
-    const offs = this.#stores.map((s) => s.onChange(onChange));
+    const onRevoke = (names: readonly string[]): void => {
+      for (const name of names) {
+        this.#cache.delete(name);
+        listener(name, undefined, 'removed');
+      }
+    };
+    const offs = this.#stores.flatMap((s) => [s.onChange(onChange), s.onRevoke?.(onRevoke) ?? (() => {})]);
     this.#watchers.add(onChange);
     return () => {
       this.#watchers.delete(onChange);

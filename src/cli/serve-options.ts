@@ -9,6 +9,7 @@ import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
 import { UsersFileStore } from '../auth/users-file.js';
+import { GeneratedLogin } from '../auth/generated-login.js';
 import { UsageFile } from '../auth/usage-file.js';
 import { withDefaults } from '../auth/user-defaults.js';
 import type { PgAccounts } from '../db/accounts.js';
@@ -103,8 +104,10 @@ export interface ServeUsers {
   current(): Promise<Account[]>;
   /** The running sessions of every account follow it as looked up now (the userDefaults changed). */
   announceAll(): void;
-  /** The login made up for this run when none was configured. */
+  /** The login made up for this run when none was configured (printed in the banner). */
   generated?: { name: string; password: string };
+  /** That login's account, until an account exists (then it ends: README, Quick start). */
+  generatedLogin?: GeneratedLogin;
 }
 
 export interface ServeSetup {
@@ -142,7 +145,7 @@ export interface ServeSetup {
 export async function serveSetup(
   flags: ServeFlags,
   config: FileConfig,
-  given?: UserEntry[],
+  given?: { users: UserEntry[]; generated?: UserEntry | undefined },
   logger?: Logger,
   /** The AWS_* environment (S3 credentials), and, for a reload, the running setup: its --user logins
    * (and generated one), limits and shared state are kept. */
@@ -206,7 +209,7 @@ export async function serveSetup(
     ...(extra.verify ? { verify: extra.verify } : {}),
   };
   const users = given
-    ? await usersOf(given, file, offline, given)
+    ? await usersGiven(given, file, offline, running?.users)
     : await usersFrom(flags, config, root, file, offline, running?.users);
   if (!given) await warnShadowed(users, file, logger); // once: a worker's primary has said it
   const storage = storageSetup(config.storage, env, `${configFile}: storage.s3`, running?.storage);
@@ -477,12 +480,12 @@ async function usersFrom(
       : anonymousAccount({ home: path.resolve(flags.anonymous), readOnly: true });
   const configured: Account[] = [...(config.users ?? []), ...(anonymous ? [anonymous] : [])];
   if (running) {
-    const kept = running.fromFlags.filter((e) => e.username !== running.generated?.name);
-    const entries = [...configured, ...kept];
-    if (entries.length > 0 || (await file.all()).length > 0 || !running.generated)
-      return usersOf(entries, file, cache, kept);
+    const entries = [...configured, ...running.fromFlags];
+    const generated = running.generatedLogin;
+    if (entries.length > 0 || (await file.all()).length > 0) generated?.end();
+    if (!generated?.active) return usersOf(entries, file, cache, running.fromFlags);
     // Still nobody configured: the login made up at start stays the same.
-    return usersOf(running.entries, file, cache, running.fromFlags, running.generated);
+    return usersOf(entries, file, cache, running.fromFlags, running.generated, generated);
   }
   const fromFlags: UserEntry[] = [];
   for (const spec of flags.user) {
@@ -497,17 +500,41 @@ async function usersFrom(
     if (taken) throw new FerryError('ERR_USAGE', `--user: ${taken}; give the login another name.`);
     fromFlags.push({ username, passwordHash: await hashPassword(spec.slice(i + 1)), home: root });
   }
-  let generated: ServeUsers['generated'];
-  if (configured.length + fromFlags.length === 0 && (await file.all()).length === 0) {
-    // No users configured (anonymous FTP counts as one): a login for this run, printed once.
-    generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
-    fromFlags.push({
-      username: generated.name,
-      passwordHash: await hashPassword(generated.password),
-      home: root,
-    });
+  // No users configured (anonymous FTP counts as one): a login for this run, printed once, until
+  // an account exists. Not on a database: every node would make up its own password, each one
+  // valid on one node only (so the balancer turns it down every other connection); a node with
+  // no accounts in its database serves nobody until `ferry users add`.
+  if (
+    configured.length + fromFlags.length > 0 ||
+    !(file instanceof UsersFileStore) ||
+    (await file.all()).length > 0
+  )
+    return usersOf([...configured, ...fromFlags], file, cache, fromFlags);
+  const generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
+  const login = new GeneratedLogin(
+    { username: generated.name, passwordHash: await hashPassword(generated.password), home: root },
+    cache.logger,
+  );
+  return usersOf(configured, file, cache, fromFlags, generated, login);
+}
+
+/**
+ * A worker's logins, as its primary sent them: the generated login too while the primary still
+ * has it (a worker follows the users file itself, and ends its copy as the primary does).
+ */
+async function usersGiven(
+  given: { users: UserEntry[]; generated?: UserEntry | undefined },
+  file: Store,
+  cache: LoginCacheOptions,
+  running?: ServeUsers,
+): Promise<ServeUsers> {
+  const kept = running?.generatedLogin;
+  if (!given.generated) {
+    kept?.end();
+    return usersOf(given.users, file, cache, given.users);
   }
-  return usersOf([...configured, ...fromFlags], file, cache, fromFlags, generated);
+  const login = kept?.active ? kept : new GeneratedLogin(given.generated, cache.logger, true);
+  return usersOf(given.users, file, cache, given.users, undefined, login);
 }
 
 /** A user of the configuration (or --user) hides the users file's entry of that name: say so. */
@@ -535,15 +562,27 @@ async function usersOf(
   cache: LoginCacheOptions,
   fromFlags: UserEntry[],
   generated?: ServeUsers['generated'],
+  generatedLogin?: GeneratedLogin,
 ): Promise<ServeUsers> {
   const fixed = new UserTable(entries); // validates them
+  const unfollow = generatedLogin?.follow(file);
   const stored = await file.all();
-  const authenticator = new AccountAuthenticator([fixed, file], cache);
+  // The generated login comes after the configuration's users, before the users file's: while it
+  // lives there are none of either.
+  const authenticator = new AccountAuthenticator(
+    generatedLogin ? [fixed, generatedLogin, file] : [fixed, file],
+    cache,
+  );
   const store = {
     where: file instanceof UsersFileStore ? file.file : file.where,
-    close: () => file.close(),
+    close: () => {
+      unfollow?.();
+      return file.close();
+    },
     onChange: (listener: (names: readonly string[]) => void) => file.onChange(listener),
   };
+  const ownEntries = (): UserEntry[] =>
+    generatedLogin?.active ? [...entries, generatedLogin.entry] : entries;
   return {
     authenticator,
     store,
@@ -551,10 +590,12 @@ async function usersOf(
     entries,
     configured: fixed,
     fromFlags,
-    accounts: [...entries, ...stored].map((a) => withDefaults(a, cache.defaults)),
-    current: async () => [...entries, ...(await file.all())],
-    announceAll: () => authenticator.announce([...new Set([...entries, ...stored].map((a) => a.username))]),
+    accounts: [...ownEntries(), ...stored].map((a) => withDefaults(a, cache.defaults)),
+    current: async () => [...ownEntries(), ...(await file.all())],
+    announceAll: () =>
+      authenticator.announce([...new Set([...ownEntries(), ...stored].map((a) => a.username))]),
     lookup: (name) => authenticator.lookup(name),
     ...(generated ? { generated } : {}),
+    ...(generatedLogin ? { generatedLogin } : {}),
   };
 }

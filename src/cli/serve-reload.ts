@@ -5,7 +5,7 @@ import type { FerryServer } from '../server/server.js';
 import { databaseUrlOf, loadConfig, type FileConfig } from './config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from './serve-options.js';
 import type { XferlogFile } from './xferlog-file.js';
-import { workerSettings, type WorkerSettings } from './workers.js';
+import { settingsFor, workerSettings } from './workers.js';
 import { tlsWarnings } from '../tls/certificate-warnings.js';
 import { configSecretsWarning } from './config-secrets.js';
 import path from 'node:path';
@@ -74,9 +74,7 @@ export async function reloadConfiguration(
   if (!ctx.worker && 'reloadWorkers' in server) {
     try {
       // Rejected here: the workers keep their configuration and only reopen their logs (no data).
-      await server.reloadWorkers(
-        next && ({ users: next.setup.users.entries, config: next.config } satisfies WorkerSettings),
-      );
+      await server.reloadWorkers(next && settingsFor(next.setup.users, next.config));
     } catch (err) {
       logger.error({ err: (err as Error).message }, 'a worker could not reload its configuration');
     }
@@ -100,7 +98,7 @@ async function applyConfiguration(
   // A worker reloads with what its primary loaded and checked (WorkerSettings), not the file.
   const fromPrimary = ctx.worker ? workerSettings(given?.data) : undefined;
   const config = fromPrimary?.config ?? (flags.config ? await loadConfig(flags.config) : {});
-  const setup = await serveSetup(flags, config, fromPrimary?.users, logger, {
+  const setup = await serveSetup(flags, config, fromPrimary, logger, {
     running: running.setup,
     ...(ctx.verify ? { verify: ctx.verify } : {}),
   });

@@ -15,14 +15,7 @@ import {
 } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
-import {
-  forkWorker,
-  receiveSettings,
-  runWorker,
-  workerCount,
-  workerIndex,
-  type WorkerSettings,
-} from './workers.js';
+import { forkWorker, receiveSettings, runWorker, workerCount, workerIndex, settingsFor } from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { verifyPassword } from '../auth/password.js';
 import { AdminServer } from '../admin/admin-server.js';
@@ -216,7 +209,7 @@ async function start(s: Start): Promise<void> {
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
-  const setting = serveSetup(flags, config, fromPrimary?.users, logger, { env: awsEnv(), verify });
+  const setting = serveSetup(flags, config, fromPrimary, logger, { env: awsEnv(), verify });
   // The set-up may wait on the database (a hung host accepts and never answers): a stop then ends
   // the start (a worker's stop is the primary's to decide, once it serves).
   const setUp = worker ? { done: await setting } : await signals.unlessStopped(setting);
@@ -286,7 +279,7 @@ async function start(s: Start): Promise<void> {
         ? new ClusterPrimary(options, {
             workers,
             fork: forkWorker,
-            init: { users: setup.users.entries, config } satisfies WorkerSettings,
+            init: settingsFor(setup.users, config),
             // Its uploads' temp files are stale now (their pid is dead): swept as at a start. Its
             // users' usage may miss a change it made and had not recorded yet: counted again.
             crashed: (index, users) => {

@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { UserEntry } from '../auth/users.js';
+import type { ServeUsers } from './serve-options.js';
 import type { FileConfig } from './config.js';
 import { FerryError } from '../errors.js';
 import {
@@ -64,7 +65,15 @@ export function forkWorker(index: number): ChildProcess {
  */
 export interface WorkerSettings {
   readonly users: UserEntry[];
+  /** The generated login, while the primary still has it (no account configured yet). */
+  readonly generated?: UserEntry | undefined;
   readonly config: FileConfig;
+}
+
+/** The settings the primary hands its workers for `users`. */
+export function settingsFor(users: ServeUsers, config: FileConfig): WorkerSettings {
+  const g = users.generatedLogin;
+  return { users: users.entries, ...(g?.active ? { generated: g.entry } : {}), config };
 }
 
 /** The settings, as the primary sent them (see WorkerSettings). */
@@ -72,7 +81,7 @@ export function workerSettings(data: unknown): WorkerSettings {
   const s = data as Partial<WorkerSettings> | undefined;
   if (!Array.isArray(s?.users) || typeof s.config !== 'object' || s.config === null)
     throw new FerryError('ERR_INVALID_OPTION', 'Worker: no settings from the primary.');
-  return { users: s.users, config: s.config };
+  return { users: s.users, generated: s.generated, config: s.config };
 }
 
 /** Waits for the primary's first message: the settings to start with, and its certificates. */
