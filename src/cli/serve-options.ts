@@ -45,6 +45,7 @@ import { userTree } from './user-storage.js';
 import { currentUserName, unreadableHint } from './run-as-checks.js';
 import { listenHost } from './listen-host.js';
 import { isLegacyEncoding, LEGACY_ENCODINGS, type LegacyEncoding } from '../protocol/legacy-encoding.js';
+import { recheckAccounts } from './account-rechecks.js';
 
 /** `ferry serve`'s flags as commander parses them. */
 export interface ServeFlags {
@@ -249,16 +250,17 @@ export async function serveSetup(
   // Accounts the users file (or the database) changed while serving get the check a reload gives
   // them: one whose bucket cannot be used is refused at login (530) and logged, not served 550s.
   let closed = false;
-  const recheck = async (names: readonly string[]): Promise<void> => {
-    const changed = (await Promise.all(names.map((n) => file.lookup(n)))).filter((a) => a !== undefined);
-    if (closed || changed.length === 0) return;
-    try {
-      for (const r of await storage.check(changed.map(fileHome))) homeUnusable(r);
-    } catch (err) {
-      logger?.warn({ err: (err as Error).message }, 'accounts changed: their homes could not be checked');
-    }
-  };
-  const offRecheck = file.onChange((names) => void recheck(names));
+  const offRecheck = file.onChange(
+    (names) =>
+      void recheckAccounts(names, {
+        lookup: (n) => file.lookup(n),
+        check: async (changed) => {
+          for (const r of await storage.check(changed.map(fileHome))) homeUnusable(r);
+        },
+        closed: () => closed,
+        logger,
+      }),
+  );
 
   const dataDir = dataDirOf(flags.dataDir, config);
   const defense = defenderOptions(config.defender, dataDir);

@@ -352,7 +352,7 @@ export class Database {
     for (const c of rows) {
       seen.add(c.seq);
       if (this.#seen.has(c.seq)) continue;
-      for (const l of this.#kinds.get(c.kind) ?? []) l(c.key);
+      for (const l of this.#kinds.get(c.kind) ?? []) this.#tell(() => l(c.key));
     }
     this.#seen = seen;
   }
@@ -376,7 +376,19 @@ export class Database {
     if (this.#up || this.#closed) return;
     this.#up = true;
     this.#logger.warn({}, 'database available again');
-    for (const l of this.#recovered) l();
+    for (const l of this.#recovered) this.#tell(l);
+  }
+
+  /**
+   * Calls a listener: one that throws is logged, not thrown into the poll (a rejection nobody
+   * awaits ends the process) nor into the query whose success announced the recovery.
+   */
+  #tell(listener: () => void): void {
+    try {
+      listener();
+    } catch (err) {
+      this.#logger.error({ err: (err as Error).message }, 'a database change listener failed');
+    }
   }
 }
 
