@@ -48,3 +48,28 @@ test('nothing for an account that shares nothing; a change to the accounts is fo
   trees.close();
   assert.deepEqual(await others(trees, 'ann', '/team/f'), {});
 });
+
+// T1: during an outage every upload of a user sharing no folder warned that the accounts sharing
+// a folder were unknown (and advised a rescan): the accounts as last read answer instead.
+test('the store away: the accounts as last read answer; nothing ever read: it fails', async () => {
+  let away = false;
+  let listener = (): void => {};
+  const accounts: NamedTree[] = [
+    { username: 'ann', home: '/srv/ann', folders: { '/team': '/srv/team' } },
+    { username: 'bob', home: '/srv/bob', folders: { '/team': '/srv/team' } },
+  ];
+  const source = {
+    current: () => (away ? Promise.reject(new Error('database unavailable')) : Promise.resolve(accounts)),
+    onChange: (l: () => void) => ((listener = l), () => (listener = () => {})),
+  };
+  const trees = new SharedTrees();
+  trees.follow(source);
+  assert.deepEqual(await others(trees, 'ann', '/team/f'), { bob: 1 });
+  away = true;
+  listener(); // the database's recovery or a change: the index is read again, and cannot be
+  assert.deepEqual(await others(trees, 'ann', '/team/f'), { bob: 1 });
+  assert.deepEqual(await others(trees, 'bob', '/own'), {});
+  const fresh = new SharedTrees();
+  fresh.follow(source);
+  await assert.rejects(fresh.others('ann', '/team/f' as VPath), /database unavailable/);
+});

@@ -41,6 +41,8 @@ export interface TreeSource {
  */
 export class SharedTrees {
   #index: Promise<Index> | undefined;
+  /** The last index built: what is known while the store is away (a database outage). */
+  #last: Index | undefined;
   #source: TreeSource | undefined;
   #unwatch: (() => void) | undefined;
 
@@ -57,6 +59,7 @@ export class SharedTrees {
     this.#unwatch = undefined;
     this.#source = undefined;
     this.#index = undefined;
+    this.#last = undefined;
   }
 
   /**
@@ -65,10 +68,17 @@ export class SharedTrees {
    */
   async others(username: string, p: VPath): Promise<Map<string, number>> {
     const found = new Map<string, number>();
-    const index = await (this.#index ??= this.#build().catch((err: unknown) => {
-      this.#index = undefined; // the store away: tried again at the next change
-      throw err;
-    }));
+    // The store away: the accounts as last read (an outage hides their changes anyway; the
+    // recovery announces them), tried again at the next change. Warned of (the caller) only when
+    // nothing was ever read: every upload of a user sharing nothing warned during an outage.
+    const index = await (this.#index ??= this.#build().then(
+      (built) => (this.#last = built),
+      (err: unknown) => {
+        if (this.#last) return this.#last;
+        this.#index = undefined;
+        throw err;
+      },
+    ));
     const mine = index.byUser.get(username);
     if (!mine || !index.shared.has(username)) return found;
     const m = routed(mine, p);

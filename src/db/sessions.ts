@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
 import { silentLogger, type Logger } from '../logger.js';
+import { RetryLog } from '../retry-log.js';
 import type { Database } from './database.js';
 
 export interface SessionLeaseOptions {
@@ -28,6 +29,11 @@ export class PgSessions {
   readonly node = `${os.hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
   readonly #leaseMs: number;
   readonly #logger: Logger;
+  /**
+   * Logins counted here alone while the database is away: the first, then one line a minute (a
+   * line per login filled the log: ~95 lines in 33 s under load), and one when it counts again.
+   */
+  readonly #alone: RetryLog;
   readonly #renew: NodeJS.Timeout;
   readonly #offRecover: () => void;
   /** Row ids of this node's counted sessions, per user (given back in order). */
@@ -46,6 +52,11 @@ export class PgSessions {
   ) {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#logger = options.logger ?? silentLogger;
+    this.#alone = new RetryLog(this.#logger, {
+      failing: 'session limit counted on this node only',
+      still: 'session limits still counted on this node only',
+      done: 'session limits counted across the nodes again',
+    });
     this.#renew = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.#leaseMs / 3)));
     this.#renew.unref();
     this.#offRecover = db.onRecover(() => (this.#restoring = this.#restore()));
@@ -105,11 +116,12 @@ export class PgSessions {
         return true;
       });
       if (ok) this.#mine.set(user, [...(this.#mine.get(user) ?? []), id]);
+      this.#alone.succeeded();
       return ok;
     } catch (err) {
       // The database is away: this node's own sessions are all it can count.
       const here = (this.#mine.get(user)?.length ?? 0) + (this.#local.get(user) ?? 0);
-      this.#logger.warn({ user, err: (err as Error).message }, 'session limit counted on this node only');
+      this.#alone.failed({ user, err: (err as Error).message });
       if (here >= max) return false;
       this.#local.set(user, (this.#local.get(user) ?? 0) + 1);
       return true;
