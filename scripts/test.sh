@@ -17,7 +17,11 @@ $unit || bash scripts/setup-fail2ban.sh # fail2ban-regex for the shipped filter'
 # A fresh clone has no node_modules (npx would refuse to fetch tsc); after a pull that changed
 # package-lock.json they are stale. npm writes node_modules/.package-lock.json on every install, so it
 # is older than package-lock.json exactly when the lock changed since (CI's `npm ci` just ran: skipped).
-if [[ ! -x node_modules/.bin/tsc || ! -f node_modules/.package-lock.json ||
+# A node_modules that is a link (a second worktree sharing the first one's) is never reinstalled
+# from here: npm would empty the linked folder under every other user of it.
+if [[ -L node_modules ]]; then
+  echo 'test: node_modules is a link: not installing into it' >&2
+elif [[ ! -x node_modules/.bin/tsc || ! -f node_modules/.package-lock.json ||
   package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo 'test: installing npm dependencies (npm ci)' >&2
   npm ci --no-audit --no-fund --ignore-scripts # no `prepare` build: the build below is the one
