@@ -32,14 +32,30 @@ function errnoOf(err: Error): string | undefined {
   return undefined;
 }
 
+/** The name of the error at the root of `err`'s causes (an S3 SDK error's: `QuotaExceeded`). */
+function rootName(err: Error): string | undefined {
+  let c: unknown = err.cause;
+  while (c instanceof Error && c.cause instanceof Error) c = c.cause;
+  return c instanceof Error ? c.name : undefined;
+}
+
 /** What an error says to an administrator, by its kind and errno; undefined: nothing to warn of. */
-function warningFor(kind: StorageError['kind'], errno: string | undefined): string | undefined {
+function warningFor(
+  kind: StorageError['kind'],
+  errno: string | undefined,
+  root: string | undefined,
+): string | undefined {
   if (kind === 'unavailable') return 'storage unavailable: commands get 451';
   if (kind === 'refused') return 'storage refused a request: 553 (550 to commands RFC 959 allows no 553)';
   if (kind === 'permission-denied' && errno === 'EROFS')
     return 'storage is read-only (EROFS): changes get 550 (553 to STOR)';
   if (kind === 'quota-exceeded' && (errno === 'ENOSPC' || errno === 'EDQUOT'))
     return `storage full (${errno}): uploads get 552`;
+  // The S3 gateway's own limits, which no Ferry setting shows: its administrator must raise them.
+  if (kind === 'quota-exceeded' && root === 'QuotaExceeded')
+    return 'storage full: the S3 gateway refused the object over a quota of its own (QuotaExceeded): uploads get 552';
+  if (kind === 'quota-exceeded' && root === 'EntityTooLarge')
+    return 'storage refused an object this large (EntityTooLarge, a limit of the S3 gateway): 552';
   // An errno fs-errors.ts does not map (EIO, ESTALE…): the disk or the mount may be failing, and
   // every command touching it gets 450 until someone looks.
   if (kind === 'transient' && errno !== undefined) return `storage failed (${errno}): commands get 450`;
@@ -64,7 +80,7 @@ export function warnStorageError(
     warnOutOfDescriptors(log, warnings, 'storage', { ...at, error: err.message });
     return;
   }
-  const msg = warningFor(err.kind, errno);
+  const msg = warningFor(err.kind, errno, rootName(err));
   if (!msg) {
     // The filesystem refusing the server's own user (a directory it may not write, a sticky one):
     // maybe as the administrator meant it, so not a warning, but the reply alone does not say why.

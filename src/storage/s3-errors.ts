@@ -5,6 +5,8 @@ import { storageError } from './fs-errors.js';
 
 const notFound = new Set(['NoSuchKey', 'NotFound', 'NoSuchBucket', 'NoSuchUpload']);
 const denied = new Set(['AccessDenied', 'Forbidden', 'InvalidAccessKeyId', 'SignatureDoesNotMatch']);
+/** The gateway refuses to store more: a quota (radosgw: 403), or an object past its size limit. */
+export const overLimit = new Set(['QuotaExceeded', 'EntityTooLarge']);
 
 function statusOf(err: unknown): number | undefined {
   if (typeof err !== 'object' || err === null || !('$metadata' in err)) return undefined;
@@ -67,6 +69,9 @@ export function mapS3Error(err: unknown, op: string, p: string): FerryError {
     return new StorageError('permission-denied', `${op} ${p}: permission denied: ${credentials}`, {
       cause: err,
     });
+  // The gateway's own limits (a bucket or user quota, radosgw's QuotaExceeded, is a 403): 552, which
+  // clients do not retry, and not read as a credentials problem.
+  if (overLimit.has(name)) return storageError('quota-exceeded', op, p, err);
   // A HEAD's 403 has no body to say why: the credentials, or a bucket they may not use.
   if (denied.has(name) || status === 403)
     return new StorageError(
@@ -74,8 +79,6 @@ export function mapS3Error(err: unknown, op: string, p: string): FerryError {
       `${op} ${p}: permission denied (${name || 'HTTP'} 403: the credentials are invalid or may not use it)`,
       { cause: err },
     );
-  if (name === 'EntityTooLarge' || name === 'QuotaExceeded')
-    return storageError('quota-exceeded', op, p, err);
   // A conditional request (If-Match, CopySourceIfMatch): the object changed meanwhile (transient: 451 after the 150).
   if (preconditionFailed(err)) return storageError('transient', op, p, err);
   if (name === 'KeyTooLongError') return storageError('name-not-allowed', op, p, err);

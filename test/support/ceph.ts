@@ -33,6 +33,8 @@ export interface CephGateway {
   client(): S3Client;
   /** Creates a bucket and returns its name. */
   bucket(prefix?: string): Promise<string>;
+  /** Runs radosgw-admin on the cluster (a bucket quota: `quota set --quota-scope=bucket …`). */
+  radosgwAdmin(args: readonly string[]): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -121,9 +123,21 @@ export async function startCeph(opts: { memBytes?: number; own?: boolean } = {})
   return gateway(cluster, await pidsOf(cluster.dir), () => stopCephCluster(cluster.dir));
 }
 
+function radosgwAdmin(dir: string, args: readonly string[]): Promise<void> {
+  return new Promise((resolve, reject) =>
+    execFile(
+      'radosgw-admin',
+      ['-c', path.join(dir, 'ceph.conf'), ...args],
+      { timeout: 60_000 },
+      (err, _o, stderr) =>
+        err ? reject(new Error(`radosgw-admin ${args.join(' ')}: ${err.message}\n${stderr}`)) : resolve(),
+    ),
+  );
+}
+
 /** The gateway's handle; `stop` ends what is the caller's to end (nothing, for the shared one). */
 function gateway(
-  { endpoint, accessKeyId, secretAccessKey }: CephCluster,
+  { dir, endpoint, accessKeyId, secretAccessKey }: CephCluster,
   pids: readonly number[],
   stop: () => Promise<void>,
 ): CephGateway {
@@ -154,6 +168,7 @@ function gateway(
       await client().send(new CreateBucketCommand({ Bucket: name }));
       return name;
     },
+    radosgwAdmin: (args) => radosgwAdmin(dir, args),
     async stop() {
       for (const c of clients.splice(0)) c.destroy();
       await stop();
