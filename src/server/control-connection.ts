@@ -241,6 +241,8 @@ export class ControlConnection {
    * aborts once it settles.
    */
   private outlived: Promise<unknown> | undefined;
+  /** Storage calls the client's leaving does not cut (outlivingClient): the session ends after them. */
+  private readonly leftToFinish = new Set<Promise<void>>();
   /**
    * Steps a long command made: a storage call's (StorageContext.progress) and a long reply's batches
    * the client took (a STAT of a large directory). The time limit sees it move.
@@ -1059,7 +1061,9 @@ export class ControlConnection {
     this.transfers.abort(CONTROL_CLOSED);
     this.rt.lingering.endSession(this);
     this.logger.info({}, 'disconnect');
-    this.ended();
+    // The server's stop waits for those (closed), and its destroy() aborts them (destroyed).
+    if (this.leftToFinish.size > 0) void Promise.all(this.leftToFinish).then(() => this.ended());
+    else this.ended();
   }
 
   /**
@@ -1080,6 +1084,16 @@ export class ControlConnection {
       secure: this.channel.secure,
       cleared: this.cleared,
       disconnected: this.disconnect.signal,
+      outlivingClient: (work) => {
+        const running = work(this.destroyed.signal);
+        const settled = running.then(
+          () => undefined,
+          () => undefined,
+        );
+        this.leftToFinish.add(settled);
+        void settled.then(() => this.leftToFinish.delete(settled));
+        return running;
+      },
       options: rt.options,
       specs: rt.specs,
       logger: this.logger,

@@ -316,7 +316,7 @@ export class S3Storage implements StorageBackend {
       await copyObject(this.#at, keyOf(this.#at, from), keyOf(this.#at, to), src.size, c, from);
       await deleteKeys(this.#at, [keyOf(this.#at, from)], c, 'rename', from);
     } else {
-      await renameDir(this.#at, from, to, c);
+      await renameDir(this.#at, from, to, c, dst?.type === 'dir');
     }
     await this.#keepDir(parentOf(from), c, 'rename');
   }

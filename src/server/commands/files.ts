@@ -204,7 +204,9 @@ export const fileCommands: AnyCommandSpec[] = [
       const to = await changing(ctx, 'rename', path);
       const missing = await replaceNeeds(to, ctx);
       if (missing) return reply(Code.FileUnavailable, `Permission denied: ${missing}`);
-      await ctx.files().storage.rename(from, to, ctx.files().context());
+      // A client that leaves meanwhile (or times out its reply) would find a directory half renamed.
+      const files = ctx.files();
+      await ctx.outlivingClient((signal) => files.storage.rename(from, to, files.context(signal)));
       return reply(Code.FileActionOk, 'Rename successful.');
     },
   }),

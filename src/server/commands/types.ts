@@ -96,6 +96,12 @@ export interface CommandContext {
   readonly cleared: boolean;
   /** Aborts when the control connection closes (work done for it alone can stop). */
   readonly disconnected: AbortSignal;
+  /**
+   * Runs `work` so that the client leaving does not cut it (a rename halfway through its copies):
+   * its signal aborts only when the server stops (destroy, after the stop's grace), and the session
+   * ends (`closed`) only once it has settled.
+   */
+  outlivingClient<T>(work: (signal: AbortSignal) => Promise<T>): Promise<T>;
   readonly options: ResolvedOptions;
   /** Registered commands, for FEAT and HELP. */
   readonly specs: readonly AnyCommandSpec[];
