@@ -24,6 +24,9 @@ import { command, parsePwdReply, pathArg, type ClientSession } from './session.j
 import { reservedCommand, type ReservedKind } from './raw-commands.js';
 import type { CredentialSources, Security } from './url.js';
 
+/** How many reply timeouts (replyTimeoutMs) RNTO's reply may take: see rename(). */
+export const RENAME_REPLY_FACTOR = 10;
+
 export type { ClientOptions } from './options.js';
 export type { Progress, TransferOptions, GetOptions, PutOptions, TransferSummary } from './files.js';
 export { parseListText, parseMlsdText, type RemoteEntry } from './listing.js';
@@ -255,11 +258,15 @@ export class FerryClient {
     });
   }
 
-  /** RNFR + RNTO. */
+  /**
+   * RNFR + RNTO. RNTO's reply is waited for RENAME_REPLY_FACTOR reply timeouts: a server on object
+   * storage renames a directory object by object (Ferry on S3: a 1,000-object directory in 15-60 s).
+   */
   rename(from: string, to: string): Promise<void> {
     return this.task('rename', async () => {
       await command(this.s, `RNFR ${pathArg(from)}`, (r) => r.code === Code.PendingFurtherInfo);
-      await command(this.s, `RNTO ${pathArg(to)}`);
+      const ms = Math.min(RENAME_REPLY_FACTOR * this.s.control.replyTimeoutMs, 2 ** 31 - 1);
+      await command(this.s, `RNTO ${pathArg(to)}`, undefined, ms);
     });
   }
 

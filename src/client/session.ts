@@ -67,8 +67,9 @@ export async function command(
   s: ClientSession,
   line: string,
   ok: (r: Reply) => boolean = isPositiveCompletion,
+  timeoutMs?: number,
 ): Promise<Reply> {
-  const r = await s.control.request(line);
+  const r = await s.control.request(line, timeoutMs === undefined ? {} : { timeoutMs });
   if (!ok(r)) throw new ReplyError(r.code, replyLine(r), line);
   return r;
 }

@@ -13,7 +13,8 @@
  * - unix.mode as pyftpdlib writes it (`0o600`): read, so a mirror keeps a private file private;
  *   `ferry ls` shows a mode the server did not send as unknown, not a made-up one;
  * - a checksum (HASH, XSHA256) of a large file answered long after the reply timeout: the client
- *   waits as long as the file's size allows (checksum(), mirror --verify).
+ *   waits as long as the file's size allows (checksum(), mirror --verify);
+ * - an RNTO answered after several reply timeouts (a directory renamed on object storage): waited for.
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
@@ -223,6 +224,23 @@ describe('the client against servers with quirks (a scripted server)', { timeout
     const r = await mirror(client, { direction: 'download', local, remote: '', verify: true });
     assert.deepEqual([r.files, r.unchanged, r.verifiedBy], [[], 1, 'SHA-256'], log.dump());
     assert.ok(!server.verbs.includes('SIZE'), server.commands.join(' | '));
+  });
+
+  // A server on object storage renames a directory object by object: its RNTO may answer long after
+  // an ordinary command would (Ferry on S3: 1,000 objects in 15-60 s).
+  it('rename() waits for the RNTO reply past the reply timeout (RENAME_REPLY_FACTOR of them)', async () => {
+    const server = await serve({
+      answer: (verb) =>
+        verb === 'RNFR'
+          ? '350 Ready for RNTO.'
+          : verb === 'RNTO'
+            ? hashedLater('250 Rename successful.')
+            : undefined,
+    });
+    const client = await connect(server, { replyTimeoutMs: REPLY_MS });
+    await client.rename('big', 'moved');
+    assert.deepEqual(server.verbs.slice(-2), ['RNFR', 'RNTO'], log.dump());
+    assert.equal((await client.send('NOOP')).code, 200); // the connection goes on
   });
 
   // pyftpdlib writes unix.mode as Python's octal literal (`0o600`): a mirror keeps a private file
