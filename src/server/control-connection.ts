@@ -1085,13 +1085,22 @@ export class ControlConnection {
       cleared: this.cleared,
       disconnected: this.disconnect.signal,
       outlivingClient: (work) => {
-        const running = work(this.destroyed.signal);
+        // Its own signal: the server's destroy aborts it, and so does its end (what it left running).
+        const own = new AbortController();
+        const stop = (): void => own.abort(this.destroyed.signal.reason);
+        if (this.destroyed.signal.aborted) stop();
+        else this.destroyed.signal.addEventListener('abort', stop, { once: true });
+        const running = work(own.signal);
         const settled = running.then(
           () => undefined,
           () => undefined,
         );
         this.leftToFinish.add(settled);
-        void settled.then(() => this.leftToFinish.delete(settled));
+        void settled.then(() => {
+          this.destroyed.signal.removeEventListener('abort', stop);
+          own.abort();
+          this.leftToFinish.delete(settled);
+        });
         return running;
       },
       options: rt.options,
