@@ -712,11 +712,14 @@ export class ControlConnection {
     const ctx = this.context(
       this.transfers.active ? undefined : this.session.takeOneShot(spec.preparesTransfer),
     );
+    // Its storage work before the 150 is not its data connection's idle or handshake time.
+    const prepared = spec.data ? this.session.preparingTransfer() : undefined;
     const settled = this.outcome(item, spec, ctx);
     // The handler waits at its first await now: this is in place before any 150 it writes.
     const unbound = this.boundCommand(verb, settled);
     if (spec.data) this.untilTransferStarts = unbound;
     const outcome = await settled;
+    prepared?.();
     unbound();
     if (spec.data) this.untilTransferStarts = undefined;
     const r = 'after' in outcome ? outcome.reply : outcome;

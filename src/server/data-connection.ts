@@ -78,6 +78,12 @@ export interface DataObserver {
 
 export interface DataEndpoint {
   /**
+   * A transfer command arrived and works before its 150 (opens its file, reads its listing's first
+   * page): until started() or open(), that time is the server's, not the client's (see PassiveEndpoint).
+   * Returns what to call once the command is over.
+   */
+  preparing?(): () => void;
+  /**
    * The transfer command arrived and says which way the data goes. Resolves once a connection
    * whose ClientHello already arrived is ready or refused (at once when there is none): the 150
    * then follows the TLS session ticket that connection is issued, which clients that read an
@@ -136,7 +142,9 @@ export class PassiveEndpoint implements DataEndpoint {
   private readonly proxyBytes = new WeakMap<net.Socket, number>();
   /** Why the last connection was refused: the reply when the client's own never comes. */
   private refusal: FerryError | undefined;
-  private readonly idleTimer: NodeJS.Timeout;
+  private idleTimer: NodeJS.Timeout;
+  /** A transfer command works before its 150 (preparing() until started() or open()). */
+  private commandPreparing = false;
   private socket: DataSocket | undefined;
   /** The protection `socket` was made under (undefined: clear), checked against the transfer's. */
   private madeUnder: SessionFamily | undefined;
@@ -215,8 +223,16 @@ export class PassiveEndpoint implements DataEndpoint {
       raw.destroy();
       return;
     }
-    this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
-    const attempt = prepare(raw, peer, this.policy, this.direction, () => !this.spokeFirst.has(raw));
+    if (!this.commandPreparing)
+      this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
+    const attempt = prepare(
+      raw,
+      peer,
+      this.policy,
+      this.direction,
+      () => !this.spokeFirst.has(raw),
+      () => this.commandPreparing,
+    );
     this.handshaking.set(raw, attempt);
     attempt.then(
       (attempt) => {
@@ -271,6 +287,12 @@ export class PassiveEndpoint implements DataEndpoint {
 
   private expire(): void {
     if (this.outcome) return;
+    // A connection came and its transfer command is still at work before its 150: the command
+    // time limit bounds that, not this one (whose 425 would say nobody connected).
+    if (this.commandPreparing && this.handshaking.size > 0) {
+      this.idleTimer = setTimeout(() => this.expire(), this.policy.connectTimeoutMs);
+      return;
+    }
     this.policy.logger.info({ port: this.port }, 'passive port closed: nobody connected in time');
     this.decide(Promise.reject(this.timeoutError()));
   }
@@ -280,8 +302,31 @@ export class PassiveEndpoint implements DataEndpoint {
   }
 
   private setDirection(direction: Direction): void {
+    this.commandPreparing = false;
     clearTimeout(this.graceTimer);
     this.choose(direction);
+  }
+
+  /**
+   * The connections wait for the 150 (storage may take long: a paused gateway) without their TLS
+   * starting: a client that starts it only after the 150 (ftplib) is not timed meanwhile, and one
+   * that sent its ClientHello (curl) has it read at the 150; their handshake time starts then. Nor
+   * is their data idle time running. The command time limit (and close()) bounds the wait.
+   */
+  preparing(): () => void {
+    if (this.outcome || this.closed) return () => {};
+    this.commandPreparing = true;
+    clearTimeout(this.graceTimer);
+    this.graceTimer = undefined;
+    const idle = this.socket?.idle;
+    if (idle) idle.pacing = () => this.commandPreparing;
+    // The command ended without its transfer (refused before storage: 530, 501): as before it.
+    return () => {
+      if (!this.commandPreparing) return;
+      this.commandPreparing = false;
+      if (this.handshaking.size > 0)
+        this.graceTimer ??= setTimeout(() => this.choose('either'), DIRECTION_GRACE_MS);
+    };
   }
 
   async started(direction: Direction): Promise<void> {
@@ -414,9 +459,12 @@ async function prepare(
   policy: DataPolicy,
   direction: Direction | Promise<Direction | 'either'>,
   spokeAfterReply: () => boolean,
+  /** Its transfer command works before its 150 (PassiveEndpoint.preparing): not idle. */
+  commandPreparing: () => boolean = () => false,
 ): Promise<Attempt> {
   raw.setNoDelay(true);
   const idle = new IdleWatch(raw, policy.idleTimeoutMs, policy.logger);
+  idle.pacing = commandPreparing;
   // One handshake deadline from the connection's start: each stage below gets only what is left of
   // it (reading the ClientHello and the handshake each had the whole of it: twice the timeout).
   const budget = { since: Date.now(), limitMs: policy.handshakeTimeoutMs };
@@ -429,6 +477,10 @@ async function prepare(
     return { kind: 'ready', socket: { stream: raw, secure: false, close, destroy, idle }, family };
   }
   const known = await untilKnown(direction, raw);
+  // Known from the transfer command (at its 150): the time before, the client may have spent
+  // waiting for that 150 (ftplib starts TLS after it), or we for storage. The grace's 'either'
+  // (no command yet) keeps the budget from the accept: an idle connection stays bounded.
+  if (known !== 'either') budget.since = Date.now();
   const native = known === 'send';
   // The session a data connection resumes is named in its ClientHello: read it on its way to the engine.
   let hello: () => Buffer;

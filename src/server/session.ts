@@ -213,6 +213,11 @@ export class Session {
     this.#data = endpoint;
   }
 
+  /** A transfer command arrived (see DataEndpoint.preparing); the function returned: it is over. */
+  preparingTransfer(): () => void {
+    return this.#data?.preparing?.() ?? (() => {});
+  }
+
   /** A transfer takes the endpoint: one transfer per PASV/PORT. */
   takeData(): DataEndpoint | undefined {
     const d = this.#data;
