@@ -8,15 +8,14 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { after, afterEach, before, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { UserTable } from '../../src/auth/users.js';
 import type { S3Connection } from '../../src/storage/s3-connection.js';
 import { LIST_PAGE } from '../../src/storage/s3-listing.js';
-import { S3Storage } from '../../src/storage/s3.js';
 import type { CephGateway } from '../support/ceph.js';
 import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
 import { writeAll } from '../support/raw-ftp.js';
-import { loggedIn, randomData, startServer, textOf, waitForLog, withClients } from './harness.js';
+import { loggedIn, randomData, textOf, waitForLog, withClients } from './harness.js';
+import { serveAliceOn } from './s3-alice-server.js';
 
 const IDLE_MS = 1_000;
 let cluster: CephBucket;
@@ -45,11 +44,7 @@ after(async () => {
 
 /** Alice's server on the bucket; each has its own budget of `storage unavailable` warnings (5 a minute). */
 async function serve(): Promise<TestServer> {
-  return startServer({
-    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
-    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
-    timeouts: { dataIdleMs: IDLE_MS },
-  });
+  return serveAliceOn({ conn, bucket }, { timeouts: { dataIdleMs: IDLE_MS } });
 }
 
 const freeze = (): void => void process.kill(rgw, 'SIGSTOP');

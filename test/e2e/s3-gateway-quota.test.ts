@@ -5,11 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { UserTable } from '../../src/auth/users.js';
-import { S3Storage } from '../../src/storage/s3.js';
 import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
-import { loggedIn, startServer, textOf, waitForLog, withClients } from './harness.js';
+import { loggedIn, textOf, waitForLog, withClients } from './harness.js';
+import { serveAliceOn } from './s3-alice-server.js';
 
 let cluster: CephBucket;
 let ts: TestServer;
@@ -25,10 +24,7 @@ before(async () => {
     '--max-objects=1',
   ]);
   await cluster.ceph.radosgwAdmin(['quota', 'enable', '--quota-scope=bucket', `--bucket=${bucket}`]);
-  ts = await startServer({
-    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
-    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
-  });
+  ts = await serveAliceOn({ conn, bucket });
 });
 after(async () => {
   await ts?.close();

@@ -7,11 +7,10 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ListObjectsV2Command, type S3Client } from '@aws-sdk/client-s3';
-import { UserTable } from '../../src/auth/users.js';
-import { S3Storage } from '../../src/storage/s3.js';
 import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
-import { loggedIn, startServer, textOf, withClients } from './harness.js';
+import { loggedIn, textOf, withClients } from './harness.js';
+import { serveAliceOn } from './s3-alice-server.js';
 
 const TOO_LONG = 'Name too long for this storage (S3 keys are at most 1024 bytes).';
 const D = 'é'.repeat(100); // 200 bytes
@@ -26,10 +25,7 @@ before(async () => {
   cluster = await startCephBucket('keys');
   ({ admin, bucket } = cluster);
   const { conn } = cluster;
-  ts = await startServer({
-    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
-    storageFor: () => new S3Storage({ connection: conn, bucket, prefix: 'alice/' }),
-  });
+  ts = await serveAliceOn({ conn, bucket });
 });
 after(async () => {
   await ts?.close();
