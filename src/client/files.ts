@@ -43,9 +43,12 @@ export interface GetOptions extends TransferOptions {
    */
   readonly offset?: number;
   /**
-   * The remote file's size when already known (from a listing): no SIZE command is sent for it. It
-   * sizes the progress only: the file may have changed since, so a cut download is judged by what the
-   * server says at the transfer (its 150's size), not by this.
+   * The remote file's size when already known (from a listing): no SIZE command is sent for it
+   * (but for one from an offset, below). It sizes the progress only: the file may have changed
+   * since, so a cut download is judged by what the server says at the transfer (its 150's size),
+   * not by this. A download from an offset (`resume`, `offset`) asks SIZE still: after REST only the
+   * size can tell that the server sent from there; a resume whose server gives none downloads the
+   * whole file instead.
    */
   readonly size?: number;
   /** End the destination stream at the end (default true; false for e.g. stdout). */
@@ -171,7 +174,19 @@ async function receive(
   }
   const known =
     opts.size !== undefined && Number.isSafeInteger(opts.size) && opts.size >= 0 ? opts.size : undefined;
-  const total = known ?? (opts.onProgress || opts.resume ? await remoteSize(s, remote) : undefined);
+  // After REST the byte count against the size is the only sign that the server sent from `offset`
+  // (one may answer 350 and send from byte 0): SIZE is asked then, even where the caller knew a
+  // size (a listing's may be stale).
+  const asked = offset > 0 || (known === undefined && (opts.onProgress || opts.resume));
+  const current = asked ? await remoteSize(s, remote) : undefined;
+  if (opts.resume && offset > 0 && current === undefined) {
+    // Nothing could tell the file continued from the file appended whole after the kept bytes.
+    s.control.info(
+      `${remote}: the server tells no size (SIZE), so a continued download could not be checked; downloading the whole file rather than after the local file's ${offset} bytes.`,
+    );
+    offset = 0;
+  }
+  const total = current ?? known;
   if (opts.resume && total !== undefined) {
     if (offset > total) {
       // The local file is what does not fit, not the command line.
@@ -195,7 +210,7 @@ async function receive(
   // The size the server announced (SIZE just now, else `150 … (N bytes)` for a whole file): fewer
   // bytes than that is a cut download (a data connection ended early), as curl's "Partial file". A
   // size the caller knew (a listing's) may be stale by now (a log file rewritten meanwhile).
-  let announced = known === undefined ? expected : undefined;
+  let announced = current === undefined ? undefined : current - offset;
   try {
     const result = await transfer(
       s,
