@@ -247,6 +247,17 @@ export class ClientControlConnection {
    */
   async startTls(connectLeftMs?: number): Promise<tls.TLSSocket> {
     this.throwIfFailed();
+    // Bytes in clear after the reply that started TLS (234 to AUTH) are nobody's protected word:
+    // read as the first replies over TLS, an attacker's `230 ` ahead of the server's `331` would log
+    // USER in (STARTTLS injection, CVE-2011-0411). Nothing may be left over, not even part of a reply.
+    if (this.parser.inProgress || this.queue.length > 0) {
+      const e = new FerryError(
+        'ERR_PROTOCOL',
+        `The server sent more in clear after the reply that starts TLS (234 to AUTH), before the TLS handshake (${this.queue.length === 0 ? 'part of a reply' : this.queue.length === 1 ? 'a reply' : `${this.queue.length} replies`}); refused: anyone on the path could have added it (STARTTLS injection).`,
+      );
+      this.fail(e);
+      throw e;
+    }
     const byConnect = connectLeftMs !== undefined && connectLeftMs < this.o.handshakeTimeoutMs;
     let sock: tls.TLSSocket;
     try {
