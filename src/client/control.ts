@@ -52,6 +52,15 @@ interface Waiter {
   timer: NodeJS.Timeout | undefined;
 }
 
+/**
+ * The most replies (and their text, in characters) kept that no read has taken: a server flooding
+ * the connection while nothing is awaited (between calls, a pooled connection at rest) ends it,
+ * rather than what it sends piling up until the next command. A well-behaved server sends a few at
+ * most (a late reply to an abandoned read, a 421).
+ */
+export const MAX_UNREAD_REPLIES = 100;
+const MAX_UNREAD_CHARS = 1024 * 1024;
+
 /** OpenSSL's reasons for a handshake answered by bytes that are no TLS record (an FTP greeting). */
 export const NOT_TLS_FIRST = /wrong version number|packet length too long/i;
 
@@ -101,6 +110,8 @@ export class ClientControlConnection {
   readonly channel: ControlChannel;
   private readonly parser = new ReplyParser();
   private readonly queue: Reply[] = [];
+  /** The text of the replies in `queue`, in characters. */
+  private queuedChars = 0;
   private waiter: Waiter | undefined;
   private failed: FerryError | undefined;
   private closing = false;
@@ -342,6 +353,7 @@ export class ClientControlConnection {
     if (/[\r\n]/.test(line)) {
       throw new FerryError('ERR_USAGE', 'A command or path must not contain a line break.');
     }
+    this.queuedChars = 0;
     for (const stale of this.queue.splice(0))
       this.info(`Ignoring an unexpected reply: ${stale.code} ${stale.lines.join(' ')}`);
     const sp = line.indexOf(' ');
@@ -363,7 +375,10 @@ export class ClientControlConnection {
       );
     }
     const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
+    if (queued) {
+      this.queuedChars -= replyChars(queued);
+      return Promise.resolve(queued);
+    }
     if (this.failed) return Promise.reject(this.failed);
     return new Promise<Reply>((resolve, reject) => {
       const timer =
@@ -501,6 +516,16 @@ export class ClientControlConnection {
         w.resolve(r);
       } else {
         this.queue.push(r);
+        this.queuedChars += replyChars(r);
+        if (this.queue.length > MAX_UNREAD_REPLIES || this.queuedChars > MAX_UNREAD_CHARS) {
+          this.fail(
+            new FerryError(
+              'ERR_PROTOCOL',
+              `The server sent more than ${MAX_UNREAD_REPLIES} replies that no command asked for (or more than 1 MiB of them); connection closed.`,
+            ),
+          );
+          return;
+        }
       }
       if (closing) return this.fail(closing);
     }
@@ -525,6 +550,10 @@ export class ClientControlConnection {
       w.reject(err);
     }
   }
+}
+
+function replyChars(r: Reply): number {
+  return r.lines.reduce((n, line) => n + line.length, 0);
 }
 
 async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
