@@ -5,7 +5,6 @@ import type * as tls from 'node:tls';
 import { Command, InvalidArgumentError, Option, type CommanderError } from 'commander';
 import { FerryClient, type ClientOptions, type RemoteEntry } from '../client/client.js';
 import { failureKind, NoGreetingError } from '../client/errors.js';
-import type { ProtocolEvent } from '../client/control.js';
 import { mirror } from '../client/mirror.js';
 import { reservedCommand, verbOf, type ReservedKind } from '../client/raw-commands.js';
 import { KnownHostsFile, type TrustDecision } from '../client/trust.js';
@@ -23,6 +22,7 @@ import { formatMode, formatUnknownMode, parseChmodMode } from '../protocol/mode.
 import { showRawBytes } from '../protocol/byte-text.js';
 import { promptHidden } from './password-input.js';
 import { printable, printableName } from './printable.js';
+import { logVerbose } from './verbose-log.js';
 import { formatReply, isNegative } from '../protocol/reply.js';
 import {
   getBatch,
@@ -175,14 +175,6 @@ class Run {
     return this.abort.signal;
   }
 
-  private logger = (e: ProtocolEvent): void => {
-    if (e.kind === 'command') process.stderr.write(`> ${e.text}\n`);
-    else if (e.kind === 'reply') {
-      for (const line of formatReply(e.reply).split('\r\n'))
-        if (line !== '') process.stderr.write(`< ${line}\n`);
-    } else process.stderr.write(`* ${e.text}\n`);
-  };
-
   private onTrust = (d: TrustDecision, server: string): void => {
     if (d.kind === 'first-use') {
       this.reporter.note(
@@ -264,7 +256,7 @@ class Run {
       ...(timeoutMs !== undefined
         ? { connectTimeoutMs: timeoutMs, replyTimeoutMs: timeoutMs, dataTimeoutMs: timeoutMs }
         : {}),
-      ...(o.verbose ? { log: this.logger } : {}),
+      ...(o.verbose ? { log: logVerbose } : {}),
       onTrust: this.onTrust,
       signal: this.signal,
     };

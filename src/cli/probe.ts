@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { EXPLICIT_PORT_HINT, NOT_TLS_FIRST, type ProtocolEvent } from '../client/control.js';
+import { EXPLICIT_PORT_HINT, NOT_TLS_FIRST } from '../client/control.js';
 import { CertificateError } from '../client/errors.js';
 import { NOT_TRUSTED, TLS_FAILED, stoppedAnswering, type ProbeTrust } from '../client/probe/connection.js';
 import { conformanceFails, formatReport, notCleanedUp } from '../client/probe/format.js';
@@ -8,8 +8,8 @@ import { INTERRUPTED_CLEANUP_MS, Made, ProbeInterrupted, runProbe } from '../cli
 import { KnownHostsFile } from '../client/trust.js';
 import { isFtpUrl, parseFtpUrl, redactIn, redactUrl, resolveCredentials } from '../client/url.js';
 import { FerryError } from '../errors.js';
-import { formatReply } from '../protocol/reply.js';
 import { readCaFile } from './ca-file.js';
+import { logVerbose } from './verbose-log.js';
 import { clientCertificateOf } from './client-certificate.js';
 import { timeoutSeconds } from './timeout-seconds.js';
 import { addTrustOptions, trustPolicy } from './trust-options.js';
@@ -37,15 +37,6 @@ interface ProbeFlags {
   cert?: string;
   key?: string;
   verbose?: boolean;
-}
-
-function verboseLog(e: ProtocolEvent): void {
-  if (e.kind === 'command') process.stderr.write(`> ${e.text}\n`);
-  else if (e.kind === 'reply')
-    for (const line of formatReply(e.reply).split('\r\n')) {
-      if (line !== '') process.stderr.write(`< ${line}\n`);
-    }
-  else process.stderr.write(`* ${e.text}\n`);
 }
 
 /**
@@ -268,7 +259,7 @@ log in because the certificate is not trusted (whatever else failed).
             // Anonymous: no password of the user's to give away (today's behaviour, see the README).
             trust: creds.source === 'anonymous' ? undefined : trust,
             timeoutMs: Math.round((o.timeout ?? 10) * 1000),
-            log: o.verbose ? verboseLog : undefined,
+            log: o.verbose ? logVerbose : undefined,
             signal: interrupt.signal,
             ...(clientCertificate ? { clientCertificate } : {}),
           },

@@ -1,7 +1,7 @@
 /**
  * The client against hostile servers (a scripted plain-FTP server): an endless listing stops at
  * maxListingBytes, `120` replies without end before the greeting stop at the connect timeout, a
- * terminal escape in a name or a reply is never printed raw by a batch `get`, and a mirror skips
+ * terminal escape in a name or a reply is never printed raw by a batch `get` nor by `--verbose`, and a mirror skips
  * (and reports) names it cannot mirror: a directory that lists itself, a name listed as a file and
  * as a directory, a name with a `/` or a line break; a subdirectory the server will not list fails
  * the mirror without stopping it or deleting anything.
@@ -158,6 +158,33 @@ describe('the client against hostile servers', { timeout: 60_000 }, () => {
       assert.match(get.stderr, /No greeting from 127\.0\.0\.1:\d+ within 1000 ms/);
       const probe = await probeCli(['--timeout', '1', url], env);
       assert.equal(probe.code, EXIT.connection, `exit ${probe.code}\n${probe.stdout}\n${probe.stderr}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('--verbose prints what the server says escaped (get, probe)', async () => {
+    // A bidi override in the greeting (it reorders the rest of the line on a terminal) and a
+    // terminal escape in a 421, whose text the connection's closing note repeats.
+    const server = new HostileFtp({
+      greet: (sock) => sock.write('220 \u202eevil\r\n'),
+      retr: () => '421 \x1b]2;PWNED\x07 bye',
+    });
+    const url = await server.start();
+    try {
+      const get = await ferry(
+        ['get', '--allow-plain', '--verbose', '--retry', '0', `${url}/x.txt`, tmp],
+        env,
+      );
+      const probe = await probeCli(['--verbose', '--timeout', '5', url], env);
+      for (const [what, stderr] of [
+        ['get', get.stderr],
+        ['probe', probe.stderr],
+      ] as const) {
+        assert.ok(!/[\p{Cc}\p{Cf}]/u.test(stderr.replaceAll('\n', '')), `${what}: ${JSON.stringify(stderr)}`);
+        assert.match(stderr, /^< 220 \\u202eevil$/m, what);
+      }
+      assert.match(get.stderr, /^\* Connection closed: .*\\u001b\]2;PWNED\\u0007 bye/m);
     } finally {
       await server.close();
     }
