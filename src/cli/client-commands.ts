@@ -474,6 +474,13 @@ export function registerClientCommands(program: Command): void {
           return;
         }
         const target = await downloadTarget(local ?? name, name);
+        // What -c found: a download that could not continue after it starts over, and says so.
+        const held = o.resume
+          ? await stat(target).then(
+              (st) => (st.isFile() ? st.size : 0),
+              () => 0,
+            )
+          : 0;
         const { client } = await run.connect(urlText);
         const batch = batchRun(run, o);
         const conn = stepConnection(batch, client, urlText);
@@ -485,6 +492,10 @@ export function registerClientCommands(program: Command): void {
           // What the file held before: its size now less what this run brought.
           const offset = o.resume ? (await stat(target)).size - bytes : 0;
           if (offset > 0) run.reporter.note(`Resumed at ${humanBytes(offset)}; ${humanBytes(bytes)} more.`);
+          else if (held > 0)
+            run.reporter.note(
+              `Not resumed: the server tells no size (SIZE) to check a continued download against; downloaded the whole file.`,
+            );
           if (o.remoteTime) {
             // On a live connection: a retried download may have lost the first one (as a batch's -R).
             const live = await conn.live().catch(() => conn.client);

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
 import { OverrunError } from '../../src/client/errors.js';
-import { DialogueLog } from './helpers.js';
+import { DialogueLog, ferry } from './helpers.js';
 import { HostileServer, endData } from './support/hostile-server.js';
 
 const REMOTE = Buffer.concat([Buffer.alloc(50, 'y'), Buffer.alloc(50, 'z')]);
@@ -51,6 +51,19 @@ describe('a resumed download the client cannot check', { timeout: 30_000 }, () =
     assert.equal(r.offset, 0);
     assert.ok(!server.commands.some((c) => c.startsWith('REST')), log.dump());
     assert.match(log.dump(), /no size.*whole/i);
+  });
+
+  it('ferry get -c without SIZE: the whole file, and a note saying it was not resumed', async () => {
+    server.script = { maxVersion: 'TLSv1.2', transfer: wholeFile };
+    const file = path.join(dir, 'cli.bin');
+    await writeFile(file, REMOTE.subarray(0, 50));
+    const ca = path.join(dir, 'ca.pem');
+    await writeFile(ca, server.certificate);
+    const url = `ftps://u@127.0.0.1:${server.port}/f.bin`;
+    const r = await ferry(['get', '-c', '--ca', ca, url, file], { FERRY_PASSWORD: 'p' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readFile(file), REMOTE);
+    assert.match(r.stderr, /Not resumed: the server tells no size \(SIZE\)/);
   });
 
   it('with a size the caller knew: SIZE is asked, and an overrun is caught', async () => {
