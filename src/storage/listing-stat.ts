@@ -1,4 +1,4 @@
-import { constants, lstat as lstatCb, lstatSync, type Dir } from 'node:fs';
+import { constants, lstat as lstatCb, lstatSync, type Dir, type Dirent } from 'node:fs';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
 import type { PoolGate } from './pool-budget.js';
@@ -26,6 +26,25 @@ export interface StatLike {
   readonly mtime: Date;
   readonly dev: number;
   readonly ino: number;
+}
+
+/** What a names-only listing gives for an entry of a kind readdir told: only its type is true. */
+const typeOnly = (fmt: number): StatLike => ({ mode: fmt, size: 0, mtime: new Date(0), dev: 0, ino: 0 });
+const [FILE, DIR, LINK, OTHER] = [
+  constants.S_IFREG,
+  constants.S_IFDIR,
+  constants.S_IFLNK,
+  constants.S_IFIFO,
+].map(typeOnly);
+
+/** The entry's type as readdir gave it, as a StatLike; undefined where the filesystem did not say. */
+function typeOf(e: Dirent): StatLike | undefined {
+  if (e.isFile()) return FILE;
+  if (e.isDirectory()) return DIR;
+  if (e.isSymbolicLink()) return LINK;
+  // Not served (isServed), whichever of these it is.
+  if (e.isFIFO() || e.isSocket() || e.isBlockDevice() || e.isCharacterDevice()) return OTHER;
+  return undefined;
 }
 
 export function isLink(st: StatLike): boolean {
@@ -66,6 +85,11 @@ export interface ListingReaderOptions {
   slowMs?: number;
   /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
   borrowWorkingDirectory?: boolean;
+  /**
+   * Names only (StorageContext.namesOnly): a synchronous batch lstat's only the entries whose type
+   * readdir did not give (DT_UNKNOWN): the lstat calls are most of a listing's CPU.
+   */
+  namesOnly?: boolean;
   /** Told of an entry left out because its path would be too long (StorageContext.tooLong). */
   tooLong?: (name: string) => void;
   /**
@@ -99,6 +123,7 @@ export class ListingReader {
   readonly #batchSize: number;
   readonly #slowMs: number;
   readonly #borrow: boolean;
+  readonly #namesOnly: boolean;
   readonly #tooLong: ((name: string) => void) | undefined;
   readonly #gate: PoolGate;
   /** Names left out that no client could address (not UTF-8, a control character): the log says how many. */
@@ -118,6 +143,7 @@ export class ListingReader {
     this.#sync = options.synchronous;
     this.#slowMs = options.slowMs ?? SLOW_CALL_MS;
     this.#borrow = options.borrowWorkingDirectory ?? false;
+    this.#namesOnly = options.namesOnly ?? false;
     this.#tooLong = options.tooLong;
     this.#gate = options.gate ?? atOnce;
   }
@@ -176,7 +202,9 @@ export class ListingReader {
       }
       if (this.#listable(e.name)) {
         n++;
-        this.#add(out, e.name, lstatSync(prefix + e.name, NO_THROW));
+        // A name that is not UTF-8 (decoded with U+FFFD) is looked up all the same: it names nothing (#add).
+        const known = this.#namesOnly && !e.name.includes('\uFFFD') ? typeOf(e) : undefined;
+        this.#add(out, e.name, known ?? lstatSync(prefix + e.name, NO_THROW));
       }
       const after = performance.now();
       if (after - before > this.#slowMs) slow++;

@@ -442,14 +442,18 @@ export class LocalStorage implements StorageBackend {
       batchSize: STAT_BATCH,
       synchronous: meta.synchronous,
       borrowWorkingDirectory: this.#borrowCwd,
+      namesOnly: c.namesOnly === true,
       tooLong: c.tooLong && ((name) => c.tooLong?.(dir, name)),
       ...(gate && { gate }),
     });
     try {
       for (let batch = await reader.next(); batch !== undefined; batch = await reader.next()) {
         throwIfAborted(c.signal);
-        for (const e of batch)
-          if (e.type === 'link') e.target = await this.#gated(c, () => linkTarget(meta, rootReal, d, e.name));
+        // A names-only listing shows no link's target (NLST).
+        if (c.namesOnly !== true)
+          for (const e of batch)
+            if (e.type === 'link')
+              e.target = await this.#gated(c, () => linkTarget(meta, rootReal, d, e.name));
         if (batch.length > 0) yield batch;
       }
     } catch (err) {

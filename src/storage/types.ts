@@ -128,6 +128,12 @@ export interface StorageContext {
    * that stopped moving.
    */
   readonly progress?: () => void;
+  /**
+   * A listing for a caller that shows names only (NLST): a storage may skip what costs a call per
+   * entry (LocalStorage: the lstat, where readdir gives the type) and give size 0, the epoch and
+   * mode 0; the entries and their types are the same.
+   */
+  readonly namesOnly?: boolean;
 }
 
 /** `size-at-open`: openRead fails on a directory and gives `fileSize` at once (RETR then needs no stat first). */

@@ -160,6 +160,8 @@ function entries(
   l: Listed,
   dots: 'show' | 'hide',
   signal?: AbortSignal,
+  /** The listing shows names only (NLST, not ordered by time or size): StorageContext.namesOnly. */
+  namesOnly = false,
 ): AsyncGenerator<readonly FileStat[]> {
   if (l.stat.type !== 'dir' || l.itself)
     return (async function* () {
@@ -167,7 +169,11 @@ function entries(
     })();
   const files = ctx.files();
   const base = files.context();
-  const c = signal ? { ...base, signal: AbortSignal.any([base.signal, signal]) } : base;
+  const c = {
+    ...base,
+    ...(signal && { signal: AbortSignal.any([base.signal, signal]) }),
+    ...(namesOnly && { namesOnly }),
+  };
   const charset = replyCharset(ctx.session, ctx.options);
   const unsent = charset && {
     holds: (name: string) => charset.holds(name),
@@ -275,8 +281,9 @@ function listingCommand<V extends 'LIST' | 'NLST' | 'MLSD'>(
       // MLSD lists everything (RFC 3659; ProFTPD's does too): mirrors rely on it.
       // Batches held back to be sorted: the listing moves though nothing is sent (the idle timeout).
       let held = 0;
-      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx), stop.signal);
       const order = verb === 'MLSD' ? AS_STORED : (l.order ?? BY_NAME);
+      const namesOnly = verb === 'NLST' && order.by !== 'time' && order.by !== 'size';
+      const batches = entries(ctx, l, verb === 'MLSD' ? 'show' : dotFiles(ctx), stop.signal, namesOnly);
       let rest: AsyncGenerator<readonly FileStat[]>;
       try {
         // The directory opened before the 150: one that cannot be read (EACCES) gets its 550
