@@ -86,8 +86,9 @@ export interface ListingReaderOptions {
   /** A synchronous batch lstat's from inside the directory (working-directory.ts): only where safe. */
   borrowWorkingDirectory?: boolean;
   /**
-   * Names only (StorageContext.namesOnly): a synchronous batch lstat's only the entries whose type
-   * readdir did not give (DT_UNKNOWN): the lstat calls are most of a listing's CPU.
+   * Names only (StorageContext.namesOnly): only the entries whose type readdir did not give
+   * (DT_UNKNOWN) are lstat'ed; the lstat calls are most of a listing's CPU (and on a network
+   * filesystem a round trip each).
    */
   namesOnly?: boolean;
   /** Told of an entry left out because its path would be too long (StorageContext.tooLong). */
@@ -161,9 +162,11 @@ export class ListingReader {
       if (this.#borrow) insideDirectory(this.#prefix, (prefix) => this.#readSync(out, prefix));
       else this.#readSync(out, this.#prefix);
     } else {
-      const names = await this.#namesAsync();
-      const stats = await Promise.all(names.map((n) => this.#gate(() => this.#lstatAsync(n))));
-      for (const [i, name] of names.entries()) this.#add(out, name, stats[i]);
+      const entries = await this.#entriesAsync();
+      const stats = await Promise.all(
+        entries.map((e) => this.#known(e) ?? this.#gate(() => this.#lstatAsync(e.name))),
+      );
+      for (const [i, e] of entries.entries()) this.#add(out, e.name, stats[i]);
     }
     const now = performance.now();
     if (now - this.#turn > TURN_MS) {
@@ -202,9 +205,7 @@ export class ListingReader {
       }
       if (this.#listable(e.name)) {
         n++;
-        // A name that is not UTF-8 (decoded with U+FFFD) is looked up all the same: it names nothing (#add).
-        const known = this.#namesOnly && !e.name.includes('\uFFFD') ? typeOf(e) : undefined;
-        this.#add(out, e.name, known ?? lstatSync(prefix + e.name, NO_THROW));
+        this.#add(out, e.name, this.#known(e) ?? lstatSync(prefix + e.name, NO_THROW));
       }
       const after = performance.now();
       if (after - before > this.#slowMs) slow++;
@@ -213,17 +214,25 @@ export class ListingReader {
     if (slow >= SLOW_CALLS) this.#sync = false;
   }
 
-  async #namesAsync(): Promise<string[]> {
-    const names: string[] = [];
-    while (names.length < this.#batchSize) {
+  async #entriesAsync(): Promise<Dirent[]> {
+    const entries: Dirent[] = [];
+    while (entries.length < this.#batchSize) {
       const e = await this.#gate(() => this.handle.read());
       if (e === null) {
         this.#done = true;
         break;
       }
-      if (this.#listable(e.name)) names.push(e.name);
+      if (this.#listable(e.name)) entries.push(e);
     }
-    return names;
+    return entries;
+  }
+
+  /**
+   * What a names-only listing needs of `e` without an lstat (its type, from readdir), else undefined.
+   * A name that is not UTF-8 (decoded with U+FFFD) is looked up all the same: it names nothing (#add).
+   */
+  #known(e: Dirent): StatLike | undefined {
+    return this.#namesOnly && !e.name.includes('\uFFFD') ? typeOf(e) : undefined;
   }
 
   /**

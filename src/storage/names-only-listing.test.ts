@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { opendirSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
+import { FdJail } from './fd-jail.js';
+import { ListingReader } from './listing-stat.js';
 import { LocalStorage } from './local.js';
 import { ctx, v } from './test-support.js';
 import type { StorageContext } from './types.js';
@@ -47,4 +50,38 @@ describe('LocalStorage: a names-only listing (NLST)', () => {
       assert.deepEqual(full, [['dir sub', 'file plain.txt', 'link inside', 'link outside'], 1]);
       assert.deepEqual(await listing(s, { namesOnly: true }), full);
     });
+});
+
+describe('ListingReader: names only', () => {
+  it('gives what a full listing gives through the thread pool (a tree not all on local filesystems)', async (t) => {
+    const root = await mixed(t);
+    let calls = 0; // into the thread pool: readdir's and lstat's
+    const gate = <T>(call: () => Promise<T>): Promise<T> => (calls++, call());
+    const read = async (namesOnly: boolean): Promise<[string[], number]> => {
+      const jail = new FdJail(root);
+      const pinned = await jail.pinDir(join(root, 'd'), 'list', '/d');
+      const handle = opendirSync(pinned.path, { bufferSize: 2 });
+      const reader = new ListingReader(pinned, handle, v('/d'), {
+        batchSize: 2,
+        synchronous: false,
+        namesOnly,
+        gate,
+      });
+      const seen: string[] = [];
+      try {
+        for (let b = await reader.next(); b !== undefined; b = await reader.next())
+          for (const e of b) seen.push(`${e.type} ${e.name}`);
+      } finally {
+        handle.closeSync();
+        await pinned.close();
+      }
+      return [seen.sort(), reader.unaddressable];
+    };
+    const full = await read(false);
+    const fullCalls = calls;
+    assert.deepEqual(full, [['dir sub', 'file plain.txt', 'link inside', 'link outside'], 1]);
+    assert.deepEqual(await read(true), full);
+    // Of the 7 entries listed or lstat'ed, only the name that is not UTF-8 is looked up.
+    assert.equal(calls - fullCalls, fullCalls - 6);
+  });
 });
