@@ -12,6 +12,7 @@ import {
 } from '../auth/account-schema.js';
 import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
+import { adminTokenProblem } from '../admin/bearer-token.js';
 import { FerryError } from '../errors.js';
 import { ipv6PrefixLength, legacyEncoding, MAX_TIMER_MS } from '../server/options.js';
 import { parseYamlFile, topLevelSource } from '../yaml-file.js';
@@ -193,7 +194,13 @@ export const configSchema = z
     admin: z
       .object({
         listen: z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'HOST:PORT, e.g. 127.0.0.1:9900'),
-        token: z.string().min(16, 'at least 16 characters').optional(),
+        token: z
+          .string()
+          .superRefine((t, ctx) => {
+            const problem = adminTokenProblem(t);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
+          .optional(),
       })
       .strict()
       .optional(),

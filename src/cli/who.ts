@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import type { Command } from 'commander';
+import { BEARER_TOKEN } from '../admin/bearer-token.js';
 import { FerryError } from '../errors.js';
 import type { SessionReport, SessionsReport } from '../server/session-report.js';
 import { humanBytes, humanSeconds } from './client-progress.js';
@@ -76,9 +77,6 @@ async function adminOf(flags: WhoFlags): Promise<{ url: string; token: string | 
   }
   return { url: `http://${urlHost(host)}:${port}/sessions`, token };
 }
-
-/** What an Authorization header can carry as a bearer token: printable ASCII, no space. */
-const BEARER_TOKEN = /^[\x21-\x7E]+$/;
 
 async function tokenFrom(file: string): Promise<string> {
   try {
