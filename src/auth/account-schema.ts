@@ -4,6 +4,7 @@ import type { Account } from './account.js';
 import { ANONYMOUS_USER, anonymousAccount } from './anonymous.js';
 import {
   parseCidr,
+  parseExpiry,
   parseFingerprint,
   parsePermissionList,
   parseRate,
@@ -40,13 +41,24 @@ export const size = z.union([z.number().int().nonnegative(), z.string().transfor
 export const rate = z.union([z.number().int().nonnegative(), z.string().transform(parsed(parseRate))]);
 
 /** An ISO 8601 time (YAML may give a Date), kept as one. */
-const instant = z.union([z.string(), z.date()]).transform((v, ctx) => {
+function instantOf(v: string | Date, ctx: z.RefinementCtx): string {
   const at = v instanceof Date ? v : new Date(v);
   if (Number.isNaN(at.getTime())) {
     ctx.addIssue({ code: 'custom', message: `expected an ISO 8601 time, got "${String(v)}"` });
     return z.NEVER;
   }
   return at.toISOString();
+}
+const instant = z.union([z.string(), z.date()]).transform(instantOf);
+
+/**
+ * `expires`: a date alone (`2027-01-31`) means usable through that day, UTC, as `ferry users
+ * --expires` writes it (parseExpiry); `new Date()` would make it that day's first instant.
+ */
+const expiry = z.union([z.string(), z.date()]).transform((v, ctx) => {
+  if (typeof v !== 'string' || !/^\s*\d{4}-\d{2}-\d{2}\s*$/.test(v)) return instantOf(v, ctx);
+  const end = parsed(parseExpiry)(v, ctx);
+  return end instanceof Date ? end.toISOString() : end;
 });
 
 /** An account's keys, as accountSchema and anonymousSchema check them. */
@@ -74,7 +86,7 @@ const accountFields = z
     hideDotFiles: z.boolean().optional(),
     passwordSet: instant.optional(),
     disabled: z.boolean().optional(),
-    expires: instant.optional(),
+    expires: expiry.optional(),
     allowFrom: z.array(z.string().transform(parsed(parseCidr))).optional(),
     maxSessions: z.number().int().nonnegative().optional(),
     folders: z

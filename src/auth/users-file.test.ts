@@ -114,7 +114,7 @@ describe('users file', () => {
     assert.equal(c?.quotaSize, 2 * 1024 ** 3);
     assert.equal(c?.uploadRate, 1024 ** 2);
     assert.deepEqual(c?.permissions, { '/': ['list'], '/in': ['list', 'upload'] });
-    assert.equal(c?.expires, '2030-01-01T00:00:00.000Z');
+    assert.equal(c?.expires, '2030-01-02T00:00:00.000Z'); // usable through 2030-01-01 (UTC)
     await writeFile(
       f,
       `users:\n  - name: c\n    passwordHash: "${hash1}"\n    home: /h\n    permissions: { /: write }\n`,
