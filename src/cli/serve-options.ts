@@ -22,6 +22,7 @@ import { QuotaBook } from '../storage/quota.js';
 import { SharedTrees } from './shared-trees.js';
 import { RateBuckets } from '../storage/throttle.js';
 import { openServingState, type ServingState } from './shared-state.js';
+import { userFlagLogin } from './serve-user-flag.js';
 import {
   databaseUrlOf,
   dataDirOf,
@@ -491,16 +492,10 @@ async function usersFrom(
   }
   const fromFlags: UserEntry[] = [];
   for (const spec of flags.user) {
-    const i = spec.indexOf(':');
-    if (i <= 0)
-      throw new FerryError(
-        'ERR_USAGE',
-        `--user: expected NAME:PASSWORD, got "${spec.slice(0, Math.max(i, 0))}…".`,
-      );
-    const username = spec.slice(0, i);
+    const { username, password } = await userFlagLogin(spec);
     const taken = anonymous && anonymousNameTaken(username);
     if (taken) throw new FerryError('ERR_USAGE', `--user: ${taken}; give the login another name.`);
-    fromFlags.push({ username, passwordHash: await hashPassword(spec.slice(i + 1)), home: root });
+    fromFlags.push({ username, passwordHash: await hashPassword(password), home: root });
   }
   // No users configured (anonymous FTP counts as one): a login for this run, printed once, until
   // an account exists. Not on a database: every node would make up its own password, each one

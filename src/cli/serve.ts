@@ -70,7 +70,12 @@ export function registerServe(program: Command, signals?: ServeSignals): void {
       '--pasv-address <address>',
       'IP address or host name announced in PASV replies (for NAT; a name is looked up again every 5 minutes)',
     )
-    .option('--user <name:password>', 'add a login (repeatable; for tests and scripts)', collect, [])
+    .option(
+      '--user <name[:password]>',
+      'add a login (repeatable): the password from FERRY_PASSWORD or typed on a terminal (NAME:PASSWORD shows it in ps)',
+      collect,
+      [],
+    )
     .option(
       '--anonymous <dir>',
       'anonymous FTP: logins anonymous and ftp (any password) get <dir> read-only (config: anonymous:)',
