@@ -7,7 +7,8 @@ import {
   type ControlAnswer,
   type ControlRequest,
 } from '../defender/control-socket.js';
-import type { Ban } from '../defender/defender.js';
+import { DEFAULT_DEFENDER, type Ban } from '../defender/defender.js';
+import { manualBan } from '../defender/manual-ban.js';
 import { FerryError } from '../errors.js';
 import { namesGroup } from '../protocol/address.js';
 import type { PgBans } from '../db/bans.js';
@@ -16,6 +17,8 @@ import { openSharedState } from './shared-state.js';
 import { defenderPaths } from './defender-config.js';
 import { configOption } from './config-option.js';
 import { textTable } from './text-table.js';
+import { parseBanDuration } from './ban-duration.js';
+import { humanSeconds } from './client-progress.js';
 
 interface BansFlags {
   config?: string;
@@ -23,8 +26,22 @@ interface BansFlags {
   json?: boolean;
 }
 
+interface AddFlags extends BansFlags {
+  for?: string;
+  reason?: string;
+  force?: boolean;
+}
+
+/** A ban to add, as typed: the server (or, with none, this command) makes its key. */
+interface AddRequest {
+  readonly address: string;
+  readonly ms?: number;
+  readonly reason?: string;
+  readonly force?: boolean;
+}
+
 /**
- * `ferry bans list|rm`: asks the running server over its control socket (<dataDir>/control.sock);
+ * `ferry bans list|add|rm`: asks the running server over its control socket (<dataDir>/control.sock);
  * with no server running, or one serving with the defender off, reads or edits the bans file a
  * start with the defender on loads.
  */
@@ -57,6 +74,28 @@ export function registerBans(program: Command): void {
     if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned${store.where()}.`);
     process.stdout.write(`${ban.address} unbanned.\n`);
   });
+  where(
+    bans
+      .command('add')
+      .argument('<address>', 'an IP address or a network (192.0.2.7, 192.0.2.0/24, 2001:db8::/48)')
+      .description('ban an address or network now'),
+  )
+    .option('--for <duration>', 'how long: 30m, 12h, 7d, or seconds (default: defender.maxBanSeconds, 24 h)')
+    .option('--reason <text>', 'why (listed, and logged with the ban)')
+    .option('--force', 'ban even what covers loopback (127.0.0.0/8, ::1)')
+    .action(async (address: string, flags: AddFlags) => {
+      const ms = flags.for === undefined ? undefined : parseBanDuration(flags.for);
+      const store = await bansOf(flags);
+      const ban = await store.add({
+        address,
+        ...(ms === undefined ? {} : { ms }),
+        ...(flags.reason === undefined ? {} : { reason: flags.reason }),
+        ...(flags.force ? { force: true } : {}),
+      });
+      const until = new Date(ban.until).toISOString().replace(/\.\d+Z$/, 'Z');
+      const length = humanSeconds((ban.until - ban.since) / 1000);
+      process.stdout.write(`${ban.address} banned until ${until} (${length}).\n`);
+    });
 }
 
 type Paths = ReturnType<typeof defenderPaths>;
@@ -65,32 +104,48 @@ interface BanStore {
   /** `quiet`: no word that the saved file was read (`bans rm` says it once, at the end). */
   list(quiet?: boolean): Promise<Ban[]>;
   remove(address: string): Promise<boolean>;
+  add(r: AddRequest): Promise<Ban>;
   /** Where the last answer came from, when not from a server: ` in the saved bans (…)`, or ''. */
   where(): string;
 }
 
 /** The shared database's bans when there is one; else the running server's, or its bans file. */
 async function bansOf(flags: BansFlags): Promise<BanStore> {
-  const url = await databaseOf(flags);
+  const config = flags.config ? await loadConfig(flags.config) : {};
+  const url = databaseUrlOf(config);
+  // A ban made here (the database, or the file with no server) as the config's defender would.
+  const banSettings = {
+    ipv6PrefixLength: config.defender?.ipv6PrefixLength ?? DEFAULT_DEFENDER.ipv6PrefixLength,
+    maxBanMs: (config.defender?.maxBanSeconds ?? DEFAULT_DEFENDER.maxBanMs / 1000) * 1000,
+  };
   if (url)
     return {
       list: () => withBans(url, (b) => b.list(), 'read'),
       remove: (a) => withBans(url, (b) => b.remove(a)),
+      add: (r) => {
+        const m = manualBanOrThrow(r, banSettings.ipv6PrefixLength);
+        const since = Date.now();
+        return withBans(url, (b) =>
+          b.add({ address: m.key, since, until: since + (r.ms ?? banSettings.maxBanMs) }),
+        );
+      },
       where: () => '',
     };
-  const p = await pathsOf(flags);
+  const p = defenderPaths(dataDirOf(flags.dataDir, config));
   let saved: FileReason | undefined;
   const fromFile = (why: FileReason): void => void (saved = why);
   return {
     list: (quiet) => listBans(p, fromFile, quiet),
     remove: (a) => removeBan(p, fromFile, a),
+    add: (r) => addBan(p, banSettings, r),
     where: () => (saved ? ` in the saved bans (${p.stateFile}; ${reasonText(p, saved)})` : ''),
   };
 }
 
-/** The shared database, when the config or FERRY_DATABASE_URL names one: it holds every node's bans. */
-async function databaseOf(flags: BansFlags): Promise<string | undefined> {
-  return databaseUrlOf(flags.config ? await loadConfig(flags.config) : {});
+function manualBanOrThrow(r: AddRequest, ipv6PrefixLength: number): { key: string; reason?: string } {
+  const m = manualBan(r, ipv6PrefixLength);
+  if ('error' in m) throw new FerryError('ERR_USAGE', m.error);
+  return m;
 }
 
 /** `read` (bans list) changes nothing: see openSharedState. */
@@ -105,11 +160,6 @@ async function withBans<T>(
   } finally {
     await shared.close();
   }
-}
-
-async function pathsOf(flags: BansFlags): Promise<Paths> {
-  const config = flags.config ? await loadConfig(flags.config) : {};
-  return defenderPaths(dataDirOf(flags.dataDir, config));
 }
 
 /** `fromFile`: told when no server answered (or its defender is off) and the file is read. */
@@ -136,6 +186,38 @@ async function removeBan(p: Paths, fromFile: (why: FileReason) => void, address:
   await writeBanFile(p.stateFile, state);
   fileNotice(p, answer, `only the saved bans (${p.stateFile}) were changed`);
   return true;
+}
+
+/**
+ * A ban asked of the running server (its primary with --workers N), or, with none or its defender
+ * off, written to the bans file a start loads (replacing one on that key, counted as a repeat).
+ */
+async function addBan(
+  p: Paths,
+  s: { ipv6PrefixLength: number; maxBanMs: number },
+  r: AddRequest,
+): Promise<Ban> {
+  const answer = await ask(p, { op: 'add', ...r });
+  if (typeof answer === 'object') {
+    if ('ban' in answer) return answer.ban;
+    throw new FerryError('ERR_REMOTE', 'the server sent no ban back');
+  }
+  const m = manualBanOrThrow(r, s.ipv6PrefixLength);
+  const state: BanState = await readBanFile(p.stateFile);
+  const now = Date.now();
+  const before = [...state.active, ...state.past].find((b) => b.address === m.key);
+  const ban: Ban = {
+    address: m.key,
+    since: now,
+    until: now + (r.ms ?? s.maxBanMs),
+    bans: (before?.bans ?? 0) + 1,
+    ...(m.reason ? { reason: m.reason } : {}),
+  };
+  state.active = [...state.active.filter((b) => b.address !== m.key), ban];
+  state.past = state.past.filter((b) => b.address !== m.key);
+  await writeBanFile(p.stateFile, state);
+  fileNotice(p, answer, `only the saved bans (${p.stateFile}) were changed`);
+  return ban;
 }
 
 /** Why the bans file is used: no server answered, or the one that did serves with the defender off. */
@@ -179,18 +261,22 @@ function asJson(b: Ban): object {
     since: new Date(b.since).toISOString(),
     until: new Date(b.until).toISOString(),
     bans: b.bans,
+    ...(b.reason ? { reason: b.reason } : {}),
   };
 }
 
 function table(list: readonly Ban[]): string {
   if (list.length === 0) return 'No banned addresses.\n';
   const now = Date.now();
+  // REASON only when a ban has one (`ferry bans add --reason`).
+  const reasons = list.some((b) => b.reason);
   const rows = list.map((b) => [
     b.address,
     new Date(b.until).toISOString().replace(/\.\d+Z$/, 'Z'),
     `${Math.ceil((b.until - now) / 60_000)} min`,
     String(b.bans),
+    ...(reasons ? [b.reason ?? ''] : []),
   ]);
-  const all = [['ADDRESS', 'UNTIL (UTC)', 'LEFT', 'BANS'], ...rows];
+  const all = [['ADDRESS', 'UNTIL (UTC)', 'LEFT', 'BANS', ...(reasons ? ['REASON'] : [])], ...rows];
   return textTable(all);
 }

@@ -99,6 +99,24 @@ export class PgBans implements SharedBans {
     });
   }
 
+  /**
+   * A ban `ferry bans add` made, written now (the command waits for it): it replaces the one on
+   * that address, counted as a repeat; every node follows it through the change log. The reason
+   * is not kept here (the table has no column for it).
+   */
+  add(ban: Omit<Ban, 'bans'>): Promise<Ban> {
+    return this.db.transaction(async (c) => {
+      const { rows } = await c.query<BanRow>(
+        `INSERT INTO ferry_bans (address, since, until, bans) VALUES ($1, $2, $3, 1)
+           ON CONFLICT (address) DO UPDATE SET since = EXCLUDED.since, until = EXCLUDED.until, bans = ferry_bans.bans + 1
+           RETURNING address, since, until, bans`,
+        [ban.address, ban.since, ban.until],
+      );
+      await recordChange(c, KIND, ban.address);
+      return banOf(rows[0] as BanRow);
+    });
+  }
+
   async close(): Promise<void> {
     for (const off of this.#offs.splice(0)) off();
     // A last try for what is pending (a ban raised just before shutdown).

@@ -15,12 +15,26 @@ export const DEFENDER_DISABLED = 'the defender is disabled';
 export type ControlRequest =
   | { readonly op: 'list' }
   | { readonly op: 'rm'; readonly address: string }
+  | BanRequest
   | { readonly op: 'kick'; readonly match: SessionMatch };
 export type ControlAnswer =
   | { readonly ok: true; readonly bans: readonly Ban[] }
   | { readonly ok: true; readonly removed: boolean }
+  | { readonly ok: true; readonly ban: Ban }
   | KickAnswer
   | { readonly ok: false; readonly error: string };
+
+/**
+ * `ferry bans add`: the address or network as typed (the server makes the key: its IPv6 prefix),
+ * for `ms` (default: its maxBanSeconds); one covering loopback only with `force`.
+ */
+export interface BanRequest {
+  readonly op: 'add';
+  readonly address: string;
+  readonly ms?: number;
+  readonly reason?: string;
+  readonly force?: boolean;
+}
 
 /** The sessions to end: any whose id is listed, or of that user, or from that address. */
 export interface SessionMatch {
@@ -139,7 +153,14 @@ function serve(socket: net.Socket, handle: Handler): void {
 }
 
 async function answer(line: string, handle: Handler): Promise<ControlAnswer> {
-  let r: Partial<{ op: unknown; address: unknown; match: unknown }>;
+  let r: Partial<{
+    op: unknown;
+    address: unknown;
+    match: unknown;
+    ms: unknown;
+    reason: unknown;
+    force: unknown;
+  }>;
   try {
     r = JSON.parse(line) as typeof r;
   } catch {
@@ -147,9 +168,31 @@ async function answer(line: string, handle: Handler): Promise<ControlAnswer> {
   }
   if (r?.op === 'list') return handle({ op: 'list' });
   if (r?.op === 'rm' && typeof r.address === 'string') return handle({ op: 'rm', address: r.address });
+  if (r?.op === 'add') {
+    const ban = banRequestOf(r);
+    return ban ? handle(ban) : { ok: false, error: UNKNOWN_REQUEST };
+  }
   const match = r?.op === 'kick' ? matchOf(r.match) : undefined;
   if (match) return handle({ op: 'kick', match });
   return { ok: false, error: UNKNOWN_REQUEST };
+}
+
+/** An add as sent: an address, and a duration, a reason and force of the right types when given. */
+function banRequestOf(
+  r: Partial<Record<'address' | 'ms' | 'reason' | 'force', unknown>>,
+): BanRequest | undefined {
+  const { address, ms, reason, force } = r;
+  if (typeof address !== 'string') return undefined;
+  if (ms !== undefined && !(typeof ms === 'number' && Number.isSafeInteger(ms) && ms > 0)) return undefined;
+  if (reason !== undefined && typeof reason !== 'string') return undefined;
+  if (force !== undefined && typeof force !== 'boolean') return undefined;
+  return {
+    op: 'add',
+    address,
+    ...(ms === undefined ? {} : { ms }),
+    ...(reason === undefined ? {} : { reason }),
+    ...(force === undefined ? {} : { force }),
+  };
 }
 
 /** A kick's match as sent: ids (strings), an optional user and address; anything else is refused. */

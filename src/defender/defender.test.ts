@@ -203,8 +203,10 @@ test('what is not an address (an unreadable peer: "") is never scored nor banned
   const now = 1_000_000;
   assert.equal(d.apply({ address: '', since: now, until: now + MIN, bans: 1 }), undefined);
   assert.deepEqual(d.list(), []);
-  for (const key of ['192.0.2.1', '2001:db8::1', '2001:db8:1::/64']) assert.equal(isBanKey(key), true, key);
-  for (const key of ['', 'host.example', '10.0.0.0/8', '2001:db8::/129', '2001:db8::/64/1'])
+  // An IPv4 network too: `ferry bans add 10.0.0.0/8`.
+  for (const key of ['192.0.2.1', '2001:db8::1', '2001:db8:1::/64', '10.0.0.0/8'])
+    assert.equal(isBanKey(key), true, key);
+  for (const key of ['', 'host.example', '10.0.0.0/33', '2001:db8::/129', '2001:db8::/64/1'])
     assert.equal(isBanKey(key), false, key);
 });
 

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { addressGroup } from '../protocol/address.js';
+import { BanNetworks, matchedAsNetwork } from './ban-networks.js';
 
 /** What costs an address points (SFTPGo's defaults, but an unknown user costs what a wrong password does). */
 export type DefenderEvent = 'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused';
@@ -39,10 +40,18 @@ export interface Ban {
   readonly since: number;
   readonly until: number;
   readonly bans: number;
+  /** Why, for a ban `ferry bans add` made (`--reason`). */
+  readonly reason?: string;
 }
 
 export type DefenderChange =
-  | { readonly kind: 'ban'; readonly ban: Ban; readonly score: number; readonly event: DefenderEvent }
+  | {
+      readonly kind: 'ban';
+      readonly ban: Ban;
+      readonly score: number;
+      /** What crossed the threshold; `manual`: `ferry bans add`. */
+      readonly event: DefenderEvent | 'manual';
+    }
   | {
       readonly kind: 'unban';
       readonly address: string;
@@ -77,6 +86,8 @@ export class Defender implements DefenderPort {
   private readonly active = new Map<string, Ban>();
   /** Bans that ended, remembered so that a repeat is banned longer. */
   private readonly past = new Map<string, Ban>();
+  /** The active bans found by their network, not their key (`ferry bans add 192.0.2.0/24`). */
+  private readonly networks = new BanNetworks();
 
   constructor(
     private readonly settings: DefenderSettings = DEFAULT_DEFENDER,
@@ -108,7 +119,41 @@ export class Defender implements DefenderPort {
    */
   banned(address: string): boolean {
     const ban = this.active.get(this.network(address));
-    return ban !== undefined && this.inForce(ban) && !this.allowed(address);
+    if (ban !== undefined && this.inForce(ban)) return !this.allowed(address);
+    return this.networkBan(address) !== undefined && !this.allowed(address);
+  }
+
+  /** A ban in force of a network holding `address` (checked one by one: only `ferry bans add` makes them). */
+  private networkBan(address: string): Ban | undefined {
+    for (const key of this.networks.holding(address)) {
+      const ban = this.active.get(key);
+      if (!ban)
+        this.networks.delete(key); // trimmed away
+      else if (this.inForce(ban)) return ban;
+    }
+    return undefined;
+  }
+
+  /**
+   * A ban asked for (`ferry bans add`): `key` as banKeyOf made it, for `ms`, replacing one in force
+   * there; counted as a repeat like any other.
+   */
+  add(key: string, ms: number, reason?: string): Ban {
+    const now = this.now();
+    const before = this.active.get(key) ?? this.past.get(key);
+    const bans = (before && (this.active.has(key) || this.remembered(before)) ? before.bans : 0) + 1;
+    const ban: Ban = { address: key, since: now, until: now + ms, bans, ...(reason ? { reason } : {}) };
+    this.events.delete(key);
+    this.past.delete(key);
+    this.setActive(ban);
+    this.onChange({ kind: 'ban', ban, score: 0, event: 'manual' });
+    return ban;
+  }
+
+  private setActive(ban: Ban): void {
+    this.active.set(ban.address, ban);
+    if (matchedAsNetwork(ban.address, this.settings.ipv6PrefixLength)) this.networks.add(ban.address);
+    trim(this.active, this.settings.maxTracked);
   }
 
   /**
@@ -171,13 +216,13 @@ export class Defender implements DefenderPort {
       if (mine && mine.since >= ban.since && mine.until >= ban.until) return undefined;
       this.events.delete(ban.address);
       this.past.delete(ban.address);
-      this.active.set(ban.address, ban);
-      trim(this.active, this.settings.maxTracked);
+      this.setActive(ban);
       return { kind: 'ban', ban, score: 0, event: 'failed-login' };
     }
     // Lifted or expired there: ends the same ban (or an older one) here.
     if (!mine || mine.since > ban.since) return undefined;
     this.active.delete(ban.address);
+    this.networks.delete(ban.address);
     this.past.set(ban.address, ban);
     trim(this.past, this.settings.maxTracked);
     return {
@@ -204,7 +249,7 @@ export class Defender implements DefenderPort {
     const now = this.now();
     for (const b of s.past) if (this.remembered(b)) this.past.set(b.address, b);
     for (const b of s.active) {
-      if (b.until > now) this.active.set(b.address, b);
+      if (b.until > now) this.setActive(b);
       else if (this.remembered(b)) this.past.set(b.address, b);
     }
   }
@@ -216,13 +261,13 @@ export class Defender implements DefenderPort {
     const ms = Math.min(this.settings.maxBanMs, this.settings.banMs * 2 ** (bans - 1));
     const ban: Ban = { address, since: now, until: now + ms, bans };
     this.past.delete(address);
-    this.active.set(address, ban);
-    trim(this.active, this.settings.maxTracked);
+    this.setActive(ban);
     return ban;
   }
 
   private end(ban: Ban, why: 'expired' | 'removed'): void {
     this.active.delete(ban.address);
+    this.networks.delete(ban.address);
     // A lifted ban still counts for the next one: the repeat is what doubles it.
     const ended = { ...ban, until: Math.min(ban.until, this.now()) };
     this.past.set(ban.address, ended);
@@ -239,11 +284,13 @@ export class Defender implements DefenderPort {
   }
 }
 
-/** Whether `key` can be a ban's: an IP address, or an IPv6 network as addressGroup() writes it. */
+/** Whether `key` can be a ban's: an IP address, or a network (IPv6 as addressGroup() writes it; `ferry bans add`). */
 export function isBanKey(key: string): boolean {
   const [ip = '', bits, extra] = key.split('/');
   if (bits === undefined) return net.isIP(ip) !== 0;
-  return extra === undefined && /^\d{1,3}$/.test(bits) && Number(bits) <= 128 && net.isIPv6(ip);
+  // A network: IPv6 as addressGroup() writes it, or either family from `ferry bans add`.
+  const max = net.isIPv4(ip) ? 32 : net.isIPv6(ip) ? 128 : -1;
+  return extra === undefined && /^\d{1,3}$/.test(bits) && Number(bits) <= max;
 }
 
 /** Forgets the oldest entries of `map` (insertion order) beyond `max`. */

@@ -15,6 +15,8 @@ import {
   type DefenderEvent,
   type DefenderPort,
 } from '../defender/defender.js';
+import { BanNetworks, matchedAsNetwork } from '../defender/ban-networks.js';
+import { manualBan } from '../defender/manual-ban.js';
 import type { SharedBans } from '../defender/shared-bans.js';
 import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from './options.js';
@@ -40,6 +42,8 @@ export class DefenderService implements DefenderPort {
   private started = false;
   private forward: ((address: string, event: DefenderEvent) => void) | undefined;
   private readonly remoteBans = new Map<string, number>();
+  /** The primary's bans found by their network (`ferry bans add 192.0.2.0/24`). */
+  private readonly remoteNetworks = new BanNetworks();
   /** What an address is counted as by the per-address limits (and logged as): see Defender.key. */
   readonly key: (address: string) => string;
   private readonly shared: SharedBans | undefined;
@@ -119,15 +123,27 @@ export class DefenderService implements DefenderPort {
 
   /** A ban the primary announced (cluster worker): password checks from there stop at once. */
   mirrorBan(address: string, until: number): void {
-    if (until > Date.now()) this.remoteBans.set(address, until);
-    else this.remoteBans.delete(address);
+    if (until > Date.now()) {
+      this.remoteBans.set(address, until);
+      if (matchedAsNetwork(address, this.options.defender.ipv6PrefixLength)) this.remoteNetworks.add(address);
+    } else {
+      this.remoteBans.delete(address);
+      this.remoteNetworks.delete(address);
+    }
   }
 
   banned(address: string): boolean {
     // A worker checks the allow list itself: the primary announces every ban, allowed or not.
-    if (this.forward)
-      return !this.defender?.allowed(address) && (this.remoteBans.get(this.key(address)) ?? 0) > Date.now();
+    if (this.forward) return !this.defender?.allowed(address) && this.mirroredBan(address);
     return this.defender?.banned(address) ?? false;
+  }
+
+  private mirroredBan(address: string): boolean {
+    const now = Date.now();
+    if ((this.remoteBans.get(this.key(address)) ?? 0) > now) return true;
+    for (const key of this.remoteNetworks.holding(address))
+      if ((this.remoteBans.get(key) ?? 0) > now) return true;
+    return false;
   }
 
   /** A new allow list (a reload): applies to the bans in force too. */
@@ -193,11 +209,18 @@ export class DefenderService implements DefenderPort {
       else if (c.why === 'removed' && c.ban) this.shared.save(c.ban);
     }
     if (c.kind === 'ban') {
-      const { address, until, bans } = c.ban;
+      const { address, until, bans, reason } = c.ban;
       this.banLines.warn(
         this.logger,
         '*',
-        { remote: address, until: new Date(until).toISOString(), bans, score: c.score, last: c.event },
+        {
+          remote: address,
+          until: new Date(until).toISOString(),
+          bans,
+          score: c.score,
+          last: c.event,
+          ...(reason ? { reason } : {}),
+        },
         'address banned',
       );
       this.onBan?.(address, until);
@@ -224,6 +247,10 @@ export class DefenderService implements DefenderPort {
     const defender = this.defender;
     if (!defender) return { ok: false, error: DEFENDER_DISABLED };
     if (r.op === 'list') return { ok: true, bans: defender.list() };
-    return { ok: true, removed: defender.unban(r.address) };
+    if (r.op === 'rm') return { ok: true, removed: defender.unban(r.address) };
+    const { ipv6PrefixLength, maxBanMs } = this.options.defender;
+    const ban = manualBan(r, ipv6PrefixLength);
+    if ('error' in ban) return { ok: false, error: ban.error };
+    return { ok: true, ban: defender.add(ban.key, r.ms ?? maxBanMs, ban.reason) };
   }
 }

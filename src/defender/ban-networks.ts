@@ -1,0 +1,87 @@
+import * as net from 'node:net';
+import { addressGroup, normalizeAddress } from '../protocol/address.js';
+
+/** A ban key's address and prefix length: `192.0.2.0/24`, `2001:db8::/48`, `192.0.2.7` (/32). */
+function partsOf(key: string): { ip: string; bits: number; family: 'ipv4' | 'ipv6' } | undefined {
+  const [ip = '', bitsText, extra] = key.split('/');
+  const family = net.isIPv4(ip) ? 'ipv4' : net.isIPv6(ip) ? 'ipv6' : undefined;
+  if (!family || extra !== undefined) return undefined;
+  const max = family === 'ipv4' ? 32 : 128;
+  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return undefined;
+  const bits = bitsText === undefined ? max : Number(bitsText);
+  return bits <= max ? { ip, bits, family } : undefined;
+}
+
+/**
+ * Whether a ban on `key` is found only by matching its network: one `ferry bans add` made of an
+ * IPv4 network, or an IPv6 one of another length than the defender counts by. A ban the defender
+ * raised itself (an IPv4 address, an IPv6 network of ipv6PrefixLength) is found by its key.
+ */
+export function matchedAsNetwork(key: string, ipv6PrefixLength: number): boolean {
+  const p = partsOf(key);
+  if (!p) return false;
+  return p.family === 'ipv4' ? p.bits < 32 : p.bits !== Math.min(128, ipv6PrefixLength);
+}
+
+/**
+ * What `ferry bans add` bans for `input`: an address as the defender counts it (IPv4 alone, IPv6
+ * by its network of ipv6PrefixLength), a network as its first address and length (`192.0.2.9/24`
+ * is `192.0.2.0/24`; an IPv4-mapped one as IPv4), or undefined when it is neither.
+ */
+export function banKeyOf(input: string, ipv6PrefixLength: number): string | undefined {
+  const [host = '', bitsText, extra] = input.trim().split('/');
+  const ip = normalizeAddress(host);
+  if (extra !== undefined || net.isIP(ip) === 0 || ip.includes('%')) return undefined;
+  if (bitsText === undefined) return addressGroup(ip, ipv6PrefixLength);
+  if (!/^\d{1,3}$/.test(bitsText)) return undefined;
+  // A mapped network (::ffff:192.0.2.0/120) is the IPv4 one it maps.
+  const mapped = net.isIPv4(ip) && net.isIPv6(host);
+  const bits = Number(bitsText) - (mapped ? 96 : 0);
+  if (bits < 0 || bits > (net.isIPv4(ip) ? 32 : 128)) return undefined;
+  if (net.isIPv4(ip)) {
+    const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+    const masked = bits === 0 ? 0 : n - (n % 2 ** (32 - bits));
+    const text = [24, 16, 8, 0].map((s) => Math.floor(masked / 2 ** s) % 256).join('.');
+    return bits === 32 ? text : `${text}/${bits}`;
+  }
+  return bits === 128 ? ip : addressGroup(ip, bits);
+}
+
+/** Whether a ban on `key` would refuse a loopback client (127.0.0.0/8, ::1). */
+export function coversLoopback(key: string): boolean {
+  const p = partsOf(key);
+  if (!p) return false;
+  const ban = new net.BlockList();
+  ban.addSubnet(p.ip, p.bits, p.family);
+  if (p.family === 'ipv6') return ban.check('::1', 'ipv6');
+  // Two networks overlap when one holds the other's first address.
+  const loopback = new net.BlockList();
+  loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+  return ban.check('127.0.0.0', 'ipv4') || loopback.check(p.ip, 'ipv4');
+}
+
+/** The networks banned by `ferry bans add` (matchedAsNetwork), checked one by one: there are few. */
+export class BanNetworks {
+  readonly #lists = new Map<string, { list: net.BlockList; family: 'ipv4' | 'ipv6' }>();
+
+  add(key: string): void {
+    const p = partsOf(key);
+    if (!p) return;
+    const list = new net.BlockList();
+    list.addSubnet(p.ip, p.bits, p.family);
+    this.#lists.set(key, { list, family: p.family });
+  }
+
+  delete(key: string): void {
+    this.#lists.delete(key);
+  }
+
+  /** The keys of the networks holding `address` (normalized). */
+  *holding(address: string): Generator<string> {
+    if (this.#lists.size === 0) return;
+    const a = normalizeAddress(address);
+    const family = net.isIPv4(a) ? 'ipv4' : 'ipv6';
+    if (net.isIP(a) === 0) return;
+    for (const [key, n] of this.#lists) if (n.family === family && n.list.check(a, family)) yield key;
+  }
+}

@@ -1,0 +1,137 @@
+/**
+ * `ferry bans add` against a running `ferry serve --workers 2` (the primary decides: it refuses at
+ * accept), and with no server running (the bans file a start loads); loopback only with --force.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import { withDeadline } from '../support/raw-ftp.js';
+import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
+
+const run = promisify(execFile);
+
+let dir: string;
+let root: string;
+before(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-bans-add-'));
+  root = path.join(dir, 'root');
+  await mkdir(root);
+});
+after(() => rm(dir, { recursive: true, force: true }));
+
+async function bans(
+  dataDir: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', dataDir]);
+    return { code: 0, ...r };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+/** What the explicit port says to a new connection from `from` before it closes ('' = nothing yet). */
+async function greetingFor(port: number, from: string): Promise<string> {
+  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
+  socket.on('error', () => {});
+  try {
+    return await withDeadline(
+      new Promise<string>((resolve) => {
+        socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
+        socket.once('close', () => resolve(''));
+      }),
+      10_000,
+      'the greeting',
+    );
+  } finally {
+    socket.destroy();
+  }
+}
+
+const serve = (dataDir: string): Promise<ServeProcess> =>
+  ServeProcess.start(['--workers', '2', '--data-dir', dataDir, '--user', 'alice:secret'], root);
+
+test('--workers 2: bans add of a network refuses its addresses at once, listed with its reason, until bans rm', async () => {
+  const dataDir = path.join(dir, 'running');
+  const r = await serve(dataDir);
+  try {
+    const loopback = await bans(dataDir, 'add', '127.0.0.2');
+    assert.equal(loopback.code, 2);
+    assert.match(loopback.stderr, /127\.0\.0\.2 covers loopback .*add --force/);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.2'), /^220 /, 'not banned');
+
+    const added = await bans(
+      dataDir,
+      'add',
+      '127.0.0.3/31',
+      '--force',
+      '--for',
+      '2h',
+      '--reason',
+      'test scanner',
+    );
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(
+      added.stdout,
+      /^127\.0\.0\.2\/31 banned until \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(2h00m\)\.\n$/,
+    );
+    const logged = await r.waitForLog(
+      (l) => l.msg === 'address banned' && l.remote === '127.0.0.2/31',
+      'the ban',
+    );
+    assert.equal(logged['reason'], 'test scanner');
+    assert.equal(logged['last'], 'manual');
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.2'), /^421 .*banned/);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.3'), /^421 .*banned/);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.1'), /^220 /);
+
+    const listed = await bans(dataDir, 'list');
+    assert.match(
+      listed.stdout,
+      /^ADDRESS\s+UNTIL \(UTC\)\s+LEFT\s+BANS\s+REASON\n127\.0\.0\.2\/31 .* 1\s+test scanner\n$/,
+    );
+    const json = JSON.parse((await bans(dataDir, 'list', '--json')).stdout) as {
+      address: string;
+      reason: string;
+    }[];
+    assert.deepEqual(
+      json.map((b) => [b.address, b.reason]),
+      [['127.0.0.2/31', 'test scanner']],
+    );
+
+    const removed = await bans(dataDir, 'rm', '127.0.0.2/31');
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.3'), /^220 /);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('no server: bans add writes the bans file, and a start refuses the network from the first connection', async () => {
+  const dataDir = path.join(dir, 'saved');
+  const added = await bans(dataDir, 'add', '127.0.0.4/30', '--force', '--reason', 'saved');
+  assert.equal(added.code, 0, added.stderr);
+  assert.match(added.stdout, /^127\.0\.0\.4\/30 banned until .* \(24h00m\)\.\n$/, 'maxBanSeconds by default');
+  assert.match(added.stderr, /no server answered .*only the saved bans \(.*bans\.json\) were changed/);
+  const bad = await bans(dataDir, 'add', 'not-an-address');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /"not-an-address" is not an IP address or network/);
+  const badFor = await bans(dataDir, 'add', '192.0.2.1', '--for', '5x');
+  assert.equal(badFor.code, 2);
+  assert.match(badFor.stderr, /--for: expected a duration/);
+
+  const r = await serve(dataDir);
+  try {
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.5'), /^421 .*banned/);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.1'), /^220 /);
+  } finally {
+    await r.stop();
+  }
+});
