@@ -4,13 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { runFerry, ServeProcess } from '../support/ferry-process.js';
 import { TestPostgres } from '../support/postgres.js';
-import { withDeadline } from '../support/raw-ftp.js';
+import { greetingFor } from '../support/greeting.js';
 
 let pgc: TestPostgres;
 let dir: string;
@@ -20,24 +19,6 @@ async function ok(args: string[]): Promise<string> {
   const r = await runFerry(args, undefined, { FERRY_DATABASE_URL: pgc.url });
   assert.equal(r.code, 0, `ferry ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
-}
-
-/** What the explicit port says to a new connection from `from` before it closes ('' = nothing yet). */
-async function greetingFor(port: number, from: string): Promise<string> {
-  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
-  socket.on('error', () => {});
-  try {
-    return await withDeadline(
-      new Promise<string>((resolve) => {
-        socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
-        socket.once('close', () => resolve(''));
-      }),
-      10_000,
-      'the greeting',
-    );
-  } finally {
-    socket.destroy();
-  }
 }
 
 describe('ferry bans add on PostgreSQL', () => {

@@ -5,12 +5,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { withDeadline } from '../support/raw-ftp.js';
+import { greetingFor } from '../support/greeting.js';
 import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
 
 const run = promisify(execFile);
@@ -34,24 +33,6 @@ async function bans(
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** What the explicit port says to a new connection from `from` before it closes ('' = nothing yet). */
-async function greetingFor(port: number, from: string): Promise<string> {
-  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
-  socket.on('error', () => {});
-  try {
-    return await withDeadline(
-      new Promise<string>((resolve) => {
-        socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
-        socket.once('close', () => resolve(''));
-      }),
-      10_000,
-      'the greeting',
-    );
-  } finally {
-    socket.destroy();
   }
 }
 

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import { RawFtp } from '../support/raw-ftp.js';
+import { greetingFor } from '../support/greeting.js';
 import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
 
 const run = promisify(execFile);
@@ -53,24 +53,6 @@ async function bannedAddresses(): Promise<string[]> {
   const r = await bans('list', '--json');
   assert.equal(r.code, 0, r.stderr);
   return (JSON.parse(r.stdout) as { address: string }[]).map((b) => b.address);
-}
-
-/** What the explicit port says to a new connection from `from` before it closes ('' = nothing yet). */
-async function greetingFor(port: number, from: string): Promise<string> {
-  const socket = net.connect({ host: '127.0.0.1', port, localAddress: from });
-  socket.on('error', () => {});
-  try {
-    return await withDeadline(
-      new Promise<string>((resolve) => {
-        socket.once('data', (d: Buffer) => resolve(d.toString('latin1')));
-        socket.once('close', () => resolve(''));
-      }),
-      10_000,
-      'the greeting',
-    );
-  } finally {
-    socket.destroy();
-  }
 }
 
 test('--workers 2: a ban decided by the primary, listed by `ferry bans list`, kept across a restart, lifted by `ferry bans rm`', async () => {
