@@ -3,16 +3,12 @@
  * accept), and with no server running (the bans file a start loads); loopback only with --force.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { promisify } from 'node:util';
 import { greetingFor } from '../support/greeting.js';
-import { FERRY_MAIN, ServeProcess } from '../support/ferry-process.js';
-
-const run = promisify(execFile);
+import { runFerry, ServeProcess } from '../support/ferry-process.js';
 
 let dir: string;
 let root: string;
@@ -23,18 +19,9 @@ before(async () => {
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
-async function bans(
-  dataDir: string,
-  ...args: string[]
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const r = await run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', dataDir]);
-    return { code: 0, ...r };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+/** `ferry bans ARGS` on `dataDir`: its exit code and what it wrote. */
+const bans = (dataDir: string, ...args: string[]): ReturnType<typeof runFerry> =>
+  runFerry(['bans', ...args, '--data-dir', dataDir]);
 
 const serve = (dataDir: string): Promise<ServeProcess> =>
   ServeProcess.start(['--workers', '2', '--data-dir', dataDir, '--user', 'alice:secret'], root);
