@@ -57,3 +57,16 @@ test('with the defender off, an address on allow still counts alone, the rest of
   assert.equal(off.key('2001:db8:1::b'), '2001:db8:1::b');
   await off.close();
 });
+
+test('a cluster worker refuses the addresses of a network ban its primary announced (ferry bans add), until lifted', async () => {
+  const worker = service(path.join(dir, 'unused.json'));
+  worker.forwardTo(() => {});
+  worker.mirrorBan('192.0.2.0/24', Date.now() + 60_000);
+  worker.mirrorBan('2001:db8::/32', Date.now() + 60_000);
+  assert.equal(worker.banned('192.0.2.9'), true);
+  assert.equal(worker.banned('192.0.3.9'), false);
+  assert.equal(worker.banned('2001:db8:5::1'), true, 'an IPv6 network of another length than /64');
+  worker.mirrorBan('192.0.2.0/24', 0);
+  assert.equal(worker.banned('192.0.2.9'), false);
+  await worker.close();
+});
