@@ -22,6 +22,8 @@ export interface DatabaseOptions {
   pollMs?: number;
   /** Connections in the pool. Default 10. */
   poolSize?: number;
+  /** While the database is away, how often a connection of its own tries it. Default 1000 ms. */
+  probeMs?: number;
 }
 
 const CHANNEL = 'ferry_changes';
@@ -35,6 +37,11 @@ export const CONNECT_TIMEOUT_MS = 3000;
  * cuts the connections: one that does not answer must not hold the process (only SIGKILL ended it).
  */
 export const STOP_WAIT_MS = 2000;
+/**
+ * Probes in a row that must find the database answering before it counts as back: one good answer
+ * from a flapping database made the node announce it back (and resynchronize) at each flap.
+ */
+export const PROBES_TO_RECOVER = 2;
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 /** Node's system errors (ECONNRESET, ETIMEDOUT, ENOTFOUND…): the connection, not a query. */
@@ -95,7 +102,15 @@ export class Database {
   readonly #url: string;
   readonly #logger: Logger;
   readonly #pollMs: number;
+  readonly #probeMs: number;
+  /**
+   * False from the first failure that says the database is away until PROBES_TO_RECOVER probes in a
+   * row found it answering: meanwhile queries fail at once (a circuit), not each after its timeout.
+   */
   #up = true;
+  #probe: NodeJS.Timeout | undefined;
+  /** Probes in a row that found the database answering. */
+  #goodProbes = 0;
   #closed = false;
   /** The stop's wait for the database ran out: connections cut, queries refused at once. */
   #letGo = false;
@@ -118,6 +133,7 @@ export class Database {
     this.#url = url;
     this.#logger = options.logger ?? silentLogger;
     this.#pollMs = options.pollMs ?? 1000;
+    this.#probeMs = options.probeMs ?? 1000;
     this.pool = new pg.Pool({
       connectionString: url,
       max: options.poolSize ?? 10,
@@ -151,18 +167,20 @@ export class Database {
     return db;
   }
 
-  /** Whether the last use of the database worked. */
+  /** False from a failure that says the database is away until probes found it back (see #up). */
   get available(): boolean {
     return this.#up;
   }
 
-  /** A query; a database that cannot be reached becomes FerryError ERR_TRANSIENT. */
+  /**
+   * A query; a database that cannot be reached becomes FerryError ERR_TRANSIENT, at once while it
+   * is known away.
+   */
   async query<R extends PG.QueryResultRow>(text: string, values?: unknown[]): Promise<PG.QueryResult<R>> {
     this.#refuseWhenLetGo();
+    this.#refuseWhenAway();
     try {
-      const r = await this.pool.query<R>(text, values);
-      this.#upAgain();
-      return r;
+      return await this.pool.query<R>(text, values);
     } catch (err) {
       throw this.#failed(err, true);
     }
@@ -174,6 +192,7 @@ export class Database {
    */
   async transaction<T>(fn: (c: PG.PoolClient) => Promise<T>): Promise<T> {
     this.#refuseWhenLetGo();
+    this.#refuseWhenAway();
     let client: PG.PoolClient;
     try {
       client = await this.pool.connect();
@@ -191,7 +210,6 @@ export class Database {
       await watched.query('BEGIN');
       const result = await fn(watched);
       await watched.query('COMMIT');
-      this.#upAgain();
       return result;
     } catch (err) {
       const driver = typeof err === 'object' && err !== null && fromDriver.has(err);
@@ -218,6 +236,20 @@ export class Database {
     this.#recovered.add(listener);
     this.#follow();
     return () => this.#recovered.delete(listener);
+  }
+
+  /** Resolves once the database counts as available (at once when it does). */
+  back(): Promise<void> {
+    if (this.#up) return Promise.resolve();
+    // The probes' timer does not hold the process up; a caller waiting for them does.
+    const held = setInterval(() => {}, 60_000);
+    return new Promise((resolve) => {
+      const off = this.onRecover(() => {
+        off();
+        clearInterval(held);
+        resolve();
+      });
+    });
   }
 
   /** Reads the change log now (tests and callers that just changed something). */
@@ -253,6 +285,7 @@ export class Database {
     this.#closed = true;
     clearInterval(this.#poll);
     clearTimeout(this.#reconnect);
+    clearTimeout(this.#probe);
     this.#kinds.clear();
     this.#recovered.clear();
     const listener = this.#listener;
@@ -284,6 +317,10 @@ export class Database {
 
   #refuseWhenLetGo(): void {
     if (this.#letGo) throw unavailable(new Error('the database did not answer at the stop'));
+  }
+
+  #refuseWhenAway(): void {
+    if (!this.#up) throw unavailable(new Error('known away: waiting for a probe to find it back'));
   }
 
   #follow(): void {
@@ -326,7 +363,8 @@ export class Database {
   }
 
   async #readChanges(): Promise<void> {
-    if (this.#letGo) return;
+    // Away: the probes find it back, and the recovery has every listener re-read what it caches.
+    if (this.#letGo || !this.#up) return;
     let rows: { seq: string; kind: string; key: string }[];
     try {
       const r = await this.pool.query<{ now: string; changes: { seq: string; kind: string; key: string }[] }>(
@@ -347,7 +385,6 @@ export class Database {
       this.#down(err);
       return;
     }
-    this.#upAgain();
     const seen = new Set<string>();
     for (const c of rows) {
       seen.add(c.seq);
@@ -369,7 +406,30 @@ export class Database {
   #down(err: unknown): void {
     if (!this.#up || this.#closed) return;
     this.#up = false;
+    this.#goodProbes = 0;
     this.#logger.error({ err: (err as Error).message }, 'database unavailable');
+    this.#probeLater();
+  }
+
+  #probeLater(): void {
+    if (this.#closed || this.#letGo) return;
+    this.#probe = setTimeout(() => void this.#tryDatabase(), this.#probeMs);
+    this.#probe.unref();
+  }
+
+  /** A probe on a connection of its own (the pool's may be stuck on the hang), bounded in time. */
+  async #tryDatabase(): Promise<void> {
+    let answered = true;
+    try {
+      await probe(this.#url, this.#socket(), CONNECT_TIMEOUT_MS);
+      this.#goodProbes++;
+    } catch {
+      answered = false;
+      this.#goodProbes = 0;
+    }
+    this.#logger.debug({ answered, inARow: this.#goodProbes }, 'database probe');
+    if (this.#goodProbes >= PROBES_TO_RECOVER) this.#upAgain();
+    else this.#probeLater();
   }
 
   #upAgain(): void {
@@ -432,6 +492,24 @@ export async function migrateDatabase(url: string): Promise<Migration[]> {
     return await migrate(client);
   } finally {
     await client.end().catch(() => {});
+  }
+}
+
+/** Connects over `socket` and runs SELECT 1, or fails (ETIMEDOUT when nothing answered within `ms`). */
+async function probe(url: string, socket: net.Socket, ms: number): Promise<void> {
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: 'ferry-probe',
+    stream: () => socket,
+  });
+  client.on('error', () => {}); // its failure is the probe's answer
+  await connectWithin(client, socket, ms);
+  const timer = setTimeout(() => socket.destroy(), ms);
+  try {
+    await client.query('SELECT 1');
+  } finally {
+    clearTimeout(timer);
+    client.end().catch(() => {}); // not awaited: a goodbye the database does not answer holds nothing
   }
 }
 

@@ -163,6 +163,74 @@ export const MIGRATIONS: readonly Migration[] = [
       $$;
     `,
   },
+  {
+    version: 5,
+    name: 'usage charges by id',
+    sql: `
+      -- What each usage change of a node did (db/usage.ts), by an id the node gives it: a change the
+      -- node gave up on (a database that hung) may still have been applied once the database ran
+      -- again, and its retry sets the change's effect to what the node counted instead of adding it
+      -- a second time. Kept an hour after it was applied: the retry comes when the node gets through.
+      CREATE TABLE ferry_usage_charges (
+        id text PRIMARY KEY,
+        bytes bigint NOT NULL,
+        files bigint NOT NULL,
+        at timestamptz NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE INDEX ferry_usage_charges_at ON ferry_usage_charges (at);
+      -- An upload's charge: the delta when it fits the limit, else the release (what the refused
+      -- upload held given back), decided and applied in one step; NULL when the user has no row.
+      -- Nothing when its retry came first (ferry_usage_settle): that set its effect.
+      CREATE FUNCTION ferry_usage_charge(
+        c_id text, c_username text, d_bytes bigint, d_files bigint, l_bytes bigint, l_files bigint,
+        r_bytes bigint, r_files bigint
+      ) RETURNS boolean
+      LANGUAGE plpgsql VOLATILE AS $$
+      DECLARE
+        u ferry_usage%ROWTYPE;
+        fits boolean;
+        e_bytes bigint;
+        e_files bigint;
+      BEGIN
+        SELECT * INTO u FROM ferry_usage WHERE username = c_username FOR UPDATE;
+        IF NOT FOUND THEN RETURN NULL; END IF;
+        PERFORM 1 FROM ferry_usage_charges WHERE id = c_id;
+        IF FOUND THEN RETURN true; END IF;
+        fits := (d_bytes <= 0 OR l_bytes IS NULL OR u.bytes + d_bytes <= l_bytes)
+          AND (d_files <= 0 OR l_files IS NULL OR u.files + d_files <= l_files);
+        e_bytes := CASE WHEN fits THEN d_bytes ELSE -r_bytes END;
+        e_files := CASE WHEN fits THEN d_files ELSE -r_files END;
+        UPDATE ferry_usage SET bytes = GREATEST(0, bytes + e_bytes), files = GREATEST(0, files + e_files)
+          WHERE username = c_username;
+        INSERT INTO ferry_usage_charges (id, bytes, files) VALUES (c_id, e_bytes, e_files);
+        -- Bounded in steps: rows another charge is deleting are skipped, not waited for.
+        DELETE FROM ferry_usage_charges WHERE id IN (
+          SELECT id FROM ferry_usage_charges WHERE at < clock_timestamp() - interval '1 hour'
+          LIMIT 10 FOR UPDATE SKIP LOCKED);
+        RETURN fits;
+      END
+      $$;
+      -- A change written (or written again) by id: its effect becomes the delta, whatever an earlier
+      -- try of it did. The user's row is locked first, as a charge does: a try of this id still
+      -- running has committed by then, and the next statement (a fresh snapshot) sees it.
+      CREATE FUNCTION ferry_usage_settle(c_id text, c_username text, d_bytes bigint, d_files bigint)
+      RETURNS void
+      LANGUAGE plpgsql VOLATILE AS $$
+      DECLARE
+        prev ferry_usage_charges%ROWTYPE;
+      BEGIN
+        PERFORM 1 FROM ferry_usage WHERE username = c_username FOR UPDATE;
+        SELECT * INTO prev FROM ferry_usage_charges WHERE id = c_id;
+        INSERT INTO ferry_usage_charges (id, bytes, files) VALUES (c_id, d_bytes, d_files)
+          ON CONFLICT (id) DO UPDATE SET bytes = EXCLUDED.bytes, files = EXCLUDED.files;
+        UPDATE ferry_usage SET
+            bytes = GREATEST(0, bytes + d_bytes - COALESCE(prev.bytes, 0)),
+            files = GREATEST(0, files + d_files - COALESCE(prev.files, 0))
+          WHERE username = c_username;
+      END
+      $$;
+    `,
+  },
 ];
 
 /** Any fixed number: the advisory lock all Ferry nodes take to migrate one at a time. */

@@ -250,7 +250,8 @@ export class LimitedStorage implements StorageBackend {
           return false;
         }
       } catch {
-        await this.#report(d); // the ledger is away: counted now, written when it is back
+        // Not charged (a ledger away keeps the charge itself and says yes): counted now, written later.
+        await this.#report(d);
       }
       held.bytes += d.bytes;
       held.files += d.files;

@@ -67,7 +67,8 @@ export interface UsageLedger {
    * together pass the quota. When it would, `release` (what the refused upload holds) is given back
    * in that same step: a give-back written after the refusal would leave a moment in which the
    * other uploads in flight are refused for bytes no longer wanted (all of them refused at once).
-   * Rejects (ERR_TRANSIENT) when the ledger cannot be reached.
+   * While the ledger cannot be reached it keeps `delta`, to be written once it is back (once,
+   * whatever became of this try: a hung database may still run it), and says yes.
    */
   charge?(
     username: string,

@@ -74,7 +74,7 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     const hash = (await readUsersFile(file)).get('dora')?.passwordHash;
 
     const env = { FERRY_DATABASE_URL: pgc.url };
-    assert.match(await ok(['db', 'migrate'], env), /schema at version 4/);
+    assert.match(await ok(['db', 'migrate'], env), /schema at version 5/);
     assert.match(await ok(['db', 'import', file], env), /imported 1 accounts/);
     assert.match(await ok(['db', 'import', file], env), /skipped dora/);
     const client = new pg.Client({ connectionString: pgc.url });
@@ -247,7 +247,7 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     // A report, not an error (it failed with 'relation "ferry_schema" does not exist').
     assert.match(
       await ok(['db', 'status'], env),
-      /: schema not created \(version 0\); this Ferry knows 4: run `ferry db migrate`\n$/,
+      /: schema not created \(version 0\); this Ferry knows 5: run `ferry db migrate`\n$/,
     );
     // Read-only commands refuse with the same words, and leave the database as it was (users
     // list migrated it).
@@ -258,7 +258,7 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     ]) {
       const r = await ferry(args, env);
       assert.equal(r.code, 1, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
-      assert.match(r.stderr, /schema not created \(version 0\); this Ferry knows 4: run `ferry db migrate`/);
+      assert.match(r.stderr, /schema not created \(version 0\); this Ferry knows 5: run `ferry db migrate`/);
       assert.equal(r.stdout, '');
     }
     assert.equal(await created(), false, 'nothing created by reading');
@@ -266,7 +266,7 @@ describe('ferry db, users and bans on PostgreSQL', () => {
     // A command that writes creates the schema, as `ferry db migrate` would.
     await ok(['users', 'add', 'zed', '--home', dir, '--password-stdin'], env, 'zed-pw\n');
     assert.equal(await created(), true);
-    assert.match(await ok(['db', 'status'], env), /: schema at version 4; this Ferry knows 4: up to date\n$/);
+    assert.match(await ok(['db', 'status'], env), /: schema at version 5; this Ferry knows 5: up to date\n$/);
     assert.match(await ok(['users', 'list'], env), /zed\s+enabled/);
   });
 });

@@ -8,9 +8,7 @@ import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
-import { AccountAuthenticator } from '../../src/auth/authenticator.js';
-import { hashPassword } from '../../src/auth/password.js';
-import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
+import { openServingState } from '../../src/cli/shared-state.js';
 import { Database } from '../../src/db/database.js';
 import { PgCutUploads } from '../../src/db/cut-uploads.js';
 import { CUT_LOCK } from '../../src/db/migrations.js';
@@ -26,62 +24,10 @@ import { resolveVPath, ROOT } from '../../src/storage/virtual-path.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import type { CutRecord } from '../../src/shared-cut-uploads.js';
 import { usePostgres } from '../support/postgres.js';
-import {
-  connectSecure,
-  loggedIn,
-  MODES,
-  randomData,
-  startServer,
-  storeAll,
-  textOf,
-  waitForLog,
-  type Mode,
-} from '../e2e/harness.js';
-import type { TestServer } from '../support/ferry.js';
+import { addUser, startNode, tryLogin, type Node } from '../support/pg-node.js';
+import { loggedIn, MODES, randomData, storeAll, textOf, waitForLog } from '../e2e/harness.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { uploadUnderWay } from '../support/ftps-session.js';
-
-interface Node {
-  ts: TestServer;
-  shared: ServingState;
-  close(): Promise<void>;
-}
-
-/** A Ferry node on the database: its accounts, bans, quota usage and session leases there. */
-async function startNode(url: string, threshold = 1000, logger: Logger = silentLogger): Promise<Node> {
-  const shared = await openServingState(url, logger);
-  const limits = { usage: new QuotaBook(shared.usage), rates: new RateBuckets() };
-  const ts = await startServer({
-    authenticator: new AccountAuthenticator([shared.accounts], { offlineLoginMs: 60_000 }),
-    sharedBans: shared.bans,
-    storageFor: (p) => withLimits(new LocalStorage({ root: p.home }), p, limits),
-    defender: { threshold },
-  });
-  ts.server.countUserSessionsWith(shared.sessions);
-  return {
-    ts,
-    shared,
-    close: async () => {
-      await ts.close();
-      await shared.close();
-    },
-  };
-}
-
-async function addUser(
-  node: Node,
-  name: string,
-  password: string,
-  home: string,
-  extra: Record<string, unknown> = {},
-): Promise<void> {
-  await node.shared.accounts.add({
-    username: name,
-    passwordHash: await hashPassword(password),
-    home,
-    ...extra,
-  });
-}
 
 /** Resolves once `node`'s account store reports a change of `name` (from any node). */
 function changeSeen(node: Node, name: string): Promise<void> {
@@ -95,16 +41,6 @@ function changeSeen(node: Node, name: string): Promise<void> {
   });
 }
 
-async function tryLogin(ts: TestServer, mode: Mode, user: string, pass: string): Promise<number> {
-  const ftp = await connectSecure(ts, mode);
-  try {
-    await ftp.cmd(`USER ${user}`, 331);
-    return (await ftp.cmd(`PASS ${pass}`)).code;
-  } finally {
-    await ftp.close();
-  }
-}
-
 describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
   const fx = usePostgres('ferry-pg-homes-', undefined, { own: true }); // stops and starts the server
 
@@ -116,7 +52,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       );
       assert.deepEqual(
         rows.map((r) => r.version),
-        [1, 2, 3, 4],
+        [1, 2, 3, 4, 5],
       );
     } finally {
       await Promise.all(dbs.map((d) => d.close()));
@@ -420,7 +356,7 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       await db.query('SELECT 1').catch(() => {});
       assert.equal(db.available, false);
       await fx.pg.start();
-      while (!db.available) await db.query('SELECT 1').catch(() => {});
+      await db.back(); // found back by its probes
       await node.restored();
       assert.equal(await other.take('r', 1), false, 'the running session counts again: maxSessions 1 holds');
     } finally {
@@ -505,8 +441,8 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       assert.deepEqual(warnings, [
         'cut uploads not shared while the database is unavailable: each node refuses alone',
       ]);
-      // A serving node's change feed notices the database back within a second; here, a query.
-      for (const db of [dbA, dbB]) while (!db.available) await db.query('SELECT 1').catch(() => {});
+      // Each node's probes find the database back.
+      await Promise.all([dbA.back(), dbB.back()]);
       await b.remember(cutKey('u', '/back'), old);
       assert.equal(await a.isCut(cutKey('u', '/back'), () => at(old)), true, 'shared again');
     } finally {
@@ -642,8 +578,8 @@ describe('PostgreSQL shared state (real PostgreSQL 15)', () => {
       );
       await fx.pg.start();
       // Recovery is automatic: pending usage is written, and logins work again.
-      while (a.shared.usage.pending.size > 0 || !a.shared.db.available)
-        await a.shared.usage.flush().then(() => a.shared.db.sync());
+      await a.shared.db.back();
+      while (a.shared.usage.pending.size > 0) await a.shared.usage.flush();
       assert.equal(await tryLogin(a.ts, 'explicit', 'p', 'pw'), 230);
       assert.deepEqual(await a.shared.usage.get('o'), { bytes: 4000, files: 2 });
       // The retries of the usage write (one a second) are logged once, and once more when it is

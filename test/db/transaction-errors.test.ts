@@ -86,7 +86,8 @@ test('the connection cut under the callback is the database away (ERR_TRANSIENT)
     (err) => err instanceof FerryError && err.code === 'ERR_TRANSIENT',
   );
   assert.equal(db.available, false);
-  // Back once a query works again (the broken client was dropped, not reused).
+  // Back once its probes found it (the broken client was dropped, not reused).
+  await db.back();
   assert.equal(await count(), 0);
   assert.equal(db.available, true);
 });

@@ -40,10 +40,25 @@ export class SilentListener {
   }
 }
 
-/** A TCP proxy to PostgreSQL's Unix socket `target` that `freeze()` turns into a black hole. */
+/** One client connection through the proxy, and what waits in it while frozen. */
+interface Link {
+  readonly client: net.Socket;
+  upstream?: net.Socket;
+  /** What the client sent while frozen: PostgreSQL gets it at the thaw, as a stopped host would. */
+  toServer: Buffer[];
+  toClient: Buffer[];
+  /** The client hung up while frozen (its timeout): forwarded after what it sent, at the thaw. */
+  ended: boolean;
+}
+
+/**
+ * A TCP proxy to PostgreSQL's Unix socket `target` that `freeze()` turns into a black hole and
+ * `thaw()` back: what clients sent meanwhile (a statement their timeout gave up on) reaches
+ * PostgreSQL then, as it would a host stopped and resumed.
+ */
 export class FreezableProxy {
   readonly #sockets = new Set<net.Socket>();
-  readonly #pairs = new Set<[net.Socket, net.Socket]>();
+  readonly #links = new Set<Link>();
   #frozen = false;
 
   private constructor(
@@ -67,12 +82,25 @@ export class FreezableProxy {
   /** From now on nothing goes through, either way; connections stay open and new ones are held. */
   freeze(): void {
     this.#frozen = true;
-    for (const [a, b] of this.#pairs) {
-      a.unpipe(b);
-      b.unpipe(a);
-      a.pause();
-      b.pause();
+  }
+
+  /**
+   * Everything held goes through, and what follows. Resolves once PostgreSQL closed each connection
+   * whose client left meanwhile: it has then run what that client sent (a statement given up on).
+   */
+  async thaw(): Promise<void> {
+    this.#frozen = false;
+    const closed: Promise<unknown>[] = [];
+    for (const link of this.#links) {
+      const upstream = link.upstream ?? this.#connect(link);
+      for (const d of link.toServer.splice(0)) upstream.write(d);
+      for (const d of link.toClient.splice(0)) link.client.write(d);
+      if (link.ended) {
+        closed.push(once(upstream, 'close'));
+        upstream.end();
+      }
     }
+    await Promise.all(closed);
   }
 
   async close(): Promise<void> {
@@ -89,20 +117,41 @@ export class FreezableProxy {
 
   #accept(client: net.Socket): void {
     this.#own(client);
-    if (this.#frozen) return; // held, never answered
+    const link: Link = { client, toServer: [], toClient: [], ended: false };
+    this.#links.add(link);
+    client.on('data', (d: Buffer) => {
+      if (this.#frozen || !link.upstream) link.toServer.push(d);
+      else link.upstream.write(d);
+    });
+    const left = (): void => {
+      if (this.#frozen) {
+        link.ended = true; // a frozen host sees the FIN only once it runs again
+        return;
+      }
+      this.#links.delete(link);
+      link.upstream?.end();
+    };
+    client.once('end', left);
+    client.once('close', () => {
+      if (!link.ended) left();
+    });
+    if (!this.#frozen) this.#connect(link);
+  }
+
+  #connect(link: Link): net.Socket {
     const upstream = net.connect(this.target);
     this.#own(upstream);
-    const pair: [net.Socket, net.Socket] = [client, upstream];
-    this.#pairs.add(pair);
-    const end = (): void => {
-      this.#pairs.delete(pair);
+    link.upstream = upstream;
+    for (const d of link.toServer.splice(0)) upstream.write(d);
+    upstream.on('data', (d: Buffer) => {
+      if (this.#frozen) link.toClient.push(d);
+      else link.client.write(d);
+    });
+    upstream.once('close', () => {
       if (this.#frozen) return; // a frozen host sends no FIN either
-      client.destroy();
-      upstream.destroy();
-    };
-    client.once('close', end);
-    upstream.once('close', end);
-    client.pipe(upstream);
-    upstream.pipe(client);
+      this.#links.delete(link);
+      link.client.destroy();
+    });
+    return upstream;
   }
 }
