@@ -144,8 +144,13 @@ export class Database {
       idleTimeoutMillis: 10_000,
       application_name: 'ferry',
     });
-    // An idle connection that breaks (database restarted) must not crash the process.
-    this.pool.on('error', (err) => this.#down(err));
+    // An idle connection that breaks (database restarted) must not crash the process. Nor does it
+    // say the database away (the pool drops it, the next query connects anew): the circuit opens
+    // only on a use that failed, else a connection the server or a firewall closed while idle
+    // would refuse logins until the probes found the database back.
+    this.pool.on('error', (err) =>
+      this.#logger.debug({ err: err.message }, 'an idle database connection broke'),
+    );
   }
 
   /** Connects and (by default) migrates; fails with the reason when the database cannot be used. */
