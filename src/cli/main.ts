@@ -20,7 +20,8 @@ const client = (): Promise<typeof import('./client-bundle.js')> => import('./cli
 
 /**
  * Commander: a client command takes the copy bundled in client-bundle.js (one module instead of
- * commander's eight through the CommonJS loader: ~25 ms less CPU at start); the rest the package.
+ * commander's eight through the CommonJS loader: ~25 ms less CPU at start), `serve` the one in
+ * serve-bundle.js, an admin command admin-bundle.js's; `probe` and `--version` the package.
  * The program and the CommanderError it throws come from the same copy (the check below).
  */
 type Commander = Pick<typeof import('commander'), 'Command' | 'CommanderError'>;
@@ -52,17 +53,20 @@ async function load(): Promise<{ program: Command; commander: Commander; admin: 
     return { program, commander: bundle, admin: false };
   }
   const version = first === undefined && args.some((a) => a === '--version' || a === '-V');
-  if (first === 'serve' || first === 'probe' || version) {
+  if (first === 'serve') {
+    // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
+    // Imported here: the client commands load nothing they do not use.
+    const signals = new (await import('./serve-signals.js')).ServeSignals();
+    const bundle = await import('./serve-bundle.js'); // with its commander (serve.ts's export)
+    const program = createProgram(bundle);
+    bundle.registerServe(program, signals);
+    return { program, commander: bundle, admin: false };
+  }
+  if (first === 'probe' || version) {
     const commander = await import('commander');
     const program = createProgram(commander);
-    if (version) {
-      // The version needs no command: loading them all took most of a second.
-    } else if (first === 'serve') {
-      // Before the server's modules load (most of a second): a SIGHUP then would kill the process.
-      // Imported here: the client commands load nothing they do not use.
-      const signals = new (await import('./serve-signals.js')).ServeSignals();
-      (await import('./serve-bundle.js')).registerServe(program, signals);
-    } else (await import('./probe-bundle.js')).registerProbe(program);
+    // The version needs no command: loading them all took most of a second.
+    if (!version) (await import('./probe-bundle.js')).registerProbe(program);
     return { program, commander, admin: false };
   }
   // An admin command loads only its own modules (admin-bundle.ts): with all of them (the server,

@@ -44,6 +44,10 @@ import { ServeSignals } from './serve-signals.js';
 import { StartLeftovers } from './start-leftovers.js';
 import { claimDataDir, type DataDirClaim } from './data-dir-claim.js';
 
+// main.ts makes `ferry serve`'s program from the commander bundled with the server (serve-bundle.ts):
+// the package, eight CommonJS modules, cost each server process and each worker ~25 ms more CPU.
+export { Command, CommanderError } from 'commander';
+
 const collect = (v: string, acc: string[]): string[] => [...acc, v];
 
 /** `signals`: caught since the process started (main.ts); else from when `serve` starts. */
