@@ -1,5 +1,5 @@
 // Which of a failed validation's issues to show a user (options of the API, the config file).
-import { z } from 'zod';
+import * as z from 'zod';
 import { closestName } from './closest-name.js';
 
 /**

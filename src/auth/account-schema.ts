@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Account } from './account.js';
 import { ANONYMOUS_USER, anonymousAccount } from './anonymous.js';
 import {

@@ -1,7 +1,7 @@
 // What each user with a quota stores, kept in `<dataDir>/usage.json` so that it survives restarts
 // and is shared by every process that serves the user (the workers of `--workers N`, and `ferry
 // users` for show and rescan): each change is a read-modify-write under the file's lock.
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { RetriedWrite } from '../retried-write.js';
 import { withFileLock } from '../file-lock.js';

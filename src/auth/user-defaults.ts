@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Account } from './account.js';
 import { rate, size } from './account-schema.js';
 

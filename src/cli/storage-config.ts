@@ -1,7 +1,7 @@
 // `storage:` in the config: the server's default backend (S3) and how a user's home picks one.
 // A home is a host directory (local disk), `s3://bucket/prefix/` (S3, on the configured endpoint),
 // or absent: then `<storage.s3.prefix><username>/` in `storage.s3.bucket`.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Principal } from '../auth/types.js';
 import { onlyReads } from '../auth/permissions.js';
 import { FerryError, StorageError } from '../errors.js';

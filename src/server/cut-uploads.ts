@@ -19,7 +19,7 @@
 // only when another process replaced it, and once its version is 3 s old not even read again until
 // then: an lstat tells (CachedStateFile).
 import { createHash, randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { writeAtomically } from '../atomic-file.js';
 import { CachedStateFile } from '../cached-state-file.js';
 import { withFileLock } from '../file-lock.js';

@@ -2,7 +2,7 @@ import * as net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as tls from 'node:tls';
-import { z } from 'zod';
+import * as z from 'zod';
 import { reportedIssue } from '../zod-issues.js';
 import type { Authenticator, Principal } from '../auth/types.js';
 import {

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import { bundledSources } from '../support/bundled-sources.js';
+import { bundledSources, unusedZod } from '../support/bundled-sources.js';
 import { runFerry } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 
@@ -44,8 +44,10 @@ describe('what an admin command loads', () => {
     const { stdout, loaded } = await traced('users', ['users', 'list', '--data-dir', path.join(dir, 'data')]);
     assert.match(stdout, /no users/);
     assert.match(loaded, /dist\/src\/cli\/admin-bundle\.js$/m);
-    assert.ok((await bundledSources(loaded, 'admin-bundle')).includes('src/cli/users.ts'), loaded);
+    const sources = await bundledSources(loaded, 'admin-bundle');
+    assert.ok(sources.includes('src/cli/users.ts'), loaded);
     assert.doesNotMatch(loaded, /dist\/src\/cli\/users\.js$/m); // bundled, not loaded on its own
+    assert.deepEqual(unusedZod(sources), []);
     assert.doesNotMatch(loaded, BUNDLED);
     assert.doesNotMatch(loaded, OTHERS);
   });

@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { curlList, curlUpload } from '../support/clients.js';
-import { bundledSources } from '../support/bundled-sources.js';
+import { bundledSources, unusedZod } from '../support/bundled-sources.js';
 import { spawnFerry } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 
@@ -50,6 +50,7 @@ test('ferry serve with local homes only never loads the AWS SDK', async (t) => {
   // The S3 code is in the server's bundle (cli/serve-bundle.ts), the SDK not.
   const sources = await bundledSources(loaded, 'serve-bundle');
   assert.ok(sources.includes('src/storage/s3-connection.ts'), 'the S3 code is there, without the SDK');
+  assert.deepEqual(unusedZod(sources), []);
   assert.doesNotMatch(loaded, /@aws-sdk/);
   // zod, yaml, pino, prom-client and commander are in the bundle too: through Node's loaders (pino
   // and prom-client ~80 CommonJS modules) they cost each server process and worker ~0.1 s of CPU.
