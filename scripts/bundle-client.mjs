@@ -9,7 +9,7 @@
 // CPU at each start, ~10 as part of the bundle; main.ts takes Command and CommanderError from the
 // bundle (cli/client-bundle.ts's second line, `also` here), so a client command uses that copy alone.
 import { build } from 'esbuild';
-import { readdirSync, rmSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire, isBuiltin } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,22 @@ for (const { from, to, also, inline = [], split = false } of bundles) {
               return undefined; // an optional package not installed: left to fail at run time, as before
             }
           });
+        },
+      },
+      {
+        // prom-client's index requires all its modules at once, its default metrics (~20 modules and
+        // @opentelemetry/api) among them, which `ferry serve` uses only with an admin listener: ~10%
+        // of a server process's start. Each export of the index becomes a getter that requires its
+        // module when first read (Node caches it: the same object every time after).
+        name: 'lazy-prom-client',
+        setup(b) {
+          b.onLoad({ filter: /[\\/]node_modules[\\/]prom-client[\\/]index\.js$/ }, (args) => ({
+            contents: readFileSync(args.path, 'utf8').replace(
+              /^exports\.(\w+) =\s*(require\('[^']+'\)(?:\.\w+)?);$/gm,
+              "Object.defineProperty(exports, '$1', { enumerable: true, get: () => $2 });",
+            ),
+            loader: 'js',
+          }));
         },
       },
       {
