@@ -141,6 +141,12 @@ function errorText(err: unknown): string {
  * reader is bounded by what arrived before reading paused (a few socket reads).
  */
 const MAX_QUEUED = 64;
+/**
+ * Commands a session runs before it lets the event loop serve other sockets. Many (NOOP, STAT,
+ * REST...) complete as microtasks, so without a turn one client's buffered pipeline (thousands of
+ * lines per socket read) ran to its end while every other session, handshake and accept waited.
+ */
+const COMMANDS_PER_TURN = 16;
 /** Directories a session remembers having logged unaddressable names in. */
 const MAX_UNADDRESSABLE_TOLD = 256;
 /** How long a client told of the server's close (closeTold) may keep its side open before it is cut. */
@@ -672,6 +678,7 @@ export class ControlConnection {
   private async drain(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    let sinceTurn = 0;
     try {
       while (!this.quitting) {
         while (this.outputBlocked && !this.channel.isClosed) {
@@ -689,6 +696,10 @@ export class ControlConnection {
         this.endedTls = undefined;
         if (ended && ended === this.channel.tlsSocket) this.onTlsEnd(); // its CCC or REIN refused
         this.takeLines();
+        if (++sinceTurn >= COMMANDS_PER_TURN && this.queue.length > 0) {
+          sinceTurn = 0;
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
       }
     } finally {
       this.running = false;
