@@ -72,7 +72,7 @@ export function registerServe(program: Command, signals?: ServeSignals): void {
     .option('--pasv-ports <a-b>', 'passive port range, e.g. 50000-50100 (default: any free port)')
     .option(
       '--pasv-address <address>',
-      'IP address or host name announced in PASV replies (for NAT; a name is looked up again every 5 minutes)',
+      'IPv4 address or host name announced in PASV replies (for NAT; a name is looked up again every 5 minutes)',
     )
     .option(
       '--user <name[:password]>',

@@ -50,6 +50,20 @@ test('passive.address is an IP address or a host name (looked up by the server),
   assert.deepEqual(named.passive.names, ['ftp.example.net', 'lan.example']);
 });
 
+test('an IPv6 passive address is refused at start, naming the key: PASV carries IPv4 only', () => {
+  // Accepted, it made every IPv4 PASV answer 425 "use EPSV", blaming the client.
+  assert.throws(() => resolveOptions({ ...base, passive: { address: '2001:db8::5' } }), {
+    message: /options\.passive\.address: .*IPv4/,
+  });
+  assert.throws(
+    () =>
+      resolveOptions({ ...base, passive: { address: [{ network: '127.0.0.0/8', address: '2001:db8::5' }] } }),
+    { message: /options\.passive\.address\.0\.address: .*IPv4/ },
+  );
+  const mapped = resolveOptions({ ...base, passive: { address: '::ffff:203.0.113.5' } });
+  assert.ok(mapped.passive.addressFor('198.51.100.1'), 'an IPv4-mapped address is IPv4');
+});
+
 test('a bad option is refused at construction, naming the key and the fix', () => {
   assert.throws(() => resolveOptions({ ...base, passive: { portMin: 50100, portMax: 50000 } }), {
     code: 'ERR_INVALID_OPTION',

@@ -19,6 +19,7 @@ import type { Registry } from 'prom-client';
 import type { TransferOutcome } from './transfers.js';
 import type { SharedCutUploads } from '../shared-cut-uploads.js';
 import { LEGACY_ENCODINGS, LegacyCharset, type LegacyEncoding } from '../protocol/legacy-encoding.js';
+import { toIPv4 } from '../protocol/address.js';
 
 /** One finished file transfer as the transfer log (xferlog) records it. */
 export interface TransferRecord extends TransferOutcome {
@@ -256,10 +257,18 @@ const MAX_KEEPALIVE_MS = 32_767_000;
 /** A host name's labels (RFC 1123): letters, digits, inner hyphens; a trailing dot allowed. */
 const HOST_NAME =
   /^(?=.{1,253}\.?$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$/i;
-/** An IP address, or a host name looked up for PASV (see PassiveNames). */
+/**
+ * An IP address, or a host name looked up for PASV (see PassiveNames). PASV's reply carries IPv4
+ * only (EPSV carries no address), so an IPv6 literal would fail every PASV: refused here, as a name
+ * without an IPv4 address is at start.
+ */
 const passiveAddress = z
   .string()
-  .refine((a) => net.isIP(a) !== 0 || HOST_NAME.test(a), 'expected an IP address or a host name');
+  .refine((a) => net.isIP(a) !== 0 || HOST_NAME.test(a), 'expected an IP address or a host name')
+  .refine(
+    (a) => net.isIP(a) !== 6 || toIPv4(a) !== undefined,
+    'expected an IPv4 address: a PASV reply cannot carry an IPv6 one (IPv6 clients use EPSV, which needs none)',
+  );
 
 const listener = z.union([
   z.literal(false),
