@@ -75,7 +75,17 @@ test('parseEprtArg: IPv4, IPv6, other delimiters, unsupported protocol, garbage'
   assert.deepEqual(parseEprtArg('|3|whatever|21|'), { kind: 'unsupported-protocol', protocol: 3 });
   assert.equal(parseEprtArg('|1|::1|21|'), undefined); // family mismatch
   assert.equal(parseEprtArg('|2|1.2.3.4|21|'), undefined);
-  assert.equal(parseEprtArg('|2|fe80::1%eth0|21|'), undefined);
+  // lftp over link-local sends its own zone (vsftpd accepts): it names the client's interface, so it
+  // is dropped; the peer check still compares the address with the control connection's.
+  assert.deepEqual(parseEprtArg('|2|fe80::1%eth0|21|'), {
+    kind: 'address',
+    protocol: 2,
+    host: 'fe80::1',
+    port: 21,
+  });
+  assert.equal(parseEprtArg('|2|fe80::1%|21|'), undefined);
+  assert.equal(parseEprtArg('|2|fe80::1%a b|21|'), undefined);
+  assert.equal(parseEprtArg('|2|1.2.3.4%eth0|21|'), undefined);
   assert.equal(parseEprtArg('|1|1.2.3.4|0|'), undefined);
   assert.equal(parseEprtArg('|1|1.2.3.4|65536|'), undefined);
   assert.equal(parseEprtArg('|1|1.2.3.4|21'), undefined);

@@ -231,9 +231,12 @@ export function parseEprtArg(arg: string): EprtArg | undefined {
   if (port === undefined) return undefined;
   if (protocol === 1) return isIPv4(host) ? { kind: 'address', protocol, host, port } : undefined;
   if (protocol === 2) {
-    // A zone id names an interface of the client's host: meaningless to us.
-    if (host.includes('%') || !isIPv6(host)) return undefined;
-    return { kind: 'address', protocol, host: normalizeAddress(host), port };
+    // A zone id (lftp over link-local: `fe80::1%eth0`) names an interface of the client's host:
+    // dropped, as vsftpd does; the data connection is still checked against the control peer.
+    const zone = /^([^%]*)%[\w.~-]+$/.exec(host);
+    const bare = zone ? (zone[1] ?? '') : host;
+    if (!isIPv6(bare)) return undefined;
+    return { kind: 'address', protocol, host: normalizeAddress(bare), port };
   }
   return { kind: 'unsupported-protocol', protocol };
 }
