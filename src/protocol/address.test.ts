@@ -177,6 +177,9 @@ test('addressKind: what a non-public address is, IPv4-mapped and zoned ones too;
   assert.equal(addressKind('fd00::1'), 'private');
   assert.equal(addressKind('fe80::1%eth0'), 'link-local');
   assert.equal(addressKind('100.64.0.1'), 'carrier-grade NAT');
+  // `ferry probe` called a PASV reply of 0.0.0.0 "a public address".
+  assert.equal(addressKind('0.0.0.0'), 'unspecified');
+  assert.equal(addressKind('::'), 'unspecified');
   assert.equal(addressKind('8.8.8.8'), 'public');
   assert.equal(addressKind('localhost'), 'public');
 });

@@ -276,11 +276,13 @@ export function parseEpsvReply(text: string): number | undefined {
   return m ? parsePortNumber(m[2] ?? '') : undefined;
 }
 
-export type AddressKind = 'loopback' | 'private' | 'link-local' | 'carrier-grade NAT' | 'public';
+export type AddressKind =
+  'unspecified' | 'loopback' | 'private' | 'link-local' | 'carrier-grade NAT' | 'public';
 
 /** Address ranges that are not public, by what they are. */
 const RANGES: readonly (readonly [AddressKind, BlockList])[] = (
   [
+    ['unspecified', ['0.0.0.0/8', '::/128']],
     ['loopback', ['127.0.0.0/8', '::1/128']],
     ['private', ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7']],
     ['link-local', ['169.254.0.0/16', 'fe80::/10']],

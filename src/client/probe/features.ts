@@ -140,7 +140,7 @@ export function pasvAddress(control: string | undefined, r: Reply | undefined): 
     'PASV',
     `${hp.host} (control: ${control})`,
     'fail',
-    `a ${addressKind(hp.host)} address, not the control connection's: clients must ignore it`,
+    `${article(addressKind(hp.host))} address, not the control connection's: clients must ignore it`,
   );
 }
 
@@ -386,4 +386,9 @@ function statDuring(ctx: ProbeContext, big: string | undefined, bigRefused?: str
     const ok = r.code === Code.SystemStatus || r.code === Code.DirectoryStatus || r.code === Code.FileStatus;
     return point(id, title, sent, brief(r), ok ? 'pass' : isNegative(r) ? 'not-supported' : 'fail');
   });
+}
+
+/** `an unspecified`, `a public`. */
+function article(kind: string): string {
+  return `${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
