@@ -7,40 +7,27 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { FerryClient } from '../../src/client/client.js';
 import { failureKind } from '../../src/client/errors.js';
 import { FerryError, ReplyError } from '../../src/errors.js';
 import { probeCli } from '../support/probe.js';
-import { DialogueLog } from './helpers.js';
-import { endData, HostileServer, sendThenEnd, type Turn } from './support/hostile-server.js';
+import { endData, useHostileServer, sendThenEnd, type Turn } from './support/hostile-server.js';
 
 describe('client transfers against a lying or failing server', { timeout: 30_000 }, () => {
-  let server: HostileServer;
-  let dir = '';
-  const log = new DialogueLog();
+  const fx = useHostileServer('ferry-hostile-');
+  const { log } = fx;
 
-  before(async () => {
-    server = await HostileServer.start();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-hostile-'));
-  });
-
-  after(async () => {
-    await server?.close();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  });
-
-  const connect = (): Promise<FerryClient> => server.connect({ log: log.log });
+  const connect = (): Promise<FerryClient> => fx.server.connect({ log: log.log });
 
   it('a failure reply after a 110 mark fails a download and an upload (the mark is not final)', async () => {
     const client = await connect();
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok');
         const s = await t.data();
@@ -51,12 +38,12 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       },
     };
     await assert.rejects(
-      client.get('f.bin', path.join(dir, 'mark.bin')),
+      client.get('f.bin', path.join(fx.dir, 'mark.bin')),
       (err: unknown) => err instanceof ReplyError && err.replyCode === 426,
       log.dump(),
     );
-    await writeFile(path.join(dir, 'up.bin'), 'hello');
-    server.script = {
+    await writeFile(path.join(fx.dir, 'up.bin'), 'hello');
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok');
         const s = await t.data();
@@ -68,7 +55,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       },
     };
     await assert.rejects(
-      client.put(path.join(dir, 'up.bin'), 'up.bin'),
+      client.put(path.join(fx.dir, 'up.bin'), 'up.bin'),
       (err: unknown) => err instanceof ReplyError && err.replyCode === 452,
       log.dump(),
     );
@@ -78,7 +65,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
   it('more data than the size announced fails at once, nothing beyond it written (also a lying REST)', async () => {
     const client = await connect();
     // SIZE 100, then 200 bytes: to a file (the TLS fast path) and to a stream.
-    server.script = {
+    fx.server.script = {
       size: '213 100',
       transfer: async (t) => {
         t.reply('150 ok');
@@ -90,7 +77,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       err instanceof FerryError &&
       err.code === 'ERR_DATA_CONNECTION' &&
       /more than the (100|50) bytes announced/.test(err.message);
-    const file = path.join(dir, 'long.bin');
+    const file = path.join(fx.dir, 'long.bin');
     await assert.rejects(client.get('f.bin', file, { onProgress: () => {} }), isOverrun, log.dump());
     const got: Buffer[] = [];
     const sink = new Writable({
@@ -103,9 +90,9 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
     assert.ok(Buffer.concat(got).length <= 100, `${Buffer.concat(got).length} bytes written`);
 
     // REST 50 accepted (350), then the whole 100 bytes from 0: the resumed file must not grow.
-    const resumed = path.join(dir, 'resumed.bin');
+    const resumed = path.join(fx.dir, 'resumed.bin');
     await writeFile(resumed, Buffer.alloc(50, 'a'));
-    server.script = {
+    fx.server.script = {
       size: '213 100',
       transfer: async (t) => {
         t.reply('150 ok');
@@ -122,7 +109,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
     const client = await connect();
     let received: () => void = () => {};
     const half = new Promise<void>((resolve) => (received = resolve));
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok (100 bytes)');
         const s = await t.data();
@@ -130,7 +117,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
         await half;
         // Once the client has them: the TCP connection reset, no TLS close. The TLS socket's
         // destroy() destroys its TCP socket; the flag (resetAndDestroy()'s) makes that a reset.
-        const raw = server.raw.get(s) as net.Socket & { resetAndClosing?: boolean };
+        const raw = fx.server.raw.get(s) as net.Socket & { resetAndClosing?: boolean };
         raw.resetAndClosing = true;
         s.destroy();
         t.reply('226 done');
@@ -139,7 +126,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
     const onProgress = (p: { bytes: number }): void => {
       if (p.bytes === 50) received();
     };
-    const err = await client.get('f.bin', path.join(dir, 'rst.bin'), { onProgress }).then(
+    const err = await client.get('f.bin', path.join(fx.dir, 'rst.bin'), { onProgress }).then(
       () => undefined,
       (e: unknown) => e,
     );
@@ -150,7 +137,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
 
   it('the control connection closed mid-download fails it at once (ERR_CLOSED), not at the data timeout', async () => {
     const client = await connect();
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok');
         const s = await t.data();
@@ -158,7 +145,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       },
     };
     await assert.rejects(
-      client.get('f.bin', path.join(dir, 'ctrl.bin')),
+      client.get('f.bin', path.join(fx.dir, 'ctrl.bin')),
       (err: unknown) => err instanceof FerryError && err.code === 'ERR_CLOSED',
       log.dump(),
     );
@@ -166,8 +153,8 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
 
   it('226 to RETR with no 1xx and no data is a protocol error; the local file is kept', async () => {
     const client = await connect();
-    server.script = { transfer: (t) => t.reply('226 Transfer complete') };
-    const file = path.join(dir, 'old.bin');
+    fx.server.script = { transfer: (t) => t.reply('226 Transfer complete') };
+    const file = path.join(fx.dir, 'old.bin');
     await writeFile(file, 'old content');
     await assert.rejects(
       client.get('f.bin', file),
@@ -189,19 +176,19 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
       const end = (body: string) => async (t: Turn) => {
         t.reply('150 ok');
         const s = await t.data();
-        sendThenEnd(s, server.raw.get(s) as net.Socket, Buffer.from(body), how);
+        sendThenEnd(s, fx.server.raw.get(s) as net.Socket, Buffer.from(body), how);
         await once(s, 'close');
         t.reply('226 done');
       };
       const line = '-rw-r--r-- 1 u g 4 Jan 01 00:00 a.txt\r\n';
-      server.script = { maxVersion, transfer: end(line) };
+      fx.server.script = { maxVersion, transfer: end(line) };
       const listed = client.list('dir');
-      const file = path.join(dir, `unknown-size-${how}.bin`);
+      const file = path.join(fx.dir, `unknown-size-${how}.bin`);
       if (how === 'FIN') {
         const cut = (err: unknown): boolean =>
           err instanceof FerryError && failureKind(err) === 'transfer' && /close_notify/.test(err.message);
         await assert.rejects(listed, cut, log.dump());
-        server.script = { maxVersion, transfer: end('abcd') };
+        fx.server.script = { maxVersion, transfer: end('abcd') };
         await assert.rejects(client.get('f.bin', file), cut, log.dump());
       } else {
         assert.deepEqual(
@@ -209,16 +196,16 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
           ['a.txt'],
           log.dump(),
         );
-        server.script = { maxVersion, transfer: end('abcd') };
+        fx.server.script = { maxVersion, transfer: end('abcd') };
         await client.get('f.bin', file);
         assert.equal(await readFile(file, 'utf8'), 'abcd');
       }
     });
   }
   it('ferry probe stops reading an endless listing at PROBE_MAX_DATA (memory stays bounded)', async () => {
-    const ca = path.join(dir, 'probe-ca.pem');
-    await writeFile(ca, server.certificate);
-    server.script = {
+    const ca = path.join(fx.dir, 'probe-ca.pem');
+    await writeFile(ca, fx.server.certificate);
+    fx.server.script = {
       transfer: async (t) => {
         if (!['LIST', 'MLSD', 'NLST'].includes(t.verb)) return t.reply('550 not here');
         t.reply('150 here it comes');
@@ -230,7 +217,7 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
         const more = (): void => {
           for (; left > 0 && !s.destroyed; left--) {
             sent += chunk.length;
-            server.endlessSent = Math.max(server.endlessSent, sent);
+            fx.server.endlessSent = Math.max(fx.server.endlessSent, sent);
             if (!s.write(chunk)) return;
           }
         };
@@ -238,15 +225,15 @@ describe('client transfers against a lying or failing server', { timeout: 30_000
         more();
       },
     };
-    const url = `ftps://u@127.0.0.1:${server.port}/`;
+    const url = `ftps://u@127.0.0.1:${fx.server.port}/`;
     const probe = await probeCli(['--ca', ca, '--timeout', '5', url], { FERRY_PASSWORD: 'p' });
     assert.ok(
-      server.endlessSent > 0,
+      fx.server.endlessSent > 0,
       `no listing was asked for (exit ${probe.code}):\n${probe.stdout}\n${probe.stderr}`,
     );
     // Each listing stopped past 16 MiB, its connection closed, so the server could not hand TCP the
     // whole 64 MiB of any (before, the probe read them all and waited for more).
-    assert.ok(server.endlessSent < 48 * 1024 * 1024, `${server.endlessSent} bytes sent`);
+    assert.ok(fx.server.endlessSent < 48 * 1024 * 1024, `${fx.server.endlessSent} bytes sent`);
     // The probe's own stop is not a refusal: this server takes any data connection, so the checks
     // that a full handshake and another session are refused fail (they passed when the cap counted
     // as one), and so does the probe.

@@ -5,41 +5,28 @@
  * A remote file that is empty, its download a success, still empties the local file.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { FerryError, ReplyError } from '../../src/errors.js';
-import { DialogueLog } from './helpers.js';
-import { endData, HostileServer, sendThenEnd } from './support/hostile-server.js';
+import { endData, useHostileServer, sendThenEnd } from './support/hostile-server.js';
 
 describe('a download that received nothing keeps the local file', { timeout: 30_000 }, () => {
-  let server: HostileServer;
-  let dir = '';
-  const log = new DialogueLog();
-
-  before(async () => {
-    server = await HostileServer.start();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-kept-'));
-  });
-
-  after(async () => {
-    await server?.close();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useHostileServer('ferry-kept-');
+  const { log } = fx;
 
   /** An existing local file with old content, and the download of f.bin into it. */
   const getInto = async (name: string): Promise<{ file: string; result: Promise<unknown> }> => {
-    const file = path.join(dir, name);
+    const file = path.join(fx.dir, name);
     await writeFile(file, 'old content');
-    const client = await server.connect({ log: log.log });
+    const client = await fx.server.connect({ log: log.log });
     return { file, result: client.get('f.bin', file) };
   };
 
   it('150 announcing 100 bytes, none sent, 226: Partial file, the old file kept', async () => {
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 Opening BINARY mode data connection (100 bytes)');
         await endData(await t.data(), Buffer.alloc(0));
@@ -55,11 +42,11 @@ describe('a download that received nothing keeps the local file', { timeout: 30_
   });
 
   it('a bare FIN before the first byte (size unknown), then 226: failed, the old file kept', async () => {
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok');
         const s = await t.data();
-        sendThenEnd(s, server.raw.get(s) as net.Socket, Buffer.alloc(0), 'FIN');
+        sendThenEnd(s, fx.server.raw.get(s) as net.Socket, Buffer.alloc(0), 'FIN');
         t.reply('226 done');
       },
     };
@@ -72,7 +59,7 @@ describe('a download that received nothing keeps the local file', { timeout: 30_
   });
 
   it('an empty data connection, then 426: failed, the old file kept', async () => {
-    server.script = {
+    fx.server.script = {
       transfer: async (t) => {
         t.reply('150 ok');
         await endData(await t.data(), Buffer.alloc(0));
@@ -85,7 +72,7 @@ describe('a download that received nothing keeps the local file', { timeout: 30_
   });
 
   it('an empty remote file downloaded whole (226) empties the local file', async () => {
-    server.script = {
+    fx.server.script = {
       size: '213 0',
       maxVersion: 'TLSv1.2', // close_notify this soon after the handshake: see hostile-transfers
       transfer: async (t) => {

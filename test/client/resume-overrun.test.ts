@@ -4,34 +4,21 @@
  * where the attempt started, and the failure is not one to retry (another try meets the same).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { isTransient } from '../../src/client/errors.js';
 import { FerryError } from '../../src/errors.js';
-import { DialogueLog } from './helpers.js';
-import { HostileServer } from './support/hostile-server.js';
+import { useHostileServer } from './support/hostile-server.js';
 
 describe('a resumed download the server overruns', { timeout: 30_000 }, () => {
-  let server: HostileServer;
-  let dir = '';
-  const log = new DialogueLog();
-
-  before(async () => {
-    server = await HostileServer.start();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-overrun-'));
-  });
-
-  after(async () => {
-    await server?.close();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useHostileServer('ferry-overrun-');
+  const { log } = fx;
 
   it('is cut back to its offset and not retried as transient', async () => {
     // SIZE 100, REST 50 accepted, then the file from 0 in two TLS records of 50 bytes.
-    server.script = {
+    fx.server.script = {
       size: '213 100',
       transfer: async (t) => {
         t.reply('150 ok');
@@ -42,9 +29,9 @@ describe('a resumed download the server overruns', { timeout: 30_000 }, () => {
         t.reply('226 done');
       },
     };
-    const file = path.join(dir, 'resumed.bin');
+    const file = path.join(fx.dir, 'resumed.bin');
     await writeFile(file, Buffer.alloc(50, 'a'));
-    const client = await server.connect({ log: log.log });
+    const client = await fx.server.connect({ log: log.log });
     const err = await client.get('f.bin', file, { resume: true }).then(
       () => undefined,
       (e: unknown) => e,

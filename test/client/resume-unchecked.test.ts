@@ -6,60 +6,48 @@
  * as a mirror's retry passes) does not stand for SIZE then: SIZE is asked, and an overrun is caught.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 
 import { OverrunError } from '../../src/client/errors.js';
-import { DialogueLog, ferry } from './helpers.js';
-import { HostileServer, endData } from './support/hostile-server.js';
+import { ferry } from './helpers.js';
+import { endData, type Turn, useHostileServer } from './support/hostile-server.js';
 
 const REMOTE = Buffer.concat([Buffer.alloc(50, 'y'), Buffer.alloc(50, 'z')]);
 
 describe('a resumed download the client cannot check', { timeout: 30_000 }, () => {
-  let server: HostileServer;
-  let dir = '';
-  const log = new DialogueLog();
-
-  before(async () => {
-    server = await HostileServer.start();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-unchecked-'));
-  });
-
-  after(async () => {
-    await server?.close();
-    if (dir !== '') await rm(dir, { recursive: true, force: true });
-  });
+  const fx = useHostileServer('ferry-unchecked-');
+  const { log } = fx;
 
   // The server ignores REST: every RETR sends the whole file. TLS 1.2: a TLS 1.3 close_notify right
   // after the handshake can be lost behind the session tickets (hostile-transfers.test.ts).
-  const wholeFile = async (t: Parameters<HostileServer['script']['transfer']>[0]): Promise<void> => {
+  const wholeFile = async (t: Turn): Promise<void> => {
     t.reply('150 ok');
     await endData(await t.data(), REMOTE);
     t.reply('226 done');
   };
 
   it('without SIZE: downloaded whole, not appended after the kept bytes', async () => {
-    server.script = { maxVersion: 'TLSv1.2', transfer: wholeFile };
-    server.commands.length = 0;
-    const file = path.join(dir, 'no-size.bin');
+    fx.server.script = { maxVersion: 'TLSv1.2', transfer: wholeFile };
+    fx.server.commands.length = 0;
+    const file = path.join(fx.dir, 'no-size.bin');
     await writeFile(file, REMOTE.subarray(0, 50));
-    const client = await server.connect({ log: log.log });
+    const client = await fx.server.connect({ log: log.log });
     const r = await client.get('f.bin', file, { resume: true });
     assert.deepEqual(await readFile(file), REMOTE, log.dump());
     assert.equal(r.offset, 0);
-    assert.ok(!server.commands.some((c) => c.startsWith('REST')), log.dump());
+    assert.ok(!fx.server.commands.some((c) => c.startsWith('REST')), log.dump());
     assert.match(log.dump(), /no size.*whole/i);
   });
 
   it('ferry get -c without SIZE: the whole file, and a note saying it was not resumed', async () => {
-    server.script = { maxVersion: 'TLSv1.2', transfer: wholeFile };
-    const file = path.join(dir, 'cli.bin');
+    fx.server.script = { maxVersion: 'TLSv1.2', transfer: wholeFile };
+    const file = path.join(fx.dir, 'cli.bin');
     await writeFile(file, REMOTE.subarray(0, 50));
-    const ca = path.join(dir, 'ca.pem');
-    await writeFile(ca, server.certificate);
-    const url = `ftps://u@127.0.0.1:${server.port}/f.bin`;
+    const ca = path.join(fx.dir, 'ca.pem');
+    await writeFile(ca, fx.server.certificate);
+    const url = `ftps://u@127.0.0.1:${fx.server.port}/f.bin`;
     const r = await ferry(['get', '-c', '--ca', ca, url, file], { FERRY_PASSWORD: 'p' });
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await readFile(file), REMOTE);
@@ -67,10 +55,10 @@ describe('a resumed download the client cannot check', { timeout: 30_000 }, () =
   });
 
   it('with a size the caller knew: SIZE is asked, and an overrun is caught', async () => {
-    server.script = { size: '213 100', maxVersion: 'TLSv1.2', transfer: wholeFile };
-    const file = path.join(dir, 'known-size.bin');
+    fx.server.script = { size: '213 100', maxVersion: 'TLSv1.2', transfer: wholeFile };
+    const file = path.join(fx.dir, 'known-size.bin');
     await writeFile(file, REMOTE.subarray(0, 50));
-    const client = await server.connect({ log: log.log });
+    const client = await fx.server.connect({ log: log.log });
     await assert.rejects(client.get('f.bin', file, { resume: true, size: 100 }), OverrunError);
     assert.deepEqual(await readFile(file), REMOTE.subarray(0, 50), log.dump());
   });

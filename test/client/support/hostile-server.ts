@@ -4,10 +4,15 @@
  * a TLS data connection, and RETR, STOR, LIST, MLSD and NLST are the script's.
  */
 import { once } from 'node:events';
+import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before } from 'node:test';
 import tls from 'node:tls';
 
 import { testCertificate } from '../../support/ferry.js';
+import { DialogueLog } from '../helpers.js';
 import { ScriptedServer } from './scripted-server.js';
 
 /** What the server does once the transfer command came, its data connection on its way. */
@@ -105,4 +110,36 @@ export async function endData(s: tls.TLSSocket, bytes: Buffer): Promise<void> {
   s.end(bytes);
   s.resume();
   await once(s, 'close');
+}
+
+/** A describe block's HostileServer, temporary directory and dialogue log, made before its tests. */
+export interface HostileFixture {
+  readonly server: HostileServer;
+  readonly dir: string;
+  readonly log: DialogueLog;
+}
+
+/** Starts a HostileServer and a temporary directory (`prefix`…) before the block's tests; removes both after. */
+export function useHostileServer(prefix: string): HostileFixture {
+  let server: HostileServer | undefined;
+  let dir = '';
+  const log = new DialogueLog();
+  before(async () => {
+    server = await HostileServer.start();
+    dir = await mkdtemp(path.join(os.tmpdir(), prefix));
+  });
+  after(async () => {
+    await server?.close();
+    if (dir !== '') await rm(dir, { recursive: true, force: true });
+  });
+  return {
+    get server(): HostileServer {
+      if (!server) throw new Error('useHostileServer: used before its before() hook ran');
+      return server;
+    },
+    get dir(): string {
+      return dir;
+    },
+    log,
+  };
 }
