@@ -29,15 +29,13 @@ export function matchedAsNetwork(key: string, ipv6PrefixLength: number): boolean
  * is `192.0.2.0/24`; an IPv4-mapped one as IPv4), or undefined when it is neither.
  */
 export function banKeyOf(input: string, ipv6PrefixLength: number): string | undefined {
-  const [host = '', bitsText, extra] = input.trim().split('/');
-  const ip = normalizeAddress(host);
-  if (extra !== undefined || net.isIP(ip) === 0 || ip.includes('%')) return undefined;
-  if (bitsText === undefined) return addressGroup(ip, ipv6PrefixLength);
-  if (!/^\d{1,3}$/.test(bitsText)) return undefined;
+  const p = partsOf(input.trim());
+  const ip = p ? normalizeAddress(p.ip) : '';
+  if (!p || ip.includes('%')) return undefined;
+  if (!input.includes('/')) return addressGroup(ip, ipv6PrefixLength);
   // A mapped network (::ffff:192.0.2.0/120) is the IPv4 one it maps.
-  const mapped = net.isIPv4(ip) && net.isIPv6(host);
-  const bits = Number(bitsText) - (mapped ? 96 : 0);
-  if (bits < 0 || bits > (net.isIPv4(ip) ? 32 : 128)) return undefined;
+  const bits = p.bits - (net.isIPv4(ip) && p.family === 'ipv6' ? 96 : 0);
+  if (bits < 0) return undefined;
   if (net.isIPv4(ip)) {
     const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
     const masked = bits === 0 ? 0 : n - (n % 2 ** (32 - bits));
