@@ -4,6 +4,7 @@ import {
   addressFamily,
   formatEprtArg,
   formatPortArg,
+  normalizeAddress,
   parseEpsvReply,
   parsePasvReply,
   sameHost,
@@ -12,7 +13,13 @@ import { Code } from '../protocol/codes.js';
 import { isPermanentNegative, isPositiveCompletion, replyLine, type Reply } from '../protocol/reply.js';
 import { connectTcp, type ClientControlConnection } from './control.js';
 import { giveUp } from './data-reset.js';
-import { abortedError, dataConnectionError, Ipv6DataModeError } from './errors.js';
+import {
+  abortedError,
+  ActiveConnectError,
+  ActiveTimeoutError,
+  dataConnectionError,
+  Ipv6DataModeError,
+} from './errors.js';
 
 /**
  * Opening a data connection's TCP side: passive (EPSV first, PASV as fallback; a PASV address
@@ -34,12 +41,26 @@ export interface DataState {
 export interface Endpoint {
   /** Resolves with the connected socket (active: once the server has connected). */
   readonly connected: Promise<net.Socket>;
+  /** Active mode: where this client waits for the server, and what it refused meanwhile. */
+  readonly active?: ActiveListen;
   close(): void;
   /**
    * Gives the connection up before its data is through (an abort): a TCP reset, never a FIN
    * (data-reset.ts), and a server that has not connected yet (active mode) finds nobody listening.
    */
   reset(): void;
+}
+
+/** An active-mode endpoint's listener, for what a failure says. */
+export interface ActiveListen {
+  /** `address:port` sent with EPRT/PORT. */
+  readonly at: string;
+  /** The server's address: the only one a data connection is taken from. */
+  readonly server: string;
+  /** Sources of the connections refused, not being the server's (the first few). */
+  readonly refused: readonly string[];
+  /** The server's connection came. */
+  readonly accepted: boolean;
 }
 
 export async function openPassive(
@@ -118,18 +139,35 @@ export async function openActive(
   let accepted: net.Socket | undefined;
   let timer: NodeJS.Timeout | undefined;
   let fail: (err: Error) => void = () => {};
+  const refused: string[] = [];
+  const listen = {
+    at:
+      addressFamily(local) === 6
+        ? `[${normalizeAddress(local)}]:${port}`
+        : `${normalizeAddress(local)}:${port}`,
+    server: normalizeAddress(control.remoteAddress),
+    refused,
+    accepted: false,
+  };
   // Listening before EPRT/PORT: some servers (pyftpdlib) connect as soon as they get the address.
   const connected = new Promise<net.Socket>((resolve, reject) => {
     fail = reject;
     server.on('connection', (sock: net.Socket) => {
       sock.on('error', () => {});
       // Only the server we talk to may connect (no data connection theft).
-      if (accepted || !sameHost(sock.remoteAddress ?? '', control.remoteAddress)) {
-        control.info(`Refused a data connection from ${sock.remoteAddress ?? '?'}.`);
+      const from = normalizeAddress(sock.remoteAddress ?? '?');
+      if (accepted || !sameHost(from, listen.server)) {
+        if (!accepted && refused.length < 3) refused.push(from);
+        control.info(
+          accepted
+            ? `Refused a second data connection, from ${from}.`
+            : `Refused a data connection from ${from}: not the server's address ${listen.server} (active mode takes only the server's).`,
+        );
         sock.destroy();
         return;
       }
       accepted = sock;
+      listen.accepted = true;
       clearTimeout(timer);
       server.close();
       resolve(sock);
@@ -156,7 +194,9 @@ export async function openActive(
     }
     if (!ok) {
       if (addressFamily(local) === 6)
-        throw new Ipv6DataModeError('The server refused EPRT, and PORT cannot work over IPv6.');
+        throw new Ipv6DataModeError(
+          'The server refused EPRT, and PORT cannot work over IPv6: use passive mode, without --active.',
+        );
       const r = await control.request(`PORT ${formatPortArg(local, port)}`);
       if (!isPositiveCompletion(r)) throw activeRefused(r, 'PORT', local);
     }
@@ -168,8 +208,8 @@ export async function openActive(
     timer = setTimeout(() => {
       server.close();
       fail(
-        dataConnectionError(
-          `The server did not connect to ${local}:${port} within ${connectTimeoutMs} ms (active mode).`,
+        new ActiveTimeoutError(
+          `The server neither connected to ${listen.at} nor answered within ${connectTimeoutMs} ms (${activeHint(listen)}).`,
         ),
       );
     }, connectTimeoutMs);
@@ -178,7 +218,29 @@ export async function openActive(
     if (accepted) giveUp(accepted, accepted);
     close();
   };
-  return { connected, close, reset };
+  return { connected, close, reset, active: listen };
+}
+
+/**
+ * What an active-mode transfer's failure before the server connected says: the connections refused
+ * (not from the server), and that passive mode works where the server cannot reach this client.
+ */
+export function activeHint(listen: ActiveListen): string {
+  const refused =
+    listen.refused.length === 0
+      ? `it did not reach this client at ${listen.at}`
+      : `a connection came from ${listen.refused.join(', ')}, not the server's address ${listen.server}: refused`;
+  return `active mode: ${refused}; behind NAT or a firewall? use passive mode, without --active`;
+}
+
+/**
+ * The final reply to an active-mode transfer command, come before the server connected: a 425
+ * (it could not connect) as ActiveConnectError, with what happened and what to do; any other
+ * failure as its reply says.
+ */
+export function activeFailure(r: Reply, command: string, listen: ActiveListen): ReplyError {
+  if (r.code === Code.CantOpenData) return new ActiveConnectError(r, command, activeHint(listen));
+  return new ReplyError(r.code, replyLine(r), command);
 }
 
 /**

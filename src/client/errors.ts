@@ -299,6 +299,36 @@ export class Ipv6DataModeError extends FerryError {
   }
 }
 
+/**
+ * Active mode (EPRT/PORT): the server answered the transfer command with a 425 before it had
+ * connected to this client: it could not reach the address it was given (this client behind NAT,
+ * a firewall between), or its connection came from another address than the server's, which the
+ * client refused (no data connection theft), e.g. a server behind NAT of its own. The reply ends
+ * the transfer at once; the message names it and passive mode, which works there. Not retried
+ * (another try meets the same), but for a 425 saying an address is in use (ProFTPD connecting
+ * from port 20 to a client port still in TIME_WAIT), which a new port avoids.
+ */
+export class ActiveConnectError extends ReplyError {
+  readonly inUse: boolean;
+  constructor(r: Reply, command: string, hint: string) {
+    super(r.code, replyLine(r), command);
+    this.name = 'ActiveConnectError';
+    this.message = `${this.message} (${hint})`;
+    this.inUse = /in use/i.test(replyLine(r));
+  }
+}
+
+/**
+ * Active mode: neither the server's connection nor a reply to the transfer command came within
+ * connectTimeoutMs. Never retried: the same address meets the same wait.
+ */
+export class ActiveTimeoutError extends FerryError {
+  constructor(message: string) {
+    super('ERR_DATA_CONNECTION', message);
+    this.name = 'ActiveTimeoutError';
+  }
+}
+
 /** A download brought more than the `size` bytes announced: stopped there (exit code: transfer). */
 export function overrunError(size: number): FerryError {
   return new OverrunError(size);
@@ -353,13 +383,16 @@ const TRANSIENT_CONNECT_ERRORS: ReadonlySet<string> = new Set([
 /**
  * A failure worth another try (--retry): a transient reply (421, 425, 426, 450, 451), a lost
  * control or data connection, a timeout, a connection refused or reset (a server restarting).
- * Never a 5xx, a local error, TLS, a refused login, a name that does not resolve, or no data
- * connection mode for an IPv6 server (Ipv6DataModeError), nor a 421 saying this client is refused
+ * Never a 5xx, a local error, TLS, a refused login, a name that does not resolve, no data
+ * connection mode for an IPv6 server (Ipv6DataModeError), an active-mode server that could not
+ * connect (ActiveConnectError, ActiveTimeoutError), nor a 421 saying this client is refused
  * (ServerClosingError: banned, too many failed logins).
  */
 export function isTransient(err: unknown): boolean {
+  if (err instanceof ActiveConnectError) return err.inUse;
   if (err instanceof ReplyError) return TRANSIENT_REPLIES.has(err.replyCode);
-  if (err instanceof Ipv6DataModeError || err instanceof OverrunError) return false;
+  if (err instanceof Ipv6DataModeError || err instanceof OverrunError || err instanceof ActiveTimeoutError)
+    return false;
   // Another try would score against this client (a ban, failed logins): never retried.
   if (err instanceof ServerClosingError && err.refusal === 'refused') return false;
   if (err instanceof ConnectionError && err.code === 'ERR_CONNECT')

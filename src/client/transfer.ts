@@ -15,10 +15,10 @@ import {
   type Reply,
 } from '../protocol/reply.js';
 import type { ClientControlConnection } from './control.js';
-import { openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
+import { activeFailure, openActive, openPassive, type DataState, type Endpoint } from './data-endpoint.js';
 import { giveUp, resetWhenPipelineFails } from './data-reset.js';
 import { checkDataCertificate, dataHandshake, startDataTls } from './data-tls.js';
-import { abortedError, dataConnectionError, localError, overrunError } from './errors.js';
+import { abortedError, ActiveTimeoutError, dataConnectionError, localError, overrunError } from './errors.js';
 import { FileSink } from './local-file.js';
 import { LocalWatch } from './local-watch.js';
 import { receiveToFile } from './tls-download.js';
@@ -162,6 +162,8 @@ class Transfer {
   private handshake: Promise<tls.TLSSocket> | undefined;
   /** Why the data connection was given up, when a reason came with it (a lost control connection). */
   private gaveUpWith: Error | undefined;
+  /** The read begun after the 1xx while the server was to connect (active mode), for step 3. */
+  private afterFirst: Promise<Reply> | undefined;
 
   /**
    * @param signal The caller's signal, or the local stream's failure: either aborts the transfer.
@@ -196,6 +198,9 @@ class Transfer {
         await this.sendAbort();
         throw abortedError(signal);
       }
+      // The server neither connected nor answered (active mode): ABOR takes its transfer back, so
+      // that the connection's next command gets a reply of its own.
+      if (err instanceof ActiveTimeoutError) await this.sendAbort();
       throw err;
     } finally {
       signal?.removeEventListener('abort', onAbort);
@@ -221,8 +226,11 @@ class Transfer {
     if (first && !isPreliminary(first)) return this.withoutData(first, undefined);
     if (first) req.onPreliminary?.(first);
 
-    // 2. The data connection (active: the server connects now), then TLS.
-    const raw = await abortable(this.endpoint.connected, signal);
+    // 2. The data connection (active: the server connects now; its final reply first, a 425 that
+    // it could not, ends the wait at once), then TLS.
+    const connected = await abortable(this.serverConnects(first ? undefined : firstP), signal);
+    if ('reply' in connected) return this.withoutData(connected.reply, undefined);
+    const raw = connected.socket;
     this.raw = raw;
     let stalled: FerryError | undefined;
     raw.setTimeout(o.dataTimeoutMs);
@@ -251,7 +259,7 @@ class Transfer {
 
     // 3. Data and the final reply (past any 1xx mark), together. An error reply during the transfer
     // stops the data; so does the control connection's end (nothing could tell how it went).
-    const finalP = this.nextFinal(this.read(false));
+    const finalP = this.nextFinal(this.afterFirst ?? this.read(false));
     this.final = finalP;
     let finalReply: Reply | undefined;
     finalP.then(
@@ -351,11 +359,38 @@ class Transfer {
   }
 
   /**
+   * The data connection, or the transfer command's final reply if it comes first. Passive: the
+   * connection is there already. Active: the server connects now, and its 425 (it could not: NAT, a
+   * firewall) or any other final reply ends the wait at once, with the 1xx before it or without;
+   * `firstP` is the reply to the command when it has not come yet.
+   */
+  private async serverConnects(
+    firstP: Promise<Reply> | undefined,
+  ): Promise<{ readonly socket: net.Socket } | { readonly reply: Reply }> {
+    const socket = this.endpoint.connected.then((s) => ({ socket: s }));
+    if (!this.endpoint.active) return socket;
+    let next = firstP ?? this.read(false);
+    for (;;) {
+      const won = await Promise.race([socket, next.then((r) => ({ reply: r }))]);
+      if ('socket' in won) {
+        if (next !== firstP) this.afterFirst = next;
+        return won;
+      }
+      if (!isPreliminary(won.reply)) return won;
+      // The 1xx (read again from firstP by the caller), or a later one, skipped as nextFinal() does.
+      next = this.read(false);
+    }
+  }
+
+  /**
    * The transfer command answered with no 1xx: a refusal, or done without data (a protocol error
    * where data must come: a 226 to RETR would leave the local file as it was, as if written).
+   * Active mode, before the server connected: a 425 says what to do (activeFailure).
    */
   private withoutData(r: Reply, sessionReused: boolean | undefined): TransferResult {
     const verb = this.req.command;
+    const active = this.endpoint.active;
+    if (failed(r) && active && !active.accepted) throw activeFailure(r, verb, active);
     if (failed(r)) throw new ReplyError(r.code, replyLine(r), verb);
     if (this.req.dataRequired)
       throw new FerryError('ERR_PROTOCOL', `${verb}: the server answered ${replyLine(r)} before any data.`);
