@@ -89,7 +89,7 @@ export async function openPassive(
       throw new Ipv6DataModeError(
         state.noEpsv === 'disabled'
           ? 'EPSV is disabled (--disable-epsv), and PASV cannot work over IPv6: leave EPSV on for this server.'
-          : 'The server refused EPSV, and PASV cannot work over IPv6.',
+          : 'The server refused EPSV, and PASV cannot work over IPv6: use active mode (--active), which works where the server can connect to this client.',
       );
     const r = await control.request('PASV');
     if (r.code !== Code.EnteringPassive) throw new ReplyError(r.code, replyLine(r), 'PASV');

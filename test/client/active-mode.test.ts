@@ -146,6 +146,22 @@ describe('active mode when the server cannot connect', { timeout: 60_000 }, () =
     assert.equal(server.verbs.filter((v) => v === 'RETR').length, 1, server.commands.join('\n'));
   });
 
+  it('EPSV refused over IPv6: the failure points to active mode (PASV cannot carry an IPv6 address)', async () => {
+    const server = await FakeFtp.start({
+      host: '::1',
+      answer: (verb) => (verb === 'EPSV' ? '500 EPSV not understood.' : undefined),
+    });
+    servers.push(server);
+    const client = await server.connect({ host: '::1' });
+    await assert.rejects(client.list(''), (e: unknown) => {
+      assert.match(
+        String(e),
+        /The server refused EPSV, and PASV cannot work over IPv6: use active mode \(--active\)/,
+      );
+      return true;
+    });
+  });
+
   it("a 425 saying the address is in use (ProFTPD's port 20 in TIME_WAIT) is still retried", async () => {
     let tries = 0;
     const server = await activeServer(() =>
