@@ -8,9 +8,11 @@ import {
   type ControlRequest,
 } from '../defender/control-socket.js';
 import { DEFAULT_DEFENDER, type Ban } from '../defender/defender.js';
+import type { AddressCounting } from '../defender/ban-networks.js';
 import { manualBan } from '../defender/manual-ban.js';
 import { FerryError } from '../errors.js';
 import { namesGroup } from '../protocol/address.js';
+import { embeddedIPv4, nat64Prefixes } from '../protocol/nat64.js';
 import type { PgBans } from '../db/bans.js';
 import { dataDirOf, databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
@@ -67,7 +69,11 @@ export function registerBans(program: Command): void {
   ).action(async (address: string, flags: BansFlags) => {
     const store = await bansOf(flags);
     // The ban as listed: an IPv6 address is banned as its network, whatever prefix the server uses.
-    const ban = (await store.list(true)).find((b) => namesGroup(b.address, address));
+    // A NAT64/SIIT address is banned as the IPv4 client it embeds.
+    const as4 = embeddedIPv4(address, nat64Prefixes(store.nat64Prefixes));
+    const ban = (await store.list(true)).find(
+      (b) => namesGroup(b.address, address) || (as4 !== undefined && b.address === as4),
+    );
     if (!ban && net.isIP(address.split('/')[0] ?? '') === 0)
       throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
     const removed = ban !== undefined && (await store.remove(ban.address));
@@ -107,6 +113,8 @@ interface BanStore {
   add(r: AddRequest): Promise<Ban>;
   /** Where the last answer came from, when not from a server: ` in the saved bans (…)`, or ''. */
   where(): string;
+  /** The config's NAT64/SIIT prefixes (defender.nat64Prefixes). */
+  readonly nat64Prefixes: readonly string[];
 }
 
 /** The shared database's bans when there is one; else the running server's, or its bans file. */
@@ -116,6 +124,7 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
   // A ban made here (the database, or the file with no server) as the config's defender would.
   const banSettings = {
     ipv6PrefixLength: config.defender?.ipv6PrefixLength ?? DEFAULT_DEFENDER.ipv6PrefixLength,
+    nat64Prefixes: config.defender?.nat64Prefixes ?? DEFAULT_DEFENDER.nat64Prefixes,
     maxBanMs: (config.defender?.maxBanSeconds ?? DEFAULT_DEFENDER.maxBanMs / 1000) * 1000,
   };
   if (url)
@@ -123,13 +132,14 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
       list: () => withBans(url, (b) => b.list(), 'read'),
       remove: (a) => withBans(url, (b) => b.remove(a)),
       add: (r) => {
-        const m = manualBanOrThrow(r, banSettings.ipv6PrefixLength);
+        const m = manualBanOrThrow(r, banSettings);
         const since = Date.now();
         return withBans(url, (b) =>
           b.add({ address: m.key, since, until: since + (r.ms ?? banSettings.maxBanMs) }),
         );
       },
       where: () => '',
+      nat64Prefixes: banSettings.nat64Prefixes,
     };
   const p = defenderPaths(dataDirOf(flags.dataDir, config));
   let saved: FileReason | undefined;
@@ -139,11 +149,12 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
     remove: (a) => removeBan(p, fromFile, a),
     add: (r) => addBan(p, banSettings, r),
     where: () => (saved ? ` in the saved bans (${p.stateFile}; ${reasonText(p, saved)})` : ''),
+    nat64Prefixes: banSettings.nat64Prefixes,
   };
 }
 
-function manualBanOrThrow(r: AddRequest, ipv6PrefixLength: number): { key: string; reason?: string } {
-  const m = manualBan(r, ipv6PrefixLength);
+function manualBanOrThrow(r: AddRequest, counting: AddressCounting): { key: string; reason?: string } {
+  const m = manualBan(r, counting);
   if ('error' in m) throw new FerryError('ERR_USAGE', m.error);
   return m;
 }
@@ -192,17 +203,13 @@ async function removeBan(p: Paths, fromFile: (why: FileReason) => void, address:
  * A ban asked of the running server (its primary with --workers N), or, with none or its defender
  * off, written to the bans file a start loads (replacing one on that key, counted as a repeat).
  */
-async function addBan(
-  p: Paths,
-  s: { ipv6PrefixLength: number; maxBanMs: number },
-  r: AddRequest,
-): Promise<Ban> {
+async function addBan(p: Paths, s: AddressCounting & { maxBanMs: number }, r: AddRequest): Promise<Ban> {
   const answer = await ask(p, { op: 'add', ...r });
   if (typeof answer === 'object') {
     if ('ban' in answer) return answer.ban;
     throw new FerryError('ERR_REMOTE', 'the server sent no ban back');
   }
-  const m = manualBanOrThrow(r, s.ipv6PrefixLength);
+  const m = manualBanOrThrow(r, s);
   const state: BanState = await readBanFile(p.stateFile);
   const now = Date.now();
   const before = [...state.active, ...state.past].find((b) => b.address === m.key);

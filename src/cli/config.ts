@@ -14,7 +14,7 @@ import { anonymousNameTaken } from '../auth/anonymous.js';
 import { userDefaultsSchema } from '../auth/user-defaults.js';
 import { adminTokenProblem } from '../admin/bearer-token.js';
 import { FerryError } from '../errors.js';
-import { ipv6PrefixLength, legacyEncoding, MAX_TIMER_MS } from '../server/options.js';
+import { ipv6PrefixLength, legacyEncoding, MAX_TIMER_MS, nat64Prefix } from '../server/options.js';
 import { parseYamlFile, topLevelSource } from '../yaml-file.js';
 import { reportedIssue } from '../zod-issues.js';
 import { storageSchema } from './storage-config.js';
@@ -56,6 +56,8 @@ const defenderSchema = z
     maxPasswordChecksPerAddress: count.optional(),
     /** An IPv6 client counts as its network of this many bits (scores, bans, per-address limits). */
     ipv6PrefixLength: ipv6PrefixLength.optional(),
+    /** A site's NAT64/SIIT prefixes: an address in one counts as the IPv4 client it embeds. */
+    nat64Prefixes: z.array(nat64Prefix).optional(),
   })
   .strict();
 

@@ -32,6 +32,7 @@ export function defenderOptions(
         'limit-refused': c?.scores?.limitRefused,
       },
       ipv6PrefixLength: c?.ipv6PrefixLength,
+      nat64Prefixes: c?.nat64Prefixes,
       ...defenderPaths(dataDir),
     },
     limits: {

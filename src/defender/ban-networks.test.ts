@@ -4,16 +4,24 @@ import { banKeyOf, coversLoopback } from './ban-networks.js';
 import { Defender, DEFAULT_DEFENDER } from './defender.js';
 
 test('banKeyOf: an address as the defender counts it, a network by its first address', () => {
-  assert.equal(banKeyOf('192.0.2.7', 64), '192.0.2.7');
-  assert.equal(banKeyOf('::ffff:192.0.2.7', 64), '192.0.2.7');
-  assert.equal(banKeyOf('192.0.2.77/24', 64), '192.0.2.0/24');
-  assert.equal(banKeyOf('192.0.2.7/32', 64), '192.0.2.7');
-  assert.equal(banKeyOf('0.0.0.0/0', 64), '0.0.0.0/0');
-  assert.equal(banKeyOf('2001:db8:1:2::5', 64), '2001:db8:1:2::/64');
-  assert.equal(banKeyOf('2001:DB8:1:2::5/48', 64), '2001:db8:1::/48');
-  assert.equal(banKeyOf('2001:db8::5/128', 64), '2001:db8::5');
+  const counting = (ipv6PrefixLength: number, nat64Prefixes: string[] = []) => ({
+    ipv6PrefixLength,
+    nat64Prefixes,
+  });
+  assert.equal(banKeyOf('192.0.2.7', counting(64)), '192.0.2.7');
+  assert.equal(banKeyOf('::ffff:192.0.2.7', counting(64)), '192.0.2.7');
+  assert.equal(banKeyOf('192.0.2.77/24', counting(64)), '192.0.2.0/24');
+  assert.equal(banKeyOf('192.0.2.7/32', counting(64)), '192.0.2.7');
+  assert.equal(banKeyOf('0.0.0.0/0', counting(64)), '0.0.0.0/0');
+  assert.equal(banKeyOf('2001:db8:1:2::5', counting(64)), '2001:db8:1:2::/64');
+  assert.equal(banKeyOf('2001:DB8:1:2::5/48', counting(64)), '2001:db8:1::/48');
+  assert.equal(banKeyOf('2001:db8::5/128', counting(64)), '2001:db8::5');
   for (const bad of ['', 'host.example', '192.0.2.7/33', '192.0.2.7/x', '1.2.3.4/8/1', 'fe80::1%eth0'])
-    assert.equal(banKeyOf(bad, 64), undefined, bad);
+    assert.equal(banKeyOf(bad, counting(64)), undefined, bad);
+  // A NAT64/SIIT address is the IPv4 client it embeds (the well-known prefix, a site's own).
+  assert.equal(banKeyOf('64:ff9b::c633:6407', counting(64)), '198.51.100.7');
+  assert.equal(banKeyOf('2001:db8:46::198.51.100.7', counting(64, ['2001:db8:46::/96'])), '198.51.100.7');
+  assert.equal(banKeyOf('2001:db8:46::198.51.100.7', counting(64)), '2001:db8:46::/64');
 });
 
 test('coversLoopback: any overlap with 127.0.0.0/8 or ::1', () => {

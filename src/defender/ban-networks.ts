@@ -1,5 +1,6 @@
 import * as net from 'node:net';
 import { addressGroup, normalizeAddress } from '../protocol/address.js';
+import { embeddedIPv4, nat64Prefixes } from '../protocol/nat64.js';
 
 /** A ban key's address and prefix length: `192.0.2.0/24`, `2001:db8::/48`, `192.0.2.7` (/32). */
 function partsOf(key: string): { ip: string; bits: number; family: 'ipv4' | 'ipv6' } | undefined {
@@ -23,16 +24,26 @@ export function matchedAsNetwork(key: string, ipv6PrefixLength: number): boolean
   return p.family === 'ipv4' ? p.bits < 32 : p.bits !== Math.min(128, ipv6PrefixLength);
 }
 
+/** How the defender counts addresses (DefenderSettings' part): what a ban's key is made of. */
+export interface AddressCounting {
+  readonly ipv6PrefixLength: number;
+  /** A site's NAT64/SIIT prefixes, besides 64:ff9b::/96. */
+  readonly nat64Prefixes: readonly string[];
+}
+
 /**
  * What `ferry bans add` bans for `input`: an address as the defender counts it (IPv4 alone, IPv6
- * by its network of ipv6PrefixLength), a network as its first address and length (`192.0.2.9/24`
- * is `192.0.2.0/24`; an IPv4-mapped one as IPv4), or undefined when it is neither.
+ * by its network of ipv6PrefixLength, a NAT64/SIIT one as the IPv4 it embeds), a network as its
+ * first address and length (`192.0.2.9/24` is `192.0.2.0/24`; an IPv4-mapped one as IPv4), or
+ * undefined when it is neither.
  */
-export function banKeyOf(input: string, ipv6PrefixLength: number): string | undefined {
+export function banKeyOf(input: string, counting: AddressCounting): string | undefined {
   const p = partsOf(input.trim());
   const ip = p ? normalizeAddress(p.ip) : '';
   if (!p || ip.includes('%')) return undefined;
-  if (!input.includes('/')) return addressGroup(ip, ipv6PrefixLength);
+  const { ipv6PrefixLength } = counting;
+  if (!input.includes('/'))
+    return addressGroup(embeddedIPv4(ip, nat64Prefixes(counting.nat64Prefixes)) ?? ip, ipv6PrefixLength);
   // A mapped network (::ffff:192.0.2.0/120) is the IPv4 one it maps.
   const bits = p.bits - (net.isIPv4(ip) && p.family === 'ipv6' ? 96 : 0);
   if (bits < 0) return undefined;
@@ -72,6 +83,12 @@ export class BanNetworks {
 
   delete(key: string): void {
     this.#lists.delete(key);
+  }
+
+  /** The keys of the networks holding `address` or `counted` (the IPv4 client a NAT64 one embeds). */
+  *holdingAny(address: string, counted: string): Generator<string> {
+    yield* this.holding(address);
+    if (counted !== address) yield* this.holding(counted);
   }
 
   /** The keys of the networks holding `address` (normalized). */

@@ -219,3 +219,33 @@ test('by default an unknown user costs what a wrong password does: when a ban co
   d.record('192.0.2.2', 'unknown-user');
   assert.deepEqual([d.banned('192.0.2.1'), d.banned('192.0.2.2')], [true, true]);
 });
+
+test('NAT64/SIIT: an address of 64:ff9b::/96 (or a configured prefix) is scored, banned and keyed as its IPv4', () => {
+  const { d } = make({ ...DEFAULT_DEFENDER, threshold: 2, nat64Prefixes: ['2001:db8:46::/96'] });
+  assert.equal(d.key('64:ff9b::c633:6401'), '198.51.100.1');
+  assert.equal(d.key('2001:db8:46::c633:6401'), '198.51.100.1');
+  assert.equal(d.key('2001:db8:47::c633:6401'), '2001:db8:47::/64');
+  d.record('64:ff9b::c633:6401', 'failed-login');
+  d.record('2001:db8:46::198.51.100.1', 'failed-login');
+  assert.deepEqual(
+    d.list().map((b) => b.address),
+    ['198.51.100.1'],
+  );
+  assert.equal(d.banned('64:ff9b::198.51.100.1'), true);
+  assert.equal(d.banned('198.51.100.1'), true);
+  // Another IPv4 client through the same translator (the same /64) is not banned with it.
+  assert.equal(d.banned('64:ff9b::198.51.100.2'), false);
+  // A network ban by IPv4 holds its clients through the translator; one by IPv6 still holds too.
+  d.add('203.0.113.0/24', MIN);
+  assert.equal(d.banned('64:ff9b::203.0.113.5'), true);
+  d.add('64:ff9b::c000:200/120', MIN);
+  assert.equal(d.banned('64:ff9b::192.0.2.5'), true);
+  assert.equal(d.unban('64:ff9b::c633:6401'), true);
+});
+
+test('NAT64/SIIT: allow names the IPv4 client, or the translated address', () => {
+  const { d } = make({ ...DEFAULT_DEFENDER, allow: ['198.51.100.9/32'] });
+  assert.equal(d.allowed('64:ff9b::198.51.100.9'), true);
+  assert.equal(d.allowed('64:ff9b::198.51.100.8'), false);
+  assert.equal(d.key('64:ff9b::198.51.100.9'), '198.51.100.9');
+});

@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { addressGroup } from '../protocol/address.js';
+import { embeddedIPv4, nat64Prefixes, type Nat64Prefix } from '../protocol/nat64.js';
 import { BanNetworks, matchedAsNetwork } from './ban-networks.js';
 
 /** What costs an address points (SFTPGo's defaults, but an unknown user costs what a wrong password does). */
@@ -20,6 +21,11 @@ export interface DefenderSettings {
   readonly maxTracked: number;
   /** IPv6 addresses are scored and banned by their network of this many bits (128: each alone). */
   readonly ipv6PrefixLength: number;
+  /**
+   * A site's NAT64/SIIT prefixes (RFC 6052: `2001:db8:46::/96`), besides the well-known
+   * 64:ff9b::/96: an address in one is the IPv4 client it embeds, counted alone (protocol/nat64.ts).
+   */
+  readonly nat64Prefixes: readonly string[];
 }
 
 export const DEFAULT_DEFENDER: DefenderSettings = {
@@ -31,6 +37,7 @@ export const DEFAULT_DEFENDER: DefenderSettings = {
   maxBanMs: 24 * 60 * 60_000,
   maxTracked: 100_000,
   ipv6PrefixLength: 64,
+  nat64Prefixes: [],
 };
 
 /** One ban, as kept, listed and persisted. `bans` counts this one and the earlier ones remembered. */
@@ -66,9 +73,11 @@ export interface DefenderPort {
   record(address: string, event: DefenderEvent): void;
   /**
    * What the per-address limits count `address` as: itself, or its IPv6 network (addressGroup);
-   * itself when it is on `allow`.
+   * itself when it is on `allow`; the IPv4 address a NAT64/SIIT one embeds.
    */
   key(address: string): string;
+  /** The IPv4 client a NAT64/SIIT address embeds, else the address itself (for the logs). */
+  counted(address: string): string;
 }
 
 /**
@@ -88,6 +97,8 @@ export class Defender implements DefenderPort {
   private readonly past = new Map<string, Ban>();
   /** The active bans found by their network, not their key (`ferry bans add 192.0.2.0/24`). */
   private readonly networks = new BanNetworks();
+  /** The NAT64/SIIT prefixes whose addresses count as the IPv4 ones they embed. */
+  private readonly nat64: readonly Nat64Prefix[];
 
   constructor(
     private readonly settings: DefenderSettings = DEFAULT_DEFENDER,
@@ -96,6 +107,15 @@ export class Defender implements DefenderPort {
   ) {
     this.allowList = networks(settings.allow);
     this.allowsAny = settings.allow.length > 0;
+    this.nat64 = nat64Prefixes(settings.nat64Prefixes);
+  }
+
+  /**
+   * Who `address` is: the IPv4 client a NAT64/SIIT address embeds (else every IPv4 client coming
+   * through the translator would be one /64), or itself.
+   */
+  counted(address: string): string {
+    return embeddedIPv4(address, this.nat64) ?? address;
   }
 
   /**
@@ -107,8 +127,14 @@ export class Defender implements DefenderPort {
     this.allowsAny = allow.length > 0;
   }
 
+  /** On `allow`: the address, or the IPv4 client a NAT64/SIIT one embeds. */
   allowed(address: string): boolean {
     if (!this.allowsAny) return false;
+    const counted = this.counted(address);
+    return this.onAllowList(address) || (counted !== address && this.onAllowList(counted));
+  }
+
+  private onAllowList(address: string): boolean {
     const family = net.isIPv6(address) ? 'ipv6' : 'ipv4';
     return net.isIP(address) !== 0 && this.allowList.check(address, family);
   }
@@ -125,7 +151,7 @@ export class Defender implements DefenderPort {
 
   /** A ban in force of a network holding `address` (checked one by one: only `ferry bans add` makes them). */
   private networkBan(address: string): Ban | undefined {
-    for (const key of this.networks.holding(address)) {
+    for (const key of this.networks.holdingAny(address, this.counted(address))) {
       const ban = this.active.get(key);
       if (!ban)
         this.networks.delete(key); // trimmed away
@@ -161,12 +187,12 @@ export class Defender implements DefenderPort {
    * /64 cannot fill its limits.
    */
   key(address: string): string {
-    return this.allowed(address) ? addressGroup(address, 128) : this.network(address);
+    return this.allowed(address) ? addressGroup(this.counted(address), 128) : this.network(address);
   }
 
-  /** What `address` is scored and banned as: itself, or its IPv6 network. */
+  /** What `address` is scored and banned as: itself (a NAT64 one: its IPv4), or its IPv6 network. */
   private network(address: string): string {
-    return addressGroup(address, this.settings.ipv6PrefixLength);
+    return addressGroup(this.counted(address), this.settings.ipv6PrefixLength);
   }
 
   /** Whether `ban` still runs; one that has run out ends now. */

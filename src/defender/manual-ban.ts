@@ -1,4 +1,4 @@
-import { banKeyOf, coversLoopback } from './ban-networks.js';
+import { banKeyOf, coversLoopback, type AddressCounting } from './ban-networks.js';
 
 /** What `ferry bans add` asks for, as typed. */
 export interface ManualBanInput {
@@ -16,9 +16,9 @@ const MAX_REASON = 200;
  */
 export function manualBan(
   r: ManualBanInput,
-  ipv6PrefixLength: number,
+  counting: AddressCounting,
 ): { key: string; reason?: string } | { error: string } {
-  const key = banKeyOf(r.address, ipv6PrefixLength);
+  const key = banKeyOf(r.address, counting);
   if (key === undefined)
     return {
       error: `"${r.address}" is not an IP address or network (192.0.2.7, 192.0.2.0/24, 2001:db8::/48).`,

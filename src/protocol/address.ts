@@ -39,7 +39,7 @@ function assertPort(port: number): void {
 }
 
 /** 16-bit groups of a valid IPv6 address (zone id ignored), or undefined. */
-function ipv6Groups(addr: string): number[] | undefined {
+export function ipv6Groups(addr: string): number[] | undefined {
   const pct = addr.indexOf('%');
   const a = pct >= 0 ? addr.slice(0, pct) : addr;
   if (!isIPv6(a)) return undefined;

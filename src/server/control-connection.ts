@@ -19,6 +19,7 @@ import { activeRoute } from '../protocol/active-route.js';
 import { entryExists, resolveClientPath } from './home-path.js';
 import type { StorageContext, VPath } from '../storage/types.js';
 import type { DefenderPort } from '../defender/defender.js';
+import { remoteFields } from './defender-service.js';
 import type { CertificateStore } from '../tls/certificates.js';
 import { certificateAlert } from '../tls/certificate-alerts.js';
 import { peerCertificate } from '../tls/client-certificate.js';
@@ -293,7 +294,10 @@ export class ControlConnection {
     this.localPort = socket.localPort;
     // Every line of the session names the client (the one a PROXY header named): fail2ban and
     // grep find an address's failed logins and transfers without joining them to its connect line.
-    this.unlimited = rt.logger.child({ session: this.session.id, remote: this.address });
+    this.unlimited = rt.logger.child({
+      session: this.session.id,
+      ...remoteFields(rt.defender, this.address),
+    });
     this.logger = rt.warnings.forAddress(this.unlimited, this.session.remoteAddress);
     this.transfers = new Transfers({
       preliminary: (r) => {

@@ -22,6 +22,18 @@ import type { Logger } from '../logger.js';
 import type { ResolvedOptions } from './options.js';
 import { WarningLimiter } from './warning-limiter.js';
 
+/**
+ * How a log line names a client: `remote`, and beside it `ipv4`, the IPv4 client a NAT64/SIIT
+ * address embeds (the address it is counted, scored and banned as).
+ */
+export function remoteFields(
+  d: Pick<DefenderPort, 'counted'>,
+  address: string,
+): { remote: string; ipv4?: string } {
+  const ipv4 = d.counted(address);
+  return ipv4 === address ? { remote: address } : { remote: address, ipv4 };
+}
+
 /** Ban and unban lines: at most this many a minute over all addresses; the rest are counted. */
 const BAN_LINES_PER_MINUTE = 60;
 
@@ -141,7 +153,7 @@ export class DefenderService implements DefenderPort {
   private mirroredBan(address: string): boolean {
     const now = Date.now();
     if ((this.remoteBans.get(this.key(address)) ?? 0) > now) return true;
-    for (const key of this.remoteNetworks.holding(address))
+    for (const key of this.remoteNetworks.holdingAny(address, this.grouping.counted(address)))
       if ((this.remoteBans.get(key) ?? 0) > now) return true;
     return false;
   }
@@ -161,9 +173,18 @@ export class DefenderService implements DefenderPort {
     return this.defender?.list() ?? [];
   }
 
+  counted(address: string): string {
+    return this.grouping.counted(address);
+  }
+
   /** Logs a refused connection (rate-limited per address; an IPv6 one per network, rotated or not). */
   refused(address: string, why: string): void {
-    this.refusals.warn(this.logger, this.key(address), { remote: address }, `connection refused: ${why}`);
+    this.refusals.warn(
+      this.logger,
+      this.key(address),
+      remoteFields(this, address),
+      `connection refused: ${why}`,
+    );
   }
 
   /** Called with each ban (a cluster primary tells its workers). */
@@ -248,8 +269,8 @@ export class DefenderService implements DefenderPort {
     if (!defender) return { ok: false, error: DEFENDER_DISABLED };
     if (r.op === 'list') return { ok: true, bans: defender.list() };
     if (r.op === 'rm') return { ok: true, removed: defender.unban(r.address) };
-    const { ipv6PrefixLength, maxBanMs } = this.options.defender;
-    const ban = manualBan(r, ipv6PrefixLength);
+    const ban = manualBan(r, this.options.defender);
+    const { maxBanMs } = this.options.defender;
     if ('error' in ban) return { ok: false, error: ban.error };
     return { ok: true, ban: defender.add(ban.key, r.ms ?? maxBanMs, ban.reason) };
   }

@@ -20,6 +20,7 @@ import type { TransferOutcome } from './transfers.js';
 import type { SharedCutUploads } from '../shared-cut-uploads.js';
 import { LEGACY_ENCODINGS, LegacyCharset, type LegacyEncoding } from '../protocol/legacy-encoding.js';
 import { toIPv4 } from '../protocol/address.js';
+import { parseNat64Prefix } from '../protocol/nat64.js';
 
 /** One finished file transfer as the transfer log (xferlog) records it. */
 export interface TransferRecord extends TransferOutcome {
@@ -207,6 +208,12 @@ export interface ServerOptions {
      * per-address limits (default 64; 128: each address alone; at least 32). IPv4 counts per address.
      */
     ipv6PrefixLength?: number;
+    /**
+     * A site's NAT64/SIIT prefixes (RFC 6052: /32, /40, /48, /56, /64 or /96), besides the
+     * well-known 64:ff9b::/96, always recognized: a client address in one counts as the IPv4
+     * address it embeds (alone, as IPv4 clients do), for the scores, bans and per-address limits.
+     */
+    nat64Prefixes?: string[];
     /** Bans are kept in this file across restarts (`ferry serve`: <dataDir>/bans.json). */
     stateFile?: string;
     /** Unix socket `ferry bans` talks to (`ferry serve`: <dataDir>/control.sock). */
@@ -251,6 +258,11 @@ const timerMs = z.number().int().positive().max(MAX_TIMER_MS, TIMER_LIMIT);
  */
 const IPV6_PREFIX_LIMIT = 'from 32 to 128 (an IPv6 client counts as its /N network; ISPs give /48 to /64)';
 export const ipv6PrefixLength = z.number().int().min(32, IPV6_PREFIX_LIMIT).max(128, IPV6_PREFIX_LIMIT);
+/** A NAT64/SIIT prefix (protocol/nat64.ts). */
+export const nat64Prefix = z.string().superRefine((text, ctx) => {
+  const p = parseNat64Prefix(text);
+  if (typeof p === 'string') ctx.addIssue({ code: 'custom', message: p });
+});
 /** Linux's TCP_KEEPIDLE is at most 32767 s; a longer one leaves the kernel's default (2 hours). */
 const MAX_KEEPALIVE_MS = 32_767_000;
 
@@ -394,6 +406,7 @@ const schema = z
           .strict()
           .optional(),
         ipv6PrefixLength: ipv6PrefixLength.optional(),
+        nat64Prefixes: z.array(nat64Prefix).optional(),
         stateFile: z.string().min(1).optional(),
         controlSocket: z.string().min(1).optional(),
       })
@@ -649,6 +662,7 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       maxBanMs: v.defender?.maxBanMs ?? DEFAULT_DEFENDER.maxBanMs,
       maxTracked: DEFAULT_DEFENDER.maxTracked,
       ipv6PrefixLength: v.defender?.ipv6PrefixLength ?? DEFAULT_DEFENDER.ipv6PrefixLength,
+      nat64Prefixes: v.defender?.nat64Prefixes ?? DEFAULT_DEFENDER.nat64Prefixes,
       stateFile: v.defender?.stateFile,
       controlSocket: v.defender?.controlSocket,
     },

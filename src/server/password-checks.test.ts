@@ -225,7 +225,13 @@ describe('guardAuthenticator', () => {
   /** A defender port that bans no one and keeps what it was told. */
   const recording = (): DefenderPort & { events: DefenderEvent[] } => {
     const events: DefenderEvent[] = [];
-    return { events, banned: () => false, record: (_a, e) => void events.push(e), key: (a) => a };
+    return {
+      events,
+      banned: () => false,
+      record: (_a, e) => void events.push(e),
+      key: (a) => a,
+      counted: (a) => a,
+    };
   };
   const never: Authenticator = { authenticate: () => new Promise<AuthOutcome>(() => {}) };
   /** `never` behind a queue that abandons at once, and the defender it reports to. */

@@ -335,7 +335,7 @@ export class FerryServer {
     const now = Date.now();
     return [...this.connections].flatMap((c) => {
       const report = c.report(now);
-      return sessionMatches(report, match) && c.kick(by) ? [report] : [];
+      return sessionMatches(report, match, (a) => this.defense.counted(a)) && c.kick(by) ? [report] : [];
     });
   }
 

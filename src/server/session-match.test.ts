@@ -16,3 +16,10 @@ test('a session matches by id, by user or by address; nothing when the match nam
   assert.equal(sessionMatches(s, { ids: [], address: '192.0.2.70' }), false);
   assert.equal(sessionMatches({ ...s, address: '2001:DB8::1' }, { ids: [], address: '2001:db8::1' }), true);
 });
+
+test('--address with the IPv4 client a NAT64/SIIT address embeds matches its sessions (counted)', () => {
+  const s64 = { id: 'c3', user: 'carol', address: '64:ff9b::c633:6407', port: 40000 };
+  const counted = (a: string): string => (a === '64:ff9b::c633:6407' ? '198.51.100.7' : a);
+  assert.equal(sessionMatches(s64, { ids: [], address: '198.51.100.7' }, counted), true);
+  assert.equal(sessionMatches(s64, { ids: [], address: '198.51.100.7' }), false);
+});

@@ -9,11 +9,19 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
-import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import { CLIENT_BINARIES, runProcess } from '../support/clients.js';
 import { RawFtp, textOf, withDeadline } from '../support/raw-ftp.js';
-import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+import {
+  wrongPassword,
+  MODES,
+  portOf,
+  useFerry,
+  viaProxy,
+  waitForLog,
+  withClients,
+  type Mode,
+} from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 
 const LEGIT = '127.0.0.1';
@@ -399,21 +407,6 @@ describe("defender: a user's passive ports held by other addresses", () => {
   });
 });
 
-/**
- * A connection through a trusted proxy (127.0.0.1) whose PROXY header names the client `from`: any
- * IPv6 source, on loopback. Its first reply (220, or a 421 refusal).
- */
-async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; first: Reply }> {
-  const ftp = await RawFtp.connect({
-    host: ts.host,
-    port: ts.explicitPort,
-    implicit: false,
-    localAddress: LEGIT,
-  });
-  ftp.socket.write(formatProxyV1({ address: from, port: 40_000 }, { address: '2001:db8::21', port: 21 }));
-  return { ftp, first: await ftp.expect() };
-}
-
 describe('defender: IPv6 clients count by their /64', () => {
   // Clients through the proxy (viaProxy). One unknown user and one failed login (1 point each) ban.
   const server = useFerry({
@@ -432,10 +425,7 @@ describe('defender: IPv6 clients count by their /64', () => {
         const { ftp, first } = await viaProxy(ts, from);
         track(ftp);
         assert.equal(first.code, 220);
-        await ftp.authTls('TLS');
-        await ftp.cmd(`USER ${user}`, 331);
-        await ftp.cmd('PASS wrong', 530);
-        await ftp.close();
+        await wrongPassword(ftp, user);
       }
       await waitForLog(
         ts,

@@ -14,6 +14,7 @@ import { secureLogin } from '../support/ftps-session.js';
 import { startFerry, testCertificate, type TestServer } from '../support/ferry.js';
 import type { ServerOptions } from '../../src/server/options.js';
 import type { Reply } from '../../src/protocol/reply.js';
+import { formatProxyV1 } from '../../src/protocol/proxy-protocol.js';
 
 export type Mode = 'explicit' | 'implicit';
 /** Every suite that makes sense in both modes runs once per mode (pyftpdlib re-runs its suite over TLS). */
@@ -329,3 +330,27 @@ export function assertNoHostPath(r: Reply, ts: TestServer, ...extra: string[]): 
 }
 
 export { textOf };
+
+/**
+ * A connection through a trusted proxy (127.0.0.1) whose PROXY header names the client `from`: any
+ * source (an IPv6 one, a NAT64 one), on loopback. Its first reply (220, or a 421 refusal).
+ */
+export async function viaProxy(ts: TestServer, from: string): Promise<{ ftp: RawFtp; first: Reply }> {
+  const ftp = await RawFtp.connect({
+    host: ts.host,
+    port: ts.explicitPort,
+    implicit: false,
+    localAddress: '127.0.0.1',
+  });
+  const to = from.includes(':') ? '2001:db8::21' : '203.0.113.21';
+  ftp.socket.write(formatProxyV1({ address: from, port: 40_000 }, { address: to, port: 21 }));
+  return { ftp, first: await ftp.expect() };
+}
+
+/** One failed login on an explicit connection: AUTH TLS, USER `user`, a wrong password; closed. */
+export async function wrongPassword(ftp: RawFtp, user: string): Promise<void> {
+  await ftp.authTls('TLS');
+  await ftp.cmd(`USER ${user}`, 331);
+  await ftp.cmd('PASS wrong', 530);
+  await ftp.close();
+}
