@@ -11,6 +11,7 @@ import { dataDirOf, loadConfig } from './config.js';
 import { configOption } from './config-option.js';
 import { defenderPaths } from './defender-config.js';
 import { printableName } from './printable.js';
+import { parseAddressPattern } from '../server/session-match.js';
 
 interface KickFlags {
   config?: string;
@@ -32,12 +33,20 @@ export function registerKick(program: Command): void {
     )
     .argument('[id...]', "the sessions' ids (ferry who --json, GET /sessions)")
     .option('--user <name>', 'every session of this user')
-    .option('--address <addr>', 'every session from this client address')
+    .option(
+      '--address <addr>',
+      'every session from this client address or network (192.0.2.7, [2001:db8::5], 2001:db8:1::/64; with a port, as ferry who prints it, that session)',
+    )
     .addOption(configOption("the server's YAML config file (for its dataDir)"))
     .option('--data-dir <dir>', "the server's data dir (default ~/.ferry)")
     .action(async (ids: string[], flags: KickFlags) => {
       if (ids.length === 0 && flags.user === undefined && flags.address === undefined)
         throw new FerryError('ERR_USAGE', 'ferry kick: give session ids, --user NAME or --address ADDR.');
+      if (flags.address !== undefined && !parseAddressPattern(flags.address))
+        throw new FerryError(
+          'ERR_USAGE',
+          `ferry kick: --address takes an address or network (192.0.2.7, [2001:db8::5]:51234 as ferry who prints it, 2001:db8:1::/64), got "${flags.address}".`,
+        );
       const match: SessionMatch = {
         ids,
         ...(flags.user === undefined ? {} : { user: flags.user }),

@@ -167,6 +167,13 @@ test('--workers 1: ferry kick by id, --address and --user; POST /sessions/ID/clo
     assert.equal(httpLine.by, 'admin HTTP from 127.0.0.1');
     assert.equal((await close(admin, uploaderId, bearer(TOKEN))).status, 404, 'gone now');
 
+    // An address as ferry who prints it, with another port: nobody; not an address: a usage error.
+    const otherPort = (bobElsewhere.socket.localPort ?? 0) === 1 ? 2 : 1;
+    assert.equal((await kick('--address', `127.0.0.2:${otherPort}`)).code, 1);
+    const garbage = await kick('--address', '[127.0.0.2');
+    assert.equal(garbage.code, 2, garbage.stderr);
+    assert.match(garbage.stderr, /--address takes an address or network/);
+
     // By address: bob from 127.0.0.2 only; bob from 127.0.0.1 goes on.
     const byAddress = await kick('--address', '127.0.0.2');
     assert.equal(byAddress.code, 0, byAddress.stderr);
