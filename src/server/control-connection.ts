@@ -288,7 +288,8 @@ export class ControlConnection {
     if (this.proxyHeaderWhy && !implicit) this.screened = Buffer.alloc(0);
     // Implicit: the first bytes go to TLS; a copy of them is screened on the side, first.
     if (this.proxyHeaderWhy && implicit) this.screenTlsStart(socket);
-    if (origin?.proxied) this.via = remote;
+    // The proxy as the other lines name addresses: IPv4-mapped (a dual-stack listener's view) as IPv4.
+    if (origin?.proxied) this.via = normalizeAddress(remote);
     this.fromProxyItself = origin?.proxySelf === true;
     this.remotePort = origin?.proxied ? origin.port : socket.remotePort;
     this.localPort = socket.localPort;
