@@ -42,3 +42,16 @@ test('any other error is left as it is', () => {
   for (const other of [nodeError('EINVAL', '::', 21), new TypeError('x'), nodeError('constructor', '::', 21)])
     assert.equal(listenError(other, '::', 21, false), other);
 });
+
+test('EINVAL on a link-local address without its zone (fe80::1): says it needs its interface', () => {
+  const err = listenError(nodeError('EINVAL', 'fe80::1', 21), 'fe80::1', 21, false);
+  assert.ok(err instanceof FerryError);
+  assert.equal(err.code, 'ERR_ADDRESS_NOT_AVAILABLE');
+  assert.match(
+    err.message,
+    /^Cannot listen on fe80::1 port 21 \(explicit FTPS\): fe80::1 is a link-local address, which needs its interface: write fe80::1%eth0/,
+  );
+  // With its zone, an EINVAL is something else: left as it is.
+  const zoned = nodeError('EINVAL', 'fe80::1%eth0', 21);
+  assert.equal(listenError(zoned, 'fe80::1%eth0', 21, false), zoned);
+});

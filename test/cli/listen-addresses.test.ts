@@ -113,6 +113,22 @@ describe('several listen addresses', { timeout: 180_000 }, () => {
     }
   });
 
+  test('--listen fe80::1 (link-local, no zone): refused saying it needs its interface, not a bare EINVAL', async () => {
+    const { argv } = await serveArgv();
+    argv.splice(argv.indexOf('--listen'), 2, '--listen', 'fe80::1');
+    const child = spawn(process.execPath, [...argv, '--data-dir', path.join(dir, 'data6')], {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, HOME: dir },
+    });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number | null];
+    assert.notEqual(code, 0, err);
+    assert.match(err, /fe80::1 is a link-local address, which needs its interface: write fe80::1%eth0/);
+    assert.doesNotMatch(err, /listen EINVAL/);
+  });
+
   test('--listen [::1]:21 (a port inside): refused in one line naming it, exit 2', async () => {
     const child = spawn(
       process.execPath,
