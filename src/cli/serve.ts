@@ -14,6 +14,7 @@ import {
   usersFileOf,
 } from './config.js';
 import { createServerLogger, endServerLog } from './log-destination.js';
+import { listenUrl } from './listen-url.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveSettings, runWorker, workerCount, workerIndex, settingsFor } from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
@@ -430,9 +431,9 @@ async function start(s: Start): Promise<void> {
   lines.push(
     `  users     ${setup.users.store.where} (${setup.users.stored} ${setup.users.stored === 1 ? 'user' : 'users'}; 'ferry users' edits it)`,
   );
-  // One URL per listen address (the same port on each); a single wildcard one reads as localhost.
+  // One URL per listen address (the same port on each).
   const urls = (scheme: string, port: number): string =>
-    hosts.map((h) => `${scheme}://${hosts.length > 1 ? bracketed(h) : hostFor(h)}:${port}`).join(', ');
+    hosts.map((h) => listenUrl(scheme, h, port, hosts)).join(', ');
   if (started.explicit)
     lines.push(`  explicit  ${urls('ftpes', started.explicit.port)}  (AUTH TLS / AUTH SSL)`);
   if (started.implicit) lines.push(`  implicit  ${urls('ftps', started.implicit.port)}`);
@@ -514,13 +515,6 @@ function stateFiles(dataDir: string): string[] {
     cutUploadsFileOf(dataDir),
   ];
 }
-
-function hostFor(listen: string): string {
-  if (listen === '::' || listen === '0.0.0.0') return 'localhost';
-  return bracketed(listen);
-}
-
-const bracketed = (host: string): string => (host.includes(':') ? `[${host}]` : host);
 
 /** Where the users live: one line per home (with its users), or a summary when there are many. */
 function servingLines(users: ServeUsers): string[] {
