@@ -1,5 +1,15 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, opendirSync, rmSync, unlinkSync, writeFileSync, type Dir, type Dirent } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  opendirSync,
+  rmSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+  type Dir,
+  type Dirent,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -141,5 +151,81 @@ describe('ListingReader', () => {
     assert.equal(process.cwd(), before, 'given back');
     assert.equal(seen.size, 1, [...seen].join(', '));
     assert.match([...seen][0] ?? '', /\/ferry-listing-[^/]+$/, 'the listed directory');
+  });
+});
+
+describe('ListingReader with the names read in one call (wholeDirectoryBytes)', () => {
+  /** Files, a directory, links, a temp upload and a name that is not UTF-8. */
+  function mixed(t: TestContext): string {
+    const dir = directory(t);
+    mkdirSync(join(dir, 'sub'));
+    symlinkSync('f001', join(dir, 'link'));
+    symlinkSync('/nowhere', join(dir, 'dangling'));
+    writeFileSync(Buffer.from(`${dir}/caf\xe9`, 'latin1'), 'not UTF-8');
+    return dir;
+  }
+
+  async function listing(t: TestContext, dir: string, options: ListingReaderOptions, each?: () => void) {
+    const pinned = await new FdJail(dir).pinDir(dir, 'list', '/');
+    const handle = opendirSync(pinned.path, { bufferSize: 16 });
+    t.after(async () => {
+      handle.closeSync();
+      await pinned.close();
+    });
+    const reader = new ListingReader(pinned, handle, v('/d'), options);
+    const entries: FileStat[] = [];
+    for (let b = await reader.next(); b !== undefined; b = await reader.next()) {
+      entries.push(...b);
+      each?.();
+    }
+    return { entries, unaddressable: reader.unaddressable };
+  }
+
+  const shown = (entries: FileStat[]): string[] =>
+    entries.map((e) => `${e.name} ${e.type} ${e.size} ${e.mode} ${e.id} ${e.modified.getTime()}`).sort();
+
+  for (const [how, slowMs] of [
+    ['synchronously', 1_000],
+    ['then through the thread pool after a slow batch', -1],
+  ] as const)
+    it(`gives the same entries as the Dir does, ${how}`, async (t) => {
+      const dir = mixed(t);
+      const options = { batchSize: 16, synchronous: true, slowMs, borrowWorkingDirectory: true };
+      const byDir = await listing(t, dir, options);
+      const whole = await listing(t, dir, { ...options, wholeDirectoryBytes: 1 << 20 });
+      assert.deepEqual(shown(whole.entries), shown(byDir.entries));
+      assert.equal(whole.entries.length, FILES + 3, 'files, sub, link, dangling; no temp upload, no café');
+      assert.equal(whole.unaddressable, 1, 'the name that is not UTF-8');
+      assert.deepEqual(
+        whole.entries.map((e) => e.name),
+        byDir.entries.map((e) => e.name).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))),
+        'in the order of their bytes',
+      );
+    });
+
+  it('leaves out entries removed after the names were read', async (t) => {
+    const dir = directory(t);
+    let removed = false;
+    const { entries } = await listing(
+      t,
+      dir,
+      { batchSize: 16, synchronous: true, wholeDirectoryBytes: 1 << 20 },
+      () => {
+        if (removed) return;
+        removed = true; // after the first batch: the names are read, most not lstat'ed yet
+        for (let i = 50; i < FILES; i++) unlinkSync(join(dir, name(i)));
+      },
+    );
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      Array.from({ length: 50 }, (_, i) => name(i)),
+    );
+  });
+
+  it('reads through the Dir a directory bigger than wholeDirectoryBytes', async (t) => {
+    // The Dir's race (vanishing, readAll): only a listing read through the Dir sees it.
+    const options = { batchSize: 16, synchronous: true, wholeDirectoryBytes: 100 };
+    const entries = (await readAll(t, options)).flat();
+    assert.equal(entries.length, FILES / 2);
   });
 });
