@@ -96,3 +96,24 @@ test('orderedChunks closes the storage listing when its reader stops early', asy
   }
   assert.equal(closed(), true);
 });
+
+test('orderedChunks: a listing read in order (a local directory names sorted) goes as held, in chunks of whole lines', async () => {
+  const names = Array.from({ length: 6000 }, (_, i) => `${String(i).padStart(5, '0')}-${'n'.repeat(60)}`);
+  const batches = (list: string[]): string[][] =>
+    Array.from({ length: list.length / 500 }, (_, b) => list.slice(b * 500, b * 500 + 500));
+  const chunks = async (list: string[]): Promise<Buffer[]> => {
+    const out: Buffer[] = [];
+    for await (const c of orderedChunks(from(...batches(list)), BY_NAME, name)) out.push(c);
+    return out;
+  };
+  const expected = names.map((n) => `${n}\r\n`).join('');
+  const inOrder = await chunks(names);
+  assert.equal(Buffer.concat(inOrder).toString(), expected);
+  assert.ok(inOrder.length > 1, `${inOrder.length} chunks`);
+  for (const c of inOrder) {
+    assert.ok(c.length <= CHUNK_BYTES + 100, `${c.length} bytes`);
+    assert.equal(c.subarray(-2).toString(), '\r\n', 'a chunk ends at a line end');
+  }
+  // The same bytes whatever order the storage gave them in.
+  assert.equal(Buffer.concat(await chunks([...names].reverse())).toString(), expected);
+});
