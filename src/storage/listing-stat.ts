@@ -1,4 +1,4 @@
-import { constants, lstat as lstatCb, lstatSync, type Dir, type Dirent } from 'node:fs';
+import { constants, lstat as lstatCb, lstatSync, statfsSync, type Dir, type Dirent } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { setImmediate } from 'node:timers/promises';
 import type { Pinned } from './fd-jail.js';
@@ -19,6 +19,20 @@ const SLOW_CALLS = 8;
 const NO_THROW = { throwIfNoEntry: false } as const;
 /** The longest a listing keeps the event loop before giving it a turn. */
 const TURN_MS = 2;
+
+/**
+ * Filesystems whose directories' st_size counts bytes of entries (ext2-4, XFS, btrfs, tmpfs), so that
+ * it bounds how many names a directory holds; ZFS's counts entries, others' may say nothing.
+ */
+const SIZE_IN_BYTES: ReadonlySet<number> = new Set([0xef53, 0x58465342, 0x9123683e, 0x01021994]);
+
+function sizeCountsBytes(dir: string): boolean {
+  try {
+    return SIZE_IN_BYTES.has(statfsSync(dir).type);
+  } catch {
+    return false;
+  }
+}
 
 /** What a listing needs of an lstat (fs.Stats has it). */
 export interface StatLike {
@@ -96,8 +110,8 @@ export interface ListingReaderOptions {
    * A directory whose st_size is at most this has its names read in one call (one thread-pool round
    * trip) instead of through the Dir, which makes a Dirent of each (a tenth of a cached listing's
    * CPU); libuv hands them sorted by bytes, the order a sorted LIST wants (its sort then finds runs).
-   * Not for names-only listings (they take readdir's types). Bounds what the names hold: st_size is
-   * bytes of entries on ext4, XFS, btrfs and tmpfs. Default 0: never.
+   * Only for synchronous listings, not names-only ones (they take readdir's types), on filesystems
+   * whose st_size counts bytes (SIZE_IN_BYTES): it bounds what the names hold. Default 0: never.
    */
   wholeDirectoryBytes?: number;
   /** Told of an entry left out because its path would be too long (StorageContext.tooLong). */
@@ -160,7 +174,11 @@ export class ListingReader {
     this.#namesOnly = options.namesOnly ?? false;
     this.#tooLong = options.tooLong;
     this.#gate = options.gate ?? atOnce;
-    this.#whole = !this.#namesOnly && dir.st.size <= (options.wholeDirectoryBytes ?? 0);
+    this.#whole =
+      this.#sync &&
+      !this.#namesOnly &&
+      dir.st.size <= (options.wholeDirectoryBytes ?? 0) &&
+      sizeCountsBytes(this.#prefix);
   }
 
   /** How many names were left out so far because no client could address them (not temp uploads). */
