@@ -1312,10 +1312,10 @@ export class ControlConnection {
       handshakeTimeoutMs: rt.options.timeouts.handshakeMs,
       idleTimeoutMs: rt.options.timeouts.dataIdleMs,
       logger: this.logger,
-      linger: (raw) => rt.lingering.keep(this, rt.defender.key(this.address), raw),
+      linger: (raw) => rt.lingering.keep(this, raw),
       // Counted too: a client doing quick transfers without closing held 5 s worth of them.
       ended: (stream, owner) =>
-        rt.lingering.keep(this, rt.defender.key(this.address), owner, {
+        rt.lingering.keep(this, owner, {
           ms: LINGER_MS,
           leave: () => endDropping(stream),
         }),

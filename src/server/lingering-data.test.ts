@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { mock, test } from 'node:test';
 import { endDropping } from './graceful-end.js';
-import { LingeringData, UNUSED_LINGER_PER_ADDRESS } from './lingering-data.js';
+import { LingeringData } from './lingering-data.js';
 
 /**
  * `n` real connections over loopback: the accepted ends, and the clients' to close afterwards.
@@ -35,8 +35,8 @@ test('one per session: a newer connection cuts the older', async () => {
   } = await accepted(2);
   const held = new LingeringData();
   const session = {};
-  held.keep(session, '127.0.0.1', a!);
-  held.keep(session, '127.0.0.1', b!);
+  held.keep(session, a!);
+  held.keep(session, b!);
   assert.equal(a!.destroyed, true);
   assert.equal(b!.destroyed, false);
   assert.equal(held.size, 1);
@@ -46,19 +46,42 @@ test('one per session: a newer connection cuts the older', async () => {
   close();
 });
 
-test('past the per-address count, a connection is cut at once', async () => {
-  const { ends, close } = await accepted(UNUSED_LINGER_PER_ADDRESS + 1);
+test('many sessions of one address each keep theirs (48 curl uploads refused at once)', async () => {
+  const { ends, close } = await accepted(48);
   const held = new LingeringData();
-  for (const end of ends) held.keep({}, '127.0.0.1', end);
-  assert.equal(held.size, UNUSED_LINGER_PER_ADDRESS);
-  assert.deepEqual(
-    ends.map((e) => e.destroyed),
-    [...Array<boolean>(UNUSED_LINGER_PER_ADDRESS).fill(false), true],
+  for (const end of ends) held.keep({}, end);
+  assert.equal(held.size, 48);
+  assert.ok(
+    ends.every((e) => !e.destroyed),
+    'none cut before its client has read its reply',
   );
   held.close();
   assert.ok(ends.every((e) => e.destroyed));
   assert.equal(held.size, 0);
   close();
+});
+
+test("a refused transfer's unused connection waits for its client, however late it reads its reply", async () => {
+  const {
+    ends: [end],
+    clients: [peer],
+    close,
+  } = await accepted(1);
+  assert.ok(end && peer);
+  mock.timers.enable({ apis: ['setTimeout'] });
+  try {
+    const held = new LingeringData();
+    held.keep({}, end); // UNUSED: what a refusal before the 150 leaves
+    mock.timers.tick(10 * 60_000);
+    assert.equal(end.destroyed, false, 'not cut by the clock (it was after 1 s: curl saw a reset)');
+    const gone = once(end, 'close');
+    peer.end(); // the client read its reply and closes
+    await gone;
+    assert.equal(held.size, 0);
+  } finally {
+    mock.timers.reset();
+    close();
+  }
 });
 
 test('a deadline, not an idle timeout: a client trickling bytes is cut on time', async () => {
@@ -71,7 +94,7 @@ test('a deadline, not an idle timeout: a client trickling bytes is cut on time',
   mock.timers.enable({ apis: ['setTimeout'] });
   try {
     const held = new LingeringData();
-    held.keep({}, '127.0.0.1', end, { ms: 5_000, leave: endDropping });
+    held.keep({}, end, { ms: 5_000, leave: endDropping });
     for (let i = 0; i < 4; i++) {
       // Read by the server (and dropped) before the clock moves: each read once reset the timer.
       const read = once(end, 'data');
