@@ -44,6 +44,7 @@ const defenderSchema = z
         unknownUser: points.optional(),
         tlsFailure: points.optional(),
         limitRefused: points.optional(),
+        commandFlood: points.optional(),
       })
       .strict()
       .optional(),
@@ -187,6 +188,9 @@ export const configSchema = z
     maxHashes: count.optional(),
     maxHashesPerUser: count.optional(),
     hashMaxSize: size.optional(),
+    /** Commands a second per session (0: no limit), and how many at once ahead of it. */
+    maxCommandRate: z.number().int().nonnegative().optional(),
+    maxCommandBurst: count.optional(),
     workers: z.number().int().min(1).max(1024).optional(),
     defender: defenderSchema.optional(),
     /** The default storage of homes (README, "Object storage"). */

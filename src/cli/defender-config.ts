@@ -30,6 +30,7 @@ export function defenderOptions(
         'unknown-user': c?.scores?.unknownUser,
         'tls-failure': c?.scores?.tlsFailure,
         'limit-refused': c?.scores?.limitRefused,
+        'command-flood': c?.scores?.commandFlood,
       },
       ipv6PrefixLength: c?.ipv6PrefixLength,
       nat64Prefixes: c?.nat64Prefixes,

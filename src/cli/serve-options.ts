@@ -334,6 +334,8 @@ export async function serveSetup(
       maxHashes: config.maxHashes,
       maxHashesPerUser: config.maxHashesPerUser,
       hashMaxSize: config.hashMaxSize,
+      maxCommandRate: config.maxCommandRate,
+      maxCommandBurst: config.maxCommandBurst,
     },
     defender: defense.defender,
     ...(config.proxyProtocol

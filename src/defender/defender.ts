@@ -4,8 +4,12 @@ import { addressGroup } from '../protocol/address.js';
 import { embeddedIPv4, nat64Prefixes, type Nat64Prefix } from '../protocol/nat64.js';
 import { BanNetworks, matchedAsNetwork } from './ban-networks.js';
 
-/** What costs an address points (SFTPGo's defaults, but an unknown user costs what a wrong password does). */
-export type DefenderEvent = 'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused';
+/**
+ * What costs an address points (SFTPGo's defaults, but an unknown user costs what a wrong password
+ * does). `command-flood`: a session held back by its command budget while pipelining, for a period.
+ */
+export type DefenderEvent =
+  'failed-login' | 'unknown-user' | 'tls-failure' | 'limit-refused' | 'command-flood';
 
 export interface DefenderSettings {
   /** Networks never scored nor banned (CIDR, or a single address). */
@@ -30,7 +34,7 @@ export interface DefenderSettings {
 
 export const DEFAULT_DEFENDER: DefenderSettings = {
   allow: [],
-  scores: { 'failed-login': 1, 'unknown-user': 1, 'tls-failure': 2, 'limit-refused': 3 },
+  scores: { 'failed-login': 1, 'unknown-user': 1, 'tls-failure': 2, 'limit-refused': 3, 'command-flood': 5 },
   threshold: 15,
   windowMs: 5 * 60_000,
   banMs: 15 * 60_000,

@@ -73,6 +73,8 @@ export interface UnauthenticatedCount {
 
 /** Refused at accept, or at a REIN (421, then close): the address has too many not logged in. */
 export const TOO_MANY_UNAUTHENTICATED = 'Too many connections not logged in from your address, try later.';
+/** The 421's text to a banned address (at accept, or a session whose flood got it banned). */
+export const BANNED_TEXT = 'Service not available: this address is temporarily banned.';
 
 /**
  * The defender's word at accept, before any byte is read: a banned address is refused, and so is
@@ -88,7 +90,7 @@ export function admission(
 ): string | undefined {
   if (defender.banned(address)) {
     defender.refused(address, 'address banned');
-    return 'Service not available: this address is temporarily banned.';
+    return BANNED_TEXT;
   }
   if (!unauthenticated.admit(key)) {
     defender.refused(address, 'too many connections not logged in');

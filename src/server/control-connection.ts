@@ -25,7 +25,7 @@ import { certificateAlert } from '../tls/certificate-alerts.js';
 import { peerCertificate } from '../tls/client-certificate.js';
 import { ControlChannel } from '../tls/control-tls.js';
 import { SessionFamily } from '../tls/session-cache.js';
-import type { UnauthenticatedCount } from './admission.js';
+import { BANNED_TEXT, type UnauthenticatedCount } from './admission.js';
 import type { CommandTable } from './commands/registry.js';
 import type {
   After,
@@ -47,6 +47,8 @@ import { guarded, refusal } from './policy.js';
 import { Session, type OneShot } from './session.js';
 import type { CutUploads } from './cut-uploads.js';
 import { boundCommand } from './command-bound.js';
+import { floodPeriodMs, type CommandRate } from './command-budget.js';
+import { CommandPacing } from './command-pacing.js';
 import type { HomeChecks } from './home-checks.js';
 import type { HashTurns } from './hash-turns.js';
 import type { HeldEntries } from './commands/listing-order.js';
@@ -211,6 +213,21 @@ export class ControlConnection {
   private stallTimer: NodeJS.Timeout | undefined;
   /** The command loop waiting for unsent output to fall below the bound. */
   private wakeOnRoom: (() => void) | undefined;
+  /** The session's command budget (limits.maxCommandRate): each command charged, over it delayed. */
+  private readonly pacing = new CommandPacing({
+    rate: () => {
+      const { maxCommandRate, maxCommandBurst } = this.rt.options.limits;
+      return { perSecond: maxCommandRate, burst: maxCommandBurst };
+    },
+    delayed: (rate) =>
+      this.logger.info(
+        { maxCommandRate: rate.perSecond, maxCommandBurst: rate.burst },
+        'commands delayed: the client sends them faster than maxCommandRate',
+      ),
+    flooded: (rate) => this.flooded(rate),
+  });
+  /** The session was scored for a command flood (its log line is written once). */
+  private floodTold = false;
   private readonly disconnect = new AbortController();
   /** Aborts on destroy(): a transfer's storage still running is not waited for at all. */
   private readonly destroyed = new AbortController();
@@ -615,7 +632,7 @@ export class ControlConnection {
 
   /** Moves complete lines from the reader to the queue while it has room; the rest waits there. */
   private takeLines(): void {
-    while (this.queue.length < MAX_QUEUED && !this.lastRead) {
+    while (this.queue.length < MAX_QUEUED && !this.lastRead && !this.pacing.holding) {
       const r = this.reader.next();
       if (!r) break;
       const item: Item =
@@ -626,7 +643,9 @@ export class ControlConnection {
             : { kind: 'too-long' };
       const spec = item.kind === 'command' ? this.rt.commands[item.command.verb] : undefined;
       if (spec?.concurrency === 'out-of-band' && this.transfers.active) {
-        void this.execute(item);
+        const waitMs = this.pacing.charge(this.queue.length >= MAX_QUEUED);
+        if (waitMs > 0) this.pacing.hold(waitMs, () => this.outOfBandAfterWait(item));
+        else void this.execute(item);
         continue;
       }
       if (spec?.concurrency === 'last') {
@@ -657,7 +676,7 @@ export class ControlConnection {
   private updateFlow(): void {
     if (this.channel.isClosed || this.over) return;
     const blocked = this.outputBlocked;
-    if (blocked || this.queue.length >= MAX_QUEUED) this.channel.pause();
+    if (blocked || this.queue.length >= MAX_QUEUED || this.pacing.holding) this.channel.pause();
     else this.channel.resume();
     if (!blocked) {
       clearTimeout(this.stallTimer);
@@ -689,6 +708,10 @@ export class ControlConnection {
         while (this.outputBlocked && !this.channel.isClosed) {
           await new Promise<void>((resolve) => (this.wakeOnRoom = resolve));
         }
+        if (this.queue.length === 0) break;
+        // Charged while it is still queued: a client that keeps the queue full pipelines.
+        const waitMs = this.pacing.charge(this.queue.length >= MAX_QUEUED);
+        if (waitMs > 0) await this.pacing.wait(waitMs);
         const item = this.queue.shift();
         if (!item) break;
         this.current = item;
@@ -712,6 +735,39 @@ export class ControlConnection {
       // Waiting for the client again: a long command or transfer must not eat its idle period.
       this.touch();
     }
+  }
+
+  /**
+   * Held back by the command budget for a whole flood period again: said once, scored each time;
+   * closed (421) once that bans its address.
+   */
+  private flooded(rate: CommandRate): void {
+    if (!this.floodTold) {
+      this.floodTold = true;
+      this.logger.warn(
+        {
+          maxCommandRate: rate.perSecond,
+          maxCommandBurst: rate.burst,
+          seconds: floodPeriodMs(rate) / 1000,
+        },
+        'command flood: the client pipelines commands over maxCommandRate without reading its replies: scored',
+      );
+    }
+    this.rt.defender.record(this.address, 'command-flood');
+    if (!this.rt.defender.banned(this.address)) return;
+    this.logger.info({}, 'command flood: the address is banned now, closing');
+    void this.closeTold(reply(Code.ServiceNotAvailable, BANNED_TEXT));
+  }
+
+  /**
+   * An out-of-band command held back by the budget, at its time: run now if its transfer still
+   * runs, else queued (nothing after it was read), as a command read then would be.
+   */
+  private outOfBandAfterWait(item: Item): void {
+    if (this.transfers.active) void this.execute(item);
+    else this.queue.push(item);
+    this.takeLines();
+    void this.drain();
   }
 
   private async execute(item: Item): Promise<void> {
@@ -1048,6 +1104,7 @@ export class ControlConnection {
     clearTimeout(this.loginTimer);
     clearTimeout(this.idleTimer);
     clearTimeout(this.stallTimer);
+    this.pacing.stop();
     this.wakeOnRoom?.();
     this.queue.length = 0;
     const t = this.transfers.active;

@@ -34,6 +34,7 @@ export interface TransferRecord extends TransferOutcome {
   readonly type: 'A' | 'I';
   readonly sessionId: string;
 }
+import { DEFAULT_COMMAND_RATE } from './command-budget.js';
 import { defaultPorts } from './default-ports.js';
 import { NetworkList } from './networks.js';
 import type { ProxySettings } from './proxy-edge.js';
@@ -191,6 +192,13 @@ export interface ServerOptions {
     maxHashesPerUser?: number;
     /** HASH of a larger file (bytes) is refused with 550 (default 0: any size). */
     hashMaxSize?: number;
+    /**
+     * Commands a second one session may send, sustained (default 1000; 0: no limit), and how many
+     * at once ahead of that (default 10000). Commands over it wait (the connection stops reading),
+     * they are not refused; a session held back while pipelining is scored (README, "Defender").
+     */
+    maxCommandRate?: number;
+    maxCommandBurst?: number;
   };
   /** Scores per address, bans, the allow list (see the README's "Defender"). */
   defender?: {
@@ -385,6 +393,8 @@ const schema = z
         maxHashes: z.number().int().positive().optional(),
         maxHashesPerUser: z.number().int().positive().optional(),
         hashMaxSize: z.number().int().nonnegative().optional(),
+        maxCommandRate: z.number().int().nonnegative().optional(),
+        maxCommandBurst: z.number().int().positive().optional(),
       })
       .strict()
       .optional(),
@@ -402,6 +412,7 @@ const schema = z
             'unknown-user': z.number().int().nonnegative().optional(),
             'tls-failure': z.number().int().nonnegative().optional(),
             'limit-refused': z.number().int().nonnegative().optional(),
+            'command-flood': z.number().int().nonnegative().optional(),
           })
           .strict()
           .optional(),
@@ -506,6 +517,9 @@ export interface ResolvedOptions {
     maxHashesPerUser: number;
     /** 0: any size. */
     hashMaxSize: number;
+    /** 0: no limit. */
+    maxCommandRate: number;
+    maxCommandBurst: number;
   };
   defender: DefenderSettings & {
     enabled: boolean;
@@ -648,6 +662,8 @@ export function resolveOptions(o: ServerOptions): ResolvedOptions {
       maxHashes: v.limits?.maxHashes ?? os.availableParallelism(),
       maxHashesPerUser: v.limits?.maxHashesPerUser ?? 2,
       hashMaxSize: v.limits?.hashMaxSize ?? 0,
+      maxCommandRate: v.limits?.maxCommandRate ?? DEFAULT_COMMAND_RATE.perSecond,
+      maxCommandBurst: v.limits?.maxCommandBurst ?? DEFAULT_COMMAND_RATE.burst,
     },
     defender: {
       enabled: v.defender?.enabled ?? true,

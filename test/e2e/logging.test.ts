@@ -88,7 +88,12 @@ function pipelineHelp(port: number, count: number): Promise<void> {
 
 test('a log output that never drains keeps the server bounded; dropped lines are reported', async (t) => {
   // Standard output is a pipe nobody reads until the end; every command is logged (debug).
-  const ferry = await spawnFerry({ args: ['--log-level', 'debug'], stdout: 'pipe' });
+  // The command budget off: 20,000 pipelined commands would otherwise wait 10 s for it.
+  const ferry = await spawnFerry({
+    args: ['--log-level', 'debug'],
+    stdout: 'pipe',
+    config: 'maxCommandRate: 0\n',
+  });
   try {
     // Warm-up: more log than the 8 MiB output buffer holds, so it is full before the baseline.
     await pipelineHelp(ferry.implicitPort, 4000);

@@ -45,6 +45,8 @@ export async function spawnFerry(
     stdout?: 'ignore' | 'pipe';
     /** Added to the environment (NODE_OPTIONS, …). */
     env?: Readonly<Record<string, string>>;
+    /** A config file's YAML (`--config`); the flags above still win. */
+    config?: string;
   } = {},
 ): Promise<FerryProcess> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-proc-'));
@@ -55,6 +57,8 @@ export async function spawnFerry(
   const keyFile = path.join(dir, 'key.pem');
   await writeFile(certFile, pair.cert);
   await writeFile(keyFile, pair.key);
+  const configFile = path.join(dir, 'ferry.yaml');
+  if (opts.config !== undefined) await writeFile(configFile, opts.config);
   const start = async (): Promise<{ child: ChildProcess; implicitPort: number; explicitPort: number }> => {
     const { implicitPort, explicitPort, argv } = await serveArgv();
     const child = spawn(
@@ -64,6 +68,7 @@ export async function spawnFerry(
         // One process, so that the pid measured is the one serving (opts.args may override it).
         ...['--workers', '1', '--root', root, '--user', 'alice:secret'],
         ...['--cert', certFile, '--key', keyFile, '--data-dir', path.join(dir, 'data')],
+        ...(opts.config !== undefined ? ['--config', configFile] : []),
         ...(opts.args ?? []),
       ],
       {
