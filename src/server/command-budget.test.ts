@@ -77,6 +77,22 @@ test('a pipelined flood held back for a whole flood period is news, once a perio
   );
 });
 
+test('a flood is one however late the timers of its waits fire (a busy event loop)', () => {
+  const { clock, budget } = budgetAt();
+  const rate = { perSecond: 1_000, burst: 1_000 }; // flood period: 1 s
+  takeMany(budget, rate, 1_000, true);
+  const news: string[] = [];
+  const start = clock.t;
+  while (clock.t - start < 3_500) {
+    const c = budget.take(rate, true);
+    if (c.news) news.push(c.news);
+    // Each wait ends 1.5 ms late (an interval is 1 ms): the next command or two then need no wait
+    // at all, and the flood goes on at the rate. Such a command once started the period over.
+    clock.t += c.waitMs > 0 ? c.waitMs + 1.5 : 0;
+  }
+  assert.deepEqual(news, ['delayed', 'flood', 'flood', 'flood']);
+});
+
 test('held back without a full queue (a client waiting for its replies) is never a flood', () => {
   const { clock, budget } = budgetAt();
   const rate = { perSecond: 10, burst: 1 };

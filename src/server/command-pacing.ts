@@ -6,7 +6,7 @@ export interface PacingHooks {
   rate(): CommandRate;
   /** The session is held back for the first time. */
   delayed(rate: CommandRate): void;
-  /** It has been held back with its queue full for another flood period. */
+  /** It has been held back while pipelining for another flood period. */
   flooded(rate: CommandRate): void;
 }
 
@@ -33,7 +33,7 @@ export class CommandPacing {
     return this.#held !== undefined;
   }
 
-  /** Charges the next command; returns how long it must wait (whole ms). `pipelined`: a full queue behind it. */
+  /** Charges the next command; returns how long it must wait (whole ms). `pipelined`: many commands wait behind it. */
   charge(pipelined: boolean): number {
     const rate = this.hooks.rate();
     const { waitMs, news } = this.#budget.take(rate, pipelined);

@@ -145,6 +145,13 @@ function errorText(err: unknown): string {
  */
 const MAX_QUEUED = 64;
 /**
+ * Commands waiting behind the one charged that mark a client pipelining without reading its
+ * replies (command-budget.ts's flood): one that waits for each reply has none, curl or lftp a few.
+ * Half the queue, not all of it: at 5,000 a second the queue dips below full each time the socket
+ * read ahead runs out, before the next read arrives.
+ */
+const PIPELINED = MAX_QUEUED / 2;
+/**
  * Commands a session runs before it lets the event loop serve other sockets. Many (NOOP, STAT,
  * REST...) complete as microtasks, so without a turn one client's buffered pipeline (thousands of
  * lines per socket read) ran to its end while every other session, handshake and accept waited.
@@ -643,7 +650,7 @@ export class ControlConnection {
             : { kind: 'too-long' };
       const spec = item.kind === 'command' ? this.rt.commands[item.command.verb] : undefined;
       if (spec?.concurrency === 'out-of-band' && this.transfers.active) {
-        const waitMs = this.pacing.charge(this.queue.length >= MAX_QUEUED);
+        const waitMs = this.pacing.charge(this.queue.length >= PIPELINED);
         if (waitMs > 0) this.pacing.hold(waitMs, () => this.outOfBandAfterWait(item));
         else void this.execute(item);
         continue;
@@ -709,8 +716,8 @@ export class ControlConnection {
           await new Promise<void>((resolve) => (this.wakeOnRoom = resolve));
         }
         if (this.queue.length === 0) break;
-        // Charged while it is still queued: a client that keeps the queue full pipelines.
-        const waitMs = this.pacing.charge(this.queue.length >= MAX_QUEUED);
+        // Charged while it is still queued: a client that keeps many waiting pipelines.
+        const waitMs = this.pacing.charge(this.queue.length >= PIPELINED);
         if (waitMs > 0) await this.pacing.wait(waitMs);
         const item = this.queue.shift();
         if (!item) break;

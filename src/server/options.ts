@@ -193,8 +193,8 @@ export interface ServerOptions {
     /** HASH of a larger file (bytes) is refused with 550 (default 0: any size). */
     hashMaxSize?: number;
     /**
-     * Commands a second one session may send, sustained (default 1000; 0: no limit), and how many
-     * at once ahead of that (default 10000). Commands over it wait (the connection stops reading),
+     * Commands a second one session may send, sustained (default 5000; 0: no limit), and how many
+     * at once ahead of that (default 50000). Commands over it wait (the connection stops reading),
      * they are not refused; a session held back while pipelining is scored (README, "Defender").
      */
     maxCommandRate?: number;
