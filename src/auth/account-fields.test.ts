@@ -59,7 +59,15 @@ describe('account fields', () => {
     assert.equal(parseCidr('192.168.1.7'), '192.168.1.7/32');
     assert.equal(parseCidr('2001:DB8::/32'), '2001:db8::/32');
     assert.equal(parseCidr('::1'), '::1/128');
-    for (const bad of ['10.0.0.0/33', '10.0.0/8', 'host/8', '10.0.0.0/8/1', '::/129', '10.0.0.0/x']) {
+    for (const bad of [
+      '10.0.0.0/33',
+      '10.0.0/8',
+      'host/8',
+      '10.0.0.0/8/1',
+      '::/129',
+      '10.0.0.0/x',
+      'fe80::1%eth0',
+    ]) {
       assert.throws(() => parseCidr(bad), RangeError, bad);
     }
     const m = addressMatcher(['10.0.0.0/8', '2001:db8::/32']);

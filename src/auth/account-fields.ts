@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import { networkList, parseNetwork } from '../protocol/network.js';
 import { PERMISSIONS, type Permission } from './permissions.js';
 
 /**
@@ -84,30 +85,18 @@ export function parseAssignment(text: string): { path: string; value: string } {
 
 /** `10.0.0.0/8`, `2001:db8::/32`, or one address (a /32 or /128). Returned in canonical form. */
 export function parseCidr(text: string): string {
-  const [addr = '', bits, extra] = text.trim().split('/');
-  const family = net.isIP(addr);
-  const max = family === 4 ? 32 : 128;
-  const prefix = bits === undefined ? max : Number(bits);
-  if (
-    family === 0 ||
-    extra !== undefined ||
-    (bits !== undefined && !/^\d{1,3}$/.test(bits)) ||
-    prefix > max
-  ) {
+  const n = parseNetwork(text.trim());
+  if (!n) {
     throw new RangeError(
       `expected a network such as 192.168.1.0/24, 2001:db8::/32 or one address, got "${text}"`,
     );
   }
-  return `${addr.toLowerCase()}/${prefix}`;
+  return `${n.address.toLowerCase()}/${n.bits}`;
 }
 
 /** Matches addresses against networks from parseCidr (IPv4-mapped IPv6 addresses count as IPv4). */
 export function addressMatcher(networks: readonly string[]): (address: string) => boolean {
-  const list = new net.BlockList();
-  for (const n of networks) {
-    const [addr = '', bits] = parseCidr(n).split('/');
-    list.addSubnet(addr, Number(bits), net.isIP(addr) === 4 ? 'ipv4' : 'ipv6');
-  }
+  const list = networkList(networks.map(parseCidr));
   return (address) => {
     const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
     const a = mapped ?? address;

@@ -16,7 +16,15 @@ test('banKeyOf: an address as the defender counts it, a network by its first add
   assert.equal(banKeyOf('2001:db8:1:2::5', counting(64)), '2001:db8:1:2::/64');
   assert.equal(banKeyOf('2001:DB8:1:2::5/48', counting(64)), '2001:db8:1::/48');
   assert.equal(banKeyOf('2001:db8::5/128', counting(64)), '2001:db8::5');
-  for (const bad of ['', 'host.example', '192.0.2.7/33', '192.0.2.7/x', '1.2.3.4/8/1', 'fe80::1%eth0'])
+  for (const bad of [
+    '',
+    'host.example',
+    '192.0.2.7/33',
+    '192.0.2.7/x',
+    '1.2.3.4/8/1',
+    'fe80::1%eth0',
+    '192.0.2.0/',
+  ])
     assert.equal(banKeyOf(bad, counting(64)), undefined, bad);
   // A NAT64/SIIT address is the IPv4 client it embeds (the well-known prefix, a site's own).
   assert.equal(banKeyOf('64:ff9b::c633:6407', counting(64)), '198.51.100.7');

@@ -1,17 +1,7 @@
 import * as net from 'node:net';
 import { addressGroup, normalizeAddress } from '../protocol/address.js';
 import { embeddedIPv4, nat64Prefixes } from '../protocol/nat64.js';
-
-/** A ban key's address and prefix length: `192.0.2.0/24`, `2001:db8::/48`, `192.0.2.7` (/32). */
-function partsOf(key: string): { ip: string; bits: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const [ip = '', bitsText, extra] = key.split('/');
-  const family = net.isIPv4(ip) ? 'ipv4' : net.isIPv6(ip) ? 'ipv6' : undefined;
-  if (!family || extra !== undefined) return undefined;
-  const max = family === 'ipv4' ? 32 : 128;
-  if (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText)) return undefined;
-  const bits = bitsText === undefined ? max : Number(bitsText);
-  return bits <= max ? { ip, bits, family } : undefined;
-}
+import { addNetwork, parseNetwork } from '../protocol/network.js';
 
 /**
  * Whether a ban on `key` is found only by matching its network: one `ferry bans add` made of an
@@ -19,9 +9,9 @@ function partsOf(key: string): { ip: string; bits: number; family: 'ipv4' | 'ipv
  * raised itself (an IPv4 address, an IPv6 network of ipv6PrefixLength) is found by its key.
  */
 export function matchedAsNetwork(key: string, ipv6PrefixLength: number): boolean {
-  const p = partsOf(key);
+  const p = parseNetwork(key);
   if (!p) return false;
-  return p.family === 'ipv4' ? p.bits < 32 : p.bits !== Math.min(128, ipv6PrefixLength);
+  return p.family === 4 ? p.bits < 32 : p.bits !== Math.min(128, ipv6PrefixLength);
 }
 
 /** How the defender counts addresses (DefenderSettings' part): what a ban's key is made of. */
@@ -38,14 +28,14 @@ export interface AddressCounting {
  * undefined when it is neither.
  */
 export function banKeyOf(input: string, counting: AddressCounting): string | undefined {
-  const p = partsOf(input.trim());
-  const ip = p ? normalizeAddress(p.ip) : '';
-  if (!p || ip.includes('%')) return undefined;
+  const p = parseNetwork(input.trim());
+  if (!p) return undefined;
+  const ip = normalizeAddress(p.address);
   const { ipv6PrefixLength } = counting;
   if (!input.includes('/'))
     return addressGroup(embeddedIPv4(ip, nat64Prefixes(counting.nat64Prefixes)) ?? ip, ipv6PrefixLength);
   // A mapped network (::ffff:192.0.2.0/120) is the IPv4 one it maps.
-  const bits = p.bits - (net.isIPv4(ip) && p.family === 'ipv6' ? 96 : 0);
+  const bits = p.bits - (net.isIPv4(ip) && p.family === 6 ? 96 : 0);
   if (bits < 0) return undefined;
   if (net.isIPv4(ip)) {
     const n = ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
@@ -58,15 +48,15 @@ export function banKeyOf(input: string, counting: AddressCounting): string | und
 
 /** Whether a ban on `key` would refuse a loopback client (127.0.0.0/8, ::1). */
 export function coversLoopback(key: string): boolean {
-  const p = partsOf(key);
+  const p = parseNetwork(key);
   if (!p) return false;
   const ban = new net.BlockList();
-  ban.addSubnet(p.ip, p.bits, p.family);
-  if (p.family === 'ipv6') return ban.check('::1', 'ipv6');
+  addNetwork(ban, p);
+  if (p.family === 6) return ban.check('::1', 'ipv6');
   // Two networks overlap when one holds the other's first address.
   const loopback = new net.BlockList();
   loopback.addSubnet('127.0.0.0', 8, 'ipv4');
-  return ban.check('127.0.0.0', 'ipv4') || loopback.check(p.ip, 'ipv4');
+  return ban.check('127.0.0.0', 'ipv4') || loopback.check(p.address, 'ipv4');
 }
 
 /** The networks banned by `ferry bans add` (matchedAsNetwork), checked one by one: there are few. */
@@ -74,11 +64,11 @@ export class BanNetworks {
   readonly #lists = new Map<string, { list: net.BlockList; family: 'ipv4' | 'ipv6' }>();
 
   add(key: string): void {
-    const p = partsOf(key);
+    const p = parseNetwork(key);
     if (!p) return;
     const list = new net.BlockList();
-    list.addSubnet(p.ip, p.bits, p.family);
-    this.#lists.set(key, { list, family: p.family });
+    addNetwork(list, p);
+    this.#lists.set(key, { list, family: p.family === 4 ? 'ipv4' : 'ipv6' });
   }
 
   delete(key: string): void {

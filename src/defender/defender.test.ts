@@ -137,6 +137,9 @@ test('a new allow list (reload) lets a banned address in at once; taken off it, 
   d.setAllow([]);
   assert.equal(d.banned('192.0.2.1'), true);
   assert.throws(() => d.setAllow(['192.0.2.0/40']), /not a network/);
+  // Once read as 192.0.2.0/0 and /8: every address, and a sixteen-million-address list.
+  assert.throws(() => d.setAllow(['192.0.2.0/']), /"192\.0\.2\.0\/" is not a network/);
+  assert.throws(() => d.setAllow(['192.0.2.0/0x8']), /not a network/);
   assert.equal(d.banned('192.0.2.1'), true, 'a bad list changes nothing');
 });
 

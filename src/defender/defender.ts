@@ -2,6 +2,7 @@ import * as net from 'node:net';
 import { FerryError } from '../errors.js';
 import { addressGroup } from '../protocol/address.js';
 import { embeddedIPv4, nat64Prefixes, type Nat64Prefix } from '../protocol/nat64.js';
+import { addNetwork, parseNetwork } from '../protocol/network.js';
 import { BanNetworks, matchedAsNetwork } from './ban-networks.js';
 
 /**
@@ -316,11 +317,7 @@ export class Defender implements DefenderPort {
 
 /** Whether `key` can be a ban's: an IP address, or a network (IPv6 as addressGroup() writes it; `ferry bans add`). */
 export function isBanKey(key: string): boolean {
-  const [ip = '', bits, extra] = key.split('/');
-  if (bits === undefined) return net.isIP(ip) !== 0;
-  // A network: IPv6 as addressGroup() writes it, or either family from `ferry bans add`.
-  const max = net.isIPv4(ip) ? 32 : net.isIPv6(ip) ? 128 : -1;
-  return extra === undefined && /^\d{1,3}$/.test(bits) && Number(bits) <= max;
+  return parseNetwork(key) !== undefined;
 }
 
 /** Forgets the oldest entries of `map` (insertion order) beyond `max`. */
@@ -340,15 +337,11 @@ function networks(cidrs: readonly string[]): net.BlockList {
 
 /** Adds a CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address to `list`; throws a clear error. */
 export function addAllowed(list: net.BlockList, cidr: string): void {
-  const [ip = '', bits, extra] = cidr.split('/');
-  const family = net.isIP(ip);
-  const prefix = bits === undefined ? (family === 6 ? 128 : 32) : Number(bits);
-  const max = family === 6 ? 128 : 32;
-  if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
+  const n = parseNetwork(cidr);
+  if (!n)
     throw new FerryError(
       'ERR_INVALID_OPTION',
       `"${cidr}" is not a network (10.0.0.0/8, fd00::/8, 192.0.2.7).`,
     );
-  }
-  list.addSubnet(ip, prefix, family === 6 ? 'ipv6' : 'ipv4');
+  addNetwork(list, n);
 }

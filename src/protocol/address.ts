@@ -1,4 +1,5 @@
-import { BlockList, isIPv4, isIPv6 } from 'node:net'; // address checks only; no sockets here
+import { isIPv4, isIPv6, type BlockList } from 'node:net'; // address checks only; no sockets here
+import { networkList } from './network.js';
 
 /**
  * Data-connection addresses: PORT/PASV (RFC 959), EPRT/EPSV (RFC 2428). Parsers return undefined on
@@ -288,14 +289,7 @@ const RANGES: readonly (readonly [AddressKind, BlockList])[] = (
     ['link-local', ['169.254.0.0/16', 'fe80::/10']],
     ['carrier-grade NAT', ['100.64.0.0/10']],
   ] as const
-).map(([kind, cidrs]) => {
-  const list = new BlockList();
-  for (const cidr of cidrs) {
-    const [net = '', bits = ''] = cidr.split('/');
-    list.addSubnet(net, Number(bits), net.includes(':') ? 'ipv6' : 'ipv4');
-  }
-  return [kind, list] as const;
-});
+).map(([kind, cidrs]) => [kind, networkList(cidrs)] as const);
 
 /** What an address is (an IPv4-mapped one as its IPv4; a zone ignored); a host name: `public`. */
 export function addressKind(addr: string): AddressKind {

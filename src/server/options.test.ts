@@ -97,6 +97,10 @@ test('proxyProtocol: off by default; trusted networks validated; required by def
   assert.throws(() => resolveOptions({ ...base, proxyProtocol: { trusted: [] } }), {
     message: /options\.proxyProtocol\.trusted/,
   });
+  // Read as 10.0.0.1/0 once: every peer could send a header and pick its address.
+  assert.throws(() => resolveOptions({ ...base, proxyProtocol: { trusted: ['10.0.0.1/'] } }), {
+    message: /options\.proxyProtocol\.trusted\.0: "10\.0\.0\.1\/" is not a network/,
+  });
 });
 
 test('passive.address: one address, or rules per client network with one default', () => {
