@@ -1,4 +1,3 @@
-import * as net from 'node:net';
 import type { Command } from 'commander';
 import { readBanFile, writeBanFile, type BanState } from '../defender/ban-file.js';
 import {
@@ -8,11 +7,10 @@ import {
   type ControlRequest,
 } from '../defender/control-socket.js';
 import { DEFAULT_DEFENDER, type Ban } from '../defender/defender.js';
-import type { AddressCounting } from '../defender/ban-networks.js';
 import { manualBan } from '../defender/manual-ban.js';
 import { FerryError } from '../errors.js';
-import { namesGroup } from '../protocol/address.js';
-import { embeddedIPv4, nat64Prefixes } from '../protocol/nat64.js';
+import { parseNetwork } from '../protocol/network.js';
+import { bansNamed, type AddressCounting } from '../defender/ban-networks.js';
 import type { PgBans } from '../db/bans.js';
 import { dataDirOf, databaseUrlOf, loadConfig } from './config.js';
 import { openSharedState } from './shared-state.js';
@@ -26,6 +24,10 @@ interface BansFlags {
   config?: string;
   dataDir?: string;
   json?: boolean;
+}
+
+interface RmFlags extends BansFlags {
+  covering?: boolean;
 }
 
 interface AddFlags extends BansFlags {
@@ -66,20 +68,11 @@ export function registerBans(program: Command): void {
       .command('rm')
       .argument('<address>', 'the banned IP address or network, as listed (or an address in it)')
       .description('lift a ban now'),
-  ).action(async (address: string, flags: BansFlags) => {
-    const store = await bansOf(flags);
-    // The ban as listed: an IPv6 address is banned as its network, whatever prefix the server uses.
-    // A NAT64/SIIT address is banned as the IPv4 client it embeds.
-    const as4 = embeddedIPv4(address, nat64Prefixes(store.nat64Prefixes));
-    const ban = (await store.list(true)).find(
-      (b) => namesGroup(b.address, address) || (as4 !== undefined && b.address === as4),
-    );
-    if (!ban && net.isIP(address.split('/')[0] ?? '') === 0)
-      throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
-    const removed = ban !== undefined && (await store.remove(ban.address));
-    if (!removed) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned${store.where()}.`);
-    process.stdout.write(`${ban.address} unbanned.\n`);
-  });
+  )
+    .option('--covering', 'also lift the bans of networks holding it (each lets in its whole network)')
+    .action(async (address: string, flags: RmFlags) => {
+      await liftBans(await bansOf(flags), address, flags.covering === true);
+    });
   where(
     bans
       .command('add')
@@ -98,13 +91,46 @@ export function registerBans(program: Command): void {
         ...(flags.reason === undefined ? {} : { reason: flags.reason }),
         ...(flags.force ? { force: true } : {}),
       });
-      const until = new Date(ban.until).toISOString().replace(/\.\d+Z$/, 'Z');
+      const until = utcText(ban.until);
       const length = humanSeconds((ban.until - ban.since) / 1000);
       process.stdout.write(`${ban.address} banned until ${until} (${length}).\n`);
     });
 }
 
 type Paths = ReturnType<typeof defenderPaths>;
+
+/**
+ * `ferry bans rm ADDRESS`: lifts the ban it names (bansNamed); the networks banned that hold it are
+ * told, and lifted only with `covering` (each lets a whole network in).
+ */
+async function liftBans(store: BanStore, address: string, covering: boolean): Promise<void> {
+  const listed = await store.list(true);
+  const counting = { ipv6PrefixLength: store.ipv6PrefixLength(), nat64Prefixes: store.nat64Prefixes };
+  const named = bansNamed(
+    listed.map((b) => b.address),
+    address,
+    counting,
+  );
+  const { own } = named;
+  if (!own && named.covering.length === 0 && !parseNetwork(address.trim()))
+    throw new FerryError('ERR_USAGE', `"${address}" is not an IP address.`);
+  const told = named.covering.map((key) => describeBan(listed, key)).join(', ');
+  if (!own && named.covering.length > 0 && !covering)
+    throw new FerryError(
+      'ERR_NOT_FOUND',
+      `${address} is not banned itself${store.where()}, but refused by the ban of ${told}: ` +
+        `'ferry bans rm ${named.covering[0] ?? ''}' lifts it for every address in it (or add --covering).`,
+    );
+  const lifted: string[] = [];
+  for (const key of [...(own ? [own] : []), ...(covering ? named.covering : [])])
+    if (await store.remove(key)) lifted.push(key);
+  if (lifted.length === 0) throw new FerryError('ERR_NOT_FOUND', `${address} is not banned${store.where()}.`);
+  process.stdout.write(lifted.map((key) => `${key} unbanned.\n`).join(''));
+  if (!covering && named.covering.length > 0)
+    process.stderr.write(
+      `ferry: ${address} is still refused by the ban of ${told}; add --covering to lift it too.\n`,
+    );
+}
 
 interface BanStore {
   /** `quiet`: no word that the saved file was read (`bans rm` says it once, at the end). */
@@ -115,6 +141,8 @@ interface BanStore {
   where(): string;
   /** The config's NAT64/SIIT prefixes (defender.nat64Prefixes). */
   readonly nat64Prefixes: readonly string[];
+  /** The IPv6 prefix length addresses are banned by: the server's when it told it, else the config's. */
+  ipv6PrefixLength(): number;
 }
 
 /** The shared database's bans when there is one; else the running server's, or its bans file. */
@@ -140,16 +168,23 @@ async function bansOf(flags: BansFlags): Promise<BanStore> {
       },
       where: () => '',
       nat64Prefixes: banSettings.nat64Prefixes,
+      ipv6PrefixLength: () => banSettings.ipv6PrefixLength,
     };
   const p = defenderPaths(dataDirOf(flags.dataDir, config));
   let saved: FileReason | undefined;
   const fromFile = (why: FileReason): void => void (saved = why);
+  let served: number | undefined;
   return {
-    list: (quiet) => listBans(p, fromFile, quiet),
+    list: async (quiet) => {
+      const listed = await listBans(p, fromFile, quiet);
+      served = listed.ipv6PrefixLength;
+      return listed.bans;
+    },
     remove: (a) => removeBan(p, fromFile, a),
     add: (r) => addBan(p, banSettings, r),
     where: () => (saved ? ` in the saved bans (${p.stateFile}; ${reasonText(p, saved)})` : ''),
     nat64Prefixes: banSettings.nat64Prefixes,
+    ipv6PrefixLength: () => served ?? banSettings.ipv6PrefixLength,
   };
 }
 
@@ -173,14 +208,37 @@ async function withBans<T>(
   }
 }
 
-/** `fromFile`: told when no server answered (or its defender is off) and the file is read. */
-async function listBans(p: Paths, fromFile: (why: FileReason) => void, quiet = false): Promise<Ban[]> {
+/**
+ * `fromFile`: told when no server answered (or its defender is off) and the file is read. The
+ * server tells its ipv6PrefixLength too (an older one does not).
+ */
+async function listBans(
+  p: Paths,
+  fromFile: (why: FileReason) => void,
+  quiet = false,
+): Promise<{ bans: Ban[]; ipv6PrefixLength?: number }> {
   const answer = await ask(p, { op: 'list' });
-  if (typeof answer === 'object') return 'bans' in answer ? [...answer.bans] : [];
+  if (typeof answer === 'object') {
+    if (!('bans' in answer)) return { bans: [] };
+    const { bans, ipv6PrefixLength } = answer;
+    const told = typeof ipv6PrefixLength === 'number' && Number.isInteger(ipv6PrefixLength);
+    return { bans: [...bans], ...(told ? { ipv6PrefixLength } : {}) };
+  }
   fromFile(answer);
   if (!quiet) fileNotice(p, answer, `the saved bans (${p.stateFile}) are listed`);
   const now = Date.now();
-  return (await readBanFile(p.stateFile)).active.filter((b) => b.until > now);
+  return { bans: (await readBanFile(p.stateFile)).active.filter((b) => b.until > now) };
+}
+
+/** `203.0.113.0/24 (until 2026-12-09T10:00:00Z: scanner)`, as `ferry bans rm` names a covering ban. */
+function describeBan(listed: readonly Ban[], key: string): string {
+  const b = listed.find((x) => x.address === key);
+  if (!b) return key;
+  return `${key} (until ${utcText(b.until)}${b.reason ? `: ${b.reason}` : ''})`;
+}
+
+function utcText(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
 }
 
 async function removeBan(p: Paths, fromFile: (why: FileReason) => void, address: string): Promise<boolean> {
@@ -279,7 +337,7 @@ function table(list: readonly Ban[]): string {
   const reasons = list.some((b) => b.reason);
   const rows = list.map((b) => [
     b.address,
-    new Date(b.until).toISOString().replace(/\.\d+Z$/, 'Z'),
+    utcText(b.until),
     `${Math.ceil((b.until - now) / 60_000)} min`,
     String(b.bans),
     ...(reasons ? [b.reason ?? ''] : []),

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { banKeyOf, coversLoopback } from './ban-networks.js';
+import { banKeyOf, bansNamed, coversLoopback, type AddressCounting } from './ban-networks.js';
 import { Defender, DEFAULT_DEFENDER } from './defender.js';
 
 test('banKeyOf: an address as the defender counts it, a network by its first address', () => {
@@ -30,6 +30,71 @@ test('banKeyOf: an address as the defender counts it, a network by its first add
   assert.equal(banKeyOf('64:ff9b::c633:6407', counting(64)), '198.51.100.7');
   assert.equal(banKeyOf('2001:db8:46::198.51.100.7', counting(64, ['2001:db8:46::/96'])), '198.51.100.7');
   assert.equal(banKeyOf('2001:db8:46::198.51.100.7', counting(64)), '2001:db8:46::/64');
+});
+
+const countingBy = (ipv6PrefixLength: number): AddressCounting => ({ ipv6PrefixLength, nat64Prefixes: [] });
+
+test('bansNamed: the ban as listed in any spelling, or an address as the defender counts it', () => {
+  const keys = ['2001:db8:1::/64', '192.0.2.7', '198.51.100.0/24', ''];
+  const own = (input: string, prefix = 64): string | undefined =>
+    bansNamed(keys, input, countingBy(prefix)).own;
+  assert.equal(own('2001:db8:1::/64'), '2001:db8:1::/64');
+  assert.equal(own('2001:DB8:1:0::/64'), '2001:db8:1::/64');
+  assert.equal(own('2001:db8:1::77'), '2001:db8:1::/64', 'an address of the /64 the defender counts by');
+  assert.equal(own('2001:db8:1::77/64'), '2001:db8:1::/64');
+  assert.equal(own('2001:db8:2::77'), undefined);
+  assert.equal(own('2001:db8:1::/48'), undefined);
+  assert.equal(own('192.0.2.7'), '192.0.2.7');
+  assert.equal(own('::ffff:192.0.2.7'), '192.0.2.7');
+  assert.equal(own(' 192.0.2.7 '), '192.0.2.7');
+  assert.equal(own('192.0.2.8'), undefined);
+  assert.equal(own('198.51.100.9/24'), '198.51.100.0/24', 'an IPv4 network in any spelling too');
+  assert.equal(own(''), '', 'whatever is listed can be named');
+});
+
+test('bansNamed: an address inside a network banned is covered by it, not named by it', () => {
+  const keys = ['203.0.113.0/24', '203.0.0.0/16', '203.0.113.7', '2001:db8::/48', '2001:db8:0:1::/64'];
+  assert.deepEqual(bansNamed(keys, '203.0.113.7', countingBy(64)), {
+    own: '203.0.113.7',
+    covering: ['203.0.113.0/24', '203.0.0.0/16'],
+  });
+  assert.deepEqual(bansNamed(keys, '203.0.113.8', countingBy(64)), {
+    own: undefined,
+    covering: ['203.0.113.0/24', '203.0.0.0/16'],
+  });
+  assert.deepEqual(bansNamed(keys, '::ffff:203.0.113.8', countingBy(64)).covering, [
+    '203.0.113.0/24',
+    '203.0.0.0/16',
+  ]);
+  assert.deepEqual(bansNamed(keys, '203.0.113.128/25', countingBy(64)).covering, [
+    '203.0.113.0/24',
+    '203.0.0.0/16',
+  ]);
+  assert.deepEqual(bansNamed(keys, '203.0.113.0/24', countingBy(64)), {
+    own: '203.0.113.0/24',
+    covering: ['203.0.0.0/16'],
+  });
+  assert.deepEqual(
+    bansNamed(keys, '203.0.0.0/8', countingBy(64)),
+    { own: undefined, covering: [] },
+    'wider than any',
+  );
+  assert.deepEqual(bansNamed(keys, '198.51.100.1', countingBy(64)), { own: undefined, covering: [] });
+  // A manual /48 covers the /64 the defender counts its address by.
+  assert.deepEqual(bansNamed(keys, '2001:db8:0:1::5', countingBy(64)), {
+    own: '2001:db8:0:1::/64',
+    covering: ['2001:db8::/48'],
+  });
+  assert.deepEqual(bansNamed(keys, '2001:db8:0:2::5', countingBy(64)), {
+    own: undefined,
+    covering: ['2001:db8::/48'],
+  });
+  // The server counting by /48 (it says so): the /48 is that address's own ban.
+  assert.deepEqual(bansNamed(keys, '2001:db8:0:2::5', countingBy(48)), {
+    own: '2001:db8::/48',
+    covering: [],
+  });
+  assert.deepEqual(bansNamed(keys, 'not-an-address', countingBy(64)), { own: undefined, covering: [] });
 });
 
 test('coversLoopback: any overlap with 127.0.0.0/8 or ::1', () => {

@@ -46,6 +46,34 @@ export function banKeyOf(input: string, counting: AddressCounting): string | und
   return bits === 128 ? ip : addressGroup(ip, bits);
 }
 
+/**
+ * The bans `ferry bans rm INPUT` finds among the listed `keys`: `own`, the one INPUT names (its key
+ * in any spelling, or an address's ban as the defender counts it: IPv4 alone, IPv6 by its
+ * ipv6PrefixLength network, a NAT64 one as the IPv4 it embeds), and `covering`, the other networks banned that hold INPUT's address
+ * (or all of INPUT's network): lifting one of those lets in every address in it, so it is told,
+ * not done, unless asked for (`--covering`), as fail2ban's unbanip lifts only the ban named.
+ */
+export function bansNamed(
+  keys: readonly string[],
+  input: string,
+  counting: AddressCounting,
+): { own: string | undefined; covering: string[] } {
+  // As typed, canonical: an IPv6 address stays one (/128), a mapped or NAT64 one is IPv4.
+  const exact = banKeyOf(input, { ...counting, ipv6PrefixLength: 128 });
+  const asCounted = banKeyOf(input, counting);
+  const own = keys.find((k) => k === input || k === exact || k === asCounted);
+  const wanted = exact === undefined ? undefined : parseNetwork(exact);
+  if (!wanted) return { own, covering: [] };
+  const covering = keys.filter((k) => {
+    const n = k === own ? undefined : parseNetwork(k);
+    if (!n || n.family !== wanted.family || n.bits > wanted.bits) return false;
+    const list = new net.BlockList();
+    addNetwork(list, n);
+    return list.check(wanted.address, n.family === 4 ? 'ipv4' : 'ipv6');
+  });
+  return { own, covering };
+}
+
 /** Whether a ban on `key` would refuse a loopback client (127.0.0.0/8, ::1). */
 export function coversLoopback(key: string): boolean {
   const p = parseNetwork(key);

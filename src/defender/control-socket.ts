@@ -18,7 +18,8 @@ export type ControlRequest =
   | BanRequest
   | { readonly op: 'kick'; readonly match: SessionMatch };
 export type ControlAnswer =
-  | { readonly ok: true; readonly bans: readonly Ban[] }
+  /** `ipv6PrefixLength`: what the server bans an IPv6 address as (`ferry bans rm` names its ban). */
+  | { readonly ok: true; readonly bans: readonly Ban[]; readonly ipv6PrefixLength?: number }
   | { readonly ok: true; readonly removed: boolean }
   | { readonly ok: true; readonly ban: Ban }
   | KickAnswer

@@ -127,20 +127,6 @@ export function addressGroup(addr: string, ipv6PrefixLength: number): string {
   return `${formatIPv6(masked)}/${ipv6PrefixLength}`;
 }
 
-/**
- * Whether `input` (an address, or a network in any spelling) names the group `key` (as
- * addressGroup() made it): the key itself, or an address inside its network. For `ferry bans rm`.
- */
-export function namesGroup(key: string, input: string): boolean {
-  if (key === input) return true;
-  const slash = key.lastIndexOf('/');
-  if (slash < 0) return normalizeAddress(input) === key;
-  const bits = Number(key.slice(slash + 1));
-  const [host = '', inputBits, extra] = input.split('/');
-  if (extra !== undefined || (inputBits !== undefined && Number(inputBits) !== bits)) return false;
-  return isIPv6(host) && addressGroup(host, bits) === key;
-}
-
 /** 4 or 6 for an IP address after normalization (mapped IPv4 counts as 4), else undefined. */
 export function addressFamily(addr: string): 4 | 6 | undefined {
   const n = normalizeAddress(addr);

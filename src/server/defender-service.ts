@@ -267,10 +267,10 @@ export class DefenderService implements DefenderPort {
       return this.onKick ? this.onKick(r.match) : { ok: false, error: 'kick is not served here' };
     const defender = this.defender;
     if (!defender) return { ok: false, error: DEFENDER_DISABLED };
-    if (r.op === 'list') return { ok: true, bans: defender.list() };
+    const { ipv6PrefixLength, maxBanMs } = this.options.defender;
+    if (r.op === 'list') return { ok: true, bans: defender.list(), ipv6PrefixLength };
     if (r.op === 'rm') return { ok: true, removed: defender.unban(r.address) };
     const ban = manualBan(r, this.options.defender);
-    const { maxBanMs } = this.options.defender;
     if ('error' in ban) return { ok: false, error: ban.error };
     return { ok: true, ban: defender.add(ban.key, r.ms ?? maxBanMs, ban.reason) };
   }

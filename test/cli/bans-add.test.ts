@@ -3,7 +3,7 @@
  * accept), and with no server running (the bans file a start loads); loopback only with --force.
  */
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
@@ -12,10 +12,14 @@ import { runFerry, ServeProcess } from '../support/ferry-process.js';
 
 let dir: string;
 let root: string;
+let config: string;
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-bans-add-'));
   root = path.join(dir, 'root');
   await mkdir(root);
+  // Not the default /64: `ferry bans rm` (given no config) learns it from the server.
+  config = path.join(dir, 'ferry.yaml');
+  await writeFile(config, 'defender:\n  ipv6PrefixLength: 56\n');
 });
 after(() => rm(dir, { recursive: true, force: true }));
 
@@ -24,7 +28,10 @@ const bans = (dataDir: string, ...args: string[]): ReturnType<typeof runFerry> =
   runFerry(['bans', ...args, '--data-dir', dataDir]);
 
 const serve = (dataDir: string): Promise<ServeProcess> =>
-  ServeProcess.start(['--workers', '2', '--data-dir', dataDir, '--user', 'alice:secret'], root);
+  ServeProcess.start(
+    ['--workers', '2', '--config', config, '--data-dir', dataDir, '--user', 'alice:secret'],
+    root,
+  );
 
 test('--workers 2: bans add of a network refuses its addresses at once, listed with its reason, until bans rm', async () => {
   const dataDir = path.join(dir, 'running');
@@ -74,9 +81,27 @@ test('--workers 2: bans add of a network refuses its addresses at once, listed w
       [['127.0.0.2/31', 'test scanner']],
     );
 
-    const removed = await bans(dataDir, 'rm', '127.0.0.2/31');
-    assert.equal(removed.code, 0, removed.stderr);
+    // An address of the network is not lifted alone: that would let the whole network in.
+    const inside = await bans(dataDir, 'rm', '127.0.0.3');
+    assert.equal(inside.code, 1, inside.stderr);
+    assert.equal(inside.stdout, '');
+    assert.match(
+      inside.stderr,
+      /127\.0\.0\.3 is not banned itself, but refused by the ban of 127\.0\.0\.2\/31 \(until \d{4}-.*Z: test scanner\): 'ferry bans rm 127\.0\.0\.2\/31' lifts it for every address in it \(or add --covering\)/,
+    );
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.3'), /^421 .*banned/);
+    const covering = await bans(dataDir, 'rm', '127.0.0.3', '--covering');
+    assert.equal(covering.code, 0, covering.stderr);
+    assert.equal(covering.stdout, '127.0.0.2/31 unbanned.\n');
     assert.match(await greetingFor(r.explicitPort, '127.0.0.3'), /^220 /);
+    assert.match(await greetingFor(r.explicitPort, '127.0.0.2'), /^220 /);
+
+    // An IPv6 address is banned as its network of the server's ipv6PrefixLength (/56 here), and
+    // an address of that network names it.
+    assert.equal((await bans(dataDir, 'add', '2001:db8:1:2::5')).code, 0);
+    const v6 = await bans(dataDir, 'rm', '2001:db8:1:3::9');
+    assert.equal(v6.code, 0, v6.stderr);
+    assert.equal(v6.stdout, '2001:db8:1::/56 unbanned.\n');
   } finally {
     await r.stop();
   }

@@ -147,6 +147,50 @@ test('no server: an IPv6 network banned is listed as such, and lifted by an addr
   assert.equal((await cli('rm', '2001:db8:1::/64')).code, 1, 'lifted already');
 });
 
+test('no server: an address inside a network banned is told, and lifted only with --covering', async () => {
+  const data = await mkdtemp(path.join(dir, 'covering-'));
+  const now = Date.now();
+  const ban = (address: string, reason?: string): object => ({
+    address,
+    since: now,
+    until: now + 3_600_000,
+    bans: 1,
+    ...(reason ? { reason } : {}),
+  });
+  const active = [ban('203.0.113.0/24', 'scanner'), ban('198.51.100.7'), ban('198.51.100.0/24')];
+  await writeFile(path.join(data, 'bans.json'), JSON.stringify({ active, past: [] }));
+  const cli = async (...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> =>
+    run(process.execPath, [FERRY_MAIN, 'bans', ...args, '--data-dir', data]).then(
+      (r) => ({ code: 0, ...r }),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+  const listed = async (): Promise<string[]> =>
+    (JSON.parse((await cli('list', '--json')).stdout) as { address: string }[]).map((b) => b.address);
+
+  const inside = await cli('rm', '203.0.113.7');
+  assert.equal(inside.code, 1);
+  assert.match(
+    inside.stderr,
+    /203\.0\.113\.7 is not banned itself in the saved bans \(.*\), but refused by the ban of 203\.0\.113\.0\/24 \(until .*Z: scanner\): 'ferry bans rm 203\.0\.113\.0\/24' lifts it for every address in it \(or add --covering\)/,
+  );
+  assert.deepEqual(await listed(), ['203.0.113.0/24', '198.51.100.7', '198.51.100.0/24'], 'nothing lifted');
+  const covering = await cli('rm', '203.0.113.7', '--covering');
+  assert.equal(covering.code, 0, covering.stderr);
+  assert.equal(covering.stdout, '203.0.113.0/24 unbanned.\n');
+
+  // Its own ban lifted, an address still refused by a network says so.
+  const own = await cli('rm', '198.51.100.7');
+  assert.equal(own.code, 0, own.stderr);
+  assert.equal(own.stdout, '198.51.100.7 unbanned.\n');
+  assert.match(
+    own.stderr,
+    /198\.51\.100\.7 is still refused by the ban of 198\.51\.100\.0\/24 \(until .*Z\); add --covering/,
+  );
+  assert.deepEqual(await listed(), ['198.51.100.0/24']);
+  assert.equal((await cli('rm', '198.51.100.0/24')).stdout, '198.51.100.0/24 unbanned.\n', 'as listed');
+  assert.equal((await cli('rm', '203.0.113.7')).code, 1, 'nothing bans it now');
+});
+
 test('no server answering on the control socket (a data dir moved or recreated): list and rm say on stderr that only the saved file was read or changed', async () => {
   const data = await mkdtemp(path.join(dir, 'nosocket-'));
   const now = Date.now();
