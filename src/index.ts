@@ -46,7 +46,7 @@ export {
   baseName,
 } from './storage/virtual-path.js';
 export { UserTable, type UserEntry, type PlainUserEntry } from './auth/users.js';
-export { hashPassword, verifyPassword } from './auth/password.js';
+export { DEFAULT_SCRYPT_COST, hashPassword, verifyPassword, type ScryptCost } from './auth/password.js';
 export { StaticAccounts, type Account, type AccountStore, type AccountDirectory } from './auth/account.js';
 export { AccountAuthenticator, type LoginCacheOptions } from './auth/authenticator.js';
 export { UsersFileStore, readUsersFile, writeUsersFile, editUsersFile } from './auth/users-file.js';

@@ -3,7 +3,14 @@ import { isDeepStrictEqual } from 'node:util';
 import { FerryError } from '../errors.js';
 import type { Account, AccountStore } from './account.js';
 import { addressMatcher } from './account-fields.js';
-import { DUMMY_HASH, hashPassword, isLegacyHash, verifyPassword } from './password.js';
+import {
+  DEFAULT_SCRYPT_COST,
+  dummyHash,
+  hashPassword,
+  isLegacyHash,
+  verifyPassword,
+  type ScryptCost,
+} from './password.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { certificateMismatch, certLoginOf, passwordless } from './cert-login.js';
 import { withDefaults, type UserDefaults } from './user-defaults.js';
@@ -37,6 +44,11 @@ export interface LoginCacheOptions {
    * account was then (0 = never: such logins are refused with 421). Default 0.
    */
   offlineLoginMs?: number;
+  /**
+   * The scrypt cost of the hashes made here (a migrated hash's upgrade) and of the check an unknown
+   * user pays (as long as a user's). Default DEFAULT_SCRYPT_COST; lower only in test suites.
+   */
+  hashCost?: ScryptCost;
   /** The password check (scrypt, `verifyPassword`); given only to observe it (tests). */
   verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
   /** Where a migrated hash's upgrade (or the advice to replace one) is told. */
@@ -110,6 +122,9 @@ export class AccountAuthenticator implements Authenticator {
   readonly #offlineMs: number;
   readonly #cacheSize: number;
   readonly #verify: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
+  readonly #hashCost: ScryptCost;
+  /** What an unknown user's password is checked against (never matches). */
+  readonly #dummy: string;
   readonly #logger: Logger;
   readonly #defaults: UserDefaults | undefined;
   /** The watchers' handlers of account changes (announce reaches them too). */
@@ -132,6 +147,8 @@ export class AccountAuthenticator implements Authenticator {
     this.#cacheMs = options.loginCacheMs ?? 600_000;
     this.#offlineMs = options.offlineLoginMs ?? 0;
     this.#verify = options.verify ?? verifyPassword;
+    this.#hashCost = options.hashCost ?? DEFAULT_SCRYPT_COST;
+    this.#dummy = dummyHash(this.#hashCost);
     this.#cacheSize = options.loginCacheSize ?? 10_000;
     this.#defaults = options.defaults;
   }
@@ -162,7 +179,7 @@ export class AccountAuthenticator implements Authenticator {
     const account = found?.account;
     if (account?.anonymous) return anonymousLogin(account, c.remoteAddress);
     const password = c.password.reveal();
-    const hash = account?.passwordHash ?? DUMMY_HASH;
+    const hash = account?.passwordHash ?? this.#dummy;
     const digest = createHmac('sha256', this.#cacheKey)
       .update(`${c.username}\0${hash}\0${password}`)
       .digest();
@@ -198,7 +215,7 @@ export class AccountAuthenticator implements Authenticator {
     if (!isLegacyHash(hash)) return this.#verify(password, hash, signal);
     const [matched] = await Promise.all([
       this.#verify(password, hash, signal),
-      this.#verify(password, DUMMY_HASH, signal),
+      this.#verify(password, this.#dummy, signal),
     ]);
     return matched;
   }
@@ -291,7 +308,7 @@ export class AccountAuthenticator implements Authenticator {
       .lookup(username)
       .then(async (now) => {
         if (now?.passwordHash !== from) return false;
-        const to = await hashPassword(password);
+        const to = await hashPassword(password, this.#hashCost);
         // Before the write: the store may tell of its change before replaceHash returns.
         this.#rehashed.set(username, { hash: to, principal: principalOf(withDefaults(now, this.#defaults)) });
         return replace(username, from, to);

@@ -10,6 +10,9 @@ import { hashPassword, isLegacyHash, verifyPassword } from './password.js';
 import { Secret } from './types.js';
 import { readUsersFile, UsersFileDirectory, UsersFileStore, writeUsersFile } from './users-file.js';
 
+/** The upgrades' scrypt at its least cost: no test here is about the cost (password.test is). */
+const CHEAP = { N: 16, r: 1, p: 1 };
+
 const signal = new AbortController().signal;
 const creds = (username: string, password: string) => ({
   username,
@@ -56,7 +59,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     await writeUsersFile(file, [{ username: 'ann', passwordHash: APR1, home: dir }]);
     const store = await UsersFileStore.open(file);
     const logger = infoLogger();
-    const auth = new AccountAuthenticator([store], { logger, loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([store], { hashCost: CHEAP, logger, loginCacheMs: 0 });
     try {
       assert.equal((await auth.authenticate(creds('ann', 'wrong'), signal)).ok, false);
       assert.equal(
@@ -84,7 +87,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     await writeUsersFile(file, [{ username: 'sam', passwordHash: APR1, home: dir }]);
     const store = await UsersFileStore.open(file);
     const logger = infoLogger();
-    const auth = new AccountAuthenticator([store], { logger, loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([store], { hashCost: CHEAP, logger, loginCacheMs: 0 });
     const told: [string, boolean | undefined][] = [];
     let onTold = (): void => {};
     const stop = auth.watch((name, p) => (told.push([name, p?.readOnly]), onTold()));
@@ -125,7 +128,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     await writeUsersFile(file, [{ username: 'pat', passwordHash: APR1, home: dir }]);
     const store = await UsersFileStore.open(file);
     const { wrapped, calls } = counted(store);
-    const auth = new AccountAuthenticator([wrapped], { loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([wrapped], { hashCost: CHEAP, loginCacheMs: 0 });
     try {
       const logins = await Promise.all([1, 2, 3, 4].map(() => auth.authenticate(creds('pat', PW), signal)));
       assert.ok(logins.every((l) => l.ok));
@@ -153,7 +156,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
       await new UsersFileDirectory(file).update('ada', (a) => void (a.passwordHash = set));
       written = await signature();
     });
-    const auth = new AccountAuthenticator([wrapped], { logger, loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([wrapped], { hashCost: CHEAP, logger, loginCacheMs: 0 });
     try {
       assert.equal((await auth.authenticate(creds('ada', PW), signal)).ok, true);
       await auth.upgrades();
@@ -182,7 +185,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
       if (calls.length === names.length) arrived();
       await all;
     });
-    const auth = new AccountAuthenticator([wrapped], { loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([wrapped], { hashCost: CHEAP, loginCacheMs: 0 });
     try {
       const logins = await Promise.all(names.map((n) => auth.authenticate(creds(n, PW), signal)));
       assert.ok(logins.every((l) => l.ok));
@@ -209,7 +212,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
     const { wrapped, calls } = counted(store, async () => {
       throw new Error('EROFS: read-only file system');
     });
-    const auth = new AccountAuthenticator([wrapped], { logger, loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([wrapped], { hashCost: CHEAP, logger, loginCacheMs: 0 });
     try {
       for (let i = 0; i < 3; i++) {
         assert.equal((await auth.authenticate(creds('fay', PW), signal)).ok, true);
@@ -228,7 +231,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
   it("in the configuration: not rewritten, a one-time suggestion to use 'ferry hash-password'", async () => {
     const logger = infoLogger();
     const config = new StaticAccounts([{ username: 'bob', passwordHash: APR1, home: dir }]);
-    const auth = new AccountAuthenticator([config], { logger, loginCacheMs: 0 });
+    const auth = new AccountAuthenticator([config], { hashCost: CHEAP, logger, loginCacheMs: 0 });
     for (let i = 0; i < 2; i++) assert.equal((await auth.authenticate(creds('bob', PW), signal)).ok, true);
     assert.ok(isLegacyHash((await config.lookup('bob'))?.passwordHash ?? ''));
     const advice = logger.lines.filter((l) => l.includes('ferry hash-password'));
@@ -243,7 +246,7 @@ describe('a migrated hash is replaced at login', { timeout: 30_000 }, () => {
       return verifyPassword(plain, encoded, signal);
     };
     const config = new StaticAccounts([{ username: 'cy', passwordHash: APR1, home: dir }]);
-    const auth = new AccountAuthenticator([config], { verify });
+    const auth = new AccountAuthenticator([config], { hashCost: CHEAP, verify });
     for (let i = 0; i < 3; i++) assert.equal((await auth.authenticate(creds('cy', PW), signal)).ok, true);
     assert.equal(checks, 1);
     assert.equal((await auth.authenticate(creds('cy', 'wrong'), signal)).ok, false);

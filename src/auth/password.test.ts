@@ -12,6 +12,21 @@ describe('password hashing', () => {
     assert.ok(isPasswordHash(a));
   });
 
+  it('makes a hash of a lower cost when asked (test suites), verified at that cost', async () => {
+    const h = await hashPassword('correct horse', { N: 16, r: 1, p: 1 });
+    assert.match(h, /^scrypt\$16\$1\$1\$/);
+    assert.equal(await verifyPassword('correct horse', h), true);
+    assert.equal(await verifyPassword('correct horsE', h), false);
+    for (const cost of [
+      { N: 1000, r: 1, p: 1 },
+      { N: 1, r: 1, p: 1 },
+      { N: 16, r: 0, p: 1 },
+      { N: 16, r: 1, p: 17 },
+      { N: 1 << 21, r: 1, p: 1 },
+    ])
+      await assert.rejects(hashPassword('x', cost), RangeError, JSON.stringify(cost));
+  });
+
   it('verifies the right password and rejects wrong ones', async () => {
     const h = await hashPassword('correct horse');
     assert.equal(await verifyPassword('correct horse', h), true);

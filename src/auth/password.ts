@@ -3,10 +3,16 @@ import { FerryError } from '../errors.js';
 import { cryptKind } from './crypt-hashes.js';
 import { verifyCryptOffThread } from './crypt-pool.js';
 
+/** scrypt's work factors: N (CPU and memory; a power of two), r (block size), p (parallelism). */
+export interface ScryptCost {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+}
+
 /** OWASP-style interactive-login cost: ~16 MiB and tens of milliseconds per check. */
-const N = 16384;
-const R = 8;
-const P = 1;
+export const DEFAULT_SCRYPT_COST: ScryptCost = Object.freeze({ N: 16384, r: 8, p: 1 });
+
 const SALT_BYTES = 16;
 const KEY_BYTES = 32;
 
@@ -43,12 +49,22 @@ function parse(encoded: string): Parsed | undefined {
   const n = Number(ns);
   const r = Number(rs);
   const p = Number(ps);
-  if (n < 2 || n > MAX_N || (n & (n - 1)) !== 0 || r > MAX_R || p > MAX_P) return undefined;
+  if (scryptCostProblem({ N: n, r, p }) !== undefined) return undefined;
   if (!B64.test(saltB64) || !B64.test(hashB64)) return undefined;
   const salt = Buffer.from(saltB64, 'base64');
   const hash = Buffer.from(hashB64, 'base64');
   if (salt.length < 8 || hash.length < 16 || hash.length > 128) return undefined;
   return { n, r, p, salt, hash };
+}
+
+/** Why `c` is no cost a hash may have (the bounds of hashes read from config), or undefined. */
+export function scryptCostProblem(c: ScryptCost): string | undefined {
+  const { N: n, r, p } = c;
+  if (!Number.isSafeInteger(n) || n < 2 || n > MAX_N || (n & (n - 1)) !== 0)
+    return `N must be a power of two from 2 to ${MAX_N}`;
+  if (!Number.isSafeInteger(r) || r < 1 || r > MAX_R) return `r must be from 1 to ${MAX_R}`;
+  if (!Number.isSafeInteger(p) || p < 1 || p > MAX_P) return `p must be from 1 to ${MAX_P}`;
+  return undefined;
 }
 
 /** True when `encoded` is a hash verifyPassword accepts: Ferry's scrypt, or a crypt hash (crypt-hashes.ts). */
@@ -73,11 +89,17 @@ export function passwordHashProblem(encoded: string): string | undefined {
   return kind.startsWith('unusable: ') ? kind.slice('unusable: '.length) : undefined;
 }
 
-/** `scrypt$N$r$p$saltB64$hashB64`, with a fresh 16-byte salt. */
-export async function hashPassword(plain: string): Promise<string> {
+/**
+ * `scrypt$N$r$p$saltB64$hashB64`, with a fresh 16-byte salt. A hash keeps the cost it was made
+ * with: a lower `cost` than the default is for test suites, never for real accounts.
+ */
+export async function hashPassword(plain: string, cost: ScryptCost = DEFAULT_SCRYPT_COST): Promise<string> {
+  const problem = scryptCostProblem(cost);
+  if (problem) throw new RangeError(`scrypt cost: ${problem}.`);
+  const { N: n, r, p } = cost;
   const salt = randomBytes(SALT_BYTES);
-  const hash = await scryptAsync(plain, salt, KEY_BYTES, options(N, R, P));
-  return `scrypt$${N}$${R}$${P}$${salt.toString('base64')}$${hash.toString('base64')}`;
+  const hash = await scryptAsync(plain, salt, KEY_BYTES, options(n, r, p));
+  return `scrypt$${n}$${r}$${p}$${salt.toString('base64')}$${hash.toString('base64')}`;
 }
 
 /**
@@ -99,5 +121,11 @@ export async function verifyPassword(plain: string, encoded: string, signal?: Ab
   return timingSafeEqual(hash, parsed.hash);
 }
 
-/** Verifying against this costs the same as a real default hash and never matches (all-zero key). */
-export const DUMMY_HASH = `scrypt$${N}$${R}$${P}$${Buffer.alloc(SALT_BYTES, 1).toString('base64')}$${Buffer.alloc(KEY_BYTES).toString('base64')}`;
+/** Verifying against this costs what a hash of `cost` does, and never matches (all-zero key). */
+export function dummyHash(cost: ScryptCost = DEFAULT_SCRYPT_COST): string {
+  const salt = Buffer.alloc(SALT_BYTES, 1).toString('base64');
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt}$${Buffer.alloc(KEY_BYTES).toString('base64')}`;
+}
+
+/** Verifying against this costs the same as a real default hash and never matches. */
+export const DUMMY_HASH = dummyHash();

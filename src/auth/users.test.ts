@@ -50,6 +50,20 @@ describe('UserTable', () => {
     assert.equal(params(checked[1]), params(checked[0]), 'same scrypt parameters');
   });
 
+  it("hashCost (test suites): the hashes made, and an unknown user's check, cost that", async () => {
+    const checked: string[] = [];
+    const users = await UserTable.fromPlain([{ username: 'alice', password: 'pw-a', home: '/srv/alice' }], {
+      hashCost: { N: 16, r: 1, p: 1 },
+      verify: (plain, encoded) => (checked.push(encoded), verifyPassword(plain, encoded)),
+    });
+    assert.equal((await users.authenticate(creds('alice', 'pw-a'), signal)).ok, true);
+    await users.authenticate(creds('nobody', 'guess'), signal);
+    assert.deepEqual(
+      checked.map((h) => h.split('$').slice(0, 4).join('$')),
+      ['scrypt$16$1$1', 'scrypt$16$1$1'],
+    );
+  });
+
   it('validates entries at construction', async () => {
     const hash = await hashPassword('x');
     const bad = [

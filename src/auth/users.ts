@@ -69,7 +69,10 @@ export class UserTable extends StaticAccounts implements Authenticator {
     this.#auth = new AccountAuthenticator([this], options);
   }
 
-  /** Hashes each password (for test flags and quick setups); validation as in the constructor. */
+  /**
+   * Hashes each password (for test flags and quick setups), at `options.hashCost` (default: the
+   * production cost); validation as in the constructor.
+   */
   static async fromPlain(entries: readonly PlainUserEntry[], options?: UserTableOptions): Promise<UserTable> {
     const hashed = await Promise.all(
       entries.map(async (e, i) => {
@@ -77,7 +80,7 @@ export class UserTable extends StaticAccounts implements Authenticator {
           throw invalid(`users[${i}].password must not be empty.`);
         }
         const { password, ...rest } = e;
-        return { ...rest, passwordHash: await hashPassword(password) };
+        return { ...rest, passwordHash: await hashPassword(password, options?.hashCost) };
       }),
     );
     return new UserTable(hashed, options);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Account } from '../auth/account.js';
 import { AccountAuthenticator, type LoginCacheOptions } from '../auth/authenticator.js';
 import { anonymousAccount, anonymousNameTaken, isAnonymousName } from '../auth/anonymous.js';
-import { hashPassword } from '../auth/password.js';
+import { hashPassword, type ScryptCost } from '../auth/password.js';
 import { onlyReads } from '../auth/permissions.js';
 import type { Authenticator } from '../auth/types.js';
 import { UserTable, type UserEntry } from '../auth/users.js';
@@ -156,6 +156,8 @@ export async function serveSetup(
     running?: Pick<ServeSetup, 'users' | 'limits' | 'trees' | 'shared' | 'env' | 'storage'>;
     /** Verifies a password against its stored hash (the default, counted: see serve.ts). */
     verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
+    /** The cost of the hashes made here (--user, a generated login, upgrades): see hash-cost.ts. */
+    hashCost?: ScryptCost;
   } = {},
 ): Promise<ServeSetup> {
   const configFile = flags.config ?? '';
@@ -209,6 +211,7 @@ export async function serveSetup(
     ...(config.userDefaults ? { defaults: config.userDefaults } : {}),
     ...(logger ? { logger } : {}),
     ...(extra.verify ? { verify: extra.verify } : {}),
+    ...(extra.hashCost ? { hashCost: extra.hashCost } : {}),
   };
   const users = given
     ? await usersGiven(given, file, offline, running?.users)
@@ -497,7 +500,7 @@ async function usersFrom(
     const { username, password } = await userFlagLogin(spec);
     const taken = anonymous && anonymousNameTaken(username);
     if (taken) throw new FerryError('ERR_USAGE', `--user: ${taken}; give the login another name.`);
-    fromFlags.push({ username, passwordHash: await hashPassword(password), home: root });
+    fromFlags.push({ username, passwordHash: await hashPassword(password, cache.hashCost), home: root });
   }
   // No users configured (anonymous FTP counts as one): a login for this run, printed once, until
   // an account exists. Not on a database: every node would make up its own password, each one
@@ -511,7 +514,11 @@ async function usersFrom(
     return usersOf([...configured, ...fromFlags], file, cache, fromFlags);
   const generated = { name: 'ferry', password: randomBytes(12).toString('base64url') };
   const login = new GeneratedLogin(
-    { username: generated.name, passwordHash: await hashPassword(generated.password), home: root },
+    {
+      username: generated.name,
+      passwordHash: await hashPassword(generated.password, cache.hashCost),
+      home: root,
+    },
     cache.logger,
   );
   return usersOf(configured, file, cache, fromFlags, generated, login);

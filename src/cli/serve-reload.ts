@@ -1,5 +1,6 @@
 import type { Logger as PinoLogger } from 'pino';
 import type { ClusterPrimary } from '../server/cluster/primary.js';
+import type { ScryptCost } from '../auth/password.js';
 import type { ServerOptions } from '../server/options.js';
 import type { FerryServer } from '../server/server.js';
 import { databaseUrlOf, loadConfig, type FileConfig } from './config.js';
@@ -28,6 +29,8 @@ export interface ReloadContext {
   readonly worker?: boolean;
   /** How passwords are verified (counted), kept across reloads. */
   readonly verify?: (plain: string, encoded: string, signal?: AbortSignal) => Promise<boolean>;
+  /** The cost of the hashes made (FERRY_TEST_SCRYPT_COST, read at start). */
+  readonly hashCost?: ScryptCost;
 }
 
 /** Server option keys (as reconfigure() names them) → what the user wrote. */
@@ -101,6 +104,7 @@ async function applyConfiguration(
   const setup = await serveSetup(flags, config, fromPrimary, logger, {
     running: running.setup,
     ...(ctx.verify ? { verify: ctx.verify } : {}),
+    ...(ctx.hashCost ? { hashCost: ctx.hashCost } : {}),
   });
   let restart: string[];
   try {

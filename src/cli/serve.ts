@@ -19,6 +19,7 @@ import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js
 import { forkWorker, receiveSettings, runWorker, workerCount, workerIndex, settingsFor } from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
 import { verifyPassword } from '../auth/password.js';
+import { hashCostOf } from './hash-cost.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
@@ -219,7 +220,8 @@ async function start(s: Start): Promise<void> {
   const extra = { logger, metrics: registry, onTransfer: xferlog?.write };
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
-  const setting = serveSetup(flags, config, fromPrimary, logger, { env: awsEnv(), verify });
+  const hashCost = hashCostOf(process.env);
+  const setting = serveSetup(flags, config, fromPrimary, logger, { env: awsEnv(), verify, hashCost });
   // The set-up may wait on the database (a hung host accepts and never answers): a stop then ends
   // the start (a worker's stop is the primary's to decide, once it serves).
   const setUp = worker ? { done: await setting } : await signals.unlessStopped(setting);
@@ -251,7 +253,16 @@ async function start(s: Start): Promise<void> {
   try {
     if (worker) {
       const ferry = new FerryServer(options);
-      const ctx: ReloadContext = { flags, server: ferry, logger, extra, xferlog, worker: true, verify };
+      const ctx: ReloadContext = {
+        flags,
+        server: ferry,
+        logger,
+        extra,
+        xferlog,
+        worker: true,
+        verify,
+        hashCost,
+      };
       const shared = setup.shared;
       return await runWorker(ferry, {
         signals,
@@ -413,7 +424,7 @@ async function start(s: Start): Promise<void> {
   );
 
   // Reloads run one after the other: a second SIGHUP waits for the first to finish.
-  const ctx: ReloadContext = { flags, server, logger, extra, xferlog, verify };
+  const ctx: ReloadContext = { flags, server, logger, extra, xferlog, verify, hashCost };
   let reloading = Promise.resolve();
   const reload = (): void => {
     reloading = reloading.then(async () => {

@@ -9,6 +9,7 @@ import { fromAccount, USERNAME_PATTERN, type AccountInput } from '../auth/accoun
 import { unusableBecause } from '../auth/authenticator.js';
 import { certLoginOf } from '../auth/cert-login.js';
 import { hashPassword, passwordHashProblem } from '../auth/password.js';
+import { hashCostOf } from './hash-cost.js';
 import { formatPermissions } from '../auth/permissions.js';
 import { UsageFile, type StoredUsage } from '../auth/usage-file.js';
 import { UsersFileDirectory } from '../auth/users-file.js';
@@ -156,7 +157,7 @@ async function homeProblem(home: string): Promise<string | undefined> {
 /** Sets a new password (prompted, from stdin, or generated and printed once). */
 async function setPassword(a: Account, fromStdin: boolean): Promise<string | undefined> {
   const { password, generated } = await newPassword(a.username, fromStdin);
-  a.passwordHash = await hashPassword(password);
+  a.passwordHash = await hashPassword(password, hashCostOf(process.env));
   return generated ? password : undefined;
 }
 
@@ -224,7 +225,10 @@ export function registerUsers(program: Command): void {
       if (hash !== undefined) {
         // Given: kept as it is (a crypt hash becomes scrypt at the first login).
       } else if (account.certLogin === 'cert-only' && f.passwordStdin !== true) {
-        account.passwordHash = await hashPassword(randomBytes(32).toString('base64'));
+        account.passwordHash = await hashPassword(
+          randomBytes(32).toString('base64'),
+          hashCostOf(process.env),
+        );
       } else generated = await setPassword(account, f.passwordStdin === true);
       await withAccounts(f, async ({ dir }) => {
         if (!(await dir.add(account)))

@@ -9,9 +9,9 @@ import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ferryOk, ServeProcess } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 let root: string;
@@ -121,7 +121,7 @@ test('a user both in the config and in the users file: the config entry is used,
   const users = path.join(dir, 'shadow-users.yaml');
   const config = path.join(dir, 'shadow.yaml');
   await mkdir(path.join(root, 'bo'), { recursive: true });
-  const hash = await hashPassword('config-pw');
+  const hash = await testHash('config-pw');
   // Added before the config defines bo too (ferry users then refuses a change to bo).
   await writeFile(config, `accounts:\n  file: ${users}\n`);
   await ferryOk(

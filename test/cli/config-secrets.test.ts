@@ -8,8 +8,8 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ServeProcess } from '../support/ferry-process.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 before(async () => {
@@ -23,7 +23,7 @@ test('a config file others can read that holds password hashes: warned at start 
   const root = path.join(dir, 'root');
   await mkdir(root);
   const config = path.join(dir, 'ferry.yaml');
-  const users = `users:\n  - name: alice\n    passwordHash: ${await hashPassword('pw')}\n    home: ${root}\n`;
+  const users = `users:\n  - name: alice\n    passwordHash: ${await testHash('pw')}\n    home: ${root}\n`;
   await writeFile(config, users);
   await chmod(config, 0o644);
   const warning = `the config file ${config} is readable by others (mode 0644) and holds users' password hashes: make it private`;

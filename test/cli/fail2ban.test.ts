@@ -12,10 +12,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { hashPassword } from '../../src/auth/password.js';
 import { ServeProcess } from '../support/ferry-process.js';
 import { REPO_ROOT } from '../support/peers.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 const FILTER = path.join(REPO_ROOT, 'packaging/fail2ban/ferry.conf');
 
@@ -57,8 +57,8 @@ test('fail2ban-regex with the shipped filter finds each failed login with its ad
   await writeFile(
     config,
     `defender:\n  enabled: false\nusers:\n` +
-      `  - name: alice\n    passwordHash: ${await hashPassword('alice-pw')}\n    home: ${root}\n` +
-      `  - name: bob\n    passwordHash: ${await hashPassword('bob-pw')}\n    home: ${root}\n    maxSessions: 1\n`,
+      `  - name: alice\n    passwordHash: ${await testHash('alice-pw')}\n    home: ${root}\n` +
+      `  - name: bob\n    passwordHash: ${await testHash('bob-pw')}\n    home: ${root}\n    maxSessions: 1\n`,
   );
   const r = await ServeProcess.start(
     ['--config', config, '--workers', '1', '--data-dir', path.join(dir, 'data')],

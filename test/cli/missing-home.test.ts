@@ -9,9 +9,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ServeProcess } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 before(async () => {
@@ -35,7 +35,7 @@ test('a home that does not exist refuses the login (530, the log names user and 
   await mkdir(data);
   await writeFile(
     path.join(data, 'users.yaml'),
-    `users:\n  - name: carol\n    passwordHash: "${await hashPassword('pw')}"\n    home: ${home}\n`,
+    `users:\n  - name: carol\n    passwordHash: "${await testHash('pw')}"\n    home: ${home}\n`,
     { mode: 0o600 },
   );
   const server = await ServeProcess.start(['--workers', '1', '--data-dir', data], dir);

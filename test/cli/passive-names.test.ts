@@ -10,9 +10,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { runFerry, ServeProcess, serveArgv } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 const NAME = 'pasv.ferry.test';
 // A private mount namespace: root, and a container that allows it.
@@ -43,7 +43,7 @@ describe(
       configText = [
         `passiveAddress: ${NAME}`,
         'users:',
-        `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
+        `  - { name: ann, passwordHash: "${await testHash('ann-pw')}", home: ${home} }`,
         '',
       ].join('\n');
       await writeFile(config, configText);
@@ -138,7 +138,7 @@ test('with --workers 2, a reload naming a passive host that does not resolve is 
     const home = path.join(dir, 'home');
     await mkdir(home);
     const config = path.join(dir, 'ferry.yaml');
-    const user = `users:\n  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }\n`;
+    const user = `users:\n  - { name: ann, passwordHash: "${await testHash('ann-pw')}", home: ${home} }\n`;
     await writeFile(config, user);
     server = await ServeProcess.start(
       ['--config', config, '--workers', '2', '--data-dir', path.join(dir, 'data')],

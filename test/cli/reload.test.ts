@@ -11,11 +11,11 @@ import { mkdir, mkdtemp, readdir, readFile, readlink, rename, rm, writeFile } fr
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { crlOf, issuedBy, testCa } from '../support/client-certs.js';
 import { curlDownload, expectSuccess } from '../support/clients.js';
 import { ferryOk, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 let root: string;
@@ -37,8 +37,7 @@ async function configText(o: {
 }): Promise<string> {
   const users = await Promise.all(
     o.users.map(
-      async ([name, pw]) =>
-        `  - name: ${name}\n    passwordHash: ${await hashPassword(pw)}\n    home: ${root}\n`,
+      async ([name, pw]) => `  - name: ${name}\n    passwordHash: ${await testHash(pw)}\n    home: ${root}\n`,
     ),
   );
   return `users:\n${users.join('')}maxSessionsPerAddress: ${o.perAddress}\npassiveAddress: ${o.pasv}\n${o.extra ?? ''}`;
@@ -411,7 +410,7 @@ for (const workers of [1, 2]) {
   test(`SIGHUP (--workers ${workers}): a config user made read-only, disabled or removed: their running sessions follow`, async () => {
     const home = path.join(dir, `cfg-home-${workers}`);
     await mkdir(home);
-    const hash = await hashPassword('cfg-pw');
+    const hash = await testHash('cfg-pw');
     const entry = (extra = ''): string =>
       `  - name: cfguser\n    passwordHash: ${hash}\n    home: ${home}\n${extra}`;
     const config = path.join(dir, `cfg-${workers}.yaml`);

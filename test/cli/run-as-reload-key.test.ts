@@ -8,12 +8,12 @@ import { chmod, chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { fingerprintOf } from '../../src/tls/certificates.js';
 import { systemAccount } from '../support/accounts.js';
 import { ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 const USER = 'ferry-test';
 const isRoot = process.getuid?.() === 0;
@@ -30,7 +30,7 @@ after(async () => {
 async function usersYaml(names: readonly string[], home: string): Promise<string> {
   const entries = await Promise.all(
     names.map(
-      async (n) => `  - name: ${n}\n    passwordHash: ${await hashPassword(`${n}-pw`)}\n    home: ${home}\n`,
+      async (n) => `  - name: ${n}\n    passwordHash: ${await testHash(`${n}-pw`)}\n    home: ${home}\n`,
     ),
   );
   return `users:\n${entries.join('')}`;

@@ -7,7 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeleteBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { hashPassword } from '../../src/auth/password.js';
 import { loadConfig } from '../../src/cli/config.js';
 import { serveSetup, type ServeFlags, type ServeSetup } from '../../src/cli/serve-options.js';
 import type { StorageBackend } from '../../src/storage/types.js';
@@ -16,6 +15,7 @@ import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import { ferryOk, runFerry } from '../support/ferry-process.js';
 import { startFerry } from '../support/ferry.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let cephBucket: CephBucket;
 let ceph: CephBucket['ceph'];
@@ -33,7 +33,7 @@ before(async () => {
   other = cephBucket.more[0] ?? assert.fail('the second bucket');
   dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-s3-config-'));
   await mkdir(path.join(dir, 'carol'));
-  hash = await hashPassword('pw');
+  hash = await testHash('pw');
 });
 after(async () => {
   await cephBucket?.close();

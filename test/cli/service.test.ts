@@ -26,13 +26,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
-import { hashPassword } from '../../src/auth/password.js';
 import { systemAccount, type SystemAccount } from '../support/accounts.js';
 import { curlUpload, expectSuccess } from '../support/clients.js';
 import { bannerOf, FERRY_MAIN, runFerry, ServeProcess } from '../support/ferry-process.js';
 import { testCertificate } from '../support/ferry.js';
 import { REPO_ROOT } from '../support/peers.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 const run = promisify(execFile);
 const USER = 'ferry-test';
@@ -516,7 +516,7 @@ test(
         `dataDir: ${data}`,
         'users:',
         `  - name: carl`,
-        `    passwordHash: "${await hashPassword('pw')}"`,
+        `    passwordHash: "${await testHash('pw')}"`,
         `    home: ${own}`,
         `    folders: { /team: ${team}, /drop: ${drop} }`,
         `    permissions: { /team: "list,download" }`,
@@ -615,7 +615,7 @@ test(
     const data = path.join(base, 'data');
     await mkdir(data);
     await chown(data, user.uid, user.gid);
-    const hash = await hashPassword('pw');
+    const hash = await testHash('pw');
     const lines = [`dataDir: ${data}`, 'users:'];
     for (let i = 0; i < 14; i++) {
       const home = path.join(base, `home${i}`);

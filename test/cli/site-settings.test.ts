@@ -13,9 +13,9 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { runFerry, ServeProcess, serveArgv } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 let home: string;
@@ -41,7 +41,7 @@ describe('site settings in ferry.yaml', { timeout: 120_000 }, () => {
         'denyFilesIgnoreCase: true',
         'hideDotFiles: true',
         'users:',
-        `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home}, denyFiles: ["*.bak"] }`,
+        `  - { name: ann, passwordHash: "${await testHash('ann-pw')}", home: ${home}, denyFiles: ["*.bak"] }`,
         '',
       ].join('\n'),
     );
@@ -165,7 +165,7 @@ describe('stopGraceSeconds in ferry.yaml', { timeout: 120_000 }, () => {
         [
           'stopGraceSeconds: 2',
           'users:',
-          `  - { name: ann, passwordHash: "${await hashPassword('ann-pw')}", home: ${home} }`,
+          `  - { name: ann, passwordHash: "${await testHash('ann-pw')}", home: ${home} }`,
           '',
         ].join('\n'),
       );

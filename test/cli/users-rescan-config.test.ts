@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ferryUsers } from '../support/ferry-process.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 before(async () => {
@@ -28,7 +28,7 @@ test("rescan of a user of the config's users: list counts their home and stores 
   const config = path.join(dir, 'ferry.yaml');
   await writeFile(
     config,
-    `users:\n  - name: alice\n    passwordHash: ${await hashPassword('pw')}\n    home: ${home}\n    quotaSize: 10M\n`,
+    `users:\n  - name: alice\n    passwordHash: ${await testHash('pw')}\n    home: ${home}\n    quotaSize: 10M\n`,
   );
 
   const rescan = await ferryUsers(data, ['rescan', 'alice', '--config', config]);

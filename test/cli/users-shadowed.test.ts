@@ -8,8 +8,8 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ferryUsers, runFerry } from '../support/ferry-process.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 before(async () => {
@@ -30,7 +30,7 @@ test("a user also in the config's users: list: changes refused (exit 1, file unc
   const config = path.join(dir, 'ferry.yaml');
   await writeFile(
     config,
-    `users:\n  - name: bob\n    passwordHash: ${await hashPassword('config-pw')}\n    home: ${home}\n`,
+    `users:\n  - name: bob\n    passwordHash: ${await testHash('config-pw')}\n    home: ${home}\n`,
   );
   const usersFile = path.join(data, 'users.yaml');
   const before = await readFile(usersFile, 'utf8');
@@ -76,7 +76,7 @@ test("list and show --config show the config's users too, marked read-only; show
     [
       `dataDir: ${data}`,
       'userDefaults: { readOnly: false, maxSessions: 3 }',
-      `users: [{ name: alice, passwordHash: "${await hashPassword('pw')}", home: ${home}, maxSessions: 2 }]`,
+      `users: [{ name: alice, passwordHash: "${await testHash('pw')}", home: ${home}, maxSessions: 2 }]`,
     ].join('\n') + '\n',
   );
   const users = (args: string[], input?: string): ReturnType<typeof runFerry> =>

@@ -7,10 +7,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { implicitSession, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import type { Reply } from '../../src/protocol/reply.js';
 import { textOf, type RawFtp } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 let root: string;
@@ -27,7 +27,7 @@ after(async () => {
 async function config(names: readonly string[]): Promise<string> {
   const users = await Promise.all(
     names.map(
-      async (n) => `  - name: ${n}\n    passwordHash: ${await hashPassword(`pw-${n}`)}\n    home: ${root}\n`,
+      async (n) => `  - name: ${n}\n    passwordHash: ${await testHash(`pw-${n}`)}\n    home: ${root}\n`,
     ),
   );
   return `stopGraceSeconds: 300\nusers:\n${users.join('')}`;

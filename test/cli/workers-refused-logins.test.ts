@@ -9,11 +9,11 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ServeProcess } from '../support/ferry-process.js';
 import { setTimeout as delay } from 'node:timers/promises';
 import { connectionsOn, descendants } from '../support/proc.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 /** At most this many connections not logged in per address: the refused ones would fill it. */
 const UNAUTHENTICATED = 3;
@@ -27,7 +27,7 @@ before(async () => {
   await mkdir(root);
   config = path.join(dir, 'ferry.yaml');
   const user = async (name: string, extra = ''): Promise<string> =>
-    `  - name: ${name}\n    passwordHash: ${await hashPassword(`pw-${name}`)}\n    home: ${root}\n${extra}`;
+    `  - name: ${name}\n    passwordHash: ${await testHash(`pw-${name}`)}\n    home: ${root}\n${extra}`;
   await writeFile(
     config,
     `defender:\n  maxUnauthenticatedPerAddress: ${UNAUTHENTICATED}\nusers:\n` +

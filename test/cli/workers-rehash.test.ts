@@ -10,9 +10,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ferryUsers, ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 const PW = 'pässwörd 123!';
 const APR1 = '$apr1$s4ltS4lt$ORd5hldQ2Ods3tAgluJXL1'; // openssl passwd -apr1 -salt s4ltS4lt
@@ -65,7 +65,7 @@ test('passwd and set --password-hash write passwordSet over a crypt hash, or whe
   await users(['add', 'dan', '--home', home, '--password-stdin'], 'dan-1\n');
   await users(['passwd', 'dan', '--password-stdin'], 'dan-2\n');
   assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → scrypt (passwd)');
-  await users(['set', 'dan', '--password-hash', await hashPassword('dan-3')]);
+  await users(['set', 'dan', '--password-hash', await testHash('dan-3')]);
   assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → scrypt (set --password-hash)');
   await users(['set', 'dan', '--password-hash', APR1]);
   assert.equal(await passwordSetOf('dan'), undefined, 'scrypt → crypt');

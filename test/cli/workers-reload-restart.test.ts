@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { ServeProcess, type LogLine } from '../support/ferry-process.js';
 import { RawFtp, textOf } from '../support/raw-ftp.js';
+import { testHash } from '../support/test-hashes.js';
 
 let dir: string;
 let root: string;
@@ -26,7 +26,7 @@ after(async () => {
 async function usersConfig(names: readonly string[]): Promise<string> {
   const users = await Promise.all(
     names.map(
-      async (n) => `  - name: ${n}\n    passwordHash: ${await hashPassword(`pw-${n}`)}\n    home: ${root}\n`,
+      async (n) => `  - name: ${n}\n    passwordHash: ${await testHash(`pw-${n}`)}\n    home: ${root}\n`,
     ),
   );
   return `users:\n${users.join('')}`;

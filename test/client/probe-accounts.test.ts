@@ -12,11 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 
-import { UserTable } from '../../src/auth/users.js';
 import type { ProbeReport } from '../../src/client/probe/types.js';
 import { generateSelfSigned } from '../../src/tls/certificates.js';
 import { startFerry, type TestServer } from '../support/ferry.js';
 import { probeCli } from '../support/probe.js';
+import { testUsers } from '../support/test-hashes.js';
 
 describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
   let dir: string;
@@ -32,7 +32,7 @@ describe('ferry probe and per-account limits', { timeout: 240_000 }, () => {
     keyFile = path.join(dir, 'dave.key');
     await writeFile(certFile, dave.cert);
     await writeFile(keyFile, dave.key);
-    const users = await UserTable.fromPlain([
+    const users = await testUsers([
       { username: 'one', password: 'pw', home: path.join(dir, 'one'), maxSessions: 1 },
       {
         username: 'dave',

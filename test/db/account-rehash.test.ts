@@ -6,10 +6,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { setPasswordHash } from '../../src/auth/account.js';
-import { hashPassword } from '../../src/auth/password.js';
 import { openServingState } from '../../src/cli/shared-state.js';
 import { silentLogger } from '../../src/logger.js';
 import { usePostgres } from '../support/postgres.js';
+import { testHash } from '../support/test-hashes.js';
 
 const APR1 = '$apr1$s4ltS4lt$ORd5hldQ2Ods3tAgluJXL1'; // openssl passwd -apr1 -salt s4ltS4lt
 
@@ -41,7 +41,7 @@ describe('hash upgrades in PostgreSQL accounts (real PostgreSQL 15)', () => {
     try {
       await a.accounts.add({ username: 'ann', passwordHash: APR1, home: fx.dir });
       await heardOf(1);
-      const scrypt = await hashPassword('pässwörd 123!');
+      const scrypt = await testHash('pässwörd 123!');
       assert.equal(await a.accounts.replaceHash('ann', APR1, scrypt), true);
       assert.equal((await b.accounts.lookup('ann'))?.passwordHash, scrypt, 'written all the same');
       assert.equal(await logged(), 1, 'the upgrade is not in the change log: no node is told');

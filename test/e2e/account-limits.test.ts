@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { connectSecure, MODES, textOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
 import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
+import { testHash, testUsers } from '../support/test-hashes.js';
 
 async function attempt(ts: TestServer, mode: Mode, user: string, password: string): Promise<RawFtp> {
   const ftp = await connectSecure(ts, mode);
@@ -23,7 +23,7 @@ for (const mode of MODES) {
   describe(`${mode}: per-user limits at login`, { timeout: 60_000 }, () => {
     let table: UserTable;
     before(async () => {
-      const passwordHash = await hashPassword('pw');
+      const passwordHash = await testHash('pw');
       const user = (username: string, extra: object) => ({
         username,
         passwordHash,
@@ -86,7 +86,7 @@ for (const mode of MODES) {
   describe(`${mode}: unknown users at login`, { timeout: 60_000 }, () => {
     let table: UserTable;
     before(async () => {
-      table = await UserTable.fromPlain([{ username: 'near', password: 'pw', home: '/' }]);
+      table = await testUsers([{ username: 'near', password: 'pw', home: '/' }]);
     });
     const server = useFerry(() => ({ authenticator: table, storageFor: () => new MemoryStorage() }));
 

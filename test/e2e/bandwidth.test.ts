@@ -15,6 +15,7 @@ import { RateBuckets } from '../../src/storage/throttle.js';
 import type { TestServer } from '../support/ferry.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { loginAs, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const MiB = 1024 * 1024;
 const RATE = MiB; // bytes per second, both ways
@@ -44,7 +45,7 @@ describe('bandwidth limits per user', { timeout: 120_000 }, () => {
       await writeFile(path.join(home, 'one'), randomData(MiB));
       entries.push({ username: `paced-${mode}`, password: 'pw', home, uploadRate: RATE, downloadRate: RATE });
     }
-    table = await UserTable.fromPlain(entries);
+    table = await testUsers(entries);
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -10,7 +10,6 @@ import { X509Certificate } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { hashPassword } from '../../src/auth/password.js';
 import { UserTable } from '../../src/auth/users.js';
 import { CertificateStore } from '../../src/tls/certificates.js';
 import { clientCrlWarnings } from '../../src/tls/client-crl.js';
@@ -28,6 +27,7 @@ import {
   type TestCert,
 } from '../support/client-certs.js';
 import { certificateFiles, MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+import { testHash } from '../support/test-hashes.js';
 
 const DAY = 86_400_000;
 
@@ -121,7 +121,7 @@ for (const mode of MODES) {
     let serverTls: Awaited<ReturnType<typeof certificateFiles>>;
     before(async () => {
       serverTls = await certificateFiles();
-      const passwordHash = await hashPassword('pw');
+      const passwordHash = await testHash('pw');
       const home = files.path('home');
       await mkdir(home, { recursive: true });
       await writeFile(path.join(home, 'hello.txt'), 'hello\n');
@@ -343,7 +343,7 @@ function carolServer(
     await mkdir(home, { recursive: true });
     const carol = {
       username: 'carol',
-      passwordHash: await hashPassword('pw'),
+      passwordHash: await testHash('pw'),
       home,
       certLogin,
     };

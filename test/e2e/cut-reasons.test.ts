@@ -5,11 +5,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { AccountListener } from '../../src/auth/types.js';
-import { UserTable } from '../../src/auth/users.js';
 import type { TransferRecord } from '../../src/server/options.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { secureLogin, uploadUnderWay } from '../support/ftps-session.js';
 import { loggedIn, startServer, textOf, waitForLog, withClients, type LogLine } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const transferLine = (l: LogLine): boolean => l.msg === 'transfer' && 'transfer' in l.obj;
 const reasonOf = (l: LogLine): unknown => (l.obj as { reason?: unknown }).reason;
@@ -37,7 +37,7 @@ describe('why a transfer was cut', { timeout: 60_000 }, () => {
   });
 
   test('an account removed: 426 naming it, logged at warn (the revoked-session test drives it so)', async () => {
-    const table = await UserTable.fromPlain([{ username: 'ann', password: 'pw', home: '/tenant' }]);
+    const table = await testUsers([{ username: 'ann', password: 'pw', home: '/tenant' }]);
     let tell: AccountListener | undefined;
     const ts = await startServer({
       authenticator: {

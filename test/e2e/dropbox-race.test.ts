@@ -11,6 +11,7 @@ import { onlyReads } from '../../src/auth/permissions.js';
 import { UserTable } from '../../src/auth/users.js';
 import { userTree } from '../../src/cli/user-storage.js';
 import { loginAs, storeAll, textOf, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let table: UserTable;
@@ -19,7 +20,7 @@ describe('drop box: overlapping uploads of one name', { timeout: 60_000 }, () =>
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-dropbox-race-'));
     await mkdir(path.join(dir, 'home/incoming'), { recursive: true });
     const permissions = { '/': ['list'], '/incoming': ['list', 'upload'] } as const;
-    table = await UserTable.fromPlain([
+    table = await testUsers([
       { username: 'cust', password: 'pw', home: path.join(dir, 'home'), permissions },
     ]);
   });

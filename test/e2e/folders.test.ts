@@ -22,6 +22,7 @@ import { RateBuckets } from '../../src/storage/throttle.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import type { TestServer } from '../support/ferry.js';
 import { loginAs, MODES, randomData, storeAll, textOf, useFerry, withClients, type Mode } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const KiB = 1024;
 let dir: string;
@@ -78,7 +79,7 @@ describe('virtual folders', { timeout: 180_000 }, () => {
         });
       }
     }
-    table = await UserTable.fromPlain(entries);
+    table = await testUsers(entries);
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

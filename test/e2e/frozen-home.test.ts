@@ -20,6 +20,7 @@ import { MemoryStorage } from '../../src/storage/memory.js';
 import type { StorageContext } from '../../src/storage/types.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { connectSecure, loginAs, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 /** The test process's pool (Node's 4 unless its environment says otherwise). */
 const POOL = Number(process.env['UV_THREADPOOL_SIZE'] || 4);
@@ -77,7 +78,7 @@ describe('a home on a frozen mount', { timeout: 120_000 }, () => {
   let users: UserTable;
   before(async () => {
     // Hashed now: scrypt needs the pool the test then fills.
-    users = await UserTable.fromPlain([{ username: 'alice', password: 'alice-password', home: '/' }]);
+    users = await testUsers([{ username: 'alice', password: 'alice-password', home: '/' }]);
   });
   const stuck: Principal = { username: 'stuck', home: '/frozen', readOnly: false };
   const authenticator: Authenticator = {

@@ -26,6 +26,7 @@ import {
   waitForLog,
   withClients,
 } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const DIGESTS: Record<string, (b: Buffer) => string> = {
   'SHA-256': (b) => createHash('sha256').update(b).digest('hex'),
@@ -144,7 +145,7 @@ describe('HASH turns and limits', { timeout: 120_000 }, () => {
   });
   let users: UserTable;
   before(async () => {
-    users = await UserTable.fromPlain(
+    users = await testUsers(
       ['ann', 'bob', 'carl', 'dan'].map((username) => ({
         username,
         password: 'pw',

@@ -20,6 +20,7 @@ import {
   waitForLog,
   withClients,
 } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 /**
  * Long enough for a fresh login (TLS handshake, USER, PASS) to finish under it on a loaded machine:
@@ -58,7 +59,7 @@ for (const mode of MODES) {
   describe(`${mode}: a PASS answered as the login timeout fires`, { timeout: 60_000 }, () => {
     let table: UserTable;
     before(async () => {
-      table = await UserTable.fromPlain([{ username: 'ann', password: 'pw', home: '/tenant' }]);
+      table = await testUsers([{ username: 'ann', password: 'pw', home: '/tenant' }]);
     });
     // Answers PASS (a valid login) only once the timeout has fired: its 230 races the 421's close.
     const authenticator: Authenticator = {

@@ -8,6 +8,7 @@ import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { RawFtp } from '../support/raw-ftp.js';
 import { useFerry, withClients } from './harness.js';
+import { TEST_HASH_COST } from '../support/test-hashes.js';
 
 const PW = 'pässwörd 123!';
 /** `mkpasswd -m sha512crypt -R 10000000 -S slowslowslow right`: seconds of JavaScript to check. */
@@ -23,6 +24,7 @@ const users = new UserTable(
     ['apr1', '$apr1$s4ltS4lt$ORd5hldQ2Ods3tAgluJXL1'], // openssl passwd -apr1
     ['slow', SLOW],
   ].map(([username = '', passwordHash = '']) => ({ username, passwordHash, home: '' })),
+  { hashCost: TEST_HASH_COST },
 );
 
 describe('migrated password hashes', { timeout: 60_000 }, () => {

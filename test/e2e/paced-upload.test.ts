@@ -20,6 +20,7 @@ import type { PreparedWrite, StorageContext, VPath } from '../../src/storage/typ
 import type { TestServer } from '../support/ferry.js';
 import { withDeadline, type RawFtp } from '../support/raw-ftp.js';
 import { loginAs, MODES, randomData, textOf, useFerry, withClients, type Mode } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const KiB = 1024;
 /** The most the server may have received beyond what storage was given: a few reads. */
@@ -80,7 +81,7 @@ describe('a paced upload is paced at its data connection', { timeout: 120_000 },
       await mkdir(home);
       entries.push({ username: `paced-${mode}`, password: 'pw', home, uploadRate: 128 * KiB });
     }
-    table = await UserTable.fromPlain(entries);
+    table = await testUsers(entries);
   });
   after(() => rm(dir, { recursive: true, force: true }));
   const rates = new RateBuckets();
@@ -150,9 +151,7 @@ describe('a paced upload waiting for its rate is not idle', { timeout: 60_000 },
   let table: UserTable;
   before(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'ferry-paced-idle-'));
-    table = await UserTable.fromPlain([
-      { username: 'slow', password: 'pw', home: dir, uploadRate: 64 * KiB },
-    ]);
+    table = await testUsers([{ username: 'slow', password: 'pw', home: dir, uploadRate: 64 * KiB }]);
   });
   after(() => rm(dir, { recursive: true, force: true }));
   const rates = new RateBuckets();

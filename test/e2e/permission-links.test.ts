@@ -24,6 +24,7 @@ import {
   waitForLog,
   withClients,
 } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let table: UserTable;
@@ -90,7 +91,7 @@ describe('permissions through symbolic links', { timeout: 120_000 }, () => {
         },
       });
     }
-    table = await UserTable.fromPlain(entries);
+    table = await testUsers(entries);
   });
   after(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { PERMISSIONS, type Permission, type PermissionRules } from '../../src/au
 import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { loggedIn, MODES, textOf, useFerry, waitForLog, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 /** `/deny-P` allows everything but P; `/pub` only reading, `/pub/drop` writing again (longer rule). */
 const rules: Record<string, readonly Permission[] | '*'> = {
@@ -48,7 +49,7 @@ const CASES: Record<Permission, string[]> = {
 describe('permissions per virtual path', { timeout: 120_000 }, () => {
   let table: UserTable;
   before(async () => {
-    table = await UserTable.fromPlain([
+    table = await testUsers([
       { username: 'alice', password: 'secret', home: '/tenant', permissions: rules as PermissionRules },
     ]);
   });

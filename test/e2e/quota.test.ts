@@ -34,6 +34,7 @@ import {
   type Mode,
 } from './harness.js';
 import type { TestServer } from '../support/ferry.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let usage: UsageFile;
@@ -99,7 +100,7 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         entries.push({ username: userOf(c, mode), password: 'pw', home, ...limits });
       }
     }
-    table = await UserTable.fromPlain(entries);
+    table = await testUsers(entries);
     for (const mode of MODES) deepDirs.set(mode, await hostDeepTree(homeOf('deep', mode)));
   });
   after(async () => {

@@ -11,6 +11,7 @@ import { onlyReads } from '../../src/auth/permissions.js';
 import { UserTable } from '../../src/auth/users.js';
 import { userTree } from '../../src/cli/user-storage.js';
 import { loginAs, textOf, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let table: UserTable;
@@ -21,7 +22,7 @@ describe('RNFR of a protected subtree through a link', { timeout: 60_000 }, () =
     await mkdir(path.join(home, 'real/a/locked'), { recursive: true });
     await symlink('real', path.join(home, 'via'));
     const permissions = { '/': '*', '/real/a/locked': ['list'] } as const;
-    table = await UserTable.fromPlain([{ username: 'u', password: 'pw', home, permissions }]);
+    table = await testUsers([{ username: 'u', password: 'pw', home, permissions }]);
   });
   after(() => rm(dir, { recursive: true, force: true }));
   const server = useFerry(() => ({ authenticator: table, storageFor: (p) => userTree(p, onlyReads(p)) }));

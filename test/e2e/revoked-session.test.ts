@@ -11,6 +11,7 @@ import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import { withDeadline } from '../support/raw-ftp.js';
 import { connectKeepingOpen, connectSecure, MODES, textOf, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 // A server per mode: with maxSessions 1, a session of the other mode's test may still be leaving.
 for (const mode of MODES) {
@@ -19,7 +20,7 @@ for (const mode of MODES) {
     /** The server's listener of account changes (a users-file reload tells it the same way). */
     let tell: AccountListener | undefined;
     before(async () => {
-      table = await UserTable.fromPlain([
+      table = await testUsers([
         { username: 'ann', password: 'pw', home: '/tenant' },
         { username: 'ben', password: 'pw', home: '/tenant' },
       ]);

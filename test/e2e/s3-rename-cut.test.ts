@@ -8,13 +8,13 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { UserTable } from '../../src/auth/users.js';
 import { S3Storage } from '../../src/storage/s3.js';
 import type { StorageContext, VPath } from '../../src/storage/types.js';
 import { startCephBucket, type CephBucket } from '../support/ceph-bucket.js';
 import type { TestServer } from '../support/ferry.js';
 import { forwardingStorage } from '../support/forwarding-storage.js';
 import { loginAs, startServer, waitForLog, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const MAX = 40;
 let cluster: CephBucket;
@@ -53,7 +53,7 @@ async function serve(user: string, copied: () => void, timeouts = {}): Promise<T
   const { conn } = cluster;
   return startServer({
     timeouts,
-    authenticator: await UserTable.fromPlain([{ username: user, password: 'pw', home: '' }]),
+    authenticator: await testUsers([{ username: user, password: 'pw', home: '' }]),
     storageFor: () => {
       const s3 = new S3Storage({ connection: conn, bucket, prefix: `${user}/` });
       return forwardingStorage(s3, {

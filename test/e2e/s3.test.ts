@@ -17,7 +17,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageFile } from '../../src/auth/usage-file.js';
-import { UserTable } from '../../src/auth/users.js';
 import { parseListLine } from '../../src/protocol/listing.js';
 import { withLimits } from '../../src/storage/limited.js';
 import { QuotaBook } from '../../src/storage/quota.js';
@@ -42,6 +41,7 @@ import {
   waitForLog,
   withClients,
 } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const PART = 5 * 1024 * 1024;
 const QUOTA = 6 * 1024 * 1024;
@@ -81,7 +81,7 @@ for (const mode of MODES) {
       const book = new QuotaBook(usage);
       const rates = new RateBuckets();
       // `quota` lives on S3 with a quota, as `ferry serve` builds it (the limits around any storage).
-      const users = await UserTable.fromPlain([
+      const users = await testUsers([
         { username: 'alice', password: 'secret', home: '' },
         { username: 'quota', password: 'pw', home: '', quotaSize: QUOTA },
         { username: 'quota2', password: 'pw', home: '', quotaSize: QUOTA },

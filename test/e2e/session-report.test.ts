@@ -8,12 +8,12 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { describe, test } from 'node:test';
 import type { Authenticator } from '../../src/auth/types.js';
-import { UserTable } from '../../src/auth/users.js';
 import type { SessionReport } from '../../src/server/session-report.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { FileStat } from '../../src/storage/types.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { connectSecure, loginAs, useFerry, waitForLog, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 /** Resolves `entered` when called, and settles only once `release()` is called. */
 function gate(): { entered: Promise<void>; pass: () => Promise<void>; release: () => void } {
@@ -45,7 +45,7 @@ describe('the session report of commands without data', { timeout: 60_000 }, () 
   let users: Authenticator | undefined;
   const slowPassword: Authenticator = {
     async authenticate(c, signal) {
-      users ??= await UserTable.fromPlain([{ username: 'alice', password: 'hunter2-password', home: '/' }]);
+      users ??= await testUsers([{ username: 'alice', password: 'hunter2-password', home: '/' }]);
       if (c.username === 'slow') await password.pass();
       return users.authenticate({ ...c, username: 'alice' }, signal);
     },

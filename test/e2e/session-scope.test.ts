@@ -15,6 +15,7 @@ import { UserTable } from '../../src/auth/users.js';
 import { RawFtp, withDeadline } from '../support/raw-ftp.js';
 import { secureLogin } from '../support/ftps-session.js';
 import { MODES, portOf, useFerry, waitForLog, withClients, type Mode } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 const BODY = 'one session cache for all connections\n'.repeat(100);
 
@@ -24,7 +25,7 @@ before(async () => {
   home = await mkdtemp(path.join(os.tmpdir(), 'ferry-scope-'));
   await writeFile(path.join(home, 'file.txt'), BODY);
   const users = ['alice', 'bob'].map((username) => ({ username, password: 'pw', home }));
-  table = await UserTable.fromPlain(users);
+  table = await testUsers(users);
 });
 after(async () => {
   await rm(home, { recursive: true, force: true });

@@ -18,6 +18,7 @@ import { UserTable } from '../../src/auth/users.js';
 import { userTree } from '../../src/cli/user-storage.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { loginAs, randomData, storeAll, textOf, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let table: UserTable;
@@ -60,7 +61,7 @@ describe('denyFiles', { timeout: 120_000 }, () => {
     await writeFile(path.join(team, 'x.exe'), 'x');
     await symlink('setup.exe', path.join(home(), 'harmless.txt'));
     await symlink('tools.exe', path.join(home(), 'toolbox'));
-    table = await UserTable.fromPlain([
+    table = await testUsers([
       { username: 'site', password: 'pw', home: home(), folders: { '/team': team } },
       { username: 'nolog', password: 'pw', home: home(), denyFiles: ['*.log'] },
     ]);
@@ -153,7 +154,7 @@ describe('hideDotFiles', { timeout: 120_000 }, () => {
     await writeFile(path.join(root, '.config/app.ini'), 'ini');
     await writeFile(path.join(root, 'pub/.keep'), '');
     await writeFile(path.join(root, 'readme.txt'), 'readme');
-    users = await UserTable.fromPlain([
+    users = await testUsers([
       { username: 'dots', password: 'pw', home: root },
       { username: 'all', password: 'pw', home: root, hideDotFiles: false },
     ]);

@@ -7,12 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { UserTable } from '../../src/auth/users.js';
 import { MemoryStorage } from '../../src/storage/memory.js';
 import type { FileStat, StorageContext, VPath } from '../../src/storage/types.js';
 import { forwardingStorage } from '../support/forwarding-storage.js';
 import type { TestServer } from '../support/ferry.js';
 import { loggedIn, startServer, textOf, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 /** The handshake and data idle limits: above the 500 ms a connection waits for its command's direction. */
 const LIMIT_MS = 1_000;
@@ -27,7 +27,7 @@ async function serve(): Promise<TestServer> {
     yield* memory.list(p, c);
   };
   return startServer({
-    authenticator: await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: '' }]),
+    authenticator: await testUsers([{ username: 'alice', password: 'secret', home: '' }]),
     storageFor: () => forwardingStorage(memory, { list: paused }),
     timeouts: { handshakeMs: LIMIT_MS, dataIdleMs: LIMIT_MS },
   });

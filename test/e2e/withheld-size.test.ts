@@ -23,6 +23,7 @@ import {
 } from '../support/clients.js';
 import type { RawFtp } from '../support/raw-ftp.js';
 import { loginAs, textOf, useFerry, withClients } from './harness.js';
+import { testUsers } from '../support/test-hashes.js';
 
 let dir: string;
 let home: string;
@@ -34,7 +35,7 @@ describe('the size of a file a cut upload left, to its uploader', { timeout: 120
     home = path.join(dir, 'home');
     await mkdir(home);
     // Two accounts on one tree: a cut record is the uploader's, not the file's.
-    table = await UserTable.fromPlain([
+    table = await testUsers([
       { username: 'gui', password: 'pw', home },
       { username: 'other', password: 'pw', home },
     ]);

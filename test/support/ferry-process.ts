@@ -16,6 +16,7 @@ import { testCertificate } from './ferry.js';
 import { REPO_ROOT } from './peers.js';
 import { freePorts } from './ports.js';
 import { rssOf } from './proc.js';
+import { TEST_HASH_ENV } from './test-hashes.js';
 
 export const FERRY_MAIN = path.join(REPO_ROOT, 'dist/src/cli/main.js');
 
@@ -74,7 +75,7 @@ export async function spawnFerry(
       {
         cwd: dir,
         stdio: ['ignore', opts.stdout ?? 'ignore', 'pipe'],
-        env: { ...process.env, HOME: dir, ...opts.env },
+        env: { ...process.env, ...TEST_HASH_ENV, HOME: dir, ...opts.env },
       },
     );
     try {
@@ -124,7 +125,10 @@ export function ferryUsers(
   return runFerry(['users', ...args, '--data-dir', data], input);
 }
 
-/** `ferry …` (any subcommand) to its exit: the exit code and what it wrote; `env` adds variables. */
+/**
+ * `ferry …` (any subcommand) to its exit: the exit code and what it wrote; `env` adds variables (to
+ * TEST_HASH_ENV: the hashes it makes are the tests' cheap ones).
+ */
 export async function runFerry(
   args: readonly string[],
   input?: string,
@@ -132,7 +136,7 @@ export async function runFerry(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const child = spawn(process.execPath, [FERRY_MAIN, ...args], {
     stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    ...(env ? { env: { ...process.env, ...env } } : {}),
+    env: { ...process.env, ...TEST_HASH_ENV, ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -303,7 +307,7 @@ export class ServeProcess {
     const child = spawn(command ?? process.execPath, [...before, ...argv, ...args], {
       cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, HOME: home },
+      env: { ...process.env, ...TEST_HASH_ENV, HOME: home },
     });
     child.once('exit', () => void rm(home, { recursive: true, force: true }));
     const early: Buffer[] = [];

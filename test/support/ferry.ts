@@ -9,6 +9,7 @@ import type { ServerOptions } from '../../src/server/options.js';
 import { LocalStorage } from '../../src/storage/local.js';
 import { generateSelfSigned, type KeyPair } from '../../src/tls/certificates.js';
 import { writeFile, mkdir } from 'node:fs/promises';
+import { testUsers } from './test-hashes.js';
 
 export interface TestServer {
   readonly server: FerryServer;
@@ -55,7 +56,7 @@ export async function warmedTable(
   entries: readonly PlainUserEntry[],
   names: readonly string[] = entries.map((e) => e.username),
 ): Promise<UserTable> {
-  const users = await UserTable.fromPlain(entries);
+  const users = await testUsers(entries);
   for (const e of entries.filter((x) => names.includes(x.username))) {
     const c = {
       username: e.username,
@@ -84,7 +85,7 @@ export async function startFerry(overrides: Partial<ServerOptions> = {}): Promis
   const pair = await testCertificate();
   await writeFile(path.join(certDir, 'cert.pem'), pair.cert);
   await writeFile(path.join(certDir, 'key.pem'), pair.key);
-  const users = await UserTable.fromPlain([{ username: 'alice', password: 'secret', home: root }]);
+  const users = await testUsers([{ username: 'alice', password: 'secret', home: root }]);
   const logs: TestServer['logs'] = [];
   const server = new FerryServer({
     explicit: { host: '127.0.0.1', port: 0 },

@@ -1,7 +1,6 @@
 // A Ferry node on PostgreSQL for the tests of test/db: a server in this process with its accounts,
 // bans, quota usage and session leases in the database (two stand for two nodes).
 import { AccountAuthenticator } from '../../src/auth/authenticator.js';
-import { hashPassword } from '../../src/auth/password.js';
 import { openServingState, type ServingState } from '../../src/cli/shared-state.js';
 import { silentLogger, type Logger } from '../../src/logger.js';
 import { LocalStorage } from '../../src/storage/local.js';
@@ -10,6 +9,7 @@ import { QuotaBook } from '../../src/storage/quota.js';
 import { RateBuckets } from '../../src/storage/throttle.js';
 import { connectSecure, startServer, type Mode } from '../e2e/harness.js';
 import type { TestServer } from './ferry.js';
+import { TEST_HASH_COST, testHash } from './test-hashes.js';
 
 export interface Node {
   ts: TestServer;
@@ -22,7 +22,10 @@ export async function startNode(url: string, threshold = 1000, logger: Logger = 
   const shared = await openServingState(url, logger);
   const limits = { usage: new QuotaBook(shared.usage), rates: new RateBuckets() };
   const ts = await startServer({
-    authenticator: new AccountAuthenticator([shared.accounts], { offlineLoginMs: 60_000 }),
+    authenticator: new AccountAuthenticator([shared.accounts], {
+      offlineLoginMs: 60_000,
+      hashCost: TEST_HASH_COST,
+    }),
     sharedBans: shared.bans,
     storageFor: (p) => withLimits(new LocalStorage({ root: p.home }), p, limits),
     defender: { threshold },
@@ -47,7 +50,7 @@ export async function addUser(
 ): Promise<void> {
   await node.shared.accounts.add({
     username: name,
-    passwordHash: await hashPassword(password),
+    passwordHash: await testHash(password),
     home,
     ...extra,
   });
