@@ -55,6 +55,7 @@ const CASES: Record<string, { quotaSize?: number; quotaFiles?: number; files?: R
   overwrite: { quotaSize: 1000, files: { f: randomData(600) } },
   cut: { quotaSize: 1024 * 1024 },
   appe: { quotaSize: 1000, files: { f: randomData(600) } },
+  resumable: { quotaSize: 1000, files: { f: randomData(600) } },
   rest: { quotaSize: 1000, files: { f: randomData(800) } },
   dele: { quotaSize: 1000 },
   count: { quotaFiles: 2 },
@@ -286,6 +287,22 @@ describe('quotas per user', { timeout: 120_000 }, () => {
         assert.ok((await readFile(path.join(homeOf('cut', mode), 'g1'))).equals(old));
         assert.deepEqual(await usage.get(user), { bytes: old.length, files: 1 });
         await refused(await login(user, mode, track), 'STOR g2', randomData(600 * 1024));
+      });
+    });
+
+    // The client was told nothing was stored (after sending it all), and nothing was: the old file is
+    // not the leftover of a cut upload, whose size is withheld and whose resume is refused.
+    test(`${mode}: a replacement refused for the quota leaves the old file's SIZE given and its APPE taken`, async () => {
+      await withClients(async (track) => {
+        const home = homeOf('resumable', mode);
+        const old = await readFile(path.join(home, 'f'));
+        const ftp = await login(userOf('resumable', mode), mode, track);
+        await refused(ftp, 'STOR f', randomData(1001));
+        await ftp.cmd('TYPE I', 200);
+        const size = await ftp.cmd('SIZE f');
+        assert.equal(`${size.code} ${textOf(size)}`, '213 600');
+        await stored(ftp, 'APPE f', randomData(400));
+        assert.deepEqual((await readFile(path.join(home, 'f'))).subarray(0, 600), old);
       });
     });
 

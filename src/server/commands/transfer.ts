@@ -72,7 +72,10 @@ async function upload(
     throw err;
   }
   let stored = false;
+  /** Refused for good (551) or for room (552), the client still there for its reply: nothing stored. */
   let refused = false;
+  /** The transfer's signal: aborted when ABOR came or the client went (before its reply). */
+  let cut: AbortSignal | undefined;
   /** A STOR from 0: what it replaces is remembered (see below), not continued. */
   const replacement = offset === 0 && !append;
   let replacing: FileVersion | undefined;
@@ -94,6 +97,7 @@ async function upload(
       command,
       opening,
       async (sock, t) => {
+        cut = t.signal;
         // A truncated upload (no close_notify) makes sock.stream fail: the old file stays.
         const watch = new UploadWatch(sock.stream); // the storage's own failure: 451, not 426
         const gathered = GatheredUpload.of(sock.stream, (n) => t.count(n));
@@ -121,7 +125,9 @@ async function upload(
       p,
     );
     stored = r.code === Code.ClosingDataSuccess;
-    refused = r.code === Code.PageTypeUnknown;
+    // 551 comes only while the client is there (else 426); a 552 stands also for a client that went
+    // (curl, once its data connection is reset: see Transfers), which may hold bytes for sent.
+    refused = (r.code === Code.PageTypeUnknown || r.code === Code.ExceededStorage) && cut?.aborted !== true;
     unconnected = r.code === Code.CantOpenData || r.code === Code.TlsNegotiationFailed;
     if (stored && replacement) await ctx.cutUploads.forget(key);
     return r;
@@ -136,8 +142,11 @@ async function upload(
     if (!stored && replacement) {
       const v = await within(versionOf(files, p), ABANDON_AFTER_MS);
       const unchanged = v !== undefined && replacing !== undefined && sameVersion(replacing, v);
-      // Refused for good (551), or no data connection came: the client was told nothing was stored,
-      // and nothing was: no resume to refuse (the next APPE would get 451 "… did not complete").
+      // Refused for good (551) or for room (552: a quota, a full disk; the rest of its bytes read and
+      // dropped first), or no data connection came: the client was told nothing was stored, and
+      // nothing was: no resume to refuse (the next APPE would get 451 "… did not complete", SIZE
+      // 504). A cut (426), an ABOR or storage failing mid-way (451, which lftp retries with REST)
+      // keep it: the client may hold some bytes for stored.
       // Only this upload's own record goes: one an earlier cut left still guards the old version, and
       // so does one another session's STOR of the file wrote since (it may be cut, its record ours).
       if ((refused || unconnected) && unchanged && !cutBefore && own)
