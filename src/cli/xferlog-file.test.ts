@@ -25,6 +25,7 @@ const record: TransferRecord = {
   command: 'RETR',
   direction: 'download',
   path: '/a.txt',
+  offset: 0,
   bytes: 1,
   ms: 1,
   result: 'ok',

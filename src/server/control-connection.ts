@@ -1242,13 +1242,14 @@ export class ControlConnection {
         fromProxyItself: this.fromProxyItself,
       },
       transfer: {
-        run: (command, opening, work, path) =>
+        run: (command, opening, work, path, offset) =>
           transfers.run(
             session.takeData(),
             command,
             opening,
             (sock, t) => this.bounded(command, t, work(sock, t)),
             path,
+            offset,
           ),
         refused: () => transfers.refused(session.takeData()),
         runLocal: (command, work) => transfers.runLocal(command, (t) => this.bounded(command, t, work(t))),

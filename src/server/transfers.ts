@@ -47,6 +47,9 @@ export interface TransferOutcome {
   readonly direction: TransferDirection;
   /** The file's path as the client sees it (none for listings). */
   readonly path: string | undefined;
+  /** Where in the file it began (REST n + RETR or STOR): 0 from the start. */
+  readonly offset: number;
+  /** The bytes sent or received (from `offset` on). */
   readonly bytes: number;
   readonly ms: number;
   readonly result: TransferResult;
@@ -173,6 +176,7 @@ export class Transfers {
     opening: string,
     work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
     path?: string,
+    offset = 0,
   ): Promise<Reply> {
     if (!endpoint) return reply(Code.CantOpenData, 'Use PORT, EPRT, PASV or EPSV first.');
     const t = new Running(command, path, directionOf(command));
@@ -190,6 +194,8 @@ export class Transfers {
           transfer: command,
           ...(user !== undefined && { user }),
           ...(path !== undefined && { path }),
+          // A resumed transfer's bytes are those from its offset: without it, a short complete one.
+          ...(offset > 0 && { offset }),
           bytes: t.bytes,
           ms,
           reply: r.code,
@@ -203,6 +209,7 @@ export class Transfers {
         command,
         direction,
         path,
+        offset,
         bytes: t.bytes,
         ms,
         result: resultOf(r),

@@ -6,6 +6,7 @@ const record = {
   command: 'STOR',
   direction: 'upload' as const,
   path: '/in box/report 1.pdf',
+  offset: 0,
   bytes: 1_048_576,
   ms: 2_400,
   result: 'ok' as const,
@@ -44,5 +45,15 @@ test('an anonymous download: access mode a, and * where vsftpd writes the passwo
   assert.equal(
     line,
     'Wed Dec  2 09:05:07 2026 2 192.0.2.10 1048576 /in_box/report_1.pdf b _ o a * ftp 0 * c',
+  );
+});
+
+// The standard format has no field for it (nor have vsftpd's and ProFTPD's lines): a resumed
+// transfer's line holds the bytes sent from its offset on, as theirs do; the JSON line has `offset`.
+test('a resumed download (REST n): the bytes sent, in the standard fields', () => {
+  const line = formatXferlog({ ...record, direction: 'download', offset: 4_477_190_144, bytes: 1000 });
+  assert.equal(
+    line,
+    'Wed Dec  2 09:05:07 2026 2 192.0.2.10 1000 /in_box/report_1.pdf b _ o r alice ftp 0 * c',
   );
 });

@@ -123,6 +123,7 @@ async function upload(
         }
       },
       p,
+      offset,
     );
     stored = r.code === Code.ClosingDataSuccess;
     // 551 comes only while the client is there (else 426); a 552 stands also for a client that went
@@ -343,6 +344,7 @@ async function retrieve(path: string, ctx: CommandContext): Promise<Reply> {
         );
       },
       p,
+      offset,
     );
   } finally {
     src.destroy();

@@ -55,6 +55,8 @@ export interface Transfer {
     work: (sock: DataSocket, t: TransferProgress) => Promise<void>,
     /** The file transferred, as the client names it (for the transfer log). */
     path?: string,
+    /** Where in the file it begins (REST), for the transfer log. */
+    offset?: number,
   ): Promise<Reply>;
   /**
    * The transfer command is refused before its 150: its data connection is ended once the refusal
