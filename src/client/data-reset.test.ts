@@ -4,12 +4,16 @@ import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
+import { FerryError } from '../errors.js';
 import { generateSelfSigned, type KeyPair } from '../tls/certificates.js';
 import { giveUp } from './data-reset.js';
+import { dataHandshake, startDataTls } from './data-tls.js';
+import { failureKind, isTransient } from './errors.js';
 
 /**
  * giveUp() over real loopback sockets: how the server sees the end (reset or FIN), and that the
- * client's TCP socket is always closed for good, whatever state its own end is in.
+ * client's TCP socket is always closed for good, whatever state its own end is in. And a data
+ * connection's handshake the server ends: its reset is the connection's failure, not TLS's.
  */
 
 let pair: KeyPair;
@@ -127,5 +131,44 @@ describe('giveUp', () => {
     await giveUpAndClose(raw, data);
     assert.equal(data.destroyed, true);
     assert.equal(await ended, 'end'); // close_notify, then FIN: no reset
+  });
+});
+
+/** The client's data handshake on `raw` (its TLS from here on): what it fails with. */
+async function failedHandshake(raw: net.Socket, options: tls.ConnectionOptions = {}): Promise<FerryError> {
+  const sock = startDataTls(raw, options, undefined, false);
+  const err = await dataHandshake(raw, sock, 10_000).then(
+    () => assert.fail('the handshake succeeded'),
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof FerryError, String(err));
+  return err;
+}
+
+describe('dataHandshake', () => {
+  // A server still busy with the transfer whose reply timed out tears the retry's data connection
+  // down so: that was `TLS handshake on the data connection failed: read ECONNRESET`, exit 4, not retried.
+  it('reset by the server: a failed data connection (exit 8, retried), not a TLS failure', async () => {
+    const { raw, peer } = await connectPair();
+    peer.once('data', () => peer.resetAndDestroy()); // the ClientHello came
+    const err = await failedHandshake(raw);
+    assert.equal(err.code, 'ERR_DATA_CONNECTION', err.message);
+    assert.match(err.message, /^The data connection broke during its TLS handshake: .*ECONNRESET/);
+    assert.equal(failureKind(err), 'transfer');
+    assert.equal(isTransient(err), true);
+  });
+
+  it('refused by the TLS layer (an alert): a TLS failure (exit 4), not retried', async () => {
+    const { raw, peer } = await connectPair();
+    // A TLS 1.2 server for a client that takes 1.3 only: the server answers with an alert.
+    const serverTls = new tls.TLSSocket(peer, {
+      isServer: true,
+      secureContext: tls.createSecureContext({ ...pair, maxVersion: 'TLSv1.2' }),
+    });
+    serverTls.on('error', () => {});
+    const err = await failedHandshake(raw, { minVersion: 'TLSv1.3' });
+    assert.equal(err.code, 'ERR_TLS', err.message);
+    assert.equal(failureKind(err), 'tls');
+    assert.equal(isTransient(err), false);
   });
 });

@@ -51,10 +51,32 @@ export async function dataHandshake(
   }
 }
 
-/** handshake() errors in data connection terms: a timeout, a TLS failure (with a cause), or a close. */
+/**
+ * The network's failures (the peer's reset, a broken pipe), not the TLS layer's (an alert, a
+ * certificate, a protocol error: their codes are OpenSSL's, ERR_SSL_…).
+ */
+const NETWORK_FAILURES: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'EPIPE',
+  'ECONNABORTED',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
+
+/**
+ * handshake() errors in data connection terms: a timeout, a TLS failure (with a cause), or a close.
+ * A reset or EOF during the handshake is the connection's failure (retried, exit 8): a server still
+ * busy with the transfer a reply timeout gave up tears the retry's data connection down so; only
+ * the TLS layer's own refusal is ERR_TLS (not retried: another try meets the same).
+ */
 function dataHandshakeError(err: unknown, timeoutMs: number): FerryError {
   if (err instanceof FerryError && err.code === 'ERR_TIMEOUT')
     return new FerryError('ERR_TLS', `TLS handshake on the data connection timed out after ${timeoutMs} ms.`);
+  const cause = err instanceof FerryError && err.cause instanceof Error ? err.cause : undefined;
+  const system = (cause as NodeJS.ErrnoException | undefined)?.code;
+  if (cause && system !== undefined && NETWORK_FAILURES.has(system))
+    return dataConnectionError(`The data connection broke during its TLS handshake: ${cause.message}`, cause);
   if (err instanceof FerryError && err.cause instanceof Error)
     return new FerryError('ERR_TLS', `TLS handshake on the data connection failed: ${err.cause.message}`, {
       cause: err.cause,
