@@ -13,6 +13,11 @@ export interface StallWatch {
   /** True while the transfer waits for the user's rate (a paced upload's next read): not idle. */
   pacing?: () => boolean;
   /**
+   * Steps storage made on its own (the kept bytes of an APPE copied): while it holds the transfer
+   * up (heldByServer) and they grow, the transfer moves, and storage is not blamed.
+   */
+  storageSteps?: () => number;
+  /**
    * Aborts when the timeout fired while heldByServer(): the connection is left to the transfer,
    * which fails it as storage's (451), not the client's (426).
    */
@@ -41,10 +46,12 @@ export interface IdleCut {
 export class IdleWatch implements StallWatch {
   heldByServer: () => boolean = () => false;
   pacing: () => boolean = () => false;
+  storageSteps: () => number = () => 0;
   idleCut: IdleCut | undefined;
   readonly #stalled = new AbortController();
   readonly storageStalled: AbortSignal = this.#stalled.signal;
   private seen: number;
+  private stepsSeen = 0;
   private since = Date.now();
   private timer: NodeJS.Timeout;
   private readonly step: number;
@@ -77,12 +84,15 @@ export class IdleWatch implements StallWatch {
   private readonly check = (): void => {
     const now = Date.now();
     const p = progress(this.sock);
+    const steps = this.storageSteps();
+    const storageMoved = steps !== this.stepsSeen && this.heldByServer();
+    this.stepsSeen = steps;
     // A download: the kernel takes more of it only once a third or so of its send buffer (up to
     // 4 MiB here) has left over the network, so on a slow link a download that still moves shows
     // no progress for that long. Downloads get twice the time (a client that stopped reading: 2x).
     const download = this.sock.bytesWritten > this.sock.bytesRead;
     const limit = download ? 2 * this.ms : this.ms;
-    if (p !== this.seen || this.pacing()) [this.seen, this.since] = [p, now];
+    if (p !== this.seen || this.pacing() || storageMoved) [this.seen, this.since] = [p, now];
     else if (now - this.since >= limit) {
       const idleMs = now - this.since;
       // The limit, not idleMs: the config's number (or twice it), which the reply and log must not

@@ -2,12 +2,23 @@
 // file: they take turns in one process (UploadLocks), and a change by anyone else during the upload
 // refuses it (transient) rather than overwriting that change.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { appendFile, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  appendFile,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  truncate,
+  utimes,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { describe, it, type TestContext } from 'node:test';
+import { FerryError } from '../errors.js';
 import { LocalStorage } from './local.js';
 import { ctx, rejectsKind, source, v } from './test-support.js';
 import { UploadLocks } from './upload-locks.js';
@@ -42,6 +53,7 @@ function heldSource(first: string): { src: Readable; taken: Promise<void>; finis
 }
 
 const APPEND = { offset: 0, append: true };
+const MiB = 1024 * 1024;
 
 describe('LocalStorage: uploads that keep the existing bytes, with another writer', () => {
   for (const [what, o, expected] of [
@@ -153,4 +165,39 @@ describe('LocalStorage: uploads that keep the existing bytes, with another write
     assert.equal(await readFile(join(root, 'log.txt'), 'utf8'), 'old|mine');
     assert.deepEqual(await readdir(root), ['log.txt'], 'the lock is gone, and no temp file is left');
   });
+});
+
+// The kept bytes are copied beside the client's, not before them: a copy of minutes first left the
+// client without traffic until it gave up (curl after 60 s), and its retry copied the whole again.
+describe('LocalStorage: the kept bytes copied while the new ones come', { timeout: 60_000 }, () => {
+  it('APPE onto a 4 TiB file (holes): the new bytes are read at once; ABOR stops the copy, the old file kept, no temp left', async (t) => {
+    const root = await home(t, '');
+    const big = join(root, 'log.txt');
+    await truncate(big, 4 * 2 ** 40); // read through as zeros: far longer than this test may run
+    const s = new LocalStorage({ root });
+    const { src, taken } = heldSource('new ');
+    const abort = new AbortController();
+    const upload = s.write(v('/log.txt'), src, APPEND, ctx(abort.signal));
+    await taken; // before: only once the whole copy was done
+    abort.abort();
+    await assert.rejects(upload, (err: unknown) => err instanceof FerryError && err.code === 'ERR_ABORTED');
+    assert.equal((await stat(big)).size, 4 * 2 ** 40);
+    assert.deepEqual(await readdir(root), ['log.txt']);
+  });
+
+  for (const [what, o, kept] of [
+    ['APPE', APPEND, 5 * MiB + 3],
+    ['REST n + STOR', { offset: 3 * MiB + 1, append: false }, 3 * MiB + 1],
+  ] as const)
+    it(`${what}: the kept bytes (several chunks) then the new ones, whichever is written first`, async (t) => {
+      const old = randomBytes(5 * MiB + 3);
+      old.fill(0, MiB, 2 * MiB); // a run of zeros: left a hole, read back as zeros
+      const root = await home(t, '');
+      await writeFile(join(root, 'log.txt'), old);
+      const added = randomBytes(2 * MiB + 5);
+      await new LocalStorage({ root }).write(v('/log.txt'), Readable.from([added]), o, ctx());
+      const now = await readFile(join(root, 'log.txt'));
+      assert.ok(now.equals(Buffer.concat([old.subarray(0, kept), added])), `${what}: the new version`);
+      assert.deepEqual(await readdir(root), ['log.txt']);
+    });
 });

@@ -74,12 +74,20 @@ export async function atomicWrite(
   if (src.errored) onSrcError(src.errored);
   let ws: FileWriter | undefined;
   let committed = false;
+  /** The copy of the kept bytes still running beside the client's (see below); stopped on failure. */
+  let copying: Promise<void> | undefined;
+  const stopCopy = new AbortController();
   try {
     // The temp file's one descriptor is used for every step; it stays open until the rename, which
     // marks the upload as in progress.
+    // The bytes kept (APPE, REST n + STOR) are copied while the client's come, each written at its
+    // own offset: a copy first (minutes for a big file) left the client without traffic, and it gave
+    // up (curl's 60 s response timeout, Ferry's client's data timeout) while the data timeout blamed
+    // storage (451); its retry copied the whole again.
     if (keep > 0 && t.existing) {
       if (!kept) throw new Error('atomicWrite: the kept file was not opened');
-      await copyPrefix(kept, t.existing.st, tmp, keep, c.signal);
+      const signal = AbortSignal.any([c.signal, stopCopy.signal]);
+      copying = (await startPrefixCopy(kept, t.existing.st, tmp, keep, signal, c.progress))?.done;
     }
     if (existing) {
       // The replaced file's owner and group (a server running as root: the file keeps belonging to
@@ -97,7 +105,15 @@ export async function atomicWrite(
       destError ??= err;
       firstFailed ??= 'dest';
     });
+    // A failed copy (a full disk, a read error) fails the write as the disk's own failure would.
+    const writer = ws;
+    const copied = copying?.catch((err: unknown) => {
+      writer.destroy(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    });
+    copied?.catch(noop); // awaited below, once the client's bytes are all written
     await pipeline(src, ws, { signal: c.signal });
+    await copied; // the 226 only once both are written
     await tmp.sync(); // durable before it replaces anything
     await jail.verify(t.dir.fd, 'write', p);
     await assertSameFile(tmpPath, tmp, p);
@@ -126,6 +142,8 @@ export async function atomicWrite(
     throw failure;
   } finally {
     src.off('error', onSrcError);
+    stopCopy.abort(); // the upload failed (a copy done meanwhile is not harmed)
+    await copying?.catch(noop); // its last read and write, before the files close
     await tmp.close().catch(noop); // waits for writes still in flight
     await kept?.close().catch(noop);
     await temps.removeIn(t.dir); // an earlier upload's, left here while the directory was not writable
@@ -167,24 +185,23 @@ function needsRoomForCopy(err: unknown, keep: number): unknown {
 }
 
 /**
- * Copies the first `length` bytes of `from` (opened for reading; `st` its stat when pinned) into the
- * start of `to` (REST and APPE keep the old bytes).
+ * Starts copying the first `length` bytes of `from` (opened for reading; `st` its stat when pinned)
+ * into the start of `to` (REST and APPE keep the old bytes): a reflink (btrfs, XFS) is done at once;
+ * else `to` is sized and the copy returned running (`done`), by offsets (the new bytes may be written past
+ * `length` meanwhile: no kernel copy, which opens its target truncated), each chunk a `progress`.
  */
-async function copyPrefix(
+async function startPrefixCopy(
   from: FileHandle,
   st: Stats,
   to: FileHandle,
   length: number,
   signal: AbortSignal,
-): Promise<void> {
-  // Kernel copy (or reflink) between the two opened inodes, reopened through their magic links.
-  // Without a reflink the kernel writes a sparse file's holes out as zeros (a 1 TB file of holes
-  // fills the disk), so such a file is cloned or else copied without them.
-  const whole = length === st.size;
-  const [source, dest] = [fdPath(from.fd), fdPath(to.fd)];
-  if (whole && !hasHoles(st)) return copyFile(source, dest, constants.COPYFILE_FICLONE);
-  if (whole && (await cloned(source, dest))) return;
-  await copyLeavingHoles(from, to, length, signal);
+  progress: (() => void) | undefined,
+): Promise<{ done: Promise<void> } | undefined> {
+  // A reflink between the two opened inodes, reopened through their magic links.
+  if (length === st.size && (await cloned(fdPath(from.fd), fdPath(to.fd)))) return undefined;
+  await to.truncate(length);
+  return { done: copyLeavingHoles(from, to, length, signal, progress) };
 }
 
 /** A reflink copy (btrfs, XFS): instant, holes kept. False where the filesystem makes none. */
@@ -195,25 +212,25 @@ function cloned(src: string, dest: string): Promise<boolean> {
   );
 }
 
-/** Fewer blocks than bytes: holes (or a compressing filesystem). */
-function hasHoles(st: Stats): boolean {
-  return st.blocks * 512 < st.size;
-}
-
 const HOLE = 64 * 1024;
 const ZEROS = Buffer.alloc(HOLE);
 
-/** Copies as copyPrefix, writing nothing for each block of HOLE zeros: it stays a hole in `to`. */
+/**
+ * Copies the first `length` bytes (`to` sized already), writing nothing for each block of HOLE
+ * zeros: it stays a hole in `to`. Without it a kernel copy writes a sparse file's holes out as zeros
+ * (a 1 TB file of holes fills the disk).
+ */
 async function copyLeavingHoles(
   fh: FileHandle,
   to: FileHandle,
   length: number,
   signal: AbortSignal,
+  progress: (() => void) | undefined,
 ): Promise<void> {
-  await to.truncate(length);
   const buf = Buffer.allocUnsafe(CHUNK);
   for (let pos = 0; pos < length;) {
     throwIfAborted(signal);
+    progress?.();
     const { bytesRead: n } = await fh.read(buf, 0, Math.min(CHUNK, length - pos), pos);
     if (n === 0) return; // the file shrank meanwhile: the target guard refuses the upload
     let data = 0; // where the bytes not written yet start: a run of blocks that are not all zeros

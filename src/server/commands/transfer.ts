@@ -110,8 +110,19 @@ async function upload(
             sock.stream.readableEnded || body.readableLength >= body.readableHighWaterMark;
           if (gathered) sock.idle.pacing = () => gathered.pacing; // a paced upload is not idle
         }
+        // Storage's steps (a chunk written, the kept bytes of an APPE copied after the client's end)
+        // keep the idle timeout from blaming it while it moves.
+        const storing = files.context(t.signal);
+        let steps = 0;
+        if (sock.idle) sock.idle.storageSteps = () => steps;
         try {
-          await target.write(body, files.context(t.signal));
+          await target.write(body, {
+            ...storing,
+            progress: () => {
+              steps++;
+              storing.progress?.();
+            },
+          });
         } catch (err) {
           // A full disk (552) or a refusal for good (551): the client gets its reply after sending the
           // rest (dropped), not a reset. Also when storage failed before reading any of it (APPE,
