@@ -18,8 +18,8 @@ import { listenUrl } from './listen-url.js';
 import { serveSetup, type ServeFlags, type ServeUsers } from './serve-options.js';
 import { forkWorker, receiveSettings, runWorker, workerCount, workerIndex, settingsFor } from './workers.js';
 import { collectDefaultMetrics, Counter, Registry } from 'prom-client';
-import { verifyPassword } from '../auth/password.js';
-import { hashCostOf } from './hash-cost.js';
+import { DEFAULT_SCRYPT_COST, verifyPassword } from '../auth/password.js';
+import { HASH_COST_ENV, hashCostOf } from './hash-cost.js';
 import { AdminServer } from '../admin/admin-server.js';
 import { parseHostPort } from './config.js';
 import { reloadConfiguration, type ReloadContext, type Running } from './serve-reload.js';
@@ -221,6 +221,14 @@ async function start(s: Start): Promise<void> {
   // Each worker watches the users file itself, so every process follows its changes.
   const verify = countedVerify(registry);
   const hashCost = hashCostOf(process.env);
+  // A hash keeps the cost it was made with: a test setting left in a real server's environment
+  // would weaken every password set or upgraded from now on, so it is said at start.
+  if (!worker && hashCost !== DEFAULT_SCRYPT_COST) {
+    logger.warn(
+      { [HASH_COST_ENV]: process.env[HASH_COST_ENV] },
+      'weak password hashes: a test setting is set',
+    );
+  }
   const setting = serveSetup(flags, config, fromPrimary, logger, { env: awsEnv(), verify, hashCost });
   // The set-up may wait on the database (a hung host accepts and never answers): a stop then ends
   // the start (a worker's stop is the primary's to decide, once it serves).
