@@ -39,3 +39,13 @@ test('percent-decoding takes bytes that are not UTF-8', () => {
   assert.equal(percentDecode('100%'), undefined);
   assert.equal(percentDecode('%zz'), undefined);
 });
+
+test('a byte order mark is a character of the name, kept wherever it is', () => {
+  // A name beginning with U+FEFF is another file than the one without it (TextDecoder drops it).
+  assert.equal(decodeBytes(Buffer.from('\ufeffnotes.txt', 'utf8')), '\ufeffnotes.txt');
+  assert.equal(percentDecode('%EF%BB%BFnotes.txt'), '\ufeffnotes.txt');
+  // After a byte that is not UTF-8 the rest is decoded on its own: its mark stays too.
+  const mixed = Buffer.concat([Buffer.from([0xe9]), Buffer.from('\ufeffx', 'utf8')]);
+  assert.equal(decodeBytes(mixed), '\udce9\ufeffx');
+  assert.deepEqual(encodeText(decodeBytes(mixed)), mixed);
+});

@@ -6,7 +6,9 @@
  * such a surrogate back into its byte. Valid UTF-8 is unchanged both ways.
  */
 
-const strict = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the name (`\ufeffnotes.txt` is not `notes.txt`); without it
+// the decoder drops it, and each run decodeSlowly decodes on its own would lose its own too.
+const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Decodes bytes as UTF-8, each byte outside a valid sequence as U+DC00+byte. */
 export function decodeBytes(bytes: Uint8Array): string {
