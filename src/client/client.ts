@@ -51,14 +51,21 @@ const LIBRARY_ADVICE: Readonly<Record<ReservedKind, string>> = {
 /**
  * list(): `all` lists dot-files too from servers without MLSD (LIST -a); `directory` lists only a
  * directory (a file's path fails as the server refuses it, instead of giving the file's entry, or
- * with ERR_NOT_DIRECTORY where the server lists the file rather than refuse it).
+ * with ERR_NOT_DIRECTORY where the server lists the file rather than refuse it); `onUnreadLine` is
+ * called with each line of the listing the client cannot read (its entry is missing from the
+ * result: a caller deciding what the directory lacks must not count on the result alone).
  */
-export type ListOptions = { signal?: AbortSignal; all?: boolean; directory?: boolean };
+export type ListOptions = {
+  signal?: AbortSignal;
+  all?: boolean;
+  directory?: boolean;
+  onUnreadLine?: (line: string) => void;
+};
 /** remove(): `recursive` removes a directory and what it holds. */
 export type RemoveOptions = { recursive?: boolean; signal?: AbortSignal };
 /** mkdir(): `parents` makes the missing parents too, as mkdir -p. */
 export type MkdirOptions = { parents?: boolean };
-const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true, directory: true });
+const LIST_KEYS = keysOf<ListOptions>({ signal: true, all: true, directory: true, onUnreadLine: true });
 const SIGNAL_KEYS = keysOf<{ signal?: AbortSignal }>({ signal: true });
 const MKDIR_KEYS = keysOf<MkdirOptions>({ parents: true });
 const REMOVE_KEYS = keysOf<RemoveOptions>({ recursive: true, signal: true });

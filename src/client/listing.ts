@@ -60,12 +60,16 @@ function listPrecision(line: string): number {
   return /\s\d{1,2}:\d{2}(?::\d{2})?\s/.test(line) ? 60_000 : 86_400_000;
 }
 
-/** Parses MLSD output into entries (without `.`/`..`). */
-export function parseMlsdText(text: string): RemoteEntry[] {
+/** A line of a listing the client could not read: its entry is missing from the result. */
+export type UnreadLine = (line: string) => void;
+
+/** Parses MLSD output into entries (without `.`/`..`); `unread` is told of each line it cannot read. */
+export function parseMlsdText(text: string, unread?: UnreadLine): RemoteEntry[] {
   const out: RemoteEntry[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '') continue;
     const e = parseMlsxLine(line);
+    if (!e) unread?.(line);
     if (!e || isSelfOrParent(e)) continue;
     const { facts: _f, dirKind: _d, ...entry } = e;
     out.push({
@@ -76,12 +80,16 @@ export function parseMlsdText(text: string): RemoteEntry[] {
   return out;
 }
 
-/** Parses LIST output (Unix `ls -l` or MS-DOS/IIS) into entries (without `.`/`..`). */
-export function parseListText(text: string, now: Date = new Date()): RemoteEntry[] {
+/**
+ * Parses LIST output (Unix `ls -l` or MS-DOS/IIS) into entries (without `.`/`..`); `unread` is told
+ * of each line it cannot read (not of `total N`).
+ */
+export function parseListText(text: string, now: Date = new Date(), unread?: UnreadLine): RemoteEntry[] {
   const out: RemoteEntry[] = [];
   for (const line of text.split(/\r?\n/)) {
     if (line.trim() === '') continue;
     const e = parseListLine(line, now);
+    if (!e && !/^total\s+\d+\s*$/i.test(line)) unread?.(line);
     if (!e || isSelfOrParent(e)) continue;
     out.push({ ...e, modifiedPrecisionMs: /<DIR>|^\d/.test(line) ? 60_000 : listPrecision(line) });
   }
@@ -105,15 +113,16 @@ export function listsDotFiles(s: ClientSession): boolean | undefined {
 export async function listDir(
   s: ClientSession,
   dir: string,
-  opts: { signal?: AbortSignal; all?: boolean; directory?: boolean } = {},
+  opts: { signal?: AbortSignal; all?: boolean; directory?: boolean; onUnreadLine?: UnreadLine } = {},
 ): Promise<RemoteEntry[]> {
   pathArg(dir);
   let entries: RemoteEntry[];
   try {
-    if (machineListings(s)) entries = parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal));
+    if (machineListings(s))
+      entries = parseMlsdText(await inDir(s, dir, 'MLSD', opts.signal), opts.onUnreadLine);
     else {
       const text = opts.all ? await listAll(s, dir, opts.signal) : await inDir(s, dir, 'LIST', opts.signal);
-      entries = parseListText(text);
+      entries = parseListText(text, new Date(), opts.onUnreadLine);
     }
   } catch (err) {
     const file =

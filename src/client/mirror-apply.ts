@@ -189,6 +189,11 @@ export async function deleteExtras(run: MirrorRun, listsDotFiles: boolean | unde
     for (const [rel, item] of extras) {
       run.aborted();
       if (isUnder(rel, run.gone) || run.skippedTrees.has(rel) || isUnder(rel, run.skippedTrees)) continue;
+      // Its directory's listing had such lines (what is under an extra kept is kept with it).
+      if (!run.upload && run.partlyListed.has(path.posix.dirname(rel).replace(/^\.$/, ''))) {
+        run.skip(rel, "not deleted: the server's listing has lines the client cannot read (it may be one)");
+        continue;
+      }
       if (hidesDotFiles && path.posix.basename(rel).startsWith('.')) {
         run.skip(rel, "not deleted: the server's listing does not show dot-files (it refused LIST -a)");
         continue;

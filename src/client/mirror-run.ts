@@ -35,6 +35,11 @@ export class MirrorRun {
   readonly skippedTrees = new Set<string>();
   /** Type conflicts left alone (no `delete`, or entries left out kept the directory): failures. */
   readonly conflicts: FerryError[] = [];
+  /**
+   * Remote directories whose listing had lines the client could not read: a local entry in one
+   * may be such a line, so a download's `delete` keeps it.
+   */
+  readonly partlyListed = new Set<string>();
   /** Destination entries removed, with what was under them (the extras pass must not remove it again). */
   readonly gone = new Set<string>();
   constructor(

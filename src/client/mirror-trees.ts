@@ -86,6 +86,19 @@ function unusableName(name: string): string | undefined {
   return undefined;
 }
 
+/** The remote tree, and what the walk could not tell. */
+export interface RemoteTree {
+  readonly tree: Tree;
+  readonly skips: RemoteSkip[];
+  /** Subdirectories the server refused to list. */
+  readonly unlisted: { rel: string; error: ReplyError }[];
+  /**
+   * Directories whose listing had lines the client could not read: entries it holds that the tree
+   * lacks (a destination's extras there are not known to be gone).
+   */
+  readonly unread: { rel: string; lines: number }[];
+}
+
 export interface RemoteScanOptions {
   /** A listing is retried (after a lost connection, a transient reply). */
   readonly onRetry: (rel: string, retry: number, error: unknown) => void;
@@ -106,9 +119,13 @@ export async function scanRemote(
   conn: RetriedConnection,
   root: string,
   o: RemoteScanOptions,
-): Promise<{ tree: Tree; skips: RemoteSkip[]; unlisted: { rel: string; error: ReplyError }[] }> {
+): Promise<RemoteTree> {
   const { excluded, leftOut, signal } = o;
   const outcomes = new Map<string, Outcome[]>();
+  // Lines of a listing the client could not read: per remote directory while it is listed, then
+  // per key once listed.
+  const unreadIn = new Map<string, number>();
+  const unreadAt = new Map<string, number>();
   // The walk holds every entry it listed: as many in all as one listing may have (the listings run
   // in parallel, with only a depth limit).
   const maxEntries = conn.client.maxListingEntries;
@@ -121,6 +138,7 @@ export async function scanRemote(
         `The remote tree has more than ${maxEntries} entries (maxListingEntries): the mirror was stopped.`,
       );
     const rel = job.key;
+    unreadAt.set(rel, unreadIn.get(job.dir) ?? 0);
     const out: Outcome[] = [];
     const below: ListingJob[] = [];
     // A name listed twice (a file and a directory) is neither: which one is real cannot be told.
@@ -162,7 +180,11 @@ export async function scanRemote(
     { key: '', dir: root, level: 1 },
     {
       conn,
-      list: (client, dir) => client.list(dir, { signal, all: true, directory: true }),
+      list: (client, dir) => {
+        unreadIn.delete(dir); // a listing tried again counts its own lines
+        const onUnreadLine = (): void => void unreadIn.set(dir, (unreadIn.get(dir) ?? 0) + 1);
+        return client.list(dir, { signal, all: true, directory: true, onUnreadLine });
+      },
       onRetry: (job, retry, error) => o.onRetry(job.key, retry, error),
       children,
       helpers: o.helpers,
@@ -175,9 +197,12 @@ export async function scanRemote(
   const skips: RemoteSkip[] = [];
   // Subdirectories the server refused to list (as lftp and rsync, the walk goes on without them).
   const unlisted: { rel: string; error: ReplyError }[] = [];
+  const unread: { rel: string; lines: number }[] = [];
   const walk = (rel: string): void => {
     const result = listed.get(rel);
     if (result && 'refused' in result) unlisted.push({ rel, error: result.refused });
+    const lines = unreadAt.get(rel) ?? 0;
+    if (lines > 0) unread.push({ rel, lines });
     for (const x of outcomes.get(rel) ?? []) {
       if ('leftOut' in x) leftOut?.add(x.rel);
       else if ('skip' in x) skips.push({ rel: x.rel, reason: x.skip });
@@ -188,7 +213,7 @@ export async function scanRemote(
     }
   };
   walk('');
-  return { tree, skips, unlisted };
+  return { tree, skips, unlisted, unread };
 }
 
 export function depth(rel: string): number {

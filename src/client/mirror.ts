@@ -193,7 +193,7 @@ async function mirrorTrees(
     const file = await rootIsFile(conn.client, o.remote, upload, err);
     if (file !== err) throw file;
     if (upload && o.dryRun && err instanceof ReplyError)
-      return { tree: new Map<string, Item>(), skips: [], unlisted: [] };
+      return { tree: new Map<string, Item>(), skips: [], unlisted: [], unread: [] };
     throw err;
   });
   // What the connection that listed learnt (a later one, after a reconnect, has listed nothing).
@@ -215,6 +215,12 @@ async function mirrorTrees(
   for (const u of remote.unlisted) {
     run.skippedTrees.add(u.rel);
     emit({ kind: 'failed', path: u.rel, error: u.error });
+  }
+  // A listing line the client cannot read is an entry it does not know, never one that is absent.
+  for (const u of remote.unread) {
+    run.partlyListed.add(u.rel);
+    const message = `the server's listing has ${u.lines} line${u.lines === 1 ? '' : 's'} the client cannot read: those entries are not mirrored`;
+    emit({ kind: 'note', path: u.rel, message });
   }
 
   const modes = new MirrorModes(run);

@@ -232,6 +232,14 @@ test('parseListLine: skips total, blank and garbage lines', () => {
   assert.equal(parseListLine('-rw-r--r-- 1 a b 1 Nov 24 25:52 x', now), undefined);
 });
 
+test('parseListLine: names holding U+2028, U+2029 or a CR keep their entry', () => {
+  for (const name of ['a\u2028b.txt', 'a\u2029b.txt', '\u2028lead', 'c\rr']) {
+    assert.equal(parseListLine(`-rw-r--r-- 1 a b 1 Nov 24 14:52 ${name}`, now)?.name, name);
+    assert.equal(parseListLine(`-rw-r--r-- 1 a b 1 2024-11-24 14:52 ${name}`, now)?.name, name);
+    assert.equal(parseListLine(`11-24-26  02:52PM  12 ${name}`, now)?.name, name);
+  }
+});
+
 test('parseListLine: . and .. are identifiable', () => {
   const dot = parseListLine('drwxr-xr-x 2 a b 4096 Nov 24 14:52 .', now);
   const dotdot = parseListLine('drwxr-xr-x 2 a b 4096 Nov 24 14:52 ..', now);

@@ -278,17 +278,21 @@ export function parseMlsxLine(line: string): MlsxEntry | undefined {
 }
 
 // Unix `ls -l`: type+perms, optional link count, owner [group], size (or `major, minor`), date, name.
-// The name is what follows the ONE space after the time/year, so leading spaces survive.
+// The name is what follows the ONE space after the time/year, so leading spaces survive. The `s`
+// flag: `.` takes every character of a name, U+2028 and U+2029 included (without it such a name's
+// line matched nothing and the file vanished from the listing).
 const unixHead = String.raw`^([-bcdlpsD])([-rwxsStTl]{9})[+.@]?\s+(?:(\d+)\s+)?(\S+(?:\s+\S+)*?)\s+(\d+|\d+,\s*\d+)\s+`;
 const unixClassic = new RegExp(
   unixHead + String.raw`([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}:\d{2}(?::\d{2})?|\d{4})\s(.*)$`,
+  's',
 );
 const unixIso = new RegExp(
   unixHead + String.raw`(\d{4})-(\d{2})-(\d{2})\s+(\d{2}):(\d{2})(?::(\d{2}))?\s(.*)$`,
+  's',
 );
 // MS-DOS / IIS: `11-24-26  02:52PM       <DIR>          name`, `11-24-2026  14:52  12345 name`.
 const dosPattern =
-  /^(\d{1,2})-(\d{1,2})-(\d{2}|\d{4})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(?:<DIR>\s+|([\d,]+) )(.+)$/;
+  /^(\d{1,2})-(\d{1,2})-(\d{2}|\d{4})\s+(\d{1,2}):(\d{2})\s*([AaPp][Mm])?\s+(?:<DIR>\s+|([\d,]+) )(.+)$/s;
 
 function monthIndex(name: string): number {
   const lower = name.toLowerCase();

@@ -31,6 +31,8 @@ export interface FakeFtpOptions {
   readonly cut?: (name: string) => number | undefined;
   /** The control connection's address (default 127.0.0.1). */
   readonly host?: string;
+  /** Lines LIST sends after the files' (a server's own forms, lines a client cannot read). */
+  readonly extraListLines?: readonly string[];
 }
 
 export class FakeFtp extends ScriptedServer {
@@ -145,7 +147,11 @@ export class FakeFtp extends ScriptedServer {
   private list(arg: string): string {
     const named = this.files.get(arg);
     const files: [string, FakeFile][] = named ? [[arg, named]] : [...this.files];
-    return files.map(([name, f]) => `-rw-r--r-- 1 u g ${f.data.length} Jan 02 03:04 ${name}\r\n`).join('');
+    const extra = named ? [] : (this.o.extraListLines ?? []);
+    return [
+      ...files.map(([name, f]) => `-rw-r--r-- 1 u g ${f.data.length} Jan 02 03:04 ${name}\r\n`),
+      ...extra.map((line) => `${line}\r\n`),
+    ].join('');
   }
 
   /** The files as MLSD lines, with the facts selected. */
