@@ -661,6 +661,7 @@ export function registerClientCommands(program: Command): void {
             failedBytes: 0,
             unlisted: 0,
             conflicts: 0,
+            unmade: 0,
             unsent: 0,
             deleted: 0,
           };
@@ -720,8 +721,9 @@ export function registerClientCommands(program: Command): void {
                   bars.delete(e.path);
                   // A file cut short by Ctrl-C is one not transferred, as in a batch, not a failure.
                   if (run.signal.aborted && failureKind(e.error) === 'aborted') break;
-                  // Type conflicts and directories the server would not list are no file of the plan.
+                  // Type conflicts and directories not listed or not made are no file of the plan.
                   if (e.conflict) tally.conflicts++;
+                  else if (e.directory) tally.unmade++;
                   else if (tally.planned === undefined) tally.unlisted++;
                   else {
                     tally.failed++;

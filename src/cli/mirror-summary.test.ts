@@ -10,6 +10,7 @@ const tally = (t: Partial<MirrorTally>): MirrorTally => ({
   failedBytes: 0,
   unlisted: 0,
   conflicts: 0,
+  unmade: 0,
   unsent: 0,
   deleted: 0,
   ...t,
@@ -24,6 +25,13 @@ test('a directory the server would not list is counted, and --delete says it was
   assert.equal(
     unfinishedMirrorSummary(tally({ planned: 2, transferred: 1, bytes: 2, failed: 1, unlisted: 2 }), ran),
     'Transferred 1 of 2 file(s), 2 B; 1 failed; 2 directories not listed; 0 deleted (deletions held back by the failure).',
+  );
+});
+
+test('a directory the destination refused to make is counted', () => {
+  assert.equal(
+    unfinishedMirrorSummary(tally({ planned: 1, transferred: 1, bytes: 2, unmade: 1 }), ran),
+    'Transferred 1 of 1 file(s), 2 B; 1 directory not made; 0 deleted (deletions held back by the failure).',
   );
 });
 

@@ -38,6 +38,8 @@ export interface MirrorTally {
   unlisted: number;
   /** Destination entries of another type in the way, left alone (no --delete): no file of `planned`. */
   conflicts: number;
+  /** Directories the destination refused to make (nothing under them tried). */
+  unmade: number;
   /** Files never tried: the connection was lost for good (said once, not as failures). */
   unsent: number;
   deleted: number;
@@ -66,9 +68,10 @@ export function unfinishedMirrorSummary(t: MirrorTally, end: MirrorEnd): string 
   const failed = t.failed > 0 ? `; ${t.failed} failed${moved}` : '';
   const unlisted =
     (t.unlisted > 0 ? `; ${t.unlisted} ${t.unlisted === 1 ? 'directory' : 'directories'} not listed` : '') +
-    (t.conflicts > 0 ? `; ${t.conflicts} type ${t.conflicts === 1 ? 'conflict' : 'conflicts'}` : '');
+    (t.conflicts > 0 ? `; ${t.conflicts} type ${t.conflicts === 1 ? 'conflict' : 'conflicts'}` : '') +
+    (t.unmade > 0 ? `; ${t.unmade} ${t.unmade === 1 ? 'directory' : 'directories'} not made` : '');
   const heldBack =
-    end.delete && !end.interrupted && t.failed + t.unlisted + t.conflicts + t.unsent > 0
+    end.delete && !end.interrupted && t.failed + t.unlisted + t.conflicts + t.unmade + t.unsent > 0
       ? ' (deletions held back by the failure)'
       : '';
   const bytes = humanBytes(t.bytes);

@@ -4,7 +4,7 @@
  */
 import { chmod, mkdir, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { FerryError } from '../errors.js';
+import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient, Progress } from './client.js';
 import { localChecksum } from './checksum.js';
 import { isTransient } from './errors.js';
@@ -34,11 +34,29 @@ export async function makeDirectories(run: MirrorRun): Promise<void> {
       await run.removeDst(rel, existing);
     }
     run.emit({ kind: 'mkdir', path: rel });
+    if (!run.o.dryRun) {
+      try {
+        if (run.upload) await (await run.conn.live()).mkdir(run.remotePath(rel));
+        else await mkdir(fsPath(run.localPath(rel)), { recursive: true });
+      } catch (err) {
+        // One directory refused (a name the server will not take, a path too long here) fails
+        // that directory with what is under it, as a file's failure fails that file (lftp).
+        if (!refusedDirectory(run.upload, err)) throw err;
+        run.directoryFailed(rel, err);
+        continue;
+      }
+    }
     run.directoriesCreated++;
-    if (run.o.dryRun) continue;
-    if (run.upload) await (await run.conn.live()).mkdir(run.remotePath(rel));
-    else await mkdir(fsPath(run.localPath(rel)), { recursive: true });
   }
+}
+
+/**
+ * The destination's refusal of one directory: the server's reply (not a transient one, which the
+ * connection's retries are for), or the local system's error (ENAMETOOLONG, EACCES, EILSEQ…).
+ */
+function refusedDirectory(upload: boolean, err: unknown): boolean {
+  if (upload) return err instanceof ReplyError && !isTransient(err);
+  return err instanceof Error && 'syscall' in err && typeof (err as NodeJS.ErrnoException).code === 'string';
 }
 
 /**

@@ -31,8 +31,8 @@ export type MirrorEvent =
   | { readonly kind: 'note'; readonly path: string; readonly message: string }
   /**
    * A file that could not be transferred, a remote directory the server would not list (nothing
-   * under it is transferred or deleted), or a type conflict (`conflict`); the others go on, then
-   * the mirror fails with the first.
+   * under it is transferred or deleted), a type conflict (`conflict`) or a directory that could
+   * not be made (`directory`); the others go on, then the mirror fails with the first.
    */
   | {
       readonly kind: 'failed';
@@ -46,6 +46,8 @@ export type MirrorEvent =
        * everything under it.
        */
       readonly conflict?: true;
+      /** A directory the destination refused to make (MKD refused, a local mkdir failing). */
+      readonly directory?: true;
     }
   /**
    * The connection was lost and could not be opened again (`retries` spent, or none): the `files`

@@ -35,6 +35,8 @@ export class MirrorRun {
   readonly skippedTrees = new Set<string>();
   /** Type conflicts left alone (no `delete`, or entries left out kept the directory): failures. */
   readonly conflicts: FerryError[] = [];
+  /** Directories the destination refused to make (nothing under them tried): failures. */
+  readonly unmade: unknown[] = [];
   /**
    * Remote directories whose listing had lines the client could not read: a local entry in one
    * may be such a line, so a download's `delete` keeps it.
@@ -93,6 +95,13 @@ export class MirrorRun {
     const error = typeConflict(this.upload, existing, of, this.o.delete ?? false);
     this.conflicts.push(error);
     this.emit({ kind: 'failed', path: rel, error, conflict: true });
+  }
+
+  /** A directory the destination refused to make: a failure of it and what is under it. */
+  directoryFailed(rel: string, error: unknown): void {
+    this.skippedTrees.add(rel);
+    this.unmade.push(error);
+    this.emit({ kind: 'failed', path: rel, error, directory: true });
   }
 
   /** A remote step's retry, told as an event. */

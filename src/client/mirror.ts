@@ -238,6 +238,7 @@ async function mirrorTrees(
   // As for a file that failed: the mirror fails, and deletes nothing.
   if (remote.unlisted[0]) throw remote.unlisted[0].error;
   if (run.conflicts[0]) throw run.conflicts[0];
+  if (run.unmade.length > 0) throw run.unmade[0];
 
   await deleteExtras(run, listsDotFiles);
   await modes.directories();
