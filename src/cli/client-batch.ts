@@ -25,6 +25,7 @@ import {
 } from '../client/url.js';
 import { FerryError } from '../errors.js';
 import { failureKind } from '../client/errors.js';
+import { fsPath } from '../client/local-file.js';
 import { exitCodeFor, EXIT, type ExitCode } from './client-exit-codes.js';
 import { humanBytes, type Reporter } from './client-progress.js';
 import { describeError, describeLost, describeReconnect, listingOf } from './error-text.js';
@@ -271,7 +272,7 @@ async function putInto(
     const job = { local, remote: joinRemote(url.path, path.basename(local)), size: undefined };
     let st: Stats;
     try {
-      st = await stat(local);
+      st = await stat(fsPath(local));
     } catch (error) {
       refused.push({ job, error });
       continue;

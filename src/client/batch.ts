@@ -4,6 +4,8 @@ import { FerryError, ReplyError } from '../errors.js';
 import type { FerryClient } from './client.js';
 import { abortedError, IncompleteListingError, isTransient } from './errors.js';
 import type { Progress } from './files.js';
+import { fsPath } from './local-file.js';
+import { decodeBytes } from '../protocol/byte-text.js';
 import { globMatcher, hasWildcard, matchesHidden, unquote } from '../protocol/glob.js';
 import { runPool, type PoolFailure, type PoolUnsent, type Reconnect } from './pool.js';
 import { CHANGED_ON_SERVER, RetriedDownloads } from './retried-download.js';
@@ -121,12 +123,15 @@ export async function expandLocal(pattern: string): Promise<string[]> {
   if (!hasWildcard(last)) return [path.join(path.dirname(pattern), unquote(last))];
   const dir = path.dirname(pattern);
   const match = globMatcher(last);
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => {
+  // Names as bytes: one that is not UTF-8 keeps its bytes (byte-text.ts), as mirror's do; as text
+  // it read U+FFFD and named no file.
+  const entries = await readdir(fsPath(dir), { withFileTypes: true, encoding: 'buffer' }).catch(() => {
     throw noLocalMatch(pattern);
   });
   const found = entries
-    .filter((d) => (d.isFile() || d.isSymbolicLink()) && match(d.name))
-    .map((d) => d.name)
+    .filter((d) => d.isFile() || d.isSymbolicLink())
+    .map((d) => decodeBytes(d.name))
+    .filter(match)
     .sort()
     .map((n) => (dir === '.' && !pattern.startsWith('./') ? n : path.join(dir, n)));
   if (found.length === 0) throw noLocalMatch(pattern);
