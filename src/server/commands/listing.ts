@@ -34,19 +34,26 @@ const LS_OPTIONS = /^(?:(?:-[A-Za-z1]+|--[A-Za-z][\w-]*(?:=\S*)?)(?: +|$))+/;
 
 /**
  * What LIST/NLST/STAT show: `LIST -la dir` and `LIST --full-time dir` are common, so leading
- * ls-style option words are dropped (as vsftpd, ProFTPD and Pure-FTPd do), unless a file by that
- * exact name exists. All but `-d` change nothing; `-d` lists the entry itself (below).
+ * ls-style option words are dropped (as vsftpd, ProFTPD and Pure-FTPd do). Option words alone
+ * (`LIST -a`, as WinSCP and lftp send it) always list the directory, as vsftpd and Pure-FTPd do:
+ * a file named `-a` there made it list that file alone (it is `./-a`). Followed by more, they are
+ * options unless an entry has that exact name. All but `-d` change nothing; `-d` lists the entry
+ * itself (below).
  */
 async function target(arg: string, ctx: CommandContext): Promise<Listed> {
   const flags = LS_OPTIONS.exec(arg);
   if (!flags) return named(arg, ctx);
+  const rest = arg.slice(flags[0].length);
+  const asOptions = async (): Promise<Listed> => {
+    const l = listsItself(flags[0]) ? await itself(rest, ctx) : await named(rest, ctx);
+    return { ...l, ...asked(flags[0]) };
+  };
+  if (rest === '') return asOptions();
   try {
     return await named(arg, ctx);
   } catch (err) {
     if (!(err instanceof StorageError && err.kind === 'not-found')) throw err;
-    const rest = arg.slice(flags[0].length);
-    const l = listsItself(flags[0]) ? await itself(rest, ctx) : await named(rest, ctx);
-    return { ...l, ...asked(flags[0]) };
+    return asOptions();
   }
 }
 
