@@ -86,6 +86,20 @@ export function mapFsError(err: unknown, op: string, p: string): FerryError {
       cause: err,
       detail: OUT_OF_FILES,
     });
+  // Said, not only refused: a name past the file system's limit, or a path past the host's PATH_MAX
+  // (the root's own path counts too), is not a name the server forbids.
+  if (code === 'ENAMETOOLONG') {
+    const detail = tooLong();
+    return new StorageError('name-not-allowed', `${op} ${p}: ${detail}`, { cause: err, detail });
+  }
   const kind = code === undefined ? undefined : kindByCode[code];
   return storageError(kind ?? 'transient', op, p, err);
+}
+
+/**
+ * What ENAMETOOLONG means for a virtual path within the limits virtual-path.ts checks: the host
+ * path (the root's own path before it) passes the host's PATH_MAX.
+ */
+function tooLong(): string {
+  return "path too long for the server's file system";
 }

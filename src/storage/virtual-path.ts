@@ -19,6 +19,15 @@ function notAllowed(what: string): StorageError {
   return new StorageError('name-not-allowed', what);
 }
 
+/** A name or path over the limits: the reply says which (`550 File name not allowed: name too long …`). */
+function tooLong(what: 'name' | 'path'): StorageError {
+  const detail =
+    what === 'name'
+      ? `name too long (more than ${MAX_NAME_BYTES} bytes)`
+      : `path too long (more than ${MAX_PATH_CHARS} characters)`;
+  return new StorageError('name-not-allowed', `${what === 'name' ? 'Name' : 'Path'} too long.`, { detail });
+}
+
 /** True when `name` can be one path segment. */
 export function isAllowedName(name: string): boolean {
   return (
@@ -41,16 +50,16 @@ export function isVPath(s: string): s is VPath {
 /** The only place a client path becomes a VPath: lexical `.`/`..` (never above `/`), repeated slashes. */
 export function resolveVPath(cwd: VPath, input: string): VPath {
   if (FORBIDDEN.test(input)) throw notAllowed('Path contains a forbidden character.');
-  if (input.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  if (input.length > MAX_PATH_CHARS) throw tooLong('path');
   const parts = input.startsWith('/') ? [] : segmentsOf(cwd);
   for (const seg of input.split('/')) {
     if (seg === '' || seg === '.') continue;
     if (seg === '..') parts.pop();
-    else if (Buffer.byteLength(seg) > MAX_NAME_BYTES) throw notAllowed('Name too long.');
+    else if (Buffer.byteLength(seg) > MAX_NAME_BYTES) throw tooLong('name');
     else parts.push(seg);
   }
   const out = '/' + parts.join('/');
-  if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  if (out.length > MAX_PATH_CHARS) throw tooLong('path');
   return out as VPath;
 }
 
@@ -73,7 +82,7 @@ export function baseName(p: VPath): string {
 export function joinVPath(dir: VPath, name: string): VPath {
   if (!isAllowedName(name)) throw notAllowed('File name not allowed.');
   const out = (dir === '/' ? `/${name}` : `${dir}/${name}`) as VPath;
-  if (out.length > MAX_PATH_CHARS) throw notAllowed('Path too long.');
+  if (out.length > MAX_PATH_CHARS) throw tooLong('path');
   return out;
 }
 
