@@ -637,9 +637,13 @@ export class ControlConnection {
     void this.drain();
   }
 
-  /** Moves complete lines from the reader to the queue while it has room; the rest waits there. */
+  /**
+   * Moves complete lines from the reader to the queue while it has room; the rest waits there. None
+   * once the session is over: a long command ending after it (an upload cut) would take the lines
+   * read ahead, each charged and waited for (command budget) for a client long gone.
+   */
   private takeLines(): void {
-    while (this.queue.length < MAX_QUEUED && !this.lastRead && !this.pacing.holding) {
+    while (this.queue.length < MAX_QUEUED && !this.lastRead && !this.over && !this.pacing.holding) {
       const r = this.reader.next();
       if (!r) break;
       const item: Item =

@@ -9,9 +9,18 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { floodCommands, type Flooder } from '../support/command-flood.js';
-import { RawFtp, withDeadline } from '../support/raw-ftp.js';
+import { RawFtp, withDeadline, type DataConnection } from '../support/raw-ftp.js';
 import type { TestServer } from '../support/ferry.js';
-import { MODES, portOf, useFerry, waitForLog, type LogLine, type Mode } from './harness.js';
+import {
+  loginAs,
+  MODES,
+  portOf,
+  useFerry,
+  waitForLog,
+  withClients,
+  type LogLine,
+  type Mode,
+} from './harness.js';
 
 const LEGIT = '127.0.0.1';
 const FLOODER = '127.0.0.2';
@@ -110,4 +119,43 @@ describe('command budget: a pipelined flood is held back, not refused', () => {
       }
     });
   }
+});
+
+/**
+ * A logged-in session (127.0.0.1) whose STOR waits for data that never comes, with FLOOD STATs
+ * sent at once beside it (out-of-band: each runs beside the transfer, held back by the budget).
+ */
+async function statsBesideStalledUpload(
+  ts: TestServer,
+  track: (c: RawFtp) => RawFtp,
+): Promise<{ ftp: RawFtp; data: DataConnection; since: number }> {
+  const ftp = await loginAs(ts, 'explicit', ts.user, track, ts.password);
+  const since = ts.logs.length;
+  const data = await ftp.openData(await ftp.epsv(), { tls: true });
+  await ftp.cmd('STOR stalled.bin', 150);
+  data.stream.resume(); // TLS 1.3 session tickets
+  ftp.send(
+    Array.from({ length: FLOOD }, () => 'STAT\r\n')
+      .join('')
+      .slice(0, -2),
+  );
+  return { ftp, data, since };
+}
+
+describe('command budget: a session that ends with commands still unread', () => {
+  // useFerry's after hook: nothing left running once the server has closed.
+  const server = useFerry({ limits: TINY, defender: { threshold: 10_000 } });
+
+  // The STOR's end, after the session's, took the lines still read ahead: each charged and waited
+  // for (a timer each, at 20 a second for half a minute), for a session already gone.
+  test('STATs held beside a stalled upload: the session ends, and so do their waits', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const { ftp, data, since } = await statsBesideStalledUpload(ts, track);
+      await waitForLog(ts, (l) => l.msg.startsWith('commands delayed') && from(LEGIT)(l), since, 30_000);
+      await ftp.close();
+      await waitForLog(ts, (l) => l.msg === 'disconnect' && from(LEGIT)(l), since, 30_000);
+      data.raw.destroy();
+    });
+  });
 });
