@@ -230,3 +230,13 @@ test('clear() forgets partial data and discard state', () => {
 test('invalid maxLineBytes is rejected', () => {
   assert.throws(() => new LineReader({ maxLineBytes: 0 }), RangeError);
 });
+
+test('hasLines counts the complete lines still buffered, not those taken nor a partial one', () => {
+  const r = new LineReader();
+  r.push(Buffer.from('STAT\r\nSTAT\r\nSTAT\r\nST'));
+  assert.equal(r.hasLines(3), true);
+  assert.equal(r.hasLines(4), false);
+  r.next();
+  assert.equal(r.hasLines(2), true);
+  assert.equal(r.hasLines(3), false);
+});

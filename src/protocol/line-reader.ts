@@ -57,6 +57,17 @@ export class LineReader {
     return this.buf.length - this.pos;
   }
 
+  /** Whether at least `n` complete lines are buffered (what a client sent without waiting). */
+  hasLines(n: number): boolean {
+    let at = this.pos;
+    for (let i = 0; i < n; i++) {
+      const lf = this.buf.indexOf(LF, at);
+      if (lf < 0) return false;
+      at = lf + 1;
+    }
+    return true;
+  }
+
   push(chunk: Buffer): void {
     if (chunk.length === 0) return;
     if (this.discarding) {

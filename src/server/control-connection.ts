@@ -654,7 +654,9 @@ export class ControlConnection {
             : { kind: 'too-long' };
       const spec = item.kind === 'command' ? this.rt.commands[item.command.verb] : undefined;
       if (spec?.concurrency === 'out-of-band' && this.transfers.active) {
-        const waitMs = this.pacing.charge(this.queue.length >= PIPELINED);
+        // Never queued: the lines behind it wait in the reader (reading stops while it is held).
+        const pipelined = this.queue.length >= PIPELINED || this.reader.hasLines(PIPELINED);
+        const waitMs = this.pacing.charge(pipelined);
         if (waitMs > 0) this.pacing.hold(waitMs, () => this.outOfBandAfterWait(item));
         else void this.execute(item);
         continue;

@@ -142,6 +142,28 @@ async function statsBesideStalledUpload(
   return { ftp, data, since };
 }
 
+describe('command budget: a flood of out-of-band commands during a transfer', () => {
+  const server = useFerry({ limits: TINY, defender: { threshold: 10_000 } });
+
+  // STAT and ABOR run beside a transfer, never queued: held back, the lines behind them wait in the
+  // reader. Counted by the queue alone, such a flood was delayed for as long as the transfer lasted
+  // and never scored.
+  test('STATs pipelined beside a stalled upload are scored once they last a period', async () => {
+    const ts = server();
+    await withClients(async (track) => {
+      const { data, since } = await statsBesideStalledUpload(ts, track);
+      const scored = await waitForLog(
+        ts,
+        (l) => l.msg.startsWith('command flood') && from(LEGIT)(l),
+        since,
+        30_000,
+      );
+      assert.equal(scored.level, 'warn');
+      data.raw.destroy();
+    });
+  });
+});
+
 describe('command budget: a session that ends with commands still unread', () => {
   // useFerry's after hook: nothing left running once the server has closed.
   const server = useFerry({ limits: TINY, defender: { threshold: 10_000 } });
