@@ -69,6 +69,7 @@ describe('uploads the filesystem refuses for good', () => {
   test('a directory the server may not write: 553 (APPE 550) before any 150, logged, and no cut record', async () => {
     const ro = await ownDir('ro', 0o555);
     const ftp = await session();
+    const refused: Promise<void>[] = [];
     try {
       for (const [cmd, code] of [
         ['STOR ro/new.txt', 553], // RFC 959 gives STOR no 550 (vsftpd: 553 too)
@@ -83,10 +84,11 @@ describe('uploads the filesystem refuses for good', () => {
           [code, 'Permission denied.'],
           `${cmd}: one ${code} (was 150, then 451)`,
         );
-        // Nothing followed the refusal, and the refusal took the data connection with it (it was left
-        // open: the next transfer used it).
+        // Nothing followed the refusal, and no later transfer takes its data connection (it was left
+        // open: the next transfer used it). The server holds it until the client closes it (curl reads
+        // the refusal only then) or the session ends.
         await ftp.cmd('NLST', 425);
-        await withDeadline(conn.closed, 10_000, `${cmd}: the data connection closed`);
+        refused.push(conn.closed);
       }
       const logged = await server.waitForLog(
         (l) => l.msg === "the filesystem refused the server's user (EACCES)",
@@ -98,6 +100,12 @@ describe('uploads the filesystem refuses for good', () => {
       const [, appended] = await ftp.store('ro/old.txt', Buffer.from('more\n'), 'APPE');
       assert.equal(appended.code, 226, textOf(appended));
       assert.equal(await readFile(path.join(ro, 'old.txt'), 'utf8'), 'old\nmore\n');
+      await ftp.cmd('QUIT', 221);
+      await withDeadline(
+        Promise.all(refused),
+        10_000,
+        'the refused data connections closed with the session',
+      );
     } finally {
       await ftp.close();
     }
@@ -116,8 +124,7 @@ describe('uploads the filesystem refuses for good', () => {
         const conn = await ftp.openData(await ftp.epsv(), { tls: false });
         const r = await ftp.cmd('STOR sticky/roots.txt');
         assert.deepEqual([r.code, textOf(r)], [553, 'Permission denied.'], 'one 553 (was 150, then 451)');
-        await ftp.cmd('NLST', 425); // nothing followed the 553, and the data connection went with it
-        await withDeadline(conn.closed, 10_000, 'the data connection closed');
+        await ftp.cmd('NLST', 425); // nothing followed the 553, and no transfer takes its connection
         // Its own file there it may replace.
         const [, own] = await ftp.store('sticky/mine.txt', Buffer.from('a\n'));
         assert.equal(own.code, 226, textOf(own));
@@ -126,6 +133,8 @@ describe('uploads the filesystem refuses for good', () => {
         assert.equal(await readFile(path.join(sticky, 'roots.txt'), 'utf8'), 'root\n');
         // The refused STOR's temp file was made (the sticky rule is checked after it) and removed.
         assert.deepEqual((await readdir(sticky)).sort(), ['mine.txt', 'roots.txt'], 'no temp file left');
+        await ftp.cmd('QUIT', 221);
+        await withDeadline(conn.closed, 10_000, 'the refused data connection closed with the session');
       } finally {
         await ftp.close();
       }
