@@ -1,5 +1,6 @@
 import { isIPv4 } from 'node:net'; // address checks only; no sockets here
 import { ipv6Groups, normalizeAddress } from './address.js';
+import { parseNetwork } from './network.js';
 
 /**
  * IPv4 addresses embedded in IPv6 ones (RFC 6052), for IPv4 clients that reach an IPv6 server
@@ -25,13 +26,13 @@ const bytesOf = (groups: readonly number[]): number[] => groups.flatMap((g) => [
 
 /** `2001:db8:46::/96` as a prefix, or why it is none (a message naming what is allowed). */
 export function parseNat64Prefix(text: string): Nat64Prefix | string {
-  const [ip = '', bitsText = '', extra] = text.trim().split('/');
-  const groups = ip.includes('%') || extra !== undefined ? undefined : ipv6Groups(ip);
-  if (!groups || !/^\d{1,3}$/.test(bitsText))
-    return `an IPv6 prefix with its length, like 64:ff9b::/96, got "${text}"`;
-  const bits = Number(bitsText);
-  if (!LENGTHS.has(bits)) return `a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052), got "${text}"`;
-  return { bytes: bytesOf(groups).slice(0, bits / 8), bits };
+  // The network parser's strict reading (no zone, a decimal length); a prefix needs its length.
+  const n = text.includes('/') ? parseNetwork(text.trim()) : undefined;
+  const groups = n?.family === 6 ? ipv6Groups(n.address) : undefined;
+  if (!n || !groups) return `an IPv6 prefix with its length, like 64:ff9b::/96, got "${text}"`;
+  if (!LENGTHS.has(n.bits))
+    return `a NAT64 prefix is /32, /40, /48, /56, /64 or /96 (RFC 6052), got "${text}"`;
+  return { bytes: bytesOf(groups).slice(0, n.bits / 8), bits: n.bits };
 }
 
 const WELL_KNOWN = parseNat64Prefix(WELL_KNOWN_NAT64) as Nat64Prefix;
