@@ -45,6 +45,17 @@ const from =
   (l: LogLine): boolean =>
     (l.obj as { remote?: string }).remote === address;
 
+/** Waits for the session from `address` to be scored for a command flood (a warning). */
+async function floodScored(ts: TestServer, address: string, since: number): Promise<void> {
+  const scored = await waitForLog(
+    ts,
+    (l) => l.msg.startsWith('command flood') && from(address)(l),
+    since,
+    30_000,
+  );
+  assert.equal(scored.level, 'warn');
+}
+
 describe('command budget: a pipelined flood is held back, not refused', () => {
   // Scores stay below any ban here: this suite looks at the delays alone.
   const server = useFerry({ limits: TINY, defender: { threshold: 10_000 } });
@@ -102,13 +113,7 @@ describe('command budget: a pipelined flood is held back, not refused', () => {
         );
 
         // Its queue stays full: held back for a whole period (1 s at this budget), it is scored.
-        const scored = await waitForLog(
-          ts,
-          (l) => l.msg.startsWith('command flood') && from(FLOODER)(l),
-          since,
-          30_000,
-        );
-        assert.equal(scored.level, 'warn');
+        await floodScored(ts, FLOODER, since);
         assert.equal(
           ts.logs.slice(since).filter((l) => l.msg.startsWith('commands delayed') && from(FLOODER)(l)).length,
           1,
@@ -154,13 +159,7 @@ describe('command budget: a flood of out-of-band commands during a transfer', ()
     const ts = server();
     await withClients(async (track) => {
       const { data, since } = await statsBesideStalledUpload(ts, track);
-      const scored = await waitForLog(
-        ts,
-        (l) => l.msg.startsWith('command flood') && from(LEGIT)(l),
-        since,
-        30_000,
-      );
-      assert.equal(scored.level, 'warn');
+      await floodScored(ts, LEGIT, since);
       data.raw.destroy();
     });
   });
