@@ -1,6 +1,7 @@
 import * as net from 'node:net';
 import type { SessionMatch } from '../defender/control-socket.js';
 import { normalizeAddress } from '../protocol/address.js';
+import { parseNetwork } from '../protocol/network.js';
 import type { SessionReport } from './session-report.js';
 
 /** `ferry kick --address` read: a network (an address is one of its full length), maybe a port. */
@@ -23,22 +24,18 @@ const IPV4_PORT = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/;
 export function parseAddressPattern(text: string): AddressPattern | undefined {
   const t = text.trim();
   const m = BRACKETED.exec(t) ?? IPV4_PORT.exec(t);
-  const [host = '', bitsText, extra] = (m ? (m[1] ?? '') : t).split('/');
   const port = m?.[2] === undefined ? undefined : Number(m[2]);
-  if (
-    extra !== undefined ||
-    (m && bitsText !== undefined) ||
-    (port !== undefined && (port < 1 || port > 65535))
-  )
-    return undefined;
-  const ip = normalizeAddress(host.includes('%') ? host.slice(0, host.indexOf('%')) : host);
-  const family = net.isIPv4(ip) ? 'ipv4' : net.isIPv6(ip) ? 'ipv6' : undefined;
-  if (!family || (bitsText !== undefined && !/^\d{1,3}$/.test(bitsText))) return undefined;
-  const max = family === 'ipv4' ? 32 : 128;
+  if (port !== undefined && (port < 1 || port > 65535)) return undefined;
+  const written = m ? (m[1] ?? '') : t;
+  if (m && written.includes('/')) return undefined;
+  // A zone names an interface, not a network: left out, as the sessions report addresses.
+  const n = parseNetwork(written.replace(/%[^/]*/, ''));
+  if (!n) return undefined;
+  const ip = normalizeAddress(n.address);
+  const family = net.isIPv4(ip) ? 'ipv4' : 'ipv6';
   // A mapped network (::ffff:192.0.2.0/120) is the IPv4 one it maps.
-  const bits =
-    bitsText === undefined ? max : Number(bitsText) - (family === 'ipv4' && net.isIPv6(host) ? 96 : 0);
-  if (bits < 0 || bits > max) return undefined;
+  const bits = family === 'ipv4' && n.family === 6 ? n.bits - 96 : n.bits;
+  if (bits < 0) return undefined;
   return { ip, bits, family, ...(port === undefined ? {} : { port }) };
 }
 
